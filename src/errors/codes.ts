@@ -1,0 +1,43 @@
+/**
+ * ERROR_CODES is the one table of error codes shardctl can raise. Exhaustive
+ * `Record<ErrorCode, …>` maps (exit codes here, HTTP statuses in the router) make a new
+ * code without a mapping fail to compile.
+ */
+export const ERROR_CODES = [
+  'BAD_INPUT', // malformed flag, file, plan, snapshot or request
+  'NOT_FOUND', // a named node, shard, move or cluster does not exist
+  'ALREADY_EXISTS', // create refused: the thing is already there
+  'CONFLICT', // a compare-and-swap lost (someone else changed it)
+  'PRECONDITION', // the request is well formed but the cluster state forbids it
+  'ETCD_UNREACHABLE', // no etcd endpoint answered
+  'ETCD_AUTH', // etcd refused the credentials or TLS handshake
+  'CORRUPT_VALUE', // a value read from etcd failed validation
+  'LOCK_HELD', // another process holds the lock
+  'NEEDS_REBALANCE', // plan --check: cluster outside its balance target
+  'UNREACHABLE_TARGET', // plan --check: the target cannot be reached
+  'MISSING_DEPENDENCY', // an external binary (etcd) is not installed
+  'INTERNAL', // a bug
+] as const
+
+/** ErrorCode is one code of {@link ERROR_CODES}. */
+export type ErrorCode = (typeof ERROR_CODES)[number]
+
+/**
+ * EXIT_CODES maps every error code to the process exit code the CLI uses. Documented in
+ * the README; scripts and CI depend on these numbers, so never renumber one.
+ */
+export const EXIT_CODES: Record<ErrorCode, number> = {
+  INTERNAL: 1,
+  PRECONDITION: 1,
+  NOT_FOUND: 1,
+  BAD_INPUT: 2,
+  ETCD_UNREACHABLE: 3,
+  ETCD_AUTH: 4,
+  CORRUPT_VALUE: 5,
+  ALREADY_EXISTS: 6,
+  CONFLICT: 7,
+  LOCK_HELD: 8,
+  MISSING_DEPENDENCY: 9,
+  NEEDS_REBALANCE: 10,
+  UNREACHABLE_TARGET: 11,
+}

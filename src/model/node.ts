@@ -1,0 +1,44 @@
+import {z} from 'zod'
+import {AddressSchema, NodeIdSchema} from './ids.js'
+
+/** CapacitySchema: per-resource limits of a node; an omitted resource means uniform capacity. */
+export const CapacitySchema = z
+  .object({
+    reads: z.number().positive().finite().optional(),
+    writes: z.number().positive().finite().optional(),
+    bytes: z.number().positive().finite().optional(),
+  })
+  .strict()
+
+/**
+ * NODE_STATES: `active` takes new replicas; `cordoned` keeps its replicas but receives
+ * none; `draining` must end with none (planner moves everything off).
+ */
+export const NODE_STATES = ['active', 'cordoned', 'draining'] as const
+
+/** NodeSchema: a `nodes/<id>` value, the operator's record of a storage node. */
+export const NodeSchema = z.object({
+  id: NodeIdSchema,
+  address: AddressSchema,
+  zone: z.string().min(1).max(63).default('default'),
+  capacity: CapacitySchema.default({}),
+  state: z.enum(NODE_STATES).default('active'),
+  createdAt: z.string(),
+})
+
+/** ClusterNode is a validated node record. */
+export type ClusterNode = z.infer<typeof NodeSchema>
+
+/** NodeState is one of {@link NODE_STATES}. */
+export type NodeState = (typeof NODE_STATES)[number]
+
+/** AliveSchema: the leased `alive/<id>` value a serving node keeps while it is up. */
+export const AliveSchema = z.object({
+  node: NodeIdSchema,
+  address: AddressSchema,
+  pid: z.number().int().positive(),
+  startedAt: z.string(),
+})
+
+/** Alive is a validated liveness record. */
+export type Alive = z.infer<typeof AliveSchema>

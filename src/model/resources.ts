@@ -1,0 +1,31 @@
+import {parseBytes, parseKeyValueList, parseNonNegativeNumber} from './units.js'
+
+/**
+ * RESOURCES are the load dimensions shardctl balances. Per replica: read and write ops/s
+ * and bytes stored. Keys are reported but not balanced (they follow bytes).
+ */
+export const RESOURCES = ['reads', 'writes', 'bytes'] as const
+
+/** Resource is one of {@link RESOURCES}. */
+export type Resource = (typeof RESOURCES)[number]
+
+/** Capacity is what one node can carry per resource; an absent resource means uniform (no limit of its own). */
+export type Capacity = Partial<Record<Resource, number>>
+
+/**
+ * parseCapacity reads `reads=5000,writes=2000,bytes=100GiB` (any subset). Bytes accept
+ * size units. Throws RangeError naming the bad part; capacities must be > 0.
+ */
+export function parseCapacity(input: string): Capacity {
+  return parseKeyValueList(input, RESOURCES, (key, raw) => {
+    const v = key === 'bytes' ? parseBytes(raw) : parseNonNegativeNumber(raw, key)
+    if (v <= 0) throw new RangeError(`capacity ${key} must be > 0, got "${raw}"`)
+    return v
+  })
+}
+
+/** parseWeights reads `reads=1,writes=2,bytes=0.5`; omitted resources keep weight 1. */
+export function parseWeights(input: string): Record<Resource, number> {
+  const given = parseKeyValueList(input, RESOURCES, (key, raw) => parseNonNegativeNumber(raw, `weight ${key}`))
+  return {reads: given.reads ?? 1, writes: given.writes ?? 1, bytes: given.bytes ?? 1}
+}

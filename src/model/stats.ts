@@ -1,0 +1,26 @@
+import {z} from 'zod'
+import {NodeIdSchema, ShardIdSchema} from './ids.js'
+
+const rate = z.number().finite().nonnegative()
+
+/** ShardLoadSchema: one replica's load on one node: ops/s (EWMA), bytes and keys stored. */
+export const ShardLoadSchema = z.object({
+  shard: ShardIdSchema,
+  reads: rate,
+  writes: rate,
+  bytes: rate,
+  keys: rate,
+})
+
+/** ShardLoad is a validated per-replica load figure. */
+export type ShardLoad = z.infer<typeof ShardLoadSchema>
+
+/** NodeStatsSchema: the leased `stats/<node>` value a node publishes every few seconds. */
+export const NodeStatsSchema = z.object({
+  node: NodeIdSchema,
+  at: z.string(),
+  shards: z.array(ShardLoadSchema),
+})
+
+/** NodeStats is a validated stats record. */
+export type NodeStats = z.infer<typeof NodeStatsSchema>

@@ -1,0 +1,70 @@
+const BYTE_UNITS: Record<string, number> = {
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  tb: 1e12,
+  kib: 2 ** 10,
+  mib: 2 ** 20,
+  gib: 2 ** 30,
+  tib: 2 ** 40,
+  k: 2 ** 10,
+  m: 2 ** 20,
+  g: 2 ** 30,
+  t: 2 ** 40,
+}
+
+/**
+ * parseBytes reads a size such as `100GiB`, `1.5MB`, `512k` or `4096` (plain bytes).
+ * Binary units (KiB, MiB, GiB, TiB, and bare K/M/G/T) are powers of 1024; KB/MB/GB/TB are
+ * powers of 1000. Returns an integer; throws RangeError naming the input when malformed.
+ */
+export function parseBytes(input: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(input)
+  const unit = m ? BYTE_UNITS[(m[2] || 'b').toLowerCase()] : undefined
+  if (!m || unit === undefined) throw new RangeError(`"${input}" is not a size; use a number with an optional unit such as 512MiB, 100GiB or 4096`)
+  const value = Number(m[1]) * unit
+  if (!Number.isFinite(value) || value > Number.MAX_SAFE_INTEGER) throw new RangeError(`"${input}" is too large`)
+  return Math.round(value)
+}
+
+/** parseRate reads a byte rate such as `50MiB/s` (the `/s` is optional) into bytes per second. */
+export function parseRate(input: string): number {
+  return parseBytes(input.replace(/\/s\s*$/i, ''))
+}
+
+/** formatBytes renders a byte count with a binary unit, e.g. `1.5 GiB`. */
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB']
+  let v = n
+  let i = 0
+  while (Math.abs(v) >= 1024 && i < units.length - 1) {
+    v /= 1024
+    i++
+  }
+  return i === 0 ? `${v} B` : `${v.toFixed(v >= 100 ? 0 : 1)} ${units[i]}`
+}
+
+/**
+ * parseKeyValueList reads `a=1,b=2` into an object, checking every key is in `allowed`
+ * and every value parses with `parseValue`. Throws RangeError naming the offending part.
+ */
+export function parseKeyValueList<K extends string>(input: string, allowed: readonly K[], parseValue: (key: K, raw: string) => number): Partial<Record<K, number>> {
+  const out: Partial<Record<K, number>> = {}
+  for (const part of input.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const eq = part.indexOf('=')
+    const key = (eq < 0 ? part : part.slice(0, eq).trim()) as K
+    if (eq < 0) throw new RangeError(`"${part}" is not key=value; expected e.g. ${allowed[0]}=100`)
+    if (!allowed.includes(key)) throw new RangeError(`unknown key "${key}" in "${input}"; allowed: ${allowed.join(', ')}`)
+    if (key in out) throw new RangeError(`"${key}" given twice in "${input}"`)
+    out[key] = parseValue(key, part.slice(eq + 1).trim())
+  }
+  return out
+}
+
+/** parseNonNegativeNumber reads a finite number >= 0; throws RangeError otherwise. */
+export function parseNonNegativeNumber(raw: string, what: string): number {
+  const v = raw.trim() === '' ? NaN : Number(raw)
+  if (!Number.isFinite(v) || v < 0) throw new RangeError(`${what} must be a finite number >= 0, got "${raw}"`)
+  return v
+}
