@@ -1,0 +1,137 @@
+import ConsistentHash from 'consistent-hash'
+import {murmur3} from '../model/hash.js'
+
+/** RingNode is a node the ring may place replicas on. */
+export interface RingNode {
+  id: string
+  zone: string
+}
+
+/**
+ * RING_RANGE is the size of the ring. The package hashes a name to `(pjw24(name) << 5) %
+ * range`, which is below 2^29, so a range just under 2^29 keeps every position reachable
+ * while leaving room for hundreds of thousands of control points with few collisions.
+ */
+const RING_RANGE = 2 ** 29 - 3
+
+/** DEFAULT_POINTS_PER_NODE: more points give a more even share per node (spread ~ 1/sqrt(points)). */
+const DEFAULT_POINTS_PER_NODE = 160
+
+const encoder = new TextEncoder()
+
+/** stableHash is murmur3 of a string; the same in every process, unlike the package's random points. */
+function stableHash(text: string): number {
+  return murmur3(encoder.encode(text))
+}
+
+/**
+ * ringName is the name handed to the package for a shard, built so the shard lands at a
+ * uniformly spread position. The package hashes names with a 24-bit PJW hash, which spreads
+ * short decimal strings badly (a 10-node ring gave one node 1.5x the mean). A name of six
+ * characters with codes 0..15 hashes to exactly the number those nibbles spell (no bit
+ * reaches the fold), so the shard sits at `32 * (murmur3 >>> 8)`: murmur3-uniform.
+ * test/placement/ring.test.ts checks the resulting spread.
+ */
+function ringName(shardId: number): string {
+  const h = stableHash(`shard/${shardId}`) >>> 8
+  let name = ''
+  for (let shift = 20; shift >= 0; shift -= 4) name += String.fromCharCode((h >>> shift) & 0xf)
+  return name
+}
+
+/**
+ * PlacementRing maps a shard id to `rf` distinct nodes with the `consistent-hash` package
+ * (the load-oblivious placement used by `cluster init` and the planner's `ring` strategy).
+ *
+ * Guarantees: the result depends only on the set of nodes (not their order), the shard id
+ * and rf, so two processes agree; control points come from murmur3 of `<node id>#<i>`
+ * (never Math.random). Replicas are distinct nodes; they cover min(rf, zone count) distinct
+ * zones, so when there are at least rf zones no two replicas share a zone. Adding or
+ * removing one node moves only the shards whose ring walk crosses that node's points.
+ */
+export class PlacementRing {
+  private readonly ring: ConsistentHash<string>
+  private readonly zoneOf = new Map<string, string>()
+  private readonly zoneCount: number
+
+  /**
+   * PlacementRing builds the ring. Throws RangeError when `nodes` is empty, a node id
+   * appears twice, or `pointsPerNode` is not a positive integer.
+   */
+  constructor(nodes: readonly RingNode[], options: {pointsPerNode?: number} = {}) {
+    const points = options.pointsPerNode ?? DEFAULT_POINTS_PER_NODE
+    if (!Number.isInteger(points) || points < 1) throw new RangeError(`pointsPerNode must be a positive integer, got ${points}`)
+    if (nodes.length === 0) throw new RangeError('a placement ring needs at least one node')
+    for (const n of nodes) {
+      if (this.zoneOf.has(n.id)) throw new RangeError(`node "${n.id}" is listed twice`)
+      this.zoneOf.set(n.id, n.zone)
+    }
+    this.zoneCount = new Set(nodes.map((n) => n.zone)).size
+    this.ring = new ConsistentHash<string>({range: RING_RANGE})
+    // Sorted insertion plus linear probing on collisions makes every point unique and the
+    // layout independent of the caller's node order (the package lets a later node shadow
+    // an earlier one's point silently).
+    const taken = new Set<number>()
+    for (const id of [...this.zoneOf.keys()].sort()) {
+      const nodePoints: number[] = []
+      for (let i = 0; i < points; i++) {
+        let p = stableHash(`${id}#${i}`) % RING_RANGE
+        while (taken.has(p)) p = (p + 1) % RING_RANGE
+        taken.add(p)
+        nodePoints.push(p)
+      }
+      this.ring.add(id, 0, nodePoints)
+    }
+  }
+
+  /** nodeCount is the number of nodes on the ring. */
+  get nodeCount(): number {
+    return this.zoneOf.size
+  }
+
+  /**
+   * replicasFor returns `rf` distinct node ids for shard `shardId`, in ring order with
+   * zone spreading: walking the ring clockwise from the shard's position, a node is taken
+   * first if its zone is not yet used, then the remaining slots are filled in walk order.
+   * Throws RangeError unless 1 <= rf <= nodeCount.
+   */
+  replicasFor(shardId: number, rf: number): string[] {
+    if (!Number.isInteger(rf) || rf < 1 || rf > this.zoneOf.size) {
+      throw new RangeError(`replication factor ${rf} needs 1..${this.zoneOf.size} nodes on the ring`)
+    }
+    const name = ringName(shardId)
+    const wantZones = Math.min(rf, this.zoneCount)
+    // Walk a growing prefix of the ring until it holds enough distinct zones; usually rf suffices.
+    for (let count = rf; ; count = Math.min(count * 2, this.zoneOf.size)) {
+      const walk = (this.ring.get(name, count) ?? []).filter((n): n is string => n !== undefined)
+      const picked = this.pick(walk, rf, wantZones)
+      if (picked) return picked
+      if (count >= this.zoneOf.size) {
+        // Unreachable with consistent input: a full walk visits every node and every zone.
+        throw new RangeError(`ring walk for shard ${shardId} found too few nodes`)
+      }
+    }
+  }
+
+  /** pick takes rf nodes from `walk` covering `wantZones` zones, or undefined when the walk is too short. */
+  private pick(walk: readonly string[], rf: number, wantZones: number): string[] | undefined {
+    const zones = new Set<string>()
+    const chosen: string[] = []
+    for (const id of walk) {
+      if (zones.size >= wantZones) break
+      const zone = this.zoneOf.get(id)!
+      if (!zones.has(zone)) {
+        zones.add(zone)
+        chosen.push(id)
+      }
+    }
+    if (zones.size < wantZones) return undefined
+    for (const id of walk) {
+      if (chosen.length >= rf) break
+      if (!chosen.includes(id)) chosen.push(id)
+    }
+    if (chosen.length < rf) return undefined
+    // Keep walk order so the first replica is the shard's "home" node on the ring.
+    return walk.filter((id) => chosen.includes(id))
+  }
+}
