@@ -1,0 +1,32 @@
+import * as etcd from 'etcd3'
+import {UserError} from '../errors/errors.js'
+
+/** EtcdTarget names the endpoints in use and where they came from, for error messages. */
+export interface EtcdTarget {
+  endpoints: string[]
+  source: string
+}
+
+const TLS_HINT = /ssl|tls|certificate|handshake|alert|x509/i
+
+/**
+ * toEtcdUserError turns an etcd3/gRPC failure into a one-line UserError naming the endpoint
+ * and the fix: ETCD_UNREACHABLE (exit 3) when nothing answers, ETCD_AUTH (exit 4) for
+ * credentials, permission or TLS trouble. Other errors are returned unchanged.
+ */
+export function toEtcdUserError(err: unknown, target: EtcdTarget): unknown {
+  if (err instanceof UserError) return err
+  const where = `etcd at ${target.endpoints.join(',')} (from ${target.source})`
+  const detail = err instanceof Error ? err.message.split('\n')[0] : String(err)
+  if (err instanceof etcd.EtcdAuthenticationFailedError || err instanceof etcd.EtcdInvalidAuthTokenError || err instanceof etcd.GRPCUnauthenticatedError) {
+    return new UserError('ETCD_AUTH', `${where} rejected the credentials: ${detail}`, 'check --user name:password (or ETCDCTL_USER / ETCDCTL_PASSWORD)', {cause: err})
+  }
+  if (err instanceof etcd.EtcdPermissionDeniedError) {
+    return new UserError('ETCD_AUTH', `${where} denied permission: ${detail}`, 'grant the user a role with read/write on the /shardctl/<cluster>/ prefix', {cause: err})
+  }
+  if (err instanceof etcd.GRPCUnavailableError || err instanceof etcd.GRPCDeadlineExceededError || err instanceof etcd.GRPCCancelledError || err instanceof etcd.ClientClosedError || (err instanceof Error && /ECONNREFUSED|No connection established|UNAVAILABLE|DEADLINE_EXCEEDED|isolated/i.test(err.message))) {
+    if (TLS_HINT.test(detail)) return new UserError('ETCD_AUTH', `TLS handshake with ${where} failed: ${detail}`, 'check --cacert/--cert/--key (or ETCDCTL_CACERT/CERT/KEY) and use an https:// endpoint', {cause: err})
+    return new UserError('ETCD_UNREACHABLE', `${where} is unreachable: ${detail}`, 'start a local one with `shardctl etcd start`, or point --endpoints / ETCDCTL_ENDPOINTS at a running etcd', {cause: err})
+  }
+  return err
+}

@@ -1,0 +1,42 @@
+/**
+ * The etcd key layout, all under `/shardctl/<cluster>/` (see README "etcd layout").
+ * Shard ids are zero-padded so a prefix listing returns shards in id order.
+ */
+export const ROOT = '/shardctl/'
+
+/** clusterPrefix is the prefix every key of `cluster` starts with. */
+export function clusterPrefix(cluster: string): string {
+  return `${ROOT}${cluster}/`
+}
+
+/** keysOf returns the key builders for one cluster. */
+export function keysOf(cluster: string) {
+  const p = clusterPrefix(cluster)
+  return {
+    prefix: p,
+    meta: `${p}meta`,
+    nodesPrefix: `${p}nodes/`,
+    node: (id: string) => `${p}nodes/${id}`,
+    alivePrefix: `${p}alive/`,
+    alive: (id: string) => `${p}alive/${id}`,
+    shardsPrefix: `${p}shards/`,
+    shard: (id: number) => `${p}shards/${String(id).padStart(8, '0')}`,
+    statsPrefix: `${p}stats/`,
+    stats: (node: string) => `${p}stats/${node}`,
+    routersPrefix: `${p}routers/`,
+    router: (id: string) => `${p}routers/${id}`,
+    movesPrefix: `${p}moves/`,
+    move: (id: string) => `${p}moves/${id}`,
+    executorLock: `${p}lock/executor`,
+    control: `${p}control`,
+    constraints: `${p}constraints`,
+  }
+}
+
+/** ClusterKeys is the key builder set of one cluster. */
+export type ClusterKeys = ReturnType<typeof keysOf>
+
+/** lastSegment returns the part of a key after its last `/`. */
+export function lastSegment(key: string): string {
+  return key.slice(key.lastIndexOf('/') + 1)
+}
