@@ -17,7 +17,7 @@ const TLS_HINT = /ssl|tls|certificate|handshake|alert|x509/i
 export function toEtcdUserError(err: unknown, target: EtcdTarget): unknown {
   if (err instanceof UserError) return err
   const where = `etcd at ${target.endpoints.join(',')} (from ${target.source})`
-  const detail = err instanceof Error ? err.message.split('\n')[0] : String(err)
+  const detail = conciseDetail(err)
   if (err instanceof etcd.EtcdAuthenticationFailedError || err instanceof etcd.EtcdInvalidAuthTokenError || err instanceof etcd.GRPCUnauthenticatedError) {
     return new UserError('ETCD_AUTH', `${where} rejected the credentials: ${detail}`, 'check --user name:password (or ETCDCTL_USER / ETCDCTL_PASSWORD)', {cause: err})
   }
@@ -29,4 +29,12 @@ export function toEtcdUserError(err: unknown, target: EtcdTarget): unknown {
     return new UserError('ETCD_UNREACHABLE', `${where} is unreachable: ${detail}`, 'start a local one with `shardctl etcd start`, or point --endpoints / ETCDCTL_ENDPOINTS at a running etcd', {cause: err})
   }
   return err
+}
+
+/** conciseDetail keeps the informative core of a gRPC error message (e.g. "connect ECONNREFUSED 127.0.0.1:2379"). */
+function conciseDetail(err: unknown): string {
+  const text = err instanceof Error ? err.message.split('\n')[0]! : String(err)
+  const sys = /((?:connect|getaddrinfo) E[A-Z]+ \S+)/.exec(text)
+  if (sys) return sys[1]!.replace(/\.$/, '')
+  return text.replace(/\s*Resolution note:.*$/, '').replace(/^\d+ [A-Z_]+: /, '').trim()
 }

@@ -39,11 +39,8 @@ export async function acquireLock(store: EtcdStore, key: string, holder: string,
   if (rev === undefined) {
     await lease.revoke()
     const current = await store.get(key)
-    let who = 'another process'
-    if (current) {
-      const parsed = LockHolderSchema.safeParse(safeJson(current.value))
-      if (parsed.success) who = `${parsed.data.holder} (pid ${parsed.data.pid} on ${parsed.data.host}, since ${parsed.data.acquiredAt})`
-    }
+    const found = current ? parseLockHolder(current.value) : undefined
+    const who = found ? `${found.holder} (pid ${found.pid} on ${found.host}, since ${found.acquiredAt})` : 'another process'
     throw new UserError('LOCK_HELD', `${key} is held by ${who}`, 'wait for it to finish, or stop that process; a dead holder releases the lock when its lease expires')
   }
   return {
@@ -59,9 +56,11 @@ export async function acquireLock(store: EtcdStore, key: string, holder: string,
   }
 }
 
-function safeJson(s: string): unknown {
+/** parseLockHolder reads a lock key's value; undefined when it is not a valid holder record. */
+export function parseLockHolder(raw: string): LockHolder | undefined {
   try {
-    return JSON.parse(s)
+    const parsed = LockHolderSchema.safeParse(JSON.parse(raw))
+    return parsed.success ? parsed.data : undefined
   } catch {
     return undefined
   }

@@ -1,0 +1,29 @@
+import {Args, Flags} from '@oclif/core'
+import {EtcdCommand} from '../../src/cli/baseCommand.js'
+import {capacityFromFlag} from '../../src/cluster/capacityInput.js'
+import {type NodeChange, setNode} from '../../src/cluster/nodeService.js'
+import {parseNodeSpec} from '../../src/cluster/nodeSpec.js'
+
+export default class NodeSet extends EtcdCommand {
+  static override summary = "Change a node's address, zone or capacity."
+  static override examples = ['<%= config.bin %> node set n1 --capacity bytes=200GiB', '<%= config.bin %> node set n2 --zone b --json']
+  static override args = {id: Args.string({description: 'node id', required: true})}
+  static override flags = {
+    address: Flags.string({description: 'new host:port'}),
+    zone: Flags.string({description: 'new failure zone'}),
+    capacity: Flags.string({description: 'capacities to set, e.g. reads=5000,bytes=100GiB (others stay)'}),
+  }
+
+  async run(): Promise<NodeChange> {
+    const {args, flags} = await this.parse(NodeSet)
+    // Validate address and zone with the same rules as `node add`.
+    const spec = flags.address || flags.zone ? parseNodeSpec(`${args.id}=${flags.address ?? '127.0.0.1:1'}@${flags.zone ?? 'default'}`) : undefined
+    const result = await setNode(await this.services(flags), args.id, {
+      address: flags.address === undefined ? undefined : spec?.address,
+      zone: flags.zone === undefined ? undefined : spec?.zone,
+      capacity: capacityFromFlag(flags.capacity),
+    })
+    this.log(result.message)
+    return result
+  }
+}

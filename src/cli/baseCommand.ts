@@ -1,0 +1,85 @@
+import {Command, Flags, type Interfaces} from '@oclif/core'
+import {type ConnectionConfig, configFileCandidates, envInput, readConfigFile, resolveConnection} from '../config/connectionConfig.js'
+import {makeServiceContext, type ServiceContext} from '../cluster/serviceContext.js'
+import {EtcdStore} from '../etcd/etcdStore.js'
+import {readLocalEtcdState} from '../localEtcd/localEtcdService.js'
+import {renderError} from './renderError.js'
+import {existsSync} from 'node:fs'
+
+/**
+ * BaseCommand gives every command `--json` (the command's return value is its JSON
+ * output) and one error handler: a one-line message on stderr (or a JSON error body with
+ * --json) and the exit code from the error code table. Commands stay thin: parse flags,
+ * call one service, render.
+ */
+export abstract class BaseCommand extends Command {
+  static override enableJsonFlag = true
+
+  override async catch(err: Error & {exitCode?: number}): Promise<unknown> {
+    // oclif's own exit (this.exit) passes through untouched.
+    if ((err as {code?: string}).code === 'EEXIT') throw err
+    const rendered = renderError(err, this.id)
+    if (this.jsonEnabled()) this.logJson(rendered.json)
+    else process.stderr.write(`${rendered.line}\n`)
+    if (process.env.DEBUG && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`)
+    return this.exit(rendered.exitCode)
+  }
+}
+
+/**
+ * ETCD_FLAGS are the connection flags every etcd-backed command takes, compatible with
+ * etcdctl's environment. Precedence: flag > ETCDCTL_* env > config file > the local dev
+ * etcd from `shardctl etcd start` > http://127.0.0.1:2379.
+ */
+export const ETCD_FLAGS = {
+  endpoints: Flags.string({helpGroup: 'ETCD', description: 'etcd endpoints, comma-separated [env: ETCDCTL_ENDPOINTS]'}),
+  cacert: Flags.string({helpGroup: 'ETCD', description: 'CA certificate of the etcd server (TLS) [env: ETCDCTL_CACERT]'}),
+  cert: Flags.string({helpGroup: 'ETCD', description: 'client certificate for etcd (mTLS) [env: ETCDCTL_CERT]'}),
+  key: Flags.string({helpGroup: 'ETCD', description: 'client private key for etcd (mTLS) [env: ETCDCTL_KEY]'}),
+  user: Flags.string({helpGroup: 'ETCD', description: 'etcd user as name or name:password [env: ETCDCTL_USER]'}),
+  password: Flags.string({helpGroup: 'ETCD', description: 'etcd password [env: ETCDCTL_PASSWORD]'}),
+  cluster: Flags.string({helpGroup: 'ETCD', description: 'cluster name [env: SHARDCTL_CLUSTER] (default: default)'}),
+  config: Flags.string({helpGroup: 'ETCD', description: 'config file (default: ./shardctl.yaml, then ~/.config/shardctl/config.yaml)'}),
+}
+
+type EtcdFlagValues = Interfaces.InferredFlags<typeof ETCD_FLAGS>
+
+/**
+ * resolveCommandConnection merges the connection flags with env, config file and the local
+ * dev etcd. Throws UserError(BAD_INPUT) for unusable settings.
+ */
+export function resolveCommandConnection(flags: Partial<EtcdFlagValues>, cwd = process.cwd(), env = process.env): ConnectionConfig {
+  let file: {path: string; input: ReturnType<typeof readConfigFile>} | undefined
+  if (flags.config) file = {path: flags.config, input: readConfigFile(flags.config)}
+  else {
+    const found = configFileCandidates(cwd, env).find((p) => existsSync(p))
+    if (found) file = {path: found, input: readConfigFile(found)}
+  }
+  return resolveConnection({
+    flags: {endpoints: flags.endpoints, cacert: flags.cacert, cert: flags.cert, key: flags.key, user: flags.user, password: flags.password, cluster: flags.cluster},
+    env: envInput(env),
+    file,
+    fallbackEndpoint: readLocalEtcdState(cwd)?.endpoint,
+  })
+}
+
+/**
+ * EtcdCommand is a BaseCommand that talks to etcd: it adds {@link ETCD_FLAGS} and opens the
+ * store lazily through {@link EtcdCommand.services}, closing it when the command ends.
+ */
+export abstract class EtcdCommand extends BaseCommand {
+  static override baseFlags = {...ETCD_FLAGS}
+  private store?: EtcdStore
+
+  /** services connects to etcd (once) and returns the context services take. */
+  protected async services(flags: Partial<EtcdFlagValues>): Promise<ServiceContext> {
+    const conn = resolveCommandConnection(flags)
+    this.store ??= new EtcdStore(conn)
+    return makeServiceContext(this.store, conn)
+  }
+
+  override async finally(err: Error | undefined): Promise<unknown> {
+    this.store?.close()
+    return super.finally(err)
+  }
+}

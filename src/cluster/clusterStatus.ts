@@ -1,0 +1,68 @@
+import {parseLockHolder} from '../etcd/leaseLock.js'
+import {type ClusterMeta} from '../model/cluster.js'
+import {type Control} from '../model/control.js'
+import {getControl, getMeta, listAlive, listNodes, listShards, listStats} from './clusterRepo.js'
+import {type ServiceContext} from './serviceContext.js'
+
+/** NodeStatus is one node's line in `cluster status`. */
+export interface NodeStatus {
+  id: string
+  address: string
+  zone: string
+  state: string
+  alive: boolean
+  replicas: number
+  load: {reads: number; writes: number; bytes: number; keys: number} | null
+}
+
+/** ClusterStatus is what `cluster status` shows; stable with --json. */
+export interface ClusterStatus {
+  cluster: string
+  endpoints: string[]
+  meta: ClusterMeta
+  revision: string
+  shards: number
+  shardStates: {stable: number; moving: number}
+  nodes: NodeStatus[]
+  nodesUp: number
+  nodesDown: number
+  executor: {holder: string; since: string} | null
+  control: Control
+}
+
+/** clusterStatus gathers the cluster's meta, nodes (with liveness, replica counts, load), shards and executor state. */
+export async function clusterStatus(ctx: ServiceContext): Promise<ClusterStatus> {
+  const meta = await getMeta(ctx)
+  const [nodes, alive, {shards, revision}, stats, control, lock] = await Promise.all([listNodes(ctx), listAlive(ctx), listShards(ctx), listStats(ctx), getControl(ctx), ctx.store.get(ctx.keys.executorLock)])
+  const replicas = new Map<string, number>()
+  let moving = 0
+  for (const s of shards) {
+    if (s.value.replicas.some((r) => r.role !== 'voter')) moving++
+    for (const r of s.value.replicas) replicas.set(r.node, (replicas.get(r.node) ?? 0) + 1)
+  }
+  const loadByNode = new Map(stats.map((st) => [st.node, st.shards.reduce((acc, l) => ({reads: acc.reads + l.reads, writes: acc.writes + l.writes, bytes: acc.bytes + l.bytes, keys: acc.keys + l.keys}), {reads: 0, writes: 0, bytes: 0, keys: 0})]))
+  const holder = lock ? parseLockHolder(lock.value) : undefined
+  const nodeStatus: NodeStatus[] = nodes.map((n) => ({
+    id: n.value.id,
+    address: n.value.address,
+    zone: n.value.zone,
+    state: n.value.state,
+    alive: alive.has(n.value.id),
+    replicas: replicas.get(n.value.id) ?? 0,
+    load: loadByNode.get(n.value.id) ?? null,
+  }))
+  const up = nodeStatus.filter((n) => n.alive).length
+  return {
+    cluster: ctx.cluster,
+    endpoints: ctx.store.conn.endpoints,
+    meta: meta.value,
+    revision: revision.toString(),
+    shards: shards.length,
+    shardStates: {stable: shards.length - moving, moving},
+    nodes: nodeStatus,
+    nodesUp: up,
+    nodesDown: nodeStatus.length - up,
+    executor: holder ? {holder: `${holder.holder} (pid ${holder.pid} on ${holder.host})`, since: holder.acquiredAt} : lock ? {holder: 'unknown (unreadable lock value)', since: ''} : null,
+    control,
+  }
+}

@@ -1,0 +1,112 @@
+import {UserError} from '../errors/errors.js'
+import {MAX_TXN_OPS, type Txn} from '../etcd/etcdStore.js'
+import {type ClusterMeta} from '../model/cluster.js'
+import {HASH_NAME} from '../model/hash.js'
+import {type ClusterNode} from '../model/node.js'
+import {evenRanges} from '../model/range.js'
+import {type Shard} from '../model/shard.js'
+import {PlacementRing} from '../placement/ring.js'
+import {type NodeSpec} from './nodeSpec.js'
+import {type ServiceContext} from './serviceContext.js'
+
+/** InitClusterInput are the settings of a new cluster. */
+export interface InitClusterInput {
+  shards: number
+  rf: number
+  nodes: NodeSpec[]
+  force: boolean
+}
+
+/** InitClusterResult is what `cluster init` reports (and prints with --json). */
+export interface InitClusterResult {
+  cluster: string
+  rf: number
+  shards: number
+  nodes: {id: string; address: string; zone: string; replicas: number}[]
+  replaced: boolean
+}
+
+/**
+ * planInitialLayout is the pure part of init: even hash ranges, replicas placed with the
+ * consistent-hash ring (never two on one node, zones spread when there are >= rf zones).
+ * Throws UserError(BAD_INPUT) for impossible settings.
+ */
+export function planInitialLayout(input: Omit<InitClusterInput, 'force'>, now: string): {nodes: ClusterNode[]; shards: Shard[]} {
+  const {shards: count, rf, nodes: specs} = input
+  if (!Number.isInteger(count) || count < 1 || count > 2 ** 20) throw new UserError('BAD_INPUT', `--shards must be an integer in 1..${2 ** 20}, got ${count}`, 'e.g. --shards 64')
+  if (!Number.isInteger(rf) || rf < 1 || rf > 7) throw new UserError('BAD_INPUT', `--rf must be an integer in 1..7, got ${rf}`, 'e.g. --rf 3')
+  if (specs.length < rf) throw new UserError('BAD_INPUT', `--rf ${rf} needs at least ${rf} nodes; --nodes gives ${specs.length}`, 'add nodes with --nodes id=host:port,... or lower --rf')
+  const nodes: ClusterNode[] = specs.map((s) => ({id: s.id, address: s.address, zone: s.zone, capacity: {}, state: 'active', createdAt: now}))
+  const ring = new PlacementRing(nodes.map((n) => ({id: n.id, zone: n.zone})))
+  const shards: Shard[] = evenRanges(count).map((range, id) => ({
+    id,
+    range,
+    epoch: 1,
+    replicas: ring.replicasFor(id, rf).map((node) => ({node, role: 'voter' as const})),
+  }))
+  return {nodes, shards}
+}
+
+/**
+ * initCluster writes a new cluster: nodes and shards in batches of at most MAX_TXN_OPS,
+ * each guarded by "meta absent", then meta and control last, so a cluster is visible only
+ * once complete. Refuses (ALREADY_EXISTS) when the cluster exists, unless `force`, which
+ * first deletes everything under the cluster's prefix — refused while an executor holds
+ * its lock (LOCK_HELD).
+ */
+export async function initCluster(ctx: ServiceContext, input: InitClusterInput): Promise<InitClusterResult> {
+  const now = ctx.clock().toISOString()
+  const {nodes, shards} = planInitialLayout(input, now)
+  const existing = await ctx.store.get(ctx.keys.meta)
+  if (existing && !input.force) {
+    throw new UserError('ALREADY_EXISTS', `cluster "${ctx.cluster}" already exists`, 'pass --force to delete it and start over, or choose another name with --cluster')
+  }
+  if (await ctx.store.get(ctx.keys.executorLock)) {
+    throw new UserError('LOCK_HELD', `cluster "${ctx.cluster}" has a running executor`, 'wait for `shardctl apply` to finish or stop it before re-initialising')
+  }
+  // Clear whatever is under the prefix: an old cluster (with --force) or a half-written init.
+  const cleared = await ctx.store.commit({
+    compares: [existing ? {key: ctx.keys.meta, modRevision: existing.modRevision} : {key: ctx.keys.meta, createRevision: 0n}],
+    deletePrefixes: [ctx.keys.prefix],
+  })
+  if (cleared === undefined) throw new UserError('CONFLICT', `cluster "${ctx.cluster}" changed while initialising`, 'retry the command')
+
+  const metaAbsent = {key: ctx.keys.meta, createRevision: 0n}
+  const puts = [...nodes.map((n) => ({key: ctx.keys.node(n.id), value: JSON.stringify(n)})), ...shards.map((s) => ({key: ctx.keys.shard(s.id), value: JSON.stringify(s)}))]
+  const batches: Txn[] = []
+  for (let i = 0; i < puts.length; i += MAX_TXN_OPS) batches.push({compares: [metaAbsent], puts: puts.slice(i, i + MAX_TXN_OPS)})
+  await runLimited(batches, 8, async (txn) => {
+    if ((await ctx.store.commit(txn)) === undefined) throw new UserError('CONFLICT', `cluster "${ctx.cluster}" was created concurrently by someone else`, 'check `shardctl cluster status`')
+  })
+  const meta: ClusterMeta = {version: 1, name: ctx.cluster, rf: input.rf, hash: HASH_NAME, createdAt: now, nextShardId: shards.length}
+  const done = await ctx.store.commit({
+    compares: [metaAbsent],
+    puts: [
+      {key: ctx.keys.meta, value: JSON.stringify(meta)},
+      {key: ctx.keys.control, value: JSON.stringify({paused: false, throttleBytesPerSec: null, updatedAt: now})},
+      {key: ctx.keys.constraints, value: JSON.stringify({items: []})},
+    ],
+  })
+  if (done === undefined) throw new UserError('CONFLICT', `cluster "${ctx.cluster}" was created concurrently by someone else`, 'check `shardctl cluster status`')
+  const replicaCount = new Map<string, number>()
+  for (const s of shards) for (const r of s.replicas) replicaCount.set(r.node, (replicaCount.get(r.node) ?? 0) + 1)
+  return {
+    cluster: ctx.cluster,
+    rf: input.rf,
+    shards: shards.length,
+    nodes: nodes.map((n) => ({id: n.id, address: n.address, zone: n.zone, replicas: replicaCount.get(n.id) ?? 0})),
+    replaced: existing !== undefined,
+  }
+}
+
+/** runLimited runs `fn` over `items` with at most `limit` in flight; rejects on the first failure. */
+export async function runLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++]!
+      await fn(item)
+    }
+  }
+  await Promise.all(Array.from({length: Math.min(limit, items.length)}, worker))
+}

@@ -1,0 +1,101 @@
+import {UserError} from '../errors/errors.js'
+import {type Capacity} from '../model/resources.js'
+import {type ClusterNode, NodeSchema, type NodeState} from '../model/node.js'
+import {getMeta, getNode, listAlive, listNodes, listShards, updateNode} from './clusterRepo.js'
+import {type NodeSpec} from './nodeSpec.js'
+import {type ServiceContext} from './serviceContext.js'
+
+/** NodeView is a node record plus what the cluster knows about it now. */
+export interface NodeView extends ClusterNode {
+  alive: boolean
+  replicas: number
+}
+
+/** NodeChange is the result of a command that changes one node; `changed: false` means it was already so. */
+export interface NodeChange {
+  node: ClusterNode
+  changed: boolean
+  message: string
+}
+
+/** addNode registers a new node. Throws ALREADY_EXISTS when the id is taken or BAD_INPUT when its address is. */
+export async function addNode(ctx: ServiceContext, spec: NodeSpec, capacity: Capacity | undefined): Promise<NodeChange> {
+  await getMeta(ctx)
+  const nodes = await listNodes(ctx)
+  const clash = nodes.find((n) => n.value.address === spec.address && n.value.id !== spec.id)
+  if (clash) throw new UserError('BAD_INPUT', `address ${spec.address} is already used by node "${clash.value.id}"`, 'give the new node its own host:port')
+  const node = NodeSchema.parse({...spec, capacity: capacity ?? {}, state: 'active', createdAt: ctx.clock().toISOString()})
+  try {
+    await ctx.store.create(ctx.keys.node(spec.id), JSON.stringify(node))
+  } catch (err) {
+    if (err instanceof UserError && err.code === 'ALREADY_EXISTS') throw new UserError('ALREADY_EXISTS', `node "${spec.id}" already exists`, 'change it with `shardctl node set`, or pick another id')
+    throw err
+  }
+  return {node, changed: true, message: `node ${spec.id} added at ${spec.address} (zone ${spec.zone})`}
+}
+
+/** SetNodeInput lists the fields `node set` may change; absent fields stay. */
+export interface SetNodeInput {
+  address?: string
+  zone?: string
+  capacity?: Capacity
+}
+
+/** setNode changes a node's address, zone or capacity (capacity entries merge; absent stay). */
+export async function setNode(ctx: ServiceContext, id: string, input: SetNodeInput): Promise<NodeChange> {
+  if (input.address === undefined && input.zone === undefined && input.capacity === undefined) {
+    throw new UserError('BAD_INPUT', 'node set needs at least one of --address, --zone, --capacity', 'e.g. shardctl node set n1 --capacity reads=5000')
+  }
+  if (input.address !== undefined) {
+    const clash = (await listNodes(ctx)).find((n) => n.value.address === input.address && n.value.id !== id)
+    if (clash) throw new UserError('BAD_INPUT', `address ${input.address} is already used by node "${clash.value.id}"`, 'give each node its own host:port')
+  }
+  const {node, changed} = await updateNode(ctx, id, (n) => {
+    const next = {...n, address: input.address ?? n.address, zone: input.zone ?? n.zone, capacity: {...n.capacity, ...input.capacity}}
+    return JSON.stringify(next) === JSON.stringify(n) ? 'unchanged' : next
+  })
+  return {node, changed, message: changed ? `node ${id} updated` : `node ${id} already has these settings`}
+}
+
+/** setNodeState cordons, uncordons or marks a node draining; repeating a state reports "already". */
+export async function setNodeState(ctx: ServiceContext, id: string, state: NodeState): Promise<NodeChange> {
+  const {node, changed} = await updateNode(ctx, id, (n) => (n.state === state ? 'unchanged' : {...n, state}))
+  const verb = state === 'active' ? 'active (uncordoned)' : state
+  return {node, changed, message: changed ? `node ${id} is now ${verb}` : `node ${id} was already ${verb}`}
+}
+
+/** listNodeViews returns every node with liveness and replica counts. */
+export async function listNodeViews(ctx: ServiceContext): Promise<NodeView[]> {
+  await getMeta(ctx)
+  const [nodes, alive, {shards}] = await Promise.all([listNodes(ctx), listAlive(ctx), listShards(ctx)])
+  const counts = new Map<string, number>()
+  for (const s of shards) for (const r of s.value.replicas) counts.set(r.node, (counts.get(r.node) ?? 0) + 1)
+  return nodes.map((n) => ({...n.value, alive: alive.has(n.value.id), replicas: counts.get(n.value.id) ?? 0}))
+}
+
+/** showNode returns one node with its liveness and the shards it holds (with roles). */
+export async function showNode(ctx: ServiceContext, id: string): Promise<NodeView & {shards: {id: number; role: string}[]}> {
+  const node = await getNode(ctx, id)
+  const [alive, {shards}] = await Promise.all([listAlive(ctx), listShards(ctx)])
+  const held = shards.flatMap((s) => s.value.replicas.filter((r) => r.node === id).map((r) => ({id: s.value.id, role: r.role})))
+  return {...node.value, alive: alive.has(id), replicas: held.length, shards: held}
+}
+
+/**
+ * removeNode deletes a node record; only an empty node may go (PRECONDITION otherwise,
+ * naming how many replicas it still holds). Removing an absent node reports "already".
+ */
+export async function removeNode(ctx: ServiceContext, id: string): Promise<{id: string; changed: boolean; message: string}> {
+  const node = await ctx.store.get(ctx.keys.node(id))
+  if (!node) {
+    await getMeta(ctx)
+    return {id, changed: false, message: `node ${id} was already removed`}
+  }
+  const {shards} = await listShards(ctx)
+  const held = shards.filter((s) => s.value.replicas.some((r) => r.node === id))
+  if (held.length > 0) {
+    throw new UserError('PRECONDITION', `node "${id}" still holds ${held.length} replica(s) (shards ${held.slice(0, 5).map((s) => s.value.id).join(', ')}${held.length > 5 ? ', …' : ''})`, `move them off first: \`shardctl node drain ${id}\``)
+  }
+  await ctx.store.delete(ctx.keys.node(id), node.modRevision)
+  return {id, changed: true, message: `node ${id} removed`}
+}

@@ -1,0 +1,58 @@
+import {UserError} from '../errors/errors.js'
+import {keyHash} from '../model/hash.js'
+import {findRange} from '../model/range.js'
+import {readReplicas, type Shard, writeReplicas} from '../model/shard.js'
+import {getMeta, getShard, listNodes, listShards} from './clusterRepo.js'
+import {type ServiceContext} from './serviceContext.js'
+
+/** listShardRecords returns every shard (optionally only those with a replica on `node`). */
+export async function listShardRecords(ctx: ServiceContext, filter: {node?: string} = {}): Promise<Shard[]> {
+  await getMeta(ctx)
+  const {shards} = await listShards(ctx)
+  const all = shards.map((s) => s.value)
+  return filter.node === undefined ? all : all.filter((s) => s.replicas.some((r) => r.node === filter.node))
+}
+
+/** showShard returns one shard with the addresses of its replicas. */
+export async function showShard(ctx: ServiceContext, id: number): Promise<Shard & {addresses: Record<string, string>}> {
+  if (!Number.isInteger(id) || id < 0) throw new UserError('BAD_INPUT', `shard id must be a non-negative integer, got ${id}`, 'list shards with `shardctl shard list`')
+  const shard = (await getShard(ctx, id)).value
+  const nodes = await listNodes(ctx)
+  const addresses = Object.fromEntries(nodes.filter((n) => shard.replicas.some((r) => r.node === n.value.id)).map((n) => [n.value.id, n.value.address]))
+  return {...shard, addresses}
+}
+
+/** KeyLocation says where a key lives: its hash, shard, and which replicas serve reads and writes. */
+export interface KeyLocation {
+  key: string
+  hash: number
+  shard: number
+  range: {lo: number; hi: number}
+  epoch: number
+  replicas: {node: string; role: string; address?: string}[]
+  readFrom: string[]
+  writeTo: string[]
+}
+
+/** locateKey maps a key to its shard and replicas, as the router would. */
+export async function locateKey(ctx: ServiceContext, key: string): Promise<KeyLocation> {
+  if (key.length === 0) throw new UserError('BAD_INPUT', 'the key is empty', 'give a non-empty key')
+  await getMeta(ctx)
+  const [{shards}, nodes] = await Promise.all([listShards(ctx), listNodes(ctx)])
+  const sorted = shards.map((s) => s.value).sort((a, b) => a.range.lo - b.range.lo)
+  const hash = keyHash(key)
+  const idx = findRange(sorted.map((s) => s.range), hash)
+  if (idx < 0) throw new UserError('CORRUPT_VALUE', `no shard covers hash ${hash} of key "${key}": the shard map has a gap`, 'inspect `shardctl shard list`; repair the shard map')
+  const shard = sorted[idx]!
+  const addr = new Map(nodes.map((n) => [n.value.id, n.value.address]))
+  return {
+    key,
+    hash,
+    shard: shard.id,
+    range: shard.range,
+    epoch: shard.epoch,
+    replicas: shard.replicas.map((r) => ({node: r.node, role: r.role, address: addr.get(r.node)})),
+    readFrom: readReplicas(shard),
+    writeTo: writeReplicas(shard),
+  }
+}

@@ -1,0 +1,26 @@
+import {type ClusterSnapshot, ClusterSnapshotSchema, shardMapFingerprint} from '../model/snapshot.js'
+import {getConstraints, getMeta, listAlive, listNodes, listShards, listStats} from './clusterRepo.js'
+import {type ServiceContext} from './serviceContext.js'
+
+/**
+ * readSnapshot reads the cluster's nodes, shards (at one revision), liveness, published
+ * load and constraints into one validated {@link ClusterSnapshot}. Load figures for shards a
+ * node no longer holds (stats lag the shard map) are dropped, not errors.
+ */
+export async function readSnapshot(ctx: ServiceContext): Promise<ClusterSnapshot> {
+  const meta = await getMeta(ctx)
+  const [{shards, revision}, nodes, alive, stats, constraints] = await Promise.all([listShards(ctx), listNodes(ctx), listAlive(ctx), listStats(ctx), getConstraints(ctx)])
+  const held = new Set(shards.flatMap((s) => s.value.replicas.map((r) => `${s.value.id}@${r.node}`)))
+  const load = stats.flatMap((st) => st.shards.filter((l) => held.has(`${l.shard}@${st.node}`)).map((l) => ({node: st.node, ...l})))
+  const shardValues = shards.map((s) => s.value)
+  return ClusterSnapshotSchema.parse({
+    version: 1,
+    cluster: meta.value,
+    revision: revision.toString(),
+    fingerprint: shardMapFingerprint(shardValues),
+    nodes: nodes.map((n) => ({...n.value, alive: alive.has(n.value.id)})),
+    shards: shardValues,
+    load,
+    constraints,
+  })
+}

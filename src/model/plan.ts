@@ -1,0 +1,260 @@
+import {z} from 'zod'
+import {canonicalJson, sha256Hex} from './canonicalJson.js'
+import {ClusterNameSchema, NodeIdSchema, ShardIdSchema} from './ids.js'
+import {NODE_STATES} from './node.js'
+import {HashRangeSchema} from './shard.js'
+
+/** PLAN_STRATEGIES: `balance` is load-aware; `ring` is the load-oblivious consistent-hash baseline. */
+export const PLAN_STRATEGIES = ['balance', 'ring'] as const
+
+/** PlanStrategy is one of {@link PLAN_STRATEGIES}. */
+export type PlanStrategy = (typeof PLAN_STRATEGIES)[number]
+
+/**
+ * MOVE_REASONS say why an action exists, in the planner's goal order:
+ * `drain` empties a draining node; `constraint` fixes a violated placement rule (zone
+ * spread, forbidden node, missing pin, capacity exceeded); `balance` brings utilisation
+ * within target; `ring` is a difference between the current and the ring placement.
+ */
+export const MOVE_REASONS = ['drain', 'constraint', 'balance', 'ring'] as const
+
+/** MoveReasonKind is one of {@link MOVE_REASONS}. */
+export type MoveReasonKind = (typeof MOVE_REASONS)[number]
+
+/**
+ * STOP_REASONS say why the planner stopped adding actions:
+ * `within-target` every node is within the imbalance target; `no-improvement` no move
+ * reduces the load above target by the minimum improvement; `max-moves` / `max-bytes` a
+ * limit was reached; `unreachable` the target cannot be reached (hot shard, constraints);
+ * `drain-only` only drains and constraint fixes were asked for; `ring-complete` the ring
+ * placement was reached (every feasible difference is a move).
+ */
+export const STOP_REASONS = ['within-target', 'no-improvement', 'max-moves', 'max-bytes', 'unreachable', 'drain-only', 'ring-complete'] as const
+
+/** StopReason is one of {@link STOP_REASONS}. */
+export type StopReason = (typeof STOP_REASONS)[number]
+
+/**
+ * PLAN_STATUSES, the verdict `plan --check` turns into an exit code: `balanced` the
+ * cluster is within target as it is (and needs no drain or fix); `needs-rebalance` the
+ * plan's actions reach the target; `unreachable` even after the plan it is not reached.
+ */
+export const PLAN_STATUSES = ['balanced', 'needs-rebalance', 'unreachable'] as const
+
+/** PlanStatus is one of {@link PLAN_STATUSES}. */
+export type PlanStatus = (typeof PLAN_STATUSES)[number]
+
+const num = z.number().finite()
+const nonNeg = z.number().finite().nonnegative()
+const ResourceWeightsSchema = z.object({reads: nonNeg, writes: nonNeg, bytes: nonNeg}).strict()
+
+/** PlanOptionsSchema: the normalised options a plan was computed with (every default filled in). */
+export const PlanOptionsSchema = z
+  .object({
+    strategy: z.enum(PLAN_STRATEGIES),
+    maxImbalance: num.min(1),
+    maxMoves: z.number().int().nonnegative().nullable(),
+    maxBytes: nonNeg.nullable(),
+    minImprovement: nonNeg,
+    weights: ResourceWeightsSchema,
+    drainOnly: z.boolean(),
+    allowSplit: z.boolean(),
+  })
+  .strict()
+
+/** PlanOptions are normalised planner options; see src/planner/options.ts for their meaning. */
+export type PlanOptions = z.infer<typeof PlanOptionsSchema>
+
+/** MoveReasonSchema: why a move exists; `resource` names the resource a balance move relieves most. */
+export const MoveReasonSchema = z
+  .object({
+    kind: z.enum(MOVE_REASONS),
+    resource: z.enum(['reads', 'writes', 'bytes']).optional(),
+    detail: z.string(),
+  })
+  .strict()
+
+/** MoveReason is a validated move reason. */
+export type MoveReason = z.infer<typeof MoveReasonSchema>
+
+/**
+ * MoveActionSchema: replace the replica of `shard` on `from` with one on `to`. `epoch` is
+ * the shard's epoch the move was planned against (the executor skips the move when it
+ * differs). `predicted` is each node's utilisation right after this action (1 = the
+ * node's fair share of the cluster's load).
+ */
+export const MoveActionSchema = z
+  .object({
+    kind: z.literal('move'),
+    shard: ShardIdSchema,
+    epoch: z.number().int().min(1),
+    from: NodeIdSchema,
+    to: NodeIdSchema,
+    bytes: nonNeg,
+    keys: nonNeg,
+    reason: MoveReasonSchema,
+    predicted: z.object({source: nonNeg, target: nonNeg}).strict(),
+  })
+  .strict()
+
+/** MoveAction is a validated move action. */
+export type MoveAction = z.infer<typeof MoveActionSchema>
+
+const SplitPartSchema = z.object({shard: ShardIdSchema, range: HashRangeSchema, epoch: z.number().int().min(1)}).strict()
+
+/**
+ * SplitActionSchema: cut `shard` (at `epoch`) at hash `at` into `parts`: the lower half
+ * keeps the shard id, the upper half takes the new id; both get epoch + 1 and the same
+ * replicas. Later moves of either half in the same plan name these ids and epochs. With no
+ * per-key stats the planner splits at the range midpoint and predicts half the load each.
+ */
+export const SplitActionSchema = z
+  .object({
+    kind: z.literal('split'),
+    shard: ShardIdSchema,
+    epoch: z.number().int().min(1),
+    at: z.number().int().positive(),
+    parts: z.tuple([SplitPartSchema, SplitPartSchema]),
+    reason: z.object({kind: z.literal('split'), resource: z.enum(['reads', 'writes', 'bytes']).optional(), detail: z.string()}).strict(),
+  })
+  .strict()
+
+/** SplitAction is a validated split action. */
+export type SplitAction = z.infer<typeof SplitActionSchema>
+
+/** PlanActionSchema: one step of a plan, applied in order. */
+export const PlanActionSchema = z.discriminatedUnion('kind', [MoveActionSchema, SplitActionSchema])
+
+/** PlanAction is a validated plan action. */
+export type PlanAction = z.infer<typeof PlanActionSchema>
+
+/** NodeLoadFiguresSchema: one node's load at one point: sums over its replicas, and utilisation. */
+export const NodeLoadFiguresSchema = z
+  .object({
+    replicas: z.number().int().nonnegative(),
+    reads: nonNeg,
+    writes: nonNeg,
+    bytes: nonNeg,
+    keys: nonNeg,
+    /** utilisation: weighted mean over resources of load ÷ the node's fair share (1 = cluster mean). */
+    utilisation: nonNeg,
+    /** perResource: load ÷ fair share for each resource (1 = cluster mean for that resource). */
+    perResource: z.object({reads: nonNeg, writes: nonNeg, bytes: nonNeg}).strict(),
+  })
+  .strict()
+
+/** NodeLoadFigures are validated per-node load figures. */
+export type NodeLoadFigures = z.infer<typeof NodeLoadFiguresSchema>
+
+/** PlanNodeSchema: a node's predicted load before and after the whole plan. */
+export const PlanNodeSchema = z
+  .object({
+    id: NodeIdSchema,
+    zone: z.string(),
+    state: z.enum(NODE_STATES),
+    alive: z.boolean(),
+    before: NodeLoadFiguresSchema,
+    after: NodeLoadFiguresSchema,
+  })
+  .strict()
+
+/** PlanNode is a validated plan node entry. */
+export type PlanNode = z.infer<typeof PlanNodeSchema>
+
+/** BaselineFiguresSchema: what the `ring` strategy would do to the same snapshot, for comparison. */
+export const BaselineFiguresSchema = z
+  .object({
+    strategy: z.literal('ring'),
+    imbalanceAfter: nonNeg,
+    moves: z.number().int().nonnegative(),
+    bytesToMove: nonNeg,
+    loadMoved: nonNeg,
+  })
+  .strict()
+
+/** BaselineFigures are validated baseline figures. */
+export type BaselineFigures = z.infer<typeof BaselineFiguresSchema>
+
+/** HotShardSchema: a shard whose single replica carries more load than any node can absorb within target. */
+export const HotShardSchema = z
+  .object({shard: ShardIdSchema, node: NodeIdSchema, load: nonNeg, resource: z.enum(['reads', 'writes', 'bytes']), split: z.boolean()})
+  .strict()
+
+/**
+ * PlanSummarySchema: the plan's verdict and figures. Imbalance is the largest node
+ * utilisation among nodes that will hold data (not draining), 1 being perfectly even.
+ * `loadMoved` and `loadAboveTarget` are in "average node" units: the load above target is
+ * the lower bound of what any plan reaching the target must move.
+ */
+export const PlanSummarySchema = z
+  .object({
+    status: z.enum(PLAN_STATUSES),
+    stopReason: z.enum(STOP_REASONS),
+    stopDetail: z.string(),
+    target: num.min(1),
+    imbalanceBefore: nonNeg,
+    imbalanceAfter: nonNeg,
+    moves: z.number().int().nonnegative(),
+    splits: z.number().int().nonnegative(),
+    bytesToMove: nonNeg,
+    keysToMove: nonNeg,
+    loadMoved: nonNeg,
+    loadAboveTarget: nonNeg,
+    hotShards: z.array(HotShardSchema),
+    baseline: BaselineFiguresSchema.nullable(),
+  })
+  .strict()
+
+/** PlanSummary is a validated plan summary. */
+export type PlanSummary = z.infer<typeof PlanSummarySchema>
+
+const PlanBodyShape = {
+  version: z.literal(1),
+  id: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, 'plan id must be 1-128 characters of letters, digits, "_", "." or "-"'),
+  createdAt: z.string().min(1),
+  cluster: ClusterNameSchema,
+  rf: z.number().int().min(1),
+  createdFrom: z
+    .object({
+      revision: z.string().regex(/^\d+$/, 'revision must be a decimal etcd revision'),
+      fingerprint: z.string().regex(/^[0-9a-f]{64}$/, 'fingerprint must be a sha256 hex digest'),
+    })
+    .strict(),
+  options: PlanOptionsSchema,
+  actions: z.array(PlanActionSchema),
+  nodes: z.array(PlanNodeSchema),
+  summary: PlanSummarySchema,
+}
+
+/** PlanBodySchema: a plan without its hash (what {@link sealPlan} hashes). */
+export const PlanBodySchema = z.object(PlanBodyShape).strict()
+
+/** PlanBody is a plan before sealing. */
+export type PlanBody = z.infer<typeof PlanBodySchema>
+
+/**
+ * PlanSchema: a plan file. Strict at every level, so an added field is a validation error
+ * rather than silently dropped (it would otherwise escape the hash check). `hash` is the
+ * sha256 of the canonical JSON of every other field ({@link hashPlan}).
+ */
+export const PlanSchema = z.object({...PlanBodyShape, hash: z.string().regex(/^[0-9a-f]{64}$/, 'hash must be a sha256 hex digest')}).strict()
+
+/** Plan is a validated, sealed plan. */
+export type Plan = z.infer<typeof PlanSchema>
+
+/** hashPlan returns the sha256 hex of the canonical JSON of `plan` without its `hash` field. */
+export function hashPlan(plan: PlanBody | Plan): string {
+  const {hash: _ignored, ...body} = plan as Plan
+  return sha256Hex(canonicalJson(body))
+}
+
+/** sealPlan returns `body` with its `hash` set; pure, so equal bodies seal to equal plans. */
+export function sealPlan(body: PlanBody): Plan {
+  const {hash: _stale, ...clean} = body as PlanBody & {hash?: string}
+  return {...clean, hash: hashPlan(clean)}
+}
+
+/** verifyPlanHash tells whether `plan.hash` matches its body (false for a tampered plan). */
+export function verifyPlanHash(plan: Plan): boolean {
+  return hashPlan(plan) === plan.hash
+}

@@ -1,0 +1,40 @@
+import {defineConfig} from 'vitest/config'
+
+/**
+ * Two projects:
+ * - `unit`: pure tests, no etcd, no child processes beyond the test itself; fast.
+ * - `integration`: real etcd (one shared server started by test/support/globalEtcd.ts,
+ *   plus private servers for tests that restart it or need TLS/auth) and real processes.
+ *   Each file uses its own cluster name (see test/support/testStore.ts), so files may run
+ *   in parallel; two workers keep a 2-core machine responsive while etcd fsyncs.
+ * Timeouts are generous because etcd on a loaded CI machine can take seconds to commit;
+ * no test asserts wall-clock times.
+ */
+export default defineConfig({
+  test: {
+    disableConsoleIntercept: true,
+    teardownTimeout: 30_000,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['test/**/*.test.{ts,tsx}'],
+          exclude: ['test/integration/**', 'test/e2e/**', '**/node_modules/**'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.{ts,tsx}', 'test/e2e/**/*.test.{ts,tsx}'],
+          globalSetup: ['test/support/globalEtcd.ts'],
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+          maxWorkers: 2,
+          pool: 'forks',
+        },
+      },
+    ],
+  },
+})
