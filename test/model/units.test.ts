@@ -1,0 +1,42 @@
+import {describe, expect, it} from 'vitest'
+import {parseCapacity, parseWeights} from '../../src/model/resources.js'
+import {formatBytes, parseBytes, parseRate} from '../../src/model/units.js'
+
+describe('parseBytes', () => {
+  it('reads binary and decimal units', () => {
+    expect(parseBytes('4096')).toBe(4096)
+    expect(parseBytes('1KiB')).toBe(1024)
+    expect(parseBytes('1.5MiB')).toBe(1.5 * 2 ** 20)
+    expect(parseBytes('100GiB')).toBe(100 * 2 ** 30)
+    expect(parseBytes('1GB')).toBe(1e9)
+    expect(parseBytes('512k')).toBe(512 * 1024)
+    expect(parseRate('50MiB/s')).toBe(50 * 2 ** 20)
+  })
+
+  it('names the bad input', () => {
+    for (const bad of ['', 'abc', '-1', '1XB', '1e3', 'NaN']) expect(() => parseBytes(bad)).toThrow(/is not a size/)
+  })
+
+  it('formats with binary units', () => {
+    expect(formatBytes(512)).toBe('512 B')
+    expect(formatBytes(1536)).toBe('1.5 KiB')
+    expect(formatBytes(100 * 2 ** 30)).toBe('100 GiB')
+  })
+})
+
+describe('parseCapacity / parseWeights', () => {
+  it('reads any subset of resources', () => {
+    expect(parseCapacity('reads=5000,writes=2000,bytes=100GiB')).toEqual({reads: 5000, writes: 2000, bytes: 100 * 2 ** 30})
+    expect(parseCapacity('bytes=1TiB')).toEqual({bytes: 2 ** 40})
+    expect(parseWeights('writes=2,bytes=0.5')).toEqual({reads: 1, writes: 2, bytes: 0.5})
+  })
+
+  it('rejects unknown keys, repeats, negatives, zero capacity and NaN', () => {
+    expect(() => parseCapacity('cpu=4')).toThrow(/unknown key "cpu"/)
+    expect(() => parseCapacity('reads=1,reads=2')).toThrow(/given twice/)
+    expect(() => parseCapacity('reads=-5')).toThrow(/>= 0/)
+    expect(() => parseCapacity('reads=0')).toThrow(/> 0/)
+    expect(() => parseWeights('reads=NaN')).toThrow(/finite/)
+    expect(() => parseWeights('reads')).toThrow(/key=value/)
+  })
+})
