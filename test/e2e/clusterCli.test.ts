@@ -1,0 +1,93 @@
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
+import {freePort} from '../../src/localEtcd/freePort.js'
+import {runCli} from '../support/runCli.js'
+import {uniqueCluster} from '../support/testStore.js'
+
+let cwd: string
+let endpoint: string
+const cluster = uniqueCluster('cli')
+const NODES = 'n1=127.0.0.1:7001@a,n2=127.0.0.1:7002@b,n3=127.0.0.1:7003@c'
+
+const cli = (args: string[], env: Record<string, string> = {}) => runCli(args, {cwd, env})
+
+beforeAll(() => {
+  cwd = mkdtempSync(join(tmpdir(), 'shardctl-cli-'))
+  endpoint = inject('etcdEndpoint')
+})
+afterAll(() => rmSync(cwd, {recursive: true, force: true}))
+
+describe('shardctl CLI against a real etcd', () => {
+  it('cluster init + cluster status --json', async () => {
+    const init = await cli(['cluster', 'init', '--endpoints', endpoint, '--cluster', cluster, '--shards', '32', '--rf', '3', '--nodes', NODES, '--json'])
+    expect(init.code, init.stderr).toBe(0)
+    expect(JSON.parse(init.stdout)).toMatchObject({cluster, shards: 32, rf: 3, replaced: false})
+    const status = await cli(['cluster', 'status', '--endpoints', endpoint, '--cluster', cluster, '--json'])
+    expect(status.code, status.stderr).toBe(0)
+    const body = JSON.parse(status.stdout)
+    expect(body).toMatchObject({cluster, shards: 32, meta: {rf: 3}, nodesUp: 0, nodesDown: 3, executor: null})
+    expect(body.nodes.map((n: {id: string}) => n.id)).toEqual(['n1', 'n2', 'n3'])
+  })
+
+  it('takes endpoints and cluster from ETCDCTL_ENDPOINTS / SHARDCTL_CLUSTER, and flags win over env', async () => {
+    const viaEnv = await cli(['shard', 'locate', 'user:42', '--json'], {ETCDCTL_ENDPOINTS: endpoint, SHARDCTL_CLUSTER: cluster})
+    expect(viaEnv.code, viaEnv.stderr).toBe(0)
+    expect(JSON.parse(viaEnv.stdout).replicas).toHaveLength(3)
+    const flagWins = await cli(['shard', 'locate', 'user:42', '--endpoints', endpoint], {ETCDCTL_ENDPOINTS: 'http://127.0.0.1:1', SHARDCTL_CLUSTER: cluster})
+    expect(flagWins.code, flagWins.stderr).toBe(0)
+  })
+
+  it('reads a shardctl.yaml config file in the working directory', async () => {
+    writeFileSync(join(cwd, 'shardctl.yaml'), `endpoints: ${endpoint}\ncluster: ${cluster}\n`)
+    try {
+      const r = await cli(['node', 'list', '--json'])
+      expect(r.code, r.stderr).toBe(0)
+      expect(JSON.parse(r.stdout).nodes).toHaveLength(3)
+      writeFileSync(join(cwd, 'shardctl.yaml'), 'endpoints: [\n')
+      const bad = await cli(['node', 'list'])
+      expect(bad.code).toBe(2)
+      expect(bad.stderr.trim().split('\n')).toHaveLength(1)
+      expect(bad.stderr).toMatch(/shardctl.yaml is not valid YAML/)
+    } finally {
+      rmSync(join(cwd, 'shardctl.yaml'))
+    }
+  })
+
+  it('exits 6 when the cluster exists, 2 on bad input, 3 when etcd is unreachable — one line each, nothing changed', async () => {
+    const again = await cli(['cluster', 'init', '--endpoints', endpoint, '--cluster', cluster, '--shards', '4', '--rf', '1', '--nodes', 'n1=127.0.0.1:7001'])
+    expect(again.code).toBe(6)
+    expect(again.stderr).toMatch(/^Error: cluster ".*" already exists — pass --force/)
+    for (const args of [
+      ['cluster', 'init', '--shards', 'x', '--nodes', NODES],
+      ['cluster', 'init', '--shards', '4', '--nodes', 'n1=nope'],
+      ['node', 'add', 'n9', '--address', '127.0.0.1:7009', '--capacity', 'reads=-1'],
+      ['cluster', 'status', '--bogus'],
+      ['shard', 'show', 'abc'],
+    ]) {
+      const r = await cli([...args, '--endpoints', endpoint, '--cluster', cluster])
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2)
+      expect(r.stderr.trim().split('\n')).toHaveLength(1)
+      expect(r.stderr).toMatch(/^Error: .+ — .+/)
+    }
+    const status = await cli(['shard', 'list', '--endpoints', endpoint, '--cluster', cluster, '--json'])
+    expect(JSON.parse(status.stdout).shards).toHaveLength(32)
+
+    const port = await freePort()
+    const down = await cli(['cluster', 'status', '--endpoints', `http://127.0.0.1:${port}`, '--cluster', cluster])
+    expect(down.code).toBe(3)
+    expect(down.stderr).toMatch(new RegExp(`etcd at http://127.0.0.1:${port} \\(from --endpoints\\) is unreachable`))
+    const downJson = await cli(['cluster', 'status', '--endpoints', `http://127.0.0.1:${port}`, '--json'])
+    expect(JSON.parse(downJson.stdout).error).toMatchObject({code: 'ETCD_UNREACHABLE', exitCode: 3})
+  })
+
+  it('has --help on every command', async () => {
+    for (const cmd of [['cluster', 'init'], ['node', 'add'], ['shard', 'locate'], ['etcd', 'start']]) {
+      const r = await cli([...cmd, '--help'])
+      expect(r.code).toBe(0)
+      expect(r.stdout).toMatch(/USAGE/)
+      expect(r.stdout).toMatch(/EXAMPLES/)
+    }
+  })
+})
