@@ -35,66 +35,70 @@ export interface ResumableWatch {
 
 /**
  * watchPrefix watches every key under `prefix` and survives etcd restarts: etcd3 re-attaches
- * a dropped stream from the last seen revision by itself; when that revision has been
- * compacted the watcher errors and is dropped, so this recreates it after a `resync` read.
- * Events are delivered in revision order, each at most once.
+ * a dropped stream from the last seen revision by itself; when etcd cancels the watcher
+ * (its resume revision was compacted, or at creation `fromRevision` already was) this
+ * recreates it after a `resync` read. Events are delivered in revision order, each
+ * (revision, key) at most once.
  */
 export function watchPrefix(store: EtcdStore, prefix: string, opts: ResumableWatchOptions): ResumableWatch {
   let last = opts.fromRevision
+  // One transaction can change several keys under the prefix: they share one revision, so
+  // "already seen" is (revision, key), not the revision alone.
+  let seenAtLast = new Set<string>()
   let watcher: etcd.Watcher | undefined
   let closed = false
   let retryTimer: NodeJS.Timeout | undefined
 
   const deliver = (type: 'put' | 'delete', kv: etcd.IKeyValue) => {
     const rev = BigInt(kv.mod_revision)
-    if (rev <= last) return // a resumed stream may replay what we already saw
-    last = rev
-    opts.onEvent({type, key: kv.key.toString(), value: kv.value.toString(), modRevision: rev})
+    const key = kv.key.toString()
+    if (rev < last || (rev === last && seenAtLast.has(key))) return // a resumed stream may replay what we already saw
+    if (rev > last) {
+      last = rev
+      seenAtLast = new Set()
+    }
+    seenAtLast.add(key)
+    opts.onEvent({type, key, value: kv.value.toString(), modRevision: rev})
   }
 
-  const start = async (): Promise<void> => {
+  const start = (): void => {
     if (closed) return
+    // watcher() (not create()) so every listener is attached before the stream can deliver:
+    // etcd sends the "created" reply and the first events (or a cancel) back to back, and a
+    // listener added after awaiting create() can miss them.
+    const w = store.client
+      .watch()
+      .inRange({start: prefix, end: prefixEnd(prefix)})
+      .startRevision((last + 1n).toString())
+      .watcher()
+    watcher = w
+    w.on('put', (kv) => deliver('put', kv))
+    w.on('delete', (kv) => deliver('delete', kv))
+    w.on('connected', () => opts.onStatus?.('connected'))
+    w.on('disconnected', () => opts.onStatus?.('disconnected'))
+    w.on('error', () => {
+      // etcd canceled this watcher; etcd3 has already detached it (cancel() now would send a
+      // second cancel whose reply etcd3 cannot route). etcd 3.4 gives no cancel reason for a
+      // compacted start revision and etcd3 drops compact_revision, so any cancel means events
+      // may be lost: resync, then watch on from the revision of that read.
+      if (watcher === w) watcher = undefined
+      if (closed) return
+      void recover()
+    })
+  }
+
+  const recover = async (): Promise<void> => {
+    if (closed) return
+    opts.onStatus?.('resyncing')
     try {
-      const w = await store.client
-        .watch()
-        .inRange({start: prefix, end: prefixEnd(prefix)})
-        .startRevision((last + 1n).toString())
-        .create()
-      if (closed) {
-        await w.cancel()
-        return
-      }
-      watcher = w
-      opts.onStatus?.('connected')
-      w.on('put', (kv) => deliver('put', kv))
-      w.on('delete', (kv) => deliver('delete', kv))
-      w.on('connected', () => opts.onStatus?.('connected'))
-      w.on('disconnected', () => opts.onStatus?.('disconnected'))
-      w.on('error', (err) => {
-        void w.cancel().catch(() => {})
-        watcher = undefined
-        if (closed) return
-        const compacted = /compact/i.test(String(err?.message ?? err))
-        void recover(compacted)
-      })
+      const rev = await opts.resync()
+      if (rev !== last) seenAtLast = new Set()
+      last = rev
     } catch {
-      opts.onStatus?.('disconnected')
-      schedule(() => start())
+      schedule(() => recover())
+      return
     }
-  }
-
-  const recover = async (compacted: boolean): Promise<void> => {
-    if (closed) return
-    if (compacted) {
-      opts.onStatus?.('resyncing')
-      try {
-        last = await opts.resync()
-      } catch {
-        schedule(() => recover(true))
-        return
-      }
-    }
-    await start()
+    start()
   }
 
   const schedule = (fn: () => Promise<void>) => {
@@ -103,7 +107,7 @@ export function watchPrefix(store: EtcdStore, prefix: string, opts: ResumableWat
     retryTimer.unref?.()
   }
 
-  void start()
+  start()
   return {
     async close() {
       closed = true

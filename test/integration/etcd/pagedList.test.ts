@@ -1,0 +1,92 @@
+import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
+import {z} from 'zod'
+import {type EtcdStore, MAX_TXN_OPS} from '../../../src/etcd/etcdStore.js'
+import {keysOf} from '../../../src/etcd/keys.js'
+import {StoreSet, uniqueCluster} from '../../support/testStore.js'
+
+const COUNT = 20_000
+const PAGE = 250 // 80 pages: the paging loop, not one big range, does the work
+const WRITERS = 4
+
+const stores = new StoreSet()
+const cluster = uniqueCluster('paged')
+const keys = keysOf(cluster)
+let store: EtcdStore
+let writer: EtcdStore
+const expectedKeys = Array.from({length: COUNT}, (_, i) => keys.shard(i))
+
+/** fill writes every key in transactions of MAX_TXN_OPS puts, WRITERS at a time. */
+async function fill(): Promise<void> {
+  const batches: string[][] = []
+  for (let i = 0; i < expectedKeys.length; i += MAX_TXN_OPS) batches.push(expectedKeys.slice(i, i + MAX_TXN_OPS))
+  let next = 0
+  const worker = async () => {
+    while (next < batches.length) {
+      const batch = batches[next++]!
+      await writer.commit({compares: [], puts: batch.map((key) => ({key, value: JSON.stringify({id: Number(key.slice(-8))})}))})
+    }
+  }
+  await Promise.all(Array.from({length: WRITERS}, worker))
+}
+
+beforeAll(async () => {
+  store = stores.open(inject('etcdEndpoint'), cluster)
+  writer = stores.open(inject('etcdEndpoint'), cluster)
+  await fill()
+})
+afterAll(() => stores.closeAll())
+
+describe('EtcdStore.list paging', () => {
+  it(`given ${COUNT} keys, when listed in pages of ${PAGE}, then every key comes back once, in key order`, async () => {
+    const {items, revision} = await store.list(keys.shardsPrefix, PAGE)
+
+    expect(items).toHaveLength(COUNT)
+    expect(items.map((kv) => kv.key)).toEqual(expectedKeys)
+    expect(items.every((kv) => kv.modRevision <= revision)).toBe(true)
+  })
+
+  it('given writes landing between pages, when listed, then the result is the view at the first page\'s revision', async () => {
+    const before = keys.shard(0).replace(/\d+$/, '') + '-' // sorts before every shard key: already paged
+    const after = `${keys.shard(COUNT)}` // sorts after every key: not paged yet
+    const middle = keys.shard(COUNT / 2) // deleted while the list is under way
+    let pages = 0
+    const wrap = store.wrap.bind(store)
+    store.wrap = (async (fn: () => Promise<unknown>) => {
+      const res = await wrap(fn)
+      if (++pages === 1) {
+        await writer.put(before, '{}')
+        await writer.put(after, '{}')
+        await writer.delete(middle)
+      }
+      return res
+    }) as EtcdStore['wrap']
+    try {
+      const {items, revision} = await store.list(keys.shardsPrefix, PAGE)
+
+      expect(pages).toBeGreaterThanOrEqual(COUNT / PAGE)
+      expect(items.map((kv) => kv.key)).toEqual(expectedKeys)
+      const later = await store.list(keys.shardsPrefix, PAGE)
+      expect(later.revision).toBeGreaterThan(revision)
+      expect(later.items.map((kv) => kv.key)).toEqual([before, ...expectedKeys.filter((k) => k !== middle), after])
+    } finally {
+      store.wrap = wrap
+      await writer.put(middle, JSON.stringify({id: COUNT / 2}))
+      await writer.delete(after)
+      await writer.delete(before)
+    }
+  })
+
+  it('given the default page size, when listed typed, then every value is validated and returned', async () => {
+    const {items} = await store.listTyped(keys.shardsPrefix, z.object({id: z.number().int()}))
+
+    expect(items).toHaveLength(COUNT)
+    expect(items.every((kv, i) => kv.value.id === i)).toBe(true)
+  })
+
+  it('given an empty prefix, when listed, then the result is empty with the current revision', async () => {
+    const {items, revision} = await store.list(`${keys.prefix}nothing/`, PAGE)
+
+    expect(items).toEqual([])
+    expect(revision).toBeGreaterThan(0n)
+  })
+})
