@@ -16,6 +16,12 @@ export const ERROR_CODES = [
   'NEEDS_REBALANCE', // plan --check: cluster outside its balance target
   'UNREACHABLE_TARGET', // plan --check: the target cannot be reached
   'MISSING_DEPENDENCY', // an external binary (etcd) is not installed
+  'STALE_EPOCH', // data plane: the request carried an older shard epoch than the node knows (retriable: refresh the map)
+  'NOT_OWNER', // data plane: the node holds no replica of the shard in a role that allows the request
+  'UNAUTHORIZED', // data plane: missing or wrong cluster token
+  'NOT_SERVING', // data plane: the node is starting, shutting down or re-registering after a lost lease (retriable)
+  'TOO_LARGE', // data plane: a request body, key or value over its limit
+  'NODE_UNREACHABLE', // data plane: a node did not answer (connection refused, reset or timed out)
   'INTERNAL', // a bug
 ] as const
 
@@ -40,4 +46,10 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   MISSING_DEPENDENCY: 9,
   NEEDS_REBALANCE: 10,
   UNREACHABLE_TARGET: 11,
+  STALE_EPOCH: 12,
+  NOT_OWNER: 13,
+  UNAUTHORIZED: 14,
+  NOT_SERVING: 15,
+  TOO_LARGE: 16,
+  NODE_UNREACHABLE: 17,
 }

@@ -30,6 +30,8 @@ export function keysOf(cluster: string) {
     executorLock: `${p}lock/executor`,
     control: `${p}control`,
     constraints: `${p}constraints`,
+    /** token is the cluster's shared data-plane secret (nodes, routers, executor authenticate with it). */
+    token: `${p}secrets/token`,
   }
 }
 

@@ -1,0 +1,266 @@
+import {Pool, errors as undiciErrors} from 'undici'
+import {type z} from 'zod'
+import {ERROR_CODES, type ErrorCode} from '../errors/codes.js'
+import {type HashRange} from '../model/range.js'
+import {NodeRequestError} from './nodeRequestError.js'
+import {
+  type AcceptResponse,
+  AcceptResponseSchema,
+  type ApplyKind,
+  type ApplyResponse,
+  ApplyResponseSchema,
+  CURSOR_HEADER,
+  type DigestResponse,
+  DigestResponseSchema,
+  type DropResponse,
+  DropResponseSchema,
+  EPOCH_HEADER,
+  ErrorBodySchema,
+  type GetResult,
+  type HealthResponse,
+  HealthResponseSchema,
+  type InflightResponse,
+  InflightResponseSchema,
+  type NodeRecord,
+  type NodeStatusResponse,
+  NodeStatusResponseSchema,
+  RECORD_HEADER,
+  RECORDS_CONTENT_TYPE,
+  type SnapshotChunk,
+  TOKEN_HEADER,
+  VERSION_HEADER,
+} from './protocol.js'
+import {decodeRecords, encodeRecords} from './recordCodec.js'
+
+/** NodeClientOptions configures one node's connection pool. */
+export interface NodeClientOptions {
+  /** node is the node id, for error messages. */
+  node: string
+  /** address is `host:port`. */
+  address: string
+  /** token is the cluster token (never logged). */
+  token: string
+  /** connections caps the keep-alive pool (default 16). */
+  connections?: number
+  /** timeoutMs bounds every request end to end unless the call passes its own (default 5000). */
+  timeoutMs?: number
+  /** keepAliveMs is how long an idle connection stays open (default 30 s; the node closes its side after 65 s). */
+  keepAliveMs?: number
+}
+
+/** RequestOptions are per-call overrides. */
+export interface RequestOptions {
+  timeoutMs?: number
+  signal?: AbortSignal
+}
+
+/** SnapshotOptions select a page of a shard's range snapshot. */
+export interface SnapshotOptions extends RequestOptions {
+  /** range restricts the snapshot to a sub-range of the shard (default: the shard's whole range). */
+  range?: HashRange
+  /** cursor resumes after the previous chunk (its `cursor`). */
+  cursor?: string
+  /** maxBytes is the chunk's target size (default 1 MiB, capped at 16 MiB by the node). */
+  maxBytes?: number
+}
+
+type Method = 'GET' | 'POST'
+
+/**
+ * NodeClient is a typed HTTP/1.1 client for one storage node, over a keep-alive
+ * connection pool (undici Pool). Every method throws {@link NodeRequestError}: the node's
+ * coded refusal (STALE_EPOCH with the node's epoch, NOT_OWNER, UNAUTHORIZED, NOT_SERVING,
+ * BAD_INPUT, TOO_LARGE, PRECONDITION) or NODE_UNREACHABLE when the node cannot be reached
+ * or the request timed out. All data operations are safe to retry: apply is an LWW merge
+ * (idempotent), the rest are reads or idempotent admin operations.
+ */
+export class NodeClient {
+  readonly node: string
+  readonly address: string
+  private readonly pool: Pool
+  private readonly token: string
+  private readonly timeoutMs: number
+
+  constructor(opts: NodeClientOptions) {
+    this.node = opts.node
+    this.address = opts.address
+    this.token = opts.token
+    this.timeoutMs = opts.timeoutMs ?? 5000
+    this.pool = new Pool(`http://${opts.address}`, {
+      connections: opts.connections ?? 16,
+      keepAliveTimeout: opts.keepAliveMs ?? 30_000,
+      keepAliveMaxTimeout: opts.keepAliveMs ?? 30_000,
+      pipelining: 1,
+    })
+  }
+
+  /** get reads `key` of `shard` at the caller's `epoch`: the record (value or tombstone) or undefined when the node has none. */
+  async get(shard: number, epoch: number, key: Buffer | string, opts: RequestOptions = {}): Promise<GetResult> {
+    const k = typeof key === 'string' ? Buffer.from(key) : key
+    const res = await this.request('GET', `/v1/shards/${shard}/records/${k.toString('base64url')}?epoch=${epoch}`, undefined, opts)
+    const nodeEpoch = Number(res.headers[EPOCH_HEADER] ?? epoch)
+    const kind = res.headers[RECORD_HEADER]
+    if (kind === 'absent') return {epoch: nodeEpoch, record: undefined}
+    const version = String(res.headers[VERSION_HEADER] ?? '')
+    if (kind === 'tombstone') return {epoch: nodeEpoch, record: {key: k, version, value: null}}
+    if (kind === 'value') return {epoch: nodeEpoch, record: {key: k, version, value: res.body}}
+    throw new NodeRequestError('INTERNAL', `node ${this.node} answered a get without ${RECORD_HEADER}`, this.node, res.status)
+  }
+
+  /**
+   * apply merges `records` into the node's copy of `shard` (LWW: a record with a larger
+   * version wins; equal versions are idempotent) and returns once they are durable.
+   * `kind` tells the node's stats why (only `write` counts as client write load).
+   */
+  async apply(shard: number, epoch: number, records: readonly NodeRecord[], kind: ApplyKind = 'write', opts: RequestOptions = {}): Promise<ApplyResponse> {
+    const body = encodeRecords(records)
+    const res = await this.request('POST', `/v1/shards/${shard}/apply?epoch=${epoch}&kind=${kind}`, {body, type: RECORDS_CONTENT_TYPE}, opts)
+    return this.parse(res, ApplyResponseSchema)
+  }
+
+  /**
+   * snapshotChunk returns the next page of `shard`'s records in (hash, key) order,
+   * tombstones included, about `maxBytes` long. Pass the returned cursor back to resume;
+   * undefined means the range is exhausted. Records written after the snapshot began may
+   * or may not appear (the copy runs beside dual writes; LWW makes either fine).
+   */
+  async snapshotChunk(shard: number, epoch: number, opts: SnapshotOptions = {}): Promise<SnapshotChunk> {
+    const q = new URLSearchParams({epoch: String(epoch)})
+    if (opts.range) {
+      q.set('lo', String(opts.range.lo))
+      q.set('hi', String(opts.range.hi))
+    }
+    if (opts.cursor) q.set('cursor', opts.cursor)
+    if (opts.maxBytes) q.set('maxBytes', String(opts.maxBytes))
+    const res = await this.request('GET', `/v1/shards/${shard}/snapshot?${q}`, undefined, opts)
+    const cursor = res.headers[CURSOR_HEADER]
+    return {
+      epoch: Number(res.headers[EPOCH_HEADER] ?? epoch),
+      records: this.decode(res.body),
+      cursor: typeof cursor === 'string' && cursor !== '' ? cursor : undefined,
+      bytes: res.body.length,
+    }
+  }
+
+  /** digest returns `shard`'s bucket digests (see DigestResponse): compare two replicas' buckets index by index. */
+  async digest(shard: number, epoch: number, opts: RequestOptions = {}): Promise<DigestResponse> {
+    return this.parse(await this.request('GET', `/v1/shards/${shard}/digest?epoch=${epoch}`, undefined, opts), DigestResponseSchema)
+  }
+
+  /** bucketRecords lists every record (tombstones included) in the given digest buckets of `shard`. */
+  async bucketRecords(shard: number, epoch: number, buckets: readonly number[], opts: RequestOptions = {}): Promise<NodeRecord[]> {
+    const res = await this.request('POST', `/v1/shards/${shard}/buckets?epoch=${epoch}`, {body: Buffer.from(JSON.stringify({buckets})), type: 'application/json'}, opts)
+    return this.decode(res.body)
+  }
+
+  /** inflight returns how many data requests (get/apply) for `shard` the node is serving now. */
+  async inflight(shard: number, opts: RequestOptions = {}): Promise<InflightResponse> {
+    return this.parse(await this.request('GET', `/v1/shards/${shard}/inflight`, undefined, opts), InflightResponseSchema)
+  }
+
+  /** accept makes the node catch up to at least `epoch` for `shard` (re-reading etcd) and returns its epoch and role. */
+  async accept(shard: number, epoch: number, opts: RequestOptions = {}): Promise<AcceptResponse> {
+    return this.parse(await this.request('POST', `/v1/shards/${shard}/accept`, json({epoch}), opts), AcceptResponseSchema)
+  }
+
+  /**
+   * drop deletes the node's copy of `shard` (or of `range` inside it). Refused with
+   * PRECONDITION while the node is still a non-leaving replica of an overlapping shard.
+   * Idempotent: dropping again deletes 0.
+   */
+  async drop(shard: number, epoch: number, range?: HashRange, opts: RequestOptions = {}): Promise<DropResponse> {
+    return this.parse(await this.request('POST', `/v1/shards/${shard}/drop`, json({epoch, ...(range ? {range} : {})}), {timeoutMs: 120_000, ...opts}), DropResponseSchema)
+  }
+
+  /** stats returns the node's shards as it sees them, with load and in-flight counts. */
+  async stats(opts: RequestOptions = {}): Promise<NodeStatusResponse> {
+    return this.parse(await this.request('GET', '/v1/stats', undefined, opts), NodeStatusResponseSchema)
+  }
+
+  /** health asks `/healthz` (no token needed): serving is false while the node starts, drains or re-registers. */
+  async health(opts: RequestOptions = {}): Promise<HealthResponse> {
+    return this.parse(await this.request('GET', '/healthz', undefined, opts), HealthResponseSchema)
+  }
+
+  /** close stops new requests, lets in-flight ones finish, then closes the pool's connections. */
+  async close(): Promise<void> {
+    if (!this.pool.closed && !this.pool.destroyed) await this.pool.close()
+  }
+
+  /** destroy aborts in-flight requests and closes every connection now. */
+  async destroy(): Promise<void> {
+    if (!this.pool.destroyed) await this.pool.destroy()
+  }
+
+  private async request(method: Method, path: string, body: {body: Buffer; type: string} | undefined, opts: RequestOptions): Promise<{status: number; headers: Record<string, string | string[] | undefined>; body: Buffer}> {
+    const timeoutMs = opts.timeoutMs ?? this.timeoutMs
+    const signal = opts.signal ? AbortSignal.any([opts.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs)
+    let status: number
+    let headers: Record<string, string | string[] | undefined>
+    let buf: Buffer
+    try {
+      const res = await this.pool.request({
+        method,
+        path,
+        headers: {[TOKEN_HEADER]: this.token, ...(body ? {'content-type': body.type} : {})},
+        body: body?.body,
+        signal,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      })
+      status = res.statusCode
+      headers = res.headers
+      buf = Buffer.from(await res.body.arrayBuffer())
+    } catch (err) {
+      throw new NodeRequestError('NODE_UNREACHABLE', `node ${this.node} at ${this.address}: ${describeNetworkError(err, timeoutMs)}`, this.node, 0, undefined, {cause: err})
+    }
+    if (status >= 200 && status < 300) return {status, headers, body: buf}
+    throw this.refusal(status, buf, headers)
+  }
+
+  private refusal(status: number, buf: Buffer, headers: Record<string, string | string[] | undefined>): NodeRequestError {
+    let parsed: z.infer<typeof ErrorBodySchema> | undefined
+    try {
+      const r = ErrorBodySchema.safeParse(JSON.parse(buf.toString('utf8')))
+      if (r.success) parsed = r.data
+    } catch {
+      // not JSON: fall through to a generic error
+    }
+    const epochHeader = headers[EPOCH_HEADER]
+    const nodeEpoch = parsed?.epoch ?? (typeof epochHeader === 'string' ? Number(epochHeader) : undefined)
+    if (parsed) return new NodeRequestError(parsed.code, `node ${this.node}: ${parsed.message}`, this.node, status, nodeEpoch)
+    const code: ErrorCode = status === 401 ? 'UNAUTHORIZED' : status === 503 ? 'NOT_SERVING' : status === 413 ? 'TOO_LARGE' : status === 404 ? 'NOT_FOUND' : 'INTERNAL'
+    return new NodeRequestError(ERROR_CODES.includes(code) ? code : 'INTERNAL', `node ${this.node} answered HTTP ${status}`, this.node, status, nodeEpoch)
+  }
+
+  private parse<S extends z.ZodType>(res: {status: number; body: Buffer}, schema: S): z.output<S> {
+    let value: unknown
+    try {
+      value = JSON.parse(res.body.toString('utf8'))
+    } catch {
+      throw new NodeRequestError('INTERNAL', `node ${this.node} answered invalid JSON`, this.node, res.status)
+    }
+    const r = schema.safeParse(value)
+    if (!r.success) throw new NodeRequestError('INTERNAL', `node ${this.node} answered an unexpected body: ${r.error.issues[0]?.message ?? 'invalid'}`, this.node, res.status)
+    return r.data
+  }
+
+  private decode(body: Buffer): NodeRecord[] {
+    try {
+      return decodeRecords(body)
+    } catch (err) {
+      throw new NodeRequestError('INTERNAL', `node ${this.node} answered a malformed record batch: ${(err as Error).message}`, this.node, 200)
+    }
+  }
+}
+
+function json(value: unknown): {body: Buffer; type: string} {
+  return {body: Buffer.from(JSON.stringify(value)), type: 'application/json'}
+}
+
+function describeNetworkError(err: unknown, timeoutMs: number): string {
+  if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) return `timed out after ${timeoutMs} ms`
+  if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) return err.name === 'TimeoutError' ? `timed out after ${timeoutMs} ms` : 'request aborted'
+  const e = err as {code?: string; message?: string}
+  return e.code ? `${e.code} ${e.message ?? ''}`.trim() : String(e.message ?? err)
+}

@@ -1,0 +1,53 @@
+import {NodeClient, type NodeClientOptions} from './nodeClient.js'
+
+/** NodeTarget names a node and where it serves. */
+export interface NodeTarget {
+  id: string
+  address: string
+}
+
+/**
+ * NodeClients keeps one {@link NodeClient} (keep-alive pool) per node. `retain` follows
+ * the shard map: a node that left, or changed address, has its pool drained (no new
+ * requests; in-flight ones finish; then its connections close) in the background.
+ */
+export class NodeClients {
+  private readonly clients = new Map<string, NodeClient>()
+  private readonly draining = new Set<Promise<void>>()
+
+  constructor(private readonly defaults: Omit<NodeClientOptions, 'node' | 'address'>) {}
+
+  /** client returns the pool for `target`, creating it (or replacing one with a stale address). */
+  client(target: NodeTarget): NodeClient {
+    const existing = this.clients.get(target.id)
+    if (existing && existing.address === target.address) return existing
+    if (existing) this.drain(existing)
+    const c = new NodeClient({...this.defaults, node: target.id, address: target.address})
+    this.clients.set(target.id, c)
+    return c
+  }
+
+  /** retain drains every pool whose node is not in `ids`. Returns the ids drained. */
+  retain(ids: ReadonlySet<string>): string[] {
+    const gone: string[] = []
+    for (const [id, c] of this.clients) {
+      if (ids.has(id)) continue
+      this.clients.delete(id)
+      this.drain(c)
+      gone.push(id)
+    }
+    return gone
+  }
+
+  /** close drains every pool and waits for all of them (bounded by each request's timeout). */
+  async close(): Promise<void> {
+    for (const c of this.clients.values()) this.drain(c)
+    this.clients.clear()
+    await Promise.all([...this.draining])
+  }
+
+  private drain(c: NodeClient): void {
+    const p = c.close().catch(() => c.destroy().catch(() => {})).finally(() => this.draining.delete(p))
+    this.draining.add(p)
+  }
+}

@@ -1,0 +1,222 @@
+import {z} from 'zod'
+import {ERROR_CODES} from '../errors/codes.js'
+import {HashRangeSchema, REPLICA_ROLES} from '../model/shard.js'
+import {ShardLoadSchema} from '../model/stats.js'
+
+/**
+ * The storage node's wire protocol (HTTP/1.1, keep-alive). Every route but `/healthz`
+ * needs the cluster token in {@link TOKEN_HEADER}. Shard-scoped routes carry the sender's
+ * epoch for the shard in the `epoch` query parameter and are fenced:
+ *
+ * | method | path | body → response |
+ * | --- | --- | --- |
+ * | GET | /v1/shards/{shard}/records/{base64url key}?epoch=E | → value bytes; {@link RECORD_HEADER} says value / tombstone / absent, {@link VERSION_HEADER} the HLC |
+ * | POST | /v1/shards/{shard}/apply?epoch=E&kind=write\|repair\|copy | record batch ({@link RECORDS_CONTENT_TYPE}) → {@link ApplyResponse} |
+ * | GET | /v1/shards/{shard}/snapshot?epoch=E[&lo&hi][&cursor][&maxBytes] | → record batch; {@link CURSOR_HEADER} resumes, absent when done |
+ * | GET | /v1/shards/{shard}/digest?epoch=E | → {@link DigestResponse} |
+ * | POST | /v1/shards/{shard}/buckets?epoch=E | {@link BucketsRequest} → record batch of those digest buckets |
+ * | GET | /v1/shards/{shard}/inflight | → {@link InflightResponse} |
+ * | POST | /v1/shards/{shard}/accept | {@link AcceptRequest} → {@link AcceptResponse} |
+ * | POST | /v1/shards/{shard}/drop | {@link DropRequest} → {@link DropResponse} |
+ * | GET | /v1/stats | → {@link NodeStatusResponse} |
+ * | GET | /healthz | → {@link HealthResponse} (no token) |
+ *
+ * Every response to a shard-scoped request carries {@link EPOCH_HEADER} (the node's epoch
+ * for the shard, 0 when unknown). Errors are JSON {@link ErrorBody} with the status from
+ * src/errors/httpStatus.ts: 409 STALE_EPOCH (retriable: refresh the map; `epoch` is the
+ * node's), 421 NOT_OWNER, 401 UNAUTHORIZED, 503 NOT_SERVING (retriable), 400 BAD_INPUT,
+ * 413 TOO_LARGE, 404 NOT_FOUND (unknown route), 412 PRECONDITION.
+ */
+export const PROTOCOL_VERSION = 1
+
+/** TOKEN_HEADER carries the cluster token on every request. */
+export const TOKEN_HEADER = 'x-shardctl-token'
+/** EPOCH_HEADER carries the node's epoch for the request's shard on every shard-scoped response. */
+export const EPOCH_HEADER = 'x-shardctl-epoch'
+/** VERSION_HEADER carries a record's HLC version (formatHlc) on a GET response. */
+export const VERSION_HEADER = 'x-shardctl-version'
+/** RECORD_HEADER tells what a GET found: `value`, `tombstone` or `absent`. */
+export const RECORD_HEADER = 'x-shardctl-record'
+/** CURSOR_HEADER carries the cursor resuming a snapshot after the last record sent; absent once the range is exhausted. */
+export const CURSOR_HEADER = 'x-shardctl-cursor'
+/** RECORDS_CONTENT_TYPE is the binary record batch media type (see recordCodec.ts). */
+export const RECORDS_CONTENT_TYPE = 'application/x-shardctl-records'
+
+/** MAX_KEY_BYTES bounds a key's UTF-8/binary length. */
+export const MAX_KEY_BYTES = 4096
+/** MAX_VALUE_BYTES bounds one value (1 MiB). */
+export const MAX_VALUE_BYTES = 1024 * 1024
+/** MAX_BATCH_BYTES bounds one apply body (many records: copy chunks and batched writes). */
+export const MAX_BATCH_BYTES = 32 * 1024 * 1024
+/** DEFAULT_CHUNK_BYTES is the snapshot chunk size when the caller names none. */
+export const DEFAULT_CHUNK_BYTES = 1024 * 1024
+/** MAX_CHUNK_BYTES caps a snapshot chunk (one record over it is still sent whole). */
+export const MAX_CHUNK_BYTES = 16 * 1024 * 1024
+/** MAX_JSON_BODY_BYTES bounds JSON request bodies (accept, drop, buckets). */
+export const MAX_JSON_BODY_BYTES = 64 * 1024
+
+/**
+ * NodeRecord is one versioned record on the wire and in memory. `value: null` is a
+ * tombstone. `version` is formatHlc's fixed-width encoding, so comparing versions as
+ * strings orders them like compareHlc.
+ */
+export interface NodeRecord {
+  key: Buffer
+  version: string
+  value: Buffer | null
+}
+
+/** APPLY_KINDS says why records are applied; only `write` counts as client write load in stats. */
+export const APPLY_KINDS = ['write', 'repair', 'copy'] as const
+
+/** ApplyKind is one of {@link APPLY_KINDS}. */
+export type ApplyKind = (typeof APPLY_KINDS)[number]
+
+const epoch = z.number().int().min(1)
+
+/** ErrorBodySchema: every error response. `epoch` is the node's epoch for the shard (STALE_EPOCH and NOT_OWNER). */
+export const ErrorBodySchema = z.object({
+  code: z.enum(ERROR_CODES),
+  message: z.string(),
+  epoch: z.number().int().nonnegative().optional(),
+})
+
+/** ErrorBody is a validated error response. */
+export type ErrorBody = z.infer<typeof ErrorBodySchema>
+
+/** ApplyResponseSchema: `applied` records won the LWW merge and were written; `ignored` were older or equal (idempotent). */
+export const ApplyResponseSchema = z.object({
+  epoch,
+  applied: z.number().int().nonnegative(),
+  ignored: z.number().int().nonnegative(),
+})
+
+/** ApplyResponse is a validated apply result. */
+export type ApplyResponse = z.infer<typeof ApplyResponseSchema>
+
+/**
+ * DigestResponseSchema: the shard's digest buckets over its range. Bucket `i` covers the
+ * hash sub-range `bounds[i]..bounds[i+1]` (`bounds` has `buckets.length + 1` entries,
+ * starting at range.lo and ending at range.hi); each bucket is 16 hex digits, the XOR of
+ * the 64-bit hashes of (key, version, tombstone) of its records. Two replicas with the
+ * same range compute the same bounds, so equal buckets mean equal records (up to 2^-64).
+ */
+export const DigestResponseSchema = z.object({
+  shard: z.number().int().nonnegative(),
+  epoch,
+  range: HashRangeSchema,
+  bounds: z.array(z.number().int().nonnegative()),
+  buckets: z.array(z.string().regex(/^[0-9a-f]{16}$/)),
+  /** counts[i] is the number of records (tombstones included) in bucket i. */
+  counts: z.array(z.number().int().nonnegative()),
+})
+
+/** DigestResponse is a validated digest. */
+export type DigestResponse = z.infer<typeof DigestResponseSchema>
+
+/** BucketsRequestSchema: which digest buckets (indexes into DigestResponse.buckets at the same epoch) to list. */
+export const BucketsRequestSchema = z.object({
+  buckets: z.array(z.number().int().nonnegative()).min(1).max(4096),
+})
+
+/** BucketsRequest is a validated bucket listing request. */
+export type BucketsRequest = z.infer<typeof BucketsRequestSchema>
+
+/** InflightResponseSchema: data requests (get/apply) for the shard being served right now. */
+export const InflightResponseSchema = z.object({
+  shard: z.number().int().nonnegative(),
+  epoch: z.number().int().nonnegative(),
+  inflight: z.number().int().nonnegative(),
+})
+
+/** InflightResponse is a validated in-flight count. */
+export type InflightResponse = z.infer<typeof InflightResponseSchema>
+
+/**
+ * AcceptRequestSchema: "be at epoch >= `epoch` for this shard". The node re-reads the shard
+ * from etcd when it knows an older epoch, then answers with what it now knows. A move's
+ * barrier uses it to make sure a replica has seen the new map before depending on it.
+ */
+export const AcceptRequestSchema = z.object({epoch})
+
+/** AcceptRequest is a validated accept request. */
+export type AcceptRequest = z.infer<typeof AcceptRequestSchema>
+
+/** AcceptResponseSchema: the node's epoch and its role (null: listed in no role) for the shard. */
+export const AcceptResponseSchema = z.object({
+  shard: z.number().int().nonnegative(),
+  epoch,
+  role: z.enum(REPLICA_ROLES).nullable(),
+  range: HashRangeSchema,
+})
+
+/** AcceptResponse is a validated accept result. */
+export type AcceptResponse = z.infer<typeof AcceptResponseSchema>
+
+/**
+ * DropRequestSchema: delete this node's copy of the shard's range (or of `range`, which
+ * must lie inside it). Refused (PRECONDITION) while the node is a voter, joining or
+ * outgoing replica of any shard overlapping the range, per a fresh etcd read: only an
+ * aborted destination or a released (`leaving` / removed) source may drop. Idempotent.
+ */
+export const DropRequestSchema = z.object({
+  epoch,
+  range: HashRangeSchema.optional(),
+})
+
+/** DropRequest is a validated drop request. */
+export type DropRequest = z.infer<typeof DropRequestSchema>
+
+/** DropResponseSchema: how many records were deleted (0 when already dropped). */
+export const DropResponseSchema = z.object({
+  shard: z.number().int().nonnegative(),
+  epoch,
+  deleted: z.number().int().nonnegative(),
+})
+
+/** DropResponse is a validated drop result. */
+export type DropResponse = z.infer<typeof DropResponseSchema>
+
+/** ShardStatusSchema: one shard as a node sees it, with its load. */
+export const ShardStatusSchema = ShardLoadSchema.extend({
+  epoch,
+  role: z.enum(REPLICA_ROLES),
+  inflight: z.number().int().nonnegative(),
+})
+
+/** NodeStatusResponseSchema: the node's view and load (`GET /v1/stats`). */
+export const NodeStatusResponseSchema = z.object({
+  node: z.string(),
+  serving: z.boolean(),
+  mapRevision: z.string(),
+  shards: z.array(ShardStatusSchema),
+  storage: z.object({keys: z.number().int().nonnegative(), bytes: z.number().int().nonnegative()}),
+})
+
+/** NodeStatusResponse is a validated node status. */
+export type NodeStatusResponse = z.infer<typeof NodeStatusResponseSchema>
+
+/** HealthResponseSchema: `GET /healthz` (no token): serving is false while starting, draining or after a lost lease. */
+export const HealthResponseSchema = z.object({
+  node: z.string(),
+  serving: z.boolean(),
+})
+
+/** HealthResponse is a validated health answer. */
+export type HealthResponse = z.infer<typeof HealthResponseSchema>
+
+/** SnapshotChunk is one page of a range snapshot: records in (hash, key) order and the cursor resuming after them. */
+export interface SnapshotChunk {
+  epoch: number
+  records: NodeRecord[]
+  /** cursor resumes after the last record; undefined when the range is exhausted. */
+  cursor: string | undefined
+  /** bytes is the encoded size of the chunk body. */
+  bytes: number
+}
+
+/** GetResult is what a node holds for a key: a record (value or tombstone) or nothing. */
+export interface GetResult {
+  epoch: number
+  record: NodeRecord | undefined
+}
