@@ -1,0 +1,16 @@
+// Writes oclif.manifest.json from the built commands in dist/, so the CLI loads only the
+// command it runs instead of importing every command at start-up. Run by `npm run build`
+// after tsc; the manifest is git-ignored so it can never go stale in a commit.
+import {writeFileSync} from 'node:fs'
+import {dirname, join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {Plugin} from '@oclif/core'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const plugin = new Plugin({root, type: 'core', ignoreManifest: true, errorOnManifestCreate: true, respectNoCacheDefault: true})
+await plugin.load()
+if (!plugin.manifest || Object.keys(plugin.manifest.commands).length === 0) {
+  console.error('manifest: no commands found in dist/commands; did tsc run?')
+  process.exit(1)
+}
+writeFileSync(join(root, 'oclif.manifest.json'), JSON.stringify(plugin.manifest))
