@@ -21,6 +21,10 @@ export function toEtcdUserError(err: unknown, target: EtcdTarget): unknown {
   if (err instanceof etcd.EtcdAuthenticationFailedError || err instanceof etcd.EtcdInvalidAuthTokenError || err instanceof etcd.GRPCUnauthenticatedError) {
     return new UserError('ETCD_AUTH', `${where} rejected the credentials: ${detail}`, 'check --user name:password (or ETCDCTL_USER / ETCDCTL_PASSWORD)', {cause: err})
   }
+  // etcd with auth enabled answers a request without credentials with INVALID_ARGUMENT.
+  if (err instanceof Error && /user name is empty/i.test(err.message)) {
+    return new UserError('ETCD_AUTH', `${where} requires credentials: ${detail}`, 'pass --user name:password (or ETCDCTL_USER / ETCDCTL_PASSWORD)', {cause: err})
+  }
   if (err instanceof etcd.EtcdPermissionDeniedError) {
     return new UserError('ETCD_AUTH', `${where} denied permission: ${detail}`, 'grant the user a role with read/write on the /shardctl/<cluster>/ prefix', {cause: err})
   }
