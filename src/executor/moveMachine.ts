@@ -1,0 +1,102 @@
+import {type Move, type MovePhase} from '../model/move.js'
+import {type Replica, type Shard} from '../model/shard.js'
+
+/**
+ * The move state machine (pure). Each function decides, from the move record and the
+ * shard as read from etcd, the next phase and the shard-map change that goes with it; the
+ * runner commits both in one transaction fenced on the executor lock, the move's revision
+ * and the shard's revision. Shard changes always raise the epoch by one.
+ *
+ * Shard roles through a move of shard S from `src` to `dst` (old set O, new set N):
+ *   joining  E+1: O voters + dst `joining`   — writes to O ∪ {dst} (joint quorum), reads O
+ *   cutover  E+2: N voters + src `outgoing`  — writes joint, reads N
+ *   release  E+3: N voters + src `leaving`   — writes and reads N only
+ *   cleanup  E+4: N voters                   — src's copy dropped
+ *   abort        : O voters (dst removed)    — at a new epoch
+ */
+
+/** ShardChange is the shard value to write with a transition (epoch already raised). */
+export type ShardChange = Shard
+
+/** Transition is what a step decided: the phase to persist, an optional shard change, and a reason. */
+export interface Transition {
+  phase: MovePhase
+  shard?: ShardChange
+  reason?: string
+}
+
+function withReplicas(shard: Shard, replicas: Replica[]): Shard {
+  return {...shard, epoch: shard.epoch + 1, replicas}
+}
+
+function roleOf(shard: Shard, node: string): Replica['role'] | undefined {
+  return shard.replicas.find((r) => r.node === node)?.role
+}
+
+/**
+ * checkMove validates a pending move against the current shard: same epoch as planned,
+ * `from` a voter, `to` not yet a replica. Returns `checked`, or `skipped` with the reason
+ * (the plan is stale for this shard).
+ */
+export function checkMove(move: Move, shard: Shard | undefined, nodeExists: (id: string) => boolean): Transition {
+  if (!shard) return {phase: 'skipped', reason: `shard ${move.shard} no longer exists`}
+  if (shard.epoch !== move.baseEpoch) return {phase: 'skipped', reason: `shard ${move.shard} changed since the plan (epoch ${shard.epoch}, plan expected ${move.baseEpoch})`}
+  if (!nodeExists(move.to)) return {phase: 'skipped', reason: `destination node "${move.to}" does not exist`}
+  if (roleOf(shard, move.from) !== 'voter') return {phase: 'skipped', reason: `node "${move.from}" is not a voter of shard ${move.shard}`}
+  if (roleOf(shard, move.to) !== undefined) return {phase: 'skipped', reason: `node "${move.to}" already holds shard ${move.shard}`}
+  if (shard.replicas.some((r) => r.role !== 'voter')) return {phase: 'skipped', reason: `shard ${move.shard} is in the middle of another change`}
+  return {phase: 'checked'}
+}
+
+/** beginJoining adds `to` as a joining replica (epoch +1). Requires the shard as checked. */
+export function beginJoining(move: Move, shard: Shard): Transition {
+  if (roleOf(shard, move.to) === 'joining') return {phase: 'joining'} // already done (resume)
+  return {phase: 'joining', shard: withReplicas(shard, [...shard.replicas, {node: move.to, role: 'joining'}])}
+}
+
+/** beginCutover makes `to` a voter and `from` outgoing (epoch +1): reads flip to the new set. */
+export function beginCutover(move: Move, shard: Shard): Transition {
+  if (roleOf(shard, move.to) === 'voter' && roleOf(shard, move.from) === 'outgoing') return {phase: 'cutover'}
+  if (roleOf(shard, move.to) !== 'joining' || roleOf(shard, move.from) !== 'voter') {
+    return {phase: 'aborting', reason: `shard ${move.shard} changed under the move (roles ${describe(shard)})`}
+  }
+  return {
+    phase: 'cutover',
+    shard: withReplicas(
+      shard,
+      shard.replicas.map((r) => (r.node === move.to ? {node: r.node, role: 'voter' as const} : r.node === move.from ? {node: r.node, role: 'outgoing' as const} : r)),
+    ),
+  }
+}
+
+/** beginRelease marks `from` leaving (epoch +1): it gets no more requests. */
+export function beginRelease(move: Move, shard: Shard): Transition {
+  if (roleOf(shard, move.from) === 'leaving') return {phase: 'release'}
+  return {phase: 'release', shard: withReplicas(shard, shard.replicas.map((r) => (r.node === move.from ? {node: r.node, role: 'leaving' as const} : r)))}
+}
+
+/** finishCleanup removes `from` from the replica set (epoch +1); its data was dropped. */
+export function finishCleanup(move: Move, shard: Shard): Transition {
+  if (roleOf(shard, move.from) === undefined) return {phase: 'done'}
+  return {phase: 'done', shard: withReplicas(shard, shard.replicas.filter((r) => r.node !== move.from))}
+}
+
+/**
+ * abortMove removes the joining destination (epoch +1), returning the shard to its old
+ * set. Only valid before cutover; after cutover a move finishes (or is rolled back).
+ */
+export function abortMove(move: Move, shard: Shard | undefined, reason: string): Transition {
+  if (!shard || roleOf(shard, move.to) === undefined) return {phase: 'aborted', reason}
+  if (roleOf(shard, move.to) !== 'joining') throw new Error(`cannot abort move ${move.id}: ${move.to} is already ${roleOf(shard, move.to)} of shard ${move.shard}`)
+  return {phase: 'aborted', reason, shard: withReplicas(shard, shard.replicas.filter((r) => r.node !== move.to))}
+}
+
+/** canAbort tells whether a move may still be aborted cleanly (it has not cut over). */
+export function canAbort(phase: MovePhase): boolean {
+  return phase === 'pending' || phase === 'checked' || phase === 'joining' || phase === 'copying' || phase === 'verifying' || phase === 'aborting'
+}
+
+/** describe renders a shard's replica roles for messages, e.g. `n1:voter n4:joining`. */
+export function describe(shard: Shard): string {
+  return shard.replicas.map((r) => `${r.node}:${r.role}`).join(' ')
+}

@@ -1,0 +1,72 @@
+import {describe, expect, it} from 'vitest'
+import {abortMove, beginCutover, beginJoining, beginRelease, canAbort, checkMove, finishCleanup} from '../../src/executor/moveMachine.js'
+import {readReplicas, writeReplicas} from '../../src/model/shard.js'
+import {moveOf, shardOf} from './fixtures.js'
+
+const exists = (id: string) => ['a', 'b', 'c', 'd'].includes(id)
+
+describe('move state machine', () => {
+  const move = moveOf({shard: 1, from: 'a', to: 'd'})
+
+  it('walks a move through joining, cutover, release and cleanup, raising the epoch at each change', () => {
+    let shard = shardOf(1, ['a', 'b', 'c'])
+    expect(checkMove(move, shard, exists)).toEqual({phase: 'checked'})
+
+    const joining = beginJoining(move, shard)
+    shard = joining.shard!
+    expect(shard.epoch).toBe(6)
+    expect(readReplicas(shard)).toEqual(['a', 'b', 'c'])
+    expect(writeReplicas(shard)).toEqual(['a', 'b', 'c', 'd'])
+
+    const cutover = beginCutover(move, shard)
+    shard = cutover.shard!
+    expect(shard.epoch).toBe(7)
+    expect(readReplicas(shard)).toEqual(['b', 'c', 'd'])
+    expect(writeReplicas(shard)).toEqual(['a', 'b', 'c', 'd'])
+
+    shard = beginRelease(move, shard).shard!
+    expect(shard.epoch).toBe(8)
+    expect(writeReplicas(shard)).toEqual(['b', 'c', 'd'])
+
+    const done = finishCleanup(move, shard)
+    expect(done.phase).toBe('done')
+    expect(done.shard!.epoch).toBe(9)
+    expect(done.shard!.replicas.map((r) => r.node)).toEqual(['b', 'c', 'd'])
+  })
+
+  it('is idempotent on resume: a step already applied changes nothing', () => {
+    let shard = beginJoining(move, shardOf(1, ['a', 'b', 'c'])).shard!
+    expect(beginJoining(move, shard)).toEqual({phase: 'joining'})
+    shard = beginCutover(move, shard).shard!
+    expect(beginCutover(move, shard)).toEqual({phase: 'cutover'})
+    shard = beginRelease(move, shard).shard!
+    expect(beginRelease(move, shard)).toEqual({phase: 'release'})
+    shard = finishCleanup(move, shard).shard!
+    expect(finishCleanup(move, shard)).toEqual({phase: 'done'})
+  })
+
+  it('skips stale moves with a reason naming what changed', () => {
+    expect(checkMove(move, shardOf(1, ['a', 'b', 'c'], 6), exists).reason).toMatch(/epoch 6, plan expected 5/)
+    expect(checkMove(move, undefined, exists).reason).toMatch(/no longer exists/)
+    expect(checkMove(moveOf({shard: 1, from: 'a', to: 'zz'}), shardOf(1, ['a', 'b']), exists).reason).toMatch(/"zz" does not exist/)
+    expect(checkMove(move, shardOf(1, ['b', 'c', 'd']), exists).reason).toMatch(/"a" is not a voter/)
+    expect(checkMove(moveOf({shard: 1, from: 'a', to: 'b'}), shardOf(1, ['a', 'b']), exists).reason).toMatch(/already holds/)
+  })
+
+  it('aborts before cutover back to the old set at a new epoch, and refuses after', () => {
+    const joining = beginJoining(move, shardOf(1, ['a', 'b', 'c'])).shard!
+    const aborted = abortMove(move, joining, 'cancelled')
+    expect(aborted.phase).toBe('aborted')
+    expect(aborted.shard!.replicas.map((r) => r.node)).toEqual(['a', 'b', 'c'])
+    expect(aborted.shard!.epoch).toBe(joining.epoch + 1)
+    expect(abortMove(move, aborted.shard, 'again')).toEqual({phase: 'aborted', reason: 'again'})
+    const cut = beginCutover(move, joining).shard!
+    expect(() => abortMove(move, cut, 'late')).toThrow(/already voter/)
+    expect(canAbort('copying')).toBe(true)
+    expect(canAbort('cutover')).toBe(false)
+  })
+
+  it('aborts a cutover when the shard changed under the move', () => {
+    expect(beginCutover(move, shardOf(1, ['a', 'b', 'c'])).phase).toBe('aborting')
+  })
+})

@@ -1,0 +1,29 @@
+import {describe, expect, it} from 'vitest'
+import {pickStartable} from '../../src/executor/scheduler.js'
+import {moveOf} from './fixtures.js'
+
+describe('pickStartable', () => {
+  const moves = [
+    moveOf({id: 'm0', index: 0, shard: 1, from: 'a', to: 'd'}),
+    moveOf({id: 'm1', index: 1, shard: 2, from: 'a', to: 'e'}),
+    moveOf({id: 'm2', index: 2, shard: 3, from: 'b', to: 'f'}),
+    moveOf({id: 'm3', index: 3, shard: 1, from: 'b', to: 'g'}),
+    moveOf({id: 'm4', index: 4, shard: 4, from: 'c', to: 'h'}),
+  ]
+
+  it('respects the per-node limit and plan order', () => {
+    expect(pickStartable(moves, new Set(), {maxConcurrent: 10, perNode: 1}).map((m) => m.id)).toEqual(['m0', 'm2', 'm4'])
+  })
+
+  it('respects the overall limit, counting running moves', () => {
+    expect(pickStartable(moves, new Set(['m0']), {maxConcurrent: 2, perNode: 5}).map((m) => m.id)).toEqual(['m1'])
+  })
+
+  it('never runs two actions of one shard at once, nor overtakes an earlier action on it', () => {
+    const picked = pickStartable(moves, new Set(), {maxConcurrent: 10, perNode: 10}).map((m) => m.id)
+    expect(picked).toContain('m0')
+    expect(picked).not.toContain('m3')
+    const done = moves.map((m) => (m.id === 'm0' ? {...m, phase: 'done' as const} : m))
+    expect(pickStartable(done, new Set(['m1', 'm2', 'm4']), {maxConcurrent: 10, perNode: 10}).map((m) => m.id)).toEqual(['m3'])
+  })
+})
