@@ -1,0 +1,514 @@
+import {mkdirSync} from 'node:fs'
+import {join} from 'node:path'
+import Database from 'better-sqlite3'
+import {keyHash} from '../model/hash.js'
+import {parseHlc} from '../model/hlc.js'
+import {type HashRange} from '../model/range.js'
+import {digestLayout, FINE_COUNT, FINE_WIDTH, fineOf} from './digestLayout.js'
+import {compareRecords, versionWall} from './lwwMerge.js'
+import {type NodeRecord} from './protocol.js'
+import {recordHash} from './recordHash.js'
+import {decodeCursor, encodeCursor} from './snapshotCursor.js'
+
+/** StorageEngineOptions configures {@link StorageEngine.open}. */
+export interface StorageEngineOptions {
+  /** dir holds the database (created if missing). */
+  dir: string
+  /** nodeId is recorded on first open; opening the dir as another node throws (a data dir belongs to one node). */
+  nodeId?: string
+  /**
+   * synchronous: `FULL` (default) fsyncs the WAL on every commit, so an acknowledged write
+   * survives power loss; `NORMAL` survives a process crash but may lose the last commits
+   * on power loss (WAL is fsynced only at checkpoints). Group commit amortises the fsync.
+   */
+  synchronous?: 'FULL' | 'NORMAL'
+  /** tombstoneGraceMs: tombstones older than this (by their version's wall clock) are purged. */
+  tombstoneGraceMs: number
+  /** clock returns wall milliseconds (injected for tests). */
+  clock?: () => number
+  /** maxTxnBytes bounds one group-commit transaction, so one commit never blocks the event loop for long. */
+  maxTxnBytes?: number
+}
+
+/** ApplyResult counts the records that won the LWW merge (written) and those that lost or repeated (ignored). */
+export interface ApplyResult {
+  applied: number
+  ignored: number
+}
+
+/** ScanPage is one page of a range scan and the cursor resuming after it (undefined: exhausted). */
+export interface ScanPage {
+  records: NodeRecord[]
+  cursor: string | undefined
+  bytes: number
+}
+
+/** RangeDigest is a range's digest buckets (see protocol DigestResponse). */
+export interface RangeDigest {
+  bounds: number[]
+  buckets: string[]
+  counts: number[]
+}
+
+/** RangeTotals are the records (tombstones included) and bytes (keys + values) stored in a range. */
+export interface RangeTotals {
+  keys: number
+  bytes: number
+}
+
+interface Row {
+  h: number
+  k: Buffer
+  ver: string
+  v: Buffer | null
+}
+
+interface Pending {
+  records: readonly NodeRecord[]
+  bytes: number
+  resolve: (r: ApplyResult) => void
+  reject: (e: unknown) => void
+}
+
+interface FineCell {
+  xhi: number
+  xlo: number
+  n: number
+  bytes: number
+}
+
+const DB_FILE = 'shardctl-node.sqlite'
+const RECORD_OVERHEAD = 64
+
+/**
+ * StorageEngine is a storage node's durable record store on SQLite (better-sqlite3, WAL).
+ * Rows are keyed by (hash, key) in a clustered WITHOUT ROWID table, so a shard is a range
+ * scan and a split rewrites nothing. Writes are LWW merges batched into group-commit
+ * transactions; every transaction also updates the fine-bucket digest cells of the
+ * records it changed, so digests are always consistent with the data.
+ *
+ * Not thread-safe and synchronous underneath: one engine per process, used from the event
+ * loop. Every method throws the SQLite error unchanged on I/O failure (disk full, ...).
+ */
+export class StorageEngine {
+  private readonly db: Database.Database
+  private readonly clock: () => number
+  private readonly graceMs: number
+  private readonly maxTxnBytes: number
+  private readonly fineXhi = new Uint32Array(FINE_COUNT)
+  private readonly fineXlo = new Uint32Array(FINE_COUNT)
+  private readonly fineN = new Float64Array(FINE_COUNT)
+  private readonly fineBytes = new Float64Array(FINE_COUNT)
+  private pending: Pending[] = []
+  /** dirtyAfterCommit holds fine cells written by the running transaction, copied to memory once it commits. */
+  private readonly dirtyAfterCommit = new Map<number, FineCell>()
+  private flushScheduled = false
+  private closed = false
+  private readonly stmts: ReturnType<StorageEngine['prepare']>
+  private readonly applyTxn: (batch: Pending[]) => ApplyResult[]
+
+  private constructor(db: Database.Database, opts: StorageEngineOptions) {
+    this.db = db
+    this.clock = opts.clock ?? Date.now
+    this.graceMs = opts.tombstoneGraceMs
+    this.maxTxnBytes = opts.maxTxnBytes ?? 8 * 1024 * 1024
+    this.stmts = this.prepare()
+    this.loadFine()
+    this.applyTxn = this.db.transaction((batch: Pending[]) => {
+      const dirty = new Map<number, FineCell>()
+      const results = batch.map((p) => this.applyRecords(p.records, dirty))
+      this.writeFine(dirty)
+      return results
+    })
+  }
+
+  /**
+   * open opens (creating if needed) the engine in `opts.dir`. Throws Error when the dir
+   * belongs to another node id, or SQLite's error when the file is unusable.
+   */
+  static open(opts: StorageEngineOptions): StorageEngine {
+    mkdirSync(opts.dir, {recursive: true})
+    const db = new Database(join(opts.dir, DB_FILE))
+    try {
+      db.pragma('page_size = 16384') // effective on a new file only: 1 KiB values stay on their leaf page
+      db.pragma('journal_mode = WAL')
+      db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`)
+      db.pragma('cache_size = -65536')
+      db.pragma('temp_store = MEMORY')
+      db.exec(`
+        CREATE TABLE IF NOT EXISTS kv (
+          h INTEGER NOT NULL,
+          k BLOB NOT NULL,
+          ver TEXT NOT NULL,
+          v BLOB,
+          wall INTEGER,
+          PRIMARY KEY (h, k)
+        ) WITHOUT ROWID;
+        CREATE INDEX IF NOT EXISTS kv_tombstones ON kv (wall) WHERE v IS NULL;
+        CREATE TABLE IF NOT EXISTS fine (f INTEGER PRIMARY KEY, xhi INTEGER NOT NULL, xlo INTEGER NOT NULL, n INTEGER NOT NULL, bytes INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+      `)
+      if (opts.nodeId !== undefined) {
+        const row = db.prepare('SELECT value FROM meta WHERE name = ?').get('node') as {value: string} | undefined
+        if (row && row.value !== opts.nodeId) throw new Error(`data dir ${opts.dir} belongs to node "${row.value}", not "${opts.nodeId}"`)
+        if (!row) db.prepare('INSERT INTO meta (name, value) VALUES (?, ?)').run('node', opts.nodeId)
+      }
+      return new StorageEngine(db, opts)
+    } catch (err) {
+      db.close()
+      throw err
+    }
+  }
+
+  private prepare() {
+    const db = this.db
+    return {
+      head: db.prepare<[number, Buffer], {ver: string; tomb: number; len: number}>('SELECT ver, v IS NULL AS tomb, length(k) + coalesce(length(v), 0) AS len FROM kv WHERE h = ? AND k = ?'),
+      value: db.prepare<[number, Buffer], {v: Buffer | null}>('SELECT v FROM kv WHERE h = ? AND k = ?'),
+      get: db.prepare<[number, Buffer], Row>('SELECT h, k, ver, v FROM kv WHERE h = ? AND k = ?'),
+      upsert: db.prepare('INSERT INTO kv (h, k, ver, v, wall) VALUES (?, ?, ?, ?, ?) ON CONFLICT (h, k) DO UPDATE SET ver = excluded.ver, v = excluded.v, wall = excluded.wall'),
+      del: db.prepare('DELETE FROM kv WHERE h = ? AND k = ?'),
+      scanFrom: db.prepare<[number, number], Row>('SELECT h, k, ver, v FROM kv WHERE h >= ? AND h < ? ORDER BY h, k'),
+      scanAfter: db.prepare<[number, Buffer, number], Row>('SELECT h, k, ver, v FROM kv WHERE (h, k) > (?, ?) AND h < ? ORDER BY h, k'),
+      heads: db.prepare<[number, number], {h: number; k: Buffer; ver: string; tomb: number; len: number}>('SELECT h, k, ver, v IS NULL AS tomb, length(k) + coalesce(length(v), 0) AS len FROM kv WHERE h >= ? AND h < ?'),
+      totals: db.prepare<[number, number], {n: number; bytes: number | null}>('SELECT count(*) AS n, sum(length(k) + coalesce(length(v), 0)) AS bytes FROM kv WHERE h >= ? AND h < ?'),
+      deleteRange: db.prepare('DELETE FROM kv WHERE h >= ? AND h < ?'),
+      expired: db.prepare<[number, number], {h: number; k: Buffer; ver: string; len: number}>('SELECT h, k, ver, length(k) AS len FROM kv WHERE v IS NULL AND wall < ? LIMIT ?'),
+      fineAll: db.prepare<[], {f: number; xhi: number; xlo: number; n: number; bytes: number}>('SELECT f, xhi, xlo, n, bytes FROM fine'),
+      fineSet: db.prepare('INSERT INTO fine (f, xhi, xlo, n, bytes) VALUES (?, ?, ?, ?, ?) ON CONFLICT (f) DO UPDATE SET xhi = excluded.xhi, xlo = excluded.xlo, n = excluded.n, bytes = excluded.bytes'),
+    }
+  }
+
+  private loadFine(): void {
+    for (const r of this.stmts.fineAll.all()) {
+      this.fineXhi[r.f] = r.xhi
+      this.fineXlo[r.f] = r.xlo
+      this.fineN[r.f] = r.n
+      this.fineBytes[r.f] = r.bytes
+    }
+  }
+
+  /**
+   * apply merges `records` (LWW) and resolves once they are committed and durable. Calls
+   * made in the same event-loop turn share one transaction (group commit). Rejects with
+   * RangeError for a record whose version is not a formatHlc string; the whole call is
+   * then refused and nothing of it is written.
+   */
+  apply(records: readonly NodeRecord[]): Promise<ApplyResult> {
+    if (this.closed) return Promise.reject(new Error('storage engine is closed'))
+    for (const r of records) {
+      if (!parseHlc(r.version)) return Promise.reject(new RangeError(`invalid record version ${JSON.stringify(r.version.slice(0, 100))}`))
+    }
+    let bytes = 0
+    for (const r of records) bytes += r.key.length + (r.value?.length ?? 0) + RECORD_OVERHEAD
+    return new Promise((resolve, reject) => {
+      this.pending.push({records, bytes, resolve, reject})
+      if (!this.flushScheduled) {
+        this.flushScheduled = true
+        setImmediate(() => this.flush())
+      }
+    })
+  }
+
+  /** flush commits pending applies now, in transactions of at most maxTxnBytes (one request is never split). */
+  flush(): void {
+    this.flushScheduled = false
+    while (this.pending.length > 0) {
+      let size = 0
+      let take = 0
+      while (take < this.pending.length && (take === 0 || size + this.pending[take]!.bytes <= this.maxTxnBytes)) size += this.pending[take++]!.bytes
+      const batch = this.pending.splice(0, take)
+      try {
+        const results = this.applyTxn(batch)
+        this.commitFineCache()
+        batch.forEach((p, i) => p.resolve(results[i]!))
+      } catch (err) {
+        this.dirtyAfterCommit.clear()
+        for (const p of batch) p.reject(err)
+      }
+      if (this.pending.length > 0) {
+        // Yield between transactions so reads and new requests get the event loop.
+        this.flushScheduled = true
+        setImmediate(() => this.flush())
+        return
+      }
+    }
+  }
+
+  private cell(dirty: Map<number, FineCell>, f: number): FineCell {
+    let c = dirty.get(f)
+    if (!c) {
+      c = {xhi: this.fineXhi[f]!, xlo: this.fineXlo[f]!, n: this.fineN[f]!, bytes: this.fineBytes[f]!}
+      dirty.set(f, c)
+    }
+    return c
+  }
+
+  private toggle(dirty: Map<number, FineCell>, h: number, key: Uint8Array, version: string, tombstone: boolean, bytes: number, sign: 1 | -1): void {
+    const c = this.cell(dirty, fineOf(h))
+    const [hi, lo] = recordHash(key, version, tombstone)
+    c.xhi = (c.xhi ^ hi) >>> 0
+    c.xlo = (c.xlo ^ lo) >>> 0
+    c.n += sign
+    c.bytes += sign * bytes
+  }
+
+  private writeFine(dirty: Map<number, FineCell>): void {
+    for (const [f, c] of dirty) {
+      this.stmts.fineSet.run(f, c.xhi, c.xlo, c.n, c.bytes)
+      this.dirtyAfterCommit.set(f, c)
+    }
+  }
+
+  private commitFineCache(): void {
+    for (const [f, c] of this.dirtyAfterCommit) {
+      this.fineXhi[f] = c.xhi
+      this.fineXlo[f] = c.xlo
+      this.fineN[f] = c.n
+      this.fineBytes[f] = c.bytes
+    }
+    this.dirtyAfterCommit.clear()
+  }
+
+  private applyRecords(records: readonly NodeRecord[], dirty: Map<number, FineCell>): ApplyResult {
+    let applied = 0
+    let ignored = 0
+    const expiredBefore = this.clock() - this.graceMs
+    for (const r of records) {
+      const h = keyHash(r.key)
+      const head = this.stmts.head.get(h, r.key)
+      if (head) {
+        const current: NodeRecord = {key: r.key, version: head.ver, value: head.tomb ? null : EMPTY}
+        let cmp = compareRecords(r, current)
+        if (cmp > 0 && r.version === head.ver && !head.tomb && r.value !== null) {
+          // Same version, both values (a misbehaving writer): order by bytes, as compareRecords does.
+          cmp = compareRecords(r, {...current, value: this.stmts.value.get(h, r.key)?.v ?? EMPTY})
+        }
+        if (cmp <= 0) {
+          ignored++
+          continue
+        }
+        this.toggle(dirty, h, r.key, head.ver, head.tomb === 1, head.len, -1)
+      }
+      const tombstone = r.value === null
+      const wall = versionWall(r.version)
+      if (tombstone && wall < expiredBefore) {
+        // An expired tombstone is stored as "already purged": it deletes what it beats and leaves nothing.
+        if (head) {
+          this.stmts.del.run(h, r.key)
+          applied++
+        } else ignored++
+        continue
+      }
+      this.stmts.upsert.run(h, Buffer.from(r.key), r.version, tombstone ? null : r.value, tombstone ? wall : null)
+      this.toggle(dirty, h, r.key, r.version, tombstone, r.key.length + (r.value?.length ?? 0), 1)
+      applied++
+    }
+    return {applied, ignored}
+  }
+
+  /** get returns the record stored for `key` (value or tombstone), or undefined. */
+  get(key: Buffer): NodeRecord | undefined {
+    const row = this.stmts.get.get(keyHash(key), key)
+    return row ? toRecord(row) : undefined
+  }
+
+  /**
+   * scan returns records of `range` in (hash, key) order after `cursor` (from a previous
+   * page), stopping once about `maxBytes` are collected (at least one record). Throws
+   * RangeError for a malformed cursor or one outside `range`.
+   */
+  scan(range: HashRange, cursor: string | undefined, maxBytes: number): ScanPage {
+    let it: IterableIterator<Row>
+    if (cursor === undefined) it = this.stmts.scanFrom.iterate(range.lo, range.hi)
+    else {
+      const c = decodeCursor(cursor)
+      if (c.hash < range.lo || c.hash >= range.hi) throw new RangeError(`cursor at hash ${c.hash} is outside [${range.lo}, ${range.hi})`)
+      it = this.stmts.scanAfter.iterate(c.hash, c.key, range.hi)
+    }
+    const records: NodeRecord[] = []
+    let bytes = 0
+    let last: Row | undefined
+    let more = false
+    for (const row of it) {
+      if (records.length > 0 && bytes >= maxBytes) {
+        more = true
+        break
+      }
+      records.push(toRecord(row))
+      bytes += row.k.length + row.ver.length + (row.v?.length ?? 0) + 8
+      last = row
+    }
+    if (more) it.return?.()
+    return {records, cursor: more && last ? encodeCursor(last.h, last.k) : undefined, bytes}
+  }
+
+  /**
+   * digest returns the digest buckets of `range` (see digestLayout): whole fine buckets
+   * come from the in-memory cells; the at most two fine buckets cut by the range's ends
+   * are recomputed by scanning just those slivers.
+   */
+  digest(range: HashRange): RangeDigest {
+    const layout = digestLayout(range)
+    const buckets: string[] = []
+    const counts: number[] = []
+    for (let b = 0; b + 1 < layout.bounds.length; b++) {
+      let xhi = 0
+      let xlo = 0
+      let n = 0
+      const lo = layout.bounds[b]!
+      const hi = layout.bounds[b + 1]!
+      for (let f = fineOf(lo); f * FINE_WIDTH < hi; f++) {
+        const fLo = f * FINE_WIDTH
+        const fHi = fLo + FINE_WIDTH
+        if (fLo >= lo && fHi <= hi) {
+          xhi ^= this.fineXhi[f]!
+          xlo ^= this.fineXlo[f]!
+          n += this.fineN[f]!
+        } else {
+          for (const row of this.stmts.heads.iterate(Math.max(lo, fLo), Math.min(hi, fHi))) {
+            const [a, c] = recordHash(row.k, row.ver, row.tomb === 1)
+            xhi ^= a
+            xlo ^= c
+            n++
+          }
+        }
+      }
+      buckets.push(hex32(xhi) + hex32(xlo))
+      counts.push(n)
+    }
+    return {bounds: layout.bounds, buckets, counts}
+  }
+
+  /** bucketRecords returns every record in the given digest buckets of `range` (indexes beyond the layout are skipped). */
+  bucketRecords(range: HashRange, buckets: readonly number[]): NodeRecord[] {
+    const {bounds} = digestLayout(range)
+    const out: NodeRecord[] = []
+    for (const b of [...new Set(buckets)].sort((x, y) => x - y)) {
+      if (b + 1 >= bounds.length) continue
+      for (const row of this.stmts.scanFrom.iterate(bounds[b]!, bounds[b + 1]!)) out.push(toRecord(row))
+    }
+    return out
+  }
+
+  /** rangeTotals counts records and bytes in `range` (exact: slivers at unaligned ends are counted by a scan). */
+  rangeTotals(range: HashRange): RangeTotals {
+    let keys = 0
+    let bytes = 0
+    const f0 = fineOf(range.lo)
+    const f1 = fineOf(range.hi - 1)
+    for (let f = f0; f <= f1; f++) {
+      const fLo = f * FINE_WIDTH
+      const fHi = fLo + FINE_WIDTH
+      if (fLo >= range.lo && fHi <= range.hi) {
+        keys += this.fineN[f]!
+        bytes += this.fineBytes[f]!
+      } else {
+        const t = this.stmts.totals.get(Math.max(range.lo, fLo), Math.min(range.hi, fHi))!
+        keys += t.n
+        bytes += t.bytes ?? 0
+      }
+    }
+    return {keys, bytes}
+  }
+
+  /** totals counts every record and byte stored. */
+  totals(): RangeTotals {
+    let keys = 0
+    let bytes = 0
+    for (let f = 0; f < FINE_COUNT; f++) {
+      keys += this.fineN[f]!
+      bytes += this.fineBytes[f]!
+    }
+    return {keys, bytes}
+  }
+
+  /**
+   * purgeTombstones deletes up to `limit` tombstones older than the grace period, in one
+   * transaction, keeping digests in step. Returns how many it deleted (call again while
+   * it returns `limit`).
+   */
+  purgeTombstones(limit = 1000): number {
+    this.flush()
+    const before = this.clock() - this.graceMs
+    const run = this.db.transaction(() => {
+      const dirty = new Map<number, FineCell>()
+      const rows = this.stmts.expired.all(before, limit)
+      for (const row of rows) {
+        this.stmts.del.run(row.h, row.k)
+        this.toggle(dirty, row.h, row.k, row.ver, true, row.len, -1)
+      }
+      this.writeFine(dirty)
+      return rows.length
+    })
+    try {
+      const n = run()
+      this.commitFineCache()
+      return n
+    } catch (err) {
+      this.dirtyAfterCommit.clear()
+      throw err
+    }
+  }
+
+  /**
+   * deleteRange removes every record of `range` (a shard's copy being dropped), one fine
+   * bucket per transaction and yielding between them, so a large drop does not stall the
+   * node. Returns the number of records deleted; 0 when the range was already empty.
+   */
+  async deleteRange(range: HashRange): Promise<number> {
+    this.flush()
+    let deleted = 0
+    const f0 = fineOf(range.lo)
+    const f1 = fineOf(range.hi - 1)
+    const step = this.db.transaction((f: number) => {
+      const fLo = f * FINE_WIDTH
+      const fHi = fLo + FINE_WIDTH
+      const dirty = new Map<number, FineCell>()
+      let n = 0
+      if (fLo >= range.lo && fHi <= range.hi) {
+        if (this.fineN[f] === 0) return 0
+        n = this.stmts.deleteRange.run(fLo, fHi).changes
+        dirty.set(f, {xhi: 0, xlo: 0, n: 0, bytes: 0})
+      } else {
+        for (const row of this.stmts.heads.all(Math.max(range.lo, fLo), Math.min(range.hi, fHi))) {
+          this.stmts.del.run(row.h, row.k)
+          this.toggle(dirty, row.h, row.k, row.ver, row.tomb === 1, row.len, -1)
+          n++
+        }
+      }
+      this.writeFine(dirty)
+      return n
+    })
+    for (let f = f0; f <= f1; f++) {
+      if (this.closed) break
+      try {
+        deleted += step(f)
+        this.commitFineCache()
+      } catch (err) {
+        this.dirtyAfterCommit.clear()
+        throw err
+      }
+      if ((f - f0) % 64 === 63) await new Promise((r) => setImmediate(r))
+    }
+    return deleted
+  }
+
+  /** close commits pending applies and closes the database. Idempotent. */
+  close(): void {
+    if (this.closed) return
+    this.flush()
+    this.closed = true
+    this.db.close()
+  }
+}
+
+const EMPTY = Buffer.alloc(0)
+
+function toRecord(row: Row): NodeRecord {
+  return {key: row.k, version: row.ver, value: row.v}
+}
+
+function hex32(n: number): string {
+  return (n >>> 0).toString(16).padStart(8, '0')
+}
