@@ -22,6 +22,7 @@ export const ERROR_CODES = [
   'NOT_SERVING', // data plane: the node is starting, shutting down or re-registering after a lost lease (retriable)
   'TOO_LARGE', // data plane: a request body, key or value over its limit
   'NODE_UNREACHABLE', // data plane: a node did not answer (connection refused, reset or timed out)
+  'QUORUM_FAILED', // router: too few replicas of a shard answered to reach the read or write quorum
   'INTERNAL', // a bug
 ] as const
 
@@ -52,4 +53,5 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   NOT_SERVING: 15,
   TOO_LARGE: 16,
   NODE_UNREACHABLE: 17,
+  QUORUM_FAILED: 18,
 }

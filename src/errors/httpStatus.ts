@@ -4,7 +4,7 @@ import {type ErrorCode} from './codes.js'
  * HTTP_STATUS maps every error code to the HTTP status the data plane (storage nodes and
  * the router) answers with. Exhaustive, so a new code without a status does not compile.
  * Retriable refusals are 409 (STALE_EPOCH: refresh the shard map and retry) and 503
- * (NOT_SERVING, NODE_UNREACHABLE: try another replica or later).
+ * (NOT_SERVING, NODE_UNREACHABLE, QUORUM_FAILED: try another replica or later).
  */
 export const HTTP_STATUS: Record<ErrorCode, number> = {
   BAD_INPUT: 400,
@@ -26,4 +26,5 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   NOT_SERVING: 503,
   TOO_LARGE: 413,
   NODE_UNREACHABLE: 503,
+  QUORUM_FAILED: 503,
 }
