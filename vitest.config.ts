@@ -6,7 +6,8 @@ import {defineConfig} from 'vitest/config'
  * - `integration`: real etcd (one shared server started by test/support/globalEtcd.ts,
  *   plus private servers for tests that restart it or need TLS/auth) and real processes.
  *   Each file uses its own cluster name (see test/support/testStore.ts), so files may run
- *   in parallel; two workers keep a 2-core machine responsive while etcd fsyncs.
+ *   in parallel; two workers keep a 2-core machine responsive while etcd fsyncs. Runs
+ *   after the unit group finishes.
  * Timeouts are generous because etcd on a loaded CI machine can take seconds to commit;
  * no test asserts wall-clock times.
  */
@@ -21,6 +22,8 @@ export default defineConfig({
           name: 'unit',
           include: ['test/**/*.test.{ts,tsx}'],
           exclude: ['test/integration/**', 'test/e2e/**', '**/node_modules/**'],
+          maxWorkers: 2,
+          sequence: {groupOrder: 0},
         },
       },
       {
@@ -33,6 +36,8 @@ export default defineConfig({
           hookTimeout: 60_000,
           maxWorkers: 2,
           pool: 'forks',
+          // Fast unit tests first, then this group (projects with different pools/limits must be ordered).
+          sequence: {groupOrder: 1},
         },
       },
     ],

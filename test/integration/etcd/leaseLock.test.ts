@@ -61,7 +61,7 @@ describe('acquireLock between processes', () => {
     expect(await store.get(key)).toBeUndefined()
   })
 
-  it('given a lock refused to one process, then the refusal leaves the holder's key untouched', async () => {
+  it('given a lock refused to one process, then the refusal leaves the holder\'s key untouched', async () => {
     const key = keys.prefix + 'lock/refusal'
     const first = await lock(store, key, 'first')
     const before = await store.get(key)
