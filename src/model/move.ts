@@ -53,8 +53,6 @@ export const MoveSchema = z.object({
   baseEpoch: z.number().int().min(1),
   /** epoch is the shard epoch this move last set (baseEpoch until joining). */
   epoch: z.number().int().min(1),
-  /** mapRevision is the etcd revision of the move's last shard-map change; routers must reach it (barrier). */
-  mapRevision: z.string().regex(/^\d+$/),
   phase: z.enum(MOVE_PHASES),
   progress: MoveProgressSchema,
   /** cancelRequested: `moves cancel` asks a running executor to abort (honoured only before cutover). */
@@ -66,6 +64,8 @@ export const MoveSchema = z.object({
   updatedAt: z.string(),
   /** cutoverAt is when the move flipped reads to the destination (for the rollback grace). */
   cutoverAt: z.string().nullable(),
+  /** copyStartedAt (ms) bounds verification: records newer than it reached both sides by dual writes. */
+  copyStartedAt: z.number().nullable(),
 })
 
 /** Move is a validated move record. */

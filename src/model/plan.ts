@@ -1,8 +1,17 @@
 import {z} from 'zod'
-import {canonicalJson, sha256Hex} from './canonicalJson.js'
+import {type canonicalJson, sha256Hex} from './canonicalJson.js'
 import {ClusterNameSchema, NodeIdSchema, ShardIdSchema} from './ids.js'
 import {NODE_STATES} from './node.js'
 import {HashRangeSchema} from './shard.js'
+
+/**
+ * EPOCH_STEPS says how much an action raises a shard's epoch when it completes: a move
+ * passes joining (E+1), cutover (E+2), release (E+3) and cleanup (E+4, the source leaves
+ * the replica list); a split is one metadata change. See src/executor/moveMachine.ts.
+ * A later action on the same shard in one plan records the epoch these steps predict, so
+ * the executor's epoch check still holds when earlier actions went as planned.
+ */
+export const EPOCH_STEPS = {move: 4, split: 1} as const
 
 /** PLAN_STRATEGIES: `balance` is load-aware; `ring` is the load-oblivious consistent-hash baseline. */
 export const PLAN_STRATEGIES = ['balance', 'ring'] as const
@@ -242,10 +251,36 @@ export const PlanSchema = z.object({...PlanBodyShape, hash: z.string().regex(/^[
 /** Plan is a validated, sealed plan. */
 export type Plan = z.infer<typeof PlanSchema>
 
-/** hashPlan returns the sha256 hex of the canonical JSON of `plan` without its `hash` field. */
+/**
+ * canonicalPlanJson returns exactly {@link canonicalJson}'s text (keys sorted at every
+ * level, no whitespace; throws TypeError on non-finite numbers) but lets the native
+ * JSON.stringify walk the value, re-ordering only objects whose keys are not already sorted.
+ * The planner builds its objects with sorted keys, so hashing a 30,000-action plan takes a
+ * fraction of the recursive serialiser's time. test/model/plan.test.ts checks the equality.
+ */
+export function canonicalPlanJson(value: unknown): string {
+  return JSON.stringify(value, function sortKeys(_key, v: unknown) {
+    if (typeof v === 'number' && !Number.isFinite(v)) throw new TypeError(`cannot serialise ${v} as JSON`)
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v
+    const keys = Object.keys(v)
+    let sorted = true
+    for (let i = 1; i < keys.length; i++) {
+      if (keys[i - 1]! > keys[i]!) {
+        sorted = false
+        break
+      }
+    }
+    if (sorted) return v
+    const out: Record<string, unknown> = {}
+    for (const k of keys.sort()) out[k] = (v as Record<string, unknown>)[k]
+    return out
+  })
+}
+
+/** hashPlan returns the sha256 hex of the canonical JSON (see {@link canonicalJson}) of `plan` without its `hash` field. */
 export function hashPlan(plan: PlanBody | Plan): string {
   const {hash: _ignored, ...body} = plan as Plan
-  return sha256Hex(canonicalJson(body))
+  return sha256Hex(canonicalPlanJson(body))
 }
 
 /** sealPlan returns `body` with its `hash` set; pure, so equal bodies seal to equal plans. */

@@ -14,7 +14,6 @@ export function moveOf(over: Partial<Move> & Pick<Move, 'shard' | 'from' | 'to'>
     index: 0,
     baseEpoch: 5,
     epoch: 5,
-    mapRevision: '0',
     phase: 'pending',
     progress: {bytes: 0, keys: 0, totalBytes: 0, rateBytesPerSec: 0, cursor: null, stalled: false},
     cancelRequested: false,
@@ -23,6 +22,7 @@ export function moveOf(over: Partial<Move> & Pick<Move, 'shard' | 'from' | 'to'>
     createdAt: 't',
     updatedAt: 't',
     cutoverAt: null,
+    copyStartedAt: null,
     ...over,
   }
 }

@@ -1,0 +1,68 @@
+import {type ServiceContext} from '../cluster/serviceContext.js'
+import {type Compare} from '../etcd/etcdStore.js'
+import {type NodeClient} from '../node/nodeClient.js'
+import {type TokenBucket} from './tokenBucket.js'
+
+/** ExecutorOptions tune how moves run. */
+export interface ExecutorOptions {
+  /** chunkBytes is the target size of one copy chunk (smaller = smoother throttle). */
+  chunkBytes: number
+  /** drainTimeoutMs bounds the wait for the source's in-flight requests to reach zero. */
+  drainTimeoutMs: number
+  /** cleanupGraceMs is how long the source keeps its copy after release (rollback window). */
+  cleanupGraceMs: number
+  /** barrierTimeoutMs bounds one wait for routers and replicas to reach an epoch. */
+  barrierTimeoutMs: number
+  /** verifyRounds bounds digest compare-and-repair rounds. */
+  verifyRounds: number
+  /** nodeRetryMs is how long a node may stay unreachable before the move fails safe. */
+  nodeRetryMs: number
+}
+
+/** DEFAULT_EXECUTOR_OPTIONS are the defaults `apply` uses. */
+export const DEFAULT_EXECUTOR_OPTIONS: ExecutorOptions = {
+  chunkBytes: 256 * 1024,
+  drainTimeoutMs: 30_000,
+  cleanupGraceMs: 0,
+  barrierTimeoutMs: 30_000,
+  verifyRounds: 5,
+  nodeRetryMs: 5_000,
+}
+
+/** ExecutorEvent is something worth telling the operator (rendered as spinner text, a log line or a JSON line). */
+export type ExecutorEvent =
+  | {type: 'phase'; move: string; shard: number; from: string; to: string; phase: string; reason?: string | null; at: string}
+  | {type: 'progress'; move: string; bytes: number; keys: number; totalBytes: number; rateBytesPerSec: number; stalled: boolean; at: string}
+  | {type: 'retry'; move: string; what: string; error: string; at: string}
+  | {type: 'info'; message: string; at: string}
+
+/** Throttles are the live copy-rate limits: one global bucket and one per node. */
+export interface Throttles {
+  global: TokenBucket
+  node(id: string): TokenBucket
+}
+
+/** LiveControl is the operator's control record as the executor last saw it (updated by a watch). */
+export interface LiveControl {
+  paused: boolean
+  /** inWindow is false outside the maintenance window (copies pause, no new move starts). */
+  inWindow: () => boolean
+}
+
+/**
+ * ExecutorEnv is everything a move runner touches, injected: the store context, the fence
+ * of the executor lock, node clients, throttles, control, a clock and a sleep that wakes
+ * early when the executor stops.
+ */
+export interface ExecutorEnv {
+  ctx: ServiceContext
+  fence: Compare
+  client(nodeId: string): Promise<NodeClient>
+  throttles: Throttles
+  control: LiveControl
+  options: ExecutorOptions
+  now(): number
+  sleep(ms: number): Promise<void>
+  stopped(): boolean
+  emit(ev: ExecutorEvent): void
+}

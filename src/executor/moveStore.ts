@@ -1,0 +1,94 @@
+import {type ServiceContext} from '../cluster/serviceContext.js'
+import {UserError, isUserError} from '../errors/errors.js'
+import {type Compare, type Typed} from '../etcd/etcdStore.js'
+import {type Move, MoveSchema} from '../model/move.js'
+import {type Shard, ShardSchema} from '../model/shard.js'
+import {type Transition} from './moveMachine.js'
+
+/** FencedMove is a move as read from etcd, with the revision a fenced write compares. */
+export type FencedMove = Typed<Move>
+
+/** listMoves returns every move record of the cluster in key order. */
+export async function listMoves(ctx: ServiceContext): Promise<FencedMove[]> {
+  return (await ctx.store.listTyped(ctx.keys.movesPrefix, MoveSchema)).items
+}
+
+/** getMove reads one move. Throws UserError(NOT_FOUND) naming it when absent. */
+export async function getMove(ctx: ServiceContext, id: string): Promise<FencedMove> {
+  const m = await ctx.store.getTyped(ctx.keys.move(id), MoveSchema)
+  if (!m) throw new UserError('NOT_FOUND', `move "${id}" does not exist in cluster "${ctx.cluster}"`, 'list moves with `shardctl moves list`')
+  return m
+}
+
+/** readShard reads a shard with its revision (undefined when absent). */
+export async function readShard(ctx: ServiceContext, id: number): Promise<Typed<Shard> | undefined> {
+  return ctx.store.getTyped(ctx.keys.shard(id), ShardSchema)
+}
+
+/**
+ * LockLostError: a fenced write failed because the executor lock is no longer ours.
+ * The executor must stop at once; another executor may be running.
+ */
+export class LockLostError extends UserError {
+  constructor(key: string) {
+    super('LOCK_HELD', `the executor lost its lock (${key}); stopping before it can do harm`, 'run `shardctl apply --resume` to continue from the last persisted phase')
+  }
+}
+
+/**
+ * commitMoveTransition writes the move's next phase (and the shard change that goes with
+ * it) in one transaction that compares the executor lock's create revision (fencing), the
+ * move's mod revision and, when the shard changes, the shard's mod revision. Returns the
+ * move as stored. Throws LockLostError when fenced out, UserError(CONFLICT) when the move
+ * or shard changed concurrently (the caller re-reads and decides again).
+ */
+export async function commitMoveTransition(ctx: ServiceContext, fence: Compare, current: FencedMove, patch: Partial<Move>, shard?: {value: Shard; expected: bigint}): Promise<FencedMove> {
+  const next: Move = MoveSchema.parse({...current.value, ...patch, updatedAt: ctx.clock().toISOString()})
+  const compares: Compare[] = [fence, {key: current.key, modRevision: current.modRevision}]
+  const puts = [{key: current.key, value: JSON.stringify(next)}]
+  if (shard) {
+    compares.push({key: ctx.keys.shard(shard.value.id), modRevision: shard.expected})
+    puts.push({key: ctx.keys.shard(shard.value.id), value: JSON.stringify(ShardSchema.parse(shard.value))})
+  }
+  const rev = await ctx.store.commit({compares, puts})
+  if (rev === undefined) {
+    const lock = await ctx.store.get(fence.key)
+    if (!lock || ('createRevision' in fence && lock.createRevision !== fence.createRevision)) throw new LockLostError(fence.key)
+    throw new UserError('CONFLICT', `move ${current.value.id} or shard ${current.value.shard} changed concurrently`, 'the executor re-reads and retries')
+  }
+  return {...current, value: next, modRevision: rev}
+}
+
+/** transitionPatch turns a machine Transition into the move fields to write. */
+export function transitionPatch(t: Transition, now: Date): Partial<Move> {
+  return {
+    phase: t.phase,
+    ...(t.shard ? {epoch: t.shard.epoch} : {}),
+    ...(t.reason !== undefined ? {reason: t.reason} : {}),
+    ...(t.phase === 'cutover' ? {cutoverAt: now.toISOString()} : {}),
+  }
+}
+
+/**
+ * requestCancel marks a move for cancellation (CAS, retried). A running executor sees it
+ * within a second and aborts the move if it has not cut over. Already-finished moves
+ * report "already"; after cutover the request is refused (PRECONDITION): the move finishes.
+ */
+export async function requestCancel(ctx: ServiceContext, id: string): Promise<{changed: boolean; message: string}> {
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const m = await getMove(ctx, id)
+    if (['done', 'aborted', 'skipped', 'failed'].includes(m.value.phase)) return {changed: false, message: `move ${id} already finished (${m.value.phase})`}
+    if (['cutover', 'release', 'draining', 'cleanup'].includes(m.value.phase)) {
+      throw new UserError('PRECONDITION', `move ${id} has cut over (phase ${m.value.phase}); it will finish`, 'roll it back after it is done with `shardctl moves rollback ' + id + '`')
+    }
+    if (m.value.cancelRequested) return {changed: false, message: `move ${id} is already being cancelled`}
+    const next = {...m.value, cancelRequested: true, updatedAt: ctx.clock().toISOString()}
+    try {
+      await ctx.store.update(m.key, JSON.stringify(next), m.modRevision)
+      return {changed: true, message: `move ${id} will be cancelled by the executor`}
+    } catch (err) {
+      if (!isUserError(err, 'CONFLICT')) throw err
+    }
+  }
+  throw new UserError('CONFLICT', `move ${id} kept changing; try again`)
+}
