@@ -18,9 +18,26 @@ const RING_RANGE = 2 ** 29 - 3
 const DEFAULT_POINTS_PER_NODE = 160
 
 const encoder = new TextEncoder()
+const asciiBuffer = new Uint8Array(256)
 
-/** stableHash is murmur3 of a string; the same in every process, unlike the package's random points. */
+/**
+ * stableHash is murmur3 of a string's UTF-8 bytes; the same in every process, unlike the
+ * package's random points. ASCII strings (all node ids) skip the encoder: same bytes, and
+ * ring building hashes hundreds of thousands of them.
+ */
 function stableHash(text: string): number {
+  if (text.length <= asciiBuffer.length) {
+    let ascii = true
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i)
+      if (c > 0x7f) {
+        ascii = false
+        break
+      }
+      asciiBuffer[i] = c
+    }
+    if (ascii) return murmur3(asciiBuffer.subarray(0, text.length))
+  }
   return murmur3(encoder.encode(text))
 }
 
@@ -101,8 +118,10 @@ export class PlacementRing {
     }
     const name = ringName(shardId)
     const wantZones = Math.min(rf, this.zoneCount)
-    // Walk a growing prefix of the ring until it holds enough distinct zones; usually rf suffices.
-    for (let count = rf; ; count = Math.min(count * 2, this.zoneOf.size)) {
+    // Walk a growing prefix of the ring until it holds enough distinct zones. The pick from
+    // a prefix that suffices equals the pick from any longer one, so the start size only
+    // affects speed: rf * wanted zones covers them most of the time in one walk.
+    for (let count = Math.min(rf * wantZones, this.zoneOf.size); ; count = Math.min(count * 2, this.zoneOf.size)) {
       const walk = (this.ring.get(name, count) ?? []).filter((n): n is string => n !== undefined)
       const picked = this.pick(walk, rf, wantZones)
       if (picked) return picked

@@ -4,15 +4,15 @@ import {formatZodIssue} from '../model/zodIssues.js'
 
 /**
  * DEFAULT_PLAN_OPTIONS: balance within 1.10 x the mean, no move or byte limit, and stop
- * when the best move removes less than 0.1% of an average node's load from the load above
- * target (moves that small cost more in copying than they earn).
+ * when the best move for the node furthest outside the target would remove less than 1% of
+ * that node's load outside the target (a move that small is not worth its copy).
  */
 export const DEFAULT_PLAN_OPTIONS: PlanOptions = {
   strategy: 'balance',
   maxImbalance: 1.1,
   maxMoves: null,
   maxBytes: null,
-  minImprovement: 0.001,
+  minImprovement: 0.01,
   weights: {reads: 1, writes: 1, bytes: 1},
   drainOnly: false,
   allowSplit: false,

@@ -1,0 +1,94 @@
+import {type HotShardSchema} from '../model/plan.js'
+import {rangeMidpoint} from '../model/range.js'
+import {type ActionLog, roundUtil} from './actionLog.js'
+import {type ClusterState, LOAD_WIDTH, RES} from './clusterState.js'
+import {type z} from 'zod'
+
+/** SPLIT_GOAL: split a hot shard until each piece needs at most this fraction of the target on the roomiest node. */
+const SPLIT_GOAL = 0.5
+/** MAX_SPLIT_DEPTH bounds the halvings of one shard in one plan (2^6 = 64 pieces). */
+const MAX_SPLIT_DEPTH = 6
+
+/** HotShard is a summary entry of a plan (see HotShardSchema). */
+export type HotShard = z.infer<typeof HotShardSchema>
+
+/**
+ * smallestFootprint is a lower bound of the utilisation slot `slot` adds to any receiver:
+ * per resource the smallest factor among receivers. Exact when nodes' capacities keep the
+ * same ratio across resources; never above the true minimum, so "hot" is never a false alarm.
+ */
+function smallestFootprint(state: ClusterState, slot: number, minFactor: Float64Array): number {
+  let u = 0
+  for (let r = 0; r < RES; r++) u += minFactor[r]! * state.slotLoad[slot * LOAD_WIDTH + r]!
+  return u
+}
+
+function minFactors(state: ClusterState): Float64Array {
+  const out = new Float64Array(RES).fill(Infinity)
+  for (let i = 0; i < state.nodeCount; i++) {
+    if (!state.receiver[i]) continue
+    for (let r = 0; r < RES; r++) out[r] = Math.min(out[r]!, state.factor[i * RES + r]!)
+  }
+  for (let r = 0; r < RES; r++) if (out[r] === Infinity) out[r] = 0
+  return out
+}
+
+/** hottestSlot returns shard `s`'s slot with the largest footprint and that footprint. */
+function hottestSlot(state: ClusterState, s: number, minFactor: Float64Array): {slot: number; footprint: number} {
+  let slot = -1
+  let footprint = -1
+  for (const x of state.shardSlots[s]!) {
+    const f = smallestFootprint(state, x, minFactor)
+    if (f > footprint) {
+      footprint = f
+      slot = x
+    }
+  }
+  return {slot, footprint}
+}
+
+/**
+ * handleHotShards finds shards one of whose replicas alone would put any node above the
+ * target utilisation ("hot": no node's slack can absorb it). With `allowSplit`, each is split
+ * at its hash midpoint (no finer stats exist), repeatedly, until every piece needs at most
+ * half the target; the split actions go first in the plan. Returns the summary entries and
+ * the shard indices that stay hot (not split, or not splittable enough): balancing leaves
+ * those and their nodes alone, and the plan reports the target unreachable.
+ */
+export function handleHotShards(state: ClusterState, log: ActionLog, allowSplit: boolean): {hot: HotShard[]; stillHot: Set<number>} {
+  const minFactor = minFactors(state)
+  const hot: HotShard[] = []
+  const stillHot = new Set<number>()
+  const originalShards = state.shardId.length
+  for (let s = 0; s < originalShards; s++) {
+    if (state.shardFrozen[s]) continue
+    const {slot, footprint} = hottestSlot(state, s, minFactor)
+    if (slot < 0 || footprint <= state.target) continue
+    const node = state.slotNode[slot]!
+    const resource = state.dominantResource(slot, node)
+    hot.push({shard: state.shardId[s]!, node: state.nodeIds[node]!, load: roundUtil(state.slotUnits(slot)), resource, split: allowSplit})
+    if (!allowSplit) {
+      stillHot.add(s)
+      continue
+    }
+    const queue: {piece: number; depth: number}[] = [{piece: s, depth: 0}]
+    while (queue.length > 0) {
+      const {piece, depth} = queue.shift()!
+      const need = hottestSlot(state, piece, minFactor).footprint
+      if (need <= state.target * SPLIT_GOAL) continue
+      const at = rangeMidpoint({lo: state.shardLo[piece]!, hi: state.shardHi[piece]!})
+      if (at === undefined || depth >= MAX_SPLIT_DEPTH) {
+        if (need > state.target) stillHot.add(piece)
+        continue
+      }
+      const units = state.slotUnits(hottestSlot(state, piece, minFactor).slot)
+      const other = log.split(piece, at, {
+        kind: 'split',
+        resource,
+        detail: `one replica carries ${units.toFixed(2)}x an average node's load (mostly ${resource}); no node can hold it within ${state.target}x the mean`,
+      })
+      queue.push({piece, depth: depth + 1}, {piece: other, depth: depth + 1})
+    }
+  }
+  return {hot, stillHot}
+}

@@ -1,0 +1,164 @@
+import {type BaselineFigures, type Plan, type PlanBody, type PlanOptions, type PlanStatus, sealPlan, type StopReason} from '../model/plan.js'
+import {type ClusterSnapshot} from '../model/snapshot.js'
+import {ActionLog, roundUtil} from './actionLog.js'
+import {balance} from './balancePhase.js'
+import {ClusterState} from './clusterState.js'
+import {drainAndRepair} from './drainAndRepair.js'
+import {handleHotShards, type HotShard} from './hotShards.js'
+import {type PlanMeta, type PlanOptionsInput, resolvePlanOptions} from './options.js'
+import {imbalanceOf, loadOutsideTarget, nodeFigures, planNodes} from './planFigures.js'
+import {ReceiverIndex} from './receiverIndex.js'
+import {ringMoves} from './ringStrategy.js'
+
+/** PlanComputeOptions tune the computation, not the plan: `baseline: false` skips the ring comparison (its figures are then null). */
+export interface PlanComputeOptions {
+  baseline?: boolean
+}
+
+/**
+ * planRebalance computes a plan for `snapshot`: a pure, deterministic function (no I/O,
+ * no clock, no randomness), so the same snapshot, options and meta always give the
+ * byte-identical plan. Strategy `balance` runs the goals in priority order (split hot
+ * shards when allowed, drain and fix placement rules, then balance utilisation);
+ * `ring` moves replicas to their consistent-hash placement. Every intermediate step keeps
+ * every placement rule. The summary compares against the `ring` baseline unless
+ * `compute.baseline` is false.
+ *
+ * Throws UserError BAD_INPUT for invalid options, and UserError UNREACHABLE_TARGET naming
+ * the shard when a replica that must move (drain, violated rule) can go nowhere.
+ */
+export function planRebalance(snapshot: ClusterSnapshot, input: PlanOptionsInput, meta: PlanMeta, compute: PlanComputeOptions = {}): Plan {
+  const options = resolvePlanOptions(input)
+  const initial = new ClusterState(snapshot, options)
+  const baseline = options.strategy === 'ring' || compute.baseline === false ? null : ringBaseline(initial.clone(), options)
+  const run = options.strategy === 'ring' ? runRing(initial, options) : runBalance(initial, options)
+  const body: PlanBody = {
+    version: 1,
+    id: meta.id,
+    createdAt: meta.createdAt,
+    cluster: snapshot.cluster.name,
+    rf: snapshot.cluster.rf,
+    createdFrom: {revision: snapshot.revision, fingerprint: snapshot.fingerprint},
+    options,
+    actions: run.log.actions,
+    nodes: planNodes(run.state, run.before, run.after),
+    summary: {
+      status: run.status,
+      stopReason: run.stop,
+      stopDetail: run.detail,
+      target: options.maxImbalance,
+      imbalanceBefore: imbalanceOf(run.state, run.before),
+      imbalanceAfter: imbalanceOf(run.state, run.after),
+      moves: run.log.moves,
+      splits: run.log.splits,
+      bytesToMove: run.log.bytes,
+      keysToMove: run.log.keys,
+      loadMoved: roundUtil(run.log.loadMoved),
+      loadAboveTarget: roundUtil(run.lowerBound),
+      hotShards: run.hot,
+      baseline,
+    },
+  }
+  return sealPlan(body)
+}
+
+interface Run {
+  state: ClusterState
+  log: ActionLog
+  before: ReturnType<typeof nodeFigures>
+  after: ReturnType<typeof nodeFigures>
+  lowerBound: number
+  stop: StopReason
+  status: PlanStatus
+  detail: string
+  hot: HotShard[]
+}
+
+function start(state: ClusterState, options: PlanOptions) {
+  const before = nodeFigures(state)
+  const lowerBound = loadOutsideTarget(state)
+  const withinBefore = outsideNodes(state).length === 0
+  return {state, before, lowerBound, withinBefore, log: new ActionLog(state, options), index: new ReceiverIndex(state.util, state.receiver, state.nodeZone, state.zoneNames.length)}
+}
+
+function runBalance(initial: ClusterState, options: PlanOptions): Run {
+  const {state, before, lowerBound, withinBefore, log, index} = start(initial, options)
+  const {hot, stillHot} = options.drainOnly ? {hot: [], stillHot: new Set<number>()} : handleHotShards(state, log, options.allowSplit)
+  const {deferred} = drainAndRepair(state, log, index)
+  let stop: StopReason
+  let stuck: number[] = []
+  if (log.limitHit) stop = log.limitHit
+  else if (options.drainOnly) stop = 'drain-only'
+  else {
+    const hotNodes = new Set<number>()
+    for (const s of stillHot) for (const slot of state.shardSlots[s]!) hotNodes.add(state.slotNode[slot]!)
+    const outcome = balance(state, log, index, options.minImprovement, stillHot, hotNodes)
+    stop = stillHot.size > 0 && outcome.stop !== 'max-moves' && outcome.stop !== 'max-bytes' ? 'unreachable' : outcome.stop
+    stuck = outcome.stuck
+  }
+  const after = nodeFigures(state)
+  const left = outsideNodes(state)
+  let status: PlanStatus
+  if (log.actions.length === 0 && withinBefore && deferred.length === 0) status = 'balanced'
+  else if (stop === 'unreachable' || stop === 'no-improvement') status = 'unreachable'
+  else status = 'needs-rebalance'
+  const parts = [describeStop(state, options, stop, stuck.length > 0 ? stuck : left, hot)]
+  if (deferred.length > 0) parts.push(`${deferred.length} replica(s) on draining nodes belong to shards mid-move and were left for a later plan (first: shard ${deferred[0]!.shard} on ${deferred[0]!.node})`)
+  return {state, log, before, after, lowerBound, stop, status, detail: parts.join('; '), hot}
+}
+
+function runRing(initial: ClusterState, options: PlanOptions): Run {
+  const {state, before, lowerBound, withinBefore, log, index} = start(initial, options)
+  const {skipped} = ringMoves(state, log, index)
+  const after = nodeFigures(state)
+  const stop: StopReason = log.limitHit ?? 'ring-complete'
+  const status: PlanStatus = log.actions.length === 0 && withinBefore ? 'balanced' : 'needs-rebalance'
+  let detail = stop === 'ring-complete' ? 'every shard is on its consistent-hash placement' : describeStop(state, options, stop, outsideNodes(state), [])
+  if (skipped > 0) detail += `; ${skipped} ring difference(s) skipped because they would break a placement rule`
+  return {state, log, before, after, lowerBound, stop, status, detail, hot: []}
+}
+
+/** ringBaseline runs the `ring` strategy on a copy of the initial state for the summary's comparison. */
+function ringBaseline(initial: ClusterState, options: PlanOptions): BaselineFigures {
+  const ring = runRing(initial, {...options, strategy: 'ring', maxMoves: null, maxBytes: null})
+  return {
+    strategy: 'ring',
+    imbalanceAfter: imbalanceOf(ring.state, ring.after),
+    moves: ring.log.moves,
+    bytesToMove: ring.log.bytes,
+    loadMoved: roundUtil(ring.log.loadMoved),
+  }
+}
+
+function outsideNodes(state: ClusterState): number[] {
+  const out: number[] = []
+  for (let i = 0; i < state.nodeCount; i++) if (state.outside(i) > 0) out.push(i)
+  return out.sort((a, b) => state.outside(b) - state.outside(a) || a - b)
+}
+
+function describeStop(state: ClusterState, options: PlanOptions, stop: StopReason, outside: readonly number[], hot: readonly HotShard[]): string {
+  const band = `${state.floor.toFixed(2)}..${state.target.toFixed(2)}x the mean`
+  const worst = outside[0] === undefined ? '' : ` (worst: ${state.nodeIds[outside[0]]} at ${state.util[outside[0]]!.toFixed(2)}x)`
+  const still = outside.length === 0 ? 'every node is within target' : `${outside.length} node(s) stay outside ${band}${worst}`
+  switch (stop) {
+    case 'within-target':
+      return `every node is within ${band}`
+    case 'no-improvement':
+      return `no move removes at least ${options.minImprovement * 100}% of the worst node's load outside the target: ${still}`
+    case 'max-moves':
+      return `stopped at the limit of ${options.maxMoves} move(s); ${still}`
+    case 'max-bytes':
+      return `stopped at the limit of ${options.maxBytes} bytes; ${still}`
+    case 'drain-only':
+      return `drains and placement fixes only (--drain-only); ${still}`
+    case 'unreachable': {
+      const h = hot.filter((x) => !x.split)[0] ?? hot[0]
+      const cause = h
+        ? `shard ${h.shard} alone carries ${h.load.toFixed(2)}x an average node's load (mostly ${h.resource}) on ${h.node}, more than any node can take within ${state.target}x the mean${options.allowSplit ? ' even after splitting' : '; rerun with --allow-split to split it'}`
+        : 'the target cannot be reached under the placement rules'
+      return `${cause}; ${still}`
+    }
+    case 'ring-complete':
+      return 'every shard is on its consistent-hash placement'
+  }
+}

@@ -1,0 +1,50 @@
+import {PlacementRing} from '../placement/ring.js'
+import {type ActionLog} from './actionLog.js'
+import {type ClusterState} from './clusterState.js'
+import {type ReceiverIndex} from './receiverIndex.js'
+
+/** RingOutcome counts the ring differences the placement rules did not allow (pins, forbids, capacity, zones). */
+export interface RingOutcome {
+  skipped: number
+}
+
+/**
+ * ringMoves is the `ring` strategy: every shard's replica set is recomputed with the
+ * consistent-hash ring over the nodes that may receive replicas, and each difference
+ * becomes a move (a replica the ring drops paired with one it adds, same zone first).
+ * Load-oblivious on purpose: it is the baseline load-aware plans are compared with. A
+ * difference that would break a placement rule at that step (pinned replica, forbidden or
+ * full node, zone spread) is skipped and counted. Stops at the move and byte limits.
+ */
+export function ringMoves(state: ClusterState, log: ActionLog, index: ReceiverIndex): RingOutcome {
+  const receivers: {id: string; zone: string}[] = []
+  for (let i = 0; i < state.nodeCount; i++) if (state.receiver[i]) receivers.push({id: state.nodeIds[i]!, zone: state.zoneNames[state.nodeZone[i]!]!})
+  if (receivers.length === 0) return {skipped: 0}
+  const ring = new PlacementRing(receivers)
+  const rf = Math.min(state.rf, receivers.length)
+  let skipped = 0
+  const shardCount = state.shardId.length
+  for (let s = 0; s < shardCount; s++) {
+    if (state.shardFrozen[s]) continue
+    const wanted = ring.replicasFor(state.shardId[s]!, rf).map((id) => state.nodeIndex.get(id)!)
+    const adds = wanted.filter((node) => !state.holds(s, node))
+    if (adds.length === 0) continue
+    const drops = state.shardSlots[s]!.filter((slot) => !wanted.includes(state.slotNode[slot]!) && state.movable(slot))
+    for (const to of adds) {
+      // Same zone first keeps the spread intact at every step.
+      const ordered = [...drops].sort((a, b) => Number(state.nodeZone[state.slotNode[b]!] === state.nodeZone[to]) - Number(state.nodeZone[state.slotNode[a]!] === state.nodeZone[to]))
+      const slot = ordered.find((x) => state.blockReason(x, to) === undefined)
+      if (slot === undefined) {
+        skipped++
+        continue
+      }
+      if (!log.fits(state.slotBytes(slot))) return {skipped}
+      const from = state.slotNode[slot]!
+      log.move(slot, to, {kind: 'ring', detail: `the consistent-hash ring places shard ${state.shardId[s]} on node ${state.nodeIds[to]}, not ${state.nodeIds[from]}`})
+      drops.splice(drops.indexOf(slot), 1)
+      index.update(from)
+      index.update(to)
+    }
+  }
+  return {skipped}
+}
