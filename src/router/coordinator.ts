@@ -1,0 +1,264 @@
+import {UserError} from '../errors/errors.js'
+import {formatHlc, type HybridClock, parseHlc} from '../model/hlc.js'
+import {type Shard} from '../model/shard.js'
+import {type RequestOptions} from '../node/nodeClient.js'
+import {isNodeRequestError} from '../node/nodeRequestError.js'
+import {type ApplyKind, type ApplyResponse, type GetResult, type NodeRecord} from '../node/protocol.js'
+import {type QuorumSettings, readPlan, writeQuorum, writeSatisfied, writeStillPossible} from './quorum.js'
+import {QuorumError, type ReplicaFailure} from './quorumError.js'
+import {type ReplicaAnswer, resolveRead} from './readResolution.js'
+import {type RepairTask} from './readRepairQueue.js'
+import {RetryBudget} from './retryBudget.js'
+import {type RoutingTable} from './routingTable.js'
+
+/** NodeDataApi is the part of NodeClient the coordinator uses (a fake in unit tests). */
+export interface NodeDataApi {
+  get(shard: number, epoch: number, key: Buffer, opts?: RequestOptions): Promise<GetResult>
+  apply(shard: number, epoch: number, records: readonly NodeRecord[], kind?: ApplyKind, opts?: RequestOptions): Promise<ApplyResponse>
+}
+
+/** ShardSource is the router's view of the shard map. */
+export interface ShardSource {
+  /** table is the current routing snapshot. */
+  table(): RoutingTable
+  /** refresh re-reads shard `id` from etcd (the whole map when its range changed) and resolves once the table reflects it; rejects when etcd cannot be read. */
+  refresh(id: number): Promise<void>
+}
+
+/** CoordinatorOptions: quorum sizes and the time and retry bounds of one client request. */
+export interface CoordinatorOptions {
+  quorum: QuorumSettings
+  /** nodeTimeoutMs bounds one request to one node. */
+  nodeTimeoutMs: number
+  /** requestTimeoutMs bounds a client request end to end, retries included. */
+  requestTimeoutMs: number
+  /** staleRetries is how many map refreshes and retries a fencing refusal may cost one request. */
+  staleRetries: number
+}
+
+/** CoordinatorHooks observe what the coordinator does (metrics); all optional. */
+export interface CoordinatorHooks {
+  staleEpochRetry?(shard: number): void
+  quorumFailure?(op: 'read' | 'write', shard: number): void
+}
+
+/** CoordinatorDeps are the coordinator's injected collaborators. */
+export interface CoordinatorDeps {
+  map: ShardSource
+  /** node returns the data API of node `id`, or undefined when its address is unknown. */
+  node(id: string): NodeDataApi | undefined
+  clock: HybridClock
+  now(): number
+  /** repair schedules a background read repair; returns false when it was dropped. */
+  repair?(task: RepairTask): boolean
+  options: CoordinatorOptions
+  hooks?: CoordinatorHooks
+}
+
+/** ReadResult is a quorum read's answer: the newest record (value or tombstone) or none. */
+export interface ReadResult {
+  shard: number
+  epoch: number
+  record: NodeRecord | undefined
+}
+
+/** WriteResult is an acknowledged write: the version it was stored under. */
+export interface WriteResult {
+  shard: number
+  epoch: number
+  version: string
+}
+
+type Attempt<T> = {ok: true; value: T} | {ok: false; failures: ReplicaFailure[]; fenced: boolean; needed: string}
+
+const FENCING = new Set(['STALE_EPOCH', 'NOT_OWNER'])
+
+/**
+ * Coordinator runs quorum reads and writes against a shard's replicas.
+ *
+ * Writes get an HLC version from the router's clock and go to every write replica (voters,
+ * joining, outgoing) at the shard's epoch; they are acknowledged once {@link writeSatisfied}
+ * holds (w voters, joint quorum during a move) and fail fast once it no longer can.
+ * Reads ask `r` voters (rotating), fall back to the other voters when one fails, return
+ * the newest record and queue read repairs for stale answers.
+ *
+ * A fencing refusal (STALE_EPOCH, NOT_OWNER) that costs the quorum makes the coordinator
+ * refresh the shard from etcd and retry against the new map, within a bounded budget
+ * (`staleRetries`, `requestTimeoutMs`), so a routine epoch change is invisible to clients.
+ * Retrying a write re-sends the same version: applies are LWW merges, so a replica that
+ * already has it ignores the duplicate.
+ */
+export class Coordinator {
+  private rotation = 0
+
+  constructor(private readonly deps: CoordinatorDeps) {}
+
+  /** read returns the newest record for `key`. Throws QuorumError, or UserError(NOT_SERVING) when no shard covers the key. */
+  async read(key: Buffer): Promise<ReadResult> {
+    const budget = this.budget()
+    for (;;) {
+      const shard = this.route(key)
+      const attempt = await this.readOnce(shard, key, budget)
+      if (attempt.ok) return attempt.value
+      if (attempt.fenced && (await this.refreshForRetry(shard, budget))) continue
+      this.deps.hooks?.quorumFailure?.('read', shard.id)
+      throw new QuorumError('read', shard.id, shard.epoch, attempt.needed, attempt.failures)
+    }
+  }
+
+  /** write stores `value` (null: a tombstone) under `key` at a new HLC version. Throws QuorumError, or UserError(NOT_SERVING) when no shard covers the key. */
+  async write(key: Buffer, value: Buffer | null): Promise<WriteResult> {
+    const record: NodeRecord = {key, version: formatHlc(this.deps.clock.now()), value}
+    const budget = this.budget()
+    for (;;) {
+      const shard = this.route(key)
+      const attempt = await this.writeOnce(shard, record, budget)
+      if (attempt.ok) return {shard: shard.id, epoch: shard.epoch, version: record.version}
+      if (attempt.fenced && (await this.refreshForRetry(shard, budget))) continue
+      this.deps.hooks?.quorumFailure?.('write', shard.id)
+      throw new QuorumError('write', shard.id, shard.epoch, attempt.needed, attempt.failures)
+    }
+  }
+
+  private budget(): RetryBudget {
+    return new RetryBudget(this.deps.options.staleRetries, this.deps.now() + this.deps.options.requestTimeoutMs, () => this.deps.now())
+  }
+
+  private route(key: Buffer): Shard {
+    const shard = this.deps.map.table().shardForKey(key)
+    if (!shard) throw new UserError('NOT_SERVING', 'no shard covers this key yet (the router has not loaded the shard map)', 'retry in a moment; check `shardctl shard list`')
+    return shard
+  }
+
+  private async refreshForRetry(shard: Shard, budget: RetryBudget): Promise<boolean> {
+    if (!budget.take()) return false
+    this.deps.hooks?.staleEpochRetry?.(shard.id)
+    try {
+      await this.deps.map.refresh(shard.id)
+    } catch {
+      return false
+    }
+    return true
+  }
+
+  private timeout(budget: RetryBudget): number {
+    return Math.max(1, Math.min(this.deps.options.nodeTimeoutMs, budget.remainingMs()))
+  }
+
+  private writeOnce(shard: Shard, record: NodeRecord, budget: RetryBudget): Promise<Attempt<void>> {
+    const q = writeQuorum(shard, this.deps.options.quorum)
+    const needed = q.extras.length === 0 ? `${q.w} of ${q.voters.length} voters` : `${q.w} of the old and ${q.w} of the new replica set`
+    const acked = new Set<string>()
+    const failed = new Set<string>()
+    const failures: ReplicaFailure[] = []
+    let fenced = false
+    const timeoutMs = this.timeout(budget)
+    return new Promise((resolve) => {
+      let done = false
+      let succeeded = false
+      const settle = () => {
+        if (done) return
+        if (writeSatisfied(q, acked)) {
+          done = true
+          succeeded = true
+          resolve({ok: true, value: undefined})
+        } else if (!writeStillPossible(q, failed)) {
+          done = true
+          resolve({ok: false, failures, fenced, needed})
+        }
+      }
+      for (const node of q.targets) {
+        const api = this.deps.node(node)
+        if (!api) {
+          failed.add(node)
+          failures.push({node, code: 'NODE_UNREACHABLE', message: `node ${node} has no known address`})
+          continue
+        }
+        api.apply(shard.id, shard.epoch, [record], 'write', {timeoutMs}).then(
+          () => {
+            acked.add(node)
+            settle()
+          },
+          (err: unknown) => {
+            const f = failureOf(node, err)
+            if (FENCING.has(f.code)) {
+              fenced = true
+              if (succeeded) void this.deps.map.refresh(shard.id).catch(() => {}) // acknowledged anyway: still catch up
+            }
+            failed.add(node)
+            failures.push(f)
+            settle()
+          },
+        )
+      }
+      settle()
+    })
+  }
+
+  private readOnce(shard: Shard, key: Buffer, budget: RetryBudget): Promise<Attempt<ReadResult>> {
+    const plan = readPlan(shard, this.deps.options.quorum, this.rotation++)
+    const needed = `${plan.r} of ${plan.order.length} voters`
+    const answers: ReplicaAnswer[] = []
+    const failures: ReplicaFailure[] = []
+    let fenced = false
+    let next = 0
+    let inflight = 0
+    const timeoutMs = this.timeout(budget)
+    return new Promise((resolve) => {
+      let done = false
+      const finish = () => {
+        if (done) return
+        if (answers.length >= plan.r) {
+          done = true
+          resolve({ok: true, value: this.resolved(shard, answers)})
+        } else if (answers.length + inflight + (plan.order.length - next) < plan.r) {
+          done = true
+          resolve({ok: false, failures, fenced, needed})
+        }
+      }
+      const launch = () => {
+        while (!done && next < plan.order.length && answers.length + inflight < plan.r) {
+          const node = plan.order[next++]!
+          const api = this.deps.node(node)
+          if (!api) {
+            failures.push({node, code: 'NODE_UNREACHABLE', message: `node ${node} has no known address`})
+            continue
+          }
+          inflight++
+          api.get(shard.id, shard.epoch, key, {timeoutMs}).then(
+            (res) => {
+              inflight--
+              answers.push({node, record: res.record})
+              finish()
+            },
+            (err: unknown) => {
+              inflight--
+              const f = failureOf(node, err)
+              if (FENCING.has(f.code)) fenced = true
+              failures.push(f)
+              launch()
+              finish()
+            },
+          )
+        }
+      }
+      launch()
+      finish()
+    })
+  }
+
+  private resolved(shard: Shard, answers: readonly ReplicaAnswer[]): ReadResult {
+    const {newest, stale} = resolveRead(answers)
+    if (newest) {
+      const ts = parseHlc(newest.version)
+      if (ts) this.deps.clock.observe(ts)
+      for (const node of stale) this.deps.repair?.({shard: shard.id, epoch: shard.epoch, node, record: newest})
+    }
+    return {shard: shard.id, epoch: shard.epoch, record: newest}
+  }
+}
+
+function failureOf(node: string, err: unknown): ReplicaFailure {
+  if (isNodeRequestError(err)) return {node, code: err.code, message: err.message}
+  return {node, code: 'INTERNAL', message: err instanceof Error ? err.message : String(err)}
+}

@@ -1,0 +1,38 @@
+import {mergeRecord} from '../../src/node/lwwMerge.js'
+import {NodeRequestError} from '../../src/node/nodeRequestError.js'
+import {type ApplyKind, type ApplyResponse, type GetResult, type NodeRecord} from '../../src/node/protocol.js'
+import {type NodeDataApi} from '../../src/router/coordinator.js'
+
+/**
+ * FakeNode is an in-memory storage node for coordinator tests: LWW apply, epoch fencing
+ * (an older epoch is refused with STALE_EPOCH), and switches to make it unreachable.
+ */
+export class FakeNode implements NodeDataApi {
+  readonly records = new Map<string, NodeRecord>()
+  readonly applied: {kind: ApplyKind; record: NodeRecord}[] = []
+  down = false
+  epoch = 1
+  gets = 0
+
+  constructor(readonly id: string) {}
+
+  async get(shard: number, epoch: number, key: Buffer): Promise<GetResult> {
+    this.check(epoch)
+    this.gets++
+    return {epoch: this.epoch, record: this.records.get(key.toString('hex'))}
+  }
+
+  async apply(shard: number, epoch: number, records: readonly NodeRecord[], kind: ApplyKind = 'write'): Promise<ApplyResponse> {
+    this.check(epoch)
+    for (const r of records) {
+      this.applied.push({kind, record: r})
+      this.records.set(r.key.toString('hex'), mergeRecord(this.records.get(r.key.toString('hex')), r))
+    }
+    return {epoch: this.epoch, applied: records.length, ignored: 0}
+  }
+
+  private check(epoch: number): void {
+    if (this.down) throw new NodeRequestError('NODE_UNREACHABLE', `node ${this.id}: ECONNREFUSED`, this.id, 0)
+    if (epoch < this.epoch) throw new NodeRequestError('STALE_EPOCH', `node ${this.id}: stale epoch ${epoch} < ${this.epoch}`, this.id, 409, this.epoch)
+  }
+}
