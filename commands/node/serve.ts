@@ -1,0 +1,37 @@
+import {Flags} from '@oclif/core'
+import {EtcdCommand} from '../../src/cli/baseCommand.js'
+import {jsonLineLog} from '../../src/node/nodeLog.js'
+import {serveOptions} from '../../src/node/serveOptions.js'
+import {serveNode, type StopSummary} from '../../src/node/storageNode.js'
+
+export default class NodeServe extends EtcdCommand {
+  static override summary = 'Run a storage node: serve its shards over HTTP until SIGTERM.'
+  static override description =
+    'Registers the node in etcd (nodes/<id>, leased alive/<id>), follows the shard map, serves the shards it holds a replica of and publishes load stats under a leased stats/<id>. Logs are JSON lines on stderr. SIGTERM drains in-flight requests and exits within --shutdown-timeout.'
+  static override examples = [
+    '<%= config.bin %> node serve --id n1 --listen 127.0.0.1:7001 --data-dir ./data/n1 --zone a',
+    '<%= config.bin %> node serve --id n2 --listen 0.0.0.0:7002 --advertise 10.0.0.2:7002 --data-dir /var/lib/shardctl --stats-interval 2s',
+  ]
+  static override flags = {
+    id: Flags.string({description: 'node id', required: true}),
+    listen: Flags.string({description: 'HOST:PORT to listen on (port 0: any free port)', required: true}),
+    advertise: Flags.string({description: 'HOST:PORT others reach this node at (default: --listen)'}),
+    'data-dir': Flags.string({description: 'directory of the node\'s database', required: true}),
+    zone: Flags.string({description: 'failure zone (recorded in the node record)'}),
+    capacity: Flags.string({description: 'per-resource capacity, e.g. reads=5000,writes=2000,bytes=100GiB'}),
+    token: Flags.string({description: 'cluster token (default: the one in etcd, created if absent)', env: 'SHARDCTL_TOKEN'}),
+    'stats-interval': Flags.string({description: 'how often to publish load stats', default: '5s'}),
+    'lease-ttl': Flags.string({description: 'TTL of the alive/stats lease', default: '10s'}),
+    'tombstone-grace': Flags.string({description: 'how long deletes are kept as tombstones before purge', default: '1h'}),
+    'shutdown-timeout': Flags.string({description: 'deadline for draining in-flight requests on SIGTERM', default: '10s'}),
+    fsync: Flags.string({description: 'full: fsync every commit (durable on power loss); normal: fsync at checkpoints only', options: ['full', 'normal'], default: 'full'}),
+  }
+
+  async run(): Promise<StopSummary> {
+    const {flags} = await this.parse(NodeServe)
+    const opts = serveOptions(flags, jsonLineLog({node: flags.id}))
+    const summary = await serveNode(await this.services(flags), opts)
+    this.log(`node ${summary.node} stopped (${summary.reason})${summary.abandoned ? `; ${summary.abandoned} request(s) cut at the deadline` : ''}`)
+    return summary
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * LoadMeter turns per-shard read and write counts into exponentially weighted ops/s.
+ * `tick(now)` folds the counts since the previous tick in with weight 1 - e^(-dt/tau),
+ * so the rate follows a step change with time constant `tau` whatever the tick spacing.
+ * The clock is the caller's (ticks carry `now`), so tests drive time.
+ */
+export class LoadMeter {
+  private readonly counts = new Map<number, {reads: number; writes: number}>()
+  private readonly rates = new Map<number, {reads: number; writes: number}>()
+  private last: number
+
+  constructor(
+    now: number,
+    private readonly tauMs = 10_000,
+  ) {
+    this.last = now
+  }
+
+  /** read counts `n` reads of `shard`. */
+  read(shard: number, n = 1): void {
+    this.entry(shard).reads += n
+  }
+
+  /** write counts `n` written records of `shard`. */
+  write(shard: number, n = 1): void {
+    this.entry(shard).writes += n
+  }
+
+  /** tick folds the counts since the last tick into the rates. */
+  tick(now: number): void {
+    const dt = now - this.last
+    if (dt <= 0) return
+    this.last = now
+    const alpha = 1 - Math.exp(-dt / this.tauMs)
+    const ids = new Set([...this.counts.keys(), ...this.rates.keys()])
+    for (const id of ids) {
+      const c = this.counts.get(id) ?? {reads: 0, writes: 0}
+      const r = this.rates.get(id) ?? {reads: 0, writes: 0}
+      r.reads += alpha * ((c.reads * 1000) / dt - r.reads)
+      r.writes += alpha * ((c.writes * 1000) / dt - r.writes)
+      this.rates.set(id, r)
+    }
+    this.counts.clear()
+  }
+
+  /** rate returns `shard`'s smoothed reads/s and writes/s (0 for a shard never counted). */
+  rate(shard: number): {reads: number; writes: number} {
+    const r = this.rates.get(shard)
+    return r ? {reads: round(r.reads), writes: round(r.writes)} : {reads: 0, writes: 0}
+  }
+
+  /** forget drops a shard the node no longer holds. */
+  forget(shard: number): void {
+    this.counts.delete(shard)
+    this.rates.delete(shard)
+  }
+
+  private entry(shard: number): {reads: number; writes: number} {
+    let e = this.counts.get(shard)
+    if (!e) {
+      e = {reads: 0, writes: 0}
+      this.counts.set(shard, e)
+    }
+    return e
+  }
+}
+
+function round(x: number): number {
+  return Math.round(x * 1000) / 1000
+}

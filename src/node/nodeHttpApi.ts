@@ -1,0 +1,390 @@
+import {type IncomingMessage, type ServerResponse} from 'node:http'
+import {type z} from 'zod'
+import {type ErrorCode} from '../errors/codes.js'
+import {UserError, errorMessage} from '../errors/errors.js'
+import {HTTP_STATUS} from '../errors/httpStatus.js'
+import {type HashRange} from '../model/range.js'
+import {HASH_SPACE, keyHash as keyHashOf} from '../model/hash.js'
+import {type ReplicaRole, type Shard} from '../model/shard.js'
+import {tokensEqual} from './clusterToken.js'
+import {type LoadMeter} from './loadMeter.js'
+import {type NodeLog} from './nodeLog.js'
+import {
+  AcceptRequestSchema,
+  APPLY_KINDS,
+  type ApplyKind,
+  BucketsRequestSchema,
+  CURSOR_HEADER,
+  DEFAULT_CHUNK_BYTES,
+  DropRequestSchema,
+  EPOCH_HEADER,
+  type ErrorBody,
+  MAX_BATCH_BYTES,
+  MAX_CHUNK_BYTES,
+  MAX_JSON_BODY_BYTES,
+  MAX_KEY_BYTES,
+  type NodeStatusResponse,
+  RECORD_HEADER,
+  RECORDS_CONTENT_TYPE,
+  TOKEN_HEADER,
+  VERSION_HEADER,
+} from './protocol.js'
+import {decodeRecords, encodeRecords, RecordCodecError} from './recordCodec.js'
+import {type ShardMapFollower} from './shardMapFollower.js'
+import {type StorageEngine} from './storageEngine.js'
+
+/** READ_ROLES may serve gets: a joining replica is still being filled, a leaving one is stale. */
+const READ_ROLES: ReadonlySet<ReplicaRole> = new Set(['voter', 'outgoing'])
+/** WRITE_ROLES take applies (client writes, read repair, copy): everything but leaving (ARCHITECTURE "The move"). */
+const WRITE_ROLES: ReadonlySet<ReplicaRole> = new Set(['voter', 'joining', 'outgoing'])
+/** ADMIN_ROLES may be snapshotted, digested and listed: any listed role (a leaving source is copied back on rollback). */
+const ADMIN_ROLES: ReadonlySet<ReplicaRole> = new Set(['voter', 'joining', 'outgoing', 'leaving'])
+
+/** NodeApiDeps are what the HTTP API serves from. */
+export interface NodeApiDeps {
+  nodeId: string
+  token: Buffer
+  engine: StorageEngine
+  map: ShardMapFollower
+  meter: LoadMeter
+  log: NodeLog
+  /** serving is false while starting, after a lost lease (until re-registered) and while shutting down. */
+  serving: () => boolean
+  /** draining is true once shutdown began: responses close their connection. */
+  draining: () => boolean
+}
+
+/** HttpError is a coded refusal carrying the node's epoch for the shard when relevant. */
+class HttpError extends UserError {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    readonly epoch?: number,
+  ) {
+    super(code, message)
+  }
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse, m: RegExpExecArray, url: URL) => Promise<void>
+
+/**
+ * NodeHttpApi is the storage node's HTTP handler (routes and contracts in protocol.ts).
+ * Every request but /healthz needs the token; shard-scoped requests are fenced by epoch:
+ * older than the node's → 409 STALE_EPOCH with the node's epoch; newer → the node
+ * re-reads the shard from etcd first (the request proves a newer map exists); a role that
+ * does not allow the operation → 421 NOT_OWNER. Errors are JSON {code, message[, epoch]};
+ * unexpected failures are logged and answered 500 without details.
+ */
+export class NodeHttpApi {
+  private readonly inflight = new Map<number, number>()
+  private active = 0
+  private readonly routes: {method: string; pattern: RegExp; handler: Handler}[]
+
+  constructor(private readonly deps: NodeApiDeps) {
+    this.routes = [
+      {method: 'GET', pattern: /^\/v1\/shards\/(\d{1,9})\/records\/([A-Za-z0-9_-]*)$/, handler: (q, s, m, u) => this.get(q, s, m, u)},
+      {method: 'POST', pattern: /^\/v1\/shards\/(\d{1,9})\/apply$/, handler: (q, s, m, u) => this.apply(q, s, m, u)},
+      {method: 'GET', pattern: /^\/v1\/shards\/(\d{1,9})\/snapshot$/, handler: (q, s, m, u) => this.snapshot(q, s, m, u)},
+      {method: 'GET', pattern: /^\/v1\/shards\/(\d{1,9})\/digest$/, handler: (q, s, m, u) => this.digest(q, s, m, u)},
+      {method: 'POST', pattern: /^\/v1\/shards\/(\d{1,9})\/buckets$/, handler: (q, s, m, u) => this.buckets(q, s, m, u)},
+      {method: 'GET', pattern: /^\/v1\/shards\/(\d{1,9})\/inflight$/, handler: (q, s, m) => this.inflightOf(q, s, m)},
+      {method: 'POST', pattern: /^\/v1\/shards\/(\d{1,9})\/accept$/, handler: (q, s, m) => this.accept(q, s, m)},
+      {method: 'POST', pattern: /^\/v1\/shards\/(\d{1,9})\/drop$/, handler: (q, s, m) => this.drop(q, s, m)},
+      {method: 'GET', pattern: /^\/v1\/stats$/, handler: (q, s) => this.stats(q, s)},
+    ]
+  }
+
+  /** activeRequests is the number of requests being served now (shutdown waits for 0). */
+  activeRequests(): number {
+    return this.active
+  }
+
+  /** inflightFor is the number of data requests (get/apply) for `shard` being served now. */
+  inflightFor(shard: number): number {
+    return this.inflight.get(shard) ?? 0
+  }
+
+  /** handle serves one request; it never throws and always answers. */
+  handle = (req: IncomingMessage, res: ServerResponse): void => {
+    this.active++
+    res.once('close', () => this.active--)
+    if (this.deps.draining()) res.setHeader('connection', 'close')
+    void this.dispatch(req, res).catch((err) => this.fail(req, res, err))
+  }
+
+  private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://node')
+    if (url.pathname === '/healthz' && req.method === 'GET') {
+      sendJson(res, 200, {node: this.deps.nodeId, serving: this.deps.serving()})
+      return
+    }
+    const presented = req.headers[TOKEN_HEADER]
+    if (!tokensEqual(typeof presented === 'string' ? presented : undefined, this.deps.token)) throw new HttpError('UNAUTHORIZED', `missing or wrong ${TOKEN_HEADER}`)
+    const route = this.routes.find((r) => r.pattern.test(url.pathname))
+    const match = route?.pattern.exec(url.pathname)
+    if (!route || !match) throw new HttpError('NOT_FOUND', `no route ${req.method} ${url.pathname}`)
+    if (route.method !== req.method) throw new HttpError('NOT_FOUND', `no route ${req.method} ${url.pathname} (use ${route.method})`)
+    if (!this.deps.serving()) throw new HttpError('NOT_SERVING', this.deps.draining() ? 'node is shutting down' : 'node is not serving (starting, or re-registering after a lost etcd lease)')
+    await route.handler(req, res, match, url)
+  }
+
+  /** fence checks the request's epoch for `shardId` against the node's map (see class doc) and the role against `roles`. */
+  private async fence(shardId: number, epoch: number, roles: ReadonlySet<ReplicaRole>, op: string): Promise<{shard: Shard; role: ReplicaRole}> {
+    let shard = this.deps.map.get(shardId)
+    if (!shard || shard.epoch < epoch) shard = await this.deps.map.refresh(shardId)
+    if (!shard) throw new HttpError('NOT_OWNER', `shard ${shardId} does not exist`, 0)
+    if (shard.epoch > epoch) throw new HttpError('STALE_EPOCH', `shard ${shardId} is at epoch ${shard.epoch}; the request carried ${epoch}`, shard.epoch)
+    if (shard.epoch < epoch) throw new HttpError('BAD_INPUT', `shard ${shardId}: epoch ${epoch} is newer than etcd's ${shard.epoch}`, shard.epoch)
+    const role = this.deps.map.roleOf(shard)
+    if (!role || !roles.has(role)) throw new HttpError('NOT_OWNER', `node ${this.deps.nodeId} ${role ? `is ${role} for shard ${shardId}, which does not ${op}` : `holds no replica of shard ${shardId}`} at epoch ${shard.epoch}`, shard.epoch)
+    return {shard, role}
+  }
+
+  private async tracked<T>(shard: number, fn: () => Promise<T>): Promise<T> {
+    this.inflight.set(shard, (this.inflight.get(shard) ?? 0) + 1)
+    try {
+      return await fn()
+    } finally {
+      const n = (this.inflight.get(shard) ?? 1) - 1
+      if (n === 0) this.inflight.delete(shard)
+      else this.inflight.set(shard, n)
+    }
+  }
+
+  private async get(_req: IncomingMessage, res: ServerResponse, m: RegExpExecArray, url: URL): Promise<void> {
+    const id = Number(m[1])
+    const epoch = epochParam(url)
+    const key = Buffer.from(m[2]!, 'base64url')
+    if (key.length === 0) throw new HttpError('BAD_INPUT', 'empty key')
+    if (key.length > MAX_KEY_BYTES) throw new HttpError('TOO_LARGE', `key of ${key.length} bytes exceeds ${MAX_KEY_BYTES}`)
+    await this.tracked(id, async () => {
+      const {shard} = await this.fence(id, epoch, READ_ROLES, 'serve reads')
+      this.deps.meter.read(id)
+      const rec = this.deps.engine.get(key)
+      res.setHeader(EPOCH_HEADER, String(shard.epoch))
+      if (!rec) {
+        res.setHeader(RECORD_HEADER, 'absent')
+        res.writeHead(200, {'content-length': 0}).end()
+        return
+      }
+      res.setHeader(VERSION_HEADER, rec.version)
+      res.setHeader(RECORD_HEADER, rec.value === null ? 'tombstone' : 'value')
+      const body = rec.value ?? Buffer.alloc(0)
+      res.writeHead(200, {'content-type': 'application/octet-stream', 'content-length': body.length}).end(body)
+    })
+  }
+
+  private async apply(req: IncomingMessage, res: ServerResponse, m: RegExpExecArray, url: URL): Promise<void> {
+    const id = Number(m[1])
+    const epoch = epochParam(url)
+    const kind = (url.searchParams.get('kind') ?? 'write') as ApplyKind
+    if (!APPLY_KINDS.includes(kind)) throw new HttpError('BAD_INPUT', `kind must be one of ${APPLY_KINDS.join(', ')}`)
+    await this.tracked(id, async () => {
+      // Fence before reading a large body: a refused request costs no body transfer beyond what is in flight.
+      await this.fence(id, epoch, WRITE_ROLES, 'take writes')
+      const body = await readBody(req, MAX_BATCH_BYTES)
+      let records
+      try {
+        records = decodeRecords(body)
+      } catch (err) {
+        if (err instanceof RecordCodecError) throw new HttpError('BAD_INPUT', err.message)
+        throw err
+      }
+      const {shard} = await this.fence(id, epoch, WRITE_ROLES, 'take writes')
+      for (const r of records) {
+        if (r.key.length === 0) throw new HttpError('BAD_INPUT', 'empty key')
+        const h = keyHashOf(r.key)
+        if (h < shard.range.lo || h >= shard.range.hi) throw new HttpError('BAD_INPUT', `a key hashes to ${h}, outside shard ${id}'s range [${shard.range.lo}, ${shard.range.hi})`, shard.epoch)
+      }
+      let result
+      try {
+        result = await this.deps.engine.apply(records)
+      } catch (err) {
+        if (err instanceof RangeError) throw new HttpError('BAD_INPUT', err.message)
+        throw err
+      }
+      if (kind === 'write') this.deps.meter.write(id, records.length)
+      res.setHeader(EPOCH_HEADER, String(shard.epoch))
+      sendJson(res, 200, {epoch: shard.epoch, ...result})
+    })
+  }
+
+  private async snapshot(_req: IncomingMessage, res: ServerResponse, m: RegExpExecArray, url: URL): Promise<void> {
+    const id = Number(m[1])
+    const epoch = epochParam(url)
+    const {shard} = await this.fence(id, epoch, ADMIN_ROLES, 'serve snapshots')
+    const range = subRange(url, shard.range)
+    const maxBytes = Math.min(intParam(url, 'maxBytes', DEFAULT_CHUNK_BYTES, 1, Number.MAX_SAFE_INTEGER), MAX_CHUNK_BYTES)
+    const cursor = url.searchParams.get('cursor') ?? undefined
+    let page
+    try {
+      page = this.deps.engine.scan(range, cursor, maxBytes)
+    } catch (err) {
+      if (err instanceof RangeError) throw new HttpError('BAD_INPUT', err.message)
+      throw err
+    }
+    const body = encodeRecords(page.records)
+    res.setHeader(EPOCH_HEADER, String(shard.epoch))
+    if (page.cursor) res.setHeader(CURSOR_HEADER, page.cursor)
+    res.writeHead(200, {'content-type': RECORDS_CONTENT_TYPE, 'content-length': body.length}).end(body)
+  }
+
+  private async digest(_req: IncomingMessage, res: ServerResponse, m: RegExpExecArray, url: URL): Promise<void> {
+    const id = Number(m[1])
+    const {shard} = await this.fence(id, epochParam(url), ADMIN_ROLES, 'serve digests')
+    const d = this.deps.engine.digest(shard.range)
+    res.setHeader(EPOCH_HEADER, String(shard.epoch))
+    sendJson(res, 200, {shard: id, epoch: shard.epoch, range: shard.range, ...d})
+  }
+
+  private async buckets(req: IncomingMessage, res: ServerResponse, m: RegExpExecArray, url: URL): Promise<void> {
+    const id = Number(m[1])
+    const epoch = epochParam(url)
+    const body = parseJson(await readBody(req, MAX_JSON_BODY_BYTES), BucketsRequestSchema)
+    const {shard} = await this.fence(id, epoch, ADMIN_ROLES, 'list buckets')
+    const out = encodeRecords(this.deps.engine.bucketRecords(shard.range, body.buckets))
+    res.setHeader(EPOCH_HEADER, String(shard.epoch))
+    res.writeHead(200, {'content-type': RECORDS_CONTENT_TYPE, 'content-length': out.length}).end(out)
+  }
+
+  private async inflightOf(_req: IncomingMessage, res: ServerResponse, m: RegExpExecArray): Promise<void> {
+    const id = Number(m[1])
+    const epoch = this.deps.map.get(id)?.epoch ?? 0
+    res.setHeader(EPOCH_HEADER, String(epoch))
+    sendJson(res, 200, {shard: id, epoch, inflight: this.inflightFor(id)})
+  }
+
+  private async accept(req: IncomingMessage, res: ServerResponse, m: RegExpExecArray): Promise<void> {
+    const id = Number(m[1])
+    const {epoch} = parseJson(await readBody(req, MAX_JSON_BODY_BYTES), AcceptRequestSchema)
+    let shard = this.deps.map.get(id)
+    if (!shard || shard.epoch < epoch) shard = await this.deps.map.refresh(id)
+    if (!shard) throw new HttpError('NOT_OWNER', `shard ${id} does not exist`, 0)
+    if (shard.epoch < epoch) throw new HttpError('PRECONDITION', `shard ${id} is at epoch ${shard.epoch} in etcd; cannot accept ${epoch}`, shard.epoch)
+    res.setHeader(EPOCH_HEADER, String(shard.epoch))
+    sendJson(res, 200, {shard: id, epoch: shard.epoch, role: this.deps.map.roleOf(shard) ?? null, range: shard.range})
+  }
+
+  private async drop(req: IncomingMessage, res: ServerResponse, m: RegExpExecArray): Promise<void> {
+    const id = Number(m[1])
+    const body = parseJson(await readBody(req, MAX_JSON_BODY_BYTES), DropRequestSchema)
+    // Decide on a fresh read: dropping data is the one irreversible operation.
+    const shard = await this.deps.map.refresh(id)
+    if (!shard) throw new HttpError('NOT_OWNER', `shard ${id} does not exist`, 0)
+    if (shard.epoch > body.epoch) throw new HttpError('STALE_EPOCH', `shard ${id} is at epoch ${shard.epoch}; the request carried ${body.epoch}`, shard.epoch)
+    if (shard.epoch < body.epoch) throw new HttpError('BAD_INPUT', `shard ${id}: epoch ${body.epoch} is newer than etcd's ${shard.epoch}`, shard.epoch)
+    const range = body.range ?? shard.range
+    if (range.lo < shard.range.lo || range.hi > shard.range.hi) throw new HttpError('BAD_INPUT', `range [${range.lo}, ${range.hi}) is not inside shard ${id}'s [${shard.range.lo}, ${shard.range.hi})`, shard.epoch)
+    for (const s of this.deps.map.all()) {
+      const role = this.deps.map.roleOf(s)
+      const overlaps = s.range.lo < range.hi && range.lo < s.range.hi
+      if (overlaps && role && role !== 'leaving') throw new HttpError('PRECONDITION', `node ${this.deps.nodeId} is still ${role} for shard ${s.id} (epoch ${s.epoch}), which overlaps the range to drop`, shard.epoch)
+    }
+    const deleted = await this.deps.engine.deleteRange(range)
+    this.deps.log.info('dropped shard data', {shard: id, epoch: shard.epoch, deleted})
+    res.setHeader(EPOCH_HEADER, String(shard.epoch))
+    sendJson(res, 200, {shard: id, epoch: shard.epoch, deleted})
+  }
+
+  private async stats(_req: IncomingMessage, res: ServerResponse): Promise<void> {
+    sendJson(res, 200, this.status())
+  }
+
+  /** status is the node's view: held shards with role, epoch, load and in-flight counts. */
+  status(): NodeStatusResponse {
+    const shards = this.deps.map.held().map(({shard, role}) => {
+      const totals = this.deps.engine.rangeTotals(shard.range)
+      return {shard: shard.id, epoch: shard.epoch, role, inflight: this.inflightFor(shard.id), ...this.deps.meter.rate(shard.id), bytes: totals.bytes, keys: totals.keys}
+    })
+    return {node: this.deps.nodeId, serving: this.deps.serving(), mapRevision: this.deps.map.mapRevision().toString(), shards, storage: this.deps.engine.totals()}
+  }
+
+  private fail(req: IncomingMessage, res: ServerResponse, err: unknown): void {
+    let body: ErrorBody
+    let status: number
+    if (err instanceof UserError) {
+      status = HTTP_STATUS[err.code]
+      body = {code: err.code, message: err.message, ...(err instanceof HttpError && err.epoch !== undefined ? {epoch: err.epoch} : {})}
+      if (err instanceof HttpError && err.epoch !== undefined && !res.headersSent) res.setHeader(EPOCH_HEADER, String(err.epoch))
+    } else {
+      status = 500
+      body = {code: 'INTERNAL', message: 'internal error'}
+      this.deps.log.error('request failed', {method: req.method, path: (req.url ?? '').split('?')[0], error: errorMessage(err), stack: err instanceof Error ? err.stack : undefined})
+    }
+    if (res.headersSent) {
+      res.destroy()
+      return
+    }
+    // An unread request body would poison the keep-alive connection: close it after answering.
+    if (!req.complete) res.setHeader('connection', 'close')
+    sendJson(res, status, body)
+    if (!req.complete) req.resume()
+  }
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  const body = Buffer.from(JSON.stringify(value))
+  res.writeHead(status, {'content-type': 'application/json', 'content-length': body.length}).end(body)
+}
+
+function epochParam(url: URL): number {
+  return intParam(url, 'epoch', undefined, 1, Number.MAX_SAFE_INTEGER)
+}
+
+function intParam(url: URL, name: string, dflt: number | undefined, min: number, max: number): number {
+  const raw = url.searchParams.get(name)
+  if (raw === null) {
+    if (dflt === undefined) throw new HttpError('BAD_INPUT', `query parameter ${name} is required`)
+    return dflt
+  }
+  if (!/^\d{1,16}$/.test(raw)) throw new HttpError('BAD_INPUT', `query parameter ${name} must be an integer`)
+  const n = Number(raw)
+  if (n < min || n > max) throw new HttpError('BAD_INPUT', `query parameter ${name} must be in ${min}..${max}`)
+  return n
+}
+
+function subRange(url: URL, shardRange: HashRange): HashRange {
+  if (!url.searchParams.has('lo') && !url.searchParams.has('hi')) return shardRange
+  const lo = intParam(url, 'lo', shardRange.lo, 0, HASH_SPACE - 1)
+  const hi = intParam(url, 'hi', shardRange.hi, 1, HASH_SPACE)
+  if (lo >= hi || lo < shardRange.lo || hi > shardRange.hi) throw new HttpError('BAD_INPUT', `range [${lo}, ${hi}) is not a non-empty part of the shard's [${shardRange.lo}, ${shardRange.hi})`)
+  return {lo, hi}
+}
+
+function parseJson<S extends z.ZodType>(buf: Buffer, schema: S): z.output<S> {
+  let value: unknown
+  try {
+    value = JSON.parse(buf.toString('utf8'))
+  } catch {
+    throw new HttpError('BAD_INPUT', 'request body is not JSON')
+  }
+  const r = schema.safeParse(value)
+  if (!r.success) {
+    const issue = r.error.issues[0]
+    throw new HttpError('BAD_INPUT', `invalid request body: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid'}`)
+  }
+  return r.data
+}
+
+/** readBody collects a request body up to `limit` bytes; TOO_LARGE beyond (checked on content-length first). */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? NaN)
+  if (declared > limit) return Promise.reject(new HttpError('TOO_LARGE', `request body of ${declared} bytes exceeds ${limit}`))
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    const onData = (c: Buffer) => {
+      size += c.length
+      if (size > limit) {
+        req.off('data', onData)
+        reject(new HttpError('TOO_LARGE', `request body exceeds ${limit} bytes`))
+        return
+      }
+      chunks.push(c)
+    }
+    req.on('data', onData)
+    req.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)))
+    req.once('error', reject)
+    req.once('aborted', () => reject(new HttpError('BAD_INPUT', 'request aborted by the client')))
+  })
+}

@@ -1,0 +1,309 @@
+import {createServer, type Server} from 'node:http'
+import {type AddressInfo} from 'node:net'
+import {getMeta, updateNode} from '../cluster/clusterRepo.js'
+import {type ServiceContext} from '../cluster/serviceContext.js'
+import {UserError, errorMessage, isUserError} from '../errors/errors.js'
+import {grantLease, type LeaseHandle} from '../etcd/leaseHandle.js'
+import {type Alive, NodeSchema} from '../model/node.js'
+import {type Capacity} from '../model/resources.js'
+import {type NodeStats} from '../model/stats.js'
+import {loadClusterToken} from './clusterToken.js'
+import {LoadMeter} from './loadMeter.js'
+import {NodeHttpApi} from './nodeHttpApi.js'
+import {type NodeLog} from './nodeLog.js'
+import {ShardMapFollower} from './shardMapFollower.js'
+import {StorageEngine} from './storageEngine.js'
+
+/** StorageNodeOptions configures {@link StorageNode.start}. */
+export interface StorageNodeOptions {
+  id: string
+  /** host and port to listen on (port 0: any free port; the real one is advertised). */
+  listenHost: string
+  listenPort: number
+  /** advertise is the `host:port` others reach the node at (default: the listen address). */
+  advertise?: string
+  dataDir: string
+  /** zone and capacity are written to the node record when given (or when the record is created). */
+  zone?: string
+  capacity?: Capacity
+  /** token overrides the cluster token from etcd (it must match it when etcd has one). */
+  token?: string
+  statsIntervalMs: number
+  leaseTtlSeconds: number
+  tombstoneGraceMs: number
+  shutdownTimeoutMs: number
+  synchronous: 'FULL' | 'NORMAL'
+  log: NodeLog
+}
+
+/** StopSummary says how a node's shutdown went. */
+export interface StopSummary {
+  node: string
+  address: string
+  reason: string
+  /** abandoned counts requests still running at the shutdown deadline (their connections were closed). */
+  abandoned: number
+}
+
+/**
+ * StorageNode is one running `shardctl node serve`: the storage engine, the HTTP API, its
+ * registration in etcd (node record, leased alive/<id>), the shard-map follower and the
+ * leased stats publisher. When its lease is lost it stops serving (503 NOT_SERVING) until
+ * it has a new lease and a fresh map; {@link stop} shuts it down gracefully.
+ */
+export class StorageNode {
+  private lease?: LeaseHandle
+  private registered = false
+  private recovering = false
+  private stopping = false
+  private stopped?: Promise<StopSummary>
+  private readonly timers: NodeJS.Timeout[] = []
+  private advertised = ''
+
+  private constructor(
+    private readonly ctx: ServiceContext,
+    private readonly opts: StorageNodeOptions,
+    private readonly engine: StorageEngine,
+    private readonly map: ShardMapFollower,
+    private readonly meter: LoadMeter,
+    private readonly api: NodeHttpApi,
+    private readonly server: Server,
+  ) {}
+
+  /**
+   * start opens the data dir, checks the cluster exists, loads (or creates) the cluster
+   * token, listens, registers the node, follows the shard map and takes a lease; the node
+   * serves once all of that is done. Throws UserError: NOT_FOUND (no cluster), BAD_INPUT
+   * (unusable data dir or listen address, token mismatch), ETCD_* (etcd trouble).
+   */
+  static async start(ctx: ServiceContext, opts: StorageNodeOptions): Promise<StorageNode> {
+    await getMeta(ctx)
+    let engine: StorageEngine
+    try {
+      engine = StorageEngine.open({dir: opts.dataDir, nodeId: opts.id, tombstoneGraceMs: opts.tombstoneGraceMs, synchronous: opts.synchronous})
+    } catch (err) {
+      throw new UserError('BAD_INPUT', `cannot open data dir ${opts.dataDir}: ${errorMessage(err)}`, 'pass a writable --data-dir that belongs to this node id', {cause: err})
+    }
+    try {
+      const token = await resolveToken(ctx, opts.token)
+      const map = new ShardMapFollower(ctx, opts.id, (problem) => opts.log.warn('ignored a corrupt shard record', {problem}))
+      const meter = new LoadMeter(Date.now())
+      let node: StorageNode | undefined
+      const api = new NodeHttpApi({
+        nodeId: opts.id,
+        token: Buffer.from(token),
+        engine,
+        map,
+        meter,
+        log: opts.log,
+        serving: () => node?.serving() ?? false,
+        draining: () => node?.stopping ?? false,
+      })
+      const server = createServer({keepAliveTimeout: 65_000, headersTimeout: 15_000, requestTimeout: 120_000}, api.handle)
+      node = new StorageNode(ctx, opts, engine, map, meter, api, server)
+      await node.boot()
+      return node
+    } catch (err) {
+      engine.close()
+      throw err
+    }
+  }
+
+  private async boot(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException) => reject(new UserError('BAD_INPUT', `cannot listen on ${this.opts.listenHost}:${this.opts.listenPort}: ${err.code ?? err.message}`, 'pick a free --listen HOST:PORT', {cause: err}))
+      this.server.once('error', onError)
+      this.server.listen(this.opts.listenPort, this.opts.listenHost, () => {
+        this.server.off('error', onError)
+        resolve()
+      })
+    })
+    try {
+      const port = (this.server.address() as AddressInfo).port
+      this.advertised = this.opts.advertise ?? `${this.opts.listenHost.includes(':') ? `[${this.opts.listenHost}]` : this.opts.listenHost}:${port}`
+      await this.registerRecord()
+      await this.map.start()
+      await this.takeLease()
+      this.registered = true
+      this.startTimers()
+      await this.publishStats().catch((err) => this.opts.log.warn('stats publish failed', {error: errorMessage(err)}))
+      this.opts.log.info('serving', {address: this.advertised, shards: this.map.held().length, mapRevision: this.map.mapRevision().toString()})
+    } catch (err) {
+      this.server.close()
+      await this.map.stop()
+      await this.lease?.revoke().catch(() => {})
+      throw err
+    }
+  }
+
+  /** address is the advertised `host:port`. */
+  address(): string {
+    return this.advertised
+  }
+
+  /** serving is true when the node answers data requests (registered, lease held, not stopping). */
+  serving(): boolean {
+    return this.registered && !this.recovering && !this.stopping && !(this.lease?.lost ?? true)
+  }
+
+  private async registerRecord(): Promise<void> {
+    const {ctx, opts} = this
+    const fresh = NodeSchema.parse({id: opts.id, address: this.advertised, zone: opts.zone ?? 'default', capacity: opts.capacity ?? {}, state: 'active', createdAt: ctx.clock().toISOString()})
+    try {
+      await ctx.store.create(ctx.keys.node(opts.id), JSON.stringify(fresh))
+      opts.log.info('registered node record', {address: this.advertised, zone: fresh.zone})
+      return
+    } catch (err) {
+      if (!isUserError(err, 'ALREADY_EXISTS')) throw err
+    }
+    const {changed} = await updateNode(ctx, opts.id, (n) => {
+      const next = {...n, address: this.advertised, zone: opts.zone ?? n.zone, capacity: opts.capacity ? {...n.capacity, ...opts.capacity} : n.capacity}
+      return JSON.stringify(next) === JSON.stringify(n) ? 'unchanged' : next
+    })
+    if (changed) opts.log.info('updated node record', {address: this.advertised})
+  }
+
+  private async takeLease(): Promise<void> {
+    const lease = await grantLease(this.ctx.store, this.opts.leaseTtlSeconds)
+    const alive: Alive = {node: this.opts.id, address: this.advertised, pid: process.pid, startedAt: this.ctx.clock().toISOString()}
+    try {
+      await this.ctx.store.put(this.ctx.keys.alive(this.opts.id), JSON.stringify(alive), lease.id)
+    } catch (err) {
+      await lease.revoke().catch(() => {})
+      throw err
+    }
+    this.lease = lease
+    lease.onLost((err) => {
+      if (this.stopping) return
+      this.opts.log.warn('etcd lease lost; not serving until re-registered', {error: errorMessage(err)})
+      void this.recover()
+    })
+  }
+
+  /** recover re-registers after a lost lease: new lease and alive key, fresh shard map; retries with backoff until it succeeds or the node stops. */
+  private async recover(): Promise<void> {
+    if (this.recovering || this.stopping) return
+    this.recovering = true
+    try {
+      for (let attempt = 0; !this.stopping; attempt++) {
+        try {
+          await this.takeLease()
+          await this.map.start()
+          this.opts.log.info('re-registered after lease loss', {attempts: attempt + 1, mapRevision: this.map.mapRevision().toString()})
+          return
+        } catch (err) {
+          this.opts.log.warn('re-registration failed; retrying', {error: errorMessage(err)})
+          await this.sleep(Math.min(5000, 250 * 2 ** attempt))
+        }
+      }
+    } finally {
+      this.recovering = false
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, ms)
+      t.unref()
+    })
+  }
+
+  private startTimers(): void {
+    const every = (ms: number, fn: () => Promise<void> | void) => {
+      const t = setInterval(() => {
+        void Promise.resolve()
+          .then(fn)
+          .catch((err) => this.opts.log.warn('periodic task failed', {error: errorMessage(err)}))
+      }, ms)
+      t.unref()
+      this.timers.push(t)
+    }
+    every(1000, () => this.meter.tick(Date.now()))
+    every(this.opts.statsIntervalMs, () => this.publishStats())
+    every(Math.max(1000, Math.min(60_000, this.opts.tombstoneGraceMs / 10)), () => {
+      let purged = 0
+      for (let i = 0; i < 100; i++) {
+        const n = this.engine.purgeTombstones(1000)
+        purged += n
+        if (n < 1000) break
+      }
+      if (purged > 0) this.opts.log.info('purged tombstones', {purged})
+    })
+  }
+
+  /** publishStats writes the leased stats/<id> record (skipped while not serving: the lease is gone). */
+  private async publishStats(): Promise<void> {
+    if (!this.serving() || !this.lease) return
+    const held = new Set<number>()
+    const stats: NodeStats = {
+      node: this.opts.id,
+      at: this.ctx.clock().toISOString(),
+      shards: this.map.held().map(({shard}) => {
+        held.add(shard.id)
+        const totals = this.engine.rangeTotals(shard.range)
+        return {shard: shard.id, ...this.meter.rate(shard.id), bytes: totals.bytes, keys: totals.keys}
+      }),
+    }
+    await this.ctx.store.put(this.ctx.keys.stats(this.opts.id), JSON.stringify(stats), this.lease.id)
+  }
+
+  /**
+   * stop shuts down gracefully: stop accepting connections, answer new requests on open
+   * connections with 503 NOT_SERVING and `connection: close`, let in-flight requests finish
+   * until the deadline, close every connection, commit and close storage, stop the watch
+   * and revoke the lease (deleting alive/<id> and stats/<id>). Idempotent.
+   */
+  stop(reason: string): Promise<StopSummary> {
+    this.stopped ??= (async () => {
+      this.stopping = true
+      this.opts.log.info('shutting down', {reason, inflight: this.api.activeRequests()})
+      for (const t of this.timers) clearInterval(t)
+      const closed = new Promise<void>((resolve) => this.server.close(() => resolve()))
+      this.server.closeIdleConnections()
+      const deadline = Date.now() + this.opts.shutdownTimeoutMs
+      while (this.api.activeRequests() > 0 && Date.now() < deadline) await this.sleep(10)
+      const abandoned = this.api.activeRequests()
+      this.server.closeAllConnections()
+      await closed
+      this.engine.close()
+      await this.map.stop()
+      await Promise.race([this.lease?.revoke().catch(() => {}), this.sleep(3000)])
+      this.opts.log.info('stopped', {reason, abandoned})
+      return {node: this.opts.id, address: this.advertised, reason, abandoned}
+    })()
+    return this.stopped
+  }
+}
+
+async function resolveToken(ctx: ServiceContext, given: string | undefined): Promise<string> {
+  if (given === undefined) return loadClusterToken(ctx)
+  if (given.length < 16) throw new UserError('BAD_INPUT', 'the cluster token must be at least 16 characters', 'omit --token to use (or create) the one in etcd')
+  const existing = await ctx.store.get(ctx.keys.token)
+  if (!existing) {
+    try {
+      await ctx.store.create(ctx.keys.token, given)
+      return given
+    } catch (err) {
+      if (!isUserError(err, 'ALREADY_EXISTS')) throw err
+      return resolveToken(ctx, given)
+    }
+  }
+  if (existing.value !== given) throw new UserError('BAD_INPUT', '--token does not match the cluster token stored in etcd', 'omit --token to use the stored one')
+  return given
+}
+
+/**
+ * serveNode runs a storage node until SIGTERM or SIGINT, then stops it gracefully and
+ * returns how the shutdown went. A second signal during shutdown exits at once (code 1).
+ */
+export async function serveNode(ctx: ServiceContext, opts: StorageNodeOptions): Promise<StopSummary> {
+  const node = await StorageNode.start(ctx, opts)
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'))
+    process.once('SIGINT', () => resolve('SIGINT'))
+  })
+  const force = () => process.exit(1)
+  process.once('SIGTERM', force)
+  process.once('SIGINT', force)
+  return node.stop(signal)
+}
