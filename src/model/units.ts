@@ -68,3 +68,12 @@ export function parseNonNegativeNumber(raw: string, what: string): number {
   if (!Number.isFinite(v) || v < 0) throw new RangeError(`${what} must be a finite number >= 0, got "${raw}"`)
   return v
 }
+
+const DURATION_UNITS: Record<string, number> = {ms: 1, s: 1000, m: 60_000, h: 3_600_000}
+
+/** parseDuration reads `500ms`, `30s`, `5m`, `1h` or plain milliseconds into milliseconds. Throws RangeError naming the input. */
+export function parseDuration(input: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(input)
+  if (!m) throw new RangeError(`"${input}" is not a duration; use e.g. 500ms, 30s, 5m or 1h`)
+  return Math.round(Number(m[1]) * DURATION_UNITS[m[2] ?? 'ms']!)
+}

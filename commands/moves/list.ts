@@ -1,0 +1,27 @@
+import {Flags} from '@oclif/core'
+import {EtcdCommand} from '../../src/cli/baseCommand.js'
+import {renderTable} from '../../src/cli/table.js'
+import {listMoveViews, type MoveView} from '../../src/executor/moveViews.js'
+import {formatBytes} from '../../src/model/units.js'
+
+export default class MovesList extends EtcdCommand {
+  static override summary = 'List moves with phase, progress, rate and ETA.'
+  static override examples = ['<%= config.bin %> moves list', '<%= config.bin %> moves list --active --json']
+  static override flags = {
+    active: Flags.boolean({description: 'only moves that have not finished'}),
+    plan: Flags.string({description: 'only moves of this plan id'}),
+  }
+
+  async run(): Promise<{moves: MoveView[]}> {
+    const {flags} = await this.parse(MovesList)
+    const moves = await listMoveViews(await this.services(flags), {active: flags.active, plan: flags.plan})
+    this.log(
+      renderTable(
+        ['MOVE', 'SHARD', 'FROM', 'TO', 'PHASE', 'COPIED', 'RATE', 'ETA', 'NOTE'],
+        moves.map((m) => [m.id, m.shard, m.from, m.to, m.phase, formatBytes(m.progress.bytes), m.phase === 'copying' ? `${formatBytes(m.progress.rateBytesPerSec)}/s` : '-', m.etaSeconds === null ? '-' : `${m.etaSeconds}s`, m.progress.stalled ? 'STALLED' : (m.reason ?? '')]),
+        [1],
+      ),
+    )
+    return {moves}
+  }
+}

@@ -1,0 +1,68 @@
+import ora, {type Ora} from 'ora'
+import {type ExecutorEvent} from '../executor/executorEnv.js'
+import {formatBytes} from '../model/units.js'
+
+/** ProgressSink renders executor events: an ora spinner on a TTY, timestamped lines otherwise, or JSON lines. */
+export interface ProgressSink {
+  emit(ev: ExecutorEvent): void
+  stop(): void
+}
+
+/** describeEvent renders one event as a line of text. */
+export function describeEvent(ev: ExecutorEvent): string {
+  switch (ev.type) {
+    case 'phase':
+      return `move ${ev.move} (shard ${ev.shard} ${ev.from} → ${ev.to}): ${ev.phase}${ev.reason ? ` — ${ev.reason}` : ''}`
+    case 'progress':
+      return `move ${ev.move}: copied ${formatBytes(ev.bytes)}${ev.totalBytes ? ` of ~${formatBytes(ev.totalBytes)}` : ''}, ${ev.keys} keys, ${formatBytes(ev.rateBytesPerSec)}/s${ev.stalled ? ' — STALLED' : ''}`
+    case 'retry':
+      return `move ${ev.move}: retrying ${ev.what}: ${ev.error}`
+    case 'info':
+      return ev.message
+  }
+}
+
+/**
+ * makeProgressSink picks the rendering: `json` writes one JSON event per line; a TTY gets
+ * an ora spinner showing the latest state of every running move; anything else (CI) gets
+ * plain timestamped lines for phase changes, retries and info, and progress at most every 2 s.
+ */
+export function makeProgressSink(mode: {json: boolean; tty: boolean}, write: (line: string) => void): ProgressSink {
+  if (mode.json) return {emit: (ev) => write(JSON.stringify(ev)), stop() {}}
+  if (!mode.tty) {
+    const lastProgress = new Map<string, number>()
+    return {
+      emit(ev) {
+        if (ev.type === 'progress') {
+          const t = Date.parse(ev.at)
+          if (t - (lastProgress.get(ev.move) ?? 0) < 2000) return
+          lastProgress.set(ev.move, t)
+        }
+        write(`${ev.at} ${describeEvent(ev)}`)
+      },
+      stop() {},
+    }
+  }
+  const spinner: Ora = ora({text: 'starting', discardStdin: false}).start()
+  const state = new Map<string, string>()
+  return {
+    emit(ev) {
+      if (ev.type === 'phase' && ['done', 'aborted', 'skipped', 'failed'].includes(ev.phase)) {
+        state.delete(ev.move)
+        const line = describeEvent(ev)
+        if (ev.phase === 'done') spinner.succeed(line)
+        else spinner.warn(line)
+        spinner.start()
+      } else if (ev.type === 'phase' || ev.type === 'progress') {
+        state.set(ev.move, describeEvent(ev))
+      } else {
+        spinner.info(describeEvent(ev))
+        spinner.start()
+      }
+      spinner.text = [...state.values()].join('\n  ') || 'waiting'
+    },
+    stop() {
+      spinner.stop()
+    },
+  }
+}

@@ -1,0 +1,42 @@
+import {type ServiceContext} from '../cluster/serviceContext.js'
+import {getMeta} from '../cluster/clusterRepo.js'
+import {UserError, isUserError} from '../errors/errors.js'
+import {type Control, ControlSchema} from '../model/control.js'
+
+/**
+ * updateControl re-reads the `control` key, applies `mutate` and writes it back with CAS
+ * (retried on concurrent change). A running executor follows it within a second. Returns
+ * the control and whether it changed (repeating a setting reports "already").
+ */
+export async function updateControl(ctx: ServiceContext, mutate: (c: Control) => Omit<Control, 'updatedAt'>): Promise<{control: Control; changed: boolean}> {
+  await getMeta(ctx)
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const current = await ctx.store.getTyped(ctx.keys.control, ControlSchema)
+    const base: Control = current?.value ?? {paused: false, throttleBytesPerSec: null, updatedAt: new Date(0).toISOString()}
+    const wanted = mutate(base)
+    if (wanted.paused === base.paused && wanted.throttleBytesPerSec === base.throttleBytesPerSec) return {control: base, changed: false}
+    const next: Control = ControlSchema.parse({...wanted, updatedAt: ctx.clock().toISOString()})
+    try {
+      if (current) await ctx.store.update(ctx.keys.control, JSON.stringify(next), current.modRevision)
+      else await ctx.store.create(ctx.keys.control, JSON.stringify(next))
+      return {control: next, changed: true}
+    } catch (err) {
+      if (!isUserError(err, 'CONFLICT') && !isUserError(err, 'ALREADY_EXISTS')) throw err
+    }
+  }
+  throw new UserError('CONFLICT', 'the control record kept changing; try again')
+}
+
+/** setPaused pauses or resumes every move of the cluster's executor. */
+export async function setPaused(ctx: ServiceContext, paused: boolean): Promise<{control: Control; changed: boolean; message: string}> {
+  const r = await updateControl(ctx, (c) => ({paused, throttleBytesPerSec: c.throttleBytesPerSec}))
+  const word = paused ? 'paused' : 'running (resumed)'
+  return {...r, message: r.changed ? `moves are now ${word}` : `moves were already ${word}`}
+}
+
+/** setThrottle sets the global copy rate in bytes/s (null: back to the executor's --throttle). */
+export async function setThrottle(ctx: ServiceContext, bytesPerSec: number | null): Promise<{control: Control; changed: boolean; message: string}> {
+  if (bytesPerSec !== null && !(bytesPerSec > 0)) throw new UserError('BAD_INPUT', 'the throttle must be a positive rate', 'e.g. shardctl throttle set 50MiB/s, or `unset`')
+  const r = await updateControl(ctx, (c) => ({paused: c.paused, throttleBytesPerSec: bytesPerSec}))
+  return {...r, message: r.changed ? `throttle set to ${bytesPerSec === null ? "the executor's --throttle" : `${bytesPerSec} B/s`}` : 'throttle already set to that'}
+}

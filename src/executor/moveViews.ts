@@ -1,0 +1,30 @@
+import {type ServiceContext} from '../cluster/serviceContext.js'
+import {getMeta} from '../cluster/clusterRepo.js'
+import {isTerminal, type Move} from '../model/move.js'
+import {getMove, listMoves} from './moveStore.js'
+
+/** MoveView is a move record plus its estimated time to finish copying. */
+export interface MoveView extends Move {
+  etaSeconds: number | null
+}
+
+/** etaSeconds estimates the remaining copy time from planned size and current rate; null when unknown. */
+export function etaSeconds(m: Move): number | null {
+  if (m.phase !== 'copying' || m.progress.rateBytesPerSec <= 0 || m.progress.totalBytes <= 0) return null
+  return Math.max(0, Math.round((m.progress.totalBytes - m.progress.bytes) / m.progress.rateBytesPerSec))
+}
+
+/** listMoveViews lists moves (optionally only unfinished, or of one plan) in id order. */
+export async function listMoveViews(ctx: ServiceContext, filter: {active?: boolean; plan?: string} = {}): Promise<MoveView[]> {
+  await getMeta(ctx)
+  return (await listMoves(ctx))
+    .map((m) => m.value)
+    .filter((m) => (!filter.active || !isTerminal(m.phase)) && (filter.plan === undefined || m.plan === filter.plan))
+    .map((m) => ({...m, etaSeconds: etaSeconds(m)}))
+}
+
+/** showMove returns one move with its ETA. Throws NOT_FOUND. */
+export async function showMove(ctx: ServiceContext, id: string): Promise<MoveView> {
+  const m = (await getMove(ctx, id)).value
+  return {...m, etaSeconds: etaSeconds(m)}
+}
