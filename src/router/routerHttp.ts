@@ -1,0 +1,234 @@
+import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
+import {type ErrorCode} from '../errors/codes.js'
+import {UserError} from '../errors/errors.js'
+import {HTTP_STATUS} from '../errors/httpStatus.js'
+import {MAX_VALUE_BYTES, VERSION_HEADER} from '../node/protocol.js'
+import {type ReadResult, type WriteResult} from './coordinator.js'
+import {decodeKeyPath} from './keyPath.js'
+import {type LatencyWindow} from './latencyWindow.js'
+import {QuorumError} from './quorumError.js'
+import {type RouteLabel, type RouterMetrics} from './routerMetrics.js'
+
+/** KvBackend is what the HTTP layer needs from the coordinator. */
+export interface KvBackend {
+  read(key: Buffer): Promise<ReadResult>
+  write(key: Buffer, value: Buffer | null): Promise<WriteResult>
+}
+
+/** RouterHttpOptions wire the client API to the coordinator, metrics and health. */
+export interface RouterHttpOptions {
+  kv: KvBackend
+  metrics: RouterMetrics
+  latency?: LatencyWindow
+  /** serving is false while the map is not loaded, the lease lapsed, or the router drains: /kv answers 503 NOT_SERVING. */
+  serving: () => boolean
+  health: () => Record<string, unknown>
+  maxValueBytes?: number
+  /** log receives one line per unexpected failure (never a key, value or token). */
+  log?: (line: string) => void
+}
+
+/** RouterHttp is the router's HTTP server with drain support. */
+export interface RouterHttp {
+  server: Server
+  /** inflight is the number of client requests being served. */
+  inflight(): number
+  /** drain stops accepting connections, answers requests on open connections with `connection: close`, and resolves when none are in flight or at `deadlineMs` (then closes every connection). Returns whether it drained cleanly. */
+  drain(deadlineMs: number): Promise<boolean>
+}
+
+/** ErrorBody is every router error response. QUORUM_FAILED adds the shard and the failed replicas. */
+export interface RouterErrorBody {
+  code: ErrorCode
+  message: string
+  shard?: number
+  epoch?: number
+  failed?: {node: string; code: ErrorCode; message: string}[]
+}
+
+class HttpRefusal extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+/**
+ * createRouterHttp builds the client API server (HTTP/1.1, keep-alive):
+ *
+ * | route | answer |
+ * | --- | --- |
+ * | `GET /kv/{key}` | 200 value bytes, or 404 (absent or deleted); `x-shardctl-version` = the record's HLC |
+ * | `PUT /kv/{key}` | body = value (≤ 1 MiB, binary) → 204, `x-shardctl-version` = the new version |
+ * | `DELETE /kv/{key}` | → 204, a tombstone at a new version |
+ * | `GET /healthz` | 200 when serving, else 503; JSON status |
+ * | `GET /metrics` | Prometheus exposition |
+ *
+ * Errors are JSON {@link RouterErrorBody} with the status from HTTP_STATUS: unknown route
+ * 404, oversize value or key 413, quorum not reached 503 naming the shard and the failed
+ * replicas, not serving 503. Never a stack trace; every request is bounded by the server's
+ * timeouts and the coordinator's deadline.
+ */
+export function createRouterHttp(opts: RouterHttpOptions): RouterHttp {
+  const maxValue = opts.maxValueBytes ?? MAX_VALUE_BYTES
+  let inflight = 0
+  let draining = false
+  let idleWaiter: (() => void) | undefined
+
+  const server = createServer({keepAliveTimeout: 30_000, headersTimeout: 10_000, requestTimeout: 30_000}, (req, res) => {
+    const started = performance.now()
+    inflight++
+    opts.metrics.inflight.inc()
+    if (draining) res.setHeader('connection', 'close')
+    let route: RouteLabel = 'unknown'
+    res.on('close', () => {
+      inflight--
+      opts.metrics.inflight.dec()
+      const ms = performance.now() - started
+      opts.metrics.request(route, req.method ?? 'GET', res.statusCode, ms / 1000)
+      if (route === 'kv') opts.latency?.record(ms)
+      if (inflight === 0) idleWaiter?.()
+    })
+    route = routeOf(req)
+    handle(req, res, route).catch((err: unknown) => sendError(res, err, opts.log))
+  })
+  server.on('clientError', (err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n')
+    else socket.destroy()
+  })
+
+  async function handle(req: IncomingMessage, res: ServerResponse, route: RouteLabel): Promise<void> {
+    const method = req.method ?? 'GET'
+    const path = pathOf(req)
+    if (route === 'healthz' && method === 'GET') {
+      sendJson(res, opts.serving() && !draining ? 200 : 503, opts.health())
+      return
+    }
+    if (route === 'metrics' && method === 'GET') {
+      const {body, contentType} = await opts.metrics.render()
+      res.writeHead(200, {'content-type': contentType, 'content-length': Buffer.byteLength(body)})
+      res.end(body)
+      return
+    }
+    if (route !== 'kv' || !(method === 'GET' || method === 'PUT' || method === 'DELETE')) {
+      req.resume()
+      throw new HttpRefusal('NOT_FOUND', `no route ${method} ${path.length > 64 ? `${path.slice(0, 64)}…` : path}`)
+    }
+    const decoded = decodeKeyPath(path.slice(4))
+    if (!decoded.ok) {
+      req.resume()
+      throw new HttpRefusal(decoded.code, decoded.message)
+    }
+    if (!opts.serving()) {
+      req.resume()
+      throw new HttpRefusal('NOT_SERVING', 'the router is not serving (starting, re-reading the shard map, or shutting down)')
+    }
+    const key = decoded.key
+    if (method === 'GET') {
+      req.resume()
+      const r = await opts.kv.read(key)
+      if (r.record) res.setHeader(VERSION_HEADER, r.record.version)
+      if (!r.record || r.record.value === null) {
+        sendJson(res, 404, {code: 'NOT_FOUND', message: r.record ? 'key deleted' : 'key not found'} satisfies RouterErrorBody)
+        return
+      }
+      res.writeHead(200, {'content-type': 'application/octet-stream', 'content-length': r.record.value.length})
+      res.end(r.record.value)
+      return
+    }
+    let value: Buffer | null = null
+    if (method === 'PUT') value = await readBody(req, res, maxValue)
+    else req.resume()
+    const w = await opts.kv.write(key, value)
+    res.writeHead(204, {[VERSION_HEADER]: w.version})
+    res.end()
+  }
+
+  return {
+    server,
+    inflight: () => inflight,
+    async drain(deadlineMs: number): Promise<boolean> {
+      draining = true
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+      server.closeIdleConnections()
+      const idle = inflight === 0 ? Promise.resolve() : new Promise<void>((resolve) => (idleWaiter = resolve))
+      let timer: NodeJS.Timeout | undefined
+      const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), deadlineMs)))
+      const clean = await Promise.race([idle.then(() => true), timedOut])
+      clearTimeout(timer)
+      server.closeAllConnections()
+      await Promise.race([closed, new Promise((r) => setTimeout(r, 1000).unref())])
+      return clean
+    },
+  }
+}
+
+function pathOf(req: IncomingMessage): string {
+  const url = req.url ?? '/'
+  const q = url.indexOf('?')
+  return q < 0 ? url : url.slice(0, q)
+}
+
+function routeOf(req: IncomingMessage): RouteLabel {
+  const path = pathOf(req)
+  if (path.startsWith('/kv/')) return 'kv'
+  if (path === '/healthz') return 'healthz'
+  if (path === '/metrics') return 'metrics'
+  return 'unknown'
+}
+
+/** readBody reads a request body of at most `limit` bytes; over it, answers 413 and closes the connection. */
+function readBody(req: IncomingMessage, res: ServerResponse, limit: number): Promise<Buffer> {
+  const declared = req.headers['content-length']
+  if (declared !== undefined && Number(declared) > limit) {
+    res.setHeader('connection', 'close')
+    return Promise.reject(new HttpRefusal('TOO_LARGE', `value of ${declared} bytes exceeds ${limit}`))
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    let failed = false
+    req.on('data', (c: Buffer) => {
+      if (failed) return
+      size += c.length
+      if (size > limit) {
+        failed = true
+        res.setHeader('connection', 'close')
+        req.pause()
+        reject(new HttpRefusal('TOO_LARGE', `value exceeds ${limit} bytes`))
+        return
+      }
+      chunks.push(c)
+    })
+    req.on('end', () => {
+      if (!failed) resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size))
+    })
+    req.on('error', (err) => {
+      if (!failed) reject(new HttpRefusal('BAD_INPUT', `request body: ${err.message}`))
+      failed = true
+    })
+  })
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body)
+  res.writeHead(status, {'content-type': 'application/json', 'content-length': Buffer.byteLength(text)})
+  res.end(text)
+}
+
+function sendError(res: ServerResponse, err: unknown, log?: (line: string) => void): void {
+  let body: RouterErrorBody
+  if (err instanceof QuorumError) body = {code: err.code, message: err.message, shard: err.shard, epoch: err.epoch, failed: err.failed}
+  else if (err instanceof HttpRefusal || err instanceof UserError) body = {code: err.code, message: err.message}
+  else {
+    log?.(`unexpected failure: ${err instanceof Error ? err.message : String(err)}`)
+    body = {code: 'INTERNAL', message: 'internal error'}
+  }
+  if (res.headersSent) {
+    res.destroy()
+    return
+  }
+  sendJson(res, HTTP_STATUS[body.code], body)
+}

@@ -1,0 +1,66 @@
+import {collectDefaultMetrics, Counter, Gauge, Histogram, Registry} from 'prom-client'
+import {type RepairOutcome} from './readRepairQueue.js'
+
+/** RouteLabel names a client API route for metrics (bounded cardinality: never the key). */
+export type RouteLabel = 'kv' | 'healthz' | 'metrics' | 'unknown'
+
+/**
+ * RouterMetrics is the router's Prometheus registry (its own, not prom-client's global):
+ * request counts and latency by route/method/status, quorum failures, stale-epoch retries,
+ * read repairs by outcome, in-flight requests and the applied map revision.
+ */
+export class RouterMetrics {
+  readonly registry = new Registry()
+  private readonly requests: Counter<'route' | 'method' | 'status'>
+  private readonly latency: Histogram<'route' | 'method' | 'status'>
+  private readonly quorumFailures: Counter<'op'>
+  private readonly staleRetries: Counter
+  private readonly repairs: Counter<'outcome'>
+  readonly inflight: Gauge
+  readonly mapRevision: Gauge
+
+  constructor(opts: {defaultMetrics?: boolean} = {}) {
+    const registers = [this.registry]
+    this.requests = new Counter({name: 'shardctl_router_requests_total', help: 'Client requests by route, method and HTTP status.', labelNames: ['route', 'method', 'status'], registers})
+    this.latency = new Histogram({
+      name: 'shardctl_router_request_duration_seconds',
+      help: 'Client request latency by route, method and HTTP status.',
+      labelNames: ['route', 'method', 'status'],
+      buckets: [0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    })
+    this.quorumFailures = new Counter({name: 'shardctl_router_quorum_failures_total', help: 'Reads and writes that did not reach their quorum.', labelNames: ['op'], registers})
+    this.staleRetries = new Counter({name: 'shardctl_router_stale_epoch_retries_total', help: 'Map refreshes and retries after a node refused a stale epoch.', registers})
+    this.repairs = new Counter({name: 'shardctl_router_read_repairs_total', help: 'Read repairs by outcome (applied, failed, dropped when the queue was full).', labelNames: ['outcome'], registers})
+    this.inflight = new Gauge({name: 'shardctl_router_inflight_requests', help: 'Client requests being served.', registers})
+    this.mapRevision = new Gauge({name: 'shardctl_router_map_revision', help: 'etcd revision up to which the shard map is applied.', registers})
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({register: this.registry, prefix: 'shardctl_router_'})
+  }
+
+  /** request records one finished client request. */
+  request(route: RouteLabel, method: string, status: number, seconds: number): void {
+    const labels = {route, method, status: String(status)}
+    this.requests.inc(labels)
+    this.latency.observe(labels, seconds)
+  }
+
+  /** quorumFailure counts a read or write that missed its quorum. */
+  quorumFailure(op: 'read' | 'write'): void {
+    this.quorumFailures.inc({op})
+  }
+
+  /** staleEpochRetry counts one refresh-and-retry after a fencing refusal. */
+  staleEpochRetry(): void {
+    this.staleRetries.inc()
+  }
+
+  /** repair counts one read repair outcome. */
+  repair(outcome: RepairOutcome): void {
+    this.repairs.inc({outcome})
+  }
+
+  /** render returns the exposition text and its content type. */
+  async render(): Promise<{body: string; contentType: string}> {
+    return {body: await this.registry.metrics(), contentType: this.registry.contentType}
+  }
+}

@@ -1,0 +1,151 @@
+import {z} from 'zod'
+import {type ServiceContext} from '../cluster/serviceContext.js'
+import {UserError, isUserError} from '../errors/errors.js'
+import {grantLease, type LeaseHandle} from '../etcd/leaseHandle.js'
+
+/**
+ * RouterRecordSchema: the leased `routers/<id>` value a serving router keeps current.
+ *
+ * - `mapRevision`: the etcd revision up to which this router has applied shard-map changes
+ *   (decimal string; see ShardMapView). **Barrier check**: a router has caught up with a
+ *   shard-map transaction committed at revision R iff `BigInt(mapRevision) >= R`.
+ * - `epochs`: shard id → the epoch the router routes that shard with (the same fact per
+ *   shard: `epochs[S] >= E`).
+ * - `p99Ms`: client request p99 (ms) over the last reporting window, for an adaptive throttle.
+ *
+ * The key is attached to the router's lease: a dead router's entry vanishes after its TTL,
+ * and a router whose lease lapsed stops serving until it has re-read the map and
+ * registered again, so a barrier needs to count only the routers listed.
+ */
+export const RouterRecordSchema = z.object({
+  id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
+  address: z.string(),
+  pid: z.number().int().positive(),
+  startedAt: z.string(),
+  updatedAt: z.string(),
+  mapRevision: z.string().regex(/^\d+$/),
+  epochs: z.record(z.string(), z.number().int().min(1)),
+  p99Ms: z.number().nonnegative().nullable(),
+})
+
+/** RouterRecord is a validated router registration. */
+export type RouterRecord = z.infer<typeof RouterRecordSchema>
+
+/** RouterView is what a registration publishes about the router's map, read when writing. */
+export interface RouterView {
+  mapRevision: bigint
+  epochs: Record<string, number>
+  p99Ms: number | null
+}
+
+/** RouterRegistrationOptions configure {@link RouterRegistration}. */
+export interface RouterRegistrationOptions {
+  id: string
+  address: string
+  ttlSeconds: number
+  view: () => RouterView
+  /** onLost fires when the lease lapsed: the router must stop serving and register again. */
+  onLost: (err: Error) => void
+}
+
+/**
+ * RouterRegistration keeps the router's leased `routers/<id>` entry current. Updates are
+ * coalesced: at most one put is in flight, and a change during it causes exactly one more
+ * put of the then-current view, so a burst of map events costs two writes and the entry
+ * trails the router by about one etcd round trip (what the executor's barrier waits for).
+ */
+export class RouterRegistration {
+  private lease?: LeaseHandle
+  private writing?: Promise<void>
+  private again = false
+  private stopped = false
+  private readonly startedAt = new Date().toISOString()
+
+  constructor(
+    private readonly ctx: ServiceContext,
+    private readonly opts: RouterRegistrationOptions,
+  ) {}
+
+  /**
+   * register grants a lease and creates the entry. Throws UserError(ALREADY_EXISTS) when
+   * another live router uses the same id, and the store's errors when etcd is unreachable.
+   */
+  async register(): Promise<void> {
+    const lease = await grantLease(this.ctx.store, this.opts.ttlSeconds)
+    try {
+      await this.ctx.store.create(this.ctx.keys.router(this.opts.id), this.body(), lease.id)
+    } catch (err) {
+      await lease.revoke().catch(() => {})
+      if (isUserError(err, 'ALREADY_EXISTS')) throw new UserError('ALREADY_EXISTS', `router id "${this.opts.id}" is registered by another live router`, 'pick another --id, or wait for the other one\'s lease to expire')
+      throw err
+    }
+    this.lease = lease
+    lease.onLost((err) => {
+      if (this.lease === lease && !this.stopped) this.opts.onLost(err)
+    })
+  }
+
+  /** update publishes the current view soon (coalesced; errors are retried by the next update or heartbeat). */
+  update(): void {
+    if (this.stopped || !this.lease) return
+    if (this.writing) {
+      this.again = true
+      return
+    }
+    this.writing = this.put().finally(() => {
+      this.writing = undefined
+      if (this.again) {
+        this.again = false
+        this.update()
+      }
+    })
+  }
+
+  /** settled resolves once no update is in flight or queued (tests, shutdown). */
+  async settled(): Promise<void> {
+    for (let i = 0; i < 100 && this.writing; i++) await this.writing
+  }
+
+  /** deregister deletes the entry by revoking the lease. Idempotent. */
+  async deregister(): Promise<void> {
+    this.stopped = true
+    await this.settled()
+    await this.lease?.revoke().catch(() => {})
+  }
+
+  private async put(): Promise<void> {
+    const lease = this.lease
+    if (!lease || lease.lost) return
+    await this.ctx.store.put(this.ctx.keys.router(this.opts.id), this.body(), lease.id).catch(() => {})
+  }
+
+  private body(): string {
+    const v = this.opts.view()
+    const record: RouterRecord = {
+      id: this.opts.id,
+      address: this.opts.address,
+      pid: process.pid,
+      startedAt: this.startedAt,
+      updatedAt: this.ctx.clock().toISOString(),
+      mapRevision: v.mapRevision.toString(),
+      epochs: v.epochs,
+      p99Ms: v.p99Ms,
+    }
+    return JSON.stringify(record)
+  }
+}
+
+/** listRouters returns the live routers' registrations (invalid entries skipped), in id order. */
+export async function listRouters(ctx: ServiceContext): Promise<RouterRecord[]> {
+  const {items} = await ctx.store.list(ctx.keys.routersPrefix)
+  const out: RouterRecord[] = []
+  for (const kv of items) {
+    try {
+      const r = RouterRecordSchema.safeParse(JSON.parse(kv.value))
+      if (r.success) out.push(r.data)
+    } catch {
+      // not JSON: skip
+    }
+  }
+  return out
+}

@@ -1,0 +1,214 @@
+import {hostname} from 'node:os'
+import {type AddressInfo} from 'node:net'
+import {getMeta} from '../cluster/clusterRepo.js'
+import {type ServiceContext} from '../cluster/serviceContext.js'
+import {UserError, errorMessage} from '../errors/errors.js'
+import {HybridClock} from '../model/hlc.js'
+import {loadClusterToken} from '../node/clusterToken.js'
+import {NodeClients} from '../node/nodeClients.js'
+import {Coordinator} from './coordinator.js'
+import {LatencyWindow} from './latencyWindow.js'
+import {ReadRepairQueue} from './readRepairQueue.js'
+import {createRouterHttp} from './routerHttp.js'
+import {RouterMetrics} from './routerMetrics.js'
+import {RouterRegistration} from './routerRegistration.js'
+import {ShardMapView} from './shardMapView.js'
+
+/** RouterServeOptions configure one router process. Durations are milliseconds. */
+export interface RouterServeOptions {
+  /** id names the router in etcd (`routers/<id>`) and is the HLC writer id of its writes. */
+  id?: string
+  /** listen is `host:port` (port 0 picks a free one; the running router reports the real address). */
+  listen: string
+  w?: number
+  r?: number
+  nodeTimeoutMs?: number
+  requestTimeoutMs?: number
+  staleRetries?: number
+  leaseTtlSeconds?: number
+  heartbeatMs?: number
+  repairQueueCapacity?: number
+  repairConcurrency?: number
+  /** connections caps each node's keep-alive pool. */
+  connections?: number
+  /** log receives operational lines (never tokens, keys or values). */
+  log?: (line: string) => void
+}
+
+/** RunningRouter is a serving router. */
+export interface RunningRouter {
+  id: string
+  /** address is the `host:port` it listens on. */
+  address: string
+  cluster: string
+  /** stop drains: stops accepting, finishes in-flight requests up to `drainTimeoutMs`, deregisters, closes pools. */
+  stop(drainTimeoutMs: number): Promise<{drained: boolean; inflightAtDeadline: number}>
+}
+
+/** defaultRouterId is `<host>-<pid>` made safe for an etcd key and an HLC writer id. */
+export function defaultRouterId(): string {
+  const host = hostname().replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 40) || 'router'
+  return `${host}-${process.pid}`
+}
+
+/**
+ * startRouter loads the cluster (meta, token, shard map, node addresses), starts the
+ * client API on `listen`, registers the router under its lease and returns once it serves.
+ *
+ * While serving it follows the map by watch (registration updated after each change, and
+ * every `heartbeatMs` with the client p99), drains the pools of nodes that left the map,
+ * and, when its lease lapses, stops serving (503 NOT_SERVING) until it has re-read the map
+ * and registered again — so an executor's barrier may ignore routers without a lease.
+ *
+ * Throws UserError: NOT_FOUND (no such cluster), BAD_INPUT (listen address), ALREADY_EXISTS
+ * (router id in use), ETCD_UNREACHABLE; the listen error when the port is taken.
+ */
+export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions): Promise<RunningRouter> {
+  const id = opts.id ?? defaultRouterId()
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(id)) throw new UserError('BAD_INPUT', `router id "${id}" must be 1-64 letters, digits, "_", "." or "-"`)
+  const {host, port} = parseListen(opts.listen)
+  const log = opts.log ?? (() => {})
+  await getMeta(ctx)
+  const token = await loadClusterToken(ctx)
+
+  const metrics = new RouterMetrics()
+  const latency = new LatencyWindow()
+  const clients = new NodeClients({token, timeoutMs: opts.nodeTimeoutMs ?? 2000, connections: opts.connections ?? 32})
+  let serving = false
+  let stopped = false
+  let registration: RouterRegistration | undefined
+  let lastP99: number | null = null
+
+  const view = new ShardMapView(ctx, {
+    onChange: () => {
+      metrics.mapRevision.set(Number(view.mapRevision()))
+      const drained = clients.retain(view.table().nodes())
+      if (drained.length > 0) log(`drained connection pools of nodes no longer in the map: ${drained.join(', ')}`)
+      registration?.update()
+    },
+    onInvalid: (key, message) => log(`ignoring invalid value at ${key}: ${message}`),
+  })
+  await view.start()
+
+  const repairs = new ReadRepairQueue({
+    capacity: opts.repairQueueCapacity ?? 1024,
+    concurrency: opts.repairConcurrency ?? 4,
+    apply: async (t) => {
+      const address = view.address(t.node)
+      if (!address) throw new Error(`node ${t.node} has no address`)
+      await clients.client({id: t.node, address}).apply(t.shard, t.epoch, [t.record], 'repair')
+    },
+    onOutcome: (o) => metrics.repair(o),
+  })
+
+  const coordinator = new Coordinator({
+    map: view,
+    node: (node) => {
+      const address = view.address(node)
+      return address ? clients.client({id: node, address}) : undefined
+    },
+    clock: new HybridClock(id, Date.now),
+    now: Date.now,
+    repair: (t) => repairs.enqueue(t),
+    options: {
+      quorum: {w: opts.w, r: opts.r},
+      nodeTimeoutMs: opts.nodeTimeoutMs ?? 2000,
+      requestTimeoutMs: opts.requestTimeoutMs ?? 5000,
+      staleRetries: opts.staleRetries ?? 3,
+    },
+    hooks: {staleEpochRetry: () => metrics.staleEpochRetry(), quorumFailure: (op) => metrics.quorumFailure(op)},
+  })
+
+  const http = createRouterHttp({
+    kv: coordinator,
+    metrics,
+    latency,
+    serving: () => serving,
+    health: () => ({router: id, serving, mapRevision: view.mapRevision().toString(), shards: view.table().size}),
+    log,
+  })
+  await new Promise<void>((resolve, reject) => {
+    http.server.once('error', reject)
+    http.server.listen(port, host, () => {
+      http.server.off('error', reject)
+      resolve()
+    })
+  }).catch((err: NodeJS.ErrnoException) => {
+    void view.close()
+    throw new UserError('BAD_INPUT', `cannot listen on ${opts.listen}: ${err.code ?? err.message}`, 'pick a free port, or port 0 for any')
+  })
+  const bound = http.server.address() as AddressInfo
+  const address = `${host.includes(':') ? `[${host}]` : host}:${bound.port}`
+
+  const register = async (): Promise<void> => {
+    const reg = new RouterRegistration(ctx, {
+      id,
+      address,
+      ttlSeconds: opts.leaseTtlSeconds ?? 10,
+      view: () => ({mapRevision: view.mapRevision(), epochs: view.table().epochs(), p99Ms: lastP99}),
+      onLost: (err) => void recover(err),
+    })
+    await reg.register()
+    registration = reg
+    serving = true
+  }
+
+  // A lapsed lease: stop serving, re-read the map, register again (bounded backoff, until stopped).
+  const recover = async (err: Error): Promise<void> => {
+    serving = false
+    registration = undefined
+    log(`lease lost (${errorMessage(err)}): not serving until the map is re-read and the router re-registered`)
+    for (let attempt = 0; !stopped; attempt++) {
+      try {
+        await view.resync()
+        await register()
+        log('re-registered; serving again')
+        return
+      } catch (e) {
+        log(`re-registration failed: ${errorMessage(e)}`)
+        await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** Math.min(attempt, 5))))
+      }
+    }
+  }
+
+  try {
+    await register()
+  } catch (err) {
+    await http.drain(0)
+    await view.close()
+    await clients.close()
+    throw err
+  }
+
+  const heartbeat = setInterval(() => {
+    lastP99 = latency.takeP99()
+    registration?.update()
+  }, opts.heartbeatMs ?? 5000)
+  heartbeat.unref()
+
+  return {
+    id,
+    address,
+    cluster: ctx.cluster,
+    async stop(drainTimeoutMs: number) {
+      stopped = true
+      clearInterval(heartbeat)
+      const atDeadline = http.inflight()
+      const drained = await http.drain(drainTimeoutMs)
+      serving = false
+      const left = drained ? 0 : Math.max(0, http.inflight() || atDeadline)
+      await repairs.close()
+      await registration?.deregister()
+      await view.close()
+      await clients.close()
+      return {drained, inflightAtDeadline: left}
+    },
+  }
+}
+
+function parseListen(listen: string): {host: string; port: number} {
+  const m = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(listen)
+  const port = m ? Number(m[2]) : NaN
+  if (!m || port > 65535) throw new UserError('BAD_INPUT', `--listen must be host:port, got "${listen}"`, 'e.g. --listen 127.0.0.1:7000 (port 0 picks a free one)')
+  return {host: m[1]!.replace(/^\[|\]$/g, ''), port}
+}
