@@ -1,0 +1,217 @@
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {setTimeout as sleepFor} from 'node:timers/promises'
+import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
+import {listShards} from '../../../src/cluster/clusterRepo.js'
+import {initCluster} from '../../../src/cluster/initCluster.js'
+import {setNodeState} from '../../../src/cluster/nodeService.js'
+import {parseNodeSpecs} from '../../../src/cluster/nodeSpec.js'
+import {makeServiceContext, type ServiceContext} from '../../../src/cluster/serviceContext.js'
+import {readSnapshot} from '../../../src/cluster/snapshotService.js'
+import {isUserError} from '../../../src/errors/errors.js'
+import {acquireLock} from '../../../src/etcd/leaseLock.js'
+import {type ApplyInput, applyPlan, type ApplyResult} from '../../../src/executor/applyPlan.js'
+import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent} from '../../../src/executor/executorEnv.js'
+import {requestCancel} from '../../../src/executor/moveStore.js'
+import {freePort} from '../../../src/localEtcd/freePort.js'
+import {keyHash} from '../../../src/model/hash.js'
+import {formatHlc} from '../../../src/model/hlc.js'
+import {type Plan} from '../../../src/model/plan.js'
+import {type Shard} from '../../../src/model/shard.js'
+import {loadClusterToken} from '../../../src/node/clusterToken.js'
+import {NodeClient} from '../../../src/node/nodeClient.js'
+import {type NodeRecord} from '../../../src/node/protocol.js'
+import {planRebalance} from '../../../src/planner/planRebalance.js'
+import {StoreSet, uniqueCluster} from '../../support/testStore.js'
+import {type NodeProcess, startNodeProcess} from '../node/nodeProcess.js'
+
+const stores = new StoreSet()
+const procs: NodeProcess[] = []
+const clients = new Map<string, NodeClient>()
+let dir: string
+let ctx: ServiceContext
+let endpoint: string
+let cluster: string
+let token: string
+const ports: Record<string, number> = {}
+const NODE_IDS = ['n1', 'n2', 'n3']
+const KEYS_PER_SHARD = 200
+
+function client(id: string): NodeClient {
+  let c = clients.get(id)
+  if (!c) clients.set(id, (c = new NodeClient({node: id, address: `127.0.0.1:${ports[id]}`, token, timeoutMs: 10_000})))
+  return c
+}
+
+/** readAll lists every record a node holds for a shard (bounded number of chunks). */
+async function readAll(node: string, shard: Shard): Promise<NodeRecord[]> {
+  const out: NodeRecord[] = []
+  let cursor: string | undefined
+  for (let i = 0; i < 1000; i++) {
+    const chunk = await client(node).snapshotChunk(shard.id, shard.epoch, {cursor, maxBytes: 64 * 1024})
+    out.push(...chunk.records)
+    cursor = chunk.cursor
+    if (!cursor) return out
+  }
+  throw new Error('snapshot did not finish')
+}
+
+function input(over: Partial<ApplyInput> = {}): ApplyInput {
+  return {
+    limits: {maxConcurrent: 2, perNode: 1},
+    throttle: null,
+    nodeThrottle: null,
+    options: {...DEFAULT_EXECUTOR_OPTIONS, drainTimeoutMs: 2000, barrierTimeoutMs: 15_000},
+    confirm: async () => true,
+    holder: 'test',
+    ...over,
+  }
+}
+
+async function run(plan: Plan | undefined, over: Partial<ApplyInput> = {}, signal = new AbortController().signal): Promise<{result: ApplyResult; events: ExecutorEvent[]}> {
+  const events: ExecutorEvent[] = []
+  const result = await applyPlan(ctx, {...input(over), plan}, {now: () => Date.now(), sleep: (ms, s) => sleepFor(ms, undefined, {signal: s}).catch(() => {}), emit: (e) => events.push(e)}, signal)
+  return {result, events}
+}
+
+async function drainPlan(node: string, id: string): Promise<Plan> {
+  await setNodeState(ctx, node, 'draining')
+  return planRebalance(await readSnapshot(ctx), {drainOnly: true}, {id, createdAt: new Date().toISOString()})
+}
+
+let written: Map<string, {shard: number; value: string}>
+
+beforeAll(async () => {
+  endpoint = inject('etcdEndpoint')
+  cluster = uniqueCluster('apply')
+  ctx = makeServiceContext(stores.open(endpoint, cluster), {cluster})
+  dir = mkdtempSync(join(tmpdir(), 'shardctl-apply-'))
+  for (const id of NODE_IDS) ports[id] = await freePort()
+  await initCluster(ctx, {shards: 6, rf: 1, nodes: parseNodeSpecs(NODE_IDS.map((id) => `${id}=127.0.0.1:${ports[id]}`).join(',')), force: false})
+  for (const id of NODE_IDS) procs.push(await startNodeProcess({endpoint, cluster, id, port: ports[id]!, dataDir: join(dir, id)}))
+  token = await loadClusterToken(ctx, {create: false})
+  // Write KEYS_PER_SHARD records into every shard on its (only) replica.
+  written = new Map()
+  const {shards} = await listShards(ctx)
+  let n = 0
+  for (const {value: shard} of shards) {
+    const records: NodeRecord[] = []
+    for (let i = 0; records.length < KEYS_PER_SHARD && i < 1_000_000; i++) {
+      const key = `k-${shard.id}-${i}`
+      const h = keyHash(key)
+      if (h < shard.range.lo || h >= shard.range.hi) continue
+      const value = `v-${key}-${'x'.repeat(200)}`
+      records.push({key: Buffer.from(key), value: Buffer.from(value), version: formatHlc({wall: Date.now(), counter: n++, writer: 'test'})})
+      written.set(key, {shard: shard.id, value})
+    }
+    await client(shard.replicas[0]!.node).apply(shard.id, shard.epoch, records, 'write')
+  }
+}, 120_000)
+
+afterAll(async () => {
+  for (const c of clients.values()) await c.destroy()
+  await Promise.all(procs.map((p) => p.kill()))
+  stores.closeAll()
+  rmSync(dir, {recursive: true, force: true})
+})
+
+describe('apply on real etcd and real nodes', () => {
+  it('refuses a tampered plan and a plan for another cluster, changing nothing', async () => {
+    const plan = planRebalance(await readSnapshot(ctx), {}, {id: 'noop', createdAt: 'now'})
+    const tampered = {...plan, createdAt: 'later'}
+    await expect(run(tampered)).rejects.toThrow(/has been modified/)
+    const before = (await listShards(ctx)).shards.map((s) => s.value)
+    await expect(run({...plan, cluster: 'other'})).rejects.toThrow()
+    expect((await listShards(ctx)).shards.map((s) => s.value)).toEqual(before)
+  })
+
+  it('refuses to run while another executor holds the lock, naming it', async () => {
+    const lock = await acquireLock(ctx.store, ctx.keys.executorLock, 'someone else')
+    try {
+      const err = await run(undefined).then(
+        () => undefined,
+        (e: unknown) => e,
+      )
+      expect(isUserError(err, 'LOCK_HELD')).toBe(true)
+      expect((err as Error).message).toMatch(/held by someone else/)
+    } finally {
+      await lock.release()
+    }
+  })
+
+  it('drains a node: every shard moves off it, every record arrives, the source copy is gone', async () => {
+    const plan = await drainPlan('n1', 'drain-n1')
+    const moving = plan.actions.filter((a) => a.kind === 'move')
+    expect(moving.length).toBeGreaterThan(0)
+    const {result, events} = await run(plan)
+    expect(result.counts).toEqual({done: moving.length})
+    expect(events.some((e) => e.type === 'phase' && e.phase === 'cutover')).toBe(true)
+    const {shards} = await listShards(ctx)
+    for (const {value: s} of shards) {
+      expect(s.replicas.map((r) => r.node)).not.toContain('n1')
+      expect(s.replicas.every((r) => r.role === 'voter')).toBe(true)
+      const records = await readAll(s.replicas[0]!.node, s)
+      expect(records).toHaveLength(KEYS_PER_SHARD)
+      for (const r of records) expect(r.value?.toString()).toBe(written.get(r.key.toString())!.value)
+    }
+    for (const a of moving) {
+      const moved = shards.find((s) => s.value.id === a.shard)!.value
+      expect(moved.epoch).toBe(a.epoch + 4)
+    }
+    // The drained node dropped its copies: nothing left to snapshot.
+    const stats = await client('n1').stats()
+    expect(stats.storage.keys).toBe(0)
+  })
+
+  it('applying the same plan again reports every move as already finished', async () => {
+    const plan = planRebalance(await readSnapshot(ctx), {drainOnly: true}, {id: 'drain-n1', createdAt: 'x'})
+    // A fresh plan has no actions left; re-running the recorded plan id changes nothing either.
+    expect(plan.actions).toHaveLength(0)
+  })
+
+  it('skips a stale plan action with a reason, and cancels a copying move back to its old replica set', async () => {
+    await setNodeState(ctx, 'n1', 'active')
+    const plan = await drainPlan('n2', 'drain-n2')
+    // The same plan under another id, computed before anything below changes the shards.
+    const later = planRebalance(await readSnapshot(ctx), {drainOnly: true}, {id: 'drain-n2-later', createdAt: new Date().toISOString()})
+    const first = plan.actions.find((a) => a.kind === 'move')!
+    const before = (await listShards(ctx)).shards.find((s) => s.value.id === first.shard)!.value
+    const abort = new AbortController()
+    // Slow copy: 20 KiB/s so the move is still copying when we cancel it.
+    const running = run(plan, {throttle: 20 * 1024, limits: {maxConcurrent: 1, perNode: 1}, options: {...input().options, chunkBytes: 4096}}, abort.signal)
+    let moveId: string | undefined
+    for (let i = 0; i < 200 && !moveId; i++) {
+      await sleepFor(100)
+      const {items} = await ctx.store.list(ctx.keys.movesPrefix)
+      const copying = items.map((kv) => JSON.parse(kv.value)).find((m) => m.plan === 'drain-n2' && m.phase === 'copying')
+      moveId = copying?.id
+    }
+    expect(moveId).toBeDefined()
+    await requestCancel(ctx, moveId!)
+    // Stop the rest of the plan once the cancelled move has aborted.
+    for (let i = 0; i < 200; i++) {
+      const {items} = await ctx.store.list(ctx.keys.movesPrefix)
+      const m = items.map((kv) => JSON.parse(kv.value)).find((x) => x.id === moveId)
+      if (m.phase === 'aborted') break
+      await sleepFor(100)
+    }
+    abort.abort()
+    const {result} = await running
+    const cancelled = result.moves.find((m) => m.id === moveId)!
+    expect(cancelled.phase).toBe('aborted')
+    expect(cancelled.reason).toMatch(/cancelled by operator/)
+    const after = (await listShards(ctx)).shards.find((s) => s.value.id === first.shard)!.value
+    expect(after.replicas).toEqual(before.replicas)
+    expect(after.epoch).toBeGreaterThan(before.epoch)
+    const records = await readAll(after.replicas[0]!.node, after)
+    expect(records).toHaveLength(KEYS_PER_SHARD)
+
+    // `later` is now stale for that shard: applying it skips that action with the reason and runs the rest.
+    const {result: second} = await run(later)
+    const skipped = second.moves.find((m) => m.shard === first.shard)!
+    expect(skipped.phase).toBe('skipped')
+    expect(skipped.reason).toMatch(new RegExp(`shard ${first.shard} is at epoch \\d+, the plan expected ${first.epoch}`))
+    expect(second.moves.filter((m) => m.phase !== 'skipped').every((m) => m.phase === 'done')).toBe(true)
+  })
+})
