@@ -1,5 +1,5 @@
 import {z} from 'zod'
-import {type canonicalJson, sha256Hex} from './canonicalJson.js'
+import {canonicalJson, sha256Hex} from './canonicalJson.js'
 import {ClusterNameSchema, NodeIdSchema, ShardIdSchema} from './ids.js'
 import {NODE_STATES} from './node.js'
 import {HashRangeSchema} from './shard.js'
@@ -259,22 +259,35 @@ export type Plan = z.infer<typeof PlanSchema>
  * fraction of the recursive serialiser's time. test/model/plan.test.ts checks the equality.
  */
 export function canonicalPlanJson(value: unknown): string {
-  return JSON.stringify(value, function sortKeys(_key, v: unknown) {
-    if (typeof v === 'number' && !Number.isFinite(v)) throw new TypeError(`cannot serialise ${v} as JSON`)
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v
-    const keys = Object.keys(v)
-    let sorted = true
-    for (let i = 1; i < keys.length; i++) {
-      if (keys[i - 1]! > keys[i]!) {
-        sorted = false
-        break
-      }
+  try {
+    return JSON.stringify(value, sortKeys)
+  } catch (e) {
+    if (e === INDEX_KEYS) return canonicalJson(value)
+    throw e
+  }
+}
+
+/** INDEX_KEYS: JS iterates integer-like keys first whatever the insertion order, so such objects take the slow path. */
+const INDEX_KEYS = new Error('object with integer-like keys')
+
+function sortKeys(_key: string, v: unknown): unknown {
+  if (typeof v === 'number' && !Number.isFinite(v)) throw new TypeError(`cannot serialise ${v} as JSON`)
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return v
+  const keys = Object.keys(v)
+  let sorted = true
+  for (let i = 1; i < keys.length; i++) {
+    if (keys[i - 1]! > keys[i]!) {
+      sorted = false
+      break
     }
-    if (sorted) return v
-    const out: Record<string, unknown> = {}
-    for (const k of keys.sort()) out[k] = (v as Record<string, unknown>)[k]
-    return out
-  })
+  }
+  if (sorted) return v
+  const out: Record<string, unknown> = {}
+  for (const k of keys.sort()) {
+    if (/^(0|[1-9]\d*)$/.test(k)) throw INDEX_KEYS
+    out[k] = (v as Record<string, unknown>)[k]
+  }
+  return out
 }
 
 /** hashPlan returns the sha256 hex of the canonical JSON (see {@link canonicalJson}) of `plan` without its `hash` field. */
