@@ -1,0 +1,97 @@
+import {createInterface} from 'node:readline/promises'
+import {setTimeout as sleepFor} from 'node:timers/promises'
+import {Flags, type Interfaces} from '@oclif/core'
+import {UserError} from '../errors/errors.js'
+import {type ApplyDeps, type ApplyInput} from '../executor/applyPlan.js'
+import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent} from '../executor/executorEnv.js'
+import {type Preflight} from '../executor/planPreflight.js'
+import {parseWindow} from '../executor/window.js'
+import {formatBytes, parseDuration, parseRate} from '../model/units.js'
+
+/** EXECUTOR_FLAGS are the flags of every command that runs moves (`apply`, `node drain`). */
+export const EXECUTOR_FLAGS = {
+  yes: Flags.boolean({char: 'y', description: 'do not ask for confirmation (CI)'}),
+  throttle: Flags.string({description: 'global copy rate, e.g. 50MiB/s (default unlimited; `throttle set` overrides it live)'}),
+  'node-throttle': Flags.string({description: 'copy rate per source and per target node, e.g. 20MiB/s'}),
+  'max-concurrent': Flags.integer({description: 'moves running at once', default: 4, min: 1, max: 256}),
+  'per-node': Flags.integer({description: 'moves touching one node at once', default: 1, min: 1, max: 64}),
+  'drain-timeout': Flags.string({description: "how long to wait for the source's in-flight requests", default: '30s'}),
+  'cleanup-grace': Flags.string({description: 'how long the source keeps its copy after release (rollback window)', default: '0s'}),
+  window: Flags.string({description: 'maintenance window HH:MM-HH:MM (local time): moves start and copy only inside it'}),
+  'chunk-size': Flags.string({description: 'copy chunk size', default: '256KiB'}),
+}
+
+type ExecutorFlagValues = Interfaces.InferredFlags<typeof EXECUTOR_FLAGS>
+
+function flagValue<T>(flag: string, parse: (s: string) => T, raw: string | undefined, example: string): T | undefined {
+  if (raw === undefined) return undefined
+  try {
+    return parse(raw)
+  } catch (err) {
+    throw new UserError('BAD_INPUT', `${flag}: ${(err as Error).message}`, `e.g. ${flag} ${example}`)
+  }
+}
+
+/**
+ * executorInput turns the flags into the executor's input (everything but the plan).
+ * Throws UserError(BAD_INPUT) naming the flag for a malformed value, or when confirmation
+ * would be needed but stdin is not a terminal and --yes was not given.
+ */
+export function executorInput(flags: ExecutorFlagValues, holder: string, confirm: (p: Preflight | undefined, interactive: boolean) => Promise<boolean>): Omit<ApplyInput, 'plan'> {
+  const interactive = process.stdin.isTTY === true && !flags.yes
+  if (!flags.yes && !interactive) throw new UserError('BAD_INPUT', 'refusing to run moves without confirmation: stdin is not a terminal', 'pass --yes to run non-interactively (CI)')
+  return {
+    limits: {maxConcurrent: flags['max-concurrent'], perNode: flags['per-node']},
+    throttle: flagValue('--throttle', parseRate, flags.throttle, '50MiB/s') ?? null,
+    nodeThrottle: flagValue('--node-throttle', parseRate, flags['node-throttle'], '20MiB/s') ?? null,
+    window: flagValue('--window', parseWindow, flags.window, '01:00-05:00'),
+    options: {
+      ...DEFAULT_EXECUTOR_OPTIONS,
+      drainTimeoutMs: flagValue('--drain-timeout', parseDuration, flags['drain-timeout'], '30s')!,
+      cleanupGraceMs: flagValue('--cleanup-grace', parseDuration, flags['cleanup-grace'], '5m')!,
+      chunkBytes: Math.max(4096, flagValue('--chunk-size', parseRate, flags['chunk-size'], '256KiB')!),
+    },
+    holder,
+    confirm: (p) => confirm(p, interactive),
+  }
+}
+
+/** realDeps are the executor's side effects in production: wall clock, abortable sleep, events to `emit`. */
+export function realDeps(emit: (ev: ExecutorEvent) => void): ApplyDeps {
+  return {now: () => Date.now(), sleep: (ms, signal) => sleepFor(ms, undefined, {signal}).catch(() => {}), emit}
+}
+
+/** describePreflight renders what a plan will do, one line per action. */
+export function describePreflight(p: Preflight): string[] {
+  const lines = [`Plan ${p.planId} for cluster ${p.cluster}: ${p.runnable} action(s) to run, ${p.stale} stale${p.fingerprintMatches ? '' : ' (the shard map changed since the plan was made)'}`]
+  for (const v of p.verdicts) {
+    const a = v.action
+    const what = a.kind === 'move' ? `move shard ${a.shard} ${a.from} → ${a.to} (${formatBytes(a.bytes)}, ${a.reason.kind})` : `split shard ${a.shard} at ${a.at}`
+    lines.push(`  ${v.ok ? '✓' : '✗'} ${what}${v.reason ? ` — skipped: ${v.reason}` : ''}`)
+  }
+  return lines
+}
+
+/** askYesNo asks on the terminal; true only for y/yes. */
+export async function askYesNo(question: string): Promise<boolean> {
+  const rl = createInterface({input: process.stdin, output: process.stdout})
+  try {
+    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim())
+  } finally {
+    rl.close()
+  }
+}
+
+/** withSignals runs `fn` with an AbortSignal fired by SIGINT/SIGTERM, so the executor stops cleanly. */
+export async function withSignals<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const abort = new AbortController()
+  const onSignal = () => abort.abort()
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  try {
+    return await fn(abort.signal)
+  } finally {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  }
+}

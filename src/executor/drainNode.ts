@@ -1,0 +1,37 @@
+import {getNode} from '../cluster/clusterRepo.js'
+import {setNodeState} from '../cluster/nodeService.js'
+import {type ServiceContext} from '../cluster/serviceContext.js'
+import {readSnapshot} from '../cluster/snapshotService.js'
+import {UserError} from '../errors/errors.js'
+import {type Plan} from '../model/plan.js'
+import {planRebalance} from '../planner/planRebalance.js'
+import {type ApplyDeps, type ApplyInput, applyPlan, type ApplyResult} from './applyPlan.js'
+
+/** DrainResult is what `node drain` reports. */
+export interface DrainResult {
+  node: string
+  plan: Plan | null
+  result: ApplyResult | null
+  message: string
+}
+
+/**
+ * drainNode empties a node: marks it draining (so no plan places anything on it and the
+ * planner moves everything off), computes a drain-only plan from the live snapshot and
+ * runs it like `apply`. Draining an empty node reports "already drained". Throws
+ * UNREACHABLE_TARGET when the planner cannot place every replica elsewhere (the message
+ * names the shard and why), NOT_FOUND for an unknown node.
+ */
+export async function drainNode(ctx: ServiceContext, id: string, input: Omit<ApplyInput, 'plan'>, deps: ApplyDeps, signal: AbortSignal): Promise<DrainResult> {
+  await getNode(ctx, id)
+  await setNodeState(ctx, id, 'draining')
+  const snapshot = await readSnapshot(ctx)
+  const held = snapshot.shards.filter((s) => s.replicas.some((r) => r.node === id)).length
+  if (held === 0) return {node: id, plan: null, result: null, message: `node ${id} was already drained (it holds no replicas)`}
+  const plan = planRebalance(snapshot, {drainOnly: true}, {id: `drain-${id}-${new Date(deps.now()).toISOString().replace(/[-:.]/g, '').slice(0, 15)}`, createdAt: new Date(deps.now()).toISOString()})
+  const moves = plan.actions.filter((a) => a.kind === 'move' && a.from === id).length
+  if (moves < held) throw new UserError('UNREACHABLE_TARGET', `node ${id} cannot be fully drained: the plan moves ${moves} of its ${held} replicas (${plan.summary.stopDetail})`, 'add capacity or nodes in other zones, or relax placement constraints; the node stays draining')
+  const result = await applyPlan(ctx, {...input, plan}, deps, signal)
+  const left = (await readSnapshot(ctx)).shards.filter((s) => s.replicas.some((r) => r.node === id)).length
+  return {node: id, plan, result, message: left === 0 ? `node ${id} is drained: it holds no replicas; \`shardctl node remove ${id}\` can delete it` : `node ${id} still holds ${left} replica(s); rerun \`shardctl node drain ${id}\``}
+}
