@@ -3,7 +3,7 @@ import {EtcdCommand} from '../src/cli/baseCommand.js'
 import {describeEvent, makeProgressSink} from '../src/cli/executorProgress.js'
 import {askYesNo, describePreflight, EXECUTOR_FLAGS, executorInput, realDeps, withSignals} from '../src/cli/executorFlags.js'
 import {UserError} from '../src/errors/errors.js'
-import {type ApplyResult, applyPlan} from '../src/executor/applyPlan.js'
+import {type ApplyResult, executePlan} from '../src/executor/executePlan.js'
 import {readPlanForApply} from '../src/executor/planInput.js'
 import {formatBytes} from '../src/model/units.js'
 
@@ -28,7 +28,7 @@ export default class Apply extends EtcdCommand {
     const ctx = await this.services(flags)
     const sink = makeProgressSink({json: this.jsonEnabled(), tty: process.stdout.isTTY === true}, (line) => process.stdout.write(`${line}\n`))
     try {
-      const result = await withSignals((signal) => applyPlan(ctx, {...input, plan}, realDeps((ev) => sink.emit(ev)), signal))
+      const result = await withSignals((signal) => executePlan(ctx, {...input, plan}, realDeps((ev) => sink.emit(ev)), signal))
       sink.stop()
       this.renderResult(result)
       // A move that had to abort or fail is an operation failure for scripts and CI.

@@ -5,7 +5,7 @@ import {readSnapshot} from '../cluster/snapshotService.js'
 import {UserError} from '../errors/errors.js'
 import {type Plan} from '../model/plan.js'
 import {planRebalance} from '../planner/planRebalance.js'
-import {type ApplyDeps, type ApplyInput, applyPlan, type ApplyResult} from './applyPlan.js'
+import {type ApplyDeps, type ApplyInput, executePlan, type ApplyResult} from './executePlan.js'
 
 /** DrainResult is what `node drain` reports. */
 export interface DrainResult {
@@ -31,7 +31,7 @@ export async function drainNode(ctx: ServiceContext, id: string, input: Omit<App
   const plan = planRebalance(snapshot, {drainOnly: true}, {id: `drain-${id}-${new Date(deps.now()).toISOString().replace(/[-:.]/g, '').slice(0, 15)}`, createdAt: new Date(deps.now()).toISOString()})
   const moves = plan.actions.filter((a) => a.kind === 'move' && a.from === id).length
   if (moves < held) throw new UserError('UNREACHABLE_TARGET', `node ${id} cannot be fully drained: the plan moves ${moves} of its ${held} replicas (${plan.summary.stopDetail})`, 'add capacity or nodes in other zones, or relax placement constraints; the node stays draining')
-  const result = await applyPlan(ctx, {...input, plan}, deps, signal)
+  const result = await executePlan(ctx, {...input, plan}, deps, signal)
   const left = (await readSnapshot(ctx)).shards.filter((s) => s.replicas.some((r) => r.node === id)).length
   return {node: id, plan, result, message: left === 0 ? `node ${id} is drained: it holds no replicas; \`shardctl node remove ${id}\` can delete it` : `node ${id} still holds ${left} replica(s); rerun \`shardctl node drain ${id}\``}
 }

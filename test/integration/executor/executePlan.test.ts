@@ -11,7 +11,7 @@ import {makeServiceContext, type ServiceContext} from '../../../src/cluster/serv
 import {readSnapshot} from '../../../src/cluster/snapshotService.js'
 import {isUserError} from '../../../src/errors/errors.js'
 import {acquireLock} from '../../../src/etcd/leaseLock.js'
-import {type ApplyInput, applyPlan, type ApplyResult} from '../../../src/executor/applyPlan.js'
+import {type ApplyInput, executePlan, type ApplyResult} from '../../../src/executor/executePlan.js'
 import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent} from '../../../src/executor/executorEnv.js'
 import {requestCancel} from '../../../src/executor/moveStore.js'
 import {freePort} from '../../../src/localEtcd/freePort.js'
@@ -71,7 +71,7 @@ function input(over: Partial<ApplyInput> = {}): ApplyInput {
 
 async function run(plan: Plan | undefined, over: Partial<ApplyInput> = {}, signal = new AbortController().signal): Promise<{result: ApplyResult; events: ExecutorEvent[]}> {
   const events: ExecutorEvent[] = []
-  const result = await applyPlan(ctx, {...input(over), plan}, {now: () => Date.now(), sleep: (ms, s) => sleepFor(ms, undefined, {signal: s}).catch(() => {}), emit: (e) => events.push(e)}, signal)
+  const result = await executePlan(ctx, {...input(over), plan}, {now: () => Date.now(), sleep: (ms, s) => sleepFor(ms, undefined, {signal: s}).catch(() => {}), emit: (e) => events.push(e)}, signal)
   return {result, events}
 }
 

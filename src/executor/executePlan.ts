@@ -49,7 +49,7 @@ export interface ApplyDeps {
 }
 
 /**
- * applyPlan runs a plan's actions under the cluster's executor lock: verifies the plan's
+ * executePlan runs a plan's actions under the cluster's executor lock: verifies the plan's
  * hash, shows the preflight (stale actions are skipped with a reason), asks for
  * confirmation, records every move in etcd (so another process can resume them), applies
  * splits, then runs moves as concurrently as the limits allow, following pause, throttle
@@ -57,7 +57,7 @@ export interface ApplyDeps {
  * unfinished moves. Throws LOCK_HELD (naming the holder) when another executor runs.
  * Stops cleanly on `signal`; every move resumes from its persisted phase next time.
  */
-export async function applyPlan(ctx: ServiceContext, input: ApplyInput, deps: ApplyDeps, signal: AbortSignal): Promise<ApplyResult> {
+export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: ApplyDeps, signal: AbortSignal): Promise<ApplyResult> {
   const started = deps.now()
   let preflight: Preflight | undefined
   if (input.plan) {
