@@ -78,12 +78,16 @@ interface FineCell {
 }
 
 const DB_FILE = 'shardctl-node.sqlite'
+const PAGE_SIZE = Number(process.env.SHARDCTL_SQLITE_PAGE_SIZE ?? 16384)
 const RECORD_OVERHEAD = 64
 
 /**
  * StorageEngine is a storage node's durable record store on SQLite (better-sqlite3, WAL).
- * Rows are keyed by (hash, key) in a clustered WITHOUT ROWID table, so a shard is a range
- * scan and a split rewrites nothing. Writes are LWW merges batched into group-commit
+ * Rows are keyed by (hash, key) through a unique index, so a shard is an index range scan
+ * and a split rewrites nothing. The rows themselves live in a rowid table in arrival
+ * order: random-key writes then dirty one table page and one small index page each
+ * instead of one 16 KiB leaf of a clustered WITHOUT ROWID table, which measured 7-10×
+ * faster for random writes at a ~30 % cost in scan rate (bench/storage.ts). Writes are LWW merges batched into group-commit
  * transactions; every transaction also updates the fine-bucket digest cells of the
  * records it changed, so digests are always consistent with the data.
  *
@@ -130,20 +134,21 @@ export class StorageEngine {
     mkdirSync(opts.dir, {recursive: true})
     const db = new Database(join(opts.dir, DB_FILE))
     try {
-      db.pragma('page_size = 16384') // effective on a new file only: 1 KiB values stay on their leaf page
+      db.pragma(`page_size = ${PAGE_SIZE}`) // effective on a new file only
       db.pragma('journal_mode = WAL')
       db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`)
       db.pragma('cache_size = -65536')
       db.pragma('temp_store = MEMORY')
       db.exec(`
         CREATE TABLE IF NOT EXISTS kv (
+          id INTEGER PRIMARY KEY,
           h INTEGER NOT NULL,
           k BLOB NOT NULL,
           ver TEXT NOT NULL,
           v BLOB,
-          wall INTEGER,
-          PRIMARY KEY (h, k)
-        ) WITHOUT ROWID;
+          wall INTEGER
+        );
+        CREATE UNIQUE INDEX IF NOT EXISTS kv_hash_key ON kv (h, k);
         CREATE INDEX IF NOT EXISTS kv_tombstones ON kv (wall) WHERE v IS NULL;
         CREATE TABLE IF NOT EXISTS fine (f INTEGER PRIMARY KEY, xhi INTEGER NOT NULL, xlo INTEGER NOT NULL, n INTEGER NOT NULL, bytes INTEGER NOT NULL);
         CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
