@@ -1,0 +1,138 @@
+import {spawnSync} from 'node:child_process'
+import {fileURLToPath} from 'node:url'
+import {loadOutsideTarget, nodeFigures} from '../src/planner/planFigures.js'
+import {planRebalance} from '../src/planner/planRebalance.js'
+import {resolvePlanOptions} from '../src/planner/options.js'
+import {ClusterState} from '../src/planner/clusterState.js'
+import {naivePlan} from './naivePlanner.js'
+import {syntheticCluster} from './syntheticCluster.js'
+
+/**
+ * The planner benchmark (`npm run bench:planner`). Each strategy and size runs in its own
+ * child process, so plan time and peak RSS are measured alone. Every row uses the same
+ * seeded synthetic cluster and the same target (max 1.05 x the mean), so the ratios compare.
+ */
+
+const TARGET = 1.05
+const SEED = 42
+const ZIPF = 0.6
+const SIZES: [number, number][] = [
+  [100, 10_000],
+  [1000, 100_000],
+]
+const STRATEGIES = ['balance', 'ring', 'naive'] as const
+type Strategy = (typeof STRATEGIES)[number]
+
+interface Row {
+  strategy: Strategy
+  nodes: number
+  shards: number
+  planMs: number
+  peakRssMiB: number
+  snapshotRssMiB: number
+  maxOverMean: number
+  loadMoved: number
+  lowerBound: number
+  bytesMoved: number
+  actions: number
+  status: string
+}
+
+function worker(strategy: Strategy, nodes: number, shards: number): Row {
+  const snapshot = syntheticCluster({nodes, shards, rf: 3, zipf: ZIPF, seed: SEED})
+  const snapshotRssMiB = process.memoryUsage().rss / 2 ** 20
+  const started = performance.now()
+  let figures: {utilisation: number}[]
+  let inPool: (i: number) => boolean
+  let loadMoved: number
+  let lowerBound: number
+  let bytesMoved: number
+  let actions: number
+  let status: string
+  if (strategy === 'naive') {
+    const initial = new ClusterState(snapshot, resolvePlanOptions({maxImbalance: TARGET}))
+    lowerBound = loadOutsideTarget(initial)
+    const t = performance.now()
+    const {state, log} = naivePlan(snapshot, TARGET)
+    const planMs = performance.now() - t
+    figures = nodeFigures(state)
+    inPool = (i) => state.inPool[i] === 1
+    ;({loadMoved, bytes: bytesMoved} = log)
+    actions = log.actions.length
+    status = figures.every((f, i) => !inPool(i) || f.utilisation <= TARGET) ? 'within target' : 'stuck'
+    return finish(planMs)
+  }
+  const plan = planRebalance(snapshot, {strategy, maxImbalance: TARGET}, {id: 'bench', createdAt: '2025-01-01T00:00:00.000Z'})
+  const planMs = performance.now() - started
+  figures = plan.nodes.map((n) => n.after)
+  inPool = (i) => plan.nodes[i]!.alive && plan.nodes[i]!.state !== 'draining'
+  loadMoved = plan.summary.loadMoved
+  lowerBound = plan.summary.loadAboveTarget
+  bytesMoved = plan.summary.bytesToMove
+  actions = plan.actions.length
+  status = `${plan.summary.status} (${plan.summary.stopReason})`
+  return finish(planMs)
+
+  function finish(planMs: number): Row {
+    const pool = figures.filter((_, i) => inPool(i)).map((f) => f.utilisation)
+    const mean = pool.reduce((a, b) => a + b, 0) / pool.length
+    return {
+      strategy,
+      nodes,
+      shards,
+      planMs,
+      peakRssMiB: process.resourceUsage().maxRSS / 1024,
+      snapshotRssMiB,
+      maxOverMean: Math.max(...pool) / mean,
+      loadMoved,
+      lowerBound,
+      bytesMoved,
+      actions,
+      status,
+    }
+  }
+}
+
+function main(): void {
+  const self = fileURLToPath(import.meta.url)
+  console.log(`planner bench: seeded synthetic clusters (seed ${SEED}, Zipf ${ZIPF} reads and writes, log-normal sizes, 3 zones, capacities 1x/2x, one node added, one draining), rf 3, target ${TARGET}x the mean`)
+  console.log('each row runs in its own process; plan time excludes building the snapshot; peak RSS is the whole process (snapshot included)\n')
+  const header = ['nodes x shards', 'strategy', 'plan time', 'peak RSS', 'max/mean after', 'load moved / lower bound', 'bytes moved', 'actions', 'result']
+  const rows: string[][] = []
+  for (const [nodes, shards] of SIZES) {
+    for (const strategy of STRATEGIES) {
+      const child = spawnSync(process.execPath, ['--max-old-space-size=4096', self, '--worker', strategy, String(nodes), String(shards)], {encoding: 'utf8', maxBuffer: 1 << 24})
+      if (child.status !== 0) {
+        console.error(child.stderr)
+        process.exit(1)
+      }
+      const r = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as Row
+      rows.push([
+        `${nodes} x ${shards / 1000}k`,
+        strategy,
+        `${(r.planMs / 1000).toFixed(2)} s`,
+        `${r.peakRssMiB.toFixed(0)} MiB`,
+        r.maxOverMean.toFixed(3),
+        `${r.loadMoved.toFixed(1)} / ${r.lowerBound.toFixed(1)} = ${(r.loadMoved / r.lowerBound).toFixed(2)}`,
+        `${(r.bytesMoved / 2 ** 30).toFixed(0)} GiB`,
+        String(r.actions),
+        r.status,
+      ])
+    }
+  }
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`
+  console.log(line(header))
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`)
+  for (const r of rows) console.log(line(r))
+  console.log('\nload is in average-node units; the lower bound is the load outside the target band before planning (draining nodes count whole).')
+  console.log('balance includes computing its ring baseline (as `shardctl plan` does).')
+}
+
+const at = process.argv.indexOf('--worker')
+if (at >= 0) {
+  const [strategy, nodes, shards] = process.argv.slice(at + 1)
+  console.log(JSON.stringify(worker(strategy as Strategy, Number(nodes), Number(shards))))
+} else {
+  main()
+}
