@@ -1,0 +1,62 @@
+import {type Plan} from '../../model/plan.js'
+import {formatBytes} from '../../model/units.js'
+import {describeAction, listedNodes} from './planText.js'
+import {utilisationBar} from './utilisationBar.js'
+
+const VERDICT: Record<Plan['summary']['status'], string> = {
+  balanced: 'Balanced: nothing to do',
+  'needs-rebalance': 'Rebalance needed: this plan reaches the target',
+  unreachable: 'Target unreachable with this plan',
+}
+
+function cell(text: string): string {
+  return text.replaceAll('|', '\\|')
+}
+
+/**
+ * renderPlanMarkdown renders a PR-ready summary: the verdict, a before/after/ring-baseline
+ * table, why the planner stopped, and collapsible per-node bars and actions. Pure.
+ */
+export function renderPlanMarkdown(plan: Plan, limits: {nodes?: number; actions?: number} = {}): string {
+  const s = plan.summary
+  const b = s.baseline
+  const out: string[] = []
+  out.push(`### shardctl plan \`${plan.id}\` for \`${plan.cluster}\``)
+  out.push('')
+  out.push(`**${VERDICT[s.status]}** (${plan.options.strategy} strategy, target ${s.target}x the mean)`)
+  out.push('')
+  out.push('| | before | after | ring baseline |')
+  out.push('|---|---:|---:|---:|')
+  out.push(`| max utilisation (x mean) | ${s.imbalanceBefore.toFixed(2)} | ${s.imbalanceAfter.toFixed(2)} | ${b ? b.imbalanceAfter.toFixed(2) : 'n/a'} |`)
+  out.push(`| moves | | ${s.moves} | ${b ? b.moves : 'n/a'} |`)
+  out.push(`| data to move | | ${formatBytes(s.bytesToMove)} | ${b ? formatBytes(b.bytesToMove) : 'n/a'} |`)
+  out.push(`| load moved (average nodes) | | ${s.loadMoved.toFixed(2)} | ${b ? b.loadMoved.toFixed(2) : 'n/a'} |`)
+  out.push(`| splits | | ${s.splits} | |`)
+  out.push('')
+  out.push(`Stopped: \`${s.stopReason}\`: ${cell(s.stopDetail)}`)
+  for (const h of s.hotShards) out.push(`\n> Hot shard ${h.shard} on \`${h.node}\`: ${h.load.toFixed(2)}x an average node (${h.resource})${h.split ? ', split by this plan' : ''}`)
+  out.push('')
+  const nodes = listedNodes(plan.nodes, limits.nodes ?? 50)
+  const scale = Math.max(s.target * 1.25, ...nodes.map((n) => Math.max(n.before.utilisation, n.after.utilisation)))
+  out.push(`<details><summary>Per-node utilisation (${nodes.length} of ${plan.nodes.length} nodes)</summary>`)
+  out.push('')
+  out.push('| node | zone | state | before | | after | |')
+  out.push('|---|---|---|---|---:|---|---:|')
+  for (const n of nodes) {
+    out.push(`| \`${n.id}\` | ${cell(n.zone)} | ${n.alive ? n.state : 'down'} | \`${utilisationBar(n.before.utilisation, scale, 16)}\` | ${n.before.utilisation.toFixed(2)} | \`${utilisationBar(n.after.utilisation, scale, 16)}\` | ${n.after.utilisation.toFixed(2)} |`)
+  }
+  out.push('')
+  out.push('</details>')
+  if (plan.actions.length > 0) {
+    const shown = plan.actions.slice(0, limits.actions ?? 50)
+    out.push('')
+    out.push(`<details><summary>Actions (${shown.length} of ${plan.actions.length})</summary>`)
+    out.push('')
+    shown.forEach((a, i) => out.push(`${i + 1}. ${describeAction(a)}`))
+    out.push('')
+    out.push('</details>')
+  }
+  out.push('')
+  out.push(`Computed from etcd revision ${plan.createdFrom.revision}, shard map \`${plan.createdFrom.fingerprint.slice(0, 12)}\`; plan sha256 \`${plan.hash.slice(0, 12)}\`.`)
+  return out.join('\n')
+}

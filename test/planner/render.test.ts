@@ -1,0 +1,52 @@
+import {describe, expect, it} from 'vitest'
+import {planRebalance} from '../../src/planner/planRebalance.js'
+import {renderPlanMarkdown} from '../../src/planner/render/planMarkdown.js'
+import {renderPlanText} from '../../src/planner/render/planText.js'
+import {utilisationBar} from '../../src/planner/render/utilisationBar.js'
+import {snapshotOf} from './snapshotBuilder.js'
+
+const even = (n: number, node: string) => Array.from({length: n}, () => ({replicas: [node], reads: 10, writes: 10, bytes: 2 ** 30}))
+const snap = snapshotOf({nodes: [{id: 'a'}, {id: 'b', zone: 'z1'}, {id: 'c', state: 'draining'}, {id: 'd'}], shards: [...even(6, 'a'), ...even(2, 'b'), ...even(3, 'c'), ...even(1, 'd')]})
+const plan = planRebalance(snap, {}, {id: 'plan-7', createdAt: '2025-01-01T00:00:00.000Z'})
+
+describe('utilisationBar', () => {
+  it('given values on a scale, when drawn, then the bar length is proportional in eighth cells', () => {
+    expect(utilisationBar(1, 2, 8)).toBe('████    ')
+    expect(utilisationBar(2, 2, 8)).toBe('████████')
+    expect(utilisationBar(0, 2, 8)).toBe('        ')
+    expect(utilisationBar(1 / 16, 1, 2)).toBe('▏ ')
+  })
+
+  it('given a target beyond the bar, when drawn, then it is marked', () => {
+    expect(utilisationBar(0.5, 2, 8, 1.5)).toBe('██    │ ')
+    expect(utilisationBar(1.8, 2, 8, 1.5)).toBe('███████▎')
+  })
+})
+
+describe('renderPlanText', () => {
+  it('given a plan, when rendered, then it shows the verdict, imbalance beside the ring baseline, bars per node and the reasons', () => {
+    const text = renderPlanText(plan)
+    expect(text).toContain('status     needs-rebalance')
+    expect(text).toMatch(/imbalance 1\.50x -> 1\.00x the mean \(target 1\.1x\); ring baseline: \d\.\d\dx with \d+ moves/)
+    expect(text).toMatch(/^ {2}c +z0 +draining +█+ +│ +0\.75x +│ +0\.00x$/m)
+    expect(text).toContain('drain: node c is draining')
+    expect(text).toContain('stopped    within-target')
+  })
+
+  it('given more nodes than the limit, when rendered, then the most changed are listed and the rest counted', () => {
+    const text = renderPlanText(plan, {nodes: 2, actions: 1})
+    expect(text).toContain('... 2 more nodes change less')
+    expect(text).toMatch(/\.\.\. \d+ more \(--format json lists all\)/)
+  })
+})
+
+describe('renderPlanMarkdown', () => {
+  it('given a plan, when rendered, then it is a PR summary with a before/after/baseline table and collapsible details', () => {
+    const md = renderPlanMarkdown(plan)
+    expect(md).toContain('### shardctl plan `plan-7` for `test`')
+    expect(md).toContain('**Rebalance needed: this plan reaches the target**')
+    expect(md).toMatch(/\| max utilisation \(x mean\) \| 1\.50 \| 1\.00 \| \d\.\d\d \|/)
+    expect(md).toContain('<details><summary>Per-node utilisation (4 of 4 nodes)</summary>')
+    expect(md).toContain(`plan sha256 \`${plan.hash.slice(0, 12)}\``)
+  })
+})
