@@ -30,7 +30,7 @@ import {
   VERSION_HEADER,
 } from './protocol.js'
 import {decodeRecords, encodeRecords, RecordCodecError} from './recordCodec.js'
-import {type ShardMapFollower} from './shardMapFollower.js'
+import {type ShardView} from './shardMapFollower.js'
 import {type StorageEngine} from './storageEngine.js'
 
 /** READ_ROLES may serve gets: a joining replica is still being filled, a leaving one is stale. */
@@ -45,7 +45,7 @@ export interface NodeApiDeps {
   nodeId: string
   token: Buffer
   engine: StorageEngine
-  map: ShardMapFollower
+  map: ShardView
   meter: LoadMeter
   log: NodeLog
   /** serving is false while starting, after a lost lease (until re-registered) and while shutting down. */

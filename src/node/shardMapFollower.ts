@@ -10,13 +10,23 @@ export interface HeldShard {
   role: ReplicaRole
 }
 
+/** ShardView is what the node's HTTP API needs of the shard map (ShardMapFollower; a fake in unit tests). */
+export interface ShardView {
+  get(id: number): Shard | undefined
+  refresh(id: number): Promise<Shard | undefined>
+  roleOf(shard: Shard): ReplicaRole | undefined
+  held(): HeldShard[]
+  all(): Shard[]
+  mapRevision(): bigint
+}
+
 /**
  * ShardMapFollower is a node's view of the shard map: seeded by one listing, then kept
  * current by a resumable watch from that listing's revision. A shard's entry only ever
  * moves to a newer epoch, whichever of the watch or a direct {@link refresh} saw it first.
  * Corrupt values are skipped (and reported to `onProblem`), never served.
  */
-export class ShardMapFollower {
+export class ShardMapFollower implements ShardView {
   private readonly shards = new Map<number, Shard>()
   private watch?: ResumableWatch
   private revision = 0n

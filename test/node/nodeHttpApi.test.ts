@@ -1,0 +1,195 @@
+import {mkdtempSync, rmSync} from 'node:fs'
+import {createServer, type Server} from 'node:http'
+import {type AddressInfo} from 'node:net'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {freePort} from '../../src/localEtcd/freePort.js'
+import {HASH_SPACE, keyHash} from '../../src/model/hash.js'
+import {formatHlc} from '../../src/model/hlc.js'
+import {type ReplicaRole, type Shard} from '../../src/model/shard.js'
+import {LoadMeter} from '../../src/node/loadMeter.js'
+import {NodeClient} from '../../src/node/nodeClient.js'
+import {NodeClients} from '../../src/node/nodeClients.js'
+import {NodeHttpApi} from '../../src/node/nodeHttpApi.js'
+import {isNodeRequestError} from '../../src/node/nodeRequestError.js'
+import {type HeldShard, type ShardView} from '../../src/node/shardMapFollower.js'
+import {StorageEngine} from '../../src/node/storageEngine.js'
+
+const TOKEN = 'unit-test-token-0123456789'
+
+/** FakeMap is the node's shard map with an "etcd" behind it that tests edit. */
+class FakeMap implements ShardView {
+  readonly local = new Map<number, Shard>()
+  readonly etcd = new Map<number, Shard>()
+  refreshes = 0
+  get(id: number) {
+    return this.local.get(id)
+  }
+  async refresh(id: number) {
+    this.refreshes++
+    const s = this.etcd.get(id)
+    if (s) this.local.set(id, s)
+    return this.local.get(id)
+  }
+  roleOf(shard: Shard): ReplicaRole | undefined {
+    return shard.replicas.find((r) => r.node === 'me')?.role
+  }
+  held(): HeldShard[] {
+    return [...this.local.values()].flatMap((s) => (this.roleOf(s) ? [{shard: s, role: this.roleOf(s)!}] : []))
+  }
+  all() {
+    return [...this.local.values()]
+  }
+  mapRevision() {
+    return 1n
+  }
+  set(s: Shard, {localToo = true} = {}) {
+    this.etcd.set(s.id, s)
+    if (localToo) this.local.set(s.id, s)
+  }
+}
+
+const map = new FakeMap()
+let engine: StorageEngine
+let server: Server
+let dir: string
+let client: NodeClient
+let serving = true
+const half = HASH_SPACE / 2
+const v = (n: number) => formatHlc({wall: Date.now() + n, counter: 0, writer: 'u'})
+
+function keyIn(lo: number, hi: number, prefix: string): Buffer {
+  for (let i = 0; i < 100_000; i++) {
+    const k = Buffer.from(`${prefix}${i}`)
+    if (keyHash(k) >= lo && keyHash(k) < hi) return k
+  }
+  throw new Error('no key')
+}
+
+async function codeOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p
+    return 'ok'
+  } catch (err) {
+    if (isNodeRequestError(err)) return err.code
+    throw err
+  }
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'shardctl-api-'))
+  engine = StorageEngine.open({dir, tombstoneGraceMs: 3_600_000, synchronous: 'NORMAL'})
+  map.set({id: 0, range: {lo: 0, hi: half}, epoch: 3, replicas: [{node: 'me', role: 'voter'}]})
+  map.set({id: 1, range: {lo: half, hi: HASH_SPACE}, epoch: 1, replicas: [{node: 'other', role: 'voter'}]})
+  const api = new NodeHttpApi({
+    nodeId: 'me',
+    token: Buffer.from(TOKEN),
+    engine,
+    map,
+    meter: new LoadMeter(Date.now()),
+    log: {info() {}, warn() {}, error() {}},
+    serving: () => serving,
+    draining: () => false,
+  })
+  server = createServer(api.handle)
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  client = new NodeClient({node: 'me', address: `127.0.0.1:${(server.address() as AddressInfo).port}`, token: TOKEN, timeoutMs: 3000})
+})
+
+afterAll(async () => {
+  await client.destroy()
+  server.closeAllConnections()
+  await new Promise((r) => server.close(r))
+  engine.close()
+  rmSync(dir, {recursive: true, force: true})
+})
+
+describe('NodeHttpApi through NodeClient', () => {
+  it('given a voter shard, when writing and reading at its epoch, then records round-trip', async () => {
+    const key = keyIn(0, half, 'a')
+    expect(await client.apply(0, 3, [{key, version: v(1), value: Buffer.from('x')}])).toEqual({epoch: 3, applied: 1, ignored: 0})
+    expect((await client.get(0, 3, key)).record?.value?.toString()).toBe('x')
+  })
+
+  it('given an older epoch, when requesting, then STALE_EPOCH carries the node epoch and is retriable', async () => {
+    const err = await client.get(0, 2, keyIn(0, half, 'b')).catch((e: unknown) => e)
+    expect(isNodeRequestError(err, 'STALE_EPOCH')).toBe(true)
+    if (isNodeRequestError(err)) {
+      expect(err.nodeEpoch).toBe(3)
+      expect(err.retriable).toBe(true)
+      expect(err.status).toBe(409)
+    }
+  })
+
+  it('given a newer epoch than the node knows, when requesting, then the node re-reads the shard first and serves', async () => {
+    map.set({id: 0, range: {lo: 0, hi: half}, epoch: 4, replicas: [{node: 'me', role: 'voter'}]}, {localToo: false})
+    const before = map.refreshes
+    expect(await codeOf(client.digest(0, 4))).toBe('ok')
+    expect(map.refreshes).toBe(before + 1)
+    expect(await codeOf(client.digest(0, 9))).toBe('BAD_INPUT')
+  })
+
+  it('given roles, when requests need another role, then NOT_OWNER (not STALE_EPOCH) answers', async () => {
+    expect(await codeOf(client.get(1, 1, keyIn(half, HASH_SPACE, 'c')))).toBe('NOT_OWNER')
+    expect(await codeOf(client.get(7, 1, Buffer.from('x')))).toBe('NOT_OWNER')
+    map.set({id: 1, range: {lo: half, hi: HASH_SPACE}, epoch: 2, replicas: [{node: 'other', role: 'voter'}, {node: 'me', role: 'leaving'}]})
+    expect(await codeOf(client.apply(1, 2, [{key: keyIn(half, HASH_SPACE, 'd'), version: v(1), value: Buffer.from('x')}]))).toBe('NOT_OWNER')
+    expect(await codeOf(client.digest(1, 2))).toBe('ok')
+    expect(await client.drop(1, 2)).toMatchObject({deleted: 0})
+    expect(await codeOf(client.drop(0, 4))).toBe('PRECONDITION')
+  })
+
+  it('given a node that is not serving, when requesting, then NOT_SERVING (503, retriable) answers but health works', async () => {
+    serving = false
+    try {
+      expect(await codeOf(client.digest(0, 4))).toBe('NOT_SERVING')
+      expect((await client.health()).serving).toBe(false)
+    } finally {
+      serving = true
+    }
+  })
+
+  it('given nothing listening, when requesting, then NODE_UNREACHABLE comes quickly', async () => {
+    const dead = new NodeClient({node: 'dead', address: `127.0.0.1:${await freePort()}`, token: TOKEN, timeoutMs: 1000})
+    expect(await codeOf(dead.stats())).toBe('NODE_UNREACHABLE')
+    await dead.destroy()
+  })
+
+  it('given a server that never answers, when requesting, then the client times out instead of hanging', async () => {
+    const silent = createServer(() => {})
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r))
+    const c = new NodeClient({node: 'silent', address: `127.0.0.1:${(silent.address() as AddressInfo).port}`, token: TOKEN, timeoutMs: 300})
+    const t0 = Date.now()
+    const err = await c.stats().catch((e: unknown) => e)
+    expect(isNodeRequestError(err, 'NODE_UNREACHABLE')).toBe(true)
+    expect((err as Error).message).toMatch(/timed out/)
+    expect(Date.now() - t0).toBeLessThan(5000)
+    await c.destroy()
+    silent.closeAllConnections()
+    await new Promise((r) => silent.close(r))
+  })
+
+  it('given pools per node, when a node leaves the set, then its pool is drained and later calls get a fresh one', async () => {
+    const port = (server.address() as AddressInfo).port
+    const pools = new NodeClients({token: TOKEN})
+    const a = pools.client({id: 'me', address: `127.0.0.1:${port}`})
+    expect(pools.client({id: 'me', address: `127.0.0.1:${port}`})).toBe(a)
+    expect((await a.health()).node).toBe('me')
+    expect(pools.retain(new Set())).toEqual(['me'])
+    const b = pools.client({id: 'me', address: `127.0.0.1:${port}`})
+    expect(b).not.toBe(a)
+    expect((await b.health()).node).toBe('me')
+    await pools.close()
+  })
+
+  it('given stats, when asked, then held shards come with role, epoch and in-flight counts', async () => {
+    const st = await client.stats()
+    expect(st.shards.map((s) => [s.shard, s.role])).toEqual([
+      [0, 'voter'],
+      [1, 'leaving'],
+    ])
+    expect(st.shards[0]!.keys).toBeGreaterThanOrEqual(1)
+    expect((await client.inflight(0)).inflight).toBe(0)
+  })
+})
