@@ -124,7 +124,9 @@ async function launch(bin: string, opts: StartEtcdOptions & {clientPort: number;
     async restart() {
       await handle.stop()
       const next = await launch(bin, opts, logFile)
-      Object.assign(handle, {pid: next.pid, stop: next.stop, restart: next.restart})
+      // Keep this restart (not next's): next.restart would update next's handle, not this one,
+      // so a second restart would leave `handle` stopping an already-stopped process.
+      Object.assign(handle, {pid: next.pid, stop: next.stop})
     },
   }
   return handle
