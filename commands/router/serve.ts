@@ -1,10 +1,10 @@
 import {Flags} from '@oclif/core'
 import {EtcdCommand} from '../../src/cli/baseCommand.js'
+import {UserError} from '../../src/errors/errors.js'
 import {parseDuration} from '../../src/model/units.js'
 import {startRouter} from '../../src/router/routerService.js'
 import {terminationSignal} from '../../src/router/terminationSignal.js'
 
-const duration = Flags.custom<number>({parse: async (s) => parseDuration(s)})
 
 export default class RouterServe extends EtcdCommand {
   static override summary = 'Run a router: the quorum read/write proxy clients talk to.'
@@ -15,14 +15,15 @@ export default class RouterServe extends EtcdCommand {
     id: Flags.string({description: 'router id in etcd and in write versions (default: <host>-<pid>)'}),
     w: Flags.integer({description: 'write quorum (default: a majority of the voters: 2 of 3, 1 of 1)', min: 1}),
     r: Flags.integer({description: 'read quorum (default: a majority of the voters)', min: 1}),
-    'node-timeout': duration({description: 'timeout of one request to one node', default: 2000}),
-    'request-timeout': duration({description: 'end-to-end bound of one client request, retries included', default: 5000}),
-    'drain-timeout': duration({description: 'on SIGTERM, how long in-flight requests may take before connections are closed', default: 10_000}),
+    'node-timeout': Flags.string({description: 'timeout of one request to one node', default: '2s'}),
+    'request-timeout': Flags.string({description: 'end-to-end bound of one client request, retries included', default: '5s'}),
+    'drain-timeout': Flags.string({description: 'on SIGTERM, how long in-flight requests may take before connections are closed', default: '10s'}),
     'lease-ttl': Flags.integer({description: 'TTL in seconds of the router\'s etcd lease', default: 10, min: 2}),
   }
 
   async run(): Promise<{id: string; address: string; signal: string; drained: boolean}> {
     const {flags} = await this.parse(RouterServe)
+    const drainMs = duration(flags['drain-timeout'], '--drain-timeout')
     const ctx = await this.services(flags)
     const log = (line: string) => process.stderr.write(`${new Date().toISOString()} router: ${line}\n`)
     const router = await startRouter(ctx, {
@@ -30,16 +31,24 @@ export default class RouterServe extends EtcdCommand {
       listen: flags.listen,
       w: flags.w,
       r: flags.r,
-      nodeTimeoutMs: flags['node-timeout'],
-      requestTimeoutMs: flags['request-timeout'],
+      nodeTimeoutMs: duration(flags['node-timeout'], '--node-timeout'),
+      requestTimeoutMs: duration(flags['request-timeout'], '--request-timeout'),
       leaseTtlSeconds: flags['lease-ttl'],
       log,
     })
     this.log(`router ${router.id} serving cluster ${router.cluster} on ${router.address}`)
     const signal = await terminationSignal()
-    log(`${signal}: draining (up to ${flags['drain-timeout']} ms)`)
-    const {drained, inflightAtDeadline} = await router.stop(flags['drain-timeout'])
+    log(`${signal}: draining (up to ${drainMs} ms)`)
+    const {drained, inflightAtDeadline} = await router.stop(drainMs)
     log(drained ? 'drained; exiting' : `drain deadline passed with ${inflightAtDeadline} requests in flight; exiting`)
     return {id: router.id, address: router.address, signal, drained}
+  }
+}
+
+function duration(raw: string, flag: string): number {
+  try {
+    return parseDuration(raw)
+  } catch (err) {
+    throw new UserError('BAD_INPUT', `${flag}: ${(err as Error).message}`)
   }
 }

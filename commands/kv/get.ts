@@ -1,0 +1,17 @@
+import {Args, Flags} from '@oclif/core'
+import {EtcdCommand} from '../../src/cli/baseCommand.js'
+import {type KvGetOutput, kvGet} from '../../src/router/kvService.js'
+
+export default class KvGet extends EtcdCommand {
+  static override summary = 'Read a key through a router; prints the value bytes.'
+  static override examples = ['<%= config.bin %> kv get user:42 --router 127.0.0.1:7000', '<%= config.bin %> kv get user:42 --json']
+  static override args = {key: Args.string({description: 'the key', required: true})}
+  static override flags = {router: Flags.string({description: 'router host:port (default: a live router registered in etcd)', env: 'SHARDCTL_ROUTER'})}
+
+  async run(): Promise<KvGetOutput> {
+    const {args, flags} = await this.parse(KvGet)
+    const {output, raw} = await kvGet({router: flags.router, services: () => this.services(flags)}, args.key)
+    if (!this.jsonEnabled()) process.stdout.write(raw)
+    return output
+  }
+}

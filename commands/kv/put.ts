@@ -1,0 +1,40 @@
+import {readFileSync} from 'node:fs'
+import {Args, Flags} from '@oclif/core'
+import {EtcdCommand} from '../../src/cli/baseCommand.js'
+import {UserError} from '../../src/errors/errors.js'
+import {type KvWriteOutput, kvPut} from '../../src/router/kvService.js'
+
+export default class KvPut extends EtcdCommand {
+  static override summary = 'Write a key through a router (value from the argument, --file or stdin).'
+  static override examples = ['<%= config.bin %> kv put user:42 \'{"name":"Ada"}\'', '<%= config.bin %> kv put blob --file ./photo.jpg', 'echo hi | <%= config.bin %> kv put greeting']
+  static override args = {key: Args.string({description: 'the key', required: true}), value: Args.string({description: 'the value (UTF-8); omit to use --file or stdin'})}
+  static override flags = {
+    router: Flags.string({description: 'router host:port (default: a live router registered in etcd)', env: 'SHARDCTL_ROUTER'}),
+    file: Flags.string({description: 'read the value from this file (binary-safe)', exclusive: ['value']}),
+  }
+
+  async run(): Promise<KvWriteOutput> {
+    const {args, flags} = await this.parse(KvPut)
+    const value = args.value !== undefined ? Buffer.from(args.value, 'utf8') : flags.file ? readFile(flags.file) : readStdin()
+    const out = await kvPut({router: flags.router, services: () => this.services(flags)}, args.key, value)
+    this.log(`OK ${out.key} (${out.bytes} bytes) at version ${out.version}`)
+    return out
+  }
+}
+
+function readFile(path: string): Buffer {
+  try {
+    return readFileSync(path)
+  } catch (err) {
+    throw new UserError('BAD_INPUT', `cannot read --file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`)
+  }
+}
+
+function readStdin(): Buffer {
+  if (process.stdin.isTTY) throw new UserError('BAD_INPUT', 'no value: pass it as an argument, with --file, or on stdin')
+  try {
+    return readFileSync(0)
+  } catch {
+    throw new UserError('BAD_INPUT', 'no value: pass it as an argument, with --file, or on stdin')
+  }
+}

@@ -1,0 +1,64 @@
+import {Flags} from '@oclif/core'
+import {EtcdCommand} from '../src/cli/baseCommand.js'
+import {renderTable} from '../src/cli/table.js'
+import {formatBytes, parseDuration} from '../src/model/units.js'
+import {type LoadReport, loadReport, watchLoadReport} from '../src/stats/loadReport.js'
+
+export default class Stats extends EtcdCommand {
+  static override summary = 'Show per-node and per-shard load from the stats the nodes publish in etcd.'
+  static override description =
+    'Reads the leased stats/<node> keys (reads and writes per second, exponentially weighted; bytes and keys) and joins them with the shard map. Per shard, reads are summed over replicas; writes, bytes and keys are the largest replica\'s. With --watch, re-renders on every change (at most once per --interval) until Ctrl-C or --for; with --json --watch, prints one JSON report per line.'
+  static override examples = ['<%= config.bin %> stats', '<%= config.bin %> stats --json', '<%= config.bin %> stats --watch --interval 2s --for 1m']
+  static override flags = {
+    watch: Flags.boolean({description: 're-render on every change until interrupted', default: false}),
+    interval: Flags.string({description: 'with --watch: at most one render per interval', default: '1s'}),
+    for: Flags.string({description: 'with --watch: stop after this long (default: until Ctrl-C)'}),
+    count: Flags.integer({description: 'with --watch: stop after this many renders', min: 1}),
+  }
+
+  async run(): Promise<LoadReport | undefined> {
+    const {flags} = await this.parse(Stats)
+    const ctx = await this.services(flags)
+    if (!flags.watch) {
+      const report = await loadReport(ctx)
+      this.log(render(report))
+      return report
+    }
+    const controller = new AbortController()
+    const stop = () => controller.abort()
+    process.once('SIGINT', stop)
+    process.once('SIGTERM', stop)
+    const timer = flags.for ? setTimeout(stop, parseDuration(flags.for)) : undefined
+    const tty = process.stdout.isTTY && !this.jsonEnabled()
+    try {
+      await watchLoadReport(
+        ctx,
+        (r) => {
+          if (this.jsonEnabled()) process.stdout.write(`${JSON.stringify(r)}\n`)
+          else this.log(`${tty ? '\u001B[2J\u001B[H' : '\n'}${render(r)}`)
+        },
+        {minIntervalMs: parseDuration(flags.interval), signal: controller.signal, maxReports: flags.count},
+      )
+    } finally {
+      clearTimeout(timer)
+      process.off('SIGINT', stop)
+      process.off('SIGTERM', stop)
+    }
+    return undefined
+  }
+}
+
+function render(r: LoadReport): string {
+  const rate = (x: number) => x.toFixed(1)
+  const nodes = renderTable(
+    ['NODE', 'UP', 'REPLICAS', 'READS/S', 'WRITES/S', 'BYTES', 'KEYS', 'REPORTED'],
+    r.nodes.map((n) => [n.node, n.alive ? 'up' : 'down', n.replicas, n.reporting ? rate(n.reads) : '-', n.reporting ? rate(n.writes) : '-', n.reporting ? formatBytes(n.bytes) : '-', n.reporting ? n.keys : '-', n.at ?? '-']),
+    [2, 3, 4, 5, 6],
+  )
+  const shards = renderTable(
+    ['SHARD', 'EPOCH', 'REPLICAS', 'READS/S', 'WRITES/S', 'BYTES', 'KEYS', 'REPORTING'],
+    r.shards.map((s) => [s.shard, s.epoch, s.replicas.join(' '), rate(s.reads), rate(s.writes), formatBytes(s.bytes), s.keys, `${s.reporting}/${s.replicas.length}`]),
+    [0, 1, 3, 4, 5, 6],
+  )
+  return `Load of cluster ${r.cluster} at ${r.at}: ${rate(r.totals.reads)} reads/s, ${rate(r.totals.writes)} writes/s, ${formatBytes(r.totals.bytes)} in ${r.totals.keys} keys\n\n${nodes}\n\n${shards}`
+}

@@ -1,0 +1,57 @@
+import {compareRecords, mergeRecord} from '../node/lwwMerge.js'
+import {type DigestResponse, type NodeRecord} from '../node/protocol.js'
+
+/**
+ * differingBuckets returns the indexes of the digest buckets on which the replicas'
+ * digests disagree (any pair). Every digest must describe the same range with the same
+ * bucket bounds (same shard, same epoch): throws RangeError otherwise, since comparing
+ * buckets over different bounds would repair the wrong records.
+ */
+export function differingBuckets(digests: readonly DigestResponse[]): number[] {
+  if (digests.length < 2) return []
+  const first = digests[0]!
+  for (const d of digests.slice(1)) {
+    if (d.bounds.length !== first.bounds.length || d.bounds.some((b, i) => b !== first.bounds[i])) {
+      throw new RangeError(`replicas of shard ${first.shard} report different digest bounds (epochs ${first.epoch} and ${d.epoch}); re-read the shard and retry`)
+    }
+  }
+  const out: number[] = []
+  for (let i = 0; i < first.buckets.length; i++) {
+    const b = first.buckets[i]
+    if (digests.some((d) => d.buckets[i] !== b)) out.push(i)
+  }
+  return out
+}
+
+/** RepairFixes maps each replica to the records it lacks or holds older versions of. */
+export type RepairFixes = Map<string, NodeRecord[]>
+
+/**
+ * planRepair merges the replicas' listings of the same buckets with last-writer-wins (the
+ * nodes' own order, compareRecords) and returns, per replica, the winning records it is
+ * missing or holds an older version of. Applying those makes every listed replica hold
+ * the same records for those buckets; tombstones travel like values. Pure.
+ */
+export function planRepair(listings: ReadonlyMap<string, readonly NodeRecord[]>): RepairFixes {
+  const winners = new Map<string, NodeRecord>()
+  const held = new Map<string, Map<string, NodeRecord>>()
+  for (const [node, records] of listings) {
+    const mine = new Map<string, NodeRecord>()
+    held.set(node, mine)
+    for (const r of records) {
+      const id = r.key.toString('latin1')
+      mine.set(id, r)
+      winners.set(id, mergeRecord(winners.get(id), r))
+    }
+  }
+  const fixes: RepairFixes = new Map()
+  for (const [node, mine] of held) {
+    const out: NodeRecord[] = []
+    for (const [id, winner] of winners) {
+      const have = mine.get(id)
+      if (!have || compareRecords(have, winner) < 0) out.push(winner)
+    }
+    fixes.set(node, out)
+  }
+  return fixes
+}

@@ -1,0 +1,198 @@
+import {getShard, listNodes} from '../cluster/clusterRepo.js'
+import {type ServiceContext} from '../cluster/serviceContext.js'
+import {errorMessage} from '../errors/errors.js'
+import {AliveSchema} from '../model/node.js'
+import {type Shard, ShardSchema} from '../model/shard.js'
+import {lastSegment} from '../etcd/keys.js'
+import {loadClusterToken} from '../node/clusterToken.js'
+import {type NodeClient} from '../node/nodeClient.js'
+import {NodeClients} from '../node/nodeClients.js'
+import {isNodeRequestError} from '../node/nodeRequestError.js'
+import {type DigestResponse, MAX_BATCH_BYTES, type NodeRecord} from '../node/protocol.js'
+import {encodedRecordSize} from '../node/recordCodec.js'
+import {differingBuckets, planRepair} from './repairPlan.js'
+
+/** RepairOptions select what to repair and bound the work. */
+export interface RepairOptions {
+  /** shard restricts the run to one shard id (default: every shard). */
+  shard?: number
+  /** rounds bounds digest-compare-repair rounds per shard (writes racing the repair can leave new differences). */
+  rounds?: number
+  /** timeoutMs bounds each request to a node. */
+  timeoutMs?: number
+  /** bucketsPerRequest bounds one bucket listing request. */
+  bucketsPerRequest?: number
+}
+
+/** ShardRepair is what anti-entropy did to one shard. */
+export interface ShardRepair {
+  shard: number
+  epoch: number
+  /** replicas compared: voters and outgoing replicas (joining ones are the executor's to verify; leaving ones are not served). */
+  replicas: string[]
+  /** unreachable replicas were skipped (run repair again once they are back). */
+  unreachable: {node: string; reason: string}[]
+  buckets: number
+  /** differingBuckets is how many buckets differed in the first round. */
+  differingBuckets: number
+  /** fixed maps each replica to the number of records written to it. */
+  fixed: Record<string, number>
+  rounds: number
+  /** converged: every compared replica's digest is equal at the end. */
+  converged: boolean
+  /** error says why the shard could not be compared at all. */
+  error?: string
+}
+
+/** RepairReport is the result of one `shardctl repair` run. */
+export interface RepairReport {
+  cluster: string
+  shards: ShardRepair[]
+  /** recordsFixed sums every record written across every shard. */
+  recordsFixed: number
+  converged: boolean
+}
+
+/**
+ * repairShards runs anti-entropy over the shard's (or every shard's) replicas: it fetches
+ * each replica's bucket digests, lists only the buckets that differ, merges them with
+ * last-writer-wins and applies to every replica what it lacks (apply kind `repair`), then
+ * compares digests again — up to `rounds` times, so writes racing the repair cannot make
+ * it loop. An unreachable replica is reported and skipped; a stale epoch re-reads the
+ * shard and starts it over. Idempotent: running it on converged replicas writes nothing.
+ *
+ * Throws UserError NOT_FOUND (no such shard, no token: no node ever started) and the
+ * store's errors; per-shard failures are reported in the result, not thrown.
+ */
+export async function repairShards(ctx: ServiceContext, opts: RepairOptions = {}): Promise<RepairReport> {
+  const token = await loadClusterToken(ctx, {create: false})
+  const shards = opts.shard !== undefined ? [(await getShard(ctx, opts.shard)).value] : (await ctx.store.listTyped(ctx.keys.shardsPrefix, ShardSchema)).items.map((i) => i.value)
+  const addresses = await nodeAddresses(ctx)
+  const clients = new NodeClients({token, timeoutMs: opts.timeoutMs ?? 10_000})
+  const client = (node: string): NodeClient | undefined => {
+    const address = addresses.get(node)
+    return address ? clients.client({id: node, address}) : undefined
+  }
+  try {
+    const out: ShardRepair[] = []
+    for (const shard of shards) out.push(await repairShardWithRetry(ctx, shard, client, opts))
+    return {cluster: ctx.cluster, shards: out, recordsFixed: out.reduce((n, s) => n + Object.values(s.fixed).reduce((a, b) => a + b, 0), 0), converged: out.every((s) => s.converged)}
+  } finally {
+    await clients.close()
+  }
+}
+
+async function nodeAddresses(ctx: ServiceContext): Promise<Map<string, string>> {
+  const out = new Map<string, string>()
+  for (const n of await listNodes(ctx)) out.set(n.value.id, n.value.address)
+  const {items} = await ctx.store.list(ctx.keys.alivePrefix)
+  for (const kv of items) {
+    try {
+      const a = AliveSchema.safeParse(JSON.parse(kv.value))
+      if (a.success) out.set(lastSegment(kv.key), a.data.address)
+    } catch {
+      // an invalid alive record: keep the node record's address
+    }
+  }
+  return out
+}
+
+async function repairShardWithRetry(ctx: ServiceContext, initial: Shard, client: (node: string) => NodeClient | undefined, opts: RepairOptions): Promise<ShardRepair> {
+  let shard = initial
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await repairShard(shard, client, opts)
+    } catch (err) {
+      if (attempt < 3 && (isNodeRequestError(err, 'STALE_EPOCH') || err instanceof RangeError)) {
+        shard = (await getShard(ctx, shard.id)).value
+        continue
+      }
+      return {shard: shard.id, epoch: shard.epoch, replicas: comparedReplicas(shard), unreachable: [], buckets: 0, differingBuckets: 0, fixed: {}, rounds: 0, converged: false, error: errorMessage(err)}
+    }
+  }
+}
+
+function comparedReplicas(shard: Shard): string[] {
+  return shard.replicas.filter((r) => r.role === 'voter' || r.role === 'outgoing').map((r) => r.node)
+}
+
+/** repairShard throws STALE_EPOCH NodeRequestErrors and RangeError (bounds differ) for the caller to retry on a fresh shard. */
+async function repairShard(shard: Shard, client: (node: string) => NodeClient | undefined, opts: RepairOptions): Promise<ShardRepair> {
+  const replicas = comparedReplicas(shard)
+  const report: ShardRepair = {shard: shard.id, epoch: shard.epoch, replicas, unreachable: [], buckets: 0, differingBuckets: 0, fixed: Object.fromEntries(replicas.map((n) => [n, 0])), rounds: 0, converged: false}
+  const maxRounds = opts.rounds ?? 3
+  const perRequest = opts.bucketsPerRequest ?? 256
+  let live = replicas
+  for (let round = 0; round < maxRounds; round++) {
+    const digests = await digestsOf(shard, live, client, report)
+    live = [...digests.keys()]
+    if (live.length < 2) {
+      report.converged = live.length === replicas.length
+      return report
+    }
+    const differing = differingBuckets([...digests.values()])
+    report.buckets = digests.values().next().value!.buckets.length
+    if (round === 0) report.differingBuckets = differing.length
+    if (differing.length === 0) {
+      report.converged = report.unreachable.length === 0
+      return report
+    }
+    report.rounds = round + 1
+    for (let i = 0; i < differing.length; i += perRequest) {
+      const batch = differing.slice(i, i + perRequest)
+      const listings = new Map<string, NodeRecord[]>()
+      await Promise.all(live.map(async (node) => listings.set(node, await client(node)!.bucketRecords(shard.id, shard.epoch, batch))))
+      const fixes = planRepair(listings)
+      await Promise.all(
+        [...fixes].map(async ([node, records]) => {
+          for (const chunk of chunksOf(records, MAX_BATCH_BYTES / 4)) await client(node)!.apply(shard.id, shard.epoch, chunk, 'repair')
+          report.fixed[node] = (report.fixed[node] ?? 0) + records.length
+        }),
+      )
+    }
+  }
+  const final = await digestsOf(shard, live, client, report)
+  report.converged = report.unreachable.length === 0 && final.size >= 2 && differingBuckets([...final.values()]).length === 0
+  return report
+}
+
+async function digestsOf(shard: Shard, nodes: readonly string[], client: (node: string) => NodeClient | undefined, report: ShardRepair): Promise<Map<string, DigestResponse>> {
+  const out = new Map<string, DigestResponse>()
+  await Promise.all(
+    nodes.map(async (node) => {
+      const c = client(node)
+      if (!c) {
+        addUnreachable(report, node, 'no known address')
+        return
+      }
+      try {
+        out.set(node, await c.digest(shard.id, shard.epoch))
+      } catch (err) {
+        if (isNodeRequestError(err, 'STALE_EPOCH')) throw err
+        addUnreachable(report, node, errorMessage(err))
+      }
+    }),
+  )
+  // Keep the replica order stable for the report and for differingBuckets' first digest.
+  return new Map(nodes.filter((n) => out.has(n)).map((n) => [n, out.get(n)!]))
+}
+
+function addUnreachable(report: ShardRepair, node: string, reason: string): void {
+  if (!report.unreachable.some((u) => u.node === node)) report.unreachable.push({node, reason})
+}
+
+function* chunksOf(records: readonly NodeRecord[], maxBytes: number): Generator<NodeRecord[]> {
+  let chunk: NodeRecord[] = []
+  let bytes = 0
+  for (const r of records) {
+    const size = encodedRecordSize(r)
+    if (chunk.length > 0 && bytes + size > maxBytes) {
+      yield chunk
+      chunk = []
+      bytes = 0
+    }
+    chunk.push(r)
+    bytes += size
+  }
+  if (chunk.length > 0) yield chunk
+}

@@ -1,0 +1,82 @@
+import {type ServiceContext} from '../cluster/serviceContext.js'
+import {UserError} from '../errors/errors.js'
+import {RouterClient} from './routerClient.js'
+import {listRouters} from './routerRegistration.js'
+
+/** RouterTarget says how to find a router: an explicit `host:port`, or any live one registered in etcd. */
+export interface RouterTarget {
+  router?: string
+  /** services connects to etcd; only called when no router address was given. */
+  services: () => Promise<ServiceContext>
+}
+
+/**
+ * resolveRouter returns the router address: `target.router` when given, else the first
+ * live router registered under `routers/` (leased, so it was up within its TTL). Throws
+ * UserError(NOT_FOUND) when none is registered.
+ */
+export async function resolveRouter(target: RouterTarget): Promise<string> {
+  if (target.router) return target.router
+  const routers = await listRouters(await target.services())
+  const first = routers[0]
+  if (!first) throw new UserError('NOT_FOUND', 'no router is registered in etcd for this cluster', 'start one with `shardctl router serve`, or pass --router host:port')
+  return first.address
+}
+
+/** KvGetOutput is `kv get`'s result (its --json output): the value as UTF-8 when it is valid UTF-8, always as base64. */
+export interface KvGetOutput {
+  key: string
+  router: string
+  version: string
+  value: string | null
+  valueBase64: string
+  bytes: number
+}
+
+/** kvGet reads `key` through a router. Throws UserError(NOT_FOUND) when the key is absent or deleted, and RouterClient's errors. */
+export async function kvGet(target: RouterTarget, key: string): Promise<{output: KvGetOutput; raw: Buffer}> {
+  const address = await resolveRouter(target)
+  const client = new RouterClient(address)
+  try {
+    const r = await client.get(key)
+    if (!r.found) throw new UserError('NOT_FOUND', `key "${key}" not found${r.version ? ` (deleted at ${r.version})` : ''}`)
+    const utf8 = r.value.toString('utf8')
+    const valid = Buffer.from(utf8, 'utf8').equals(r.value)
+    return {output: {key, router: address, version: r.version, value: valid ? utf8 : null, valueBase64: r.value.toString('base64'), bytes: r.value.length}, raw: r.value}
+  } finally {
+    await client.close()
+  }
+}
+
+/** KvWriteOutput is `kv put` / `kv del`'s result: the version the write was stored at. */
+export interface KvWriteOutput {
+  key: string
+  router: string
+  version: string
+  deleted: boolean
+  bytes: number
+}
+
+/** kvPut stores `value` under `key` through a router. Throws RouterClient's errors (QUORUM_FAILED, TOO_LARGE, ...). */
+export async function kvPut(target: RouterTarget, key: string, value: Buffer): Promise<KvWriteOutput> {
+  const address = await resolveRouter(target)
+  const client = new RouterClient(address)
+  try {
+    const {version} = await client.put(key, value)
+    return {key, router: address, version, deleted: false, bytes: value.length}
+  } finally {
+    await client.close()
+  }
+}
+
+/** kvDel deletes `key` through a router (a tombstone; deleting an absent key also succeeds). */
+export async function kvDel(target: RouterTarget, key: string): Promise<KvWriteOutput> {
+  const address = await resolveRouter(target)
+  const client = new RouterClient(address)
+  try {
+    const {version} = await client.del(key)
+    return {key, router: address, version, deleted: true, bytes: 0}
+  } finally {
+    await client.close()
+  }
+}

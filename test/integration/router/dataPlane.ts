@@ -1,0 +1,117 @@
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {initCluster} from '../../../src/cluster/initCluster.js'
+import {parseNodeSpecs} from '../../../src/cluster/nodeSpec.js'
+import {makeServiceContext, type ServiceContext} from '../../../src/cluster/serviceContext.js'
+import {freePort} from '../../../src/localEtcd/freePort.js'
+import {keyHash} from '../../../src/model/hash.js'
+import {type Shard, ShardSchema} from '../../../src/model/shard.js'
+import {loadClusterToken} from '../../../src/node/clusterToken.js'
+import {NodeClient} from '../../../src/node/nodeClient.js'
+import {StoreSet, uniqueCluster} from '../../support/testStore.js'
+import {type NodeProcess, startNodeProcess} from '../node/nodeProcess.js'
+import {type RouterProcess, startRouterProcess} from './routerProcess.js'
+
+/**
+ * DataPlane is one test file's cluster on the shared etcd: `nodes` storage node processes,
+ * routers started on demand, node clients, and teardown that kills every process and
+ * removes every data dir. Everything listens on 127.0.0.1 at run-time ports.
+ */
+export class DataPlane {
+  readonly stores = new StoreSet()
+  readonly ctx: ServiceContext
+  readonly cluster: string
+  readonly ports: Record<string, number> = {}
+  readonly dataDirs: Record<string, string> = {}
+  readonly nodes: Record<string, NodeProcess> = {}
+  readonly routers: RouterProcess[] = []
+  private readonly procs: (NodeProcess | RouterProcess)[] = []
+  private readonly clients: NodeClient[] = []
+  token = ''
+
+  constructor(
+    readonly endpoint: string,
+    label: string,
+  ) {
+    this.cluster = uniqueCluster(label)
+    this.ctx = makeServiceContext(this.stores.open(endpoint, this.cluster), {cluster: this.cluster})
+  }
+
+  /** init creates the cluster (ids n1..nN), starts every node and loads the token. */
+  async init(nodeCount: number, shards: number, rf: number): Promise<void> {
+    const ids = Array.from({length: nodeCount}, (_, i) => `n${i + 1}`)
+    for (const id of ids) {
+      this.ports[id] = await freePort()
+      this.dataDirs[id] = mkdtempSync(join(tmpdir(), `shardctl-rt-${id}-`))
+    }
+    await initCluster(this.ctx, {shards, rf, nodes: parseNodeSpecs(ids.map((id) => `${id}=127.0.0.1:${this.ports[id]}`).join(',')), force: false})
+    await Promise.all(ids.map((id) => this.startNode(id)))
+    this.token = await loadClusterToken(this.ctx, {create: false})
+  }
+
+  /** startNode (re)starts node `id` on its port and data dir. */
+  async startNode(id: string): Promise<NodeProcess> {
+    const p = await startNodeProcess({endpoint: this.endpoint, cluster: this.cluster, id, port: this.ports[id]!, dataDir: this.dataDirs[id]!})
+    this.procs.push(p)
+    this.nodes[id] = p
+    return p
+  }
+
+  /** startRouter starts a router process. */
+  async startRouter(id: string, extra: string[] = []): Promise<RouterProcess> {
+    const r = await startRouterProcess({endpoint: this.endpoint, cluster: this.cluster, id, extra})
+    this.procs.push(r)
+    this.routers.push(r)
+    return r
+  }
+
+  /** client returns a node client (closed at teardown). */
+  client(id: string): NodeClient {
+    const c = new NodeClient({node: id, address: `127.0.0.1:${this.ports[id]}`, token: this.token, timeoutMs: 10_000})
+    this.clients.push(c)
+    return c
+  }
+
+  /** shards reads the current shard map. */
+  async shards(): Promise<Shard[]> {
+    return (await this.ctx.store.listTyped(this.ctx.keys.shardsPrefix, ShardSchema)).items.map((i) => i.value)
+  }
+
+  /** teardown kills every process, closes clients and stores, removes data dirs. */
+  async teardown(): Promise<void> {
+    await Promise.all(this.clients.map((c) => c.destroy()))
+    await Promise.all(this.procs.map((p) => p.kill()))
+    this.stores.closeAll()
+    for (const d of Object.values(this.dataDirs)) rmSync(d, {recursive: true, force: true})
+  }
+}
+
+/** keyFor finds a key (bounded search) that hashes into `shard`'s range. */
+export function keyFor(shard: Shard, prefix: string): string {
+  for (let i = 0; i < 100_000; i++) {
+    const k = `${prefix}-${i}`
+    const h = keyHash(k)
+    if (h >= shard.range.lo && h < shard.range.hi) return k
+  }
+  throw new Error('no key found')
+}
+
+/** waitFor polls `fn` until it returns a value (bounded by `timeoutMs`). */
+export async function waitFor<T>(fn: () => Promise<T | undefined>, what: string, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    const v = await fn().catch(() => undefined)
+    if (v !== undefined) return v
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  throw new Error(`timed out waiting for ${what}`)
+}
+
+/** kv is a tiny client of the router's API for tests. */
+export async function kv(address: string, method: 'GET' | 'PUT' | 'DELETE', key: string, body?: Buffer | string): Promise<{status: number; version: string | null; body: Buffer; json?: Record<string, unknown>}> {
+  const res = await fetch(`http://${address}/kv/${encodeURIComponent(key)}`, {method, body, signal: AbortSignal.timeout(15_000)})
+  const buf = Buffer.from(await res.arrayBuffer())
+  const json = res.headers.get('content-type')?.includes('json') ? (JSON.parse(buf.toString()) as Record<string, unknown>) : undefined
+  return {status: res.status, version: res.headers.get('x-shardctl-version'), body: buf, json}
+}
