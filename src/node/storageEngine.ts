@@ -63,6 +63,8 @@ interface Row {
   v: Buffer | null
 }
 
+type RawRow = [h: number, k: Buffer, ver: string, v: Buffer | null]
+
 interface Pending {
   records: readonly NodeRecord[]
   bytes: number
@@ -175,6 +177,9 @@ export class StorageEngine {
       del: db.prepare('DELETE FROM kv WHERE h = ? AND k = ?'),
       scanFrom: db.prepare<[number, number], Row>('SELECT h, k, ver, v FROM kv WHERE h >= ? AND h < ? ORDER BY h, k'),
       scanAfter: db.prepare<[number, Buffer, number], Row>('SELECT h, k, ver, v FROM kv WHERE (h, k) > (?, ?) AND h < ? ORDER BY h, k'),
+      // Raw (array) rows for the copy path: no per-row object with named fields.
+      scanFromRaw: db.prepare<[number, number], RawRow>('SELECT h, k, ver, v FROM kv WHERE h >= ? AND h < ? ORDER BY h, k').raw(true),
+      scanAfterRaw: db.prepare<[number, Buffer, number], RawRow>('SELECT h, k, ver, v FROM kv WHERE (h, k) > (?, ?) AND h < ? ORDER BY h, k').raw(true),
       heads: db.prepare<[number, number], {h: number; k: Buffer; ver: string; tomb: number; len: number}>('SELECT h, k, ver, v IS NULL AS tomb, length(k) + coalesce(length(v), 0) AS len FROM kv WHERE h >= ? AND h < ?'),
       totals: db.prepare<[number, number], {n: number; bytes: number | null}>('SELECT count(*) AS n, sum(length(k) + coalesce(length(v), 0)) AS bytes FROM kv WHERE h >= ? AND h < ?'),
       deleteRange: db.prepare('DELETE FROM kv WHERE h >= ? AND h < ?'),
@@ -324,28 +329,30 @@ export class StorageEngine {
    * RangeError for a malformed cursor or one outside `range`.
    */
   scan(range: HashRange, cursor: string | undefined, maxBytes: number): ScanPage {
-    let it: IterableIterator<Row>
-    if (cursor === undefined) it = this.stmts.scanFrom.iterate(range.lo, range.hi)
+    let it: IterableIterator<RawRow>
+    if (cursor === undefined) it = this.stmts.scanFromRaw.iterate(range.lo, range.hi)
     else {
       const c = decodeCursor(cursor)
       if (c.hash < range.lo || c.hash >= range.hi) throw new RangeError(`cursor at hash ${c.hash} is outside [${range.lo}, ${range.hi})`)
-      it = this.stmts.scanAfter.iterate(c.hash, c.key, range.hi)
+      it = this.stmts.scanAfterRaw.iterate(c.hash, c.key, range.hi)
     }
     const records: NodeRecord[] = []
     let bytes = 0
-    let last: Row | undefined
+    let lastHash = 0
+    let lastKey: Buffer | undefined
     let more = false
-    for (const row of it) {
-      if (records.length > 0 && bytes >= maxBytes) {
+    for (const [h, k, ver, v] of it) {
+      if (bytes >= maxBytes && records.length > 0) {
         more = true
         break
       }
-      records.push(toRecord(row))
-      bytes += row.k.length + row.ver.length + (row.v?.length ?? 0) + 8
-      last = row
+      records.push({key: k, version: ver, value: v})
+      bytes += k.length + ver.length + (v?.length ?? 0) + 8
+      lastHash = h
+      lastKey = k
     }
     if (more) it.return?.()
-    return {records, cursor: more && last ? encodeCursor(last.h, last.k) : undefined, bytes}
+    return {records, cursor: more && lastKey ? encodeCursor(lastHash, lastKey) : undefined, bytes}
   }
 
   /**
