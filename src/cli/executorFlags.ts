@@ -3,6 +3,7 @@ import {setTimeout as sleepFor} from 'node:timers/promises'
 import {Flags, type Interfaces} from '@oclif/core'
 import {UserError} from '../errors/errors.js'
 import {type ApplyDeps, type ApplyInput} from '../executor/executePlan.js'
+import {defaultAimd} from '../executor/adaptiveThrottle.js'
 import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent} from '../executor/executorEnv.js'
 import {type Preflight} from '../executor/planPreflight.js'
 import {parseWindow} from '../executor/window.js'
@@ -11,7 +12,8 @@ import {formatBytes, parseDuration, parseRate} from '../model/units.js'
 /** EXECUTOR_FLAGS are the flags of every command that runs moves (`apply`, `node drain`). */
 export const EXECUTOR_FLAGS = {
   yes: Flags.boolean({char: 'y', description: 'do not ask for confirmation (CI)'}),
-  throttle: Flags.string({description: 'global copy rate, e.g. 50MiB/s (default unlimited; `throttle set` overrides it live)'}),
+  throttle: Flags.string({description: 'global copy rate, e.g. 50MiB/s, or `auto` to adapt it to the routers\' client p99 (default unlimited; `throttle set` overrides it live)'}),
+  'max-client-p99': Flags.string({description: 'with --throttle auto: the client p99 the copy must stay under', default: '25ms'}),
   'node-throttle': Flags.string({description: 'copy rate per source and per target node, e.g. 20MiB/s'}),
   'max-concurrent': Flags.integer({description: 'moves running at once', default: 4, min: 1, max: 256}),
   'per-node': Flags.integer({description: 'moves touching one node at once', default: 1, min: 1, max: 64}),
@@ -42,7 +44,8 @@ export function executorInput(flags: ExecutorFlagValues, holder: string, confirm
   if (!flags.yes && !interactive) throw new UserError('BAD_INPUT', 'refusing to run moves without confirmation: stdin is not a terminal', 'pass --yes to run non-interactively (CI)')
   return {
     limits: {maxConcurrent: flags['max-concurrent'], perNode: flags['per-node']},
-    throttle: flagValue('--throttle', parseRate, flags.throttle, '50MiB/s') ?? null,
+    throttle: flags.throttle === 'auto' ? null : (flagValue('--throttle', parseRate, flags.throttle, '50MiB/s or auto') ?? null),
+    adaptive: flags.throttle === 'auto' ? defaultAimd(flagValue('--max-client-p99', parseDuration, flags['max-client-p99'], '25ms')!) : undefined,
     nodeThrottle: flagValue('--node-throttle', parseRate, flags['node-throttle'], '20MiB/s') ?? null,
     window: flagValue('--window', parseWindow, flags.window, '01:00-05:00'),
     options: {

@@ -1,8 +1,8 @@
 import {listAlive} from '../cluster/clusterRepo.js'
 import {UserError} from '../errors/errors.js'
 import {lastSegment} from '../etcd/keys.js'
-import {RouterRegistrationSchema} from '../model/router.js'
 import {type Shard} from '../model/shard.js'
+import {RouterRecordSchema} from '../router/routerRegistration.js'
 import {isNodeRequestError} from '../node/nodeRequestError.js'
 import {type ExecutorEnv} from './executorEnv.js'
 
@@ -35,7 +35,7 @@ export async function awaitBarrier(env: ExecutorEnv, shard: Shard, mapRevision: 
     const {items} = await env.ctx.store.list(env.ctx.keys.routersPrefix)
     laggingRouters = []
     for (const kv of items) {
-      const parsed = RouterRegistrationSchema.safeParse(safeJson(kv.value))
+      const parsed = RouterRecordSchema.safeParse(safeJson(kv.value))
       if (!parsed.success || BigInt(parsed.data.mapRevision) < mapRevision) laggingRouters.push(lastSegment(kv.key))
     }
     if (pendingNodes.size === 0 && laggingRouters.length === 0) return

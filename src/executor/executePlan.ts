@@ -6,6 +6,7 @@ import {isTerminal, type Move, type MovePhase} from '../model/move.js'
 import {EPOCH_STEPS, type Plan} from '../model/plan.js'
 import {loadClusterToken} from '../node/clusterToken.js'
 import {NodeClients} from '../node/nodeClients.js'
+import {AimdThrottle, type AimdOptions} from './adaptiveThrottle.js'
 import {type ExecutorEnv, type ExecutorEvent, type ExecutorOptions, type LiveControl} from './executorEnv.js'
 import {listMoves, type FencedMove, LockLostError} from './moveStore.js'
 import {runMove} from './moveRunner.js'
@@ -13,6 +14,7 @@ import {checkPlanIntegrity, preflightPlan, type Preflight} from './planPreflight
 import {type ConcurrencyLimits, pickStartable} from './scheduler.js'
 import {applySplit} from './splitShard.js'
 import {TokenBucket} from './tokenBucket.js'
+import {RouterRecordSchema} from '../router/routerRegistration.js'
 import {inWindow, type MaintenanceWindow} from './window.js'
 
 /** ApplyInput configures one `apply` run. */
@@ -22,6 +24,8 @@ export interface ApplyInput {
   limits: ConcurrencyLimits
   /** throttle is the global copy rate (bytes/s); null = unlimited. The `control` key overrides it live. */
   throttle: number | null
+  /** adaptive, when set, drives the global rate by AIMD on the routers' reported client p99 (`--throttle auto`). */
+  adaptive?: AimdOptions
   nodeThrottle: number | null
   window?: MaintenanceWindow
   options: ExecutorOptions
@@ -152,7 +156,9 @@ async function runAll(ctx: ServiceContext, lock: HeldLock, moves: FencedMove[], 
   const running = new Map<string, Promise<void>>()
   const nodeBuckets = new Map<string, TokenBucket>()
   const control: LiveControl = {paused: false, inWindow: () => (input.window ? inWindow(input.window, new Date(deps.now())) : true)}
-  const globalBucket = new TokenBucket(input.throttle, deps.now)
+  const aimd = input.adaptive ? new AimdThrottle(input.adaptive) : undefined
+  const globalBucket = new TokenBucket(aimd ? aimd.current() : input.throttle, deps.now)
+  let lastAdapt = deps.now()
   let nodeAddresses = new Map<string, string>()
   let fatal: unknown
   const env: ExecutorEnv = {
@@ -186,10 +192,22 @@ async function runAll(ctx: ServiceContext, lock: HeldLock, moves: FencedMove[], 
     if (!c) return
     if (c.paused !== control.paused) deps.emit({type: 'info', message: c.paused ? 'paused by operator' : 'resumed by operator', at: new Date(deps.now()).toISOString()})
     control.paused = c.paused
-    const rate = c.throttleBytesPerSec ?? input.throttle
+    let rate = c.throttleBytesPerSec ?? input.throttle
+    if (c.throttleBytesPerSec === null && aimd) {
+      // Adaptive: once a second, feed the routers' worst client p99 to AIMD.
+      rate = aimd.current()
+      if (deps.now() - lastAdapt >= 1000) {
+        lastAdapt = deps.now()
+        const p99 = await worstRouterP99(ctx)
+        const before = aimd.current()
+        rate = aimd.observe(p99)
+        if (Math.abs(rate - before) / before > 0.2) deps.emit({type: 'info', message: `adaptive throttle: routers' p99 ${p99 === null ? 'unknown' : `${p99.toFixed(1)} ms`} → copy rate ${Math.round(rate / 1024)} KiB/s`, at: new Date(deps.now()).toISOString()})
+      }
+    }
     if (rate !== globalBucket.currentRate()) {
+      const quiet = aimd !== undefined && c.throttleBytesPerSec === null
       globalBucket.setRate(rate)
-      deps.emit({type: 'info', message: `throttle now ${rate === null ? 'unlimited' : `${rate} B/s`}`, at: new Date(deps.now()).toISOString()})
+      if (!quiet) deps.emit({type: 'info', message: `throttle now ${rate === null ? 'unlimited' : `${rate} B/s`}`, at: new Date(deps.now()).toISOString()})
     }
   }
   await followControl()
@@ -232,6 +250,21 @@ async function runAll(ctx: ServiceContext, lock: HeldLock, moves: FencedMove[], 
   await Promise.all(running.values())
   if (fatal) throw fatal
   return latest
+}
+
+/** worstRouterP99 is the highest client p99 (ms) any live router reports; null when none reports one. */
+async function worstRouterP99(ctx: ServiceContext): Promise<number | null> {
+  const {items} = await ctx.store.list(ctx.keys.routersPrefix).catch(() => ({items: []}))
+  let worst: number | null = null
+  for (const kv of items) {
+    try {
+      const r = RouterRecordSchema.safeParse(JSON.parse(kv.value))
+      if (r.success && r.data.p99Ms !== null) worst = Math.max(worst ?? 0, r.data.p99Ms)
+    } catch {
+      // a malformed router entry says nothing about latency
+    }
+  }
+  return worst
 }
 
 function summarise(plan: string | null, moves: Move[], splits: ApplyResult['splits'], started: number, now: number, stopped: boolean): ApplyResult {
