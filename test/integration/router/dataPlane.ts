@@ -52,7 +52,7 @@ export class DataPlane {
 
   /** startNode (re)starts node `id` on its port and data dir. */
   async startNode(id: string): Promise<NodeProcess> {
-    const p = await startNodeProcess({endpoint: this.endpoint, cluster: this.cluster, id, port: this.ports[id]!, dataDir: this.dataDirs[id]!})
+    const p = await startNodeProcess({endpoint: this.endpoint, cluster: this.cluster, id, port: this.ports[id]!, dataDir: this.dataDirs[id]!}, 45_000)
     this.procs.push(p)
     this.nodes[id] = p
     return p
@@ -60,7 +60,7 @@ export class DataPlane {
 
   /** startRouter starts a router process. */
   async startRouter(id: string, extra: string[] = []): Promise<RouterProcess> {
-    const r = await startRouterProcess({endpoint: this.endpoint, cluster: this.cluster, id, extra})
+    const r = await startRouterProcess({endpoint: this.endpoint, cluster: this.cluster, id, extra}, 45_000)
     this.procs.push(r)
     this.routers.push(r)
     return r
