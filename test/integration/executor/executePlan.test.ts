@@ -28,6 +28,7 @@ import {type NodeProcess, startNodeProcess} from '../node/nodeProcess.js'
 
 const stores = new StoreSet()
 const procs: NodeProcess[] = []
+const procOf: Record<string, NodeProcess> = {}
 const clients = new Map<string, NodeClient>()
 let dir: string
 let ctx: ServiceContext
@@ -37,6 +38,12 @@ let token: string
 const ports: Record<string, number> = {}
 const NODE_IDS = ['n1', 'n2', 'n3']
 const KEYS_PER_SHARD = 200
+
+async function startNode(id: string): Promise<void> {
+  const p = await startNodeProcess({endpoint, cluster, id, port: ports[id]!, dataDir: join(dir, id)})
+  procs.push(p)
+  procOf[id] = p
+}
 
 function client(id: string): NodeClient {
   let c = clients.get(id)
@@ -89,7 +96,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'shardctl-apply-'))
   for (const id of NODE_IDS) ports[id] = await freePort()
   await initCluster(ctx, {shards: 6, rf: 1, nodes: parseNodeSpecs(NODE_IDS.map((id) => `${id}=127.0.0.1:${ports[id]}`).join(',')), force: false})
-  for (const id of NODE_IDS) procs.push(await startNodeProcess({endpoint, cluster, id, port: ports[id]!, dataDir: join(dir, id)}))
+  for (const id of NODE_IDS) await startNode(id)
   token = await loadClusterToken(ctx, {create: false})
   // Write KEYS_PER_SHARD records into every shard on its (only) replica.
   written = new Map()
@@ -214,4 +221,37 @@ describe('apply on real etcd and real nodes', () => {
     expect(skipped.reason).toMatch(new RegExp(`shard ${first.shard} is at epoch \\d+, the plan expected ${first.epoch}`))
     expect(second.moves.filter((m) => m.phase !== 'skipped').every((m) => m.phase === 'done')).toBe(true)
   })
+
+  it('fails safe when the destination dies mid-copy: the move aborts to the old replicas with the reason, and a new plan succeeds', async () => {
+    await setNodeState(ctx, 'n2', 'active')
+    const plan = await drainPlan('n3', 'drain-n3')
+    const first = plan.actions.find((a) => a.kind === 'move')!
+    const before = (await listShards(ctx)).shards.find((s) => s.value.id === first.shard)!.value
+    const running = run(plan, {throttle: 20 * 1024, limits: {maxConcurrent: 1, perNode: 1}, options: {...input().options, chunkBytes: 4096, nodeRetryMs: 2000}})
+    let copying: {id: string; to: string} | undefined
+    for (let i = 0; i < 200 && !copying; i++) {
+      await sleepFor(100)
+      const {items} = await ctx.store.list(ctx.keys.movesPrefix)
+      copying = items.map((kv) => JSON.parse(kv.value)).find((m) => m.plan === 'drain-n3' && m.phase === 'copying')
+    }
+    expect(copying).toBeDefined()
+    await procOf[copying!.to]!.kill()
+    const {result} = await running
+    const failed = result.moves.find((m) => m.id === copying!.id)!
+    expect(failed.phase).toBe('aborted')
+    expect(failed.reason).toMatch(new RegExp(`destination ${copying!.to} unreachable|destination node "${copying!.to}" is not up`))
+    const after = (await listShards(ctx)).shards.find((s) => s.value.id === failed.shard)!.value
+    expect(after.replicas.map((r) => r.node).sort()).toEqual(before.replicas.map((r) => r.node).sort())
+    expect(after.replicas.every((r) => r.role === 'voter')).toBe(true)
+    // Bring the node back: a fresh plan moves everything off n3.
+    await startNode(copying!.to)
+    const retry = planRebalance(await readSnapshot(ctx), {drainOnly: true}, {id: 'drain-n3-retry', createdAt: new Date().toISOString()})
+    const {result: second} = await run(retry)
+    expect(second.moves.every((m) => m.phase === 'done')).toBe(true)
+    const {shards} = await listShards(ctx)
+    for (const {value: s} of shards) {
+      expect(s.replicas.map((r) => r.node)).not.toContain('n3')
+      expect(await readAll(s.replicas[0]!.node, s)).toHaveLength(KEYS_PER_SHARD)
+    }
+  }, 120_000)
 })
