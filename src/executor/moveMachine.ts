@@ -100,3 +100,37 @@ export function canAbort(phase: MovePhase): boolean {
 export function describe(shard: Shard): string {
   return shard.replicas.map((r) => `${r.node}:${r.role}`).join(' ')
 }
+
+/** ROLLBACK_PHASES are the phases in which a rollback request is honoured: cut over, source copy still there. */
+export const ROLLBACK_PHASES: ReadonlySet<MovePhase> = new Set(['cutover', 'release', 'draining'])
+
+/**
+ * beginRollback starts flipping a cut-over move back. From `cutover` (source still
+ * written, as `outgoing`) reads can flip back at once; from `release`/`draining` the
+ * source missed writes, so it first re-joins the write set (`rb-joining`, epoch +1) and is
+ * caught up by digest repair before the flip.
+ */
+export function beginRollback(move: Move, shard: Shard): Transition {
+  const src = roleOf(shard, move.from)
+  if (src === 'outgoing' || src === 'joining') return rollbackCutover(move, shard)
+  if (src === 'leaving') return {phase: 'rb-joining', shard: withReplicas(shard, shard.replicas.map((r) => (r.node === move.from ? {node: r.node, role: 'joining' as const} : r)))}
+  throw new Error(`cannot roll back move ${move.id}: ${move.from} is ${src ?? 'no longer a replica'} of shard ${move.shard}`)
+}
+
+/** rollbackCutover flips reads back to the old set: source voter again, destination write-only (joining). */
+export function rollbackCutover(move: Move, shard: Shard): Transition {
+  if (roleOf(shard, move.from) === 'voter' && roleOf(shard, move.to) === 'joining') return {phase: 'rb-cutover'}
+  return {
+    phase: 'rb-cutover',
+    shard: withReplicas(
+      shard,
+      shard.replicas.map((r) => (r.node === move.from ? {node: r.node, role: 'voter' as const} : r.node === move.to ? {node: r.node, role: 'joining' as const} : r)),
+    ),
+  }
+}
+
+/** finishRollback removes the destination (never read since the flip) from the replica set: the shard is as before the move. */
+export function finishRollback(move: Move, shard: Shard): Transition {
+  if (roleOf(shard, move.to) === undefined) return {phase: 'rolledback', reason: 'rolled back by operator'}
+  return {phase: 'rolledback', reason: 'rolled back by operator', shard: withReplicas(shard, shard.replicas.filter((r) => r.node !== move.to))}
+}

@@ -7,7 +7,7 @@ import {isNodeRequestError} from '../node/nodeRequestError.js'
 import {awaitBarrier} from './barrier.js'
 import {CopyMeter} from './copyProgress.js'
 import {type ExecutorEnv} from './executorEnv.js'
-import {abortMove, beginCutover, beginJoining, beginRelease, canAbort, checkMove, finishCleanup, type Transition} from './moveMachine.js'
+import {abortMove, beginCutover, beginJoining, beginRelease, beginRollback, canAbort, checkMove, finishCleanup, finishRollback, ROLLBACK_PHASES, rollbackCutover, type Transition} from './moveMachine.js'
 import {commitMoveTransition, type FencedMove, getMove, LockLostError, readShard, transitionPatch} from './moveStore.js'
 import {syncReplicas} from './replicaSync.js'
 import {reserveAll} from './tokenBucket.js'
@@ -81,6 +81,10 @@ async function step(env: ExecutorEnv, m: FencedMove): Promise<FencedMove> {
   if (move.cancelRequested && canAbort(move.phase) && move.phase !== 'aborting') {
     return commit(env, m, {phase: 'aborting', reason: 'cancelled by operator'})
   }
+  if (move.rollbackRequested && ROLLBACK_PHASES.has(move.phase)) {
+    const shard = await mustReadShard(env, move.shard)
+    return commit(env, m, beginRollback(move, shard.value), shard.modRevision)
+  }
   switch (move.phase) {
     case 'pending': {
       if (await holdForControl(env)) return m
@@ -135,9 +139,37 @@ async function step(env: ExecutorEnv, m: FencedMove): Promise<FencedMove> {
       if (t.shard) await dropCopy(env, move.to, move.shard, t.shard).catch(() => {})
       return next
     }
+    case 'rb-joining': {
+      // The source re-joined the write set; once every router writes to it, catch it up
+      // from the destination (only differing digest buckets travel), then flip reads back.
+      const shard = await mustReadShard(env, move.shard)
+      await awaitBarrier(env, shard.value, shard.modRevision, writeReplicas(shard.value))
+      await catchUpSource(env, move, shard.value.epoch)
+      const fresh = await mustReadShard(env, move.shard)
+      return commit(env, m, rollbackCutover(move, fresh.value), fresh.modRevision)
+    }
+    case 'rb-cutover': {
+      const shard = await mustReadShard(env, move.shard)
+      await awaitBarrier(env, shard.value, shard.modRevision, writeReplicas(shard.value))
+      const t = finishRollback(move, shard.value)
+      const next = await commit(env, m, t, shard.modRevision)
+      if (t.shard) await dropCopy(env, move.to, move.shard, t.shard).catch(() => {})
+      return next
+    }
     default:
       return m
   }
+}
+
+/** catchUpSource repairs the source from the destination by digest buckets until they agree (bounded rounds). */
+async function catchUpSource(env: ExecutorEnv, move: Move, epoch: number): Promise<void> {
+  const [src, dst] = await Promise.all([env.client(move.from), env.client(move.to)])
+  const since = Date.parse(move.cutoverAt ?? '') || env.now()
+  for (let round = 0; round < env.options.verifyRounds; round++) {
+    const res = await syncReplicas(dst, src, move.shard, epoch, since)
+    if (res.equal || (round === env.options.verifyRounds - 1 && res.olderThan === 0)) return
+  }
+  throw new UserError('PRECONDITION', `source ${move.from} of shard ${move.shard} still differs from ${move.to} after ${env.options.verifyRounds} repair rounds`, 'the executor retries the rollback')
 }
 
 /** holdForControl waits while the executor is paused or outside its window; true when it waited (re-evaluate). */
@@ -287,7 +319,12 @@ async function drainSource(env: ExecutorEnv, move: Move): Promise<void> {
       await env.sleep(100)
     }
   }
-  if (env.options.cleanupGraceMs > 0) await env.sleep(env.options.cleanupGraceMs)
+  // The cleanup grace is the rollback window: wake every half second to see a rollback request.
+  const graceEnd = env.now() + env.options.cleanupGraceMs
+  while (env.now() < graceEnd && !env.stopped()) {
+    if ((await getMove(env.ctx, move.id)).value.rollbackRequested) return
+    await env.sleep(Math.min(500, graceEnd - env.now()))
+  }
 }
 
 async function dropCopy(env: ExecutorEnv, node: string, shardId: number, shard: Shard): Promise<void> {

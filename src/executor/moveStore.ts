@@ -92,3 +92,27 @@ export async function requestCancel(ctx: ServiceContext, id: string): Promise<{c
   }
   throw new UserError('CONFLICT', `move ${id} kept changing; try again`)
 }
+
+/**
+ * requestRollback asks the executor to flip a cut-over move back to its source (CAS,
+ * retried). Honoured after cutover while the source still has its copy (cutover,
+ * release, draining — the cleanup grace); refused (PRECONDITION) before cutover (cancel
+ * instead) and after cleanup (the copy is gone: plan a move back). Repeats say "already".
+ */
+export async function requestRollback(ctx: ServiceContext, id: string): Promise<{changed: boolean; message: string}> {
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const m = await getMove(ctx, id)
+    const phase = m.value.phase
+    if (phase === 'rolledback' || phase === 'rb-joining' || phase === 'rb-cutover' || m.value.rollbackRequested) return {changed: false, message: `move ${id} is already ${phase === 'rolledback' ? 'rolled back' : 'being rolled back'}`}
+    if (phase === 'cleanup' || phase === 'done') throw new UserError('PRECONDITION', `move ${id} has finished and its source copy is gone`, `plan a move back instead (e.g. constraints, or apply a plan moving shard ${m.value.shard} to ${m.value.from}); keep copies longer with \`apply --cleanup-grace 10m\``)
+    if (!['cutover', 'release', 'draining'].includes(phase)) throw new UserError('PRECONDITION', `move ${id} has not cut over (phase ${phase})`, `cancel it instead: \`shardctl moves cancel ${id}\``)
+    const next = {...m.value, rollbackRequested: true, updatedAt: ctx.clock().toISOString()}
+    try {
+      await ctx.store.update(m.key, JSON.stringify(next), m.modRevision)
+      return {changed: true, message: `move ${id} will be rolled back by the executor (run \`shardctl apply --resume\` if none is running)`}
+    } catch (err) {
+      if (!isUserError(err, 'CONFLICT')) throw err
+    }
+  }
+  throw new UserError('CONFLICT', `move ${id} kept changing; try again`)
+}

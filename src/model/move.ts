@@ -9,15 +9,18 @@ import {NodeIdSchema, ShardIdSchema} from './ids.js'
  *
  * pending → checked → joining → copying → verifying → cutover → release → draining →
  * cleanup → done; `aborting` → aborted (before cutover only); `skipped` (stale plan);
- * `failed` (an abort that could not complete: needs an operator).
+ * `failed` (an abort that could not complete: needs an operator). A rollback requested
+ * after cutover, while the source still has its copy: [rb-joining →] rb-cutover →
+ * rolledback (the source is caught up from the destination by digest repair, reads flip
+ * back, the destination leaves).
  */
-export const MOVE_PHASES = ['pending', 'checked', 'joining', 'copying', 'verifying', 'cutover', 'release', 'draining', 'cleanup', 'done', 'aborting', 'aborted', 'skipped', 'failed'] as const
+export const MOVE_PHASES = ['pending', 'checked', 'joining', 'copying', 'verifying', 'cutover', 'release', 'draining', 'cleanup', 'done', 'aborting', 'aborted', 'skipped', 'failed', 'rb-joining', 'rb-cutover', 'rolledback'] as const
 
 /** MovePhase is one of {@link MOVE_PHASES}. */
 export type MovePhase = (typeof MOVE_PHASES)[number]
 
 /** TERMINAL_PHASES end a move; nothing more happens to it. */
-export const TERMINAL_PHASES: ReadonlySet<MovePhase> = new Set(['done', 'aborted', 'skipped', 'failed'])
+export const TERMINAL_PHASES: ReadonlySet<MovePhase> = new Set(['done', 'aborted', 'skipped', 'failed', 'rolledback'])
 
 /** isTerminal tells whether a move has finished (successfully or not). */
 export function isTerminal(phase: MovePhase): boolean {
@@ -57,6 +60,8 @@ export const MoveSchema = z.object({
   progress: MoveProgressSchema,
   /** cancelRequested: `moves cancel` asks a running executor to abort (honoured only before cutover). */
   cancelRequested: z.boolean(),
+  /** rollbackRequested: `moves rollback` asks the executor to flip back (honoured after cutover, before cleanup). */
+  rollbackRequested: z.boolean().default(false),
   /** reason explains a skipped, aborted or failed move, or the last retriable error of a running one. */
   reason: z.string().nullable(),
   attempts: z.number().int().nonnegative(),

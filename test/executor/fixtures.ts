@@ -17,6 +17,7 @@ export function moveOf(over: Partial<Move> & Pick<Move, 'shard' | 'from' | 'to'>
     phase: 'pending',
     progress: {bytes: 0, keys: 0, totalBytes: 0, rateBytesPerSec: 0, cursor: null, stalled: false},
     cancelRequested: false,
+    rollbackRequested: false,
     reason: null,
     attempts: 0,
     createdAt: 't',

@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {abortMove, beginCutover, beginJoining, beginRelease, canAbort, checkMove, finishCleanup} from '../../src/executor/moveMachine.js'
+import {abortMove, beginCutover, beginJoining, beginRelease, beginRollback, canAbort, checkMove, finishCleanup, finishRollback, rollbackCutover} from '../../src/executor/moveMachine.js'
 import {readReplicas, writeReplicas} from '../../src/model/shard.js'
 import {moveOf, shardOf} from './fixtures.js'
 
@@ -68,5 +68,33 @@ describe('move state machine', () => {
 
   it('aborts a cutover when the shard changed under the move', () => {
     expect(beginCutover(move, shardOf(1, ['a', 'b', 'c'])).phase).toBe('aborting')
+  })
+
+  it('rolls back after release: the source re-joins writes, then reads flip back, then the destination leaves', () => {
+    let shard = beginJoining(move, shardOf(1, ['a', 'b', 'c'])).shard!
+    shard = beginCutover(move, shard).shard!
+    shard = beginRelease(move, shard).shard!
+    const rejoin = beginRollback(move, shard)
+    expect(rejoin.phase).toBe('rb-joining')
+    shard = rejoin.shard!
+    expect(readReplicas(shard)).toEqual(['b', 'c', 'd'])
+    expect(writeReplicas(shard).sort()).toEqual(['a', 'b', 'c', 'd'])
+    const flip = rollbackCutover(move, shard)
+    shard = flip.shard!
+    expect(flip.phase).toBe('rb-cutover')
+    expect(readReplicas(shard).sort()).toEqual(['a', 'b', 'c'])
+    expect(rollbackCutover(move, shard)).toEqual({phase: 'rb-cutover'})
+    const done = finishRollback(move, shard)
+    expect(done.phase).toBe('rolledback')
+    expect(done.shard!.replicas).toEqual(shardOf(1, ['a', 'b', 'c']).replicas)
+    expect(done.shard!.epoch).toBe(11)
+  })
+
+  it('rolls back straight from cutover (the source is still written) and refuses once the source is gone', () => {
+    let shard = beginJoining(move, shardOf(1, ['a', 'b', 'c'])).shard!
+    shard = beginCutover(move, shard).shard!
+    expect(beginRollback(move, shard).phase).toBe('rb-cutover')
+    shard = finishCleanup(move, beginRelease(move, shard).shard!).shard!
+    expect(() => beginRollback(move, shard)).toThrow(/no longer a replica/)
   })
 })

@@ -1,0 +1,17 @@
+import {Args} from '@oclif/core'
+import {EtcdCommand} from '../../src/cli/baseCommand.js'
+import {requestRollback} from '../../src/executor/moveStore.js'
+
+export default class MovesRollback extends EtcdCommand {
+  static override summary = 'Flip a cut-over move back to its source, while the source still has its copy.'
+  static override description = 'A cheap reverse move: the source re-joins the writes, is caught up from the destination by digest repair (only differing buckets travel), reads flip back, and the destination leaves. Possible after cutover until cleanup; keep a window with `apply --cleanup-grace 10m`.'
+  static override examples = ['<%= config.bin %> moves rollback default-20261129-0003']
+  static override args = {id: Args.string({description: 'move id', required: true})}
+
+  async run(): Promise<{changed: boolean; message: string}> {
+    const {args, flags} = await this.parse(MovesRollback)
+    const result = await requestRollback(await this.services(flags), args.id)
+    this.log(result.message)
+    return result
+  }
+}
