@@ -65,7 +65,7 @@ function worker(strategy: Strategy, nodes: number, shards: number): Row {
   const plan = planRebalance(snapshot, {strategy, maxImbalance: TARGET}, {id: 'bench', createdAt: '2025-01-01T00:00:00.000Z'})
   const planMs = performance.now() - started
   figures = plan.nodes.map((n) => n.after)
-  inPool = (i) => plan.nodes[i]!.alive && plan.nodes[i]!.state !== 'draining'
+  inPool = (i) => plan.nodes[i]!.state !== 'draining'
   loadMoved = plan.summary.loadMoved
   lowerBound = plan.summary.loadAboveTarget
   bytesMoved = plan.summary.bytesToMove

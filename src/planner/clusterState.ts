@@ -45,7 +45,11 @@ export class ClusterState {
   readonly alive: Uint8Array
   /** receiver: active and alive, so it may receive replicas. */
   readonly receiver: Uint8Array
-  /** inPool: alive and not draining: the nodes that keep data and define the mean. */
+  /**
+   * inPool: not draining: the nodes that keep data and define the mean. A node that is down
+   * stays in the pool (it still holds its replicas; a move off it copies from the others) but
+   * receives nothing.
+   */
   readonly inPool: Uint8Array
   readonly poolSize: number
   /** capLimit: stated capacity per node and resource (Infinity when not stated): a hard limit. */
@@ -89,8 +93,8 @@ export class ClusterState {
   readonly pins: {shard: number; node: number}[] = []
 
   /**
-   * ClusterState builds the model. Throws UserError UNREACHABLE_TARGET when no alive,
-   * non-draining node exists to hold data.
+   * ClusterState builds the model. Throws UserError UNREACHABLE_TARGET when every node is
+   * draining.
    */
   constructor(snapshot: ClusterSnapshot, options: PlanOptions) {
     const nodes = [...snapshot.nodes].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
@@ -107,10 +111,10 @@ export class ClusterState {
     this.nodeState = nodes.map((x) => x.state)
     this.alive = Uint8Array.from(nodes, (x) => (x.alive ? 1 : 0))
     this.receiver = Uint8Array.from(nodes, (x) => (x.alive && x.state === 'active' ? 1 : 0))
-    this.inPool = Uint8Array.from(nodes, (x) => (x.alive && x.state !== 'draining' ? 1 : 0))
+    this.inPool = Uint8Array.from(nodes, (x) => (x.state !== 'draining' ? 1 : 0))
     this.poolSize = this.inPool.reduce((a, b) => a + b, 0)
     if (this.poolSize === 0) {
-      throw new UserError('UNREACHABLE_TARGET', 'no alive node outside draining is left to hold data', 'start a node, or stop draining one (`shardctl node undrain`)')
+      throw new UserError('UNREACHABLE_TARGET', 'every node is draining: none is left to hold the data', 'add a node, or stop draining one')
     }
     this.rf = snapshot.cluster.rf
     const receiverZones = new Set<number>()

@@ -38,7 +38,7 @@ export function nodeFigures(state: ClusterState): NodeLoadFigures[] {
   return out
 }
 
-/** imbalanceOf is the largest utilisation among pool nodes (alive, not draining): 1 is perfectly even. */
+/** imbalanceOf is the largest utilisation among pool nodes (not draining): 1 is perfectly even. */
 export function imbalanceOf(state: ClusterState, figures: readonly NodeLoadFigures[]): number {
   let max = 0
   figures.forEach((f, i) => {

@@ -83,10 +83,10 @@ describe('PlacementRing', () => {
       for (let s = 0; s < 300; s++) out.push(ring.replicasFor(s, 3))
       process.stdout.write(JSON.stringify(out))
     `
-    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {encoding: 'utf8', timeout: 20_000})
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {encoding: 'utf8', timeout: 50_000})
     expect(child.stderr).toBe('')
     const theirs = JSON.parse(child.stdout) as string[][]
     const ours = placeAll(new PlacementRing(nodes(30, 3)), 300, 3)
     expect(theirs).toEqual(ours)
-  })
+  }, 60_000)
 })

@@ -1,0 +1,43 @@
+import {Args, Flags} from '@oclif/core'
+import {EtcdCommand} from '../../src/cli/baseCommand.js'
+import {renderTable} from '../../src/cli/table.js'
+import {readSnapshot} from '../../src/cluster/snapshotService.js'
+import {UserError} from '../../src/errors/errors.js'
+import {readPlanFile, readSnapshotFile} from '../../src/plans/planFiles.js'
+import {type ActionCheck, checkPlanActions} from '../../src/planner/checkPlan.js'
+
+/** PlanVerifyResult is `plan verify`'s --json output. */
+interface PlanVerifyResult {
+  plan: string
+  hash: 'ok'
+  valid: number
+  stale: number
+  actions: ActionCheck[]
+}
+
+export default class PlanVerify extends EtcdCommand {
+  static override summary = "Check a plan's hash and which of its actions are still valid against the cluster."
+  static override description = 'An action is still valid when its shard is at the epoch the plan expects, the source still holds a replica and the target none. Exits 2 for a malformed or modified plan, 7 when some actions are stale.'
+  static override examples = ['<%= config.bin %> plan verify plans/prod-20260101T000000000Z.json', '<%= config.bin %> plan verify plan.json --snapshot now.json --json']
+  static override args = {file: Args.string({description: 'the plan file', required: true})}
+  static override flags = {
+    snapshot: Flags.string({description: 'check against this snapshot file instead of etcd'}),
+  }
+
+  async run(): Promise<PlanVerifyResult> {
+    const {args, flags} = await this.parse(PlanVerify)
+    const plan = readPlanFile(args.file)
+    const current = flags.snapshot ? readSnapshotFile(flags.snapshot) : await readSnapshot(await this.services(flags))
+    if (current.cluster.name !== plan.cluster) throw new UserError('BAD_INPUT', `plan ${args.file} is for cluster "${plan.cluster}", not "${current.cluster.name}"`, 'pass --cluster')
+    const checks = checkPlanActions(current, plan)
+    const stale = checks.filter((c) => !c.valid)
+    this.log(`plan ${plan.id}: hash ok; ${checks.length - stale.length} of ${checks.length} action(s) still valid`)
+    if (stale.length > 0) this.log(renderTable(['#', 'KIND', 'SHARD', 'WHY STALE'], stale.map((c) => [c.index + 1, c.kind, c.shard, c.reason ?? '']), [0, 2]))
+    const result: PlanVerifyResult = {plan: plan.id, hash: 'ok', valid: checks.length - stale.length, stale: stale.length, actions: checks}
+    if (stale.length > 0) {
+      const first = stale[0]!
+      throw new UserError('CONFLICT', `${stale.length} of ${checks.length} plan action(s) are stale (first: action ${first.index + 1}, shard ${first.shard}: ${first.reason})`, 'compute a fresh plan with `shardctl plan`')
+    }
+    return result
+  }
+}

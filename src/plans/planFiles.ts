@@ -1,0 +1,84 @@
+import {mkdirSync, readFileSync, renameSync, writeFileSync} from 'node:fs'
+import {dirname, join} from 'node:path'
+import {type z} from 'zod'
+import {UserError} from '../errors/errors.js'
+import {hashPlan, type Plan, PlanSchema, verifyPlanHash} from '../model/plan.js'
+import {type ClusterSnapshot, ClusterSnapshotSchema, shardMapFingerprint} from '../model/snapshot.js'
+import {formatZodIssue} from '../model/zodIssues.js'
+
+/** PLANS_DIR is where plans are written when no --out is given, relative to the working directory. */
+export const PLANS_DIR = 'plans'
+
+/**
+ * readJsonFile reads and parses a JSON file. Throws UserError BAD_INPUT with one line naming
+ * the file when it cannot be read or is not JSON (NaN and Infinity are not JSON).
+ */
+export function readJsonFile(path: string, what: string): unknown {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    throw new UserError('BAD_INPUT', `${what} ${path}: cannot read it (${code === 'ENOENT' ? 'no such file' : (code ?? 'error')})`, 'check the path')
+  }
+  try {
+    return JSON.parse(text) as unknown
+  } catch (e) {
+    throw new UserError('BAD_INPUT', `${what} ${path}: not valid JSON (${(e as Error).message.split('\n')[0]})`, `${what}s are JSON documents; NaN and Infinity are not allowed`)
+  }
+}
+
+function validate<T>(schema: z.ZodType<T>, value: unknown, path: string, what: string, hint: string): T {
+  const parsed = schema.safeParse(value)
+  if (!parsed.success) throw new UserError('BAD_INPUT', `${what} ${path}: ${formatZodIssue(parsed.error)}`, hint)
+  return parsed.data
+}
+
+/**
+ * readSnapshotFile reads a snapshot (`snapshot export`'s output) and validates it: schema,
+ * cross-references (unknown node ids, loads of replicas that do not exist, range tiling) and
+ * that its fingerprint matches its shard map (a hand-edited shard map must say so by
+ * recomputing it). Throws UserError BAD_INPUT naming the file and the field path.
+ */
+export function readSnapshotFile(path: string): ClusterSnapshot {
+  const snapshot = validate(ClusterSnapshotSchema, readJsonFile(path, 'snapshot'), path, 'snapshot', 'see `shardctl snapshot schema` for the format')
+  const actual = shardMapFingerprint(snapshot.shards)
+  if (actual !== snapshot.fingerprint) {
+    throw new UserError('BAD_INPUT', `snapshot ${path}: fingerprint: does not match the shards (${snapshot.fingerprint.slice(0, 12)} recorded, ${actual.slice(0, 12)} computed)`, 'the shard map was changed after export; export it again')
+  }
+  return snapshot
+}
+
+/**
+ * readPlanFile reads a plan file, validates it (strictly: unknown fields are errors) and
+ * checks its hash. Throws UserError BAD_INPUT naming the file and field path, or saying the
+ * plan was modified after it was computed.
+ */
+export function readPlanFile(path: string): Plan {
+  const plan = validate(PlanSchema, readJsonFile(path, 'plan'), path, 'plan', 'see `shardctl plan schema` for the format')
+  if (!verifyPlanHash(plan)) {
+    throw new UserError('BAD_INPUT', `plan ${path}: hash: the plan was modified after it was computed (recorded ${plan.hash.slice(0, 12)}, content hashes to ${hashPlan(plan).slice(0, 12)})`, 'compute a new plan with `shardctl plan`')
+  }
+  return plan
+}
+
+/** planIdFor names a plan after its cluster and creation time: `<cluster>-<YYYYMMDDTHHMMSSmmmZ>`, a valid file name and plan id. */
+export function planIdFor(cluster: string, now: Date): string {
+  return `${cluster}-${now.toISOString().replace(/[-:.]/g, '')}`
+}
+
+/** defaultPlanPath is `plans/<plan id>.json` under `cwd`. */
+export function defaultPlanPath(plan: Pick<Plan, 'id'>, cwd: string): string {
+  return join(cwd, PLANS_DIR, `${plan.id}.json`)
+}
+
+/**
+ * writePlanFile writes `plan` as indented JSON to `path`, creating its directory. The file
+ * appears whole or not at all (written beside, then renamed), so a failed run leaves nothing.
+ */
+export function writePlanFile(plan: Plan, path: string): void {
+  mkdirSync(dirname(path), {recursive: true})
+  const tmp = `${path}.${process.pid}.tmp`
+  writeFileSync(tmp, `${JSON.stringify(plan, null, 2)}\n`)
+  renameSync(tmp, path)
+}

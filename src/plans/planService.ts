@@ -1,0 +1,86 @@
+import {UserError} from '../errors/errors.js'
+import {type Plan, PLAN_STRATEGIES, type PlanStrategy} from '../model/plan.js'
+import {parseWeights} from '../model/resources.js'
+import {type ClusterSnapshot} from '../model/snapshot.js'
+import {parseBytes} from '../model/units.js'
+import {type PlanOptionsInput} from '../planner/options.js'
+import {planRebalance} from '../planner/planRebalance.js'
+import {defaultPlanPath, planIdFor, writePlanFile} from './planFiles.js'
+
+/** PlanFlagValues are the raw `shardctl plan` flag values. */
+export interface PlanFlagValues {
+  strategy?: string
+  maxImbalance?: string
+  maxMoves?: number
+  maxBytes?: string
+  minImprovement?: string
+  weights?: string
+  drainOnly?: boolean
+  allowSplit?: boolean
+}
+
+/**
+ * planOptionsFromFlags turns flag text into planner options. Throws UserError BAD_INPUT
+ * naming the flag (`--max-bytes: "12XB" is not a size ...`).
+ */
+export function planOptionsFromFlags(flags: PlanFlagValues): PlanOptionsInput {
+  const parse = <T>(flag: string, raw: string | undefined, read: (raw: string) => T): T | undefined => {
+    if (raw === undefined) return undefined
+    try {
+      return read(raw)
+    } catch (e) {
+      throw new UserError('BAD_INPUT', `--${flag}: ${(e as Error).message}`, `see \`shardctl plan --help\``)
+    }
+  }
+  const number = (what: string) => (raw: string) => {
+    const v = Number(raw)
+    if (raw.trim() === '' || !Number.isFinite(v)) throw new RangeError(`${what} must be a number, got "${raw}"`)
+    return v
+  }
+  if (flags.strategy !== undefined && !(PLAN_STRATEGIES as readonly string[]).includes(flags.strategy)) {
+    throw new UserError('BAD_INPUT', `--strategy: must be one of ${PLAN_STRATEGIES.join(', ')}, got "${flags.strategy}"`)
+  }
+  return {
+    strategy: flags.strategy as PlanStrategy | undefined,
+    maxImbalance: parse('max-imbalance', flags.maxImbalance, number('max imbalance')),
+    maxMoves: flags.maxMoves,
+    maxBytes: parse('max-bytes', flags.maxBytes, parseBytes),
+    minImprovement: parse('min-improvement', flags.minImprovement, number('min improvement')),
+    weights: parse('weights', flags.weights, parseWeights),
+    drainOnly: flags.drainOnly,
+    allowSplit: flags.allowSplit,
+  }
+}
+
+/** PlanRun is what `shardctl plan` produced: the plan and where it was written (none with --check and no --out). */
+export interface PlanRun {
+  plan: Plan
+  file: string | null
+}
+
+/**
+ * computePlan plans `snapshot` with `options`, names the plan after the cluster and `now`,
+ * and writes it to `out` (or `plans/<cluster>-<timestamp>.json` under `cwd`) unless `write`
+ * is false. Nothing is written when planning throws.
+ */
+export function computePlan(snapshot: ClusterSnapshot, options: PlanOptionsInput, context: {now: Date; cwd: string; out?: string; write: boolean}): PlanRun {
+  const plan = planRebalance(snapshot, options, {id: planIdFor(snapshot.cluster.name, context.now), createdAt: context.now.toISOString()})
+  if (!context.write) return {plan, file: null}
+  const file = context.out ?? defaultPlanPath(plan, context.cwd)
+  writePlanFile(plan, file)
+  return {plan, file}
+}
+
+/**
+ * assertWithinTarget is `plan --check`'s verdict: returns when the cluster is balanced; throws
+ * UserError NEEDS_REBALANCE (exit 10) when the plan would reach the target, and
+ * UNREACHABLE_TARGET (exit 11) when even the plan does not.
+ */
+export function assertWithinTarget(plan: Plan): void {
+  const s = plan.summary
+  if (s.status === 'balanced') return
+  if (s.status === 'needs-rebalance') {
+    throw new UserError('NEEDS_REBALANCE', `cluster "${plan.cluster}" is outside its balance target: ${s.imbalanceBefore.toFixed(2)}x the mean (target ${s.target}x); the plan has ${s.moves} move(s) and ${s.splits} split(s)`, 'review and apply the plan')
+  }
+  throw new UserError('UNREACHABLE_TARGET', `cluster "${plan.cluster}" cannot reach its balance target: ${s.stopDetail}`, s.hotShards.some((h) => !h.split) ? 'rerun with --allow-split' : 'add capacity or relax constraints')
+}

@@ -1,0 +1,95 @@
+import {existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
+import {runCli} from '../support/runCli.js'
+import {uniqueCluster} from '../support/testStore.js'
+import {snapshotOf} from '../planner/snapshotBuilder.js'
+
+let cwd: string
+const cli = (args: string[]) => runCli(args, {cwd})
+
+beforeAll(() => {
+  cwd = mkdtempSync(join(tmpdir(), 'shardctl-plan-'))
+  const hot = (node: string) => ({replicas: [node], reads: 10, writes: 1, bytes: 1000})
+  const snap = snapshotOf({nodes: [{id: 'a'}, {id: 'b'}, {id: 'c', state: 'draining'}], shards: [hot('a'), hot('a'), hot('a'), hot('a'), hot('b'), hot('c')]})
+  writeFileSync(join(cwd, 'snap.json'), JSON.stringify(snap))
+  const balanced = snapshotOf({nodes: [{id: 'a'}, {id: 'b'}], shards: [hot('a'), hot('b')]})
+  writeFileSync(join(cwd, 'balanced.json'), JSON.stringify(balanced))
+})
+afterAll(() => rmSync(cwd, {recursive: true, force: true}))
+
+describe('shardctl plan (offline, from snapshot files)', () => {
+  it('plans from a snapshot with no etcd, writes plans/<cluster>-<timestamp>.json, and show/verify accept it', async () => {
+    const r = await cli(['plan', '--snapshot', 'snap.json', '--endpoints', 'http://127.0.0.1:1'])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toContain('status     needs-rebalance')
+    const files = readdirSync(join(cwd, 'plans'))
+    expect(files).toHaveLength(1)
+    expect(files[0]).toMatch(/^test-\d{8}T\d{9}Z\.json$/)
+    const file = join('plans', files[0]!)
+    const show = await cli(['plan', 'show', file, '--format', 'markdown'])
+    expect(show.code, show.stderr).toBe(0)
+    expect(show.stdout).toContain('| max utilisation (x mean) |')
+    const verify = await cli(['plan', 'verify', file, '--snapshot', 'snap.json', '--json'])
+    expect(verify.code, verify.stderr).toBe(0)
+    expect(JSON.parse(verify.stdout)).toMatchObject({hash: 'ok', stale: 0})
+  })
+
+  it('--check exits 0 for a balanced cluster and 10 when a rebalance is needed, writing nothing', async () => {
+    const ok = await cli(['plan', '--snapshot', 'balanced.json', '--check', '--out', 'ok.json'])
+    expect(ok.code, ok.stderr).toBe(0)
+    const needs = await cli(['plan', '--snapshot', 'snap.json', '--check', '--format', 'markdown'])
+    expect(needs.code).toBe(10)
+    expect(needs.stderr).toMatch(/^Error: cluster "test" is outside its balance target/)
+    expect(needs.stdout).toContain('**Rebalance needed')
+  })
+
+  it('--format json prints the plan; --json returns the file and plan', async () => {
+    const r = await cli(['plan', '--snapshot', 'snap.json', '--format', 'json', '--out', 'p.json'])
+    expect(r.code, r.stderr).toBe(0)
+    expect(JSON.parse(r.stdout)).toEqual(JSON.parse(readFileSync(join(cwd, 'p.json'), 'utf8')))
+    const j = await cli(['plan', '--snapshot', 'snap.json', '--json', '--out', 'q.json'])
+    expect(JSON.parse(j.stdout)).toMatchObject({file: 'q.json', plan: {cluster: 'test'}})
+  })
+
+  it('refuses bad input with a one-line error naming the field, exit 2, and writes nothing', async () => {
+    const snap = JSON.parse(readFileSync(join(cwd, 'snap.json'), 'utf8'))
+    snap.nodes[1].capacity = {reads: -1}
+    writeFileSync(join(cwd, 'bad.json'), JSON.stringify(snap))
+    const r = await cli(['plan', '--snapshot', 'bad.json', '--out', 'never.json'])
+    expect(r.code).toBe(2)
+    expect(r.stderr.trim().split('\n')).toHaveLength(1)
+    expect(r.stderr).toContain('nodes[1].capacity.reads')
+    expect(existsSync(join(cwd, 'never.json'))).toBe(false)
+
+    const plan = JSON.parse(readFileSync(join(cwd, 'p.json'), 'utf8'))
+    plan.summary.moves += 1
+    writeFileSync(join(cwd, 'tampered.json'), JSON.stringify(plan))
+    const t = await cli(['plan', 'show', 'tampered.json'])
+    expect(t.code).toBe(2)
+    expect(t.stderr).toMatch(/hash: the plan was modified/)
+  })
+
+  it('plan schema and snapshot schema print JSON Schemas', async () => {
+    const p = await cli(['plan', 'schema'])
+    expect(JSON.parse(p.stdout)).toMatchObject({title: 'shardctl plan', type: 'object'})
+    const s = await cli(['snapshot', 'schema'])
+    expect(JSON.parse(s.stdout)).toMatchObject({title: 'shardctl cluster snapshot', type: 'object'})
+  })
+})
+
+describe('shardctl plan (from etcd)', () => {
+  it('plans from the live cluster and verifies the plan against it', async () => {
+    const endpoint = inject('etcdEndpoint')
+    const cluster = uniqueCluster('plan')
+    const etcd = ['--endpoints', endpoint, '--cluster', cluster]
+    const init = await cli(['cluster', 'init', ...etcd, '--shards', '12', '--rf', '1', '--nodes', 'n1=127.0.0.1:7001,n2=127.0.0.1:7002,n3=127.0.0.1:7003'])
+    expect(init.code, init.stderr).toBe(0)
+    const r = await cli(['plan', ...etcd, '--out', 'live.json', '--json'])
+    expect(r.code, r.stderr).toBe(0)
+    expect(JSON.parse(r.stdout).plan).toMatchObject({cluster, createdFrom: {fingerprint: expect.stringMatching(/^[0-9a-f]{64}$/)}})
+    const v = await cli(['plan', 'verify', 'live.json', ...etcd])
+    expect(v.code, v.stderr).toBe(0)
+  })
+})

@@ -1,0 +1,94 @@
+import {existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {afterEach, beforeEach, describe, expect, it} from 'vitest'
+import {isUserError} from '../../src/errors/errors.js'
+import {readPlanFile, readSnapshotFile} from '../../src/plans/planFiles.js'
+import {assertWithinTarget, computePlan, planOptionsFromFlags} from '../../src/plans/planService.js'
+import {snapshotOf} from '../planner/snapshotBuilder.js'
+
+let dir: string
+beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'shardctl-plans-'))))
+afterEach(() => rmSync(dir, {recursive: true, force: true}))
+
+const snap = snapshotOf({nodes: [{id: 'a'}, {id: 'b'}], shards: Array.from({length: 4}, () => ({replicas: ['a'], reads: 10, bytes: 100}))})
+const now = new Date('2026-01-02T03:04:05.678Z')
+
+function write(name: string, value: unknown): string {
+  const path = join(dir, name)
+  writeFileSync(path, typeof value === 'string' ? value : JSON.stringify(value))
+  return path
+}
+
+function errorOf(fn: () => unknown): Error & {code?: string} {
+  try {
+    fn()
+  } catch (e) {
+    return e as Error
+  }
+  throw new Error('expected a throw')
+}
+
+describe('plan files', () => {
+  it('given a snapshot, when planned with defaults, then the plan lands in plans/<cluster>-<timestamp>.json and reads back verified', () => {
+    const {plan, file} = computePlan(snap, {}, {now, cwd: dir, write: true})
+    expect(file).toBe(join(dir, 'plans', 'test-20260102T030405678Z.json'))
+    expect(plan.id).toBe('test-20260102T030405678Z')
+    expect(plan.createdAt).toBe('2026-01-02T03:04:05.678Z')
+    expect(readPlanFile(file!)).toEqual(plan)
+  })
+
+  it('given --check without --out, when planned, then nothing is written', () => {
+    expect(computePlan(snap, {}, {now, cwd: dir, write: false}).file).toBeNull()
+    expect(existsSync(join(dir, 'plans'))).toBe(false)
+  })
+
+  it('given a tampered plan, when read, then BAD_INPUT says it was modified', () => {
+    const {file} = computePlan(snap, {}, {now, cwd: dir, write: true})
+    const plan = JSON.parse(readFileSync(file!, 'utf8'))
+    plan.actions[0].to = 'zzz'
+    const e = errorOf(() => readPlanFile(write('t.json', plan)))
+    expect(isUserError(e, 'BAD_INPUT')).toBe(true)
+    expect(e.message).toMatch(/hash: the plan was modified after it was computed/)
+  })
+
+  it('given a malformed plan, when read, then the one-line error names the field path', () => {
+    const {plan} = computePlan(snap, {}, {now, cwd: dir, write: false})
+    const bad = structuredClone(plan) as {actions: {bytes: number}[]}
+    bad.actions[0]!.bytes = -1
+    expect(errorOf(() => readPlanFile(write('m.json', bad))).message).toMatch(/^plan .*m\.json: actions\[0\]\.bytes: /)
+    expect(errorOf(() => readPlanFile(write('x.json', '{"version": 1,'))).message).toMatch(/not valid JSON/)
+    expect(errorOf(() => readPlanFile(join(dir, 'missing.json'))).message).toMatch(/no such file/)
+  })
+
+  it('given bad snapshots, when read, then the error names the field: negative capacity, NaN load, unknown node, edited shard map', () => {
+    const negative = structuredClone(snap) as {nodes: {capacity: {reads?: number}}[]}
+    negative.nodes[0]!.capacity.reads = -3
+    expect(errorOf(() => readSnapshotFile(write('n.json', negative))).message).toMatch(/nodes\[0\]\.capacity\.reads: /)
+    const nan = JSON.stringify(snap).replace('"reads":10', '"reads":NaN')
+    expect(errorOf(() => readSnapshotFile(write('nan.json', nan))).message).toMatch(/not valid JSON/)
+    const ghost = structuredClone(snap) as {load: {node: string}[]}
+    ghost.load[0]!.node = 'ghost'
+    expect(errorOf(() => readSnapshotFile(write('g.json', ghost))).message).toMatch(/load\[0\]: node "ghost" holds no replica/)
+    const edited = structuredClone(snap) as {shards: {epoch: number}[]}
+    edited.shards[0]!.epoch = 9
+    expect(errorOf(() => readSnapshotFile(write('e.json', edited))).message).toMatch(/fingerprint: does not match the shards/)
+  })
+
+  it('given flag text, when parsed, then options come out typed and bad values name the flag', () => {
+    expect(planOptionsFromFlags({maxImbalance: '1.2', maxBytes: '1KiB', weights: 'writes=2', strategy: 'ring'})).toMatchObject({maxImbalance: 1.2, maxBytes: 1024, weights: {reads: 1, writes: 2, bytes: 1}, strategy: 'ring'})
+    expect(errorOf(() => planOptionsFromFlags({maxBytes: '12XB'})).message).toMatch(/^--max-bytes: /)
+    expect(errorOf(() => planOptionsFromFlags({weights: 'cpu=1'})).message).toMatch(/^--weights: unknown key "cpu"/)
+    expect(errorOf(() => planOptionsFromFlags({maxImbalance: 'x'})).message).toMatch(/^--max-imbalance: /)
+  })
+
+  it('given plans, when checked, then balanced passes, needs-rebalance and unreachable throw distinct codes', () => {
+    const balanced = computePlan(snapshotOf({nodes: [{id: 'a'}, {id: 'b'}], shards: [{replicas: ['a'], reads: 1}, {replicas: ['b'], reads: 1}]}), {}, {now, cwd: dir, write: false}).plan
+    expect(() => assertWithinTarget(balanced)).not.toThrow()
+    const needs = computePlan(snap, {}, {now, cwd: dir, write: false}).plan
+    expect(errorOf(() => assertWithinTarget(needs)).code).toBe('NEEDS_REBALANCE')
+    const hot = snapshotOf({nodes: [{id: 'a'}, {id: 'b'}], shards: [{replicas: ['a'], reads: 100}, {replicas: ['b'], reads: 1}]})
+    const unreachable = computePlan(hot, {}, {now, cwd: dir, write: false}).plan
+    expect(errorOf(() => assertWithinTarget(unreachable)).code).toBe('UNREACHABLE_TARGET')
+  })
+})
