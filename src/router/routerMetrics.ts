@@ -17,6 +17,8 @@ export class RouterMetrics {
   private readonly staleRetries: Counter
   private readonly repairs: Counter<'outcome'>
   readonly inflight: Gauge
+  /** children caches the labelled series per (route, method, status): prom-client hashes a label object on every call otherwise (hot path). */
+  private readonly children = new Map<string, {count: Counter.Internal; latency: Histogram.Internal<'route' | 'method' | 'status'>}>()
   readonly mapRevision: Gauge
 
   constructor(opts: {defaultMetrics?: boolean} = {}) {
@@ -39,9 +41,16 @@ export class RouterMetrics {
 
   /** request records one finished client request. */
   request(route: RouteLabel, method: string, status: number, seconds: number): void {
-    const labels = {route, method, status: String(status)}
-    this.requests.inc(labels)
-    this.latency.observe(labels, seconds)
+    const id = `${route} ${method} ${status}`
+    let child = this.children.get(id)
+    if (!child) {
+      // Bounded: route and status are from small sets; methods are whatever clients send, so cap the cache.
+      const labels = {route, method: method.length <= 16 ? method : 'OTHER', status: String(status)}
+      child = {count: this.requests.labels(labels), latency: this.latency.labels(labels)}
+      if (this.children.size < 256) this.children.set(id, child)
+    }
+    child.count.inc()
+    child.latency.observe(seconds)
   }
 
   /** quorumFailure counts a read or write that missed its quorum. */
