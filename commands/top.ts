@@ -1,0 +1,32 @@
+import {Flags} from '@oclif/core'
+import {EtcdCommand} from '../src/cli/baseCommand.js'
+import {UserError} from '../src/errors/errors.js'
+import {DEFAULT_PLAN_OPTIONS} from '../src/planner/options.js'
+import {readTopSnapshot, type TopSnapshot} from '../src/tui/topSnapshot.js'
+import {startTopSession} from '../src/tui/topSession.js'
+
+export default class Top extends EtcdCommand {
+  static override summary = 'Live dashboard of the cluster: nodes, load balance, moves and events, fed by etcd watches.'
+  static override description =
+    'A full-screen terminal UI: header (cluster, etcd, nodes up/down, shards, rf, imbalance vs target, executor state, throttle), per-node utilisation bars, running and recent moves with progress, rate and ETA, and an event log. Keys: p pause/resume, +/- throttle, ↑/↓ select a move, c cancel it, ? help, q quit. Survives etcd restarts ("reconnecting"). Needs a terminal; `--json` prints the same figures once.'
+  static override examples = ['<%= config.bin %> top', '<%= config.bin %> top --cluster prod --target 1.2', '<%= config.bin %> top --json']
+  static override flags = {
+    target: Flags.string({description: 'balance target shown beside the imbalance (max node utilisation / mean)', default: String(DEFAULT_PLAN_OPTIONS.maxImbalance)}),
+  }
+
+  async run(): Promise<TopSnapshot | void> {
+    const {flags} = await this.parse(Top)
+    const target = Number(flags.target)
+    if (!(target >= 1)) throw new UserError('BAD_INPUT', `--target must be a number >= 1, got "${flags.target}"`, 'e.g. --target 1.1')
+    const ctx = await this.services(flags)
+    if (this.jsonEnabled()) return readTopSnapshot(ctx, target, Date.now())
+    if (!process.stdout.isTTY || !process.stdin.isTTY) throw new UserError('BAD_INPUT', '`shardctl top` needs an interactive terminal', 'use `shardctl top --json` or `shardctl moves list` in scripts')
+    await new Promise<void>((resolve) => {
+      const session = startTopSession(ctx, {target, onQuit: () => void session.stop().then(resolve)})
+      const onSignal = () => void session.stop().then(resolve)
+      process.once('SIGINT', onSignal)
+      process.once('SIGTERM', onSignal)
+      process.once('SIGHUP', onSignal)
+    })
+  }
+}

@@ -1,0 +1,60 @@
+import {Box} from 'ink'
+import {type TopView} from '../topView.js'
+import {EventLog} from './EventLog.js'
+import {Footer} from './Footer.js'
+import {Header} from './Header.js'
+import {HelpPanel} from './HelpPanel.js'
+import {MovesPanel} from './MovesPanel.js'
+import {NodesPanel} from './NodesPanel.js'
+
+/** TopScreenProps: the derived view and the terminal size. */
+export interface TopScreenProps {
+  view: TopView
+  width: number
+  height: number
+}
+
+/** ScreenRows is how a terminal's rows are shared between the panels. */
+export interface ScreenRows {
+  nodes: number
+  moves: number
+  log: number
+}
+
+/**
+ * screenRows shares `height - 1` rows (one spare, so Ink never scrolls the screen and
+ * redraws in place) between node rows, move rows and log lines, after the header (3),
+ * three panel titles and the footer. Nodes get what they need up to 40 %, moves up to
+ * 55 % of the rest, the log the remainder (at least 2 lines when possible).
+ */
+export function screenRows(height: number, nodeCount: number, moveCount: number): ScreenRows {
+  const free = Math.max(3, height - 1 - 3 - 3 - 1)
+  const nodes = Math.max(1, Math.min(Math.max(1, nodeCount), Math.floor(free * 0.4)))
+  const rest = free - nodes
+  const moves = Math.max(1, Math.min(Math.max(1, moveCount), Math.floor(rest * 0.55), rest - 2))
+  return {nodes, moves, log: Math.max(0, rest - moves)}
+}
+
+/**
+ * TopScreen lays the dashboard out for a `width` × `height` terminal: header, nodes,
+ * moves (or help), event log, footer — never taller than `height - 1` rows.
+ */
+export function TopScreen({view, width, height}: TopScreenProps) {
+  const w = Math.max(40, width)
+  const rows = screenRows(height, view.nodes.length, view.moves.length)
+  return (
+    <Box flexDirection="column" width={w}>
+      <Header header={view.header} width={w} />
+      <NodesPanel nodes={view.nodes} width={w} maxRows={rows.nodes} />
+      {view.ui.help ? (
+        <HelpPanel width={w} maxRows={rows.moves + rows.log + 2} />
+      ) : (
+        <>
+          <MovesPanel moves={view.moves} width={w} maxRows={rows.moves} />
+          <EventLog lines={view.log} maxRows={rows.log} width={w} />
+        </>
+      )}
+      <Footer confirm={view.confirm} paused={view.header.executor.pausedFlag} width={w} />
+    </Box>
+  )
+}

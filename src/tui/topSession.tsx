@@ -1,0 +1,66 @@
+import {render} from 'ink'
+import {type ServiceContext} from '../cluster/serviceContext.js'
+import {setPaused, setThrottle} from '../executor/controlService.js'
+import {requestCancel} from '../executor/moveStore.js'
+import {type FeedHandle, startEtcdFeed} from './etcdFeed.js'
+import {LiveTop, type TopCommands} from './LiveTop.js'
+import {initialTopState} from './topState.js'
+import {TopStore} from './topStore.js'
+
+/** TopSessionOptions configure a live dashboard. */
+export interface TopSessionOptions {
+  /** target is the balance target the header compares the imbalance with. */
+  target: number
+  /** onQuit is called when the user presses q or Ctrl-C (the session keeps running until stop()). */
+  onQuit: () => void
+  /** alternateScreen draws on the terminal's alternate screen and restores the shell's screen at the end (default true). */
+  alternateScreen?: boolean
+}
+
+/** TopSession is a running dashboard: its store (callers may dispatch into it) and stop(). */
+export interface TopSession {
+  store: TopStore
+  /** stop unmounts the screen, ends the etcd watch and restores the terminal. Idempotent. */
+  stop(): Promise<void>
+}
+
+/** etcdCommands are the key commands acting on the cluster through the control services. */
+export function etcdCommands(ctx: ServiceContext): TopCommands {
+  return {
+    setPaused: async (paused) => (await setPaused(ctx, paused)).message,
+    setThrottle: async (rate) => (await setThrottle(ctx, rate)).message,
+    cancelMove: async (id) => (await requestCancel(ctx, id)).message,
+  }
+}
+
+/**
+ * startTopSession renders the live dashboard on the process's terminal, fed by one etcd
+ * read plus one watch of the cluster (see startEtcdFeed), with a one-second tick only
+ * while etcd is unreachable (for the "down for" counter). Ink renders at most 10 frames a
+ * second, incrementally, on the alternate screen.
+ */
+export function startTopSession(ctx: ServiceContext, opts: TopSessionOptions): TopSession {
+  const store = new TopStore(ctx.keys, initialTopState(ctx.cluster, ctx.store.conn.endpoints.join(','), Date.now()))
+  const feed: FeedHandle = startEtcdFeed(ctx, store.dispatch)
+  const ticker = setInterval(() => {
+    if (store.current().connection !== 'connected') store.dispatch({type: 'tick', at: Date.now()})
+  }, 1000)
+  const alt = opts.alternateScreen !== false
+  if (alt) process.stdout.write('\x1b[?1049h\x1b[H')
+  const ink = render(<LiveTop store={store} target={opts.target} commands={etcdCommands(ctx)} onQuit={opts.onQuit} />, {exitOnCtrlC: false, patchConsole: false, maxFps: 10})
+  let stopping: Promise<void> | undefined
+  return {
+    store,
+    stop() {
+      stopping ??= (async () => {
+        clearInterval(ticker)
+        ink.unmount()
+        ink.cleanup()
+        store.close()
+        if (alt) process.stdout.write('\x1b[?1049l')
+        await feed.stop()
+      })()
+      return stopping
+    },
+  }
+}

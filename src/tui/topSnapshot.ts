@@ -1,0 +1,25 @@
+import {type ServiceContext} from '../cluster/serviceContext.js'
+import {getMeta} from '../cluster/clusterRepo.js'
+import {initialTopState, topReducer} from './topState.js'
+import {deriveTopView, type TopView} from './topView.js'
+
+/** TopSnapshot is `top --json`: the dashboard's figures read once (no log, no UI state). */
+export type TopSnapshot = Pick<TopView, 'header' | 'nodes' | 'moves'>
+
+/**
+ * readTopSnapshot reads the cluster's prefix once and derives what the dashboard would
+ * show, for scripts and terminals without a TTY. Throws NOT_FOUND for an unknown cluster,
+ * ETCD_UNREACHABLE when etcd does not answer.
+ */
+export async function readTopSnapshot(ctx: ServiceContext, target: number, now: number): Promise<TopSnapshot> {
+  await getMeta(ctx)
+  const secrets = `${ctx.keys.prefix}secrets/`
+  const {items} = await ctx.store.list(ctx.keys.prefix)
+  const state = topReducer(ctx.keys, initialTopState(ctx.cluster, ctx.store.conn.endpoints.join(','), now), {
+    type: 'seeded',
+    at: now,
+    items: items.filter((kv) => !kv.key.startsWith(secrets)).map((kv) => ({key: kv.key, value: kv.value})),
+  })
+  const {header, nodes, moves} = deriveTopView(state, target)
+  return {header, nodes, moves}
+}

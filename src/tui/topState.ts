@@ -1,0 +1,288 @@
+import {type ClusterKeys} from '../etcd/keys.js'
+import {type LockHolder, LockHolderSchema} from '../etcd/leaseLock.js'
+import {type ExecutorEvent} from '../executor/executorEnv.js'
+import {type ClusterMeta, ClusterMetaSchema} from '../model/cluster.js'
+import {type Control, ControlSchema} from '../model/control.js'
+import {isTerminal, type Move, MoveSchema} from '../model/move.js'
+import {type ClusterNode, NodeSchema} from '../model/node.js'
+import {type Shard, ShardSchema} from '../model/shard.js'
+import {type NodeStats, NodeStatsSchema} from '../model/stats.js'
+import {formatBytes} from '../model/units.js'
+import {type z} from 'zod'
+
+/**
+ * Connection is how the TUI's etcd feed stands: `connecting` before the first read,
+ * `connected` while the watch streams, `reconnecting` after etcd went away (the watch
+ * resumes by itself), `resyncing` while re-reading after events were lost.
+ */
+export type Connection = 'connecting' | 'connected' | 'reconnecting' | 'resyncing'
+
+/** LogLevel colours an event log line. */
+export type LogLevel = 'info' | 'warn' | 'error'
+
+/** LogLine is one line of the event log. */
+export interface LogLine {
+  at: number
+  level: LogLevel
+  text: string
+}
+
+/** KeyValue is one etcd key with its value (null: deleted). */
+export interface KeyValue {
+  key: string
+  value: string | null
+}
+
+/** TopState is everything the TUI shows: the cluster as the etcd feed last saw it, the event log and UI state. */
+export interface TopState {
+  cluster: string
+  endpoint: string
+  connection: Connection
+  /** connectionSince is when `connection` last changed (ms). */
+  connectionSince: number
+  lastError: string | null
+  /** seeded is true once the first full read arrived. */
+  seeded: boolean
+  meta: ClusterMeta | null
+  nodes: ReadonlyMap<string, ClusterNode>
+  alive: ReadonlySet<string>
+  shards: ReadonlyMap<number, Shard>
+  stats: ReadonlyMap<string, NodeStats>
+  moves: ReadonlyMap<string, Move>
+  control: Control | null
+  /** lock is the executor lock's holder; null when no executor runs. */
+  lock: LockHolder | null
+  log: readonly LogLine[]
+  /** stage is a caller's headline (the demo's current step), shown in the header. */
+  stage: string | null
+  ui: {selected: string | null; confirmCancel: string | null; help: boolean}
+  now: number
+}
+
+/** TopAction is everything that changes {@link TopState}; time travels in the action (`at`, ms). */
+export type TopAction =
+  | {type: 'seeded'; at: number; items: KeyValue[]}
+  | {type: 'kv'; at: number; item: KeyValue}
+  | {type: 'connection'; at: number; status: 'connected' | 'disconnected' | 'resyncing'; error?: string}
+  | {type: 'executor'; event: ExecutorEvent}
+  | {type: 'notice'; at: number; level: LogLevel; text: string}
+  | {type: 'stage'; at: number; text: string | null}
+  | {type: 'tick'; at: number}
+  | {type: 'select'; delta: 1 | -1}
+  | {type: 'askCancel'}
+  | {type: 'dismissCancel'}
+  | {type: 'toggleHelp'}
+
+/** LOG_LIMIT bounds the event log kept in memory (the screen shows the last few lines). */
+export const LOG_LIMIT = 200
+
+/** initialTopState is the state before anything was read. */
+export function initialTopState(cluster: string, endpoint: string, at: number): TopState {
+  return {
+    cluster,
+    endpoint,
+    connection: 'connecting',
+    connectionSince: at,
+    lastError: null,
+    seeded: false,
+    meta: null,
+    nodes: new Map(),
+    alive: new Set(),
+    shards: new Map(),
+    stats: new Map(),
+    moves: new Map(),
+    control: null,
+    lock: null,
+    log: [],
+    stage: null,
+    ui: {selected: null, confirmCancel: null, help: false},
+    now: at,
+  }
+}
+
+/**
+ * topReducer is the TUI's pure state transition: no clock, no I/O. etcd key changes are
+ * classified by `keys` and validated; an invalid value is logged and ignored. Phase
+ * changes, retries, nodes going down and executor changes become event log lines.
+ */
+export function topReducer(keys: ClusterKeys, state: TopState, action: TopAction): TopState {
+  switch (action.type) {
+    case 'seeded': {
+      let next: TopState = {...initialTopState(state.cluster, state.endpoint, action.at), log: state.log, stage: state.stage, ui: state.ui, connection: 'connected', connectionSince: state.connection === 'connected' ? state.connectionSince : action.at}
+      const lines: LogLine[] = []
+      for (const item of action.items) next = applyKv(keys, next, item, action.at, lines)
+      const summary = state.seeded ? 'resynced from etcd' : `connected: ${next.nodes.size} nodes, ${next.shards.size} shards, ${[...next.moves.values()].filter((m) => !isTerminal(m.phase)).length} moves running`
+      return keepSelection(appendLog({...next, seeded: true, lastError: null}, [...lines.filter((l) => l.text.startsWith('ignored an invalid value')), {at: action.at, level: 'info', text: summary}]))
+    }
+    case 'kv': {
+      if (!state.seeded) return state
+      const lines: LogLine[] = []
+      const next = applyKv(keys, {...state, now: action.at}, action.item, action.at, lines)
+      return keepSelection(appendLog(next, lines))
+    }
+    case 'connection': {
+      const connection: Connection = action.status === 'connected' ? (state.seeded ? 'connected' : 'connecting') : action.status === 'resyncing' ? 'resyncing' : 'reconnecting'
+      if (connection === state.connection && action.error === undefined) return state
+      const text = connection === 'reconnecting' ? `etcd unreachable${action.error ? `: ${action.error}` : ''}; reconnecting` : connection === 'connected' ? 'etcd reachable again' : connection === 'resyncing' ? 'events were lost: re-reading the cluster' : null
+      const changed = connection !== state.connection
+      const next: TopState = {...state, now: action.at, connection, connectionSince: changed ? action.at : state.connectionSince, lastError: action.error ?? (connection === 'connected' ? null : state.lastError)}
+      return changed && text ? appendLog(next, [{at: action.at, level: connection === 'reconnecting' ? 'error' : 'info', text}]) : next
+    }
+    case 'executor':
+      return appendLog(state, [executorLine(action.event)])
+    case 'notice':
+      return appendLog({...state, now: action.at}, [{at: action.at, level: action.level, text: action.text}])
+    case 'stage':
+      return {...state, now: action.at, stage: action.text}
+    case 'tick':
+      return action.at === state.now ? state : {...state, now: action.at}
+    case 'select': {
+      const ids = selectableMoves(state)
+      if (ids.length === 0) return {...state, ui: {...state.ui, selected: null}}
+      const at = state.ui.selected === null ? -1 : ids.indexOf(state.ui.selected)
+      const index = at === -1 ? (action.delta === 1 ? 0 : ids.length - 1) : Math.max(0, Math.min(ids.length - 1, at + action.delta))
+      return {...state, ui: {...state.ui, selected: ids[index]!}}
+    }
+    case 'askCancel': {
+      const m = state.ui.selected === null ? undefined : state.moves.get(state.ui.selected)
+      if (!m || isTerminal(m.phase)) return appendLog(state, [{at: state.now, level: 'warn', text: m ? `move ${m.id} already finished (${m.phase})` : 'select a running move with ↑/↓ first'}])
+      return {...state, ui: {...state.ui, confirmCancel: m.id, help: false}}
+    }
+    case 'dismissCancel':
+      return state.ui.confirmCancel === null ? state : {...state, ui: {...state.ui, confirmCancel: null}}
+    case 'toggleHelp':
+      return {...state, ui: {...state.ui, help: !state.ui.help}}
+  }
+}
+
+/**
+ * orderedMoves lists the moves the moves panel shows, in display order: running moves
+ * first (by plan order), then finished ones, most recently updated first.
+ */
+export function orderedMoves(state: Pick<TopState, 'moves'>): Move[] {
+  const all = [...state.moves.values()]
+  const running = all.filter((m) => !isTerminal(m.phase)).sort((a, b) => (a.plan === b.plan ? a.index - b.index : a.plan < b.plan ? -1 : 1))
+  const finished = all.filter((m) => isTerminal(m.phase)).sort((a, b) => (a.updatedAt === b.updatedAt ? (a.id < b.id ? 1 : -1) : a.updatedAt < b.updatedAt ? 1 : -1))
+  return [...running, ...finished]
+}
+
+/** selectableMoves are the ids ↑/↓ move through: every move the panel lists. */
+function selectableMoves(state: TopState): string[] {
+  return orderedMoves(state).map((m) => m.id)
+}
+
+function keepSelection(state: TopState): TopState {
+  if (state.ui.selected !== null && !state.moves.has(state.ui.selected)) return {...state, ui: {...state.ui, selected: null, confirmCancel: null}}
+  return state
+}
+
+function appendLog(state: TopState, lines: LogLine[]): TopState {
+  if (lines.length === 0) return state
+  const log = [...state.log, ...lines]
+  return {...state, log: log.length > LOG_LIMIT ? log.slice(log.length - LOG_LIMIT) : log}
+}
+
+function parse<S extends z.ZodType>(schema: S, key: string, raw: string, at: number, lines: LogLine[]): z.output<S> | undefined {
+  try {
+    const r = schema.safeParse(JSON.parse(raw))
+    if (r.success) return r.data
+  } catch {
+    // fall through: invalid JSON is reported like an invalid value
+  }
+  lines.push({at, level: 'warn', text: `ignored an invalid value at ${key}`})
+  return undefined
+}
+
+function withEntry<K, V>(map: ReadonlyMap<K, V>, key: K, value: V | undefined): ReadonlyMap<K, V> {
+  const next = new Map(map)
+  if (value === undefined) next.delete(key)
+  else next.set(key, value)
+  return next
+}
+
+function applyKv(keys: ClusterKeys, state: TopState, {key, value}: KeyValue, at: number, lines: LogLine[]): TopState {
+  const id = key.slice(key.lastIndexOf('/') + 1)
+  if (key === keys.meta) return {...state, meta: value === null ? null : (parse(ClusterMetaSchema, key, value, at, lines) ?? state.meta)}
+  if (key === keys.control) return {...state, control: controlChange(state.control, value === null ? null : (parse(ControlSchema, key, value, at, lines) ?? state.control), at, lines)}
+  if (key === keys.executorLock) {
+    const lock = value === null ? null : (parse(LockHolderSchema, key, value, at, lines) ?? null)
+    if (lock && !state.lock) lines.push({at, level: 'info', text: `executor started: ${lock.holder} (pid ${lock.pid} on ${lock.host})`})
+    if (!lock && state.lock) lines.push({at, level: 'info', text: `executor stopped: ${state.lock.holder}`})
+    return {...state, lock}
+  }
+  if (key.startsWith(keys.nodesPrefix)) {
+    const node = value === null ? undefined : parse(NodeSchema, key, value, at, lines)
+    const before = state.nodes.get(id)
+    if (node && before && node.state !== before.state) lines.push({at, level: 'info', text: `node ${id}: ${before.state} → ${node.state}`})
+    if (!node && before) lines.push({at, level: 'info', text: `node ${id} removed from the cluster`})
+    if (value !== null && !node) return state
+    return {...state, nodes: withEntry(state.nodes, id, node)}
+  }
+  if (key.startsWith(keys.alivePrefix)) {
+    const up = value !== null
+    if (up !== state.alive.has(id)) lines.push({at, level: up ? 'info' : 'error', text: `node ${id} is ${up ? 'up' : 'down'}`})
+    const alive = new Set(state.alive)
+    if (up) alive.add(id)
+    else alive.delete(id)
+    return {...state, alive}
+  }
+  if (key.startsWith(keys.shardsPrefix)) {
+    const shard = value === null ? undefined : parse(ShardSchema, key, value, at, lines)
+    if (value !== null && !shard) return state
+    return {...state, shards: withEntry(state.shards, shard?.id ?? Number(id), shard)}
+  }
+  if (key.startsWith(keys.statsPrefix)) {
+    const stats = value === null ? undefined : parse(NodeStatsSchema, key, value, at, lines)
+    if (value !== null && !stats) return state
+    return {...state, stats: withEntry(state.stats, id, stats)}
+  }
+  if (key.startsWith(keys.movesPrefix)) {
+    const move = value === null ? undefined : parse(MoveSchema, key, value, at, lines)
+    if (value !== null && !move) return state
+    if (move) moveLines(state.moves.get(move.id), move, at, lines)
+    return {...state, moves: withEntry(state.moves, id, move)}
+  }
+  // Everything else under the prefix (routers, constraints, the token) is not shown.
+  return state
+}
+
+function controlChange(before: Control | null, after: Control | null, at: number, lines: LogLine[]): Control | null {
+  const wasPaused = before?.paused ?? false
+  const isPaused = after?.paused ?? false
+  if (wasPaused !== isPaused) lines.push({at, level: 'info', text: isPaused ? 'moves paused' : 'moves resumed'})
+  const r0 = before?.throttleBytesPerSec ?? null
+  const r1 = after?.throttleBytesPerSec ?? null
+  if (r0 !== r1) lines.push({at, level: 'info', text: `throttle set to ${formatRate(r1)}`})
+  return after
+}
+
+function moveLines(before: Move | undefined, m: Move, at: number, lines: LogLine[]): void {
+  const what = `shard ${m.shard} ${m.from} → ${m.to}`
+  if (!before || before.phase !== m.phase) {
+    const failed = m.phase === 'failed' || m.phase === 'aborted' || m.phase === 'aborting' || m.phase === 'skipped'
+    lines.push({at, level: m.phase === 'failed' ? 'error' : failed ? 'warn' : 'info', text: `${what}: ${m.phase}${m.reason && (failed || m.phase === 'done') ? ` — ${m.reason}` : ''}`})
+  } else if (!isTerminal(m.phase) && m.reason && m.reason !== before.reason) {
+    lines.push({at, level: 'warn', text: `${what}: retrying: ${m.reason}`})
+  }
+  if (m.progress.stalled && !before?.progress.stalled) lines.push({at, level: 'warn', text: `${what}: copy stalled`})
+  if (m.cancelRequested && !before?.cancelRequested) lines.push({at, level: 'warn', text: `${what}: cancel requested`})
+}
+
+function executorLine(ev: ExecutorEvent): LogLine {
+  const at = Date.parse(ev.at)
+  switch (ev.type) {
+    case 'phase':
+      return {at, level: ev.phase === 'failed' ? 'error' : 'info', text: `shard ${ev.shard} ${ev.from} → ${ev.to}: ${ev.phase}${ev.reason ? ` — ${ev.reason}` : ''}`}
+    case 'progress':
+      return {at, level: ev.stalled ? 'warn' : 'info', text: `move ${ev.move}: ${ev.bytes} bytes copied`}
+    case 'retry':
+      return {at, level: 'warn', text: `move ${ev.move}: retrying ${ev.what}: ${ev.error}`}
+    case 'info':
+      return {at, level: 'info', text: ev.message}
+  }
+}
+
+/** formatRate renders a copy rate, `unlimited` for null. */
+export function formatRate(bytesPerSec: number | null): string {
+  return bytesPerSec === null ? 'unlimited' : `${formatBytes(Math.round(bytesPerSec))}/s`
+}

@@ -1,0 +1,124 @@
+import {etaSeconds} from '../executor/moveViews.js'
+import {isTerminal, type MovePhase} from '../model/move.js'
+import {type NodeState} from '../model/node.js'
+import {liveFigures} from './liveFigures.js'
+import {formatRate, type LogLine, orderedMoves, type TopState} from './topState.js'
+
+/** ExecutorState is what the header says about the executor. */
+export type ExecutorState = 'running' | 'paused' | 'idle'
+
+/** HeaderView is the header's content. */
+export interface HeaderView {
+  cluster: string
+  endpoint: string
+  connection: TopState['connection']
+  /** downForSeconds: how long etcd has been unreachable (0 when connected). */
+  downForSeconds: number
+  lastError: string | null
+  nodesUp: number
+  nodesDown: number
+  shards: number
+  movingShards: number
+  rf: number | null
+  imbalance: number | null
+  target: number
+  executor: {state: ExecutorState; holder: string | null; pausedFlag: boolean}
+  throttle: string
+  stage: string | null
+}
+
+/** NodeRowView is one row of the nodes panel; utilisation is per resource with 1 = the cluster mean. */
+export interface NodeRowView {
+  id: string
+  zone: string
+  state: NodeState
+  down: boolean
+  replicas: number
+  utilisation: number | null
+  perResource: {reads: number; writes: number; bytes: number} | null
+}
+
+/** MoveRowView is one row of the moves panel. */
+export interface MoveRowView {
+  id: string
+  shard: number
+  from: string
+  to: string
+  phase: MovePhase
+  terminal: boolean
+  /** fraction copied (0..1) from planned size; null when the size is unknown. */
+  fraction: number | null
+  bytes: number
+  rateBytesPerSec: number
+  etaSeconds: number | null
+  reason: string | null
+  cancelRequested: boolean
+  stalled: boolean
+  selected: boolean
+}
+
+/** TopView is everything the screen renders, derived from the state. */
+export interface TopView {
+  header: HeaderView
+  nodes: NodeRowView[]
+  moves: MoveRowView[]
+  log: readonly LogLine[]
+  ui: TopState['ui']
+  confirm: MoveRowView | null
+}
+
+/**
+ * deriveTopView turns the state into what the screen shows: header figures, per-node
+ * utilisation (the planner's figures, see liveFigures), moves in display order. Pure.
+ */
+export function deriveTopView(state: TopState, target: number): TopView {
+  const figures = liveFigures(state)
+  const replicas = new Map<string, number>()
+  let moving = 0
+  for (const s of state.shards.values()) {
+    if (s.replicas.some((r) => r.role !== 'voter')) moving++
+    for (const r of s.replicas) replicas.set(r.node, (replicas.get(r.node) ?? 0) + 1)
+  }
+  const nodes: NodeRowView[] = [...state.nodes.values()]
+    .sort((a, b) => (a.id < b.id ? -1 : 1))
+    .map((n) => {
+      const f = figures.nodes.get(n.id)
+      return {id: n.id, zone: n.zone, state: n.state, down: !state.alive.has(n.id), replicas: replicas.get(n.id) ?? 0, utilisation: f?.utilisation ?? null, perResource: f?.perResource ?? null}
+    })
+  const up = nodes.filter((n) => !n.down).length
+  const paused = state.control?.paused ?? false
+  const moves: MoveRowView[] = orderedMoves(state).map((m) => ({
+    id: m.id,
+    shard: m.shard,
+    from: m.from,
+    to: m.to,
+    phase: m.phase,
+    terminal: isTerminal(m.phase),
+    fraction: m.phase === 'done' ? 1 : m.progress.totalBytes > 0 ? Math.min(1, m.progress.bytes / m.progress.totalBytes) : null,
+    bytes: m.progress.bytes,
+    rateBytesPerSec: m.phase === 'copying' ? m.progress.rateBytesPerSec : 0,
+    etaSeconds: etaSeconds(m),
+    reason: m.reason,
+    cancelRequested: m.cancelRequested,
+    stalled: m.progress.stalled,
+    selected: m.id === state.ui.selected,
+  }))
+  const header: HeaderView = {
+    cluster: state.cluster,
+    endpoint: state.endpoint,
+    connection: state.connection,
+    downForSeconds: state.connection === 'connected' ? 0 : Math.max(0, Math.round((state.now - state.connectionSince) / 1000)),
+    lastError: state.lastError,
+    nodesUp: up,
+    nodesDown: nodes.length - up,
+    shards: state.shards.size,
+    movingShards: moving,
+    rf: state.meta?.rf ?? null,
+    imbalance: figures.imbalance,
+    target,
+    executor: {state: state.lock ? (paused ? 'paused' : 'running') : 'idle', holder: state.lock ? `${state.lock.holder} (pid ${state.lock.pid})` : null, pausedFlag: paused},
+    throttle: state.control?.throttleBytesPerSec == null ? 'default' : formatRate(state.control.throttleBytesPerSec),
+    stage: state.stage,
+  }
+  return {header, nodes, moves, log: state.log, ui: state.ui, confirm: moves.find((m) => m.id === state.ui.confirmCancel) ?? null}
+}
