@@ -131,13 +131,22 @@ export class NodeHttpApi {
   /** fence checks the request's epoch for `shardId` against the node's map (see class doc) and the role against `roles`. */
   private async fence(shardId: number, epoch: number, roles: ReadonlySet<ReplicaRole>, op: string): Promise<{shard: Shard; role: ReplicaRole}> {
     let shard = this.deps.map.get(shardId)
-    if (!shard || shard.epoch < epoch) shard = await this.deps.map.refresh(shardId)
+    if (!shard || shard.epoch < epoch) shard = await this.refresh(shardId)
     if (!shard) throw new HttpError('NOT_OWNER', `shard ${shardId} does not exist`, 0)
     if (shard.epoch > epoch) throw new HttpError('STALE_EPOCH', `shard ${shardId} is at epoch ${shard.epoch}; the request carried ${epoch}`, shard.epoch)
     if (shard.epoch < epoch) throw new HttpError('BAD_INPUT', `shard ${shardId}: epoch ${epoch} is newer than etcd's ${shard.epoch}`, shard.epoch)
     const role = this.deps.map.roleOf(shard)
     if (!role || !roles.has(role)) throw new HttpError('NOT_OWNER', `node ${this.deps.nodeId} ${role ? `is ${role} for shard ${shardId}, which does not ${op}` : `holds no replica of shard ${shardId}`} at epoch ${shard.epoch}`, shard.epoch)
     return {shard, role}
+  }
+
+  /** refresh re-reads a shard from etcd; an etcd failure becomes NOT_SERVING (retriable) since the node cannot confirm the epoch. */
+  private async refresh(id: number): Promise<Shard | undefined> {
+    try {
+      return await this.deps.map.refresh(id)
+    } catch (err) {
+      throw new HttpError('NOT_SERVING', `cannot confirm shard ${id}'s epoch with etcd: ${errorMessage(err)}`)
+    }
   }
 
   private async tracked<T>(shard: number, fn: () => Promise<T>): Promise<T> {
@@ -258,7 +267,7 @@ export class NodeHttpApi {
     const id = Number(m[1])
     const {epoch} = parseJson(await readBody(req, MAX_JSON_BODY_BYTES), AcceptRequestSchema)
     let shard = this.deps.map.get(id)
-    if (!shard || shard.epoch < epoch) shard = await this.deps.map.refresh(id)
+    if (!shard || shard.epoch < epoch) shard = await this.refresh(id)
     if (!shard) throw new HttpError('NOT_OWNER', `shard ${id} does not exist`, 0)
     if (shard.epoch < epoch) throw new HttpError('PRECONDITION', `shard ${id} is at epoch ${shard.epoch} in etcd; cannot accept ${epoch}`, shard.epoch)
     res.setHeader(EPOCH_HEADER, String(shard.epoch))
@@ -269,7 +278,7 @@ export class NodeHttpApi {
     const id = Number(m[1])
     const body = parseJson(await readBody(req, MAX_JSON_BODY_BYTES), DropRequestSchema)
     // Decide on a fresh read: dropping data is the one irreversible operation.
-    const shard = await this.deps.map.refresh(id)
+    const shard = await this.refresh(id)
     if (!shard) throw new HttpError('NOT_OWNER', `shard ${id} does not exist`, 0)
     if (shard.epoch > body.epoch) throw new HttpError('STALE_EPOCH', `shard ${id} is at epoch ${shard.epoch}; the request carried ${body.epoch}`, shard.epoch)
     if (shard.epoch < body.epoch) throw new HttpError('BAD_INPUT', `shard ${id}: epoch ${body.epoch} is newer than etcd's ${shard.epoch}`, shard.epoch)

@@ -23,11 +23,13 @@ class FakeMap implements ShardView {
   readonly local = new Map<number, Shard>()
   readonly etcd = new Map<number, Shard>()
   refreshes = 0
+  etcdDown = false
   get(id: number) {
     return this.local.get(id)
   }
   async refresh(id: number) {
     this.refreshes++
+    if (this.etcdDown) throw new Error('etcd at http://127.0.0.1:1 is unreachable')
     const s = this.etcd.get(id)
     if (s) this.local.set(id, s)
     return this.local.get(id)
@@ -147,6 +149,16 @@ describe('NodeHttpApi through NodeClient', () => {
       expect((await client.health()).serving).toBe(false)
     } finally {
       serving = true
+    }
+  })
+
+  it('given etcd unreachable, when a request needs the node to confirm a newer epoch, then NOT_SERVING (retriable) answers', async () => {
+    map.etcdDown = true
+    try {
+      expect(await codeOf(client.digest(0, 5))).toBe('NOT_SERVING')
+      expect(await codeOf(client.digest(0, 4))).toBe('ok')
+    } finally {
+      map.etcdDown = false
     }
   })
 
