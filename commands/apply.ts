@@ -6,6 +6,8 @@ import {UserError} from '../src/errors/errors.js'
 import {type ApplyResult, executePlan} from '../src/executor/executePlan.js'
 import {readPlanForApply} from '../src/executor/planInput.js'
 import {formatBytes} from '../src/model/units.js'
+import {DEFAULT_PLAN_OPTIONS} from '../src/planner/options.js'
+import {startTopSession, type TopSession} from '../src/tui/topSession.js'
 
 export default class Apply extends EtcdCommand {
   static override summary = "Run a plan's moves and splits: throttled, resumable, with a no-freeze cutover."
@@ -14,6 +16,7 @@ export default class Apply extends EtcdCommand {
   static override args = {plan: Args.string({description: 'plan file (from `shardctl plan`)'})}
   static override flags = {
     resume: Flags.boolean({description: 'continue every unfinished move recorded in etcd'}),
+    tui: Flags.boolean({description: 'show the live dashboard (as `shardctl top`) while the moves run; q stops the executor cleanly'}),
     ...EXECUTOR_FLAGS,
   }
 
@@ -21,20 +24,31 @@ export default class Apply extends EtcdCommand {
     const {args, flags} = await this.parse(Apply)
     if (!args.plan && !flags.resume) throw new UserError('BAD_INPUT', 'apply needs a plan file, or --resume', 'e.g. shardctl apply plans/default-….json, or shardctl apply --resume')
     const plan = args.plan ? readPlanForApply(args.plan) : undefined
+    const tui = flags.tui && !this.jsonEnabled()
+    if (tui && !(process.stdout.isTTY && process.stdin.isTTY)) throw new UserError('BAD_INPUT', '--tui needs an interactive terminal', 'drop --tui (progress lines), or use --json')
+    const quit = new AbortController()
+    let session: TopSession | undefined
     const input = executorInput(flags, `shardctl apply ${plan ? plan.id : '--resume'}`, async (p, interactive) => {
       if (p && !this.jsonEnabled()) for (const line of describePreflight(p)) this.log(line)
-      return !interactive || askYesNo(p ? 'Apply these actions?' : 'Resume unfinished moves?')
+      const ok = !interactive || (await askYesNo(p ? 'Apply these actions?' : 'Resume unfinished moves?'))
+      // The dashboard starts once confirmed, so the question is asked on a plain terminal.
+      if (ok && tui) session = startTopSession(ctx, {target: plan?.options.maxImbalance ?? DEFAULT_PLAN_OPTIONS.maxImbalance, onQuit: () => quit.abort()})
+      return ok
     })
     const ctx = await this.services(flags)
-    const sink = makeProgressSink({json: this.jsonEnabled(), tty: process.stdout.isTTY === true}, (line) => process.stdout.write(`${line}\n`))
+    const sink = makeProgressSink({json: this.jsonEnabled(), tty: process.stdout.isTTY === true && !tui}, (line) => process.stdout.write(`${line}\n`))
+    // With --tui, phases and progress come from the etcd watch; retries and notices go to its event log.
+    const emit = (ev: Parameters<typeof sink.emit>[0]) => (session ? (ev.type === 'retry' || ev.type === 'info') && session.store.dispatch({type: 'executor', event: ev}) : sink.emit(ev))
     try {
-      const result = await withSignals((signal) => executePlan(ctx, {...input, plan}, realDeps((ev) => sink.emit(ev)), signal))
+      const result = await withSignals((signal) => executePlan(ctx, {...input, plan}, realDeps(emit), AbortSignal.any([signal, quit.signal])))
+      await session?.stop()
       sink.stop()
       this.renderResult(result)
       // A move that had to abort or fail is an operation failure for scripts and CI.
       if ((result.counts.aborted ?? 0) + (result.counts.failed ?? 0) > 0) process.exitCode = 1
       return result
     } finally {
+      await session?.stop()
       sink.stop()
     }
   }
