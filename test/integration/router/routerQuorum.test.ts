@@ -232,3 +232,18 @@ describe('kv and stats commands', () => {
     for (const l of lines) expect(JSON.parse(l)).toHaveProperty('shards')
   })
 })
+
+describe('a node leaving the map', () => {
+  it('has its connection pool drained, and the shards keep serving on the replicas left', async () => {
+    for (const s of await dp.shards()) {
+      const cur = await getShard(dp.ctx, s.id)
+      const next = ShardSchema.parse({...cur.value, epoch: cur.value.epoch + 1, replicas: cur.value.replicas.filter((r) => r.node !== 'n3')})
+      await dp.ctx.store.update(dp.ctx.keys.shard(s.id), JSON.stringify(next), cur.modRevision)
+    }
+    await waitFor(async () => (/drained connection pools of nodes no longer in the map: n3/.test(router.logs()) ? true : undefined), 'the pool of n3 drained')
+    for (let i = 0; i < 8; i++) {
+      expect((await kv(router.address, 'PUT', `after-n3-${i}`, `x${i}`)).status).toBe(204)
+      expect((await kv(router.address, 'GET', `after-n3-${i}`)).body.toString()).toBe(`x${i}`)
+    }
+  })
+})
