@@ -13,7 +13,7 @@ import {isUserError} from '../../../src/errors/errors.js'
 import {acquireLock} from '../../../src/etcd/leaseLock.js'
 import {type ApplyInput, executePlan, type ApplyResult} from '../../../src/executor/executePlan.js'
 import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent} from '../../../src/executor/executorEnv.js'
-import {requestCancel} from '../../../src/executor/moveStore.js'
+import {requestCancel, requestRollback} from '../../../src/executor/moveStore.js'
 import {freePort} from '../../../src/localEtcd/freePort.js'
 import {keyHash} from '../../../src/model/hash.js'
 import {formatHlc} from '../../../src/model/hlc.js'
@@ -253,5 +253,38 @@ describe('apply on real etcd and real nodes', () => {
       expect(s.replicas.map((r) => r.node)).not.toContain('n3')
       expect(await readAll(s.replicas[0]!.node, s)).toHaveLength(KEYS_PER_SHARD)
     }
+  }, 120_000)
+
+  it('rolls a cut-over move back during the cleanup grace, keeping writes made after cutover', async () => {
+    await setNodeState(ctx, 'n3', 'active')
+    const plan = await drainPlan('n1', 'drain-n1-rb')
+    const first = plan.actions.find((a) => a.kind === 'move')!
+    const before = (await listShards(ctx)).shards.find((s) => s.value.id === first.shard)!.value
+    const running = run(plan, {limits: {maxConcurrent: 1, perNode: 1}, options: {...input().options, cleanupGraceMs: 8000}})
+    let draining: {id: string; to: string; from: string} | undefined
+    for (let i = 0; i < 300 && !draining; i++) {
+      await sleepFor(100)
+      const {items} = await ctx.store.list(ctx.keys.movesPrefix)
+      draining = items.map((kv) => JSON.parse(kv.value)).find((m) => m.plan === 'drain-n1-rb' && m.shard === first.shard && m.phase === 'draining')
+    }
+    expect(draining).toBeDefined()
+    // A write after cutover lands on the new replica only (the source is leaving).
+    const now = (await listShards(ctx)).shards.find((s) => s.value.id === first.shard)!.value
+    let key = ''
+    for (let i = 0; !key && i < 1_000_000; i++) {
+      const h = keyHash(`late-${i}`)
+      if (h >= now.range.lo && h < now.range.hi) key = `late-${i}`
+    }
+    await client(draining!.to).apply(now.id, now.epoch, [{key: Buffer.from(key), value: Buffer.from('after-cutover'), version: formatHlc({wall: Date.now(), counter: 0, writer: 'test'})}], 'write')
+    expect((await requestRollback(ctx, draining!.id)).changed).toBe(true)
+    const {result} = await running
+    const rolled = result.moves.find((m) => m.id === draining!.id)!
+    expect(rolled.phase).toBe('rolledback')
+    const after = (await listShards(ctx)).shards.find((s) => s.value.id === first.shard)!.value
+    expect(after.replicas).toEqual(before.replicas)
+    const records = await readAll(draining!.from, after)
+    expect(records).toHaveLength(KEYS_PER_SHARD + 1)
+    expect(records.find((r) => r.key.toString() === key)?.value?.toString()).toBe('after-cutover')
+    await expect(requestRollback(ctx, draining!.id)).resolves.toMatchObject({changed: false})
   }, 120_000)
 })
