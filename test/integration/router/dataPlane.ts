@@ -58,9 +58,9 @@ export class DataPlane {
     return p
   }
 
-  /** startRouter starts a router process. */
-  async startRouter(id: string, extra: string[] = []): Promise<RouterProcess> {
-    const r = await startRouterProcess({endpoint: this.endpoint, cluster: this.cluster, id, extra}, 45_000)
+  /** startRouter starts a router process (talking to etcd at `endpoint`, default the shared one). */
+  async startRouter(id: string, extra: string[] = [], endpoint = this.endpoint): Promise<RouterProcess> {
+    const r = await startRouterProcess({endpoint, cluster: this.cluster, id, extra}, 45_000)
     this.procs.push(r)
     this.routers.push(r)
     return r

@@ -35,7 +35,7 @@ export interface RouterProcess {
  */
 export async function startRouterProcess(opts: {endpoint: string; cluster: string; id: string; extra?: string[]}, readyTimeoutMs = 20_000): Promise<RouterProcess> {
   assertRouterDistFresh()
-  const args = [`${root}bin/run.js`, 'router', 'serve', '--endpoints', opts.endpoint, '--cluster', opts.cluster, '--id', opts.id, '--listen', '127.0.0.1:0', '--lease-ttl', '3', ...(opts.extra ?? [])]
+  const args = [`${root}bin/run.js`, 'router', 'serve', '--endpoints', opts.endpoint, '--cluster', opts.cluster, '--id', opts.id, '--listen', '127.0.0.1:0', ...(opts.extra?.includes('--lease-ttl') ? [] : ['--lease-ttl', '3']), ...(opts.extra ?? [])]
   const child: ChildProcess = spawn(process.execPath, args, {cwd: root, env: {PATH: process.env.PATH, HOME: process.env.HOME}, stdio: ['ignore', 'pipe', 'pipe']})
   trackPid(child.pid)
   let stderr = ''
