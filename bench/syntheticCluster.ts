@@ -18,13 +18,16 @@ const MiB = 2 ** 20
  * syntheticCluster builds a reproducible snapshot the way a real cluster drifts:
  * `nodes - 1` nodes in 3 zones placed by the consistent-hash ring (as `cluster init`
  * does), then one empty node added and one node set draining (both in zone z0 and of the
- * same size, so each zone keeps its capacity and the target stays feasible). Capacities are
+ * same size; with 3k + 1 nodes every zone keeps k active nodes of the same sizes, so the
+ * target stays feasible under the zone spread). Capacities are
  * mixed (every other node per zone is twice as big) and stated for all three resources at
  * about 55% average use. Reads and writes follow independent Zipf(`zipf`) rankings over
  * shards; sizes are log-normal (median 64 MiB) and independent of heat, so hot-and-small and
  * cold-and-big shards both exist.
  */
 export function syntheticCluster(spec: SyntheticSpec): ClusterSnapshot {
+  // With nodes = 3k + 1 the added and the draining node share zone z0 and every zone keeps k active nodes.
+  if (spec.nodes % 3 !== 1) throw new RangeError(`synthetic clusters need 3k + 1 nodes so zones stay equal, got ${spec.nodes}`)
   const random = seededRandom(spec.seed)
   const ids = Array.from({length: spec.nodes}, (_, i) => `n${String(i).padStart(4, '0')}`)
   const zoneOf = (i: number) => `z${i % 3}`

@@ -51,11 +51,12 @@ function hottestSlot(state: ClusterState, s: number, minFactor: Float64Array): {
  * handleHotShards finds shards one of whose replicas alone would put any node above the
  * target utilisation ("hot": no node's slack can absorb it). With `allowSplit`, each is split
  * at its hash midpoint (no finer stats exist), repeatedly, until every piece needs at most
- * half the target; the split actions go first in the plan. Returns the summary entries and
+ * half the target; the split actions go first in the plan. Shards in `forced` (hottest on nodes
+ * an earlier attempt could not relieve) are split at least once. Returns the summary entries and
  * the shard indices that stay hot (not split, or not splittable enough): balancing leaves
  * those and their nodes alone, and the plan reports the target unreachable.
  */
-export function handleHotShards(state: ClusterState, log: ActionLog, allowSplit: boolean): {hot: HotShard[]; stillHot: Set<number>} {
+export function handleHotShards(state: ClusterState, log: ActionLog, allowSplit: boolean, forced: ReadonlySet<number> = new Set()): {hot: HotShard[]; stillHot: Set<number>} {
   const minFactor = minFactors(state)
   const hot: HotShard[] = []
   const stillHot = new Set<number>()
@@ -63,7 +64,8 @@ export function handleHotShards(state: ClusterState, log: ActionLog, allowSplit:
   for (let s = 0; s < originalShards; s++) {
     if (state.shardFrozen[s]) continue
     const {slot, footprint} = hottestSlot(state, s, minFactor)
-    if (slot < 0 || footprint <= state.target) continue
+    const force = allowSplit && forced.has(s)
+    if (slot < 0 || (footprint <= state.target && !force)) continue
     const node = state.slotNode[slot]!
     const resource = state.dominantResource(slot, node)
     hot.push({shard: state.shardId[s]!, node: state.nodeIds[node]!, load: roundUtil(state.slotUnits(slot)), resource, split: allowSplit})
@@ -75,18 +77,18 @@ export function handleHotShards(state: ClusterState, log: ActionLog, allowSplit:
     while (queue.length > 0) {
       const {piece, depth} = queue.shift()!
       const need = hottestSlot(state, piece, minFactor).footprint
-      if (need <= state.target * SPLIT_GOAL) continue
+      if (need <= state.target * SPLIT_GOAL && !(force && depth === 0)) continue
       const at = rangeMidpoint({lo: state.shardLo[piece]!, hi: state.shardHi[piece]!})
       if (at === undefined || depth >= MAX_SPLIT_DEPTH) {
         if (need > state.target) stillHot.add(piece)
         continue
       }
       const units = state.slotUnits(hottestSlot(state, piece, minFactor).slot)
-      const other = log.split(piece, at, {
-        kind: 'split',
-        resource,
-        detail: `one replica carries ${units.toFixed(2)}x an average node's load (mostly ${resource}); no node can hold it within ${state.target}x the mean`,
-      })
+      const detail =
+        footprint > state.target
+          ? `one replica carries ${units.toFixed(2)}x an average node's load (mostly ${resource}); no node can hold it within ${state.target}x the mean`
+          : `one replica carries ${units.toFixed(2)}x an average node's load (mostly ${resource}) on ${state.nodeIds[node]}, which stays above ${state.target}x the mean because no node has room for it whole`
+      const other = log.split(piece, at, {kind: 'split', resource, detail})
       queue.push({piece, depth: depth + 1}, {piece: other, depth: depth + 1})
     }
   }

@@ -81,9 +81,74 @@ function start(state: ClusterState, options: PlanOptions) {
   return {state, before, lowerBound, withinBefore, log: new ActionLog(state, options), index: new ReceiverIndex(state.util, state.receiver, state.nodeZone, state.zoneNames.length)}
 }
 
+/** SPLIT_ROUNDS bounds how often a balance run restarts with more shards to split (see runBalance). */
+const SPLIT_ROUNDS = 3
+
+/**
+ * runBalance runs the balance goals. With `allowSplit`, a run that gets stuck (nodes over
+ * target whose replicas fit nowhere) restarts from the untouched state with the hottest
+ * replica's shard of each stuck node split as well, at most {@link SPLIT_ROUNDS} times, so
+ * every split still comes before every move.
+ */
 function runBalance(initial: ClusterState, options: PlanOptions): Run {
+  const pristine = options.allowSplit && !options.drainOnly ? initial.clone() : undefined
+  const forced = new Set<number>()
+  let best: (Run & {stuck: number[]}) | undefined
+  for (let round = 1; ; round++) {
+    const run = balanceOnce(round === 1 ? initial : pristine!.clone(), options, forced)
+    // A restart only counts when its splits got closer to the target.
+    if (!best || totalOutside(run.state) < totalOutside(best.state) - 1e-9) best = run
+    if (!pristine || round >= SPLIT_ROUNDS || run.stop !== 'no-improvement') return best
+    const more = hottestOnStuckNodes(run.state, run.stuck, pristine.shardId.length).filter((s) => !forced.has(s))
+    if (more.length === 0) return best
+    for (const s of more) forced.add(s)
+  }
+}
+
+function totalOutside(state: ClusterState): number {
+  let sum = 0
+  for (let i = 0; i < state.nodeCount; i++) sum += state.outside(i)
+  return sum
+}
+
+/**
+ * zoneBound explains a node stuck because of its zone: with the zone spread, replicas do
+ * not leave their zone, so a zone whose nodes average above the target cannot get every
+ * node under it. Returns the explanation, or '' when the node's zone is not the cause.
+ */
+function zoneBound(state: ClusterState, node: number | undefined): string {
+  if (node === undefined || state.requiredZones < 2) return ''
+  const zone = state.nodeZone[node]!
+  let load = 0
+  let size = 0
+  for (let i = 0; i < state.nodeCount; i++) {
+    if (!state.inPool[i] || state.nodeZone[i] !== zone) continue
+    load += state.util[i]! * state.kappa[i]!
+    if (state.receiver[i] || state.util[i]! > 0) size += state.kappa[i]!
+  }
+  const mean = size > 0 ? load / size : 0
+  if (mean <= state.target) return ''
+  return `; zone ${state.zoneNames[zone]}'s nodes average ${mean.toFixed(2)}x the mean and replicas cannot leave their zone without breaking the zone spread: add capacity to zone ${state.zoneNames[zone]}`
+}
+
+/** hottestOnStuckNodes returns, for each over-target stuck node, the original shard (index below `originalShards`) of its hottest movable replica. */
+function hottestOnStuckNodes(state: ClusterState, stuck: readonly number[], originalShards: number): number[] {
+  const out = new Set<number>()
+  for (const node of stuck) {
+    if (state.util[node]! <= state.target) continue
+    let best = -1
+    for (const slot of state.nodeSlots[node]!) {
+      if (!state.movable(slot) || state.slotShard[slot]! >= originalShards) continue
+      if (best < 0 || state.utilDelta(slot, node) > state.utilDelta(best, node)) best = slot
+    }
+    if (best >= 0) out.add(state.slotShard[best]!)
+  }
+  return [...out].sort((a, b) => a - b)
+}
+
+function balanceOnce(initial: ClusterState, options: PlanOptions, forced: ReadonlySet<number>): Run & {stuck: number[]} {
   const {state, before, lowerBound, withinBefore, log, index} = start(initial, options)
-  const {hot, stillHot} = options.drainOnly ? {hot: [], stillHot: new Set<number>()} : handleHotShards(state, log, options.allowSplit)
+  const {hot, stillHot} = options.drainOnly ? {hot: [], stillHot: new Set<number>()} : handleHotShards(state, log, options.allowSplit, forced)
   const {deferred} = drainAndRepair(state, log, index)
   let stop: StopReason
   let stuck: number[] = []
@@ -104,7 +169,7 @@ function runBalance(initial: ClusterState, options: PlanOptions): Run {
   else status = 'needs-rebalance'
   const parts = [describeStop(state, options, stop, stuck.length > 0 ? stuck : left, hot)]
   if (deferred.length > 0) parts.push(`${deferred.length} replica(s) on draining nodes belong to shards mid-move and were left for a later plan (first: shard ${deferred[0]!.shard} on ${deferred[0]!.node})`)
-  return {state, log, before, after, lowerBound, stop, status, detail: parts.join('; '), hot}
+  return {state, log, before, after, lowerBound, stop, status, detail: parts.join('; '), hot, stuck}
 }
 
 function runRing(initial: ClusterState, options: PlanOptions): Run {
@@ -136,6 +201,16 @@ function outsideNodes(state: ClusterState): number[] {
   return out.sort((a, b) => state.outside(b) - state.outside(a) || a - b)
 }
 
+/** largestReplica explains a stuck node by its hottest movable replica, suggesting --allow-split when splits were not allowed. */
+function largestReplica(state: ClusterState, node: number | undefined, allowSplit: boolean): string {
+  if (node === undefined || state.util[node]! <= state.target) return ''
+  let best = -1
+  for (const slot of state.nodeSlots[node]!) if (state.movable(slot) && (best < 0 || state.utilDelta(slot, node) > state.utilDelta(best, node))) best = slot
+  if (best < 0) return `; no replica on ${state.nodeIds[node]} may move (pinned or mid-move)`
+  const share = state.utilDelta(best, node)
+  return `; its hottest replica (shard ${state.shardId[state.slotShard[best]!]}, ${share.toFixed(2)}x the mean on its own) fits on no node with room${allowSplit ? '' : ' (--allow-split may help)'}`
+}
+
 function describeStop(state: ClusterState, options: PlanOptions, stop: StopReason, outside: readonly number[], hot: readonly HotShard[]): string {
   const band = `${state.floor.toFixed(2)}..${state.target.toFixed(2)}x the mean`
   const worst = outside[0] === undefined ? '' : ` (worst: ${state.nodeIds[outside[0]]} at ${state.util[outside[0]]!.toFixed(2)}x)`
@@ -144,7 +219,7 @@ function describeStop(state: ClusterState, options: PlanOptions, stop: StopReaso
     case 'within-target':
       return `every node is within ${band}`
     case 'no-improvement':
-      return `no move removes at least ${options.minImprovement * 100}% of the worst node's load outside the target: ${still}`
+      return `no move removes at least ${options.minImprovement * 100}% of the worst node's load outside the target: ${still}${zoneBound(state, outside[0]) || largestReplica(state, outside[0], options.allowSplit)}`
     case 'max-moves':
       return `stopped at the limit of ${options.maxMoves} move(s); ${still}`
     case 'max-bytes':
