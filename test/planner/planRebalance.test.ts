@@ -210,6 +210,33 @@ describe('planRebalance (balance)', () => {
     expect(applied.shards.length).toBe(13 + splits.length)
   })
 
+  it('given a zone with too little capacity for its share under the zone spread, when planning, then the message names the zone', () => {
+    const snap = snapshotOf({
+      rf: 2,
+      nodes: [{id: 'a', zone: 'z0'}, {id: 'b', zone: 'z0'}, {id: 'c', zone: 'z1'}],
+      shards: Array.from({length: 8}, (_, i) => ({replicas: [i % 2 ? 'a' : 'b', 'c'], reads: 10, bytes: 10})),
+    })
+    const p = plan(snap)
+    expect(p.summary.status).toBe('unreachable')
+    expect(p.summary.stopDetail).toContain("zone z1's nodes average 1.50x the mean and replicas cannot leave their zone")
+  })
+
+  it('given nodes stuck with shards no node has room for whole, when --allow-split, then the planner splits them and gets closer', () => {
+    // No shard is hot on its own (each fits a node), but whole shards cannot tile the nodes within 1.10.
+    const reads = [50, 10, 70, 20, 70, 60]
+    const on = ['b', 'c', 'c', 'c', 'a', 'c']
+    const snap = snapshotOf({nodes: [{id: 'a'}, {id: 'b'}, {id: 'c'}], shards: reads.map((r, i) => ({replicas: [on[i]!], reads: r}))})
+    const options = {weights: {reads: 1, writes: 0, bytes: 0}}
+    const without = plan(snap, options)
+    expect(without.summary.status).toBe('unreachable')
+    expect(without.summary.hotShards).toEqual([])
+    expect(without.summary.stopDetail).toContain('--allow-split may help')
+    const withSplit = plan(snap, {...options, allowSplit: true})
+    expect(withSplit.summary.splits).toBeGreaterThan(0)
+    expect(withSplit.summary.status).toBe('needs-rebalance')
+    expect(withSplit.summary.imbalanceAfter).toBeLessThanOrEqual(1.1)
+  })
+
   it('given the same snapshot twice, or with nodes and shards listed in another order, when planning, then the plans are byte-identical', () => {
     const snap = snapshotOf({nodes: [{id: 'a'}, {id: 'b'}, {id: 'c', zone: 'z1'}], shards: [...even(5, 'a'), ...even(2, 'c'), {replicas: ['b'], reads: 40, bytes: 5}]})
     const reordered = {...snap, nodes: [...snap.nodes].reverse(), shards: [...snap.shards].reverse(), load: [...snap.load].reverse()}
