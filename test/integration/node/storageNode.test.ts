@@ -329,4 +329,21 @@ describe('storage node process', () => {
     const epoch = (await getShard(ctx, s.id)).value.epoch
     expect((await c.digest(s.id, epoch)).epoch).toBe(epoch)
   })
+
+  it('keeps every acknowledged write across a SIGKILL (WAL fsynced before the ack)', async () => {
+    const s = shardWith(['n1'])
+    const epoch = (await getShard(ctx, s.id)).value.epoch
+    const c = client('n1')
+    const keys: Buffer[] = []
+    for (let i = 0; keys.length < 50 && i < 100_000; i++) {
+      const k = Buffer.from(`crash-${i}`)
+      if (keyHash(k) >= s.range.lo && keyHash(k) < s.range.hi) keys.push(k)
+    }
+    await Promise.all(keys.map((key, i) => c.apply(s.id, epoch, [{key, version: ver(60 + i), value: Buffer.from(`v${i}`)}])))
+    await procOf.n1!.kill()
+    await c.destroy()
+    await start('n1')
+    const again = client('n1')
+    for (const [i, key] of keys.entries()) expect((await again.get(s.id, epoch, key)).record?.value?.toString()).toBe(`v${i}`)
+  })
 })
