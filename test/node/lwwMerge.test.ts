@@ -18,7 +18,7 @@ const recordArb: fc.Arbitrary<NodeRecord> = fc
 
 const same = (a: NodeRecord, b: NodeRecord) => compareRecords(a, b) === 0
 
-describe('LWW merge', () => {
+describe('LWW merge', {timeout: 30_000}, () => {
   it('given any two records, when merged in either order, then the result is the same (commutative)', () => {
     fc.assert(fc.property(recordArb, recordArb, (a, b) => same(mergeRecord(a, b), mergeRecord(b, a))))
   })

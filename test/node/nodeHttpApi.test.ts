@@ -107,7 +107,7 @@ afterAll(async () => {
   rmSync(dir, {recursive: true, force: true})
 })
 
-describe('NodeHttpApi through NodeClient', () => {
+describe('NodeHttpApi through NodeClient', {timeout: 30_000}, () => {
   it('given a voter shard, when writing and reading at its epoch, then records round-trip', async () => {
     const key = keyIn(0, half, 'a')
     expect(await client.apply(0, 3, [{key, version: v(1), value: Buffer.from('x')}])).toEqual({epoch: 3, applied: 1, ignored: 0})

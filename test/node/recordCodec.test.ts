@@ -10,7 +10,7 @@ const recordArb: fc.Arbitrary<NodeRecord> = fc.record({
   value: fc.option(fc.uint8Array({maxLength: 200}).map((a) => Buffer.from(a)), {nil: null}),
 })
 
-describe('record batch codec', () => {
+describe('record batch codec', {timeout: 30_000}, () => {
   it('given any records, when encoded and decoded, then they round-trip byte for byte', () => {
     fc.assert(
       fc.property(fc.array(recordArb, {maxLength: 20}), (records) => {

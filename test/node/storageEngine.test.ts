@@ -28,7 +28,7 @@ const v = (wall: number, counter = 0, writer = 'w') => formatHlc({wall, counter,
 const rec = (key: string, version: string, value: string | null): NodeRecord => ({key: Buffer.from(key), version, value: value === null ? null : Buffer.from(value)})
 const ALL = {lo: 0, hi: HASH_SPACE}
 
-describe('StorageEngine', () => {
+describe('StorageEngine', {timeout: 30_000}, () => {
   it('given records, when applied, then get returns the LWW winner and counts say what won', async () => {
     const {engine} = open()
     expect(await engine.apply([rec('a', v(10), 'one'), rec('b', v(10), 'bee')])).toEqual({applied: 2, ignored: 0})
