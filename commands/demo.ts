@@ -1,62 +1,74 @@
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../src/cli/baseCommand.js'
-import {renderTable} from '../src/cli/table.js'
-import {type DemoResult, type DemoStep, runDemo} from '../src/demo/demoService.js'
+import {UserError} from '../src/errors/errors.js'
+import {plainReporter, summaryLines, tuiReporter} from '../src/demo/demoRender.js'
+import {type DemoSummary, runDemo} from '../src/demo/demoService.js'
+import {LOCAL_DIR} from '../src/localEtcd/localEtcdService.js'
+import {parseDuration, parseRate} from '../src/model/units.js'
+import {DEFAULT_PLAN_OPTIONS} from '../src/planner/options.js'
+import {startTopSession, type TopSession} from '../src/tui/topSession.js'
 
 export default class Demo extends BaseCommand {
-  static override summary = 'Run the shardctl story end to end on a private local etcd, then clean up.'
-  static override description = 'Starts its own etcd on free ports (nothing else needed but the etcd binary), creates a sample cluster, shows its status and key placement, and stops everything — also on Ctrl-C.'
-  static override examples = ['<%= config.bin %> demo', '<%= config.bin %> demo --nodes 6 --rf 3 --shards 128 --json']
+  static override summary = 'Run the whole story on local processes: skewed load, a hot node, a throttled rebalance under load, a summary.'
+  static override description =
+    'Starts a private etcd, storage nodes and a router on 127.0.0.1 (nothing needed but the etcd binary), drives a bounded client load skewed so one node runs hot, waits until the load stats show it, plans a rebalance and applies it throttled while the load continues — in the live dashboard on a terminal — then prints imbalance before/after, data moved, duration and client errors (which must be zero). Stops everything and removes its data, also on Ctrl-C. Exits non-zero when a client request or a move failed.'
+  static override examples = ['<%= config.bin %> demo', '<%= config.bin %> demo --no-tui', '<%= config.bin %> demo --nodes 5 --rf 3 --duration 90s', '<%= config.bin %> demo --no-tui --nodes 3 --shards 8 --duration 20s --json']
   static override flags = {
-    nodes: Flags.integer({description: 'storage nodes', default: 4, min: 1, max: 64}),
+    nodes: Flags.integer({description: 'storage nodes', default: 4, min: 2, max: 12}),
     rf: Flags.integer({description: 'replication factor', default: 3, min: 1, max: 7}),
-    shards: Flags.integer({description: 'shards', default: 64, min: 1, max: 100_000}),
-    'no-tui': Flags.boolean({description: 'plain output (automatic when stdout is not a TTY)'}),
+    shards: Flags.integer({description: 'shards', default: 16, min: 2, max: 1024}),
+    duration: Flags.string({description: 'how long the client load runs at most (the rebalance happens inside it)', default: '45s'}),
+    throttle: Flags.string({description: 'copy throttle of the rebalance', default: '256KiB/s'}),
+    rate: Flags.integer({description: 'client requests per second', default: 150, min: 10, max: 5000}),
+    rounds: Flags.integer({description: 'at most this many plan-and-apply rounds', default: 3, min: 1, max: 10}),
+    'no-tui': Flags.boolean({description: 'plain output (automatic when stdout is not a terminal)'}),
   }
 
-  async run(): Promise<DemoResult> {
+  async run(): Promise<DemoSummary> {
     const {flags} = await this.parse(Demo)
+    if (flags.rf > flags.nodes) throw new UserError('BAD_INPUT', `--rf ${flags.rf} needs at least ${flags.rf} nodes; --nodes is ${flags.nodes}`, 'raise --nodes or lower --rf')
+    const durationMs = parse('--duration', () => parseDuration(flags.duration), '45s')
+    const throttle = parse('--throttle', () => parseRate(flags.throttle), '256KiB/s')
+    const json = this.jsonEnabled()
+    const tui = !json && !flags['no-tui'] && process.stdout.isTTY === true && process.stdin.isTTY === true
+    // With --json, stdout carries only the summary: the story goes to stderr.
+    const write = (line: string) => (json ? process.stderr : process.stdout).write(`${line}\n`)
     const abort = new AbortController()
-    const onSignal = () => abort.abort(new Error('interrupted'))
+    const onSignal = () => abort.abort()
     process.once('SIGINT', onSignal)
     process.once('SIGTERM', onSignal)
+    process.once('SIGHUP', onSignal)
+    let session: TopSession | undefined
+    const plain = plainReporter(write)
+    const report = tui ? tuiReporter(() => session, plain) : plain
+    const target = DEFAULT_PLAN_OPTIONS.maxImbalance
     try {
-      return await runDemo({nodes: flags.nodes, rf: flags.rf, shards: flags.shards, cwd: process.cwd()}, (s) => this.render(s), abort.signal)
+      const summary = await runDemo(
+        {nodes: flags.nodes, rf: flags.rf, shards: flags.shards, durationMs, throttleBytesPerSec: throttle, opsPerSecond: flags.rate, maxRounds: flags.rounds, target, cwd: process.cwd()},
+        (r) => {
+          if (r.type === 'ready' && tui) session = startTopSession(r.ctx, {target, onQuit: () => abort.abort()})
+          report(r)
+        },
+        abort.signal,
+      )
+      await session?.stop()
+      session = undefined
+      if (!json) for (const line of summaryLines(summary, `${LOCAL_DIR}/demo/${process.pid}`)) this.log(line)
+      if (!summary.ok) process.exitCode = 1
+      return summary
     } finally {
+      await session?.stop()
       process.off('SIGINT', onSignal)
       process.off('SIGTERM', onSignal)
+      process.off('SIGHUP', onSignal)
     }
   }
+}
 
-  private render(s: DemoStep): void {
-    switch (s.step) {
-      case 'etcd':
-        this.log(`▶ started a private etcd at ${s.endpoint}`)
-        break
-      case 'init':
-        this.log(`▶ shardctl cluster init --cluster demo --shards ${s.result.shards} --rf ${s.result.rf} --nodes ${s.result.nodes.map((n) => `${n.id}=${n.address}@${n.zone}`).join(',')}`)
-        break
-      case 'status':
-        this.log(`▶ shardctl cluster status --cluster demo`)
-        this.log(`  ${s.status.shards} shards, rf ${s.status.meta.rf}, ${s.status.nodes.length} nodes`)
-        this.log(
-          renderTable(
-            ['NODE', 'ADDRESS', 'ZONE', 'STATE', 'REPLICAS'],
-            s.status.nodes.map((n) => [n.id, n.address, n.zone, n.state, n.replicas]),
-            [4],
-          )
-            .split('\n')
-            .map((l) => `  ${l}`)
-            .join('\n'),
-        )
-        break
-      case 'locate':
-        this.log('▶ shardctl shard locate <key>')
-        for (const l of s.locations) this.log(`  ${l.key.padEnd(18)} hash ${String(l.hash).padStart(10)} → shard ${l.shard} on ${l.readFrom.join(', ')}`)
-        break
-      case 'stopped':
-        this.log('▶ stopped etcd and removed its data')
-        break
-    }
+function parse<T>(flag: string, fn: () => T, example: string): T {
+  try {
+    return fn()
+  } catch (err) {
+    throw new UserError('BAD_INPUT', `${flag}: ${(err as Error).message}`, `e.g. ${flag} ${example}`)
   }
 }

@@ -1,0 +1,82 @@
+import {makeProgressSink} from '../cli/executorProgress.js'
+import {formatBytes} from '../model/units.js'
+import {describeAction, imbalanceLine, renderPlanText} from '../planner/render/planText.js'
+import {type TopSession} from '../tui/topSession.js'
+import {type DemoReport, type DemoSummary} from './demoService.js'
+
+/**
+ * plainReporter renders the demo's story as plain lines (CI, pipes, --no-tui): steps,
+ * what was started, the plan as text, executor phase changes and retries (progress at
+ * most every 2 s).
+ */
+export function plainReporter(write: (line: string) => void): (r: DemoReport) => void {
+  const sink = makeProgressSink({json: false, tty: false}, write)
+  let lastStep = ''
+  return (r) => {
+    switch (r.type) {
+      case 'step':
+        // The skew wait repeats its step every second; print the first and every change of kind.
+        if (r.text.split(':')[0] !== lastStep.split(':')[0]) write(`▶ ${r.text}`)
+        lastStep = r.text
+        break
+      case 'line':
+        write(`  ${r.text}`)
+        break
+      case 'plan':
+        write(`  round ${r.round} plan:`)
+        for (const line of renderPlanText(r.plan, {nodes: 8, actions: 8}).split('\n')) write(`    ${line}`)
+        break
+      case 'executor':
+        sink.emit(r.event)
+        break
+      case 'ready':
+        break
+    }
+  }
+}
+
+/**
+ * tuiReporter feeds the demo's story into a running dashboard: steps become the header's
+ * stage, lines and plans go to the event log, executor retries and notices too (phases and
+ * progress already arrive through the etcd watch).
+ */
+export function tuiReporter(session: () => TopSession | undefined, fallback: (r: DemoReport) => void): (r: DemoReport) => void {
+  return (r) => {
+    const s = session()
+    if (!s) return fallback(r)
+    const at = Date.now()
+    switch (r.type) {
+      case 'step':
+        s.store.dispatch({type: 'stage', at, text: r.text})
+        break
+      case 'line':
+        s.store.dispatch({type: 'notice', at, level: 'info', text: r.text})
+        break
+      case 'plan':
+        s.store.dispatch({type: 'notice', at, level: 'info', text: `plan round ${r.round}: ${imbalanceLine(r.plan)}`})
+        for (const a of r.plan.actions.slice(0, 6)) s.store.dispatch({type: 'notice', at, level: 'info', text: `  ${describeAction(a)}`})
+        break
+      case 'executor':
+        if (r.event.type === 'retry' || r.event.type === 'info') s.store.dispatch({type: 'executor', event: r.event})
+        break
+      case 'ready':
+        break
+    }
+  }
+}
+
+/** summaryLines renders the demo's summary for a terminal or a log. */
+export function summaryLines(s: DemoSummary, dataDir: string): string[] {
+  const fig = (v: number | null) => (v === null ? 'n/a' : `${v.toFixed(2)}x`)
+  const failedMoves = s.moves.aborted + s.moves.failed
+  return [
+    `Summary (${s.ok ? 'success' : 'FAILED'})`,
+    `  imbalance  ${fig(s.imbalanceBefore)} → ${fig(s.imbalanceAfter)} the mean (target ${s.target.toFixed(2)}x${s.imbalancePredicted !== null ? `; plan predicted ${fig(s.imbalancePredicted)}` : ''}) — ${s.balanced ? 'balanced' : 'not balanced yet'}`,
+    `  moves      ${s.moves.done} done in ${s.rounds} round(s), ${s.moves.aborted} aborted, ${s.moves.failed} failed, ${s.moves.skipped} skipped; ${formatBytes(s.bytesMoved)} copied`,
+    `  duration   ${(s.rebalanceMs / 1000).toFixed(1)} s rebalancing, ${(s.totalMs / 1000).toFixed(1)} s in all`,
+    `  clients    ${s.requests.total} requests, ${s.requests.errors} errors; during the rebalance ${s.requests.duringRebalance} requests, ${s.requests.errorsDuringRebalance} errors`,
+    ...s.requests.firstErrors.map((e) => `             error: ${e}`),
+    ...(failedMoves > 0 ? ['  a move did not complete: see the log above'] : []),
+    `  cleanup    stopped etcd, ${s.nodes} nodes and the router; removed ${dataDir}`,
+  ]
+}
