@@ -168,6 +168,8 @@ export class NodeHttpApi {
     if (key.length > MAX_KEY_BYTES) throw new HttpError('TOO_LARGE', `key of ${key.length} bytes exceeds ${MAX_KEY_BYTES}`)
     await this.tracked(id, async () => {
       const {shard} = await this.fence(id, epoch, READ_ROLES, 'serve reads')
+      const h = keyHashOf(key)
+      if (h < shard.range.lo || h >= shard.range.hi) throw new HttpError('BAD_INPUT', `the key hashes to ${h}, outside shard ${id}'s range [${shard.range.lo}, ${shard.range.hi})`, shard.epoch)
       this.deps.meter.read(id)
       const rec = this.deps.engine.get(key)
       res.setHeader(EPOCH_HEADER, String(shard.epoch))

@@ -112,6 +112,7 @@ describe('NodeHttpApi through NodeClient', {timeout: 30_000}, () => {
     const key = keyIn(0, half, 'a')
     expect(await client.apply(0, 3, [{key, version: v(1), value: Buffer.from('x')}])).toEqual({epoch: 3, applied: 1, ignored: 0})
     expect((await client.get(0, 3, key)).record?.value?.toString()).toBe('x')
+    expect(await codeOf(client.get(0, 3, keyIn(half, HASH_SPACE, 'z')))).toBe('BAD_INPUT')
   })
 
   it('given an older epoch, when requesting, then STALE_EPOCH carries the node epoch and is retriable', async () => {
