@@ -4,6 +4,7 @@ import {loadOutsideTarget, nodeFigures} from '../src/planner/planFigures.js'
 import {planRebalance} from '../src/planner/planRebalance.js'
 import {resolvePlanOptions} from '../src/planner/options.js'
 import {ClusterState} from '../src/planner/clusterState.js'
+import {bytesLowerBound} from './bytesLowerBound.js'
 import {naivePlan} from './naivePlanner.js'
 import {syntheticCluster} from './syntheticCluster.js'
 
@@ -28,12 +29,15 @@ interface Row {
   nodes: number
   shards: number
   planMs: number
+  /** planOnlyMs: balance run a second time without its ring baseline, in the same process. */
+  planOnlyMs?: number
   peakRssMiB: number
   snapshotRssMiB: number
   maxOverMean: number
   loadMoved: number
   lowerBound: number
   bytesMoved: number
+  bytesFloor: number
   actions: number
   status: string
 }
@@ -49,6 +53,12 @@ function worker(strategy: Strategy, nodes: number, shards: number): Row {
   let bytesMoved: number
   let actions: number
   let status: string
+  let planOnlyMs: number | undefined
+  const timeWithoutBaseline = () => {
+    const t = performance.now()
+    planRebalance(snapshot, {strategy: 'balance', maxImbalance: TARGET}, {id: 'bench', createdAt: '2025-01-01T00:00:00.000Z'}, {baseline: false})
+    return performance.now() - t
+  }
   if (strategy === 'naive') {
     const initial = new ClusterState(snapshot, resolvePlanOptions({maxImbalance: TARGET}))
     lowerBound = loadOutsideTarget(initial)
@@ -64,6 +74,7 @@ function worker(strategy: Strategy, nodes: number, shards: number): Row {
   }
   const plan = planRebalance(snapshot, {strategy, maxImbalance: TARGET}, {id: 'bench', createdAt: '2025-01-01T00:00:00.000Z'})
   const planMs = performance.now() - started
+  planOnlyMs = strategy === 'balance' ? timeWithoutBaseline() : undefined
   figures = plan.nodes.map((n) => n.after)
   inPool = (i) => plan.nodes[i]!.state !== 'draining'
   loadMoved = plan.summary.loadMoved
@@ -76,17 +87,20 @@ function worker(strategy: Strategy, nodes: number, shards: number): Row {
   function finish(planMs: number): Row {
     const pool = figures.filter((_, i) => inPool(i)).map((f) => f.utilisation)
     const mean = pool.reduce((a, b) => a + b, 0) / pool.length
+    const peakRssMiB = process.resourceUsage().maxRSS / 1024
     return {
       strategy,
       nodes,
       shards,
       planMs,
-      peakRssMiB: process.resourceUsage().maxRSS / 1024,
+      planOnlyMs,
+      peakRssMiB,
       snapshotRssMiB,
       maxOverMean: Math.max(...pool) / mean,
       loadMoved,
       lowerBound,
       bytesMoved,
+      bytesFloor: bytesLowerBound(new ClusterState(snapshot, resolvePlanOptions({maxImbalance: TARGET}))),
       actions,
       status,
     }
@@ -110,11 +124,11 @@ function main(): void {
       rows.push([
         `${nodes} x ${shards / 1000}k`,
         strategy,
-        `${(r.planMs / 1000).toFixed(2)} s`,
+        `${(r.planMs / 1000).toFixed(2)} s${r.planOnlyMs === undefined ? '' : ` (${(r.planOnlyMs / 1000).toFixed(2)} s without baseline)`}`,
         `${r.peakRssMiB.toFixed(0)} MiB`,
         r.maxOverMean.toFixed(3),
         `${r.loadMoved.toFixed(1)} / ${r.lowerBound.toFixed(1)} = ${(r.loadMoved / r.lowerBound).toFixed(2)}`,
-        `${(r.bytesMoved / 2 ** 30).toFixed(0)} GiB`,
+        `${(r.bytesMoved / 2 ** 30).toFixed(0)} GiB (floor ${(r.bytesFloor / 2 ** 30).toFixed(0)})`,
         String(r.actions),
         r.status,
       ])
@@ -126,7 +140,8 @@ function main(): void {
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`)
   for (const r of rows) console.log(line(r))
   console.log('\nload is in average-node units; the lower bound is the load outside the target band before planning (draining nodes count whole).')
-  console.log('balance includes computing its ring baseline (as `shardctl plan` does).')
+  console.log('balance includes computing its ring baseline (as `shardctl plan` does); the time without it is a second run in the same process.')
+  console.log('bytes floor: draining nodes\' bytes plus, per node above target, the fewest bytes whose load covers its excess (ignores where load can go), so no plan reaching the target copies less.')
 }
 
 const at = process.argv.indexOf('--worker')
