@@ -8,7 +8,7 @@ import {renderPlanText} from '../../src/planner/render/planText.js'
 
 export default class Plan extends EtcdCommand {
   static override summary = 'Compute a rebalance plan from etcd or from a snapshot file.'
-  static override description = `Drains draining nodes and fixes violated placement rules first, then moves replicas until every node's utilisation (weighted load / capacity, 1.00 = the cluster mean) is within --max-imbalance, preferring moves that shift the most load per byte copied. The plan is written to plans/<cluster>-<timestamp>.json (or --out) with a sha256 of its content.
+  static override description = `Drains draining nodes and fixes violated placement rules first, then moves replicas until every node's utilisation (weighted load / capacity, 1.00 = the cluster mean) is within --max-imbalance X of the mean on both sides (between 2 - X and X, so an added node fills up too), preferring moves that shift the most load per byte copied. Shards too hot for any node are reported, or split with --allow-split. The plan is written to plans/<cluster>-<timestamp>.json (or --out) with a sha256 of its content.
 
 --check exits 0 when the cluster is within target, 10 when a rebalance is needed and 11 when the target cannot be reached (with --check the plan is only written when --out is given).`
   static override examples = [
@@ -17,12 +17,13 @@ export default class Plan extends EtcdCommand {
     '<%= config.bin %> plan --max-imbalance 1.05 --max-moves 50 --max-bytes 200GiB --weights reads=1,writes=2,bytes=0.5',
     '<%= config.bin %> plan --drain-only --out drain.json',
     '<%= config.bin %> plan --strategy ring --format json',
+    '<%= config.bin %> plan --sign ci-plan.key --out plan.json',
   ]
   static override flags = {
     snapshot: Flags.string({description: 'plan from this snapshot file (`snapshot export`), with no etcd access'}),
     strategy: Flags.string({description: 'balance (load-aware) or ring (consistent-hash baseline)', options: ['balance', 'ring'], default: 'balance'}),
     out: Flags.string({description: 'write the plan here instead of plans/<cluster>-<timestamp>.json'}),
-    'max-imbalance': Flags.string({description: 'largest allowed utilisation as a multiple of the mean [default: 1.10]'}),
+    'max-imbalance': Flags.string({description: 'allowed utilisation band around the mean: X means between 2 - X and X [default: 1.10]'}),
     'max-moves': Flags.integer({description: 'stop after this many moves', min: 0}),
     'max-bytes': Flags.string({description: 'stop before copying more than this, e.g. 500GiB'}),
     'min-improvement': Flags.string({description: "stop when the best move removes less than this fraction of the worst node's load outside target [default: 0.01]"}),
@@ -31,6 +32,7 @@ export default class Plan extends EtcdCommand {
     'allow-split': Flags.boolean({description: 'split shards too hot for any node (at the hash midpoint) before moving them'}),
     format: Flags.string({description: 'output format', options: ['table', 'json', 'markdown'], default: 'table'}),
     check: Flags.boolean({description: 'exit 10 when a rebalance is needed, 11 when the target is unreachable'}),
+    sign: Flags.string({description: 'sign the plan with this Ed25519 private key (PEM, from `plan keygen`); `apply --require-signature` checks it'}),
   }
 
   async run(): Promise<PlanRun> {
@@ -46,7 +48,7 @@ export default class Plan extends EtcdCommand {
       allowSplit: flags['allow-split'],
     })
     const snapshot = flags.snapshot ? readSnapshotFile(flags.snapshot) : await readSnapshot(await this.services(flags))
-    const result = computePlan(snapshot, options, {now: new Date(), cwd: process.cwd(), out: flags.out, write: !flags.check || flags.out !== undefined})
+    const result = computePlan(snapshot, options, {now: new Date(), cwd: process.cwd(), out: flags.out, write: !flags.check || flags.out !== undefined, signKeyFile: flags.sign})
     if (flags.format === 'json') this.log(JSON.stringify(result.plan, null, 2))
     else this.log(flags.format === 'markdown' ? renderPlanMarkdown(result.plan) : renderPlanText(result.plan))
     if (result.file && flags.format !== 'json') this.logToStderr(`plan written to ${result.file}`)
