@@ -1,0 +1,204 @@
+import {type ChildProcess, spawn} from 'node:child_process'
+import {type Move, MoveSchema, isTerminal} from '../../src/model/move.js'
+import {readReplicas} from '../../src/model/shard.js'
+import {DataPlane, kv} from '../integration/router/dataPlane.js'
+import {type RouterProcess} from '../integration/router/routerProcess.js'
+import {trackPid, untrackPid} from '../support/processReaper.js'
+import {CLI_BIN, runCli} from '../support/runCli.js'
+import {EtcdCluster} from './etcdCluster.js'
+
+/** ExecutorRun is one `shardctl node drain|apply` child: its pid, output and exit. */
+export interface ExecutorRun {
+  pid: number
+  exited: Promise<number>
+  stdout(): string
+  stderr(): string
+  kill(sig?: NodeJS.Signals): void
+}
+
+/** MoveCounts are a scenario's move outcomes, read from etcd at the end. */
+export interface MoveCounts {
+  total: number
+  completed: number
+  retried: number
+  aborted: number
+  unfinished: number
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/**
+ * ChaosEnv is one scenario's world: a 3-member etcd cluster, `nodes` storage nodes
+ * (n1..nN, rf 3) and two routers, all on 127.0.0.1, plus the executor children it starts.
+ * Everything is killed and removed by dispose(); a crashed runner kills children by pid.
+ */
+export class ChaosEnv {
+  readonly executors: ExecutorRun[] = []
+  /** resumedMoves: moves a later executor found unfinished (the previous one died or stopped mid-move). */
+  readonly resumedMoves = new Set<string>()
+  private constructor(
+    readonly etcd: EtcdCluster,
+    readonly dp: DataPlane,
+  ) {}
+
+  /** start brings up etcd (3 members), the nodes, two routers, and preloads `preloadKeys` 1 KiB values. */
+  static async start(label: string, opts: {nodes: number; shards: number; rf: number; preloadKeys: number}): Promise<ChaosEnv> {
+    const etcd = await EtcdCluster.start(3)
+    let dp: DataPlane | undefined
+    try {
+      dp = new DataPlane(etcd.endpoints, `chaos-${label}`)
+      await dp.init(opts.nodes, opts.shards, opts.rf)
+      await dp.startRouter('r1')
+      await dp.startRouter('r2')
+      const env = new ChaosEnv(etcd, dp)
+      const bulk = 'b'.repeat(1024)
+      for (let i = 0; i < opts.preloadKeys; i += 10) {
+        await Promise.all(Array.from({length: Math.min(10, opts.preloadKeys - i)}, (_, j) => kv(env.routerAddresses()[0]!, 'PUT', `bulk-${i + j}`, bulk)))
+      }
+      return env
+    } catch (err) {
+      await dp?.teardown().catch(() => {})
+      await etcd.dispose()
+      throw err
+    }
+  }
+
+  /** routerAddresses lists the routers still running (clients fail over among them). */
+  routerAddresses(): string[] {
+    const live = this.dp.routers.filter((r) => !(r as RouterProcess & {dead?: boolean}).dead)
+    return live.map((r) => r.address)
+  }
+
+  /** killRouter SIGKILLs router `i` and drops it from the client list. */
+  async killRouter(i: number): Promise<void> {
+    const r = this.dp.routers[i]! as RouterProcess & {dead?: boolean}
+    await r.kill()
+    r.dead = true
+  }
+
+  /** cliArgs are the connection flags every CLI child gets. */
+  cliArgs(): string[] {
+    return ['--endpoints', this.etcd.endpoints, '--cluster', this.dp.cluster]
+  }
+
+  /** startExecutor spawns `shardctl <args> --json` (drain or apply) as a child the scenario may kill. */
+  startExecutor(args: string[]): ExecutorRun {
+    const child: ChildProcess = spawn(process.execPath, [CLI_BIN, ...args, ...this.cliArgs(), '--json'], {cwd: process.cwd(), env: {PATH: process.env.PATH, HOME: process.env.HOME}, stdio: ['ignore', 'pipe', 'pipe']})
+    trackPid(child.pid)
+    let out = ''
+    let err = ''
+    child.stdout!.on('data', (d) => (out += d))
+    child.stderr!.on('data', (d) => (err += d))
+    const timer = setTimeout(() => child.kill('SIGKILL'), 240_000)
+    const exited = new Promise<number>((resolve) =>
+      child.once('exit', (code, sig) => {
+        clearTimeout(timer)
+        untrackPid(child.pid)
+        resolve(code ?? (sig ? 128 : 1))
+      }),
+    )
+    let gone = false
+    void exited.then(() => (gone = true))
+    const run: ExecutorRun = {pid: child.pid!, exited, stdout: () => out, stderr: () => err, kill: (sig = 'SIGKILL') => !gone && child.kill(sig)}
+    this.executors.push(run)
+    return run
+  }
+
+  /** moves reads every move record of the cluster. */
+  async moves(): Promise<Move[]> {
+    return (await this.dp.ctx.store.listTyped(this.dp.ctx.keys.movesPrefix, MoveSchema)).items.map((i) => i.value)
+  }
+
+  /** waitForMove polls the move records until `pred` holds for one (bounded); returns it, or undefined on timeout. */
+  async waitForMove(pred: (m: Move) => boolean, timeoutMs: number): Promise<Move | undefined> {
+    const deadline = Date.now() + timeoutMs
+    while (Date.now() < deadline) {
+      const found = (await this.moves().catch(() => [])).find(pred)
+      if (found) return found
+      await sleep(100)
+    }
+    return undefined
+  }
+
+  /**
+   * finishMoves waits for the running executor (if any), then runs `apply --resume` until no
+   * move is unfinished, each bounded, all within `deadlineMs` from now. Exit code 8 (the dead
+   * executor's lock has not expired) is retried after a pause.
+   */
+  async finishMoves(deadlineMs: number): Promise<void> {
+    const deadline = Date.now() + deadlineMs
+    const current = this.executors.at(-1)
+    if (current) await Promise.race([current.exited, sleep(Math.max(0, deadline - Date.now()))])
+    while (Date.now() < deadline) {
+      const open = (await this.moves().catch(() => undefined))?.filter((m) => !isTerminal(m.phase))
+      if (open && open.length === 0) return
+      if (open) for (const m of open) this.resumedMoves.add(m.id)
+      const run = this.startExecutor(['apply', '--resume', '--yes'])
+      const code = await Promise.race([run.exited, sleep(Math.max(0, deadline - Date.now())).then(() => -1)])
+      if (code === -1) run.kill()
+      if (code !== 0) await sleep(1000)
+    }
+  }
+
+  /** moveCounts summarises the move records and the executors' retry events. */
+  async moveCounts(): Promise<MoveCounts> {
+    const all = await this.moves()
+    const retried = new Set(this.resumedMoves)
+    for (const e of this.executors) {
+      for (const line of e.stdout().split('\n')) {
+        if (!line.startsWith('{')) continue
+        try {
+          const ev = JSON.parse(line) as {type?: string; move?: string}
+          if (ev.type === 'retry' && ev.move) retried.add(ev.move)
+        } catch {
+          // a partial line from a killed executor
+        }
+      }
+    }
+    return {
+      total: all.length,
+      completed: all.filter((m) => m.phase === 'done').length,
+      retried: all.filter((m) => retried.has(m.id)).length,
+      aborted: all.filter((m) => m.phase === 'aborted' || m.phase === 'failed').length,
+      unfinished: all.filter((m) => !isTerminal(m.phase)).length,
+    }
+  }
+
+  /** repair runs `shardctl repair` (bounded) and returns its exit code. */
+  async repair(): Promise<number> {
+    const r = await runCli(['repair', '--rounds', '5', ...this.cliArgs()], {cwd: process.cwd(), timeoutMs: 90_000})
+    return r.code
+  }
+
+  /** converged tells whether every shard's readable replicas report equal digests. */
+  async converged(): Promise<{ok: boolean; detail: string}> {
+    for (const s of await this.dp.shards()) {
+      const nodes = readReplicas(s)
+      try {
+        const digests = await Promise.all(nodes.map((n) => this.dp.client(n).digest(s.id, s.epoch)))
+        const first = JSON.stringify(digests[0]!.buckets)
+        const bad = nodes.filter((_, i) => JSON.stringify(digests[i]!.buckets) !== first)
+        if (bad.length > 0) return {ok: false, detail: `shard ${s.id}: ${bad.join(',')} differ from ${nodes[0]}`}
+      } catch (err) {
+        return {ok: false, detail: `shard ${s.id}: ${(err as Error).message}`}
+      }
+    }
+    return {ok: true, detail: ''}
+  }
+
+  /** ensureNodesUp restarts every node process that is gone (after a SIGKILL scenario). */
+  async ensureNodesUp(): Promise<void> {
+    for (const [id, p] of Object.entries(this.dp.nodes)) {
+      const gone = await Promise.race([p.exited.then(() => true), sleep(0).then(() => false)])
+      if (gone) await this.dp.startNode(id)
+    }
+  }
+
+  /** dispose kills executors, the data plane and etcd, and removes their dirs. */
+  async dispose(): Promise<void> {
+    for (const e of this.executors) e.kill()
+    await Promise.all(this.executors.map((e) => e.exited))
+    await this.dp.teardown()
+    await this.etcd.dispose()
+  }
+}

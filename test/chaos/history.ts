@@ -1,0 +1,123 @@
+/**
+ * HistoryOp is one client operation as a Jepsen-style history entry: when it was invoked
+ * and completed (ms on one monotonic clock), what it asked, and how it ended.
+ * - `ok`: the router acknowledged it (write 2xx; read 200 or 404).
+ * - `fail`: it certainly had no effect (a read that failed; a write refused before routing, 4xx).
+ * - `unknown`: a write whose outcome is unknown (connection reset, timeout, 5xx): it may or
+ *   may not be visible later; the checker never requires it, but accepts reading it.
+ */
+export interface HistoryOp {
+  id: number
+  worker: number
+  key: string
+  kind: 'write' | 'read'
+  /** value is what a write wrote, or what a read returned (200 only). */
+  value: string | null
+  invoke: number
+  complete: number
+  outcome: 'ok' | 'fail' | 'unknown'
+  /** status is the HTTP status (0: no response). */
+  status: number
+  /** version is the `x-shardctl-version` the router returned (the record's HLC), if any. */
+  version: string | null
+  router: string
+}
+
+/** ChaosWorkloadOptions bound one workload in workers, operations and time. */
+export interface ChaosWorkloadOptions {
+  /** routers to talk to; a worker moves to the next one after a connection error or 5xx. */
+  routers: () => string[]
+  workers: number
+  keysPerWorker: number
+  maxOps: number
+  maxMs: number
+  stop: AbortSignal
+  /** requestTimeoutMs bounds one HTTP request (default 8 s). */
+  requestTimeoutMs?: number
+}
+
+/** ChaosHistory is what a workload recorded: every operation, in completion order. */
+export interface ChaosHistory {
+  ops: HistoryOp[]
+  /** failovers counts how often a worker switched router after an error. */
+  failovers: number
+}
+
+const now = (): number => performance.timeOrigin + performance.now()
+
+/**
+ * runHistoryWorkload drives `workers` sequential clients; worker w owns keys `w<w>-k<i>`
+ * and writes a unique value per attempt (`w<w>-s<seq>`), two writes for each read, until
+ * `stop` fires or `maxOps` / `maxMs` is reached. A failed attempt is recorded, then the
+ * worker fails over to the next router and goes on with a NEW operation (a retried write
+ * gets a new value, so every value in the history names exactly one write).
+ */
+export async function runHistoryWorkload(opts: ChaosWorkloadOptions): Promise<ChaosHistory> {
+  const history: ChaosHistory = {ops: [], failovers: 0}
+  const deadline = Date.now() + opts.maxMs
+  let nextId = 0
+  const worker = async (w: number) => {
+    let seq = 0
+    let routerIdx = w
+    while (!opts.stop.aborted && Date.now() < deadline && nextId < opts.maxOps) {
+      const routers = opts.routers()
+      const router = routers[routerIdx % routers.length]!
+      const key = `w${w}-k${seq % opts.keysPerWorker}`
+      const kind = seq % 3 === 2 ? 'read' : 'write'
+      seq++
+      const value = kind === 'write' ? `w${w}-s${seq}-${'v'.repeat(48)}` : null
+      const op: HistoryOp = {id: nextId++, worker: w, key, kind, value, invoke: now(), complete: 0, outcome: 'unknown', status: 0, version: null, router}
+      try {
+        const res = await fetch(`http://${router}/kv/${encodeURIComponent(key)}`, {method: kind === 'write' ? 'PUT' : 'GET', body: value ?? undefined, signal: AbortSignal.timeout(opts.requestTimeoutMs ?? 8000)})
+        const body = Buffer.from(await res.arrayBuffer())
+        op.status = res.status
+        op.version = res.headers.get('x-shardctl-version')
+        if (kind === 'write') op.outcome = res.status >= 200 && res.status < 300 ? 'ok' : res.status >= 400 && res.status < 500 && res.status !== 408 ? 'fail' : 'unknown'
+        else {
+          op.outcome = res.status === 200 || res.status === 404 ? 'ok' : 'fail'
+          if (res.status === 200) op.value = body.toString()
+        }
+      } catch {
+        op.outcome = kind === 'write' ? 'unknown' : 'fail'
+      }
+      op.complete = now()
+      history.ops.push(op)
+      if (op.outcome !== 'ok') {
+        history.failovers++
+        routerIdx++
+        // A short pause so a dead router does not turn into a hot loop of refused connections.
+        await new Promise((r) => setTimeout(r, 50))
+      }
+    }
+  }
+  await Promise.all(Array.from({length: opts.workers}, (_, w) => worker(w)))
+  return history
+}
+
+/** FinalRead is what a key reads as after the run and repair (through a router, quorum read). */
+export interface FinalRead {
+  status: number
+  value: string | null
+  version: string | null
+}
+
+/** readFinal reads every key of `keys` through `router` (bounded retries per key). */
+export async function readFinal(router: string, keys: Iterable<string>): Promise<Map<string, FinalRead>> {
+  const out = new Map<string, FinalRead>()
+  for (const key of keys) {
+    let last: FinalRead = {status: 0, value: null, version: null}
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        const res = await fetch(`http://${router}/kv/${encodeURIComponent(key)}`, {signal: AbortSignal.timeout(8000)})
+        const body = Buffer.from(await res.arrayBuffer())
+        last = {status: res.status, value: res.status === 200 ? body.toString() : null, version: res.headers.get('x-shardctl-version')}
+        if (res.status === 200 || res.status === 404) break
+      } catch {
+        // retried below
+      }
+      await new Promise((r) => setTimeout(r, 300))
+    }
+    out.set(key, last)
+  }
+  return out
+}
