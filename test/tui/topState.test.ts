@@ -1,0 +1,122 @@
+import {describe, expect, it} from 'vitest'
+import {LOG_LIMIT, orderedMoves} from '../../src/tui/topState.js'
+import {alive, busyCluster, control, KEYS, lock, meta, move, node, reduce, seeded, shard, T0} from './fixtures.js'
+
+describe('topReducer', () => {
+  it('Given a full read, When seeded, Then it holds the cluster and logs one connected line', () => {
+    const s = seeded(busyCluster())
+    expect(s.connection).toBe('connected')
+    expect(s.nodes.size).toBe(4)
+    expect(s.alive.size).toBe(4)
+    expect(s.shards.size).toBe(4)
+    expect(s.moves.size).toBe(2)
+    expect(s.lock?.holder).toBe('shardctl apply p1')
+    expect(s.control?.throttleBytesPerSec).toBe(256 * 1024)
+    expect(s.log.map((l) => l.text)).toEqual(['connected: 4 nodes, 4 shards, 1 moves running'])
+  })
+
+  it('Given a running move, When its phase changes, Then the log says so and the move is updated', () => {
+    const s = reduce([{type: 'kv', at: T0 + 1000, item: move('m1', {shard: 1, phase: 'verifying'})}], seeded(busyCluster()))
+    expect(s.moves.get('m1')?.phase).toBe('verifying')
+    expect(s.log.at(-1)).toEqual({at: T0 + 1000, level: 'info', text: 'shard 1 n1 → n4: verifying'})
+  })
+
+  it('Given a running move, When a new reason appears without a phase change, Then it is logged as a retry', () => {
+    const s = reduce([{type: 'kv', at: T0 + 1, item: move('m1', {shard: 1, reason: 'STALE_EPOCH from n2'})}], seeded(busyCluster()))
+    expect(s.log.at(-1)).toMatchObject({level: 'warn', text: 'shard 1 n1 → n4: retrying: STALE_EPOCH from n2'})
+  })
+
+  it('Given a failed move, When it arrives, Then the log shows it as an error with its reason', () => {
+    const s = reduce([{type: 'kv', at: T0 + 1, item: move('m1', {shard: 1, phase: 'failed', reason: 'destination unreachable'})}], seeded(busyCluster()))
+    expect(s.log.at(-1)).toMatchObject({level: 'error', text: 'shard 1 n1 → n4: failed — destination unreachable'})
+  })
+
+  it('Given a node up, When its alive key is deleted, Then it is down and the log says so', () => {
+    const s = reduce([{type: 'kv', at: T0 + 1, item: {key: KEYS.alive('n3'), value: null}}], seeded(busyCluster()))
+    expect(s.alive.has('n3')).toBe(false)
+    expect(s.log.at(-1)).toMatchObject({level: 'error', text: 'node n3 is down'})
+  })
+
+  it('Given the executor idle, When the lock appears and control pauses, Then both are logged', () => {
+    const s = reduce(
+      [
+        {type: 'kv', at: T0 + 1, item: lock('shardctl demo')},
+        {type: 'kv', at: T0 + 2, item: control(true, null)},
+      ],
+      seeded([meta(), node('n1')]),
+    )
+    expect(s.log.slice(-2).map((l) => l.text)).toEqual(['executor started: shardctl demo (pid 4242 on box)', 'moves paused'])
+    expect(reduce([{type: 'kv', at: T0 + 3, item: control(true, 1024)}], s).log.at(-1)?.text).toBe('throttle set to 1.0 KiB/s')
+  })
+
+  it('Given an invalid value, When it arrives, Then it is ignored with a warning', () => {
+    const s = reduce([{type: 'kv', at: T0 + 1, item: {key: KEYS.node('n9'), value: '{"id": 5}'}}], seeded([meta(), node('n1')]))
+    expect(s.nodes.has('n9')).toBe(false)
+    expect(s.log.at(-1)?.text).toMatch(/ignored an invalid value at .*nodes\/n9/)
+  })
+
+  it('Given the cluster token under the prefix, When seeded, Then nothing about it is kept', () => {
+    const s = seeded([meta(), {key: KEYS.token, value: 'secret'}])
+    expect(JSON.stringify([...s.nodes, ...s.log])).not.toContain('secret')
+  })
+
+  it('Given connected, When etcd goes away and comes back, Then it shows reconnecting, then connected, logging both', () => {
+    const s1 = reduce([{type: 'connection', at: T0 + 1000, status: 'disconnected', error: 'ECONNREFUSED'}], seeded(busyCluster()))
+    expect(s1.connection).toBe('reconnecting')
+    expect(s1.connectionSince).toBe(T0 + 1000)
+    expect(s1.lastError).toBe('ECONNREFUSED')
+    const s2 = reduce([{type: 'connection', at: T0 + 5000, status: 'connected'}], s1)
+    expect(s2.connection).toBe('connected')
+    expect(s2.log.slice(-2).map((l) => l.text)).toEqual(['etcd unreachable: ECONNREFUSED; reconnecting', 'etcd reachable again'])
+  })
+
+  it('Given events before the first read, When they arrive, Then they are ignored (the read is authoritative)', () => {
+    const s = reduce([{type: 'kv', at: T0, item: node('n1')}])
+    expect(s.nodes.size).toBe(0)
+  })
+
+  it('Given moves, When ↓ and ↑ are pressed, Then the selection walks the display order and stays in range', () => {
+    const base = seeded(busyCluster())
+    expect(orderedMoves(base).map((m) => m.id)).toEqual(['m1', 'm0'])
+    const down2 = reduce([{type: 'select', delta: 1}, {type: 'select', delta: 1}, {type: 'select', delta: 1}], base)
+    expect(down2.ui.selected).toBe('m0')
+    expect(reduce([{type: 'select', delta: -1}], down2).ui.selected).toBe('m1')
+  })
+
+  it('Given a selected running move, When c is pressed, Then a confirmation opens; dismiss closes it', () => {
+    const asked = reduce([{type: 'select', delta: 1}, {type: 'askCancel'}], seeded(busyCluster()))
+    expect(asked.ui.confirmCancel).toBe('m1')
+    expect(reduce([{type: 'dismissCancel'}], asked).ui.confirmCancel).toBeNull()
+  })
+
+  it('Given a selected finished move, When c is pressed, Then no confirmation opens and the log explains', () => {
+    const s = reduce([{type: 'select', delta: -1}, {type: 'askCancel'}], seeded(busyCluster()))
+    expect(s.ui.selected).toBe('m0')
+    expect(s.ui.confirmCancel).toBeNull()
+    expect(s.log.at(-1)?.text).toBe('move m0 already finished (done)')
+  })
+
+  it('Given a selected move, When its record is deleted, Then the selection clears', () => {
+    const s = reduce([{type: 'select', delta: 1}, {type: 'kv', at: T0 + 1, item: {key: KEYS.move('m1'), value: null}}], seeded(busyCluster()))
+    expect(s.ui.selected).toBeNull()
+  })
+
+  it('Given many events, When the log overflows, Then only the last LOG_LIMIT lines are kept', () => {
+    const actions = Array.from({length: LOG_LIMIT + 50}, (_, i) => ({type: 'notice' as const, at: T0 + i, level: 'info' as const, text: `line ${i}`}))
+    const s = reduce(actions, seeded([meta()]))
+    expect(s.log).toHaveLength(LOG_LIMIT)
+    expect(s.log.at(-1)?.text).toBe(`line ${LOG_LIMIT + 49}`)
+  })
+
+  it('Given help hidden, When ? twice, Then it toggles on and off', () => {
+    const s = reduce([{type: 'toggleHelp'}], seeded([meta()]))
+    expect(s.ui.help).toBe(true)
+    expect(reduce([{type: 'toggleHelp'}], s).ui.help).toBe(false)
+  })
+
+  it('Given a state, When an action changes nothing, Then the same object comes back (no re-render)', () => {
+    const s = seeded([meta(), alive('n1'), shard(0, ['n1'])])
+    expect(reduce([{type: 'dismissCancel'}], s)).toBe(s)
+    expect(reduce([{type: 'tick', at: s.now}], s)).toBe(s)
+  })
+})
