@@ -355,19 +355,20 @@ export class ClusterState {
   /** zoneCount is the number of distinct zones shard `s`'s replicas span, optionally with `slot`'s replica in zone `zone` instead. */
   zoneCount(s: number, slot = -1, zone = -1): number {
     let mask = 0
-    let extra = 0
-    const seen: number[] = []
+    let wide: number[] | undefined
     for (const other of this.shardSlots[s]!) {
       const z = other === slot ? zone : this.nodeZone[this.slotNode[other]!]!
       if (z < 31) mask |= 1 << z
-      else if (!seen.includes(z)) {
-        seen.push(z)
-        extra++
-      }
+      else if (!(wide ??= []).includes(z)) wide.push(z)
     }
-    let count = extra
+    let count = wide?.length ?? 0
     for (; mask; mask &= mask - 1) count++
     return count
+  }
+
+  /** hasForbids tells whether any forbid constraint exists (most clusters have none; scans skip then). */
+  get hasForbids(): boolean {
+    return this.forbidden.size > 0
   }
 
   /**

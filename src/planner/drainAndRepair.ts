@@ -61,7 +61,7 @@ export function drainAndRepair(state: ClusterState, log: ActionLog, index: Recei
   }
 
   // Forbidden placements.
-  for (let slot = 0; slot < state.slotShard.length; slot++) {
+  for (let slot = 0; state.hasForbids && slot < state.slotShard.length; slot++) {
     const s = state.slotShard[slot]!
     const node = state.slotNode[slot]!
     if (state.shardFrozen[s] || !state.isForbidden(s, node)) continue
