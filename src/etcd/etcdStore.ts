@@ -42,17 +42,21 @@ const UNARY_TIMEOUT_MS = Number(process.env.SHARDCTL_ETCD_TIMEOUT_MS ?? 5000)
 
 /**
  * etcdClientOptions builds etcd3 options from a resolved connection: TLS material, auth,
- * gRPC keepalive (so silent half-open watch streams are detected; see STACK.md) and a
+ * gRPC keepalive while calls are open (so silent half-open watch streams are detected
+ * within about 15 s; see STACK.md) and a
  * deadline on every unary call, so an unreachable etcd fails fast instead of hanging.
  */
 export function etcdClientOptions(conn: ConnectionConfig): etcd.IOptions {
   const opts: etcd.IOptions = {
     hosts: conn.endpoints,
     dialTimeout: UNARY_TIMEOUT_MS,
+    // etcd's server allows a ping at most every 5 s (--grpc-keepalive-min-time) and none
+    // while no call is open: pinging an idle connection, or at exactly 5 s with jitter, earns
+    // a GOAWAY "too_many_pings" that drops the connection and every watch on it.
     grpcOptions: {
-      'grpc.keepalive_time_ms': 5000,
-      'grpc.keepalive_timeout_ms': 2000,
-      'grpc.keepalive_permit_without_calls': 1,
+      'grpc.keepalive_time_ms': 10_000,
+      'grpc.keepalive_timeout_ms': 5000,
+      'grpc.keepalive_permit_without_calls': 0,
       'grpc.max_receive_message_length': 64 * 1024 * 1024,
     },
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : {deadline: Date.now() + UNARY_TIMEOUT_MS}),

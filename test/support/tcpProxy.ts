@@ -7,6 +7,12 @@ export interface TcpProxy {
   /** block destroys every open connection and refuses new ones until unblock(). */
   block(): void
   unblock(): void
+  /**
+   * freeze silently stops forwarding on every connection, open or new (a half-open network:
+   * no RST, no FIN, bytes just vanish) until thaw(), which then drops those connections.
+   */
+  freeze(): void
+  thaw(): void
   close(): Promise<void>
 }
 
@@ -18,9 +24,17 @@ export async function startTcpProxy(targetEndpoint: string): Promise<TcpProxy> {
   const target = new URL(targetEndpoint)
   const open = new Set<Socket>()
   let blocked = false
+  let frozen = false
+  const held = new Set<Socket>()
   const server: Server = createServer((client) => {
     if (blocked) {
       client.destroy()
+      return
+    }
+    if (frozen) {
+      held.add(client)
+      client.on('error', () => client.destroy())
+      client.pause()
       return
     }
     const upstream = connect(Number(target.port), target.hostname)
@@ -34,7 +48,9 @@ export async function startTcpProxy(targetEndpoint: string): Promise<TcpProxy> {
     }
     client.pipe(upstream)
     upstream.pipe(client)
+    pairs.push([client, upstream])
   })
+  let pairs: [Socket, Socket][] = []
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(0, '127.0.0.1', resolve)
@@ -42,8 +58,10 @@ export async function startTcpProxy(targetEndpoint: string): Promise<TcpProxy> {
   const addr = server.address()
   const port = typeof addr === 'object' && addr ? addr.port : 0
   const cut = () => {
-    for (const s of open) s.destroy()
+    for (const s of [...open, ...held]) s.destroy()
     open.clear()
+    held.clear()
+    pairs = []
   }
   return {
     endpoint: `http://127.0.0.1:${port}`,
@@ -53,6 +71,19 @@ export async function startTcpProxy(targetEndpoint: string): Promise<TcpProxy> {
     },
     unblock() {
       blocked = false
+    },
+    freeze() {
+      frozen = true
+      for (const [client, upstream] of pairs) {
+        client.unpipe(upstream)
+        upstream.unpipe(client)
+        client.pause()
+        upstream.pause()
+      }
+    },
+    thaw() {
+      cut()
+      frozen = false
     },
     close() {
       cut()

@@ -106,6 +106,33 @@ describe('watchPrefix across etcd outages', () => {
     }
   })
 
+  it('given a half-open connection (packets silently dropped), then gRPC keepalive notices, and the watch resumes without loss once the network heals', {timeout: 60_000}, async () => {
+    const watching = stores.open(proxy.endpoint, cluster)
+    const admin = stores.open(etcd.endpoint, cluster)
+    const events: WatchEvent[] = []
+    const statuses: WatchStatus[] = []
+    const resync = vi.fn(() => watching.revision())
+    const watch = watchPrefix(watching, keys.routersPrefix, {fromRevision: await admin.revision(), onEvent: (e) => events.push(e), resync, onStatus: (s) => statuses.push(s)})
+    try {
+      await admin.put(keys.router('r1'), 'before')
+      await vi.waitFor(() => expect(events).toHaveLength(1), {timeout: 10_000})
+
+      proxy.freeze()
+      await admin.put(keys.router('r2'), 'during')
+      // Keepalive (10 s ping + 5 s timeout) must declare the silent stream dead.
+      await vi.waitFor(() => expect(statuses).toContain('disconnected'), {timeout: 40_000, interval: 250})
+      expect(events).toHaveLength(1)
+      proxy.thaw()
+      await admin.put(keys.router('r3'), 'after')
+
+      await vi.waitFor(() => expect(events).toHaveLength(3), {timeout: 15_000})
+      expect(brief(events)).toEqual(['put routers/r1', 'put routers/r2', 'put routers/r3'])
+      expect(resync).not.toHaveBeenCalled()
+    } finally {
+      await watch.close()
+    }
+  })
+
   it('given a start revision that is already compacted, then the watch resyncs instead of failing silently', async () => {
     const store = stores.open(etcd.endpoint, cluster)
     const old = await store.revision()
