@@ -49,7 +49,7 @@ export interface NodeProcess {
  * startNodeProcess spawns `node bin/run.js node serve ...` and resolves once /healthz says
  * it serves (bounded: rejects after `readyTimeoutMs`, killing the child, with its stderr).
  */
-export async function startNodeProcess(opts: NodeProcessOptions, readyTimeoutMs = 20_000): Promise<NodeProcess> {
+export async function startNodeProcess(opts: NodeProcessOptions, readyTimeoutMs = 45_000): Promise<NodeProcess> {
   assertNodeDistFresh()
   const args = [
     `${root}bin/run.js`, 'node', 'serve',

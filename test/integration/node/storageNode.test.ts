@@ -346,4 +346,37 @@ describe('storage node process', () => {
     const again = client('n1')
     for (const [i, key] of keys.entries()) expect((await again.get(s.id, epoch, key)).record?.value?.toString()).toBe(`v${i}`)
   })
+
+  it('serves both halves of a split as a pure metadata change: no data moves, digests per half agree across replicas', async () => {
+    const s = shardWith(['n1', 'n2'])
+    const cur = await getShard(ctx, s.id)
+    const a = client('n1')
+    const b = client('n2')
+    // Earlier tests wrote to n1 only: bring the replicas level first (anti-entropy over differing buckets).
+    const [d0a, d0b] = await Promise.all([a.digest(s.id, cur.value.epoch), b.digest(s.id, cur.value.epoch)])
+    const differing = d0a.buckets.map((x, i) => (x !== d0b.buckets[i] ? i : -1)).filter((i) => i >= 0)
+    if (differing.length > 0) {
+      const [ra, rb] = await Promise.all([a.bucketRecords(s.id, cur.value.epoch, differing), b.bucketRecords(s.id, cur.value.epoch, differing)])
+      await Promise.all([b.apply(s.id, cur.value.epoch, ra, 'repair'), a.apply(s.id, cur.value.epoch, rb, 'repair')])
+    }
+    const [da, db] = await Promise.all([a.digest(s.id, cur.value.epoch), b.digest(s.id, cur.value.epoch)])
+    expect(da.buckets).toEqual(db.buckets)
+    const total = da.counts.reduce((x, y) => x + y, 0)
+    expect(total).toBeGreaterThan(0)
+    const mid = cur.value.range.lo + Math.floor((cur.value.range.hi - cur.value.range.lo) / 2) + 12_345
+    const left = ShardSchema.parse({...cur.value, range: {lo: cur.value.range.lo, hi: mid}, epoch: cur.value.epoch + 1})
+    const right = ShardSchema.parse({...cur.value, id: 900, range: {lo: mid, hi: cur.value.range.hi}, epoch: 1})
+    const ok = await ctx.store.commit({compares: [{key: ctx.keys.shard(s.id), modRevision: cur.modRevision}, {key: ctx.keys.shard(900), createRevision: 0n}], puts: [{key: ctx.keys.shard(s.id), value: JSON.stringify(left)}, {key: ctx.keys.shard(900), value: JSON.stringify(right)}]})
+    expect(ok).toBeDefined()
+    shards = [...shards.map((x) => (x.id === s.id ? left : x)), right]
+    await expectRefusal(a.digest(s.id, cur.value.epoch), 'STALE_EPOCH')
+    const halves = await Promise.all([a.digest(left.id, left.epoch), b.digest(left.id, left.epoch), a.digest(900, 1), b.digest(900, 1)])
+    expect(halves[0].buckets).toEqual(halves[1].buckets)
+    expect(halves[2].buckets).toEqual(halves[3].buckets)
+    const sum = (d: {counts: number[]}) => d.counts.reduce((x, y) => x + y, 0)
+    expect(sum(halves[0]) + sum(halves[2])).toBe(total)
+    const rightKey = (await a.snapshotChunk(900, 1, {maxBytes: 1})).records[0]
+    if (rightKey) expect((await b.get(900, 1, rightKey.key)).record?.version).toBe(rightKey.version)
+    await expectRefusal(a.get(left.id, left.epoch, rightKey?.key ?? keyFor(right, 'r')), 'BAD_INPUT')
+  })
 })
