@@ -5,6 +5,7 @@ import {askYesNo, describePreflight, EXECUTOR_FLAGS, executorInput, realDeps, wi
 import {UserError} from '../src/errors/errors.js'
 import {type ApplyResult, executePlan} from '../src/executor/executePlan.js'
 import {readPlanForApply} from '../src/executor/planInput.js'
+import {requirePlanSignature} from '../src/plans/signing.js'
 import {formatBytes} from '../src/model/units.js'
 import {DEFAULT_PLAN_OPTIONS} from '../src/planner/options.js'
 import {startTopSession, type TopSession} from '../src/tui/topSession.js'
@@ -12,10 +13,11 @@ import {startTopSession, type TopSession} from '../src/tui/topSession.js'
 export default class Apply extends EtcdCommand {
   static override summary = "Run a plan's moves and splits: throttled, resumable, with a no-freeze cutover."
   static override description = 'Verifies the plan (hash, staleness), shows what it will do, asks for confirmation unless --yes, takes the executor lock and runs the actions as concurrently as the limits allow. Kill it at any point and run it again (or `apply --resume`): every move continues from its last persisted phase.'
-  static override examples = ['<%= config.bin %> apply plans/default-20261129T0900.json', '<%= config.bin %> apply plan.json --yes --throttle 50MiB/s --max-concurrent 4 --per-node 1', '<%= config.bin %> apply --resume --yes --json']
+  static override examples = ['<%= config.bin %> apply plans/default-20261129T0900.json', '<%= config.bin %> apply plan.json --yes --throttle 50MiB/s --max-concurrent 4 --per-node 1', '<%= config.bin %> apply --resume --yes --json', '<%= config.bin %> apply plan.json --require-signature ci-plan.pub']
   static override args = {plan: Args.string({description: 'plan file (from `shardctl plan`)'})}
   static override flags = {
     resume: Flags.boolean({description: 'continue every unfinished move recorded in etcd'}),
+    'require-signature': Flags.string({description: 'refuse the plan unless it is signed (`plan --sign`) by the Ed25519 key whose public half (PEM) is in this file, and unaltered since'}),
     tui: Flags.boolean({description: 'show the live dashboard (as `shardctl top`) while the moves run; q stops the executor cleanly'}),
     ...EXECUTOR_FLAGS,
   }
@@ -24,6 +26,7 @@ export default class Apply extends EtcdCommand {
     const {args, flags} = await this.parse(Apply)
     if (!args.plan && !flags.resume) throw new UserError('BAD_INPUT', 'apply needs a plan file, or --resume', 'e.g. shardctl apply plans/default-….json, or shardctl apply --resume')
     const plan = args.plan ? readPlanForApply(args.plan) : undefined
+    if (flags['require-signature'] !== undefined) requirePlanSignature(plan, flags['require-signature'])
     const tui = flags.tui && !this.jsonEnabled()
     if (tui && !(process.stdout.isTTY && process.stdin.isTTY)) throw new UserError('BAD_INPUT', '--tui needs an interactive terminal', 'drop --tui (progress lines), or use --json')
     const quit = new AbortController()

@@ -242,11 +242,30 @@ export const PlanBodySchema = z.object(PlanBodyShape).strict()
 export type PlanBody = z.infer<typeof PlanBodySchema>
 
 /**
+ * PlanSignatureSchema: an Ed25519 signature over the plan's `hash` (so it covers every
+ * field the hash covers), by the key whose id is `keyId` (first 16 hex digits of the
+ * sha256 of its SPKI DER public key). Outside the hash itself: see src/plans/signing.ts.
+ */
+export const PlanSignatureSchema = z
+  .object({
+    alg: z.literal('ed25519'),
+    keyId: z.string().regex(/^[0-9a-f]{16}$/, 'keyId must be 16 hex digits'),
+    value: z.string().regex(/^[A-Za-z0-9+/]{86}==$/, 'value must be a base64 Ed25519 signature (64 bytes)'),
+  })
+  .strict()
+
+/** PlanSignature is a validated plan signature. */
+export type PlanSignature = z.infer<typeof PlanSignatureSchema>
+
+/**
  * PlanSchema: a plan file. Strict at every level, so an added field is a validation error
  * rather than silently dropped (it would otherwise escape the hash check). `hash` is the
- * sha256 of the canonical JSON of every other field ({@link hashPlan}).
+ * sha256 of the canonical JSON of every other field ({@link hashPlan}) except the optional
+ * `signature` (which signs the hash).
  */
-export const PlanSchema = z.object({...PlanBodyShape, hash: z.string().regex(/^[0-9a-f]{64}$/, 'hash must be a sha256 hex digest')}).strict()
+export const PlanSchema = z
+  .object({...PlanBodyShape, hash: z.string().regex(/^[0-9a-f]{64}$/, 'hash must be a sha256 hex digest'), signature: PlanSignatureSchema.optional()})
+  .strict()
 
 /** Plan is a validated, sealed plan. */
 export type Plan = z.infer<typeof PlanSchema>
@@ -290,15 +309,18 @@ function sortKeys(_key: string, v: unknown): unknown {
   return out
 }
 
-/** hashPlan returns the sha256 hex of the canonical JSON (see {@link canonicalJson}) of `plan` without its `hash` field. */
+/**
+ * hashPlan returns the sha256 hex of the canonical JSON (see {@link canonicalJson}) of `plan`
+ * without its `hash` and `signature` fields (the signature signs the hash, so it cannot be in it).
+ */
 export function hashPlan(plan: PlanBody | Plan): string {
-  const {hash: _ignored, ...body} = plan as Plan
+  const {hash: _ignored, signature: _signature, ...body} = plan as Plan
   return sha256Hex(canonicalPlanJson(body))
 }
 
-/** sealPlan returns `body` with its `hash` set; pure, so equal bodies seal to equal plans. */
+/** sealPlan returns `body` with its `hash` set (and no signature: sealing makes a new, unsigned plan); pure, so equal bodies seal to equal plans. */
 export function sealPlan(body: PlanBody): Plan {
-  const {hash: _stale, ...clean} = body as PlanBody & {hash?: string}
+  const {hash: _stale, signature: _unsigned, ...clean} = body as PlanBody & {hash?: string; signature?: unknown}
   return {...clean, hash: hashPlan(clean)}
 }
 

@@ -6,6 +6,7 @@ import {parseBytes} from '../model/units.js'
 import {type PlanOptionsInput} from '../planner/options.js'
 import {planRebalance} from '../planner/planRebalance.js'
 import {defaultPlanPath, planIdFor, writePlanFile} from './planFiles.js'
+import {readKeyFile, signPlan} from './signing.js'
 
 /** PlanFlagValues are the raw `shardctl plan` flag values. */
 export interface PlanFlagValues {
@@ -60,11 +61,14 @@ export interface PlanRun {
 
 /**
  * computePlan plans `snapshot` with `options`, names the plan after the cluster and `now`,
- * and writes it to `out` (or `plans/<cluster>-<timestamp>.json` under `cwd`) unless `write`
- * is false. Nothing is written when planning throws.
+ * signs it with the Ed25519 private key in `signKeyFile` when given (read first, so a bad
+ * key fails before planning), and writes it to `out` (or `plans/<cluster>-<timestamp>.json`
+ * under `cwd`) unless `write` is false. Nothing is written when planning throws.
  */
-export function computePlan(snapshot: ClusterSnapshot, options: PlanOptionsInput, context: {now: Date; cwd: string; out?: string; write: boolean}): PlanRun {
-  const plan = planRebalance(snapshot, options, {id: planIdFor(snapshot.cluster.name, context.now), createdAt: context.now.toISOString()})
+export function computePlan(snapshot: ClusterSnapshot, options: PlanOptionsInput, context: {now: Date; cwd: string; out?: string; write: boolean; signKeyFile?: string}): PlanRun {
+  const key = context.signKeyFile === undefined ? undefined : readKeyFile(context.signKeyFile, 'private')
+  const unsigned = planRebalance(snapshot, options, {id: planIdFor(snapshot.cluster.name, context.now), createdAt: context.now.toISOString()})
+  const plan = key ? signPlan(unsigned, key) : unsigned
   if (!context.write) return {plan, file: null}
   const file = context.out ?? defaultPlanPath(plan, context.cwd)
   writePlanFile(plan, file)
