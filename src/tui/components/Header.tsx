@@ -27,7 +27,7 @@ export function Header({header: h, width}: HeaderProps) {
   return (
     <Box flexDirection="column" width={width}>
       <Text wrap="truncate-end">
-        <Text bold>shardctl top</Text> · cluster <Text bold>{h.cluster}</Text> · etcd {h.endpoint} · <Text color={conn.color}>{conn.text}{down}</Text>
+        <Text bold>shardctl top</Text> · cluster <Text bold>{h.cluster}</Text> · <Text color={conn.color}>{conn.text}{down}</Text> · etcd {h.endpoint}
       </Text>
       <Text wrap="truncate-end">
         nodes <Text color="green">{h.nodesUp} up</Text>

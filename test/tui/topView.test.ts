@@ -1,0 +1,58 @@
+import {describe, expect, it} from 'vitest'
+import {deriveTopView} from '../../src/tui/topView.js'
+import {nextThrottle, THROTTLE_STEPS} from '../../src/tui/throttleSteps.js'
+import {busyCluster, KEYS, meta, node, reduce, seeded, T0} from './fixtures.js'
+
+describe('deriveTopView', () => {
+  it('Given a busy cluster, When derived, Then the header has the figures and n1 is the hottest node', () => {
+    const v = deriveTopView(seeded(busyCluster()), 1.1)
+    expect(v.header).toMatchObject({cluster: 'demo', nodesUp: 4, nodesDown: 0, shards: 4, movingShards: 1, rf: 3, target: 1.1, throttle: '256 KiB/s'})
+    expect(v.header.executor).toEqual({state: 'running', holder: 'shardctl apply p1 (pid 4242)', pausedFlag: false})
+    const hottest = [...v.nodes].sort((a, b) => b.utilisation! - a.utilisation!)[0]!
+    expect(hottest.id).toBe('n1')
+    expect(v.header.imbalance).toBeCloseTo(hottest.utilisation!, 5)
+    expect(v.header.imbalance!).toBeGreaterThan(1.1)
+  })
+
+  it('Given moves, When derived, Then the running one comes first with fraction, rate and ETA', () => {
+    const [running, done] = deriveTopView(seeded(busyCluster()), 1.1).moves
+    expect(running).toMatchObject({id: 'm1', phase: 'copying', fraction: 0.5, rateBytesPerSec: 256 * 1024, etaSeconds: 2, terminal: false})
+    expect(done).toMatchObject({id: 'm0', phase: 'done', fraction: 1, terminal: true})
+  })
+
+  it('Given no stats, When derived, Then imbalance and utilisation are unknown, not zero', () => {
+    const v = deriveTopView(seeded([meta(), node('n1')]), 1.1)
+    expect(v.header.imbalance).toBeNull()
+    expect(v.nodes[0]).toMatchObject({id: 'n1', down: true, utilisation: null})
+    expect(v.header.executor.state).toBe('idle')
+  })
+
+  it('Given etcd down for 7 s, When derived, Then the header says for how long', () => {
+    const s = reduce([{type: 'connection', at: T0 + 1000, status: 'disconnected'}, {type: 'tick', at: T0 + 8000}], seeded(busyCluster()))
+    expect(deriveTopView(s, 1.1).header).toMatchObject({connection: 'reconnecting', downForSeconds: 7})
+  })
+
+  it('Given paused control and an executor, When derived, Then the executor is paused', () => {
+    const s = reduce([{type: 'kv', at: T0, item: {key: KEYS.control, value: JSON.stringify({paused: true, throttleBytesPerSec: null, updatedAt: ''})}}], seeded(busyCluster()))
+    expect(deriveTopView(s, 1.1).header.executor.state).toBe('paused')
+    expect(deriveTopView(s, 1.1).header.throttle).toBe('default')
+  })
+})
+
+describe('nextThrottle', () => {
+  it('Given a rate, When + and -, Then it steps to the neighbouring powers of two', () => {
+    expect(nextThrottle(256 * 1024, 0, 1)).toBe(512 * 1024)
+    expect(nextThrottle(256 * 1024, 0, -1)).toBe(128 * 1024)
+    expect(nextThrottle(300 * 1024, 0, -1)).toBe(256 * 1024)
+  })
+
+  it('Given the ends of the ladder, When pressed past them, Then + becomes unlimited and - stays at the floor', () => {
+    expect(nextThrottle(THROTTLE_STEPS.at(-1)!, 0, 1)).toBeNull()
+    expect(nextThrottle(null, 0, 1)).toBeNull()
+    expect(nextThrottle(THROTTLE_STEPS[0]!, 0, -1)).toBe(THROTTLE_STEPS[0])
+  })
+
+  it('Given unlimited, When -, Then it slows below what the moves copy now', () => {
+    expect(nextThrottle(null, 3 * 1024 * 1024, -1)).toBe(2 * 1024 * 1024)
+  })
+})
