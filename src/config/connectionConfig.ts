@@ -52,7 +52,8 @@ export function configFileCandidates(cwd: string, env: NodeJS.ProcessEnv): strin
 export function readConfigFile(path: string): ConnectionInput {
   let raw: unknown
   try {
-    raw = parseYaml(readFileSync(path, 'utf8')) ?? {}
+    // logLevel 'error': YAML warnings go to stderr quoting the offending line, which may hold the password.
+    raw = parseYaml(readFileSync(path, 'utf8'), {logLevel: 'error'}) ?? {}
   } catch (err) {
     throw new UserError('BAD_INPUT', `config file ${path} is not valid YAML: ${(err as Error).message.split('\n')[0]}`, 'fix the YAML syntax or remove the file')
   }
