@@ -81,6 +81,11 @@ export class ChaosEnv {
     return ['--endpoints', this.etcd.endpoints, '--cluster', this.dp.cluster]
   }
 
+  /** markResumed records the moves started but unfinished now, before a new executor resumes them (counted as retried). */
+  async markResumed(): Promise<void> {
+    for (const m of await this.moves().catch(() => [])) if (!isTerminal(m.phase) && m.phase !== 'pending') this.resumedMoves.add(m.id)
+  }
+
   /** startExecutor spawns `shardctl <args> --json` (drain or apply) as a child the scenario may kill. */
   startExecutor(args: string[]): ExecutorRun {
     const child: ChildProcess = spawn(process.execPath, [CLI_BIN, ...args, ...this.cliArgs(), '--json'], {cwd: process.cwd(), env: {PATH: process.env.PATH, HOME: process.env.HOME}, stdio: ['ignore', 'pipe', 'pipe']})
@@ -132,7 +137,7 @@ export class ChaosEnv {
     while (Date.now() < deadline) {
       const open = (await this.moves().catch(() => undefined))?.filter((m) => !isTerminal(m.phase))
       if (open && open.length === 0) return
-      if (open) for (const m of open) this.resumedMoves.add(m.id)
+      await this.markResumed()
       const run = this.startExecutor(['apply', '--resume', '--yes'])
       const code = await Promise.race([run.exited, sleep(Math.max(0, deadline - Date.now())).then(() => -1)])
       if (code === -1) run.kill()

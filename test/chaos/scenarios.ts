@@ -25,6 +25,7 @@ const copying = (m: Move) => m.phase === 'copying' && m.progress.bytes > 0
 async function startResume(env: ChaosEnv, timeoutMs: number): Promise<ExecutorRun | undefined> {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
+    await env.markResumed()
     const run = env.startExecutor(['apply', '--resume', '--yes'])
     const early = await Promise.race([run.exited, sleep(4000).then(() => undefined)])
     if (early === undefined || early === 0) return run
