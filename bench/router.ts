@@ -10,17 +10,18 @@
  *  - router: HTTP/1.1 keep-alive to the router, which assigns the HLC version, writes to
  *    every replica and acknowledges at w (reads r voters, newest wins).
  * Two phases per mode: latency (one request at a time: p50/p99 without queueing) and
- * throughput (CONCURRENCY requests in flight for DURATION). Prints ratios against direct.
+ * throughput (CONCURRENCY requests in flight for DURATION), in ROUNDS interleaved rounds
+ * (medians reported, so background load hits both modes alike). Prints ratios against direct.
  * Targets (issue 4): router throughput >= 60 % of direct at rf 1; p50 overhead <= 0.5 ms.
  *
  * Nodes run with --fsync normal so the storage engine's fsync does not hide the proxy's
  * cost (with fsync full every write waits for the disk, and both paths pay it equally).
- * Env: BENCH_DURATION_MS (default 3000), BENCH_CONCURRENCY (32), BENCH_LATENCY_OPS (2000),
+ * Env: BENCH_DURATION_MS (per phase, default 2000), BENCH_ROUNDS (3), BENCH_CONCURRENCY (32), BENCH_LATENCY_OPS (1000),
  * BENCH_VALUE (bytes, 100), BENCH_KEYS (2000). Everything it starts is killed at exit.
  */
 import {type ChildProcess, spawn} from 'node:child_process'
-import {mkdtempSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {cpus, loadavg, tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
 import {Pool} from 'undici'
 import {initCluster} from '../src/cluster/initCluster.js'
@@ -36,16 +37,31 @@ import {loadClusterToken} from '../src/node/clusterToken.js'
 import {NodeClient} from '../src/node/nodeClient.js'
 import {RoutingTable} from '../src/router/routingTable.js'
 
-const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 3000)
+const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 2000)
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32)
-const LATENCY_OPS = Number(process.env.BENCH_LATENCY_OPS ?? 2000)
+const LATENCY_OPS = Number(process.env.BENCH_LATENCY_OPS ?? 1000)
 const VALUE = Buffer.alloc(Number(process.env.BENCH_VALUE ?? 100), 'v')
 const KEYS = Number(process.env.BENCH_KEYS ?? 2000)
+const CLOCK_TICKS = 100 // USER_HZ on Linux
 const MAX_OPS = 2_000_000 // hard bound on any phase, whatever the duration
 const root = resolve(import.meta.dirname, '../..')
 const children: ChildProcess[] = []
 
+/** cpuMs reads a process's user+system CPU time (ms) from /proc (Linux; 0 elsewhere). */
+function cpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS
+  } catch {
+    return 0
+  }
+}
+
 interface PhaseResult {
+  /** cpuUsPerOp: CPU microseconds per operation spent by the nodes, the router and this load generator. */
+  cpu?: {nodes: number; router: number; client: number}
   ops: number
   errors: number
   opsPerSec: number
@@ -119,10 +135,11 @@ async function benchCluster(endpoint: string, rf: number, dirs: string[]): Promi
   const ports: Record<string, number> = {}
   for (const id of ids) ports[id] = await freePort()
   await initCluster(ctx, {shards: 8, rf, nodes: parseNodeSpecs(ids.map((id) => `${id}=127.0.0.1:${ports[id]}`).join(',')), force: false})
+  const nodePids: number[] = []
   for (const id of ids) {
     const dir = mkdtempSync(join(tmpdir(), `shardctl-bench-${rf}-${id}-`))
     dirs.push(dir)
-    spawnCli(['node', 'serve', '--endpoints', endpoint, '--cluster', cluster, '--id', id, '--listen', `127.0.0.1:${ports[id]}`, '--data-dir', dir, '--fsync', 'normal'])
+    nodePids.push(spawnCli(['node', 'serve', '--endpoints', endpoint, '--cluster', cluster, '--id', id, '--listen', `127.0.0.1:${ports[id]}`, '--data-dir', dir, '--fsync', 'normal']).child.pid!)
   }
   for (const id of ids) await waitUntil(`node ${id}`, async () => ((await (await fetch(`http://127.0.0.1:${ports[id]}/healthz`)).json()) as {serving: boolean}).serving)
   const router = spawnCli(['router', 'serve', '--endpoints', endpoint, '--cluster', cluster, '--id', `bench${rf}`, '--listen', '127.0.0.1:0'])
@@ -163,16 +180,40 @@ async function benchCluster(endpoint: string, rf: number, dirs: string[]): Promi
   await runPhase(directGet, CONCURRENCY, 500, MAX_OPS)
   await runPhase((i) => routerCall('GET', i), CONCURRENCY, 500, MAX_OPS)
 
+  // Interleaved rounds (direct/router, then router/direct, ...) with the median per mode, so
+  // background load that comes and goes during the run hits both modes alike.
   const rows: Row[] = []
-  const measure = async (mode: Row['mode'], op: Row['op'], fn: (i: number) => Promise<void>) => {
-    const latency = await runPhase(fn, 1, DURATION_MS, LATENCY_OPS)
-    const throughput = await runPhase(fn, CONCURRENCY, DURATION_MS, MAX_OPS)
-    rows.push({rf, mode, op, latency, throughput})
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+  const medianOf = (rs: PhaseResult[]): PhaseResult => ({
+    ops: rs.reduce((a, r) => a + r.ops, 0),
+    errors: rs.reduce((a, r) => a + r.errors, 0),
+    opsPerSec: median(rs.map((r) => r.opsPerSec)),
+    p50: median(rs.map((r) => r.p50)),
+    p99: median(rs.map((r) => r.p99)),
+    cpu: {nodes: median(rs.map((r) => r.cpu?.nodes ?? 0)), router: median(rs.map((r) => r.cpu?.router ?? 0)), client: median(rs.map((r) => r.cpu?.client ?? 0))},
+  })
+  const pair = async (op: Row['op'], direct: (i: number) => Promise<void>, routed: (i: number) => Promise<void>) => {
+    const res = {direct: {lat: [] as PhaseResult[], thr: [] as PhaseResult[]}, router: {lat: [] as PhaseResult[], thr: [] as PhaseResult[]}}
+    for (let round = 0; round < ROUNDS; round++) {
+      const order: Row['mode'][] = round % 2 === 0 ? ['direct', 'router'] : ['router', 'direct']
+      for (const mode of order) {
+        const fn = mode === 'direct' ? direct : routed
+        res[mode].lat.push(await runPhase(fn, 1, DURATION_MS, LATENCY_OPS))
+        const before = {nodes: nodePids.reduce((a, p) => a + cpuMs(p), 0), router: cpuMs(router.child.pid!), client: cpuMs(process.pid)}
+        const thr = await runPhase(fn, CONCURRENCY, DURATION_MS, MAX_OPS)
+        const per = (ms: number) => (ms * 1000) / Math.max(1, thr.ops)
+        thr.cpu = {
+          nodes: per(nodePids.reduce((a, p) => a + cpuMs(p), 0) - before.nodes),
+          router: per(cpuMs(router.child.pid!) - before.router),
+          client: per(cpuMs(process.pid) - before.client),
+        }
+        res[mode].thr.push(thr)
+      }
+    }
+    for (const mode of ['direct', 'router'] as const) rows.push({rf, mode, op, latency: medianOf(res[mode].lat), throughput: medianOf(res[mode].thr)})
   }
-  await measure('direct', 'PUT', directPut)
-  await measure('router', 'PUT', (i) => routerCall('PUT', i))
-  await measure('direct', 'GET', directGet)
-  await measure('router', 'GET', (i) => routerCall('GET', i))
+  await pair('PUT', directPut, (i) => routerCall('PUT', i))
+  await pair('GET', directGet, (i) => routerCall('GET', i))
 
   await pool.destroy()
   await Promise.all([...clients.values()].map((c) => c.destroy()))
@@ -192,11 +233,12 @@ async function main(): Promise<void> {
   try {
     const rows: Row[] = []
     for (const rf of [1, 3]) rows.push(...(await benchCluster(etcd.endpoint, rf, dirs)))
-    console.log(`router bench: ${VALUE.length}-byte values over ${KEYS} keys; latency phase 1 in flight (≤ ${LATENCY_OPS} ops), throughput phase ${CONCURRENCY} in flight for ${DURATION_MS} ms; loopback, nodes --fsync normal\n`)
-    console.log('rf  op   mode     ops/s(c=' + CONCURRENCY + ')  p50 ms  p99 ms   | c=1: p50 ms  p99 ms  errors')
+    console.log(`router bench: ${VALUE.length}-byte values over ${KEYS} keys; medians of ${ROUNDS} interleaved rounds; latency phase 1 in flight (≤ ${LATENCY_OPS} ops), throughput phase ${CONCURRENCY} in flight for ${DURATION_MS} ms; loopback, nodes --fsync normal; load average at start ${loadavg()[0]!.toFixed(1)} on ${cpus().length} CPUs\n`)
+    console.log('rf  op   mode     ops/s(c=' + CONCURRENCY + ')  p50 ms  p99 ms   | c=1: p50 ms  p99 ms | CPU µs/op: nodes router client | errors')
     for (const r of rows) {
+      const cpu = r.throughput.cpu!
       console.log(
-        `${String(r.rf).padEnd(3)} ${r.op.padEnd(4)} ${r.mode.padEnd(8)} ${fmt(r.throughput.opsPerSec, 0).padStart(12)}  ${fmt(r.throughput.p50).padStart(6)}  ${fmt(r.throughput.p99).padStart(6)}   | ${fmt(r.latency.p50).padStart(10)}  ${fmt(r.latency.p99).padStart(6)}  ${r.throughput.errors + r.latency.errors}`,
+        `${String(r.rf).padEnd(3)} ${r.op.padEnd(4)} ${r.mode.padEnd(8)} ${fmt(r.throughput.opsPerSec, 0).padStart(12)}  ${fmt(r.throughput.p50).padStart(6)}  ${fmt(r.throughput.p99).padStart(6)}   | ${fmt(r.latency.p50).padStart(10)}  ${fmt(r.latency.p99).padStart(6)} | ${fmt(cpu.nodes, 0).padStart(15)} ${fmt(cpu.router, 0).padStart(6)} ${fmt(cpu.client, 0).padStart(6)} | ${r.throughput.errors + r.latency.errors}`,
       )
     }
     console.log('\nratios (router vs direct, same rf and op):')
@@ -209,7 +251,12 @@ async function main(): Promise<void> {
         const overhead = x.latency.p50 - d.latency.p50
         const targets = rf === 1 ? `  [targets: throughput >= 60 % ${ratio >= 0.6 ? 'met' : 'MISSED'}; p50 overhead <= 0.5 ms ${overhead <= 0.5 ? 'met' : 'MISSED'}]` : ''
         if (rf === 1 && (ratio < 0.6 || overhead > 0.5)) ok = false
-        console.log(`rf ${rf} ${op}: throughput ${fmt(ratio * 100, 1)} % of direct; p50 overhead ${fmt(overhead, 3)} ms (c=1)${targets}`)
+        // CPU-bound estimate, insensitive to background load: with one core per process the
+        // slowest stage bounds throughput; on a shared box, total CPU per op does.
+        const dc = d.throughput.cpu!
+        const xc = x.throughput.cpu!
+        const cpuRatio = (dc.nodes + dc.client) / (xc.nodes + xc.router + xc.client)
+        console.log(`rf ${rf} ${op}: throughput ${fmt(ratio * 100, 1)} % of direct (CPU-bound estimate from CPU per op: ${fmt(cpuRatio * 100, 1)} %); p50 overhead ${fmt(overhead, 3)} ms (c=1)${targets}`)
       }
     }
     console.log(ok ? '\nall rf 1 targets met' : '\nsome rf 1 targets missed (see above)')

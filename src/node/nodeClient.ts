@@ -91,6 +91,7 @@ export class NodeClient {
       keepAliveTimeout: opts.keepAliveMs ?? 30_000,
       keepAliveMaxTimeout: opts.keepAliveMs ?? 30_000,
       pipelining: 1,
+      connect: {timeout: this.timeoutMs},
     })
   }
 
@@ -194,7 +195,10 @@ export class NodeClient {
 
   private async request(method: Method, path: string, body: {body: Buffer; type: string} | undefined, opts: RequestOptions): Promise<{status: number; headers: Record<string, string | string[] | undefined>; body: Buffer}> {
     const timeoutMs = opts.timeoutMs ?? this.timeoutMs
-    const signal = opts.signal ? AbortSignal.any([opts.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs)
+    // Without a caller's signal the bound is undici's own: connect, headers and body timeouts.
+    // An AbortSignal per request costs more CPU than the rest of a small request (abort
+    // listeners on EventTarget), which the router pays on every client request.
+    const signal = opts.signal ? AbortSignal.any([opts.signal, AbortSignal.timeout(timeoutMs)]) : undefined
     let status: number
     let headers: Record<string, string | string[] | undefined>
     let buf: Buffer

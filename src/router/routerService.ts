@@ -5,7 +5,9 @@ import {type ServiceContext} from '../cluster/serviceContext.js'
 import {UserError, errorMessage} from '../errors/errors.js'
 import {HybridClock} from '../model/hlc.js'
 import {loadClusterToken} from '../node/clusterToken.js'
+import {type NodeClient} from '../node/nodeClient.js'
 import {NodeClients} from '../node/nodeClients.js'
+import {ApplyBatcher} from './applyBatcher.js'
 import {Coordinator} from './coordinator.js'
 import {LatencyWindow} from './latencyWindow.js'
 import {ReadRepairQueue} from './readRepairQueue.js'
@@ -101,11 +103,20 @@ export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions)
     onOutcome: (o) => metrics.repair(o),
   })
 
+  // One ApplyBatcher per pool: concurrent writes to one shard on one node share a request.
+  const batchers = new WeakMap<NodeClient, ApplyBatcher>()
   const coordinator = new Coordinator({
     map: view,
     node: (node) => {
       const address = view.address(node)
-      return address ? clients.client({id: node, address}) : undefined
+      if (!address) return undefined
+      const client = clients.client({id: node, address})
+      let batcher = batchers.get(client)
+      if (!batcher) {
+        batcher = new ApplyBatcher(client, {maxRecords: 256, maxBytes: 4 * 1024 * 1024})
+        batchers.set(client, batcher)
+      }
+      return batcher
     },
     clock: new HybridClock(id, Date.now),
     now: Date.now,

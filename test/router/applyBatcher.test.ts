@@ -1,0 +1,58 @@
+import {describe, expect, it} from 'vitest'
+import {formatHlc} from '../../src/model/hlc.js'
+import {NodeRequestError} from '../../src/node/nodeRequestError.js'
+import {type NodeRecord} from '../../src/node/protocol.js'
+import {ApplyBatcher} from '../../src/router/applyBatcher.js'
+import {FakeNode} from './fakeNode.js'
+
+const rec = (k: string, wall = 1): NodeRecord => ({key: Buffer.from(k), version: formatHlc({wall, counter: 0, writer: 'r'}), value: Buffer.from('v')})
+
+function manual() {
+  const queue: (() => void)[] = []
+  return {schedule: (fn: () => void) => void queue.push(fn), run: () => queue.splice(0).forEach((f) => f())}
+}
+
+describe('ApplyBatcher', () => {
+  it('sends the applies of one turn for one shard and epoch as one request', async () => {
+    const node = new FakeNode('a')
+    let calls = 0
+    const counting = {get: node.get.bind(node), apply: (...a: Parameters<FakeNode['apply']>) => (calls++, node.apply(...a))}
+    const m = manual()
+    const b = new ApplyBatcher(counting, {maxRecords: 100, maxBytes: 1 << 20, schedule: m.schedule})
+    const ps = [b.apply(0, 1, [rec('x')]), b.apply(0, 1, [rec('y')]), b.apply(1, 1, [rec('z')])]
+    m.run()
+    await Promise.all(ps)
+    expect(calls).toBe(2) // shard 0 (x, y) and shard 1 (z)
+    expect([...node.records.keys()].length).toBe(3)
+  })
+
+  it('flushes early when a batch is full', async () => {
+    const node = new FakeNode('a')
+    let calls = 0
+    const counting = {get: node.get.bind(node), apply: (...a: Parameters<FakeNode['apply']>) => (calls++, node.apply(...a))}
+    const m = manual()
+    const b = new ApplyBatcher(counting, {maxRecords: 2, maxBytes: 1 << 20, schedule: m.schedule})
+    const ps = [b.apply(0, 1, [rec('a')]), b.apply(0, 1, [rec('b')]), b.apply(0, 1, [rec('c')])]
+    expect(calls).toBe(1)
+    m.run()
+    await Promise.all(ps)
+    expect(calls).toBe(2)
+  })
+
+  it('gives every caller of a refused batch the refusal (e.g. STALE_EPOCH)', async () => {
+    const node = new FakeNode('a')
+    node.epoch = 2
+    const m = manual()
+    const b = new ApplyBatcher(node, {maxRecords: 10, maxBytes: 1 << 20, schedule: m.schedule})
+    const ps = [b.apply(0, 1, [rec('a')]), b.apply(0, 1, [rec('b')])].map((p) => p.catch((e: unknown) => e))
+    m.run()
+    for (const e of await Promise.all(ps)) expect((e as NodeRequestError).code).toBe('STALE_EPOCH')
+  })
+
+  it('with the real scheduler a lone apply is sent at the end of the turn', async () => {
+    const node = new FakeNode('a')
+    const b = new ApplyBatcher(node, {maxRecords: 10, maxBytes: 1 << 20})
+    await b.apply(0, 1, [rec('solo')])
+    expect(node.records.size).toBe(1)
+  })
+})
