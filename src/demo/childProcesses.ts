@@ -28,7 +28,8 @@ export class ChildSet {
   private readonly children: {child: ChildProcess; info: DemoChild; gone: Promise<void>}[] = []
   private readonly reaper: ChildProcess
 
-  constructor() {
+  /** tag is put in every child's environment as SHARDCTL_DEMO, so they can be found (tests, operators). */
+  constructor(private readonly tag: string) {
     this.reaper = spawn(process.execPath, [REAPER], {stdio: ['pipe', 'ignore', 'ignore'], detached: true})
     this.reaper.unref()
     ;(this.reaper.stdin as unknown as {unref?: () => void}).unref?.()
@@ -42,7 +43,7 @@ export class ChildSet {
 
   /** shardctl spawns `shardctl args...` (stdout+stderr kept, last 4 KiB) and guards it. */
   shardctl(name: string, args: string[], onStdout?: (text: string) => void): DemoChild {
-    const child = spawn(process.execPath, [BIN, ...args], {cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: {...process.env, NODE_OPTIONS: ''}})
+    const child = spawn(process.execPath, [BIN, ...args], {cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: {...process.env, NODE_OPTIONS: '', SHARDCTL_DEMO: this.tag}})
     if (child.pid === undefined) throw new UserError('INTERNAL', `could not start ${name}`)
     let out = ''
     let gone = false

@@ -93,7 +93,7 @@ export async function runDemo(opts: DemoOptions, report: (r: DemoReport) => void
   const started = Date.now()
   const dataDir = join(opts.cwd, LOCAL_DIR, 'demo', String(process.pid))
   mkdirSync(dataDir, {recursive: true})
-  const children = new ChildSet()
+  const children = new ChildSet(dataDir)
   const onExit = () => children.killNow()
   process.once('exit', onExit)
   let etcd: EtcdProcess | undefined

@@ -1,6 +1,6 @@
 import {spawn} from 'node:child_process'
 import {execFileSync} from 'node:child_process'
-import {existsSync, mkdtempSync, readdirSync, rmSync} from 'node:fs'
+import {existsSync, mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
@@ -27,10 +27,22 @@ function workDir(): string {
   return d
 }
 
-/** processesUnder lists the command lines of processes whose arguments mention `dir` (the demo's children all do). */
+/**
+ * processesUnder lists processes belonging to a demo run in `dir`: etcd names its data
+ * dir in its arguments, nodes and the router carry SHARDCTL_DEMO=<data dir> in their
+ * environment.
+ */
 function processesUnder(dir: string): string[] {
   const out = execFileSync('ps', ['-eo', 'pid=,args='], {encoding: 'utf8'})
-  return out.split('\n').filter((l) => l.includes(dir) && !l.includes(' ps -eo'))
+  return out.split('\n').filter((l) => {
+    if (!l.trim() || l.includes(' ps -eo')) return false
+    if (l.includes(dir)) return true
+    try {
+      return readFileSync(`/proc/${l.trim().split(' ')[0]}/environ`, 'utf8').includes(`SHARDCTL_DEMO=${dir}`)
+    } catch {
+      return false // gone meanwhile
+    }
+  })
 }
 
 async function eventually(check: () => boolean, timeoutMs: number): Promise<boolean> {
@@ -80,7 +92,7 @@ describe('shardctl demo', () => {
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
     try {
       expect(await eventually(() => /client load on/.test(out), 180_000), out.slice(-2000)).toBe(true)
-      expect(processesUnder(cwd).length).toBeGreaterThanOrEqual(4) // etcd, 3 nodes (the router names no path)
+      expect(processesUnder(cwd).length).toBeGreaterThanOrEqual(5) // etcd, 3 nodes, the router
       child.kill('SIGINT')
       const code = await exited
       expect(code).not.toBe(0)

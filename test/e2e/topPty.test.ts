@@ -1,0 +1,105 @@
+import {type ChildProcessWithoutNullStreams, execFileSync, spawn} from 'node:child_process'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {initCluster} from '../../src/cluster/initCluster.js'
+import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
+import {makeServiceContext, type ServiceContext} from '../../src/cluster/serviceContext.js'
+import {type Move} from '../../src/model/move.js'
+import {type PrivateEtcd, startPrivateEtcd} from '../support/privateEtcd.js'
+import {trackPid, untrackPid} from '../support/processReaper.js'
+import {CLI_BIN, runCli} from '../support/runCli.js'
+import {StoreSet, uniqueCluster} from '../support/testStore.js'
+
+/**
+ * `shardctl top` as a user runs it: the real binary in a pseudo-terminal (util-linux
+ * `script`), 100×30, against a real etcd holding a cluster with a move in progress. It
+ * draws the dashboard, shows "reconnecting" while etcd is stopped and recovers when etcd
+ * is back, and quits on `q`. Without a terminal it refuses with a one-line hint.
+ */
+
+const hasScript = (() => {
+  try {
+    execFileSync('script', ['--version'], {stdio: 'ignore'})
+    return true
+  } catch {
+    return false
+  }
+})()
+
+/** screenText strips terminal escapes (colours, cursor moves, screen switches) from pty output. */
+function screenText(raw: string): string {
+  // eslint-disable-next-line no-control-regex
+  return raw.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\x1b[()][A-Z0-9]/g, '').replace(/\r/g, '')
+}
+
+async function until(what: string, read: () => string, test: (s: string) => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (test(read())) return
+    await new Promise((r) => setTimeout(r, 200))
+  }
+  throw new Error(`timed out waiting for ${what}; screen so far:\n${read().slice(-3000)}`)
+}
+
+describe.skipIf(!hasScript)('shardctl top in a pseudo-terminal', () => {
+  let priv: PrivateEtcd
+  const stores = new StoreSet()
+  let ctx: ServiceContext
+  const cluster = uniqueCluster('top')
+
+  beforeAll(async () => {
+    priv = await startPrivateEtcd()
+    ctx = makeServiceContext(stores.open(priv.endpoint, cluster), {cluster})
+    await initCluster(ctx, {shards: 4, rf: 3, nodes: parseNodeSpecs('n1=127.0.0.1:17101,n2=127.0.0.1:17102,n3=127.0.0.1:17103,n4=127.0.0.1:17104'), force: false})
+    const at = new Date().toISOString()
+    const move: Move = {
+      id: 'p1-0000', plan: 'p1', index: 0, shard: 2, from: 'n1', to: 'n4', baseEpoch: 1, epoch: 2, phase: 'copying',
+      progress: {bytes: 3 * 1024 * 1024, keys: 3000, totalBytes: 4 * 1024 * 1024, rateBytesPerSec: 512 * 1024, cursor: null, stalled: false},
+      cancelRequested: false, reason: null, attempts: 0, createdAt: at, updatedAt: at, cutoverAt: null, copyStartedAt: null,
+    } as Move
+    await ctx.store.put(ctx.keys.move(move.id), JSON.stringify(move))
+  }, 60_000)
+
+  afterAll(async () => {
+    stores.closeAll()
+    await priv?.dispose()
+  })
+
+  it('Given no terminal, When top runs, Then it refuses with a one-line hint (exit 2)', async () => {
+    const r = await runCli(['top', '--endpoints', priv.endpoint, '--cluster', cluster], {cwd: process.cwd(), timeoutMs: 60_000})
+    expect(r.code).toBe(2)
+    expect(r.stderr.trim().split('\n')).toHaveLength(1)
+    expect(r.stderr).toMatch(/needs an interactive terminal.*top --json.*moves list/)
+  }, 90_000)
+
+  it('Given a pty of 100×30, When top runs, Then it draws the dashboard, survives an etcd restart and quits on q', async () => {
+    const cmd = `stty cols 100 rows 30 && exec ${process.execPath} ${CLI_BIN} top --endpoints ${priv.endpoint} --cluster ${cluster}`
+    const child: ChildProcessWithoutNullStreams = spawn('script', ['-qfec', cmd, '/dev/null'], {env: {PATH: process.env.PATH, HOME: process.env.HOME, TERM: 'xterm-256color'}})
+    trackPid(child.pid)
+    let raw = ''
+    child.stdout.on('data', (d) => (raw += d))
+    child.stderr.on('data', (d) => (raw += d))
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+    const screen = () => screenText(raw)
+    try {
+      await until('the dashboard', screen, (s) => s.includes(`cluster ${cluster} · connected`) && /n4 +DOWN/.test(s) && /n1 → n4 +copying .*75%/.test(s), 60_000)
+      const frame = screen()
+      expect(frame).toMatch(/nodes 0 up 4 down · shards 4 · rf 3/)
+      expect(frame).toMatch(/MOVES 1 running, 0 finished/)
+      expect(frame).toMatch(/ETA 2s/)
+      expect(frame).toContain('q quit')
+
+      // etcd goes away: the header says so; it comes back: the dashboard recovers.
+      await priv.etcd.stop()
+      await until('reconnecting', screen, (s) => s.includes('etcd DOWN — reconnecting'), 45_000)
+      const mark = raw.length
+      await priv.restart()
+      await until('recovery', () => screenText(raw.slice(mark)), (s) => s.includes('etcd reachable again') || s.includes(`cluster ${cluster} · connected`), 60_000)
+
+      child.stdin.write('q')
+      expect(await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), 20_000))])).toBe(0)
+    } finally {
+      child.kill('SIGKILL')
+      untrackPid(child.pid)
+    }
+  }, 240_000)
+})
