@@ -1,4 +1,5 @@
 import {spawnSync} from 'node:child_process'
+import {availableParallelism, loadavg} from 'node:os'
 import {fileURLToPath} from 'node:url'
 import {loadOutsideTarget, nodeFigures} from '../src/planner/planFigures.js'
 import {planRebalance} from '../src/planner/planRebalance.js'
@@ -110,7 +111,8 @@ function worker(strategy: Strategy, nodes: number, shards: number): Row {
 function main(): void {
   const self = fileURLToPath(import.meta.url)
   console.log(`planner bench: seeded synthetic clusters (seed ${SEED}, Zipf ${ZIPF} reads and writes, log-normal sizes, 3 zones, capacities 1x/2x, one node added, one draining), rf 3, target ${TARGET}x the mean`)
-  console.log('each row runs in its own process; plan time excludes building the snapshot; peak RSS is the whole process (snapshot included)\n')
+  console.log('each row runs in its own process; plan time excludes building the snapshot; peak RSS is the whole process (snapshot included)')
+  console.log(`machine: ${availableParallelism()} CPUs, 1-minute load average ${loadavg()[0]!.toFixed(1)} at start\n`)
   const header = ['nodes x shards', 'strategy', 'plan time', 'peak RSS', 'max/mean after', 'load moved / lower bound', 'bytes moved', 'actions', 'result']
   const rows: string[][] = []
   for (const [nodes, shards] of SIZES) {
@@ -139,7 +141,8 @@ function main(): void {
   console.log(line(header))
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`)
   for (const r of rows) console.log(line(r))
-  console.log('\nload is in average-node units; the lower bound is the load outside the target band before planning (draining nodes count whole).')
+  console.log(`\n1-minute load average ${loadavg()[0]!.toFixed(1)} at the end`)
+  console.log('load is in average-node units; the lower bound is the load outside the target band before planning (draining nodes count whole).')
   console.log('balance includes computing its ring baseline (as `shardctl plan` does); the time without it is a second run in the same process.')
   console.log('bytes floor: draining nodes\' bytes plus, per node above target, the fewest bytes whose load covers its excess (ignores where load can go), so no plan reaching the target copies less.')
 }
