@@ -103,6 +103,23 @@ describe('planRebalance (balance)', () => {
     expect(moves(p).length).toBeGreaterThan(0)
   })
 
+  it('given a node that is down, when planning, then it receives nothing', () => {
+    const snap = snapshotOf({nodes: [{id: 'a'}, {id: 'b', alive: false}, {id: 'c'}], shards: [...even(6, 'a')]})
+    const p = plan(snap)
+    expect(moves(p).length).toBeGreaterThan(0)
+    expect(moves(p).every((m) => m.to === 'c')).toBe(true)
+  })
+
+  it('given a shard mid-move on a draining node, when planning, then it is left for a later plan and said so', () => {
+    const base = snapshotOf({nodes: [{id: 'a'}, {id: 'b'}, {id: 'c', state: 'draining'}], shards: [...even(1, 'a'), ...even(1, 'c'), ...even(1, 'c')]})
+    const shards = base.shards.map((s) => (s.id === 1 ? {...s, replicas: [{node: 'c', role: 'outgoing' as const}, {node: 'b', role: 'joining' as const}]} : s))
+    const load = [...base.load, {node: 'b', shard: 1, reads: 10, writes: 10, bytes: 1000, keys: 10}]
+    const p = plan({...base, shards, load})
+    expect(moves(p).some((m) => m.shard === 1)).toBe(false)
+    expect(moves(p).some((m) => m.shard === 2 && m.from === 'c')).toBe(true)
+    expect(p.summary.stopDetail).toContain('belong to shards mid-move and were left for a later plan (first: shard 1 on c)')
+  })
+
   it('given a pinned shard on an overloaded node, when planning, then that shard never moves', () => {
     const snap = snapshotOf({nodes: [{id: 'a'}, {id: 'b'}], shards: [{replicas: ['a'], reads: 100, bytes: 1}, ...even(3, 'a')], constraints: [{kind: 'pin', shard: 0, node: 'a'}]})
     const p = plan(snap)
