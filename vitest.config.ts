@@ -21,7 +21,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/**/*.test.{ts,tsx}'],
-          exclude: ['test/integration/**', 'test/e2e/**', '**/node_modules/**'],
+          exclude: ['test/integration/**', 'test/e2e/**', 'test/fuzz/live/**', '**/node_modules/**'],
           maxWorkers: 2,
           sequence: {groupOrder: 0},
         },
@@ -30,7 +30,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'integration',
-          include: ['test/integration/**/*.test.{ts,tsx}', 'test/e2e/**/*.test.{ts,tsx}'],
+          include: ['test/integration/**/*.test.{ts,tsx}', 'test/e2e/**/*.test.{ts,tsx}', 'test/fuzz/live/**/*.test.ts'],
           globalSetup: ['test/support/globalEtcd.ts'],
           testTimeout: 30_000,
           hookTimeout: 60_000,

@@ -17,7 +17,7 @@ import {StoreSet, uniqueCluster} from '../support/testStore.js'
  * Secrets audit on real processes: an etcd with auth enabled (a distinctive root password),
  * two storage nodes and a router started with those credentials, and the CLI run through
  * its everyday commands — successes, --json output, plan files and failures (wrong
- * password, unreachable etcd, bad token). Neither the etcd password nor the cluster token
+ * password, an unknown node, bad tokens). Neither the etcd password nor the cluster token
  * may appear in any stdout, stderr, JSON line, log line or written file.
  */
 const PASSWORD = `pw-${randomBytes(12).toString('hex')}`
