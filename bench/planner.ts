@@ -30,8 +30,10 @@ interface Row {
   nodes: number
   shards: number
   planMs: number
+  planCpuMs: number
   /** planOnlyMs: balance run a second time without its ring baseline, in the same process. */
   planOnlyMs?: number
+  planOnlyCpuMs?: number
   peakRssMiB: number
   snapshotRssMiB: number
   maxOverMean: number
@@ -43,10 +45,19 @@ interface Row {
   status: string
 }
 
+/** measure runs `fn` and returns its result with wall time and this process's CPU time (user + system), both in ms. */
+function measure<T>(fn: () => T): {value: T; wallMs: number; cpuMs: number} {
+  const cpu = process.cpuUsage()
+  const t = performance.now()
+  const value = fn()
+  const wallMs = performance.now() - t
+  const used = process.cpuUsage(cpu)
+  return {value, wallMs, cpuMs: (used.user + used.system) / 1000}
+}
+
 function worker(strategy: Strategy, nodes: number, shards: number): Row {
   const snapshot = syntheticCluster({nodes, shards, rf: 3, zipf: ZIPF, seed: SEED})
   const snapshotRssMiB = process.memoryUsage().rss / 2 ** 20
-  const started = performance.now()
   let figures: {utilisation: number}[]
   let inPool: (i: number) => boolean
   let loadMoved: number
@@ -54,28 +65,22 @@ function worker(strategy: Strategy, nodes: number, shards: number): Row {
   let bytesMoved: number
   let actions: number
   let status: string
-  let planOnlyMs: number | undefined
-  const timeWithoutBaseline = () => {
-    const t = performance.now()
-    planRebalance(snapshot, {strategy: 'balance', maxImbalance: TARGET}, {id: 'bench', createdAt: '2025-01-01T00:00:00.000Z'}, {baseline: false})
-    return performance.now() - t
-  }
+  let planOnly: {wallMs: number; cpuMs: number} | undefined
   if (strategy === 'naive') {
     const initial = new ClusterState(snapshot, resolvePlanOptions({maxImbalance: TARGET}))
     lowerBound = loadOutsideTarget(initial)
-    const t = performance.now()
-    const {state, log} = naivePlan(snapshot, TARGET)
-    const planMs = performance.now() - t
+    const timed = measure(() => naivePlan(snapshot, TARGET))
+    const {state, log} = timed.value
     figures = nodeFigures(state)
     inPool = (i) => state.inPool[i] === 1
     ;({loadMoved, bytes: bytesMoved} = log)
     actions = log.actions.length
     status = figures.every((f, i) => !inPool(i) || f.utilisation <= TARGET) ? 'within target' : 'stuck'
-    return finish(planMs)
+    return finish(timed)
   }
-  const plan = planRebalance(snapshot, {strategy, maxImbalance: TARGET}, {id: 'bench', createdAt: '2025-01-01T00:00:00.000Z'})
-  const planMs = performance.now() - started
-  planOnlyMs = strategy === 'balance' ? timeWithoutBaseline() : undefined
+  const timed = measure(() => planRebalance(snapshot, {strategy, maxImbalance: TARGET}, {id: 'bench', createdAt: '2025-01-01T00:00:00.000Z'}))
+  const plan = timed.value
+  if (strategy === 'balance') planOnly = measure(() => planRebalance(snapshot, {strategy, maxImbalance: TARGET}, {id: 'bench', createdAt: '2025-01-01T00:00:00.000Z'}, {baseline: false}))
   figures = plan.nodes.map((n) => n.after)
   inPool = (i) => plan.nodes[i]!.state !== 'draining'
   loadMoved = plan.summary.loadMoved
@@ -83,9 +88,9 @@ function worker(strategy: Strategy, nodes: number, shards: number): Row {
   bytesMoved = plan.summary.bytesToMove
   actions = plan.actions.length
   status = `${plan.summary.status} (${plan.summary.stopReason})`
-  return finish(planMs)
+  return finish(timed)
 
-  function finish(planMs: number): Row {
+  function finish(time: {wallMs: number; cpuMs: number}): Row {
     const pool = figures.filter((_, i) => inPool(i)).map((f) => f.utilisation)
     const mean = pool.reduce((a, b) => a + b, 0) / pool.length
     const peakRssMiB = process.resourceUsage().maxRSS / 1024
@@ -93,8 +98,10 @@ function worker(strategy: Strategy, nodes: number, shards: number): Row {
       strategy,
       nodes,
       shards,
-      planMs,
-      planOnlyMs,
+      planMs: time.wallMs,
+      planCpuMs: time.cpuMs,
+      planOnlyMs: planOnly?.wallMs,
+      planOnlyCpuMs: planOnly?.cpuMs,
       peakRssMiB,
       snapshotRssMiB,
       maxOverMean: Math.max(...pool) / mean,
@@ -108,12 +115,16 @@ function worker(strategy: Strategy, nodes: number, shards: number): Row {
   }
 }
 
+function secs(ms: number): string {
+  return `${(ms / 1000).toFixed(2)} s`
+}
+
 function main(): void {
   const self = fileURLToPath(import.meta.url)
   console.log(`planner bench: seeded synthetic clusters (seed ${SEED}, Zipf ${ZIPF} reads and writes, log-normal sizes, 3 zones, capacities 1x/2x, one node added, one draining), rf 3, target ${TARGET}x the mean`)
   console.log('each row runs in its own process; plan time excludes building the snapshot; peak RSS is the whole process (snapshot included)')
   console.log(`machine: ${availableParallelism()} CPUs, 1-minute load average ${loadavg()[0]!.toFixed(1)} at start\n`)
-  const header = ['nodes x shards', 'strategy', 'plan time', 'peak RSS', 'max/mean after', 'load moved / lower bound', 'bytes moved', 'actions', 'result']
+  const header = ['nodes x shards', 'strategy', 'plan time wall / CPU', 'peak RSS', 'max/mean after', 'load moved / lower bound', 'bytes moved', 'actions', 'result']
   const rows: string[][] = []
   for (const [nodes, shards] of SIZES) {
     for (const strategy of STRATEGIES) {
@@ -126,7 +137,7 @@ function main(): void {
       rows.push([
         `${nodes} x ${shards / 1000}k`,
         strategy,
-        `${(r.planMs / 1000).toFixed(2)} s${r.planOnlyMs === undefined ? '' : ` (${(r.planOnlyMs / 1000).toFixed(2)} s without baseline)`}`,
+        `${secs(r.planMs)} / ${secs(r.planCpuMs)}${r.planOnlyMs === undefined ? '' : ` (${secs(r.planOnlyMs)} / ${secs(r.planOnlyCpuMs!)} without baseline)`}`,
         `${r.peakRssMiB.toFixed(0)} MiB`,
         r.maxOverMean.toFixed(3),
         `${r.loadMoved.toFixed(1)} / ${r.lowerBound.toFixed(1)} = ${(r.loadMoved / r.lowerBound).toFixed(2)}`,
