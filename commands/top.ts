@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 import {EtcdCommand} from '../src/cli/baseCommand.js'
-import {UserError} from '../src/errors/errors.js'
+import {getMeta} from '../src/cluster/clusterRepo.js'
+import {isUserError, UserError} from '../src/errors/errors.js'
 import {DEFAULT_PLAN_OPTIONS} from '../src/planner/options.js'
 import {readTopSnapshot, type TopSnapshot} from '../src/tui/topSnapshot.js'
 import {startTopSession} from '../src/tui/topSession.js'
@@ -21,12 +22,20 @@ export default class Top extends EtcdCommand {
     const ctx = await this.services(flags)
     if (this.jsonEnabled()) return readTopSnapshot(ctx, target, Date.now())
     if (!process.stdout.isTTY || !process.stdin.isTTY) throw new UserError('BAD_INPUT', '`shardctl top` needs an interactive terminal', 'use `shardctl top --json` or `shardctl moves list` in scripts')
-    await new Promise<void>((resolve) => {
-      const session = startTopSession(ctx, {target, onQuit: () => void session.stop().then(resolve)})
-      const onSignal = () => void session.stop().then(resolve)
-      process.once('SIGINT', onSignal)
-      process.once('SIGTERM', onSignal)
-      process.once('SIGHUP', onSignal)
+    // An unknown cluster is an error; an unreachable etcd is not (the dashboard shows "reconnecting").
+    await getMeta(ctx).catch((err: unknown) => {
+      if (!isUserError(err, 'ETCD_UNREACHABLE')) throw err
     })
+    const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const
+    let onSignal = () => {}
+    try {
+      await new Promise<void>((resolve) => {
+        const session = startTopSession(ctx, {target, onQuit: () => void session.stop().then(resolve)})
+        onSignal = () => void session.stop().then(resolve)
+        for (const s of signals) process.once(s, onSignal)
+      })
+    } finally {
+      for (const s of signals) process.off(s, onSignal)
+    }
   }
 }
