@@ -35,7 +35,14 @@ export interface HeldLock {
 export async function acquireLock(store: EtcdStore, key: string, holder: string, ttlSeconds = 10, clock: () => Date = () => new Date()): Promise<HeldLock> {
   const lease = await grantLease(store, ttlSeconds)
   const me: LockHolder = {holder, host: hostname(), pid: process.pid, acquiredAt: clock().toISOString()}
-  const rev = await store.commit({compares: [{key, createRevision: 0n}], puts: [{key, value: JSON.stringify(me), lease: lease.id}]})
+  let rev: bigint | undefined
+  try {
+    rev = await store.commit({compares: [{key, createRevision: 0n}], puts: [{key, value: JSON.stringify(me), lease: lease.id}]})
+  } catch (err) {
+    // Otherwise the lease would be kept alive for nothing (and keep the process running).
+    await lease.revoke().catch(() => undefined)
+    throw err
+  }
   if (rev === undefined) {
     await lease.revoke()
     const current = await store.get(key)
