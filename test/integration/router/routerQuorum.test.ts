@@ -45,7 +45,7 @@ async function bumpEpoch(id: number): Promise<Shard> {
   return next
 }
 
-const cli = (args: string[]) => runCli([...args, '--endpoints', dp.endpoint, '--cluster', dp.cluster], {cwd, timeoutMs: 30_000})
+const cli = (args: string[]) => runCli([...args, '--endpoints', dp.endpoint, '--cluster', dp.cluster], {cwd, timeoutMs: 60_000})
 
 describe('router at rf 3: quorum reads and writes', () => {
   it('a write reaches every replica and reads back through the router with its version', async () => {
@@ -194,7 +194,7 @@ describe('router at rf 3: quorum reads and writes', () => {
 })
 
 describe('kv and stats commands', () => {
-  it('kv put/get/del through --router and through the router registered in etcd', async () => {
+  it('kv put/get/del through --router and through the router registered in etcd', {timeout: 180_000}, async () => {
     const put = await cli(['kv', 'put', 'cli-key', 'cli-value', '--router', router.address])
     expect(put.code).toBe(0)
     expect(put.stdout).toMatch(/^OK cli-key \(9 bytes\) at version \d{15}\.\d{6}\.r1/)
@@ -212,7 +212,7 @@ describe('kv and stats commands', () => {
     expect(unreachable.stderr).not.toContain(dp.token)
   })
 
-  it('stats shows per-node and per-shard load from the nodes\' leased stats', async () => {
+  it('stats shows per-node and per-shard load from the nodes\' leased stats', {timeout: 180_000}, async () => {
     const report = await waitFor(async () => {
       const res = await cli(['stats', '--json'])
       const r = JSON.parse(res.stdout) as {nodes: {node: string; reporting: boolean; writes: number}[]; shards: {shard: number; writes: number; reporting: number}[]}
