@@ -18,7 +18,7 @@ export default class Demo extends BaseCommand {
     rf: Flags.integer({description: 'replication factor', default: 3, min: 1, max: 7}),
     shards: Flags.integer({description: 'shards', default: 16, min: 2, max: 1024}),
     duration: Flags.string({description: 'how long the client load runs at most (the rebalance happens inside it)', default: '45s'}),
-    throttle: Flags.string({description: 'copy throttle of the rebalance', default: '256KiB/s'}),
+    throttle: Flags.string({description: 'copy throttle of the rebalance', default: '64KiB/s'}),
     rate: Flags.integer({description: 'client requests per second', default: 150, min: 10, max: 5000}),
     rounds: Flags.integer({description: 'at most this many plan-and-apply rounds', default: 3, min: 1, max: 10}),
     'no-tui': Flags.boolean({description: 'plain output (automatic when stdout is not a terminal)'}),
@@ -28,7 +28,7 @@ export default class Demo extends BaseCommand {
     const {flags} = await this.parse(Demo)
     if (flags.rf > flags.nodes) throw new UserError('BAD_INPUT', `--rf ${flags.rf} needs at least ${flags.rf} nodes; --nodes is ${flags.nodes}`, 'raise --nodes or lower --rf')
     const durationMs = parse('--duration', () => parseDuration(flags.duration), '45s')
-    const throttle = parse('--throttle', () => parseRate(flags.throttle), '256KiB/s')
+    const throttle = parse('--throttle', () => parseRate(flags.throttle), '64KiB/s')
     const json = this.jsonEnabled()
     const tui = !json && !flags['no-tui'] && process.stdout.isTTY === true && process.stdin.isTTY === true
     // With --json, stdout carries only the summary: the story goes to stderr.

@@ -197,7 +197,7 @@ export async function runDemo(opts: DemoOptions, report: (r: DemoReport) => void
           limits: {maxConcurrent: 2, perNode: 1},
           throttle: opts.throttleBytesPerSec,
           nodeThrottle: null,
-          options: {...DEFAULT_EXECUTOR_OPTIONS, chunkBytes: 64 * 1024, drainTimeoutMs: 5000, cleanupGraceMs: 0, barrierTimeoutMs: 15_000},
+          options: {...DEFAULT_EXECUTOR_OPTIONS, chunkBytes: 8 * 1024, drainTimeoutMs: 5000, cleanupGraceMs: 0, barrierTimeoutMs: 15_000},
           confirm: async () => true,
           holder: 'shardctl demo',
         },
