@@ -84,7 +84,7 @@ function worker(strategy: Strategy, nodes: number, shards: number): Row {
   figures = plan.nodes.map((n) => n.after)
   inPool = (i) => plan.nodes[i]!.state !== 'draining'
   loadMoved = plan.summary.loadMoved
-  lowerBound = plan.summary.loadAboveTarget
+  lowerBound = plan.summary.loadOutsideTarget
   bytesMoved = plan.summary.bytesToMove
   actions = plan.actions.length
   status = `${plan.summary.status} (${plan.summary.stopReason})`

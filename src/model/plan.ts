@@ -192,8 +192,10 @@ export const HotShardSchema = z
 /**
  * PlanSummarySchema: the plan's verdict and figures. Imbalance is the largest node
  * utilisation among nodes that will hold data (not draining), 1 being perfectly even.
- * `loadMoved` and `loadAboveTarget` are in "average node" units: the load above target is
- * the lower bound of what any plan reaching the target must move.
+ * `loadMoved` and `loadOutsideTarget` are in "average node" units (1 = an average node's
+ * whole load). `loadOutsideTarget` is the lower bound of what any plan reaching the target
+ * must move: all load on draining nodes plus the load above the band, or the shortfall
+ * below it when that is larger.
  */
 export const PlanSummarySchema = z
   .object({
@@ -208,7 +210,7 @@ export const PlanSummarySchema = z
     bytesToMove: nonNeg,
     keysToMove: nonNeg,
     loadMoved: nonNeg,
-    loadAboveTarget: nonNeg,
+    loadOutsideTarget: nonNeg,
     hotShards: z.array(HotShardSchema),
     baseline: BaselineFiguresSchema.nullable(),
   })

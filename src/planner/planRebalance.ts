@@ -1,4 +1,5 @@
-import {type BaselineFigures, type Plan, type PlanBody, type PlanOptions, type PlanStatus, sealPlan, type StopReason} from '../model/plan.js'
+import {UserError} from '../errors/errors.js'
+import {type BaselineFigures, type Plan, type PlanBody, PlanBodySchema, type PlanOptions, type PlanStatus, sealPlan, type StopReason} from '../model/plan.js'
 import {type ClusterSnapshot} from '../model/snapshot.js'
 import {ActionLog, roundUtil} from './actionLog.js'
 import {balance} from './balancePhase.js'
@@ -24,11 +25,13 @@ export interface PlanComputeOptions {
  * every placement rule. The summary compares against the `ring` baseline unless
  * `compute.baseline` is false.
  *
- * Throws UserError BAD_INPUT for invalid options, and UserError UNREACHABLE_TARGET naming
+ * Throws UserError BAD_INPUT for invalid options or plan id, and UserError UNREACHABLE_TARGET naming
  * the shard when a replica that must move (drain, violated rule) can go nowhere.
  */
 export function planRebalance(snapshot: ClusterSnapshot, input: PlanOptionsInput, meta: PlanMeta, compute: PlanComputeOptions = {}): Plan {
   const options = resolvePlanOptions(input)
+  const id = PlanBodySchema.shape.id.safeParse(meta.id)
+  if (!id.success) throw new UserError('BAD_INPUT', `plan id ${JSON.stringify(meta.id)}: ${id.error.issues[0]?.message ?? 'invalid'}`)
   const initial = new ClusterState(snapshot, options)
   const baseline = options.strategy === 'ring' || compute.baseline === false ? null : ringBaseline(initial.clone(), options)
   const run = options.strategy === 'ring' ? runRing(initial, options) : runBalance(initial, options)
@@ -54,7 +57,7 @@ export function planRebalance(snapshot: ClusterSnapshot, input: PlanOptionsInput
       bytesToMove: run.log.bytes,
       keysToMove: run.log.keys,
       loadMoved: roundUtil(run.log.loadMoved),
-      loadAboveTarget: roundUtil(run.lowerBound),
+      loadOutsideTarget: roundUtil(run.lowerBound),
       hotShards: run.hot,
       baseline,
     },

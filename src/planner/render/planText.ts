@@ -47,7 +47,7 @@ export function renderPlanText(plan: Plan, limits: RenderLimits = {}): string {
   out.push(`  status     ${s.status}`)
   out.push(`  ${imbalanceLine(plan)}`)
   out.push(`  moves      ${s.moves} (${formatBytes(s.bytesToMove)}, ${Math.round(s.keysToMove)} keys); splits ${s.splits}`)
-  out.push(`  load moved ${s.loadMoved.toFixed(2)} average nodes (at least ${s.loadAboveTarget.toFixed(2)} needed)`)
+  out.push(`  load moved ${s.loadMoved.toFixed(2)} average nodes (at least ${s.loadOutsideTarget.toFixed(2)} needed)`)
   out.push(`  stopped    ${s.stopReason}: ${s.stopDetail}`)
   for (const h of s.hotShards) out.push(`  hot shard  ${h.shard} on ${h.node}: ${h.load.toFixed(2)}x an average node (${h.resource})${h.split ? ', split' : ''}`)
   out.push('')
