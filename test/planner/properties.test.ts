@@ -7,7 +7,9 @@ import {planRebalance} from '../../src/planner/planRebalance.js'
 import {nodeTotals, snapshotOf} from './snapshotBuilder.js'
 
 const meta = {id: 'prop', createdAt: '2025-01-01T00:00:00.000Z'}
-const RUNS = 120
+const RUNS = 80
+/** TIMEOUT: generous, so a loaded CI machine does not fail a property on time alone. */
+const TIMEOUT = 60_000
 
 /** clusterArb: 2-8 nodes over 1-3 zones, some cordoned/draining/down, optional capacities; 1-30 shards on distinct nodes; random pins and forbids. */
 const clusterArb = fc
@@ -77,7 +79,7 @@ describe('planner properties', () => {
     expect(seen.withActions).toBeGreaterThan(RUNS / 4)
     expect(seen.refused).toBeGreaterThan(0)
     expect(seen.drained).toBeGreaterThan(0)
-  })
+  }, TIMEOUT)
 
   it('every intermediate step keeps every placement rule', () => {
     fc.assert(
@@ -109,7 +111,7 @@ describe('planner properties', () => {
       }),
       {numRuns: RUNS},
     )
-  })
+  }, TIMEOUT)
 
   it('drains complete whenever the planner does not refuse and no limit applies', () => {
     fc.assert(
@@ -120,7 +122,7 @@ describe('planner properties', () => {
       }),
       {numRuns: RUNS},
     )
-  })
+  }, TIMEOUT)
 
   it('the plan is deterministic, whatever order the snapshot lists things in', () => {
     fc.assert(
@@ -132,7 +134,7 @@ describe('planner properties', () => {
       }),
       {numRuns: RUNS / 2},
     )
-  })
+  }, TIMEOUT)
 
   it('a balanced input gives an empty plan', () => {
     fc.assert(
@@ -145,7 +147,7 @@ describe('planner properties', () => {
       }),
       {numRuns: RUNS / 2},
     )
-  })
+  }, TIMEOUT)
 
   it('applying the plan to the snapshot gives the predicted per-node load', () => {
     fc.assert(
@@ -163,5 +165,5 @@ describe('planner properties', () => {
       }),
       {numRuns: RUNS},
     )
-  })
+  }, TIMEOUT)
 })
