@@ -11,7 +11,7 @@ import {renderTable, type ScenarioResult} from './table.js'
 /**
  * The chaos suite (`npm run test:chaos`; `CHAOS_SHORT=1` for the short one `.ci/run` runs;
  * `CHAOS_ONLY=<substring>[,<substring>]` picks scenarios). Each scenario gets a fresh world — 3-member
- * etcd, 5 nodes (rf 3, 24 shards), 2 routers — drains n5 (≥ 10 moves) under a recorded
+ * etcd, 5 nodes (rf 3, 24 shards; 12 in the short suite), 2 routers — drains n5 (≥ 10 moves) under a recorded
  * client workload, injects its fault, lets the executor finish (resuming it if needed),
  * runs `shardctl repair`, then checks the history (lost writes, stale and phantom reads)
  * and replica convergence. The table goes to stdout and to $CHAOS_REPORT (default
@@ -23,11 +23,13 @@ const picked = SCENARIOS.filter((s) => (only ? only.split(',').some((o) => s.nam
 const results: ScenarioResult[] = []
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
+/** WORLD: 24 shards at rf 3 put ~14 replicas on n5 (a drain plan of >= 10 moves); the short suite halves it to stay near a minute per scenario. */
+const WORLD = short ? {shards: 12, preloadKeys: 100} : {shards: 24, preloadKeys: 300}
 const DRAIN = ['node', 'drain', 'n5', '--yes', '--max-concurrent', '3', '--per-node', '3', '--throttle', '48KiB/s', '--chunk-size', '4KiB', '--drain-timeout', '3s']
 
 async function runScenario(s: Scenario): Promise<{result: ScenarioResult; check: CheckReport}> {
   const started = Date.now()
-  const env: ChaosEnv = await Env.start(s.name.split(' ')[0]!.toLowerCase().replace(/[^a-z]/g, ''), {nodes: 5, shards: 24, rf: 3, preloadKeys: short ? 200 : 300})
+  const env: ChaosEnv = await Env.start(s.name.split(' ')[0]!.toLowerCase().replace(/[^a-z]/g, ''), {nodes: 5, rf: 3, ...WORLD})
   try {
     const stop = new AbortController()
     const load = runHistoryWorkload({routers: () => env.routerAddresses(), workers: 4, keysPerWorker: 12, maxOps: 40_000, maxMs: 240_000, stop: stop.signal})
@@ -91,7 +93,7 @@ describe.sequential(`chaos${short ? ' (short)' : ''}`, () => {
       expect(result.stale, result.notes.join('\n')).toBe(0)
       expect(result.phantom, result.notes.join('\n')).toBe(0)
       expect(result.converged, result.notes.join('\n')).toBe(true)
-      expect(result.moves.total).toBeGreaterThanOrEqual(10)
+      expect(result.moves.total).toBeGreaterThanOrEqual(short ? 5 : 10)
       expect(result.moves.unfinished, result.notes.join('\n')).toBe(0)
     })
   }

@@ -67,7 +67,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'source node SIGKILL',
-    short: true,
+    short: false,
     async inject(env) {
       const m = await env.waitForMove(copying, 60_000)
       if (!m) return ['no copying move seen']
