@@ -36,20 +36,40 @@ export interface SkewedLoad {
   stop(): Promise<LoadCounters>
 }
 
+/** KeyPools are the demo's keys: hot ones per shard of the hot node, with sampling weights, and cold ones. */
+export interface KeyPools {
+  /** hot[i] are the keys of the i-th hot shard (one the hot node holds). */
+  hot: string[][]
+  /** weights[i] is the share of hot traffic hot[i] gets (they sum to 1). */
+  weights: number[]
+  cold: string[]
+}
+
 /**
- * pickKeys splits `count` candidate keys (`k<i>`) into hot keys (hashing into a shard
- * `hotNode` holds) and cold ones, by the shard map. Pure.
+ * pickKeys sorts `count` candidate keys (`k<i>`) by the shard map: keys of shards
+ * `hotNode` holds are hot, grouped per shard; the rest are cold. Hot shards are weighted
+ * so that every distinct set of fellow replicas gets the same share of hot traffic: then
+ * the other nodes share the hot load evenly and `hotNode` alone runs hot (with rf 3 on 4
+ * nodes, uniform traffic over its shards would load a node holding most of them almost
+ * as much). Pure.
  */
-export function pickKeys(shards: readonly Shard[], hotNode: string, count: number): {hot: string[]; cold: string[]} {
-  const hotRanges = shards.filter((s) => s.replicas.some((r) => r.node === hotNode)).map((s) => s.range)
-  const hot: string[] = []
+export function pickKeys(shards: readonly Shard[], hotNode: string, count: number): KeyPools {
+  const hotShards = shards.filter((s) => s.replicas.some((r) => r.node === hotNode))
+  const groupOf = (s: Shard) => s.replicas.map((r) => r.node).filter((n) => n !== hotNode).sort().join(',')
+  const groupSize = new Map<string, number>()
+  for (const s of hotShards) groupSize.set(groupOf(s), (groupSize.get(groupOf(s)) ?? 0) + 1)
+  const hot: string[][] = hotShards.map(() => [])
   const cold: string[] = []
   for (let i = 0; i < count; i++) {
     const k = `k${i}`
     const h = keyHash(k)
-    ;(hotRanges.some((r) => h >= r.lo && h < r.hi) ? hot : cold).push(k)
+    const at = hotShards.findIndex((s) => h >= s.range.lo && h < s.range.hi)
+    if (at >= 0) hot[at]!.push(k)
+    else cold.push(k)
   }
-  return {hot, cold}
+  const raw = hotShards.map((s, i) => (hot[i]!.length > 0 ? 1 / groupSize.get(groupOf(s))! : 0))
+  const sum = raw.reduce((a, b) => a + b, 0)
+  return {hot, weights: raw.map((w) => (sum > 0 ? w / sum : 0)), cold}
 }
 
 /**
@@ -62,6 +82,15 @@ export function pickKeys(shards: readonly Shard[], hotNode: string, count: numbe
 export function startSkewedLoad(shards: readonly Shard[], opts: SkewedLoadOptions): SkewedLoad {
   const client = new RouterClient(opts.router, 10_000, opts.workers)
   const keys = pickKeys(shards, opts.hotNode, opts.keySpace)
+  const hasHot = keys.weights.some((w) => w > 0)
+  const pickHot = (r: number): string[] => {
+    let acc = 0
+    for (let i = 0; i < keys.hot.length; i++) {
+      acc += keys.weights[i]!
+      if (r < acc && keys.hot[i]!.length > 0) return keys.hot[i]!
+    }
+    return [...keys.hot].reverse().find((k) => k.length > 0) ?? keys.cold
+  }
   const counters: LoadCounters = {requests: 0, writes: 0, reads: 0, errors: 0, firstErrors: []}
   const started = Date.now()
   const deadline = started + opts.maxMs
@@ -87,7 +116,7 @@ export function startSkewedLoad(shards: readonly Shard[], opts: SkewedLoadOption
     let seq = 0
     while (!stopped && Date.now() < deadline && counters.requests < opts.maxOps) {
       const began = Date.now()
-      const pool = (rand() < opts.hotShare && keys.hot.length > 0) || keys.cold.length === 0 ? keys.hot : keys.cold
+      const pool = (rand() < opts.hotShare && hasHot) || keys.cold.length === 0 ? pickHot(rand()) : keys.cold
       const key = pool[Math.floor(rand() * pool.length)]!
       const isWrite = seq++ % 3 !== 2
       counters.requests++

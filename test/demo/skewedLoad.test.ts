@@ -9,12 +9,21 @@ const shards: Shard[] = [0, 1, 2, 3].map((i) => ({id: i, range: {lo: i * Q, hi: 
 describe('pickKeys', () => {
   it('Given n1 holding shards 0-2, When keys are picked, Then hot keys hash into those shards and cold ones into shard 3', () => {
     const {hot, cold} = pickKeys(shards, 'n1', 400)
-    expect(hot.length + cold.length).toBe(400)
-    expect(hot.every((k) => keyHash(k) < 3 * Q)).toBe(true)
+    expect(hot.flat().length + cold.length).toBe(400)
+    hot.forEach((keys, i) => expect(keys.every((k) => keyHash(k) >= i * Q && keyHash(k) < (i + 1) * Q)).toBe(true))
     expect(cold.every((k) => keyHash(k) >= 3 * Q)).toBe(true)
-    // Roughly three quarters of a uniform hash land in three of four equal ranges.
-    expect(hot.length).toBeGreaterThan(250)
-    expect(hot.length).toBeLessThan(350)
+  })
+
+  it('Given hot shards with different fellow replicas, When weighted, Then each set of fellows gets the same share', () => {
+    const mixed: Shard[] = [
+      {...shards[0]!, replicas: [{node: 'n1', role: 'voter'}, {node: 'n2', role: 'voter'}]},
+      {...shards[1]!, replicas: [{node: 'n1', role: 'voter'}, {node: 'n2', role: 'voter'}]},
+      {...shards[2]!, replicas: [{node: 'n1', role: 'voter'}, {node: 'n3', role: 'voter'}]},
+      shards[3]!,
+    ]
+    const {weights} = pickKeys(mixed, 'n1', 400)
+    expect(weights[0]! + weights[1]!).toBeCloseTo(0.5, 9)
+    expect(weights[2]).toBeCloseTo(0.5, 9)
   })
 
   it('Given the same shard map, When picked twice, Then the split is the same (deterministic)', () => {
