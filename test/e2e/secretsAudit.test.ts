@@ -2,6 +2,7 @@ import {randomBytes} from 'node:crypto'
 import {mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import {Range} from 'etcd3'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {makeServiceContext} from '../../src/cluster/serviceContext.js'
 import {freePort} from '../../src/localEtcd/freePort.js'
@@ -14,7 +15,8 @@ import {runCli, type CliResult} from '../support/runCli.js'
 import {StoreSet, uniqueCluster} from '../support/testStore.js'
 
 /**
- * Secrets audit on real processes: an etcd with auth enabled (a distinctive root password),
+ * Secrets audit on real processes: an etcd with auth enabled (a user whose role is limited
+ * to the cluster's prefix, with a distinctive password),
  * two storage nodes and a router started with those credentials, and the CLI run through
  * its everyday commands — successes, --json output, plan files and failures (wrong
  * password, an unknown node, bad tokens). Neither the etcd password nor the cluster token
@@ -31,7 +33,7 @@ const procs: (NodeProcess | RouterProcess)[] = []
 const dataDirs: string[] = []
 let router: RouterProcess
 
-const creds = ['--user', 'root'] // the password comes from ETCDCTL_PASSWORD, as in CI secrets
+const creds = ['--user', 'shardctl'] // the password comes from ETCDCTL_PASSWORD, as in CI secrets
 const env = {ETCDCTL_PASSWORD: PASSWORD}
 
 async function cli(args: string[], extraEnv: Record<string, string> = env): Promise<CliResult> {
@@ -44,8 +46,14 @@ beforeAll(async () => {
   cwd = mkdtempSync(join(tmpdir(), 'shardctl-secrets-'))
   etcd = await startPrivateEtcd()
   const admin = stores.open(etcd.endpoint, cluster)
-  await admin.client.user('root').create(PASSWORD)
+  // root (needed to enable auth) has another password; shardctl runs as a user whose role
+  // may only read and write the cluster's prefix, as the README recommends.
+  await admin.client.user('root').create(`root-${PASSWORD}`)
   await admin.client.user('root').addRole('root')
+  const role = await admin.client.role('shardctl').create()
+  await role.grant({permission: 'Readwrite', range: Range.prefix(`/shardctl/${cluster}/`)})
+  await admin.client.user('shardctl').create(PASSWORD)
+  await admin.client.user('shardctl').addRole('shardctl')
   await admin.client.auth.authEnable()
   admin.close()
 }, 60_000)
@@ -70,7 +78,7 @@ describe('secrets never leak', () => {
     }
     router = await startRouterProcess({endpoint: etcd.endpoint, cluster, id: 'r1', extra: [...creds, '--password', PASSWORD]}, 45_000)
     procs.push(router)
-    const ctx = makeServiceContext(stores.open(etcd.endpoint, cluster, {user: 'root', password: PASSWORD}), {cluster})
+    const ctx = makeServiceContext(stores.open(etcd.endpoint, cluster, {user: 'shardctl', password: PASSWORD}), {cluster})
     token = await loadClusterToken(ctx, {create: false})
     expect(token.length).toBeGreaterThan(8)
 
@@ -80,7 +88,7 @@ describe('secrets never leak', () => {
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBeLessThan(20)
     }
     // Failures: a wrong password (in --user name:password, and in the environment with --json), an unknown node.
-    const wrong = await cli(['cluster', 'status', '--user', `root:${PASSWORD}x`], {})
+    const wrong = await cli(['cluster', 'status', '--user', `shardctl:${PASSWORD}x`], {})
     expect(wrong.code).toBe(4)
     const wrongJson = await cli(['node', 'list', '--json', ...creds], {ETCDCTL_PASSWORD: `${PASSWORD}-wrong`})
     expect(wrongJson.code).toBe(4)
