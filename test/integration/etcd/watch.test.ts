@@ -30,7 +30,7 @@ describe('watchPrefix', () => {
       await writer.delete(keys.node('b'))
       await writer.put(keys.shard(1), 'outside the prefix')
 
-      await vi.waitFor(() => expect(events).toHaveLength(4), {timeout: 10_000})
+      await vi.waitFor(() => expect(events).toHaveLength(4), {timeout: 20_000})
       expect(brief(events)).toEqual(['put nodes/a=1', 'put nodes/b=2', 'put nodes/a=3', 'delete nodes/b'])
       expect(events.map((e) => e.modRevision)).toEqual([...events.map((e) => e.modRevision)].sort((x, y) => (x < y ? -1 : 1)))
       expect(watch.lastRevision()).toBe(events[3]!.modRevision)
@@ -49,7 +49,7 @@ describe('watchPrefix', () => {
     try {
       await writer.put(keys.alive('y'), 'after-watch')
 
-      await vi.waitFor(() => expect(events).toHaveLength(3), {timeout: 10_000})
+      await vi.waitFor(() => expect(events).toHaveLength(3), {timeout: 20_000})
       expect(brief(events)).toEqual(['put alive/x=before-watch-1', 'delete alive/x', 'put alive/y=after-watch'])
     } finally {
       await watch.close()
@@ -60,14 +60,14 @@ describe('watchPrefix', () => {
     const events: WatchEvent[] = []
     const watch = watchPrefix(store, keys.movesPrefix, {fromRevision: await store.revision(), onEvent: (e) => events.push(e), resync: () => store.revision()})
     await writer.put(keys.move('m1'), '1')
-    await vi.waitFor(() => expect(events).toHaveLength(1), {timeout: 10_000})
+    await vi.waitFor(() => expect(events).toHaveLength(1), {timeout: 20_000})
 
     await watch.close()
     await writer.put(keys.move('m2'), '2')
     // A marker watch proves the m2 event was dispatched before we look.
     const marker: WatchEvent[] = []
     const probe = watchPrefix(store, keys.movesPrefix, {fromRevision: events[0]!.modRevision, onEvent: (e) => marker.push(e), resync: () => store.revision()})
-    await vi.waitFor(() => expect(marker).toHaveLength(1), {timeout: 10_000})
+    await vi.waitFor(() => expect(marker).toHaveLength(1), {timeout: 20_000})
     await probe.close()
 
     expect(brief(events)).toEqual(['put moves/m1=1'])
@@ -80,7 +80,7 @@ describe('watchPrefix', () => {
     try {
       const rev = await writer.commit({compares: [], puts: [{key: keys.router('r1'), value: '1'}, {key: keys.router('r2'), value: '2'}], deletes: [keys.router('old')]})
 
-      await vi.waitFor(() => expect(events).toHaveLength(3), {timeout: 10_000})
+      await vi.waitFor(() => expect(events).toHaveLength(3), {timeout: 20_000})
       expect(brief(events).sort()).toEqual(['delete routers/old', 'put routers/r1=1', 'put routers/r2=2'])
       expect(events.every((e) => e.modRevision === rev)).toBe(true)
     } finally {
@@ -94,7 +94,7 @@ describe('watchPrefix', () => {
     try {
       await Promise.all(Array.from({length: 200}, (_, i) => writer.put(keys.stats(`n${i}`), String(i))))
 
-      await vi.waitFor(() => expect(events).toHaveLength(200), {timeout: 15_000})
+      await vi.waitFor(() => expect(events).toHaveLength(200), {timeout: 20_000})
       expect(new Set(events.map((e) => e.key)).size).toBe(200)
       expect(new Set(events.map((e) => e.modRevision)).size).toBe(200)
     } finally {

@@ -38,7 +38,7 @@ async function createEventually(store: EtcdStore, key: string, value: string): P
 
 const brief = (evs: WatchEvent[]) => evs.map((e) => `${e.type} ${e.key.slice(keys.prefix.length)}`)
 
-describe('watchPrefix across etcd outages', () => {
+describe('watchPrefix across etcd outages', {timeout: 90_000}, () => {
   it('given a running watch, when etcd restarts and keys change right after, then every change arrives exactly once', async () => {
     const watching = stores.open(etcd.endpoint, cluster)
     const writer = stores.open(etcd.endpoint, cluster)
@@ -48,7 +48,7 @@ describe('watchPrefix across etcd outages', () => {
     const watch = watchPrefix(watching, keys.nodesPrefix, {fromRevision: await writer.revision(), onEvent: (e) => events.push(e), resync, onStatus: (s) => statuses.push(s)})
     try {
       await writer.put(keys.node('before'), '1')
-      await vi.waitFor(() => expect(events).toHaveLength(1), {timeout: 10_000})
+      await vi.waitFor(() => expect(events).toHaveLength(1), {timeout: 20_000})
 
       await etcd.restart()
       for (const k of ['after1', 'after2', 'after3']) await createEventually(writer, keys.node(k), '2')
@@ -61,7 +61,7 @@ describe('watchPrefix across etcd outages', () => {
       expect(resync).not.toHaveBeenCalled()
       // Nothing more trickles in later (no duplicates from the resumed stream).
       await writer.put(keys.node('marker'), '3')
-      await vi.waitFor(() => expect(events).toHaveLength(6), {timeout: 10_000})
+      await vi.waitFor(() => expect(events).toHaveLength(6), {timeout: 20_000})
       expect(brief(events).slice(5)).toEqual(['put nodes/marker'])
     } finally {
       await watch.close()
@@ -82,10 +82,10 @@ describe('watchPrefix across etcd outages', () => {
     const watch = watchPrefix(watching, keys.shardsPrefix, {fromRevision: await admin.revision(), onEvent: (e) => events.push(e), resync, onStatus: (s) => statuses.push(s)})
     try {
       await admin.put(keys.shard(1), 'seen')
-      await vi.waitFor(() => expect(events).toHaveLength(1), {timeout: 10_000})
+      await vi.waitFor(() => expect(events).toHaveLength(1), {timeout: 20_000})
 
       proxy.block()
-      await vi.waitFor(() => expect(statuses).toContain('disconnected'), {timeout: 10_000})
+      await vi.waitFor(() => expect(statuses).toContain('disconnected'), {timeout: 20_000})
       await admin.put(keys.shard(2), 'missed')
       await admin.put(keys.shard(3), 'missed')
       const compactTo = await admin.revision()
@@ -95,7 +95,7 @@ describe('watchPrefix across etcd outages', () => {
       await vi.waitFor(() => expect(resyncRevision).toBeGreaterThanOrEqual(compactTo), {timeout: 25_000})
       expect(statuses).toContain('resyncing')
       await admin.put(keys.shard(4), 'after')
-      await vi.waitFor(() => expect(events).toHaveLength(2), {timeout: 15_000})
+      await vi.waitFor(() => expect(events).toHaveLength(2), {timeout: 20_000})
 
       // The compacted changes were not replayed (the resync read covers them); the new one arrives.
       expect(brief(events)).toEqual(['put shards/00000001', 'put shards/00000004'])
@@ -106,7 +106,7 @@ describe('watchPrefix across etcd outages', () => {
     }
   })
 
-  it('given a half-open connection (packets silently dropped), then gRPC keepalive notices, and the watch resumes without loss once the network heals', {timeout: 60_000}, async () => {
+  it('given a half-open connection (packets silently dropped), then gRPC keepalive notices, and the watch resumes without loss once the network heals', async () => {
     const watching = stores.open(proxy.endpoint, cluster)
     const admin = stores.open(etcd.endpoint, cluster)
     const events: WatchEvent[] = []
@@ -115,7 +115,7 @@ describe('watchPrefix across etcd outages', () => {
     const watch = watchPrefix(watching, keys.routersPrefix, {fromRevision: await admin.revision(), onEvent: (e) => events.push(e), resync, onStatus: (s) => statuses.push(s)})
     try {
       await admin.put(keys.router('r1'), 'before')
-      await vi.waitFor(() => expect(events).toHaveLength(1), {timeout: 10_000})
+      await vi.waitFor(() => expect(events).toHaveLength(1), {timeout: 20_000})
 
       proxy.freeze()
       await admin.put(keys.router('r2'), 'during')
@@ -125,7 +125,7 @@ describe('watchPrefix across etcd outages', () => {
       proxy.thaw()
       await admin.put(keys.router('r3'), 'after')
 
-      await vi.waitFor(() => expect(events).toHaveLength(3), {timeout: 15_000})
+      await vi.waitFor(() => expect(events).toHaveLength(3), {timeout: 20_000})
       expect(brief(events)).toEqual(['put routers/r1', 'put routers/r2', 'put routers/r3'])
       expect(resync).not.toHaveBeenCalled()
     } finally {
@@ -145,9 +145,9 @@ describe('watchPrefix across etcd outages', () => {
 
     const watch = watchPrefix(store, keys.movesPrefix, {fromRevision: old, onEvent: (e) => events.push(e), resync})
     try {
-      await vi.waitFor(() => expect(resync).toHaveBeenCalledTimes(1), {timeout: 15_000})
+      await vi.waitFor(() => expect(resync).toHaveBeenCalledTimes(1), {timeout: 20_000})
       await store.put(keys.move('m3'), 'z')
-      await vi.waitFor(() => expect(events).toHaveLength(1), {timeout: 10_000})
+      await vi.waitFor(() => expect(events).toHaveLength(1), {timeout: 20_000})
       expect(brief(events)).toEqual(['put moves/m3'])
     } finally {
       await watch.close()
