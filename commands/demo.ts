@@ -35,6 +35,10 @@ export default class Demo extends BaseCommand {
     const write = (line: string) => (json ? process.stderr : process.stdout).write(`${line}\n`)
     const abort = new AbortController()
     const onSignal = () => abort.abort()
+    // A closed terminal (SIGHUP) makes writes fail; cleanup must still run to the end.
+    const ignore = () => {}
+    process.stdout.on('error', ignore)
+    process.stderr.on('error', ignore)
     process.once('SIGINT', onSignal)
     process.once('SIGTERM', onSignal)
     process.once('SIGHUP', onSignal)
@@ -61,6 +65,8 @@ export default class Demo extends BaseCommand {
       process.off('SIGINT', onSignal)
       process.off('SIGTERM', onSignal)
       process.off('SIGHUP', onSignal)
+      process.stdout.off('error', ignore)
+      process.stderr.off('error', ignore)
     }
   }
 }

@@ -36,6 +36,11 @@ export class ChildSet {
     this.reaper.stdin!.on('error', () => {})
   }
 
+  /** guardDir asks the orphan guard to remove `dir` if the demo dies without cleaning up. */
+  guardDir(dir: string): void {
+    this.reaper.stdin!.write(`dir ${dir}\n`)
+  }
+
   /** guard hands an already running pid (etcd) to the orphan guard. */
   guard(pid: number): void {
     this.reaper.stdin!.write(`${pid}\n`)

@@ -94,6 +94,7 @@ export async function runDemo(opts: DemoOptions, report: (r: DemoReport) => void
   const dataDir = join(opts.cwd, LOCAL_DIR, 'demo', String(process.pid))
   mkdirSync(dataDir, {recursive: true})
   const children = new ChildSet(dataDir)
+  children.guardDir(dataDir)
   const onExit = () => children.killNow()
   process.once('exit', onExit)
   let etcd: EtcdProcess | undefined
