@@ -134,23 +134,26 @@ export class PlacementRing {
 
   /** pick takes rf nodes from `walk` covering `wantZones` zones, or undefined when the walk is too short. */
   private pick(walk: readonly string[], rf: number, wantZones: number): string[] | undefined {
-    const zones = new Set<string>()
-    const chosen: string[] = []
-    for (const id of walk) {
-      if (zones.size >= wantZones) break
-      const zone = this.zoneOf.get(id)!
-      if (!zones.has(zone)) {
-        zones.add(zone)
-        chosen.push(id)
+    const zones: string[] = []
+    const chosen = new Array<boolean>(walk.length).fill(false)
+    let count = 0
+    for (let i = 0; i < walk.length && zones.length < wantZones; i++) {
+      const zone = this.zoneOf.get(walk[i]!)!
+      if (!zones.includes(zone)) {
+        zones.push(zone)
+        chosen[i] = true
+        count++
       }
     }
-    if (zones.size < wantZones) return undefined
-    for (const id of walk) {
-      if (chosen.length >= rf) break
-      if (!chosen.includes(id)) chosen.push(id)
+    if (zones.length < wantZones) return undefined
+    for (let i = 0; i < walk.length && count < rf; i++) {
+      if (!chosen[i]) {
+        chosen[i] = true
+        count++
+      }
     }
-    if (chosen.length < rf) return undefined
+    if (count < rf) return undefined
     // Keep walk order so the first replica is the shard's "home" node on the ring.
-    return walk.filter((id) => chosen.includes(id))
+    return walk.filter((_, i) => chosen[i])
   }
 }
