@@ -18,6 +18,8 @@ export interface ExecutorRun {
 
 /** MoveCounts are a scenario's move outcomes, read from etcd at the end. */
 export interface MoveCounts {
+  /** abortReasons: why each aborted or failed move ended so. */
+  abortReasons: string[]
   total: number
   completed: number
   retried: number
@@ -161,6 +163,7 @@ export class ChaosEnv {
       }
     }
     return {
+      abortReasons: all.filter((m) => m.phase === 'aborted' || m.phase === 'failed').map((m) => `${m.id}: ${m.reason ?? 'no reason'}`),
       total: all.length,
       completed: all.filter((m) => m.phase === 'done').length,
       retried: all.filter((m) => retried.has(m.id)).length,
