@@ -187,7 +187,9 @@ export class ClusterState {
   }
 
   private loadShards(snapshot: ClusterSnapshot): void {
-    const shards = [...snapshot.shards].sort((a, b) => a.id - b.id)
+    let sorted = true
+    for (let i = 1; i < snapshot.shards.length && sorted; i++) sorted = snapshot.shards[i - 1]!.id < snapshot.shards[i]!.id
+    const shards = sorted ? snapshot.shards : [...snapshot.shards].sort((a, b) => a.id - b.id)
     for (const shard of shards) {
       const s = this.shardId.length
       this.shardIndex.set(shard.id, s)
@@ -196,7 +198,9 @@ export class ClusterState {
       this.shardLo.push(shard.range.lo)
       this.shardHi.push(shard.range.hi)
       // A shard in the middle of a move is the executor's; the planner leaves it alone.
-      this.shardFrozen.push(shard.replicas.some((r) => r.role !== 'voter'))
+      let frozen = false
+      for (const r of shard.replicas) if (r.role !== 'voter') frozen = true
+      this.shardFrozen.push(frozen)
       const slots: number[] = []
       this.shardSlots.push(slots)
       for (const replica of shard.replicas) {
