@@ -68,6 +68,9 @@ async function runScenario(s: Scenario): Promise<{result: ScenarioResult; check:
       notes: [...notes, ...(conv.ok ? [] : [`not converged: ${conv.detail}`]), ...(repairCode === 0 ? [] : [`repair exit ${repairCode}`])],
     }
     for (const a of [...check.lostWrites, ...check.staleReads, ...check.phantomReads].slice(0, 10)) result.notes.push(`${a.kind} ${a.key}: ${a.detail}`)
+    const failedByStatus: Record<string, number> = {}
+    for (const o of history.ops) if (o.outcome !== 'ok') failedByStatus[`${o.kind} ${o.status || 'no answer'}`] = (failedByStatus[`${o.kind} ${o.status || 'no answer'}`] ?? 0) + 1
+    if (Object.keys(failedByStatus).length > 0) result.notes.push(`requests not ok, by HTTP status: ${JSON.stringify(failedByStatus)}`)
     for (const r of moves.abortReasons) result.notes.push(`aborted ${r.slice(0, 200)}`)
     if (moves.unfinished > 0) result.notes.push(`${moves.unfinished} move(s) unfinished; last executor stderr: ${env.executors.at(-1)?.stderr().slice(-400)}`)
     return {result, check}
