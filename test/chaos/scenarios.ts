@@ -34,15 +34,20 @@ async function startResume(env: ChaosEnv, timeoutMs: number): Promise<ExecutorRu
   return undefined
 }
 
-async function killExecutorMidMove(env: ChaosEnv, run: ExecutorRun | undefined, notes: string[], label: string): Promise<void> {
-  const m = await env.waitForMove((x) => copying(x) || x.phase === 'verifying' || x.phase === 'joining', 60_000)
+/**
+ * killExecutorMidMove waits (bounded) for a move in one of `phases` (other than `not`, when
+ * given) and SIGKILLs the executor `run`; returns the move it interrupted.
+ */
+async function killExecutorMidMove(env: ChaosEnv, run: ExecutorRun | undefined, notes: string[], label: string, phases: readonly string[], not?: Move): Promise<Move | undefined> {
+  const m = await env.waitForMove((x) => phases.includes(x.phase) && (x.phase !== 'copying' || x.progress.bytes > 0) && !(not && x.id === not.id && x.phase === not.phase), 60_000)
   if (!run || !m) {
     notes.push(`${label}: no running move to interrupt`)
-    return
+    return undefined
   }
   run.kill('SIGKILL')
   await run.exited
   notes.push(`${label}: SIGKILL executor pid ${run.pid} with ${m.id} in ${m.phase}`)
+  return m
 }
 
 /** killNode SIGKILLs node `id`, keeps it down `downMs`, restarts it on its data. */
@@ -59,8 +64,9 @@ export const SCENARIOS: Scenario[] = [
     short: true,
     async inject(env) {
       const notes: string[] = []
-      await killExecutorMidMove(env, env.executors[0], notes, 'kill 1')
-      await killExecutorMidMove(env, await startResume(env, 60_000), notes, 'kill 2')
+      // First mid-copy, then (after the resume) in a later phase or another move.
+      const first = await killExecutorMidMove(env, env.executors[0], notes, 'kill 1', ['copying'])
+      await killExecutorMidMove(env, await startResume(env, 60_000), notes, 'kill 2', ['copying', 'verifying', 'cutover', 'release', 'draining'], first)
       await startResume(env, 60_000)
       return notes
     },
