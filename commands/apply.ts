@@ -3,8 +3,8 @@ import {EtcdCommand} from '../src/cli/baseCommand.js'
 import {describeEvent, makeProgressSink} from '../src/cli/executorProgress.js'
 import {askYesNo, describePreflight, EXECUTOR_FLAGS, executorInput, realDeps, withSignals} from '../src/cli/executorFlags.js'
 import {UserError} from '../src/errors/errors.js'
+import {readPlanFile} from '../src/plans/planFiles.js'
 import {type ApplyResult, executePlan} from '../src/executor/executePlan.js'
-import {readPlanForApply} from '../src/executor/planInput.js'
 import {requirePlanSignature} from '../src/plans/signing.js'
 import {formatBytes} from '../src/model/units.js'
 import {DEFAULT_PLAN_OPTIONS} from '../src/planner/options.js'
@@ -25,7 +25,7 @@ export default class Apply extends EtcdCommand {
   async run(): Promise<ApplyResult> {
     const {args, flags} = await this.parse(Apply)
     if (!args.plan && !flags.resume) throw new UserError('BAD_INPUT', 'apply needs a plan file, or --resume', 'e.g. shardctl apply plans/default-….json, or shardctl apply --resume')
-    const plan = args.plan ? readPlanForApply(args.plan) : undefined
+    const plan = args.plan ? readPlanFile(args.plan) : undefined
     if (flags['require-signature'] !== undefined) requirePlanSignature(plan, flags['require-signature'])
     const tui = flags.tui && !this.jsonEnabled()
     if (tui && !(process.stdout.isTTY && process.stdin.isTTY)) throw new UserError('BAD_INPUT', '--tui needs an interactive terminal', 'drop --tui (progress lines), or use --json')
