@@ -173,11 +173,10 @@ describe('NodeHttpApi through NodeClient', {timeout: 30_000}, () => {
     const silent = createServer(() => {})
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r))
     const c = new NodeClient({node: 'silent', address: `127.0.0.1:${(silent.address() as AddressInfo).port}`, token: TOKEN, timeoutMs: 300})
-    const t0 = Date.now()
     const err = await c.stats().catch((e: unknown) => e)
+    // The client's own timeout fired (not the test's): the error says so.
     expect(isNodeRequestError(err, 'NODE_UNREACHABLE')).toBe(true)
     expect((err as Error).message).toMatch(/timed out/)
-    expect(Date.now() - t0).toBeLessThan(5000)
     await c.destroy()
     silent.closeAllConnections()
     await new Promise((r) => silent.close(r))
