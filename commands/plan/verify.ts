@@ -4,6 +4,7 @@ import {renderTable} from '../../src/cli/table.js'
 import {readSnapshot} from '../../src/cluster/snapshotService.js'
 import {UserError} from '../../src/errors/errors.js'
 import {readPlanFile, readSnapshotFile} from '../../src/plans/planFiles.js'
+import {requirePlanSignature} from '../../src/plans/signing.js'
 import {type ActionCheck, checkPlanActions} from '../../src/planner/checkPlan.js'
 
 /** PlanVerifyResult is `plan verify`'s --json output. */
@@ -18,15 +19,17 @@ interface PlanVerifyResult {
 export default class PlanVerify extends EtcdCommand {
   static override summary = "Check a plan's hash and which of its actions are still valid against the cluster."
   static override description = 'An action is still valid when its shard is at the epoch the plan expects, the source still holds a replica and the target none. Exits 2 for a malformed or modified plan, 7 when some actions are stale.'
-  static override examples = ['<%= config.bin %> plan verify plans/prod-20260101T000000000Z.json', '<%= config.bin %> plan verify plan.json --snapshot now.json --json']
+  static override examples = ['<%= config.bin %> plan verify plans/prod-20260101T000000000Z.json', '<%= config.bin %> plan verify plan.json --snapshot now.json --json', '<%= config.bin %> plan verify plan.json --require-signature ci-plan.pub']
   static override args = {file: Args.string({description: 'the plan file', required: true})}
   static override flags = {
     snapshot: Flags.string({description: 'check against this snapshot file instead of etcd'}),
+    'require-signature': Flags.string({description: 'also require a signature (`plan --sign`) by the Ed25519 key whose public half (PEM) is in this file; exit 2 otherwise'}),
   }
 
   async run(): Promise<PlanVerifyResult> {
     const {args, flags} = await this.parse(PlanVerify)
     const plan = readPlanFile(args.file)
+    if (flags['require-signature'] !== undefined) requirePlanSignature(plan, flags['require-signature'])
     const current = flags.snapshot ? readSnapshotFile(flags.snapshot) : await readSnapshot(await this.services(flags))
     if (current.cluster.name !== plan.cluster) throw new UserError('BAD_INPUT', `plan ${args.file} is for cluster "${plan.cluster}", not "${current.cluster.name}"`, 'pass --cluster')
     const checks = checkPlanActions(current, plan)

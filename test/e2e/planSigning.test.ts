@@ -41,6 +41,7 @@ describe('signed plans', () => {
     const plan = JSON.parse(readFileSync(join(cwd, 'signed.json'), 'utf8')) as Plan
     expect(plan.signature?.alg).toBe('ed25519')
     expect((await cli(['plan', 'verify', 'signed.json', ...conn()])).code).toBe(0) // the hash still verifies
+    expect((await cli(['plan', 'verify', 'signed.json', '--require-signature', 'ci.pub', ...conn()])).code).toBe(0)
 
     const unsigned = await cli(['plan', '--max-moves', '0', '--out', 'unsigned.json', ...conn()])
     expect(unsigned.code, unsigned.stderr).toBe(0)
@@ -51,7 +52,7 @@ describe('signed plans', () => {
     const cases: [string, string, RegExp][] = [
       ['unsigned.json', 'ci.pub', /is not signed/],
       ['altered.json', 'ci.pub', /signature does not verify/],
-      ['edited.json', 'ci.pub', /has been modified/],
+      ['edited.json', 'ci.pub', /modified/],
       ['signed.json', 'other.pub', /signed by key [0-9a-f]{16}, not by the required key/],
       ['signed.json', 'missing.pub', /cannot read it/],
     ]
@@ -60,6 +61,8 @@ describe('signed plans', () => {
       expect(r.code, `${file} with ${key}: ${r.stderr}`).toBe(2)
       expect(r.stderr).toMatch(message)
     }
+    const verifyOther = await cli(['plan', 'verify', 'signed.json', '--require-signature', 'other.pub', ...conn()])
+    expect(verifyOther.code).toBe(2)
     const resume = await cli(['apply', '--resume', '--yes', '--require-signature', 'ci.pub', ...conn()])
     expect(resume.code).toBe(2)
 
