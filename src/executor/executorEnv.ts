@@ -15,8 +15,13 @@ export interface ExecutorOptions {
   barrierTimeoutMs: number
   /** verifyRounds bounds digest compare-and-repair rounds. */
   verifyRounds: number
-  /** nodeRetryMs is how long a node may stay unreachable before the move fails safe. */
+  /**
+   * nodeRetryMs is how long a node may stay unreachable before the move fails safe, at
+   * rf 1 (where a dead destination blocks writes: both copies must ack, so abort fast).
+   */
   nodeRetryMs: number
+  /** nodeRetryReplicatedMs is the same at rf >= 2, where writes go on without the node: ride out a restart. */
+  nodeRetryReplicatedMs: number
 }
 
 /** DEFAULT_EXECUTOR_OPTIONS are the defaults `apply` uses. */
@@ -27,6 +32,7 @@ export const DEFAULT_EXECUTOR_OPTIONS: ExecutorOptions = {
   barrierTimeoutMs: 30_000,
   verifyRounds: 5,
   nodeRetryMs: 5_000,
+  nodeRetryReplicatedMs: 30_000,
 }
 
 /** ExecutorEvent is something worth telling the operator (rendered as spinner text, a log line or a JSON line). */

@@ -179,17 +179,21 @@ async function holdForControl(env: ExecutorEnv): Promise<boolean> {
   return true
 }
 
+/**
+ * ensureDestinationAlive refuses to join a destination that is down. Nothing has changed
+ * yet, so this is retried (the node may be restarting); repeated failure aborts the move.
+ */
 async function ensureDestinationAlive(env: ExecutorEnv, node: string): Promise<void> {
   const alive = await listAlive(env.ctx)
-  if (!alive.has(node)) throw new MoveFailure(`destination node "${node}" is not up (no alive/${node} lease)`)
+  if (!alive.has(node)) throw new UserError('PRECONDITION', `destination node "${node}" is not up (no alive/${node} lease)`, 'the move waits for it, then gives up')
 }
 
 /**
  * withNodeRetry runs `fn` against a node, retrying while it is unreachable or not serving
  * for up to nodeRetryMs; then `onGiveUp` decides (fail the move or fall back).
  */
-async function withNodeRetry<T>(env: ExecutorEnv, what: string, fn: () => Promise<T>, onGiveUp: (err: unknown) => never | Promise<T>): Promise<T> {
-  const deadline = env.now() + env.options.nodeRetryMs
+async function withNodeRetry<T>(env: ExecutorEnv, what: string, fn: () => Promise<T>, onGiveUp: (err: unknown) => never | Promise<T>, retryMs = env.options.nodeRetryMs): Promise<T> {
+  const deadline = env.now() + retryMs
   for (;;) {
     try {
       return await fn()
@@ -205,6 +209,7 @@ async function copy(env: ExecutorEnv, m: FencedMove): Promise<FencedMove> {
   const move = m.value
   const dst = await env.client(move.to)
   const sources = await copySources(env, move)
+  const retryMs = await nodeRetryFor(env, move)
   const meter = new CopyMeter(env.now())
   let {bytes, keys, cursor} = move.progress
   let lastSave = env.now()
@@ -226,6 +231,7 @@ async function copy(env: ExecutorEnv, m: FencedMove): Promise<FencedMove> {
       (err) => {
         throw new MoveFailure(`source ${source} unreachable while copying: ${errorMessage(err)}`)
       },
+      retryMs,
     )
     const wait = reserveAll([env.throttles.global, env.throttles.node(source), env.throttles.node(move.to)], chunk.bytes)
     if (wait > 0) await env.sleep(wait)
@@ -237,6 +243,7 @@ async function copy(env: ExecutorEnv, m: FencedMove): Promise<FencedMove> {
         (err) => {
           throw new MoveFailure(`destination ${move.to} unreachable while copying: ${errorMessage(err)}`)
         },
+        retryMs,
       )
     }
     bytes += chunk.bytes
@@ -263,6 +270,12 @@ async function copy(env: ExecutorEnv, m: FencedMove): Promise<FencedMove> {
   }
 }
 
+/** nodeRetryFor is how long the move tolerates an unreachable node: short at rf 1 (writes wait on both copies), longer otherwise. */
+async function nodeRetryFor(env: ExecutorEnv, move: Move): Promise<number> {
+  const shard = await mustReadShard(env, move.shard)
+  return readReplicas(shard.value).length <= 1 ? env.options.nodeRetryMs : env.options.nodeRetryReplicatedMs
+}
+
 /**
  * copySources picks where the copy reads from: the move's source when it is up (any write
  * acknowledged before the barrier is on it or on every other old replica); otherwise every
@@ -282,6 +295,7 @@ async function verify(env: ExecutorEnv, move: Move): Promise<void> {
   const dst = await env.client(move.to)
   const alive = await listAlive(env.ctx)
   const shard = await mustReadShard(env, move.shard)
+  const retryMs = await nodeRetryFor(env, move)
   const peers = alive.has(move.from) ? [move.from] : readReplicas(shard.value).filter((n) => n !== move.from && n !== move.to && alive.has(n))
   for (const peer of peers) {
     const src = await env.client(peer)
@@ -294,6 +308,7 @@ async function verify(env: ExecutorEnv, move: Move): Promise<void> {
         (err) => {
           throw new MoveFailure(`verification against ${peer} failed: ${errorMessage(err)}`)
         },
+        retryMs,
       )
       ok = res.equal || (round === env.options.verifyRounds - 1 && res.olderThan === 0)
     }
