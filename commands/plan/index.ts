@@ -33,6 +33,7 @@ export default class Plan extends EtcdCommand {
     format: Flags.string({description: 'output format', options: ['table', 'json', 'markdown'], default: 'table'}),
     check: Flags.boolean({description: 'exit 10 when a rebalance is needed, 11 when the target is unreachable'}),
     sign: Flags.string({description: 'sign the plan with this Ed25519 private key (PEM, from `plan keygen`); `apply --require-signature` checks it'}),
+    baseline: Flags.boolean({description: 'compare with the ring baseline in the summary (--no-baseline skips it: faster on very large clusters)', default: true, allowNo: true}),
   }
 
   async run(): Promise<PlanRun> {
@@ -48,7 +49,7 @@ export default class Plan extends EtcdCommand {
       allowSplit: flags['allow-split'],
     })
     const snapshot = flags.snapshot ? readSnapshotFile(flags.snapshot) : await readSnapshot(await this.services(flags))
-    const result = computePlan(snapshot, options, {now: new Date(), cwd: process.cwd(), out: flags.out, write: !flags.check || flags.out !== undefined, signKeyFile: flags.sign})
+    const result = computePlan(snapshot, options, {now: new Date(), cwd: process.cwd(), out: flags.out, write: !flags.check || flags.out !== undefined, signKeyFile: flags.sign, baseline: flags.baseline})
     if (flags.format === 'json') this.log(JSON.stringify(result.plan, null, 2))
     else this.log(flags.format === 'markdown' ? renderPlanMarkdown(result.plan) : renderPlanText(result.plan))
     if (result.file && flags.format !== 'json') this.logToStderr(`plan written to ${result.file}`)

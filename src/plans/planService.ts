@@ -65,9 +65,9 @@ export interface PlanRun {
  * key fails before planning), and writes it to `out` (or `plans/<cluster>-<timestamp>.json`
  * under `cwd`) unless `write` is false. Nothing is written when planning throws.
  */
-export function computePlan(snapshot: ClusterSnapshot, options: PlanOptionsInput, context: {now: Date; cwd: string; out?: string; write: boolean; signKeyFile?: string}): PlanRun {
+export function computePlan(snapshot: ClusterSnapshot, options: PlanOptionsInput, context: {now: Date; cwd: string; out?: string; write: boolean; signKeyFile?: string; baseline?: boolean}): PlanRun {
   const key = context.signKeyFile === undefined ? undefined : readKeyFile(context.signKeyFile, 'private')
-  const unsigned = planRebalance(snapshot, options, {id: planIdFor(snapshot.cluster.name, context.now), createdAt: context.now.toISOString()})
+  const unsigned = planRebalance(snapshot, options, {id: planIdFor(snapshot.cluster.name, context.now), createdAt: context.now.toISOString()}, {baseline: context.baseline ?? true})
   const plan = key ? signPlan(unsigned, key) : unsigned
   if (!context.write) return {plan, file: null}
   const file = context.out ?? defaultPlanPath(plan, context.cwd)
