@@ -94,7 +94,7 @@ export async function removeNode(ctx: ServiceContext, id: string): Promise<{id: 
   const {shards} = await listShards(ctx)
   const held = shards.filter((s) => s.value.replicas.some((r) => r.node === id))
   if (held.length > 0) {
-    throw new UserError('PRECONDITION', `node "${id}" still holds ${held.length} replica(s) (shards ${held.slice(0, 5).map((s) => s.value.id).join(', ')}${held.length > 5 ? ', …' : ''})`, `move its replicas to other nodes with a plan first (see \`shardctl plan --help\`), then remove it`)
+    throw new UserError('PRECONDITION', `node "${id}" still holds ${held.length} replica(s) (shards ${held.slice(0, 5).map((s) => s.value.id).join(', ')}${held.length > 5 ? ', …' : ''})`, `move them off first: \`shardctl node drain ${id}\``)
   }
   await ctx.store.delete(ctx.keys.node(id), node.modRevision)
   return {id, changed: true, message: `node ${id} removed`}
