@@ -14,7 +14,8 @@ export default class Apply extends EtcdCommand {
   static override summary = "Run a plan's moves and splits: throttled, resumable, with a no-freeze cutover."
   static override description = 'Verifies the plan (hash, staleness), shows what it will do, asks for confirmation unless --yes, takes the executor lock and runs the actions as concurrently as the limits allow. Kill it at any point and run it again (or `apply --resume`): every move continues from its last persisted phase.'
   static override examples = ['<%= config.bin %> apply plans/default-20261129T0900.json', '<%= config.bin %> apply plan.json --yes --throttle 50MiB/s --max-concurrent 4 --per-node 1', '<%= config.bin %> apply --resume --yes --json', '<%= config.bin %> apply plan.json --require-signature ci-plan.pub']
-  static override args = {plan: Args.string({description: 'plan file (from `shardctl plan`)'})}
+  // ignoreStdin: oclif would otherwise take piped stdin as the plan path (`apply --resume` in a pipeline).
+  static override args = {plan: Args.string({description: 'plan file (from `shardctl plan`)', ignoreStdin: true})}
   static override flags = {
     resume: Flags.boolean({description: 'continue every unfinished move recorded in etcd'}),
     'require-signature': Flags.string({description: 'refuse the plan unless it is signed (`plan --sign`) by the Ed25519 key whose public half (PEM) is in this file, and unaltered since'}),

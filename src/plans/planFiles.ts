@@ -1,4 +1,4 @@
-import {mkdirSync, readFileSync, renameSync, writeFileSync} from 'node:fs'
+import {mkdirSync, readFileSync, renameSync, type Stats, statSync, writeFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {type z} from 'zod'
 import {UserError} from '../errors/errors.js'
@@ -77,8 +77,24 @@ export function defaultPlanPath(plan: Pick<Plan, 'id'>, cwd: string): string {
  * appears whole or not at all (written beside, then renamed), so a failed run leaves nothing.
  */
 export function writePlanFile(plan: Plan, path: string): void {
+  const text = `${JSON.stringify(plan, null, 2)}\n`
+  // A device or pipe (/dev/stdout, /dev/null, a FIFO) is written in place: renaming over it
+  // would replace the device node with a regular file.
+  const existing = statIfExists(path)
+  if (existing && !existing.isFile()) {
+    writeFileSync(path, text)
+    return
+  }
   mkdirSync(dirname(path), {recursive: true})
   const tmp = `${path}.${process.pid}.tmp`
-  writeFileSync(tmp, `${JSON.stringify(plan, null, 2)}\n`)
+  writeFileSync(tmp, text)
   renameSync(tmp, path)
+}
+
+function statIfExists(path: string): Stats | undefined {
+  try {
+    return statSync(path)
+  } catch {
+    return undefined
+  }
 }

@@ -1,9 +1,9 @@
-import {existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {isUserError} from '../../src/errors/errors.js'
-import {readPlanFile, readSnapshotFile} from '../../src/plans/planFiles.js'
+import {readPlanFile, readSnapshotFile, writePlanFile} from '../../src/plans/planFiles.js'
 import {assertWithinTarget, computePlan, planOptionsFromFlags} from '../../src/plans/planService.js'
 import {snapshotOf} from '../planner/snapshotBuilder.js'
 
@@ -30,6 +30,16 @@ function errorOf(fn: () => unknown): Error & {code?: string} {
 }
 
 describe('plan files', () => {
+  it('given --out naming a device (here a link to /dev/null), when written, then the device is written in place, never replaced by a file', () => {
+    // Renaming a temp file over /dev/null would turn it into a regular file for the whole machine.
+    const link = join(dir, 'out.json')
+    symlinkSync('/dev/null', link)
+    const {plan} = computePlan(snap, {}, {now, cwd: dir, write: false})
+    writePlanFile(plan, link)
+    expect(lstatSync(link).isSymbolicLink()).toBe(true)
+    expect(lstatSync('/dev/null').isCharacterDevice()).toBe(true)
+  })
+
   it('given a snapshot, when planned with defaults, then the plan lands in plans/<cluster>-<timestamp>.json and reads back verified', () => {
     const {plan, file} = computePlan(snap, {}, {now, cwd: dir, write: true})
     expect(file).toBe(join(dir, 'plans', 'test-20260102T030405678Z.json'))
