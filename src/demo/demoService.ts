@@ -166,7 +166,7 @@ export async function runDemo(opts: DemoOptions, report: (r: DemoReport) => void
       check()
       before = await plan('probe')
       const hottest = [...before.nodes].sort((a, b) => b.before.utilisation - a.before.utilisation)[0]
-      streak = hottest?.id === hotNode && before.summary.status === 'needs-rebalance' ? streak + 1 : 0
+      streak = hottest?.id === hotNode && before.summary.status !== 'balanced' ? streak + 1 : 0
       report({type: 'step', text: `waiting for load stats to show the skew: ${hottest ? `${hottest.id} at ${hottest.before.utilisation.toFixed(2)}x the mean` : 'no stats yet'} (target ${opts.target}x)`})
       if (streak >= 3 && Date.now() - loadStarted >= 5000) break
     }
@@ -185,7 +185,8 @@ export async function runDemo(opts: DemoOptions, report: (r: DemoReport) => void
       check()
       const p = await plan(`r${rounds + 1}`)
       last = p
-      if (p.summary.status !== 'needs-rebalance' || p.actions.length === 0) break
+      // An `unreachable` plan still improves the spread as far as the rules allow: apply it too.
+      if (p.summary.status === 'balanced' || p.actions.length === 0) break
       rounds++
       predicted = p.summary.imbalanceAfter
       moves.planned += p.summary.moves
