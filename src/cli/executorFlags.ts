@@ -1,5 +1,5 @@
 import {createInterface} from 'node:readline/promises'
-import {setTimeout as sleepFor} from 'node:timers/promises'
+import {abortableSleep} from '../clock/abortableSleep.js'
 import {Flags, type Interfaces} from '@oclif/core'
 import {UserError} from '../errors/errors.js'
 import {type ApplyDeps, type ApplyInput} from '../executor/executePlan.js'
@@ -61,7 +61,7 @@ export function executorInput(flags: ExecutorFlagValues, holder: string, confirm
 
 /** realDeps are the executor's side effects in production: wall clock, abortable sleep, events to `emit`. */
 export function realDeps(emit: (ev: ExecutorEvent) => void): ApplyDeps {
-  return {now: () => Date.now(), sleep: (ms, signal) => sleepFor(ms, undefined, {signal}).catch(() => {}), emit}
+  return {now: () => Date.now(), sleep: abortableSleep, emit}
 }
 
 /** describePreflight renders what a plan will do, one line per action. */

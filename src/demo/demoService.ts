@@ -1,3 +1,4 @@
+import {abortableSleep} from '../clock/abortableSleep.js'
 import {mkdirSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 import {listShards} from '../cluster/clusterRepo.js'
@@ -103,16 +104,7 @@ export async function runDemo(opts: DemoOptions, report: (r: DemoReport) => void
   const check = () => {
     if (signal.aborted) throw new UserError('PRECONDITION', 'demo interrupted', 'nothing was left running')
   }
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const t = setTimeout(done, ms)
-      function done() {
-        clearTimeout(t)
-        signal.removeEventListener('abort', done)
-        resolve()
-      }
-      signal.addEventListener('abort', done, {once: true})
-    })
+  const sleep = (ms: number) => abortableSleep(ms, signal)
   try {
     report({type: 'step', text: 'starting a private etcd'})
     etcd = await startEtcd({dataDir: join(dataDir, 'etcd'), name: 'shardctl-demo'})

@@ -1,3 +1,4 @@
+import {abortableSleep} from '../clock/abortableSleep.js'
 import {listAlive, listNodes, listShards, listStats} from '../cluster/clusterRepo.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {watchPrefix} from '../etcd/resumableWatch.js'
@@ -148,15 +149,4 @@ export async function watchLoadReport(ctx: ServiceContext, onReport: (r: LoadRep
   return emitted
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve()
-    const t = setTimeout(done, ms)
-    function done() {
-      clearTimeout(t)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    signal.addEventListener('abort', done, {once: true})
-  })
-}
+const sleep = abortableSleep

@@ -19,6 +19,7 @@ import {isNodeRequestError} from '../../../src/node/nodeRequestError.js'
 import {type NodeRecord, RECORDS_CONTENT_TYPE, TOKEN_HEADER} from '../../../src/node/protocol.js'
 import {encodeRecords} from '../../../src/node/recordCodec.js'
 import {StoreSet, uniqueCluster} from '../../support/testStore.js'
+import {waitFor} from '../router/dataPlane.js'
 import {type NodeProcess, startNodeProcess} from './nodeProcess.js'
 
 const stores = new StoreSet()
@@ -64,16 +65,6 @@ function shardWith(holders: string[], without: string[] = []): Shard {
   const s = shards.find((x) => holders.every((h) => x.replicas.some((r) => r.node === h)) && without.every((w) => !x.replicas.some((r) => r.node === w)))
   if (!s) throw new Error(`no shard held by ${holders} and not by ${without}`)
   return s
-}
-
-async function waitFor<T>(fn: () => Promise<T | undefined>, what: string, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    const v = await fn().catch(() => undefined)
-    if (v !== undefined) return v
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  throw new Error(`timed out waiting for ${what}`)
 }
 
 async function expectRefusal(p: Promise<unknown>, code: string): Promise<{status: number; nodeEpoch?: number; message: string}> {
