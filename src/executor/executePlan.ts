@@ -155,6 +155,7 @@ async function runAll(ctx: ServiceContext, lock: HeldLock, moves: FencedMove[], 
   const latest = new Map<string, Move>(moves.map((m) => [m.value.id, m.value]))
   const fenced = new Map(moves.map((m) => [m.value.id, m]))
   const running = new Map<string, Promise<void>>()
+  const reread = new Set<string>()
   const nodeBuckets = new Map<string, TokenBucket>()
   const control: LiveControl = {paused: false, inWindow: () => (input.window ? inWindow(input.window, new Date(deps.now())) : true)}
   const aimd = input.adaptive ? new AimdThrottle(input.adaptive) : undefined
@@ -227,7 +228,10 @@ async function runAll(ctx: ServiceContext, lock: HeldLock, moves: FencedMove[], 
         })
         .catch((err: unknown) => {
           if (err instanceof LockLostError) fatal = err
-          else deps.emit({type: 'retry', move: m.id, what: 'run', error: errorMessage(err), at: new Date(deps.now()).toISOString()})
+          else {
+            reread.add(m.id)
+            deps.emit({type: 'retry', move: m.id, what: 'run', error: errorMessage(err), at: new Date(deps.now()).toISOString()})
+          }
         })
         .finally(() => running.delete(m.id))
       running.set(m.id, p)
@@ -236,15 +240,15 @@ async function runAll(ctx: ServiceContext, lock: HeldLock, moves: FencedMove[], 
     // phases past pending are started like any other: runMove continues from their phase.
     await deps.sleep(500, signal)
     await followControl()
-    // A move that failed unexpectedly is re-read so the scheduler sees its real phase.
-    for (const id of [...latest.keys()]) {
-      if (!running.has(id) && !isTerminal(latest.get(id)!.phase)) {
-        const all = await listMoves(ctx).catch(() => undefined)
-        if (all) for (const fm of all) if (latest.has(fm.value.id) && !running.has(fm.value.id)) {
+    // A runner that ended unexpectedly (not terminal) is re-read so the scheduler sees its real phase.
+    if (reread.size > 0) {
+      const all = await listMoves(ctx).catch(() => undefined)
+      if (all) {
+        for (const fm of all) if (reread.has(fm.value.id) && !running.has(fm.value.id)) {
           latest.set(fm.value.id, fm.value)
           fenced.set(fm.value.id, fm)
         }
-        break
+        reread.clear()
       }
     }
   }
