@@ -84,11 +84,17 @@ export const ErrorBodySchema = z.object({
 /** ErrorBody is a validated error response. */
 export type ErrorBody = z.infer<typeof ErrorBodySchema>
 
-/** ApplyResponseSchema: `applied` records won the LWW merge and were written; `ignored` were older or equal (idempotent). */
+/**
+ * ApplyResponseSchema: `applied` records won the LWW merge and were written; `ignored` were
+ * older or equal (idempotent). `superseded` lists the ignored records that lost to a
+ * strictly newer version this replica keeps (`i` indexes the request's records), so a
+ * coordinator never acknowledges a write that lost; absent from older nodes' answers.
+ */
 export const ApplyResponseSchema = z.object({
   epoch,
   applied: z.number().int().nonnegative(),
   ignored: z.number().int().nonnegative(),
+  superseded: z.array(z.object({i: z.number().int().nonnegative(), version: z.string().max(100)})).optional(),
 })
 
 /** ApplyResponse is a validated apply result. */

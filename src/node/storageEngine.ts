@@ -30,10 +30,24 @@ export interface StorageEngineOptions {
   maxTxnBytes?: number
 }
 
-/** ApplyResult counts the records that won the LWW merge (written) and those that lost or repeated (ignored). */
+/**
+ * ApplyResult counts the records that won the LWW merge (written) and those that lost or
+ * repeated (ignored), and names each record that lost to a strictly newer version held
+ * here: `superseded[j] = {i, version}` says record `i` of the call was not stored because
+ * this replica keeps `version`. A repeat of the stored version is not superseded (it is
+ * an idempotent retry that succeeded). Coordinators must not count a superseded write as
+ * acknowledged (see Coordinator).
+ */
 export interface ApplyResult {
   applied: number
   ignored: number
+  superseded: Superseded[]
+}
+
+/** Superseded names record `i` of an apply call and the newer version the replica kept instead. */
+export interface Superseded {
+  i: number
+  version: string
 }
 
 /** ScanPage is one page of a range scan and the cursor resuming after it (undefined: exhausted). */
@@ -285,8 +299,10 @@ export class StorageEngine {
   private applyRecords(records: readonly NodeRecord[], dirty: Map<number, FineCell>): ApplyResult {
     let applied = 0
     let ignored = 0
+    const superseded: Superseded[] = []
     const expiredBefore = this.clock() - this.graceMs
-    for (const r of records) {
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i]!
       const h = keyHash(r.key)
       const head = this.stmts.head.get(h, r.key)
       if (head) {
@@ -298,6 +314,7 @@ export class StorageEngine {
         }
         if (cmp <= 0) {
           ignored++
+          if (head.ver > r.version) superseded.push({i, version: head.ver})
           continue
         }
         this.toggle(dirty, h, r.key, head.ver, head.tomb === 1, head.len, -1)
@@ -316,7 +333,7 @@ export class StorageEngine {
       this.toggle(dirty, h, r.key, r.version, tombstone, r.key.length + (r.value?.length ?? 0), 1)
       applied++
     }
-    return {applied, ignored}
+    return {applied, ignored, superseded}
   }
 
   /** get returns the record stored for `key` (value or tombstone), or undefined. */
