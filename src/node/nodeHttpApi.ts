@@ -6,7 +6,9 @@ import {HTTP_STATUS} from '../errors/httpStatus.js'
 import {type HashRange} from '../model/range.js'
 import {HASH_SPACE, keyHash as keyHashOf} from '../model/hash.js'
 import {type ReplicaRole, type Shard} from '../model/shard.js'
+import {type ClockVerdict, versionTooFarAhead, type WriteGate} from '../clock/clockOffsetTracker.js'
 import {tokensEqual} from './clusterToken.js'
+import {versionWall} from './lwwMerge.js'
 import {type LoadMeter} from './loadMeter.js'
 import {type NodeLog} from './nodeLog.js'
 import {
@@ -52,6 +54,8 @@ export interface NodeApiDeps {
   serving: () => boolean
   /** draining is true once shutdown began: responses close their connection. */
   draining: () => boolean
+  /** clock bounds client writes: `write` applies are refused (CLOCK_OFFSET) while the gate is closed or when a version is more than `maxOffsetMs` ahead of `now()`. Absent: unbounded. */
+  clock?: {now: () => number; maxOffsetMs: number; gate: WriteGate; verdict: () => ClockVerdict}
 }
 
 /** HttpError is a coded refusal carrying the node's epoch for the shard when relevant. */
@@ -115,7 +119,9 @@ export class NodeHttpApi {
   private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://node')
     if (url.pathname === '/healthz' && req.method === 'GET') {
-      sendJson(res, 200, {node: this.deps.nodeId, serving: this.deps.serving()})
+      const v = this.deps.clock?.verdict()
+      // `clock` lets peers measure their offset from this node (see ClockMonitor).
+      sendJson(res, 200, {node: this.deps.nodeId, serving: this.deps.serving(), clock: this.deps.clock?.now() ?? Date.now(), ...(v ? {clockOk: v.ok, clockOffsetMs: v.offsetMs} : {})})
       return
     }
     const presented = req.headers[TOKEN_HEADER]
@@ -202,6 +208,7 @@ export class NodeHttpApi {
         throw err
       }
       const {shard} = await this.fence(id, epoch, WRITE_ROLES, 'take writes')
+      if (kind === 'write') this.checkClock(records)
       for (const r of records) {
         if (r.key.length === 0) throw new HttpError('BAD_INPUT', 'empty key')
         const h = keyHashOf(r.key)
@@ -218,6 +225,19 @@ export class NodeHttpApi {
       res.setHeader(EPOCH_HEADER, String(shard.epoch))
       sendJson(res, 200, {epoch: shard.epoch, ...result})
     })
+  }
+
+  /** checkClock refuses client writes while this node's clock is out of bounds, or stamped too far ahead of it (CLOCK_OFFSET, retriable). */
+  private checkClock(records: readonly {version: string}[]): void {
+    const clock = this.deps.clock
+    if (!clock) return
+    const gate = clock.gate()
+    if (!gate.ok) throw new HttpError('CLOCK_OFFSET', `node ${this.deps.nodeId} refuses writes: ${gate.reason}`)
+    const now = clock.now()
+    for (const r of records) {
+      const refusal = versionTooFarAhead(versionWall(r.version), now, clock.maxOffsetMs)
+      if (refusal) throw new HttpError('CLOCK_OFFSET', `node ${this.deps.nodeId}: ${refusal}`)
+    }
   }
 
   private async snapshot(_req: IncomingMessage, res: ServerResponse, m: RegExpExecArray, url: URL): Promise<void> {

@@ -206,6 +206,11 @@ export type NodeStatusResponse = z.infer<typeof NodeStatusResponseSchema>
 export const HealthResponseSchema = z.object({
   node: z.string(),
   serving: z.boolean(),
+  /** clock is the node's wall clock (ms) when it answered: peers measure their offset with it. */
+  clock: z.number().optional(),
+  /** clockOk is false while the node's clock is out of bounds of its peers (it then refuses writes); clockOffsetMs its offset from them. */
+  clockOk: z.boolean().optional(),
+  clockOffsetMs: z.number().nullable().optional(),
 })
 
 /** HealthResponse is a validated health answer. */

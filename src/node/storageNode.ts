@@ -6,6 +6,8 @@ import {UserError, errorMessage, isUserError} from '../errors/errors.js'
 import {grantLease, type LeaseHandle} from '../etcd/leaseHandle.js'
 import {type Alive, NodeSchema} from '../model/node.js'
 import {type Capacity} from '../model/resources.js'
+import {ClockMonitor} from '../clock/clockMonitor.js'
+import {DEFAULT_MAX_CLOCK_OFFSET_MS} from '../clock/clockOffsetTracker.js'
 import {type NodeStats} from '../model/stats.js'
 import {loadClusterToken} from './clusterToken.js'
 import {LoadMeter} from './loadMeter.js'
@@ -32,6 +34,8 @@ export interface StorageNodeOptions {
   leaseTtlSeconds: number
   tombstoneGraceMs: number
   shutdownTimeoutMs: number
+  /** maxClockOffsetMs is the cluster's clock bound (default 500): see ClockMonitor and NodeHttpApi. */
+  maxClockOffsetMs?: number
   synchronous: 'FULL' | 'NORMAL'
   log: NodeLog
 }
@@ -68,6 +72,7 @@ export class StorageNode {
     private readonly meter: LoadMeter,
     private readonly api: NodeHttpApi,
     private readonly server: Server,
+    private readonly clock: ClockMonitor,
   ) {}
 
   /**
@@ -88,8 +93,15 @@ export class StorageNode {
       const token = await resolveToken(ctx, opts.token)
       const map = new ShardMapFollower(ctx, opts.id, (problem) => opts.log.warn('ignored a corrupt shard record', {problem}))
       const meter = new LoadMeter(Date.now())
+      const maxOffsetMs = opts.maxClockOffsetMs ?? DEFAULT_MAX_CLOCK_OFFSET_MS
+      const clock = new ClockMonitor(ctx, {
+        self: `node:${opts.id}`,
+        maxOffsetMs,
+        onChange: (v) => (v.ok ? opts.log.info('clock back within bounds: taking writes again', {clockOffsetMs: v.offsetMs}) : opts.log.warn('clock out of bounds: refusing writes', {reason: v.reason, clockOffsetMs: v.offsetMs})),
+      })
       let node: StorageNode | undefined
       const api = new NodeHttpApi({
+        clock: {now: Date.now, maxOffsetMs, gate: clock.writeGate, verdict: () => clock.verdict()},
         nodeId: opts.id,
         token: Buffer.from(token),
         engine,
@@ -100,7 +112,7 @@ export class StorageNode {
         draining: () => node?.stopping ?? false,
       })
       const server = createServer({keepAliveTimeout: 65_000, headersTimeout: 15_000, requestTimeout: 120_000}, api.handle)
-      node = new StorageNode(ctx, opts, engine, map, meter, api, server)
+      node = new StorageNode(ctx, opts, engine, map, meter, api, server, clock)
       await node.boot()
       return node
     } catch (err) {
@@ -126,6 +138,7 @@ export class StorageNode {
       await this.takeLease()
       this.registered = true
       this.startTimers()
+      this.clock.start()
       await this.publishStats().catch((err) => this.opts.log.warn('stats publish failed', {error: errorMessage(err)}))
       this.opts.log.info('serving', {address: this.advertised, shards: this.map.held().length, mapRevision: this.map.mapRevision().toString()})
     } catch (err) {
@@ -235,9 +248,12 @@ export class StorageNode {
   private async publishStats(): Promise<void> {
     if (!this.serving() || !this.lease) return
     const held = new Set<number>()
+    const clock = this.clock.verdict()
     const stats: NodeStats = {
       node: this.opts.id,
       at: this.ctx.clock().toISOString(),
+      clockOffsetMs: clock.offsetMs,
+      clockOk: clock.ok,
       shards: this.map.held().map(({shard}) => {
         held.add(shard.id)
         const totals = this.engine.rangeTotals(shard.range)
@@ -258,6 +274,7 @@ export class StorageNode {
       this.stopping = true
       this.opts.log.info('shutting down', {reason, inflight: this.api.activeRequests()})
       for (const t of this.timers) clearInterval(t)
+      await this.clock.stop()
       const closed = new Promise<void>((resolve) => this.server.close(() => resolve()))
       this.server.closeIdleConnections()
       const deadline = Date.now() + this.opts.shutdownTimeoutMs

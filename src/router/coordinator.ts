@@ -1,3 +1,4 @@
+import {type WriteGate} from '../clock/clockOffsetTracker.js'
 import {UserError} from '../errors/errors.js'
 import {formatHlc, type HybridClock, parseHlc} from '../model/hlc.js'
 import {type Shard} from '../model/shard.js'
@@ -43,9 +44,6 @@ export interface CoordinatorHooks {
   /** writeReissued: a write lost to a newer version on a replica and was re-issued above it. */
   writeReissued?(shard: number): void
 }
-
-/** WriteGate says whether this process may stamp versions now (its clock is within the cluster's offset bound). */
-export type WriteGate = () => {ok: true} | {ok: false; reason: string}
 
 /**
  * MAX_REISSUES bounds how often one client write is re-issued above a newer version a

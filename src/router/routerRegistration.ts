@@ -26,6 +26,10 @@ export const RouterRecordSchema = z.object({
   mapRevision: z.string().regex(/^\d+$/),
   epochs: z.record(z.string(), z.number().int().min(1)),
   p99Ms: z.number().nonnegative().nullable(),
+  /** clockOffsetMs: the router's measured clock offset from its peers (positive: ahead); null when unmeasured. */
+  clockOffsetMs: z.number().nullable().optional(),
+  /** clockOk is false while that offset is beyond the cluster's bound (the router refuses writes). */
+  clockOk: z.boolean().optional(),
 })
 
 /** RouterRecord is a validated router registration. */
@@ -36,6 +40,8 @@ export interface RouterView {
   mapRevision: bigint
   epochs: Record<string, number>
   p99Ms: number | null
+  clockOffsetMs?: number | null
+  clockOk?: boolean
 }
 
 /** RouterRegistrationOptions configure {@link RouterRegistration}. */
@@ -130,6 +136,8 @@ export class RouterRegistration {
       mapRevision: v.mapRevision.toString(),
       epochs: v.epochs,
       p99Ms: v.p99Ms,
+      ...(v.clockOffsetMs === undefined ? {} : {clockOffsetMs: v.clockOffsetMs}),
+      ...(v.clockOk === undefined ? {} : {clockOk: v.clockOk}),
     }
     return JSON.stringify(record)
   }
