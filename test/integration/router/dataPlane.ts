@@ -51,16 +51,16 @@ export class DataPlane {
   }
 
   /** startNode (re)starts node `id` on its port and data dir. */
-  async startNode(id: string): Promise<NodeProcess> {
-    const p = await startNodeProcess({endpoint: this.endpoint, cluster: this.cluster, id, port: this.ports[id]!, dataDir: this.dataDirs[id]!}, 45_000)
+  async startNode(id: string, env?: Record<string, string>, extra?: string[]): Promise<NodeProcess> {
+    const p = await startNodeProcess({endpoint: this.endpoint, cluster: this.cluster, id, port: this.ports[id]!, dataDir: this.dataDirs[id]!, env, extra}, 45_000)
     this.procs.push(p)
     this.nodes[id] = p
     return p
   }
 
   /** startRouter starts a router process (talking to etcd at `endpoint`, default the shared one). */
-  async startRouter(id: string, extra: string[] = [], endpoint = this.endpoint): Promise<RouterProcess> {
-    const r = await startRouterProcess({endpoint, cluster: this.cluster, id, extra}, 45_000)
+  async startRouter(id: string, extra: string[] = [], endpoint = this.endpoint, env?: Record<string, string>): Promise<RouterProcess> {
+    const r = await startRouterProcess({endpoint, cluster: this.cluster, id, extra, env}, 45_000)
     this.procs.push(r)
     this.routers.push(r)
     return r
