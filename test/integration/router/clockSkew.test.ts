@@ -1,4 +1,5 @@
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
+import {clusterStatus} from '../../../src/cluster/clusterStatus.js'
 import {NodeStatsSchema} from '../../../src/model/stats.js'
 import {RouterRecordSchema} from '../../../src/router/routerRegistration.js'
 import {skewedClock} from '../../support/faketime.js'
@@ -93,6 +94,11 @@ describe('clock skew beyond the bound', () => {
       return parsed?.clockOk === false ? parsed : undefined
     }, 'n3 to publish its clock out of bounds')
     expect(stats.clockOffsetMs).toBeLessThan(-1500)
+    // `cluster status` shows each member's measured offset, flagging the one out of bounds.
+    const status = await clusterStatus(dp.ctx)
+    expect(status.nodes.find((n) => n.id === 'n3')?.clock).toMatchObject({ok: false})
+    expect(status.nodes.find((n) => n.id === 'n1')?.clock).toMatchObject({ok: true})
+    expect(status.routers.find((r) => r.id === 'r-ahead')?.clock?.offsetMs).toBeGreaterThan(200)
     for (let i = 0; i < 10; i++) {
       const w = await kv(normal.address, 'PUT', `while-n3-skewed-${i}`, 'v')
       expect(w.status).toBe(204)
