@@ -32,7 +32,7 @@ async function runScenario(s: Scenario): Promise<{result: ScenarioResult; check:
   const env: ChaosEnv = await Env.start(s.name.split(' ')[0]!.toLowerCase().replace(/[^a-z]/g, ''), {nodes: 5, rf: 3, ...WORLD})
   try {
     const stop = new AbortController()
-    const load = runHistoryWorkload({routers: () => env.routerAddresses(), workers: 4, keysPerWorker: 12, maxOps: 40_000, maxMs: 240_000, stop: stop.signal})
+    const load = runHistoryWorkload({routers: () => env.routerAddresses(), workers: 4, keysPerWorker: 12, maxOps: 40_000, maxMs: 240_000, stop: stop.signal, ...s.workload})
     await sleep(500)
     env.startExecutor(DRAIN)
     const notes = await s.inject(env)

@@ -2,6 +2,7 @@ import {type ChildProcess, spawn} from 'node:child_process'
 import {type Move, MoveSchema, isTerminal} from '../../src/model/move.js'
 import {readReplicas} from '../../src/model/shard.js'
 import {DataPlane, kv} from '../integration/router/dataPlane.js'
+import {skewedClock} from '../support/faketime.js'
 import {type RouterProcess} from '../integration/router/routerProcess.js'
 import {trackPid, untrackPid} from '../support/processReaper.js'
 import {CLI_BIN, runCli} from '../support/runCli.js'
@@ -76,6 +77,42 @@ export class ChaosEnv {
     const r = this.dp.routers[i]! as RouterProcess & {dead?: boolean}
     await r.kill()
     r.dead = true
+  }
+
+  /**
+   * restartRouterWithClock replaces router `i` by a new one (id `<old>-<suffix>`, since the
+   * old id's lease outlives the kill) whose wall clock is `offsetMs` off (libfaketime; 0: no
+   * skew). Returns the new router's address; clients fail over to it.
+   */
+  async restartRouterWithClock(i: number, offsetMs: number, suffix: string): Promise<string> {
+    const old = this.dp.routers[i]! as RouterProcess & {dead?: boolean}
+    await old.kill()
+    old.dead = true
+    const id = `r${i + 1}-${suffix}`
+    const r = await this.dp.startRouter(id, [], this.etcd.endpoints, offsetMs === 0 ? undefined : skewedClock(offsetMs))
+    return r.address
+  }
+
+  /** restartNodeWithClock restarts node `id` on its data with its wall clock `offsetMs` off (libfaketime; 0: no skew). */
+  async restartNodeWithClock(id: string, offsetMs: number): Promise<void> {
+    await this.dp.nodes[id]!.kill()
+    await this.dp.startNode(id, offsetMs === 0 ? undefined : skewedClock(offsetMs))
+  }
+
+  /** health reads a member's /healthz JSON (clock verdict included). */
+  async health(address: string): Promise<{serving?: boolean; clockOk?: boolean; clockOffsetMs?: number | null}> {
+    const res = await fetch(`http://${address}/healthz`, {signal: AbortSignal.timeout(5000)})
+    return (await res.json()) as {serving?: boolean; clockOk?: boolean; clockOffsetMs?: number | null}
+  }
+
+  /** routerMetric sums a Prometheus counter over every live router. */
+  async routerMetric(name: string): Promise<number> {
+    let sum = 0
+    for (const address of this.routerAddresses()) {
+      const text = await fetch(`http://${address}/metrics`, {signal: AbortSignal.timeout(5000)}).then((r) => r.text()).catch(() => '')
+      for (const line of text.split('\n')) if (line.startsWith(name)) sum += Number(line.slice(line.lastIndexOf(' ') + 1))
+    }
+    return sum
   }
 
   /** cliArgs are the connection flags every CLI child gets. */

@@ -34,6 +34,10 @@ export interface ChaosWorkloadOptions {
   stop: AbortSignal
   /** requestTimeoutMs bounds one HTTP request (default 8 s). */
   requestTimeoutMs?: number
+  /** deleteEvery: every n-th write is a DELETE (default: none). */
+  deleteEvery?: number
+  /** routerPerOp: each operation goes to the next router in turn (so one key's writes cross routers), not only after a failure. */
+  routerPerOp?: boolean
 }
 
 /** ChaosHistory is what a workload recorded: every operation, in completion order. */
@@ -48,7 +52,8 @@ const now = (): number => performance.timeOrigin + performance.now()
 /**
  * runHistoryWorkload drives `workers` sequential clients; worker w owns keys `w<w>-k<i>`
  * and writes a unique value per attempt (`w<w>-s<seq>`), two writes for each read, until
- * `stop` fires or `maxOps` / `maxMs` is reached. A failed attempt is recorded, then the
+ * `stop` fires or `maxOps` / `maxMs` is reached (with `deleteEvery`, some writes are DELETEs:
+ * recorded as writes of `value: null`). A failed attempt is recorded, then the
  * worker fails over to the next router and goes on with a NEW operation (a retried write
  * gets a new value, so every value in the history names exactly one write).
  */
@@ -64,11 +69,13 @@ export async function runHistoryWorkload(opts: ChaosWorkloadOptions): Promise<Ch
       const router = routers[routerIdx % routers.length]!
       const key = `w${w}-k${seq % opts.keysPerWorker}`
       const kind = seq % 3 === 2 ? 'read' : 'write'
+      const isDelete = kind === 'write' && opts.deleteEvery !== undefined && seq % (3 * opts.deleteEvery) === opts.deleteEvery * 3 - 2
       seq++
-      const value = kind === 'write' ? `w${w}-s${seq}-${'v'.repeat(48)}` : null
+      if (opts.routerPerOp) routerIdx++
+      const value = kind === 'write' && !isDelete ? `w${w}-s${seq}-${'v'.repeat(48)}` : null
       const op: HistoryOp = {id: nextId++, worker: w, key, kind, value, invoke: now(), complete: 0, outcome: 'unknown', status: 0, version: null, router}
       try {
-        const res = await fetch(`http://${router}/kv/${encodeURIComponent(key)}`, {method: kind === 'write' ? 'PUT' : 'GET', body: value ?? undefined, signal: AbortSignal.timeout(opts.requestTimeoutMs ?? 8000)})
+        const res = await fetch(`http://${router}/kv/${encodeURIComponent(key)}`, {method: kind === 'read' ? 'GET' : isDelete ? 'DELETE' : 'PUT', body: value ?? undefined, signal: AbortSignal.timeout(opts.requestTimeoutMs ?? 8000)})
         const body = Buffer.from(await res.arrayBuffer())
         op.status = res.status
         op.version = res.headers.get('x-shardctl-version')

@@ -1,5 +1,6 @@
 import {type Move} from '../../src/model/move.js'
 import {type ChaosEnv, type ExecutorRun} from './chaosEnv.js'
+import {type ChaosWorkloadOptions} from './history.js'
 
 /**
  * Scenario is one fault schedule. `inject` runs while the drain plan executes under load:
@@ -11,8 +12,17 @@ export interface Scenario {
   name: string
   /** short: part of the short suite `.ci/run` runs. */
   short: boolean
+  /** workload adjusts the recorded client workload (deletes, routers per operation). */
+  workload?: Pick<ChaosWorkloadOptions, 'deleteEvery' | 'routerPerOp'>
+  /**
+   * inject does the harm and returns notes. It throws (failing the scenario) when its fault
+   * did not land: a scenario that tested nothing must not pass.
+   */
   inject(env: ChaosEnv): Promise<string[]>
 }
+
+/** FaultMissed is thrown by a scenario whose fault did not hit its target (fails the scenario). */
+export class FaultMissed extends Error {}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -144,6 +154,42 @@ export const SCENARIOS: Scenario[] = [
       await Promise.all([0, 1, 2].map((i) => env.etcd.restart(i, false)))
       await env.etcd.waitAllHealthy()
       return [`restarted all 3 etcd members (3 s down) with ${m.id} in ${m.phase}`]
+    },
+  },
+  {
+    name: 'clock skew: routers and nodes ahead and behind, within and beyond the bound',
+    short: true,
+    // Every operation goes to the next router, so one key's writes cross routers with different clocks; some are deletes.
+    workload: {routerPerOp: true, deleteEvery: 4},
+    async inject(env) {
+      const notes: string[] = []
+      const before = await env.routerMetric('shardctl_router_write_reissues_total')
+      await env.waitForMove((x) => x.phase !== 'pending', 60_000)
+      // Within the 500 ms bound (pairwise at most 450 ms apart): everyone keeps taking writes, real-time order must hold.
+      const ahead = await env.restartRouterWithClock(1, 300, 'ahead')
+      await env.restartNodeWithClock('n2', -150)
+      await sleep(2500)
+      const h = await env.health(ahead)
+      if (!h.clockOk || (h.clockOffsetMs ?? 0) < 200) throw new FaultMissed(`router r2-ahead does not measure itself ~300 ms ahead: ${JSON.stringify(h)}`)
+      notes.push(`r2 restarted +300 ms (measured ${h.clockOffsetMs} ms, in bounds); n2 restarted -150 ms`)
+      await sleep(8000)
+      const reissued = (await env.routerMetric('shardctl_router_write_reissues_total')) - before
+      if (reissued <= 0) throw new FaultMissed('no write was re-issued above a newer version: the skew never made a write lose')
+      notes.push(`${reissued} write(s) re-issued above a newer version (each would have been an acknowledged lost write before)`)
+      // Beyond the bound: a router 2 s behind and a node 2 s ahead must stop taking writes; the cluster goes on without them.
+      const far = await env.restartRouterWithClock(0, -2000, 'behind')
+      await env.restartNodeWithClock('n3', 2000)
+      await sleep(3000)
+      const hf = await env.health(far)
+      const hn = await env.health(env.dp.nodes.n3!.address)
+      if (hf.clockOk !== false || hn.clockOk !== false) throw new FaultMissed(`members 2 s off are not out of bounds: router ${JSON.stringify(hf)}, node n3 ${JSON.stringify(hn)}`)
+      notes.push(`r1 restarted -2 s (measured ${hf.clockOffsetMs} ms, refusing writes); n3 restarted +2 s (measured ${hn.clockOffsetMs} ms, refusing writes)`)
+      await sleep(6000)
+      // Heal: clocks fixed, so the run can finish and repair converge.
+      await env.restartNodeWithClock('n3', 0)
+      await env.restartRouterWithClock(0, 0, 'fixed')
+      await env.restartNodeWithClock('n2', 0)
+      return notes
     },
   },
 ]
