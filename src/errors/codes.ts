@@ -55,5 +55,5 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   TOO_LARGE: 16,
   NODE_UNREACHABLE: 17,
   QUORUM_FAILED: 18,
-  CLOCK_OFFSET: 19,
+  CLOCK_OFFSET: 20,
 }

@@ -36,7 +36,7 @@ export interface ChaosWorkloadOptions {
   requestTimeoutMs?: number
   /** deleteEvery: every n-th write is a DELETE (default: none). */
   deleteEvery?: number
-  /** routerPerOp: each operation goes to the next router in turn (so one key's writes cross routers), not only after a failure. */
+  /** routerPerOp: each operation goes to a router drawn at random (seeded), so one key's writes cross routers, not only after a failure. */
   routerPerOp?: boolean
 }
 
@@ -64,6 +64,7 @@ export async function runHistoryWorkload(opts: ChaosWorkloadOptions): Promise<Ch
   const worker = async (w: number) => {
     let seq = 0
     let routerIdx = w
+    let rng = 1 + w
     while (!opts.stop.aborted && Date.now() < deadline && nextId < opts.maxOps) {
       const routers = opts.routers()
       const router = routers[routerIdx % routers.length]!
@@ -71,7 +72,8 @@ export async function runHistoryWorkload(opts: ChaosWorkloadOptions): Promise<Ch
       const kind = seq % 3 === 2 ? 'read' : 'write'
       const isDelete = kind === 'write' && opts.deleteEvery !== undefined && seq % (3 * opts.deleteEvery) === opts.deleteEvery * 3 - 2
       seq++
-      if (opts.routerPerOp) routerIdx++
+      // A seeded draw, not a rotation: with keys and routers both cycling, one key would always meet the same router.
+      if (opts.routerPerOp) routerIdx = Math.floor((rng = (rng * 48271) % 2147483647) / 2147483647 * 1_000_000)
       const value = kind === 'write' && !isDelete ? `w${w}-s${seq}-${'v'.repeat(48)}` : null
       const op: HistoryOp = {id: nextId++, worker: w, key, kind, value, invoke: now(), complete: 0, outcome: 'unknown', status: 0, version: null, router}
       try {

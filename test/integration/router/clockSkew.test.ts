@@ -61,6 +61,10 @@ describe('clock skew between routers within the bound', () => {
       expect((await kv(behind.address, 'DELETE', key)).status).toBe(204)
       for (const r of routers) expect((await kv(r.address, 'GET', key)).status).toBe(404)
     }
+    // The later writes lost on the replicas at first and were re-issued (the fault landed; the fix acted).
+    const metrics = await Promise.all([normal, behind].map(async (r) => (await fetch(`http://${r.address}/metrics`)).text()))
+    const reissues = metrics.flatMap((t) => t.split('\n')).filter((l) => l.startsWith('shardctl_router_write_reissues_total')).reduce((a, l) => a + Number(l.split(' ').at(-1)), 0)
+    expect(reissues).toBeGreaterThan(0)
   })
 })
 
