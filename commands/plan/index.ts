@@ -20,7 +20,7 @@ export default class Plan extends EtcdCommand {
     '<%= config.bin %> plan --sign ci-plan.key --out plan.json',
   ]
   static override flags = {
-    snapshot: Flags.string({description: 'plan from this snapshot file (`snapshot export`), with no etcd access'}),
+    snapshot: Flags.string({description: 'plan from this snapshot file (`snapshot export`; - reads standard input), with no etcd access'}),
     strategy: Flags.string({description: 'balance (load-aware) or ring (consistent-hash baseline)', options: ['balance', 'ring'], default: 'balance'}),
     out: Flags.string({description: 'write the plan here instead of plans/<cluster>-<timestamp>.json'}),
     'max-imbalance': Flags.string({description: 'allowed utilisation band around the mean: X means between 2 - X and X [default: 1.10]'}),
