@@ -222,7 +222,7 @@ function describeStop(state: ClusterState, options: PlanOptions, stop: StopReaso
     case 'within-target':
       return `every node is within ${band}`
     case 'no-improvement':
-      return `no move removes at least ${options.minImprovement * 100}% of the worst node's load outside the target: ${still}${zoneBound(state, outside[0]) || largestReplica(state, outside[0], options.allowSplit)}`
+      return `no move lowers a node outside the band (or raises one below it) by at least ${options.minImprovement} of an average replica's load without breaking a placement rule: ${still}${zoneBound(state, outside[0]) || largestReplica(state, outside[0], options.allowSplit)}`
     case 'max-moves':
       return `stopped at the limit of ${options.maxMoves} move(s); ${still}`
     case 'max-bytes':
