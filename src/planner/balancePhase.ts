@@ -134,7 +134,7 @@ export function balance(state: ClusterState, log: ActionLog, index: ReceiverInde
   function remaining(): number[] {
     const out: number[] = []
     for (let i = 0; i < n; i++) if (state.outside(i) > 0) out.push(i)
-    return out.sort((a, b) => state.outside(b) - state.outside(a) || a - b)
+    return out.sort((a, b) => worseFirst(state, a, b))
   }
 
   function evaluate(slot: number, from: number, to: number, push: boolean): Candidate | undefined {
@@ -203,6 +203,18 @@ export function balance(state: ClusterState, log: ActionLog, index: ReceiverInde
     list.length = Math.min(list.length, PULL_SOURCES)
     return list
   }
+}
+
+/**
+ * worseFirst orders nodes outside the band the way the objective ranks them: nodes above the
+ * band first, most utilised first, then nodes below it, least utilised first; ties by index.
+ */
+export function worseFirst(state: ClusterState, a: number, b: number): number {
+  const aboveA = state.util[a]! > state.target
+  const aboveB = state.util[b]! > state.target
+  if (aboveA !== aboveB) return aboveA ? -1 : 1
+  const d = aboveA ? state.util[b]! - state.util[a]! : state.util[a]! - state.util[b]!
+  return d || a - b
 }
 
 /** isBetter ranks candidates: efficient ones (efficiency > 0) first, then by score, then the bigger gain (fewer moves), then by slot for determinism. */

@@ -2,7 +2,7 @@ import {UserError} from '../errors/errors.js'
 import {type BaselineFigures, type Plan, type PlanBody, PlanBodySchema, type PlanOptions, type PlanStatus, sealPlan, type StopReason, type Unplaceable} from '../model/plan.js'
 import {type ClusterSnapshot} from '../model/snapshot.js'
 import {ActionLog, roundUtil} from './actionLog.js'
-import {balance} from './balancePhase.js'
+import {balance, worseFirst} from './balancePhase.js'
 import {ClusterState} from './clusterState.js'
 import {drainAndRepair} from './drainAndRepair.js'
 import {handleHotShards, type HotShard} from './hotShards.js'
@@ -211,7 +211,7 @@ function ringBaseline(initial: ClusterState, options: PlanOptions): BaselineFigu
 function outsideNodes(state: ClusterState): number[] {
   const out: number[] = []
   for (let i = 0; i < state.nodeCount; i++) if (state.outside(i) > 0) out.push(i)
-  return out.sort((a, b) => state.outside(b) - state.outside(a) || a - b)
+  return out.sort((a, b) => worseFirst(state, a, b))
 }
 
 /** largestReplica explains a stuck node by its hottest movable replica, suggesting --allow-split when splits were not allowed. */
