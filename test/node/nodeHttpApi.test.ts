@@ -110,7 +110,7 @@ afterAll(async () => {
 describe('NodeHttpApi through NodeClient', {timeout: 30_000}, () => {
   it('given a voter shard, when writing and reading at its epoch, then records round-trip', async () => {
     const key = keyIn(0, half, 'a')
-    expect(await client.apply(0, 3, [{key, version: v(1), value: Buffer.from('x')}])).toEqual({epoch: 3, applied: 1, ignored: 0})
+    expect(await client.apply(0, 3, [{key, version: v(1), value: Buffer.from('x')}])).toEqual({epoch: 3, applied: 1, ignored: 0, superseded: []})
     expect((await client.get(0, 3, key)).record?.value?.toString()).toBe('x')
     expect(await codeOf(client.get(0, 3, keyIn(half, HASH_SPACE, 'z')))).toBe('BAD_INPUT')
   })
