@@ -267,7 +267,8 @@ export class NodeHttpApi {
   private screen(records: NodeRecord[], kind: ApplyKind): readonly NodeRecord[] {
     if (kind === 'write') {
       const floor = this.deps.engine.staleFloor()
-      const stale = records.find((r) => versionWall(r.version) < floor)
+      // The gc floor (persisted) also counts: it holds across a restart with a clock that went back.
+      const stale = records.find((r) => versionWall(r.version) < Math.max(floor, this.deps.engine.floorOf(keyHashOf(r.key))))
       if (stale) throw new HttpError('PRECONDITION', `a write's version ${stale.version} is older than this node's clock minus its tombstone grace; re-issue it with a fresh version`)
       return records
     }
