@@ -32,6 +32,9 @@ export interface CheckReport {
  *   the newest acknowledged one: every acknowledged write stays visible until a
  *   later-versioned write overwrites it. Each acknowledged write newer than the final
  *   version is one lost write.
+ * A DELETE is a write with value null; a 404 read carries the tombstone's version, or none
+ * once the tombstone was purged — an absent key then satisfies a preceding acknowledged
+ * DELETE (and only that), so a value coming back after a purge is a stale read.
  * Pure: no clock, no I/O.
  */
 export function checkHistory(ops: readonly HistoryOp[], finals: ReadonlyMap<string, FinalRead>): CheckReport {
@@ -74,8 +77,10 @@ export function checkHistory(ops: readonly HistoryOp[], finals: ReadonlyMap<stri
           report.phantomReads.push({key, kind: 'version-mismatch', detail: `read #${r.id} returned write #${w.id}'s value at ${r.version}, acknowledged at ${w.version}`})
         }
         readVersion = r.version ?? w.version
-      }
-      if (threshold && (readVersion === null || readVersion < threshold.version!)) {
+      } else if (r.status === 404) readVersion = r.version // a tombstone's version; null once it is purged
+      // An absent key (its tombstone purged) is what a DELETE leaves: it satisfies a delete, never a PUT.
+      const absentAfterDelete = r.status === 404 && readVersion === null && threshold?.value === null
+      if (threshold && !absentAfterDelete && (readVersion === null || readVersion < threshold.version!)) {
         report.staleReads.push({key, kind: 'stale-read', detail: `read #${r.id} (invoked ${r.invoke.toFixed(0)}) returned ${readVersion ?? 'nothing'}; write #${threshold.id} was acknowledged at ${threshold.version} before it (completed ${threshold.complete.toFixed(0)})`})
       }
     }
@@ -87,6 +92,9 @@ export function checkHistory(ops: readonly HistoryOp[], finals: ReadonlyMap<stri
       const w = writes.get(final.value)
       if (!w) report.phantomReads.push({key, kind: 'phantom-read', detail: `final read returned a value never written`})
       else finalVersion = final.version ?? w.version
+    } else if (final?.status === 404) {
+      const newestOp = acked.find((w) => w.version === newest)
+      finalVersion = final.version ?? (newestOp?.value === null ? newest : null)
     }
     const lost = acked.filter((w) => w.version !== null && (finalVersion === null || w.version > finalVersion))
     for (const w of lost) report.lostWrites.push({key, kind: 'lost-write', detail: `write #${w.id} acknowledged at ${w.version} is not visible; final read ${final ? `${final.status} at ${finalVersion ?? 'no version'}` : 'missing'}`})
