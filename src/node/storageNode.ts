@@ -234,7 +234,8 @@ export class StorageNode {
 
   /**
    * antiEntropy repairs, and then collects the tombstones of, the shards this node leads
-   * (it is their first voter; one leader per shard, so replicas do not all run it). It is
+   * (it is their first replica and no move runs on them; one leader per shard, so the
+   * replicas do not all run it). It is
    * the only way tombstones are purged: see StorageEngine.purgeTombstones for why that is
    * safe. Skipped while a previous run is still going or the node is not serving.
    */
@@ -242,7 +243,8 @@ export class StorageNode {
     if (this.antiEntropyRunning || !this.serving()) return
     const led = this.map
       .held()
-      .filter(({shard}) => shard.replicas.find((r) => r.role === 'voter')?.node === this.opts.id)
+      // Shards in a move are the executor's to verify; they cannot be purged anyway (see repairShards).
+      .filter(({shard}) => shard.replicas.every((r) => r.role === 'voter') && shard.replicas[0]?.node === this.opts.id)
       .map(({shard}) => shard.id)
     if (led.length === 0) return
     this.antiEntropyRunning = true
