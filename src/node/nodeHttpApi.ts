@@ -248,8 +248,8 @@ export class NodeHttpApi {
   private async digest(_req: IncomingMessage, res: ServerResponse, m: RegExpExecArray, url: URL): Promise<void> {
     const id = Number(m[1])
     const {shard} = await this.fence(id, epochParam(url), ADMIN_ROLES, 'serve digests')
-    // A cutoff newer than the node's stale floor would cover tombstones a late client write could still shadow.
-    const cutoff = url.searchParams.has('tombstonesBefore') ? Math.min(intParam(url, 'tombstonesBefore', 0, 0, Number.MAX_SAFE_INTEGER), this.deps.engine.staleFloor()) : undefined
+    // A cutoff newer than the node's limit would cover tombstones a late client write could still shadow.
+    const cutoff = url.searchParams.has('tombstonesBefore') ? Math.min(intParam(url, 'tombstonesBefore', 0, 0, Number.MAX_SAFE_INTEGER), this.deps.engine.cutoffLimit()) : undefined
     const d = this.deps.engine.digest(shard.range, cutoff)
     res.setHeader(EPOCH_HEADER, String(shard.epoch))
     sendJson(res, 200, {shard: id, epoch: shard.epoch, range: shard.range, ...d, ...(cutoff === undefined ? {} : {tombstonesBefore: cutoff})})

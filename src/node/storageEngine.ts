@@ -29,6 +29,11 @@ export interface StorageEngineOptions {
    * tombstones go only through {@link StorageEngine.purgeTombstones}, after anti-entropy.
    */
   tombstoneGraceMs: number
+  /**
+   * maxClockOffsetMs is the cluster's bound on clock offset (default 500 ms): tombstone
+   * cutoffs stay twice this below the stale floor ({@link StorageEngine.cutoffLimit}).
+   */
+  maxClockOffsetMs?: number
   /** clock returns wall milliseconds (injected for tests). */
   clock?: () => number
   /** maxTxnBytes bounds one group-commit transaction, so one commit never blocks the event loop for long. */
@@ -105,6 +110,7 @@ export class StorageEngine {
   private readonly db: Database.Database
   private readonly clock: () => number
   private readonly graceMs: number
+  private readonly maxOffsetMs: number
   private maxClock = 0
   /** floors are the gc floors set by {@link fenceBelow} (persisted in gc_floor), one per hash range. */
   private floors: GcFloor[] = []
@@ -125,6 +131,7 @@ export class StorageEngine {
     this.db = db
     this.clock = opts.clock ?? Date.now
     this.graceMs = opts.tombstoneGraceMs
+    this.maxOffsetMs = opts.maxClockOffsetMs ?? 500
     this.maxTxnBytes = opts.maxTxnBytes ?? 8 * 1024 * 1024
     this.stmts = this.prepare()
     this.loadFine()
@@ -434,6 +441,16 @@ export class StorageEngine {
     return this.maxClock - this.graceMs
   }
 
+  /**
+   * cutoffLimit is the newest tombstone cutoff this node takes for a digest or a fence:
+   * its stale floor minus twice the maximum clock offset. With one grace cluster-wide and
+   * every clock within the bound, every node's stale floor — a joining replica's too, now
+   * and later — is at or above such a cutoff, so no node takes a client write older than it.
+   */
+  cutoffLimit(): number {
+    return this.staleFloor() - 2 * this.maxOffsetMs
+  }
+
   /** bucketRecords returns every record in the given digest buckets of `range` (indexes beyond the layout are skipped). */
   bucketRecords(range: HashRange, buckets: readonly number[]): NodeRecord[] {
     const {bounds} = digestLayout(range)
@@ -491,9 +508,13 @@ export class StorageEngine {
    *
    * 1. From its fence on, a replica gains no value older than `before`: client writes
    *    (values and tombstones) older than its {@link staleFloor} are refused with an error,
-   *    the fence cutoff is never newer than that floor, and the floor never goes backwards
-   *    (its clock is taken as a running maximum); repair values below the gc floor are
-   *    dropped ({@link withoutFenced}). Apply stores every tombstone it takes.
+   *    the fence cutoff is never newer than {@link cutoffLimit} (that floor minus twice the
+   *    clock bound, so with one grace cluster-wide every in-bounds node's floor, a later
+   *    joining replica's included, is above it), and the floor never goes backwards (the
+   *    clock is taken as a running maximum, and the persisted gc floor counts too); repair
+   *    values below the gc floor are dropped ({@link withoutFenced}); the shard is only
+   *    purged with no move running, and a copy comes from a fenced replica. Apply stores
+   *    every tombstone it takes.
    * 2. So after its fence, the values older than `before` a replica holds are a subset of
    *    those its fence digest covered. Equal fence digests mean: V was held by every
    *    replica at its fence, or by none.
@@ -581,11 +602,11 @@ export class StorageEngine {
    * older than the floor in that range, so the replica can no longer gain a value older
    * than `before`: the digest it returns covers every such value it will ever hold (until
    * the range is dropped); it can only lose some to newer writes. Throws RangeError when
-   * `before` is newer than {@link staleFloor}.
+   * `before` is newer than {@link cutoffLimit}.
    */
   fenceBelow(range: HashRange, before: number): RangeDigest {
-    const stale = this.staleFloor()
-    if (before > stale) throw new RangeError(`cutoff ${before} is newer than this node's clock minus its tombstone grace (${stale})`)
+    const limit = this.cutoffLimit()
+    if (before > limit) throw new RangeError(`cutoff ${before} is newer than this node's clock minus its tombstone grace and twice the clock offset bound (${limit})`)
     const current = this.floors.find((f) => f.lo === range.lo && f.hi === range.hi)
     if (!current || current.floor < before) {
       this.db.prepare('INSERT INTO gc_floor (lo, hi, floor) VALUES (?, ?, ?) ON CONFLICT (lo, hi) DO UPDATE SET floor = excluded.floor').run(range.lo, range.hi, before)

@@ -89,7 +89,7 @@ export class StorageNode {
     await getMeta(ctx)
     let engine: StorageEngine
     try {
-      engine = StorageEngine.open({dir: opts.dataDir, nodeId: opts.id, tombstoneGraceMs: opts.tombstoneGraceMs, synchronous: opts.synchronous})
+      engine = StorageEngine.open({dir: opts.dataDir, nodeId: opts.id, tombstoneGraceMs: opts.tombstoneGraceMs, maxClockOffsetMs: opts.maxClockOffsetMs, synchronous: opts.synchronous})
     } catch (err) {
       throw new UserError('BAD_INPUT', `cannot open data dir ${opts.dataDir}: ${errorMessage(err)}`, 'pass a writable --data-dir that belongs to this node id', {cause: err})
     }
