@@ -15,6 +15,12 @@ import {NodeHttpApi} from './nodeHttpApi.js'
 import {type NodeLog} from './nodeLog.js'
 import {ShardMapFollower} from './shardMapFollower.js'
 import {StorageEngine} from './storageEngine.js'
+import {repairShards} from '../repair/repairService.js'
+
+/** antiEntropyIntervalMs: a quarter of the grace, between 1 s and 5 min, so a tombstone is collected within about 1.25 graces of its delete. */
+export function antiEntropyIntervalMs(graceMs: number): number {
+  return Math.max(1000, Math.min(300_000, Math.floor(graceMs / 4)))
+}
 
 /** StorageNodeOptions configures {@link StorageNode.start}. */
 export interface StorageNodeOptions {
@@ -34,7 +40,7 @@ export interface StorageNodeOptions {
   leaseTtlSeconds: number
   tombstoneGraceMs: number
   shutdownTimeoutMs: number
-  /** maxClockOffsetMs is the cluster's clock bound (default 500): see ClockMonitor and NodeHttpApi. */
+  /** maxClockOffsetMs is the cluster's clock bound (default 500): writes (ClockMonitor, NodeHttpApi) and tombstone cutoffs. */
   maxClockOffsetMs?: number
   synchronous: 'FULL' | 'NORMAL'
   log: NodeLog
@@ -63,6 +69,7 @@ export class StorageNode {
   private stopped?: Promise<StopSummary>
   private readonly timers: NodeJS.Timeout[] = []
   private advertised = ''
+  private antiEntropyRunning = false
 
   private constructor(
     private readonly ctx: ServiceContext,
@@ -85,7 +92,7 @@ export class StorageNode {
     await getMeta(ctx)
     let engine: StorageEngine
     try {
-      engine = StorageEngine.open({dir: opts.dataDir, nodeId: opts.id, tombstoneGraceMs: opts.tombstoneGraceMs, synchronous: opts.synchronous})
+      engine = StorageEngine.open({dir: opts.dataDir, nodeId: opts.id, tombstoneGraceMs: opts.tombstoneGraceMs, maxClockOffsetMs: opts.maxClockOffsetMs, synchronous: opts.synchronous})
     } catch (err) {
       throw new UserError('BAD_INPUT', `cannot open data dir ${opts.dataDir}: ${errorMessage(err)}`, 'pass a writable --data-dir that belongs to this node id', {cause: err})
     }
@@ -233,15 +240,32 @@ export class StorageNode {
     }
     every(1000, () => this.meter.tick(Date.now()))
     every(this.opts.statsIntervalMs, () => this.publishStats())
-    every(Math.max(1000, Math.min(60_000, this.opts.tombstoneGraceMs / 10)), () => {
-      let purged = 0
-      for (let i = 0; i < 100; i++) {
-        const n = this.engine.purgeTombstones(1000)
-        purged += n
-        if (n < 1000) break
-      }
-      if (purged > 0) this.opts.log.info('purged tombstones', {purged})
-    })
+    every(antiEntropyIntervalMs(this.opts.tombstoneGraceMs), () => this.antiEntropy())
+  }
+
+  /**
+   * antiEntropy repairs, and then collects the tombstones of, the shards this node leads
+   * (it is their first replica and no move runs on them; one leader per shard, so the
+   * replicas do not all run it). It is
+   * the only way tombstones are purged: see StorageEngine.purgeTombstones for why that is
+   * safe. Skipped while a previous run is still going or the node is not serving.
+   */
+  private async antiEntropy(): Promise<void> {
+    if (this.antiEntropyRunning || !this.serving()) return
+    const led = this.map
+      .held()
+      // Shards in a move are the executor's to verify; they cannot be purged anyway (see repairShards).
+      .filter(({shard}) => shard.replicas.every((r) => r.role === 'voter') && shard.replicas[0]?.node === this.opts.id)
+      .map(({shard}) => shard.id)
+    if (led.length === 0) return
+    this.antiEntropyRunning = true
+    try {
+      const report = await repairShards(this.ctx, {shards: led, rounds: 2, purge: true, maxClockOffsetMs: this.opts.maxClockOffsetMs, timeoutMs: 5000})
+      const purged = report.shards.reduce((n, s) => n + s.purged, 0)
+      if (report.recordsFixed > 0 || purged > 0) this.opts.log.info('anti-entropy', {shards: led.length, repaired: report.recordsFixed, purgedTombstones: purged})
+    } finally {
+      this.antiEntropyRunning = false
+    }
   }
 
   /** publishStats writes the leased stats/<id> record (skipped while not serving: the lease is gone). */

@@ -1,6 +1,7 @@
 import {type ChildProcess, spawn} from 'node:child_process'
 import {type Move, MoveSchema, isTerminal} from '../../src/model/move.js'
 import {readReplicas} from '../../src/model/shard.js'
+import {agreedDigests, initialCutoff} from '../../src/repair/agreedCutoff.js'
 import {DataPlane, kv} from '../integration/router/dataPlane.js'
 import {skewedClock} from '../support/faketime.js'
 import {type RouterProcess} from '../integration/router/routerProcess.js'
@@ -45,11 +46,12 @@ export class ChaosEnv {
   ) {}
 
   /** start brings up etcd (3 members), the nodes, two routers, and preloads `preloadKeys` 1 KiB values. */
-  static async start(label: string, opts: {nodes: number; shards: number; rf: number; preloadKeys: number}): Promise<ChaosEnv> {
+  static async start(label: string, opts: {nodes: number; shards: number; rf: number; preloadKeys: number; nodeArgs?: string[]}): Promise<ChaosEnv> {
     const etcd = await EtcdCluster.start(3)
     let dp: DataPlane | undefined
     try {
       dp = new DataPlane(etcd.endpoints, `chaos-${label}`)
+      dp.nodeArgs = opts.nodeArgs ?? []
       await dp.init(opts.nodes, opts.shards, opts.rf)
       await dp.startRouter('r1')
       await dp.startRouter('r2')
@@ -215,12 +217,18 @@ export class ChaosEnv {
     return r.code
   }
 
-  /** converged tells whether every shard's readable replicas report equal digests. */
+  /**
+   * converged tells whether every shard's readable replicas report equal digests, compared
+   * at a tombstone cutoff they agree on (tombstones older than it count as absent, whatever
+   * each replica's purge progress).
+   */
   async converged(): Promise<{ok: boolean; detail: string}> {
     for (const s of await this.dp.shards()) {
       const nodes = readReplicas(s)
       try {
-        const digests = await Promise.all(nodes.map((n) => this.dp.client(n).digest(s.id, s.epoch)))
+        const agreed = await agreedDigests(async (tombstonesBefore) => new Map(await Promise.all(nodes.map(async (n) => [n, await this.dp.client(n).digest(s.id, s.epoch, {tombstonesBefore})] as const))), initialCutoff(Date.now()))
+        if (agreed.cutoff === undefined) return {ok: false, detail: `shard ${s.id}: replicas did not agree on a tombstone cutoff`}
+        const digests = nodes.map((n) => agreed.digests.get(n)!)
         const first = JSON.stringify(digests[0]!.buckets)
         const bad = nodes.filter((_, i) => JSON.stringify(digests[i]!.buckets) !== first)
         if (bad.length > 0) return {ok: false, detail: `shard ${s.id}: ${bad.join(',')} differ from ${nodes[0]}`}

@@ -91,4 +91,22 @@ describe('checkHistory', () => {
       expect(realTimeAnomalies(ops, final('A', 10)).map((a) => a.kind)).toEqual(['real-time-order'])
     })
   })
+
+  it('accepts deletes: a 404 with the tombstone version, or with none once purged, after an acknowledged DELETE; the final read may be absent', () => {
+    const del = (invoke: number, complete: number) => ({...write('x', invoke, complete), value: null})
+    const ops = [write('a', 0, 10), del(20, 30), read(null, 30, 31, 32), read(null, null, 40, 41)]
+    const r = checkHistory(ops, final(null, null))
+    expect([r.lostWrites, r.staleReads, r.phantomReads]).toEqual([[], [], []])
+    expect(r.writesAcked).toBe(2)
+  })
+
+  it('flags a deleted value coming back (after a purge), and an absent key after an acknowledged PUT that followed the DELETE', () => {
+    const del = (invoke: number, complete: number) => ({...write('x', invoke, complete), value: null})
+    const resurrected = [write('a', 0, 10), del(20, 30), read('a', 10, 40, 41)]
+    expect(checkHistory(resurrected, final(null, null)).staleReads.map((a) => a.kind)).toEqual(['stale-read'])
+    expect(checkHistory([write('a', 0, 10), del(20, 30)], final('a', 10)).lostWrites).toHaveLength(1)
+    const rewritten = [write('a', 0, 10), del(20, 30), write('b', 40, 50), read(null, null, 60, 61)]
+    expect(checkHistory(rewritten, final(null, null)).staleReads).toHaveLength(1)
+    expect(checkHistory(rewritten, final(null, null)).lostWrites).toHaveLength(3) // nothing visible: every ack counts
+  })
 })

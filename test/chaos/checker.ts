@@ -41,6 +41,9 @@ export interface CheckReport {
  *   acknowledged value write needs a delete that may have taken effect after it. Writes
  *   with `value: null` are deletes. Unacknowledged writes may take effect at any time
  *   after their invocation. See {@link realTimeAnomalies}.
+ * A DELETE is a write with value null; a 404 read carries the tombstone's version, or none
+ * once the tombstone was purged — an absent key then satisfies a preceding acknowledged
+ * DELETE (and only that), so a value coming back after a purge is a stale read.
  * Pure: no clock, no I/O.
  */
 export function checkHistory(ops: readonly HistoryOp[], finals: ReadonlyMap<string, FinalRead>): CheckReport {
@@ -83,8 +86,10 @@ export function checkHistory(ops: readonly HistoryOp[], finals: ReadonlyMap<stri
           report.phantomReads.push({key, kind: 'version-mismatch', detail: `read #${r.id} returned write #${w.id}'s value at ${r.version}, acknowledged at ${w.version}`})
         }
         readVersion = r.version ?? w.version
-      } else if (r.status === 404) readVersion = r.version // a tombstone's version; null when the key is absent
-      if (threshold && (readVersion === null || readVersion < threshold.version!)) {
+      } else if (r.status === 404) readVersion = r.version // a tombstone's version; null once it is purged
+      // An absent key (its tombstone purged) is what a DELETE leaves: it satisfies a delete, never a PUT.
+      const absentAfterDelete = r.status === 404 && readVersion === null && threshold?.value === null
+      if (threshold && !absentAfterDelete && (readVersion === null || readVersion < threshold.version!)) {
         report.staleReads.push({key, read: r.id, kind: 'stale-read', detail: `read #${r.id} (invoked ${r.invoke.toFixed(0)}) returned ${readVersion ?? 'nothing'}; write #${threshold.id} was acknowledged at ${threshold.version} before it (completed ${threshold.complete.toFixed(0)})`})
       }
     }
@@ -96,7 +101,10 @@ export function checkHistory(ops: readonly HistoryOp[], finals: ReadonlyMap<stri
       const w = writes.get(final.value)
       if (!w) report.phantomReads.push({key, kind: 'phantom-read', detail: `final read returned a value never written`})
       else finalVersion = final.version ?? w.version
-    } else if (final?.status === 404) finalVersion = final.version
+    } else if (final?.status === 404) {
+      const newestOp = acked.find((w) => w.version === newest)
+      finalVersion = final.version ?? (newestOp?.value === null ? newest : null)
+    }
     const lost = acked.filter((w) => w.version !== null && (finalVersion === null || w.version > finalVersion))
     for (const w of lost) report.lostWrites.push({key, kind: 'lost-write', detail: `write #${w.id} acknowledged at ${w.version} is not visible; final read ${final ? `${final.status} at ${finalVersion ?? 'no version'}` : 'missing'}`})
   }

@@ -1,6 +1,6 @@
 import {type Move} from '../../src/model/move.js'
 import {type ChaosEnv, type ExecutorRun} from './chaosEnv.js'
-import {type ChaosWorkloadOptions} from './history.js'
+import {type ChaosHistory, type ChaosWorkloadOptions} from './history.js'
 
 /**
  * Scenario is one fault schedule. `inject` runs while the drain plan executes under load:
@@ -12,13 +12,20 @@ export interface Scenario {
   name: string
   /** short: part of the short suite `.ci/run` runs. */
   short: boolean
-  /** workload adjusts the recorded client workload (deletes, routers per operation). */
-  workload?: Pick<ChaosWorkloadOptions, 'deleteEvery' | 'routerPerOp' | 'keysPerWorker'>
+  /** nodeArgs are extra `node serve` flags for this scenario's nodes. */
+  nodeArgs?: string[]
+  /** workload adjusts the recorded client workload (pattern, deletes, routers per operation, keys). */
+  workload?: Pick<ChaosWorkloadOptions, 'pattern' | 'deleteEvery' | 'routerPerOp' | 'keysPerWorker'>
   /**
    * inject does the harm and returns notes. It throws (failing the scenario) when its fault
    * did not land: a scenario that tested nothing must not pass.
    */
   inject(env: ChaosEnv): Promise<string[]>
+  /**
+   * proveLanded checks, after the run, that the fault hit what the scenario claims to test
+   * (not only that nothing broke): the scenario fails on any problem; `note` goes to the report.
+   */
+  proveLanded?(env: ChaosEnv, history: ChaosHistory): Promise<{problems: string[]; note: string}>
 }
 
 /** FaultMissed is thrown by a scenario whose fault did not hit its target (fails the scenario). */
@@ -65,6 +72,71 @@ async function crashNode(env: ChaosEnv, id: string, downMs: number): Promise<voi
   await env.dp.nodes[id]!.kill()
   await sleep(downMs)
   await env.dp.startNode(id)
+}
+
+/** TOMBSTONE_GRACE_MS is the tombstone grace of the tombstone-churn scenario: short, so the run spans many graces. */
+const TOMBSTONE_GRACE_MS = 3000
+
+/** purgesIn sums the tombstones the nodes' anti-entropy logged as purged, and those logged at or after `sinceMs`. */
+function purgesIn(logs: string, sinceMs: number): {total: number; since: number} {
+  let total = 0
+  let since = 0
+  for (const line of logs.split('\n')) {
+    if (!line.includes('"purgedTombstones"')) continue
+    try {
+      const entry = JSON.parse(line) as {t: string; purgedTombstones: number}
+      total += entry.purgedTombstones
+      if (Date.parse(entry.t) >= sinceMs) since += entry.purgedTombstones
+    } catch {
+      // a partial line at the end of a killed node's log
+    }
+  }
+  return {total, since}
+}
+
+/**
+ * tombstoneChurn: scenario (b) of issue #10 — steady deletes with a 3 s tombstone grace for
+ * many graces, while n5 drains (moves) and a move's destination is SIGKILLed and
+ * restarted. Every deleted key keeps being read back; the checker flags any that returns.
+ * It proves its fault landed: a move was copying while deletes ran, deletes acknowledged
+ * several graces before the end exist and were read back later, and the nodes' anti-
+ * entropy purged tombstones (after the restart too).
+ */
+function tombstoneChurn(): Scenario {
+  let copyingMove: Move | undefined
+  let restartedAt = 0
+  return {
+    name: 'tombstone churn, 3 s grace, moves + node restart',
+    short: false,
+    nodeArgs: ['--tombstone-grace', `${TOMBSTONE_GRACE_MS / 1000}s`],
+    workload: {pattern: 'delete-churn'},
+    async inject(env) {
+      copyingMove = await env.waitForMove(copying, 60_000)
+      if (!copyingMove) return ['no copying move seen']
+      await crashNode(env, copyingMove.to, 2000)
+      restartedAt = Date.now()
+      // Several graces of deletes after the restart, while the drain goes on.
+      await sleep(8 * TOMBSTONE_GRACE_MS)
+      return [`SIGKILL destination ${copyingMove.to} during ${copyingMove.id} copying, restarted after 2 s; then ${(8 * TOMBSTONE_GRACE_MS) / 1000} s (8 graces) of deletes`]
+    },
+    async proveLanded(env, history) {
+      const problems: string[] = []
+      if (!copyingMove) problems.push('no move was copying while deletes ran')
+      const end = Math.max(...history.ops.map((o) => o.complete))
+      const deletes = history.ops.filter((o) => o.kind === 'write' && o.value === null && o.outcome === 'ok')
+      const old = deletes.filter((d) => d.complete <= end - 3 * TOMBSTONE_GRACE_MS)
+      if (old.length < 100) problems.push(`only ${old.length} deletes acknowledged 3 graces before the end (want >= 100)`)
+      const deletedAt = new Map(deletes.map((d) => [d.key, d.complete]))
+      const readBacks = history.ops.filter((o) => o.kind === 'read' && o.outcome === 'ok' && (deletedAt.get(o.key) ?? Infinity) <= o.invoke - 2 * TOMBSTONE_GRACE_MS)
+      if (readBacks.length < 50) problems.push(`only ${readBacks.length} reads of keys deleted 2 graces before (want >= 50)`)
+      const purged = purgesIn(env.dp.nodeLogs(), restartedAt)
+      if (purged.total < 100) problems.push(`the nodes purged only ${purged.total} tombstones (want >= 100)`)
+      if (purged.since === 0) problems.push('no tombstone was purged after the node restart')
+      const counts = await env.moveCounts()
+      if (counts.completed < 1) problems.push('no move completed')
+      return {problems, note: `${deletes.length} deletes acked (${old.length} >= 3 graces before the end), ${readBacks.length} read-backs >= 2 graces after the delete, ${purged.total} tombstones purged (${purged.since} after the restart), ${counts.completed} moves completed`}
+    },
+  }
 }
 
 /** SCENARIOS: the issue's fault list, each against a drain of n5 (a plan of ≥ 10 moves) under load. */
@@ -193,4 +265,5 @@ export const SCENARIOS: Scenario[] = [
       return notes
     },
   },
+  tombstoneChurn(),
 ]
