@@ -11,7 +11,7 @@ import {loadClusterToken} from './clusterToken.js'
 import {LoadMeter} from './loadMeter.js'
 import {NodeHttpApi} from './nodeHttpApi.js'
 import {type NodeLog} from './nodeLog.js'
-import {ShardMapFollower} from './shardMapFollower.js'
+import {NodeShardView} from './shardMapFollower.js'
 import {StorageEngine} from './storageEngine.js'
 
 /** StorageNodeOptions configures {@link StorageNode.start}. */
@@ -64,7 +64,7 @@ export class StorageNode {
     private readonly ctx: ServiceContext,
     private readonly opts: StorageNodeOptions,
     private readonly engine: StorageEngine,
-    private readonly map: ShardMapFollower,
+    private readonly map: NodeShardView,
     private readonly meter: LoadMeter,
     private readonly api: NodeHttpApi,
     private readonly server: Server,
@@ -86,7 +86,7 @@ export class StorageNode {
     }
     try {
       const token = await resolveToken(ctx, opts.token)
-      const map = new ShardMapFollower(ctx, opts.id, (problem) => opts.log.warn('ignored a corrupt shard record', {problem}))
+      const map = new NodeShardView(ctx, opts.id, (problem) => opts.log.warn('ignored a corrupt shard record', {problem}))
       const meter = new LoadMeter(Date.now())
       let node: StorageNode | undefined
       const api = new NodeHttpApi({
