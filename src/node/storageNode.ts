@@ -13,7 +13,7 @@ import {LoadMeter} from './loadMeter.js'
 import {NodeHttpApi} from './nodeHttpApi.js'
 import {type NodeLog} from './nodeLog.js'
 import {NodeShardView} from './shardMapFollower.js'
-import {StorageEngine} from './storageEngine.js'
+import {ForeignClusterError, StorageEngine} from './storageEngine.js'
 
 /** StorageNodeOptions configures {@link StorageNode.start}. */
 export interface StorageNodeOptions {
@@ -77,11 +77,12 @@ export class StorageNode {
    * (unusable data dir or listen address, token mismatch), ETCD_* (etcd trouble).
    */
   static async start(ctx: ServiceContext, opts: StorageNodeOptions): Promise<StorageNode> {
-    await getMeta(ctx)
+    const meta = await getMeta(ctx)
     let engine: StorageEngine
     try {
-      engine = StorageEngine.open({dir: opts.dataDir, nodeId: opts.id, tombstoneGraceMs: opts.tombstoneGraceMs, synchronous: opts.synchronous})
+      engine = StorageEngine.open({dir: opts.dataDir, nodeId: opts.id, clusterUid: meta.value.uid, tombstoneGraceMs: opts.tombstoneGraceMs, synchronous: opts.synchronous})
     } catch (err) {
+      if (err instanceof ForeignClusterError) throw new UserError('BAD_INPUT', err.message, `empty ${opts.dataDir} (its data must not merge into the new cluster) or pass another --data-dir`, {cause: err})
       throw new UserError('BAD_INPUT', `cannot open data dir ${opts.dataDir}: ${errorMessage(err)}`, 'pass a writable --data-dir that belongs to this node id', {cause: err})
     }
     try {
