@@ -1,4 +1,5 @@
 import {type RequestOptions} from '../node/nodeClient.js'
+import {NodeRequestError} from '../node/nodeRequestError.js'
 import {type ApplyKind, type ApplyResponse, type GetResult, type NodeRecord} from '../node/protocol.js'
 import {encodedRecordSize} from '../node/recordCodec.js'
 import {type NodeDataApi} from './coordinator.js'
@@ -9,6 +10,22 @@ export interface ApplyBatcherOptions {
   maxBytes: number
   /** schedule runs the flush after the current burst of work (setImmediate in production). */
   schedule?: (fn: () => void) => void
+  /** node names the target in a caller's own timeout error. */
+  node?: string
+  /** now reads a monotonic clock in ms (performance.now in production; injected by tests). */
+  now?: () => number
+  /** startTimer runs `fn` after `ms` and returns its cancel (setTimeout, unref'd, in production). */
+  startTimer?: (fn: () => void, ms: number) => () => void
+}
+
+interface Waiter {
+  resolve: (r: ApplyResponse) => void
+  reject: (e: unknown) => void
+  /** deadline on the `now` clock, when the caller gave a timeout. */
+  deadline?: number
+  cancelTimer?: () => void
+  /** settled: already rejected by its own deadline. */
+  settled?: boolean
 }
 
 interface Pending {
@@ -17,8 +34,7 @@ interface Pending {
   kind: ApplyKind
   records: NodeRecord[]
   bytes: number
-  timeoutMs?: number
-  waiters: {resolve: (r: ApplyResponse) => void; reject: (e: unknown) => void}[]
+  waiters: Waiter[]
 }
 
 /**
@@ -29,16 +45,31 @@ interface Pending {
  * caller gets the batch's outcome: its response, or its error (a STALE_EPOCH refusal
  * concerns every record of the batch alike, since they share shard and epoch). Applies are
  * LWW merges, so batching never changes what a replica ends up holding. Reads pass through.
+ *
+ * Timeouts are per caller: each keeps its own deadline (a caller whose deadline passes gets
+ * NODE_UNREACHABLE "timed out" while the batch goes on for the others), and the request's
+ * own timeout is the latest of its callers' remaining times (the target's default when a
+ * caller gave none), so a nearly-expired write never shortens its batch-mates' timeout.
  */
 export class ApplyBatcher implements NodeDataApi {
   private readonly pending = new Map<string, Pending>()
   private readonly schedule: (fn: () => void) => void
+  private readonly now: () => number
+  private readonly startTimer: (fn: () => void, ms: number) => () => void
 
   constructor(
     private readonly target: NodeDataApi,
     private readonly opts: ApplyBatcherOptions,
   ) {
     this.schedule = opts.schedule ?? ((fn) => setImmediate(fn))
+    this.now = opts.now ?? (() => performance.now())
+    this.startTimer =
+      opts.startTimer ??
+      ((fn, ms) => {
+        const t = setTimeout(fn, ms)
+        t.unref()
+        return () => clearTimeout(t)
+      })
   }
 
   /** get is the target's get. */
@@ -57,7 +88,7 @@ export class ApplyBatcher implements NodeDataApi {
       p = undefined
     }
     if (!p) {
-      p = {shard, epoch, kind, records: [], bytes: 0, timeoutMs: opts.timeoutMs, waiters: []}
+      p = {shard, epoch, kind, records: [], bytes: 0, waiters: []}
       this.pending.set(id, p)
       const mine = p
       this.schedule(() => {
@@ -66,21 +97,45 @@ export class ApplyBatcher implements NodeDataApi {
     }
     p.records.push(...records)
     p.bytes += bytes
-    if (opts.timeoutMs !== undefined) p.timeoutMs = Math.min(p.timeoutMs ?? opts.timeoutMs, opts.timeoutMs)
-    return new Promise((resolve, reject) => p.waiters.push({resolve, reject}))
+    const batch = p
+    return new Promise((resolve, reject) => {
+      const w: Waiter = {resolve, reject}
+      if (opts.timeoutMs !== undefined) {
+        const ms = opts.timeoutMs
+        w.deadline = this.now() + ms
+        w.cancelTimer = this.startTimer(() => {
+          w.settled = true
+          reject(new NodeRequestError('NODE_UNREACHABLE', `node ${this.opts.node ?? '?'}: timed out after ${ms} ms`, this.opts.node ?? '', 0))
+        }, ms)
+      }
+      batch.waiters.push(w)
+    })
+  }
+
+  /** requestTimeout: the latest remaining deadline of `waiters`, or undefined (the target's default) when one has none. */
+  private requestTimeout(waiters: readonly Waiter[]): number | undefined {
+    let latest = 0
+    for (const w of waiters) {
+      if (w.deadline === undefined) return undefined
+      latest = Math.max(latest, w.deadline)
+    }
+    return Math.max(1, Math.ceil(latest - this.now()))
   }
 
   private flush(id: string): void {
     const p = this.pending.get(id)
     if (!p) return
     this.pending.delete(id)
-    this.target.apply(p.shard, p.epoch, p.records, p.kind, p.timeoutMs === undefined ? {} : {timeoutMs: p.timeoutMs}).then(
-      (r) => {
-        for (const w of p.waiters) w.resolve(r)
-      },
-      (err: unknown) => {
-        for (const w of p.waiters) w.reject(err)
-      },
+    const timeoutMs = this.requestTimeout(p.waiters)
+    const settle = (fn: (w: Waiter) => void) => {
+      for (const w of p.waiters) {
+        w.cancelTimer?.()
+        if (!w.settled) fn(w)
+      }
+    }
+    this.target.apply(p.shard, p.epoch, p.records, p.kind, timeoutMs === undefined ? {} : {timeoutMs}).then(
+      (r) => settle((w) => w.resolve(r)),
+      (err: unknown) => settle((w) => w.reject(err)),
     )
   }
 }

@@ -116,7 +116,7 @@ export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions)
       const client = clients.client({id: node, address})
       let batcher = batchers.get(client)
       if (!batcher) {
-        batcher = new ApplyBatcher(client, {maxRecords: 256, maxBytes: 4 * 1024 * 1024})
+        batcher = new ApplyBatcher(client, {maxRecords: 256, maxBytes: 4 * 1024 * 1024, node})
         batchers.set(client, batcher)
       }
       return batcher

@@ -55,4 +55,57 @@ describe('ApplyBatcher', () => {
     await b.apply(0, 1, [rec('solo')])
     expect(node.records.size).toBe(1)
   })
+
+  it('Given a nearly-expired write batched with others, Then it times out alone and the batch keeps the latest deadline', async () => {
+    let clock = 0
+    const timers: {at: number; fn: () => void; cancelled: boolean}[] = []
+    const sent: (number | undefined)[] = []
+    let answer!: (r: Awaited<ReturnType<FakeNode['apply']>>) => void
+    const node = new FakeNode('a')
+    const slow = {
+      get: node.get.bind(node),
+      apply: (...a: Parameters<FakeNode['apply']>) => {
+        sent.push(a[4]?.timeoutMs)
+        return new Promise<Awaited<ReturnType<FakeNode['apply']>>>((resolve) => (answer = resolve)).then(async (r) => (await node.apply(...a), r))
+      },
+    }
+    const m = manual()
+    const b = new ApplyBatcher(slow, {
+      maxRecords: 10,
+      maxBytes: 1 << 20,
+      schedule: m.schedule,
+      node: 'a',
+      now: () => clock,
+      startTimer: (fn, ms) => {
+        const t = {at: clock + ms, fn, cancelled: false}
+        timers.push(t)
+        return () => (t.cancelled = true)
+      },
+    })
+    const almostExpired = b.apply(0, 1, [rec('late')], 'write', {timeoutMs: 5}).catch((e: unknown) => e)
+    const fresh = b.apply(0, 1, [rec('fresh')], 'write', {timeoutMs: 2000})
+    clock = 1
+    m.run()
+    expect(sent).toEqual([1999]) // the batch's request is bounded by its latest caller, not its earliest
+    clock = 5
+    for (const t of timers) if (!t.cancelled && t.at <= clock) t.fn()
+    const err = (await almostExpired) as NodeRequestError
+    expect(err.code).toBe('NODE_UNREACHABLE')
+    expect(err.message).toMatch(/node a: timed out after 5 ms/)
+    answer({applied: 2, ignored: 0} as never)
+    await expect(fresh).resolves.toBeDefined()
+    expect(timers.every((t) => t.cancelled || t.at <= clock)).toBe(true) // the fresh caller's timer was cleared
+  })
+
+  it('Given a caller without a timeout in the batch, Then the request uses the target default', async () => {
+    const sent: (number | undefined)[] = []
+    const node = new FakeNode('a')
+    const spy = {get: node.get.bind(node), apply: (...a: Parameters<FakeNode['apply']>) => (sent.push(a[4]?.timeoutMs), node.apply(...a))}
+    const m = manual()
+    const b = new ApplyBatcher(spy, {maxRecords: 10, maxBytes: 1 << 20, schedule: m.schedule})
+    const ps = [b.apply(0, 1, [rec('a')], 'write', {timeoutMs: 5}), b.apply(0, 1, [rec('b')])]
+    m.run()
+    await Promise.all(ps)
+    expect(sent).toEqual([undefined])
+  })
 })
