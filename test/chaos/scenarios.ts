@@ -1,5 +1,6 @@
 import {type Move} from '../../src/model/move.js'
 import {type ChaosEnv, type ExecutorRun} from './chaosEnv.js'
+import {PARTITION_SCENARIOS} from './partitionScenarios.js'
 
 /**
  * Scenario is one fault schedule. `inject` runs while the drain plan executes under load:
@@ -11,6 +12,8 @@ export interface Scenario {
   name: string
   /** short: part of the short suite `.ci/run` runs. */
   short: boolean
+  /** ownAddresses: every process on its own 127.x address, with env.partition to cut traffic (partition scenarios). */
+  ownAddresses?: boolean
   inject(env: ChaosEnv): Promise<string[]>
 }
 
@@ -147,3 +150,5 @@ export const SCENARIOS: Scenario[] = [
     },
   },
 ]
+
+SCENARIOS.push(...PARTITION_SCENARIOS)

@@ -1,7 +1,8 @@
 import {describe, expect, it} from 'vitest'
 import {formatHlc} from '../../src/model/hlc.js'
 import {NodeRequestError} from '../../src/node/nodeRequestError.js'
-import {type NodeRecord} from '../../src/node/protocol.js'
+import {type RequestOptions} from '../../src/node/nodeClient.js'
+import {type ApplyKind, type NodeRecord} from '../../src/node/protocol.js'
 import {ApplyBatcher} from '../../src/router/applyBatcher.js'
 import {FakeNode} from './fakeNode.js'
 
@@ -64,9 +65,9 @@ describe('ApplyBatcher', () => {
     const node = new FakeNode('a')
     const slow = {
       get: node.get.bind(node),
-      apply: (...a: Parameters<FakeNode['apply']>) => {
-        sent.push(a[4]?.timeoutMs)
-        return new Promise<Awaited<ReturnType<FakeNode['apply']>>>((resolve) => (answer = resolve)).then(async (r) => (await node.apply(...a), r))
+      apply: (shard: number, epoch: number, records: readonly NodeRecord[], kind?: ApplyKind, opts?: RequestOptions) => {
+        sent.push(opts?.timeoutMs)
+        return new Promise<Awaited<ReturnType<FakeNode['apply']>>>((resolve) => (answer = resolve)).then(async (r) => (await node.apply(shard, epoch, records, kind), r))
       },
     }
     const m = manual()
@@ -100,7 +101,7 @@ describe('ApplyBatcher', () => {
   it('Given a caller without a timeout in the batch, Then the request uses the target default', async () => {
     const sent: (number | undefined)[] = []
     const node = new FakeNode('a')
-    const spy = {get: node.get.bind(node), apply: (...a: Parameters<FakeNode['apply']>) => (sent.push(a[4]?.timeoutMs), node.apply(...a))}
+    const spy = {get: node.get.bind(node), apply: (shard: number, epoch: number, records: readonly NodeRecord[], kind?: ApplyKind, opts?: RequestOptions) => (sent.push(opts?.timeoutMs), node.apply(shard, epoch, records, kind))}
     const m = manual()
     const b = new ApplyBatcher(spy, {maxRecords: 10, maxBytes: 1 << 20, schedule: m.schedule})
     const ps = [b.apply(0, 1, [rec('a')], 'write', {timeoutMs: 5}), b.apply(0, 1, [rec('b')])]
