@@ -9,6 +9,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 /** CUT_MS: how long a cut lasts; longer than the routers' node timeout (2 s) and the leases (3 s). */
 const CUT_MS = 8000
 
+/** EXECUTOR_CUT_MS outlasts the executor's node request timeout (10 s). */
+const EXECUTOR_CUT_MS = 15_000
+
 /** FaultMissed: the scenario's fault did not hit what it was meant to; the scenario fails. */
 class FaultMissed extends Error {
   constructor(what: string) {
@@ -39,8 +42,8 @@ async function movesUnderWay(env: ChaosEnv): Promise<string[]> {
 }
 
 /** holdCut keeps the rules for CUT_MS, then heals; fails unless rules labelled `label` dropped packets. */
-async function holdCut(partition: Partition, label: string): Promise<number> {
-  await sleep(CUT_MS)
+async function holdCut(partition: Partition, label: string, ms = CUT_MS): Promise<number> {
+  await sleep(ms)
   const dropped = partition.packets(label)
   partition.heal()
   if (dropped === 0) throw new FaultMissed(`the "${label}" rules dropped no packet (no traffic crossed the cut)`)
@@ -106,9 +109,28 @@ export const PARTITION_SCENARIOS: Scenario[] = [
           partition.heal()
           throw new FaultMissed(`${m.id} was already ${now?.phase ?? 'gone'} when the cut began`)
         }
-        const dropped = await holdCut(partition, 'executor-dst')
-        const after = (await env.moves()).find((x) => x.id === m.id)
-        return [`cut executor <-> ${m.to} (destination of ${m.id}, copying ${now.progress.bytes} B) for ${CUT_MS / 1000} s: ${dropped} packets dropped; the move was ${after?.phase} after healing`]
+        // Longer than the executor's node request timeout (10 s): its requests to the destination
+        // time out (it retries them silently, within its node-retry budget). Proof that the cut
+        // hit the copy: no progress is recorded while it lasts, and the copy goes on once healed.
+        const progressOf = async () => (await env.moves()).find((x) => x.id === m.id)
+        await sleep(3000)
+        const during = await progressOf()
+        await sleep(EXECUTOR_CUT_MS - 3000)
+        const atEnd = await progressOf()
+        const dropped = partition.packets('executor-dst')
+        partition.heal()
+        if (dropped === 0) throw new FaultMissed('no packet between the executor and the destination was dropped')
+        if (during?.phase !== 'copying' || atEnd?.phase !== 'copying' || atEnd.progress.bytes !== during.progress.bytes) {
+          throw new FaultMissed(`${m.id} did not stall while its executor was cut from ${m.to}: ${during?.phase} ${during?.progress.bytes} B -> ${atEnd?.phase} ${atEnd?.progress.bytes} B`)
+        }
+        const stalledAt = atEnd.progress.bytes
+        const resumed = await waitUntil(async () => {
+          const x = await progressOf()
+          return x !== undefined && (x.phase !== 'copying' || x.progress.bytes > stalledAt)
+        }, 60_000)
+        if (!resumed) throw new Error(`${m.id} made no progress within 60 s of the cut healing`)
+        const after = await progressOf()
+        return [`cut executor <-> ${m.to} (destination of ${m.id}) for ${EXECUTOR_CUT_MS / 1000} s mid-copy: ${dropped} packets dropped, the copy stalled at ${stalledAt} B and went on after healing (${after?.phase}, ${after?.progress.bytes} B)`]
       } finally {
         await setThrottle(env.dp.ctx, null)
       }
