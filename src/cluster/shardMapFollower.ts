@@ -29,6 +29,7 @@ export class ShardMapFollower {
   private readonly refreshing = new Map<number, Promise<Shard | undefined>>()
   private notifyQueued = false
   private stopped = false
+  private changes = 0
 
   constructor(
     private readonly ctx: ServiceContext,
@@ -97,6 +98,11 @@ export class ShardMapFollower {
     return this.state.appliedRevision()
   }
 
+  /** version counts the changes folded in so far (bumped synchronously): a cache of the map is current while it is unchanged. */
+  version(): number {
+    return this.changes
+  }
+
   /** stop ends the watch; no callback runs afterwards. Idempotent. */
   async stop(): Promise<void> {
     this.stopped = true
@@ -148,6 +154,7 @@ export class ShardMapFollower {
   }
 
   private changed(): void {
+    this.changes++
     if (this.notifyQueued || this.stopped) return
     this.notifyQueued = true
     queueMicrotask(() => {

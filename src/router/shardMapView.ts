@@ -32,7 +32,8 @@ export class ShardMapView implements ShardSource {
   private readonly nodeAddresses = new Map<string, string>()
   private readonly aliveAddresses = new Map<string, string>()
   private current = RoutingTable.of([])
-  private dirty = false
+  /** builtAt: the follower's version the cached table was built from. */
+  private builtAt = -1
   private readonly watches: ResumableWatch[] = []
   private readonly inflightRefresh = new Map<number, Promise<void>>()
   private notifyQueued = false
@@ -66,9 +67,11 @@ export class ShardMapView implements ShardSource {
 
   /** table returns the current routing snapshot. */
   table(): RoutingTable {
-    if (this.dirty) {
+    // Keyed on the follower's version (bumped synchronously), so a refresh's result is routed
+    // with as soon as it resolves, not only after the coalesced onChange ran.
+    if (this.builtAt !== this.shards.version()) {
+      this.builtAt = this.shards.version()
       this.current = RoutingTable.of(this.shards.all())
-      this.dirty = false
     }
     return this.current
   }
@@ -151,7 +154,6 @@ export class ShardMapView implements ShardSource {
   }
 
   private changed(): void {
-    this.dirty = true
     if (this.notifyQueued || this.closed) return
     this.notifyQueued = true
     queueMicrotask(() => {
