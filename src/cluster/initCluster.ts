@@ -1,3 +1,4 @@
+import {randomUUID} from 'node:crypto'
 import {UserError} from '../errors/errors.js'
 import {MAX_TXN_OPS, type Txn} from '../etcd/etcdStore.js'
 import {type ClusterMeta} from '../model/cluster.js'
@@ -78,7 +79,7 @@ export async function initCluster(ctx: ServiceContext, input: InitClusterInput):
   await runLimited(batches, 8, async (txn) => {
     if ((await ctx.store.commit(txn)) === undefined) throw new UserError('CONFLICT', `cluster "${ctx.cluster}" was created concurrently by someone else`, 'check `shardctl cluster status`')
   })
-  const meta: ClusterMeta = {version: 1, name: ctx.cluster, rf: input.rf, hash: HASH_NAME, createdAt: now, nextShardId: shards.length}
+  const meta: ClusterMeta = {version: 1, name: ctx.cluster, rf: input.rf, hash: HASH_NAME, createdAt: now, nextShardId: shards.length, uid: randomUUID()}
   const done = await ctx.store.commit({
     compares: [metaAbsent],
     puts: [

@@ -117,6 +117,16 @@ export class EtcdStore {
   }
 
   /**
+   * getAt reads one key and returns it (undefined when absent) with the revision the read
+   * was served at, so a caller can tell "absent at revision R" from a stale answer.
+   */
+  async getAt(key: string): Promise<{kv: StoredValue | undefined; revision: bigint}> {
+    const res = await this.wrap(() => this.client.get(key).exec())
+    const kv = res.kvs[0]
+    return {kv: kv ? toStored(kv) : undefined, revision: BigInt(res.header.revision)}
+  }
+
+  /**
    * getTyped reads and validates one key. Throws UserError(CORRUPT_VALUE) naming the key
    * and the failing field when the value is not JSON or fails `schema`.
    */

@@ -1,6 +1,9 @@
 import * as etcd from 'etcd3'
 import {type EtcdStore, prefixEnd} from './etcdStore.js'
 
+const RECONNECT_BASE_MS = 100
+const RECONNECT_MAX_MS = 5000
+
 /** WatchEvent is one change under a watched prefix. */
 export interface WatchEvent {
   type: 'put' | 'delete'
@@ -34,13 +37,19 @@ export interface ResumableWatch {
 }
 
 /**
- * watchPrefix watches every key under `prefix` and survives etcd restarts: etcd3 re-attaches
- * a dropped stream from the last seen revision by itself; when etcd cancels the watcher
- * (its resume revision was compacted, or at creation `fromRevision` already was) this
- * recreates it after a `resync` read. Events are delivered in revision order, each
- * (revision, key) at most once.
+ * watchPrefix watches every key under `prefix` and survives etcd restarts. When the stream
+ * drops, the watch resumes from the revision after the last event it delivered: etcd3
+ * would re-attach its watcher by itself, but from the revision after the last response
+ * *header* it saw (a "created" reply carries etcd's current revision before the catch-up
+ * events), which can skip events; so this detaches that watcher and creates a new one,
+ * after a backoff. When etcd cancels the watcher (its resume revision was compacted, or at
+ * creation `fromRevision` already was) this recreates it after a `resync` read. Events
+ * are delivered in revision order, each (revision, key) at most once.
+ *
+ * etcd never splits one revision's events across watch responses (no fragmenting is
+ * requested), so "after the last delivered revision" loses nothing.
  */
-export function watchPrefix(store: EtcdStore, prefix: string, opts: ResumableWatchOptions): ResumableWatch {
+export function watchPrefix(store: Pick<EtcdStore, 'client'>, prefix: string, opts: ResumableWatchOptions): ResumableWatch {
   let last = opts.fromRevision
   // One transaction can change several keys under the prefix: they share one revision, so
   // "already seen" is (revision, key), not the revision alone.
@@ -48,6 +57,7 @@ export function watchPrefix(store: EtcdStore, prefix: string, opts: ResumableWat
   let watcher: etcd.Watcher | undefined
   let closed = false
   let retryTimer: NodeJS.Timeout | undefined
+  let reconnects = 0
 
   const deliver = (type: 'put' | 'delete', kv: etcd.IKeyValue) => {
     const rev = BigInt(kv.mod_revision)
@@ -74,8 +84,21 @@ export function watchPrefix(store: EtcdStore, prefix: string, opts: ResumableWat
     watcher = w
     w.on('put', (kv) => deliver('put', kv))
     w.on('delete', (kv) => deliver('delete', kv))
-    w.on('connected', () => opts.onStatus?.('connected'))
-    w.on('disconnected', () => opts.onStatus?.('disconnected'))
+    w.on('connected', () => {
+      reconnects = 0
+      opts.onStatus?.('connected')
+    })
+    w.on('disconnected', () => {
+      opts.onStatus?.('disconnected')
+      if (watcher !== w || closed) return
+      // Detach etcd3's watcher (it would resume from its last header revision + 1, see the
+      // function doc) and re-create one from our own last delivered revision. While the
+      // stream is down, cancel() only removes the watcher from etcd3's list.
+      watcher = undefined
+      void w.cancel().catch(() => {})
+      retryTimer = setTimeout(start, Math.min(RECONNECT_MAX_MS, RECONNECT_BASE_MS * 2 ** reconnects++))
+      retryTimer.unref?.()
+    })
     w.on('error', () => {
       // etcd canceled this watcher; etcd3 has already detached it (cancel() now would send a
       // second cancel whose reply etcd3 cannot route). etcd 3.4 gives no cancel reason for a

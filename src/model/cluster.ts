@@ -2,7 +2,11 @@ import {z} from 'zod'
 import {HASH_NAME} from './hash.js'
 import {ClusterNameSchema, ShardIdSchema} from './ids.js'
 
-/** ClusterMetaSchema: the `meta` key; written once by `cluster init`, `nextShardId` grows on splits. */
+/**
+ * ClusterMetaSchema: the `meta` key; written once by `cluster init`, `nextShardId` grows on
+ * splits. `uid` is new on every init (also `--force`): a node records it in its data dir and
+ * refuses a dir of another incarnation (absent in clusters created before it existed).
+ */
 export const ClusterMetaSchema = z.object({
   version: z.literal(1),
   name: ClusterNameSchema,
@@ -10,6 +14,10 @@ export const ClusterMetaSchema = z.object({
   hash: z.literal(HASH_NAME),
   createdAt: z.string(),
   nextShardId: ShardIdSchema,
+  uid: z
+    .string()
+    .regex(/^[A-Za-z0-9-]{8,64}$/)
+    .optional(),
 })
 
 /** ClusterMeta is a validated `meta` value. */

@@ -10,12 +10,20 @@ import {type NodeRecord} from './protocol.js'
 import {RECORD_HASH_FORMAT, recordHash} from './recordHash.js'
 import {decodeCursor, encodeCursor} from './snapshotCursor.js'
 
+/** ForeignClusterError: a data dir recorded for another cluster incarnation (see StorageEngineOptions.clusterUid). */
+export class ForeignClusterError extends Error {}
+
 /** StorageEngineOptions configures {@link StorageEngine.open}. */
 export interface StorageEngineOptions {
   /** dir holds the database (created if missing). */
   dir: string
   /** nodeId is recorded on first open; opening the dir as another node throws (a data dir belongs to one node). */
   nodeId?: string
+  /**
+   * clusterUid is the cluster incarnation (meta.uid), recorded on first open; opening the dir
+   * for another incarnation throws (its data belongs to a cluster since re-initialised).
+   */
+  clusterUid?: string
   /**
    * synchronous: `FULL` (default) fsyncs the WAL on every commit, so an acknowledged write
    * survives power loss; `NORMAL` survives a process crash but may lose the last commits
@@ -160,7 +168,7 @@ export class StorageEngine {
 
   /**
    * open opens (creating if needed) the engine in `opts.dir`. Throws Error when the dir
-   * belongs to another node id, or SQLite's error when the file is unusable.
+   * belongs to another node id or cluster incarnation, or SQLite's error when the file is unusable.
    */
   static open(opts: StorageEngineOptions): StorageEngine {
     mkdirSync(opts.dir, {recursive: true})
@@ -193,6 +201,11 @@ export class StorageEngine {
         const row = db.prepare('SELECT value FROM meta WHERE name = ?').get('node') as {value: string} | undefined
         if (row && row.value !== opts.nodeId) throw new Error(`data dir ${opts.dir} belongs to node "${row.value}", not "${opts.nodeId}"`)
         if (!row) db.prepare('INSERT INTO meta (name, value) VALUES (?, ?)').run('node', opts.nodeId)
+      }
+      if (opts.clusterUid !== undefined) {
+        const row = db.prepare('SELECT value FROM meta WHERE name = ?').get('cluster') as {value: string} | undefined
+        if (row && row.value !== opts.clusterUid) throw new ForeignClusterError(`data dir ${opts.dir} holds data of an earlier incarnation of the cluster (uid ${row.value}, now ${opts.clusterUid}: it was re-initialised since)`)
+        if (!row) db.prepare('INSERT INTO meta (name, value) VALUES (?, ?)').run('cluster', opts.clusterUid)
       }
       return new StorageEngine(db, opts)
     } catch (err) {

@@ -3,6 +3,7 @@ import {type AddressInfo} from 'node:net'
 import {getMeta, updateNode} from '../cluster/clusterRepo.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {UserError, errorMessage, isUserError} from '../errors/errors.js'
+import {LeasedMembership} from '../cluster/leasedMembership.js'
 import {grantLease, type LeaseHandle} from '../etcd/leaseHandle.js'
 import {type Alive, NodeSchema} from '../model/node.js'
 import {type Capacity} from '../model/resources.js'
@@ -13,8 +14,8 @@ import {loadClusterToken} from './clusterToken.js'
 import {LoadMeter} from './loadMeter.js'
 import {NodeHttpApi} from './nodeHttpApi.js'
 import {type NodeLog} from './nodeLog.js'
-import {ShardMapFollower} from './shardMapFollower.js'
-import {StorageEngine} from './storageEngine.js'
+import {NodeShardView} from './shardMapFollower.js'
+import {ForeignClusterError, StorageEngine} from './storageEngine.js'
 import {repairShards} from '../repair/repairService.js'
 
 /** antiEntropyIntervalMs: a quarter of the grace, between 1 s and 5 min, so a tombstone is collected within about 1.25 graces of its delete. */
@@ -62,9 +63,8 @@ export interface StopSummary {
  * it has a new lease and a fresh map; {@link stop} shuts it down gracefully.
  */
 export class StorageNode {
-  private lease?: LeaseHandle
+  private membership?: LeasedMembership
   private registered = false
-  private recovering = false
   private stopping = false
   private stopped?: Promise<StopSummary>
   private readonly timers: NodeJS.Timeout[] = []
@@ -75,7 +75,7 @@ export class StorageNode {
     private readonly ctx: ServiceContext,
     private readonly opts: StorageNodeOptions,
     private readonly engine: StorageEngine,
-    private readonly map: ShardMapFollower,
+    private readonly map: NodeShardView,
     private readonly meter: LoadMeter,
     private readonly api: NodeHttpApi,
     private readonly server: Server,
@@ -89,16 +89,17 @@ export class StorageNode {
    * (unusable data dir or listen address, token mismatch), ETCD_* (etcd trouble).
    */
   static async start(ctx: ServiceContext, opts: StorageNodeOptions): Promise<StorageNode> {
-    await getMeta(ctx)
+    const meta = await getMeta(ctx)
     let engine: StorageEngine
     try {
-      engine = StorageEngine.open({dir: opts.dataDir, nodeId: opts.id, tombstoneGraceMs: opts.tombstoneGraceMs, maxClockOffsetMs: opts.maxClockOffsetMs, synchronous: opts.synchronous})
+      engine = StorageEngine.open({dir: opts.dataDir, nodeId: opts.id, clusterUid: meta.value.uid, tombstoneGraceMs: opts.tombstoneGraceMs, maxClockOffsetMs: opts.maxClockOffsetMs, synchronous: opts.synchronous})
     } catch (err) {
+      if (err instanceof ForeignClusterError) throw new UserError('BAD_INPUT', err.message, `empty ${opts.dataDir} (its data must not merge into the new cluster) or pass another --data-dir`, {cause: err})
       throw new UserError('BAD_INPUT', `cannot open data dir ${opts.dataDir}: ${errorMessage(err)}`, 'pass a writable --data-dir that belongs to this node id', {cause: err})
     }
     try {
       const token = await resolveToken(ctx, opts.token)
-      const map = new ShardMapFollower(ctx, opts.id, (problem) => opts.log.warn('ignored a corrupt shard record', {problem}))
+      const map = new NodeShardView(ctx, opts.id, (problem) => opts.log.warn('ignored a corrupt shard record', {problem}))
       const meter = new LoadMeter(Date.now())
       const maxOffsetMs = opts.maxClockOffsetMs ?? DEFAULT_MAX_CLOCK_OFFSET_MS
       const clock = new ClockMonitor(ctx, {
@@ -142,7 +143,8 @@ export class StorageNode {
       this.advertised = this.opts.advertise ?? `${this.opts.listenHost.includes(':') ? `[${this.opts.listenHost}]` : this.opts.listenHost}:${port}`
       await this.registerRecord()
       await this.map.start()
-      await this.takeLease()
+      this.membership = this.newMembership()
+      await this.membership.start()
       this.registered = true
       this.startTimers()
       this.clock.start()
@@ -151,7 +153,7 @@ export class StorageNode {
     } catch (err) {
       this.server.close()
       await this.map.stop()
-      await this.lease?.revoke().catch(() => {})
+      await this.membership?.stop()
       throw err
     }
   }
@@ -163,7 +165,7 @@ export class StorageNode {
 
   /** serving is true when the node answers data requests (registered, lease held, not stopping). */
   serving(): boolean {
-    return this.registered && !this.recovering && !this.stopping && !(this.lease?.lost ?? true)
+    return this.registered && !this.stopping && (this.membership?.held() ?? false)
   }
 
   private async registerRecord(): Promise<void> {
@@ -183,42 +185,30 @@ export class StorageNode {
     if (changed) opts.log.info('updated node record', {address: this.advertised})
   }
 
-  private async takeLease(): Promise<void> {
-    const lease = await grantLease(this.ctx.store, this.opts.leaseTtlSeconds)
-    const alive: Alive = {node: this.opts.id, address: this.advertised, pid: process.pid, startedAt: this.ctx.clock().toISOString()}
-    try {
-      await this.ctx.store.put(this.ctx.keys.alive(this.opts.id), JSON.stringify(alive), lease.id)
-    } catch (err) {
-      await lease.revoke().catch(() => {})
-      throw err
-    }
-    this.lease = lease
-    lease.onLost((err) => {
-      if (this.stopping) return
-      this.opts.log.warn('etcd lease lost; not serving until re-registered', {error: errorMessage(err)})
-      void this.recover()
+  /**
+   * newMembership: the node's lease lifecycle. Registering publishes the leased alive/<id>;
+   * after a lapsed lease it first re-reads the shard map (changes may have been missed), and
+   * the node serves again only once both are done under a live lease.
+   */
+  private newMembership(): LeasedMembership {
+    const log = this.opts.log
+    return new LeasedMembership({
+      grant: () => grantLease(this.ctx.store, this.opts.leaseTtlSeconds),
+      register: async (lease, recovering) => {
+        if (recovering) await this.map.start()
+        await this.publishAlive(lease)
+      },
+      onLost: (err) => {
+        if (!this.stopping) log.warn('etcd lease lost; not serving until re-registered', {error: errorMessage(err)})
+      },
+      onRecovered: (attempts) => log.info('re-registered after lease loss', {attempts, mapRevision: this.map.mapRevision().toString()}),
+      onRetry: (err, delayMs) => log.warn('re-registration failed; retrying', {error: errorMessage(err), delayMs}),
     })
   }
 
-  /** recover re-registers after a lost lease: new lease and alive key, fresh shard map; retries with backoff until it succeeds or the node stops. */
-  private async recover(): Promise<void> {
-    if (this.recovering || this.stopping) return
-    this.recovering = true
-    try {
-      for (let attempt = 0; !this.stopping; attempt++) {
-        try {
-          await this.takeLease()
-          await this.map.start()
-          this.opts.log.info('re-registered after lease loss', {attempts: attempt + 1, mapRevision: this.map.mapRevision().toString()})
-          return
-        } catch (err) {
-          this.opts.log.warn('re-registration failed; retrying', {error: errorMessage(err)})
-          await this.sleep(Math.min(5000, 250 * 2 ** attempt))
-        }
-      }
-    } finally {
-      this.recovering = false
-    }
+  private async publishAlive(lease: LeaseHandle): Promise<void> {
+    const alive: Alive = {node: this.opts.id, address: this.advertised, pid: process.pid, startedAt: this.ctx.clock().toISOString()}
+    await this.ctx.store.put(this.ctx.keys.alive(this.opts.id), JSON.stringify(alive), lease.id)
   }
 
   private sleep(ms: number): Promise<void> {
@@ -270,7 +260,8 @@ export class StorageNode {
 
   /** publishStats writes the leased stats/<id> record (skipped while not serving: the lease is gone). */
   private async publishStats(): Promise<void> {
-    if (!this.serving() || !this.lease) return
+    const lease = this.membership?.lease()
+    if (!this.serving() || !lease) return
     const held = new Set<number>()
     const clock = this.clock.verdict()
     const stats: NodeStats = {
@@ -284,7 +275,7 @@ export class StorageNode {
         return {shard: shard.id, ...this.meter.rate(shard.id), bytes: totals.bytes, keys: totals.keys}
       }),
     }
-    await this.ctx.store.put(this.ctx.keys.stats(this.opts.id), JSON.stringify(stats), this.lease.id)
+    await this.ctx.store.put(this.ctx.keys.stats(this.opts.id), JSON.stringify(stats), lease.id)
   }
 
   /**
@@ -308,7 +299,7 @@ export class StorageNode {
       await closed
       this.engine.close()
       await this.map.stop()
-      await Promise.race([this.lease?.revoke().catch(() => {}), this.sleep(3000)])
+      await Promise.race([this.membership?.stop(), this.sleep(3000)])
       this.opts.log.info('stopped', {reason, abandoned})
       return {node: this.opts.id, address: this.advertised, reason, abandoned}
     })()

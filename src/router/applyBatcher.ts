@@ -1,6 +1,6 @@
 import {type RequestOptions} from '../node/nodeClient.js'
-import {type ApplyKind, type ApplyResponse, type GetResult, type NodeRecord} from '../node/protocol.js'
 import {NodeRequestError} from '../node/nodeRequestError.js'
+import {type ApplyKind, type ApplyResponse, type GetResult, type NodeRecord} from '../node/protocol.js'
 import {encodedRecordSize} from '../node/recordCodec.js'
 import {type NodeDataApi} from './coordinator.js'
 
@@ -10,17 +10,25 @@ export interface ApplyBatcherOptions {
   maxBytes: number
   /** schedule runs the flush after the current burst of work (setImmediate in production). */
   schedule?: (fn: () => void) => void
-  /** node names the target in the timeout error a caller gets at its own deadline. */
+  /** node names the target in a caller's own timeout error. */
   node?: string
+  /** now reads a monotonic clock in ms (performance.now in production; injected by tests). */
+  now?: () => number
+  /** startTimer runs `fn` after `ms` and returns its cancel (setTimeout, unref'd, in production). */
+  startTimer?: (fn: () => void, ms: number) => () => void
 }
 
 interface Waiter {
   /** offset and count locate the caller's records in the batch. */
   offset: number
   count: number
-  timeoutMs?: number
   resolve: (r: ApplyResponse) => void
   reject: (e: unknown) => void
+  /** deadline on the `now` clock, when the caller gave a timeout. */
+  deadline?: number
+  cancelTimer?: () => void
+  /** settled: already rejected by its own deadline. */
+  settled?: boolean
 }
 
 interface Pending {
@@ -39,20 +47,33 @@ interface Pending {
  * the node, and a lone write waits for nothing but the end of the current turn. Every
  * caller gets the batch's outcome for its own records: the response with `superseded`
  * narrowed to its records (re-indexed from 0), or the batch's error (a STALE_EPOCH refusal
- * concerns every record of the batch alike, since they share shard and epoch). The batch
- * request waits as long as its most patient caller; a caller with a shorter timeoutMs is
- * rejected (NODE_UNREACHABLE, "timed out") at its own deadline. Applies are LWW merges,
- * so batching never changes what a replica ends up holding. Reads pass through.
+ * concerns every record of the batch alike, since they share shard and epoch). Applies are
+ * LWW merges, so batching never changes what a replica ends up holding. Reads pass through.
+ *
+ * Timeouts are per caller: each keeps its own deadline (a caller whose deadline passes gets
+ * NODE_UNREACHABLE "timed out" while the batch goes on for the others), and the request's
+ * own timeout is the latest of its callers' remaining times (the target's default when a
+ * caller gave none), so a nearly-expired write never shortens its batch-mates' timeout.
  */
 export class ApplyBatcher implements NodeDataApi {
   private readonly pending = new Map<string, Pending>()
   private readonly schedule: (fn: () => void) => void
+  private readonly now: () => number
+  private readonly startTimer: (fn: () => void, ms: number) => () => void
 
   constructor(
     private readonly target: NodeDataApi,
     private readonly opts: ApplyBatcherOptions,
   ) {
     this.schedule = opts.schedule ?? ((fn) => setImmediate(fn))
+    this.now = opts.now ?? (() => performance.now())
+    this.startTimer =
+      opts.startTimer ??
+      ((fn, ms) => {
+        const t = setTimeout(fn, ms)
+        t.unref()
+        return () => clearTimeout(t)
+      })
   }
 
   /** get is the target's get. */
@@ -82,31 +103,44 @@ export class ApplyBatcher implements NodeDataApi {
     p.records.push(...records)
     p.bytes += bytes
     const batch = p
-    return new Promise((resolve, reject) => batch.waiters.push({offset, count: records.length, timeoutMs: opts.timeoutMs, resolve, reject}))
+    return new Promise((resolve, reject) => {
+      const w: Waiter = {offset, count: records.length, resolve, reject}
+      if (opts.timeoutMs !== undefined) {
+        const ms = opts.timeoutMs
+        w.deadline = this.now() + ms
+        w.cancelTimer = this.startTimer(() => {
+          w.settled = true
+          reject(new NodeRequestError('NODE_UNREACHABLE', `node ${this.opts.node ?? '?'}: timed out after ${ms} ms`, this.opts.node ?? '', 0))
+        }, ms)
+      }
+      batch.waiters.push(w)
+    })
+  }
+
+  /** requestTimeout: the latest remaining deadline of `waiters`, or undefined (the target's default) when one has none. */
+  private requestTimeout(waiters: readonly Waiter[]): number | undefined {
+    let latest = 0
+    for (const w of waiters) {
+      if (w.deadline === undefined) return undefined
+      latest = Math.max(latest, w.deadline)
+    }
+    return Math.max(1, Math.ceil(latest - this.now()))
   }
 
   private flush(id: string): void {
     const p = this.pending.get(id)
     if (!p) return
     this.pending.delete(id)
-    // The request waits as long as its most patient caller (one nearly-expired write must not
-    // cut the others short); a less patient caller is answered at its own deadline.
-    const timeoutMs = p.waiters.some((w) => w.timeoutMs === undefined) ? undefined : Math.max(...p.waiters.map((w) => w.timeoutMs!))
-    const timers = p.waiters.map((w) =>
-      timeoutMs !== undefined && w.timeoutMs !== undefined && w.timeoutMs < timeoutMs
-        ? setTimeout(() => w.reject(new NodeRequestError('NODE_UNREACHABLE', `node ${this.opts.node ?? '?'}: timed out after ${w.timeoutMs} ms`, this.opts.node ?? '?', 0)), w.timeoutMs)
-        : undefined,
-    )
-    const settled = () => timers.forEach((t) => t && clearTimeout(t))
+    const timeoutMs = this.requestTimeout(p.waiters)
+    const settle = (fn: (w: Waiter) => void) => {
+      for (const w of p.waiters) {
+        w.cancelTimer?.()
+        if (!w.settled) fn(w)
+      }
+    }
     this.target.apply(p.shard, p.epoch, p.records, p.kind, timeoutMs === undefined ? {} : {timeoutMs}).then(
-      (r) => {
-        settled()
-        for (const w of p.waiters) w.resolve(p.waiters.length === 1 ? r : sliceResponse(r, w))
-      },
-      (err: unknown) => {
-        settled()
-        for (const w of p.waiters) w.reject(err)
-      },
+      (r) => settle((w) => w.resolve(p.waiters.length === 1 ? r : sliceResponse(r, w))),
+      (err: unknown) => settle((w) => w.reject(err)),
     )
   }
 }

@@ -1,7 +1,7 @@
 import {z} from 'zod'
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {UserError, isUserError} from '../errors/errors.js'
-import {grantLease, type LeaseHandle} from '../etcd/leaseHandle.js'
+import {type LeaseHandle} from '../etcd/leaseHandle.js'
 
 /**
  * RouterRecordSchema: the leased `routers/<id>` value a serving router keeps current.
@@ -48,14 +48,12 @@ export interface RouterView {
 export interface RouterRegistrationOptions {
   id: string
   address: string
-  ttlSeconds: number
   view: () => RouterView
-  /** onLost fires when the lease lapsed: the router must stop serving and register again. */
-  onLost: (err: Error) => void
 }
 
 /**
- * RouterRegistration keeps the router's leased `routers/<id>` entry current. Updates are
+ * RouterRegistration keeps the router's leased `routers/<id>` entry current, under a lease
+ * its owner's LeasedMembership granted (one registration per lease). Updates are
  * coalesced: at most one put is in flight, and a change during it causes exactly one more
  * put of the then-current view, so a burst of map events costs two writes and the entry
  * trails the router by about one etcd round trip (what the executor's barrier waits for).
@@ -73,22 +71,18 @@ export class RouterRegistration {
   ) {}
 
   /**
-   * register grants a lease and creates the entry. Throws UserError(ALREADY_EXISTS) when
-   * another live router uses the same id, and the store's errors when etcd is unreachable.
+   * register creates the entry under `lease`. Throws UserError(ALREADY_EXISTS) when another
+   * live router uses the same id, and the store's errors when etcd is unreachable; the
+   * caller owns (and revokes) the lease.
    */
-  async register(): Promise<void> {
-    const lease = await grantLease(this.ctx.store, this.opts.ttlSeconds)
+  async register(lease: LeaseHandle): Promise<void> {
     try {
       await this.ctx.store.create(this.ctx.keys.router(this.opts.id), this.body(), lease.id)
     } catch (err) {
-      await lease.revoke().catch(() => {})
       if (isUserError(err, 'ALREADY_EXISTS')) throw new UserError('ALREADY_EXISTS', `router id "${this.opts.id}" is registered by another live router`, 'pick another --id, or wait for the other one\'s lease to expire')
       throw err
     }
     this.lease = lease
-    lease.onLost((err) => {
-      if (this.lease === lease && !this.stopped) this.opts.onLost(err)
-    })
   }
 
   /** update publishes the current view soon (coalesced; errors are retried by the next update or heartbeat). */

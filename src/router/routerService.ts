@@ -1,14 +1,17 @@
 import {hostname} from 'node:os'
 import {type AddressInfo} from 'node:net'
 import {getMeta} from '../cluster/clusterRepo.js'
+import {LeasedMembership} from '../cluster/leasedMembership.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {UserError, errorMessage} from '../errors/errors.js'
+import {grantLease} from '../etcd/leaseHandle.js'
 import {HybridClock} from '../model/hlc.js'
 import {loadClusterToken} from '../node/clusterToken.js'
 import {type NodeClient} from '../node/nodeClient.js'
 import {NodeClients} from '../node/nodeClients.js'
 import {ClockMonitor} from '../clock/clockMonitor.js'
 import {DEFAULT_MAX_CLOCK_OFFSET_MS} from '../clock/clockOffsetTracker.js'
+import {parseListen} from '../node/serveOptions.js'
 import {ApplyBatcher} from './applyBatcher.js'
 import {Coordinator} from './coordinator.js'
 import {LatencyWindow} from './latencyWindow.js'
@@ -80,8 +83,8 @@ export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions)
   const metrics = new RouterMetrics()
   const latency = new LatencyWindow()
   const clients = new NodeClients({token, timeoutMs: opts.nodeTimeoutMs ?? 2000, connections: opts.connections ?? 32})
-  let serving = false
-  let stopped = false
+  let serving = (): boolean => false
+  let drainEnded = false
   let registration: RouterRegistration | undefined
   let lastP99: number | null = null
 
@@ -145,11 +148,11 @@ export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions)
     kv: coordinator,
     metrics,
     latency,
-    serving: () => serving,
+    serving: () => serving(),
     health: () => {
       const c = clockMonitor.verdict()
       // `clock` lets peers measure their offset from this router (see ClockMonitor).
-      return {router: id, serving, mapRevision: view.mapRevision().toString(), shards: view.table().size, clock: Date.now(), clockOk: c.ok, clockOffsetMs: c.offsetMs}
+      return {router: id, serving: serving(), mapRevision: view.mapRevision().toString(), shards: view.table().size, clock: Date.now(), clockOk: c.ok, clockOffsetMs: c.offsetMs}
     },
     log,
   })
@@ -166,39 +169,24 @@ export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions)
   const bound = http.server.address() as AddressInfo
   const address = `${host.includes(':') ? `[${host}]` : host}:${bound.port}`
 
-  const register = async (): Promise<void> => {
-    const reg = new RouterRegistration(ctx, {
-      id,
-      address,
-      ttlSeconds: opts.leaseTtlSeconds ?? 10,
-      view: () => ({mapRevision: view.mapRevision(), epochs: view.table().epochs(), p99Ms: lastP99, clockOffsetMs: clockMonitor.verdict().offsetMs, clockOk: clockMonitor.verdict().ok}),
-      onLost: (err) => void recover(err),
-    })
-    await reg.register()
-    registration = reg
-    serving = true
-  }
-
-  // A lapsed lease: stop serving, re-read the map, register again (bounded backoff, until stopped).
-  const recover = async (err: Error): Promise<void> => {
-    serving = false
-    registration = undefined
-    log(`lease lost (${errorMessage(err)}): not serving until the map is re-read and the router re-registered`)
-    for (let attempt = 0; !stopped; attempt++) {
-      try {
-        await view.resync()
-        await register()
-        log('re-registered; serving again')
-        return
-      } catch (e) {
-        log(`re-registration failed: ${errorMessage(e)}`)
-        await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** Math.min(attempt, 5))))
-      }
-    }
-  }
+  // Registration lives and dies with the lease: when it lapses the router stops serving
+  // (503 NOT_SERVING) until it has re-read the map and registered under a new lease.
+  const membership = new LeasedMembership({
+    grant: () => grantLease(ctx.store, opts.leaseTtlSeconds ?? 10),
+    register: async (lease, recovering) => {
+      if (recovering) await view.resync()
+      const reg = new RouterRegistration(ctx, {id, address, view: () => ({mapRevision: view.mapRevision(), epochs: view.table().epochs(), p99Ms: lastP99, clockOffsetMs: clockMonitor.verdict().offsetMs, clockOk: clockMonitor.verdict().ok})})
+      await reg.register(lease)
+      registration = reg
+    },
+    onLost: (err) => log(`lease lost (${errorMessage(err)}): not serving until the map is re-read and the router re-registered`),
+    onRecovered: () => log('re-registered; serving again'),
+    onRetry: (err) => log(`re-registration failed: ${errorMessage(err)}`),
+  })
+  serving = () => !drainEnded && membership.held()
 
   try {
-    await register()
+    await membership.start()
   } catch (err) {
     await http.drain(0)
     await view.close()
@@ -218,25 +206,18 @@ export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions)
     address,
     cluster: ctx.cluster,
     async stop(drainTimeoutMs: number) {
-      stopped = true
       clearInterval(heartbeat)
       await clockMonitor.stop()
       const atDeadline = http.inflight()
       const drained = await http.drain(drainTimeoutMs)
-      serving = false
+      drainEnded = true
       const left = drained ? 0 : Math.max(0, http.inflight() || atDeadline)
       await repairs.close()
       await registration?.deregister()
+      await membership.stop()
       await view.close()
       await clients.close()
       return {drained, inflightAtDeadline: left}
     },
   }
-}
-
-function parseListen(listen: string): {host: string; port: number} {
-  const m = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(listen)
-  const port = m ? Number(m[2]) : NaN
-  if (!m || port > 65535) throw new UserError('BAD_INPUT', `--listen must be host:port, got "${listen}"`, 'e.g. --listen 127.0.0.1:7000 (port 0 picks a free one)')
-  return {host: m[1]!.replace(/^\[|\]$/g, ''), port}
 }

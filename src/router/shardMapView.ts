@@ -1,16 +1,11 @@
 import {type z} from 'zod'
+import {ShardMapFollower} from '../cluster/shardMapFollower.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {lastSegment} from '../etcd/keys.js'
 import {type ResumableWatch, type WatchEvent, watchPrefix} from '../etcd/resumableWatch.js'
 import {AliveSchema, NodeSchema} from '../model/node.js'
-import {type Shard, ShardSchema} from '../model/shard.js'
 import {RoutingTable} from './routingTable.js'
 import {type ShardSource} from './coordinator.js'
-
-interface Entry {
-  shard: Shard
-  modRevision: bigint
-}
 
 /** ShardMapViewOptions: `onChange` runs (once per burst of events) after the map or a node address changed. */
 export interface ShardMapViewOptions {
@@ -20,29 +15,25 @@ export interface ShardMapViewOptions {
 }
 
 /**
- * ShardMapView is the router's live copy of the shard map and of node addresses: seeded by
- * a list at revision R, then kept current by watches from R (resumable; a compacted resume
- * revision triggers a full re-read). Node addresses come from the leased `alive/<id>` a
- * serving node publishes, falling back to `nodes/<id>`.
+ * ShardMapView is the router's live copy of the shard map and of node addresses. The map is
+ * the shared, monotonic {@link ShardMapFollower} (a resync never moves a shard backwards);
+ * node addresses come from the leased `alive/<id>` a serving node publishes, falling back
+ * to `nodes/<id>`, each seeded by a list and kept current by a resumable watch.
  *
- * {@link mapRevision} is the etcd revision up to which shard-map changes have been applied
- * (the seed list's revision, then each shard event's). Events are applied in revision
- * order, so mapRevision >= R means every shard change committed at or before R is in the
- * table: the executor's barrier compares it with the revision of its shard-map transaction.
+ * {@link mapRevision} is the etcd revision up to which shard-map changes have been applied:
+ * mapRevision >= R means every shard change committed at or before R is in the table, which
+ * the executor's barrier compares with the revision of its shard-map transaction.
  *
- * {@link refresh} re-reads one shard out of band (after a node's STALE_EPOCH): it never
- * moves a shard backwards (entries carry their mod revision) and, when the shard's range
- * changed or it vanished (split/merge), re-reads the whole map.
+ * {@link refresh} re-reads one shard out of band (after a node's STALE_EPOCH) and, when the
+ * shard's range changed or it vanished (split/merge), re-reads the whole map.
  */
 export class ShardMapView implements ShardSource {
-  private readonly shardEntries = new Map<number, Entry>()
+  private readonly shards: ShardMapFollower
   private readonly nodeAddresses = new Map<string, string>()
   private readonly aliveAddresses = new Map<string, string>()
   private current = RoutingTable.of([])
-  private dirty = false
-  private applied = 0n
-  /** floor: shard events at or below it are already reflected by a full read. */
-  private floor = 0n
+  /** builtAt: the follower's version the cached table was built from. */
+  private builtAt = -1
   private readonly watches: ResumableWatch[] = []
   private readonly inflightRefresh = new Map<number, Promise<void>>()
   private notifyQueued = false
@@ -51,15 +42,16 @@ export class ShardMapView implements ShardSource {
   constructor(
     private readonly ctx: ServiceContext,
     private readonly opts: ShardMapViewOptions = {},
-  ) {}
+  ) {
+    this.shards = new ShardMapFollower(ctx, {onChange: () => this.changed(), onInvalid: opts.onInvalid})
+  }
 
   /** start reads the map and node addresses and starts the watches. Throws the store's errors (ETCD_UNREACHABLE, ...). */
   async start(): Promise<void> {
-    const shardsRev = await this.resync()
+    await this.shards.start()
     const nodesRev = await this.loadAddresses(this.ctx.keys.nodesPrefix, NodeSchema, this.nodeAddresses)
     const aliveRev = await this.loadAddresses(this.ctx.keys.alivePrefix, AliveSchema, this.aliveAddresses)
     this.watches.push(
-      watchPrefix(this.ctx.store, this.ctx.keys.shardsPrefix, {fromRevision: shardsRev, onEvent: (ev) => this.onShardEvent(ev), resync: () => this.resync()}),
       watchPrefix(this.ctx.store, this.ctx.keys.nodesPrefix, {
         fromRevision: nodesRev,
         onEvent: (ev) => this.onAddressEvent(ev, NodeSchema, this.nodeAddresses),
@@ -75,9 +67,11 @@ export class ShardMapView implements ShardSource {
 
   /** table returns the current routing snapshot. */
   table(): RoutingTable {
-    if (this.dirty) {
-      this.current = RoutingTable.of([...this.shardEntries.values()].map((e) => e.shard))
-      this.dirty = false
+    // Keyed on the follower's version (bumped synchronously), so a refresh's result is routed
+    // with as soon as it resolves, not only after the coalesced onChange ran.
+    if (this.builtAt !== this.shards.version()) {
+      this.builtAt = this.shards.version()
+      this.current = RoutingTable.of(this.shards.all())
     }
     return this.current
   }
@@ -89,29 +83,16 @@ export class ShardMapView implements ShardSource {
 
   /** mapRevision is the etcd revision up to which shard-map changes are applied (see the class doc). */
   mapRevision(): bigint {
-    return this.applied
+    return this.shards.mapRevision()
   }
 
   /**
-   * resync re-reads every shard at one revision, replaces the table with it and returns
-   * that revision. Used at start, when a watch lost events, after a lapsed lease and when a
-   * refresh finds a shard's range changed.
+   * resync re-reads every shard at one revision, folds it in (never moving a shard
+   * backwards) and returns that revision. Used after a lapsed lease and when a refresh finds
+   * a shard's range changed. Throws the store's errors.
    */
-  async resync(): Promise<bigint> {
-    const {items, revision} = await this.ctx.store.list(this.ctx.keys.shardsPrefix)
-    const next = new Map<number, Entry>()
-    for (const kv of items) {
-      const shard = this.parse(kv.key, kv.value, ShardSchema)
-      if (shard) next.set(shard.id, {shard, modRevision: kv.modRevision})
-    }
-    if (revision > this.floor) {
-      this.shardEntries.clear()
-      for (const [id, e] of next) this.shardEntries.set(id, e)
-      this.floor = revision
-      if (revision > this.applied) this.applied = revision
-      this.changed()
-    }
-    return revision
+  resync(): Promise<bigint> {
+    return this.shards.resync()
   }
 
   /** refresh re-reads shard `id` (single flight per shard); see the class doc. Rejects when etcd cannot be read. */
@@ -126,39 +107,13 @@ export class ShardMapView implements ShardSource {
   /** close stops the watches. */
   async close(): Promise<void> {
     this.closed = true
-    await Promise.all(this.watches.splice(0).map((w) => w.close()))
+    await Promise.all([this.shards.stop(), ...this.watches.splice(0).map((w) => w.close())])
   }
 
   private async refreshOnce(id: number): Promise<void> {
-    const kv = await this.ctx.store.get(this.ctx.keys.shard(id))
-    const before = this.shardEntries.get(id)
-    const shard = kv ? this.parse(kv.key, kv.value, ShardSchema) : undefined
-    if (!kv || !shard || !before || before.shard.range.lo !== shard.range.lo || before.shard.range.hi !== shard.range.hi) {
-      await this.resync()
-      return
-    }
-    if (kv.modRevision > before.modRevision) {
-      this.shardEntries.set(id, {shard, modRevision: kv.modRevision})
-      this.changed()
-    }
-  }
-
-  private onShardEvent(ev: WatchEvent): void {
-    if (ev.modRevision <= this.floor) return
-    const id = Number.parseInt(lastSegment(ev.key), 10)
-    if (ev.type === 'delete') {
-      this.shardEntries.delete(id)
-      this.changed()
-    } else {
-      const shard = this.parse(ev.key, ev.value, ShardSchema)
-      const before = this.shardEntries.get(id)
-      if (shard && (!before || ev.modRevision > before.modRevision)) {
-        this.shardEntries.set(shard.id, {shard, modRevision: ev.modRevision})
-        this.changed()
-      }
-    }
-    if (ev.modRevision > this.applied) this.applied = ev.modRevision
-    this.changed()
+    const before = this.shards.get(id)
+    const after = await this.shards.refresh(id)
+    if (!before || !after || before.range.lo !== after.range.lo || before.range.hi !== after.range.hi) await this.resync()
   }
 
   private async loadAddresses(prefix: string, schema: typeof NodeSchema | typeof AliveSchema, into: Map<string, string>): Promise<bigint> {
@@ -199,7 +154,6 @@ export class ShardMapView implements ShardSource {
   }
 
   private changed(): void {
-    this.dirty = true
     if (this.notifyQueued || this.closed) return
     this.notifyQueued = true
     queueMicrotask(() => {

@@ -29,7 +29,7 @@ const DRAIN = ['node', 'drain', 'n5', '--yes', '--max-concurrent', '3', '--per-n
 
 async function runScenario(s: Scenario): Promise<{result: ScenarioResult; check: CheckReport; landed: string[]}> {
   const started = Date.now()
-  const env: ChaosEnv = await Env.start(s.name.split(' ')[0]!.toLowerCase().replace(/[^a-z]/g, ''), {nodes: 5, rf: 3, ...WORLD, nodeArgs: s.nodeArgs})
+  const env: ChaosEnv = await Env.start(s.name.split(' ')[0]!.toLowerCase().replace(/[^a-z]/g, ''), {nodes: 5, rf: 3, ...WORLD, nodeArgs: s.nodeArgs, ownAddresses: s.ownAddresses})
   try {
     const stop = new AbortController()
     const load = runHistoryWorkload({routers: () => env.routerAddresses(), workers: 4, keysPerWorker: 12, maxOps: 40_000, maxMs: 240_000, stop: stop.signal, ...s.workload})

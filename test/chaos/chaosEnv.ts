@@ -8,6 +8,43 @@ import {type RouterProcess} from '../integration/router/routerProcess.js'
 import {trackPid, untrackPid} from '../support/processReaper.js'
 import {CLI_BIN, runCli} from '../support/runCli.js'
 import {EtcdCluster} from './etcdCluster.js'
+import {Partition} from './partition.js'
+
+const BIND_SOURCE = new URL('./bindSource.cjs', import.meta.url).pathname
+
+/**
+ * AddressPlan gives every process of a partition scenario its own loopback address (Linux
+ * routes all of 127/8 to lo) in a block picked from the runner's pid, so concurrent runs do
+ * not share addresses: etcd members .11-.13, nodes n<k> .2k, routers r<k> .3k, the executor
+ * .41. The test runner itself stays on 127.0.0.1 and is never cut. Children get
+ * bindSource.cjs preloaded, so their connections leave from their own address too.
+ */
+export class AddressPlan {
+  constructor(readonly prefix: string) {}
+
+  /** forRun picks this run's block, 127.<50..249>.0.x. */
+  static forRun(): AddressPlan {
+    return new AddressPlan(`127.${50 + (process.pid % 200)}.0.`)
+  }
+
+  /** etcd lists the members' addresses. */
+  etcd(size: number): string[] {
+    return Array.from({length: size}, (_, i) => `${this.prefix}${11 + i}`)
+  }
+
+  /** of is the address of process `id` (n1.., r1.., executor). */
+  of(id: string): string {
+    if (id === 'executor') return `${this.prefix}41`
+    const m = /^([nr])(\d)$/.exec(id)
+    if (!m) throw new Error(`no address planned for ${id}`)
+    return `${this.prefix}${(m[1] === 'n' ? 20 : 30) + Number(m[2])}`
+  }
+
+  /** env makes process `id` send from its own address. */
+  env(id: string): Record<string, string> {
+    return {NODE_OPTIONS: `--require ${BIND_SOURCE}`, CHAOS_SOURCE_ADDRESS: this.of(id)}
+  }
+}
 
 /** ExecutorRun is one `shardctl node drain|apply` child: its pid, output and exit. */
 export interface ExecutorRun {
@@ -40,31 +77,55 @@ export class ChaosEnv {
   readonly executors: ExecutorRun[] = []
   /** resumedMoves: moves a later executor found unfinished (the previous one died or stopped mid-move). */
   readonly resumedMoves = new Set<string>()
+  /** addresses and partition exist when the scenario asked for its own addresses (partition scenarios). */
+  addresses?: AddressPlan
+  partition?: Partition
   private constructor(
     readonly etcd: EtcdCluster,
     readonly dp: DataPlane,
   ) {}
 
   /** start brings up etcd (3 members), the nodes, two routers, and preloads `preloadKeys` 1 KiB values. */
-  static async start(label: string, opts: {nodes: number; shards: number; rf: number; preloadKeys: number; nodeArgs?: string[]}): Promise<ChaosEnv> {
-    const etcd = await EtcdCluster.start(3)
+  static async start(label: string, opts: {nodes: number; shards: number; rf: number; preloadKeys: number; nodeArgs?: string[]; ownAddresses?: boolean}): Promise<ChaosEnv> {
+    const addresses = opts.ownAddresses ? AddressPlan.forRun() : undefined
+    const etcd = await EtcdCluster.start(3, addresses?.etcd(3))
     let dp: DataPlane | undefined
+    let partition: Partition | undefined
     try {
       dp = new DataPlane(etcd.endpoints, `chaos-${label}`)
       dp.nodeArgs = opts.nodeArgs ?? []
+      if (addresses) {
+        for (let i = 1; i <= opts.nodes; i++) dp.hosts[`n${i}`] = addresses.of(`n${i}`)
+        for (const r of ['r1', 'r2']) dp.hosts[r] = addresses.of(r)
+        dp.childEnv = (id) => addresses.env(id)
+        partition = Partition.create()
+      }
       await dp.init(opts.nodes, opts.shards, opts.rf)
       await dp.startRouter('r1')
       await dp.startRouter('r2')
       const env = new ChaosEnv(etcd, dp)
+      env.addresses = addresses
+      env.partition = partition
       const bulk = 'b'.repeat(1024)
       for (let i = 0; i < opts.preloadKeys; i += 10) {
         await Promise.all(Array.from({length: Math.min(10, opts.preloadKeys - i)}, (_, j) => kv(env.routerAddresses()[0]!, 'PUT', `bulk-${i + j}`, bulk)))
       }
       return env
     } catch (err) {
+      partition?.dispose()
       await dp?.teardown().catch(() => {})
       await etcd.dispose()
       throw err
+    }
+  }
+
+  /** nodeServing asks node `id`'s /healthz whether it serves (false when it cannot be asked). */
+  async nodeServing(id: string): Promise<boolean> {
+    try {
+      const res = await fetch(`http://${this.dp.host(id)}:${this.dp.ports[id]}/healthz`, {signal: AbortSignal.timeout(2000)})
+      return ((await res.json()) as {serving?: boolean}).serving === true
+    } catch {
+      return false
     }
   }
 
@@ -129,7 +190,7 @@ export class ChaosEnv {
 
   /** startExecutor spawns `shardctl <args> --json` (drain or apply) as a child the scenario may kill. */
   startExecutor(args: string[]): ExecutorRun {
-    const child: ChildProcess = spawn(process.execPath, [CLI_BIN, ...args, ...this.cliArgs(), '--json'], {cwd: process.cwd(), env: {PATH: process.env.PATH, HOME: process.env.HOME}, stdio: ['ignore', 'pipe', 'pipe']})
+    const child: ChildProcess = spawn(process.execPath, [CLI_BIN, ...args, ...this.cliArgs(), '--json'], {cwd: process.cwd(), env: {PATH: process.env.PATH, HOME: process.env.HOME, ...this.addresses?.env('executor')}, stdio: ['ignore', 'pipe', 'pipe']})
     trackPid(child.pid)
     let out = ''
     let err = ''
@@ -249,6 +310,7 @@ export class ChaosEnv {
 
   /** dispose kills executors, the data plane and etcd, and removes their dirs. */
   async dispose(): Promise<void> {
+    this.partition?.dispose()
     for (const e of this.executors) e.kill()
     await Promise.all(this.executors.map((e) => e.exited))
     await this.dp.teardown()

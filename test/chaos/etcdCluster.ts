@@ -36,12 +36,13 @@ export class EtcdCluster {
   }
 
   /** start launches `size` members and resolves once all are healthy (bounded: 30 s). */
-  static async start(size = 3): Promise<EtcdCluster> {
+  static async start(size = 3, hosts: readonly string[] = []): Promise<EtcdCluster> {
     const dir = mkdtempSync(join(tmpdir(), 'shardctl-chaos-etcd-'))
     const members: EtcdMember[] = []
     for (let i = 0; i < size; i++) {
       const name = `m${i + 1}`
-      members.push({name, clientUrl: `http://127.0.0.1:${await freePort()}`, peerUrl: `http://127.0.0.1:${await freePort()}`, dataDir: join(dir, name)})
+      const host = hosts[i] ?? '127.0.0.1'
+      members.push({name, clientUrl: `http://${host}:${await freePort()}`, peerUrl: `http://${host}:${await freePort()}`, dataDir: join(dir, name)})
     }
     const cluster = new EtcdCluster(dir, members)
     try {

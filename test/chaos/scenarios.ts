@@ -1,6 +1,7 @@
 import {type Move} from '../../src/model/move.js'
 import {type ChaosEnv, type ExecutorRun} from './chaosEnv.js'
 import {type ChaosHistory, type ChaosWorkloadOptions} from './history.js'
+import {PARTITION_SCENARIOS} from './partitionScenarios.js'
 
 /**
  * Scenario is one fault schedule. `inject` runs while the drain plan executes under load:
@@ -15,11 +16,13 @@ export interface Scenario {
   /** nodeArgs are extra `node serve` flags for this scenario's nodes. */
   nodeArgs?: string[]
   /** workload adjusts the recorded client workload (pattern, deletes, routers per operation, keys). */
-  workload?: Pick<ChaosWorkloadOptions, 'pattern' | 'deleteEvery' | 'routerPerOp' | 'keysPerWorker'>
+  workload?: Partial<Pick<ChaosWorkloadOptions, 'pattern' | 'deleteEvery' | 'routerPerOp' | 'keysPerWorker'>>
   /**
    * inject does the harm and returns notes. It throws (failing the scenario) when its fault
    * did not land: a scenario that tested nothing must not pass.
    */
+  /** ownAddresses: every process on its own 127.x address, with env.partition to cut traffic (partition scenarios). */
+  ownAddresses?: boolean
   inject(env: ChaosEnv): Promise<string[]>
   /**
    * proveLanded checks, after the run, that the fault hit what the scenario claims to test
@@ -267,3 +270,5 @@ export const SCENARIOS: Scenario[] = [
   },
   tombstoneChurn(),
 ]
+
+SCENARIOS.push(...PARTITION_SCENARIOS)

@@ -1,7 +1,8 @@
 import {describe, expect, it} from 'vitest'
 import {formatHlc} from '../../src/model/hlc.js'
 import {NodeRequestError} from '../../src/node/nodeRequestError.js'
-import {type NodeRecord} from '../../src/node/protocol.js'
+import {type RequestOptions} from '../../src/node/nodeClient.js'
+import {type ApplyKind, type NodeRecord} from '../../src/node/protocol.js'
 import {ApplyBatcher} from '../../src/router/applyBatcher.js'
 import {FakeNode} from './fakeNode.js'
 
@@ -68,25 +69,56 @@ describe('ApplyBatcher', () => {
     expect(second!.superseded).toEqual([{i: 1, version: rec('y', 50).version}])
   })
 
-  it('a caller with a short timeout is answered at its deadline; the batch waits for the most patient one', async () => {
-    let sent: number | undefined
-    let answer: (() => void) | undefined
+  it('Given a nearly-expired write batched with others, Then it times out alone and the batch keeps the latest deadline', async () => {
+    let clock = 0
+    const timers: {at: number; fn: () => void; cancelled: boolean}[] = []
+    const sent: (number | undefined)[] = []
+    let answer!: (r: Awaited<ReturnType<FakeNode['apply']>>) => void
+    const node = new FakeNode('a')
     const slow = {
-      get: () => Promise.reject(new Error('unused')),
-      apply: (_s: number, _e: number, records: readonly NodeRecord[], _k?: string, opts?: {timeoutMs?: number}) => {
-        sent = opts?.timeoutMs
-        return new Promise<{epoch: number; applied: number; ignored: number}>((resolve) => (answer = () => resolve({epoch: 1, applied: records.length, ignored: 0})))
+      get: node.get.bind(node),
+      apply: (shard: number, epoch: number, records: readonly NodeRecord[], kind?: ApplyKind, opts?: RequestOptions) => {
+        sent.push(opts?.timeoutMs)
+        return new Promise<Awaited<ReturnType<FakeNode['apply']>>>((resolve) => (answer = resolve)).then(async (r) => (await node.apply(shard, epoch, records, kind), r))
       },
     }
     const m = manual()
-    const b = new ApplyBatcher(slow, {maxRecords: 10, maxBytes: 1 << 20, schedule: m.schedule, node: 'a'})
-    const hasty = b.apply(0, 1, [rec('x')], 'write', {timeoutMs: 5}).catch((e: unknown) => e)
-    const patient = b.apply(0, 1, [rec('y')], 'write', {timeoutMs: 60_000})
+    const b = new ApplyBatcher(slow, {
+      maxRecords: 10,
+      maxBytes: 1 << 20,
+      schedule: m.schedule,
+      node: 'a',
+      now: () => clock,
+      startTimer: (fn, ms) => {
+        const t = {at: clock + ms, fn, cancelled: false}
+        timers.push(t)
+        return () => (t.cancelled = true)
+      },
+    })
+    const almostExpired = b.apply(0, 1, [rec('late')], 'write', {timeoutMs: 5}).catch((e: unknown) => e)
+    const fresh = b.apply(0, 1, [rec('fresh')], 'write', {timeoutMs: 2000})
+    clock = 1
     m.run()
-    expect(sent).toBe(60_000)
-    const err = await hasty
-    expect((err as NodeRequestError).code).toBe('NODE_UNREACHABLE')
-    answer!()
-    await expect(patient).resolves.toMatchObject({applied: 2})
+    expect(sent).toEqual([1999]) // the batch's request is bounded by its latest caller, not its earliest
+    clock = 5
+    for (const t of timers) if (!t.cancelled && t.at <= clock) t.fn()
+    const err = (await almostExpired) as NodeRequestError
+    expect(err.code).toBe('NODE_UNREACHABLE')
+    expect(err.message).toMatch(/node a: timed out after 5 ms/)
+    answer({applied: 2, ignored: 0} as never)
+    await expect(fresh).resolves.toBeDefined()
+    expect(timers.every((t) => t.cancelled || t.at <= clock)).toBe(true) // the fresh caller's timer was cleared
+  })
+
+  it('Given a caller without a timeout in the batch, Then the request uses the target default', async () => {
+    const sent: (number | undefined)[] = []
+    const node = new FakeNode('a')
+    const spy = {get: node.get.bind(node), apply: (shard: number, epoch: number, records: readonly NodeRecord[], kind?: ApplyKind, opts?: RequestOptions) => (sent.push(opts?.timeoutMs), node.apply(shard, epoch, records, kind))}
+    const m = manual()
+    const b = new ApplyBatcher(spy, {maxRecords: 10, maxBytes: 1 << 20, schedule: m.schedule})
+    const ps = [b.apply(0, 1, [rec('a')], 'write', {timeoutMs: 5}), b.apply(0, 1, [rec('b')])]
+    m.run()
+    await Promise.all(ps)
+    expect(sent).toEqual([undefined])
   })
 })

@@ -16,7 +16,9 @@ export interface NodeProcessOptions {
   port: number
   dataDir: string
   extra?: string[]
-  /** env is added to the child's environment (a libfaketime skew, say). */
+  /** host to listen on (default 127.0.0.1). */
+  host?: string
+  /** env is added to the child's environment. */
   env?: Record<string, string>
 }
 
@@ -32,11 +34,11 @@ export async function startNodeProcess(opts: NodeProcessOptions, readyTimeoutMs 
   const args = [
     'node', 'serve',
     '--endpoints', opts.endpoint, '--cluster', opts.cluster,
-    '--id', opts.id, '--listen', `127.0.0.1:${opts.port}`, '--data-dir', opts.dataDir,
+    '--id', opts.id, '--listen', `${opts.host ?? '127.0.0.1'}:${opts.port}`, '--data-dir', opts.dataDir,
     '--stats-interval', '300ms', '--lease-ttl', '3s',
     ...(opts.extra ?? []),
   ]
-  const proc: NodeProcess = {...spawnCli(args, opts.env), address: `127.0.0.1:${opts.port}`}
+  const proc: NodeProcess = {...spawnCli(args, opts.env), address: `${opts.host ?? '127.0.0.1'}:${opts.port}`}
   const deadline = Date.now() + readyTimeoutMs
   while (Date.now() < deadline) {
     if (proc.gone()) throw new Error(`node ${opts.id} exited before serving (${await proc.exited}): ${proc.logs().slice(-2000)}`)

@@ -31,6 +31,10 @@ export class DataPlane {
   token = ''
   /** nodeArgs are extra `node serve` flags every node (re)start gets (set before init). */
   nodeArgs: string[] = []
+  /** hosts: process id (n1, r1, ...) → the 127.x address it listens on (default 127.0.0.1); set before init. */
+  hosts: Record<string, string> = {}
+  /** childEnv: extra environment of process `id`'s child. */
+  childEnv: (id: string) => Record<string, string> = () => ({})
 
   constructor(
     readonly endpoint: string,
@@ -47,14 +51,14 @@ export class DataPlane {
       this.ports[id] = await freePort()
       this.dataDirs[id] = mkdtempSync(join(tmpdir(), `shardctl-rt-${id}-`))
     }
-    await initCluster(this.ctx, {shards, rf, nodes: parseNodeSpecs(ids.map((id) => `${id}=127.0.0.1:${this.ports[id]}`).join(',')), force: false})
+    await initCluster(this.ctx, {shards, rf, nodes: parseNodeSpecs(ids.map((id) => `${id}=${this.host(id)}:${this.ports[id]}`).join(',')), force: false})
     await Promise.all(ids.map((id) => this.startNode(id)))
     this.token = await loadClusterToken(this.ctx, {create: false})
   }
 
   /** startNode (re)starts node `id` on its port and data dir. */
   async startNode(id: string, env?: Record<string, string>, extra: string[] = []): Promise<NodeProcess> {
-    const p = await startNodeProcess({endpoint: this.endpoint, cluster: this.cluster, id, port: this.ports[id]!, dataDir: this.dataDirs[id]!, env, extra: [...this.nodeArgs, ...extra]}, 45_000)
+    const p = await startNodeProcess({endpoint: this.endpoint, cluster: this.cluster, id, port: this.ports[id]!, dataDir: this.dataDirs[id]!, host: this.host(id), env: {...this.childEnv(id), ...env}, extra: [...this.nodeArgs, ...extra]}, 45_000)
     this.procs.push(p)
     this.nodes[id] = p
     return p
@@ -62,7 +66,7 @@ export class DataPlane {
 
   /** startRouter starts a router process (talking to etcd at `endpoint`, default the shared one). */
   async startRouter(id: string, extra: string[] = [], endpoint = this.endpoint, env?: Record<string, string>): Promise<RouterProcess> {
-    const r = await startRouterProcess({endpoint, cluster: this.cluster, id, extra, env}, 45_000)
+    const r = await startRouterProcess({endpoint, cluster: this.cluster, id, extra, host: this.host(id), env: {...this.childEnv(id), ...env}}, 45_000)
     this.procs.push(r)
     this.routers.push(r)
     return r
@@ -70,17 +74,9 @@ export class DataPlane {
 
   /** client returns a node client (closed at teardown). */
   client(id: string): NodeClient {
-    const c = new NodeClient({node: id, address: `127.0.0.1:${this.ports[id]}`, token: this.token, timeoutMs: 10_000})
+    const c = new NodeClient({node: id, address: `${this.host(id)}:${this.ports[id]}`, token: this.token, timeoutMs: 10_000})
     this.clients.push(c)
     return c
-  }
-
-  /** nodeLogs is the stderr of every node process started so far (restarted ones included), concatenated. */
-  nodeLogs(): string {
-    return this.procs
-      .filter((p) => !this.routers.includes(p as RouterProcess))
-      .map((p) => p.logs())
-      .join('')
   }
 
   /** shards reads the current shard map. */
@@ -94,6 +90,19 @@ export class DataPlane {
     await Promise.all(this.procs.map((p) => p.kill()))
     this.stores.closeAll()
     for (const d of Object.values(this.dataDirs)) rmSync(d, {recursive: true, force: true})
+  }
+
+  /** nodeLogs is the stderr of every node process started so far (restarted ones included), concatenated. */
+  nodeLogs(): string {
+    return this.procs
+      .filter((p) => !this.routers.includes(p as RouterProcess))
+      .map((p) => p.logs())
+      .join('')
+  }
+
+  /** host is where process `id` listens. */
+  host(id: string): string {
+    return this.hosts[id] ?? '127.0.0.1'
   }
 }
 

@@ -1,0 +1,165 @@
+import {type ServiceContext} from './serviceContext.js'
+import {lastSegment} from '../etcd/keys.js'
+import {type ResumableWatch, type WatchEvent, type WatchStatus, watchPrefix} from '../etcd/resumableWatch.js'
+import {type Shard, ShardSchema} from '../model/shard.js'
+import {formatZodIssue} from '../model/zodIssues.js'
+import {type ShardEntry, ShardMapState} from './shardMapState.js'
+
+/** ShardMapFollowerOptions: callbacks of a {@link ShardMapFollower}; none may throw. */
+export interface ShardMapFollowerOptions {
+  /** onChange runs once per burst of changes (coalesced to a microtask) after a shard entry changed. */
+  onChange?: () => void
+  /** onInvalid reports a value under shards/ that failed validation (it is ignored, never served). */
+  onInvalid?: (key: string, message: string) => void
+  /** onStatus reports the watch's connection state. */
+  onStatus?: (status: WatchStatus) => void
+}
+
+/**
+ * ShardMapFollower is the live copy of the shard map that storage nodes and routers share:
+ * seeded by one listing at revision R, kept current by a resumable watch from R, and
+ * refreshed one shard at a time out of band. Every observation goes through a
+ * {@link ShardMapState}, so no shard's entry ever moves backwards, whichever of a resync,
+ * the watch or a refresh saw it first; {@link mapRevision} is the revision up to which
+ * every shard-map change is reflected (what the executor's barrier compares with).
+ */
+export class ShardMapFollower {
+  private readonly state = new ShardMapState()
+  private watch?: ResumableWatch
+  private readonly refreshing = new Map<number, Promise<Shard | undefined>>()
+  private notifyQueued = false
+  private stopped = false
+  private changes = 0
+
+  constructor(
+    private readonly ctx: ServiceContext,
+    private readonly opts: ShardMapFollowerOptions = {},
+  ) {}
+
+  /**
+   * start lists the map and watches it from the listing's revision; calling it again (after a
+   * lapsed lease) re-lists and restarts the watch. Throws the store's UserErrors (ETCD_UNREACHABLE, ...).
+   */
+  async start(): Promise<void> {
+    await this.watch?.close()
+    this.watch = undefined
+    const revision = await this.resync()
+    if (this.stopped) return
+    this.watch = watchPrefix(this.ctx.store, this.ctx.keys.shardsPrefix, {
+      fromRevision: revision,
+      onEvent: (ev) => this.onEvent(ev),
+      resync: () => this.resync(),
+      onStatus: this.opts.onStatus,
+    })
+  }
+
+  /**
+   * resync re-reads every shard at one revision, folds the listing in (monotonically: it
+   * never undoes a newer event or refresh) and returns the listing's revision. Throws the
+   * store's UserErrors.
+   */
+  async resync(): Promise<bigint> {
+    const {items, revision} = await this.ctx.store.list(this.ctx.keys.shardsPrefix)
+    const entries: ShardEntry[] = []
+    for (const kv of items) {
+      const shard = this.parse(kv.key, kv.value)
+      if (shard) entries.push({shard, modRevision: kv.modRevision})
+    }
+    if (this.state.applySnapshot(entries, revision)) this.changed()
+    return revision
+  }
+
+  /**
+   * refresh re-reads shard `id` (linearizable), folds it in and returns the newest known
+   * version; undefined when the shard no longer exists. Concurrent refreshes of one shard
+   * share one read. Throws the store's UserErrors (ETCD_UNREACHABLE).
+   */
+  refresh(id: number): Promise<Shard | undefined> {
+    let p = this.refreshing.get(id)
+    if (!p) {
+      p = this.refreshOnce(id).finally(() => this.refreshing.delete(id))
+      this.refreshing.set(id, p)
+    }
+    return p
+  }
+
+  /** get returns shard `id` as last seen, or undefined. */
+  get(id: number): Shard | undefined {
+    return this.state.get(id)
+  }
+
+  /** all returns every known shard (no order promised). */
+  all(): Shard[] {
+    return this.state.shards()
+  }
+
+  /** mapRevision: see the class doc (0n before {@link start}). */
+  mapRevision(): bigint {
+    return this.state.appliedRevision()
+  }
+
+  /** version counts the changes folded in so far (bumped synchronously): a cache of the map is current while it is unchanged. */
+  version(): number {
+    return this.changes
+  }
+
+  /** stop ends the watch; no callback runs afterwards. Idempotent. */
+  async stop(): Promise<void> {
+    this.stopped = true
+    await this.watch?.close()
+    this.watch = undefined
+  }
+
+  private async refreshOnce(id: number): Promise<Shard | undefined> {
+    const {kv, revision} = await this.ctx.store.getAt(this.ctx.keys.shard(id))
+    let changed: boolean
+    if (!kv) changed = this.state.offerAbsent(id, revision)
+    else {
+      const shard = this.parse(kv.key, kv.value)
+      changed = shard !== undefined && this.state.offerPut({shard, modRevision: kv.modRevision})
+    }
+    if (changed) this.changed()
+    return this.state.get(id)
+  }
+
+  private onEvent(ev: WatchEvent): void {
+    const id = Number(lastSegment(ev.key))
+    let changed = false
+    if (!Number.isSafeInteger(id)) this.opts.onInvalid?.(ev.key, 'the key does not end in a shard id')
+    else if (ev.type === 'delete') changed = this.state.applyDelete(id, ev.modRevision)
+    else {
+      const shard = this.parse(ev.key, ev.value)
+      if (shard && shard.id !== id) this.opts.onInvalid?.(ev.key, `holds shard ${shard.id}`)
+      else if (shard) changed = this.state.applyPut({shard, modRevision: ev.modRevision})
+    }
+    // A skipped (invalid) event still counts as seen: the map up to its revision is reflected.
+    this.state.observeEvent(ev.modRevision)
+    if (changed) this.changed()
+  }
+
+  private parse(key: string, value: string): Shard | undefined {
+    let json: unknown
+    try {
+      json = JSON.parse(value)
+    } catch {
+      this.opts.onInvalid?.(key, 'not JSON')
+      return undefined
+    }
+    const r = ShardSchema.safeParse(json)
+    if (!r.success) {
+      this.opts.onInvalid?.(key, formatZodIssue(r.error))
+      return undefined
+    }
+    return r.data
+  }
+
+  private changed(): void {
+    this.changes++
+    if (this.notifyQueued || this.stopped) return
+    this.notifyQueued = true
+    queueMicrotask(() => {
+      this.notifyQueued = false
+      if (!this.stopped) this.opts.onChange?.()
+    })
+  }
+}
