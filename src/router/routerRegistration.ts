@@ -26,6 +26,12 @@ export const RouterRecordSchema = z.object({
   mapRevision: z.string().regex(/^\d+$/),
   epochs: z.record(z.string(), z.number().int().min(1)),
   p99Ms: z.number().nonnegative().nullable(),
+  /**
+   * w: the router's `--w` (null: a majority of each shard's voters). Absent in entries of
+   * routers that predate it: the executor then assumes the worst (w = 1) when it picks
+   * copy sources.
+   */
+  w: z.number().int().min(1).nullable().optional(),
 })
 
 /** RouterRecord is a validated router registration. */
@@ -46,6 +52,8 @@ export interface RouterRegistrationOptions {
   view: () => RouterView
   /** onLost fires when the lease lapsed: the router must stop serving and register again. */
   onLost: (err: Error) => void
+  /** writeQuorum is the router's `--w` (undefined/null: majority), published for the executor's copy-source choice. */
+  writeQuorum?: number | null
 }
 
 /**
@@ -130,6 +138,7 @@ export class RouterRegistration {
       mapRevision: v.mapRevision.toString(),
       epochs: v.epochs,
       p99Ms: v.p99Ms,
+      w: this.opts.writeQuorum ?? null,
     }
     return JSON.stringify(record)
   }

@@ -158,6 +158,7 @@ export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions)
       ttlSeconds: opts.leaseTtlSeconds ?? 10,
       view: () => ({mapRevision: view.mapRevision(), epochs: view.table().epochs(), p99Ms: lastP99}),
       onLost: (err) => void recover(err),
+      writeQuorum: opts.w ?? null,
     })
     await reg.register()
     registration = reg
