@@ -23,6 +23,7 @@ export default class NodeServe extends EtcdCommand {
     'stats-interval': Flags.string({description: 'how often to publish load stats', default: '5s'}),
     'lease-ttl': Flags.string({description: 'TTL of the alive/stats lease', default: '10s'}),
     'tombstone-grace': Flags.string({description: 'how long deletes are kept as tombstones before purge', default: '1h'}),
+    'orphan-grace': Flags.string({description: 'how long data of a range this node holds no role for is kept before it is removed (leftovers of moves whose drop never reached the node)', default: '10m'}),
     'shutdown-timeout': Flags.string({description: 'deadline for draining in-flight requests on SIGTERM', default: '10s'}),
     fsync: Flags.string({description: 'full: fsync every commit (durable on power loss); normal: fsync at checkpoints only', options: ['full', 'normal'], default: 'full'}),
   }

@@ -10,6 +10,7 @@ import {type NodeStats} from '../model/stats.js'
 import {loadClusterToken} from './clusterToken.js'
 import {LoadMeter} from './loadMeter.js'
 import {NodeHttpApi} from './nodeHttpApi.js'
+import {OrphanSweeper, WriteGate} from './orphanSweeper.js'
 import {type NodeLog} from './nodeLog.js'
 import {ShardMapFollower} from './shardMapFollower.js'
 import {StorageEngine} from './storageEngine.js'
@@ -31,6 +32,8 @@ export interface StorageNodeOptions {
   statsIntervalMs: number
   leaseTtlSeconds: number
   tombstoneGraceMs: number
+  /** orphanGraceMs: data of a range the node holds no role for is removed after this long (default 10 min). */
+  orphanGraceMs?: number
   shutdownTimeoutMs: number
   synchronous: 'FULL' | 'NORMAL'
   log: NodeLog
@@ -59,6 +62,7 @@ export class StorageNode {
   private stopped?: Promise<StopSummary>
   private readonly timers: NodeJS.Timeout[] = []
   private advertised = ''
+  private sweeper?: OrphanSweeper
 
   private constructor(
     private readonly ctx: ServiceContext,
@@ -89,7 +93,10 @@ export class StorageNode {
       const map = new ShardMapFollower(ctx, opts.id, (problem) => opts.log.warn('ignored a corrupt shard record', {problem}))
       const meter = new LoadMeter(Date.now())
       let node: StorageNode | undefined
+      const gate = new WriteGate()
+      const sweeper = new OrphanSweeper({nodeId: opts.id, map, storage: engine, gate, log: opts.log, graceMs: opts.orphanGraceMs ?? 600_000, now: Date.now})
       const api = new NodeHttpApi({
+        writeGate: gate,
         nodeId: opts.id,
         token: Buffer.from(token),
         engine,
@@ -101,6 +108,7 @@ export class StorageNode {
       })
       const server = createServer({keepAliveTimeout: 65_000, headersTimeout: 15_000, requestTimeout: 120_000}, api.handle)
       node = new StorageNode(ctx, opts, engine, map, meter, api, server)
+      node.sweeper = sweeper
       await node.boot()
       return node
     } catch (err) {
@@ -219,6 +227,10 @@ export class StorageNode {
       this.timers.push(t)
     }
     every(1000, () => this.meter.tick(Date.now()))
+    // Orphaned ranges: sweep a few times per grace (only while serving: the map is current then).
+    every(Math.max(500, Math.min(30_000, (this.opts.orphanGraceMs ?? 600_000) / 4)), async () => {
+      if (this.serving()) await this.sweeper?.sweep()
+    })
     every(this.opts.statsIntervalMs, () => this.publishStats())
     every(Math.max(1000, Math.min(60_000, this.opts.tombstoneGraceMs / 10)), () => {
       let purged = 0
