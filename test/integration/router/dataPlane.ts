@@ -29,6 +29,8 @@ export class DataPlane {
   private readonly procs: (NodeProcess | RouterProcess)[] = []
   private readonly clients: NodeClient[] = []
   token = ''
+  /** nodeExtra are extra `node serve` flags every node (re)start gets (e.g. a short --tombstone-grace). */
+  nodeExtra: string[] = []
 
   constructor(
     readonly endpoint: string,
@@ -52,7 +54,7 @@ export class DataPlane {
 
   /** startNode (re)starts node `id` on its port and data dir. */
   async startNode(id: string): Promise<NodeProcess> {
-    const p = await startNodeProcess({endpoint: this.endpoint, cluster: this.cluster, id, port: this.ports[id]!, dataDir: this.dataDirs[id]!}, 45_000)
+    const p = await startNodeProcess({endpoint: this.endpoint, cluster: this.cluster, id, port: this.ports[id]!, dataDir: this.dataDirs[id]!, extra: this.nodeExtra}, 45_000)
     this.procs.push(p)
     this.nodes[id] = p
     return p
