@@ -104,7 +104,9 @@ export function finishCleanup(move: Move, shard: Shard): Transition {
  */
 export function abortMove(move: Move, shard: Shard | undefined, reason: string): Transition {
   if (!shard) return {phase: 'aborted', reason}
-  if (roleOf(shard, move.to) === undefined) return {phase: 'aborted', reason, dropFirst: move.to}
+  // A move that never changed the shard (cancelled before joining) sent the destination
+  // nothing: no drop to wait for, even when the destination is down.
+  if (roleOf(shard, move.to) === undefined) return move.epoch === move.baseEpoch ? {phase: 'aborted', reason} : {phase: 'aborted', reason, dropFirst: move.to}
   if (roleOf(shard, move.to) !== 'joining') throw new Error(`cannot abort move ${move.id}: ${move.to} is already ${roleOf(shard, move.to)} of shard ${move.shard}`)
   return {phase: 'aborting', reason, shard: withReplicas(shard, shard.replicas.filter((r) => r.node !== move.to))}
 }

@@ -22,6 +22,25 @@ const PROGRESS_INTERVAL_MS = 250
 class MoveFailure extends Error {}
 
 /**
+ * WaitingForNode: a step needs a node that is down (a drop only it can confirm). Retried
+ * with backoff for as long as it takes, across executor restarts; not counted as a
+ * failed attempt, since nothing is wrong but the node's absence.
+ */
+class WaitingForNode extends UserError {}
+
+/** MAX_ABORT_ATTEMPTS bounds the failed attempts of an abort before the move is `failed` (needs an operator). */
+export const MAX_ABORT_ATTEMPTS = 8
+
+/**
+ * isTerminalError tells an error no retry can fix: anything that is not a coded UserError
+ * is a broken invariant (e.g. the machine refusing to abort a destination that is already a
+ * voter), so the move is marked `failed` with it instead of being retried forever.
+ */
+function isTerminalError(err: unknown): boolean {
+  return !(err instanceof UserError) && !(err instanceof MoveFailure)
+}
+
+/**
  * runMove drives one move from its persisted phase to a terminal one. Every phase's side
  * effects are idempotent, and each transition is one fenced etcd transaction, so a killed
  * executor's successor resumes by calling runMove on the same record. Retriable trouble
@@ -32,12 +51,14 @@ class MoveFailure extends Error {}
 export async function runMove(env: ExecutorEnv, initial: FencedMove): Promise<FencedMove> {
   let m = initial
   let failures = 0
+  let tries = 0
   while (!isTerminal(m.value.phase) && !env.stopped()) {
     try {
       const before = m.value.phase
       m = await step(env, m)
       if (m.value.phase !== before) {
         failures = 0
+        tries = 0
         emitPhase(env, m.value)
       }
     } catch (err) {
@@ -52,9 +73,25 @@ export async function runMove(env: ExecutorEnv, initial: FencedMove): Promise<Fe
         emitPhase(env, m.value)
         continue
       }
-      failures++
+      tries++
+      if (!(err instanceof WaitingForNode)) {
+        failures++
+        m = await recordAttempt(env, m)
+      }
       env.emit({type: 'retry', move: m.value.id, what: m.value.phase, error: errorMessage(err), at: new Date(env.now()).toISOString()})
-      await env.sleep(Math.min(5000, 200 * 2 ** Math.min(failures, 5)))
+      if (isTerminalError(err) && abortable && m.value.phase !== 'aborting') {
+        // Before cutover the safe way out of a broken invariant is back to the old replicas.
+        m = await commit(env, m, {phase: 'aborting', reason: `terminal error in ${m.value.phase}: ${errorMessage(err)}`})
+        emitPhase(env, m.value)
+        continue
+      }
+      if (isTerminalError(err) || (m.value.phase === 'aborting' && failures >= MAX_ABORT_ATTEMPTS)) {
+        const why = isTerminalError(err) ? `terminal error in ${m.value.phase}` : `abort could not finish after ${failures} attempts`
+        m = await commit(env, m, {phase: 'failed', reason: `${why}: ${errorMessage(err)}${m.value.reason ? ` (was: ${m.value.reason})` : ''}; needs an operator`})
+        emitPhase(env, m.value)
+        continue
+      }
+      await env.sleep(Math.min(5000, 200 * 2 ** Math.min(tries, 5)))
       if (abortable && m.value.phase !== 'aborting' && failures >= 8) {
         m = await commit(env, m, {phase: 'aborting', reason: `gave up after ${failures} attempts in ${m.value.phase}: ${errorMessage(err)}`})
         emitPhase(env, m.value)
@@ -62,6 +99,16 @@ export async function runMove(env: ExecutorEnv, initial: FencedMove): Promise<Fe
     }
   }
   return m
+}
+
+/** recordAttempt counts one failed attempt on the move record (`attempts`); best effort: a failure to record is retried with the step. */
+async function recordAttempt(env: ExecutorEnv, m: FencedMove): Promise<FencedMove> {
+  try {
+    return await commitMoveTransition(env.ctx, env.fence, m, {attempts: m.value.attempts + 1})
+  } catch (err) {
+    if (err instanceof LockLostError) throw err
+    return m
+  }
 }
 
 function emitPhase(env: ExecutorEnv, m: Move): void {
@@ -391,7 +438,7 @@ async function dropRequired(env: ExecutorEnv, move: Move, node: string, shard: S
   }
   const alive = await listAlive(env.ctx)
   if (!alive.has(node)) {
-    throw new UserError('PRECONDITION', `node ${node} is down: its copy of shard ${shard.id}'s range must be dropped before move ${move.id} can go on`, `restart ${node} (the executor waits for it), or \`shardctl node remove ${node}\` if it is gone for good`)
+    throw new WaitingForNode('PRECONDITION', `node ${node} is down: its copy of shard ${shard.id}'s range must be dropped before move ${move.id} can go on`, `restart ${node} (the executor waits for it), or \`shardctl node remove ${node}\` if it is gone for good`)
   }
   const res = await (await env.client(node)).drop(shard.id, shard.epoch, shard.range)
   if (res.deleted > 0) env.emit({type: 'info', message: `move ${move.id}: dropped ${res.deleted} record(s) of shard ${shard.id}'s range on ${node}`, at: new Date(env.now()).toISOString()})

@@ -68,7 +68,10 @@ describe('move state machine', () => {
     expect(aborted.shard!.replicas.map((r) => r.node)).toEqual(['a', 'b', 'c'])
     expect(aborted.shard!.epoch).toBe(joining.epoch + 1)
     // ... then the move ends only once the destination's copy is dropped.
-    expect(abortMove(move, aborted.shard, 'again')).toEqual({phase: 'aborted', reason: 'again', dropFirst: 'd'})
+    const joined = {...move, epoch: aborted.shard!.epoch}
+    expect(abortMove(joined, aborted.shard, 'again')).toEqual({phase: 'aborted', reason: 'again', dropFirst: 'd'})
+    // A move cancelled before it joined sent the destination nothing: it ends at once.
+    expect(abortMove(move, shardOf(1, ['a', 'b', 'c']), 'cancelled')).toEqual({phase: 'aborted', reason: 'cancelled'})
     const cut = beginCutover(move, joining).shard!
     expect(() => abortMove(move, cut, 'late')).toThrow(/already voter/)
     expect(canAbort('copying')).toBe(true)

@@ -340,4 +340,51 @@ describe('apply on real etcd and real nodes', () => {
     expect(records.find((r) => r.key.toString() === key)?.value?.toString()).toBe('after-cutover')
     await expect(requestRollback(ctx, draining!.id)).resolves.toMatchObject({changed: false})
   }, 120_000)
+
+  it('refuses to cancel moves it cannot cancel, saying why, and changes nothing', async () => {
+    const {shards} = await listShards(ctx)
+    const s = shards[0]!.value
+    const at = new Date().toISOString()
+    const record = (id: string, phase: string) => ({id, plan: 'manual', index: 0, shard: s.id, from: 'n1', to: 'n2', baseEpoch: s.epoch, epoch: s.epoch, phase, progress: {bytes: 0, keys: 0, totalBytes: 0, rateBytesPerSec: 0, cursor: null, stalled: false}, cancelRequested: false, rollbackRequested: false, reason: phase === 'aborting' ? 'destination down' : null, attempts: 0, createdAt: at, updatedAt: at, cutoverAt: null, copyStartedAt: null})
+    const cases: [string, RegExp | {changed: false; message: RegExp}][] = [
+      ['release', /has cut over \(phase release\) and cannot be cancelled/],
+      ['rb-cutover', /is being rolled back \(phase rb-cutover\) and cannot be cancelled/],
+      ['rolledback', {changed: false, message: /already finished \(rolledback\)/}],
+      ['aborting', {changed: false, message: /already being aborted \(destination down\)/}],
+    ]
+    for (const [phase, want] of cases) {
+      const id = `manual-cancel-${phase}`
+      await ctx.store.put(ctx.keys.move(id), JSON.stringify(record(id, phase)))
+      const before = (await ctx.store.get(ctx.keys.move(id)))!.modRevision
+      if (want instanceof RegExp) await expect(requestCancel(ctx, id)).rejects.toThrow(want)
+      else {
+        const r = await requestCancel(ctx, id)
+        expect(r.changed).toBe(false)
+        expect(r.message).toMatch(want.message)
+      }
+      expect((await ctx.store.get(ctx.keys.move(id)))!.modRevision).toBe(before)
+      await ctx.store.delete(ctx.keys.move(id))
+    }
+  })
+
+  it('marks a move failed, with the reason and its attempts counted, when its abort hits a broken invariant instead of retrying forever', async () => {
+    const {shards} = await listShards(ctx)
+    const s = shards[0]!.value
+    const voter = s.replicas[0]!.node
+    const other = NODE_IDS.find((n) => n !== voter)!
+    const at = new Date().toISOString()
+    const id = 'manual-broken-abort'
+    // An abort whose "destination" is already a voter of the shard: the machine refuses to remove it.
+    const move = {id, plan: 'manual', index: 0, shard: s.id, from: other, to: voter, baseEpoch: s.epoch, epoch: s.epoch, phase: 'aborting', progress: {bytes: 0, keys: 0, totalBytes: 0, rateBytesPerSec: 0, cursor: null, stalled: false}, cancelRequested: false, rollbackRequested: false, reason: 'cancelled by operator', attempts: 0, createdAt: at, updatedAt: at, cutoverAt: null, copyStartedAt: null}
+    await ctx.store.put(ctx.keys.move(id), JSON.stringify(move))
+    const {result} = await run(undefined)
+    const failed = result.moves.find((m) => m.id === id)!
+    expect(failed.phase).toBe('failed')
+    expect(failed.reason).toMatch(new RegExp(`terminal error in aborting: cannot abort move ${id}: ${voter} is already voter.*was: cancelled by operator.*needs an operator`))
+    const stored = JSON.parse((await ctx.store.get(ctx.keys.move(id)))!.value)
+    expect(stored.attempts).toBe(1)
+    const after = (await listShards(ctx)).shards.find((x) => x.value.id === s.id)!.value
+    expect(after).toEqual(s)
+    await ctx.store.delete(ctx.keys.move(id))
+  })
 })
