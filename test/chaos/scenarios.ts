@@ -50,11 +50,11 @@ const copying = (m: Move) => m.phase === 'copying' && m.progress.bytes > 0
  * startResume runs `apply --resume` until one stays up (the dead executor's lock lease
  * must expire first: exit 8 means "held", retried) or finishes; bounded by `timeoutMs`.
  */
-async function startResume(env: ChaosEnv, timeoutMs: number): Promise<ExecutorRun | undefined> {
+async function startResume(env: ChaosEnv, timeoutMs: number, extra: string[] = []): Promise<ExecutorRun | undefined> {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
     await env.markResumed()
-    const run = env.startExecutor(['apply', '--resume', '--yes'])
+    const run = env.startExecutor(['apply', '--resume', '--yes', ...extra])
     const early = await Promise.race([run.exited, sleep(4000).then(() => undefined)])
     if (early === undefined || early === 0) return run
     await sleep(500)
@@ -284,10 +284,12 @@ export const ISSUE10_SCENARIOS: Scenario[] = [
       const hit = await stillRunning(env, m, 'source + executor kill', ['copying'])
       if (!hit.ok) return [hit.note]
       const notes = [`SIGKILL source ${m.from} and the executor during ${m.id} copying (${m.progress.bytes} B copied)`]
-      // Resume while the source is down: the copy must wait for it, saying why.
-      const resumed = await startResume(env, 60_000)
+      // Resume while the source is down: the copy must wait for it, saying why. Every move
+      // of the drain touches the source, so lift the per-node limit: the interrupted copy
+      // must be resumed now, not after the moves queued before it.
+      const resumed = await startResume(env, 60_000, ['--max-concurrent', '16', '--per-node', '16'])
       let waited = false
-      const deadline = Date.now() + 30_000
+      const deadline = Date.now() + 60_000
       while (resumed && !waited && Date.now() < deadline) {
         waited = resumed.stdout().includes('w = 1')
         if (!waited) await sleep(200)
