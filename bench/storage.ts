@@ -128,7 +128,7 @@ async function benchLmdb(): Promise<Result | {engine: string; error: string}> {
           const old = db.get(k)
           const oldVer = old ? old.toString('latin1', 2, 2 + old[1]!) : undefined
           if (oldVer !== undefined && oldVer >= r.version) continue
-          const [hi] = recordHash(r.key, r.version, r.value === null)
+          const [hi] = recordHash(r.key, r.version, r.value)
           const f = fineOf(k.readUInt32BE(0))
           fineX[f] = (fineX[f]! ^ hi) >>> 0
           db.put(k, encode(r))

@@ -6,7 +6,7 @@ import {type RepairReport, repairShards} from '../src/repair/repairService.js'
 export default class Repair extends EtcdCommand {
   static override summary = 'Run anti-entropy between the replicas of shards and print what it fixed.'
   static override description =
-    'Compares the bucket digests of every replica (voters and outgoing) of each shard, lists only the buckets that differ, merges them last-writer-wins and writes to each replica what it lacks (apply kind "repair"). Repeats up to --rounds times while writes race it. Unreachable replicas are reported and skipped. Exits 0 when every compared shard converged, with PRECONDITION (1) otherwise.'
+    'Compares the bucket digests of every replica (voters and outgoing) of each shard, lists only the buckets that differ, merges them last-writer-wins and writes to each replica what it lacks (apply kind "repair"). Repeats up to --rounds times while writes race it. Unreachable replicas are reported and skipped. Digests are compared at a tombstone cutoff the replicas agree on; a converged shard with no move running then has its older tombstones purged on every replica (fence, then purge). Exits 0 when every compared shard converged, with PRECONDITION (1) otherwise.'
   static override examples = ['<%= config.bin %> repair', '<%= config.bin %> repair --shard 3 --json']
   static override flags = {
     shard: Flags.integer({description: 'repair only this shard', min: 0}),
@@ -34,7 +34,8 @@ export default class Repair extends EtcdCommand {
         [0, 1, 3, 4],
       ),
     )
-    this.log(`${report.recordsFixed} record(s) repaired across ${report.shards.length} shard(s); ${report.converged ? 'all converged' : 'some shards did not converge'}`)
+    const purged = report.shards.reduce((n, s) => n + s.purged, 0)
+    this.log(`${report.recordsFixed} record(s) repaired across ${report.shards.length} shard(s); ${report.converged ? 'all converged' : 'some shards did not converge'}; ${purged} expired tombstone(s) purged`)
     if (!report.converged) process.exitCode = 1
     return report
   }

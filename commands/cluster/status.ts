@@ -1,6 +1,6 @@
 import {EtcdCommand} from '../../src/cli/baseCommand.js'
 import {renderTable} from '../../src/cli/table.js'
-import {type ClusterStatus, clusterStatus} from '../../src/cluster/clusterStatus.js'
+import {type ClusterStatus, clusterStatus, type MemberClock} from '../../src/cluster/clusterStatus.js'
 import {formatBytes} from '../../src/model/units.js'
 
 export default class ClusterStatusCommand extends EtcdCommand {
@@ -16,11 +16,22 @@ export default class ClusterStatusCommand extends EtcdCommand {
     this.log('')
     this.log(
       renderTable(
-        ['NODE', 'ADDRESS', 'ZONE', 'STATE', 'UP', 'REPLICAS', 'READS/S', 'WRITES/S', 'BYTES'],
-        status.nodes.map((n) => [n.id, n.address, n.zone, n.state, n.alive ? 'up' : 'down', n.replicas, n.load ? n.load.reads.toFixed(0) : '-', n.load ? n.load.writes.toFixed(0) : '-', n.load ? formatBytes(n.load.bytes) : '-']),
+        ['NODE', 'ADDRESS', 'ZONE', 'STATE', 'UP', 'REPLICAS', 'READS/S', 'WRITES/S', 'BYTES', 'CLOCK'],
+        status.nodes.map((n) => [n.id, n.address, n.zone, n.state, n.alive ? 'up' : 'down', n.replicas, n.load ? n.load.reads.toFixed(0) : '-', n.load ? n.load.writes.toFixed(0) : '-', n.load ? formatBytes(n.load.bytes) : '-', formatClock(n.clock)]),
         [5, 6, 7, 8],
       ),
     )
+    if (status.routers.length > 0) {
+      this.log('')
+      this.log(renderTable(['ROUTER', 'ADDRESS', 'CLOCK'], status.routers.map((r) => [r.id, r.address, formatClock(r.clock)])))
+    }
     return status
   }
+}
+
+/** formatClock shows a member's offset from its peers, flagged when beyond the cluster's bound (it then refuses writes). */
+function formatClock(c: MemberClock | null): string {
+  if (!c || c.offsetMs === null) return '-'
+  const ms = `${c.offsetMs > 0 ? '+' : ''}${c.offsetMs}ms`
+  return c.ok ? ms : `${ms} OUT OF BOUNDS`
 }

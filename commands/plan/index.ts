@@ -20,13 +20,13 @@ export default class Plan extends EtcdCommand {
     '<%= config.bin %> plan --sign ci-plan.key --out plan.json',
   ]
   static override flags = {
-    snapshot: Flags.string({description: 'plan from this snapshot file (`snapshot export`), with no etcd access'}),
+    snapshot: Flags.string({description: 'plan from this snapshot file (`snapshot export`; - reads standard input), with no etcd access'}),
     strategy: Flags.string({description: 'balance (load-aware) or ring (consistent-hash baseline)', options: ['balance', 'ring'], default: 'balance'}),
     out: Flags.string({description: 'write the plan here instead of plans/<cluster>-<timestamp>.json'}),
     'max-imbalance': Flags.string({description: 'allowed utilisation band around the mean: X means between 2 - X and X [default: 1.10]'}),
     'max-moves': Flags.integer({description: 'stop after this many moves', min: 0}),
     'max-bytes': Flags.string({description: 'stop before copying more than this, e.g. 500GiB'}),
-    'min-improvement': Flags.string({description: "stop when the best move removes less than this fraction of the worst node's load outside target [default: 0.01]"}),
+    'min-improvement': Flags.string({description: "skip moves worth less than this fraction of an average replica's load (load taken out of the band, or drop of the busier node) [default: 0.1]"}),
     weights: Flags.string({description: 'resource weights, e.g. reads=1,writes=2,bytes=0.5 (omitted: 1)'}),
     'drain-only': Flags.boolean({description: 'only empty draining nodes and fix placement rules'}),
     'allow-split': Flags.boolean({description: 'split shards too hot for any node (at the hash midpoint) before moving them'}),

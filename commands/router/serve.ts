@@ -19,6 +19,7 @@ export default class RouterServe extends EtcdCommand {
     'request-timeout': Flags.string({description: 'end-to-end bound of one client request, retries included', default: '5s'}),
     'drain-timeout': Flags.string({description: 'on SIGTERM, how long in-flight requests may take before connections are closed', default: '10s'}),
     'lease-ttl': Flags.integer({description: 'TTL in seconds of the router\'s etcd lease', default: 10, min: 2}),
+    'max-clock-offset': Flags.string({description: 'the cluster\'s bound on clock offset between members: the router refuses writes (CLOCK_OFFSET) while its clock is off its peers by more', default: '500ms'}),
   }
 
   async run(): Promise<{id: string; address: string; signal: string; drained: boolean}> {
@@ -34,6 +35,7 @@ export default class RouterServe extends EtcdCommand {
       nodeTimeoutMs: duration(flags['node-timeout'], '--node-timeout'),
       requestTimeoutMs: duration(flags['request-timeout'], '--request-timeout'),
       leaseTtlSeconds: flags['lease-ttl'],
+      maxClockOffsetMs: duration(flags['max-clock-offset'], '--max-clock-offset'),
       log,
     })
     this.log(`router ${router.id} serving cluster ${router.cluster} on ${router.address}`)

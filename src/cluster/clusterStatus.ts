@@ -1,6 +1,7 @@
 import {parseLockHolder} from '../etcd/leaseLock.js'
 import {type ClusterMeta} from '../model/cluster.js'
 import {type Control} from '../model/control.js'
+import {listRouters} from '../router/routerRegistration.js'
 import {getControl, getMeta, listAlive, listNodes, listShards, listStats} from './clusterRepo.js'
 import {type ServiceContext} from './serviceContext.js'
 
@@ -13,6 +14,21 @@ export interface NodeStatus {
   alive: boolean
   replicas: number
   load: {reads: number; writes: number; bytes: number; keys: number} | null
+  /** clock is the node's measured offset from its peers (ms, positive: ahead) and whether it is within the bound; null before it published one. */
+  clock: MemberClock | null
+}
+
+/** MemberClock is a member's self-reported clock offset and verdict (see ClockMonitor). */
+export interface MemberClock {
+  offsetMs: number | null
+  ok: boolean
+}
+
+/** RouterStatus is one live router's line in `cluster status`. */
+export interface RouterStatus {
+  id: string
+  address: string
+  clock: MemberClock | null
 }
 
 /** ClusterStatus is what `cluster status` shows; stable with --json. */
@@ -26,6 +42,7 @@ export interface ClusterStatus {
   nodes: NodeStatus[]
   nodesUp: number
   nodesDown: number
+  routers: RouterStatus[]
   executor: {holder: string; since: string} | null
   control: Control
 }
@@ -33,7 +50,7 @@ export interface ClusterStatus {
 /** clusterStatus gathers the cluster's meta, nodes (with liveness, replica counts, load), shards and executor state. */
 export async function clusterStatus(ctx: ServiceContext): Promise<ClusterStatus> {
   const meta = await getMeta(ctx)
-  const [nodes, alive, {shards, revision}, stats, control, lock] = await Promise.all([listNodes(ctx), listAlive(ctx), listShards(ctx), listStats(ctx), getControl(ctx), ctx.store.get(ctx.keys.executorLock)])
+  const [nodes, alive, {shards, revision}, stats, control, lock, routers] = await Promise.all([listNodes(ctx), listAlive(ctx), listShards(ctx), listStats(ctx), getControl(ctx), ctx.store.get(ctx.keys.executorLock), listRouters(ctx)])
   const replicas = new Map<string, number>()
   let moving = 0
   for (const s of shards) {
@@ -41,6 +58,7 @@ export async function clusterStatus(ctx: ServiceContext): Promise<ClusterStatus>
     for (const r of s.value.replicas) replicas.set(r.node, (replicas.get(r.node) ?? 0) + 1)
   }
   const loadByNode = new Map(stats.map((st) => [st.node, st.shards.reduce((acc, l) => ({reads: acc.reads + l.reads, writes: acc.writes + l.writes, bytes: acc.bytes + l.bytes, keys: acc.keys + l.keys}), {reads: 0, writes: 0, bytes: 0, keys: 0})]))
+  const clockByNode = new Map(stats.map((st) => [st.node, st.clockOk === undefined ? null : {offsetMs: st.clockOffsetMs ?? null, ok: st.clockOk}]))
   const holder = lock ? parseLockHolder(lock.value) : undefined
   const nodeStatus: NodeStatus[] = nodes.map((n) => ({
     id: n.value.id,
@@ -50,6 +68,7 @@ export async function clusterStatus(ctx: ServiceContext): Promise<ClusterStatus>
     alive: alive.has(n.value.id),
     replicas: replicas.get(n.value.id) ?? 0,
     load: loadByNode.get(n.value.id) ?? null,
+    clock: clockByNode.get(n.value.id) ?? null,
   }))
   const up = nodeStatus.filter((n) => n.alive).length
   return {
@@ -62,6 +81,7 @@ export async function clusterStatus(ctx: ServiceContext): Promise<ClusterStatus>
     nodes: nodeStatus,
     nodesUp: up,
     nodesDown: nodeStatus.length - up,
+    routers: routers.map((r) => ({id: r.id, address: r.address, clock: r.clockOk === undefined ? null : {offsetMs: r.clockOffsetMs ?? null, ok: r.clockOk}})),
     executor: holder ? {holder: `${holder.holder} (pid ${holder.pid} on ${holder.host})`, since: holder.acquiredAt} : lock ? {holder: 'unknown (unreadable lock value)', since: ''} : null,
     control,
   }

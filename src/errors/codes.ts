@@ -23,6 +23,7 @@ export const ERROR_CODES = [
   'TOO_LARGE', // data plane: a request body, key or value over its limit
   'NODE_UNREACHABLE', // data plane: a node did not answer (connection refused, reset or timed out)
   'QUORUM_FAILED', // router: too few replicas of a shard answered to reach the read or write quorum
+  'CLOCK_OFFSET', // data plane: a version too far ahead of the receiver's clock, or this member's clock is off from its peers by more than --max-clock-offset (retriable once clocks agree)
   'INTERNAL', // a bug
 ] as const
 
@@ -54,4 +55,5 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   TOO_LARGE: 16,
   NODE_UNREACHABLE: 17,
   QUORUM_FAILED: 18,
+  CLOCK_OFFSET: 20,
 }

@@ -27,4 +27,5 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   TOO_LARGE: 413,
   NODE_UNREACHABLE: 503,
   QUORUM_FAILED: 503,
+  CLOCK_OFFSET: 503,
 }

@@ -1,5 +1,6 @@
 import {versionWall} from '../node/lwwMerge.js'
 import {type NodeClient} from '../node/nodeClient.js'
+import {agreedDigests, initialCutoff} from '../repair/agreedCutoff.js'
 import {differingBuckets, planRepair} from '../repair/repairPlan.js'
 
 /** BUCKET_BATCH bounds how many digest buckets one bucketRecords request asks for. */
@@ -20,18 +21,24 @@ export interface SyncResult {
  * only the differing buckets from both, and applies to each side the LWW winners it lacks
  * (kind `repair`; the same merge as `shardctl repair`). `since` (ms) classifies what
  * differed: records newer than it were written during the move and reach both sides by
- * dual writes. Safe to repeat.
+ * dual writes. Safe to repeat. Digests are compared at a tombstone cutoff both replicas
+ * agree on (see agreedDigests), so tombstones one side already purged and the other has
+ * not do not count as differences; `now` (wall ms) starts that cutoff.
  */
-export async function syncReplicas(a: NodeClient, b: NodeClient, shard: number, epoch: number, since: number): Promise<SyncResult> {
-  const [da, db] = await Promise.all([a.digest(shard, epoch), b.digest(shard, epoch)])
-  const differing = differingBuckets([da, db])
+export async function syncReplicas(a: NodeClient, b: NodeClient, shard: number, epoch: number, since: number, now: number = Date.now()): Promise<SyncResult> {
+  const agreed = await agreedDigests(async (tombstonesBefore) => {
+    const [da, db] = await Promise.all([a.digest(shard, epoch, {tombstonesBefore}), b.digest(shard, epoch, {tombstonesBefore})])
+    return new Map([['a', da], ['b', db]])
+  }, initialCutoff(now))
+  const cutoff = agreed.cutoff
+  const differing = differingBuckets([agreed.digests.get('a')!, agreed.digests.get('b')!])
   if (differing.length === 0) return {equal: true, differingBuckets: 0, repaired: 0, olderThan: 0}
   let repaired = 0
   let olderThan = 0
   for (let i = 0; i < differing.length; i += BUCKET_BATCH) {
     const batch = differing.slice(i, i + BUCKET_BATCH)
     const [ra, rb] = await Promise.all([a.bucketRecords(shard, epoch, batch), b.bucketRecords(shard, epoch, batch)])
-    const fixes = planRepair(new Map([['a', ra], ['b', rb]]))
+    const fixes = planRepair(new Map([['a', ra], ['b', rb]]), cutoff)
     const forA = fixes.get('a') ?? []
     const forB = fixes.get('b') ?? []
     olderThan += [...forA, ...forB].filter((r) => versionWall(r.version) < since).length

@@ -190,12 +190,24 @@ export const HotShardSchema = z
   .strict()
 
 /**
+ * UnplaceableSchema: a replica that must move (its node drains, or it breaks a placement
+ * rule) but that no node can take under the rules; the plan leaves it where it is, plans
+ * everything else, and says why here. `shard` is null when the cause is a node's stated
+ * capacity that no single replica can relieve.
+ */
+export const UnplaceableSchema = z.object({shard: ShardIdSchema.nullable(), node: NodeIdSchema, reason: z.string().min(1)}).strict()
+
+/** Unplaceable is one validated unplaceable entry. */
+export type Unplaceable = z.infer<typeof UnplaceableSchema>
+
+/**
  * PlanSummarySchema: the plan's verdict and figures. Imbalance is the largest node
  * utilisation among nodes that will hold data (not draining), 1 being perfectly even.
  * `loadMoved` and `loadOutsideTarget` are in "average node" units (1 = an average node's
  * whole load). `loadOutsideTarget` is the lower bound of what any plan reaching the target
  * must move: all load on draining nodes plus the load above the band, or the shortfall
- * below it when that is larger.
+ * below it when that is larger. `unplaceable` (absent in plans made before it existed) lists
+ * the replicas that had to move and could not; any makes the status `unreachable`.
  */
 export const PlanSummarySchema = z
   .object({
@@ -212,6 +224,7 @@ export const PlanSummarySchema = z
     loadMoved: nonNeg,
     loadOutsideTarget: nonNeg,
     hotShards: z.array(HotShardSchema),
+    unplaceable: z.array(UnplaceableSchema).optional(),
     baseline: BaselineFiguresSchema.nullable(),
   })
   .strict()

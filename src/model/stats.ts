@@ -20,6 +20,10 @@ export const NodeStatsSchema = z.object({
   node: NodeIdSchema,
   at: z.string(),
   shards: z.array(ShardLoadSchema),
+  /** clockOffsetMs is the node's measured clock offset from its peers (positive: ahead); null when unmeasured. */
+  clockOffsetMs: z.number().nullable().optional(),
+  /** clockOk is false while that offset is beyond the cluster's bound (the node refuses writes). */
+  clockOk: z.boolean().optional(),
 })
 
 /** NodeStats is a validated stats record. */

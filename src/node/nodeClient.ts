@@ -12,6 +12,8 @@ import {
   CURSOR_HEADER,
   type DigestResponse,
   DigestResponseSchema,
+  type GcPurgeResponse,
+  GcPurgeResponseSchema,
   type DropResponse,
   DropResponseSchema,
   EPOCH_HEADER,
@@ -143,9 +145,24 @@ export class NodeClient {
     }
   }
 
-  /** digest returns `shard`'s bucket digests (see DigestResponse): compare two replicas' buckets index by index. */
-  async digest(shard: number, epoch: number, opts: RequestOptions = {}): Promise<DigestResponse> {
-    return this.parse(await this.request('GET', `/v1/shards/${shard}/digest?epoch=${epoch}`, undefined, opts), DigestResponseSchema)
+  /**
+   * digest returns `shard`'s bucket digests (see DigestResponse): compare two replicas'
+   * buckets index by index. With `tombstonesBefore`, older tombstones are left out (the
+   * node may use an older cutoff; it says which in the answer).
+   */
+  async digest(shard: number, epoch: number, opts: RequestOptions & {tombstonesBefore?: number} = {}): Promise<DigestResponse> {
+    const cutoff = opts.tombstonesBefore === undefined ? '' : `&tombstonesBefore=${Math.floor(opts.tombstonesBefore)}`
+    return this.parse(await this.request('GET', `/v1/shards/${shard}/digest?epoch=${epoch}${cutoff}`, undefined, opts), DigestResponseSchema)
+  }
+
+  /** gcFence sets the node's gc floor for `shard` to `before` and returns its digest at that cutoff (see GcRequest). */
+  async gcFence(shard: number, epoch: number, before: number, opts: RequestOptions = {}): Promise<DigestResponse> {
+    return this.parse(await this.request('POST', `/v1/shards/${shard}/gc?epoch=${epoch}`, json({phase: 'fence', before}), opts), DigestResponseSchema)
+  }
+
+  /** gcPurge deletes `shard`'s tombstones older than `before`, which the node must have been fenced at (see GcRequest). */
+  async gcPurge(shard: number, epoch: number, before: number, opts: RequestOptions = {}): Promise<GcPurgeResponse> {
+    return this.parse(await this.request('POST', `/v1/shards/${shard}/gc?epoch=${epoch}`, json({phase: 'purge', before}), opts), GcPurgeResponseSchema)
   }
 
   /** bucketRecords lists every record (tombstones included) in the given digest buckets of `shard`. */

@@ -6,6 +6,7 @@ import {HTTP_STATUS} from '../errors/httpStatus.js'
 import {type HashRange} from '../model/range.js'
 import {HASH_SPACE, keyHash as keyHashOf} from '../model/hash.js'
 import {type ReplicaRole, type Shard} from '../model/shard.js'
+import {type ClockVerdict, versionTooFarAhead, type WriteGate} from '../clock/clockOffsetTracker.js'
 import {tokensEqual} from './clusterToken.js'
 import {type LoadMeter} from './loadMeter.js'
 import {type NodeLog} from './nodeLog.js'
@@ -14,6 +15,7 @@ import {
   APPLY_KINDS,
   type ApplyKind,
   BucketsRequestSchema,
+  GcRequestSchema,
   CURSOR_HEADER,
   DEFAULT_CHUNK_BYTES,
   DropRequestSchema,
@@ -23,6 +25,7 @@ import {
   MAX_CHUNK_BYTES,
   MAX_JSON_BODY_BYTES,
   MAX_KEY_BYTES,
+  type NodeRecord,
   type NodeStatusResponse,
   RECORD_HEADER,
   RECORDS_CONTENT_TYPE,
@@ -30,8 +33,9 @@ import {
   VERSION_HEADER,
 } from './protocol.js'
 import {decodeRecords, encodeRecords, RecordCodecError} from './recordCodec.js'
-import {type WriteGate} from './orphanSweeper.js'
+import {type RangeWriteGate} from './orphanSweeper.js'
 import {type ShardView} from './shardMapFollower.js'
+import {versionWall} from './lwwMerge.js'
 import {type StorageEngine} from './storageEngine.js'
 
 /** READ_ROLES may serve gets: a joining replica is still being filled, a leaving one is stale. */
@@ -53,8 +57,10 @@ export interface NodeApiDeps {
   serving: () => boolean
   /** draining is true once shutdown began: responses close their connection. */
   draining: () => boolean
-  /** writeGate holds applies to a range while an orphan sweep removes it (see orphanSweeper.ts). */
-  writeGate?: WriteGate
+  /** rangeGate holds applies to a range while an orphan sweep removes it (see orphanSweeper.ts). */
+  rangeGate?: RangeWriteGate
+  /** clock bounds client writes: `write` applies are refused (CLOCK_OFFSET) while the gate is closed or when a version is more than `maxOffsetMs` ahead of `now()`. Absent: unbounded. */
+  clock?: {now: () => number; maxOffsetMs: number; gate: WriteGate; verdict: () => ClockVerdict}
 }
 
 /** HttpError is a coded refusal carrying the node's epoch for the shard when relevant. */
@@ -90,6 +96,7 @@ export class NodeHttpApi {
       {method: 'GET', pattern: /^\/v1\/shards\/(\d{1,9})\/snapshot$/, handler: (q, s, m, u) => this.snapshot(q, s, m, u)},
       {method: 'GET', pattern: /^\/v1\/shards\/(\d{1,9})\/digest$/, handler: (q, s, m, u) => this.digest(q, s, m, u)},
       {method: 'POST', pattern: /^\/v1\/shards\/(\d{1,9})\/buckets$/, handler: (q, s, m, u) => this.buckets(q, s, m, u)},
+      {method: 'POST', pattern: /^\/v1\/shards\/(\d{1,9})\/gc$/, handler: (q, s, m, u) => this.gc(q, s, m, u)},
       {method: 'GET', pattern: /^\/v1\/shards\/(\d{1,9})\/inflight$/, handler: (q, s, m) => this.inflightOf(q, s, m)},
       {method: 'POST', pattern: /^\/v1\/shards\/(\d{1,9})\/accept$/, handler: (q, s, m) => this.accept(q, s, m)},
       {method: 'POST', pattern: /^\/v1\/shards\/(\d{1,9})\/drop$/, handler: (q, s, m) => this.drop(q, s, m)},
@@ -118,7 +125,9 @@ export class NodeHttpApi {
   private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://node')
     if (url.pathname === '/healthz' && req.method === 'GET') {
-      sendJson(res, 200, {node: this.deps.nodeId, serving: this.deps.serving()})
+      const v = this.deps.clock?.verdict()
+      // `clock` lets peers measure their offset from this node (see ClockMonitor).
+      sendJson(res, 200, {node: this.deps.nodeId, serving: this.deps.serving(), clock: this.deps.clock?.now() ?? Date.now(), ...(v ? {clockOk: v.ok, clockOffsetMs: v.offsetMs} : {})})
       return
     }
     const presented = req.headers[TOKEN_HEADER]
@@ -214,15 +223,17 @@ export class NodeHttpApi {
         throw err
       }
       const {shard} = await this.fence(id, epoch, WRITE_ROLES, 'take writes')
+      if (kind === 'write') this.checkClock(records)
       for (const r of records) {
         if (r.key.length === 0) throw new HttpError('BAD_INPUT', 'empty key')
         const h = keyHashOf(r.key)
         if (h < shard.range.lo || h >= shard.range.hi) throw new HttpError('BAD_INPUT', `a key hashes to ${h}, outside shard ${id}'s range [${shard.range.lo}, ${shard.range.hi})`, shard.epoch)
       }
-      await this.deps.writeGate?.wait(shard.range)
+      await this.deps.rangeGate?.wait(shard.range)
+      const toApply = this.screen(records, kind)
       let result
       try {
-        result = await this.deps.engine.apply(records)
+        result = await this.deps.engine.apply(toApply)
       } catch (err) {
         if (err instanceof RangeError) throw new HttpError('BAD_INPUT', err.message)
         throw err
@@ -231,6 +242,19 @@ export class NodeHttpApi {
       res.setHeader(EPOCH_HEADER, String(shard.epoch))
       sendJson(res, 200, {epoch: shard.epoch, ...result})
     })
+  }
+
+  /** checkClock refuses client writes while this node's clock is out of bounds, or stamped too far ahead of it (CLOCK_OFFSET, retriable). */
+  private checkClock(records: readonly {version: string}[]): void {
+    const clock = this.deps.clock
+    if (!clock) return
+    const gate = clock.gate()
+    if (!gate.ok) throw new HttpError('CLOCK_OFFSET', `node ${this.deps.nodeId} refuses writes: ${gate.reason}`)
+    const now = clock.now()
+    for (const r of records) {
+      const refusal = versionTooFarAhead(versionWall(r.version), now, clock.maxOffsetMs)
+      if (refusal) throw new HttpError('CLOCK_OFFSET', `node ${this.deps.nodeId}: ${refusal}`)
+    }
   }
 
   private async snapshot(_req: IncomingMessage, res: ServerResponse, m: RegExpExecArray, url: URL): Promise<void> {
@@ -256,9 +280,61 @@ export class NodeHttpApi {
   private async digest(_req: IncomingMessage, res: ServerResponse, m: RegExpExecArray, url: URL): Promise<void> {
     const id = Number(m[1])
     const {shard} = await this.fence(id, epochParam(url), ADMIN_ROLES, 'serve digests')
-    const d = this.deps.engine.digest(shard.range)
+    // A cutoff newer than the node's limit would cover tombstones a late client write could still shadow.
+    const cutoff = url.searchParams.has('tombstonesBefore') ? Math.min(intParam(url, 'tombstonesBefore', 0, 0, Number.MAX_SAFE_INTEGER), this.deps.engine.cutoffLimit()) : undefined
+    const d = this.deps.engine.digest(shard.range, cutoff)
     res.setHeader(EPOCH_HEADER, String(shard.epoch))
-    sendJson(res, 200, {shard: id, epoch: shard.epoch, range: shard.range, ...d})
+    sendJson(res, 200, {shard: id, epoch: shard.epoch, range: shard.range, ...d, ...(cutoff === undefined ? {} : {tombstonesBefore: cutoff})})
+  }
+
+  /**
+   * screen applies the gc rules to an apply batch: a client write (kind `write`) whose
+   * version is older than the node's stale floor is refused whole (PRECONDITION: the
+   * router fails it or re-issues it with a fresh version; this replica never acknowledges
+   * it), since a purge may already have judged that part of history settled; repair values
+   * below the gc floor are dropped (they come back from a replica that missed a purged
+   * delete). Repair tombstones always pass, however old. Copies into a joining replica
+   * come from fenced replicas and pass unchanged.
+   */
+  private screen(records: NodeRecord[], kind: ApplyKind): readonly NodeRecord[] {
+    if (kind === 'write') {
+      const floor = this.deps.engine.staleFloor()
+      // The gc floor (persisted) also counts: it holds across a restart with a clock that went back.
+      const stale = records.find((r) => versionWall(r.version) < Math.max(floor, this.deps.engine.floorOf(keyHashOf(r.key))))
+      if (stale) throw new HttpError('PRECONDITION', `a write's version ${stale.version} is older than this node's clock minus its tombstone grace; re-issue it with a fresh version`)
+      return records
+    }
+    return kind === 'repair' ? this.deps.engine.withoutFenced(records) : records
+  }
+
+  private async gc(req: IncomingMessage, res: ServerResponse, m: RegExpExecArray, url: URL): Promise<void> {
+    const id = Number(m[1])
+    const epoch = epochParam(url)
+    const body = parseJson(await readBody(req, MAX_JSON_BODY_BYTES), GcRequestSchema)
+    const {shard} = await this.fence(id, epoch, ADMIN_ROLES, 'collect tombstones')
+    const {engine} = this.deps
+    res.setHeader(EPOCH_HEADER, String(shard.epoch))
+    if (body.phase === 'fence') {
+      let d
+      try {
+        d = engine.fenceBelow(shard.range, body.before)
+      } catch (err) {
+        if (err instanceof RangeError) throw new HttpError('PRECONDITION', `shard ${id}: ${err.message}; pick an older cutoff`, shard.epoch)
+        throw err
+      }
+      sendJson(res, 200, {shard: id, epoch: shard.epoch, range: shard.range, ...d, tombstonesBefore: body.before})
+      return
+    }
+    const fenced = engine.fenceOf(shard.range)
+    if (body.before > fenced) throw new HttpError('PRECONDITION', `shard ${id} is fenced at ${fenced}, below the purge cutoff ${body.before}; fence it first`, shard.epoch)
+    let purged = 0
+    for (let i = 0; i < 100; i++) {
+      const n = engine.purgeTombstones(shard.range, body.before, 1000)
+      purged += n
+      if (n < 1000) break
+    }
+    if (purged > 0) this.deps.log.info('purged tombstones', {shard: id, epoch: shard.epoch, before: body.before, purged})
+    sendJson(res, 200, {shard: id, epoch: shard.epoch, purged})
   }
 
   private async buckets(req: IncomingMessage, res: ServerResponse, m: RegExpExecArray, url: URL): Promise<void> {

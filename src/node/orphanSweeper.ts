@@ -54,11 +54,11 @@ export interface OrphanStorage {
 }
 
 /**
- * WriteGate holds writes to a range while an orphan sweep removes it: a write that became
+ * RangeWriteGate holds writes to a range while an orphan sweep removes it: a write that became
  * legitimate (the node joined the shard) after the sweep confirmed it had no role waits
  * until the deletion is over, so the sweep never deletes it.
  */
-export class WriteGate {
+export class RangeWriteGate {
   private closed?: {range: HashRange; done: Promise<void>}
 
   /** wait resolves at once unless a sweep of a range overlapping `range` is running; then when it ends. */
@@ -85,7 +85,7 @@ export interface OrphanSweeperDeps {
   nodeId: string
   map: ShardView
   storage: OrphanStorage
-  gate: WriteGate
+  gate: RangeWriteGate
   log: NodeLog
   graceMs: number
   now: () => number

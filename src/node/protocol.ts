@@ -13,8 +13,9 @@ import {ShardLoadSchema} from '../model/stats.js'
  * | GET | /v1/shards/{shard}/records/{base64url key}?epoch=E | → value bytes; {@link RECORD_HEADER} says value / tombstone / absent, {@link VERSION_HEADER} the HLC |
  * | POST | /v1/shards/{shard}/apply?epoch=E&kind=write\|repair\|copy | record batch ({@link RECORDS_CONTENT_TYPE}) → {@link ApplyResponse} |
  * | GET | /v1/shards/{shard}/snapshot?epoch=E[&lo&hi][&cursor][&maxBytes] | → record batch; {@link CURSOR_HEADER} resumes, absent when done |
- * | GET | /v1/shards/{shard}/digest?epoch=E | → {@link DigestResponse} |
+ * | GET | /v1/shards/{shard}/digest?epoch=E[&tombstonesBefore=MS] | → {@link DigestResponse} |
  * | POST | /v1/shards/{shard}/buckets?epoch=E | {@link BucketsRequest} → record batch of those digest buckets |
+ * | POST | /v1/shards/{shard}/gc?epoch=E | {@link GcRequest} → {@link DigestResponse} (fence) or {@link GcPurgeResponse} (purge) |
  * | GET | /v1/shards/{shard}/inflight | → {@link InflightResponse} |
  * | POST | /v1/shards/{shard}/accept | {@link AcceptRequest} → {@link AcceptResponse} |
  * | POST | /v1/shards/{shard}/drop | {@link DropRequest} → {@link DropResponse} |
@@ -84,11 +85,17 @@ export const ErrorBodySchema = z.object({
 /** ErrorBody is a validated error response. */
 export type ErrorBody = z.infer<typeof ErrorBodySchema>
 
-/** ApplyResponseSchema: `applied` records won the LWW merge and were written; `ignored` were older or equal (idempotent). */
+/**
+ * ApplyResponseSchema: `applied` records won the LWW merge and were written; `ignored` were
+ * older or equal (idempotent). `superseded` lists the ignored records that lost to a
+ * strictly newer version this replica keeps (`i` indexes the request's records), so a
+ * coordinator never acknowledges a write that lost; absent from older nodes' answers.
+ */
 export const ApplyResponseSchema = z.object({
   epoch,
   applied: z.number().int().nonnegative(),
   ignored: z.number().int().nonnegative(),
+  superseded: z.array(z.object({i: z.number().int().nonnegative(), version: z.string().max(100)})).optional(),
 })
 
 /** ApplyResponse is a validated apply result. */
@@ -98,8 +105,14 @@ export type ApplyResponse = z.infer<typeof ApplyResponseSchema>
  * DigestResponseSchema: the shard's digest buckets over its range. Bucket `i` covers the
  * hash sub-range `bounds[i]..bounds[i+1]` (`bounds` has `buckets.length + 1` entries,
  * starting at range.lo and ending at range.hi); each bucket is 16 hex digits, the XOR of
- * the 64-bit hashes of (key, version, tombstone) of its records. Two replicas with the
- * same range compute the same bounds, so equal buckets mean equal records (up to 2^-64).
+ * the 64-bit hashes of (key, version, value or tombstone) of its records. Two replicas with
+ * the same range compute the same bounds, so equal buckets mean equal records (up to 2^-64).
+ *
+ * When the request names `tombstonesBefore`, tombstones whose version's wall clock is
+ * older are left out, so replicas compare equal whatever their purge progress. The node
+ * never uses a cutoff newer than its clock minus its tombstone grace: it answers with the
+ * cutoff it used, and a requester whose replicas answered different cutoffs asks again
+ * with the oldest of them (then all use it).
  */
 export const DigestResponseSchema = z.object({
   shard: z.number().int().nonnegative(),
@@ -109,6 +122,8 @@ export const DigestResponseSchema = z.object({
   buckets: z.array(z.string().regex(/^[0-9a-f]{16}$/)),
   /** counts[i] is the number of records (tombstones included) in bucket i. */
   counts: z.array(z.number().int().nonnegative()),
+  /** tombstonesBefore is the cutoff the node used (present when the request carried one). */
+  tombstonesBefore: z.number().int().optional(),
 })
 
 /** DigestResponse is a validated digest. */
@@ -121,6 +136,33 @@ export const BucketsRequestSchema = z.object({
 
 /** BucketsRequest is a validated bucket listing request. */
 export type BucketsRequest = z.infer<typeof BucketsRequestSchema>
+
+/**
+ * GcRequestSchema: the two steps of purging a shard's tombstones older than `before`
+ * (version wall ms), sent by anti-entropy to every replica (see repairShards):
+ * `fence` sets the replica's gc floor for the shard's range (from then on it takes no
+ * repair value older than `before`) and answers its digest at that cutoff; once every
+ * replica fenced with equal digests, `purge` deletes the tombstones older than `before`.
+ * A fence newer than the node's clock minus its grace, and a purge above the node's fence,
+ * are refused with PRECONDITION.
+ */
+export const GcRequestSchema = z.object({
+  phase: z.enum(['fence', 'purge']),
+  before: z.number().int().nonnegative(),
+})
+
+/** GcRequest is a validated gc request. */
+export type GcRequest = z.infer<typeof GcRequestSchema>
+
+/** GcPurgeResponseSchema: how many tombstones a purge deleted. */
+export const GcPurgeResponseSchema = z.object({
+  shard: z.number().int().nonnegative(),
+  epoch,
+  purged: z.number().int().nonnegative(),
+})
+
+/** GcPurgeResponse is a validated purge answer. */
+export type GcPurgeResponse = z.infer<typeof GcPurgeResponseSchema>
 
 /** InflightResponseSchema: data requests (get/apply) for the shard being served right now. */
 export const InflightResponseSchema = z.object({
@@ -200,6 +242,11 @@ export type NodeStatusResponse = z.infer<typeof NodeStatusResponseSchema>
 export const HealthResponseSchema = z.object({
   node: z.string(),
   serving: z.boolean(),
+  /** clock is the node's wall clock (ms) when it answered: peers measure their offset with it. */
+  clock: z.number().optional(),
+  /** clockOk is false while the node's clock is out of bounds of its peers (it then refuses writes); clockOffsetMs its offset from them. */
+  clockOk: z.boolean().optional(),
+  clockOffsetMs: z.number().nullable().optional(),
 })
 
 /** HealthResponse is a validated health answer. */

@@ -4,16 +4,28 @@ const SEED_HI = 0x9747b28c
 const SEED_LO = 0x5bd1e995
 
 /**
- * recordHash returns the 64-bit digest contribution of a record as two unsigned 32-bit
- * halves: two seeded MurmurHash3 x86_32 of `key · 0x00 · version · tombstone flag`. The
- * value is left out on purpose: a version names one write, so (key, version, tombstone)
- * identifies the record and digests never rehash values up to 1 MiB.
+ * RECORD_HASH_FORMAT names the {@link recordHash} layout stored in a data dir's digest
+ * cells (meta `format`). Format 1 left the value out; format 2 hashes it too, so two
+ * replicas holding different values under one version (a misbehaving writer, a corrupted
+ * row) no longer compare equal. A data dir at an older format is migrated on open.
  */
-export function recordHash(key: Uint8Array, version: string, tombstone: boolean): [number, number] {
-  const buf = Buffer.allocUnsafe(key.length + version.length + 2)
+export const RECORD_HASH_FORMAT = 2
+
+/**
+ * recordHash returns the 64-bit digest contribution of a record as two unsigned 32-bit
+ * halves: two seeded MurmurHash3 x86_32 of `key · 0x00 · version · flag · value`, where
+ * flag is 1 for a tombstone (`value` null, nothing follows) and 0 for a value. The value
+ * is included so a digest match means the replicas hold the same bytes, not only the
+ * same versions.
+ */
+export function recordHash(key: Uint8Array, version: string, value: Uint8Array | null): [number, number] {
+  const valueLength = value?.length ?? 0
+  const buf = Buffer.allocUnsafe(key.length + version.length + 2 + valueLength)
   buf.set(key, 0)
   buf[key.length] = 0
   buf.write(version, key.length + 1, 'latin1')
-  buf[buf.length - 1] = tombstone ? 1 : 0
+  const flagAt = key.length + 1 + version.length
+  buf[flagAt] = value === null ? 1 : 0
+  if (value !== null) buf.set(value, flagAt + 1)
   return [murmur3(buf, SEED_HI), murmur3(buf, SEED_LO)]
 }

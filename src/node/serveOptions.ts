@@ -19,6 +19,7 @@ export interface ServeFlags {
   /** orphan-grace: optional so callers that predate it keep working (default 10m). */
   'orphan-grace'?: string
   'shutdown-timeout': string
+  'max-clock-offset': string
   fsync: string
 }
 
@@ -61,6 +62,8 @@ export function serveOptions(flags: ServeFlags, log: NodeLog): StorageNodeOption
   const leaseTtlSeconds = Math.round(parseDuration(flags['lease-ttl'], 'lease-ttl') / 1000)
   if (leaseTtlSeconds < 2) throw new UserError('BAD_INPUT', '--lease-ttl must be at least 2s')
   if (flags.fsync !== 'full' && flags.fsync !== 'normal') throw new UserError('BAD_INPUT', '--fsync must be full or normal')
+  const maxClockOffsetMs = parseDuration(flags['max-clock-offset'], 'max-clock-offset')
+  if (maxClockOffsetMs < 1) throw new UserError('BAD_INPUT', '--max-clock-offset must be at least 1ms', 'e.g. --max-clock-offset 500ms')
   return {
     id: flags.id,
     listenHost: listen.host,
@@ -75,6 +78,7 @@ export function serveOptions(flags: ServeFlags, log: NodeLog): StorageNodeOption
     tombstoneGraceMs: parseDuration(flags['tombstone-grace'], 'tombstone-grace'),
     orphanGraceMs: orphanGrace(flags['orphan-grace']),
     shutdownTimeoutMs: parseDuration(flags['shutdown-timeout'], 'shutdown-timeout'),
+    maxClockOffsetMs,
     synchronous: flags.fsync === 'full' ? 'FULL' : 'NORMAL',
     log,
   }

@@ -7,7 +7,7 @@ import {type HashRange} from '../model/range.js'
 import {digestLayout, FINE_COUNT, FINE_WIDTH, fineOf} from './digestLayout.js'
 import {compareRecords, versionWall} from './lwwMerge.js'
 import {type NodeRecord} from './protocol.js'
-import {recordHash} from './recordHash.js'
+import {RECORD_HASH_FORMAT, recordHash} from './recordHash.js'
 import {decodeCursor, encodeCursor} from './snapshotCursor.js'
 
 /** StorageEngineOptions configures {@link StorageEngine.open}. */
@@ -22,18 +22,42 @@ export interface StorageEngineOptions {
    * on power loss (WAL is fsynced only at checkpoints). Group commit amortises the fsync.
    */
   synchronous?: 'FULL' | 'NORMAL'
-  /** tombstoneGraceMs: tombstones older than this (by their version's wall clock) are purged. */
+  /**
+   * tombstoneGraceMs is the node's stale-write window: client values whose version is older
+   * than this (by the node's clock) are refused ({@link StorageEngine.staleFloor}), and
+   * tombstone purge cutoffs are never newer than it. It no longer purges anything by itself:
+   * tombstones go only through {@link StorageEngine.purgeTombstones}, after anti-entropy.
+   */
   tombstoneGraceMs: number
+  /**
+   * maxClockOffsetMs is the cluster's bound on clock offset (default 500 ms): tombstone
+   * cutoffs stay twice this below the stale floor ({@link StorageEngine.cutoffLimit}).
+   */
+  maxClockOffsetMs?: number
   /** clock returns wall milliseconds (injected for tests). */
   clock?: () => number
   /** maxTxnBytes bounds one group-commit transaction, so one commit never blocks the event loop for long. */
   maxTxnBytes?: number
 }
 
-/** ApplyResult counts the records that won the LWW merge (written) and those that lost or repeated (ignored). */
+/**
+ * ApplyResult counts the records that won the LWW merge (written) and those that lost or
+ * repeated (ignored), and names each record that lost to a strictly newer version held
+ * here: `superseded[j] = {i, version}` says record `i` of the call was not stored because
+ * this replica keeps `version`. A repeat of the stored version is not superseded (it is
+ * an idempotent retry that succeeded). Coordinators must not count a superseded write as
+ * acknowledged (see Coordinator).
+ */
 export interface ApplyResult {
   applied: number
   ignored: number
+  superseded: Superseded[]
+}
+
+/** Superseded names record `i` of an apply call and the newer version the replica kept instead. */
+export interface Superseded {
+  i: number
+  version: string
 }
 
 /** ScanPage is one page of a range scan and the cursor resuming after it (undefined: exhausted). */
@@ -100,6 +124,10 @@ export class StorageEngine {
   private readonly db: Database.Database
   private readonly clock: () => number
   private readonly graceMs: number
+  private readonly maxOffsetMs: number
+  private maxClock = 0
+  /** floors are the gc floors set by {@link fenceBelow} (persisted in gc_floor), one per hash range. */
+  private floors: GcFloor[] = []
   private readonly maxTxnBytes: number
   private readonly fineXhi = new Uint32Array(FINE_COUNT)
   private readonly fineXlo = new Uint32Array(FINE_COUNT)
@@ -117,9 +145,11 @@ export class StorageEngine {
     this.db = db
     this.clock = opts.clock ?? Date.now
     this.graceMs = opts.tombstoneGraceMs
+    this.maxOffsetMs = opts.maxClockOffsetMs ?? 500
     this.maxTxnBytes = opts.maxTxnBytes ?? 8 * 1024 * 1024
     this.stmts = this.prepare()
     this.loadFine()
+    this.floors = this.db.prepare<[], GcFloor>('SELECT lo, hi, floor FROM gc_floor').all()
     this.applyTxn = this.db.transaction((batch: Pending[]) => {
       const dirty = new Map<number, FineCell>()
       const results = batch.map((p) => this.applyRecords(p.records, dirty))
@@ -156,7 +186,9 @@ export class StorageEngine {
         CREATE INDEX IF NOT EXISTS kv_tombstones ON kv (wall) WHERE v IS NULL;
         CREATE TABLE IF NOT EXISTS fine (f INTEGER PRIMARY KEY, xhi INTEGER NOT NULL, xlo INTEGER NOT NULL, n INTEGER NOT NULL, bytes INTEGER NOT NULL);
         CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS gc_floor (lo INTEGER NOT NULL, hi INTEGER NOT NULL, floor INTEGER NOT NULL, PRIMARY KEY (lo, hi));
       `)
+      migrateDigestFormat(db)
       if (opts.nodeId !== undefined) {
         const row = db.prepare('SELECT value FROM meta WHERE name = ?').get('node') as {value: string} | undefined
         if (row && row.value !== opts.nodeId) throw new Error(`data dir ${opts.dir} belongs to node "${row.value}", not "${opts.nodeId}"`)
@@ -172,7 +204,7 @@ export class StorageEngine {
   private prepare() {
     const db = this.db
     return {
-      head: db.prepare<[number, Buffer], {ver: string; tomb: number; len: number}>('SELECT ver, v IS NULL AS tomb, length(k) + coalesce(length(v), 0) AS len FROM kv WHERE h = ? AND k = ?'),
+      head: db.prepare<[number, Buffer], {ver: string; v: Buffer | null; tomb: number; len: number}>('SELECT ver, v, v IS NULL AS tomb, length(k) + coalesce(length(v), 0) AS len FROM kv WHERE h = ? AND k = ?'),
       value: db.prepare<[number, Buffer], {v: Buffer | null}>('SELECT v FROM kv WHERE h = ? AND k = ?'),
       get: db.prepare<[number, Buffer], Row>('SELECT h, k, ver, v FROM kv WHERE h = ? AND k = ?'),
       upsert: db.prepare('INSERT INTO kv (h, k, ver, v, wall) VALUES (?, ?, ?, ?, ?) ON CONFLICT (h, k) DO UPDATE SET ver = excluded.ver, v = excluded.v, wall = excluded.wall'),
@@ -182,10 +214,14 @@ export class StorageEngine {
       // Raw (array) rows for the copy path: no per-row object with named fields.
       scanFromRaw: db.prepare<[number, number], RawRow>('SELECT h, k, ver, v FROM kv WHERE h >= ? AND h < ? ORDER BY h, k').raw(true),
       scanAfterRaw: db.prepare<[number, Buffer, number], RawRow>('SELECT h, k, ver, v FROM kv WHERE (h, k) > (?, ?) AND h < ? ORDER BY h, k').raw(true),
-      heads: db.prepare<[number, number], {h: number; k: Buffer; ver: string; tomb: number; len: number}>('SELECT h, k, ver, v IS NULL AS tomb, length(k) + coalesce(length(v), 0) AS len FROM kv WHERE h >= ? AND h < ?'),
+      heads: db.prepare<[number, number], {h: number; k: Buffer; ver: string; v: Buffer | null; len: number}>('SELECT h, k, ver, v, length(k) + coalesce(length(v), 0) AS len FROM kv WHERE h >= ? AND h < ?'),
       totals: db.prepare<[number, number], {n: number; bytes: number | null}>('SELECT count(*) AS n, sum(length(k) + coalesce(length(v), 0)) AS bytes FROM kv WHERE h >= ? AND h < ?'),
       deleteRange: db.prepare('DELETE FROM kv WHERE h >= ? AND h < ?'),
-      expired: db.prepare<[number, number], {h: number; k: Buffer; ver: string; len: number}>('SELECT h, k, ver, length(k) AS len FROM kv WHERE v IS NULL AND wall < ? LIMIT ?'),
+      // Values older than a cutoff (the version's first 15 digits are its wall ms), by a range scan.
+      oldValues: db.prepare<[number, number, number], {h: number; k: Buffer; ver: string; v: Buffer}>('SELECT h, k, ver, v FROM kv WHERE h >= ? AND h < ? AND v IS NOT NULL AND CAST(substr(ver, 1, 15) AS INTEGER) < ?'),
+      // Tombstones older than a cutoff inside a hash range (through the partial index on wall).
+      tombstonesBefore: db.prepare<[number, number, number], {h: number; k: Buffer; ver: string}>('SELECT h, k, ver FROM kv WHERE v IS NULL AND wall < ? AND h >= ? AND h < ?'),
+      expired: db.prepare<[number, number, number, number], {h: number; k: Buffer; ver: string; len: number}>('SELECT h, k, ver, length(k) AS len FROM kv WHERE v IS NULL AND wall < ? AND h >= ? AND h < ? LIMIT ?'),
       fineAll: db.prepare<[], {f: number; xhi: number; xlo: number; n: number; bytes: number}>('SELECT f, xhi, xlo, n, bytes FROM fine'),
       fineSet: db.prepare('INSERT INTO fine (f, xhi, xlo, n, bytes) VALUES (?, ?, ?, ?, ?) ON CONFLICT (f) DO UPDATE SET xhi = excluded.xhi, xlo = excluded.xlo, n = excluded.n, bytes = excluded.bytes'),
     }
@@ -256,9 +292,9 @@ export class StorageEngine {
     return c
   }
 
-  private toggle(dirty: Map<number, FineCell>, h: number, key: Uint8Array, version: string, tombstone: boolean, bytes: number, sign: 1 | -1): void {
+  private toggle(dirty: Map<number, FineCell>, h: number, key: Uint8Array, version: string, value: Uint8Array | null, bytes: number, sign: 1 | -1): void {
     const c = this.cell(dirty, fineOf(h))
-    const [hi, lo] = recordHash(key, version, tombstone)
+    const [hi, lo] = recordHash(key, version, value)
     c.xhi = (c.xhi ^ hi) >>> 0
     c.xlo = (c.xlo ^ lo) >>> 0
     c.n += sign
@@ -285,8 +321,9 @@ export class StorageEngine {
   private applyRecords(records: readonly NodeRecord[], dirty: Map<number, FineCell>): ApplyResult {
     let applied = 0
     let ignored = 0
-    const expiredBefore = this.clock() - this.graceMs
-    for (const r of records) {
+    const superseded: Superseded[] = []
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i]!
       const h = keyHash(r.key)
       const head = this.stmts.head.get(h, r.key)
       if (head) {
@@ -298,25 +335,19 @@ export class StorageEngine {
         }
         if (cmp <= 0) {
           ignored++
+          if (head.ver > r.version) superseded.push({i, version: head.ver})
           continue
         }
-        this.toggle(dirty, h, r.key, head.ver, head.tomb === 1, head.len, -1)
+        this.toggle(dirty, h, r.key, head.ver, head.v, head.len, -1)
       }
+      // Every tombstone is stored, however old by this node's clock: dropping one could let
+      // a replica that missed the delete spread the old value back (see purgeTombstones).
       const tombstone = r.value === null
-      const wall = versionWall(r.version)
-      if (tombstone && wall < expiredBefore) {
-        // An expired tombstone is stored as "already purged": it deletes what it beats and leaves nothing.
-        if (head) {
-          this.stmts.del.run(h, r.key)
-          applied++
-        } else ignored++
-        continue
-      }
-      this.stmts.upsert.run(h, Buffer.from(r.key), r.version, tombstone ? null : r.value, tombstone ? wall : null)
-      this.toggle(dirty, h, r.key, r.version, tombstone, r.key.length + (r.value?.length ?? 0), 1)
+      this.stmts.upsert.run(h, Buffer.from(r.key), r.version, tombstone ? null : r.value, tombstone ? versionWall(r.version) : null)
+      this.toggle(dirty, h, r.key, r.version, r.value, r.key.length + (r.value?.length ?? 0), 1)
       applied++
     }
-    return {applied, ignored}
+    return {applied, ignored, superseded}
   }
 
   /** get returns the record stored for `key` (value or tombstone), or undefined. */
@@ -360,9 +391,13 @@ export class StorageEngine {
   /**
    * digest returns the digest buckets of `range` (see digestLayout): whole fine buckets
    * come from the in-memory cells; the at most two fine buckets cut by the range's ends
-   * are recomputed by scanning just those slivers.
+   * are recomputed by scanning just those slivers. Tombstones whose version's wall clock
+   * is before `tombstonesBefore` (when given) are left out, so replicas asked with the
+   * same cutoff compare equal whatever their purge progress: a tombstone below the cutoff
+   * and no record at all mean the same (nothing to read, nothing it still has to shadow
+   * unless some replica holds an older value, which the digest does include).
    */
-  digest(range: HashRange): RangeDigest {
+  digest(range: HashRange, tombstonesBefore?: number): RangeDigest {
     const layout = digestLayout(range)
     const buckets: string[] = []
     const counts: number[] = []
@@ -381,7 +416,7 @@ export class StorageEngine {
           n += this.fineN[f]!
         } else {
           for (const row of this.stmts.heads.iterate(Math.max(lo, fLo), Math.min(hi, fHi))) {
-            const [a, c] = recordHash(row.k, row.ver, row.tomb === 1)
+            const [a, c] = recordHash(row.k, row.ver, row.v)
             xhi ^= a
             xlo ^= c
             n++
@@ -391,7 +426,46 @@ export class StorageEngine {
       buckets.push(hex32(xhi) + hex32(xlo))
       counts.push(n)
     }
+    if (tombstonesBefore !== undefined) this.excludeTombstones(range, tombstonesBefore, layout.bounds, buckets, counts)
     return {bounds: layout.bounds, buckets, counts}
+  }
+
+  /** excludeTombstones XORs out of `buckets` (and `counts`) every tombstone of `range` older than `before`. */
+  private excludeTombstones(range: HashRange, before: number, bounds: readonly number[], buckets: string[], counts: number[]): void {
+    const hi = buckets.map((b) => Number.parseInt(b.slice(0, 8), 16))
+    const lo = buckets.map((b) => Number.parseInt(b.slice(8), 16))
+    let touched = false
+    for (const row of this.stmts.tombstonesBefore.iterate(before, range.lo, range.hi)) {
+      const b = bucketOf(bounds, row.h)
+      const [a, c] = recordHash(row.k, row.ver, null)
+      hi[b] = (hi[b]! ^ a) >>> 0
+      lo[b] = (lo[b]! ^ c) >>> 0
+      counts[b]!--
+      touched = true
+    }
+    if (touched) for (let b = 0; b < buckets.length; b++) buckets[b] = hex32(hi[b]!) + hex32(lo[b]!)
+  }
+
+  /**
+   * staleFloor is the oldest version wall clock (ms) this node still takes as a fresh
+   * client write: its clock (never going backwards) minus the tombstone grace. The node
+   * refuses client values older than this, and a purge cutoff newer than this is clamped
+   * to it — together they make "no value older than the cutoff arrives after the digest
+   * that confirmed it" hold (see purgeTombstones).
+   */
+  staleFloor(): number {
+    this.maxClock = Math.max(this.maxClock, this.clock())
+    return this.maxClock - this.graceMs
+  }
+
+  /**
+   * cutoffLimit is the newest tombstone cutoff this node takes for a digest or a fence:
+   * its stale floor minus twice the maximum clock offset. With one grace cluster-wide and
+   * every clock within the bound, every node's stale floor — a joining replica's too, now
+   * and later — is at or above such a cutoff, so no node takes a client write older than it.
+   */
+  cutoffLimit(): number {
+    return this.staleFloor() - 2 * this.maxOffsetMs
   }
 
   /** bucketRecords returns every record in the given digest buckets of `range` (indexes beyond the layout are skipped). */
@@ -438,19 +512,48 @@ export class StorageEngine {
   }
 
   /**
-   * purgeTombstones deletes up to `limit` tombstones older than the grace period, in one
-   * transaction, keeping digests in step. Returns how many it deleted (call again while
-   * it returns `limit`).
+   * purgeTombstones deletes up to `limit` tombstones of `range` whose version's wall clock
+   * is before `before`, in one transaction, keeping digests in step. Returns how many it
+   * deleted (call again while it returns `limit`).
+   *
+   * The caller must know it is safe, and only anti-entropy does (repairShards, through the
+   * node's `gc` endpoint, after {@link fenceBelow} on every replica of the shard at one
+   * epoch returned equal digests). Why purging then never undoes an acknowledged delete D
+   * (a tombstone with version v < `before`) — i.e. no replica holds, nor later gains, a
+   * value V of the same key with version u < v, which a quorum read could return once D
+   * is gone:
+   *
+   * 1. From its fence on, a replica gains no value older than `before`: client writes
+   *    (values and tombstones) older than its {@link staleFloor} are refused with an error,
+   *    the fence cutoff is never newer than {@link cutoffLimit} (that floor minus twice the
+   *    clock bound, so with one grace cluster-wide every in-bounds node's floor, a later
+   *    joining replica's included, is above it), and the floor never goes backwards (the
+   *    clock is taken as a running maximum, and the persisted gc floor counts too); repair
+   *    values below the gc floor are dropped ({@link withoutFenced}); the shard is only
+   *    purged with no move running, and a copy comes from a fenced replica. Apply stores
+   *    every tombstone it takes.
+   * 2. So after its fence, the values older than `before` a replica holds are a subset of
+   *    those its fence digest covered. Equal fence digests mean: V was held by every
+   *    replica at its fence, or by none.
+   * 3. If by none, no replica ever holds V again. If by all, no replica held D at its fence
+   *    (LWW keeps one record per key), D was never acknowledged before — the replicas that
+   *    acknowledged it would still hold it or something newer — and D cannot arrive later:
+   *    as a client write it is older than every replica's stale floor (refused), and repair
+   *    only moves records some replica holds. So there is no D to purge.
+   *
+   * Tombstones below the cutoff and absent keys are then equivalent on every replica, which
+   * is why digests may leave them out ({@link digest}). The clock bound only affects
+   * liveness: the requester starts its cutoff at its clock minus twice the maximum offset
+   * and each replica lowers it to its clock minus the grace; they agree on the oldest.
    */
-  purgeTombstones(limit = 1000): number {
+  purgeTombstones(range: HashRange, before: number, limit = 1000): number {
     this.flush()
-    const before = this.clock() - this.graceMs
     const run = this.db.transaction(() => {
       const dirty = new Map<number, FineCell>()
-      const rows = this.stmts.expired.all(before, limit)
+      const rows = this.stmts.expired.all(before, range.lo, range.hi, limit)
       for (const row of rows) {
         this.stmts.del.run(row.h, row.k)
-        this.toggle(dirty, row.h, row.k, row.ver, true, row.len, -1)
+        this.toggle(dirty, row.h, row.k, row.ver, null, row.len, -1)
       }
       this.writeFine(dirty)
       return rows.length
@@ -472,6 +575,7 @@ export class StorageEngine {
    */
   async deleteRange(range: HashRange): Promise<number> {
     this.flush()
+    this.clearFloors(range)
     let deleted = 0
     const f0 = fineOf(range.lo)
     const f1 = fineOf(range.hi - 1)
@@ -487,7 +591,7 @@ export class StorageEngine {
       } else {
         for (const row of this.stmts.heads.all(Math.max(range.lo, fLo), Math.min(range.hi, fHi))) {
           this.stmts.del.run(row.h, row.k)
-          this.toggle(dirty, row.h, row.k, row.ver, row.tomb === 1, row.len, -1)
+          this.toggle(dirty, row.h, row.k, row.ver, row.v, row.len, -1)
           n++
         }
       }
@@ -508,6 +612,91 @@ export class StorageEngine {
     return deleted
   }
 
+  /**
+   * fenceBelow sets the gc floor of `range` to `before` (never lowering it) and returns the
+   * digest of the range's values older than `before` ({@link oldValuesDigest}), after
+   * committing every apply already queued. From then on {@link withoutFenced} drops values
+   * older than the floor in that range, so the replica can no longer gain a value older
+   * than `before`: the digest it returns covers every such value it will ever hold (until
+   * the range is dropped); it can only lose some to newer writes. Throws RangeError when
+   * `before` is newer than {@link cutoffLimit}.
+   */
+  fenceBelow(range: HashRange, before: number): RangeDigest {
+    const limit = this.cutoffLimit()
+    if (before > limit) throw new RangeError(`cutoff ${before} is newer than this node's clock minus its tombstone grace and twice the clock offset bound (${limit})`)
+    const current = this.floors.find((f) => f.lo === range.lo && f.hi === range.hi)
+    if (!current || current.floor < before) {
+      this.db.prepare('INSERT INTO gc_floor (lo, hi, floor) VALUES (?, ?, ?) ON CONFLICT (lo, hi) DO UPDATE SET floor = excluded.floor').run(range.lo, range.hi, before)
+      if (current) current.floor = before
+      else this.floors.push({lo: range.lo, hi: range.hi, floor: before})
+    }
+    this.flush()
+    return this.oldValuesDigest(range, before)
+  }
+
+  /**
+   * oldValuesDigest is the digest (same layout as {@link digest}) of the values of `range`
+   * whose version's wall clock is before `before`, tombstones left out. Fresh writes do
+   * not change it, so replicas compare equal on it under load. Scans the range.
+   */
+  oldValuesDigest(range: HashRange, before: number): RangeDigest {
+    const {bounds} = digestLayout(range)
+    const hi = new Array<number>(bounds.length - 1).fill(0)
+    const lo = new Array<number>(bounds.length - 1).fill(0)
+    const counts = new Array<number>(bounds.length - 1).fill(0)
+    for (const row of this.stmts.oldValues.iterate(range.lo, range.hi, before)) {
+      const b = bucketOf(bounds, row.h)
+      const [a, c] = recordHash(row.k, row.ver, row.v)
+      hi[b] = (hi[b]! ^ a) >>> 0
+      lo[b] = (lo[b]! ^ c) >>> 0
+      counts[b]!++
+    }
+    return {bounds, buckets: hi.map((x, i) => hex32(x) + hex32(lo[i]!)), counts}
+  }
+
+  /** fenceOf is the gc floor set for exactly `range` (0 when it was never fenced). */
+  fenceOf(range: HashRange): number {
+    return this.floors.find((f) => f.lo === range.lo && f.hi === range.hi)?.floor ?? 0
+  }
+
+  /** floorOf is the gc floor at hash `h`: the largest floor of a fenced range holding it (0: none). */
+  floorOf(h: number): number {
+    let floor = 0
+    for (const f of this.floors) if (h >= f.lo && h < f.hi && f.floor > floor) floor = f.floor
+    return floor
+  }
+
+  /**
+   * withoutFenced returns `records` minus the values older than the gc floor at their key
+   * (tombstones always pass). Apply repair and read-repair batches through it: such a
+   * value is one a purged (or being purged) tombstone shadowed, coming back from a replica
+   * that had not yet seen the delete. Client writes that old are refused before this
+   * (staleFloor), and a copy into a joining replica comes from a fenced replica.
+   */
+  withoutFenced(records: readonly NodeRecord[]): readonly NodeRecord[] {
+    if (this.floors.length === 0) return records
+    return records.filter((r) => r.value === null || versionWall(r.version) >= this.floorOf(keyHash(r.key)))
+  }
+
+  /** clearFloors removes the gc floors over `range` (its data is being dropped; a later copy starts afresh), keeping those parts outside it. */
+  private clearFloors(range: HashRange): void {
+    const next: GcFloor[] = []
+    for (const f of this.floors) {
+      if (f.hi <= range.lo || f.lo >= range.hi) next.push(f)
+      else {
+        if (f.lo < range.lo) next.push({lo: f.lo, hi: range.lo, floor: f.floor})
+        if (f.hi > range.hi) next.push({lo: range.hi, hi: f.hi, floor: f.floor})
+      }
+    }
+    if (next.length === this.floors.length && next.every((f, i) => f === this.floors[i])) return
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM gc_floor').run()
+      const put = this.db.prepare('INSERT INTO gc_floor (lo, hi, floor) VALUES (?, ?, ?) ON CONFLICT (lo, hi) DO UPDATE SET floor = max(floor, excluded.floor)')
+      for (const f of next) put.run(f.lo, f.hi, f.floor)
+    })()
+    this.floors = next
+  }
+
   /** close commits pending applies and closes the database. Idempotent. */
   close(): void {
     if (this.closed) return
@@ -518,6 +707,54 @@ export class StorageEngine {
 }
 
 const EMPTY = Buffer.alloc(0)
+
+/** GcFloor: in [lo, hi), values older than `floor` (version wall ms) are no longer taken from repair. */
+interface GcFloor {
+  lo: number
+  hi: number
+  floor: number
+}
+
+/** bucketOf returns the digest bucket whose [bounds[i], bounds[i+1]) holds `h` (bounds ascending, h inside). */
+function bucketOf(bounds: readonly number[], h: number): number {
+  let lo = 0
+  let hi = bounds.length - 2
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1
+    if (bounds[mid]! <= h) lo = mid
+    else hi = mid - 1
+  }
+  return lo
+}
+
+/**
+ * migrateDigestFormat brings a data dir's digest cells to {@link RECORD_HASH_FORMAT}: when
+ * the meta table records an older format (or none: a dir from before formats were
+ * recorded, or a new one), every fine cell is recomputed from the rows and the format is
+ * recorded, in one transaction — a crash midway leaves the old cells and format, and the
+ * next open starts over.
+ */
+function migrateDigestFormat(db: Database.Database): void {
+  const row = db.prepare('SELECT value FROM meta WHERE name = ?').get('format') as {value: string} | undefined
+  if (row && Number(row.value) >= RECORD_HASH_FORMAT) return
+  db.transaction(() => {
+    const cells = new Map<number, FineCell>()
+    for (const r of db.prepare('SELECT h, k, ver, v FROM kv').iterate() as IterableIterator<Row>) {
+      const f = fineOf(r.h)
+      let c = cells.get(f)
+      if (!c) cells.set(f, (c = {xhi: 0, xlo: 0, n: 0, bytes: 0}))
+      const [a, b] = recordHash(r.k, r.ver, r.v)
+      c.xhi = (c.xhi ^ a) >>> 0
+      c.xlo = (c.xlo ^ b) >>> 0
+      c.n++
+      c.bytes += r.k.length + (r.v?.length ?? 0)
+    }
+    db.prepare('DELETE FROM fine').run()
+    const put = db.prepare('INSERT INTO fine (f, xhi, xlo, n, bytes) VALUES (?, ?, ?, ?, ?)')
+    for (const [f, c] of cells) put.run(f, c.xhi, c.xlo, c.n, c.bytes)
+    db.prepare('INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value').run('format', String(RECORD_HASH_FORMAT))
+  })()
+}
 
 function toRecord(row: Row): NodeRecord {
   return {key: row.k, version: row.ver, value: row.v}

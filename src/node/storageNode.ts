@@ -6,14 +6,22 @@ import {UserError, errorMessage, isUserError} from '../errors/errors.js'
 import {grantLease, type LeaseHandle} from '../etcd/leaseHandle.js'
 import {type Alive, NodeSchema} from '../model/node.js'
 import {type Capacity} from '../model/resources.js'
+import {ClockMonitor} from '../clock/clockMonitor.js'
+import {DEFAULT_MAX_CLOCK_OFFSET_MS} from '../clock/clockOffsetTracker.js'
 import {type NodeStats} from '../model/stats.js'
 import {loadClusterToken} from './clusterToken.js'
 import {LoadMeter} from './loadMeter.js'
 import {NodeHttpApi} from './nodeHttpApi.js'
-import {OrphanSweeper, WriteGate} from './orphanSweeper.js'
+import {OrphanSweeper, RangeWriteGate} from './orphanSweeper.js'
 import {type NodeLog} from './nodeLog.js'
 import {ShardMapFollower} from './shardMapFollower.js'
 import {StorageEngine} from './storageEngine.js'
+import {repairShards} from '../repair/repairService.js'
+
+/** antiEntropyIntervalMs: a quarter of the grace, between 1 s and 5 min, so a tombstone is collected within about 1.25 graces of its delete. */
+export function antiEntropyIntervalMs(graceMs: number): number {
+  return Math.max(1000, Math.min(300_000, Math.floor(graceMs / 4)))
+}
 
 /** StorageNodeOptions configures {@link StorageNode.start}. */
 export interface StorageNodeOptions {
@@ -35,6 +43,8 @@ export interface StorageNodeOptions {
   /** orphanGraceMs: data of a range the node holds no role for is removed after this long (default 10 min). */
   orphanGraceMs?: number
   shutdownTimeoutMs: number
+  /** maxClockOffsetMs is the cluster's clock bound (default 500): writes (ClockMonitor, NodeHttpApi) and tombstone cutoffs. */
+  maxClockOffsetMs?: number
   synchronous: 'FULL' | 'NORMAL'
   log: NodeLog
 }
@@ -63,6 +73,7 @@ export class StorageNode {
   private readonly timers: NodeJS.Timeout[] = []
   private advertised = ''
   private sweeper?: OrphanSweeper
+  private antiEntropyRunning = false
 
   private constructor(
     private readonly ctx: ServiceContext,
@@ -72,6 +83,7 @@ export class StorageNode {
     private readonly meter: LoadMeter,
     private readonly api: NodeHttpApi,
     private readonly server: Server,
+    private readonly clock: ClockMonitor,
   ) {}
 
   /**
@@ -84,7 +96,7 @@ export class StorageNode {
     await getMeta(ctx)
     let engine: StorageEngine
     try {
-      engine = StorageEngine.open({dir: opts.dataDir, nodeId: opts.id, tombstoneGraceMs: opts.tombstoneGraceMs, synchronous: opts.synchronous})
+      engine = StorageEngine.open({dir: opts.dataDir, nodeId: opts.id, tombstoneGraceMs: opts.tombstoneGraceMs, maxClockOffsetMs: opts.maxClockOffsetMs, synchronous: opts.synchronous})
     } catch (err) {
       throw new UserError('BAD_INPUT', `cannot open data dir ${opts.dataDir}: ${errorMessage(err)}`, 'pass a writable --data-dir that belongs to this node id', {cause: err})
     }
@@ -92,11 +104,18 @@ export class StorageNode {
       const token = await resolveToken(ctx, opts.token)
       const map = new ShardMapFollower(ctx, opts.id, (problem) => opts.log.warn('ignored a corrupt shard record', {problem}))
       const meter = new LoadMeter(Date.now())
+      const maxOffsetMs = opts.maxClockOffsetMs ?? DEFAULT_MAX_CLOCK_OFFSET_MS
+      const clock = new ClockMonitor(ctx, {
+        self: `node:${opts.id}`,
+        maxOffsetMs,
+        onChange: (v) => (v.ok ? opts.log.info('clock back within bounds: taking writes again', {clockOffsetMs: v.offsetMs}) : opts.log.warn('clock out of bounds: refusing writes', {reason: v.reason, clockOffsetMs: v.offsetMs})),
+      })
       let node: StorageNode | undefined
-      const gate = new WriteGate()
-      const sweeper = new OrphanSweeper({nodeId: opts.id, map, storage: engine, gate, log: opts.log, graceMs: opts.orphanGraceMs ?? 600_000, now: Date.now})
+      const rangeGate = new RangeWriteGate()
+      const sweeper = new OrphanSweeper({nodeId: opts.id, map, storage: engine, gate: rangeGate, log: opts.log, graceMs: opts.orphanGraceMs ?? 600_000, now: Date.now})
       const api = new NodeHttpApi({
-        writeGate: gate,
+        rangeGate,
+        clock: {now: Date.now, maxOffsetMs, gate: clock.writeGate, verdict: () => clock.verdict()},
         nodeId: opts.id,
         token: Buffer.from(token),
         engine,
@@ -107,7 +126,7 @@ export class StorageNode {
         draining: () => node?.stopping ?? false,
       })
       const server = createServer({keepAliveTimeout: 65_000, headersTimeout: 15_000, requestTimeout: 120_000}, api.handle)
-      node = new StorageNode(ctx, opts, engine, map, meter, api, server)
+      node = new StorageNode(ctx, opts, engine, map, meter, api, server, clock)
       node.sweeper = sweeper
       await node.boot()
       return node
@@ -134,6 +153,7 @@ export class StorageNode {
       await this.takeLease()
       this.registered = true
       this.startTimers()
+      this.clock.start()
       await this.publishStats().catch((err) => this.opts.log.warn('stats publish failed', {error: errorMessage(err)}))
       this.opts.log.info('serving', {address: this.advertised, shards: this.map.held().length, mapRevision: this.map.mapRevision().toString()})
     } catch (err) {
@@ -232,24 +252,44 @@ export class StorageNode {
       if (this.serving()) await this.sweeper?.sweep()
     })
     every(this.opts.statsIntervalMs, () => this.publishStats())
-    every(Math.max(1000, Math.min(60_000, this.opts.tombstoneGraceMs / 10)), () => {
-      let purged = 0
-      for (let i = 0; i < 100; i++) {
-        const n = this.engine.purgeTombstones(1000)
-        purged += n
-        if (n < 1000) break
-      }
-      if (purged > 0) this.opts.log.info('purged tombstones', {purged})
-    })
+    every(antiEntropyIntervalMs(this.opts.tombstoneGraceMs), () => this.antiEntropy())
+  }
+
+  /**
+   * antiEntropy repairs, and then collects the tombstones of, the shards this node leads
+   * (it is their first replica and no move runs on them; one leader per shard, so the
+   * replicas do not all run it). It is
+   * the only way tombstones are purged: see StorageEngine.purgeTombstones for why that is
+   * safe. Skipped while a previous run is still going or the node is not serving.
+   */
+  private async antiEntropy(): Promise<void> {
+    if (this.antiEntropyRunning || !this.serving()) return
+    const led = this.map
+      .held()
+      // Shards in a move are the executor's to verify; they cannot be purged anyway (see repairShards).
+      .filter(({shard}) => shard.replicas.every((r) => r.role === 'voter') && shard.replicas[0]?.node === this.opts.id)
+      .map(({shard}) => shard.id)
+    if (led.length === 0) return
+    this.antiEntropyRunning = true
+    try {
+      const report = await repairShards(this.ctx, {shards: led, rounds: 2, purge: true, maxClockOffsetMs: this.opts.maxClockOffsetMs, timeoutMs: 5000})
+      const purged = report.shards.reduce((n, s) => n + s.purged, 0)
+      if (report.recordsFixed > 0 || purged > 0) this.opts.log.info('anti-entropy', {shards: led.length, repaired: report.recordsFixed, purgedTombstones: purged})
+    } finally {
+      this.antiEntropyRunning = false
+    }
   }
 
   /** publishStats writes the leased stats/<id> record (skipped while not serving: the lease is gone). */
   private async publishStats(): Promise<void> {
     if (!this.serving() || !this.lease) return
     const held = new Set<number>()
+    const clock = this.clock.verdict()
     const stats: NodeStats = {
       node: this.opts.id,
       at: this.ctx.clock().toISOString(),
+      clockOffsetMs: clock.offsetMs,
+      clockOk: clock.ok,
       shards: this.map.held().map(({shard}) => {
         held.add(shard.id)
         const totals = this.engine.rangeTotals(shard.range)
@@ -270,6 +310,7 @@ export class StorageNode {
       this.stopping = true
       this.opts.log.info('shutting down', {reason, inflight: this.api.activeRequests()})
       for (const t of this.timers) clearInterval(t)
+      await this.clock.stop()
       const closed = new Promise<void>((resolve) => this.server.close(() => resolve()))
       this.server.closeIdleConnections()
       const deadline = Date.now() + this.opts.shutdownTimeoutMs

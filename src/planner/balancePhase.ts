@@ -4,10 +4,12 @@ import {type ClusterState} from './clusterState.js'
 import {leastLoadedDestination} from './destinations.js'
 import {type ReceiverIndex} from './receiverIndex.js'
 
-/** MAX_PROBES bounds how many receivers a push examines per replica; the front of the index is where the room is. */
+/** MAX_PROBES bounds how many receivers a push examines per replica and zone; the front of the index is where the room is. */
 const MAX_PROBES = 64
-/** PULL_SOURCES: an underloaded node pulls from the replicas of this many of the busiest nodes. */
+/** PULL_SOURCES: an underloaded node pulls from the replicas of this many of the busiest nodes of each zone. */
 const PULL_SOURCES = 8
+/** SCORE_TIE: scores this close (relatively) are equal, and the move that does more at once wins (fewer moves). */
+const SCORE_TIE = 1e-9
 
 /** BalanceOutcome says why balancing stopped and which over-target nodes it could not relieve. */
 export interface BalanceOutcome {
@@ -18,21 +20,44 @@ export interface BalanceOutcome {
 
 interface Candidate {
   slot: number
+  from: number
   to: number
+  /** gain: load outside the band this move removes (average-node units; negative when it adds some). */
   gain: number
+  /** lex: how much the move lowers the busier of its two nodes (push) or raises the emptier (pull), in utilisation. */
+  lex: number
   efficiency: number
   score: number
 }
 
 /**
- * balance is the planner's second goal: move replicas until every pool node's utilisation
- * is within [2 - target, target] (the band around the mean of 1), moving as little data as
- * possible. Each step takes the node furthest outside the band (in average-node units) and
- * picks, among its replicas (or, for an underloaded node, the busiest nodes' replicas), the
- * move with the best load-outside-band removed per byte copied, so a hot, small shard beats a
- * cold, big one. A move must remove at least `minImprovement` (a fraction) of that node's load
- * outside the band, and never leave its target busier than its source was, which makes the
- * loop terminate and keeps it from shuffling load back and forth. Replicas of shards in
+ * averageReplicaUnits is the load of an average replica in average-node units: the pool's
+ * total load (one unit per pool node) over the replicas. The scale of `minImprovement`.
+ */
+export function averageReplicaUnits(state: ClusterState): number {
+  const slots = state.slotShard.length
+  return slots > 0 ? state.poolSize / slots : 0
+}
+
+/**
+ * balance is the planner's second goal. Its objective is lexicographic: lower the most
+ * utilised node, then the next most utilised, and so on, stopping once every pool node is
+ * within the band [2 - target, target] around the mean of 1. Every move keeps every
+ * placement rule and ends with its destination below where its source was (uTo + b < uFrom),
+ * so the sorted vector of utilisations strictly decreases and balancing terminates.
+ *
+ * Each step takes the node furthest outside the band (in average-node units). First it looks
+ * for moves that take load out of the band (from it, or, for an underloaded node, into it
+ * from the busiest nodes of each zone), ranked by load removed per byte copied (so a hot,
+ * small shard beats a cold, big one; at equal score the bigger step wins: one move rather than
+ * three). When none does, it makes the moves that best lower it (or raise it) toward its
+ * peers even though the band stays out of reach: a destination may then end above the band,
+ * as long as it ends below where the source was.
+ *
+ * Anti-churn is scale-free: a move must remove at least `minImprovement` times an average
+ * replica's load from outside the band, or lower the busier node (raise the emptier) by that
+ * much in utilisation; the threshold is relative to a replica, never to a node, so clusters of
+ * many small shards balance as well as clusters of few big ones. Replicas of shards in
  * `skipShards` (hot shards) are never moved and nodes in `skipNodes` never balanced.
  */
 export function balance(state: ClusterState, log: ActionLog, index: ReceiverIndex, minImprovement: number, skipShards: ReadonlySet<number>, skipNodes: ReadonlySet<number>): BalanceOutcome {
@@ -40,6 +65,7 @@ export function balance(state: ClusterState, log: ActionLog, index: ReceiverInde
   const stuck = new Uint8Array(n)
   for (const node of skipNodes) stuck[node] = 1
   const bytesFloor = byteFloor(state)
+  const minStep = Math.max(minImprovement * averageReplicaUnits(state), 1e-12)
 
   for (;;) {
     let worst = -1
@@ -53,30 +79,46 @@ export function balance(state: ClusterState, log: ActionLog, index: ReceiverInde
       }
     }
     if (worst < 0) break
-    const gainFloor = Math.max(minImprovement * worstOut, 1e-12)
     const push = state.util[worst]! > state.target
     // Rank every candidate once, then take them in order while they still help: each is
     // re-checked against the current state (destinations fill up, the excess shrinks), so
     // one ranking serves many moves instead of one.
-    const candidates = push ? pushCandidates(worst, gainFloor) : pullCandidates(worst, gainFloor)
-    candidates.sort((a, b) => (isBetter(a, b) ? -1 : isBetter(b, a) ? 1 : 0))
+    const candidates = push ? pushCandidates(worst) : pullCandidates(worst)
+    const towardBand = candidates.filter((c) => c.gain >= minStep)
+    towardBand.sort((a, b) => (isBetter(a, b) ? -1 : isBetter(b, a) ? 1 : 0))
     let moved = 0
-    for (const c of candidates) {
+    for (const c of towardBand) {
       if (state.outside(worst) <= 0) break
-      const from = state.slotNode[c.slot]!
-      const to = push ? leastLoadedDestination(state, index, c.slot, undefined, MAX_PROBES) : state.blockReason(c.slot, worst) === undefined ? worst : -1
-      if (to < 0) continue
-      const fresh = evaluate(c.slot, from, to, Math.max(minImprovement * state.outside(worst), 1e-12))
+      const fresh = recheck(c, push, worst)
       // The best candidate may be a wasteful one when nothing better exists; later ones must be efficient.
-      if (!fresh || (moved > 0 && fresh.efficiency <= 0)) continue
+      if (!fresh || fresh.gain < minStep || (moved > 0 && fresh.efficiency <= 0)) continue
       if (!log.fits(state.slotBytes(c.slot))) return {stop: log.limitHit!, stuck: remaining()}
       apply(fresh, push)
       moved++
+    }
+    if (moved === 0) {
+      // Nothing takes load out of the band: even the node out with its peers (lexicographic).
+      candidates.sort((a, b) => b.lex - a.lex || state.slotBytes(a.slot) - state.slotBytes(b.slot) || a.slot - b.slot)
+      for (const c of candidates) {
+        if (state.outside(worst) <= 0) break
+        const fresh = recheck(c, push, worst)
+        if (!fresh || fresh.lex < minStep) continue
+        if (!log.fits(state.slotBytes(c.slot))) return {stop: log.limitHit!, stuck: remaining()}
+        apply(fresh, push)
+        moved++
+      }
     }
     if (moved === 0) stuck[worst] = 1
   }
   const left = remaining()
   return {stop: left.length > 0 ? 'no-improvement' : 'within-target', stuck: left}
+
+  /** recheck re-evaluates a ranked candidate now: a push may find a better destination, a pull keeps its own. */
+  function recheck(c: Candidate, push: boolean, worst: number): Candidate | undefined {
+    if (state.slotNode[c.slot] !== c.from) return undefined
+    const to = push ? leastLoadedDestination(state, index, c.slot, undefined, MAX_PROBES) : state.blockReason(c.slot, worst) === undefined ? worst : -1
+    return to < 0 ? undefined : evaluate(c.slot, c.from, to, push)
+  }
 
   function apply(c: Candidate, push: boolean): void {
     const from = state.slotNode[c.slot]!
@@ -92,63 +134,95 @@ export function balance(state: ClusterState, log: ActionLog, index: ReceiverInde
   function remaining(): number[] {
     const out: number[] = []
     for (let i = 0; i < n; i++) if (state.outside(i) > 0) out.push(i)
-    return out.sort((a, b) => state.outside(b) - state.outside(a) || a - b)
+    return out.sort((a, b) => worseFirst(state, a, b))
   }
 
-  function evaluate(slot: number, from: number, to: number, gainFloor: number): Candidate | undefined {
+  function evaluate(slot: number, from: number, to: number, push: boolean): Candidate | undefined {
     const a = state.utilDelta(slot, from)
     const b = state.utilDelta(slot, to)
     const uFrom = state.util[from]!
     const uTo = state.util[to]!
+    // The destination must end below where the source was: the sorted utilisations decrease.
     if (a <= 0 || uTo + b >= uFrom) return undefined
+    const lex = push ? uFrom - Math.max(uFrom - a, uTo + b) : Math.min(uFrom - a, uTo + b) - uTo
     const gain = state.outside(from) + state.outside(to) - state.outsideAt(from, uFrom - a) - state.outsideAt(to, uTo + b)
-    if (gain < gainFloor) return undefined
+    if (gain < minStep && lex < minStep) return undefined
     const units = state.slotUnits(slot)
     // Efficiency > 0 when at least half the load moved counts against the imbalance; such
     // moves rank by gain per byte, the rest only by how little they waste.
     const efficiency = 2 * gain - units
     const score = efficiency > 0 ? efficiency / (state.slotBytes(slot) + bytesFloor) : efficiency
-    return {slot, to, gain, efficiency, score}
+    return {slot, from, to, gain, lex, efficiency, score}
   }
 
-  function pushCandidates(src: number, gainFloor: number): Candidate[] {
+  function pushCandidates(src: number): Candidate[] {
     const out: Candidate[] = []
     for (const slot of state.nodeSlots[src]!) {
       if (!state.movable(slot) || skipShards.has(state.slotShard[slot]!)) continue
       const to = leastLoadedDestination(state, index, slot, undefined, MAX_PROBES)
-      const c = to >= 0 ? evaluate(slot, src, to, gainFloor) : undefined
+      const c = to >= 0 ? evaluate(slot, src, to, true) : undefined
       if (c) out.push(c)
     }
     return out
   }
 
-  function pullCandidates(dst: number, gainFloor: number): Candidate[] {
-    const sources: number[] = []
-    for (let i = 0; i < n; i++) {
-      if (!state.inPool[i] || i === dst || state.util[i]! <= state.util[dst]!) continue
-      sources.push(i)
-      if (sources.length > PULL_SOURCES) {
-        sources.sort((x, y) => state.util[y]! - state.util[x]! || x - y)
-        sources.pop()
-      }
-    }
+  function pullCandidates(dst: number): Candidate[] {
     const out: Candidate[] = []
-    for (const src of sources) {
+    for (const src of busiestAbove(dst)) {
       for (const slot of state.nodeSlots[src]!) {
         if (!state.movable(slot) || skipShards.has(state.slotShard[slot]!)) continue
-        const c = state.blockReason(slot, dst) === undefined ? evaluate(slot, src, dst, gainFloor) : undefined
+        const c = state.blockReason(slot, dst) === undefined ? evaluate(slot, src, dst, false) : undefined
         if (c) out.push(c)
       }
     }
     return out
   }
+
+  /**
+   * busiestAbove returns the {@link PULL_SOURCES} busiest pool nodes of each zone that are
+   * busier than `dst`: per zone, because under the zone spread a replica can often only come
+   * from `dst`'s own zone, and the busiest nodes overall may all be elsewhere.
+   */
+  function busiestAbove(dst: number): number[] {
+    const perZone = new Map<number, number[]>()
+    for (let i = 0; i < n; i++) {
+      if (!state.inPool[i] || i === dst || state.util[i]! <= state.util[dst]!) continue
+      const z = state.nodeZone[i]!
+      let list = perZone.get(z)
+      if (!list) perZone.set(z, (list = []))
+      list.push(i)
+      if (list.length > PULL_SOURCES * 4) trim(list)
+    }
+    const out: number[] = []
+    for (const z of [...perZone.keys()].sort((x, y) => x - y)) out.push(...trim(perZone.get(z)!))
+    return out
+  }
+
+  function trim(list: number[]): number[] {
+    list.sort((x, y) => state.util[y]! - state.util[x]! || x - y)
+    list.length = Math.min(list.length, PULL_SOURCES)
+    return list
+  }
 }
 
-/** isBetter ranks candidates: efficient ones (efficiency > 0) first, then by score, then by slot for determinism. */
+/**
+ * worseFirst orders nodes outside the band the way the objective ranks them: nodes above the
+ * band first, most utilised first, then nodes below it, least utilised first; ties by index.
+ */
+export function worseFirst(state: ClusterState, a: number, b: number): number {
+  const aboveA = state.util[a]! > state.target
+  const aboveB = state.util[b]! > state.target
+  if (aboveA !== aboveB) return aboveA ? -1 : 1
+  const d = aboveA ? state.util[b]! - state.util[a]! : state.util[a]! - state.util[b]!
+  return d || a - b
+}
+
+/** isBetter ranks candidates: efficient ones (efficiency > 0) first, then by score, then the bigger gain (fewer moves), then by slot for determinism. */
 function isBetter(c: Candidate, best: Candidate | undefined): boolean {
   if (!best) return true
   if (c.efficiency > 0 !== best.efficiency > 0) return c.efficiency > 0
-  if (c.score !== best.score) return c.score > best.score
+  if (Math.abs(c.score - best.score) > SCORE_TIE * Math.max(Math.abs(c.score), Math.abs(best.score))) return c.score > best.score
+  if (c.gain !== best.gain) return c.gain > best.gain
   return c.slot < best.slot
 }
 

@@ -291,6 +291,29 @@ export class ClusterState {
     return du
   }
 
+  /**
+   * minUtilDelta is a lower bound of {@link utilDelta} over every receiver: per resource the
+   * smallest factor among receivers (the biggest node's). Exact when capacities are equal.
+   */
+  minUtilDelta(slot: number): number {
+    const f = (this.minFactorCache ??= this.receiverMinFactors())
+    let du = 0
+    for (let r = 0; r < RES; r++) du += f[r]! * this.slotLoad[slot * LOAD_WIDTH + r]!
+    return du
+  }
+
+  private minFactorCache: Float64Array | undefined
+
+  private receiverMinFactors(): Float64Array {
+    const out = new Float64Array(RES).fill(Infinity)
+    for (let i = 0; i < this.nodeCount; i++) {
+      if (!this.receiver[i]) continue
+      for (let r = 0; r < RES; r++) out[r] = Math.min(out[r]!, this.factor[i * RES + r]!)
+    }
+    for (let r = 0; r < RES; r++) if (out[r] === Infinity) out[r] = 0
+    return out
+  }
+
   /** slotUnits is slot `slot`'s load in average-node units (independent of where it sits). */
   slotUnits(slot: number): number {
     let u = 0

@@ -7,38 +7,44 @@ const ZONED_WALK_LIMIT = 32
 /**
  * leastLoadedDestination returns a node that may take slot `slot` under every placement
  * rule and passes `accept`, choosing the one whose utilisation after the move is lowest
- * among the first fitting node of each zone the zone spread allows; -1 when none fits. It
- * probes at most `maxProbes` nodes per zone (all when omitted), so a balance step stays
- * O(zones * probes * rf) rather than O(nodes).
+ * (best fit: with mixed capacities an empty small node can end busier than a half-full big
+ * one), among the zones the zone spread allows; -1 when none fits. Ties go to the node
+ * first in the index (less utilised, then lower index). It probes at most `maxProbes` nodes
+ * per zone (all when omitted) and stops a zone's walk as soon as no later node can end lower,
+ * so a balance step stays O(zones * probes * rf) rather than O(nodes), and with equal
+ * capacities it stops at the first node that fits.
  */
 export function leastLoadedDestination(state: ClusterState, index: ReceiverIndex, slot: number, accept?: (node: number) => boolean, maxProbes = Infinity): number {
-  if (index.zoneCount > ZONED_WALK_LIMIT) return firstFit(state, index.nodes, slot, accept, maxProbes)
+  const floorDelta = state.minUtilDelta(slot)
+  if (index.zoneCount > ZONED_WALK_LIMIT) return bestFit(state, index.nodes, slot, accept, maxProbes, floorDelta, {node: -1, after: Infinity}).node
   const s = state.slotShard[slot]!
   const need = Math.min(state.zoneCount(s), state.requiredZones)
-  let best = -1
-  let bestUtil = Infinity
+  const best = {node: -1, after: Infinity}
   for (let z = 0; z < index.zoneCount; z++) {
     if (state.zoneCount(s, slot, z) < need) continue
-    const node = firstFit(state, index.inZone(z), slot, accept, maxProbes)
-    if (node < 0) continue
-    const u = state.util[node]! + state.utilDelta(slot, node)
-    if (u < bestUtil) {
-      bestUtil = u
-      best = node
+    bestFit(state, index.inZone(z), slot, accept, maxProbes, floorDelta, best)
+  }
+  return best.node
+}
+
+/** bestFit walks `nodes` (least utilised first) and improves `best` with the fitting node whose utilisation after taking `slot` is lowest. */
+function bestFit(state: ClusterState, nodes: readonly number[], slot: number, accept: ((node: number) => boolean) | undefined, maxProbes: number, floorDelta: number, best: {node: number; after: number}): {node: number; after: number} {
+  const limit = Math.min(nodes.length, maxProbes)
+  for (let i = 0; i < limit; i++) {
+    const node = nodes[i]!
+    // Later nodes are at least this utilised and gain at least floorDelta: none can beat best.
+    if (state.util[node]! + floorDelta >= best.after) break
+    if (accept && !accept(node)) continue
+    if (state.blockReason(slot, node) !== undefined) continue
+    const after = state.util[node]! + state.utilDelta(slot, node)
+    if (after < best.after || (after === best.after && node < best.node)) {
+      best.after = after
+      best.node = node
     }
   }
   return best
 }
 
-function firstFit(state: ClusterState, nodes: readonly number[], slot: number, accept: ((node: number) => boolean) | undefined, maxProbes: number): number {
-  const limit = Math.min(nodes.length, maxProbes)
-  for (let i = 0; i < limit; i++) {
-    const node = nodes[i]!
-    if (accept && !accept(node)) continue
-    if (state.blockReason(slot, node) === undefined) return node
-  }
-  return -1
-}
 const REASON_TEXT: Record<BlockReason, string> = {
   self: 'hold it',
   'cannot-receive': 'cordoned, draining or down',

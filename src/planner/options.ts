@@ -3,16 +3,18 @@ import {type PlanOptions, PlanOptionsSchema} from '../model/plan.js'
 import {formatZodIssue} from '../model/zodIssues.js'
 
 /**
- * DEFAULT_PLAN_OPTIONS: balance within 1.10 x the mean, no move or byte limit, and stop
- * when the best move for the node furthest outside the target would remove less than 1% of
- * that node's load outside the target (a move that small is not worth its copy).
+ * DEFAULT_PLAN_OPTIONS: balance within 1.10 x the mean, no move or byte limit, and skip
+ * moves worth less than a tenth of an average replica's load (`minImprovement` 0.1: a move
+ * must take at least that much load out of the band, or lower the busier of its two nodes by
+ * that much; a copy that does less is not worth its bytes). Scale-free: relative to a
+ * replica, so 2,048 small shards balance like 20 big ones.
  */
 export const DEFAULT_PLAN_OPTIONS: PlanOptions = {
   strategy: 'balance',
   maxImbalance: 1.1,
   maxMoves: null,
   maxBytes: null,
-  minImprovement: 0.01,
+  minImprovement: 0.1,
   weights: {reads: 1, writes: 1, bytes: 1},
   drainOnly: false,
   allowSplit: false,

@@ -1,8 +1,8 @@
 import {UserError} from '../errors/errors.js'
-import {type BaselineFigures, type Plan, type PlanBody, PlanBodySchema, type PlanOptions, type PlanStatus, sealPlan, type StopReason} from '../model/plan.js'
+import {type BaselineFigures, type Plan, type PlanBody, PlanBodySchema, type PlanOptions, type PlanStatus, sealPlan, type StopReason, type Unplaceable} from '../model/plan.js'
 import {type ClusterSnapshot} from '../model/snapshot.js'
 import {ActionLog, roundUtil} from './actionLog.js'
-import {balance} from './balancePhase.js'
+import {balance, worseFirst} from './balancePhase.js'
 import {ClusterState} from './clusterState.js'
 import {drainAndRepair} from './drainAndRepair.js'
 import {handleHotShards, type HotShard} from './hotShards.js'
@@ -25,8 +25,12 @@ export interface PlanComputeOptions {
  * every placement rule. The summary compares against the `ring` baseline unless
  * `compute.baseline` is false.
  *
- * Throws UserError BAD_INPUT for invalid options or plan id, and UserError UNREACHABLE_TARGET naming
- * the shard when a replica that must move (drain, violated rule) can go nowhere.
+ * A replica that must move (drain, violated rule) but can go nowhere does not stop the plan:
+ * it stays, is listed in `summary.unplaceable` with the reason, the status is `unreachable`,
+ * and everything else is planned.
+ *
+ * Throws UserError BAD_INPUT for invalid options or plan id, and UserError UNREACHABLE_TARGET
+ * when every node is draining.
  */
 export function planRebalance(snapshot: ClusterSnapshot, input: PlanOptionsInput, meta: PlanMeta, compute: PlanComputeOptions = {}): Plan {
   const options = resolvePlanOptions(input)
@@ -59,6 +63,7 @@ export function planRebalance(snapshot: ClusterSnapshot, input: PlanOptionsInput
       loadMoved: roundUtil(run.log.loadMoved),
       loadOutsideTarget: roundUtil(run.lowerBound),
       hotShards: run.hot,
+      unplaceable: run.unplaceable,
       baseline,
     },
   }
@@ -75,6 +80,7 @@ interface Run {
   status: PlanStatus
   detail: string
   hot: HotShard[]
+  unplaceable: Unplaceable[]
 }
 
 function start(state: ClusterState, options: PlanOptions) {
@@ -152,7 +158,7 @@ function hottestOnStuckNodes(state: ClusterState, stuck: readonly number[], orig
 function balanceOnce(initial: ClusterState, options: PlanOptions, forced: ReadonlySet<number>): Run & {stuck: number[]} {
   const {state, before, lowerBound, withinBefore, log, index} = start(initial, options)
   const {hot, stillHot} = options.drainOnly ? {hot: [], stillHot: new Set<number>()} : handleHotShards(state, log, options.allowSplit, forced)
-  const {deferred} = drainAndRepair(state, log, index)
+  const {deferred, unplaceable} = drainAndRepair(state, log, index)
   let stop: StopReason
   let stuck: number[] = []
   if (log.limitHit) stop = log.limitHit
@@ -167,12 +173,16 @@ function balanceOnce(initial: ClusterState, options: PlanOptions, forced: Readon
   const after = nodeFigures(state)
   const left = outsideNodes(state)
   let status: PlanStatus
-  if (log.actions.length === 0 && withinBefore && deferred.length === 0) status = 'balanced'
-  else if (stop === 'unreachable' || stop === 'no-improvement') status = 'unreachable'
+  if (log.actions.length === 0 && withinBefore && deferred.length === 0 && unplaceable.length === 0) status = 'balanced'
+  else if (stop === 'unreachable' || stop === 'no-improvement' || unplaceable.length > 0) status = 'unreachable'
   else status = 'needs-rebalance'
   const parts = [describeStop(state, options, stop, stuck.length > 0 ? stuck : left, hot)]
+  if (unplaceable.length > 0) {
+    const first = unplaceable[0]!
+    parts.push(`${unplaceable.length} replica(s) must move but fit nowhere and stay (first: ${first.shard === null ? '' : `shard ${first.shard} `}${first.reason})`)
+  }
   if (deferred.length > 0) parts.push(`${deferred.length} replica(s) on draining nodes belong to shards mid-move and were left for a later plan (first: shard ${deferred[0]!.shard} on ${deferred[0]!.node})`)
-  return {state, log, before, after, lowerBound, stop, status, detail: parts.join('; '), hot, stuck}
+  return {state, log, before, after, lowerBound, stop, status, detail: parts.join('; '), hot, stuck, unplaceable}
 }
 
 function runRing(initial: ClusterState, options: PlanOptions): Run {
@@ -183,7 +193,7 @@ function runRing(initial: ClusterState, options: PlanOptions): Run {
   const status: PlanStatus = log.actions.length === 0 && withinBefore ? 'balanced' : 'needs-rebalance'
   let detail = stop === 'ring-complete' ? 'every shard is on its consistent-hash placement' : describeStop(state, options, stop, outsideNodes(state), [])
   if (skipped > 0) detail += `; ${skipped} ring difference(s) skipped because they would break a placement rule`
-  return {state, log, before, after, lowerBound, stop, status, detail, hot: []}
+  return {state, log, before, after, lowerBound, stop, status, detail, hot: [], unplaceable: []}
 }
 
 /** ringBaseline runs the `ring` strategy on a copy of the initial state for the summary's comparison. */
@@ -201,7 +211,7 @@ function ringBaseline(initial: ClusterState, options: PlanOptions): BaselineFigu
 function outsideNodes(state: ClusterState): number[] {
   const out: number[] = []
   for (let i = 0; i < state.nodeCount; i++) if (state.outside(i) > 0) out.push(i)
-  return out.sort((a, b) => state.outside(b) - state.outside(a) || a - b)
+  return out.sort((a, b) => worseFirst(state, a, b))
 }
 
 /** largestReplica explains a stuck node by its hottest movable replica, suggesting --allow-split when splits were not allowed. */
@@ -216,13 +226,13 @@ function largestReplica(state: ClusterState, node: number | undefined, allowSpli
 
 function describeStop(state: ClusterState, options: PlanOptions, stop: StopReason, outside: readonly number[], hot: readonly HotShard[]): string {
   const band = `${state.floor.toFixed(2)}..${state.target.toFixed(2)}x the mean`
-  const worst = outside[0] === undefined ? '' : ` (worst: ${state.nodeIds[outside[0]]} at ${state.util[outside[0]]!.toFixed(2)}x)`
+  const worst = outside[0] === undefined ? '' : ` (worst: ${state.nodeIds[outside[0]]} at ${Math.max(0, state.util[outside[0]]!).toFixed(2)}x)`
   const still = outside.length === 0 ? 'every node is within target' : `${outside.length} node(s) stay outside ${band}${worst}`
   switch (stop) {
     case 'within-target':
       return `every node is within ${band}`
     case 'no-improvement':
-      return `no move removes at least ${options.minImprovement * 100}% of the worst node's load outside the target: ${still}${zoneBound(state, outside[0]) || largestReplica(state, outside[0], options.allowSplit)}`
+      return `no move lowers a node outside the band (or raises one below it) by at least ${options.minImprovement} of an average replica's load without breaking a placement rule: ${still}${zoneBound(state, outside[0]) || largestReplica(state, outside[0], options.allowSplit)}`
     case 'max-moves':
       return `stopped at the limit of ${options.maxMoves} move(s); ${still}`
     case 'max-bytes':

@@ -5,18 +5,23 @@ import {UserError} from '../errors/errors.js'
 import {hashPlan, type Plan, PlanSchema, verifyPlanHash} from '../model/plan.js'
 import {type ClusterSnapshot, ClusterSnapshotSchema, shardMapFingerprint} from '../model/snapshot.js'
 import {formatZodIssue} from '../model/zodIssues.js'
+import {readStdinTextSync} from './stdinText.js'
 
-/** PLANS_DIR is where plans are written when no --out is given, relative to the working directory. */
+/** PLANS_DIR is where plans (and exported snapshots) are written when no --out is given, relative to the working directory. */
 export const PLANS_DIR = 'plans'
 
+/** STDIO_PATH: a file argument of `-` means standard input (for reading) or standard output (for writing). */
+export const STDIO_PATH = '-'
+
 /**
- * readJsonFile reads and parses a JSON file. Throws UserError BAD_INPUT with one line naming
- * the file when it cannot be read or is not JSON (NaN and Infinity are not JSON).
+ * readJsonFile reads and parses a JSON file (`-`: all of standard input). Throws UserError
+ * BAD_INPUT with one line naming the file when it cannot be read or is not JSON (NaN and
+ * Infinity are not JSON).
  */
 export function readJsonFile(path: string, what: string): unknown {
   let text: string
   try {
-    text = readFileSync(path, 'utf8')
+    text = path === STDIO_PATH ? readStdinTextSync() : readFileSync(path, 'utf8')
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code
     throw new UserError('BAD_INPUT', `${what} ${path}: cannot read it (${code === 'ENOENT' ? 'no such file' : (code ?? 'error')})`, 'check the path')
@@ -35,7 +40,7 @@ function validate<T>(schema: z.ZodType<T>, value: unknown, path: string, what: s
 }
 
 /**
- * readSnapshotFile reads a snapshot (`snapshot export`'s output) and validates it: schema,
+ * readSnapshotFile reads a snapshot (`snapshot export`'s output; `-` reads standard input) and validates it: schema,
  * cross-references (unknown node ids, loads of replicas that do not exist, range tiling) and
  * that its fingerprint matches its shard map (a hand-edited shard map must say so by
  * recomputing it). Throws UserError BAD_INPUT naming the file and the field path.
@@ -77,7 +82,29 @@ export function defaultPlanPath(plan: Pick<Plan, 'id'>, cwd: string): string {
  * appears whole or not at all (written beside, then renamed), so a failed run leaves nothing.
  */
 export function writePlanFile(plan: Plan, path: string): void {
-  const text = `${JSON.stringify(plan, null, 2)}\n`
+  writeJsonFile(plan, path)
+}
+
+/** snapshotIdFor names an exported snapshot after its cluster and the export time: `<cluster>-snapshot-<YYYYMMDDTHHMMSSmmmZ>`. */
+export function snapshotIdFor(cluster: string, now: Date): string {
+  return `${cluster}-snapshot-${now.toISOString().replace(/[-:.]/g, '')}`
+}
+
+/** defaultSnapshotPath is `plans/<cluster>-snapshot-<timestamp>.json` under `cwd` (beside the plans made from it). */
+export function defaultSnapshotPath(cluster: string, now: Date, cwd: string): string {
+  return join(cwd, PLANS_DIR, `${snapshotIdFor(cluster, now)}.json`)
+}
+
+/**
+ * writeSnapshotFile writes `snapshot` as indented JSON to `path`, whole or not at all (as
+ * {@link writePlanFile}); {@link readSnapshotFile} reads it back unchanged.
+ */
+export function writeSnapshotFile(snapshot: ClusterSnapshot, path: string): void {
+  writeJsonFile(snapshot, path)
+}
+
+function writeJsonFile(value: unknown, path: string): void {
+  const text = `${JSON.stringify(value, null, 2)}\n`
   // A device or pipe (/dev/stdout, /dev/null, a FIFO) is written in place: renaming over it
   // would replace the device node with a regular file.
   const existing = statIfExists(path)

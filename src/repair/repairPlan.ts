@@ -1,4 +1,4 @@
-import {compareRecords, mergeRecord} from '../node/lwwMerge.js'
+import {compareRecords, mergeRecord, versionWall} from '../node/lwwMerge.js'
 import {type DigestResponse, type NodeRecord} from '../node/protocol.js'
 
 /**
@@ -30,9 +30,12 @@ export type RepairFixes = Map<string, NodeRecord[]>
  * planRepair merges the replicas' listings of the same buckets with last-writer-wins (the
  * nodes' own order, compareRecords) and returns, per replica, the winning records it is
  * missing or holds an older version of. Applying those makes every listed replica hold
- * the same records for those buckets; tombstones travel like values. Pure.
+ * the same records for those buckets; tombstones travel like values. With
+ * `tombstonesBefore` (the cutoff the digests were compared at), a winning tombstone older
+ * than the cutoff goes only to replicas holding an older value: to a replica without the
+ * key, or with an older tombstone, it would change nothing its digest shows. Pure.
  */
-export function planRepair(listings: ReadonlyMap<string, readonly NodeRecord[]>): RepairFixes {
+export function planRepair(listings: ReadonlyMap<string, readonly NodeRecord[]>, tombstonesBefore?: number): RepairFixes {
   const winners = new Map<string, NodeRecord>()
   const held = new Map<string, Map<string, NodeRecord>>()
   for (const [node, records] of listings) {
@@ -49,7 +52,8 @@ export function planRepair(listings: ReadonlyMap<string, readonly NodeRecord[]>)
     const out: NodeRecord[] = []
     for (const [id, winner] of winners) {
       const have = mine.get(id)
-      if (!have || compareRecords(have, winner) < 0) out.push(winner)
+      const expired = tombstonesBefore !== undefined && winner.value === null && versionWall(winner.version) < tombstonesBefore
+      if (expired ? have !== undefined && have.value !== null && compareRecords(have, winner) < 0 : !have || compareRecords(have, winner) < 0) out.push(winner)
     }
     fixes.set(node, out)
   }

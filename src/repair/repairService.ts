@@ -10,6 +10,7 @@ import {NodeClients} from '../node/nodeClients.js'
 import {isNodeRequestError} from '../node/nodeRequestError.js'
 import {type DigestResponse, MAX_BATCH_BYTES, type NodeRecord} from '../node/protocol.js'
 import {encodedRecordSize} from '../node/recordCodec.js'
+import {agreedDigests, initialCutoff} from './agreedCutoff.js'
 import {differingBuckets, planRepair} from './repairPlan.js'
 
 /** RepairOptions select what to repair and bound the work. */
@@ -22,6 +23,18 @@ export interface RepairOptions {
   timeoutMs?: number
   /** bucketsPerRequest bounds one bucket listing request. */
   bucketsPerRequest?: number
+  /** shards restricts the run to these shard ids (a node running anti-entropy for the shards it leads); ignored when `shard` is given. */
+  shards?: readonly number[]
+  /**
+   * purge: once a shard's replicas converged, fence and purge its tombstones older than
+   * the agreed cutoff (see purgeShard). Only shards whose every replica is a voter (no
+   * move running) are purged. Default true.
+   */
+  purge?: boolean
+  /** maxClockOffsetMs is the cluster's clock offset bound (default 500 ms); the cutoff starts at now minus twice it. */
+  maxClockOffsetMs?: number
+  /** now returns wall ms (injected in tests). */
+  now?: () => number
 }
 
 /** ShardRepair is what anti-entropy did to one shard. */
@@ -42,6 +55,12 @@ export interface ShardRepair {
   converged: boolean
   /** error says why the shard could not be compared at all. */
   error?: string
+  /** tombstonesBefore is the cutoff the replicas compared digests at (older tombstones count as absent). */
+  tombstonesBefore?: number
+  /** purged counts the tombstones older than the cutoff deleted across the replicas (0 when not purged). */
+  purged: number
+  /** gc says why tombstones were not purged (absent when they were, or when purging was not asked for). */
+  gc?: string
 }
 
 /** RepairReport is the result of one `shardctl repair` run. */
@@ -66,7 +85,11 @@ export interface RepairReport {
  */
 export async function repairShards(ctx: ServiceContext, opts: RepairOptions = {}): Promise<RepairReport> {
   const token = await loadClusterToken(ctx, {create: false})
-  const shards = opts.shard !== undefined ? [(await getShard(ctx, opts.shard)).value] : (await ctx.store.listTyped(ctx.keys.shardsPrefix, ShardSchema)).items.map((i) => i.value)
+  const wanted = opts.shards ? new Set(opts.shards) : undefined
+  const shards =
+    opts.shard !== undefined
+      ? [(await getShard(ctx, opts.shard)).value]
+      : (await ctx.store.listTyped(ctx.keys.shardsPrefix, ShardSchema)).items.map((i) => i.value).filter((s) => !wanted || wanted.has(s.id))
   const addresses = await nodeAddresses(ctx)
   const clients = new NodeClients({token, timeoutMs: opts.timeoutMs ?? 10_000})
   const client = (node: string): NodeClient | undefined => {
@@ -107,7 +130,7 @@ async function repairShardWithRetry(ctx: ServiceContext, initial: Shard, client:
         shard = (await getShard(ctx, shard.id)).value
         continue
       }
-      return {shard: shard.id, epoch: shard.epoch, replicas: comparedReplicas(shard), unreachable: [], buckets: 0, differingBuckets: 0, fixed: {}, rounds: 0, converged: false, error: errorMessage(err)}
+      return {shard: shard.id, epoch: shard.epoch, replicas: comparedReplicas(shard), unreachable: [], buckets: 0, differingBuckets: 0, fixed: {}, rounds: 0, converged: false, purged: 0, error: errorMessage(err)}
     }
   }
 }
@@ -119,12 +142,17 @@ function comparedReplicas(shard: Shard): string[] {
 /** repairShard throws STALE_EPOCH NodeRequestErrors and RangeError (bounds differ) for the caller to retry on a fresh shard. */
 async function repairShard(shard: Shard, client: (node: string) => NodeClient | undefined, opts: RepairOptions): Promise<ShardRepair> {
   const replicas = comparedReplicas(shard)
-  const report: ShardRepair = {shard: shard.id, epoch: shard.epoch, replicas, unreachable: [], buckets: 0, differingBuckets: 0, fixed: Object.fromEntries(replicas.map((n) => [n, 0])), rounds: 0, converged: false}
+  const report: ShardRepair = {shard: shard.id, epoch: shard.epoch, replicas, unreachable: [], buckets: 0, differingBuckets: 0, fixed: Object.fromEntries(replicas.map((n) => [n, 0])), rounds: 0, converged: false, purged: 0}
   const maxRounds = opts.rounds ?? 3
   const perRequest = opts.bucketsPerRequest ?? 256
+  let cutoff = initialCutoff((opts.now ?? Date.now)(), opts.maxClockOffsetMs)
   let live = replicas
   for (let round = 0; round < maxRounds; round++) {
-    const digests = await digestsOf(shard, live, client, report)
+    const agreed = await agreedDigests((c) => digestsOf(shard, live, client, report, c), cutoff)
+    const digests = agreed.digests
+    if (agreed.cutoff === undefined) throw new Error(`replicas of shard ${shard.id} did not agree on a tombstone cutoff`)
+    cutoff = agreed.cutoff
+    report.tombstonesBefore = cutoff
     live = [...digests.keys()]
     if (live.length < 2) {
       report.converged = live.length === replicas.length
@@ -135,6 +163,7 @@ async function repairShard(shard: Shard, client: (node: string) => NodeClient | 
     if (round === 0) report.differingBuckets = differing.length
     if (differing.length === 0) {
       report.converged = report.unreachable.length === 0
+      if (report.converged && (opts.purge ?? true)) await purgeShard(shard, client, cutoff, report)
       return report
     }
     report.rounds = round + 1
@@ -142,7 +171,7 @@ async function repairShard(shard: Shard, client: (node: string) => NodeClient | 
       const batch = differing.slice(i, i + perRequest)
       const listings = new Map<string, NodeRecord[]>()
       await Promise.all(live.map(async (node) => listings.set(node, await client(node)!.bucketRecords(shard.id, shard.epoch, batch))))
-      const fixes = planRepair(listings)
+      const fixes = planRepair(listings, cutoff)
       await Promise.all(
         [...fixes].map(async ([node, records]) => {
           for (const chunk of chunksOf(records, MAX_BATCH_BYTES / 4)) await client(node)!.apply(shard.id, shard.epoch, chunk, 'repair')
@@ -151,12 +180,44 @@ async function repairShard(shard: Shard, client: (node: string) => NodeClient | 
       )
     }
   }
-  const final = await digestsOf(shard, live, client, report)
+  const final = await digestsOf(shard, live, client, report, cutoff)
   report.converged = report.unreachable.length === 0 && final.size >= 2 && differingBuckets([...final.values()]).length === 0
   return report
 }
 
-async function digestsOf(shard: Shard, nodes: readonly string[], client: (node: string) => NodeClient | undefined, report: ShardRepair): Promise<Map<string, DigestResponse>> {
+/**
+ * purgeShard deletes the shard's tombstones older than `cutoff` on every replica, in two
+ * steps: fence every replica at the cutoff (each then takes no value older than it and
+ * answers the digest of the values older than it it holds), and only when every replica
+ * fenced with equal digests, purge on each. Why that cannot undo an acknowledged delete: StorageEngine.purgeTombstones.
+ * Skipped (reason in `report.gc`) unless every replica of the shard is a voter — a move's
+ * joining replica is not compared, so its holdings are not known.
+ */
+async function purgeShard(shard: Shard, client: (node: string) => NodeClient | undefined, cutoff: number, report: ShardRepair): Promise<void> {
+  if (!shard.replicas.every((r) => r.role === 'voter')) {
+    report.gc = 'a move is running on the shard'
+    return
+  }
+  const nodes = shard.replicas.map((r) => r.node)
+  const clients = nodes.map(client)
+  if (clients.some((c) => !c)) {
+    report.gc = 'a replica has no known address'
+    return
+  }
+  try {
+    const fenced = await Promise.all(clients.map((c) => c!.gcFence(shard.id, shard.epoch, cutoff)))
+    if (differingBuckets(fenced).length > 0) {
+      report.gc = 'replicas hold different values older than the cutoff (a write raced the fence); next run'
+      return
+    }
+    const purged = await Promise.all(clients.map((c) => c!.gcPurge(shard.id, shard.epoch, cutoff)))
+    report.purged = purged.reduce((n, p) => n + p.purged, 0)
+  } catch (err) {
+    report.gc = `gc failed: ${errorMessage(err)}`
+  }
+}
+
+async function digestsOf(shard: Shard, nodes: readonly string[], client: (node: string) => NodeClient | undefined, report: ShardRepair, cutoff: number): Promise<Map<string, DigestResponse>> {
   const out = new Map<string, DigestResponse>()
   await Promise.all(
     nodes.map(async (node) => {
@@ -166,7 +227,7 @@ async function digestsOf(shard: Shard, nodes: readonly string[], client: (node: 
         return
       }
       try {
-        out.set(node, await c.digest(shard.id, shard.epoch))
+        out.set(node, await c.digest(shard.id, shard.epoch, {tombstonesBefore: cutoff}))
       } catch (err) {
         if (isNodeRequestError(err, 'STALE_EPOCH')) throw err
         addUnreachable(report, node, errorMessage(err))

@@ -1,5 +1,6 @@
 import {type RequestOptions} from '../node/nodeClient.js'
 import {type ApplyKind, type ApplyResponse, type GetResult, type NodeRecord} from '../node/protocol.js'
+import {NodeRequestError} from '../node/nodeRequestError.js'
 import {encodedRecordSize} from '../node/recordCodec.js'
 import {type NodeDataApi} from './coordinator.js'
 
@@ -9,6 +10,17 @@ export interface ApplyBatcherOptions {
   maxBytes: number
   /** schedule runs the flush after the current burst of work (setImmediate in production). */
   schedule?: (fn: () => void) => void
+  /** node names the target in the timeout error a caller gets at its own deadline. */
+  node?: string
+}
+
+interface Waiter {
+  /** offset and count locate the caller's records in the batch. */
+  offset: number
+  count: number
+  timeoutMs?: number
+  resolve: (r: ApplyResponse) => void
+  reject: (e: unknown) => void
 }
 
 interface Pending {
@@ -17,8 +29,7 @@ interface Pending {
   kind: ApplyKind
   records: NodeRecord[]
   bytes: number
-  timeoutMs?: number
-  waiters: {resolve: (r: ApplyResponse) => void; reject: (e: unknown) => void}[]
+  waiters: Waiter[]
 }
 
 /**
@@ -26,9 +37,12 @@ interface Pending {
  * loop for the same (shard, epoch, kind) into one request — the router's group commit:
  * under concurrency many client writes share one HTTP round trip and one durable commit on
  * the node, and a lone write waits for nothing but the end of the current turn. Every
- * caller gets the batch's outcome: its response, or its error (a STALE_EPOCH refusal
- * concerns every record of the batch alike, since they share shard and epoch). Applies are
- * LWW merges, so batching never changes what a replica ends up holding. Reads pass through.
+ * caller gets the batch's outcome for its own records: the response with `superseded`
+ * narrowed to its records (re-indexed from 0), or the batch's error (a STALE_EPOCH refusal
+ * concerns every record of the batch alike, since they share shard and epoch). The batch
+ * request waits as long as its most patient caller; a caller with a shorter timeoutMs is
+ * rejected (NODE_UNREACHABLE, "timed out") at its own deadline. Applies are LWW merges,
+ * so batching never changes what a replica ends up holding. Reads pass through.
  */
 export class ApplyBatcher implements NodeDataApi {
   private readonly pending = new Map<string, Pending>()
@@ -57,30 +71,49 @@ export class ApplyBatcher implements NodeDataApi {
       p = undefined
     }
     if (!p) {
-      p = {shard, epoch, kind, records: [], bytes: 0, timeoutMs: opts.timeoutMs, waiters: []}
+      p = {shard, epoch, kind, records: [], bytes: 0, waiters: []}
       this.pending.set(id, p)
       const mine = p
       this.schedule(() => {
         if (this.pending.get(id) === mine) this.flush(id)
       })
     }
+    const offset = p.records.length
     p.records.push(...records)
     p.bytes += bytes
-    if (opts.timeoutMs !== undefined) p.timeoutMs = Math.min(p.timeoutMs ?? opts.timeoutMs, opts.timeoutMs)
-    return new Promise((resolve, reject) => p.waiters.push({resolve, reject}))
+    const batch = p
+    return new Promise((resolve, reject) => batch.waiters.push({offset, count: records.length, timeoutMs: opts.timeoutMs, resolve, reject}))
   }
 
   private flush(id: string): void {
     const p = this.pending.get(id)
     if (!p) return
     this.pending.delete(id)
-    this.target.apply(p.shard, p.epoch, p.records, p.kind, p.timeoutMs === undefined ? {} : {timeoutMs: p.timeoutMs}).then(
+    // The request waits as long as its most patient caller (one nearly-expired write must not
+    // cut the others short); a less patient caller is answered at its own deadline.
+    const timeoutMs = p.waiters.some((w) => w.timeoutMs === undefined) ? undefined : Math.max(...p.waiters.map((w) => w.timeoutMs!))
+    const timers = p.waiters.map((w) =>
+      timeoutMs !== undefined && w.timeoutMs !== undefined && w.timeoutMs < timeoutMs
+        ? setTimeout(() => w.reject(new NodeRequestError('NODE_UNREACHABLE', `node ${this.opts.node ?? '?'}: timed out after ${w.timeoutMs} ms`, this.opts.node ?? '?', 0)), w.timeoutMs)
+        : undefined,
+    )
+    const settled = () => timers.forEach((t) => t && clearTimeout(t))
+    this.target.apply(p.shard, p.epoch, p.records, p.kind, timeoutMs === undefined ? {} : {timeoutMs}).then(
       (r) => {
-        for (const w of p.waiters) w.resolve(r)
+        settled()
+        for (const w of p.waiters) w.resolve(p.waiters.length === 1 ? r : sliceResponse(r, w))
       },
       (err: unknown) => {
+        settled()
         for (const w of p.waiters) w.reject(err)
       },
     )
   }
+}
+
+/** sliceResponse narrows a batch's response to one caller's records: `superseded` re-indexed to the caller's own. */
+function sliceResponse(r: ApplyResponse, w: Waiter): ApplyResponse {
+  if (!r.superseded) return r
+  const mine = r.superseded.filter((s) => s.i >= w.offset && s.i < w.offset + w.count).map((s) => ({i: s.i - w.offset, version: s.version}))
+  return {...r, superseded: mine}
 }

@@ -1,3 +1,4 @@
+import {type WriteGate} from '../clock/clockOffsetTracker.js'
 import {UserError} from '../errors/errors.js'
 import {formatHlc, type HybridClock, parseHlc} from '../model/hlc.js'
 import {type Shard} from '../model/shard.js'
@@ -40,7 +41,16 @@ export interface CoordinatorOptions {
 export interface CoordinatorHooks {
   staleEpochRetry?(shard: number): void
   quorumFailure?(op: 'read' | 'write', shard: number): void
+  /** writeReissued: a write lost to a newer version on a replica and was re-issued above it. */
+  writeReissued?(shard: number): void
 }
+
+/**
+ * MAX_REISSUES bounds how often one client write is re-issued above a newer version a
+ * replica reported: each re-issue is above every version seen so far, so only writes
+ * racing it on the same key can make it lose again.
+ */
+export const MAX_REISSUES = 4
 
 /** CoordinatorDeps are the coordinator's injected collaborators. */
 export interface CoordinatorDeps {
@@ -51,6 +61,8 @@ export interface CoordinatorDeps {
   now(): number
   /** repair schedules a background read repair; returns false when it was dropped. */
   repair?(task: RepairTask): boolean
+  /** writeGate refuses writes while this router's clock is out of the cluster's bound (default: always open). */
+  writeGate?: WriteGate
   options: CoordinatorOptions
   hooks?: CoordinatorHooks
 }
@@ -69,7 +81,8 @@ export interface WriteResult {
   version: string
 }
 
-type Attempt<T> = {ok: true; value: T} | {ok: false; failures: ReplicaFailure[]; fenced: boolean; needed: string}
+/** Attempt is one round against a shard's replicas; a failed write round names the newest version that beat it (`newer`), if any. */
+type Attempt<T> = {ok: true; value: T} | {ok: false; failures: ReplicaFailure[]; fenced: boolean; needed: string; newer?: string}
 
 const FENCING = new Set(['STALE_EPOCH', 'NOT_OWNER'])
 
@@ -87,6 +100,15 @@ const FENCING = new Set(['STALE_EPOCH', 'NOT_OWNER'])
  * (`staleRetries`, `requestTimeoutMs`), so a routine epoch change is invisible to clients.
  * Retrying a write re-sends the same version: applies are LWW merges, so a replica that
  * already has it ignores the duplicate.
+ *
+ * Real-time order: a write is acknowledged only by replicas that stored its version (or
+ * already held exactly it). A replica that keeps a strictly newer version reports it
+ * (`superseded`); that answer counts against the quorum, the version is observed into the
+ * HLC, and the write is re-issued above it (at most {@link MAX_REISSUES} times, within the
+ * request's deadline) or fails — it is never acknowledged having lost. With w + w > rf
+ * (and joint quorums during moves) every acknowledged write A shares a replica with the
+ * quorum of any write B invoked after A's ack, so B either lands above A or is re-issued
+ * above it: every later quorum read returns B (or newer), whatever the routers' clocks.
  */
 export class Coordinator {
   private rotation = 0
@@ -108,12 +130,23 @@ export class Coordinator {
 
   /** write stores `value` (null: a tombstone) under `key` at a new HLC version. Throws QuorumError, or UserError(NOT_SERVING) when no shard covers the key. */
   async write(key: Buffer, value: Buffer | null): Promise<WriteResult> {
-    const record: NodeRecord = {key, version: formatHlc(this.deps.clock.now()), value}
+    const gate = this.deps.writeGate?.() ?? {ok: true}
+    if (!gate.ok) throw new UserError('CLOCK_OFFSET', `the router refuses writes: ${gate.reason}`, 'fix the clock of this host (NTP); writes resume by themselves once it is within --max-clock-offset of its peers')
+    let record: NodeRecord = {key, version: formatHlc(this.deps.clock.now()), value}
     const budget = this.budget()
+    let reissues = 0
     for (;;) {
       const shard = this.route(key)
       const attempt = await this.writeOnce(shard, record, budget)
       if (attempt.ok) return {shard: shard.id, epoch: shard.epoch, version: record.version}
+      if (attempt.newer !== undefined && reissues < MAX_REISSUES && budget.remainingMs() > 0) {
+        const seen = parseHlc(attempt.newer)
+        if (seen) this.deps.clock.observe(seen)
+        record = {key, version: formatHlc(this.deps.clock.now()), value}
+        reissues++
+        this.deps.hooks?.writeReissued?.(shard.id)
+        continue
+      }
       if (attempt.fenced && (await this.refreshForRetry(shard, budget))) continue
       this.deps.hooks?.quorumFailure?.('write', shard.id)
       throw new QuorumError('write', shard.id, shard.epoch, attempt.needed, attempt.failures)
@@ -152,6 +185,7 @@ export class Coordinator {
     const failed = new Set<string>()
     const failures: ReplicaFailure[] = []
     let fenced = false
+    let newer: string | undefined
     const timeoutMs = this.timeout(budget)
     return new Promise((resolve) => {
       let done = false
@@ -164,7 +198,7 @@ export class Coordinator {
           resolve({ok: true, value: undefined})
         } else if (!writeStillPossible(q, failed)) {
           done = true
-          resolve({ok: false, failures, fenced, needed})
+          resolve({ok: false, failures, fenced, needed, ...(newer === undefined ? {} : {newer})})
         }
       }
       for (const node of q.targets) {
@@ -175,8 +209,14 @@ export class Coordinator {
           continue
         }
         api.apply(shard.id, shard.epoch, [record], 'write', {timeoutMs}).then(
-          () => {
-            acked.add(node)
+          (res) => {
+            const lost = res.superseded?.find((x) => x.i === 0)
+            if (lost && lost.version > record.version) {
+              // The replica keeps a newer version: this write did not land there, so it is no ack.
+              if (newer === undefined || lost.version > newer) newer = lost.version
+              failed.add(node)
+              failures.push({node, code: 'CONFLICT', message: `node ${node} keeps a newer version ${lost.version}`})
+            } else acked.add(node)
             settle()
           },
           (err: unknown) => {

@@ -15,6 +15,7 @@ export class RouterMetrics {
   private readonly latency: Histogram<'route' | 'method' | 'status'>
   private readonly quorumFailures: Counter<'op'>
   private readonly staleRetries: Counter
+  private readonly reissues: Counter
   private readonly repairs: Counter<'outcome'>
   readonly inflight: Gauge
   /** children caches the labelled series per (route, method, status): prom-client hashes a label object on every call otherwise (hot path). */
@@ -33,6 +34,7 @@ export class RouterMetrics {
     })
     this.quorumFailures = new Counter({name: 'shardctl_router_quorum_failures_total', help: 'Reads and writes that did not reach their quorum.', labelNames: ['op'], registers})
     this.staleRetries = new Counter({name: 'shardctl_router_stale_epoch_retries_total', help: 'Map refreshes and retries after a node refused a stale epoch.', registers})
+    this.reissues = new Counter({name: 'shardctl_router_write_reissues_total', help: 'Writes re-issued above a newer version a replica kept (a write is never acknowledged having lost).', registers})
     this.repairs = new Counter({name: 'shardctl_router_read_repairs_total', help: 'Read repairs by outcome (applied, failed, dropped when the queue was full).', labelNames: ['outcome'], registers})
     this.inflight = new Gauge({name: 'shardctl_router_inflight_requests', help: 'Client requests being served.', registers})
     this.mapRevision = new Gauge({name: 'shardctl_router_map_revision', help: 'etcd revision up to which the shard map is applied.', registers})
@@ -61,6 +63,11 @@ export class RouterMetrics {
   /** staleEpochRetry counts one refresh-and-retry after a fencing refusal. */
   staleEpochRetry(): void {
     this.staleRetries.inc()
+  }
+
+  /** writeReissued counts one write re-issued above a newer version a replica reported. */
+  writeReissued(): void {
+    this.reissues.inc()
   }
 
   /** repair counts one read repair outcome. */

@@ -32,6 +32,10 @@ export const RouterRecordSchema = z.object({
    * copy sources.
    */
   w: z.number().int().min(1).nullable().optional(),
+  /** clockOffsetMs: the router's measured clock offset from its peers (positive: ahead); null when unmeasured. */
+  clockOffsetMs: z.number().nullable().optional(),
+  /** clockOk is false while that offset is beyond the cluster's bound (the router refuses writes). */
+  clockOk: z.boolean().optional(),
 })
 
 /** RouterRecord is a validated router registration. */
@@ -42,6 +46,8 @@ export interface RouterView {
   mapRevision: bigint
   epochs: Record<string, number>
   p99Ms: number | null
+  clockOffsetMs?: number | null
+  clockOk?: boolean
 }
 
 /** RouterRegistrationOptions configure {@link RouterRegistration}. */
@@ -139,6 +145,8 @@ export class RouterRegistration {
       epochs: v.epochs,
       p99Ms: v.p99Ms,
       w: this.opts.writeQuorum ?? null,
+      ...(v.clockOffsetMs === undefined ? {} : {clockOffsetMs: v.clockOffsetMs}),
+      ...(v.clockOk === undefined ? {} : {clockOk: v.clockOk}),
     }
     return JSON.stringify(record)
   }

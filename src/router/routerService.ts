@@ -7,6 +7,8 @@ import {HybridClock} from '../model/hlc.js'
 import {loadClusterToken} from '../node/clusterToken.js'
 import {type NodeClient} from '../node/nodeClient.js'
 import {NodeClients} from '../node/nodeClients.js'
+import {ClockMonitor} from '../clock/clockMonitor.js'
+import {DEFAULT_MAX_CLOCK_OFFSET_MS} from '../clock/clockOffsetTracker.js'
 import {ApplyBatcher} from './applyBatcher.js'
 import {Coordinator} from './coordinator.js'
 import {LatencyWindow} from './latencyWindow.js'
@@ -33,6 +35,8 @@ export interface RouterServeOptions {
   repairConcurrency?: number
   /** connections caps each node's keep-alive pool. */
   connections?: number
+  /** maxClockOffsetMs is the cluster's clock bound (default 500): the router refuses writes while its clock is off its peers by more. */
+  maxClockOffsetMs?: number
   /** log receives operational lines (never tokens, keys or values). */
   log?: (line: string) => void
 }
@@ -81,6 +85,12 @@ export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions)
   let registration: RouterRegistration | undefined
   let lastP99: number | null = null
 
+  const clockMonitor = new ClockMonitor(ctx, {
+    self: `router:${id}`,
+    maxOffsetMs: opts.maxClockOffsetMs ?? DEFAULT_MAX_CLOCK_OFFSET_MS,
+    onChange: (v) => log(v.ok ? `clock back within bounds (offset ${v.offsetMs} ms): taking writes again` : `clock out of bounds, refusing writes: ${v.reason}`),
+  })
+
   const view = new ShardMapView(ctx, {
     onChange: () => {
       metrics.mapRevision.set(Number(view.mapRevision()))
@@ -113,7 +123,7 @@ export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions)
       const client = clients.client({id: node, address})
       let batcher = batchers.get(client)
       if (!batcher) {
-        batcher = new ApplyBatcher(client, {maxRecords: 256, maxBytes: 4 * 1024 * 1024})
+        batcher = new ApplyBatcher(client, {maxRecords: 256, maxBytes: 4 * 1024 * 1024, node})
         batchers.set(client, batcher)
       }
       return batcher
@@ -121,13 +131,14 @@ export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions)
     clock: new HybridClock(id, Date.now),
     now: Date.now,
     repair: (t) => repairs.enqueue(t),
+    writeGate: clockMonitor.writeGate,
     options: {
       quorum: {w: opts.w, r: opts.r},
       nodeTimeoutMs: opts.nodeTimeoutMs ?? 2000,
       requestTimeoutMs: opts.requestTimeoutMs ?? 5000,
       staleRetries: opts.staleRetries ?? 3,
     },
-    hooks: {staleEpochRetry: () => metrics.staleEpochRetry(), quorumFailure: (op) => metrics.quorumFailure(op)},
+    hooks: {staleEpochRetry: () => metrics.staleEpochRetry(), quorumFailure: (op) => metrics.quorumFailure(op), writeReissued: () => metrics.writeReissued()},
   })
 
   const http = createRouterHttp({
@@ -135,7 +146,11 @@ export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions)
     metrics,
     latency,
     serving: () => serving,
-    health: () => ({router: id, serving, mapRevision: view.mapRevision().toString(), shards: view.table().size}),
+    health: () => {
+      const c = clockMonitor.verdict()
+      // `clock` lets peers measure their offset from this router (see ClockMonitor).
+      return {router: id, serving, mapRevision: view.mapRevision().toString(), shards: view.table().size, clock: Date.now(), clockOk: c.ok, clockOffsetMs: c.offsetMs}
+    },
     log,
   })
   await new Promise<void>((resolve, reject) => {
@@ -156,7 +171,7 @@ export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions)
       id,
       address,
       ttlSeconds: opts.leaseTtlSeconds ?? 10,
-      view: () => ({mapRevision: view.mapRevision(), epochs: view.table().epochs(), p99Ms: lastP99}),
+      view: () => ({mapRevision: view.mapRevision(), epochs: view.table().epochs(), p99Ms: lastP99, clockOffsetMs: clockMonitor.verdict().offsetMs, clockOk: clockMonitor.verdict().ok}),
       onLost: (err) => void recover(err),
       writeQuorum: opts.w ?? null,
     })
@@ -192,6 +207,7 @@ export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions)
     throw err
   }
 
+  clockMonitor.start()
   const heartbeat = setInterval(() => {
     lastP99 = latency.takeP99()
     registration?.update()
@@ -205,6 +221,7 @@ export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions)
     async stop(drainTimeoutMs: number) {
       stopped = true
       clearInterval(heartbeat)
+      await clockMonitor.stop()
       const atDeadline = http.inflight()
       const drained = await http.drain(drainTimeoutMs)
       serving = false

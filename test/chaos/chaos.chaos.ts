@@ -32,12 +32,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const WORLD = short ? {shards: 12, preloadKeys: 150, preloadValueBytes: 8192} : {shards: 24, preloadKeys: 300, preloadValueBytes: 8192}
 const DRAIN = ['node', 'drain', 'n5', '--yes', '--max-concurrent', '3', '--per-node', '3', '--throttle', '48KiB/s', '--chunk-size', '4KiB', '--drain-timeout', '3s']
 
-async function runScenario(s: Scenario): Promise<{result: ScenarioResult; check: CheckReport}> {
+async function runScenario(s: Scenario): Promise<{result: ScenarioResult; check: CheckReport; landed: string[]}> {
   const started = Date.now()
-  const env: ChaosEnv = await Env.start(s.name.split(' ')[0]!.toLowerCase().replace(/[^a-z]/g, ''), {nodes: 5, rf: 3, ...WORLD, ...s.world})
+  const env: ChaosEnv = await Env.start(s.name.split(' ')[0]!.toLowerCase().replace(/[^a-z]/g, ''), {nodes: 5, rf: 3, ...WORLD, nodeArgs: [...(s.nodeArgs ?? []), ...(s.world?.nodeExtra ?? [])], routerExtra: s.world?.routerExtra})
   try {
     const stop = new AbortController()
-    const load = runHistoryWorkload({routers: () => env.routerAddresses(), workers: 4, keysPerWorker: 12, maxOps: 40_000, maxMs: 240_000, stop: stop.signal})
+    const load = runHistoryWorkload({routers: () => env.routerAddresses(), workers: 4, keysPerWorker: 12, maxOps: 40_000, maxMs: 240_000, stop: stop.signal, ...s.workload})
     await sleep(500)
     env.startExecutor(DRAIN)
     const notes = await s.inject(env)
@@ -59,6 +59,7 @@ async function runScenario(s: Scenario): Promise<{result: ScenarioResult; check:
       conv = await env.converged()
     }
     const moves = await env.moveCounts()
+    const landed = s.proveLanded ? await s.proveLanded(env, history) : {problems: [], note: ''}
     const result: ScenarioResult = {
       scenario: s.name,
       operations: check.operations,
@@ -70,7 +71,7 @@ async function runScenario(s: Scenario): Promise<{result: ScenarioResult; check:
       moves,
       converged: conv.ok && repairCode === 0,
       seconds: Math.round((Date.now() - started) / 1000),
-      notes: [...notes, ...(conv.ok ? [] : [`not converged: ${conv.detail}`]), ...(repairCode === 0 ? [] : [`repair exit ${repairCode}`])],
+      notes: [...notes, ...(landed.note ? [landed.note] : []), ...landed.problems.map((p) => `fault did not land: ${p}`), ...(conv.ok ? [] : [`not converged: ${conv.detail}`]), ...(repairCode === 0 ? [] : [`repair exit ${repairCode}`])],
     }
     for (const a of [...check.lostWrites, ...check.staleReads, ...check.phantomReads].slice(0, 10)) result.notes.push(`${a.kind} ${a.key}: ${a.detail}`)
     const failedByStatus: Record<string, number> = {}
@@ -78,7 +79,7 @@ async function runScenario(s: Scenario): Promise<{result: ScenarioResult; check:
     if (Object.keys(failedByStatus).length > 0) result.notes.push(`requests not ok, by HTTP status: ${JSON.stringify(failedByStatus)}`)
     for (const r of moves.abortReasons) result.notes.push(`aborted ${r.slice(0, 200)}`)
     if (moves.unfinished > 0) result.notes.push(`${moves.unfinished} move(s) unfinished; last executor stderr: ${env.executors.at(-1)?.stderr().slice(-400)}`)
-    return {result, check}
+    return {result, check, landed: landed.problems}
   } finally {
     await env.dispose()
   }
@@ -95,7 +96,7 @@ describe.sequential(`chaos${short ? ' (short)' : ''}`, () => {
 
   for (const s of picked) {
     it(s.name, async () => {
-      const {result} = await runScenario(s)
+      const {result, landed} = await runScenario(s)
       results.push(result)
       process.stdout.write(`[chaos] ${s.name}: ${JSON.stringify(result)}\n`)
       // A fault that missed its target tested nothing; a scenario's own check that saw a broken guarantee fails it too.
@@ -106,6 +107,7 @@ describe.sequential(`chaos${short ? ' (short)' : ''}`, () => {
       expect(result.converged, result.notes.join('\n')).toBe(true)
       expect(result.moves.total).toBeGreaterThanOrEqual(short ? 5 : 10)
       expect(result.moves.unfinished, result.notes.join('\n')).toBe(0)
+      expect(landed, result.notes.join('\n')).toEqual([])
     })
   }
 })

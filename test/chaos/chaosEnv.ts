@@ -1,7 +1,9 @@
 import {type ChildProcess, spawn} from 'node:child_process'
 import {type Move, MoveSchema, isTerminal} from '../../src/model/move.js'
 import {readReplicas} from '../../src/model/shard.js'
+import {agreedDigests, initialCutoff} from '../../src/repair/agreedCutoff.js'
 import {DataPlane, kv} from '../integration/router/dataPlane.js'
+import {skewedClock} from '../support/faketime.js'
 import {type RouterProcess} from '../integration/router/routerProcess.js'
 import {trackPid, untrackPid} from '../support/processReaper.js'
 import {CLI_BIN, runCli} from '../support/runCli.js'
@@ -48,15 +50,15 @@ export class ChaosEnv {
 
   /**
    * start brings up etcd (3 members), the nodes, two routers, and preloads `preloadKeys`
-   * values of `preloadValueBytes` (default 1 KiB). `nodeExtra` / `routerExtra` are extra
+   * values of `preloadValueBytes` (default 1 KiB). `nodeArgs` / `routerExtra` are extra
    * flags for every node (re)start and both routers.
    */
-  static async start(label: string, opts: {nodes: number; shards: number; rf: number; preloadKeys: number; preloadValueBytes?: number; nodeExtra?: string[]; routerExtra?: string[]}): Promise<ChaosEnv> {
+  static async start(label: string, opts: {nodes: number; shards: number; rf: number; preloadKeys: number; preloadValueBytes?: number; nodeArgs?: string[]; routerExtra?: string[]}): Promise<ChaosEnv> {
     const etcd = await EtcdCluster.start(3)
     let dp: DataPlane | undefined
     try {
       dp = new DataPlane(etcd.endpoints, `chaos-${label}`)
-      dp.nodeExtra = opts.nodeExtra ?? []
+      dp.nodeArgs = opts.nodeArgs ?? []
       await dp.init(opts.nodes, opts.shards, opts.rf)
       await dp.startRouter('r1', opts.routerExtra)
       await dp.startRouter('r2', opts.routerExtra)
@@ -85,6 +87,42 @@ export class ChaosEnv {
     const r = this.dp.routers[i]! as RouterProcess & {dead?: boolean}
     await r.kill()
     r.dead = true
+  }
+
+  /**
+   * restartRouterWithClock replaces router `i` by a new one (id `<old>-<suffix>`, since the
+   * old id's lease outlives the kill) whose wall clock is `offsetMs` off (libfaketime; 0: no
+   * skew). Returns the new router's address; clients fail over to it.
+   */
+  async restartRouterWithClock(i: number, offsetMs: number, suffix: string): Promise<string> {
+    const old = this.dp.routers[i]! as RouterProcess & {dead?: boolean}
+    await old.kill()
+    old.dead = true
+    const id = `r${i + 1}-${suffix}`
+    const r = await this.dp.startRouter(id, [], this.etcd.endpoints, offsetMs === 0 ? undefined : skewedClock(offsetMs))
+    return r.address
+  }
+
+  /** restartNodeWithClock restarts node `id` on its data with its wall clock `offsetMs` off (libfaketime; 0: no skew). */
+  async restartNodeWithClock(id: string, offsetMs: number): Promise<void> {
+    await this.dp.nodes[id]!.kill()
+    await this.dp.startNode(id, offsetMs === 0 ? undefined : skewedClock(offsetMs))
+  }
+
+  /** health reads a member's /healthz JSON (clock verdict included). */
+  async health(address: string): Promise<{serving?: boolean; clockOk?: boolean; clockOffsetMs?: number | null}> {
+    const res = await fetch(`http://${address}/healthz`, {signal: AbortSignal.timeout(5000)})
+    return (await res.json()) as {serving?: boolean; clockOk?: boolean; clockOffsetMs?: number | null}
+  }
+
+  /** routerMetric sums a Prometheus counter over every live router. */
+  async routerMetric(name: string): Promise<number> {
+    let sum = 0
+    for (const address of this.routerAddresses()) {
+      const text = await fetch(`http://${address}/metrics`, {signal: AbortSignal.timeout(5000)}).then((r) => r.text()).catch(() => '')
+      for (const line of text.split('\n')) if (line.startsWith(name)) sum += Number(line.slice(line.lastIndexOf(' ') + 1))
+    }
+    return sum
   }
 
   /** cliArgs are the connection flags every CLI child gets. */
@@ -192,12 +230,18 @@ export class ChaosEnv {
     return r.code
   }
 
-  /** converged tells whether every shard's readable replicas report equal digests. */
+  /**
+   * converged tells whether every shard's readable replicas report equal digests, compared
+   * at a tombstone cutoff they agree on (tombstones older than it count as absent, whatever
+   * each replica's purge progress).
+   */
   async converged(): Promise<{ok: boolean; detail: string}> {
     for (const s of await this.dp.shards()) {
       const nodes = readReplicas(s)
       try {
-        const digests = await Promise.all(nodes.map((n) => this.dp.client(n).digest(s.id, s.epoch)))
+        const agreed = await agreedDigests(async (tombstonesBefore) => new Map(await Promise.all(nodes.map(async (n) => [n, await this.dp.client(n).digest(s.id, s.epoch, {tombstonesBefore})] as const))), initialCutoff(Date.now()))
+        if (agreed.cutoff === undefined) return {ok: false, detail: `shard ${s.id}: replicas did not agree on a tombstone cutoff`}
+        const digests = nodes.map((n) => agreed.digests.get(n)!)
         const first = JSON.stringify(digests[0]!.buckets)
         const bad = nodes.filter((_, i) => JSON.stringify(digests[i]!.buckets) !== first)
         if (bad.length > 0) return {ok: false, detail: `shard ${s.id}: ${bad.join(',')} differ from ${nodes[0]}`}

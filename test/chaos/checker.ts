@@ -3,8 +3,10 @@ import {type FinalRead, type HistoryOp} from './history.js'
 /** Anomaly is one violation the checker found, with the operations that show it. */
 export interface Anomaly {
   key: string
-  kind: 'lost-write' | 'stale-read' | 'phantom-read' | 'version-mismatch'
+  kind: 'lost-write' | 'stale-read' | 'phantom-read' | 'version-mismatch' | 'real-time-order'
   detail: string
+  /** read is the id of the read that shows it (undefined: the final read). */
+  read?: number
 }
 
 /** CheckReport summarises a history: counts and every anomaly (each list must be empty). */
@@ -32,6 +34,16 @@ export interface CheckReport {
  *   the newest acknowledged one: every acknowledged write stays visible until a
  *   later-versioned write overwrites it. Each acknowledged write newer than the final
  *   version is one lost write.
+ * - **real-time order**, judged on the client's clock alone (not on the system's versions):
+ *   if write A was acknowledged before write B was invoked (same key), no read invoked
+ *   after B's acknowledgement returns A or anything older, and the final read does not
+ *   either (B would be lost); a read or final read of "nothing" (404) after an
+ *   acknowledged value write needs a delete that may have taken effect after it. Writes
+ *   with `value: null` are deletes. Unacknowledged writes may take effect at any time
+ *   after their invocation. See {@link realTimeAnomalies}.
+ * A DELETE is a write with value null; a 404 read carries the tombstone's version, or none
+ * once the tombstone was purged — an absent key then satisfies a preceding acknowledged
+ * DELETE (and only that), so a value coming back after a purge is a stale read.
  * Pure: no clock, no I/O.
  */
 export function checkHistory(ops: readonly HistoryOp[], finals: ReadonlyMap<string, FinalRead>): CheckReport {
@@ -74,9 +86,11 @@ export function checkHistory(ops: readonly HistoryOp[], finals: ReadonlyMap<stri
           report.phantomReads.push({key, kind: 'version-mismatch', detail: `read #${r.id} returned write #${w.id}'s value at ${r.version}, acknowledged at ${w.version}`})
         }
         readVersion = r.version ?? w.version
-      }
-      if (threshold && (readVersion === null || readVersion < threshold.version!)) {
-        report.staleReads.push({key, kind: 'stale-read', detail: `read #${r.id} (invoked ${r.invoke.toFixed(0)}) returned ${readVersion ?? 'nothing'}; write #${threshold.id} was acknowledged at ${threshold.version} before it (completed ${threshold.complete.toFixed(0)})`})
+      } else if (r.status === 404) readVersion = r.version // a tombstone's version; null once it is purged
+      // An absent key (its tombstone purged) is what a DELETE leaves: it satisfies a delete, never a PUT.
+      const absentAfterDelete = r.status === 404 && readVersion === null && threshold?.value === null
+      if (threshold && !absentAfterDelete && (readVersion === null || readVersion < threshold.version!)) {
+        report.staleReads.push({key, read: r.id, kind: 'stale-read', detail: `read #${r.id} (invoked ${r.invoke.toFixed(0)}) returned ${readVersion ?? 'nothing'}; write #${threshold.id} was acknowledged at ${threshold.version} before it (completed ${threshold.complete.toFixed(0)})`})
       }
     }
     const newest = acked.reduce<string | undefined>((m, w) => (w.version !== null && (m === undefined || w.version > m) ? w.version : m), undefined)
@@ -87,9 +101,81 @@ export function checkHistory(ops: readonly HistoryOp[], finals: ReadonlyMap<stri
       const w = writes.get(final.value)
       if (!w) report.phantomReads.push({key, kind: 'phantom-read', detail: `final read returned a value never written`})
       else finalVersion = final.version ?? w.version
+    } else if (final?.status === 404) {
+      const newestOp = acked.find((w) => w.version === newest)
+      finalVersion = final.version ?? (newestOp?.value === null ? newest : null)
     }
     const lost = acked.filter((w) => w.version !== null && (finalVersion === null || w.version > finalVersion))
     for (const w of lost) report.lostWrites.push({key, kind: 'lost-write', detail: `write #${w.id} acknowledged at ${w.version} is not visible; final read ${final ? `${final.status} at ${finalVersion ?? 'no version'}` : 'missing'}`})
   }
+  // Real-time findings the version checks did not already report (same read, or a key already with lost writes).
+  const staleRead = new Set(report.staleReads.map((a) => a.read))
+  const lostKey = new Set(report.lostWrites.map((a) => a.key))
+  for (const a of realTimeAnomalies(ops, finals)) {
+    if (a.kind === 'lost-write' && !lostKey.has(a.key)) report.lostWrites.push(a)
+    else if (a.kind === 'real-time-order' && !staleRead.has(a.read)) report.staleReads.push(a)
+  }
   return report
+}
+
+const FOREVER = Number.POSITIVE_INFINITY
+
+/**
+ * realTimeAnomalies checks a register-per-key history for real-time order on the client's
+ * clock only. Each read (and the final read, invoked after everything) returns a write W
+ * (200: the write of that value) or "nothing" (404: a delete or the initial state). It is
+ * stale when some write B acknowledged before the read was invoked was invoked after W
+ * was acknowledged (W precedes B in real time, so B must hide W). A 404 is stale when the
+ * latest-invoked value write B acknowledged before the read has no delete that could
+ * follow it: a delete invoked before the read completed and not acknowledged before B was
+ * invoked. A stale final read is a lost write (B). Unacknowledged writes complete "never".
+ */
+export function realTimeAnomalies(ops: readonly HistoryOp[], finals: ReadonlyMap<string, FinalRead>): Anomaly[] {
+  const out: Anomaly[] = []
+  const byKey = new Map<string, HistoryOp[]>()
+  for (const op of ops) {
+    let list = byKey.get(op.key)
+    if (!list) byKey.set(op.key, (list = []))
+    list.push(op)
+  }
+  for (const [key, list] of byKey) {
+    const writes = list.filter((o) => o.kind === 'write' && o.outcome !== 'fail')
+    const byValue = new Map<string, HistoryOp>()
+    for (const w of writes) if (w.value !== null) byValue.set(w.value, w)
+    const ackedEnd = (w: HistoryOp) => (w.outcome === 'ok' ? w.complete : FOREVER)
+    // Acked writes in completion order with the running "latest invocation" among them.
+    const acked = writes.filter((w) => w.outcome === 'ok').sort((a, b) => a.complete - b.complete)
+    const deletes = writes.filter((w) => w.value === null)
+    /** latestBefore returns the acked write (of values only, when asked) invoked last among those completed before `t`. */
+    const latestBefore = (t: number, valuesOnly: boolean): HistoryOp | undefined => {
+      let best: HistoryOp | undefined
+      for (const b of acked) {
+        if (b.complete >= t) break
+        if (valuesOnly && b.value === null) continue
+        if (!best || b.invoke > best.invoke) best = b
+      }
+      return best
+    }
+    const judge = (read: number | undefined, invoke: number, complete: number, status: number, value: string | null, lost: boolean) => {
+      const label = read === undefined ? 'the final read' : `read #${read}`
+      if (status === 200) {
+        const w = value === null ? undefined : byValue.get(value)
+        if (!w) return // a phantom: reported by the version checks
+        const b = latestBefore(invoke, false)
+        if (b && b !== w && ackedEnd(w) < b.invoke) {
+          out.push({key, read, kind: lost ? 'lost-write' : 'real-time-order', detail: `${label} returned write #${w.id} (acked at ${w.complete.toFixed(0)}), but ${b.value === null ? 'delete' : 'write'} #${b.id} was invoked after that (${b.invoke.toFixed(0)}) and acknowledged before the read began`})
+        }
+        return
+      }
+      if (status !== 404) return
+      const b = latestBefore(invoke, true)
+      if (!b) return
+      const excuse = deletes.find((d) => d.invoke < complete && ackedEnd(d) >= b.invoke)
+      if (!excuse) out.push({key, read, kind: lost ? 'lost-write' : 'real-time-order', detail: `${label} found nothing, but write #${b.id} was acknowledged before it began and no delete could have followed it`})
+    }
+    for (const r of list) if (r.kind === 'read' && r.outcome === 'ok') judge(r.id, r.invoke, r.complete, r.status, r.value, false)
+    const final = finals.get(key)
+    if (final && (final.status === 200 || final.status === 404)) judge(undefined, FOREVER, FOREVER, final.status, final.value, true)
+  }
+  return out
 }

@@ -11,7 +11,7 @@ export interface HistoryOp {
   worker: number
   key: string
   kind: 'write' | 'read'
-  /** value is what a write wrote, or what a read returned (200 only). */
+  /** value is what a write wrote (null: a DELETE), or what a read returned (200 only). */
   value: string | null
   invoke: number
   complete: number
@@ -34,6 +34,17 @@ export interface ChaosWorkloadOptions {
   stop: AbortSignal
   /** requestTimeoutMs bounds one HTTP request (default 8 s). */
   requestTimeoutMs?: number
+  /** deleteEvery: every n-th write is a DELETE (default: none). */
+  deleteEvery?: number
+  /** routerPerOp: each operation goes to a router drawn at random (seeded), so one key's writes cross routers, not only after a failure. */
+  routerPerOp?: boolean
+  /**
+   * pattern: `registers` (default) cycles each worker over its keys, two writes per read;
+   * `delete-churn` gives each worker a fresh key every four operations — PUT, PUT, DELETE,
+   * then a GET of one of its earlier (deleted) keys — so deletes pile up, stay deleted for
+   * the rest of the run and keep being read back.
+   */
+  pattern?: 'registers' | 'delete-churn'
 }
 
 /** ChaosHistory is what a workload recorded: every operation, in completion order. */
@@ -48,7 +59,8 @@ const now = (): number => performance.timeOrigin + performance.now()
 /**
  * runHistoryWorkload drives `workers` sequential clients; worker w owns keys `w<w>-k<i>`
  * and writes a unique value per attempt (`w<w>-s<seq>`), two writes for each read, until
- * `stop` fires or `maxOps` / `maxMs` is reached. A failed attempt is recorded, then the
+ * `stop` fires or `maxOps` / `maxMs` is reached (with `deleteEvery`, some writes are DELETEs:
+ * recorded as writes of `value: null`). A failed attempt is recorded, then the
  * worker fails over to the next router and goes on with a NEW operation (a retried write
  * gets a new value, so every value in the history names exactly one write).
  */
@@ -59,16 +71,20 @@ export async function runHistoryWorkload(opts: ChaosWorkloadOptions): Promise<Ch
   const worker = async (w: number) => {
     let seq = 0
     let routerIdx = w
+    let rng = 1 + w
     while (!opts.stop.aborted && Date.now() < deadline && nextId < opts.maxOps) {
       const routers = opts.routers()
       const router = routers[routerIdx % routers.length]!
-      const key = `w${w}-k${seq % opts.keysPerWorker}`
-      const kind = seq % 3 === 2 ? 'read' : 'write'
+      const step = churnStep(opts.pattern === 'delete-churn', w, seq, opts.keysPerWorker, opts.deleteEvery)
+      const {key, kind} = step
       seq++
-      const value = kind === 'write' ? `w${w}-s${seq}-${'v'.repeat(48)}` : null
+      // A seeded draw, not a rotation: with keys and routers both cycling, one key would always meet the same router.
+      if (opts.routerPerOp) routerIdx = Math.floor((rng = (rng * 48271) % 2147483647) / 2147483647 * 1_000_000)
+      const value = kind === 'write' && !step.del ? `w${w}-s${seq}-${'v'.repeat(48)}` : null
       const op: HistoryOp = {id: nextId++, worker: w, key, kind, value, invoke: now(), complete: 0, outcome: 'unknown', status: 0, version: null, router}
       try {
-        const res = await fetch(`http://${router}/kv/${encodeURIComponent(key)}`, {method: kind === 'write' ? 'PUT' : 'GET', body: value ?? undefined, signal: AbortSignal.timeout(opts.requestTimeoutMs ?? 8000)})
+        const method = kind === 'read' ? 'GET' : step.del ? 'DELETE' : 'PUT'
+        const res = await fetch(`http://${router}/kv/${encodeURIComponent(key)}`, {method, body: value ?? undefined, signal: AbortSignal.timeout(opts.requestTimeoutMs ?? 8000)})
         const body = Buffer.from(await res.arrayBuffer())
         op.status = res.status
         op.version = res.headers.get('x-shardctl-version')
@@ -92,6 +108,19 @@ export async function runHistoryWorkload(opts: ChaosWorkloadOptions): Promise<Ch
   }
   await Promise.all(Array.from({length: opts.workers}, (_, w) => worker(w)))
   return history
+}
+
+/** churnStep picks worker `w`'s operation number `seq` (see ChaosWorkloadOptions.pattern). */
+function churnStep(churn: boolean, w: number, seq: number, keysPerWorker: number, deleteEvery?: number): {key: string; kind: 'write' | 'read'; del: boolean} {
+  if (!churn) {
+    const kind = seq % 3 === 2 ? 'read' : 'write'
+    return {key: `w${w}-k${seq % keysPerWorker}`, kind, del: kind === 'write' && deleteEvery !== undefined && seq % (3 * deleteEvery) === deleteEvery * 3 - 2}
+  }
+  const i = Math.floor(seq / 4)
+  const phase = seq % 4
+  // The read-back walks the earlier keys in a fixed stride, so old and recent deletes are both read.
+  if (phase === 3) return {key: `w${w}-d${i === 0 ? 0 : (i * 7919) % i}`, kind: 'read', del: false}
+  return {key: `w${w}-d${i}`, kind: 'write', del: phase === 2}
 }
 
 /** FinalRead is what a key reads as after the run and repair (through a router, quorum read). */

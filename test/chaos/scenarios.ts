@@ -4,6 +4,7 @@ import {type Shard} from '../../src/model/shard.js'
 import {kv} from '../integration/router/dataPlane.js'
 import {type ChaosEnv, type ExecutorRun} from './chaosEnv.js'
 import {runCli} from '../support/runCli.js'
+import {type ChaosHistory, type ChaosWorkloadOptions} from './history.js'
 
 /**
  * Scenario is one fault schedule. `inject` runs while the drain plan executes under load:
@@ -15,9 +16,22 @@ export interface Scenario {
   name: string
   /** short: part of the short suite `.ci/run` runs. */
   short: boolean
+  /** nodeArgs are extra `node serve` flags for this scenario's nodes. */
+  nodeArgs?: string[]
+  /** workload adjusts the recorded client workload (pattern, deletes, routers per operation, keys). */
+  workload?: Pick<ChaosWorkloadOptions, 'pattern' | 'deleteEvery' | 'routerPerOp' | 'keysPerWorker'>
+  /**
+   * inject does the harm and returns notes. It throws (failing the scenario) when its fault
+   * did not land: a scenario that tested nothing must not pass.
+   */
   inject(env: ChaosEnv): Promise<string[]>
   /** world: extra flags for this scenario's nodes and routers (e.g. `--w 1`, a short tombstone grace). */
   world?: {nodeExtra?: string[]; routerExtra?: string[]}
+  /**
+   * proveLanded checks, after the run, that the fault hit what the scenario claims to test
+   * (not only that nothing broke): the scenario fails on any problem; `note` goes to the report.
+   */
+  proveLanded?(env: ChaosEnv, history: ChaosHistory): Promise<{problems: string[]; note: string}>
 }
 
 /** MISSED_PREFIX starts a note saying the fault did not hit its target phase: the scenario then fails (it tested nothing). */
@@ -41,6 +55,9 @@ async function stillRunning(env: ChaosEnv, m: Move, label: string, phases?: read
   }
   return {ok: true, note: `${label}: ${m.id} still ${now.phase} after the fault`}
 }
+
+/** FaultMissed is thrown by a scenario whose fault did not hit its target (fails the scenario). */
+export class FaultMissed extends Error {}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -77,6 +94,78 @@ async function killExecutorMidMove(env: ChaosEnv, run: ExecutorRun | undefined, 
   const check = await stillRunning(env, m, label)
   notes.push(check.ok ? `${label}: SIGKILL executor pid ${run.pid} with ${m.id} in ${m.phase}` : check.note)
   return m
+}
+
+/** killNode SIGKILLs node `id`, keeps it down `downMs`, restarts it on its data. */
+async function crashNode(env: ChaosEnv, id: string, downMs: number): Promise<void> {
+  await env.dp.nodes[id]!.kill()
+  await sleep(downMs)
+  await env.dp.startNode(id)
+}
+
+/** TOMBSTONE_GRACE_MS is the tombstone grace of the tombstone-churn scenario: short, so the run spans many graces. */
+const TOMBSTONE_GRACE_MS = 3000
+
+/** purgesIn sums the tombstones the nodes' anti-entropy logged as purged, and those logged at or after `sinceMs`. */
+function purgesIn(logs: string, sinceMs: number): {total: number; since: number} {
+  let total = 0
+  let since = 0
+  for (const line of logs.split('\n')) {
+    if (!line.includes('"purgedTombstones"')) continue
+    try {
+      const entry = JSON.parse(line) as {t: string; purgedTombstones: number}
+      total += entry.purgedTombstones
+      if (Date.parse(entry.t) >= sinceMs) since += entry.purgedTombstones
+    } catch {
+      // a partial line at the end of a killed node's log
+    }
+  }
+  return {total, since}
+}
+
+/**
+ * tombstoneChurn: scenario (b) of issue #10 — steady deletes with a 3 s tombstone grace for
+ * many graces, while n5 drains (moves) and a move's destination is SIGKILLed and
+ * restarted. Every deleted key keeps being read back; the checker flags any that returns.
+ * It proves its fault landed: a move was copying while deletes ran, deletes acknowledged
+ * several graces before the end exist and were read back later, and the nodes' anti-
+ * entropy purged tombstones (after the restart too).
+ */
+function tombstoneChurn(): Scenario {
+  let copyingMove: Move | undefined
+  let restartedAt = 0
+  return {
+    name: 'tombstone churn, 3 s grace, moves + node restart',
+    short: false,
+    nodeArgs: ['--tombstone-grace', `${TOMBSTONE_GRACE_MS / 1000}s`],
+    workload: {pattern: 'delete-churn'},
+    async inject(env) {
+      copyingMove = await env.waitForMove(copying, 60_000)
+      if (!copyingMove) return ['no copying move seen']
+      await crashNode(env, copyingMove.to, 2000)
+      restartedAt = Date.now()
+      // Several graces of deletes after the restart, while the drain goes on.
+      await sleep(8 * TOMBSTONE_GRACE_MS)
+      return [`SIGKILL destination ${copyingMove.to} during ${copyingMove.id} copying, restarted after 2 s; then ${(8 * TOMBSTONE_GRACE_MS) / 1000} s (8 graces) of deletes`]
+    },
+    async proveLanded(env, history) {
+      const problems: string[] = []
+      if (!copyingMove) problems.push('no move was copying while deletes ran')
+      const end = Math.max(...history.ops.map((o) => o.complete))
+      const deletes = history.ops.filter((o) => o.kind === 'write' && o.value === null && o.outcome === 'ok')
+      const old = deletes.filter((d) => d.complete <= end - 3 * TOMBSTONE_GRACE_MS)
+      if (old.length < 100) problems.push(`only ${old.length} deletes acknowledged 3 graces before the end (want >= 100)`)
+      const deletedAt = new Map(deletes.map((d) => [d.key, d.complete]))
+      const readBacks = history.ops.filter((o) => o.kind === 'read' && o.outcome === 'ok' && (deletedAt.get(o.key) ?? Infinity) <= o.invoke - 2 * TOMBSTONE_GRACE_MS)
+      if (readBacks.length < 50) problems.push(`only ${readBacks.length} reads of keys deleted 2 graces before (want >= 50)`)
+      const purged = purgesIn(env.dp.nodeLogs(), restartedAt)
+      if (purged.total < 100) problems.push(`the nodes purged only ${purged.total} tombstones (want >= 100)`)
+      if (purged.since === 0) problems.push('no tombstone was purged after the node restart')
+      const counts = await env.moveCounts()
+      if (counts.completed < 1) problems.push('no move completed')
+      return {problems, note: `${deletes.length} deletes acked (${old.length} >= 3 graces before the end), ${readBacks.length} read-backs >= 2 graces after the delete, ${purged.total} tombstones purged (${purged.since} after the restart), ${counts.completed} moves completed`}
+    },
+  }
 }
 
 /** SCENARIOS: the issue's fault list, each against a drain of n5 (a plan of ≥ 10 moves) under load. */
@@ -182,6 +271,44 @@ export const SCENARIOS: Scenario[] = [
       return [`restarted all 3 etcd members (3 s down) with ${m.id} in ${m.phase}`]
     },
   },
+  {
+    name: 'clock skew: routers and nodes ahead and behind, within and beyond the bound',
+    short: true,
+    // Each operation goes to a random router and each worker has only two keys, so one key's writes cross routers
+    // with different clocks milliseconds apart (faster than reads fold the fast clock into the slow router's HLC); some are deletes.
+    workload: {routerPerOp: true, deleteEvery: 4, keysPerWorker: 2},
+    async inject(env) {
+      const notes: string[] = []
+      const before = await env.routerMetric('shardctl_router_write_reissues_total')
+      await env.waitForMove((x) => x.phase !== 'pending', 60_000)
+      // Within the 500 ms bound (pairwise at most 450 ms apart): everyone keeps taking writes, real-time order must hold.
+      const ahead = await env.restartRouterWithClock(1, 300, 'ahead')
+      await env.restartNodeWithClock('n2', -150)
+      await sleep(2500)
+      const h = await env.health(ahead)
+      if (!h.clockOk || (h.clockOffsetMs ?? 0) < 200) throw new FaultMissed(`router r2-ahead does not measure itself ~300 ms ahead: ${JSON.stringify(h)}`)
+      notes.push(`r2 restarted +300 ms (measured ${h.clockOffsetMs} ms, in bounds); n2 restarted -150 ms`)
+      await sleep(8000)
+      const reissued = (await env.routerMetric('shardctl_router_write_reissues_total')) - before
+      if (reissued <= 0) throw new FaultMissed('no write was re-issued above a newer version: the skew never made a write lose')
+      notes.push(`${reissued} write(s) re-issued above a newer version (each would have been an acknowledged lost write before)`)
+      // Beyond the bound: a router 2 s behind and a node 2 s ahead must stop taking writes; the cluster goes on without them.
+      const far = await env.restartRouterWithClock(0, -2000, 'behind')
+      await env.restartNodeWithClock('n3', 2000)
+      await sleep(3000)
+      const hf = await env.health(far)
+      const hn = await env.health(env.dp.nodes.n3!.address)
+      if (hf.clockOk !== false || hn.clockOk !== false) throw new FaultMissed(`members 2 s off are not out of bounds: router ${JSON.stringify(hf)}, node n3 ${JSON.stringify(hn)}`)
+      notes.push(`r1 restarted -2 s (measured ${hf.clockOffsetMs} ms, refusing writes); n3 restarted +2 s (measured ${hn.clockOffsetMs} ms, refusing writes)`)
+      await sleep(6000)
+      // Heal: clocks fixed, so the run can finish and repair converge.
+      await env.restartNodeWithClock('n3', 0)
+      await env.restartRouterWithClock(0, 0, 'fixed')
+      await env.restartNodeWithClock('n2', 0)
+      return notes
+    },
+  },
+  tombstoneChurn(),
 ]
 
 /** keysOfShard lists the preloaded `bulk-<i>` keys that hash into `shard`. */

@@ -45,6 +45,20 @@ describe('shardctl plan (offline, from snapshot files)', () => {
     expect(needs.stdout).toContain('**Rebalance needed')
   })
 
+  it('--check exits 11 when a replica fits nowhere, and the plan written with --out still holds every other action and names the shard', async () => {
+    const one = (node: string) => ({replicas: [node], reads: 10, writes: 1, bytes: 1000})
+    const snap = snapshotOf({nodes: [{id: 'h1'}, {id: 'h2'}, {id: 'h3', state: 'draining'}], shards: [one('h1'), one('h2'), one('h3'), one('h3'), one('h2')], constraints: [{kind: 'forbid', shard: 4, node: 'h2'}, {kind: 'forbid', shard: 4, node: 'h1'}]})
+    writeFileSync(join(cwd, 'stuck.json'), JSON.stringify(snap))
+    const r = await cli(['plan', '--snapshot', 'stuck.json', '--check', '--out', 'stuck-plan.json'])
+    expect(r.code, r.stderr).toBe(11)
+    expect(r.stderr.trim().split('\n')).toEqual(['plan written to stuck-plan.json', expect.stringMatching(/^Error: cluster "test" cannot reach/)])
+    expect(r.stderr).toMatch(/cannot reach its balance target: .*first: shard 4 cannot leave node h2 \(shard 4 is forbidden on node h2\)/)
+    expect(r.stdout).toMatch(/unplaceable shard 4 on h2: shard 4 cannot leave node h2/)
+    const written = JSON.parse(readFileSync(join(cwd, 'stuck-plan.json'), 'utf8'))
+    expect(written.summary.unplaceable).toHaveLength(1)
+    expect(written.actions.filter((a: {from: string}) => a.from === 'h3')).toHaveLength(2)
+  })
+
   it('--format json prints the plan; --json returns the file and plan', async () => {
     const r = await cli(['plan', '--snapshot', 'snap.json', '--format', 'json', '--out', 'p.json'])
     expect(r.code, r.stderr).toBe(0)

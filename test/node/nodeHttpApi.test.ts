@@ -110,7 +110,7 @@ afterAll(async () => {
 describe('NodeHttpApi through NodeClient', {timeout: 30_000}, () => {
   it('given a voter shard, when writing and reading at its epoch, then records round-trip', async () => {
     const key = keyIn(0, half, 'a')
-    expect(await client.apply(0, 3, [{key, version: v(1), value: Buffer.from('x')}])).toEqual({epoch: 3, applied: 1, ignored: 0})
+    expect(await client.apply(0, 3, [{key, version: v(1), value: Buffer.from('x')}])).toEqual({epoch: 3, applied: 1, ignored: 0, superseded: []})
     expect((await client.get(0, 3, key)).record?.value?.toString()).toBe('x')
     expect(await codeOf(client.get(0, 3, keyIn(half, HASH_SPACE, 'z')))).toBe('BAD_INPUT')
   })
@@ -223,5 +223,48 @@ describe('NodeHttpApi through NodeClient', {timeout: 30_000}, () => {
     ])
     expect(st.shards[0]!.keys).toBeGreaterThanOrEqual(1)
     expect((await client.inflight(0)).inflight).toBe(0)
+  })
+})
+
+describe('NodeHttpApi tombstone gc', {timeout: 30_000}, () => {
+  const HOUR = 3_600_000
+  const at = (wallMs: number) => formatHlc({wall: Math.floor(wallMs), counter: 0, writer: 'g'})
+
+  it('given client writes older than the grace, when applied, then they are refused whole (values and deletes) and nothing is written; repair tombstones that old are stored', async () => {
+    map.set({id: 5, range: {lo: 0, hi: half}, epoch: 1, replicas: [{node: 'me', role: 'voter'}]})
+    const key = keyIn(0, half, 'stale')
+    const old = Date.now() - 2 * HOUR
+    expect(await codeOf(client.apply(5, 1, [{key, version: at(old), value: Buffer.from('late')}]))).toBe('PRECONDITION')
+    expect(await codeOf(client.apply(5, 1, [{key: keyIn(0, half, 'fresh'), version: at(Date.now()), value: null}, {key, version: at(old), value: null}]))).toBe('PRECONDITION')
+    expect((await client.get(5, 1, key)).record).toBeUndefined()
+    expect((await client.get(5, 1, keyIn(0, half, 'fresh'))).record).toBeUndefined()
+    expect(await client.apply(5, 1, [{key, version: at(old), value: null}], 'repair')).toMatchObject({applied: 1})
+    expect((await client.get(5, 1, key)).record?.value).toBeNull()
+  })
+
+  it('given a cutoff newer than the node allows, when digesting, then the node answers with its own older cutoff; without one, no cutoff is applied', async () => {
+    const d = await client.digest(5, 1, {tombstonesBefore: Date.now()})
+    expect(d.tombstonesBefore).toBeLessThanOrEqual(Date.now() - HOUR)
+    expect(d.tombstonesBefore).toBeGreaterThan(Date.now() - HOUR - 60_000)
+    expect((await client.digest(5, 1)).tombstonesBefore).toBeUndefined()
+    // The tombstone from 2 h ago counts without a cutoff and not below the node's.
+    const all = (await client.digest(5, 1)).counts.reduce((a, b) => a + b, 0)
+    expect(d.counts.reduce((a, b) => a + b, 0)).toBe(all - 1)
+  })
+
+  it('given the gc phases, when purging out of order or too recent, then PRECONDITION; fenced, then old repair values are dropped and purge deletes the old tombstones', async () => {
+    const cutoff = Date.now() - HOUR - 60_000
+    expect(await codeOf(client.gcFence(5, 1, Date.now()))).toBe('PRECONDITION')
+    expect(await codeOf(client.gcPurge(5, 1, cutoff))).toBe('PRECONDITION')
+    expect(await codeOf(client.gcFence(5, 0 + 2, cutoff))).toBe('BAD_INPUT')
+    const fenced = await client.gcFence(5, 1, cutoff)
+    expect(fenced.tombstonesBefore).toBe(cutoff)
+    const shadowed = keyIn(0, half, 'shadowed')
+    expect(await client.apply(5, 1, [{key: shadowed, version: at(cutoff - 1000), value: Buffer.from('back')}], 'repair')).toMatchObject({applied: 0})
+    expect((await client.get(5, 1, shadowed)).record).toBeUndefined()
+    expect(await codeOf(client.gcPurge(5, 1, cutoff + 1))).toBe('PRECONDITION')
+    expect(await client.gcPurge(5, 1, cutoff)).toEqual({shard: 5, epoch: 1, purged: 1})
+    expect((await client.get(5, 1, keyIn(0, half, 'stale'))).record).toBeUndefined()
+    expect(await client.gcPurge(5, 1, cutoff)).toEqual({shard: 5, epoch: 1, purged: 0})
   })
 })

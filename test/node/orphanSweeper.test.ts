@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import {type HashRange} from '../../src/model/range.js'
 import {type ReplicaRole, type Shard} from '../../src/model/shard.js'
-import {OrphanSweeper, OrphanTracker, WriteGate} from '../../src/node/orphanSweeper.js'
+import {OrphanSweeper, OrphanTracker, RangeWriteGate} from '../../src/node/orphanSweeper.js'
 import {type HeldShard, type ShardView} from '../../src/node/shardMapFollower.js'
 
 describe('OrphanTracker', () => {
@@ -74,7 +74,7 @@ function world() {
   const map = new FakeMap()
   const storage = new FakeStorage()
   let now = 0
-  const sweeper = new OrphanSweeper({nodeId: 'me', map, storage, gate: new WriteGate(), log, graceMs: 1000, now: () => now})
+  const sweeper = new OrphanSweeper({nodeId: 'me', map, storage, gate: new RangeWriteGate(), log, graceMs: 1000, now: () => now})
   return {map, storage, sweeper, at: (t: number) => (now = t)}
 }
 
@@ -105,7 +105,7 @@ describe('OrphanSweeper', () => {
   it('holds a write to the range at the gate while it deletes, so a write that became legitimate is not deleted', async () => {
     const map = new FakeMap()
     const storage = new FakeStorage()
-    const gate = new WriteGate()
+    const gate = new RangeWriteGate()
     let now = 0
     const sweeper = new OrphanSweeper({nodeId: 'me', map, storage, gate, log, graceMs: 1000, now: () => now})
     map.set(shard(1, 0, 100, 2, [['a', 'voter']]))
@@ -130,7 +130,7 @@ describe('OrphanSweeper', () => {
 })
 
 describe('node serve --orphan-grace', () => {
-  const flags = {id: 'n1', listen: '127.0.0.1:0', 'data-dir': '/tmp/x', 'stats-interval': '5s', 'lease-ttl': '10s', 'tombstone-grace': '1h', 'shutdown-timeout': '10s', fsync: 'full'}
+  const flags = {id: 'n1', listen: '127.0.0.1:0', 'data-dir': '/tmp/x', 'stats-interval': '5s', 'lease-ttl': '10s', 'tombstone-grace': '1h', 'shutdown-timeout': '10s', fsync: 'full', 'max-clock-offset': '500ms'}
   it('defaults to 10 minutes, takes a duration, and refuses garbage or under a second naming the flag', async () => {
     const {serveOptions} = await import('../../src/node/serveOptions.js')
     expect(serveOptions(flags, log).orphanGraceMs).toBe(600_000)

@@ -1,5 +1,4 @@
 import {describe, expect, it} from 'vitest'
-import {isUserError} from '../../src/errors/errors.js'
 import {type MoveAction, type Plan, verifyPlanHash} from '../../src/model/plan.js'
 import {PlacementRing} from '../../src/placement/ring.js'
 import {applyPlan} from '../../src/planner/applyPlan.js'
@@ -182,21 +181,26 @@ describe('planRebalance (balance)', () => {
     expect(p.summary.stopReason).toBe('max-bytes')
   })
 
-  it('given a draining node whose replicas can go nowhere, when planning, then the error names the shard and why', () => {
-    const snap = snapshotOf({rf: 2, nodes: [{id: 'a'}, {id: 'b', state: 'draining'}], shards: [{replicas: ['a', 'b'], reads: 1, bytes: 1}]})
-    let error: unknown
-    try {
-      plan(snap)
-    } catch (e) {
-      error = e
-    }
-    expect(isUserError(error, 'UNREACHABLE_TARGET')).toBe(true)
-    expect((error as Error).message).toMatch(/^shard 0 cannot leave node b \(node b is draining\): of 1 other nodes: 1 holding a replica already$/)
+  it('given a draining node whose replicas can go nowhere, when planning, then the plan reports the shard unplaceable with why, and plans everything else', () => {
+    const snap = snapshotOf({
+      rf: 2,
+      nodes: [{id: 'a'}, {id: 'b', state: 'draining'}, {id: 'c'}],
+      shards: [{replicas: ['a', 'b'], reads: 1, bytes: 1}, {replicas: ['b', 'c'], reads: 1, bytes: 1}],
+      constraints: [{kind: 'forbid', shard: 0, node: 'c'}],
+    })
+    const p = plan(snap)
+    expect(p.summary.unplaceable).toEqual([{shard: 0, node: 'b', reason: expect.stringMatching(/^cannot leave node b \(node b is draining\): of 2 other nodes: 1 forbidden by a constraint, 1 holding a replica already; /)}])
+    expect(p.summary.status).toBe('unreachable')
+    expect(p.summary.stopDetail).toMatch(/1 replica\(s\) must move but fit nowhere and stay \(first: shard 0 cannot leave node b/)
+    // Shard 1's replica on b still leaves for a.
+    expect(moves(p).map((m) => [m.shard, m.from, m.to])).toEqual([[1, 'b', 'a']])
   })
 
-  it('given a shard pinned to a draining node, when planning, then the contradiction is an error naming both', () => {
-    const snap = snapshotOf({nodes: [{id: 'a'}, {id: 'b', state: 'draining'}], shards: even(1, 'b'), constraints: [{kind: 'pin', shard: 0, node: 'b'}]})
-    expect(() => plan(snap)).toThrow(/shard 0 is pinned to node b, which is draining/)
+  it('given a shard pinned to a draining node, when planning, then the contradiction is reported unplaceable naming both', () => {
+    const snap = snapshotOf({nodes: [{id: 'a'}, {id: 'b', state: 'draining'}], shards: [...even(1, 'b'), ...even(1, 'b')], constraints: [{kind: 'pin', shard: 0, node: 'b'}]})
+    const p = plan(snap)
+    expect(p.summary.unplaceable).toEqual([{shard: 0, node: 'b', reason: 'is pinned to node b, which is draining; remove the pin, or stop draining the node'}])
+    expect(moves(p).map((m) => m.shard)).toEqual([1])
   })
 
   it('given a hot shard and no --allow-split, when planning, then the target is reported unreachable naming the shard', () => {

@@ -3,7 +3,8 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {isUserError} from '../../src/errors/errors.js'
-import {readPlanFile, readSnapshotFile, writePlanFile} from '../../src/plans/planFiles.js'
+import {readPlanFile, readSnapshotFile, writePlanFile, writeSnapshotFile} from '../../src/plans/planFiles.js'
+import {snapshotDestination} from '../../src/plans/snapshotExport.js'
 import {assertWithinTarget, computePlan, planOptionsFromFlags} from '../../src/plans/planService.js'
 import {snapshotOf} from '../planner/snapshotBuilder.js'
 
@@ -30,6 +31,21 @@ function errorOf(fn: () => unknown): Error & {code?: string} {
 }
 
 describe('plan files', () => {
+  it('given an exported snapshot, when written and read back, then it is unchanged and its fingerprint still checks', () => {
+    const path = join(dir, 'sub', 'snap.json')
+    writeSnapshotFile(snap, path)
+    expect(readSnapshotFile(path)).toEqual(snap)
+    expect(readFileSync(path, 'utf8').endsWith('}\n')).toBe(true)
+  })
+
+  it('given export destinations, when resolved, then --out wins (- is stdout), a pipe gets stdout and a terminal gets plans/<cluster>-snapshot-<timestamp>.json', () => {
+    const ctx = {now, cwd: '/w'}
+    expect(snapshotDestination('c1', {...ctx, out: 'x.json', stdoutIsTerminal: false})).toBe('x.json')
+    expect(snapshotDestination('c1', {...ctx, out: '-', stdoutIsTerminal: true})).toBeNull()
+    expect(snapshotDestination('c1', {...ctx, stdoutIsTerminal: false})).toBeNull()
+    expect(snapshotDestination('c1', {...ctx, stdoutIsTerminal: true})).toBe('/w/plans/c1-snapshot-20260102T030405678Z.json')
+  })
+
   it('given --out naming a device (here a link to /dev/null), when written, then the device is written in place, never replaced by a file', () => {
     // Renaming a temp file over /dev/null would turn it into a regular file for the whole machine.
     const link = join(dir, 'out.json')

@@ -55,4 +55,38 @@ describe('ApplyBatcher', () => {
     await b.apply(0, 1, [rec('solo')])
     expect(node.records.size).toBe(1)
   })
+
+  it('gives each caller the superseded records of its own call, re-indexed from 0', async () => {
+    const node = new FakeNode('a')
+    await node.apply(0, 1, [rec('y', 50)])
+    const m = manual()
+    const b = new ApplyBatcher(node, {maxRecords: 10, maxBytes: 1 << 20, schedule: m.schedule})
+    const ps = [b.apply(0, 1, [rec('x', 10)]), b.apply(0, 1, [rec('z', 10), rec('y', 10)])]
+    m.run()
+    const [first, second] = await Promise.all(ps)
+    expect(first!.superseded).toEqual([])
+    expect(second!.superseded).toEqual([{i: 1, version: rec('y', 50).version}])
+  })
+
+  it('a caller with a short timeout is answered at its deadline; the batch waits for the most patient one', async () => {
+    let sent: number | undefined
+    let answer: (() => void) | undefined
+    const slow = {
+      get: () => Promise.reject(new Error('unused')),
+      apply: (_s: number, _e: number, records: readonly NodeRecord[], _k?: string, opts?: {timeoutMs?: number}) => {
+        sent = opts?.timeoutMs
+        return new Promise<{epoch: number; applied: number; ignored: number}>((resolve) => (answer = () => resolve({epoch: 1, applied: records.length, ignored: 0})))
+      },
+    }
+    const m = manual()
+    const b = new ApplyBatcher(slow, {maxRecords: 10, maxBytes: 1 << 20, schedule: m.schedule, node: 'a'})
+    const hasty = b.apply(0, 1, [rec('x')], 'write', {timeoutMs: 5}).catch((e: unknown) => e)
+    const patient = b.apply(0, 1, [rec('y')], 'write', {timeoutMs: 60_000})
+    m.run()
+    expect(sent).toBe(60_000)
+    const err = await hasty
+    expect((err as NodeRequestError).code).toBe('NODE_UNREACHABLE')
+    answer!()
+    await expect(patient).resolves.toMatchObject({applied: 2})
+  })
 })

@@ -1,7 +1,8 @@
 import {describe, expect, it} from 'vitest'
-import {HybridClock} from '../../src/model/hlc.js'
+import {type UserError} from '../../src/errors/errors.js'
+import {formatHlc, HybridClock, parseHlc} from '../../src/model/hlc.js'
 import {type Shard} from '../../src/model/shard.js'
-import {Coordinator, type CoordinatorOptions} from '../../src/router/coordinator.js'
+import {Coordinator, type CoordinatorDeps, type CoordinatorOptions, MAX_REISSUES} from '../../src/router/coordinator.js'
 import {QuorumError} from '../../src/router/quorumError.js'
 import {type RepairTask} from '../../src/router/readRepairQueue.js'
 import {RoutingTable} from '../../src/router/routingTable.js'
@@ -172,5 +173,100 @@ describe('Coordinator reads', () => {
     await coordinator.read(k('x'))
     const w = await coordinator.write(k('x'), Buffer.from('now'))
     expect(w.version > far.version).toBe(true)
+  })
+})
+
+describe('Coordinator real-time order under clock skew', () => {
+  /** Given two routers over the same three replicas, `fast` with its clock `skewMs` ahead of `slow`. */
+  function twoRouters(skewMs: number, opts: Partial<CoordinatorOptions> = {}) {
+    const nodes = new Map(['a', 'b', 'c'].map((id) => [id, new FakeNode(id)]))
+    const shard = shardOf(0, 'a b c')
+    let wall = 1_000_000
+    const make = (id: string, offset: number, gate?: CoordinatorDeps['writeGate']) =>
+      new Coordinator({
+        map: {table: () => RoutingTable.of([shard]), refresh: async () => {}},
+        node: (n) => nodes.get(n),
+        clock: new HybridClock(id, () => wall + offset),
+        now: () => 0,
+        writeGate: gate,
+        options: {...OPTS, ...opts},
+      })
+    return {nodes, fast: make('fast', skewMs), slow: make('slow', 0), tick: (ms: number) => (wall += ms), make}
+  }
+
+  it('a write acknowledged after another one wins, whichever router is ahead (the issue: 20 of 20 lost)', async () => {
+    const {fast, slow, tick} = twoRouters(2000)
+    for (let i = 0; i < 20; i++) {
+      const key = k(`k${i}`)
+      const early = await fast.write(key, Buffer.from('early'))
+      tick(50)
+      const late = await slow.write(key, Buffer.from('late'))
+      expect(late.version > early.version).toBe(true)
+      for (const reader of [fast, slow, fast]) expect((await reader.read(key)).record?.value?.toString()).toBe('late')
+    }
+  })
+
+  it('an acknowledged delete is not undone by an earlier write from a router whose clock is ahead', async () => {
+    const {fast, slow, tick} = twoRouters(2000)
+    for (let i = 0; i < 10; i++) {
+      const key = k(`d${i}`)
+      await fast.write(key, Buffer.from('v'))
+      tick(50)
+      await slow.write(key, null)
+      for (const reader of [fast, slow]) expect((await reader.read(key)).record?.value).toBeNull()
+    }
+  })
+
+  it('holds with one replica down at each write (the two quorums share one replica)', async () => {
+    const {fast, slow, nodes, tick} = twoRouters(1500)
+    const ids = ['a', 'b', 'c']
+    let seed = 7
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31
+    let last = ''
+    for (let i = 0; i < 200; i++) {
+      for (const id of ids) nodes.get(id)!.down = false
+      nodes.get(ids[Math.floor(rand() * 3)]!)!.down = true
+      const writer = rand() < 0.5 ? fast : slow
+      const value = rand() < 0.2 ? null : Buffer.from(`v${i}`)
+      await writer.write(k('x'), value)
+      last = value === null ? '<deleted>' : value.toString()
+      tick(Math.floor(rand() * 20))
+      for (const id of ids) nodes.get(id)!.down = false
+      nodes.get(ids[Math.floor(rand() * 3)]!)!.down = true
+      const got = (await (rand() < 0.5 ? fast : slow).read(k('x'))).record
+      expect(got?.value === null ? '<deleted>' : got?.value?.toString()).toBe(last)
+    }
+  })
+
+  it('never acknowledges a write that keeps losing: it fails after a bounded number of re-issues', async () => {
+    const {nodes, make} = twoRouters(0)
+    // A racing writer that always lands just above whatever this router sends, on every replica.
+    for (const n of nodes.values()) {
+      const apply = n.apply.bind(n)
+      n.apply = (shard, epoch, records, kind) => {
+        const above = records.map((r) => ({...r, version: formatHlc({...parseHlc(r.version)!, counter: parseHlc(r.version)!.counter + 1, writer: 'zzracer'}), value: Buffer.from('racer')}))
+        return apply(shard, epoch, above, 'write').then(() => apply(shard, epoch, records, kind))
+      }
+    }
+    const loser = make('loser', 0)
+    const err = await loser.write(k('x'), Buffer.from('mine')).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(QuorumError)
+    expect((err as QuorumError).failed.every((f) => f.code === 'CONFLICT')).toBe(true)
+    expect(nodes.get('a')!.applied.filter((a) => a.record.value?.toString() === 'mine')).toHaveLength(1 + MAX_REISSUES)
+  })
+
+  it('acknowledges a write stored by a quorum even when one replica holds a newer, unacknowledged version', async () => {
+    const {nodes, slow} = twoRouters(0)
+    await nodes.get('c')!.apply(0, 1, [{key: k('x'), version: formatHlc({wall: 9_000_000, counter: 0, writer: 'other'}), value: Buffer.from('pending')}])
+    const w = await slow.write(k('x'), Buffer.from('mine'))
+    expect(nodes.get('a')!.records.get(k('x').toString('hex'))?.version).toBe(w.version)
+  })
+
+  it('refuses writes while the write gate is closed (clock out of bounds), and reads still work', async () => {
+    const {make} = twoRouters(0)
+    const gated = make('gated', 0, () => ({ok: false, reason: 'clock is 2000 ms off its peers (bound 500 ms)'}))
+    const err = await gated.write(k('x'), Buffer.from('v')).catch((e: unknown) => e)
+    expect((err as UserError).code).toBe('CLOCK_OFFSET')
+    await expect(gated.read(k('x'))).resolves.toMatchObject({record: undefined})
   })
 })

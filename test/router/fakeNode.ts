@@ -24,11 +24,14 @@ export class FakeNode implements NodeDataApi {
 
   async apply(shard: number, epoch: number, records: readonly NodeRecord[], kind: ApplyKind = 'write'): Promise<ApplyResponse> {
     this.check(epoch)
-    for (const r of records) {
+    const superseded: {i: number; version: string}[] = []
+    records.forEach((r, i) => {
       this.applied.push({kind, record: r})
-      this.records.set(r.key.toString('hex'), mergeRecord(this.records.get(r.key.toString('hex')), r))
-    }
-    return {epoch: this.epoch, applied: records.length, ignored: 0}
+      const kept = mergeRecord(this.records.get(r.key.toString('hex')), r)
+      if (kept.version > r.version) superseded.push({i, version: kept.version})
+      this.records.set(r.key.toString('hex'), kept)
+    })
+    return {epoch: this.epoch, applied: records.length - superseded.length, ignored: superseded.length, superseded}
   }
 
   private check(epoch: number): void {

@@ -39,11 +39,12 @@ export interface CliChild {
 }
 
 /**
- * spawnCli starts `node bin/run.js ...args` with a clean environment, tracked by the
+ * spawnCli starts `node bin/run.js ...args` with a clean environment (plus `env`, e.g. a
+ * libfaketime clock skew from test/support/faketime.ts), tracked by the
  * process reaper so a crashed test run leaves nothing behind.
  */
-export function spawnCli(args: readonly string[]): CliChild {
-  const child: ChildProcess = spawn(process.execPath, [`${REPO_ROOT}bin/run.js`, ...args], {cwd: REPO_ROOT, env: {PATH: process.env.PATH, HOME: process.env.HOME}, stdio: ['ignore', 'pipe', 'pipe']})
+export function spawnCli(args: readonly string[], env: Record<string, string> = {}): CliChild {
+  const child: ChildProcess = spawn(process.execPath, [`${REPO_ROOT}bin/run.js`, ...args], {cwd: REPO_ROOT, env: {PATH: process.env.PATH, HOME: process.env.HOME, ...env}, stdio: ['ignore', 'pipe', 'pipe']})
   trackPid(child.pid)
   let stderr = ''
   let stdout = ''

@@ -35,6 +35,7 @@ export function renderPlanMarkdown(plan: Plan, limits: {nodes?: number; actions?
   out.push('')
   out.push(`Stopped: \`${s.stopReason}\`: ${cell(s.stopDetail)}`)
   for (const h of s.hotShards) out.push(`\n> Hot shard ${h.shard} on \`${h.node}\`: ${h.load.toFixed(2)}x an average node (${h.resource})${h.split ? ', split by this plan' : ''}`)
+  for (const u of s.unplaceable ?? []) out.push(`\n> **Unplaceable** ${u.shard === null ? `node \`${u.node}\`: ${u.reason}` : `shard ${u.shard} on \`${u.node}\`: shard ${u.shard} ${u.reason}`}`)
   out.push('')
   const nodes = listedNodes(plan.nodes, limits.nodes ?? 50)
   const scale = Math.max(s.target * 1.25, ...nodes.map((n) => Math.max(n.before.utilisation, n.after.utilisation)))

@@ -50,6 +50,7 @@ export function renderPlanText(plan: Plan, limits: RenderLimits = {}): string {
   out.push(`  load moved ${s.loadMoved.toFixed(2)} average nodes (at least ${s.loadOutsideTarget.toFixed(2)} needed)`)
   out.push(`  stopped    ${s.stopReason}: ${s.stopDetail}`)
   for (const h of s.hotShards) out.push(`  hot shard  ${h.shard} on ${h.node}: ${h.load.toFixed(2)}x an average node (${h.resource})${h.split ? ', split' : ''}`)
+  for (const u of s.unplaceable ?? []) out.push(`  unplaceable ${u.shard === null ? `node ${u.node}` : `shard ${u.shard} on ${u.node}`}: ${u.shard === null ? u.reason : `shard ${u.shard} ${u.reason}`}`)
   out.push('')
   const shown = listedNodes(plan.nodes, nodeLimit)
   const scale = Math.max(s.target * 1.25, ...shown.map((n) => Math.max(n.before.utilisation, n.after.utilisation)))

@@ -16,6 +16,8 @@ export interface NodeProcessOptions {
   port: number
   dataDir: string
   extra?: string[]
+  /** env is added to the child's environment (a libfaketime skew, say). */
+  env?: Record<string, string>
 }
 
 /** NodeProcess is a running `shardctl node serve` child. */
@@ -34,7 +36,7 @@ export async function startNodeProcess(opts: NodeProcessOptions, readyTimeoutMs 
     '--stats-interval', '300ms', '--lease-ttl', '3s',
     ...(opts.extra ?? []),
   ]
-  const proc: NodeProcess = {...spawnCli(args), address: `127.0.0.1:${opts.port}`}
+  const proc: NodeProcess = {...spawnCli(args, opts.env), address: `127.0.0.1:${opts.port}`}
   const deadline = Date.now() + readyTimeoutMs
   while (Date.now() < deadline) {
     if (proc.gone()) throw new Error(`node ${opts.id} exited before serving (${await proc.exited}): ${proc.logs().slice(-2000)}`)

@@ -18,6 +18,7 @@ import {NodeClient} from '../../../src/node/nodeClient.js'
 import {isNodeRequestError} from '../../../src/node/nodeRequestError.js'
 import {type NodeRecord, RECORDS_CONTENT_TYPE, TOKEN_HEADER} from '../../../src/node/protocol.js'
 import {encodeRecords} from '../../../src/node/recordCodec.js'
+import {repairShards} from '../../../src/repair/repairService.js'
 import {StoreSet, uniqueCluster} from '../../support/testStore.js'
 import {waitFor} from '../router/dataPlane.js'
 import {type NodeProcess, startNodeProcess} from './nodeProcess.js'
@@ -371,3 +372,37 @@ describe('storage node process', () => {
     await expectRefusal(a.get(left.id, left.epoch, rightKey?.key ?? keyFor(right, 'r')), 'BAD_INPUT')
   })
 })
+
+describe('tombstone gc across node processes', () => {
+  it('sends a replica that missed an old delete the tombstone (never the value back), purges on every replica, then drops that value when repair brings it again', async () => {
+    const current = (await ctx.store.listTyped(ctx.keys.shardsPrefix, ShardSchema)).items.map((i) => i.value)
+    const s = current.find((x) => x.replicas.length === 2 && x.replicas.every((r) => r.role === 'voter') && ['n1', 'n2'].every((n) => x.replicas.some((r) => r.node === n)))
+    if (!s) throw new Error('no shard held by n1 and n2 as voters')
+    const [a, b] = [client('n1'), client('n2')]
+    const old = Date.now() - 2 * 3_600_000 // older than the nodes' 1 h grace
+    const at = (ms: number) => formatHlc({wall: ms, counter: 0, writer: 'gc'})
+    const [k1, k2, k3] = [keyFor(s, 'gc-missed'), keyFor(s, 'gc-both'), keyFor(s, 'gc-one')]
+    const value: NodeRecord = {key: k1, version: at(old - 1000), value: Buffer.from('deleted long ago')}
+    await Promise.all([a.apply(s.id, s.epoch, [value], 'repair'), b.apply(s.id, s.epoch, [value], 'repair')])
+    await a.apply(s.id, s.epoch, [{key: k1, version: at(old), value: null}, {key: k2, version: at(old - 500), value: null}], 'repair') // n2 missed k1's delete
+    await b.apply(s.id, s.epoch, [{key: k2, version: at(old - 500), value: null}, {key: k3, version: at(old - 400), value: null}], 'repair')
+    // A client write that old is refused: nobody can acknowledge it any more.
+    await expectRefusal(a.apply(s.id, s.epoch, [{key: k1, version: at(old - 1000), value: Buffer.from('late')}]), 'PRECONDITION')
+
+    const report = await repairShards(ctx, {shard: s.id})
+    const [r] = report.shards
+    expect(r?.converged, JSON.stringify(r)).toBe(true)
+    expect(r?.fixed.n2).toBeGreaterThanOrEqual(1) // k1's tombstone
+    expect(r?.fixed.n1).toBe(0) // k3's expired tombstone is not copied to a replica without the key
+    expect(r?.gc, JSON.stringify(r)).toBeUndefined()
+    expect(r?.purged).toBeGreaterThanOrEqual(5)
+    for (const c of [a, b]) for (const k of [k1, k2, k3]) expect((await c.get(s.id, s.epoch, k)).record).toBeUndefined()
+
+    // The stale replica's value, coming back through repair after the purge, is dropped by the fence.
+    expect(await b.apply(s.id, s.epoch, [value], 'repair')).toMatchObject({applied: 0})
+    expect((await b.get(s.id, s.epoch, k1)).record).toBeUndefined()
+    const again = await repairShards(ctx, {shard: s.id})
+    expect(again.shards[0]).toMatchObject({converged: true, differingBuckets: 0})
+  })
+})
+

@@ -29,8 +29,8 @@ export class DataPlane {
   private readonly procs: (NodeProcess | RouterProcess)[] = []
   private readonly clients: NodeClient[] = []
   token = ''
-  /** nodeExtra are extra `node serve` flags every node (re)start gets (e.g. a short --tombstone-grace). */
-  nodeExtra: string[] = []
+  /** nodeArgs are extra `node serve` flags every node (re)start gets (set before init). */
+  nodeArgs: string[] = []
 
   constructor(
     readonly endpoint: string,
@@ -53,16 +53,16 @@ export class DataPlane {
   }
 
   /** startNode (re)starts node `id` on its port and data dir. */
-  async startNode(id: string): Promise<NodeProcess> {
-    const p = await startNodeProcess({endpoint: this.endpoint, cluster: this.cluster, id, port: this.ports[id]!, dataDir: this.dataDirs[id]!, extra: this.nodeExtra}, 45_000)
+  async startNode(id: string, env?: Record<string, string>, extra: string[] = []): Promise<NodeProcess> {
+    const p = await startNodeProcess({endpoint: this.endpoint, cluster: this.cluster, id, port: this.ports[id]!, dataDir: this.dataDirs[id]!, env, extra: [...this.nodeArgs, ...extra]}, 45_000)
     this.procs.push(p)
     this.nodes[id] = p
     return p
   }
 
   /** startRouter starts a router process (talking to etcd at `endpoint`, default the shared one). */
-  async startRouter(id: string, extra: string[] = [], endpoint = this.endpoint): Promise<RouterProcess> {
-    const r = await startRouterProcess({endpoint, cluster: this.cluster, id, extra}, 45_000)
+  async startRouter(id: string, extra: string[] = [], endpoint = this.endpoint, env?: Record<string, string>): Promise<RouterProcess> {
+    const r = await startRouterProcess({endpoint, cluster: this.cluster, id, extra, env}, 45_000)
     this.procs.push(r)
     this.routers.push(r)
     return r
@@ -73,6 +73,14 @@ export class DataPlane {
     const c = new NodeClient({node: id, address: `127.0.0.1:${this.ports[id]}`, token: this.token, timeoutMs: 10_000})
     this.clients.push(c)
     return c
+  }
+
+  /** nodeLogs is the stderr of every node process started so far (restarted ones included), concatenated. */
+  nodeLogs(): string {
+    return this.procs
+      .filter((p) => !this.routers.includes(p as RouterProcess))
+      .map((p) => p.logs())
+      .join('')
   }
 
   /** shards reads the current shard map. */

@@ -14,10 +14,10 @@ export type RouterProcess = CliChild
  * startRouterProcess spawns `router serve --listen 127.0.0.1:0` and resolves once it has
  * printed its address and /healthz says it serves (bounded by `readyTimeoutMs`).
  */
-export async function startRouterProcess(opts: {endpoint: string; cluster: string; id: string; extra?: string[]}, readyTimeoutMs = 20_000): Promise<RouterProcess> {
+export async function startRouterProcess(opts: {endpoint: string; cluster: string; id: string; extra?: string[]; env?: Record<string, string>}, readyTimeoutMs = 20_000): Promise<RouterProcess> {
   assertRouterDistFresh()
   const args = ['router', 'serve', '--endpoints', opts.endpoint, '--cluster', opts.cluster, '--id', opts.id, '--listen', '127.0.0.1:0', ...(opts.extra?.includes('--lease-ttl') ? [] : ['--lease-ttl', '3']), ...(opts.extra ?? [])]
-  const proc: RouterProcess = spawnCli(args)
+  const proc: RouterProcess = spawnCli(args, opts.env)
   const deadline = Date.now() + readyTimeoutMs
   while (Date.now() < deadline) {
     if (proc.gone()) throw new Error(`router ${opts.id} exited before serving (${await proc.exited}): ${proc.logs().slice(-2000)}`)

@@ -1,0 +1,205 @@
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import Database from 'better-sqlite3'
+import fc from 'fast-check'
+import {afterEach, describe, expect, it} from 'vitest'
+import {HASH_SPACE, keyHash} from '../../src/model/hash.js'
+import {formatHlc} from '../../src/model/hlc.js'
+import {splitRange} from '../../src/model/range.js'
+import {type NodeRecord} from '../../src/node/protocol.js'
+import {RECORD_HASH_FORMAT} from '../../src/node/recordHash.js'
+import {StorageEngine, type StorageEngineOptions} from '../../src/node/storageEngine.js'
+import {differingBuckets, planRepair} from '../../src/repair/repairPlan.js'
+
+const dirs: string[] = []
+const engines: StorageEngine[] = []
+
+function open(opts: Partial<StorageEngineOptions> = {}, dir = mkdtempSync(join(tmpdir(), 'shardctl-gc-'))): {engine: StorageEngine; dir: string} {
+  if (!dirs.includes(dir)) dirs.push(dir)
+  const engine = StorageEngine.open({dir, tombstoneGraceMs: 1000, synchronous: 'NORMAL', clock: () => 0, ...opts})
+  engines.push(engine)
+  return {engine, dir}
+}
+
+afterEach(() => {
+  for (const e of engines.splice(0)) e.close()
+  for (const d of dirs.splice(0)) rmSync(d, {recursive: true, force: true})
+})
+
+const v = (wall: number, counter = 0, writer = 'w') => formatHlc({wall, counter, writer})
+const rec = (key: string, version: string, value: string | null): NodeRecord => ({key: Buffer.from(key), version, value: value === null ? null : Buffer.from(value)})
+const ALL = {lo: 0, hi: HASH_SPACE}
+const asDigest = (d: ReturnType<StorageEngine['digest']>) => ({shard: 1, epoch: 1, range: ALL, ...d})
+
+/** readMerged is what a quorum read over `replicas` returns for `key`: the LWW winner, or undefined. */
+function readMerged(replicas: StorageEngine[], key: string): NodeRecord | undefined {
+  let best: NodeRecord | undefined
+  for (const r of replicas) {
+    const got = r.get(Buffer.from(key))
+    if (got && (!best || got.version > best.version)) best = got
+  }
+  return best
+}
+
+describe('tombstone gc', {timeout: 60_000}, () => {
+  it('given a node whose clock runs ahead by many graces, when a fresh delete arrives, then it stores the tombstone and a read with a stale replica returns the delete', async () => {
+    const now = 1_000_000
+    const {engine: x} = open({clock: () => now + 60_000}) // 60 graces ahead
+    const {engine: z} = open({clock: () => now})
+    await x.apply([rec('k', v(now - 10), 'old')])
+    await z.apply([rec('k', v(now - 10), 'old')])
+    await x.apply([rec('k', v(now), null)]) // the delete, acknowledged by x (and a third replica)
+    expect(x.get(Buffer.from('k'))).toMatchObject({version: v(now), value: null})
+    // Read from {x, z}: z missed the delete; the merge must still see it.
+    expect(readMerged([x, z], 'k')?.value).toBeNull()
+    // Nothing purges it on x's clock alone: purging is only through anti-entropy.
+    expect(x.totals().keys).toBe(1)
+  })
+
+  it('given replicas with different purge progress, when digested at one cutoff, then they are equal; without the cutoff they differ', async () => {
+    const {engine: a} = open()
+    const {engine: b} = open()
+    const records = [rec('gone1', v(100), null), rec('gone2', v(150), null), rec('live', v(120), 'x'), rec('recent', v(900), null)]
+    await a.apply(records)
+    await b.apply(records)
+    expect(a.purgeTombstones(ALL, 500)).toBe(2)
+    expect(a.digest(ALL)).not.toEqual(b.digest(ALL))
+    expect(a.digest(ALL, 500)).toEqual(b.digest(ALL, 500))
+    // Only tombstones below the cutoff are left out: the recent one still counts on both.
+    const c = open().engine
+    await c.apply([rec('live', v(120), 'x')])
+    expect(c.digest(ALL, 500)).not.toEqual(b.digest(ALL, 500))
+    // An expired tombstone arriving again (repair from a replica that had not purged) is stored, and changes no cutoff digest.
+    await a.apply([rec('gone1', v(100), null)])
+    expect(a.get(Buffer.from('gone1'))).toMatchObject({value: null})
+    expect(a.digest(ALL, 500)).toEqual(b.digest(ALL, 500))
+  })
+
+  it('given a replica holding the value an old tombstone deleted, when digested at a cutoff above the tombstone, then it differs and repair sends it the tombstone, not the value back', async () => {
+    const {engine: a} = open()
+    const {engine: b} = open()
+    const {engine: c} = open()
+    await a.apply([rec('k', v(100), 'old'), rec('k', v(200), null)])
+    await b.apply([rec('k', v(100), 'old')]) // missed the delete
+    // c never saw the key at all
+    expect(differingBuckets([asDigest(a.digest(ALL, 500)), asDigest(b.digest(ALL, 500))])).toHaveLength(1)
+    expect(differingBuckets([asDigest(a.digest(ALL, 500)), asDigest(c.digest(ALL, 500))])).toHaveLength(0)
+    const fixes = planRepair(
+      new Map([
+        ['a', a.bucketRecords(ALL, [...Array(256).keys()])],
+        ['b', b.bucketRecords(ALL, [...Array(256).keys()])],
+        ['c', c.bucketRecords(ALL, [...Array(256).keys()])],
+      ]),
+      500,
+    )
+    expect(fixes.get('a')).toEqual([])
+    expect(fixes.get('b')).toEqual([rec('k', v(200), null)])
+    expect(fixes.get('c')).toEqual([]) // absent and an expired tombstone are the same
+    await b.apply(fixes.get('b')!)
+    expect(a.digest(ALL, 500)).toEqual(b.digest(ALL, 500))
+    expect(b.digest(ALL, 500)).toEqual(c.digest(ALL, 500))
+  })
+
+  it('given any records and any purge progress per replica, when digested at a cutoff not below the purges, then replicas holding the same records digest equal', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({k: fc.integer({min: 0, max: 30}), wall: fc.integer({min: 1, max: 100}), del: fc.boolean()}), {minLength: 1, maxLength: 40}),
+        fc.integer({min: 0, max: 100}),
+        fc.integer({min: 0, max: 100}),
+        fc.integer({min: 0, max: 100}),
+        async (ops, purgeA, purgeB, extra) => {
+          const cutoff = Math.max(purgeA, purgeB) + extra
+          const {engine: a} = open()
+          const {engine: b} = open()
+          const records = ops.map((o) => rec(`k${o.k}`, v(o.wall, 0, o.del ? 'd' : 'w'), o.del ? null : `val${o.wall}`))
+          await a.apply(records)
+          await b.apply([...records].reverse())
+          a.purgeTombstones(ALL, purgeA)
+          b.purgeTombstones(ALL, purgeB)
+          expect(a.digest(ALL, cutoff)).toEqual(b.digest(ALL, cutoff))
+          // The cutoff digest equals a full recount of what it should include.
+          const {engine: expected} = open()
+          await expected.apply(records)
+          expected.purgeTombstones(ALL, cutoff)
+          expect(a.digest(ALL, cutoff)).toEqual(expected.digest(ALL))
+          a.close()
+          b.close()
+          expected.close()
+        },
+      ),
+      {numRuns: 25},
+    )
+  })
+
+  it('given a fence, when repair brings values older than it, then they are dropped while tombstones and newer values pass; the floor survives a restart and a drop clears it', async () => {
+    let now = 10_000
+    const {engine, dir} = open({clock: () => now})
+    expect(engine.staleFloor()).toBe(9000)
+    expect(engine.cutoffLimit()).toBe(8000) // minus twice the default 500 ms clock bound
+    expect(() => engine.fenceBelow(ALL, 8001)).toThrow(RangeError)
+    const [left, right] = splitRange(ALL, HASH_SPACE / 2)
+    const leftKey = Array.from({length: 50}, (_, i) => `k${i}`).find((k) => keyHash(Buffer.from(k)) < HASH_SPACE / 2)!
+    const rightKey = Array.from({length: 50}, (_, i) => `k${i}`).find((k) => keyHash(Buffer.from(k)) >= HASH_SPACE / 2)!
+    engine.fenceBelow(left, 8000)
+    const batch = [rec(leftKey, v(7000), 'shadowed'), rec(leftKey, v(7500), null), rec(leftKey, v(8500), 'newer'), rec(rightKey, v(7000), 'unfenced')]
+    expect(engine.withoutFenced(batch)).toEqual([batch[1], batch[2], batch[3]])
+    // The floor survives a restart; dropping the range clears it (a later copy starts afresh).
+    engine.close()
+    const {engine: again} = open({clock: () => now}, dir)
+    expect(again.staleFloor()).toBe(9000)
+    expect(again.floorOf(keyHash(Buffer.from(leftKey)))).toBe(8000)
+    expect(again.fenceOf(left)).toBe(8000)
+    expect(again.fenceOf(right)).toBe(0)
+    await again.deleteRange(left)
+    expect(again.floorOf(keyHash(Buffer.from(leftKey)))).toBe(0)
+    // The stale floor never goes backwards with the clock.
+    now = 5_000
+    expect(again.staleFloor()).toBe(9000)
+  })
+
+  it('given two fenced replicas, when fresh writes land on one only, then their fence digests (old values only) stay equal; an old value on one only makes them differ', async () => {
+    const now = 10_000
+    const {engine: a} = open({clock: () => now})
+    const {engine: b} = open({clock: () => now})
+    const old = [rec('o1', v(100), 'x'), rec('o2', v(200), null)]
+    await a.apply(old)
+    await b.apply(old)
+    await a.apply([rec('fresh', v(9500), 'y'), rec('fresh-del', v(9600), null)])
+    expect(a.fenceBelow(ALL, 5000)).toEqual(b.fenceBelow(ALL, 5000))
+    await b.apply([rec('o3', v(300), 'z')])
+    expect(differingBuckets([asDigest(a.oldValuesDigest(ALL, 5000)), asDigest(b.oldValuesDigest(ALL, 5000))])).toHaveLength(1)
+  })
+
+  it('given a data dir at digest format 1, when opened, then its digest cells are recomputed with values and the format is recorded', async () => {
+    const {engine, dir} = open()
+    const records = Array.from({length: 300}, (_, i) => rec(`m${i}`, v(i + 1), i % 7 === 0 ? null : `value-${i}`))
+    await engine.apply(records)
+    const want = engine.digest(ALL)
+    const wantTotals = engine.totals()
+    engine.close()
+    // Make it look like a format-1 dir: no format row, cells that are not format 2's.
+    const db = new Database(join(dir, 'shardctl-node.sqlite'))
+    expect(db.prepare("SELECT value FROM meta WHERE name = 'format'").get()).toEqual({value: String(RECORD_HASH_FORMAT)})
+    db.prepare("DELETE FROM meta WHERE name = 'format'").run()
+    db.prepare('UPDATE fine SET xhi = (xhi + 12345) % 4294967296, xlo = (xlo + 678) % 4294967296').run()
+    db.close()
+    const {engine: migrated} = open({}, dir)
+    expect(migrated.digest(ALL)).toEqual(want)
+    expect(migrated.totals()).toEqual(wantTotals)
+    migrated.close()
+    const check = new Database(join(dir, 'shardctl-node.sqlite'))
+    expect(check.prepare("SELECT value FROM meta WHERE name = 'format'").get()).toEqual({value: String(RECORD_HASH_FORMAT)})
+    check.close()
+  })
+
+  it('given two replicas with one version but different values, when digested, then they differ (the value is in the digest)', async () => {
+    const {engine: a} = open()
+    const {engine: b} = open()
+    await a.apply([rec('k', v(5), 'one')])
+    await b.apply([rec('k', v(5), 'two')])
+    expect(a.digest(ALL)).not.toEqual(b.digest(ALL))
+    await a.apply([rec('k', v(5), 'two')]) // the same-version tie goes to the larger value on both
+    expect(a.digest(ALL)).toEqual(b.digest(ALL))
+  })
+})
