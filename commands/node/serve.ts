@@ -23,6 +23,7 @@ export default class NodeServe extends EtcdCommand {
     'stats-interval': Flags.string({description: 'how often to publish load stats', default: '5s'}),
     'lease-ttl': Flags.string({description: 'TTL of the alive/stats lease', default: '10s'}),
     'tombstone-grace': Flags.string({description: 'stale-write window: client writes older than this are refused, and tombstones older than this may be purged once anti-entropy has confirmed every replica (run every grace/4)', default: '1h'}),
+    'orphan-grace': Flags.string({description: 'how long data of a range this node holds no role for is kept before it is removed (leftovers of moves whose drop never reached the node)', default: '10m'}),
     'shutdown-timeout': Flags.string({description: 'deadline for draining in-flight requests on SIGTERM', default: '10s'}),
     'max-clock-offset': Flags.string({description: 'the cluster\'s bound on clock offset between members: writes stamped further ahead are refused, and this node stops taking writes while its clock is off its peers by more', default: '500ms'}),
     fsync: Flags.string({description: 'full: fsync every commit (durable on power loss); normal: fsync at checkpoints only', options: ['full', 'normal'], default: 'full'}),

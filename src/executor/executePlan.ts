@@ -9,6 +9,7 @@ import {NodeClients} from '../node/nodeClients.js'
 import {AimdThrottle, type AimdOptions} from './adaptiveThrottle.js'
 import {type ExecutorEnv, type ExecutorEvent, type ExecutorOptions, type LiveControl} from './executorEnv.js'
 import {listMoves, type FencedMove, LockLostError} from './moveStore.js'
+import {NodeDirectory} from './nodeDirectory.js'
 import {runMove} from './moveRunner.js'
 import {checkPlanIntegrity, preflightPlan, type Preflight} from './planPreflight.js'
 import {type ConcurrencyLimits, pickStartable} from './scheduler.js'
@@ -161,16 +162,13 @@ async function runAll(ctx: ServiceContext, lock: HeldLock, moves: FencedMove[], 
   const aimd = input.adaptive ? new AimdThrottle(input.adaptive) : undefined
   const globalBucket = new TokenBucket(aimd ? aimd.current() : input.throttle, deps.now)
   let lastAdapt = deps.now()
-  let nodeAddresses = new Map<string, string>()
+  const directory = new NodeDirectory(async () => new Map((await listNodes(ctx)).map((n) => [n.value.id, n.value.address])), deps.now)
   let fatal: unknown
   const env: ExecutorEnv = {
     ctx,
     fence: lock.fence,
     async client(id) {
-      if (!nodeAddresses.has(id)) nodeAddresses = new Map((await listNodes(ctx)).map((n) => [n.value.id, n.value.address]))
-      const address = nodeAddresses.get(id)
-      if (!address) throw new UserError('NOT_FOUND', `node "${id}" is not registered`)
-      return clients.client({id, address})
+      return clients.client({id, address: await directory.address(id)})
     },
     throttles: {
       global: globalBucket,

@@ -12,17 +12,27 @@ import {type Replica, type Shard} from '../model/shard.js'
  *   cutover  E+2: N voters + src `outgoing`  — writes joint, reads N
  *   release  E+3: N voters + src `leaving`   — writes and reads N only
  *   cleanup  E+4: N voters                   — src's copy dropped
- *   abort        : O voters (dst removed)    — at a new epoch
+ *   abort        : O voters (dst removed)    — at a new epoch; then dst's copy is dropped
+ *
+ * Dropping a copy is a step of its own: a transition that names `dropFirst` may only be
+ * committed once that node holds nothing in the shard's range, so a move never ends (or a
+ * node never joins) while stray data of the range sits on it (ARCHITECTURE "Versioned
+ * records": no node keeps data for a range it holds no role for).
  */
 
 /** ShardChange is the shard value to write with a transition (epoch already raised). */
 export type ShardChange = Shard
 
-/** Transition is what a step decided: the phase to persist, an optional shard change, and a reason. */
+/**
+ * Transition is what a step decided: the phase to persist, an optional shard change, and a
+ * reason. `dropFirst` names a node whose copy of the shard's range must be dropped (and the
+ * drop confirmed) before the transition is committed.
+ */
 export interface Transition {
   phase: MovePhase
   shard?: ShardChange
   reason?: string
+  dropFirst?: string
 }
 
 function withReplicas(shard: Shard, replicas: Replica[]): Shard {
@@ -48,10 +58,14 @@ export function checkMove(move: Move, shard: Shard | undefined, nodeExists: (id:
   return {phase: 'checked'}
 }
 
-/** beginJoining adds `to` as a joining replica (epoch +1). Requires the shard as checked. */
+/**
+ * beginJoining adds `to` as a joining replica (epoch +1). Requires the shard as checked.
+ * The destination must first hold nothing in the range (`dropFirst`): leftovers of an
+ * earlier aborted move would otherwise be merged back into the shard.
+ */
 export function beginJoining(move: Move, shard: Shard): Transition {
   if (roleOf(shard, move.to) === 'joining') return {phase: 'joining'} // already done (resume)
-  return {phase: 'joining', shard: withReplicas(shard, [...shard.replicas, {node: move.to, role: 'joining'}])}
+  return {phase: 'joining', shard: withReplicas(shard, [...shard.replicas, {node: move.to, role: 'joining'}]), dropFirst: move.to}
 }
 
 /** beginCutover makes `to` a voter and `from` outgoing (epoch +1): reads flip to the new set. */
@@ -82,13 +96,19 @@ export function finishCleanup(move: Move, shard: Shard): Transition {
 }
 
 /**
- * abortMove removes the joining destination (epoch +1), returning the shard to its old
- * set. Only valid before cutover; after cutover a move finishes (or is rolled back).
+ * abortMove decides the next step of an abort, in two transitions: while the destination
+ * is still listed, remove it (epoch +1, phase stays `aborting`: writes go back to the old
+ * set at once); once it is gone, `aborted` — after its copy is dropped (`dropFirst`).
+ * Only valid before cutover; after cutover a move finishes (or is rolled back). Throws
+ * when the destination is already more than joining (an invariant the runner reports).
  */
 export function abortMove(move: Move, shard: Shard | undefined, reason: string): Transition {
-  if (!shard || roleOf(shard, move.to) === undefined) return {phase: 'aborted', reason}
+  if (!shard) return {phase: 'aborted', reason}
+  // A move that never changed the shard (cancelled before joining) sent the destination
+  // nothing: no drop to wait for, even when the destination is down.
+  if (roleOf(shard, move.to) === undefined) return move.epoch === move.baseEpoch ? {phase: 'aborted', reason} : {phase: 'aborted', reason, dropFirst: move.to}
   if (roleOf(shard, move.to) !== 'joining') throw new Error(`cannot abort move ${move.id}: ${move.to} is already ${roleOf(shard, move.to)} of shard ${move.shard}`)
-  return {phase: 'aborted', reason, shard: withReplicas(shard, shard.replicas.filter((r) => r.node !== move.to))}
+  return {phase: 'aborting', reason, shard: withReplicas(shard, shard.replicas.filter((r) => r.node !== move.to))}
 }
 
 /** canAbort tells whether a move may still be aborted cleanly (it has not cut over). */
@@ -129,8 +149,12 @@ export function rollbackCutover(move: Move, shard: Shard): Transition {
   }
 }
 
-/** finishRollback removes the destination (never read since the flip) from the replica set: the shard is as before the move. */
+/**
+ * finishRollback ends a rollback in two transitions: remove the destination (never read
+ * since the flip) from the replica set (epoch +1, phase stays `rb-cutover`); once it is
+ * gone, `rolledback` — after its copy is dropped (`dropFirst`). The shard is as before the move.
+ */
 export function finishRollback(move: Move, shard: Shard): Transition {
-  if (roleOf(shard, move.to) === undefined) return {phase: 'rolledback', reason: 'rolled back by operator'}
-  return {phase: 'rolledback', reason: 'rolled back by operator', shard: withReplicas(shard, shard.replicas.filter((r) => r.node !== move.to))}
+  if (roleOf(shard, move.to) === undefined) return {phase: 'rolledback', reason: 'rolled back by operator', dropFirst: move.to}
+  return {phase: 'rb-cutover', shard: withReplicas(shard, shard.replicas.filter((r) => r.node !== move.to))}
 }

@@ -4,8 +4,11 @@ import {type Move} from '../model/move.js'
 import {isTerminal} from '../model/move.js'
 import {readReplicas, type Shard, writeReplicas} from '../model/shard.js'
 import {isNodeRequestError} from '../node/nodeRequestError.js'
+import {RouterRecordSchema} from '../router/routerRegistration.js'
+import {type Typed} from '../etcd/etcdStore.js'
 import {awaitBarrier} from './barrier.js'
 import {CopyMeter} from './copyProgress.js'
+import {chooseCopySources} from './copySources.js'
 import {type ExecutorEnv} from './executorEnv.js'
 import {abortMove, beginCutover, beginJoining, beginRelease, beginRollback, canAbort, checkMove, finishCleanup, finishRollback, ROLLBACK_PHASES, rollbackCutover, type Transition} from './moveMachine.js'
 import {commitMoveTransition, type FencedMove, getMove, LockLostError, readShard, transitionPatch} from './moveStore.js'
@@ -19,6 +22,25 @@ const PROGRESS_INTERVAL_MS = 250
 class MoveFailure extends Error {}
 
 /**
+ * WaitingForNode: a step needs a node that is down (a drop only it can confirm). Retried
+ * with backoff for as long as it takes, across executor restarts; not counted as a
+ * failed attempt, since nothing is wrong but the node's absence.
+ */
+class WaitingForNode extends UserError {}
+
+/** MAX_ABORT_ATTEMPTS bounds the failed attempts of an abort before the move is `failed` (needs an operator). */
+export const MAX_ABORT_ATTEMPTS = 8
+
+/**
+ * isTerminalError tells an error no retry can fix: anything that is not a coded UserError
+ * is a broken invariant (e.g. the machine refusing to abort a destination that is already a
+ * voter), so the move is marked `failed` with it instead of being retried forever.
+ */
+function isTerminalError(err: unknown): boolean {
+  return !(err instanceof UserError) && !(err instanceof MoveFailure)
+}
+
+/**
  * runMove drives one move from its persisted phase to a terminal one. Every phase's side
  * effects are idempotent, and each transition is one fenced etcd transaction, so a killed
  * executor's successor resumes by calling runMove on the same record. Retriable trouble
@@ -29,12 +51,14 @@ class MoveFailure extends Error {}
 export async function runMove(env: ExecutorEnv, initial: FencedMove): Promise<FencedMove> {
   let m = initial
   let failures = 0
+  let tries = 0
   while (!isTerminal(m.value.phase) && !env.stopped()) {
     try {
       const before = m.value.phase
       m = await step(env, m)
       if (m.value.phase !== before) {
         failures = 0
+        tries = 0
         emitPhase(env, m.value)
       }
     } catch (err) {
@@ -44,21 +68,47 @@ export async function runMove(env: ExecutorEnv, initial: FencedMove): Promise<Fe
         continue
       }
       const abortable = canAbort(m.value.phase)
-      if (err instanceof MoveFailure && abortable) {
+      if (err instanceof MoveFailure && abortable && m.value.phase !== 'aborting') {
         m = await commit(env, m, {phase: 'aborting', reason: err.message})
         emitPhase(env, m.value)
         continue
       }
-      failures++
+      tries++
+      if (!(err instanceof WaitingForNode)) {
+        failures++
+        m = await recordAttempt(env, m)
+      }
       env.emit({type: 'retry', move: m.value.id, what: m.value.phase, error: errorMessage(err), at: new Date(env.now()).toISOString()})
-      await env.sleep(Math.min(5000, 200 * 2 ** Math.min(failures, 5)))
-      if (abortable && failures >= 8) {
+      if (isTerminalError(err) && abortable && m.value.phase !== 'aborting') {
+        // Before cutover the safe way out of a broken invariant is back to the old replicas.
+        m = await commit(env, m, {phase: 'aborting', reason: `terminal error in ${m.value.phase}: ${errorMessage(err)}`})
+        emitPhase(env, m.value)
+        continue
+      }
+      if (isTerminalError(err) || (m.value.phase === 'aborting' && failures >= MAX_ABORT_ATTEMPTS)) {
+        const why = isTerminalError(err) ? `terminal error in ${m.value.phase}` : `abort could not finish after ${failures} attempts`
+        m = await commit(env, m, {phase: 'failed', reason: `${why}: ${errorMessage(err)}${m.value.reason ? ` (was: ${m.value.reason})` : ''}; needs an operator`})
+        emitPhase(env, m.value)
+        continue
+      }
+      await env.sleep(Math.min(5000, 200 * 2 ** Math.min(tries, 5)))
+      if (abortable && m.value.phase !== 'aborting' && failures >= 8) {
         m = await commit(env, m, {phase: 'aborting', reason: `gave up after ${failures} attempts in ${m.value.phase}: ${errorMessage(err)}`})
         emitPhase(env, m.value)
       }
     }
   }
   return m
+}
+
+/** recordAttempt counts one failed attempt on the move record (`attempts`); best effort: a failure to record is retried with the step. */
+async function recordAttempt(env: ExecutorEnv, m: FencedMove): Promise<FencedMove> {
+  try {
+    return await commitMoveTransition(env.ctx, env.fence, m, {attempts: m.value.attempts + 1})
+  } catch (err) {
+    if (err instanceof LockLostError) throw err
+    return m
+  }
 }
 
 function emitPhase(env: ExecutorEnv, m: Move): void {
@@ -68,6 +118,16 @@ function emitPhase(env: ExecutorEnv, m: Move): void {
 async function commit(env: ExecutorEnv, m: FencedMove, t: Transition, shardRev?: bigint): Promise<FencedMove> {
   const patch = transitionPatch(t, new Date(env.now()))
   return commitMoveTransition(env.ctx, env.fence, m, patch, t.shard && shardRev !== undefined ? {value: t.shard, expected: shardRev} : undefined)
+}
+
+/**
+ * commitAfterDrop commits `t`, first dropping the copy `t.dropFirst` names (required: a
+ * failure or a node that is down throws, and the step is retried). `shard` is the shard as
+ * read for the step: the drop is fenced on its epoch.
+ */
+async function commitAfterDrop(env: ExecutorEnv, m: FencedMove, t: Transition, shard: Typed<Shard> | undefined): Promise<FencedMove> {
+  if (t.dropFirst && shard) await dropRequired(env, m.value, t.dropFirst, shard.value)
+  return commit(env, m, t, shard?.modRevision)
 }
 
 async function mustReadShard(env: ExecutorEnv, id: number) {
@@ -95,9 +155,14 @@ async function step(env: ExecutorEnv, m: FencedMove): Promise<FencedMove> {
     }
     case 'checked': {
       if (await holdForControl(env)) return m
-      const shard = await mustReadShard(env, move.shard)
+      // Re-validate on every (re)start: the shard may have changed while no executor ran.
+      const shard = await readShard(env.ctx, move.shard)
+      const nodes = await env.ctx.store.list(env.ctx.keys.nodesPrefix)
+      const ids = new Set(nodes.items.map((n) => n.key.slice(n.key.lastIndexOf('/') + 1)))
+      const still = checkMove(move, shard?.value, (id) => ids.has(id))
+      if (still.phase !== 'checked' || !shard) return commit(env, m, {phase: 'skipped', reason: `no longer valid when resumed: ${still.reason ?? 'shard gone'}`})
       await ensureDestinationAlive(env, move.to)
-      return commit(env, m, beginJoining(move, shard.value), shard.modRevision)
+      return commitAfterDrop(env, m, beginJoining(move, shard.value), shard)
     }
     case 'joining': {
       const shard = await mustReadShard(env, move.shard)
@@ -131,13 +196,10 @@ async function step(env: ExecutorEnv, m: FencedMove): Promise<FencedMove> {
       return commit(env, m, finishCleanup(move, shard.value), shard.modRevision)
     }
     case 'aborting': {
+      // Two steps: the destination leaves the shard (writes resume on the old set), then
+      // its partial copy is dropped; only then is the move terminal (retried until done).
       const shard = await readShard(env.ctx, move.shard)
-      const t = abortMove(move, shard?.value, move.reason ?? 'aborted')
-      const next = await commit(env, m, t, shard?.modRevision)
-      // Best effort: the destination's partial copy is garbage now. If this fails the node
-      // keeps unowned data until an operator drops it; nothing reads it.
-      if (t.shard) await dropCopy(env, move.to, move.shard, t.shard).catch(() => {})
-      return next
+      return commitAfterDrop(env, m, abortMove(move, shard?.value, move.reason ?? 'aborted'), shard)
     }
     case 'rb-joining': {
       // The source re-joined the write set; once every router writes to it, catch it up
@@ -150,11 +212,9 @@ async function step(env: ExecutorEnv, m: FencedMove): Promise<FencedMove> {
     }
     case 'rb-cutover': {
       const shard = await mustReadShard(env, move.shard)
-      await awaitBarrier(env, shard.value, shard.modRevision, writeReplicas(shard.value))
       const t = finishRollback(move, shard.value)
-      const next = await commit(env, m, t, shard.modRevision)
-      if (t.shard) await dropCopy(env, move.to, move.shard, t.shard).catch(() => {})
-      return next
+      if (t.shard) await awaitBarrier(env, shard.value, shard.modRevision, writeReplicas(shard.value))
+      return commitAfterDrop(env, m, t, shard)
     }
     default:
       return m
@@ -285,10 +345,23 @@ async function copySources(env: ExecutorEnv, move: Move): Promise<string[]> {
   const alive = await listAlive(env.ctx)
   if (alive.has(move.from)) return [move.from]
   const shard = await mustReadShard(env, move.shard)
-  const others = readReplicas(shard.value).filter((n) => n !== move.from && n !== move.to)
-  if (others.length === 0) throw new MoveFailure(`source ${move.from} is down and shard ${move.shard} has no other replica to copy from`)
-  env.emit({type: 'info', message: `move ${move.id}: source ${move.from} is down; copying from ${others.join(', ')}`, at: new Date(env.now()).toISOString()})
-  return others
+  const {items} = await env.ctx.store.list(env.ctx.keys.routersPrefix)
+  const routerW = items.map((kv) => {
+    const r = RouterRecordSchema.safeParse(safeJson(kv.value))
+    return r.success ? r.data.w : undefined // an entry we cannot read may be a w = 1 router
+  })
+  const d = chooseCopySources({shard: move.shard, from: move.from, to: move.to, oldSet: readReplicas(shard.value), alive, routerW})
+  if (d.kind === 'wait') throw new UserError('PRECONDITION', d.reason, 'restart the source node; the move resumes, or aborts after its retries')
+  env.emit({type: 'info', message: `move ${move.id}: source ${move.from} is down; copying from ${d.sources.join(', ')}`, at: new Date(env.now()).toISOString()})
+  return d.sources
+}
+
+function safeJson(s: string): unknown {
+  try {
+    return JSON.parse(s)
+  } catch {
+    return undefined
+  }
 }
 
 async function verify(env: ExecutorEnv, move: Move): Promise<void> {
@@ -350,4 +423,23 @@ async function dropCopy(env: ExecutorEnv, node: string, shardId: number, shard: 
   }
   const client = await env.client(node)
   await client.drop(shardId, shard.epoch, shard.range)
+}
+
+/**
+ * dropRequired makes `node` drop its copy of `shard`'s range, fenced on the shard's epoch
+ * (the node refuses while it holds a role overlapping the range). A node that is no longer
+ * registered has nothing to drop. A node that is down cannot confirm the drop: this throws
+ * (the caller retries, across executor restarts, until the node is back).
+ */
+async function dropRequired(env: ExecutorEnv, move: Move, node: string, shard: Shard): Promise<void> {
+  if (!(await env.ctx.store.get(env.ctx.keys.node(node)))) {
+    env.emit({type: 'info', message: `move ${move.id}: node ${node} is no longer registered; nothing to drop`, at: new Date(env.now()).toISOString()})
+    return
+  }
+  const alive = await listAlive(env.ctx)
+  if (!alive.has(node)) {
+    throw new WaitingForNode('PRECONDITION', `node ${node} is down: its copy of shard ${shard.id}'s range must be dropped before move ${move.id} can go on`, `restart ${node} (the executor waits for it), or \`shardctl node remove ${node}\` if it is gone for good`)
+  }
+  const res = await (await env.client(node)).drop(shard.id, shard.epoch, shard.range)
+  if (res.deleted > 0) env.emit({type: 'info', message: `move ${move.id}: dropped ${res.deleted} record(s) of shard ${shard.id}'s range on ${node}`, at: new Date(env.now()).toISOString()})
 }

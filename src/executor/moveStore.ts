@@ -1,7 +1,7 @@
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {UserError, isUserError} from '../errors/errors.js'
 import {type Compare, type Typed} from '../etcd/etcdStore.js'
-import {type Move, MoveSchema} from '../model/move.js'
+import {isTerminal, type Move, MoveSchema} from '../model/move.js'
 import {type Shard, ShardSchema} from '../model/shard.js'
 import {type Transition} from './moveMachine.js'
 
@@ -71,16 +71,22 @@ export function transitionPatch(t: Transition, now: Date): Partial<Move> {
 
 /**
  * requestCancel marks a move for cancellation (CAS, retried). A running executor sees it
- * within a second and aborts the move if it has not cut over. Already-finished moves
- * report "already"; after cutover the request is refused (PRECONDITION): the move finishes.
+ * within a second and aborts the move if it has not cut over. Finished moves report
+ * "already" (as does a move already aborting or being cancelled); a move that has cut over
+ * or is being rolled back cannot be cancelled: refused (PRECONDITION) with what to do instead.
  */
 export async function requestCancel(ctx: ServiceContext, id: string): Promise<{changed: boolean; message: string}> {
   for (let attempt = 0; attempt < 10; attempt++) {
     const m = await getMove(ctx, id)
-    if (['done', 'aborted', 'skipped', 'failed'].includes(m.value.phase)) return {changed: false, message: `move ${id} already finished (${m.value.phase})`}
-    if (['cutover', 'release', 'draining', 'cleanup'].includes(m.value.phase)) {
-      throw new UserError('PRECONDITION', `move ${id} has cut over (phase ${m.value.phase}); it will finish`, 'roll it back after it is done with `shardctl moves rollback ' + id + '`')
+    const phase = m.value.phase
+    if (isTerminal(phase)) return {changed: false, message: `move ${id} already finished (${phase})`}
+    if (['cutover', 'release', 'draining', 'cleanup'].includes(phase)) {
+      throw new UserError('PRECONDITION', `move ${id} has cut over (phase ${phase}) and cannot be cancelled; it will finish`, `roll it back with \`shardctl moves rollback ${id}\` (before cleanup), or after it is done plan a move back`)
     }
+    if (phase === 'rb-joining' || phase === 'rb-cutover') {
+      throw new UserError('PRECONDITION', `move ${id} is being rolled back (phase ${phase}) and cannot be cancelled; the rollback finishes it`, 'wait for it: `shardctl moves show ' + id + '`')
+    }
+    if (phase === 'aborting') return {changed: false, message: `move ${id} is already being aborted${m.value.reason ? ` (${m.value.reason})` : ''}`}
     if (m.value.cancelRequested) return {changed: false, message: `move ${id} is already being cancelled`}
     const next = {...m.value, cancelRequested: true, updatedAt: ctx.clock().toISOString()}
     try {

@@ -33,6 +33,7 @@ import {
   VERSION_HEADER,
 } from './protocol.js'
 import {decodeRecords, encodeRecords, RecordCodecError} from './recordCodec.js'
+import {type RangeWriteGate} from './orphanSweeper.js'
 import {type ShardView} from './shardMapFollower.js'
 import {versionWall} from './lwwMerge.js'
 import {type StorageEngine} from './storageEngine.js'
@@ -56,6 +57,8 @@ export interface NodeApiDeps {
   serving: () => boolean
   /** draining is true once shutdown began: responses close their connection. */
   draining: () => boolean
+  /** rangeGate holds applies to a range while an orphan sweep removes it (see orphanSweeper.ts). */
+  rangeGate?: RangeWriteGate
   /** clock bounds client writes: `write` applies are refused (CLOCK_OFFSET) while the gate is closed or when a version is more than `maxOffsetMs` ahead of `now()`. Absent: unbounded. */
   clock?: {now: () => number; maxOffsetMs: number; gate: WriteGate; verdict: () => ClockVerdict}
 }
@@ -140,13 +143,22 @@ export class NodeHttpApi {
   /** fence checks the request's epoch for `shardId` against the node's map (see class doc) and the role against `roles`. */
   private async fence(shardId: number, epoch: number, roles: ReadonlySet<ReplicaRole>, op: string): Promise<{shard: Shard; role: ReplicaRole}> {
     let shard = this.deps.map.get(shardId)
-    if (!shard || shard.epoch < epoch) shard = await this.refresh(shardId)
+    // Shards partition the hash space, so an entry overlapping another one is stale (a
+    // split's parent the node has not seen shrink): confirm it with etcd, so a router still
+    // routing the parent's old range is told STALE_EPOCH instead of writing past the child's fence.
+    if (!shard || shard.epoch < epoch || this.overlapsAnother(shard)) shard = await this.refresh(shardId)
     if (!shard) throw new HttpError('NOT_OWNER', `shard ${shardId} does not exist`, 0)
     if (shard.epoch > epoch) throw new HttpError('STALE_EPOCH', `shard ${shardId} is at epoch ${shard.epoch}; the request carried ${epoch}`, shard.epoch)
     if (shard.epoch < epoch) throw new HttpError('BAD_INPUT', `shard ${shardId}: epoch ${epoch} is newer than etcd's ${shard.epoch}`, shard.epoch)
     const role = this.deps.map.roleOf(shard)
     if (!role || !roles.has(role)) throw new HttpError('NOT_OWNER', `node ${this.deps.nodeId} ${role ? `is ${role} for shard ${shardId}, which does not ${op}` : `holds no replica of shard ${shardId}`} at epoch ${shard.epoch}`, shard.epoch)
     return {shard, role}
+  }
+
+  /** overlapsAnother tells whether another shard the node knows overlaps `shard`'s range (one of the two entries is stale). */
+  private overlapsAnother(shard: Shard): boolean {
+    for (const s of this.deps.map.all()) if (s.id !== shard.id && s.range.lo < shard.range.hi && shard.range.lo < s.range.hi) return true
+    return false
   }
 
   /** refresh re-reads a shard from etcd; an etcd failure becomes NOT_SERVING (retriable) since the node cannot confirm the epoch. */
@@ -217,6 +229,7 @@ export class NodeHttpApi {
         const h = keyHashOf(r.key)
         if (h < shard.range.lo || h >= shard.range.hi) throw new HttpError('BAD_INPUT', `a key hashes to ${h}, outside shard ${id}'s range [${shard.range.lo}, ${shard.range.hi})`, shard.epoch)
       }
+      await this.deps.rangeGate?.wait(shard.range)
       const toApply = this.screen(records, kind)
       let result
       try {

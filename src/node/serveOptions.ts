@@ -16,6 +16,8 @@ export interface ServeFlags {
   'stats-interval': string
   'lease-ttl': string
   'tombstone-grace': string
+  /** orphan-grace: optional so callers that predate it keep working (default 10m). */
+  'orphan-grace'?: string
   'shutdown-timeout': string
   'max-clock-offset': string
   fsync: string
@@ -36,6 +38,15 @@ export function parseListen(input: string): {host: string; port: number} {
   const port = m ? Number(m[2]) : NaN
   if (!m || port > 65535) throw new UserError('BAD_INPUT', `--listen: "${input}" is not HOST:PORT`, 'e.g. --listen 127.0.0.1:7001')
   return {host: m[1]!.replace(/^\[|\]$/g, ''), port}
+}
+
+/** ORPHAN_GRACE_MIN_MS: below a second a sweep could race a move's own drop-then-join for no gain. */
+const ORPHAN_GRACE_MIN_MS = 1000
+
+function orphanGrace(raw: string | undefined): number {
+  const ms = parseDuration(raw ?? '10m', 'orphan-grace')
+  if (ms < ORPHAN_GRACE_MIN_MS) throw new UserError('BAD_INPUT', `--orphan-grace must be at least 1s (got ${raw})`, 'e.g. --orphan-grace 10m')
+  return ms
 }
 
 /** serveOptions validates `node serve`'s flags into StorageNodeOptions. Throws UserError(BAD_INPUT) naming the flag. */
@@ -65,6 +76,7 @@ export function serveOptions(flags: ServeFlags, log: NodeLog): StorageNodeOption
     statsIntervalMs,
     leaseTtlSeconds,
     tombstoneGraceMs: parseDuration(flags['tombstone-grace'], 'tombstone-grace'),
+    orphanGraceMs: orphanGrace(flags['orphan-grace']),
     shutdownTimeoutMs: parseDuration(flags['shutdown-timeout'], 'shutdown-timeout'),
     maxClockOffsetMs,
     synchronous: flags.fsync === 'full' ? 'FULL' : 'NORMAL',

@@ -13,6 +13,7 @@ import {type NodeStats} from '../model/stats.js'
 import {loadClusterToken} from './clusterToken.js'
 import {LoadMeter} from './loadMeter.js'
 import {NodeHttpApi} from './nodeHttpApi.js'
+import {OrphanSweeper, RangeWriteGate} from './orphanSweeper.js'
 import {type NodeLog} from './nodeLog.js'
 import {NodeShardView} from './shardMapFollower.js'
 import {ForeignClusterError, StorageEngine} from './storageEngine.js'
@@ -40,6 +41,8 @@ export interface StorageNodeOptions {
   statsIntervalMs: number
   leaseTtlSeconds: number
   tombstoneGraceMs: number
+  /** orphanGraceMs: data of a range the node holds no role for is removed after this long (default 10 min). */
+  orphanGraceMs?: number
   shutdownTimeoutMs: number
   /** maxClockOffsetMs is the cluster's clock bound (default 500): writes (ClockMonitor, NodeHttpApi) and tombstone cutoffs. */
   maxClockOffsetMs?: number
@@ -69,6 +72,7 @@ export class StorageNode {
   private stopped?: Promise<StopSummary>
   private readonly timers: NodeJS.Timeout[] = []
   private advertised = ''
+  private sweeper?: OrphanSweeper
   private antiEntropyRunning = false
 
   private constructor(
@@ -108,7 +112,10 @@ export class StorageNode {
         onChange: (v) => (v.ok ? opts.log.info('clock back within bounds: taking writes again', {clockOffsetMs: v.offsetMs}) : opts.log.warn('clock out of bounds: refusing writes', {reason: v.reason, clockOffsetMs: v.offsetMs})),
       })
       let node: StorageNode | undefined
+      const rangeGate = new RangeWriteGate()
+      const sweeper = new OrphanSweeper({nodeId: opts.id, map, storage: engine, gate: rangeGate, log: opts.log, graceMs: opts.orphanGraceMs ?? 600_000, now: Date.now})
       const api = new NodeHttpApi({
+        rangeGate,
         clock: {now: Date.now, maxOffsetMs, gate: clock.writeGate, verdict: () => clock.verdict()},
         nodeId: opts.id,
         token: Buffer.from(token),
@@ -121,6 +128,7 @@ export class StorageNode {
       })
       const server = createServer({keepAliveTimeout: 65_000, headersTimeout: 15_000, requestTimeout: 120_000}, api.handle)
       node = new StorageNode(ctx, opts, engine, map, meter, api, server, clock)
+      node.sweeper = sweeper
       await node.boot()
       return node
     } catch (err) {
@@ -229,6 +237,10 @@ export class StorageNode {
       this.timers.push(t)
     }
     every(1000, () => this.meter.tick(Date.now()))
+    // Orphaned ranges: sweep a few times per grace (only while serving: the map is current then).
+    every(Math.max(500, Math.min(30_000, (this.opts.orphanGraceMs ?? 600_000) / 4)), async () => {
+      if (this.serving()) await this.sweeper?.sweep()
+    })
     every(this.opts.statsIntervalMs, () => this.publishStats())
     every(antiEntropyIntervalMs(this.opts.tombstoneGraceMs), () => this.antiEntropy())
   }

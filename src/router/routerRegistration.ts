@@ -26,6 +26,12 @@ export const RouterRecordSchema = z.object({
   mapRevision: z.string().regex(/^\d+$/),
   epochs: z.record(z.string(), z.number().int().min(1)),
   p99Ms: z.number().nonnegative().nullable(),
+  /**
+   * w: the router's `--w` (null: a majority of each shard's voters). Absent in entries of
+   * routers that predate it: the executor then assumes the worst (w = 1) when it picks
+   * copy sources.
+   */
+  w: z.number().int().min(1).nullable().optional(),
   /** clockOffsetMs: the router's measured clock offset from its peers (positive: ahead); null when unmeasured. */
   clockOffsetMs: z.number().nullable().optional(),
   /** clockOk is false while that offset is beyond the cluster's bound (the router refuses writes). */
@@ -49,6 +55,8 @@ export interface RouterRegistrationOptions {
   id: string
   address: string
   view: () => RouterView
+  /** writeQuorum is the router's `--w` (undefined/null: majority), published for the executor's copy-source choice. */
+  writeQuorum?: number | null
 }
 
 /**
@@ -130,6 +138,7 @@ export class RouterRegistration {
       mapRevision: v.mapRevision.toString(),
       epochs: v.epochs,
       p99Ms: v.p99Ms,
+      w: this.opts.writeQuorum ?? null,
       ...(v.clockOffsetMs === undefined ? {} : {clockOffsetMs: v.clockOffsetMs}),
       ...(v.clockOk === undefined ? {} : {clockOk: v.clockOk}),
     }

@@ -175,7 +175,7 @@ export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions)
     grant: () => grantLease(ctx.store, opts.leaseTtlSeconds ?? 10),
     register: async (lease, recovering) => {
       if (recovering) await view.resync()
-      const reg = new RouterRegistration(ctx, {id, address, view: () => ({mapRevision: view.mapRevision(), epochs: view.table().epochs(), p99Ms: lastP99, clockOffsetMs: clockMonitor.verdict().offsetMs, clockOk: clockMonitor.verdict().ok})})
+      const reg = new RouterRegistration(ctx, {id, address, view: () => ({mapRevision: view.mapRevision(), epochs: view.table().epochs(), p99Ms: lastP99, clockOffsetMs: clockMonitor.verdict().offsetMs, clockOk: clockMonitor.verdict().ok}), writeQuorum: opts.w ?? null})
       await reg.register(lease)
       registration = reg
     },

@@ -5,7 +5,7 @@ import {type ChaosEnv} from './chaosEnv.js'
 import {ChaosEnv as Env} from './chaosEnv.js'
 import {checkHistory, type CheckReport} from './checker.js'
 import {readFinal, runHistoryWorkload} from './history.js'
-import {SCENARIOS, type Scenario} from './scenarios.js'
+import {MISSED_PREFIX, SCENARIOS, type Scenario, VIOLATION_PREFIX} from './scenarios.js'
 import {renderTable, type ScenarioResult} from './table.js'
 
 /**
@@ -23,13 +23,18 @@ const picked = SCENARIOS.filter((s) => (only ? only.split(',').some((o) => s.nam
 const results: ScenarioResult[] = []
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-/** WORLD: 24 shards at rf 3 put ~14 replicas on n5 (a drain plan of >= 10 moves); the short suite halves it to stay near a minute per scenario. */
-const WORLD = short ? {shards: 12, preloadKeys: 100} : {shards: 24, preloadKeys: 300}
+/**
+ * WORLD: 24 shards at rf 3 put ~14 replicas on n5 (a drain plan of >= 10 moves); the short
+ * suite halves it to stay near a minute per scenario. About 100 KiB per shard replica (8 KiB
+ * values) under the drain's 48 KiB/s global throttle makes every copy last seconds however
+ * fast the machine is, so a fault aimed at a copying move finds one.
+ */
+const WORLD = short ? {shards: 12, preloadKeys: 150, preloadValueBytes: 8192} : {shards: 24, preloadKeys: 300, preloadValueBytes: 8192}
 const DRAIN = ['node', 'drain', 'n5', '--yes', '--max-concurrent', '3', '--per-node', '3', '--throttle', '48KiB/s', '--chunk-size', '4KiB', '--drain-timeout', '3s']
 
 async function runScenario(s: Scenario): Promise<{result: ScenarioResult; check: CheckReport; landed: string[]}> {
   const started = Date.now()
-  const env: ChaosEnv = await Env.start(s.name.split(' ')[0]!.toLowerCase().replace(/[^a-z]/g, ''), {nodes: 5, rf: 3, ...WORLD, nodeArgs: s.nodeArgs, ownAddresses: s.ownAddresses})
+  const env: ChaosEnv = await Env.start(s.name.split(' ')[0]!.toLowerCase().replace(/[^a-z]/g, ''), {nodes: 5, rf: 3, ...WORLD, nodeArgs: [...(s.nodeArgs ?? []), ...(s.world?.nodeExtra ?? [])], routerExtra: s.world?.routerExtra, ownAddresses: s.ownAddresses})
   try {
     const stop = new AbortController()
     const load = runHistoryWorkload({routers: () => env.routerAddresses(), workers: 4, keysPerWorker: 12, maxOps: 40_000, maxMs: 240_000, stop: stop.signal, ...s.workload})
@@ -94,6 +99,8 @@ describe.sequential(`chaos${short ? ' (short)' : ''}`, () => {
       const {result, landed} = await runScenario(s)
       results.push(result)
       process.stdout.write(`[chaos] ${s.name}: ${JSON.stringify(result)}\n`)
+      // A fault that missed its target tested nothing; a scenario's own check that saw a broken guarantee fails it too.
+      expect(result.notes.filter((n) => n.startsWith(MISSED_PREFIX) || n.startsWith(VIOLATION_PREFIX)), result.notes.join('\n')).toEqual([])
       expect(result.lost, result.notes.join('\n')).toBe(0)
       expect(result.stale, result.notes.join('\n')).toBe(0)
       expect(result.phantom, result.notes.join('\n')).toBe(0)

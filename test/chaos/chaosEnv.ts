@@ -85,8 +85,16 @@ export class ChaosEnv {
     readonly dp: DataPlane,
   ) {}
 
-  /** start brings up etcd (3 members), the nodes, two routers, and preloads `preloadKeys` 1 KiB values. */
-  static async start(label: string, opts: {nodes: number; shards: number; rf: number; preloadKeys: number; nodeArgs?: string[]; ownAddresses?: boolean}): Promise<ChaosEnv> {
+  /** preloaded is how many `bulk-<i>` keys start() wrote (i in 0..preloaded-1). */
+  preloaded = 0
+
+  /**
+   * start brings up etcd (3 members), the nodes, two routers, and preloads `preloadKeys`
+   * values of `preloadValueBytes` (default 1 KiB). `nodeArgs` / `routerExtra` are extra
+   * flags for every node (re)start and both routers; `ownAddresses` puts every process on
+   * its own 127.x address (partition scenarios).
+   */
+  static async start(label: string, opts: {nodes: number; shards: number; rf: number; preloadKeys: number; preloadValueBytes?: number; nodeArgs?: string[]; routerExtra?: string[]; ownAddresses?: boolean}): Promise<ChaosEnv> {
     const addresses = opts.ownAddresses ? AddressPlan.forRun() : undefined
     const etcd = await EtcdCluster.start(3, addresses?.etcd(3))
     let dp: DataPlane | undefined
@@ -101,12 +109,13 @@ export class ChaosEnv {
         partition = Partition.create()
       }
       await dp.init(opts.nodes, opts.shards, opts.rf)
-      await dp.startRouter('r1')
-      await dp.startRouter('r2')
+      await dp.startRouter('r1', opts.routerExtra)
+      await dp.startRouter('r2', opts.routerExtra)
       const env = new ChaosEnv(etcd, dp)
       env.addresses = addresses
       env.partition = partition
-      const bulk = 'b'.repeat(1024)
+      env.preloaded = opts.preloadKeys
+      const bulk = 'b'.repeat(opts.preloadValueBytes ?? 1024)
       for (let i = 0; i < opts.preloadKeys; i += 10) {
         await Promise.all(Array.from({length: Math.min(10, opts.preloadKeys - i)}, (_, j) => kv(env.routerAddresses()[0]!, 'PUT', `bulk-${i + j}`, bulk)))
       }
@@ -209,6 +218,11 @@ export class ChaosEnv {
     const run: ExecutorRun = {pid: child.pid!, exited, stdout: () => out, stderr: () => err, kill: (sig = 'SIGKILL') => !gone && child.kill(sig)}
     this.executors.push(run)
     return run
+  }
+
+  /** move reads one move record (undefined when absent or unreadable). */
+  async move(id: string): Promise<Move | undefined> {
+    return (await this.moves().catch(() => [])).find((m) => m.id === id)
   }
 
   /** moves reads every move record of the cluster. */

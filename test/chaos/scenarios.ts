@@ -1,5 +1,9 @@
-import {type Move} from '../../src/model/move.js'
+import {keyHash} from '../../src/model/hash.js'
+import {type Move, isTerminal} from '../../src/model/move.js'
+import {type Shard} from '../../src/model/shard.js'
+import {kv} from '../integration/router/dataPlane.js'
 import {type ChaosEnv, type ExecutorRun} from './chaosEnv.js'
+import {runCli} from '../support/runCli.js'
 import {type ChaosHistory, type ChaosWorkloadOptions} from './history.js'
 import {PARTITION_SCENARIOS} from './partitionScenarios.js'
 
@@ -24,11 +28,35 @@ export interface Scenario {
   /** ownAddresses: every process on its own 127.x address, with env.partition to cut traffic (partition scenarios). */
   ownAddresses?: boolean
   inject(env: ChaosEnv): Promise<string[]>
+  /** world: extra flags for this scenario's nodes and routers (e.g. `--w 1`, a short tombstone grace). */
+  world?: {nodeExtra?: string[]; routerExtra?: string[]}
   /**
    * proveLanded checks, after the run, that the fault hit what the scenario claims to test
    * (not only that nothing broke): the scenario fails on any problem; `note` goes to the report.
    */
   proveLanded?(env: ChaosEnv, history: ChaosHistory): Promise<{problems: string[]; note: string}>
+}
+
+/** MISSED_PREFIX starts a note saying the fault did not hit its target phase: the scenario then fails (it tested nothing). */
+export const MISSED_PREFIX = 'FAULT MISSED: '
+/** VIOLATION_PREFIX starts a note naming a guarantee a scenario's own check saw broken: the scenario fails. */
+export const VIOLATION_PREFIX = 'VIOLATION: '
+
+/** missed makes a note that fails the scenario: its fault did not land where it was aimed. */
+export function missed(what: string): string {
+  return `${MISSED_PREFIX}${what}`
+}
+
+/**
+ * stillRunning re-reads move `m` after a fault: the fault landed mid-move only if the move
+ * is still unfinished (and, with `phases`, still in one of them). Returns a note either way.
+ */
+async function stillRunning(env: ChaosEnv, m: Move, label: string, phases?: readonly string[]): Promise<{ok: boolean; note: string}> {
+  const now = await env.move(m.id)
+  if (!now || isTerminal(now.phase) || (phases && !phases.includes(now.phase))) {
+    return {ok: false, note: missed(`${label}: ${m.id} was ${now?.phase ?? 'gone'} right after the fault (aimed at ${phases?.join('/') ?? 'a running move'})`)}
+  }
+  return {ok: true, note: `${label}: ${m.id} still ${now.phase} after the fault`}
 }
 
 /** FaultMissed is thrown by a scenario whose fault did not hit its target (fails the scenario). */
@@ -42,11 +70,11 @@ const copying = (m: Move) => m.phase === 'copying' && m.progress.bytes > 0
  * startResume runs `apply --resume` until one stays up (the dead executor's lock lease
  * must expire first: exit 8 means "held", retried) or finishes; bounded by `timeoutMs`.
  */
-async function startResume(env: ChaosEnv, timeoutMs: number): Promise<ExecutorRun | undefined> {
+async function startResume(env: ChaosEnv, timeoutMs: number, extra: string[] = []): Promise<ExecutorRun | undefined> {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
     await env.markResumed()
-    const run = env.startExecutor(['apply', '--resume', '--yes'])
+    const run = env.startExecutor(['apply', '--resume', '--yes', ...extra])
     const early = await Promise.race([run.exited, sleep(4000).then(() => undefined)])
     if (early === undefined || early === 0) return run
     await sleep(500)
@@ -61,12 +89,13 @@ async function startResume(env: ChaosEnv, timeoutMs: number): Promise<ExecutorRu
 async function killExecutorMidMove(env: ChaosEnv, run: ExecutorRun | undefined, notes: string[], label: string, phases: readonly string[], not?: Move): Promise<Move | undefined> {
   const m = await env.waitForMove((x) => phases.includes(x.phase) && (x.phase !== 'copying' || x.progress.bytes > 0) && !(not && x.id === not.id && x.phase === not.phase), 60_000)
   if (!run || !m) {
-    notes.push(`${label}: no running move to interrupt`)
+    notes.push(missed(`${label}: no running move to interrupt`))
     return undefined
   }
   run.kill('SIGKILL')
   await run.exited
-  notes.push(`${label}: SIGKILL executor pid ${run.pid} with ${m.id} in ${m.phase}`)
+  const check = await stillRunning(env, m, label)
+  notes.push(check.ok ? `${label}: SIGKILL executor pid ${run.pid} with ${m.id} in ${m.phase}` : check.note)
   return m
 }
 
@@ -161,9 +190,12 @@ export const SCENARIOS: Scenario[] = [
     short: false,
     async inject(env) {
       const m = await env.waitForMove(copying, 60_000)
-      if (!m) return ['no copying move seen']
-      await crashNode(env, m.from, 5000)
-      return [`SIGKILL source ${m.from} during ${m.id} copying, restarted after 5 s`]
+      if (!m) return [missed('no copying move seen')]
+      await env.dp.nodes[m.from]!.kill()
+      const check = await stillRunning(env, m, 'source kill', ['copying'])
+      await sleep(5000)
+      await env.dp.startNode(m.from)
+      return [`SIGKILL source ${m.from} during ${m.id} copying, restarted after 5 s`, check.note]
     },
   },
   {
@@ -171,19 +203,24 @@ export const SCENARIOS: Scenario[] = [
     short: false,
     async inject(env) {
       const m = await env.waitForMove(copying, 60_000)
-      if (!m) return ['no copying move seen']
-      await crashNode(env, m.to, 5000)
-      return [`SIGKILL destination ${m.to} during ${m.id} copying, restarted after 5 s`]
+      if (!m) return [missed('no copying move seen')]
+      await env.dp.nodes[m.to]!.kill()
+      const check = await stillRunning(env, m, 'destination kill', ['copying'])
+      await sleep(5000)
+      await env.dp.startNode(m.to)
+      return [`SIGKILL destination ${m.to} during ${m.id} copying, restarted after 5 s`, check.note]
     },
   },
   {
     name: 'router SIGKILL (clients fail over)',
     short: true,
     async inject(env) {
-      const m = await env.waitForMove((x) => x.phase !== 'pending', 60_000)
+      const m = await env.waitForMove((x) => x.phase !== 'pending' && !isTerminal(x.phase), 60_000)
+      if (!m) return [missed('no move started')]
       await sleep(1500)
       await env.killRouter(0)
-      return [`SIGKILL router r1 while ${m?.id ?? 'moves'} ran; clients continue on r2`]
+      const running = (await env.moves()).filter((x) => !isTerminal(x.phase) && x.phase !== 'pending')
+      return [`SIGKILL router r1 while ${m.id} ran; clients continue on r2`, running.length > 0 ? `${running.length} move(s) running at the kill` : missed('every move had finished before the router kill')]
     },
   },
   {
@@ -191,21 +228,25 @@ export const SCENARIOS: Scenario[] = [
     short: false,
     async inject(env) {
       const m = await env.waitForMove(copying, 60_000)
-      if (!m) return ['no copying move seen']
+      if (!m) return [missed('no copying move seen')]
       const node = env.dp.nodes[m.to]!
       node.signal('SIGSTOP')
+      const check = await stillRunning(env, m, 'SIGSTOP', ['copying'])
       await sleep(6000) // the node lease TTL is 3 s
       node.signal('SIGCONT')
-      return [`SIGSTOP destination ${m.to} for 6 s (lease 3 s) during ${m.id} copying`]
+      return [`SIGSTOP destination ${m.to} for 6 s (lease 3 s) during ${m.id} copying`, check.note]
     },
   },
   {
     name: 'etcd member loss, then leader loss',
     short: false,
     async inject(env) {
-      await env.waitForMove((x) => x.phase !== 'pending', 60_000)
+      const m = await env.waitForMove((x) => x.phase !== 'pending' && !isTerminal(x.phase), 60_000)
+      if (!m) return [missed('no move started')]
       const leader = await env.etcd.leaderIndex()
-      if (leader === undefined) return ['no etcd leader found']
+      if (leader === undefined) return [missed('no etcd leader found')]
+      const check = await stillRunning(env, m, 'etcd member loss')
+      if (!check.ok) return [check.note]
       const follower = (leader + 1) % 3
       await env.etcd.kill(follower)
       await sleep(5000)
@@ -223,7 +264,9 @@ export const SCENARIOS: Scenario[] = [
     short: false,
     async inject(env) {
       const m = await env.waitForMove((x) => x.phase === 'verifying' || x.phase === 'cutover' || x.phase === 'release', 90_000)
-      if (!m) return ['no move reached cutover']
+      if (!m) return [missed('no move reached cutover')]
+      const check = await stillRunning(env, m, 'etcd restart', ['verifying', 'cutover', 'release'])
+      if (!check.ok) return [check.note]
       await Promise.all([0, 1, 2].map((i) => env.etcd.kill(i, true)))
       await sleep(3000)
       await Promise.all([0, 1, 2].map((i) => env.etcd.restart(i, false)))
@@ -272,3 +315,122 @@ export const SCENARIOS: Scenario[] = [
 ]
 
 SCENARIOS.push(...PARTITION_SCENARIOS)
+/** keysOfShard lists the preloaded `bulk-<i>` keys that hash into `shard`. */
+function keysOfShard(env: ChaosEnv, shard: Shard): string[] {
+  const out: string[] = []
+  for (let i = 0; i < env.preloaded; i++) {
+    const h = keyHash(`bulk-${i}`)
+    if (h >= shard.range.lo && h < shard.range.hi) out.push(`bulk-${i}`)
+  }
+  return out
+}
+
+/** TOMBSTONE_GRACE_S: the short tombstone grace of the leftover-copy scenario's nodes. */
+const TOMBSTONE_GRACE_S = 3
+
+/**
+ * ISSUE10_SCENARIOS: issue 10's move-path scenarios, appended to {@link SCENARIOS}.
+ * (c) an aborted move leaves a partial copy on a destination that is down; keys of the
+ *     shard are deleted and their tombstones purged meanwhile; the destination comes back
+ *     (the move ends only once its copy is dropped) and a later move puts the shard back on
+ *     it: no deleted key may come back.
+ * (d) routers acknowledge with `--w 1`; the source and the executor are killed mid-copy and
+ *     the executor resumes while the source is down: it must wait for the source (a write
+ *     acknowledged by the source alone is nowhere else), not copy from the other replicas.
+ */
+export const ISSUE10_SCENARIOS: Scenario[] = [
+  {
+    name: 'aborted move leftovers: destination SIGKILL, deletes past the grace, move back',
+    short: false,
+    world: {nodeExtra: ['--tombstone-grace', `${TOMBSTONE_GRACE_S}s`]},
+    async inject(env) {
+      const notes: string[] = []
+      const m = await env.waitForMove(copying, 60_000)
+      if (!m) return [missed('no copying move seen')]
+      const dst = m.to
+      await env.dp.nodes[dst]!.kill()
+      const hit = await stillRunning(env, m, 'destination kill', ['copying'])
+      if (!hit.ok) return [hit.note]
+      notes.push(`SIGKILL destination ${dst} during ${m.id} copying (${m.progress.bytes} B copied)`)
+      // The copy gives up on the dead destination and the move aborts: the shard returns to
+      // its old replicas while the move itself stays `aborting` (the drop waits for dst).
+      let back: Shard | undefined
+      const deadline = Date.now() + 90_000
+      while (Date.now() < deadline && !back) {
+        const s = (await env.dp.shards().catch(() => [])).find((x) => x.id === m.shard)
+        if (s && !s.replicas.some((r) => r.node === dst)) back = s
+        else await sleep(250)
+      }
+      const during = await env.move(m.id)
+      if (!back || during?.phase !== 'aborting') return [...notes, missed(`${m.id} did not abort while ${dst} was down (phase ${during?.phase ?? '?'})`)]
+      notes.push(`${m.id} aborted back to ${back.replicas.map((r) => r.node).join(',')} and stays aborting while ${dst} is down`)
+      // Delete the shard's preloaded keys while dst is down; wait past the tombstone grace.
+      const keys = keysOfShard(env, back)
+      const deleted: string[] = []
+      for (const k of keys) {
+        const r = await kv(env.routerAddresses()[0]!, 'DELETE', k).catch(() => undefined)
+        if (r && r.status >= 200 && r.status < 300) deleted.push(k)
+      }
+      if (deleted.length === 0) return [...notes, missed(`no key of shard ${m.shard} could be deleted (of ${keys.length})`)]
+      await sleep((TOMBSTONE_GRACE_S + 4) * 1000)
+      notes.push(`deleted ${deleted.length} key(s) of shard ${m.shard} while ${dst} was down, then waited past the ${TOMBSTONE_GRACE_S} s tombstone grace`)
+      // dst returns: the move drops its partial copy, then ends.
+      await env.dp.startNode(dst)
+      const ended = await env.waitForMove((x) => x.id === m.id && isTerminal(x.phase), 60_000)
+      notes.push(ended?.phase === 'aborted' ? `${m.id} ended aborted once ${dst} was back` : `${VIOLATION_PREFIX}${m.id} ended ${ended?.phase ?? 'not at all'} after ${dst} came back`)
+      // Let the drain finish, then move the shard back onto dst: cordon every other candidate and drain n5 again.
+      await env.finishMoves(150_000)
+      const now = (await env.dp.shards()).find((x) => x.id === m.shard)!
+      if (now.replicas.some((r) => r.node === dst) || !now.replicas.some((r) => r.node === m.from)) return [...notes, missed(`shard ${m.shard} changed before the move back (${now.replicas.map((r) => r.node).join(',')})`)]
+      const cordon = Object.keys(env.dp.nodes).filter((n) => n !== m.from && n !== dst && !now.replicas.some((r) => r.node === n))
+      for (const n of cordon) await runCli(['node', 'cordon', n, ...env.cliArgs()], {cwd: process.cwd(), timeoutMs: 30_000})
+      const again = env.startExecutor(['node', 'drain', m.from, '--yes', '--throttle', '256KiB/s', '--drain-timeout', '3s'])
+      await Promise.race([again.exited, sleep(150_000)])
+      for (const n of cordon) await runCli(['node', 'uncordon', n, ...env.cliArgs()], {cwd: process.cwd(), timeoutMs: 30_000})
+      const moved = (await env.dp.shards()).find((x) => x.id === m.shard)!
+      if (!moved.replicas.some((r) => r.node === dst && r.role === 'voter')) return [...notes, missed(`the later move of shard ${m.shard} did not land on ${dst} (${moved.replicas.map((r) => `${r.node}:${r.role}`).join(',')}); drain exit ${await Promise.race([again.exited, sleep(0).then(() => 'running')])}`)]
+      notes.push(`moved shard ${m.shard} back onto ${dst}`)
+      // No deleted key may come back.
+      const router = env.routerAddresses().at(-1)!
+      const resurrected: string[] = []
+      for (const k of deleted) {
+        const r = await kv(router, 'GET', k).catch(() => undefined)
+        if (r?.status === 200) resurrected.push(k)
+      }
+      notes.push(resurrected.length === 0 ? `no deleted key came back` : `${VIOLATION_PREFIX}${resurrected.length} deleted key(s) came back: ${resurrected.slice(0, 5).join(', ')}`)
+      return notes
+    },
+  },
+  {
+    name: 'w=1: source + executor SIGKILL mid-copy, resume while the source is down',
+    short: false,
+    world: {routerExtra: ['--w', '1', '--r', '3']},
+    async inject(env) {
+      const m = await env.waitForMove(copying, 60_000)
+      if (!m) return [missed('no copying move seen')]
+      const run = env.executors.at(-1)
+      await env.dp.nodes[m.from]!.kill()
+      run?.kill('SIGKILL')
+      await run?.exited
+      const hit = await stillRunning(env, m, 'source + executor kill', ['copying'])
+      if (!hit.ok) return [hit.note]
+      const notes = [`SIGKILL source ${m.from} and the executor during ${m.id} copying (${m.progress.bytes} B copied)`]
+      // Resume while the source is down: the copy must wait for it, saying why. Every move
+      // of the drain touches the source, so lift the per-node limit: the interrupted copy
+      // must be resumed now, not after the moves queued before it.
+      const resumed = await startResume(env, 60_000, ['--max-concurrent', '16', '--per-node', '16'])
+      let waited = false
+      const deadline = Date.now() + 60_000
+      while (resumed && !waited && Date.now() < deadline) {
+        waited = resumed.stdout().includes('w = 1')
+        if (!waited) await sleep(200)
+      }
+      await env.dp.startNode(m.from)
+      notes.push(waited ? `the resumed executor waited for ${m.from} (w = 1) instead of copying from the other replicas; ${m.from} restarted` : missed(`the resumed executor never had to choose a copy source with ${m.from} down`))
+      const end = await env.waitForMove((x) => x.id === m.id && isTerminal(x.phase), 120_000)
+      notes.push(`${m.id} ended ${end?.phase ?? 'not yet'}`)
+      return notes
+    },
+  },
+]
+SCENARIOS.push(...ISSUE10_SCENARIOS)

@@ -45,6 +45,12 @@ describe('move state machine', () => {
     expect(finishCleanup(move, shard)).toEqual({phase: 'done'})
   })
 
+  it('makes the destination drop whatever it holds in the range before it joins', () => {
+    const t = beginJoining(move, shardOf(1, ['a', 'b', 'c']))
+    expect(t.dropFirst).toBe('d')
+    expect(beginJoining(move, t.shard!)).toEqual({phase: 'joining'})
+  })
+
   it('skips stale moves with a reason naming what changed', () => {
     expect(checkMove(move, shardOf(1, ['a', 'b', 'c'], 6), exists).reason).toMatch(/epoch 6, plan expected 5/)
     expect(checkMove(move, undefined, exists).reason).toMatch(/no longer exists/)
@@ -56,10 +62,16 @@ describe('move state machine', () => {
   it('aborts before cutover back to the old set at a new epoch, and refuses after', () => {
     const joining = beginJoining(move, shardOf(1, ['a', 'b', 'c'])).shard!
     const aborted = abortMove(move, joining, 'cancelled')
-    expect(aborted.phase).toBe('aborted')
+    // First the destination leaves the shard (writes go back to the old set at once) ...
+    expect(aborted.phase).toBe('aborting')
+    expect(aborted.dropFirst).toBeUndefined()
     expect(aborted.shard!.replicas.map((r) => r.node)).toEqual(['a', 'b', 'c'])
     expect(aborted.shard!.epoch).toBe(joining.epoch + 1)
-    expect(abortMove(move, aborted.shard, 'again')).toEqual({phase: 'aborted', reason: 'again'})
+    // ... then the move ends only once the destination's copy is dropped.
+    const joined = {...move, epoch: aborted.shard!.epoch}
+    expect(abortMove(joined, aborted.shard, 'again')).toEqual({phase: 'aborted', reason: 'again', dropFirst: 'd'})
+    // A move cancelled before it joined sent the destination nothing: it ends at once.
+    expect(abortMove(move, shardOf(1, ['a', 'b', 'c']), 'cancelled')).toEqual({phase: 'aborted', reason: 'cancelled'})
     const cut = beginCutover(move, joining).shard!
     expect(() => abortMove(move, cut, 'late')).toThrow(/already voter/)
     expect(canAbort('copying')).toBe(true)
@@ -84,10 +96,12 @@ describe('move state machine', () => {
     expect(flip.phase).toBe('rb-cutover')
     expect(readReplicas(shard).sort()).toEqual(['a', 'b', 'c'])
     expect(rollbackCutover(move, shard)).toEqual({phase: 'rb-cutover'})
-    const done = finishRollback(move, shard)
-    expect(done.phase).toBe('rolledback')
-    expect(done.shard!.replicas).toEqual(shardOf(1, ['a', 'b', 'c']).replicas)
-    expect(done.shard!.epoch).toBe(11)
+    const leave = finishRollback(move, shard)
+    expect(leave.phase).toBe('rb-cutover')
+    expect(leave.dropFirst).toBeUndefined()
+    expect(leave.shard!.replicas).toEqual(shardOf(1, ['a', 'b', 'c']).replicas)
+    expect(leave.shard!.epoch).toBe(11)
+    expect(finishRollback(move, leave.shard!)).toEqual({phase: 'rolledback', reason: 'rolled back by operator', dropFirst: 'd'})
   })
 
   it('rolls back straight from cutover (the source is still written) and refuses once the source is gone', () => {

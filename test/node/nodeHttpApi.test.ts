@@ -133,6 +133,26 @@ describe('NodeHttpApi through NodeClient', {timeout: 30_000}, () => {
     expect(await codeOf(client.digest(0, 9))).toBe('BAD_INPUT')
   })
 
+  it('given a split the node saw only the child of, when a stale router writes the parent at its old epoch, then the node confirms the parent and answers STALE_EPOCH', async () => {
+    const quarter = half / 2
+    // etcd: shard 0 split at `quarter` (epoch 5, lower half) and child 9 (epoch 5, upper half).
+    map.set({id: 0, range: {lo: 0, hi: quarter}, epoch: 5, replicas: [{node: 'me', role: 'voter'}]}, {localToo: false})
+    map.set({id: 9, range: {lo: quarter, hi: half}, epoch: 5, replicas: [{node: 'me', role: 'voter'}]}, {localToo: false})
+    // The node learns of the child (e.g. a barrier's accept for a move of it) but still holds the parent at epoch 4.
+    await client.accept(9, 5)
+    expect(map.get(0)!.epoch).toBe(4)
+    const childKey = keyIn(quarter, half, 'split')
+    const err = await client.apply(0, 4, [{key: childKey, version: v(1), value: Buffer.from('stale-router')}]).catch((e: unknown) => e)
+    expect(isNodeRequestError(err, 'STALE_EPOCH')).toBe(true)
+    expect(map.get(0)!.epoch).toBe(5)
+    // Through the child, at its epoch, the write is taken.
+    expect(await codeOf(client.apply(9, 5, [{key: childKey, version: v(2), value: Buffer.from('ok')}]))).toBe('ok')
+    // Undo for the tests below: shard 0 back to the whole lower half, the child gone.
+    map.etcd.delete(9)
+    map.local.delete(9)
+    map.set({id: 0, range: {lo: 0, hi: half}, epoch: 4, replicas: [{node: 'me', role: 'voter'}]})
+  })
+
   it('given roles, when requests need another role, then NOT_OWNER (not STALE_EPOCH) answers', async () => {
     expect(await codeOf(client.get(1, 1, keyIn(half, HASH_SPACE, 'c')))).toBe('NOT_OWNER')
     expect(await codeOf(client.get(7, 1, Buffer.from('x')))).toBe('NOT_OWNER')

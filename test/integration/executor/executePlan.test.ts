@@ -21,6 +21,7 @@ import {type Plan} from '../../../src/model/plan.js'
 import {type Shard} from '../../../src/model/shard.js'
 import {loadClusterToken} from '../../../src/node/clusterToken.js'
 import {NodeClient} from '../../../src/node/nodeClient.js'
+import {StorageEngine} from '../../../src/node/storageEngine.js'
 import {type NodeRecord} from '../../../src/node/protocol.js'
 import {planRebalance} from '../../../src/planner/planRebalance.js'
 import {StoreSet, uniqueCluster} from '../../support/testStore.js'
@@ -222,29 +223,54 @@ describe('apply on real etcd and real nodes', () => {
     expect(second.moves.filter((m) => m.phase !== 'skipped').every((m) => m.phase === 'done')).toBe(true)
   })
 
-  it('fails safe when the destination dies mid-copy: the move aborts to the old replicas with the reason, and a new plan succeeds', async () => {
+  it('fails safe when the destination dies mid-copy: the move aborts to the old replicas, stays aborting until the destination is back and has dropped its partial copy (across an executor restart), and a new plan succeeds', async () => {
     await setNodeState(ctx, 'n2', 'active')
     const plan = await drainPlan('n3', 'drain-n3')
     const first = plan.actions.find((a) => a.kind === 'move')!
     const before = (await listShards(ctx)).shards.find((s) => s.value.id === first.shard)!.value
-    const running = run(plan, {throttle: 20 * 1024, limits: {maxConcurrent: 1, perNode: 1}, options: {...input().options, chunkBytes: 4096, nodeRetryMs: 2000}})
+    const keysOn = async (node: string) => (await client(node).stats()).storage.keys
+    const dstKeysBefore = await keysOn(first.to)
+    const abort = new AbortController()
+    const running = run(plan, {throttle: 20 * 1024, limits: {maxConcurrent: 1, perNode: 1}, options: {...input().options, chunkBytes: 4096, nodeRetryMs: 2000}}, abort.signal)
     let copying: {id: string; to: string} | undefined
     for (let i = 0; i < 200 && !copying; i++) {
       await sleepFor(100)
       const {items} = await ctx.store.list(ctx.keys.movesPrefix)
-      copying = items.map((kv) => JSON.parse(kv.value)).find((m) => m.plan === 'drain-n3' && m.phase === 'copying')
+      copying = items.map((kv) => JSON.parse(kv.value)).find((m) => m.plan === 'drain-n3' && m.phase === 'copying' && m.progress.bytes > 0)
     }
     expect(copying).toBeDefined()
+    expect(copying!.to).toBe(first.to)
     await procOf[copying!.to]!.kill()
-    const {result} = await running
+    // The shard goes back to its old replicas at once (writes resume), but the move is not
+    // over: the destination's partial copy is still on its disk.
+    let shardBack = false
+    let phase = ''
+    for (let i = 0; i < 300 && !shardBack; i++) {
+      await sleepFor(100)
+      const s = (await listShards(ctx)).shards.find((x) => x.value.id === first.shard)!.value
+      shardBack = s.replicas.every((r) => r.node !== copying!.to) && s.epoch > before.epoch + 1
+      phase = JSON.parse((await ctx.store.get(ctx.keys.move(copying!.id)))!.value).phase
+    }
+    expect(shardBack).toBe(true)
+    await sleepFor(1500) // give a wrong executor time to declare the move over
+    phase = JSON.parse((await ctx.store.get(ctx.keys.move(copying!.id)))!.value).phase
+    expect(phase).toBe('aborting')
+    // Kill the executor between the abort and the drop, then bring the destination back.
+    abort.abort()
+    const {result: stopped} = await running
+    expect(stopped.moves.find((m) => m.id === copying!.id)!.phase).toBe('aborting')
+    await startNode(copying!.to)
+    expect(await keysOn(copying!.to)).toBeGreaterThan(dstKeysBefore) // the leftover copy is there
+    const {result, events} = await run(undefined, {limits: {maxConcurrent: 1, perNode: 1}})
     const failed = result.moves.find((m) => m.id === copying!.id)!
     expect(failed.phase).toBe('aborted')
     expect(failed.reason).toMatch(new RegExp(`destination ${copying!.to} unreachable|destination node "${copying!.to}" is not up`))
+    expect(events.some((e) => e.type === 'info' && new RegExp(`dropped \\d+ record\\(s\\) of shard ${first.shard}'s range on ${copying!.to}`).test(e.message))).toBe(true)
+    expect(await keysOn(copying!.to)).toBe(dstKeysBefore)
     const after = (await listShards(ctx)).shards.find((s) => s.value.id === failed.shard)!.value
     expect(after.replicas.map((r) => r.node).sort()).toEqual(before.replicas.map((r) => r.node).sort())
     expect(after.replicas.every((r) => r.role === 'voter')).toBe(true)
-    // Bring the node back: a fresh plan moves everything off n3.
-    await startNode(copying!.to)
+    // A fresh plan moves everything off n3.
     const retry = planRebalance(await readSnapshot(ctx), {drainOnly: true}, {id: 'drain-n3-retry', createdAt: new Date().toISOString()})
     const {result: second} = await run(retry)
     expect(second.moves.every((m) => m.phase === 'done')).toBe(true)
@@ -253,6 +279,33 @@ describe('apply on real etcd and real nodes', () => {
       expect(s.replicas.map((r) => r.node)).not.toContain('n3')
       expect(await readAll(s.replicas[0]!.node, s)).toHaveLength(KEYS_PER_SHARD)
     }
+  }, 180_000)
+
+  it('makes a destination drop stray data of the range before it joins, so a leftover never merges back', async () => {
+    await setNodeState(ctx, 'n3', 'active')
+    const plan = await drainPlan('n2', 'drain-n2-stray')
+    const first = plan.actions.find((a) => a.kind === 'move')!
+    const shard = (await listShards(ctx)).shards.find((s) => s.value.id === first.shard)!.value
+    // Plant a leftover on the destination, as an older executor's best-effort drop left them:
+    // a key the shard never had, written into the node's own data dir while it is down.
+    let key = ''
+    for (let i = 0; !key && i < 1_000_000; i++) {
+      const h = keyHash(`stray-${i}`)
+      if (h >= shard.range.lo && h < shard.range.hi) key = `stray-${i}`
+    }
+    await procOf[first.to]!.kill()
+    const engine = StorageEngine.open({dir: join(dir, first.to), nodeId: first.to, tombstoneGraceMs: 3_600_000, synchronous: 'FULL'})
+    await engine.apply([{key: Buffer.from(key), value: Buffer.from('resurrected'), version: formatHlc({wall: Date.now() - 60_000, counter: 0, writer: 'old'})}])
+    engine.close()
+    await startNode(first.to)
+    const {result} = await run(plan, {limits: {maxConcurrent: 1, perNode: 1}})
+    expect(result.moves.every((m) => m.phase === 'done')).toBe(true)
+    const moved = (await listShards(ctx)).shards.find((s) => s.value.id === first.shard)!.value
+    expect(moved.replicas.map((r) => r.node)).toContain(first.to)
+    const records = await readAll(first.to, moved)
+    expect(records).toHaveLength(KEYS_PER_SHARD)
+    expect(records.find((r) => r.key.toString() === key)).toBeUndefined()
+    await setNodeState(ctx, 'n2', 'active')
   }, 120_000)
 
   it('rolls a cut-over move back during the cleanup grace, keeping writes made after cutover', async () => {
@@ -287,4 +340,51 @@ describe('apply on real etcd and real nodes', () => {
     expect(records.find((r) => r.key.toString() === key)?.value?.toString()).toBe('after-cutover')
     await expect(requestRollback(ctx, draining!.id)).resolves.toMatchObject({changed: false})
   }, 120_000)
+
+  it('refuses to cancel moves it cannot cancel, saying why, and changes nothing', async () => {
+    const {shards} = await listShards(ctx)
+    const s = shards[0]!.value
+    const at = new Date().toISOString()
+    const record = (id: string, phase: string) => ({id, plan: 'manual', index: 0, shard: s.id, from: 'n1', to: 'n2', baseEpoch: s.epoch, epoch: s.epoch, phase, progress: {bytes: 0, keys: 0, totalBytes: 0, rateBytesPerSec: 0, cursor: null, stalled: false}, cancelRequested: false, rollbackRequested: false, reason: phase === 'aborting' ? 'destination down' : null, attempts: 0, createdAt: at, updatedAt: at, cutoverAt: null, copyStartedAt: null})
+    const cases: [string, RegExp | {changed: false; message: RegExp}][] = [
+      ['release', /has cut over \(phase release\) and cannot be cancelled/],
+      ['rb-cutover', /is being rolled back \(phase rb-cutover\) and cannot be cancelled/],
+      ['rolledback', {changed: false, message: /already finished \(rolledback\)/}],
+      ['aborting', {changed: false, message: /already being aborted \(destination down\)/}],
+    ]
+    for (const [phase, want] of cases) {
+      const id = `manual-cancel-${phase}`
+      await ctx.store.put(ctx.keys.move(id), JSON.stringify(record(id, phase)))
+      const before = (await ctx.store.get(ctx.keys.move(id)))!.modRevision
+      if (want instanceof RegExp) await expect(requestCancel(ctx, id)).rejects.toThrow(want)
+      else {
+        const r = await requestCancel(ctx, id)
+        expect(r.changed).toBe(false)
+        expect(r.message).toMatch(want.message)
+      }
+      expect((await ctx.store.get(ctx.keys.move(id)))!.modRevision).toBe(before)
+      await ctx.store.delete(ctx.keys.move(id))
+    }
+  })
+
+  it('marks a move failed, with the reason and its attempts counted, when its abort hits a broken invariant instead of retrying forever', async () => {
+    const {shards} = await listShards(ctx)
+    const s = shards[0]!.value
+    const voter = s.replicas[0]!.node
+    const other = NODE_IDS.find((n) => n !== voter)!
+    const at = new Date().toISOString()
+    const id = 'manual-broken-abort'
+    // An abort whose "destination" is already a voter of the shard: the machine refuses to remove it.
+    const move = {id, plan: 'manual', index: 0, shard: s.id, from: other, to: voter, baseEpoch: s.epoch, epoch: s.epoch, phase: 'aborting', progress: {bytes: 0, keys: 0, totalBytes: 0, rateBytesPerSec: 0, cursor: null, stalled: false}, cancelRequested: false, rollbackRequested: false, reason: 'cancelled by operator', attempts: 0, createdAt: at, updatedAt: at, cutoverAt: null, copyStartedAt: null}
+    await ctx.store.put(ctx.keys.move(id), JSON.stringify(move))
+    const {result} = await run(undefined)
+    const failed = result.moves.find((m) => m.id === id)!
+    expect(failed.phase).toBe('failed')
+    expect(failed.reason).toMatch(new RegExp(`terminal error in aborting: cannot abort move ${id}: ${voter} is already voter.*was: cancelled by operator.*needs an operator`))
+    const stored = JSON.parse((await ctx.store.get(ctx.keys.move(id)))!.value)
+    expect(stored.attempts).toBe(1)
+    const after = (await listShards(ctx)).shards.find((x) => x.value.id === s.id)!.value
+    expect(after).toEqual(s)
+    await ctx.store.delete(ctx.keys.move(id))
+  })
 })

@@ -1,0 +1,58 @@
+import {majority} from '../router/quorum.js'
+
+/** CopySourceInput is what the copy-source choice looks at, read just before copying. */
+export interface CopySourceInput {
+  shard: number
+  /** from is the replica being replaced; to the destination. */
+  from: string
+  to: string
+  /** oldSet is the old replica set O (the shard's voters before cutover, `from` included). */
+  oldSet: readonly string[]
+  /** alive are the nodes holding a live lease now. */
+  alive: ReadonlySet<string>
+  /**
+   * routerW lists the `--w` every registered router published: a number, null (a majority
+   * of the shard's voters) or undefined (an older router that does not say: assumed 1).
+   */
+  routerW: readonly (number | null | undefined)[]
+}
+
+/** CopySourceDecision: copy from `sources` (merged by LWW on the destination), or wait for the reason given. */
+export type CopySourceDecision = {kind: 'copy'; sources: string[]} | {kind: 'wait'; reason: string}
+
+/**
+ * effectiveWriteQuorum is the smallest write quorum any router may have acknowledged a
+ * write of a shard with `voters` voters under: the minimum over routers (undefined counts
+ * as 1, a router that does not say may run with `--w 1`), clamped to the voter count;
+ * a majority when no router is registered.
+ */
+export function effectiveWriteQuorum(voters: number, routerW: readonly (number | null | undefined)[]): number {
+  const each = routerW.map((w) => (w === undefined ? 1 : w === null ? majority(voters) : Math.min(w, voters)))
+  return Math.max(1, each.length === 0 ? majority(voters) : Math.min(...each))
+}
+
+/**
+ * chooseCopySources (pure) picks the replicas a move's copy reads from so that it cannot
+ * miss an acknowledged write. The source `from` alone is always safe (every write
+ * acknowledged before the barrier is on it or on every other old replica). When it is
+ * down, a set S of the other old replicas is safe only if no write quorum fits outside
+ * it: |O \ S| < w. With w = 1 that is never true without `from` (a write acknowledged by
+ * the source alone is nowhere else), so the move waits for the source, with a reason
+ * that says so; with w >= 2 the live other replicas are used when enough of them are up.
+ */
+export function chooseCopySources(input: CopySourceInput): CopySourceDecision {
+  const {shard, from, to, oldSet, alive} = input
+  if (alive.has(from)) return {kind: 'copy', sources: [from]}
+  const w = effectiveWriteQuorum(oldSet.length, input.routerW)
+  if (w <= 1) {
+    return {kind: 'wait', reason: `source ${from} of shard ${shard} is down and writes may be acknowledged with w = 1: only ${from} is sure to hold every acknowledged write; waiting for it (the move aborts if it stays down)`}
+  }
+  const others = oldSet.filter((n) => n !== from && n !== to)
+  const live = others.filter((n) => alive.has(n))
+  const outside = oldSet.length - live.length
+  if (live.length === 0 || outside >= w) {
+    const down = oldSet.filter((n) => !alive.has(n))
+    return {kind: 'wait', reason: `source ${from} of shard ${shard} is down and ${down.join(', ')} ${down.length === 1 ? 'is' : 'are'} down: with w = ${w}, copying from ${live.length ? live.join(', ') : 'no replica'} could miss an acknowledged write; waiting for them`}
+  }
+  return {kind: 'copy', sources: live}
+}

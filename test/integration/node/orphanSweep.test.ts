@@ -1,0 +1,76 @@
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
+import {listShards} from '../../../src/cluster/clusterRepo.js'
+import {initCluster} from '../../../src/cluster/initCluster.js'
+import {parseNodeSpecs} from '../../../src/cluster/nodeSpec.js'
+import {makeServiceContext, type ServiceContext} from '../../../src/cluster/serviceContext.js'
+import {freePort} from '../../../src/localEtcd/freePort.js'
+import {keyHash} from '../../../src/model/hash.js'
+import {formatHlc} from '../../../src/model/hlc.js'
+import {type Shard} from '../../../src/model/shard.js'
+import {loadClusterToken} from '../../../src/node/clusterToken.js'
+import {NodeClient} from '../../../src/node/nodeClient.js'
+import {StorageEngine} from '../../../src/node/storageEngine.js'
+import {StoreSet, uniqueCluster} from '../../support/testStore.js'
+import {waitFor} from '../router/dataPlane.js'
+import {type NodeProcess, startNodeProcess} from './nodeProcess.js'
+
+const stores = new StoreSet()
+const procs: NodeProcess[] = []
+let ctx: ServiceContext
+let dir: string
+let client: NodeClient | undefined
+
+function keyIn(shard: Shard, prefix: string): string {
+  for (let i = 0; i < 1_000_000; i++) {
+    const h = keyHash(`${prefix}-${i}`)
+    if (h >= shard.range.lo && h < shard.range.hi) return `${prefix}-${i}`
+  }
+  throw new Error('no key found')
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'shardctl-orphan-'))
+})
+
+afterAll(async () => {
+  await client?.destroy()
+  await Promise.all(procs.map((p) => p.kill()))
+  stores.closeAll()
+  rmSync(dir, {recursive: true, force: true})
+})
+
+describe('a node removes data of ranges it holds no role for', () => {
+  it('after --orphan-grace, leftovers in a range of another node are removed and its own data stays', async () => {
+    const endpoint = inject('etcdEndpoint')
+    const cluster = uniqueCluster('orphan')
+    ctx = makeServiceContext(stores.open(endpoint, cluster), {cluster})
+    const ports = {n1: await freePort(), n2: await freePort(), n3: await freePort()}
+    await initCluster(ctx, {shards: 12, rf: 1, nodes: parseNodeSpecs(`n1=127.0.0.1:${ports.n1},n2=127.0.0.1:${ports.n2},n3=127.0.0.1:${ports.n3}`), force: false})
+    const {shards} = await listShards(ctx)
+    // The node under test: the one holding shard 0 (rf 1 over 3 nodes: others hold the rest).
+    const id = shards[0]!.value.replicas[0]!.node as 'n1' | 'n2' | 'n3'
+    const port = ports[id]
+    const mine = shards.map((s) => s.value).filter((s) => s.replicas.some((r) => r.node === id))
+    const others = shards.map((s) => s.value).filter((s) => !s.replicas.some((r) => r.node === id))
+    expect(mine.length).toBeGreaterThan(0)
+    expect(others.length).toBeGreaterThan(0)
+    // Plant data in the node's data dir: 3 leftovers in a range it holds no role for, 2 records of its own shard.
+    const engine = StorageEngine.open({dir: join(dir, id), nodeId: id, tombstoneGraceMs: 3_600_000, synchronous: 'FULL'})
+    const v = formatHlc({wall: Date.now(), counter: 0, writer: 'test'})
+    const leftovers = [0, 1, 2].map((i) => keyIn(others[0]!, `left-${i}`))
+    const own = [0, 1].map((i) => keyIn(mine[0]!, `own-${i}`))
+    await engine.apply([...leftovers, ...own].map((k) => ({key: Buffer.from(k), value: Buffer.from('x'), version: v})))
+    engine.close()
+    const proc = await startNodeProcess({endpoint, cluster, id, port, dataDir: join(dir, id), extra: ['--orphan-grace', '1s']})
+    procs.push(proc)
+    client = new NodeClient({node: id, address: `127.0.0.1:${port}`, token: await loadClusterToken(ctx, {create: false}), timeoutMs: 5000})
+    expect((await client.stats()).storage.keys).toBe(5) // nothing removed before the grace
+    await waitFor(async () => ((await client!.stats()).storage.keys === 2 ? true : undefined), 'the leftovers to be removed', 20_000)
+    const s = mine[0]!
+    for (const k of own) expect((await client.get(s.id, s.epoch, Buffer.from(k))).record?.value?.toString()).toBe('x')
+    expect(proc.logs()).toMatch(/removed data of a range this node holds no role for/)
+  }, 60_000)
+})

@@ -1,0 +1,141 @@
+import {describe, expect, it} from 'vitest'
+import {type HashRange} from '../../src/model/range.js'
+import {type ReplicaRole, type Shard} from '../../src/model/shard.js'
+import {OrphanSweeper, OrphanTracker, RangeWriteGate} from '../../src/node/orphanSweeper.js'
+import {type HeldShard, type ShardView} from '../../src/node/shardMapFollower.js'
+
+describe('OrphanTracker', () => {
+  it('reports a shard only after it stayed orphaned at one epoch for the whole grace', () => {
+    const t = new OrphanTracker(1000)
+    expect(t.observe(0, [{id: 1, epoch: 3, orphaned: true}])).toEqual([])
+    expect(t.observe(999, [{id: 1, epoch: 3, orphaned: true}])).toEqual([])
+    expect(t.observe(1000, [{id: 1, epoch: 3, orphaned: true}])).toEqual([1])
+  })
+
+  it('restarts the clock when the epoch changes or the shard stops being orphaned in between', () => {
+    const t = new OrphanTracker(1000)
+    t.observe(0, [{id: 1, epoch: 3, orphaned: true}, {id: 2, epoch: 1, orphaned: true}])
+    t.observe(500, [{id: 1, epoch: 4, orphaned: true}, {id: 2, epoch: 1, orphaned: false}])
+    expect(t.observe(1200, [{id: 1, epoch: 4, orphaned: true}, {id: 2, epoch: 1, orphaned: true}])).toEqual([])
+    expect(t.observe(1500, [{id: 1, epoch: 4, orphaned: true}, {id: 2, epoch: 1, orphaned: true}])).toEqual([1])
+    expect(t.observe(2200, [{id: 1, epoch: 4, orphaned: true}, {id: 2, epoch: 1, orphaned: true}])).toEqual([1, 2])
+  })
+})
+
+/** A map whose "etcd" side tests edit; `me` is this node. */
+class FakeMap implements ShardView {
+  readonly local = new Map<number, Shard>()
+  readonly etcd = new Map<number, Shard>()
+  onRefresh?: () => void
+  get(id: number) {
+    return this.local.get(id)
+  }
+  async refresh(id: number) {
+    this.onRefresh?.()
+    const s = this.etcd.get(id)
+    if (s) this.local.set(id, s)
+    return this.local.get(id)
+  }
+  roleOf(s: Shard): ReplicaRole | undefined {
+    return s.replicas.find((r) => r.node === 'me')?.role
+  }
+  held(): HeldShard[] {
+    return []
+  }
+  all() {
+    return [...this.local.values()]
+  }
+  mapRevision() {
+    return 1n
+  }
+  set(s: Shard) {
+    this.local.set(s.id, s)
+    this.etcd.set(s.id, s)
+  }
+}
+
+/** FakeStorage counts keys per hash and deletes ranges, like the engine's range ops. */
+class FakeStorage {
+  readonly hashes: number[] = []
+  rangeTotals(r: HashRange) {
+    return {keys: this.hashes.filter((h) => h >= r.lo && h < r.hi).length}
+  }
+  async deleteRange(r: HashRange) {
+    const before = this.hashes.length
+    for (let i = this.hashes.length - 1; i >= 0; i--) if (this.hashes[i]! >= r.lo && this.hashes[i]! < r.hi) this.hashes.splice(i, 1)
+    return before - this.hashes.length
+  }
+}
+
+const shard = (id: number, lo: number, hi: number, epoch: number, replicas: [string, ReplicaRole][]): Shard => ({id, range: {lo, hi}, epoch, replicas: replicas.map(([node, role]) => ({node, role}))})
+const log = {info() {}, warn() {}, error() {}}
+
+function world() {
+  const map = new FakeMap()
+  const storage = new FakeStorage()
+  let now = 0
+  const sweeper = new OrphanSweeper({nodeId: 'me', map, storage, gate: new RangeWriteGate(), log, graceMs: 1000, now: () => now})
+  return {map, storage, sweeper, at: (t: number) => (now = t)}
+}
+
+describe('OrphanSweeper', () => {
+  it('removes data of a range this node holds no role for after the grace, and keeps the ranges it holds (leaving too)', async () => {
+    const {map, storage, sweeper, at} = world()
+    map.set(shard(1, 0, 100, 2, [['a', 'voter']])) // orphaned here
+    map.set(shard(2, 100, 200, 2, [['me', 'voter']]))
+    map.set(shard(3, 200, 300, 2, [['a', 'voter'], ['me', 'leaving']]))
+    storage.hashes.push(5, 6, 150, 250)
+    expect(await sweeper.sweep()).toBe(0)
+    at(1000)
+    expect(await sweeper.sweep()).toBe(2)
+    expect(storage.hashes).toEqual([150, 250])
+  })
+
+  it('keeps the data when etcd says the node has a role now (it joined since its view was read)', async () => {
+    const {map, storage, sweeper, at} = world()
+    map.set(shard(1, 0, 100, 2, [['a', 'voter']]))
+    storage.hashes.push(5)
+    await sweeper.sweep()
+    map.etcd.set(1, shard(1, 0, 100, 3, [['a', 'voter'], ['me', 'joining']]))
+    at(2000)
+    expect(await sweeper.sweep()).toBe(0)
+    expect(storage.hashes).toEqual([5])
+  })
+
+  it('holds a write to the range at the gate while it deletes, so a write that became legitimate is not deleted', async () => {
+    const map = new FakeMap()
+    const storage = new FakeStorage()
+    const gate = new RangeWriteGate()
+    let now = 0
+    const sweeper = new OrphanSweeper({nodeId: 'me', map, storage, gate, log, graceMs: 1000, now: () => now})
+    map.set(shard(1, 0, 100, 2, [['a', 'voter']]))
+    storage.hashes.push(5)
+    await sweeper.sweep()
+    now = 1000
+    const order: string[] = []
+    let writeDone: Promise<void> | undefined
+    map.onRefresh = () => {
+      // A write to the range arrives while the sweep holds the gate: it must wait for the deletion.
+      writeDone = gate.wait({lo: 50, hi: 60}).then(() => {
+        order.push('write')
+        storage.hashes.push(55)
+      })
+      void gate.wait({lo: 500, hi: 600}).then(() => order.push('other-range'))
+    }
+    await sweeper.sweep()
+    await writeDone
+    expect(order).toEqual(['other-range', 'write'])
+    expect(storage.hashes).toEqual([55])
+  })
+})
+
+describe('node serve --orphan-grace', () => {
+  const flags = {id: 'n1', listen: '127.0.0.1:0', 'data-dir': '/tmp/x', 'stats-interval': '5s', 'lease-ttl': '10s', 'tombstone-grace': '1h', 'shutdown-timeout': '10s', fsync: 'full', 'max-clock-offset': '500ms'}
+  it('defaults to 10 minutes, takes a duration, and refuses garbage or under a second naming the flag', async () => {
+    const {serveOptions} = await import('../../src/node/serveOptions.js')
+    expect(serveOptions(flags, log).orphanGraceMs).toBe(600_000)
+    expect(serveOptions({...flags, 'orphan-grace': '2s'}, log).orphanGraceMs).toBe(2000)
+    expect(() => serveOptions({...flags, 'orphan-grace': '500ms'}, log)).toThrow(/--orphan-grace must be at least 1s/)
+    expect(() => serveOptions({...flags, 'orphan-grace': 'soon'}, log)).toThrow(/--orphan-grace: "soon" is not a duration/)
+  })
+})
