@@ -183,7 +183,8 @@ describe('storage node process', () => {
     expect(wrongShard.status).toBe(400)
     for (const r of [noToken, unknown, badEpoch, badBody, oversize, wrongShard]) expect(r.body).not.toMatch(/\n\s+at /)
     const health = await raw('n1', 'GET', '/healthz')
-    expect(JSON.parse(health.body)).toEqual({node: 'n1', serving: true})
+    expect(JSON.parse(health.body)).toMatchObject({node: 'n1', serving: true, clockOk: true})
+    expect(typeof JSON.parse(health.body).clock).toBe('number') // peers measure their clock offset from it
   })
 
   it('fences epochs: a newer epoch is learned from etcd and served; the old one is then refused with a distinct retriable STALE_EPOCH carrying the node epoch', async () => {
