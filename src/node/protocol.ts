@@ -124,6 +124,8 @@ export const DigestResponseSchema = z.object({
   counts: z.array(z.number().int().nonnegative()),
   /** tombstonesBefore is the cutoff the node used (present when the request carried one). */
   tombstonesBefore: z.number().int().optional(),
+  /** tombstonesExcluded counts the tombstones older than the cutoff that were left out (what a purge would delete). */
+  tombstonesExcluded: z.number().int().nonnegative().optional(),
 })
 
 /** DigestResponse is a validated digest. */

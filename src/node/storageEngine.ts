@@ -80,6 +80,8 @@ export interface RangeDigest {
   bounds: number[]
   buckets: string[]
   counts: number[]
+  /** tombstonesExcluded counts the tombstones a cutoff left out (present when a cutoff was given). */
+  tombstonesExcluded?: number
 }
 
 /** RangeTotals are the records (tombstones included) and bytes (keys + values) stored in a range. */
@@ -439,24 +441,26 @@ export class StorageEngine {
       buckets.push(hex32(xhi) + hex32(xlo))
       counts.push(n)
     }
-    if (tombstonesBefore !== undefined) this.excludeTombstones(range, tombstonesBefore, layout.bounds, buckets, counts)
-    return {bounds: layout.bounds, buckets, counts}
+    if (tombstonesBefore === undefined) return {bounds: layout.bounds, buckets, counts}
+    const tombstonesExcluded = this.excludeTombstones(range, tombstonesBefore, layout.bounds, buckets, counts)
+    return {bounds: layout.bounds, buckets, counts, tombstonesExcluded}
   }
 
-  /** excludeTombstones XORs out of `buckets` (and `counts`) every tombstone of `range` older than `before`. */
-  private excludeTombstones(range: HashRange, before: number, bounds: readonly number[], buckets: string[], counts: number[]): void {
+  /** excludeTombstones XORs out of `buckets` (and `counts`) every tombstone of `range` older than `before`; returns how many. */
+  private excludeTombstones(range: HashRange, before: number, bounds: readonly number[], buckets: string[], counts: number[]): number {
     const hi = buckets.map((b) => Number.parseInt(b.slice(0, 8), 16))
     const lo = buckets.map((b) => Number.parseInt(b.slice(8), 16))
-    let touched = false
+    let excluded = 0
     for (const row of this.stmts.tombstonesBefore.iterate(before, range.lo, range.hi)) {
       const b = bucketOf(bounds, row.h)
       const [a, c] = recordHash(row.k, row.ver, null)
       hi[b] = (hi[b]! ^ a) >>> 0
       lo[b] = (lo[b]! ^ c) >>> 0
       counts[b]!--
-      touched = true
+      excluded++
     }
-    if (touched) for (let b = 0; b < buckets.length; b++) buckets[b] = hex32(hi[b]!) + hex32(lo[b]!)
+    if (excluded > 0) for (let b = 0; b < buckets.length; b++) buckets[b] = hex32(hi[b]!) + hex32(lo[b]!)
+    return excluded
   }
 
   /**

@@ -163,7 +163,9 @@ async function repairShard(shard: Shard, client: (node: string) => NodeClient | 
     if (round === 0) report.differingBuckets = differing.length
     if (differing.length === 0) {
       report.converged = report.unreachable.length === 0
-      if (report.converged && (opts.purge ?? true)) await purgeShard(shard, client, cutoff, report)
+      // Fence (a scan of the shard) only when some replica holds tombstones to purge.
+      const expired = [...digests.values()].some((d) => (d.tombstonesExcluded ?? 1) > 0)
+      if (report.converged && expired && (opts.purge ?? true)) await purgeShard(shard, client, cutoff, report)
       return report
     }
     report.rounds = round + 1
