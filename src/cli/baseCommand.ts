@@ -4,6 +4,7 @@ import {makeServiceContext, type ServiceContext} from '../cluster/serviceContext
 import {EtcdStore} from '../etcd/etcdStore.js'
 import {readLocalEtcdState} from '../localEtcd/localEtcdService.js'
 import {renderError} from './renderError.js'
+import {EXIT_CODES, type ErrorCode} from '../errors/codes.js'
 import {existsSync} from 'node:fs'
 
 /**
@@ -23,6 +24,15 @@ export abstract class BaseCommand extends Command {
     else process.stderr.write(`${rendered.line}\n`)
     if (process.env.DEBUG && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`)
     return this.exit(rendered.exitCode)
+  }
+
+  /**
+   * setExitCode makes the process end with `code`'s exit code (from the one table in
+   * src/errors/codes.ts) once the command has printed its result: for runs that did
+   * something worth reporting but did not succeed (interrupted, incomplete).
+   */
+  protected setExitCode(code: ErrorCode): void {
+    process.exitCode = EXIT_CODES[code]
   }
 }
 

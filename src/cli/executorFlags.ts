@@ -1,7 +1,7 @@
-import {createInterface} from 'node:readline/promises'
 import {abortableSleep} from '../clock/abortableSleep.js'
 import {Flags, type Interfaces} from '@oclif/core'
 import {UserError} from '../errors/errors.js'
+import {currentTerminals, needsQuestion, type TerminalState} from './confirmation.js'
 import {type ApplyDeps, type ApplyInput} from '../executor/executePlan.js'
 import {defaultAimd} from '../executor/adaptiveThrottle.js'
 import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent} from '../executor/executorEnv.js'
@@ -37,11 +37,11 @@ function flagValue<T>(flag: string, parse: (s: string) => T, raw: string | undef
 /**
  * executorInput turns the flags into the executor's input (everything but the plan).
  * Throws UserError(BAD_INPUT) naming the flag for a malformed value, or when confirmation
- * would be needed but stdin is not a terminal and --yes was not given.
+ * would be needed but the question could not be seen or answered (see {@link needsQuestion})
+ * and --yes was not given.
  */
-export function executorInput(flags: ExecutorFlagValues, holder: string, confirm: (p: Preflight | undefined, interactive: boolean) => Promise<boolean>): Omit<ApplyInput, 'plan'> {
-  const interactive = process.stdin.isTTY === true && !flags.yes
-  if (!flags.yes && !interactive) throw new UserError('BAD_INPUT', 'refusing to run moves without confirmation: stdin is not a terminal', 'pass --yes to run non-interactively (CI)')
+export function executorInput(flags: ExecutorFlagValues, holder: string, confirm: (p: Preflight | undefined, interactive: boolean) => Promise<boolean>, tty: TerminalState = currentTerminals()): Omit<ApplyInput, 'plan'> {
+  const interactive = needsQuestion(flags.yes, tty, 'run moves')
   return {
     limits: {maxConcurrent: flags['max-concurrent'], perNode: flags['per-node']},
     throttle: flags.throttle === 'auto' ? null : (flagValue('--throttle', parseRate, flags.throttle, '50MiB/s or auto') ?? null),
@@ -73,16 +73,6 @@ export function describePreflight(p: Preflight): string[] {
     lines.push(`  ${v.ok ? '✓' : '✗'} ${what}${v.reason ? ` — skipped: ${v.reason}` : ''}`)
   }
   return lines
-}
-
-/** askYesNo asks on the terminal; true only for y/yes. */
-export async function askYesNo(question: string): Promise<boolean> {
-  const rl = createInterface({input: process.stdin, output: process.stdout})
-  try {
-    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim())
-  } finally {
-    rl.close()
-  }
 }
 
 /** withSignals runs `fn` with an AbortSignal fired by SIGINT/SIGTERM, so the executor stops cleanly. */

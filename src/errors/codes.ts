@@ -23,6 +23,9 @@ export const ERROR_CODES = [
   'TOO_LARGE', // data plane: a request body, key or value over its limit
   'NODE_UNREACHABLE', // data plane: a node did not answer (connection refused, reset or timed out)
   'QUORUM_FAILED', // router: too few replicas of a shard answered to reach the read or write quorum
+  'DECLINED', // the operator answered "no" to a confirmation question: nothing was recorded or changed
+  'INTERRUPTED', // stopped by Ctrl-C / SIGTERM before it finished; what was recorded resumes with `apply --resume`
+  'INCOMPLETE', // ran to its end without reaching its goal (a move aborted or failed, a drained node still holds replicas)
   'INTERNAL', // a bug
 ] as const
 
@@ -54,4 +57,9 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   TOO_LARGE: 16,
   NODE_UNREACHABLE: 17,
   QUORUM_FAILED: 18,
+  // 1, as `apply` always exited when a move aborted: scripts already read it as "did not finish".
+  INCOMPLETE: 1,
+  DECLINED: 19,
+  // 128 + SIGINT, what shells report for a Ctrl-C'd program.
+  INTERRUPTED: 130,
 }

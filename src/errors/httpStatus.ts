@@ -27,4 +27,8 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   TOO_LARGE: 413,
   NODE_UNREACHABLE: 503,
   QUORUM_FAILED: 503,
+  // CLI-only outcomes; the data plane never answers them.
+  DECLINED: 500,
+  INTERRUPTED: 500,
+  INCOMPLETE: 500,
 }
