@@ -35,8 +35,8 @@ export default class Apply extends EtcdCommand {
     const quit = new AbortController()
     let session: TopSession | undefined
     const input = executorInput(flags, `shardctl apply ${plan ? plan.id : '--resume'}`, async (p, interactive) => {
-      // Shown where the question is asked (stderr) when asking, so `apply > out.txt` still shows what is confirmed.
-      if (p && !this.jsonEnabled()) for (const line of describePreflight(p)) (interactive ? process.stderr.write(`${line}\n`) : this.log(line))
+      // When asking, the preflight goes where the question does (stderr, even with --json): what is confirmed is always seen.
+      if (p && (interactive || !this.jsonEnabled())) for (const line of describePreflight(p)) (interactive ? process.stderr.write(`${line}\n`) : this.log(line))
       const ok = !interactive || (await askYesNo(p ? 'Apply these actions?' : 'Resume unfinished moves?'))
       if (!ok) throw new UserError('DECLINED', 'declined: nothing was recorded or changed', 'run it again and answer y, or pass --yes')
       // The dashboard starts once confirmed, so the question is asked on a plain terminal.

@@ -17,7 +17,8 @@ export default class NodeDrain extends EtcdCommand {
   async run(): Promise<DrainResult> {
     const {args, flags} = await this.parse(NodeDrain)
     const input = executorInput(flags, `shardctl node drain ${args.id}`, async (p, interactive) => {
-      if (p && !this.jsonEnabled()) for (const line of describePreflight(p)) (interactive ? process.stderr.write(`${line}\n`) : this.log(line))
+      // When asking, the preflight goes where the question does (stderr, even with --json): what is confirmed is always seen.
+      if (p && (interactive || !this.jsonEnabled())) for (const line of describePreflight(p)) (interactive ? process.stderr.write(`${line}\n`) : this.log(line))
       if (interactive && !(await askYesNo(`Drain ${args.id}?`))) throw new UserError('DECLINED', `declined: node ${args.id} was left as it was and no move was recorded`, 'run it again and answer y, or pass --yes')
       return true
     })

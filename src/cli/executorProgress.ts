@@ -57,10 +57,13 @@ export function makeProgressSink(mode: ProgressMode, write: (line: string) => vo
       stop() {},
     }
   }
-  const spinner: Ora = ora({text: 'starting', discardStdin: false, stream: spinnerStream, isEnabled: true}).start()
+  // Started on the first event, not here: the confirmation question comes before any event,
+  // and a spinner redrawing over it would hide it.
+  let started: Ora | undefined
   const state = new Map<string, string>()
   return {
     emit(ev) {
+      const spinner = (started ??= ora({text: 'starting', discardStdin: false, stream: spinnerStream, isEnabled: true}).start())
       if (ev.type === 'phase' && ['done', 'aborted', 'skipped', 'failed'].includes(ev.phase)) {
         state.delete(ev.move)
         const line = describeEvent(ev)
@@ -76,7 +79,7 @@ export function makeProgressSink(mode: ProgressMode, write: (line: string) => vo
       spinner.text = [...state.values()].join('\n  ') || 'waiting'
     },
     stop() {
-      spinner.stop()
+      started?.stop()
     },
   }
 }
