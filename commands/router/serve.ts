@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 import {EtcdCommand} from '../../src/cli/baseCommand.js'
 import {durationFlag, listenFlag, withDefault} from '../../src/cli/flags.js'
 import {formatListen, parseDuration, parseListen} from '../../src/model/units.js'
+import {jsonLog} from '../../src/log/jsonLog.js'
 import {startRouter} from '../../src/router/routerService.js'
 import {terminationSignal} from '../../src/router/terminationSignal.js'
 
@@ -25,7 +26,9 @@ export default class RouterServe extends EtcdCommand {
     const {flags} = await this.parse(RouterServe)
     const drainMs = flags['drain-timeout']
     const ctx = await this.services(flags)
-    const log = (line: string) => process.stderr.write(`${new Date().toISOString()} router: ${line}\n`)
+    // JSON lines with time, level and msg, like the storage nodes' logs.
+    const logger = jsonLog({router: flags.id ?? null})
+    const log = (line: string) => logger.info(line)
     const router = await startRouter(ctx, {
       id: flags.id,
       listen: formatListen(flags.listen),
@@ -40,7 +43,8 @@ export default class RouterServe extends EtcdCommand {
     const signal = await terminationSignal()
     log(`${signal}: draining (up to ${drainMs} ms)`)
     const {drained, inflightAtDeadline} = await router.stop(drainMs)
-    log(drained ? 'drained; exiting' : `drain deadline passed with ${inflightAtDeadline} requests in flight; exiting`)
+    if (drained) log('drained; exiting')
+    else logger.warn(`drain deadline passed with ${inflightAtDeadline} requests in flight; exiting`)
     return {id: router.id, address: router.address, signal, drained}
   }
 }

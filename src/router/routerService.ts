@@ -75,7 +75,7 @@ export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions)
 
   const metrics = new RouterMetrics()
   const latency = new LatencyWindow()
-  const clients = new NodeClients({token, timeoutMs: opts.nodeTimeoutMs ?? 2000, connections: opts.connections ?? 32})
+  const clients = new NodeClients({token, timeoutMs: opts.nodeTimeoutMs ?? 2000, connections: opts.connections ?? 32, observe: (node, op, seconds, outcome) => metrics.upstream(node, op, seconds, outcome)})
   let serving = false
   let stopped = false
   let registration: RouterRegistration | undefined
