@@ -9,6 +9,7 @@ import {type Capacity} from '../model/resources.js'
 import {type NodeStats} from '../model/stats.js'
 import {loadClusterToken} from './clusterToken.js'
 import {LoadMeter} from './loadMeter.js'
+import {NodeMetrics, type ShardFigure} from './nodeMetrics.js'
 import {NodeHttpApi} from './nodeHttpApi.js'
 import {type NodeLog} from './nodeLog.js'
 import {ShardMapFollower} from './shardMapFollower.js'
@@ -89,7 +90,7 @@ export class StorageNode {
       const map = new ShardMapFollower(ctx, opts.id, (problem) => opts.log.warn('ignored a corrupt shard record', {problem}))
       const meter = new LoadMeter(Date.now())
       let node: StorageNode | undefined
-      const api = new NodeHttpApi({
+      const api: NodeHttpApi = new NodeHttpApi({
         nodeId: opts.id,
         token: Buffer.from(token),
         engine,
@@ -98,6 +99,8 @@ export class StorageNode {
         log: opts.log,
         serving: () => node?.serving() ?? false,
         draining: () => node?.stopping ?? false,
+        // Read at scrape time from the node's own status (held shards with their sizes).
+        metrics: new NodeMetrics((): ShardFigure[] => api.status().shards),
       })
       const server = createServer({keepAliveTimeout: 65_000, headersTimeout: 15_000, requestTimeout: 120_000}, api.handle)
       node = new StorageNode(ctx, opts, engine, map, meter, api, server)
