@@ -1,7 +1,9 @@
 import {Args, Flags} from '@oclif/core'
 import {EtcdCommand} from '../src/cli/baseCommand.js'
-import {describeEvent, makeProgressSink} from '../src/cli/executorProgress.js'
-import {askYesNo, describePreflight, EXECUTOR_FLAGS, executorInput, realDeps, withSignals} from '../src/cli/executorFlags.js'
+import {askYesNo} from '../src/cli/confirmation.js'
+import {describeEvent, makeProgressSink, progressMode} from '../src/cli/executorProgress.js'
+import {describePreflight, EXECUTOR_FLAGS, executorInput, realDeps, withSignals} from '../src/cli/executorFlags.js'
+import {applyOutcome} from '../src/cli/runOutcome.js'
 import {UserError} from '../src/errors/errors.js'
 import {readPlanFile} from '../src/plans/planFiles.js'
 import {type ApplyResult, executePlan} from '../src/executor/executePlan.js'
@@ -33,14 +35,16 @@ export default class Apply extends EtcdCommand {
     const quit = new AbortController()
     let session: TopSession | undefined
     const input = executorInput(flags, `shardctl apply ${plan ? plan.id : '--resume'}`, async (p, interactive) => {
-      if (p && !this.jsonEnabled()) for (const line of describePreflight(p)) this.log(line)
+      // When asking, the preflight goes where the question does (stderr, even with --json): what is confirmed is always seen.
+      if (p && (interactive || !this.jsonEnabled())) for (const line of describePreflight(p)) (interactive ? process.stderr.write(`${line}\n`) : this.log(line))
       const ok = !interactive || (await askYesNo(p ? 'Apply these actions?' : 'Resume unfinished moves?'))
+      if (!ok) throw new UserError('DECLINED', 'declined: nothing was recorded or changed', 'run it again and answer y, or pass --yes')
       // The dashboard starts once confirmed, so the question is asked on a plain terminal.
-      if (ok && tui) session = startTopSession(ctx, {target: plan?.options.maxImbalance ?? DEFAULT_PLAN_OPTIONS.maxImbalance, onQuit: () => quit.abort()})
+      if (tui) session = startTopSession(ctx, {target: plan?.options.maxImbalance ?? DEFAULT_PLAN_OPTIONS.maxImbalance, onQuit: () => quit.abort()})
       return ok
     })
     const ctx = await this.services(flags)
-    const sink = makeProgressSink({json: this.jsonEnabled(), tty: process.stdout.isTTY === true && !tui}, (line) => process.stdout.write(`${line}\n`))
+    const sink = makeProgressSink(progressMode(this.jsonEnabled(), {stderr: process.stderr.isTTY === true && !tui}), (line) => process.stdout.write(`${line}\n`))
     // With --tui, phases and progress come from the etcd watch; retries and notices go to its event log.
     const emit = (ev: Parameters<typeof sink.emit>[0]) => (session ? (ev.type === 'retry' || ev.type === 'info') && session.store.dispatch({type: 'executor', event: ev}) : sink.emit(ev))
     try {
@@ -48,8 +52,10 @@ export default class Apply extends EtcdCommand {
       await session?.stop()
       sink.stop()
       this.renderResult(result)
-      // A move that had to abort or fail is an operation failure for scripts and CI.
-      if ((result.counts.aborted ?? 0) + (result.counts.failed ?? 0) > 0) process.exitCode = 1
+      // Interrupted, or a move that had to abort or fail, is not success for scripts and CI.
+      const outcome = applyOutcome(result)
+      if (outcome.line) process.stderr.write(`${outcome.line}\n`)
+      if (outcome.code) this.setExitCode(outcome.code)
       return result
     } finally {
       await session?.stop()
@@ -68,6 +74,5 @@ export default class Apply extends EtcdCommand {
       .join(', ')
     this.log(`${r.stopped ? 'Stopped' : 'Finished'}: ${counts || 'no moves'}; copied ${formatBytes(r.bytesCopied)} in ${(r.durationMs / 1000).toFixed(1)} s`)
     for (const m of r.moves.filter((m) => m.phase !== 'done')) this.log(`  ${describeEvent({type: 'phase', move: m.id, shard: m.shard, from: m.from, to: m.to, phase: m.phase, reason: m.reason, at: ''})}`)
-    if (r.stopped) this.log('Resume with `shardctl apply --resume`.')
   }
 }

@@ -5,6 +5,7 @@ import {plainReporter, summaryLines, tuiReporter} from '../src/demo/demoRender.j
 import {type DemoSummary, runDemo} from '../src/demo/demoService.js'
 import {LOCAL_DIR} from '../src/localEtcd/localEtcdService.js'
 import {parseDuration, parseRate} from '../src/model/units.js'
+import {durationFlag, rateFlag, withDefault} from '../src/cli/flags.js'
 import {DEFAULT_PLAN_OPTIONS} from '../src/planner/options.js'
 import {startTopSession, type TopSession} from '../src/tui/topSession.js'
 
@@ -17,8 +18,8 @@ export default class Demo extends BaseCommand {
     nodes: Flags.integer({description: 'storage nodes', default: 4, min: 2, max: 12}),
     rf: Flags.integer({description: 'replication factor', default: 3, min: 1, max: 7}),
     shards: Flags.integer({description: 'shards', default: 16, min: 2, max: 1024}),
-    duration: Flags.string({description: 'how long the client load runs at most (the rebalance happens inside it)', default: '45s'}),
-    throttle: Flags.string({description: 'copy throttle of the rebalance', default: '64KiB/s'}),
+    duration: durationFlag({description: 'how long the client load runs at most (the rebalance happens inside it)', ...withDefault('45s', parseDuration)}),
+    throttle: rateFlag({description: 'copy throttle of the rebalance', ...withDefault('64KiB/s', parseRate)}),
     rate: Flags.integer({description: 'client requests per second', default: 150, min: 10, max: 5000}),
     rounds: Flags.integer({description: 'at most this many plan-and-apply rounds', default: 3, min: 1, max: 10}),
     'no-tui': Flags.boolean({description: 'plain output (automatic when stdout is not a terminal)'}),
@@ -27,8 +28,8 @@ export default class Demo extends BaseCommand {
   async run(): Promise<DemoSummary> {
     const {flags} = await this.parse(Demo)
     if (flags.rf > flags.nodes) throw new UserError('BAD_INPUT', `--rf ${flags.rf} needs at least ${flags.rf} nodes; --nodes is ${flags.nodes}`, 'raise --nodes or lower --rf')
-    const durationMs = parse('--duration', () => parseDuration(flags.duration), '45s')
-    const throttle = parse('--throttle', () => parseRate(flags.throttle), '64KiB/s')
+    const durationMs = flags.duration
+    const throttle = flags.throttle
     const json = this.jsonEnabled()
     const tui = !json && !flags['no-tui'] && process.stdout.isTTY === true && process.stdin.isTTY === true
     // With --json, stdout carries only the summary: the story goes to stderr.
@@ -68,13 +69,5 @@ export default class Demo extends BaseCommand {
       process.stdout.off('error', ignore)
       process.stderr.off('error', ignore)
     }
-  }
-}
-
-function parse<T>(flag: string, fn: () => T, example: string): T {
-  try {
-    return fn()
-  } catch (err) {
-    throw new UserError('BAD_INPUT', `${flag}: ${(err as Error).message}`, `e.g. ${flag} ${example}`)
   }
 }

@@ -1,5 +1,6 @@
 import {Flags} from '@oclif/core'
 import {EtcdCommand} from '../src/cli/baseCommand.js'
+import {durationFlag, withDefault} from '../src/cli/flags.js'
 import {renderTable} from '../src/cli/table.js'
 import {formatBytes, parseDuration} from '../src/model/units.js'
 import {type LoadReport, loadReport, watchLoadReport} from '../src/stats/loadReport.js'
@@ -11,8 +12,8 @@ export default class Stats extends EtcdCommand {
   static override examples = ['<%= config.bin %> stats', '<%= config.bin %> stats --json', '<%= config.bin %> stats --watch --interval 2s --for 1m']
   static override flags = {
     watch: Flags.boolean({description: 're-render on every change until interrupted', default: false}),
-    interval: Flags.string({description: 'with --watch: at most one render per interval', default: '1s'}),
-    for: Flags.string({description: 'with --watch: stop after this long (default: until Ctrl-C)'}),
+    interval: durationFlag({description: 'with --watch: at most one render per interval', ...withDefault('1s', parseDuration)}),
+    for: durationFlag({description: 'with --watch: stop after this long (default: until Ctrl-C)'}),
     count: Flags.integer({description: 'with --watch: stop after this many renders', min: 1}),
   }
 
@@ -28,7 +29,7 @@ export default class Stats extends EtcdCommand {
     const stop = () => controller.abort()
     process.once('SIGINT', stop)
     process.once('SIGTERM', stop)
-    const timer = flags.for ? setTimeout(stop, parseDuration(flags.for)) : undefined
+    const timer = flags.for !== undefined ? setTimeout(stop, flags.for) : undefined
     const tty = process.stdout.isTTY && !this.jsonEnabled()
     try {
       await watchLoadReport(
@@ -37,7 +38,7 @@ export default class Stats extends EtcdCommand {
           if (this.jsonEnabled()) process.stdout.write(`${JSON.stringify(r)}\n`)
           else this.log(`${tty ? '\u001B[2J\u001B[H' : '\n'}${render(r)}`)
         },
-        {minIntervalMs: parseDuration(flags.interval), signal: controller.signal, maxReports: flags.count},
+        {minIntervalMs: flags.interval, signal: controller.signal, maxReports: flags.count},
       )
     } finally {
       clearTimeout(timer)

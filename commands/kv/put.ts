@@ -10,11 +10,13 @@ export default class KvPut extends EtcdCommand {
   static override args = {key: Args.string({description: 'the key', required: true}), value: Args.string({description: 'the value (UTF-8); omit to use --file or stdin'})}
   static override flags = {
     router: Flags.string({description: 'router host:port (default: a live router registered in etcd)', env: 'SHARDCTL_ROUTER'}),
-    file: Flags.string({description: 'read the value from this file (binary-safe)', exclusive: ['value']}),
+    file: Flags.string({description: 'read the value from this file (binary-safe); not with a VALUE argument'}),
   }
 
   async run(): Promise<KvWriteOutput> {
     const {args, flags} = await this.parse(KvPut)
+    // oclif's `exclusive` only relates flags, so the argument/--file clash is checked here.
+    if (args.value !== undefined && flags.file !== undefined) throw new UserError('BAD_INPUT', `both a VALUE argument and --file ${flags.file} were given; nothing was written`, 'pass the value one way: as the argument, with --file, or on stdin')
     const value = args.value !== undefined ? Buffer.from(args.value, 'utf8') : flags.file ? readFile(flags.file) : readStdin()
     const out = await kvPut({router: flags.router, services: () => this.services(flags)}, args.key, value)
     this.log(`OK ${out.key} (${out.bytes} bytes) at version ${out.version}`)

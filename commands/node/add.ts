@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {EtcdCommand} from '../../src/cli/baseCommand.js'
-import {capacityFromFlag} from '../../src/cluster/capacityInput.js'
+import {capacityFlag} from '../../src/cli/flags.js'
 import {addNode, type NodeChange} from '../../src/cluster/nodeService.js'
 import {parseNodeSpec} from '../../src/cluster/nodeSpec.js'
 
@@ -11,13 +11,13 @@ export default class NodeAdd extends EtcdCommand {
   static override flags = {
     address: Flags.string({description: 'host:port the node serves on', required: true}),
     zone: Flags.string({description: 'failure zone', default: 'default'}),
-    capacity: Flags.string({description: 'per-resource capacity, e.g. reads=5000,writes=2000,bytes=100GiB'}),
+    capacity: capacityFlag({description: 'per-resource capacity, e.g. reads=5000,writes=2000,bytes=100GiB'}),
   }
 
   async run(): Promise<NodeChange> {
     const {args, flags} = await this.parse(NodeAdd)
     const spec = parseNodeSpec(`${args.id}=${flags.address}@${flags.zone}`)
-    const capacity = capacityFromFlag(flags.capacity)
+    const capacity = flags.capacity
     const result = await addNode(await this.services(flags), spec, capacity)
     this.log(result.message)
     return result

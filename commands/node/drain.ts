@@ -1,7 +1,10 @@
 import {Args} from '@oclif/core'
 import {EtcdCommand} from '../../src/cli/baseCommand.js'
-import {makeProgressSink} from '../../src/cli/executorProgress.js'
-import {askYesNo, describePreflight, EXECUTOR_FLAGS, executorInput, realDeps, withSignals} from '../../src/cli/executorFlags.js'
+import {askYesNo} from '../../src/cli/confirmation.js'
+import {makeProgressSink, progressMode} from '../../src/cli/executorProgress.js'
+import {describePreflight, EXECUTOR_FLAGS, executorInput, realDeps, withSignals} from '../../src/cli/executorFlags.js'
+import {drainOutcome} from '../../src/cli/runOutcome.js'
+import {UserError} from '../../src/errors/errors.js'
 import {type DrainResult, drainNode} from '../../src/executor/drainNode.js'
 
 export default class NodeDrain extends EtcdCommand {
@@ -14,15 +17,20 @@ export default class NodeDrain extends EtcdCommand {
   async run(): Promise<DrainResult> {
     const {args, flags} = await this.parse(NodeDrain)
     const input = executorInput(flags, `shardctl node drain ${args.id}`, async (p, interactive) => {
-      if (p && !this.jsonEnabled()) for (const line of describePreflight(p)) this.log(line)
-      return !interactive || askYesNo(`Drain ${args.id}?`)
+      // When asking, the preflight goes where the question does (stderr, even with --json): what is confirmed is always seen.
+      if (p && (interactive || !this.jsonEnabled())) for (const line of describePreflight(p)) (interactive ? process.stderr.write(`${line}\n`) : this.log(line))
+      if (interactive && !(await askYesNo(`Drain ${args.id}?`))) throw new UserError('DECLINED', `declined: node ${args.id} was left as it was and no move was recorded`, 'run it again and answer y, or pass --yes')
+      return true
     })
     const ctx = await this.services(flags)
-    const sink = makeProgressSink({json: this.jsonEnabled(), tty: process.stdout.isTTY === true}, (line) => process.stdout.write(`${line}\n`))
+    const sink = makeProgressSink(progressMode(this.jsonEnabled(), {stderr: process.stderr.isTTY === true}), (line) => process.stdout.write(`${line}\n`))
     try {
       const result = await withSignals((signal) => drainNode(ctx, args.id, input, realDeps((ev) => sink.emit(ev)), signal))
       sink.stop()
       this.log(result.message)
+      const outcome = drainOutcome(result)
+      if (outcome.line) process.stderr.write(`${outcome.line}\n`)
+      if (outcome.code) this.setExitCode(outcome.code)
       return result
     } finally {
       sink.stop()

@@ -1,5 +1,7 @@
 import {Flags} from '@oclif/core'
 import {EtcdCommand} from '../../src/cli/baseCommand.js'
+import {capacityFlag, durationFlag, listenFlag, withDefault} from '../../src/cli/flags.js'
+import {parseDuration} from '../../src/model/units.js'
 import {jsonLineLog} from '../../src/node/nodeLog.js'
 import {serveOptions} from '../../src/node/serveOptions.js'
 import {serveNode, type StopSummary} from '../../src/node/storageNode.js'
@@ -12,21 +14,22 @@ export default class NodeServe extends EtcdCommand {
     '<%= config.bin %> node serve --id n1 --listen 127.0.0.1:7001 --data-dir ./data/n1 --zone a',
     '<%= config.bin %> node serve --id n2 --listen 0.0.0.0:7002 --advertise 10.0.0.2:7002 --data-dir /var/lib/shardctl --stats-interval 2s',
   ]
+  // Every daemon flag also reads SHARDCTL_NODE_<FLAG> (systemd, Kubernetes); a flag on the command line wins.
   static override flags = {
-    id: Flags.string({description: 'node id', required: true}),
-    listen: Flags.string({description: 'HOST:PORT to listen on (port 0: any free port)', required: true}),
-    advertise: Flags.string({description: 'HOST:PORT others reach this node at (default: --listen)'}),
-    'data-dir': Flags.string({description: 'directory of the node\'s database', required: true}),
-    zone: Flags.string({description: 'failure zone (recorded in the node record)'}),
-    capacity: Flags.string({description: 'per-resource capacity, e.g. reads=5000,writes=2000,bytes=100GiB'}),
+    id: Flags.string({description: 'node id', required: true, env: 'SHARDCTL_NODE_ID'}),
+    listen: listenFlag({description: 'HOST:PORT to listen on (port 0: any free port)', required: true, env: 'SHARDCTL_NODE_LISTEN'}),
+    advertise: Flags.string({description: 'HOST:PORT others reach this node at (default: --listen)', env: 'SHARDCTL_NODE_ADVERTISE'}),
+    'data-dir': Flags.string({description: "directory of the node's database", required: true, env: 'SHARDCTL_NODE_DATA_DIR'}),
+    zone: Flags.string({description: 'failure zone (recorded in the node record)', env: 'SHARDCTL_NODE_ZONE'}),
+    capacity: capacityFlag({description: 'per-resource capacity, e.g. reads=5000,writes=2000,bytes=100GiB', env: 'SHARDCTL_NODE_CAPACITY'}),
     token: Flags.string({description: 'cluster token (default: the one in etcd, created if absent)', env: 'SHARDCTL_TOKEN'}),
-    'stats-interval': Flags.string({description: 'how often to publish load stats', default: '5s'}),
-    'lease-ttl': Flags.string({description: 'TTL of the alive/stats lease', default: '10s'}),
-    'tombstone-grace': Flags.string({description: 'stale-write window: client writes older than this are refused, and tombstones older than this may be purged once anti-entropy has confirmed every replica (run every grace/4)', default: '1h'}),
-    'orphan-grace': Flags.string({description: 'how long data of a range this node holds no role for is kept before it is removed (leftovers of moves whose drop never reached the node)', default: '10m'}),
-    'shutdown-timeout': Flags.string({description: 'deadline for draining in-flight requests on SIGTERM', default: '10s'}),
-    'max-clock-offset': Flags.string({description: 'the cluster\'s bound on clock offset between members: writes stamped further ahead are refused, and this node stops taking writes while its clock is off its peers by more', default: '500ms'}),
-    fsync: Flags.string({description: 'full: fsync every commit (durable on power loss); normal: fsync at checkpoints only', options: ['full', 'normal'], default: 'full'}),
+    'stats-interval': durationFlag({description: 'how often to publish load stats', min: 100, env: 'SHARDCTL_NODE_STATS_INTERVAL', ...withDefault('5s', parseDuration)}),
+    'lease-ttl': durationFlag({description: 'TTL of the alive/stats lease (whole seconds)', min: 2000, env: 'SHARDCTL_NODE_LEASE_TTL', ...withDefault('10s', parseDuration)}),
+    'tombstone-grace': durationFlag({description: 'stale-write window: client writes older than this are refused, and tombstones older than this may be purged once anti-entropy has confirmed every replica (run every grace/4)', env: 'SHARDCTL_NODE_TOMBSTONE_GRACE', ...withDefault('1h', parseDuration)}),
+    'shutdown-timeout': durationFlag({description: 'deadline for draining in-flight requests on SIGTERM', env: 'SHARDCTL_NODE_SHUTDOWN_TIMEOUT', ...withDefault('10s', parseDuration)}),
+    'orphan-grace': durationFlag({description: 'how long data of a range this node holds no role for is kept before it is removed (leftovers of moves whose drop never reached the node)', min: 1000, env: 'SHARDCTL_NODE_ORPHAN_GRACE', ...withDefault('10m', parseDuration)}),
+    'max-clock-offset': durationFlag({description: "the cluster's bound on clock offset between members: writes stamped further ahead are refused, and this node stops taking writes while its clock is off its peers by more", min: 1, env: 'SHARDCTL_MAX_CLOCK_OFFSET', ...withDefault('500ms', parseDuration)}),
+    fsync: Flags.string({description: 'full: fsync every commit (durable on power loss); normal: fsync at checkpoints only', options: ['full', 'normal'], default: 'full', env: 'SHARDCTL_NODE_FSYNC'}),
   }
 
   async run(): Promise<StopSummary> {

@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {EtcdCommand} from '../../src/cli/baseCommand.js'
-import {capacityFromFlag} from '../../src/cluster/capacityInput.js'
+import {capacityFlag} from '../../src/cli/flags.js'
 import {type NodeChange, setNode} from '../../src/cluster/nodeService.js'
 import {parseNodeSpec} from '../../src/cluster/nodeSpec.js'
 
@@ -11,7 +11,7 @@ export default class NodeSet extends EtcdCommand {
   static override flags = {
     address: Flags.string({description: 'new host:port'}),
     zone: Flags.string({description: 'new failure zone'}),
-    capacity: Flags.string({description: 'capacities to set, e.g. reads=5000,bytes=100GiB (others stay)'}),
+    capacity: capacityFlag({description: 'capacities to set, e.g. reads=5000,bytes=100GiB (others stay)'}),
   }
 
   async run(): Promise<NodeChange> {
@@ -21,7 +21,7 @@ export default class NodeSet extends EtcdCommand {
     const result = await setNode(await this.services(flags), args.id, {
       address: flags.address === undefined ? undefined : spec?.address,
       zone: flags.zone === undefined ? undefined : spec?.zone,
-      capacity: capacityFromFlag(flags.capacity),
+      capacity: flags.capacity,
     })
     this.log(result.message)
     return result

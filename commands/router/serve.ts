@@ -1,56 +1,52 @@
 import {Flags} from '@oclif/core'
 import {EtcdCommand} from '../../src/cli/baseCommand.js'
-import {UserError} from '../../src/errors/errors.js'
-import {parseDuration} from '../../src/model/units.js'
+import {durationFlag, listenFlag, withDefault} from '../../src/cli/flags.js'
+import {formatListen, parseDuration, parseListen} from '../../src/model/units.js'
+import {jsonLog} from '../../src/log/jsonLog.js'
 import {startRouter} from '../../src/router/routerService.js'
 import {terminationSignal} from '../../src/router/terminationSignal.js'
-
 
 export default class RouterServe extends EtcdCommand {
   static override summary = 'Run a router: the quorum read/write proxy clients talk to.'
   static override description = `Serves PUT/GET/DELETE /kv/{key}, /healthz and /metrics over HTTP/1.1 keep-alive. Follows the shard map in etcd, writes to every write replica and acknowledges at w (joint quorum during moves), reads r voters and read-repairs stale ones, and retries transparently after a node's stale-epoch refusal. Registers under the leased routers/<id> with the map revision and epochs it has applied. SIGTERM stops accepting, finishes in-flight requests (bounded by --drain-timeout) and exits.`
   static override examples = ['<%= config.bin %> router serve --listen 127.0.0.1:7000', '<%= config.bin %> router serve --listen 127.0.0.1:0 --id r1 --w 2 --r 2']
+  // Every daemon flag also reads SHARDCTL_ROUTER_<FLAG> (systemd, Kubernetes); a flag on the command line wins.
   static override flags = {
-    listen: Flags.string({description: 'host:port to serve on (port 0 picks a free one)', default: '127.0.0.1:7000'}),
-    id: Flags.string({description: 'router id in etcd and in write versions (default: <host>-<pid>)'}),
-    w: Flags.integer({description: 'write quorum (default: a majority of the voters: 2 of 3, 1 of 1)', min: 1}),
-    r: Flags.integer({description: 'read quorum (default: a majority of the voters)', min: 1}),
-    'node-timeout': Flags.string({description: 'timeout of one request to one node', default: '2s'}),
-    'request-timeout': Flags.string({description: 'end-to-end bound of one client request, retries included', default: '5s'}),
-    'drain-timeout': Flags.string({description: 'on SIGTERM, how long in-flight requests may take before connections are closed', default: '10s'}),
-    'lease-ttl': Flags.integer({description: 'TTL in seconds of the router\'s etcd lease', default: 10, min: 2}),
-    'max-clock-offset': Flags.string({description: 'the cluster\'s bound on clock offset between members: the router refuses writes (CLOCK_OFFSET) while its clock is off its peers by more', default: '500ms'}),
+    listen: listenFlag({description: 'host:port to serve on (port 0 picks a free one)', env: 'SHARDCTL_ROUTER_LISTEN', ...withDefault('127.0.0.1:7000', parseListen)}),
+    id: Flags.string({description: 'router id in etcd and in write versions (default: <host>-<pid>)', env: 'SHARDCTL_ROUTER_ID'}),
+    w: Flags.integer({description: 'write quorum (default: a majority of the voters: 2 of 3, 1 of 1)', min: 1, env: 'SHARDCTL_ROUTER_W'}),
+    r: Flags.integer({description: 'read quorum (default: a majority of the voters)', min: 1, env: 'SHARDCTL_ROUTER_R'}),
+    'node-timeout': durationFlag({description: 'timeout of one request to one node', min: 1, env: 'SHARDCTL_ROUTER_NODE_TIMEOUT', ...withDefault('2s', parseDuration)}),
+    'request-timeout': durationFlag({description: 'end-to-end bound of one client request, retries included', min: 1, env: 'SHARDCTL_ROUTER_REQUEST_TIMEOUT', ...withDefault('5s', parseDuration)}),
+    'drain-timeout': durationFlag({description: 'on SIGTERM, how long in-flight requests may take before connections are closed', env: 'SHARDCTL_ROUTER_DRAIN_TIMEOUT', ...withDefault('10s', parseDuration)}),
+    'lease-ttl': durationFlag({description: "TTL of the router's etcd lease (whole seconds; a bare number is seconds)", min: 2000, env: 'SHARDCTL_ROUTER_LEASE_TTL', ...withDefault('10s', parseDuration)}),
+    'max-clock-offset': durationFlag({description: "the cluster's bound on clock offset between members: the router refuses writes (CLOCK_OFFSET) while its clock is off its peers by more", min: 1, env: 'SHARDCTL_MAX_CLOCK_OFFSET', ...withDefault('500ms', parseDuration)}),
   }
 
   async run(): Promise<{id: string; address: string; signal: string; drained: boolean}> {
     const {flags} = await this.parse(RouterServe)
-    const drainMs = duration(flags['drain-timeout'], '--drain-timeout')
+    const drainMs = flags['drain-timeout']
     const ctx = await this.services(flags)
-    const log = (line: string) => process.stderr.write(`${new Date().toISOString()} router: ${line}\n`)
+    // JSON lines with time, level and msg, like the storage nodes' logs.
+    const logger = jsonLog({router: flags.id ?? null})
+    const log = (line: string) => logger.info(line)
     const router = await startRouter(ctx, {
       id: flags.id,
-      listen: flags.listen,
+      listen: formatListen(flags.listen),
       w: flags.w,
       r: flags.r,
-      nodeTimeoutMs: duration(flags['node-timeout'], '--node-timeout'),
-      requestTimeoutMs: duration(flags['request-timeout'], '--request-timeout'),
-      leaseTtlSeconds: flags['lease-ttl'],
-      maxClockOffsetMs: duration(flags['max-clock-offset'], '--max-clock-offset'),
+      nodeTimeoutMs: flags['node-timeout'],
+      requestTimeoutMs: flags['request-timeout'],
+      leaseTtlSeconds: Math.round(flags['lease-ttl'] / 1000),
+      maxClockOffsetMs: flags['max-clock-offset'],
       log,
     })
     this.log(`router ${router.id} serving cluster ${router.cluster} on ${router.address}`)
     const signal = await terminationSignal()
     log(`${signal}: draining (up to ${drainMs} ms)`)
     const {drained, inflightAtDeadline} = await router.stop(drainMs)
-    log(drained ? 'drained; exiting' : `drain deadline passed with ${inflightAtDeadline} requests in flight; exiting`)
+    if (drained) log('drained; exiting')
+    else logger.warn(`drain deadline passed with ${inflightAtDeadline} requests in flight; exiting`)
     return {id: router.id, address: router.address, signal, drained}
-  }
-}
-
-function duration(raw: string, flag: string): number {
-  try {
-    return parseDuration(raw)
-  } catch (err) {
-    throw new UserError('BAD_INPUT', `${flag}: ${(err as Error).message}`)
   }
 }

@@ -4,6 +4,7 @@ import {makeServiceContext, type ServiceContext} from '../cluster/serviceContext
 import {EtcdStore} from '../etcd/etcdStore.js'
 import {readLocalEtcdState} from '../localEtcd/localEtcdService.js'
 import {renderError} from './renderError.js'
+import {EXIT_CODES, type ErrorCode} from '../errors/codes.js'
 import {existsSync} from 'node:fs'
 
 /**
@@ -24,11 +25,21 @@ export abstract class BaseCommand extends Command {
     if (process.env.DEBUG && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`)
     return this.exit(rendered.exitCode)
   }
+
+  /**
+   * setExitCode makes the process end with `code`'s exit code (from the one table in
+   * src/errors/codes.ts) once the command has printed its result: for runs that did
+   * something worth reporting but did not succeed (interrupted, incomplete).
+   */
+  protected setExitCode(code: ErrorCode): void {
+    process.exitCode = EXIT_CODES[code]
+  }
 }
 
 /**
  * ETCD_FLAGS are the connection flags every etcd-backed command takes, compatible with
- * etcdctl's environment. Precedence: flag > ETCDCTL_* env > config file > the local dev
+ * etcdctl's environment. Precedence: flag > ETCDCTL_* env > config file (./shardctl.yaml,
+ * then the config directory) > the local dev
  * etcd from `shardctl etcd start` > http://127.0.0.1:2379.
  */
 export const ETCD_FLAGS = {
@@ -39,7 +50,7 @@ export const ETCD_FLAGS = {
   user: Flags.string({helpGroup: 'ETCD', description: 'etcd user as name or name:password [env: ETCDCTL_USER]'}),
   password: Flags.string({helpGroup: 'ETCD', description: 'etcd password [env: ETCDCTL_PASSWORD]'}),
   cluster: Flags.string({helpGroup: 'ETCD', description: 'cluster name [env: SHARDCTL_CLUSTER] (default: default)'}),
-  config: Flags.string({helpGroup: 'ETCD', description: 'config file (default: ./shardctl.yaml, then ~/.config/shardctl/config.yaml)'}),
+  config: Flags.string({helpGroup: 'ETCD', description: 'config file (default: ./shardctl.yaml, then config.yaml in the config directory: ~/.config/shardctl, or SHARDCTL_CONFIG_DIR)'}),
 }
 
 type EtcdFlagValues = Interfaces.InferredFlags<typeof ETCD_FLAGS>
@@ -48,11 +59,11 @@ type EtcdFlagValues = Interfaces.InferredFlags<typeof ETCD_FLAGS>
  * resolveCommandConnection merges the connection flags with env, config file and the local
  * dev etcd. Throws UserError(BAD_INPUT) for unusable settings.
  */
-export function resolveCommandConnection(flags: Partial<EtcdFlagValues>, cwd = process.cwd(), env = process.env): ConnectionConfig {
+export function resolveCommandConnection(flags: Partial<EtcdFlagValues>, cwd = process.cwd(), env = process.env, configDir?: string): ConnectionConfig {
   let file: {path: string; input: ReturnType<typeof readConfigFile>} | undefined
   if (flags.config) file = {path: flags.config, input: readConfigFile(flags.config)}
   else {
-    const found = configFileCandidates(cwd, env).find((p) => existsSync(p))
+    const found = configFileCandidates(cwd, env, configDir).find((p) => existsSync(p))
     if (found) file = {path: found, input: readConfigFile(found)}
   }
   return resolveConnection({
@@ -73,7 +84,7 @@ export abstract class EtcdCommand extends BaseCommand {
 
   /** services connects to etcd (once) and returns the context services take. */
   protected async services(flags: Partial<EtcdFlagValues>): Promise<ServiceContext> {
-    const conn = resolveCommandConnection(flags)
+    const conn = resolveCommandConnection(flags, process.cwd(), process.env, this.config.configDir)
     this.store ??= new EtcdStore(conn)
     return makeServiceContext(this.store, conn)
   }

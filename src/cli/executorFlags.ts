@@ -1,26 +1,27 @@
-import {createInterface} from 'node:readline/promises'
 import {abortableSleep} from '../clock/abortableSleep.js'
 import {Flags, type Interfaces} from '@oclif/core'
 import {UserError} from '../errors/errors.js'
+import {currentTerminals, needsQuestion, type TerminalState} from './confirmation.js'
 import {type ApplyDeps, type ApplyInput} from '../executor/executePlan.js'
 import {defaultAimd} from '../executor/adaptiveThrottle.js'
 import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent} from '../executor/executorEnv.js'
 import {type Preflight} from '../executor/planPreflight.js'
 import {parseWindow} from '../executor/window.js'
-import {formatBytes, parseDuration, parseRate} from '../model/units.js'
+import {formatBytes, parseBytes, parseDuration} from '../model/units.js'
+import {bytesFlag, durationFlag, rateFlag, rateOrAutoFlag, withDefault} from './flags.js'
 
 /** EXECUTOR_FLAGS are the flags of every command that runs moves (`apply`, `node drain`). */
 export const EXECUTOR_FLAGS = {
   yes: Flags.boolean({char: 'y', description: 'do not ask for confirmation (CI)'}),
-  throttle: Flags.string({description: 'global copy rate, e.g. 50MiB/s, or `auto` to adapt it to the routers\' client p99 (default unlimited; `throttle set` overrides it live)'}),
-  'max-client-p99': Flags.string({description: 'with --throttle auto: the client p99 the copy must stay under', default: '25ms'}),
-  'node-throttle': Flags.string({description: 'copy rate per source and per target node, e.g. 20MiB/s'}),
+  throttle: rateOrAutoFlag({description: 'global copy rate, e.g. 50MiB/s, or `auto` to adapt it to the routers\' client p99 (default unlimited; `throttle set` overrides it live)'}),
+  'max-client-p99': durationFlag({description: 'with --throttle auto: the client p99 the copy must stay under', ...withDefault('25ms', parseDuration)}),
+  'node-throttle': rateFlag({description: 'copy rate per source and per target node, e.g. 20MiB/s'}),
   'max-concurrent': Flags.integer({description: 'moves running at once', default: 4, min: 1, max: 256}),
   'per-node': Flags.integer({description: 'moves touching one node at once', default: 1, min: 1, max: 64}),
-  'drain-timeout': Flags.string({description: "how long to wait for the source's in-flight requests", default: '30s'}),
-  'cleanup-grace': Flags.string({description: 'how long the source keeps its copy after release (rollback window)', default: '0s'}),
+  'drain-timeout': durationFlag({description: "how long to wait for the source's in-flight requests", ...withDefault('30s', parseDuration)}),
+  'cleanup-grace': durationFlag({description: 'how long the source keeps its copy after release (rollback window)', ...withDefault('0s', parseDuration)}),
   window: Flags.string({description: 'maintenance window HH:MM-HH:MM (local time): moves start and copy only inside it'}),
-  'chunk-size': Flags.string({description: 'copy chunk size', default: '256KiB'}),
+  'chunk-size': bytesFlag({description: 'copy chunk size (at least 4KiB)', ...withDefault('256KiB', parseBytes)}),
 }
 
 type ExecutorFlagValues = Interfaces.InferredFlags<typeof EXECUTOR_FLAGS>
@@ -37,22 +38,22 @@ function flagValue<T>(flag: string, parse: (s: string) => T, raw: string | undef
 /**
  * executorInput turns the flags into the executor's input (everything but the plan).
  * Throws UserError(BAD_INPUT) naming the flag for a malformed value, or when confirmation
- * would be needed but stdin is not a terminal and --yes was not given.
+ * would be needed but the question could not be seen or answered (see {@link needsQuestion})
+ * and --yes was not given.
  */
-export function executorInput(flags: ExecutorFlagValues, holder: string, confirm: (p: Preflight | undefined, interactive: boolean) => Promise<boolean>): Omit<ApplyInput, 'plan'> {
-  const interactive = process.stdin.isTTY === true && !flags.yes
-  if (!flags.yes && !interactive) throw new UserError('BAD_INPUT', 'refusing to run moves without confirmation: stdin is not a terminal', 'pass --yes to run non-interactively (CI)')
+export function executorInput(flags: ExecutorFlagValues, holder: string, confirm: (p: Preflight | undefined, interactive: boolean) => Promise<boolean>, tty: TerminalState = currentTerminals()): Omit<ApplyInput, 'plan'> {
+  const interactive = needsQuestion(flags.yes, tty, 'run moves')
   return {
     limits: {maxConcurrent: flags['max-concurrent'], perNode: flags['per-node']},
-    throttle: flags.throttle === 'auto' ? null : (flagValue('--throttle', parseRate, flags.throttle, '50MiB/s or auto') ?? null),
-    adaptive: flags.throttle === 'auto' ? defaultAimd(flagValue('--max-client-p99', parseDuration, flags['max-client-p99'], '25ms')!) : undefined,
-    nodeThrottle: flagValue('--node-throttle', parseRate, flags['node-throttle'], '20MiB/s') ?? null,
+    throttle: flags.throttle === 'auto' ? null : (flags.throttle ?? null),
+    adaptive: flags.throttle === 'auto' ? defaultAimd(flags['max-client-p99']) : undefined,
+    nodeThrottle: flags['node-throttle'] ?? null,
     window: flagValue('--window', parseWindow, flags.window, '01:00-05:00'),
     options: {
       ...DEFAULT_EXECUTOR_OPTIONS,
-      drainTimeoutMs: flagValue('--drain-timeout', parseDuration, flags['drain-timeout'], '30s')!,
-      cleanupGraceMs: flagValue('--cleanup-grace', parseDuration, flags['cleanup-grace'], '5m')!,
-      chunkBytes: Math.max(4096, flagValue('--chunk-size', parseRate, flags['chunk-size'], '256KiB')!),
+      drainTimeoutMs: flags['drain-timeout'],
+      cleanupGraceMs: flags['cleanup-grace'],
+      chunkBytes: Math.max(4096, flags['chunk-size']),
     },
     holder,
     confirm: (p) => confirm(p, interactive),
@@ -73,16 +74,6 @@ export function describePreflight(p: Preflight): string[] {
     lines.push(`  ${v.ok ? '✓' : '✗'} ${what}${v.reason ? ` — skipped: ${v.reason}` : ''}`)
   }
   return lines
-}
-
-/** askYesNo asks on the terminal; true only for y/yes. */
-export async function askYesNo(question: string): Promise<boolean> {
-  const rl = createInterface({input: process.stdin, output: process.stdout})
-  try {
-    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim())
-  } finally {
-    rl.close()
-  }
 }
 
 /** withSignals runs `fn` with an AbortSignal fired by SIGINT/SIGTERM, so the executor stops cleanly. */

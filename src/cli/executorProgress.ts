@@ -22,14 +22,28 @@ export function describeEvent(ev: ExecutorEvent): string {
   }
 }
 
+/** ProgressMode is how executor progress is shown: JSON lines, an ora spinner on stderr, or plain lines. */
+export type ProgressMode = 'json' | 'spinner' | 'lines'
+
 /**
- * makeProgressSink picks the rendering: `json` writes one JSON event per line; a TTY gets
- * an ora spinner showing the latest state of every running move; anything else (CI) gets
- * plain timestamped lines for phase changes, retries and info, and progress at most every 2 s.
+ * progressMode picks the rendering for the streams at hand. The spinner draws on stderr, so
+ * it is chosen by whether stderr (not stdout) is a terminal: `apply > out.txt` on a
+ * terminal still shows it, `apply 2> err.log` gets plain lines instead of escape codes.
  */
-export function makeProgressSink(mode: {json: boolean; tty: boolean}, write: (line: string) => void): ProgressSink {
-  if (mode.json) return {emit: (ev) => write(JSON.stringify(ev)), stop() {}}
-  if (!mode.tty) {
+export function progressMode(json: boolean, tty: {stderr: boolean}): ProgressMode {
+  if (json) return 'json'
+  return tty.stderr ? 'spinner' : 'lines'
+}
+
+/**
+ * makeProgressSink renders in `mode`: `json` writes one JSON event per line; `spinner`
+ * draws an ora spinner on `spinnerStream` (stderr) showing the latest state of every
+ * running move; `lines` (CI) writes plain timestamped lines for phase changes, retries and
+ * info, and progress at most every 2 s. `write` receives the JSON and plain lines.
+ */
+export function makeProgressSink(mode: ProgressMode, write: (line: string) => void, spinnerStream: NodeJS.WriteStream = process.stderr): ProgressSink {
+  if (mode === 'json') return {emit: (ev) => write(JSON.stringify(ev)), stop() {}}
+  if (mode === 'lines') {
     const lastProgress = new Map<string, number>()
     return {
       emit(ev) {
@@ -43,10 +57,13 @@ export function makeProgressSink(mode: {json: boolean; tty: boolean}, write: (li
       stop() {},
     }
   }
-  const spinner: Ora = ora({text: 'starting', discardStdin: false}).start()
+  // Started on the first event, not here: the confirmation question comes before any event,
+  // and a spinner redrawing over it would hide it.
+  let started: Ora | undefined
   const state = new Map<string, string>()
   return {
     emit(ev) {
+      const spinner = (started ??= ora({text: 'starting', discardStdin: false, stream: spinnerStream, isEnabled: true}).start())
       if (ev.type === 'phase' && ['done', 'aborted', 'skipped', 'failed'].includes(ev.phase)) {
         state.delete(ev.move)
         const line = describeEvent(ev)
@@ -62,7 +79,7 @@ export function makeProgressSink(mode: {json: boolean; tty: boolean}, write: (li
       spinner.text = [...state.values()].join('\n  ') || 'waiting'
     },
     stop() {
-      spinner.stop()
+      started?.stop()
     },
   }
 }

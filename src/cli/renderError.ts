@@ -25,11 +25,15 @@ export function renderError(err: unknown, commandId: string | undefined): Render
   const {oclif, parse} = (err ?? {}) as {oclif?: {exit?: number}; parse?: unknown}
   const message = err instanceof Error ? err.message : String(err)
   if (oclif?.exit === 2 || parse !== undefined || /^(Nonexistent flags?|Unexpected arguments?|Missing \d* ?required|Expected |Parsing --|The following error occurred)/.test(message)) {
-    const first = message
-      .split('\n')
-      .map((s) => s.trim())
-      .filter((s) => s && !/^See more help/i.test(s))
-      .join('; ')
+    // A custom flag's parser failed: oclif wraps its message as "Parsing --flag \n\t<message>".
+    const flagFailure = /^Parsing (--[\w-]+)\s*\n\s*([^\n]*)/.exec(message)
+    const first = flagFailure
+      ? `${flagFailure[1]}: ${flagFailure[2]}`
+      : message
+          .split('\n')
+          .map((s) => s.trim())
+          .filter((s) => s && !/^See more help/i.test(s))
+          .join('; ')
     const hint = `see \`shardctl ${(commandId ?? '').replaceAll(':', ' ')} --help\``.replace('  ', ' ')
     return {line: `Error: ${first} — ${hint}`, json: {error: {code: 'USAGE', message: first, hint, exitCode: 2}}, exitCode: 2}
   }

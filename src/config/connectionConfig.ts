@@ -38,11 +38,17 @@ const FileSchema = z
   })
   .strict()
 
-/** configFileCandidates lists where the config file is looked for, first match wins. */
-export function configFileCandidates(cwd: string, env: NodeJS.ProcessEnv): string[] {
+/**
+ * configFileCandidates lists where the config file is looked for, first match wins:
+ * `./shardctl.yaml`, then `config.yaml` in the platform's config directory (`configDir`,
+ * oclif's `this.config.configDir`, which honours SHARDCTL_CONFIG_DIR), then
+ * `$XDG_CONFIG_HOME/shardctl/config.yaml`. No duplicates.
+ */
+export function configFileCandidates(cwd: string, env: NodeJS.ProcessEnv, configDir?: string): string[] {
   const home = env.HOME ?? homedir()
   const xdg = env.XDG_CONFIG_HOME ?? join(home, '.config')
-  return [join(cwd, 'shardctl.yaml'), join(xdg, 'shardctl', 'config.yaml')]
+  const all = [join(cwd, 'shardctl.yaml'), ...(configDir ? [join(configDir, 'config.yaml')] : []), join(xdg, 'shardctl', 'config.yaml')]
+  return [...new Set(all)]
 }
 
 /**

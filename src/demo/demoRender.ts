@@ -10,7 +10,7 @@ import {type DemoReport, type DemoSummary} from './demoService.js'
  * most every 2 s).
  */
 export function plainReporter(write: (line: string) => void): (r: DemoReport) => void {
-  const sink = makeProgressSink({json: false, tty: false}, write)
+  const sink = makeProgressSink('lines', write)
   let lastStep = ''
   return (r) => {
     switch (r.type) {

@@ -24,6 +24,9 @@ export const ERROR_CODES = [
   'NODE_UNREACHABLE', // data plane: a node did not answer (connection refused, reset or timed out)
   'QUORUM_FAILED', // router: too few replicas of a shard answered to reach the read or write quorum
   'CLOCK_OFFSET', // data plane: a version too far ahead of the receiver's clock, or this member's clock is off from its peers by more than --max-clock-offset (retriable once clocks agree)
+  'DECLINED', // the operator answered "no" to a confirmation question: nothing was recorded or changed
+  'INTERRUPTED', // stopped by Ctrl-C / SIGTERM before it finished; what was recorded resumes with `apply --resume`
+  'INCOMPLETE', // ran to its end without reaching its goal (a move aborted or failed, a drained node still holds replicas)
   'INTERNAL', // a bug
 ] as const
 
@@ -56,4 +59,9 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   NODE_UNREACHABLE: 17,
   QUORUM_FAILED: 18,
   CLOCK_OFFSET: 20,
+  // 1, as `apply` always exited when a move aborted: scripts already read it as "did not finish".
+  INCOMPLETE: 1,
+  DECLINED: 19,
+  // 128 + SIGINT, what shells report for a Ctrl-C'd program.
+  INTERRUPTED: 130,
 }

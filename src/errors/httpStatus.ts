@@ -28,4 +28,8 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   NODE_UNREACHABLE: 503,
   QUORUM_FAILED: 503,
   CLOCK_OFFSET: 503,
+  // CLI-only outcomes; the data plane never answers them.
+  DECLINED: 500,
+  INTERRUPTED: 500,
+  INCOMPLETE: 500,
 }

@@ -1,11 +1,46 @@
-/** STALL_RATE is the rate (bytes/s) under which a copy counts as making no progress. */
+/** STALL_RATE is the rate (bytes/s) under which an unthrottled copy counts as making no progress. */
 export const STALL_RATE = 0.1 * 1024 * 1024
-/** STALL_WINDOW_MS is how long a copy must stay under STALL_RATE to be flagged stalled. */
+/** STALL_WINDOW_MS is how long a copy must stay under its stall threshold to be flagged stalled. */
 export const STALL_WINDOW_MS = 30_000
+/**
+ * STALL_SHARE_FRACTION: a throttled copy is stalled under this fraction of its throttle
+ * share. A healthy throttled copy runs at about its share, so a quarter leaves room for
+ * chunk granularity and a slow node without calling a working move stalled.
+ */
+export const STALL_SHARE_FRACTION = 0.25
+
+/** ThrottleRates are the limits one move copies under (bytes/s; null = unlimited). */
+export interface ThrottleRates {
+  global: number | null
+  /** running is how many moves share the global rate now (at least 1 is assumed). */
+  running: number
+  source: number | null
+  destination: number | null
+}
+
+/**
+ * throttleShare is the rate one move can expect: the global rate split evenly among the
+ * running moves, capped by its source's and destination's node rates. Null when nothing
+ * limits it.
+ */
+export function throttleShare(r: ThrottleRates): number | null {
+  const limits = [r.global === null ? null : r.global / Math.max(1, r.running), r.source, r.destination].filter((x): x is number => x !== null)
+  return limits.length === 0 ? null : Math.min(...limits)
+}
+
+/**
+ * stallThreshold is the rate (bytes/s) under which a copy with throttle `share` counts as
+ * stalled: {@link STALL_RATE} when unthrottled, otherwise {@link STALL_SHARE_FRACTION} of
+ * the share when that is lower, so a move throttled to 64 KiB/s is not called stalled
+ * for copying at 64 KiB/s.
+ */
+export function stallThreshold(share: number | null): number {
+  return share === null ? STALL_RATE : Math.min(STALL_RATE, share * STALL_SHARE_FRACTION)
+}
 
 /**
  * CopyMeter tracks a copy's rate (bytes over a sliding window) and whether it stalled
- * (under {@link STALL_RATE} for a whole {@link STALL_WINDOW_MS}). Time is passed in, so it
+ * (under a threshold for a whole {@link STALL_WINDOW_MS}). Time is passed in, so it
  * is pure and tested without waiting.
  */
 export class CopyMeter {
@@ -32,10 +67,13 @@ export class CopyMeter {
     return secs > 0 ? bytes / secs : 0
   }
 
-  /** stalled is true once the copy has run a full window and moved under STALL_RATE in it. */
-  stalled(now: number): boolean {
+  /**
+   * stalled is true once the copy has run a full window and moved under `threshold`
+   * bytes/s (default {@link STALL_RATE}; see {@link stallThreshold}) in it.
+   */
+  stalled(now: number, threshold = STALL_RATE): boolean {
     if (now - this.startedAt < STALL_WINDOW_MS) return false
     const bytes = this.samples.filter((s) => s.t > now - STALL_WINDOW_MS).reduce((a, s) => a + s.bytes, 0)
-    return bytes / (STALL_WINDOW_MS / 1000) < STALL_RATE
+    return bytes / (STALL_WINDOW_MS / 1000) < threshold
   }
 }

@@ -12,6 +12,8 @@ export interface DrainResult {
   node: string
   plan: Plan | null
   result: ApplyResult | null
+  /** remaining is how many replicas the node still holds after the run (0 = drained). */
+  remaining: number
   message: string
 }
 
@@ -20,18 +22,31 @@ export interface DrainResult {
  * planner moves everything off), computes a drain-only plan from the live snapshot and
  * runs it like `apply`. Draining an empty node reports "already drained". Throws
  * UNREACHABLE_TARGET when the planner cannot place every replica elsewhere (the message
- * names the shard and why), NOT_FOUND for an unknown node.
+ * names the shard and why), NOT_FOUND for an unknown node. When nothing started (the
+ * confirmation was declined or threw, the plan cannot place every replica, the lock is
+ * held) the node's state is put back as it was, so a refused drain changes nothing.
  */
 export async function drainNode(ctx: ServiceContext, id: string, input: Omit<ApplyInput, 'plan'>, deps: ApplyDeps, signal: AbortSignal): Promise<DrainResult> {
-  await getNode(ctx, id)
+  const before = (await getNode(ctx, id)).value.state
   await setNodeState(ctx, id, 'draining')
-  const snapshot = await readSnapshot(ctx)
-  const held = snapshot.shards.filter((s) => s.replicas.some((r) => r.node === id)).length
-  if (held === 0) return {node: id, plan: null, result: null, message: `node ${id} was already drained (it holds no replicas)`}
-  const plan = planRebalance(snapshot, {drainOnly: true}, {id: `drain-${id}-${new Date(deps.now()).toISOString().replace(/[-:.]/g, '').slice(0, 15)}`, createdAt: new Date(deps.now()).toISOString()})
-  const moves = plan.actions.filter((a) => a.kind === 'move' && a.from === id).length
-  if (moves < held) throw new UserError('UNREACHABLE_TARGET', `node ${id} cannot be fully drained: the plan moves ${moves} of its ${held} replicas (${plan.summary.stopDetail})`, 'add capacity or nodes in other zones, or relax placement constraints; the node stays draining')
-  const result = await executePlan(ctx, {...input, plan}, deps, signal)
+  let confirmed = false
+  // Best effort: the error that stopped the drain matters more than a failed restore.
+  const restore = () => (before === 'draining' ? Promise.resolve() : setNodeState(ctx, id, before).then(() => undefined, () => undefined))
+  let result: ApplyResult
+  let plan: Plan
+  try {
+    const snapshot = await readSnapshot(ctx)
+    const held = snapshot.shards.filter((s) => s.replicas.some((r) => r.node === id)).length
+    if (held === 0) return {node: id, plan: null, result: null, remaining: 0, message: `node ${id} was already drained (it holds no replicas)`}
+    plan = planRebalance(snapshot, {drainOnly: true}, {id: `drain-${id}-${new Date(deps.now()).toISOString().replace(/[-:.]/g, '').slice(0, 15)}`, createdAt: new Date(deps.now()).toISOString()})
+    const moves = plan.actions.filter((a) => a.kind === 'move' && a.from === id).length
+    if (moves < held) throw new UserError('UNREACHABLE_TARGET', `node ${id} cannot be fully drained: the plan moves ${moves} of its ${held} replicas (${plan.summary.stopDetail})`, `add capacity or nodes in other zones, or relax placement constraints; node ${id} stays ${before}`)
+    result = await executePlan(ctx, {...input, plan, confirm: async (p) => (confirmed = await input.confirm(p))}, deps, signal)
+  } catch (err) {
+    if (!confirmed) await restore()
+    throw err
+  }
+  if (!confirmed) await restore()
   const left = (await readSnapshot(ctx)).shards.filter((s) => s.replicas.some((r) => r.node === id)).length
-  return {node: id, plan, result, message: left === 0 ? `node ${id} is drained: it holds no replicas; \`shardctl node remove ${id}\` can delete it` : `node ${id} still holds ${left} replica(s); rerun \`shardctl node drain ${id}\``}
+  return {node: id, plan, result, remaining: left, message: left === 0 ? `node ${id} is drained: it holds no replicas; \`shardctl node remove ${id}\` can delete it` : `node ${id} still holds ${left} replica(s); rerun \`shardctl node drain ${id}\``}
 }

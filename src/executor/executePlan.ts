@@ -182,6 +182,7 @@ async function runAll(ctx: ServiceContext, lock: HeldLock, moves: FencedMove[], 
     options: input.options,
     now: deps.now,
     sleep: (ms) => deps.sleep(ms, signal),
+    runningMoves: () => running.size,
     stopped: () => signal.aborted || fatal !== undefined,
     emit: deps.emit,
   }

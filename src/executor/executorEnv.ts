@@ -69,6 +69,8 @@ export interface ExecutorEnv {
   options: ExecutorOptions
   now(): number
   sleep(ms: number): Promise<void>
+  /** runningMoves is how many moves share the global throttle now (optional: 1 assumed). */
+  runningMoves?(): number
   stopped(): boolean
   emit(ev: ExecutorEvent): void
 }

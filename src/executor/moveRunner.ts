@@ -7,7 +7,7 @@ import {isNodeRequestError} from '../node/nodeRequestError.js'
 import {RouterRecordSchema} from '../router/routerRegistration.js'
 import {type Typed} from '../etcd/etcdStore.js'
 import {awaitBarrier} from './barrier.js'
-import {CopyMeter} from './copyProgress.js'
+import {CopyMeter, stallThreshold, throttleShare} from './copyProgress.js'
 import {chooseCopySources} from './copySources.js'
 import {type ExecutorEnv} from './executorEnv.js'
 import {abortMove, beginCutover, beginJoining, beginRelease, beginRollback, canAbort, checkMove, finishCleanup, finishRollback, ROLLBACK_PHASES, rollbackCutover, type Transition} from './moveMachine.js'
@@ -317,7 +317,7 @@ async function copy(env: ExecutorEnv, m: FencedMove): Promise<FencedMove> {
       cursor = null
       continue
     }
-    const progress = {...current.value.progress, bytes, keys, cursor, rateBytesPerSec: Math.round(meter.rate(env.now())), stalled: meter.stalled(env.now())}
+    const progress = {...current.value.progress, bytes, keys, cursor, rateBytesPerSec: Math.round(meter.rate(env.now())), stalled: meter.stalled(env.now(), stallThreshold(shareOf(env, source, move.to)))}
     if (finished) {
       env.emit({type: 'progress', move: move.id, bytes, keys, totalBytes: progress.totalBytes, rateBytesPerSec: progress.rateBytesPerSec, stalled: false, at: new Date(env.now()).toISOString()})
       return commitMoveTransition(env.ctx, env.fence, current, {phase: 'verifying', progress: {...progress, stalled: false}})
@@ -328,6 +328,12 @@ async function copy(env: ExecutorEnv, m: FencedMove): Promise<FencedMove> {
       env.emit({type: 'progress', move: move.id, bytes, keys, totalBytes: progress.totalBytes, rateBytesPerSec: progress.rateBytesPerSec, stalled: progress.stalled, at: new Date(env.now()).toISOString()})
     }
   }
+}
+
+/** shareOf is the copy rate one move from `source` to `destination` can expect under the live throttles. */
+function shareOf(env: ExecutorEnv, source: string, destination: string): number | null {
+  const t = env.throttles
+  return throttleShare({global: t.global.currentRate(), running: env.runningMoves?.() ?? 1, source: t.node(source).currentRate(), destination: t.node(destination).currentRate()})
 }
 
 /** nodeRetryFor is how long the move tolerates an unreachable node: short at rf 1 (writes wait on both copies), longer otherwise. */

@@ -36,7 +36,7 @@ export const MoveProgressSchema = z.object({
   rateBytesPerSec: z.number().nonnegative(),
   /** cursor resumes the copy after the last chunk applied to the destination. */
   cursor: z.string().nullable(),
-  /** stalled is set when the copy made under 0.1 MiB/s of progress for 30 s. */
+  /** stalled is set when the copy stayed under its stall threshold for 30 s: 0.1 MiB/s, or a quarter of the move's throttle share when that is lower. */
   stalled: z.boolean(),
 })
 

@@ -69,11 +69,36 @@ export function parseNonNegativeNumber(raw: string, what: string): number {
   return v
 }
 
-const DURATION_UNITS: Record<string, number> = {ms: 1, s: 1000, m: 60_000, h: 3_600_000}
+const DURATION_UNITS: Record<string, number> = {ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000}
 
-/** parseDuration reads `500ms`, `30s`, `5m`, `1h` or plain milliseconds into milliseconds. Throws RangeError naming the input. */
+/**
+ * parseDuration reads `500ms`, `30s`, `5m`, `1h`, `7d` into milliseconds. A bare number is
+ * seconds (as systemd reads `TimeoutSec=30`), the one meaning every flag and environment
+ * variable shares. Throws RangeError naming the input.
+ */
 export function parseDuration(input: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(input)
-  if (!m) throw new RangeError(`"${input}" is not a duration; use e.g. 500ms, 30s, 5m or 1h`)
-  return Math.round(Number(m[1]) * DURATION_UNITS[m[2] ?? 'ms']!)
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(input)
+  if (!m) throw new RangeError(`"${input}" is not a duration; use e.g. 500ms, 30s, 5m, 1h or 7d (a bare number is seconds)`)
+  const value = Math.round(Number(m[1]) * DURATION_UNITS[m[2] ?? 's']!)
+  if (!Number.isSafeInteger(value)) throw new RangeError(`"${input}" is too long a duration`)
+  return value
+}
+
+/** ListenAddress is where a daemon listens: a host (IPv6 without brackets) and a port (0 = any free port). */
+export interface ListenAddress {
+  host: string
+  port: number
+}
+
+/** parseListen reads `HOST:PORT` (IPv6 in brackets; port 0 picks a free one). Throws RangeError naming the input. */
+export function parseListen(input: string): ListenAddress {
+  const m = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(input.trim())
+  const port = m ? Number(m[2]) : NaN
+  if (!m || port > 65535) throw new RangeError(`"${input}" is not HOST:PORT; use e.g. 127.0.0.1:7001, [::1]:7001, or port 0 for any free port`)
+  return {host: m[1]!.replace(/^\[|\]$/g, ''), port}
+}
+
+/** formatListen renders a {@link ListenAddress} back as `HOST:PORT` (brackets around IPv6). */
+export function formatListen(a: ListenAddress): string {
+  return `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`
 }

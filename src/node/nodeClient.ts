@@ -48,6 +48,12 @@ export interface NodeClientOptions {
   timeoutMs?: number
   /** keepAliveMs is how long an idle connection stays open (default 30 s; the node closes its side after 65 s). */
   keepAliveMs?: number
+  /**
+   * observe, when set, is told about every finished request: the node, the operation
+   * (`get`, `apply`, `snapshot`, … from the path), its duration and its outcome (`ok` or
+   * the error code). The router feeds its per-upstream metrics from it.
+   */
+  observe?: (node: string, op: string, seconds: number, outcome: string) => void
 }
 
 /** RequestOptions are per-call overrides. */
@@ -82,8 +88,10 @@ export class NodeClient {
   private readonly pool: Pool
   private readonly token: string
   private readonly timeoutMs: number
+  private readonly observe?: NodeClientOptions['observe']
 
   constructor(opts: NodeClientOptions) {
+    this.observe = opts.observe
     this.node = opts.node
     this.address = opts.address
     this.token = opts.token
@@ -211,6 +219,20 @@ export class NodeClient {
   }
 
   private async request(method: Method, path: string, body: {body: Buffer; type: string} | undefined, opts: RequestOptions): Promise<{status: number; headers: Record<string, string | string[] | undefined>; body: Buffer}> {
+    if (!this.observe) return this.send(method, path, body, opts)
+    const started = performance.now()
+    const op = operationOf(path)
+    try {
+      const res = await this.send(method, path, body, opts)
+      this.observe(this.node, op, (performance.now() - started) / 1000, 'ok')
+      return res
+    } catch (err) {
+      this.observe(this.node, op, (performance.now() - started) / 1000, err instanceof NodeRequestError ? err.code : 'INTERNAL')
+      throw err
+    }
+  }
+
+  private async send(method: Method, path: string, body: {body: Buffer; type: string} | undefined, opts: RequestOptions): Promise<{status: number; headers: Record<string, string | string[] | undefined>; body: Buffer}> {
     const timeoutMs = opts.timeoutMs ?? this.timeoutMs
     // Without a caller's signal the bound is undici's own: connect, headers and body timeouts.
     // An AbortSignal per request costs more CPU than the rest of a small request (abort
@@ -284,4 +306,11 @@ function describeNetworkError(err: unknown, timeoutMs: number): string {
   if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) return err.name === 'TimeoutError' ? `timed out after ${timeoutMs} ms` : 'request aborted'
   const e = err as {code?: string; message?: string}
   return e.code ? `${e.code} ${e.message ?? ''}`.trim() : String(e.message ?? err)
+}
+
+/** operationOf names a request for metrics from its path (bounded: never a key or shard id). */
+function operationOf(path: string): string {
+  const m = /^\/v1\/shards\/\d+\/([a-z]+)/.exec(path)
+  if (m) return m[1] === 'records' ? 'get' : m[1]!
+  return path.startsWith('/v1/stats') ? 'stats' : path.startsWith('/healthz') ? 'healthz' : 'other'
 }

@@ -10,6 +10,7 @@ import {type ClockVerdict, versionTooFarAhead, type WriteGate} from '../clock/cl
 import {tokensEqual} from './clusterToken.js'
 import {type LoadMeter} from './loadMeter.js'
 import {type NodeLog} from './nodeLog.js'
+import {type NodeMetrics} from './nodeMetrics.js'
 import {
   AcceptRequestSchema,
   APPLY_KINDS,
@@ -61,6 +62,8 @@ export interface NodeApiDeps {
   rangeGate?: RangeWriteGate
   /** clock bounds client writes: `write` applies are refused (CLOCK_OFFSET) while the gate is closed or when a version is more than `maxOffsetMs` ahead of `now()`. Absent: unbounded. */
   clock?: {now: () => number; maxOffsetMs: number; gate: WriteGate; verdict: () => ClockVerdict}
+  /** metrics, when given, records every request and is served on GET /metrics (no token: it carries no secret). */
+  metrics?: NodeMetrics
 }
 
 /** HttpError is a coded refusal carrying the node's epoch for the shard when relevant. */
@@ -118,8 +121,22 @@ export class NodeHttpApi {
   handle = (req: IncomingMessage, res: ServerResponse): void => {
     this.active++
     res.once('close', () => this.active--)
+    if (this.deps.metrics) this.measure(req, res, this.deps.metrics)
     if (this.deps.draining()) res.setHeader('connection', 'close')
     void this.dispatch(req, res).catch((err) => this.fail(req, res, err))
+  }
+
+  /** measure records the request's operation, status, latency and (apply, snapshot) bytes when it finishes. */
+  private measure(req: IncomingMessage, res: ServerResponse, metrics: NodeMetrics): void {
+    const started = performance.now()
+    res.once('finish', () => {
+      const url = new URL(req.url ?? '/', 'http://node')
+      const op = /^\/v1\/shards\/\d+\/([a-z]+)/.exec(url.pathname)?.[1]?.replace(/^records$/, 'get') ?? (/^\/(v1\/stats|healthz|metrics)$/.test(url.pathname) ? url.pathname.split('/').pop()! : 'other')
+      metrics.request(op, res.statusCode, (performance.now() - started) / 1000)
+      if (res.statusCode >= 300) return
+      if (op === 'apply') metrics.applied(url.searchParams.get('kind') ?? 'write', Number(req.headers['content-length'] ?? 0))
+      if (op === 'snapshot') metrics.copiedOut(Number(res.getHeader('content-length') ?? 0))
+    })
   }
 
   private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -128,6 +145,12 @@ export class NodeHttpApi {
       const v = this.deps.clock?.verdict()
       // `clock` lets peers measure their offset from this node (see ClockMonitor).
       sendJson(res, 200, {node: this.deps.nodeId, serving: this.deps.serving(), clock: this.deps.clock?.now() ?? Date.now(), ...(v ? {clockOk: v.ok, clockOffsetMs: v.offsetMs} : {})})
+      return
+    }
+    if (url.pathname === '/metrics' && req.method === 'GET' && this.deps.metrics) {
+      const {body, contentType} = await this.deps.metrics.render()
+      res.writeHead(200, {'content-type': contentType, 'content-length': Buffer.byteLength(body)})
+      res.end(body)
       return
     }
     const presented = req.headers[TOKEN_HEADER]

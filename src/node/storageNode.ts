@@ -12,6 +12,7 @@ import {DEFAULT_MAX_CLOCK_OFFSET_MS} from '../clock/clockOffsetTracker.js'
 import {type NodeStats} from '../model/stats.js'
 import {loadClusterToken} from './clusterToken.js'
 import {LoadMeter} from './loadMeter.js'
+import {NodeMetrics, type ShardFigure} from './nodeMetrics.js'
 import {NodeHttpApi} from './nodeHttpApi.js'
 import {OrphanSweeper, RangeWriteGate} from './orphanSweeper.js'
 import {type NodeLog} from './nodeLog.js'
@@ -114,7 +115,7 @@ export class StorageNode {
       let node: StorageNode | undefined
       const rangeGate = new RangeWriteGate()
       const sweeper = new OrphanSweeper({nodeId: opts.id, map, storage: engine, gate: rangeGate, log: opts.log, graceMs: opts.orphanGraceMs ?? 600_000, now: Date.now})
-      const api = new NodeHttpApi({
+      const api: NodeHttpApi = new NodeHttpApi({
         rangeGate,
         clock: {now: Date.now, maxOffsetMs, gate: clock.writeGate, verdict: () => clock.verdict()},
         nodeId: opts.id,
@@ -125,6 +126,8 @@ export class StorageNode {
         log: opts.log,
         serving: () => node?.serving() ?? false,
         draining: () => node?.stopping ?? false,
+        // Read at scrape time from the node's own status (held shards with their sizes).
+        metrics: new NodeMetrics((): ShardFigure[] => api.status().shards),
       })
       const server = createServer({keepAliveTimeout: 65_000, headersTimeout: 15_000, requestTimeout: 120_000}, api.handle)
       node = new StorageNode(ctx, opts, engine, map, meter, api, server, clock)

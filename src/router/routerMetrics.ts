@@ -21,6 +21,8 @@ export class RouterMetrics {
   /** children caches the labelled series per (route, method, status): prom-client hashes a label object on every call otherwise (hot path). */
   private readonly children = new Map<string, {count: Counter.Internal; latency: Histogram.Internal<'route' | 'method' | 'status'>}>()
   readonly mapRevision: Gauge
+  private readonly upstreamLatency: Histogram<'node' | 'op'>
+  private readonly upstreamErrors: Counter<'node' | 'op' | 'code'>
 
   constructor(opts: {defaultMetrics?: boolean} = {}) {
     const registers = [this.registry]
@@ -38,7 +40,16 @@ export class RouterMetrics {
     this.repairs = new Counter({name: 'shardctl_router_read_repairs_total', help: 'Read repairs by outcome (applied, failed, dropped when the queue was full).', labelNames: ['outcome'], registers})
     this.inflight = new Gauge({name: 'shardctl_router_inflight_requests', help: 'Client requests being served.', registers})
     this.mapRevision = new Gauge({name: 'shardctl_router_map_revision', help: 'etcd revision up to which the shard map is applied.', registers})
-    if (opts.defaultMetrics !== false) collectDefaultMetrics({register: this.registry, prefix: 'shardctl_router_'})
+    this.upstreamLatency = new Histogram({
+      name: 'shardctl_router_upstream_request_duration_seconds',
+      help: 'Latency of requests to each storage node (upstream), by node and operation, errors included.',
+      labelNames: ['node', 'op'],
+      buckets: [0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    })
+    this.upstreamErrors = new Counter({name: 'shardctl_router_upstream_errors_total', help: 'Failed requests to each storage node, by node, operation and error code.', labelNames: ['node', 'op', 'code'], registers})
+    // Standard names (process_cpu_seconds_total, nodejs_heap_size_used_bytes…), no prefix: stock Node.js dashboards work as they are.
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({register: this.registry})
   }
 
   /** request records one finished client request. */
@@ -73,6 +84,12 @@ export class RouterMetrics {
   /** repair counts one read repair outcome. */
   repair(outcome: RepairOutcome): void {
     this.repairs.inc({outcome})
+  }
+
+  /** upstream records one finished request to a storage node (labels are node ids and operation names: bounded). */
+  upstream(node: string, op: string, seconds: number, outcome: string): void {
+    this.upstreamLatency.observe({node, op}, seconds)
+    if (outcome !== 'ok') this.upstreamErrors.inc({node, op, code: outcome})
   }
 
   /** render returns the exposition text and its content type. */

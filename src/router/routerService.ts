@@ -11,7 +11,7 @@ import {type NodeClient} from '../node/nodeClient.js'
 import {NodeClients} from '../node/nodeClients.js'
 import {ClockMonitor} from '../clock/clockMonitor.js'
 import {DEFAULT_MAX_CLOCK_OFFSET_MS} from '../clock/clockOffsetTracker.js'
-import {parseListen} from '../node/serveOptions.js'
+import {parseListen} from '../model/units.js'
 import {ApplyBatcher} from './applyBatcher.js'
 import {Coordinator} from './coordinator.js'
 import {LatencyWindow} from './latencyWindow.js'
@@ -75,14 +75,14 @@ export function defaultRouterId(): string {
 export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions): Promise<RunningRouter> {
   const id = opts.id ?? defaultRouterId()
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(id)) throw new UserError('BAD_INPUT', `router id "${id}" must be 1-64 letters, digits, "_", "." or "-"`)
-  const {host, port} = parseListen(opts.listen)
+  const {host, port} = listenOf(opts.listen)
   const log = opts.log ?? (() => {})
   await getMeta(ctx)
   const token = await loadClusterToken(ctx)
 
   const metrics = new RouterMetrics()
   const latency = new LatencyWindow()
-  const clients = new NodeClients({token, timeoutMs: opts.nodeTimeoutMs ?? 2000, connections: opts.connections ?? 32})
+  const clients = new NodeClients({token, timeoutMs: opts.nodeTimeoutMs ?? 2000, connections: opts.connections ?? 32, observe: (node, op, seconds, outcome) => metrics.upstream(node, op, seconds, outcome)})
   let serving = (): boolean => false
   let drainEnded = false
   let registration: RouterRegistration | undefined
@@ -219,5 +219,14 @@ export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions)
       await clients.close()
       return {drained, inflightAtDeadline: left}
     },
+  }
+}
+
+/** listenOf parses `--listen` (HOST:PORT), as a BAD_INPUT UserError when malformed. */
+function listenOf(listen: string): {host: string; port: number} {
+  try {
+    return parseListen(listen)
+  } catch (err) {
+    throw new UserError('BAD_INPUT', `--listen: ${(err as Error).message}`, 'e.g. --listen 127.0.0.1:7000 (port 0 picks a free one)')
   }
 }

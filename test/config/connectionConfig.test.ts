@@ -216,4 +216,9 @@ describe('configFileCandidates', () => {
     expect(configFileCandidates('/work', {HOME: '/home/u'})).toEqual(['/work/shardctl.yaml', '/home/u/.config/shardctl/config.yaml'])
     expect(configFileCandidates('/work', {HOME: '/home/u', XDG_CONFIG_HOME: '/xdg'})).toEqual(['/work/shardctl.yaml', '/xdg/shardctl/config.yaml'])
   })
+
+  it("looks in the CLI's config directory (oclif's configDir) before the XDG default, without duplicates", () => {
+    expect(configFileCandidates('/work', {HOME: '/home/u'}, '/etc/shardctl')).toEqual(['/work/shardctl.yaml', '/etc/shardctl/config.yaml', '/home/u/.config/shardctl/config.yaml'])
+    expect(configFileCandidates('/work', {HOME: '/home/u'}, '/home/u/.config/shardctl')).toEqual(['/work/shardctl.yaml', '/home/u/.config/shardctl/config.yaml'])
+  })
 })

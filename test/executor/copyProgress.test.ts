@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {CopyMeter, STALL_WINDOW_MS} from '../../src/executor/copyProgress.js'
+import {CopyMeter, STALL_RATE, STALL_WINDOW_MS, stallThreshold, throttleShare} from '../../src/executor/copyProgress.js'
 
 describe('CopyMeter', () => {
   it('measures the rate over the window', () => {
@@ -16,5 +16,34 @@ describe('CopyMeter', () => {
     expect(m.stalled(STALL_WINDOW_MS)).toBe(true)
     m.record(STALL_WINDOW_MS + 1000, 10 * 1024 * 1024)
     expect(m.stalled(STALL_WINDOW_MS + 1000)).toBe(false)
+  })
+})
+
+describe('stall threshold relative to the throttle share', () => {
+  it('does not call a move copying at its 64 KiB/s throttle stalled (the fixed 0.1 MiB/s would)', () => {
+    const m = new CopyMeter(0)
+    for (let t = 1000; t <= STALL_WINDOW_MS; t += 1000) m.record(t, 64 * 1024)
+    const share = throttleShare({global: 64 * 1024, running: 1, source: null, destination: null})
+    expect(m.stalled(STALL_WINDOW_MS)).toBe(true)
+    expect(m.stalled(STALL_WINDOW_MS, stallThreshold(share))).toBe(false)
+  })
+
+  it('still flags a throttled move that copies far under its share', () => {
+    const m = new CopyMeter(0)
+    for (let t = 1000; t <= STALL_WINDOW_MS; t += 1000) m.record(t, 1024)
+    expect(m.stalled(STALL_WINDOW_MS, stallThreshold(64 * 1024))).toBe(true)
+  })
+
+  it('splits the global rate among running moves and caps it by the node rates', () => {
+    expect(throttleShare({global: 400, running: 4, source: null, destination: null})).toBe(100)
+    expect(throttleShare({global: 400, running: 0, source: null, destination: null})).toBe(400)
+    expect(throttleShare({global: 400, running: 1, source: 50, destination: 70})).toBe(50)
+    expect(throttleShare({global: null, running: 3, source: null, destination: null})).toBeNull()
+  })
+
+  it('keeps the fixed 0.1 MiB/s threshold for unthrottled or fast-throttled moves', () => {
+    expect(stallThreshold(null)).toBe(STALL_RATE)
+    expect(stallThreshold(100 * 1024 * 1024)).toBe(STALL_RATE)
+    expect(stallThreshold(64 * 1024)).toBe(16 * 1024)
   })
 })

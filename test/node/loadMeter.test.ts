@@ -1,6 +1,5 @@
 import {describe, expect, it} from 'vitest'
 import {LoadMeter} from '../../src/node/loadMeter.js'
-import {parseDuration, parseListen} from '../../src/node/serveOptions.js'
 
 describe('LoadMeter', () => {
   it('given a steady 100 writes/s, when ticked for a long time, then the rate converges to 100', () => {
@@ -33,18 +32,5 @@ describe('LoadMeter', () => {
       m.tick(t)
     }
     expect(m.rate(0).writes).toBeCloseTo(20, 0)
-  })
-})
-
-describe('serve flag parsing', () => {
-  it('parses durations and listen addresses, refusing garbage', () => {
-    expect(parseDuration('250ms', 'x')).toBe(250)
-    expect(parseDuration('5s', 'x')).toBe(5000)
-    expect(parseDuration('1h', 'x')).toBe(3_600_000)
-    expect(parseDuration('2', 'x')).toBe(2000)
-    expect(() => parseDuration('5 parsecs', 'x')).toThrow(/not a duration/)
-    expect(parseListen('127.0.0.1:7001')).toEqual({host: '127.0.0.1', port: 7001})
-    expect(parseListen('[::1]:0')).toEqual({host: '::1', port: 0})
-    expect(() => parseListen('localhost')).toThrow(/HOST:PORT/)
   })
 })

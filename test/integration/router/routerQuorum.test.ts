@@ -110,6 +110,11 @@ describe('router at rf 3: quorum reads and writes', () => {
     const text = await (await fetch(`http://${router.address}/metrics`)).text()
     expect(text).toContain('shardctl_router_request_duration_seconds_bucket')
     expect(text).toContain('shardctl_router_quorum_failures_total')
+    // Per-upstream-node latency, and stock Node.js process metrics under their standard names.
+    expect(text).toMatch(/shardctl_router_upstream_request_duration_seconds_count\{node="n\d",op="(apply|get)"\} [1-9]/)
+    expect(text).toMatch(/^process_cpu_seconds_total /m)
+    expect(text).toMatch(/^nodejs_heap_size_used_bytes /m)
+    expect(text).not.toContain('shardctl_router_process_')
   })
 
   it('registers under the leased routers/r1 with its map revision and the epoch of every shard', async () => {

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# CI-driven rebalancing, the steps of examples/ci/rebalance.yml as one script (the
+# workflow runs this file; test/e2e/ciWorkflow.test.ts runs it against a local cluster).
+#
+#   rebalance.sh plan  OUT_DIR   snapshot export -> plan --check --format markdown -> sign
+#                                writes OUT_DIR/snapshot.json, plan.json, plan.md and
+#                                OUT_DIR/needs-rebalance (true|false)
+#   rebalance.sh apply OUT_DIR   apply OUT_DIR/plan.json --yes --require-signature
+#
+# Environment: etcd connection as for every shardctl command (ETCDCTL_ENDPOINTS,
+# ETCDCTL_CACERT/CERT/KEY, ETCDCTL_USER/PASSWORD, SHARDCTL_CLUSTER);
+# SHARDCTL_PLAN_KEY_FILE (plan: Ed25519 private key, PEM) and SHARDCTL_PLAN_PUB_FILE
+# (apply: its public half); SHARDCTL (the command, default `shardctl`).
+# Exit codes: 0 done; shardctl's own codes otherwise (2 bad input, 3 etcd unreachable, ...).
+set -euo pipefail
+
+SHARDCTL=${SHARDCTL:-shardctl}
+step=${1:?usage: rebalance.sh plan|apply OUT_DIR}
+out=${2:?usage: rebalance.sh plan|apply OUT_DIR}
+mkdir -p "$out"
+
+case "$step" in
+  plan)
+    : "${SHARDCTL_PLAN_KEY_FILE:?set SHARDCTL_PLAN_KEY_FILE to the plan signing key (PEM)}"
+    $SHARDCTL snapshot export --out "$out/snapshot.json"
+    # --check: 0 within target, 10 rebalance needed, 11 target unreachable (the plan still
+    # improves the spread); anything else is an error and stops the job.
+    rc=0
+    $SHARDCTL plan --snapshot "$out/snapshot.json" --check --format markdown \
+      --out "$out/plan.json" --sign "$SHARDCTL_PLAN_KEY_FILE" > "$out/plan.md" || rc=$?
+    case "$rc" in
+      0) echo false > "$out/needs-rebalance" ;;
+      10 | 11) echo true > "$out/needs-rebalance" ;;
+      *) exit "$rc" ;;
+    esac
+    echo "plan: exit $rc, needs rebalance: $(cat "$out/needs-rebalance")" >&2
+    ;;
+  apply)
+    : "${SHARDCTL_PLAN_PUB_FILE:?set SHARDCTL_PLAN_PUB_FILE to the public key that signed the plan (PEM)}"
+    # Refuses a plan that is unsigned, signed by another key, or altered since (exit 2),
+    # and skips actions the cluster moved past since the snapshot (stale plan).
+    $SHARDCTL apply "$out/plan.json" --yes --require-signature "$SHARDCTL_PLAN_PUB_FILE" --json > "$out/apply.json"
+    ;;
+  *)
+    echo "rebalance.sh: unknown step \"$step\"; use plan or apply" >&2
+    exit 2
+    ;;
+esac

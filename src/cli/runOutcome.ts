@@ -1,0 +1,45 @@
+import {type ErrorCode} from '../errors/codes.js'
+import {type ApplyResult} from '../executor/executePlan.js'
+import {isTerminal, type MovePhase} from '../model/move.js'
+
+/**
+ * RunOutcome is how a run that changed the cluster ended, as the exit status sees it:
+ * `code` is null for success, otherwise the error code whose exit code the process ends
+ * with; `line` (when set) tells the operator what was and was not recorded.
+ */
+export interface RunOutcome {
+  code: ErrorCode | null
+  line: string | null
+}
+
+/**
+ * applyOutcome judges an executor run. Stopped early (Ctrl-C, SIGTERM, `q` in the
+ * dashboard, a lost executor lease) is INTERRUPTED, and the line says whether anything is
+ * left to resume: "Resume with apply --resume" only when an unfinished move is recorded.
+ * Finished with a move aborted or failed is INCOMPLETE. Otherwise success.
+ */
+export function applyOutcome(r: Pick<ApplyResult, 'moves' | 'counts' | 'stopped'>): RunOutcome {
+  if (r.stopped) {
+    const unfinished = r.moves.filter((m) => !isTerminal(m.phase as MovePhase)).length
+    return {
+      code: 'INTERRUPTED',
+      line:
+        unfinished > 0
+          ? `Interrupted: ${unfinished} recorded move(s) unfinished; each continues from its last persisted phase with \`shardctl apply --resume\`.`
+          : 'Interrupted: no recorded move is left unfinished; nothing to resume.',
+    }
+  }
+  if ((r.counts.aborted ?? 0) + (r.counts.failed ?? 0) > 0) return {code: 'INCOMPLETE', line: null}
+  return {code: null, line: null}
+}
+
+/**
+ * drainOutcome judges `node drain`: success only when the node holds no replica any more.
+ * An interrupted run is INTERRUPTED (as {@link applyOutcome}); one that ran to its end with
+ * replicas left on the node is INCOMPLETE.
+ */
+export function drainOutcome(d: {remaining: number; result: Pick<ApplyResult, 'moves' | 'counts' | 'stopped'> | null}): RunOutcome {
+  const run = d.result ? applyOutcome(d.result) : {code: null, line: null}
+  if (run.code === 'INTERRUPTED') return run
+  return {code: d.remaining > 0 ? 'INCOMPLETE' : null, line: null}
+}

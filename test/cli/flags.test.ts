@@ -1,0 +1,82 @@
+import {Parser} from '@oclif/core'
+import {describe, expect, it} from 'vitest'
+import {bytesFlag, capacityFlag, durationFlag, listenFlag, rateFlag, rateOrAutoFlag, withDefault} from '../../src/cli/flags.js'
+import {renderError} from '../../src/cli/renderError.js'
+import {formatListen, parseDuration, parseListen} from '../../src/model/units.js'
+
+const flags = {
+  timeout: durationFlag({description: 't', ...withDefault('30s', parseDuration)}),
+  ttl: durationFlag({description: 'ttl', min: 2000}),
+  rate: rateFlag({description: 'r'}),
+  throttle: rateOrAutoFlag({description: 'r'}),
+  size: bytesFlag({description: 's'}),
+  listen: listenFlag({description: 'l', env: 'TEST_SHARDCTL_LISTEN'}),
+  capacity: capacityFlag({description: 'c'}),
+}
+
+const parse = async (argv: string[]) => (await Parser.parse(argv, {flags, strict: true})).flags
+
+/** usageLine parses argv and returns the one line and exit code the CLI would print for its error. */
+async function usageLine(argv: string[]): Promise<{line: string; exitCode: number}> {
+  try {
+    await parse(argv)
+  } catch (err) {
+    const r = renderError(err, 'test')
+    return {line: r.line, exitCode: r.exitCode}
+  }
+  throw new Error(`${argv.join(' ')} parsed without error`)
+}
+
+describe('one parser per unit, applied at parse time', () => {
+  it('reads a bare duration as seconds, the same for every duration flag', async () => {
+    expect((await parse(['--timeout', '30'])).timeout).toBe(30_000)
+    expect((await parse(['--ttl', '10'])).ttl).toBe(10_000)
+    expect((await parse(['--timeout', '250ms'])).timeout).toBe(250)
+    expect((await parse(['--timeout', '7d'])).timeout).toBe(7 * 86_400_000)
+  })
+
+  it('gives the default through the same parser', async () => {
+    expect((await parse([])).timeout).toBe(30_000)
+    expect((await parse([])).ttl).toBeUndefined()
+  })
+
+  it('parses rates, sizes, listen addresses and capacities into values', async () => {
+    const f = await parse(['--rate', '64KiB/s', '--throttle', 'auto', '--size', '256KiB', '--listen', '[::1]:0', '--capacity', 'reads=5000,bytes=1GiB'])
+    expect(f.rate).toBe(64 * 1024)
+    expect(f.throttle).toBe('auto')
+    expect(f.size).toBe(256 * 1024)
+    expect(f.listen).toEqual({host: '::1', port: 0})
+    expect(f.capacity).toMatchObject({reads: 5000, bytes: 2 ** 30})
+    expect((await parse(['--throttle', '50MiB/s'])).throttle).toBe(50 * 2 ** 20)
+  })
+
+  it('turns every bad value into one line naming the flag, with exit 2', async () => {
+    for (const argv of [['--timeout', '2x'], ['--ttl', '1s'], ['--rate', 'fast'], ['--throttle', 'automatic'], ['--size', '12 parsecs'], ['--listen', 'localhost'], ['--capacity', 'reads=-1']]) {
+      const {line, exitCode} = await usageLine(argv)
+      expect(exitCode, argv.join(' ')).toBe(2)
+      expect(line, argv.join(' ')).not.toContain('\n')
+      expect(line, argv.join(' ')).toContain(`${argv[0]}:`)
+      expect(line).not.toMatch(/this is a bug/)
+    }
+    expect((await usageLine(['--ttl', '1s'])).line).toMatch(/shorter than the minimum 2s/)
+  })
+
+  it('parses a value from the flag environment variable, and refuses a bad one the same way', async () => {
+    process.env.TEST_SHARDCTL_LISTEN = '127.0.0.1:7001'
+    try {
+      expect((await parse([])).listen).toEqual({host: '127.0.0.1', port: 7001})
+      expect((await parse(['--listen', '127.0.0.1:7002'])).listen).toEqual({host: '127.0.0.1', port: 7002})
+      process.env.TEST_SHARDCTL_LISTEN = 'nope'
+      expect((await usageLine([])).exitCode).toBe(2)
+    } finally {
+      delete process.env.TEST_SHARDCTL_LISTEN
+    }
+  })
+})
+
+describe('listen addresses', () => {
+  it('round-trip through format, IPv6 in brackets', () => {
+    for (const s of ['127.0.0.1:7001', '[::1]:0', 'node-1.example:65535']) expect(formatListen(parseListen(s))).toBe(s)
+    expect(() => parseListen('127.0.0.1:65536')).toThrow(/HOST:PORT/)
+  })
+})

@@ -1,0 +1,49 @@
+import {describe, expect, it} from 'vitest'
+import {applyOutcome, drainOutcome} from '../../src/cli/runOutcome.js'
+import {EXIT_CODES} from '../../src/errors/codes.js'
+import {type MovePhase} from '../../src/model/move.js'
+
+function run(phases: MovePhase[], stopped: boolean) {
+  const counts: Partial<Record<MovePhase, number>> = {}
+  for (const p of phases) counts[p] = (counts[p] ?? 0) + 1
+  return {stopped, counts, moves: phases.map((phase, i) => ({id: `m${i}`, shard: i, from: 'n1', to: 'n2', phase, reason: null, bytes: 0}))}
+}
+
+describe('applyOutcome', () => {
+  it('is success only when every move finished well and nothing stopped the run', () => {
+    expect(applyOutcome(run(['done', 'skipped'], false))).toEqual({code: null, line: null})
+  })
+
+  it('calls a run with an aborted or failed move incomplete (exit 1, as apply always did)', () => {
+    expect(applyOutcome(run(['done', 'aborted'], false)).code).toBe('INCOMPLETE')
+    expect(applyOutcome(run(['failed'], false)).code).toBe('INCOMPLETE')
+    expect(EXIT_CODES.INCOMPLETE).toBe(1)
+  })
+
+  it('calls a stopped run interrupted (exit 130) and offers --resume only when a recorded move is unfinished', () => {
+    const withWork = applyOutcome(run(['done', 'copying', 'pending'], true))
+    expect(withWork.code).toBe('INTERRUPTED')
+    expect(EXIT_CODES.INTERRUPTED).toBe(130)
+    expect(withWork.line).toMatch(/2 recorded move\(s\) unfinished.*apply --resume/)
+    const nothing = applyOutcome(run([], true))
+    expect(nothing.code).toBe('INTERRUPTED')
+    expect(nothing.line).not.toMatch(/apply --resume/)
+    expect(nothing.line).toMatch(/nothing to resume/)
+  })
+})
+
+describe('drainOutcome', () => {
+  it('is success when the node holds no replica, even if a move on the way had to abort and was replanned', () => {
+    expect(drainOutcome({remaining: 0, result: run(['done', 'aborted'], false)}).code).toBeNull()
+    expect(drainOutcome({remaining: 0, result: null}).code).toBeNull()
+  })
+
+  it('is incomplete (non-zero) while the node still holds replicas', () => {
+    expect(drainOutcome({remaining: 2, result: run(['done', 'aborted'], false)}).code).toBe('INCOMPLETE')
+    expect(drainOutcome({remaining: 1, result: run(['done'], false)}).code).toBe('INCOMPLETE')
+  })
+
+  it('is interrupted when the run was stopped', () => {
+    expect(drainOutcome({remaining: 3, result: run(['copying'], true)}).code).toBe('INTERRUPTED')
+  })
+})

@@ -1,0 +1,139 @@
+import {spawn} from 'node:child_process'
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join, resolve} from 'node:path'
+import {Config} from '@oclif/core'
+import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
+import {parse as parseYaml} from 'yaml'
+import {freePort} from '../../src/localEtcd/freePort.js'
+import {trackPid, untrackPid} from '../support/processReaper.js'
+import {CLI_BIN} from '../support/runCli.js'
+import {DataPlane, kv} from '../integration/router/dataPlane.js'
+
+/**
+ * examples/ci: the GitHub Actions workflow runs examples/ci/rebalance.sh; this runs the
+ * same script against a local cluster (real etcd, node and router processes): snapshot,
+ * plan --check --format markdown, sign, apply --require-signature, and a tampered plan
+ * refused. The script's first step is `shardctl snapshot export`, written on another
+ * branch: until it exists, the cluster run is skipped with that reason.
+ */
+
+const root = resolve(import.meta.dirname, '../..')
+const SCRIPT = join(root, 'examples/ci/rebalance.sh')
+const SHARDCTL = `${process.execPath} ${CLI_BIN}`
+
+function runScript(args: string[], env: Record<string, string>, cwd: string): Promise<{code: number | null; stdout: string; stderr: string}> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn('bash', [SCRIPT, ...args], {cwd, env: {PATH: process.env.PATH, HOME: cwd, SHARDCTL, ...env}, stdio: ['ignore', 'pipe', 'pipe']})
+    trackPid(child.pid)
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    const timer = setTimeout(() => child.kill('SIGKILL'), 240_000)
+    child.on('error', reject)
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      untrackPid(child.pid)
+      resolvePromise({code, stdout, stderr})
+    })
+  })
+}
+
+const hasSnapshotExport = (await Config.load({root})).commandIDs.includes('snapshot:export')
+
+describe('the workflow file', () => {
+  it('runs rebalance.sh plan on a schedule, shows the plan, and applies only after a manual approval', () => {
+    const wf = parseYaml(readFileSync(join(root, 'examples/ci/rebalance.yml'), 'utf8')) as {
+      on: Record<string, unknown>
+      jobs: Record<string, {needs?: string; if?: string; environment?: string; steps: {run?: string; env?: Record<string, string>}[]}>
+    }
+    expect(wf.on).toHaveProperty('schedule')
+    const runs = (job: string) => wf.jobs[job]!.steps.map((s) => s.run ?? '').join('\n')
+    expect(runs('plan')).toMatch(/examples\/ci\/rebalance\.sh plan out/)
+    expect(runs('plan')).toMatch(/GITHUB_STEP_SUMMARY/)
+    expect(runs('plan')).toMatch(/secrets\.SHARDCTL_PLAN_SIGNING_KEY/)
+    expect(wf.jobs.apply).toMatchObject({needs: 'plan', environment: 'production'})
+    expect(wf.jobs.apply!.if).toMatch(/needs-rebalance == 'true'/)
+    expect(runs('apply')).toMatch(/examples\/ci\/rebalance\.sh apply out/)
+  })
+})
+
+describe('rebalance.sh usage', () => {
+  it('refuses an unknown step with exit 2, and a missing signing key before touching the cluster', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'shardctl-ci-usage-'))
+    try {
+      const bogus = await runScript(['deploy', 'out'], {}, cwd)
+      expect(bogus.code).toBe(2)
+      expect(bogus.stderr).toMatch(/unknown step "deploy"/)
+      const noKey = await runScript(['plan', 'out'], {ETCDCTL_ENDPOINTS: 'http://127.0.0.1:1'}, cwd)
+      expect(noKey.code).not.toBe(0)
+      expect(noKey.stderr).toMatch(/SHARDCTL_PLAN_KEY_FILE/)
+    } finally {
+      rmSync(cwd, {recursive: true, force: true})
+    }
+  }, 60_000)
+})
+
+describe('rebalance.sh against a local cluster', () => {
+  it.skipIf(!hasSnapshotExport)('skipped: `shardctl snapshot export` does not exist yet (written on another branch); the script starts with it', () => {})
+})
+
+describe.skipIf(!hasSnapshotExport)('rebalance.sh against a local cluster (needs `shardctl snapshot export`)', () => {
+  let dp: DataPlane
+  let cwd: string
+  let env: Record<string, string>
+
+  beforeAll(async () => {
+    cwd = mkdtempSync(join(tmpdir(), 'shardctl-ci-'))
+    dp = new DataPlane(inject('etcdEndpoint'), 'ci')
+    await dp.init(2, 8, 1)
+    const router = await dp.startRouter('r1')
+    for (let i = 0; i < 200; i++) await kv(router.address, 'PUT', `k${i}`, 'x'.repeat(512))
+    // A new, empty node: the cluster is now out of balance.
+    dp.ports.n3 = await freePort()
+    dp.dataDirs.n3 = mkdtempSync(join(tmpdir(), 'shardctl-ci-n3-'))
+    env = {ETCDCTL_ENDPOINTS: dp.endpoint, SHARDCTL_CLUSTER: dp.cluster, SHARDCTL_PLAN_KEY_FILE: join(cwd, 'ci-plan.key'), SHARDCTL_PLAN_PUB_FILE: join(cwd, 'ci-plan.pub')}
+    const add = await runShardctl(['node', 'add', 'n3', '--address', `127.0.0.1:${dp.ports.n3}`], env, cwd)
+    expect(add.code, add.stderr).toBe(0)
+    await dp.startNode('n3')
+    const keygen = await runShardctl(['plan', 'keygen', '--out', join(cwd, 'ci-plan')], env, cwd)
+    expect(keygen.code, keygen.stderr).toBe(0)
+  }, 180_000)
+
+  afterAll(async () => {
+    await dp?.teardown()
+    if (cwd) rmSync(cwd, {recursive: true, force: true})
+  })
+
+  it('plans with a markdown report and a signed plan, then applies it; a tampered plan is refused with exit 2', async () => {
+    const plan = await runScript(['plan', 'out'], env, cwd)
+    expect(plan.code, plan.stderr).toBe(0)
+    expect(readFileSync(join(cwd, 'out/needs-rebalance'), 'utf8').trim()).toBe('true')
+    expect(readFileSync(join(cwd, 'out/plan.md'), 'utf8')).toMatch(/^#|\|/m)
+    const signed = readFileSync(join(cwd, 'out/plan.json'), 'utf8')
+    expect(JSON.parse(signed)).toHaveProperty('signature')
+
+    writeFileSync(join(cwd, 'out/plan.json'), signed.replace(/"bytes":\s*(\d+)/, (_, n) => `"bytes": ${Number(n) + 1}`))
+    const tampered = await runScript(['apply', 'out'], env, cwd)
+    expect(tampered.code).toBe(2)
+
+    writeFileSync(join(cwd, 'out/plan.json'), signed)
+    const apply = await runScript(['apply', 'out'], env, cwd)
+    expect(apply.code, apply.stderr).toBe(0)
+    const lines = readFileSync(join(cwd, 'out/apply.json'), 'utf8').trim().split('\n')
+    const result = JSON.parse(lines.at(-1)!)
+    expect(result).toMatchObject({type: 'result', stopped: false})
+    expect(result.counts.done).toBeGreaterThan(0)
+  }, 600_000)
+})
+
+function runShardctl(args: string[], env: Record<string, string>, cwd: string): Promise<{code: number | null; stderr: string}> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [CLI_BIN, ...args], {cwd, env: {PATH: process.env.PATH, HOME: cwd, ...env}, stdio: ['ignore', 'ignore', 'pipe']})
+    let stderr = ''
+    child.stderr.on('data', (d) => (stderr += d))
+    child.on('error', reject)
+    child.on('close', (code) => resolvePromise({code, stderr}))
+  })
+}

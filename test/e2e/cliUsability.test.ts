@@ -1,0 +1,86 @@
+import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
+import {initCluster} from '../../src/cluster/initCluster.js'
+import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
+import {makeServiceContext} from '../../src/cluster/serviceContext.js'
+import {runCli} from '../support/runCli.js'
+import {StoreSet, uniqueCluster} from '../support/testStore.js'
+
+/**
+ * What an operator used to kubectl or etcdctl expects, on the real binary: -h, a
+ * "did you mean" for a typo (exit 2, never a question), environment bindings on daemon
+ * flags parsed by the same parsers as the flags, bad values refused with exit 2 before
+ * anything runs, shell completion, and the config file in the CLI's config directory.
+ */
+
+let cwd: string
+const stores = new StoreSet()
+const cluster = uniqueCluster('usab')
+const cli = (args: string[], env: Record<string, string> = {}) => runCli(args, {cwd, env, timeoutMs: 60_000})
+
+beforeAll(() => {
+  cwd = mkdtempSync(join(tmpdir(), 'shardctl-usability-'))
+})
+afterAll(() => {
+  stores.closeAll()
+  rmSync(cwd, {recursive: true, force: true})
+})
+
+describe('help and typos', () => {
+  it('takes -h as --help', async () => {
+    const r = await cli(['node', 'drain', '-h'])
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(/USAGE\s+\$ shardctl node drain ID/)
+  }, 60_000)
+
+  it('answers a mistyped command with one line suggesting the real one, exit 2', async () => {
+    const r = await cli(['nod', 'dran', 'n1'])
+    expect(r.code).toBe(2)
+    expect(r.stderr.trim().split('\n')).toHaveLength(1)
+    expect(r.stderr).toMatch(/`shardctl nod dran( n1)?` is not a shardctl command — did you mean `shardctl node drain`\?/)
+    expect(r.stdout).toBe('')
+  }, 60_000)
+
+  it('prints shell completion setup', async () => {
+    const r = await cli(['autocomplete', 'bash'])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/shardctl autocomplete script bash/)
+  }, 60_000)
+})
+
+describe('daemon flags and their environment variables', () => {
+  it('refuses a bad duration from the environment with exit 2 naming the flag, before connecting anywhere', async () => {
+    const r = await cli(['router', 'serve', '--endpoints', 'http://127.0.0.1:1'], {SHARDCTL_ROUTER_LEASE_TTL: '1'})
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(/^Error: --lease-ttl: "1" is shorter than the minimum 2s/)
+    const node = await cli(['node', 'serve', '--endpoints', 'http://127.0.0.1:1'], {SHARDCTL_NODE_ID: 'n1', SHARDCTL_NODE_DATA_DIR: cwd, SHARDCTL_NODE_LISTEN: 'localhost'})
+    expect(node.code).toBe(2)
+    expect(node.stderr).toMatch(/^Error: --listen: "localhost" is not HOST:PORT/)
+  }, 60_000)
+
+  it('reads every unit the same way: `stats --interval 2x` is a usage error, not a bug', async () => {
+    const r = await cli(['stats', '--interval', '2x', '--endpoints', 'http://127.0.0.1:1'])
+    expect(r.code).toBe(2)
+    expect(r.stderr.trim().split('\n')).toHaveLength(1)
+    expect(r.stderr).toMatch(/--interval: "2x" is not a duration/)
+    expect(r.stderr).not.toMatch(/bug/)
+  }, 60_000)
+})
+
+describe('config file', () => {
+  it("is found in the CLI's config directory (SHARDCTL_CONFIG_DIR)", async () => {
+    const endpoint = inject('etcdEndpoint')
+    const ctx = makeServiceContext(stores.open(endpoint, cluster), {cluster})
+    await initCluster(ctx, {shards: 2, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:7201'), force: false})
+    const dir = join(cwd, 'confdir')
+    mkdirSync(dir)
+    writeFileSync(join(dir, 'config.yaml'), `endpoints: ${endpoint}\ncluster: ${cluster}\n`)
+    const r = await cli(['node', 'list', '--json'], {SHARDCTL_CONFIG_DIR: dir})
+    expect(r.code, r.stderr).toBe(0)
+    expect(JSON.parse(r.stdout).nodes.map((n: {id: string}) => n.id)).toEqual(['n1'])
+    const without = await cli(['node', 'list', '--json', '--endpoints', 'http://127.0.0.1:1'], {SHARDCTL_CONFIG_DIR: dir})
+    expect(without.code).toBe(3)
+  }, 90_000)
+})

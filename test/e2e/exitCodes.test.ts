@@ -1,0 +1,165 @@
+import {type ChildProcessWithoutNullStreams, execFileSync, spawn} from 'node:child_process'
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
+import {getNode} from '../../src/cluster/clusterRepo.js'
+import {initCluster} from '../../src/cluster/initCluster.js'
+import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
+import {makeServiceContext, type ServiceContext} from '../../src/cluster/serviceContext.js'
+import {EXIT_CODES} from '../../src/errors/codes.js'
+import {listMoves} from '../../src/executor/moveStore.js'
+import {trackPid, untrackPid} from '../support/processReaper.js'
+import {CLI_BIN, runCli} from '../support/runCli.js'
+import {StoreSet, uniqueCluster} from '../support/testStore.js'
+
+/**
+ * Exit codes of commands that change the cluster, run as a user runs them: the real binary
+ * against a real etcd, without a terminal (CI) and in a pseudo-terminal (util-linux
+ * `script`) where an operator answers the question. Four nodes are registered and marked
+ * alive (no node processes: the moves are recorded, then cannot copy), so a drain of n1
+ * has a feasible plan.
+ */
+
+const hasScript = (() => {
+  try {
+    execFileSync('script', ['--version'], {stdio: 'ignore'})
+    return true
+  } catch {
+    return false
+  }
+})()
+
+const stores = new StoreSet()
+const cluster = uniqueCluster('exit')
+let endpoint: string
+let ctx: ServiceContext
+let cwd: string
+const conn = () => ['--endpoints', endpoint, '--cluster', cluster]
+
+/** screenText strips terminal escapes from pty output. */
+function screenText(raw: string): string {
+  // eslint-disable-next-line no-control-regex
+  return raw.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\r/g, '')
+}
+
+/**
+ * inPty runs a shell command line in a pseudo-terminal, answers `answer` once `question`
+ * is on the screen, and resolves with the exit code and everything the terminal showed.
+ */
+async function inPty(cmd: string, question: RegExp, answer: string): Promise<{code: number | null; screen: string}> {
+  const child: ChildProcessWithoutNullStreams = spawn('script', ['-qfec', cmd, '/dev/null'], {cwd, env: {PATH: process.env.PATH, HOME: cwd, TERM: 'xterm-256color'}})
+  trackPid(child.pid)
+  let raw = ''
+  child.stdout.on('data', (d) => (raw += d))
+  child.stderr.on('data', (d) => (raw += d))
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  try {
+    const deadline = Date.now() + 60_000
+    while (!question.test(screenText(raw))) {
+      if (Date.now() > deadline) throw new Error(`no question on the screen; it shows:\n${screenText(raw).slice(-2000)}`)
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    child.stdin.write(answer)
+    const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 60_000))])
+    if (code === 'timeout') throw new Error(`no exit after the answer; screen:\n${screenText(raw).slice(-2000)}`)
+    return {code, screen: screenText(raw)}
+  } finally {
+    child.kill('SIGKILL')
+    untrackPid(child.pid)
+  }
+}
+
+beforeAll(async () => {
+  endpoint = inject('etcdEndpoint')
+  cwd = mkdtempSync(join(tmpdir(), 'shardctl-exit-'))
+  ctx = makeServiceContext(stores.open(endpoint, cluster), {cluster})
+  await initCluster(ctx, {shards: 8, rf: 3, nodes: parseNodeSpecs('n1=127.0.0.1:7101@a,n2=127.0.0.1:7102@b,n3=127.0.0.1:7103@c,n4=127.0.0.1:7104@a'), force: false})
+  for (const id of ['n1', 'n2', 'n3', 'n4']) {
+    await ctx.store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: `127.0.0.1:710${id.slice(1)}`, pid: 1, startedAt: new Date().toISOString()}))
+  }
+}, 60_000)
+
+afterAll(() => {
+  stores.closeAll()
+  rmSync(cwd, {recursive: true, force: true})
+})
+
+describe('without a terminal and without --yes', () => {
+  it('node drain refuses with exit 2, one line naming --yes, and leaves the node as it was', async () => {
+    const r = await runCli(['node', 'drain', 'n1', ...conn()], {cwd})
+    expect(r.code).toBe(2)
+    expect(r.stderr.trim().split('\n')).toHaveLength(1)
+    expect(r.stderr).toMatch(/refusing to run moves without confirmation: stdin is not a terminal.*pass --yes/)
+    expect((await getNode(ctx, 'n1')).value.state).toBe('active')
+    expect(await listMoves(ctx)).toHaveLength(0)
+  }, 60_000)
+
+  it('apply --resume refuses with exit 2 as well', async () => {
+    const r = await runCli(['apply', '--resume', ...conn()], {cwd})
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(/pass --yes/)
+  }, 60_000)
+})
+
+describe('kv put', () => {
+  it('refuses a VALUE argument together with --file (exit 2) instead of silently preferring one', async () => {
+    writeFileSync(join(cwd, 'value.bin'), 'from-file')
+    const r = await runCli(['kv', 'put', 'k1', 'from-arg', '--file', join(cwd, 'value.bin'), ...conn()], {cwd})
+    expect(r.code).toBe(2)
+    expect(r.stderr.trim().split('\n')).toHaveLength(1)
+    expect(r.stderr).toMatch(/both a VALUE argument and --file .* were given; nothing was written/)
+  }, 60_000)
+})
+
+describe.skipIf(!hasScript)('an operator at a terminal', () => {
+  it('answering N to node drain exits 19 (declined), records nothing and leaves the node active; the question is on the terminal, not in --json stdout', async () => {
+    const out = join(cwd, 'drain.json')
+    const {code, screen} = await inPty(`exec ${process.execPath} ${CLI_BIN} node drain n1 ${conn().join(' ')} --json > ${out}`, /Drain n1\? \[y\/N\]/, 'n\r')
+    expect(code).toBe(EXIT_CODES.DECLINED)
+    expect(code).toBe(19)
+    expect(screen).toMatch(/move shard \d+ n1 → n\d/)
+    const stdout = readFileSync(out, 'utf8')
+    expect(stdout).not.toMatch(/\[y\/N\]/)
+    expect(JSON.parse(stdout)).toMatchObject({error: {code: 'DECLINED', exitCode: 19}})
+    expect((await getNode(ctx, 'n1')).value.state).toBe('active')
+    expect(await listMoves(ctx)).toHaveLength(0)
+  }, 120_000)
+})
+
+describe('a run that is stopped', () => {
+  it('node drain --yes stopped by SIGTERM after recording its moves exits 130 and says what is left to resume', async () => {
+    const child = spawn(process.execPath, [CLI_BIN, 'node', 'drain', 'n1', '--yes', ...conn()], {cwd, env: {PATH: process.env.PATH, HOME: cwd}, stdio: ['ignore', 'pipe', 'pipe']})
+    trackPid(child.pid)
+    let stderr = ''
+    child.stderr.on('data', (d) => (stderr += d))
+    child.stdout.resume()
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)))
+    try {
+      const deadline = Date.now() + 60_000
+      while ((await listMoves(ctx)).length === 0) {
+        if (Date.now() > deadline) throw new Error(`no move recorded; stderr: ${stderr}`)
+        await new Promise((r) => setTimeout(r, 100))
+      }
+      child.kill('SIGTERM')
+      const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 60_000))])
+      expect(code, stderr).toBe(EXIT_CODES.INTERRUPTED)
+      const unfinished = (await listMoves(ctx)).filter((m) => !['done', 'aborted', 'skipped', 'failed', 'rolledback'].includes(m.value.phase)).length
+      if (unfinished > 0) expect(stderr).toMatch(new RegExp(`Interrupted: ${unfinished} recorded move\\(s\\) unfinished.*apply --resume`))
+      else expect(stderr).toMatch(/nothing to resume/)
+      // Something started, so the node stays draining: nothing may be placed back on it.
+      expect((await getNode(ctx, 'n1')).value.state).toBe('draining')
+    } finally {
+      child.kill('SIGKILL')
+      untrackPid(child.pid)
+    }
+  }, 120_000)
+
+  it.skipIf(!hasScript)('answering N to apply --resume exits 19 and leaves every recorded move as it was', async () => {
+    const before = (await listMoves(ctx)).map((m) => [m.value.id, m.value.phase, m.value.updatedAt])
+    const {code, screen} = await inPty(`exec ${process.execPath} ${CLI_BIN} apply --resume ${conn().join(' ')}`, /Resume unfinished moves\? \[y\/N\]/, 'n\r')
+    expect(code).toBe(19)
+    expect(screen).toMatch(/declined: nothing was recorded or changed/)
+    expect((await listMoves(ctx)).map((m) => [m.value.id, m.value.phase, m.value.updatedAt])).toEqual(before)
+  }, 120_000)
+})

@@ -1,0 +1,85 @@
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
+import {listShards} from '../../../src/cluster/clusterRepo.js'
+import {initCluster} from '../../../src/cluster/initCluster.js'
+import {parseNodeSpecs} from '../../../src/cluster/nodeSpec.js'
+import {makeServiceContext} from '../../../src/cluster/serviceContext.js'
+import {freePort} from '../../../src/localEtcd/freePort.js'
+import {keyHash} from '../../../src/model/hash.js'
+import {formatHlc} from '../../../src/model/hlc.js'
+import {loadClusterToken} from '../../../src/node/clusterToken.js'
+import {NodeClient} from '../../../src/node/nodeClient.js'
+import {StoreSet, uniqueCluster} from '../../support/testStore.js'
+import {type NodeProcess, startNodeProcess} from './nodeProcess.js'
+
+/**
+ * A real `node serve` scraped on /metrics after real traffic: requests by operation with
+ * latency, apply batches and bytes by kind (copy-in), snapshot bytes (copy-out), digest
+ * latency, bytes and keys per held shard, standard Node.js process metrics; and its log
+ * lines are JSON with time, level and msg.
+ */
+
+const stores = new StoreSet()
+const cluster = uniqueCluster('nmetrics')
+let dir: string
+let proc: NodeProcess
+let client: NodeClient
+
+beforeAll(async () => {
+  const endpoint = inject('etcdEndpoint')
+  dir = mkdtempSync(join(tmpdir(), 'shardctl-nmetrics-'))
+  const port = await freePort()
+  const ctx = makeServiceContext(stores.open(endpoint, cluster), {cluster})
+  await initCluster(ctx, {shards: 2, rf: 1, nodes: parseNodeSpecs(`n1=127.0.0.1:${port}`), force: false})
+  const token = await loadClusterToken(ctx, {create: true})
+  proc = await startNodeProcess({endpoint, cluster, id: 'n1', port, dataDir: join(dir, 'n1')})
+  client = new NodeClient({node: 'n1', address: proc.address, token, timeoutMs: 10_000})
+  const {shards} = await listShards(ctx)
+  const shard = shards[0]!.value
+  const records = []
+  for (let i = 0; records.length < 20 && i < 100_000; i++) {
+    const key = Buffer.from(`k${i}`)
+    const h = keyHash(key)
+    if (h >= shard.range.lo && h < shard.range.hi) records.push({key, value: Buffer.from(`v${i}`), version: formatHlc({wall: Date.now(), counter: records.length, writer: 't'})})
+  }
+  await client.apply(shard.id, shard.epoch, records.slice(0, 10), 'write')
+  await client.apply(shard.id, shard.epoch, records.slice(10), 'copy')
+  await client.get(shard.id, shard.epoch, records[0]!.key)
+  await client.snapshotChunk(shard.id, shard.epoch, {maxBytes: 1 << 20})
+  await client.digest(shard.id, shard.epoch)
+}, 90_000)
+
+afterAll(async () => {
+  await client?.close()
+  await proc?.kill()
+  stores.closeAll()
+  rmSync(dir, {recursive: true, force: true})
+})
+
+describe('storage node /metrics', () => {
+  it('exposes requests, apply batches, copy bytes, digest latency, per-shard sizes and process metrics', async () => {
+    const res = await fetch(`http://${proc.address}/metrics`)
+    expect(res.status).toBe(200)
+    const text = await res.text()
+    const value = (re: RegExp) => Number(re.exec(text)?.[1] ?? NaN)
+    expect(value(/^shardctl_node_requests_total\{op="apply",status="200"\} (\d+)/m)).toBe(2)
+    expect(value(/^shardctl_node_apply_batches_total\{kind="write"\} (\d+)/m)).toBe(1)
+    expect(value(/^shardctl_node_apply_batches_total\{kind="copy"\} (\d+)/m)).toBe(1)
+    expect(value(/^shardctl_node_apply_bytes_total\{kind="copy"\} (\d+)/m)).toBeGreaterThan(0)
+    expect(value(/^shardctl_node_copy_out_bytes_total (\d+)/m)).toBeGreaterThan(0)
+    expect(value(/^shardctl_node_request_duration_seconds_count\{op="digest"\} (\d+)/m)).toBe(1)
+    expect(value(/^shardctl_node_request_duration_seconds_count\{op="get"\} (\d+)/m)).toBe(1)
+    expect(value(/^shardctl_node_shard_keys\{shard="\d+",role="voter"\} (\d+)/m)).toBe(20)
+    expect(value(/^shardctl_node_shard_bytes\{shard="\d+",role="voter"\} (\d+)/m)).toBeGreaterThan(0)
+    expect(text).toMatch(/^process_cpu_seconds_total /m)
+    expect(text).toMatch(/^nodejs_heap_size_used_bytes /m)
+  }, 60_000)
+
+  it('logs JSON lines with time, level and msg', () => {
+    const lines = proc.logs().split('\n').filter((l) => l.startsWith('{'))
+    expect(lines.length).toBeGreaterThan(0)
+    for (const l of lines) expect(JSON.parse(l)).toMatchObject({time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), level: expect.any(String), msg: expect.any(String)})
+  })
+})
