@@ -7,6 +7,7 @@ import {resolvePlanOptions} from '../src/planner/options.js'
 import {ClusterState} from '../src/planner/clusterState.js'
 import {bytesLowerBound} from './bytesLowerBound.js'
 import {naivePlan} from './naivePlanner.js'
+import {newNodeCluster} from './newNodeCluster.js'
 import {syntheticCluster} from './syntheticCluster.js'
 
 /**
@@ -115,6 +116,70 @@ function worker(strategy: Strategy, nodes: number, shards: number): Row {
   }
 }
 
+/** NEW_NODE_SHARDS: the "add one node to 6 nodes" rows (issue 13), each at the default options. */
+const NEW_NODE_SHARDS = [2048, 8192]
+
+interface NewNodeRow {
+  shards: number
+  planMs: number
+  planCpuMs: number
+  peakRssMiB: number
+  maxAfter: number
+  newNode: number
+  loadMoved: number
+  lowerBound: number
+  moves: number
+  status: string
+}
+
+/** newNodeWorker plans "add one empty node (own zone) to 6 nodes x `shards` shards at rf 3" with default options. */
+function newNodeWorker(shards: number): NewNodeRow {
+  const snapshot = newNodeCluster({shards, seed: SEED, newZone: 'z4'})
+  const timed = measure(() => planRebalance(snapshot, {}, {id: 'bench', createdAt: '2025-01-01T00:00:00.000Z'}))
+  const plan = timed.value
+  return {
+    shards,
+    planMs: timed.wallMs,
+    planCpuMs: timed.cpuMs,
+    peakRssMiB: process.resourceUsage().maxRSS / 1024,
+    maxAfter: plan.summary.imbalanceAfter,
+    newNode: plan.nodes.find((n) => n.id === 'n7')!.after.utilisation,
+    loadMoved: plan.summary.loadMoved,
+    lowerBound: plan.summary.loadOutsideTarget,
+    moves: plan.summary.moves,
+    status: `${plan.summary.status} (${plan.summary.stopReason})`,
+  }
+}
+
+function newNodeRows(self: string): void {
+  console.log('\nadd one node: 6 equal nodes in 3 zones, rf 3, mildly uneven load (0.7..1.3x per shard), one empty node added in a 4th zone; default options (target 1.10x)\n')
+  const header = ['case', 'plan time wall / CPU', 'peak RSS', 'max after', 'new node after', 'load moved / lower bound', 'moves', 'result']
+  const rows: string[][] = []
+  for (const shards of NEW_NODE_SHARDS) {
+    const child = spawnSync(process.execPath, [self, '--new-node', String(shards)], {encoding: 'utf8', maxBuffer: 1 << 24})
+    if (child.status !== 0) {
+      console.error(child.stderr)
+      process.exit(1)
+    }
+    const r = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as NewNodeRow
+    rows.push([
+      `add one node to 6 nodes x ${r.shards.toLocaleString('en-US')} shards`,
+      `${secs(r.planMs)} / ${secs(r.planCpuMs)}`,
+      `${r.peakRssMiB.toFixed(0)} MiB`,
+      `${r.maxAfter.toFixed(3)}x`,
+      `${r.newNode.toFixed(3)}x`,
+      `${r.loadMoved.toFixed(3)} / ${r.lowerBound.toFixed(3)} = ${(r.loadMoved / r.lowerBound).toFixed(2)}`,
+      String(r.moves),
+      r.status,
+    ])
+  }
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`
+  console.log(line(header))
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`)
+  for (const r of rows) console.log(line(r))
+}
+
 function secs(ms: number): string {
   return `${(ms / 1000).toFixed(2)} s`
 }
@@ -156,10 +221,14 @@ function main(): void {
   console.log('load is in average-node units; the lower bound is the load outside the target band before planning (draining nodes count whole).')
   console.log('balance includes computing its ring baseline (as `shardctl plan` does); the time without it is a second run in the same process.')
   console.log('bytes floor: draining nodes\' bytes plus, per node above target, the fewest bytes whose load covers its excess (ignores where load can go), so no plan reaching the target copies less.')
+  newNodeRows(self)
 }
 
 const at = process.argv.indexOf('--worker')
-if (at >= 0) {
+const newNodeAt = process.argv.indexOf('--new-node')
+if (newNodeAt >= 0) {
+  console.log(JSON.stringify(newNodeWorker(Number(process.argv[newNodeAt + 1]))))
+} else if (at >= 0) {
   const [strategy, nodes, shards] = process.argv.slice(at + 1)
   console.log(JSON.stringify(worker(strategy as Strategy, Number(nodes), Number(shards))))
 } else {

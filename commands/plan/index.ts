@@ -8,9 +8,9 @@ import {renderPlanText} from '../../src/planner/render/planText.js'
 
 export default class Plan extends EtcdCommand {
   static override summary = 'Compute a rebalance plan from etcd or from a snapshot file.'
-  static override description = `Drains draining nodes and fixes violated placement rules first, then moves replicas until every node's utilisation (weighted load / capacity, 1.00 = the cluster mean) is within --max-imbalance X of the mean on both sides (between 2 - X and X, so an added node fills up too), preferring moves that shift the most load per byte copied. Shards too hot for any node are reported, or split with --allow-split. The plan is written to plans/<cluster>-<timestamp>.json (or --out) with a sha256 of its content.
+  static override description = `Goals in order: every hard rule (empty draining nodes, fix forbidden/pinned placements, zone spread and capacity, largest replica first to the node that ends least utilised), then lower the most utilised node, then the next, and so on, until every node's utilisation (weighted load / capacity, 1.00 = the mean of the nodes that will hold data) is within --max-imbalance X of the mean on both sides (between 2 - X and X, so an added node fills up); then fewer moves, then fewer bytes (the move that shifts the most load per byte copied). When the band is out of reach it still evens out what it can, swapping replicas when no single move helps. A replica that must move but fits nowhere is listed as unplaceable and everything else is planned. Shards too hot for any node are reported, or split with --allow-split. The plan is written to plans/<cluster>-<timestamp>.json (or --out) with a sha256 of its content.
 
---check exits 0 when the cluster is within target, 10 when a rebalance is needed and 11 when the target cannot be reached (with --check the plan is only written when --out is given).`
+--check exits 0 when the cluster is within target, 10 when a rebalance is needed and 11 when the target cannot be reached or a replica is unplaceable (with --check the plan is only written when --out is given).`
   static override examples = [
     '<%= config.bin %> plan',
     '<%= config.bin %> plan --snapshot snap.json --format markdown --check',

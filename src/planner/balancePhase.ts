@@ -8,6 +8,10 @@ import {type ReceiverIndex} from './receiverIndex.js'
 const MAX_PROBES = 64
 /** PULL_SOURCES: an underloaded node pulls from the replicas of this many of the busiest nodes of each zone. */
 const PULL_SOURCES = 8
+/** SWAP_PARTNERS: a stuck node tries swaps with this many of the least utilised receivers. */
+const SWAP_PARTNERS = 8
+/** SWAP_BUDGET bounds the replica pairs one swap search examines, so a stuck node in a big cluster stays cheap. */
+const SWAP_BUDGET = 200_000
 /** SCORE_TIE: scores this close (relatively) are equal, and the move that does more at once wins (fewer moves). */
 const SCORE_TIE = 1e-9
 
@@ -108,10 +112,63 @@ export function balance(state: ClusterState, log: ActionLog, index: ReceiverInde
         moved++
       }
     }
+    if (moved === 0 && push) {
+      // No single move helps: exchange a replica of the worst node with a smaller one elsewhere.
+      const swapped = swap(worst)
+      if (swapped === 'limit') return {stop: log.limitHit!, stuck: remaining()}
+      if (swapped) moved++
+    }
     if (moved === 0) stuck[worst] = 1
   }
   const left = remaining()
   return {stop: left.length > 0 ? 'no-improvement' : 'within-target', stuck: left}
+
+  /**
+   * swap finds the exchange of a replica x on `w` with a less loaded replica y on a lightly
+   * used receiver v that lowers the busier of the two nodes the most (at least by minStep),
+   * and applies it as two moves (x to v, then y to w), each keeping every rule when made.
+   * Returns true when it swapped, 'limit' when a move or byte limit stopped it.
+   */
+  function swap(w: number): boolean | 'limit' {
+    if (!state.receiver[w]) return false
+    const uW = state.util[w]!
+    let best: {x: number; y: number; v: number; lex: number; bytes: number} | undefined
+    let budget = SWAP_BUDGET
+    const partners = index.nodes.slice(0, SWAP_PARTNERS).filter((v) => v !== w && state.inPool[v])
+    for (const x of state.nodeSlots[w]!) {
+      if (!state.movable(x)) continue
+      const sx = state.slotShard[x]!
+      for (const v of partners) {
+        if (state.blockReason(x, v) !== undefined) continue
+        const uV = state.util[v]!
+        for (const y of state.nodeSlots[v]!) {
+          if (--budget < 0) break
+          const sy = state.slotShard[y]!
+          if (sy === sx || !state.movable(y) || state.holds(sy, w)) continue
+          const afterW = uW - state.utilDelta(x, w) + state.utilDelta(y, w)
+          const afterV = uV - state.utilDelta(y, v) + state.utilDelta(x, v)
+          const lex = uW - Math.max(afterW, afterV)
+          if (lex < minStep) continue
+          const bytes = state.slotBytes(x) + state.slotBytes(y)
+          if (best && !(lex > best.lex + 1e-12 || (Math.abs(lex - best.lex) <= 1e-12 && bytes < best.bytes))) continue
+          // Checked with x still on w: if y fits now, it fits once x has left (w only gets room).
+          if (state.blockReason(y, w) === undefined) best = {x, y, v, lex, bytes}
+        }
+      }
+    }
+    if (!best) return false
+    const {x, y, v} = best
+    if (!log.fits(state.slotBytes(x))) return 'limit'
+    const resource = state.dominantResource(x, w)
+    log.move(x, v, {kind: 'balance', resource, detail: `node ${state.nodeIds[w]} is at ${uW.toFixed(2)}x the mean (target ${state.target}) and no single move lowers it: swapped with shard ${state.shardId[state.slotShard[y]!]} on ${state.nodeIds[v]}`})
+    index.update(w)
+    index.update(v)
+    if (!log.fits(state.slotBytes(y))) return 'limit'
+    log.move(y, w, {kind: 'balance', resource: state.dominantResource(y, v), detail: `second half of a swap with shard ${state.shardId[state.slotShard[x]!]}, which left ${state.nodeIds[w]} for ${state.nodeIds[v]}`})
+    index.update(w)
+    index.update(v)
+    return true
+  }
 
   /** recheck re-evaluates a ranked candidate now: a push may find a better destination, a pull keeps its own. */
   function recheck(c: Candidate, push: boolean, worst: number): Candidate | undefined {

@@ -164,9 +164,9 @@ function balanceOnce(initial: ClusterState, options: PlanOptions, forced: Readon
   if (log.limitHit) stop = log.limitHit
   else if (options.drainOnly) stop = 'drain-only'
   else {
-    const hotNodes = new Set<number>()
-    for (const s of stillHot) for (const slot of state.shardSlots[s]!) hotNodes.add(state.slotNode[slot]!)
-    const outcome = balance(state, log, index, options.minImprovement, stillHot, hotNodes)
+    // Hot shards still move, and their nodes still balance: the target is out of reach, but
+    // the lexicographic objective still lowers the worst node as far as the rules allow.
+    const outcome = balance(state, log, index, options.minImprovement, new Set(), new Set())
     stop = stillHot.size > 0 && outcome.stop !== 'max-moves' && outcome.stop !== 'max-bytes' ? 'unreachable' : outcome.stop
     stuck = outcome.stuck
   }

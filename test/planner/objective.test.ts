@@ -29,7 +29,7 @@ describe('adding a node to a cluster of many small shards', () => {
     for (const n of p.nodes) expect(n.after.utilisation, n.id).toBeLessThanOrEqual(1.1 + 1e-6)
     expect(util(p, 'n7')).toBeGreaterThanOrEqual(0.9 - 1e-6)
     expect(p.summary.loadMoved).toBeLessThanOrEqual(1.1 * p.summary.loadOutsideTarget)
-  })
+  }, 60_000)
 
   // Before: n1 1.10, n4 1.08, n7 0.16 (137 moves, stopped at no-improvement).
   it('given the 7th node in zone z1 of a 3-zone rf-3 cluster, when planning, then z1\'s three nodes even out at their zone\'s level and the zone is named as the bound', () => {
@@ -42,7 +42,7 @@ describe('adding a node to a cluster of many small shards', () => {
     for (const id of ['n2', 'n3', 'n5', 'n6']) expect(util(p, id)).toBeCloseTo(7 / 6, 1)
     expect(p.summary.status).toBe('unreachable')
     expect(p.summary.stopDetail).toMatch(/zone z[23]'s nodes average 1\.1[67]x the mean and replicas cannot leave their zone/)
-  })
+  }, 60_000)
 
   it('given --min-improvement, when it is a fraction of an average replica, then it means the same at 256 and 8,192 shards, and above one replica it blocks every move', () => {
     for (const shards of [256, 8192]) expect(plan(newNodeCluster({shards, seed: 3, newZone: 'z4'})).summary.stopReason, String(shards)).toBe('within-target')
@@ -51,7 +51,7 @@ describe('adding a node to a cluster of many small shards', () => {
     const blocked = plan(newNodeCluster({shards: 256, seed: 3, newZone: 'z4'}), {minImprovement: 3})
     expect(blocked.summary.moves).toBe(0)
     expect(blocked.summary.stopDetail).toMatch(/by at least 3 of an average replica's load/)
-  })
+  }, 60_000)
 })
 
 describe('small discrete cases', () => {
