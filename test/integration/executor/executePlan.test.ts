@@ -221,7 +221,7 @@ describe('apply on real etcd and real nodes', () => {
     expect(skipped.phase).toBe('skipped')
     expect(skipped.reason).toMatch(new RegExp(`shard ${first.shard} is at epoch \\d+, the plan expected ${first.epoch}`))
     expect(second.moves.filter((m) => m.phase !== 'skipped').every((m) => m.phase === 'done')).toBe(true)
-  })
+  }, 120_000)
 
   it('fails safe when the destination dies mid-copy: the move aborts to the old replicas, stays aborting until the destination is back and has dropped its partial copy (across an executor restart), and a new plan succeeds', async () => {
     await setNodeState(ctx, 'n2', 'active')
