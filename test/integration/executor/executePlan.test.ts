@@ -221,7 +221,7 @@ describe('apply on real etcd and real nodes', () => {
     expect(skipped.phase).toBe('skipped')
     expect(skipped.reason).toMatch(new RegExp(`shard ${first.shard} is at epoch \\d+, the plan expected ${first.epoch}`))
     expect(second.moves.filter((m) => m.phase !== 'skipped').every((m) => m.phase === 'done')).toBe(true)
-  })
+  }, 120_000)
 
   it('fails safe when the destination dies mid-copy: the move aborts to the old replicas, stays aborting until the destination is back and has dropped its partial copy (across an executor restart), and a new plan succeeds', async () => {
     await setNodeState(ctx, 'n2', 'active')
@@ -260,13 +260,15 @@ describe('apply on real etcd and real nodes', () => {
     const {result: stopped} = await running
     expect(stopped.moves.find((m) => m.id === copying!.id)!.phase).toBe('aborting')
     await startNode(copying!.to)
-    expect(await keysOn(copying!.to)).toBeGreaterThan(dstKeysBefore) // the leftover copy is there
+    const leftover = (await keysOn(copying!.to)) - dstKeysBefore
+    expect(leftover).toBeGreaterThan(0) // the partial copy is still on the destination's disk
     const {result, events} = await run(undefined, {limits: {maxConcurrent: 1, perNode: 1}})
     const failed = result.moves.find((m) => m.id === copying!.id)!
     expect(failed.phase).toBe('aborted')
     expect(failed.reason).toMatch(new RegExp(`destination ${copying!.to} unreachable|destination node "${copying!.to}" is not up`))
-    expect(events.some((e) => e.type === 'info' && new RegExp(`dropped \\d+ record\\(s\\) of shard ${first.shard}'s range on ${copying!.to}`).test(e.message))).toBe(true)
-    expect(await keysOn(copying!.to)).toBe(dstKeysBefore)
+    // The resumed run drops exactly the leftover (later moves of the plan may then add other shards to the node).
+    const drop = events.find((e) => e.type === 'info' && new RegExp(`dropped \\d+ record\\(s\\) of shard ${first.shard}'s range on ${copying!.to}`).test(e.message))
+    expect(drop && drop.type === 'info' ? Number(/dropped (\d+)/.exec(drop.message)![1]) : 0).toBe(leftover)
     const after = (await listShards(ctx)).shards.find((s) => s.value.id === failed.shard)!.value
     expect(after.replicas.map((r) => r.node).sort()).toEqual(before.replicas.map((r) => r.node).sort())
     expect(after.replicas.every((r) => r.role === 'voter')).toBe(true)
