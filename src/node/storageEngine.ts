@@ -42,6 +42,13 @@ export interface ApplyResult {
   applied: number
   ignored: number
   superseded: Superseded[]
+  /**
+   * expired lists (present only when non-empty) the records `i` that were tombstones
+   * already older than the grace on arrival: they deleted what they beat but left no
+   * tombstone, so this replica holds nothing that hides an older value held elsewhere.
+   * Coordinators must not count them as acknowledging a client delete.
+   */
+  expired?: number[]
 }
 
 /** Superseded names record `i` of an apply call and the newer version the replica kept instead. */
@@ -300,6 +307,7 @@ export class StorageEngine {
     let applied = 0
     let ignored = 0
     const superseded: Superseded[] = []
+    const expired: number[] = []
     const expiredBefore = this.clock() - this.graceMs
     for (let i = 0; i < records.length; i++) {
       const r = records[i]!
@@ -323,6 +331,7 @@ export class StorageEngine {
       const wall = versionWall(r.version)
       if (tombstone && wall < expiredBefore) {
         // An expired tombstone is stored as "already purged": it deletes what it beats and leaves nothing.
+        expired.push(i)
         if (head) {
           this.stmts.del.run(h, r.key)
           applied++
@@ -333,7 +342,7 @@ export class StorageEngine {
       this.toggle(dirty, h, r.key, r.version, tombstone, r.key.length + (r.value?.length ?? 0), 1)
       applied++
     }
-    return {applied, ignored, superseded}
+    return expired.length > 0 ? {applied, ignored, superseded, expired} : {applied, ignored, superseded}
   }
 
   /** get returns the record stored for `key` (value or tombstone), or undefined. */

@@ -104,8 +104,11 @@ describe('StorageEngine', {timeout: 30_000}, () => {
     expect(engine.digest(ALL)).toEqual(other.digest(ALL))
     // An expired tombstone arriving later deletes what it beats and stores nothing.
     await other.apply([rec('c', v(now - 5000), 'old')])
-    expect(await other.apply([rec('c', v(now - 4000), null)])).toMatchObject({applied: 1, ignored: 0})
+    // It is reported as `expired`, so no coordinator counts it as storing the delete.
+    expect(await other.apply([rec('d', v(now), 'kept'), rec('c', v(now - 4000), null)])).toEqual({applied: 2, ignored: 0, superseded: [], expired: [1]})
     expect(other.get(Buffer.from('c'))).toBeUndefined()
+    expect(await other.apply([rec('absent', v(now - 4000), null)])).toEqual({applied: 0, ignored: 1, superseded: [], expired: [0]})
+    expect(await other.apply([rec('fresh', v(now), null)])).toEqual({applied: 1, ignored: 0, superseded: []})
   })
 
   it('given two replicas, when they hold the same records (any order, repeats), then digests are equal; one differing record changes exactly one bucket', async () => {

@@ -270,3 +270,40 @@ describe('Coordinator real-time order under clock skew', () => {
     await expect(gated.read(k('x'))).resolves.toMatchObject({record: undefined})
   })
 })
+
+describe('Coordinator deletes and tombstone expiry', () => {
+  it('a delete is never acknowledged by replicas that found its tombstone already expired (retry after STALE_EPOCH past the grace)', async () => {
+    // History: x = v is on a, b, c. A delete is stamped vD; its first attempt is fenced (a and b
+    // moved to epoch 2, c is down) and the map refresh takes longer than the nodes' tombstone
+    // grace. The retry re-sends vD, which a and b now treat as already expired: they drop v and
+    // store nothing. Counting those answers as acks acknowledged a delete no replica holds, so
+    // once c is back a read of {b, c} or {c, a} returns v — the acknowledged delete is lost
+    // (and read repair spreads v back).
+    const nodes = new Map(['a', 'b', 'c'].map((id) => [id, new FakeNode(id)]))
+    let wall = 1_000_000
+    const graceMs = 500
+    for (const n of nodes.values()) n.tombstoneCutoff = () => wall - graceMs
+    let current = shardOf(0, 'a b c')
+    const coordinator = new Coordinator({
+      map: {
+        table: () => RoutingTable.of([current]),
+        refresh: async () => {
+          wall += 2 * graceMs // a slow etcd read
+          current = shardOf(0, 'a b c', {epoch: 2})
+        },
+      },
+      node: (n) => nodes.get(n),
+      clock: new HybridClock('r1', () => wall),
+      now: () => 0,
+      options: OPTS,
+    })
+    await coordinator.write(k('x'), Buffer.from('v'))
+    nodes.get('a')!.epoch = 2
+    nodes.get('b')!.epoch = 2
+    nodes.get('c')!.down = true
+    const del = await coordinator.write(k('x'), null)
+    nodes.get('c')!.down = false
+    nodes.get('c')!.epoch = 2
+    for (let i = 0; i < 3; i++) expect((await coordinator.read(k('x'))).record?.value?.toString() ?? null, `read ${i} after the delete at ${del.version}`).toBeNull()
+  })
+})
