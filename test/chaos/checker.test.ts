@@ -47,6 +47,23 @@ describe('checkHistory', () => {
     expect(checkHistory(ops, final('a', 10)).lostWrites).toEqual([])
   })
 
+  it('accepts "nothing" (404 without a version) after an acknowledged delete whose tombstone was purged', () => {
+    // A short --tombstone-grace: the delete's tombstone is gone from every replica, so reads and
+    // the final read find no record at all. Nothing was lost; the delete is the newest write.
+    const del = (invoke: number, complete: number, outcome: HistoryOp['outcome'] = 'ok', version: number | null = complete) => write(null as unknown as string, invoke, complete, outcome, version)
+    const ops = [write('a', 0, 10), del(20, 30), read(null, null, 40, 50)]
+    const r = checkHistory(ops, final(null, null))
+    expect([r.lostWrites, r.staleReads, r.phantomReads]).toEqual([[], [], []])
+    // An unacknowledged delete may have landed (and been purged) too.
+    const unknown = [write('a', 0, 10), del(20, 30, 'unknown', null), read(null, null, 40, 50)]
+    const u = checkHistory(unknown, final(null, null))
+    expect([u.lostWrites, u.staleReads]).toEqual([[], []])
+    // But nothing after an acknowledged write with no delete that could hide it stays a finding.
+    const bad = checkHistory([del(0, 10), write('a', 20, 30), read(null, null, 40, 50)], final(null, null))
+    expect(bad.staleReads.length).toBeGreaterThan(0)
+    expect(bad.lostWrites.length).toBeGreaterThan(0)
+  })
+
   describe('real-time order (client clock only)', () => {
     // The failure: A acked through a router 2 s ahead (version 2000), B invoked after A's ack
     // and acked through another router at version 1000. Versions alone say A is newest.

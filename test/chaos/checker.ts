@@ -29,7 +29,9 @@ export interface CheckReport {
  * - no read returns a value no write (acked, failed or unknown) wrote, and a read of an
  *   acknowledged write carries the version that write was acknowledged with;
  * - no read returns a version older than the newest write acknowledged before the read
- *   was invoked (404 counts as older than anything): reads see every completed write;
+ *   was invoked (a 404 counts as the tombstone's version, and a 404 without one — no record
+ *   at all — as older than anything unless a delete newer than that write, acknowledged or
+ *   unknown, may have been purged since): reads see every completed write;
  * - after the run (and repair), each key reads as a written value at a version at least
  *   the newest acknowledged one: every acknowledged write stays visible until a
  *   later-versioned write overwrites it. Each acknowledged write newer than the final
@@ -65,6 +67,11 @@ export function checkHistory(ops: readonly HistoryOp[], finals: ReadonlyMap<stri
     for (const w of acked) {
       if (w.version === null) report.phantomReads.push({key, kind: 'version-mismatch', detail: `write #${w.id} was acknowledged without a version`})
     }
+    // A 404 without a version means no record at all: a delete's tombstone may have been purged
+    // (after --tombstone-grace). It hides write `w` when `w` is itself a delete, or some delete
+    // invoked before `before` (acknowledged, or unknown: it may have landed) is newer than `w`.
+    const deletes = list.filter((o) => o.kind === 'write' && o.value === null && o.outcome !== 'fail')
+    const purgedAfter = (w: HistoryOp, before: number) => w.value === null || deletes.some((d) => d.invoke < before && (d.version === null || d.version > w.version!))
     for (const r of list) {
       if (r.kind !== 'read' || r.outcome !== 'ok') continue
       let threshold: HistoryOp | undefined
@@ -84,7 +91,8 @@ export function checkHistory(ops: readonly HistoryOp[], finals: ReadonlyMap<stri
         }
         readVersion = r.version ?? w.version
       } else if (r.status === 404) readVersion = r.version // a tombstone's version; null when the key is absent
-      if (threshold && (readVersion === null || readVersion < threshold.version!)) {
+      const nothing = r.status === 404 && readVersion === null
+      if (threshold && (nothing ? !purgedAfter(threshold, r.complete) : readVersion === null || readVersion < threshold.version!)) {
         report.staleReads.push({key, read: r.id, kind: 'stale-read', detail: `read #${r.id} (invoked ${r.invoke.toFixed(0)}) returned ${readVersion ?? 'nothing'}; write #${threshold.id} was acknowledged at ${threshold.version} before it (completed ${threshold.complete.toFixed(0)})`})
       }
     }
@@ -97,7 +105,8 @@ export function checkHistory(ops: readonly HistoryOp[], finals: ReadonlyMap<stri
       if (!w) report.phantomReads.push({key, kind: 'phantom-read', detail: `final read returned a value never written`})
       else finalVersion = final.version ?? w.version
     } else if (final?.status === 404) finalVersion = final.version
-    const lost = acked.filter((w) => w.version !== null && (finalVersion === null || w.version > finalVersion))
+    const finalNothing = final?.status === 404 && finalVersion === null
+    const lost = acked.filter((w) => w.version !== null && (finalNothing ? !purgedAfter(w, FOREVER) : finalVersion === null || w.version > finalVersion))
     for (const w of lost) report.lostWrites.push({key, kind: 'lost-write', detail: `write #${w.id} acknowledged at ${w.version} is not visible; final read ${final ? `${final.status} at ${finalVersion ?? 'no version'}` : 'missing'}`})
   }
   // Real-time findings the version checks did not already report (same read, or a key already with lost writes).
