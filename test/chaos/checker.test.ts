@@ -47,6 +47,12 @@ describe('checkHistory', () => {
     expect(checkHistory(ops, final('a', 10)).lostWrites).toEqual([])
   })
 
+  it('flags a read returning the value of a write that failed (4xx: certainly no effect)', () => {
+    const ops = [write('a', 0, 10), write('refused', 20, 30, 'fail', null), read('refused', 25, 40, 50)]
+    expect(checkHistory(ops, final('a', 10)).phantomReads.map((a) => a.kind)).toEqual(['phantom-read'])
+    expect(checkHistory(ops.slice(0, 2), final('refused', 25)).phantomReads.map((a) => a.kind)).toEqual(['phantom-read'])
+  })
+
   it('accepts "nothing" (404 without a version) after an acknowledged delete whose tombstone was purged', () => {
     // A short --tombstone-grace: the delete's tombstone is gone from every replica, so reads and
     // the final read find no record at all. Nothing was lost; the delete is the newest write.

@@ -26,7 +26,8 @@ export interface CheckReport {
 /**
  * checkHistory verifies a register-per-key history (versions are HLC strings whose byte
  * order is their time order; every write's value is unique per key):
- * - no read returns a value no write (acked, failed or unknown) wrote, and a read of an
+ * - no read returns a value no write (acked or unknown) wrote — a failed (4xx) write had
+ *   certainly no effect, so reading its value is a phantom too — and a read of an
  *   acknowledged write carries the version that write was acknowledged with;
  * - no read returns a version older than the newest write acknowledged before the read
  *   was invoked (a 404 counts as the tombstone's version, and a 404 without one — no record
@@ -82,8 +83,9 @@ export function checkHistory(ops: readonly HistoryOp[], finals: ReadonlyMap<stri
       let readVersion: string | null = null
       if (r.status === 200) {
         const w = r.value === null ? undefined : writes.get(r.value)
-        if (!w) {
-          report.phantomReads.push({key, kind: 'phantom-read', detail: `read #${r.id} returned a value never written: ${JSON.stringify(r.value?.slice(0, 40))}`})
+        if (!w || w.outcome === 'fail') {
+          const what = w ? `the value of write #${w.id}, which failed (status ${w.status}: certainly no effect)` : 'a value never written'
+          report.phantomReads.push({key, kind: 'phantom-read', detail: `read #${r.id} returned ${what}: ${JSON.stringify(r.value?.slice(0, 40))}`})
           continue
         }
         if (w.outcome === 'ok' && w.version !== null && r.version !== null && r.version !== w.version) {
@@ -102,7 +104,7 @@ export function checkHistory(ops: readonly HistoryOp[], finals: ReadonlyMap<stri
     let finalVersion: string | null = null
     if (final?.status === 200 && final.value !== null) {
       const w = writes.get(final.value)
-      if (!w) report.phantomReads.push({key, kind: 'phantom-read', detail: `final read returned a value never written`})
+      if (!w || w.outcome === 'fail') report.phantomReads.push({key, kind: 'phantom-read', detail: `final read returned ${w ? `the value of write #${w.id}, which failed (status ${w.status})` : 'a value never written'}`})
       else finalVersion = final.version ?? w.version
     } else if (final?.status === 404) finalVersion = final.version
     const finalNothing = final?.status === 404 && finalVersion === null
