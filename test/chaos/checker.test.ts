@@ -47,6 +47,12 @@ describe('checkHistory', () => {
     expect(checkHistory(ops, final('a', 10)).lostWrites).toEqual([])
   })
 
+  it('accepts a read overlapping a re-issued write that sees its first attempt (same value, earlier version), not one after the ack', () => {
+    const ops = [write('a', 0, 10, 'ok', 40), read('a', 5, 2, 12)]
+    expect(checkHistory(ops, final('a', 40)).phantomReads).toEqual([])
+    expect(checkHistory([...ops, read('a', 5, 20, 22)], final('a', 40)).phantomReads.map((a) => a.kind)).toEqual(['version-mismatch'])
+  })
+
   it('flags a read returning the value of a write that failed (4xx: certainly no effect)', () => {
     const ops = [write('a', 0, 10), write('refused', 20, 30, 'fail', null), read('refused', 25, 40, 50)]
     expect(checkHistory(ops, final('a', 10)).phantomReads.map((a) => a.kind)).toEqual(['phantom-read'])
