@@ -216,7 +216,7 @@ export class NodeHttpApi {
       }
       let result
       try {
-        result = await this.deps.engine.apply(records)
+        result = await this.deps.engine.apply(records, {clientWrite: kind === 'write'})
       } catch (err) {
         if (err instanceof RangeError) throw new HttpError('BAD_INPUT', err.message)
         throw err

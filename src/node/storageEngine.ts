@@ -44,11 +44,23 @@ export interface ApplyResult {
   superseded: Superseded[]
   /**
    * expired lists (present only when non-empty) the records `i` that were tombstones
-   * already older than the grace on arrival: they deleted what they beat but left no
-   * tombstone, so this replica holds nothing that hides an older value held elsewhere.
-   * Coordinators must not count them as acknowledging a client delete.
+   * already older than the grace on arrival and left no tombstone (a client write's changed
+   * nothing, see {@link ApplyOptions}; a copy's or repair's deleted what it beat), so this
+   * replica holds nothing that hides an older value held elsewhere. Coordinators must not
+   * count them as acknowledging a client delete.
    */
   expired?: number[]
+}
+
+/**
+ * ApplyOptions: `clientWrite` marks a client's write (the node API's kind=write). An
+ * expired tombstone in a client write changes nothing — deleting what it beats without
+ * leaving a tombstone would let an older value on another replica win the next read — and
+ * is reported in `expired`, so the coordinator re-issues the delete with a fresh version.
+ * Otherwise (copy, repair) an expired tombstone deletes what it beats and stores nothing.
+ */
+export interface ApplyOptions {
+  clientWrite?: boolean
 }
 
 /** Superseded names record `i` of an apply call and the newer version the replica kept instead. */
@@ -88,6 +100,7 @@ type RawRow = [h: number, k: Buffer, ver: string, v: Buffer | null]
 
 interface Pending {
   records: readonly NodeRecord[]
+  opts: ApplyOptions
   bytes: number
   resolve: (r: ApplyResult) => void
   reject: (e: unknown) => void
@@ -143,7 +156,7 @@ export class StorageEngine {
     this.loadFine()
     this.applyTxn = this.db.transaction((batch: Pending[]) => {
       const dirty = new Map<number, FineCell>()
-      const results = batch.map((p) => this.applyRecords(p.records, dirty))
+      const results = batch.map((p) => this.applyRecords(p.records, dirty, p.opts))
       this.writeFine(dirty)
       return results
     })
@@ -227,7 +240,7 @@ export class StorageEngine {
    * RangeError for a record whose version is not a formatHlc string; the whole call is
    * then refused and nothing of it is written.
    */
-  apply(records: readonly NodeRecord[]): Promise<ApplyResult> {
+  apply(records: readonly NodeRecord[], opts: ApplyOptions = {}): Promise<ApplyResult> {
     if (this.closed) return Promise.reject(new Error('storage engine is closed'))
     for (const r of records) {
       if (!parseHlc(r.version)) return Promise.reject(new RangeError(`invalid record version ${JSON.stringify(r.version.slice(0, 100))}`))
@@ -235,7 +248,7 @@ export class StorageEngine {
     let bytes = 0
     for (const r of records) bytes += r.key.length + (r.value?.length ?? 0) + RECORD_OVERHEAD
     return new Promise((resolve, reject) => {
-      this.pending.push({records, bytes, resolve, reject})
+      this.pending.push({records, opts, bytes, resolve, reject})
       if (!this.flushScheduled) {
         this.flushScheduled = true
         setImmediate(() => this.flush())
@@ -303,7 +316,7 @@ export class StorageEngine {
     this.dirtyAfterCommit.clear()
   }
 
-  private applyRecords(records: readonly NodeRecord[], dirty: Map<number, FineCell>): ApplyResult {
+  private applyRecords(records: readonly NodeRecord[], dirty: Map<number, FineCell>, opts: ApplyOptions): ApplyResult {
     let applied = 0
     let ignored = 0
     const superseded: Superseded[] = []
@@ -325,10 +338,16 @@ export class StorageEngine {
           if (head.ver > r.version) superseded.push({i, version: head.ver})
           continue
         }
-        this.toggle(dirty, h, r.key, head.ver, head.tomb === 1, head.len, -1)
       }
       const tombstone = r.value === null
       const wall = versionWall(r.version)
+      if (tombstone && wall < expiredBefore && opts.clientWrite) {
+        // A client's delete past the grace (a late retry): change nothing; the coordinator re-issues it.
+        expired.push(i)
+        ignored++
+        continue
+      }
+      if (head) this.toggle(dirty, h, r.key, head.ver, head.tomb === 1, head.len, -1)
       if (tombstone && wall < expiredBefore) {
         // An expired tombstone is stored as "already purged": it deletes what it beats and leaves nothing.
         expired.push(i)

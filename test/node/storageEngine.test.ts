@@ -111,6 +111,23 @@ describe('StorageEngine', {timeout: 30_000}, () => {
     expect(await other.apply([rec('fresh', v(now), null)])).toEqual({applied: 1, ignored: 0, superseded: []})
   })
 
+  it('given a client write of a tombstone already past the grace, when applied, then nothing changes and it is reported expired', async () => {
+    // Deleting the value without leaving a tombstone would let an older value on another
+    // replica win the next quorum read (the acknowledged value write in between is lost).
+    const now = 1_000_000
+    const {engine} = open({tombstoneGraceMs: 1000, clock: () => now})
+    await engine.apply([rec('a', v(now - 3000), 'acked')])
+    const before = engine.digest(ALL)
+    expect(await engine.apply([rec('a', v(now - 2000), null), rec('b', v(now - 2000), null)], {clientWrite: true})).toEqual({applied: 0, ignored: 2, superseded: [], expired: [0, 1]})
+    expect(engine.get(Buffer.from('a'))?.value?.toString()).toBe('acked')
+    expect(engine.digest(ALL)).toEqual(before)
+    // Older than what is held: superseded, as any losing write.
+    expect(await engine.apply([rec('a', v(now - 4000), null)], {clientWrite: true})).toEqual({applied: 0, ignored: 1, superseded: [{i: 0, version: v(now - 3000)}]})
+    // A fresh tombstone is stored.
+    expect(await engine.apply([rec('a', v(now), null)], {clientWrite: true})).toEqual({applied: 1, ignored: 0, superseded: []})
+    expect(engine.get(Buffer.from('a'))).toMatchObject({version: v(now), value: null})
+  })
+
   it('given two replicas, when they hold the same records (any order, repeats), then digests are equal; one differing record changes exactly one bucket', async () => {
     await fc.assert(
       fc.asyncProperty(

@@ -7,8 +7,8 @@ import {type NodeDataApi} from '../../src/router/coordinator.js'
  * FakeNode is an in-memory storage node for coordinator tests: LWW apply, epoch fencing
  * (an older epoch is refused with STALE_EPOCH), and switches to make it unreachable.
  * With `tombstoneCutoff`, a tombstone whose version's wall clock is below it arrives
- * already expired, as on a StorageEngine past its grace: it deletes what it beats, stores
- * nothing, and is reported in `expired`.
+ * already expired, as on a StorageEngine past its grace: it stores nothing (a copy's or
+ * repair's deletes what it beats; a client write's changes nothing) and is reported in `expired`.
  */
 export class FakeNode implements NodeDataApi {
   readonly records = new Map<string, NodeRecord>()
@@ -17,6 +17,8 @@ export class FakeNode implements NodeDataApi {
   epoch = 1
   gets = 0
   tombstoneCutoff?: () => number
+  /** expiredSeen counts tombstones that arrived already expired. */
+  expiredSeen = 0
 
   constructor(readonly id: string) {}
 
@@ -34,8 +36,10 @@ export class FakeNode implements NodeDataApi {
       this.applied.push({kind, record: r})
       const head = this.records.get(r.key.toString('hex'))
       if (r.value === null && this.tombstoneCutoff && versionWall(r.version) < this.tombstoneCutoff() && (!head || compareRecords(r, head) > 0)) {
-        this.records.delete(r.key.toString('hex'))
+        // As StorageEngine: a client write's expired tombstone changes nothing; a copy's or repair's deletes what it beats.
+        if (kind !== 'write') this.records.delete(r.key.toString('hex'))
         expired.push(i)
+        this.expiredSeen++
         return
       }
       const kept = mergeRecord(head, r)
