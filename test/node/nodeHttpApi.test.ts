@@ -110,9 +110,19 @@ afterAll(async () => {
 describe('NodeHttpApi through NodeClient', {timeout: 30_000}, () => {
   it('given a voter shard, when writing and reading at its epoch, then records round-trip', async () => {
     const key = keyIn(0, half, 'a')
-    expect(await client.apply(0, 3, [{key, version: v(1), value: Buffer.from('x')}])).toEqual({epoch: 3, applied: 1, ignored: 0})
+    expect(await client.apply(0, 3, [{key, version: v(1), value: Buffer.from('x')}])).toEqual({epoch: 3, applied: 1, ignored: 0, superseded: []})
     expect((await client.get(0, 3, key)).record?.value?.toString()).toBe('x')
     expect(await codeOf(client.get(0, 3, keyIn(half, HASH_SPACE, 'z')))).toBe('BAD_INPUT')
+  })
+
+  it('given a client delete already past the grace, when applied, then nothing changes and the answer says expired; a repair of it deletes what it beats', async () => {
+    const key = keyIn(0, half, 'expired')
+    await client.apply(0, 3, [{key, version: v(-3 * 3_600_000), value: Buffer.from('old')}])
+    const late = {key, version: v(-2 * 3_600_000), value: null}
+    expect(await client.apply(0, 3, [late], 'write')).toEqual({epoch: 3, applied: 0, ignored: 1, superseded: [], expired: [0]})
+    expect((await client.get(0, 3, key)).record?.value?.toString()).toBe('old')
+    expect(await client.apply(0, 3, [late], 'repair')).toEqual({epoch: 3, applied: 1, ignored: 0, superseded: [], expired: [0]})
+    expect((await client.get(0, 3, key)).record).toBeUndefined()
   })
 
   it('given an older epoch, when requesting, then STALE_EPOCH carries the node epoch and is retriable', async () => {
