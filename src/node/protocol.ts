@@ -96,6 +96,8 @@ export const ApplyResponseSchema = z.object({
   applied: z.number().int().nonnegative(),
   ignored: z.number().int().nonnegative(),
   superseded: z.array(z.object({i: z.number().int().nonnegative(), version: z.string().max(100)})).optional(),
+  /** expired indexes the tombstones that arrived already past the replica's grace: they deleted what they beat but nothing was stored, so they acknowledge no client delete. */
+  expired: z.array(z.number().int().nonnegative()).optional(),
 })
 
 /** ApplyResponse is a validated apply result. */

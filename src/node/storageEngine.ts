@@ -60,6 +60,25 @@ export interface ApplyResult {
   applied: number
   ignored: number
   superseded: Superseded[]
+  /**
+   * expired lists (present only when non-empty) the records `i` that were tombstones
+   * already older than the grace on arrival and left no tombstone (a client write's changed
+   * nothing, see {@link ApplyOptions}; a copy's or repair's deleted what it beat), so this
+   * replica holds nothing that hides an older value held elsewhere. Coordinators must not
+   * count them as acknowledging a client delete.
+   */
+  expired?: number[]
+}
+
+/**
+ * ApplyOptions: `clientWrite` marks a client's write (the node API's kind=write). An
+ * expired tombstone in a client write changes nothing — deleting what it beats without
+ * leaving a tombstone would let an older value on another replica win the next read — and
+ * is reported in `expired`, so the coordinator re-issues the delete with a fresh version.
+ * Otherwise (copy, repair) an expired tombstone deletes what it beats and stores nothing.
+ */
+export interface ApplyOptions {
+  clientWrite?: boolean
 }
 
 /** Superseded names record `i` of an apply call and the newer version the replica kept instead. */
@@ -101,6 +120,7 @@ type RawRow = [h: number, k: Buffer, ver: string, v: Buffer | null]
 
 interface Pending {
   records: readonly NodeRecord[]
+  opts: ApplyOptions
   bytes: number
   resolve: (r: ApplyResult) => void
   reject: (e: unknown) => void
@@ -162,7 +182,7 @@ export class StorageEngine {
     this.floors = this.db.prepare<[], GcFloor>('SELECT lo, hi, floor FROM gc_floor').all()
     this.applyTxn = this.db.transaction((batch: Pending[]) => {
       const dirty = new Map<number, FineCell>()
-      const results = batch.map((p) => this.applyRecords(p.records, dirty))
+      const results = batch.map((p) => this.applyRecords(p.records, dirty, p.opts))
       this.writeFine(dirty)
       return results
     })
@@ -257,7 +277,7 @@ export class StorageEngine {
    * RangeError for a record whose version is not a formatHlc string; the whole call is
    * then refused and nothing of it is written.
    */
-  apply(records: readonly NodeRecord[]): Promise<ApplyResult> {
+  apply(records: readonly NodeRecord[], opts: ApplyOptions = {}): Promise<ApplyResult> {
     if (this.closed) return Promise.reject(new Error('storage engine is closed'))
     for (const r of records) {
       if (!parseHlc(r.version)) return Promise.reject(new RangeError(`invalid record version ${JSON.stringify(r.version.slice(0, 100))}`))
@@ -265,7 +285,7 @@ export class StorageEngine {
     let bytes = 0
     for (const r of records) bytes += r.key.length + (r.value?.length ?? 0) + RECORD_OVERHEAD
     return new Promise((resolve, reject) => {
-      this.pending.push({records, bytes, resolve, reject})
+      this.pending.push({records, opts, bytes, resolve, reject})
       if (!this.flushScheduled) {
         this.flushScheduled = true
         setImmediate(() => this.flush())
@@ -333,7 +353,7 @@ export class StorageEngine {
     this.dirtyAfterCommit.clear()
   }
 
-  private applyRecords(records: readonly NodeRecord[], dirty: Map<number, FineCell>): ApplyResult {
+  private applyRecords(records: readonly NodeRecord[], dirty: Map<number, FineCell>, opts: ApplyOptions): ApplyResult {
     let applied = 0
     let ignored = 0
     const superseded: Superseded[] = []

@@ -145,9 +145,11 @@ export class ApplyBatcher implements NodeDataApi {
   }
 }
 
-/** sliceResponse narrows a batch's response to one caller's records: `superseded` re-indexed to the caller's own. */
+/** sliceResponse narrows a batch's response to one caller's records: `superseded` and `expired` re-indexed to the caller's own. */
 function sliceResponse(r: ApplyResponse, w: Waiter): ApplyResponse {
-  if (!r.superseded) return r
-  const mine = r.superseded.filter((s) => s.i >= w.offset && s.i < w.offset + w.count).map((s) => ({i: s.i - w.offset, version: s.version}))
-  return {...r, superseded: mine}
+  const mine = (i: number) => i >= w.offset && i < w.offset + w.count
+  const out: ApplyResponse = {...r}
+  if (r.superseded) out.superseded = r.superseded.filter((s) => mine(s.i)).map((s) => ({i: s.i - w.offset, version: s.version}))
+  if (r.expired) out.expired = r.expired.filter(mine).map((i) => i - w.offset)
+  return out
 }

@@ -81,8 +81,12 @@ export interface WriteResult {
   version: string
 }
 
-/** Attempt is one round against a shard's replicas; a failed write round names the newest version that beat it (`newer`), if any. */
-type Attempt<T> = {ok: true; value: T} | {ok: false; failures: ReplicaFailure[]; fenced: boolean; needed: string; newer?: string}
+/**
+ * Attempt is one round against a shard's replicas; a failed write round names the newest
+ * version that beat it (`newer`), if any, and whether a replica found its tombstone
+ * already expired (`expired`): both call for a fresh version, not a re-send.
+ */
+type Attempt<T> = {ok: true; value: T} | {ok: false; failures: ReplicaFailure[]; fenced: boolean; needed: string; newer?: string; expired?: boolean}
 
 const FENCING = new Set(['STALE_EPOCH', 'NOT_OWNER'])
 
@@ -109,6 +113,10 @@ const FENCING = new Set(['STALE_EPOCH', 'NOT_OWNER'])
  * (and joint quorums during moves) every acknowledged write A shares a replica with the
  * quorum of any write B invoked after A's ack, so B either lands above A or is re-issued
  * above it: every later quorum read returns B (or newer), whatever the routers' clocks.
+ * Likewise a delete is acknowledged only by replicas that stored its tombstone: one that
+ * arrives already past a replica's grace (a retry after a slow refresh) is re-issued with a
+ * fresh version, since an ack from a replica that kept nothing would let an older value on
+ * another replica win the next read.
  */
 export class Coordinator {
   private rotation = 0
@@ -139,8 +147,8 @@ export class Coordinator {
       const shard = this.route(key)
       const attempt = await this.writeOnce(shard, record, budget)
       if (attempt.ok) return {shard: shard.id, epoch: shard.epoch, version: record.version}
-      if (attempt.newer !== undefined && reissues < MAX_REISSUES && budget.remainingMs() > 0) {
-        const seen = parseHlc(attempt.newer)
+      if ((attempt.newer !== undefined || attempt.expired) && reissues < MAX_REISSUES && budget.remainingMs() > 0) {
+        const seen = attempt.newer === undefined ? undefined : parseHlc(attempt.newer)
         if (seen) this.deps.clock.observe(seen)
         record = {key, version: formatHlc(this.deps.clock.now()), value}
         reissues++
@@ -186,6 +194,7 @@ export class Coordinator {
     const failures: ReplicaFailure[] = []
     let fenced = false
     let newer: string | undefined
+    let expired = false
     const timeoutMs = this.timeout(budget)
     return new Promise((resolve) => {
       let done = false
@@ -198,7 +207,7 @@ export class Coordinator {
           resolve({ok: true, value: undefined})
         } else if (!writeStillPossible(q, failed)) {
           done = true
-          resolve({ok: false, failures, fenced, needed, ...(newer === undefined ? {} : {newer})})
+          resolve({ok: false, failures, fenced, needed, ...(newer === undefined ? {} : {newer}), ...(expired ? {expired} : {})})
         }
       }
       for (const node of q.targets) {
@@ -216,6 +225,12 @@ export class Coordinator {
               if (newer === undefined || lost.version > newer) newer = lost.version
               failed.add(node)
               failures.push({node, code: 'CONFLICT', message: `node ${node} keeps a newer version ${lost.version}`})
+            } else if (res.expired?.includes(0)) {
+              // A tombstone older than the replica's grace (a late retry, a slow node) deleted what it
+              // beat but was not stored: nothing there hides an older value another replica holds.
+              expired = true
+              failed.add(node)
+              failures.push({node, code: 'CONFLICT', message: `node ${node} found the tombstone ${record.version} already past its --tombstone-grace and stored nothing`})
             } else acked.add(node)
             settle()
           },

@@ -26,10 +26,14 @@ export interface CheckReport {
 /**
  * checkHistory verifies a register-per-key history (versions are HLC strings whose byte
  * order is their time order; every write's value is unique per key):
- * - no read returns a value no write (acked, failed or unknown) wrote, and a read of an
- *   acknowledged write carries the version that write was acknowledged with;
+ * - no read returns a value no write (acked or unknown) wrote — a failed (4xx) write had
+ *   certainly no effect, so reading its value is a phantom too — and a read of an
+ *   acknowledged write, invoked after that write's acknowledgement, carries the version the
+ *   write was acknowledged with (a read overlapping it may see an attempt it re-issued);
  * - no read returns a version older than the newest write acknowledged before the read
- *   was invoked (404 counts as older than anything): reads see every completed write;
+ *   was invoked (a 404 counts as the tombstone's version, and a 404 without one — no record
+ *   at all — as older than anything unless a delete newer than that write, acknowledged or
+ *   unknown, may have been purged since): reads see every completed write;
  * - after the run (and repair), each key reads as a written value at a version at least
  *   the newest acknowledged one: every acknowledged write stays visible until a
  *   later-versioned write overwrites it. Each acknowledged write newer than the final
@@ -68,6 +72,11 @@ export function checkHistory(ops: readonly HistoryOp[], finals: ReadonlyMap<stri
     for (const w of acked) {
       if (w.version === null) report.phantomReads.push({key, kind: 'version-mismatch', detail: `write #${w.id} was acknowledged without a version`})
     }
+    // A 404 without a version means no record at all: a delete's tombstone may have been purged
+    // (after --tombstone-grace). It hides write `w` when `w` is itself a delete, or some delete
+    // invoked before `before` (acknowledged, or unknown: it may have landed) is newer than `w`.
+    const deletes = list.filter((o) => o.kind === 'write' && o.value === null && o.outcome !== 'fail')
+    const purgedAfter = (w: HistoryOp, before: number) => w.value === null || deletes.some((d) => d.invoke < before && (d.version === null || d.version > w.version!))
     for (const r of list) {
       if (r.kind !== 'read' || r.outcome !== 'ok') continue
       let threshold: HistoryOp | undefined
@@ -78,18 +87,20 @@ export function checkHistory(ops: readonly HistoryOp[], finals: ReadonlyMap<stri
       let readVersion: string | null = null
       if (r.status === 200) {
         const w = r.value === null ? undefined : writes.get(r.value)
-        if (!w) {
-          report.phantomReads.push({key, kind: 'phantom-read', detail: `read #${r.id} returned a value never written: ${JSON.stringify(r.value?.slice(0, 40))}`})
+        if (!w || w.outcome === 'fail') {
+          const what = w ? `the value of write #${w.id}, which failed (status ${w.status}: certainly no effect)` : 'a value never written'
+          report.phantomReads.push({key, kind: 'phantom-read', detail: `read #${r.id} returned ${what}: ${JSON.stringify(r.value?.slice(0, 40))}`})
           continue
         }
-        if (w.outcome === 'ok' && w.version !== null && r.version !== null && r.version !== w.version) {
+        // A read overlapping the write may see an attempt the router then re-issued above a newer
+        // version (same value, earlier version); once the write is acknowledged, only its version.
+        if (w.outcome === 'ok' && w.version !== null && r.version !== null && r.version !== w.version && r.invoke > w.complete) {
           report.phantomReads.push({key, kind: 'version-mismatch', detail: `read #${r.id} returned write #${w.id}'s value at ${r.version}, acknowledged at ${w.version}`})
         }
         readVersion = r.version ?? w.version
-      } else if (r.status === 404) readVersion = r.version // a tombstone's version; null once it is purged
-      // An absent key (its tombstone purged) is what a DELETE leaves: it satisfies a delete, never a PUT.
-      const absentAfterDelete = r.status === 404 && readVersion === null && threshold?.value === null
-      if (threshold && !absentAfterDelete && (readVersion === null || readVersion < threshold.version!)) {
+      } else if (r.status === 404) readVersion = r.version // a tombstone's version; null when the key is absent
+      const nothing = r.status === 404 && readVersion === null
+      if (threshold && (nothing ? !purgedAfter(threshold, r.complete) : readVersion === null || readVersion < threshold.version!)) {
         report.staleReads.push({key, read: r.id, kind: 'stale-read', detail: `read #${r.id} (invoked ${r.invoke.toFixed(0)}) returned ${readVersion ?? 'nothing'}; write #${threshold.id} was acknowledged at ${threshold.version} before it (completed ${threshold.complete.toFixed(0)})`})
       }
     }
@@ -99,13 +110,11 @@ export function checkHistory(ops: readonly HistoryOp[], finals: ReadonlyMap<stri
     let finalVersion: string | null = null
     if (final?.status === 200 && final.value !== null) {
       const w = writes.get(final.value)
-      if (!w) report.phantomReads.push({key, kind: 'phantom-read', detail: `final read returned a value never written`})
+      if (!w || w.outcome === 'fail') report.phantomReads.push({key, kind: 'phantom-read', detail: `final read returned ${w ? `the value of write #${w.id}, which failed (status ${w.status})` : 'a value never written'}`})
       else finalVersion = final.version ?? w.version
-    } else if (final?.status === 404) {
-      const newestOp = acked.find((w) => w.version === newest)
-      finalVersion = final.version ?? (newestOp?.value === null ? newest : null)
-    }
-    const lost = acked.filter((w) => w.version !== null && (finalVersion === null || w.version > finalVersion))
+    } else if (final?.status === 404) finalVersion = final.version
+    const finalNothing = final?.status === 404 && finalVersion === null
+    const lost = acked.filter((w) => w.version !== null && (finalNothing ? !purgedAfter(w, FOREVER) : finalVersion === null || w.version > finalVersion))
     for (const w of lost) report.lostWrites.push({key, kind: 'lost-write', detail: `write #${w.id} acknowledged at ${w.version} is not visible; final read ${final ? `${final.status} at ${finalVersion ?? 'no version'}` : 'missing'}`})
   }
   // Real-time findings the version checks did not already report (same read, or a key already with lost writes).

@@ -69,6 +69,19 @@ describe('ApplyBatcher', () => {
     expect(second!.superseded).toEqual([{i: 1, version: rec('y', 50).version}])
   })
 
+  it('gives each caller the expired tombstones of its own call, re-indexed from 0', async () => {
+    const node = new FakeNode('a')
+    node.tombstoneCutoff = () => 20
+    const m = manual()
+    const b = new ApplyBatcher(node, {maxRecords: 10, maxBytes: 1 << 20, schedule: m.schedule})
+    const del = (k: string, wall: number): NodeRecord => ({...rec(k, wall), value: null})
+    const ps = [b.apply(0, 1, [del('x', 30)]), b.apply(0, 1, [rec('z', 10), del('y', 10)])]
+    m.run()
+    const [first, second] = await Promise.all(ps)
+    expect(first!.expired ?? []).toEqual([])
+    expect(second!.expired).toEqual([1])
+  })
+
   it('Given a nearly-expired write batched with others, Then it times out alone and the batch keeps the latest deadline', async () => {
     let clock = 0
     const timers: {at: number; fn: () => void; cancelled: boolean}[] = []

@@ -270,3 +270,67 @@ describe('Coordinator real-time order under clock skew', () => {
     await expect(gated.read(k('x'))).resolves.toMatchObject({record: undefined})
   })
 })
+
+describe('Coordinator deletes and tombstone expiry', () => {
+  it('a delete is never acknowledged by replicas that found its tombstone already expired (retry after STALE_EPOCH past the grace)', async () => {
+    // History: x = v is on a, b, c. A delete is stamped vD; its first attempt is fenced (a and b
+    // moved to epoch 2, c is down) and the map refresh takes longer than the nodes' tombstone
+    // grace. The retry re-sends vD, which a and b now treat as already expired: they drop v and
+    // store nothing. Counting those answers as acks acknowledged a delete no replica holds, so
+    // once c is back a read of {b, c} or {c, a} returns v — the acknowledged delete is lost
+    // (and read repair spreads v back).
+    const nodes = new Map(['a', 'b', 'c'].map((id) => [id, new FakeNode(id)]))
+    let wall = 1_000_000
+    const graceMs = 500
+    for (const n of nodes.values()) n.tombstoneCutoff = () => wall - graceMs
+    let current = shardOf(0, 'a b c')
+    const coordinator = new Coordinator({
+      map: {
+        table: () => RoutingTable.of([current]),
+        refresh: async () => {
+          wall += 2 * graceMs // a slow etcd read
+          current = shardOf(0, 'a b c', {epoch: 2})
+        },
+      },
+      node: (n) => nodes.get(n),
+      clock: new HybridClock('r1', () => wall),
+      now: () => 0,
+      options: OPTS,
+    })
+    await coordinator.write(k('x'), Buffer.from('v'))
+    nodes.get('a')!.epoch = 2
+    nodes.get('b')!.epoch = 2
+    nodes.get('c')!.down = true
+    const del = await coordinator.write(k('x'), null)
+    nodes.get('c')!.down = false
+    nodes.get('c')!.epoch = 2
+    for (let i = 0; i < 3; i++) expect((await coordinator.read(k('x'))).record?.value?.toString() ?? null, `read ${i} after the delete at ${del.version}`).toBeNull()
+  })
+
+  // OPEN (issue #10 item 3, owned by the tombstone work): a tombstone that reaches a replica
+  // already past that replica's grace through read repair (or a move's copy) deletes what it
+  // beats and stores nothing. History: x = old on a, b, c; W = x:new acknowledged by {a, b}
+  // (c down); a delete D (newer) lands on b only and fails (a and c down: unknown outcome);
+  // a read of {a, b} returns D's tombstone and repairs a; a's clock is past the grace for D,
+  // so a drops W and keeps nothing; b becomes unreachable and a read of {c, a} returns `old` — older than W, which
+  // was acknowledged before the read began. Client writes no longer do this (they change
+  // nothing and are re-issued); repairs and copies still do. Fixes: store the tombstone anyway
+  // (and purge it later), or only drop tombstones every replica is known to hold.
+  it.fails('a repaired tombstone past a replica\'s grace does not let an older value win (open: issue #10 item 3)', async () => {
+    const {coordinator, nodes, state} = setup('a b c')
+    const a = nodes.get('a')!
+    a.tombstoneCutoff = () => Number.POSITIVE_INFINITY // a's clock is past the grace of every tombstone
+    await coordinator.write(k('x'), Buffer.from('old'))
+    nodes.get('c')!.down = true
+    await coordinator.write(k('x'), Buffer.from('new'))
+    a.down = true
+    await expect(coordinator.write(k('x'), null)).rejects.toBeInstanceOf(QuorumError)
+    a.down = false
+    nodes.get('c')!.down = false
+    // The first read asks {a, b} and repairs a; with b then unreachable the next one asks {c, a}.
+    expect((await coordinator.read(k('x'))).record?.value ?? null).toBeNull()
+    for (const t of state.repairs.splice(0)) await nodes.get(t.node)!.apply(t.shard, t.epoch, [t.record], 'repair')
+    nodes.get('b')!.down = true
+    expect((await coordinator.read(k('x'))).record?.value?.toString() ?? null).not.toBe('old')
+  })
+})

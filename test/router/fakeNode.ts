@@ -1,4 +1,4 @@
-import {mergeRecord} from '../../src/node/lwwMerge.js'
+import {compareRecords, mergeRecord, versionWall} from '../../src/node/lwwMerge.js'
 import {NodeRequestError} from '../../src/node/nodeRequestError.js'
 import {type ApplyKind, type ApplyResponse, type GetResult, type NodeRecord} from '../../src/node/protocol.js'
 import {type NodeDataApi} from '../../src/router/coordinator.js'
@@ -6,6 +6,9 @@ import {type NodeDataApi} from '../../src/router/coordinator.js'
 /**
  * FakeNode is an in-memory storage node for coordinator tests: LWW apply, epoch fencing
  * (an older epoch is refused with STALE_EPOCH), and switches to make it unreachable.
+ * With `tombstoneCutoff`, a tombstone whose version's wall clock is below it arrives
+ * already expired, as on a StorageEngine past its grace: it stores nothing (a copy's or
+ * repair's deletes what it beats; a client write's changes nothing) and is reported in `expired`.
  */
 export class FakeNode implements NodeDataApi {
   readonly records = new Map<string, NodeRecord>()
@@ -13,6 +16,9 @@ export class FakeNode implements NodeDataApi {
   down = false
   epoch = 1
   gets = 0
+  tombstoneCutoff?: () => number
+  /** expiredSeen counts tombstones that arrived already expired. */
+  expiredSeen = 0
 
   constructor(readonly id: string) {}
 
@@ -25,13 +31,22 @@ export class FakeNode implements NodeDataApi {
   async apply(shard: number, epoch: number, records: readonly NodeRecord[], kind: ApplyKind = 'write'): Promise<ApplyResponse> {
     this.check(epoch)
     const superseded: {i: number; version: string}[] = []
+    const expired: number[] = []
     records.forEach((r, i) => {
       this.applied.push({kind, record: r})
-      const kept = mergeRecord(this.records.get(r.key.toString('hex')), r)
+      const head = this.records.get(r.key.toString('hex'))
+      if (r.value === null && this.tombstoneCutoff && versionWall(r.version) < this.tombstoneCutoff() && (!head || compareRecords(r, head) > 0)) {
+        // As StorageEngine: a client write's expired tombstone changes nothing; a copy's or repair's deletes what it beats.
+        if (kind !== 'write') this.records.delete(r.key.toString('hex'))
+        expired.push(i)
+        this.expiredSeen++
+        return
+      }
+      const kept = mergeRecord(head, r)
       if (kept.version > r.version) superseded.push({i, version: kept.version})
       this.records.set(r.key.toString('hex'), kept)
     })
-    return {epoch: this.epoch, applied: records.length - superseded.length, ignored: superseded.length, superseded}
+    return {epoch: this.epoch, applied: records.length - superseded.length, ignored: superseded.length, superseded, ...(expired.length > 0 ? {expired} : {})}
   }
 
   private check(epoch: number): void {

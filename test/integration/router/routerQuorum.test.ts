@@ -134,9 +134,10 @@ describe('router at rf 3: quorum reads and writes', () => {
     const key = keyFor(s, 'repair')
     await kv(router.address, 'PUT', key, 'v1')
     const [a, b, stale] = s.replicas.map((r) => r.node)
+    // 'repair' kind: a client write stamped 1 s ahead would be refused beyond --max-clock-offset.
     const newer = {key: Buffer.from(key), version: formatHlc({wall: Date.now() + 1000, counter: 0, writer: 'test'}), value: Buffer.from('v2')}
-    await dp.client(a!).apply(s.id, s.epoch, [newer])
-    await dp.client(b!).apply(s.id, s.epoch, [newer])
+    await dp.client(a!).apply(s.id, s.epoch, [newer], 'repair')
+    await dp.client(b!).apply(s.id, s.epoch, [newer], 'repair')
     const before = await metric('shardctl_router_read_repairs_total{outcome="applied"}')
     for (let i = 0; i < 6; i++) {
       const got = await kv(router.address, 'GET', key)

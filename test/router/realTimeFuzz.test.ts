@@ -1,0 +1,255 @@
+import {describe, expect, it} from 'vitest'
+import {HybridClock} from '../../src/model/hlc.js'
+import {mergeRecord} from '../../src/node/lwwMerge.js'
+import {type Shard} from '../../src/model/shard.js'
+import {type RequestOptions} from '../../src/node/nodeClient.js'
+import {type ApplyKind, type NodeRecord} from '../../src/node/protocol.js'
+import {ApplyBatcher} from '../../src/router/applyBatcher.js'
+import {Coordinator, type NodeDataApi} from '../../src/router/coordinator.js'
+import {RoutingTable} from '../../src/router/routingTable.js'
+import {checkHistory} from '../chaos/checker.js'
+import {type FinalRead, type HistoryOp} from '../chaos/history.js'
+import {FakeNode} from './fakeNode.js'
+import {shardOf} from './fixtures.js'
+
+function rng(seed: number): () => number {
+  let s = seed
+  return () => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31
+}
+
+/** hops yields to the event loop a random number of turns: requests overtake each other. */
+async function hops(rand: () => number, max: number): Promise<void> {
+  const n = Math.floor(rand() * max)
+  for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r))
+}
+
+/** SlowLink delays a request on its way to the node and its answer on the way back, by random turns. */
+class SlowLink implements NodeDataApi {
+  constructor(
+    private readonly node: FakeNode,
+    private readonly rand: () => number,
+  ) {}
+
+  async get(shard: number, epoch: number, key: Buffer) {
+    await hops(this.rand, 4)
+    const r = await this.node.get(shard, epoch, key)
+    await hops(this.rand, 4)
+    return r
+  }
+
+  async apply(shard: number, epoch: number, records: readonly NodeRecord[], kind?: ApplyKind, _opts?: RequestOptions) {
+    await hops(this.rand, 4)
+    const r = await this.node.apply(shard, epoch, records, kind)
+    await hops(this.rand, 4)
+    return r
+  }
+}
+
+const now = () => performance.now()
+
+/**
+ * A Jepsen-style model check of the router protocol on in-memory replicas: several routers
+ * with clocks seconds apart, each with its own group-commit batchers, concurrent clients on
+ * a few shared keys (writes, deletes, reads), read repairs racing re-issues, random replica
+ * outages and epoch changes that nodes learn one by one (STALE_EPOCH retries re-sending
+ * versions), and request and answer delays that reorder everything. The history is judged by the chaos checker (versions and
+ * real-time order on this process's clock).
+ */
+interface FuzzOptions {
+  skews: number[]
+  ops: number
+  workers: number
+  keys: number
+  /** rf: 3 (nodes a b c, spare d) or 1 (node a, spare b). */
+  rf?: 1 | 3
+  /** moves: replace a voter by the spare node (joining, copy, cutover with the source outgoing, done) now and then. */
+  moves?: boolean
+  /** graceMs: tombstones older than this on arrival (by node a's clock, `nodeAheadMs` ahead, or the others') are expired (stored as nothing), as on a StorageEngine. */
+  graceMs?: number
+  nodeAheadMs?: number
+}
+
+/** run drives one seeded history; `log` receives epoch changes and drops (to debug a failing seed next to the history). */
+async function run(seed: number, opts: FuzzOptions, log: (line: string) => void = () => {}) {
+  const rand = rng(seed)
+  const rf = opts.rf ?? 3
+  const ids = rf === 3 ? ['a', 'b', 'c', 'd'] : ['a', 'b']
+  const nodes = new Map(ids.map((id) => [id, new FakeNode(id)]))
+  if (opts.graceMs !== undefined) for (const n of nodes.values()) n.tombstoneCutoff = () => Date.now() + (n.id === 'a' ? (opts.nodeAheadMs ?? 0) : 0) - opts.graceMs!
+  const etcd = {shard: shardOf(0, rf === 3 ? 'a b c' : 'a') as Shard}
+  const routers = opts.skews.map((skew, i) => {
+    let view = etcd.shard
+    const batchers = new Map(ids.map((id) => [id, new ApplyBatcher(new SlowLink(nodes.get(id)!, rand), {maxRecords: 64, maxBytes: 1 << 20})]))
+    return new Coordinator({
+      map: {
+        table: () => RoutingTable.of([view]),
+        refresh: async () => {
+          await hops(rand, 3)
+          view = etcd.shard
+        },
+      },
+      node: (id) => batchers.get(id),
+      // Read repair races everything else: delayed like any request, at the epoch of the read.
+      // (Not with an expiring grace: a repaired tombstone past it deletes what it beats and
+      // leaves nothing — the open hole pinned in coordinator.test.ts, issue #10 item 3.)
+      repair: (t) => {
+        if (opts.graceMs !== undefined) return false
+        void new SlowLink(nodes.get(t.node)!, rand).apply(t.shard, t.epoch, [t.record], 'repair').catch(() => {})
+        return true
+      },
+      clock: new HybridClock(`router${i}`, () => Math.floor(Date.now()) + skew),
+      now: Date.now,
+      options: {quorum: {}, nodeTimeoutMs: 1000, requestTimeoutMs: 5000, staleRetries: 5},
+    })
+  })
+  const ops: HistoryOp[] = []
+  let nextId = 0
+  let done = false
+  const worker = async (w: number) => {
+    while (nextId < opts.ops) {
+      const id = nextId++
+      const key = `k${Math.floor(rand() * opts.keys)}`
+      const r = Math.floor(rand() * routers.length)
+      const p = rand()
+      const kind = p < 0.45 ? 'read' : 'write'
+      const value = kind === 'write' && p < 0.6 ? null : `w${w}-op${id}`
+      const op: HistoryOp = {id, worker: w, key, kind, value: kind === 'read' ? null : value, invoke: now(), complete: 0, outcome: 'unknown', status: 0, version: null, router: `router${r}`}
+      try {
+        if (kind === 'read') {
+          const res = await routers[r]!.read(Buffer.from(key))
+          op.outcome = 'ok'
+          op.status = res.record?.value ? 200 : 404
+          op.value = res.record?.value?.toString() ?? null
+          op.version = res.record?.version ?? null
+        } else {
+          const res = await routers[r]!.write(Buffer.from(key), value === null ? null : Buffer.from(value))
+          op.outcome = 'ok'
+          op.status = 204
+          op.version = res.version
+        }
+      } catch {
+        op.outcome = kind === 'read' ? 'fail' : 'unknown'
+        op.status = 503
+      }
+      op.complete = now()
+      ops.push(op)
+      await hops(rand, 3)
+    }
+  }
+  /** newEpoch publishes `replicas` at the next epoch: etcd first, then the nodes one by one (routers learn on STALE_EPOCH). */
+  let epochChange: Promise<void> = Promise.resolve()
+  const newEpoch = (replicas?: Shard['replicas']) => (epochChange = epochChange.then(() => publish(replicas ?? etcd.shard.replicas)))
+  const publish = async (replicas: Shard['replicas']) => {
+    const epoch = etcd.shard.epoch + 1
+    etcd.shard = {...etcd.shard, epoch, replicas}
+    log(`${now().toFixed(0)} epoch ${epoch}: ${replicas.map((r) => `${r.node}:${r.role}`).join(' ')}`)
+    for (const id of [...ids].sort(() => rand() - 0.5)) {
+      await hops(rand, 6)
+      nodes.get(id)!.epoch = epoch
+    }
+  }
+  const voters = () => etcd.shard.replicas.map((r) => r.node)
+  /** move replaces voter `from` by `to` with the executor's phases; the copy reads the source, as the executor does. */
+  let moves = 0
+  const move = async (from: string, to: string) => {
+    moves++
+    const vs = voters()
+    await newEpoch([...vs.map((node) => ({node, role: 'voter' as const})), {node: to, role: 'joining'}])
+    const source = nodes.get(from)!
+    const dest = nodes.get(to)!
+    for (const rec of [...source.records.values()]) {
+      await hops(rand, 2)
+      // The executor retries a copy until it lands (or aborts the move): outages do not drop records.
+      const k = rec.key.toString('hex')
+      dest.records.set(k, mergeRecord(dest.records.get(k), rec))
+    }
+    await newEpoch([...vs.filter((n) => n !== from).map((node) => ({node, role: 'voter' as const})), {node: to, role: 'voter'}, {node: from, role: 'outgoing'}])
+    await hops(rand, 10)
+    await newEpoch([...vs.filter((n) => n !== from).map((node) => ({node, role: 'voter' as const})), {node: to, role: 'voter'}])
+    source.records.clear() // the source drops its copy once it holds no role
+    log(`${now().toFixed(0)} ${from} cleared`)
+  }
+  const faults = async () => {
+    while (!done) {
+      await hops(rand, 20)
+      const f = rand()
+      if (f < 0.4) {
+        for (const n of nodes.values()) n.down = false
+        if (rand() < 0.7) nodes.get(ids[Math.floor(rand() * ids.length)]!)!.down = true
+      } else if (f < 0.6) {
+        await newEpoch()
+      }
+    }
+  }
+  const mover = async () => {
+    while (opts.moves && !done) {
+      await hops(rand, 10)
+      const vs = voters()
+      const spare = ids.find((id) => !vs.includes(id))!
+      await move(vs[Math.floor(rand() * vs.length)]!, spare)
+    }
+  }
+  const f = Promise.all([faults(), mover()])
+  await Promise.all(Array.from({length: opts.workers}, (_, w) => worker(w)))
+  done = true
+  await f
+  for (const n of nodes.values()) {
+    n.down = false
+    n.epoch = etcd.shard.epoch
+    n.tombstoneCutoff = undefined
+  }
+  // Final reads ask every replica (r = 3), so they do not depend on read repair.
+  const finalReader = new Coordinator({
+    map: {table: () => RoutingTable.of([etcd.shard]), refresh: async () => {}},
+    node: (id) => nodes.get(id),
+    clock: new HybridClock('final', Date.now),
+    now: Date.now,
+    options: {quorum: {r: 3}, nodeTimeoutMs: 1000, requestTimeoutMs: 5000, staleRetries: 1},
+  })
+  const finals = new Map<string, FinalRead>()
+  for (let i = 0; i < opts.keys; i++) {
+    // rf 1: r = 3 clamps to the one voter.
+    const res = await finalReader.read(Buffer.from(`k${i}`))
+    finals.set(`k${i}`, {status: res.record?.value ? 200 : 404, value: res.record?.value?.toString() ?? null, version: res.record?.version ?? null})
+  }
+  const expired = [...nodes.values()].reduce((n, node) => n + node.expiredSeen, 0)
+  return {report: checkHistory(ops, finals), ops, moves, expired}
+}
+
+describe('router protocol under a randomized Jepsen-style model check', {timeout: 60_000}, () => {
+  for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
+    it(`seed ${seed}: no lost, stale or phantom operation with routers 2 s apart, outages and epoch changes`, async () => {
+      const {report} = await run(seed, {skews: [0, 2000, -1500], ops: 600, workers: 8, keys: 3})
+      expect(report.writesAcked).toBeGreaterThan(50)
+      expect(report.readsOk).toBeGreaterThan(50)
+      expect([...report.lostWrites, ...report.staleReads, ...report.phantomReads].map((a) => a.detail)).toEqual([])
+    })
+  }
+
+  for (const seed of [11, 12, 13, 14]) {
+    it(`seed ${seed}: rf 3 with moves (joint quorums, copy from the source, cutover), outages and skew`, async () => {
+      const {report, moves} = await run(seed, {skews: [0, 2000, -1500], ops: 600, workers: 8, keys: 3, moves: true})
+      expect(report.writesAcked).toBeGreaterThan(50)
+      expect(moves).toBeGreaterThan(2)
+      expect([...report.lostWrites, ...report.staleReads, ...report.phantomReads].map((a) => a.detail)).toEqual([])
+    })
+  }
+
+  for (const seed of [21, 22, 23]) {
+    it(`seed ${seed}: rf 1 with moves back and forth`, async () => {
+      const {report, moves} = await run(seed, {skews: [0, 2000, -1500], ops: 400, workers: 6, keys: 3, moves: true, rf: 1})
+      expect(report.writesAcked).toBeGreaterThan(10)
+      expect(moves).toBeGreaterThan(2)
+      expect([...report.lostWrites, ...report.staleReads, ...report.phantomReads].map((a) => a.detail)).toEqual([])
+    })
+  }
+
+  for (const seed of [31, 32, 33]) {
+    it(`seed ${seed}: node a's clock 1.5 s ahead with a 1 s grace: deletes reach it expired, and are never acknowledged unstored`, async () => {
+      const {report, expired} = await run(seed, {skews: [0, 300, -300], ops: 600, workers: 8, keys: 3, graceMs: 1000, nodeAheadMs: 1500})
+      expect(report.writesAcked).toBeGreaterThan(50)
+      expect(expired).toBeGreaterThan(5) // the fault landed: tombstones did arrive expired
+      expect([...report.lostWrites, ...report.staleReads, ...report.phantomReads].map((a) => a.detail)).toEqual([])
+    })
+  }
+})
