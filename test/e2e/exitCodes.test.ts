@@ -87,29 +87,29 @@ afterAll(() => {
 
 describe('without a terminal and without --yes', () => {
   it('node drain refuses with exit 2, one line naming --yes, and leaves the node as it was', async () => {
-    const r = await runCli(['node', 'drain', 'n1', ...conn()], {cwd})
+    const r = await runCli(['node', 'drain', 'n1', ...conn()], {cwd, timeoutMs: 90_000})
     expect(r.code).toBe(2)
     expect(r.stderr.trim().split('\n')).toHaveLength(1)
     expect(r.stderr).toMatch(/refusing to run moves without confirmation: stdin is not a terminal.*pass --yes/)
     expect((await getNode(ctx, 'n1')).value.state).toBe('active')
     expect(await listMoves(ctx)).toHaveLength(0)
-  }, 60_000)
+  }, 120_000)
 
   it('apply --resume refuses with exit 2 as well', async () => {
-    const r = await runCli(['apply', '--resume', ...conn()], {cwd})
+    const r = await runCli(['apply', '--resume', ...conn()], {cwd, timeoutMs: 90_000})
     expect(r.code).toBe(2)
     expect(r.stderr).toMatch(/pass --yes/)
-  }, 60_000)
+  }, 120_000)
 })
 
 describe('kv put', () => {
   it('refuses a VALUE argument together with --file (exit 2) instead of silently preferring one', async () => {
     writeFileSync(join(cwd, 'value.bin'), 'from-file')
-    const r = await runCli(['kv', 'put', 'k1', 'from-arg', '--file', join(cwd, 'value.bin'), ...conn()], {cwd})
+    const r = await runCli(['kv', 'put', 'k1', 'from-arg', '--file', join(cwd, 'value.bin'), ...conn()], {cwd, timeoutMs: 90_000})
     expect(r.code).toBe(2)
     expect(r.stderr.trim().split('\n')).toHaveLength(1)
     expect(r.stderr).toMatch(/both a VALUE argument and --file .* were given; nothing was written/)
-  }, 60_000)
+  }, 120_000)
 })
 
 describe.skipIf(!hasScript)('an operator at a terminal', () => {
