@@ -18,9 +18,7 @@ const root = resolve(import.meta.dirname, '../..')
  * Each is skipped with its reason, and the test below fails as soon as one exists, so the
  * entry is removed the day it lands instead of hiding a later loss.
  */
-const PENDING: Record<string, string> = {
-  'snapshot export': 'written on another branch (issue: snapshot export); README documents it ahead of the merge',
-}
+const PENDING: Record<string, string> = {}
 
 /**
  * readmeCommands lists the `shardctl <words>` the README shows in code: inline spans and
