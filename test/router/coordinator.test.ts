@@ -307,7 +307,10 @@ describe('Coordinator deletes and tombstone expiry', () => {
     for (let i = 0; i < 3; i++) expect((await coordinator.read(k('x'))).record?.value?.toString() ?? null, `read ${i} after the delete at ${del.version}`).toBeNull()
   })
 
-  // OPEN (issue #10 item 3, owned by the tombstone work): a tombstone that reaches a replica
+  // Why replicas must store every tombstone (closed in StorageEngine by issue #10 item 3: every
+  // tombstone is stored, purged only behind a fenced cutoff; stale client writes are refused).
+  // This fake keeps the old engine's drop-expired-tombstones rule to show that no coordinator
+  // logic can make up for it, so this stays an expected failure. A tombstone that reaches a replica
   // already past that replica's grace through read repair (or a move's copy) deletes what it
   // beats and stores nothing. History: x = old on a, b, c; W = x:new acknowledged by {a, b}
   // (c down); a delete D (newer) lands on b only and fails (a and c down: unknown outcome);
@@ -316,7 +319,7 @@ describe('Coordinator deletes and tombstone expiry', () => {
   // was acknowledged before the read began. Client writes no longer do this (they change
   // nothing and are re-issued); repairs and copies still do. Fixes: store the tombstone anyway
   // (and purge it later), or only drop tombstones every replica is known to hold.
-  it.fails('a repaired tombstone past a replica\'s grace does not let an older value win (open: issue #10 item 3)', async () => {
+  it.fails('with replicas that drop expired tombstones (the old engine), a repaired tombstone lets an older value win — the coordinator cannot prevent it', async () => {
     const {coordinator, nodes, state} = setup('a b c')
     const a = nodes.get('a')!
     a.tombstoneCutoff = () => Number.POSITIVE_INFINITY // a's clock is past the grace of every tombstone
