@@ -316,7 +316,8 @@ function sortKeys(_key: string, v: unknown): unknown {
     }
   }
   if (sorted) return v
-  const out: Record<string, unknown> = {}
+  // A null prototype, so a key named "__proto__" stays an own property (as in canonicalJson) instead of setting the prototype.
+  const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>
   for (const k of keys.sort()) {
     if (/^(0|[1-9]\d*)$/.test(k)) throw INDEX_KEYS
     out[k] = (v as Record<string, unknown>)[k]
