@@ -87,10 +87,15 @@ export class ClockOffsetTracker {
 
 /**
  * versionTooFarAhead returns a one-line refusal when a version's wall clock (`wallMs`) is
- * more than `maxOffsetMs` ahead of the receiver's clock `now`, else undefined. A writer
- * that far ahead breaks the bound every member relies on (tombstone cutoffs, offsets).
+ * more than three times `maxOffsetMs` ahead of the receiver's clock `now`, else undefined.
+ * Members whose clocks are each within the bound can be twice the bound apart, and a router
+ * re-issuing above a version another member stamped must be able to reach it: routers fold
+ * what they see into their clock up to their own clock plus twice the bound, and a node must
+ * accept what such a router stamps. Further ahead than that, the writer's clock is broken (its
+ * own ClockMonitor normally stops it first); its versions would break the bound every member
+ * relies on (tombstone cutoffs, offsets).
  */
 export function versionTooFarAhead(wallMs: number, now: number, maxOffsetMs: number): string | undefined {
   const ahead = wallMs - now
-  return ahead > maxOffsetMs ? `a version is ${ahead} ms ahead of this node's clock, beyond --max-clock-offset ${maxOffsetMs} ms (the writer's clock is wrong)` : undefined
+  return ahead > 3 * maxOffsetMs ? `a version is ${ahead} ms ahead of this node's clock, beyond 3 × --max-clock-offset ${maxOffsetMs} ms (the writer's clock is wrong)` : undefined
 }

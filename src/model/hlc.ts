@@ -50,6 +50,12 @@ export class HybridClock {
   constructor(
     private readonly writer: string,
     private readonly clock: () => number,
+    /**
+     * maxAheadMs, when given, caps what {@link observe} folds in at this clock's physical
+     * time plus maxAheadMs (the cluster's clock bound): one far-future version (a writer with
+     * a broken clock) cannot drag every later timestamp of this clock past what peers accept.
+     */
+    private readonly maxAheadMs?: number,
   ) {
     if (!/^[A-Za-z0-9_.-]{1,64}$/.test(writer)) throw new RangeError(`HLC writer id must match [A-Za-z0-9_.-]{1,64}, got ${JSON.stringify(writer)}`)
   }
@@ -66,8 +72,12 @@ export class HybridClock {
     return {wall: this.wall, counter: this.counter, writer: this.writer}
   }
 
-  /** observe folds a remote timestamp in, so the next {@link now} is later than it. */
+  /** observe folds a remote timestamp in, so the next {@link now} is later than it (up to the maxAheadMs cap, when set). */
   observe(remote: HlcTimestamp): void {
+    if (this.maxAheadMs !== undefined) {
+      const limit = Math.floor(this.clock()) + this.maxAheadMs
+      if (remote.wall > limit) remote = {wall: limit, counter: 0, writer: remote.writer}
+    }
     if (remote.wall > this.wall || (remote.wall === this.wall && remote.counter > this.counter)) {
       this.wall = remote.wall
       this.counter = remote.counter

@@ -131,7 +131,9 @@ export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions)
       }
       return batcher
     },
-    clock: new HybridClock(id, Date.now),
+    // Capped at twice the clock bound (two in-bounds members can be that far apart, and a re-issue must reach
+    // the other's version): a far-future version seen on a read must not push every later write beyond what nodes accept.
+    clock: new HybridClock(id, Date.now, 2 * (opts.maxClockOffsetMs ?? DEFAULT_MAX_CLOCK_OFFSET_MS)),
     now: Date.now,
     repair: (t) => repairs.enqueue(t),
     writeGate: clockMonitor.writeGate,

@@ -64,4 +64,19 @@ describe('formatHlc / parseHlc', () => {
   it('rejects malformed text', () => {
     for (const s of ['', '1.2.w', '000000000000001.000001.', 'x00000000000001.000001.w', '000000000000001.000001.a b']) expect(parseHlc(s)).toBeUndefined()
   })
+
+  it('with maxAheadMs, observe folds in a far-future timestamp only up to its own clock plus the bound', () => {
+    let wall = 10_000
+    const capped = new HybridClock('r', () => wall, 500)
+    capped.observe({wall: 99_000, counter: 7, writer: 'broken'})
+    expect(capped.now().wall).toBe(10_500)
+    capped.observe({wall: 10_200, counter: 3, writer: 'near'})
+    const t = capped.now()
+    expect(t.wall).toBe(10_500) // still above everything seen within the bound
+    wall = 20_000
+    expect(capped.now()).toMatchObject({wall: 20_000, counter: 0})
+    const uncapped = new HybridClock('u', () => 10_000)
+    uncapped.observe({wall: 99_000, counter: 7, writer: 'broken'})
+    expect(uncapped.now()).toMatchObject({wall: 99_000, counter: 8})
+  })
 })
