@@ -35,8 +35,24 @@ export class EtcdCluster {
     return this.members.map((m) => m.clientUrl).join(',')
   }
 
-  /** start launches `size` members and resolves once all are healthy (bounded: 30 s). */
+  /**
+   * start launches `size` members and resolves once all are healthy (bounded: 30 s per try).
+   * A cluster that does not come up (seen once in CI: a member never healthy, likely a port
+   * picked by freePort taken before etcd bound it) is torn down and started again on fresh
+   * ports, up to 3 tries, so the harness's own start-up does not fail a scenario.
+   */
   static async start(size = 3, hosts: readonly string[] = []): Promise<EtcdCluster> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await EtcdCluster.startOnce(size, hosts)
+      } catch (err) {
+        if (attempt >= 3) throw err
+        process.stderr.write(`[chaos] etcd cluster start failed (${(err as Error).message}); retrying on fresh ports\n`)
+      }
+    }
+  }
+
+  private static async startOnce(size: number, hosts: readonly string[]): Promise<EtcdCluster> {
     const dir = mkdtempSync(join(tmpdir(), 'shardctl-chaos-etcd-'))
     const members: EtcdMember[] = []
     for (let i = 0; i < size; i++) {
