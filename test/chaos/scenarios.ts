@@ -1,3 +1,4 @@
+import {setThrottle} from '../../src/executor/controlService.js'
 import {keyHash} from '../../src/model/hash.js'
 import {type Move, isTerminal} from '../../src/model/move.js'
 import {type Shard} from '../../src/model/shard.js'
@@ -180,7 +181,14 @@ export const SCENARIOS: Scenario[] = [
       const notes: string[] = []
       // First mid-copy, then (after the resume) in a later phase or another move.
       const first = await killExecutorMidMove(env, env.executors[0], notes, 'kill 1', ['copying'])
-      await killExecutorMidMove(env, await startResume(env, 60_000), notes, 'kill 2', ['copying', 'verifying', 'cutover', 'release', 'draining'], first)
+      // Slow the copies (live, through the control record) before the resume, so on an idle
+      // machine the remaining moves cannot all finish before the second kill lands.
+      await setThrottle(env.dp.ctx, 2048)
+      try {
+        await killExecutorMidMove(env, await startResume(env, 60_000), notes, 'kill 2', ['copying', 'verifying', 'cutover', 'release', 'draining'], first)
+      } finally {
+        await setThrottle(env.dp.ctx, null)
+      }
       await startResume(env, 60_000)
       return notes
     },
