@@ -176,7 +176,9 @@ function tombstoneChurn(): Scenario {
 export const SCENARIOS: Scenario[] = [
   {
     name: 'executor SIGKILL x2 + resume',
-    short: true,
+    // Not in the short suite for now: on an idle machine its second kill can miss (every move done,
+    // FAULT MISSED), which fails CI for a harness reason; the full suite keeps it.
+    short: false,
     async inject(env) {
       const notes: string[] = []
       // First mid-copy, then (after the resume) in a later phase or another move.
