@@ -2,7 +2,7 @@ import {type ServiceContext} from './serviceContext.js'
 import {lastSegment} from '../etcd/keys.js'
 import {type ResumableWatch, type WatchEvent, type WatchStatus, watchPrefix} from '../etcd/resumableWatch.js'
 import {type Shard, ShardSchema} from '../model/shard.js'
-import {formatZodIssue} from '../model/zodIssues.js'
+import {parseStoredJson} from '../model/zodIssues.js'
 import {type ShardEntry, ShardMapState} from './shardMapState.js'
 
 /** ShardMapFollowerOptions: callbacks of a {@link ShardMapFollower}; none may throw. */
@@ -138,20 +138,9 @@ export class ShardMapFollower {
   }
 
   private parse(key: string, value: string): Shard | undefined {
-    let json: unknown
-    try {
-      json = JSON.parse(value)
-    } catch {
-      this.opts.onInvalid?.(key, 'not JSON')
-      return undefined
-    }
-    const r = ShardSchema.safeParse(json)
-    if (!r.success) {
-      this.opts.onInvalid?.(key, formatZodIssue(r.error))
-      return undefined
-    }
-    return r.data
+    return parseStoredJson(key, value, ShardSchema, this.opts.onInvalid)
   }
+
 
   private changed(): void {
     this.changes++

@@ -10,3 +10,24 @@ export function formatZodIssue(error: z.ZodError): string {
   const path = issue.path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('')
   return path ? `${path}: ${issue.message}` : issue.message
 }
+
+/**
+ * parseStoredJson parses an etcd value as JSON validated by `schema`; on either failure it
+ * tells `onInvalid` (key and a one-line reason) and returns undefined, so followers skip a
+ * corrupt entry instead of stopping.
+ */
+export function parseStoredJson<S extends z.ZodType>(key: string, value: string, schema: S, onInvalid?: (key: string, message: string) => void): z.output<S> | undefined {
+  let json: unknown
+  try {
+    json = JSON.parse(value)
+  } catch {
+    onInvalid?.(key, 'not JSON')
+    return undefined
+  }
+  const r = schema.safeParse(json)
+  if (!r.success) {
+    onInvalid?.(key, formatZodIssue(r.error))
+    return undefined
+  }
+  return r.data
+}

@@ -1,3 +1,4 @@
+import {parseStoredJson} from '../model/zodIssues.js'
 import {type z} from 'zod'
 import {ShardMapFollower} from '../cluster/shardMapFollower.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
@@ -138,20 +139,9 @@ export class ShardMapView implements ShardSource {
   }
 
   private parse<S extends z.ZodType>(key: string, value: string, schema: S): z.output<S> | undefined {
-    let json: unknown
-    try {
-      json = JSON.parse(value)
-    } catch {
-      this.opts.onInvalid?.(key, 'not JSON')
-      return undefined
-    }
-    const r = schema.safeParse(json)
-    if (!r.success) {
-      this.opts.onInvalid?.(key, r.error.issues[0]?.message ?? 'invalid')
-      return undefined
-    }
-    return r.data
+    return parseStoredJson(key, value, schema, this.opts.onInvalid)
   }
+
 
   private changed(): void {
     if (this.notifyQueued || this.closed) return
