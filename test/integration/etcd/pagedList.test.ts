@@ -83,6 +83,26 @@ describe('EtcdStore.list paging', () => {
     expect(items.every((kv, i) => kv.value.id === i)).toBe(true)
   })
 
+  it('given a scan stopped after two pages, then no page beyond them is read and each held at most one page', async () => {
+    let calls = 0
+    const wrap = store.wrap.bind(store)
+    store.wrap = (async (fn: () => Promise<unknown>) => {
+      calls++
+      return wrap(fn)
+    }) as EtcdStore['wrap']
+    try {
+      const seen: number[] = []
+      for await (const page of store.scan(keys.shardsPrefix, PAGE)) {
+        seen.push(page.items.length)
+        if (seen.length === 2) break
+      }
+      expect(seen).toEqual([PAGE, PAGE])
+      expect(calls).toBe(2)
+    } finally {
+      store.wrap = wrap
+    }
+  })
+
   it('given an empty prefix, when listed, then the result is empty with the current revision', async () => {
     const {items, revision} = await store.list(`${keys.prefix}nothing/`, PAGE)
 
