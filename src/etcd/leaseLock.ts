@@ -1,7 +1,7 @@
 import {hostname} from 'node:os'
 import {z} from 'zod'
 import {UserError} from '../errors/errors.js'
-import {type Compare, type EtcdStore} from './etcdStore.js'
+import {type Compare, type Store} from '../store/store.js'
 import {grantLease, type LeaseHandle} from './leaseHandle.js'
 
 /** LockHolderSchema: the value of a lock key: who holds it, so a refused acquirer can say. */
@@ -32,7 +32,7 @@ export interface HeldLock {
  * dies (after `ttlSeconds`). Writes made under it must carry `fence`, so a holder whose
  * lease lapsed cannot write after another process took over.
  */
-export async function acquireLock(store: EtcdStore, key: string, holder: string, ttlSeconds = 10, clock: () => Date = () => new Date()): Promise<HeldLock> {
+export async function acquireLock(store: Store, key: string, holder: string, ttlSeconds = 10, clock: () => Date = () => new Date()): Promise<HeldLock> {
   const lease = await grantLease(store, ttlSeconds)
   const me: LockHolder = {holder, host: hostname(), pid: process.pid, acquiredAt: clock().toISOString()}
   let rev: bigint | undefined
