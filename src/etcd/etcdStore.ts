@@ -93,7 +93,7 @@ export class EtcdStore extends StoreBase {
   /** commit: see {@link Store.commit}. */
   async commit(txn: Txn): Promise<bigint | undefined> {
     checkTxnSize(txn)
-    const b = this.#client.if(txn.compares[0]?.key ?? '\0', ...firstCompare(txn.compares[0]))
+    const b = txn.compares[0] ? this.#client.if(txn.compares[0].key, ...compareArgs(txn.compares[0])) : this.#client.if(...alwaysTrue(txn))
     for (const c of txn.compares.slice(1)) b.and(c.key, ...compareArgs(c))
     const thenOps: (etcd.PutBuilder | etcd.DeleteBuilder)[] = []
     for (const p of txn.puts ?? []) {
@@ -158,9 +158,15 @@ function compareArgs(c: Compare): ['Mod' | 'Create', '==', string] {
   return 'modRevision' in c ? ['Mod', '==', c.modRevision.toString()] : ['Create', '==', c.createRevision.toString()]
 }
 
-function firstCompare(c: Compare | undefined): ['Mod' | 'Create', '==', string] {
-  // A transaction with no guard: compare a key that never exists to "absent" (always true).
-  return c ? compareArgs(c) : ['Create', '==', '0']
+/**
+ * alwaysTrue is the guard of a transaction without compares (etcd3 needs one): a key the
+ * transaction writes anyway has a mod revision below the largest int64, present or absent.
+ * It must be such a key: a user whose role covers only the cluster's prefix may not read
+ * (so not compare) any other key.
+ */
+function alwaysTrue(txn: Txn): [string, 'Mod', '<', string] {
+  const key = txn.puts?.[0]?.key ?? txn.deletes?.[0] ?? txn.deletePrefixes?.[0] ?? '/shardctl/'
+  return [key, 'Mod', '<', '9223372036854775807']
 }
 
 function toStored(kv: etcd.IKeyValue): StoredValue {
