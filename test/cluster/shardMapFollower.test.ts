@@ -30,9 +30,16 @@ async function follow(seed: Shard[], opts: ConstructorParameters<typeof ShardMap
   return {store, admin, follower}
 }
 
+/** settle writes an unrelated shard 9 and waits until the follower has it, so the store has moved past the follower's start listing. */
+async function settle(admin: MemoryStore, follower: ShardMapFollower): Promise<void> {
+  const rev = await put(admin, shard(9, 1))
+  await vi.waitFor(() => expect(follower.mapRevision()).toBe(rev))
+}
+
 describe('ShardMapFollower on the memory store', () => {
   it('Given a resync whose listing was read before an epoch bump but answered after the watch delivered it, Then the shard stays at the newer epoch and the revision does not go back', async () => {
     const {store, admin, follower} = await follow([shard(1, 1), shard(2, 1)])
+    await settle(admin, follower) // the resync's listing must be newer than the start's, or it is ignored outright
     const gate = store.faults.hold({op: 'list', key: keys.shardsPrefix, when: 'after'})
     const resync = follower.resync() // reads now (epoch 1), answers when released
     await gate.reached
@@ -44,13 +51,14 @@ describe('ShardMapFollower on the memory store', () => {
     const listedAt = await resync
 
     expect(listedAt).toBeLessThan(bumped)
-    expect(epochs(follower)).toEqual({1: 2, 2: 1})
+    expect(epochs(follower)).toEqual({1: 2, 2: 1, 9: 1})
     expect(follower.mapRevision()).toBe(bumped)
     expect(follower.version()).toBe(version) // nothing changed: a cached routing table stays valid
   })
 
   it('Given a resync racing a delete, Then a deleted shard does not come back from the older listing', async () => {
     const {store, admin, follower} = await follow([shard(1, 1), shard(2, 1)])
+    await settle(admin, follower)
     const gate = store.faults.hold({op: 'list', key: keys.shardsPrefix, when: 'after'})
     const resync = follower.resync()
     await gate.reached
@@ -60,7 +68,22 @@ describe('ShardMapFollower on the memory store', () => {
     gate.release()
     await resync
 
-    expect(epochs(follower)).toEqual({1: 1})
+    expect(epochs(follower)).toEqual({1: 1, 9: 1})
+  })
+
+  it('Given a shard created while a resync is in flight, Then the older listing (which lacks it) does not remove it', async () => {
+    const {store, admin, follower} = await follow([shard(1, 1)])
+    await settle(admin, follower)
+    const gate = store.faults.hold({op: 'list', key: keys.shardsPrefix, when: 'after'})
+    const resync = follower.resync()
+    await gate.reached
+    await put(admin, shard(3, 1)) // a split creating shard 3
+    await vi.waitFor(() => expect(follower.get(3)).toBeDefined())
+
+    gate.release()
+    await resync
+
+    expect(epochs(follower)).toEqual({1: 1, 3: 1, 9: 1})
   })
 
   it('Given a watch dropped in the middle of a burst of changes, When it resumes, Then no event is skipped and none is applied twice', async () => {
