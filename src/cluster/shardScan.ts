@@ -1,4 +1,5 @@
-import {decodeStored, LIST_PAGE_SIZE} from '../etcd/etcdStore.js'
+import {decodeStored} from '../store/decodeStored.js'
+import {LIST_PAGE_SIZE} from '../store/store.js'
 import {UserError} from '../errors/errors.js'
 import {type Shard, ShardSchema} from '../model/shard.js'
 import {type ServiceContext} from './serviceContext.js'
@@ -96,7 +97,7 @@ export async function* scanShards(ctx: ServiceContext, filter: ShardFilter = {})
   // Unfiltered with a limit: read no more than the limit (a first page of 10,000 costs seconds at 100k shards).
   const unfiltered = filter.node === undefined && filter.state === undefined
   const pageSize = unfiltered && filter.limit !== undefined ? Math.min(filter.limit, LIST_PAGE_SIZE) : undefined
-  for await (const page of ctx.store.scan(ctx.keys.shardsPrefix, pageSize)) {
+  for await (const page of ctx.store.scan(ctx.keys.shardsPrefix, {pageSize})) {
     for (const kv of page.items) {
       const shard = decodeStored(kv, ShardSchema).value
       if (filter.node !== undefined && !shard.replicas.some((r) => r.node === filter.node)) continue
