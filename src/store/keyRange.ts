@@ -10,11 +10,6 @@ export function prefixEnd(prefix: string): string {
   return '\0'
 }
 
-/** inPrefix says whether `key` lies in the range `prefix` names (byte order, like etcd). An empty prefix holds every key. */
-export function inPrefix(key: string, prefix: string): boolean {
-  return key.startsWith(prefix)
-}
-
 /** compareKeys orders two keys by their UTF-8 bytes, the order etcd lists keys in. */
 export function compareKeys(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b))

@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {LeasedMembership} from '../../src/cluster/leasedMembership.js'
+import {LeasedMembership, type LeasedMembershipOptions} from '../../src/cluster/leasedMembership.js'
 import {type LeaseHandle} from '../../src/etcd/leaseHandle.js'
 
 /** FakeLease is a lease the test loses on demand; onLost fires once, for callbacks attached by then (like grantLease). */
@@ -26,7 +26,7 @@ class FakeLease implements LeaseHandle {
 }
 
 /** harness grants numbered fake leases and runs `register` hooks the test scripts per attempt. */
-function harness(register: (lease: FakeLease, recovering: boolean, call: number) => Promise<void> = () => Promise.resolve()) {
+function harness(register: (lease: FakeLease, recovering: boolean, call: number) => Promise<void> = () => Promise.resolve(), extra: Partial<LeasedMembershipOptions> = {}) {
   const leases: FakeLease[] = []
   const events: string[] = []
   const sleeps: number[] = []
@@ -46,11 +46,24 @@ function harness(register: (lease: FakeLease, recovering: boolean, call: number)
       sleeps.push(ms)
       return Promise.resolve()
     },
+    ...extra,
   })
   return {m, leases, events, sleeps}
 }
 
 describe('LeasedMembership', () => {
+  it('Given recover: false (a lock), When its lease is lost, Then it is fenced for good: told once, no new lease granted, no retry', async () => {
+    const {m, leases, events, sleeps} = harness(undefined, {recover: false})
+    await m.start()
+    leases[0]!.lose()
+    await m.recovered()
+
+    expect(m.held()).toBe(false)
+    expect(leases).toHaveLength(1)
+    expect(events).toEqual(['lost: lease 1 expired'])
+    expect(sleeps).toEqual([])
+  })
+
   it('Given a registered member, When its lease is lost, Then it is fenced at once and recovers under a new lease, re-reading state', async () => {
     const recovering: boolean[] = []
     const {m, leases, events} = harness((_l, r) => {
