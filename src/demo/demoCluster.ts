@@ -98,7 +98,9 @@ export async function startDemoCluster(opts: DemoClusterOptions, report: (r: Dem
     }
     const nodes = specs.map((s) => ({spec: s, child: startNode(s)}))
     let routerOut = ''
-    const router = children.shardctl('router', ['router', 'serve', '--endpoints', endpoint, '--cluster', DEMO_CLUSTER, '--id', 'demo-router', '--listen', '127.0.0.1:0', '--lease-ttl', '5', '--drain-timeout', '2s', '--report-interval', '1s'], (t) => (routerOut += t))
+    // Generous node/request timeouts: the demo's etcd, nodes, router, executor and clients
+    // share the machine's cores, and a starved node must be slow, not "unreachable".
+    const router = children.shardctl('router', ['router', 'serve', '--endpoints', endpoint, '--cluster', DEMO_CLUSTER, '--id', 'demo-router', '--listen', '127.0.0.1:0', '--lease-ttl', '5', '--drain-timeout', '2s', '--report-interval', '1s', '--node-timeout', '5s', '--request-timeout', '15s'], (t) => (routerOut += t))
     await Promise.all(nodes.map((n) => waitServing(n.child, `http://${n.spec.address}/healthz`, signal)))
     const routerAddress = await waitFor(router, () => / on (127\.0\.0\.1:\d+)/.exec(routerOut)?.[1], signal)
     await waitServing(router, `http://${routerAddress}/healthz`, signal)

@@ -120,7 +120,7 @@ export async function runDemo(opts: DemoOptions, report: (r: DemoReport) => void
 
     if (!opts.fast) {
       report({type: 'step', text: `loading ${Math.round(opts.preloadBytes / 1024 / 1024)} MiB of data through the router`})
-      const loaded = await preloadData({router: cluster.router, bytes: opts.preloadBytes, valueBytes: 32 * 1024, concurrency: 6, maxMs: 180_000}, signal, (done) => report({type: 'step', text: `loading data: ${Math.round(done / 1024 / 1024)} of ${Math.round(opts.preloadBytes / 1024 / 1024)} MiB`}))
+      const loaded = await preloadData({router: cluster.router, bytes: opts.preloadBytes, valueBytes: 32 * 1024, concurrency: 4, maxMs: 180_000}, signal, (done) => report({type: 'step', text: `loading data: ${Math.round(done / 1024 / 1024)} of ${Math.round(opts.preloadBytes / 1024 / 1024)} MiB`}))
       report({type: 'line', text: `loaded ${loaded.keys} keys, ${Math.round(loaded.bytes / 1024 / 1024)} MiB (×${opts.rf} replicas) in ${(loaded.ms / 1000).toFixed(1)} s`})
       check()
     }
