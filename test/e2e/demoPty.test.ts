@@ -1,5 +1,5 @@
 import {type ChildProcessWithoutNullStreams, execFileSync, spawn} from 'node:child_process'
-import {existsSync, mkdtempSync, readdirSync, rmSync} from 'node:fs'
+import {existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
@@ -83,6 +83,8 @@ describe.skipIf(!hasScript)('shardctl demo in a pseudo-terminal', () => {
       const demoDir = join(cwd, '.shardctl', 'demo')
       expect(existsSync(demoDir) ? readdirSync(demoDir) : []).toEqual([])
     } finally {
+      // SHARDCTL_DEMO_SCREEN=<file> keeps what the terminal showed (the README's frames come from it).
+      if (process.env.SHARDCTL_DEMO_SCREEN) writeFileSync(process.env.SHARDCTL_DEMO_SCREEN, screen())
       child.kill('SIGKILL')
       untrackPid(child.pid)
     }
