@@ -44,7 +44,7 @@ describe.skipIf(!hasScript)('shardctl demo in a pseudo-terminal', () => {
   it('Given a terminal, When the demo runs, Then it shows a plan, a filling bar with a rate, reacts to p, shows busy clients with zero errors, and ends with the summary', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'shardctl-demo-pty-'))
     dirs.push(cwd)
-    const cmd = `stty cols 120 rows 40 && exec ${process.execPath} ${CLI_BIN} demo --preload 4MiB --shards 24 --moves-per-act 2 --rate 80`
+    const cmd = `stty cols 120 rows 40 && exec ${process.execPath} ${CLI_BIN} demo --preload 2MiB --shards 16 --moves-per-act 2 --rate 60`
     const child: ChildProcessWithoutNullStreams = spawn('script', ['-qfec', cmd, '/dev/null'], {cwd, env: {PATH: process.env.PATH, HOME: cwd, TERM: 'xterm-256color'}})
     trackPid(child.pid)
     let raw = ''
@@ -73,7 +73,7 @@ describe.skipIf(!hasScript)('shardctl demo in a pseudo-terminal', () => {
       await at('the header saying paused', /executor paused/, paused, 30_000)
       child.stdin.write('p')
       const resumed = await at('the resume acknowledged', /moves resumed/, paused, 30_000)
-      const summary = await at('the final summary', /Summary \(success\)/, resumed, 400_000)
+      const summary = await at('the final summary', /Summary \(success\)/, resumed, 700_000)
       const text = screen().slice(summary)
       expect(text).toMatch(/act 1: fill n5 +\d+\/\d+ moves/)
       expect(text).toMatch(/act 3: drain n4 +(\d+)\/\1 moves/)
@@ -88,5 +88,5 @@ describe.skipIf(!hasScript)('shardctl demo in a pseudo-terminal', () => {
       child.kill('SIGKILL')
       untrackPid(child.pid)
     }
-  }, 600_000)
+  }, 900_000)
 })
