@@ -1,6 +1,7 @@
 import {makeProgressSink} from '../cli/executorProgress.js'
 import {formatBytes} from '../model/units.js'
 import {describeAction, imbalanceLine, renderPlanText} from '../planner/render/planText.js'
+import {utilisationBar} from '../planner/render/utilisationBar.js'
 import {type TopSession} from '../tui/topSession.js'
 import {type DemoReport, type DemoSummary} from './demoService.js'
 
@@ -23,7 +24,7 @@ export function plainReporter(write: (line: string) => void): (r: DemoReport) =>
         write(`  ${r.text}`)
         break
       case 'plan':
-        write(`  round ${r.round} plan:`)
+        write(`  ${r.title} plan:`)
         for (const line of renderPlanText(r.plan, {nodes: 8, actions: 8}).split('\n')) write(`    ${line}`)
         break
       case 'executor':
@@ -53,8 +54,9 @@ export function tuiReporter(session: () => TopSession | undefined, fallback: (r:
         s.store.dispatch({type: 'notice', at, level: 'info', text: r.text})
         break
       case 'plan':
-        s.store.dispatch({type: 'notice', at, level: 'info', text: `plan round ${r.round}: ${imbalanceLine(r.plan)}`})
-        for (const a of r.plan.actions.slice(0, 6)) s.store.dispatch({type: 'notice', at, level: 'info', text: `  ${describeAction(a)}`})
+        s.store.dispatch({type: 'notice', at, level: 'info', text: `plan for ${r.title}: ${r.plan.summary.moves} moves, ${imbalanceLine(r.plan)}`})
+        for (const a of r.plan.actions.slice(0, 4)) s.store.dispatch({type: 'notice', at, level: 'info', text: `  ${describeAction(a)}`})
+        if (r.plan.actions.length > 4) s.store.dispatch({type: 'notice', at, level: 'info', text: `  … and ${r.plan.actions.length - 4} more`})
         break
       case 'executor':
         if (r.event.type === 'retry' || r.event.type === 'info') s.store.dispatch({type: 'executor', event: r.event})
@@ -65,18 +67,24 @@ export function tuiReporter(session: () => TopSession | undefined, fallback: (r:
   }
 }
 
-/** summaryLines renders the demo's summary for a terminal or a log. */
+/** summaryLines renders the demo's summary for a terminal or a log: outcome, per-node utilisation before/after as bars, acts, data moved and what the clients saw. */
 export function summaryLines(s: DemoSummary, dataDir: string): string[] {
   const fig = (v: number | null) => (v === null ? 'n/a' : `${v.toFixed(2)}x`)
   const failedMoves = s.moves.aborted + s.moves.failed
+  const scale = Math.max(2, ...s.utilisation.flatMap((u) => [u.before ?? 0, u.after ?? 0]))
+  const bar = (v: number | null) => (v === null ? ' '.repeat(16) : utilisationBar(v, scale, 16, 1).replace(/ /g, '·'))
   return [
     `Summary (${s.ok ? 'success' : 'FAILED'})`,
-    `  imbalance  ${fig(s.imbalanceBefore)} → ${fig(s.imbalanceAfter)} the mean (target ${s.target.toFixed(2)}x${s.imbalancePredicted !== null ? `; plan predicted ${fig(s.imbalancePredicted)}` : ''}) — ${s.balanced ? 'balanced' : 'not balanced yet'}`,
-    `  moves      ${s.moves.done} done in ${s.rounds} round(s), ${s.moves.aborted} aborted, ${s.moves.failed} failed, ${s.moves.skipped} skipped; ${formatBytes(s.bytesMoved)} copied`,
+    `  imbalance  ${fig(s.imbalanceBefore)} → ${fig(s.imbalanceAfter)} the mean (target ${s.target.toFixed(2)}x${s.imbalancePredicted !== null ? `; last plan predicted ${fig(s.imbalancePredicted)}` : ''}) — ${s.balanced ? 'balanced' : 'not balanced yet'}`,
+    ...(s.utilisation.length > 0 ? ['  nodes      utilisation (1.00 = the mean, │ marks it)  before → after'] : []),
+    ...s.utilisation.map((u) => `    ${u.node.padEnd(6)}   ${bar(u.before)} ${fig(u.before).padStart(5)}  →  ${bar(u.after)} ${fig(u.after).padStart(5)}`),
+    ...s.acts.map((a) => `  ${a.title.padEnd(22)} ${a.done}/${a.planned} moves, ${formatBytes(a.bytes)} in ${(a.ms / 1000).toFixed(1)} s`),
+    `  moves      ${s.moves.done} done in ${s.rounds} act(s), ${s.moves.aborted} aborted, ${s.moves.failed} failed, ${s.moves.skipped} skipped; ${formatBytes(s.bytesMoved)} copied`,
     `  duration   ${(s.rebalanceMs / 1000).toFixed(1)} s rebalancing, ${(s.totalMs / 1000).toFixed(1)} s in all`,
-    `  clients    ${s.requests.total} requests, ${s.requests.errors} errors; during the rebalance ${s.requests.duringRebalance} requests, ${s.requests.errorsDuringRebalance} errors`,
+    `  clients    ${s.requests.total} requests, ${s.requests.errors} errors; during the rebalance ${s.requests.duringRebalance} requests, ${s.requests.errorsDuringRebalance} errors; worst request ${s.requests.worstMs} ms`,
     ...s.requests.firstErrors.map((e) => `             error: ${e}`),
     ...(failedMoves > 0 ? ['  a move did not complete: see the log above'] : []),
     `  cleanup    stopped etcd, ${s.nodes} nodes and the router; removed ${dataDir}`,
+    '  explore    `shardctl top` watches a real cluster like this one; `shardctl moves show <id>` has every step of a move',
   ]
 }

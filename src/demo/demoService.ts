@@ -1,40 +1,41 @@
 import {abortableSleep} from '../clock/abortableSleep.js'
-import {mkdirSync, rmSync} from 'node:fs'
-import {join} from 'node:path'
 import {listShards} from '../cluster/clusterRepo.js'
-import {initCluster} from '../cluster/initCluster.js'
-import {type NodeSpec} from '../cluster/nodeSpec.js'
-import {makeServiceContext, type ServiceContext} from '../cluster/serviceContext.js'
+import {setNodeState} from '../cluster/nodeService.js'
+import {type ServiceContext} from '../cluster/serviceContext.js'
 import {readSnapshot} from '../cluster/snapshotService.js'
-import {resolveConnection} from '../config/connectionConfig.js'
 import {UserError} from '../errors/errors.js'
-import {EtcdStore} from '../etcd/etcdStore.js'
 import {setThrottle} from '../executor/controlService.js'
 import {executePlan} from '../executor/executePlan.js'
 import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent} from '../executor/executorEnv.js'
-import {type EtcdProcess, startEtcd} from '../localEtcd/etcdProcess.js'
-import {freePort} from '../localEtcd/freePort.js'
-import {LOCAL_DIR} from '../localEtcd/localEtcdService.js'
 import {type Plan} from '../model/plan.js'
+import {type PlanOptionsInput} from '../planner/options.js'
 import {planRebalance} from '../planner/planRebalance.js'
-import {ChildSet, type DemoChild} from './childProcesses.js'
-import {type LoadCounters, type SkewedLoad, startSkewedLoad} from './skewedLoad.js'
+import {DEMO_CLUSTER, type DemoCluster, startDemoCluster} from './demoCluster.js'
+import {preloadData} from './preload.js'
+import {type SkewedLoad, startSkewedLoad} from './skewedLoad.js'
 
-/** DEMO_CLUSTER is the demo cluster's name in its private etcd. */
-export const DEMO_CLUSTER = 'demo'
+export {DEMO_CLUSTER, demoNodes} from './demoCluster.js'
 
 /** DemoOptions size and pace the demo. */
 export interface DemoOptions {
+  /** fast runs the short story (skew, rebalance rounds) for tests; otherwise the full one (load data, add a node, relieve the hot node, drain a node). */
+  fast: boolean
   nodes: number
   rf: number
   shards: number
-  /** durationMs bounds the client load (and so the rebalance rounds) in time. */
+  /** durationMs bounds the client load in time (fast mode: the rebalance rounds happen inside it). */
   durationMs: number
   /** throttleBytesPerSec is the copy throttle the rebalance runs under. */
   throttleBytesPerSec: number
+  /** drainThrottleBytesPerSec is the throttle of the drain act (full story only). */
+  drainThrottleBytesPerSec: number
+  /** preloadBytes is how much data the full story writes before the load starts. */
+  preloadBytes: number
+  /** movesPerAct bounds the moves of the add-node and hot-node acts (full story only). */
+  movesPerAct: number
   /** opsPerSecond is the client load's total request rate. */
   opsPerSecond: number
-  /** maxRounds bounds plan-and-apply rounds. */
+  /** maxRounds bounds plan-and-apply rounds (fast mode). */
   maxRounds: number
   /** target is the balance target (max node utilisation ÷ mean). */
   target: number
@@ -46,8 +47,24 @@ export type DemoReport =
   | {type: 'step'; text: string}
   | {type: 'line'; text: string}
   | {type: 'ready'; ctx: ServiceContext; endpoint: string}
-  | {type: 'plan'; round: number; plan: Plan}
+  | {type: 'plan'; round: number; title: string; plan: Plan}
   | {type: 'executor'; event: ExecutorEvent}
+
+/** ActSummary is one planned-and-applied step of the story. */
+export interface ActSummary {
+  title: string
+  planned: number
+  done: number
+  bytes: number
+  ms: number
+}
+
+/** NodeUtilisation is one node's utilisation (1 = the cluster mean) before the first act and at the end; null when unknown (not there, no stats). */
+export interface NodeUtilisation {
+  node: string
+  before: number | null
+  after: number | null
+}
 
 /** DemoSummary is the demo's result (its --json output). `ok` is false when a client request or a move failed. */
 export interface DemoSummary {
@@ -63,95 +80,70 @@ export interface DemoSummary {
   imbalanceBefore: number | null
   /** imbalancePredicted is what the last plan predicted after its moves. */
   imbalancePredicted: number | null
-  /** imbalanceAfter is measured again after the last round, once load stats settled. */
+  /** imbalanceAfter is measured again after the last act, once load stats settled. */
   imbalanceAfter: number | null
   balanced: boolean
   rounds: number
+  acts: ActSummary[]
+  utilisation: NodeUtilisation[]
   moves: {planned: number; done: number; aborted: number; failed: number; skipped: number}
   bytesMoved: number
   rebalanceMs: number
   totalMs: number
-  requests: {total: number; errors: number; duringRebalance: number; errorsDuringRebalance: number; firstErrors: string[]}
-}
-
-/** demoNodes names `n` nodes, one zone each, on the given loopback ports. */
-export function demoNodes(ports: number[]): NodeSpec[] {
-  return ports.map((port, i) => ({id: `n${i + 1}`, address: `127.0.0.1:${port}`, zone: `zone-${String.fromCharCode(97 + (i % 26))}`}))
+  requests: {total: number; errors: number; duringRebalance: number; errorsDuringRebalance: number; worstMs: number; firstErrors: string[]}
 }
 
 /**
- * runDemo tells shardctl's story on real processes, all on 127.0.0.1: a private etcd
- * under `.shardctl/demo/<pid>/`, `nodes` storage nodes and a router (child processes of
- * this package's binary), and a bounded client load skewed so one node runs hot. Once the
- * nodes' load stats show the skew it plans (planRebalance on a fresh snapshot) and applies
- * the plan throttled (executePlan, in process) while the load continues, re-planning until
- * the planner calls the cluster balanced or `maxRounds` / the load's duration run out.
- * Then it stops everything — also when a step fails or `signal` fires (Ctrl-C) — and
- * removes its data. Throws MISSING_DEPENDENCY without etcd; INTERNAL when a process does
- * not come up (with its output).
+ * runDemo tells shardctl's story on real processes, all on 127.0.0.1 (see
+ * startDemoCluster): a bounded client load skewed so one node runs hot, and — once the
+ * nodes' load stats show it — plan-and-apply acts under a throttle while the load
+ * continues. The full story loads data first, then adds a node and fills it, relieves the
+ * hot node and drains a node, each planned (the plan is reported) and applied. `fast`
+ * re-plans a rebalance until balanced or `maxRounds` / `durationMs` run out. Everything is
+ * stopped and removed at the end, also when a step fails or `signal` fires (Ctrl-C).
+ * Throws MISSING_DEPENDENCY without etcd; INTERNAL when a process does not come up;
+ * PRECONDITION when interrupted.
  */
 export async function runDemo(opts: DemoOptions, report: (r: DemoReport) => void, signal: AbortSignal): Promise<DemoSummary> {
   const started = Date.now()
-  const dataDir = join(opts.cwd, LOCAL_DIR, 'demo', String(process.pid))
-  mkdirSync(dataDir, {recursive: true})
-  const children = new ChildSet(dataDir)
-  children.guardDir(dataDir)
-  const onExit = () => children.killNow()
-  process.once('exit', onExit)
-  let etcd: EtcdProcess | undefined
-  let store: EtcdStore | undefined
-  let load: SkewedLoad | undefined
   const check = () => {
     if (signal.aborted) throw new UserError('PRECONDITION', 'demo interrupted', 'nothing was left running')
   }
   const sleep = (ms: number) => abortableSleep(ms, signal)
+  let cluster: DemoCluster | undefined
+  let load: SkewedLoad | undefined
   try {
-    report({type: 'step', text: 'starting a private etcd'})
-    etcd = await startEtcd({dataDir: join(dataDir, 'etcd'), name: 'shardctl-demo'})
-    children.guard(etcd.pid)
-    report({type: 'line', text: `started a private etcd at ${etcd.endpoint} (data in ${join(LOCAL_DIR, 'demo', String(process.pid))})`})
-    check()
-    const conn = resolveConnection({flags: {endpoints: etcd.endpoint, cluster: DEMO_CLUSTER}, env: {}})
-    store = new EtcdStore(conn)
-    const ctx = makeServiceContext(store, conn)
-    const ports = await Promise.all(Array.from({length: opts.nodes}, () => freePort()))
-    const specs = demoNodes(ports)
-    const init = await initCluster(ctx, {shards: opts.shards, rf: opts.rf, nodes: specs, force: true})
-    report({type: 'line', text: `created cluster "${DEMO_CLUSTER}": ${init.shards} shards, rf ${init.rf}, nodes ${init.nodes.map((n) => `${n.id} (${n.replicas} replicas)`).join(', ')}`})
-
-    report({type: 'step', text: `starting ${opts.nodes} storage nodes and a router`})
-    const nodes = specs.map((s, i) => {
-      const dir = join(dataDir, s.id)
-      mkdirSync(dir, {recursive: true})
-      const args = ['node', 'serve', '--endpoints', etcd!.endpoint, '--cluster', DEMO_CLUSTER, '--id', s.id, '--listen', s.address, '--data-dir', dir, '--zone', s.zone]
-      return {spec: s, port: ports[i]!, child: children.shardctl(`node ${s.id}`, [...args, '--stats-interval', '1s', '--lease-ttl', '5s', '--fsync', 'normal', '--shutdown-timeout', '3s'])}
-    })
-    let routerOut = ''
-    const router = children.shardctl('router', ['router', 'serve', '--endpoints', etcd.endpoint, '--cluster', DEMO_CLUSTER, '--id', 'demo-router', '--listen', '127.0.0.1:0', '--lease-ttl', '5', '--drain-timeout', '2s'], (t) => (routerOut += t))
-    await Promise.all(nodes.map((n) => waitServing(n.child, `http://${n.spec.address}/healthz`, signal)))
-    const routerAddress = await waitFor(router, () => / on (127\.0\.0\.1:\d+)/.exec(routerOut)?.[1], signal)
-    await waitServing(router, `http://${routerAddress}/healthz`, signal)
-    report({type: 'line', text: `${opts.nodes} storage nodes serving (${nodes.map((n) => `${n.spec.id} :${n.port}`).join(', ')}); router at ${routerAddress}`})
-    report({type: 'ready', ctx, endpoint: etcd.endpoint})
+    cluster = await startDemoCluster({nodes: opts.nodes, rf: opts.rf, shards: opts.shards, cwd: opts.cwd}, report, signal)
+    const {ctx} = cluster
+    report({type: 'ready', ctx, endpoint: cluster.endpoint})
     check()
 
-    const hotNode = specs[0]!.id
+    if (!opts.fast) {
+      report({type: 'step', text: `loading ${Math.round(opts.preloadBytes / 1024 / 1024)} MiB of data through the router`})
+      const loaded = await preloadData({router: cluster.router, bytes: opts.preloadBytes, valueBytes: 32 * 1024, concurrency: 4, maxMs: 180_000}, signal, (done) => report({type: 'step', text: `loading data: ${Math.round(done / 1024 / 1024)} of ${Math.round(opts.preloadBytes / 1024 / 1024)} MiB`}))
+      report({type: 'line', text: `loaded ${loaded.keys} keys, ${Math.round(loaded.bytes / 1024 / 1024)} MiB (×${opts.rf} replicas) in ${(loaded.ms / 1000).toFixed(1)} s`})
+      check()
+    }
+
+    const hotNode = cluster.specs[0]!.id
     const {shards} = await listShards(ctx)
     report({type: 'step', text: `client load on, skewed towards ${hotNode}`})
+    // The full story ends when its acts do; its load is bounded by a generous time instead.
+    const loadMs = opts.fast ? opts.durationMs : Math.max(opts.durationMs, 600_000)
     load = startSkewedLoad(
       shards.map((s) => s.value),
-      {router: routerAddress, hotNode, hotShare: 0.9, workers: 4, opsPerSecond: opts.opsPerSecond, keySpace: 3000, valueBytes: 2048, maxOps: Math.ceil((opts.opsPerSecond * opts.durationMs) / 1000) + 100, maxMs: opts.durationMs},
+      {router: cluster.router, hotNode, hotShare: 0.9, workers: 4, opsPerSecond: opts.opsPerSecond, keySpace: 3000, valueBytes: 2048, maxOps: Math.ceil((opts.opsPerSecond * loadMs) / 1000) + 100, maxMs: loadMs},
     )
-    const loadEnds = Date.now() + opts.durationMs
-    report({type: 'line', text: `client load: ${opts.opsPerSecond} requests/s through the router, 90% on keys of shards ${hotNode} holds, for at most ${Math.round(opts.durationMs / 1000)} s`})
+    const loadEnds = Date.now() + loadMs
+    report({type: 'line', text: `client load: ${opts.opsPerSecond} requests/s through the router, 90% on keys of shards ${hotNode} holds`})
 
     // Wait (bounded) until the nodes' published stats show the skew: the hot node is the
     // most loaded one, outside the target, three probes in a row (early stats are noisy).
     let planId = 0
-    const plan = async (label: string) => planRebalance(await readSnapshot(ctx), {maxImbalance: opts.target}, {id: `demo-${label}-${process.pid}-${++planId}`, createdAt: new Date().toISOString()}, {baseline: false})
+    const plan = async (label: string, input: PlanOptionsInput = {}) => planRebalance(await readSnapshot(ctx), {maxImbalance: opts.target, ...input}, {id: `demo-${label}-${process.pid}-${++planId}`, createdAt: new Date().toISOString()}, {baseline: false})
     let before: Plan | undefined
     const loadStarted = Date.now()
-    const skewBy = loadStarted + Math.min(30_000, opts.durationMs / 2)
+    const skewBy = loadStarted + Math.min(30_000, loadMs / 2)
     let streak = 0
     while (Date.now() < skewBy) {
       await sleep(1000)
@@ -163,35 +155,33 @@ export async function runDemo(opts: DemoOptions, report: (r: DemoReport) => void
       if (streak >= 3 && Date.now() - loadStarted >= 5000) break
     }
     const imbalanceBefore = before?.summary.imbalanceBefore ?? null
+    const utilisationBefore = new Map((before?.nodes ?? []).map((n) => [n.id, n.before.utilisation]))
     report({type: 'line', text: `load stats show ${hotNode} running hot: imbalance ${imbalanceBefore?.toFixed(2) ?? 'n/a'}x the mean (target ${opts.target}x)`})
 
     await setThrottle(ctx, opts.throttleBytesPerSec)
     const atRebalance = load.counters()
     const rebalanceStarted = Date.now()
     const moves = {planned: 0, done: 0, aborted: 0, failed: 0, skipped: 0}
+    const acts: ActSummary[] = []
     let bytesMoved = 0
-    let rounds = 0
     let predicted: number | null = null
     let last: Plan | undefined
-    while (rounds < opts.maxRounds && Date.now() < loadEnds - 3000) {
-      check()
-      const p = await plan(`r${rounds + 1}`)
-      last = p
-      // An `unreachable` plan still improves the spread as far as the rules allow: apply it too.
-      if (p.summary.status === 'balanced' || p.actions.length === 0) break
-      rounds++
+
+    /** act reports `p` under `title` and applies it; returns false when the run was stopped. */
+    const act = async (title: string, p: Plan, throttle: number, limits: {maxConcurrent: number; perNode: number}, chunkBytes = 8 * 1024): Promise<boolean> => {
+      const round = acts.length + 1
       predicted = p.summary.imbalanceAfter
       moves.planned += p.summary.moves
-      report({type: 'step', text: `round ${rounds}: applying ${p.summary.moves} moves under a ${Math.round(opts.throttleBytesPerSec / 1024)} KiB/s throttle`})
-      report({type: 'plan', round: rounds, plan: p})
+      report({type: 'plan', round, title, plan: p})
+      report({type: 'step', text: `${title}: applying ${p.summary.moves} moves under a ${Math.round(throttle / 1024)} KiB/s throttle`})
       const result = await executePlan(
         ctx,
         {
           plan: p,
-          limits: {maxConcurrent: 2, perNode: 1},
-          throttle: opts.throttleBytesPerSec,
+          limits,
+          throttle,
           nodeThrottle: null,
-          options: {...DEFAULT_EXECUTOR_OPTIONS, chunkBytes: 8 * 1024, drainTimeoutMs: 5000, cleanupGraceMs: 0, barrierTimeoutMs: 15_000},
+          options: {...DEFAULT_EXECUTOR_OPTIONS, chunkBytes, drainTimeoutMs: 5000, cleanupGraceMs: 0, barrierTimeoutMs: 15_000},
           confirm: async () => true,
           holder: 'shardctl demo',
         },
@@ -200,23 +190,66 @@ export async function runDemo(opts: DemoOptions, report: (r: DemoReport) => void
       )
       for (const m of result.moves) if (m.phase in moves) moves[m.phase as keyof typeof moves]++
       bytesMoved += result.bytesCopied
-      report({type: 'line', text: `round ${rounds}: ${result.moves.filter((m) => m.phase === 'done').length}/${result.moves.length} moves done, ${formatKiB(result.bytesCopied)} copied in ${(result.durationMs / 1000).toFixed(1)} s`})
-      if (result.stopped) break
-      // Moved replicas' load ramps up on their new node (stats are smoothed over ~10 s).
-      report({type: 'step', text: `round ${rounds} done: letting load stats settle`})
-      await sleep(Math.max(0, Math.min(10_000, loadEnds - Date.now() - 3000)))
+      const done = result.moves.filter((m) => m.phase === 'done').length
+      acts.push({title, planned: p.summary.moves, done, bytes: result.bytesCopied, ms: result.durationMs})
+      report({type: 'line', text: `${title}: ${done}/${result.moves.length} moves done, ${formatKiB(result.bytesCopied)} copied in ${(result.durationMs / 1000).toFixed(1)} s`})
+      return !result.stopped
+    }
+
+    if (opts.fast) {
+      while (acts.length < opts.maxRounds && Date.now() < loadEnds - 3000) {
+        check()
+        const p = await plan(`r${acts.length + 1}`)
+        last = p
+        // An `unreachable` plan still improves the spread as far as the rules allow: apply it too.
+        if (p.summary.status === 'balanced' || p.actions.length === 0) break
+        if (!(await act(`round ${acts.length + 1}`, p, opts.throttleBytesPerSec, {maxConcurrent: 2, perNode: 1}))) break
+        // Moved replicas' load ramps up on their new node (stats are smoothed over ~10 s).
+        report({type: 'step', text: `round ${acts.length} done: letting load stats settle`})
+        await sleep(Math.max(0, Math.min(10_000, loadEnds - Date.now() - 3000)))
+      }
+    } else {
+      const limits = {maxConcurrent: 3, perNode: 2}
+      // Act 1: a new node joins empty; the plan fills it (it is the coolest node by far).
+      report({type: 'step', text: 'act 1: a new node joins'})
+      const added = await cluster.addNode(signal)
+      report({type: 'line', text: `node ${added.id} added (${added.address}, ${added.zone}) and serving, empty`})
+      await sleep(2000)
+      let going = await act(`act 1: fill ${added.id}`, (last = await plan('join', {maxMoves: opts.movesPerAct})), opts.throttleBytesPerSec, limits)
+      // Act 2: the hot node is still the hottest: relieve it.
+      if (going) {
+        report({type: 'step', text: `act 2: relieve ${hotNode}: letting load stats settle`})
+        await sleep(6000)
+        const p = (last = await plan('hot', {maxMoves: opts.movesPerAct}))
+        if (p.actions.length > 0) going = await act(`act 2: relieve ${hotNode}`, p, opts.throttleBytesPerSec, limits)
+        else report({type: 'line', text: `act 2: the planner finds the cluster ${p.summary.status}: nothing to move`})
+      }
+      // Act 3: an operator drains a node for maintenance, with a wider throttle.
+      if (going) {
+        const victim = cluster.specs[cluster.specs.length - 2]!.id
+        report({type: 'step', text: `act 3: drain ${victim} for maintenance`})
+        await setNodeState(ctx, victim, 'draining')
+        const p = (last = await plan(`drain-${victim}`, {drainOnly: true}))
+        await setThrottle(ctx, opts.drainThrottleBytesPerSec)
+        // Every move of a drain leaves the same node: let them run side by side, in bigger chunks
+        // (small chunks keep the throttled acts smooth but bound a copy by round trips).
+        await act(`act 3: drain ${victim}`, p, opts.drainThrottleBytesPerSec, {maxConcurrent: 8, perNode: 8}, 128 * 1024)
+      }
+      report({type: 'step', text: 'the story is told: letting load stats settle for the summary'})
+      await sleep(5000)
     }
     check()
     const rebalanceMs = Date.now() - rebalanceStarted
     const atEnd = load.counters()
-    const after = last && rounds === 0 ? last : await plan('final')
+    const after = last && acts.length === 0 ? last : await plan('final')
     const final = await load.stop()
     load = undefined
+    const nodeIds = [...new Set([...utilisationBefore.keys(), ...after.nodes.map((n) => n.id)])].sort()
     const summary: DemoSummary = {
       ok: final.errors === 0 && moves.failed === 0 && moves.aborted === 0,
       cluster: DEMO_CLUSTER,
-      endpoint: etcd.endpoint,
-      nodes: opts.nodes,
+      endpoint: cluster.endpoint,
+      nodes: cluster.specs.length,
       rf: opts.rf,
       shards: opts.shards,
       hotNode,
@@ -225,55 +258,23 @@ export async function runDemo(opts: DemoOptions, report: (r: DemoReport) => void
       imbalancePredicted: predicted,
       imbalanceAfter: after.summary.imbalanceBefore,
       balanced: after.summary.status === 'balanced',
-      rounds,
+      rounds: acts.length,
+      acts,
+      utilisation: nodeIds.map((id) => ({node: id, before: utilisationBefore.get(id) ?? null, after: after.nodes.find((n) => n.id === id)?.before.utilisation ?? null})),
       moves,
       bytesMoved,
       rebalanceMs,
       totalMs: Date.now() - started,
-      requests: {total: final.requests, errors: final.errors, duringRebalance: atEnd.requests - atRebalance.requests, errorsDuringRebalance: atEnd.errors - atRebalance.errors, firstErrors: final.firstErrors},
+      requests: {total: final.requests, errors: final.errors, duringRebalance: atEnd.requests - atRebalance.requests, errorsDuringRebalance: atEnd.errors - atRebalance.errors, worstMs: final.worstMs, firstErrors: final.firstErrors},
     }
     report({type: 'step', text: 'stopping everything'})
     return summary
   } finally {
     await load?.stop().catch(() => {})
-    await children.stopAll()
-    store?.close()
-    await etcd?.stop()
-    children.release()
-    process.off('exit', onExit)
-    rmSync(dataDir, {recursive: true, force: true})
+    await cluster?.stop()
   }
 }
 
 function formatKiB(bytes: number): string {
   return `${(bytes / 1024).toFixed(1)} KiB`
-}
-
-/** waitFor polls `get` until it gives a value (bounded: 90 s), failing early when `child` exits. */
-async function waitFor<T>(child: DemoChild, get: () => T | undefined, signal: AbortSignal): Promise<T> {
-  const deadline = Date.now() + 90_000
-  while (Date.now() < deadline && !signal.aborted) {
-    const v = get()
-    if (v !== undefined) return v
-    if (child.exited()) throw new UserError('INTERNAL', `${child.name} exited while starting: ${child.output().slice(-600)}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  throw new UserError(signal.aborted ? 'PRECONDITION' : 'INTERNAL', signal.aborted ? 'demo interrupted' : `${child.name} did not start within 90 s: ${child.output().slice(-600)}`)
-}
-
-/** waitServing waits (bounded: 90 s) until `url` (a /healthz) answers 200 and does not say it is not serving yet. */
-async function waitServing(child: DemoChild, url: string, signal: AbortSignal): Promise<void> {
-  const deadline = Date.now() + 90_000
-  while (Date.now() < deadline && !signal.aborted) {
-    if (child.exited()) throw new UserError('INTERNAL', `${child.name} exited while starting: ${child.output().slice(-600)}`)
-    try {
-      const res = await fetch(url, {signal: AbortSignal.timeout(1000)})
-      const body = (await res.json().catch(() => ({}))) as {serving?: boolean}
-      if (res.ok && body.serving !== false) return
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 150))
-  }
-  throw new UserError(signal.aborted ? 'PRECONDITION' : 'INTERNAL', signal.aborted ? 'demo interrupted' : `${child.name} did not serve within 90 s: ${child.output().slice(-600)}`)
 }

@@ -9,6 +9,8 @@ export interface LoadCounters {
   writes: number
   reads: number
   errors: number
+  /** worstMs is the longest a single request took (the worst stall a client saw). */
+  worstMs: number
   /** firstErrors keeps the first few failures, for the summary. */
   firstErrors: string[]
 }
@@ -91,7 +93,7 @@ export function startSkewedLoad(shards: readonly Shard[], opts: SkewedLoadOption
     }
     return [...keys.hot].reverse().find((k) => k.length > 0) ?? keys.cold
   }
-  const counters: LoadCounters = {requests: 0, writes: 0, reads: 0, errors: 0, firstErrors: []}
+  const counters: LoadCounters = {requests: 0, writes: 0, reads: 0, errors: 0, worstMs: 0, firstErrors: []}
   const started = Date.now()
   const deadline = started + opts.maxMs
   const value = Buffer.alloc(opts.valueBytes, 'v')
@@ -132,6 +134,7 @@ export function startSkewedLoad(shards: readonly Shard[], opts: SkewedLoadOption
         counters.errors++
         if (counters.firstErrors.length < 5) counters.firstErrors.push(`${isWrite ? 'PUT' : 'GET'} ${key}: ${errorMessage(err)}`)
       }
+      counters.worstMs = Math.max(counters.worstMs, Date.now() - began)
       const wait = interval - (Date.now() - began)
       if (wait > 0 && !stopped) await pause(wait)
     }

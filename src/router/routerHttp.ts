@@ -5,6 +5,7 @@ import {HTTP_STATUS} from '../errors/httpStatus.js'
 import {MAX_VALUE_BYTES, VERSION_HEADER} from '../node/protocol.js'
 import {type ReadResult, type WriteResult} from './coordinator.js'
 import {decodeKeyPath} from './keyPath.js'
+import {type ClientTally} from './clientTally.js'
 import {type LatencyWindow} from './latencyWindow.js'
 import {QuorumError} from './quorumError.js'
 import {type RouteLabel, type RouterMetrics} from './routerMetrics.js'
@@ -20,6 +21,8 @@ export interface RouterHttpOptions {
   kv: KvBackend
   metrics: RouterMetrics
   latency?: LatencyWindow
+  /** tally counts answered client key-value requests and their 5xx failures (published in the router's registration). */
+  tally?: ClientTally
   /** serving is false while the map is not loaded, the lease lapsed, or the router drains: /kv answers 503 NOT_SERVING. */
   serving: () => boolean
   health: () => Record<string, unknown>
@@ -88,7 +91,10 @@ export function createRouterHttp(opts: RouterHttpOptions): RouterHttp {
       opts.metrics.inflight.dec()
       const ms = performance.now() - started
       opts.metrics.request(route, req.method ?? 'GET', res.statusCode, ms / 1000)
-      if (route === 'kv') opts.latency?.record(ms)
+      if (route === 'kv') {
+        opts.latency?.record(ms)
+        opts.tally?.record(res.statusCode)
+      }
       if (inflight === 0) idleWaiter?.()
     })
     route = routeOf(req)

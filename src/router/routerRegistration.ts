@@ -36,6 +36,13 @@ export const RouterRecordSchema = z.object({
   clockOffsetMs: z.number().nullable().optional(),
   /** clockOk is false while that offset is beyond the cluster's bound (the router refuses writes). */
   clockOk: z.boolean().optional(),
+  /**
+   * clientRequests / clientErrors: client key-value requests answered since the router
+   * started, and those answered with a 5xx (see ClientTally). Absent in entries of routers
+   * that predate them. Readers (the TUI) derive requests/s from two entries.
+   */
+  clientRequests: z.number().int().nonnegative().optional(),
+  clientErrors: z.number().int().nonnegative().optional(),
 })
 
 /** RouterRecord is a validated router registration. */
@@ -48,6 +55,8 @@ export interface RouterView {
   p99Ms: number | null
   clockOffsetMs?: number | null
   clockOk?: boolean
+  clientRequests?: number
+  clientErrors?: number
 }
 
 /** RouterRegistrationOptions configure {@link RouterRegistration}. */
@@ -141,6 +150,8 @@ export class RouterRegistration {
       w: this.opts.writeQuorum ?? null,
       ...(v.clockOffsetMs === undefined ? {} : {clockOffsetMs: v.clockOffsetMs}),
       ...(v.clockOk === undefined ? {} : {clockOk: v.clockOk}),
+      ...(v.clientRequests === undefined ? {} : {clientRequests: v.clientRequests}),
+      ...(v.clientErrors === undefined ? {} : {clientErrors: v.clientErrors}),
     }
     return JSON.stringify(record)
   }

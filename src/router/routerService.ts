@@ -14,6 +14,7 @@ import {DEFAULT_MAX_CLOCK_OFFSET_MS} from '../clock/clockOffsetTracker.js'
 import {parseListen} from '../model/units.js'
 import {ApplyBatcher} from './applyBatcher.js'
 import {Coordinator} from './coordinator.js'
+import {ClientTally} from './clientTally.js'
 import {LatencyWindow} from './latencyWindow.js'
 import {ReadRepairQueue} from './readRepairQueue.js'
 import {createRouterHttp} from './routerHttp.js'
@@ -65,7 +66,7 @@ export function defaultRouterId(): string {
  * client API on `listen`, registers the router under its lease and returns once it serves.
  *
  * While serving it follows the map by watch (registration updated after each change, and
- * every `heartbeatMs` with the client p99), drains the pools of nodes that left the map,
+ * every `heartbeatMs` with the client p99 and request/error totals), drains the pools of nodes that left the map,
  * and, when its lease lapses, stops serving (503 NOT_SERVING) until it has re-read the map
  * and registered again — so an executor's barrier may ignore routers without a lease.
  *
@@ -82,6 +83,7 @@ export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions)
 
   const metrics = new RouterMetrics()
   const latency = new LatencyWindow()
+  const tally = new ClientTally()
   const clients = new NodeClients({token, timeoutMs: opts.nodeTimeoutMs ?? 2000, connections: opts.connections ?? 32, observe: (node, op, seconds, outcome) => metrics.upstream(node, op, seconds, outcome)})
   let serving = (): boolean => false
   let drainEnded = false
@@ -150,6 +152,7 @@ export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions)
     kv: coordinator,
     metrics,
     latency,
+    tally,
     serving: () => serving(),
     health: () => {
       const c = clockMonitor.verdict()
@@ -177,7 +180,7 @@ export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions)
     grant: () => grantLease(ctx.store, opts.leaseTtlSeconds ?? 10),
     register: async (lease, recovering) => {
       if (recovering) await view.resync()
-      const reg = new RouterRegistration(ctx, {id, address, view: () => ({mapRevision: view.mapRevision(), epochs: view.table().epochs(), p99Ms: lastP99, clockOffsetMs: clockMonitor.verdict().offsetMs, clockOk: clockMonitor.verdict().ok}), writeQuorum: opts.w ?? null})
+      const reg = new RouterRegistration(ctx, {id, address, view: () => ({mapRevision: view.mapRevision(), epochs: view.table().epochs(), p99Ms: lastP99, clockOffsetMs: clockMonitor.verdict().offsetMs, clockOk: clockMonitor.verdict().ok, clientRequests: tally.totals().requests, clientErrors: tally.totals().errors}), writeQuorum: opts.w ?? null})
       await reg.register(lease)
       registration = reg
     },

@@ -35,15 +35,18 @@ export function etcdCommands(ctx: ServiceContext): TopCommands {
 
 /**
  * startTopSession renders the live dashboard on the process's terminal, fed by one etcd
- * read plus one watch of the cluster (see startEtcdFeed), with a one-second tick only
- * while etcd is unreachable (for the "down for" counter). Ink renders at most 10 frames a
+ * read plus one watch of the cluster (see startEtcdFeed), with a one-second sample for
+ * the sparklines (a tick for the "down for" counter while etcd is unreachable). Ink renders at most 10 frames a
  * second, incrementally, on the alternate screen.
  */
 export function startTopSession(ctx: ServiceContext, opts: TopSessionOptions): TopSession {
   const store = new TopStore(ctx.keys, initialTopState(ctx.cluster, ctx.store.conn.endpoints.join(','), Date.now()))
   const feed: FeedHandle = startEtcdFeed(ctx, store.dispatch)
+  // One sample a second feeds the sparklines (and the "down for" counter while etcd is away).
   const ticker = setInterval(() => {
-    if (store.current().connection !== 'connected') store.dispatch({type: 'tick', at: Date.now()})
+    const at = Date.now()
+    if (store.current().connection !== 'connected') store.dispatch({type: 'tick', at})
+    else store.dispatch({type: 'sample', at})
   }, 1000)
   const alt = opts.alternateScreen !== false
   if (alt) process.stdout.write('\x1b[?1049h\x1b[H')

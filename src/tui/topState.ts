@@ -8,6 +8,8 @@ import {type ClusterNode, NodeSchema} from '../model/node.js'
 import {type Shard, ShardSchema} from '../model/shard.js'
 import {type NodeStats, NodeStatsSchema} from '../model/stats.js'
 import {formatBytes} from '../model/units.js'
+import {RouterRecordSchema} from '../router/routerRegistration.js'
+import {appendSample, nextRouterFigures, type RouterFigures, sampleOf, type SeriesSample} from './liveSeries.js'
 import {type z} from 'zod'
 
 /**
@@ -52,6 +54,10 @@ export interface TopState {
   control: Control | null
   /** lock is the executor lock's holder; null when no executor runs. */
   lock: LockHolder | null
+  /** routers are the live routers' client figures (from their leased registrations). */
+  routers: ReadonlyMap<string, RouterFigures>
+  /** series is the once-a-second history the sparklines draw (copy rate, throttle, clients). */
+  series: readonly SeriesSample[]
   log: readonly LogLine[]
   /** stage is a caller's headline (the demo's current step), shown in the header. */
   stage: string | null
@@ -68,6 +74,7 @@ export type TopAction =
   | {type: 'notice'; at: number; level: LogLevel; text: string}
   | {type: 'stage'; at: number; text: string | null}
   | {type: 'tick'; at: number}
+  | {type: 'sample'; at: number}
   | {type: 'select'; delta: 1 | -1}
   | {type: 'askCancel'}
   | {type: 'dismissCancel'}
@@ -93,6 +100,8 @@ export function initialTopState(cluster: string, endpoint: string, at: number): 
     moves: new Map(),
     control: null,
     lock: null,
+    routers: new Map(),
+    series: [],
     log: [],
     stage: null,
     ui: {selected: null, confirmCancel: null, help: false},
@@ -108,7 +117,7 @@ export function initialTopState(cluster: string, endpoint: string, at: number): 
 export function topReducer(keys: ClusterKeys, state: TopState, action: TopAction): TopState {
   switch (action.type) {
     case 'seeded': {
-      let next: TopState = {...initialTopState(state.cluster, state.endpoint, action.at), log: state.log, stage: state.stage, ui: state.ui, connection: 'connected', connectionSince: state.connection === 'connected' ? state.connectionSince : action.at}
+      let next: TopState = {...initialTopState(state.cluster, state.endpoint, action.at), log: state.log, series: state.series, stage: state.stage, ui: state.ui, connection: 'connected', connectionSince: state.connection === 'connected' ? state.connectionSince : action.at}
       const lines: LogLine[] = []
       for (const item of action.items) next = applyKv(keys, next, item, action.at, lines)
       const summary = state.seeded ? 'resynced from etcd' : `connected: ${next.nodes.size} nodes, ${next.shards.size} shards, ${[...next.moves.values()].filter((m) => !isTerminal(m.phase)).length} moves running`
@@ -136,6 +145,11 @@ export function topReducer(keys: ClusterKeys, state: TopState, action: TopAction
       return {...state, now: action.at, stage: action.text}
     case 'tick':
       return action.at === state.now ? state : {...state, now: action.at}
+    case 'sample': {
+      if (!state.seeded) return state
+      const copyRate = [...state.moves.values()].filter((m) => m.phase === 'copying').reduce((a, m) => a + m.progress.rateBytesPerSec, 0)
+      return {...state, now: action.at, series: appendSample(state.series, sampleOf(action.at, state.routers.values(), copyRate, state.control?.throttleBytesPerSec ?? null))}
+    }
     case 'select': {
       const ids = selectableMoves(state)
       if (ids.length === 0) return {...state, ui: {...state.ui, selected: null}}
@@ -242,7 +256,16 @@ function applyKv(keys: ClusterKeys, state: TopState, {key, value}: KeyValue, at:
     if (move) moveLines(state.moves.get(move.id), move, at, lines)
     return {...state, moves: withEntry(state.moves, id, move)}
   }
-  // Everything else under the prefix (routers, constraints, the token) is not shown.
+  if (key.startsWith(keys.routersPrefix)) {
+    if (value === null) return {...state, routers: withEntry(state.routers, id, undefined)}
+    const record = parse(RouterRecordSchema, key, value, at, lines)
+    if (!record) return state
+    const before = state.routers.get(id)
+    const next = nextRouterFigures(before, record)
+    if (next.errorsSeen > (before?.errorsSeen ?? 0)) lines.push({at, level: 'error', text: `router ${id}: ${next.errorsSeen - (before?.errorsSeen ?? 0)} client request(s) failed`})
+    return next === before ? state : {...state, routers: withEntry(state.routers, id, next)}
+  }
+  // Everything else under the prefix (constraints, the token) is not shown.
   return state
 }
 
@@ -256,12 +279,31 @@ function controlChange(before: Control | null, after: Control | null, at: number
   return after
 }
 
+/**
+ * MILESTONES are the phase changes the event log reports, one line each: a move starts
+ * (joins), cuts over, and ends (or aborts, fails, rolls back). The phases in between
+ * show in the move's row; `moves show` has every step.
+ */
+const MILESTONES: Partial<Record<Move['phase'], string>> = {
+  joining: 'started',
+  cutover: 'cut over',
+  aborting: 'aborting',
+  'rb-cutover': 'rolling back',
+  done: 'done',
+  aborted: 'aborted',
+  skipped: 'skipped',
+  failed: 'failed',
+  rolledback: 'rolled back',
+}
+
 function moveLines(before: Move | undefined, m: Move, at: number, lines: LogLine[]): void {
   const what = `shard ${m.shard} ${m.from} → ${m.to}`
-  if (!before || before.phase !== m.phase) {
-    const failed = m.phase === 'failed' || m.phase === 'aborted' || m.phase === 'aborting' || m.phase === 'skipped'
-    lines.push({at, level: m.phase === 'failed' ? 'error' : failed ? 'warn' : 'info', text: `${what}: ${m.phase}${m.reason && (failed || m.phase === 'done') ? ` — ${m.reason}` : ''}`})
-  } else if (!isTerminal(m.phase) && m.reason && m.reason !== before.reason) {
+  const milestone = MILESTONES[m.phase]
+  if ((!before || before.phase !== m.phase) && milestone) {
+    const bad = m.phase === 'failed' || m.phase === 'aborted' || m.phase === 'aborting' || m.phase === 'skipped'
+    const detail = m.phase === 'done' ? ` — ${formatBytes(m.progress.bytes)} copied` : bad && m.reason ? ` — ${m.reason}` : ''
+    lines.push({at, level: m.phase === 'failed' ? 'error' : bad ? 'warn' : 'info', text: `${what}: ${milestone}${detail}`})
+  } else if (before && before.phase === m.phase && !isTerminal(m.phase) && m.reason && m.reason !== before.reason) {
     lines.push({at, level: 'warn', text: `${what}: retrying: ${m.reason}`})
   }
   if (m.progress.stalled && !before?.progress.stalled) lines.push({at, level: 'warn', text: `${what}: copy stalled`})

@@ -2,6 +2,7 @@ import {etaSeconds} from '../executor/moveViews.js'
 import {isTerminal, type MovePhase} from '../model/move.js'
 import {type NodeState} from '../model/node.js'
 import {liveFigures} from './liveFigures.js'
+import {type SeriesSample} from './liveSeries.js'
 import {formatRate, type LogLine, orderedMoves, type TopState} from './topState.js'
 
 /** ExecutorState is what the header says about the executor. */
@@ -57,9 +58,24 @@ export interface MoveRowView {
   selected: boolean
 }
 
+/**
+ * ClientsView is the clients' side and the copy side of the live view: figures now (the
+ * latest sample) and the series the sparklines draw, oldest first.
+ */
+export interface ClientsView {
+  routers: number
+  reqPerSec: number | null
+  p99Ms: number | null
+  errors: number
+  copyRate: number
+  throttle: number | null
+  series: readonly SeriesSample[]
+}
+
 /** TopView is everything the screen renders, derived from the state. */
 export interface TopView {
   header: HeaderView
+  clients: ClientsView
   nodes: NodeRowView[]
   moves: MoveRowView[]
   log: readonly LogLine[]
@@ -120,5 +136,15 @@ export function deriveTopView(state: TopState, target: number): TopView {
     throttle: state.control?.throttleBytesPerSec == null ? 'default' : formatRate(state.control.throttleBytesPerSec),
     stage: state.stage,
   }
-  return {header, nodes, moves, log: state.log, ui: state.ui, confirm: moves.find((m) => m.id === state.ui.confirmCancel) ?? null}
+  const last = state.series.at(-1)
+  const clients: ClientsView = {
+    routers: state.routers.size,
+    reqPerSec: last?.reqPerSec ?? null,
+    p99Ms: last?.p99Ms ?? null,
+    errors: last?.errors ?? 0,
+    copyRate: last?.copyRate ?? 0,
+    throttle: state.control?.throttleBytesPerSec ?? null,
+    series: state.series,
+  }
+  return {header, clients, nodes, moves, log: state.log, ui: state.ui, confirm: moves.find((m) => m.id === state.ui.confirmCancel) ?? null}
 }

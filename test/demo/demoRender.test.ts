@@ -5,19 +5,28 @@ import {type DemoSummary} from '../../src/demo/demoService.js'
 const summary: DemoSummary = {
   ok: true, cluster: 'demo', endpoint: 'http://127.0.0.1:1', nodes: 4, rf: 3, shards: 16, hotNode: 'n1', target: 1.1,
   imbalanceBefore: 1.32, imbalancePredicted: 1.05, imbalanceAfter: 1.07, balanced: true, rounds: 2,
+  acts: [{title: 'act 1: fill n5', planned: 2, done: 2, bytes: 2 * 1024 * 1024, ms: 12_000}, {title: 'act 2: relieve n1', planned: 1, done: 1, bytes: 1024 * 1024, ms: 9_500}],
+  utilisation: [{node: 'n1', before: 1.32, after: 1.07}, {node: 'n2', before: 0.9, after: 1.0}, {node: 'n5', before: null, after: 0.95}],
   moves: {planned: 3, done: 3, aborted: 0, failed: 0, skipped: 0}, bytesMoved: 3 * 1024 * 1024, rebalanceMs: 21_500, totalMs: 48_200,
-  requests: {total: 5000, errors: 0, duringRebalance: 3100, errorsDuringRebalance: 0, firstErrors: []},
+  requests: {total: 5000, errors: 0, duringRebalance: 3100, errorsDuringRebalance: 0, worstMs: 48, firstErrors: []},
 }
 
 describe('summaryLines', () => {
-  it('Given a successful run, When summarised, Then imbalance, moves, data, durations and client errors are stated', () => {
+  it('Given a successful run, When summarised, Then imbalance, per-node bars, acts, moves, data, durations, client errors and the worst stall are stated', () => {
     expect(summaryLines(summary, '.shardctl/demo/1')).toEqual([
       'Summary (success)',
-      '  imbalance  1.32x → 1.07x the mean (target 1.10x; plan predicted 1.05x) — balanced',
-      '  moves      3 done in 2 round(s), 0 aborted, 0 failed, 0 skipped; 3.0 MiB copied',
+      '  imbalance  1.32x → 1.07x the mean (target 1.10x; last plan predicted 1.05x) — balanced',
+      '  nodes      utilisation (1.00 = the mean, │ marks it)  before → after',
+      '    n1       ██████████▌····· 1.32x  →  ████████▌······· 1.07x',
+      '    n2       ███████▎│······· 0.90x  →  ████████│······· 1.00x',
+      '    n5                          n/a  →  ███████▋│······· 0.95x',
+      '  act 1: fill n5         2/2 moves, 2.0 MiB in 12.0 s',
+      '  act 2: relieve n1      1/1 moves, 1.0 MiB in 9.5 s',
+      '  moves      3 done in 2 act(s), 0 aborted, 0 failed, 0 skipped; 3.0 MiB copied',
       '  duration   21.5 s rebalancing, 48.2 s in all',
-      '  clients    5000 requests, 0 errors; during the rebalance 3100 requests, 0 errors',
+      '  clients    5000 requests, 0 errors; during the rebalance 3100 requests, 0 errors; worst request 48 ms',
       '  cleanup    stopped etcd, 4 nodes and the router; removed .shardctl/demo/1',
+      '  explore    `shardctl top` watches a real cluster like this one; `shardctl moves show <id>` has every step of a move',
     ])
   })
 

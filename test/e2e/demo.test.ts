@@ -55,9 +55,9 @@ async function eventually(check: () => boolean, timeoutMs: number): Promise<bool
 }
 
 describe('shardctl demo', () => {
-  it('Given 3 nodes with rf 2 and skewed load, When `demo --no-tui --json` runs, Then the summary shows a rebalance under load that lowers the imbalance with zero client errors and nothing is left behind', async () => {
+  it('Given 3 nodes with rf 2 and skewed load, When `demo --fast --no-tui --json` runs, Then the summary shows a rebalance under load that lowers the imbalance with zero client errors and nothing is left behind', async () => {
     const cwd = workDir()
-    const r = await runCli(['demo', '--no-tui', '--json', '--nodes', '3', '--rf', '2', '--shards', '8', '--duration', '60s', '--rate', '60', '--throttle', '512KiB/s'], {cwd, timeoutMs: 240_000})
+    const r = await runCli(['demo', '--fast', '--no-tui', '--json', '--nodes', '3', '--rf', '2', '--shards', '8', '--duration', '60s', '--rate', '60', '--throttle', '512KiB/s'], {cwd, timeoutMs: 240_000})
     expect(r.code, r.stderr.slice(-3000)).toBe(0)
     const s = JSON.parse(r.stdout) as DemoSummary
     expect(s).toMatchObject({ok: true, nodes: 3, rf: 2, shards: 8, hotNode: 'n1'})
@@ -76,6 +76,7 @@ describe('shardctl demo', () => {
     expect(s.rebalanceMs).toBeGreaterThan(0)
     // The story went to stderr (stdout carries only the JSON).
     expect(r.stderr).toMatch(/round 1 plan:/)
+    expect(s.requests.worstMs).toBeGreaterThan(0)
     // Nothing left: no process mentions the work dir, the demo's data dir is gone.
     expect(await eventually(() => processesUnder(cwd).length === 0, 10_000), processesUnder(cwd).join('\n')).toBe(true)
     const demoDir = join(cwd, '.shardctl', 'demo')
@@ -84,7 +85,7 @@ describe('shardctl demo', () => {
 
   it('Given a running demo, When it gets SIGINT (Ctrl-C), Then it stops every child process and removes its data', async () => {
     const cwd = workDir()
-    const child = spawn(process.execPath, [CLI_BIN, 'demo', '--no-tui', '--nodes', '3', '--rf', '2', '--shards', '4', '--duration', '60s', '--rate', '30'], {cwd, env: {PATH: process.env.PATH, HOME: cwd}, stdio: ['ignore', 'pipe', 'pipe']})
+    const child = spawn(process.execPath, [CLI_BIN, 'demo', '--fast', '--no-tui', '--nodes', '3', '--rf', '2', '--shards', '4', '--duration', '60s', '--rate', '30'], {cwd, env: {PATH: process.env.PATH, HOME: cwd}, stdio: ['ignore', 'pipe', 'pipe']})
     trackPid(child.pid)
     let out = ''
     child.stdout.on('data', (d) => (out += d))

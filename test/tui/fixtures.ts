@@ -100,3 +100,12 @@ export function busyCluster(): KeyValue[] {
     control(false, 256 * 1024),
   ]
 }
+
+/** router is a router registration published at T0 + `atMs` with the given client totals and p99. */
+export function router(id: string, atMs: number, requests: number, errors: number, p99Ms: number | null): KeyValue {
+  const at = new Date(T0 + atMs).toISOString()
+  return {
+    key: KEYS.router(id),
+    value: JSON.stringify({id, address: '127.0.0.1:7000', pid: 99, startedAt: AT, updatedAt: at, mapRevision: '1', epochs: {}, p99Ms, clientRequests: requests, clientErrors: errors}),
+  }
+}

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import {LOG_LIMIT, orderedMoves} from '../../src/tui/topState.js'
-import {alive, busyCluster, control, KEYS, lock, meta, move, node, reduce, seeded, shard, T0} from './fixtures.js'
+import {alive, busyCluster, control, KEYS, lock, meta, move, node, reduce, router, seeded, shard, T0} from './fixtures.js'
 
 describe('topReducer', () => {
   it('Given a full read, When seeded, Then it holds the cluster and logs one connected line', () => {
@@ -15,10 +15,19 @@ describe('topReducer', () => {
     expect(s.log.map((l) => l.text)).toEqual(['connected: 4 nodes, 4 shards, 1 moves running'])
   })
 
-  it('Given a running move, When its phase changes, Then the log says so and the move is updated', () => {
-    const s = reduce([{type: 'kv', at: T0 + 1000, item: move('m1', {shard: 1, phase: 'verifying'})}], seeded(busyCluster()))
+  it('Given a running move, When it walks every phase to done, Then the log has one line each for start, cutover and finish (the row shows the rest)', () => {
+    const phases = ['pending', 'checked', 'joining', 'copying', 'verifying', 'cutover', 'release', 'draining', 'cleanup', 'done'] as const
+    const start = seeded(busyCluster().filter((kv) => !kv.key.endsWith('/m1')))
+    const s = reduce(phases.map((phase, i) => ({type: 'kv', at: T0 + 1000 + i, item: move('m1', {shard: 1, phase, progress: {bytes: 2048, keys: 2, totalBytes: 2048, rateBytesPerSec: 0, cursor: null, stalled: false}})})), start)
+    expect(s.moves.get('m1')?.phase).toBe('done')
+    expect(s.log.slice(start.log.length).map((l) => l.text)).toEqual(['shard 1 n1 → n4: started', 'shard 1 n1 → n4: cut over', 'shard 1 n1 → n4: done — 2.0 KiB copied'])
+  })
+
+  it('Given a running move, When its phase changes between milestones, Then nothing is logged but the move is updated', () => {
+    const before = seeded(busyCluster())
+    const s = reduce([{type: 'kv', at: T0 + 1000, item: move('m1', {shard: 1, phase: 'verifying'})}], before)
     expect(s.moves.get('m1')?.phase).toBe('verifying')
-    expect(s.log.at(-1)).toEqual({at: T0 + 1000, level: 'info', text: 'shard 1 n1 → n4: verifying'})
+    expect(s.log).toEqual(before.log)
   })
 
   it('Given a running move, When a new reason appears without a phase change, Then it is logged as a retry', () => {
@@ -118,5 +127,36 @@ describe('topReducer', () => {
     const s = seeded([meta(), alive('n1'), shard(0, ['n1'])])
     expect(reduce([{type: 'dismissCancel'}], s)).toBe(s)
     expect(reduce([{type: 'tick', at: s.now}], s)).toBe(s)
+  })
+})
+
+describe('topReducer: clients and copy series', () => {
+  it('Given a router publishing totals and a copying move, When samples are taken, Then the series holds req/s, p99, copy rate and throttle', () => {
+    const s = reduce(
+      [
+        {type: 'kv', at: T0 + 1, item: router('r1', 0, 1000, 0, 3)},
+        {type: 'sample', at: T0 + 1000},
+        {type: 'kv', at: T0 + 5001, item: router('r1', 5000, 1600, 0, 12)},
+        {type: 'sample', at: T0 + 6000},
+      ],
+      seeded(busyCluster()),
+    )
+    expect(s.series.map((x) => [x.reqPerSec, x.p99Ms, x.copyRate, x.throttle, x.errors])).toEqual([
+      [null, 3, 256 * 1024, 256 * 1024, 0],
+      [120, 12, 256 * 1024, 256 * 1024, 0],
+    ])
+  })
+
+  it('Given a router that reports new errors, When its entry arrives, Then the log says how many failed and the series counts them', () => {
+    const s = reduce([{type: 'kv', at: T0 + 1, item: router('r1', 0, 10, 0, 3)}, {type: 'kv', at: T0 + 2, item: router('r1', 5000, 20, 2, 3)}, {type: 'sample', at: T0 + 3}], seeded(busyCluster()))
+    expect(s.log.at(-1)).toMatchObject({level: 'error', text: 'router r1: 2 client request(s) failed'})
+    expect(s.series.at(-1)?.errors).toBe(2)
+  })
+
+  it('Given a router whose lease ended, When its key is deleted, Then it leaves the figures; a sample before the first read is ignored', () => {
+    const s = reduce([{type: 'kv', at: T0 + 1, item: router('r1', 0, 10, 0, 3)}, {type: 'kv', at: T0 + 2, item: {key: KEYS.router('r1'), value: null}}], seeded(busyCluster()))
+    expect(s.routers.size).toBe(0)
+    const unseeded = reduce([{type: 'sample', at: T0}])
+    expect(unseeded.series).toEqual([])
   })
 })

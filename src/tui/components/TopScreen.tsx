@@ -1,5 +1,6 @@
 import {Box} from 'ink'
 import {type TopView} from '../topView.js'
+import {ClientsPanel} from './ClientsPanel.js'
 import {EventLog} from './EventLog.js'
 import {Footer} from './Footer.js'
 import {Header} from './Header.js'
@@ -24,11 +25,11 @@ export interface ScreenRows {
 /**
  * screenRows shares `height - 1` rows (one spare, so Ink never scrolls the screen and
  * redraws in place) between node rows, move rows and log lines, after the header (3),
- * three panel titles and the footer. Nodes get what they need up to 40 %, moves up to
+ * the clients panel (2), three panel titles and the footer. Nodes get what they need up to 40 %, moves up to
  * 55 % of the rest, the log the remainder (at least 2 lines when possible).
  */
 export function screenRows(height: number, nodeCount: number, moveCount: number): ScreenRows {
-  const free = Math.max(3, height - 1 - 3 - 3 - 1)
+  const free = Math.max(3, height - 1 - 3 - 2 - 3 - 1)
   const nodes = Math.max(1, Math.min(Math.max(1, nodeCount), Math.floor(free * 0.4)))
   const rest = free - nodes
   const moves = Math.max(1, Math.min(Math.max(1, moveCount), Math.floor(rest * 0.55), rest - 2))
@@ -36,8 +37,8 @@ export function screenRows(height: number, nodeCount: number, moveCount: number)
 }
 
 /**
- * TopScreen lays the dashboard out for a `width` × `height` terminal: header, nodes,
- * moves (or help), event log, footer — never taller than `height - 1` rows.
+ * TopScreen lays the dashboard out for a `width` × `height` terminal: header, clients and
+ * copy sparklines, nodes, moves (or help), event log, footer — never taller than `height - 1` rows.
  */
 export function TopScreen({view, width, height}: TopScreenProps) {
   const w = Math.max(40, width)
@@ -45,6 +46,7 @@ export function TopScreen({view, width, height}: TopScreenProps) {
   return (
     <Box flexDirection="column" width={w}>
       <Header header={view.header} width={w} />
+      <ClientsPanel clients={view.clients} width={w} />
       <NodesPanel nodes={view.nodes} width={w} maxRows={rows.nodes} />
       {view.ui.help ? (
         <HelpPanel width={w} maxRows={rows.moves + rows.log + 2} />

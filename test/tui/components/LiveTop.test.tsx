@@ -19,7 +19,8 @@ function setup() {
   return {store, commands, onQuit, app}
 }
 
-describe('LiveTop', () => {
+// Ink's first render in a fresh worker takes seconds on a loaded 2-core machine: 20 s per test, not the default 5.
+describe('LiveTop', {timeout: 20_000}, () => {
   it('Given a running cluster, When p is pressed, Then moves are paused through the command and the outcome is logged', async () => {
     const {commands, app} = setup()
     await vi.waitFor(() => expect(plain(app.lastFrame())).toContain('executor running'))

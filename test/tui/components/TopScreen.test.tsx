@@ -60,7 +60,7 @@ describe('TopScreen', () => {
   it('Given sizes, When rows are shared, Then header, titles, footer and panels use height - 1 rows', () => {
     for (const [h, n, m] of [[24, 4, 2], [24, 40, 40], [50, 4, 0], [12, 3, 3]] as const) {
       const r = screenRows(h, n, m)
-      expect(7 + r.nodes + r.moves + r.log).toBe(Math.max(h - 1, 10))
+      expect(9 + r.nodes + r.moves + r.log).toBe(Math.max(h - 1, 12))
     }
   })
 })
