@@ -233,8 +233,8 @@ class ClientLoad {
         const t0 = performance.now()
         try {
           const res = await this.pool.request({method: i % 2 === 0 ? 'PUT' : 'GET', path: `/kv/${key}`, body: i % 2 === 0 ? Buffer.alloc(100, 'v') : undefined})
+          if (res.statusCode >= 300 && res.statusCode !== 404) throw new Error(`HTTP ${res.statusCode} ${(await res.body.text()).slice(0, 60)}`)
           await res.body.dump()
-          if (res.statusCode >= 300 && res.statusCode !== 404) throw new Error(`HTTP ${res.statusCode}`)
           this.latencies.push(performance.now() - t0)
           this.ends.push(Date.now())
         } catch (err) {
