@@ -1,5 +1,4 @@
 import {type ServerResponse} from 'node:http'
-import {once} from 'node:events'
 import {type HashRange} from '../model/range.js'
 import {encodeFrame} from './copyFrames.js'
 import {spend} from './nodeThrottles.js'
@@ -56,10 +55,24 @@ export async function writeCopyStream(src: CopyStreamSource, res: ServerResponse
     }
     cursor = page.cursor
     if (!ok) {
-      await Promise.race([once(res, 'drain'), once(closed.signal, 'abort')]).catch(() => undefined)
+      await drainedOrClosed(res, closed.signal)
     } else {
       // Let requests in between pages even when the socket keeps up.
       await new Promise((r) => setImmediate(r))
     }
   }
+}
+
+/** drainedOrClosed resolves when `res` drains or `signal` aborts, removing both listeners (one stream writes thousands of pages). */
+function drainedOrClosed(res: ServerResponse, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve()
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    res.once('drain', done)
+    signal.addEventListener('abort', done, {once: true})
+  })
 }
