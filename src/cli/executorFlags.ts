@@ -17,11 +17,12 @@ export const EXECUTOR_FLAGS = {
   'max-client-p99': durationFlag({description: 'with --throttle auto: the client p99 the copy must stay under', ...withDefault('25ms', parseDuration)}),
   'node-throttle': rateFlag({description: 'copy rate per source and per target node, e.g. 20MiB/s'}),
   'max-concurrent': Flags.integer({description: 'moves running at once', default: 4, min: 1, max: 256}),
-  'per-node': Flags.integer({description: 'moves touching one node at once', default: 1, min: 1, max: 64}),
+  'per-node': Flags.integer({description: 'moves copying out of one node at once', default: 1, min: 1, max: 64}),
+  'incoming-per-node': Flags.integer({description: 'moves copying into one node at once', default: 2, min: 1, max: 64}),
   'drain-timeout': durationFlag({description: "how long to wait for the source's in-flight requests", ...withDefault('30s', parseDuration)}),
   'cleanup-grace': durationFlag({description: 'how long the source keeps its copy after release (rollback window)', ...withDefault('0s', parseDuration)}),
   window: Flags.string({description: 'maintenance window HH:MM-HH:MM (local time): moves start and copy only inside it'}),
-  'chunk-size': bytesFlag({description: 'copy chunk size (at least 4KiB)', ...withDefault('256KiB', parseBytes)}),
+  'chunk-size': bytesFlag({description: 'largest copy frame, at least 4KiB (frames shrink to about 0.1 s of the throttle below it)', ...withDefault('4MiB', parseBytes)}),
 }
 
 type ExecutorFlagValues = Interfaces.InferredFlags<typeof EXECUTOR_FLAGS>
@@ -44,7 +45,7 @@ function flagValue<T>(flag: string, parse: (s: string) => T, raw: string | undef
 export function executorInput(flags: ExecutorFlagValues, holder: string, confirm: (p: Preflight | undefined, interactive: boolean) => Promise<boolean>, tty: TerminalState = currentTerminals()): Omit<ApplyInput, 'plan'> {
   const interactive = needsQuestion(flags.yes, tty, 'run moves')
   return {
-    limits: {maxConcurrent: flags['max-concurrent'], perNode: flags['per-node']},
+    limits: {maxConcurrent: flags['max-concurrent'], perNode: flags['per-node'], incomingPerNode: flags['incoming-per-node']},
     throttle: flags.throttle === 'auto' ? null : (flags.throttle ?? null),
     adaptive: flags.throttle === 'auto' ? defaultAimd(flags['max-client-p99']) : undefined,
     nodeThrottle: flags['node-throttle'] ?? null,

@@ -5,7 +5,7 @@ import {type TokenBucket} from './tokenBucket.js'
 
 /** ExecutorOptions tune how moves run. */
 export interface ExecutorOptions {
-  /** chunkBytes is the target size of one copy chunk (smaller = smoother throttle). */
+  /** chunkBytes caps one copy frame (one destination transaction); frames adapt to about 0.1 s of the move's rate below it. */
   chunkBytes: number
   /** drainTimeoutMs bounds the wait for the source's in-flight requests to reach zero. */
   drainTimeoutMs: number
@@ -26,7 +26,7 @@ export interface ExecutorOptions {
 
 /** DEFAULT_EXECUTOR_OPTIONS are the defaults `apply` uses. */
 export const DEFAULT_EXECUTOR_OPTIONS: ExecutorOptions = {
-  chunkBytes: 256 * 1024,
+  chunkBytes: 4 * 1024 * 1024,
   drainTimeoutMs: 30_000,
   cleanupGraceMs: 0,
   barrierTimeoutMs: 30_000,

@@ -4,19 +4,13 @@ import {type Move} from '../model/move.js'
 import {isTerminal} from '../model/move.js'
 import {readReplicas, type Shard, writeReplicas} from '../model/shard.js'
 import {isNodeRequestError} from '../node/nodeRequestError.js'
-import {RouterRecordSchema} from '../router/routerRegistration.js'
 import {type Typed} from '../etcd/etcdStore.js'
 import {awaitBarrier} from './barrier.js'
-import {CopyMeter, stallThreshold, throttleShare} from './copyProgress.js'
-import {chooseCopySources} from './copySources.js'
 import {type ExecutorEnv} from './executorEnv.js'
 import {abortMove, beginCutover, beginJoining, beginRelease, beginRollback, canAbort, checkMove, finishCleanup, finishRollback, ROLLBACK_PHASES, rollbackCutover, type Transition} from './moveMachine.js'
 import {commitMoveTransition, type FencedMove, getMove, LockLostError, readShard, transitionPatch} from './moveStore.js'
 import {syncReplicas} from './replicaSync.js'
-import {reserveAll} from './tokenBucket.js'
-
-/** PROGRESS_INTERVAL_MS: progress goes to etcd at most this often per move. */
-const PROGRESS_INTERVAL_MS = 250
+import {copyShard} from './nodeCopy.js'
 
 /** MoveFailure aborts a move that has not cut over (terminal for this attempt), with a reason for the operator. */
 class MoveFailure extends Error {}
@@ -170,7 +164,7 @@ async function step(env: ExecutorEnv, m: FencedMove): Promise<FencedMove> {
       return commitMoveTransition(env.ctx, env.fence, m, {phase: 'copying', copyStartedAt: move.copyStartedAt ?? env.now()})
     }
     case 'copying':
-      return copy(env, m)
+      return copyShard(env, m)
     case 'verifying': {
       await verify(env, move)
       const shard = await mustReadShard(env, move.shard)
@@ -265,109 +259,10 @@ async function withNodeRetry<T>(env: ExecutorEnv, what: string, fn: () => Promis
   }
 }
 
-async function copy(env: ExecutorEnv, m: FencedMove): Promise<FencedMove> {
-  const move = m.value
-  const dst = await env.client(move.to)
-  const sources = await copySources(env, move)
-  const retryMs = await nodeRetryFor(env, move)
-  const meter = new CopyMeter(env.now())
-  let {bytes, keys, cursor} = move.progress
-  let lastSave = env.now()
-  let current = m
-  let sourceIndex = 0
-  for (;;) {
-    if (env.stopped()) return current
-    if (current.value.cancelRequested) return commit(env, current, {phase: 'aborting', reason: 'cancelled by operator'})
-    while (env.control.paused || !env.control.inWindow()) {
-      if (env.stopped()) return current
-      await env.sleep(250)
-    }
-    const source = sources[sourceIndex]!
-    const src = await env.client(source)
-    const chunk = await withNodeRetry(
-      env,
-      `snapshot from ${source}`,
-      () => src.snapshotChunk(move.shard, move.epoch, {cursor: cursor ?? undefined, maxBytes: env.options.chunkBytes}),
-      (err) => {
-        throw new MoveFailure(`source ${source} unreachable while copying: ${errorMessage(err)}`)
-      },
-      retryMs,
-    )
-    const wait = reserveAll([env.throttles.global, env.throttles.node(source), env.throttles.node(move.to)], chunk.bytes)
-    if (wait > 0) await env.sleep(wait)
-    if (chunk.records.length > 0) {
-      await withNodeRetry(
-        env,
-        `apply to ${move.to}`,
-        () => dst.apply(move.shard, move.epoch, chunk.records, 'copy'),
-        (err) => {
-          throw new MoveFailure(`destination ${move.to} unreachable while copying: ${errorMessage(err)}`)
-        },
-        retryMs,
-      )
-    }
-    bytes += chunk.bytes
-    keys += chunk.records.length
-    cursor = chunk.cursor ?? null
-    meter.record(env.now(), chunk.bytes)
-    const finished = chunk.cursor === undefined
-    if (finished && sourceIndex + 1 < sources.length) {
-      // Copying from the other replicas of the old set (source down): take each one whole.
-      sourceIndex++
-      cursor = null
-      continue
-    }
-    const progress = {...current.value.progress, bytes, keys, cursor, rateBytesPerSec: Math.round(meter.rate(env.now())), stalled: meter.stalled(env.now(), stallThreshold(shareOf(env, source, move.to)))}
-    if (finished) {
-      env.emit({type: 'progress', move: move.id, bytes, keys, totalBytes: progress.totalBytes, rateBytesPerSec: progress.rateBytesPerSec, stalled: false, at: new Date(env.now()).toISOString()})
-      return commitMoveTransition(env.ctx, env.fence, current, {phase: 'verifying', progress: {...progress, stalled: false}})
-    }
-    if (env.now() - lastSave >= PROGRESS_INTERVAL_MS) {
-      current = await commitMoveTransition(env.ctx, env.fence, current, {progress})
-      lastSave = env.now()
-      env.emit({type: 'progress', move: move.id, bytes, keys, totalBytes: progress.totalBytes, rateBytesPerSec: progress.rateBytesPerSec, stalled: progress.stalled, at: new Date(env.now()).toISOString()})
-    }
-  }
-}
-
-/** shareOf is the copy rate one move from `source` to `destination` can expect under the live throttles. */
-function shareOf(env: ExecutorEnv, source: string, destination: string): number | null {
-  const t = env.throttles
-  return throttleShare({global: t.global.currentRate(), running: env.runningMoves?.() ?? 1, source: t.node(source).currentRate(), destination: t.node(destination).currentRate()})
-}
-
 /** nodeRetryFor is how long the move tolerates an unreachable node: short at rf 1 (writes wait on both copies), longer otherwise. */
 async function nodeRetryFor(env: ExecutorEnv, move: Move): Promise<number> {
   const shard = await mustReadShard(env, move.shard)
   return readReplicas(shard.value).length <= 1 ? env.options.nodeRetryMs : env.options.nodeRetryReplicatedMs
-}
-
-/**
- * copySources picks where the copy reads from: the move's source when it is up (any write
- * acknowledged before the barrier is on it or on every other old replica); otherwise every
- * other voter of the old set, merged by LWW on the destination.
- */
-async function copySources(env: ExecutorEnv, move: Move): Promise<string[]> {
-  const alive = await listAlive(env.ctx)
-  if (alive.has(move.from)) return [move.from]
-  const shard = await mustReadShard(env, move.shard)
-  const {items} = await env.ctx.store.list(env.ctx.keys.routersPrefix)
-  const routerW = items.map((kv) => {
-    const r = RouterRecordSchema.safeParse(safeJson(kv.value))
-    return r.success ? r.data.w : undefined // an entry we cannot read may be a w = 1 router
-  })
-  const d = chooseCopySources({shard: move.shard, from: move.from, to: move.to, oldSet: readReplicas(shard.value), alive, routerW})
-  if (d.kind === 'wait') throw new UserError('PRECONDITION', d.reason, 'restart the source node; the move resumes, or aborts after its retries')
-  env.emit({type: 'info', message: `move ${move.id}: source ${move.from} is down; copying from ${d.sources.join(', ')}`, at: new Date(env.now()).toISOString()})
-  return d.sources
-}
-
-function safeJson(s: string): unknown {
-  try {
-    return JSON.parse(s)
-  } catch {
-    return undefined
-  }
 }
 
 async function verify(env: ExecutorEnv, move: Move): Promise<void> {

@@ -1,26 +1,35 @@
 import {isTerminal, type Move} from '../model/move.js'
 
-/** ConcurrencyLimits bound how many moves run at once, overall and per node (as source or target). */
+/** DEFAULT_INCOMING_PER_NODE is how many moves may copy into one node at once when not set (like Elasticsearch's incoming recoveries). */
+export const DEFAULT_INCOMING_PER_NODE = 2
+
+/** ConcurrencyLimits bound how many moves run at once: overall, out of one node, and into one node. */
 export interface ConcurrencyLimits {
   maxConcurrent: number
+  /** perNode bounds the moves one node is the source of at once. */
   perNode: number
+  /** incomingPerNode bounds the moves one node is the destination of at once (default {@link DEFAULT_INCOMING_PER_NODE}). */
+  incomingPerNode?: number
 }
 
 /**
  * pickStartable chooses which not-yet-started moves may start now, in plan order, given
- * those running: at most `maxConcurrent` overall, at most `perNode` touching any node, and
- * never two moves of the same shard at once (a later action on a shard waits for the
- * earlier one to finish). Pure and deterministic.
+ * those running: at most `maxConcurrent` overall, at most `perNode` copying out of any
+ * node, at most `incomingPerNode` copying into any node (so filling a new node is not
+ * serial), and never two moves of the same shard at once (a later action on a shard waits
+ * for the earlier one to finish). Pure and deterministic.
  */
 export function pickStartable(moves: readonly Move[], running: ReadonlySet<string>, limits: ConcurrencyLimits): Move[] {
-  const perNode = new Map<string, number>()
+  const incomingLimit = limits.incomingPerNode ?? DEFAULT_INCOMING_PER_NODE
+  const outgoing = new Map<string, number>()
+  const incoming = new Map<string, number>()
   const busyShards = new Set<number>()
   let active = 0
   for (const m of moves) {
     if (!running.has(m.id)) continue
     active++
-    perNode.set(m.from, (perNode.get(m.from) ?? 0) + 1)
-    perNode.set(m.to, (perNode.get(m.to) ?? 0) + 1)
+    outgoing.set(m.from, (outgoing.get(m.from) ?? 0) + 1)
+    incoming.set(m.to, (incoming.get(m.to) ?? 0) + 1)
     busyShards.add(m.shard)
   }
   const picked: Move[] = []
@@ -31,9 +40,9 @@ export function pickStartable(moves: readonly Move[], running: ReadonlySet<strin
     // An earlier unfinished action on the same shard goes first.
     if (busyShards.has(m.shard)) continue
     busyShards.add(m.shard)
-    if ((perNode.get(m.from) ?? 0) >= limits.perNode || (perNode.get(m.to) ?? 0) >= limits.perNode) continue
-    perNode.set(m.from, (perNode.get(m.from) ?? 0) + 1)
-    perNode.set(m.to, (perNode.get(m.to) ?? 0) + 1)
+    if ((outgoing.get(m.from) ?? 0) >= limits.perNode || (incoming.get(m.to) ?? 0) >= incomingLimit) continue
+    outgoing.set(m.from, (outgoing.get(m.from) ?? 0) + 1)
+    incoming.set(m.to, (incoming.get(m.to) ?? 0) + 1)
     picked.push(m)
     active++
   }

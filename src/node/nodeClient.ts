@@ -26,6 +26,11 @@ import {
   type NodeRecord,
   type NodeStatusResponse,
   NodeStatusResponseSchema,
+  type PullRequest,
+  type PullStatusResponse,
+  PullStatusResponseSchema,
+  type ThrottleRequest,
+  ThrottleRequestSchema,
   RECORD_HEADER,
   RECORDS_CONTENT_TYPE,
   type SnapshotChunk,
@@ -72,7 +77,7 @@ export interface SnapshotOptions extends RequestOptions {
   maxBytes?: number
 }
 
-type Method = 'GET' | 'POST'
+type Method = 'GET' | 'POST' | 'DELETE'
 
 /**
  * NodeClient is a typed HTTP/1.1 client for one storage node, over a keep-alive
@@ -198,6 +203,57 @@ export class NodeClient {
     return this.parse(await this.request('POST', `/v1/shards/${shard}/drop`, json({epoch, ...(range ? {range} : {})}), {timeoutMs: 120_000, ...opts}), DropResponseSchema)
   }
 
+  /**
+   * copyStream opens `shard`'s copy stream at `epoch` (copyFrames.ts) from `cursor` and
+   * yields its bytes as they arrive. Refusals throw before the first byte (STALE_EPOCH,
+   * NOT_OWNER, ...); a connection that fails or stays silent for `idleMs` throws
+   * NODE_UNREACHABLE from the iteration. `signal` aborts it.
+   */
+  async *copyStream(shard: number, epoch: number, opts: {cursor?: string; frameBytes: number; signal: AbortSignal; idleMs?: number}): AsyncGenerator<Buffer> {
+    const q = new URLSearchParams({epoch: String(epoch), frameBytes: String(opts.frameBytes)})
+    if (opts.cursor) q.set('cursor', opts.cursor)
+    const idleMs = opts.idleMs ?? 30_000
+    let res
+    try {
+      res = await this.pool.request({method: 'GET', path: `/v1/shards/${shard}/stream?${q}`, headers: {[TOKEN_HEADER]: this.token}, signal: opts.signal, headersTimeout: idleMs, bodyTimeout: idleMs})
+    } catch (err) {
+      throw new NodeRequestError('NODE_UNREACHABLE', `node ${this.node} at ${this.address}: ${describeNetworkError(err, idleMs)}`, this.node, 0, undefined, {cause: err})
+    }
+    if (res.statusCode < 200 || res.statusCode >= 300) {
+      const buf = Buffer.from(await res.body.arrayBuffer().catch(() => new ArrayBuffer(0)))
+      throw this.refusal(res.statusCode, buf, res.headers)
+    }
+    try {
+      for await (const chunk of res.body) yield chunk as Buffer
+    } catch (err) {
+      if (opts.signal.aborted) return
+      throw new NodeRequestError('NODE_UNREACHABLE', `node ${this.node} at ${this.address}: copy stream broke: ${describeNetworkError(err, idleMs)}`, this.node, 0, undefined, {cause: err})
+    } finally {
+      if (!res.body.destroyed) res.body.destroy()
+    }
+  }
+
+  /** pull asks the node (a move's destination) to copy a shard from its sources (see PullRequest); idempotent, returns the copy's status. */
+  async pull(shard: number, req: PullRequest, opts: RequestOptions = {}): Promise<PullStatusResponse> {
+    return this.parse(await this.request('POST', `/v1/shards/${shard}/pull`, json(req), opts), PullStatusResponseSchema)
+  }
+
+  /** pullStatus returns the node's report on `shard`'s copy (state idle: nothing running; ask again with pull). */
+  async pullStatus(shard: number, opts: RequestOptions = {}): Promise<PullStatusResponse> {
+    return this.parse(await this.request('GET', `/v1/shards/${shard}/pull`, undefined, opts), PullStatusResponseSchema)
+  }
+
+  /** cancelPull stops `shard`'s copy on the node (only move `moveId`'s when given) and returns once it stopped. */
+  async cancelPull(shard: number, moveId?: string, opts: RequestOptions = {}): Promise<PullStatusResponse> {
+    const q = moveId ? `?move=${encodeURIComponent(moveId)}` : ''
+    return this.parse(await this.request('DELETE', `/v1/shards/${shard}/pull${q}`, undefined, opts), PullStatusResponseSchema)
+  }
+
+  /** setThrottle sets the node's copy send and receive rates (bytes/s, null: unlimited; omitted: unchanged) and returns those in force. */
+  async setThrottle(rates: ThrottleRequest, opts: RequestOptions = {}): Promise<ThrottleRequest> {
+    return this.parse(await this.request('POST', '/v1/throttle', json(rates), opts), ThrottleRequestSchema)
+  }
+
   /** stats returns the node's shards as it sees them, with load and in-flight counts. */
   async stats(opts: RequestOptions = {}): Promise<NodeStatusResponse> {
     return this.parse(await this.request('GET', '/v1/stats', undefined, opts), NodeStatusResponseSchema)
@@ -312,5 +368,6 @@ function describeNetworkError(err: unknown, timeoutMs: number): string {
 function operationOf(path: string): string {
   const m = /^\/v1\/shards\/\d+\/([a-z]+)/.exec(path)
   if (m) return m[1] === 'records' ? 'get' : m[1]!
+  if (path.startsWith('/v1/throttle')) return 'throttle'
   return path.startsWith('/v1/stats') ? 'stats' : path.startsWith('/healthz') ? 'healthz' : 'other'
 }

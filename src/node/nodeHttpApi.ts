@@ -30,6 +30,8 @@ import {
   type NodeStatusResponse,
   RECORD_HEADER,
   RECORDS_CONTENT_TYPE,
+  PullRequestSchema,
+  ThrottleRequestSchema,
   TOKEN_HEADER,
   VERSION_HEADER,
 } from './protocol.js'
@@ -38,6 +40,10 @@ import {type RangeWriteGate} from './orphanSweeper.js'
 import {type ShardView} from './shardMapFollower.js'
 import {versionWall} from './lwwMerge.js'
 import {type StorageEngine} from './storageEngine.js'
+import {COPY_STREAM_CONTENT_TYPE, frameBytesFor} from './copyFrames.js'
+import {type CopySourceAddress, CopyPuller} from './copyPuller.js'
+import {writeCopyStream} from './copyStreamSource.js'
+import {type NodeThrottles} from './nodeThrottles.js'
 
 /** READ_ROLES may serve gets: a joining replica is still being filled, a leaving one is stale. */
 const READ_ROLES: ReadonlySet<ReplicaRole> = new Set(['voter', 'outgoing'])
@@ -64,6 +70,17 @@ export interface NodeApiDeps {
   clock?: {now: () => number; maxOffsetMs: number; gate: WriteGate; verdict: () => ClockVerdict}
   /** metrics, when given, records every request and is served on GET /metrics (no token: it carries no secret). */
   metrics?: NodeMetrics
+  /**
+   * copy enables node-to-node copies (stream, pull, throttle routes): `peer` opens a copy
+   * stream from a source node, `throttles` are the node's send and receive buckets.
+   * Absent: those routes answer NOT_FOUND.
+   */
+  copy?: {peer: (source: CopySourceAddress) => CopyStreamOpener; throttles: NodeThrottles; sleep?: (ms: number) => Promise<void>; now?: () => number}
+}
+
+/** CopyStreamOpener opens a source's copy stream (NodeClient.copyStream). */
+export interface CopyStreamOpener {
+  copyStream(shard: number, epoch: number, opts: {cursor?: string; frameBytes: number; signal: AbortSignal}): AsyncIterable<Buffer>
 }
 
 /** HttpError is a coded refusal carrying the node's epoch for the shard when relevant. */
@@ -91,9 +108,33 @@ export class NodeHttpApi {
   private readonly inflight = new Map<number, number>()
   private active = 0
   private readonly routes: {method: string; pattern: RegExp; handler: Handler}[]
+  /** copies runs the copies this node pulls as a destination (undefined without deps.copy). */
+  readonly copies: CopyPuller | undefined
 
   constructor(private readonly deps: NodeApiDeps) {
+    const copy = deps.copy
+    const sleep = copy?.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)))
+    this.copies = copy
+      ? new CopyPuller({
+          engine: deps.engine,
+          openStream: (source, shard, epoch, cursor, frameBytes, signal) => copy.peer(source).copyStream(shard, epoch, {cursor, frameBytes, signal}),
+          fence: async (shardId, epoch) => {
+            const {shard} = await this.fence(shardId, epoch, WRITE_ROLES, 'take copies')
+            await this.deps.rangeGate?.wait(shard.range)
+            return shard.range
+          },
+          receive: copy.throttles.receive,
+          now: copy.now ?? Date.now,
+          sleep,
+          log: deps.log,
+        })
+      : undefined
     this.routes = [
+      {method: 'GET', pattern: /^\/v1\/shards\/(\d{1,9})\/stream$/, handler: (q, s, m, u) => this.stream(q, s, m, u)},
+      {method: 'POST', pattern: /^\/v1\/shards\/(\d{1,9})\/pull$/, handler: (q, s, m) => this.pull(q, s, m)},
+      {method: 'GET', pattern: /^\/v1\/shards\/(\d{1,9})\/pull$/, handler: (q, s, m) => this.pullStatus(q, s, m)},
+      {method: 'DELETE', pattern: /^\/v1\/shards\/(\d{1,9})\/pull$/, handler: (q, s, m, u) => this.pullCancel(q, s, m, u)},
+      {method: 'POST', pattern: /^\/v1\/throttle$/, handler: (q, s) => this.throttle(q, s)},
       {method: 'GET', pattern: /^\/v1\/shards\/(\d{1,9})\/records\/([A-Za-z0-9_-]*)$/, handler: (q, s, m, u) => this.get(q, s, m, u)},
       {method: 'POST', pattern: /^\/v1\/shards\/(\d{1,9})\/apply$/, handler: (q, s, m, u) => this.apply(q, s, m, u)},
       {method: 'GET', pattern: /^\/v1\/shards\/(\d{1,9})\/snapshot$/, handler: (q, s, m, u) => this.snapshot(q, s, m, u)},
@@ -155,7 +196,7 @@ export class NodeHttpApi {
     }
     const presented = req.headers[TOKEN_HEADER]
     if (!tokensEqual(typeof presented === 'string' ? presented : undefined, this.deps.token)) throw new HttpError('UNAUTHORIZED', `missing or wrong ${TOKEN_HEADER}`)
-    const route = this.routes.find((r) => r.pattern.test(url.pathname))
+    const route = this.routes.find((r) => r.method === req.method && r.pattern.test(url.pathname)) ?? this.routes.find((r) => r.pattern.test(url.pathname))
     const match = route?.pattern.exec(url.pathname)
     if (!route || !match) throw new HttpError('NOT_FOUND', `no route ${req.method} ${url.pathname}`)
     if (route.method !== req.method) throw new HttpError('NOT_FOUND', `no route ${req.method} ${url.pathname} (use ${route.method})`)
@@ -403,10 +444,84 @@ export class NodeHttpApi {
       const overlaps = s.range.lo < range.hi && range.lo < s.range.hi
       if (overlaps && role && role !== 'leaving') throw new HttpError('PRECONDITION', `node ${this.deps.nodeId} is still ${role} for shard ${s.id} (epoch ${s.epoch}), which overlaps the range to drop`, shard.epoch)
     }
+    // A copy still pulling into this range would write behind the drop; its cursor would skip what the drop removed.
+    await this.copies?.forget(id)
     const deleted = await this.deps.engine.deleteRange(range)
     this.deps.log.info('dropped shard data', {shard: id, epoch: shard.epoch, deleted})
     res.setHeader(EPOCH_HEADER, String(shard.epoch))
     sendJson(res, 200, {shard: id, epoch: shard.epoch, deleted})
+  }
+
+  /** stream serves a copy stream of the shard (source side, see copyStreamSource.ts), throttled by the node's send bucket. */
+  private async stream(_req: IncomingMessage, res: ServerResponse, m: RegExpExecArray, url: URL): Promise<void> {
+    const copy = this.requireCopy()
+    const id = Number(m[1])
+    const epoch = epochParam(url)
+    const {shard} = await this.fence(id, epoch, ADMIN_ROLES, 'serve copies')
+    const frameBytes = intParam(url, 'frameBytes', frameBytesFor(null, DEFAULT_CHUNK_BYTES), 4096, MAX_CHUNK_BYTES)
+    const cursor = url.searchParams.get('cursor') ?? undefined
+    if (cursor !== undefined) {
+      try {
+        this.deps.engine.scan(shard.range, cursor, 1) // validates the cursor before the 200 goes out
+      } catch (err) {
+        if (err instanceof RangeError) throw new HttpError('BAD_INPUT', err.message)
+        throw err
+      }
+    }
+    res.setHeader(EPOCH_HEADER, String(shard.epoch))
+    res.writeHead(200, {'content-type': COPY_STREAM_CONTENT_TYPE})
+    const outcome = await writeCopyStream(
+      {
+        engine: this.deps.engine,
+        range: shard.range,
+        cursor,
+        frameBytes,
+        fenceLost: () => {
+          if (this.deps.draining()) return `node ${this.deps.nodeId} is shutting down`
+          const now = this.deps.map.get(id)
+          if (!now || now.epoch !== epoch) return `shard ${id} moved past epoch ${epoch}`
+          const role = this.deps.map.roleOf(now)
+          return role && ADMIN_ROLES.has(role) ? undefined : `node ${this.deps.nodeId} no longer holds shard ${id}`
+        },
+        buckets: [copy.throttles.send],
+        sleep: copy.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
+        onBytes: (n) => this.deps.metrics?.copiedOut(n),
+      },
+      res,
+    )
+    if (outcome === 'fenced') this.deps.log.warn('copy stream stopped: fence lost', {shard: id, epoch})
+  }
+
+  /** pull starts, resumes or re-rates the shard's copy into this node (destination side), fenced as a write at the request's epoch. */
+  private async pull(req: IncomingMessage, res: ServerResponse, m: RegExpExecArray): Promise<void> {
+    const copies = this.requireCopy() && this.copies!
+    const id = Number(m[1])
+    const body = parseJson(await readBody(req, MAX_JSON_BODY_BYTES), PullRequestSchema)
+    await this.fence(id, body.epoch, WRITE_ROLES, 'take copies')
+    sendJson(res, 200, copies.pull({...body, shard: id}))
+  }
+
+  private async pullStatus(_req: IncomingMessage, res: ServerResponse, m: RegExpExecArray): Promise<void> {
+    const copies = this.requireCopy() && this.copies!
+    sendJson(res, 200, copies.status(Number(m[1])))
+  }
+
+  private async pullCancel(_req: IncomingMessage, res: ServerResponse, m: RegExpExecArray, url: URL): Promise<void> {
+    const copies = this.requireCopy() && this.copies!
+    sendJson(res, 200, await copies.cancel(Number(m[1]), url.searchParams.get('move') ?? undefined))
+  }
+
+  /** throttle sets the node's copy send/receive rates (live: the next frame spends at the new rate). */
+  private async throttle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const copy = this.requireCopy()
+    const body = parseJson(await readBody(req, MAX_JSON_BODY_BYTES), ThrottleRequestSchema)
+    copy.throttles.set(body)
+    sendJson(res, 200, copy.throttles.rates())
+  }
+
+  private requireCopy(): NonNullable<NodeApiDeps['copy']> {
+    if (!this.deps.copy) throw new HttpError('NOT_FOUND', 'this node does not serve node-to-node copies')
+    return this.deps.copy
   }
 
   private async stats(_req: IncomingMessage, res: ServerResponse): Promise<void> {

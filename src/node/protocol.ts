@@ -271,3 +271,53 @@ export interface GetResult {
   epoch: number
   record: NodeRecord | undefined
 }
+
+/**
+ * Node-to-node copy (added with the streaming copy; see copyFrames.ts and copyPuller.ts):
+ *
+ * | method | path | body → response |
+ * | --- | --- | --- |
+ * | GET | /v1/shards/{shard}/stream?epoch=E[&cursor][&frameBytes] | → copy frames (source side) |
+ * | POST | /v1/shards/{shard}/pull | {@link PullRequest} → {@link PullStatusResponse} (destination: start, resume or re-rate) |
+ * | GET | /v1/shards/{shard}/pull | → {@link PullStatusResponse} |
+ * | DELETE | /v1/shards/{shard}/pull[?move=ID] | → {@link PullStatusResponse} once the copy stopped |
+ * | POST | /v1/throttle | {@link ThrottleRequest} → {@link ThrottleRequest} in force |
+ */
+const rate = z.number().positive().nullable()
+
+/** PullRequestSchema: the executor asks a destination to pull a shard's records from `sources` at `epoch`. */
+export const PullRequestSchema = z.object({
+  moveId: z.string().min(1).max(200),
+  epoch,
+  sources: z.array(z.object({node: z.string().min(1).max(200), address: z.string().regex(/^[A-Za-z0-9.[\]:-]+:\d{1,5}$/, 'host:port')})).min(1).max(16),
+  rate,
+  frameBytes: z.number().int().min(4096).max(MAX_CHUNK_BYTES),
+})
+
+/** PullRequest is a validated {@link PullRequestSchema} body. */
+export type PullRequest = z.infer<typeof PullRequestSchema>
+
+/** PullStatusResponseSchema: a destination's report on a shard's copy (see PullStatus in copyPuller.ts). */
+export const PullStatusResponseSchema = z.object({
+  shard: z.number().int(),
+  moveId: z.string().nullable(),
+  epoch: z.number().int(),
+  state: z.enum(['running', 'done', 'failed', 'cancelled', 'idle']),
+  bytes: z.number().nonnegative(),
+  keys: z.number().nonnegative(),
+  cursor: z.string().nullable(),
+  source: z.string().nullable(),
+  rate: z.number().nullable(),
+  error: z.string().nullable(),
+  errorCode: z.string().nullable(),
+  failedSource: z.string().nullable(),
+})
+
+/** PullStatusResponse is a validated {@link PullStatusResponseSchema}. */
+export type PullStatusResponse = z.infer<typeof PullStatusResponseSchema>
+
+/** ThrottleRequestSchema: a node's copy rates (bytes/s; null: unlimited; a field left out keeps its rate). */
+export const ThrottleRequestSchema = z.object({send: rate.optional(), receive: rate.optional()})
+
+/** ThrottleRequest is a validated {@link ThrottleRequestSchema}. */
+export type ThrottleRequest = z.infer<typeof ThrottleRequestSchema>

@@ -136,6 +136,8 @@ interface FineCell {
 const DB_FILE = 'shardctl-node.sqlite'
 const PAGE_SIZE = Number(process.env.SHARDCTL_SQLITE_PAGE_SIZE ?? 16384)
 const RECORD_OVERHEAD = 64
+/** DELETE_SLICE_MS bounds how long deleteRange holds the event loop before yielding to requests. */
+const DELETE_SLICE_MS = 8
 
 /**
  * StorageEngine is a storage node's durable record store on SQLite (better-sqlite3, WAL).
@@ -258,6 +260,9 @@ export class StorageEngine {
       tombstonesBefore: db.prepare<[number, number, number], {h: number; k: Buffer; ver: string}>('SELECT h, k, ver FROM kv WHERE v IS NULL AND wall < ? AND h >= ? AND h < ?'),
       expired: db.prepare<[number, number, number, number], {h: number; k: Buffer; ver: string; len: number}>('SELECT h, k, ver, length(k) AS len FROM kv WHERE v IS NULL AND wall < ? AND h >= ? AND h < ? LIMIT ?'),
       fineAll: db.prepare<[], {f: number; xhi: number; xlo: number; n: number; bytes: number}>('SELECT f, xhi, xlo, n, bytes FROM fine'),
+      metaGet: db.prepare<[string], {value: string}>('SELECT value FROM meta WHERE name = ?'),
+      metaSet: db.prepare('INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value'),
+      metaDel: db.prepare('DELETE FROM meta WHERE name = ?'),
       fineSet: db.prepare('INSERT INTO fine (f, xhi, xlo, n, bytes) VALUES (?, ?, ?, ?, ?) ON CONFLICT (f) DO UPDATE SET xhi = excluded.xhi, xlo = excluded.xlo, n = excluded.n, bytes = excluded.bytes'),
     }
   }
@@ -383,6 +388,49 @@ export class StorageEngine {
       applied++
     }
     return {applied, ignored, superseded}
+  }
+
+  /**
+   * applyCopyBatch merges `records` (LWW, as {@link apply}) and stores `state` under meta
+   * `name` in one transaction, committed (one fsync) before it returns: a copy's resume
+   * cursor is durable exactly when the records before it are. Queued group-commit applies
+   * are committed first, so the batch never reorders with writes already acknowledged to
+   * be in flight. Synchronous on purpose: callers bound the batch (a copy frame), which
+   * bounds how long it holds the event loop. Throws RangeError (nothing written) for a
+   * record whose version is not a formatHlc string, or SQLite's error on I/O failure.
+   */
+  applyCopyBatch(records: readonly NodeRecord[], name: string, state: string): ApplyResult {
+    if (this.closed) throw new Error('storage engine is closed')
+    for (const r of records) {
+      if (!parseHlc(r.version)) throw new RangeError(`invalid record version ${JSON.stringify(r.version.slice(0, 100))}`)
+    }
+    this.flush()
+    const run = this.db.transaction(() => {
+      const dirty = new Map<number, FineCell>()
+      const result = this.applyRecords(records, dirty, {})
+      this.writeFine(dirty)
+      this.stmts.metaSet.run(name, state)
+      return result
+    })
+    try {
+      const result = run()
+      this.commitFineCache()
+      return result
+    } catch (err) {
+      this.dirtyAfterCommit.clear()
+      throw err
+    }
+  }
+
+  /** metaValue returns the value stored under meta `name` (copy state, see {@link applyCopyBatch}), or undefined. */
+  metaValue(name: string): string | undefined {
+    return this.stmts.metaGet.get(name)?.value
+  }
+
+  /** setMetaValue stores (`value` given) or deletes (null) meta `name`, committed before it returns. */
+  setMetaValue(name: string, value: string | null): void {
+    if (value === null) this.stmts.metaDel.run(name)
+    else this.stmts.metaSet.run(name, value)
   }
 
   /** get returns the record stored for `key` (value or tombstone), or undefined. */
@@ -635,6 +683,7 @@ export class StorageEngine {
       this.writeFine(dirty)
       return n
     })
+    let sliceStart = performance.now()
     for (let f = f0; f <= f1; f++) {
       if (this.closed) break
       try {
@@ -644,7 +693,12 @@ export class StorageEngine {
         this.dirtyAfterCommit.clear()
         throw err
       }
-      if ((f - f0) % 64 === 63) await new Promise((r) => setImmediate(r))
+      // Yield by time, not by bucket count: a bucket of large values takes far longer to
+      // delete than an empty one, and client requests must not wait behind a whole drop.
+      if (performance.now() - sliceStart >= DELETE_SLICE_MS) {
+        await new Promise((r) => setImmediate(r))
+        sliceStart = performance.now()
+      }
     }
     return deleted
   }

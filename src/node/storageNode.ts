@@ -14,6 +14,8 @@ import {loadClusterToken} from './clusterToken.js'
 import {LoadMeter} from './loadMeter.js'
 import {NodeMetrics, type ShardFigure} from './nodeMetrics.js'
 import {NodeHttpApi} from './nodeHttpApi.js'
+import {NodeClients} from './nodeClients.js'
+import {NodeThrottles} from './nodeThrottles.js'
 import {OrphanSweeper, RangeWriteGate} from './orphanSweeper.js'
 import {type NodeLog} from './nodeLog.js'
 import {NodeShardView} from './shardMapFollower.js'
@@ -74,6 +76,8 @@ export class StorageNode {
   private readonly timers: NodeJS.Timeout[] = []
   private advertised = ''
   private sweeper?: OrphanSweeper
+  /** copyPeers are the pools this node pulls copies over (closed at shutdown). */
+  private copyPeers?: NodeClients
   private antiEntropyRunning = false
 
   private constructor(
@@ -115,8 +119,11 @@ export class StorageNode {
       let node: StorageNode | undefined
       const rangeGate = new RangeWriteGate()
       const sweeper = new OrphanSweeper({nodeId: opts.id, map, storage: engine, gate: rangeGate, log: opts.log, graceMs: opts.orphanGraceMs ?? 600_000, now: Date.now})
+      // Copies pull from peers with the cluster token, over their own pools (not the router's).
+      const copyPeers = new NodeClients({token, timeoutMs: 10_000})
       const api: NodeHttpApi = new NodeHttpApi({
         rangeGate,
+        copy: {peer: (s) => copyPeers.client({id: s.node, address: s.address}), throttles: new NodeThrottles(Date.now)},
         clock: {now: Date.now, maxOffsetMs, gate: clock.writeGate, verdict: () => clock.verdict()},
         nodeId: opts.id,
         token: Buffer.from(token),
@@ -132,6 +139,7 @@ export class StorageNode {
       const server = createServer({keepAliveTimeout: 65_000, headersTimeout: 15_000, requestTimeout: 120_000}, api.handle)
       node = new StorageNode(ctx, opts, engine, map, meter, api, server, clock)
       node.sweeper = sweeper
+      node.copyPeers = copyPeers
       await node.boot()
       return node
     } catch (err) {
@@ -304,6 +312,9 @@ export class StorageNode {
       this.stopping = true
       this.opts.log.info('shutting down', {reason, inflight: this.api.activeRequests()})
       for (const t of this.timers) clearInterval(t)
+      // Copies stop first: each stops between frames, its cursor durable; the executor re-issues them.
+      await this.api.copies?.close()
+      await this.copyPeers?.close()
       await this.clock.stop()
       const closed = new Promise<void>((resolve) => this.server.close(() => resolve()))
       this.server.closeIdleConnections()

@@ -225,6 +225,33 @@ export const SCENARIOS: Scenario[] = [
     },
   },
   {
+    // The node-to-node copy path: the destination pulls from the source over one long
+    // stream, so both ends can die mid-stream. The destination must resume from its durable
+    // cursor after a restart; a dead source must be replaced (or waited for) by the executor.
+    name: 'node-to-node copy: destination SIGKILL mid-stream, then source SIGKILL mid-stream',
+    short: true,
+    async inject(env) {
+      const notes: string[] = []
+      const first = await env.waitForMove(copying, 60_000)
+      if (!first) return [missed('no copying move seen for the destination kill')]
+      const before = first.progress.bytes
+      await env.dp.nodes[first.to]!.kill()
+      const check1 = await stillRunning(env, first, 'destination kill', ['copying'])
+      notes.push(`SIGKILL destination ${first.to} mid-stream of ${first.id} at ${before} bytes`, check1.note)
+      await sleep(3000)
+      await env.dp.startNode(first.to)
+      // The source kill needs a stream that is flowing again after the destination restart.
+      const second = await env.waitForMove((x) => copying(x) && (x.id !== first.id || x.progress.bytes > before), 60_000)
+      if (!second) return [...notes, missed('no copying move seen for the source kill')]
+      await env.dp.nodes[second.from]!.kill()
+      const check2 = await stillRunning(env, second, 'source kill', ['copying'])
+      notes.push(`SIGKILL source ${second.from} mid-stream of ${second.id} at ${second.progress.bytes} bytes`, check2.note)
+      await sleep(5000)
+      await env.dp.startNode(second.from)
+      return notes
+    },
+  },
+  {
     name: 'router SIGKILL (clients fail over)',
     short: true,
     async inject(env) {

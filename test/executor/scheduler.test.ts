@@ -27,3 +27,27 @@ describe('pickStartable', () => {
     expect(pickStartable(done, new Set(['m1', 'm2', 'm4']), {maxConcurrent: 10, perNode: 10}).map((m) => m.id)).toEqual(['m3'])
   })
 })
+
+describe('pickStartable incoming limit', () => {
+  // Filling a new node n: every move goes into it, each from a different source.
+  const fill = Array.from({length: 6}, (_, i) => moveOf({id: `f${i}`, index: i, shard: 10 + i, from: `s${i}`, to: 'n'}))
+
+  it('starts two moves into one node by default, not one and not all', () => {
+    expect(pickStartable(fill, new Set(), {maxConcurrent: 10, perNode: 1}).map((m) => m.id)).toEqual(['f0', 'f1'])
+  })
+
+  it('counts running moves into the node against the incoming limit', () => {
+    expect(pickStartable(fill, new Set(['f0']), {maxConcurrent: 10, perNode: 1}).map((m) => m.id)).toEqual(['f1'])
+    expect(pickStartable(fill, new Set(['f0', 'f1']), {maxConcurrent: 10, perNode: 1})).toEqual([])
+  })
+
+  it('takes an explicit incoming limit, and the overall limit still caps it', () => {
+    expect(pickStartable(fill, new Set(), {maxConcurrent: 10, perNode: 1, incomingPerNode: 4}).map((m) => m.id)).toEqual(['f0', 'f1', 'f2', 'f3'])
+    expect(pickStartable(fill, new Set(), {maxConcurrent: 3, perNode: 1, incomingPerNode: 5}).map((m) => m.id)).toEqual(['f0', 'f1', 'f2'])
+  })
+
+  it('limits a source separately from a destination: one node may send one move and receive another', () => {
+    const mixed = [moveOf({id: 'x0', index: 0, shard: 1, from: 'a', to: 'b'}), moveOf({id: 'x1', index: 1, shard: 2, from: 'c', to: 'a'}), moveOf({id: 'x2', index: 2, shard: 3, from: 'a', to: 'd'})]
+    expect(pickStartable(mixed, new Set(), {maxConcurrent: 10, perNode: 1}).map((m) => m.id)).toEqual(['x0', 'x1'])
+  })
+})

@@ -1,0 +1,447 @@
+/**
+ * bench/move.ts — how fast and how gently shardctl moves data (`npm run bench:move`, issue 12).
+ *
+ * Everything runs on 127.0.0.1 at run-time ports: a private etcd, real `shardctl node serve`
+ * and `shardctl router serve` processes, and the executor in this process (drainNode, as
+ * `shardctl node drain` runs it). Printed in one table with each target marked met or missed:
+ *
+ *  - the machine's own limits measured in the same run: Node's raw loopback TCP rate and the
+ *    disk's fsync'd sequential write rate (as `dd conv=fdatasync`);
+ *  - one shard of BENCH_SHARD_MIB (default 1024) of 64 KiB values drained unthrottled from
+ *    its node to an empty one: copy rate (copying → verifying), `apply` start to first byte
+ *    copied; under a steady bounded client load through the router on the same shard, p99
+ *    before vs during the copy, the longest gap between successful client operations from
+ *    the end of the copy to the end of the move (cutover inside), errors;
+ *  - the same shard moved back throttled at 20 MiB/s, then `throttle set 100MiB/s` mid-copy:
+ *    every whole 10 s window of each rate within ±5 % (cluster-wide = the destination's
+ *    received bytes, the only node receiving), and the rate in the second after the change;
+ *  - verifying a BENCH_VERIFY_KEYS (default 1M) key shard (verifying → cutover of its move);
+ *  - BENCH_SMALL_MOVES (default 100) small moves onto a new node: moves per second.
+ *
+ * Every load loop is bounded in count and time. Everything started is killed at exit.
+ */
+import {type ChildProcess, spawn} from 'node:child_process'
+import {closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync} from 'node:fs'
+import {createServer, connect} from 'node:net'
+import {cpus, loadavg, tmpdir} from 'node:os'
+import {join, resolve} from 'node:path'
+import {setTimeout as sleepFor} from 'node:timers/promises'
+import {Pool} from 'undici'
+import {initCluster} from '../src/cluster/initCluster.js'
+import {addNode, setNodeState} from '../src/cluster/nodeService.js'
+import {parseNodeSpecs} from '../src/cluster/nodeSpec.js'
+import {makeServiceContext, type ServiceContext} from '../src/cluster/serviceContext.js'
+import {resolveConnection} from '../src/config/connectionConfig.js'
+import {EtcdStore} from '../src/etcd/etcdStore.js'
+import {setThrottle} from '../src/executor/controlService.js'
+import {drainNode} from '../src/executor/drainNode.js'
+import {type ApplyInput} from '../src/executor/executePlan.js'
+import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent} from '../src/executor/executorEnv.js'
+import {startEtcd} from '../src/localEtcd/etcdProcess.js'
+import {freePort} from '../src/localEtcd/freePort.js'
+import {keyHash} from '../src/model/hash.js'
+import {formatHlc, HybridClock} from '../src/model/hlc.js'
+import {type Shard, ShardSchema} from '../src/model/shard.js'
+import {loadClusterToken} from '../src/node/clusterToken.js'
+import {NodeClient} from '../src/node/nodeClient.js'
+import {type NodeRecord} from '../src/node/protocol.js'
+
+const MiB = 1024 * 1024
+const SHARD_MIB = Number(process.env.BENCH_SHARD_MIB ?? 1024)
+const VERIFY_KEYS = Number(process.env.BENCH_VERIFY_KEYS ?? 1_000_000)
+const SMALL_MOVES = Number(process.env.BENCH_SMALL_MOVES ?? 100)
+const VALUE_BYTES = 64 * 1024
+const LOAD_KEYS = 1000
+const LOAD_WORKERS = 4
+/** LOAD_PACE_MS: each client worker waits this long between operations (a steady load, not a saturating one). */
+const LOAD_PACE_MS = 5
+const LOAD_MAX_OPS = 2_000_000
+const LOAD_MAX_MS = 20 * 60_000
+const WINDOW_MS = 10_000
+const root = resolve(import.meta.dirname, '../..')
+const children: ChildProcess[] = []
+const dirs: string[] = []
+
+function spawnCli(args: string[]): {child: ChildProcess; stdout: () => string} {
+  const child = spawn(process.execPath, [join(root, 'bin/run.js'), ...args], {cwd: root, env: {PATH: process.env.PATH, HOME: process.env.HOME}, stdio: ['ignore', 'pipe', 'pipe']})
+  children.push(child)
+  let out = ''
+  child.stdout!.on('data', (d) => (out += d))
+  child.stderr!.on('data', () => {})
+  return {child, stdout: () => out}
+}
+
+async function waitUntil(what: string, fn: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (await fn().catch(() => false)) return
+    await sleepFor(100)
+  }
+  throw new Error(`timed out waiting for ${what}`)
+}
+
+function tempDir(name: string): string {
+  const d = mkdtempSync(join(tmpdir(), `shardctl-bench-move-${name}-`))
+  dirs.push(d)
+  return d
+}
+
+/** loopbackTcpRate sends `total` bytes over one loopback TCP connection (Node sockets, 1 MiB writes) and returns bytes/s. */
+async function loopbackTcpRate(total: number): Promise<number> {
+  const server = createServer((sock) => sock.on('data', () => {}))
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
+  const port = (server.address() as {port: number}).port
+  const sock = connect(port, '127.0.0.1')
+  await new Promise((r) => sock.once('connect', r))
+  const chunk = Buffer.alloc(MiB, 1)
+  const start = performance.now()
+  for (let sent = 0; sent < total; sent += chunk.length) {
+    if (!sock.write(chunk)) await new Promise((r) => sock.once('drain', r))
+  }
+  await new Promise<void>((r) => sock.end(() => r()))
+  const secs = (performance.now() - start) / 1000
+  sock.destroy()
+  server.close()
+  return total / secs
+}
+
+/** fsyncWriteRate writes `total` bytes sequentially in 4 MiB writes and fdatasyncs once at the end (dd conv=fdatasync); bytes/s. */
+function fsyncWriteRate(dir: string, total: number): number {
+  const file = join(dir, 'seq.bin')
+  const chunk = Buffer.alloc(4 * MiB, 7)
+  const fd = openSync(file, 'w')
+  const start = performance.now()
+  for (let w = 0; w < total; w += chunk.length) writeSync(fd, chunk)
+  fdatasyncSync(fd)
+  const secs = (performance.now() - start) / 1000
+  closeSync(fd)
+  rmSync(file, {force: true})
+  return total / secs
+}
+
+/** BenchCluster is one cluster of real node processes in the shared etcd. */
+interface BenchCluster {
+  ctx: ServiceContext
+  store: EtcdStore
+  ports: Record<string, number>
+  token: string
+  client(id: string): NodeClient
+  startNode(id: string): Promise<void>
+  close(): Promise<void>
+}
+
+async function benchCluster(endpoint: string, name: string, initial: string[], shards: number): Promise<BenchCluster> {
+  const store = new EtcdStore(resolveConnection({flags: {endpoints: endpoint, cluster: name}, env: {}}))
+  const ctx = makeServiceContext(store, {cluster: name})
+  const ports: Record<string, number> = {}
+  for (const id of initial) ports[id] = await freePort()
+  await initCluster(ctx, {shards, rf: 1, nodes: parseNodeSpecs(initial.map((id) => `${id}=127.0.0.1:${ports[id]}`).join(',')), force: false})
+  let token = ''
+  const clients = new Map<string, NodeClient>()
+  const c: BenchCluster = {
+    ctx,
+    store,
+    ports,
+    token,
+    client(id) {
+      let cl = clients.get(id)
+      if (!cl) clients.set(id, (cl = new NodeClient({node: id, address: `127.0.0.1:${ports[id]}`, token, timeoutMs: 60_000})))
+      return cl
+    },
+    async startNode(id) {
+      ports[id] ??= await freePort()
+      spawnCli(['node', 'serve', '--endpoints', endpoint, '--cluster', name, '--id', id, '--listen', `127.0.0.1:${ports[id]}`, '--data-dir', tempDir(`${name}-${id}`)])
+      await waitUntil(`node ${id}`, async () => ((await (await fetch(`http://127.0.0.1:${ports[id]}/healthz`)).json()) as {serving: boolean}).serving)
+    },
+    async close() {
+      await Promise.all([...clients.values()].map((x) => x.destroy()))
+      store.close()
+    },
+  }
+  for (const id of initial) await c.startNode(id)
+  token = c.token = await loadClusterToken(ctx, {create: false})
+  return c
+}
+
+async function shardsOf(c: BenchCluster): Promise<Shard[]> {
+  return (await c.store.listTyped(c.ctx.keys.shardsPrefix, ShardSchema)).items.map((i) => i.value)
+}
+
+/** fillShard writes records into `shard` on its replica: `count` keys of `valueBytes`, in batches of about 4 MiB. */
+async function fillShard(c: BenchCluster, shard: Shard, count: number, valueBytes: number, prefix: string): Promise<void> {
+  const clock = new HybridClock('bench-fill', Date.now)
+  const value = Buffer.alloc(valueBytes, 'x')
+  const perBatch = Math.max(1, Math.floor((4 * MiB) / (valueBytes + 40)))
+  let batch: NodeRecord[] = []
+  const node = c.client(shard.replicas[0]!.node)
+  for (let i = 0, made = 0; made < count && i < count * 100; i++) {
+    const key = Buffer.from(`${prefix}-${i}`)
+    const h = keyHash(key)
+    if (h < shard.range.lo || h >= shard.range.hi) continue
+    batch.push({key, version: formatHlc(clock.now()), value})
+    made++
+    if (batch.length >= perBatch) {
+      await node.apply(shard.id, shard.epoch, batch, 'write')
+      batch = []
+    }
+  }
+  if (batch.length) await node.apply(shard.id, shard.epoch, batch, 'write')
+}
+
+function input(over: Partial<ApplyInput> = {}): Omit<ApplyInput, 'plan'> {
+  return {
+    limits: {maxConcurrent: 4, perNode: 4},
+    throttle: null,
+    nodeThrottle: null,
+    options: {...DEFAULT_EXECUTOR_OPTIONS, drainTimeoutMs: 2000},
+    confirm: async () => true,
+    holder: 'bench-move',
+    ...over,
+  }
+}
+
+async function drain(c: BenchCluster, node: string, over: Partial<ApplyInput>, events: ExecutorEvent[]): Promise<void> {
+  const res = await drainNode(c.ctx, node, input(over), {now: () => Date.now(), sleep: (ms, s) => sleepFor(ms, undefined, {signal: s}).catch(() => {}), emit: (e) => events.push(e)}, new AbortController().signal)
+  if (res.remaining !== 0) throw new Error(`drain of ${node} left ${res.remaining} replica(s): ${JSON.stringify(res.result?.counts)}`)
+}
+
+function phaseAt(events: ExecutorEvent[], phase: string): number {
+  const e = events.find((x) => x.type === 'phase' && x.phase === phase)
+  if (!e) throw new Error(`no ${phase} phase event`)
+  return Date.parse(e.at)
+}
+
+/** ClientLoad is a steady, bounded client load through the router: each op records when it ended, its latency and whether it failed. */
+class ClientLoad {
+  readonly ends: number[] = []
+  readonly latencies: number[] = []
+  readonly failed: number[] = []
+  /** why counts failures by message, so the report says what failed. */
+  readonly why = new Map<string, number>()
+  private stop = false
+  private running: Promise<void> = Promise.resolve()
+
+  constructor(private readonly pool: Pool) {}
+
+  start(): void {
+    const deadline = Date.now() + LOAD_MAX_MS
+    let n = 0
+    const worker = async (w: number) => {
+      while (!this.stop && n < LOAD_MAX_OPS && Date.now() < deadline) {
+        const i = n++
+        const key = `load-${(i * 7 + w) % LOAD_KEYS}`
+        const t0 = performance.now()
+        try {
+          const res = await this.pool.request({method: i % 2 === 0 ? 'PUT' : 'GET', path: `/kv/${key}`, body: i % 2 === 0 ? Buffer.alloc(100, 'v') : undefined})
+          if (res.statusCode >= 300 && res.statusCode !== 404) throw new Error(`HTTP ${res.statusCode} ${(await res.body.text()).slice(0, 60)}`)
+          await res.body.dump()
+          this.latencies.push(performance.now() - t0)
+          this.ends.push(Date.now())
+        } catch (err) {
+          this.failed.push(Date.now())
+          const msg = String((err as Error).message ?? err).slice(0, 80)
+          this.why.set(msg, (this.why.get(msg) ?? 0) + 1)
+        }
+        await sleepFor(LOAD_PACE_MS)
+      }
+    }
+    this.running = Promise.all(Array.from({length: LOAD_WORKERS}, (_, w) => worker(w))).then(() => undefined)
+  }
+
+  async halt(): Promise<void> {
+    this.stop = true
+    await this.running
+  }
+
+  /** p99 is the 99th percentile latency (ms) of the successful ops that ended in [from, to). */
+  p99(from: number, to: number): {p99: number; ops: number} {
+    const xs = this.latencies.filter((_, i) => this.ends[i]! >= from && this.ends[i]! < to).sort((a, b) => a - b)
+    return {p99: xs.length ? xs[Math.min(xs.length - 1, Math.ceil(xs.length * 0.99) - 1)]! : NaN, ops: xs.length}
+  }
+
+  /** longestGap is the longest time (ms) between consecutive successful ops ending in [from, to]. */
+  longestGap(from: number, to: number): number {
+    const ts = this.ends.filter((t) => t >= from && t <= to).sort((a, b) => a - b)
+    let gap = 0
+    for (let i = 1; i < ts.length; i++) gap = Math.max(gap, ts[i]! - ts[i - 1]!)
+    return gap
+  }
+
+  errorsIn(from: number, to: number): number {
+    return this.failed.filter((t) => t >= from && t <= to).length
+  }
+}
+
+/** sampleProgress polls a destination's copy progress every 100 ms until `done` resolves; returns (time, bytes) samples. */
+function sampleProgress(dst: NodeClient, shard: number): {samples: {t: number; bytes: number}[]; stop: () => Promise<void>} {
+  const samples: {t: number; bytes: number}[] = []
+  let stop = false
+  const run = (async () => {
+    for (let i = 0; i < 100_000 && !stop; i++) {
+      const s = await dst.pullStatus(shard).catch(() => undefined)
+      if (s && s.state !== 'idle') samples.push({t: Date.now(), bytes: s.bytes})
+      await sleepFor(100)
+    }
+  })()
+  return {
+    samples,
+    stop: async () => {
+      stop = true
+      await run
+    },
+  }
+}
+
+/** bytesAt interpolates the copied bytes at time `t` from samples. */
+function bytesAt(samples: {t: number; bytes: number}[], t: number): number {
+  let prev = samples[0]!
+  for (const s of samples) {
+    if (s.t >= t) return s.t === prev.t ? s.bytes : prev.bytes + ((s.bytes - prev.bytes) * (t - prev.t)) / (s.t - prev.t)
+    prev = s
+  }
+  return prev.bytes
+}
+
+/** windows returns the rate (bytes/s) of each whole WINDOW_MS window in [from, to). */
+function windows(samples: {t: number; bytes: number}[], from: number, to: number): number[] {
+  const out: number[] = []
+  for (let t = from; t + WINDOW_MS <= to; t += WINDOW_MS) out.push(((bytesAt(samples, t + WINDOW_MS) - bytesAt(samples, t)) * 1000) / WINDOW_MS)
+  return out
+}
+
+const mib = (b: number) => `${(b / MiB).toFixed(1)} MiB/s`
+const rows: [string, string, string, string][] = []
+function row(what: string, measured: string, target: string, met: boolean | null): void {
+  rows.push([what, measured, target, met === null ? '-' : met ? 'met' : 'MISSED'])
+}
+
+async function main(): Promise<void> {
+  const load0 = loadavg()[0]!
+  console.log(`move bench on ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), 1-minute load average ${load0.toFixed(1)} at start; shard ${SHARD_MIB} MiB of 64 KiB values`)
+  const tcp = await loopbackTcpRate(2048 * MiB)
+  const disk = fsyncWriteRate(tempDir('disk'), 1024 * MiB)
+  console.log(`raw loopback TCP ${mib(tcp)}, fsync'd sequential write ${mib(disk)}`)
+
+  const etcd = await startEtcd({dataDir: tempDir('etcd'), name: 'bench-move'})
+  try {
+    // 1. One big shard, unthrottled, under client load through the router.
+    const a = await benchCluster(etcd.endpoint, 'bench-move-a', ['a1', 'a2'], 1)
+    let [big] = await shardsOf(a)
+    const src = big!.replicas[0]!.node
+    const dst = src === 'a1' ? 'a2' : 'a1'
+    const fillStart = Date.now()
+    await fillShard(a, big!, Math.ceil((SHARD_MIB * MiB) / VALUE_BYTES), VALUE_BYTES, 'big')
+    console.log(`filled ${SHARD_MIB} MiB on ${src} in ${((Date.now() - fillStart) / 1000).toFixed(1)} s`)
+    const router = spawnCli(['router', 'serve', '--endpoints', etcd.endpoint, '--cluster', 'bench-move-a', '--id', 'bench-move', '--listen', '127.0.0.1:0'])
+    let address = ''
+    await waitUntil('router', async () => {
+      const m = / on (127\.0\.0\.1:\d+)/.exec(router.stdout())
+      if (!m) return false
+      address = m[1]!
+      return (await fetch(`http://${address}/healthz`)).ok
+    })
+    const pool = new Pool(`http://${address}`, {connections: LOAD_WORKERS, pipelining: 1, keepAliveTimeout: 30_000})
+    const load = new ClientLoad(pool)
+    load.start()
+    await sleepFor(1000) // warm-up
+    const beforeFrom = Date.now()
+    await sleepFor(5000)
+    const beforeTo = Date.now()
+    const ev1: ExecutorEvent[] = []
+    const progress1 = sampleProgress(a.client(dst), big!.id)
+    const applyStart = Date.now()
+    await drain(a, src, {}, ev1)
+    const moveEnd = Date.now()
+    await progress1.stop()
+    const copyFrom = phaseAt(ev1, 'copying')
+    const copyTo = phaseAt(ev1, 'verifying')
+    const firstByte = progress1.samples.find((s) => s.bytes > 0)?.t ?? NaN
+    const copied = progress1.samples.at(-1)?.bytes ?? 0
+    const copyRate = (copied * 1000) / (copyTo - copyFrom)
+    const limit = Math.min(tcp, disk)
+    row(`copy rate, ${SHARD_MIB} MiB shard unthrottled`, `${mib(copyRate)} (${(copied / MiB).toFixed(0)} MiB in ${((copyTo - copyFrom) / 1000).toFixed(1)} s)`, `>= 50 % of min(TCP, disk) = ${mib(limit / 2)}`, copyRate >= limit / 2)
+    row('apply start to first byte copied', `${((firstByte - applyStart) / 1000).toFixed(2)} s`, '< 2 s', firstByte - applyStart < 2000)
+    const pBefore = load.p99(beforeFrom, beforeTo)
+    const pDuring = load.p99(copyFrom, copyTo)
+    row('client p99 during copy vs before', `${pDuring.p99.toFixed(1)} ms vs ${pBefore.p99.toFixed(1)} ms (${pDuring.ops} / ${pBefore.ops} ops)`, '<= 2x before', pDuring.p99 <= 2 * pBefore.p99)
+    await sleepFor(1000)
+    const gap = load.longestGap(copyTo, moveEnd + 1000)
+    row('longest gap between client successes, copy end to move end (cutover)', `${gap} ms`, '< 100 ms', gap < 100)
+    const errs = load.errorsIn(applyStart, moveEnd + 1000)
+    row('client errors during the move', `${errs}${load.why.size ? ` (${[...load.why].map(([m, n]) => `${n}x ${m}`).join('; ')})` : ''}`, '0', errs === 0)
+
+    // 2. The same shard back, at 20 MiB/s, then `throttle set 100MiB/s` mid-copy.
+    await setNodeState(a.ctx, src, 'active')
+    ;[big] = await shardsOf(a)
+    const ev2: ExecutorEvent[] = []
+    const progress2 = sampleProgress(a.client(src), big!.id)
+    const slowMs = Number(process.env.BENCH_SLOW_WINDOWS ?? 2) * WINDOW_MS + 1500
+    let setAt = 0
+    const throttled = drain(a, dst, {throttle: 20 * MiB}, ev2)
+    const setter = (async () => {
+      await waitUntil('the throttled copy to start', async () => progress2.samples.some((s) => s.bytes > 0), 60_000)
+      await sleepFor(slowMs)
+      setAt = Date.now()
+      await setThrottle(a.ctx, 100 * MiB)
+    })()
+    await Promise.all([throttled, setter])
+    await progress2.stop()
+    const s2 = progress2.samples
+    const start2 = s2.find((s) => s.bytes > 0)!.t + 1000 // the first second may carry the bucket's start
+    const end2 = phaseAt(ev2, 'verifying')
+    const w20 = windows(s2, start2, setAt)
+    const within = (xs: number[], r: number) => xs.length > 0 && xs.every((x) => Math.abs(x - r) <= 0.05 * r)
+    row('throttle 20 MiB/s, every 10 s window (cluster = node: one move)', w20.map(mib).join(', ') || 'no whole window', '±5 %', within(w20, 20 * MiB))
+    const after = ((bytesAt(s2, setAt + 2000) - bytesAt(s2, setAt + 1000)) * 1000) / 1000
+    row('after throttle set 100MiB/s: rate in the 2nd second', mib(after), '100 MiB/s ±5 % within 1 s', Math.abs(after - 100 * MiB) <= 5 * MiB)
+    const w100 = windows(s2, setAt + 1000, end2)
+    const tail100 = ((bytesAt(s2, end2) - bytesAt(s2, setAt + 1000)) * 1000) / Math.max(1, end2 - setAt - 1000)
+    row('throttle 100 MiB/s, every 10 s window', w100.length ? w100.map(mib).join(', ') : `no whole window (the rest took ${((end2 - setAt - 1000) / 1000).toFixed(1)} s at ${mib(tail100)})`, '±5 %', w100.length ? within(w100, 100 * MiB) : null)
+    await load.halt()
+    await pool.destroy()
+    await a.close()
+
+    // 3. Verifying a 1M-key shard.
+    const c = await benchCluster(etcd.endpoint, 'bench-move-c', ['c1', 'c2'], 1)
+    const [vs] = await shardsOf(c)
+    const t3 = Date.now()
+    await fillShard(c, vs!, VERIFY_KEYS, 40, 'v')
+    console.log(`filled ${VERIFY_KEYS} small keys in ${((Date.now() - t3) / 1000).toFixed(1)} s`)
+    const ev3: ExecutorEvent[] = []
+    await drain(c, vs!.replicas[0]!.node, {}, ev3)
+    const verifyMs = phaseAt(ev3, 'cutover') - phaseAt(ev3, 'verifying')
+    const smallCopyMs = phaseAt(ev3, 'verifying') - phaseAt(ev3, 'copying')
+    row(`verifying a ${VERIFY_KEYS}-key shard`, `${(verifyMs / 1000).toFixed(2)} s (its copy took ${(smallCopyMs / 1000).toFixed(1)} s)`, '< 1 s', verifyMs < 1000)
+    await c.close()
+
+    // 4. Many small moves onto a new node.
+    const b = await benchCluster(etcd.endpoint, 'bench-move-b', ['b1'], SMALL_MOVES)
+    for (const s of await shardsOf(b)) await fillShard(b, s, 20, 1024, `s${s.id}`)
+    b.ports.b2 = await freePort()
+    await addNode(b.ctx, parseNodeSpecs(`b2=127.0.0.1:${b.ports.b2}`)[0]!, undefined)
+    await b.startNode('b2')
+    const ev4: ExecutorEvent[] = []
+    const t4 = Date.now()
+    await drain(b, 'b1', {limits: {maxConcurrent: 8, perNode: 8}}, ev4)
+    const secs4 = (Date.now() - t4) / 1000
+    const done4 = ev4.filter((e) => e.type === 'phase' && e.phase === 'done').length
+    row(`${SMALL_MOVES} small moves onto a new node (incoming per node 2, max concurrent 8)`, `${(done4 / secs4).toFixed(2)} moves/s (${done4} in ${secs4.toFixed(1)} s)`, 'measured', null)
+    await b.close()
+  } finally {
+    for (const ch of children) ch.kill('SIGKILL')
+    await etcd.stop()
+  }
+  const widths = [0, 1, 2, 3].map((i) => Math.max(...[['measure', 'result', 'target', 'verdict'][i]!.length, ...rows.map((r) => r[i]!.length)]))
+  const line = (r: readonly string[]) => `| ${r.map((x, i) => x.padEnd(widths[i]!)).join(' | ')} |`
+  console.log(`\nraw loopback TCP ${mib(tcp)}; fsync'd sequential write ${mib(disk)} (same run)\n`)
+  console.log(line(['measure', 'result', 'target', 'verdict']))
+  console.log(line(widths.map((w) => '-'.repeat(w))))
+  for (const r of rows) console.log(line(r))
+  console.log(`\n1-minute load average ${loadavg()[0]!.toFixed(1)} at the end (${load0.toFixed(1)} at start)`)
+}
+
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL')
+  for (const d of dirs) rmSync(d, {recursive: true, force: true})
+})
+await main()

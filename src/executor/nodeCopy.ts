@@ -1,0 +1,190 @@
+import {listAlive} from '../cluster/clusterRepo.js'
+import {errorMessage, UserError} from '../errors/errors.js'
+import {type Move} from '../model/move.js'
+import {readReplicas} from '../model/shard.js'
+import {frameBytesFor} from '../node/copyFrames.js'
+import {type NodeClient} from '../node/nodeClient.js'
+import {isNodeRequestError} from '../node/nodeRequestError.js'
+import {type PullStatusResponse} from '../node/protocol.js'
+import {RouterRecordSchema} from '../router/routerRegistration.js'
+import {CopyMeter, stallThreshold, throttleShare} from './copyProgress.js'
+import {chooseCopySources} from './copySources.js'
+import {type ExecutorEnv} from './executorEnv.js'
+import {commitMoveTransition, type FencedMove, readShard} from './moveStore.js'
+
+/** POLL_MS is how often the executor asks the destination for progress (and re-checks the throttle: `throttle set` acts within a second). */
+const POLL_MS = 250
+/** PROGRESS_INTERVAL_MS: progress goes to etcd at most this often per move. */
+const PROGRESS_INTERVAL_MS = 250
+/** THROTTLE_REFRESH_MS: node rates are pushed again this often even unchanged (a restarted node starts unthrottled). */
+const THROTTLE_REFRESH_MS = 2000
+
+/**
+ * CopyGaveUp: a node stayed unreachable (or a source kept failing) past the move's node
+ * retry window. Deliberately not a UserError: the runner treats it as terminal for this
+ * attempt and aborts the move back to its old replica set (before cutover that is safe).
+ */
+export class CopyGaveUp extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'CopyGaveUp'
+  }
+}
+
+/**
+ * copyShard runs a move's copying phase with the destination pulling straight from the
+ * source (node to node): it asks the destination to pull (POST /pull: sources, epoch, this
+ * move's share of the cluster throttle), keeps the nodes' send/receive rates set from
+ * `--node-throttle`, polls the destination's progress and writes it to the move record
+ * (for `moves show`, `top` and the TUI), and commits `verifying` once the destination
+ * reports the copy done. A source that fails is re-chosen under the same rules as before
+ * (chooseCopySources: the `w = 1` rule included) and the destination resumes from its
+ * durable cursor; a destination that restarted is asked again and resumes the same way.
+ * Returns the move as last committed when the executor stops or the move must be
+ * re-stepped (pause is handled here: the pull is cancelled while paused). Throws UserError
+ * for retriable trouble and {@link CopyGaveUp} once a node stayed away past the retry window.
+ */
+export async function copyShard(env: ExecutorEnv, m: FencedMove): Promise<FencedMove> {
+  const move = m.value
+  const dst = await env.client(move.to)
+  const retryMs = await nodeRetryFor(env, move)
+  let sources = await copySourcesFor(env, move)
+  const meter = new CopyMeter(env.now())
+  const pushed = new Map<string, {rates: string; at: number}>()
+  let current = m
+  let lastSave = env.now()
+  let lastBytes: number | undefined
+  let askedRate: number | null | undefined
+  let troubleSince: number | undefined
+  let status: PullStatusResponse | undefined
+  for (;;) {
+    if (env.stopped() || current.value.cancelRequested) return current
+    if (env.control.paused || !env.control.inWindow()) {
+      await dst.cancelPull(move.shard, move.id).catch(() => undefined)
+      while ((env.control.paused || !env.control.inWindow()) && !env.stopped()) await env.sleep(POLL_MS)
+      status = undefined
+      continue
+    }
+    const rate = moveRate(env)
+    try {
+      await pushNodeRates(env, sources, move.to, pushed)
+      if (!status || status.state === 'idle' || status.state === 'cancelled' || status.state === 'failed' || rate !== askedRate || status.moveId !== move.id) {
+        const addressed = await Promise.all(sources.map(async (id) => ({node: id, address: (await env.client(id)).address})))
+        const share = shareOf(env, sources[0]!, move.to)
+        status = await dst.pull(move.shard, {moveId: move.id, epoch: move.epoch, sources: addressed, rate, frameBytes: frameBytesFor(share, env.options.chunkBytes)})
+        askedRate = rate
+      } else {
+        status = await dst.pullStatus(move.shard)
+      }
+    } catch (err) {
+      if (!isNodeRequestError(err) || !err.retriable) throw err
+      troubleSince ??= env.now()
+      if (env.now() - troubleSince > retryMs) throw new CopyGaveUp(`destination ${move.to} unreachable while copying shard ${move.shard}: ${errorMessage(err)} (for ${Math.round((env.now() - troubleSince) / 1000)} s)`)
+      status = undefined
+      await env.sleep(POLL_MS)
+      continue
+    }
+    if (status.state === 'failed') {
+      troubleSince ??= env.now()
+      const what = `copy of shard ${move.shard} into ${move.to} failed${status.failedSource ? ` reading from ${status.failedSource}` : ''}: ${status.error ?? 'unknown error'}`
+      if (!status.failedSource) throw new UserError('PRECONDITION', what, 'the executor retries the copy from its durable cursor')
+      if (env.now() - troubleSince > retryMs) throw new CopyGaveUp(`source ${status.failedSource} unreachable while copying: ${what} (for ${Math.round((env.now() - troubleSince) / 1000)} s)`)
+      // A source that died is replaced by other old voters once its lease is gone (same rules as before the copy began).
+      const next = await copySourcesFor(env, move)
+      if (next.join(',') !== sources.join(',')) env.emit({type: 'info', message: `move ${move.id}: copying from ${next.join(', ')} instead of ${sources.join(', ')} (${status.error ?? 'source failed'})`, at: new Date(env.now()).toISOString()})
+      sources = next
+      await env.sleep(POLL_MS)
+      continue
+    }
+    // Trouble is over once bytes flow again (a refused stream shows `running` until it fails).
+    if (status.state === 'done' || (lastBytes !== undefined && status.bytes > lastBytes)) troubleSince = undefined
+    if (status.state === 'idle' || status.state === 'cancelled') continue
+    const bytes = status.bytes
+    meter.record(env.now(), lastBytes === undefined ? 0 : Math.max(0, bytes - lastBytes))
+    lastBytes = bytes
+    const finished = status.state === 'done'
+    const progress = {...current.value.progress, bytes, keys: status.keys, cursor: status.cursor, rateBytesPerSec: Math.round(meter.rate(env.now())), stalled: finished ? false : meter.stalled(env.now(), stallThreshold(shareOf(env, sources[0]!, move.to)))}
+    if (finished) {
+      env.emit({type: 'progress', move: move.id, bytes, keys: status.keys, totalBytes: progress.totalBytes, rateBytesPerSec: progress.rateBytesPerSec, stalled: false, at: new Date(env.now()).toISOString()})
+      return commitMoveTransition(env.ctx, env.fence, current, {phase: 'verifying', progress})
+    }
+    if (env.now() - lastSave >= PROGRESS_INTERVAL_MS) {
+      current = await commitMoveTransition(env.ctx, env.fence, current, {progress})
+      lastSave = env.now()
+      env.emit({type: 'progress', move: move.id, bytes, keys: status.keys, totalBytes: progress.totalBytes, rateBytesPerSec: progress.rateBytesPerSec, stalled: progress.stalled, at: new Date(env.now()).toISOString()})
+    }
+    await env.sleep(POLL_MS)
+  }
+}
+
+/** moveRate is this move's share of the cluster throttle (the global rate split over the running moves), null when unthrottled. */
+function moveRate(env: ExecutorEnv): number | null {
+  const g = env.throttles.global.currentRate()
+  return g === null ? null : Math.max(1, Math.floor(g / Math.max(1, env.runningMoves?.() ?? 1)))
+}
+
+/** shareOf is the copy rate one move from `source` to `destination` can expect under the live throttles. */
+function shareOf(env: ExecutorEnv, source: string, destination: string): number | null {
+  const t = env.throttles
+  return throttleShare({global: t.global.currentRate(), running: env.runningMoves?.() ?? 1, source: t.node(source).currentRate(), destination: t.node(destination).currentRate()})
+}
+
+/**
+ * pushNodeRates sets `--node-throttle` in the nodes themselves: the send rate on every
+ * source and the receive rate on the destination, when it changed or every
+ * {@link THROTTLE_REFRESH_MS} (a restarted node starts unthrottled). A source that cannot
+ * be reached is skipped: the copy reports it.
+ */
+async function pushNodeRates(env: ExecutorEnv, sources: readonly string[], destination: string, pushed: Map<string, {rates: string; at: number}>): Promise<void> {
+  const wanted = new Map<string, {send?: number | null; receive?: number | null}>()
+  for (const s of sources) wanted.set(s, {send: env.throttles.node(s).currentRate()})
+  wanted.set(destination, {...wanted.get(destination), receive: env.throttles.node(destination).currentRate()})
+  for (const [node, rates] of wanted) {
+    const key = JSON.stringify(rates)
+    const last = pushed.get(node)
+    if (last && last.rates === key && env.now() - last.at < THROTTLE_REFRESH_MS) continue
+    try {
+      await (await env.client(node)).setThrottle(rates)
+      pushed.set(node, {rates: key, at: env.now()})
+    } catch (err) {
+      if (node === destination || !isNodeRequestError(err) || !err.retriable) throw err
+    }
+  }
+}
+
+/** nodeRetryFor is how long the move tolerates an unreachable node: short at rf 1 (writes wait on both copies), longer otherwise. */
+async function nodeRetryFor(env: ExecutorEnv, move: Move): Promise<number> {
+  const shard = await readShard(env.ctx, move.shard)
+  if (!shard) throw new CopyGaveUp(`shard ${move.shard} disappeared`)
+  return readReplicas(shard.value).length <= 1 ? env.options.nodeRetryMs : env.options.nodeRetryReplicatedMs
+}
+
+/**
+ * copySourcesFor picks where the copy reads from: the move's source when it is up (any
+ * write acknowledged before the barrier is on it or on every other old replica);
+ * otherwise the other voters of the old set chooseCopySources allows (merged by LWW on
+ * the destination). Throws UserError(PRECONDITION) when it must wait for the source.
+ */
+async function copySourcesFor(env: ExecutorEnv, move: Move): Promise<string[]> {
+  const alive = await listAlive(env.ctx)
+  if (alive.has(move.from)) return [move.from]
+  const shard = await readShard(env.ctx, move.shard)
+  if (!shard) throw new CopyGaveUp(`shard ${move.shard} disappeared`)
+  const {items} = await env.ctx.store.list(env.ctx.keys.routersPrefix)
+  const routerW = items.map((kv) => {
+    const r = RouterRecordSchema.safeParse(safeJson(kv.value))
+    return r.success ? r.data.w : undefined // an entry we cannot read may be a w = 1 router
+  })
+  const d = chooseCopySources({shard: move.shard, from: move.from, to: move.to, oldSet: readReplicas(shard.value), alive, routerW})
+  if (d.kind === 'wait') throw new UserError('PRECONDITION', d.reason, 'restart the source node; the move resumes, or aborts after its retries')
+  env.emit({type: 'info', message: `move ${move.id}: source ${move.from} is down; copying from ${d.sources.join(', ')}`, at: new Date(env.now()).toISOString()})
+  return d.sources
+}
+
+function safeJson(s: string): unknown {
+  try {
+    return JSON.parse(s)
+  } catch {
+    return undefined
+  }
+}

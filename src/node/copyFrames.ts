@@ -1,0 +1,118 @@
+/**
+ * The copy stream (`GET /v1/shards/{shard}/stream`, media type {@link COPY_STREAM_CONTENT_TYPE}):
+ * one long HTTP response carrying a shard's records as a sequence of length-prefixed frames,
+ * so a destination pulls a whole shard over one connection instead of one request per chunk.
+ * Each frame, little-endian:
+ *
+ *   u32 batchLen · u16 cursorLen · u8 flags (bit 0: last) · cursor (ASCII) · record batch (recordCodec.ts)
+ *
+ * The cursor resumes the scan after the frame's last record (empty on the last frame). A
+ * stream that ends without a last frame was cut: the reader resumes from the last cursor
+ * it applied. Binary, not NDJSON: values are binary and up to 1 MiB, and base64 would add a
+ * third to every byte copied.
+ */
+export const COPY_STREAM_CONTENT_TYPE = 'application/x-shardctl-copy-stream'
+
+const FRAME_HEADER = 4 + 2 + 1
+const FLAG_LAST = 1
+/** MAX_FRAME_BATCH_BYTES bounds one frame's record batch (a page is cut near its size limit; one record may overshoot by 1 MiB). */
+export const MAX_FRAME_BATCH_BYTES = 64 * 1024 * 1024
+
+/** CopyFrame is one decoded frame: its record batch (undecoded), the cursor after it, and whether it ends the stream. */
+export interface CopyFrame {
+  batch: Buffer
+  cursor: string | undefined
+  last: boolean
+}
+
+/** CopyFrameError: the stream is malformed (the reader must drop it and resume from its last applied cursor). */
+export class CopyFrameError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'CopyFrameError'
+  }
+}
+
+/** encodeFrame serialises one frame. `cursor` undefined (or `last`) writes an empty cursor. Throws RangeError for a cursor over 65535 bytes. */
+export function encodeFrame(batch: Buffer, cursor: string | undefined, last: boolean): Buffer {
+  const c = Buffer.from(last ? '' : (cursor ?? ''), 'latin1')
+  if (c.length > 0xffff) throw new RangeError('copy cursor longer than 65535 bytes')
+  const head = Buffer.allocUnsafe(FRAME_HEADER)
+  head.writeUInt32LE(batch.length, 0)
+  head.writeUInt16LE(c.length, 4)
+  head.writeUInt8(last ? FLAG_LAST : 0, 6)
+  return Buffer.concat([head, c, batch])
+}
+
+/**
+ * FrameReader turns stream bytes, pushed in any split, into frames. `push` returns the
+ * frames completed by the bytes so far; it throws {@link CopyFrameError} for an unknown
+ * flag, an oversize batch, or bytes after the last frame.
+ */
+export class FrameReader {
+  private parts: Buffer[] = []
+  private buffered = 0
+  private ended = false
+
+  /** push appends `chunk` and returns every frame it completed, in order. */
+  push(chunk: Buffer): CopyFrame[] {
+    if (this.ended && chunk.length > 0) throw new CopyFrameError('bytes after the last frame')
+    this.parts.push(chunk)
+    this.buffered += chunk.length
+    const out: CopyFrame[] = []
+    for (;;) {
+      if (this.buffered < FRAME_HEADER) return out
+      const head = this.peek(FRAME_HEADER)
+      const batchLen = head.readUInt32LE(0)
+      const cursorLen = head.readUInt16LE(4)
+      const flags = head.readUInt8(6)
+      if (flags & ~FLAG_LAST) throw new CopyFrameError(`copy frame has unknown flags ${flags}`)
+      if (batchLen > MAX_FRAME_BATCH_BYTES) throw new CopyFrameError(`copy frame of ${batchLen} bytes exceeds ${MAX_FRAME_BATCH_BYTES}`)
+      const total = FRAME_HEADER + cursorLen + batchLen
+      if (this.buffered < total) return out
+      const whole = this.peek(total)
+      this.consume(total)
+      const last = (flags & FLAG_LAST) !== 0
+      const cursor = whole.toString('latin1', FRAME_HEADER, FRAME_HEADER + cursorLen)
+      out.push({batch: whole.subarray(FRAME_HEADER + cursorLen), cursor: cursor === '' ? undefined : cursor, last})
+      if (last) {
+        this.ended = true
+        if (this.buffered > 0) throw new CopyFrameError('bytes after the last frame')
+        return out
+      }
+    }
+  }
+
+  /** pending is the number of bytes held that do not yet make a whole frame. */
+  pending(): number {
+    return this.buffered
+  }
+
+  private peek(n: number): Buffer {
+    if (this.parts[0]!.length < n) this.parts = [Buffer.concat(this.parts, this.buffered)]
+    return this.parts[0]!.subarray(0, n)
+  }
+
+  private consume(n: number): void {
+    const first = this.parts[0]!
+    if (first.length === n) this.parts.shift()
+    else this.parts[0] = first.subarray(n)
+    this.buffered -= n
+  }
+}
+
+/** ADAPTIVE_FRAME_SECONDS: a frame carries about this long's worth of bytes at the copy's rate, so a throttled copy stays smooth. */
+const ADAPTIVE_FRAME_SECONDS = 0.1
+/** MIN_FRAME_BYTES keeps very slow copies from paying one frame and one commit per few records. */
+export const MIN_FRAME_BYTES = 16 * 1024
+
+/**
+ * frameBytesFor is the page size a copy stream uses at `rate` bytes/s (null: unthrottled):
+ * about {@link ADAPTIVE_FRAME_SECONDS} of the rate, between {@link MIN_FRAME_BYTES} and
+ * `cap`; `cap` itself when unthrottled (large pages: one commit and one fsync per page).
+ */
+export function frameBytesFor(rate: number | null, cap: number): number {
+  const upper = Math.max(MIN_FRAME_BYTES, Math.floor(cap))
+  if (rate === null) return upper
+  return Math.min(upper, Math.max(MIN_FRAME_BYTES, Math.floor(rate * ADAPTIVE_FRAME_SECONDS)))
+}

@@ -1,0 +1,275 @@
+import {type HashRange} from '../model/range.js'
+import {keyHash} from '../model/hash.js'
+import {errorMessage} from '../errors/errors.js'
+import {TokenBucket} from '../executor/tokenBucket.js'
+import {CopyFrameError, FrameReader} from './copyFrames.js'
+import {type NodeLog} from './nodeLog.js'
+import {spend} from './nodeThrottles.js'
+import {decodeRecords} from './recordCodec.js'
+import {type ApplyResult} from './storageEngine.js'
+
+/** CopySourceAddress names a replica a copy reads from and where it serves. */
+export interface CopySourceAddress {
+  node: string
+  address: string
+}
+
+/** PullSpec is what the executor asks a destination to copy (POST /v1/shards/{shard}/pull). */
+export interface PullSpec {
+  moveId: string
+  shard: number
+  epoch: number
+  /** sources are read one after another, each whole (more than one only when the move's source is down: merged by LWW). */
+  sources: CopySourceAddress[]
+  /** rate is this move's share of the cluster throttle (bytes/s; null: unlimited). */
+  rate: number | null
+  /** frameBytes caps one frame's page (the frame size adapts to the rate under it). */
+  frameBytes: number
+}
+
+/** PULL_STATES: running, done (every source read to its end), failed (see `error`), cancelled, idle (nothing known for the shard). */
+export const PULL_STATES = ['running', 'done', 'failed', 'cancelled', 'idle'] as const
+/** PullState is one of {@link PULL_STATES}. */
+export type PullState = (typeof PULL_STATES)[number]
+
+/** PullStatus is a destination's report on a shard's copy (GET /v1/shards/{shard}/pull). */
+export interface PullStatus {
+  shard: number
+  moveId: string | null
+  epoch: number
+  state: PullState
+  /** bytes and keys applied so far for this move (across restarts and source changes). */
+  bytes: number
+  keys: number
+  /** cursor is the durable resume point in the current source (null: its start, or done). */
+  cursor: string | null
+  /** source is the replica being read now (or last). */
+  source: string | null
+  rate: number | null
+  error: string | null
+  /** errorCode is the node error code behind `error` when there was one (STALE_EPOCH, NODE_UNREACHABLE, ...). */
+  errorCode: string | null
+  /** failedSource names the source that failed (unreachable, cut the stream, refused), null when the destination itself failed. */
+  failedSource: string | null
+}
+
+/** PersistedPull is a copy's durable state (engine meta `copy/<shard>`), written in the same transaction as each batch. */
+interface PersistedPull {
+  moveId: string
+  epoch: number
+  sources: string[]
+  sourceIndex: number
+  cursor: string | null
+  /** startCursor is where every source after the first starts: the end of a prefix copied whole from a source that held every acknowledged write. */
+  startCursor: string | null
+  bytes: number
+  keys: number
+  done: boolean
+}
+
+/** CopyPullerDeps are the destination's side of a copy, injected. */
+export interface CopyPullerDeps {
+  engine: {applyCopyBatch(records: ReturnType<typeof decodeRecords>, name: string, state: string): ApplyResult; metaValue(name: string): string | undefined; setMetaValue(name: string, value: string | null): void}
+  /**
+   * openStream asks `source` for its copy stream of `shard` at `epoch` from `cursor` and
+   * yields the response bytes. Throws (or the iteration throws) an error with a `code`
+   * when the source refuses or cannot be reached.
+   */
+  openStream(source: CopySourceAddress, shard: number, epoch: number, cursor: string | undefined, frameBytes: number, signal: AbortSignal): AsyncIterable<Buffer>
+  /**
+   * fence resolves to the shard's range while this node may still take the copy at
+   * `epoch` (a write role at exactly that epoch, and no orphan sweep on the range); it
+   * throws a coded error once it may not.
+   */
+  fence(shard: number, epoch: number): Promise<HashRange>
+  /** receive is the node's receive bucket, shared by every copy it pulls. */
+  receive: TokenBucket
+  now: () => number
+  sleep: (ms: number) => Promise<void>
+  log: NodeLog
+}
+
+interface Job {
+  spec: PullSpec
+  state: PullState
+  persisted: PersistedPull
+  bucket: TokenBucket
+  abort: AbortController
+  error: string | null
+  errorCode: string | null
+  failedSource: string | null
+  finished: Promise<void>
+}
+
+/** metaName is where a shard's copy state is kept in the engine's meta table. */
+function metaName(shard: number): string {
+  return `copy/${shard}`
+}
+
+/**
+ * CopyPuller runs the copies a destination node pulls: one job per shard, each streaming
+ * record frames from its sources (copyFrames.ts) and applying each frame as one
+ * transaction with its resume cursor (StorageEngine.applyCopyBatch: one fsync per frame),
+ * fenced by epoch before every frame and throttled by the move's bucket and the node's
+ * receive bucket. A job never retries a failed source itself: it stops and reports which
+ * source failed, and the executor decides (same source again, or other replicas). Asking
+ * again for the same move and epoch resumes from the durable cursor, after a failure or a
+ * restart of this node; a different move or epoch starts over.
+ */
+export class CopyPuller {
+  private readonly jobs = new Map<number, Job>()
+
+  constructor(private readonly deps: CopyPullerDeps) {}
+
+  /**
+   * pull starts (or keeps running, with the new rate) the copy `spec` names and returns its
+   * status. Idempotent: asking again for a running copy of the same move, epoch and
+   * sources only updates its rate; a finished one stays done. A running copy of another
+   * move or epoch for the shard is cancelled first.
+   */
+  pull(spec: PullSpec): PullStatus {
+    const running = this.jobs.get(spec.shard)
+    if (running && running.state === 'running') {
+      if (running.spec.moveId === spec.moveId && running.spec.epoch === spec.epoch && sameSources(running.spec.sources, spec.sources)) {
+        running.spec = {...running.spec, rate: spec.rate, frameBytes: spec.frameBytes}
+        if (running.bucket.currentRate() !== spec.rate) running.bucket.setRate(spec.rate)
+        return this.status(spec.shard)
+      }
+      running.abort.abort()
+      running.state = 'cancelled'
+    }
+    const persisted = this.resumePoint(spec)
+    const job: Job = {spec, state: persisted.done ? 'done' : 'running', persisted, bucket: new TokenBucket(spec.rate, this.deps.now), abort: new AbortController(), error: null, errorCode: null, failedSource: null, finished: Promise.resolve()}
+    this.jobs.set(spec.shard, job)
+    if (job.state === 'running') {
+      this.deps.log.info('copy started', {shard: spec.shard, epoch: spec.epoch, move: spec.moveId, sources: spec.sources.map((s) => s.node), resumeAt: persisted.cursor, bytesBefore: persisted.bytes})
+      job.finished = this.run(job)
+    }
+    return this.status(spec.shard)
+  }
+
+  /** status reports the shard's copy: the job in memory, else what is persisted (state idle: the executor should ask again). */
+  status(shard: number): PullStatus {
+    const job = this.jobs.get(shard)
+    if (job) {
+      const p = job.persisted
+      return {shard, moveId: job.spec.moveId, epoch: job.spec.epoch, state: job.state, bytes: p.bytes, keys: p.keys, cursor: p.cursor, source: job.spec.sources[Math.min(p.sourceIndex, job.spec.sources.length - 1)]?.node ?? null, rate: job.bucket.currentRate(), error: job.error, errorCode: job.errorCode, failedSource: job.failedSource}
+    }
+    const p = this.readPersisted(shard)
+    return {shard, moveId: p?.moveId ?? null, epoch: p?.epoch ?? 0, state: p?.done ? 'done' : 'idle', bytes: p?.bytes ?? 0, keys: p?.keys ?? 0, cursor: p?.cursor ?? null, source: null, rate: null, error: null, errorCode: null, failedSource: null}
+  }
+
+  /** cancel stops the shard's copy (if `moveId` is given, only that move's) and waits for it to stop; the durable cursor stays. */
+  async cancel(shard: number, moveId?: string): Promise<PullStatus> {
+    const job = this.jobs.get(shard)
+    if (job && (moveId === undefined || job.spec.moveId === moveId) && job.state === 'running') {
+      job.abort.abort()
+      job.state = 'cancelled'
+      await job.finished
+    }
+    return this.status(shard)
+  }
+
+  /** forget cancels the shard's copy and deletes its durable state (its data is being dropped: a later copy starts afresh). */
+  async forget(shard: number): Promise<void> {
+    await this.cancel(shard)
+    this.jobs.delete(shard)
+    this.deps.engine.setMetaValue(metaName(shard), null)
+  }
+
+  /** close cancels every running copy and waits for them (node shutdown). */
+  async close(): Promise<void> {
+    await Promise.all([...this.jobs.keys()].map((s) => this.cancel(s)))
+  }
+
+  private readPersisted(shard: number): PersistedPull | undefined {
+    const raw = this.deps.engine.metaValue(metaName(shard))
+    if (!raw) return undefined
+    try {
+      return JSON.parse(raw) as PersistedPull
+    } catch {
+      return undefined // unreadable state: start over (re-copying is safe, LWW)
+    }
+  }
+
+  /**
+   * resumePoint is where `spec` starts: the durable state of the same move and epoch when
+   * there is one (done stays done; a changed source list restarts the sources at the end
+   * of the prefix copied whole from a source that held every acknowledged write), else
+   * the beginning.
+   */
+  private resumePoint(spec: PullSpec): PersistedPull {
+    const names = spec.sources.map((s) => s.node)
+    const p = this.readPersisted(spec.shard)
+    const fresh: PersistedPull = {moveId: spec.moveId, epoch: spec.epoch, sources: names, sourceIndex: 0, cursor: null, startCursor: null, bytes: 0, keys: 0, done: false}
+    if (!p || p.moveId !== spec.moveId || p.epoch !== spec.epoch) return fresh
+    if (p.done || sameNames(p.sources, names)) return p
+    // A single-source prefix is complete (that source held every acknowledged write up to
+    // its cursor); a multi-source one is complete only up to where all its sources started.
+    const start = p.sources.length === 1 ? p.cursor : p.startCursor
+    return {...fresh, cursor: start, startCursor: start, bytes: p.bytes, keys: p.keys}
+  }
+
+  private async run(job: Job): Promise<void> {
+    const {spec} = job
+    const p = job.persisted
+    const name = metaName(spec.shard)
+    while (p.sourceIndex < spec.sources.length) {
+      const source = spec.sources[p.sourceIndex]!
+      let sawLast = false
+      let sourceFault = true
+      try {
+        const reader = new FrameReader()
+        const frameBytes = spec.frameBytes
+        for await (const chunk of this.deps.openStream(source, spec.shard, spec.epoch, p.cursor ?? undefined, frameBytes, job.abort.signal)) {
+          for (const frame of reader.push(chunk)) {
+            if (job.abort.signal.aborted) return
+            const records = decodeRecords(frame.batch)
+            sourceFault = false
+            const range = await this.deps.fence(spec.shard, spec.epoch)
+            for (const r of records) {
+              const h = keyHash(r.key)
+              if (h < range.lo || h >= range.hi) throw Object.assign(new CopyFrameError(`source ${source.node} sent a key hashing to ${h}, outside shard ${spec.shard}'s range`), {code: 'INTERNAL'})
+            }
+            if (!(await spend([job.bucket, this.deps.receive], frame.batch.length, this.deps.sleep, job.abort.signal))) return
+            // Fenced again after waiting: the throttle may have held the frame across an epoch change.
+            await this.deps.fence(spec.shard, spec.epoch)
+            if (job.abort.signal.aborted) return
+            const next: PersistedPull = {...p, bytes: p.bytes + frame.batch.length, keys: p.keys + records.length}
+            if (frame.last) {
+              next.sourceIndex = p.sourceIndex + 1
+              next.cursor = next.startCursor
+              next.done = next.sourceIndex >= spec.sources.length
+              sawLast = true
+            } else next.cursor = frame.cursor ?? null
+            this.deps.engine.applyCopyBatch(records, name, JSON.stringify(next))
+            Object.assign(p, next)
+            sourceFault = true
+          }
+        }
+        if (job.abort.signal.aborted) return
+        if (!sawLast) throw Object.assign(new Error(`the copy stream from ${source.node} ended before its last frame`), {code: 'NODE_UNREACHABLE'})
+      } catch (err) {
+        if (job.abort.signal.aborted) return
+        // A fault while reading the stream is the source's; one in fencing or applying is ours.
+        const code = (err as {code?: unknown}).code
+        job.state = 'failed'
+        job.error = errorMessage(err)
+        job.errorCode = typeof code === 'string' ? code : err instanceof CopyFrameError ? 'INTERNAL' : null
+        job.failedSource = sourceFault ? source.node : null
+        this.deps.log.warn('copy failed', {shard: spec.shard, epoch: spec.epoch, move: spec.moveId, source: source.node, sourceFault, error: job.error})
+        return
+      }
+    }
+    job.state = 'done'
+    this.deps.log.info('copy done', {shard: spec.shard, epoch: spec.epoch, move: spec.moveId, bytes: p.bytes, keys: p.keys})
+  }
+}
+
+function sameSources(a: readonly CopySourceAddress[], b: readonly CopySourceAddress[]): boolean {
+  return a.length === b.length && a.every((s, i) => s.node === b[i]!.node && s.address === b[i]!.address)
+}
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((s, i) => s === b[i])
+}

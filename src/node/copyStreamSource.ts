@@ -1,0 +1,78 @@
+import {type ServerResponse} from 'node:http'
+import {type HashRange} from '../model/range.js'
+import {encodeFrame} from './copyFrames.js'
+import {spend} from './nodeThrottles.js'
+import {encodeRecords} from './recordCodec.js'
+import {type StorageEngine} from './storageEngine.js'
+import {type TokenBucket} from '../executor/tokenBucket.js'
+
+/** CopyStreamSource is what one copy stream reads from and answers to. */
+export interface CopyStreamSource {
+  engine: StorageEngine
+  range: HashRange
+  /** cursor resumes after a position a previous stream reached (undefined: from the start). */
+  cursor: string | undefined
+  /** frameBytes is the page size of one frame (see frameBytesFor). */
+  frameBytes: number
+  /** fenceLost names why the node may no longer serve this copy (epoch moved on, role gone), or undefined while it may. */
+  fenceLost: () => string | undefined
+  /** buckets are spent per frame before it is written (the node's send bucket). */
+  buckets: readonly TokenBucket[]
+  sleep: (ms: number) => Promise<void>
+  /** onBytes counts bytes sent (metrics). */
+  onBytes?: (n: number) => void
+}
+
+/**
+ * writeCopyStream writes the range's records to `res` as copy frames (copyFrames.ts),
+ * page by page from `cursor`, until the last frame or until the reader goes away. Each
+ * page is read just before it is sent (records written meanwhile may or may not appear:
+ * the copy runs beside dual writes, and LWW makes either fine); it waits for the socket to
+ * drain before reading the next page, so a slow destination bounds the source's memory.
+ * When the fence is lost mid-stream the response is destroyed without a last frame: the
+ * reader sees a cut stream and asks again, to be refused with the reason. Headers must
+ * have been sent by the caller.
+ */
+export async function writeCopyStream(src: CopyStreamSource, res: ServerResponse): Promise<'done' | 'closed' | 'fenced'> {
+  const closed = new AbortController()
+  res.once('close', () => closed.abort())
+  let cursor = src.cursor
+  for (;;) {
+    if (closed.signal.aborted) return 'closed'
+    if (src.fenceLost() !== undefined) {
+      res.destroy()
+      return 'fenced'
+    }
+    const page = src.engine.scan(src.range, cursor, src.frameBytes)
+    const batch = encodeRecords(page.records)
+    if (!(await spend(src.buckets, batch.length, src.sleep, closed.signal))) return 'closed'
+    const last = page.cursor === undefined
+    const ok = res.write(encodeFrame(batch, page.cursor, last))
+    src.onBytes?.(batch.length)
+    if (last) {
+      res.end()
+      return 'done'
+    }
+    cursor = page.cursor
+    if (!ok) {
+      await drainedOrClosed(res, closed.signal)
+    } else {
+      // Let requests in between pages even when the socket keeps up.
+      await new Promise((r) => setImmediate(r))
+    }
+  }
+}
+
+/** drainedOrClosed resolves when `res` drains or `signal` aborts, removing both listeners (one stream writes thousands of pages). */
+function drainedOrClosed(res: ServerResponse, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve()
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    res.once('drain', done)
+    signal.addEventListener('abort', done, {once: true})
+  })
+}

@@ -1,0 +1,255 @@
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {afterEach, describe, expect, it} from 'vitest'
+import {TokenBucket} from '../../src/executor/tokenBucket.js'
+import {HASH_SPACE} from '../../src/model/hash.js'
+import {formatHlc} from '../../src/model/hlc.js'
+import {type HashRange} from '../../src/model/range.js'
+import {encodeFrame} from '../../src/node/copyFrames.js'
+import {type CopySourceAddress, CopyPuller, type PullSpec} from '../../src/node/copyPuller.js'
+import {jsonLog} from '../../src/log/jsonLog.js'
+import {type NodeRecord} from '../../src/node/protocol.js'
+import {encodeRecords} from '../../src/node/recordCodec.js'
+import {StorageEngine} from '../../src/node/storageEngine.js'
+
+const ALL: HashRange = {lo: 0, hi: HASH_SPACE}
+const dirs: string[] = []
+const engines: StorageEngine[] = []
+const log = jsonLog({}, () => {})
+
+function engineAt(dir = mkdtempSync(join(tmpdir(), 'shardctl-puller-'))): {engine: StorageEngine; dir: string} {
+  if (!dirs.includes(dir)) dirs.push(dir)
+  const engine = StorageEngine.open({dir, tombstoneGraceMs: 3_600_000, synchronous: 'NORMAL'})
+  engines.push(engine)
+  return {engine, dir}
+}
+
+afterEach(() => {
+  for (const e of engines.splice(0)) e.close()
+  for (const d of dirs.splice(0)) rmSync(d, {recursive: true, force: true})
+})
+
+const v = (wall: number, counter = 0) => formatHlc({wall, counter, writer: 'w'})
+const rec = (key: string, version: string, value: string | null): NodeRecord => ({key: Buffer.from(key), version, value: value === null ? null : Buffer.from(value)})
+
+async function fill(engine: StorageEngine, n: number, wall = 1_000_000): Promise<void> {
+  const records = Array.from({length: n}, (_, i) => rec(`key-${i}`, v(wall, i), i % 17 === 0 ? null : `value-${i}-${'x'.repeat(100)}`))
+  await engine.apply(records)
+}
+
+/**
+ * FakeSources serve copy frames straight from source engines (the same scan and framing as
+ * the node's stream handler), and can cut a stream after some frames, as a source that
+ * dies mid-stream does. `opened` records each stream's source and start cursor.
+ */
+class FakeSources {
+  readonly opened: {node: string; cursor: string | undefined}[] = []
+  cutAfter: number | undefined
+
+  constructor(private readonly engines: Record<string, StorageEngine>) {}
+
+  async *open(source: CopySourceAddress, _shard: number, _epoch: number, cursor: string | undefined, frameBytes: number, signal: AbortSignal): AsyncGenerator<Buffer> {
+    this.opened.push({node: source.node, cursor})
+    const engine = this.engines[source.node]
+    if (!engine) throw Object.assign(new Error(`node ${source.node}: ECONNREFUSED`), {code: 'NODE_UNREACHABLE'})
+    let at = cursor
+    for (let frames = 0; ; frames++) {
+      if (signal.aborted) return
+      if (this.cutAfter !== undefined && frames >= this.cutAfter) throw Object.assign(new Error(`node ${source.node}: copy stream broke: ECONNRESET`), {code: 'NODE_UNREACHABLE'})
+      const page = engine.scan(ALL, at, frameBytes)
+      const last = page.cursor === undefined
+      const wire = encodeFrame(encodeRecords(page.records), page.cursor, last)
+      // Deliver in two pieces: frames need not arrive whole.
+      yield wire.subarray(0, 5)
+      yield wire.subarray(5)
+      if (last) return
+      at = page.cursor
+      await new Promise((r) => setImmediate(r))
+    }
+  }
+}
+
+function puller(dest: StorageEngine, sources: FakeSources, over: Partial<ConstructorParameters<typeof CopyPuller>[0]> = {}): CopyPuller {
+  return new CopyPuller({
+    engine: dest,
+    openStream: (s, shard, epoch, cursor, frameBytes, signal) => sources.open(s, shard, epoch, cursor, frameBytes, signal),
+    fence: async () => ALL,
+    receive: new TokenBucket(null, Date.now),
+    now: Date.now,
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    log,
+    ...over,
+  })
+}
+
+const spec = (over: Partial<PullSpec> = {}): PullSpec => ({moveId: 'm1', shard: 1, epoch: 3, sources: [{node: 'a', address: '127.0.0.1:1'}], rate: null, frameBytes: 16 * 1024, ...over})
+
+async function settle(p: CopyPuller, shard = 1): Promise<ReturnType<CopyPuller['status']>> {
+  for (let i = 0; i < 2000; i++) {
+    const s = p.status(shard)
+    if (s.state !== 'running') return s
+    await new Promise((r) => setTimeout(r, 5))
+  }
+  throw new Error('copy did not settle in 10 s')
+}
+
+describe('CopyPuller', {timeout: 30_000}, () => {
+  it('given a source, when pulled, then the destination holds exactly its records (digests equal) and reports bytes and keys', async () => {
+    const a = engineAt().engine
+    await fill(a, 2000)
+    const dest = engineAt().engine
+    const p = puller(dest, new FakeSources({a}))
+    expect(p.pull(spec()).state).toBe('running')
+    const s = await settle(p)
+    expect(s).toMatchObject({state: 'done', keys: 2000, error: null, cursor: null})
+    expect(s.bytes).toBeGreaterThan(2000 * 100)
+    expect(dest.digest(ALL)).toEqual(a.digest(ALL))
+    // Asking again for a finished copy does nothing and stays done.
+    expect(p.pull(spec()).state).toBe('done')
+  })
+
+  it('keeps the newer of a concurrent write and the copied record (LWW), and copies tombstones', async () => {
+    const a = engineAt().engine
+    await a.apply([rec('k1', v(10), 'old'), rec('k2', v(10), 'copied'), rec('k3', v(10), null)])
+    const dest = engineAt().engine
+    await dest.apply([rec('k1', v(20), 'written during the move'), rec('k2', v(5), 'older')])
+    const p = puller(dest, new FakeSources({a}))
+    p.pull(spec())
+    expect((await settle(p)).state).toBe('done')
+    expect(dest.get(Buffer.from('k1'))?.value?.toString()).toBe('written during the move')
+    expect(dest.get(Buffer.from('k2'))?.value?.toString()).toBe('copied')
+    expect(dest.get(Buffer.from('k3'))).toMatchObject({value: null, version: v(10)})
+  })
+
+  it('given a source that dies mid-stream, then it reports that source, and asking again resumes from the durable cursor, not the start', async () => {
+    const a = engineAt().engine
+    await fill(a, 2000)
+    const dest = engineAt().engine
+    const sources = new FakeSources({a})
+    sources.cutAfter = 3
+    const p = puller(dest, sources)
+    p.pull(spec())
+    const failed = await settle(p)
+    expect(failed).toMatchObject({state: 'failed', failedSource: 'a', errorCode: 'NODE_UNREACHABLE'})
+    expect(failed.cursor).not.toBeNull()
+    expect(failed.keys).toBeGreaterThan(0)
+    expect(failed.keys).toBeLessThan(2000)
+    sources.cutAfter = undefined
+    p.pull(spec())
+    const done = await settle(p)
+    expect(done.state).toBe('done')
+    expect(sources.opened.map((o) => o.cursor)).toEqual([undefined, failed.cursor])
+    // Keys are counted once: the resumed stream started after what was applied.
+    expect(done.keys).toBe(2000)
+    expect(dest.digest(ALL)).toEqual(a.digest(ALL))
+  })
+
+  it('given a destination restart mid-copy, then a new puller on the same data resumes from the persisted cursor', async () => {
+    const a = engineAt().engine
+    await fill(a, 1500)
+    const d = engineAt()
+    const sources = new FakeSources({a})
+    sources.cutAfter = 4
+    const first = puller(d.engine, sources)
+    first.pull(spec())
+    const cut = await settle(first)
+    await first.close()
+    d.engine.close()
+    const reopened = engineAt(d.dir).engine
+    sources.cutAfter = undefined
+    const second = puller(reopened, sources)
+    expect(second.status(1)).toMatchObject({state: 'idle', moveId: 'm1', cursor: cut.cursor, keys: cut.keys})
+    second.pull(spec())
+    expect((await settle(second)).state).toBe('done')
+    expect(sources.opened.at(-1)!.cursor).toBe(cut.cursor)
+    expect(reopened.digest(ALL)).toEqual(a.digest(ALL))
+    // A restart after the copy finished still reports it done.
+    reopened.close()
+    expect(puller(engineAt(d.dir).engine, sources).status(1).state).toBe('done')
+  })
+
+  it('given the source down, when other replicas are named, then each is read from the single-source cursor on, and a different move starts over', async () => {
+    const a = engineAt().engine
+    await fill(a, 1200)
+    const b = engineAt().engine
+    const c = engineAt().engine
+    await fill(b, 1200)
+    await fill(c, 1200)
+    await c.apply([rec('key-7', v(2_000_000), 'newest on c')])
+    const dest = engineAt().engine
+    const sources = new FakeSources({a, b, c})
+    sources.cutAfter = 2
+    const p = puller(dest, sources)
+    p.pull(spec())
+    const cut = await settle(p)
+    sources.cutAfter = undefined
+    p.pull(spec({sources: [{node: 'b', address: '127.0.0.1:2'}, {node: 'c', address: '127.0.0.1:3'}]}))
+    expect((await settle(p)).state).toBe('done')
+    expect(sources.opened.slice(1)).toEqual([
+      {node: 'b', cursor: cut.cursor},
+      {node: 'c', cursor: cut.cursor},
+    ])
+    expect(dest.get(Buffer.from('key-7'))?.value?.toString()).toBe('newest on c')
+    p.pull(spec({moveId: 'm2'}))
+    await settle(p)
+    expect(sources.opened.at(-1)).toEqual({node: 'a', cursor: undefined})
+  })
+
+  it('stops at a lost fence without applying the frame, blaming no source', async () => {
+    const a = engineAt().engine
+    await fill(a, 1000)
+    const dest = engineAt().engine
+    let frames = 0
+    const p = puller(dest, new FakeSources({a}), {
+      fence: async () => {
+        if (++frames > 4) throw Object.assign(new Error('shard 1 is at epoch 4; the request carried 3'), {code: 'STALE_EPOCH'})
+        return ALL
+      },
+    })
+    p.pull(spec())
+    const s = await settle(p)
+    expect(s).toMatchObject({state: 'failed', failedSource: null, errorCode: 'STALE_EPOCH'})
+    // Two fence checks per frame (before and after the throttle): two frames applied.
+    expect(s.keys).toBe(dest.totals().keys)
+    expect(s.keys).toBeLessThan(1000)
+  })
+
+  it('spends every frame at the move rate: the waits add up to bytes / rate beyond the one-second burst', async () => {
+    const a = engineAt().engine
+    await fill(a, 3000)
+    const dest = engineAt().engine
+    let t = 0
+    const p = puller(dest, new FakeSources({a}), {
+      now: () => t,
+      sleep: async (ms) => {
+        t += ms
+      },
+    })
+    const rate = 64 * 1024
+    p.pull(spec({rate}))
+    const s = await settle(p)
+    expect(s.state).toBe('done')
+    const expected = ((s.bytes - rate) / rate) * 1000
+    // Rounding: each wait is rounded up to a whole ms.
+    expect(t).toBeGreaterThanOrEqual(expected - 1)
+    expect(t).toBeLessThanOrEqual(expected + 50)
+  })
+
+  it('forget cancels a running copy and deletes its state: the next pull of the same move starts over', async () => {
+    const a = engineAt().engine
+    await fill(a, 1000)
+    const dest = engineAt().engine
+    const sources = new FakeSources({a})
+    sources.cutAfter = 2
+    const p = puller(dest, sources)
+    p.pull(spec())
+    await settle(p)
+    await p.forget(1)
+    expect(p.status(1).state).toBe('idle')
+    sources.cutAfter = undefined
+    p.pull(spec())
+    await settle(p)
+    expect(sources.opened.at(-1)!.cursor).toBeUndefined()
+  })
+})

@@ -1,0 +1,189 @@
+import {mkdtempSync, rmSync} from 'node:fs'
+import {createServer, type Server} from 'node:http'
+import {type AddressInfo} from 'node:net'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {HASH_SPACE} from '../../src/model/hash.js'
+import {formatHlc} from '../../src/model/hlc.js'
+import {type ReplicaRole, type Shard} from '../../src/model/shard.js'
+import {LoadMeter} from '../../src/node/loadMeter.js'
+import {NodeClient} from '../../src/node/nodeClient.js'
+import {NodeHttpApi} from '../../src/node/nodeHttpApi.js'
+import {isNodeRequestError} from '../../src/node/nodeRequestError.js'
+import {NodeThrottles} from '../../src/node/nodeThrottles.js'
+import {type HeldShard, type ShardView} from '../../src/node/shardMapFollower.js'
+import {StorageEngine} from '../../src/node/storageEngine.js'
+
+const TOKEN = 'unit-test-token-0123456789'
+const ALL = {lo: 0, hi: HASH_SPACE}
+
+/** OneShardMap is a node's view of shard 1, which the test edits (no etcd: refresh returns the same). */
+class OneShardMap implements ShardView {
+  shard: Shard = {id: 1, range: ALL, epoch: 5, replicas: [{node: 'src', role: 'voter'}, {node: 'dst', role: 'joining'}]}
+  constructor(private readonly self: string) {}
+  get(id: number) {
+    return id === 1 ? this.shard : undefined
+  }
+  async refresh(id: number) {
+    return this.get(id)
+  }
+  roleOf(shard: Shard): ReplicaRole | undefined {
+    return shard.replicas.find((r) => r.node === this.self)?.role
+  }
+  held(): HeldShard[] {
+    const role = this.roleOf(this.shard)
+    return role ? [{shard: this.shard, role}] : []
+  }
+  all() {
+    return [this.shard]
+  }
+  mapRevision() {
+    return 1n
+  }
+}
+
+interface Side {
+  engine: StorageEngine
+  map: OneShardMap
+  server: Server
+  client: NodeClient
+  dir: string
+}
+
+const quiet = {info() {}, warn() {}, error() {}}
+let src: Side
+let dst: Side
+const peers: NodeClient[] = []
+
+async function side(id: string): Promise<Side> {
+  const dir = mkdtempSync(join(tmpdir(), `shardctl-copyapi-${id}-`))
+  const engine = StorageEngine.open({dir, tombstoneGraceMs: 3_600_000, synchronous: 'NORMAL'})
+  const map = new OneShardMap(id)
+  const api = new NodeHttpApi({
+    nodeId: id,
+    token: Buffer.from(TOKEN),
+    engine,
+    map,
+    meter: new LoadMeter(Date.now()),
+    log: quiet,
+    serving: () => true,
+    draining: () => false,
+    copy: {
+      peer: (s) => {
+        const c = new NodeClient({node: s.node, address: s.address, token: TOKEN})
+        peers.push(c)
+        return c
+      },
+      throttles: new NodeThrottles(Date.now),
+    },
+  })
+  const server = createServer(api.handle)
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const client = new NodeClient({node: id, address: `127.0.0.1:${(server.address() as AddressInfo).port}`, token: TOKEN, timeoutMs: 5000})
+  return {engine, map, server, client, dir}
+}
+
+async function settle(c: NodeClient): Promise<Awaited<ReturnType<NodeClient['pullStatus']>>> {
+  for (let i = 0; i < 1000; i++) {
+    const s = await c.pullStatus(1)
+    if (s.state !== 'running') return s
+    await new Promise((r) => setTimeout(r, 10))
+  }
+  throw new Error('copy did not settle in 10 s')
+}
+
+async function codeOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p
+    return 'ok'
+  } catch (err) {
+    if (isNodeRequestError(err)) return err.code
+    throw err
+  }
+}
+
+beforeAll(async () => {
+  src = await side('src')
+  dst = await side('dst')
+  const records = Array.from({length: 3000}, (_, i) => ({key: Buffer.from(`k${i}`), version: formatHlc({wall: 1_000_000 + i, counter: 0, writer: 'w'}), value: i % 11 === 0 ? null : Buffer.alloc(300, i % 256)}))
+  await src.engine.apply(records)
+})
+
+afterAll(async () => {
+  for (const c of [...peers, src.client, dst.client]) await c.destroy()
+  for (const s of [src, dst]) {
+    s.server.closeAllConnections()
+    await new Promise((r) => s.server.close(r))
+    s.engine.close()
+    rmSync(s.dir, {recursive: true, force: true})
+  }
+})
+
+const pullReq = (over: Partial<Parameters<NodeClient['pull']>[1]> = {}) => ({moveId: 'm1', epoch: 5, sources: [{node: 'src', address: src.client.address}], rate: null, frameBytes: 64 * 1024, ...over})
+
+describe('node-to-node copy over HTTP', {timeout: 30_000}, () => {
+  it('given a joining destination, when asked to pull, then it streams the whole shard from the source (digests equal)', async () => {
+    expect((await dst.client.pull(1, pullReq())).state).toBe('running')
+    const s = await settle(dst.client)
+    expect(s).toMatchObject({state: 'done', keys: 3000, source: 'src'})
+    expect(dst.engine.digest(ALL)).toEqual(src.engine.digest(ALL))
+  })
+
+  it('is fenced at both ends: a destination that is not a replica, an old epoch, or a source at another epoch are refused', async () => {
+    expect(await codeOf(dst.client.pull(1, pullReq({moveId: 'm2', epoch: 4})))).toBe('STALE_EPOCH')
+    dst.map.shard = {...dst.map.shard, replicas: [{node: 'src', role: 'voter'}]}
+    try {
+      expect(await codeOf(dst.client.pull(1, pullReq({moveId: 'm2'})))).toBe('NOT_OWNER')
+    } finally {
+      dst.map.shard = {...dst.map.shard, replicas: [{node: 'src', role: 'voter'}, {node: 'dst', role: 'joining'}]}
+    }
+    // The source moved on (epoch 6) while the destination still copies at 5: the copy fails, naming the source.
+    src.map.shard = {...src.map.shard, epoch: 6}
+    try {
+      await dst.client.pull(1, pullReq({moveId: 'm3'}))
+      const s = await settle(dst.client)
+      expect(s).toMatchObject({state: 'failed', failedSource: 'src', errorCode: 'STALE_EPOCH'})
+    } finally {
+      src.map.shard = {...src.map.shard, epoch: 5}
+    }
+  })
+
+  it('refuses bad input with 400 and changes nothing', async () => {
+    expect(await codeOf(dst.client.pull(1, pullReq({frameBytes: -1})))).toBe('BAD_INPUT')
+    expect(await codeOf(dst.client.pull(1, pullReq({sources: []})))).toBe('BAD_INPUT')
+    expect(await codeOf(dst.client.setThrottle({send: -5}))).toBe('BAD_INPUT')
+    expect(await dst.client.setThrottle({})).toEqual({send: null, receive: null})
+    expect(await codeOf(src.client.copyStream(1, 5, {cursor: 'not-a-cursor', frameBytes: 65536, signal: new AbortController().signal}).next())).toBe('BAD_INPUT')
+  })
+
+  it('holds a node receive throttle set live: a second copy of the shard runs no faster than the set rate', async () => {
+    expect(await dst.client.setThrottle({receive: 512 * 1024})).toEqual({send: null, receive: 512 * 1024})
+    try {
+      const t0 = performance.now()
+      await dst.client.pull(1, pullReq({moveId: 'm4'}))
+      const s = await settle(dst.client)
+      const secs = (performance.now() - t0) / 1000
+      expect(s.state).toBe('done')
+      // The bucket starts empty after a rate change, so the whole copy is paid at the rate.
+      expect(secs).toBeGreaterThanOrEqual((s.bytes / (512 * 1024)) * 0.95)
+    } finally {
+      await dst.client.setThrottle({receive: null})
+    }
+  })
+
+  it('cancels a running copy (DELETE) and keeps its durable cursor for a resume', async () => {
+    await dst.client.setThrottle({receive: 64 * 1024})
+    try {
+      await dst.client.pull(1, pullReq({moveId: 'm5'}))
+      await new Promise((r) => setTimeout(r, 600))
+      const c = await dst.client.cancelPull(1, 'm5')
+      expect(c.state).toBe('cancelled')
+      expect(c.keys).toBeLessThan(3000)
+    } finally {
+      await dst.client.setThrottle({receive: null})
+    }
+    await dst.client.pull(1, pullReq({moveId: 'm5'}))
+    expect(await settle(dst.client)).toMatchObject({state: 'done', keys: 3000})
+  })
+})
