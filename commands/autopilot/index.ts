@@ -1,4 +1,5 @@
 import {hostname} from 'node:os'
+import {resolve} from 'node:path'
 import {Flags} from '@oclif/core'
 import {EtcdCommand} from '../../src/cli/baseCommand.js'
 import {bytesFlag, durationFlag, listenFlag, rateFlag, withDefault} from '../../src/cli/flags.js'
@@ -11,6 +12,7 @@ import {DEFAULT_EXECUTOR_OPTIONS} from '../../src/executor/executorEnv.js'
 import {parseWindow} from '../../src/executor/window.js'
 import {jsonLog} from '../../src/log/jsonLog.js'
 import {parseBytes, parseDuration} from '../../src/model/units.js'
+import {PLANS_DIR} from '../../src/plans/planFiles.js'
 import {readKeyFile} from '../../src/plans/signing.js'
 import {terminationSignal} from '../../src/router/terminationSignal.js'
 
@@ -46,6 +48,7 @@ Every --interval it reads the cluster and decides, in order: defer while paused 
     interval: durationFlag({description: 'time between two checks', min: 100, ...withDefault('10s', parseDuration)}),
     'lease-ttl': durationFlag({description: 'TTL of the leadership lease: a dead leader is replaced within it (whole seconds)', min: 2000, ...withDefault('10s', parseDuration)}),
     'metrics-listen': listenFlag({description: 'serve Prometheus /metrics on host:port (port 0 picks one)'}),
+    'plans-dir': Flags.string({description: 'where plans are written', default: PLANS_DIR}),
     sign: Flags.string({description: 'sign every plan with this Ed25519 private key (PEM, from `plan keygen`)'}),
   }
 
@@ -97,7 +100,7 @@ Every --interval it reads the cluster and decides, in order: defer while paused 
           healThrottle: flags['heal-throttle'] ?? null,
           nodeThrottle: flags['node-throttle'] ?? null,
           options: {...DEFAULT_EXECUTOR_OPTIONS, chunkBytes: Math.max(4096, flags['chunk-size'])},
-          cwd: process.cwd(),
+          plansDir: resolve(process.cwd(), flags['plans-dir']),
           signKey,
           metrics,
         },

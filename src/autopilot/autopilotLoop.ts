@@ -1,4 +1,5 @@
 import {type KeyObject} from 'node:crypto'
+import {join} from 'node:path'
 import {getNode} from '../cluster/clusterRepo.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {readSnapshot} from '../cluster/snapshotService.js'
@@ -12,7 +13,7 @@ import {inWindow, type MaintenanceWindow} from '../executor/window.js'
 import {isTerminal} from '../model/move.js'
 import {NodeSchema} from '../model/node.js'
 import {type Plan} from '../model/plan.js'
-import {defaultPlanPath, writePlanFile} from '../plans/planFiles.js'
+import {writePlanFile} from '../plans/planFiles.js'
 import {signPlan} from '../plans/signing.js'
 import {type AutopilotMetrics} from './autopilotMetrics.js'
 import {type AutopilotHistory, autopilotKeys, type AutopilotState, AutopilotStateSchema, type DecisionRecord, EMPTY_HISTORY, MAX_DECISIONS} from './autopilotState.js'
@@ -37,8 +38,8 @@ export interface AutopilotInput {
   healThrottle: number | null
   nodeThrottle: number | null
   options: ExecutorOptions
-  /** cwd: plans are written to `<cwd>/plans/<id>.json`, like `shardctl plan`. */
-  cwd: string
+  /** plansDir: plans are written to `<plansDir>/<plan id>.json` (`plans/` by default, like `shardctl plan`). */
+  plansDir: string
   /** signKey signs every plan written (Ed25519 private key), for `apply --require-signature` audits. */
   signKey?: KeyObject
   metrics?: AutopilotMetrics
@@ -196,7 +197,7 @@ async function act(ctx: ServiceContext, input: AutopilotInput, deps: AutopilotDe
     return summarise(await executePlan(ctx, base, applyDeps, signal))
   }
   const plan: Plan = input.signKey ? signPlan(d.plan, input.signKey) : d.plan
-  const file = defaultPlanPath(plan, input.cwd)
+  const file = join(input.plansDir, `${plan.id}.json`)
   writePlanFile(plan, file)
   if (input.dryRun) return `dry run: plan written to ${file}, not applied`
   if (d.kind === 'heal') for (const node of d.markDraining) await markDraining(ctx, lock, node)
