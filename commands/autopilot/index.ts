@@ -93,7 +93,7 @@ Every --interval it reads the cluster and decides, in order: defer while paused 
           policy,
           intervalMs: flags.interval,
           leaseTtlSeconds: Math.round(flags['lease-ttl'] / 1000),
-          dryRun: flags['dry-run'],
+          dryRun: flags['dry-run'] === true,
           window,
           limits: {maxConcurrent: flags['max-concurrent'], perNode: flags['per-node']},
           throttle: flags.throttle ?? null,

@@ -132,7 +132,7 @@ async function lead(ctx: ServiceContext, input: AutopilotInput, deps: AutopilotD
           break
         }
         // A failed check (etcd briefly away, a node unreachable) is retried at the next interval: level-based, nothing is lost.
-        deps.report({type: 'error', message: errorMessage(err)})
+        deps.report({type: 'error', message: `check failed: ${err instanceof Error ? err.message.replace(/\s+/g, ' ').slice(0, 500) : String(err)}`})
       }
       await deps.sleep(input.intervalMs, deposed.signal).catch(() => undefined)
     }
@@ -150,10 +150,10 @@ async function check(ctx: ServiceContext, input: AutopilotInput, deps: Autopilot
   input.metrics?.observe(d.kind, step.underReplicated, step.imbalance, obs.now)
   const planId = 'plan' in d ? d.plan.id : null
   const last = state.decisions.at(-1)
-  const repeated = last !== undefined && last.kind === d.kind && last.reason === d.reason && planId === null
+  const repeated = last !== undefined && last.kind === d.kind && sameReason(last.reason, d.reason) && planId === null
   if (!repeated) deps.report({type: 'decision', kind: d.kind, reason: d.reason, plan: planId})
   const record: DecisionRecord = {at: new Date(obs.now).toISOString(), kind: d.kind, reason: d.reason, plan: planId, outcome: null}
-  let next = withDecision(state, step.history, step.underReplicated, repeated ? undefined : record, obs.now, input)
+  let next = withDecision(state, step.history, step.underReplicated, record, repeated, obs.now, input)
   await saveState(ctx, lock, next)
   if (d.kind === 'idle' || d.kind === 'wait') return next
   const outcome = await act(ctx, input, deps, lock, d, signal).catch((err: unknown) => {
@@ -225,7 +225,8 @@ async function saveState(ctx: ServiceContext, lock: HeldLock, state: AutopilotSt
   if (rev === undefined) throw new UserError('CONFLICT', 'the autopilot lost its leadership: its state write was fenced off', 'another autopilot leads now; this one stands by')
 }
 
-function withDecision(state: AutopilotState, history: AutopilotHistory, underReplicated: number, record: DecisionRecord | undefined, now: number, input: AutopilotInput): AutopilotState {
+/** withDecision records `record`; a repeat of the last decision replaces it (fresh figures) instead of filling the list. */
+function withDecision(state: AutopilotState, history: AutopilotHistory, underReplicated: number, record: DecisionRecord, repeated: boolean, now: number, input: AutopilotInput): AutopilotState {
   return {
     ...state,
     updatedAt: new Date(now).toISOString(),
@@ -233,8 +234,14 @@ function withDecision(state: AutopilotState, history: AutopilotHistory, underRep
     dryRun: input.dryRun,
     underReplicated,
     history,
-    decisions: record ? [...state.decisions, record].slice(-MAX_DECISIONS) : state.decisions,
+    decisions: [...(repeated ? state.decisions.slice(0, -1) : state.decisions), record].slice(-MAX_DECISIONS),
   }
+}
+
+/** sameReason: two reasons that differ only in elapsed times (`down for 3s`) are one decision repeated, not a new one. */
+function sameReason(a: string, b: string): boolean {
+  const strip = (s: string) => s.replace(/\d+(\.\d+)?[sm]\b/g, '#')
+  return strip(a) === strip(b)
 }
 
 function summarise(r: ApplyResult): string {

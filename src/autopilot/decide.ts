@@ -1,3 +1,4 @@
+import {isUserError} from '../errors/errors.js'
 import {sealPlan, type Plan, type PlanBody} from '../model/plan.js'
 import {type ClusterSnapshot} from '../model/snapshot.js'
 import {type PlanOptionsInput} from '../planner/options.js'
@@ -72,8 +73,8 @@ export interface Step {
  *    a normal plan (down to the normal target: hysteresis) with every shard moved within
  *    `coolDownMs` pinned where it is → `rebalance`.
  *
- * Never throws for cluster state (the planner's unplaceable replicas become reasons); throws
- * only what the planner throws for invalid options.
+ * Never throws for cluster state (the planner's unplaceable replicas, or no node left to hold
+ * data, become reasons); throws only what the planner throws for invalid options.
  */
 export function decide(obs: Observation, before: AutopilotHistory, policy: AutopilotPolicy): Step {
   const {now, snapshot} = obs
@@ -98,7 +99,14 @@ export function decide(obs: Observation, before: AutopilotHistory, policy: Autop
     if (budget !== null && budget <= 0) return step({kind: 'wait', reason: `nodes to empty, but the --max-bytes-per-hour budget is spent (${spentInHour(history, now)} bytes in the last hour)`})
     const markDraining = dead.filter((n) => n.state !== 'draining').map((n) => n.id)
     const marked: ClusterSnapshot = {...snapshot, nodes: snapshot.nodes.map((n) => (markDraining.includes(n.id) ? {...n, state: 'draining' as const} : n))}
-    const raw = planRebalance(marked, {...policy.planOptions, ...cappedBytes(policy.planOptions, budget), drainOnly: true}, planMeta(snapshot, 'heal', now), {baseline: false})
+    let raw: Plan
+    try {
+      raw = planRebalance(marked, {...policy.planOptions, ...cappedBytes(policy.planOptions, budget), drainOnly: true}, planMeta(snapshot, 'heal', now), {baseline: false})
+    } catch (err) {
+      // Every node draining or dead: nothing can hold the data; say so and keep watching.
+      if (isUserError(err, 'UNREACHABLE_TARGET')) return step({kind: 'idle', reason: `cannot heal now: ${(err as Error).message}`})
+      throw err
+    }
     const plan = mostAtRiskFirst(raw, snapshot, alive)
     const why = [
       ...dead.map((n) => `node ${n.id} down for ${seconds(now - history.downSince[n.id]!)} (dead after ${seconds(policy.deadAfterMs)}), ${holding.get(n.id)} replica(s)`),

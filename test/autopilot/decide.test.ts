@@ -222,3 +222,11 @@ describe('decide: balance with hysteresis', () => {
     expect(s.history.aboveSince).toBeNull()
   })
 })
+
+describe('decide: nowhere to heal to', () => {
+  it('given the only node dead, then it keeps watching and says why instead of failing', () => {
+    const snap = snapshotOf({rf: 1, nodes: [{id: 'n1', alive: false}], shards: [{replicas: ['n1']}]})
+    const s = decide(observe(snap, T0), {...EMPTY_HISTORY, downSince: {n1: 0}}, policy)
+    expect(s.decision).toMatchObject({kind: 'idle', reason: expect.stringMatching(/cannot heal now: .*draining/)})
+  })
+})
