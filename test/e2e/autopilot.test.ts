@@ -47,12 +47,13 @@ describe('autopilot on real processes', () => {
     assertDistFresh(['commands/autopilot/index', 'src/autopilot/autopilotLoop', 'src/autopilot/decide'])
     plansDir = mkdtempSync(join(tmpdir(), 'shardctl-autopilot-plans-'))
     dp = new DataPlane(inject('etcdEndpoint'), 'e2e-autopilot')
+    dp.readyTimeoutMs = 150_000
     await dp.init(5, 8, 3)
     router = (await dp.startRouter('r1')).address
     // ~300 KiB of data, so healing at 16 KiB/s takes many chunks: the leader dies mid-copy.
     const bulk = 'b'.repeat(1000)
     for (let i = 0; i < 300; i += 10) await Promise.all(Array.from({length: 10}, (_, j) => kv(router, 'PUT', `bulk-${i + j}`, bulk)))
-  }, 120_000)
+  }, 300_000)
 
   afterAll(async () => {
     await Promise.all(pilots.map((p) => p.kill()))
