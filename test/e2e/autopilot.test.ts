@@ -64,24 +64,24 @@ describe('autopilot on real processes', () => {
   it('re-creates a dead node\'s replicas; the standby finishes after the leader is SIGKILLed mid-heal; nothing lost', async () => {
     const heal = ['--dead-after', '5s', '--heal-throttle', '16KiB/s', '--chunk-size', '4KiB', '--max-concurrent', '2', '--rebalance-above', '50']
     const a1 = pilot('a1', heal)
-    await waitFor(async () => ((await leader()) === 'autopilot a1' ? true : undefined), 'a1 to lead', 30_000)
+    await waitFor(async () => ((await leader()) === 'autopilot a1' ? true : undefined), 'a1 to lead', 120_000)
     const a2 = pilot('a2', heal)
-    await waitFor(async () => (a2.logs().includes('standing by') ? true : undefined), 'a2 to stand by', 30_000)
+    await waitFor(async () => (a2.logs().includes('standing by') ? true : undefined), 'a2 to stand by', 120_000)
 
     const stop = new AbortController()
-    const load = runWorkload(router, {workers: 4, keysPerWorker: 25, maxOps: 30_000, maxMs: 150_000, stop: stop.signal})
+    const load = runWorkload(router, {workers: 4, keysPerWorker: 25, maxOps: 30_000, maxMs: 400_000, stop: stop.signal})
     const held = (await dp.shards()).filter((s) => s.replicas.some((r) => r.node === 'n5')).map((s) => s.id)
     expect(held.length).toBeGreaterThan(0)
     await dp.nodes.n5!.kill()
 
     // The heal starts only after --dead-after; a1 runs it and dies mid-copy.
-    const copying = await waitFor(async () => (await moves()).find((m) => m.from === 'n5' && m.phase === 'copying' && m.progress.bytes > 0), 'a heal move to be copying', 60_000)
+    const copying = await waitFor(async () => (await moves()).find((m) => m.from === 'n5' && m.phase === 'copying' && m.progress.bytes > 0), 'a heal move to be copying', 120_000)
     expect((await decisions()).some((d) => d.kind === 'heal' && /node n5 down for \d+s \(dead after 5s\)/.test(d.reason))).toBe(true)
     await a1.kill()
     expect(await a1.exited).toBe('SIGKILL')
 
     // The standby leads within the lease TTL, defers to the dead executor's lock until it lapses, then resumes.
-    await waitFor(async () => ((await leader()) === 'autopilot a2' ? true : undefined), 'a2 to take over', 30_000)
+    await waitFor(async () => ((await leader()) === 'autopilot a2' ? true : undefined), 'a2 to take over', 60_000)
     const healed = await waitFor(
       async () => {
         const shards = await dp.shards()
@@ -89,7 +89,7 @@ describe('autopilot on real processes', () => {
         return ok ? shards : undefined
       },
       'rf 3 restored without n5',
-      120_000,
+      240_000,
     ).catch((err: unknown) => {
       throw new Error(`${String(err)}\n${logsOf()}`)
     })
@@ -118,7 +118,7 @@ describe('autopilot on real processes', () => {
     }
     for (let i = 0; i < 300; i++) expect((await kv(router, 'GET', `bulk-${i}`)).status).toBe(200)
     await expectConverged(dp, healed)
-  }, 300_000)
+  }, 600_000)
 
   it('rebalances a skewed write load once, then settles: no second plan within the cool-down', async () => {
     await Promise.all(pilots.map((p) => p.kill()))
@@ -135,7 +135,7 @@ describe('autopilot on real processes', () => {
     const lastAcked = new Map<string, string>()
     const failures: string[] = []
     const skew = (async () => {
-      const deadline = Date.now() + 120_000
+      const deadline = Date.now() + 400_000
       for (let seq = 0; !stop.signal.aborted && Date.now() < deadline && seq < 200_000; seq++) {
         const key = keys[seq % keys.length]!
         const value = `v${seq}`
@@ -151,7 +151,7 @@ describe('autopilot on real processes', () => {
     const since = new Date().toISOString()
     const newer = async () => (await decisions()).filter((d) => d.at > since)
     pilot('a3', ['--dead-after', '5s', '--rebalance-above', '1.25', '--for', '4s', '--cool-down', '10m', '--weights', 'reads=0,writes=1,bytes=0'])
-    const first = await waitFor(async () => (await newer()).find((d) => d.kind === 'rebalance' && d.outcome !== null), 'one rebalance to run', 90_000).catch((err: unknown) => {
+    const first = await waitFor(async () => (await newer()).find((d) => d.kind === 'rebalance' && d.outcome !== null), 'one rebalance to run', 240_000).catch((err: unknown) => {
       throw new Error(`${String(err)}\n${logsOf()}`)
     })
     expect(first.outcome).toMatch(/done/)
@@ -176,7 +176,7 @@ describe('autopilot on real processes', () => {
     expect(failures.slice(0, 5)).toEqual([])
     for (const [key, value] of lastAcked) expect((await kv(router, 'GET', key)).body.toString()).toBe(value)
     await expectConverged(dp, await dp.shards())
-  }, 300_000)
+  }, 600_000)
 })
 
 async function expectConverged(dp: DataPlane, shards: readonly Shard[]): Promise<void> {
