@@ -33,6 +33,8 @@ export class DataPlane {
   nodeArgs: string[] = []
   /** hosts: process id (n1, r1, ...) → the 127.x address it listens on (default 127.0.0.1); set before init. */
   hosts: Record<string, string> = {}
+  /** readyTimeoutMs bounds each node or router start (raise it for tests that start many processes on a loaded machine). */
+  readyTimeoutMs = 45_000
   /** childEnv: extra environment of process `id`'s child. */
   childEnv: (id: string) => Record<string, string> = () => ({})
 
@@ -58,7 +60,7 @@ export class DataPlane {
 
   /** startNode (re)starts node `id` on its port and data dir. */
   async startNode(id: string, env?: Record<string, string>, extra: string[] = []): Promise<NodeProcess> {
-    const p = await startNodeProcess({endpoint: this.endpoint, cluster: this.cluster, id, port: this.ports[id]!, dataDir: this.dataDirs[id]!, host: this.host(id), env: {...this.childEnv(id), ...env}, extra: [...this.nodeArgs, ...extra]}, 45_000)
+    const p = await startNodeProcess({endpoint: this.endpoint, cluster: this.cluster, id, port: this.ports[id]!, dataDir: this.dataDirs[id]!, host: this.host(id), env: {...this.childEnv(id), ...env}, extra: [...this.nodeArgs, ...extra]}, this.readyTimeoutMs)
     this.procs.push(p)
     this.nodes[id] = p
     return p
@@ -66,7 +68,7 @@ export class DataPlane {
 
   /** startRouter starts a router process (talking to etcd at `endpoint`, default the shared one). */
   async startRouter(id: string, extra: string[] = [], endpoint = this.endpoint, env?: Record<string, string>): Promise<RouterProcess> {
-    const r = await startRouterProcess({endpoint, cluster: this.cluster, id, extra, host: this.host(id), env: {...this.childEnv(id), ...env}}, 45_000)
+    const r = await startRouterProcess({endpoint, cluster: this.cluster, id, extra, host: this.host(id), env: {...this.childEnv(id), ...env}}, this.readyTimeoutMs)
     this.procs.push(r)
     this.routers.push(r)
     return r

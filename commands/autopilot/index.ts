@@ -1,0 +1,140 @@
+import {hostname} from 'node:os'
+import {resolve} from 'node:path'
+import {Flags} from '@oclif/core'
+import {EtcdCommand} from '../../src/cli/baseCommand.js'
+import {bytesFlag, durationFlag, listenFlag, rateFlag, withDefault} from '../../src/cli/flags.js'
+import {abortableSleep} from '../../src/clock/abortableSleep.js'
+import {AutopilotMetrics, serveMetrics} from '../../src/autopilot/autopilotMetrics.js'
+import {type AutopilotEvent, runAutopilot} from '../../src/autopilot/autopilotLoop.js'
+import {policyFromFlags} from '../../src/autopilot/autopilotOptions.js'
+import {UserError} from '../../src/errors/errors.js'
+import {DEFAULT_EXECUTOR_OPTIONS} from '../../src/executor/executorEnv.js'
+import {parseWindow} from '../../src/executor/window.js'
+import {jsonLog} from '../../src/log/jsonLog.js'
+import {parseBytes, parseDuration} from '../../src/model/units.js'
+import {PLANS_DIR} from '../../src/plans/planFiles.js'
+import {readKeyFile} from '../../src/plans/signing.js'
+import {terminationSignal} from '../../src/router/terminationSignal.js'
+
+export default class Autopilot extends EtcdCommand {
+  static override summary = 'Run the autopilot: heal dead and draining nodes, rebalance with hysteresis, inside guard rails.'
+  static override description = `A long-running reconcile loop. Run one or several: exactly one leads (a leased lock in etcd; every write it makes is fenced on it), the others stand by and take over within --lease-ttl of its death, resuming the moves it left.
+
+Every --interval it reads the cluster and decides, in order: defer while paused (\`autopilot pause\`) or while anyone holds the executor lock (a human \`apply\`); finish recorded moves nobody runs; re-create the replicas of nodes down longer than --dead-after (marked draining) and empty draining nodes, shards with the fewest live replicas first, at --heal-throttle; and when the imbalance has stayed above --rebalance-above for --for, apply a normal plan that stops at --max-imbalance, never moving a shard it moved within --cool-down. Plans are written under plans/ like \`shardctl plan\` (signed with --sign). --window, --max-concurrent and --max-bytes-per-hour bound what it does; --dry-run only writes the plans. Decisions: \`autopilot status\`, JSON lines on stderr, Prometheus on --metrics-listen.`
+  static override examples = [
+    '<%= config.bin %> autopilot --dead-after 5m --rebalance-above 1.2 --for 10m --window 01:00-05:00 --max-bytes-per-hour 50GiB',
+    '<%= config.bin %> autopilot --dry-run --interval 30s',
+    '<%= config.bin %> autopilot --metrics-listen 127.0.0.1:9465 --heal-throttle 100MiB/s --throttle 20MiB/s',
+  ]
+  static override flags = {
+    id: Flags.string({description: 'this candidate\'s name in the election (default: <host>-<pid>)'}),
+    'dead-after': durationFlag({description: 'a node down longer than this is gone: its replicas are re-created on live nodes', min: 1, ...withDefault('5m', parseDuration)}),
+    'rebalance-above': Flags.string({description: 'start a rebalance when the largest node utilisation over the mean stays above this', default: '1.2'}),
+    for: durationFlag({description: 'how long the imbalance must stay above --rebalance-above', ...withDefault('10m', parseDuration)}),
+    'cool-down': durationFlag({description: 'a shard the autopilot moved is not moved again for this long', ...withDefault('30m', parseDuration)}),
+    'max-imbalance': Flags.string({description: "the planner's target band: a rebalance stops inside it [default: 1.10]"}),
+    'max-moves': Flags.integer({description: 'at most this many moves per plan', min: 1}),
+    'min-improvement': Flags.string({description: 'planner anti-churn (see `plan --help`) [default: 0.1]'}),
+    weights: Flags.string({description: 'planner resource weights, e.g. reads=1,writes=2,bytes=0.5'}),
+    'max-bytes-per-hour': bytesFlag({description: 'copy at most this much per hour (plans are cut to the budget left)'}),
+    'max-concurrent': Flags.integer({description: 'moves running at once', default: 2, min: 1, max: 256}),
+    'per-node': Flags.integer({description: 'moves touching one node at once', default: 1, min: 1, max: 64}),
+    throttle: rateFlag({description: 'copy rate of rebalance moves, e.g. 20MiB/s (default unlimited; `throttle set` overrides it live)'}),
+    'heal-throttle': rateFlag({description: 'copy rate of healing and resumed moves (default unlimited)'}),
+    'node-throttle': rateFlag({description: 'copy rate per source and per target node'}),
+    'chunk-size': bytesFlag({description: 'copy chunk size (at least 4KiB)', ...withDefault('256KiB', parseBytes)}),
+    window: Flags.string({description: 'maintenance window HH:MM-HH:MM (local time): it acts only inside it'}),
+    'dry-run': Flags.boolean({description: 'only write the plans it would apply; change nothing'}),
+    interval: durationFlag({description: 'time between two checks', min: 100, ...withDefault('10s', parseDuration)}),
+    'lease-ttl': durationFlag({description: 'TTL of the leadership lease: a dead leader is replaced within it (whole seconds)', min: 2000, ...withDefault('10s', parseDuration)}),
+    'metrics-listen': listenFlag({description: 'serve Prometheus /metrics on host:port (port 0 picks one)'}),
+    'plans-dir': Flags.string({description: 'where plans are written', default: PLANS_DIR}),
+    sign: Flags.string({description: 'sign every plan with this Ed25519 private key (PEM, from `plan keygen`)'}),
+  }
+
+  async run(): Promise<{id: string; signal: string}> {
+    const {flags} = await this.parse(Autopilot)
+    const policy = policyFromFlags({
+      deadAfterMs: flags['dead-after'],
+      rebalanceAbove: flags['rebalance-above'],
+      forMs: flags.for,
+      coolDownMs: flags['cool-down'],
+      maxBytesPerHour: flags['max-bytes-per-hour'],
+      maxImbalance: flags['max-imbalance'],
+      maxMoves: flags['max-moves'],
+      minImprovement: flags['min-improvement'],
+      weights: flags.weights,
+    })
+    let window
+    try {
+      window = flags.window === undefined ? undefined : parseWindow(flags.window)
+    } catch (err) {
+      throw new UserError('BAD_INPUT', `--window: ${(err as Error).message}`, 'e.g. --window 01:00-05:00')
+    }
+    const signKey = flags.sign === undefined ? undefined : readKeyFile(flags.sign, 'private')
+    const id = flags.id ?? `${hostname()}-${process.pid}`
+    const ctx = await this.services(flags)
+    const metrics = new AutopilotMetrics()
+    const server = flags['metrics-listen'] ? await serveMetrics(metrics, flags['metrics-listen']) : undefined
+    const log = jsonLog({autopilot: id})
+    const abort = new AbortController()
+    const stopped = terminationSignal().then((s) => {
+      log.info(`${s}: stopping`)
+      abort.abort()
+      return s
+    })
+    const address = server?.address()
+    this.log(`autopilot ${id} for cluster ${ctx.cluster}${flags['dry-run'] ? ' (dry run)' : ''}${address && typeof address === 'object' ? `; metrics on ${address.address}:${address.port}` : ''}`)
+    try {
+      await runAutopilot(
+        ctx,
+        {
+          id,
+          policy,
+          intervalMs: flags.interval,
+          leaseTtlSeconds: Math.round(flags['lease-ttl'] / 1000),
+          dryRun: flags['dry-run'] === true,
+          window,
+          limits: {maxConcurrent: flags['max-concurrent'], perNode: flags['per-node']},
+          throttle: flags.throttle ?? null,
+          healThrottle: flags['heal-throttle'] ?? null,
+          nodeThrottle: flags['node-throttle'] ?? null,
+          options: {...DEFAULT_EXECUTOR_OPTIONS, chunkBytes: Math.max(4096, flags['chunk-size'])},
+          plansDir: resolve(process.cwd(), flags['plans-dir']),
+          signKey,
+          metrics,
+        },
+        {now: () => Date.now(), sleep: abortableSleep, report: (ev) => logEvent(log, ev)},
+        abort.signal,
+      )
+    } finally {
+      server?.close()
+    }
+    return {id, signal: await stopped}
+  }
+}
+
+function logEvent(log: ReturnType<typeof jsonLog>, ev: AutopilotEvent): void {
+  switch (ev.type) {
+    case 'executor':
+      log.info(ev.event.type === 'info' ? ev.event.message : `move ${ev.event.type}`, {executor: ev.event})
+      return
+    case 'error':
+      log.warn(ev.message)
+      return
+    case 'decision':
+      log.info(`${ev.kind}: ${ev.reason}`, {decision: ev.kind, plan: ev.plan})
+      return
+    case 'outcome':
+      log.info(`${ev.kind} ${ev.plan ?? ''} → ${ev.outcome}`, {outcome: ev.outcome, plan: ev.plan})
+      return
+    case 'standby':
+      log.info(`standing by; leader ${ev.leader ?? 'unknown'}`)
+      return
+    case 'leader':
+      log.info('leading')
+      return
+    case 'deposed':
+      log.warn(`no longer leading: ${ev.reason}`)
+  }
+}

@@ -1,0 +1,250 @@
+import {type KeyObject} from 'node:crypto'
+import {join} from 'node:path'
+import {getNode} from '../cluster/clusterRepo.js'
+import {type ServiceContext} from '../cluster/serviceContext.js'
+import {readSnapshot} from '../cluster/snapshotService.js'
+import {errorMessage, isUserError, UserError} from '../errors/errors.js'
+import {acquireLock, type HeldLock, parseLockHolder} from '../etcd/leaseLock.js'
+import {type ApplyDeps, type ApplyInput, type ApplyResult, executePlan} from '../executor/executePlan.js'
+import {type ExecutorEvent, type ExecutorOptions} from '../executor/executorEnv.js'
+import {listMoves} from '../executor/moveStore.js'
+import {type ConcurrencyLimits} from '../executor/scheduler.js'
+import {inWindow, type MaintenanceWindow} from '../executor/window.js'
+import {isTerminal} from '../model/move.js'
+import {NodeSchema} from '../model/node.js'
+import {type Plan} from '../model/plan.js'
+import {writePlanFile} from '../plans/planFiles.js'
+import {signPlan} from '../plans/signing.js'
+import {type AutopilotMetrics} from './autopilotMetrics.js'
+import {type AutopilotHistory, autopilotKeys, type AutopilotState, AutopilotStateSchema, type DecisionRecord, EMPTY_HISTORY, MAX_DECISIONS} from './autopilotState.js'
+import {type AutopilotPolicy, decide, type Decision, type Observation} from './decide.js'
+import {readAutopilotControl} from './autopilotService.js'
+
+/** AutopilotInput configures one `shardctl autopilot` process. */
+export interface AutopilotInput {
+  /** id names this candidate in the election (`autopilot/lock`'s holder) and the executor lock. */
+  id: string
+  policy: AutopilotPolicy
+  /** intervalMs is the time between two checks (and between two election attempts on standby). */
+  intervalMs: number
+  /** leaseTtlSeconds: a dead leader is replaced within this (its lease expires). */
+  leaseTtlSeconds: number
+  /** dryRun writes the plans it would apply and changes nothing in the cluster. */
+  dryRun: boolean
+  window?: MaintenanceWindow
+  limits: ConcurrencyLimits
+  /** throttle is the copy rate of rebalance moves; healThrottle that of healing (and resumed) moves; null = unlimited. */
+  throttle: number | null
+  healThrottle: number | null
+  nodeThrottle: number | null
+  options: ExecutorOptions
+  /** plansDir: plans are written to `<plansDir>/<plan id>.json` (`plans/` by default, like `shardctl plan`). */
+  plansDir: string
+  /** signKey signs every plan written (Ed25519 private key), for `apply --require-signature` audits. */
+  signKey?: KeyObject
+  metrics?: AutopilotMetrics
+}
+
+/** AutopilotEvent is what the loop reports (the command logs it as JSON lines; services never print). */
+export type AutopilotEvent =
+  | {type: 'standby'; leader: string | null}
+  | {type: 'leader'; since: string}
+  | {type: 'deposed'; reason: string}
+  | {type: 'decision'; kind: Decision['kind']; reason: string; plan: string | null}
+  | {type: 'outcome'; kind: Decision['kind']; plan: string | null; outcome: string}
+  | {type: 'error'; message: string}
+  | {type: 'executor'; event: ExecutorEvent}
+
+/** AutopilotDeps are the injected side effects: clock, abortable sleep, and where events go. */
+export interface AutopilotDeps {
+  now: () => number
+  sleep: (ms: number, signal: AbortSignal) => Promise<void>
+  report: (ev: AutopilotEvent) => void
+}
+
+/**
+ * runAutopilot campaigns for the cluster's autopilot leadership and, while it leads, runs the
+ * reconcile loop: every `intervalMs` it reads the cluster, asks {@link decide} what to do and
+ * does it (mark dead nodes draining, write the plan under `plans/`, run it with the executor,
+ * under the executor lock like a human `apply`), recording each decision and its outcome in
+ * `autopilot/state`. Only one process leads: leadership is a leased lock, and every write of
+ * the leader (state, node marks) compares the lock's create revision, so a deposed leader's
+ * write fails instead of landing; moves it started are fenced by the executor lock. A
+ * standby retries every interval and takes over within the lease TTL of the leader's death,
+ * resuming the moves it left. Returns when `signal` aborts (the lock released).
+ */
+export async function runAutopilot(ctx: ServiceContext, input: AutopilotInput, deps: AutopilotDeps, signal: AbortSignal): Promise<void> {
+  const keys = autopilotKeys(ctx.keys.prefix)
+  let lastStandby: string | null | undefined
+  while (!signal.aborted) {
+    let lock: HeldLock
+    try {
+      lock = await acquireLock(ctx.store, keys.lock, `autopilot ${input.id}`, input.leaseTtlSeconds, () => new Date(deps.now()))
+    } catch (err) {
+      if (!isUserError(err, 'LOCK_HELD')) deps.report({type: 'error', message: `election: ${errorMessage(err)}`})
+      else {
+        const current = await ctx.store.get(keys.lock).catch(() => undefined)
+        const leader = current ? (parseLockHolder(current.value)?.holder ?? null) : null
+        if (leader !== lastStandby) deps.report({type: 'standby', leader})
+        lastStandby = leader
+      }
+      input.metrics?.leader.set(0)
+      await deps.sleep(input.intervalMs, signal).catch(() => undefined)
+      continue
+    }
+    lastStandby = undefined
+    await lead(ctx, input, deps, signal, lock)
+    input.metrics?.leader.set(0)
+  }
+}
+
+/** lead runs reconcile checks while `lock` is held, then releases it. */
+async function lead(ctx: ServiceContext, input: AutopilotInput, deps: AutopilotDeps, signal: AbortSignal, lock: HeldLock): Promise<void> {
+  const keys = autopilotKeys(ctx.keys.prefix)
+  const deposed = new AbortController()
+  const onAbort = () => deposed.abort()
+  signal.addEventListener('abort', onAbort)
+  lock.lease.onLost(() => {
+    deps.report({type: 'deposed', reason: 'the leadership lease was lost'})
+    deposed.abort()
+  })
+  const since = new Date(deps.now()).toISOString()
+  deps.report({type: 'leader', since})
+  input.metrics?.leader.set(1)
+  try {
+    const previous = await ctx.store.getTyped(keys.state, AutopilotStateSchema).catch(() => undefined)
+    let state: AutopilotState = {
+      leader: `autopilot ${input.id}`,
+      leaderSince: since,
+      updatedAt: since,
+      nextCheckAt: null,
+      dryRun: input.dryRun,
+      underReplicated: previous?.value.underReplicated ?? 0,
+      history: previous?.value.history ?? EMPTY_HISTORY,
+      decisions: previous?.value.decisions ?? [],
+    }
+    while (!deposed.signal.aborted) {
+      try {
+        state = await check(ctx, input, deps, lock, state, deposed.signal)
+      } catch (err) {
+        if (isUserError(err, 'CONFLICT')) {
+          deps.report({type: 'deposed', reason: errorMessage(err)})
+          break
+        }
+        // A failed check (etcd briefly away, a node unreachable) is retried at the next interval: level-based, nothing is lost.
+        deps.report({type: 'error', message: `check failed: ${err instanceof Error ? err.message.replace(/\s+/g, ' ').slice(0, 500) : String(err)}`})
+      }
+      await deps.sleep(input.intervalMs, deposed.signal).catch(() => undefined)
+    }
+  } finally {
+    signal.removeEventListener('abort', onAbort)
+    await lock.release().catch(() => undefined)
+  }
+}
+
+/** check is one reconcile step: observe, decide, record, act, record the outcome. Returns the new state. */
+async function check(ctx: ServiceContext, input: AutopilotInput, deps: AutopilotDeps, lock: HeldLock, state: AutopilotState, signal: AbortSignal): Promise<AutopilotState> {
+  const obs = await observe(ctx, input, deps.now())
+  const step = decide(obs, state.history, input.policy)
+  const d = step.decision
+  input.metrics?.observe(d.kind, step.underReplicated, step.imbalance, obs.now)
+  const planId = 'plan' in d ? d.plan.id : null
+  const last = state.decisions.at(-1)
+  const repeated = last !== undefined && last.kind === d.kind && sameReason(last.reason, d.reason) && planId === null
+  if (!repeated) deps.report({type: 'decision', kind: d.kind, reason: d.reason, plan: planId})
+  const record: DecisionRecord = {at: new Date(obs.now).toISOString(), kind: d.kind, reason: d.reason, plan: planId, outcome: null}
+  let next = withDecision(state, step.history, step.underReplicated, record, repeated, obs.now, input)
+  await saveState(ctx, lock, next)
+  if (d.kind === 'idle' || d.kind === 'wait') return next
+  const outcome = await act(ctx, input, deps, lock, d, signal).catch((err: unknown) => {
+    if (isUserError(err, 'CONFLICT')) throw err
+    // LOCK_HELD: a human took the executor lock between the check and the run; defer.
+    return isUserError(err, 'LOCK_HELD') ? `deferred: ${errorMessage(err)}` : `failed: ${errorMessage(err)}`
+  })
+  deps.report({type: 'outcome', kind: d.kind, plan: planId, outcome})
+  next = {...next, decisions: next.decisions.map((r) => (r === record ? {...r, outcome} : r))}
+  await saveState(ctx, lock, next)
+  return next
+}
+
+async function observe(ctx: ServiceContext, input: AutopilotInput, now: number): Promise<Observation> {
+  const [snapshot, moves, executor, control] = await Promise.all([readSnapshot(ctx), listMoves(ctx), ctx.store.get(ctx.keys.executorLock), readAutopilotControl(ctx)])
+  const holder = executor ? (parseLockHolder(executor.value)?.holder ?? 'an unreadable holder') : null
+  return {
+    now,
+    snapshot,
+    unfinishedMoves: moves.filter((m) => !isTerminal(m.value.phase)).length,
+    executorHolder: holder,
+    paused: control.paused,
+    inWindow: input.window ? inWindow(input.window, new Date(now)) : true,
+  }
+}
+
+/** act carries out a heal, rebalance or resume decision and says how it went, in one line. */
+async function act(ctx: ServiceContext, input: AutopilotInput, deps: AutopilotDeps, lock: HeldLock, d: Exclude<Decision, {kind: 'idle' | 'wait'}>, signal: AbortSignal): Promise<string> {
+  const applyDeps: ApplyDeps = {now: deps.now, sleep: deps.sleep, emit: (event) => deps.report({type: 'executor', event})}
+  const base: Omit<ApplyInput, 'plan'> = {
+    limits: input.limits,
+    throttle: d.kind === 'rebalance' ? input.throttle : input.healThrottle,
+    nodeThrottle: input.nodeThrottle,
+    window: input.window,
+    options: input.options,
+    confirm: async () => true,
+    holder: `autopilot ${input.id}`,
+  }
+  if (d.kind === 'resume') {
+    if (input.dryRun) return 'dry run: left the recorded moves alone'
+    return summarise(await executePlan(ctx, base, applyDeps, signal))
+  }
+  const plan: Plan = input.signKey ? signPlan(d.plan, input.signKey) : d.plan
+  const file = join(input.plansDir, `${plan.id}.json`)
+  writePlanFile(plan, file)
+  if (input.dryRun) return `dry run: plan written to ${file}, not applied`
+  if (d.kind === 'heal') for (const node of d.markDraining) await markDraining(ctx, lock, node)
+  return `${summarise(await executePlan(ctx, {...base, plan}, applyDeps, signal))}; plan ${file}`
+}
+
+/**
+ * markDraining sets node `id` draining in one transaction fenced on the leadership lock (and
+ * the node's revision), so no plan places a replica on it again and the planner empties it.
+ * Throws UserError(CONFLICT) when leadership was lost (or the node changed meanwhile: the
+ * next check re-reads it).
+ */
+async function markDraining(ctx: ServiceContext, lock: HeldLock, id: string): Promise<void> {
+  const node = await getNode(ctx, id)
+  if (node.value.state === 'draining') return
+  const value = NodeSchema.parse({...node.value, state: 'draining'})
+  const rev = await ctx.store.commit({compares: [lock.fence, {key: ctx.keys.node(id), modRevision: node.modRevision}], puts: [{key: ctx.keys.node(id), value: JSON.stringify(value)}]})
+  if (rev === undefined) throw new UserError('CONFLICT', `could not mark node ${id} draining: the autopilot lost its leadership or the node changed concurrently`, 'the next check re-reads the cluster')
+}
+
+/** saveState writes `autopilot/state`, fenced on the leadership lock. Throws UserError(CONFLICT) when leadership was lost. */
+async function saveState(ctx: ServiceContext, lock: HeldLock, state: AutopilotState): Promise<void> {
+  const key = autopilotKeys(ctx.keys.prefix).state
+  const rev = await ctx.store.commit({compares: [lock.fence], puts: [{key, value: JSON.stringify(AutopilotStateSchema.parse(state))}]})
+  if (rev === undefined) throw new UserError('CONFLICT', 'the autopilot lost its leadership: its state write was fenced off', 'another autopilot leads now; this one stands by')
+}
+
+/** withDecision records `record`; a repeat of the last decision replaces it (fresh figures) instead of filling the list. */
+function withDecision(state: AutopilotState, history: AutopilotHistory, underReplicated: number, record: DecisionRecord, repeated: boolean, now: number, input: AutopilotInput): AutopilotState {
+  return {
+    ...state,
+    updatedAt: new Date(now).toISOString(),
+    nextCheckAt: new Date(now + input.intervalMs).toISOString(),
+    dryRun: input.dryRun,
+    underReplicated,
+    history,
+    decisions: [...(repeated ? state.decisions.slice(0, -1) : state.decisions), record].slice(-MAX_DECISIONS),
+  }
+}
+
+/** sameReason: two reasons that differ only in elapsed times (`down for 3s`) are one decision repeated, not a new one. */
+function sameReason(a: string, b: string): boolean {
+  const strip = (s: string) => s.replace(/\d+(\.\d+)?[sm]\b/g, '#')
+  return strip(a) === strip(b)
+}
+
+function summarise(r: ApplyResult): string {
+  const counts = Object.entries(r.counts).map(([phase, n]) => `${n} ${phase}`)
+  return `${counts.length ? counts.join(', ') : 'no moves'}${r.stopped ? ' (stopped)' : ''}, ${r.bytesCopied} bytes copied in ${(r.durationMs / 1000).toFixed(1)}s`
+}
