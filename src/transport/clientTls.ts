@@ -1,3 +1,4 @@
+import {Agent, type Dispatcher} from 'undici'
 import {type TlsMaterial} from './tlsMaterial.js'
 
 /*
@@ -37,6 +38,20 @@ export function dataPlaneUrl(address: string, tls: TlsMaterial | undefined, path
 export function tlsConnectOptions(tls: TlsMaterial | undefined): {ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized?: boolean; minVersion?: 'TLSv1.2'} {
   if (!tls) return {}
   return {ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: true, minVersion: 'TLSv1.2'}
+}
+
+const agents = new WeakMap<TlsMaterial, Agent>()
+
+/**
+ * sharedDispatcher is an undici dispatcher for one-off data-plane requests (health and
+ * clock probes): one keep-alive Agent per TLS material, kept for the process's life; the
+ * global dispatcher for plaintext.
+ */
+export function sharedDispatcher(tls: TlsMaterial | undefined): Dispatcher | undefined {
+  if (!tls) return undefined
+  let agent = agents.get(tls)
+  if (!agent) agents.set(tls, (agent = new Agent({connect: tlsConnectOptions(tls), keepAliveTimeout: 10_000})))
+  return agent
 }
 
 /** Why names for OpenSSL and Node codes, in words an operator can act on. */
