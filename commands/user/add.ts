@@ -13,7 +13,7 @@ export default class UserAdd extends EtcdCommand {
     role: Flags.string({description: 'role the user holds (repeatable)', multiple: true, required: true}),
     'token-file': Flags.string({description: 'new file (0600) to write the token to; required unless --no-token'}),
     token: Flags.boolean({description: 'give the user a token', default: true, allowNo: true}),
-    certificate: Flags.boolean({description: 'accept a client certificate with CN = the user name'}),
+    certificate: Flags.boolean({description: 'accept a client certificate with CN = the user name', default: false}),
   }
 
   async run(): Promise<UserView> {

@@ -68,7 +68,7 @@ export async function addUser(ctx: ServiceContext, name: string, roles: readonly
   const unknown = roles.filter((r) => !known.has(r))
   if (unknown.length > 0) throw new UserError('NOT_FOUND', `no role ${unknown.map((r) => `"${r}"`).join(', ')} in cluster "${ctx.cluster}"`, 'create it first with `shardctl role add`')
   const minted = opts.token ? mint(ctx, name) : undefined
-  const user: User = UserSchema.parse({version: 1, name, roles: [...new Set(roles)], tokens: minted ? [minted.stored] : [], certificate: opts.certificate, createdAt: ctx.clock().toISOString()})
+  const user: User = UserSchema.parse({version: 1, name, roles: [...new Set(roles)], tokens: minted ? [minted.stored] : [], certificate: opts.certificate === true, createdAt: ctx.clock().toISOString()})
   try {
     await ctx.store.create(securityKeys(ctx).user(name), JSON.stringify(user))
   } catch (err) {

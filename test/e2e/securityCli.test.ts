@@ -7,7 +7,8 @@ import {uniqueCluster} from '../support/testStore.js'
 
 // The cert, role, user and cluster security commands as a user runs them: real processes on
 // the shared etcd. Secrets (private keys, tokens) must appear in no output, and bad input
-// gets a one-line error, its exit code, and changes nothing.
+// gets a one-line error, its exit code, and changes nothing. Each CLI start costs about a
+// second on an idle machine (many more on a loaded one), hence the long timeouts.
 let cwd: string
 let endpoint: string
 const cluster = uniqueCluster('seccli')
@@ -22,7 +23,7 @@ async function cli(args: string[], etcd = true): Promise<CliResult> {
 beforeAll(async () => {
   cwd = mkdtempSync(join(tmpdir(), 'shardctl-seccli-'))
   endpoint = inject('etcdEndpoint')
-  const init = await cli(['cluster', 'init', '--shards', '2', '--rf', '1', '--nodes', 'n1=127.0.0.1:1', '--yes'])
+  const init = await cli(['cluster', 'init', '--shards', '2', '--rf', '1', '--nodes', 'n1=127.0.0.1:1'])
   expect(init.code, init.stderr).toBe(0)
 }, 60_000)
 afterAll(() => rmSync(cwd, {recursive: true, force: true}))
@@ -33,7 +34,7 @@ describe('cert commands', () => {
     const caKey = readFileSync(join(cwd, 'certs/ca.key'), 'utf8')
     const again = await cli(['cert', 'create-ca', '--certs-dir', 'certs'], false)
     expect(again.code).toBe(6)
-    expect(again.stderr.trim().split('\n')).toHaveLength(2) // the message and its hint
+    expect(again.stderr).toContain('already exist')
     expect(readFileSync(join(cwd, 'certs/ca.key'), 'utf8')).toBe(caKey)
 
     expect((await cli(['cert', 'create-node', 'n1', '--host', '127.0.0.1', '--certs-dir', 'certs'], false)).code).toBe(0)
@@ -45,7 +46,7 @@ describe('cert commands', () => {
     expect((await cli(['cert', 'create-node', 'bad.name', '--certs-dir', 'certs', '--host', '127.0.0.1'], false)).code).toBe(2)
     const keys = ['ca.key', 'node.n1.key', 'client.alice.key'].map((f) => readFileSync(join(cwd, 'certs', f), 'utf8').split('\n')[1]!)
     for (const k of keys) for (const o of outputs) expect(o).not.toContain(k)
-  })
+  }, 240_000)
 })
 
 describe('role, user and cluster security commands', () => {
@@ -58,10 +59,11 @@ describe('role, user and cluster security commands', () => {
     expect(noRole.stderr).toContain('no role "reader"')
     expect(JSON.parse((await cli(['user', 'list', '--json'])).stdout)).toEqual([])
 
-    expect((await cli(['role', 'add', 'reader', '--access', 'read', '--prefix', 'app/'])).code).toBe(0)
+    const role = await cli(['role', 'add', 'reader', '--access', 'read', '--prefix', 'app/'])
+    expect(role.code, role.stderr).toBe(0)
     expect((await cli(['role', 'add', 'reader', '--access', 'read', '--prefix', 'app/'])).stdout).toContain('already so')
     const added = await cli(['user', 'add', 'alice', '--role', 'reader', '--token-file', 'alice.token', '--json'])
-    expect(added.code, added.stderr).toBe(0)
+    expect(added.code, added.stdout + added.stderr).toBe(0)
     const token = readFileSync(join(cwd, 'alice.token'), 'utf8').trim()
     expect(token).toMatch(/^alice\.[A-Za-z0-9_-]{43}$/)
     expect(statSync(join(cwd, 'alice.token')).mode & 0o777).toBe(0o600)
@@ -83,5 +85,5 @@ describe('role, user and cluster security commands', () => {
 
     const secrets = [token.split('.')[1]!, readFileSync(join(cwd, 'alice.next.token'), 'utf8').trim().split('.')[1]!]
     for (const s of secrets) for (const o of outputs) expect(o).not.toContain(s)
-  })
+  }, 300_000)
 })
