@@ -73,7 +73,10 @@ function refusePlaintext(server: Server, onRefused: DataPlaneServerOptions['onRe
   const tlsListeners = server.listeners('connection') as ((socket: Socket) => void)[]
   server.removeAllListeners('connection')
   server.on('connection', (socket: Socket) => {
+    // A peer that connects and never speaks would otherwise hold the socket (and a server close) forever.
+    socket.setTimeout(10_000, () => socket.destroy())
     socket.once('data', (first: Buffer) => {
+      socket.setTimeout(0)
       socket.pause()
       socket.unshift(first)
       if (first[0] === TLS_HANDSHAKE_RECORD) {
