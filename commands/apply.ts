@@ -5,6 +5,8 @@ import {describeEvent, makeProgressSink, progressMode} from '../src/cli/executor
 import {describePreflight, EXECUTOR_FLAGS, executorInput, realDeps, withSignals} from '../src/cli/executorFlags.js'
 import {applyOutcome} from '../src/cli/runOutcome.js'
 import {UserError} from '../src/errors/errors.js'
+import {tlsPathsOf} from '../src/cli/flags.js'
+import {useDataPlaneTls} from '../src/security/processTls.js'
 import {readPlanFile} from '../src/plans/planFiles.js'
 import {type ApplyResult, executePlan} from '../src/executor/executePlan.js'
 import {requirePlanSignature} from '../src/plans/signing.js'
@@ -44,6 +46,7 @@ export default class Apply extends EtcdCommand {
       return ok
     })
     const ctx = await this.services(flags)
+    await useDataPlaneTls(ctx, tlsPathsOf(flags), 'the executor')
     const sink = makeProgressSink(progressMode(this.jsonEnabled(), {stderr: process.stderr.isTTY === true && !tui}), (line) => process.stdout.write(`${line}\n`))
     // With --tui, phases and progress come from the etcd watch; retries and notices go to its event log.
     const emit = (ev: Parameters<typeof sink.emit>[0]) => (session ? (ev.type === 'retry' || ev.type === 'info') && session.store.dispatch({type: 'executor', event: ev}) : sink.emit(ev))

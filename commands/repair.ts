@@ -1,6 +1,8 @@
 import {Flags} from '@oclif/core'
 import {EtcdCommand} from '../src/cli/baseCommand.js'
 import {renderTable} from '../src/cli/table.js'
+import {DATA_PLANE_TLS_FLAGS, tlsPathsOf} from '../src/cli/flags.js'
+import {useDataPlaneTls} from '../src/security/processTls.js'
 import {type RepairReport, repairShards} from '../src/repair/repairService.js'
 
 export default class Repair extends EtcdCommand {
@@ -11,11 +13,14 @@ export default class Repair extends EtcdCommand {
   static override flags = {
     shard: Flags.integer({description: 'repair only this shard', min: 0}),
     rounds: Flags.integer({description: 'digest/compare/repair rounds per shard at most', default: 3, min: 1, max: 20}),
+    ...DATA_PLANE_TLS_FLAGS,
   }
 
   async run(): Promise<RepairReport> {
     const {flags} = await this.parse(Repair)
-    const report = await repairShards(await this.services(flags), {shard: flags.shard, rounds: flags.rounds})
+    const ctx = await this.services(flags)
+    await useDataPlaneTls(ctx, tlsPathsOf(flags), 'repair')
+    const report = await repairShards(ctx, {shard: flags.shard, rounds: flags.rounds})
     this.log(
       renderTable(
         ['SHARD', 'EPOCH', 'REPLICAS', 'BUCKETS', 'DIFFERED', 'FIXED', 'RESULT'],

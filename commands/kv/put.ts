@@ -1,6 +1,8 @@
 import {readFileSync} from 'node:fs'
 import {Args, Flags} from '@oclif/core'
 import {EtcdCommand} from '../../src/cli/baseCommand.js'
+import {DATA_PLANE_TLS_FLAGS, ROUTER_CREDENTIAL_FLAGS, tlsPathsOf} from '../../src/cli/flags.js'
+import {loadRouterCredentials} from '../../src/security/clientCredentials.js'
 import {UserError} from '../../src/errors/errors.js'
 import {type KvWriteOutput, kvPut} from '../../src/router/kvService.js'
 
@@ -11,6 +13,8 @@ export default class KvPut extends EtcdCommand {
   static override flags = {
     router: Flags.string({description: 'router host:port (default: a live router registered in etcd)', env: 'SHARDCTL_ROUTER'}),
     file: Flags.string({description: 'read the value from this file (binary-safe); not with a VALUE argument'}),
+    ...DATA_PLANE_TLS_FLAGS,
+    ...ROUTER_CREDENTIAL_FLAGS,
   }
 
   async run(): Promise<KvWriteOutput> {
@@ -18,7 +22,7 @@ export default class KvPut extends EtcdCommand {
     // oclif's `exclusive` only relates flags, so the argument/--file clash is checked here.
     if (args.value !== undefined && flags.file !== undefined) throw new UserError('BAD_INPUT', `both a VALUE argument and --file ${flags.file} were given; nothing was written`, 'pass the value one way: as the argument, with --file, or on stdin')
     const value = args.value !== undefined ? Buffer.from(args.value, 'utf8') : flags.file ? readFile(flags.file) : readStdin()
-    const out = await kvPut({router: flags.router, services: () => this.services(flags)}, args.key, value)
+    const out = await kvPut({router: flags.router, services: () => this.services(flags), credentials: loadRouterCredentials(tlsPathsOf(flags), flags['auth-token-file'])}, args.key, value)
     this.log(`OK ${out.key} (${out.bytes} bytes) at version ${out.version}`)
     return out
   }

@@ -5,6 +5,8 @@ import {makeProgressSink, progressMode} from '../../src/cli/executorProgress.js'
 import {describePreflight, EXECUTOR_FLAGS, executorInput, realDeps, withSignals} from '../../src/cli/executorFlags.js'
 import {drainOutcome} from '../../src/cli/runOutcome.js'
 import {UserError} from '../../src/errors/errors.js'
+import {tlsPathsOf} from '../../src/cli/flags.js'
+import {useDataPlaneTls} from '../../src/security/processTls.js'
 import {type DrainResult, drainNode} from '../../src/executor/drainNode.js'
 
 export default class NodeDrain extends EtcdCommand {
@@ -23,6 +25,7 @@ export default class NodeDrain extends EtcdCommand {
       return true
     })
     const ctx = await this.services(flags)
+    await useDataPlaneTls(ctx, tlsPathsOf(flags), 'the executor')
     const sink = makeProgressSink(progressMode(this.jsonEnabled(), {stderr: process.stderr.isTTY === true}), (line) => process.stdout.write(`${line}\n`))
     try {
       const result = await withSignals((signal) => drainNode(ctx, args.id, input, realDeps((ev) => sink.emit(ev)), signal))

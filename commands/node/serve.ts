@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 import {EtcdCommand} from '../../src/cli/baseCommand.js'
-import {capacityFlag, durationFlag, listenFlag, withDefault} from '../../src/cli/flags.js'
+import {DATA_PLANE_TLS_FLAGS, capacityFlag, durationFlag, listenFlag, withDefault} from '../../src/cli/flags.js'
 import {parseDuration} from '../../src/model/units.js'
 import {jsonLineLog} from '../../src/node/nodeLog.js'
 import {serveOptions} from '../../src/node/serveOptions.js'
@@ -13,6 +13,7 @@ export default class NodeServe extends EtcdCommand {
   static override examples = [
     '<%= config.bin %> node serve --id n1 --listen 127.0.0.1:7001 --data-dir ./data/n1 --zone a',
     '<%= config.bin %> node serve --id n2 --listen 0.0.0.0:7002 --advertise 10.0.0.2:7002 --data-dir /var/lib/shardctl --stats-interval 2s',
+    '<%= config.bin %> node serve --id n1 --listen 127.0.0.1:7001 --data-dir ./data/n1 --tls-cert certs/node.n1.crt --tls-key certs/node.n1.key --tls-ca certs/ca.crt',
   ]
   // Every daemon flag also reads SHARDCTL_NODE_<FLAG> (systemd, Kubernetes); a flag on the command line wins.
   static override flags = {
@@ -30,6 +31,8 @@ export default class NodeServe extends EtcdCommand {
     'orphan-grace': durationFlag({description: 'how long data of a range this node holds no role for is kept before it is removed (leftovers of moves whose drop never reached the node)', min: 1000, env: 'SHARDCTL_NODE_ORPHAN_GRACE', ...withDefault('10m', parseDuration)}),
     'max-clock-offset': durationFlag({description: "the cluster's bound on clock offset between members: writes stamped further ahead are refused, and this node stops taking writes while its clock is off its peers by more", min: 1, env: 'SHARDCTL_MAX_CLOCK_OFFSET', ...withDefault('500ms', parseDuration)}),
     fsync: Flags.string({description: 'full: fsync every commit (durable on power loss); normal: fsync at checkpoints only', options: ['full', 'normal'], default: 'full', env: 'SHARDCTL_NODE_FSYNC'}),
+    // With them the node serves mutual TLS only: peers need a certificate of the same CA.
+    ...DATA_PLANE_TLS_FLAGS,
   }
 
   async run(): Promise<StopSummary> {

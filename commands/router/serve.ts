@@ -1,6 +1,8 @@
 import {Flags} from '@oclif/core'
 import {EtcdCommand} from '../../src/cli/baseCommand.js'
-import {durationFlag, listenFlag, withDefault} from '../../src/cli/flags.js'
+import {DATA_PLANE_TLS_FLAGS, durationFlag, listenFlag, tlsPathsOf, withDefault} from '../../src/cli/flags.js'
+import {setDefaultClientTls} from '../../src/transport/clientTls.js'
+import {loadTlsMaterial} from '../../src/transport/tlsMaterial.js'
 import {formatListen, parseDuration, parseListen} from '../../src/model/units.js'
 import {jsonLog} from '../../src/log/jsonLog.js'
 import {startRouter} from '../../src/router/routerService.js'
@@ -9,7 +11,11 @@ import {terminationSignal} from '../../src/router/terminationSignal.js'
 export default class RouterServe extends EtcdCommand {
   static override summary = 'Run a router: the quorum read/write proxy clients talk to.'
   static override description = `Serves PUT/GET/DELETE /kv/{key}, /healthz and /metrics over HTTP/1.1 keep-alive. Follows the shard map in etcd, writes to every write replica and acknowledges at w (joint quorum during moves), reads r voters and read-repairs stale ones, and retries transparently after a node's stale-epoch refusal. Registers under the leased routers/<id> with the map revision and epochs it has applied. SIGTERM stops accepting, finishes in-flight requests (bounded by --drain-timeout) and exits.`
-  static override examples = ['<%= config.bin %> router serve --listen 127.0.0.1:7000', '<%= config.bin %> router serve --listen 127.0.0.1:0 --id r1 --w 2 --r 2']
+  static override examples = [
+    '<%= config.bin %> router serve --listen 127.0.0.1:7000',
+    '<%= config.bin %> router serve --listen 127.0.0.1:0 --id r1 --w 2 --r 2',
+    '<%= config.bin %> router serve --listen 127.0.0.1:7443 --tls-cert certs/node.r1.crt --tls-key certs/node.r1.key --tls-ca certs/ca.crt',
+  ]
   // Every daemon flag also reads SHARDCTL_ROUTER_<FLAG> (systemd, Kubernetes); a flag on the command line wins.
   static override flags = {
     listen: listenFlag({description: 'host:port to serve on (port 0 picks a free one)', env: 'SHARDCTL_ROUTER_LISTEN', ...withDefault('127.0.0.1:7000', parseListen)}),
@@ -22,11 +28,15 @@ export default class RouterServe extends EtcdCommand {
     'lease-ttl': durationFlag({description: "TTL of the router's etcd lease (whole seconds; a bare number is seconds)", min: 2000, env: 'SHARDCTL_ROUTER_LEASE_TTL', ...withDefault('10s', parseDuration)}),
     'report-interval': durationFlag({description: 'how often the router publishes its client figures (p99, request and error totals) in its etcd registration', min: 500, env: 'SHARDCTL_ROUTER_REPORT_INTERVAL', ...withDefault('5s', parseDuration)}),
     'max-clock-offset': durationFlag({description: "the cluster's bound on clock offset between members: the router refuses writes (CLOCK_OFFSET) while its clock is off its peers by more", min: 1, env: 'SHARDCTL_MAX_CLOCK_OFFSET', ...withDefault('500ms', parseDuration)}),
+    // With them the router serves HTTPS and dials nodes over mutual TLS (a `cert create-node` certificate).
+    ...DATA_PLANE_TLS_FLAGS,
   }
 
   async run(): Promise<{id: string; address: string; signal: string; drained: boolean}> {
     const {flags} = await this.parse(RouterServe)
     const drainMs = flags['drain-timeout']
+    const tls = loadTlsMaterial(tlsPathsOf(flags), 'certificate')
+    setDefaultClientTls(tls)
     const ctx = await this.services(flags)
     // JSON lines with time, level and msg, like the storage nodes' logs.
     const logger = jsonLog({router: flags.id ?? null})
@@ -42,6 +52,7 @@ export default class RouterServe extends EtcdCommand {
       maxClockOffsetMs: flags['max-clock-offset'],
       heartbeatMs: flags['report-interval'],
       log,
+      tls,
     })
     this.log(`router ${router.id} serving cluster ${router.cluster} on ${router.address}`)
     const signal = await terminationSignal()

@@ -8,7 +8,7 @@ import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent} from '../executor/executor
 import {type Preflight} from '../executor/planPreflight.js'
 import {parseWindow} from '../executor/window.js'
 import {formatBytes, parseBytes, parseDuration} from '../model/units.js'
-import {bytesFlag, durationFlag, rateFlag, rateOrAutoFlag, withDefault} from './flags.js'
+import {DATA_PLANE_TLS_FLAGS, bytesFlag, durationFlag, rateFlag, rateOrAutoFlag, withDefault} from './flags.js'
 
 /** EXECUTOR_FLAGS are the flags of every command that runs moves (`apply`, `node drain`). */
 export const EXECUTOR_FLAGS = {
@@ -23,6 +23,8 @@ export const EXECUTOR_FLAGS = {
   'cleanup-grace': durationFlag({description: 'how long the source keeps its copy after release (rollback window)', ...withDefault('0s', parseDuration)}),
   window: Flags.string({description: 'maintenance window HH:MM-HH:MM (local time): moves start and copy only inside it'}),
   'chunk-size': bytesFlag({description: 'largest copy frame, at least 4KiB (frames shrink to about 0.1 s of the throttle below it)', ...withDefault('4MiB', parseBytes)}),
+  // The executor dials nodes: on a TLS cluster with a certificate of its CA (`cert create-client`).
+  ...DATA_PLANE_TLS_FLAGS,
 }
 
 type ExecutorFlagValues = Interfaces.InferredFlags<typeof EXECUTOR_FLAGS>

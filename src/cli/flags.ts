@@ -58,3 +58,29 @@ export function withDefault<T>(text: string, parse: (s: string) => T): {default:
 function formatMs(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`
 }
+
+/**
+ * DATA_PLANE_TLS_FLAGS are the data-plane TLS files of every process that serves or dials
+ * nodes and routers: PEM paths, also from SHARDCTL_TLS_CERT / _KEY / _CA (one identity per
+ * machine). All absent: plaintext. Checked by loadTlsMaterial (src/transport/tlsMaterial.ts),
+ * which names the flag and file of a bad value (exit 2).
+ */
+export const DATA_PLANE_TLS_FLAGS = {
+  'tls-cert': Flags.string({helpGroup: 'TLS', description: 'PEM certificate this process presents on the data plane (`shardctl cert create-node` / `create-client`)', env: 'SHARDCTL_TLS_CERT'}),
+  'tls-key': Flags.string({helpGroup: 'TLS', description: 'PEM private key of --tls-cert', env: 'SHARDCTL_TLS_KEY'}),
+  'tls-ca': Flags.string({helpGroup: 'TLS', description: 'PEM bundle of the cluster CA(s) peers must be signed by; two CAs during a rotation', env: 'SHARDCTL_TLS_CA'}),
+}
+
+/** tlsPathsOf picks the {@link DATA_PLANE_TLS_FLAGS} values out of parsed flags. */
+export function tlsPathsOf(flags: {'tls-cert'?: string; 'tls-key'?: string; 'tls-ca'?: string}): {cert?: string; key?: string; ca?: string} {
+  return {cert: flags['tls-cert'], key: flags['tls-key'], ca: flags['tls-ca']}
+}
+
+/**
+ * ROUTER_CREDENTIAL_FLAGS are how a client proves who it is to a router with authentication
+ * on: a token (`shardctl user add` writes it to a file) or the --tls-cert of a user's client
+ * certificate. Prefer the file or the environment: a token on the command line shows in `ps`.
+ */
+export const ROUTER_CREDENTIAL_FLAGS = {
+  'auth-token-file': Flags.string({helpGroup: 'AUTH', description: "file holding the router user's token (from `shardctl user add --token-file`)", env: 'SHARDCTL_AUTH_TOKEN_FILE'}),
+}

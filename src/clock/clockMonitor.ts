@@ -1,3 +1,5 @@
+import {request} from 'undici'
+import {dataPlaneUrl, defaultClientTls, sharedDispatcher} from '../transport/clientTls.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {lastSegment} from '../etcd/keys.js'
 import {type ClockVerdict, ClockOffsetTracker, type WriteGate} from './clockOffsetTracker.js'
@@ -129,8 +131,9 @@ export class ClockMonitor {
 
 /** probeHealthz reads a member's wall clock from its `/healthz` JSON (`clock`, ms). */
 async function probeHealthz(address: string, timeoutMs: number): Promise<number> {
-  const res = await fetch(`http://${address}/healthz`, {signal: AbortSignal.timeout(timeoutMs)})
-  const body = (await res.json()) as {clock?: unknown}
+  const tls = defaultClientTls()
+  const res = await request(dataPlaneUrl(address, tls, '/healthz'), {dispatcher: sharedDispatcher(tls), signal: AbortSignal.timeout(timeoutMs)})
+  const body = (await res.body.json()) as {clock?: unknown}
   if (typeof body.clock !== 'number') throw new Error('no clock in /healthz')
   return body.clock
 }

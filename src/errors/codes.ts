@@ -27,6 +27,8 @@ export const ERROR_CODES = [
   'DECLINED', // the operator answered "no" to a confirmation question: nothing was recorded or changed
   'INTERRUPTED', // stopped by Ctrl-C / SIGTERM before it finished; what was recorded resumes with `apply --resume`
   'INCOMPLETE', // ran to its end without reaching its goal (a move aborted or failed, a drained node still holds replicas)
+  'FORBIDDEN', // router: the credentials are valid but no role of the user allows this operation on this key
+  'TLS_REQUIRED', // data plane: a plaintext peer reached a TLS-only port or cluster
   'INTERNAL', // a bug
 ] as const
 
@@ -59,6 +61,8 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   NODE_UNREACHABLE: 17,
   QUORUM_FAILED: 18,
   CLOCK_OFFSET: 20,
+  FORBIDDEN: 21,
+  TLS_REQUIRED: 22,
   // 1, as `apply` always exited when a move aborted: scripts already read it as "did not finish".
   INCOMPLETE: 1,
   DECLINED: 19,

@@ -23,6 +23,9 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   STALE_EPOCH: 409,
   NOT_OWNER: 421,
   UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  // nginx's answer to plain HTTP on an HTTPS port, so proxies and people recognise it.
+  TLS_REQUIRED: 400,
   NOT_SERVING: 503,
   TOO_LARGE: 413,
   NODE_UNREACHABLE: 503,

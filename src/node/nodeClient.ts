@@ -38,6 +38,8 @@ import {
   VERSION_HEADER,
 } from './protocol.js'
 import {decodeRecords, encodeRecords} from './recordCodec.js'
+import {dataPlaneUrl, defaultClientTls, describeTlsFailure, tlsConnectOptions} from '../transport/clientTls.js'
+import {type TlsMaterial} from '../transport/tlsMaterial.js'
 
 /** NodeClientOptions configures one node's connection pool. */
 export interface NodeClientOptions {
@@ -59,6 +61,11 @@ export interface NodeClientOptions {
    * the error code). The router feeds its per-upstream metrics from it.
    */
   observe?: (node: string, op: string, seconds: number, outcome: string) => void
+  /**
+   * tls: dial the node over mutual TLS with this CA and certificate (default: the process's,
+   * see setDefaultClientTls; none: plaintext).
+   */
+  tls?: TlsMaterial
 }
 
 /** RequestOptions are per-call overrides. */
@@ -94,6 +101,7 @@ export class NodeClient {
   private readonly token: string
   private readonly timeoutMs: number
   private readonly observe?: NodeClientOptions['observe']
+  private readonly tls: TlsMaterial | undefined
 
   constructor(opts: NodeClientOptions) {
     this.observe = opts.observe
@@ -101,12 +109,13 @@ export class NodeClient {
     this.address = opts.address
     this.token = opts.token
     this.timeoutMs = opts.timeoutMs ?? 5000
-    this.pool = new Pool(`http://${opts.address}`, {
+    this.tls = opts.tls ?? defaultClientTls()
+    this.pool = new Pool(dataPlaneUrl(opts.address, this.tls), {
       connections: opts.connections ?? 16,
       keepAliveTimeout: opts.keepAliveMs ?? 30_000,
       keepAliveMaxTimeout: opts.keepAliveMs ?? 30_000,
       pipelining: 1,
-      connect: {timeout: this.timeoutMs},
+      connect: {timeout: this.timeoutMs, ...tlsConnectOptions(this.tls)},
     })
   }
 
@@ -217,7 +226,7 @@ export class NodeClient {
     try {
       res = await this.pool.request({method: 'GET', path: `/v1/shards/${shard}/stream?${q}`, headers: {[TOKEN_HEADER]: this.token}, signal: opts.signal, headersTimeout: idleMs, bodyTimeout: idleMs})
     } catch (err) {
-      throw new NodeRequestError('NODE_UNREACHABLE', `node ${this.node} at ${this.address}: ${describeNetworkError(err, idleMs)}`, this.node, 0, undefined, {cause: err})
+      throw new NodeRequestError('NODE_UNREACHABLE', `node ${this.node} at ${this.address}: ${describeNetworkError(err, idleMs, this.tls !== undefined)}`, this.node, 0, undefined, {cause: err})
     }
     if (res.statusCode < 200 || res.statusCode >= 300) {
       const buf = Buffer.from(await res.body.arrayBuffer().catch(() => new ArrayBuffer(0)))
@@ -227,7 +236,7 @@ export class NodeClient {
       for await (const chunk of res.body) yield chunk as Buffer
     } catch (err) {
       if (opts.signal.aborted) return
-      throw new NodeRequestError('NODE_UNREACHABLE', `node ${this.node} at ${this.address}: copy stream broke: ${describeNetworkError(err, idleMs)}`, this.node, 0, undefined, {cause: err})
+      throw new NodeRequestError('NODE_UNREACHABLE', `node ${this.node} at ${this.address}: copy stream broke: ${describeNetworkError(err, idleMs, this.tls !== undefined)}`, this.node, 0, undefined, {cause: err})
     } finally {
       if (!res.body.destroyed) res.body.destroy()
     }
@@ -311,7 +320,7 @@ export class NodeClient {
       headers = res.headers
       buf = Buffer.from(await res.body.arrayBuffer())
     } catch (err) {
-      throw new NodeRequestError('NODE_UNREACHABLE', `node ${this.node} at ${this.address}: ${describeNetworkError(err, timeoutMs)}`, this.node, 0, undefined, {cause: err})
+      throw new NodeRequestError('NODE_UNREACHABLE', `node ${this.node} at ${this.address}: ${describeNetworkError(err, timeoutMs, this.tls !== undefined)}`, this.node, 0, undefined, {cause: err})
     }
     if (status >= 200 && status < 300) return {status, headers, body: buf}
     throw this.refusal(status, buf, headers)
@@ -357,7 +366,11 @@ function json(value: unknown): {body: Buffer; type: string} {
   return {body: Buffer.from(JSON.stringify(value)), type: 'application/json'}
 }
 
-function describeNetworkError(err: unknown, timeoutMs: number): string {
+function describeNetworkError(err: unknown, timeoutMs: number, tls: boolean): string {
+  const tlsWhy = describeTlsFailure(err)
+  if (tlsWhy) return `TLS refused: ${tlsWhy}`
+  // TLS 1.3 checks our certificate after the handshake: a refusal reads as a closed socket.
+  if (tls && err instanceof undiciErrors.SocketError) return `connection closed by the node (if this persists, it refused our client certificate: check --tls-cert is signed by its CA and not expired): ${err.message}`
   if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) return `timed out after ${timeoutMs} ms`
   if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) return err.name === 'TimeoutError' ? `timed out after ${timeoutMs} ms` : 'request aborted'
   const e = err as {code?: string; message?: string}

@@ -1,4 +1,5 @@
 import {UserError} from '../errors/errors.js'
+import {loadTlsMaterial} from '../transport/tlsMaterial.js'
 import {AddressSchema, NodeIdSchema} from '../model/ids.js'
 import {type Capacity} from '../model/resources.js'
 import {formatListen, type ListenAddress} from '../model/units.js'
@@ -22,6 +23,10 @@ export interface ServeFlags {
   'shutdown-timeout': number
   'max-clock-offset': number
   fsync: string
+  /** TLS files (optional: plaintext without them); all three together. */
+  'tls-cert'?: string
+  'tls-key'?: string
+  'tls-ca'?: string
 }
 
 /** ORPHAN_GRACE_MIN_MS: below a second a sweep could race a move's own drop-then-join for no gain. */
@@ -64,6 +69,8 @@ export function serveOptions(flags: ServeFlags, log: NodeLog): StorageNodeOption
     shutdownTimeoutMs: flags['shutdown-timeout'],
     maxClockOffsetMs,
     synchronous: flags.fsync === 'full' ? 'FULL' : 'NORMAL',
+    // A node both serves (mutual TLS) and dials its peers, so it needs its own certificate.
+    tls: loadTlsMaterial({cert: flags['tls-cert'], key: flags['tls-key'], ca: flags['tls-ca']}, 'certificate'),
     log,
   }
 }

@@ -1,4 +1,4 @@
-import {createServer, type Server} from 'node:http'
+import {type Server} from 'node:http'
 import {type AddressInfo} from 'node:net'
 import {getMeta, updateNode} from '../cluster/clusterRepo.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
@@ -21,6 +21,10 @@ import {type NodeLog} from './nodeLog.js'
 import {NodeShardView} from './shardMapFollower.js'
 import {ForeignClusterError, StorageEngine} from './storageEngine.js'
 import {repairShards} from '../repair/repairService.js'
+import {requireTransportAllowed} from '../security/clusterSecurity.js'
+import {setDefaultClientTls} from '../transport/clientTls.js'
+import {createDataPlaneServer} from '../transport/dataPlaneServer.js'
+import {type TlsMaterial} from '../transport/tlsMaterial.js'
 
 /** antiEntropyIntervalMs: a quarter of the grace, between 1 s and 5 min, so a tombstone is collected within about 1.25 graces of its delete. */
 export function antiEntropyIntervalMs(graceMs: number): number {
@@ -51,6 +55,8 @@ export interface StorageNodeOptions {
   maxClockOffsetMs?: number
   synchronous: 'FULL' | 'NORMAL'
   log: NodeLog
+  /** tls: serve mutual TLS only (peers need a certificate of the CA) and dial peers with it; absent: plaintext, refused by a TLS-only cluster. */
+  tls?: TlsMaterial
 }
 
 /** StopSummary says how a node's shutdown went. */
@@ -99,6 +105,7 @@ export class StorageNode {
    */
   static async start(ctx: ServiceContext, opts: StorageNodeOptions): Promise<StorageNode> {
     const meta = await getMeta(ctx)
+    await requireTransportAllowed(ctx, opts.tls, `node ${opts.id}`)
     let engine: StorageEngine
     try {
       engine = StorageEngine.open({dir: opts.dataDir, nodeId: opts.id, clusterUid: meta.value.uid, tombstoneGraceMs: opts.tombstoneGraceMs, maxClockOffsetMs: opts.maxClockOffsetMs, synchronous: opts.synchronous})
@@ -136,7 +143,10 @@ export class StorageNode {
         // Read at scrape time from the node's own status (held shards with their sizes).
         metrics: new NodeMetrics((): ShardFigure[] => api.status().shards),
       })
-      const server = createServer({keepAliveTimeout: 65_000, headersTimeout: 15_000, requestTimeout: 120_000}, api.handle)
+      const server = createDataPlaneServer(
+        {tls: opts.tls, clientCertificates: 'require', keepAliveTimeout: 65_000, headersTimeout: 15_000, requestTimeout: 120_000, onRefused: (reason, remote) => opts.log.warn('refused a connection', {reason, remote})},
+        api.handle,
+      )
       node = new StorageNode(ctx, opts, engine, map, meter, api, server, clock)
       node.sweeper = sweeper
       node.copyPeers = copyPeers
@@ -355,6 +365,8 @@ async function resolveToken(ctx: ServiceContext, given: string | undefined): Pro
  * returns how the shutdown went. A second signal during shutdown exits at once (code 1).
  */
 export async function serveNode(ctx: ServiceContext, opts: StorageNodeOptions): Promise<StopSummary> {
+  // Anti-entropy and clock probes dial peers: with this node's certificate when it has one.
+  setDefaultClientTls(opts.tls)
   const node = await StorageNode.start(ctx, opts)
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'))

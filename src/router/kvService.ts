@@ -1,6 +1,6 @@
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {UserError} from '../errors/errors.js'
-import {RouterClient} from './routerClient.js'
+import {RouterClient, type RouterCredentials} from './routerClient.js'
 import {listRouters} from './routerRegistration.js'
 
 /** RouterTarget says how to find a router: an explicit `host:port`, or any live one registered in etcd. */
@@ -8,6 +8,8 @@ export interface RouterTarget {
   router?: string
   /** services connects to etcd; only called when no router address was given. */
   services: () => Promise<ServiceContext>
+  /** credentials for a router with TLS or authentication on. */
+  credentials?: RouterCredentials
 }
 
 /**
@@ -36,7 +38,7 @@ export interface KvGetOutput {
 /** kvGet reads `key` through a router. Throws UserError(NOT_FOUND) when the key is absent or deleted, and RouterClient's errors. */
 export async function kvGet(target: RouterTarget, key: string): Promise<{output: KvGetOutput; raw: Buffer}> {
   const address = await resolveRouter(target)
-  const client = new RouterClient(address)
+  const client = new RouterClient(address, undefined, undefined, target.credentials)
   try {
     const r = await client.get(key)
     if (!r.found) throw new UserError('NOT_FOUND', `key "${key}" not found${r.version ? ` (deleted at ${r.version})` : ''}`)
@@ -60,7 +62,7 @@ export interface KvWriteOutput {
 /** kvPut stores `value` under `key` through a router. Throws RouterClient's errors (QUORUM_FAILED, TOO_LARGE, ...). */
 export async function kvPut(target: RouterTarget, key: string, value: Buffer): Promise<KvWriteOutput> {
   const address = await resolveRouter(target)
-  const client = new RouterClient(address)
+  const client = new RouterClient(address, undefined, undefined, target.credentials)
   try {
     const {version} = await client.put(key, value)
     return {key, router: address, version, deleted: false, bytes: value.length}
@@ -72,7 +74,7 @@ export async function kvPut(target: RouterTarget, key: string, value: Buffer): P
 /** kvDel deletes `key` through a router (a tombstone; deleting an absent key also succeeds). */
 export async function kvDel(target: RouterTarget, key: string): Promise<KvWriteOutput> {
   const address = await resolveRouter(target)
-  const client = new RouterClient(address)
+  const client = new RouterClient(address, undefined, undefined, target.credentials)
   try {
     const {version} = await client.del(key)
     return {key, router: address, version, deleted: true, bytes: 0}

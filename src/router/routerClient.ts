@@ -3,6 +3,15 @@ import {ERROR_CODES, type ErrorCode} from '../errors/codes.js'
 import {UserError} from '../errors/errors.js'
 import {VERSION_HEADER} from '../node/protocol.js'
 import {encodeKeyPath} from './keyPath.js'
+import {dataPlaneUrl, describeTlsFailure, tlsConnectOptions} from '../transport/clientTls.js'
+import {type TlsMaterial} from '../transport/tlsMaterial.js'
+
+/** RouterCredentials are how a client reaches a secured router: its CA (and a user's client certificate), and/or a user's token. */
+export interface RouterCredentials {
+  tls?: TlsMaterial
+  /** token is sent as `authorization: Bearer`; never logged or put in an error. */
+  token?: string
+}
 
 /** KvGetResult is a read through a router: the value and its version, or not found (absent or deleted). */
 export type KvGetResult = {found: true; value: Buffer; version: string} | {found: false; version: string | null}
@@ -20,8 +29,9 @@ export class RouterClient {
     readonly address: string,
     private readonly timeoutMs = 10_000,
     connections = 4,
+    private readonly credentials: RouterCredentials = {},
   ) {
-    this.agent = new Agent({connections, keepAliveTimeout: 10_000})
+    this.agent = new Agent({connections, keepAliveTimeout: 10_000, connect: tlsConnectOptions(credentials.tls)})
   }
 
   /** get reads `key`. */
@@ -54,8 +64,9 @@ export class RouterClient {
     let headers: Record<string, string | string[] | undefined>
     let buf: Buffer
     try {
-      const res = await request(`http://${this.address}/kv/${encodeKeyPath(key)}`, {
+      const res = await request(dataPlaneUrl(this.address, this.credentials.tls, `/kv/${encodeKeyPath(key)}`), {
         method,
+        headers: this.credentials.token ? {authorization: `Bearer ${this.credentials.token}`} : undefined,
         body,
         dispatcher: this.agent,
         headersTimeout: this.timeoutMs,
@@ -67,7 +78,8 @@ export class RouterClient {
       buf = Buffer.from(await res.body.arrayBuffer())
     } catch (err) {
       const e = err as {code?: string; name?: string; message?: string}
-      const why = e.name === 'TimeoutError' ? `timed out after ${this.timeoutMs} ms` : (e.code ?? e.message ?? String(err))
+      const tlsWhy = describeTlsFailure(err)
+      const why = tlsWhy ? `TLS refused: ${tlsWhy}` : e.name === 'TimeoutError' ? `timed out after ${this.timeoutMs} ms` : (e.code ?? e.message ?? String(err))
       throw new UserError('NODE_UNREACHABLE', `router at ${this.address} did not answer: ${why}`, 'check the address (--router) and that `shardctl router serve` runs there', {cause: err})
     }
     if (status < 300 || (status === 404 && method === 'GET' && isKeyNotFound(buf))) return {status, headers, body: buf}

@@ -1,4 +1,4 @@
-import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
+import {type IncomingMessage, type Server, type ServerResponse} from 'node:http'
 import {type ErrorCode} from '../errors/codes.js'
 import {UserError} from '../errors/errors.js'
 import {HTTP_STATUS} from '../errors/httpStatus.js'
@@ -9,6 +9,9 @@ import {type ClientTally} from './clientTally.js'
 import {type LatencyWindow} from './latencyWindow.js'
 import {QuorumError} from './quorumError.js'
 import {type RouteLabel, type RouterMetrics} from './routerMetrics.js'
+import {type Decision, type Operation} from '../security/accessControl.js'
+import {createDataPlaneServer} from '../transport/dataPlaneServer.js'
+import {type TlsMaterial} from '../transport/tlsMaterial.js'
 
 /** KvBackend is what the HTTP layer needs from the coordinator. */
 export interface KvBackend {
@@ -29,6 +32,13 @@ export interface RouterHttpOptions {
   maxValueBytes?: number
   /** log receives one line per unexpected failure (never a key, value or token). */
   log?: (line: string) => void
+  /** tls: serve HTTPS only; client certificates of the CA are asked for (they identify users) but not required. */
+  tls?: TlsMaterial
+  /**
+   * authorize decides /kv and /metrics requests (undefined: everyone may). /healthz stays
+   * open: load balancers and the members' clock probes read it, and it holds no data.
+   */
+  authorize?: (req: IncomingMessage, op: Operation) => Decision
 }
 
 /** RouterHttp is the router's HTTP server with drain support. */
@@ -69,6 +79,10 @@ class HttpRefusal extends Error {
  * | `GET /healthz` | 200 when serving, else 503; JSON status |
  * | `GET /metrics` | Prometheus exposition |
  *
+ * With `authorize` set, /kv and /metrics answer 401 UNAUTHORIZED (with `www-authenticate`)
+ * without valid credentials and 403 FORBIDDEN outside the user's roles, before anything
+ * is read or written.
+ *
  * Errors are JSON {@link RouterErrorBody} with the status from HTTP_STATUS: unknown route
  * 404, oversize value or key 413, quorum not reached 503 naming the shard and the failed
  * replicas, not serving 503. Never a stack trace; every request is bounded by the server's
@@ -80,7 +94,8 @@ export function createRouterHttp(opts: RouterHttpOptions): RouterHttp {
   let draining = false
   let idleWaiter: (() => void) | undefined
 
-  const server = createServer({keepAliveTimeout: 30_000, headersTimeout: 10_000, requestTimeout: 30_000}, (req, res) => {
+  const serverOptions = {tls: opts.tls, clientCertificates: 'request', keepAliveTimeout: 30_000, headersTimeout: 10_000, requestTimeout: 30_000, onRefused: (reason: string, remote: string) => opts.log?.(`refused a connection from ${remote}: ${reason}`)} as const
+  const server = createDataPlaneServer(serverOptions, (req, res) => {
     const started = performance.now()
     inflight++
     opts.metrics.inflight.inc()
@@ -113,6 +128,7 @@ export function createRouterHttp(opts: RouterHttpOptions): RouterHttp {
       return
     }
     if (route === 'metrics' && method === 'GET') {
+      check(req, res, {kind: 'metrics'})
       const {body, contentType} = await opts.metrics.render()
       res.writeHead(200, {'content-type': contentType, 'content-length': Buffer.byteLength(body)})
       res.end(body)
@@ -132,6 +148,7 @@ export function createRouterHttp(opts: RouterHttpOptions): RouterHttp {
       throw new HttpRefusal('NOT_SERVING', 'the router is not serving (starting, re-reading the shard map, or shutting down)')
     }
     const key = decoded.key
+    check(req, res, {kind: method === 'GET' ? 'read' : 'write', key})
     if (method === 'GET') {
       req.resume()
       const r = await opts.kv.read(key)
@@ -150,6 +167,16 @@ export function createRouterHttp(opts: RouterHttpOptions): RouterHttp {
     const w = await opts.kv.write(key, value)
     res.writeHead(204, {[VERSION_HEADER]: w.version})
     res.end()
+  }
+
+  // check throws the refusal of a request its credentials do not allow; the body is
+  // drained first so the connection stays usable.
+  function check(req: IncomingMessage, res: ServerResponse, op: Operation): void {
+    const d = opts.authorize?.(req, op)
+    if (!d || d.allowed) return
+    req.resume()
+    if (d.code === 'UNAUTHORIZED') res.setHeader('www-authenticate', 'Bearer realm="shardctl"')
+    throw new HttpRefusal(d.code, d.message)
   }
 
   return {

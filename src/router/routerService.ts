@@ -21,6 +21,11 @@ import {createRouterHttp} from './routerHttp.js'
 import {RouterMetrics} from './routerMetrics.js'
 import {RouterRegistration} from './routerRegistration.js'
 import {ShardMapView} from './shardMapView.js'
+import {authorize} from '../security/accessControl.js'
+import {AuthFollower} from '../security/authFollower.js'
+import {requireTransportAllowed} from '../security/clusterSecurity.js'
+import {credentialsOf} from '../security/requestCredentials.js'
+import {type TlsMaterial} from '../transport/tlsMaterial.js'
 
 /** RouterServeOptions configure one router process. Durations are milliseconds. */
 export interface RouterServeOptions {
@@ -43,6 +48,8 @@ export interface RouterServeOptions {
   maxClockOffsetMs?: number
   /** log receives operational lines (never tokens, keys or values). */
   log?: (line: string) => void
+  /** tls: serve HTTPS and dial nodes over mutual TLS with this certificate (it must allow serverAuth and clientAuth: `cert create-node`). */
+  tls?: TlsMaterial
 }
 
 /** RunningRouter is a serving router. */
@@ -79,12 +86,15 @@ export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions)
   const {host, port} = listenOf(opts.listen)
   const log = opts.log ?? (() => {})
   await getMeta(ctx)
+  await requireTransportAllowed(ctx, opts.tls, `router ${id}`)
   const token = await loadClusterToken(ctx)
+  const auth = new AuthFollower(ctx, {log})
+  await auth.start()
 
   const metrics = new RouterMetrics()
   const latency = new LatencyWindow()
   const tally = new ClientTally()
-  const clients = new NodeClients({token, timeoutMs: opts.nodeTimeoutMs ?? 2000, connections: opts.connections ?? 32, observe: (node, op, seconds, outcome) => metrics.upstream(node, op, seconds, outcome)})
+  const clients = new NodeClients({token, tls: opts.tls, timeoutMs: opts.nodeTimeoutMs ?? 2000, connections: opts.connections ?? 32, observe: (node, op, seconds, outcome) => metrics.upstream(node, op, seconds, outcome)})
   let serving = (): boolean => false
   let drainEnded = false
   let registration: RouterRegistration | undefined
@@ -160,6 +170,8 @@ export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions)
       return {router: id, serving: serving(), mapRevision: view.mapRevision().toString(), shards: view.table().size, clock: Date.now(), clockOk: c.ok, clockOffsetMs: c.offsetMs}
     },
     log,
+    tls: opts.tls,
+    authorize: (req, op) => (auth.required() ? authorize(auth.directory(), credentialsOf(req), op) : {allowed: true, user: ''}),
   })
   await new Promise<void>((resolve, reject) => {
     http.server.once('error', reject)
@@ -169,6 +181,7 @@ export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions)
     })
   }).catch((err: NodeJS.ErrnoException) => {
     void view.close()
+    void auth.stop()
     throw new UserError('BAD_INPUT', `cannot listen on ${opts.listen}: ${err.code ?? err.message}`, 'pick a free port, or port 0 for any')
   })
   const bound = http.server.address() as AddressInfo
@@ -195,6 +208,7 @@ export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions)
   } catch (err) {
     await http.drain(0)
     await view.close()
+    await auth.stop()
     await clients.close()
     throw err
   }
@@ -221,6 +235,7 @@ export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions)
       await registration?.deregister()
       await membership.stop()
       await view.close()
+      await auth.stop()
       await clients.close()
       return {drained, inflightAtDeadline: left}
     },

@@ -1,3 +1,6 @@
+import {request} from 'undici'
+import {dataPlaneUrl, sharedDispatcher} from '../../../src/transport/clientTls.js'
+import {type TlsMaterial} from '../../../src/transport/tlsMaterial.js'
 import {assertDistFresh, type CliChild, spawnCli} from '../../support/cliChild.js'
 
 /** Sources the spawned `node serve` runs from dist/; each must be built from the current source. */
@@ -20,6 +23,8 @@ export interface NodeProcessOptions {
   host?: string
   /** env is added to the child's environment. */
   env?: Record<string, string>
+  /** tls: the node serves mutual TLS (its flags are in `extra` or `env`); readiness is probed with this client material. */
+  tls?: TlsMaterial
 }
 
 /** NodeProcess is a running `shardctl node serve` child. */
@@ -43,8 +48,9 @@ export async function startNodeProcess(opts: NodeProcessOptions, readyTimeoutMs 
   while (Date.now() < deadline) {
     if (proc.gone()) throw new Error(`node ${opts.id} exited before serving (${await proc.exited}): ${proc.logs().slice(-2000)}`)
     try {
-      const res = await fetch(`http://${proc.address}/healthz`, {signal: AbortSignal.timeout(1000)})
-      if (res.ok && ((await res.json()) as {serving: boolean}).serving) return proc
+      const res = await request(dataPlaneUrl(proc.address!, opts.tls, '/healthz'), {dispatcher: sharedDispatcher(opts.tls), signal: AbortSignal.timeout(1000)})
+      if (res.statusCode === 200 && ((await res.body.json()) as {serving: boolean}).serving) return proc
+      await res.body.dump()
     } catch {
       // not listening yet
     }

@@ -1,3 +1,6 @@
+import {request} from 'undici'
+import {dataPlaneUrl, sharedDispatcher} from '../../../src/transport/clientTls.js'
+import {type TlsMaterial} from '../../../src/transport/tlsMaterial.js'
 import {assertDistFresh, type CliChild, spawnCli} from '../../support/cliChild.js'
 
 const BUILT = ['commands/router/serve', 'src/router/routerService', 'src/router/coordinator', 'src/router/routerHttp', 'src/router/shardMapView', 'src/repair/repairService', 'commands/repair']
@@ -14,7 +17,7 @@ export type RouterProcess = CliChild
  * startRouterProcess spawns `router serve --listen 127.0.0.1:0` and resolves once it has
  * printed its address and /healthz says it serves (bounded by `readyTimeoutMs`).
  */
-export async function startRouterProcess(opts: {endpoint: string; cluster: string; id: string; extra?: string[]; host?: string; env?: Record<string, string>}, readyTimeoutMs = 20_000): Promise<RouterProcess> {
+export async function startRouterProcess(opts: {endpoint: string; cluster: string; id: string; extra?: string[]; host?: string; env?: Record<string, string>; tls?: TlsMaterial}, readyTimeoutMs = 20_000): Promise<RouterProcess> {
   assertRouterDistFresh()
   const args = ['router', 'serve', '--endpoints', opts.endpoint, '--cluster', opts.cluster, '--id', opts.id, '--listen', `${opts.host ?? '127.0.0.1'}:0`, ...(opts.extra?.includes('--lease-ttl') ? [] : ['--lease-ttl', '3']), ...(opts.extra ?? [])]
   const proc: RouterProcess = spawnCli(args, opts.env)
@@ -25,8 +28,9 @@ export async function startRouterProcess(opts: {endpoint: string; cluster: strin
     if (m) {
       proc.address = m[1]!
       try {
-        const res = await fetch(`http://${proc.address}/healthz`, {signal: AbortSignal.timeout(1000)})
-        if (res.ok) return proc
+        const res = await request(dataPlaneUrl(proc.address, opts.tls, '/healthz'), {dispatcher: sharedDispatcher(opts.tls), signal: AbortSignal.timeout(1000)})
+        await res.body.dump()
+        if (res.statusCode === 200) return proc
       } catch {
         // not ready yet
       }
