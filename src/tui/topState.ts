@@ -3,7 +3,7 @@ import {type LockHolder, LockHolderSchema} from '../etcd/leaseLock.js'
 import {type ExecutorEvent} from '../executor/executorEnv.js'
 import {type ClusterMeta, ClusterMetaSchema} from '../model/cluster.js'
 import {type Control, ControlSchema} from '../model/control.js'
-import {isTerminal, type Move, MoveSchema} from '../model/move.js'
+import {isTerminal, type Move, MoveSchema, PHASE_TABLE} from '../model/move.js'
 import {type ClusterNode, NodeSchema} from '../model/node.js'
 import {type Shard, ShardSchema} from '../model/shard.js'
 import {type NodeStats, NodeStatsSchema} from '../model/stats.js'
@@ -259,8 +259,9 @@ function controlChange(before: Control | null, after: Control | null, at: number
 function moveLines(before: Move | undefined, m: Move, at: number, lines: LogLine[]): void {
   const what = `shard ${m.shard} ${m.from} → ${m.to}`
   if (!before || before.phase !== m.phase) {
-    const failed = m.phase === 'failed' || m.phase === 'aborted' || m.phase === 'aborting' || m.phase === 'skipped'
-    lines.push({at, level: m.phase === 'failed' ? 'error' : failed ? 'warn' : 'info', text: `${what}: ${m.phase}${m.reason && (failed || m.phase === 'done') ? ` — ${m.reason}` : ''}`})
+    const level = PHASE_TABLE[m.phase].level
+    const failed = level !== 'info'
+    lines.push({at, level, text: `${what}: ${m.phase}${m.reason && (failed || m.phase === 'done') ? ` — ${m.reason}` : ''}`})
   } else if (!isTerminal(m.phase) && m.reason && m.reason !== before.reason) {
     lines.push({at, level: 'warn', text: `${what}: retrying: ${m.reason}`})
   }
