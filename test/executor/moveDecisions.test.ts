@@ -251,6 +251,16 @@ describe('the move machine, driven through its pure decision function', () => {
     expect(w.move.attempts).toBe(30)
   })
 
+  it('never aborts a move that cut over, even when a step says to: it counts the attempt and retries', () => {
+    for (const phase of ['cutover', 'release', 'draining', 'cleanup'] as const) {
+      const w = happySnapshots().get(phase)!
+      w.failure = {kind: 'abort-now', message: 'source a unreachable'}
+      expect(stepWorld(w)).toMatchObject({kind: 'wait', retried: {counted: true}})
+      expect(w.move.phase).toBe(phase)
+      expect(w.move.attempts).toBe(1)
+    }
+  })
+
   it('keeps the joint write set through cutover: the shard always has as many readers as the replication factor', () => {
     for (const [, w] of happySnapshots()) {
       expect(readReplicas(w.shard!)).toHaveLength(3)
