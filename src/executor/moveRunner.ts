@@ -15,8 +15,6 @@ import {reserveAll} from './tokenBucket.js'
 /** PROGRESS_INTERVAL_MS: progress goes to etcd at most this often per move. */
 const PROGRESS_INTERVAL_MS = 250
 
-export {MAX_ABORT_ATTEMPTS} from './retryPolicy.js'
-
 /**
  * RunState is what the runner remembers between observations of one phase: the effects
  * that succeeded, the last failure (answered by the next decision) and the failure counts.

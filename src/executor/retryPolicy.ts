@@ -46,9 +46,6 @@ export class WaitingForNode extends UserError {}
  */
 export const RETRY_POLICY = {maxAttempts: 8, backoffBaseMs: 200, backoffCapMs: 5000, holdMs: 250} as const
 
-/** MAX_ABORT_ATTEMPTS bounds the failed attempts of an abort before the move is `failed` (needs an operator). */
-export const MAX_ABORT_ATTEMPTS = RETRY_POLICY.maxAttempts
-
 /**
  * classifyError maps anything a step threw to a {@link Failure}. Coded UserErrors are
  * retriable (the user or time can fix them), except the executor's own signals; anything
