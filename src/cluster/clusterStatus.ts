@@ -2,7 +2,8 @@ import {parseLockHolder} from '../etcd/leaseLock.js'
 import {type ClusterMeta} from '../model/cluster.js'
 import {type Control} from '../model/control.js'
 import {listRouters} from '../router/routerRegistration.js'
-import {getControl, getMeta, listAlive, listNodes, listShards, listStats} from './clusterRepo.js'
+import {getControl, getMeta, listAlive, listNodes, listStats} from './clusterRepo.js'
+import {replicaCensus} from './shardScan.js'
 import {type ServiceContext} from './serviceContext.js'
 
 /** NodeStatus is one node's line in `cluster status`. */
@@ -38,7 +39,8 @@ export interface ClusterStatus {
   meta: ClusterMeta
   revision: string
   shards: number
-  shardStates: {stable: number; moving: number}
+  /** shardStates: `moving` shards have a move in flight; `underReplicated` ones have fewer voters than rf. */
+  shardStates: {stable: number; moving: number; underReplicated: number}
   nodes: NodeStatus[]
   nodesUp: number
   nodesDown: number
@@ -50,13 +52,8 @@ export interface ClusterStatus {
 /** clusterStatus gathers the cluster's meta, nodes (with liveness, replica counts, load), shards and executor state. */
 export async function clusterStatus(ctx: ServiceContext): Promise<ClusterStatus> {
   const meta = await getMeta(ctx)
-  const [nodes, alive, {shards, revision}, stats, control, lock, routers] = await Promise.all([listNodes(ctx), listAlive(ctx), listShards(ctx), listStats(ctx), getControl(ctx), ctx.store.get(ctx.keys.executorLock), listRouters(ctx)])
-  const replicas = new Map<string, number>()
-  let moving = 0
-  for (const s of shards) {
-    if (s.value.replicas.some((r) => r.role !== 'voter')) moving++
-    for (const r of s.value.replicas) replicas.set(r.node, (replicas.get(r.node) ?? 0) + 1)
-  }
+  const [nodes, alive, census, stats, control, lock, routers] = await Promise.all([listNodes(ctx), listAlive(ctx), replicaCensus(ctx, meta.value.rf), listStats(ctx), getControl(ctx), ctx.store.get(ctx.keys.executorLock), listRouters(ctx)])
+  const {replicasByNode: replicas, moving, revision} = census
   const loadByNode = new Map(stats.map((st) => [st.node, st.shards.reduce((acc, l) => ({reads: acc.reads + l.reads, writes: acc.writes + l.writes, bytes: acc.bytes + l.bytes, keys: acc.keys + l.keys}), {reads: 0, writes: 0, bytes: 0, keys: 0})]))
   const clockByNode = new Map(stats.map((st) => [st.node, st.clockOk === undefined ? null : {offsetMs: st.clockOffsetMs ?? null, ok: st.clockOk}]))
   const holder = lock ? parseLockHolder(lock.value) : undefined
@@ -76,8 +73,8 @@ export async function clusterStatus(ctx: ServiceContext): Promise<ClusterStatus>
     endpoints: ctx.store.conn.endpoints,
     meta: meta.value,
     revision: revision.toString(),
-    shards: shards.length,
-    shardStates: {stable: shards.length - moving, moving},
+    shards: census.shards,
+    shardStates: {stable: census.shards - moving, moving, underReplicated: census.underReplicated},
     nodes: nodeStatus,
     nodesUp: up,
     nodesDown: nodeStatus.length - up,

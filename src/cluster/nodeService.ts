@@ -1,8 +1,9 @@
 import {UserError} from '../errors/errors.js'
 import {type Capacity} from '../model/resources.js'
 import {type ClusterNode, NodeSchema, type NodeState} from '../model/node.js'
-import {getMeta, getNode, listAlive, listNodes, listShards, updateNode} from './clusterRepo.js'
+import {getMeta, getNode, listAlive, listNodes, updateNode} from './clusterRepo.js'
 import {type NodeSpec} from './nodeSpec.js'
+import {replicaCensus} from './shardScan.js'
 import {type ServiceContext} from './serviceContext.js'
 
 /** NodeView is a node record plus what the cluster knows about it now. */
@@ -66,19 +67,16 @@ export async function setNodeState(ctx: ServiceContext, id: string, state: NodeS
 
 /** listNodeViews returns every node with liveness and replica counts. */
 export async function listNodeViews(ctx: ServiceContext): Promise<NodeView[]> {
-  await getMeta(ctx)
-  const [nodes, alive, {shards}] = await Promise.all([listNodes(ctx), listAlive(ctx), listShards(ctx)])
-  const counts = new Map<string, number>()
-  for (const s of shards) for (const r of s.value.replicas) counts.set(r.node, (counts.get(r.node) ?? 0) + 1)
-  return nodes.map((n) => ({...n.value, alive: alive.has(n.value.id), replicas: counts.get(n.value.id) ?? 0}))
+  const meta = await getMeta(ctx)
+  const [nodes, alive, census] = await Promise.all([listNodes(ctx), listAlive(ctx), replicaCensus(ctx, meta.value.rf)])
+  return nodes.map((n) => ({...n.value, alive: alive.has(n.value.id), replicas: census.replicasByNode.get(n.value.id) ?? 0}))
 }
 
 /** showNode returns one node with its liveness and the shards it holds (with roles). */
 export async function showNode(ctx: ServiceContext, id: string): Promise<NodeView & {shards: {id: number; role: string}[]}> {
-  const node = await getNode(ctx, id)
-  const [alive, {shards}] = await Promise.all([listAlive(ctx), listShards(ctx)])
-  const held = shards.flatMap((s) => s.value.replicas.filter((r) => r.node === id).map((r) => ({id: s.value.id, role: r.role})))
-  return {...node.value, alive: alive.has(id), replicas: held.length, shards: held}
+  const [node, meta] = await Promise.all([getNode(ctx, id), getMeta(ctx)])
+  const [alive, census] = await Promise.all([listAlive(ctx), replicaCensus(ctx, meta.value.rf, id)])
+  return {...node.value, alive: alive.has(id), replicas: census.heldBy.length, shards: census.heldBy}
 }
 
 /**
@@ -91,10 +89,9 @@ export async function removeNode(ctx: ServiceContext, id: string): Promise<{id: 
     await getMeta(ctx)
     return {id, changed: false, message: `node ${id} was already removed`}
   }
-  const {shards} = await listShards(ctx)
-  const held = shards.filter((s) => s.value.replicas.some((r) => r.node === id))
+  const held = (await replicaCensus(ctx, (await getMeta(ctx)).value.rf, id)).heldBy
   if (held.length > 0) {
-    throw new UserError('PRECONDITION', `node "${id}" still holds ${held.length} replica(s) (shards ${held.slice(0, 5).map((s) => s.value.id).join(', ')}${held.length > 5 ? ', …' : ''})`, `move them off first: \`shardctl node drain ${id}\``)
+    throw new UserError('PRECONDITION', `node "${id}" still holds ${held.length} replica(s) (shards ${held.slice(0, 5).map((s) => s.id).join(', ')}${held.length > 5 ? ', …' : ''})`, `move them off first: \`shardctl node drain ${id}\``)
   }
   await ctx.store.delete(ctx.keys.node(id), node.modRevision)
   return {id, changed: true, message: `node ${id} removed`}

@@ -1,25 +1,25 @@
-import {type EtcdStore} from './etcdStore.js'
+import type * as etcd from 'etcd3'
+import {type LeaseHandle, type Store} from '../store/store.js'
 
-/** LeaseHandle is a granted etcd lease kept alive in the background. */
-export interface LeaseHandle {
-  /** id is the lease id, for puts attached to it and for fencing compares. */
-  id: string
-  /** lost is true once keepalives failed past the TTL or the lease was revoked; the holder must stop acting. */
-  readonly lost: boolean
-  /** onLost registers a callback fired once when the lease is lost. */
-  onLost(fn: (err: Error) => void): void
-  /** revoke ends the lease now, deleting every key attached to it. Idempotent. */
-  revoke(): Promise<void>
+export type {LeaseHandle} from '../store/store.js'
+
+/**
+ * grantLease creates a lease of `ttlSeconds` on `store` and keeps it alive (see
+ * {@link Store.grantLease}). Callers that must be safe also fence their writes on the
+ * lease's key create revision, never on the loss signal alone.
+ */
+export function grantLease(store: Pick<Store, 'grantLease'>, ttlSeconds: number): Promise<LeaseHandle> {
+  return store.grantLease(ttlSeconds)
 }
 
 /**
- * grantLease creates a lease of `ttlSeconds` and keeps it alive. Loss is detected by
- * etcd3's keepalive (after about 2×TTL of failures, see STACK.md); callers that must be
- * safe also fence their writes on the lease's key create revision, never on this signal alone.
+ * grantEtcdLease is EtcdStore's lease: granted through `wrap` (so failures are coded) and
+ * kept alive by etcd3. Loss is detected by etcd3's keepalive: at once when etcd answers a
+ * keepalive with TTL 0 (revoked or expired), after about 2×TTL of failures otherwise (see STACK.md).
  */
-export async function grantLease(store: EtcdStore, ttlSeconds: number): Promise<LeaseHandle> {
-  const lease = store.client.lease(ttlSeconds, {autoKeepAlive: true})
-  const id = await store.wrap(() => lease.grant())
+export async function grantEtcdLease(client: etcd.Etcd3, wrap: <T>(fn: () => Promise<T>) => Promise<T>, ttlSeconds: number): Promise<LeaseHandle> {
+  const lease = client.lease(ttlSeconds, {autoKeepAlive: true})
+  const id = await wrap(() => lease.grant())
   let lost = false
   const callbacks: ((err: Error) => void)[] = []
   lease.on('lost', (err) => {

@@ -1,8 +1,8 @@
 import {hostname} from 'node:os'
 import {z} from 'zod'
+import {LeasedMembership} from '../store/leasedMembership.js'
 import {UserError} from '../errors/errors.js'
-import {type Compare, type EtcdStore} from './etcdStore.js'
-import {grantLease, type LeaseHandle} from './leaseHandle.js'
+import {type Compare, type LeaseHandle, type Store} from '../store/store.js'
 
 /** LockHolderSchema: the value of a lock key: who holds it, so a refused acquirer can say. */
 export const LockHolderSchema = z.object({
@@ -23,44 +23,65 @@ export interface HeldLock {
   createRevision: bigint
   /** fence is the compare that makes a transaction fail if this lock was lost and taken by someone else. */
   fence: Compare
+  /** held is false once the lease was lost or the lock released (a hint for stopping early; safety comes from {@link fence}). */
+  held(): boolean
+  /** release deletes the lock key (only if it is still this holder's) and revokes the lease. Idempotent. */
   release(): Promise<void>
 }
 
 /**
  * acquireLock takes the lease-backed lock at `key`, or throws UserError(LOCK_HELD) naming
- * the current holder. It does not wait. The lock vanishes with its lease when the holder
+ * the current holder, or CONFLICT when its lease lapsed while it was being taken. It does not wait. The lock vanishes with its lease when the holder
  * dies (after `ttlSeconds`). Writes made under it must carry `fence`, so a holder whose
  * lease lapsed cannot write after another process took over.
+ *
+ * The lease lifecycle is the {@link LeasedMembership} nodes and routers use, without
+ * recovery: a lost lock stays lost (its fence is the old key's create revision, so the
+ * holder must stop, and a later `apply --resume` takes a new one). A failed attempt never
+ * leaves its lease kept alive.
  */
-export async function acquireLock(store: EtcdStore, key: string, holder: string, ttlSeconds = 10, clock: () => Date = () => new Date()): Promise<HeldLock> {
-  const lease = await grantLease(store, ttlSeconds)
+export async function acquireLock(store: Store, key: string, holder: string, ttlSeconds = 10, clock: () => Date = () => new Date()): Promise<HeldLock> {
   const me: LockHolder = {holder, host: hostname(), pid: process.pid, acquiredAt: clock().toISOString()}
-  let rev: bigint | undefined
-  try {
-    rev = await store.commit({compares: [{key, createRevision: 0n}], puts: [{key, value: JSON.stringify(me), lease: lease.id}]})
-  } catch (err) {
-    // Otherwise the lease would be kept alive for nothing (and keep the process running).
-    await lease.revoke().catch(() => undefined)
-    throw err
+  let createRevision: bigint | undefined
+  const membership = new LeasedMembership({
+    grant: () => store.grantLease(ttlSeconds),
+    register: async (lease) => {
+      createRevision = await store.commit({compares: [{key, createRevision: 0n}], puts: [{key, value: JSON.stringify(me), lease: lease.id}]})
+      if (createRevision === undefined) throw await lockHeldError(store, key)
+    },
+    recover: false,
+  })
+  await membership.start()
+  if (!membership.held()) {
+    // The lease lapsed between the grant and the lock key's write: the key went with it.
+    await membership.stop()
+    throw new UserError('CONFLICT', `${key}: the lease expired while the lock was being taken`, 'try again; if it keeps happening, check the connection to etcd')
   }
-  if (rev === undefined) {
-    await lease.revoke()
-    const current = await store.get(key)
-    const found = current ? parseLockHolder(current.value) : undefined
-    const who = found ? `${found.holder} (pid ${found.pid} on ${found.host}, since ${found.acquiredAt})` : 'another process'
-    throw new UserError('LOCK_HELD', `${key} is held by ${who}`, 'wait for it to finish, or stop that process; a dead holder releases the lock when its lease expires')
-  }
+  const lease = membership.lease()!
+  const rev = createRevision!
+  let released: Promise<void> | undefined
   return {
     key,
     lease,
     createRevision: rev,
     fence: {key, createRevision: rev},
-    async release() {
-      // Delete only our own key: after a lapse someone else may hold the lock now.
-      await store.commit({compares: [{key, createRevision: rev}], deletes: [key]}).catch(() => undefined)
-      await lease.revoke()
+    held: () => membership.held(),
+    release() {
+      released ??= (async () => {
+        // Delete only our own key: after a lapse someone else may hold the lock now.
+        await store.commit({compares: [{key, createRevision: rev}], deletes: [key]}).catch(() => undefined)
+        await membership.stop()
+      })()
+      return released
     },
   }
+}
+
+async function lockHeldError(store: Store, key: string): Promise<UserError> {
+  const current = await store.get(key).catch(() => undefined)
+  const found = current ? parseLockHolder(current.value) : undefined
+  const who = found ? `${found.holder} (pid ${found.pid} on ${found.host}, since ${found.acquiredAt})` : 'another process'
+  return new UserError('LOCK_HELD', `${key} is held by ${who}`, 'wait for it to finish, or stop that process; a dead holder releases the lock when its lease expires')
 }
 
 /** parseLockHolder reads a lock key's value; undefined when it is not a valid holder record. */

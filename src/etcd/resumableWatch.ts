@@ -1,43 +1,25 @@
-import * as etcd from 'etcd3'
-import {type EtcdStore, prefixEnd} from './etcdStore.js'
+import type * as etcd from 'etcd3'
+import {prefixEnd} from '../store/keyRange.js'
+import {type Store, type Watch, type WatchOptions} from '../store/store.js'
 
 const RECONNECT_BASE_MS = 100
 const RECONNECT_MAX_MS = 5000
 
-/** WatchEvent is one change under a watched prefix. */
-export interface WatchEvent {
-  type: 'put' | 'delete'
-  key: string
-  value: string
-  modRevision: bigint
-}
+export type {WatchEvent, WatchStatus} from '../store/store.js'
 
-/** WatchStatus is what a watch reports about its connection, for UIs ("reconnecting"). */
-export type WatchStatus = 'connected' | 'disconnected' | 'resyncing'
-
-/** ResumableWatchOptions configures {@link watchPrefix}. */
-export interface ResumableWatchOptions {
-  /** fromRevision: deliver events after this revision (usually the revision of the list that seeded the caller's state). */
-  fromRevision: bigint
-  onEvent: (ev: WatchEvent) => void
-  /**
-   * resync is called when events were lost for good (the resume revision was compacted):
-   * the caller re-reads its state and returns the revision of that read; the watch goes on
-   * from there. Level-based consumers stay correct: a missed event delays, never corrupts.
-   */
-  resync: () => Promise<bigint>
-  onStatus?: (status: WatchStatus) => void
-}
+/** ResumableWatchOptions configures {@link watchPrefix} (the store's {@link WatchOptions}). */
+export type ResumableWatchOptions = WatchOptions
 
 /** ResumableWatch is a running watch; close() stops it and releases its stream. */
-export interface ResumableWatch {
-  close(): Promise<void>
-  /** lastRevision is the revision of the last event delivered (or the start revision). */
-  lastRevision(): bigint
+export type ResumableWatch = Watch
+
+/** watchPrefix is `store.watch(prefix, opts)`: see {@link Store.watch}. */
+export function watchPrefix(store: Pick<Store, 'watch'>, prefix: string, opts: WatchOptions): Watch {
+  return store.watch(prefix, opts)
 }
 
 /**
- * watchPrefix watches every key under `prefix` and survives etcd restarts. When the stream
+ * watchEtcdPrefix is EtcdStore's watch: it watches every key under `prefix` and survives etcd restarts. When the stream
  * drops, the watch resumes from the revision after the last event it delivered: etcd3
  * would re-attach its watcher by itself, but from the revision after the last response
  * *header* it saw (a "created" reply carries etcd's current revision before the catch-up
@@ -49,7 +31,7 @@ export interface ResumableWatch {
  * etcd never splits one revision's events across watch responses (no fragmenting is
  * requested), so "after the last delivered revision" loses nothing.
  */
-export function watchPrefix(store: Pick<EtcdStore, 'client'>, prefix: string, opts: ResumableWatchOptions): ResumableWatch {
+export function watchEtcdPrefix(client: Pick<etcd.Etcd3, 'watch'>, prefix: string, opts: WatchOptions): Watch {
   let last = opts.fromRevision
   // One transaction can change several keys under the prefix: they share one revision, so
   // "already seen" is (revision, key), not the revision alone.
@@ -76,7 +58,7 @@ export function watchPrefix(store: Pick<EtcdStore, 'client'>, prefix: string, op
     // watcher() (not create()) so every listener is attached before the stream can deliver:
     // etcd sends the "created" reply and the first events (or a cancel) back to back, and a
     // listener added after awaiting create() can miss them.
-    const w = store.client
+    const w = client
       .watch()
       .inRange({start: prefix, end: prefixEnd(prefix)})
       .startRevision((last + 1n).toString())

@@ -1,59 +1,150 @@
-import {EventEmitter} from 'node:events'
-import {describe, expect, it} from 'vitest'
+import {afterEach, describe, expect, it, vi} from 'vitest'
+import {makeServiceContext} from '../../src/cluster/serviceContext.js'
 import {ShardMapFollower} from '../../src/cluster/shardMapFollower.js'
-import {type ServiceContext} from '../../src/cluster/serviceContext.js'
 import {keysOf} from '../../src/etcd/keys.js'
 import {type Shard} from '../../src/model/shard.js'
+import {MemoryStore} from '../../src/store/memoryStore.js'
+import {type WatchStatus} from '../../src/store/store.js'
 
 const keys = keysOf('c')
 const shard = (id: number, epoch: number): Shard => ({id, range: {lo: id * 10, hi: id * 10 + 10}, epoch, replicas: [{node: 'a', role: 'voter'}]})
-const kv = (s: Shard, mod: number) => ({key: keys.shard(s.id), value: JSON.stringify(s), modRevision: BigInt(mod), createRevision: 1n, lease: '0'})
+const put = (store: MemoryStore, s: Shard) => store.put(keys.shard(s.id), JSON.stringify(s))
+const epochs = (f: ShardMapFollower) => Object.fromEntries(f.all().map((s) => [s.id, s.epoch]))
 
-/** fakeContext: listings are answered from `listings` in order; the watch is an emitter the test drives. */
-function fakeContext(listings: {items: ReturnType<typeof kv>[]; revision: bigint}[]) {
-  const watcher = Object.assign(new EventEmitter(), {cancel: () => Promise.resolve()})
-  const builder = {inRange: () => builder, startRevision: () => builder, watcher: () => watcher}
-  const store = {
-    list: () => Promise.resolve(listings.shift()!),
-    getAt: () => Promise.resolve({kv: undefined, revision: 0n}),
-    client: {watch: () => builder},
+const open: {store: MemoryStore; follower: ShardMapFollower}[] = []
+afterEach(async () => {
+  for (const o of open.splice(0)) {
+    await o.follower.stop()
+    o.store.close()
   }
-  const ctx = {store, cluster: 'c', keys, clock: () => new Date(0)} as unknown as ServiceContext
-  const put = (s: Shard, mod: number) => watcher.emit('put', {key: Buffer.from(keys.shard(s.id)), value: Buffer.from(JSON.stringify(s)), mod_revision: String(mod)})
-  return {ctx, put}
+})
+
+/** follow starts a follower on a fresh memory store seeded with `seed`; `admin` is a second client writing as the executor would. */
+async function follow(seed: Shard[], opts: ConstructorParameters<typeof ShardMapFollower>[1] = {}) {
+  const store = new MemoryStore()
+  const admin = store.connect()
+  for (const s of seed) await put(admin, s)
+  const follower = new ShardMapFollower(makeServiceContext(store, {cluster: 'c'}), opts)
+  open.push({store, follower}, {store: admin, follower})
+  await follower.start()
+  return {store, admin, follower}
 }
 
-describe('ShardMapFollower', () => {
-  it('Given a watch event newer than a re-listing, When the re-listing lands, Then the shard stays at the newer epoch and the revision does not go back', async () => {
-    const {ctx, put} = fakeContext([
-      {items: [kv(shard(1, 1), 5)], revision: 10n},
-      {items: [kv(shard(1, 1), 5)], revision: 10n}, // a resync read before the epoch bump committed
-    ])
-    let changes = 0
-    const f = new ShardMapFollower(ctx, {onChange: () => changes++})
-    await f.start()
-    put(shard(1, 2), 11)
-    expect(f.get(1)?.epoch).toBe(2)
-    const v = f.version()
-    await f.resync()
-    expect(f.get(1)?.epoch).toBe(2)
-    expect(f.mapRevision()).toBe(11n)
-    expect(f.version()).toBe(v) // nothing changed: a cached routing table stays valid
-    await Promise.resolve()
-    expect(changes).toBeGreaterThan(0)
-    await f.stop()
+/** settle writes an unrelated shard 9 and waits until the follower has it, so the store has moved past the follower's start listing. */
+async function settle(admin: MemoryStore, follower: ShardMapFollower): Promise<void> {
+  const rev = await put(admin, shard(9, 1))
+  await vi.waitFor(() => expect(follower.mapRevision()).toBe(rev))
+}
+
+describe('ShardMapFollower on the memory store', () => {
+  it('Given a resync whose listing was read before an epoch bump but answered after the watch delivered it, Then the shard stays at the newer epoch and the revision does not go back', async () => {
+    const {store, admin, follower} = await follow([shard(1, 1), shard(2, 1)])
+    await settle(admin, follower) // the resync's listing must be newer than the start's, or it is ignored outright
+    const gate = store.faults.hold({op: 'list', key: keys.shardsPrefix, when: 'after'})
+    const resync = follower.resync() // reads now (epoch 1), answers when released
+    await gate.reached
+    const bumped = await put(admin, shard(1, 2))
+    await vi.waitFor(() => expect(follower.get(1)?.epoch).toBe(2))
+    const version = follower.version()
+
+    gate.release()
+    const listedAt = await resync
+
+    expect(listedAt).toBeLessThan(bumped)
+    expect(epochs(follower)).toEqual({1: 2, 2: 1, 9: 1})
+    expect(follower.mapRevision()).toBe(bumped)
+    expect(follower.version()).toBe(version) // nothing changed: a cached routing table stays valid
+  })
+
+  it('Given a resync racing a delete, Then a deleted shard does not come back from the older listing', async () => {
+    const {store, admin, follower} = await follow([shard(1, 1), shard(2, 1)])
+    await settle(admin, follower)
+    const gate = store.faults.hold({op: 'list', key: keys.shardsPrefix, when: 'after'})
+    const resync = follower.resync()
+    await gate.reached
+    await admin.delete(keys.shard(2))
+    await vi.waitFor(() => expect(follower.get(2)).toBeUndefined())
+
+    gate.release()
+    await resync
+
+    expect(epochs(follower)).toEqual({1: 1, 9: 1})
+  })
+
+  it('Given a shard created while a resync is in flight, Then the older listing (which lacks it) does not remove it', async () => {
+    const {store, admin, follower} = await follow([shard(1, 1)])
+    await settle(admin, follower)
+    const gate = store.faults.hold({op: 'list', key: keys.shardsPrefix, when: 'after'})
+    const resync = follower.resync()
+    await gate.reached
+    await put(admin, shard(3, 1)) // a split creating shard 3
+    await vi.waitFor(() => expect(follower.get(3)).toBeDefined())
+
+    gate.release()
+    await resync
+
+    expect(epochs(follower)).toEqual({1: 1, 3: 1, 9: 1})
+  })
+
+  it('Given a watch dropped in the middle of a burst of changes, When it resumes, Then no event is skipped and none is applied twice', async () => {
+    const statuses: WatchStatus[] = []
+    const {store, admin, follower} = await follow([shard(1, 1), shard(2, 1), shard(3, 1)], {onStatus: (s) => statuses.push(s)})
+    const listings = vi.spyOn(store, 'listPage')
+    // The stream drops after two more events and stays down while the executor writes on.
+    store.dropWatches({afterEvents: 2, stayDown: true})
+    await put(admin, shard(1, 2))
+    await put(admin, shard(2, 2))
+    await vi.waitFor(() => expect(statuses).toContain('disconnected'))
+    const version = follower.version()
+    await put(admin, shard(3, 2))
+    await admin.commit({compares: [], puts: [{key: keys.shard(1), value: JSON.stringify(shard(1, 3))}, {key: keys.shard(4), value: JSON.stringify(shard(4, 1))}]})
+    const last = await admin.delete(keys.shard(2)).then(() => admin.revision())
+    expect(follower.version()).toBe(version) // down: it has seen none of these
+
+    store.reconnectWatches()
+
+    await vi.waitFor(() => expect(follower.mapRevision()).toBe(last))
+    expect(epochs(follower)).toEqual({1: 3, 3: 2, 4: 1})
+    expect(follower.version()).toBe(version + 4) // shard 3, shards 1 and 4 in one revision (two entries), shard 2's delete
+    expect(listings).not.toHaveBeenCalled() // caught up from the watch, not by re-listing
+  })
+
+  it('Given a watch down while the history it needs is compacted, When it comes back, Then it re-lists once and converges', async () => {
+    const {store, admin, follower} = await follow([shard(1, 1), shard(2, 1)])
+    store.dropWatches({stayDown: true})
+    await put(admin, shard(1, 2))
+    await admin.delete(keys.shard(2))
+    await put(admin, shard(5, 1))
+    await admin.compact(await admin.revision())
+    const listings = vi.spyOn(store, 'listPage')
+
+    store.reconnectWatches()
+
+    await vi.waitFor(() => expect(epochs(follower)).toEqual({1: 2, 5: 1}))
+    expect(listings).toHaveBeenCalledTimes(1)
+    expect(follower.mapRevision()).toBe(await admin.revision())
   })
 
   it('Given a corrupt value, Then it is reported, never served, and its revision still counts as seen', async () => {
-    const {ctx} = fakeContext([{items: [kv(shard(1, 1), 5)], revision: 10n}])
     const invalid: string[] = []
-    const f = new ShardMapFollower(ctx, {onInvalid: (key) => invalid.push(key)})
-    await f.start()
-    const w = (ctx.store as unknown as {client: {watch: () => {watcher: () => EventEmitter}}}).client.watch().watcher()
-    w.emit('put', {key: Buffer.from(keys.shard(1)), value: Buffer.from('{"id":1'), mod_revision: '12'})
+    const {admin, follower} = await follow([shard(1, 1)], {onInvalid: (key) => invalid.push(key)})
+    const rev = await admin.put(keys.shard(1), '{"id":1')
+
+    await vi.waitFor(() => expect(follower.mapRevision()).toBe(rev))
     expect(invalid).toEqual([keys.shard(1)])
-    expect(f.get(1)?.epoch).toBe(1)
-    expect(f.mapRevision()).toBe(12n)
-    await f.stop()
+    expect(follower.get(1)?.epoch).toBe(1)
+  })
+
+  it('Given a failing listing at start, Then start throws the store\'s error and a retry succeeds', async () => {
+    const store = new MemoryStore()
+    await put(store, shard(1, 1))
+    store.faults.fail({op: 'list', key: keys.shardsPrefix})
+    const follower = new ShardMapFollower(makeServiceContext(store, {cluster: 'c'}))
+    open.push({store, follower})
+
+    await expect(follower.start()).rejects.toMatchObject({code: 'ETCD_UNREACHABLE'})
+    await follower.start()
+
+    expect(epochs(follower)).toEqual({1: 1})
   })
 })

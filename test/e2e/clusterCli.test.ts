@@ -72,7 +72,8 @@ describe('shardctl CLI against a real etcd', () => {
       expect(r.stderr).toMatch(/^Error: .+ — .+/)
     }
     const status = await cli(['shard', 'list', '--endpoints', endpoint, '--cluster', cluster, '--json'])
-    expect(JSON.parse(status.stdout).shards).toHaveLength(32)
+    const lines = status.stdout.trim().split('\n').map((l) => JSON.parse(l) as {id: number})
+    expect(lines.map((s) => s.id)).toEqual([...Array(32).keys()])
 
     const port = await freePort()
     const down = await cli(['cluster', 'status', '--endpoints', `http://127.0.0.1:${port}`, '--cluster', cluster])

@@ -12,7 +12,7 @@ import {kv} from '../integration/router/dataPlane.js'
 import {type RouterProcess, startRouterProcess} from '../integration/router/routerProcess.js'
 import {startPrivateEtcd, type PrivateEtcd} from '../support/privateEtcd.js'
 import {runCli, type CliResult} from '../support/runCli.js'
-import {StoreSet, uniqueCluster} from '../support/testStore.js'
+import {etcdAdminClient, StoreSet, uniqueCluster} from '../support/testStore.js'
 
 /**
  * Secrets audit on real processes: an etcd with auth enabled (a user whose role is limited
@@ -45,16 +45,16 @@ async function cli(args: string[], extraEnv: Record<string, string> = env): Prom
 beforeAll(async () => {
   cwd = mkdtempSync(join(tmpdir(), 'shardctl-secrets-'))
   etcd = await startPrivateEtcd()
-  const admin = stores.open(etcd.endpoint, cluster)
+  const admin = etcdAdminClient(etcd.endpoint)
   // root (needed to enable auth) has another password; shardctl runs as a user whose role
   // may only read and write the cluster's prefix, as the README recommends.
-  await admin.client.user('root').create(`root-${PASSWORD}`)
-  await admin.client.user('root').addRole('root')
-  const role = await admin.client.role('shardctl').create()
+  await admin.user('root').create(`root-${PASSWORD}`)
+  await admin.user('root').addRole('root')
+  const role = await admin.role('shardctl').create()
   await role.grant({permission: 'Readwrite', range: Range.prefix(`/shardctl/${cluster}/`)})
-  await admin.client.user('shardctl').create(PASSWORD)
-  await admin.client.user('shardctl').addRole('shardctl')
-  await admin.client.auth.authEnable()
+  await admin.user('shardctl').create(PASSWORD)
+  await admin.user('shardctl').addRole('shardctl')
+  await admin.auth.authEnable()
   admin.close()
 }, 60_000)
 

@@ -1,6 +1,6 @@
 import {EventEmitter} from 'node:events'
 import {afterEach, describe, expect, it, vi} from 'vitest'
-import {type WatchEvent, watchPrefix} from '../../src/etcd/resumableWatch.js'
+import {type WatchEvent, watchEtcdPrefix} from '../../src/etcd/resumableWatch.js'
 
 /** FakeWatcher stands in for an etcd3 Watcher: the test emits what etcd3 would. */
 class FakeWatcher extends EventEmitter {
@@ -19,8 +19,8 @@ class FakeWatcher extends EventEmitter {
   }
 }
 
-/** fakeStore records every watcher watchPrefix creates, with the revision it asked to start from. */
-function fakeStore() {
+/** fakeClient records every watcher watchEtcdPrefix creates, with the revision it asked to start from. */
+function fakeClient() {
   const watchers: FakeWatcher[] = []
   const builder = {
     start: '',
@@ -37,19 +37,19 @@ function fakeStore() {
       return w
     },
   }
-  return {watchers, store: {client: {watch: () => builder}} as never}
+  return {watchers, client: {watch: () => builder} as never}
 }
 
 afterEach(() => {
   vi.useRealTimers()
 })
 
-describe('watchPrefix', () => {
+describe('watchEtcdPrefix', () => {
   it('Given a dropped stream, When it resumes, Then it starts after the last delivered event, not after the last header etcd3 saw', async () => {
     vi.useFakeTimers()
-    const {watchers, store} = fakeStore()
+    const {watchers, client} = fakeClient()
     const events: WatchEvent[] = []
-    const watch = watchPrefix(store, '/p/', {fromRevision: 10n, onEvent: (e) => events.push(e), resync: () => Promise.resolve(0n)})
+    const watch = watchEtcdPrefix(client, '/p/', {fromRevision: 10n, onEvent: (e) => events.push(e), resync: () => Promise.resolve(0n)})
     expect(watchers).toHaveLength(1)
     expect(watchers[0]!.startRevision).toBe('11')
 
@@ -73,8 +73,8 @@ describe('watchPrefix', () => {
 
   it('Given a watch that keeps failing to connect, When closed, Then it creates no more watchers', async () => {
     vi.useFakeTimers()
-    const {watchers, store} = fakeStore()
-    const watch = watchPrefix(store, '/p/', {fromRevision: 1n, onEvent: () => {}, resync: () => Promise.resolve(0n)})
+    const {watchers, client} = fakeClient()
+    const watch = watchEtcdPrefix(client, '/p/', {fromRevision: 1n, onEvent: () => {}, resync: () => Promise.resolve(0n)})
     for (let i = 0; i < 5; i++) {
       watchers.at(-1)!.emit('disconnected', new Error('refused'))
       await vi.advanceTimersByTimeAsync(10_000)

@@ -1,6 +1,7 @@
 import {randomBytes} from 'node:crypto'
 import {resolveConnection, type ConnectionInput} from '../../src/config/connectionConfig.js'
-import {EtcdStore} from '../../src/etcd/etcdStore.js'
+import {Etcd3} from 'etcd3'
+import {EtcdStore, etcdClientOptions} from '../../src/etcd/etcdStore.js'
 
 /**
  * uniqueCluster returns a cluster name no other test file (or earlier run against the same
@@ -34,4 +35,12 @@ export class StoreSet {
   closeAll(): void {
     for (const s of this.stores.splice(0)) s.close()
   }
+}
+
+/**
+ * etcdAdminClient is a raw etcd3 client for test set-up the Store does not offer (users,
+ * roles, enabling auth), built with the CLI's connection options. The caller closes it.
+ */
+export function etcdAdminClient(endpoint: string, extra: Omit<ConnectionInput, 'endpoints' | 'cluster'> = {}): Etcd3 {
+  return new Etcd3(etcdClientOptions(resolveConnection({flags: {...extra, endpoints: endpoint, cluster: 'admin'}, env: {}})))
 }

@@ -2,7 +2,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {UserError} from '../../../src/errors/errors.js'
 import {freePort} from '../../../src/localEtcd/freePort.js'
 import {startPrivateEtcd, type PrivateEtcd} from '../../support/privateEtcd.js'
-import {StoreSet, uniqueCluster} from '../../support/testStore.js'
+import {etcdAdminClient, StoreSet, uniqueCluster} from '../../support/testStore.js'
 
 const stores = new StoreSet()
 const cluster = uniqueCluster('auth')
@@ -11,11 +11,11 @@ let etcd: PrivateEtcd
 
 beforeAll(async () => {
   etcd = await startPrivateEtcd()
-  const admin = stores.open(etcd.endpoint, cluster)
-  await admin.client.user('root').create('root-secret')
-  await admin.client.user('root').addRole('root')
-  await admin.client.user('reader').create('reader-secret') // no role: may log in, may not read /shardctl/
-  await admin.client.auth.authEnable()
+  const admin = etcdAdminClient(etcd.endpoint)
+  await admin.user('root').create('root-secret')
+  await admin.user('root').addRole('root')
+  await admin.user('reader').create('reader-secret') // no role: may log in, may not read /shardctl/
+  await admin.auth.authEnable()
   admin.close()
 })
 afterAll(async () => {

@@ -69,6 +69,6 @@ describe('validated reads', () => {
     for (let i = 0; i < 5; i++) await store.put(`${prefix}${i}`, JSON.stringify({n: i}))
     await store.put(`${prefix}3`, JSON.stringify({n: 'three'}))
 
-    await expect(store.listTyped(prefix, schema, 2)).rejects.toThrow(new RegExp(`${prefix}3 is invalid: n:`))
+    await expect(store.listTyped(prefix, schema, {pageSize: 2})).rejects.toThrow(new RegExp(`${prefix}3 is invalid: n:`))
   })
 })

@@ -38,7 +38,7 @@ afterAll(() => stores.closeAll())
 
 describe('EtcdStore.list paging', () => {
   it(`given ${COUNT} keys, when listed in pages of ${PAGE}, then every key comes back once, in key order`, async () => {
-    const {items, revision} = await store.list(keys.shardsPrefix, PAGE)
+    const {items, revision} = await store.list(keys.shardsPrefix, {pageSize: PAGE})
 
     expect(items).toHaveLength(COUNT)
     expect(items.map((kv) => kv.key)).toEqual(expectedKeys)
@@ -50,26 +50,26 @@ describe('EtcdStore.list paging', () => {
     const after = `${keys.shard(COUNT)}` // sorts after every key: not paged yet
     const middle = keys.shard(COUNT / 2) // deleted while the list is under way
     let pages = 0
-    const wrap = store.wrap.bind(store)
-    store.wrap = (async (fn: () => Promise<unknown>) => {
-      const res = await wrap(fn)
+    const listPage = store.listPage.bind(store)
+    store.listPage = async (prefix, query) => {
+      const res = await listPage(prefix, query)
       if (++pages === 1) {
         await writer.put(before, '{}')
         await writer.put(after, '{}')
         await writer.delete(middle)
       }
       return res
-    }) as EtcdStore['wrap']
+    }
     try {
-      const {items, revision} = await store.list(keys.shardsPrefix, PAGE)
+      const {items, revision} = await store.list(keys.shardsPrefix, {pageSize: PAGE})
 
       expect(pages).toBeGreaterThanOrEqual(COUNT / PAGE)
       expect(items.map((kv) => kv.key)).toEqual(expectedKeys)
-      const later = await store.list(keys.shardsPrefix, PAGE)
+      const later = await store.list(keys.shardsPrefix, {pageSize: PAGE})
       expect(later.revision).toBeGreaterThan(revision)
       expect(later.items.map((kv) => kv.key)).toEqual([before, ...expectedKeys.filter((k) => k !== middle), after])
     } finally {
-      store.wrap = wrap
+      store.listPage = listPage
       await writer.put(middle, JSON.stringify({id: COUNT / 2}))
       await writer.delete(after)
       await writer.delete(before)
@@ -83,8 +83,28 @@ describe('EtcdStore.list paging', () => {
     expect(items.every((kv, i) => kv.value.id === i)).toBe(true)
   })
 
+  it('given a scan stopped after two pages, then no page beyond them is read and each held at most one page', async () => {
+    let calls = 0
+    const wrap = store.wrap.bind(store)
+    store.wrap = (async (fn: () => Promise<unknown>) => {
+      calls++
+      return wrap(fn)
+    }) as EtcdStore['wrap']
+    try {
+      const seen: number[] = []
+      for await (const page of store.scan(keys.shardsPrefix, {pageSize: PAGE})) {
+        seen.push(page.items.length)
+        if (seen.length === 2) break
+      }
+      expect(seen).toEqual([PAGE, PAGE])
+      expect(calls).toBe(2)
+    } finally {
+      store.wrap = wrap
+    }
+  })
+
   it('given an empty prefix, when listed, then the result is empty with the current revision', async () => {
-    const {items, revision} = await store.list(`${keys.prefix}nothing/`, PAGE)
+    const {items, revision} = await store.list(`${keys.prefix}nothing/`, {pageSize: PAGE})
 
     expect(items).toEqual([])
     expect(revision).toBeGreaterThan(0n)

@@ -89,7 +89,7 @@ describe('watchPrefix across etcd outages', {timeout: 90_000}, () => {
       await admin.put(keys.shard(2), 'missed')
       await admin.put(keys.shard(3), 'missed')
       const compactTo = await admin.revision()
-      await admin.client.kv.compact({revision: compactTo.toString(), physical: true})
+      await admin.compact(compactTo)
       proxy.unblock()
 
       await vi.waitFor(() => expect(resyncRevision).toBeGreaterThanOrEqual(compactTo), {timeout: 25_000})
@@ -139,7 +139,7 @@ describe('watchPrefix across etcd outages', {timeout: 90_000}, () => {
     await store.put(keys.move('m1'), 'x')
     await store.put(keys.move('m2'), 'y')
     const now = await store.revision()
-    await store.client.kv.compact({revision: now.toString(), physical: true})
+    await store.compact(now)
     const events: WatchEvent[] = []
     const resync = vi.fn(() => store.revision())
 

@@ -310,7 +310,7 @@ describe('storage node process', () => {
   it('stops serving when its lease is lost and serves again after re-registering with a new lease', async () => {
     const before = await ctx.store.get(ctx.keys.alive('n2'))
     expect(before).toBeDefined()
-    await ctx.store.client.leaseClient.leaseRevoke({ID: before!.lease})
+    await ctx.store.revokeLease(before!.lease)
     const after = await waitFor(async () => {
       const a = await ctx.store.get(ctx.keys.alive('n2'))
       return a && a.lease !== before!.lease ? a : undefined
