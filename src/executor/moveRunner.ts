@@ -54,6 +54,8 @@ export async function runMove(env: ExecutorEnv, initial: FencedMove): Promise<Fe
     const decision = decideMove(observation)
     run.failure = undefined
     if (decision.kind === 'terminal') break
+    // Fenced out: stop at once (outside the try below, which would only classify it again).
+    if (decision.kind === 'stop') throw run.error
     try {
       m = await perform(env, effects, m, decision, run)
     } catch (err) {
@@ -107,10 +109,8 @@ async function unobservable(env: ExecutorEnv, m: FencedMove, run: RunState, err:
 }
 
 /** perform carries out one decision; returns the move as stored afterwards. Throws what the effect or commit threw. */
-async function perform(env: ExecutorEnv, effects: MoveEffects, m: FencedMove, d: Exclude<MoveDecision, {kind: 'terminal'}>, run: RunState): Promise<FencedMove> {
+async function perform(env: ExecutorEnv, effects: MoveEffects, m: FencedMove, d: Exclude<MoveDecision, {kind: 'terminal' | 'stop'}>, run: RunState): Promise<FencedMove> {
   switch (d.kind) {
-    case 'stop':
-      throw run.error
     case 'reread':
       return m
     case 'wait':
