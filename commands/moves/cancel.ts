@@ -4,7 +4,7 @@ import {requestCancel} from '../../src/executor/moveStore.js'
 
 export default class MovesCancel extends EtcdCommand {
   static override summary = 'Cancel a move: it aborts cleanly back to its old replicas if it has not cut over.'
-  static override description = 'After cutover a move always finishes; roll it back afterwards instead.'
+  static override description = 'After cutover a move always finishes: cancelling it then, or while it is being rolled back, is refused (exit 1) and changes nothing; roll it back instead. A cancel that is accepted is always honoured: the move ends `aborted` on its old replicas.'
   static override examples = ['<%= config.bin %> moves cancel default-20261129-0003']
   static override args = {id: Args.string({description: 'move id', required: true})}
 

@@ -1,6 +1,9 @@
 import ora, {type Ora} from 'ora'
 import {type ExecutorEvent} from '../executor/executorEnv.js'
+import {isTerminal, MOVE_PHASES, type MovePhase} from '../model/move.js'
 import {formatBytes} from '../model/units.js'
+
+const isTerminalName = (phase: string): boolean => (MOVE_PHASES as readonly string[]).includes(phase) && isTerminal(phase as MovePhase)
 
 /** ProgressSink renders executor events: an ora spinner on a TTY, timestamped lines otherwise, or JSON lines. */
 export interface ProgressSink {
@@ -64,7 +67,7 @@ export function makeProgressSink(mode: ProgressMode, write: (line: string) => vo
   return {
     emit(ev) {
       const spinner = (started ??= ora({text: 'starting', discardStdin: false, stream: spinnerStream, isEnabled: true}).start())
-      if (ev.type === 'phase' && ['done', 'aborted', 'skipped', 'failed'].includes(ev.phase)) {
+      if (ev.type === 'phase' && isTerminalName(ev.phase)) {
         state.delete(ev.move)
         const line = describeEvent(ev)
         if (ev.phase === 'done') spinner.succeed(line)

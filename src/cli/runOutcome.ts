@@ -1,6 +1,6 @@
 import {type ErrorCode} from '../errors/codes.js'
 import {type ApplyResult} from '../executor/executePlan.js'
-import {isTerminal, type MovePhase} from '../model/move.js'
+import {isTerminal, type MovePhase, phasesWhere} from '../model/move.js'
 
 /**
  * RunOutcome is how a run that changed the cluster ended, as the exit status sees it:
@@ -29,7 +29,7 @@ export function applyOutcome(r: Pick<ApplyResult, 'moves' | 'counts' | 'stopped'
           : 'Interrupted: no recorded move is left unfinished; nothing to resume.',
     }
   }
-  if ((r.counts.aborted ?? 0) + (r.counts.failed ?? 0) > 0) return {code: 'INCOMPLETE', line: null}
+  if (phasesWhere((i) => i.outcome === 'unsuccessful').some((p) => (r.counts[p] ?? 0) > 0)) return {code: 'INCOMPLETE', line: null}
   return {code: null, line: null}
 }
 

@@ -1,6 +1,6 @@
 import {getControl, listNodes, listShards} from '../cluster/clusterRepo.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
-import {UserError, errorMessage} from '../errors/errors.js'
+import {BugError, UserError, errorMessage} from '../errors/errors.js'
 import {acquireLock, type HeldLock} from '../etcd/leaseLock.js'
 import {isTerminal, type Move, type MovePhase} from '../model/move.js'
 import {EPOCH_STEPS, type Plan} from '../model/plan.js'
@@ -8,6 +8,7 @@ import {loadClusterToken} from '../node/clusterToken.js'
 import {NodeClients} from '../node/nodeClients.js'
 import {AimdThrottle, type AimdOptions} from './adaptiveThrottle.js'
 import {type ExecutorEnv, type ExecutorEvent, type ExecutorOptions, type LiveControl} from './executorEnv.js'
+import {type MoveEffects} from './moveEffects.js'
 import {listMoves, type FencedMove, LockLostError} from './moveStore.js'
 import {NodeDirectory} from './nodeDirectory.js'
 import {runMove} from './moveRunner.js'
@@ -46,11 +47,13 @@ export interface ApplyResult {
   stopped: boolean
 }
 
-/** ApplyDeps are the injected side effects: clock and sleep (tests control time). */
+/** ApplyDeps are the injected side effects: clock and sleep (tests control time), and optionally the moves' node effects. */
 export interface ApplyDeps {
   now: () => number
   sleep: (ms: number, signal: AbortSignal) => Promise<void>
   emit: (ev: ExecutorEvent) => void
+  /** effects replaces the moves' side effects on nodes (tests); default: real nodes. */
+  effects?: MoveEffects
 }
 
 /**
@@ -152,108 +155,153 @@ async function recordMoves(ctx: ServiceContext, lock: HeldLock, plan: Plan, pref
   }
 }
 
+/** RunLoop is the shared state of one executor loop: the latest record of every move and the runners in flight. */
+interface RunLoop {
+  latest: Map<string, Move>
+  fenced: Map<string, FencedMove>
+  running: Map<string, Promise<void>>
+  /** reread: moves whose runner ended without finishing (re-read so the scheduler sees their real phase). */
+  reread: Set<string>
+  /** fatal: the LockLostError that stops the loop. */
+  fatal?: unknown
+}
+
+/**
+ * runAll runs `moves` until each is terminal or the executor stops: every half second it
+ * starts what the scheduler allows, follows the operator's control and re-reads runners
+ * that ended early. Returns the latest record of every move; rethrows a lost lock.
+ */
 async function runAll(ctx: ServiceContext, lock: HeldLock, moves: FencedMove[], input: ApplyInput, deps: ApplyDeps, clients: NodeClients, signal: AbortSignal): Promise<Map<string, Move>> {
-  const latest = new Map<string, Move>(moves.map((m) => [m.value.id, m.value]))
-  const fenced = new Map(moves.map((m) => [m.value.id, m]))
-  const running = new Map<string, Promise<void>>()
-  const reread = new Set<string>()
-  const nodeBuckets = new Map<string, TokenBucket>()
+  const loop: RunLoop = {latest: new Map(moves.map((m) => [m.value.id, m.value])), fenced: new Map(moves.map((m) => [m.value.id, m])), running: new Map(), reread: new Set()}
   const control: LiveControl = {paused: false, inWindow: () => (input.window ? inWindow(input.window, new Date(deps.now())) : true)}
-  const aimd = input.adaptive ? new AimdThrottle(input.adaptive) : undefined
-  const globalBucket = new TokenBucket(aimd ? aimd.current() : input.throttle, deps.now)
-  let lastAdapt = deps.now()
+  const throttles = new LiveThrottles(input, deps)
+  const env = executorEnv(ctx, lock, input, deps, clients, signal, control, throttles, loop)
+  const followControl = controlFollower(ctx, input, deps, control, throttles)
+  await followControl()
+  while (!env.stopped()) {
+    const pending = [...loop.latest.values()].filter((m) => !isTerminal(m.phase))
+    if (pending.length === 0 && loop.running.size === 0) break
+    if (!control.paused && control.inWindow()) startMoves(env, loop, input.limits, deps)
+    // Moves already running keep their own pace; in-progress (resumed) moves with
+    // phases past pending are started like any other: runMove continues from their phase.
+    await deps.sleep(500, signal)
+    await followControl()
+    await rereadEnded(ctx, loop)
+  }
+  await Promise.all(loop.running.values())
+  if (loop.fatal) throw loop.fatal
+  return loop.latest
+}
+
+/** executorEnv builds the environment every move runner of this run shares. */
+function executorEnv(ctx: ServiceContext, lock: HeldLock, input: ApplyInput, deps: ApplyDeps, clients: NodeClients, signal: AbortSignal, control: LiveControl, throttles: LiveThrottles, loop: RunLoop): ExecutorEnv {
   const directory = new NodeDirectory(async () => new Map((await listNodes(ctx)).map((n) => [n.value.id, n.value.address])), deps.now)
-  let fatal: unknown
-  const env: ExecutorEnv = {
+  return {
     ctx,
     fence: lock.fence,
     async client(id) {
       return clients.client({id, address: await directory.address(id)})
     },
-    throttles: {
-      global: globalBucket,
-      node(id) {
-        let b = nodeBuckets.get(id)
-        if (!b) nodeBuckets.set(id, (b = new TokenBucket(input.nodeThrottle, deps.now)))
-        return b
-      },
-    },
+    throttles: {global: throttles.global, node: (id) => throttles.node(id)},
     control,
     options: input.options,
     now: deps.now,
     sleep: (ms) => deps.sleep(ms, signal),
-    runningMoves: () => running.size,
-    stopped: () => signal.aborted || fatal !== undefined,
+    runningMoves: () => loop.running.size,
+    stopped: () => signal.aborted || loop.fatal !== undefined,
     emit: deps.emit,
+    ...(deps.effects ? {effects: deps.effects} : {}),
+  }
+}
+
+/** startMoves starts a runner for every move the scheduler allows now. */
+function startMoves(env: ExecutorEnv, loop: RunLoop, limits: ConcurrencyLimits, deps: ApplyDeps): void {
+  for (const m of pickStartable([...loop.latest.values()], new Set(loop.running.keys()), limits)) {
+    const fm = loop.fenced.get(m.id)
+    if (!fm) throw new BugError(`move ${m.id} is scheduled but was never read`)
+    const p = runMove(env, fm)
+      .then((done) => {
+        loop.latest.set(done.value.id, done.value)
+        loop.fenced.set(done.value.id, done)
+      })
+      .catch((err: unknown) => {
+        if (err instanceof LockLostError) loop.fatal = err
+        else {
+          loop.reread.add(m.id)
+          deps.emit({type: 'retry', move: m.id, what: 'run', error: errorMessage(err), at: new Date(deps.now()).toISOString()})
+        }
+      })
+      .finally(() => loop.running.delete(m.id))
+    loop.running.set(m.id, p)
+  }
+}
+
+/** rereadEnded re-reads moves whose runner ended unexpectedly (not terminal) so the scheduler sees their real phase. */
+async function rereadEnded(ctx: ServiceContext, loop: RunLoop): Promise<void> {
+  if (loop.reread.size === 0) return
+  const all = await listMoves(ctx).catch(() => undefined)
+  if (!all) return
+  for (const fm of all) {
+    if (loop.reread.has(fm.value.id) && !loop.running.has(fm.value.id)) {
+      loop.latest.set(fm.value.id, fm.value)
+      loop.fenced.set(fm.value.id, fm)
+    }
+  }
+  loop.reread.clear()
+}
+
+/** LiveThrottles are this run's token buckets: one global (rate followed live) and one per node. */
+class LiveThrottles {
+  readonly aimd: AimdThrottle | undefined
+  readonly global: TokenBucket
+  lastAdapt: number
+  private readonly nodes = new Map<string, TokenBucket>()
+
+  constructor(
+    private readonly input: ApplyInput,
+    private readonly deps: ApplyDeps,
+  ) {
+    this.aimd = input.adaptive ? new AimdThrottle(input.adaptive) : undefined
+    this.global = new TokenBucket(this.aimd ? this.aimd.current() : input.throttle, deps.now)
+    this.lastAdapt = deps.now()
   }
 
-  // Follow the operator's control record (pause, throttle) within a second.
-  const followControl = async () => {
+  /** node returns the bucket of one node, created at the per-node rate on first use. */
+  node(id: string): TokenBucket {
+    let b = this.nodes.get(id)
+    if (!b) this.nodes.set(id, (b = new TokenBucket(this.input.nodeThrottle, this.deps.now)))
+    return b
+  }
+}
+
+/** controlFollower returns a function that follows the operator's control record (pause, throttle) and, with `--throttle auto`, the routers' p99. */
+function controlFollower(ctx: ServiceContext, input: ApplyInput, deps: ApplyDeps, control: LiveControl, throttles: LiveThrottles): () => Promise<void> {
+  const info = (message: string) => deps.emit({type: 'info', message, at: new Date(deps.now()).toISOString()})
+  return async () => {
     const c = await getControl(ctx).catch(() => undefined)
     if (!c) return
-    if (c.paused !== control.paused) deps.emit({type: 'info', message: c.paused ? 'paused by operator' : 'resumed by operator', at: new Date(deps.now()).toISOString()})
+    if (c.paused !== control.paused) info(c.paused ? 'paused by operator' : 'resumed by operator')
     control.paused = c.paused
-    let rate = c.throttleBytesPerSec ?? input.throttle
-    if (c.throttleBytesPerSec === null && aimd) {
-      // Adaptive: once a second, feed the routers' worst client p99 to AIMD.
-      rate = aimd.current()
-      if (deps.now() - lastAdapt >= 1000) {
-        lastAdapt = deps.now()
-        const p99 = await worstRouterP99(ctx)
-        const before = aimd.current()
-        rate = aimd.observe(p99)
-        if (Math.abs(rate - before) / before > 0.2) deps.emit({type: 'info', message: `adaptive throttle: routers' p99 ${p99 === null ? 'unknown' : `${p99.toFixed(1)} ms`} → copy rate ${Math.round(rate / 1024)} KiB/s`, at: new Date(deps.now()).toISOString()})
-      }
-    }
-    if (rate !== globalBucket.currentRate()) {
-      const quiet = aimd !== undefined && c.throttleBytesPerSec === null
-      globalBucket.setRate(rate)
-      if (!quiet) deps.emit({type: 'info', message: `throttle now ${rate === null ? 'unlimited' : `${rate} B/s`}`, at: new Date(deps.now()).toISOString()})
+    const adaptive = c.throttleBytesPerSec === null && throttles.aimd !== undefined
+    const rate = adaptive ? await adaptRate(ctx, deps, throttles, info) : (c.throttleBytesPerSec ?? input.throttle)
+    if (rate !== throttles.global.currentRate()) {
+      throttles.global.setRate(rate)
+      if (!adaptive) info(`throttle now ${rate === null ? 'unlimited' : `${rate} B/s`}`)
     }
   }
-  await followControl()
+}
 
-  while (!env.stopped()) {
-    const pending = [...latest.values()].filter((m) => !isTerminal(m.phase))
-    if (pending.length === 0 && running.size === 0) break
-    const canStart = !control.paused && control.inWindow()
-    const startable = canStart ? pickStartable([...latest.values()], new Set(running.keys()), input.limits) : []
-    for (const m of startable) {
-      const fm = fenced.get(m.id)!
-      const p = runMove(env, fm)
-        .then((done) => {
-          latest.set(done.value.id, done.value)
-          fenced.set(done.value.id, done)
-        })
-        .catch((err: unknown) => {
-          if (err instanceof LockLostError) fatal = err
-          else {
-            reread.add(m.id)
-            deps.emit({type: 'retry', move: m.id, what: 'run', error: errorMessage(err), at: new Date(deps.now()).toISOString()})
-          }
-        })
-        .finally(() => running.delete(m.id))
-      running.set(m.id, p)
-    }
-    // Moves already running keep their own pace; in-progress (resumed) moves with
-    // phases past pending are started like any other: runMove continues from their phase.
-    await deps.sleep(500, signal)
-    await followControl()
-    // A runner that ended unexpectedly (not terminal) is re-read so the scheduler sees its real phase.
-    if (reread.size > 0) {
-      const all = await listMoves(ctx).catch(() => undefined)
-      if (all) {
-        for (const fm of all) if (reread.has(fm.value.id) && !running.has(fm.value.id)) {
-          latest.set(fm.value.id, fm.value)
-          fenced.set(fm.value.id, fm)
-        }
-        reread.clear()
-      }
-    }
-  }
-  await Promise.all(running.values())
-  if (fatal) throw fatal
-  return latest
+/** adaptRate feeds the routers' worst client p99 to AIMD once a second and returns the rate to use. */
+async function adaptRate(ctx: ServiceContext, deps: ApplyDeps, throttles: LiveThrottles, info: (m: string) => void): Promise<number> {
+  const aimd = throttles.aimd
+  if (!aimd) throw new BugError('adaptRate called without an adaptive throttle')
+  if (deps.now() - throttles.lastAdapt < 1000) return aimd.current()
+  throttles.lastAdapt = deps.now()
+  const p99 = await worstRouterP99(ctx)
+  const before = aimd.current()
+  const rate = aimd.observe(p99)
+  if (Math.abs(rate - before) / before > 0.2) info(`adaptive throttle: routers' p99 ${p99 === null ? 'unknown' : `${p99.toFixed(1)} ms`} → copy rate ${Math.round(rate / 1024)} KiB/s`)
+  return rate
 }
 
 /** worstRouterP99 is the highest client p99 (ms) any live router reports; null when none reports one. */

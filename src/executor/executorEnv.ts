@@ -1,6 +1,7 @@
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {type Compare} from '../etcd/etcdStore.js'
 import {type NodeClient} from '../node/nodeClient.js'
+import {type MoveEffects} from './moveEffects.js'
 import {type TokenBucket} from './tokenBucket.js'
 
 /** ExecutorOptions tune how moves run. */
@@ -48,7 +49,7 @@ export interface Throttles {
   node(id: string): TokenBucket
 }
 
-/** LiveControl is the operator's control record as the executor last saw it (updated by a watch). */
+/** LiveControl is the operator's control record as the executor last saw it (polled about twice a second by the executor loop). */
 export interface LiveControl {
   paused: boolean
   /** inWindow is false outside the maintenance window (copies pause, no new move starts). */
@@ -73,4 +74,6 @@ export interface ExecutorEnv {
   runningMoves?(): number
   stopped(): boolean
   emit(ev: ExecutorEvent): void
+  /** effects performs the move machine's side effects (default: on real nodes through `client`); tests substitute them. */
+  effects?: MoveEffects
 }

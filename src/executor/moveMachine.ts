@@ -1,5 +1,7 @@
-import {type Move, type MovePhase} from '../model/move.js'
-import {type Replica, type Shard} from '../model/shard.js'
+import {BugError} from '../errors/errors.js'
+import {type Move, type MovePhase, PHASE_TABLE, phasesWhere} from '../model/move.js'
+import {readReplicas, type Replica, type Shard, writeReplicas} from '../model/shard.js'
+import {abortable, type Failure, judgeFailure, RETRY_POLICY} from './retryPolicy.js'
 
 /**
  * The move state machine (pure). Each function decides, from the move record and the
@@ -107,13 +109,13 @@ export function abortMove(move: Move, shard: Shard | undefined, reason: string):
   // A move that never changed the shard (cancelled before joining) sent the destination
   // nothing: no drop to wait for, even when the destination is down.
   if (roleOf(shard, move.to) === undefined) return move.epoch === move.baseEpoch ? {phase: 'aborted', reason} : {phase: 'aborted', reason, dropFirst: move.to}
-  if (roleOf(shard, move.to) !== 'joining') throw new Error(`cannot abort move ${move.id}: ${move.to} is already ${roleOf(shard, move.to)} of shard ${move.shard}`)
+  if (roleOf(shard, move.to) !== 'joining') throw new BugError(`cannot abort move ${move.id}: ${move.to} is already ${roleOf(shard, move.to)} of shard ${move.shard}`)
   return {phase: 'aborting', reason, shard: withReplicas(shard, shard.replicas.filter((r) => r.node !== move.to))}
 }
 
-/** canAbort tells whether a move may still be aborted cleanly (it has not cut over). */
+/** canAbort tells whether a move may still be aborted cleanly (it has not cut over and is not finished; `aborting` included). */
 export function canAbort(phase: MovePhase): boolean {
-  return phase === 'pending' || phase === 'checked' || phase === 'joining' || phase === 'copying' || phase === 'verifying' || phase === 'aborting'
+  return phase === 'aborting' || abortable(phase)
 }
 
 /** describe renders a shard's replica roles for messages, e.g. `n1:voter n4:joining`. */
@@ -122,7 +124,7 @@ export function describe(shard: Shard): string {
 }
 
 /** ROLLBACK_PHASES are the phases in which a rollback request is honoured: cut over, source copy still there. */
-export const ROLLBACK_PHASES: ReadonlySet<MovePhase> = new Set(['cutover', 'release', 'draining'])
+export const ROLLBACK_PHASES: ReadonlySet<MovePhase> = new Set(phasesWhere((i) => i.rollback === 'accept'))
 
 /**
  * beginRollback starts flipping a cut-over move back. From `cutover` (source still
@@ -134,7 +136,7 @@ export function beginRollback(move: Move, shard: Shard): Transition {
   const src = roleOf(shard, move.from)
   if (src === 'outgoing' || src === 'joining') return rollbackCutover(move, shard)
   if (src === 'leaving') return {phase: 'rb-joining', shard: withReplicas(shard, shard.replicas.map((r) => (r.node === move.from ? {node: r.node, role: 'joining' as const} : r)))}
-  throw new Error(`cannot roll back move ${move.id}: ${move.from} is ${src ?? 'no longer a replica'} of shard ${move.shard}`)
+  throw new BugError(`cannot roll back move ${move.id}: ${move.from} is ${src ?? 'no longer a replica'} of shard ${move.shard}`)
 }
 
 /** rollbackCutover flips reads back to the old set: source voter again, destination write-only (joining). */
@@ -157,4 +159,212 @@ export function rollbackCutover(move: Move, shard: Shard): Transition {
 export function finishRollback(move: Move, shard: Shard): Transition {
   if (roleOf(shard, move.to) === undefined) return {phase: 'rolledback', reason: 'rolled back by operator', dropFirst: move.to}
   return {phase: 'rb-cutover', shard: withReplicas(shard, shard.replicas.filter((r) => r.node !== move.to))}
+}
+
+// ---------------------------------------------------------------------------------------
+// The machine: one pure decision per observation.
+// ---------------------------------------------------------------------------------------
+
+/**
+ * MoveObservation is everything the machine decides on, as the runner read it just now:
+ * the move and its shard (with the revision a shard change is fenced on), which nodes are
+ * registered and which are alive, the operator's control, the clock, which side effects of
+ * the current phase already succeeded in this run (`done`: keys of {@link MoveEffect}s),
+ * and the failure the last attempt hit (classified) with the phase's failure counts.
+ *
+ * A restarted executor observes with `done` empty, no failure and zero counts: every phase
+ * is a resume point, and its side effects are run again (they are idempotent).
+ */
+export interface MoveObservation {
+  move: Move
+  shard?: {value: Shard; revision: bigint}
+  registered: ReadonlySet<string>
+  alive: ReadonlySet<string>
+  control: {paused: boolean; inWindow: boolean}
+  now: number
+  done: ReadonlySet<string>
+  failure?: Failure
+  /** failures: counted failed attempts of the current phase in this run. */
+  failures: number
+  /** tries: retries of the current phase in this run, counted or not. */
+  tries: number
+}
+
+/**
+ * MoveEffect is a side effect the runner performs for the machine; `key` names it for
+ * {@link MoveObservation.done} (a barrier and a drop are keyed on the shard revision they
+ * were run against, so a changed shard runs them again).
+ * - `barrier`: every live router at `mapRevision`, every live node of `nodes` at `shard.epoch`;
+ * - `copy`: copy the range to the destination (commits its own progress and `verifying`);
+ * - `verify`: digest-compare the destination with the source (or the old set) and repair;
+ * - `drain`: wait for the source's in-flight requests, then the cleanup grace;
+ * - `drop`: `node` drops its copy of `shard`'s range (fenced on the shard's epoch);
+ * - `catch-up`: repair the source from the destination (rollback after release).
+ */
+export type MoveEffect =
+  | {type: 'barrier'; key: string; shard: Shard; mapRevision: bigint; nodes: string[]}
+  | {type: 'copy'; key: string}
+  | {type: 'verify'; key: string; shard: Shard}
+  | {type: 'drain'; key: string}
+  | {type: 'drop'; key: string; node: string; shard: Shard}
+  | {type: 'catch-up'; key: string; epoch: number}
+
+/** Retried names a failure the decision answers: the runner reports it, and persists `attempts + 1` when it is `counted`. */
+export interface Retried {
+  message: string
+  counted: boolean
+}
+
+/**
+ * MoveDecision is the machine's answer to one observation:
+ * - `commit`: write `transition` (and `patch`) in one fenced transaction; a shard change is
+ *   fenced on `shardRevision`. `note` is worth telling the operator;
+ * - `effect`: run the side effect, then observe again;
+ * - `wait`: sleep `ms`, then observe again (`retried` when a failure caused it);
+ * - `reread`: observe again now (the record changed under a write);
+ * - `stop`: the executor was fenced out: rethrow;
+ * - `terminal`: the move has finished.
+ */
+export type MoveDecision =
+  | {kind: 'commit'; transition: Transition; shardRevision?: bigint; patch?: Partial<Move>; note?: string; retried?: Retried}
+  | {kind: 'effect'; effect: MoveEffect}
+  | {kind: 'wait'; ms: number; reason: string; retried?: Retried}
+  | {kind: 'reread'}
+  | {kind: 'stop'}
+  | {kind: 'terminal'}
+
+type Observed = NonNullable<MoveObservation['shard']>
+type PhaseStep = (o: MoveObservation) => MoveDecision
+
+const commitOf = (transition: Transition, shard?: Observed, extra: Omit<Extract<MoveDecision, {kind: 'commit'}>, 'kind' | 'transition' | 'shardRevision'> = {}): MoveDecision => ({
+  kind: 'commit',
+  transition,
+  ...(transition.shard && shard ? {shardRevision: shard.revision} : {}),
+  ...extra,
+})
+
+/** once runs `effect` unless it already succeeded in this phase, then decides `next`. */
+function once(o: MoveObservation, effect: MoveEffect, next: () => MoveDecision): MoveDecision {
+  return o.done.has(effect.key) ? next() : {kind: 'effect', effect}
+}
+
+function barrier(o: MoveObservation, shard: Observed, nodes: string[], next: () => MoveDecision): MoveDecision {
+  return once(o, {type: 'barrier', key: `barrier@${shard.revision}`, shard: shard.value, mapRevision: shard.revision, nodes}, next)
+}
+
+/** onFailure applies the retry policy to a failure of the current phase. */
+function onFailure(o: MoveObservation, failure: Failure): MoveDecision {
+  const v = judgeFailure({phase: o.move.phase, failures: o.failures, tries: o.tries, reason: o.move.reason}, failure)
+  const retried = {message: failure.message, counted: v.do !== 'stop' && v.do !== 'reread' && v.counted}
+  const attempts = retried.counted ? {attempts: o.move.attempts + 1} : {}
+  switch (v.do) {
+    case 'stop':
+    case 'reread':
+      return {kind: v.do}
+    case 'abort':
+      return commitOf({phase: 'aborting', reason: v.reason}, undefined, {patch: attempts, ...(retried.counted ? {retried} : {})})
+    case 'fail':
+      return commitOf({phase: 'failed', reason: v.reason}, undefined, {patch: attempts, retried})
+    case 'retry':
+      return {kind: 'wait', ms: v.afterMs, reason: failure.message, retried}
+  }
+}
+
+/** withShard decides `next` on the shard, or answers its absence: abort before cutover, a broken invariant after. */
+function withShard(o: MoveObservation, next: (shard: Observed) => MoveDecision): MoveDecision {
+  if (o.shard) return next(o.shard)
+  const message = `shard ${o.move.shard} disappeared`
+  return onFailure(o, {kind: abortable(o.move.phase) ? 'abort-now' : 'bug', message})
+}
+
+/**
+ * dropThenCommit commits `t`, first making `t.dropFirst` drop its copy of the range. A node
+ * no longer registered has nothing to drop; a registered node that is down is waited for
+ * (not a failed attempt: nothing is wrong but its absence).
+ */
+function dropThenCommit(o: MoveObservation, t: Transition, shard: Observed | undefined): MoveDecision {
+  const node = t.dropFirst
+  if (!node || !shard) return commitOf(t, shard)
+  if (!o.registered.has(node)) return commitOf(t, shard, {note: `move ${o.move.id}: node ${node} is no longer registered; nothing to drop`})
+  if (!o.alive.has(node)) {
+    return onFailure(o, {kind: 'waiting-for-node', message: `node ${node} is down: its copy of shard ${shard.value.id}'s range must be dropped before move ${o.move.id} can go on`})
+  }
+  return once(o, {type: 'drop', key: `drop:${node}@${shard.revision}`, node, shard: shard.value}, () => commitOf(t, shard))
+}
+
+function holdForControl(o: MoveObservation): MoveDecision | undefined {
+  if (o.control.paused) return {kind: 'wait', ms: RETRY_POLICY.holdMs, reason: 'paused by operator'}
+  if (!o.control.inWindow) return {kind: 'wait', ms: RETRY_POLICY.holdMs, reason: 'outside the maintenance window'}
+  return undefined
+}
+
+/**
+ * PHASE_STEPS is the protocol: for every phase, what to do next. Exhaustive: a phase
+ * without a step does not compile. Cancel, rollback and failures are decided before these
+ * (see {@link decideMove}).
+ */
+export const PHASE_STEPS = {
+  pending: (o) => holdForControl(o) ?? commitOf(checkMove(o.move, o.shard?.value, (id) => o.registered.has(id))),
+  checked(o) {
+    const held = holdForControl(o)
+    if (held) return held
+    // Re-validate on every (re)start: the shard may have changed while no executor ran.
+    const still = checkMove(o.move, o.shard?.value, (id) => o.registered.has(id))
+    if (still.phase !== 'checked' || !o.shard) return commitOf({phase: 'skipped', reason: `no longer valid when resumed: ${still.reason ?? 'shard gone'}`})
+    // Nothing has changed yet, so a down destination is retried (it may be restarting); repeated failure aborts.
+    if (!o.alive.has(o.move.to)) return onFailure(o, {kind: 'retriable', message: `destination node "${o.move.to}" is not up (no alive/${o.move.to} lease)`})
+    return dropThenCommit(o, beginJoining(o.move, o.shard.value), o.shard)
+  },
+  joining: (o) => withShard(o, (s) => barrier(o, s, writeReplicas(s.value), () => commitOf({phase: 'copying'}, s, {patch: {copyStartedAt: o.move.copyStartedAt ?? o.now}}))),
+  copying: () => ({kind: 'effect', effect: {type: 'copy', key: 'copy'}}),
+  verifying: (o) => withShard(o, (s) => once(o, {type: 'verify', key: 'verify', shard: s.value}, () => commitOf(beginCutover(o.move, s.value), s))),
+  cutover: (o) => withShard(o, (s) => barrier(o, s, writeReplicas(s.value), () => commitOf(beginRelease(o.move, s.value), s))),
+  release: (o) => withShard(o, (s) => barrier(o, s, [...readReplicas(s.value), o.move.from], () => commitOf({phase: 'draining'}))),
+  draining: (o) => once(o, {type: 'drain', key: 'drain'}, () => commitOf({phase: 'cleanup'})),
+  cleanup: (o) =>
+    withShard(o, (s) => {
+      const t = finishCleanup(o.move, s.value)
+      // Best effort: a source that is down keeps its copy on disk until dropped (its orphan sweep is the backstop).
+      if (!o.alive.has(o.move.from)) return commitOf(t, s, {note: `node ${o.move.from} is down: its copy of shard ${o.move.shard} stays on disk until dropped`})
+      return once(o, {type: 'drop', key: `drop:${o.move.from}@${s.revision}`, node: o.move.from, shard: s.value}, () => commitOf(t, s))
+    }),
+  // Two steps: the destination leaves the shard (writes resume on the old set), then its
+  // partial copy is dropped; only then is the move terminal.
+  aborting: (o) => dropThenCommit(o, abortMove(o.move, o.shard?.value, o.move.reason ?? 'aborted'), o.shard),
+  // The source re-joined the write set; once every router writes to it, catch it up from the
+  // destination (only differing digest buckets travel), then flip reads back.
+  'rb-joining': (o) =>
+    withShard(o, (s) => barrier(o, s, writeReplicas(s.value), () => once(o, {type: 'catch-up', key: `catch-up@${s.value.epoch}`, epoch: s.value.epoch}, () => commitOf(rollbackCutover(o.move, s.value), s)))),
+  'rb-cutover': (o) =>
+    withShard(o, (s) => {
+      const t = finishRollback(o.move, s.value)
+      return t.shard ? barrier(o, s, writeReplicas(s.value), () => commitOf(t, s)) : dropThenCommit(o, t, s)
+    }),
+  done: () => ({kind: 'terminal'}),
+  aborted: () => ({kind: 'terminal'}),
+  skipped: () => ({kind: 'terminal'}),
+  failed: () => ({kind: 'terminal'}),
+  rolledback: () => ({kind: 'terminal'}),
+} satisfies Record<MovePhase, PhaseStep>
+
+/**
+ * decideMove is the move machine: from one observation, the next thing to do. Pure and
+ * total: it never throws (a broken invariant becomes a `bug` failure, which the retry
+ * policy turns into an abort or `failed`). In order: a finished move is terminal; a failure
+ * is answered by the retry policy; a cancel is honoured in every phase that accepts one
+ * (the phase table's `cancel`); a rollback request in every phase that accepts one; else
+ * the phase's step.
+ */
+export function decideMove(o: MoveObservation): MoveDecision {
+  const {move} = o
+  try {
+    if (PHASE_TABLE[move.phase].terminal) return {kind: 'terminal'}
+    if (o.failure) return onFailure(o, o.failure)
+    if (move.cancelRequested && PHASE_TABLE[move.phase].cancel === 'accept') return commitOf({phase: 'aborting', reason: 'cancelled by operator'})
+    if (move.rollbackRequested && ROLLBACK_PHASES.has(move.phase)) return withShard(o, (s) => commitOf(beginRollback(move, s.value), s))
+    return (PHASE_STEPS[move.phase] as PhaseStep)(o)
+  } catch (err) {
+    if (!(err instanceof BugError)) throw err
+    return onFailure(o, {kind: 'bug', message: err.message})
+  }
 }

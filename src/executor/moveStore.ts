@@ -1,7 +1,7 @@
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {UserError, isUserError} from '../errors/errors.js'
 import {type Compare, type Typed} from '../etcd/etcdStore.js'
-import {isTerminal, type Move, MoveSchema} from '../model/move.js'
+import {type Move, MoveSchema, PHASE_TABLE} from '../model/move.js'
 import {type Shard, ShardSchema} from '../model/shard.js'
 import {type Transition} from './moveMachine.js'
 
@@ -71,22 +71,29 @@ export function transitionPatch(t: Transition, now: Date): Partial<Move> {
 
 /**
  * requestCancel marks a move for cancellation (CAS, retried). A running executor sees it
- * within a second and aborts the move if it has not cut over. Finished moves report
- * "already" (as does a move already aborting or being cancelled); a move that has cut over
- * or is being rolled back cannot be cancelled: refused (PRECONDITION) with what to do instead.
+ * within a second and aborts the move: it is accepted only in the phases the phase table
+ * marks `cancel: 'accept'` (before cutover), exactly those in which the move machine honours
+ * it, and the CAS on the move's revision means a cutover cannot slip in between. Finished
+ * moves report "already" (as does a move already aborting or being cancelled); a move that
+ * has cut over or is being rolled back cannot be cancelled: refused (PRECONDITION, exit 1)
+ * with what to do instead, changing nothing.
  */
 export async function requestCancel(ctx: ServiceContext, id: string): Promise<{changed: boolean; message: string}> {
   for (let attempt = 0; attempt < 10; attempt++) {
     const m = await getMove(ctx, id)
     const phase = m.value.phase
-    if (isTerminal(phase)) return {changed: false, message: `move ${id} already finished (${phase})`}
-    if (['cutover', 'release', 'draining', 'cleanup'].includes(phase)) {
-      throw new UserError('PRECONDITION', `move ${id} has cut over (phase ${phase}) and cannot be cancelled; it will finish`, `roll it back with \`shardctl moves rollback ${id}\` (before cleanup), or after it is done plan a move back`)
+    switch (PHASE_TABLE[phase].cancel) {
+      case 'finished':
+        return {changed: false, message: `move ${id} already finished (${phase})`}
+      case 'refuse-cut-over':
+        throw new UserError('PRECONDITION', `move ${id} has cut over (phase ${phase}) and cannot be cancelled; it will finish`, `roll it back with \`shardctl moves rollback ${id}\` (before cleanup), or after it is done plan a move back`)
+      case 'refuse-rolling-back':
+        throw new UserError('PRECONDITION', `move ${id} is being rolled back (phase ${phase}) and cannot be cancelled; the rollback finishes it`, 'wait for it: `shardctl moves show ' + id + '`')
+      case 'already-aborting':
+        return {changed: false, message: `move ${id} is already being aborted${m.value.reason ? ` (${m.value.reason})` : ''}`}
+      case 'accept':
+        break
     }
-    if (phase === 'rb-joining' || phase === 'rb-cutover') {
-      throw new UserError('PRECONDITION', `move ${id} is being rolled back (phase ${phase}) and cannot be cancelled; the rollback finishes it`, 'wait for it: `shardctl moves show ' + id + '`')
-    }
-    if (phase === 'aborting') return {changed: false, message: `move ${id} is already being aborted${m.value.reason ? ` (${m.value.reason})` : ''}`}
     if (m.value.cancelRequested) return {changed: false, message: `move ${id} is already being cancelled`}
     const next = {...m.value, cancelRequested: true, updatedAt: ctx.clock().toISOString()}
     try {
@@ -109,9 +116,10 @@ export async function requestRollback(ctx: ServiceContext, id: string): Promise<
   for (let attempt = 0; attempt < 10; attempt++) {
     const m = await getMove(ctx, id)
     const phase = m.value.phase
-    if (phase === 'rolledback' || phase === 'rb-joining' || phase === 'rb-cutover' || m.value.rollbackRequested) return {changed: false, message: `move ${id} is already ${phase === 'rolledback' ? 'rolled back' : 'being rolled back'}`}
-    if (phase === 'cleanup' || phase === 'done') throw new UserError('PRECONDITION', `move ${id} has finished and its source copy is gone`, `plan a move back instead (e.g. constraints, or apply a plan moving shard ${m.value.shard} to ${m.value.from}); keep copies longer with \`apply --cleanup-grace 10m\``)
-    if (!['cutover', 'release', 'draining'].includes(phase)) throw new UserError('PRECONDITION', `move ${id} has not cut over (phase ${phase})`, `cancel it instead: \`shardctl moves cancel ${id}\``)
+    const answer = PHASE_TABLE[phase].rollback
+    if (answer === 'already' || m.value.rollbackRequested) return {changed: false, message: `move ${id} is already ${phase === 'rolledback' ? 'rolled back' : 'being rolled back'}`}
+    if (answer === 'refuse-source-gone') throw new UserError('PRECONDITION', `move ${id} has finished and its source copy is gone`, `plan a move back instead (e.g. constraints, or apply a plan moving shard ${m.value.shard} to ${m.value.from}); keep copies longer with \`apply --cleanup-grace 10m\``)
+    if (answer === 'refuse-not-cut-over') throw new UserError('PRECONDITION', `move ${id} has not cut over (phase ${phase})`, `cancel it instead: \`shardctl moves cancel ${id}\``)
     const next = {...m.value, rollbackRequested: true, updatedAt: ctx.clock().toISOString()}
     try {
       await ctx.store.update(m.key, JSON.stringify(next), m.modRevision)

@@ -11,6 +11,7 @@ import {CopyMeter, stallThreshold, throttleShare} from './copyProgress.js'
 import {chooseCopySources} from './copySources.js'
 import {type ExecutorEnv} from './executorEnv.js'
 import {commitMoveTransition, type FencedMove, readShard} from './moveStore.js'
+import {MoveFailure} from './retryPolicy.js'
 
 /** POLL_MS is how often the executor asks the destination for progress (and re-checks the throttle: `throttle set` acts within a second). */
 const POLL_MS = 250
@@ -21,10 +22,10 @@ const THROTTLE_REFRESH_MS = 2000
 
 /**
  * CopyGaveUp: a node stayed unreachable (or a source kept failing) past the move's node
- * retry window. Deliberately not a UserError: the runner treats it as terminal for this
- * attempt and aborts the move back to its old replica set (before cutover that is safe).
+ * retry window. A MoveFailure, so the retry policy aborts the move back to its old replica
+ * set at once (before cutover that is safe).
  */
-export class CopyGaveUp extends Error {
+export class CopyGaveUp extends MoveFailure {
   constructor(message: string) {
     super(message)
     this.name = 'CopyGaveUp'

@@ -19,12 +19,71 @@ export const MOVE_PHASES = ['pending', 'checked', 'joining', 'copying', 'verifyi
 /** MovePhase is one of {@link MOVE_PHASES}. */
 export type MovePhase = (typeof MOVE_PHASES)[number]
 
+/**
+ * PhaseInfo is everything the rest of the code may know about a phase without running the
+ * machine: one row of {@link PHASE_TABLE}.
+ */
+export interface PhaseInfo {
+  /** track: the forward protocol, its abort path, its rollback path, or a terminal outcome. */
+  track: 'forward' | 'abort' | 'rollback' | 'end'
+  /** terminal: nothing more happens to the move. */
+  terminal: boolean
+  /** outcome: for terminal phases, whether the move reached its goal (`done`), was let go on purpose (`skipped`, `rolledback`) or did not (`aborted`, `failed`). */
+  outcome: 'running' | 'succeeded' | 'let-go' | 'unsuccessful'
+  /** cutOver: reads have flipped to the destination (an abort is no longer possible). */
+  cutOver: boolean
+  /** cancel: how `moves cancel` answers in this phase. */
+  cancel: 'accept' | 'already-aborting' | 'refuse-cut-over' | 'refuse-rolling-back' | 'finished'
+  /** rollback: how `moves rollback` answers in this phase. */
+  rollback: 'accept' | 'already' | 'refuse-not-cut-over' | 'refuse-source-gone'
+  /** level: how loud the TUI and logs are about entering this phase. */
+  level: 'info' | 'warn' | 'error'
+  /** effect: what the executor does in this phase, one line (rendered in docs and help). */
+  effect: string
+}
+
+/**
+ * PHASE_TABLE is the one place that says what each move phase means; renderers, counters,
+ * `moves cancel`/`rollback` and the docs derive their phase lists from it (a new phase
+ * without a row does not compile). The transitions themselves are the move machine's
+ * (src/executor/moveMachine.ts).
+ */
+export const PHASE_TABLE = {
+  pending: {track: 'forward', terminal: false, outcome: 'running', cutOver: false, cancel: 'accept', rollback: 'refuse-not-cut-over', level: 'info', effect: 'waits for the scheduler; then checks the shard against the plan'},
+  checked: {track: 'forward', terminal: false, outcome: 'running', cutOver: false, cancel: 'accept', rollback: 'refuse-not-cut-over', level: 'info', effect: 're-checks the plan, destination drops leftovers of the range, then joins'},
+  joining: {track: 'forward', terminal: false, outcome: 'running', cutOver: false, cancel: 'accept', rollback: 'refuse-not-cut-over', level: 'info', effect: 'barrier on the joint write set'},
+  copying: {track: 'forward', terminal: false, outcome: 'running', cutOver: false, cancel: 'accept', rollback: 'refuse-not-cut-over', level: 'info', effect: 'copies the range to the destination under the throttles'},
+  verifying: {track: 'forward', terminal: false, outcome: 'running', cutOver: false, cancel: 'accept', rollback: 'refuse-not-cut-over', level: 'info', effect: 'compares digests and repairs differing buckets, bounded rounds'},
+  cutover: {track: 'forward', terminal: false, outcome: 'running', cutOver: true, cancel: 'refuse-cut-over', rollback: 'accept', level: 'info', effect: 'barrier on the new read set'},
+  release: {track: 'forward', terminal: false, outcome: 'running', cutOver: true, cancel: 'refuse-cut-over', rollback: 'accept', level: 'info', effect: 'barrier with the source leaving'},
+  draining: {track: 'forward', terminal: false, outcome: 'running', cutOver: true, cancel: 'refuse-cut-over', rollback: 'accept', level: 'info', effect: "waits for the source's in-flight requests, then the cleanup grace"},
+  cleanup: {track: 'forward', terminal: false, outcome: 'running', cutOver: true, cancel: 'refuse-cut-over', rollback: 'refuse-source-gone', level: 'info', effect: 'the source drops its copy; the source leaves the shard'},
+  done: {track: 'end', terminal: true, outcome: 'succeeded', cutOver: true, cancel: 'finished', rollback: 'refuse-source-gone', level: 'info', effect: 'nothing: the move finished'},
+  aborting: {track: 'abort', terminal: false, outcome: 'running', cutOver: false, cancel: 'already-aborting', rollback: 'refuse-not-cut-over', level: 'warn', effect: 'the destination leaves the shard, then drops its partial copy'},
+  aborted: {track: 'end', terminal: true, outcome: 'unsuccessful', cutOver: false, cancel: 'finished', rollback: 'refuse-not-cut-over', level: 'warn', effect: 'nothing: the shard is back on its old replicas'},
+  skipped: {track: 'end', terminal: true, outcome: 'let-go', cutOver: false, cancel: 'finished', rollback: 'refuse-not-cut-over', level: 'warn', effect: 'nothing: the plan was stale for this shard'},
+  failed: {track: 'end', terminal: true, outcome: 'unsuccessful', cutOver: false, cancel: 'finished', rollback: 'refuse-not-cut-over', level: 'error', effect: 'nothing: needs an operator (the reason says why)'},
+  'rb-joining': {track: 'rollback', terminal: false, outcome: 'running', cutOver: true, cancel: 'refuse-rolling-back', rollback: 'already', level: 'info', effect: 'the source re-joins writes and is caught up from the destination'},
+  'rb-cutover': {track: 'rollback', terminal: false, outcome: 'running', cutOver: true, cancel: 'refuse-rolling-back', rollback: 'already', level: 'info', effect: 'reads flip back to the source; the destination leaves and drops its copy'},
+  rolledback: {track: 'end', terminal: true, outcome: 'let-go', cutOver: false, cancel: 'finished', rollback: 'already', level: 'info', effect: 'nothing: the shard is back on its old replicas'},
+} as const satisfies Record<MovePhase, PhaseInfo>
+
+/** phasesWhere lists, in {@link MOVE_PHASES} order, the phases whose table row satisfies `test`. */
+export function phasesWhere(test: (info: PhaseInfo) => boolean): MovePhase[] {
+  return MOVE_PHASES.filter((p) => test(PHASE_TABLE[p]))
+}
+
 /** TERMINAL_PHASES end a move; nothing more happens to it. */
-export const TERMINAL_PHASES: ReadonlySet<MovePhase> = new Set(['done', 'aborted', 'skipped', 'failed', 'rolledback'])
+export const TERMINAL_PHASES: ReadonlySet<MovePhase> = new Set(phasesWhere((i) => i.terminal))
 
 /** isTerminal tells whether a move has finished (successfully or not). */
 export function isTerminal(phase: MovePhase): boolean {
-  return TERMINAL_PHASES.has(phase)
+  return PHASE_TABLE[phase].terminal
+}
+
+/** isUnsuccessful tells whether a move ended without reaching its goal (aborted or failed): what makes `apply` exit INCOMPLETE. */
+export function isUnsuccessful(phase: MovePhase): boolean {
+  return PHASE_TABLE[phase].outcome === 'unsuccessful'
 }
 
 /** MoveProgressSchema: copy progress, written a few times per second at most. */

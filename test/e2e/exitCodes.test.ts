@@ -163,3 +163,26 @@ describe('a run that is stopped', () => {
     expect((await listMoves(ctx)).map((m) => [m.value.id, m.value.phase, m.value.updatedAt])).toEqual(before)
   }, 120_000)
 })
+
+describe('moves cancel', () => {
+  it('refuses a move that has cut over with exit 1 and one line saying what to do instead, changing nothing; a cancellable one is accepted', async () => {
+    const at = new Date().toISOString()
+    const record = (id: string, phase: string) => ({id, plan: 'manual', index: 0, shard: 0, from: 'n1', to: 'n4', baseEpoch: 1, epoch: 1, phase, progress: {bytes: 0, keys: 0, totalBytes: 0, rateBytesPerSec: 0, cursor: null, stalled: false}, cancelRequested: false, rollbackRequested: false, reason: null, attempts: 0, createdAt: at, updatedAt: at, cutoverAt: null, copyStartedAt: null})
+    try {
+      await ctx.store.put(ctx.keys.move('manual-cut-over'), JSON.stringify(record('manual-cut-over', 'draining')))
+      await ctx.store.put(ctx.keys.move('manual-copying'), JSON.stringify(record('manual-copying', 'copying')))
+      const before = (await ctx.store.get(ctx.keys.move('manual-cut-over')))!.modRevision
+      const refused = await runCli(['moves', 'cancel', 'manual-cut-over', ...conn()], {cwd, timeoutMs: 90_000})
+      expect(refused.code).toBe(EXIT_CODES.PRECONDITION)
+      expect(refused.stderr.trim().split('\n')).toHaveLength(1)
+      expect(refused.stderr).toMatch(/move manual-cut-over has cut over \(phase draining\) and cannot be cancelled.*moves rollback manual-cut-over/)
+      expect((await ctx.store.get(ctx.keys.move('manual-cut-over')))!.modRevision).toBe(before)
+      const accepted = await runCli(['moves', 'cancel', 'manual-copying', ...conn()], {cwd, timeoutMs: 90_000})
+      expect(accepted.code).toBe(0)
+      expect(JSON.parse((await ctx.store.get(ctx.keys.move('manual-copying')))!.value).cancelRequested).toBe(true)
+    } finally {
+      await ctx.store.delete(ctx.keys.move('manual-cut-over'))
+      await ctx.store.delete(ctx.keys.move('manual-copying'))
+    }
+  }, 120_000)
+})

@@ -1,4 +1,5 @@
 import {Box, Text} from 'ink'
+import {isUnsuccessful} from '../../model/move.js'
 import {type MoveRowView} from '../topView.js'
 import {MoveRow} from './MoveRow.js'
 
@@ -19,7 +20,7 @@ export function MovesPanel({moves, width, maxRows}: MovesPanelProps) {
   const selected = moves.findIndex((m) => m.selected)
   const start = selected >= rows ? selected - rows + 1 : 0
   const shown = moves.slice(start, start + rows)
-  const failed = moves.filter((m) => m.phase === 'failed' || m.phase === 'aborted').length
+  const failed = moves.filter((m) => isUnsuccessful(m.phase)).length
   return (
     <Box flexDirection="column" width={width}>
       <Text bold wrap="truncate-end">

@@ -1,0 +1,139 @@
+import {listAlive} from '../cluster/clusterRepo.js'
+import {UserError, errorMessage} from '../errors/errors.js'
+import {type Move} from '../model/move.js'
+import {readReplicas, type Shard} from '../model/shard.js'
+import {isNodeRequestError} from '../node/nodeRequestError.js'
+import {awaitBarrier} from './barrier.js'
+import {type ExecutorEnv} from './executorEnv.js'
+import {type FencedMove, getMove, readShard} from './moveStore.js'
+import {syncReplicas} from './replicaSync.js'
+import {MoveFailure} from './retryPolicy.js'
+
+/**
+ * MoveEffects are the side effects the move machine asks for, injected into the runner so
+ * tests can substitute them. Every one is idempotent (a restarted executor runs it again),
+ * and throws to report trouble: a retriable UserError, a {@link MoveFailure} to abort the
+ * move now, or anything else for a bug (see retryPolicy.ts).
+ */
+export interface MoveEffects {
+  /** barrier returns once every live router applied the map up to `mapRevision` and every live node of `nodes` reports `shard.epoch`. */
+  barrier(shard: Shard, mapRevision: bigint, nodes: readonly string[]): Promise<void>
+  /** copy copies the move's range to its destination, committing progress and finally `verifying` (or `aborting` on cancel); returns the move as stored. */
+  copy(env: ExecutorEnv, m: FencedMove): Promise<FencedMove>
+  /** verify compares digests of the destination and the source (or the old set when the source is down) and repairs, bounded rounds. */
+  verify(move: Move, shard: Shard): Promise<void>
+  /** drain waits for the source's in-flight requests (bounded), then the cleanup grace, returning early on a rollback request. */
+  drain(move: Move): Promise<void>
+  /** drop makes `node` drop its copy of `shard`'s range, fenced on the shard's epoch; returns the records deleted. */
+  drop(node: string, shard: Shard): Promise<number>
+  /** catchUp repairs the source from the destination until they agree (rollback after release). */
+  catchUp(move: Move, epoch: number): Promise<void>
+}
+
+/** nodeMoveEffects performs the effects on real nodes through `env`; `copy` is the copy path (kept apart: it is being replaced). */
+export function nodeMoveEffects(env: ExecutorEnv, copy: MoveEffects['copy']): MoveEffects {
+  return {
+    barrier: (shard, mapRevision, nodes) => awaitBarrier(env, shard, mapRevision, nodes),
+    copy,
+    verify: (move, shard) => verify(env, move, shard),
+    drain: (move) => drainSource(env, move),
+    async drop(node, shard) {
+      return (await (await env.client(node)).drop(shard.id, shard.epoch, shard.range)).deleted
+    },
+    catchUp: (move, epoch) => catchUpSource(env, move, epoch),
+  }
+}
+
+/** mustReadShard reads the move's shard; a shard that is gone aborts the move (MoveFailure). */
+export async function mustReadShard(env: ExecutorEnv, id: number) {
+  const s = await readShard(env.ctx, id)
+  if (!s) throw new MoveFailure(`shard ${id} disappeared`)
+  return s
+}
+
+/**
+ * withNodeRetry runs `fn` against a node, retrying while it is unreachable or not serving
+ * for up to `retryMs`; then `onGiveUp` decides (fail the move or fall back).
+ */
+export async function withNodeRetry<T>(env: ExecutorEnv, what: string, fn: () => Promise<T>, onGiveUp: (err: unknown) => never | Promise<T>, retryMs = env.options.nodeRetryMs): Promise<T> {
+  const deadline = env.now() + retryMs
+  for (;;) {
+    try {
+      return await fn()
+    } catch (err) {
+      if (!isNodeRequestError(err) || !err.retriable) throw err
+      if (env.now() > deadline || env.stopped()) return onGiveUp(err)
+      await env.sleep(200)
+    }
+  }
+}
+
+/** nodeRetryFor is how long the move tolerates an unreachable node: short at rf 1 (writes wait on both copies), longer otherwise. */
+export async function nodeRetryFor(env: ExecutorEnv, move: Move): Promise<number> {
+  const shard = await mustReadShard(env, move.shard)
+  return readReplicas(shard.value).length <= 1 ? env.options.nodeRetryMs : env.options.nodeRetryReplicatedMs
+}
+
+async function verify(env: ExecutorEnv, move: Move, shard: Shard): Promise<void> {
+  const dst = await env.client(move.to)
+  const alive = await listAlive(env.ctx)
+  const retryMs = readReplicas(shard).length <= 1 ? env.options.nodeRetryMs : env.options.nodeRetryReplicatedMs
+  const peers = alive.has(move.from) ? [move.from] : readReplicas(shard).filter((n) => n !== move.from && n !== move.to && alive.has(n))
+  for (const peer of peers) {
+    const src = await env.client(peer)
+    let ok = false
+    for (let round = 0; round < env.options.verifyRounds && !ok; round++) {
+      const res = await withNodeRetry(
+        env,
+        `verify against ${peer}`,
+        () => syncReplicas(src, dst, move.shard, move.epoch, move.copyStartedAt ?? 0),
+        (err) => {
+          throw new MoveFailure(`verification against ${peer} failed: ${errorMessage(err)}`)
+        },
+        retryMs,
+      )
+      ok = res.equal || (round === env.options.verifyRounds - 1 && res.olderThan === 0)
+    }
+    if (!ok) throw new UserError('PRECONDITION', `replicas of shard ${move.shard} on ${peer} and ${move.to} still differ after ${env.options.verifyRounds} repair rounds`, 'the executor retries verification')
+  }
+}
+
+async function drainSource(env: ExecutorEnv, move: Move): Promise<void> {
+  const alive = await listAlive(env.ctx)
+  if (alive.has(move.from)) await awaitIdleSource(env, move)
+  // The cleanup grace is the rollback window: wake every half second to see a rollback request.
+  const graceEnd = env.now() + env.options.cleanupGraceMs
+  while (env.now() < graceEnd && !env.stopped()) {
+    if ((await getMove(env.ctx, move.id)).value.rollbackRequested) return
+    await env.sleep(Math.min(500, graceEnd - env.now()))
+  }
+}
+
+/** awaitIdleSource waits until the source reports nothing in flight for the shard, or the drain deadline passes. */
+async function awaitIdleSource(env: ExecutorEnv, move: Move): Promise<void> {
+  const src = await env.client(move.from)
+  const deadline = env.now() + env.options.drainTimeoutMs
+  for (;;) {
+    const inflight = await src.inflight(move.shard).then(
+      (r) => r.inflight,
+      () => 0, // a source that stopped answering has nothing in flight for us to wait on
+    )
+    if (inflight === 0) return
+    if (env.now() > deadline) {
+      env.emit({type: 'info', message: `move ${move.id}: ${inflight} request(s) still in flight on ${move.from} at the drain deadline; continuing`, at: new Date(env.now()).toISOString()})
+      return
+    }
+    await env.sleep(100)
+  }
+}
+
+/** catchUpSource repairs the source from the destination by digest buckets until they agree (bounded rounds). */
+async function catchUpSource(env: ExecutorEnv, move: Move, epoch: number): Promise<void> {
+  const [src, dst] = await Promise.all([env.client(move.from), env.client(move.to)])
+  const since = Date.parse(move.cutoverAt ?? '') || env.now()
+  for (let round = 0; round < env.options.verifyRounds; round++) {
+    const res = await syncReplicas(dst, src, move.shard, epoch, since)
+    if (res.equal || (round === env.options.verifyRounds - 1 && res.olderThan === 0)) return
+  }
+  throw new UserError('PRECONDITION', `source ${move.from} of shard ${move.shard} still differs from ${move.to} after ${env.options.verifyRounds} repair rounds`, 'the executor retries the rollback')
+}

@@ -1,0 +1,132 @@
+import fc from 'fast-check'
+import {describe, expect, it} from 'vitest'
+import {type FailureKind} from '../../src/executor/retryPolicy.js'
+import {PHASE_TABLE, type MovePhase} from '../../src/model/move.js'
+import {readReplicas, type Shard} from '../../src/model/shard.js'
+import {moveOf, shardOf} from './fixtures.js'
+import {type CommitHook, runWorld, stepWorld, type World, worldOf} from './moveSimulator.js'
+
+/**
+ * ALLOWED is the protocol's transition graph, written out independently of the machine: a
+ * committed phase change outside it is a bug. (A phase may also commit to itself: a shard
+ * change within `aborting` or `rb-cutover`, or a counted attempt.)
+ */
+const ALLOWED: Record<MovePhase, MovePhase[]> = {
+  pending: ['checked', 'skipped', 'aborting'],
+  checked: ['joining', 'skipped', 'aborting'],
+  joining: ['copying', 'aborting'],
+  copying: ['verifying', 'aborting'],
+  verifying: ['cutover', 'aborting'],
+  cutover: ['release', 'rb-cutover', 'failed'],
+  release: ['draining', 'rb-joining', 'failed'],
+  draining: ['cleanup', 'rb-joining', 'failed'],
+  cleanup: ['done', 'failed'],
+  aborting: ['aborted', 'failed'],
+  'rb-joining': ['rb-cutover', 'failed'],
+  'rb-cutover': ['rolledback', 'failed'],
+  done: [],
+  aborted: [],
+  skipped: [],
+  failed: [],
+  rolledback: [],
+}
+
+const NODES = ['a', 'b', 'c', 'd']
+const sorted = (s: Shard | undefined) => s?.replicas.map((r) => `${r.node}:${r.role}`).sort()
+
+type Event =
+  | {type: 'step'; fault: FailureKind | null}
+  | {type: 'cancel'}
+  | {type: 'rollback'}
+  | {type: 'down' | 'up'; node: string}
+  | {type: 'pause' | 'resume'}
+
+// Mostly clean steps, so runs get deep into the protocol; rare aborts, common transient trouble.
+const faultArb: fc.Arbitrary<FailureKind | null> = fc.oneof(
+  {weight: 30, arbitrary: fc.constant(null)},
+  {weight: 6, arbitrary: fc.constant('retriable' as const)},
+  {weight: 3, arbitrary: fc.constant('conflict' as const)},
+  {weight: 2, arbitrary: fc.constant('waiting-for-node' as const)},
+  {weight: 2, arbitrary: fc.constant('abort-now' as const)},
+  {weight: 1, arbitrary: fc.constant('bug' as const)},
+)
+const eventArb: fc.Arbitrary<Event> = fc.oneof(
+  {weight: 24, arbitrary: faultArb.map((fault) => ({type: 'step' as const, fault}))},
+  {weight: 1, arbitrary: fc.constant({type: 'cancel' as const})},
+  {weight: 1, arbitrary: fc.constant({type: 'rollback' as const})},
+  {weight: 1, arbitrary: fc.record({type: fc.constantFrom('down' as const, 'up' as const), node: fc.constantFrom(...NODES)})},
+  {weight: 1, arbitrary: fc.constantFrom({type: 'pause' as const}, {type: 'resume' as const})},
+)
+
+/** checkCommit asserts the safety invariants of one committed transition. */
+const checkCommit: CommitHook = (before, d, w) => {
+  const from = before.move.phase
+  const to = w.move.phase
+  if (from !== to) expect(ALLOWED[from], `${from} → ${to}`).toContain(to)
+  // Never fewer readers than the replication factor: no up-to-date voter is ever removed without a replacement.
+  if (w.shard) expect(readReplicas(w.shard), `readers after ${from} → ${to}`).toHaveLength(3)
+  // Reads flip to the destination only from verifying, after a copy and a verify that succeeded after it.
+  const dstReads = (s: Shard | undefined) => s !== undefined && readReplicas(s).includes('d')
+  if (!dstReads(before.shard) && dstReads(w.shard)) {
+    expect(from).toBe('verifying')
+    expect(w.effects.lastIndexOf('verify')).toBeGreaterThan(w.effects.lastIndexOf('copy'))
+    expect(w.effects).toContain('copy')
+  }
+  // The source leaves the shard only when the move is done, after the destination serves reads.
+  const has = (s: Shard | undefined, n: string) => s?.replicas.some((r) => r.node === n) ?? false
+  if (has(before.shard, 'a') && !has(w.shard, 'a')) {
+    expect(to).toBe('done')
+    expect(dstReads(w.shard)).toBe(true)
+  }
+  // A move that cut over is never aborted.
+  if (PHASE_TABLE[from].cutOver) expect(to).not.toBe('aborting')
+  expect(d.transition.phase).toBe(to)
+}
+
+function apply(w: World, ev: Event): void {
+  switch (ev.type) {
+    case 'step':
+      stepWorld(w, ev.fault ? () => ({kind: ev.fault!, message: `injected ${ev.fault}`}) : undefined, checkCommit)
+      return
+    // The operator's requests land only where `moves cancel` / `moves rollback` accept them.
+    case 'cancel':
+      if (PHASE_TABLE[w.move.phase].cancel === 'accept') w.move = {...w.move, cancelRequested: true}
+      return
+    case 'rollback':
+      if (PHASE_TABLE[w.move.phase].rollback === 'accept') w.move = {...w.move, rollbackRequested: true}
+      return
+    case 'down':
+      w.alive.delete(ev.node)
+      return
+    case 'up':
+      w.alive.add(ev.node)
+      return
+    case 'pause':
+    case 'resume':
+      w.paused = ev.type === 'pause'
+  }
+}
+
+describe('the move machine under any sequence of observations', () => {
+  it('never commits an illegal transition, and once trouble stops every move reaches a terminal phase with a consistent shard', () => {
+    fc.assert(
+      fc.property(fc.array(eventArb, {maxLength: 150}), (events) => {
+        const w = worldOf(moveOf({shard: 1, from: 'a', to: 'd'}), shardOf(1, ['a', 'b', 'c']), NODES)
+        for (const ev of events) {
+          apply(w, ev)
+          if (w.stopped) return // fenced out: the successor resumes (another run)
+        }
+        // Trouble ends: every node up, not paused. The move must finish, whatever happened.
+        for (const n of NODES) w.alive.add(n)
+        w.paused = false
+        runWorld(w, undefined, 500, checkCommit)
+        const phase = w.move.phase
+        expect(PHASE_TABLE[phase].terminal).toBe(true)
+        if (phase === 'done') expect(sorted(w.shard)).toEqual(sorted(shardOf(1, ['b', 'c', 'd'])))
+        if (phase === 'aborted' || phase === 'rolledback' || phase === 'skipped') expect(sorted(w.shard)).toEqual(sorted(shardOf(1, ['a', 'b', 'c'])))
+        expect(readReplicas(w.shard!)).toHaveLength(3)
+      }),
+      {numRuns: 400},
+    )
+  }, 120_000)
+})
