@@ -26,6 +26,23 @@ export class ActionLog {
     private readonly options: Pick<PlanOptions, 'maxMoves' | 'maxBytes'>,
   ) {}
 
+  /**
+   * forkOnto returns an independent log over `state` (a {@link ClusterState.clone} of this
+   * log's state) with the same actions and totals, so two strategies can continue from one
+   * point and the better one be kept.
+   */
+  forkOnto(state: ClusterState): ActionLog {
+    const copy = new ActionLog(state, this.options)
+    copy.actions.push(...this.actions)
+    copy.moves = this.moves
+    copy.splits = this.splits
+    copy.bytes = this.bytes
+    copy.keys = this.keys
+    copy.loadMoved = this.loadMoved
+    copy.limitHit = this.limitHit
+    return copy
+  }
+
   /** fits tells whether one more move copying `bytes` stays within the limits; when not, it records the limit hit. */
   fits(bytes: number): boolean {
     if (this.limitHit) return false
