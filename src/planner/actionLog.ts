@@ -79,16 +79,20 @@ export class ActionLog {
     })
   }
 
-  /** split splits shard index `s` at `at` in the state and records it; returns the new shard's index. Splits do not count against the limits (no data moves). */
-  split(s: number, at: number, reason: SplitAction['reason']): number {
+  /**
+   * split splits shard index `s` at `at` in the state and records it, the lower part taking
+   * `loadBelow` of the reads and writes (half when omitted); returns the new shard's index.
+   * Splits do not count against the limits (no data moves).
+   */
+  split(s: number, at: number, reason: SplitAction['reason'], loadBelow?: number): number {
     const st = this.state
     const epoch = st.shardEpoch[s]!
     const id = st.shardId[s]!
     const lo = st.shardLo[s]!
     const hi = st.shardHi[s]!
-    const t = st.splitShard(s, at)
+    const t = st.splitShard(s, at, loadBelow)
     this.splits++
-    this.actions.push({
+    const action: SplitAction = {
       kind: 'split',
       shard: id,
       epoch,
@@ -98,7 +102,9 @@ export class ActionLog {
         {shard: st.shardId[t]!, range: {lo: at, hi}, epoch: st.shardEpoch[t]!},
       ],
       reason,
-    })
+    }
+    if (loadBelow !== undefined) action.loadBelow = loadBelow
+    this.actions.push(action)
     return t
   }
 }

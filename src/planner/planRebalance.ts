@@ -290,7 +290,7 @@ function describeStop(state: ClusterState, options: PlanOptions, stop: StopReaso
     case 'unreachable': {
       const h = hot.filter((x) => !x.split)[0] ?? hot[0]
       const cause = h
-        ? `shard ${h.shard} alone carries ${h.load.toFixed(2)}x an average node's load (mostly ${h.resource}) on ${h.node}, more than any node can take within ${state.target}x the mean${options.allowSplit ? ' even after splitting' : '; rerun with --allow-split to split it'}`
+        ? `shard ${h.shard} alone carries ${h.load.toFixed(2)}x an average node's load (mostly ${h.resource}) on ${h.node}, more than any node can take within ${state.target}x the mean${h.hotKey ? `; one key (hash ${h.hotKey.hash}) takes ${Math.round(h.hotKey.share * 100)}% of its sampled requests, and no split can divide a key: spread that key's load in the application` : options.allowSplit ? ' even after splitting' : '; rerun with --allow-split to split it'}`
         : 'the target cannot be reached under the placement rules'
       return `${cause}; ${still}`
     }
