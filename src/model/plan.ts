@@ -114,8 +114,9 @@ const SplitPartSchema = z.object({shard: ShardIdSchema, range: HashRangeSchema, 
 /**
  * SplitActionSchema: cut `shard` (at `epoch`) at hash `at` into `parts`: the lower half
  * keeps the shard id, the upper half takes the new id; both get epoch + 1 and the same
- * replicas. Later moves of either half in the same plan name these ids and epochs. With no
- * per-key stats the planner splits at the range midpoint and predicts half the load each.
+ * replicas. Later moves of either half in the same plan name these ids and epochs. With key
+ * samples the planner splits where the sampled load halves and predicts `loadBelow` of the
+ * reads and writes for the lower part; without, at the range midpoint with half the load each.
  */
 export const SplitActionSchema = z
   .object({
@@ -124,6 +125,8 @@ export const SplitActionSchema = z
     epoch: z.number().int().min(1),
     at: z.number().int().positive(),
     parts: z.tuple([SplitPartSchema, SplitPartSchema]),
+    /** loadBelow: the share of the shard's reads and writes predicted for the lower part (from key samples); absent means half. */
+    loadBelow: z.number().min(0).max(1).optional(),
     reason: z.object({kind: z.literal('split'), resource: z.enum(['reads', 'writes', 'bytes']).optional(), detail: z.string()}).strict(),
   })
   .strict()
@@ -186,7 +189,15 @@ export type BaselineFigures = z.infer<typeof BaselineFiguresSchema>
 
 /** HotShardSchema: a shard whose single replica carries more load than any node can absorb within target. */
 export const HotShardSchema = z
-  .object({shard: ShardIdSchema, node: NodeIdSchema, load: nonNeg, resource: z.enum(['reads', 'writes', 'bytes']), split: z.boolean()})
+  .object({
+    shard: ShardIdSchema,
+    node: NodeIdSchema,
+    load: nonNeg,
+    resource: z.enum(['reads', 'writes', 'bytes']),
+    split: z.boolean(),
+    /** hotKey: a single key (by hash) that drives `share` of the shard's sampled requests: no split can divide it. */
+    hotKey: z.object({hash: z.number().int().min(0), share: z.number().min(0).max(1)}).strict().optional(),
+  })
   .strict()
 
 /**

@@ -10,6 +10,12 @@ export const ShardLoadSchema = z.object({
   writes: rate,
   bytes: rate,
   keys: rate,
+  /**
+   * keySample: key hashes of a uniform sample of the replica's recent requests, sorted (a
+   * hash once per sampled request, at most 64); published for a node's busiest shards only.
+   * The planner splits a hot shard where this load halves, and names a key too hot to split.
+   */
+  keySample: z.array(z.number().int().min(0).max(2 ** 32 - 1)).max(64).optional(),
 })
 
 /** ShardLoad is a validated per-replica load figure. */

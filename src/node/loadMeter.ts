@@ -1,29 +1,42 @@
+import {KeyLoadSampler} from './keyLoadSampler.js'
+
 /**
  * LoadMeter turns per-shard read and write counts into exponentially weighted ops/s.
  * `tick(now)` folds the counts since the previous tick in with weight 1 - e^(-dt/tau),
  * so the rate follows a step change with time constant `tau` whatever the tick spacing.
- * The clock is the caller's (ticks carry `now`), so tests drive time.
+ * The clock is the caller's (ticks carry `now`), so tests drive time. Requests given with
+ * their key hash are also sampled by key ({@link keySample}), one window per tick.
  */
 export class LoadMeter {
   private readonly counts = new Map<number, {reads: number; writes: number}>()
   private readonly rates = new Map<number, {reads: number; writes: number}>()
   private last: number
+  private readonly keys: KeyLoadSampler
 
   constructor(
     now: number,
     private readonly tauMs = 10_000,
+    random: () => number = Math.random,
   ) {
     this.last = now
+    this.keys = new KeyLoadSampler(random)
   }
 
-  /** read counts `n` reads of `shard`. */
-  read(shard: number, n = 1): void {
+  /** read counts `n` reads of `shard`; with `keyHash`, the read is also sampled by key. */
+  read(shard: number, n = 1, keyHash?: number): void {
     this.entry(shard).reads += n
+    if (keyHash !== undefined) this.keys.record(shard, keyHash)
   }
 
-  /** write counts `n` written records of `shard`. */
-  write(shard: number, n = 1): void {
+  /** write counts `n` written records of `shard`; each of `keyHashes` (one per record) is sampled by key. */
+  write(shard: number, n = 1, keyHashes: readonly number[] = []): void {
     this.entry(shard).writes += n
+    for (const h of keyHashes) this.keys.record(shard, h)
+  }
+
+  /** keySample is `shard`'s key-hash sample of the last tick's window (see {@link KeyLoadSampler}); undefined when none. */
+  keySample(shard: number): readonly number[] | undefined {
+    return this.keys.sample(shard)
   }
 
   /** tick folds the counts since the last tick into the rates. */
@@ -31,6 +44,7 @@ export class LoadMeter {
     const dt = now - this.last
     if (dt <= 0) return
     this.last = now
+    this.keys.rotate()
     const alpha = 1 - Math.exp(-dt / this.tauMs)
     const ids = new Set([...this.counts.keys(), ...this.rates.keys()])
     for (const id of ids) {
@@ -53,6 +67,7 @@ export class LoadMeter {
   forget(shard: number): void {
     this.counts.delete(shard)
     this.rates.delete(shard)
+    this.keys.forget(shard)
   }
 
   private entry(shard: number): {reads: number; writes: number} {

@@ -255,7 +255,7 @@ export class NodeHttpApi {
       const {shard} = await this.fence(id, epoch, READ_ROLES, 'serve reads')
       const h = keyHashOf(key)
       if (h < shard.range.lo || h >= shard.range.hi) throw new HttpError('BAD_INPUT', `the key hashes to ${h}, outside shard ${id}'s range [${shard.range.lo}, ${shard.range.hi})`, shard.epoch)
-      this.deps.meter.read(id)
+      this.deps.meter.read(id, 1, h)
       const rec = this.deps.engine.get(key)
       res.setHeader(EPOCH_HEADER, String(shard.epoch))
       if (!rec) {
@@ -288,9 +288,11 @@ export class NodeHttpApi {
       }
       const {shard} = await this.fence(id, epoch, WRITE_ROLES, 'take writes')
       if (kind === 'write') this.checkClock(records)
+      const hashes: number[] = []
       for (const r of records) {
         if (r.key.length === 0) throw new HttpError('BAD_INPUT', 'empty key')
         const h = keyHashOf(r.key)
+        hashes.push(h)
         if (h < shard.range.lo || h >= shard.range.hi) throw new HttpError('BAD_INPUT', `a key hashes to ${h}, outside shard ${id}'s range [${shard.range.lo}, ${shard.range.hi})`, shard.epoch)
       }
       await this.deps.rangeGate?.wait(shard.range)
@@ -302,7 +304,7 @@ export class NodeHttpApi {
         if (err instanceof RangeError) throw new HttpError('BAD_INPUT', err.message)
         throw err
       }
-      if (kind === 'write') this.deps.meter.write(id, records.length)
+      if (kind === 'write') this.deps.meter.write(id, records.length, hashes)
       res.setHeader(EPOCH_HEADER, String(shard.epoch))
       sendJson(res, 200, {epoch: shard.epoch, ...result})
     })

@@ -11,6 +11,7 @@ import {ClockMonitor} from '../clock/clockMonitor.js'
 import {DEFAULT_MAX_CLOCK_OFFSET_MS} from '../clock/clockOffsetTracker.js'
 import {type NodeStats} from '../model/stats.js'
 import {loadClusterToken} from './clusterToken.js'
+import {withKeySamples} from './keyLoadSampler.js'
 import {LoadMeter} from './loadMeter.js'
 import {NodeMetrics, type ShardFigure} from './nodeMetrics.js'
 import {NodeHttpApi} from './nodeHttpApi.js'
@@ -302,11 +303,14 @@ export class StorageNode {
       at: this.ctx.clock().toISOString(),
       clockOffsetMs: clock.offsetMs,
       clockOk: clock.ok,
-      shards: this.map.held().map(({shard}) => {
-        held.add(shard.id)
-        const totals = this.engine.rangeTotals(shard.range)
-        return {shard: shard.id, ...this.meter.rate(shard.id), bytes: totals.bytes, keys: totals.keys}
-      }),
+      shards: withKeySamples(
+        this.map.held().map(({shard}) => {
+          held.add(shard.id)
+          const totals = this.engine.rangeTotals(shard.range)
+          return {shard: shard.id, ...this.meter.rate(shard.id), bytes: totals.bytes, keys: totals.keys}
+        }),
+        (shard) => this.meter.keySample(shard),
+      ),
     }
     await this.ctx.store.put(this.ctx.keys.stats(this.opts.id), JSON.stringify(stats), lease.id)
   }

@@ -26,6 +26,23 @@ export class ActionLog {
     private readonly options: Pick<PlanOptions, 'maxMoves' | 'maxBytes'>,
   ) {}
 
+  /**
+   * forkOnto returns an independent log over `state` (a {@link ClusterState.clone} of this
+   * log's state) with the same actions and totals, so two strategies can continue from one
+   * point and the better one be kept.
+   */
+  forkOnto(state: ClusterState): ActionLog {
+    const copy = new ActionLog(state, this.options)
+    copy.actions.push(...this.actions)
+    copy.moves = this.moves
+    copy.splits = this.splits
+    copy.bytes = this.bytes
+    copy.keys = this.keys
+    copy.loadMoved = this.loadMoved
+    copy.limitHit = this.limitHit
+    return copy
+  }
+
   /** fits tells whether one more move copying `bytes` stays within the limits; when not, it records the limit hit. */
   fits(bytes: number): boolean {
     if (this.limitHit) return false
@@ -62,16 +79,20 @@ export class ActionLog {
     })
   }
 
-  /** split splits shard index `s` at `at` in the state and records it; returns the new shard's index. Splits do not count against the limits (no data moves). */
-  split(s: number, at: number, reason: SplitAction['reason']): number {
+  /**
+   * split splits shard index `s` at `at` in the state and records it, the lower part taking
+   * `loadBelow` of the reads and writes (half when omitted); returns the new shard's index.
+   * Splits do not count against the limits (no data moves).
+   */
+  split(s: number, at: number, reason: SplitAction['reason'], loadBelow?: number): number {
     const st = this.state
     const epoch = st.shardEpoch[s]!
     const id = st.shardId[s]!
     const lo = st.shardLo[s]!
     const hi = st.shardHi[s]!
-    const t = st.splitShard(s, at)
+    const t = st.splitShard(s, at, loadBelow)
     this.splits++
-    this.actions.push({
+    const action: SplitAction = {
       kind: 'split',
       shard: id,
       epoch,
@@ -81,7 +102,9 @@ export class ActionLog {
         {shard: st.shardId[t]!, range: {lo: at, hi}, epoch: st.shardEpoch[t]!},
       ],
       reason,
-    })
+    }
+    if (loadBelow !== undefined) action.loadBelow = loadBelow
+    this.actions.push(action)
     return t
   }
 }

@@ -5,8 +5,9 @@ import {type ClusterSnapshot, shardMapFingerprint} from '../model/snapshot.js'
 /**
  * applyPlan returns the snapshot the plan predicts: every action applied in order, as the
  * executor would when nothing else changes (a move swaps the replica's node and carries its
- * load along, raising the epoch by {@link EPOCH_STEPS}.move; a split halves the shard's
- * range and each replica's load). Pure; `snapshot` is not modified.
+ * load along, raising the epoch by {@link EPOCH_STEPS}.move; a split cuts the shard's
+ * range, and each replica's reads and writes by the action's `loadBelow` (half by default), its
+ * bytes and keys in half). Pure; `snapshot` is not modified.
  *
  * Throws UserError CONFLICT naming the action when it does not fit the state it meets
  * (unknown shard, epoch differs, `from` holds no replica or `to` already holds one).
@@ -34,8 +35,9 @@ export function applyPlan(snapshot: ClusterSnapshot, plan: Pick<Plan, 'actions'>
       shards.set(right.shard, {id: right.shard, range: {...right.range}, epoch: right.epoch, replicas: shard.replicas.map((r) => ({...r}))})
       nextShardId = Math.max(nextShardId, right.shard + 1)
       const own = loadByShard.get(action.shard) ?? []
-      loadByShard.set(action.shard, own.map((l) => halve(l, action.shard)))
-      loadByShard.set(right.shard, own.map((l) => halve(l, right.shard)))
+      const below = action.loadBelow ?? 0.5
+      loadByShard.set(action.shard, own.map((l) => part(l, action.shard, below, left.range)))
+      loadByShard.set(right.shard, own.map((l) => part(l, right.shard, 1 - below, right.range)))
     }
   })
 
@@ -58,6 +60,10 @@ export function applyPlan(snapshot: ClusterSnapshot, plan: Pick<Plan, 'actions'>
   }
 }
 
-function halve(l: ClusterSnapshot['load'][number], shard: number): ClusterSnapshot['load'][number] {
-  return {node: l.node, shard, reads: l.reads / 2, writes: l.writes / 2, bytes: l.bytes / 2, keys: l.keys / 2}
+/** part is one piece's share of a replica's load after a split: `share` of reads and writes, half the bytes and keys, the key samples in its range. */
+function part(l: ClusterSnapshot['load'][number], shard: number, share: number, range: {lo: number; hi: number}): ClusterSnapshot['load'][number] {
+  const out: ClusterSnapshot['load'][number] = {node: l.node, shard, reads: l.reads * share, writes: l.writes * share, bytes: l.bytes / 2, keys: l.keys / 2}
+  const sample = l.keySample?.filter((h) => h >= range.lo && h < range.hi)
+  if (sample && sample.length > 0) out.keySample = sample
+  return out
 }

@@ -12,6 +12,10 @@ const PULL_SOURCES = 8
 const SWAP_PARTNERS = 8
 /** SWAP_BUDGET bounds the replica pairs one swap search examines, so a stuck node in a big cluster stays cheap. */
 const SWAP_BUDGET = 200_000
+/** CHAIN_PARTNERS: a stuck node tries chains through this many of the least utilised receivers. */
+const CHAIN_PARTNERS = 16
+/** CHAIN_BUDGET bounds the (x, y) pairs one chain search examines (each may probe for a destination). */
+const CHAIN_BUDGET = 20_000
 /** SCORE_TIE: scores this close (relatively) are equal, and the move that does more at once wins (fewer moves). */
 const SCORE_TIE = 1e-9
 
@@ -44,6 +48,15 @@ export function averageReplicaUnits(state: ClusterState): number {
 }
 
 /**
+ * BalanceOrder picks how the balance phase ranks the moves that take load out of the band:
+ * `efficient` by load removed per byte copied (a hot, small shard beats a cold, big one);
+ * `largest-first` by the replica's load, biggest first, as best fit decreasing does (the big
+ * replicas are placed while there is still room for them, which a byte-thrifty order can
+ * leave stranded).
+ */
+export type BalanceOrder = 'efficient' | 'largest-first'
+
+/**
  * balance is the planner's second goal. Its objective is lexicographic: lower the most
  * utilised node, then the next most utilised, and so on, stopping once every pool node is
  * within the band [2 - target, target] around the mean of 1. Every move keeps every
@@ -52,76 +65,215 @@ export function averageReplicaUnits(state: ClusterState): number {
  *
  * Each step takes the node furthest outside the band (in average-node units). First it looks
  * for moves that take load out of the band (from it, or, for an underloaded node, into it
- * from the busiest nodes of each zone), ranked by load removed per byte copied (so a hot,
- * small shard beats a cold, big one; at equal score the bigger step wins: one move rather than
- * three). When none does, it makes the moves that best lower it (or raise it) toward its
- * peers even though the band stays out of reach: a destination may then end above the band,
- * as long as it ends below where the source was.
+ * from the busiest nodes of each zone), ranked by `order` (at equal rank the bigger step wins:
+ * one move rather than three). When none does, it makes the moves that best lower it (or
+ * raise it) toward its peers even though the band stays out of reach: a destination may then
+ * end above the band, as long as it ends below where the source was. When no single move
+ * helps an overloaded node, it swaps a replica with a lighter one on a lightly used node.
  *
  * Anti-churn is scale-free: a move must remove at least `minImprovement` times an average
  * replica's load from outside the band, or lower the busier node (raise the emptier) by that
  * much in utilisation; the threshold is relative to a replica, never to a node, so clusters of
- * many small shards balance as well as clusters of few big ones. Replicas of shards in
- * `skipShards` (hot shards) are never moved and nodes in `skipNodes` never balanced.
+ * many small shards balance as well as clusters of few big ones.
  */
-export function balance(state: ClusterState, log: ActionLog, index: ReceiverIndex, minImprovement: number, skipShards: ReadonlySet<number>, skipNodes: ReadonlySet<number>): BalanceOutcome {
-  const n = state.nodeCount
-  const stuck = new Uint8Array(n)
-  for (const node of skipNodes) stuck[node] = 1
-  const bytesFloor = byteFloor(state)
-  const minStep = Math.max(minImprovement * averageReplicaUnits(state), 1e-12)
+export function balance(state: ClusterState, log: ActionLog, index: ReceiverIndex, minImprovement: number, order: BalanceOrder = 'efficient'): BalanceOutcome {
+  return new Balancer(state, log, index, minImprovement, order).run()
+}
 
-  for (;;) {
+/** Balancer holds one balance run's state; see {@link balance}. */
+class Balancer {
+  private readonly n: number
+  private readonly stuck: Uint8Array
+  private readonly bytesFloor: number
+  private readonly minStep: number
+
+  constructor(
+    private readonly state: ClusterState,
+    private readonly log: ActionLog,
+    private readonly index: ReceiverIndex,
+    minImprovement: number,
+    private readonly order: BalanceOrder,
+  ) {
+    this.n = state.nodeCount
+    this.stuck = new Uint8Array(this.n)
+    this.bytesFloor = byteFloor(state)
+    this.minStep = Math.max(minImprovement * averageReplicaUnits(state), 1e-12)
+  }
+
+  run(): BalanceOutcome {
+    for (;;) {
+      const worst = this.worstUnstuck()
+      if (worst < 0) break
+      const moved = this.relieve(worst)
+      if (moved === 'limit') return {stop: this.log.limitHit!, stuck: this.remaining()}
+      if (moved === 0) this.stuck[worst] = 1
+      // Best fit decreasing revisits nodes given up on once a move changed their neighbours.
+      else if (this.order === 'largest-first') this.stuck.fill(0)
+    }
+    const left = this.remaining()
+    return {stop: left.length > 0 ? 'no-improvement' : 'within-target', stuck: left}
+  }
+
+  /**
+   * worstUnstuck is the node not yet given up on that is furthest outside the band (in
+   * average-node units), or with `largest-first` the most utilised node above the band when
+   * there is one (the objective's first term); -1 when every node is within the band or stuck.
+   */
+  private worstUnstuck(): number {
+    if (this.order === 'largest-first') {
+      const top = this.mostUtilisedAbove()
+      if (top >= 0) return top
+    }
     let worst = -1
     let worstOut = 0
-    for (let i = 0; i < n; i++) {
-      if (stuck[i]) continue
-      const o = state.outside(i)
+    for (let i = 0; i < this.n; i++) {
+      if (this.stuck[i]) continue
+      const o = this.state.outside(i)
       if (o > worstOut) {
         worstOut = o
         worst = i
       }
     }
-    if (worst < 0) break
-    const push = state.util[worst]! > state.target
+    return worst
+  }
+
+  /** mostUtilisedAbove is the most utilised unstuck pool node above the band (ties: lowest index), or -1. */
+  private mostUtilisedAbove(): number {
+    let top = -1
+    for (let i = 0; i < this.n; i++) {
+      if (this.stuck[i] || !this.state.inPool[i] || this.state.outside(i) <= 0 || this.state.util[i]! <= this.state.target) continue
+      if (top < 0 || this.state.util[i]! > this.state.util[top]!) top = i
+    }
+    return top
+  }
+
+  /** relieve makes the moves that bring `worst` toward the band; returns how many, or 'limit' when a move or byte limit stopped it. */
+  private relieve(worst: number): number | 'limit' {
+    const push = this.state.util[worst]! > this.state.target
     // Rank every candidate once, then take them in order while they still help: each is
     // re-checked against the current state (destinations fill up, the excess shrinks), so
     // one ranking serves many moves instead of one.
-    const candidates = push ? pushCandidates(worst) : pullCandidates(worst)
-    const towardBand = candidates.filter((c) => c.gain >= minStep)
-    towardBand.sort((a, b) => (isBetter(a, b) ? -1 : isBetter(b, a) ? 1 : 0))
-    let moved = 0
-    for (const c of towardBand) {
-      if (state.outside(worst) <= 0) break
-      const fresh = recheck(c, push, worst)
-      // The best candidate may be a wasteful one when nothing better exists; later ones must be efficient.
-      if (!fresh || fresh.gain < minStep || (moved > 0 && fresh.efficiency <= 0)) continue
-      if (!log.fits(state.slotBytes(c.slot))) return {stop: log.limitHit!, stuck: remaining()}
-      apply(fresh, push)
-      moved++
+    const candidates = push ? this.pushCandidates(worst) : this.pullCandidates(worst)
+    if (this.order === 'largest-first') {
+      // Best fit decreasing: the biggest replica whose move lowers the peak goes first, one
+      // move per step, so the node the move filled is reconsidered before anything else.
+      candidates.sort((a, b) => this.rankLex(a, b))
+      const moved = this.takeInOrder(candidates, push, worst, 'lex', 1)
+      if (moved !== 0 || !push) return moved
+      const swapped = this.swapOnce(worst)
+      return swapped !== 0 ? swapped : this.makeRoom(worst)
     }
+    const towardBand = candidates.filter((c) => c.gain >= this.minStep)
+    towardBand.sort((a, b) => this.rank(a, b))
+    let moved = this.takeInOrder(towardBand, push, worst, 'gain')
     if (moved === 0) {
       // Nothing takes load out of the band: even the node out with its peers (lexicographic).
-      candidates.sort((a, b) => b.lex - a.lex || state.slotBytes(a.slot) - state.slotBytes(b.slot) || a.slot - b.slot)
-      for (const c of candidates) {
-        if (state.outside(worst) <= 0) break
-        const fresh = recheck(c, push, worst)
-        if (!fresh || fresh.lex < minStep) continue
-        if (!log.fits(state.slotBytes(c.slot))) return {stop: log.limitHit!, stuck: remaining()}
-        apply(fresh, push)
-        moved++
+      candidates.sort((a, b) => this.rankLex(a, b))
+      moved = this.takeInOrder(candidates, push, worst, 'lex')
+    }
+    return moved === 0 && push ? this.swapOnce(worst) : moved
+  }
+
+  /** swapOnce swaps when no single move helps `worst`: 1 when it swapped, 0 when not, or 'limit'. */
+  private swapOnce(worst: number): number | 'limit' {
+    const swapped = this.swap(worst)
+    return swapped === 'limit' ? 'limit' : swapped ? 1 : 0
+  }
+
+  /** rank orders candidates that take load out of the band, best first, by {@link BalanceOrder}. */
+  private rank(a: Candidate, b: Candidate): number {
+    if (this.order === 'largest-first') {
+      const d = this.state.slotUnits(b.slot) - this.state.slotUnits(a.slot)
+      if (Math.abs(d) > SCORE_TIE) return d
+    }
+    return isBetter(a, b) ? -1 : isBetter(b, a) ? 1 : 0
+  }
+
+  /** rankLex orders candidates that only even a node out with its peers: by {@link BalanceOrder}, then the biggest step, then fewer bytes. */
+  private rankLex(a: Candidate, b: Candidate): number {
+    if (this.order === 'largest-first') {
+      const d = this.state.slotUnits(b.slot) - this.state.slotUnits(a.slot)
+      if (Math.abs(d) > SCORE_TIE) return d
+      return a.slot - b.slot
+    }
+    return b.lex - a.lex || this.state.slotBytes(a.slot) - this.state.slotBytes(b.slot) || a.slot - b.slot
+  }
+
+  /**
+   * takeInOrder applies ranked candidates (at most `atMost`) while `worst` is outside the band,
+   * each re-checked now and still worth `minStep` by `measure`; returns how many moved, or 'limit'.
+   */
+  private takeInOrder(ranked: readonly Candidate[], push: boolean, worst: number, measure: 'gain' | 'lex', atMost = Infinity): number | 'limit' {
+    let moved = 0
+    for (const c of ranked) {
+      if (this.state.outside(worst) <= 0 || moved >= atMost) break
+      const fresh = this.recheck(c, push, worst)
+      if (!fresh || fresh[measure] < this.minStep) continue
+      // The best candidate may be a wasteful one when nothing better exists; later ones must be efficient.
+      if (measure === 'gain' && moved > 0 && fresh.efficiency <= 0) continue
+      if (!this.log.fits(this.state.slotBytes(c.slot))) return 'limit'
+      this.apply(fresh, push)
+      moved++
+    }
+    return moved
+  }
+
+  /**
+   * makeRoom is a chain of two moves for an overloaded node `w` that no single move or swap
+   * relieves: a replica y leaves a node v for a third node u, which makes room on v for a
+   * replica x of `w`. Each move lowers the sorted utilisations on its own (u ends below where
+   * v was, v below where w was) and the chain lowers `w`'s peak by at least minStep. Biggest
+   * replicas of `w` first, v among the least utilised receivers; bounded by {@link CHAIN_BUDGET}.
+   * Returns 1 when it moved, 0 when no chain helps, or 'limit'.
+   */
+  private makeRoom(w: number): number | 'limit' {
+    const best = this.bestChain(w)
+    if (!best) return 0
+    const {state, log, index} = this
+    const {x, y, v, u} = best
+    if (!log.fits(state.slotBytes(y))) return 'limit'
+    log.move(y, u, {kind: 'balance', resource: state.dominantResource(y, v), detail: `makes room on ${state.nodeIds[v]} for shard ${state.shardId[state.slotShard[x]!]} from ${state.nodeIds[w]}, which is at ${state.util[w]!.toFixed(2)}x the mean and no single move or swap lowers it`})
+    index.update(v)
+    index.update(u)
+    if (!log.fits(state.slotBytes(x))) return 'limit'
+    log.move(x, v, {kind: 'balance', resource: state.dominantResource(x, w), detail: `node ${state.nodeIds[w]} is at ${state.util[w]!.toFixed(2)}x the mean (target ${state.target}); ${state.nodeIds[v]} made room for this replica`})
+    index.update(w)
+    index.update(v)
+    return 1
+  }
+
+  /** bestChain searches the {@link makeRoom} chain that lowers `w`'s peak most (fewest bytes on ties). */
+  private bestChain(w: number): {x: number; y: number; v: number; u: number} | undefined {
+    const state = this.state
+    const uW = state.util[w]!
+    let best: {x: number; y: number; v: number; u: number; lex: number; bytes: number} | undefined
+    let budget = CHAIN_BUDGET
+    const xs = state.nodeSlots[w]!.filter((x) => state.movable(x)).sort((a, b) => state.slotUnits(b) - state.slotUnits(a) || a - b)
+    const partners = this.index.nodes.slice(0, CHAIN_PARTNERS).filter((v) => v !== w && state.inPool[v])
+    for (const x of xs) {
+      const sx = state.slotShard[x]!
+      for (const v of partners) {
+        if (state.blockReason(x, v) !== undefined) continue
+        const uV = state.util[v]!
+        for (const y of state.nodeSlots[v]!) {
+          if (--budget < 0) return best
+          const sy = state.slotShard[y]!
+          if (sy === sx || !state.movable(y)) continue
+          const afterV = uV - state.utilDelta(y, v) + state.utilDelta(x, v)
+          if (afterV >= uW) continue
+          const u = leastLoadedDestination(state, this.index, y, (node) => node !== w, MAX_PROBES)
+          if (u < 0) continue
+          const afterU = state.util[u]! + state.utilDelta(y, u)
+          if (afterU >= uV) continue
+          const lex = uW - Math.max(uW - state.utilDelta(x, w), afterV, afterU)
+          const bytes = state.slotBytes(x) + state.slotBytes(y)
+          if (lex < this.minStep || (best && !(lex > best.lex + 1e-12 || (Math.abs(lex - best.lex) <= 1e-12 && bytes < best.bytes)))) continue
+          best = {x, y, v, u, lex, bytes}
+        }
       }
     }
-    if (moved === 0 && push) {
-      // No single move helps: exchange a replica of the worst node with a smaller one elsewhere.
-      const swapped = swap(worst)
-      if (swapped === 'limit') return {stop: log.limitHit!, stuck: remaining()}
-      if (swapped) moved++
-    }
-    if (moved === 0) stuck[worst] = 1
+    return best
   }
-  const left = remaining()
-  return {stop: left.length > 0 ? 'no-improvement' : 'within-target', stuck: left}
 
   /**
    * swap finds the exchange of a replica x on `w` with a less loaded replica y on a lightly
@@ -129,12 +281,32 @@ export function balance(state: ClusterState, log: ActionLog, index: ReceiverInde
    * and applies it as two moves (x to v, then y to w), each keeping every rule when made.
    * Returns true when it swapped, 'limit' when a move or byte limit stopped it.
    */
-  function swap(w: number): boolean | 'limit' {
-    if (!state.receiver[w]) return false
+  private swap(w: number): boolean | 'limit' {
+    const best = this.bestSwap(w)
+    if (!best) return false
+    const {state, log, index} = this
+    const {x, y, v} = best
+    const uW = state.util[w]!
+    if (!log.fits(state.slotBytes(x))) return 'limit'
+    const resource = state.dominantResource(x, w)
+    log.move(x, v, {kind: 'balance', resource, detail: `node ${state.nodeIds[w]} is at ${uW.toFixed(2)}x the mean (target ${state.target}) and no single move lowers it: swapped with shard ${state.shardId[state.slotShard[y]!]} on ${state.nodeIds[v]}`})
+    index.update(w)
+    index.update(v)
+    if (!log.fits(state.slotBytes(y))) return 'limit'
+    log.move(y, w, {kind: 'balance', resource: state.dominantResource(y, v), detail: `second half of a swap with shard ${state.shardId[state.slotShard[x]!]}, which left ${state.nodeIds[w]} for ${state.nodeIds[v]}`})
+    index.update(w)
+    index.update(v)
+    return true
+  }
+
+  /** bestSwap searches (within {@link SWAP_BUDGET} pairs) the swap that lowers the busier of `w` and its partner most, fewest bytes on ties. */
+  private bestSwap(w: number): {x: number; y: number; v: number} | undefined {
+    const state = this.state
+    if (!state.receiver[w]) return undefined
     const uW = state.util[w]!
     let best: {x: number; y: number; v: number; lex: number; bytes: number} | undefined
     let budget = SWAP_BUDGET
-    const partners = index.nodes.slice(0, SWAP_PARTNERS).filter((v) => v !== w && state.inPool[v])
+    const partners = this.index.nodes.slice(0, SWAP_PARTNERS).filter((v) => v !== w && state.inPool[v])
     for (const x of state.nodeSlots[w]!) {
       if (!state.movable(x)) continue
       const sx = state.slotShard[x]!
@@ -148,7 +320,7 @@ export function balance(state: ClusterState, log: ActionLog, index: ReceiverInde
           const afterW = uW - state.utilDelta(x, w) + state.utilDelta(y, w)
           const afterV = uV - state.utilDelta(y, v) + state.utilDelta(x, v)
           const lex = uW - Math.max(afterW, afterV)
-          if (lex < minStep) continue
+          if (lex < this.minStep) continue
           const bytes = state.slotBytes(x) + state.slotBytes(y)
           if (best && !(lex > best.lex + 1e-12 || (Math.abs(lex - best.lex) <= 1e-12 && bytes < best.bytes))) continue
           // Checked with x still on w: if y fits now, it fits once x has left (w only gets room).
@@ -156,45 +328,37 @@ export function balance(state: ClusterState, log: ActionLog, index: ReceiverInde
         }
       }
     }
-    if (!best) return false
-    const {x, y, v} = best
-    if (!log.fits(state.slotBytes(x))) return 'limit'
-    const resource = state.dominantResource(x, w)
-    log.move(x, v, {kind: 'balance', resource, detail: `node ${state.nodeIds[w]} is at ${uW.toFixed(2)}x the mean (target ${state.target}) and no single move lowers it: swapped with shard ${state.shardId[state.slotShard[y]!]} on ${state.nodeIds[v]}`})
-    index.update(w)
-    index.update(v)
-    if (!log.fits(state.slotBytes(y))) return 'limit'
-    log.move(y, w, {kind: 'balance', resource: state.dominantResource(y, v), detail: `second half of a swap with shard ${state.shardId[state.slotShard[x]!]}, which left ${state.nodeIds[w]} for ${state.nodeIds[v]}`})
-    index.update(w)
-    index.update(v)
-    return true
+    return best
   }
 
   /** recheck re-evaluates a ranked candidate now: a push may find a better destination, a pull keeps its own. */
-  function recheck(c: Candidate, push: boolean, worst: number): Candidate | undefined {
+  private recheck(c: Candidate, push: boolean, worst: number): Candidate | undefined {
+    const state = this.state
     if (state.slotNode[c.slot] !== c.from) return undefined
-    const to = push ? leastLoadedDestination(state, index, c.slot, undefined, MAX_PROBES) : state.blockReason(c.slot, worst) === undefined ? worst : -1
-    return to < 0 ? undefined : evaluate(c.slot, c.from, to, push)
+    const to = push ? leastLoadedDestination(state, this.index, c.slot, undefined, MAX_PROBES) : state.blockReason(c.slot, worst) === undefined ? worst : -1
+    return to < 0 ? undefined : this.evaluate(c.slot, c.from, to, push)
   }
 
-  function apply(c: Candidate, push: boolean): void {
+  private apply(c: Candidate, push: boolean): void {
+    const state = this.state
     const from = state.slotNode[c.slot]!
     const resource = state.dominantResource(c.slot, from)
     const detail = push
       ? `node ${state.nodeIds[from]} is at ${state.util[from]!.toFixed(2)}x the mean (target ${state.target}); this replica carries ${resource} load`
       : `node ${state.nodeIds[c.to]} is at ${state.util[c.to]!.toFixed(2)}x the mean (floor ${state.floor.toFixed(2)}); this replica carries ${resource} load`
-    log.move(c.slot, c.to, {kind: 'balance', resource, detail})
-    index.update(from)
-    index.update(c.to)
+    this.log.move(c.slot, c.to, {kind: 'balance', resource, detail})
+    this.index.update(from)
+    this.index.update(c.to)
   }
 
-  function remaining(): number[] {
+  private remaining(): number[] {
     const out: number[] = []
-    for (let i = 0; i < n; i++) if (state.outside(i) > 0) out.push(i)
-    return out.sort((a, b) => worseFirst(state, a, b))
+    for (let i = 0; i < this.n; i++) if (this.state.outside(i) > 0) out.push(i)
+    return out.sort((a, b) => worseFirst(this.state, a, b))
   }
 
-  function evaluate(slot: number, from: number, to: number, push: boolean): Candidate | undefined {
+  private evaluate(slot: number, from: number, to: number, push: boolean): Candidate | undefined {
+    const state = this.state
     const a = state.utilDelta(slot, from)
     const b = state.utilDelta(slot, to)
     const uFrom = state.util[from]!
@@ -203,32 +367,32 @@ export function balance(state: ClusterState, log: ActionLog, index: ReceiverInde
     if (a <= 0 || uTo + b >= uFrom) return undefined
     const lex = push ? uFrom - Math.max(uFrom - a, uTo + b) : Math.min(uFrom - a, uTo + b) - uTo
     const gain = state.outside(from) + state.outside(to) - state.outsideAt(from, uFrom - a) - state.outsideAt(to, uTo + b)
-    if (gain < minStep && lex < minStep) return undefined
+    if (gain < this.minStep && lex < this.minStep) return undefined
     const units = state.slotUnits(slot)
     // Efficiency > 0 when at least half the load moved counts against the imbalance; such
     // moves rank by gain per byte, the rest only by how little they waste.
     const efficiency = 2 * gain - units
-    const score = efficiency > 0 ? efficiency / (state.slotBytes(slot) + bytesFloor) : efficiency
+    const score = efficiency > 0 ? efficiency / (state.slotBytes(slot) + this.bytesFloor) : efficiency
     return {slot, from, to, gain, lex, efficiency, score}
   }
 
-  function pushCandidates(src: number): Candidate[] {
+  private pushCandidates(src: number): Candidate[] {
     const out: Candidate[] = []
-    for (const slot of state.nodeSlots[src]!) {
-      if (!state.movable(slot) || skipShards.has(state.slotShard[slot]!)) continue
-      const to = leastLoadedDestination(state, index, slot, undefined, MAX_PROBES)
-      const c = to >= 0 ? evaluate(slot, src, to, true) : undefined
+    for (const slot of this.state.nodeSlots[src]!) {
+      if (!this.state.movable(slot)) continue
+      const to = leastLoadedDestination(this.state, this.index, slot, undefined, MAX_PROBES)
+      const c = to >= 0 ? this.evaluate(slot, src, to, true) : undefined
       if (c) out.push(c)
     }
     return out
   }
 
-  function pullCandidates(dst: number): Candidate[] {
+  private pullCandidates(dst: number): Candidate[] {
     const out: Candidate[] = []
-    for (const src of busiestAbove(dst)) {
-      for (const slot of state.nodeSlots[src]!) {
-        if (!state.movable(slot) || skipShards.has(state.slotShard[slot]!)) continue
-        const c = state.blockReason(slot, dst) === undefined ? evaluate(slot, src, dst, false) : undefined
+    for (const src of this.busiestAbove(dst)) {
+      for (const slot of this.state.nodeSlots[src]!) {
+        if (!this.state.movable(slot)) continue
+        const c = this.state.blockReason(slot, dst) === undefined ? this.evaluate(slot, src, dst, false) : undefined
         if (c) out.push(c)
       }
     }
@@ -240,23 +404,24 @@ export function balance(state: ClusterState, log: ActionLog, index: ReceiverInde
    * busier than `dst`: per zone, because under the zone spread a replica can often only come
    * from `dst`'s own zone, and the busiest nodes overall may all be elsewhere.
    */
-  function busiestAbove(dst: number): number[] {
+  private busiestAbove(dst: number): number[] {
+    const state = this.state
     const perZone = new Map<number, number[]>()
-    for (let i = 0; i < n; i++) {
+    for (let i = 0; i < this.n; i++) {
       if (!state.inPool[i] || i === dst || state.util[i]! <= state.util[dst]!) continue
       const z = state.nodeZone[i]!
       let list = perZone.get(z)
       if (!list) perZone.set(z, (list = []))
       list.push(i)
-      if (list.length > PULL_SOURCES * 4) trim(list)
+      if (list.length > PULL_SOURCES * 4) this.trim(list)
     }
     const out: number[] = []
-    for (const z of [...perZone.keys()].sort((x, y) => x - y)) out.push(...trim(perZone.get(z)!))
+    for (const z of [...perZone.keys()].sort((x, y) => x - y)) out.push(...this.trim(perZone.get(z)!))
     return out
   }
 
-  function trim(list: number[]): number[] {
-    list.sort((x, y) => state.util[y]! - state.util[x]! || x - y)
+  private trim(list: number[]): number[] {
+    list.sort((x, y) => this.state.util[y]! - this.state.util[x]! || x - y)
     list.length = Math.min(list.length, PULL_SOURCES)
     return list
   }

@@ -80,12 +80,15 @@ export class ClusterState {
   readonly shardHi: number[] = []
   readonly shardFrozen: boolean[] = []
   readonly shardSlots: number[][] = []
+  /** shardSample[s]: the key-hash samples of shard s's replicas merged and sorted (see ReplicaLoad.keySample); split pieces share their parent's. */
+  readonly shardSample: (readonly number[] | undefined)[] = []
   readonly shardIndex = new Map<number, number>()
   nextShardId: number
 
   readonly slotShard: number[] = []
   readonly slotNode: number[] = []
-  readonly slotLoad: number[] = []
+  /** slotLoad[slot*LOAD_WIDTH+k]: the replica's reads, writes, bytes, keys; grown by {@link splitShard}. */
+  slotLoad: Float64Array = new Float64Array(0)
 
   private readonly pinned = new Set<number>()
   private readonly forbidden = new Set<number>()
@@ -190,6 +193,9 @@ export class ClusterState {
     let sorted = true
     for (let i = 1; i < snapshot.shards.length && sorted; i++) sorted = snapshot.shards[i - 1]!.id < snapshot.shards[i]!.id
     const shards = sorted ? snapshot.shards : [...snapshot.shards].sort((a, b) => a.id - b.id)
+    let replicas = 0
+    for (const shard of shards) replicas += shard.replicas.length
+    this.slotLoad = new Float64Array(replicas * LOAD_WIDTH)
     for (const shard of shards) {
       const s = this.shardId.length
       this.shardIndex.set(shard.id, s)
@@ -203,12 +209,12 @@ export class ClusterState {
       this.shardFrozen.push(frozen)
       const slots: number[] = []
       this.shardSlots.push(slots)
+      this.shardSample.push(undefined)
       for (const replica of shard.replicas) {
         const node = this.nodeIndex.get(replica.node)!
         const slot = this.slotShard.length
         this.slotShard.push(s)
         this.slotNode.push(node)
-        this.slotLoad.push(0, 0, 0, 0)
         slots.push(slot)
         this.slotPos.push(this.nodeSlots[node]!.length)
         this.nodeSlots[node]!.push(slot)
@@ -228,12 +234,15 @@ export class ClusterState {
         this.slotLoad[at + 3] = l.keys
         known[slot] = 1
       }
+      if (l.keySample && l.keySample.length > 0) this.shardSample[s] = [...(this.shardSample[s] ?? []), ...l.keySample].sort((a, b) => a - b)
     }
     // Replicas without published stats are estimated as the mean of the shard's other replicas.
     for (let s = 0; s < this.shardSlots.length; s++) {
       const slots = this.shardSlots[s]!
+      let reported = 0
+      for (const slot of slots) reported += known[slot]!
+      if (reported === 0 || reported === slots.length) continue
       const missing = slots.filter((slot) => !known[slot])
-      if (missing.length === 0 || missing.length === slots.length) continue
       const reporting = slots.length - missing.length
       for (let k = 0; k < LOAD_WIDTH; k++) {
         let sum = 0
@@ -268,6 +277,7 @@ export class ClusterState {
       shardHi: this.shardHi.slice(),
       shardFrozen: this.shardFrozen.slice(),
       shardSlots: this.shardSlots.map((l) => l.slice()),
+      shardSample: this.shardSample.slice(),
       shardIndex: new Map(this.shardIndex),
       slotShard: this.slotShard.slice(),
       slotNode: this.slotNode.slice(),
@@ -447,10 +457,12 @@ export class ClusterState {
 
   /**
    * splitShard cuts shard index `s` at hash `at` into itself [lo, at) and a new shard
-   * [at, hi) with the next shard id, same nodes, each replica's load halved between the two.
+   * [at, hi) with the next shard id, same nodes. Each replica's reads and writes go
+   * `below` to the lower piece and the rest to the upper one (the share of sampled requests
+   * below `at`; 0.5 when unknown); bytes and keys are halved (no finer figure exists).
    * Returns the new shard's index. Node loads are unchanged.
    */
-  splitShard(s: number, at: number): number {
+  splitShard(s: number, at: number, below = 0.5): number {
     const t = this.shardId.length
     const newId = this.nextShardId++
     this.shardIndex.set(newId, t)
@@ -462,15 +474,25 @@ export class ClusterState {
     this.shardHi[s] = at
     this.shardFrozen.push(false)
     this.shardSlots.push([])
+    this.shardSample.push(this.shardSample[s])
     const n = this.nodeCount
+    const needed = (this.slotShard.length + this.shardSlots[s]!.length) * LOAD_WIDTH
+    if (needed > this.slotLoad.length) {
+      // Doubling keeps a run of splits linear in the replicas.
+      const grown = new Float64Array(Math.max(needed, 2 * this.slotLoad.length))
+      grown.set(this.slotLoad)
+      this.slotLoad = grown
+    }
     for (const slot of this.shardSlots[s]!) {
       const node = this.slotNode[slot]!
       const copy = this.slotShard.length
       this.slotShard.push(t)
       this.slotNode.push(node)
       for (let k = 0; k < LOAD_WIDTH; k++) {
-        this.slotLoad[slot * LOAD_WIDTH + k]! /= 2
-        this.slotLoad.push(this.slotLoad[slot * LOAD_WIDTH + k]!)
+        const share = k < BYTES_AT ? below : 0.5
+        const whole = this.slotLoad[slot * LOAD_WIDTH + k]!
+        this.slotLoad[slot * LOAD_WIDTH + k] = whole * share
+        this.slotLoad[copy * LOAD_WIDTH + k] = whole - whole * share
       }
       this.shardSlots[t]!.push(copy)
       this.slotPos.push(this.nodeSlots[node]!.length)

@@ -37,7 +37,6 @@ export function drainAndRepair(state: ClusterState, log: ActionLog, index: Recei
     reported.add(key)
     outcome.unplaceable.push({shard: s === null ? null : state.shardId[s]!, node: state.nodeIds[node]!, reason})
   }
-  const largestFirst = (slots: number[]): number[] => slots.sort((a, b) => state.slotUnits(b) - state.slotUnits(a) || a - b)
   /** relocate moves `slot` to its best fit; false when a limit stopped the plan. A replica that fits nowhere is recorded as unplaceable. */
   const relocate = (slot: number, reason: Parameters<ActionLog['move']>[2], accept?: (node: number) => boolean): boolean => {
     const to = leastLoadedDestination(state, index, slot, accept)
@@ -54,10 +53,31 @@ export function drainAndRepair(state: ClusterState, log: ActionLog, index: Recei
     return true
   }
 
+  const ctx: RepairContext = {state, log, index, relocate, unplaceable, outcome}
+  for (const phase of [drainNodes, fixForbidden, fixZoneSpread, fixPins, fixCapacity]) if (!phase(ctx)) return outcome
+  return outcome
+}
+
+interface RepairContext {
+  state: ClusterState
+  log: ActionLog
+  index: ReceiverIndex
+  relocate: (slot: number, reason: Parameters<ActionLog['move']>[2], accept?: (node: number) => boolean) => boolean
+  unplaceable: (s: number | null, node: number, reason: string) => void
+  outcome: DrainOutcome
+}
+
+function largestFirst(state: ClusterState, slots: number[]): number[] {
+  return slots.sort((a, b) => state.slotUnits(b) - state.slotUnits(a) || a - b)
+}
+
+/** drainNodes empties every draining node, biggest replicas first, while the emptiest nodes have the most room. Returns false when a move or byte limit stopped the plan. */
+function drainNodes(ctx: RepairContext): boolean {
+  const {state, relocate, unplaceable, outcome} = ctx
   // Drains: biggest replicas first, while the emptiest nodes have the most room.
   for (let node = 0; node < state.nodeCount; node++) {
     if (state.nodeState[node] !== 'draining') continue
-    for (const slot of largestFirst([...state.nodeSlots[node]!])) {
+    for (const slot of largestFirst(state, [...state.nodeSlots[node]!])) {
       const s = state.slotShard[slot]!
       if (state.shardFrozen[s]) {
         outcome.deferred.push({shard: state.shardId[s]!, node: state.nodeIds[node]!})
@@ -67,26 +87,38 @@ export function drainAndRepair(state: ClusterState, log: ActionLog, index: Recei
         unplaceable(s, node, `is pinned to node ${state.nodeIds[node]}, which is draining; remove the pin, or stop draining the node`)
         continue
       }
-      if (!relocate(slot, {kind: 'drain', detail: `node ${state.nodeIds[node]} is draining`})) return outcome
+      if (!relocate(slot, {kind: 'drain', detail: `node ${state.nodeIds[node]} is draining`})) return false
     }
   }
 
+  return true
+}
+
+/** fixForbidden moves replicas off nodes a constraint forbids them, largest first. Returns false when a move or byte limit stopped the plan. */
+function fixForbidden(ctx: RepairContext): boolean {
+  const {state, relocate, unplaceable} = ctx
   // Forbidden placements, largest first.
   const forbidden: number[] = []
   for (let slot = 0; state.hasForbids && slot < state.slotShard.length; slot++) {
     const s = state.slotShard[slot]!
     if (!state.shardFrozen[s] && state.isForbidden(s, state.slotNode[slot]!)) forbidden.push(slot)
   }
-  for (const slot of largestFirst(forbidden)) {
+  for (const slot of largestFirst(state, forbidden)) {
     const s = state.slotShard[slot]!
     const node = state.slotNode[slot]!
     if (state.isPinned(slot)) {
       unplaceable(s, node, `is both pinned to and forbidden on node ${state.nodeIds[node]}; remove one of the two constraints`)
       continue
     }
-    if (!relocate(slot, {kind: 'constraint', detail: `shard ${state.shardId[s]} is forbidden on node ${state.nodeIds[node]}`})) return outcome
+    if (!relocate(slot, {kind: 'constraint', detail: `shard ${state.shardId[s]} is forbidden on node ${state.nodeIds[node]}`})) return false
   }
 
+  return true
+}
+
+/** fixZoneSpread brings every shard up to the required number of zones. Returns false when a move or byte limit stopped the plan. */
+function fixZoneSpread(ctx: RepairContext): boolean {
+  const {state, log, index, unplaceable} = ctx
   // Zone spread: move a replica out of a zone that holds two, into a zone that holds none.
   for (let s = 0; s < state.shardId.length; s++) {
     if (state.shardFrozen[s]) continue
@@ -98,7 +130,7 @@ export function drainAndRepair(state: ClusterState, log: ActionLog, index: Recei
       for (const slot of candidates) {
         const to = leastLoadedDestination(state, index, slot, (node) => state.zoneCount(s, slot, state.nodeZone[node]!) > before)
         if (to < 0) continue
-        if (!log.fits(state.slotBytes(slot))) return outcome
+        if (!log.fits(state.slotBytes(slot))) return false
         const from = state.slotNode[slot]!
         log.move(slot, to, {kind: 'constraint', detail: `shard ${state.shardId[s]} had ${before} zone${before === 1 ? '' : 's'} for ${state.requiredZones} required`})
         index.update(from)
@@ -113,6 +145,12 @@ export function drainAndRepair(state: ClusterState, log: ActionLog, index: Recei
     }
   }
 
+  return true
+}
+
+/** fixPins gives every pinned node a replica of its shard. Returns false when a move or byte limit stopped the plan. */
+function fixPins(ctx: RepairContext): boolean {
+  const {state, log, index, unplaceable} = ctx
   // Pins: the pinned node must hold a replica; bring over the one whose move keeps the rules.
   for (const pin of state.pins) {
     const {shard: s, node} = pin
@@ -129,13 +167,19 @@ export function drainAndRepair(state: ClusterState, log: ActionLog, index: Recei
       unplaceable(s, node, `is pinned to node ${state.nodeIds[node]}, but none of its replicas can move there without breaking another rule; check the shard's other pins, zones and the node's capacity`)
       continue
     }
-    if (!log.fits(state.slotBytes(slot))) return outcome
+    if (!log.fits(state.slotBytes(slot))) return false
     const from = state.slotNode[slot]!
     log.move(slot, node, {kind: 'constraint', detail: `shard ${state.shardId[s]} is pinned to node ${state.nodeIds[node]}`})
     index.update(from)
     index.update(node)
   }
 
+  return true
+}
+
+/** fixCapacity sheds replicas from nodes over a stated capacity. Returns false when a move or byte limit stopped the plan. */
+function fixCapacity(ctx: RepairContext): boolean {
+  const {state, index, relocate, unplaceable} = ctx
   // Stated capacities: shed the replicas that carry most of the exceeded resource.
   for (let node = 0; node < state.nodeCount; node++) {
     capacity: while (state.overCapacity(node)) {
@@ -153,10 +197,10 @@ export function drainAndRepair(state: ClusterState, log: ActionLog, index: Recei
         unplaceable(null, node, `node ${state.nodeIds[node]} is over its ${RESOURCES[r]} capacity (${fmt(load)} > ${fmt(limit)}) and none of its replicas can move elsewhere; raise the capacity, or add nodes`)
         break capacity
       }
-      if (!relocate(slot, {kind: 'constraint', resource: RESOURCES[r], detail: `node ${state.nodeIds[node]} is over its ${RESOURCES[r]} capacity (${fmt(load)} > ${fmt(limit)})`})) return outcome
+      if (!relocate(slot, {kind: 'constraint', resource: RESOURCES[r], detail: `node ${state.nodeIds[node]} is over its ${RESOURCES[r]} capacity (${fmt(load)} > ${fmt(limit)})`})) return false
     }
   }
-  return outcome
+  return true
 }
 
 function fmt(v: number): string {

@@ -1,7 +1,7 @@
 import {type HotShardSchema} from '../model/plan.js'
-import {rangeMidpoint} from '../model/range.js'
 import {type ActionLog, roundUtil} from './actionLog.js'
 import {type ClusterState, LOAD_WIDTH, RES} from './clusterState.js'
+import {loadSplitPoint} from './loadSplit.js'
 import {type z} from 'zod'
 
 /** SPLIT_GOAL: split a hot shard until each piece needs at most this fraction of the target on the roomiest node. */
@@ -50,11 +50,13 @@ function hottestSlot(state: ClusterState, s: number, minFactor: Float64Array): {
 /**
  * handleHotShards finds shards one of whose replicas alone would put any node above the
  * target utilisation ("hot": no node's slack can absorb it). With `allowSplit`, each is split
- * at its hash midpoint (no finer stats exist), repeatedly, until every piece needs at most
- * half the target; the split actions go first in the plan. Shards in `forced` (hottest on nodes
- * an earlier attempt could not relieve) are split at least once. Returns the summary entries and
- * the shard indices that stay hot (not split, or not splittable enough): balancing leaves
- * those and their nodes alone, and the plan reports the target unreachable.
+ * where its sampled load halves (key samples from the nodes' stats; at the hash midpoint when
+ * there are none), repeatedly, until every piece needs at most half the target; the split
+ * actions go first in the plan. A piece whose load one key drives (the hot key) is not split
+ * further: the entry names the key and the piece stays hot. Shards in `forced` (hottest on
+ * nodes an earlier attempt could not relieve) are split at least once. Returns the summary
+ * entries and the shard indices that stay hot (not split, or not splittable enough):
+ * balancing leaves those and their nodes alone, and the plan reports the target unreachable.
  */
 export function handleHotShards(state: ClusterState, log: ActionLog, allowSplit: boolean, forced: ReadonlySet<number> = new Set()): {hot: HotShard[]; stillHot: Set<number>} {
   const minFactor = minFactors(state)
@@ -67,30 +69,40 @@ export function handleHotShards(state: ClusterState, log: ActionLog, allowSplit:
     const force = allowSplit && forced.has(s)
     if (slot < 0 || (footprint <= state.target && !force)) continue
     const node = state.slotNode[slot]!
-    const resource = state.dominantResource(slot, node)
-    hot.push({shard: state.shardId[s]!, node: state.nodeIds[node]!, load: roundUtil(state.slotUnits(slot)), resource, split: allowSplit})
+    const entry: HotShard = {shard: state.shardId[s]!, node: state.nodeIds[node]!, load: roundUtil(state.slotUnits(slot)), resource: state.dominantResource(slot, node), split: allowSplit}
+    hot.push(entry)
+    const first = loadSplitPoint(state.shardSample[s], state.shardLo[s]!, state.shardHi[s]!)
+    if (first.kind === 'hot-key') entry.hotKey = {hash: first.hash, share: roundUtil(first.share)}
     if (!allowSplit) {
       stillHot.add(s)
       continue
     }
-    const queue: {piece: number; depth: number}[] = [{piece: s, depth: 0}]
-    while (queue.length > 0) {
-      const {piece, depth} = queue.shift()!
-      const need = hottestSlot(state, piece, minFactor).footprint
-      if (need <= state.target * SPLIT_GOAL && !(force && depth === 0)) continue
-      const at = rangeMidpoint({lo: state.shardLo[piece]!, hi: state.shardHi[piece]!})
-      if (at === undefined || depth >= MAX_SPLIT_DEPTH) {
-        if (need > state.target) stillHot.add(piece)
-        continue
-      }
-      const units = state.slotUnits(hottestSlot(state, piece, minFactor).slot)
-      const detail =
-        footprint > state.target
-          ? `one replica carries ${units.toFixed(2)}x an average node's load (mostly ${resource}); no node can hold it within ${state.target}x the mean`
-          : `one replica carries ${units.toFixed(2)}x an average node's load (mostly ${resource}) on ${state.nodeIds[node]}, which stays above ${state.target}x the mean because no node has room for it whole`
-      const other = log.split(piece, at, {kind: 'split', resource, detail})
-      queue.push({piece, depth: depth + 1}, {piece: other, depth: depth + 1})
-    }
+    splitPieces(state, log, s, {force, footprint, minFactor, stillHot, entry})
   }
   return {hot, stillHot}
+}
+
+/** splitPieces splits shard `s` and its pieces breadth first until each is cool enough, cannot be split, or hits the depth bound. */
+function splitPieces(state: ClusterState, log: ActionLog, s: number, ctx: {force: boolean; footprint: number; minFactor: Float64Array; stillHot: Set<number>; entry: HotShard}): void {
+  const {force, footprint, minFactor, stillHot, entry} = ctx
+  const queue: {piece: number; depth: number}[] = [{piece: s, depth: 0}]
+  while (queue.length > 0) {
+    const {piece, depth} = queue.shift()!
+    const need = hottestSlot(state, piece, minFactor).footprint
+    if (need <= state.target * SPLIT_GOAL && !(force && depth === 0)) continue
+    const choice = loadSplitPoint(state.shardSample[piece], state.shardLo[piece]!, state.shardHi[piece]!)
+    if (choice.kind === 'hot-key' || choice.kind === 'none' || depth >= MAX_SPLIT_DEPTH) {
+      if (choice.kind === 'hot-key' && !entry.hotKey) entry.hotKey = {hash: choice.hash, share: roundUtil(choice.share)}
+      if (need > state.target) stillHot.add(piece)
+      continue
+    }
+    const units = state.slotUnits(hottestSlot(state, piece, minFactor).slot)
+    const where = choice.kind === 'load' ? `split where its sampled load halves (${Math.round(choice.below * 100)}% below)` : 'split at its hash midpoint (no key samples)'
+    const detail =
+      footprint > state.target
+        ? `one replica carries ${units.toFixed(2)}x an average node's load (mostly ${entry.resource}); no node can hold it within ${state.target}x the mean; ${where}`
+        : `one replica carries ${units.toFixed(2)}x an average node's load (mostly ${entry.resource}) on ${entry.node}, which stays above ${state.target}x the mean because no node has room for it whole; ${where}`
+    const other = log.split(piece, choice.at, {kind: 'split', resource: entry.resource, detail}, choice.kind === 'load' ? roundUtil(choice.below) : undefined)
+    queue.push({piece, depth: depth + 1}, {piece: other, depth: depth + 1})
+  }
 }

@@ -8,3 +8,4 @@ export {DEFAULT_PLAN_OPTIONS, type PlanMeta, type PlanOptionsInput, resolvePlanO
 export {type PlanComputeOptions, planRebalance} from './planRebalance.js'
 export {renderPlanMarkdown} from './render/planMarkdown.js'
 export {renderPlanText} from './render/planText.js'
+export {type NodeUtilisation, snapshotUtilisation, type SnapshotUtilisation} from './snapshotUtilisation.js'

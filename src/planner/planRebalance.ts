@@ -2,7 +2,7 @@ import {UserError} from '../errors/errors.js'
 import {type BaselineFigures, type Plan, type PlanBody, PlanBodySchema, type PlanOptions, type PlanStatus, sealPlan, type StopReason, type Unplaceable} from '../model/plan.js'
 import {type ClusterSnapshot} from '../model/snapshot.js'
 import {ActionLog, roundUtil} from './actionLog.js'
-import {balance, worseFirst} from './balancePhase.js'
+import {balance, type BalanceOutcome, worseFirst} from './balancePhase.js'
 import {ClusterState} from './clusterState.js'
 import {drainAndRepair} from './drainAndRepair.js'
 import {handleHotShards, type HotShard} from './hotShards.js'
@@ -87,7 +87,7 @@ function start(state: ClusterState, options: PlanOptions) {
   const before = nodeFigures(state)
   const lowerBound = loadOutsideTarget(state)
   const withinBefore = outsideNodes(state).length === 0
-  return {state, before, lowerBound, withinBefore, log: new ActionLog(state, options), index: new ReceiverIndex(state.util, state.receiver, state.nodeZone, state.zoneNames.length)}
+  return {state, before, lowerBound, withinBefore, log: new ActionLog(state, options), index: receiverIndexOf(state)}
 }
 
 /** SPLIT_ROUNDS bounds how often a balance run restarts with more shards to split (see runBalance). */
@@ -156,19 +156,22 @@ function hottestOnStuckNodes(state: ClusterState, stuck: readonly number[], orig
 }
 
 function balanceOnce(initial: ClusterState, options: PlanOptions, forced: ReadonlySet<number>): Run & {stuck: number[]} {
-  const {state, before, lowerBound, withinBefore, log, index} = start(initial, options)
-  const {hot, stillHot} = options.drainOnly ? {hot: [], stillHot: new Set<number>()} : handleHotShards(state, log, options.allowSplit, forced)
-  const {deferred, unplaceable} = drainAndRepair(state, log, index)
+  const started = start(initial, options)
+  const {before, lowerBound, withinBefore} = started
+  const {hot, stillHot} = options.drainOnly ? {hot: [], stillHot: new Set<number>()} : handleHotShards(started.state, started.log, options.allowSplit, forced)
+  const {deferred, unplaceable} = drainAndRepair(started.state, started.log, started.index)
   let stop: StopReason
   let stuck: number[] = []
+  let {state, log} = started
   if (log.limitHit) stop = log.limitHit
   else if (options.drainOnly) stop = 'drain-only'
   else {
     // Hot shards still move, and their nodes still balance: the target is out of reach, but
     // the lexicographic objective still lowers the worst node as far as the rules allow.
-    const outcome = balance(state, log, index, options.minImprovement, new Set(), new Set())
-    stop = stillHot.size > 0 && outcome.stop !== 'max-moves' && outcome.stop !== 'max-bytes' ? 'unreachable' : outcome.stop
-    stuck = outcome.stuck
+    const best = balanceBothOrders(started.state, started.log, options)
+    ;({state, log} = best)
+    stop = stillHot.size > 0 && best.outcome.stop !== 'max-moves' && best.outcome.stop !== 'max-bytes' ? 'unreachable' : best.outcome.stop
+    stuck = best.outcome.stuck
   }
   const after = nodeFigures(state)
   const left = outsideNodes(state)
@@ -183,6 +186,51 @@ function balanceOnce(initial: ClusterState, options: PlanOptions, forced: Readon
   }
   if (deferred.length > 0) parts.push(`${deferred.length} replica(s) on draining nodes belong to shards mid-move and were left for a later plan (first: shard ${deferred[0]!.shard} on ${deferred[0]!.node})`)
   return {state, log, before, after, lowerBound, stop, status, detail: parts.join('; '), hot, stuck, unplaceable}
+}
+
+/**
+ * balanceBothOrders balances with the byte-thrifty order and, when that stops short of the
+ * band (not at a move or byte limit), also from the same point with the largest-first order,
+ * keeping whichever ends lexicographically better (see {@link compareOutcomes}). A
+ * byte-thrifty run can strand a big replica where no node has room left for it; placing big
+ * replicas first avoids that but copies more, so it is only tried when it can matter.
+ */
+function balanceBothOrders(state: ClusterState, log: ActionLog, options: PlanOptions): {state: ClusterState; log: ActionLog; outcome: BalanceOutcome} {
+  const forkState = state.clone()
+  const forkLog = log.forkOnto(forkState)
+  const thrifty = {state, log, outcome: balance(state, log, receiverIndexOf(state), options.minImprovement, 'efficient')}
+  if (thrifty.outcome.stop !== 'no-improvement') return thrifty
+  const largest = {state: forkState, log: forkLog, outcome: balance(forkState, forkLog, receiverIndexOf(forkState), options.minImprovement, 'largest-first')}
+
+  return compareOutcomes(largest, thrifty) < 0 ? largest : thrifty
+}
+
+/**
+ * compareOutcomes orders two balanced states by the objective: the pool's utilisations sorted
+ * from the most utilised down, compared in order (lexicographically, with a tolerance for
+ * float drift), then fewer moves, then fewer bytes. Negative when `a` is better.
+ */
+function compareOutcomes(a: {state: ClusterState; log: ActionLog}, b: {state: ClusterState; log: ActionLog}): number {
+  const ua = poolUtilDescending(a.state)
+  const ub = poolUtilDescending(b.state)
+  for (let i = 0; i < ua.length; i++) {
+    const d = ua[i]! - ub[i]!
+    if (Math.abs(d) > OBJECTIVE_TOLERANCE) return d
+  }
+  return a.log.moves - b.log.moves || a.log.bytes - b.log.bytes
+}
+
+/** OBJECTIVE_TOLERANCE: utilisations closer than this are equal when comparing outcomes. */
+const OBJECTIVE_TOLERANCE = 1e-9
+
+function poolUtilDescending(state: ClusterState): Float64Array {
+  const out: number[] = []
+  for (let i = 0; i < state.nodeCount; i++) if (state.inPool[i]) out.push(state.util[i]!)
+  return Float64Array.from(out).sort().reverse()
+}
+
+function receiverIndexOf(state: ClusterState): ReceiverIndex {
+  return new ReceiverIndex(state.util, state.receiver, state.nodeZone, state.zoneNames.length)
 }
 
 function runRing(initial: ClusterState, options: PlanOptions): Run {
@@ -242,7 +290,7 @@ function describeStop(state: ClusterState, options: PlanOptions, stop: StopReaso
     case 'unreachable': {
       const h = hot.filter((x) => !x.split)[0] ?? hot[0]
       const cause = h
-        ? `shard ${h.shard} alone carries ${h.load.toFixed(2)}x an average node's load (mostly ${h.resource}) on ${h.node}, more than any node can take within ${state.target}x the mean${options.allowSplit ? ' even after splitting' : '; rerun with --allow-split to split it'}`
+        ? `shard ${h.shard} alone carries ${h.load.toFixed(2)}x an average node's load (mostly ${h.resource}) on ${h.node}, more than any node can take within ${state.target}x the mean${h.hotKey ? `; one key (hash ${h.hotKey.hash}) takes ${Math.round(h.hotKey.share * 100)}% of its sampled requests, and no split can divide a key: spread that key's load in the application` : options.allowSplit ? ' even after splitting' : '; rerun with --allow-split to split it'}`
         : 'the target cannot be reached under the placement rules'
       return `${cause}; ${still}`
     }

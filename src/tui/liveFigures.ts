@@ -3,15 +3,10 @@ import {type ClusterNode} from '../model/node.js'
 import {type ClusterSnapshot} from '../model/snapshot.js'
 import {type Shard} from '../model/shard.js'
 import {type NodeStats} from '../model/stats.js'
-import {ClusterState} from '../planner/clusterState.js'
-import {resolvePlanOptions} from '../planner/options.js'
-import {imbalanceOf, nodeFigures} from '../planner/planFigures.js'
+import {type NodeUtilisation, snapshotUtilisation} from '../planner/snapshotUtilisation.js'
 
 /** LiveNodeFigures is one node's utilisation now: per resource and overall, 1 being the cluster mean. */
-export interface LiveNodeFigures {
-  utilisation: number
-  perResource: {reads: number; writes: number; bytes: number}
-}
+export type LiveNodeFigures = NodeUtilisation
 
 /** LiveFigures are the planner's load figures for the cluster as it is now. */
 export interface LiveFigures {
@@ -31,7 +26,7 @@ export interface LiveInput {
 
 /**
  * liveFigures computes node utilisation and the imbalance exactly as the planner does
- * (same ClusterState, same figures, as `readSnapshot` would feed it), so the TUI's "now"
+ * (through the planner's snapshotUtilisation, fed as `readSnapshot` would), so the TUI's "now"
  * matches a plan's "before". Pure. Returns no figures when nothing is known yet (no meta,
  * no load published, or no alive node to hold data).
  */
@@ -52,14 +47,9 @@ export function liveFigures(input: LiveInput): LiveFigures {
     load,
     constraints: [],
   }
-  let state: ClusterState
   try {
-    state = new ClusterState(snapshot, resolvePlanOptions({}))
+    return snapshotUtilisation(snapshot)
   } catch {
     return {nodes: new Map(), imbalance: null} // no alive node outside draining
   }
-  const figures = nodeFigures(state)
-  const nodes = new Map<string, LiveNodeFigures>()
-  state.nodeIds.forEach((id, i) => nodes.set(id, {utilisation: figures[i]!.utilisation, perResource: figures[i]!.perResource}))
-  return {nodes, imbalance: imbalanceOf(state, figures)}
 }

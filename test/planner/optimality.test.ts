@@ -14,9 +14,9 @@ import {type NodeSpec, snapshotOf, type ShardSpec} from './snapshotBuilder.js'
  * forbids and drains, rf 1 and 2), a branch-and-bound search finds the placement with the
  * lowest worst-node utilisation that keeps every rule and differs from the start in at most
  * k replicas (k = the replicas that must move + 4). The planner's plan must keep every rule,
- * reach within 5% of that optimum in at least 95% of instances, and end worse than the naive
- * greedy baseline (where that baseline's result keeps the rules) in under 2% of them (the
- * issue's target is never; see the assertion). The distribution is printed.
+ * reach within 5% of that optimum in at least 95% of instances, and never end with a worse
+ * worst node than the naive greedy baseline (where that baseline's result keeps the rules).
+ * The distribution is printed.
  */
 
 const INSTANCES = 2000
@@ -139,7 +139,7 @@ function keepsRules(r: Rules, before: ClusterSnapshot, after: ClusterSnapshot): 
 }
 
 describe('planner vs exhaustive search on small clusters', () => {
-  it(`on ${INSTANCES} random instances, keeps every rule, is within 5% of the optimum in at least 95% and rarely worse than the naive greedy`, () => {
+  it(`on ${INSTANCES} random instances, keeps every rule, is within 5% of the optimum in at least 95% and never worse than the naive greedy`, () => {
     const ratios: number[] = []
     const tally = {infeasible: 0, unplaceableAgrees: 0, naiveCompared: 0, naiveBetter: 0, naiveWorse: 0}
     const breaks: string[] = []
@@ -196,10 +196,9 @@ describe('planner vs exhaustive search on small clusters', () => {
     )
     if (naiveWins.length > 0) console.log(`  naive greedy ahead (first 5): ${naiveWins.slice(0, 5).join('; ')}`)
     expect(breaks.slice(0, 5)).toEqual([])
-    // The issue asks for "never worse than the naive greedy"; measured: worse in under 2% of
-    // comparable instances (local optima that only a longer move sequence escapes). This bound
-    // keeps that from growing; the cases are printed above.
-    expect(tally.naiveBetter / tally.naiveCompared).toBeLessThan(0.02)
+    // Never worse than the naive greedy: the cases, if any, are printed above.
+    expect(naiveWins.slice(0, 5)).toEqual([])
+    expect(tally.naiveCompared).toBeGreaterThan(INSTANCES / 2)
     expect(ratios.length).toBeGreaterThan(INSTANCES / 2)
     expect(within(1.05) / ratios.length).toBeGreaterThanOrEqual(0.95)
   }, 300_000)

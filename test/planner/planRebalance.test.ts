@@ -231,6 +231,37 @@ describe('planRebalance (balance)', () => {
     expect(applied.shards.length).toBe(13 + splits.length)
   })
 
+  it('given a hot shard whose sampled load sits in the top quarter of its range, when --allow-split, then it splits where the load halves and predicts that', () => {
+    const snap = snapshotOf({nodes: [{id: 'a'}, {id: 'b'}, {id: 'c'}, {id: 'd'}], shards: [{replicas: ['a'], reads: 400, bytes: 10}, ...even(4, 'b', {reads: 25}), ...even(4, 'c', {reads: 25}), ...even(4, 'd', {reads: 25})]})
+    const {lo, hi} = snap.shards[0]!.range
+    const quarter = lo + Math.floor(((hi - lo) * 3) / 4)
+    const sample = Array.from({length: 32}, (_, i) => quarter + i * 1000)
+    snap.load[0]!.keySample = sample
+    const p = plan(snap, {allowSplit: true, weights: {reads: 1, writes: 0, bytes: 0}})
+    const first = p.actions[0]!
+    expect(first.kind).toBe('split')
+    if (first.kind !== 'split') return
+    // The midpoint would leave all the load in the upper half; the load median cuts it in two.
+    expect(first.at).toBe(sample[16])
+    expect(first.loadBelow).toBe(0.5)
+    expect(first.reason.detail).toContain('split where its sampled load halves (50% below)')
+    expect(p.summary.imbalanceAfter).toBeLessThanOrEqual(1.15)
+    // The prediction is the plan's own: applying it gives the per-node load the plan states.
+    const applied = nodeTotals(applyPlan(snap, p))
+    for (const n of p.nodes) expect(applied.get(n.id)!.reads).toBeCloseTo(n.after.reads, 6)
+  })
+
+  it('given a hot shard driven by one key, when --allow-split, then the hot key is reported and the shard is not split blindly', () => {
+    const snap = snapshotOf({nodes: [{id: 'a'}, {id: 'b'}, {id: 'c'}], shards: [{replicas: ['a'], reads: 1000, bytes: 10}, ...even(2, 'b'), ...even(2, 'c')]})
+    const {lo} = snap.shards[0]!.range
+    snap.load[0]!.keySample = [...Array.from({length: 8}, (_, i) => lo + i), ...Array(24).fill(lo + 5000)].sort((a, b) => a - b)
+    const p = plan(snap, {allowSplit: true, weights: {reads: 1, writes: 0, bytes: 0}})
+    expect(p.actions.filter((a) => a.kind === 'split')).toEqual([])
+    expect(p.summary.hotShards).toEqual([expect.objectContaining({shard: 0, hotKey: {hash: lo + 5000, share: 0.75}})])
+    expect(p.summary.status).toBe('unreachable')
+    expect(p.summary.stopDetail).toContain(`one key (hash ${lo + 5000}) takes 75% of its sampled requests, and no split can divide a key`)
+  })
+
   it('given a zone with too little capacity for its share under the zone spread, when planning, then the message names the zone', () => {
     const snap = snapshotOf({
       rf: 2,
