@@ -10,7 +10,8 @@ import {AimdThrottle, type AimdOptions} from './adaptiveThrottle.js'
 import {type ExecutorEnv, type ExecutorEvent, type ExecutorOptions, type LiveControl} from './executorEnv.js'
 import {listMoves, type FencedMove, LockLostError} from './moveStore.js'
 import {NodeDirectory} from './nodeDirectory.js'
-import {runMove} from './moveRunner.js'
+import {moveRunnerFor, type MoveRunnerFn} from './engineMoveRunner.js'
+import {type RedisMoveOptions} from '../redis/redisMoveRunner.js'
 import {checkPlanIntegrity, preflightPlan, type Preflight} from './planPreflight.js'
 import {type ConcurrencyLimits, pickStartable} from './scheduler.js'
 import {applySplit} from './splitShard.js'
@@ -33,6 +34,8 @@ export interface ApplyInput {
   /** confirm is asked after the preflight; returning false stops before anything changes. */
   confirm: (p: Preflight | undefined) => Promise<boolean>
   holder: string
+  /** redis tunes slot migration when the cluster's engine is redis (ignored by kv). */
+  redis?: Partial<RedisMoveOptions>
 }
 
 /** ApplyResult summarises a run (its --json output). */
@@ -91,7 +94,7 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
     const all = await listMoves(ctx)
     const mine = all.filter((m) => (input.plan ? m.value.plan === input.plan.id : true) && !isTerminal(m.value.phase))
     if (input.plan === undefined && mine.length === 0) deps.emit({type: 'info', message: 'nothing to resume: every recorded move has finished', at: new Date(deps.now()).toISOString()})
-    const final = await runAll(ctx, lock, mine, input, deps, clients, stop.signal)
+    const final = await runAll(ctx, lock, mine, input, deps, clients, stop.signal, await moveRunnerFor(ctx, input.redis))
     const ids = new Set(mine.map((m) => m.value.id))
     const report = (await listMoves(ctx)).filter((m) => ids.has(m.value.id) || (input.plan && m.value.plan === input.plan.id))
     return summarise(input.plan?.id ?? null, report.map((m) => final.get(m.value.id) ?? m.value), splits, started, deps.now(), stop.signal.aborted)
@@ -152,7 +155,7 @@ async function recordMoves(ctx: ServiceContext, lock: HeldLock, plan: Plan, pref
   }
 }
 
-async function runAll(ctx: ServiceContext, lock: HeldLock, moves: FencedMove[], input: ApplyInput, deps: ApplyDeps, clients: NodeClients, signal: AbortSignal): Promise<Map<string, Move>> {
+async function runAll(ctx: ServiceContext, lock: HeldLock, moves: FencedMove[], input: ApplyInput, deps: ApplyDeps, clients: NodeClients, signal: AbortSignal, runMove: MoveRunnerFn): Promise<Map<string, Move>> {
   const latest = new Map<string, Move>(moves.map((m) => [m.value.id, m.value]))
   const fenced = new Map(moves.map((m) => [m.value.id, m]))
   const running = new Map<string, Promise<void>>()
