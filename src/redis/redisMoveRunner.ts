@@ -6,9 +6,9 @@ import {reserveAll, TokenBucket} from '../executor/tokenBucket.js'
 import {type Move} from '../model/move.js'
 import {EPOCH_STEPS} from '../model/plan.js'
 import {formatBytes} from '../model/units.js'
-import {formatMoveCursor, parseMoveCursor, type RedisMoveCursor} from './moveCursor.js'
+import {formatMoveCursor, parseMoveCursor} from './moveCursor.js'
 import {connectRedisNode} from './redisConnection.js'
-import {assignSlot, connectMasters, keySizes, keysInSlot, type MasterConn, migrateKeys, openSlot, slotView} from './slotOps.js'
+import {assignSlot, connectMasters, countKeys, keySizes, keysInSlot, type MasterConn, migrateKeys, openSlot, slotView} from './slotOps.js'
 import {slotsOfRange} from './slotMap.js'
 
 /** RedisMoveOptions tune the redis engine's slot migration. */
@@ -24,6 +24,9 @@ export interface RedisMoveOptions {
   migrateTimeoutMs: number
 }
 
+/** CURSOR_INTERVAL_MS: the cursor goes to etcd at least this often while slots without keys pass (and before every slot with keys). */
+const CURSOR_INTERVAL_MS = 1000
+
 /** DEFAULT_REDIS_MOVE_OPTIONS: 100-key batches, 8 MiB big-key limit, 5 s MIGRATE timeout. */
 export const DEFAULT_REDIS_MOVE_OPTIONS: RedisMoveOptions = {keysPerBatch: 100, keysPerSec: null, bigKeyBytes: 8 * 1024 * 1024, allowBigKeys: false, migrateTimeoutMs: 5000}
 
@@ -32,8 +35,10 @@ export const DEFAULT_REDIS_MOVE_OPTIONS: RedisMoveOptions = {keysPerBatch: 100, 
  * from the source master to the target (IMPORTING on the target, MIGRATING on the source,
  * GETKEYSINSLOT + MIGRATE batches under the byte and key throttles, SETSLOT NODE on target,
  * source and every other master). The cursor (see RedisMoveCursorSchema) is written to etcd,
- * fenced on the executor lock, before each slot is opened and after it is closed, so a
- * successor executor (`apply --resume`) finishes an open slot and carries on. Pause holds
+ * fenced on the executor lock, before any slot holding keys is opened (and at least once a
+ * second in between), so it never passes a slot that is not closed: a successor executor
+ * (`apply --resume`) restarts from it, re-assigns the slots it finds already moved (each step
+ * is idempotent and reads Redis's own state), finishes the open one and carries on. Pause holds
  * between batches; a cancel finishes the open slot, then returns the slots already moved and
  * ends `aborted`. The shard record changes owner (epoch + EPOCH_STEPS.move) only when every
  * slot is on the target. Returns when the move is terminal or the executor stops; throws
@@ -75,38 +80,44 @@ export async function runRedisMove(env: ExecutorEnv, initial: FencedMove, opts: 
     }
     const progress = {bytes: m.value.progress.bytes, keys: m.value.progress.keys}
     const started = env.now()
+    let lastRecorded = env.now()
     while ((m.value.phase === 'copying' || m.value.phase === 'aborting') && !env.stopped()) {
       const cur = parseMoveCursor(m.value.progress.cursor) ?? {dir: 'fwd' as const, next: first, open: false}
       const forward = m.value.phase === 'copying'
       if (forward && cur.next >= end) {
         const fresh = (await readShard(env.ctx, m.value.shard))!
         const epoch = fresh.value.epoch + EPOCH_STEPS.move
-        await save({phase: 'done', epoch, reason: null, cutoverAt: new Date(env.now()).toISOString()}, {value: {...fresh.value, epoch, replicas: [{node: to.node, role: 'voter'}]}, expected: fresh.modRevision})
+        await save({phase: 'done', epoch, reason: null, cutoverAt: new Date(env.now()).toISOString(), progress: {...m.value.progress, bytes: progress.bytes, keys: progress.keys}}, {value: {...fresh.value, epoch, replicas: [{node: to.node, role: 'voter'}]}, expected: fresh.modRevision})
         emitPhase(env, m.value)
         break
       }
       if (!forward && cur.next < first) {
-        await save({phase: 'aborted'})
+        await save({phase: 'aborted', progress: {...m.value.progress, bytes: progress.bytes, keys: progress.keys}})
         emitPhase(env, m.value)
         break
       }
-      if (forward && !cur.open && (await getMove(env.ctx, m.value.id)).value.cancelRequested) {
+      // Cancel is checked (and the cursor written) at most once a second, and before every slot that holds keys.
+      const due = env.now() - lastRecorded >= CURSOR_INTERVAL_MS
+      if (forward && due && (await getMove(env.ctx, m.value.id)).value.cancelRequested) {
         m = await getMove(env.ctx, m.value.id)
-        await save({phase: 'aborting', reason: 'cancelled by operator', progress: {...m.value.progress, cursor: formatMoveCursor({dir: 'back', next: cur.next - 1, open: false})}})
+        await save({phase: 'aborting', reason: 'cancelled by operator', progress: {...m.value.progress, bytes: progress.bytes, keys: progress.keys, cursor: formatMoveCursor({dir: 'back', next: cur.next - 1, open: true})}})
         emitPhase(env, m.value)
         continue
       }
-      if (!cur.open) await save({progress: {...m.value.progress, cursor: formatMoveCursor({...cur, open: true})}})
       const [src, dst] = forward ? [from, to] : [to, from]
+      if (due || (await countKeys(src, cur.next)) > 0) {
+        await save({progress: {...m.value.progress, bytes: progress.bytes, keys: progress.keys, cursor: formatMoveCursor({...cur, open: true})}})
+        lastRecorded = env.now()
+      }
       const closed = await migrateSlot(env, opts, keyBucket, src, dst, others, cur.next, (keys, bytes) => {
         progress.keys += keys
         progress.bytes += bytes
         const secs = Math.max(0.001, (env.now() - started) / 1000)
         env.emit({type: 'progress', move: m.value.id, bytes: progress.bytes, keys: progress.keys, totalBytes: m.value.progress.totalBytes, rateBytesPerSec: progress.bytes / secs, stalled: false, at: new Date(env.now()).toISOString()})
       })
-      if (!closed) break // stopped mid-slot: the cursor says it is open; a resume finishes it
-      const next: RedisMoveCursor = {dir: cur.dir, next: forward ? cur.next + 1 : cur.next - 1, open: false}
-      await save({progress: {...m.value.progress, bytes: progress.bytes, keys: progress.keys, cursor: formatMoveCursor(next)}})
+      if (!closed) break // stopped mid-slot: the cursor is at or before it; a resume finishes it
+      // Held in memory: the next slot's record (or the final one) moves the cursor on in etcd.
+      m = {...m, value: {...m.value, progress: {...m.value.progress, cursor: formatMoveCursor({dir: cur.dir, next: forward ? cur.next + 1 : cur.next - 1, open: true})}}}
     }
     return m
   } finally {
