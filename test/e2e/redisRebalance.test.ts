@@ -195,7 +195,7 @@ describe.skipIf(!available)('redis engine end to end on real redis-server proces
       const first = spawnCli(['apply', planFile, '--yes', '--throttle', '64KiB/s', '--batch-keys', '10', '--endpoints', endpoint, '--cluster', cluster])
       let open: {slot: number}
       try {
-        open = await poll('a slot open mid-migration', async () => (await openSlotsNow()).find((o) => o.sourceKeys > 0 && o.targetKeys > 0), 90_000)
+        open = await poll('a slot open mid-migration', async () => (await openSlotsNow()).find((o) => o.sourceKeys > 0 && o.targetKeys > 0), 150_000)
       } catch (err) {
         throw new Error(`${(err as Error).message}; apply said: ${first.stdout().slice(-2000)} ${first.logs().slice(-2000)}`)
       } finally {
@@ -228,7 +228,7 @@ describe.skipIf(!available)('redis engine end to end on real redis-server proces
     expect(snap.load.reduce((a, l) => a + l.keys, 0)).toBe(keys.length)
     const after = await keysPerMaster()
     expect(after.get(shortNodeId(hot.id))!).toBeLessThan(before.get(shortNodeId(hot.id))!)
-  }, 300_000)
+  }, 480_000)
 
   it('redis fix finishes a slot left open by hand with keys on both sides, and rolls back one with no key moved', async () => {
     const {shards} = await listShards(ctx)
