@@ -2,7 +2,8 @@ import {parseLockHolder} from '../etcd/leaseLock.js'
 import {type ClusterMeta} from '../model/cluster.js'
 import {type Control} from '../model/control.js'
 import {listRouters} from '../router/routerRegistration.js'
-import {getControl, getMeta, listAlive, listNodes, listShards, listStats} from './clusterRepo.js'
+import {getControl, getMeta, listNodes, listShards, listStats} from './clusterRepo.js'
+import {listLiveNodes} from './engineLiveness.js'
 import {type ServiceContext} from './serviceContext.js'
 
 /** NodeStatus is one node's line in `cluster status`. */
@@ -50,7 +51,7 @@ export interface ClusterStatus {
 /** clusterStatus gathers the cluster's meta, nodes (with liveness, replica counts, load), shards and executor state. */
 export async function clusterStatus(ctx: ServiceContext): Promise<ClusterStatus> {
   const meta = await getMeta(ctx)
-  const [nodes, alive, {shards, revision}, stats, control, lock, routers] = await Promise.all([listNodes(ctx), listAlive(ctx), listShards(ctx), listStats(ctx), getControl(ctx), ctx.store.get(ctx.keys.executorLock), listRouters(ctx)])
+  const [nodes, alive, {shards, revision}, stats, control, lock, routers] = await Promise.all([listNodes(ctx), listLiveNodes(ctx, meta.value), listShards(ctx), listStats(ctx), getControl(ctx), ctx.store.get(ctx.keys.executorLock), listRouters(ctx)])
   const replicas = new Map<string, number>()
   let moving = 0
   for (const s of shards) {

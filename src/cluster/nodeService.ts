@@ -2,6 +2,7 @@ import {UserError} from '../errors/errors.js'
 import {type Capacity} from '../model/resources.js'
 import {type ClusterNode, NodeSchema, type NodeState} from '../model/node.js'
 import {getMeta, getNode, listAlive, listNodes, listShards, updateNode} from './clusterRepo.js'
+import {listLiveNodes} from './engineLiveness.js'
 import {type NodeSpec} from './nodeSpec.js'
 import {type ServiceContext} from './serviceContext.js'
 
@@ -66,8 +67,8 @@ export async function setNodeState(ctx: ServiceContext, id: string, state: NodeS
 
 /** listNodeViews returns every node with liveness and replica counts. */
 export async function listNodeViews(ctx: ServiceContext): Promise<NodeView[]> {
-  await getMeta(ctx)
-  const [nodes, alive, {shards}] = await Promise.all([listNodes(ctx), listAlive(ctx), listShards(ctx)])
+  const meta = await getMeta(ctx)
+  const [nodes, alive, {shards}] = await Promise.all([listNodes(ctx), listLiveNodes(ctx, meta.value), listShards(ctx)])
   const counts = new Map<string, number>()
   for (const s of shards) for (const r of s.value.replicas) counts.set(r.node, (counts.get(r.node) ?? 0) + 1)
   return nodes.map((n) => ({...n.value, alive: alive.has(n.value.id), replicas: counts.get(n.value.id) ?? 0}))

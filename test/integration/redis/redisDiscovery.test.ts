@@ -3,6 +3,8 @@ import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
 import {listNodes, listShards, getMeta} from '../../../src/cluster/clusterRepo.js'
 import {makeServiceContext, type ServiceContext} from '../../../src/cluster/serviceContext.js'
 import {readSnapshot} from '../../../src/cluster/snapshotService.js'
+import {clusterStatus} from '../../../src/cluster/clusterStatus.js'
+import {listNodeViews} from '../../../src/cluster/nodeService.js'
 import {initRedisCluster} from '../../../src/redis/initRedisCluster.js'
 import {SLOT_COUNT, slotsOfRange} from '../../../src/redis/slotMap.js'
 import {type RealRedisCluster, redisAvailable, startRedisCluster} from '../../support/redisCluster.js'
@@ -72,6 +74,16 @@ describe.skipIf(!available)('redis engine: discovery and load on a real Redis Cl
       expect(hotLoad.reads).toBeGreaterThan(0)
       expect(hotLoad.reads / hotNodeReads).toBeGreaterThan(0.8)
       expect(nodes.map((n) => n.value.address).sort()).toEqual(snap.nodes.map((n) => n.address).sort())
+      // Liveness of redis masters is a PING, not a lease: status and node list show them up, and a stopped one down.
+      expect((await listNodeViews(ctx)).every((n) => n.alive)).toBe(true)
+      const victim = redis.servers.find((s) => s.address === nodes[0]!.value.address)!
+      victim.child.kill('SIGSTOP')
+      try {
+        const status = await clusterStatus(ctx)
+        expect(status.nodes.filter((n) => !n.alive).map((n) => n.id)).toEqual([nodes[0]!.value.id])
+      } finally {
+        victim.child.kill('SIGCONT')
+      }
     } finally {
       client.disconnect()
     }
