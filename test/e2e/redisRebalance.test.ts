@@ -206,7 +206,12 @@ describe.skipIf(!available)('redis engine end to end on real redis-server proces
       expect(recorded.some((m) => parseMoveCursor(m.progress.cursor)?.open === true && parseMoveCursor(m.progress.cursor)?.next === open.slot), first.logs()).toBe(true)
       expect((await openSlotsNow()).length).toBeGreaterThan(0)
 
-      const resumed = await cli(['apply', '--resume', '--yes', '--json'], 180_000)
+      // The killed executor's lease (10 s TTL) must lapse first: LOCK_HELD (exit 8) until then.
+      let resumed = await cli(['apply', '--resume', '--yes', '--json'], 180_000)
+      for (let i = 0; i < 10 && resumed.code === 8; i++) {
+        await new Promise((r) => setTimeout(r, 2000))
+        resumed = await cli(['apply', '--resume', '--yes', '--json'], 180_000)
+      }
       expect(resumed.code, resumed.stderr + resumed.stdout).toBe(0)
       const all = await moveRecords()
       expect(all.map((m) => m.phase).sort()).toEqual(planned.map(() => 'done'))
