@@ -58,6 +58,17 @@ export function planInitialLayout(input: Omit<InitClusterInput, 'force'>, now: s
 export async function initCluster(ctx: ServiceContext, input: InitClusterInput): Promise<InitClusterResult> {
   const now = ctx.clock().toISOString()
   const {nodes, shards} = planInitialLayout(input, now)
+  return writeNewCluster(ctx, {nodes, shards, rf: input.rf, force: input.force, now, extraMeta: {}})
+}
+
+/**
+ * writeNewCluster stores a complete layout as a new cluster (see {@link initCluster} for the
+ * guarantees: refused when it exists unless `force`, refused while an executor holds the
+ * lock, visible only once complete). `extraMeta` adds engine fields to the meta record.
+ */
+export async function writeNewCluster(ctx: ServiceContext, layout: {nodes: ClusterNode[]; shards: Shard[]; rf: number; force: boolean; now: string; extraMeta: Partial<ClusterMeta>}): Promise<InitClusterResult> {
+  const {nodes, shards, now} = layout
+  const input = {rf: layout.rf, force: layout.force}
   const existing = await ctx.store.get(ctx.keys.meta)
   if (existing && !input.force) {
     throw new UserError('ALREADY_EXISTS', `cluster "${ctx.cluster}" already exists`, 'pass --force to delete it and start over, or choose another name with --cluster')
@@ -79,7 +90,7 @@ export async function initCluster(ctx: ServiceContext, input: InitClusterInput):
   await runLimited(batches, 8, async (txn) => {
     if ((await ctx.store.commit(txn)) === undefined) throw new UserError('CONFLICT', `cluster "${ctx.cluster}" was created concurrently by someone else`, 'check `shardctl cluster status`')
   })
-  const meta: ClusterMeta = {version: 1, name: ctx.cluster, rf: input.rf, hash: HASH_NAME, createdAt: now, nextShardId: shards.length, uid: randomUUID()}
+  const meta: ClusterMeta = {version: 1, name: ctx.cluster, rf: input.rf, hash: HASH_NAME, createdAt: now, nextShardId: shards.length, uid: randomUUID(), ...layout.extraMeta}
   const done = await ctx.store.commit({
     compares: [metaAbsent],
     puts: [

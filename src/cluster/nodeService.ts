@@ -2,6 +2,7 @@ import {UserError} from '../errors/errors.js'
 import {type Capacity} from '../model/resources.js'
 import {type ClusterNode, NodeSchema, type NodeState} from '../model/node.js'
 import {getMeta, getNode, listAlive, listNodes, updateNode} from './clusterRepo.js'
+import {listLiveNodes} from './engineLiveness.js'
 import {type NodeSpec} from './nodeSpec.js'
 import {replicaCensus} from './shardScan.js'
 import {type ServiceContext} from './serviceContext.js'
@@ -68,7 +69,7 @@ export async function setNodeState(ctx: ServiceContext, id: string, state: NodeS
 /** listNodeViews returns every node with liveness and replica counts. */
 export async function listNodeViews(ctx: ServiceContext): Promise<NodeView[]> {
   const meta = await getMeta(ctx)
-  const [nodes, alive, census] = await Promise.all([listNodes(ctx), listAlive(ctx), replicaCensus(ctx, meta.value.rf)])
+  const [nodes, alive, census] = await Promise.all([listNodes(ctx), listLiveNodes(ctx, meta.value), replicaCensus(ctx, meta.value.rf)])
   return nodes.map((n) => ({...n.value, alive: alive.has(n.value.id), replicas: census.replicasByNode.get(n.value.id) ?? 0}))
 }
 

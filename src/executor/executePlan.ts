@@ -11,7 +11,8 @@ import {type ExecutorEnv, type ExecutorEvent, type ExecutorOptions, type LiveCon
 import {type MoveEffects} from './moveEffects.js'
 import {listMoves, type FencedMove, LockLostError} from './moveStore.js'
 import {NodeDirectory} from './nodeDirectory.js'
-import {runMove} from './moveRunner.js'
+import {moveRunnerFor, type MoveRunnerFn} from './engineMoveRunner.js'
+import {type RedisMoveOptions} from '../redis/redisMoveRunner.js'
 import {checkPlanIntegrity, preflightPlan, type Preflight} from './planPreflight.js'
 import {type ConcurrencyLimits, pickStartable} from './scheduler.js'
 import {applySplit} from './splitShard.js'
@@ -34,6 +35,8 @@ export interface ApplyInput {
   /** confirm is asked after the preflight; returning false stops before anything changes. */
   confirm: (p: Preflight | undefined) => Promise<boolean>
   holder: string
+  /** redis tunes slot migration when the cluster's engine is redis (ignored by kv). */
+  redis?: Partial<RedisMoveOptions>
 }
 
 /** ApplyResult summarises a run (its --json output). */
@@ -94,7 +97,7 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
     const all = await listMoves(ctx)
     const mine = all.filter((m) => (input.plan ? m.value.plan === input.plan.id : true) && !isTerminal(m.value.phase))
     if (input.plan === undefined && mine.length === 0) deps.emit({type: 'info', message: 'nothing to resume: every recorded move has finished', at: new Date(deps.now()).toISOString()})
-    const final = await runAll(ctx, lock, mine, input, deps, clients, stop.signal)
+    const final = await runAll(ctx, lock, mine, input, deps, clients, stop.signal, await moveRunnerFor(ctx, input.redis))
     const ids = new Set(mine.map((m) => m.value.id))
     const report = (await listMoves(ctx)).filter((m) => ids.has(m.value.id) || (input.plan && m.value.plan === input.plan.id))
     return summarise(input.plan?.id ?? null, report.map((m) => final.get(m.value.id) ?? m.value), splits, started, deps.now(), stop.signal.aborted)
@@ -171,7 +174,7 @@ interface RunLoop {
  * starts what the scheduler allows, follows the operator's control and re-reads runners
  * that ended early. Returns the latest record of every move; rethrows a lost lock.
  */
-async function runAll(ctx: ServiceContext, lock: HeldLock, moves: FencedMove[], input: ApplyInput, deps: ApplyDeps, clients: NodeClients, signal: AbortSignal): Promise<Map<string, Move>> {
+async function runAll(ctx: ServiceContext, lock: HeldLock, moves: FencedMove[], input: ApplyInput, deps: ApplyDeps, clients: NodeClients, signal: AbortSignal, runMove: MoveRunnerFn): Promise<Map<string, Move>> {
   const loop: RunLoop = {latest: new Map(moves.map((m) => [m.value.id, m.value])), fenced: new Map(moves.map((m) => [m.value.id, m])), running: new Map(), reread: new Set()}
   const control: LiveControl = {paused: false, inWindow: () => (input.window ? inWindow(input.window, new Date(deps.now())) : true)}
   const throttles = new LiveThrottles(input, deps)
@@ -181,7 +184,7 @@ async function runAll(ctx: ServiceContext, lock: HeldLock, moves: FencedMove[], 
   while (!env.stopped()) {
     const pending = [...loop.latest.values()].filter((m) => !isTerminal(m.phase))
     if (pending.length === 0 && loop.running.size === 0) break
-    if (!control.paused && control.inWindow()) startMoves(env, loop, input.limits, deps)
+    if (!control.paused && control.inWindow()) startMoves(env, loop, input.limits, deps, runMove)
     // Moves already running keep their own pace; in-progress (resumed) moves with
     // phases past pending are started like any other: runMove continues from their phase.
     await deps.sleep(500, signal)
@@ -215,7 +218,7 @@ function executorEnv(ctx: ServiceContext, lock: HeldLock, input: ApplyInput, dep
 }
 
 /** startMoves starts a runner for every move the scheduler allows now. */
-function startMoves(env: ExecutorEnv, loop: RunLoop, limits: ConcurrencyLimits, deps: ApplyDeps): void {
+function startMoves(env: ExecutorEnv, loop: RunLoop, limits: ConcurrencyLimits, deps: ApplyDeps, runMove: MoveRunnerFn): void {
   for (const m of pickStartable([...loop.latest.values()], new Set(loop.running.keys()), limits)) {
     const fm = loop.fenced.get(m.id)
     if (!fm) throw new BugError(`move ${m.id} is scheduled but was never read`)

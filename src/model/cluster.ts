@@ -18,7 +18,19 @@ export const ClusterMetaSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9-]{8,64}$/)
     .optional(),
+  /** engine runs the data plane: `kv` (shardctl's own nodes; absent in records made before engines existed) or `redis` (a Redis Cluster / Valkey). */
+  engine: z.enum(['kv', 'redis']).optional(),
+  /** redisSeed is a master's host:port the redis engine reaches the cluster through (redis engine only). */
+  redisSeed: z.string().optional(),
 })
 
 /** ClusterMeta is a validated `meta` value. */
 export type ClusterMeta = z.infer<typeof ClusterMetaSchema>
+
+/** ENGINES: the data planes a cluster can run on (see ARCHITECTURE.md "Engines"). */
+export type Engine = 'kv' | 'redis'
+
+/** engineOf is the cluster's engine: `kv` for records that predate engines. */
+export function engineOf(meta: Pick<ClusterMeta, 'engine'>): Engine {
+  return meta.engine ?? 'kv'
+}

@@ -44,6 +44,15 @@ export const ClusterSnapshotSchema = z
     shards: z.array(ShardSchema),
     load: z.array(ReplicaLoadSchema),
     constraints: z.array(PlacementConstraintSchema).default([]),
+    /** loadSource says where an engine's load figures came from (redis: which server signal); absent for the kv engine's published stats. */
+    loadSource: z
+      .object({
+        engine: z.literal('redis'),
+        signals: z.object({keys: z.string(), bytes: z.string(), ops: z.string()}),
+        sampleWindowMs: z.number().nonnegative(),
+        bigKeys: z.array(z.object({key: z.string(), node: NodeIdSchema, bytes: z.number().nonnegative()})),
+      })
+      .optional(),
   })
   .superRefine((snap, ctx) => {
     const nodeIds = new Set<string>()

@@ -1,0 +1,34 @@
+import {Flags} from '@oclif/core'
+import {EtcdCommand} from '../../src/cli/baseCommand.js'
+import {renderTable} from '../../src/cli/table.js'
+import {getMeta} from '../../src/cluster/clusterRepo.js'
+import {UserError} from '../../src/errors/errors.js'
+import {type FixResult, fixOpenSlots} from '../../src/redis/fixOpenSlots.js'
+
+export default class RedisFix extends EtcdCommand {
+  static override summary = 'Close Redis Cluster slots left open mid-migration (by shardctl or redis-cli), deciding from where their keys are.'
+  static override description = 'Finds every slot a master marks MIGRATING or IMPORTING. A slot with keys on the importing side is finished (the rest of its keys move there, then every master assigns it there); a slot whose keys are all still on the migrating side is rolled back (marks cleared, owner unchanged). Prints what it would do unless --yes. Refused while a shardctl executor holds the cluster lock: `apply --resume` finishes its own slots.'
+  static override examples = ['<%= config.bin %> redis fix', '<%= config.bin %> redis fix --yes', '<%= config.bin %> redis fix --seed 127.0.0.1:7000 --yes --json']
+  static override flags = {
+    seed: Flags.string({description: 'host:port of a node of the Redis Cluster (default: the seed the cluster was recorded with)'}),
+    yes: Flags.boolean({description: 'close the slots (without it: a dry run that only reports)'}),
+  }
+
+  async run(): Promise<FixResult> {
+    const {flags} = await this.parse(RedisFix)
+    const ctx = await this.services(flags)
+    const meta = await getMeta(ctx)
+    if (meta.value.engine !== 'redis') throw new UserError('BAD_INPUT', `cluster "${ctx.cluster}" uses the ${meta.value.engine ?? 'kv'} engine, not redis`, 'pick the redis cluster with --cluster; for the kv engine use `shardctl repair`')
+    const lock = await ctx.store.get(ctx.keys.executorLock)
+    if (lock && flags.yes) throw new UserError('LOCK_HELD', `an executor is running on cluster "${ctx.cluster}"`, 'wait for it, or stop it and run `shardctl apply --resume`, which finishes its own open slots')
+    const seed = flags.seed ?? meta.value.redisSeed
+    if (!seed) throw new UserError('BAD_INPUT', `cluster "${ctx.cluster}" has no recorded redis seed`, 'pass --seed HOST:PORT')
+    const result = await fixOpenSlots(seed, !flags.yes)
+    if (result.slots.length === 0) this.log('No open slots: nothing to fix.')
+    else {
+      this.log(renderTable(['SLOT', 'SOURCE', 'TARGET', 'KEYS@SOURCE', 'KEYS@TARGET', result.dryRun ? 'WOULD' : 'DID', 'MOVED'], result.slots.map((s) => [s.slot, s.source, s.target, s.sourceKeys, s.targetKeys, s.action, s.keysMoved]), [0, 3, 4, 6]))
+      if (result.dryRun) this.log('Dry run: nothing changed. Run again with --yes to close these slots.')
+    }
+    return result
+  }
+}

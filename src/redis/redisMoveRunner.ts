@@ -1,0 +1,177 @@
+import {listNodes} from '../cluster/clusterRepo.js'
+import {UserError, isUserError} from '../errors/errors.js'
+import {type ExecutorEnv} from '../executor/executorEnv.js'
+import {commitMoveTransition, type FencedMove, getMove, readShard} from '../executor/moveStore.js'
+import {reserveAll, TokenBucket} from '../executor/tokenBucket.js'
+import {type Move} from '../model/move.js'
+import {EPOCH_STEPS} from '../model/plan.js'
+import {formatBytes} from '../model/units.js'
+import {formatMoveCursor, parseMoveCursor} from './moveCursor.js'
+import {connectRedisNode} from './redisConnection.js'
+import {assignSlot, connectMasters, countKeys, keySizes, keysInSlot, type MasterConn, migrateKeys, openSlot, slotView} from './slotOps.js'
+import {slotsOfRange} from './slotMap.js'
+
+/** RedisMoveOptions tune the redis engine's slot migration. */
+export interface RedisMoveOptions {
+  /** keysPerBatch is the most keys one MIGRATE carries. */
+  keysPerBatch: number
+  /** keysPerSec limits keys migrated per second per move (null: no key limit; bytes/s is the executor's live throttle). */
+  keysPerSec: number | null
+  /** bigKeyBytes: a move whose shard holds a key larger than this is refused before anything changes, unless allowBigKeys. */
+  bigKeyBytes: number
+  allowBigKeys: boolean
+  /** migrateTimeoutMs is MIGRATE's own timeout (how long it may block both nodes). */
+  migrateTimeoutMs: number
+}
+
+/** CURSOR_INTERVAL_MS: the cursor goes to etcd at least this often while slots without keys pass (and before every slot with keys). */
+const CURSOR_INTERVAL_MS = 1000
+
+/** DEFAULT_REDIS_MOVE_OPTIONS: 100-key batches, 8 MiB big-key limit, 5 s MIGRATE timeout. */
+export const DEFAULT_REDIS_MOVE_OPTIONS: RedisMoveOptions = {keysPerBatch: 100, keysPerSec: null, bigKeyBytes: 8 * 1024 * 1024, allowBigKeys: false, migrateTimeoutMs: 5000}
+
+/**
+ * runRedisMove drives one move of a redis-engine cluster: the shard's slots go one by one
+ * from the source master to the target (IMPORTING on the target, MIGRATING on the source,
+ * GETKEYSINSLOT + MIGRATE batches under the byte and key throttles, SETSLOT NODE on target,
+ * source and every other master). The cursor (see RedisMoveCursorSchema) is written to etcd,
+ * fenced on the executor lock, before any slot holding keys is opened (and at least once a
+ * second in between), so it never passes a slot that is not closed: a successor executor
+ * (`apply --resume`) restarts from it, re-assigns the slots it finds already moved (each step
+ * is idempotent and reads Redis's own state), finishes the open one and carries on. Pause holds
+ * between batches; a cancel finishes the open slot, then returns the slots already moved and
+ * ends `aborted`. The shard record changes owner (epoch + EPOCH_STEPS.move) only when every
+ * slot is on the target. Returns when the move is terminal or the executor stops; throws
+ * LockLostError when fenced out, and whatever Redis throws for the caller to retry.
+ */
+export async function runRedisMove(env: ExecutorEnv, initial: FencedMove, opts: RedisMoveOptions): Promise<FencedMove> {
+  let m = initial
+  const save = async (patch: Partial<Move>, shard?: Parameters<typeof commitMoveTransition>[4]): Promise<FencedMove> => {
+    try {
+      return (m = await commitMoveTransition(env.ctx, env.fence, m, patch, shard))
+    } catch (err) {
+      if (!isUserError(err, 'CONFLICT') || shard) throw err
+      // A `moves cancel` wrote the record meanwhile: keep its flag, write our patch again.
+      m = await getMove(env.ctx, m.value.id)
+      return (m = await commitMoveTransition(env.ctx, env.fence, m, patch))
+    }
+  }
+  const shardRec = await readShard(env.ctx, m.value.shard)
+  if (m.value.phase === 'pending') {
+    const s = shardRec?.value
+    const stale = !s ? `shard ${m.value.shard} no longer exists` : s.epoch !== m.value.baseEpoch ? `shard ${s.id} changed since the plan (epoch ${s.epoch}, plan expected ${m.value.baseEpoch})` : s.replicas[0]?.node !== m.value.from ? `shard ${s.id} is on ${s.replicas[0]?.node}, not ${m.value.from}` : undefined
+    if (stale) return save({phase: 'skipped', reason: stale})
+  }
+  if (!shardRec) throw new UserError('NOT_FOUND', `shard ${m.value.shard} of move ${m.value.id} does not exist`)
+  const {first, end} = slotsOfRange(shardRec.value.range)
+  const nodes = (await listNodes(env.ctx)).map((n) => n.value)
+  const masters = await connectMasters(nodes, connectRedisNode)
+  const keyBucket = new TokenBucket(opts.keysPerSec, env.now)
+  try {
+    const from = masters.get(m.value.from)
+    const to = masters.get(m.value.to)
+    if (!from || !to) throw new UserError('NOT_FOUND', `move ${m.value.id} names a node that is not recorded (${m.value.from} -> ${m.value.to})`)
+    const others = [...masters.values()].filter((x) => x !== from && x !== to)
+    if (m.value.phase === 'pending') {
+      const big = opts.allowBigKeys ? undefined : await findBigKey(from, first, end, opts.bigKeyBytes)
+      if (big) return await save({phase: 'aborted', reason: `slot ${big.slot} holds key "${big.key}" of ${formatBytes(big.bytes)}, above the ${formatBytes(opts.bigKeyBytes)} limit (MIGRATE would block both masters): nothing was moved; pass --allow-big-keys to move it anyway`})
+      await save({phase: 'copying', reason: null, copyStartedAt: env.now(), progress: {...m.value.progress, cursor: formatMoveCursor({dir: 'fwd', next: first, open: false})}})
+      emitPhase(env, m.value)
+    }
+    const progress = {bytes: m.value.progress.bytes, keys: m.value.progress.keys}
+    const started = env.now()
+    let lastRecorded = env.now()
+    while ((m.value.phase === 'copying' || m.value.phase === 'aborting') && !env.stopped()) {
+      const cur = parseMoveCursor(m.value.progress.cursor) ?? {dir: 'fwd' as const, next: first, open: false}
+      const forward = m.value.phase === 'copying'
+      if (forward && cur.next >= end) {
+        const fresh = (await readShard(env.ctx, m.value.shard))!
+        const epoch = fresh.value.epoch + EPOCH_STEPS.move
+        await save({phase: 'done', epoch, reason: null, cutoverAt: new Date(env.now()).toISOString(), progress: {...m.value.progress, bytes: progress.bytes, keys: progress.keys}}, {value: {...fresh.value, epoch, replicas: [{node: to.node, role: 'voter'}]}, expected: fresh.modRevision})
+        emitPhase(env, m.value)
+        break
+      }
+      if (!forward && cur.next < first) {
+        await save({phase: 'aborted', progress: {...m.value.progress, bytes: progress.bytes, keys: progress.keys}})
+        emitPhase(env, m.value)
+        break
+      }
+      // Cancel is checked (and the cursor written) at most once a second, and before every slot that holds keys.
+      const due = env.now() - lastRecorded >= CURSOR_INTERVAL_MS
+      if (forward && due && (await getMove(env.ctx, m.value.id)).value.cancelRequested) {
+        m = await getMove(env.ctx, m.value.id)
+        await save({phase: 'aborting', reason: 'cancelled by operator', progress: {...m.value.progress, bytes: progress.bytes, keys: progress.keys, cursor: formatMoveCursor({dir: 'back', next: cur.next - 1, open: true})}})
+        emitPhase(env, m.value)
+        continue
+      }
+      const [src, dst] = forward ? [from, to] : [to, from]
+      if (due || (await countKeys(src, cur.next)) > 0) {
+        await save({progress: {...m.value.progress, bytes: progress.bytes, keys: progress.keys, cursor: formatMoveCursor({...cur, open: true})}})
+        lastRecorded = env.now()
+      }
+      const closed = await migrateSlot(env, opts, keyBucket, src, dst, others, cur.next, (keys, bytes) => {
+        progress.keys += keys
+        progress.bytes += bytes
+        const secs = Math.max(0.001, (env.now() - started) / 1000)
+        env.emit({type: 'progress', move: m.value.id, bytes: progress.bytes, keys: progress.keys, totalBytes: m.value.progress.totalBytes, rateBytesPerSec: progress.bytes / secs, stalled: false, at: new Date(env.now()).toISOString()})
+      })
+      if (!closed) break // stopped mid-slot: the cursor is at or before it; a resume finishes it
+      // Held in memory: the next slot's record (or the final one) moves the cursor on in etcd.
+      m = {...m, value: {...m.value, progress: {...m.value.progress, cursor: formatMoveCursor({dir: cur.dir, next: forward ? cur.next + 1 : cur.next - 1, open: true})}}}
+    }
+    return m
+  } finally {
+    for (const x of masters.values()) x.conn.disconnect()
+  }
+}
+
+/**
+ * migrateSlot moves one slot from `src` to `dst` and assigns it to `dst` everywhere; each
+ * step is idempotent, so it also finishes a slot a killed executor left open (or one already
+ * assigned to `dst` on some masters). Returns false when the executor stopped with the slot
+ * still open. Throws PRECONDITION when neither side owns the slot (changed outside shardctl).
+ */
+async function migrateSlot(env: ExecutorEnv, opts: RedisMoveOptions, keyBucket: TokenBucket, src: MasterConn, dst: MasterConn, others: readonly MasterConn[], slot: number, onBatch: (keys: number, bytes: number) => void): Promise<boolean> {
+  const dstView = await slotView(dst, slot)
+  if (!dstView.owns) {
+    const srcView = await slotView(src, slot)
+    if (!srcView.owns) throw new UserError('PRECONDITION', `slot ${slot} is owned by neither ${src.node} nor ${dst.node}`, 'the cluster changed outside shardctl: check it with `redis-cli --cluster check`')
+    await openSlot(src, dst, slot)
+    for (;;) {
+      while ((env.control.paused || !env.control.inWindow()) && !env.stopped()) await env.sleep(200)
+      if (env.stopped()) return false
+      const keys = await keysInSlot(src, slot, opts.keysPerBatch)
+      if (keys.length === 0) break
+      const sizes = await keySizes(src, keys)
+      const bytes = sizes.reduce((a, b) => a + b, 0)
+      const wait = Math.max(reserveAll([env.throttles.global, env.throttles.node(src.node), env.throttles.node(dst.node)], bytes), keyBucket.take(keys.length))
+      if (wait > 0) await env.sleep(wait)
+      if (env.stopped()) return false
+      await migrateKeys(src, dst, keys, opts.migrateTimeoutMs)
+      onBatch(keys.length, bytes)
+    }
+  }
+  const missed = await assignSlot(dst, src, others, slot)
+  if (missed.length > 0) env.emit({type: 'info', message: `slot ${slot}: ${missed.join(', ')} did not take SETSLOT NODE; gossip will tell them`, at: new Date(env.now()).toISOString()})
+  return true
+}
+
+/** findBigKey scans every key of slots [first, end) on `m` and returns the first above `limit`. */
+async function findBigKey(m: MasterConn, first: number, end: number, limit: number): Promise<{slot: number; key: string; bytes: number} | undefined> {
+  for (let slot = first; slot < end; slot++) {
+    const n = Number(await m.conn.call('CLUSTER', 'COUNTKEYSINSLOT', String(slot)))
+    if (n === 0) continue
+    const keys = await keysInSlot(m, slot, n)
+    for (let i = 0; i < keys.length; i += 500) {
+      const chunk = keys.slice(i, i + 500)
+      const sizes = await keySizes(m, chunk)
+      const at = sizes.findIndex((b) => b > limit)
+      if (at >= 0) return {slot, key: chunk[at]!, bytes: sizes[at]!}
+    }
+  }
+  return undefined
+}
+
+function emitPhase(env: ExecutorEnv, m: Move): void {
+  env.emit({type: 'phase', move: m.id, shard: m.shard, from: m.from, to: m.to, phase: m.phase, reason: m.reason, at: new Date(env.now()).toISOString()})
+}

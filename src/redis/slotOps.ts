@@ -1,0 +1,115 @@
+import {type Redis} from 'ioredis'
+import {UserError} from '../errors/errors.js'
+import {myself, parseClusterNodes} from './clusterNodes.js'
+import {clusterCommand} from './redisConnection.js'
+
+/** MasterConn is an open admin connection to one master, with its full Redis id and address. */
+export interface MasterConn {
+  /** node is the shardctl node id (short). */
+  node: string
+  redisId: string
+  address: string
+  conn: Redis
+}
+
+/** SlotView is what one master says about a slot: whether it owns it and whether it is open. */
+export interface SlotView {
+  owns: boolean
+  migratingTo: string | null
+  importingFrom: string | null
+}
+
+/** slotView reads `CLUSTER NODES` on `m` and reports its own view of `slot`. */
+export async function slotView(m: MasterConn, slot: number): Promise<SlotView> {
+  const me = myself(parseClusterNodes(String(await clusterCommand(m.conn, 'NODES'))))
+  if (!me) throw new UserError('PRECONDITION', `redis node ${m.address} did not report itself in CLUSTER NODES`, 'check that it runs in cluster mode')
+  return {owns: me.slots.includes(slot), migratingTo: me.migrating.get(slot) ?? null, importingFrom: me.importing.get(slot) ?? null}
+}
+
+/** countKeys is CLUSTER COUNTKEYSINSLOT on `m`. */
+export async function countKeys(m: MasterConn, slot: number): Promise<number> {
+  return Number(await clusterCommand(m.conn, 'COUNTKEYSINSLOT', slot))
+}
+
+/**
+ * openSlot marks `slot` IMPORTING on `to` (from `from`), then MIGRATING on `from` (to `to`):
+ * in that order, so a client redirected by ASK always finds the target ready. Idempotent
+ * (repeating it on an open slot re-sets the same marks).
+ */
+export async function openSlot(from: MasterConn, to: MasterConn, slot: number): Promise<void> {
+  await clusterCommand(to.conn, 'SETSLOT', slot, 'IMPORTING', from.redisId)
+  await clusterCommand(from.conn, 'SETSLOT', slot, 'MIGRATING', to.redisId)
+}
+
+/**
+ * migrateKeys moves `keys` from `from` to `to` in one `MIGRATE host port "" 0 timeout REPLACE
+ * KEYS ...` (REPLACE: a key still on the source is authoritative, since writes to it go to the
+ * source until it leaves; a retry after a lost reply must not fail on BUSYKEY). Returns
+ * whether any of them was still there (NOKEY = all gone already).
+ */
+export async function migrateKeys(from: MasterConn, to: MasterConn, keys: readonly string[], timeoutMs: number): Promise<boolean> {
+  const i = to.address.lastIndexOf(':')
+  const reply = await from.conn.call('MIGRATE', to.address.slice(0, i).replace(/^\[|\]$/g, ''), to.address.slice(i + 1), '', '0', String(timeoutMs), 'REPLACE', 'KEYS', ...keys)
+  return reply !== 'NOKEY'
+}
+
+/**
+ * assignSlot ends a migration: `SETSLOT slot NODE owner` on the new owner first (it takes the
+ * slot and bumps its epoch), then on the old owner (which refuses while it still holds keys
+ * of the slot: the caller empties it first), then on every other master, best effort (gossip
+ * spreads the new owner to any that miss it). Returns the masters that refused or did not answer.
+ */
+export async function assignSlot(owner: MasterConn, previous: MasterConn, others: readonly MasterConn[], slot: number): Promise<string[]> {
+  await clusterCommand(owner.conn, 'SETSLOT', slot, 'NODE', owner.redisId)
+  await clusterCommand(previous.conn, 'SETSLOT', slot, 'NODE', owner.redisId)
+  const missed: string[] = []
+  for (const o of others) {
+    try {
+      await clusterCommand(o.conn, 'SETSLOT', slot, 'NODE', owner.redisId)
+    } catch {
+      missed.push(o.node)
+    }
+  }
+  return missed
+}
+
+/** keySizes returns MEMORY USAGE of each key (0 for a key gone since it was listed). */
+export async function keySizes(m: MasterConn, keys: readonly string[]): Promise<number[]> {
+  if (keys.length === 0) return []
+  const p = m.conn.pipeline()
+  for (const k of keys) p.call('MEMORY', 'USAGE', k)
+  return ((await p.exec()) ?? []).map(([err, v]) => (err || v === null ? 0 : Number(v)))
+}
+
+/** keysInSlot is CLUSTER GETKEYSINSLOT slot count on `m`. */
+export async function keysInSlot(m: MasterConn, slot: number, count: number): Promise<string[]> {
+  return (await clusterCommand(m.conn, 'GETKEYSINSLOT', slot, count)) as string[]
+}
+
+/** stableSlot clears MIGRATING/IMPORTING marks of `slot` on `m` (CLUSTER SETSLOT slot STABLE); ownership is unchanged. */
+export async function stableSlot(m: MasterConn, slot: number): Promise<void> {
+  await clusterCommand(m.conn, 'SETSLOT', slot, 'STABLE')
+}
+
+/**
+ * connectMasters opens admin connections to every `{node, address}` and reads each one's full
+ * Redis id (CLUSTER MYID), checking it still starts with the recorded short id: a master
+ * replaced at the same address is refused (PRECONDITION) rather than driven blindly.
+ * On failure, connections already opened are closed.
+ */
+export async function connectMasters(nodes: readonly {id: string; address: string}[], connect: (address: string) => Promise<Redis>): Promise<Map<string, MasterConn>> {
+  const out = new Map<string, MasterConn>()
+  try {
+    for (const n of nodes) {
+      const conn = await connect(n.address)
+      out.set(n.id, {node: n.id, redisId: '', address: n.address, conn})
+      const redisId = String(await clusterCommand(conn, 'MYID'))
+      if (!redisId.startsWith(n.id)) throw new UserError('PRECONDITION', `redis node at ${n.address} has id ${redisId}, but shardctl recorded ${n.id} there`, 'the cluster changed outside shardctl: re-record it with `shardctl cluster init --engine redis --seed HOST:PORT --force`')
+      out.get(n.id)!.redisId = redisId
+    }
+    return out
+  } catch (err) {
+    for (const m of out.values()) m.conn.disconnect()
+    throw err
+  }
+}
