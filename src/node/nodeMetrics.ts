@@ -12,7 +12,8 @@ export interface ShardFigure {
  * NodeMetrics is a storage node's Prometheus registry (its own, not prom-client's
  * global): requests by operation and status with latency (the `digest` operation's
  * latency is the digest time), apply batches and bytes by kind (`copy` is copy-in),
- * snapshot bytes served (copy-out), bytes and keys per held shard (read at scrape time),
+ * snapshot bytes served (copy-out), commit (fsync) time by kind, tombstones stored and
+ * purged, bytes and keys per held shard (read at scrape time),
  * and the standard Node.js process metrics under their usual names.
  */
 export class NodeMetrics {
@@ -22,8 +23,10 @@ export class NodeMetrics {
   private readonly applyBatches: Counter<'kind'>
   private readonly applyBytes: Counter<'kind'>
   private readonly copyOutBytes: Counter
+  private readonly commitSeconds: Histogram<'kind'>
+  private readonly purgedTombstones: Counter
 
-  constructor(shards: () => ShardFigure[], opts: {defaultMetrics?: boolean} = {}) {
+  constructor(shards: () => ShardFigure[], opts: {defaultMetrics?: boolean; tombstones?: () => number} = {}) {
     const registers = [this.registry]
     this.requests = new Counter({name: 'shardctl_node_requests_total', help: 'Requests by operation and HTTP status.', labelNames: ['op', 'status'], registers})
     this.latency = new Histogram({
@@ -36,6 +39,25 @@ export class NodeMetrics {
     this.applyBatches = new Counter({name: 'shardctl_node_apply_batches_total', help: 'Apply batches by kind (write, repair, copy).', labelNames: ['kind'], registers})
     this.applyBytes = new Counter({name: 'shardctl_node_apply_bytes_total', help: 'Bytes of apply batches by kind; kind="copy" is the copy-in of shard moves.', labelNames: ['kind'], registers})
     this.copyOutBytes = new Counter({name: 'shardctl_node_copy_out_bytes_total', help: 'Bytes of snapshot chunks served (copy-out of shard moves).', registers})
+    this.commitSeconds = new Histogram({
+      name: 'shardctl_node_commit_duration_seconds',
+      help: 'Time of each committed SQLite transaction, the WAL fsync included, by kind (group: group-committed applies, copy: a copy frame, purge: tombstones).',
+      labelNames: ['kind'],
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers,
+    })
+    this.purgedTombstones = new Counter({name: 'shardctl_node_tombstones_purged_total', help: 'Tombstones purged by this node (two-phase purge after anti-entropy).', registers})
+    const tombstones = opts.tombstones
+    if (tombstones) {
+      new Gauge({
+        name: 'shardctl_node_tombstones',
+        help: 'Tombstones stored on this node (deletes kept until every replica has them and the grace passed).',
+        registers,
+        collect() {
+          this.set(tombstones())
+        },
+      })
+    }
     const perShard = (name: string, help: string, pick: (f: ShardFigure) => number) =>
       new Gauge({
         name,
@@ -67,6 +89,16 @@ export class NodeMetrics {
   /** copiedOut counts snapshot bytes served. */
   copiedOut(bytes: number): void {
     this.copyOutBytes.inc(bytes)
+  }
+
+  /** committed records one committed transaction of `kind` that took `seconds`, fsync included. */
+  committed(kind: string, seconds: number): void {
+    this.commitSeconds.observe({kind}, seconds)
+  }
+
+  /** purged counts tombstones this node purged. */
+  purged(count: number): void {
+    this.purgedTombstones.inc(count)
   }
 
   /** render returns the exposition text and its content type. */

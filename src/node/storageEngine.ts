@@ -13,6 +13,9 @@ import {decodeCursor, encodeCursor} from './snapshotCursor.js'
 /** ForeignClusterError: a data dir recorded for another cluster incarnation (see StorageEngineOptions.clusterUid). */
 export class ForeignClusterError extends Error {}
 
+/** CommitKind names what a committed transaction carried (see StorageEngineOptions.onCommit). */
+export type CommitKind = 'group' | 'copy' | 'purge'
+
 /** StorageEngineOptions configures {@link StorageEngine.open}. */
 export interface StorageEngineOptions {
   /** dir holds the database (created if missing). */
@@ -30,6 +33,11 @@ export interface StorageEngineOptions {
    * on power loss (WAL is fsynced only at checkpoints). Group commit amortises the fsync.
    */
   synchronous?: 'FULL' | 'NORMAL'
+  /**
+   * onCommit hears how long each committed SQLite transaction took, fsync of the WAL
+   * included: `group` (group-committed applies), `copy` (a copy frame), `purge` (tombstones).
+   */
+  onCommit?: (kind: CommitKind, seconds: number, records: number) => void
   /**
    * tombstoneGraceMs is the node's stale-write window: client values whose version is older
    * than this (by the node's clock) are refused ({@link StorageEngine.staleFloor}), and
@@ -161,6 +169,7 @@ export class StorageEngine {
   /** floors are the gc floors set by {@link fenceBelow} (persisted in gc_floor), one per hash range. */
   private floors: GcFloor[] = []
   private readonly maxTxnBytes: number
+  private readonly onCommit: StorageEngineOptions['onCommit']
   private readonly fineXhi = new Uint32Array(FINE_COUNT)
   private readonly fineXlo = new Uint32Array(FINE_COUNT)
   private readonly fineN = new Float64Array(FINE_COUNT)
@@ -179,6 +188,7 @@ export class StorageEngine {
     this.graceMs = opts.tombstoneGraceMs
     this.maxOffsetMs = opts.maxClockOffsetMs ?? 500
     this.maxTxnBytes = opts.maxTxnBytes ?? 8 * 1024 * 1024
+    this.onCommit = opts.onCommit
     this.stmts = this.prepare()
     this.loadFine()
     this.floors = this.db.prepare<[], GcFloor>('SELECT lo, hi, floor FROM gc_floor').all()
@@ -307,7 +317,9 @@ export class StorageEngine {
       while (take < this.pending.length && (take === 0 || size + this.pending[take]!.bytes <= this.maxTxnBytes)) size += this.pending[take++]!.bytes
       const batch = this.pending.splice(0, take)
       try {
+        const started = performance.now()
         const results = this.applyTxn(batch)
+        this.onCommit?.('group', (performance.now() - started) / 1000, batch.reduce((n, p) => n + p.records.length, 0))
         this.commitFineCache()
         batch.forEach((p, i) => p.resolve(results[i]!))
       } catch (err) {
@@ -390,6 +402,11 @@ export class StorageEngine {
     return {applied, ignored, superseded}
   }
 
+  /** tombstoneCount is how many tombstones the node stores (all shards; the partial index makes it cheap). */
+  tombstoneCount(): number {
+    return (this.db.prepare('SELECT count(*) AS n FROM kv WHERE v IS NULL').get() as {n: number}).n
+  }
+
   /**
    * applyCopyBatch merges `records` (LWW, as {@link apply}) and stores `state` under meta
    * `name` in one transaction, committed (one fsync) before it returns: a copy's resume
@@ -413,7 +430,9 @@ export class StorageEngine {
       return result
     })
     try {
+      const started = performance.now()
       const result = run()
+      this.onCommit?.('copy', (performance.now() - started) / 1000, records.length)
       this.commitFineCache()
       return result
     } catch (err) {
@@ -644,7 +663,9 @@ export class StorageEngine {
       return rows.length
     })
     try {
+      const started = performance.now()
       const n = run()
+      this.onCommit?.('purge', (performance.now() - started) / 1000, n)
       this.commitFineCache()
       return n
     } catch (err) {

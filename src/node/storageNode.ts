@@ -108,8 +108,13 @@ export class StorageNode {
     const meta = await getMeta(ctx)
     await requireTransportAllowed(ctx, opts.tls, `node ${opts.id}`)
     let engine: StorageEngine
+    // Made below, once the API it reads shard figures from exists; commits before that are not timed.
+    let metrics: NodeMetrics | undefined
     try {
-      engine = StorageEngine.open({dir: opts.dataDir, nodeId: opts.id, clusterUid: meta.value.uid, tombstoneGraceMs: opts.tombstoneGraceMs, maxClockOffsetMs: opts.maxClockOffsetMs, synchronous: opts.synchronous})
+      engine = StorageEngine.open({dir: opts.dataDir, nodeId: opts.id, clusterUid: meta.value.uid, tombstoneGraceMs: opts.tombstoneGraceMs, maxClockOffsetMs: opts.maxClockOffsetMs, synchronous: opts.synchronous, onCommit: (kind, seconds, records) => {
+        metrics?.committed(kind, seconds)
+        if (kind === 'purge') metrics?.purged(records)
+      }})
     } catch (err) {
       if (err instanceof ForeignClusterError) throw new UserError('BAD_INPUT', err.message, `empty ${opts.dataDir} (its data must not merge into the new cluster) or pass another --data-dir`, {cause: err})
       throw new UserError('BAD_INPUT', `cannot open data dir ${opts.dataDir}: ${errorMessage(err)}`, 'pass a writable --data-dir that belongs to this node id', {cause: err})
@@ -142,7 +147,7 @@ export class StorageNode {
         serving: () => node?.serving() ?? false,
         draining: () => node?.stopping ?? false,
         // Read at scrape time from the node's own status (held shards with their sizes).
-        metrics: new NodeMetrics((): ShardFigure[] => api.status().shards),
+        metrics: (metrics = new NodeMetrics((): ShardFigure[] => api.status().shards, {tombstones: () => engine.tombstoneCount()})),
       })
       const server = createDataPlaneServer(
         {tls: opts.tls, clientCertificates: 'require', keepAliveTimeout: 65_000, headersTimeout: 15_000, requestTimeout: 120_000, onRefused: (reason, remote) => opts.log.warn('refused a connection', {reason, remote})},

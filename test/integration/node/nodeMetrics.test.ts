@@ -49,6 +49,8 @@ beforeAll(async () => {
   await client.get(shard.id, shard.epoch, records[0]!.key)
   await client.snapshotChunk(shard.id, shard.epoch, {maxBytes: 1 << 20})
   await client.digest(shard.id, shard.epoch)
+  // One delete: a tombstone the node must count (and not purge within the grace).
+  await client.apply(shard.id, shard.epoch, [{key: records[0]!.key, value: null, version: formatHlc({wall: Date.now(), counter: 99, writer: 't'})}], 'write')
 }, 90_000)
 
 afterAll(async () => {
@@ -64,15 +66,19 @@ describe('storage node /metrics', () => {
     expect(res.status).toBe(200)
     const text = await res.text()
     const value = (re: RegExp) => Number(re.exec(text)?.[1] ?? NaN)
-    expect(value(/^shardctl_node_requests_total\{op="apply",status="200"\} (\d+)/m)).toBe(2)
-    expect(value(/^shardctl_node_apply_batches_total\{kind="write"\} (\d+)/m)).toBe(1)
+    expect(value(/^shardctl_node_requests_total\{op="apply",status="200"\} (\d+)/m)).toBe(3)
+    expect(value(/^shardctl_node_apply_batches_total\{kind="write"\} (\d+)/m)).toBe(2)
     expect(value(/^shardctl_node_apply_batches_total\{kind="copy"\} (\d+)/m)).toBe(1)
     expect(value(/^shardctl_node_apply_bytes_total\{kind="copy"\} (\d+)/m)).toBeGreaterThan(0)
     expect(value(/^shardctl_node_copy_out_bytes_total (\d+)/m)).toBeGreaterThan(0)
     expect(value(/^shardctl_node_request_duration_seconds_count\{op="digest"\} (\d+)/m)).toBe(1)
     expect(value(/^shardctl_node_request_duration_seconds_count\{op="get"\} (\d+)/m)).toBe(1)
-    expect(value(/^shardctl_node_shard_keys\{shard="\d+",role="voter"\} (\d+)/m)).toBe(20)
+    expect(value(/^shardctl_node_shard_keys\{shard="\d+",role="voter"\} (\d+)/m)).toBe(20) // the tombstone replaced a record
     expect(value(/^shardctl_node_shard_bytes\{shard="\d+",role="voter"\} (\d+)/m)).toBeGreaterThan(0)
+    // Two group commits (the write batch, and the copy batch through the group path) at least, each timed with its fsync.
+    expect(value(/^shardctl_node_commit_duration_seconds_count\{kind="group"\} (\d+)/m)).toBeGreaterThanOrEqual(2)
+    expect(value(/^shardctl_node_tombstones (\d+)/m)).toBe(1)
+    expect(value(/^shardctl_node_tombstones_purged_total (\d+)/m)).toBe(0)
     expect(text).toMatch(/^process_cpu_seconds_total /m)
     expect(text).toMatch(/^nodejs_heap_size_used_bytes /m)
   }, 60_000)
