@@ -37,6 +37,6 @@ export function renderError(err: unknown, commandId: string | undefined): Render
     const hint = `see \`shardctl ${(commandId ?? '').replaceAll(':', ' ')} --help\``.replace('  ', ' ')
     return {line: `Error: ${first} — ${hint}`, json: {error: {code: 'USAGE', message: first, hint, exitCode: 2}}, exitCode: 2}
   }
-  const line = `Error: unexpected failure: ${message.split('\n')[0]} — this is a bug; rerun with DEBUG=shardctl to see the stack and report it`
+  const line = `Error: unexpected failure: ${message.split('\n')[0]} — this is a bug; rerun with DEBUG=1 to see the stack and report it`
   return {line, json: {error: {code: 'INTERNAL', message: message.split('\n')[0] ?? message, exitCode: 1}}, exitCode: 1}
 }

@@ -257,7 +257,6 @@ export class StorageEngine {
       upsert: db.prepare('INSERT INTO kv (h, k, ver, v, wall) VALUES (?, ?, ?, ?, ?) ON CONFLICT (h, k) DO UPDATE SET ver = excluded.ver, v = excluded.v, wall = excluded.wall'),
       del: db.prepare('DELETE FROM kv WHERE h = ? AND k = ?'),
       scanFrom: db.prepare<[number, number], Row>('SELECT h, k, ver, v FROM kv WHERE h >= ? AND h < ? ORDER BY h, k'),
-      scanAfter: db.prepare<[number, Buffer, number], Row>('SELECT h, k, ver, v FROM kv WHERE (h, k) > (?, ?) AND h < ? ORDER BY h, k'),
       // Raw (array) rows for the copy path: no per-row object with named fields.
       scanFromRaw: db.prepare<[number, number], RawRow>('SELECT h, k, ver, v FROM kv WHERE h >= ? AND h < ? ORDER BY h, k').raw(true),
       scanAfterRaw: db.prepare<[number, Buffer, number], RawRow>('SELECT h, k, ver, v FROM kv WHERE (h, k) > (?, ?) AND h < ? ORDER BY h, k').raw(true),
