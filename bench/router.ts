@@ -36,6 +36,7 @@ import {type Shard, ShardSchema} from '../src/model/shard.js'
 import {loadClusterToken} from '../src/node/clusterToken.js'
 import {NodeClient} from '../src/node/nodeClient.js'
 import {RoutingTable} from '../src/router/routingTable.js'
+import {type LoadPhase, MAX_OPS, runPhase} from './loadPhase.js'
 
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 2000)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
@@ -44,7 +45,6 @@ const LATENCY_OPS = Number(process.env.BENCH_LATENCY_OPS ?? 1000)
 const VALUE = Buffer.alloc(Number(process.env.BENCH_VALUE ?? 100), 'v')
 const KEYS = Number(process.env.BENCH_KEYS ?? 2000)
 const CLOCK_TICKS = 100 // USER_HZ on Linux
-const MAX_OPS = 2_000_000 // hard bound on any phase, whatever the duration
 const root = resolve(import.meta.dirname, '../..')
 const children: ChildProcess[] = []
 
@@ -59,14 +59,9 @@ function cpuMs(pid: number): number {
   }
 }
 
-interface PhaseResult {
+interface PhaseResult extends LoadPhase {
   /** cpuUsPerOp: CPU microseconds per operation spent by the nodes, the router and this load generator. */
   cpu?: {nodes: number; router: number; client: number}
-  ops: number
-  errors: number
-  opsPerSec: number
-  p50: number
-  p99: number
 }
 
 interface Row {
@@ -77,36 +72,7 @@ interface Row {
   throughput: PhaseResult
 }
 
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return NaN
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(sorted.length * p) - 1))]!
-}
 
-/** runPhase runs `op` with `concurrency` workers until `maxOps` or `durationMs`, recording each latency. */
-async function runPhase(op: (i: number) => Promise<void>, concurrency: number, durationMs: number, maxOps: number): Promise<PhaseResult> {
-  const lat = new Float64Array(Math.min(maxOps, MAX_OPS))
-  let next = 0
-  let done = 0
-  let errors = 0
-  const start = performance.now()
-  const deadline = start + durationMs
-  const worker = async () => {
-    while (next < lat.length && performance.now() < deadline) {
-      const i = next++
-      const t0 = performance.now()
-      try {
-        await op(i)
-      } catch {
-        errors++
-      }
-      lat[done++] = performance.now() - t0
-    }
-  }
-  await Promise.all(Array.from({length: concurrency}, worker))
-  const elapsed = (performance.now() - start) / 1000
-  const sorted = lat.slice(0, done).sort()
-  return {ops: done, errors, opsPerSec: done / elapsed, p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99)}
-}
 
 function spawnCli(args: string[]): {child: ChildProcess; stdout: () => string; stderr: () => string} {
   const child = spawn(process.execPath, [join(root, 'bin/run.js'), ...args], {cwd: root, env: {PATH: process.env.PATH, HOME: process.env.HOME}, stdio: ['ignore', 'pipe', 'pipe']})
@@ -200,7 +166,7 @@ async function benchCluster(endpoint: string, rf: number, dirs: string[]): Promi
         const fn = mode === 'direct' ? direct : routed
         res[mode].lat.push(await runPhase(fn, 1, DURATION_MS, LATENCY_OPS))
         const before = {nodes: nodePids.reduce((a, p) => a + cpuMs(p), 0), router: cpuMs(router.child.pid!), client: cpuMs(process.pid)}
-        const thr = await runPhase(fn, CONCURRENCY, DURATION_MS, MAX_OPS)
+        const thr: PhaseResult = await runPhase(fn, CONCURRENCY, DURATION_MS, MAX_OPS)
         const per = (ms: number) => (ms * 1000) / Math.max(1, thr.ops)
         thr.cpu = {
           nodes: per(nodePids.reduce((a, p) => a + cpuMs(p), 0) - before.nodes),

@@ -29,6 +29,7 @@ import {setClusterSecurity} from '../src/security/clusterSecurity.js'
 import {createCa, issueCertificate, type PemPair} from '../src/transport/certificateAuthority.js'
 import {dataPlaneUrl, sharedDispatcher, tlsConnectOptions} from '../src/transport/clientTls.js'
 import {loadTlsMaterial, type TlsMaterial} from '../src/transport/tlsMaterial.js'
+import {type LoadPhase, MAX_OPS, runPhase} from './loadPhase.js'
 
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 2000)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
@@ -36,41 +37,12 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32)
 const LATENCY_OPS = Number(process.env.BENCH_LATENCY_OPS ?? 1000)
 const VALUE = Buffer.alloc(Number(process.env.BENCH_VALUE ?? 100), 'v')
 const KEYS = Number(process.env.BENCH_KEYS ?? 2000)
-const MAX_OPS = 2_000_000 // hard bound on any phase, whatever the duration
 const root = resolve(import.meta.dirname, '../..')
 const children: ChildProcess[] = []
 
 type Mode = 'plaintext' | 'tls'
-interface Phase {
-  ops: number
-  errors: number
-  opsPerSec: number
-  p50: number
-}
+type Phase = LoadPhase
 
-async function runPhase(op: (i: number) => Promise<void>, concurrency: number, durationMs: number, maxOps: number): Promise<Phase> {
-  const lat = new Float64Array(Math.min(maxOps, MAX_OPS))
-  let next = 0
-  let done = 0
-  let errors = 0
-  const start = performance.now()
-  const deadline = start + durationMs
-  const worker = async () => {
-    while (next < lat.length && performance.now() < deadline) {
-      const i = next++
-      const t0 = performance.now()
-      try {
-        await op(i)
-      } catch {
-        errors++
-      }
-      lat[done++] = performance.now() - t0
-    }
-  }
-  await Promise.all(Array.from({length: concurrency}, worker))
-  const sorted = lat.slice(0, done).sort()
-  return {ops: done, errors, opsPerSec: done / ((performance.now() - start) / 1000), p50: sorted[Math.max(0, Math.ceil(done * 0.5) - 1)] ?? NaN}
-}
 
 function spawnCli(args: string[], env: Record<string, string>): {stdout: () => string} {
   const child = spawn(process.execPath, [join(root, 'bin/run.js'), ...args], {cwd: root, env: {PATH: process.env.PATH, HOME: process.env.HOME, ...env}, stdio: ['ignore', 'pipe', 'pipe']})
