@@ -116,7 +116,16 @@ export class NodeHttpApi {
     const sleep = copy?.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)))
     this.copies = copy
       ? new CopyPuller({
-          engine: deps.engine,
+          // Copy-in counts as an apply batch of kind `copy` in /metrics, as relayed copies did.
+          engine: {
+            applyCopyBatch: (records, name, state) => {
+              const result = deps.engine.applyCopyBatch(records, name, state)
+              deps.metrics?.applied('copy', records.reduce((n, r) => n + r.key.length + (r.value?.length ?? 0), 0))
+              return result
+            },
+            metaValue: (name) => deps.engine.metaValue(name),
+            setMetaValue: (name, value) => deps.engine.setMetaValue(name, value),
+          },
           openStream: (source, shard, epoch, cursor, frameBytes, signal) => copy.peer(source).copyStream(shard, epoch, {cursor, frameBytes, signal}),
           fence: async (shardId, epoch) => {
             const {shard} = await this.fence(shardId, epoch, WRITE_ROLES, 'take copies')

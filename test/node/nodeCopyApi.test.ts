@@ -14,6 +14,7 @@ import {isNodeRequestError} from '../../src/node/nodeRequestError.js'
 import {NodeThrottles} from '../../src/node/nodeThrottles.js'
 import {type HeldShard, type ShardView} from '../../src/node/shardMapFollower.js'
 import {StorageEngine} from '../../src/node/storageEngine.js'
+import {NodeMetrics} from '../../src/node/nodeMetrics.js'
 
 const TOKEN = 'unit-test-token-0123456789'
 const ALL = {lo: 0, hi: HASH_SPACE}
@@ -69,6 +70,7 @@ async function side(id: string): Promise<Side> {
     log: quiet,
     serving: () => true,
     draining: () => false,
+    metrics: new NodeMetrics(() => [], {defaultMetrics: false}),
     copy: {
       peer: (s) => {
         const c = new NodeClient({node: s.node, address: s.address, token: TOKEN})
@@ -128,6 +130,10 @@ describe('node-to-node copy over HTTP', {timeout: 30_000}, () => {
     const s = await settle(dst.client)
     expect(s).toMatchObject({state: 'done', keys: 3000, source: 'src'})
     expect(dst.engine.digest(ALL)).toEqual(src.engine.digest(ALL))
+    // Both ends count the copy in /metrics: bytes out at the source, a copy apply batch per frame in.
+    const scrape = async (side: Side) => (await fetch(`http://${side.client.address}/metrics`)).text()
+    expect(Number(/^shardctl_node_copy_out_bytes_total (\d+)/m.exec(await scrape(src))?.[1])).toBeGreaterThan(0)
+    expect(Number(/^shardctl_node_apply_bytes_total\{kind="copy"\} (\d+)/m.exec(await scrape(dst))?.[1])).toBeGreaterThan(0)
   })
 
   it('is fenced at both ends: a destination that is not a replica, an old epoch, or a source at another epoch are refused', async () => {
