@@ -47,7 +47,7 @@ export function syntheticCluster(spec: SyntheticSpec): ClusterSnapshot {
   const ranges = evenRanges(spec.shards)
   const shards: ClusterSnapshot['shards'] = []
   const load: ClusterSnapshot['load'] = []
-  const totals = [0, 0, 0]
+  const totals = {reads: 0, writes: 0, bytes: 0}
   for (let s = 0; s < spec.shards; s++) {
     const replicas = ring.replicasFor(s, spec.rf)
     shards.push({id: s, range: ranges[s]!, epoch: 1, replicas: replicas.map((node) => ({node, role: 'voter' as const}))})
@@ -57,16 +57,16 @@ export function syntheticCluster(spec: SyntheticSpec): ClusterSnapshot {
     for (const node of replicas) {
       const l = {node, shard: s, reads: reads / spec.rf, writes, bytes, keys: Math.round(bytes / 1024)}
       load.push(l)
-      totals[0] += l.reads
-      totals[1] += l.writes
-      totals[2] += l.bytes
+      totals.reads += l.reads
+      totals.writes += l.writes
+      totals.bytes += l.bytes
     }
   }
   const scaleSum = ids.reduce((a, _, i) => a + (i === draining ? 0 : scale(i)), 0)
   const capacity = (i: number) => ({
-    reads: Math.ceil((totals[0]! / scaleSum) * scale(i) * 1.8),
-    writes: Math.ceil((totals[1]! / scaleSum) * scale(i) * 1.8),
-    bytes: Math.ceil((totals[2]! / scaleSum) * scale(i) * 1.8),
+    reads: Math.ceil((totals.reads / scaleSum) * scale(i) * 1.8),
+    writes: Math.ceil((totals.writes / scaleSum) * scale(i) * 1.8),
+    bytes: Math.ceil((totals.bytes / scaleSum) * scale(i) * 1.8),
   })
   const createdAt = '2025-01-01T00:00:00.000Z'
   return {
