@@ -40,7 +40,7 @@ export interface ClusterStatus {
   meta: ClusterMeta
   revision: string
   shards: number
-  /** shardStates: `moving` shards have a move in flight; `underReplicated` ones have fewer voters on live nodes than rf. */
+  /** shardStates: `moving` shards have a move in flight; `underReplicated` ones have fewer voters than rf. */
   shardStates: {stable: number; moving: number; underReplicated: number}
   nodes: NodeStatus[]
   nodesUp: number
@@ -53,9 +53,7 @@ export interface ClusterStatus {
 /** clusterStatus gathers the cluster's meta, nodes (with liveness, replica counts, load), shards and executor state. */
 export async function clusterStatus(ctx: ServiceContext): Promise<ClusterStatus> {
   const meta = await getMeta(ctx)
-  // The census counts voters on live nodes only, so it waits for liveness (one small read).
-  const liveNodes = listLiveNodes(ctx, meta.value)
-  const [nodes, alive, census, stats, control, lock, routers] = await Promise.all([listNodes(ctx), liveNodes, liveNodes.then((up) => replicaCensus(ctx, meta.value.rf, undefined, up)), listStats(ctx), getControl(ctx), ctx.store.get(ctx.keys.executorLock), listRouters(ctx)])
+  const [nodes, alive, census, stats, control, lock, routers] = await Promise.all([listNodes(ctx), listLiveNodes(ctx, meta.value), replicaCensus(ctx, meta.value.rf), listStats(ctx), getControl(ctx), ctx.store.get(ctx.keys.executorLock), listRouters(ctx)])
   const {replicasByNode: replicas, moving, revision} = census
   const loadByNode = new Map(stats.map((st) => [st.node, st.shards.reduce((acc, l) => ({reads: acc.reads + l.reads, writes: acc.writes + l.writes, bytes: acc.bytes + l.bytes, keys: acc.keys + l.keys}), {reads: 0, writes: 0, bytes: 0, keys: 0})]))
   const clockByNode = new Map(stats.map((st) => [st.node, st.clockOk === undefined ? null : {offsetMs: st.clockOffsetMs ?? null, ok: st.clockOk}]))

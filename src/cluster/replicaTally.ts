@@ -1,9 +1,9 @@
 /**
- * Replica tallies shared by every view of replication health — `cluster status` (through
- * the paged {@link ../cluster/shardScan.ts replicaCensus}), `top` and the autopilot — so
- * "under-replicated" means one thing everywhere: fewer **voters on live nodes** than rf.
- * A voter on a node whose lease lapsed holds data nobody can read; counting it would hide
- * exactly the shards the autopilot is about to heal. Pure: no I/O.
+ * Replica tallies for the live views of replication health — `top` and the autopilot — so
+ * "under-replicated" means one thing in both: fewer **voters on live nodes** than rf. A
+ * voter on a node whose lease lapsed holds data nobody can read; counting it would hide
+ * exactly the shards the autopilot is about to heal. (`cluster status` counts the shard
+ * map's voters through the census in shardScan.ts, which knows no liveness.) Pure: no I/O.
  */
 
 /** ReplicaRef is the part of a replica a tally needs. */

@@ -2,7 +2,6 @@ import {decodeStored} from '../store/decodeStored.js'
 import {LIST_PAGE_SIZE} from '../store/store.js'
 import {UserError} from '../errors/errors.js'
 import {type Shard, ShardSchema} from '../model/shard.js'
-import {liveVoters} from './replicaTally.js'
 import {type ServiceContext} from './serviceContext.js'
 
 /**
@@ -22,7 +21,7 @@ export interface ReplicaCensus {
   shards: number
   /** moving counts shards with a replica that is not a voter (a move in flight). */
   moving: number
-  /** underReplicated counts shards with fewer voters (on live nodes, when the census was given them) than the cluster's replication factor. */
+  /** underReplicated counts shards with fewer voters than the cluster's replication factor. */
   underReplicated: number
   /** replicasByNode counts every replica (any role) per node. */
   replicasByNode: Map<string, number>
@@ -54,22 +53,23 @@ function lightReplicas(key: string, value: string): {id: number; replicas: Light
 /**
  * replicaCensus counts shards, moving and under-replicated shards and replicas per node in
  * one paged read at one revision, holding one page at a time. With `node`, it also lists
- * that node's shards and roles. With `alive`, only voters on those nodes count towards rf
- * (see replicaTally.ts: the same rule `top` and the autopilot apply).
+ * that node's shards and roles.
  */
-export async function replicaCensus(ctx: ServiceContext, rf: number, node?: string, alive?: ReadonlySet<string>): Promise<ReplicaCensus> {
+export async function replicaCensus(ctx: ServiceContext, rf: number, node?: string): Promise<ReplicaCensus> {
   const census: ReplicaCensus = {shards: 0, moving: 0, underReplicated: 0, replicasByNode: new Map(), heldBy: [], revision: 0n}
   for await (const page of ctx.store.scan(ctx.keys.shardsPrefix)) {
     census.revision = page.revision
     for (const kv of page.items) {
       const {id, replicas} = lightReplicas(kv.key, kv.value)
       census.shards++
+      let voters = 0
       for (const r of replicas) {
         census.replicasByNode.set(r.node, (census.replicasByNode.get(r.node) ?? 0) + 1)
+        if (r.role === 'voter') voters++
         if (r.node === node) census.heldBy.push({id, role: r.role})
       }
-      if (liveVoters(replicas) < replicas.length) census.moving++
-      if (liveVoters(replicas, alive) < rf) census.underReplicated++
+      if (voters < replicas.length) census.moving++
+      if (voters < rf) census.underReplicated++
     }
   }
   return census
