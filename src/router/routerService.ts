@@ -1,7 +1,7 @@
 import {hostname} from 'node:os'
 import {type AddressInfo, type Server} from 'node:net'
 import {getMeta} from '../cluster/clusterRepo.js'
-import {LeasedMembership} from '../cluster/leasedMembership.js'
+import {LeasedMembership} from '../store/leasedMembership.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {UserError, errorMessage} from '../errors/errors.js'
 import {grantLease} from '../etcd/leaseHandle.js'
