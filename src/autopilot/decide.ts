@@ -1,3 +1,4 @@
+import {liveVoters} from '../cluster/replicaTally.js'
 import {isUserError} from '../errors/errors.js'
 import {sealPlan, type Plan, type PlanBody} from '../model/plan.js'
 import {type ClusterSnapshot} from '../model/snapshot.js'
@@ -160,10 +161,6 @@ function remember(obs: Observation, h: AutopilotHistory, policy: AutopilotPolicy
 /** countUnderReplicated counts shards with fewer voters on live nodes than the cluster's replication factor. */
 export function countUnderReplicated(snapshot: ClusterSnapshot, alive: ReadonlySet<string>): number {
   return snapshot.shards.filter((s) => liveVoters(s.replicas, alive) < snapshot.cluster.rf).length
-}
-
-function liveVoters(replicas: readonly {node: string; role: string}[], alive: ReadonlySet<string>): number {
-  return replicas.filter((r) => r.role === 'voter' && alive.has(r.node)).length
 }
 
 function replicaCounts(snapshot: ClusterSnapshot): Map<string, number> {

@@ -19,7 +19,7 @@ const UNARY_TIMEOUT_MS = Number(process.env.SHARDCTL_ETCD_TIMEOUT_MS ?? 5000)
 /**
  * etcdClientOptions builds etcd3 options from a resolved connection: TLS material, auth,
  * gRPC keepalive while calls are open (so silent half-open watch streams are detected
- * within about 15 s; see STACK.md) and a
+ * within about 15 s) and a
  * deadline on every unary call, so an unreachable etcd fails fast instead of hanging.
  */
 export function etcdClientOptions(conn: ConnectionConfig): etcd.IOptions {

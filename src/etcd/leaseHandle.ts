@@ -15,7 +15,7 @@ export function grantLease(store: Pick<Store, 'grantLease'>, ttlSeconds: number)
 /**
  * grantEtcdLease is EtcdStore's lease: granted through `wrap` (so failures are coded) and
  * kept alive by etcd3. Loss is detected by etcd3's keepalive: at once when etcd answers a
- * keepalive with TTL 0 (revoked or expired), after about 2×TTL of failures otherwise (see STACK.md).
+ * keepalive with TTL 0 (revoked or expired), after about 2×TTL of failures otherwise.
  */
 export async function grantEtcdLease(client: etcd.Etcd3, wrap: <T>(fn: () => Promise<T>) => Promise<T>, ttlSeconds: number): Promise<LeaseHandle> {
   const lease = client.lease(ttlSeconds, {autoKeepAlive: true})

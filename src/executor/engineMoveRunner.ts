@@ -10,7 +10,7 @@ import {runMove} from './moveRunner.js'
 export type MoveRunnerFn = (env: ExecutorEnv, move: FencedMove) => Promise<FencedMove>
 
 /**
- * moveRunnerFor picks the move runner of the cluster's engine (ARCHITECTURE.md "Engines"):
+ * moveRunnerFor picks the move runner of the cluster's engine (docs/redis.md for the redis engine):
  * the kv data plane's replica-replacement runner, or the redis engine's slot migration with
  * `redis` options (defaults when omitted). Throws NOT_FOUND when the cluster does not exist.
  */

@@ -27,7 +27,7 @@ export const ClusterMetaSchema = z.object({
 /** ClusterMeta is a validated `meta` value. */
 export type ClusterMeta = z.infer<typeof ClusterMetaSchema>
 
-/** ENGINES: the data planes a cluster can run on (see ARCHITECTURE.md "Engines"). */
+/** ENGINES: the data planes a cluster can run on (see docs/redis.md). */
 export type Engine = 'kv' | 'redis'
 
 /** engineOf is the cluster's engine: `kv` for records that predate engines. */

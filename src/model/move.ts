@@ -2,7 +2,7 @@ import {z} from 'zod'
 import {NodeIdSchema, ShardIdSchema} from './ids.js'
 
 /**
- * MOVE_PHASES, in order, from ARCHITECTURE.md "The move". A phase is persisted in etcd
+ * MOVE_PHASES, in order, from the move protocol (docs/moves.md). A phase is persisted in etcd
  * (with any shard-map change it implies, in one fenced transaction) before its side
  * effects run, so a restarted executor resumes by re-running the side effects of the
  * phase it finds — every one of them is idempotent.

@@ -3,7 +3,7 @@ import {HASH_SPACE} from './hash.js'
 import {NodeIdSchema, ShardIdSchema} from './ids.js'
 
 /**
- * REPLICA_ROLES, following the move protocol (ARCHITECTURE.md "The move"):
+ * REPLICA_ROLES, following the move protocol (docs/moves.md):
  * - `voter`: read and written; part of the shard's replica set.
  * - `joining`: a move's destination before cutover: written (joint quorum), not read.
  * - `outgoing`: a move's source after cutover: still written (joint quorum), not read.

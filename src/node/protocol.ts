@@ -27,8 +27,10 @@ import {ShardLoadSchema} from '../model/stats.js'
  * src/errors/httpStatus.ts: 409 STALE_EPOCH (retriable: refresh the map; `epoch` is the
  * node's), 421 NOT_OWNER, 401 UNAUTHORIZED, 503 NOT_SERVING (retriable), 400 BAD_INPUT,
  * 413 TOO_LARGE, 404 NOT_FOUND (unknown route), 412 PRECONDITION.
+ *
+ * (The protocol carries no version number: nodes, routers and the executor of one cluster
+ * run one build. A mixed-version rollout would need a handshake first.)
  */
-export const PROTOCOL_VERSION = 1
 
 /** TOKEN_HEADER carries the cluster token on every request. */
 export const TOKEN_HEADER = 'x-shardctl-token'

@@ -219,19 +219,14 @@ export class Coordinator {
         }
         api.apply(shard.id, shard.epoch, [record], 'write', {timeoutMs}).then(
           (res) => {
-            const lost = res.superseded?.find((x) => x.i === 0)
-            if (lost && lost.version > record.version) {
-              // The replica keeps a newer version: this write did not land there, so it is no ack.
-              if (newer === undefined || lost.version > newer) newer = lost.version
+            const answer = replicaWriteAnswer(node, record, res)
+            if (answer.kind === 'acked') acked.add(node)
+            else {
+              if (answer.kind === 'newer' && (newer === undefined || answer.version > newer)) newer = answer.version
+              if (answer.kind === 'expired') expired = true
               failed.add(node)
-              failures.push({node, code: 'CONFLICT', message: `node ${node} keeps a newer version ${lost.version}`})
-            } else if (res.expired?.includes(0)) {
-              // A tombstone older than the replica's grace (a late retry, a slow node) deleted what it
-              // beat but was not stored: nothing there hides an older value another replica holds.
-              expired = true
-              failed.add(node)
-              failures.push({node, code: 'CONFLICT', message: `node ${node} found the tombstone ${record.version} already past its --tombstone-grace and stored nothing`})
-            } else acked.add(node)
+              failures.push(answer.failure)
+            }
             settle()
           },
           (err: unknown) => {
@@ -311,6 +306,20 @@ export class Coordinator {
     }
     return {shard: shard.id, epoch: shard.epoch, record: newest}
   }
+}
+
+/** ReplicaWriteAnswer is what one replica's apply answer means for a write: an ack, or why it is none. */
+type ReplicaWriteAnswer = {kind: 'acked'} | {kind: 'newer'; version: string; failure: ReplicaFailure} | {kind: 'expired'; failure: ReplicaFailure}
+
+/** replicaWriteAnswer reads a replica's answer to the write of `record` (record index 0 of the request). */
+function replicaWriteAnswer(node: string, record: NodeRecord, res: ApplyResponse): ReplicaWriteAnswer {
+  const lost = res.superseded?.find((x) => x.i === 0)
+  // The replica keeps a newer version: this write did not land there, so it is no ack.
+  if (lost && lost.version > record.version) return {kind: 'newer', version: lost.version, failure: {node, code: 'CONFLICT', message: `node ${node} keeps a newer version ${lost.version}`}}
+  // A tombstone older than the replica's grace (a late retry, a slow node) deleted what it
+  // beat but was not stored: nothing there hides an older value another replica holds.
+  if (res.expired?.includes(0)) return {kind: 'expired', failure: {node, code: 'CONFLICT', message: `node ${node} found the tombstone ${record.version} already past its --tombstone-grace and stored nothing`}}
+  return {kind: 'acked'}
 }
 
 function failureOf(node: string, err: unknown): ReplicaFailure {

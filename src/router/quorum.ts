@@ -42,8 +42,8 @@ export function writeQuorum(shard: Shard, settings: QuorumSettings = {}): WriteQ
  *
  * Without a move in flight: `w` voters acked. During a move the shard lists the voters
  * plus one non-voter (the destination while `joining`, the source while `outgoing`), and
- * the write must reach `w` of the old set O AND `w` of the new set N (ARCHITECTURE.md,
- * joint quorum). The shard record does not say which voter is being replaced, so the
+ * the write must reach `w` of the old set O AND `w` of the new set N (a joint
+ * quorum). The shard record does not say which voter is being replaced, so the
  * check assumes the worst: the replaced voter is one that acked. With k extras that is
  * `aV >= w` and `aV - min(k, aV) + aE >= w` (aV voters acked, aE extras acked); for one
  * move it is exactly "any w + 1 acks among the rf + 1 replicas, w of them voters", and

@@ -1,7 +1,7 @@
 import {hostname} from 'node:os'
-import {type AddressInfo} from 'node:net'
+import {type AddressInfo, type Server} from 'node:net'
 import {getMeta} from '../cluster/clusterRepo.js'
-import {LeasedMembership} from '../cluster/leasedMembership.js'
+import {LeasedMembership} from '../store/leasedMembership.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {UserError, errorMessage} from '../errors/errors.js'
 import {grantLease} from '../etcd/leaseHandle.js'
@@ -17,7 +17,7 @@ import {Coordinator} from './coordinator.js'
 import {ClientTally} from './clientTally.js'
 import {LatencyWindow} from './latencyWindow.js'
 import {ReadRepairQueue} from './readRepairQueue.js'
-import {createRouterHttp} from './routerHttp.js'
+import {createRouterHttp, type RouterHttp} from './routerHttp.js'
 import {RouterMetrics} from './routerMetrics.js'
 import {RouterRegistration} from './routerRegistration.js'
 import {ShardMapView} from './shardMapView.js'
@@ -91,115 +91,23 @@ export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions)
   const auth = new AuthFollower(ctx, {log})
   await auth.start()
 
-  const metrics = new RouterMetrics()
-  const latency = new LatencyWindow()
-  const tally = new ClientTally()
-  const clients = new NodeClients({token, tls: opts.tls, timeoutMs: opts.nodeTimeoutMs ?? 2000, connections: opts.connections ?? 32, observe: (node, op, seconds, outcome) => metrics.upstream(node, op, seconds, outcome)})
   let serving = (): boolean => false
   let drainEnded = false
   let registration: RouterRegistration | undefined
   let lastP99: number | null = null
+  const parts = await startRouterParts(ctx, id, opts, token, log, () => registration?.update())
+  const {latency, clients, clockMonitor, view} = parts
 
-  const clockMonitor = new ClockMonitor(ctx, {
-    self: `router:${id}`,
-    maxOffsetMs: opts.maxClockOffsetMs ?? DEFAULT_MAX_CLOCK_OFFSET_MS,
-    onChange: (v) => log(v.ok ? `clock back within bounds (offset ${v.offsetMs} ms): taking writes again` : `clock out of bounds, refusing writes: ${v.reason}`),
-  })
-
-  const view = new ShardMapView(ctx, {
-    onChange: () => {
-      metrics.mapRevision.set(Number(view.mapRevision()))
-      const drained = clients.retain(view.table().nodes())
-      if (drained.length > 0) log(`drained connection pools of nodes no longer in the map: ${drained.join(', ')}`)
-      registration?.update()
-    },
-    onInvalid: (key, message) => log(`ignoring invalid value at ${key}: ${message}`),
-  })
-  await view.start()
-
-  const repairs = new ReadRepairQueue({
-    capacity: opts.repairQueueCapacity ?? 1024,
-    concurrency: opts.repairConcurrency ?? 4,
-    apply: async (t) => {
-      const address = view.address(t.node)
-      if (!address) throw new Error(`node ${t.node} has no address`)
-      await clients.client({id: t.node, address}).apply(t.shard, t.epoch, [t.record], 'repair')
-    },
-    onOutcome: (o) => metrics.repair(o),
-  })
-
-  // One ApplyBatcher per pool: concurrent writes to one shard on one node share a request.
-  const batchers = new WeakMap<NodeClient, ApplyBatcher>()
-  const coordinator = new Coordinator({
-    map: view,
-    node: (node) => {
-      const address = view.address(node)
-      if (!address) return undefined
-      const client = clients.client({id: node, address})
-      let batcher = batchers.get(client)
-      if (!batcher) {
-        batcher = new ApplyBatcher(client, {maxRecords: 256, maxBytes: 4 * 1024 * 1024, node})
-        batchers.set(client, batcher)
-      }
-      return batcher
-    },
-    // Capped at twice the clock bound (two in-bounds members can be that far apart, and a re-issue must reach
-    // the other's version): a far-future version seen on a read must not push every later write beyond what nodes accept.
-    clock: new HybridClock(id, Date.now, 2 * (opts.maxClockOffsetMs ?? DEFAULT_MAX_CLOCK_OFFSET_MS)),
-    now: Date.now,
-    repair: (t) => repairs.enqueue(t),
-    writeGate: clockMonitor.writeGate,
-    options: {
-      quorum: {w: opts.w, r: opts.r},
-      nodeTimeoutMs: opts.nodeTimeoutMs ?? 2000,
-      requestTimeoutMs: opts.requestTimeoutMs ?? 5000,
-      staleRetries: opts.staleRetries ?? 3,
-    },
-    hooks: {staleEpochRetry: () => metrics.staleEpochRetry(), quorumFailure: (op) => metrics.quorumFailure(op), writeReissued: () => metrics.writeReissued()},
-  })
-
-  const http = createRouterHttp({
-    kv: coordinator,
-    metrics,
-    latency,
-    tally,
-    serving: () => serving(),
-    health: () => {
-      const c = clockMonitor.verdict()
-      // `clock` lets peers measure their offset from this router (see ClockMonitor).
-      return {router: id, serving: serving(), mapRevision: view.mapRevision().toString(), shards: view.table().size, clock: Date.now(), clockOk: c.ok, clockOffsetMs: c.offsetMs}
-    },
-    log,
-    tls: opts.tls,
-    authorize: (req, op) => (auth.required() ? authorize(auth.directory(), credentialsOf(req), op) : {allowed: true, user: ''}),
-  })
-  await new Promise<void>((resolve, reject) => {
-    http.server.once('error', reject)
-    http.server.listen(port, host, () => {
-      http.server.off('error', reject)
-      resolve()
-    })
-  }).catch((err: NodeJS.ErrnoException) => {
+  const http = routerHttp(id, opts, parts, auth, log, () => serving())
+  const address = await listenOn(http.server, host, port, opts.listen, () => {
     void view.close()
     void auth.stop()
-    throw new UserError('BAD_INPUT', `cannot listen on ${opts.listen}: ${err.code ?? err.message}`, 'pick a free port, or port 0 for any')
   })
-  const bound = http.server.address() as AddressInfo
-  const address = `${host.includes(':') ? `[${host}]` : host}:${bound.port}`
 
   // Registration lives and dies with the lease: when it lapses the router stops serving
   // (503 NOT_SERVING) until it has re-read the map and registered under a new lease.
-  const membership = new LeasedMembership({
-    grant: () => grantLease(ctx.store, opts.leaseTtlSeconds ?? 10),
-    register: async (lease, recovering) => {
-      if (recovering) await view.resync()
-      const reg = new RouterRegistration(ctx, {id, address, view: () => ({mapRevision: view.mapRevision(), epochs: view.table().epochs(), p99Ms: lastP99, clockOffsetMs: clockMonitor.verdict().offsetMs, clockOk: clockMonitor.verdict().ok, clientRequests: tally.totals().requests, clientErrors: tally.totals().errors}), writeQuorum: opts.w ?? null})
-      await reg.register(lease)
-      registration = reg
-    },
-    onLost: (err) => log(`lease lost (${errorMessage(err)}): not serving until the map is re-read and the router re-registered`),
-    onRecovered: () => log('re-registered; serving again'),
-    onRetry: (err) => log(`re-registration failed: ${errorMessage(err)}`),
+  const membership = routerMembership(ctx, opts, log, view, async (lease) => {
+    registration = await registerRouter(ctx, {id, address, w: opts.w, parts, p99: () => lastP99}, lease)
   })
   serving = () => !drainEnded && membership.held()
 
@@ -231,15 +139,169 @@ export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions)
       const drained = await http.drain(drainTimeoutMs)
       drainEnded = true
       const left = drained ? 0 : Math.max(0, http.inflight() || atDeadline)
-      await repairs.close()
-      await registration?.deregister()
-      await membership.stop()
-      await view.close()
-      await auth.stop()
-      await clients.close()
+      await closeRouter(parts, registration, membership, auth)
       return {drained, inflightAtDeadline: left}
     },
   }
+}
+
+/** RouterParts are the pieces of a router that exist before it listens: they serve every request. */
+interface RouterParts {
+  metrics: RouterMetrics
+  latency: LatencyWindow
+  tally: ClientTally
+  clients: NodeClients
+  clockMonitor: ClockMonitor
+  view: ShardMapView
+  repairs: ReadRepairQueue
+  coordinator: Coordinator
+}
+
+/**
+ * startRouterParts builds what answers requests — node pools, the clock monitor, the shard
+ * map followed by watch (started here: it resolves once the map is read), the read-repair
+ * queue and the coordinator. `onMapChange` runs after each map change (the registration
+ * re-publishes the epochs it acknowledges).
+ */
+async function startRouterParts(ctx: ServiceContext, id: string, opts: RouterServeOptions, token: Awaited<ReturnType<typeof loadClusterToken>>, log: (line: string) => void, onMapChange: () => void): Promise<RouterParts> {
+  const metrics = new RouterMetrics()
+  const clients = new NodeClients({token, tls: opts.tls, timeoutMs: opts.nodeTimeoutMs ?? 2000, connections: opts.connections ?? 32, observe: (node, op, seconds, outcome) => metrics.upstream(node, op, seconds, outcome)})
+  const clockMonitor = new ClockMonitor(ctx, {
+    self: `router:${id}`,
+    maxOffsetMs: opts.maxClockOffsetMs ?? DEFAULT_MAX_CLOCK_OFFSET_MS,
+    onChange: (v) => log(v.ok ? `clock back within bounds (offset ${v.offsetMs} ms): taking writes again` : `clock out of bounds, refusing writes: ${v.reason}`),
+  })
+  const view = new ShardMapView(ctx, {
+    onChange: () => {
+      metrics.mapRevision.set(Number(view.mapRevision()))
+      const drained = clients.retain(view.table().nodes())
+      if (drained.length > 0) log(`drained connection pools of nodes no longer in the map: ${drained.join(', ')}`)
+      onMapChange()
+    },
+    onInvalid: (key, message) => log(`ignoring invalid value at ${key}: ${message}`),
+  })
+  await view.start()
+  const repairs = new ReadRepairQueue({
+    capacity: opts.repairQueueCapacity ?? 1024,
+    concurrency: opts.repairConcurrency ?? 4,
+    apply: async (t) => {
+      const address = view.address(t.node)
+      if (!address) throw new Error(`node ${t.node} has no address`)
+      await clients.client({id: t.node, address}).apply(t.shard, t.epoch, [t.record], 'repair')
+    },
+    onOutcome: (o) => metrics.repair(o),
+  })
+  const coordinator = routerCoordinator(id, opts, {view, clients, metrics, repairs, clockMonitor})
+  return {metrics, latency: new LatencyWindow(), tally: new ClientTally(), clients, clockMonitor, view, repairs, coordinator}
+}
+
+/** routerCoordinator wires the quorum coordinator to the map, the node pools (one ApplyBatcher per pool), the clock and read repair. */
+function routerCoordinator(id: string, opts: RouterServeOptions, p: Pick<RouterParts, 'view' | 'clients' | 'metrics' | 'repairs' | 'clockMonitor'>): Coordinator {
+  // One ApplyBatcher per pool: concurrent writes to one shard on one node share a request.
+  const batchers = new WeakMap<NodeClient, ApplyBatcher>()
+  return new Coordinator({
+    map: p.view,
+    node: (node) => {
+      const address = p.view.address(node)
+      if (!address) return undefined
+      const client = p.clients.client({id: node, address})
+      let batcher = batchers.get(client)
+      if (!batcher) {
+        batcher = new ApplyBatcher(client, {maxRecords: 256, maxBytes: 4 * 1024 * 1024, node})
+        batchers.set(client, batcher)
+      }
+      return batcher
+    },
+    // Capped at twice the clock bound (two in-bounds members can be that far apart, and a re-issue must reach
+    // the other's version): a far-future version seen on a read must not push every later write beyond what nodes accept.
+    clock: new HybridClock(id, Date.now, 2 * (opts.maxClockOffsetMs ?? DEFAULT_MAX_CLOCK_OFFSET_MS)),
+    now: Date.now,
+    repair: (t) => p.repairs.enqueue(t),
+    writeGate: p.clockMonitor.writeGate,
+    options: {
+      quorum: {w: opts.w, r: opts.r},
+      nodeTimeoutMs: opts.nodeTimeoutMs ?? 2000,
+      requestTimeoutMs: opts.requestTimeoutMs ?? 5000,
+      staleRetries: opts.staleRetries ?? 3,
+    },
+    hooks: {staleEpochRetry: () => p.metrics.staleEpochRetry(), quorumFailure: (op) => p.metrics.quorumFailure(op), writeReissued: () => p.metrics.writeReissued()},
+  })
+}
+
+/**
+ * routerMembership keeps the router registered under a lease: `register` runs with each new
+ * lease, after the map was re-read when recovering from a lost one. Registration lives and
+ * dies with the lease: when it lapses the router stops serving (503 NOT_SERVING) until it
+ * has re-read the map and registered under a new lease.
+ */
+function routerMembership(ctx: ServiceContext, opts: RouterServeOptions, log: (line: string) => void, view: ShardMapView, register: (lease: Awaited<ReturnType<typeof grantLease>>) => Promise<void>): LeasedMembership {
+  return new LeasedMembership({
+    grant: () => grantLease(ctx.store, opts.leaseTtlSeconds ?? 10),
+    register: async (lease, recovering) => {
+      if (recovering) await view.resync()
+      await register(lease)
+    },
+    onLost: (err) => log(`lease lost (${errorMessage(err)}): not serving until the map is re-read and the router re-registered`),
+    onRecovered: () => log('re-registered; serving again'),
+    onRetry: (err) => log(`re-registration failed: ${errorMessage(err)}`),
+  })
+}
+
+/** routerHttp builds the client API over the coordinator, with the router's health and the auth directory's decisions. */
+function routerHttp(id: string, opts: RouterServeOptions, parts: RouterParts, auth: AuthFollower, log: (line: string) => void, serving: () => boolean): RouterHttp {
+  const {clockMonitor, view} = parts
+  return createRouterHttp({
+    kv: parts.coordinator,
+    metrics: parts.metrics,
+    latency: parts.latency,
+    tally: parts.tally,
+    serving,
+    health: () => {
+      const c = clockMonitor.verdict()
+      // `clock` lets peers measure their offset from this router (see ClockMonitor).
+      return {router: id, serving: serving(), mapRevision: view.mapRevision().toString(), shards: view.table().size, clock: Date.now(), clockOk: c.ok, clockOffsetMs: c.offsetMs}
+    },
+    log,
+    tls: opts.tls,
+    authorize: (req, op) => (auth.required() ? authorize(auth.directory(), credentialsOf(req), op) : {allowed: true, user: ''}),
+  })
+}
+
+/** registerRouter publishes the router's registration under `lease`: its address, the epochs it follows and its client figures. */
+async function registerRouter(ctx: ServiceContext, r: {id: string; address: string; w: number | undefined; parts: RouterParts; p99: () => number | null}, lease: Awaited<ReturnType<typeof grantLease>>): Promise<RouterRegistration> {
+  const {view, clockMonitor, tally} = r.parts
+  const reg = new RouterRegistration(ctx, {id: r.id, address: r.address, view: () => ({mapRevision: view.mapRevision(), epochs: view.table().epochs(), p99Ms: r.p99(), clockOffsetMs: clockMonitor.verdict().offsetMs, clockOk: clockMonitor.verdict().ok, clientRequests: tally.totals().requests, clientErrors: tally.totals().errors}), writeQuorum: r.w ?? null})
+  await reg.register(lease)
+  return reg
+}
+
+/** closeRouter releases what a drained router still holds, in order: repairs, registration, lease, map watch, auth watch, pools. */
+async function closeRouter(parts: RouterParts, registration: RouterRegistration | undefined, membership: LeasedMembership, auth: AuthFollower): Promise<void> {
+  await parts.repairs.close()
+  await registration?.deregister()
+  await membership.stop()
+  await parts.view.close()
+  await auth.stop()
+  await parts.clients.close()
+}
+
+/**
+ * listenOn binds `server` to host:port and returns the bound `host:port`. When it cannot,
+ * it runs `onFail` (to release what was started) and throws BAD_INPUT naming `listen`.
+ */
+async function listenOn(server: Server, host: string, port: number, listen: string, onFail: () => void): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  }).catch((err: NodeJS.ErrnoException) => {
+    onFail()
+    throw new UserError('BAD_INPUT', `cannot listen on ${listen}: ${err.code ?? err.message}`, 'pick a free port, or port 0 for any')
+  })
+  const bound = server.address() as AddressInfo
+  return `${host.includes(':') ? `[${host}]` : host}:${bound.port}`
 }
 
 /** listenOf parses `--listen` (HOST:PORT), as a BAD_INPUT UserError when malformed. */

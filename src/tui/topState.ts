@@ -1,3 +1,4 @@
+import {autopilotKeys, type AutopilotState, AutopilotStateSchema, type DecisionRecord} from '../autopilot/autopilotState.js'
 import {type ClusterKeys} from '../etcd/keys.js'
 import {type LockHolder, LockHolderSchema} from '../etcd/leaseLock.js'
 import {type ExecutorEvent} from '../executor/executorEnv.js'
@@ -54,6 +55,8 @@ export interface TopState {
   control: Control | null
   /** lock is the executor lock's holder; null when no executor runs. */
   lock: LockHolder | null
+  /** autopilot is the last `autopilot/state` the leader wrote (null when no autopilot ever ran). */
+  autopilot: AutopilotState | null
   /** routers are the live routers' client figures (from their leased registrations). */
   routers: ReadonlyMap<string, RouterFigures>
   /** series is the once-a-second history the sparklines draw (copy rate, throttle, clients). */
@@ -100,6 +103,7 @@ export function initialTopState(cluster: string, endpoint: string, at: number): 
     moves: new Map(),
     control: null,
     lock: null,
+    autopilot: null,
     routers: new Map(),
     series: [],
     log: [],
@@ -112,7 +116,8 @@ export function initialTopState(cluster: string, endpoint: string, at: number): 
 /**
  * topReducer is the TUI's pure state transition: no clock, no I/O. etcd key changes are
  * classified by `keys` and validated; an invalid value is logged and ignored. Phase
- * changes, retries, nodes going down and executor changes become event log lines.
+ * changes, retries, nodes going down, executor changes and the autopilot's decisions
+ * become event log lines.
  */
 export function topReducer(keys: ClusterKeys, state: TopState, action: TopAction): TopState {
   switch (action.type) {
@@ -224,6 +229,11 @@ function applyKv(keys: ClusterKeys, state: TopState, {key, value}: KeyValue, at:
     if (!lock && state.lock) lines.push({at, level: 'info', text: `executor stopped: ${state.lock.holder}`})
     return {...state, lock}
   }
+  if (key === autopilotKeys(keys.prefix).state) {
+    const autopilot = value === null ? null : (parse(AutopilotStateSchema, key, value, at, lines) ?? state.autopilot)
+    if (autopilot) autopilotLines(state.autopilot, autopilot, at, lines)
+    return {...state, autopilot}
+  }
   if (key.startsWith(keys.nodesPrefix)) {
     const node = value === null ? undefined : parse(NodeSchema, key, value, at, lines)
     const before = state.nodes.get(id)
@@ -308,6 +318,33 @@ function moveLines(before: Move | undefined, m: Move, at: number, lines: LogLine
   }
   if (m.progress.stalled && !before?.progress.stalled) lines.push({at, level: 'warn', text: `${what}: copy stalled`})
   if (m.cancelRequested && !before?.cancelRequested) lines.push({at, level: 'warn', text: `${what}: cancel requested`})
+}
+
+/**
+ * autopilotLines reports what changed in the autopilot's state: a new leader, each new
+ * decision with its reason (a heal is a warning: a node is gone), and each outcome when it
+ * arrives. A decision repeated check after check is refreshed in place by the autopilot
+ * (same kind, new time); it is logged once, not every interval. When the first state seen
+ * already holds a history, only its latest decision is reported.
+ */
+function autopilotLines(before: AutopilotState | null, after: AutopilotState, at: number, lines: LogLine[]): void {
+  if (before?.leader !== after.leader) lines.push({at, level: 'info', text: `autopilot: ${after.leader} leads${after.dryRun ? ' (dry run)' : ''}`})
+  const identity = (d: DecisionRecord) => `${d.at} ${d.kind}`
+  const known = new Map((before?.decisions ?? []).map((d) => [identity(d), d]))
+  const afterIds = new Set(after.decisions.map(identity))
+  const lastBefore = before?.decisions.at(-1)
+  const refreshed = lastBefore !== undefined && !afterIds.has(identity(lastBefore)) ? lastBefore : undefined
+  const fresh = before === null ? after.decisions.slice(-1) : after.decisions
+  for (const d of fresh) {
+    const prev = known.get(identity(d))
+    if (prev) {
+      if (prev.outcome === null && d.outcome !== null) lines.push({at, level: d.outcome.startsWith('failed') ? 'error' : 'info', text: `autopilot ${d.kind}${d.plan ? ` ${d.plan}` : ''}: ${d.outcome}`})
+      continue
+    }
+    if (refreshed && d === after.decisions.at(-1) && d.kind === refreshed.kind && d.plan === null && refreshed.plan === null) continue
+    lines.push({at, level: d.kind === 'heal' ? 'warn' : 'info', text: `autopilot ${d.kind}: ${d.reason}${d.plan ? ` (plan ${d.plan})` : ''}`})
+    if (d.outcome !== null) lines.push({at, level: d.outcome.startsWith('failed') ? 'error' : 'info', text: `autopilot ${d.kind}${d.plan ? ` ${d.plan}` : ''}: ${d.outcome}`})
+  }
 }
 
 function executorLine(ev: ExecutorEvent): LogLine {

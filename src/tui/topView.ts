@@ -1,4 +1,5 @@
 import {etaSeconds} from '../executor/moveViews.js'
+import {tallyReplicas} from '../cluster/replicaTally.js'
 import {isTerminal, type MovePhase} from '../model/move.js'
 import {type NodeState} from '../model/node.js'
 import {liveFigures} from './liveFigures.js'
@@ -20,6 +21,8 @@ export interface HeaderView {
   nodesDown: number
   shards: number
   movingShards: number
+  /** underReplicatedShards: shards with fewer voters on live nodes than rf (0 before the meta is read). */
+  underReplicatedShards: number
   rf: number | null
   imbalance: number | null
   target: number
@@ -89,12 +92,8 @@ export interface TopView {
  */
 export function deriveTopView(state: TopState, target: number): TopView {
   const figures = liveFigures(state)
-  const replicas = new Map<string, number>()
-  let moving = 0
-  for (const s of state.shards.values()) {
-    if (s.replicas.some((r) => r.role !== 'voter')) moving++
-    for (const r of s.replicas) replicas.set(r.node, (replicas.get(r.node) ?? 0) + 1)
-  }
+  // One call for every shard figure: the same tally `cluster status` and the autopilot use.
+  const {replicasByNode: replicas, moving, underReplicated} = tallyReplicas(state.shards.values(), state.meta?.rf ?? 0, state.alive)
   const nodes: NodeRowView[] = [...state.nodes.values()]
     .sort((a, b) => (a.id < b.id ? -1 : 1))
     .map((n) => {
@@ -129,6 +128,7 @@ export function deriveTopView(state: TopState, target: number): TopView {
     nodesDown: nodes.length - up,
     shards: state.shards.size,
     movingShards: moving,
+    underReplicatedShards: underReplicated,
     rf: state.meta?.rf ?? null,
     imbalance: figures.imbalance,
     target,

@@ -1,8 +1,8 @@
 /**
  * Types for the `consistent-hash` package (CommonJS, ships none). Only what shardctl uses
- * is declared; wrap it in src/placement/ring.ts rather than using it directly (see
- * STACK.md: random control points by default, `add` after `remove` throws, `get(k, n)`
- * may return undefined entries).
+ * is declared; wrap it in src/placement/ring.ts rather than using it directly (because of
+ * the package's quirks: random control points by default, `add` after `remove` throws,
+ * `get(k, n)` may return undefined entries).
  */
 declare module 'consistent-hash' {
   interface ConsistentHashOptions {

@@ -12,7 +12,7 @@ import {renderTable, type ScenarioResult} from './table.js'
  * The chaos suite (`npm run test:chaos`; `CHAOS_SHORT=1` for the short one `.ci/run` runs;
  * `CHAOS_ONLY=<substring>[,<substring>]` picks scenarios). Each scenario gets a fresh world — 3-member
  * etcd, 5 nodes (rf 3, 24 shards; 12 in the short suite), 2 routers — drains n5 (≥ 10 moves) under a recorded
- * client workload, injects its fault, lets the executor finish (resuming it if needed),
+ * client workload (or, for a scenario that owns its moves, lets it make them: the autopilot heals a lost n5), injects its fault, lets the executor finish (resuming it if needed),
  * runs `shardctl repair`, then checks the history (lost writes, stale and phantom reads)
  * and replica convergence. The table goes to stdout and to $CHAOS_REPORT (default
  * chaos-report.md in the OS temp dir).
@@ -39,7 +39,7 @@ async function runScenario(s: Scenario): Promise<{result: ScenarioResult; check:
     const stop = new AbortController()
     const load = runHistoryWorkload({routers: () => env.routerAddresses(), workers: 4, keysPerWorker: 12, maxOps: 40_000, maxMs: 240_000, stop: stop.signal, ...s.workload})
     await sleep(500)
-    env.startExecutor(DRAIN)
+    if (!s.ownsMoves) env.startExecutor(DRAIN)
     const notes = await s.inject(env)
     await env.finishMoves(150_000)
     await sleep(1000) // a little load after the last move

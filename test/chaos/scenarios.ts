@@ -6,6 +6,7 @@ import {kv} from '../integration/router/dataPlane.js'
 import {type ChaosEnv, type ExecutorRun} from './chaosEnv.js'
 import {runCli} from '../support/runCli.js'
 import {type ChaosHistory, type ChaosWorkloadOptions} from './history.js'
+import {autopilotLeaderKill} from './autopilotScenario.js'
 import {PARTITION_SCENARIOS} from './partitionScenarios.js'
 
 /**
@@ -26,6 +27,8 @@ export interface Scenario {
    * inject does the harm and returns notes. It throws (failing the scenario) when its fault
    * did not land: a scenario that tested nothing must not pass.
    */
+  /** ownsMoves: the scenario makes its own moves (the autopilot heals a lost node); the suite starts no drain of n5. */
+  ownsMoves?: boolean
   /** ownAddresses: every process on its own 127.x address, with env.partition to cut traffic (partition scenarios). */
   ownAddresses?: boolean
   inject(env: ChaosEnv): Promise<string[]>
@@ -355,6 +358,7 @@ export const SCENARIOS: Scenario[] = [
 ]
 
 SCENARIOS.push(...PARTITION_SCENARIOS)
+SCENARIOS.push(autopilotLeaderKill())
 /** keysOfShard lists the preloaded `bulk-<i>` keys that hash into `shard`. */
 function keysOfShard(env: ChaosEnv, shard: Shard): string[] {
   const out: string[] = []

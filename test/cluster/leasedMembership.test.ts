@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {LeasedMembership, type LeasedMembershipOptions} from '../../src/cluster/leasedMembership.js'
+import {LeasedMembership, type LeasedMembershipOptions} from '../../src/store/leasedMembership.js'
 import {type LeaseHandle} from '../../src/etcd/leaseHandle.js'
 
 /** FakeLease is a lease the test loses on demand; onLost fires once, for callbacks attached by then (like grantLease). */

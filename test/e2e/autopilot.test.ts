@@ -7,10 +7,10 @@ import {readSnapshot} from '../../src/cluster/snapshotService.js'
 import {parseLockHolder} from '../../src/etcd/leaseLock.js'
 import {type Move, MoveSchema} from '../../src/model/move.js'
 import {NodeSchema} from '../../src/model/node.js'
-import {readReplicas, type Shard} from '../../src/model/shard.js'
 import {planRebalance} from '../../src/planner/planRebalance.js'
 import {assertDistFresh, type CliChild, spawnCli} from '../support/cliChild.js'
 import {runWorkload} from '../support/workload.js'
+import {expectDigestsAgree, expectWorkloadIntact} from '../support/workloadChecks.js'
 import {DataPlane, keyFor, kv, waitFor} from '../integration/router/dataPlane.js'
 
 /**
@@ -109,16 +109,9 @@ describe('autopilot on real processes', () => {
     expect(readdirSync(plansDir).filter((f) => f.includes('autopilot-heal')).length).toBeGreaterThan(0)
 
     // Zero lost, zero stale: every acknowledged write reads back; replicas agree.
-    expect(report.failures, JSON.stringify(report.failures.slice(0, 5))).toEqual([])
-    expect(report.staleReads).toBe(0)
-    expect(report.writesAcked).toBeGreaterThan(50)
-    for (const [key, value] of report.lastAcked) {
-      const r = await kv(router, 'GET', key)
-      expect(r.status, key).toBe(200)
-      expect(r.body.toString(), key).toBe(value)
-    }
+    await expectWorkloadIntact(router, report)
     for (let i = 0; i < 300; i++) expect((await kv(router, 'GET', `bulk-${i}`)).status).toBe(200)
-    await expectConverged(dp, healed)
+    await expectDigestsAgree(dp, healed)
   }, 600_000)
 
   it('rebalances a skewed write load once, then settles: no second plan within the cool-down', async () => {
@@ -179,13 +172,6 @@ describe('autopilot on real processes', () => {
     expect(readdirSync(plansDir).filter((f) => f.includes('autopilot-rebalance'))).toEqual([`${first.plan}.json`])
     expect(failures.slice(0, 5)).toEqual([])
     for (const [key, value] of lastAcked) expect((await kv(router, 'GET', key)).body.toString()).toBe(value)
-    await expectConverged(dp, await dp.shards())
+    await expectDigestsAgree(dp, await dp.shards())
   }, 600_000)
 })
-
-async function expectConverged(dp: DataPlane, shards: readonly Shard[]): Promise<void> {
-  for (const s of shards) {
-    const digests = await Promise.all(readReplicas(s).map((n) => dp.client(n).digest(s.id, s.epoch)))
-    for (const d of digests) expect(d.buckets).toEqual(digests[0]!.buckets)
-  }
-}

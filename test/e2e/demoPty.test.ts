@@ -1,9 +1,10 @@
-import {type ChildProcessWithoutNullStreams, execFileSync, spawn} from 'node:child_process'
+import {type ChildProcessWithoutNullStreams, spawn} from 'node:child_process'
 import {existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
 import {trackPid, untrackPid} from '../support/processReaper.js'
+import {HAS_SCRIPT as hasScript, screenText} from '../support/pty.js'
 import {CLI_BIN} from '../support/runCli.js'
 
 /**
@@ -14,21 +15,6 @@ import {CLI_BIN} from '../support/runCli.js'
  * `p`), and the final summary — with the clients panel showing a non-zero request rate
  * and zero errors while moves run. Nothing may be left running or on disk.
  */
-
-const hasScript = (() => {
-  try {
-    execFileSync('script', ['--version'], {stdio: 'ignore'})
-    return true
-  } catch {
-    return false
-  }
-})()
-
-/** screenText strips terminal escapes (colours, cursor moves, screen switches) from pty output. */
-function screenText(raw: string): string {
-  // eslint-disable-next-line no-control-regex
-  return raw.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\x1b[()][A-Z0-9]/g, '').replace(/\r/g, '')
-}
 
 const dirs: string[] = []
 afterAll(() => {

@@ -1,4 +1,4 @@
-import {type ChildProcessWithoutNullStreams, execFileSync, spawn} from 'node:child_process'
+import {spawn} from 'node:child_process'
 import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -10,6 +10,7 @@ import {makeServiceContext, type ServiceContext} from '../../src/cluster/service
 import {EXIT_CODES} from '../../src/errors/codes.js'
 import {listMoves} from '../../src/executor/moveStore.js'
 import {trackPid, untrackPid} from '../support/processReaper.js'
+import {HAS_SCRIPT as hasScript, spawnPty} from '../support/pty.js'
 import {CLI_BIN, runCli} from '../support/runCli.js'
 import {StoreSet, uniqueCluster} from '../support/testStore.js'
 
@@ -21,15 +22,6 @@ import {StoreSet, uniqueCluster} from '../support/testStore.js'
  * has a feasible plan.
  */
 
-const hasScript = (() => {
-  try {
-    execFileSync('script', ['--version'], {stdio: 'ignore'})
-    return true
-  } catch {
-    return false
-  }
-})()
-
 const stores = new StoreSet()
 const cluster = uniqueCluster('exit')
 let endpoint: string
@@ -37,36 +29,24 @@ let ctx: ServiceContext
 let cwd: string
 const conn = () => ['--endpoints', endpoint, '--cluster', cluster]
 
-/** screenText strips terminal escapes from pty output. */
-function screenText(raw: string): string {
-  // eslint-disable-next-line no-control-regex
-  return raw.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\r/g, '')
-}
-
 /**
  * inPty runs a shell command line in a pseudo-terminal, answers `answer` once `question`
  * is on the screen, and resolves with the exit code and everything the terminal showed.
  */
 async function inPty(cmd: string, question: RegExp, answer: string): Promise<{code: number | null; screen: string}> {
-  const child: ChildProcessWithoutNullStreams = spawn('script', ['-qfec', cmd, '/dev/null'], {cwd, env: {PATH: process.env.PATH, HOME: cwd, TERM: 'xterm-256color'}})
-  trackPid(child.pid)
-  let raw = ''
-  child.stdout.on('data', (d) => (raw += d))
-  child.stderr.on('data', (d) => (raw += d))
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  const pty = spawnPty(cmd, {cwd, home: cwd})
   try {
     const deadline = Date.now() + 60_000
-    while (!question.test(screenText(raw))) {
-      if (Date.now() > deadline) throw new Error(`no question on the screen; it shows:\n${screenText(raw).slice(-2000)}`)
+    while (!question.test(pty.screen())) {
+      if (Date.now() > deadline) throw new Error(`no question on the screen; it shows:\n${pty.screen().slice(-2000)}`)
       await new Promise((r) => setTimeout(r, 100))
     }
-    child.stdin.write(answer)
-    const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 60_000))])
-    if (code === 'timeout') throw new Error(`no exit after the answer; screen:\n${screenText(raw).slice(-2000)}`)
-    return {code, screen: screenText(raw)}
+    pty.child.stdin.write(answer)
+    const code = await Promise.race([pty.exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 60_000))])
+    if (code === 'timeout') throw new Error(`no exit after the answer; screen:\n${pty.screen().slice(-2000)}`)
+    return {code, screen: pty.screen()}
   } finally {
-    child.kill('SIGKILL')
-    untrackPid(child.pid)
+    pty.dispose()
   }
 }
 

@@ -1,10 +1,10 @@
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
 import {listShards} from '../../src/cluster/clusterRepo.js'
 import {type Move, MoveSchema} from '../../src/model/move.js'
-import {readReplicas} from '../../src/model/shard.js'
 import {DataPlane, kv, waitFor} from '../integration/router/dataPlane.js'
 import {runCli} from '../support/runCli.js'
 import {runWorkload, type WorkloadReport} from '../support/workload.js'
+import {expectDigestsAgree, expectWorkloadIntact} from '../support/workloadChecks.js'
 
 /**
  * The executor's end-to-end proof on real processes (etcd, storage nodes, a router, the
@@ -15,21 +15,13 @@ import {runWorkload, type WorkloadReport} from '../support/workload.js'
  */
 
 async function checkConverged(dp: DataPlane, router: string, report: WorkloadReport, drained: string): Promise<void> {
-  expect(report.failures, JSON.stringify(report.failures.slice(0, 5))).toEqual([])
-  expect(report.staleReads).toBe(0)
-  expect(report.writesAcked).toBeGreaterThan(50)
-  for (const [key, value] of report.lastAcked) {
-    const r = await kv(router, 'GET', key)
-    expect(r.status, key).toBe(200)
-    expect(r.body.toString(), key).toBe(value)
-  }
-  const {shards} = await listShards(dp.ctx)
-  for (const {value: s} of shards) {
+  await expectWorkloadIntact(router, report)
+  const shards = (await listShards(dp.ctx)).shards.map((s) => s.value)
+  for (const s of shards) {
     expect(s.replicas.every((r) => r.role === 'voter')).toBe(true)
     expect(s.replicas.map((r) => r.node)).not.toContain(drained)
-    const digests = await Promise.all(readReplicas(s).map((n) => dp.client(n).digest(s.id, s.epoch)))
-    for (const d of digests) expect(d.buckets).toEqual(digests[0]!.buckets)
   }
+  await expectDigestsAgree(dp, shards)
   expect((await dp.client(drained).stats()).storage.keys).toBe(0)
 }
 

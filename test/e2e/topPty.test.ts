@@ -1,11 +1,10 @@
-import {type ChildProcessWithoutNullStreams, execFileSync, spawn} from 'node:child_process'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {initCluster} from '../../src/cluster/initCluster.js'
 import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
 import {makeServiceContext, type ServiceContext} from '../../src/cluster/serviceContext.js'
 import {type Move} from '../../src/model/move.js'
 import {type PrivateEtcd, startPrivateEtcd} from '../support/privateEtcd.js'
-import {trackPid, untrackPid} from '../support/processReaper.js'
+import {HAS_SCRIPT, screenText, spawnPty, untilScreen as until} from '../support/pty.js'
 import {CLI_BIN, runCli} from '../support/runCli.js'
 import {StoreSet, uniqueCluster} from '../support/testStore.js'
 
@@ -16,31 +15,7 @@ import {StoreSet, uniqueCluster} from '../support/testStore.js'
  * is back, and quits on `q`. Without a terminal it refuses with a one-line hint.
  */
 
-const hasScript = (() => {
-  try {
-    execFileSync('script', ['--version'], {stdio: 'ignore'})
-    return true
-  } catch {
-    return false
-  }
-})()
-
-/** screenText strips terminal escapes (colours, cursor moves, screen switches) from pty output. */
-function screenText(raw: string): string {
-  // eslint-disable-next-line no-control-regex
-  return raw.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\x1b[()][A-Z0-9]/g, '').replace(/\r/g, '')
-}
-
-async function until(what: string, read: () => string, test: (s: string) => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (test(read())) return
-    await new Promise((r) => setTimeout(r, 200))
-  }
-  throw new Error(`timed out waiting for ${what}; screen so far:\n${read().slice(-3000)}`)
-}
-
-describe.skipIf(!hasScript)('shardctl top in a pseudo-terminal', () => {
+describe.skipIf(!HAS_SCRIPT)('shardctl top in a pseudo-terminal', () => {
   let priv: PrivateEtcd
   const stores = new StoreSet()
   let ctx: ServiceContext
@@ -73,17 +48,13 @@ describe.skipIf(!hasScript)('shardctl top in a pseudo-terminal', () => {
 
   it('Given a pty of 100×30, When top runs, Then it draws the dashboard, survives an etcd restart and quits on q', async () => {
     const cmd = `stty cols 100 rows 30 && exec ${process.execPath} ${CLI_BIN} top --endpoints ${priv.endpoint} --cluster ${cluster}`
-    const child: ChildProcessWithoutNullStreams = spawn('script', ['-qfec', cmd, '/dev/null'], {env: {PATH: process.env.PATH, HOME: process.env.HOME, TERM: 'xterm-256color'}})
-    trackPid(child.pid)
-    let raw = ''
-    child.stdout.on('data', (d) => (raw += d))
-    child.stderr.on('data', (d) => (raw += d))
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
-    const screen = () => screenText(raw)
+    const pty = spawnPty(cmd)
+    const {child, exited, screen} = pty
     try {
       await until('the dashboard', screen, (s) => s.includes(`cluster ${cluster} · connected`) && /n4 +DOWN/.test(s) && /n1 → n4 +copying .*75%/.test(s), 60_000)
       const frame = screen()
-      expect(frame).toMatch(/nodes 0 up 4 down · shards 4 · rf 3/)
+      // No node process runs: every shard is short of live voters, and the header says so.
+      expect(frame).toMatch(/nodes 0 up 4 down · shards 4 · 4 under-replicated · rf 3/)
       expect(frame).toMatch(/MOVES 1 running, 0 finished/)
       expect(frame).toMatch(/ETA 2s/)
       expect(frame).toContain('q quit')
@@ -91,15 +62,14 @@ describe.skipIf(!hasScript)('shardctl top in a pseudo-terminal', () => {
       // etcd goes away: the header says so; it comes back: the dashboard recovers.
       await priv.etcd.stop()
       await until('reconnecting', screen, (s) => s.includes('etcd DOWN — reconnecting'), 45_000)
-      const mark = raw.length
+      const mark = pty.raw().length
       await priv.restart()
-      await until('recovery', () => screenText(raw.slice(mark)), (s) => s.includes('etcd reachable again') || s.includes(`cluster ${cluster} · connected`), 60_000)
+      await until('recovery', () => screenText(pty.raw().slice(mark)), (s) => s.includes('etcd reachable again') || s.includes(`cluster ${cluster} · connected`), 60_000)
 
       child.stdin.write('q')
       expect(await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), 20_000))])).toBe(0)
     } finally {
-      child.kill('SIGKILL')
-      untrackPid(child.pid)
+      pty.dispose()
     }
   }, 240_000)
 })

@@ -1,4 +1,5 @@
 import {describe, expect, it} from 'vitest'
+import {autopilotKeys, type AutopilotState, type DecisionRecord} from '../../src/autopilot/autopilotState.js'
 import {LOG_LIMIT, orderedMoves} from '../../src/tui/topState.js'
 import {alive, busyCluster, control, KEYS, lock, meta, move, node, reduce, router, seeded, shard, T0} from './fixtures.js'
 
@@ -158,5 +159,63 @@ describe('topReducer: clients and copy series', () => {
     expect(s.routers.size).toBe(0)
     const unseeded = reduce([{type: 'sample', at: T0}])
     expect(unseeded.series).toEqual([])
+  })
+
+  describe('autopilot decisions', () => {
+    const key = autopilotKeys(KEYS.prefix).state
+    const at = (s: number) => new Date(T0 + s * 1000).toISOString()
+    const decision = (s: number, kind: DecisionRecord['kind'], reason: string, plan: string | null = null, outcome: string | null = null): DecisionRecord => ({at: at(s), kind, reason, plan, outcome})
+    const state = (leader: string, decisions: DecisionRecord[]): {key: string; value: string} => {
+      const value: AutopilotState = {leader, leaderSince: at(0), updatedAt: at(0), nextCheckAt: null, dryRun: false, underReplicated: 0, history: {downSince: {}, aboveSince: null, movedAt: {}, spent: []}, decisions}
+      return {key, value: JSON.stringify(value)}
+    }
+    const logAfter = (items: {key: string; value: string}[]) => {
+      const start = seeded(busyCluster())
+      const s = reduce(items.map((item, i) => ({type: 'kv', at: T0 + 1000 + i, item})), start)
+      return s.log.slice(start.log.length).map((l) => `${l.level} ${l.text}`)
+    }
+
+    it('Given an autopilot that heals and then finishes, When its state changes, Then the log has its leadership, the decision with its reason and the outcome, once each', () => {
+      const wait = decision(1, 'idle', 'balanced')
+      const heal = decision(2, 'heal', 'node n5 down for 6s (dead after 5s)', 'auto-heal-1')
+      expect(
+        logAfter([
+          state('autopilot a1', [wait]),
+          state('autopilot a1', [wait, heal]),
+          state('autopilot a1', [wait, {...heal, outcome: '3 done, 300 bytes copied in 2.0s'}]),
+        ]),
+      ).toEqual([
+        'info autopilot: autopilot a1 leads',
+        'info autopilot idle: balanced',
+        'warn autopilot heal: node n5 down for 6s (dead after 5s) (plan auto-heal-1)',
+        'info autopilot heal auto-heal-1: 3 done, 300 bytes copied in 2.0s',
+      ])
+    })
+
+    it('Given a decision the autopilot repeats every check (refreshed in place), When each check is written, Then it is logged once', () => {
+      const first = decision(1, 'wait', 'executor lock is held by alice')
+      const lines = logAfter([state('autopilot a1', [first]), state('autopilot a1', [decision(2, 'wait', 'executor lock is held by alice')]), state('autopilot a1', [decision(3, 'wait', 'executor lock is held by alice')])])
+      expect(lines).toEqual(['info autopilot: autopilot a1 leads', 'info autopilot wait: executor lock is held by alice'])
+    })
+
+    it('Given the leader dies and the standby takes over with its history, When the new state arrives, Then the new leader and its new decision are logged, not the old history again', () => {
+      const heal = decision(2, 'heal', 'node n5 down', 'auto-heal-1')
+      const resume = decision(9, 'resume', '3 recorded move(s) unfinished')
+      const lines = logAfter([state('autopilot a1', [heal]), state('autopilot a2', [heal, resume]), state('autopilot a2', [heal, {...resume, outcome: 'failed: etcd unreachable'}])])
+      expect(lines).toEqual([
+        'info autopilot: autopilot a1 leads',
+        'warn autopilot heal: node n5 down (plan auto-heal-1)',
+        'info autopilot: autopilot a2 leads',
+        'info autopilot resume: 3 recorded move(s) unfinished',
+        'error autopilot resume: failed: etcd unreachable',
+      ])
+    })
+
+    it('Given an invalid autopilot state, When it arrives, Then it is logged as ignored and the last good one is kept', () => {
+      const start = reduce([{type: 'kv', at: T0 + 1, item: state('autopilot a1', [decision(1, 'idle', 'balanced')])}], seeded(busyCluster()))
+      const s = reduce([{type: 'kv', at: T0 + 2, item: {key, value: '{"leader": 3}'}}], start)
+      expect(s.autopilot?.leader).toBe('autopilot a1')
+      expect(s.log.at(-1)).toMatchObject({level: 'warn', text: `ignored an invalid value at ${key}`})
+    })
   })
 })

@@ -1,9 +1,22 @@
 import {describe, expect, it} from 'vitest'
 import {deriveTopView} from '../../src/tui/topView.js'
 import {nextThrottle, THROTTLE_STEPS} from '../../src/tui/throttleSteps.js'
-import {busyCluster, KEYS, meta, node, reduce, seeded, T0} from './fixtures.js'
+import {alive, busyCluster, KEYS, meta, node, reduce, seeded, shard, T0} from './fixtures.js'
 
 describe('deriveTopView', () => {
+  it('Given a node that goes down, When derived, Then every shard it held counts as under-replicated until it is back', () => {
+    const healthy = [meta(), ...['n1', 'n2', 'n3', 'n4'].flatMap((n) => [node(n), alive(n)]), shard(0, ['n1', 'n2', 'n3']), shard(1, ['n1', 'n2', 'n4']), shard(2, ['n2', 'n3', 'n4'])]
+    const before = seeded(healthy)
+    expect(deriveTopView(before, 1.1).header.underReplicatedShards).toBe(0)
+    const down = reduce([{type: 'kv', at: T0 + 1, item: {key: KEYS.alive('n1'), value: null}}], before)
+    expect(deriveTopView(down, 1.1).header).toMatchObject({nodesDown: 1, underReplicatedShards: 2})
+    const back = reduce([{type: 'kv', at: T0 + 2, item: alive('n1')}], down)
+    expect(deriveTopView(back, 1.1).header.underReplicatedShards).toBe(0)
+    // Healed: shard 0 re-created on n4 without n1 is whole again while n1 stays down.
+    const healed = reduce([{type: 'kv', at: T0 + 3, item: shard(0, ['n2', 'n3', 'n4'])}], down)
+    expect(deriveTopView(healed, 1.1).header.underReplicatedShards).toBe(1)
+  })
+
   it('Given a busy cluster, When derived, Then the header has the figures and n1 is the hottest node', () => {
     const v = deriveTopView(seeded(busyCluster()), 1.1)
     expect(v.header).toMatchObject({cluster: 'demo', nodesUp: 4, nodesDown: 0, shards: 4, movingShards: 1, rf: 3, target: 1.1, throttle: '256 KiB/s'})

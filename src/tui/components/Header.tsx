@@ -15,9 +15,10 @@ const CONNECTION_TEXT: Record<HeaderView['connection'], {text: string; color: st
 }
 
 /**
- * Header is three lines: cluster, etcd endpoint and connection; nodes up/down, shards,
- * rf and imbalance now against the target; executor state, holder and throttle (plus the
- * caller's stage, e.g. the demo's step).
+ * Header is three lines: cluster, etcd endpoint and connection; nodes up/down, shards
+ * (moving, and in red those under-replicated: fewer voters on live nodes than rf), rf and
+ * imbalance now against the target; executor state, holder and throttle (plus the caller's
+ * stage, e.g. the demo's step).
  */
 export function Header({header: h, width}: HeaderProps) {
   const conn = CONNECTION_TEXT[h.connection]
@@ -32,7 +33,8 @@ export function Header({header: h, width}: HeaderProps) {
       <Text wrap="truncate-end">
         nodes <Text color="green">{h.nodesUp} up</Text>
         {h.nodesDown > 0 ? <Text color="red"> {h.nodesDown} down</Text> : <Text> 0 down</Text>} · shards {h.shards}
-        {h.movingShards > 0 ? ` (${h.movingShards} moving)` : ''} · rf {h.rf ?? '?'} · imbalance <Text color={imbalanceColor}>{h.imbalance === null ? 'n/a' : `${h.imbalance.toFixed(2)}x`}</Text> (target {h.target.toFixed(2)}x)
+        {h.movingShards > 0 ? ` (${h.movingShards} moving)` : ''}
+        {h.underReplicatedShards > 0 ? <Text color="red"> · {h.underReplicatedShards} under-replicated</Text> : ''} · rf {h.rf ?? '?'} · imbalance <Text color={imbalanceColor}>{h.imbalance === null ? 'n/a' : `${h.imbalance.toFixed(2)}x`}</Text> (target {h.target.toFixed(2)}x)
       </Text>
       <Text wrap="truncate-end">
         executor <Text color={execColor}>{h.executor.state}</Text>
