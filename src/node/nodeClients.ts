@@ -15,7 +15,19 @@ export class NodeClients {
   private readonly clients = new Map<string, NodeClient>()
   private readonly draining = new Set<Promise<void>>()
 
-  constructor(private readonly defaults: Omit<NodeClientOptions, 'node' | 'address'>) {}
+  constructor(private defaults: Omit<NodeClientOptions, 'node' | 'address'>) {}
+
+  /**
+   * renew drains every pool (in-flight requests finish on their connections) so the next
+   * request to each node dials afresh: with `tls` when given, else with the process default
+   * TLS as it is now. This is how rotated certificates and CA bundles reach client
+   * connections without a restart.
+   */
+  renew(tls?: NodeClientOptions['tls']): void {
+    if (tls !== undefined) this.defaults = {...this.defaults, tls}
+    for (const c of this.clients.values()) this.drain(c)
+    this.clients.clear()
+  }
 
   /** client returns the pool for `target`, creating it (or replacing one with a stale address). */
   client(target: NodeTarget): NodeClient {
