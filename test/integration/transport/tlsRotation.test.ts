@@ -272,6 +272,8 @@ describe('certificate, CA and token rotation under a live workload', () => {
       await load.holdUntil(20)
 
       const second = await addToken(ctx, 'app')
+      // Routers learn users within about a second: switch clients only once the new token is accepted.
+      await expect.poll(() => routerStatus(exec2, second.token), {timeout: 15_000, interval: 200}).toBe(404)
       load.token = second.token
       userTokens.push(second.token)
       load.step = 'token rotated'
