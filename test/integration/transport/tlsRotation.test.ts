@@ -139,7 +139,8 @@ function probe(address: string, tls: TlsMaterial): Promise<Probe> {
       resolve({issuer, accepted})
     }
     const socket = connect({host, port: Number(port), ...tlsConnectOptions(tls)}, () => {
-      issuer = socket.getPeerCertificate().issuer?.CN
+      const cn = socket.getPeerCertificate().issuer?.CN
+      issuer = Array.isArray(cn) ? cn[0] : cn
       socket.write(`GET /healthz HTTP/1.1\r\nhost: ${address}\r\nconnection: close\r\n\r\n`)
     })
     const timer = setTimeout(() => done(false), 5000)
