@@ -22,6 +22,7 @@ import {addToken, addUser, listUsers, putRole, revokeToken} from '../../../src/s
 import {setDefaultClientTls, tlsConnectOptions} from '../../../src/transport/clientTls.js'
 import {loadTlsMaterial, type TlsMaterial} from '../../../src/transport/tlsMaterial.js'
 import {DataPlanePki, type PkiFiles} from '../../support/dataPlanePki.js'
+import {runCli} from '../../support/runCli.js'
 import {StoreSet, uniqueCluster} from '../../support/testStore.js'
 import {type NodeProcess, startNodeProcess} from '../node/nodeProcess.js'
 import {type RouterProcess, startRouterProcess} from '../router/routerProcess.js'
@@ -66,6 +67,7 @@ const userTokens: string[] = []
 /** Client-side material the test holds: certificates of each CA, trusting both (a client updated first). */
 let exec1: TlsMaterial
 let exec2: TlsMaterial
+let exec2Files: PkiFiles
 let carol1: TlsMaterial
 let carol2: TlsMaterial
 let bothCas: Buffer
@@ -91,6 +93,7 @@ beforeAll(async () => {
   bothCas = Buffer.from(`${ca1.ca.certPem}${ca2.ca.certPem}`)
   exec1 = await clientOf(ca1, 'executor')
   exec2 = await clientOf(ca2, 'executor')
+  exec2Files = {cert: keyFiles.at(-1)!.replace(/\.key$/, '.crt'), key: keyFiles.at(-1)!, ca: ca2.caFile}
   carol1 = await clientOf(ca1, 'carol')
   carol2 = await clientOf(ca2, 'carol')
   trustFile = join(certDir, 'trust.crt')
@@ -313,7 +316,7 @@ describe('certificate, CA and token rotation under a live workload', () => {
     }
   }, 420_000)
 
-  it('afterwards refuses a CA1-signed client certificate and the revoked token, and no key or token is in any log', async () => {
+  it('afterwards refuses a CA1-signed client certificate and the revoked token, and no key or token is in any log, CLI output or plan file', async () => {
     const token = await loadClusterToken(ctx, {create: false})
     const old = new NodeClient({node: 'n1', address: `127.0.0.1:${ports.n1}`, token, timeoutMs: 5000, tls: exec1})
     await expect(old.health()).rejects.toMatchObject({code: 'NODE_UNREACHABLE'})
@@ -323,6 +326,26 @@ describe('certificate, CA and token rotation under a live workload', () => {
     await current.destroy()
     expect(await routerStatus(carol1)).toBe(401)
     expect(await routerStatus(carol2)).not.toBe(401)
+
+    // The CLI in the same TLS+auth world: a read with the current token, one with the revoked
+    // token (401), repair over mutual TLS and a plan file; their outputs join the audit below.
+    writeFileSync(join(dir, 'current.token'), userTokens[1]!, {mode: 0o600})
+    writeFileSync(join(dir, 'revoked.token'), userTokens[0]!, {mode: 0o600})
+    const etcdArgs = ['--endpoints', inject('etcdEndpoint'), '--cluster', cluster]
+    const execEnv = {SHARDCTL_TLS_CERT: exec2Files.cert, SHARDCTL_TLS_KEY: exec2Files.key, SHARDCTL_TLS_CA: ca2.caFile}
+    const [read, refused, repaired, planned] = await Promise.all([
+      runCli(['kv', 'get', 'app/load-1', '--router', router.address, '--tls-ca', ca2.caFile, '--auth-token-file', 'current.token', '--json'], {cwd: dir, timeoutMs: 120_000}),
+      runCli(['kv', 'get', 'app/load-1', '--router', router.address, '--tls-ca', ca2.caFile, '--auth-token-file', 'revoked.token'], {cwd: dir, timeoutMs: 120_000}),
+      runCli(['repair', '--json', ...etcdArgs], {cwd: dir, env: execEnv, timeoutMs: 120_000}),
+      runCli(['plan', '--out', 'p.json', '--json', ...etcdArgs], {cwd: dir, timeoutMs: 120_000}),
+    ])
+    expect(read.code, read.stderr).toBe(0)
+    expect(refused.code, refused.stderr).not.toBe(0)
+    expect(refused.stderr).toMatch(/UNAUTHORIZED|authentication required/)
+    expect(repaired.code, repaired.stderr).toBe(0)
+    expect(planned.code, planned.stderr).toBe(0)
+    const cliOutputs = [read, refused, repaired, planned].flatMap((r) => [r.stdout, r.stderr])
+    cliOutputs.push(readFileSync(join(dir, 'p.json'), 'utf8'))
 
     // The processes said what they loaded, and that the half-written pair was skipped.
     for (const p of procs) expect(p.logs() + p.stdout()).toMatch(/reloaded TLS files/)
@@ -339,5 +362,6 @@ describe('certificate, CA and token rotation under a live workload', () => {
       const text = p.logs() + p.stdout()
       for (const s of secrets) expect(text.includes(s), `process ${p.pid} output holds a secret`).toBe(false)
     }
-  })
+    for (const [i, text] of cliOutputs.entries()) for (const s of secrets) expect(text.includes(s), `CLI output ${i} holds a secret`).toBe(false)
+  }, 300_000)
 })
