@@ -10,7 +10,7 @@ import {renderTable, type ScenarioResult} from './table.js'
 
 /**
  * The chaos suite (`npm run test:chaos`; `CHAOS_SHORT=1` for the short one `.ci/run` runs;
- * `CHAOS_ONLY=<substring>[,<substring>]` picks scenarios). Each scenario gets a fresh world — 3-member
+ * `CHAOS_ONLY=<substring>[,<substring>]` picks scenarios; `CHAOS_TLS=1` runs them on a TLS-only cluster). Each scenario gets a fresh world — 3-member
  * etcd, 5 nodes (rf 3, 24 shards; 12 in the short suite), 2 routers — drains n5 (≥ 10 moves) under a recorded
  * client workload, injects its fault, lets the executor finish (resuming it if needed),
  * runs `shardctl repair`, then checks the history (lost writes, stale and phantom reads)
