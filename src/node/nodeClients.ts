@@ -14,8 +14,29 @@ export interface NodeTarget {
 export class NodeClients {
   private readonly clients = new Map<string, NodeClient>()
   private readonly draining = new Set<Promise<void>>()
+  private readonly retiring = new Map<NodeJS.Timeout, NodeClient[]>()
 
-  constructor(private readonly defaults: Omit<NodeClientOptions, 'node' | 'address'>) {}
+  constructor(private defaults: Omit<NodeClientOptions, 'node' | 'address'>) {}
+
+  /**
+   * renew retires every pool (closed after one request timeout; in-flight requests finish
+   * on their connections) so the next request to each node dials afresh: with `tls` when given, else with the process default
+   * TLS as it is now. This is how rotated certificates and CA bundles reach client
+   * connections without a restart.
+   */
+  renew(tls?: NodeClientOptions['tls']): void {
+    if (tls !== undefined) this.defaults = {...this.defaults, tls}
+    const retired = [...this.clients.values()]
+    this.clients.clear()
+    // Callers may hold a pool for a moment (a batch being gathered): close the old pools
+    // only after one request timeout has passed, so nothing is sent to a closed pool.
+    const timer = setTimeout(() => {
+      this.retiring.delete(timer)
+      for (const c of retired) this.drain(c)
+    }, this.defaults.timeoutMs ?? 5000)
+    timer.unref()
+    this.retiring.set(timer, retired)
+  }
 
   /** client returns the pool for `target`, creating it (or replacing one with a stale address). */
   client(target: NodeTarget): NodeClient {
@@ -41,6 +62,11 @@ export class NodeClients {
 
   /** close drains every pool and waits for all of them (bounded by each request's timeout). */
   async close(): Promise<void> {
+    for (const [timer, retired] of this.retiring) {
+      clearTimeout(timer)
+      for (const c of retired) this.drain(c)
+    }
+    this.retiring.clear()
     for (const c of this.clients.values()) this.drain(c)
     this.clients.clear()
     await Promise.all([...this.draining])

@@ -24,7 +24,8 @@ import {ForeignClusterError, StorageEngine} from './storageEngine.js'
 import {repairShards} from '../repair/repairService.js'
 import {requireTransportAllowed} from '../security/clusterSecurity.js'
 import {setDefaultClientTls} from '../transport/clientTls.js'
-import {createDataPlaneServer} from '../transport/dataPlaneServer.js'
+import {createDataPlaneServer, reloadServerTls} from '../transport/dataPlaneServer.js'
+import {TlsReloader} from '../transport/tlsReloader.js'
 import {type TlsMaterial} from '../transport/tlsMaterial.js'
 
 /** antiEntropyIntervalMs: a quarter of the grace, between 1 s and 5 min, so a tombstone is collected within about 1.25 graces of its delete. */
@@ -58,6 +59,8 @@ export interface StorageNodeOptions {
   log: NodeLog
   /** tls: serve mutual TLS only (peers need a certificate of the CA) and dial peers with it; absent: plaintext, refused by a TLS-only cluster. */
   tls?: TlsMaterial
+  /** tlsPollMs: how often the TLS files are polled for rotation, beside file events and SIGHUP (default 2000). */
+  tlsPollMs?: number
 }
 
 /** StopSummary says how a node's shutdown went. */
@@ -86,6 +89,7 @@ export class StorageNode {
   /** copyPeers are the pools this node pulls copies over (closed at shutdown). */
   private copyPeers?: NodeClients
   private antiEntropyRunning = false
+  private tlsReloader?: TlsReloader
 
   private constructor(
     private readonly ctx: ServiceContext,
@@ -157,6 +161,7 @@ export class StorageNode {
       node.sweeper = sweeper
       node.copyPeers = copyPeers
       await node.boot()
+      if (opts.tls) node.followTlsFiles(opts.tls)
       return node
     } catch (err) {
       engine.close()
@@ -191,6 +196,25 @@ export class StorageNode {
       await this.membership?.stop()
       throw err
     }
+  }
+
+  /**
+   * followTlsFiles keeps the node on the TLS files it was started with as they rotate
+   * (see TlsReloader): new connections to the node get the new certificate and CA bundle,
+   * and peer dials (copies, anti-entropy, clock probes) use fresh pools with them.
+   */
+  private followTlsFiles(tls: TlsMaterial): void {
+    this.tlsReloader = new TlsReloader({
+      initial: tls,
+      pollMs: this.opts.tlsPollMs,
+      apply: (next) => {
+        reloadServerTls(this.server, next)
+        setDefaultClientTls(next)
+        this.copyPeers?.renew(next)
+      },
+      report: (e) => (e.kind === 'reloaded' ? this.opts.log.info('reloaded TLS files', {...e.summary}) : this.opts.log.warn(e.message)),
+    })
+    this.tlsReloader.start()
   }
 
   /** address is the advertised `host:port`. */
@@ -331,6 +355,7 @@ export class StorageNode {
       this.stopping = true
       this.opts.log.info('shutting down', {reason, inflight: this.api.activeRequests()})
       for (const t of this.timers) clearInterval(t)
+      this.tlsReloader?.stop()
       // Copies stop first: each stops between frames, its cursor durable; the executor re-issues them.
       await this.api.copies?.close()
       await this.copyPeers?.close()

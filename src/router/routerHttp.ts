@@ -59,6 +59,29 @@ export interface RouterErrorBody {
   failed?: {node: string; code: ErrorCode; message: string}[]
 }
 
+/** RouterRoute is one route of the client API and the access it takes (`open`: none). */
+export interface RouterRoute {
+  route: Exclude<RouteLabel, 'unknown'>
+  method: 'GET' | 'PUT' | 'DELETE'
+  access: 'read' | 'write' | 'metrics' | 'open'
+  /** path is an example path of the route (tests dial every route with it). */
+  path: string
+}
+
+/**
+ * ROUTER_ROUTES is the router's whole client API: the HTTP handler serves only these
+ * (anything else is 404), and each non-open route passes `authorize` before anything is
+ * read or written. `GET /healthz` is the one open route: load balancers and the members'
+ * clock probes read it, and it carries no keys or values (docs/security.md).
+ */
+export const ROUTER_ROUTES: readonly RouterRoute[] = [
+  {route: 'kv', method: 'GET', access: 'read', path: '/kv/app/route-check'},
+  {route: 'kv', method: 'PUT', access: 'write', path: '/kv/app/route-check'},
+  {route: 'kv', method: 'DELETE', access: 'write', path: '/kv/app/route-check'},
+  {route: 'metrics', method: 'GET', access: 'metrics', path: '/metrics'},
+  {route: 'healthz', method: 'GET', access: 'open', path: '/healthz'},
+]
+
 class HttpRefusal extends Error {
   constructor(
     readonly code: ErrorCode,
@@ -123,20 +146,22 @@ export function createRouterHttp(opts: RouterHttpOptions): RouterHttp {
   async function handle(req: IncomingMessage, res: ServerResponse, route: RouteLabel): Promise<void> {
     const method = req.method ?? 'GET'
     const path = pathOf(req)
-    if (route === 'healthz' && method === 'GET') {
+    // Only what ROUTER_ROUTES lists is served: a route cannot skip its access check by being added elsewhere.
+    const entry = ROUTER_ROUTES.find((r) => r.route === route && r.method === method)
+    if (!entry) {
+      req.resume()
+      throw new HttpRefusal('NOT_FOUND', `no route ${method} ${path.length > 64 ? `${path.slice(0, 64)}…` : path}`)
+    }
+    if (entry.access === 'open') {
       sendJson(res, opts.serving() && !draining ? 200 : 503, opts.health())
       return
     }
-    if (route === 'metrics' && method === 'GET') {
+    if (entry.access === 'metrics') {
       check(req, res, {kind: 'metrics'})
       const {body, contentType} = await opts.metrics.render()
       res.writeHead(200, {'content-type': contentType, 'content-length': Buffer.byteLength(body)})
       res.end(body)
       return
-    }
-    if (route !== 'kv' || !(method === 'GET' || method === 'PUT' || method === 'DELETE')) {
-      req.resume()
-      throw new HttpRefusal('NOT_FOUND', `no route ${method} ${path.length > 64 ? `${path.slice(0, 64)}…` : path}`)
     }
     const decoded = decodeKeyPath(path.slice(4))
     if (!decoded.ok) {
@@ -148,7 +173,7 @@ export function createRouterHttp(opts: RouterHttpOptions): RouterHttp {
       throw new HttpRefusal('NOT_SERVING', 'the router is not serving (starting, re-reading the shard map, or shutting down)')
     }
     const key = decoded.key
-    check(req, res, {kind: method === 'GET' ? 'read' : 'write', key})
+    check(req, res, {kind: entry.access === 'read' ? 'read' : 'write', key})
     if (method === 'GET') {
       req.resume()
       const r = await opts.kv.read(key)

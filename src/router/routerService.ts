@@ -26,6 +26,9 @@ import {AuthFollower} from '../security/authFollower.js'
 import {requireTransportAllowed} from '../security/clusterSecurity.js'
 import {credentialsOf} from '../security/requestCredentials.js'
 import {type TlsMaterial} from '../transport/tlsMaterial.js'
+import {setDefaultClientTls} from '../transport/clientTls.js'
+import {reloadServerTls} from '../transport/dataPlaneServer.js'
+import {TlsReloader} from '../transport/tlsReloader.js'
 
 /** RouterServeOptions configure one router process. Durations are milliseconds. */
 export interface RouterServeOptions {
@@ -50,6 +53,8 @@ export interface RouterServeOptions {
   log?: (line: string) => void
   /** tls: serve HTTPS and dial nodes over mutual TLS with this certificate (it must allow serverAuth and clientAuth: `cert create-node`). */
   tls?: TlsMaterial
+  /** tlsPollMs: how often the TLS files are polled for rotation, beside file events and SIGHUP (default 2000). */
+  tlsPollMs?: number
 }
 
 /** RunningRouter is a serving router. */
@@ -122,6 +127,20 @@ export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions)
   }
 
   clockMonitor.start()
+  // Rotation: new client connections get the new certificate and CA bundle, and node pools are re-dialled with them.
+  const tlsReloader = opts.tls
+    ? new TlsReloader({
+        initial: opts.tls,
+        pollMs: opts.tlsPollMs,
+        apply: (next) => {
+          reloadServerTls(http.server, next)
+          setDefaultClientTls(next)
+          clients.renew(next)
+        },
+        report: (e) => log(e.kind === 'reloaded' ? `reloaded TLS files: serving ${e.summary.subject} issued by ${e.summary.issuer} (until ${e.summary.notAfter}, sha256 ${e.summary.fingerprint}), trusting ${e.summary.trustedCas} CA(s)` : e.message),
+      })
+    : undefined
+  tlsReloader?.start()
   const heartbeat = setInterval(() => {
     lastP99 = latency.takeP99()
     registration?.update()
@@ -134,6 +153,7 @@ export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions)
     cluster: ctx.cluster,
     async stop(drainTimeoutMs: number) {
       clearInterval(heartbeat)
+      tlsReloader?.stop()
       await clockMonitor.stop()
       const atDeadline = http.inflight()
       const drained = await http.drain(drainTimeoutMs)

@@ -10,7 +10,7 @@ import {renderTable, type ScenarioResult} from './table.js'
 
 /**
  * The chaos suite (`npm run test:chaos`; `CHAOS_SHORT=1` for the short one `.ci/run` runs;
- * `CHAOS_ONLY=<substring>[,<substring>]` picks scenarios). Each scenario gets a fresh world — 3-member
+ * `CHAOS_ONLY=<substring>[,<substring>]` picks scenarios; `CHAOS_TLS=1` runs them on a TLS-only cluster). Each scenario gets a fresh world — 3-member
  * etcd, 5 nodes (rf 3, 24 shards; 12 in the short suite), 2 routers — drains n5 (≥ 10 moves) under a recorded
  * client workload (or, for a scenario that owns its moves, lets it make them: the autopilot heals a lost n5), injects its fault, lets the executor finish (resuming it if needed),
  * runs `shardctl repair`, then checks the history (lost writes, stale and phantom reads)
@@ -19,6 +19,8 @@ import {renderTable, type ScenarioResult} from './table.js'
  */
 const short = process.env.CHAOS_SHORT === '1'
 const only = process.env.CHAOS_ONLY
+/** CHAOS_TLS=1 runs every scenario on a TLS-only cluster: mutual TLS on every node, HTTPS routers, TLS executor and repair. */
+const tls = process.env.CHAOS_TLS === '1'
 const picked = SCENARIOS.filter((s) => (only ? only.split(',').some((o) => s.name.includes(o)) : !short || s.short))
 const results: ScenarioResult[] = []
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -34,7 +36,7 @@ const DRAIN = ['node', 'drain', 'n5', '--yes', '--max-concurrent', '3', '--per-n
 
 async function runScenario(s: Scenario): Promise<{result: ScenarioResult; check: CheckReport; landed: string[]}> {
   const started = Date.now()
-  const env: ChaosEnv = await Env.start(s.name.split(' ')[0]!.toLowerCase().replace(/[^a-z]/g, ''), {nodes: 5, rf: 3, ...WORLD, nodeArgs: [...(s.nodeArgs ?? []), ...(s.world?.nodeExtra ?? [])], routerExtra: s.world?.routerExtra, ownAddresses: s.ownAddresses})
+  const env: ChaosEnv = await Env.start(s.name.split(' ')[0]!.toLowerCase().replace(/[^a-z]/g, ''), {nodes: 5, rf: 3, ...WORLD, nodeArgs: [...(s.nodeArgs ?? []), ...(s.world?.nodeExtra ?? [])], routerExtra: s.world?.routerExtra, ownAddresses: s.ownAddresses, tls})
   try {
     const stop = new AbortController()
     const load = runHistoryWorkload({routers: () => env.routerAddresses(), workers: 4, keysPerWorker: 12, maxOps: 40_000, maxMs: 240_000, stop: stop.signal, ...s.workload})
@@ -85,7 +87,7 @@ async function runScenario(s: Scenario): Promise<{result: ScenarioResult; check:
   }
 }
 
-describe.sequential(`chaos${short ? ' (short)' : ''}`, () => {
+describe.sequential(`chaos${short ? ' (short)' : ''}${tls ? ' with TLS' : ''}`, () => {
   afterAll(() => {
     if (results.length === 0) return
     const table = renderTable(results)

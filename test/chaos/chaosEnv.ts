@@ -7,6 +7,11 @@ import {skewedClock} from '../support/faketime.js'
 import {type RouterProcess} from '../integration/router/routerProcess.js'
 import {trackPid, untrackPid} from '../support/processReaper.js'
 import {CLI_BIN, runCli} from '../support/runCli.js'
+import {setClusterSecurity} from '../../src/security/clusterSecurity.js'
+import {setDefaultClientTls} from '../../src/transport/clientTls.js'
+import {loadTlsMaterial} from '../../src/transport/tlsMaterial.js'
+import {dataPlaneFetch} from '../support/dataPlaneFetch.js'
+import {DataPlanePki} from '../support/dataPlanePki.js'
 import {EtcdCluster} from './etcdCluster.js'
 import {Partition} from './partition.js'
 
@@ -80,6 +85,10 @@ export class ChaosEnv {
   /** addresses and partition exist when the scenario asked for its own addresses (partition scenarios). */
   addresses?: AddressPlan
   partition?: Partition
+  /** pki exists in TLS mode (CHAOS_TLS=1): every hop is TLS, the cluster TLS-only. */
+  pki?: DataPlanePki
+  /** executorEnv is the TLS environment of CLI children that dial nodes (executors, repair); empty in plaintext. */
+  executorEnv: Record<string, string> = {}
   private constructor(
     readonly etcd: EtcdCluster,
     readonly dp: DataPlane,
@@ -94,26 +103,44 @@ export class ChaosEnv {
    * flags for every node (re)start and both routers; `ownAddresses` puts every process on
    * its own 127.x address (partition scenarios).
    */
-  static async start(label: string, opts: {nodes: number; shards: number; rf: number; preloadKeys: number; preloadValueBytes?: number; nodeArgs?: string[]; routerExtra?: string[]; ownAddresses?: boolean}): Promise<ChaosEnv> {
+  static async start(label: string, opts: {nodes: number; shards: number; rf: number; preloadKeys: number; preloadValueBytes?: number; nodeArgs?: string[]; routerExtra?: string[]; ownAddresses?: boolean; tls?: boolean}): Promise<ChaosEnv> {
     const addresses = opts.ownAddresses ? AddressPlan.forRun() : undefined
     const etcd = await EtcdCluster.start(3, addresses?.etcd(3))
     let dp: DataPlane | undefined
     let partition: Partition | undefined
+    let pki: DataPlanePki | undefined
+    const tlsEnv: Record<string, Record<string, string>> = {}
+    let executorEnv: Record<string, string> = {}
     try {
       dp = new DataPlane(etcd.endpoints, `chaos-${label}`)
       dp.nodeArgs = opts.nodeArgs ?? []
       if (addresses) {
         for (let i = 1; i <= opts.nodes; i++) dp.hosts[`n${i}`] = addresses.of(`n${i}`)
         for (const r of ['r1', 'r2']) dp.hosts[r] = addresses.of(r)
-        dp.childEnv = (id) => addresses.env(id)
         partition = Partition.create()
       }
+      if (opts.tls) {
+        // One CA; a node certificate per node and router naming the address it listens on;
+        // a client certificate for the executor, repair and this runner (every data-plane hop is mutual TLS).
+        pki = await DataPlanePki.create('chaos-ca')
+        for (const id of [...Array.from({length: opts.nodes}, (_, i) => `n${i + 1}`), 'r1', 'r2']) {
+          const f = await pki.issue(id, 'node', [dp.host(id), 'localhost'])
+          tlsEnv[id] = {SHARDCTL_TLS_CERT: f.cert, SHARDCTL_TLS_KEY: f.key, SHARDCTL_TLS_CA: f.ca}
+        }
+        const client = await pki.issue('executor', 'client')
+        executorEnv = {SHARDCTL_TLS_CERT: client.cert, SHARDCTL_TLS_KEY: client.key, SHARDCTL_TLS_CA: client.ca}
+        setDefaultClientTls(loadTlsMaterial(client, 'certificate'))
+      }
+      dp.childEnv = (id) => ({...addresses?.env(id), ...tlsEnv[id]})
       await dp.init(opts.nodes, opts.shards, opts.rf)
+      if (opts.tls) await setClusterSecurity(dp.ctx, {tlsOnly: true})
       await dp.startRouter('r1', opts.routerExtra)
       await dp.startRouter('r2', opts.routerExtra)
       const env = new ChaosEnv(etcd, dp)
       env.addresses = addresses
       env.partition = partition
+      env.pki = pki
+      env.executorEnv = executorEnv
       env.preloaded = opts.preloadKeys
       const bulk = 'b'.repeat(opts.preloadValueBytes ?? 1024)
       for (let i = 0; i < opts.preloadKeys; i += 10) {
@@ -124,6 +151,8 @@ export class ChaosEnv {
       partition?.dispose()
       await dp?.teardown().catch(() => {})
       await etcd.dispose()
+      setDefaultClientTls(undefined)
+      pki?.remove()
       throw err
     }
   }
@@ -131,7 +160,7 @@ export class ChaosEnv {
   /** nodeServing asks node `id`'s /healthz whether it serves (false when it cannot be asked). */
   async nodeServing(id: string): Promise<boolean> {
     try {
-      const res = await fetch(`http://${this.dp.host(id)}:${this.dp.ports[id]}/healthz`, {signal: AbortSignal.timeout(2000)})
+      const res = await dataPlaneFetch(`${this.dp.host(id)}:${this.dp.ports[id]}`, '/healthz', {signal: AbortSignal.timeout(2000)})
       return ((await res.json()) as {serving?: boolean}).serving === true
     } catch {
       return false
@@ -173,7 +202,7 @@ export class ChaosEnv {
 
   /** health reads a member's /healthz JSON (clock verdict included). */
   async health(address: string): Promise<{serving?: boolean; clockOk?: boolean; clockOffsetMs?: number | null}> {
-    const res = await fetch(`http://${address}/healthz`, {signal: AbortSignal.timeout(5000)})
+    const res = await dataPlaneFetch(address, '/healthz', {signal: AbortSignal.timeout(5000)})
     return (await res.json()) as {serving?: boolean; clockOk?: boolean; clockOffsetMs?: number | null}
   }
 
@@ -181,7 +210,7 @@ export class ChaosEnv {
   async routerMetric(name: string): Promise<number> {
     let sum = 0
     for (const address of this.routerAddresses()) {
-      const text = await fetch(`http://${address}/metrics`, {signal: AbortSignal.timeout(5000)}).then((r) => r.text()).catch(() => '')
+      const text = await dataPlaneFetch(address, '/metrics', {signal: AbortSignal.timeout(5000)}).then((r) => r.text()).catch(() => '')
       for (const line of text.split('\n')) if (line.startsWith(name)) sum += Number(line.slice(line.lastIndexOf(' ') + 1))
     }
     return sum
@@ -199,7 +228,7 @@ export class ChaosEnv {
 
   /** startExecutor spawns `shardctl <args> --json` (drain or apply) as a child the scenario may kill. */
   startExecutor(args: string[]): ExecutorRun {
-    const child: ChildProcess = spawn(process.execPath, [CLI_BIN, ...args, ...this.cliArgs(), '--json'], {cwd: process.cwd(), env: {PATH: process.env.PATH, HOME: process.env.HOME, ...this.addresses?.env('executor')}, stdio: ['ignore', 'pipe', 'pipe']})
+    const child: ChildProcess = spawn(process.execPath, [CLI_BIN, ...args, ...this.cliArgs(), '--json'], {cwd: process.cwd(), env: {PATH: process.env.PATH, HOME: process.env.HOME, ...this.addresses?.env('executor'), ...this.executorEnv}, stdio: ['ignore', 'pipe', 'pipe']})
     trackPid(child.pid)
     let out = ''
     let err = ''
@@ -288,7 +317,7 @@ export class ChaosEnv {
 
   /** repair runs `shardctl repair` (bounded) and returns its exit code. */
   async repair(): Promise<number> {
-    const r = await runCli(['repair', '--rounds', '5', ...this.cliArgs()], {cwd: process.cwd(), timeoutMs: 90_000})
+    const r = await runCli(['repair', '--rounds', '5', ...this.cliArgs()], {cwd: process.cwd(), env: this.executorEnv, timeoutMs: 90_000})
     return r.code
   }
 
@@ -329,5 +358,7 @@ export class ChaosEnv {
     await Promise.all(this.executors.map((e) => e.exited))
     await this.dp.teardown()
     await this.etcd.dispose()
+    if (this.pki) setDefaultClientTls(undefined)
+    this.pki?.remove()
   }
 }

@@ -1,3 +1,5 @@
+import {dataPlaneFetch} from '../support/dataPlaneFetch.js'
+
 /**
  * HistoryOp is one client operation as a Jepsen-style history entry: when it was invoked
  * and completed (ms on one monotonic clock), what it asked, and how it ended.
@@ -84,7 +86,7 @@ export async function runHistoryWorkload(opts: ChaosWorkloadOptions): Promise<Ch
       const op: HistoryOp = {id: nextId++, worker: w, key, kind, value, invoke: now(), complete: 0, outcome: 'unknown', status: 0, version: null, router}
       try {
         const method = kind === 'read' ? 'GET' : step.del ? 'DELETE' : 'PUT'
-        const res = await fetch(`http://${router}/kv/${encodeURIComponent(key)}`, {method, body: value ?? undefined, signal: AbortSignal.timeout(opts.requestTimeoutMs ?? 8000)})
+        const res = await dataPlaneFetch(router, `/kv/${encodeURIComponent(key)}`, {method, body: value ?? undefined, signal: AbortSignal.timeout(opts.requestTimeoutMs ?? 8000)})
         const body = Buffer.from(await res.arrayBuffer())
         op.status = res.status
         op.version = res.headers.get('x-shardctl-version')
@@ -137,7 +139,7 @@ export async function readFinal(router: string, keys: Iterable<string>): Promise
     let last: FinalRead = {status: 0, value: null, version: null}
     for (let attempt = 0; attempt < 5; attempt++) {
       try {
-        const res = await fetch(`http://${router}/kv/${encodeURIComponent(key)}`, {signal: AbortSignal.timeout(8000)})
+        const res = await dataPlaneFetch(router, `/kv/${encodeURIComponent(key)}`, {signal: AbortSignal.timeout(8000)})
         const body = Buffer.from(await res.arrayBuffer())
         last = {status: res.status, value: res.status === 200 ? body.toString() : null, version: res.headers.get('x-shardctl-version')}
         if (res.status === 200 || res.status === 404) break

@@ -48,7 +48,8 @@ export async function startNodeProcess(opts: NodeProcessOptions, readyTimeoutMs 
   while (Date.now() < deadline) {
     if (proc.gone()) throw new Error(`node ${opts.id} exited before serving (${await proc.exited}): ${proc.logs().slice(-2000)}`)
     try {
-      const res = await request(dataPlaneUrl(proc.address!, opts.tls, '/healthz'), {dispatcher: sharedDispatcher(opts.tls), signal: AbortSignal.timeout(1000)})
+      // A TLS handshake on a loaded machine can take more than a second.
+      const res = await request(dataPlaneUrl(proc.address!, opts.tls, '/healthz'), {dispatcher: sharedDispatcher(opts.tls), signal: AbortSignal.timeout(opts.tls ? 5000 : 1000)})
       if (res.statusCode === 200 && ((await res.body.json()) as {serving: boolean}).serving) return proc
       await res.body.dump()
     } catch {

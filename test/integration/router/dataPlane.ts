@@ -9,6 +9,8 @@ import {keyHash} from '../../../src/model/hash.js'
 import {type Shard, ShardSchema} from '../../../src/model/shard.js'
 import {loadClusterToken} from '../../../src/node/clusterToken.js'
 import {NodeClient} from '../../../src/node/nodeClient.js'
+import {defaultClientTls} from '../../../src/transport/clientTls.js'
+import {dataPlaneFetch} from '../../support/dataPlaneFetch.js'
 import {StoreSet, uniqueCluster} from '../../support/testStore.js'
 import {type NodeProcess, startNodeProcess} from '../node/nodeProcess.js'
 import {type RouterProcess, startRouterProcess} from './routerProcess.js'
@@ -60,7 +62,7 @@ export class DataPlane {
 
   /** startNode (re)starts node `id` on its port and data dir. */
   async startNode(id: string, env?: Record<string, string>, extra: string[] = []): Promise<NodeProcess> {
-    const p = await startNodeProcess({endpoint: this.endpoint, cluster: this.cluster, id, port: this.ports[id]!, dataDir: this.dataDirs[id]!, host: this.host(id), env: {...this.childEnv(id), ...env}, extra: [...this.nodeArgs, ...extra]}, this.readyTimeoutMs)
+    const p = await startNodeProcess({endpoint: this.endpoint, cluster: this.cluster, id, port: this.ports[id]!, dataDir: this.dataDirs[id]!, host: this.host(id), env: {...this.childEnv(id), ...env}, extra: [...this.nodeArgs, ...extra], tls: defaultClientTls()}, this.readyTimeoutMs)
     this.procs.push(p)
     this.nodes[id] = p
     return p
@@ -68,7 +70,7 @@ export class DataPlane {
 
   /** startRouter starts a router process (talking to etcd at `endpoint`, default the shared one). */
   async startRouter(id: string, extra: string[] = [], endpoint = this.endpoint, env?: Record<string, string>): Promise<RouterProcess> {
-    const r = await startRouterProcess({endpoint, cluster: this.cluster, id, extra, host: this.host(id), env: {...this.childEnv(id), ...env}}, this.readyTimeoutMs)
+    const r = await startRouterProcess({endpoint, cluster: this.cluster, id, extra, host: this.host(id), env: {...this.childEnv(id), ...env}, tls: defaultClientTls()}, this.readyTimeoutMs)
     this.procs.push(r)
     this.routers.push(r)
     return r
@@ -131,7 +133,7 @@ export async function waitFor<T>(fn: () => Promise<T | undefined>, what: string,
 
 /** kv is a tiny client of the router's API for tests. */
 export async function kv(address: string, method: 'GET' | 'PUT' | 'DELETE', key: string, body?: Buffer | string): Promise<{status: number; version: string | null; body: Buffer; json?: Record<string, unknown>}> {
-  const res = await fetch(`http://${address}/kv/${encodeURIComponent(key)}`, {method, body, signal: AbortSignal.timeout(15_000)})
+  const res = await dataPlaneFetch(address, `/kv/${encodeURIComponent(key)}`, {method, body, signal: AbortSignal.timeout(15_000)})
   const buf = Buffer.from(await res.arrayBuffer())
   const json = res.headers.get('content-type')?.includes('json') ? (JSON.parse(buf.toString()) as Record<string, unknown>) : undefined
   return {status: res.status, version: res.headers.get('x-shardctl-version'), body: buf, json}

@@ -28,7 +28,8 @@ export async function startRouterProcess(opts: {endpoint: string; cluster: strin
     if (m) {
       proc.address = m[1]!
       try {
-        const res = await request(dataPlaneUrl(proc.address, opts.tls, '/healthz'), {dispatcher: sharedDispatcher(opts.tls), signal: AbortSignal.timeout(1000)})
+        // A TLS handshake on a loaded machine can take more than a second.
+        const res = await request(dataPlaneUrl(proc.address, opts.tls, '/healthz'), {dispatcher: sharedDispatcher(opts.tls), signal: AbortSignal.timeout(opts.tls ? 5000 : 1000)})
         await res.body.dump()
         if (res.statusCode === 200) return proc
       } catch {

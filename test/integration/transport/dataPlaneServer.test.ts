@@ -84,6 +84,16 @@ describe('createDataPlaneServer with mutual TLS', () => {
     await expect.poll(() => refused.slice(before).some((x) => x.startsWith('TLS handshake failed'))).toBe(true)
   })
 
+  it('refuses an expired client certificate of the cluster CA, and logs why', async () => {
+    const addr = await serve(mat(node))
+    const expired = await pki.issue('stale', 'client', [], {expired: true})
+    const before = refused.length
+    expect(await call(`https://${addr}/`, mat(expired))).toHaveProperty('failed')
+    await expect.poll(() => refused.slice(before).some((x) => x.startsWith('TLS handshake failed'))).toBe(true)
+    // The same CA's current certificate is still served: the refusal is about the expiry.
+    expect(await call(`https://${addr}/`, mat(client))).toMatchObject({status: 200})
+  })
+
   it('a client refuses a server of another CA, an expired server certificate and a wrong hostname, naming why', async () => {
     const foreign = await serve(mat(await other.issue('n9', 'node')))
     expect(await call(`https://${foreign}/`, mat(client))).toEqual({failed: 'its certificate is not signed by the cluster CA (--tls-ca)'})

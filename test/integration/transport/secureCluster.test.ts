@@ -17,6 +17,7 @@ import {loadClusterToken} from '../../../src/node/clusterToken.js'
 import {NodeClient} from '../../../src/node/nodeClient.js'
 import {planRebalance} from '../../../src/planner/planRebalance.js'
 import {RouterClient} from '../../../src/router/routerClient.js'
+import {ROUTER_ROUTES} from '../../../src/router/routerHttp.js'
 import {setClusterSecurity} from '../../../src/security/clusterSecurity.js'
 import {addUser, putRole} from '../../../src/security/userService.js'
 import {dataPlaneUrl, setDefaultClientTls, sharedDispatcher} from '../../../src/transport/clientTls.js'
@@ -136,8 +137,16 @@ describe('a TLS-only cluster', () => {
     // Routers re-read the settings about every second: wait (bounded) until this one enforces them.
     await expect.poll(async () => (await raw('GET', '/kv/app/greeting')).status, {timeout: 15_000, interval: 200}).toBe(401)
 
-    for (const [method, path] of [['GET', '/kv/app/greeting'], ['PUT', '/kv/app/greeting'], ['DELETE', '/kv/app/greeting'], ['GET', '/metrics']] as const) {
-      const r = await raw(method, path, {body: method === 'PUT' ? 'changed' : undefined})
+    // Every route the router serves comes from its route table: a new one is covered here by construction.
+    expect(ROUTER_ROUTES.filter((r) => r.access === 'open').map((r) => `${r.method} ${r.path}`)).toEqual(['GET /healthz'])
+    for (const {method, path, access} of ROUTER_ROUTES) {
+      const target = path.startsWith('/kv/') ? '/kv/app/greeting' : path
+      const r = await raw(method, target, {body: method === 'PUT' ? 'changed' : undefined})
+      if (access === 'open') {
+        expect(r.status, `${method} ${path}`).toBe(200)
+        expect(r.body).not.toContain('hello')
+        continue
+      }
       expect(r.status, `${method} ${path}`).toBe(401)
       expect(JSON.parse(r.body).code).toBe('UNAUTHORIZED')
     }
@@ -146,10 +155,14 @@ describe('a TLS-only cluster', () => {
 
     // alice reads app/, but may not write it nor read elsewhere.
     expect(await raw('GET', '/kv/app/greeting', {token: tokens.alice})).toEqual({status: 200, body: 'hello'})
-    const denied = await raw('PUT', '/kv/app/greeting', {token: tokens.alice, body: 'changed'})
-    expect(denied.status).toBe(403)
-    expect(JSON.parse(denied.body)).toMatchObject({code: 'FORBIDDEN', message: expect.stringContaining('user "alice" may not write')})
-    expect((await raw('DELETE', '/kv/app/greeting', {token: tokens.alice})).status).toBe(403)
+    // A read-only role gets 403 on every route that writes (again from the table).
+    const writeRoutes = ROUTER_ROUTES.filter((r) => r.access === 'write')
+    expect(writeRoutes.length).toBeGreaterThanOrEqual(2)
+    for (const {method} of writeRoutes) {
+      const denied = await raw(method, '/kv/app/greeting', {token: tokens.alice, body: method === 'PUT' ? 'changed' : undefined})
+      expect(denied.status, method).toBe(403)
+      expect(JSON.parse(denied.body)).toMatchObject({code: 'FORBIDDEN', message: expect.stringContaining('user "alice" may not write')})
+    }
     expect((await raw('GET', '/kv/other/key', {token: tokens.alice})).status).toBe(403)
     expect((await raw('GET', '/metrics', {token: tokens.bob})).status).toBe(403)
     // Nothing the refused requests tried landed.
