@@ -68,7 +68,7 @@ function worker(strategy: Strategy, nodes: number, shards: number): Row {
   let status: string
   let planOnly: {wallMs: number; cpuMs: number} | undefined
   if (strategy === 'naive') {
-    const initial = new ClusterState(snapshot, resolvePlanOptions({maxImbalance: TARGET}))
+    const initial = ClusterState.fromSnapshot(snapshot, resolvePlanOptions({maxImbalance: TARGET}))
     lowerBound = loadOutsideTarget(initial)
     const timed = measure(() => naivePlan(snapshot, TARGET))
     const {state, log} = timed.value
@@ -109,7 +109,7 @@ function worker(strategy: Strategy, nodes: number, shards: number): Row {
       loadMoved,
       lowerBound,
       bytesMoved,
-      bytesFloor: bytesLowerBound(new ClusterState(snapshot, resolvePlanOptions({maxImbalance: TARGET}))),
+      bytesFloor: bytesLowerBound(ClusterState.fromSnapshot(snapshot, resolvePlanOptions({maxImbalance: TARGET}))),
       actions,
       status,
     }
