@@ -70,8 +70,12 @@ function ringPosition(shardId: number): number {
 }
 
 /**
- * PlacementRing maps a shard id to `rf` distinct nodes with the `consistent-hash` package
- * (the load-oblivious placement used by `cluster init` and the planner's `ring` strategy).
+ * PlacementRing maps a shard id to `rf` distinct nodes on the `consistent-hash` package's
+ * ring (the load-oblivious placement used by `cluster init` and the planner's `ring`
+ * strategy). It walks the package's control points in its own typed arrays: the package's
+ * lookup (an object keyed by position, and building it on 160,000 points) cost more than
+ * the rest of a 1,000-node, 100k-shard ring plan. The package stays the reference: tests
+ * compare every walk with its `get` ({@link packageWalk}).
  *
  * Guarantees: the result depends only on the set of nodes (not their order), the shard id
  * and rf, so two processes agree; control points come from murmur3 of `<node id>#<i>`
@@ -80,7 +84,9 @@ function ringPosition(shardId: number): number {
  * removing one node moves only the shards whose ring walk crosses that node's points.
  */
 export class PlacementRing {
-  private readonly ring: ConsistentHash<string>
+  /** ring is the package's ring over the same points, built on first use: the reference {@link packageWalk} answers from. */
+  private ring: ConsistentHash<string> | undefined
+  private readonly nodePoints = new Map<string, number[]>()
   private readonly zoneOf = new Map<string, string>()
   private readonly zoneCount: number
   /** ids[k] is node ordinal k's id (ids sorted); zoneOrdinal[k] its zone's ordinal. */
@@ -88,10 +94,9 @@ export class PlacementRing {
   private readonly zoneOrdinal: Int32Array
   /**
    * points and owner are the package's control points, sorted, with the ordinal of the node
-   * owning each. The package's own walk looks every point up in an object keyed by position
-   * (a dictionary of 160 points per node), which made a 1,000-node ring cost about 7 µs per
-   * shard; walking these typed arrays gives the same nodes in the same order (the
-   * equivalence is tested against the package's `get`) several times faster.
+   * owning each. The package's own walk looks every point up in an object keyed by position,
+   * about 7 µs per shard on a 1,000-node ring; walking these typed arrays gives the same
+   * nodes in the same order several times faster.
    */
   private readonly points: Uint32Array
   private readonly owner: Int32Array
@@ -116,7 +121,6 @@ export class PlacementRing {
     this.ids = [...this.zoneOf.keys()].sort()
     this.zoneOrdinal = Int32Array.from(this.ids, (id) => zoneNames.indexOf(this.zoneOf.get(id) ?? ''))
     this.seen = new Uint32Array(this.ids.length)
-    this.ring = new ConsistentHash<string>({range: RING_RANGE})
     // Sorted insertion plus linear probing on collisions makes every point unique and the
     // layout independent of the caller's node order (the package lets a later node shadow
     // an earlier one's point silently).
@@ -132,7 +136,7 @@ export class PlacementRing {
         // Position and owner in one sortable number: positions are below 2^29, ordinals below 2^20.
         all[k * points + i] = p * 2 ** 20 + k
       }
-      this.ring.add(id, 0, nodePoints)
+      this.nodePoints.set(id, nodePoints)
     })
     all.sort()
     this.points = Uint32Array.from(all, (x) => Math.floor(x / 2 ** 20))
@@ -175,6 +179,11 @@ export class PlacementRing {
    * that the fast walk agrees with the package.
    */
   packageWalk(shardId: number, count: number): string[] {
+    if (!this.ring) {
+      const ring = new ConsistentHash<string>({range: RING_RANGE})
+      for (const [id, points] of this.nodePoints) ring.add(id, 0, points)
+      this.ring = ring
+    }
     return (this.ring.get(ringName(shardId), count) ?? []).filter((n): n is string => n !== undefined)
   }
 
