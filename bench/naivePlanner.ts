@@ -14,7 +14,7 @@ import {type ClusterSnapshot} from '../src/model/snapshot.js'
  */
 export function naivePlan(snapshot: ClusterSnapshot, maxImbalance: number): {state: ClusterState; log: ActionLog} {
   const options = resolvePlanOptions({maxImbalance})
-  const state = new ClusterState(snapshot, options)
+  const state = ClusterState.fromSnapshot(snapshot, options)
   const log = new ActionLog(state, options)
   const index = new ReceiverIndex(state.util, state.receiver, state.nodeZone, state.zoneNames.length)
   const byLoad = (a: number, b: number) => state.slotUnits(b) - state.slotUnits(a) || a - b
@@ -28,7 +28,7 @@ export function naivePlan(snapshot: ClusterSnapshot, maxImbalance: number): {sta
       index.update(to)
     }
   }
-  const limit = state.slotShard.length * 4
+  const limit = state.slotCount * 4
   for (let i = 0; i < limit; i++) {
     let src = -1
     for (let n = 0; n < state.nodeCount; n++) if (state.inPool[n] && (src < 0 || state.util[n]! > state.util[src]!)) src = n

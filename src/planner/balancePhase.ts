@@ -43,7 +43,7 @@ interface Candidate {
  * total load (one unit per pool node) over the replicas. The scale of `minImprovement`.
  */
 export function averageReplicaUnits(state: ClusterState): number {
-  const slots = state.slotShard.length
+  const slots = state.slotCount
   return slots > 0 ? state.poolSize / slots : 0
 }
 
@@ -450,6 +450,6 @@ function isBetter(c: Candidate, best: Candidate | undefined): boolean {
 
 /** byteFloor keeps gain-per-byte finite for empty replicas: 1% of the mean replica size, at least 1 byte. */
 function byteFloor(state: ClusterState): number {
-  const slots = state.slotShard.length
+  const slots = state.slotCount
   return slots > 0 ? Math.max(1, (state.totals[2]! / slots) * 0.01) : 1
 }

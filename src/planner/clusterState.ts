@@ -1,16 +1,11 @@
 import {UserError} from '../errors/errors.js'
-import {EPOCH_STEPS, type PlanOptions} from '../model/plan.js'
+import {type PlanOptions} from '../model/plan.js'
 import {RESOURCES} from '../model/resources.js'
 import {type ClusterSnapshot} from '../model/snapshot.js'
+import {NodeModel, RES} from './nodeModel.js'
+import {BYTES_AT, KEYS_AT, LOAD_WIDTH, Placement} from './placement.js'
 
-/** RES is the number of balanced resources (reads, writes, bytes), in {@link RESOURCES} order. */
-export const RES = RESOURCES.length
-/** LOAD_WIDTH: per-slot and per-node load vectors are reads, writes, bytes, keys. */
-export const LOAD_WIDTH = 4
-/** KEYS_AT is the index of `keys` in a load vector. */
-export const KEYS_AT = 3
-/** BYTES_AT is the index of `bytes` in a load vector. */
-export const BYTES_AT = 2
+export {BYTES_AT, KEYS_AT, LOAD_WIDTH, RES}
 
 /** UTIL_EPSILON absorbs float drift of incrementally updated utilisation: closer than this to the band counts as inside. */
 export const UTIL_EPSILON = 1e-9
@@ -25,279 +20,204 @@ export const UTIL_EPSILON = 1e-9
 export type BlockReason = 'self' | 'cannot-receive' | 'holds-replica' | 'forbidden' | 'zone' | 'capacity'
 
 /**
- * ClusterState is the planner's mutable, array-based model of a snapshot: nodes sorted by
- * id and numbered 0..N-1, shards numbered in id order, and one "slot" per replica. Loads
- * and utilisation are kept per node and updated incrementally by {@link moveSlot} and
- * {@link splitShard}, so evaluating a move costs O(rf + resources), not O(cluster).
- *
- * Utilisation of node n: U(n) = sum over resources r of ŵ_r * load_r(n) / fairShare_r(n),
- * where fairShare_r(n) = L_r * cap_r(n) / C_r (L_r the cluster's total load, C_r the total
- * capacity of the nodes that keep data) and ŵ the user's weights normalised over resources
- * that carry load. U = 1 is the node's fair share: the cluster mean. A node's absent
- * capacity for a resource is the mean of the stated ones (1 when none is stated): uniform.
+ * ClusterState is what the planner's phases work on: an immutable {@link NodeModel} (nodes,
+ * zones, capacities, normalisation) and a mutable {@link Placement} (where each replica, or
+ * "slot", sits and what it carries), plus the placement rules and measures that need both
+ * (block reasons, utilisation deltas, distance from the band). Nodes are numbered 0..N-1 in
+ * id order, shards in id order, slots shard by shard. A clone copies the placement and
+ * shares the model.
  */
 export class ClusterState {
-  readonly nodeIds: string[]
-  readonly nodeIndex = new Map<string, number>()
-  readonly nodeZone: Int32Array
-  readonly zoneNames: string[] = []
-  readonly nodeState: ClusterSnapshot['nodes'][number]['state'][]
-  readonly alive: Uint8Array
-  /** receiver: active and alive, so it may receive replicas. */
-  readonly receiver: Uint8Array
-  /**
-   * inPool: not draining: the nodes that keep data and define the mean. A node that is down
-   * stays in the pool (it still holds its replicas; a move off it copies from the others) but
-   * receives nothing.
-   */
-  readonly inPool: Uint8Array
-  readonly poolSize: number
-  /** capLimit: stated capacity per node and resource (Infinity when not stated): a hard limit. */
-  readonly capLimit: Float64Array
-  /** factor[n*RES+r]: how much one unit of resource r raises U(n). */
-  readonly factor: Float64Array
-  /** kappa[n]: node n's size in average-node units (its fair share of the cluster's load). */
-  readonly kappa: Float64Array
-  /** unitLoad[r]: average-node units per unit of resource r. */
-  readonly unitLoad: Float64Array
-  /** shareScale[n*RES+r]: load_r(n) times this is node n's utilisation of r alone. */
-  readonly shareScale: Float64Array
-  readonly totals: Float64Array
-  readonly weights: Float64Array
-  readonly rf: number
-  readonly requiredZones: number
-  readonly target: number
-  readonly floor: number
-
-  readonly nodeLoad: Float64Array
-  readonly util: Float64Array
-  readonly nodeSlots: number[][]
-  readonly slotPos: number[] = []
-
-  readonly shardId: number[] = []
-  readonly shardEpoch: number[] = []
-  readonly shardLo: number[] = []
-  readonly shardHi: number[] = []
-  readonly shardFrozen: boolean[] = []
-  readonly shardSlots: number[][] = []
-  /** shardSample[s]: the key-hash samples of shard s's replicas merged and sorted (see ReplicaLoad.keySample); split pieces share their parent's. */
-  readonly shardSample: (readonly number[] | undefined)[] = []
-  readonly shardIndex = new Map<number, number>()
-  nextShardId: number
-
-  readonly slotShard: number[] = []
-  readonly slotNode: number[] = []
-  /** slotLoad[slot*LOAD_WIDTH+k]: the replica's reads, writes, bytes, keys; grown by {@link splitShard}. */
-  slotLoad: Float64Array = new Float64Array(0)
-
-  private readonly pinned = new Set<number>()
-  private readonly forbidden = new Set<number>()
-  /** pins lists the (shard index, node) pins, for the constraint phase. */
-  readonly pins: {shard: number; node: number}[] = []
-
   /**
    * ClusterState builds the model. Throws UserError UNREACHABLE_TARGET when every node is
-   * draining.
+   * draining, UserError BAD_INPUT when a replica names a node the snapshot does not list.
    */
-  constructor(snapshot: ClusterSnapshot, options: PlanOptions) {
+  static fromSnapshot(snapshot: ClusterSnapshot, options: PlanOptions): ClusterState {
     const nodes = [...snapshot.nodes].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-    const n = nodes.length
-    this.nodeIds = nodes.map((x) => x.id)
-    nodes.forEach((x, i) => this.nodeIndex.set(x.id, i))
-    this.nodeZone = new Int32Array(n)
-    const zoneIds = new Map<string, number>()
-    for (const z of [...new Set(nodes.map((x) => x.zone))].sort()) {
-      zoneIds.set(z, this.zoneNames.length)
-      this.zoneNames.push(z)
-    }
-    nodes.forEach((x, i) => (this.nodeZone[i] = zoneIds.get(x.zone)!))
-    this.nodeState = nodes.map((x) => x.state)
-    this.alive = Uint8Array.from(nodes, (x) => (x.alive ? 1 : 0))
-    this.receiver = Uint8Array.from(nodes, (x) => (x.alive && x.state === 'active' ? 1 : 0))
-    this.inPool = Uint8Array.from(nodes, (x) => (x.state !== 'draining' ? 1 : 0))
-    this.poolSize = this.inPool.reduce((a, b) => a + b, 0)
-    if (this.poolSize === 0) {
+    if (nodes.every((x) => x.state === 'draining')) {
       throw new UserError('UNREACHABLE_TARGET', 'every node is draining: none is left to hold the data', 'add a node, or stop draining one')
     }
-    this.rf = snapshot.cluster.rf
-    const receiverZones = new Set<number>()
-    for (let i = 0; i < n; i++) if (this.receiver[i]) receiverZones.add(this.nodeZone[i]!)
-    this.requiredZones = Math.min(this.rf, receiverZones.size)
-    this.target = options.maxImbalance
-    this.floor = Math.max(0, 2 - options.maxImbalance)
-
-    this.nodeLoad = new Float64Array(n * LOAD_WIDTH)
-    this.util = new Float64Array(n)
-    this.nodeSlots = Array.from({length: n}, () => [])
-    this.nextShardId = snapshot.cluster.nextShardId
-
-    this.loadShards(snapshot)
-    for (const c of snapshot.constraints) {
-      const s = this.shardIndex.get(c.shard)
-      const node = this.nodeIndex.get(c.node)
-      if (s === undefined || node === undefined) continue
-      const key = s * n + node
-      if (c.kind === 'pin') {
-        if (!this.pinned.has(key)) this.pins.push({shard: s, node})
-        this.pinned.add(key)
-      } else {
-        this.forbidden.add(key)
-      }
-    }
-
-    // Normalisation: totals, capacities, weights.
-    this.totals = new Float64Array(RES)
-    for (let slot = 0; slot < this.slotShard.length; slot++) for (let r = 0; r < RES; r++) this.totals[r]! += this.slotLoad[slot * LOAD_WIDTH + r]!
-    this.capLimit = new Float64Array(n * RES).fill(Infinity)
-    const cap = new Float64Array(n * RES)
-    const capTotal = new Float64Array(RES)
-    RESOURCES.forEach((res, r) => {
-      const stated = nodes.map((x) => x.capacity[res]).filter((v): v is number => v !== undefined)
-      const fallback = stated.length > 0 ? stated.reduce((a, b) => a + b, 0) / stated.length : 1
-      nodes.forEach((x, i) => {
-        const c = x.capacity[res]
-        if (c !== undefined) this.capLimit[i * RES + r] = c
-        cap[i * RES + r] = c ?? fallback
-        if (this.inPool[i]) capTotal[r]! += cap[i * RES + r]!
-      })
-    })
-    this.weights = new Float64Array(RES)
-    let weightSum = 0
-    RESOURCES.forEach((res, r) => {
-      if (this.totals[r]! > 0) weightSum += options.weights[res]
-    })
-    RESOURCES.forEach((res, r) => {
-      this.weights[r] = this.totals[r]! > 0 && weightSum > 0 ? options.weights[res] / weightSum : 0
-    })
-    this.factor = new Float64Array(n * RES)
-    this.shareScale = new Float64Array(n * RES)
-    this.kappa = new Float64Array(n)
-    this.unitLoad = new Float64Array(RES)
-    for (let r = 0; r < RES; r++) if (this.totals[r]! > 0) this.unitLoad[r] = (this.weights[r]! * this.poolSize) / this.totals[r]!
-    for (let i = 0; i < n; i++) {
-      let k = 0
-      for (let r = 0; r < RES; r++) {
-        const c = cap[i * RES + r]!
-        if (this.totals[r]! > 0) {
-          this.shareScale[i * RES + r] = capTotal[r]! / (c * this.totals[r]!)
-          this.factor[i * RES + r] = this.weights[r]! * this.shareScale[i * RES + r]!
-        }
-        k += this.weights[r]! * (c / (capTotal[r]! / this.poolSize))
-      }
-      this.kappa[i] = weightSum > 0 ? k : 1
-    }
-    for (let slot = 0; slot < this.slotShard.length; slot++) this.addLoad(this.slotNode[slot]!, slot, 1)
+    const nodeIndex = new Map(nodes.map((x, i) => [x.id, i]))
+    const read = Placement.read(snapshot, nodeIndex)
+    const model = new NodeModel(nodes, snapshot.cluster.rf, options, read.totals)
+    return new ClusterState(model, read.over(model))
   }
 
-  private loadShards(snapshot: ClusterSnapshot): void {
-    let sorted = true
-    for (let i = 1; i < snapshot.shards.length && sorted; i++) sorted = snapshot.shards[i - 1]!.id < snapshot.shards[i]!.id
-    const shards = sorted ? snapshot.shards : [...snapshot.shards].sort((a, b) => a.id - b.id)
-    let replicas = 0
-    for (const shard of shards) replicas += shard.replicas.length
-    this.slotLoad = new Float64Array(replicas * LOAD_WIDTH)
-    for (const shard of shards) {
-      const s = this.shardId.length
-      this.shardIndex.set(shard.id, s)
-      this.shardId.push(shard.id)
-      this.shardEpoch.push(shard.epoch)
-      this.shardLo.push(shard.range.lo)
-      this.shardHi.push(shard.range.hi)
-      // A shard in the middle of a move is the executor's; the planner leaves it alone.
-      let frozen = false
-      for (const r of shard.replicas) if (r.role !== 'voter') frozen = true
-      this.shardFrozen.push(frozen)
-      const slots: number[] = []
-      this.shardSlots.push(slots)
-      this.shardSample.push(undefined)
-      for (const replica of shard.replicas) {
-        const node = this.nodeIndex.get(replica.node)!
-        const slot = this.slotShard.length
-        this.slotShard.push(s)
-        this.slotNode.push(node)
-        slots.push(slot)
-        this.slotPos.push(this.nodeSlots[node]!.length)
-        this.nodeSlots[node]!.push(slot)
-      }
-    }
-    const known = new Uint8Array(this.slotShard.length)
-    for (const l of snapshot.load) {
-      const s = this.shardIndex.get(l.shard)
-      const node = this.nodeIndex.get(l.node)
-      if (s === undefined || node === undefined) continue
-      for (const slot of this.shardSlots[s]!) {
-        if (this.slotNode[slot] !== node) continue
-        const at = slot * LOAD_WIDTH
-        this.slotLoad[at] = l.reads
-        this.slotLoad[at + 1] = l.writes
-        this.slotLoad[at + 2] = l.bytes
-        this.slotLoad[at + 3] = l.keys
-        known[slot] = 1
-      }
-      if (l.keySample && l.keySample.length > 0) this.shardSample[s] = [...(this.shardSample[s] ?? []), ...l.keySample].sort((a, b) => a - b)
-    }
-    // Replicas without published stats are estimated as the mean of the shard's other replicas.
-    for (let s = 0; s < this.shardSlots.length; s++) {
-      const slots = this.shardSlots[s]!
-      let reported = 0
-      for (const slot of slots) reported += known[slot]!
-      if (reported === 0 || reported === slots.length) continue
-      const missing = slots.filter((slot) => !known[slot])
-      const reporting = slots.length - missing.length
-      for (let k = 0; k < LOAD_WIDTH; k++) {
-        let sum = 0
-        for (const slot of slots) if (known[slot]) sum += this.slotLoad[slot * LOAD_WIDTH + k]!
-        for (const slot of missing) this.slotLoad[slot * LOAD_WIDTH + k] = sum / reporting
-      }
-    }
-  }
+  private constructor(
+    readonly model: NodeModel,
+    readonly placement: Placement,
+  ) {}
 
-  private addLoad(node: number, slot: number, sign: 1 | -1): void {
-    let du = 0
-    for (let k = 0; k < LOAD_WIDTH; k++) this.nodeLoad[node * LOAD_WIDTH + k]! += sign * this.slotLoad[slot * LOAD_WIDTH + k]!
-    for (let r = 0; r < RES; r++) du += this.factor[node * RES + r]! * this.slotLoad[slot * LOAD_WIDTH + r]!
-    this.util[node]! += sign * du
-  }
-
-  /**
-   * clone returns an independent copy: what moves and splits change is copied, what they
-   * never change (nodes, capacities, factors) is shared. Cheaper than rebuilding from the
-   * snapshot when a second strategy runs on the same input (the ring baseline).
-   */
+  /** clone returns an independent copy: the placement is copied, the node model shared. */
   clone(): ClusterState {
-    const copy = Object.create(ClusterState.prototype) as ClusterState
-    Object.assign(copy, this, {
-      nodeLoad: this.nodeLoad.slice(),
-      util: this.util.slice(),
-      nodeSlots: this.nodeSlots.map((l) => l.slice()),
-      slotPos: this.slotPos.slice(),
-      shardId: this.shardId.slice(),
-      shardEpoch: this.shardEpoch.slice(),
-      shardLo: this.shardLo.slice(),
-      shardHi: this.shardHi.slice(),
-      shardFrozen: this.shardFrozen.slice(),
-      shardSlots: this.shardSlots.map((l) => l.slice()),
-      shardSample: this.shardSample.slice(),
-      shardIndex: new Map(this.shardIndex),
-      slotShard: this.slotShard.slice(),
-      slotNode: this.slotNode.slice(),
-      slotLoad: this.slotLoad.slice(),
-      pinned: new Set(this.pinned),
-      forbidden: new Set(this.forbidden),
-      pins: this.pins.map((p) => ({...p})),
-    })
-    return copy
+    return new ClusterState(this.model, this.placement.clone())
+  }
+
+  // The node model's facts, by node index (see NodeModel).
+  get nodeIds(): readonly string[] {
+    return this.model.nodeIds
+  }
+
+  get nodeIndex(): ReadonlyMap<string, number> {
+    return this.model.nodeIndex
+  }
+
+  get nodeZone(): Int32Array {
+    return this.model.nodeZone
+  }
+
+  get zoneNames(): readonly string[] {
+    return this.model.zoneNames
+  }
+
+  get nodeState(): NodeModel['nodeState'] {
+    return this.model.nodeState
+  }
+
+  get alive(): Uint8Array {
+    return this.model.alive
+  }
+
+  get receiver(): Uint8Array {
+    return this.model.receiver
+  }
+
+  get inPool(): Uint8Array {
+    return this.model.inPool
+  }
+
+  get poolSize(): number {
+    return this.model.poolSize
+  }
+
+  get capLimit(): Float64Array {
+    return this.model.capLimit
+  }
+
+  get factor(): Float64Array {
+    return this.model.factor
+  }
+
+  get kappa(): Float64Array {
+    return this.model.kappa
+  }
+
+  get shareScale(): Float64Array {
+    return this.model.shareScale
+  }
+
+  get totals(): Float64Array {
+    return this.model.totals
+  }
+
+  get weights(): Float64Array {
+    return this.model.weights
+  }
+
+  get rf(): number {
+    return this.model.rf
+  }
+
+  get requiredZones(): number {
+    return this.model.requiredZones
+  }
+
+  get target(): number {
+    return this.model.target
+  }
+
+  get floor(): number {
+    return this.model.floor
+  }
+
+  // The placement, by slot, shard and node index (see Placement).
+  get util(): Float64Array {
+    return this.placement.util
+  }
+
+  get nodeSlots(): readonly (readonly number[])[] {
+    return this.placement.nodeSlots
+  }
+
+  get slotCount(): number {
+    return this.placement.slotCount
+  }
+
+  get shardCount(): number {
+    return this.placement.shardCount
+  }
+
+  get slotShard(): Int32Array {
+    return this.placement.slotShard
+  }
+
+  get slotNode(): Int32Array {
+    return this.placement.slotNode
+  }
+
+  get shardId(): Float64Array {
+    return this.placement.shardId
+  }
+
+  get shardEpoch(): Float64Array {
+    return this.placement.shardEpoch
+  }
+
+  get shardLo(): Float64Array {
+    return this.placement.shardLo
+  }
+
+  get shardHi(): Float64Array {
+    return this.placement.shardHi
+  }
+
+  get shardFrozen(): Uint8Array {
+    return this.placement.shardFrozen
+  }
+
+  get shardIndex(): ReadonlyMap<number, number> {
+    return this.placement.shardIndex
+  }
+
+  get pins(): readonly {shard: number; node: number}[] {
+    return this.placement.pins
+  }
+
+  /** slotsOf returns shard index `s`'s slots as a new array. */
+  slotsOf(s: number): number[] {
+    return this.placement.slotsOf(s)
+  }
+
+  /** sampleOf is shard index `s`'s merged key-hash sample (see ReplicaLoad.keySample), or undefined. */
+  sampleOf(s: number): readonly number[] | undefined {
+    return this.placement.sampleOf(s)
+  }
+
+  /** slotLoadAt is component `k` (reads, writes, bytes, keys: see LOAD_WIDTH) of slot `slot`'s load. */
+  slotLoadAt(slot: number, k: number): number {
+    return this.placement.slotLoadAt(slot, k)
+  }
+
+  /** nodeLoadAt is component `k` of node `node`'s load now. */
+  nodeLoadAt(node: number, k: number): number {
+    return this.placement.nodeLoadAt(node, k)
+  }
+
+  /** capLimitAt is node `node`'s stated capacity for resource `r` (Infinity when not stated). */
+  capLimitAt(node: number, r: number): number {
+    return this.model.capLimit[node * RES + r] ?? Infinity
   }
 
   /** nodeCount is the number of nodes. */
   get nodeCount(): number {
-    return this.nodeIds.length
+    return this.model.nodeCount
   }
 
   /** utilDelta is how much slot `slot`'s load changes U(node) (removed from or added to it). */
   utilDelta(slot: number, node: number): number {
+    const factor = this.model.factor
     let du = 0
-    for (let r = 0; r < RES; r++) du += this.factor[node * RES + r]! * this.slotLoad[slot * LOAD_WIDTH + r]!
+    for (let r = 0; r < RES; r++) du += (factor[node * RES + r] ?? 0) * this.placement.slotLoadAt(slot, r)
     return du
   }
 
@@ -306,39 +226,28 @@ export class ClusterState {
    * smallest factor among receivers (the biggest node's). Exact when capacities are equal.
    */
   minUtilDelta(slot: number): number {
-    const f = (this.minFactorCache ??= this.receiverMinFactors())
+    const f = this.model.minFactor
     let du = 0
-    for (let r = 0; r < RES; r++) du += f[r]! * this.slotLoad[slot * LOAD_WIDTH + r]!
+    for (let r = 0; r < RES; r++) du += (f[r] ?? 0) * this.placement.slotLoadAt(slot, r)
     return du
-  }
-
-  private minFactorCache: Float64Array | undefined
-
-  private receiverMinFactors(): Float64Array {
-    const out = new Float64Array(RES).fill(Infinity)
-    for (let i = 0; i < this.nodeCount; i++) {
-      if (!this.receiver[i]) continue
-      for (let r = 0; r < RES; r++) out[r] = Math.min(out[r]!, this.factor[i * RES + r]!)
-    }
-    for (let r = 0; r < RES; r++) if (out[r] === Infinity) out[r] = 0
-    return out
   }
 
   /** slotUnits is slot `slot`'s load in average-node units (independent of where it sits). */
   slotUnits(slot: number): number {
+    const unitLoad = this.model.unitLoad
     let u = 0
-    for (let r = 0; r < RES; r++) u += this.unitLoad[r]! * this.slotLoad[slot * LOAD_WIDTH + r]!
+    for (let r = 0; r < RES; r++) u += (unitLoad[r] ?? 0) * this.placement.slotLoadAt(slot, r)
     return u
   }
 
   /** slotBytes is the data a move of slot `slot` copies. */
   slotBytes(slot: number): number {
-    return this.slotLoad[slot * LOAD_WIDTH + BYTES_AT]!
+    return this.placement.slotLoadAt(slot, BYTES_AT)
   }
 
   /** slotKeys is the number of keys slot `slot` holds. */
   slotKeys(slot: number): number {
-    return this.slotLoad[slot * LOAD_WIDTH + KEYS_AT]!
+    return this.placement.slotLoadAt(slot, KEYS_AT)
   }
 
   /** dominantResource is the resource whose weighted load in `slot` is largest on `node` (ties: first). */
@@ -346,55 +255,65 @@ export class ClusterState {
     let best = 0
     let bestValue = -1
     for (let r = 0; r < RES; r++) {
-      const v = this.factor[node * RES + r]! * this.slotLoad[slot * LOAD_WIDTH + r]!
+      const v = (this.model.factor[node * RES + r] ?? 0) * this.placement.slotLoadAt(slot, r)
       if (v > bestValue) {
         bestValue = v
         best = r
       }
     }
-    return RESOURCES[best]!
+    return RESOURCES[best] ?? 'reads'
   }
 
   /** outside is node n's load outside the target band [floor, target], in average-node units (0 for nodes outside the pool). */
   outside(n: number): number {
-    return this.outsideAt(n, this.util[n]!)
+    return this.outsideAt(n, this.placement.util[n] ?? 0)
   }
 
   /** outsideAt is what {@link outside} would be for node n at utilisation u. */
   outsideAt(n: number, u: number): number {
-    if (!this.inPool[n]) return 0
-    if (u > this.target + UTIL_EPSILON) return (u - this.target) * this.kappa[n]!
-    if (this.receiver[n] && u < this.floor - UTIL_EPSILON) return (this.floor - u) * this.kappa[n]!
+    const m = this.model
+    if (!m.inPool[n]) return 0
+    if (u > m.target + UTIL_EPSILON) return (u - m.target) * (m.kappa[n] ?? 0)
+    if (m.receiver[n] && u < m.floor - UTIL_EPSILON) return (m.floor - u) * (m.kappa[n] ?? 0)
     return 0
   }
 
   /** isPinned tells whether slot `slot`'s replica is pinned to its node. */
   isPinned(slot: number): boolean {
-    return this.pinned.has(this.slotShard[slot]! * this.nodeCount + this.slotNode[slot]!)
+    return this.placement.isPinned(this.placement.slotShard[slot] ?? 0, this.placement.slotNode[slot] ?? 0)
   }
 
   /** isForbidden tells whether shard index `s` is forbidden on node `node`. */
   isForbidden(s: number, node: number): boolean {
-    return this.forbidden.has(s * this.nodeCount + node)
+    return this.placement.isForbidden(s, node)
   }
 
   /** movable tells whether the planner may move slot `slot` at all (not pinned, shard not mid-move). */
   movable(slot: number): boolean {
-    return !this.shardFrozen[this.slotShard[slot]!] && !this.isPinned(slot)
+    return !this.placement.shardFrozen[this.placement.slotShard[slot] ?? 0] && !this.isPinned(slot)
   }
 
   /** holds tells whether node `node` holds a replica of shard index `s`. */
   holds(s: number, node: number): boolean {
-    for (const slot of this.shardSlots[s]!) if (this.slotNode[slot] === node) return true
+    const p = this.placement
+    const first = p.firstSlot(s)
+    const end = first + p.slotWidth(s)
+    const slotNode = p.slotNode
+    for (let slot = first; slot < end; slot++) if (slotNode[slot] === node) return true
     return false
   }
 
   /** zoneCount is the number of distinct zones shard `s`'s replicas span, optionally with `slot`'s replica in zone `zone` instead. */
   zoneCount(s: number, slot = -1, zone = -1): number {
+    const p = this.placement
+    const first = p.firstSlot(s)
+    const end = first + p.slotWidth(s)
+    const slotNode = p.slotNode
+    const nodeZone = this.model.nodeZone
     let mask = 0
     let wide: number[] | undefined
-    for (const other of this.shardSlots[s]!) {
-      const z = other === slot ? zone : this.nodeZone[this.slotNode[other]!]!
+    for (let other = first; other < end; other++) {
+      const z = other === slot ? zone : (nodeZone[slotNode[other] ?? 0] ?? 0)
       if (z < 31) mask |= 1 << z
       else if (!(wide ??= []).includes(z)) wide.push(z)
     }
@@ -405,7 +324,7 @@ export class ClusterState {
 
   /** hasForbids tells whether any forbid constraint exists (most clusters have none; scans skip then). */
   get hasForbids(): boolean {
-    return this.forbidden.size > 0
+    return this.placement.hasForbids
   }
 
   /**
@@ -414,98 +333,38 @@ export class ClusterState {
    * min(current, required), forbidden nodes, cordoned/draining/down nodes, stated capacity.
    */
   blockReason(slot: number, to: number): BlockReason | undefined {
-    const from = this.slotNode[slot]!
+    const m = this.model
+    const from = this.placement.slotNode[slot] ?? 0
     if (from === to) return 'self'
-    if (!this.receiver[to]) return 'cannot-receive'
-    const s = this.slotShard[slot]!
+    if (!m.receiver[to]) return 'cannot-receive'
+    const s = this.placement.slotShard[slot] ?? 0
     if (this.holds(s, to)) return 'holds-replica'
-    if (this.forbidden.size > 0 && this.isForbidden(s, to)) return 'forbidden'
-    if (this.nodeZone[to] !== this.nodeZone[from]) {
+    if (this.placement.hasForbids && this.isForbidden(s, to)) return 'forbidden'
+    const toZone = m.nodeZone[to] ?? 0
+    if (toZone !== m.nodeZone[from]) {
       const before = this.zoneCount(s)
-      if (this.zoneCount(s, slot, this.nodeZone[to]!) < Math.min(before, this.requiredZones)) return 'zone'
+      if (this.zoneCount(s, slot, toZone) < Math.min(before, m.requiredZones)) return 'zone'
     }
     for (let r = 0; r < RES; r++) {
-      const limit = this.capLimit[to * RES + r]!
-      if (limit !== Infinity && this.nodeLoad[to * LOAD_WIDTH + r]! + this.slotLoad[slot * LOAD_WIDTH + r]! > limit) return 'capacity'
+      const limit = m.capLimit[to * RES + r] ?? Infinity
+      if (limit !== Infinity && this.placement.nodeLoadAt(to, r) + this.placement.slotLoadAt(slot, r) > limit) return 'capacity'
     }
     return undefined
   }
 
   /** overCapacity tells whether node `n` exceeds one of its stated capacities. */
   overCapacity(n: number): boolean {
-    for (let r = 0; r < RES; r++) if (this.nodeLoad[n * LOAD_WIDTH + r]! > this.capLimit[n * RES + r]!) return true
+    for (let r = 0; r < RES; r++) if (this.placement.nodeLoadAt(n, r) > this.capLimitAt(n, r)) return true
     return false
   }
 
   /** moveSlot moves slot `slot`'s replica to node `to` and advances the shard's epoch as a move does. Callers check {@link blockReason} first. */
   moveSlot(slot: number, to: number): void {
-    const from = this.slotNode[slot]!
-    this.addLoad(from, slot, -1)
-    const list = this.nodeSlots[from]!
-    const pos = this.slotPos[slot]!
-    const last = list.pop()!
-    if (last !== slot) {
-      list[pos] = last
-      this.slotPos[last] = pos
-    }
-    this.slotNode[slot] = to
-    this.slotPos[slot] = this.nodeSlots[to]!.length
-    this.nodeSlots[to]!.push(slot)
-    this.addLoad(to, slot, 1)
-    this.shardEpoch[this.slotShard[slot]!]! += EPOCH_STEPS.move
+    this.placement.moveSlot(slot, to)
   }
 
-  /**
-   * splitShard cuts shard index `s` at hash `at` into itself [lo, at) and a new shard
-   * [at, hi) with the next shard id, same nodes. Each replica's reads and writes go
-   * `below` to the lower piece and the rest to the upper one (the share of sampled requests
-   * below `at`; 0.5 when unknown); bytes and keys are halved (no finer figure exists).
-   * Returns the new shard's index. Node loads are unchanged.
-   */
+  /** splitShard splits shard index `s` at hash `at` (see {@link Placement.splitShard}); returns the new shard's index. */
   splitShard(s: number, at: number, below = 0.5): number {
-    const t = this.shardId.length
-    const newId = this.nextShardId++
-    this.shardIndex.set(newId, t)
-    this.shardId.push(newId)
-    this.shardEpoch[s]! += EPOCH_STEPS.split
-    this.shardEpoch.push(this.shardEpoch[s]!)
-    this.shardLo.push(at)
-    this.shardHi.push(this.shardHi[s]!)
-    this.shardHi[s] = at
-    this.shardFrozen.push(false)
-    this.shardSlots.push([])
-    this.shardSample.push(this.shardSample[s])
-    const n = this.nodeCount
-    const needed = (this.slotShard.length + this.shardSlots[s]!.length) * LOAD_WIDTH
-    if (needed > this.slotLoad.length) {
-      // Doubling keeps a run of splits linear in the replicas.
-      const grown = new Float64Array(Math.max(needed, 2 * this.slotLoad.length))
-      grown.set(this.slotLoad)
-      this.slotLoad = grown
-    }
-    for (const slot of this.shardSlots[s]!) {
-      const node = this.slotNode[slot]!
-      const copy = this.slotShard.length
-      this.slotShard.push(t)
-      this.slotNode.push(node)
-      for (let k = 0; k < LOAD_WIDTH; k++) {
-        const share = k < BYTES_AT ? below : 0.5
-        const whole = this.slotLoad[slot * LOAD_WIDTH + k]!
-        this.slotLoad[slot * LOAD_WIDTH + k] = whole * share
-        this.slotLoad[copy * LOAD_WIDTH + k] = whole - whole * share
-      }
-      this.shardSlots[t]!.push(copy)
-      this.slotPos.push(this.nodeSlots[node]!.length)
-      this.nodeSlots[node]!.push(copy)
-    }
-    // Constraints name the shard; both halves inherit them.
-    for (let node = 0; node < n; node++) {
-      if (this.pinned.has(s * n + node)) {
-        this.pinned.add(t * n + node)
-        this.pins.push({shard: t, node})
-      }
-      if (this.forbidden.has(s * n + node)) this.forbidden.add(t * n + node)
-    }
-    return t
+    return this.placement.splitShard(s, at, below)
   }
 }

@@ -1,7 +1,7 @@
 import {type Unplaceable} from '../model/plan.js'
 import {RESOURCES} from '../model/resources.js'
 import {type ActionLog} from './actionLog.js'
-import {type ClusterState, LOAD_WIDTH, RES} from './clusterState.js'
+import {type ClusterState, RES} from './clusterState.js'
 import {leastLoadedDestination, whyNowhere} from './destinations.js'
 import {type ReceiverIndex} from './receiverIndex.js'
 
@@ -99,7 +99,7 @@ function fixForbidden(ctx: RepairContext): boolean {
   const {state, relocate, unplaceable} = ctx
   // Forbidden placements, largest first.
   const forbidden: number[] = []
-  for (let slot = 0; state.hasForbids && slot < state.slotShard.length; slot++) {
+  for (let slot = 0; state.hasForbids && slot < state.slotCount; slot++) {
     const s = state.slotShard[slot]!
     if (!state.shardFrozen[s] && state.isForbidden(s, state.slotNode[slot]!)) forbidden.push(slot)
   }
@@ -120,12 +120,12 @@ function fixForbidden(ctx: RepairContext): boolean {
 function fixZoneSpread(ctx: RepairContext): boolean {
   const {state, log, index, unplaceable} = ctx
   // Zone spread: move a replica out of a zone that holds two, into a zone that holds none.
-  for (let s = 0; s < state.shardId.length; s++) {
+  for (let s = 0; s < state.shardCount; s++) {
     if (state.shardFrozen[s]) continue
     spread: while (state.zoneCount(s) < state.requiredZones) {
       const before = state.zoneCount(s)
-      const zones = state.shardSlots[s]!.map((slot) => state.nodeZone[state.slotNode[slot]!]!)
-      const candidates = state.shardSlots[s]!.filter((slot, i) => state.movable(slot) && zones.indexOf(zones[i]!) !== zones.lastIndexOf(zones[i]!))
+      const zones = state.slotsOf(s).map((slot) => state.nodeZone[state.slotNode[slot]!]!)
+      const candidates = state.slotsOf(s).filter((slot, i) => state.movable(slot) && zones.indexOf(zones[i]!) !== zones.lastIndexOf(zones[i]!))
       let moved = false
       for (const slot of candidates) {
         const to = leastLoadedDestination(state, index, slot, (node) => state.zoneCount(s, slot, state.nodeZone[node]!) > before)
@@ -139,7 +139,7 @@ function fixZoneSpread(ctx: RepairContext): boolean {
         break
       }
       if (!moved) {
-        unplaceable(s, state.slotNode[state.shardSlots[s]![0]!]!, `spans ${before} zone${before === 1 ? '' : 's'} but needs ${state.requiredZones}, and no replica can move to a missing zone; add or uncordon a node in a missing zone, or relax the shard's pins and forbids`)
+        unplaceable(s, state.slotNode[state.slotsOf(s)[0]!]!, `spans ${before} zone${before === 1 ? '' : 's'} but needs ${state.requiredZones}, and no replica can move to a missing zone; add or uncordon a node in a missing zone, or relax the shard's pins and forbids`)
         break spread
       }
     }
@@ -159,7 +159,7 @@ function fixPins(ctx: RepairContext): boolean {
       unplaceable(s, node, `is pinned to node ${state.nodeIds[node]}, which holds no replica of it and is ${state.alive[node] ? state.nodeState[node] : 'down'}; remove the pin, or make the node active`)
       continue
     }
-    const candidates = state.shardSlots[s]!.filter((slot) => state.movable(slot) && state.blockReason(slot, node) === undefined)
+    const candidates = state.slotsOf(s).filter((slot) => state.movable(slot) && state.blockReason(slot, node) === undefined)
     // Same zone first (keeps the spread trivially), then the busiest source.
     candidates.sort((a, b) => Number(state.nodeZone[state.slotNode[b]!] === state.nodeZone[node]) - Number(state.nodeZone[state.slotNode[a]!] === state.nodeZone[node]) || state.util[state.slotNode[b]!]! - state.util[state.slotNode[a]!]! || a - b)
     const slot = candidates[0]
@@ -185,14 +185,14 @@ function fixCapacity(ctx: RepairContext): boolean {
     capacity: while (state.overCapacity(node)) {
       let r = 0
       for (let k = 0; k < RES; k++) {
-        const over = state.nodeLoad[node * LOAD_WIDTH + k]! - state.capLimit[node * RES + k]!
-        if (over > state.nodeLoad[node * LOAD_WIDTH + r]! - state.capLimit[node * RES + r]!) r = k
+        const over = state.nodeLoadAt(node, k) - state.capLimitAt(node, k)
+        if (over > state.nodeLoadAt(node, r) - state.capLimitAt(node, r)) r = k
       }
       const slots = state.nodeSlots[node]!.filter((slot) => state.movable(slot))
-      slots.sort((a, b) => state.slotLoad[b * LOAD_WIDTH + r]! - state.slotLoad[a * LOAD_WIDTH + r]! || a - b)
-      const slot = slots.find((x) => state.slotLoad[x * LOAD_WIDTH + r]! > 0 && leastLoadedDestination(state, index, x) >= 0)
-      const limit = state.capLimit[node * RES + r]!
-      const load = state.nodeLoad[node * LOAD_WIDTH + r]!
+      slots.sort((a, b) => state.slotLoadAt(b, r) - state.slotLoadAt(a, r) || a - b)
+      const slot = slots.find((x) => state.slotLoadAt(x, r) > 0 && leastLoadedDestination(state, index, x) >= 0)
+      const limit = state.capLimitAt(node, r)
+      const load = state.nodeLoadAt(node, r)
       if (slot === undefined) {
         unplaceable(null, node, `node ${state.nodeIds[node]} is over its ${RESOURCES[r]} capacity (${fmt(load)} > ${fmt(limit)}) and none of its replicas can move elsewhere; raise the capacity, or add nodes`)
         break capacity

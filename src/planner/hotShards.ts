@@ -1,6 +1,6 @@
 import {type HotShardSchema} from '../model/plan.js'
 import {type ActionLog, roundUtil} from './actionLog.js'
-import {type ClusterState, LOAD_WIDTH, RES} from './clusterState.js'
+import {type ClusterState, RES} from './clusterState.js'
 import {loadSplitPoint} from './loadSplit.js'
 import {type z} from 'zod'
 
@@ -19,7 +19,7 @@ export type HotShard = z.infer<typeof HotShardSchema>
  */
 function smallestFootprint(state: ClusterState, slot: number, minFactor: Float64Array): number {
   let u = 0
-  for (let r = 0; r < RES; r++) u += minFactor[r]! * state.slotLoad[slot * LOAD_WIDTH + r]!
+  for (let r = 0; r < RES; r++) u += minFactor[r]! * state.slotLoadAt(slot, r)
   return u
 }
 
@@ -37,7 +37,7 @@ function minFactors(state: ClusterState): Float64Array {
 function hottestSlot(state: ClusterState, s: number, minFactor: Float64Array): {slot: number; footprint: number} {
   let slot = -1
   let footprint = -1
-  for (const x of state.shardSlots[s]!) {
+  for (const x of state.slotsOf(s)) {
     const f = smallestFootprint(state, x, minFactor)
     if (f > footprint) {
       footprint = f
@@ -62,7 +62,7 @@ export function handleHotShards(state: ClusterState, log: ActionLog, allowSplit:
   const minFactor = minFactors(state)
   const hot: HotShard[] = []
   const stillHot = new Set<number>()
-  const originalShards = state.shardId.length
+  const originalShards = state.shardCount
   for (let s = 0; s < originalShards; s++) {
     if (state.shardFrozen[s]) continue
     const {slot, footprint} = hottestSlot(state, s, minFactor)
@@ -71,7 +71,7 @@ export function handleHotShards(state: ClusterState, log: ActionLog, allowSplit:
     const node = state.slotNode[slot]!
     const entry: HotShard = {shard: state.shardId[s]!, node: state.nodeIds[node]!, load: roundUtil(state.slotUnits(slot)), resource: state.dominantResource(slot, node), split: allowSplit}
     hot.push(entry)
-    const first = loadSplitPoint(state.shardSample[s], state.shardLo[s]!, state.shardHi[s]!)
+    const first = loadSplitPoint(state.sampleOf(s), state.shardLo[s]!, state.shardHi[s]!)
     if (first.kind === 'hot-key') entry.hotKey = {hash: first.hash, share: roundUtil(first.share)}
     if (!allowSplit) {
       stillHot.add(s)
@@ -90,7 +90,7 @@ function splitPieces(state: ClusterState, log: ActionLog, s: number, ctx: {force
     const {piece, depth} = queue.shift()!
     const need = hottestSlot(state, piece, minFactor).footprint
     if (need <= state.target * SPLIT_GOAL && !(force && depth === 0)) continue
-    const choice = loadSplitPoint(state.shardSample[piece], state.shardLo[piece]!, state.shardHi[piece]!)
+    const choice = loadSplitPoint(state.sampleOf(piece), state.shardLo[piece]!, state.shardHi[piece]!)
     if (choice.kind === 'hot-key' || choice.kind === 'none' || depth >= MAX_SPLIT_DEPTH) {
       if (choice.kind === 'hot-key' && !entry.hotKey) entry.hotKey = {hash: choice.hash, share: roundUtil(choice.share)}
       if (need > state.target) stillHot.add(piece)

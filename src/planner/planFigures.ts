@@ -11,10 +11,10 @@ export function nodeFigures(state: ClusterState): NodeLoadFigures[] {
   const n = state.nodeCount
   const sums = new Float64Array(n * LOAD_WIDTH)
   const replicas = new Int32Array(n)
-  for (let slot = 0; slot < state.slotShard.length; slot++) {
+  for (let slot = 0; slot < state.slotCount; slot++) {
     const node = state.slotNode[slot]!
     replicas[node]!++
-    for (let k = 0; k < LOAD_WIDTH; k++) sums[node * LOAD_WIDTH + k]! += state.slotLoad[slot * LOAD_WIDTH + k]!
+    for (let k = 0; k < LOAD_WIDTH; k++) sums[node * LOAD_WIDTH + k]! += state.slotLoadAt(slot, k)
   }
   const out: NodeLoadFigures[] = []
   for (let i = 0; i < n; i++) {

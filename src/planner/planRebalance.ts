@@ -36,7 +36,7 @@ export function planRebalance(snapshot: ClusterSnapshot, input: PlanOptionsInput
   const options = resolvePlanOptions(input)
   const id = PlanBodySchema.shape.id.safeParse(meta.id)
   if (!id.success) throw new UserError('BAD_INPUT', `plan id ${JSON.stringify(meta.id)}: ${id.error.issues[0]?.message ?? 'invalid'}`)
-  const initial = new ClusterState(snapshot, options)
+  const initial = ClusterState.fromSnapshot(snapshot, options)
   const baseline = options.strategy === 'ring' || compute.baseline === false ? null : ringBaseline(initial.clone(), options)
   const run = options.strategy === 'ring' ? runRing(initial, options) : runBalance(initial, options)
   const body: PlanBody = {
@@ -108,7 +108,7 @@ function runBalance(initial: ClusterState, options: PlanOptions): Run {
     // A restart only counts when its splits got closer to the target.
     if (!best || totalOutside(run.state) < totalOutside(best.state) - 1e-9) best = run
     if (!pristine || round >= SPLIT_ROUNDS || run.stop !== 'no-improvement') return best
-    const more = hottestOnStuckNodes(run.state, run.stuck, pristine.shardId.length).filter((s) => !forced.has(s))
+    const more = hottestOnStuckNodes(run.state, run.stuck, pristine.shardCount).filter((s) => !forced.has(s))
     if (more.length === 0) return best
     for (const s of more) forced.add(s)
   }
@@ -196,14 +196,17 @@ function balanceOnce(initial: ClusterState, options: PlanOptions, forced: Readon
  * replicas first avoids that but copies more, so it is only tried when it can matter.
  */
 function balanceBothOrders(state: ClusterState, log: ActionLog, options: PlanOptions): {state: ClusterState; log: ActionLog; outcome: BalanceOutcome} {
-  const forkState = state.clone()
-  const forkLog = log.forkOnto(forkState)
+  // The fork is taken before balancing, and only where the second run may happen (a copy of
+  // a big cluster's placement costs more than the small runs it serves).
+  const small = state.slotCount <= LARGEST_FIRST_MAX_REPLICAS
+  const forkState = small ? state.clone() : undefined
+  const forkLog = forkState ? log.forkOnto(forkState) : undefined
   const thrifty = {state, log, outcome: balance(state, log, receiverIndexOf(state), options.minImprovement, 'efficient')}
   if (thrifty.outcome.stop !== 'no-improvement') return thrifty
   // The largest-first run revisits stuck nodes after every move: quadratic in replicas. On
   // a 2,048-shard rf-3 cluster bound by one zone it took 344 s (0.6 s without it), so it runs
   // only where stranding a big replica can matter and costs milliseconds: small clusters.
-  if (state.slotPos.length > LARGEST_FIRST_MAX_REPLICAS) return thrifty
+  if (!forkState || !forkLog) return thrifty
   const largest = {state: forkState, log: forkLog, outcome: balance(forkState, forkLog, receiverIndexOf(forkState), options.minImprovement, 'largest-first')}
 
   return compareOutcomes(largest, thrifty) < 0 ? largest : thrifty

@@ -23,13 +23,13 @@ export function ringMoves(state: ClusterState, log: ActionLog, index: ReceiverIn
   const ring = new PlacementRing(receivers)
   const rf = Math.min(state.rf, receivers.length)
   let skipped = 0
-  const shardCount = state.shardId.length
+  const shardCount = state.shardCount
   for (let s = 0; s < shardCount; s++) {
     if (state.shardFrozen[s]) continue
     const wanted = ring.replicasFor(state.shardId[s]!, rf).map((id) => state.nodeIndex.get(id)!)
     const adds = wanted.filter((node) => !state.holds(s, node))
     if (adds.length === 0) continue
-    const drops = state.shardSlots[s]!.filter((slot) => !wanted.includes(state.slotNode[slot]!) && state.movable(slot))
+    const drops = state.slotsOf(s).filter((slot) => !wanted.includes(state.slotNode[slot]!) && state.movable(slot))
     for (const to of adds) {
       // Same zone first keeps the spread intact at every step.
       const ordered = [...drops].sort((a, b) => Number(state.nodeZone[state.slotNode[b]!] === state.nodeZone[to]) - Number(state.nodeZone[state.slotNode[a]!] === state.nodeZone[to]))

@@ -23,7 +23,7 @@ export interface SnapshotUtilisation {
  * Throws UserError UNREACHABLE_TARGET when every node is draining (none keeps data).
  */
 export function snapshotUtilisation(snapshot: ClusterSnapshot, options: PlanOptionsInput = {}): SnapshotUtilisation {
-  const state = new ClusterState(snapshot, resolvePlanOptions(options))
+  const state = ClusterState.fromSnapshot(snapshot, resolvePlanOptions(options))
   const figures = nodeFigures(state)
   const nodes = new Map<string, NodeUtilisation>()
   state.nodeIds.forEach((id, i) => nodes.set(id, {utilisation: figures[i]!.utilisation, perResource: figures[i]!.perResource}))

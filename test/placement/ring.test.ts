@@ -14,6 +14,24 @@ function placeAll(ring: PlacementRing, shards: number, rf: number): string[][] {
 }
 
 describe('PlacementRing', {timeout: 30_000}, () => {
+  it('given rings of several sizes, when walking from a shard, then the fast walk visits the same nodes in the same order as the package', () => {
+    for (const [count, zones, pointsPerNode] of [
+      [1, 1, 1],
+      [2, 1, 3],
+      [7, 3, 5],
+      [40, 3, 160],
+      [130, 4, 16],
+    ] as const) {
+      const ring = new PlacementRing(nodes(count, zones), {pointsPerNode})
+      for (let s = 0; s < 1500; s++) {
+        const want = 1 + (s % Math.min(count, 12))
+        expect(ring.walkIds(s, want)).toEqual(ring.packageWalk(s, want))
+      }
+      // The full walk reaches every node, as the package's does.
+      expect(ring.walkIds(3, count)).toEqual(ring.packageWalk(3, count))
+    }
+  })
+
   it('given rf 3 and three zones, when placing shards, then replicas are distinct nodes in distinct zones', () => {
     const ns = nodes(12, 3)
     const zoneOf = new Map(ns.map((n) => [n.id, n.zone]))

@@ -55,7 +55,7 @@ interface Rules {
 }
 
 function rulesOf(snap: ClusterSnapshot): Rules {
-  const state = new ClusterState(snap, resolvePlanOptions({maxImbalance: TARGET}))
+  const state = ClusterState.fromSnapshot(snap, resolvePlanOptions({maxImbalance: TARGET}))
   return {state, required: state.requiredZones, forbidden: (s, node) => state.isForbidden(s, node)}
 }
 
@@ -92,7 +92,7 @@ function combinations(n: number, k: number): number[][] {
 function optimum(r: Rules, k: number): number | null {
   const st = r.state
   const n = st.nodeCount
-  const shards = st.shardSlots.map((slots, s) => ({s, slots, start: slots.map((x) => st.slotNode[x]!), units: st.slotUnits(slots[0]!)}))
+  const shards = Array.from({length: st.shardCount}, (_, s) => st.slotsOf(s)).map((slots, s) => ({s, slots, start: slots.map((x) => st.slotNode[x]!), units: st.slotUnits(slots[0]!)}))
   shards.sort((a, b) => b.units - a.units || a.s - b.s)
   const options = shards.map((sh) =>
     combinations(n, sh.slots.length)
@@ -149,8 +149,8 @@ describe('planner vs exhaustive search on small clusters', () => {
       const rules = rulesOf(snap)
       const st = rules.state
       let mustMove = 0
-      for (let slot = 0; slot < st.slotShard.length; slot++) if (st.nodeState[st.slotNode[slot]!] === 'draining' || rules.forbidden(st.slotShard[slot]!, st.slotNode[slot]!)) mustMove++
-      for (const slots of st.shardSlots) mustMove += Math.max(0, rules.required - zonesOf(st, slots.map((x) => st.slotNode[x]!)))
+      for (let slot = 0; slot < st.slotCount; slot++) if (st.nodeState[st.slotNode[slot]!] === 'draining' || rules.forbidden(st.slotShard[slot]!, st.slotNode[slot]!)) mustMove++
+      for (let s = 0; s < st.shardCount; s++) mustMove += Math.max(0, rules.required - zonesOf(st, st.slotsOf(s).map((x) => st.slotNode[x]!)))
       const best = optimum(rules, mustMove + EXTRA_MOVES)
       const plan = planRebalance(snap, {maxImbalance: TARGET}, meta, {baseline: false})
       if (best === null) {
