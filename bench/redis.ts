@@ -344,28 +344,37 @@ async function interruptionTrial(tool: 'redis-cli' | 'shardctl', redis: RealRedi
   if (tool === 'redis-cli') {
     // Weight 0 on the busiest master by slots: redis-cli empties it, slot by slot.
     const biggest = [...masters].sort((x, y) => y.slots.length - x.slots.length)[0]
-    child = spawn('redis-cli', ['--cluster', 'rebalance', redis.seed, '--cluster-yes', '--cluster-weight', `${biggest?.id ?? ''}=0`], {stdio: 'ignore'})
+    child = spawn('redis-cli', ['--cluster', 'rebalance', redis.seed, '--cluster-yes', '--cluster-weight', `${biggest?.id ?? ''}=0`], {stdio: ['ignore', 'pipe', 'pipe']})
   } else {
     const planFile = join(dir, `${cluster}-ring.json`)
     await cli(['plan', '--strategy', 'ring', '--max-moves', '3', '--out', planFile, '--endpoints', endpoint, '--cluster', cluster], 120_000)
-    child = spawn('node', [cliBin, 'apply', planFile, '--yes', '--batch-keys', '10', '--throttle', '256KiB/s', '--endpoints', endpoint, '--cluster', cluster], {stdio: 'ignore'})
+    const actions = (JSON.parse(readFileSync(planFile, 'utf8')) as {actions: unknown[]}).actions.length
+    if (actions === 0) return 'not tried: the ring plan had no move'
+    child = spawn('node', [cliBin, 'apply', planFile, '--yes', '--batch-keys', '10', '--throttle', '256KiB/s', '--endpoints', endpoint, '--cluster', cluster], {stdio: ['ignore', 'pipe', 'pipe']})
   }
+  let said = ''
+  child.stdout?.on('data', (d: Buffer) => (said = (said + d.toString()).slice(-4000)))
+  child.stderr?.on('data', (d: Buffer) => (said = (said + d.toString()).slice(-4000)))
   const exited = new Promise<void>((res) => child.once('exit', () => res()))
   const deadline = Date.now() + 120_000
-  let caught: {slot: number} | undefined
+  let caught: {slot: number; split: boolean} | undefined
+  let tries = 0
   while (!caught && Date.now() < deadline && child.exitCode === null) {
-    // Freeze the tool while a slot is open, so the kill lands mid-slot rather than a few round trips later.
+    // Freeze the tool while a slot is open, so the kill lands mid-slot rather than a few round
+    // trips later; prefer a slot with keys on both sides, take any open one after 50 tries.
     if (await anyMigrating(admin)) {
       child.kill('SIGSTOP')
-      caught = (await openSlots(admin)).find((o) => o.split)
+      const open = await openSlots(admin)
+      caught = open.find((o) => o.split) ?? (++tries > 50 ? open[0] : undefined)
       if (caught) break
       child.kill('SIGCONT')
     }
     await sleep(5)
   }
+  const exitBefore = child.exitCode
   child.kill('SIGKILL')
   await exited
-  if (!caught) return 'no slot caught open (the run finished first)'
+  if (!caught) return `no slot caught open (${exitBefore === null ? 'none opened within 120 s' : `the run ended first, exit ${exitBefore}: ${lastLine(said).slice(0, 60)}`})`
   const left = (await openSlots(admin)).length
   let rerun: {code: number | null; out: string}
   if (tool === 'redis-cli') rerun = await run('redis-cli', ['--cluster', 'rebalance', redis.seed, '--cluster-yes'], REBALANCE_BOUND_MS)
@@ -381,7 +390,7 @@ async function interruptionTrial(tool: 'redis-cli' | 'shardctl', redis: RealRedi
   const how = tool === 'redis-cli' ? '`--cluster rebalance` again' : '`apply --resume`'
   const keys = (await Promise.all([...admin.values()].map((c) => c.dbsize()))).reduce((a, b) => a + b, 0)
   const verdict = still === 0 && rerun.code === 0 ? 'yes' : 'no'
-  return `${verdict}: ${left} slot(s) left open; ${how} exit ${rerun.code}${rerun.code === 0 ? '' : ` (${lastLine(rerun.out).slice(0, 70)})`}, ${still} open after; ${keys} keys in the cluster`
+  return `${verdict}: killed with slot ${caught.slot} open${caught.split ? ' (keys on both sides)' : ''}, ${left} slot(s) left open; ${how} exit ${rerun.code}${rerun.code === 0 ? '' : ` (${lastLine(rerun.out).slice(0, 70)})`}, ${still} open after; ${keys} keys in the cluster`
 }
 
 async function cli(args: string[], timeoutMs: number): Promise<string> {
