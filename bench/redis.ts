@@ -414,8 +414,11 @@ function run(cmd: string, args: string[], timeoutMs: number): Promise<{code: num
   })
 }
 
+/** lastLine is the last line of a tool's output that says something (ANSI colours stripped). */
 function lastLine(text: string): string {
-  return text.trim().split('\n').filter((l) => l.trim() !== '').pop() ?? ''
+  // eslint-disable-next-line no-control-regex
+  const plain = text.replace(/\x1b\[[0-9;]*m/g, '')
+  return plain.trim().split('\n').filter((l) => /\w/.test(l)).pop() ?? ''
 }
 
 async function redisVersion(): Promise<string> {
