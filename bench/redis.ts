@@ -199,8 +199,15 @@ async function runContender(tool: 'redis-cli' | 'shardctl', endpoint: string, di
       const planFile = join(dir, `${cluster}.json`)
       await cli(['plan', '--out', planFile, '--endpoints', endpoint, '--cluster', cluster], 120_000)
       const actions = (JSON.parse(readFileSync(planFile, 'utf8')) as {actions: unknown[]}).actions.length
-      const r = await run('node', [cliBin, 'apply', planFile, '--yes', '--endpoints', endpoint, '--cluster', cluster], REBALANCE_BOUND_MS)
-      outcome = r.code === 0 ? `${actions} moves` : `exit ${r.code}: ${lastLine(r.out)}`
+      let r = await run('node', [cliBin, 'apply', planFile, '--yes', '--endpoints', endpoint, '--cluster', cluster], REBALANCE_BOUND_MS)
+      outcome = `${actions} moves`
+      // An apply that stopped early (e.g. its etcd lease lapsed on a starved machine) is resumed, as an operator would; the wall time includes it.
+      for (let i = 0; i < 10 && r.code !== 0; i++) {
+        outcome += `; apply exit ${r.code} (${lastLine(r.out).slice(0, 80)}), resumed`
+        if (r.code === 8) await sleep(2000)
+        r = await run('node', [cliBin, 'apply', '--resume', '--yes', '--endpoints', endpoint, '--cluster', cluster], REBALANCE_BOUND_MS)
+      }
+      if (r.code !== 0) outcome += `; resume exit ${r.code}`
     }
     const wallMs = performance.now() - t0
     const during = load.next()
@@ -215,7 +222,7 @@ async function runContender(tool: 'redis-cli' | 'shardctl', endpoint: string, di
       }
     })
     process.stderr.write(`[${tool}] interruption trial\n`)
-    const interrupted = await interruptionTrial(tool, redis, admin, endpoint, cluster, dir)
+    const interrupted = await interruptionTrial(tool, redis, admin, endpoint, cluster, dir).catch((err: Error) => `trial failed: ${err.message.slice(0, 160)}`)
     return {tool, before, after, keysMoved, bytesMoved, errors: during.errors, firstError: during.firstError, p99: during.p99(), ops: during.ops + during.errors, wallMs, outcome, interrupted}
   } finally {
     await load?.stop()
