@@ -38,6 +38,16 @@ export const rateFlag = Flags.custom<number>({helpValue: '<rate>', parse: async 
  */
 export const rateOrAutoFlag = Flags.custom<number | 'auto'>({helpValue: '<rate>|auto', parse: async (input) => (input.trim() === 'auto' ? 'auto' : parseRate(input))})
 
+/** keysRateOrUnsetFlag: a positive whole number of keys per second, or `unset` (null); anything else is a usage error. */
+export const keysRateOrUnsetFlag = Flags.custom<number | null>({
+  helpValue: '<keys>|unset',
+  parse: async (input) => {
+    if (input.trim() === 'unset') return null
+    if (!/^\d+$/.test(input.trim()) || !(Number(input) > 0)) throw new Error(`"${input}" is not a positive whole number of keys per second (or unset)`)
+    return Number(input)
+  },
+})
+
 /** bytesFlag is a size in bytes: `256KiB`, `100GiB`, `1.5MB` or plain bytes. */
 export const bytesFlag = Flags.custom<number>({helpValue: '<size>', parse: async (input) => parseBytes(input)})
 

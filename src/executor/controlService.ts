@@ -14,7 +14,7 @@ export async function updateControl(ctx: ServiceContext, mutate: (c: Control) =>
     const current = await ctx.store.getTyped(ctx.keys.control, ControlSchema)
     const base: Control = current?.value ?? {paused: false, throttleBytesPerSec: null, updatedAt: new Date(0).toISOString()}
     const wanted = mutate(base)
-    if (wanted.paused === base.paused && wanted.throttleBytesPerSec === base.throttleBytesPerSec) return {control: base, changed: false}
+    if (wanted.paused === base.paused && wanted.throttleBytesPerSec === base.throttleBytesPerSec && (wanted.throttleKeysPerSec ?? null) === (base.throttleKeysPerSec ?? null)) return {control: base, changed: false}
     const next: Control = ControlSchema.parse({...wanted, updatedAt: ctx.clock().toISOString()})
     try {
       if (current) await ctx.store.update(ctx.keys.control, JSON.stringify(next), current.modRevision)
@@ -29,7 +29,7 @@ export async function updateControl(ctx: ServiceContext, mutate: (c: Control) =>
 
 /** setPaused pauses or resumes every move of the cluster's executor. */
 export async function setPaused(ctx: ServiceContext, paused: boolean): Promise<{control: Control; changed: boolean; message: string}> {
-  const r = await updateControl(ctx, (c) => ({paused, throttleBytesPerSec: c.throttleBytesPerSec}))
+  const r = await updateControl(ctx, (c) => ({...c, paused}))
   const word = paused ? 'paused' : 'running (resumed)'
   return {...r, message: r.changed ? `moves are now ${word}` : `moves were already ${word}`}
 }
@@ -37,6 +37,17 @@ export async function setPaused(ctx: ServiceContext, paused: boolean): Promise<{
 /** setThrottle sets the global copy rate in bytes/s (null: back to the executor's --throttle). */
 export async function setThrottle(ctx: ServiceContext, bytesPerSec: number | null): Promise<{control: Control; changed: boolean; message: string}> {
   if (bytesPerSec !== null && !(bytesPerSec > 0)) throw new UserError('BAD_INPUT', 'the throttle must be a positive rate', 'e.g. shardctl throttle set 50MiB/s, or `unset`')
-  const r = await updateControl(ctx, (c) => ({paused: c.paused, throttleBytesPerSec: bytesPerSec}))
+  const r = await updateControl(ctx, (c) => ({...c, throttleBytesPerSec: bytesPerSec}))
   return {...r, message: r.changed ? `throttle set to ${bytesPerSec === null ? "the executor's --throttle" : `${bytesPerSec} B/s`}` : 'throttle already set to that'}
+}
+
+/**
+ * setKeysThrottle sets the redis engine's keys per second per move (null: back to the
+ * executor's --keys-per-sec); a running executor follows within a second. Throws
+ * UserError(BAD_INPUT) for a rate that is not a positive integer.
+ */
+export async function setKeysThrottle(ctx: ServiceContext, keysPerSec: number | null): Promise<{control: Control; changed: boolean; message: string}> {
+  if (keysPerSec !== null && !(Number.isInteger(keysPerSec) && keysPerSec > 0)) throw new UserError('BAD_INPUT', `--keys-per-sec ${keysPerSec} is not a positive whole number`, 'e.g. shardctl throttle set --keys-per-sec 5000, or --keys-per-sec unset')
+  const r = await updateControl(ctx, (c) => ({...c, throttleKeysPerSec: keysPerSec}))
+  return {...r, message: r.changed ? `keys/s set to ${keysPerSec === null ? "the executor's --keys-per-sec" : `${keysPerSec} keys/s`}` : 'keys/s already set to that'}
 }

@@ -285,6 +285,8 @@ function controlFollower(ctx: ServiceContext, input: ApplyInput, deps: ApplyDeps
     if (!c) return
     if (c.paused !== control.paused) info(c.paused ? 'paused by operator' : 'resumed by operator')
     control.paused = c.paused
+    if ((c.throttleKeysPerSec ?? null) !== (control.keysPerSec ?? null)) info(`keys/s now ${c.throttleKeysPerSec ?? "apply's --keys-per-sec"}`)
+    control.keysPerSec = c.throttleKeysPerSec ?? null
     const adaptive = c.throttleBytesPerSec === null && throttles.aimd !== undefined
     const rate = adaptive ? await adaptRate(ctx, deps, throttles, info) : (c.throttleBytesPerSec ?? input.throttle)
     if (rate !== throttles.global.currentRate()) {

@@ -52,6 +52,8 @@ export interface Throttles {
 /** LiveControl is the operator's control record as the executor last saw it (polled about twice a second by the executor loop). */
 export interface LiveControl {
   paused: boolean
+  /** keysPerSec is the operator's live keys/s per redis move (`throttle set --keys-per-sec`); null: the move's own option. */
+  keysPerSec?: number | null
   /** inWindow is false outside the maintenance window (copies pause, no new move starts). */
   inWindow: () => boolean
 }

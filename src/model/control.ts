@@ -4,6 +4,8 @@ import {z} from 'zod'
 export const ControlSchema = z.object({
   paused: z.boolean(),
   throttleBytesPerSec: z.number().positive().nullable(),
+  /** throttleKeysPerSec is the redis engine's live keys/s per move (null or absent: the executor's --keys-per-sec). */
+  throttleKeysPerSec: z.number().int().positive().nullable().optional(),
   updatedAt: z.string(),
 })
 

@@ -49,6 +49,8 @@ export const ClusterSnapshotSchema = z
       .object({
         engine: z.literal('redis'),
         signals: z.object({keys: z.string(), bytes: z.string(), ops: z.string()}),
+        /** opsByNode names, per master, the signal its ops/s were split over its shards by (slot-stats-cpu, lfu-object-freq, key-share). */
+        opsByNode: z.record(NodeIdSchema, z.enum(['slot-stats-cpu', 'lfu-object-freq', 'key-share'])).optional(),
         sampleWindowMs: z.number().nonnegative(),
         bigKeys: z.array(z.object({key: z.string(), node: NodeIdSchema, bytes: z.number().nonnegative()})),
       })

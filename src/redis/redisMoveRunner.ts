@@ -144,6 +144,9 @@ async function migrateSlot(env: ExecutorEnv, opts: RedisMoveOptions, keyBucket: 
       if (keys.length === 0) break
       const sizes = await keySizes(src, keys)
       const bytes = sizes.reduce((a, b) => a + b, 0)
+      // The operator's live keys/s (throttle set --keys-per-sec) wins over the move's own option.
+      const keyRate = env.control.keysPerSec ?? opts.keysPerSec
+      if (keyRate !== keyBucket.currentRate()) keyBucket.setRate(keyRate)
       const wait = Math.max(reserveAll([env.throttles.global, env.throttles.node(src.node), env.throttles.node(dst.node)], bytes), keyBucket.take(keys.length))
       if (wait > 0) await env.sleep(wait)
       if (env.stopped()) return false

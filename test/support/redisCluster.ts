@@ -41,10 +41,11 @@ export async function redisAvailable(): Promise<boolean> {
  * startRedisCluster starts `masters * (1 + replicasPerMaster)` real redis-server processes
  * in cluster mode, each on a run-time port of 127.0.0.1 with its own temp dir (no
  * persistence), creates the cluster with `redis-cli --cluster create --cluster-yes` and waits
- * until every node reports `cluster_state:ok`, knows every node and sees exactly `masters` masters. Children are
+ * until every node reports `cluster_state:ok`, knows every node and sees exactly `masters` masters.
+ * `serverArgs` are appended to every server's command line (e.g. `--maxmemory-policy allkeys-lfu`). Children are
  * registered with the process reaper so a crashed test run leaves none behind.
  */
-export async function startRedisCluster(opts: {masters?: number; replicasPerMaster?: number} = {}): Promise<RealRedisCluster> {
+export async function startRedisCluster(opts: {masters?: number; replicasPerMaster?: number; serverArgs?: readonly string[]} = {}): Promise<RealRedisCluster> {
   const masters = opts.masters ?? 3
   const replicas = opts.replicasPerMaster ?? 1
   const servers: RedisServerProcess[] = []
@@ -56,7 +57,7 @@ export async function startRedisCluster(opts: {masters?: number; replicasPerMast
     },
   }
   try {
-    for (let i = 0; i < masters * (1 + replicas); i++) servers.push(await startServer())
+    for (let i = 0; i < masters * (1 + replicas); i++) servers.push(await startServer(opts.serverArgs ?? []))
     cluster.seed = servers[0]!.address
     await run('redis-cli', ['--cluster', 'create', ...servers.map((s) => s.address), '--cluster-replicas', String(replicas), '--cluster-yes'], {timeout: 60_000})
     await waitClusterOk(servers, masters, 60_000)
@@ -67,7 +68,7 @@ export async function startRedisCluster(opts: {masters?: number; replicasPerMast
   }
 }
 
-async function startServer(): Promise<RedisServerProcess> {
+async function startServer(extraArgs: readonly string[]): Promise<RedisServerProcess> {
   for (let attempt = 0; ; attempt++) {
     const port = await freePort()
     const dir = mkdtempSync(join(tmpdir(), 'shardctl-redis-'))
@@ -76,7 +77,7 @@ async function startServer(): Promise<RedisServerProcess> {
       rmSync(dir, {recursive: true, force: true})
       continue
     }
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', '5000', '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--logfile', join(dir, 'redis.log'), '--protected-mode', 'no']
+    const args = ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', '5000', '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--logfile', join(dir, 'redis.log'), '--protected-mode', 'no', ...extraArgs]
     const child = spawn('redis-server', args, {stdio: 'ignore'})
     trackPid(child.pid)
     const server = {port, address: `127.0.0.1:${port}`, child, dir}

@@ -5,6 +5,7 @@ import {listShards} from '../../../src/cluster/clusterRepo.js'
 import {makeServiceContext, type ServiceContext} from '../../../src/cluster/serviceContext.js'
 import {DEFAULT_EXECUTOR_OPTIONS} from '../../../src/executor/executorEnv.js'
 import {type ApplyInput, executePlan} from '../../../src/executor/executePlan.js'
+import {setKeysThrottle} from '../../../src/executor/controlService.js'
 import {getMove, requestCancel} from '../../../src/executor/moveStore.js'
 import {type Move} from '../../../src/model/move.js'
 import {type Shard} from '../../../src/model/shard.js'
@@ -20,7 +21,8 @@ import {StoreSet, uniqueCluster} from '../../support/testStore.js'
  * The redis move runner through the real executor (executePlan, --resume style: move records
  * written to etcd, then run) on a real 3+3 Redis Cluster: a cancel mid-move returns the slots
  * already moved and leaves the shard where it was; a shard holding a key above the big-key
- * limit is refused with nothing changed, and moved when big keys are allowed.
+ * limit is refused with nothing changed, and moved when big keys are allowed; a move crawling
+ * at 1 key/s speeds up when the operator raises keys/s live (`throttle set --keys-per-sec`).
  */
 
 const available = await redisAvailable()
@@ -135,4 +137,36 @@ describe.skipIf(!available)('redis move runner under the executor', () => {
     expect(after.replicas).toEqual([{node: to, role: 'voter'}])
     expect(after.epoch).toBe(shard.epoch + 4)
   }, 120_000)
+
+  it('follows a live keys/s change: a move held to 1 key/s finishes once the operator raises it', async () => {
+    const {shards} = await listShards(ctx)
+    const shard = shards[3]!.value
+    const from = shard.replicas[0]!.node
+    const to = [...addressOf.keys()].find((id) => id !== from)!
+    const [{tag, slot}] = await tagsIn(shard, 1)
+    const keys = Array.from({length: 400}, (_, j) => `{${tag}}:${j}`)
+    await Promise.all(keys.map((k) => client.set(k, `${k}:v`)))
+    await recordMove('keys-live', shard, to)
+    const events: {type: string; message?: string; keys?: number}[] = []
+    const running = executePlan(ctx, input({redis: {keysPerSec: 1, keysPerBatch: 10}}), {...deps, emit: (e) => events.push(e as never)}, new AbortController().signal)
+    try {
+      // At 1 key/s the 400 keys would take over six minutes; wait for the first batches to go.
+      const deadline = Date.now() + 60_000
+      while (!events.some((e) => e.type === 'progress')) {
+        expect(Date.now()).toBeLessThan(deadline)
+        await sleepFor(100)
+      }
+      const movedBefore = Math.max(...events.filter((e) => e.type === 'progress').map((e) => e.keys ?? 0))
+      expect(movedBefore).toBeLessThan(200)
+      expect((await setKeysThrottle(ctx, 100_000)).changed).toBe(true)
+      const result = await running
+      expect(result.moves).toEqual([expect.objectContaining({id: 'keys-live', phase: 'done'})])
+      expect(events.some((e) => e.type === 'info' && /keys\/s now 100000/.test(e.message ?? ''))).toBe(true)
+      expect(await ownerOf(slot)).toBe(to)
+      expect(await Promise.all(keys.map((k) => client.get(k)))).toEqual(keys.map((k) => `${k}:v`))
+      expect((await setKeysThrottle(ctx, 100_000)).changed).toBe(false)
+    } finally {
+      await setKeysThrottle(ctx, null)
+    }
+  }, 150_000)
 })
