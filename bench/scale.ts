@@ -44,6 +44,8 @@ const dirs: string[] = []
 interface Measured {
   seconds: number
   rssMiB: number
+  /** cpuSeconds is user + system CPU (commands only): less sensitive than wall time to a loaded machine. */
+  cpuSeconds?: number
 }
 
 /** timed runs `shardctl args` to its end under /usr/bin/time and returns its wall time and peak RSS. */
@@ -51,14 +53,15 @@ async function timed(args: string[]): Promise<Measured> {
   const out = join(mkdtempSync(join(tmpdir(), 'shardctl-bench-time-')), 'rss')
   dirs.push(out.slice(0, -4))
   const started = performance.now()
-  const child = spawn('/usr/bin/time', ['-f', '%M', '-o', out, process.execPath, join(root, 'bin/run.js'), ...args], {cwd: root, env: {PATH: process.env.PATH, HOME: process.env.HOME}, stdio: ['ignore', 'ignore', 'pipe']})
+  const child = spawn('/usr/bin/time', ['-f', '%M %U %S', '-o', out, process.execPath, join(root, 'bin/run.js'), ...args], {cwd: root, env: {PATH: process.env.PATH, HOME: process.env.HOME}, stdio: ['ignore', 'ignore', 'pipe']})
   children.push(child)
   let err = ''
   child.stderr!.on('data', (d) => (err += d))
   const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)))
   const seconds = (performance.now() - started) / 1000
   if (code !== 0) throw new Error(`shardctl ${args.join(' ')} exited ${code}: ${err.trim().split('\n').at(-1)}`)
-  return {seconds, rssMiB: Number(readFileSync(out, 'utf8').trim().split('\n').at(-1)) / 1024}
+  const [rssKiB, user, sys] = (readFileSync(out, 'utf8').trim().split('\n').at(-1) ?? '').split(' ').map(Number)
+  return {seconds, rssMiB: (rssKiB ?? NaN) / 1024, cpuSeconds: (user ?? NaN) + (sys ?? NaN)}
 }
 
 function spawnCli(args: string[]): {child: ChildProcess; stdout: () => string} {
@@ -200,8 +203,8 @@ async function main(): Promise<void> {
       console.error(`scale bench: ${n} shards done (load ${f(loadavg()[0] ?? 0, 1)})`)
     }
     const moves = MOVES > 0 ? await benchMoves(etcd.endpoint, MOVES) : undefined
-    console.log(`scale bench: rf 3 on ${NODES} nodes (${SERVING} serving), private etcd on 127.0.0.1; each command its own process (wall s / peak RSS MiB)`)
-    console.log(`machine: ${cpus().length} CPUs; 1-minute load average ${f(loadStart, 1)} at start, ${f(loadavg()[0] ?? 0, 1)} at end; bare CLI start-up (shardctl --version) ${f(bare.seconds)} s / ${f(bare.rssMiB, 0)} MiB\n`)
+    console.log(`scale bench: rf 3 on ${NODES} nodes (${SERVING} serving), private etcd on 127.0.0.1; each command its own process (wall s / CPU s / peak RSS MiB)`)
+    console.log(`machine: ${cpus().length} CPUs; 1-minute load average ${f(loadStart, 1)} at start, ${f(loadavg()[0] ?? 0, 1)} at end; bare CLI start-up (shardctl --version) ${f(bare.seconds)} s / ${f(bare.cpuSeconds ?? NaN)} s CPU / ${f(bare.rssMiB, 0)} MiB\n`)
     const names = Object.keys(rows[0]?.commands ?? {})
     console.log(`| | ${rows.map((r) => `${r.shards.toLocaleString('en')} shards`).join(' | ')} | target at the largest size |`)
     console.log(`|---|${rows.map(() => '---').join('|')}|---|`)
@@ -209,7 +212,7 @@ async function main(): Promise<void> {
     const sub1 = ['cluster status', 'node list', 'node show', 'moves list']
     for (const name of names) {
       const target = sub1.includes(name) && last ? `< 1 s: ${mark((last.commands[name]?.seconds ?? Infinity) < 1)} (${f((last.commands[name]?.seconds ?? NaN) / bare.seconds, 1)}x bare start-up)` : ''
-      console.log(`| ${name} | ${rows.map((r) => `${f(r.commands[name]?.seconds ?? NaN)} s / ${f(r.commands[name]?.rssMiB ?? NaN, 0)} MiB`).join(' | ')} | ${target} |`)
+      console.log(`| ${name} | ${rows.map((r) => `${f(r.commands[name]?.seconds ?? NaN)} s / ${f(r.commands[name]?.cpuSeconds ?? NaN)} s / ${f(r.commands[name]?.rssMiB ?? NaN, 0)} MiB`).join(' | ')} | ${target} |`)
     }
     console.log(`| ${SERVING} nodes healthy | ${rows.map((r) => `${f(r.nodeStart.seconds)} s / ${f(r.nodeStart.rssMiB, 0)} MiB`).join(' | ')} | < 5 s: ${mark((last?.nodeStart.seconds ?? Infinity) < 5)} |`)
     console.log(`| router healthy | ${rows.map((r) => `${f(r.routerStart.seconds)} s / ${f(r.routerStart.rssMiB, 0)} MiB`).join(' | ')} | < 5 s: ${mark((last?.routerStart.seconds ?? Infinity) < 5)} |`)
