@@ -35,7 +35,8 @@ const SIZES = process.env.BENCH_SCALE_SIZES ? process.env.BENCH_SCALE_SIZES.spli
 const MOVES = Number(process.env.BENCH_SCALE_MOVES ?? 1000)
 const NODES = 12
 const SERVING = 3
-const WAIT_MS = 180_000
+/** WAIT_MS bounds every wait for a process to become healthy or draw (BENCH_SCALE_WAIT_MS); one that does not is recorded as timed out. */
+const WAIT_MS = Number(process.env.BENCH_SCALE_WAIT_MS ?? 120_000)
 const root = resolve(import.meta.dirname, '../..')
 const children: ChildProcess[] = []
 const dirs: string[] = []
@@ -126,15 +127,15 @@ async function benchSize(endpoint: string, etcdDir: string, shards: number): Pro
     dirs.push(dir)
     return spawnCli(['node', 'serve', ...flags, '--id', `n${i + 1}`, '--listen', `127.0.0.1:${ports[i]}`, '--data-dir', dir, '--fsync', 'normal']).child
   })
-  for (let i = 0; i < SERVING; i++) await waitUntil(`node n${i + 1}`, async () => ((await (await fetch(`http://127.0.0.1:${ports[i]}/healthz`)).json()) as {serving: boolean}).serving)
-  const nodeStart = {seconds: (performance.now() - started) / 1000, rssMiB: Math.max(...nodeProcs.map((c) => rssMiB(c.pid ?? 0)))}
+  const nodesUp = await Promise.all(Array.from({length: SERVING}, (_, i) => waitUntil(`node n${i + 1}`, async () => ((await (await fetch(`http://127.0.0.1:${ports[i]}/healthz`)).json()) as {serving: boolean}).serving).then(() => true, () => false)))
+  const nodeStart = {seconds: nodesUp.every(Boolean) ? (performance.now() - started) / 1000 : Infinity, rssMiB: Math.max(...nodeProcs.map((c) => rssMiB(c.pid ?? 0)))}
   const routerStarted = performance.now()
   const router = spawnCli(['router', 'serve', ...flags, '--id', 'bench', '--listen', '127.0.0.1:0'])
-  await waitUntil('router', async () => {
+  const routerUp = await waitUntil('router', async () => {
     const m = / on (127\.0\.0\.1:\d+)/.exec(router.stdout())
     return m !== null && (await fetch(`http://${m[1]}/healthz`)).ok
-  })
-  const routerStart = {seconds: (performance.now() - routerStarted) / 1000, rssMiB: rssMiB(router.child.pid ?? 0)}
+  }).then(() => true, () => false)
+  const routerStart = {seconds: routerUp ? (performance.now() - routerStarted) / 1000 : Infinity, rssMiB: rssMiB(router.child.pid ?? 0)}
 
   // top's first frame in a pseudo-terminal: until the last node's row is drawn.
   const topStarted = performance.now()
@@ -142,8 +143,8 @@ async function benchSize(endpoint: string, etcdDir: string, shards: number): Pro
   children.push(top)
   let screen = ''
   top.stdout!.on('data', (d) => (screen += d))
-  await waitUntil('top first frame', async () => screen.includes(`n${NODES} `))
-  const topFirstFrame = (performance.now() - topStarted) / 1000
+  const drawn = await waitUntil('top first frame', async () => screen.includes(`n${NODES} `)).then(() => true, () => false)
+  const topFirstFrame = drawn ? (performance.now() - topStarted) / 1000 : Infinity
   try {
     process.kill(-(top.pid ?? 0), 'SIGKILL')
   } catch {
@@ -183,6 +184,7 @@ async function benchMoves(endpoint: string, moves: number): Promise<{moves: numb
 }
 
 function f(n: number, digits = 2): string {
+  if (n === Infinity) return `> ${WAIT_MS / 1000}`
   return Number.isFinite(n) ? n.toFixed(digits) : '-'
 }
 
@@ -199,10 +201,11 @@ async function main(): Promise<void> {
     const bare = await timed(['--version'])
     const rows: Row[] = []
     for (const n of SIZES) {
-      rows.push(await benchSize(etcd.endpoint, etcdDir, n))
-      console.error(`scale bench: ${n} shards done (load ${f(loadavg()[0] ?? 0, 1)})`)
+      const row = await benchSize(etcd.endpoint, etcdDir, n)
+      rows.push(row)
+      console.error(`scale bench: ${n} shards done (load ${f(loadavg()[0] ?? 0, 1)}): ${JSON.stringify(row)}`)
     }
-    const moves = MOVES > 0 ? await benchMoves(etcd.endpoint, MOVES) : undefined
+    const moves = MOVES > 0 ? await benchMoves(etcd.endpoint, MOVES).catch((err: unknown) => (console.error(`moves: ${String(err)}`), undefined)) : undefined
     console.log(`scale bench: rf 3 on ${NODES} nodes (${SERVING} serving), private etcd on 127.0.0.1; each command its own process (wall s / CPU s / peak RSS MiB)`)
     console.log(`machine: ${cpus().length} CPUs; 1-minute load average ${f(loadStart, 1)} at start, ${f(loadavg()[0] ?? 0, 1)} at end; bare CLI start-up (shardctl --version) ${f(bare.seconds)} s / ${f(bare.cpuSeconds ?? NaN)} s CPU / ${f(bare.rssMiB, 0)} MiB\n`)
     const names = Object.keys(rows[0]?.commands ?? {})
