@@ -17,7 +17,7 @@
  * Every wait is bounded; everything started is killed at exit.
  */
 import {type ChildProcess, spawn} from 'node:child_process'
-import {mkdtempSync, readFileSync, rmSync, statSync} from 'node:fs'
+import {mkdtempSync, readdirSync, readFileSync, rmSync, statSync} from 'node:fs'
 import {cpus, loadavg, tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
 import {setTimeout as sleepFor} from 'node:timers/promises'
@@ -88,6 +88,26 @@ function rssMiB(pid: number): number {
   return m ? Number(m[1]) / 1024 : NaN
 }
 
+/** descendants lists the pids below `pid` (Linux /proc), parents before children. */
+function descendants(pid: number): number[] {
+  const parentOf = new Map<number, number>()
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      parentOf.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]))
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  const out: number[] = []
+  const walk = (p: number) => {
+    for (const [child, parent] of parentOf) if (parent === p) out.push(child), walk(child)
+  }
+  walk(pid)
+  return out
+}
+
 function stop(child: ChildProcess): void {
   child.kill('SIGKILL')
 }
@@ -145,10 +165,13 @@ async function benchSize(endpoint: string, etcdDir: string, shards: number): Pro
   top.stdout!.on('data', (d) => (screen += d))
   const drawn = await waitUntil('top first frame', async () => screen.includes(`n${NODES} `)).then(() => true, () => false)
   const topFirstFrame = drawn ? (performance.now() - topStarted) / 1000 : Infinity
-  try {
-    process.kill(-(top.pid ?? 0), 'SIGKILL')
-  } catch {
-    stop(top)
+  // `script` runs top in a session of its own: kill the whole tree by pid, deepest first.
+  for (const pid of [...descendants(top.pid ?? 0).reverse(), top.pid ?? 0]) {
+    try {
+      process.kill(pid, 'SIGKILL')
+    } catch {
+      // already gone
+    }
   }
   for (const c of [...nodeProcs, router.child]) stop(c)
   return {shards, commands, nodeStart, routerStart, topFirstFrame, etcdDbMiB: statSync(join(etcdDir, 'data', 'member', 'snap', 'db')).size / 1024 / 1024}
