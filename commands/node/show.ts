@@ -1,19 +1,22 @@
-import {Args} from '@oclif/core'
+import {Args, Flags} from '@oclif/core'
 import {EtcdCommand} from '../../src/cli/baseCommand.js'
 import {formatCapacity} from '../../src/cli/formatCapacity.js'
-import {showNode} from '../../src/cluster/nodeService.js'
+import {NODE_SHOW_LIMIT, showNode} from '../../src/cluster/nodeService.js'
 
 export default class NodeShow extends EtcdCommand {
   static override summary = 'Show one node and the shards it holds.'
   static override examples = ['<%= config.bin %> node show n1 --json']
   static override args = {id: Args.string({description: 'node id', required: true})}
+  static override flags = {
+    limit: Flags.integer({description: 'list at most this many of its shards (0: all; `shard list --node` streams them)', default: NODE_SHOW_LIMIT, min: 0}),
+  }
 
   async run(): Promise<Awaited<ReturnType<typeof showNode>>> {
     const {args, flags} = await this.parse(NodeShow)
-    const node = await showNode(await this.services(flags), args.id)
+    const node = await showNode(await this.services(flags), args.id, flags.limit)
     this.log(`Node ${node.id} at ${node.address}, zone ${node.zone}, ${node.state}, ${node.alive ? 'up' : 'down'}`)
     this.log(`capacity: ${formatCapacity(node.capacity)}; created ${node.createdAt}`)
-    this.log(`${node.replicas} replicas: ${node.shards.map((s) => (s.role === 'voter' ? String(s.id) : `${s.id}(${s.role})`)).join(' ') || '-'}`)
+    this.log(`${node.replicas} replicas: ${node.shards.map((s) => (s.role === 'voter' ? String(s.id) : `${s.id}(${s.role})`)).join(' ') || '-'}${node.moreShards > 0 ? ` … and ${node.moreShards} more (\`shardctl shard list --node ${node.id}\`)` : ''}`)
     return node
   }
 }

@@ -4,7 +4,7 @@ import {type Control} from '../model/control.js'
 import {listRouters} from '../router/routerRegistration.js'
 import {getControl, getMeta, listNodes, listStats} from './clusterRepo.js'
 import {listLiveNodes} from './engineLiveness.js'
-import {replicaCensus} from './shardScan.js'
+import {shardCounts} from './shardCensus.js'
 import {type ServiceContext} from './serviceContext.js'
 
 /** NodeStatus is one node's line in `cluster status`. */
@@ -50,10 +50,14 @@ export interface ClusterStatus {
   control: Control
 }
 
-/** clusterStatus gathers the cluster's meta, nodes (with liveness, replica counts, load), shards and executor state. */
+/**
+ * clusterStatus gathers the cluster's meta, nodes (with liveness, replica counts, load), shards
+ * and executor state. Shard counts come from the stored census, never a read of every shard
+ * (unless the cluster predates the census: see {@link shardCounts}).
+ */
 export async function clusterStatus(ctx: ServiceContext): Promise<ClusterStatus> {
   const meta = await getMeta(ctx)
-  const [nodes, alive, census, stats, control, lock, routers] = await Promise.all([listNodes(ctx), listLiveNodes(ctx, meta.value), replicaCensus(ctx, meta.value.rf), listStats(ctx), getControl(ctx), ctx.store.get(ctx.keys.executorLock), listRouters(ctx)])
+  const [nodes, alive, census, stats, control, lock, routers] = await Promise.all([listNodes(ctx), listLiveNodes(ctx, meta.value), shardCounts(ctx, meta.value.rf), listStats(ctx), getControl(ctx), ctx.store.get(ctx.keys.executorLock), listRouters(ctx)])
   const {replicasByNode: replicas, moving, revision} = census
   const loadByNode = new Map(stats.map((st) => [st.node, st.shards.reduce((acc, l) => ({reads: acc.reads + l.reads, writes: acc.writes + l.writes, bytes: acc.bytes + l.bytes, keys: acc.keys + l.keys}), {reads: 0, writes: 0, bytes: 0, keys: 0})]))
   const clockByNode = new Map(stats.map((st) => [st.node, st.clockOk === undefined ? null : {offsetMs: st.clockOffsetMs ?? null, ok: st.clockOk}]))

@@ -8,6 +8,7 @@ import {evenRanges} from '../model/range.js'
 import {type Shard} from '../model/shard.js'
 import {PlacementRing} from '../placement/ring.js'
 import {type NodeSpec} from './nodeSpec.js'
+import {censusBasePut} from './shardCensus.js'
 import {type ServiceContext} from './serviceContext.js'
 
 /** InitClusterInput are the settings of a new cluster. */
@@ -97,6 +98,8 @@ export async function writeNewCluster(ctx: ServiceContext, layout: {nodes: Clust
       {key: ctx.keys.meta, value: JSON.stringify(meta)},
       {key: ctx.keys.control, value: JSON.stringify({paused: false, throttleBytesPerSec: null, updatedAt: now})},
       {key: ctx.keys.constraints, value: JSON.stringify({items: []})},
+      // The census counts every shard just written; deltas of later shard writes come after `cleared`.
+      censusBasePut(ctx, shards, cleared),
     ],
   })
   if (done === undefined) throw new UserError('CONFLICT', `cluster "${ctx.cluster}" was created concurrently by someone else`, 'check `shardctl cluster status`')

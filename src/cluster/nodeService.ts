@@ -4,7 +4,8 @@ import {type ClusterNode, NodeSchema, type NodeState} from '../model/node.js'
 import {getMeta, getNode, listAlive, listNodes, updateNode} from './clusterRepo.js'
 import {listLiveNodes} from './engineLiveness.js'
 import {type NodeSpec} from './nodeSpec.js'
-import {replicaCensus} from './shardScan.js'
+import {shardCounts} from './shardCensus.js'
+import {replicaCensus, scanShards} from './shardScan.js'
 import {type ServiceContext} from './serviceContext.js'
 
 /** NodeView is a node record plus what the cluster knows about it now. */
@@ -69,15 +70,34 @@ export async function setNodeState(ctx: ServiceContext, id: string, state: NodeS
 /** listNodeViews returns every node with liveness and replica counts. */
 export async function listNodeViews(ctx: ServiceContext): Promise<NodeView[]> {
   const meta = await getMeta(ctx)
-  const [nodes, alive, census] = await Promise.all([listNodes(ctx), listLiveNodes(ctx, meta.value), replicaCensus(ctx, meta.value.rf)])
+  const [nodes, alive, census] = await Promise.all([listNodes(ctx), listLiveNodes(ctx, meta.value), shardCounts(ctx, meta.value.rf)])
   return nodes.map((n) => ({...n.value, alive: alive.has(n.value.id), replicas: census.replicasByNode.get(n.value.id) ?? 0}))
 }
 
-/** showNode returns one node with its liveness and the shards it holds (with roles). */
-export async function showNode(ctx: ServiceContext, id: string): Promise<NodeView & {shards: {id: number; role: string}[]}> {
+/** NODE_SHOW_LIMIT is how many of a node's shards `node show` lists unless told otherwise. */
+export const NODE_SHOW_LIMIT = 100
+
+/** NodeDetail is a node view with the first `limit` shards it holds (in id order) and how many more it holds. */
+export type NodeDetail = NodeView & {shards: {id: number; role: string}[]; moreShards: number}
+
+/**
+ * showNode returns one node with its liveness, its exact replica count (from the census) and
+ * its first `limit` shards with roles (0: all). Listing stops at the limit, so the time does
+ * not grow with the map unless all are asked for (`shard list --node` streams them).
+ */
+export async function showNode(ctx: ServiceContext, id: string, limit = NODE_SHOW_LIMIT): Promise<NodeDetail> {
+  if (!Number.isInteger(limit) || limit < 0) throw new UserError('BAD_INPUT', `the shard limit must be a whole number >= 0, got ${limit}`, 'pass e.g. --limit 100 (0 lists every shard)')
   const [node, meta] = await Promise.all([getNode(ctx, id), getMeta(ctx)])
-  const [alive, census] = await Promise.all([listAlive(ctx), replicaCensus(ctx, meta.value.rf, id)])
-  return {...node.value, alive: alive.has(id), replicas: census.heldBy.length, shards: census.heldBy}
+  const [alive, counts] = await Promise.all([listAlive(ctx), shardCounts(ctx, meta.value.rf)])
+  const replicas = counts.replicasByNode.get(id) ?? 0
+  const shards: {id: number; role: string}[] = []
+  if (limit > 0 && replicas > 0) {
+    // Small pages: the node's first shards are near the start of the map, and a 10,000-key page costs about a second at 100k shards.
+    for await (const s of scanShards(ctx, {node: id, limit: Math.min(limit, replicas), pageSize: 1000})) shards.push({id: s.id, role: s.replicas.find((r) => r.node === id)?.role ?? 'voter'})
+  } else if (limit === 0) {
+    shards.push(...(await replicaCensus(ctx, meta.value.rf, id)).heldBy)
+  }
+  return {...node.value, alive: alive.has(id), replicas: limit === 0 ? shards.length : replicas, shards, moreShards: Math.max(0, (limit === 0 ? shards.length : replicas) - shards.length)}
 }
 
 /**

@@ -36,7 +36,7 @@ interface LightReplica {
 }
 
 /** lightReplicas reads a shard record's replicas with a structural check only (no schema run per record). */
-function lightReplicas(key: string, value: string): {id: number; replicas: LightReplica[]} {
+export function lightReplicas(key: string, value: string): {id: number; replicas: LightReplica[]} {
   let parsed: unknown
   try {
     parsed = JSON.parse(value)
@@ -80,6 +80,8 @@ export interface ShardFilter {
   node?: string
   state?: ShardState
   limit?: number
+  /** pageSize overrides the store page size (smaller pages when a filtered limit is expected to be met early). */
+  pageSize?: number
 }
 
 /** shardState tells whether a shard is stable or has a move in flight. */
@@ -96,7 +98,7 @@ export async function* scanShards(ctx: ServiceContext, filter: ShardFilter = {})
   let emitted = 0
   // Unfiltered with a limit: read no more than the limit (a first page of 10,000 costs seconds at 100k shards).
   const unfiltered = filter.node === undefined && filter.state === undefined
-  const pageSize = unfiltered && filter.limit !== undefined ? Math.min(filter.limit, LIST_PAGE_SIZE) : undefined
+  const pageSize = filter.pageSize ?? (unfiltered && filter.limit !== undefined ? Math.min(filter.limit, LIST_PAGE_SIZE) : undefined)
   for await (const page of ctx.store.scan(ctx.keys.shardsPrefix, {pageSize})) {
     for (const kv of page.items) {
       const shard = decodeStored(kv, ShardSchema).value

@@ -21,6 +21,10 @@ export function keysOf(cluster: string) {
     alive: (id: string) => `${p}alive/${id}`,
     shardsPrefix: `${p}shards/`,
     shard: (id: number) => `${p}shards/${String(id).padStart(8, '0')}`,
+    /** censusPrefix holds the shard census: `census/base` and one `census/d/<uuid>` delta per shard write (see src/cluster/shardCensus.ts). */
+    censusPrefix: `${p}census/`,
+    censusBase: `${p}census/base`,
+    censusDelta: (id: string) => `${p}census/d/${id}`,
     statsPrefix: `${p}stats/`,
     stats: (node: string) => `${p}stats/${node}`,
     routersPrefix: `${p}routers/`,

@@ -1,5 +1,6 @@
 import {getControl, listNodes, listShards} from '../cluster/clusterRepo.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
+import {foldCensus} from '../cluster/shardCensus.js'
 import {BugError, UserError, errorMessage} from '../errors/errors.js'
 import {acquireLock, type HeldLock} from '../etcd/leaseLock.js'
 import {isTerminal, type Move, type MovePhase} from '../model/move.js'
@@ -180,6 +181,7 @@ async function runAll(ctx: ServiceContext, lock: HeldLock, moves: FencedMove[], 
   const throttles = new LiveThrottles(input, deps)
   const env = executorEnv(ctx, lock, input, deps, clients, signal, control, throttles, loop)
   const followControl = controlFollower(ctx, input, deps, control, throttles)
+  const foldNow = censusFolder(ctx, deps)
   await followControl()
   while (!env.stopped()) {
     const pending = [...loop.latest.values()].filter((m) => !isTerminal(m.phase))
@@ -190,10 +192,25 @@ async function runAll(ctx: ServiceContext, lock: HeldLock, moves: FencedMove[], 
     await deps.sleep(500, signal)
     await followControl()
     await rereadEnded(ctx, loop)
+    await foldNow(false)
   }
   await Promise.all(loop.running.values())
+  await foldNow(true)
   if (loop.fatal) throw loop.fatal
   return loop.latest
+}
+
+/** CENSUS_FOLD_MS: how often a running executor folds the census deltas its moves wrote into the base (status reads stay a few keys). */
+const CENSUS_FOLD_MS = 10_000
+
+/** censusFolder returns a function folding the census at most every CENSUS_FOLD_MS (or now, with `force`); best effort: a failed fold leaves the deltas for the next. */
+function censusFolder(ctx: ServiceContext, deps: ApplyDeps): (force: boolean) => Promise<void> {
+  let last = deps.now()
+  return async (force) => {
+    if (!force && deps.now() - last < CENSUS_FOLD_MS) return
+    last = deps.now()
+    await foldCensus(ctx).catch(() => 0)
+  }
 }
 
 /** executorEnv builds the environment every move runner of this run shares. */

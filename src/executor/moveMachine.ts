@@ -218,7 +218,7 @@ export interface Retried {
 /**
  * MoveDecision is the machine's answer to one observation:
  * - `commit`: write `transition` (and `patch`) in one fenced transaction; a shard change is
- *   fenced on `shardRevision`. `note` is worth telling the operator;
+ *   fenced on `shardRevision` (the value then was `shardBefore`, for the census). `note` is worth telling the operator;
  * - `effect`: run the side effect, then observe again;
  * - `wait`: sleep `ms`, then observe again (`retried` when a failure caused it);
  * - `reread`: observe again now (the record changed under a write);
@@ -226,7 +226,7 @@ export interface Retried {
  * - `terminal`: the move has finished.
  */
 export type MoveDecision =
-  | {kind: 'commit'; transition: Transition; shardRevision?: bigint; patch?: Partial<Move>; note?: string; retried?: Retried}
+  | {kind: 'commit'; transition: Transition; shardRevision?: bigint; shardBefore?: Shard; patch?: Partial<Move>; note?: string; retried?: Retried}
   | {kind: 'effect'; effect: MoveEffect}
   | {kind: 'wait'; ms: number; reason: string; retried?: Retried}
   | {kind: 'reread'}
@@ -236,10 +236,11 @@ export type MoveDecision =
 type Observed = NonNullable<MoveObservation['shard']>
 type PhaseStep = (o: MoveObservation) => MoveDecision
 
-const commitOf = (transition: Transition, shard?: Observed, extra: Omit<Extract<MoveDecision, {kind: 'commit'}>, 'kind' | 'transition' | 'shardRevision'> = {}): MoveDecision => ({
+const commitOf = (transition: Transition, shard?: Observed, extra: Omit<Extract<MoveDecision, {kind: 'commit'}>, 'kind' | 'transition' | 'shardRevision' | 'shardBefore'> = {}): MoveDecision => ({
   kind: 'commit',
   transition,
-  ...(transition.shard && shard ? {shardRevision: shard.revision} : {}),
+  // shardBefore is the value at shardRevision: the census delta of the write is computed from it.
+  ...(transition.shard && shard ? {shardRevision: shard.revision, shardBefore: shard.value} : {}),
   ...extra,
 })
 

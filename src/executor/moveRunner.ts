@@ -140,7 +140,7 @@ async function commitDecision(env: ExecutorEnv, m: FencedMove, d: Extract<MoveDe
   }
   if (d.note) env.emit({type: 'info', message: d.note, at: new Date(env.now()).toISOString()})
   const patch = {...transitionPatch(d.transition, new Date(env.now())), ...d.patch}
-  const shard = d.transition.shard && d.shardRevision !== undefined ? {value: d.transition.shard, expected: d.shardRevision} : undefined
+  const shard = d.transition.shard && d.shardRevision !== undefined && d.shardBefore ? {value: d.transition.shard, expected: d.shardRevision, before: d.shardBefore} : undefined
   const next = await commitMoveTransition(env.ctx, env.fence, m, patch, shard)
   if (next.value.phase !== m.value.phase) emitPhase(env, next.value)
   return next

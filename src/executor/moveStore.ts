@@ -3,6 +3,7 @@ import {UserError, isUserError} from '../errors/errors.js'
 import {type Compare, type Typed} from '../etcd/etcdStore.js'
 import {type Move, MoveSchema, PHASE_TABLE} from '../model/move.js'
 import {type Shard, ShardSchema} from '../model/shard.js'
+import {shardWritePuts} from '../cluster/shardCensus.js'
 import {type Transition} from './moveMachine.js'
 
 /** FencedMove is a move as read from etcd, with the revision a fenced write compares. */
@@ -35,6 +36,13 @@ export class LockLostError extends UserError {
   }
 }
 
+/** FencedShardWrite is a shard change to commit with a move: the new value, the revision it replaces and the value at that revision (for the census). */
+export interface FencedShardWrite {
+  value: Shard
+  expected: bigint
+  before: Shard
+}
+
 /**
  * commitMoveTransition writes the move's next phase (and the shard change that goes with
  * it) in one transaction that compares the executor lock's create revision (fencing), the
@@ -42,13 +50,14 @@ export class LockLostError extends UserError {
  * move as stored. Throws LockLostError when fenced out, UserError(CONFLICT) when the move
  * or shard changed concurrently (the caller re-reads and decides again).
  */
-export async function commitMoveTransition(ctx: ServiceContext, fence: Compare, current: FencedMove, patch: Partial<Move>, shard?: {value: Shard; expected: bigint}): Promise<FencedMove> {
+export async function commitMoveTransition(ctx: ServiceContext, fence: Compare, current: FencedMove, patch: Partial<Move>, shard?: FencedShardWrite): Promise<FencedMove> {
   const next: Move = MoveSchema.parse({...current.value, ...patch, updatedAt: ctx.clock().toISOString()})
   const compares: Compare[] = [fence, {key: current.key, modRevision: current.modRevision}]
   const puts = [{key: current.key, value: JSON.stringify(next)}]
   if (shard) {
+    // The census delta is exact because the shard's revision is compared: `before` is what is stored.
     compares.push({key: ctx.keys.shard(shard.value.id), modRevision: shard.expected})
-    puts.push({key: ctx.keys.shard(shard.value.id), value: JSON.stringify(ShardSchema.parse(shard.value))})
+    puts.push(...shardWritePuts(ctx, [{before: shard.before, after: shard.value}]))
   }
   const rev = await ctx.store.commit({compares, puts})
   if (rev === undefined) {

@@ -1,4 +1,5 @@
 import {type ServiceContext} from '../cluster/serviceContext.js'
+import {shardWritePuts} from '../cluster/shardCensus.js'
 import {UserError} from '../errors/errors.js'
 import {type Compare} from '../etcd/etcdStore.js'
 import {type ClusterMeta, ClusterMetaSchema} from '../model/cluster.js'
@@ -45,11 +46,7 @@ export async function applySplit(ctx: ServiceContext, fence: Compare, action: Sp
   if (d.kind === 'skipped') return {status: 'skipped', reason: d.reason}
   const rev = await ctx.store.commit({
     compares: [fence, {key: ctx.keys.shard(action.shard), modRevision: shard!.modRevision}, {key: ctx.keys.shard(d.upper.id), createRevision: 0n}, {key: ctx.keys.meta, modRevision: meta.modRevision}],
-    puts: [
-      {key: ctx.keys.shard(d.lower.id), value: JSON.stringify(d.lower)},
-      {key: ctx.keys.shard(d.upper.id), value: JSON.stringify(d.upper)},
-      {key: ctx.keys.meta, value: JSON.stringify(d.meta)},
-    ],
+    puts: [...shardWritePuts(ctx, [{before: shard!.value, after: d.lower}, {before: undefined, after: d.upper}]), {key: ctx.keys.meta, value: JSON.stringify(d.meta)}],
   })
   if (rev === undefined) throw new UserError('CONFLICT', `shard ${action.shard} or the cluster meta changed while splitting`, 'the executor re-reads and retries')
   return {status: 'done'}

@@ -87,7 +87,7 @@ export async function runRedisMove(env: ExecutorEnv, initial: FencedMove, opts: 
       if (forward && cur.next >= end) {
         const fresh = (await readShard(env.ctx, m.value.shard))!
         const epoch = fresh.value.epoch + EPOCH_STEPS.move
-        await save({phase: 'done', epoch, reason: null, cutoverAt: new Date(env.now()).toISOString(), progress: {...m.value.progress, bytes: progress.bytes, keys: progress.keys}}, {value: {...fresh.value, epoch, replicas: [{node: to.node, role: 'voter'}]}, expected: fresh.modRevision})
+        await save({phase: 'done', epoch, reason: null, cutoverAt: new Date(env.now()).toISOString(), progress: {...m.value.progress, bytes: progress.bytes, keys: progress.keys}}, {value: {...fresh.value, epoch, replicas: [{node: to.node, role: 'voter'}]}, expected: fresh.modRevision, before: fresh.value})
         emitPhase(env, m.value)
         break
       }

@@ -3,7 +3,10 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {setTimeout as sleepFor} from 'node:timers/promises'
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
+import {countShards} from '../../../src/cluster/censusCounts.js'
+import {recountClusterCensus} from '../../../src/cluster/censusService.js'
 import {listShards} from '../../../src/cluster/clusterRepo.js'
+import {readCensus} from '../../../src/cluster/shardCensus.js'
 import {initCluster} from '../../../src/cluster/initCluster.js'
 import {setNodeState} from '../../../src/cluster/nodeService.js'
 import {parseNodeSpecs} from '../../../src/cluster/nodeSpec.js'
@@ -170,6 +173,12 @@ describe('apply on real etcd and real nodes', () => {
     // The drained node dropped its copies: nothing left to snapshot.
     const stats = await client('n1').stats()
     expect(stats.storage.keys).toBe(0)
+    // The census the real moves kept in etcd equals a recount of the map, and the executor folded its deltas when it finished.
+    const census = await readCensus(ctx)
+    expect(census?.counts).toEqual(countShards(shards.map((s) => s.value)))
+    expect(census?.counts.replicasByNode.n1).toBeUndefined()
+    expect(census?.pendingDeltas).toBe(0)
+    expect((await recountClusterCensus(ctx)).previous).toBe('exact')
   })
 
   it('applying the same plan again reports every move as already finished', async () => {
