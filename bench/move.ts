@@ -233,13 +233,13 @@ class ClientLoad {
         const t0 = performance.now()
         try {
           const res = await this.pool.request({method: i % 2 === 0 ? 'PUT' : 'GET', path: `/kv/${key}`, body: i % 2 === 0 ? Buffer.alloc(100, 'v') : undefined})
-          if (res.statusCode >= 300 && res.statusCode !== 404) throw new Error(`HTTP ${res.statusCode} ${(await res.body.text()).slice(0, 60)}`)
+          if (res.statusCode >= 300 && res.statusCode !== 404) throw new Error(`HTTP ${res.statusCode} ${failureReason(await res.body.text())}`)
           await res.body.dump()
           this.latencies.push(performance.now() - t0)
           this.ends.push(Date.now())
         } catch (err) {
           this.failed.push(Date.now())
-          const msg = String((err as Error).message ?? err).slice(0, 80)
+          const msg = String((err as Error).message ?? err).slice(0, 200)
           this.why.set(msg, (this.why.get(msg) ?? 0) + 1)
         }
         await sleepFor(LOAD_PACE_MS)
@@ -269,6 +269,21 @@ class ClientLoad {
 
   errorsIn(from: number, to: number): number {
     return this.failed.filter((t) => t >= from && t <= to).length
+  }
+}
+
+/**
+ * failureReason keeps what tells one failure from another in a router error body: the
+ * code and, for QUORUM_FAILED, the replicas that failed and why (the part after "): "),
+ * without the version or shard numbers that would make every error distinct.
+ */
+function failureReason(body: string): string {
+  try {
+    const parsed = JSON.parse(body) as {code?: string; message?: string}
+    const tail = parsed.message?.split('): ')[1] ?? parsed.message ?? ''
+    return `${parsed.code ?? '?'}: ${tail.replace(/\d{6,}\S*/g, '#')}`.slice(0, 160)
+  } catch {
+    return body.slice(0, 80)
   }
 }
 

@@ -103,7 +103,7 @@ afterAll(async () => {
   await client.destroy()
   server.closeAllConnections()
   await new Promise((r) => server.close(r))
-  engine.close()
+  await engine.close()
   rmSync(dir, {recursive: true, force: true})
 })
 
