@@ -406,12 +406,23 @@ async function main(): Promise<void> {
     const end2 = phaseAt(ev2, 'verifying')
     const w20 = windows(s2, start2, setAt)
     const within = (xs: number[], r: number) => xs.length > 0 && xs.every((x) => Math.abs(x - r) <= 0.05 * r)
-    row('throttle 20 MiB/s, every 10 s window (cluster = node: one move)', w20.map(mib).join(', ') || 'no whole window', '±5 %', within(w20, 20 * MiB))
+    // A throttle can only be judged at a rate the copy reaches unthrottled (measured above,
+    // same run, same shard): below that, a window under the rate measures the machine. The
+    // part still judged is the ceiling: no window may exceed the rate by more than 5 %.
+    const reachable = (r: number) => copyRate >= 1.05 * r
+    const throttleRow = (what: string, xs: number[], r: number, empty: string) => {
+      const shown = xs.length ? xs.map(mib).join(', ') : empty
+      if (reachable(r) || xs.length === 0) return row(what, shown, '±5 %', xs.length ? within(xs, r) : null)
+      const ceiling = xs.every((x) => x <= 1.05 * r)
+      row(what, `${shown}; unthrottled copy ran at ${mib(copyRate)} (${((copyRate / r) * 100).toFixed(0)} % of the rate): only the ceiling is judged, ${ceiling ? 'never above' : 'ABOVE'} +5 %`, '±5 %', ceiling ? null : false)
+    }
+    throttleRow('throttle 20 MiB/s, every 10 s window (cluster = node: one move)', w20, 20 * MiB, 'no whole window')
     const after = ((bytesAt(s2, setAt + 2000) - bytesAt(s2, setAt + 1000)) * 1000) / 1000
-    row('after throttle set 100MiB/s: rate in the 2nd second', mib(after), '100 MiB/s ±5 % within 1 s', Math.abs(after - 100 * MiB) <= 5 * MiB)
+    if (reachable(100 * MiB)) row('after throttle set 100MiB/s: rate in the 2nd second', mib(after), '100 MiB/s ±5 % within 1 s', Math.abs(after - 100 * MiB) <= 5 * MiB)
+    else row('after throttle set 100MiB/s: rate in the 2nd second', `${mib(after)} (before the change ${mib(w20.at(-1) ?? NaN)}; unthrottled ${mib(copyRate)}: 100 MiB/s is out of reach here)`, '100 MiB/s ±5 % within 1 s', after > 1.05 * 100 * MiB ? false : null)
     const w100 = windows(s2, setAt + 1000, end2)
     const tail100 = ((bytesAt(s2, end2) - bytesAt(s2, setAt + 1000)) * 1000) / Math.max(1, end2 - setAt - 1000)
-    row('throttle 100 MiB/s, every 10 s window', w100.length ? w100.map(mib).join(', ') : `no whole window (the rest took ${((end2 - setAt - 1000) / 1000).toFixed(1)} s at ${mib(tail100)})`, '±5 %', w100.length ? within(w100, 100 * MiB) : null)
+    throttleRow('throttle 100 MiB/s, every 10 s window', w100, 100 * MiB, `no whole window (the rest took ${((end2 - setAt - 1000) / 1000).toFixed(1)} s at ${mib(tail100)})`)
     await load.halt()
     await pool.destroy()
     await a.close()
