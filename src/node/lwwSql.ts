@@ -99,7 +99,14 @@ const EMPTY = Buffer.alloc(0)
  * a record it did not compare against. The merge is a join (commutative, associative,
  * idempotent), so the order in which client writes, copy frames and repairs reach the
  * writer does not change the result. A write is acknowledged only after its transaction
- * committed (fsync'd under synchronous=FULL).
+ * committed (fsync'd under synchronous=FULL) and the main thread's digest cache took its
+ * cell changes (StorageWriter), so what a caller was told is durable is also what later
+ * reads and digests see. The main thread's connection writes only while the engine opens
+ * (schema, digest-format migration, node id), before this writer exists; after that it
+ * runs SELECTs only, which in WAL mode neither block nor are blocked by this writer and
+ * see each transaction whole or not at all. A transaction that throws rolls back with its
+ * staged digest cells ({@link inTransaction}), and its callers are rejected, never
+ * acknowledged; if the writer thread dies, every queued caller is rejected too.
  */
 export class LwwWriter {
   private readonly stmts: ReturnType<typeof prepareWrites>

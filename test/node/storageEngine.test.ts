@@ -43,10 +43,19 @@ describe('StorageEngine', {timeout: 30_000}, () => {
   })
 
   it('given concurrent applies in one turn, when awaited, then they share a commit and all resolve', async () => {
-    const {engine} = open()
+    const commits: [string, number][] = []
+    const {engine} = open({onCommit: (kind, _seconds, records) => commits.push([kind, records])})
     const results = await Promise.all(Array.from({length: 50}, (_, i) => engine.apply([rec(`k${i}`, v(1), `v${i}`)])))
     expect(results.every((r) => r.applied === 1)).toBe(true)
     expect(engine.totals().keys).toBe(50)
+    expect(commits).toEqual([['group', 50]])
+    // While one commit is in flight, later applies gather into the next one (never one each).
+    const first = engine.apply([rec('g0', v(1), 'x')])
+    await new Promise((r) => setImmediate(r))
+    const rest = Array.from({length: 20}, (_, i) => engine.apply([rec(`g${i + 1}`, v(1), 'x')]))
+    await Promise.all([first, ...rest])
+    expect(commits.slice(1).reduce((n, [, records]) => n + records, 0)).toBe(21)
+    expect(commits.length).toBeLessThanOrEqual(1 + 3)
   })
 
   it('given a bad version, when applied, then the call is refused and nothing is written', async () => {
