@@ -327,7 +327,10 @@ function windows(samples: {t: number; bytes: number}[], from: number, to: number
 const mib = (b: number) => `${(b / MiB).toFixed(1)} MiB/s`
 const rows: [string, string, string, string][] = []
 function row(what: string, measured: string, target: string, met: boolean | null): void {
-  rows.push([what, measured, target, met === null ? '-' : met ? 'met' : 'MISSED'])
+  const r: [string, string, string, string] = [what, measured, target, met === null ? '-' : met ? 'met' : 'MISSED']
+  rows.push(r)
+  // Also as it is measured, so a run cut short (a loaded machine, a deadline) still shows its rows.
+  console.log(`row: ${r.join(' | ')} (load ${loadavg()[0]?.toFixed(1) ?? '?'})`)
 }
 
 async function main(): Promise<void> {
