@@ -69,7 +69,16 @@ interface PersistedPull {
 
 /** CopyPullerDeps are the destination's side of a copy, injected. */
 export interface CopyPullerDeps {
-  engine: {applyCopyBatch(records: ReturnType<typeof decodeRecords>, name: string, state: string): ApplyResult; metaValue(name: string): string | undefined; setMetaValue(name: string, value: string | null): void}
+  /**
+   * engine is the destination's store: applyCopyBatch commits a frame's records with its
+   * resume state in one transaction (resolving once durable, off the event loop: see
+   * StorageEngine), `encoded` being the frame's record batch as received.
+   */
+  engine: {
+    applyCopyBatch(records: ReturnType<typeof decodeRecords>, name: string, state: string, encoded?: Buffer): Promise<ApplyResult>
+    metaValue(name: string): string | undefined
+    setMetaValue(name: string, value: string | null): Promise<void>
+  }
   /**
    * openStream asks `source` for its copy stream of `shard` at `epoch` from `cursor` and
    * yields the response bytes. Throws (or the iteration throws) an error with a `code`
@@ -174,7 +183,7 @@ export class CopyPuller {
   async forget(shard: number): Promise<void> {
     await this.cancel(shard)
     this.jobs.delete(shard)
-    this.deps.engine.setMetaValue(metaName(shard), null)
+    await this.deps.engine.setMetaValue(metaName(shard), null)
   }
 
   /** close cancels every running copy and waits for them (node shutdown). */
@@ -242,7 +251,7 @@ export class CopyPuller {
               next.done = next.sourceIndex >= spec.sources.length
               sawLast = true
             } else next.cursor = frame.cursor ?? null
-            this.deps.engine.applyCopyBatch(records, name, JSON.stringify(next))
+            await this.deps.engine.applyCopyBatch(records, name, JSON.stringify(next), frame.batch)
             Object.assign(p, next)
             sourceFault = true
           }

@@ -118,8 +118,8 @@ export class NodeHttpApi {
       ? new CopyPuller({
           // Copy-in counts as an apply batch of kind `copy` in /metrics, as relayed copies did.
           engine: {
-            applyCopyBatch: (records, name, state) => {
-              const result = deps.engine.applyCopyBatch(records, name, state)
+            applyCopyBatch: async (records, name, state, encoded) => {
+              const result = await deps.engine.applyCopyBatch(records, name, state, encoded)
               deps.metrics?.applied('copy', records.reduce((n, r) => n + r.key.length + (r.value?.length ?? 0), 0))
               return result
             },
@@ -392,7 +392,7 @@ export class NodeHttpApi {
     if (body.phase === 'fence') {
       let d
       try {
-        d = engine.fenceBelow(shard.range, body.before)
+        d = await engine.fenceBelow(shard.range, body.before)
       } catch (err) {
         if (err instanceof RangeError) throw new HttpError('PRECONDITION', `shard ${id}: ${err.message}; pick an older cutoff`, shard.epoch)
         throw err
@@ -404,7 +404,7 @@ export class NodeHttpApi {
     if (body.before > fenced) throw new HttpError('PRECONDITION', `shard ${id} is fenced at ${fenced}, below the purge cutoff ${body.before}; fence it first`, shard.epoch)
     let purged = 0
     for (let i = 0; i < 100; i++) {
-      const n = engine.purgeTombstones(shard.range, body.before, 1000)
+      const n = await engine.purgeTombstones(shard.range, body.before, 1000)
       purged += n
       if (n < 1000) break
     }

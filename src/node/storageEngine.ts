@@ -1,20 +1,24 @@
 import {mkdirSync} from 'node:fs'
 import {join} from 'node:path'
-import Database from 'better-sqlite3'
+import type Database from 'better-sqlite3'
 import {keyHash} from '../model/hash.js'
 import {parseHlc} from '../model/hlc.js'
 import {type HashRange} from '../model/range.js'
+import {DigestCells, type FineCell} from './digestCells.js'
 import {digestLayout, FINE_COUNT, FINE_WIDTH, fineOf} from './digestLayout.js'
-import {compareRecords, versionWall} from './lwwMerge.js'
+import {type ApplyOptions, type ApplyResult, DB_FILE, type GcFloor, openConnection} from './lwwSql.js'
+import {versionWall} from './lwwMerge.js'
 import {type NodeRecord} from './protocol.js'
+import {encodeRecords} from './recordCodec.js'
 import {RECORD_HASH_FORMAT, recordHash} from './recordHash.js'
 import {decodeCursor, encodeCursor} from './snapshotCursor.js'
+import {type CommitKind, StorageWriter} from './storageWriter.js'
+
+export type {ApplyOptions, ApplyResult, Superseded} from './lwwSql.js'
+export type {CommitKind} from './storageWriter.js'
 
 /** ForeignClusterError: a data dir recorded for another cluster incarnation (see StorageEngineOptions.clusterUid). */
 export class ForeignClusterError extends Error {}
-
-/** CommitKind names what a committed transaction carried (see StorageEngineOptions.onCommit). */
-export type CommitKind = 'group' | 'copy' | 'purge'
 
 /** StorageEngineOptions configures {@link StorageEngine.open}. */
 export interface StorageEngineOptions {
@@ -52,47 +56,14 @@ export interface StorageEngineOptions {
   maxClockOffsetMs?: number
   /** clock returns wall milliseconds (injected for tests). */
   clock?: () => number
-  /** maxTxnBytes bounds one group-commit transaction, so one commit never blocks the event loop for long. */
+  /** maxTxnBytes bounds one group-commit transaction (one call is never split). */
   maxTxnBytes?: number
-}
-
-/**
- * ApplyResult counts the records that won the LWW merge (written) and those that lost or
- * repeated (ignored), and names each record that lost to a strictly newer version held
- * here: `superseded[j] = {i, version}` says record `i` of the call was not stored because
- * this replica keeps `version`. A repeat of the stored version is not superseded (it is
- * an idempotent retry that succeeded). Coordinators must not count a superseded write as
- * acknowledged (see Coordinator).
- */
-export interface ApplyResult {
-  applied: number
-  ignored: number
-  superseded: Superseded[]
   /**
-   * expired lists (present only when non-empty) the records `i` that were tombstones
-   * already older than the grace on arrival and left no tombstone (a client write's changed
-   * nothing, see {@link ApplyOptions}; a copy's or repair's deleted what it beat), so this
-   * replica holds nothing that hides an older value held elsewhere. Coordinators must not
-   * count them as acknowledging a client delete.
+   * writerThread: true (default) commits in the storage writer thread, off the event loop;
+   * false runs the same writer on the main thread (tests that open many engines: starting
+   * a thread per engine costs more than the test).
    */
-  expired?: number[]
-}
-
-/**
- * ApplyOptions: `clientWrite` marks a client's write (the node API's kind=write). An
- * expired tombstone in a client write changes nothing — deleting what it beats without
- * leaving a tombstone would let an older value on another replica win the next read — and
- * is reported in `expired`, so the coordinator re-issues the delete with a fresh version.
- * Otherwise (copy, repair) an expired tombstone deletes what it beats and stores nothing.
- */
-export interface ApplyOptions {
-  clientWrite?: boolean
-}
-
-/** Superseded names record `i` of an apply call and the newer version the replica kept instead. */
-export interface Superseded {
-  i: number
-  version: string
+  writerThread?: boolean
 }
 
 /** ScanPage is one page of a range scan and the cursor resuming after it (undefined: exhausted). */
@@ -126,25 +97,8 @@ interface Row {
 
 type RawRow = [h: number, k: Buffer, ver: string, v: Buffer | null]
 
-interface Pending {
-  records: readonly NodeRecord[]
-  opts: ApplyOptions
-  bytes: number
-  resolve: (r: ApplyResult) => void
-  reject: (e: unknown) => void
-}
-
-interface FineCell {
-  xhi: number
-  xlo: number
-  n: number
-  bytes: number
-}
-
-const DB_FILE = 'shardctl-node.sqlite'
 const PAGE_SIZE = Number(process.env.SHARDCTL_SQLITE_PAGE_SIZE ?? 16384)
-const RECORD_OVERHEAD = 64
-/** DELETE_SLICE_MS bounds how long deleteRange holds the event loop before yielding to requests. */
+/** DELETE_SLICE_MS bounds how long one slice of a range drop holds the writer before queued writes get their turn. */
 const DELETE_SLICE_MS = 8
 
 /**
@@ -153,12 +107,23 @@ const DELETE_SLICE_MS = 8
  * and a split rewrites nothing. The rows themselves live in a rowid table in arrival
  * order: random-key writes then dirty one table page and one small index page each
  * instead of one 16 KiB leaf of a clustered WITHOUT ROWID table, which measured 7-10×
- * faster for random writes at a ~30 % cost in scan rate (bench/storage.ts). Writes are LWW merges batched into group-commit
- * transactions; every transaction also updates the fine-bucket digest cells of the
- * records it changed, so digests are always consistent with the data.
+ * faster for random writes at a ~30 % cost in scan rate (bench/storage.ts).
  *
- * Not thread-safe and synchronous underneath: one engine per process, used from the event
- * loop. Every method throws the SQLite error unchanged on I/O failure (disk full, ...).
+ * Three parts, one job each:
+ * - writes (LWW merges, copy frames, purges, range drops, meta and gc floors) go to the
+ *   storage writer thread through a group-commit queue ({@link StorageWriter}); the
+ *   thread's {@link LwwWriter} is the database's only writer, so commits and fsyncs never
+ *   hold this event loop, and LWW is decided inside the committing transaction (the
+ *   argument is on LwwWriter);
+ * - reads (get, scan, digest slivers, bucket records, meta) run here, on a second
+ *   connection that only reads: WAL readers never wait for the writer and see every
+ *   committed transaction;
+ * - digests come from a {@link DigestCells} cache that each committed transaction updates
+ *   before its writes are acknowledged.
+ *
+ * Methods that write return promises that settle once committed (durable under
+ * synchronous=FULL); they reject with the SQLite error on I/O failure (disk full, ...)
+ * and with an Error once the engine is closed.
  */
 export class StorageEngine {
   private readonly db: Database.Database
@@ -168,53 +133,41 @@ export class StorageEngine {
   private maxClock = 0
   /** floors are the gc floors set by {@link fenceBelow} (persisted in gc_floor), one per hash range. */
   private floors: GcFloor[] = []
-  private readonly maxTxnBytes: number
-  private readonly onCommit: StorageEngineOptions['onCommit']
-  private readonly fineXhi = new Uint32Array(FINE_COUNT)
-  private readonly fineXlo = new Uint32Array(FINE_COUNT)
-  private readonly fineN = new Float64Array(FINE_COUNT)
-  private readonly fineBytes = new Float64Array(FINE_COUNT)
-  private pending: Pending[] = []
-  /** dirtyAfterCommit holds fine cells written by the running transaction, copied to memory once it commits. */
-  private readonly dirtyAfterCommit = new Map<number, FineCell>()
-  private flushScheduled = false
+  private readonly cells = new DigestCells()
+  private readonly writer: StorageWriter
   private closed = false
   private readonly stmts: ReturnType<StorageEngine['prepare']>
-  private readonly applyTxn: (batch: Pending[]) => ApplyResult[]
 
-  private constructor(db: Database.Database, opts: StorageEngineOptions) {
+  private constructor(db: Database.Database, file: string, opts: StorageEngineOptions) {
     this.db = db
     this.clock = opts.clock ?? Date.now
     this.graceMs = opts.tombstoneGraceMs
     this.maxOffsetMs = opts.maxClockOffsetMs ?? 500
-    this.maxTxnBytes = opts.maxTxnBytes ?? 8 * 1024 * 1024
-    this.onCommit = opts.onCommit
     this.stmts = this.prepare()
-    this.loadFine()
+    this.cells.load(this.stmts.fineAll.all())
     this.floors = this.db.prepare<[], GcFloor>('SELECT lo, hi, floor FROM gc_floor').all()
-    this.applyTxn = this.db.transaction((batch: Pending[]) => {
-      const dirty = new Map<number, FineCell>()
-      const results = batch.map((p) => this.applyRecords(p.records, dirty, p.opts))
-      this.writeFine(dirty)
-      return results
+    // The writer thread opens its connection after the schema and cells above are in place.
+    this.writer = new StorageWriter({
+      file,
+      synchronous: opts.synchronous ?? 'FULL',
+      pageSize: PAGE_SIZE,
+      maxTxnBytes: opts.maxTxnBytes ?? 8 * 1024 * 1024,
+      committed: (changes) => this.cells.commit(changes),
+      onCommit: opts.onCommit,
+      thread: opts.writerThread ?? true,
     })
   }
 
   /**
-   * open opens (creating if needed) the engine in `opts.dir`. Throws Error when the dir
-   * belongs to another node id or cluster incarnation, or SQLite's error when the file is unusable.
+   * open opens (creating if needed) the engine in `opts.dir` and starts its writer thread.
+   * Throws Error when the dir belongs to another node id or cluster incarnation, or
+   * SQLite's error when the file is unusable.
    */
   static open(opts: StorageEngineOptions): StorageEngine {
     mkdirSync(opts.dir, {recursive: true})
-    const db = new Database(join(opts.dir, DB_FILE))
+    const file = join(opts.dir, DB_FILE)
+    const db = openConnection(file, opts.synchronous ?? 'FULL', PAGE_SIZE)
     try {
-      db.pragma(`page_size = ${PAGE_SIZE}`) // effective on a new file only
-      db.pragma('journal_mode = WAL')
-      db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`)
-      db.pragma('cache_size = -65536')
-      // Reads through a memory map: a shard scan visits rows in (hash, key) order, i.e. randomly in the table.
-      db.pragma('mmap_size = 1073741824')
-      db.pragma('temp_store = MEMORY')
       db.exec(`
         CREATE TABLE IF NOT EXISTS kv (
           id INTEGER PRIMARY KEY,
@@ -241,203 +194,65 @@ export class StorageEngine {
         if (row && row.value !== opts.clusterUid) throw new ForeignClusterError(`data dir ${opts.dir} holds data of an earlier incarnation of the cluster (uid ${row.value}, now ${opts.clusterUid}: it was re-initialised since)`)
         if (!row) db.prepare('INSERT INTO meta (name, value) VALUES (?, ?)').run('cluster', opts.clusterUid)
       }
-      return new StorageEngine(db, opts)
+      return new StorageEngine(db, file, opts)
     } catch (err) {
       db.close()
       throw err
     }
   }
 
+  /** prepare builds the read statements of this (main-thread, read-only) connection. */
   private prepare() {
     const db = this.db
     return {
-      head: db.prepare<[number, Buffer], {ver: string; v: Buffer | null; tomb: number; len: number}>('SELECT ver, v, v IS NULL AS tomb, length(k) + coalesce(length(v), 0) AS len FROM kv WHERE h = ? AND k = ?'),
-      value: db.prepare<[number, Buffer], {v: Buffer | null}>('SELECT v FROM kv WHERE h = ? AND k = ?'),
       get: db.prepare<[number, Buffer], Row>('SELECT h, k, ver, v FROM kv WHERE h = ? AND k = ?'),
-      upsert: db.prepare('INSERT INTO kv (h, k, ver, v, wall) VALUES (?, ?, ?, ?, ?) ON CONFLICT (h, k) DO UPDATE SET ver = excluded.ver, v = excluded.v, wall = excluded.wall'),
-      del: db.prepare('DELETE FROM kv WHERE h = ? AND k = ?'),
       scanFrom: db.prepare<[number, number], Row>('SELECT h, k, ver, v FROM kv WHERE h >= ? AND h < ? ORDER BY h, k'),
       // Raw (array) rows for the copy path: no per-row object with named fields.
       scanFromRaw: db.prepare<[number, number], RawRow>('SELECT h, k, ver, v FROM kv WHERE h >= ? AND h < ? ORDER BY h, k').raw(true),
       scanAfterRaw: db.prepare<[number, Buffer, number], RawRow>('SELECT h, k, ver, v FROM kv WHERE (h, k) > (?, ?) AND h < ? ORDER BY h, k').raw(true),
       heads: db.prepare<[number, number], {h: number; k: Buffer; ver: string; v: Buffer | null; len: number}>('SELECT h, k, ver, v, length(k) + coalesce(length(v), 0) AS len FROM kv WHERE h >= ? AND h < ?'),
       totals: db.prepare<[number, number], {n: number; bytes: number | null}>('SELECT count(*) AS n, sum(length(k) + coalesce(length(v), 0)) AS bytes FROM kv WHERE h >= ? AND h < ?'),
-      deleteRange: db.prepare('DELETE FROM kv WHERE h >= ? AND h < ?'),
       // Values older than a cutoff (the version's first 15 digits are its wall ms), by a range scan.
       oldValues: db.prepare<[number, number, number], {h: number; k: Buffer; ver: string; v: Buffer}>('SELECT h, k, ver, v FROM kv WHERE h >= ? AND h < ? AND v IS NOT NULL AND CAST(substr(ver, 1, 15) AS INTEGER) < ?'),
       // Tombstones older than a cutoff inside a hash range (through the partial index on wall).
       tombstonesBefore: db.prepare<[number, number, number], {h: number; k: Buffer; ver: string}>('SELECT h, k, ver FROM kv WHERE v IS NULL AND wall < ? AND h >= ? AND h < ?'),
-      expired: db.prepare<[number, number, number, number], {h: number; k: Buffer; ver: string; len: number}>('SELECT h, k, ver, length(k) AS len FROM kv WHERE v IS NULL AND wall < ? AND h >= ? AND h < ? LIMIT ?'),
+      tombstoneCount: db.prepare<[], {n: number}>('SELECT count(*) AS n FROM kv WHERE v IS NULL'),
       fineAll: db.prepare<[], {f: number; xhi: number; xlo: number; n: number; bytes: number}>('SELECT f, xhi, xlo, n, bytes FROM fine'),
       metaGet: db.prepare<[string], {value: string}>('SELECT value FROM meta WHERE name = ?'),
-      metaSet: db.prepare('INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value'),
-      metaDel: db.prepare('DELETE FROM meta WHERE name = ?'),
-      fineSet: db.prepare('INSERT INTO fine (f, xhi, xlo, n, bytes) VALUES (?, ?, ?, ?, ?) ON CONFLICT (f) DO UPDATE SET xhi = excluded.xhi, xlo = excluded.xlo, n = excluded.n, bytes = excluded.bytes'),
-    }
-  }
-
-  private loadFine(): void {
-    for (const r of this.stmts.fineAll.all()) {
-      this.fineXhi[r.f] = r.xhi
-      this.fineXlo[r.f] = r.xlo
-      this.fineN[r.f] = r.n
-      this.fineBytes[r.f] = r.bytes
     }
   }
 
   /**
    * apply merges `records` (LWW) and resolves once they are committed and durable. Calls
-   * made in the same event-loop turn share one transaction (group commit). Rejects with
-   * RangeError for a record whose version is not a formatHlc string; the whole call is
-   * then refused and nothing of it is written.
+   * made in the same event-loop turn, or while the previous commit runs, share one
+   * transaction (group commit). Rejects with RangeError for a record whose version is not
+   * a formatHlc string; the whole call is then refused and nothing of it is written.
    */
   apply(records: readonly NodeRecord[], opts: ApplyOptions = {}): Promise<ApplyResult> {
     if (this.closed) return Promise.reject(new Error('storage engine is closed'))
-    for (const r of records) {
-      if (!parseHlc(r.version)) return Promise.reject(new RangeError(`invalid record version ${JSON.stringify(r.version.slice(0, 100))}`))
-    }
-    let bytes = 0
-    for (const r of records) bytes += r.key.length + (r.value?.length ?? 0) + RECORD_OVERHEAD
-    return new Promise((resolve, reject) => {
-      this.pending.push({records, opts, bytes, resolve, reject})
-      if (!this.flushScheduled) {
-        this.flushScheduled = true
-        setImmediate(() => this.flush())
-      }
-    })
-  }
-
-  /** flush commits pending applies now, in transactions of at most maxTxnBytes (one request is never split). */
-  flush(): void {
-    this.flushScheduled = false
-    while (this.pending.length > 0) {
-      let size = 0
-      let take = 0
-      while (take < this.pending.length && (take === 0 || size + this.pending[take]!.bytes <= this.maxTxnBytes)) size += this.pending[take++]!.bytes
-      const batch = this.pending.splice(0, take)
-      try {
-        const started = performance.now()
-        const results = this.applyTxn(batch)
-        this.onCommit?.('group', (performance.now() - started) / 1000, batch.reduce((n, p) => n + p.records.length, 0))
-        this.commitFineCache()
-        batch.forEach((p, i) => p.resolve(results[i]!))
-      } catch (err) {
-        this.dirtyAfterCommit.clear()
-        for (const p of batch) p.reject(err)
-      }
-      if (this.pending.length > 0) {
-        // Yield between transactions so reads and new requests get the event loop.
-        this.flushScheduled = true
-        setImmediate(() => this.flush())
-        return
-      }
-    }
-  }
-
-  private cell(dirty: Map<number, FineCell>, f: number): FineCell {
-    let c = dirty.get(f)
-    if (!c) {
-      c = {xhi: this.fineXhi[f]!, xlo: this.fineXlo[f]!, n: this.fineN[f]!, bytes: this.fineBytes[f]!}
-      dirty.set(f, c)
-    }
-    return c
-  }
-
-  private toggle(dirty: Map<number, FineCell>, h: number, key: Uint8Array, version: string, value: Uint8Array | null, bytes: number, sign: 1 | -1): void {
-    const c = this.cell(dirty, fineOf(h))
-    const [hi, lo] = recordHash(key, version, value)
-    c.xhi = (c.xhi ^ hi) >>> 0
-    c.xlo = (c.xlo ^ lo) >>> 0
-    c.n += sign
-    c.bytes += sign * bytes
-  }
-
-  private writeFine(dirty: Map<number, FineCell>): void {
-    for (const [f, c] of dirty) {
-      this.stmts.fineSet.run(f, c.xhi, c.xlo, c.n, c.bytes)
-      this.dirtyAfterCommit.set(f, c)
-    }
-  }
-
-  private commitFineCache(): void {
-    for (const [f, c] of this.dirtyAfterCommit) {
-      this.fineXhi[f] = c.xhi
-      this.fineXlo[f] = c.xlo
-      this.fineN[f] = c.n
-      this.fineBytes[f] = c.bytes
-    }
-    this.dirtyAfterCommit.clear()
-  }
-
-  private applyRecords(records: readonly NodeRecord[], dirty: Map<number, FineCell>, opts: ApplyOptions): ApplyResult {
-    let applied = 0
-    let ignored = 0
-    const superseded: Superseded[] = []
-    for (let i = 0; i < records.length; i++) {
-      const r = records[i]!
-      const h = keyHash(r.key)
-      const head = this.stmts.head.get(h, r.key)
-      if (head) {
-        const current: NodeRecord = {key: r.key, version: head.ver, value: head.tomb ? null : EMPTY}
-        let cmp = compareRecords(r, current)
-        if (cmp > 0 && r.version === head.ver && !head.tomb && r.value !== null) {
-          // Same version, both values (a misbehaving writer): order by bytes, as compareRecords does.
-          cmp = compareRecords(r, {...current, value: this.stmts.value.get(h, r.key)?.v ?? EMPTY})
-        }
-        if (cmp <= 0) {
-          ignored++
-          if (head.ver > r.version) superseded.push({i, version: head.ver})
-          continue
-        }
-        this.toggle(dirty, h, r.key, head.ver, head.v, head.len, -1)
-      }
-      // Every tombstone is stored, however old by this node's clock: dropping one could let
-      // a replica that missed the delete spread the old value back (see purgeTombstones).
-      const tombstone = r.value === null
-      this.stmts.upsert.run(h, Buffer.from(r.key), r.version, tombstone ? null : r.value, tombstone ? versionWall(r.version) : null)
-      this.toggle(dirty, h, r.key, r.version, r.value, r.key.length + (r.value?.length ?? 0), 1)
-      applied++
-    }
-    return {applied, ignored, superseded}
+    const bad = badVersion(records)
+    if (bad) return Promise.reject(bad)
+    return this.writer.apply(records, opts)
   }
 
   /** tombstoneCount is how many tombstones the node stores (all shards; the partial index makes it cheap). */
   tombstoneCount(): number {
-    return (this.db.prepare('SELECT count(*) AS n FROM kv WHERE v IS NULL').get() as {n: number}).n
+    return this.stmts.tombstoneCount.get()?.n ?? 0
   }
 
   /**
    * applyCopyBatch merges `records` (LWW, as {@link apply}) and stores `state` under meta
-   * `name` in one transaction, committed (one fsync) before it returns: a copy's resume
-   * cursor is durable exactly when the records before it are. Queued group-commit applies
-   * are committed first, so the batch never reorders with writes already acknowledged to
-   * be in flight. Synchronous on purpose: callers bound the batch (a copy frame), which
-   * bounds how long it holds the event loop. Throws RangeError (nothing written) for a
-   * record whose version is not a formatHlc string, or SQLite's error on I/O failure.
+   * `name` in one transaction, and resolves once it committed (one fsync): a copy's resume
+   * cursor is durable exactly when the records before it are. `encoded` may pass the
+   * records' batch encoding when the caller already holds it (a copy frame), to skip
+   * re-encoding. Rejects with RangeError (nothing written) for a record whose version is
+   * not a formatHlc string, or SQLite's error on I/O failure.
    */
-  applyCopyBatch(records: readonly NodeRecord[], name: string, state: string): ApplyResult {
-    if (this.closed) throw new Error('storage engine is closed')
-    for (const r of records) {
-      if (!parseHlc(r.version)) throw new RangeError(`invalid record version ${JSON.stringify(r.version.slice(0, 100))}`)
-    }
-    this.flush()
-    const run = this.db.transaction(() => {
-      const dirty = new Map<number, FineCell>()
-      const result = this.applyRecords(records, dirty, {})
-      this.writeFine(dirty)
-      this.stmts.metaSet.run(name, state)
-      return result
-    })
-    try {
-      const started = performance.now()
-      const result = run()
-      this.onCommit?.('copy', (performance.now() - started) / 1000, records.length)
-      this.commitFineCache()
-      return result
-    } catch (err) {
-      this.dirtyAfterCommit.clear()
-      throw err
-    }
+  applyCopyBatch(records: readonly NodeRecord[], name: string, state: string, encoded?: Buffer): Promise<ApplyResult> {
+    if (this.closed) return Promise.reject(new Error('storage engine is closed'))
+    const bad = badVersion(records)
+    if (bad) return Promise.reject(bad)
+    return this.writer.run<ApplyResult>({op: 'copy', batch: encoded ?? encodeRecords(records), name, state}, 'copy', records.length)
   }
 
   /** metaValue returns the value stored under meta `name` (copy state, see {@link applyCopyBatch}), or undefined. */
@@ -445,10 +260,10 @@ export class StorageEngine {
     return this.stmts.metaGet.get(name)?.value
   }
 
-  /** setMetaValue stores (`value` given) or deletes (null) meta `name`, committed before it returns. */
-  setMetaValue(name: string, value: string | null): void {
-    if (value === null) this.stmts.metaDel.run(name)
-    else this.stmts.metaSet.run(name, value)
+  /** setMetaValue stores (`value` given) or deletes (null) meta `name`; resolves once committed. */
+  setMetaValue(name: string, value: string | null): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('storage engine is closed'))
+    return this.writer.run<void>({op: 'meta', name, value})
   }
 
   /** get returns the record stored for `key` (value or tombstone), or undefined. */
@@ -503,34 +318,23 @@ export class StorageEngine {
     const buckets: string[] = []
     const counts: number[] = []
     for (let b = 0; b + 1 < layout.bounds.length; b++) {
-      let xhi = 0
-      let xlo = 0
-      let n = 0
-      const lo = layout.bounds[b]!
-      const hi = layout.bounds[b + 1]!
-      for (let f = fineOf(lo); f * FINE_WIDTH < hi; f++) {
-        const fLo = f * FINE_WIDTH
-        const fHi = fLo + FINE_WIDTH
-        if (fLo >= lo && fHi <= hi) {
-          xhi ^= this.fineXhi[f]!
-          xlo ^= this.fineXlo[f]!
-          n += this.fineN[f]!
-        } else {
-          for (const row of this.stmts.heads.iterate(Math.max(lo, fLo), Math.min(hi, fHi))) {
-            const [a, c] = recordHash(row.k, row.ver, row.v)
-            xhi ^= a
-            xlo ^= c
-            n++
-          }
+      const acc: FineCell = {xhi: 0, xlo: 0, n: 0, bytes: 0}
+      this.cells.xorWhole(layout.bounds[b] ?? 0, layout.bounds[b + 1] ?? 0, acc, (from, to) => {
+        for (const row of this.stmts.heads.iterate(from, to)) {
+          const [a, c] = recordHash(row.k, row.ver, row.v)
+          acc.xhi = (acc.xhi ^ a) >>> 0
+          acc.xlo = (acc.xlo ^ c) >>> 0
+          acc.n++
         }
-      }
-      buckets.push(hex32(xhi) + hex32(xlo))
-      counts.push(n)
+      })
+      buckets.push(hex32(acc.xhi) + hex32(acc.xlo))
+      counts.push(acc.n)
     }
     if (tombstonesBefore === undefined) return {bounds: layout.bounds, buckets, counts}
     const tombstonesExcluded = this.excludeTombstones(range, tombstonesBefore, layout.bounds, buckets, counts)
     return {bounds: layout.bounds, buckets, counts, tombstonesExcluded}
   }
+
 
   /** excludeTombstones XORs out of `buckets` (and `counts`) every tombstone of `range` older than `before`; returns how many. */
   private excludeTombstones(range: HashRange, before: number, bounds: readonly number[], buckets: string[], counts: number[]): number {
@@ -584,34 +388,18 @@ export class StorageEngine {
 
   /** rangeTotals counts records and bytes in `range` (exact: slivers at unaligned ends are counted by a scan). */
   rangeTotals(range: HashRange): RangeTotals {
-    let keys = 0
-    let bytes = 0
-    const f0 = fineOf(range.lo)
-    const f1 = fineOf(range.hi - 1)
-    for (let f = f0; f <= f1; f++) {
-      const fLo = f * FINE_WIDTH
-      const fHi = fLo + FINE_WIDTH
-      if (fLo >= range.lo && fHi <= range.hi) {
-        keys += this.fineN[f]!
-        bytes += this.fineBytes[f]!
-      } else {
-        const t = this.stmts.totals.get(Math.max(range.lo, fLo), Math.min(range.hi, fHi))!
-        keys += t.n
-        bytes += t.bytes ?? 0
-      }
-    }
-    return {keys, bytes}
+    const acc: FineCell = {xhi: 0, xlo: 0, n: 0, bytes: 0}
+    this.cells.xorWhole(range.lo, range.hi, acc, (from, to) => {
+      const t = this.stmts.totals.get(from, to)
+      acc.n += t?.n ?? 0
+      acc.bytes += t?.bytes ?? 0
+    })
+    return {keys: acc.n, bytes: acc.bytes}
   }
 
   /** totals counts every record and byte stored. */
   totals(): RangeTotals {
-    let keys = 0
-    let bytes = 0
-    for (let f = 0; f < FINE_COUNT; f++) {
-      keys += this.fineN[f]!
-      bytes += this.fineBytes[f]!
-    }
-    return {keys, bytes}
+    return this.cells.totals(0, FINE_COUNT - 1)
   }
 
   /**
@@ -649,76 +437,25 @@ export class StorageEngine {
    * liveness: the requester starts its cutoff at its clock minus twice the maximum offset
    * and each replica lowers it to its clock minus the grace; they agree on the oldest.
    */
-  purgeTombstones(range: HashRange, before: number, limit = 1000): number {
-    this.flush()
-    const run = this.db.transaction(() => {
-      const dirty = new Map<number, FineCell>()
-      const rows = this.stmts.expired.all(before, range.lo, range.hi, limit)
-      for (const row of rows) {
-        this.stmts.del.run(row.h, row.k)
-        this.toggle(dirty, row.h, row.k, row.ver, null, row.len, -1)
-      }
-      this.writeFine(dirty)
-      return rows.length
-    })
-    try {
-      const started = performance.now()
-      const n = run()
-      this.onCommit?.('purge', (performance.now() - started) / 1000, n)
-      this.commitFineCache()
-      return n
-    } catch (err) {
-      this.dirtyAfterCommit.clear()
-      throw err
-    }
+  purgeTombstones(range: HashRange, before: number, limit = 1000): Promise<number> {
+    if (this.closed) return Promise.reject(new Error('storage engine is closed'))
+    return this.writer.run<number>({op: 'purge', range, before, limit}, 'purge')
   }
 
   /**
    * deleteRange removes every record of `range` (a shard's copy being dropped), one fine
-   * bucket per transaction and yielding between them, so a large drop does not stall the
-   * node. Returns the number of records deleted; 0 when the range was already empty.
+   * bucket per transaction in slices of about DELETE_SLICE_MS of the writer thread, so
+   * writes queued meanwhile commit between slices and a large drop stalls neither the
+   * event loop nor other shards' writes. Returns the number of records deleted; 0 when
+   * the range was already empty.
    */
   async deleteRange(range: HashRange): Promise<number> {
-    this.flush()
-    this.clearFloors(range)
+    await this.clearFloors(range)
     let deleted = 0
-    const f0 = fineOf(range.lo)
-    const f1 = fineOf(range.hi - 1)
-    const step = this.db.transaction((f: number) => {
-      const fLo = f * FINE_WIDTH
-      const fHi = fLo + FINE_WIDTH
-      const dirty = new Map<number, FineCell>()
-      let n = 0
-      if (fLo >= range.lo && fHi <= range.hi) {
-        if (this.fineN[f] === 0) return 0
-        n = this.stmts.deleteRange.run(fLo, fHi).changes
-        dirty.set(f, {xhi: 0, xlo: 0, n: 0, bytes: 0})
-      } else {
-        for (const row of this.stmts.heads.all(Math.max(range.lo, fLo), Math.min(range.hi, fHi))) {
-          this.stmts.del.run(row.h, row.k)
-          this.toggle(dirty, row.h, row.k, row.ver, row.v, row.len, -1)
-          n++
-        }
-      }
-      this.writeFine(dirty)
-      return n
-    })
-    let sliceStart = performance.now()
-    for (let f = f0; f <= f1; f++) {
-      if (this.closed) break
-      try {
-        deleted += step(f)
-        this.commitFineCache()
-      } catch (err) {
-        this.dirtyAfterCommit.clear()
-        throw err
-      }
-      // Yield by time, not by bucket count: a bucket of large values takes far longer to
-      // delete than an empty one, and client requests must not wait behind a whole drop.
-      if (performance.now() - sliceStart >= DELETE_SLICE_MS) {
-        await new Promise((r) => setImmediate(r))
-        sliceStart = performance.now()
-      }
+    for (let from = fineOf(range.lo); from >= 0 && !this.closed; ) {
+      const slice = await this.writer.run<{deleted: number; next: number}>({op: 'deleteSlice', range, from, sliceMs: DELETE_SLICE_MS}, 'purge')
+      deleted += slice.deleted
+      from = slice.next
     }
     return deleted
   }
@@ -726,22 +463,20 @@ export class StorageEngine {
   /**
    * fenceBelow sets the gc floor of `range` to `before` (never lowering it) and returns the
    * digest of the range's values older than `before` ({@link oldValuesDigest}), after
-   * committing every apply already queued. From then on {@link withoutFenced} drops values
-   * older than the floor in that range, so the replica can no longer gain a value older
-   * than `before`: the digest it returns covers every such value it will ever hold (until
-   * the range is dropped); it can only lose some to newer writes. Throws RangeError when
-   * `before` is newer than {@link cutoffLimit}.
+   * every apply queued before it committed (the writer runs in queue order). From the call
+   * on, {@link withoutFenced} drops values older than the floor in that range, so the
+   * replica can no longer gain a value older than `before`: the digest it returns covers
+   * every such value it will ever hold (until the range is dropped); it can only lose some
+   * to newer writes. Rejects with RangeError when `before` is newer than {@link cutoffLimit}.
    */
-  fenceBelow(range: HashRange, before: number): RangeDigest {
+  async fenceBelow(range: HashRange, before: number): Promise<RangeDigest> {
     const limit = this.cutoffLimit()
     if (before > limit) throw new RangeError(`cutoff ${before} is newer than this node's clock minus its tombstone grace and twice the clock offset bound (${limit})`)
     const current = this.floors.find((f) => f.lo === range.lo && f.hi === range.hi)
-    if (!current || current.floor < before) {
-      this.db.prepare('INSERT INTO gc_floor (lo, hi, floor) VALUES (?, ?, ?) ON CONFLICT (lo, hi) DO UPDATE SET floor = excluded.floor').run(range.lo, range.hi, before)
-      if (current) current.floor = before
-      else this.floors.push({lo: range.lo, hi: range.hi, floor: before})
-    }
-    this.flush()
+    if (!current) this.floors.push({lo: range.lo, hi: range.hi, floor: before})
+    else if (current.floor < before) current.floor = before
+    // Persisting the floors also waits for every apply queued before this call.
+    await this.writer.run<void>({op: 'floors', floors: this.floors.map((f) => ({...f}))})
     return this.oldValuesDigest(range, before)
   }
 
@@ -790,7 +525,7 @@ export class StorageEngine {
   }
 
   /** clearFloors removes the gc floors over `range` (its data is being dropped; a later copy starts afresh), keeping those parts outside it. */
-  private clearFloors(range: HashRange): void {
+  private async clearFloors(range: HashRange): Promise<void> {
     const next: GcFloor[] = []
     for (const f of this.floors) {
       if (f.hi <= range.lo || f.lo >= range.hi) next.push(f)
@@ -800,30 +535,25 @@ export class StorageEngine {
       }
     }
     if (next.length === this.floors.length && next.every((f, i) => f === this.floors[i])) return
-    this.db.transaction(() => {
-      this.db.prepare('DELETE FROM gc_floor').run()
-      const put = this.db.prepare('INSERT INTO gc_floor (lo, hi, floor) VALUES (?, ?, ?) ON CONFLICT (lo, hi) DO UPDATE SET floor = max(floor, excluded.floor)')
-      for (const f of next) put.run(f.lo, f.hi, f.floor)
-    })()
     this.floors = next
+    await this.writer.run<void>({op: 'floors', floors: next.map((f) => ({...f}))})
   }
 
-  /** close commits pending applies and closes the database. Idempotent. */
-  close(): void {
+  /** close commits every queued write, stops the writer thread and closes the database. Idempotent. */
+  async close(): Promise<void> {
     if (this.closed) return
-    this.flush()
     this.closed = true
+    await this.writer.close()
     this.db.close()
   }
 }
 
-const EMPTY = Buffer.alloc(0)
-
-/** GcFloor: in [lo, hi), values older than `floor` (version wall ms) are no longer taken from repair. */
-interface GcFloor {
-  lo: number
-  hi: number
-  floor: number
+/** badVersion is the RangeError for the first record whose version is not a formatHlc string, if any. */
+function badVersion(records: readonly NodeRecord[]): RangeError | undefined {
+  for (const r of records) {
+    if (!parseHlc(r.version)) return new RangeError(`invalid record version ${JSON.stringify(r.version.slice(0, 100))}`)
+  }
+  return undefined
 }
 
 /** bucketOf returns the digest bucket whose [bounds[i], bounds[i+1]) holds `h` (bounds ascending, h inside). */

@@ -164,7 +164,7 @@ export class StorageNode {
       if (opts.tls) node.followTlsFiles(opts.tls)
       return node
     } catch (err) {
-      engine.close()
+      await engine.close()
       throw err
     }
   }
@@ -367,7 +367,7 @@ export class StorageNode {
       const abandoned = this.api.activeRequests()
       this.server.closeAllConnections()
       await closed
-      this.engine.close()
+      await this.engine.close()
       await this.map.stop()
       await Promise.race([this.membership?.stop(), this.sleep(3000)])
       this.opts.log.info('stopped', {reason, abandoned})

@@ -25,8 +25,8 @@ function engineAt(dir = mkdtempSync(join(tmpdir(), 'shardctl-puller-'))): {engin
   return {engine, dir}
 }
 
-afterEach(() => {
-  for (const e of engines.splice(0)) e.close()
+afterEach(async () => {
+  for (const e of engines.splice(0)) await e.close()
   for (const d of dirs.splice(0)) rmSync(d, {recursive: true, force: true})
 })
 
@@ -155,7 +155,7 @@ describe('CopyPuller', {timeout: 30_000}, () => {
     first.pull(spec())
     const cut = await settle(first)
     await first.close()
-    d.engine.close()
+    await d.engine.close()
     const reopened = engineAt(d.dir).engine
     sources.cutAfter = undefined
     const second = puller(reopened, sources)
@@ -165,7 +165,7 @@ describe('CopyPuller', {timeout: 30_000}, () => {
     expect(sources.opened.at(-1)!.cursor).toBe(cut.cursor)
     expect(reopened.digest(ALL)).toEqual(a.digest(ALL))
     // A restart after the copy finished still reports it done.
-    reopened.close()
+    await reopened.close()
     expect(puller(engineAt(d.dir).engine, sources).status(1).state).toBe('done')
   })
 

@@ -15,19 +15,19 @@ afterEach(() => {
 })
 
 describe('data dir cluster identity', () => {
-  it('Given a dir opened for one cluster incarnation, When opened for another (same node id), Then it is refused', () => {
+  it('Given a dir opened for one cluster incarnation, When opened for another (same node id), Then it is refused', async () => {
     const dir = newDir()
-    StorageEngine.open({dir, nodeId: 'n1', clusterUid: 'uid-aaaaaaaa', tombstoneGraceMs: 1}).close()
-    StorageEngine.open({dir, nodeId: 'n1', clusterUid: 'uid-aaaaaaaa', tombstoneGraceMs: 1}).close()
-    expect(() => StorageEngine.open({dir, nodeId: 'n1', clusterUid: 'uid-bbbbbbbb', tombstoneGraceMs: 1})).toThrow(ForeignClusterError)
-    expect(() => StorageEngine.open({dir, nodeId: 'n1', clusterUid: 'uid-bbbbbbbb', tombstoneGraceMs: 1})).toThrow(/earlier incarnation.*uid-aaaaaaaa/)
+    await StorageEngine.open({dir, nodeId: 'n1', clusterUid: 'uid-aaaaaaaa', tombstoneGraceMs: 1, writerThread: false}).close()
+    await StorageEngine.open({dir, nodeId: 'n1', clusterUid: 'uid-aaaaaaaa', tombstoneGraceMs: 1, writerThread: false}).close()
+    expect(() => StorageEngine.open({dir, nodeId: 'n1', clusterUid: 'uid-bbbbbbbb', tombstoneGraceMs: 1, writerThread: false})).toThrow(ForeignClusterError)
+    expect(() => StorageEngine.open({dir, nodeId: 'n1', clusterUid: 'uid-bbbbbbbb', tombstoneGraceMs: 1, writerThread: false})).toThrow(/earlier incarnation.*uid-aaaaaaaa/)
   })
 
-  it('Given a dir from before cluster uids (or a cluster without one), Then it adopts the uid once, and an unknown uid checks nothing', () => {
+  it('Given a dir from before cluster uids (or a cluster without one), Then it adopts the uid once, and an unknown uid checks nothing', async () => {
     const dir = newDir()
-    StorageEngine.open({dir, nodeId: 'n1', tombstoneGraceMs: 1}).close()
-    StorageEngine.open({dir, nodeId: 'n1', clusterUid: 'uid-aaaaaaaa', tombstoneGraceMs: 1}).close()
-    StorageEngine.open({dir, nodeId: 'n1', tombstoneGraceMs: 1}).close()
-    expect(() => StorageEngine.open({dir, nodeId: 'n1', clusterUid: 'uid-cccccccc', tombstoneGraceMs: 1})).toThrow(ForeignClusterError)
+    await StorageEngine.open({dir, nodeId: 'n1', tombstoneGraceMs: 1, writerThread: false}).close()
+    await StorageEngine.open({dir, nodeId: 'n1', clusterUid: 'uid-aaaaaaaa', tombstoneGraceMs: 1, writerThread: false}).close()
+    await StorageEngine.open({dir, nodeId: 'n1', tombstoneGraceMs: 1, writerThread: false}).close()
+    expect(() => StorageEngine.open({dir, nodeId: 'n1', clusterUid: 'uid-cccccccc', tombstoneGraceMs: 1, writerThread: false})).toThrow(ForeignClusterError)
   })
 })

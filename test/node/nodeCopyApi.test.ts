@@ -117,7 +117,7 @@ afterAll(async () => {
   for (const s of [src, dst]) {
     s.server.closeAllConnections()
     await new Promise((r) => s.server.close(r))
-    s.engine.close()
+    await s.engine.close()
     rmSync(s.dir, {recursive: true, force: true})
   }
 })

@@ -81,7 +81,7 @@ async function codeOf(p: Promise<unknown>): Promise<string> {
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'shardctl-api-'))
-  engine = StorageEngine.open({dir, tombstoneGraceMs: 3_600_000, synchronous: 'NORMAL'})
+  engine = StorageEngine.open({dir, tombstoneGraceMs: 3_600_000, synchronous: 'NORMAL', writerThread: false})
   map.set({id: 0, range: {lo: 0, hi: half}, epoch: 3, replicas: [{node: 'me', role: 'voter'}]})
   map.set({id: 1, range: {lo: half, hi: HASH_SPACE}, epoch: 1, replicas: [{node: 'other', role: 'voter'}]})
   const api = new NodeHttpApi({
@@ -103,7 +103,7 @@ afterAll(async () => {
   await client.destroy()
   server.closeAllConnections()
   await new Promise((r) => server.close(r))
-  engine.close()
+  await engine.close()
   rmSync(dir, {recursive: true, force: true})
 })
 

@@ -6,6 +6,7 @@ import {afterEach, describe, expect, it} from 'vitest'
 import {HASH_SPACE, keyHash} from '../../src/model/hash.js'
 import {formatHlc} from '../../src/model/hlc.js'
 import {splitRange} from '../../src/model/range.js'
+import {compareRecords} from '../../src/node/lwwMerge.js'
 import {type NodeRecord} from '../../src/node/protocol.js'
 import {StorageEngine, type StorageEngineOptions} from '../../src/node/storageEngine.js'
 
@@ -19,8 +20,8 @@ function open(opts: Partial<StorageEngineOptions> = {}, dir = mkdtempSync(join(t
   return {engine, dir}
 }
 
-afterEach(() => {
-  for (const e of engines.splice(0)) e.close()
+afterEach(async () => {
+  for (const e of engines.splice(0)) await e.close()
   for (const d of dirs.splice(0)) rmSync(d, {recursive: true, force: true})
 })
 
@@ -42,10 +43,19 @@ describe('StorageEngine', {timeout: 30_000}, () => {
   })
 
   it('given concurrent applies in one turn, when awaited, then they share a commit and all resolve', async () => {
-    const {engine} = open()
+    const commits: [string, number][] = []
+    const {engine} = open({onCommit: (kind, _seconds, records) => commits.push([kind, records])})
     const results = await Promise.all(Array.from({length: 50}, (_, i) => engine.apply([rec(`k${i}`, v(1), `v${i}`)])))
     expect(results.every((r) => r.applied === 1)).toBe(true)
     expect(engine.totals().keys).toBe(50)
+    expect(commits).toEqual([['group', 50]])
+    // While one commit is in flight, later applies gather into the next one (never one each).
+    const first = engine.apply([rec('g0', v(1), 'x')])
+    await new Promise((r) => setImmediate(r))
+    const rest = Array.from({length: 20}, (_, i) => engine.apply([rec(`g${i + 1}`, v(1), 'x')]))
+    await Promise.all([first, ...rest])
+    expect(commits.slice(1).reduce((n, [, records]) => n + records, 0)).toBe(21)
+    expect(commits.length).toBeLessThanOrEqual(1 + 3)
   })
 
   it('given a bad version, when applied, then the call is refused and nothing is written', async () => {
@@ -97,10 +107,10 @@ describe('StorageEngine', {timeout: 30_000}, () => {
     await engine.apply([rec('fresh', v(900), null)])
     await other.apply([rec('fresh', v(900), null)])
     const inLeft = keys.filter((k) => keyHash(Buffer.from(k)) < HASH_SPACE / 2).length
-    expect(engine.purgeTombstones(left, 200)).toBe(0) // strictly older than the cutoff
-    expect(engine.purgeTombstones(left, 1000)).toBe(inLeft + (keyHash(Buffer.from('fresh')) < HASH_SPACE / 2 ? 1 : 0))
+    expect(await engine.purgeTombstones(left, 200)).toBe(0) // strictly older than the cutoff
+    expect(await engine.purgeTombstones(left, 1000)).toBe(inLeft + (keyHash(Buffer.from('fresh')) < HASH_SPACE / 2 ? 1 : 0))
     expect(engine.totals().keys).toBeGreaterThan(0)
-    expect(engine.purgeTombstones(right, 500)).toBe(keys.length - inLeft)
+    expect(await engine.purgeTombstones(right, 500)).toBe(keys.length - inLeft)
     await other.apply([rec('fresh', v(900), null)])
     expect(engine.digest(right)).toEqual(other.digest(right))
   })
@@ -110,8 +120,8 @@ describe('StorageEngine', {timeout: 30_000}, () => {
       fc.asyncProperty(
         fc.array(fc.record({k: fc.integer({min: 0, max: 40}), wall: fc.integer({min: 1, max: 5}), del: fc.boolean()}), {minLength: 1, maxLength: 40}),
         async (ops) => {
-          const {engine: a} = open()
-          const {engine: b} = open()
+          const {engine: a} = open({writerThread: false})
+          const {engine: b} = open({writerThread: false})
           const records = ops.map((o) => rec(`k${o.k}`, v(o.wall, 0, o.del ? 'd' : 'w'), o.del ? null : `val${o.wall}`))
           for (const r of records) await a.apply([r])
           await b.apply([...records].reverse())
@@ -121,8 +131,8 @@ describe('StorageEngine', {timeout: 30_000}, () => {
           const da = a.digest(ALL)
           const db = b.digest(ALL)
           expect(da.buckets.filter((x, i) => x !== db.buckets[i]).length).toBe(1)
-          a.close()
-          b.close()
+          await a.close()
+          await b.close()
         },
       ),
       {numRuns: 20},
@@ -136,7 +146,7 @@ describe('StorageEngine', {timeout: 30_000}, () => {
     for (const at of [123_457, 2 ** 31, 2 ** 31 + 65_536 * 3, HASH_SPACE - 999]) {
       const [left, right] = splitRange(ALL, at)
       for (const half of [left, right]) {
-        const {engine: only} = open()
+        const {engine: only} = open({writerThread: false})
         await only.apply(records.filter((r) => keyHash(r.key) >= half.lo && keyHash(r.key) < half.hi))
         expect(engine.digest(half)).toEqual(only.digest(half))
         expect(engine.rangeTotals(half)).toEqual(only.totals())
@@ -174,11 +184,72 @@ describe('StorageEngine', {timeout: 30_000}, () => {
     const {engine, dir} = open({nodeId: 'n1'})
     await engine.apply([rec('persist', v(3), 'yes')])
     const d = engine.digest(ALL)
-    engine.close()
+    await engine.close()
     const {engine: again} = open({nodeId: 'n1'}, dir)
     expect(again.get(Buffer.from('persist'))?.value?.toString()).toBe('yes')
     expect(again.digest(ALL)).toEqual(d)
-    again.close()
+    await again.close()
     expect(() => StorageEngine.open({dir, nodeId: 'n2', tombstoneGraceMs: 1})).toThrow(/belongs to node "n1"/)
+  })
+
+  it('given client writes and copy frames of the same keys racing through the writer thread, when all settle, then every key holds the LWW maximum and the digest equals a replica that took them in another order', async () => {
+    const {engine} = open()
+    const {engine: other} = open({writerThread: false})
+    const keys = 60
+    const all: NodeRecord[] = []
+    const pending: Promise<unknown>[] = []
+    // Copy frames carry old and new versions of every key; client writes interleave single
+    // records with versions above and below them. Nothing is awaited until the end, so the
+    // queue holds applies and copy frames mixed, in the order issued.
+    for (let round = 0; round < 6; round++) {
+      const frame = Array.from({length: keys}, (_, k) => rec(`race-${k}`, v(100 + ((k * 7 + round * 13) % 50), round, 'c'), round % 3 === 0 && k % 5 === 0 ? null : `copy-${round}-${k}`))
+      all.push(...frame)
+      pending.push(engine.applyCopyBatch(frame, 'copy/race', JSON.stringify({round})))
+      for (let k = round; k < keys; k += 6) {
+        const r = rec(`race-${k}`, v(100 + ((k * 11 + round * 5) % 60), 9, 'w'), `client-${round}-${k}`)
+        all.push(r)
+        pending.push(engine.apply([r]))
+      }
+    }
+    await Promise.all(pending)
+    const expected = new Map<string, NodeRecord>()
+    for (const r of all) {
+      const k = r.key.toString()
+      const cur = expected.get(k)
+      if (!cur || compareRecords(r, cur) > 0) expected.set(k, r)
+    }
+    for (const [k, r] of expected) expect(engine.get(Buffer.from(k))).toEqual({key: Buffer.from(k), version: r.version, value: r.value})
+    await other.apply([...all].reverse())
+    expect(engine.digest(ALL)).toEqual(other.digest(ALL))
+    expect(engine.metaValue('copy/race')).toBe(JSON.stringify({round: 5}))
+  })
+
+  it('given a large copy frame committing in the writer thread, when it is in flight, then the event loop keeps turning and reads are served before it is durable', async () => {
+    const {engine} = open({synchronous: 'FULL'})
+    await engine.apply([rec('before', v(1), 'here')])
+    const frame = Array.from({length: 256}, (_, i) => ({key: Buffer.from(`big-${i}`), version: v(2), value: Buffer.alloc(64 * 1024, i)}))
+    let settled = false
+    const copy = engine.applyCopyBatch(frame, 'copy/big', '{}').then(() => (settled = true))
+    let turns = 0
+    let readWhilePending = false
+    while (!settled && turns < 1_000_000) {
+      await new Promise((r) => setImmediate(r))
+      turns++
+      if (!settled && engine.get(Buffer.from('before'))?.value?.toString() === 'here') readWhilePending = true
+    }
+    await copy
+    // Synchronous commits on the event loop would resolve within a turn or two, with no read in between.
+    expect(readWhilePending).toBe(true)
+    expect(turns).toBeGreaterThan(3)
+    expect(engine.rangeTotals(ALL).keys).toBe(257)
+  })
+
+  it('given a closed engine, when written to, then every write call rejects and nothing is queued', async () => {
+    const {engine} = open()
+    await engine.close()
+    await expect(engine.apply([rec('late', v(1), 'x')])).rejects.toThrow(/closed/)
+    await expect(engine.applyCopyBatch([rec('late', v(1), 'x')], 'copy/x', '{}')).rejects.toThrow(/closed/)
+    await expect(engine.setMetaValue('x', 'y')).rejects.toThrow(/closed/)
+    await expect(engine.purgeTombstones(ALL, 1)).rejects.toThrow(/closed/)
   })
 })

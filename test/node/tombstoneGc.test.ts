@@ -17,13 +17,14 @@ const engines: StorageEngine[] = []
 
 function open(opts: Partial<StorageEngineOptions> = {}, dir = mkdtempSync(join(tmpdir(), 'shardctl-gc-'))): {engine: StorageEngine; dir: string} {
   if (!dirs.includes(dir)) dirs.push(dir)
-  const engine = StorageEngine.open({dir, tombstoneGraceMs: 1000, synchronous: 'NORMAL', clock: () => 0, ...opts})
+  // The writer runs on this thread: these tests open hundreds of engines (the thread path is tested in storageEngine.test.ts).
+  const engine = StorageEngine.open({dir, tombstoneGraceMs: 1000, synchronous: 'NORMAL', clock: () => 0, writerThread: false, ...opts})
   engines.push(engine)
   return {engine, dir}
 }
 
-afterEach(() => {
-  for (const e of engines.splice(0)) e.close()
+afterEach(async () => {
+  for (const e of engines.splice(0)) await e.close()
   for (const d of dirs.splice(0)) rmSync(d, {recursive: true, force: true})
 })
 
@@ -66,7 +67,7 @@ describe('tombstone gc', {timeout: 60_000}, () => {
     await a.apply(records)
     await b.apply(records)
     expect(b.digest(ALL, 500).tombstonesExcluded).toBe(2)
-    expect(a.purgeTombstones(ALL, 500)).toBe(2)
+    expect(await a.purgeTombstones(ALL, 500)).toBe(2)
     expect(a.digest(ALL, 500).tombstonesExcluded).toBe(0)
     expect(a.digest(ALL)).not.toEqual(b.digest(ALL))
     expect(compared(a.digest(ALL, 500))).toEqual(compared(b.digest(ALL, 500)))
@@ -119,17 +120,17 @@ describe('tombstone gc', {timeout: 60_000}, () => {
           const records = ops.map((o) => rec(`k${o.k}`, v(o.wall, 0, o.del ? 'd' : 'w'), o.del ? null : `val${o.wall}`))
           await a.apply(records)
           await b.apply([...records].reverse())
-          a.purgeTombstones(ALL, purgeA)
-          b.purgeTombstones(ALL, purgeB)
+          await a.purgeTombstones(ALL, purgeA)
+          await b.purgeTombstones(ALL, purgeB)
           expect(compared(a.digest(ALL, cutoff))).toEqual(compared(b.digest(ALL, cutoff)))
           // The cutoff digest equals a full recount of what it should include.
           const {engine: expected} = open()
           await expected.apply(records)
-          expected.purgeTombstones(ALL, cutoff)
+          await expected.purgeTombstones(ALL, cutoff)
           expect(compared(a.digest(ALL, cutoff))).toEqual(compared(expected.digest(ALL)))
-          a.close()
-          b.close()
-          expected.close()
+          await a.close()
+          await b.close()
+          await expected.close()
         },
       ),
       {numRuns: 25},
@@ -141,15 +142,15 @@ describe('tombstone gc', {timeout: 60_000}, () => {
     const {engine, dir} = open({clock: () => now})
     expect(engine.staleFloor()).toBe(9000)
     expect(engine.cutoffLimit()).toBe(8000) // minus twice the default 500 ms clock bound
-    expect(() => engine.fenceBelow(ALL, 8001)).toThrow(RangeError)
+    await expect(engine.fenceBelow(ALL, 8001)).rejects.toThrow(RangeError)
     const [left, right] = splitRange(ALL, HASH_SPACE / 2)
     const leftKey = Array.from({length: 50}, (_, i) => `k${i}`).find((k) => keyHash(Buffer.from(k)) < HASH_SPACE / 2)!
     const rightKey = Array.from({length: 50}, (_, i) => `k${i}`).find((k) => keyHash(Buffer.from(k)) >= HASH_SPACE / 2)!
-    engine.fenceBelow(left, 8000)
+    await engine.fenceBelow(left, 8000)
     const batch = [rec(leftKey, v(7000), 'shadowed'), rec(leftKey, v(7500), null), rec(leftKey, v(8500), 'newer'), rec(rightKey, v(7000), 'unfenced')]
     expect(engine.withoutFenced(batch)).toEqual([batch[1], batch[2], batch[3]])
     // The floor survives a restart; dropping the range clears it (a later copy starts afresh).
-    engine.close()
+    await engine.close()
     const {engine: again} = open({clock: () => now}, dir)
     expect(again.staleFloor()).toBe(9000)
     expect(again.floorOf(keyHash(Buffer.from(leftKey)))).toBe(8000)
@@ -170,7 +171,7 @@ describe('tombstone gc', {timeout: 60_000}, () => {
     await a.apply(old)
     await b.apply(old)
     await a.apply([rec('fresh', v(9500), 'y'), rec('fresh-del', v(9600), null)])
-    expect(a.fenceBelow(ALL, 5000)).toEqual(b.fenceBelow(ALL, 5000))
+    expect(await a.fenceBelow(ALL, 5000)).toEqual(await b.fenceBelow(ALL, 5000))
     await b.apply([rec('o3', v(300), 'z')])
     expect(differingBuckets([asDigest(a.oldValuesDigest(ALL, 5000)), asDigest(b.oldValuesDigest(ALL, 5000))])).toHaveLength(1)
   })
@@ -181,7 +182,7 @@ describe('tombstone gc', {timeout: 60_000}, () => {
     await engine.apply(records)
     const want = engine.digest(ALL)
     const wantTotals = engine.totals()
-    engine.close()
+    await engine.close()
     // Make it look like a format-1 dir: no format row, cells that are not format 2's.
     const db = new Database(join(dir, 'shardctl-node.sqlite'))
     expect(db.prepare("SELECT value FROM meta WHERE name = 'format'").get()).toEqual({value: String(RECORD_HASH_FORMAT)})
@@ -191,10 +192,10 @@ describe('tombstone gc', {timeout: 60_000}, () => {
     const {engine: migrated} = open({}, dir)
     expect(migrated.digest(ALL)).toEqual(want)
     expect(migrated.totals()).toEqual(wantTotals)
-    migrated.close()
+    await migrated.close()
     const check = new Database(join(dir, 'shardctl-node.sqlite'))
     expect(check.prepare("SELECT value FROM meta WHERE name = 'format'").get()).toEqual({value: String(RECORD_HASH_FORMAT)})
-    check.close()
+    await check.close()
   })
 
   it('given two replicas with one version but different values, when digested, then they differ (the value is in the digest)', async () => {

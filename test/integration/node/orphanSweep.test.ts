@@ -63,7 +63,7 @@ describe('a node removes data of ranges it holds no role for', () => {
     const leftovers = [0, 1, 2].map((i) => keyIn(others[0]!, `left-${i}`))
     const own = [0, 1].map((i) => keyIn(mine[0]!, `own-${i}`))
     await engine.apply([...leftovers, ...own].map((k) => ({key: Buffer.from(k), value: Buffer.from('x'), version: v})))
-    engine.close()
+    await engine.close()
     const proc = await startNodeProcess({endpoint, cluster, id, port, dataDir: join(dir, id), extra: ['--orphan-grace', '1s']})
     procs.push(proc)
     client = new NodeClient({node: id, address: `127.0.0.1:${port}`, token: await loadClusterToken(ctx, {create: false}), timeoutMs: 5000})

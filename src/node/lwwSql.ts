@@ -1,0 +1,282 @@
+import Database from 'better-sqlite3'
+import {keyHash} from '../model/hash.js'
+import {type HashRange} from '../model/range.js'
+import {type CellChanges, type CellStage, type DigestCells} from './digestCells.js'
+import {FINE_WIDTH, fineOf} from './digestLayout.js'
+import {compareRecords, versionWall} from './lwwMerge.js'
+import {type NodeRecord} from './protocol.js'
+
+/**
+ * ApplyResult counts the records that won the LWW merge (written) and those that lost or
+ * repeated (ignored), and names each record that lost to a strictly newer version held
+ * here: `superseded[j] = {i, version}` says record `i` of the call was not stored because
+ * this replica keeps `version`. A repeat of the stored version is not superseded (it is
+ * an idempotent retry that succeeded). Coordinators must not count a superseded write as
+ * acknowledged (see Coordinator).
+ */
+export interface ApplyResult {
+  applied: number
+  ignored: number
+  superseded: Superseded[]
+  /**
+   * expired lists (present only when non-empty) the records `i` that were tombstones
+   * already older than the grace on arrival and left no tombstone, so this replica holds
+   * nothing that hides an older value held elsewhere. Coordinators must not count them as
+   * acknowledging a client delete.
+   */
+  expired?: number[]
+}
+
+/**
+ * ApplyOptions: `clientWrite` marks a client's write (the node API's kind=write); copy and
+ * repair batches leave it unset.
+ */
+export interface ApplyOptions {
+  clientWrite?: boolean
+}
+
+/** Superseded names record `i` of an apply call and the newer version the replica kept instead. */
+export interface Superseded {
+  i: number
+  version: string
+}
+
+/** GcFloor: in [lo, hi), values older than `floor` (version wall ms) are no longer taken from repair. */
+export interface GcFloor {
+  lo: number
+  hi: number
+  floor: number
+}
+
+/** Committed is what one committed transaction returns: its result, the digest cells it changed, and how long it took (fsync included). */
+export interface Committed<T> {
+  result: T
+  changes: CellChanges
+  seconds: number
+}
+
+/** DB_FILE is the node's database file inside its data dir. */
+export const DB_FILE = 'shardctl-node.sqlite'
+
+/**
+ * openConnection opens a connection to the node's database with the pragmas both the
+ * reader (main thread) and the writer (worker thread) use. `synchronous` only matters
+ * for the writer: it is the connection whose commits fsync.
+ */
+export function openConnection(file: string, synchronous: 'FULL' | 'NORMAL', pageSize: number): Database.Database {
+  const db = new Database(file)
+  try {
+    db.pragma(`page_size = ${pageSize}`) // effective on a new file only
+    db.pragma('journal_mode = WAL')
+    db.pragma(`synchronous = ${synchronous}`)
+    db.pragma('cache_size = -65536')
+    // Reads through a memory map: a shard scan visits rows in (hash, key) order, i.e. randomly in the table.
+    db.pragma('mmap_size = 1073741824')
+    db.pragma('temp_store = MEMORY')
+    // Only the writer thread writes; the reader never waits for a lock (WAL readers do not
+    // block), but a checkpoint or schema read may briefly; never fail on SQLITE_BUSY for that.
+    db.pragma('busy_timeout = 5000')
+    return db
+  } catch (err) {
+    db.close()
+    throw err
+  }
+}
+
+const EMPTY = Buffer.alloc(0)
+
+/**
+ * LwwWriter is the one writer of a node's database: every change to rows, digest cells,
+ * copy cursors and gc floors goes through it, on one connection, one transaction at a
+ * time. It runs in the storage writer thread (storageWriterWorker.ts), so commits and
+ * their fsync never hold the node's event loop.
+ *
+ * Why no acknowledged write is lost and LWW holds: the merge (read the stored head,
+ * compare, write if the incoming record is larger) runs inside the same write transaction
+ * that commits it, on the only connection that writes. SQLite WAL admits one writer at a
+ * time, and there is no second one: the main thread's connection only reads. So every
+ * merge sees every previously committed record for its key, and no commit can overwrite
+ * a record it did not compare against. The merge is a join (commutative, associative,
+ * idempotent), so the order in which client writes, copy frames and repairs reach the
+ * writer does not change the result. A write is acknowledged only after its transaction
+ * committed (fsync'd under synchronous=FULL) and the main thread's digest cache took its
+ * cell changes (StorageWriter), so what a caller was told is durable is also what later
+ * reads and digests see. The main thread's connection writes only while the engine opens
+ * (schema, digest-format migration, node id), before this writer exists; after that it
+ * runs SELECTs only, which in WAL mode neither block nor are blocked by this writer and
+ * see each transaction whole or not at all. A transaction that throws rolls back with its
+ * staged digest cells ({@link inTransaction}), and its callers are rejected, never
+ * acknowledged; if the writer thread dies, every queued caller is rejected too.
+ */
+export class LwwWriter {
+  private readonly stmts: ReturnType<typeof prepareWrites>
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly cells: DigestCells,
+  ) {
+    this.stmts = prepareWrites(db)
+  }
+
+  /**
+   * inTransaction runs `body` in one transaction with a fresh cell stage and persists the
+   * staged cells with it. On commit the cells become visible ({@link DigestCells.commit})
+   * and their changes are returned; on any throw the transaction rolls back, the stage is
+   * dropped and the error propagates. The one place a write transaction is committed or
+   * rolled back.
+   */
+  inTransaction<T>(body: (stage: CellStage) => T): Committed<T> {
+    const started = performance.now()
+    const stage = this.cells.stage()
+    const result = this.db.transaction(() => {
+      const r = body(stage)
+      for (const [f, c] of stage.entries()) this.stmts.fineSet.run(f, c.xhi, c.xlo, c.n, c.bytes)
+      return r
+    })()
+    const changes = stage.changes()
+    this.cells.commit(changes)
+    return {result, changes, seconds: (performance.now() - started) / 1000}
+  }
+
+  /** applyGroup merges several calls' records in one transaction (group commit); one result per call. */
+  applyGroup(calls: readonly {records: readonly NodeRecord[]; opts: ApplyOptions}[]): Committed<ApplyResult[]> {
+    return this.inTransaction((stage) => calls.map((c) => this.merge(c.records, stage)))
+  }
+
+  /** applyCopy merges a copy frame's records and stores its resume state under meta `name`, in one transaction. */
+  applyCopy(records: readonly NodeRecord[], name: string, state: string): Committed<ApplyResult> {
+    return this.inTransaction((stage) => {
+      const result = this.merge(records, stage)
+      this.stmts.metaSet.run(name, state)
+      return result
+    })
+  }
+
+  /** purge deletes up to `limit` tombstones of `range` older than `before` (see StorageEngine.purgeTombstones); returns how many. */
+  purge(range: HashRange, before: number, limit: number): Committed<number> {
+    return this.inTransaction((stage) => {
+      const rows = this.stmts.expired.all(before, range.lo, range.hi, limit)
+      for (const row of rows) {
+        this.stmts.del.run(row.h, row.k)
+        stage.toggle(row.h, row.k, row.ver, null, row.len, -1)
+      }
+      return rows.length
+    })
+  }
+
+  /**
+   * deleteSlice deletes the records of `range` in fine buckets from `from` on, one
+   * transaction per bucket, until `sliceMs` passed or the range ends. Returns the records
+   * deleted, the next bucket to start from (-1: done) and the cell changes of all its
+   * transactions (in order). Slicing lets client writes queued behind a large drop commit
+   * between slices.
+   */
+  deleteSlice(range: HashRange, from: number, sliceMs: number): Committed<{deleted: number; next: number}> {
+    const started = performance.now()
+    const last = fineOf(range.hi - 1)
+    const parts: CellChanges[] = []
+    let deleted = 0
+    let f = from
+    for (; f <= last; f++) {
+      const step = this.inTransaction((stage) => this.deleteFine(range, f, stage))
+      deleted += step.result
+      if (step.changes.length > 0) parts.push(step.changes)
+      if (performance.now() - started >= sliceMs) {
+        f++
+        break
+      }
+    }
+    const changes = new Float64Array(parts.reduce((n, p) => n + p.length, 0))
+    let at = 0
+    for (const p of parts) {
+      changes.set(p, at)
+      at += p.length
+    }
+    return {result: {deleted, next: f > last ? -1 : f}, changes, seconds: (performance.now() - started) / 1000}
+  }
+
+  /** setMeta stores (`value` given) or deletes (null) meta `name`. */
+  setMeta(name: string, value: string | null): Committed<void> {
+    return this.inTransaction(() => {
+      if (value === null) this.stmts.metaDel.run(name)
+      else this.stmts.metaSet.run(name, value)
+    })
+  }
+
+  /** setFloors replaces every gc floor with `floors`. */
+  setFloors(floors: readonly GcFloor[]): Committed<void> {
+    return this.inTransaction(() => {
+      this.stmts.floorsClear.run()
+      for (const f of floors) this.stmts.floorPut.run(f.lo, f.hi, f.floor)
+    })
+  }
+
+  private deleteFine(range: HashRange, f: number, stage: CellStage): number {
+    const fLo = f * FINE_WIDTH
+    const fHi = fLo + FINE_WIDTH
+    if (fLo >= range.lo && fHi <= range.hi) {
+      if (this.cells.count(f) === 0) return 0
+      const n = this.stmts.deleteRange.run(fLo, fHi).changes
+      stage.clear(f)
+      return n
+    }
+    let n = 0
+    for (const row of this.stmts.heads.all(Math.max(range.lo, fLo), Math.min(range.hi, fHi))) {
+      this.stmts.del.run(row.h, row.k)
+      stage.toggle(row.h, row.k, row.ver, row.v, row.len, -1)
+      n++
+    }
+    return n
+  }
+
+  /** merge is the LWW merge of `records` into the stored rows (caller holds the write transaction). */
+  private merge(records: readonly NodeRecord[], stage: CellStage): ApplyResult {
+    let applied = 0
+    let ignored = 0
+    const superseded: Superseded[] = []
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i]
+      if (!r) continue
+      const h = keyHash(r.key)
+      const head = this.stmts.head.get(h, r.key)
+      if (head) {
+        const current: NodeRecord = {key: r.key, version: head.ver, value: head.tomb ? null : EMPTY}
+        let cmp = compareRecords(r, current)
+        if (cmp > 0 && r.version === head.ver && !head.tomb && r.value !== null) {
+          // Same version, both values (a misbehaving writer): order by bytes, as compareRecords does.
+          cmp = compareRecords(r, {...current, value: this.stmts.value.get(h, r.key)?.v ?? EMPTY})
+        }
+        if (cmp <= 0) {
+          ignored++
+          if (head.ver > r.version) superseded.push({i, version: head.ver})
+          continue
+        }
+        stage.toggle(h, r.key, head.ver, head.v, head.len, -1)
+      }
+      // Every tombstone is stored, however old by this node's clock: dropping one could let
+      // a replica that missed the delete spread the old value back (see purgeTombstones).
+      const tombstone = r.value === null
+      this.stmts.upsert.run(h, Buffer.from(r.key), r.version, tombstone ? null : r.value, tombstone ? versionWall(r.version) : null)
+      stage.toggle(h, r.key, r.version, r.value, r.key.length + (r.value?.length ?? 0), 1)
+      applied++
+    }
+    return {applied, ignored, superseded}
+  }
+}
+
+function prepareWrites(db: Database.Database) {
+  return {
+    head: db.prepare<[number, Uint8Array], {ver: string; v: Buffer | null; tomb: number; len: number}>('SELECT ver, v, v IS NULL AS tomb, length(k) + coalesce(length(v), 0) AS len FROM kv WHERE h = ? AND k = ?'),
+    value: db.prepare<[number, Uint8Array], {v: Buffer | null}>('SELECT v FROM kv WHERE h = ? AND k = ?'),
+    upsert: db.prepare('INSERT INTO kv (h, k, ver, v, wall) VALUES (?, ?, ?, ?, ?) ON CONFLICT (h, k) DO UPDATE SET ver = excluded.ver, v = excluded.v, wall = excluded.wall'),
+    del: db.prepare('DELETE FROM kv WHERE h = ? AND k = ?'),
+    heads: db.prepare<[number, number], {h: number; k: Buffer; ver: string; v: Buffer | null; len: number}>('SELECT h, k, ver, v, length(k) + coalesce(length(v), 0) AS len FROM kv WHERE h >= ? AND h < ?'),
+    deleteRange: db.prepare('DELETE FROM kv WHERE h >= ? AND h < ?'),
+    expired: db.prepare<[number, number, number, number], {h: number; k: Buffer; ver: string; len: number}>('SELECT h, k, ver, length(k) AS len FROM kv WHERE v IS NULL AND wall < ? AND h >= ? AND h < ? LIMIT ?'),
+    metaSet: db.prepare('INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value'),
+    metaDel: db.prepare('DELETE FROM meta WHERE name = ?'),
+    fineSet: db.prepare('INSERT INTO fine (f, xhi, xlo, n, bytes) VALUES (?, ?, ?, ?, ?) ON CONFLICT (f) DO UPDATE SET xhi = excluded.xhi, xlo = excluded.xlo, n = excluded.n, bytes = excluded.bytes'),
+    floorsClear: db.prepare('DELETE FROM gc_floor'),
+    floorPut: db.prepare('INSERT INTO gc_floor (lo, hi, floor) VALUES (?, ?, ?) ON CONFLICT (lo, hi) DO UPDATE SET floor = max(floor, excluded.floor)'),
+  }
+}

@@ -1,0 +1,214 @@
+import {createRequire} from 'node:module'
+import {pathToFileURL} from 'node:url'
+import {Worker} from 'node:worker_threads'
+import {type CellChanges} from './digestCells.js'
+import {type ApplyOptions, type ApplyResult} from './lwwSql.js'
+import {type NodeRecord} from './protocol.js'
+import {encodeRecords} from './recordCodec.js'
+import {openWriterCore} from './storageWriterCore.js'
+import {type WriterData, type WriterOp, type WriterReply, type WriterRequest} from './storageWriterProtocol.js'
+
+/** CommitKind names what a committed transaction carried: `group` (client, repair and relayed applies), `copy` (a copy frame), `purge` (tombstones, range drops). */
+export type CommitKind = 'group' | 'copy' | 'purge'
+
+/** StorageWriterOptions configures a {@link StorageWriter}. */
+export interface StorageWriterOptions extends WriterData {
+  /** maxTxnBytes bounds one group-commit transaction (one call is never split). */
+  maxTxnBytes: number
+  /** committed hears every committed transaction's cell changes before its callers are answered. */
+  committed: (changes: CellChanges) => void
+  /** onCommit hears each transaction's duration (fsync included) and record count. */
+  onCommit?: (kind: CommitKind, seconds: number, records: number) => void
+  /**
+   * thread: true (the default, what nodes run) writes in a worker thread; false runs the
+   * same writer core on this thread, answering each request on a later turn (for tests
+   * that open hundreds of engines; the queue, ordering and LWW code are the same).
+   */
+  thread?: boolean
+}
+
+/** WriterChannel carries requests to a writer core and its replies back (a worker thread, or this thread). */
+interface WriterChannel {
+  post(req: WriterRequest): void
+  ref(): void
+  unref(): void
+  terminate(): Promise<void>
+}
+
+interface QueuedApply {
+  kind: 'apply'
+  records: readonly NodeRecord[]
+  opts: ApplyOptions
+  bytes: number
+  resolve: (r: ApplyResult) => void
+  reject: (e: unknown) => void
+}
+
+interface QueuedOp {
+  kind: 'op'
+  op: WriterOp
+  commitKind: CommitKind | undefined
+  records: number
+  resolve: (r: unknown) => void
+  reject: (e: unknown) => void
+}
+
+type Queued = QueuedApply | QueuedOp
+
+interface InFlight {
+  id: number
+  items: Queued[]
+  commitKind: CommitKind | undefined
+  records: number
+}
+
+const RECORD_OVERHEAD = 64
+
+/**
+ * StorageWriter is the main thread's side of the storage writer thread: a FIFO queue of
+ * writes with exactly one request in flight to the thread. Applies queued back to back
+ * are sent as one group-commit transaction (up to `maxTxnBytes`), so while one commit
+ * fsyncs, the next group gathers; other operations (a copy frame, a purge, a drop slice,
+ * a meta or floor change) go alone, in queue order. A caller's promise settles only after
+ * the thread committed (or rolled back) its transaction and the main thread's digest
+ * cache took the changes, so an acknowledged write is durable and visible to reads and
+ * digests. If the thread dies, every queued and later call rejects.
+ *
+ * The worker is referenced (keeps the process alive) only while requests are queued, so
+ * a process never exits with a write half done and never hangs on an idle writer.
+ */
+export class StorageWriter {
+  private readonly worker: WriterChannel
+  private readonly queue: Queued[] = []
+  private inFlight: InFlight | undefined
+  private nextId = 1
+  private pumpScheduled = false
+  private failure: Error | undefined
+  private readonly exited: Promise<void>
+
+  constructor(private readonly opts: StorageWriterOptions) {
+    const data: WriterData = {file: opts.file, synchronous: opts.synchronous, pageSize: opts.pageSize}
+    if (opts.thread === false) {
+      const core = openWriterCore(data)
+      this.worker = {post: (req) => setImmediate(() => this.answer(core(req))), ref: () => {}, unref: () => {}, terminate: async () => {}}
+      this.exited = Promise.resolve()
+      return
+    }
+    const worker = startWorker(data)
+    worker.unref()
+    worker.on('message', (reply: WriterReply) => this.answer(reply))
+    worker.on('error', (err) => this.fail(err))
+    this.exited = new Promise((resolve) => worker.once('exit', () => resolve()))
+    worker.once('exit', (code) => this.fail(new Error(`storage writer thread exited (code ${code})`)))
+    this.worker = {post: (req) => worker.postMessage(req), ref: () => worker.ref(), unref: () => worker.unref(), terminate: async () => void (await worker.terminate())}
+  }
+
+  /** apply queues a group-committed LWW merge of `records`; resolves once durable. */
+  apply(records: readonly NodeRecord[], opts: ApplyOptions): Promise<ApplyResult> {
+    let bytes = 0
+    for (const r of records) bytes += r.key.length + (r.value?.length ?? 0) + RECORD_OVERHEAD
+    return new Promise((resolve, reject) => this.enqueue({kind: 'apply', records, opts, bytes, resolve, reject}))
+  }
+
+  /** run queues one operation alone in its transaction and resolves to its result once committed. */
+  run<T>(op: WriterOp, commitKind?: CommitKind, records = 0): Promise<T> {
+    return new Promise((resolve, reject) => this.enqueue({kind: 'op', op, commitKind, records, resolve: resolve as (r: unknown) => void, reject}))
+  }
+
+  /** close commits everything queued, closes the writer's connection and stops the thread. Idempotent. */
+  async close(): Promise<void> {
+    if (!this.failure) await this.run({op: 'close'}).catch(() => undefined)
+    this.failure ??= new Error('storage engine is closed')
+    await this.worker.terminate()
+    await this.exited
+  }
+
+  private enqueue(item: Queued): void {
+    if (this.failure) {
+      item.reject(this.failure)
+      return
+    }
+    this.queue.push(item)
+    this.worker.ref()
+    // Wait for the turn to end, so writes arriving together share one commit.
+    if (!this.pumpScheduled && !this.inFlight) {
+      this.pumpScheduled = true
+      setImmediate(() => this.pump())
+    }
+  }
+
+  private pump(): void {
+    this.pumpScheduled = false
+    if (this.inFlight || this.failure) return
+    const head = this.queue[0]
+    if (!head) {
+      this.worker.unref()
+      return
+    }
+    const id = this.nextId++
+    if (head.kind === 'op') {
+      this.queue.shift()
+      this.inFlight = {id, items: [head], commitKind: head.commitKind, records: head.records}
+      this.post({...head.op, id})
+      return
+    }
+    const group: QueuedApply[] = []
+    let size = 0
+    for (let next = this.queue[0]; next && next.kind === 'apply' && (group.length === 0 || size + next.bytes <= this.opts.maxTxnBytes); next = this.queue[0]) {
+      group.push(next)
+      size += next.bytes
+      this.queue.shift()
+    }
+    this.inFlight = {id, items: group, commitKind: 'group', records: group.reduce((n, p) => n + p.records.length, 0)}
+    this.post({op: 'apply', calls: group.map((p) => ({batch: encodeRecords(p.records), clientWrite: p.opts.clientWrite === true})), id})
+  }
+
+  private post(msg: WriterRequest): void {
+    try {
+      this.worker.post(msg)
+    } catch (err) {
+      this.fail(err instanceof Error ? err : new Error(String(err)))
+    }
+  }
+
+  private answer(reply: WriterReply): void {
+    const flight = this.inFlight
+    if (!flight || flight.id !== reply.id) return
+    this.inFlight = undefined
+    if (reply.ok) {
+      this.opts.committed(reply.changes)
+      if (flight.commitKind) this.opts.onCommit?.(flight.commitKind, reply.seconds, flight.records)
+      const results = reply.result
+      flight.items.forEach((item, i) => {
+        if (item.kind === 'apply') item.resolve((results as ApplyResult[])[i] ?? {applied: 0, ignored: 0, superseded: []})
+        else item.resolve(results)
+      })
+    } else {
+      const err = Object.assign(new Error(reply.error.message), {name: reply.error.name, code: reply.error.code})
+      for (const item of flight.items) item.reject(err)
+    }
+    this.pump()
+  }
+
+  private fail(err: Error): void {
+    if (this.failure && !this.inFlight && this.queue.length === 0) return
+    this.failure ??= err
+    const items = [...(this.inFlight?.items ?? []), ...this.queue.splice(0)]
+    this.inFlight = undefined
+    for (const item of items) item.reject(this.failure)
+  }
+}
+
+/**
+ * startWorker starts the writer thread from the compiled `storageWriterWorker.js` beside
+ * this module, or, when this module runs from TypeScript source (tests under vitest, `bin/dev.js`),
+ * from the `.ts` file through tsx's loader, registered inside the thread.
+ */
+function startWorker(data: WriterData): Worker {
+  const here = import.meta.url
+  if (!here.endsWith('.ts')) return new Worker(new URL('./storageWriterWorker.js', here), {workerData: data})
+  const tsx = pathToFileURL(createRequire(here).resolve('tsx/esm/api')).href
+  const entry = new URL('./storageWriterWorker.ts', here).href
+  const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}) })`
+  return new Worker(code, {eval: true, workerData: data})
+}

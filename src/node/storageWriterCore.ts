@@ -1,0 +1,54 @@
+import {DigestCells} from './digestCells.js'
+import {LwwWriter, openConnection} from './lwwSql.js'
+import {decodeRecords} from './recordCodec.js'
+import {type WriterData, type WriterReply, type WriterRequest} from './storageWriterProtocol.js'
+
+/** WriterCore answers writer requests one at a time (see {@link openWriterCore}). */
+export type WriterCore = (req: WriterRequest) => WriterReply
+
+/**
+ * openWriterCore opens the database's writing connection and returns the function that
+ * runs one {@link WriterRequest} on it and answers it: the result and changed digest cells,
+ * or the error (the transaction rolled back). The storage writer thread runs it for every
+ * message; an engine opened with `writerThread: false` runs it on the main thread.
+ * After a `close` request the connection is closed.
+ */
+export function openWriterCore(data: WriterData): WriterCore {
+  const db = openConnection(data.file, data.synchronous, data.pageSize)
+  const cells = new DigestCells()
+  cells.load(db.prepare<[], {f: number; xhi: number; xlo: number; n: number; bytes: number}>('SELECT f, xhi, xlo, n, bytes FROM fine').all())
+  const writer = new LwwWriter(db, cells)
+
+  /** records decodes a batch that crossed a thread boundary (it may arrive as a plain Uint8Array). */
+  const records = (batch: Uint8Array) => decodeRecords(Buffer.from(batch.buffer, batch.byteOffset, batch.byteLength))
+
+  const run = (req: WriterRequest) => {
+    switch (req.op) {
+      case 'apply':
+        return writer.applyGroup(req.calls.map((c) => ({records: records(c.batch), opts: {clientWrite: c.clientWrite}})))
+      case 'copy':
+        return writer.applyCopy(records(req.batch), req.name, req.state)
+      case 'purge':
+        return writer.purge(req.range, req.before, req.limit)
+      case 'deleteSlice':
+        return writer.deleteSlice(req.range, req.from, req.sliceMs)
+      case 'meta':
+        return writer.setMeta(req.name, req.value)
+      case 'floors':
+        return writer.setFloors(req.floors)
+      case 'close':
+        if (db.open) db.close()
+        return {result: undefined, changes: new Float64Array(0), seconds: 0}
+    }
+  }
+
+  return (req) => {
+    try {
+      const done = run(req)
+      return {id: req.id, ok: true, result: done.result, changes: done.changes, seconds: done.seconds}
+    } catch (err) {
+      const e = err as {name?: string; message?: string; code?: unknown}
+      return {id: req.id, ok: false, error: {name: e.name ?? 'Error', message: e.message ?? String(err), code: typeof e.code === 'string' ? e.code : undefined}}
+    }
+  }
+}

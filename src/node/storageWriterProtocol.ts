@@ -1,0 +1,27 @@
+import {type HashRange} from '../model/range.js'
+import {type GcFloor} from './lwwSql.js'
+
+/** WriterData is what the storage writer thread is started with. */
+export interface WriterData {
+  file: string
+  synchronous: 'FULL' | 'NORMAL'
+  pageSize: number
+}
+
+/** WriterOp is one request to the writer thread, without its id (see LwwWriter for each operation's contract). */
+export type WriterOp =
+  | {op: 'apply'; calls: {batch: Uint8Array; clientWrite: boolean}[]}
+  | {op: 'copy'; batch: Uint8Array; name: string; state: string}
+  | {op: 'purge'; range: HashRange; before: number; limit: number}
+  | {op: 'deleteSlice'; range: HashRange; from: number; sliceMs: number}
+  | {op: 'meta'; name: string; value: string | null}
+  | {op: 'floors'; floors: GcFloor[]}
+  | {op: 'close'}
+
+/** WriterRequest is a {@link WriterOp} with the id its reply carries. */
+export type WriterRequest = WriterOp & {id: number}
+
+/** WriterReply answers one request: its result and the digest cells it changed, or the error it threw (nothing committed). */
+export type WriterReply =
+  | {id: number; ok: true; result: unknown; changes: Float64Array; seconds: number}
+  | {id: number; ok: false; error: {name: string; message: string; code: string | undefined}}
