@@ -184,7 +184,7 @@ export async function runDemo(opts: DemoOptions, report: (r: DemoReport) => void
     let last: Plan | undefined
 
     /** act reports `p` under `title` and applies it; returns false when the run was stopped. */
-    const act = async (title: string, p: Plan, throttle: number, limits: {maxConcurrent: number; perNode: number}, chunkBytes = 8 * 1024): Promise<boolean> => {
+    const act = async (title: string, p: Plan, throttle: number, limits: {maxConcurrent: number; perNode: number; incomingPerNode?: number}, chunkBytes = 8 * 1024): Promise<boolean> => {
       const round = acts.length + 1
       predicted = p.summary.imbalanceAfter
       moves.planned += p.summary.moves
@@ -225,7 +225,9 @@ export async function runDemo(opts: DemoOptions, report: (r: DemoReport) => void
         await sleep(Math.max(0, Math.min(10_000, loadEnds - Date.now() - 3000)))
       }
     } else {
-      const limits = {maxConcurrent: 3, perNode: 2}
+      // An act's moves run side by side under one throttle: its bars fill together and the act
+      // takes its bytes ÷ the throttle, not a queue of per-move overheads.
+      const limits = {maxConcurrent: opts.movesPerAct, perNode: 2, incomingPerNode: opts.movesPerAct}
       // Act 1: a new node joins empty; the plan fills it (it is the coolest node by far).
       report({type: 'step', text: 'act 1: a new node joins'})
       const added = await (joining ?? cluster.addNode(signal))
@@ -252,7 +254,7 @@ export async function runDemo(opts: DemoOptions, report: (r: DemoReport) => void
         await setThrottle(ctx, opts.drainThrottleBytesPerSec)
         // Every move of a drain leaves the same node: let them run side by side, in bigger chunks
         // (small chunks keep the throttled acts smooth but bound a copy by round trips).
-        await act(`act 3: drain ${victim}`, p, opts.drainThrottleBytesPerSec, {maxConcurrent: 12, perNode: 12}, 128 * 1024)
+        await act(`act 3: drain ${victim}`, p, opts.drainThrottleBytesPerSec, {maxConcurrent: 10, perNode: 10, incomingPerNode: 10}, 128 * 1024)
       }
       report({type: 'step', text: 'the story is told: letting load stats settle for the summary'})
       await sleep(3000)
