@@ -97,6 +97,30 @@ describe('shardctl demo', () => {
     expect(existsSync(demoDir) ? readdirSync(demoDir) : []).toEqual([])
   }, 300_000)
 
+  it('Given the full story without a terminal, When `demo --no-tui --json` runs small, Then a node joins and is filled, the hot node is relieved (the act moves replicas off it), a node is drained empty, clients see zero errors, and nothing is left behind', async () => {
+    const cwd = workDir()
+    const r = await runCli(['demo', '--no-tui', '--json', '--preload', '1MiB', '--shards', '12', '--moves-per-act', '2', '--rate', '60'], {cwd, timeoutMs: 600_000})
+    expect(r.code, r.stderr.slice(-3000)).toBe(0)
+    const s = JSON.parse(r.stdout) as DemoSummary
+    expect(s).toMatchObject({ok: true, nodes: 5, hotNode: 'n1', kept: null, security: {tls: false, auth: false}})
+    expect(s.acts.map((a) => a.title)).toEqual(['act 1: fill n5', 'act 2: relieve n1', 'act 3: drain n4'])
+    for (const a of s.acts) expect(a.done, a.title).toBe(a.planned)
+    expect(s.acts[0]!.done).toBeGreaterThanOrEqual(1)
+    // Act 2 relieves the hot node: every one of its moves leaves n1 (the story's deterministic target).
+    expect(r.stderr).toMatch(/act 2: relieve n1 plan:/)
+    const act2 = r.stderr.slice(r.stderr.indexOf('act 2: relieve n1 plan:'), r.stderr.indexOf('act 2: relieve n1: '))
+    const act2Moves = [...act2.matchAll(/move shard \d+ \(epoch \d+\) (n\d) -> (n\d)/g)]
+    expect(act2Moves.length).toBeGreaterThanOrEqual(1)
+    for (const m of act2Moves) expect(m[1], m[0]).toBe('n1')
+    // The drain empties n4: after the story it holds nothing (n/a: no replicas, no figures, or 0).
+    expect(s.utilisation.find((u) => u.node === 'n4')?.after ?? 0).toBeLessThan(0.05)
+    expect(s.utilisation.find((u) => u.node === 'n5')?.before).toBeNull()
+    expect(s.requests.errors).toBe(0)
+    expect(s.moves.failed + s.moves.aborted).toBe(0)
+    expect(await eventually(() => processesUnder(cwd).length === 0, 10_000), processesUnder(cwd).join('\n')).toBe(true)
+    expect(existsSync(join(cwd, '.shardctl', 'demo')) ? readdirSync(join(cwd, '.shardctl', 'demo')) : []).toEqual([])
+  }, 660_000)
+
   it('Given a running demo, When it gets SIGINT (Ctrl-C), Then it stops every child process and removes its data', async () => {
     const cwd = workDir()
     const child = spawn(process.execPath, [CLI_BIN, 'demo', '--fast', '--no-tui', '--nodes', '3', '--rf', '2', '--shards', '4', '--duration', '60s', '--rate', '30'], {cwd, env: {PATH: process.env.PATH, HOME: cwd}, stdio: ['ignore', 'pipe', 'pipe']})
