@@ -75,7 +75,11 @@ export function demoNodes(ports: number[], first = 1): NodeSpec[] {
  * startDemoCluster starts a private etcd under `.shardctl/demo/<pid>/`, creates the demo
  * cluster with `nodes` nodes, starts their storage node processes and a router (children
  * of this package's binary, guarded by an orphan reaper so they die with the demo even on
- * SIGKILL) and resolves once all of them serve. On failure or `signal` everything started
+ * SIGKILL) and resolves once all of them serve. With `secure` it first writes a CA and
+ * certificates into `<dataDir>/certs`, makes the cluster TLS-only with authentication and
+ * a token user (demoSecurity.ts), starts every process with TLS flags and makes this
+ * process's node clients speak mutual TLS. With `keep` the children start detached, so
+ * `keep()` can hand them over to the operator. On failure or `signal` everything started
  * so far is stopped and removed. Throws MISSING_DEPENDENCY without etcd; INTERNAL when a
  * process does not come up (with its output); PRECONDITION when interrupted.
  */
