@@ -12,28 +12,30 @@ import {startTopSession, type TopSession} from '../src/tui/topSession.js'
 export default class Demo extends BaseCommand {
   static override summary = 'Run the whole story on local processes: loaded cluster, a new node filled, a hot node relieved, a node drained — throttled, under client load.'
   static override description =
-    'Starts a private etcd, storage nodes and a router on 127.0.0.1 (nothing needed but the etcd binary), loads data, drives a client load skewed so one node runs hot and, once the load stats show it, tells three acts — a new node joins and is filled, the hot node is relieved, a node is drained — each planned (the plan summary is shown) and applied throttled while the load continues, in the live dashboard on a terminal (p pauses, +/- change the throttle). Then it prints utilisation per node before/after, data moved, client requests, errors (which must be zero) and the worst client stall. --fast runs a short rebalance-only story (for tests). Stops everything and removes its data, also on Ctrl-C. Exits non-zero when a client request or a move failed.'
-  static override examples = ['<%= config.bin %> demo', '<%= config.bin %> demo --no-tui', '<%= config.bin %> demo --throttle 128KiB/s --preload 8MiB', '<%= config.bin %> demo --fast --no-tui --nodes 3 --shards 8 --duration 20s --json']
+    'Starts a private etcd, storage nodes and a router on 127.0.0.1 (nothing needed but the etcd binary), loads data, drives a client load skewed so one node runs hot and, once the load stats show it, tells three acts — a new node joins and is filled, the hot node is relieved, a node is drained — each planned (the plan summary is shown) and applied throttled while the load continues, in the live dashboard on a terminal (p pauses, +/- change the throttle). Then it prints utilisation per node before/after, data moved, client requests, errors (which must be zero) and the worst client stall. --fast runs a short rebalance-only story (for tests). --secure runs it all over TLS with router authentication. Stops everything and removes its data, also on Ctrl-C; with --keep the cluster stays up for `shardctl top` and friends until `shardctl demo stop`. Exits non-zero when a client request or a move failed.'
+  static override examples = ['<%= config.bin %> demo', '<%= config.bin %> demo --no-tui', '<%= config.bin %> demo --throttle 128KiB/s --preload 8MiB', '<%= config.bin %> demo --fast --no-tui --nodes 3 --shards 8 --duration 20s --json', '<%= config.bin %> demo --secure --keep', '<%= config.bin %> demo stop']
   static override flags = {
     nodes: Flags.integer({description: 'storage nodes', default: 4, min: 2, max: 12}),
     rf: Flags.integer({description: 'replication factor', default: 3, min: 1, max: 7}),
     fast: Flags.boolean({description: 'the short story for tests: no data load, rebalance rounds only, inside --duration'}),
     shards: Flags.integer({description: 'shards (default: 36; 16 with --fast)', min: 2, max: 1024}),
     duration: durationFlag({description: 'how long the client load runs at most (with --fast the rebalance happens inside it)', ...withDefault('45s', parseDuration)}),
-    throttle: rateFlag({description: 'copy throttle of the rebalance (default: 48KiB/s, copies take tens of seconds; 64KiB/s with --fast)'}),
+    throttle: rateFlag({description: 'copy throttle of the rebalance (default: 64KiB/s, copies take tens of seconds)'}),
     'drain-throttle': rateFlag({description: 'copy throttle of the drain act', ...withDefault('2MiB/s', parseRate)}),
     preload: bytesFlag({description: 'data loaded before the story starts (each replica stores it)', ...withDefault('8MiB', parseBytes)}),
     'moves-per-act': Flags.integer({description: 'at most this many moves in the add-node and hot-node acts', default: 3, min: 1, max: 100}),
     rate: Flags.integer({description: 'client requests per second', default: 150, min: 10, max: 5000}),
     rounds: Flags.integer({description: 'with --fast: at most this many plan-and-apply rounds', default: 3, min: 1, max: 10}),
     'no-tui': Flags.boolean({description: 'plain output (automatic when stdout is not a terminal)'}),
+    keep: Flags.boolean({description: 'leave the cluster running after the story (the client load stops) and print how to reach it and how to stop it (`shardctl demo stop`)'}),
+    secure: Flags.boolean({description: 'a CA and certificates in the demo dir, TLS on every hop, routers demanding a token (as `cluster security --tls-only --auth`)'}),
   }
 
   async run(): Promise<DemoSummary> {
     const {flags} = await this.parse(Demo)
     if (flags.rf > flags.nodes) throw new UserError('BAD_INPUT', `--rf ${flags.rf} needs at least ${flags.rf} nodes; --nodes is ${flags.nodes}`, 'raise --nodes or lower --rf')
     const durationMs = flags.duration
-    const throttle = flags.throttle ?? parseRate(flags.fast ? '64KiB/s' : '48KiB/s')
+    const throttle = flags.throttle ?? parseRate('64KiB/s')
     const json = this.jsonEnabled()
     const tui = !json && !flags['no-tui'] && process.stdout.isTTY === true && process.stdin.isTTY === true
     // With --json, stdout carries only the summary: the story goes to stderr.
@@ -67,6 +69,8 @@ export default class Demo extends BaseCommand {
           maxRounds: flags.rounds,
           target,
           cwd: process.cwd(),
+          secure: flags.secure,
+          keep: flags.keep,
         },
         (r) => {
           if (r.type === 'ready' && tui) session = startTopSession(r.ctx, {target, onQuit: () => abort.abort()})
@@ -76,7 +80,7 @@ export default class Demo extends BaseCommand {
       )
       await session?.stop()
       session = undefined
-      if (!json) for (const line of summaryLines(summary, `${LOCAL_DIR}/demo/${process.pid}`)) this.log(line)
+      if (!json) for (const line of summaryLines(summary, `${LOCAL_DIR}/demo/${process.pid}`, this.config.bin)) this.log(line)
       if (!summary.ok) process.exitCode = 1
       return summary
     } finally {

@@ -1,16 +1,22 @@
 import {mkdirSync, rmSync} from 'node:fs'
-import {join} from 'node:path'
+import {join, resolve} from 'node:path'
+import {request} from 'undici'
 import {addNode} from '../cluster/nodeService.js'
 import {initCluster} from '../cluster/initCluster.js'
 import {type NodeSpec} from '../cluster/nodeSpec.js'
 import {makeServiceContext, type ServiceContext} from '../cluster/serviceContext.js'
 import {resolveConnection} from '../config/connectionConfig.js'
-import {UserError} from '../errors/errors.js'
+import {BugError, UserError} from '../errors/errors.js'
 import {EtcdStore} from '../etcd/etcdStore.js'
 import {type EtcdProcess, startEtcd} from '../localEtcd/etcdProcess.js'
 import {freePort} from '../localEtcd/freePort.js'
 import {LOCAL_DIR} from '../localEtcd/localEtcdService.js'
+import {type RouterCredentials} from '../router/routerClient.js'
+import {dataPlaneUrl, setDefaultClientTls, sharedDispatcher} from '../transport/clientTls.js'
+import {type TlsMaterial} from '../transport/tlsMaterial.js'
 import {ChildSet, type DemoChild} from './childProcesses.js'
+import {createDemoPki, DEMO_USER, type DemoPki, type DemoSecurity, issueServerCertificate, secureDemoCluster} from './demoSecurity.js'
+import {type KeptDemo, writeKeptDemo} from './keptDemo.js'
 
 /** DEMO_CLUSTER is the demo cluster's name in its private etcd. */
 export const DEMO_CLUSTER = 'demo'
@@ -21,6 +27,10 @@ export interface DemoClusterOptions {
   rf: number
   shards: number
   cwd: string
+  /** secure: a CA and certificates in the data dir, TLS on every hop, routers demanding a user's token (see demoSecurity.ts). */
+  secure: boolean
+  /** keep: the processes may outlive the demo (started detached; see DemoCluster.keep). */
+  keep: boolean
 }
 
 /** DemoLine is what starting the cluster tells the story: a step (headline) or a line (detail). */
@@ -34,13 +44,27 @@ export interface DemoCluster {
   /** router is the router's `host:port`. */
   router: string
   specs: NodeSpec[]
-  /** dataDir is where everything lives (removed by stop). */
+  /** dataDir is where everything lives (removed by stop), absolute. */
   dataDir: string
+  /** security is set when the cluster runs secured (TLS-only, authentication on). */
+  security: DemoSecurity | undefined
+  /** credentials are what a client of the router presents (none on a plaintext demo). */
+  credentials: RouterCredentials
   /** addNode registers one more node (`n<k>`, its own zone) and starts its process; resolves once it serves. */
   addNode(signal: AbortSignal): Promise<NodeSpec>
   /** stop stops every process, closes the store and removes the data. Idempotent. */
   stop(): Promise<void>
+  /**
+   * keep leaves every process running for the operator: writes `<dataDir>/kept.json`
+   * (what runs, its pids, how to reach it), releases the orphan guard and closes this
+   * process's etcd client, so the demo can exit. `shardctl demo stop` undoes it. After it,
+   * stop does nothing.
+   */
+  keep(): KeptDemo
 }
+
+/** STATS_INTERVAL_MS is how often the demo's nodes publish load stats: often, so the story waits little for them to show a change. */
+export const STATS_INTERVAL_MS = 500
 
 /** demoNodes names `n` nodes, one zone each, on the given loopback ports. */
 export function demoNodes(ports: number[], first = 1): NodeSpec[] {
@@ -51,22 +75,28 @@ export function demoNodes(ports: number[], first = 1): NodeSpec[] {
  * startDemoCluster starts a private etcd under `.shardctl/demo/<pid>/`, creates the demo
  * cluster with `nodes` nodes, starts their storage node processes and a router (children
  * of this package's binary, guarded by an orphan reaper so they die with the demo even on
- * SIGKILL) and resolves once all of them serve. On failure or `signal` everything started
+ * SIGKILL) and resolves once all of them serve. With `secure` it first writes a CA and
+ * certificates into `<dataDir>/certs`, makes the cluster TLS-only with authentication and
+ * a token user (demoSecurity.ts), starts every process with TLS flags and makes this
+ * process's node clients speak mutual TLS. With `keep` the children start detached, so
+ * `keep()` can hand them over to the operator. On failure or `signal` everything started
  * so far is stopped and removed. Throws MISSING_DEPENDENCY without etcd; INTERNAL when a
  * process does not come up (with its output); PRECONDITION when interrupted.
  */
 export async function startDemoCluster(opts: DemoClusterOptions, report: (r: DemoLine) => void, signal: AbortSignal): Promise<DemoCluster> {
-  const dataDir = join(opts.cwd, LOCAL_DIR, 'demo', String(process.pid))
+  const dataDir = resolve(opts.cwd, LOCAL_DIR, 'demo', String(process.pid))
   mkdirSync(dataDir, {recursive: true})
-  const children = new ChildSet(dataDir)
+  const children = new ChildSet({tag: dataDir, logDir: dataDir, detached: opts.keep})
   children.guardDir(dataDir)
   const onExit = () => children.killNow()
   process.once('exit', onExit)
   let etcd: EtcdProcess | undefined
   let store: EtcdStore | undefined
   let stopping: Promise<void> | undefined
+  let security: DemoSecurity | undefined
   const stop = () =>
     (stopping ??= (async () => {
+      setDefaultClientTls(undefined)
       await children.stopAll()
       store?.close()
       await etcd?.stop()
@@ -76,7 +106,7 @@ export async function startDemoCluster(opts: DemoClusterOptions, report: (r: Dem
     })())
   try {
     report({type: 'step', text: 'starting a private etcd'})
-    etcd = await startEtcd({dataDir: join(dataDir, 'etcd'), name: 'shardctl-demo'})
+    etcd = await startEtcd({dataDir: join(dataDir, 'etcd'), name: 'shardctl-demo', detached: opts.keep})
     children.guard(etcd.pid)
     report({type: 'line', text: `started a private etcd at ${etcd.endpoint} (data in ${join(LOCAL_DIR, 'demo', String(process.pid))})`})
     interrupted(signal)
@@ -87,23 +117,33 @@ export async function startDemoCluster(opts: DemoClusterOptions, report: (r: Dem
     const specs = demoNodes(ports)
     const init = await initCluster(ctx, {shards: opts.shards, rf: opts.rf, nodes: specs, force: true})
     report({type: 'line', text: `created cluster "${DEMO_CLUSTER}": ${init.shards} shards, rf ${init.rf}, nodes ${init.nodes.map((n) => `${n.id} (${n.replicas} replicas)`).join(', ')}`})
+    let pki: DemoPki | undefined
+    if (opts.secure) {
+      pki = await createDemoPki(dataDir, new Date())
+      security = await secureDemoCluster(ctx, pki)
+      // The executor's node clients (this process) dial nodes over mutual TLS.
+      setDefaultClientTls(security.nodeTls)
+      report({type: 'line', text: `secured: a CA and certificates in ${join(LOCAL_DIR, 'demo', String(process.pid), 'certs')}, TLS-only, routers demand a user (${DEMO_USER}, token in a 0600 file)`})
+    }
+    const nodeTls: TlsMaterial | undefined = security?.nodeTls
+    const tlsFlags = async (name: string) => (pki ? issueServerCertificate(pki, name, new Date()) : [])
 
     report({type: 'step', text: `starting ${opts.nodes} storage nodes and a router`})
     const endpoint = etcd.endpoint
-    const startNode = (s: NodeSpec): DemoChild => {
+    const startNode = async (s: NodeSpec): Promise<DemoChild> => {
       const dir = join(dataDir, s.id)
       mkdirSync(dir, {recursive: true})
       const args = ['node', 'serve', '--endpoints', endpoint, '--cluster', DEMO_CLUSTER, '--id', s.id, '--listen', s.address, '--data-dir', dir, '--zone', s.zone]
-      return children.shardctl(`node ${s.id}`, [...args, '--stats-interval', '1s', '--lease-ttl', '5s', '--fsync', 'normal', '--shutdown-timeout', '3s'])
+      return children.shardctl(`node-${s.id}`, [...args, '--stats-interval', `${STATS_INTERVAL_MS}ms`, '--lease-ttl', '5s', '--fsync', 'normal', '--shutdown-timeout', '3s', ...(await tlsFlags(s.id))])
     }
-    const nodes = specs.map((s) => ({spec: s, child: startNode(s)}))
-    let routerOut = ''
+    const nodes = await Promise.all(specs.map(async (s) => ({spec: s, child: await startNode(s)})))
+    const routerAddress = `127.0.0.1:${await freePort()}`
     // Generous node/request timeouts: the demo's etcd, nodes, router, executor and clients
     // share the machine's cores, and a starved node must be slow, not "unreachable".
-    const router = children.shardctl('router', ['router', 'serve', '--endpoints', endpoint, '--cluster', DEMO_CLUSTER, '--id', 'demo-router', '--listen', '127.0.0.1:0', '--lease-ttl', '5', '--drain-timeout', '2s', '--report-interval', '1s', '--node-timeout', '5s', '--request-timeout', '15s'], (t) => (routerOut += t))
-    await Promise.all(nodes.map((n) => waitServing(n.child, `http://${n.spec.address}/healthz`, signal)))
-    const routerAddress = await waitFor(router, () => / on (127\.0\.0\.1:\d+)/.exec(routerOut)?.[1], signal)
-    await waitServing(router, `http://${routerAddress}/healthz`, signal)
+    const routerArgs = ['router', 'serve', '--endpoints', endpoint, '--cluster', DEMO_CLUSTER, '--id', 'demo-router', '--listen', routerAddress, '--lease-ttl', '5', '--drain-timeout', '2s', '--report-interval', '1s', '--node-timeout', '5s', '--request-timeout', '15s']
+    const router = children.shardctl('router', [...routerArgs, ...(await tlsFlags('demo-router'))])
+    await Promise.all(nodes.map((n) => waitServing(n.child, dataPlaneUrl(n.spec.address, nodeTls, '/healthz'), nodeTls, signal)))
+    await waitServing(router, dataPlaneUrl(routerAddress, security?.routerCredentials.tls, '/healthz'), security?.routerCredentials.tls, signal)
     report({type: 'line', text: `${opts.nodes} storage nodes serving (${specs.map((s) => `${s.id} ${s.address}`).join(', ')}); router at ${routerAddress}`})
     return {
       ctx,
@@ -111,14 +151,37 @@ export async function startDemoCluster(opts: DemoClusterOptions, report: (r: Dem
       router: routerAddress,
       specs,
       dataDir,
+      security,
+      credentials: security?.routerCredentials ?? {},
       async addNode(sig) {
-        const spec = demoNodes([await freePort()], specs.length + 1)[0]!
+        const [spec] = demoNodes([await freePort()], specs.length + 1)
+        if (!spec) throw new BugError('demoNodes named no node')
         await addNode(ctx, spec, undefined)
         specs.push(spec)
-        await waitServing(startNode(spec), `http://${spec.address}/healthz`, sig)
+        await waitServing(await startNode(spec), dataPlaneUrl(spec.address, nodeTls, '/healthz'), nodeTls, sig)
         return spec
       },
       stop,
+      keep() {
+        const kept: KeptDemo = {
+          version: 1,
+          dir: dataDir,
+          cluster: DEMO_CLUSTER,
+          endpoint,
+          router: routerAddress,
+          nodes: specs.map((s) => ({id: s.id, address: s.address})),
+          processes: [...(etcd ? [{name: 'etcd', pid: etcd.pid}] : []), ...children.list().filter((c) => !c.exited()).map((c) => ({name: c.name, pid: c.pid}))],
+          secure: security ? {ca: security.pki.ca, tokenFile: security.tokenFile} : null,
+          keptAt: new Date().toISOString(),
+        }
+        writeKeptDemo(kept)
+        stopping = Promise.resolve()
+        children.release()
+        process.off('exit', onExit)
+        store?.close()
+        setDefaultClientTls(undefined)
+        return kept
+      },
     }
   } catch (err) {
     await stop()
@@ -130,27 +193,15 @@ function interrupted(signal: AbortSignal): void {
   if (signal.aborted) throw new UserError('PRECONDITION', 'demo interrupted', 'nothing was left running')
 }
 
-/** waitFor polls `get` until it gives a value (bounded: 90 s), failing early when `child` exits. */
-async function waitFor<T>(child: DemoChild, get: () => T | undefined, signal: AbortSignal): Promise<T> {
-  const deadline = Date.now() + 90_000
-  while (Date.now() < deadline && !signal.aborted) {
-    const v = get()
-    if (v !== undefined) return v
-    if (child.exited()) throw new UserError('INTERNAL', `${child.name} exited while starting: ${child.output().slice(-600)}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  throw new UserError(signal.aborted ? 'PRECONDITION' : 'INTERNAL', signal.aborted ? 'demo interrupted' : `${child.name} did not start within 90 s: ${child.output().slice(-600)}`)
-}
-
 /** waitServing waits (bounded: 90 s) until `url` (a /healthz) answers 200 and does not say it is not serving yet. */
-async function waitServing(child: DemoChild, url: string, signal: AbortSignal): Promise<void> {
+async function waitServing(child: DemoChild, url: string, tls: TlsMaterial | undefined, signal: AbortSignal): Promise<void> {
   const deadline = Date.now() + 90_000
   while (Date.now() < deadline && !signal.aborted) {
     if (child.exited()) throw new UserError('INTERNAL', `${child.name} exited while starting: ${child.output().slice(-600)}`)
     try {
-      const res = await fetch(url, {signal: AbortSignal.timeout(1000)})
-      const body = (await res.json().catch(() => ({}))) as {serving?: boolean}
-      if (res.ok && body.serving !== false) return
+      const res = await request(url, {dispatcher: sharedDispatcher(tls), signal: AbortSignal.timeout(1000)})
+      const body = (await res.body.json().catch(() => ({}))) as {serving?: boolean}
+      if (res.statusCode === 200 && body.serving !== false) return
     } catch {
       // not listening yet
     }

@@ -4,6 +4,7 @@ import {describeAction, imbalanceLine, renderPlanText} from '../planner/render/p
 import {utilisationBar} from '../planner/render/utilisationBar.js'
 import {type TopSession} from '../tui/topSession.js'
 import {type DemoReport, type DemoSummary} from './demoService.js'
+import {type KeptDemo} from './keptDemo.js'
 
 /**
  * plainReporter renders the demo's story as plain lines (CI, pipes, --no-tui): steps,
@@ -67,8 +68,13 @@ export function tuiReporter(session: () => TopSession | undefined, fallback: (r:
   }
 }
 
-/** summaryLines renders the demo's summary for a terminal or a log: outcome, per-node utilisation before/after as bars, acts, data moved and what the clients saw. */
-export function summaryLines(s: DemoSummary, dataDir: string): string[] {
+/**
+ * summaryLines renders the demo's summary for a terminal or a log: outcome, per-node
+ * utilisation before/after as bars, acts, data moved, what the clients saw, whether TLS
+ * and authentication were on, and either what was cleaned up or (kept) how to reach the
+ * cluster and how to stop it. `bin` is the CLI's name in the commands it suggests.
+ */
+export function summaryLines(s: DemoSummary, dataDir: string, bin = 'shardctl'): string[] {
   const fig = (v: number | null) => (v === null ? 'n/a' : `${v.toFixed(2)}x`)
   const failedMoves = s.moves.aborted + s.moves.failed
   const scale = Math.max(2, ...s.utilisation.flatMap((u) => [u.before ?? 0, u.after ?? 0]))
@@ -84,7 +90,18 @@ export function summaryLines(s: DemoSummary, dataDir: string): string[] {
     `  clients    ${s.requests.total} requests, ${s.requests.errors} errors; during the rebalance ${s.requests.duringRebalance} requests, ${s.requests.errorsDuringRebalance} errors; worst request ${s.requests.worstMs} ms`,
     ...s.requests.firstErrors.map((e) => `             error: ${e}`),
     ...(failedMoves > 0 ? ['  a move did not complete: see the log above'] : []),
-    `  cleanup    stopped etcd, ${s.nodes} nodes and the router; removed ${dataDir}`,
-    '  explore    `shardctl top` watches a real cluster like this one; `shardctl moves show <id>` has every step of a move',
+    `  security   ${s.security.tls ? `TLS on every hop (clients → router → nodes, node → node copies; plaintext refused); authentication on: the clients were user ${s.security.user ?? '?'} with a token` : 'plaintext, no authentication (`--secure` turns on TLS and tokens)'}`,
+    ...(s.kept ? keptLines(s.kept, bin) : [`  cleanup    stopped etcd, ${s.nodes} nodes and the router; removed ${dataDir}`, `  explore    \`${bin} demo --keep\` leaves the cluster running for \`${bin} top\`; \`${bin} moves show <id>\` has every step of a move`]),
+  ]
+}
+
+/** keptLines say where a kept demo runs, how to point the CLI at it, and exactly how to stop it. */
+export function keptLines(k: KeptDemo, bin = 'shardctl'): string[] {
+  const env = [`ETCDCTL_ENDPOINTS=${k.endpoint}`, `SHARDCTL_CLUSTER=${k.cluster}`, `SHARDCTL_ROUTER=${k.router}`, ...(k.secure ? [`SHARDCTL_TLS_CA=${k.secure.ca}`, `SHARDCTL_AUTH_TOKEN_FILE=${k.secure.tokenFile}`] : [])]
+  return [
+    `  kept       etcd at ${k.endpoint}, ${k.nodes.length} nodes, router at ${k.router} keep running (${k.processes.length} processes; logs and pids in ${k.dir})`,
+    `  connect    export ${env.join(' ')}`,
+    `             ${bin} top   ·   ${bin} cluster status   ·   ${bin} kv put hello world`,
+    `  stop       ${bin} demo stop --dir ${k.dir}   (stops every process and deletes the data)`,
   ]
 }

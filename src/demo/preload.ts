@@ -1,6 +1,6 @@
 import {errorMessage, UserError} from '../errors/errors.js'
 import {abortableSleep} from '../clock/abortableSleep.js'
-import {RouterClient} from '../router/routerClient.js'
+import {type RouterCredentials, RouterClient} from '../router/routerClient.js'
 
 /** PUT_ATTEMPTS bounds the tries of one preload write. */
 const PUT_ATTEMPTS = 5
@@ -8,6 +8,8 @@ const PUT_ATTEMPTS = 5
 /** PreloadOptions size the data the demo writes before its story starts. */
 export interface PreloadOptions {
   router: string
+  /** credentials: TLS and the user's token of a secured router (none: plaintext). */
+  credentials: RouterCredentials
   /** bytes of values to write in all (each replica stores them). */
   bytes: number
   valueBytes: number
@@ -24,7 +26,7 @@ export interface PreloadOptions {
 export async function preloadData(opts: PreloadOptions, signal: AbortSignal, progress: (bytes: number) => void): Promise<{keys: number; bytes: number; ms: number}> {
   const started = Date.now()
   const keys = Math.max(1, Math.ceil(opts.bytes / opts.valueBytes))
-  const client = new RouterClient(opts.router, 10_000, opts.concurrency)
+  const client = new RouterClient(opts.router, 10_000, opts.concurrency, opts.credentials)
   const value = Buffer.alloc(opts.valueBytes, 'd')
   let next = 0
   let written = 0

@@ -1,7 +1,7 @@
 import {errorMessage} from '../errors/errors.js'
 import {keyHash} from '../model/hash.js'
 import {type Shard} from '../model/shard.js'
-import {RouterClient} from '../router/routerClient.js'
+import {type RouterCredentials, RouterClient} from '../router/routerClient.js'
 
 /** LoadCounters are what the clients saw so far: requests sent and requests that failed. */
 export interface LoadCounters {
@@ -18,6 +18,8 @@ export interface LoadCounters {
 /** SkewedLoadOptions shape the demo's client traffic. */
 export interface SkewedLoadOptions {
   router: string
+  /** credentials: TLS and the user's token of a secured router (none: plaintext). */
+  credentials: RouterCredentials
   /** hotNode: keys of shards this node holds get `hotShare` of the traffic. */
   hotNode: string
   hotShare: number
@@ -82,7 +84,7 @@ export function pickKeys(shards: readonly Shard[], hotNode: string, count: numbe
  * error.
  */
 export function startSkewedLoad(shards: readonly Shard[], opts: SkewedLoadOptions): SkewedLoad {
-  const client = new RouterClient(opts.router, 10_000, opts.workers)
+  const client = new RouterClient(opts.router, 10_000, opts.workers, opts.credentials)
   const keys = pickKeys(shards, opts.hotNode, opts.keySpace)
   const hasHot = keys.weights.some((w) => w > 0)
   const pickHot = (r: number): string[] => {

@@ -9,6 +9,8 @@ const summary: DemoSummary = {
   utilisation: [{node: 'n1', before: 1.32, after: 1.07}, {node: 'n2', before: 0.9, after: 1.0}, {node: 'n5', before: null, after: 0.95}],
   moves: {planned: 3, done: 3, aborted: 0, failed: 0, skipped: 0}, bytesMoved: 3 * 1024 * 1024, rebalanceMs: 21_500, totalMs: 48_200,
   requests: {total: 5000, errors: 0, duringRebalance: 3100, errorsDuringRebalance: 0, worstMs: 48, firstErrors: []},
+  security: {tls: false, auth: false, user: null},
+  kept: null,
 }
 
 describe('summaryLines', () => {
@@ -25,9 +27,28 @@ describe('summaryLines', () => {
       '  moves      3 done in 2 act(s), 0 aborted, 0 failed, 0 skipped; 3.0 MiB copied',
       '  duration   21.5 s rebalancing, 48.2 s in all',
       '  clients    5000 requests, 0 errors; during the rebalance 3100 requests, 0 errors; worst request 48 ms',
+      '  security   plaintext, no authentication (`--secure` turns on TLS and tokens)',
       '  cleanup    stopped etcd, 4 nodes and the router; removed .shardctl/demo/1',
-      '  explore    `shardctl top` watches a real cluster like this one; `shardctl moves show <id>` has every step of a move',
+      '  explore    `shardctl demo --keep` leaves the cluster running for `shardctl top`; `shardctl moves show <id>` has every step of a move',
     ])
+  })
+
+  it('Given a secure run kept running, When summarised, Then it says TLS and authentication were on, how to connect (etcd, router, CA, token file) and the exact stop command, and claims no cleanup', () => {
+    const kept = {
+      version: 1 as const, dir: '/w/.shardctl/demo/7', cluster: 'demo', endpoint: 'http://127.0.0.1:2400', router: '127.0.0.1:7100',
+      nodes: [{id: 'n1', address: '127.0.0.1:7101'}, {id: 'n2', address: '127.0.0.1:7102'}],
+      processes: [{name: 'etcd', pid: 10}, {name: 'node-n1', pid: 11}, {name: 'node-n2', pid: 12}, {name: 'router', pid: 13}],
+      secure: {ca: '/w/.shardctl/demo/7/certs/ca.crt', tokenFile: '/w/.shardctl/demo/7/certs/demo-client.token'}, keptAt: '2026-11-30T00:00:00Z',
+    }
+    const out = summaryLines({...summary, security: {tls: true, auth: true, user: 'demo-client'}, kept}, '.shardctl/demo/7', 'shardctl')
+    expect(out).toContain('  security   TLS on every hop (clients → router → nodes, node → node copies; plaintext refused); authentication on: the clients were user demo-client with a token')
+    expect(out.slice(-4)).toEqual([
+      '  kept       etcd at http://127.0.0.1:2400, 2 nodes, router at 127.0.0.1:7100 keep running (4 processes; logs and pids in /w/.shardctl/demo/7)',
+      '  connect    export ETCDCTL_ENDPOINTS=http://127.0.0.1:2400 SHARDCTL_CLUSTER=demo SHARDCTL_ROUTER=127.0.0.1:7100 SHARDCTL_TLS_CA=/w/.shardctl/demo/7/certs/ca.crt SHARDCTL_AUTH_TOKEN_FILE=/w/.shardctl/demo/7/certs/demo-client.token',
+      '             shardctl top   ·   shardctl cluster status   ·   shardctl kv put hello world',
+      '  stop       shardctl demo stop --dir /w/.shardctl/demo/7   (stops every process and deletes the data)',
+    ])
+    expect(out.join('\n')).not.toMatch(/cleanup|removed/)
   })
 
   it('Given client errors, When summarised, Then it says FAILED and lists the first errors', () => {

@@ -1,10 +1,13 @@
 import {spawn} from 'node:child_process'
 import {execFileSync} from 'node:child_process'
 import {existsSync, mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs'
+import {connect} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
+import {Agent, request} from 'undici'
 import {type DemoSummary} from '../../src/demo/demoService.js'
+import {stopKeptDemo} from '../../src/demo/keptDemo.js'
 import {trackPid, untrackPid} from '../support/processReaper.js'
 import {CLI_BIN, runCli} from '../support/runCli.js'
 
@@ -42,6 +45,17 @@ function processesUnder(dir: string): string[] {
     } catch {
       return false // gone meanwhile
     }
+  })
+}
+
+/** listening is true when something accepts TCP connections on `address` (host:port). */
+function listening(address: string): Promise<boolean> {
+  const [host, port] = address.split(':')
+  return new Promise((resolve) => {
+    const socket = connect({host, port: Number(port)})
+    socket.setTimeout(2000, () => (socket.destroy(), resolve(false)))
+    socket.once('connect', () => (socket.destroy(), resolve(true)))
+    socket.once('error', () => resolve(false))
   })
 }
 
@@ -83,6 +97,30 @@ describe('shardctl demo', () => {
     expect(existsSync(demoDir) ? readdirSync(demoDir) : []).toEqual([])
   }, 300_000)
 
+  it('Given the full story without a terminal, When `demo --no-tui --json` runs small, Then a node joins and is filled, the hot node is relieved (the act moves replicas off it), a node is drained empty, clients see zero errors, and nothing is left behind', async () => {
+    const cwd = workDir()
+    const r = await runCli(['demo', '--no-tui', '--json', '--preload', '1MiB', '--shards', '12', '--moves-per-act', '2', '--rate', '60'], {cwd, timeoutMs: 600_000})
+    expect(r.code, r.stderr.slice(-3000)).toBe(0)
+    const s = JSON.parse(r.stdout) as DemoSummary
+    expect(s).toMatchObject({ok: true, nodes: 5, hotNode: 'n1', kept: null, security: {tls: false, auth: false}})
+    expect(s.acts.map((a) => a.title)).toEqual(['act 1: fill n5', 'act 2: relieve n1', 'act 3: drain n4'])
+    for (const a of s.acts) expect(a.done, a.title).toBe(a.planned)
+    expect(s.acts[0]!.done).toBeGreaterThanOrEqual(1)
+    // Act 2 relieves the hot node: every one of its moves leaves n1 (the story's deterministic target).
+    expect(r.stderr).toMatch(/act 2: relieve n1 plan:/)
+    const act2 = r.stderr.slice(r.stderr.indexOf('act 2: relieve n1 plan:'), r.stderr.indexOf('act 2: relieve n1: '))
+    const act2Moves = [...act2.matchAll(/move shard \d+ \(epoch \d+\) (n\d) -> (n\d)/g)]
+    expect(act2Moves.length).toBeGreaterThanOrEqual(1)
+    for (const m of act2Moves) expect(m[1], m[0]).toBe('n1')
+    // The drain empties n4: after the story it holds nothing (n/a: no replicas, no figures, or 0).
+    expect(s.utilisation.find((u) => u.node === 'n4')?.after ?? 0).toBeLessThan(0.05)
+    expect(s.utilisation.find((u) => u.node === 'n5')?.before).toBeNull()
+    expect(s.requests.errors).toBe(0)
+    expect(s.moves.failed + s.moves.aborted).toBe(0)
+    expect(await eventually(() => processesUnder(cwd).length === 0, 10_000), processesUnder(cwd).join('\n')).toBe(true)
+    expect(existsSync(join(cwd, '.shardctl', 'demo')) ? readdirSync(join(cwd, '.shardctl', 'demo')) : []).toEqual([])
+  }, 660_000)
+
   it('Given a running demo, When it gets SIGINT (Ctrl-C), Then it stops every child process and removes its data', async () => {
     const cwd = workDir()
     const child = spawn(process.execPath, [CLI_BIN, 'demo', '--fast', '--no-tui', '--nodes', '3', '--rf', '2', '--shards', '4', '--duration', '60s', '--rate', '30'], {cwd, env: {PATH: process.env.PATH, HOME: cwd}, stdio: ['ignore', 'pipe', 'pipe']})
@@ -105,4 +143,57 @@ describe('shardctl demo', () => {
       untrackPid(child.pid)
     }
   }, 240_000)
+
+  it('Given --keep --secure, When the fast demo ends, Then the cluster keeps running TLS-only with authentication: plaintext is refused on the router and every node, a client without a token gets 401, the printed settings reach it (kv, cluster status, top), and `demo stop` leaves no process, port or file', async () => {
+    const cwd = workDir()
+    const r = await runCli(['demo', '--fast', '--no-tui', '--json', '--keep', '--secure', '--nodes', '3', '--rf', '2', '--shards', '8', '--duration', '45s', '--rate', '60', '--throttle', '512KiB/s'], {cwd, timeoutMs: 300_000})
+    const s = JSON.parse(r.stdout || '{}') as DemoSummary
+    try {
+      expect(r.code, r.stderr.slice(-3000)).toBe(0)
+      expect(s).toMatchObject({ok: true, security: {tls: true, auth: true, user: 'demo-client'}})
+      expect(s.moves.done).toBeGreaterThanOrEqual(1)
+      expect(s.requests.errors).toBe(0)
+      const kept = s.kept!
+      expect(kept.processes.map((p) => p.name).sort()).toEqual(['etcd', 'node-n1', 'node-n2', 'node-n3', 'router'])
+      // The demo exited; its cluster did not.
+      expect(processesUnder(kept.dir).length).toBeGreaterThanOrEqual(5)
+
+      // Every data-plane port refuses plaintext, naming TLS; so the moves' copies (node to
+      // node) and the router's requests to nodes that succeeded above went over TLS.
+      for (const address of [kept.router, ...kept.nodes.map((n) => n.address)]) {
+        const plain = await request(`http://${address}/kv/d1`)
+        expect(plain.statusCode, address).toBe(400)
+        expect(await plain.body.text()).toContain('TLS_REQUIRED')
+      }
+      // TLS without a token: authentication is on.
+      const tlsOnly = new Agent({connect: {ca: readFileSync(kept.secure!.ca)}})
+      const anonymous = await request(`https://${kept.router}/kv/d1`, {dispatcher: tlsOnly})
+      expect(anonymous.statusCode).toBe(401)
+      await anonymous.body.dump()
+      await tlsOnly.close()
+
+      // The connection settings the summary prints reach the kept cluster.
+      const env = {ETCDCTL_ENDPOINTS: kept.endpoint, SHARDCTL_CLUSTER: kept.cluster, SHARDCTL_ROUTER: kept.router, SHARDCTL_TLS_CA: kept.secure!.ca, SHARDCTL_AUTH_TOKEN_FILE: kept.secure!.tokenFile}
+      expect((await runCli(['kv', 'put', 'hello', 'kept'], {cwd, env, timeoutMs: 60_000})).code).toBe(0)
+      const got = await runCli(['kv', 'get', 'hello'], {cwd, env, timeoutMs: 60_000})
+      expect(got.stdout).toBe('kept')
+      const status = await runCli(['cluster', 'status', '--json'], {cwd, env, timeoutMs: 60_000})
+      expect(status.code, status.stderr).toBe(0)
+      expect(status.stdout).toContain('"n3"')
+      const top = await runCli(['top', '--json'], {cwd, env, timeoutMs: 60_000})
+      expect(top.code, top.stderr).toBe(0)
+      expect(JSON.parse(top.stdout)).toMatchObject({header: {cluster: 'demo', nodesUp: 3, nodesDown: 0}})
+
+      const stop = await runCli(['demo', 'stop'], {cwd, timeoutMs: 120_000})
+      expect(stop.code, stop.stderr).toBe(0)
+      expect(stop.stdout).toMatch(/stopped node-n1, node-n2, node-n3, router, etcd; removed /)
+      expect(processesUnder(kept.dir)).toEqual([])
+      for (const address of [kept.router, kept.endpoint.replace('http://', ''), ...kept.nodes.map((n) => n.address)]) expect(await listening(address), address).toBe(false)
+      expect(existsSync(kept.dir)).toBe(false)
+      expect((await runCli(['demo', 'stop'], {cwd, timeoutMs: 60_000})).stdout).toMatch(/already stopped/)
+    } finally {
+      // Whatever failed above, the kept processes must not outlive the test.
+      if (s.kept && existsSync(s.kept.dir)) await stopKeptDemo(s.kept.dir)
+    }
+  }, 600_000)
 })

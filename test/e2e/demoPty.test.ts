@@ -27,10 +27,10 @@ const PARTIAL_ROW = /copying +[█▏▎▍▌▋▊▉]*[▏▎▍▌▋▊▉�
 const CLIENTS_BUSY = /CLIENTS +[1-9]\d* req\/s .*errors 0/
 
 describe.skipIf(!hasScript)('shardctl demo in a pseudo-terminal', () => {
-  it('Given a terminal, When the demo runs, Then it shows a plan, a filling bar with a rate, reacts to p, shows busy clients with zero errors, and ends with the summary', async () => {
+  it('Given a terminal, When the secure demo runs, Then it shows a plan, a filling bar with a rate, reacts to p, shows busy clients with zero errors, and ends with the summary', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'shardctl-demo-pty-'))
     dirs.push(cwd)
-    const cmd = `stty cols 120 rows 40 && exec ${process.execPath} ${CLI_BIN} demo --preload 2MiB --shards 16 --moves-per-act 2 --rate 60`
+    const cmd = `stty cols 120 rows 40 && exec ${process.execPath} ${CLI_BIN} demo --secure --preload 2MiB --shards 16 --moves-per-act 2 --rate 60`
     const child: ChildProcessWithoutNullStreams = spawn('script', ['-qfec', cmd, '/dev/null'], {cwd, env: {PATH: process.env.PATH, HOME: cwd, TERM: 'xterm-256color'}})
     trackPid(child.pid)
     let raw = ''
@@ -65,6 +65,7 @@ describe.skipIf(!hasScript)('shardctl demo in a pseudo-terminal', () => {
       expect(text).toMatch(/act 3: drain n4 +(\d+)\/\1 moves/)
       expect(text).toMatch(/clients +[1-9]\d* requests, 0 errors/)
       expect(text).toMatch(/n5 +.* n\/a  →  .*\d\.\d\dx/)
+      expect(text).toMatch(/security +TLS on every hop .*authentication on/)
       expect(await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), 60_000))])).toBe(0)
       const demoDir = join(cwd, '.shardctl', 'demo')
       expect(existsSync(demoDir) ? readdirSync(demoDir) : []).toEqual([])
