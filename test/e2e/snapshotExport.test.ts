@@ -1,4 +1,4 @@
-import {spawn} from 'node:child_process'
+import {type ChildProcess, spawn} from 'node:child_process'
 import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -23,7 +23,7 @@ function pipeCli(first: string[], second: string[], cwd: string, timeoutMs = 30_
   const a = spawn(process.execPath, [CLI_BIN, ...first], {cwd, env, stdio: ['ignore', 'pipe', 'pipe']})
   const b = spawn(process.execPath, [CLI_BIN, ...second], {cwd, env, stdio: ['pipe', 'pipe', 'pipe']})
   a.stdout.pipe(b.stdin)
-  const collect = (p: typeof a): Promise<CliResult> =>
+  const collect = (p: ChildProcess): Promise<CliResult> =>
     new Promise((resolve, reject) => {
       let stdout = ''
       let stderr = ''

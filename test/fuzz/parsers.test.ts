@@ -121,7 +121,7 @@ describe('fuzz: etcd values', () => {
   it('decodeStored with every stored schema returns a value or throws CORRUPT_VALUE (exit 5) naming the key', () => {
     fc.assert(
       fc.property(fc.constantFrom(...Object.keys(schemas)), arbJsonText, (name, value) => {
-        const kv = {key: `/shardctl/fuzz/${name}`, value, modRevision: 1n, createRevision: 1n, lease: '0'}
+        const kv = {key: `/shardctl/fuzz/${name}`, value, modRevision: 1n, createRevision: 1n, version: 1n, lease: '0'}
         let msg = ''
         const r = outcome(() => {
           try {
@@ -142,7 +142,7 @@ describe('fuzz: etcd values', () => {
     fc.assert(
       fc.property(jsonEdits(), (edits) => {
         const value = JSON.stringify(mutateJson(JSON.parse(validPlanText), edits))
-        expect(['ok', 'CORRUPT_VALUE']).toContain(outcome(() => decodeStored({key: 'k', value, modRevision: 1n, createRevision: 1n, lease: '0'}, PlanSchema)))
+        expect(['ok', 'CORRUPT_VALUE']).toContain(outcome(() => decodeStored({key: 'k', value, modRevision: 1n, createRevision: 1n, version: 1n, lease: '0'}, PlanSchema)))
       }),
       params,
     )

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import {describe, expect, it} from 'vitest'
-import {CopyFrameError, encodeFrame, frameBytesFor, FrameReader, MIN_FRAME_BYTES} from '../../src/node/copyFrames.js'
+import {type CopyFrame, CopyFrameError, encodeFrame, frameBytesFor, FrameReader, MIN_FRAME_BYTES} from '../../src/node/copyFrames.js'
 
 describe('copy frames', () => {
   it('decode to the frames encoded, however the stream is split', () => {
@@ -11,7 +11,7 @@ describe('copy frames', () => {
         (frames, cuts) => {
           const wire = Buffer.concat([...frames.map(([b, c]) => encodeFrame(Buffer.from(b), c, false)), encodeFrame(Buffer.alloc(4), undefined, true)])
           const reader = new FrameReader()
-          const got = []
+          const got: CopyFrame[] = []
           let at = 0
           for (let i = 0; at < wire.length; i++) {
             const n = cuts[i % cuts.length]!

@@ -85,11 +85,14 @@ describe('EtcdStore.list paging', () => {
 
   it('given a scan stopped after two pages, then no page beyond them is read and each held at most one page', async () => {
     let calls = 0
-    const wrap = store.wrap.bind(store)
-    store.wrap = (async (fn: () => Promise<unknown>) => {
+    // wrap is private: every etcd request goes through it, so counting its calls counts requests.
+    type Wrap = (fn: () => Promise<unknown>, revision?: bigint) => Promise<unknown>
+    const spied = store as unknown as {wrap: Wrap}
+    const wrap = spied.wrap.bind(store)
+    spied.wrap = async (fn, revision) => {
       calls++
-      return wrap(fn)
-    }) as EtcdStore['wrap']
+      return wrap(fn, revision)
+    }
     try {
       const seen: number[] = []
       for await (const page of store.scan(keys.shardsPrefix, {pageSize: PAGE})) {
@@ -99,7 +102,7 @@ describe('EtcdStore.list paging', () => {
       expect(seen).toEqual([PAGE, PAGE])
       expect(calls).toBe(2)
     } finally {
-      store.wrap = wrap
+      spied.wrap = wrap
     }
   })
 

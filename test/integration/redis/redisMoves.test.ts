@@ -119,7 +119,7 @@ describe.skipIf(!available)('redis move runner under the executor', () => {
     const shard = shards[2]!.value
     const from = shard.replicas[0]!.node
     const to = [...addressOf.keys()].find((id) => id !== from)!
-    const [{tag, slot}] = await tagsIn(shard, 1)
+    const {tag, slot} = (await tagsIn(shard, 1))[0]!
     await client.set(`{${tag}}:big`, 'b'.repeat(1024 * 1024))
     await recordMove('big-refused', shard, to)
     const refused = await executePlan(ctx, input({redis: {bigKeyBytes: 512 * 1024}}), deps, new AbortController().signal)
@@ -143,7 +143,7 @@ describe.skipIf(!available)('redis move runner under the executor', () => {
     const shard = shards[3]!.value
     const from = shard.replicas[0]!.node
     const to = [...addressOf.keys()].find((id) => id !== from)!
-    const [{tag, slot}] = await tagsIn(shard, 1)
+    const {tag, slot} = (await tagsIn(shard, 1))[0]!
     const keys = Array.from({length: 400}, (_, j) => `{${tag}}:${j}`)
     await Promise.all(keys.map((k) => client.set(k, `${k}:v`)))
     await recordMove('keys-live', shard, to)
