@@ -20,7 +20,7 @@
  * BENCH_VALUE (bytes, 100), BENCH_KEYS (2000). Everything it starts is killed at exit.
  */
 import {type ChildProcess, spawn} from 'node:child_process'
-import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {mkdtempSync, readFileSync} from 'node:fs'
 import {cpus, loadavg, tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
 import {Pool} from 'undici'
@@ -36,6 +36,7 @@ import {type Shard, ShardSchema} from '../src/model/shard.js'
 import {loadClusterToken} from '../src/node/clusterToken.js'
 import {NodeClient} from '../src/node/nodeClient.js'
 import {RoutingTable} from '../src/router/routingTable.js'
+import {BenchLeftovers} from './benchLeftovers.js'
 import {type LoadPhase, MAX_OPS, runPhase} from './loadPhase.js'
 
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 2000)
@@ -46,7 +47,8 @@ const VALUE = Buffer.alloc(Number(process.env.BENCH_VALUE ?? 100), 'v')
 const KEYS = Number(process.env.BENCH_KEYS ?? 2000)
 const CLOCK_TICKS = 100 // USER_HZ on Linux
 const root = resolve(import.meta.dirname, '../..')
-const children: ChildProcess[] = []
+const leftovers = new BenchLeftovers()
+const children = leftovers.children
 
 /** cpuMs reads a process's user+system CPU time (ms) from /proc (Linux; 0 elsewhere). */
 function cpuMs(pid: number): number {
@@ -192,7 +194,7 @@ function fmt(n: number, digits = 2): string {
 }
 
 async function main(): Promise<void> {
-  const dirs: string[] = []
+  const dirs = leftovers.dirs
   const etcdDir = mkdtempSync(join(tmpdir(), 'shardctl-bench-etcd-'))
   dirs.push(etcdDir)
   const etcd = await startEtcd({dataDir: etcdDir, name: 'bench'})
@@ -227,13 +229,8 @@ async function main(): Promise<void> {
     }
     console.log(ok ? '\nall rf 1 targets met' : '\nsome rf 1 targets missed (see above)')
   } finally {
-    for (const c of children) c.kill('SIGKILL')
-    await etcd.stop()
-    for (const d of dirs) rmSync(d, {recursive: true, force: true})
+    await leftovers.release(etcd)
   }
 }
 
-process.on('exit', () => {
-  for (const c of children) c.kill('SIGKILL')
-})
 await main()

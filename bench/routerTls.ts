@@ -13,8 +13,8 @@
  * BENCH_CONCURRENCY (32), BENCH_LATENCY_OPS (1000), BENCH_VALUE (100 bytes), BENCH_KEYS (2000).
  * Everything it starts is killed at exit.
  */
-import {type ChildProcess, spawn} from 'node:child_process'
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {spawn} from 'node:child_process'
+import {mkdtempSync, writeFileSync} from 'node:fs'
 import {cpus, loadavg, tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
 import {Pool, request} from 'undici'
@@ -29,6 +29,7 @@ import {setClusterSecurity} from '../src/security/clusterSecurity.js'
 import {createCa, issueCertificate, type PemPair} from '../src/transport/certificateAuthority.js'
 import {dataPlaneUrl, sharedDispatcher, tlsConnectOptions} from '../src/transport/clientTls.js'
 import {loadTlsMaterial, type TlsMaterial} from '../src/transport/tlsMaterial.js'
+import {BenchLeftovers} from './benchLeftovers.js'
 import {type LoadPhase, MAX_OPS, runPhase} from './loadPhase.js'
 
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 2000)
@@ -38,7 +39,8 @@ const LATENCY_OPS = Number(process.env.BENCH_LATENCY_OPS ?? 1000)
 const VALUE = Buffer.alloc(Number(process.env.BENCH_VALUE ?? 100), 'v')
 const KEYS = Number(process.env.BENCH_KEYS ?? 2000)
 const root = resolve(import.meta.dirname, '../..')
-const children: ChildProcess[] = []
+const leftovers = new BenchLeftovers()
+const children = leftovers.children
 
 type Mode = 'plaintext' | 'tls'
 type Phase = LoadPhase
@@ -111,7 +113,7 @@ function fmt(n: number, digits = 2): string {
 }
 
 async function main(): Promise<void> {
-  const dirs: string[] = []
+  const dirs = leftovers.dirs
   const etcdDir = mkdtempSync(join(tmpdir(), 'shardctl-bench-etcd-'))
   const pkiDir = mkdtempSync(join(tmpdir(), 'shardctl-bench-pki-'))
   dirs.push(etcdDir, pkiDir)
@@ -162,15 +164,10 @@ async function main(): Promise<void> {
     }
     await Promise.all(Object.values(pools).map((p) => p.destroy()))
   } finally {
-    for (const c of children) c.kill('SIGKILL')
-    await etcd.stop()
-    for (const d of dirs) rmSync(d, {recursive: true, force: true})
+    await leftovers.release(etcd)
   }
 }
 
-process.on('exit', () => {
-  for (const c of children) c.kill('SIGKILL')
-})
 main().catch((err: unknown) => {
   console.error(err)
   process.exitCode = 1

@@ -17,7 +17,7 @@
  * Every wait is bounded; everything started is killed at exit.
  */
 import {type ChildProcess, spawn} from 'node:child_process'
-import {mkdtempSync, readdirSync, readFileSync, rmSync, statSync} from 'node:fs'
+import {mkdtempSync, readdirSync, readFileSync, statSync} from 'node:fs'
 import {cpus, loadavg, tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
 import {setTimeout as sleepFor} from 'node:timers/promises'
@@ -29,6 +29,7 @@ import {EtcdStore} from '../src/etcd/etcdStore.js'
 import {drainNode} from '../src/executor/drainNode.js'
 import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent} from '../src/executor/executorEnv.js'
 import {startEtcd} from '../src/localEtcd/etcdProcess.js'
+import {BenchLeftovers} from './benchLeftovers.js'
 import {freePort} from '../src/localEtcd/freePort.js'
 
 const SIZES = process.env.BENCH_SCALE_SIZES ? process.env.BENCH_SCALE_SIZES.split(',').map(Number) : [1000, 10_000, ...(process.env.BENCH_SCALE_100K === '1' ? [100_000] : [])]
@@ -38,8 +39,9 @@ const SERVING = 3
 /** WAIT_MS bounds every wait for a process to become healthy or draw (BENCH_SCALE_WAIT_MS); one that does not is recorded as timed out. */
 const WAIT_MS = Number(process.env.BENCH_SCALE_WAIT_MS ?? 120_000)
 const root = resolve(import.meta.dirname, '../..')
-const children: ChildProcess[] = []
-const dirs: string[] = []
+const leftovers = new BenchLeftovers()
+const children = leftovers.children
+const dirs = leftovers.dirs
 
 /** Measured is one process's wall time and peak RSS. */
 interface Measured {
@@ -251,13 +253,8 @@ async function main(): Promise<void> {
     }
     if (moves) console.log(`\nexecutor: ${moves.moves} tiny moves (empty shards, rf 1, 4 real nodes, 16 concurrent) in ${f(moves.seconds, 1)} s: ${f(moves.perSec)} moves/s`)
   } finally {
-    for (const c of children) c.kill('SIGKILL')
-    await etcd.stop()
-    for (const d of dirs) rmSync(d, {recursive: true, force: true})
+    await leftovers.release(etcd)
   }
 }
 
-process.on('exit', () => {
-  for (const c of children) c.kill('SIGKILL')
-})
 await main()
