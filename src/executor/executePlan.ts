@@ -93,7 +93,7 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
     if (!(await input.confirm(alreadyRecorded ? undefined : preflight))) {
       return summarise(input.plan?.id ?? null, [], [], started, deps.now(), true)
     }
-    const splits = input.plan && !alreadyRecorded ? await runSplits(ctx, lock, input.plan, preflight!, deps) : []
+    const splits = input.plan && !alreadyRecorded ? await runSplits(ctx, lock, preflight!, deps) : []
     if (input.plan && !alreadyRecorded) await recordMoves(ctx, lock, input.plan, preflight!, deps.now())
     const all = await listMoves(ctx)
     const mine = all.filter((m) => (input.plan ? m.value.plan === input.plan.id : true) && !isTerminal(m.value.phase))
@@ -109,7 +109,7 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
   }
 }
 
-async function runSplits(ctx: ServiceContext, lock: HeldLock, plan: Plan, preflight: Preflight, deps: ApplyDeps): Promise<ApplyResult['splits']> {
+async function runSplits(ctx: ServiceContext, lock: HeldLock, preflight: Preflight, deps: ApplyDeps): Promise<ApplyResult['splits']> {
   const out: ApplyResult['splits'] = []
   for (const v of preflight.verdicts) {
     if (v.action.kind !== 'split') continue

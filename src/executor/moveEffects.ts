@@ -55,7 +55,7 @@ export async function mustReadShard(env: ExecutorEnv, id: number) {
  * withNodeRetry runs `fn` against a node, retrying while it is unreachable or not serving
  * for up to `retryMs`; then `onGiveUp` decides (fail the move or fall back).
  */
-export async function withNodeRetry<T>(env: ExecutorEnv, what: string, fn: () => Promise<T>, onGiveUp: (err: unknown) => never | Promise<T>, retryMs = env.options.nodeRetryMs): Promise<T> {
+export async function withNodeRetry<T>(env: ExecutorEnv, fn: () => Promise<T>, onGiveUp: (err: unknown) => never | Promise<T>, retryMs = env.options.nodeRetryMs): Promise<T> {
   const deadline = env.now() + retryMs
   for (;;) {
     try {
@@ -85,7 +85,6 @@ async function verify(env: ExecutorEnv, move: Move, shard: Shard): Promise<void>
     for (let round = 0; round < env.options.verifyRounds && !ok; round++) {
       const res = await withNodeRetry(
         env,
-        `verify against ${peer}`,
         () => syncReplicas(src, dst, move.shard, move.epoch, move.copyStartedAt ?? 0),
         (err) => {
           throw new MoveFailure(`verification against ${peer} failed: ${errorMessage(err)}`)

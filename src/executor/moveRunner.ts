@@ -7,9 +7,6 @@ import {decideMove, type MoveDecision, type MoveEffect, type MoveObservation} fr
 import {commitMoveTransition, type FencedMove, getMove, readShard, transitionPatch} from './moveStore.js'
 import {backoffMs, classifyError, type Failure} from './retryPolicy.js'
 
-/** PROGRESS_INTERVAL_MS: progress goes to etcd at most this often per move. */
-const PROGRESS_INTERVAL_MS = 250
-
 /**
  * RunState is what the runner remembers between observations of one phase: the effects
  * that succeeded, the last failure (answered by the next decision) and the failure counts.

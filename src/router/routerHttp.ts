@@ -138,7 +138,7 @@ export function createRouterHttp(opts: RouterHttpOptions): RouterHttp {
     route = routeOf(req)
     handle(req, res, route).catch((err: unknown) => sendError(res, err, opts.log))
   })
-  server.on('clientError', (err, socket) => {
+  server.on('clientError', (_err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n')
     else socket.destroy()
   })
