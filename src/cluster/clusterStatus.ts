@@ -5,6 +5,7 @@ import {listRouters} from '../router/routerRegistration.js'
 import {getControl, getMeta, listNodes, listStats} from './clusterRepo.js'
 import {listLiveNodes} from './engineLiveness.js'
 import {shardCounts} from './shardCensus.js'
+import {replicaCensus} from './shardScan.js'
 import {type ServiceContext} from './serviceContext.js'
 
 /** NodeStatus is one node's line in `cluster status`. */
@@ -40,7 +41,7 @@ export interface ClusterStatus {
   meta: ClusterMeta
   revision: string
   shards: number
-  /** shardStates: `moving` shards have a move in flight; `underReplicated` ones have fewer voters than rf. */
+  /** shardStates: `moving` shards have a move in flight; `underReplicated` ones have fewer voters on live nodes than rf. */
   shardStates: {stable: number; moving: number; underReplicated: number}
   nodes: NodeStatus[]
   nodesUp: number
@@ -53,7 +54,10 @@ export interface ClusterStatus {
 /**
  * clusterStatus gathers the cluster's meta, nodes (with liveness, replica counts, load), shards
  * and executor state. Shard counts come from the stored census, never a read of every shard
- * (unless the cluster predates the census: see {@link shardCounts}).
+ * (unless the cluster predates the census: see {@link shardCounts}). The census knows no
+ * liveness, so while a node that holds replicas is down, under-replicated shards are counted
+ * in one paged read of the map with the live nodes (what `top` and the autopilot count): a
+ * dead node's voters hold data nobody can read, and a healthy cluster pays nothing for it.
  */
 export async function clusterStatus(ctx: ServiceContext): Promise<ClusterStatus> {
   const meta = await getMeta(ctx)
@@ -73,13 +77,15 @@ export async function clusterStatus(ctx: ServiceContext): Promise<ClusterStatus>
     clock: clockByNode.get(n.value.id) ?? null,
   }))
   const up = nodeStatus.filter((n) => n.alive).length
+  const downWithReplicas = nodeStatus.some((n) => !n.alive && n.replicas > 0)
+  const underReplicated = downWithReplicas ? (await replicaCensus(ctx, meta.value.rf, undefined, alive)).underReplicated : census.underReplicated
   return {
     cluster: ctx.cluster,
     endpoints: ctx.store.conn.endpoints,
     meta: meta.value,
     revision: revision.toString(),
     shards: census.shards,
-    shardStates: {stable: census.shards - moving, moving, underReplicated: census.underReplicated},
+    shardStates: {stable: census.shards - moving, moving, underReplicated},
     nodes: nodeStatus,
     nodesUp: up,
     nodesDown: nodeStatus.length - up,

@@ -2,6 +2,7 @@ import {decodeStored} from '../store/decodeStored.js'
 import {LIST_PAGE_SIZE} from '../store/store.js'
 import {UserError} from '../errors/errors.js'
 import {type Shard, ShardSchema} from '../model/shard.js'
+import {liveVoters} from './replicaTally.js'
 import {type ServiceContext} from './serviceContext.js'
 
 /**
@@ -21,7 +22,7 @@ export interface ReplicaCensus {
   shards: number
   /** moving counts shards with a replica that is not a voter (a move in flight). */
   moving: number
-  /** underReplicated counts shards with fewer voters than the cluster's replication factor. */
+  /** underReplicated counts shards with fewer voters (on live nodes, when liveness was given) than the cluster's replication factor. */
   underReplicated: number
   /** replicasByNode counts every replica (any role) per node. */
   replicasByNode: Map<string, number>
@@ -53,9 +54,10 @@ export function lightReplicas(key: string, value: string): {id: number; replicas
 /**
  * replicaCensus counts shards, moving and under-replicated shards and replicas per node in
  * one paged read at one revision, holding one page at a time. With `node`, it also lists
- * that node's shards and roles.
+ * that node's shards and roles; with `alive`, only voters on those nodes count towards rf
+ * (the rule of {@link liveVoters}, which `top` and the autopilot use).
  */
-export async function replicaCensus(ctx: ServiceContext, rf: number, node?: string): Promise<ReplicaCensus> {
+export async function replicaCensus(ctx: ServiceContext, rf: number, node?: string, alive?: ReadonlySet<string>): Promise<ReplicaCensus> {
   const census: ReplicaCensus = {shards: 0, moving: 0, underReplicated: 0, replicasByNode: new Map(), heldBy: [], revision: 0n}
   for await (const page of ctx.store.scan(ctx.keys.shardsPrefix)) {
     census.revision = page.revision
@@ -69,7 +71,7 @@ export async function replicaCensus(ctx: ServiceContext, rf: number, node?: stri
         if (r.node === node) census.heldBy.push({id, role: r.role})
       }
       if (voters < replicas.length) census.moving++
-      if (voters < rf) census.underReplicated++
+      if (liveVoters(replicas, alive) < rf) census.underReplicated++
     }
   }
   return census

@@ -44,6 +44,11 @@ async function setup(shards: number): Promise<Setup> {
   return {store, ctx, fence}
 }
 
+/** markAlive writes the liveness records that nodes' leases keep while they serve. */
+async function markAlive(s: Setup, nodes: readonly string[]): Promise<void> {
+  for (const [i, node] of nodes.entries()) await s.store.put(s.ctx.keys.alive(node), JSON.stringify({node, address: `127.0.0.1:${7201 + i}`, pid: 1000 + i, startedAt: new Date(0).toISOString()}))
+}
+
 /** recounted is the census as the whole shard map says it is now. */
 async function recounted(ctx: ServiceContext) {
   return countShards((await listShards(ctx)).shards.map((s) => s.value))
@@ -178,6 +183,7 @@ describe('shard census', () => {
 describe('status views read the census, not the shard map', () => {
   it('Given 3,000 shards, Then status and node list read no shard page, and node show reads one small page for its first shards', async () => {
     const s = await setup(3000)
+    await markAlive(s, NODES)
     const reads: {prefix: string; limit: number}[] = []
     const listPage = s.store.listPage.bind(s.store)
     s.store.listPage = async (prefix, query) => {
@@ -199,6 +205,35 @@ describe('status views read the census, not the shard map', () => {
     expect(shown.moreShards).toBe(shown.replicas - 5)
     expect(shardReads()).toEqual([{prefix: s.ctx.keys.shardsPrefix, limit: 1000}])
   }, 60_000)
+})
+
+describe('under-replicated shards in cluster status count live voters', () => {
+  it('Given every node up, Then none; Given n1 down, Then exactly the shards with a voter on n1 (one paged read), and none once it is back', async () => {
+    const s = await setup(40)
+    await markAlive(s, NODES)
+    const reads: string[] = []
+    const listPage = s.store.listPage.bind(s.store)
+    s.store.listPage = async (prefix, query) => {
+      reads.push(prefix)
+      return listPage(prefix, query)
+    }
+    const shardReads = () => reads.filter((p) => p === s.ctx.keys.shardsPrefix).length
+
+    expect((await clusterStatus(s.ctx)).shardStates.underReplicated).toBe(0)
+    expect(shardReads()).toBe(0)
+
+    await s.store.delete(s.ctx.keys.alive('n1'))
+    const onN1 = (await listShards(s.ctx)).shards.filter((sh) => sh.value.replicas.some((r) => r.node === 'n1' && r.role === 'voter')).length
+    reads.length = 0
+    const down = await clusterStatus(s.ctx)
+    expect(onN1).toBeGreaterThan(0)
+    expect(down.nodesDown).toBe(1)
+    expect(down.shardStates.underReplicated).toBe(onN1)
+    expect(shardReads()).toBe(1)
+
+    await markAlive(s, ['n1'])
+    expect((await clusterStatus(s.ctx)).shardStates.underReplicated).toBe(0)
+  })
 })
 
 describe('every writer of shard records goes through the census', () => {
