@@ -60,8 +60,7 @@ export async function copyShard(env: ExecutorEnv, m: FencedMove): Promise<Fenced
   for (;;) {
     if (env.stopped() || current.value.cancelRequested) return current
     if (env.control.paused || !env.control.inWindow()) {
-      await dst.cancelPull(move.shard, move.id).catch(() => undefined)
-      while ((env.control.paused || !env.control.inWindow()) && !env.stopped()) await env.sleep(POLL_MS)
+      await waitOutPause(env, dst, move)
       status = undefined
       continue
     }
@@ -86,13 +85,7 @@ export async function copyShard(env: ExecutorEnv, m: FencedMove): Promise<Fenced
     }
     if (status.state === 'failed') {
       troubleSince ??= env.now()
-      const what = `copy of shard ${move.shard} into ${move.to} failed${status.failedSource ? ` reading from ${status.failedSource}` : ''}: ${status.error ?? 'unknown error'}`
-      if (!status.failedSource) throw new UserError('PRECONDITION', what, 'the executor retries the copy from its durable cursor')
-      if (env.now() - troubleSince > retryMs) throw new CopyGaveUp(`source ${status.failedSource} unreachable while copying: ${what} (for ${Math.round((env.now() - troubleSince) / 1000)} s)`)
-      // A source that died is replaced by other old voters once its lease is gone (same rules as before the copy began).
-      const next = await copySourcesFor(env, move)
-      if (next.join(',') !== sources.join(',')) env.emit({type: 'info', message: `move ${move.id}: copying from ${next.join(', ')} instead of ${sources.join(', ')} (${status.error ?? 'source failed'})`, at: new Date(env.now()).toISOString()})
-      sources = next
+      sources = await sourcesAfterFailure(env, move, status, sources, {troubleMs: env.now() - troubleSince, retryMs})
       await env.sleep(POLL_MS)
       continue
     }
@@ -115,6 +108,27 @@ export async function copyShard(env: ExecutorEnv, m: FencedMove): Promise<Fenced
     }
     await env.sleep(POLL_MS)
   }
+}
+
+/** waitOutPause cancels the destination's pull and waits while the executor is paused or outside its window (the pull resumes from the durable cursor). */
+async function waitOutPause(env: ExecutorEnv, dst: {cancelPull(shard: number, moveId: string): Promise<unknown>}, move: Move): Promise<void> {
+  await dst.cancelPull(move.shard, move.id).catch(() => undefined)
+  while ((env.control.paused || !env.control.inWindow()) && !env.stopped()) await env.sleep(POLL_MS)
+}
+
+/**
+ * sourcesAfterFailure answers a failed pull: a failure with no failed source is retriable
+ * (UserError); a source failing past the retry window (trouble for longer than `retryMs`) gives up ({@link CopyGaveUp});
+ * otherwise the sources are chosen again (a source that died is replaced by other old voters
+ * once its lease is gone, under the same rules as before the copy began).
+ */
+async function sourcesAfterFailure(env: ExecutorEnv, move: Move, status: PullStatusResponse, sources: string[], window: {troubleMs: number; retryMs: number}): Promise<string[]> {
+  const what = `copy of shard ${move.shard} into ${move.to} failed${status.failedSource ? ` reading from ${status.failedSource}` : ''}: ${status.error ?? 'unknown error'}`
+  if (!status.failedSource) throw new UserError('PRECONDITION', what, 'the executor retries the copy from its durable cursor')
+  if (window.troubleMs > window.retryMs) throw new CopyGaveUp(`source ${status.failedSource} unreachable while copying: ${what} (for ${Math.round(window.troubleMs / 1000)} s)`)
+  const next = await copySourcesFor(env, move)
+  if (next.join(',') !== sources.join(',')) env.emit({type: 'info', message: `move ${move.id}: copying from ${next.join(', ')} instead of ${sources.join(', ')} (${status.error ?? 'source failed'})`, at: new Date(env.now()).toISOString()})
+  return next
 }
 
 /** moveRate is this move's share of the cluster throttle (the global rate split over the running moves), null when unthrottled. */

@@ -136,73 +136,12 @@ export function createRouterHttp(opts: RouterHttpOptions): RouterHttp {
       if (inflight === 0) idleWaiter?.()
     })
     route = routeOf(req)
-    handle(req, res, route).catch((err: unknown) => sendError(res, err, opts.log))
+    handleRequest({opts, maxValue, draining: () => draining}, req, res, route).catch((err: unknown) => sendError(res, err, opts.log))
   })
   server.on('clientError', (_err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n')
     else socket.destroy()
   })
-
-  async function handle(req: IncomingMessage, res: ServerResponse, route: RouteLabel): Promise<void> {
-    const method = req.method ?? 'GET'
-    const path = pathOf(req)
-    // Only what ROUTER_ROUTES lists is served: a route cannot skip its access check by being added elsewhere.
-    const entry = ROUTER_ROUTES.find((r) => r.route === route && r.method === method)
-    if (!entry) {
-      req.resume()
-      throw new HttpRefusal('NOT_FOUND', `no route ${method} ${path.length > 64 ? `${path.slice(0, 64)}…` : path}`)
-    }
-    if (entry.access === 'open') {
-      sendJson(res, opts.serving() && !draining ? 200 : 503, opts.health())
-      return
-    }
-    if (entry.access === 'metrics') {
-      check(req, res, {kind: 'metrics'})
-      const {body, contentType} = await opts.metrics.render()
-      res.writeHead(200, {'content-type': contentType, 'content-length': Buffer.byteLength(body)})
-      res.end(body)
-      return
-    }
-    const decoded = decodeKeyPath(path.slice(4))
-    if (!decoded.ok) {
-      req.resume()
-      throw new HttpRefusal(decoded.code, decoded.message)
-    }
-    if (!opts.serving()) {
-      req.resume()
-      throw new HttpRefusal('NOT_SERVING', 'the router is not serving (starting, re-reading the shard map, or shutting down)')
-    }
-    const key = decoded.key
-    check(req, res, {kind: entry.access === 'read' ? 'read' : 'write', key})
-    if (method === 'GET') {
-      req.resume()
-      const r = await opts.kv.read(key)
-      if (r.record) res.setHeader(VERSION_HEADER, r.record.version)
-      if (!r.record || r.record.value === null) {
-        sendJson(res, 404, {code: 'NOT_FOUND', message: r.record ? 'key deleted' : 'key not found'} satisfies RouterErrorBody)
-        return
-      }
-      res.writeHead(200, {'content-type': 'application/octet-stream', 'content-length': r.record.value.length})
-      res.end(r.record.value)
-      return
-    }
-    let value: Buffer | null = null
-    if (method === 'PUT') value = await readBody(req, res, maxValue)
-    else req.resume()
-    const w = await opts.kv.write(key, value)
-    res.writeHead(204, {[VERSION_HEADER]: w.version})
-    res.end()
-  }
-
-  // check throws the refusal of a request its credentials do not allow; the body is
-  // drained first so the connection stays usable.
-  function check(req: IncomingMessage, res: ServerResponse, op: Operation): void {
-    const d = opts.authorize?.(req, op)
-    if (!d || d.allowed) return
-    req.resume()
-    if (d.code === 'UNAUTHORIZED') res.setHeader('www-authenticate', 'Bearer realm="shardctl"')
-    throw new HttpRefusal(d.code, d.message)
-  }
 
   return {
     server,
@@ -221,6 +160,80 @@ export function createRouterHttp(opts: RouterHttpOptions): RouterHttp {
       return clean
     },
   }
+}
+
+/** RequestScope is what one request's handling reads from its server. */
+interface RequestScope {
+  opts: RouterHttpOptions
+  maxValue: number
+  draining: () => boolean
+}
+
+/** handleRequest serves one request of a route ROUTER_ROUTES lists, after its access check. */
+async function handleRequest(scope: RequestScope, req: IncomingMessage, res: ServerResponse, route: RouteLabel): Promise<void> {
+  const {opts} = scope
+  const method = req.method ?? 'GET'
+  const path = pathOf(req)
+  // Only what ROUTER_ROUTES lists is served: a route cannot skip its access check by being added elsewhere.
+  const entry = ROUTER_ROUTES.find((r) => r.route === route && r.method === method)
+  if (!entry) {
+    req.resume()
+    throw new HttpRefusal('NOT_FOUND', `no route ${method} ${path.length > 64 ? `${path.slice(0, 64)}…` : path}`)
+  }
+  if (entry.access === 'open') {
+    sendJson(res, opts.serving() && !scope.draining() ? 200 : 503, opts.health())
+    return
+  }
+  if (entry.access === 'metrics') {
+    refuseUnlessAllowed(opts, req, res, {kind: 'metrics'})
+    const {body, contentType} = await opts.metrics.render()
+    res.writeHead(200, {'content-type': contentType, 'content-length': Buffer.byteLength(body)})
+    res.end(body)
+    return
+  }
+  const decoded = decodeKeyPath(path.slice(4))
+  if (!decoded.ok) {
+    req.resume()
+    throw new HttpRefusal(decoded.code, decoded.message)
+  }
+  if (!opts.serving()) {
+    req.resume()
+    throw new HttpRefusal('NOT_SERVING', 'the router is not serving (starting, re-reading the shard map, or shutting down)')
+  }
+  refuseUnlessAllowed(opts, req, res, {kind: entry.access === 'read' ? 'read' : 'write', key: decoded.key})
+  await serveKv(scope, req, res, method, decoded.key)
+}
+
+/** serveKv reads (GET) or writes (PUT, DELETE as a tombstone) one key through the coordinator. */
+async function serveKv(scope: RequestScope, req: IncomingMessage, res: ServerResponse, method: string, key: Buffer): Promise<void> {
+  if (method === 'GET') {
+    req.resume()
+    const r = await scope.opts.kv.read(key)
+    if (r.record) res.setHeader(VERSION_HEADER, r.record.version)
+    if (!r.record || r.record.value === null) {
+      sendJson(res, 404, {code: 'NOT_FOUND', message: r.record ? 'key deleted' : 'key not found'} satisfies RouterErrorBody)
+      return
+    }
+    res.writeHead(200, {'content-type': 'application/octet-stream', 'content-length': r.record.value.length})
+    res.end(r.record.value)
+    return
+  }
+  let value: Buffer | null = null
+  if (method === 'PUT') value = await readBody(req, res, scope.maxValue)
+  else req.resume()
+  const w = await scope.opts.kv.write(key, value)
+  res.writeHead(204, {[VERSION_HEADER]: w.version})
+  res.end()
+}
+
+// refuseUnlessAllowed throws the refusal of a request its credentials do not allow; the body
+// is drained first so the connection stays usable.
+function refuseUnlessAllowed(opts: RouterHttpOptions, req: IncomingMessage, res: ServerResponse, op: Operation): void {
+  const d = opts.authorize?.(req, op)
+  if (!d || d.allowed) return
+  req.resume()
+  if (d.code === 'UNAUTHORIZED') res.setHeader('www-authenticate', 'Bearer realm="shardctl"')
+  throw new HttpRefusal(d.code, d.message)
 }
 
 function pathOf(req: IncomingMessage): string {

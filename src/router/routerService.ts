@@ -86,8 +86,7 @@ export function defaultRouterId(): string {
  * (router id in use), ETCD_UNREACHABLE; the listen error when the port is taken.
  */
 export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions): Promise<RunningRouter> {
-  const id = opts.id ?? defaultRouterId()
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(id)) throw new UserError('BAD_INPUT', `router id "${id}" must be 1-64 letters, digits, "_", "." or "-"`)
+  const id = routerIdOf(opts)
   const {host, port} = listenOf(opts.listen)
   const log = opts.log ?? (() => {})
   await getMeta(ctx)
@@ -127,20 +126,7 @@ export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions)
   }
 
   clockMonitor.start()
-  // Rotation: new client connections get the new certificate and CA bundle, and node pools are re-dialled with them.
-  const tlsReloader = opts.tls
-    ? new TlsReloader({
-        initial: opts.tls,
-        pollMs: opts.tlsPollMs,
-        apply: (next) => {
-          reloadServerTls(http.server, next)
-          setDefaultClientTls(next)
-          clients.renew(next)
-        },
-        report: (e) => log(e.kind === 'reloaded' ? `reloaded TLS files: serving ${e.summary.subject} issued by ${e.summary.issuer} (until ${e.summary.notAfter}, sha256 ${e.summary.fingerprint}), trusting ${e.summary.trustedCas} CA(s)` : e.message),
-      })
-    : undefined
-  tlsReloader?.start()
+  const tlsReloader = startTlsReloader(opts, http.server, clients, log)
   const heartbeat = setInterval(() => {
     lastP99 = latency.takeP99()
     registration?.update()
@@ -163,6 +149,34 @@ export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions)
       return {drained, inflightAtDeadline: left}
     },
   }
+}
+
+/** routerIdOf is the router's id (`--id`, else one derived from the host and pid), checked. */
+function routerIdOf(opts: RouterServeOptions): string {
+  const id = opts.id ?? defaultRouterId()
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(id)) throw new UserError('BAD_INPUT', `router id "${id}" must be 1-64 letters, digits, "_", "." or "-"`)
+  return id
+}
+
+/**
+ * startTlsReloader follows the router's certificate, key and CA files (rotation without a
+ * restart): new client connections get the new certificate and CA bundle, and node pools are
+ * re-dialled with them. Undefined on a plaintext router.
+ */
+function startTlsReloader(opts: RouterServeOptions, server: Parameters<typeof reloadServerTls>[0], clients: {renew(next: NonNullable<RouterServeOptions['tls']>): void}, log: (msg: string) => void): TlsReloader | undefined {
+  if (!opts.tls) return undefined
+  const reloader = new TlsReloader({
+    initial: opts.tls,
+    pollMs: opts.tlsPollMs,
+    apply: (next) => {
+      reloadServerTls(server, next)
+      setDefaultClientTls(next)
+      clients.renew(next)
+    },
+    report: (e) => log(e.kind === 'reloaded' ? `reloaded TLS files: serving ${e.summary.subject} issued by ${e.summary.issuer} (until ${e.summary.notAfter}, sha256 ${e.summary.fingerprint}), trusting ${e.summary.trustedCas} CA(s)` : e.message),
+  })
+  reloader.start()
+  return reloader
 }
 
 /** RouterParts are the pieces of a router that exist before it listens: they serve every request. */
