@@ -184,6 +184,8 @@ export class StorageWriter {
         else item.resolve(results)
       })
     } else {
+      // What the request committed before it failed is in the rows: the cache must match them.
+      if (reply.changes.length > 0) this.opts.committed(reply.changes)
       const err = Object.assign(new Error(reply.error.message), {name: reply.error.name, code: reply.error.code})
       for (const item of flight.items) item.reject(err)
     }

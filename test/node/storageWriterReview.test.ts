@@ -194,14 +194,14 @@ describe('storage writer thread (review)', {timeout: 60_000}, () => {
     expect(engine.rangeTotals(ALL).keys).toBe(2)
   })
 
-  // Minor (050b3d2): openConnection sets busy_timeout=5000 so the writer "never fails on
+  // Fixed (was minor, 050b3d2): openConnection sets busy_timeout=5000 so the writer "never fails on
   // SQLITE_BUSY", but LwwWriter.inTransaction uses a deferred BEGIN whose first statement
   // reads (the LWW head): SQLite does not call the busy handler when a read transaction
   // upgrades to a write one, so a writer transaction fails at once with SQLITE_BUSY when
   // any other connection holds the write lock (a backup tool, an operator's sqlite3, a
   // leftover engine). Safe (the writes are rejected, not acknowledged) but needlessly
-  // fails writes. Fix: db.transaction(fn).immediate() in inTransaction.
-  it.fails('given another connection holds the write lock briefly, when a write is queued, then it waits (busy_timeout) and commits instead of failing at once', async () => {
+  // fails writes. Fixed: inTransaction begins IMMEDIATE (db.transaction(fn).immediate()).
+  it('given another connection holds the write lock briefly, when a write is queued, then it waits (busy_timeout) and commits instead of failing at once', async () => {
     const {engine, dir} = open({synchronous: 'NORMAL'})
     await engine.apply([rec('base', v(1), 'b')])
     const blocker = new Database(join(dir, DB_FILE))
@@ -249,7 +249,7 @@ describe('storage writer thread (review)', {timeout: 60_000}, () => {
     expect({withCutoff, plain}).toEqual(after)
   })
 
-  // BUG (050b3d2): LwwWriter.deleteSlice commits one transaction per fine bucket inside one
+  // Fixed (was a bug in 050b3d2): LwwWriter.deleteSlice commits one transaction per fine bucket inside one
   // writer request. When a later bucket's transaction throws (disk full while dropping a
   // shard — a drop is what an operator runs to free space — or any I/O error), the request
   // answers ok:false with no cell changes, although the earlier buckets' deletes committed
@@ -260,8 +260,9 @@ describe('storage writer thread (review)', {timeout: 60_000}, () => {
   // the node restarts; a later copy into that range never verifies equal in the untouched
   // buckets. Fix: let deleteSlice stop at the failing bucket and answer ok with the
   // committed part (and rethrow on the next request), or carry the committed changes in
-  // the error reply and have StorageWriter.answer apply them before rejecting.
-  it.fails('given a range drop whose second bucket fails (simulated disk full), when it rejects, then the digest cache still equals the rows (BUG: it keeps the committed deletes out)', async () => {
+  // the error reply and have StorageWriter.answer apply them before rejecting (done: the
+  // error carries committedChanges, the reply carries them, answer() applies them first).
+  it('given a range drop whose second bucket fails (simulated disk full), when it rejects, then the digest cache still equals the rows', async () => {
     const {engine, dir} = open({synchronous: 'NORMAL'})
     // Two keys in two different fine buckets, adjacent in hash order.
     const keys = Array.from({length: 4000}, (_, i) => `drop-${i}`).sort((a, b) => keyHash(Buffer.from(a)) - keyHash(Buffer.from(b)))
