@@ -54,6 +54,12 @@ export interface StorageEngineOptions {
    * cutoffs stay twice this below the stale floor ({@link StorageEngine.cutoffLimit}).
    */
   maxClockOffsetMs?: number
+  /**
+   * onWriterFailed hears, once, that the storage writer thread died or could not open the
+   * database: every write fails from then on, so a node must stop serving and exit to be
+   * restarted (see StorageNode). Not called when the engine is closed.
+   */
+  onWriterFailed?: (err: Error) => void
   /** clock returns wall milliseconds (injected for tests). */
   clock?: () => number
   /** maxTxnBytes bounds one group-commit transaction (one call is never split). */
@@ -154,6 +160,7 @@ export class StorageEngine {
       maxTxnBytes: opts.maxTxnBytes ?? 8 * 1024 * 1024,
       committed: (changes) => this.cells.commit(changes),
       onCommit: opts.onCommit,
+      failed: opts.onWriterFailed,
       thread: opts.writerThread ?? true,
     })
   }

@@ -17,6 +17,12 @@ export interface StorageWriterOptions extends WriterData {
   maxTxnBytes: number
   /** committed hears every committed transaction's cell changes before its callers are answered. */
   committed: (changes: CellChanges) => void
+  /**
+   * failed hears, once, that the writer thread died or could not start (e.g. it could not
+   * open the database): from then on every write rejects, so the owner should stop serving.
+   * Not called for {@link StorageWriter.close}.
+   */
+  failed?: (err: Error) => void
   /** onCommit hears each transaction's duration (fsync included) and record count. */
   onCommit?: (kind: CommitKind, seconds: number, records: number) => void
   /**
@@ -84,6 +90,7 @@ export class StorageWriter {
   private nextId = 1
   private pumpScheduled = false
   private failure: Error | undefined
+  private closing = false
   private readonly exited: Promise<void>
 
   constructor(private readonly opts: StorageWriterOptions) {
@@ -117,6 +124,7 @@ export class StorageWriter {
 
   /** close commits everything queued, closes the writer's connection and stops the thread. Idempotent. */
   async close(): Promise<void> {
+    this.closing = true
     if (!this.failure) await this.run({op: 'close'}).catch(() => undefined)
     this.failure ??= new Error('storage engine is closed')
     await this.worker.terminate()
@@ -194,7 +202,9 @@ export class StorageWriter {
 
   private fail(err: Error): void {
     if (this.failure && !this.inFlight && this.queue.length === 0) return
+    const first = this.failure === undefined
     this.failure ??= err
+    if (first && !this.closing) this.opts.failed?.(err)
     const items = [...(this.inFlight?.items ?? []), ...this.queue.splice(0)]
     this.inFlight = undefined
     for (const item of items) item.reject(this.failure)
