@@ -226,6 +226,10 @@ describe('storage writer thread (review)', {timeout: 60_000}, () => {
   // tombstone exclusion only from committed-and-acknowledged state (hold a per-commit
   // sequence number in the fine table/meta and read rows in a transaction that checks it),
   // or let the writer thread compute digests.
+  // Kept as it.fails (session 3): a straddle cannot be detected and healed inside the
+  // synchronous digest() without either a full row scan (too slow on a large shard under
+  // load, when the window is often open) or cells shared with the writer thread under a
+  // seqlock; both are larger than this fix round. Documented in src/node/README.md.
   it.fails('given a commit the writer made visible but whose reply is not handled yet, when a digest is computed in that turn, then it agrees with the rows get() reads', async () => {
     const {engine, dir} = open({synchronous: 'NORMAL'})
     const {engine: empty} = open({writerThread: false})
