@@ -1,10 +1,12 @@
 import {createRequire} from 'node:module'
 import {pathToFileURL} from 'node:url'
 import {Worker} from 'node:worker_threads'
+import {keyHash} from '../model/hash.js'
 import {type CellChanges} from './digestCells.js'
+import {FINE_WIDTH, fineOf} from './digestLayout.js'
 import {type ApplyOptions, type ApplyResult} from './lwwSql.js'
 import {type NodeRecord} from './protocol.js'
-import {encodeRecords} from './recordCodec.js'
+import {decodeRecords, encodeRecords} from './recordCodec.js'
 import {openWriterCore} from './storageWriterCore.js'
 import {type WriterData, type WriterOp, type WriterReply, type WriterRequest} from './storageWriterProtocol.js'
 
@@ -120,6 +122,30 @@ export class StorageWriter {
   /** run queues one operation alone in its transaction and resolves to its result once committed. */
   run<T>(op: WriterOp, commitKind?: CommitKind, records = 0): Promise<T> {
     return new Promise((resolve, reject) => this.enqueue({kind: 'op', op, commitKind, records, resolve: resolve as (r: unknown) => void, reject}))
+  }
+
+  /**
+   * inFlightCells names the fine digest cells the request now in flight may change (none
+   * when nothing is in flight): the cells of its records' keys, or of the hash range a
+   * purge or drop works on. A reader that sees rows newer than the digest cache (the writer
+   * committed, its reply is not handled yet) recomputes these cells from the rows.
+   */
+  inFlightCells(): Set<number> {
+    const cells = new Set<number>()
+    const addRange = (lo: number, hi: number) => {
+      for (let f = fineOf(lo); f * FINE_WIDTH < hi; f++) cells.add(f)
+    }
+    for (const item of this.inFlight?.items ?? []) {
+      if (item.kind === 'apply') {
+        for (const r of item.records) cells.add(fineOf(keyHash(r.key)))
+        continue
+      }
+      const op = item.op
+      if (op.op === 'copy') for (const r of decodeRecords(Buffer.from(op.batch.buffer, op.batch.byteOffset, op.batch.byteLength))) cells.add(fineOf(keyHash(r.key)))
+      else if (op.op === 'purge') addRange(op.range.lo, op.range.hi)
+      else if (op.op === 'deleteSlice') addRange(Math.max(op.range.lo, op.from * FINE_WIDTH), op.range.hi)
+    }
+    return cells
   }
 
   /** close commits everything queued, closes the writer's connection and stops the thread. Idempotent. */

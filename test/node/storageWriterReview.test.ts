@@ -226,11 +226,10 @@ describe('storage writer thread (review)', {timeout: 60_000}, () => {
   // tombstone exclusion only from committed-and-acknowledged state (hold a per-commit
   // sequence number in the fine table/meta and read rows in a transaction that checks it),
   // or let the writer thread compute digests.
-  // Kept as it.fails (session 3): a straddle cannot be detected and healed inside the
-  // synchronous digest() without either a full row scan (too slow on a large shard under
-  // load, when the window is often open) or cells shared with the writer thread under a
-  // seqlock; both are larger than this fix round. Documented in src/node/README.md.
-  it.fails('given a commit the writer made visible but whose reply is not handled yet, when a digest is computed in that turn, then it agrees with the rows get() reads', async () => {
+  // Fixed (session 3): digest() and rangeTotals() run in one read transaction; when its
+  // snapshot's data_version is not the one the cells were synced at, the cells the request
+  // in flight may change are recomputed from the rows of that snapshot.
+  it('given a commit the writer made visible but whose reply is not handled yet, when a digest is computed in that turn, then it agrees with the rows get() reads', async () => {
     const {engine, dir} = open({synchronous: 'NORMAL'})
     const {engine: empty} = open({writerThread: false})
     const done = engine.apply([rec('lag', v(1_000), null)])
@@ -251,6 +250,27 @@ describe('storage writer thread (review)', {timeout: 60_000}, () => {
     // After the reply both agree with the rows; in the window they must too.
     expect(after.withCutoff).toEqual({...empty.digest(ALL, 2_000), tombstonesExcluded: 1})
     expect({withCutoff, plain}).toEqual(after)
+  })
+
+  it('given a copy frame the writer made visible but whose reply is not handled yet, when a digest and range totals are computed in that turn, then they agree with the rows', async () => {
+    const {engine, dir} = open({synchronous: 'NORMAL'})
+    await engine.apply([rec('old-1', v(1), 'a'), rec('old-2', v(1), null)])
+    const frame = Array.from({length: 50}, (_, i) => rec(`frame-${i}`, v(2), i % 7 === 0 ? null : `value-${i}`))
+    // One key the frame overwrites and one it loses to, so cells both gain and swap records.
+    frame.push(rec('old-1', v(3), 'newer'), rec('old-2', v(0), 'older'))
+    const done = engine.applyCopyBatch(frame, 'copy/straddle', '{"n":1}')
+    await new Promise((r) => setImmediate(r))
+    const probe = new Database(join(dir, DB_FILE), {readonly: true})
+    const count = probe.prepare<[], {n: number}>('SELECT count(*) AS n FROM kv')
+    const until = Date.now() + 10_000
+    while ((count.get()?.n ?? 0) < 52 && Date.now() < until) {
+      // spin: the reply cannot be handled while this turn runs
+    }
+    const during = {digest: engine.digest(ALL, 2_000_000), totals: engine.rangeTotals(ALL)}
+    probe.close()
+    await done
+    expect(during.totals.keys).toBe(52)
+    expect(during).toEqual({digest: engine.digest(ALL, 2_000_000), totals: engine.rangeTotals(ALL)})
   })
 
   // Fixed (was a bug in 050b3d2): LwwWriter.deleteSlice commits one transaction per fine bucket inside one
