@@ -121,13 +121,14 @@ export class DigestCells {
 
   /**
    * xorWhole XORs the cells wholly inside [lo, hi) into `acc` and calls `partial` with the
-   * [from, to) slivers of cells the range cuts (to be computed from rows).
+   * [from, to) slivers of cells the range cuts (to be computed from rows), and with the
+   * whole span of every cell in `stale` (cells whose cached content may lag the rows).
    */
-  xorWhole(lo: number, hi: number, acc: FineCell, partial: (from: number, to: number) => void): void {
+  xorWhole(lo: number, hi: number, acc: FineCell, partial: (from: number, to: number) => void, stale?: ReadonlySet<number>): void {
     for (let f = fineOf(lo); f * FINE_WIDTH < hi; f++) {
       const fLo = f * FINE_WIDTH
       const fHi = fLo + FINE_WIDTH
-      if (fLo >= lo && fHi <= hi) {
+      if (fLo >= lo && fHi <= hi && !stale?.has(f)) {
         acc.xhi = (acc.xhi ^ (this.xhi[f] ?? 0)) >>> 0
         acc.xlo = (acc.xlo ^ (this.xlo[f] ?? 0)) >>> 0
         acc.n += this.n[f] ?? 0

@@ -128,11 +128,16 @@ export class LwwWriter {
   inTransaction<T>(body: (stage: CellStage) => T): Committed<T> {
     const started = performance.now()
     const stage = this.cells.stage()
-    const result = this.db.transaction(() => {
-      const r = body(stage)
-      for (const [f, c] of stage.entries()) this.stmts.fineSet.run(f, c.xhi, c.xlo, c.n, c.bytes)
-      return r
-    })()
+    // IMMEDIATE: take the write lock at BEGIN. A deferred BEGIN whose first statement reads
+    // (the LWW head) cannot wait on busy_timeout when it upgrades to a write, so it would
+    // fail at once with SQLITE_BUSY whenever another connection briefly holds the lock.
+    const result = this.db
+      .transaction(() => {
+        const r = body(stage)
+        for (const [f, c] of stage.entries()) this.stmts.fineSet.run(f, c.xhi, c.xlo, c.n, c.bytes)
+        return r
+      })
+      .immediate()
     const changes = stage.changes()
     this.cells.commit(changes)
     return {result, changes, seconds: (performance.now() - started) / 1000}
@@ -177,22 +182,22 @@ export class LwwWriter {
     const parts: CellChanges[] = []
     let deleted = 0
     let f = from
-    for (; f <= last; f++) {
-      const step = this.inTransaction((stage) => this.deleteFine(range, f, stage))
-      deleted += step.result
-      if (step.changes.length > 0) parts.push(step.changes)
-      if (performance.now() - started >= sliceMs) {
-        f++
-        break
+    try {
+      for (; f <= last; f++) {
+        const step = this.inTransaction((stage) => this.deleteFine(range, f, stage))
+        deleted += step.result
+        if (step.changes.length > 0) parts.push(step.changes)
+        if (performance.now() - started >= sliceMs) {
+          f++
+          break
+        }
       }
+    } catch (err) {
+      // Earlier buckets committed (and this writer's cells took them): the caller must learn
+      // their changes although the request failed, or its digest cache keeps deleted records.
+      throw withCommittedChanges(err, concatChanges(parts))
     }
-    const changes = new Float64Array(parts.reduce((n, p) => n + p.length, 0))
-    let at = 0
-    for (const p of parts) {
-      changes.set(p, at)
-      at += p.length
-    }
-    return {result: {deleted, next: f > last ? -1 : f}, changes, seconds: (performance.now() - started) / 1000}
+    return {result: {deleted, next: f > last ? -1 : f}, changes: concatChanges(parts), seconds: (performance.now() - started) / 1000}
   }
 
   /** setMeta stores (`value` given) or deletes (null) meta `name`. */
@@ -262,6 +267,39 @@ export class LwwWriter {
     }
     return {applied, ignored, superseded}
   }
+}
+
+/**
+ * PartlyCommitted is an error thrown by a writer request that committed some transactions
+ * before one failed: `committedChanges` are the cell changes of those that committed (in
+ * order), which the caller's digest cache must take before it reports the failure.
+ */
+export interface PartlyCommitted {
+  committedChanges: CellChanges
+}
+
+/** committedChangesOf returns the cell changes a failed request committed before it threw (empty when none). */
+export function committedChangesOf(err: unknown): CellChanges {
+  const c = (err as Partial<PartlyCommitted> | null)?.committedChanges
+  return c instanceof Float64Array ? c : new Float64Array(0)
+}
+
+/** withCommittedChanges attaches `changes` to `err` (wrapping a non-object throw) so it crosses the thread boundary with the error. */
+function withCommittedChanges(err: unknown, changes: CellChanges): unknown {
+  if (changes.length === 0) return err
+  const e = err instanceof Error ? err : new Error(String(err))
+  return Object.assign(e, {committedChanges: changes})
+}
+
+/** concatChanges joins several transactions' cell changes in commit order (a later entry for a cell wins when applied). */
+function concatChanges(parts: readonly CellChanges[]): CellChanges {
+  const changes = new Float64Array(parts.reduce((n, p) => n + p.length, 0))
+  let at = 0
+  for (const p of parts) {
+    changes.set(p, at)
+    at += p.length
+  }
+  return changes
 }
 
 function prepareWrites(db: Database.Database) {

@@ -54,6 +54,12 @@ export interface StorageEngineOptions {
    * cutoffs stay twice this below the stale floor ({@link StorageEngine.cutoffLimit}).
    */
   maxClockOffsetMs?: number
+  /**
+   * onWriterFailed hears, once, that the storage writer thread died or could not open the
+   * database: every write fails from then on, so a node must stop serving and exit to be
+   * restarted (see StorageNode). Not called when the engine is closed.
+   */
+  onWriterFailed?: (err: Error) => void
   /** clock returns wall milliseconds (injected for tests). */
   clock?: () => number
   /** maxTxnBytes bounds one group-commit transaction (one call is never split). */
@@ -134,6 +140,8 @@ export class StorageEngine {
   /** floors are the gc floors set by {@link fenceBelow} (persisted in gc_floor), one per hash range. */
   private floors: GcFloor[] = []
   private readonly cells = new DigestCells()
+  /** syncedVersion is this connection's `data_version` when the cells last matched the rows (see {@link staleCells}). */
+  private syncedVersion: number
   private readonly writer: StorageWriter
   private closed = false
   private readonly stmts: ReturnType<StorageEngine['prepare']>
@@ -145,6 +153,7 @@ export class StorageEngine {
     this.maxOffsetMs = opts.maxClockOffsetMs ?? 500
     this.stmts = this.prepare()
     this.cells.load(this.stmts.fineAll.all())
+    this.syncedVersion = this.dataVersion()
     this.floors = this.db.prepare<[], GcFloor>('SELECT lo, hi, floor FROM gc_floor').all()
     // The writer thread opens its connection after the schema and cells above are in place.
     this.writer = new StorageWriter({
@@ -152,8 +161,13 @@ export class StorageEngine {
       synchronous: opts.synchronous ?? 'FULL',
       pageSize: PAGE_SIZE,
       maxTxnBytes: opts.maxTxnBytes ?? 8 * 1024 * 1024,
-      committed: (changes) => this.cells.commit(changes),
+      committed: (changes) => {
+        this.cells.commit(changes)
+        // Nothing else is in flight now (the queue posts the next request after this), so the rows match the cells.
+        this.syncedVersion = this.dataVersion()
+      },
       onCommit: opts.onCommit,
+      failed: opts.onWriterFailed,
       thread: opts.writerThread ?? true,
     })
   }
@@ -219,6 +233,7 @@ export class StorageEngine {
       tombstoneCount: db.prepare<[], {n: number}>('SELECT count(*) AS n FROM kv WHERE v IS NULL'),
       fineAll: db.prepare<[], {f: number; xhi: number; xlo: number; n: number; bytes: number}>('SELECT f, xhi, xlo, n, bytes FROM fine'),
       metaGet: db.prepare<[string], {value: string}>('SELECT value FROM meta WHERE name = ?'),
+      snapshot: db.prepare<[], {one: number}>('SELECT 1 AS one FROM meta LIMIT 1'),
     }
   }
 
@@ -314,6 +329,27 @@ export class StorageEngine {
    * unless some replica holds an older value, which the digest does include).
    */
   digest(range: HashRange, tombstonesBefore?: number): RangeDigest {
+    // One read transaction: every scan below sees one snapshot, and staleCells says which cached cells lag it.
+    return this.db.transaction(() => this.digestIn(range, this.staleCells(), tombstonesBefore))()
+  }
+
+  /**
+   * staleCells (inside a read transaction) names the cached fine cells that may lag the
+   * transaction's snapshot: a commit of the writer thread is visible to this connection
+   * as soon as it lands, but the cells take its changes only when its reply is handled, on
+   * a later turn. When the snapshot is the one the cells were last synced with, none.
+   */
+  private staleCells(): ReadonlySet<number> | undefined {
+    this.stmts.snapshot.get() // starts the read transaction's snapshot
+    if (this.dataVersion() === this.syncedVersion) return undefined
+    return this.writer.inFlightCells()
+  }
+
+  private dataVersion(): number {
+    return Number(this.db.pragma('data_version', {simple: true}))
+  }
+
+  private digestIn(range: HashRange, stale: ReadonlySet<number> | undefined, tombstonesBefore?: number): RangeDigest {
     const layout = digestLayout(range)
     const buckets: string[] = []
     const counts: number[] = []
@@ -326,7 +362,7 @@ export class StorageEngine {
           acc.xlo = (acc.xlo ^ c) >>> 0
           acc.n++
         }
-      })
+      }, stale)
       buckets.push(hex32(acc.xhi) + hex32(acc.xlo))
       counts.push(acc.n)
     }
@@ -388,13 +424,15 @@ export class StorageEngine {
 
   /** rangeTotals counts records and bytes in `range` (exact: slivers at unaligned ends are counted by a scan). */
   rangeTotals(range: HashRange): RangeTotals {
-    const acc: FineCell = {xhi: 0, xlo: 0, n: 0, bytes: 0}
-    this.cells.xorWhole(range.lo, range.hi, acc, (from, to) => {
-      const t = this.stmts.totals.get(from, to)
-      acc.n += t?.n ?? 0
-      acc.bytes += t?.bytes ?? 0
-    })
-    return {keys: acc.n, bytes: acc.bytes}
+    return this.db.transaction(() => {
+      const acc: FineCell = {xhi: 0, xlo: 0, n: 0, bytes: 0}
+      this.cells.xorWhole(range.lo, range.hi, acc, (from, to) => {
+        const t = this.stmts.totals.get(from, to)
+        acc.n += t?.n ?? 0
+        acc.bytes += t?.bytes ?? 0
+      }, this.staleCells())
+      return {keys: acc.n, bytes: acc.bytes}
+    })()
   }
 
   /** totals counts every record and byte stored. */

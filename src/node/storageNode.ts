@@ -90,6 +90,8 @@ export class StorageNode {
   private copyPeers?: NodeClients
   private antiEntropyRunning = false
   private tlsReloader?: TlsReloader
+  /** storageFailed settles when the storage writer thread died or could not open the database. */
+  private storageFailed = new StorageFailure()
 
   private constructor(
     private readonly ctx: ServiceContext,
@@ -114,8 +116,10 @@ export class StorageNode {
     let engine: StorageEngine
     // Made below, once the API it reads shard figures from exists; commits before that are not timed.
     let metrics: NodeMetrics | undefined
+    // The writer can fail before the node exists (it opens its connection in its thread).
+    const storageFailed = new StorageFailure()
     try {
-      engine = StorageEngine.open({dir: opts.dataDir, nodeId: opts.id, clusterUid: meta.value.uid, tombstoneGraceMs: opts.tombstoneGraceMs, maxClockOffsetMs: opts.maxClockOffsetMs, synchronous: opts.synchronous, onCommit: (kind, seconds, records) => {
+      engine = StorageEngine.open({dir: opts.dataDir, nodeId: opts.id, clusterUid: meta.value.uid, tombstoneGraceMs: opts.tombstoneGraceMs, maxClockOffsetMs: opts.maxClockOffsetMs, synchronous: opts.synchronous, onWriterFailed: (err) => storageFailed.report(err), onCommit: (kind, seconds, records) => {
         metrics?.committed(kind, seconds)
         if (kind === 'purge') metrics?.purged(records)
       }})
@@ -158,6 +162,8 @@ export class StorageNode {
         api.handle,
       )
       node = new StorageNode(ctx, opts, engine, map, meter, api, server, clock)
+      node.storageFailed = storageFailed
+      storageFailed.promise.then((err) => opts.log.error(`storage writer failed: ${errorMessage(err)}; not serving (every write would fail), exiting for a restart`, {error: errorMessage(err)}))
       node.sweeper = sweeper
       node.copyPeers = copyPeers
       await node.boot()
@@ -222,9 +228,18 @@ export class StorageNode {
     return this.advertised
   }
 
-  /** serving is true when the node answers data requests (registered, lease held, not stopping). */
+  /** serving is true when the node answers data requests (registered, lease held, not stopping, storage writer alive). */
   serving(): boolean {
-    return this.registered && !this.stopping && (this.membership?.held() ?? false)
+    return this.registered && !this.stopping && !this.storageFailed.error && (this.membership?.held() ?? false)
+  }
+
+  /**
+   * storageFailure resolves with the cause once the storage writer thread died or could not
+   * open the database (never otherwise). The node stops serving at that moment; its owner
+   * should stop it and exit non-zero so a supervisor restarts it (see {@link serveNode}).
+   */
+  storageFailure(): Promise<Error> {
+    return this.storageFailed.promise
   }
 
   private async registerRecord(): Promise<void> {
@@ -401,13 +416,53 @@ async function resolveToken(ctx: ServiceContext, given: string | undefined): Pro
 export async function serveNode(ctx: ServiceContext, opts: StorageNodeOptions): Promise<StopSummary> {
   // Anti-entropy and clock probes dial peers: with this node's certificate when it has one.
   setDefaultClientTls(opts.tls)
-  const node = await StorageNode.start(ctx, opts)
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'))
-    process.once('SIGINT', () => resolve('SIGINT'))
-  })
+  return runUntilStopped(await StorageNode.start(ctx, opts), opts)
+}
+
+/**
+ * runUntilStopped serves with a started node until SIGTERM or SIGINT (then stops it
+ * gracefully and returns how the shutdown went) or until its storage writer fails: then it
+ * stops the node and throws UserError NOT_SERVING (exit 15), so a supervisor restarts the
+ * process. A second signal during shutdown exits at once (code 1).
+ */
+export async function runUntilStopped(node: StorageNode, opts: Pick<StorageNodeOptions, 'id' | 'dataDir'>): Promise<StopSummary> {
+  let onSignal: (signal: NodeJS.Signals) => void = () => {}
+  const signalled = new Promise<NodeJS.Signals>((resolve) => (onSignal = resolve))
+  process.once('SIGTERM', onSignal)
+  process.once('SIGINT', onSignal)
+  const ended = await Promise.race([signalled, node.storageFailure()])
+  process.off('SIGTERM', onSignal)
+  process.off('SIGINT', onSignal)
   const force = () => process.exit(1)
   process.once('SIGTERM', force)
   process.once('SIGINT', force)
-  return node.stop(signal)
+  if (typeof ended === 'string') return node.stop(ended)
+  try {
+    await node.stop('storage writer failed')
+  } finally {
+    process.off('SIGTERM', force)
+    process.off('SIGINT', force)
+  }
+  throw new UserError('NOT_SERVING', `node ${opts.id} stopped: its storage writer failed (${errorMessage(ended)})`, `check ${opts.dataDir} (disk space, permissions, the log) and restart the node`, {cause: ended})
+}
+
+/**
+ * StorageFailure records the first failure of a node's storage writer: {@link error} is
+ * set from then on and {@link promise} resolves with it (it never rejects).
+ */
+class StorageFailure {
+  error: Error | undefined
+  readonly promise: Promise<Error>
+  private resolve: (err: Error) => void = () => {}
+
+  constructor() {
+    this.promise = new Promise((resolve) => (this.resolve = resolve))
+  }
+
+  /** report records `err` if it is the first failure. */
+  report(err: Error): void {
+    if (this.error) return
+    this.error = err
+    this.resolve(err)
+  }
 }

@@ -1,10 +1,12 @@
 import {createRequire} from 'node:module'
 import {pathToFileURL} from 'node:url'
 import {Worker} from 'node:worker_threads'
+import {keyHash} from '../model/hash.js'
 import {type CellChanges} from './digestCells.js'
+import {FINE_WIDTH, fineOf} from './digestLayout.js'
 import {type ApplyOptions, type ApplyResult} from './lwwSql.js'
 import {type NodeRecord} from './protocol.js'
-import {encodeRecords} from './recordCodec.js'
+import {decodeRecords, encodeRecords} from './recordCodec.js'
 import {openWriterCore} from './storageWriterCore.js'
 import {type WriterData, type WriterOp, type WriterReply, type WriterRequest} from './storageWriterProtocol.js'
 
@@ -17,6 +19,12 @@ export interface StorageWriterOptions extends WriterData {
   maxTxnBytes: number
   /** committed hears every committed transaction's cell changes before its callers are answered. */
   committed: (changes: CellChanges) => void
+  /**
+   * failed hears, once, that the writer thread died or could not start (e.g. it could not
+   * open the database): from then on every write rejects, so the owner should stop serving.
+   * Not called for {@link StorageWriter.close}.
+   */
+  failed?: (err: Error) => void
   /** onCommit hears each transaction's duration (fsync included) and record count. */
   onCommit?: (kind: CommitKind, seconds: number, records: number) => void
   /**
@@ -84,6 +92,7 @@ export class StorageWriter {
   private nextId = 1
   private pumpScheduled = false
   private failure: Error | undefined
+  private closing = false
   private readonly exited: Promise<void>
 
   constructor(private readonly opts: StorageWriterOptions) {
@@ -115,8 +124,33 @@ export class StorageWriter {
     return new Promise((resolve, reject) => this.enqueue({kind: 'op', op, commitKind, records, resolve: resolve as (r: unknown) => void, reject}))
   }
 
+  /**
+   * inFlightCells names the fine digest cells the request now in flight may change (none
+   * when nothing is in flight): the cells of its records' keys, or of the hash range a
+   * purge or drop works on. A reader that sees rows newer than the digest cache (the writer
+   * committed, its reply is not handled yet) recomputes these cells from the rows.
+   */
+  inFlightCells(): Set<number> {
+    const cells = new Set<number>()
+    const addRange = (lo: number, hi: number) => {
+      for (let f = fineOf(lo); f * FINE_WIDTH < hi; f++) cells.add(f)
+    }
+    for (const item of this.inFlight?.items ?? []) {
+      if (item.kind === 'apply') {
+        for (const r of item.records) cells.add(fineOf(keyHash(r.key)))
+        continue
+      }
+      const op = item.op
+      if (op.op === 'copy') for (const r of decodeRecords(Buffer.from(op.batch.buffer, op.batch.byteOffset, op.batch.byteLength))) cells.add(fineOf(keyHash(r.key)))
+      else if (op.op === 'purge') addRange(op.range.lo, op.range.hi)
+      else if (op.op === 'deleteSlice') addRange(Math.max(op.range.lo, op.from * FINE_WIDTH), op.range.hi)
+    }
+    return cells
+  }
+
   /** close commits everything queued, closes the writer's connection and stops the thread. Idempotent. */
   async close(): Promise<void> {
+    this.closing = true
     if (!this.failure) await this.run({op: 'close'}).catch(() => undefined)
     this.failure ??= new Error('storage engine is closed')
     await this.worker.terminate()
@@ -184,6 +218,8 @@ export class StorageWriter {
         else item.resolve(results)
       })
     } else {
+      // What the request committed before it failed is in the rows: the cache must match them.
+      if (reply.changes.length > 0) this.opts.committed(reply.changes)
       const err = Object.assign(new Error(reply.error.message), {name: reply.error.name, code: reply.error.code})
       for (const item of flight.items) item.reject(err)
     }
@@ -192,7 +228,9 @@ export class StorageWriter {
 
   private fail(err: Error): void {
     if (this.failure && !this.inFlight && this.queue.length === 0) return
+    const first = this.failure === undefined
     this.failure ??= err
+    if (first && !this.closing) this.opts.failed?.(err)
     const items = [...(this.inFlight?.items ?? []), ...this.queue.splice(0)]
     this.inFlight = undefined
     for (const item of items) item.reject(this.failure)

@@ -1,5 +1,5 @@
 import {DigestCells} from './digestCells.js'
-import {LwwWriter, openConnection} from './lwwSql.js'
+import {committedChangesOf, LwwWriter, openConnection} from './lwwSql.js'
 import {decodeRecords} from './recordCodec.js'
 import {type WriterData, type WriterReply, type WriterRequest} from './storageWriterProtocol.js'
 
@@ -48,7 +48,7 @@ export function openWriterCore(data: WriterData): WriterCore {
       return {id: req.id, ok: true, result: done.result, changes: done.changes, seconds: done.seconds}
     } catch (err) {
       const e = err as {name?: string; message?: string; code?: unknown}
-      return {id: req.id, ok: false, error: {name: e.name ?? 'Error', message: e.message ?? String(err), code: typeof e.code === 'string' ? e.code : undefined}}
+      return {id: req.id, ok: false, error: {name: e.name ?? 'Error', message: e.message ?? String(err), code: typeof e.code === 'string' ? e.code : undefined}, changes: committedChangesOf(err)}
     }
   }
 }

@@ -21,7 +21,11 @@ export type WriterOp =
 /** WriterRequest is a {@link WriterOp} with the id its reply carries. */
 export type WriterRequest = WriterOp & {id: number}
 
-/** WriterReply answers one request: its result and the digest cells it changed, or the error it threw (nothing committed). */
+/**
+ * WriterReply answers one request: its result and the digest cells it changed, or the
+ * error it threw. A failed request's `changes` are the cells of transactions it committed
+ * before the one that failed (a range drop commits one per fine bucket); usually empty.
+ */
 export type WriterReply =
   | {id: number; ok: true; result: unknown; changes: Float64Array; seconds: number}
-  | {id: number; ok: false; error: {name: string; message: string; code: string | undefined}}
+  | {id: number; ok: false; error: {name: string; message: string; code: string | undefined}; changes: Float64Array}

@@ -194,14 +194,14 @@ describe('storage writer thread (review)', {timeout: 60_000}, () => {
     expect(engine.rangeTotals(ALL).keys).toBe(2)
   })
 
-  // Minor (050b3d2): openConnection sets busy_timeout=5000 so the writer "never fails on
+  // Fixed (was minor, 050b3d2): openConnection sets busy_timeout=5000 so the writer "never fails on
   // SQLITE_BUSY", but LwwWriter.inTransaction uses a deferred BEGIN whose first statement
   // reads (the LWW head): SQLite does not call the busy handler when a read transaction
   // upgrades to a write one, so a writer transaction fails at once with SQLITE_BUSY when
   // any other connection holds the write lock (a backup tool, an operator's sqlite3, a
   // leftover engine). Safe (the writes are rejected, not acknowledged) but needlessly
-  // fails writes. Fix: db.transaction(fn).immediate() in inTransaction.
-  it.fails('given another connection holds the write lock briefly, when a write is queued, then it waits (busy_timeout) and commits instead of failing at once', async () => {
+  // fails writes. Fixed: inTransaction begins IMMEDIATE (db.transaction(fn).immediate()).
+  it('given another connection holds the write lock briefly, when a write is queued, then it waits (busy_timeout) and commits instead of failing at once', async () => {
     const {engine, dir} = open({synchronous: 'NORMAL'})
     await engine.apply([rec('base', v(1), 'b')])
     const blocker = new Database(join(dir, DB_FILE))
@@ -226,7 +226,10 @@ describe('storage writer thread (review)', {timeout: 60_000}, () => {
   // tombstone exclusion only from committed-and-acknowledged state (hold a per-commit
   // sequence number in the fine table/meta and read rows in a transaction that checks it),
   // or let the writer thread compute digests.
-  it.fails('given a commit the writer made visible but whose reply is not handled yet, when a digest is computed in that turn, then it agrees with the rows get() reads', async () => {
+  // Fixed (session 3): digest() and rangeTotals() run in one read transaction; when its
+  // snapshot's data_version is not the one the cells were synced at, the cells the request
+  // in flight may change are recomputed from the rows of that snapshot.
+  it('given a commit the writer made visible but whose reply is not handled yet, when a digest is computed in that turn, then it agrees with the rows get() reads', async () => {
     const {engine, dir} = open({synchronous: 'NORMAL'})
     const {engine: empty} = open({writerThread: false})
     const done = engine.apply([rec('lag', v(1_000), null)])
@@ -249,7 +252,28 @@ describe('storage writer thread (review)', {timeout: 60_000}, () => {
     expect({withCutoff, plain}).toEqual(after)
   })
 
-  // BUG (050b3d2): LwwWriter.deleteSlice commits one transaction per fine bucket inside one
+  it('given a copy frame the writer made visible but whose reply is not handled yet, when a digest and range totals are computed in that turn, then they agree with the rows', async () => {
+    const {engine, dir} = open({synchronous: 'NORMAL'})
+    await engine.apply([rec('old-1', v(1), 'a'), rec('old-2', v(1), null)])
+    const frame = Array.from({length: 50}, (_, i) => rec(`frame-${i}`, v(2), i % 7 === 0 ? null : `value-${i}`))
+    // One key the frame overwrites and one it loses to, so cells both gain and swap records.
+    frame.push(rec('old-1', v(3), 'newer'), rec('old-2', v(0), 'older'))
+    const done = engine.applyCopyBatch(frame, 'copy/straddle', '{"n":1}')
+    await new Promise((r) => setImmediate(r))
+    const probe = new Database(join(dir, DB_FILE), {readonly: true})
+    const count = probe.prepare<[], {n: number}>('SELECT count(*) AS n FROM kv')
+    const until = Date.now() + 10_000
+    while ((count.get()?.n ?? 0) < 52 && Date.now() < until) {
+      // spin: the reply cannot be handled while this turn runs
+    }
+    const during = {digest: engine.digest(ALL, 2_000_000), totals: engine.rangeTotals(ALL)}
+    probe.close()
+    await done
+    expect(during.totals.keys).toBe(52)
+    expect(during).toEqual({digest: engine.digest(ALL, 2_000_000), totals: engine.rangeTotals(ALL)})
+  })
+
+  // Fixed (was a bug in 050b3d2): LwwWriter.deleteSlice commits one transaction per fine bucket inside one
   // writer request. When a later bucket's transaction throws (disk full while dropping a
   // shard — a drop is what an operator runs to free space — or any I/O error), the request
   // answers ok:false with no cell changes, although the earlier buckets' deletes committed
@@ -260,8 +284,9 @@ describe('storage writer thread (review)', {timeout: 60_000}, () => {
   // the node restarts; a later copy into that range never verifies equal in the untouched
   // buckets. Fix: let deleteSlice stop at the failing bucket and answer ok with the
   // committed part (and rethrow on the next request), or carry the committed changes in
-  // the error reply and have StorageWriter.answer apply them before rejecting.
-  it.fails('given a range drop whose second bucket fails (simulated disk full), when it rejects, then the digest cache still equals the rows (BUG: it keeps the committed deletes out)', async () => {
+  // the error reply and have StorageWriter.answer apply them before rejecting (done: the
+  // error carries committedChanges, the reply carries them, answer() applies them first).
+  it('given a range drop whose second bucket fails (simulated disk full), when it rejects, then the digest cache still equals the rows', async () => {
     const {engine, dir} = open({synchronous: 'NORMAL'})
     // Two keys in two different fine buckets, adjacent in hash order.
     const keys = Array.from({length: 4000}, (_, i) => `drop-${i}`).sort((a, b) => keyHash(Buffer.from(a)) - keyHash(Buffer.from(b)))
