@@ -92,9 +92,10 @@ export async function runRedisMove(env: ExecutorEnv, initial: FencedMove, opts: 
       const cur = parseMoveCursor(m.value.progress.cursor) ?? {dir: 'fwd' as const, next: first, open: false}
       const forward = m.value.phase === 'copying'
       // Before the record changes (or keeps) the owner, the side the slots went to must serve every
-      // one of them by its own view, the view `plan` checks records against: a slot closed
-      // earlier can be lost again (e.g. a stale claim winning by gossip while a master stalled),
-      // and recording the move anyway leaves etcd and Redis disagreeing. Such slots are walked again.
+      // one of them by its own view, the view `plan` checks records against. A slot closed earlier
+      // can be off it again (bench:redis at 100k keys under load saw one; something outside this
+      // runner, or Redis gossip, took it back), and recording the move anyway leaves etcd and
+      // Redis disagreeing until `init --force`. Such slots are walked again.
       const landed = forward && cur.next >= end ? to : !forward && cur.next < first ? from : undefined
       if (landed) {
         const stray = await slotsNotOwned(landed, first, end)
