@@ -26,6 +26,19 @@ export async function slotView(m: MasterConn, slot: number): Promise<SlotView> {
   return {owns: me.slots.includes(slot), migratingTo: me.migrating.get(slot) ?? null, importingFrom: me.importing.get(slot) ?? null}
 }
 
+/**
+ * slotsNotOwned lists the slots of [first, end) that `m` does not serve by its own `CLUSTER
+ * NODES` view (the view `plan` checks shard records against), in ascending order.
+ */
+export async function slotsNotOwned(m: MasterConn, first: number, end: number): Promise<number[]> {
+  const me = myself(parseClusterNodes(String(await clusterCommand(m.conn, 'NODES'))))
+  if (!me) throw new UserError('PRECONDITION', `redis node ${m.address} did not report itself in CLUSTER NODES`, 'check that it runs in cluster mode')
+  const owned = new Set(me.slots)
+  const out: number[] = []
+  for (let slot = first; slot < end; slot++) if (!owned.has(slot)) out.push(slot)
+  return out
+}
+
 /** countKeys is CLUSTER COUNTKEYSINSLOT on `m`. */
 export async function countKeys(m: MasterConn, slot: number): Promise<number> {
   return Number(await clusterCommand(m.conn, 'COUNTKEYSINSLOT', slot))
