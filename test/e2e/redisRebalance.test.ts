@@ -61,7 +61,7 @@ class Workload {
   private readonly done: Promise<void[]>
 
   constructor(
-    private readonly client: Cluster,
+    client: Cluster,
     keys: string[],
     workers: number,
     maxOps: number,

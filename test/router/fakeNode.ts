@@ -22,13 +22,13 @@ export class FakeNode implements NodeDataApi {
 
   constructor(readonly id: string) {}
 
-  async get(shard: number, epoch: number, key: Buffer): Promise<GetResult> {
+  async get(_shard: number, epoch: number, key: Buffer): Promise<GetResult> {
     this.check(epoch)
     this.gets++
     return {epoch: this.epoch, record: this.records.get(key.toString('hex'))}
   }
 
-  async apply(shard: number, epoch: number, records: readonly NodeRecord[], kind: ApplyKind = 'write'): Promise<ApplyResponse> {
+  async apply(_shard: number, epoch: number, records: readonly NodeRecord[], kind: ApplyKind = 'write'): Promise<ApplyResponse> {
     this.check(epoch)
     const superseded: {i: number; version: string}[] = []
     const expired: number[] = []
