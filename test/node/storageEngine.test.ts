@@ -1,33 +1,13 @@
-import {mkdtempSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
 import fc from 'fast-check'
-import {afterEach, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 import {HASH_SPACE, keyHash} from '../../src/model/hash.js'
-import {formatHlc} from '../../src/model/hlc.js'
 import {splitRange} from '../../src/model/range.js'
 import {compareRecords} from '../../src/node/lwwMerge.js'
 import {type NodeRecord} from '../../src/node/protocol.js'
-import {StorageEngine, type StorageEngineOptions} from '../../src/node/storageEngine.js'
+import {StorageEngine} from '../../src/node/storageEngine.js'
+import {ALL, engineFixture, rec, v} from './engineFixture.js'
 
-const dirs: string[] = []
-const engines: StorageEngine[] = []
-
-function open(opts: Partial<StorageEngineOptions> = {}, dir = mkdtempSync(join(tmpdir(), 'shardctl-engine-'))): {engine: StorageEngine; dir: string} {
-  if (!dirs.includes(dir)) dirs.push(dir)
-  const engine = StorageEngine.open({dir, tombstoneGraceMs: 3_600_000, synchronous: 'NORMAL', clock: () => 0, ...opts})
-  engines.push(engine)
-  return {engine, dir}
-}
-
-afterEach(async () => {
-  for (const e of engines.splice(0)) await e.close()
-  for (const d of dirs.splice(0)) rmSync(d, {recursive: true, force: true})
-})
-
-const v = (wall: number, counter = 0, writer = 'w') => formatHlc({wall, counter, writer})
-const rec = (key: string, version: string, value: string | null): NodeRecord => ({key: Buffer.from(key), version, value: value === null ? null : Buffer.from(value)})
-const ALL = {lo: 0, hi: HASH_SPACE}
+const open = engineFixture('engine', {})
 
 describe('StorageEngine', {timeout: 30_000}, () => {
   it('given records, when applied, then get returns the LWW winner and counts say what won', async () => {

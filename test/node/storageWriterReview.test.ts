@@ -3,37 +3,18 @@
  * write or serve a wrong read/digest through the new write path (StorageWriter queue,
  * writer thread, main-thread digest-cell cache). Real engine on a temp dir.
  */
-import {mkdtempSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import Database from 'better-sqlite3'
-import {afterEach, describe, expect, it} from 'vitest'
-import {HASH_SPACE, keyHash} from '../../src/model/hash.js'
-import {formatHlc} from '../../src/model/hlc.js'
+import {describe, expect, it} from 'vitest'
+import {keyHash} from '../../src/model/hash.js'
 import {FINE_WIDTH, fineOf} from '../../src/node/digestLayout.js'
 import {DB_FILE} from '../../src/node/lwwSql.js'
 import {compareRecords} from '../../src/node/lwwMerge.js'
 import {type NodeRecord} from '../../src/node/protocol.js'
-import {StorageEngine, type StorageEngineOptions} from '../../src/node/storageEngine.js'
+import {StorageEngine} from '../../src/node/storageEngine.js'
+import {ALL, engineFixture, rec, v} from './engineFixture.js'
 
-const dirs: string[] = []
-const engines: StorageEngine[] = []
-
-function open(opts: Partial<StorageEngineOptions> = {}, dir = mkdtempSync(join(tmpdir(), 'shardctl-review-'))): {engine: StorageEngine; dir: string} {
-  if (!dirs.includes(dir)) dirs.push(dir)
-  const engine = StorageEngine.open({dir, tombstoneGraceMs: 3_600_000, synchronous: 'FULL', clock: () => 0, ...opts})
-  engines.push(engine)
-  return {engine, dir}
-}
-
-afterEach(async () => {
-  for (const e of engines.splice(0)) await e.close()
-  for (const d of dirs.splice(0)) rmSync(d, {recursive: true, force: true})
-})
-
-const v = (wall: number, counter = 0, writer = 'w') => formatHlc({wall, counter, writer})
-const rec = (key: string, version: string, value: string | null): NodeRecord => ({key: Buffer.from(key), version, value: value === null ? null : Buffer.from(value)})
-const ALL = {lo: 0, hi: HASH_SPACE}
+const open = engineFixture('review', {synchronous: 'FULL'})
 
 /** settle waits for `p` at most `ms`: 'resolved', 'rejected' or 'pending' (never hangs a test). */
 async function settle(p: Promise<unknown>, ms: number): Promise<'resolved' | 'rejected' | 'pending'> {

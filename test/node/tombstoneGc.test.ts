@@ -1,36 +1,17 @@
-import {mkdtempSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import Database from 'better-sqlite3'
 import fc from 'fast-check'
-import {afterEach, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 import {HASH_SPACE, keyHash} from '../../src/model/hash.js'
-import {formatHlc} from '../../src/model/hlc.js'
 import {splitRange} from '../../src/model/range.js'
 import {type NodeRecord} from '../../src/node/protocol.js'
 import {RECORD_HASH_FORMAT} from '../../src/node/recordHash.js'
-import {StorageEngine, type StorageEngineOptions} from '../../src/node/storageEngine.js'
+import {StorageEngine} from '../../src/node/storageEngine.js'
 import {differingBuckets, planRepair} from '../../src/repair/repairPlan.js'
+import {ALL, engineFixture, rec, v} from './engineFixture.js'
 
-const dirs: string[] = []
-const engines: StorageEngine[] = []
-
-function open(opts: Partial<StorageEngineOptions> = {}, dir = mkdtempSync(join(tmpdir(), 'shardctl-gc-'))): {engine: StorageEngine; dir: string} {
-  if (!dirs.includes(dir)) dirs.push(dir)
-  // The writer runs on this thread: these tests open hundreds of engines (the thread path is tested in storageEngine.test.ts).
-  const engine = StorageEngine.open({dir, tombstoneGraceMs: 1000, synchronous: 'NORMAL', clock: () => 0, writerThread: false, ...opts})
-  engines.push(engine)
-  return {engine, dir}
-}
-
-afterEach(async () => {
-  for (const e of engines.splice(0)) await e.close()
-  for (const d of dirs.splice(0)) rmSync(d, {recursive: true, force: true})
-})
-
-const v = (wall: number, counter = 0, writer = 'w') => formatHlc({wall, counter, writer})
-const rec = (key: string, version: string, value: string | null): NodeRecord => ({key: Buffer.from(key), version, value: value === null ? null : Buffer.from(value)})
-const ALL = {lo: 0, hi: HASH_SPACE}
+// The writer runs on this thread: these tests open hundreds of engines (the thread path is tested in storageEngine.test.ts).
+const open = engineFixture('gc', {tombstoneGraceMs: 1000, writerThread: false})
 const asDigest = (d: ReturnType<StorageEngine['digest']>) => ({shard: 1, epoch: 1, range: ALL, ...d})
 /** compared is what replicas compare of a digest: bounds, buckets and counts (not how many tombstones a cutoff left out). */
 const compared = (d: ReturnType<StorageEngine['digest']>) => ({bounds: d.bounds, buckets: d.buckets, counts: d.counts})
