@@ -131,7 +131,8 @@ export class ChaosEnv {
         executorEnv = {SHARDCTL_TLS_CERT: client.cert, SHARDCTL_TLS_KEY: client.key, SHARDCTL_TLS_CA: client.ca}
         setDefaultClientTls(loadTlsMaterial(client, 'certificate'))
       }
-      dp.childEnv = (id) => ({...addresses?.env(id), ...tlsEnv[id]})
+      // A process restarted under a new id (`r2-ahead` in the clock-skew scenario) keeps its original's certificate.
+      dp.childEnv = (id) => ({...addresses?.env(id), ...(tlsEnv[id] ?? tlsEnv[id.split('-')[0] ?? id])})
       await dp.init(opts.nodes, opts.shards, opts.rf)
       if (opts.tls) await setClusterSecurity(dp.ctx, {tlsOnly: true})
       await dp.startRouter('r1', opts.routerExtra)
