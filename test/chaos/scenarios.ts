@@ -1,3 +1,4 @@
+import {parseLockHolder} from '../../src/etcd/leaseLock.js'
 import {setThrottle} from '../../src/executor/controlService.js'
 import {keyHash} from '../../src/model/hash.js'
 import {type Move, isTerminal} from '../../src/model/move.js'
@@ -71,19 +72,33 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const copying = (m: Move) => m.phase === 'copying' && m.progress.bytes > 0
 
 /**
- * startResume runs `apply --resume` until one stays up (the dead executor's lock lease
- * must expire first: exit 8 means "held", retried) or finishes; bounded by `timeoutMs`.
+ * startResume runs `apply --resume` until one holds the executor lock (the dead executor's
+ * lock lease must expire first: exit 8 means "held", retried) or finishes; bounded by
+ * `timeoutMs`. Holding the lock, not merely being alive after a few seconds, is the test: a
+ * slow start on a loaded machine can still end in exit 8 (seen: FAULT MISSED on kill 2).
  */
 async function startResume(env: ChaosEnv, timeoutMs: number, extra: string[] = []): Promise<ExecutorRun | undefined> {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
     await env.markResumed()
     const run = env.startExecutor(['apply', '--resume', '--yes', ...extra])
-    const early = await Promise.race([run.exited, sleep(4000).then(() => undefined)])
-    if (early === undefined || early === 0) return run
+    let code: number | null | undefined
+    void run.exited.then((c) => (code = c))
+    while (code === undefined && Date.now() < deadline) {
+      if (await holdsExecutorLock(env, run.pid)) return run
+      await sleep(200)
+    }
+    if (code === 0) return run
+    if (code === undefined) return run // still starting at the deadline: let the caller's own wait decide
     await sleep(500)
   }
   return undefined
+}
+
+/** holdsExecutorLock says whether the executor lock names process `pid` as its holder. */
+async function holdsExecutorLock(env: ChaosEnv, pid: number): Promise<boolean> {
+  const lock = await env.dp.ctx.store.get(env.dp.ctx.keys.executorLock).catch(() => undefined)
+  return lock !== undefined && lock !== null && parseLockHolder(lock.value)?.pid === pid
 }
 
 /**
