@@ -17,7 +17,7 @@ import {type RedisMoveOptions} from '../redis/redisMoveRunner.js'
 import {checkPlanIntegrity, preflightPlan, type Preflight} from './planPreflight.js'
 import {type ConcurrencyLimits, pickStartable} from './scheduler.js'
 import {applySplit} from './splitShard.js'
-import {TokenBucket} from './tokenBucket.js'
+import {TokenBucket} from '../throttle/tokenBucket.js'
 import {RouterRecordSchema} from '../router/routerRegistration.js'
 import {inWindow, type MaintenanceWindow} from './window.js'
 

@@ -2,7 +2,7 @@ import {type ServiceContext} from '../cluster/serviceContext.js'
 import {type Compare} from '../etcd/etcdStore.js'
 import {type NodeClient} from '../node/nodeClient.js'
 import {type MoveEffects} from './moveEffects.js'
-import {type TokenBucket} from './tokenBucket.js'
+import {type TokenBucket} from '../throttle/tokenBucket.js'
 
 /** ExecutorOptions tune how moves run. */
 export interface ExecutorOptions {

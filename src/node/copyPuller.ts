@@ -1,7 +1,7 @@
 import {type HashRange} from '../model/range.js'
 import {keyHash} from '../model/hash.js'
 import {errorMessage} from '../errors/errors.js'
-import {TokenBucket} from '../executor/tokenBucket.js'
+import {TokenBucket} from '../throttle/tokenBucket.js'
 import {CopyFrameError, FrameReader} from './copyFrames.js'
 import {type NodeLog} from './nodeLog.js'
 import {spend} from './nodeThrottles.js'

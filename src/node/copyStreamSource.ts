@@ -4,7 +4,7 @@ import {encodeFrame} from './copyFrames.js'
 import {spend} from './nodeThrottles.js'
 import {encodeRecords} from './recordCodec.js'
 import {type StorageEngine} from './storageEngine.js'
-import {type TokenBucket} from '../executor/tokenBucket.js'
+import {type TokenBucket} from '../throttle/tokenBucket.js'
 
 /** CopyStreamSource is what one copy stream reads from and answers to. */
 export interface CopyStreamSource {

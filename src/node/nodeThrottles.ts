@@ -1,4 +1,4 @@
-import {TokenBucket} from '../executor/tokenBucket.js'
+import {TokenBucket} from '../throttle/tokenBucket.js'
 
 /** ThrottleRates are a node's copy limits in bytes/s (null: unlimited). */
 export interface NodeThrottleRates {

@@ -9,7 +9,7 @@ import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEnv, type ExecutorEvent} from '..
 import {type MoveEffects} from '../../src/executor/moveEffects.js'
 import {runMove} from '../../src/executor/moveRunner.js'
 import {commitMoveTransition, getMove, LockLostError} from '../../src/executor/moveStore.js'
-import {TokenBucket} from '../../src/executor/tokenBucket.js'
+import {TokenBucket} from '../../src/throttle/tokenBucket.js'
 import {type Move, type MovePhase} from '../../src/model/move.js'
 import {type Shard} from '../../src/model/shard.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'

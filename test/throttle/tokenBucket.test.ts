@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import {describe, expect, it} from 'vitest'
-import {reserveAll, TokenBucket} from '../../src/executor/tokenBucket.js'
+import {reserveAll, TokenBucket} from '../../src/throttle/tokenBucket.js'
 
 describe('TokenBucket', () => {
   it('lets a second of bytes through, then makes callers wait at the rate', () => {
