@@ -5,6 +5,9 @@ import {join} from 'node:path'
 import {promisify} from 'node:util'
 import {Redis} from 'ioredis'
 import {freePort} from '../../src/localEtcd/freePort.js'
+import {myself, parseClusterNodes, type RedisClusterNode} from '../../src/redis/clusterNodes.js'
+import {keySlot} from '../../src/redis/keySlot.js'
+import {withRedisNode} from '../../src/redis/redisConnection.js'
 import {trackPid, untrackPid} from './processReaper.js'
 
 const run = promisify(execFile)
@@ -137,4 +140,84 @@ async function stopServer(s: RedisServerProcess): Promise<void> {
   }
   untrackPid(s.child.pid)
   rmSync(s.dir, {recursive: true, force: true})
+}
+
+/** RedisMaster is one master of a test cluster: its shardctl (short) id, full Redis id and address. */
+export interface RedisMaster {
+  node: string
+  redisId: string
+  address: string
+}
+
+/** OpenSlot is a slot one master marks MIGRATING or IMPORTING in its own view. */
+export interface OpenSlotMark {
+  slot: number
+  node: string
+  state: 'migrating' | 'importing'
+}
+
+async function myView(address: string): Promise<RedisClusterNode> {
+  return withRedisNode(address, async (r) => {
+    const me = myself(parseClusterNodes(String(await r.call('CLUSTER', 'NODES'))))
+    if (!me) throw new Error(`redis node ${address} did not report itself in CLUSTER NODES`)
+    return me
+  })
+}
+
+/** servedSlots is the set of slots `master` serves by its own CLUSTER NODES view. */
+export async function servedSlots(master: RedisMaster): Promise<Set<number>> {
+  return new Set((await myView(master.address)).slots)
+}
+
+/** ownerOf is the short id of the master that serves `slot` by its own view ('none' when no master claims it). */
+export async function ownerOf(masters: readonly RedisMaster[], slot: number): Promise<string> {
+  for (const m of masters) if ((await servedSlots(m)).has(slot)) return m.node
+  return 'none'
+}
+
+/** openSlotMarks lists every MIGRATING/IMPORTING mark on the masters, each by its own view. */
+export async function openSlotMarks(masters: readonly RedisMaster[]): Promise<OpenSlotMark[]> {
+  const out: OpenSlotMark[] = []
+  for (const m of masters) {
+    const me = await myView(m.address)
+    for (const slot of me.migrating.keys()) out.push({slot, node: m.node, state: 'migrating'})
+    for (const slot of me.importing.keys()) out.push({slot, node: m.node, state: 'importing'})
+  }
+  return out
+}
+
+/**
+ * tagsInSlots returns `n` hash tags, each in a different slot of [first, end), in ascending
+ * slot order (keys `{tag}:...` land in that slot). Computed locally (CRC16), no round trips.
+ */
+export function tagsInSlots(first: number, end: number, n: number, prefix = 'm'): {tag: string; slot: number}[] {
+  const found = new Map<number, string>()
+  for (let i = 0; found.size < n && i < 2_000_000; i++) {
+    const slot = keySlot(`${prefix}${i}`)
+    if (slot >= first && slot < end && !found.has(slot)) found.set(slot, `${prefix}${i}`)
+  }
+  if (found.size < n) throw new Error(`found only ${found.size} of ${n} tags in slots [${first}, ${end})`)
+  return [...found].map(([slot, tag]) => ({tag, slot})).sort((a, b) => a.slot - b.slot)
+}
+
+/**
+ * moveSlotByHand migrates `slot` from master `src` to master `dst` the way an operator's
+ * redis-cli does (IMPORTING, MIGRATING, MIGRATE batches, SETSLOT NODE on the target, the
+ * source, then every other master): a change made outside shardctl.
+ */
+export async function moveSlotByHand(masters: readonly RedisMaster[], slot: number, src: RedisMaster, dst: RedisMaster): Promise<void> {
+  await withRedisNode(dst.address, (r) => r.call('CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', src.redisId))
+  await withRedisNode(src.address, async (r) => {
+    await r.call('CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', dst.redisId)
+    const i = dst.address.lastIndexOf(':')
+    for (let round = 0; round < 1000; round++) {
+      const keys = (await r.call('CLUSTER', 'GETKEYSINSLOT', String(slot), '100')) as string[]
+      if (keys.length === 0) return
+      await r.call('MIGRATE', dst.address.slice(0, i), dst.address.slice(i + 1), '', '0', '5000', 'REPLACE', 'KEYS', ...keys)
+    }
+    throw new Error(`slot ${slot} did not empty`)
+  })
+  for (const m of [dst, src, ...masters.filter((x) => x !== src && x !== dst)]) {
+    await withRedisNode(m.address, (r) => r.call('CLUSTER', 'SETSLOT', String(slot), 'NODE', dst.redisId))
+  }
 }
