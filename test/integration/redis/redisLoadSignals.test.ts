@@ -1,15 +1,14 @@
-import {Cluster} from 'ioredis'
-import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 import {listShards} from '../../../src/cluster/clusterRepo.js'
-import {makeServiceContext, type ServiceContext} from '../../../src/cluster/serviceContext.js'
 import {readSnapshot} from '../../../src/cluster/snapshotService.js'
 import {isLiveMaster, shortNodeId} from '../../../src/redis/clusterNodes.js'
 import {discoverTopology} from '../../../src/redis/discovery.js'
 import {initRedisCluster} from '../../../src/redis/initRedisCluster.js'
+import {keySlot} from '../../../src/redis/keySlot.js'
 import {connectRedisNode} from '../../../src/redis/redisConnection.js'
 import {slotsOfRange} from '../../../src/redis/slotMap.js'
-import {type RealRedisCluster, redisAvailable, startRedisCluster} from '../../support/redisCluster.js'
-import {StoreSet, uniqueCluster} from '../../support/testStore.js'
+import {redisAvailable} from '../../support/redisCluster.js'
+import {useRedisCluster} from '../../support/redisTestFile.js'
 
 /**
  * The LFU load signal on real redis-server 7.0 (which has no CLUSTER SLOT-STATS): one master
@@ -20,34 +19,21 @@ import {StoreSet, uniqueCluster} from '../../support/testStore.js'
  */
 
 const available = await redisAvailable()
-const stores = new StoreSet()
-let redis: RealRedisCluster
-let ctx: ServiceContext
-
-beforeAll(async () => {
-  if (!available) return
-  redis = await startRedisCluster({masters: 3, replicasPerMaster: 0})
-  const cluster = uniqueCluster('redis-lfu')
-  ctx = makeServiceContext(stores.open(inject('etcdEndpoint'), cluster), {cluster})
-}, 120_000)
-afterAll(async () => {
-  stores.closeAll()
-  await redis?.stop()
-})
+const file = useRedisCluster('redis-lfu', available, {masters: 3, replicasPerMaster: 0})
 
 describe.skipIf(!available)('redis engine: per-master ops signal on real redis-server', () => {
   it('splits an LFU master’s ops by sampled OBJECT FREQ and names the signal per master', async () => {
+    const {ctx, redis, client} = file
     const topo = await discoverTopology(redis.seed)
     const lfuMaster = topo.masters.filter(isLiveMaster)[0]
     if (!lfuMaster) throw new Error('no live master')
     const admin = await connectRedisNode(lfuMaster.address)
-    const client = new Cluster([{host: '127.0.0.1', port: redis.servers[0]?.port ?? 0}], {enableAutoPipelining: true})
     try {
       await admin.call('CONFIG', 'SET', 'maxmemory-policy', 'allkeys-lfu')
       // Two hash tags on the LFU master, in different 16-slot shards.
       const tags: {tag: string; slot: number}[] = []
       for (let i = 0; tags.length < 2 && i < 20_000; i++) {
-        const slot = Number(await admin.call('CLUSTER', 'KEYSLOT', `t${i}`))
+        const slot = keySlot(`t${i}`)
         if (lfuMaster.slots.includes(slot) && tags.every((t) => Math.floor(t.slot / 16) !== Math.floor(slot / 16))) tags.push({tag: `t${i}`, slot})
       }
       const [hot, cold] = tags
@@ -79,7 +65,6 @@ describe.skipIf(!available)('redis engine: per-master ops signal on real redis-s
       // Equal keys, so key share would give both the same; the LFU counters tell them apart.
       expect(hotLoad?.reads ?? 0).toBeGreaterThan(5 * (coldLoad?.reads ?? Infinity))
     } finally {
-      client.disconnect()
       admin.disconnect()
     }
   }, 120_000)

@@ -1,234 +1,197 @@
 import {setTimeout as sleepFor} from 'node:timers/promises'
-import {Cluster} from 'ioredis'
-import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
+import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {listShards} from '../../../src/cluster/clusterRepo.js'
-import {makeServiceContext, type ServiceContext} from '../../../src/cluster/serviceContext.js'
-import {DEFAULT_EXECUTOR_OPTIONS} from '../../../src/executor/executorEnv.js'
-import {type ApplyInput, executePlan} from '../../../src/executor/executePlan.js'
+import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent} from '../../../src/executor/executorEnv.js'
+import {type ApplyInput, type ApplyResult, executePlan} from '../../../src/executor/executePlan.js'
 import {setKeysThrottle} from '../../../src/executor/controlService.js'
 import {getMove, requestCancel} from '../../../src/executor/moveStore.js'
 import {type Move} from '../../../src/model/move.js'
 import {type Shard} from '../../../src/model/shard.js'
-import {myself, parseClusterNodes} from '../../../src/redis/clusterNodes.js'
-import {discoverTopology} from '../../../src/redis/discovery.js'
-import {initRedisCluster} from '../../../src/redis/initRedisCluster.js'
-import {withRedisNode} from '../../../src/redis/redisConnection.js'
+import {fixOpenSlots} from '../../../src/redis/fixOpenSlots.js'
 import {slotsOfRange} from '../../../src/redis/slotMap.js'
-import {type RealRedisCluster, redisAvailable, startRedisCluster} from '../../support/redisCluster.js'
-import {StoreSet, uniqueCluster} from '../../support/testStore.js'
+import {moveSlotByHand, openSlotMarks, ownerOf, redisAvailable, servedSlots, tagsInSlots} from '../../support/redisCluster.js'
+import {useRedisCluster} from '../../support/redisTestFile.js'
 
 /**
  * The redis move runner through the real executor (executePlan, --resume style: move records
- * written to etcd, then run) on a real 3+3 Redis Cluster: a cancel mid-move returns the slots
- * already moved and leaves the shard where it was; a shard holding a key above the big-key
- * limit is refused with nothing changed, and moved when big keys are allowed; a move crawling
- * at 1 key/s speeds up when the operator raises keys/s live (`throttle set --keys-per-sec`).
+ * written to etcd, then run) on a real 3+3 Redis Cluster: a slot taken back from the target
+ * mid-move is moved again before the record changes owner; a cancel mid-move returns the
+ * slots already moved and leaves the shard where it was; a shard holding a key above the
+ * big-key limit is refused with nothing changed, and moved when big keys are allowed; a move
+ * crawling at 1 key/s speeds up when the operator raises keys/s live.
+ *
+ * The Redis cluster is shared by the tests, so each one starts clean whatever the one before
+ * did: afterEach aborts and awaits the executor a test started (a test that times out must not
+ * keep moving slots), beforeEach closes any slot left open (or fails naming it) and records
+ * the cluster in a fresh etcd namespace, so no move record or executor lock carries over.
+ * Shards are 16 slots: every slot of a move costs round trips, and 256-slot shards made one
+ * test take minutes at load.
  */
 
+const SLOTS_PER_SHARD = 16
 const available = await redisAvailable()
-const stores = new StoreSet()
-let redis: RealRedisCluster
-let ctx: ServiceContext
-let client: Cluster
-let addressOf: Map<string, string>
-let fullIdOf: Map<string, string>
+const file = useRedisCluster('redis-moves', available)
 
-beforeAll(async () => {
-  if (!available) return
-  redis = await startRedisCluster()
-  const cluster = uniqueCluster('redis-moves')
-  ctx = makeServiceContext(stores.open(inject('etcdEndpoint'), cluster), {cluster})
-  await initRedisCluster(ctx, {seed: redis.seed, slotsPerShard: 256, force: false})
-  client = new Cluster([{host: '127.0.0.1', port: redis.servers[0]!.port}])
-  const topo = await discoverTopology(redis.seed)
-  addressOf = new Map(topo.masters.map((m) => [m.id.slice(0, 12), m.address]))
-  fullIdOf = new Map(topo.masters.map((m) => [m.id.slice(0, 12), m.id]))
-}, 120_000)
-afterAll(async () => {
-  client?.disconnect()
-  stores.closeAll()
-  await redis?.stop()
-})
+let running: {abort: AbortController; done: Promise<unknown>} | undefined
 
 const input = (over: Partial<ApplyInput> = {}): ApplyInput => ({limits: {maxConcurrent: 1, perNode: 1}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test', ...over})
-const deps = {now: () => Date.now(), sleep: (ms: number, s: AbortSignal) => sleepFor(ms, undefined, {signal: s}).catch(() => {}), emit: () => {}}
+
+/** startExecutor runs executePlan in-process (every move recorded in etcd); afterEach aborts and awaits it. */
+function startExecutor(over: Partial<ApplyInput> = {}, emit: (e: ExecutorEvent) => void = () => {}): Promise<ApplyResult> {
+  const abort = new AbortController()
+  const done = executePlan(file.ctx, input(over), {now: () => Date.now(), sleep: (ms, s) => sleepFor(ms, undefined, {signal: s}).catch(() => {}), emit}, abort.signal)
+  running = {abort, done: done.catch(() => {})}
+  return done
+}
+
+beforeEach(async () => {
+  if (!available) return
+  const open = await openSlotMarks(file.masters)
+  if (open.length > 0) {
+    await fixOpenSlots(file.redis.seed, false)
+    const still = await openSlotMarks(file.masters)
+    if (still.length > 0) throw new Error(`the shared Redis cluster has slots still open after \`redis fix\`: ${still.map((o) => `${o.slot} ${o.state} on ${o.node}`).join(', ')}`)
+  }
+  await file.freshNamespace(SLOTS_PER_SHARD)
+  const holder = await file.ctx.store.get(file.ctx.keys.executorLock)
+  if (holder) throw new Error(`the executor lock of a fresh namespace is held: ${holder.value}`)
+}, 120_000)
+
+afterEach(async () => {
+  const r = running
+  running = undefined
+  if (!r) return
+  r.abort.abort()
+  const stopped = await Promise.race([r.done.then(() => true), sleepFor(60_000, false, {ref: false})])
+  if (!stopped) throw new Error('the executor a test started did not stop within 60 s of its abort')
+}, 90_000)
 
 async function recordMove(id: string, shard: Shard, to: string): Promise<void> {
   const at = new Date().toISOString()
-  const move: Move = {id, plan: 'by-hand', index: 0, shard: shard.id, from: shard.replicas[0]!.node, to, baseEpoch: shard.epoch, epoch: shard.epoch, phase: 'pending', progress: {bytes: 0, keys: 0, totalBytes: 0, rateBytesPerSec: 0, cursor: null, stalled: false}, cancelRequested: false, rollbackRequested: false, reason: null, attempts: 0, createdAt: at, updatedAt: at, cutoverAt: null, copyStartedAt: null}
-  await ctx.store.put(ctx.keys.move(id), JSON.stringify(move))
+  const move: Move = {id, plan: 'by-hand', index: 0, shard: shard.id, from: ownerNode(shard), to, baseEpoch: shard.epoch, epoch: shard.epoch, phase: 'pending', progress: {bytes: 0, keys: 0, totalBytes: 0, rateBytesPerSec: 0, cursor: null, stalled: false}, cancelRequested: false, rollbackRequested: false, reason: null, attempts: 0, createdAt: at, updatedAt: at, cutoverAt: null, copyStartedAt: null}
+  await file.ctx.store.put(file.ctx.keys.move(id), JSON.stringify(move))
 }
 
-/** tagsIn finds `n` hash tags whose slots lie in `shard`, in ascending slot order. */
-async function tagsIn(shard: Shard, n: number): Promise<{tag: string; slot: number}[]> {
-  const {first, end} = slotsOfRange(shard.range)
-  const found: {tag: string; slot: number}[] = []
-  for (let i = 0; found.length < n && i < 200_000; i++) {
-    const slot = Number(await client.call('CLUSTER', 'KEYSLOT', `m${i}`))
-    if (slot >= first && slot < end && !found.some((f) => f.slot === slot)) found.push({tag: `m${i}`, slot})
-  }
-  return found.sort((a, b) => a.slot - b.slot)
+function ownerNode(shard: Shard): string {
+  const node = shard.replicas[0]?.node
+  if (!node) throw new Error(`shard ${shard.id} has no replica`)
+  return node
 }
 
-async function ownerOf(slot: number): Promise<string> {
-  for (const [id, address] of addressOf) {
-    const owns = await withRedisNode(address, async (r) => myself(parseClusterNodes(String(await r.call('CLUSTER', 'NODES'))))!.slots.includes(slot))
-    if (owns) return id
-  }
-  return 'none'
+/** pickMove returns the `index`th shard of the fresh record, its owner and another master to move it to. */
+async function pickMove(index: number): Promise<{shard: Shard; from: string; to: string; first: number; end: number}> {
+  const {shards} = await listShards(file.ctx)
+  const shard = shards[index]?.value
+  if (!shard) throw new Error(`no shard ${index}`)
+  const from = ownerNode(shard)
+  const to = file.masters.find((m) => m.node !== from)?.node
+  if (!to) throw new Error('no second master')
+  return {shard, from, to, ...slotsOfRange(shard.range)}
 }
 
-async function anyOpenSlot(): Promise<boolean> {
-  for (const address of addressOf.values()) {
-    const me = await withRedisNode(address, async (r) => myself(parseClusterNodes(String(await r.call('CLUSTER', 'NODES'))))!)
-    if (me.migrating.size + me.importing.size > 0) return true
+async function writeKeys(keys: readonly string[]): Promise<void> {
+  await Promise.all(keys.map((k) => file.client.set(k, `${k}:v`)))
+}
+
+/** waitOwner polls until `node` serves `slot`; it gives up once the test's executor was aborted (the test timed out), so a late test body does not act on the next test's cluster. */
+async function waitOwner(slot: number, node: string): Promise<void> {
+  const deadline = Date.now() + 60_000
+  while ((await ownerOf(file.masters, slot)) !== node) {
+    if (running?.abort.signal.aborted !== false) throw new Error(`stopped waiting for slot ${slot}: the test's executor was aborted`)
+    if (Date.now() > deadline) throw new Error(`slot ${slot} did not reach ${node} within 60 s`)
+    await sleepFor(100)
   }
-  return false
 }
 
 /**
- * moveSlotByHand migrates `slot` from master `src` to master `dst` the way an operator's
- * redis-cli would (IMPORTING, MIGRATING, MIGRATE batches, SETSLOT NODE on every master): here
- * it plays a slot lost from the side shardctl had just moved it to.
+ * expectShardSettled checks the end state of a move, as `plan` and a client see it: the
+ * shard record names `owner`, `owner` serves every slot of the shard by its own view, no
+ * slot is open anywhere, and every key reads its written value.
  */
-async function moveSlotByHand(slot: number, src: string, dst: string): Promise<void> {
-  const [srcAddr, dstAddr, srcId, dstId] = [addressOf.get(src), addressOf.get(dst), fullIdOf.get(src), fullIdOf.get(dst)]
-  if (!srcAddr || !dstAddr || !srcId || !dstId) throw new Error(`unknown master ${src} or ${dst}`)
-  await withRedisNode(dstAddr, (r) => r.call('CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', srcId))
-  await withRedisNode(srcAddr, async (r) => {
-    await r.call('CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', dstId)
-    const i = dstAddr.lastIndexOf(':')
-    for (let round = 0; round < 1000; round++) {
-      const keys = (await r.call('CLUSTER', 'GETKEYSINSLOT', String(slot), '100')) as string[]
-      if (keys.length === 0) return
-      await r.call('MIGRATE', dstAddr.slice(0, i), dstAddr.slice(i + 1), '', '0', '5000', 'REPLACE', 'KEYS', ...keys)
-    }
-    throw new Error(`slot ${slot} did not empty`)
-  })
-  for (const address of [dstAddr, srcAddr, ...[...addressOf.values()].filter((a) => a !== srcAddr && a !== dstAddr)]) {
-    await withRedisNode(address, (r) => r.call('CLUSTER', 'SETSLOT', String(slot), 'NODE', dstId))
-  }
+async function expectShardSettled(shard: Shard, owner: string, keys: readonly string[]): Promise<Shard> {
+  const after = (await listShards(file.ctx)).shards.find((s) => s.value.id === shard.id)?.value
+  expect(after?.replicas).toEqual([{node: owner, role: 'voter'}])
+  const {first, end} = slotsOfRange(shard.range)
+  const served = await servedSlots(file.master(owner))
+  expect(Array.from({length: end - first}, (_, i) => first + i).filter((slot) => !served.has(slot))).toEqual([])
+  expect(await openSlotMarks(file.masters)).toEqual([])
+  expect(await Promise.all(keys.map((k) => file.client.get(k)))).toEqual(keys.map((k) => `${k}:v`))
+  return after!
 }
 
 describe.skipIf(!available)('redis move runner under the executor', () => {
   it('a slot that leaves the target after it was moved there is moved again before the shard record changes owner', async () => {
-    const {shards} = await listShards(ctx)
-    const shard = shards[4]!.value
-    const from = shard.replicas[0]!.node
-    const to = [...addressOf.keys()].find((id) => id !== from)!
-    const [early, late] = await tagsIn(shard, 2)
+    const {shard, from, to, first, end} = await pickMove(4)
+    const [early, late] = tagsInSlots(first, end, 2)
     if (!early || !late) throw new Error('no two slots found in the shard')
-    // Few keys in the early slot, many in the late one: at 16 KiB/s the late slot takes many
+    // Few keys in the early slot, many in the late one: at 16 KiB/s the late slot takes
     // seconds, so the early slot is taken back while the move is still running.
     const keys = [...Array.from({length: 50}, (_, j) => `{${early.tag}}:${j}`), ...Array.from({length: 2000}, (_, j) => `{${late.tag}}:${j}`)]
-    await Promise.all(keys.map((k) => client.set(k, `${k}:v`)))
+    await writeKeys(keys)
     await recordMove('lost-slot', shard, to)
-    const running = executePlan(ctx, input({throttle: 16 * 1024}), deps, new AbortController().signal)
-    const deadline = Date.now() + 60_000
-    while ((await ownerOf(early.slot)) !== to) {
-      expect(Date.now()).toBeLessThan(deadline)
-      await sleepFor(100)
-    }
-    await moveSlotByHand(early.slot, to, from)
-    expect(await ownerOf(early.slot)).toBe(from)
+    const result = startExecutor({throttle: 16 * 1024})
+    await waitOwner(early.slot, to)
+    await moveSlotByHand(file.masters, early.slot, file.master(to), file.master(from))
+    expect(await ownerOf(file.masters, early.slot)).toBe(from)
     // The slot was lost while the move was still running: otherwise this test proves nothing.
-    expect((await getMove(ctx, 'lost-slot')).value.phase).toBe('copying')
-    const result = await running
-    expect(result.moves).toEqual([expect.objectContaining({id: 'lost-slot', phase: 'done'})])
-    const after = (await listShards(ctx)).shards.find((s) => s.value.id === shard.id)!.value
-    expect(after.replicas).toEqual([{node: to, role: 'voter'}])
-    // The record and Redis agree on every slot of the shard, as `plan` checks them.
-    const {first, end} = slotsOfRange(shard.range)
-    const toAddr = addressOf.get(to)!
-    const served = await withRedisNode(toAddr, async (r) => new Set(myself(parseClusterNodes(String(await r.call('CLUSTER', 'NODES'))))!.slots))
-    const notServed = Array.from({length: end - first}, (_, i) => first + i).filter((slot) => !served.has(slot))
-    expect(notServed).toEqual([])
-    expect(await anyOpenSlot()).toBe(false)
-    expect(await Promise.all(keys.map((k) => client.get(k)))).toEqual(keys.map((k) => `${k}:v`))
-  }, 150_000)
+    expect((await getMove(file.ctx, 'lost-slot')).value.phase).toBe('copying')
+    expect((await result).moves).toEqual([expect.objectContaining({id: 'lost-slot', phase: 'done'})])
+    await expectShardSettled(shard, to, keys)
+  }, 120_000)
 
   it('a cancel mid-move brings the slots already moved back to the source; the shard record is unchanged', async () => {
-    const {shards} = await listShards(ctx)
-    const shard = shards[1]!.value
-    const from = shard.replicas[0]!.node
-    const to = [...addressOf.keys()].find((id) => id !== from)!
-    const tags = await tagsIn(shard, 2)
+    const {shard, from, to, first, end} = await pickMove(1)
+    const tags = tagsInSlots(first, end, 2)
     const keys = tags.flatMap(({tag}) => Array.from({length: 300}, (_, j) => `{${tag}}:${j}`))
-    await Promise.all(keys.map((k) => client.set(k, `${k}:v`)))
+    await writeKeys(keys)
     await recordMove('cancel-me', shard, to)
-    // 16 KiB/s: the first tag's slot (~100 KiB) takes seconds, so the cancel lands between the two.
-    const running = executePlan(ctx, input({throttle: 16 * 1024}), deps, new AbortController().signal)
-    const deadline = Date.now() + 60_000
-    while ((await ownerOf(tags[0]!.slot)) !== to) {
-      expect(Date.now()).toBeLessThan(deadline)
-      await sleepFor(100)
-    }
-    expect((await requestCancel(ctx, 'cancel-me')).changed).toBe(true)
-    const result = await running
-    expect(result.moves).toEqual([expect.objectContaining({id: 'cancel-me', phase: 'aborted'})])
-    expect((await getMove(ctx, 'cancel-me')).value.reason).toMatch(/cancelled/)
-    expect(await ownerOf(tags[0]!.slot)).toBe(from)
-    expect(await ownerOf(tags[1]!.slot)).toBe(from)
-    expect(await anyOpenSlot()).toBe(false)
-    const after = (await listShards(ctx)).shards.find((s) => s.value.id === shard.id)!.value
-    expect(after).toEqual(shard)
-    const values = await Promise.all(keys.map((k) => client.get(k)))
-    expect(values).toEqual(keys.map((k) => `${k}:v`))
+    // 16 KiB/s: the first tag's slot takes seconds, so the cancel lands between the two.
+    const result = startExecutor({throttle: 16 * 1024})
+    await waitOwner(tags[0]!.slot, to)
+    expect((await requestCancel(file.ctx, 'cancel-me')).changed).toBe(true)
+    expect((await result).moves).toEqual([expect.objectContaining({id: 'cancel-me', phase: 'aborted'})])
+    expect((await getMove(file.ctx, 'cancel-me')).value.reason).toMatch(/cancelled/)
+    expect(await ownerOf(file.masters, tags[1]!.slot)).toBe(from)
+    expect(await expectShardSettled(shard, from, keys)).toEqual(shard)
   }, 120_000)
 
   it('refuses a shard with a key above the big-key limit before changing anything, and moves it with allowBigKeys', async () => {
-    const {shards} = await listShards(ctx)
-    const shard = shards[2]!.value
-    const from = shard.replicas[0]!.node
-    const to = [...addressOf.keys()].find((id) => id !== from)!
-    const {tag, slot} = (await tagsIn(shard, 1))[0]!
-    await client.set(`{${tag}}:big`, 'b'.repeat(1024 * 1024))
+    const {shard, from, to, first, end} = await pickMove(2)
+    const [{tag, slot}] = tagsInSlots(first, end, 1) as [{tag: string; slot: number}]
+    await file.client.set(`{${tag}}:big`, 'b'.repeat(1024 * 1024))
     await recordMove('big-refused', shard, to)
-    const refused = await executePlan(ctx, input({redis: {bigKeyBytes: 512 * 1024}}), deps, new AbortController().signal)
+    const refused = await startExecutor({redis: {bigKeyBytes: 512 * 1024}})
     expect(refused.moves).toEqual([expect.objectContaining({id: 'big-refused', phase: 'aborted'})])
-    expect((await getMove(ctx, 'big-refused')).value.reason).toMatch(new RegExp(`slot ${slot} holds key "\\{${tag}\\}:big" of [0-9.]+ MiB, above the 512 KiB limit.*--allow-big-keys`))
-    expect(await ownerOf(slot)).toBe(from)
-    expect(await anyOpenSlot()).toBe(false)
+    expect((await getMove(file.ctx, 'big-refused')).value.reason).toMatch(new RegExp(`slot ${slot} holds key "\\{${tag}\\}:big" of [0-9.]+ MiB, above the 512 KiB limit.*--allow-big-keys`))
+    expect(await expectShardSettled(shard, from, [])).toEqual(shard)
 
     await recordMove('big-allowed', shard, to)
-    const moved = await executePlan(ctx, input({redis: {bigKeyBytes: 512 * 1024, allowBigKeys: true}}), deps, new AbortController().signal)
+    const moved = await startExecutor({redis: {bigKeyBytes: 512 * 1024, allowBigKeys: true}})
     expect(moved.moves).toEqual([expect.objectContaining({id: 'big-allowed', phase: 'done'})])
-    expect(await ownerOf(slot)).toBe(to)
-    expect((await client.get(`{${tag}}:big`))?.length).toBe(1024 * 1024)
-    const after = (await listShards(ctx)).shards.find((s) => s.value.id === shard.id)!.value
-    expect(after.replicas).toEqual([{node: to, role: 'voter'}])
-    expect(after.epoch).toBe(shard.epoch + 4)
+    expect((await file.client.get(`{${tag}}:big`))?.length).toBe(1024 * 1024)
+    expect((await expectShardSettled(shard, to, [])).epoch).toBe(shard.epoch + 4)
   }, 120_000)
 
   it('follows a live keys/s change: a move held to 1 key/s finishes once the operator raises it', async () => {
-    const {shards} = await listShards(ctx)
-    const shard = shards[3]!.value
-    const from = shard.replicas[0]!.node
-    const to = [...addressOf.keys()].find((id) => id !== from)!
-    const {tag, slot} = (await tagsIn(shard, 1))[0]!
+    const {shard, to, first, end} = await pickMove(3)
+    const [{tag}] = tagsInSlots(first, end, 1) as [{tag: string; slot: number}]
     const keys = Array.from({length: 400}, (_, j) => `{${tag}}:${j}`)
-    await Promise.all(keys.map((k) => client.set(k, `${k}:v`)))
+    await writeKeys(keys)
     await recordMove('keys-live', shard, to)
-    const events: {type: string; message?: string; keys?: number}[] = []
-    const running = executePlan(ctx, input({redis: {keysPerSec: 1, keysPerBatch: 10}}), {...deps, emit: (e) => events.push(e as never)}, new AbortController().signal)
-    try {
-      // At 1 key/s the 400 keys would take over six minutes; wait for the first batches to go.
-      const deadline = Date.now() + 60_000
-      while (!events.some((e) => e.type === 'progress')) {
-        expect(Date.now()).toBeLessThan(deadline)
-        await sleepFor(100)
-      }
-      const movedBefore = Math.max(...events.filter((e) => e.type === 'progress').map((e) => e.keys ?? 0))
-      expect(movedBefore).toBeLessThan(200)
-      expect((await setKeysThrottle(ctx, 100_000)).changed).toBe(true)
-      const result = await running
-      expect(result.moves).toEqual([expect.objectContaining({id: 'keys-live', phase: 'done'})])
-      expect(events.some((e) => e.type === 'info' && /keys\/s now 100000/.test(e.message ?? ''))).toBe(true)
-      expect(await ownerOf(slot)).toBe(to)
-      expect(await Promise.all(keys.map((k) => client.get(k)))).toEqual(keys.map((k) => `${k}:v`))
-      expect((await setKeysThrottle(ctx, 100_000)).changed).toBe(false)
-    } finally {
-      await setKeysThrottle(ctx, null)
+    const events: ExecutorEvent[] = []
+    const result = startExecutor({redis: {keysPerSec: 1, keysPerBatch: 4}}, (e) => events.push(e))
+    const progressKeys = () => events.flatMap((e) => (e.type === 'progress' ? [e.keys ?? 0] : []))
+    // At 1 key/s the 400 keys would take over six minutes; wait for the first batches to go.
+    const deadline = Date.now() + 60_000
+    while (progressKeys().length === 0) {
+      if (Date.now() > deadline) throw new Error('no batch went within 60 s')
+      await sleepFor(100)
     }
-  }, 150_000)
+    expect(Math.max(...progressKeys())).toBeLessThan(200)
+    expect((await setKeysThrottle(file.ctx, 100_000)).changed).toBe(true)
+    expect((await result).moves).toEqual([expect.objectContaining({id: 'keys-live', phase: 'done'})])
+    expect(events.some((e) => e.type === 'info' && /keys\/s now 100000/.test(e.message))).toBe(true)
+    await expectShardSettled(shard, to, keys)
+    expect((await setKeysThrottle(file.ctx, 100_000)).changed).toBe(false)
+  }, 120_000)
 })

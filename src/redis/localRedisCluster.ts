@@ -1,0 +1,160 @@
+import {type ChildProcess, execFile, spawn} from 'node:child_process'
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {promisify} from 'node:util'
+import {Redis} from 'ioredis'
+import {UserError} from '../errors/errors.js'
+import {freePort} from '../localEtcd/freePort.js'
+
+const run = promisify(execFile)
+
+/** LocalRedisServer is one `redis-server` child in cluster mode on 127.0.0.1. */
+export interface LocalRedisServer {
+  port: number
+  address: string
+  child: ChildProcess
+  dir: string
+}
+
+/** LocalRedisCluster is a running Redis Cluster of child processes on 127.0.0.1. */
+export interface LocalRedisCluster {
+  servers: LocalRedisServer[]
+  /** seed is one master's host:port, for `cluster init --engine redis --seed`. */
+  seed: string
+  /** stop SIGTERMs every server (SIGKILL after 5 s), waits for each to exit and removes its dir. Idempotent. */
+  stop(): Promise<void>
+}
+
+/** LocalRedisClusterOptions shape the cluster; the hooks let a caller guard the pids (orphan reaper, test reaper). */
+export interface LocalRedisClusterOptions {
+  masters?: number
+  replicasPerMaster?: number
+  /** serverArgs are appended to every server's command line (e.g. `--maxmemory-policy allkeys-lfu`). */
+  serverArgs?: readonly string[]
+  /** parentDir holds each server's temp dir (default: the OS temp dir). */
+  parentDir?: string
+  onSpawn?: (pid: number) => void
+  onExit?: (pid: number) => void
+}
+
+/** REDIS_MISSING names the package when redis-server or redis-cli is not on PATH. */
+const REDIS_MISSING = 'install it (Debian/Ubuntu: `sudo apt-get install redis-server`, which brings redis-cli too; or Valkey 8+ with its redis-* links) and make sure redis-server and redis-cli are on PATH'
+
+/** redisBinariesAvailable tells whether `redis-server` and `redis-cli` run from PATH. */
+export async function redisBinariesAvailable(): Promise<boolean> {
+  try {
+    await run('redis-server', ['--version'])
+    await run('redis-cli', ['--version'])
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** requireRedisBinaries throws UserError(MISSING_DEPENDENCY), naming the apt package, when redis-server or redis-cli is missing. */
+export async function requireRedisBinaries(): Promise<void> {
+  if (!(await redisBinariesAvailable())) throw new UserError('MISSING_DEPENDENCY', 'redis-server or redis-cli is not installed', REDIS_MISSING)
+}
+
+/**
+ * startLocalRedisCluster starts `masters * (1 + replicasPerMaster)` redis-server processes in
+ * cluster mode, each on a run-time port of 127.0.0.1 (whose cluster bus port, +10000, is a
+ * valid port too) with its own temp dir and no persistence; creates the cluster with
+ * `redis-cli --cluster create --cluster-yes` and waits until every node reports
+ * `cluster_state:ok`, knows every node and sees exactly `masters` masters (60 s bound). On
+ * failure everything started is stopped. Throws UserError(INTERNAL) when a server does not
+ * come up (naming its log).
+ */
+export async function startLocalRedisCluster(opts: LocalRedisClusterOptions = {}): Promise<LocalRedisCluster> {
+  const masters = opts.masters ?? 3
+  const replicas = opts.replicasPerMaster ?? 1
+  const servers: LocalRedisServer[] = []
+  const stopOne = (s: LocalRedisServer) => stopServer(s, opts.onExit)
+  const cluster: LocalRedisCluster = {
+    servers,
+    seed: '',
+    async stop() {
+      await Promise.all(servers.splice(0).map(stopOne))
+    },
+  }
+  try {
+    for (let i = 0; i < masters * (1 + replicas); i++) servers.push(await startServer(opts))
+    cluster.seed = servers[0]!.address
+    await run('redis-cli', ['--cluster', 'create', ...servers.map((s) => s.address), '--cluster-replicas', String(replicas), '--cluster-yes'], {timeout: 60_000})
+    await waitClusterOk(servers, masters, 60_000)
+    return cluster
+  } catch (err) {
+    await cluster.stop()
+    throw err
+  }
+}
+
+async function startServer(opts: LocalRedisClusterOptions): Promise<LocalRedisServer> {
+  for (let attempt = 0; ; attempt++) {
+    const port = await freePort()
+    // The cluster bus listens on port + 10000: pick a port whose bus port exists.
+    if (port > 55_000) continue
+    const dir = mkdtempSync(join(opts.parentDir ?? tmpdir(), 'shardctl-redis-'))
+    const args = ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', '5000', '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--logfile', join(dir, 'redis.log'), '--protected-mode', 'no', ...(opts.serverArgs ?? [])]
+    const child = spawn('redis-server', args, {stdio: 'ignore'})
+    child.on('error', () => {}) // a missing binary shows as a server that never answers
+    if (child.pid !== undefined) opts.onSpawn?.(child.pid)
+    const server = {port, address: `127.0.0.1:${port}`, child, dir}
+    if (await answersPing(port, child, 10_000)) return server
+    await stopServer(server, opts.onExit)
+    if (attempt >= 4) throw new UserError('INTERNAL', `redis-server did not start on 127.0.0.1:${port} after ${attempt + 1} tries`, `see ${dir}/redis.log of a retry, or run redis-server by hand`)
+  }
+}
+
+async function answersPing(port: number, child: ChildProcess, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline && child.exitCode === null) {
+    const r = new Redis({host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false})
+    r.on('error', () => {})
+    try {
+      await r.connect()
+      if ((await r.ping()) === 'PONG') return true
+    } catch {
+      // not listening yet
+    } finally {
+      r.disconnect()
+    }
+    await new Promise((res) => setTimeout(res, 100))
+  }
+  return false
+}
+
+async function waitClusterOk(servers: LocalRedisServer[], masters: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (const s of servers) {
+    const r = new Redis({host: '127.0.0.1', port: s.port, maxRetriesPerRequest: 1})
+    r.on('error', () => {})
+    try {
+      for (;;) {
+        const info = String(await r.call('CLUSTER', 'INFO'))
+        const known = /cluster_known_nodes:(\d+)/.exec(info)?.[1]
+        // Every node must also see the replicas as replicas (gossip lags CLUSTER REPLICATE).
+        const lines = String(await r.call('CLUSTER', 'NODES')).trim().split('\n')
+        const seenMasters = lines.filter((l) => (l.split(' ')[2] ?? '').includes('master')).length
+        if (info.includes('cluster_state:ok') && Number(known) === servers.length && seenMasters === masters) break
+        if (Date.now() > deadline) throw new UserError('INTERNAL', `redis node ${s.address} not ok after ${timeoutMs} ms: ${info.split('\r\n').slice(0, 3).join(' ')}`, `see ${s.dir}/redis.log`)
+        await new Promise((res) => setTimeout(res, 200))
+      }
+    } finally {
+      r.disconnect()
+    }
+  }
+}
+
+async function stopServer(s: LocalRedisServer, onExit: ((pid: number) => void) | undefined): Promise<void> {
+  if (s.child.exitCode === null && s.child.signalCode === null) {
+    const exited = new Promise<void>((res) => s.child.once('exit', () => res()))
+    s.child.kill('SIGTERM')
+    const timer = setTimeout(() => s.child.kill('SIGKILL'), 5000)
+    await exited
+    clearTimeout(timer)
+  }
+  if (s.child.pid !== undefined) onExit?.(s.child.pid)
+  rmSync(s.dir, {recursive: true, force: true})
+}

@@ -1,0 +1,81 @@
+import {Cluster} from 'ioredis'
+import {afterAll, beforeAll, inject} from 'vitest'
+import {makeServiceContext, type ServiceContext} from '../../src/cluster/serviceContext.js'
+import {isLiveMaster, shortNodeId} from '../../src/redis/clusterNodes.js'
+import {discoverTopology} from '../../src/redis/discovery.js'
+import {initRedisCluster} from '../../src/redis/initRedisCluster.js'
+import {type RealRedisCluster, type RedisMaster, startRedisCluster} from './redisCluster.js'
+import {StoreSet, uniqueCluster} from './testStore.js'
+
+/**
+ * RedisTestFile is the shared set-up of a test file on a real Redis Cluster: the cluster, a
+ * cluster-aware client following MOVED/ASK (without auto-pipelining: in one run an
+ * auto-pipelined GET failed with the MOVED of a slot that had moved twice), an etcd namespace (`ctx`) and the masters. Use
+ * {@link useRedisCluster}; the fields throw until its beforeAll ran.
+ */
+export class RedisTestFile {
+  readonly stores = new StoreSet()
+  #redis?: RealRedisCluster
+  #client?: Cluster
+  #ctx?: ServiceContext
+  #masters?: RedisMaster[]
+  constructor(readonly label: string) {}
+  get redis(): RealRedisCluster {
+    return this.#redis ?? fail('redis cluster')
+  }
+  get client(): Cluster {
+    return this.#client ?? fail('client')
+  }
+  get ctx(): ServiceContext {
+    return this.#ctx ?? fail('ctx')
+  }
+  /** masters as discovered at start-up (a test that fails a master over must rediscover). */
+  get masters(): RedisMaster[] {
+    return this.#masters ?? fail('masters')
+  }
+  /** master returns the master with short id `node`; throws on an unknown id. */
+  master(node: string): RedisMaster {
+    const m = this.masters.find((x) => x.node === node)
+    if (!m) throw new Error(`no master ${node} in the test cluster (masters: ${this.masters.map((x) => x.node).join(', ')})`)
+    return m
+  }
+  /** freshNamespace opens a new etcd namespace (a new shardctl cluster name) and makes it `ctx`; with `slotsPerShard` it records the Redis cluster there. */
+  async freshNamespace(slotsPerShard?: number): Promise<ServiceContext> {
+    const cluster = uniqueCluster(this.label)
+    this.#ctx = makeServiceContext(this.stores.open(inject('etcdEndpoint'), cluster), {cluster})
+    if (slotsPerShard !== undefined) await initRedisCluster(this.#ctx, {seed: this.redis.seed, slotsPerShard, force: false})
+    return this.#ctx
+  }
+  async start(opts: Parameters<typeof startRedisCluster>[0], slotsPerShard?: number): Promise<void> {
+    this.#redis = await startRedisCluster(opts)
+    this.#client = new Cluster([{host: '127.0.0.1', port: this.#redis.servers[0]?.port ?? 0}])
+    this.#masters = (await discoverTopology(this.#redis.seed)).masters.filter(isLiveMaster).map((m) => ({node: shortNodeId(m.id), redisId: m.id, address: m.address}))
+    await this.freshNamespace(slotsPerShard)
+  }
+  async stop(): Promise<void> {
+    this.#client?.disconnect()
+    this.stores.closeAll()
+    await this.#redis?.stop()
+  }
+}
+
+function fail(what: string): never {
+  throw new Error(`${what} is not set up: redis-server missing, or beforeAll failed`)
+}
+
+/**
+ * useRedisCluster registers beforeAll/afterAll hooks that start a real cluster (3 masters +
+ * 1 replica each unless told), open the client and an etcd namespace labelled `label`, and
+ * with `slotsPerShard` record the cluster there (`cluster init --engine redis`). Nothing is
+ * started when `available` is false (the file's describe.skipIf skips the tests).
+ */
+export function useRedisCluster(label: string, available: boolean, opts: {masters?: number; replicasPerMaster?: number; serverArgs?: readonly string[]; slotsPerShard?: number} = {}): RedisTestFile {
+  const file = new RedisTestFile(label)
+  beforeAll(async () => {
+    if (available) await file.start(opts, opts.slotsPerShard)
+  }, 120_000)
+  afterAll(async () => {
+    await file.stop()
+  }, 60_000)
+  return file
+}
