@@ -192,4 +192,32 @@ describe('node-to-node copy over HTTP', {timeout: 30_000}, () => {
     await dst.client.pull(1, pullReq({moveId: 'm5'}))
     expect(await settle(dst.client)).toMatchObject({state: 'done', keys: 3000})
   })
+
+  it('answers a long poll (wait=MS) the moment a running copy ends, not at once with "running"', async () => {
+    await dst.client.setThrottle({receive: 64 * 1024})
+    try {
+      await dst.client.pull(1, pullReq({moveId: 'm6'}))
+      // The copy runs for seconds at 64 KiB/s; the long poll can only end early because the copy ended.
+      const polled = dst.client.pullStatus(1, {waitMs: 2000})
+      await new Promise((r) => setTimeout(r, 100))
+      const cancelled = await dst.client.cancelPull(1, 'm6')
+      const s = await polled
+      expect(cancelled.state).toBe('cancelled')
+      expect(s.state).toBe('cancelled')
+      expect(s.keys).toBe(cancelled.keys)
+      // Without `wait` the status is immediate, and a finished copy answers at once either way.
+      expect((await dst.client.pullStatus(1)).state).toBe('cancelled')
+      expect((await dst.client.pullStatus(1, {waitMs: 2000})).state).toBe('cancelled')
+    } finally {
+      await dst.client.setThrottle({receive: null})
+    }
+  })
+
+  it('refuses a long poll beyond 2 s or a malformed wait with 400', async () => {
+    const get = async (q: string) => (await fetch(`http://${dst.client.address}/v1/shards/1/pull?${q}`, {headers: {'x-shardctl-token': TOKEN}})).status
+    expect(await get('wait=2001')).toBe(400)
+    expect(await get('wait=-1')).toBe(400)
+    expect(await get('wait=soon')).toBe(400)
+    expect(await get('wait=0')).toBe(200)
+  })
 })
