@@ -43,8 +43,8 @@ interface Candidate {
  * total load (one unit per pool node) over the replicas. The scale of `minImprovement`.
  */
 export function averageReplicaUnits(state: ClusterState): number {
-  const slots = state.slotCount
-  return slots > 0 ? state.poolSize / slots : 0
+  const slots = state.placement.slotCount
+  return slots > 0 ? state.model.poolSize / slots : 0
 }
 
 /**
@@ -94,7 +94,7 @@ class Balancer {
     minImprovement: number,
     private readonly order: BalanceOrder,
   ) {
-    this.n = state.nodeCount
+    this.n = state.model.nodeCount
     this.stuck = new Uint8Array(this.n)
     this.bytesFloor = byteFloor(state)
     this.minStep = Math.max(minImprovement * averageReplicaUnits(state), 1e-12)
@@ -141,15 +141,15 @@ class Balancer {
   private mostUtilisedAbove(): number {
     let top = -1
     for (let i = 0; i < this.n; i++) {
-      if (this.stuck[i] || !this.state.inPool[i] || this.state.outside(i) <= 0 || this.state.util[i]! <= this.state.target) continue
-      if (top < 0 || this.state.util[i]! > this.state.util[top]!) top = i
+      if (this.stuck[i] || !this.state.model.inPool[i] || this.state.outside(i) <= 0 || this.state.placement.util[i]! <= this.state.model.target) continue
+      if (top < 0 || this.state.placement.util[i]! > this.state.placement.util[top]!) top = i
     }
     return top
   }
 
   /** relieve makes the moves that bring `worst` toward the band; returns how many, or 'limit' when a move or byte limit stopped it. */
   private relieve(worst: number): number | 'limit' {
-    const push = this.state.util[worst]! > this.state.target
+    const push = this.state.placement.util[worst]! > this.state.model.target
     // Rank every candidate once, then take them in order while they still help: each is
     // re-checked against the current state (destinations fill up, the excess shrinks), so
     // one ranking serves many moves instead of one.
@@ -232,11 +232,11 @@ class Balancer {
     const {state, log, index} = this
     const {x, y, v, u} = best
     if (!log.fits(state.slotBytes(y))) return 'limit'
-    log.move(y, u, {kind: 'balance', resource: state.dominantResource(y, v), detail: `makes room on ${state.nodeIds[v]} for shard ${state.shardId[state.slotShard[x]!]} from ${state.nodeIds[w]}, which is at ${state.util[w]!.toFixed(2)}x the mean and no single move or swap lowers it`})
+    log.move(y, u, {kind: 'balance', resource: state.dominantResource(y, v), detail: `makes room on ${state.model.nodeIds[v]} for shard ${state.placement.shardId[state.placement.slotShard[x]!]} from ${state.model.nodeIds[w]}, which is at ${state.placement.util[w]!.toFixed(2)}x the mean and no single move or swap lowers it`})
     index.update(v)
     index.update(u)
     if (!log.fits(state.slotBytes(x))) return 'limit'
-    log.move(x, v, {kind: 'balance', resource: state.dominantResource(x, w), detail: `node ${state.nodeIds[w]} is at ${state.util[w]!.toFixed(2)}x the mean (target ${state.target}); ${state.nodeIds[v]} made room for this replica`})
+    log.move(x, v, {kind: 'balance', resource: state.dominantResource(x, w), detail: `node ${state.model.nodeIds[w]} is at ${state.placement.util[w]!.toFixed(2)}x the mean (target ${state.model.target}); ${state.model.nodeIds[v]} made room for this replica`})
     index.update(w)
     index.update(v)
     return 1
@@ -245,25 +245,25 @@ class Balancer {
   /** bestChain searches the {@link makeRoom} chain that lowers `w`'s peak most (fewest bytes on ties). */
   private bestChain(w: number): {x: number; y: number; v: number; u: number} | undefined {
     const state = this.state
-    const uW = state.util[w]!
+    const uW = state.placement.util[w]!
     let best: {x: number; y: number; v: number; u: number; lex: number; bytes: number} | undefined
     let budget = CHAIN_BUDGET
-    const xs = state.nodeSlots[w]!.filter((x) => state.movable(x)).sort((a, b) => state.slotUnits(b) - state.slotUnits(a) || a - b)
-    const partners = this.index.nodes.slice(0, CHAIN_PARTNERS).filter((v) => v !== w && state.inPool[v])
+    const xs = state.placement.nodeSlots[w]!.filter((x) => state.movable(x)).sort((a, b) => state.slotUnits(b) - state.slotUnits(a) || a - b)
+    const partners = this.index.nodes.slice(0, CHAIN_PARTNERS).filter((v) => v !== w && state.model.inPool[v])
     for (const x of xs) {
-      const sx = state.slotShard[x]!
+      const sx = state.placement.slotShard[x]!
       for (const v of partners) {
         if (state.blockReason(x, v) !== undefined) continue
-        const uV = state.util[v]!
-        for (const y of state.nodeSlots[v]!) {
+        const uV = state.placement.util[v]!
+        for (const y of state.placement.nodeSlots[v]!) {
           if (--budget < 0) return best
-          const sy = state.slotShard[y]!
+          const sy = state.placement.slotShard[y]!
           if (sy === sx || !state.movable(y)) continue
           const afterV = uV - state.utilDelta(y, v) + state.utilDelta(x, v)
           if (afterV >= uW) continue
           const u = leastLoadedDestination(state, this.index, y, (node) => node !== w, MAX_PROBES)
           if (u < 0) continue
-          const afterU = state.util[u]! + state.utilDelta(y, u)
+          const afterU = state.placement.util[u]! + state.utilDelta(y, u)
           if (afterU >= uV) continue
           const lex = uW - Math.max(uW - state.utilDelta(x, w), afterV, afterU)
           const bytes = state.slotBytes(x) + state.slotBytes(y)
@@ -286,14 +286,14 @@ class Balancer {
     if (!best) return false
     const {state, log, index} = this
     const {x, y, v} = best
-    const uW = state.util[w]!
+    const uW = state.placement.util[w]!
     if (!log.fits(state.slotBytes(x))) return 'limit'
     const resource = state.dominantResource(x, w)
-    log.move(x, v, {kind: 'balance', resource, detail: `node ${state.nodeIds[w]} is at ${uW.toFixed(2)}x the mean (target ${state.target}) and no single move lowers it: swapped with shard ${state.shardId[state.slotShard[y]!]} on ${state.nodeIds[v]}`})
+    log.move(x, v, {kind: 'balance', resource, detail: `node ${state.model.nodeIds[w]} is at ${uW.toFixed(2)}x the mean (target ${state.model.target}) and no single move lowers it: swapped with shard ${state.placement.shardId[state.placement.slotShard[y]!]} on ${state.model.nodeIds[v]}`})
     index.update(w)
     index.update(v)
     if (!log.fits(state.slotBytes(y))) return 'limit'
-    log.move(y, w, {kind: 'balance', resource: state.dominantResource(y, v), detail: `second half of a swap with shard ${state.shardId[state.slotShard[x]!]}, which left ${state.nodeIds[w]} for ${state.nodeIds[v]}`})
+    log.move(y, w, {kind: 'balance', resource: state.dominantResource(y, v), detail: `second half of a swap with shard ${state.placement.shardId[state.placement.slotShard[x]!]}, which left ${state.model.nodeIds[w]} for ${state.model.nodeIds[v]}`})
     index.update(w)
     index.update(v)
     return true
@@ -302,20 +302,20 @@ class Balancer {
   /** bestSwap searches (within {@link SWAP_BUDGET} pairs) the swap that lowers the busier of `w` and its partner most, fewest bytes on ties. */
   private bestSwap(w: number): {x: number; y: number; v: number} | undefined {
     const state = this.state
-    if (!state.receiver[w]) return undefined
-    const uW = state.util[w]!
+    if (!state.model.receiver[w]) return undefined
+    const uW = state.placement.util[w]!
     let best: {x: number; y: number; v: number; lex: number; bytes: number} | undefined
     let budget = SWAP_BUDGET
-    const partners = this.index.nodes.slice(0, SWAP_PARTNERS).filter((v) => v !== w && state.inPool[v])
-    for (const x of state.nodeSlots[w]!) {
+    const partners = this.index.nodes.slice(0, SWAP_PARTNERS).filter((v) => v !== w && state.model.inPool[v])
+    for (const x of state.placement.nodeSlots[w]!) {
       if (!state.movable(x)) continue
-      const sx = state.slotShard[x]!
+      const sx = state.placement.slotShard[x]!
       for (const v of partners) {
         if (state.blockReason(x, v) !== undefined) continue
-        const uV = state.util[v]!
-        for (const y of state.nodeSlots[v]!) {
+        const uV = state.placement.util[v]!
+        for (const y of state.placement.nodeSlots[v]!) {
           if (--budget < 0) break
-          const sy = state.slotShard[y]!
+          const sy = state.placement.slotShard[y]!
           if (sy === sx || !state.movable(y) || state.holds(sy, w)) continue
           const afterW = uW - state.utilDelta(x, w) + state.utilDelta(y, w)
           const afterV = uV - state.utilDelta(y, v) + state.utilDelta(x, v)
@@ -334,18 +334,18 @@ class Balancer {
   /** recheck re-evaluates a ranked candidate now: a push may find a better destination, a pull keeps its own. */
   private recheck(c: Candidate, push: boolean, worst: number): Candidate | undefined {
     const state = this.state
-    if (state.slotNode[c.slot] !== c.from) return undefined
+    if (state.placement.slotNode[c.slot] !== c.from) return undefined
     const to = push ? leastLoadedDestination(state, this.index, c.slot, undefined, MAX_PROBES) : state.blockReason(c.slot, worst) === undefined ? worst : -1
     return to < 0 ? undefined : this.evaluate(c.slot, c.from, to, push)
   }
 
   private apply(c: Candidate, push: boolean): void {
     const state = this.state
-    const from = state.slotNode[c.slot]!
+    const from = state.placement.slotNode[c.slot]!
     const resource = state.dominantResource(c.slot, from)
     const detail = push
-      ? `node ${state.nodeIds[from]} is at ${state.util[from]!.toFixed(2)}x the mean (target ${state.target}); this replica carries ${resource} load`
-      : `node ${state.nodeIds[c.to]} is at ${state.util[c.to]!.toFixed(2)}x the mean (floor ${state.floor.toFixed(2)}); this replica carries ${resource} load`
+      ? `node ${state.model.nodeIds[from]} is at ${state.placement.util[from]!.toFixed(2)}x the mean (target ${state.model.target}); this replica carries ${resource} load`
+      : `node ${state.model.nodeIds[c.to]} is at ${state.placement.util[c.to]!.toFixed(2)}x the mean (floor ${state.model.floor.toFixed(2)}); this replica carries ${resource} load`
     this.log.move(c.slot, c.to, {kind: 'balance', resource, detail})
     this.index.update(from)
     this.index.update(c.to)
@@ -361,8 +361,8 @@ class Balancer {
     const state = this.state
     const a = state.utilDelta(slot, from)
     const b = state.utilDelta(slot, to)
-    const uFrom = state.util[from]!
-    const uTo = state.util[to]!
+    const uFrom = state.placement.util[from]!
+    const uTo = state.placement.util[to]!
     // The destination must end below where the source was: the sorted utilisations decrease.
     if (a <= 0 || uTo + b >= uFrom) return undefined
     const lex = push ? uFrom - Math.max(uFrom - a, uTo + b) : Math.min(uFrom - a, uTo + b) - uTo
@@ -378,7 +378,7 @@ class Balancer {
 
   private pushCandidates(src: number): Candidate[] {
     const out: Candidate[] = []
-    for (const slot of this.state.nodeSlots[src]!) {
+    for (const slot of this.state.placement.nodeSlots[src]!) {
       if (!this.state.movable(slot)) continue
       const to = leastLoadedDestination(this.state, this.index, slot, undefined, MAX_PROBES)
       const c = to >= 0 ? this.evaluate(slot, src, to, true) : undefined
@@ -390,7 +390,7 @@ class Balancer {
   private pullCandidates(dst: number): Candidate[] {
     const out: Candidate[] = []
     for (const src of this.busiestAbove(dst)) {
-      for (const slot of this.state.nodeSlots[src]!) {
+      for (const slot of this.state.placement.nodeSlots[src]!) {
         if (!this.state.movable(slot)) continue
         const c = this.state.blockReason(slot, dst) === undefined ? this.evaluate(slot, src, dst, false) : undefined
         if (c) out.push(c)
@@ -408,8 +408,8 @@ class Balancer {
     const state = this.state
     const perZone = new Map<number, number[]>()
     for (let i = 0; i < this.n; i++) {
-      if (!state.inPool[i] || i === dst || state.util[i]! <= state.util[dst]!) continue
-      const z = state.nodeZone[i]!
+      if (!state.model.inPool[i] || i === dst || state.placement.util[i]! <= state.placement.util[dst]!) continue
+      const z = state.model.nodeZone[i]!
       let list = perZone.get(z)
       if (!list) perZone.set(z, (list = []))
       list.push(i)
@@ -421,7 +421,7 @@ class Balancer {
   }
 
   private trim(list: number[]): number[] {
-    list.sort((x, y) => this.state.util[y]! - this.state.util[x]! || x - y)
+    list.sort((x, y) => this.state.placement.util[y]! - this.state.placement.util[x]! || x - y)
     list.length = Math.min(list.length, PULL_SOURCES)
     return list
   }
@@ -432,10 +432,10 @@ class Balancer {
  * band first, most utilised first, then nodes below it, least utilised first; ties by index.
  */
 export function worseFirst(state: ClusterState, a: number, b: number): number {
-  const aboveA = state.util[a]! > state.target
-  const aboveB = state.util[b]! > state.target
+  const aboveA = state.placement.util[a]! > state.model.target
+  const aboveB = state.placement.util[b]! > state.model.target
   if (aboveA !== aboveB) return aboveA ? -1 : 1
-  const d = aboveA ? state.util[b]! - state.util[a]! : state.util[a]! - state.util[b]!
+  const d = aboveA ? state.placement.util[b]! - state.placement.util[a]! : state.placement.util[a]! - state.placement.util[b]!
   return d || a - b
 }
 
@@ -450,6 +450,6 @@ function isBetter(c: Candidate, best: Candidate | undefined): boolean {
 
 /** byteFloor keeps gain-per-byte finite for empty replicas: 1% of the mean replica size, at least 1 byte. */
 function byteFloor(state: ClusterState): number {
-  const slots = state.slotCount
-  return slots > 0 ? Math.max(1, (state.totals[2]! / slots) * 0.01) : 1
+  const slots = state.placement.slotCount
+  return slots > 0 ? Math.max(1, (state.model.totals[2]! / slots) * 0.01) : 1
 }
