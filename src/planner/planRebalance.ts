@@ -168,7 +168,7 @@ function balanceOnce(initial: ClusterState, options: PlanOptions, forced: Readon
   else {
     // Hot shards still move, and their nodes still balance: the target is out of reach, but
     // the lexicographic objective still lowers the worst node as far as the rules allow.
-    const best = balanceBothOrders(started.state, started.log, options)
+    const best = balanceBestOrder(started.state, started.log, options)
     ;({state, log} = best)
     stop = stillHot.size > 0 && best.outcome.stop !== 'max-moves' && best.outcome.stop !== 'max-bytes' ? 'unreachable' : best.outcome.stop
     stuck = best.outcome.stuck
@@ -189,13 +189,16 @@ function balanceOnce(initial: ClusterState, options: PlanOptions, forced: Readon
 }
 
 /**
- * balanceBothOrders balances with the byte-thrifty order and, when that stops short of the
- * band (not at a move or byte limit), also from the same point with the largest-first order,
- * keeping whichever ends lexicographically better (see {@link compareOutcomes}). A
+ * balanceBestOrder balances with the byte-thrifty order and, when that stops short of the
+ * band (not at a move or byte limit), also from the same point with the largest-first and
+ * the steepest orders, keeping whichever ends lexicographically best (see
+ * {@link compareOutcomes}; ties keep the earlier of thrifty, largest-first, steepest). A
  * byte-thrifty run can strand a big replica where no node has room left for it; placing big
- * replicas first avoids that but copies more, so it is only tried when it can matter.
+ * replicas first avoids that but copies more, so it is only tried when it can matter. The
+ * two largest-first variants are local searches that end in different local optima (on the
+ * optimality test's wider sweep each beats the other somewhere), so both run.
  */
-function balanceBothOrders(state: ClusterState, log: ActionLog, options: PlanOptions): {state: ClusterState; log: ActionLog; outcome: BalanceOutcome} {
+function balanceBestOrder(state: ClusterState, log: ActionLog, options: PlanOptions): {state: ClusterState; log: ActionLog; outcome: BalanceOutcome} {
   // The fork is taken before balancing, and only where the second run may happen (a copy of
   // a big cluster's placement costs more than the small runs it serves).
   const small = state.placement.slotCount <= LARGEST_FIRST_MAX_REPLICAS
@@ -207,9 +210,14 @@ function balanceBothOrders(state: ClusterState, log: ActionLog, options: PlanOpt
   // a 2,048-shard rf-3 cluster bound by one zone it took 344 s (0.6 s without it), so it runs
   // only where stranding a big replica can matter and costs milliseconds: small clusters.
   if (!forkState || !forkLog) return thrifty
+  // A second fork for the steepest run, taken before the largest-first run changes forkState.
+  const steepState = forkState.clone()
+  const steepLog = forkLog.forkOnto(steepState)
   const largest = {state: forkState, log: forkLog, outcome: balance(forkState, forkLog, receiverIndexOf(forkState), options.minImprovement, 'largest-first')}
-
-  return compareOutcomes(largest, thrifty) < 0 ? largest : thrifty
+  const steepest = {state: steepState, log: steepLog, outcome: balance(steepState, steepLog, receiverIndexOf(steepState), options.minImprovement, 'steepest')}
+  let best = compareOutcomes(largest, thrifty) < 0 ? largest : thrifty
+  if (compareOutcomes(steepest, best) < 0) best = steepest
+  return best
 }
 
 /**
@@ -227,7 +235,7 @@ function compareOutcomes(a: {state: ClusterState; log: ActionLog}, b: {state: Cl
   return a.log.moves - b.log.moves || a.log.bytes - b.log.bytes
 }
 
-/** LARGEST_FIRST_MAX_REPLICAS: above this many replicas only the byte-thrifty order runs (see balanceBothOrders). */
+/** LARGEST_FIRST_MAX_REPLICAS: above this many replicas only the byte-thrifty order runs (see balanceBestOrder). */
 const LARGEST_FIRST_MAX_REPLICAS = 256
 
 /** OBJECTIVE_TOLERANCE: utilisations closer than this are equal when comparing outcomes. */
