@@ -80,7 +80,7 @@ function worker(strategy: Strategy, nodes: number, shards: number): Row {
     const timed = measure(() => naivePlan(snapshot, TARGET))
     const {state, log} = timed.value
     figures = nodeFigures(state)
-    inPool = (i) => state.inPool[i] === 1
+    inPool = (i) => state.model.inPool[i] === 1
     ;({loadMoved, bytes: bytesMoved} = log)
     actions = log.actions.length
     status = figures.every((f, i) => !inPool(i) || f.utilisation <= TARGET) ? 'within target' : 'stuck'
