@@ -178,6 +178,8 @@ export interface ShardCounts {
   moving: number
   underReplicated: number
   replicasByNode: Map<string, number>
+  /** byVoterSet is the census's voter-set histogram (see CensusCounts), undefined when unknown or counted by a scan. */
+  byVoterSet?: Record<string, number>
   revision: bigint
   /** source says where the counts came from: the stored census, or a full scan of the shard map. */
   source: 'census' | 'scan'
@@ -191,7 +193,7 @@ export async function shardCounts(ctx: ServiceContext, rf: number): Promise<Shar
   const stored = await readCensus(ctx)
   if (stored) {
     const c = stored.counts
-    return {shards: c.shards, moving: c.moving, underReplicated: underReplicatedOf(c, rf), replicasByNode: new Map(Object.entries(c.replicasByNode)), revision: stored.revision, source: 'census'}
+    return {shards: c.shards, moving: c.moving, underReplicated: underReplicatedOf(c, rf), replicasByNode: new Map(Object.entries(c.replicasByNode)), byVoterSet: c.byVoterSet, revision: stored.revision, source: 'census'}
   }
   const scanned = await replicaCensus(ctx, rf)
   return {shards: scanned.shards, moving: scanned.moving, underReplicated: scanned.underReplicated, replicasByNode: scanned.replicasByNode, revision: scanned.revision, source: 'scan'}
