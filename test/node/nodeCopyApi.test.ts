@@ -15,6 +15,9 @@ import {NodeThrottles} from '../../src/node/nodeThrottles.js'
 import {type HeldShard, type ShardView} from '../../src/node/shardMapFollower.js'
 import {StorageEngine} from '../../src/node/storageEngine.js'
 import {NodeMetrics} from '../../src/node/nodeMetrics.js'
+import {FrameReader} from '../../src/node/copyFrames.js'
+import {FIRST_PAGE_BYTES} from '../../src/node/copyStreamSource.js'
+import {decodeRecords} from '../../src/node/recordCodec.js'
 
 const TOKEN = 'unit-test-token-0123456789'
 const ALL = {lo: 0, hi: HASH_SPACE}
@@ -219,5 +222,24 @@ describe('node-to-node copy over HTTP', {timeout: 30_000}, () => {
     expect(await get('wait=-1')).toBe(400)
     expect(await get('wait=soon')).toBe(400)
     expect(await get('wait=0')).toBe(200)
+  })
+
+  it('starts a stream with a small frame and doubles it up to frameBytes (the first bytes land without waiting on a whole frame)', async () => {
+    const reader = new FrameReader()
+    const sizes: number[] = []
+    let keys = 0
+    for await (const chunk of src.client.copyStream(1, 5, {frameBytes: 512 * 1024, signal: new AbortController().signal})) {
+      for (const f of reader.push(chunk)) {
+        sizes.push(f.batch.length)
+        keys += decodeRecords(f.batch).length
+      }
+    }
+    const record = 400 // one record of the fixture (300 B value, key, version, header) may overshoot a page
+    expect(keys).toBe(3000)
+    expect(sizes[0]!).toBeLessThanOrEqual(FIRST_PAGE_BYTES + record)
+    expect(sizes[1]!).toBeGreaterThan(FIRST_PAGE_BYTES)
+    expect(sizes[1]!).toBeLessThanOrEqual(2 * FIRST_PAGE_BYTES + record)
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(512 * 1024 + record)
+    expect(Math.max(...sizes)).toBeGreaterThan(256 * 1024)
   })
 })
