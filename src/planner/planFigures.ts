@@ -11,10 +11,12 @@ export function nodeFigures(state: ClusterState): NodeLoadFigures[] {
   const n = state.model.nodeCount
   const sums = new Float64Array(n * LOAD_WIDTH)
   const replicas = new Int32Array(n)
+  const slotNode = state.placement.slotNode
+  const slotLoads = state.placement.slotLoads
   for (let slot = 0; slot < state.placement.slotCount; slot++) {
-    const node = state.placement.slotNode[slot]!
+    const node = slotNode[slot]!
     replicas[node]!++
-    for (let k = 0; k < LOAD_WIDTH; k++) sums[node * LOAD_WIDTH + k]! += state.placement.slotLoadAt(slot, k)
+    for (let k = 0; k < LOAD_WIDTH; k++) sums[node * LOAD_WIDTH + k]! += slotLoads[slot * LOAD_WIDTH + k]!
   }
   const out: NodeLoadFigures[] = []
   for (let i = 0; i < n; i++) {

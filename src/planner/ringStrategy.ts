@@ -21,12 +21,14 @@ export function ringMoves(state: ClusterState, log: ActionLog, index: ReceiverIn
   for (let i = 0; i < state.model.nodeCount; i++) if (state.model.receiver[i]) receivers.push({id: state.model.nodeIds[i]!, zone: state.model.zoneNames[state.model.nodeZone[i]!]!})
   if (receivers.length === 0) return {skipped: 0}
   const ring = new PlacementRing(receivers)
+  // The ring's typed-array index (the same walk as the package's, see PlacementRing), by node index.
+  const nodeOfOrdinal = Int32Array.from(ring.ordinalIds, (id) => state.model.nodeIndex.get(id) ?? -1)
   const rf = Math.min(state.model.rf, receivers.length)
   let skipped = 0
   const shardCount = state.placement.shardCount
   for (let s = 0; s < shardCount; s++) {
     if (state.placement.shardFrozen[s]) continue
-    const wanted = ring.replicasFor(state.placement.shardId[s]!, rf).map((id) => state.model.nodeIndex.get(id)!)
+    const wanted = ring.replicaOrdinals(state.placement.shardId[s]!, rf).map((k) => nodeOfOrdinal[k]!)
     const adds = wanted.filter((node) => !state.holds(s, node))
     if (adds.length === 0) continue
     const drops = state.placement.slotsOf(s).filter((slot) => !wanted.includes(state.placement.slotNode[slot]!) && state.movable(slot))
