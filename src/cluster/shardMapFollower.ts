@@ -77,7 +77,7 @@ export class ShardMapFollower {
   /**
    * resync re-reads every shard at one revision, folds the listing in (monotonically: it
    * never undoes a newer event or refresh) and returns the listing's revision. The map is
-   * read in parts at once (see listInParts), cut by the cluster's shard count. Throws the
+   * read in parts, two at a time (see listInParts), cut by the cluster's shard count. Throws the
    * store's UserErrors.
    */
   async resync(): Promise<bigint> {
