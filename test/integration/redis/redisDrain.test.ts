@@ -16,8 +16,8 @@ import {useRedisCluster} from '../../support/redisTestFile.js'
  * through the same move runner as `apply`; the drain is stopped part-way (as a SIGKILL or
  * Ctrl-C would) and `apply --resume` finishes it. Afterwards the master serves no slot and is
  * still a master, etcd records no shard on it, no slot is open and every key reads its value.
- * A drain walks a third of the 16384 slots, each a few round trips: 80 s on a quiet machine,
- * 250 s at load 20, hence the long timeout.
+ * A drain walks a third of the 16384 slots, each a few round trips: 77 s and 251 s in two runs
+ * at load 15-22 on this 2-core machine, hence the long timeout.
  */
 
 const available = await redisAvailable()
