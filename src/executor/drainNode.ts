@@ -1,4 +1,5 @@
-import {getNode} from '../cluster/clusterRepo.js'
+import {getMeta, getNode, listShards} from '../cluster/clusterRepo.js'
+import {engineOf} from '../model/cluster.js'
 import {setNodeState} from '../cluster/nodeService.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {readSnapshot} from '../cluster/snapshotService.js'
@@ -47,6 +48,11 @@ export async function drainNode(ctx: ServiceContext, id: string, input: Omit<App
     throw err
   }
   if (!confirmed) await restore()
-  const left = (await readSnapshot(ctx)).shards.filter((s) => s.replicas.some((r) => r.node === id)).length
-  return {node: id, plan, result, remaining: left, message: left === 0 ? `node ${id} is drained: it holds no replicas; \`shardctl node remove ${id}\` can delete it` : `node ${id} still holds ${left} replica(s); rerun \`shardctl node drain ${id}\``}
+  // Counted from the shard records, not a snapshot: a redis-engine snapshot refuses a cluster
+  // with a move stopped part-way (some slots already on the target), which is exactly when the
+  // count matters.
+  const left = (await listShards(ctx)).shards.filter((s) => s.value.replicas.some((r) => r.node === id)).length
+  const redis = engineOf((await getMeta(ctx)).value) === 'redis'
+  const drained = redis ? `node ${id} is drained: the master serves no slot and stays a master (\`redis-cli --cluster del-node\` takes it out of the Redis cluster)` : `node ${id} is drained: it holds no replicas; \`shardctl node remove ${id}\` can delete it`
+  return {node: id, plan, result, remaining: left, message: left === 0 ? drained : `node ${id} still holds ${left} ${redis ? 'shard(s)' : 'replica(s)'}; finish with \`shardctl apply --resume\`, or rerun \`shardctl node drain ${id}\``}
 }

@@ -8,7 +8,7 @@ import {EPOCH_STEPS} from '../model/plan.js'
 import {formatBytes} from '../model/units.js'
 import {formatMoveCursor, parseMoveCursor} from './moveCursor.js'
 import {connectRedisNode} from './redisConnection.js'
-import {assignSlot, connectMasters, countKeys, keySizes, keysInSlot, type MasterConn, migrateKeys, openSlot, slotsNotOwned, slotView} from './slotOps.js'
+import {assignSlot, connectMasters, countKeys, keepMaster, keySizes, keysInSlot, type MasterConn, migrateKeys, openSlot, slotsNotOwned, slotView} from './slotOps.js'
 import {slotsOfRange} from './slotMap.js'
 
 /** RedisMoveOptions tune the redis engine's slot migration. */
@@ -160,6 +160,10 @@ async function migrateSlot(env: ExecutorEnv, opts: RedisMoveOptions, keyBucket: 
   if (!dstView.owns) {
     const srcView = await slotView(src, slot)
     if (!srcView.owns) throw new UserError('PRECONDITION', `slot ${slot} is owned by neither ${src.node} nor ${dst.node}`, 'the cluster changed outside shardctl: check it with `redis-cli --cluster check`')
+    if (srcView.slotCount === 1) {
+      const kept = await keepMaster(src)
+      env.emit({type: 'info', message: kept ? `slot ${slot} is the last slot of ${src.node}: set cluster-allow-replica-migration no there, so it stays a master with no slots` : `slot ${slot} is the last slot of ${src.node}, which refused CONFIG SET cluster-allow-replica-migration no: Redis may turn it into a replica`, at: new Date(env.now()).toISOString()})
+    }
     await openSlot(src, dst, slot)
     for (;;) {
       while ((env.control.paused || !env.control.inWindow()) && !env.stopped()) await env.sleep(200)

@@ -15,6 +15,8 @@ export interface MasterConn {
 /** SlotView is what one master says about a slot: whether it owns it and whether it is open. */
 export interface SlotView {
   owns: boolean
+  /** slotCount is how many slots the master serves in all. */
+  slotCount: number
   migratingTo: string | null
   importingFrom: string | null
 }
@@ -23,7 +25,7 @@ export interface SlotView {
 export async function slotView(m: MasterConn, slot: number): Promise<SlotView> {
   const me = myself(parseClusterNodes(String(await clusterCommand(m.conn, 'NODES'))))
   if (!me) throw new UserError('PRECONDITION', `redis node ${m.address} did not report itself in CLUSTER NODES`, 'check that it runs in cluster mode')
-  return {owns: me.slots.includes(slot), migratingTo: me.migrating.get(slot) ?? null, importingFrom: me.importing.get(slot) ?? null}
+  return {owns: me.slots.includes(slot), slotCount: me.slots.length, migratingTo: me.migrating.get(slot) ?? null, importingFrom: me.importing.get(slot) ?? null}
 }
 
 /**
@@ -84,6 +86,22 @@ export async function assignSlot(owner: MasterConn, previous: MasterConn, others
     }
   }
   return missed
+}
+
+/**
+ * keepMaster sets `cluster-allow-replica-migration no` on `m`, called before its last slot
+ * leaves: Redis 7.0 otherwise turns a master that loses its last slot into a replica of the
+ * slot's new owner, and a drained master must stay a master with no slots (the operator
+ * decides whether to remove it). Returns false when the server refused CONFIG SET (renamed
+ * or denied by ACL: the master may then turn into a replica).
+ */
+export async function keepMaster(m: MasterConn): Promise<boolean> {
+  try {
+    await m.conn.call('CONFIG', 'SET', 'cluster-allow-replica-migration', 'no')
+    return true
+  } catch {
+    return false
+  }
 }
 
 /** keySizes returns MEMORY USAGE of each key (0 for a key gone since it was listed). */
