@@ -4,7 +4,7 @@ import {type Control} from '../model/control.js'
 import {listRouters} from '../router/routerRegistration.js'
 import {getControl, getMeta, listNodes, listStats} from './clusterRepo.js'
 import {listLiveNodes} from './engineLiveness.js'
-import {shardCounts} from './shardCensus.js'
+import {foldCensusIfDue, shardCounts} from './shardCensus.js'
 import {replicaCensus} from './shardScan.js'
 import {type ServiceContext} from './serviceContext.js'
 
@@ -58,6 +58,7 @@ export interface ClusterStatus {
  * liveness, so while a node that holds replicas is down, under-replicated shards are counted
  * in one paged read of the map with the live nodes (what `top` and the autopilot count): a
  * dead node's voters hold data nobody can read, and a healthy cluster pays nothing for it.
+ * When more than CENSUS_FOLD_THRESHOLD census deltas are pending it folds them (best effort).
  */
 export async function clusterStatus(ctx: ServiceContext): Promise<ClusterStatus> {
   const meta = await getMeta(ctx)
@@ -79,6 +80,8 @@ export async function clusterStatus(ctx: ServiceContext): Promise<ClusterStatus>
   const up = nodeStatus.filter((n) => n.alive).length
   const downWithReplicas = nodeStatus.some((n) => !n.alive && n.replicas > 0)
   const underReplicated = downWithReplicas ? (await replicaCensus(ctx, meta.value.rf, undefined, alive)).underReplicated : census.underReplicated
+  // Whoever reads the census bounds it: with no executor running (one died mid-plan) nothing else folds the deltas.
+  await foldCensusIfDue(ctx, census.pendingDeltas)
   return {
     cluster: ctx.cluster,
     endpoints: ctx.store.conn.endpoints,

@@ -1,6 +1,6 @@
 import {getControl, listNodes, listShards} from '../cluster/clusterRepo.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
-import {foldCensus} from '../cluster/shardCensus.js'
+import {foldCensus, foldCensusIfDue} from '../cluster/shardCensus.js'
 import {BugError, UserError, errorMessage} from '../errors/errors.js'
 import {acquireLock, type HeldLock} from '../etcd/leaseLock.js'
 import {isTerminal, type Move, type MovePhase} from '../model/move.js'
@@ -86,6 +86,8 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
     stop.abort()
   })
   const clients = new NodeClients({token: await loadClusterToken(ctx, {create: false}).catch(() => ''), timeoutMs: 10_000})
+  // A previous executor may have died before its last fold: bound the deltas it left before adding more.
+  await foldCensusIfDue(ctx)
   try {
     const existing = await listMoves(ctx)
     const planMoves = input.plan ? existing.filter((m) => m.value.plan === input.plan!.id) : []
