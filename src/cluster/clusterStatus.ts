@@ -5,7 +5,7 @@ import {listRouters} from '../router/routerRegistration.js'
 import {getControl, getMeta, listNodes, listStats} from './clusterRepo.js'
 import {listLiveNodes} from './engineLiveness.js'
 import {underReplicatedLive} from './censusCounts.js'
-import {shardCounts} from './shardCensus.js'
+import {foldCensusIfDue, shardCounts} from './shardCensus.js'
 import {replicaCensus} from './shardScan.js'
 import {type ServiceContext} from './serviceContext.js'
 
@@ -60,6 +60,7 @@ export interface ClusterStatus {
  * on live voters (what `top` and the autopilot count: a dead node's voters hold data nobody
  * can read) from the census's voter-set histogram; only a census without one (older, or
  * with more voter sets than it keeps) costs one paged read of the map.
+ * When more than CENSUS_FOLD_THRESHOLD census deltas are pending it folds them (best effort).
  */
 export async function clusterStatus(ctx: ServiceContext): Promise<ClusterStatus> {
   const meta = await getMeta(ctx)
@@ -81,6 +82,8 @@ export async function clusterStatus(ctx: ServiceContext): Promise<ClusterStatus>
   const up = nodeStatus.filter((n) => n.alive).length
   const downWithReplicas = nodeStatus.some((n) => !n.alive && n.replicas > 0)
   const underReplicated = downWithReplicas ? (underReplicatedLive(census, meta.value.rf, alive) ?? (await replicaCensus(ctx, meta.value.rf, undefined, alive)).underReplicated) : census.underReplicated
+  // Whoever reads the census bounds it: with no executor running (one died mid-plan) nothing else folds the deltas.
+  await foldCensusIfDue(ctx, census.pendingDeltas)
   return {
     cluster: ctx.cluster,
     endpoints: ctx.store.conn.endpoints,
