@@ -1,5 +1,5 @@
 import {etaSeconds} from '../executor/moveViews.js'
-import {underReplicatedOf} from '../cluster/censusCounts.js'
+import {underReplicatedLive, underReplicatedOf} from '../cluster/censusCounts.js'
 import {isTerminal, type MovePhase} from '../model/move.js'
 import {type NodeState} from '../model/node.js'
 import {liveFigures} from './liveFigures.js'
@@ -22,12 +22,17 @@ export interface HeaderView {
   nodesDown: number
   shards: number
   movingShards: number
-  /** underReplicatedShards: shards with fewer voters than rf, from the census (0 before the meta is read). */
+  /**
+   * underReplicatedShards: shards with fewer live voters than rf (as `cluster status` and the
+   * autopilot count them), from the census's voter-set histogram and the alive keys; 0 before
+   * the meta is read.
+   */
   underReplicatedShards: number
   /**
-   * replicasOnDownNodes counts the replicas held by nodes that are down: the census knows
-   * no liveness, so while this is above 0 more shards may be short of live voters than
-   * underReplicatedShards says (`cluster status` counts them exactly, in one paged read).
+   * replicasOnDownNodes counts the replicas held by down nodes when the census has no
+   * voter-set histogram (an older census, or more voter sets than it keeps): then
+   * underReplicatedShards counts voters only, dead or alive, and this says what it misses
+   * (`cluster status` counts them exactly, in one paged read). 0 when the count is exact.
    */
   replicasOnDownNodes: number
   /** censusKnown is false for a cluster without a shard census (counts then read 0; `cluster recount` creates it). */
@@ -128,6 +133,7 @@ export function deriveTopView(state: TopState, target: number): TopView {
     stalled: m.progress.stalled,
     selected: m.id === state.ui.selected,
   }))
+  const liveUnderReplicated = state.meta ? underReplicatedLive(counts, state.meta.rf, state.alive) : undefined
   const header: HeaderView = {
     cluster: state.cluster,
     endpoint: state.endpoint,
@@ -138,8 +144,8 @@ export function deriveTopView(state: TopState, target: number): TopView {
     nodesDown: nodes.length - up,
     shards: counts.shards,
     movingShards: counts.moving,
-    underReplicatedShards: state.meta ? underReplicatedOf(counts, state.meta.rf) : 0,
-    replicasOnDownNodes: nodes.reduce((n, row) => n + (row.down ? row.replicas : 0), 0),
+    underReplicatedShards: state.meta ? (liveUnderReplicated ?? underReplicatedOf(counts, state.meta.rf)) : 0,
+    replicasOnDownNodes: liveUnderReplicated === undefined ? nodes.reduce((n, row) => n + (row.down ? row.replicas : 0), 0) : 0,
     censusKnown: state.census.counts !== null,
     rf: state.meta?.rf ?? null,
     imbalance: figures.imbalance,
