@@ -51,3 +51,50 @@ describe('pickStartable incoming limit', () => {
     expect(pickStartable(mixed, new Set(), {maxConcurrent: 10, perNode: 1}).map((m) => m.id)).toEqual(['x0', 'x1'])
   })
 })
+
+describe('pickStartable exclusive nodes (the redis engine)', () => {
+  // A chain a -> b -> c -> d plus an unrelated e -> f: b and c are each on both sides of two moves.
+  const chain = [
+    moveOf({id: 'ab', index: 0, shard: 1, from: 'a', to: 'b'}),
+    moveOf({id: 'bc', index: 1, shard: 2, from: 'b', to: 'c'}),
+    moveOf({id: 'cd', index: 2, shard: 3, from: 'c', to: 'd'}),
+    moveOf({id: 'ef', index: 3, shard: 4, from: 'e', to: 'f'}),
+  ]
+  const loose = {maxConcurrent: 10, perNode: 10, incomingPerNode: 10}
+
+  it('without the rule, runs a master as the target of one move and the source of another at once', () => {
+    expect(pickStartable(chain, new Set(), loose).map((m) => m.id)).toEqual(['ab', 'bc', 'cd', 'ef'])
+  })
+
+  it('never starts a move sharing a master, on either side, with a move picked or running', () => {
+    const exclusive = {...loose, exclusiveNodes: true}
+    expect(pickStartable(chain, new Set(), exclusive).map((m) => m.id)).toEqual(['ab', 'cd', 'ef'])
+    expect(pickStartable(chain, new Set(['bc']), exclusive).map((m) => m.id)).toEqual(['ef'])
+    const abDone = chain.map((m) => (m.id === 'ab' || m.id === 'cd' ? {...m, phase: 'done' as const} : m))
+    expect(pickStartable(abDone, new Set(['ef']), exclusive).map((m) => m.id)).toEqual(['bc'])
+  })
+
+  it('holds for any plan: no two moves picked or running share a node', () => {
+    const nodes = ['a', 'b', 'c', 'd', 'e']
+    let seed = 17
+    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n)
+    for (let round = 0; round < 300; round++) {
+      const moves = Array.from({length: 8}, (_, i) => {
+        const from = nodes[rand(nodes.length)] ?? 'a'
+        const others = nodes.filter((n) => n !== from)
+        return moveOf({id: `r${i}`, index: i, shard: rand(6), from, to: others[rand(others.length)] ?? 'b'})
+      })
+      const running = new Set(moves.filter(() => rand(4) === 0).map((m) => m.id))
+      // Running moves obeyed the rule themselves: keep the first of any that clash.
+      const seen = new Set<string>()
+      for (const m of moves) {
+        if (!running.has(m.id)) continue
+        if (seen.has(m.from) || seen.has(m.to)) running.delete(m.id)
+        else seen.add(m.from).add(m.to)
+      }
+      const active = [...moves.filter((m) => running.has(m.id)), ...pickStartable(moves, running, {...loose, exclusiveNodes: true})]
+      const sides = active.flatMap((m) => [m.from, m.to])
+      expect(new Set(sides).size).toBe(sides.length)
+    }
+  })
+})
