@@ -26,11 +26,11 @@ export async function moveRunnerFor(ctx: ServiceContext, redis?: Partial<RedisMo
 
 /**
  * engineLimits returns the concurrency limits the cluster's engine needs on top of the
- * operator's: the redis engine runs at most one move per master at a time (source or target;
- * see ConcurrencyLimits.exclusiveNodes), the kv engine takes `limits` as they are. Throws
+ * operator's: on the redis engine no master is the source of one running move and the
+ * target of another (ConcurrencyLimits.oneSidePerNode), the kv engine takes `limits` as they are. Throws
  * NOT_FOUND when the cluster does not exist.
  */
 export async function engineLimits(ctx: ServiceContext, limits: ConcurrencyLimits): Promise<ConcurrencyLimits> {
   const meta = await getMeta(ctx)
-  return engineOf(meta.value) === 'redis' ? {...limits, exclusiveNodes: true} : limits
+  return engineOf(meta.value) === 'redis' ? {...limits, oneSidePerNode: true} : limits
 }

@@ -11,13 +11,14 @@ export interface ConcurrencyLimits {
   /** incomingPerNode bounds the moves one node is the destination of at once (default {@link DEFAULT_INCOMING_PER_NODE}). */
   incomingPerNode?: number
   /**
-   * exclusiveNodes: a node takes part in at most one running move, as source or target. The
-   * redis engine needs it: a master that takes a slot as one move's target raises its config
-   * epoch, and if it is at that moment the source of another move whose target has not heard
-   * of the raise yet, the target's claim on a slot loses to the source's and Redis drops the
-   * keys the target just received (docs/redis.md, "Config epochs").
+   * oneSidePerNode: a node is never the source of one running move and the target of another
+   * at once (moves sharing only a source, or only a target, still run together). The redis
+   * engine needs it: a master that takes a slot as one move's target raises its config epoch,
+   * and if it is at that moment the source of another move whose target has not heard of the
+   * raise yet, the source wins that slot back by gossip and Redis drops the keys the target
+   * just received (docs/redis.md, "Config epochs").
    */
-  exclusiveNodes?: boolean
+  oneSidePerNode?: boolean
 }
 
 /**
@@ -25,20 +26,22 @@ export interface ConcurrencyLimits {
  * those running: at most `maxConcurrent` overall, at most `perNode` copying out of any
  * node, at most `incomingPerNode` copying into any node (so filling a new node is not
  * serial), never two moves of the same shard at once (a later action on a shard waits
- * for the earlier one to finish), and with `exclusiveNodes` never two moves sharing a node on
- * either side. Pure and deterministic.
+ * for the earlier one to finish), and with `oneSidePerNode` never a node that is the source of one
+ * move and the target of another. Pure and deterministic.
  */
 export function pickStartable(moves: readonly Move[], running: ReadonlySet<string>, limits: ConcurrencyLimits): Move[] {
   const incomingLimit = limits.incomingPerNode ?? DEFAULT_INCOMING_PER_NODE
   const outgoing = new Map<string, number>()
   const incoming = new Map<string, number>()
   const busyShards = new Set<number>()
-  const busyNodes = new Set<string>()
+  const sources = new Set<string>()
+  const targets = new Set<string>()
   let active = 0
   for (const m of moves) {
     if (!running.has(m.id)) continue
     active++
-    busyNodes.add(m.from).add(m.to)
+    sources.add(m.from)
+    targets.add(m.to)
     outgoing.set(m.from, (outgoing.get(m.from) ?? 0) + 1)
     incoming.set(m.to, (incoming.get(m.to) ?? 0) + 1)
     busyShards.add(m.shard)
@@ -52,10 +55,11 @@ export function pickStartable(moves: readonly Move[], running: ReadonlySet<strin
     if (busyShards.has(m.shard)) continue
     busyShards.add(m.shard)
     if ((outgoing.get(m.from) ?? 0) >= limits.perNode || (incoming.get(m.to) ?? 0) >= incomingLimit) continue
-    if (limits.exclusiveNodes && (busyNodes.has(m.from) || busyNodes.has(m.to))) continue
-    busyNodes.add(m.from).add(m.to)
+    if (limits.oneSidePerNode && (targets.has(m.from) || sources.has(m.to))) continue
     outgoing.set(m.from, (outgoing.get(m.from) ?? 0) + 1)
     incoming.set(m.to, (incoming.get(m.to) ?? 0) + 1)
+    sources.add(m.from)
+    targets.add(m.to)
     picked.push(m)
     active++
   }

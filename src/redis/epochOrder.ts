@@ -29,7 +29,7 @@ export interface EpochReadings {
 /**
  * targetWillOutrankSource tells whether a SETSLOT NODE on the target now leaves the target
  * with a config epoch strictly above the source's (see the module comment), given that the
- * source's epoch does not change meanwhile (the executor runs one move per redis master).
+ * source's epoch does not change meanwhile (on a redis cluster the executor never runs a move out of a master that is another running move's target).
  */
 export function targetWillOutrankSource(r: EpochReadings): boolean {
   if (r.sourceSeenByTarget === undefined || r.sourceSeenByTarget < r.sourceOwn) return false
