@@ -23,6 +23,9 @@ export default defineConfig({
           include: ['test/**/*.test.{ts,tsx}'],
           exclude: ['test/integration/**', 'test/e2e/**', 'test/fuzz/live/**', '**/node_modules/**'],
           maxWorkers: 2,
+          // Unit tests that write SQLite files or run property checks take seconds on a loaded
+          // 2-core runner; the 5 s default failed them there while they pass idle in under 1 s.
+          testTimeout: 20_000,
           sequence: {groupOrder: 0},
         },
       },

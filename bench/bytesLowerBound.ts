@@ -10,14 +10,14 @@ import {type ClusterState} from '../src/planner/clusterState.js'
  */
 export function bytesLowerBound(state: ClusterState): number {
   let total = 0
-  for (let n = 0; n < state.nodeCount; n++) {
-    const slots = state.nodeSlots[n]!
-    if (state.nodeState[n] === 'draining') {
+  for (let n = 0; n < state.model.nodeCount; n++) {
+    const slots = state.placement.nodeSlots[n]!
+    if (state.model.nodeState[n] === 'draining') {
       for (const slot of slots) total += state.slotBytes(slot)
       continue
     }
-    let excess = state.util[n]! - state.target
-    if (excess <= 0 || !state.inPool[n]) continue
+    let excess = state.placement.util[n]! - state.model.target
+    if (excess <= 0 || !state.model.inPool[n]) continue
     const perByte = (slot: number) => state.utilDelta(slot, n) / Math.max(1, state.slotBytes(slot))
     for (const slot of [...slots].sort((a, b) => perByte(b) - perByte(a) || a - b)) {
       if (excess <= 0) break

@@ -16,11 +16,11 @@ export function naivePlan(snapshot: ClusterSnapshot, maxImbalance: number): {sta
   const options = resolvePlanOptions({maxImbalance})
   const state = ClusterState.fromSnapshot(snapshot, options)
   const log = new ActionLog(state, options)
-  const index = new ReceiverIndex(state.util, state.receiver, state.nodeZone, state.zoneNames.length)
+  const index = new ReceiverIndex(state.placement.util, state.model.receiver, state.model.nodeZone, state.model.zoneNames.length)
   const byLoad = (a: number, b: number) => state.slotUnits(b) - state.slotUnits(a) || a - b
-  for (let node = 0; node < state.nodeCount; node++) {
-    if (state.nodeState[node] !== 'draining') continue
-    for (const slot of [...state.nodeSlots[node]!].sort(byLoad)) {
+  for (let node = 0; node < state.model.nodeCount; node++) {
+    if (state.model.nodeState[node] !== 'draining') continue
+    for (const slot of [...state.placement.nodeSlots[node]!].sort(byLoad)) {
       const to = leastLoadedDestination(state, index, slot)
       if (to < 0 || !state.movable(slot)) continue
       log.move(slot, to, {kind: 'drain', detail: 'naive drain'})
@@ -28,16 +28,16 @@ export function naivePlan(snapshot: ClusterSnapshot, maxImbalance: number): {sta
       index.update(to)
     }
   }
-  const limit = state.slotCount * 4
+  const limit = state.placement.slotCount * 4
   for (let i = 0; i < limit; i++) {
     let src = -1
-    for (let n = 0; n < state.nodeCount; n++) if (state.inPool[n] && (src < 0 || state.util[n]! > state.util[src]!)) src = n
-    if (src < 0 || state.util[src]! <= maxImbalance) break
+    for (let n = 0; n < state.model.nodeCount; n++) if (state.model.inPool[n] && (src < 0 || state.placement.util[n]! > state.placement.util[src]!)) src = n
+    if (src < 0 || state.placement.util[src]! <= maxImbalance) break
     let moved = false
-    for (const slot of [...state.nodeSlots[src]!].sort(byLoad)) {
+    for (const slot of [...state.placement.nodeSlots[src]!].sort(byLoad)) {
       if (!state.movable(slot)) continue
       const to = leastLoadedDestination(state, index, slot)
-      if (to < 0 || state.util[to]! + state.utilDelta(slot, to) >= state.util[src]!) continue
+      if (to < 0 || state.placement.util[to]! + state.utilDelta(slot, to) >= state.placement.util[src]!) continue
       log.move(slot, to, {kind: 'balance', detail: 'naive'})
       index.update(src)
       index.update(to)

@@ -29,7 +29,7 @@ export function newNodeCluster(spec: NewNodeSpec): ClusterSnapshot {
   const load: ClusterSnapshot['load'] = []
   const jitter = () => 0.7 + 0.6 * random()
   for (let s = 0; s < spec.shards; s++) {
-    const replicas = ring.replicasFor(s, 3)
+    const replicas = ring.replicaOrdinals(s, 3).map((k) => ring.ordinalIds[k]!)
     shards.push({id: s, range: ranges[s]!, epoch: 1, replicas: replicas.map((node) => ({node, role: 'voter' as const}))})
     const reads = 100 * jitter()
     const writes = 20 * jitter()

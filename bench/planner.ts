@@ -28,6 +28,12 @@ const STRATEGIES = ['balance', 'ring', 'naive'] as const
 type Strategy = (typeof STRATEGIES)[number]
 /** HUGE_SHARDS: at this size only `balance` runs, once (its ring baseline included): the row measures that the planner finishes, in what time and memory. */
 const HUGE_SHARDS = 1_000_000
+/** splitsAllowed: the huge row plans as `shardctl plan --allow-split` would have to (a Zipf-hot shard there is too hot for any node, so without splits the plan is `unreachable`). */
+function splitsAllowed(shards: number): boolean {
+  return shards >= HUGE_SHARDS
+}
+/** MAX_SHARDS (env BENCH_PLANNER_MAX_SHARDS) skips the sizes above it, for a quick check that the bench runs. */
+const MAX_SHARDS = Number(process.env.BENCH_PLANNER_MAX_SHARDS ?? Infinity)
 /** strategiesFor lists the rows run at a size. */
 function strategiesFor(shards: number): readonly Strategy[] {
   return shards >= HUGE_SHARDS ? ['balance'] : STRATEGIES
@@ -80,13 +86,13 @@ function worker(strategy: Strategy, nodes: number, shards: number): Row {
     const timed = measure(() => naivePlan(snapshot, TARGET))
     const {state, log} = timed.value
     figures = nodeFigures(state)
-    inPool = (i) => state.inPool[i] === 1
+    inPool = (i) => state.model.inPool[i] === 1
     ;({loadMoved, bytes: bytesMoved} = log)
     actions = log.actions.length
     status = figures.every((f, i) => !inPool(i) || f.utilisation <= TARGET) ? 'within target' : 'stuck'
     return finish(timed)
   }
-  const timed = measure(() => planRebalance(snapshot, {strategy, maxImbalance: TARGET}, {id: 'bench', createdAt: '2025-01-01T00:00:00.000Z'}))
+  const timed = measure(() => planRebalance(snapshot, {strategy, maxImbalance: TARGET, allowSplit: splitsAllowed(shards)}, {id: 'bench', createdAt: '2025-01-01T00:00:00.000Z'}))
   const plan = timed.value
   if (strategy === 'balance' && shards < HUGE_SHARDS) planOnly = measure(() => planRebalance(snapshot, {strategy, maxImbalance: TARGET}, {id: 'bench', createdAt: '2025-01-01T00:00:00.000Z'}, {baseline: false}))
   figures = plan.nodes.map((n) => n.after)
@@ -198,7 +204,7 @@ function main(): void {
   console.log(`machine: ${availableParallelism()} CPUs, 1-minute load average ${loadavg()[0]!.toFixed(1)} at start\n`)
   const header = ['nodes x shards', 'strategy', 'plan time wall / CPU', 'peak RSS', 'max/mean after', 'load moved / lower bound', 'bytes moved', 'actions', 'result']
   const rows: string[][] = []
-  for (const [nodes, shards] of SIZES) {
+  for (const [nodes, shards] of SIZES.filter(([, shards]) => shards <= MAX_SHARDS)) {
     for (const strategy of strategiesFor(shards)) {
       const child = spawnSync(process.execPath, ['--max-old-space-size=12288', self, '--worker', strategy, String(nodes), String(shards)], {encoding: 'utf8', maxBuffer: 1 << 24})
       if (child.status !== 0) {
@@ -208,7 +214,7 @@ function main(): void {
       const r = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as Row
       rows.push([
         shards >= HUGE_SHARDS ? `${nodes} x ${shards / 1e6}M` : `${nodes} x ${shards / 1000}k`,
-        strategy,
+        splitsAllowed(shards) ? `${strategy} --allow-split` : strategy,
         `${secs(r.planMs)} / ${secs(r.planCpuMs)}${r.planOnlyMs === undefined ? '' : ` (${secs(r.planOnlyMs)} / ${secs(r.planOnlyCpuMs!)} without baseline)`}`,
         `${r.peakRssMiB.toFixed(0)} MiB`,
         r.maxOverMean.toFixed(3),

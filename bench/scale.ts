@@ -9,8 +9,9 @@
  * one `router serve` until /healthz says serving, with their RSS; then `top`'s first frame
  * in a pseudo-terminal (`script`), until every node's row is drawn.
  *
- * BENCH_SCALE_SIZES=1000,5000 replaces the sizes (quick runs). Moves per second: BENCH_SCALE_MOVES (default 1000) tiny (empty) shards on one node of four
- * real node processes, rf 1, drained by the executor in this process (`node drain`).
+ * BENCH_SCALE_SIZES=1000,5000 replaces the sizes (quick runs; `none`: the moves part alone). Moves per second: BENCH_SCALE_MOVES (default 1000) tiny (empty) shards on one node of four
+ * real node processes, rf 1, drained by the executor in this process (`node drain`), with
+ * etcd's KV requests per move (from its /metrics).
  *
  * Ratios against limits measured in the same run: the bare CLI start-up (`shardctl
  * --version`) is printed beside every command, since at these loads it is a large share.
@@ -32,9 +33,15 @@ import {startEtcd} from '../src/localEtcd/etcdProcess.js'
 import {BenchLeftovers} from './benchLeftovers.js'
 import {freePort} from '../src/localEtcd/freePort.js'
 
-const SIZES = process.env.BENCH_SCALE_SIZES ? process.env.BENCH_SCALE_SIZES.split(',').map(Number) : [1000, 10_000, ...(process.env.BENCH_SCALE_100K === '1' ? [100_000] : [])]
+const SIZES = process.env.BENCH_SCALE_SIZES === 'none' ? [] : process.env.BENCH_SCALE_SIZES ? process.env.BENCH_SCALE_SIZES.split(',').map(Number) : [1000, 10_000, ...(process.env.BENCH_SCALE_100K === '1' ? [100_000] : [])]
 const MOVES = Number(process.env.BENCH_SCALE_MOVES ?? 1000)
 const NODES = 12
+/**
+ * BEFORE_REQUESTS_PER_MOVE is this bench's etcd KV requests per move measured on the
+ * executor before the shared node view (commit 97ee0fd, BENCH_SCALE_MOVES=100): printed
+ * beside today's count so a run shows what the change saved.
+ */
+const BEFORE_REQUESTS_PER_MOVE = '93.6'
 const SERVING = 3
 /** WAIT_MS bounds every wait for a process to become healthy or draw (BENCH_SCALE_WAIT_MS); one that does not is recorded as timed out. */
 const WAIT_MS = Number(process.env.BENCH_SCALE_WAIT_MS ?? 120_000)
@@ -179,8 +186,27 @@ async function benchSize(endpoint: string, etcdDir: string, shards: number): Pro
   return {shards, commands, nodeStart, routerStart, topFirstFrame, etcdDbMiB: statSync(join(etcdDir, 'data', 'member', 'snap', 'db')).size / 1024 / 1024}
 }
 
-/** benchMoves drains one node of four (real node processes) holding about `moves` empty shards, rf 1, and returns moves per second. */
-async function benchMoves(endpoint: string, moves: number): Promise<{moves: number; seconds: number; perSec: number}> {
+/**
+ * kvRequests is how many KV requests (Range, Txn, Put, DeleteRange) etcd has answered so far,
+ * from its own /metrics: every client's requests, counted where they are served.
+ */
+async function kvRequests(endpoint: string): Promise<number> {
+  const text = await (await fetch(`${endpoint}/metrics`)).text()
+  let n = 0
+  for (const m of text.matchAll(/^grpc_server_handled_total\{[^}]*grpc_service="etcdserverpb\.KV"[^}]*\} (\S+)$/gm)) n += Number(m[1])
+  return n
+}
+
+/** MovesFigures are the moves bench's results: moves done, wall time, and etcd KV requests (all clients) per move. */
+interface MovesFigures {
+  moves: number
+  seconds: number
+  perSec: number
+  requestsPerMove: number
+}
+
+/** benchMoves drains one node of four (real node processes) holding about `moves` empty shards, rf 1, and returns moves per second and etcd requests per move. */
+async function benchMoves(endpoint: string, moves: number): Promise<MovesFigures> {
   const cluster = 'scale-moves'
   const store = new EtcdStore(resolveConnection({flags: {endpoints: endpoint, cluster}, env: {}}))
   const ctx = makeServiceContext(store, {cluster})
@@ -196,12 +222,14 @@ async function benchMoves(endpoint: string, moves: number): Promise<{moves: numb
   try {
     for (const id of ids) await waitUntil(`node ${id}`, async () => ((await (await fetch(`http://127.0.0.1:${ports[id]}/healthz`)).json()) as {serving: boolean}).serving)
     const events: ExecutorEvent[] = []
+    const requestsBefore = await kvRequests(endpoint)
     const started = performance.now()
     const stopAfter = AbortSignal.timeout(20 * 60_000)
     await drainNode(ctx, 'm4', {limits: {maxConcurrent: 16, perNode: 16}, throttle: null, nodeThrottle: null, options: {...DEFAULT_EXECUTOR_OPTIONS, drainTimeoutMs: 2000}, confirm: async () => true, holder: 'bench-scale'}, {now: () => Date.now(), sleep: (ms, s) => sleepFor(ms, undefined, {signal: s}).catch(() => {}), emit: (e) => events.push(e)}, stopAfter)
     const seconds = (performance.now() - started) / 1000
+    const requests = (await kvRequests(endpoint)) - requestsBefore
     const done = events.filter((e) => e.type === 'phase' && e.phase === 'done').length
-    return {moves: done, seconds, perSec: done / seconds}
+    return {moves: done, seconds, perSec: done / seconds, requestsPerMove: requests / done}
   } finally {
     for (const c of procs) stop(c)
     store.close()
@@ -251,7 +279,7 @@ async function main(): Promise<void> {
       const per = (a: number, b: number) => f(((b - a) * 1024 * 1024) / (last.shards - first.shards), 0)
       console.log(`\nmemory per shard (RSS growth ${first.shards.toLocaleString('en')} -> ${last.shards.toLocaleString('en')} shards): node ${per(first.nodeStart.rssMiB, last.nodeStart.rssMiB)} B, router ${per(first.routerStart.rssMiB, last.routerStart.rssMiB)} B, shard list ${per(first.commands['shard list --json']?.rssMiB ?? NaN, last.commands['shard list --json']?.rssMiB ?? NaN)} B`)
     }
-    if (moves) console.log(`\nexecutor: ${moves.moves} tiny moves (empty shards, rf 1, 4 real nodes, 16 concurrent) in ${f(moves.seconds, 1)} s: ${f(moves.perSec)} moves/s`)
+    if (moves) console.log(`\nexecutor: ${moves.moves} tiny moves (empty shards, rf 1, 4 real nodes, 16 concurrent) in ${f(moves.seconds, 1)} s: ${f(moves.perSec)} moves/s, ${f(moves.requestsPerMove, 1)} etcd KV requests per move (every client's, from etcd's /metrics; ${BEFORE_REQUESTS_PER_MOVE} before the shared node view, concurrent move+shard reads and slot refill on a runner's end)`)
   } finally {
     await leftovers.release(etcd)
   }

@@ -49,7 +49,7 @@ export function syntheticCluster(spec: SyntheticSpec): ClusterSnapshot {
   const load: ClusterSnapshot['load'] = []
   const totals = {reads: 0, writes: 0, bytes: 0}
   for (let s = 0; s < spec.shards; s++) {
-    const replicas = ring.replicasFor(s, spec.rf)
+    const replicas = ring.replicaOrdinals(s, spec.rf).map((k) => ring.ordinalIds[k]!)
     shards.push({id: s, range: ranges[s]!, epoch: 1, replicas: replicas.map((node) => ({node, role: 'voter' as const}))})
     const reads = (totalReads * (readRank[s]! + 1) ** -spec.zipf) / harmonic
     const writes = (totalWrites * (writeRank[s]! + 1) ** -spec.zipf) / harmonic

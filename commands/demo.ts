@@ -60,14 +60,16 @@ export default class Demo extends BaseCommand {
     const plain = plainReporter(write)
     const report = tui ? tuiReporter(() => session, plain) : plain
     const target = DEFAULT_PLAN_OPTIONS.maxImbalance
+    // Both engines' demos report the same way: the live view starts once the cluster is up.
+    const onReport = (r: Parameters<typeof report>[0]): void => {
+      if (r.type === 'ready' && tui) session = startTopSession(r.ctx, {target, onQuit: () => abort.abort()})
+      report(r)
+    }
     try {
       if (flags.engine === 'redis') {
         const summary = await runRedisDemo(
           {masters: 3, replicasPerMaster: 1, keys: flags.keys, bigValueBytes: 16 * 1024, opsPerSecond: flags.rate, maxLoadMs: Math.max(durationMs, 600_000), throttleBytesPerSec: flags.throttle ?? parseRate('256KiB/s'), target, measureMs: 3000, cwd: process.cwd()},
-          (r) => {
-            if (r.type === 'ready' && tui) session = startTopSession(r.ctx, {target, onQuit: () => abort.abort()})
-            report(r)
-          },
+          onReport,
           abort.signal,
         )
         await session?.stop()
@@ -94,10 +96,7 @@ export default class Demo extends BaseCommand {
           secure: flags.secure,
           keep: flags.keep,
         },
-        (r) => {
-          if (r.type === 'ready' && tui) session = startTopSession(r.ctx, {target, onQuit: () => abort.abort()})
-          report(r)
-        },
+        onReport,
         abort.signal,
       )
       await session?.stop()

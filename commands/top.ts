@@ -9,7 +9,7 @@ import {startTopSession} from '../src/tui/topSession.js'
 export default class Top extends EtcdCommand {
   static override summary = 'Live dashboard of the cluster: nodes, load balance, moves and events, fed by etcd watches.'
   static override description =
-    'A full-screen terminal UI: header (cluster, etcd, nodes up/down, shards, rf, imbalance vs target, executor state, throttle), per-node utilisation bars, running and recent moves with progress, rate and ETA, and an event log. Keys: p pause/resume, +/- throttle, ↑/↓ select a move, c cancel it, ? help, q quit. Survives etcd restarts ("reconnecting"). Needs a terminal; `--json` prints the same figures once.'
+    'A full-screen terminal UI: header (cluster, etcd, nodes up/down, shards, rf, imbalance vs target, executor state, throttle), per-node utilisation bars, running and recent moves with progress, rate and ETA, and an event log. Keys: p pause/resume (the moves and the autopilot), +/- throttle, ↑/↓ select a move, c cancel it, ? help, q quit. Survives etcd restarts ("reconnecting"). Needs a terminal; `--json` prints the same figures once.'
   static override examples = ['<%= config.bin %> top', '<%= config.bin %> top --cluster prod --target 1.2', '<%= config.bin %> top --json']
   static override flags = {
     target: Flags.string({description: 'balance target shown beside the imbalance (max node utilisation / mean)', default: String(DEFAULT_PLAN_OPTIONS.maxImbalance)}),

@@ -2,6 +2,7 @@ import {type KeyObject} from 'node:crypto'
 import {join} from 'node:path'
 import {getNode} from '../cluster/clusterRepo.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
+import {foldCensusIfDue} from '../cluster/shardCensus.js'
 import {readSnapshot} from '../cluster/snapshotService.js'
 import {errorMessage, isUserError, UserError} from '../errors/errors.js'
 import {acquireLock, type HeldLock, parseLockHolder} from '../etcd/leaseLock.js'
@@ -144,6 +145,8 @@ async function lead(ctx: ServiceContext, input: AutopilotInput, deps: AutopilotD
 
 /** check is one reconcile step: observe, decide, record, act, record the outcome. Returns the new state. */
 async function check(ctx: ServiceContext, input: AutopilotInput, deps: AutopilotDeps, lock: HeldLock, state: AutopilotState, signal: AbortSignal): Promise<AutopilotState> {
+  // The autopilot outlives executors: it bounds the census deltas one that died left unfolded.
+  await foldCensusIfDue(ctx)
   const obs = await observe(ctx, input, deps.now())
   const step = decide(obs, state.history, input.policy)
   const d = step.decision

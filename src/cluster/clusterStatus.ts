@@ -4,7 +4,8 @@ import {type Control} from '../model/control.js'
 import {listRouters} from '../router/routerRegistration.js'
 import {getControl, getMeta, listNodes, listStats} from './clusterRepo.js'
 import {listLiveNodes} from './engineLiveness.js'
-import {shardCounts} from './shardCensus.js'
+import {underReplicatedLive} from './censusCounts.js'
+import {foldCensusIfDue, shardCounts} from './shardCensus.js'
 import {replicaCensus} from './shardScan.js'
 import {type ServiceContext} from './serviceContext.js'
 
@@ -56,8 +57,10 @@ export interface ClusterStatus {
  * and executor state. Shard counts come from the stored census, never a read of every shard
  * (unless the cluster predates the census: see {@link shardCounts}). The census knows no
  * liveness, so while a node that holds replicas is down, under-replicated shards are counted
- * in one paged read of the map with the live nodes (what `top` and the autopilot count): a
- * dead node's voters hold data nobody can read, and a healthy cluster pays nothing for it.
+ * on live voters (what `top` and the autopilot count: a dead node's voters hold data nobody
+ * can read) from the census's voter-set histogram; only a census without one (older, or
+ * with more voter sets than it keeps) costs one paged read of the map.
+ * When more than CENSUS_FOLD_THRESHOLD census deltas are pending it folds them (best effort).
  */
 export async function clusterStatus(ctx: ServiceContext): Promise<ClusterStatus> {
   const meta = await getMeta(ctx)
@@ -78,7 +81,9 @@ export async function clusterStatus(ctx: ServiceContext): Promise<ClusterStatus>
   }))
   const up = nodeStatus.filter((n) => n.alive).length
   const downWithReplicas = nodeStatus.some((n) => !n.alive && n.replicas > 0)
-  const underReplicated = downWithReplicas ? (await replicaCensus(ctx, meta.value.rf, undefined, alive)).underReplicated : census.underReplicated
+  const underReplicated = downWithReplicas ? (underReplicatedLive(census, meta.value.rf, alive) ?? (await replicaCensus(ctx, meta.value.rf, undefined, alive)).underReplicated) : census.underReplicated
+  // Whoever reads the census bounds it: with no executor running (one died mid-plan) nothing else folds the deltas.
+  await foldCensusIfDue(ctx, census.pendingDeltas)
   return {
     cluster: ctx.cluster,
     endpoints: ctx.store.conn.endpoints,

@@ -2,9 +2,9 @@
  * Replica tallies for the live views of replication health — `top` and the autopilot — so
  * "under-replicated" means one thing in both: fewer **voters on live nodes** than rf. A
  * voter on a node whose lease lapsed holds data nobody can read; counting it would hide
- * exactly the shards the autopilot is about to heal. (`cluster status` reads the stored
- * census, which knows no liveness, while every node holding replicas is up, and counts with
- * this rule through shardScan.ts's replicaCensus when one is down.) Pure: no I/O.
+ * exactly the shards the autopilot is about to heal. (`cluster status` applies this rule to
+ * the stored census's voter-set histogram, censusCounts.ts's underReplicatedLive, when a
+ * node holding replicas is down.) Pure: no I/O.
  */
 
 /** ReplicaRef is the part of a replica a tally needs. */

@@ -148,6 +148,30 @@ export async function foldCensus(ctx: ServiceContext): Promise<number> {
 }
 
 /**
+ * CENSUS_FOLD_THRESHOLD is how many pending delta keys make any process that reads the
+ * census fold it (`cluster status`, the autopilot's checks, a starting executor), so the
+ * keys stay bounded when no executor runs to fold them every 10 s (one died mid-plan, or
+ * only hand-written changes happen). 1,000 deltas are ~200 KiB and fold in about 10 txns.
+ */
+export const CENSUS_FOLD_THRESHOLD = 1000
+
+/**
+ * foldCensusIfDue folds the census when more than `threshold` deltas are pending
+ * (`pending`: what the caller just read, e.g. {@link StoredCensus.pendingDeltas}; undefined
+ * reads it). Safe beside a concurrent fold or recount (the base CAS: the loser folds
+ * nothing, see {@link foldCensus}). Best effort, for readers: a failed fold (a read-only
+ * etcd user, etcd gone) leaves the deltas and returns 0. Returns how many deltas it folded.
+ */
+export async function foldCensusIfDue(ctx: ServiceContext, pending?: number, threshold = CENSUS_FOLD_THRESHOLD): Promise<number> {
+  try {
+    const count = pending ?? (await readCensus(ctx))?.pendingDeltas ?? 0
+    return count > threshold ? await foldCensus(ctx) : 0
+  } catch {
+    return 0
+  }
+}
+
+/**
  * recountCensus rebuilds the census from the shard map: it counts every shard at one
  * revision R and stores that as the base valid at R (CAS on the base as read at R; retried
  * when a fold or another recount got there first). The repair path for a census that is
@@ -178,9 +202,13 @@ export interface ShardCounts {
   moving: number
   underReplicated: number
   replicasByNode: Map<string, number>
+  /** byVoterSet is the census's voter-set histogram (see CensusCounts), undefined when unknown or counted by a scan. */
+  byVoterSet?: Record<string, number>
   revision: bigint
   /** source says where the counts came from: the stored census, or a full scan of the shard map. */
   source: 'census' | 'scan'
+  /** pendingDeltas counts the census deltas not yet folded (0 for a scan). */
+  pendingDeltas: number
 }
 
 /**
@@ -191,8 +219,8 @@ export async function shardCounts(ctx: ServiceContext, rf: number): Promise<Shar
   const stored = await readCensus(ctx)
   if (stored) {
     const c = stored.counts
-    return {shards: c.shards, moving: c.moving, underReplicated: underReplicatedOf(c, rf), replicasByNode: new Map(Object.entries(c.replicasByNode)), revision: stored.revision, source: 'census'}
+    return {shards: c.shards, moving: c.moving, underReplicated: underReplicatedOf(c, rf), replicasByNode: new Map(Object.entries(c.replicasByNode)), byVoterSet: c.byVoterSet, revision: stored.revision, source: 'census', pendingDeltas: stored.pendingDeltas}
   }
   const scanned = await replicaCensus(ctx, rf)
-  return {shards: scanned.shards, moving: scanned.moving, underReplicated: scanned.underReplicated, replicasByNode: scanned.replicasByNode, revision: scanned.revision, source: 'scan'}
+  return {shards: scanned.shards, moving: scanned.moving, underReplicated: scanned.underReplicated, replicasByNode: scanned.replicasByNode, revision: scanned.revision, source: 'scan', pendingDeltas: 0}
 }

@@ -1,9 +1,29 @@
 import {type ServiceContext} from './serviceContext.js'
 import {lastSegment} from '../etcd/keys.js'
 import {type ResumableWatch, type WatchEvent, type WatchStatus, watchPrefix} from '../etcd/resumableWatch.js'
-import {type Shard, ShardSchema} from '../model/shard.js'
+import {ClusterMetaSchema} from '../model/cluster.js'
+import {type Shard} from '../model/shard.js'
 import {parseStoredJson} from '../model/zodIssues.js'
+import {LIST_PAGE_SIZE} from '../store/store.js'
+import {listInParts} from '../store/splitListing.js'
+import {ShardDecoder} from './shardDecoder.js'
 import {type ShardEntry, ShardMapState} from './shardMapState.js'
+
+/** MAX_LIST_PARTS bounds how many parts of the map a resync reads at once (each one page of LIST_PAGE_SIZE at most, about 3 MiB). */
+const MAX_LIST_PARTS = 16
+
+/**
+ * shardSplitKeys cuts the keys of shards [0, nextShardId) into parts of about one page
+ * each, at most {@link MAX_LIST_PARTS}; shard keys are zero-padded, so id order is key order.
+ * The cuts only decide how a listing is divided: keys outside the range still land in the
+ * first or last part.
+ */
+export function shardSplitKeys(shardKey: (id: number) => string, nextShardId: number): string[] {
+  const parts = Math.min(MAX_LIST_PARTS, Math.ceil(nextShardId / LIST_PAGE_SIZE))
+  const out: string[] = []
+  for (let i = 1; i < parts; i++) out.push(shardKey(Math.floor((nextShardId * i) / parts)))
+  return out
+}
 
 /** ShardMapFollowerOptions: callbacks of a {@link ShardMapFollower}; none may throw. */
 export interface ShardMapFollowerOptions {
@@ -25,6 +45,7 @@ export interface ShardMapFollowerOptions {
  */
 export class ShardMapFollower {
   private readonly state = new ShardMapState()
+  private readonly decoder = new ShardDecoder()
   private watch?: ResumableWatch
   private readonly refreshing = new Map<number, Promise<Shard | undefined>>()
   private notifyQueued = false
@@ -55,11 +76,16 @@ export class ShardMapFollower {
 
   /**
    * resync re-reads every shard at one revision, folds the listing in (monotonically: it
-   * never undoes a newer event or refresh) and returns the listing's revision. Throws the
+   * never undoes a newer event or refresh) and returns the listing's revision. The map is
+   * read in parts, two at a time (see listInParts), cut by the cluster's shard count. Throws the
    * store's UserErrors.
    */
   async resync(): Promise<bigint> {
-    const {items, revision} = await this.ctx.store.list(this.ctx.keys.shardsPrefix)
+    const meta = await this.ctx.store.get(this.ctx.keys.meta)
+    const parsed = meta ? parseStoredJson(meta.key, meta.value, ClusterMetaSchema) : undefined
+    // No usable meta (a test store, a cluster being created): one listing, cut nowhere.
+    const cuts = parsed ? shardSplitKeys(this.ctx.keys.shard, parsed.nextShardId) : []
+    const {items, revision} = await listInParts(this.ctx.store, this.ctx.keys.shardsPrefix, cuts)
     const entries: ShardEntry[] = []
     for (const kv of items) {
       const shard = this.parse(kv.key, kv.value)
@@ -138,7 +164,7 @@ export class ShardMapFollower {
   }
 
   private parse(key: string, value: string): Shard | undefined {
-    return parseStoredJson(key, value, ShardSchema, this.opts.onInvalid)
+    return this.decoder.decode(key, value, this.opts.onInvalid)
   }
 
 

@@ -40,6 +40,7 @@ export class ShardMapState {
    */
   applySnapshot(items: readonly ShardEntry[], revision: bigint): boolean {
     if (revision <= this.floor) return false
+    if (this.entries.size === 0 && this.deletedAt.size === 0) return this.seed(items, revision)
     let changed = false
     const listed = new Set<number>()
     for (const item of items) {
@@ -58,6 +59,21 @@ export class ShardMapState {
     this.observeEvent(revision)
     for (const [id, at] of this.deletedAt) if (at <= this.floor) this.deletedAt.delete(id)
     return changed
+  }
+
+  /**
+   * seed is applySnapshot into an empty state (a follower's first listing, 100k entries at
+   * scale): nothing is held or known deleted, so the floor is the only bound, and it is
+   * below every value of the listing; duplicates of an id keep the newest value.
+   */
+  private seed(items: readonly ShardEntry[], revision: bigint): boolean {
+    for (const item of items) {
+      const cur = this.entries.get(item.shard.id)
+      if (item.modRevision > this.floor && (!cur || item.modRevision > cur.modRevision)) this.entries.set(item.shard.id, item)
+    }
+    this.floor = revision
+    this.observeEvent(revision)
+    return this.entries.size > 0
   }
 
   /** applyPut folds in a watch put event (revision order). Returns true when the entry changed. */

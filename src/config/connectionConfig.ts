@@ -1,7 +1,7 @@
 import {existsSync, readFileSync} from 'node:fs'
+import {createRequire} from 'node:module'
 import {homedir} from 'node:os'
 import {join, resolve} from 'node:path'
-import {parse as parseYaml} from 'yaml'
 import {z} from 'zod'
 import {UserError} from '../errors/errors.js'
 import {ClusterNameSchema} from '../model/ids.js'
@@ -52,6 +52,15 @@ export function configFileCandidates(cwd: string, env: NodeJS.ProcessEnv, config
 }
 
 /**
+ * loadYaml loads the YAML parser on first use: most commands run without a config file,
+ * and every command would otherwise pay its load time at start-up. Synchronous (require)
+ * so {@link readConfigFile} stays synchronous.
+ */
+function loadYaml(): typeof import('yaml') {
+  return createRequire(import.meta.url)('yaml') as typeof import('yaml')
+}
+
+/**
  * readConfigFile loads and validates a YAML config file; relative certificate paths are
  * resolved against the file's folder. Throws UserError(BAD_INPUT) naming the file and field.
  */
@@ -59,7 +68,7 @@ export function readConfigFile(path: string): ConnectionInput {
   let raw: unknown
   try {
     // logLevel 'error': YAML warnings go to stderr quoting the offending line, which may hold the password.
-    raw = parseYaml(readFileSync(path, 'utf8'), {logLevel: 'error'}) ?? {}
+    raw = loadYaml().parse(readFileSync(path, 'utf8'), {logLevel: 'error'}) ?? {}
   } catch (err) {
     throw new UserError('BAD_INPUT', `config file ${path} is not valid YAML: ${(err as Error).message.split('\n')[0]}`, 'fix the YAML syntax or remove the file')
   }

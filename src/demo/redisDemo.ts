@@ -12,8 +12,9 @@ import {DEFAULT_EXECUTOR_OPTIONS} from '../executor/executorEnv.js'
 import {listMoves} from '../executor/moveStore.js'
 import {type EtcdProcess, startEtcd} from '../localEtcd/etcdProcess.js'
 import {LOCAL_DIR} from '../localEtcd/localEtcdService.js'
+import {type Plan} from '../model/plan.js'
 import {planRebalance} from '../planner/planRebalance.js'
-import {isLiveMaster, shortNodeId} from '../redis/clusterNodes.js'
+import {isLiveMaster, type RedisClusterNode, shortNodeId} from '../redis/clusterNodes.js'
 import {discoverTopology} from '../redis/discovery.js'
 import {initRedisCluster} from '../redis/initRedisCluster.js'
 import {keySlot} from '../redis/keySlot.js'
@@ -122,30 +123,12 @@ export async function runRedisDemo(opts: RedisDemoOptions, report: (r: DemoRepor
     const first = masters[0]
     const last = masters[masters.length - 1]
     if (!first || !last) throw new UserError('INTERNAL', 'the new Redis Cluster reports no master')
-    // A tenth of the slots, contiguous on the first master, take most operations; keys of
-    // 100 slots of the last master carry big values (memory skew).
-    const hotFirst = Math.min(...first.slots)
-    const hotSlots = {first: hotFirst, end: hotFirst + 1638, share: 0.9}
-    const bigFirst = Math.min(...last.slots)
-    const isBig = (slot: number) => slot >= bigFirst && slot < bigFirst + 100
-    const keys = Array.from({length: opts.keys}, (_, i) => `key:${i}`)
-    const slots = keys.map(keySlot)
-    const valueBytes = (i: number) => (isBig(slots[i] ?? -1) ? opts.bigValueBytes : 100)
-    const hot = slots.flatMap((slot, i) => (slot >= hotSlots.first && slot < hotSlots.end ? [i] : []))
+    const skew = skewedKeys(first.slots, last.slots, opts)
+    const {hotSlots, bigFirst, keys, hot, valueBytes} = skew
     client = new Cluster([{host: '127.0.0.1', port: Number(redis.seed.split(':')[1])}], {enableOfflineQueue: true})
     client.on('error', () => {})
     report({type: 'step', text: `loading ${opts.keys} keys`})
-    const expected = new Map<string, string>()
-    for (let i = 0; i < keys.length; i += 500) {
-      await Promise.all(
-        keys.slice(i, i + 500).map(async (key, j) => {
-          const value = valueFor(key, -1, valueBytes(i + j))
-          await client!.set(key, value)
-          expected.set(key, value)
-        }),
-      )
-      check()
-    }
+    const expected = await writeKeys(client, keys, valueBytes, check)
     report({type: 'line', text: `loaded ${opts.keys} keys; ${hot.length} of them in slots ${hotSlots.first}-${hotSlots.end - 1} (${first.address}) take ${hotSlots.share * 100}% of the operations; keys of slots ${bigFirst}-${bigFirst + 99} (${last.address}) hold ${Math.round(opts.bigValueBytes / 1024)} KiB values`})
 
     const conn = resolveConnection({flags: {endpoints: etcd.endpoint, cluster: REDIS_DEMO_CLUSTER}, env: {}})
@@ -190,30 +173,7 @@ export async function runRedisDemo(opts: RedisDemoOptions, report: (r: DemoRepor
     const verified = await verifyValues(client, expected)
     const mastersAfter = (await discoverTopology(redis.seed)).masters
     const keysMoved = (await listMoves(ctx)).reduce((a, m) => a + m.value.progress.keys, 0)
-    const summary: RedisDemoSummary = {
-      ok: final.errors === 0 && verified.mismatched === 0 && moves.failed === 0 && moves.aborted === 0,
-      engine: 'redis',
-      masters: masters.map((m, i) => ({
-        node: shortNodeId(m.id),
-        address: m.address,
-        slots: {before: m.slots.length, after: mastersAfter.find((x) => x.id === m.id)?.slots.length ?? 0},
-        opsPerSec: {before: Math.round(before[i]?.opsPerSec ?? 0), after: Math.round(after[i]?.opsPerSec ?? 0)},
-        usedMemory: {before: before[i]?.usedMemory ?? 0, after: after[i]?.usedMemory ?? 0},
-      })),
-      replicasPerMaster: opts.replicasPerMaster,
-      keys: opts.keys,
-      hotSlots,
-      opsImbalance: {before: worstOverMean(before.map((b) => b.opsPerSec)), after: worstOverMean(after.map((b) => b.opsPerSec))},
-      memoryImbalance: {before: worstOverMean(before.map((b) => b.usedMemory)), after: worstOverMean(after.map((b) => b.usedMemory))},
-      plan: {id: plan.id, moves: plan.summary.moves, imbalanceBefore: plan.summary.imbalanceBefore, imbalanceAfter: plan.summary.imbalanceAfter},
-      moves,
-      keysMoved,
-      bytesMoved: result.bytesCopied,
-      rebalanceMs,
-      totalMs: Date.now() - started,
-      requests: {...final, duringRebalance: atEnd.requests - atRebalance.requests, errorsDuringRebalance: atEnd.errors - atRebalance.errors},
-      verified,
-    }
+    const summary = summarise({masters, mastersAfter, before, after, opts, hotSlots, plan, moves, keysMoved, bytesMoved: result.bytesCopied, rebalanceMs, started, final, atRebalance, atEnd, verified})
     report({type: 'step', text: 'stopping everything'})
     return summary
   } finally {
@@ -224,6 +184,93 @@ export async function runRedisDemo(opts: RedisDemoOptions, report: (r: DemoRepor
     await etcd?.stop()
     children.release()
     rmSync(dataDir, {recursive: true, force: true})
+  }
+}
+
+/** SkewedKeys is the demo's key set: which keys exist, which are hot, which carry big values. */
+interface SkewedKeys {
+  /** hotSlots is a tenth of the slots, contiguous on the first master, taking `share` of the operations. */
+  hotSlots: {first: number; end: number; share: number}
+  /** bigFirst starts the 100 slots (on the last master) whose keys carry big values: the memory skew. */
+  bigFirst: number
+  keys: string[]
+  /** hot lists the indices into `keys` of the keys in hotSlots. */
+  hot: number[]
+  valueBytes: (i: number) => number
+}
+
+/** skewedKeys lays out the demo's keys over the slots of the first and last masters (pure). */
+function skewedKeys(firstSlots: readonly number[], lastSlots: readonly number[], opts: Pick<RedisDemoOptions, 'keys' | 'bigValueBytes'>): SkewedKeys {
+  const hotFirst = Math.min(...firstSlots)
+  const hotSlots = {first: hotFirst, end: hotFirst + 1638, share: 0.9}
+  const bigFirst = Math.min(...lastSlots)
+  const isBig = (slot: number) => slot >= bigFirst && slot < bigFirst + 100
+  const keys = Array.from({length: opts.keys}, (_, i) => `key:${i}`)
+  const slots = keys.map(keySlot)
+  const valueBytes = (i: number) => (isBig(slots[i] ?? -1) ? opts.bigValueBytes : 100)
+  const hot = slots.flatMap((slot, i) => (slot >= hotSlots.first && slot < hotSlots.end ? [i] : []))
+  return {hotSlots, bigFirst, keys, hot, valueBytes}
+}
+
+/** writeKeys writes every key, 500 at a time, and returns what each now holds; `check` throws when interrupted. */
+async function writeKeys(client: Cluster, keys: readonly string[], valueBytes: (i: number) => number, check: () => void): Promise<Map<string, string>> {
+  const expected = new Map<string, string>()
+  for (let i = 0; i < keys.length; i += 500) {
+    await Promise.all(
+      keys.slice(i, i + 500).map(async (key, j) => {
+        const value = valueFor(key, -1, valueBytes(i + j))
+        await client.set(key, value)
+        expected.set(key, value)
+      }),
+    )
+    check()
+  }
+  return expected
+}
+
+/** summarise puts a finished run's measurements into the demo's summary. */
+function summarise(r: {
+  masters: readonly RedisClusterNode[]
+  mastersAfter: readonly RedisClusterNode[]
+  before: readonly MasterLoad[]
+  after: readonly MasterLoad[]
+  opts: RedisDemoOptions
+  hotSlots: RedisDemoSummary['hotSlots']
+  plan: Plan
+  moves: RedisDemoSummary['moves']
+  keysMoved: number
+  bytesMoved: number
+  rebalanceMs: number
+  started: number
+  final: RedisLoadCounters
+  atRebalance: RedisLoadCounters
+  atEnd: RedisLoadCounters
+  verified: RedisDemoSummary['verified']
+}): RedisDemoSummary {
+  const {masters, before, after, final, moves, verified} = r
+  return {
+    ok: final.errors === 0 && verified.mismatched === 0 && moves.failed === 0 && moves.aborted === 0,
+    engine: 'redis',
+    masters: masters.map((m, i) => ({
+      node: shortNodeId(m.id),
+      address: m.address,
+      slots: {before: m.slots.length, after: r.mastersAfter.find((x) => x.id === m.id)?.slots.length ?? 0},
+      opsPerSec: {before: Math.round(before[i]?.opsPerSec ?? 0), after: Math.round(after[i]?.opsPerSec ?? 0)},
+      usedMemory: {before: before[i]?.usedMemory ?? 0, after: after[i]?.usedMemory ?? 0},
+    })),
+    replicasPerMaster: r.opts.replicasPerMaster,
+    keys: r.opts.keys,
+    hotSlots: r.hotSlots,
+    opsImbalance: {before: worstOverMean(before.map((b) => b.opsPerSec)), after: worstOverMean(after.map((b) => b.opsPerSec))},
+    memoryImbalance: {before: worstOverMean(before.map((b) => b.usedMemory)), after: worstOverMean(after.map((b) => b.usedMemory))},
+    plan: {id: r.plan.id, moves: r.plan.summary.moves, imbalanceBefore: r.plan.summary.imbalanceBefore, imbalanceAfter: r.plan.summary.imbalanceAfter},
+    moves,
+    keysMoved: r.keysMoved,
+    bytesMoved: r.bytesMoved,
+    rebalanceMs: r.rebalanceMs,
+    totalMs: Date.now() - r.started,
+    requests: {...final, duringRebalance: r.atEnd.requests - r.atRebalance.requests, errorsDuringRebalance: r.atEnd.errors - r.atRebalance.errors},
+    verified,
   }
 }
 

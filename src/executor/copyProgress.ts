@@ -3,6 +3,12 @@ export const STALL_RATE = 0.1 * 1024 * 1024
 /** STALL_WINDOW_MS is how long a copy must stay under its stall threshold to be flagged stalled. */
 export const STALL_WINDOW_MS = 30_000
 /**
+ * RATE_WINDOW_MS is the window of the rate `moves show`, `top` and the ETA show: short, so
+ * the figure follows a `throttle set` within a few seconds (a 30 s average still showed
+ * most of the old rate 10 s after the change), yet long enough to span many frames.
+ */
+export const RATE_WINDOW_MS = 5_000
+/**
  * STALL_SHARE_FRACTION: a throttled copy is stalled under this fraction of its throttle
  * share. A healthy throttled copy runs at about its share, so a quarter leaves room for
  * chunk granularity and a slow node without calling a working move stalled.
@@ -39,8 +45,8 @@ export function stallThreshold(share: number | null): number {
 }
 
 /**
- * CopyMeter tracks a copy's rate (bytes over a sliding window) and whether it stalled
- * (under a threshold for a whole {@link STALL_WINDOW_MS}). Time is passed in, so it
+ * CopyMeter tracks a copy's live rate (bytes over the last {@link RATE_WINDOW_MS}) and
+ * whether it stalled (under a threshold for a whole {@link STALL_WINDOW_MS}). Time is passed in, so it
  * is pure and tested without waiting.
  */
 export class CopyMeter {
@@ -59,9 +65,9 @@ export class CopyMeter {
     while (this.samples.length > 2 && this.samples[1]!.t <= cutoff) this.samples.shift()
   }
 
-  /** rate is bytes per second over the window ending at `now` (0 before any time passed). */
+  /** rate is bytes per second over the {@link RATE_WINDOW_MS} ending at `now` (or since the start, when shorter; 0 before any time passed). */
   rate(now: number): number {
-    const from = Math.max(this.samples[0]!.t, now - STALL_WINDOW_MS)
+    const from = Math.max(this.samples[0]!.t, now - RATE_WINDOW_MS)
     const bytes = this.samples.filter((s) => s.t > from).reduce((a, s) => a + s.bytes, 0)
     const secs = (now - from) / 1000
     return secs > 0 ? bytes / secs : 0

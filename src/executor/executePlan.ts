@@ -1,6 +1,7 @@
 import {getControl, listNodes, listShards} from '../cluster/clusterRepo.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
-import {foldCensus} from '../cluster/shardCensus.js'
+import {foldCensus, foldCensusIfDue} from '../cluster/shardCensus.js'
+import {sharedNodeView} from './clusterView.js'
 import {BugError, UserError, errorMessage} from '../errors/errors.js'
 import {acquireLock, type HeldLock} from '../etcd/leaseLock.js'
 import {isTerminal, type Move, type MovePhase} from '../model/move.js'
@@ -86,6 +87,8 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
     stop.abort()
   })
   const clients = new NodeClients({token: await loadClusterToken(ctx, {create: false}).catch(() => ''), timeoutMs: 10_000})
+  // A previous executor may have died before its last fold: bound the deltas it left before adding more.
+  await foldCensusIfDue(ctx)
   try {
     const existing = await listMoves(ctx)
     const planMoves = input.plan ? existing.filter((m) => m.value.plan === input.plan!.id) : []
@@ -169,6 +172,8 @@ interface RunLoop {
   reread: Set<string>
   /** fatal: the LockLostError that stops the loop. */
   fatal?: unknown
+  /** wake ends the loop's current sleep early (a runner ended: its slot can be refilled now). */
+  wake?: AbortController
 }
 
 /**
@@ -190,7 +195,9 @@ async function runAll(ctx: ServiceContext, lock: HeldLock, moves: FencedMove[], 
     if (!control.paused && control.inWindow()) startMoves(env, loop, input.limits, deps, runMove)
     // Moves already running keep their own pace; in-progress (resumed) moves with
     // phases past pending are started like any other: runMove continues from their phase.
-    await deps.sleep(500, signal)
+    // A runner that ends wakes the loop, so its slot is refilled at once, not up to 500 ms later.
+    loop.wake = new AbortController()
+    await deps.sleep(500, AbortSignal.any([signal, loop.wake.signal]))
     await followControl()
     await rereadEnded(ctx, loop)
     await foldNow(false)
@@ -232,6 +239,7 @@ function executorEnv(ctx: ServiceContext, lock: HeldLock, input: ApplyInput, dep
     stopped: () => signal.aborted || loop.fatal !== undefined,
     emit: deps.emit,
     ...(deps.effects ? {effects: deps.effects} : {}),
+    nodeView: sharedNodeView(ctx, deps.now),
   }
 }
 
@@ -252,7 +260,10 @@ function startMoves(env: ExecutorEnv, loop: RunLoop, limits: ConcurrencyLimits, 
           deps.emit({type: 'retry', move: m.id, what: 'run', error: errorMessage(err), at: new Date(deps.now()).toISOString()})
         }
       })
-      .finally(() => loop.running.delete(m.id))
+      .finally(() => {
+        loop.running.delete(m.id)
+        loop.wake?.abort()
+      })
     loop.running.set(m.id, p)
   }
 }

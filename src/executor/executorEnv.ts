@@ -1,3 +1,4 @@
+import {type NodeView} from './clusterView.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {type Compare} from '../etcd/etcdStore.js'
 import {type NodeClient} from '../node/nodeClient.js'
@@ -78,4 +79,6 @@ export interface ExecutorEnv {
   emit(ev: ExecutorEvent): void
   /** effects performs the move machine's side effects (default: on real nodes through `client`); tests substitute them. */
   effects?: MoveEffects
+  /** nodeView reads the registered and alive nodes, shared by the runners (see sharedNodeView); absent: each observation reads them. */
+  nodeView?: () => Promise<NodeView>
 }

@@ -36,7 +36,7 @@ export async function runMove(env: ExecutorEnv, initial: FencedMove): Promise<Fe
   while (!env.stopped()) {
     let observation: Awaited<ReturnType<typeof observe>>
     try {
-      observation = await observe(env, m.value.id, run)
+      observation = await observe(env, m.value.id, m.value.shard, run)
     } catch (err) {
       await unobservable(env, m, run, err)
       continue
@@ -68,16 +68,23 @@ function resetRun(run: RunState, phase: Move['phase']): void {
 /**
  * observe reads what the machine decides on: the move (fresh, so a cancel or rollback
  * request is seen at once), its shard, registered and alive nodes, and the live control.
+ * The move and its shard are read concurrently (one round trip, not two): a move's shard id
+ * never changes, and this runner is the only writer of both (its commits write them in one
+ * fenced transaction and finish before the next observation), so neither read can miss the
+ * other's latest write; a stale pair would only fail the next commit's compare.
  */
-async function observe(env: ExecutorEnv, id: string, run: RunState): Promise<MoveObservation & {fenced: FencedMove}> {
-  const fenced = await getMove(env.ctx, id)
-  const [shard, nodes, alive] = await Promise.all([readShard(env.ctx, fenced.value.shard), env.ctx.store.list(env.ctx.keys.nodesPrefix), listAlive(env.ctx)])
+async function observe(env: ExecutorEnv, id: string, shardId: number, run: RunState): Promise<MoveObservation & {fenced: FencedMove}> {
+  const nodeView = env.nodeView ?? (async () => {
+    const [nodes, alive] = await Promise.all([env.ctx.store.list(env.ctx.keys.nodesPrefix), listAlive(env.ctx)])
+    return {registered: new Set(nodes.items.map((n) => n.key.slice(n.key.lastIndexOf('/') + 1))), alive}
+  })
+  const [fenced, shard, view] = await Promise.all([getMove(env.ctx, id), readShard(env.ctx, shardId), nodeView()])
   return {
     fenced,
     move: fenced.value,
     shard: shard && {value: shard.value, revision: shard.modRevision},
-    registered: new Set(nodes.items.map((n) => n.key.slice(n.key.lastIndexOf('/') + 1))),
-    alive,
+    registered: view.registered,
+    alive: view.alive,
     control: {paused: env.control.paused, inWindow: env.control.inWindow()},
     now: env.now(),
     done: run.done,

@@ -12,7 +12,7 @@ import {type ExecutorEnv} from './executorEnv.js'
 import {commitMoveTransition, type FencedMove, readShard} from './moveStore.js'
 import {MoveFailure} from './retryPolicy.js'
 
-/** POLL_MS is how often the executor asks the destination for progress (and re-checks the throttle: `throttle set` acts within a second). */
+/** POLL_MS is how often the executor asks the destination for progress, as a long poll (and re-checks the throttle: `throttle set` acts within a second). */
 const POLL_MS = 250
 /** PROGRESS_INTERVAL_MS: progress goes to etcd at most this often per move. */
 const PROGRESS_INTERVAL_MS = 250
@@ -65,6 +65,8 @@ export async function copyShard(env: ExecutorEnv, m: FencedMove): Promise<Fenced
       continue
     }
     const rate = moveRate(env)
+    const polledAt = env.now()
+    let asked = false
     try {
       await pushNodeRates(env, sources, move.to, pushed)
       if (!status || status.state === 'idle' || status.state === 'cancelled' || status.state === 'failed' || rate !== askedRate || status.moveId !== move.id) {
@@ -72,8 +74,11 @@ export async function copyShard(env: ExecutorEnv, m: FencedMove): Promise<Fenced
         const share = shareOf(env, sources[0]!, move.to)
         status = await dst.pull(move.shard, {moveId: move.id, epoch: move.epoch, sources: addressed, rate, frameBytes: frameBytesFor(share, env.options.chunkBytes)})
         askedRate = rate
+        asked = true
       } else {
-        status = await dst.pullStatus(move.shard)
+        // A long poll: the destination answers the moment the copy ends (or after POLL_MS),
+        // so a small move's copy is seen done in milliseconds, not at the next poll.
+        status = await dst.pullStatus(move.shard, {waitMs: POLL_MS})
       }
     } catch (err) {
       if (!isNodeRequestError(err) || !err.retriable) throw err
@@ -106,7 +111,10 @@ export async function copyShard(env: ExecutorEnv, m: FencedMove): Promise<Fenced
       lastSave = env.now()
       env.emit({type: 'progress', move: move.id, bytes, keys: status.keys, totalBytes: progress.totalBytes, rateBytesPerSec: progress.rateBytesPerSec, stalled: progress.stalled, at: new Date(env.now()).toISOString()})
     }
-    await env.sleep(POLL_MS)
+    // The long poll paced this turn; after a pull request the next long poll does. Only a
+    // status answered early (a node without the long poll) needs the rest of POLL_MS here.
+    const early = POLL_MS - (env.now() - polledAt)
+    if (!asked && early > 0) await env.sleep(early)
   }
 }
 

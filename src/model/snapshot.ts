@@ -2,28 +2,14 @@ import {z} from 'zod'
 import {canonicalJson, sha256Hex} from './canonicalJson.js'
 import {ClusterMetaSchema} from './cluster.js'
 import {PlacementConstraintSchema} from './constraints.js'
-import {NodeIdSchema, ShardIdSchema} from './ids.js'
+import {NodeIdSchema} from './ids.js'
 import {NodeSchema} from './node.js'
 import {checkTiling} from './range.js'
 import {type Shard, ShardSchema} from './shard.js'
+import {ShardLoadSchema} from './stats.js'
 
-const rate = z.number().finite().nonnegative()
-
-/** ReplicaLoadSchema: the measured load of shard `shard`'s replica on node `node`. */
-export const ReplicaLoadSchema = z.object({
-  node: NodeIdSchema,
-  shard: ShardIdSchema,
-  reads: rate,
-  writes: rate,
-  bytes: rate,
-  keys: rate,
-  /**
-   * keySample: key hashes of a uniform sample of the replica's recent requests, sorted (a
-   * hash once per sampled request, at most 64); published for a node's busiest shards only.
-   * The planner splits a hot shard where this load halves, and names a key too hot to split.
-   */
-  keySample: z.array(z.number().int().min(0).max(2 ** 32 - 1)).max(64).optional(),
-})
+/** ReplicaLoadSchema: the measured load of shard `shard`'s replica on node `node` (a node's {@link ShardLoadSchema} with the node named). */
+export const ReplicaLoadSchema = z.object({node: NodeIdSchema, ...ShardLoadSchema.shape})
 
 /** ReplicaLoad is one validated per-replica load figure. */
 export type ReplicaLoad = z.infer<typeof ReplicaLoadSchema>

@@ -28,9 +28,20 @@ export function parseBytes(input: string): number {
   return Math.round(value)
 }
 
-/** parseRate reads a byte rate such as `50MiB/s` (the `/s` is optional) into bytes per second. */
+/**
+ * parseRate reads a byte rate such as `50MiB/s` (the `/s` is optional) into bytes per
+ * second. Throws RangeError naming the input for anything else, and for a zero rate (a
+ * copy throttled to 0 would wait forever; a rate is limited, never off).
+ */
 export function parseRate(input: string): number {
-  return parseBytes(input.replace(/\/s\s*$/i, ''))
+  let bytes: number
+  try {
+    bytes = parseBytes(input.replace(/\/s\s*$/i, ''))
+  } catch {
+    throw new RangeError(`"${input}" is not a rate; use bytes per second such as 50MiB/s, 64KiB/s or 1048576`)
+  }
+  if (bytes < 1) throw new RangeError(`"${input}" is not a usable rate: a copy throttled to 0 never finishes; use at least 1 byte per second, e.g. 64KiB/s`)
+  return bytes
 }
 
 /** formatBytes renders a byte count with a binary unit, e.g. `1.5 GiB`. */

@@ -168,6 +168,22 @@ export class CopyPuller {
     return {shard, moveId: p?.moveId ?? null, epoch: p?.epoch ?? 0, state: p?.done ? 'done' : 'idle', bytes: p?.bytes ?? 0, keys: p?.keys ?? 0, cursor: p?.cursor ?? null, source: null, rate: null, error: null, errorCode: null, failedSource: null}
   }
 
+  /**
+   * settled resolves with the shard's status once its running copy ends (done, failed or
+   * cancelled) or `waitMs` passed, whichever comes first; at once when none runs. It lets
+   * the executor learn that a copy finished the moment it does instead of at its next
+   * poll (a small move's copy takes milliseconds; a poll interval would be most of it).
+   */
+  async settled(shard: number, waitMs: number): Promise<PullStatus> {
+    const job = this.jobs.get(shard)
+    if (job && job.state === 'running' && waitMs > 0) {
+      let timer: ReturnType<typeof setTimeout> | undefined
+      await Promise.race([job.finished, new Promise<void>((r) => (timer = setTimeout(r, waitMs)))])
+      clearTimeout(timer)
+    }
+    return this.status(shard)
+  }
+
   /** cancel stops the shard's copy (if `moveId` is given, only that move's) and waits for it to stop; the durable cursor stays. */
   async cancel(shard: number, moveId?: string): Promise<PullStatus> {
     const job = this.jobs.get(shard)

@@ -37,13 +37,15 @@ export async function writeCopyStream(src: CopyStreamSource, res: ServerResponse
   const closed = new AbortController()
   res.once('close', () => closed.abort())
   let cursor = src.cursor
+  let pageBytes = firstPageBytes(src.frameBytes)
   for (;;) {
     if (closed.signal.aborted) return 'closed'
     if (src.fenceLost() !== undefined) {
       res.destroy()
       return 'fenced'
     }
-    const page = src.engine.scan(src.range, cursor, src.frameBytes)
+    const page = src.engine.scan(src.range, cursor, pageBytes)
+    pageBytes = Math.min(src.frameBytes, pageBytes * 2)
     const batch = encodeRecords(page.records)
     if (!(await spend(src.buckets, batch.length, src.sleep, closed.signal))) return 'closed'
     const last = page.cursor === undefined
@@ -61,6 +63,19 @@ export async function writeCopyStream(src: CopyStreamSource, res: ServerResponse
       await new Promise((r) => setImmediate(r))
     }
   }
+}
+
+/** FIRST_PAGE_BYTES is the first frame's page: small, so the first bytes land (and show in progress) without waiting on a whole frame. */
+export const FIRST_PAGE_BYTES = 64 * 1024
+
+/**
+ * firstPageBytes is where a stream's pages start: {@link FIRST_PAGE_BYTES} (or `frameBytes`
+ * when smaller), doubling each page up to `frameBytes`. A 4 MiB first frame must be read,
+ * sent, applied and fsync'd before the destination reports a byte; ramping up also spares
+ * the source's event loop one long scan when a stream starts.
+ */
+export function firstPageBytes(frameBytes: number): number {
+  return Math.min(frameBytes, FIRST_PAGE_BYTES)
 }
 
 /** drainedOrClosed resolves when `res` drains or `signal` aborts, removing both listeners (one stream writes thousands of pages). */

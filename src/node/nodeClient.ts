@@ -247,9 +247,15 @@ export class NodeClient {
     return this.parse(await this.request('POST', `/v1/shards/${shard}/pull`, json(req), opts), PullStatusResponseSchema)
   }
 
-  /** pullStatus returns the node's report on `shard`'s copy (state idle: nothing running; ask again with pull). */
-  async pullStatus(shard: number, opts: RequestOptions = {}): Promise<PullStatusResponse> {
-    return this.parse(await this.request('GET', `/v1/shards/${shard}/pull`, undefined, opts), PullStatusResponseSchema)
+  /**
+   * pullStatus returns the node's report on `shard`'s copy (state idle: nothing running;
+   * ask again with pull). With `waitMs` (at most MAX_PULL_WAIT_MS) the node answers once a
+   * running copy ends or `waitMs` passed: a long poll that learns of the end at once. A
+   * node that predates it answers at once, so callers still pace their polls.
+   */
+  async pullStatus(shard: number, opts: RequestOptions & {waitMs?: number} = {}): Promise<PullStatusResponse> {
+    const q = opts.waitMs ? `?wait=${Math.round(opts.waitMs)}` : ''
+    return this.parse(await this.request('GET', `/v1/shards/${shard}/pull${q}`, undefined, opts), PullStatusResponseSchema)
   }
 
   /** cancelPull stops `shard`'s copy on the node (only move `moveId`'s when given) and returns once it stopped. */

@@ -26,6 +26,7 @@ import {
   MAX_CHUNK_BYTES,
   MAX_JSON_BODY_BYTES,
   MAX_KEY_BYTES,
+  MAX_PULL_WAIT_MS,
   type NodeRecord,
   type NodeStatusResponse,
   RECORD_HEADER,
@@ -141,7 +142,7 @@ export class NodeHttpApi {
     this.routes = [
       {method: 'GET', pattern: /^\/v1\/shards\/(\d{1,9})\/stream$/, handler: (q, s, m, u) => this.stream(q, s, m, u)},
       {method: 'POST', pattern: /^\/v1\/shards\/(\d{1,9})\/pull$/, handler: (q, s, m) => this.pull(q, s, m)},
-      {method: 'GET', pattern: /^\/v1\/shards\/(\d{1,9})\/pull$/, handler: (q, s, m) => this.pullStatus(q, s, m)},
+      {method: 'GET', pattern: /^\/v1\/shards\/(\d{1,9})\/pull$/, handler: (q, s, m, u) => this.pullStatus(q, s, m, u)},
       {method: 'DELETE', pattern: /^\/v1\/shards\/(\d{1,9})\/pull$/, handler: (q, s, m, u) => this.pullCancel(q, s, m, u)},
       {method: 'POST', pattern: /^\/v1\/throttle$/, handler: (q, s) => this.throttle(q, s)},
       {method: 'GET', pattern: /^\/v1\/shards\/(\d{1,9})\/records\/([A-Za-z0-9_-]*)$/, handler: (q, s, m, u) => this.get(q, s, m, u)},
@@ -512,9 +513,11 @@ export class NodeHttpApi {
     sendJson(res, 200, copies.pull({...body, shard: id}))
   }
 
-  private async pullStatus(_req: IncomingMessage, res: ServerResponse, m: RegExpExecArray): Promise<void> {
+  /** pullStatus reports the shard's copy; with `wait=MS` (at most MAX_PULL_WAIT_MS) it answers once a running copy ends or MS passed (a long poll). */
+  private async pullStatus(_req: IncomingMessage, res: ServerResponse, m: RegExpExecArray, url: URL): Promise<void> {
     const copies = this.requireCopy() && this.copies!
-    sendJson(res, 200, copies.status(Number(m[1])))
+    const waitMs = intParam(url, 'wait', 0, 0, MAX_PULL_WAIT_MS)
+    sendJson(res, 200, await copies.settled(Number(m[1]), waitMs))
   }
 
   private async pullCancel(_req: IncomingMessage, res: ServerResponse, m: RegExpExecArray, url: URL): Promise<void> {

@@ -55,6 +55,8 @@ export const MAX_BATCH_BYTES = 32 * 1024 * 1024
 export const DEFAULT_CHUNK_BYTES = 1024 * 1024
 /** MAX_CHUNK_BYTES caps a snapshot chunk (one record over it is still sent whole). */
 export const MAX_CHUNK_BYTES = 16 * 1024 * 1024
+/** MAX_PULL_WAIT_MS bounds the long poll of `GET /v1/shards/{id}/pull?wait=MS` (a request is never held longer). */
+export const MAX_PULL_WAIT_MS = 2000
 /** MAX_JSON_BODY_BYTES bounds JSON request bodies (accept, drop, buckets). */
 export const MAX_JSON_BODY_BYTES = 64 * 1024
 

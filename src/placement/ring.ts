@@ -42,6 +42,23 @@ function stableHash(text: string): number {
 }
 
 /**
+ * pointHash is {@link stableHash} of `<id>#<i>` (a control point's name) without building the
+ * string: the id's bytes are laid out once per node and only the index's digits change. A
+ * 1,000-node ring hashes 160,000 such names.
+ */
+function pointHash(idBytes: Uint8Array, i: number): number {
+  const digits = String(i)
+  const length = idBytes.length + 1 + digits.length
+  const buffer = length <= pointBuffer.length ? pointBuffer : new Uint8Array(length)
+  buffer.set(idBytes)
+  buffer[idBytes.length] = 0x23 // '#'
+  for (let d = 0; d < digits.length; d++) buffer[idBytes.length + 1 + d] = digits.charCodeAt(d)
+  return murmur3(buffer.subarray(0, length))
+}
+
+const pointBuffer = new Uint8Array(512)
+
+/**
  * ringHash24 is the 24-bit number a shard's ring name spells (see {@link ringName}): murmur3
  * of `shard/<id>`, top 24 bits.
  */
@@ -71,11 +88,15 @@ function ringPosition(shardId: number): number {
 
 /**
  * PlacementRing maps a shard id to `rf` distinct nodes on the `consistent-hash` package's
- * ring (the load-oblivious placement used by `cluster init` and the planner's `ring`
- * strategy). It walks the package's control points in its own typed arrays: the package's
- * lookup (an object keyed by position, and building it on 160,000 points) cost more than
- * the rest of a 1,000-node, 100k-shard ring plan. The package stays the reference: tests
- * compare every walk with its `get` ({@link packageWalk}).
+ * ring (the load-oblivious placement). The control points are defined once, here, and feed
+ * two walks that give the same nodes in the same order:
+ *
+ * - {@link replicasFor} asks the package (`get`): `cluster init` places with it, so the
+ *   package is what defines a placement at run time;
+ * - {@link replicaOrdinals} walks an index of the same points in typed arrays: the planner's
+ *   `ring` strategy and its baseline use it, because the package's lookup (an object keyed
+ *   by position, and building it on 160,000 points) cost more than the rest of a 1,000-node,
+ *   100k-shard ring plan. test/placement/ring.test.ts pins the two walks to each other.
  *
  * Guarantees: the result depends only on the set of nodes (not their order), the shard id
  * and rf, so two processes agree; control points come from murmur3 of `<node id>#<i>`
@@ -91,6 +112,7 @@ export class PlacementRing {
   private readonly zoneCount: number
   /** ids[k] is node ordinal k's id (ids sorted); zoneOrdinal[k] its zone's ordinal. */
   private readonly ids: string[]
+  private readonly ordinalOf = new Map<string, number>()
   private readonly zoneOrdinal: Int32Array
   /**
    * points and owner are the package's control points, sorted, with the ordinal of the node
@@ -127,9 +149,11 @@ export class PlacementRing {
     const taken = new Set<number>()
     const all = new Float64Array(this.ids.length * points)
     this.ids.forEach((id, k) => {
+      this.ordinalOf.set(id, k)
+      const idBytes = encoder.encode(id)
       const nodePoints: number[] = []
       for (let i = 0; i < points; i++) {
-        let p = stableHash(`${id}#${i}`) % RING_RANGE
+        let p = pointHash(idBytes, i) % RING_RANGE
         while (taken.has(p)) p = (p + 1) % RING_RANGE
         taken.add(p)
         nodePoints.push(p)
@@ -139,8 +163,18 @@ export class PlacementRing {
       this.nodePoints.set(id, nodePoints)
     })
     all.sort()
-    this.points = Uint32Array.from(all, (x) => Math.floor(x / 2 ** 20))
-    this.owner = Int32Array.from(all, (x) => x % 2 ** 20)
+    this.points = new Uint32Array(all.length)
+    this.owner = new Int32Array(all.length)
+    for (let j = 0; j < all.length; j++) {
+      const x = all[j] ?? 0
+      this.points[j] = Math.floor(x / 2 ** 20)
+      this.owner[j] = x % 2 ** 20
+    }
+  }
+
+  /** ordinalIds lists the node ids by ordinal (sorted): what {@link replicaOrdinals} numbers. */
+  get ordinalIds(): readonly string[] {
+    return this.ids
   }
 
   /** nodeCount is the number of nodes on the ring. */
@@ -152,25 +186,66 @@ export class PlacementRing {
    * replicasFor returns `rf` distinct node ids for shard `shardId`, in ring order with
    * zone spreading: walking the ring clockwise from the shard's position, a node is taken
    * first if its zone is not yet used, then the remaining slots are filled in walk order.
-   * Throws RangeError unless 1 <= rf <= nodeCount.
+   * The walk is the `consistent-hash` package's own (built on first use). Throws RangeError
+   * unless 1 <= rf <= nodeCount.
    */
   replicasFor(shardId: number, rf: number): string[] {
+    const walk = (count: number) => this.packageWalk(shardId, count).map((id) => this.ordinalOf.get(id) ?? 0)
+    return this.place(shardId, rf, walk).map((k) => this.ids[k] ?? '')
+  }
+
+  /**
+   * replicaOrdinals is {@link replicasFor} answered from the typed-array index of the same
+   * points: the same nodes in the same order, as ordinals into {@link ordinalIds}. For
+   * callers that place many shards (the planner). Throws RangeError unless 1 <= rf <= nodeCount.
+   */
+  replicaOrdinals(shardId: number, rf: number): number[] {
+    if (rf <= this.zoneCount && Number.isInteger(rf) && rf >= 1) return this.distinctZones(this.locate(ringPosition(shardId)), rf)
+    const start = this.locate(ringPosition(shardId))
+    return this.place(shardId, rf, (count) => this.walk(start, count))
+  }
+
+  /**
+   * place picks `rf` node ordinals for shard `shardId` from `walk` (the first `count` distinct
+   * nodes clockwise), walking a growing prefix of the ring until it holds enough distinct
+   * zones. The pick from a prefix that suffices equals the pick from any longer one, so the
+   * start size only affects speed: rf * wanted zones covers them most of the time at once.
+   */
+  private place(shardId: number, rf: number, walk: (count: number) => number[]): number[] {
     if (!Number.isInteger(rf) || rf < 1 || rf > this.zoneOf.size) {
       throw new RangeError(`replication factor ${rf} needs 1..${this.zoneOf.size} nodes on the ring`)
     }
-    const start = this.locate(ringPosition(shardId))
     const wantZones = Math.min(rf, this.zoneCount)
-    // Walk a growing prefix of the ring until it holds enough distinct zones. The pick from
-    // a prefix that suffices equals the pick from any longer one, so the start size only
-    // affects speed: rf * wanted zones covers them most of the time in one walk.
     for (let count = Math.min(rf * wantZones, this.zoneOf.size); ; count = Math.min(count * 2, this.zoneOf.size)) {
-      const picked = this.pick(this.walk(start, count), rf, wantZones)
-      if (picked) return picked.map((k) => this.ids[k] ?? '')
+      const picked = this.pick(walk(count), rf, wantZones)
+      if (picked) return picked
       if (count >= this.zoneOf.size) {
         // Unreachable with consistent input: a full walk visits every node and every zone.
         throw new RangeError(`ring walk for shard ${shardId} found too few nodes`)
       }
     }
+  }
+
+  /**
+   * distinctZones is {@link pick} when rf <= the zone count, in one pass: the first node of
+   * each of the first `rf` zones met clockwise from point index `start`, in walk order.
+   */
+  private distinctZones(start: number, rf: number): number[] {
+    const out: number[] = []
+    const stamp = ++this.walkStamp
+    const total = this.points.length
+    let zonesSeen = 0
+    for (let step = 0; step < total && out.length < rf; step++) {
+      const at = start + step < total ? start + step : start + step - total
+      const k = this.owner[at] ?? 0
+      if (this.seen[k] === stamp) continue
+      this.seen[k] = stamp
+      const zoneBit = this.zoneOrdinal[k] ?? 0
+      if (zoneBit < 31 ? zonesSeen & (1 << zoneBit) : out.some((o) => this.zoneOrdinal[o] === zoneBit)) continue
+      if (zoneBit < 31) zonesSeen |= 1 << zoneBit
+      out.push(k)
+    }
+    return out
   }
 
   /**

@@ -54,13 +54,13 @@ export class ActionLog {
   /** move moves slot `slot` to node `to` in the state and records it. Callers check placement rules and {@link fits} first. */
   move(slot: number, to: number, reason: MoveReason): void {
     const st = this.state
-    const from = st.slotNode[slot]!
-    const s = st.slotShard[slot]!
-    const epoch = st.shardEpoch[s]!
+    const from = st.placement.slotNode[slot]!
+    const s = st.placement.slotShard[slot]!
+    const epoch = st.placement.shardEpoch[s]!
     const bytes = st.slotBytes(slot)
     const keys = st.slotKeys(slot)
     this.loadMoved += st.slotUnits(slot)
-    st.moveSlot(slot, to)
+    st.placement.moveSlot(slot, to)
     this.moves++
     this.bytes += bytes
     this.keys += keys
@@ -69,13 +69,13 @@ export class ActionLog {
     this.actions.push({
       bytes,
       epoch,
-      from: st.nodeIds[from]!,
+      from: st.model.nodeIds[from]!,
       keys,
       kind: 'move',
-      predicted: {source: roundUtil(st.util[from]!), target: roundUtil(st.util[to]!)},
+      predicted: {source: roundUtil(st.placement.util[from]!), target: roundUtil(st.placement.util[to]!)},
       reason: sortedReason,
-      shard: st.shardId[s]!,
-      to: st.nodeIds[to]!,
+      shard: st.placement.shardId[s]!,
+      to: st.model.nodeIds[to]!,
     })
   }
 
@@ -86,11 +86,11 @@ export class ActionLog {
    */
   split(s: number, at: number, reason: SplitAction['reason'], loadBelow?: number): number {
     const st = this.state
-    const epoch = st.shardEpoch[s]!
-    const id = st.shardId[s]!
-    const lo = st.shardLo[s]!
-    const hi = st.shardHi[s]!
-    const t = st.splitShard(s, at, loadBelow)
+    const epoch = st.placement.shardEpoch[s]!
+    const id = st.placement.shardId[s]!
+    const lo = st.placement.shardLo[s]!
+    const hi = st.placement.shardHi[s]!
+    const t = st.placement.splitShard(s, at, loadBelow)
     this.splits++
     const action: SplitAction = {
       kind: 'split',
@@ -98,8 +98,8 @@ export class ActionLog {
       epoch,
       at,
       parts: [
-        {shard: id, range: {lo, hi: at}, epoch: st.shardEpoch[s]!},
-        {shard: st.shardId[t]!, range: {lo: at, hi}, epoch: st.shardEpoch[t]!},
+        {shard: id, range: {lo, hi: at}, epoch: st.placement.shardEpoch[s]!},
+        {shard: st.placement.shardId[t]!, range: {lo: at, hi}, epoch: st.placement.shardEpoch[t]!},
       ],
       reason,
     }

@@ -26,6 +26,9 @@ export type BlockReason = 'self' | 'cannot-receive' | 'holds-replica' | 'forbidd
  * (block reasons, utilisation deltas, distance from the band). Nodes are numbered 0..N-1 in
  * id order, shards in id order, slots shard by shard. A clone copies the placement and
  * shares the model.
+ *
+ * Facts are read where they live, `state.model.nodeIds`, `state.placement.util`: this class
+ * adds only what needs both halves, so neither half's accessors are repeated here.
  */
 export class ClusterState {
   /**
@@ -53,164 +56,9 @@ export class ClusterState {
     return new ClusterState(this.model, this.placement.clone())
   }
 
-  // The node model's facts, by node index (see NodeModel).
-  get nodeIds(): readonly string[] {
-    return this.model.nodeIds
-  }
-
-  get nodeIndex(): ReadonlyMap<string, number> {
-    return this.model.nodeIndex
-  }
-
-  get nodeZone(): Int32Array {
-    return this.model.nodeZone
-  }
-
-  get zoneNames(): readonly string[] {
-    return this.model.zoneNames
-  }
-
-  get nodeState(): NodeModel['nodeState'] {
-    return this.model.nodeState
-  }
-
-  get alive(): Uint8Array {
-    return this.model.alive
-  }
-
-  get receiver(): Uint8Array {
-    return this.model.receiver
-  }
-
-  get inPool(): Uint8Array {
-    return this.model.inPool
-  }
-
-  get poolSize(): number {
-    return this.model.poolSize
-  }
-
-  get capLimit(): Float64Array {
-    return this.model.capLimit
-  }
-
-  get factor(): Float64Array {
-    return this.model.factor
-  }
-
-  get kappa(): Float64Array {
-    return this.model.kappa
-  }
-
-  get shareScale(): Float64Array {
-    return this.model.shareScale
-  }
-
-  get totals(): Float64Array {
-    return this.model.totals
-  }
-
-  get weights(): Float64Array {
-    return this.model.weights
-  }
-
-  get rf(): number {
-    return this.model.rf
-  }
-
-  get requiredZones(): number {
-    return this.model.requiredZones
-  }
-
-  get target(): number {
-    return this.model.target
-  }
-
-  get floor(): number {
-    return this.model.floor
-  }
-
-  // The placement, by slot, shard and node index (see Placement).
-  get util(): Float64Array {
-    return this.placement.util
-  }
-
-  get nodeSlots(): readonly (readonly number[])[] {
-    return this.placement.nodeSlots
-  }
-
-  get slotCount(): number {
-    return this.placement.slotCount
-  }
-
-  get shardCount(): number {
-    return this.placement.shardCount
-  }
-
-  get slotShard(): Int32Array {
-    return this.placement.slotShard
-  }
-
-  get slotNode(): Int32Array {
-    return this.placement.slotNode
-  }
-
-  get shardId(): Float64Array {
-    return this.placement.shardId
-  }
-
-  get shardEpoch(): Float64Array {
-    return this.placement.shardEpoch
-  }
-
-  get shardLo(): Float64Array {
-    return this.placement.shardLo
-  }
-
-  get shardHi(): Float64Array {
-    return this.placement.shardHi
-  }
-
-  get shardFrozen(): Uint8Array {
-    return this.placement.shardFrozen
-  }
-
-  get shardIndex(): ReadonlyMap<number, number> {
-    return this.placement.shardIndex
-  }
-
-  get pins(): readonly {shard: number; node: number}[] {
-    return this.placement.pins
-  }
-
-  /** slotsOf returns shard index `s`'s slots as a new array. */
-  slotsOf(s: number): number[] {
-    return this.placement.slotsOf(s)
-  }
-
-  /** sampleOf is shard index `s`'s merged key-hash sample (see ReplicaLoad.keySample), or undefined. */
-  sampleOf(s: number): readonly number[] | undefined {
-    return this.placement.sampleOf(s)
-  }
-
-  /** slotLoadAt is component `k` (reads, writes, bytes, keys: see LOAD_WIDTH) of slot `slot`'s load. */
-  slotLoadAt(slot: number, k: number): number {
-    return this.placement.slotLoadAt(slot, k)
-  }
-
-  /** nodeLoadAt is component `k` of node `node`'s load now. */
-  nodeLoadAt(node: number, k: number): number {
-    return this.placement.nodeLoadAt(node, k)
-  }
-
   /** capLimitAt is node `node`'s stated capacity for resource `r` (Infinity when not stated). */
   capLimitAt(node: number, r: number): number {
     return this.model.capLimit[node * RES + r] ?? Infinity
-  }
-
-  /** nodeCount is the number of nodes. */
-  get nodeCount(): number {
-    return this.model.nodeCount
   }
 
   /** utilDelta is how much slot `slot`'s load changes U(node) (removed from or added to it). */
@@ -283,11 +131,6 @@ export class ClusterState {
     return this.placement.isPinned(this.placement.slotShard[slot] ?? 0, this.placement.slotNode[slot] ?? 0)
   }
 
-  /** isForbidden tells whether shard index `s` is forbidden on node `node`. */
-  isForbidden(s: number, node: number): boolean {
-    return this.placement.isForbidden(s, node)
-  }
-
   /** movable tells whether the planner may move slot `slot` at all (not pinned, shard not mid-move). */
   movable(slot: number): boolean {
     return !this.placement.shardFrozen[this.placement.slotShard[slot] ?? 0] && !this.isPinned(slot)
@@ -322,11 +165,6 @@ export class ClusterState {
     return count
   }
 
-  /** hasForbids tells whether any forbid constraint exists (most clusters have none; scans skip then). */
-  get hasForbids(): boolean {
-    return this.placement.hasForbids
-  }
-
   /**
    * blockReason returns why slot `slot` may not move to node `to`, or undefined when the
    * move keeps every placement rule: distinct nodes, zone spread never below
@@ -339,7 +177,7 @@ export class ClusterState {
     if (!m.receiver[to]) return 'cannot-receive'
     const s = this.placement.slotShard[slot] ?? 0
     if (this.holds(s, to)) return 'holds-replica'
-    if (this.placement.hasForbids && this.isForbidden(s, to)) return 'forbidden'
+    if (this.placement.hasForbids && this.placement.isForbidden(s, to)) return 'forbidden'
     const toZone = m.nodeZone[to] ?? 0
     if (toZone !== m.nodeZone[from]) {
       const before = this.zoneCount(s)
@@ -356,15 +194,5 @@ export class ClusterState {
   overCapacity(n: number): boolean {
     for (let r = 0; r < RES; r++) if (this.placement.nodeLoadAt(n, r) > this.capLimitAt(n, r)) return true
     return false
-  }
-
-  /** moveSlot moves slot `slot`'s replica to node `to` and advances the shard's epoch as a move does. Callers check {@link blockReason} first. */
-  moveSlot(slot: number, to: number): void {
-    this.placement.moveSlot(slot, to)
-  }
-
-  /** splitShard splits shard index `s` at hash `at` (see {@link Placement.splitShard}); returns the new shard's index. */
-  splitShard(s: number, at: number, below = 0.5): number {
-    return this.placement.splitShard(s, at, below)
   }
 }

@@ -17,8 +17,8 @@ const ZONED_WALK_LIMIT = 32
 export function leastLoadedDestination(state: ClusterState, index: ReceiverIndex, slot: number, accept?: (node: number) => boolean, maxProbes = Infinity): number {
   const floorDelta = state.minUtilDelta(slot)
   if (index.zoneCount > ZONED_WALK_LIMIT) return bestFit(state, index.nodes, slot, accept, maxProbes, floorDelta, {node: -1, after: Infinity}).node
-  const s = state.slotShard[slot]!
-  const need = Math.min(state.zoneCount(s), state.requiredZones)
+  const s = state.placement.slotShard[slot]!
+  const need = Math.min(state.zoneCount(s), state.model.requiredZones)
   const best = {node: -1, after: Infinity}
   for (let z = 0; z < index.zoneCount; z++) {
     if (state.zoneCount(s, slot, z) < need) continue
@@ -33,10 +33,10 @@ function bestFit(state: ClusterState, nodes: readonly number[], slot: number, ac
   for (let i = 0; i < limit; i++) {
     const node = nodes[i]!
     // Later nodes are at least this utilised and gain at least floorDelta: none can beat best.
-    if (state.util[node]! + floorDelta >= best.after) break
+    if (state.placement.util[node]! + floorDelta >= best.after) break
     if (accept && !accept(node)) continue
     if (state.blockReason(slot, node) !== undefined) continue
-    const after = state.util[node]! + state.utilDelta(slot, node)
+    const after = state.placement.util[node]! + state.utilDelta(slot, node)
     if (after < best.after || (after === best.after && node < best.node)) {
       best.after = after
       best.node = node
@@ -61,10 +61,10 @@ const REASON_TEXT: Record<BlockReason, string> = {
  */
 export function whyNowhere(state: ClusterState, slot: number): string {
   const tally = new Map<BlockReason, number>()
-  for (let node = 0; node < state.nodeCount; node++) {
+  for (let node = 0; node < state.model.nodeCount; node++) {
     const reason = state.blockReason(slot, node)
     if (reason && reason !== 'self') tally.set(reason, (tally.get(reason) ?? 0) + 1)
   }
   const parts = [...tally.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([reason, count]) => `${count} ${REASON_TEXT[reason]}`)
-  return parts.length > 0 ? `of ${state.nodeCount - 1} other nodes: ${parts.join(', ')}` : 'there is no other node'
+  return parts.length > 0 ? `of ${state.model.nodeCount - 1} other nodes: ${parts.join(', ')}` : 'there is no other node'
 }

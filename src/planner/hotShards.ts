@@ -19,15 +19,15 @@ export type HotShard = z.infer<typeof HotShardSchema>
  */
 function smallestFootprint(state: ClusterState, slot: number, minFactor: Float64Array): number {
   let u = 0
-  for (let r = 0; r < RES; r++) u += minFactor[r]! * state.slotLoadAt(slot, r)
+  for (let r = 0; r < RES; r++) u += minFactor[r]! * state.placement.slotLoadAt(slot, r)
   return u
 }
 
 function minFactors(state: ClusterState): Float64Array {
   const out = new Float64Array(RES).fill(Infinity)
-  for (let i = 0; i < state.nodeCount; i++) {
-    if (!state.receiver[i]) continue
-    for (let r = 0; r < RES; r++) out[r] = Math.min(out[r]!, state.factor[i * RES + r]!)
+  for (let i = 0; i < state.model.nodeCount; i++) {
+    if (!state.model.receiver[i]) continue
+    for (let r = 0; r < RES; r++) out[r] = Math.min(out[r]!, state.model.factor[i * RES + r]!)
   }
   for (let r = 0; r < RES; r++) if (out[r] === Infinity) out[r] = 0
   return out
@@ -37,7 +37,7 @@ function minFactors(state: ClusterState): Float64Array {
 function hottestSlot(state: ClusterState, s: number, minFactor: Float64Array): {slot: number; footprint: number} {
   let slot = -1
   let footprint = -1
-  for (const x of state.slotsOf(s)) {
+  for (const x of state.placement.slotsOf(s)) {
     const f = smallestFootprint(state, x, minFactor)
     if (f > footprint) {
       footprint = f
@@ -62,16 +62,16 @@ export function handleHotShards(state: ClusterState, log: ActionLog, allowSplit:
   const minFactor = minFactors(state)
   const hot: HotShard[] = []
   const stillHot = new Set<number>()
-  const originalShards = state.shardCount
+  const originalShards = state.placement.shardCount
   for (let s = 0; s < originalShards; s++) {
-    if (state.shardFrozen[s]) continue
+    if (state.placement.shardFrozen[s]) continue
     const {slot, footprint} = hottestSlot(state, s, minFactor)
     const force = allowSplit && forced.has(s)
-    if (slot < 0 || (footprint <= state.target && !force)) continue
-    const node = state.slotNode[slot]!
-    const entry: HotShard = {shard: state.shardId[s]!, node: state.nodeIds[node]!, load: roundUtil(state.slotUnits(slot)), resource: state.dominantResource(slot, node), split: allowSplit}
+    if (slot < 0 || (footprint <= state.model.target && !force)) continue
+    const node = state.placement.slotNode[slot]!
+    const entry: HotShard = {shard: state.placement.shardId[s]!, node: state.model.nodeIds[node]!, load: roundUtil(state.slotUnits(slot)), resource: state.dominantResource(slot, node), split: allowSplit}
     hot.push(entry)
-    const first = loadSplitPoint(state.sampleOf(s), state.shardLo[s]!, state.shardHi[s]!)
+    const first = loadSplitPoint(state.placement.sampleOf(s), state.placement.shardLo[s]!, state.placement.shardHi[s]!)
     if (first.kind === 'hot-key') entry.hotKey = {hash: first.hash, share: roundUtil(first.share)}
     if (!allowSplit) {
       stillHot.add(s)
@@ -89,19 +89,19 @@ function splitPieces(state: ClusterState, log: ActionLog, s: number, ctx: {force
   while (queue.length > 0) {
     const {piece, depth} = queue.shift()!
     const need = hottestSlot(state, piece, minFactor).footprint
-    if (need <= state.target * SPLIT_GOAL && !(force && depth === 0)) continue
-    const choice = loadSplitPoint(state.sampleOf(piece), state.shardLo[piece]!, state.shardHi[piece]!)
+    if (need <= state.model.target * SPLIT_GOAL && !(force && depth === 0)) continue
+    const choice = loadSplitPoint(state.placement.sampleOf(piece), state.placement.shardLo[piece]!, state.placement.shardHi[piece]!)
     if (choice.kind === 'hot-key' || choice.kind === 'none' || depth >= MAX_SPLIT_DEPTH) {
       if (choice.kind === 'hot-key' && !entry.hotKey) entry.hotKey = {hash: choice.hash, share: roundUtil(choice.share)}
-      if (need > state.target) stillHot.add(piece)
+      if (need > state.model.target) stillHot.add(piece)
       continue
     }
     const units = state.slotUnits(hottestSlot(state, piece, minFactor).slot)
     const where = choice.kind === 'load' ? `split where its sampled load halves (${Math.round(choice.below * 100)}% below)` : 'split at its hash midpoint (no key samples)'
     const detail =
-      footprint > state.target
-        ? `one replica carries ${units.toFixed(2)}x an average node's load (mostly ${entry.resource}); no node can hold it within ${state.target}x the mean; ${where}`
-        : `one replica carries ${units.toFixed(2)}x an average node's load (mostly ${entry.resource}) on ${entry.node}, which stays above ${state.target}x the mean because no node has room for it whole; ${where}`
+      footprint > state.model.target
+        ? `one replica carries ${units.toFixed(2)}x an average node's load (mostly ${entry.resource}); no node can hold it within ${state.model.target}x the mean; ${where}`
+        : `one replica carries ${units.toFixed(2)}x an average node's load (mostly ${entry.resource}) on ${entry.node}, which stays above ${state.model.target}x the mean because no node has room for it whole; ${where}`
     const other = log.split(piece, choice.at, {kind: 'split', resource: entry.resource, detail}, choice.kind === 'load' ? roundUtil(choice.below) : undefined)
     queue.push({piece, depth: depth + 1}, {piece: other, depth: depth + 1})
   }

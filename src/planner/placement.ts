@@ -171,6 +171,11 @@ export class Placement {
     return this.d.shardSample.get(s)
   }
 
+  /** slotLoads is every slot's load, LOAD_WIDTH numbers per slot (see slotLoadAt): a read-only view for whole-cluster sums, valid until the next split. */
+  get slotLoads(): Float64Array {
+    return this.d.slotLoad
+  }
+
   /** slotLoadAt is component `k` (reads, writes, bytes, keys) of slot `slot`'s load. */
   slotLoadAt(slot: number, k: number): number {
     return this.d.slotLoad[slot * LOAD_WIDTH + k] ?? 0

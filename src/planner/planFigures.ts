@@ -8,21 +8,23 @@ import {type ClusterState, LOAD_WIDTH, RES} from './clusterState.js'
  * what recomputing from the snapshot with the plan applied gives.
  */
 export function nodeFigures(state: ClusterState): NodeLoadFigures[] {
-  const n = state.nodeCount
+  const n = state.model.nodeCount
   const sums = new Float64Array(n * LOAD_WIDTH)
   const replicas = new Int32Array(n)
-  for (let slot = 0; slot < state.slotCount; slot++) {
-    const node = state.slotNode[slot]!
+  const slotNode = state.placement.slotNode
+  const slotLoads = state.placement.slotLoads
+  for (let slot = 0; slot < state.placement.slotCount; slot++) {
+    const node = slotNode[slot]!
     replicas[node]!++
-    for (let k = 0; k < LOAD_WIDTH; k++) sums[node * LOAD_WIDTH + k]! += state.slotLoadAt(slot, k)
+    for (let k = 0; k < LOAD_WIDTH; k++) sums[node * LOAD_WIDTH + k]! += slotLoads[slot * LOAD_WIDTH + k]!
   }
   const out: NodeLoadFigures[] = []
   for (let i = 0; i < n; i++) {
     const per = [0, 0, 0]
     let u = 0
     for (let r = 0; r < RES; r++) {
-      per[r] = sums[i * LOAD_WIDTH + r]! * state.shareScale[i * RES + r]!
-      u += state.weights[r]! * per[r]!
+      per[r] = sums[i * LOAD_WIDTH + r]! * state.model.shareScale[i * RES + r]!
+      u += state.model.weights[r]! * per[r]!
     }
     // Keys in sorted order (see canonicalPlanJson).
     out.push({
@@ -42,7 +44,7 @@ export function nodeFigures(state: ClusterState): NodeLoadFigures[] {
 export function imbalanceOf(state: ClusterState, figures: readonly NodeLoadFigures[]): number {
   let max = 0
   figures.forEach((f, i) => {
-    if (state.inPool[i]) max = Math.max(max, f.utilisation)
+    if (state.model.inPool[i]) max = Math.max(max, f.utilisation)
   })
   return max
 }
@@ -56,27 +58,27 @@ export function imbalanceOf(state: ClusterState, figures: readonly NodeLoadFigur
 export function loadOutsideTarget(state: ClusterState): number {
   let above = 0
   let below = 0
-  for (let i = 0; i < state.nodeCount; i++) {
-    if (state.nodeState[i] === 'draining') {
-      for (const slot of state.nodeSlots[i]!) above += state.slotUnits(slot)
+  for (let i = 0; i < state.model.nodeCount; i++) {
+    if (state.model.nodeState[i] === 'draining') {
+      for (const slot of state.placement.nodeSlots[i]!) above += state.slotUnits(slot)
       continue
     }
-    if (!state.inPool[i]) continue
-    const u = state.util[i]!
-    if (u > state.target) above += (u - state.target) * state.kappa[i]!
-    else if (state.receiver[i] && u < state.floor) below += (state.floor - u) * state.kappa[i]!
+    if (!state.model.inPool[i]) continue
+    const u = state.placement.util[i]!
+    if (u > state.model.target) above += (u - state.model.target) * state.model.kappa[i]!
+    else if (state.model.receiver[i] && u < state.model.floor) below += (state.model.floor - u) * state.model.kappa[i]!
   }
   return Math.max(above, below)
 }
 
 /** planNodes pairs each node's before and after figures for the plan file. */
 export function planNodes(state: ClusterState, before: readonly NodeLoadFigures[], after: readonly NodeLoadFigures[]): PlanNode[] {
-  return state.nodeIds.map((id, i) => ({
+  return state.model.nodeIds.map((id, i) => ({
     after: after[i]!,
-    alive: state.alive[i] === 1,
+    alive: state.model.alive[i] === 1,
     before: before[i]!,
     id,
-    state: state.nodeState[i]!,
-    zone: state.zoneNames[state.nodeZone[i]!]!,
+    state: state.model.nodeState[i]!,
+    zone: state.model.zoneNames[state.model.nodeZone[i]!]!,
   }))
 }

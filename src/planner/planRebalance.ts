@@ -108,7 +108,7 @@ function runBalance(initial: ClusterState, options: PlanOptions): Run {
     // A restart only counts when its splits got closer to the target.
     if (!best || totalOutside(run.state) < totalOutside(best.state) - 1e-9) best = run
     if (!pristine || round >= SPLIT_ROUNDS || run.stop !== 'no-improvement') return best
-    const more = hottestOnStuckNodes(run.state, run.stuck, pristine.shardCount).filter((s) => !forced.has(s))
+    const more = hottestOnStuckNodes(run.state, run.stuck, pristine.placement.shardCount).filter((s) => !forced.has(s))
     if (more.length === 0) return best
     for (const s of more) forced.add(s)
   }
@@ -116,7 +116,7 @@ function runBalance(initial: ClusterState, options: PlanOptions): Run {
 
 function totalOutside(state: ClusterState): number {
   let sum = 0
-  for (let i = 0; i < state.nodeCount; i++) sum += state.outside(i)
+  for (let i = 0; i < state.model.nodeCount; i++) sum += state.outside(i)
   return sum
 }
 
@@ -126,31 +126,31 @@ function totalOutside(state: ClusterState): number {
  * node under it. Returns the explanation, or '' when the node's zone is not the cause.
  */
 function zoneBound(state: ClusterState, node: number | undefined): string {
-  if (node === undefined || state.requiredZones < 2) return ''
-  const zone = state.nodeZone[node]!
+  if (node === undefined || state.model.requiredZones < 2) return ''
+  const zone = state.model.nodeZone[node]!
   let load = 0
   let size = 0
-  for (let i = 0; i < state.nodeCount; i++) {
-    if (!state.inPool[i] || state.nodeZone[i] !== zone) continue
-    load += state.util[i]! * state.kappa[i]!
-    if (state.receiver[i] || state.util[i]! > 0) size += state.kappa[i]!
+  for (let i = 0; i < state.model.nodeCount; i++) {
+    if (!state.model.inPool[i] || state.model.nodeZone[i] !== zone) continue
+    load += state.placement.util[i]! * state.model.kappa[i]!
+    if (state.model.receiver[i] || state.placement.util[i]! > 0) size += state.model.kappa[i]!
   }
   const mean = size > 0 ? load / size : 0
-  if (mean <= state.target) return ''
-  return `; zone ${state.zoneNames[zone]}'s nodes average ${mean.toFixed(2)}x the mean and replicas cannot leave their zone without breaking the zone spread: add capacity to zone ${state.zoneNames[zone]}`
+  if (mean <= state.model.target) return ''
+  return `; zone ${state.model.zoneNames[zone]}'s nodes average ${mean.toFixed(2)}x the mean and replicas cannot leave their zone without breaking the zone spread: add capacity to zone ${state.model.zoneNames[zone]}`
 }
 
 /** hottestOnStuckNodes returns, for each over-target stuck node, the original shard (index below `originalShards`) of its hottest movable replica. */
 function hottestOnStuckNodes(state: ClusterState, stuck: readonly number[], originalShards: number): number[] {
   const out = new Set<number>()
   for (const node of stuck) {
-    if (state.util[node]! <= state.target) continue
+    if (state.placement.util[node]! <= state.model.target) continue
     let best = -1
-    for (const slot of state.nodeSlots[node]!) {
-      if (!state.movable(slot) || state.slotShard[slot]! >= originalShards) continue
+    for (const slot of state.placement.nodeSlots[node]!) {
+      if (!state.movable(slot) || state.placement.slotShard[slot]! >= originalShards) continue
       if (best < 0 || state.utilDelta(slot, node) > state.utilDelta(best, node)) best = slot
     }
-    if (best >= 0) out.add(state.slotShard[best]!)
+    if (best >= 0) out.add(state.placement.slotShard[best]!)
   }
   return [...out].sort((a, b) => a - b)
 }
@@ -168,7 +168,7 @@ function balanceOnce(initial: ClusterState, options: PlanOptions, forced: Readon
   else {
     // Hot shards still move, and their nodes still balance: the target is out of reach, but
     // the lexicographic objective still lowers the worst node as far as the rules allow.
-    const best = balanceBothOrders(started.state, started.log, options)
+    const best = balanceBestOrder(started.state, started.log, options)
     ;({state, log} = best)
     stop = stillHot.size > 0 && best.outcome.stop !== 'max-moves' && best.outcome.stop !== 'max-bytes' ? 'unreachable' : best.outcome.stop
     stuck = best.outcome.stuck
@@ -189,16 +189,19 @@ function balanceOnce(initial: ClusterState, options: PlanOptions, forced: Readon
 }
 
 /**
- * balanceBothOrders balances with the byte-thrifty order and, when that stops short of the
- * band (not at a move or byte limit), also from the same point with the largest-first order,
- * keeping whichever ends lexicographically better (see {@link compareOutcomes}). A
+ * balanceBestOrder balances with the byte-thrifty order and, when that stops short of the
+ * band (not at a move or byte limit), also from the same point with the largest-first and
+ * the steepest orders, keeping whichever ends lexicographically best (see
+ * {@link compareOutcomes}; ties keep the earlier of thrifty, largest-first, steepest). A
  * byte-thrifty run can strand a big replica where no node has room left for it; placing big
- * replicas first avoids that but copies more, so it is only tried when it can matter.
+ * replicas first avoids that but copies more, so it is only tried when it can matter. The
+ * two largest-first variants are local searches that end in different local optima (on the
+ * optimality test's wider sweep each beats the other somewhere), so both run.
  */
-function balanceBothOrders(state: ClusterState, log: ActionLog, options: PlanOptions): {state: ClusterState; log: ActionLog; outcome: BalanceOutcome} {
+function balanceBestOrder(state: ClusterState, log: ActionLog, options: PlanOptions): {state: ClusterState; log: ActionLog; outcome: BalanceOutcome} {
   // The fork is taken before balancing, and only where the second run may happen (a copy of
   // a big cluster's placement costs more than the small runs it serves).
-  const small = state.slotCount <= LARGEST_FIRST_MAX_REPLICAS
+  const small = state.placement.slotCount <= LARGEST_FIRST_MAX_REPLICAS
   const forkState = small ? state.clone() : undefined
   const forkLog = forkState ? log.forkOnto(forkState) : undefined
   const thrifty = {state, log, outcome: balance(state, log, receiverIndexOf(state), options.minImprovement, 'efficient')}
@@ -207,9 +210,14 @@ function balanceBothOrders(state: ClusterState, log: ActionLog, options: PlanOpt
   // a 2,048-shard rf-3 cluster bound by one zone it took 344 s (0.6 s without it), so it runs
   // only where stranding a big replica can matter and costs milliseconds: small clusters.
   if (!forkState || !forkLog) return thrifty
+  // A second fork for the steepest run, taken before the largest-first run changes forkState.
+  const steepState = forkState.clone()
+  const steepLog = forkLog.forkOnto(steepState)
   const largest = {state: forkState, log: forkLog, outcome: balance(forkState, forkLog, receiverIndexOf(forkState), options.minImprovement, 'largest-first')}
-
-  return compareOutcomes(largest, thrifty) < 0 ? largest : thrifty
+  const steepest = {state: steepState, log: steepLog, outcome: balance(steepState, steepLog, receiverIndexOf(steepState), options.minImprovement, 'steepest')}
+  let best = compareOutcomes(largest, thrifty) < 0 ? largest : thrifty
+  if (compareOutcomes(steepest, best) < 0) best = steepest
+  return best
 }
 
 /**
@@ -227,7 +235,7 @@ function compareOutcomes(a: {state: ClusterState; log: ActionLog}, b: {state: Cl
   return a.log.moves - b.log.moves || a.log.bytes - b.log.bytes
 }
 
-/** LARGEST_FIRST_MAX_REPLICAS: above this many replicas only the byte-thrifty order runs (see balanceBothOrders). */
+/** LARGEST_FIRST_MAX_REPLICAS: above this many replicas only the byte-thrifty order runs (see balanceBestOrder). */
 const LARGEST_FIRST_MAX_REPLICAS = 256
 
 /** OBJECTIVE_TOLERANCE: utilisations closer than this are equal when comparing outcomes. */
@@ -235,12 +243,12 @@ const OBJECTIVE_TOLERANCE = 1e-9
 
 function poolUtilDescending(state: ClusterState): Float64Array {
   const out: number[] = []
-  for (let i = 0; i < state.nodeCount; i++) if (state.inPool[i]) out.push(state.util[i]!)
+  for (let i = 0; i < state.model.nodeCount; i++) if (state.model.inPool[i]) out.push(state.placement.util[i]!)
   return Float64Array.from(out).sort().reverse()
 }
 
 function receiverIndexOf(state: ClusterState): ReceiverIndex {
-  return new ReceiverIndex(state.util, state.receiver, state.nodeZone, state.zoneNames.length)
+  return new ReceiverIndex(state.placement.util, state.model.receiver, state.model.nodeZone, state.model.zoneNames.length)
 }
 
 function runRing(initial: ClusterState, options: PlanOptions): Run {
@@ -268,23 +276,23 @@ function ringBaseline(initial: ClusterState, options: PlanOptions): BaselineFigu
 
 function outsideNodes(state: ClusterState): number[] {
   const out: number[] = []
-  for (let i = 0; i < state.nodeCount; i++) if (state.outside(i) > 0) out.push(i)
+  for (let i = 0; i < state.model.nodeCount; i++) if (state.outside(i) > 0) out.push(i)
   return out.sort((a, b) => worseFirst(state, a, b))
 }
 
 /** largestReplica explains a stuck node by its hottest movable replica, suggesting --allow-split when splits were not allowed. */
 function largestReplica(state: ClusterState, node: number | undefined, allowSplit: boolean): string {
-  if (node === undefined || state.util[node]! <= state.target) return ''
+  if (node === undefined || state.placement.util[node]! <= state.model.target) return ''
   let best = -1
-  for (const slot of state.nodeSlots[node]!) if (state.movable(slot) && (best < 0 || state.utilDelta(slot, node) > state.utilDelta(best, node))) best = slot
-  if (best < 0) return `; no replica on ${state.nodeIds[node]} may move (pinned or mid-move)`
+  for (const slot of state.placement.nodeSlots[node]!) if (state.movable(slot) && (best < 0 || state.utilDelta(slot, node) > state.utilDelta(best, node))) best = slot
+  if (best < 0) return `; no replica on ${state.model.nodeIds[node]} may move (pinned or mid-move)`
   const share = state.utilDelta(best, node)
-  return `; its hottest replica (shard ${state.shardId[state.slotShard[best]!]}, ${share.toFixed(2)}x the mean on its own) fits on no node with room${allowSplit ? '' : ' (--allow-split may help)'}`
+  return `; its hottest replica (shard ${state.placement.shardId[state.placement.slotShard[best]!]}, ${share.toFixed(2)}x the mean on its own) fits on no node with room${allowSplit ? '' : ' (--allow-split may help)'}`
 }
 
 function describeStop(state: ClusterState, options: PlanOptions, stop: StopReason, outside: readonly number[], hot: readonly HotShard[]): string {
-  const band = `${state.floor.toFixed(2)}..${state.target.toFixed(2)}x the mean`
-  const worst = outside[0] === undefined ? '' : ` (worst: ${state.nodeIds[outside[0]]} at ${Math.max(0, state.util[outside[0]]!).toFixed(2)}x)`
+  const band = `${state.model.floor.toFixed(2)}..${state.model.target.toFixed(2)}x the mean`
+  const worst = outside[0] === undefined ? '' : ` (worst: ${state.model.nodeIds[outside[0]]} at ${Math.max(0, state.placement.util[outside[0]]!).toFixed(2)}x)`
   const still = outside.length === 0 ? 'every node is within target' : `${outside.length} node(s) stay outside ${band}${worst}`
   switch (stop) {
     case 'within-target':
@@ -300,7 +308,7 @@ function describeStop(state: ClusterState, options: PlanOptions, stop: StopReaso
     case 'unreachable': {
       const h = hot.filter((x) => !x.split)[0] ?? hot[0]
       const cause = h
-        ? `shard ${h.shard} alone carries ${h.load.toFixed(2)}x an average node's load (mostly ${h.resource}) on ${h.node}, more than any node can take within ${state.target}x the mean${h.hotKey ? `; one key (hash ${h.hotKey.hash}) takes ${Math.round(h.hotKey.share * 100)}% of its sampled requests, and no split can divide a key: spread that key's load in the application` : options.allowSplit ? ' even after splitting' : '; rerun with --allow-split to split it'}`
+        ? `shard ${h.shard} alone carries ${h.load.toFixed(2)}x an average node's load (mostly ${h.resource}) on ${h.node}, more than any node can take within ${state.model.target}x the mean${h.hotKey ? `; one key (hash ${h.hotKey.hash}) takes ${Math.round(h.hotKey.share * 100)}% of its sampled requests, and no split can divide a key: spread that key's load in the application` : options.allowSplit ? ' even after splitting' : '; rerun with --allow-split to split it'}`
         : 'the target cannot be reached under the placement rules'
       return `${cause}; ${still}`
     }

@@ -26,6 +26,6 @@ export function snapshotUtilisation(snapshot: ClusterSnapshot, options: PlanOpti
   const state = ClusterState.fromSnapshot(snapshot, resolvePlanOptions(options))
   const figures = nodeFigures(state)
   const nodes = new Map<string, NodeUtilisation>()
-  state.nodeIds.forEach((id, i) => nodes.set(id, {utilisation: figures[i]!.utilisation, perResource: figures[i]!.perResource}))
+  state.model.nodeIds.forEach((id, i) => nodes.set(id, {utilisation: figures[i]!.utilisation, perResource: figures[i]!.perResource}))
   return {nodes, imbalance: imbalanceOf(state, figures)}
 }

@@ -66,11 +66,19 @@ export class RoutingTable {
     return this.sorted.map((s) => this.byIdMap.get(s.id)!)
   }
 
+  private nodeIds?: ReadonlySet<string>
+
   /** nodes is the set of node ids any shard lists in any role (pools for other nodes can be drained). */
   nodes(): Set<string> {
-    const out = new Set<string>()
-    for (const s of this.byIdMap.values()) for (const r of s.replicas) out.add(r.node)
-    return out
+    if (!this.nodeIds) {
+      // Followers share equal replica lists (ShardDecoder), so each distinct list is walked once.
+      const lists = new Set<readonly {node: string}[]>()
+      for (const s of this.byIdMap.values()) lists.add(s.replicas)
+      const out = new Set<string>()
+      for (const l of lists) for (const r of l) out.add(r.node)
+      this.nodeIds = out
+    }
+    return new Set(this.nodeIds)
   }
 
   /** epochs maps every shard id to its epoch. */

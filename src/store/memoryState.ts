@@ -53,9 +53,9 @@ export class MemoryState {
   }
 
   /** range returns up to `limit` keys under `prefix` strictly after `after`, at `revision`, in byte order, and whether more follow. */
-  range(prefix: string, after: string | undefined, limit: number, revision = this.revision): {items: StoredValue[]; more: boolean} {
+  range(prefix: string, after: string | undefined, limit: number, revision = this.revision, end?: string, from?: string): {items: StoredValue[]; more: boolean} {
     this.checkReadable(revision)
-    const keys = [...this.history.keys()].filter((k) => k.startsWith(prefix) && (after === undefined || compareKeys(k, after) > 0)).sort(compareKeys)
+    const keys = [...this.history.keys()].filter((k) => k.startsWith(prefix) && (after === undefined || compareKeys(k, after) > 0) && (end === undefined || compareKeys(k, end) < 0) && (from === undefined || compareKeys(k, from) >= 0)).sort(compareKeys)
     const items: StoredValue[] = []
     let more = false
     for (const k of keys) {

@@ -69,7 +69,7 @@ export class MemoryStore extends StoreBase {
   async listPage(prefix: string, query: PageQuery): Promise<Page> {
     const hit = await this.before('list', [prefix], true)
     const revision = query.revision ?? this.state.revision
-    return this.afterOp(hit, {...this.state.range(prefix, query.after, query.limit, revision), revision})
+    return this.afterOp(hit, {...this.state.range(prefix, query.after, query.limit, revision, query.end, query.from), revision})
   }
 
   /** commit: see {@link Store.commit}. */

@@ -45,6 +45,9 @@ export const LIST_PAGE_SIZE = 10_000
 export interface ListOptions {
   pageSize?: number
   revision?: bigint
+  /** from and end bound the keys read to [from, end) within the prefix (default: all of it), to read one part of a prefix. */
+  from?: string
+  end?: string
 }
 
 /** PageQuery asks {@link Store.listPage} for up to `limit` keys under a prefix, strictly after `after`, at `revision`. */
@@ -53,6 +56,10 @@ export interface PageQuery {
   after?: string
   limit: number
   revision?: bigint
+  /** from: without `after`, start at this key (inclusive; default: the prefix). */
+  from?: string
+  /** end: return only keys sorting strictly before this one (default: every key under the prefix). */
+  end?: string
 }
 
 /** Page is one answer of {@link Store.listPage}: keys in ascending order, whether more follow, and the revision it was read at. */

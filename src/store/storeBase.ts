@@ -68,7 +68,7 @@ export abstract class StoreBase implements Store {
     let revision = opts.revision
     let after: string | undefined
     for (;;) {
-      const page = await this.listPage(prefix, {after, limit, revision})
+      const page = await this.listPage(prefix, {after, limit, revision, from: opts.from, end: opts.end})
       revision ??= page.revision
       yield {items: page.items, revision}
       if (!page.more || page.items.length === 0) return

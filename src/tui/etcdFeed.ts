@@ -1,8 +1,8 @@
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {errorMessage} from '../errors/errors.js'
-import {type StoredValue} from '../etcd/etcdStore.js'
 import {type ResumableWatch, watchPrefix} from '../etcd/resumableWatch.js'
-import {type KeyValue, type TopAction} from './topState.js'
+import {readTopKeys} from './topRead.js'
+import {type TopAction} from './topState.js'
 
 /** FeedHandle stops a running feed. */
 export interface FeedHandle {
@@ -11,22 +11,23 @@ export interface FeedHandle {
 
 /**
  * startEtcdFeed feeds the TUI from etcd with one read and one watch of the cluster's
- * prefix — no polling: a `seeded` action with every key, then a `kv` action per change,
+ * prefix — no polling: a `seeded` action with every key top shows (never the shard map:
+ * see readTopKeys), then a `kv` action per change (shard records and secrets dropped here),
  * and `connection` actions when etcd goes away, comes back or events were lost (then it
  * re-reads and seeds again). While the first read fails it retries with backoff (1 s
  * doubling to 5 s) and reports "reconnecting". The cluster's secrets never enter the state.
  */
 export function startEtcdFeed(ctx: ServiceContext, dispatch: (a: TopAction) => void, now: () => number = Date.now): FeedHandle {
   const secrets = `${ctx.keys.prefix}secrets/`
-  const visible = (items: StoredValue[]): KeyValue[] => items.filter((kv) => !kv.key.startsWith(secrets)).map((kv) => ({key: kv.key, value: kv.value}))
+  const shards = ctx.keys.shardsPrefix
   let stopped = false
   let watch: ResumableWatch | undefined
   let timer: NodeJS.Timeout | undefined
   let wake: (() => void) | undefined
 
   const seed = async (): Promise<bigint> => {
-    const {items, revision} = await ctx.store.list(ctx.keys.prefix)
-    dispatch({type: 'seeded', at: now(), items: visible(items)})
+    const {items, revision} = await readTopKeys(ctx)
+    dispatch({type: 'seeded', at: now(), items})
     return revision
   }
 
@@ -39,7 +40,8 @@ export function startEtcdFeed(ctx: ServiceContext, dispatch: (a: TopAction) => v
         watch = watchPrefix(ctx.store, ctx.keys.prefix, {
           fromRevision: revision,
           onEvent: (ev) => {
-            if (!ev.key.startsWith(secrets)) dispatch({type: 'kv', at: now(), item: {key: ev.key, value: ev.type === 'put' ? ev.value : null}})
+            if (ev.key.startsWith(secrets) || ev.key.startsWith(shards)) return
+            dispatch({type: 'kv', at: now(), item: {key: ev.key, value: ev.type === 'put' ? ev.value : null, revision: ev.modRevision}})
           },
           resync: seed,
           onStatus: (status) => dispatch({type: 'connection', at: now(), status}),

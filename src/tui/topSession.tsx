@@ -1,9 +1,8 @@
 import {render} from 'ink'
 import {type ServiceContext} from '../cluster/serviceContext.js'
-import {setPaused, setThrottle} from '../executor/controlService.js'
-import {requestCancel} from '../executor/moveStore.js'
+import {etcdCommands} from './etcdCommands.js'
 import {type FeedHandle, startEtcdFeed} from './etcdFeed.js'
-import {LiveTop, type TopCommands} from './LiveTop.js'
+import {LiveTop} from './LiveTop.js'
 import {initialTopState} from './topState.js'
 import {TopStore} from './topStore.js'
 
@@ -22,15 +21,6 @@ export interface TopSession {
   store: TopStore
   /** stop unmounts the screen, ends the etcd watch and restores the terminal. Idempotent. */
   stop(): Promise<void>
-}
-
-/** etcdCommands are the key commands acting on the cluster through the control services. */
-export function etcdCommands(ctx: ServiceContext): TopCommands {
-  return {
-    setPaused: async (paused) => (await setPaused(ctx, paused)).message,
-    setThrottle: async (rate) => (await setThrottle(ctx, rate)).message,
-    cancelMove: async (id) => (await requestCancel(ctx, id)).message,
-  }
 }
 
 /**

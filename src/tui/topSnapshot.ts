@@ -1,5 +1,6 @@
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {getMeta} from '../cluster/clusterRepo.js'
+import {readTopKeys} from './topRead.js'
 import {initialTopState, topReducer} from './topState.js'
 import {deriveTopView, type TopView} from './topView.js'
 
@@ -7,19 +8,14 @@ import {deriveTopView, type TopView} from './topView.js'
 export type TopSnapshot = Pick<TopView, 'header' | 'nodes' | 'moves'>
 
 /**
- * readTopSnapshot reads the cluster's prefix once and derives what the dashboard would
- * show, for scripts and terminals without a TTY. Throws NOT_FOUND for an unknown cluster,
- * ETCD_UNREACHABLE when etcd does not answer.
+ * readTopSnapshot reads what the dashboard shows once (see readTopKeys: never the shard
+ * map) and derives its figures, for scripts and terminals without a TTY. Throws NOT_FOUND
+ * for an unknown cluster, ETCD_UNREACHABLE when etcd does not answer.
  */
 export async function readTopSnapshot(ctx: ServiceContext, target: number, now: number): Promise<TopSnapshot> {
   await getMeta(ctx)
-  const secrets = `${ctx.keys.prefix}secrets/`
-  const {items} = await ctx.store.list(ctx.keys.prefix)
-  const state = topReducer(ctx.keys, initialTopState(ctx.cluster, ctx.store.conn.endpoints.join(','), now), {
-    type: 'seeded',
-    at: now,
-    items: items.filter((kv) => !kv.key.startsWith(secrets)).map((kv) => ({key: kv.key, value: kv.value})),
-  })
+  const {items} = await readTopKeys(ctx)
+  const state = topReducer(ctx.keys, initialTopState(ctx.cluster, ctx.store.conn.endpoints.join(','), now), {type: 'seeded', at: now, items})
   const {header, nodes, moves} = deriveTopView(state, target)
   return {header, nodes, moves}
 }

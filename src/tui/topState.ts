@@ -6,11 +6,12 @@ import {type ClusterMeta, ClusterMetaSchema} from '../model/cluster.js'
 import {type Control, ControlSchema} from '../model/control.js'
 import {isTerminal, type Move, MoveSchema} from '../model/move.js'
 import {type ClusterNode, NodeSchema} from '../model/node.js'
-import {type Shard, ShardSchema} from '../model/shard.js'
-import {type NodeStats, NodeStatsSchema} from '../model/stats.js'
+import {NodeStatsSchema} from '../model/stats.js'
 import {formatBytes} from '../model/units.js'
 import {RouterRecordSchema} from '../router/routerRegistration.js'
+import {loadTotals, type NodeLoadTotals} from './liveFigures.js'
 import {appendSample, nextRouterFigures, type RouterFigures, sampleOf, type SeriesSample} from './liveSeries.js'
+import {applyCensusKey, emptyTopCensus, type TopCensus} from './topCensus.js'
 import {type z} from 'zod'
 
 /**
@@ -30,10 +31,15 @@ export interface LogLine {
   text: string
 }
 
-/** KeyValue is one etcd key with its value (null: deleted). */
+/**
+ * KeyValue is one etcd key with its value (null: deleted) and, where known, the revision
+ * that created it (a read's createRevision, a watch put's modRevision): the census needs it
+ * to tell a delta already folded into the base from a pending one.
+ */
 export interface KeyValue {
   key: string
   value: string | null
+  revision?: bigint
 }
 
 /** TopState is everything the TUI shows: the cluster as the etcd feed last saw it, the event log and UI state. */
@@ -49,8 +55,14 @@ export interface TopState {
   meta: ClusterMeta | null
   nodes: ReadonlyMap<string, ClusterNode>
   alive: ReadonlySet<string>
-  shards: ReadonlyMap<number, Shard>
-  stats: ReadonlyMap<string, NodeStats>
+  /**
+   * census is the shard census (shards, moving, voters histogram, replicas per node) as
+   * `census/` keys say: `top` never reads or keeps the shard map, so a frame costs the
+   * same at 100k shards as at 10.
+   */
+  census: TopCensus
+  /** load is each node's published load, summed when its stats record changes. */
+  load: ReadonlyMap<string, NodeLoadTotals>
   moves: ReadonlyMap<string, Move>
   control: Control | null
   /** lock is the executor lock's holder; null when no executor runs. */
@@ -98,8 +110,8 @@ export function initialTopState(cluster: string, endpoint: string, at: number): 
     meta: null,
     nodes: new Map(),
     alive: new Set(),
-    shards: new Map(),
-    stats: new Map(),
+    census: emptyTopCensus(),
+    load: new Map(),
     moves: new Map(),
     control: null,
     lock: null,
@@ -125,7 +137,8 @@ export function topReducer(keys: ClusterKeys, state: TopState, action: TopAction
       let next: TopState = {...initialTopState(state.cluster, state.endpoint, action.at), log: state.log, series: state.series, stage: state.stage, ui: state.ui, connection: 'connected', connectionSince: state.connection === 'connected' ? state.connectionSince : action.at}
       const lines: LogLine[] = []
       for (const item of action.items) next = applyKv(keys, next, item, action.at, lines)
-      const summary = state.seeded ? 'resynced from etcd' : `connected: ${next.nodes.size} nodes, ${next.shards.size} shards, ${[...next.moves.values()].filter((m) => !isTerminal(m.phase)).length} moves running`
+      const shards = next.census.counts === null ? 'no shard census (run `shardctl cluster recount`)' : `${next.census.counts.shards} shards`
+      const summary = state.seeded ? 'resynced from etcd' : `connected: ${next.nodes.size} nodes, ${shards}, ${[...next.moves.values()].filter((m) => !isTerminal(m.phase)).length} moves running`
       return keepSelection(appendLog({...next, seeded: true, lastError: null}, [...lines.filter((l) => l.text.startsWith('ignored an invalid value')), {at: action.at, level: 'info', text: summary}]))
     }
     case 'kv': {
@@ -219,7 +232,7 @@ function withEntry<K, V>(map: ReadonlyMap<K, V>, key: K, value: V | undefined): 
   return next
 }
 
-function applyKv(keys: ClusterKeys, state: TopState, {key, value}: KeyValue, at: number, lines: LogLine[]): TopState {
+function applyKv(keys: ClusterKeys, state: TopState, {key, value, revision}: KeyValue, at: number, lines: LogLine[]): TopState {
   const id = key.slice(key.lastIndexOf('/') + 1)
   if (key === keys.meta) return {...state, meta: value === null ? null : (parse(ClusterMetaSchema, key, value, at, lines) ?? state.meta)}
   if (key === keys.control) return {...state, control: controlChange(state.control, value === null ? null : (parse(ControlSchema, key, value, at, lines) ?? state.control), at, lines)}
@@ -250,15 +263,20 @@ function applyKv(keys: ClusterKeys, state: TopState, {key, value}: KeyValue, at:
     else alive.delete(id)
     return {...state, alive}
   }
-  if (key.startsWith(keys.shardsPrefix)) {
-    const shard = value === null ? undefined : parse(ShardSchema, key, value, at, lines)
-    if (value !== null && !shard) return state
-    return {...state, shards: withEntry(state.shards, shard?.id ?? Number(id), shard)}
+  // Shard records are not followed: the census below carries every figure top shows.
+  if (key.startsWith(keys.shardsPrefix)) return state
+  if (key.startsWith(keys.censusPrefix)) {
+    const census = applyCensusKey(state.census, key, key === keys.censusBase, value, revision ?? 0n)
+    if (!census) {
+      lines.push({at, level: 'warn', text: `ignored an invalid value at ${key}`})
+      return state
+    }
+    return census === state.census ? state : {...state, census}
   }
   if (key.startsWith(keys.statsPrefix)) {
     const stats = value === null ? undefined : parse(NodeStatsSchema, key, value, at, lines)
     if (value !== null && !stats) return state
-    return {...state, stats: withEntry(state.stats, id, stats)}
+    return {...state, load: withEntry(state.load, id, stats ? loadTotals(stats) : undefined)}
   }
   if (key.startsWith(keys.movesPrefix)) {
     const move = value === null ? undefined : parse(MoveSchema, key, value, at, lines)

@@ -1,8 +1,9 @@
 import {etaSeconds} from '../executor/moveViews.js'
-import {tallyReplicas} from '../cluster/replicaTally.js'
+import {underReplicatedLive, underReplicatedOf} from '../cluster/censusCounts.js'
 import {isTerminal, type MovePhase} from '../model/move.js'
 import {type NodeState} from '../model/node.js'
 import {liveFigures} from './liveFigures.js'
+import {censusCountsOrEmpty} from './topCensus.js'
 import {type SeriesSample} from './liveSeries.js'
 import {formatRate, type LogLine, orderedMoves, type TopState} from './topState.js'
 
@@ -21,8 +22,21 @@ export interface HeaderView {
   nodesDown: number
   shards: number
   movingShards: number
-  /** underReplicatedShards: shards with fewer voters on live nodes than rf (0 before the meta is read). */
+  /**
+   * underReplicatedShards: shards with fewer live voters than rf (as `cluster status` and the
+   * autopilot count them), from the census's voter-set histogram and the alive keys; 0 before
+   * the meta is read.
+   */
   underReplicatedShards: number
+  /**
+   * replicasOnDownNodes counts the replicas held by down nodes when the census has no
+   * voter-set histogram (an older census, or more voter sets than it keeps): then
+   * underReplicatedShards counts voters only, dead or alive, and this says what it misses
+   * (`cluster status` counts them exactly, in one paged read). 0 when the count is exact.
+   */
+  replicasOnDownNodes: number
+  /** censusKnown is false for a cluster without a shard census (counts then read 0; `cluster recount` creates it). */
+  censusKnown: boolean
   rf: number | null
   imbalance: number | null
   target: number
@@ -88,17 +102,18 @@ export interface TopView {
 
 /**
  * deriveTopView turns the state into what the screen shows: header figures, per-node
- * utilisation (the planner's figures, see liveFigures), moves in display order. Pure.
+ * utilisation (the planner's figures, see liveFigures), moves in display order. Pure, and
+ * O(nodes + moves): shard figures come from the census, never from walking shards.
  */
 export function deriveTopView(state: TopState, target: number): TopView {
-  const figures = liveFigures(state)
-  // One call for every shard figure: the same tally `cluster status` and the autopilot use.
-  const {replicasByNode: replicas, moving, underReplicated} = tallyReplicas(state.shards.values(), state.meta?.rf ?? 0, state.alive)
+  const counts = censusCountsOrEmpty(state.census)
+  const replicas = counts.replicasByNode
+  const figures = liveFigures({meta: state.meta, nodes: state.nodes, alive: state.alive, replicasByNode: replicas, load: state.load})
   const nodes: NodeRowView[] = [...state.nodes.values()]
     .sort((a, b) => (a.id < b.id ? -1 : 1))
     .map((n) => {
       const f = figures.nodes.get(n.id)
-      return {id: n.id, zone: n.zone, state: n.state, down: !state.alive.has(n.id), replicas: replicas.get(n.id) ?? 0, utilisation: f?.utilisation ?? null, perResource: f?.perResource ?? null}
+      return {id: n.id, zone: n.zone, state: n.state, down: !state.alive.has(n.id), replicas: replicas[n.id] ?? 0, utilisation: f?.utilisation ?? null, perResource: f?.perResource ?? null}
     })
   const up = nodes.filter((n) => !n.down).length
   const paused = state.control?.paused ?? false
@@ -118,6 +133,7 @@ export function deriveTopView(state: TopState, target: number): TopView {
     stalled: m.progress.stalled,
     selected: m.id === state.ui.selected,
   }))
+  const liveUnderReplicated = state.meta ? underReplicatedLive(counts, state.meta.rf, state.alive) : undefined
   const header: HeaderView = {
     cluster: state.cluster,
     endpoint: state.endpoint,
@@ -126,9 +142,11 @@ export function deriveTopView(state: TopState, target: number): TopView {
     lastError: state.lastError,
     nodesUp: up,
     nodesDown: nodes.length - up,
-    shards: state.shards.size,
-    movingShards: moving,
-    underReplicatedShards: underReplicated,
+    shards: counts.shards,
+    movingShards: counts.moving,
+    underReplicatedShards: state.meta ? (liveUnderReplicated ?? underReplicatedOf(counts, state.meta.rf)) : 0,
+    replicasOnDownNodes: liveUnderReplicated === undefined ? nodes.reduce((n, row) => n + (row.down ? row.replicas : 0), 0) : 0,
+    censusKnown: state.census.counts !== null,
     rf: state.meta?.rf ?? null,
     imbalance: figures.imbalance,
     target,

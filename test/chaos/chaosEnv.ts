@@ -11,7 +11,7 @@ import {setClusterSecurity} from '../../src/security/clusterSecurity.js'
 import {setDefaultClientTls} from '../../src/transport/clientTls.js'
 import {loadTlsMaterial} from '../../src/transport/tlsMaterial.js'
 import {dataPlaneFetch} from '../support/dataPlaneFetch.js'
-import {DataPlanePki} from '../support/dataPlanePki.js'
+import {DataPlanePki, tlsEnvOf} from '../support/dataPlanePki.js'
 import {EtcdCluster} from './etcdCluster.js'
 import {Partition} from './partition.js'
 
@@ -125,7 +125,7 @@ export class ChaosEnv {
         pki = await DataPlanePki.create('chaos-ca')
         for (const id of [...Array.from({length: opts.nodes}, (_, i) => `n${i + 1}`), 'r1', 'r2']) {
           const f = await pki.issue(id, 'node', [dp.host(id), 'localhost'])
-          tlsEnv[id] = {SHARDCTL_TLS_CERT: f.cert, SHARDCTL_TLS_KEY: f.key, SHARDCTL_TLS_CA: f.ca}
+          tlsEnv[id] = tlsEnvOf(f)
         }
         const client = await pki.issue('executor', 'client')
         executorEnv = {SHARDCTL_TLS_CERT: client.cert, SHARDCTL_TLS_KEY: client.key, SHARDCTL_TLS_CA: client.ca}

@@ -208,7 +208,7 @@ describe('status views read the census, not the shard map', () => {
 })
 
 describe('under-replicated shards in cluster status count live voters', () => {
-  it('Given every node up, Then none; Given n1 down, Then exactly the shards with a voter on n1 (one paged read), and none once it is back', async () => {
+  it('Given every node up, Then none; Given n1 down, Then exactly the shards with a voter on n1 (from the census, no shard read), and none once it is back', async () => {
     const s = await setup(40)
     await markAlive(s, NODES)
     const reads: string[] = []
@@ -229,10 +229,34 @@ describe('under-replicated shards in cluster status count live voters', () => {
     expect(onN1).toBeGreaterThan(0)
     expect(down.nodesDown).toBe(1)
     expect(down.shardStates.underReplicated).toBe(onN1)
-    expect(shardReads()).toBe(1)
+    expect(shardReads()).toBe(0)
 
     await markAlive(s, ['n1'])
     expect((await clusterStatus(s.ctx)).shardStates.underReplicated).toBe(0)
+  })
+
+  it('Given two nodes down and a census base without a voter-set histogram (written before it existed), Then status counts the same by one paged read', async () => {
+    const s = await setup(60)
+    await markAlive(s, ['n3', 'n4', 'n5'])
+    const shards = (await listShards(s.ctx)).shards.map((sh) => sh.value)
+    const expected = shards.filter((sh) => sh.replicas.filter((r) => r.role === 'voter' && r.node !== 'n1' && r.node !== 'n2').length < 3).length
+    expect(expected).toBeGreaterThan(0)
+    expect(expected).toBeLessThan(shards.length)
+    const reads: string[] = []
+    const listPage = s.store.listPage.bind(s.store)
+    s.store.listPage = async (prefix, query) => {
+      reads.push(prefix)
+      return listPage(prefix, query)
+    }
+    const shardReads = () => reads.filter((p) => p === s.ctx.keys.shardsPrefix).length
+    expect((await clusterStatus(s.ctx)).shardStates.underReplicated).toBe(expected)
+    expect(shardReads()).toBe(0)
+
+    const base = JSON.parse((await s.store.get(s.ctx.keys.censusBase))?.value ?? '{}') as {asOf: string; counts: {byVoterSet?: unknown}}
+    delete base.counts.byVoterSet
+    await s.store.put(s.ctx.keys.censusBase, JSON.stringify(base))
+    expect((await clusterStatus(s.ctx)).shardStates.underReplicated).toBe(expected)
+    expect(shardReads()).toBe(1)
   })
 })
 

@@ -74,4 +74,18 @@ describe('scanShards', () => {
     expect(reads.pages).toBe(1)
     expect(await collect({limit: 0})).toEqual([])
   })
+
+  it('Given 40 pages, Then it reads each page only when the consumer reaches it, so `shard list` holds one page however large the map', async () => {
+    const page = 25
+    const shards = shardsOf(1000)
+    const {ctx, reads} = pagedContext(shards.map((s) => JSON.stringify(s)), page)
+    let seen = 0
+    for await (const s of scanShards(ctx)) {
+      // Shard i is in page floor(i / page): no page beyond it may have been read yet.
+      expect(reads.pages).toBe(Math.floor(s.id / page) + 1)
+      seen++
+    }
+    expect(seen).toBe(1000)
+    expect(reads.pages).toBe(40)
+  })
 })

@@ -1,10 +1,8 @@
-import {type Server} from 'node:http'
-import {type AddressInfo} from 'node:net'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {createDataPlaneServer} from '../../src/transport/dataPlaneServer.js'
 import {loadTlsMaterial, type TlsMaterial} from '../../src/transport/tlsMaterial.js'
 import {DataPlanePki, type PkiFiles} from '../support/dataPlanePki.js'
 import {runCli} from '../support/runCli.js'
+import {TlsTestServers} from '../support/tlsTestServers.js'
 
 // The CLI as a user runs it (`shardctl kv get`, a real child process) against TLS servers
 // on 127.0.0.1 that are wrong in one way each: the one-line error must say which, exit with
@@ -12,17 +10,14 @@ import {runCli} from '../support/runCli.js'
 // plaintext client), and print no key material.
 let pki: DataPlanePki
 let other: DataPlanePki
-const servers: Server[] = []
+const servers = new TlsTestServers()
 
 beforeAll(async () => {
   pki = await DataPlanePki.create()
   other = await DataPlanePki.create('another-ca')
 })
 afterAll(async () => {
-  await Promise.all(servers.map((s) => Promise.race([new Promise((r) => {
-    s.close(r)
-    s.closeAllConnections()
-  }), new Promise((r) => setTimeout(r, 2000))])))
+  await servers.closeAll()
   pki.remove()
   other.remove()
 })
@@ -30,10 +25,7 @@ afterAll(async () => {
 /** serve starts a router-like TLS server with `files` that answers every request 200 "served". */
 async function serve(files: PkiFiles): Promise<string> {
   const tls: TlsMaterial = loadTlsMaterial(files, 'certificate')!
-  const server = createDataPlaneServer({tls, clientCertificates: 'request', keepAliveTimeout: 1000, headersTimeout: 5000, requestTimeout: 5000}, (_req, res) => res.end('served'))
-  servers.push(server)
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  return `127.0.0.1:${(server.address() as AddressInfo).port}`
+  return servers.serve(tls, (_req, res) => res.end('served'), {clientCertificates: 'request'})
 }
 
 describe('kv get refuses a bad TLS peer, naming why', () => {

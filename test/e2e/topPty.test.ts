@@ -53,7 +53,7 @@ describe.skipIf(!HAS_SCRIPT)('shardctl top in a pseudo-terminal', () => {
     try {
       await until('the dashboard', screen, (s) => s.includes(`cluster ${cluster} · connected`) && /n4 +DOWN/.test(s) && /n1 → n4 +copying .*75%/.test(s), 60_000)
       const frame = screen()
-      // No node process runs: every shard is short of live voters, and the header says so.
+      // No node process runs: every shard has no live voter, and the header counts them (from the census's voter sets: top reads no shard).
       expect(frame).toMatch(/nodes 0 up 4 down · shards 4 · 4 under-replicated · rf 3/)
       expect(frame).toMatch(/MOVES 1 running, 0 finished/)
       expect(frame).toMatch(/ETA 2s/)

@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {CopyMeter, STALL_RATE, STALL_WINDOW_MS, stallThreshold, throttleShare} from '../../src/executor/copyProgress.js'
+import {CopyMeter, RATE_WINDOW_MS, STALL_RATE, STALL_WINDOW_MS, stallThreshold, throttleShare} from '../../src/executor/copyProgress.js'
 
 describe('CopyMeter', () => {
   it('measures the rate over the window', () => {
@@ -7,6 +7,18 @@ describe('CopyMeter', () => {
     m.record(500, 1000)
     m.record(1000, 1000)
     expect(m.rate(1000)).toBe(2000)
+  })
+
+  it('shows the new rate a window after the rate changes, not a 30 s average', () => {
+    // 20 s at 100 B/s, then 10 s at 1000 B/s: the shown rate must be the new one.
+    const m = new CopyMeter(0)
+    let t = 0
+    for (; t < 20_000; ) m.record((t += 100), 10)
+    for (; t < 30_000; ) m.record((t += 100), 100)
+    expect(m.rate(t)).toBe(1000)
+    // and the stall verdict still looks at its whole window (no stall at 1000 B/s either way)
+    expect(m.stalled(t, 50)).toBe(false)
+    expect(RATE_WINDOW_MS).toBeLessThan(10_000)
   })
 
   it('flags a copy stalled only after a full window under 0.1 MiB/s', () => {

@@ -17,6 +17,13 @@ describe('parseBytes', () => {
     for (const bad of ['', 'abc', '-1', '1XB', '1e3', 'NaN']) expect(() => parseBytes(bad)).toThrow(/is not a size/)
   })
 
+  it('names a bad rate as a rate, and refuses a zero rate (a copy at 0 B/s would wait forever)', () => {
+    for (const bad of ['fast', '-5MiB/s', '10MiB/h', '']) expect(() => parseRate(bad)).toThrow(/is not a rate; use bytes per second such as 50MiB\/s/)
+    for (const zero of ['0', '0MiB/s', '0.1']) expect(() => parseRate(zero)).toThrow(/not a usable rate: a copy throttled to 0 never finishes/)
+    expect(parseRate('1')).toBe(1)
+    expect(parseRate('64KiB/s')).toBe(64 * 1024)
+  })
+
   it('formats with binary units', () => {
     expect(formatBytes(512)).toBe('512 B')
     expect(formatBytes(1536)).toBe('1.5 KiB')

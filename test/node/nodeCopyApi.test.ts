@@ -15,6 +15,9 @@ import {NodeThrottles} from '../../src/node/nodeThrottles.js'
 import {type HeldShard, type ShardView} from '../../src/node/shardMapFollower.js'
 import {StorageEngine} from '../../src/node/storageEngine.js'
 import {NodeMetrics} from '../../src/node/nodeMetrics.js'
+import {FrameReader} from '../../src/node/copyFrames.js'
+import {FIRST_PAGE_BYTES} from '../../src/node/copyStreamSource.js'
+import {decodeRecords} from '../../src/node/recordCodec.js'
 
 const TOKEN = 'unit-test-token-0123456789'
 const ALL = {lo: 0, hi: HASH_SPACE}
@@ -191,5 +194,52 @@ describe('node-to-node copy over HTTP', {timeout: 30_000}, () => {
     }
     await dst.client.pull(1, pullReq({moveId: 'm5'}))
     expect(await settle(dst.client)).toMatchObject({state: 'done', keys: 3000})
+  })
+
+  it('answers a long poll (wait=MS) the moment a running copy ends, not at once with "running"', async () => {
+    await dst.client.setThrottle({receive: 64 * 1024})
+    try {
+      await dst.client.pull(1, pullReq({moveId: 'm6'}))
+      // The copy runs for seconds at 64 KiB/s; the long poll can only end early because the copy ended.
+      const polled = dst.client.pullStatus(1, {waitMs: 2000})
+      await new Promise((r) => setTimeout(r, 100))
+      const cancelled = await dst.client.cancelPull(1, 'm6')
+      const s = await polled
+      expect(cancelled.state).toBe('cancelled')
+      expect(s.state).toBe('cancelled')
+      expect(s.keys).toBe(cancelled.keys)
+      // Without `wait` the status is immediate, and a finished copy answers at once either way.
+      expect((await dst.client.pullStatus(1)).state).toBe('cancelled')
+      expect((await dst.client.pullStatus(1, {waitMs: 2000})).state).toBe('cancelled')
+    } finally {
+      await dst.client.setThrottle({receive: null})
+    }
+  })
+
+  it('refuses a long poll beyond 2 s or a malformed wait with 400', async () => {
+    const get = async (q: string) => (await fetch(`http://${dst.client.address}/v1/shards/1/pull?${q}`, {headers: {'x-shardctl-token': TOKEN}})).status
+    expect(await get('wait=2001')).toBe(400)
+    expect(await get('wait=-1')).toBe(400)
+    expect(await get('wait=soon')).toBe(400)
+    expect(await get('wait=0')).toBe(200)
+  })
+
+  it('starts a stream with a small frame and doubles it up to frameBytes (the first bytes land without waiting on a whole frame)', async () => {
+    const reader = new FrameReader()
+    const sizes: number[] = []
+    let keys = 0
+    for await (const chunk of src.client.copyStream(1, 5, {frameBytes: 512 * 1024, signal: new AbortController().signal})) {
+      for (const f of reader.push(chunk)) {
+        sizes.push(f.batch.length)
+        keys += decodeRecords(f.batch).length
+      }
+    }
+    const record = 400 // one record of the fixture (300 B value, key, version, header) may overshoot a page
+    expect(keys).toBe(3000)
+    expect(sizes[0]!).toBeLessThanOrEqual(FIRST_PAGE_BYTES + record)
+    expect(sizes[1]!).toBeGreaterThan(FIRST_PAGE_BYTES)
+    expect(sizes[1]!).toBeLessThanOrEqual(2 * FIRST_PAGE_BYTES + record)
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(512 * 1024 + record)
+    expect(Math.max(...sizes)).toBeGreaterThan(256 * 1024)
   })
 })

@@ -32,6 +32,21 @@ describe('PlacementRing', {timeout: 30_000}, () => {
     }
   })
 
+  it('given rings of several sizes and zone counts, when placing, then the typed-array index places every shard on the nodes the package gives, in the same order', () => {
+    for (const [count, zones, rf] of [
+      [1, 1, 1],
+      [3, 1, 3],
+      [6, 3, 3],
+      [7, 2, 3],
+      [12, 4, 2],
+      [40, 3, 3],
+      [9, 9, 5],
+    ] as const) {
+      const ring = new PlacementRing(nodes(count, zones), {pointsPerNode: 16})
+      for (let s = 0; s < 800; s++) expect(ring.replicaOrdinals(s, rf).map((k) => ring.ordinalIds[k])).toEqual(ring.replicasFor(s, rf))
+    }
+  })
+
   it('given rf 3 and three zones, when placing shards, then replicas are distinct nodes in distinct zones', () => {
     const ns = nodes(12, 3)
     const zoneOf = new Map(ns.map((n) => [n.id, n.zone]))

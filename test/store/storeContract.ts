@@ -194,6 +194,20 @@ export function describeStoreContract(name: string, makeHarness: () => Promise<S
         expect(last.more).toBe(false)
       })
 
+      it('Given an end key, When listed in pages of 4, Then only the keys strictly before it come back, the start of the whole listing', async () => {
+        const p = fresh('ends')
+        for (const n of names) await store.put(`${p}${n}`, n)
+        await store.put(`${p.slice(0, -1)}0`, 'a sibling after the prefix')
+        const below = await store.list(p, {pageSize: 4, end: `${p}k10`})
+        expect(below.items.map((kv) => kv.key.slice(p.length))).toEqual(names.filter((n) => n < 'k10'))
+        const exact = await store.listPage(p, {limit: 100, after: `${p}k03`, end: `${p}k05`})
+        expect(exact.items.map((kv) => kv.key.slice(p.length))).toEqual(['k04'])
+        expect(exact.more).toBe(false)
+        const all = await store.list(p, {pageSize: 4, revision: below.revision})
+        expect(below.items.map((kv) => kv.key)).toEqual(all.items.slice(0, below.items.length).map((kv) => kv.key))
+        expect(all.items.length).toBeGreaterThan(below.items.length)
+      })
+
       it('Given a scan in pages of 4, Then each page holds at most 4 keys at the first page\'s revision, and stopping early reads no further page', async () => {
         const p = fresh('scan')
         for (const n of names.slice(0, 10)) await store.put(`${p}${n}`, n)

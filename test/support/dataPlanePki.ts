@@ -46,3 +46,8 @@ export class DataPlanePki {
     rmSync(this.dir, {recursive: true, force: true})
   }
 }
+
+/** tlsEnvOf is the environment that hands `files` to a `node serve` or `router serve` child. */
+export function tlsEnvOf(files: PkiFiles): Record<string, string> {
+  return {SHARDCTL_TLS_CERT: files.cert, SHARDCTL_TLS_KEY: files.key, SHARDCTL_TLS_CA: files.ca}
+}

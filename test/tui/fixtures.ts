@@ -1,3 +1,4 @@
+import {countShards, shardDelta} from '../../src/cluster/censusCounts.js'
 import {keysOf} from '../../src/etcd/keys.js'
 import {type Move} from '../../src/model/move.js'
 import {type KeyValue, initialTopState, type TopAction, topReducer, type TopState} from '../../src/tui/topState.js'
@@ -76,9 +77,25 @@ export function reduce(actions: TopAction[], from: TopState = initialTopState('d
   return actions.reduce((s, a) => topReducer(KEYS, s, a), from)
 }
 
-/** seeded is the state after one full read of `items`. */
+function replicasOf(kv: KeyValue): {replicas: {node: string; role: string}[]} {
+  return JSON.parse(kv.value ?? '{}') as {replicas: {node: string; role: string}[]}
+}
+
+/** census is the census base counting the shard records among `items`, valid at revision `asOf`. */
+export function census(items: KeyValue[], asOf = 1n): KeyValue {
+  const shards = items.filter((kv) => kv.key.startsWith(KEYS.shardsPrefix)).map(replicasOf)
+  return {key: KEYS.censusBase, value: JSON.stringify({asOf: asOf.toString(), counts: countShards(shards)}), revision: 1n}
+}
+
+/** censusDelta is the delta key a shard write from `before` (absent: created) to `after` adds, created at `revision`. */
+export function censusDelta(before: KeyValue | undefined, after: KeyValue, revision: bigint, id = `d${revision}`): KeyValue {
+  return {key: KEYS.censusDelta(id), value: JSON.stringify(shardDelta(before ? replicasOf(before) : undefined, replicasOf(after))), revision}
+}
+
+/** seeded is the state after one full read of `items`; shard records among them come with their census base, as etcd holds both. */
 export function seeded(items: KeyValue[]): TopState {
-  return reduce([{type: 'seeded', at: T0, items}])
+  const withCensus = items.some((kv) => kv.key.startsWith(KEYS.shardsPrefix)) && !items.some((kv) => kv.key === KEYS.censusBase) ? [...items, census(items)] : items
+  return reduce([{type: 'seeded', at: T0, items: withCensus}])
 }
 
 /** busyCluster is 4 nodes, n1 hot, two moves (one copying, one done) and an executor running. */

@@ -9,7 +9,7 @@ describe('topReducer', () => {
     expect(s.connection).toBe('connected')
     expect(s.nodes.size).toBe(4)
     expect(s.alive.size).toBe(4)
-    expect(s.shards.size).toBe(4)
+    expect(s.census.counts?.shards).toBe(4)
     expect(s.moves.size).toBe(2)
     expect(s.lock?.holder).toBe('shardctl apply p1')
     expect(s.control?.throttleBytesPerSec).toBe(256 * 1024)

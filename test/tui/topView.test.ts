@@ -1,20 +1,46 @@
 import {describe, expect, it} from 'vitest'
 import {deriveTopView} from '../../src/tui/topView.js'
 import {nextThrottle, THROTTLE_STEPS} from '../../src/tui/throttleSteps.js'
-import {alive, busyCluster, KEYS, meta, node, reduce, seeded, shard, T0} from './fixtures.js'
+import {alive, busyCluster, census, censusDelta, KEYS, meta, node, reduce, seeded, shard, T0} from './fixtures.js'
 
 describe('deriveTopView', () => {
-  it('Given a node that goes down, When derived, Then every shard it held counts as under-replicated until it is back', () => {
-    const healthy = [meta(), ...['n1', 'n2', 'n3', 'n4'].flatMap((n) => [node(n), alive(n)]), shard(0, ['n1', 'n2', 'n3']), shard(1, ['n1', 'n2', 'n4']), shard(2, ['n2', 'n3', 'n4'])]
-    const before = seeded(healthy)
-    expect(deriveTopView(before, 1.1).header.underReplicatedShards).toBe(0)
+  it('Given a node that goes down, When derived, Then shards short of live voters are counted from the census voter sets until it is back', () => {
+    const shards = [shard(0, ['n1', 'n2', 'n3']), shard(1, ['n1', 'n2', 'n4']), shard(2, ['n2', 'n3', 'n4'])]
+    const before = seeded([meta(), ...['n1', 'n2', 'n3', 'n4'].flatMap((n) => [node(n), alive(n)]), ...shards])
+    expect(deriveTopView(before, 1.1).header).toMatchObject({shards: 3, underReplicatedShards: 0, replicasOnDownNodes: 0, censusKnown: true})
     const down = reduce([{type: 'kv', at: T0 + 1, item: {key: KEYS.alive('n1'), value: null}}], before)
-    expect(deriveTopView(down, 1.1).header).toMatchObject({nodesDown: 1, underReplicatedShards: 2})
+    // Shards 0 and 1 have n1 as a voter: 2 live voters of rf 3 each (what cluster status and the autopilot count).
+    expect(deriveTopView(down, 1.1).header).toMatchObject({nodesDown: 1, underReplicatedShards: 2, replicasOnDownNodes: 0})
     const back = reduce([{type: 'kv', at: T0 + 2, item: alive('n1')}], down)
-    expect(deriveTopView(back, 1.1).header.underReplicatedShards).toBe(0)
-    // Healed: shard 0 re-created on n4 without n1 is whole again while n1 stays down.
-    const healed = reduce([{type: 'kv', at: T0 + 3, item: shard(0, ['n2', 'n3', 'n4'])}], down)
-    expect(deriveTopView(healed, 1.1).header.underReplicatedShards).toBe(1)
+    expect(deriveTopView(back, 1.1).header).toMatchObject({underReplicatedShards: 0, replicasOnDownNodes: 0})
+    // A heal writes shard 0 without n1 (2 voters for now): still 2 short (shard 0 by its voters, shard 1 by n1 down).
+    const healing = reduce([{type: 'kv', at: T0 + 3, item: censusDelta(shards[0], shard(0, ['n2', 'n3']), 5n)}], down)
+    expect(deriveTopView(healing, 1.1).header).toMatchObject({shards: 3, underReplicatedShards: 2, replicasOnDownNodes: 0})
+    // n4 down as well: shard 2 (n2, n3, n4) joins them.
+    const twoDown = reduce([{type: 'kv', at: T0 + 4, item: {key: KEYS.alive('n4'), value: null}}], healing)
+    expect(deriveTopView(twoDown, 1.1).header.underReplicatedShards).toBe(3)
+  })
+
+  it('Given a census without voter sets (older, or too many sets), When a node is down, Then voters are counted dead or alive and the replicas on down nodes are shown beside them', () => {
+    const shards = [shard(0, ['n1', 'n2', 'n3']), shard(1, ['n1', 'n2', 'n4']), shard(2, ['n2', 'n3', 'n4'])]
+    const items = [meta(), ...['n1', 'n2', 'n3', 'n4'].flatMap((n) => [node(n), alive(n)]), ...shards]
+    const base = census(items)
+    const withoutSets = {...base, value: JSON.stringify({...JSON.parse(base.value!), counts: {...JSON.parse(base.value!).counts, byVoterSet: undefined}})}
+    const before = seeded([...items, withoutSets])
+    const down = reduce([{type: 'kv', at: T0 + 1, item: {key: KEYS.alive('n1'), value: null}}], before)
+    expect(deriveTopView(down, 1.1).header).toMatchObject({nodesDown: 1, underReplicatedShards: 0, replicasOnDownNodes: 2})
+  })
+
+  it('Given shard records arriving on the watch, When derived, Then they are ignored: only census keys move the counts', () => {
+    const before = seeded([meta(), node('n1'), alive('n1'), shard(0, ['n1'])])
+    const s = reduce([{type: 'kv', at: T0 + 1, item: shard(1, ['n1'])}], before)
+    expect(s.census).toBe(before.census)
+    expect(deriveTopView(s, 1.1).header.shards).toBe(1)
+  })
+
+  it('Given a cluster without a census, When derived, Then the counts are marked unknown rather than shown as an empty cluster', () => {
+    const v = deriveTopView(seeded([meta(), node('n1'), alive('n1')]), 1.1)
+    expect(v.header).toMatchObject({censusKnown: false, shards: 0})
   })
 
   it('Given a busy cluster, When derived, Then the header has the figures and n1 is the hottest node', () => {

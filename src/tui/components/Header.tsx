@@ -32,9 +32,10 @@ export function Header({header: h, width}: HeaderProps) {
       </Text>
       <Text wrap="truncate-end">
         nodes <Text color="green">{h.nodesUp} up</Text>
-        {h.nodesDown > 0 ? <Text color="red"> {h.nodesDown} down</Text> : <Text> 0 down</Text>} · shards {h.shards}
+        {h.nodesDown > 0 ? <Text color="red"> {h.nodesDown} down</Text> : <Text> 0 down</Text>} · shards {h.censusKnown ? h.shards : '? (no census: run cluster recount)'}
         {h.movingShards > 0 ? ` (${h.movingShards} moving)` : ''}
-        {h.underReplicatedShards > 0 ? <Text color="red"> · {h.underReplicatedShards} under-replicated</Text> : ''} · rf {h.rf ?? '?'} · imbalance <Text color={imbalanceColor}>{h.imbalance === null ? 'n/a' : `${h.imbalance.toFixed(2)}x`}</Text> (target {h.target.toFixed(2)}x)
+        {h.underReplicatedShards > 0 ? <Text color="red"> · {h.underReplicatedShards} under-replicated</Text> : ''}
+        {h.replicasOnDownNodes > 0 ? <Text color="red"> · {h.replicasOnDownNodes} replicas on down nodes</Text> : ''} · rf {h.rf ?? '?'} · imbalance <Text color={imbalanceColor}>{h.imbalance === null ? 'n/a' : `${h.imbalance.toFixed(2)}x`}</Text> (target {h.target.toFixed(2)}x)
       </Text>
       <Text wrap="truncate-end">
         executor <Text color={execColor}>{h.executor.state}</Text>

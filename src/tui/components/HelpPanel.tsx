@@ -7,7 +7,7 @@ export interface HelpPanelProps {
 }
 
 const HELP: [string, string][] = [
-  ['p', 'pause or resume every move (the executor follows within a second)'],
+  ['p', 'pause or resume every move and the autopilot (the executor follows within a second)'],
   ['+ / -', 'double / halve the global copy throttle (- from unlimited starts at the current rate)'],
   ['↑ / ↓', 'select a move'],
   ['c', 'cancel the selected move (asks y/N; only before its cutover)'],

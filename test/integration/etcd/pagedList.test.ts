@@ -2,6 +2,8 @@ import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
 import {z} from 'zod'
 import {type EtcdStore, MAX_TXN_OPS} from '../../../src/etcd/etcdStore.js'
 import {keysOf} from '../../../src/etcd/keys.js'
+import {shardSplitKeys} from '../../../src/cluster/shardMapFollower.js'
+import {listInParts} from '../../../src/store/splitListing.js'
 import {StoreSet, uniqueCluster} from '../../support/testStore.js'
 
 const COUNT = 20_000
@@ -104,6 +106,14 @@ describe('EtcdStore.list paging', () => {
     } finally {
       spied.wrap = wrap
     }
+  })
+
+  it('given the map cut into parts (as the shard-map follower reads it), when listed in parts at once, then every key comes back once, in key order, at one revision', async () => {
+    const cuts = shardSplitKeys(keys.shard, COUNT)
+    expect(cuts.length).toBe(1) // 20,000 shards: two parts of one page
+    const split = await listInParts(store, keys.shardsPrefix, [...cuts, keys.shard(7), keys.shard(12_345)], {pageSize: PAGE * 10})
+    expect(split.items.map((kv) => kv.key)).toEqual(expectedKeys)
+    expect(split.items.every((kv) => kv.modRevision <= split.revision)).toBe(true)
   })
 
   it('given an empty prefix, when listed, then the result is empty with the current revision', async () => {

@@ -1,18 +1,17 @@
-import {type Server} from 'node:http'
-import {type AddressInfo} from 'node:net'
 import {Agent, request} from 'undici'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {describeTlsFailure, tlsConnectOptions} from '../../../src/transport/clientTls.js'
-import {createDataPlaneServer, reloadServerTls} from '../../../src/transport/dataPlaneServer.js'
+import {reloadServerTls} from '../../../src/transport/dataPlaneServer.js'
 import {loadTlsMaterial, type TlsMaterial} from '../../../src/transport/tlsMaterial.js'
 import {DataPlanePki, type PkiFiles} from '../../support/dataPlanePki.js'
+import {TlsTestServers} from '../../support/tlsTestServers.js'
 
 // Real sockets on 127.0.0.1 with run-time ports; certificates from the product's own CA code.
 let pki: DataPlanePki
 let other: DataPlanePki
 let node: PkiFiles
 let client: PkiFiles
-const servers: Server[] = []
+const servers = new TlsTestServers()
 const refused: string[] = []
 
 beforeAll(async () => {
@@ -22,23 +21,16 @@ beforeAll(async () => {
   client = await pki.issue('alice', 'client')
 })
 afterAll(async () => {
-  // Bounded: a refused handshake's socket is not one closeAllConnections knows about.
-  await Promise.all(servers.map((s) => Promise.race([new Promise((r) => {
-    s.close(r)
-    s.closeAllConnections()
-  }), new Promise((r) => setTimeout(r, 2000))])))
+  await servers.closeAll()
   pki.remove()
   other.remove()
 })
 
 async function serve(tls: TlsMaterial | undefined, mode: 'require' | 'request' = 'require'): Promise<string> {
-  const server = createDataPlaneServer({tls, clientCertificates: mode, keepAliveTimeout: 1000, headersTimeout: 5000, requestTimeout: 5000, onRefused: (reason) => refused.push(reason)}, (req, res) => {
+  return servers.serve(tls, (req, res) => {
     const peer = (req.socket as {getPeerCertificate?: () => {subject?: {CN?: string}}}).getPeerCertificate?.()
     res.end(JSON.stringify({cn: peer?.subject?.CN ?? null}))
-  })
-  servers.push(server)
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  return `127.0.0.1:${(server.address() as AddressInfo).port}`
+  }, {clientCertificates: mode, onRefused: (reason) => refused.push(reason)})
 }
 
 /** call dials `url` with `tls` and returns the status and body, or the TLS failure in words. */
@@ -112,11 +104,11 @@ describe('createDataPlaneServer with mutual TLS', () => {
       // A bundle of both CAs is what a rotation serves in between: both generations connect.
       // certPem ends in a newline, so two concatenate into a valid bundle file.
       const bundle = next.write('bundle.crt', `${pki.ca.certPem}${next.ca.certPem}`)
-      reloadServerTls(servers.at(-1)!, loadTlsMaterial({...nextNode, ca: bundle}, 'certificate')!)
+      reloadServerTls(servers.servers.at(-1)!, loadTlsMaterial({...nextNode, ca: bundle}, 'certificate')!)
       expect(await call(`https://${addr}/`, {...mat(client), ca: Buffer.from(`${pki.ca.certPem}${next.ca.certPem}`)})).toMatchObject({status: 200})
       expect(await call(`https://${addr}/`, mat(nextClient))).toMatchObject({status: 200})
       // Then the old CA is dropped: its clients are refused, the new ones still served.
-      reloadServerTls(servers.at(-1)!, mat(nextNode))
+      reloadServerTls(servers.servers.at(-1)!, mat(nextNode))
       expect(await call(`https://${addr}/`, {...mat(client), ca: Buffer.from(next.ca.certPem)})).toHaveProperty('failed')
       expect(await call(`https://${addr}/`, mat(nextClient))).toMatchObject({status: 200})
     } finally {

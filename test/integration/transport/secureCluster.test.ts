@@ -23,7 +23,7 @@ import {addUser, putRole} from '../../../src/security/userService.js'
 import {dataPlaneUrl, setDefaultClientTls, sharedDispatcher} from '../../../src/transport/clientTls.js'
 import {loadTlsMaterial, type TlsMaterial} from '../../../src/transport/tlsMaterial.js'
 import {spawnCli} from '../../support/cliChild.js'
-import {DataPlanePki, type PkiFiles} from '../../support/dataPlanePki.js'
+import {DataPlanePki, tlsEnvOf} from '../../support/dataPlanePki.js'
 import {StoreSet, uniqueCluster} from '../../support/testStore.js'
 import {type NodeProcess, startNodeProcess} from '../node/nodeProcess.js'
 import {type RouterProcess, startRouterProcess} from '../router/routerProcess.js'
@@ -46,8 +46,6 @@ let userTls: TlsMaterial
 let caOnly: TlsMaterial
 const tokens: Record<string, string> = {}
 
-const tlsEnv = (f: PkiFiles): Record<string, string> => ({SHARDCTL_TLS_CERT: f.cert, SHARDCTL_TLS_KEY: f.key, SHARDCTL_TLS_CA: f.ca})
-
 beforeAll(async () => {
   endpoint = inject('etcdEndpoint')
   cluster = uniqueCluster('tls')
@@ -63,10 +61,10 @@ beforeAll(async () => {
   caOnly = loadTlsMaterial({ca: pki.caFile}, 'ca-only')!
   for (const id of NODE_IDS) {
     const files = await pki.issue(id, 'node')
-    const p = await startNodeProcess({endpoint, cluster, id, port: ports[id]!, dataDir: join(dir, id), env: tlsEnv(files), tls: executorTls})
+    const p = await startNodeProcess({endpoint, cluster, id, port: ports[id]!, dataDir: join(dir, id), env: tlsEnvOf(files), tls: executorTls})
     procs.push(p)
   }
-  router = await startRouterProcess({endpoint, cluster, id: 'r1', env: tlsEnv(await pki.issue('r1', 'node')), tls: caOnly}, 45_000)
+  router = await startRouterProcess({endpoint, cluster, id: 'r1', env: tlsEnvOf(await pki.issue('r1', 'node')), tls: caOnly}, 45_000)
   procs.push(router)
 }, 180_000)
 
@@ -181,6 +179,8 @@ describe('a TLS-only cluster', () => {
   it('moves shards over mutual TLS: every acknowledged write is still readable after node n3 is drained', async () => {
     const writer = new RouterClient(router.address, 10_000, 4, {tls: caOnly, token: tokens.bob})
     const written = new Map<string, string>()
+    // Aborted in finally: a timed-out test must not leave its executor running (and holding the lock).
+    const abort = new AbortController()
     try {
       for (let i = 0; i < 60; i++) {
         const key = `app/move-${i}`
@@ -195,14 +195,15 @@ describe('a TLS-only cluster', () => {
         ctx,
         {plan, limits: {maxConcurrent: 2, perNode: 1}, throttle: null, nodeThrottle: null, options: {...DEFAULT_EXECUTOR_OPTIONS, drainTimeoutMs: 2000, barrierTimeoutMs: 15_000}, confirm: async () => true, holder: 'tls-test'},
         {now: () => Date.now(), sleep: (ms, s) => sleepFor(ms, undefined, {signal: s}).catch(() => {}), emit: () => {}},
-        new AbortController().signal,
+        abort.signal,
       )
       expect(result.moves.every((m) => m.phase === 'done'), JSON.stringify(result.moves.map((m) => [m.id, m.phase]))).toBe(true)
       const {shards} = await listShards(ctx)
       expect(shards.some((s) => s.value.replicas.some((r) => r.node === 'n3'))).toBe(false)
       for (const [key, value] of written) expect((await writer.get(key)) as {value: Buffer}).toMatchObject({found: true, value: Buffer.from(value)})
     } finally {
+      abort.abort()
       await writer.close()
     }
-  })
+  }, 120_000)
 })

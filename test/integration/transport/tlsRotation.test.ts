@@ -21,7 +21,7 @@ import {setClusterSecurity} from '../../../src/security/clusterSecurity.js'
 import {addToken, addUser, listUsers, putRole, revokeToken} from '../../../src/security/userService.js'
 import {setDefaultClientTls, tlsConnectOptions} from '../../../src/transport/clientTls.js'
 import {loadTlsMaterial, type TlsMaterial} from '../../../src/transport/tlsMaterial.js'
-import {DataPlanePki, type PkiFiles} from '../../support/dataPlanePki.js'
+import {DataPlanePki, type PkiFiles, tlsEnvOf} from '../../support/dataPlanePki.js'
 import {runCli} from '../../support/runCli.js'
 import {StoreSet, uniqueCluster} from '../../support/testStore.js'
 import {type NodeProcess, startNodeProcess} from '../node/nodeProcess.js'
@@ -72,8 +72,6 @@ let carol1: TlsMaterial
 let carol2: TlsMaterial
 let bothCas: Buffer
 
-const tlsEnv = (f: PkiFiles): Record<string, string> => ({SHARDCTL_TLS_CERT: f.cert, SHARDCTL_TLS_KEY: f.key, SHARDCTL_TLS_CA: f.ca})
-
 /** clientOf issues a client certificate from `pki` and loads it trusting both CAs. */
 async function clientOf(pki: DataPlanePki, name: string): Promise<TlsMaterial> {
   const files = await pki.issue(name, 'client')
@@ -108,8 +106,8 @@ beforeAll(async () => {
   for (const id of NODE_IDS) ports[id] = await freePort()
   await initCluster(ctx, {shards: 4, rf: 2, nodes: parseNodeSpecs(NODE_IDS.map((id) => `${id}=127.0.0.1:${ports[id]}`).join(',')), force: false})
   await setClusterSecurity(ctx, {tlsOnly: true})
-  for (const id of NODE_IDS) procs.push(await startNodeProcess({endpoint, cluster, id, port: ports[id]!, dataDir: join(dir, id), env: tlsEnv(live[id]!), tls: exec1}, 60_000))
-  router = await startRouterProcess({endpoint, cluster, id: 'r1', env: tlsEnv(live.r1!), tls: {...exec1, cert: undefined, key: undefined}}, 60_000)
+  for (const id of NODE_IDS) procs.push(await startNodeProcess({endpoint, cluster, id, port: ports[id]!, dataDir: join(dir, id), env: tlsEnvOf(live[id]!), tls: exec1}, 60_000))
+  router = await startRouterProcess({endpoint, cluster, id: 'r1', env: tlsEnvOf(live.r1!), tls: {...exec1, cert: undefined, key: undefined}}, 60_000)
   procs.push(router)
 }, 240_000)
 
