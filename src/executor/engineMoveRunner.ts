@@ -5,6 +5,7 @@ import {DEFAULT_REDIS_MOVE_OPTIONS, type RedisMoveOptions, runRedisMove} from '.
 import {type ExecutorEnv} from './executorEnv.js'
 import {type FencedMove} from './moveStore.js'
 import {runMove} from './moveRunner.js'
+import {type ConcurrencyLimits} from './scheduler.js'
 
 /** MoveRunnerFn drives one move from its persisted phase to a terminal one (or until the executor stops). */
 export type MoveRunnerFn = (env: ExecutorEnv, move: FencedMove) => Promise<FencedMove>
@@ -21,4 +22,15 @@ export async function moveRunnerFor(ctx: ServiceContext, redis?: Partial<RedisMo
     return (env, move) => runRedisMove(env, move, opts)
   }
   return runMove
+}
+
+/**
+ * engineLimits returns the concurrency limits the cluster's engine needs on top of the
+ * operator's: on the redis engine no master is the source of one running move and the
+ * target of another (ConcurrencyLimits.oneSidePerNode), the kv engine takes `limits` as they are. Throws
+ * NOT_FOUND when the cluster does not exist.
+ */
+export async function engineLimits(ctx: ServiceContext, limits: ConcurrencyLimits): Promise<ConcurrencyLimits> {
+  const meta = await getMeta(ctx)
+  return engineOf(meta.value) === 'redis' ? {...limits, oneSidePerNode: true} : limits
 }

@@ -13,7 +13,7 @@ import {type ExecutorEnv, type ExecutorEvent, type ExecutorOptions, type LiveCon
 import {type MoveEffects} from './moveEffects.js'
 import {listMoves, type FencedMove, LockLostError} from './moveStore.js'
 import {NodeDirectory} from './nodeDirectory.js'
-import {moveRunnerFor, type MoveRunnerFn} from './engineMoveRunner.js'
+import {engineLimits, moveRunnerFor, type MoveRunnerFn} from './engineMoveRunner.js'
 import {type RedisMoveOptions} from '../redis/redisMoveRunner.js'
 import {checkPlanIntegrity, preflightPlan, type Preflight} from './planPreflight.js'
 import {type ConcurrencyLimits, pickStartable} from './scheduler.js'
@@ -101,7 +101,8 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
     const all = await listMoves(ctx)
     const mine = all.filter((m) => (input.plan ? m.value.plan === input.plan.id : true) && !isTerminal(m.value.phase))
     if (input.plan === undefined && mine.length === 0) deps.emit({type: 'info', message: 'nothing to resume: every recorded move has finished', at: new Date(deps.now()).toISOString()})
-    const final = await runAll(ctx, lock, mine, input, deps, clients, stop.signal, await moveRunnerFor(ctx, input.redis))
+    const limits = await engineLimits(ctx, input.limits)
+    const final = await runAll(ctx, lock, mine, {...input, limits}, deps, clients, stop.signal, await moveRunnerFor(ctx, input.redis))
     const ids = new Set(mine.map((m) => m.value.id))
     const report = (await listMoves(ctx)).filter((m) => ids.has(m.value.id) || (input.plan && m.value.plan === input.plan.id))
     return summarise(input.plan?.id ?? null, report.map((m) => final.get(m.value.id) ?? m.value), splits, started, deps.now(), stop.signal.aborted)

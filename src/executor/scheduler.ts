@@ -10,24 +10,38 @@ export interface ConcurrencyLimits {
   perNode: number
   /** incomingPerNode bounds the moves one node is the destination of at once (default {@link DEFAULT_INCOMING_PER_NODE}). */
   incomingPerNode?: number
+  /**
+   * oneSidePerNode: a node is never the source of one running move and the target of another
+   * at once (moves sharing only a source, or only a target, still run together). The redis
+   * engine needs it: a master that takes a slot as one move's target raises its config epoch,
+   * and if it is at that moment the source of another move whose target has not heard of the
+   * raise yet, the source wins that slot back by gossip and Redis drops the keys the target
+   * just received (docs/redis.md, "Config epochs").
+   */
+  oneSidePerNode?: boolean
 }
 
 /**
  * pickStartable chooses which not-yet-started moves may start now, in plan order, given
  * those running: at most `maxConcurrent` overall, at most `perNode` copying out of any
  * node, at most `incomingPerNode` copying into any node (so filling a new node is not
- * serial), and never two moves of the same shard at once (a later action on a shard waits
- * for the earlier one to finish). Pure and deterministic.
+ * serial), never two moves of the same shard at once (a later action on a shard waits
+ * for the earlier one to finish), and with `oneSidePerNode` never a node that is the source of one
+ * move and the target of another. Pure and deterministic.
  */
 export function pickStartable(moves: readonly Move[], running: ReadonlySet<string>, limits: ConcurrencyLimits): Move[] {
   const incomingLimit = limits.incomingPerNode ?? DEFAULT_INCOMING_PER_NODE
   const outgoing = new Map<string, number>()
   const incoming = new Map<string, number>()
   const busyShards = new Set<number>()
+  const sources = new Set<string>()
+  const targets = new Set<string>()
   let active = 0
   for (const m of moves) {
     if (!running.has(m.id)) continue
     active++
+    sources.add(m.from)
+    targets.add(m.to)
     outgoing.set(m.from, (outgoing.get(m.from) ?? 0) + 1)
     incoming.set(m.to, (incoming.get(m.to) ?? 0) + 1)
     busyShards.add(m.shard)
@@ -41,8 +55,11 @@ export function pickStartable(moves: readonly Move[], running: ReadonlySet<strin
     if (busyShards.has(m.shard)) continue
     busyShards.add(m.shard)
     if ((outgoing.get(m.from) ?? 0) >= limits.perNode || (incoming.get(m.to) ?? 0) >= incomingLimit) continue
+    if (limits.oneSidePerNode && (targets.has(m.from) || sources.has(m.to))) continue
     outgoing.set(m.from, (outgoing.get(m.from) ?? 0) + 1)
     incoming.set(m.to, (incoming.get(m.to) ?? 0) + 1)
+    sources.add(m.from)
+    targets.add(m.to)
     picked.push(m)
     active++
   }

@@ -13,6 +13,8 @@ export interface RedisClusterNode {
   flags: string[]
   /** masterId is the replicated master's id for a replica, null for a master. */
   masterId: string | null
+  /** configEpoch is the node's config epoch as the reporting node knows it (a master with a higher one wins a slot both claim). */
+  configEpoch: number
   /** linkConnected tells whether the reporting node's link to this node is up. */
   linkConnected: boolean
   /** slots this node serves, in ascending order. */
@@ -33,13 +35,14 @@ export function parseClusterNodes(text: string): RedisClusterNode[] {
     const line = raw.trim()
     if (line === '') continue
     const f = line.split(' ')
-    if (f.length < 8 || !/^[0-9a-f]{40}$/.test(f[0]!)) throw new Error(`unexpected CLUSTER NODES line: ${line.slice(0, 120)}`)
+    if (f.length < 8 || !/^[0-9a-f]{40}$/.test(f[0]!) || !/^\d+$/.test(f[6]!)) throw new Error(`unexpected CLUSTER NODES line: ${line.slice(0, 120)}`)
     const address = f[1]!.split('@')[0]!.split(',')[0]!
     const node: RedisClusterNode = {
       id: f[0]!,
       address,
       flags: f[2]!.split(','),
       masterId: f[3] === '-' ? null : f[3]!,
+      configEpoch: Number(f[6]),
       linkConnected: f[7] === 'connected',
       slots: [],
       migrating: new Map(),

@@ -8,7 +8,8 @@ import {EPOCH_STEPS} from '../model/plan.js'
 import {formatBytes} from '../model/units.js'
 import {formatMoveCursor, parseMoveCursor} from './moveCursor.js'
 import {connectRedisNode} from './redisConnection.js'
-import {assignSlot, connectMasters, countKeys, keepMaster, keySizes, keysInSlot, type MasterConn, migrateKeys, openSlot, slotsNotOwned, slotView} from './slotOps.js'
+import {targetWillOutrankSource} from './epochOrder.js'
+import {assignSlot, connectMasters, countKeys, keepMaster, keySizes, keysInSlot, type MasterConn, migrateKeys, openSlot, readEpochs, slotsNotOwned, slotView} from './slotOps.js'
 import {slotsOfRange} from './slotMap.js'
 
 /** RedisMoveOptions tune the redis engine's slot migration. */
@@ -32,6 +33,14 @@ const CURSOR_INTERVAL_MS = 1000
  * the side they were moved to; beyond it the runner throws and the executor retries it later.
  */
 const MAX_VERIFY_PASSES = 3
+
+/**
+ * EPOCH_WAIT_MS bounds how long a slot waits, keys moved and still open, for the target to
+ * learn the source's config epoch by gossip (a few pings; cluster-node-timeout/2 at worst).
+ * Beyond it the runner throws, the slot stays open and safe (ASK still routes its keys), and
+ * the executor retries the move later.
+ */
+const EPOCH_WAIT_MS = 30_000
 
 /** DEFAULT_REDIS_MOVE_OPTIONS: 100-key batches, 8 MiB big-key limit, 5 s MIGRATE timeout. */
 export const DEFAULT_REDIS_MOVE_OPTIONS: RedisMoveOptions = {keysPerBatch: 100, keysPerSec: null, bigKeyBytes: 8 * 1024 * 1024, allowBigKeys: false, migrateTimeoutMs: 5000}
@@ -182,9 +191,28 @@ async function migrateSlot(env: ExecutorEnv, opts: RedisMoveOptions, keyBucket: 
       onBatch(keys.length, bytes)
     }
   }
+  if (!(await awaitEpochOrder(env, src, dst, slot))) return false
   const missed = await assignSlot(dst, src, others, slot)
   if (missed.length > 0) env.emit({type: 'info', message: `slot ${slot}: ${missed.join(', ')} did not take SETSLOT NODE; gossip will tell them`, at: new Date(env.now()).toISOString()})
   return true
+}
+
+/**
+ * awaitEpochOrder holds the slot, open, until `dst` taking it by SETSLOT NODE leaves `dst` with
+ * a config epoch above `src`'s (targetWillOutrankSource): otherwise `src`, still claiming the
+ * slot until its own SETSLOT NODE, would win it back by gossip and Redis would delete the
+ * keys `dst` just received. Returns false when the executor stopped meanwhile; throws
+ * PRECONDITION after EPOCH_WAIT_MS.
+ */
+async function awaitEpochOrder(env: ExecutorEnv, src: MasterConn, dst: MasterConn, slot: number): Promise<boolean> {
+  const deadline = env.now() + EPOCH_WAIT_MS
+  for (;;) {
+    const r = await readEpochs(src, dst)
+    if (targetWillOutrankSource(r)) return true
+    if (env.stopped()) return false
+    if (env.now() > deadline) throw new UserError('PRECONDITION', `slot ${slot}: ${dst.node} (config epoch ${r.targetOwn}) still sees ${src.node} at epoch ${r.sourceSeenByTarget ?? 'unknown'}, not its ${r.sourceOwn}, after ${EPOCH_WAIT_MS / 1000} s: assigning the slot now could lose its keys`, 'check the cluster bus between the two masters (`redis-cli --cluster check`); `apply --resume` retries')
+    await env.sleep(100)
+  }
 }
 
 /** findBigKey scans every key of slots [first, end) on `m` and returns the first above `limit`. */

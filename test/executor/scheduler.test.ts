@@ -51,3 +51,63 @@ describe('pickStartable incoming limit', () => {
     expect(pickStartable(mixed, new Set(), {maxConcurrent: 10, perNode: 1}).map((m) => m.id)).toEqual(['x0', 'x1'])
   })
 })
+
+describe('pickStartable one side per node (the redis engine)', () => {
+  // A chain a -> b -> c -> d plus an unrelated e -> f: b and c are each on both sides of two moves.
+  const chain = [
+    moveOf({id: 'ab', index: 0, shard: 1, from: 'a', to: 'b'}),
+    moveOf({id: 'bc', index: 1, shard: 2, from: 'b', to: 'c'}),
+    moveOf({id: 'cd', index: 2, shard: 3, from: 'c', to: 'd'}),
+    moveOf({id: 'ef', index: 3, shard: 4, from: 'e', to: 'f'}),
+  ]
+  const loose = {maxConcurrent: 10, perNode: 10, incomingPerNode: 10}
+  const oneSide = {...loose, oneSidePerNode: true}
+
+  it('without the rule, runs a master as the target of one move and the source of another at once', () => {
+    expect(pickStartable(chain, new Set(), loose).map((m) => m.id)).toEqual(['ab', 'bc', 'cd', 'ef'])
+  })
+
+  it('never starts a move whose source is a target, or whose target is a source, of a move picked or running', () => {
+    expect(pickStartable(chain, new Set(), oneSide).map((m) => m.id)).toEqual(['ab', 'cd', 'ef'])
+    expect(pickStartable(chain, new Set(['bc']), oneSide).map((m) => m.id)).toEqual(['ef'])
+    const abDone = chain.map((m) => (m.id === 'ab' || m.id === 'cd' ? {...m, phase: 'done' as const} : m))
+    expect(pickStartable(abDone, new Set(['ef']), oneSide).map((m) => m.id)).toEqual(['bc'])
+  })
+
+  it('still runs moves sharing only a source (a drain) or only a target (filling a node) together', () => {
+    const drain = [moveOf({id: 'x1', index: 0, shard: 1, from: 'x', to: 'y'}), moveOf({id: 'x2', index: 1, shard: 2, from: 'x', to: 'z'})]
+    expect(pickStartable(drain, new Set(), oneSide).map((m) => m.id)).toEqual(['x1', 'x2'])
+    const fill = [moveOf({id: 'n1', index: 0, shard: 1, from: 'y', to: 'n'}), moveOf({id: 'n2', index: 1, shard: 2, from: 'z', to: 'n'})]
+    expect(pickStartable(fill, new Set(['n1']), oneSide).map((m) => m.id)).toEqual(['n2'])
+  })
+
+  it('holds for any plan: no node is a source and a target among the moves picked or running', () => {
+    const nodes = ['a', 'b', 'c', 'd', 'e']
+    let seed = 17
+    const rand = (n: number) => ((seed = (seed * 48271) % 2147483647), seed % n)
+    let picks = 0
+    for (let round = 0; round < 300; round++) {
+      const moves = Array.from({length: 8}, (_, i) => {
+        const from = nodes[rand(nodes.length)] ?? 'a'
+        const others = nodes.filter((n) => n !== from)
+        return moveOf({id: `r${i}`, index: i, shard: rand(6), from, to: others[rand(others.length)] ?? 'b'})
+      })
+      // Running moves obeyed the rule themselves: drop any that clash with one kept before.
+      const running = new Set<string>()
+      const [src, dst] = [new Set<string>(), new Set<string>()]
+      for (const m of moves) {
+        if (rand(4) !== 0 || dst.has(m.from) || src.has(m.to)) continue
+        running.add(m.id)
+        src.add(m.from)
+        dst.add(m.to)
+      }
+      const picked = pickStartable(moves, running, oneSide)
+      picks += picked.length
+      const active = [...moves.filter((m) => running.has(m.id)), ...picked]
+      const targets = new Set(active.map((m) => m.to))
+      expect(active.filter((m) => targets.has(m.from))).toEqual([])
+    }
+    // The rule must not simply refuse everything.
+    expect(picks).toBeGreaterThan(300)
+  })
+})

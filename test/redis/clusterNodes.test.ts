@@ -26,10 +26,12 @@ describe('parseClusterNodes', () => {
     expect(nodes[3]!.masterId).toBe(A)
     expect(nodes.filter(isLiveMaster).map((n) => n.id)).toEqual([A, B])
     expect(nodes[2]!.linkConnected).toBe(false)
+    expect(nodes.map((n) => n.configEpoch)).toEqual([1, 2, 3, 1])
   })
 
   it('throws naming the line on malformed input', () => {
     expect(() => parseClusterNodes('garbage line')).toThrow(/unexpected CLUSTER NODES line: garbage/)
+    expect(() => parseClusterNodes(`${A} 127.0.0.1:7000@17000 master - 0 0 x connected`)).toThrow(/unexpected CLUSTER NODES line/)
     expect(() => parseClusterNodes(`${A} 127.0.0.1:7000@17000 master - 0 0 1 connected 5-x`)).toThrow(/slot token "5-x"/)
   })
 
@@ -39,7 +41,7 @@ describe('parseClusterNodes', () => {
 })
 
 describe('slotRuns', () => {
-  const master = (id: string, slots: number[]) => ({id, address: '', flags: ['master'], masterId: null, linkConnected: true, slots, migrating: new Map(), importing: new Map()})
+  const master = (id: string, slots: number[]) => ({id, address: '', flags: ['master'], masterId: null, configEpoch: 1, linkConnected: true, slots, migrating: new Map(), importing: new Map()})
   const range = (lo: number, hi: number) => Array.from({length: hi - lo}, (_, i) => lo + i)
 
   it('cuts each contiguous run of one owner into pieces of at most maxSlots, covering every slot once', () => {

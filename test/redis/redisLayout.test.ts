@@ -3,7 +3,7 @@ import {checkTiling} from '../../src/model/range.js'
 import {redisLayout} from '../../src/redis/redisLayout.js'
 import {SLOT_COUNT, slotsOfRange} from '../../src/redis/slotMap.js'
 
-const master = (id: string, address: string, slots: number[]) => ({id, address, flags: ['master'], masterId: null, linkConnected: true, slots, migrating: new Map(), importing: new Map()})
+const master = (id: string, address: string, slots: number[]) => ({id, address, flags: ['master'], masterId: null, configEpoch: 1, linkConnected: true, slots, migrating: new Map(), importing: new Map()})
 const range = (lo: number, hi: number) => Array.from({length: hi - lo}, (_, i) => lo + i)
 
 describe('redisLayout', () => {
