@@ -24,7 +24,21 @@ export function censusDifferences(stored: CensusCounts, recounted: CensusCounts)
       if ((a[k] ?? 0) !== (b[k] ?? 0)) out.push(`${label} ${k}: ${a[k] ?? 0} -> ${b[k] ?? 0}`)
     }
   }
+  const sets = voterSetDifference(stored.byVoterSet, recounted.byVoterSet)
+  if (sets) out.push(sets)
   return out
+}
+
+/**
+ * voterSetDifference says in one line how the voter-set histograms differ (undefined when
+ * equal): up to 20,000 sets, so it counts the differing sets rather than listing them.
+ */
+function voterSetDifference(a: Record<string, number> | undefined, b: Record<string, number> | undefined): string | undefined {
+  if (!a && !b) return undefined
+  if (!a || !b) return `voter-set histogram ${a ? `of ${Object.keys(a).length} sets` : 'absent'} -> ${b ? `${Object.keys(b).length} sets` : 'absent'}`
+  let differ = 0
+  for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) if ((a[k] ?? 0) !== (b[k] ?? 0)) differ++
+  return differ === 0 ? undefined : `voter sets: ${differ} differ`
 }
 
 /** recountClusterCensus rebuilds the census of an existing cluster (NOT_FOUND otherwise, changing nothing) and reports what it corrected. */
