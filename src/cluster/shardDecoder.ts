@@ -1,6 +1,6 @@
 import {HASH_SPACE} from '../model/hash.js'
 import {REPLICA_ROLES, type Replica, type Shard, ShardSchema} from '../model/shard.js'
-import {parseStoredJson} from '../model/zodIssues.js'
+import {parseStoredValue, validateStored} from '../model/zodIssues.js'
 
 /**
  * Decoding shard records fast, for the followers that hold the whole map (nodes, routers).
@@ -52,15 +52,10 @@ export class ShardDecoder {
 
   /** decode parses and validates one stored value; undefined (after telling `onInvalid` why) when it is not JSON or not a shard. */
   decode(key: string, value: string, onInvalid?: (key: string, message: string) => void): Shard | undefined {
-    let json: unknown
-    try {
-      json = JSON.parse(value)
-    } catch {
-      onInvalid?.(key, 'not JSON')
-      return undefined
-    }
-    const fast = fastShard(json)
-    const shard = fast ? (fast as Shard) : parseStoredJson(key, value, ShardSchema, onInvalid)
+    const parsed = parseStoredValue(key, value, onInvalid)
+    if (!parsed) return undefined
+    const fast = fastShard(parsed.json)
+    const shard = fast ? (fast as Shard) : validateStored(key, parsed.json, ShardSchema, onInvalid)
     if (shard) shard.replicas = this.intern(shard.replicas) as Replica[]
     return shard
   }

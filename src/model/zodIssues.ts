@@ -17,13 +17,22 @@ export function formatZodIssue(error: z.ZodError): string {
  * corrupt entry instead of stopping.
  */
 export function parseStoredJson<S extends z.ZodType>(key: string, value: string, schema: S, onInvalid?: (key: string, message: string) => void): z.output<S> | undefined {
-  let json: unknown
+  const parsed = parseStoredValue(key, value, onInvalid)
+  return parsed && validateStored(key, parsed.json, schema, onInvalid)
+}
+
+/** parseStoredValue parses an etcd value as JSON (wrapped: `null` is JSON); undefined, after telling `onInvalid`, when it is not. */
+export function parseStoredValue(key: string, value: string, onInvalid?: (key: string, message: string) => void): {json: unknown} | undefined {
   try {
-    json = JSON.parse(value)
+    return {json: JSON.parse(value)}
   } catch {
     onInvalid?.(key, 'not JSON')
     return undefined
   }
+}
+
+/** validateStored checks parsed JSON against `schema`; undefined, after telling `onInvalid` the first issue, when it fails. */
+export function validateStored<S extends z.ZodType>(key: string, json: unknown, schema: S, onInvalid?: (key: string, message: string) => void): z.output<S> | undefined {
   const r = schema.safeParse(json)
   if (!r.success) {
     onInvalid?.(key, formatZodIssue(r.error))
