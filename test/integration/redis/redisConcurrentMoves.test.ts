@@ -1,5 +1,5 @@
 import {setTimeout as sleepFor} from 'node:timers/promises'
-import {afterEach, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 import {listShards} from '../../../src/cluster/clusterRepo.js'
 import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent} from '../../../src/executor/executorEnv.js'
 import {type ApplyResult, executePlan} from '../../../src/executor/executePlan.js'
@@ -7,7 +7,7 @@ import {type Move} from '../../../src/model/move.js'
 import {type Shard} from '../../../src/model/shard.js'
 import {slotsOfRange} from '../../../src/redis/slotMap.js'
 import {openSlotMarks, redisAvailable, servedSlots, tagsInSlots} from '../../support/redisCluster.js'
-import {useRedisCluster} from '../../support/redisTestFile.js'
+import {abortExecutorAfterEach, type RunningExecutor, useRedisCluster} from '../../support/redisTestFile.js'
 
 /**
  * Issue 17: two slot moves that put one master on both sides at once (A -> B and B -> C), run
@@ -30,16 +30,13 @@ const APPLY_LIMIT_MS = 150_000
 const available = await redisAvailable()
 const file = useRedisCluster('redis-concurrent', available, {masters: 3, replicasPerMaster: 0, slotsPerShard: SLOTS_PER_SHARD})
 
-let running: {abort: AbortController; done: Promise<unknown>} | undefined
+let running: RunningExecutor | undefined
 
-afterEach(async () => {
+abortExecutorAfterEach(() => {
   const r = running
   running = undefined
-  if (!r) return
-  r.abort.abort()
-  const stopped = await Promise.race([r.done.then(() => true), sleepFor(60_000, false, {ref: false})])
-  if (!stopped) throw new Error('the executor the test started did not stop within 60 s of its abort')
-}, 90_000)
+  return r
+})
 
 function recordedMove(id: string, index: number, shard: Shard, to: string): Move {
   const at = new Date().toISOString()

@@ -1,5 +1,5 @@
 import {setTimeout as sleepFor} from 'node:timers/promises'
-import {afterEach, beforeEach, describe, expect, it} from 'vitest'
+import {beforeEach, describe, expect, it} from 'vitest'
 import {listShards} from '../../../src/cluster/clusterRepo.js'
 import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent} from '../../../src/executor/executorEnv.js'
 import {type ApplyInput, type ApplyResult, executePlan} from '../../../src/executor/executePlan.js'
@@ -10,7 +10,7 @@ import {type Shard} from '../../../src/model/shard.js'
 import {fixOpenSlots} from '../../../src/redis/fixOpenSlots.js'
 import {slotsOfRange} from '../../../src/redis/slotMap.js'
 import {moveSlotByHand, openSlotMarks, ownerOf, redisAvailable, servedSlots, tagsInSlots} from '../../support/redisCluster.js'
-import {useRedisCluster} from '../../support/redisTestFile.js'
+import {abortExecutorAfterEach, type RunningExecutor, useRedisCluster} from '../../support/redisTestFile.js'
 
 /**
  * The redis move runner through the real executor (executePlan, --resume style: move records
@@ -32,7 +32,7 @@ const SLOTS_PER_SHARD = 16
 const available = await redisAvailable()
 const file = useRedisCluster('redis-moves', available)
 
-let running: {abort: AbortController; done: Promise<unknown>} | undefined
+let running: RunningExecutor | undefined
 
 const input = (over: Partial<ApplyInput> = {}): ApplyInput => ({limits: {maxConcurrent: 1, perNode: 1}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test', ...over})
 
@@ -57,14 +57,11 @@ beforeEach(async () => {
   if (holder) throw new Error(`the executor lock of a fresh namespace is held: ${holder.value}`)
 }, 120_000)
 
-afterEach(async () => {
+abortExecutorAfterEach(() => {
   const r = running
   running = undefined
-  if (!r) return
-  r.abort.abort()
-  const stopped = await Promise.race([r.done.then(() => true), sleepFor(60_000, false, {ref: false})])
-  if (!stopped) throw new Error('the executor a test started did not stop within 60 s of its abort')
-}, 90_000)
+  return r
+})
 
 async function recordMove(id: string, shard: Shard, to: string): Promise<void> {
   const at = new Date().toISOString()
