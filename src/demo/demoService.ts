@@ -220,9 +220,10 @@ export async function runDemo(opts: DemoOptions, report: (r: DemoReport) => void
         // An `unreachable` plan still improves the spread as far as the rules allow: apply it too.
         if (p.summary.status === 'balanced' || p.actions.length === 0) break
         if (!(await act(`round ${acts.length + 1}`, p, opts.throttleBytesPerSec, {maxConcurrent: 2, perNode: 1}))) break
-        // Moved replicas' load ramps up on their new node (stats are smoothed over ~10 s).
+        // Nodes measure a moved replica's load from its first second on (bias-corrected, see
+        // LoadMeter); a few windows more make that figure less noisy before the next plan.
         report({type: 'step', text: `round ${acts.length} done: letting load stats settle`})
-        await sleep(Math.max(0, Math.min(10_000, loadEnds - Date.now() - 3000)))
+        await sleep(Math.max(0, Math.min(4000, loadEnds - Date.now() - 3000)))
       }
     } else {
       // An act's moves run side by side under one throttle: its bars fill together and the act
@@ -234,8 +235,8 @@ export async function runDemo(opts: DemoOptions, report: (r: DemoReport) => void
       report({type: 'line', text: `node ${added.id} joined (${added.address}, ${added.zone}): serving, empty`})
       let going = await act(`act 1: fill ${added.id}`, (last = await plan('join', {maxMoves: opts.movesPerAct})), opts.throttleBytesPerSec, limits)
       // Act 2: relieve the hot node. Every run must relieve the node the clients hammer, but a
-      // balance plan follows the stats, which lag: the replicas n5 just took report load
-      // smoothed over ~10 s (n5 looks cooler than it is), and on a starved machine another
+      // balance plan follows the stats, which are noisy for the replicas n5 took seconds ago
+      // (measured over their first second or two), and on a starved machine another
       // node can look hotter for a moment. So the act is planned as a partial drain of the
       // hot node: n1 draining and n5 cordoned while the plan is computed (both restored
       // before it runs), at most --moves-per-act moves, each leaving n1 for the coolest node.

@@ -4,12 +4,20 @@ import {KeyLoadSampler} from './keyLoadSampler.js'
  * LoadMeter turns per-shard read and write counts into exponentially weighted ops/s.
  * `tick(now)` folds the counts since the previous tick in with weight 1 - e^(-dt/tau),
  * so the rate follows a step change with time constant `tau` whatever the tick spacing.
+ *
+ * A shard's series starts in the window of its first count (a replica the node just took,
+ * or every shard after a restart). A plain average started at 0 would report such a replica
+ * at 1 - e^(-age/tau) of its real rate (10 % after 1 s, 26 % after 3 s), so a node just
+ * filled looks cold and planners keep piling load on it. Each series therefore also tracks
+ * the total weight its windows have had (the same average taken of the constant 1) and
+ * reports rate ÷ weight: the bias-corrected estimate (as in Adam's moment estimates), which
+ * is the plain count ÷ time for a series' first window and the usual average once it is old.
  * The clock is the caller's (ticks carry `now`), so tests drive time. Requests given with
  * their key hash are also sampled by key ({@link keySample}), one window per tick.
  */
 export class LoadMeter {
   private readonly counts = new Map<number, {reads: number; writes: number}>()
-  private readonly rates = new Map<number, {reads: number; writes: number}>()
+  private readonly rates = new Map<number, {reads: number; writes: number; weight: number}>()
   private last: number
   private readonly keys: KeyLoadSampler
 
@@ -49,9 +57,10 @@ export class LoadMeter {
     const ids = new Set([...this.counts.keys(), ...this.rates.keys()])
     for (const id of ids) {
       const c = this.counts.get(id) ?? {reads: 0, writes: 0}
-      const r = this.rates.get(id) ?? {reads: 0, writes: 0}
+      const r = this.rates.get(id) ?? {reads: 0, writes: 0, weight: 0}
       r.reads += alpha * ((c.reads * 1000) / dt - r.reads)
       r.writes += alpha * ((c.writes * 1000) / dt - r.writes)
+      r.weight += alpha * (1 - r.weight)
       this.rates.set(id, r)
     }
     this.counts.clear()
@@ -60,7 +69,12 @@ export class LoadMeter {
   /** rate returns `shard`'s smoothed reads/s and writes/s (0 for a shard never counted). */
   rate(shard: number): {reads: number; writes: number} {
     const r = this.rates.get(shard)
-    return r ? {reads: round(r.reads), writes: round(r.writes)} : {reads: 0, writes: 0}
+    return r && r.weight > 0 ? {reads: round(r.reads / r.weight), writes: round(r.writes / r.weight)} : {reads: 0, writes: 0}
+  }
+
+  /** retain forgets every shard not in `held` (a replica the node gave away starts a new series if it comes back). */
+  retain(held: ReadonlySet<number>): void {
+    for (const id of new Set([...this.counts.keys(), ...this.rates.keys()])) if (!held.has(id)) this.forget(id)
   }
 
   /** forget drops a shard the node no longer holds. */

@@ -356,6 +356,7 @@ export class StorageNode {
         (shard) => this.meter.keySample(shard),
       ),
     }
+    this.meter.retain(held)
     await this.ctx.store.put(this.ctx.keys.stats(this.opts.id), JSON.stringify(stats), lease.id)
   }
 

@@ -34,3 +34,46 @@ describe('LoadMeter', () => {
     expect(m.rate(0).writes).toBeCloseTo(20, 0)
   })
 })
+
+describe('LoadMeter on a series that just started', () => {
+  it('given a replica taken over at 80 reads/s, when one 1 s window is ticked, then it reports 80 (not the 8 a plain average started at 0 says)', () => {
+    const m = new LoadMeter(0, 10_000)
+    m.read(7, 80)
+    m.tick(1000)
+    expect(m.rate(7).reads).toBeCloseTo(80, 6)
+  })
+
+  it('given a steady rate that starts long after the meter did, then every estimate on the way is the real rate', () => {
+    const m = new LoadMeter(0, 10_000)
+    for (let t = 1; t <= 30; t++) m.tick(t * 1000)
+    for (let t = 31; t <= 45; t++) {
+      m.write(2, 40)
+      m.tick(t * 1000)
+      expect(m.rate(2).writes).toBeCloseTo(40, 6)
+    }
+  })
+
+  it('given a replica given away and taken back, when retain drops it meanwhile, then its new series is not diluted by the old one', () => {
+    const m = new LoadMeter(0, 10_000)
+    for (let t = 1; t <= 60; t++) {
+      m.read(4, 10)
+      m.tick(t * 1000)
+    }
+    m.retain(new Set([9]))
+    expect(m.rate(4).reads).toBe(0)
+    for (let t = 61; t <= 120; t++) m.tick(t * 1000)
+    m.read(4, 200)
+    m.tick(121_000)
+    expect(m.rate(4).reads).toBeCloseTo(200, 6)
+  })
+
+  it('given a series that starts with a burst and goes quiet, then the estimate falls towards the long-run rate', () => {
+    const m = new LoadMeter(0, 10_000)
+    m.read(5, 100)
+    m.tick(1000)
+    const first = m.rate(5).reads
+    for (let t = 2; t <= 40; t++) m.tick(t * 1000)
+    expect(first).toBeCloseTo(100, 6)
+    expect(m.rate(5).reads).toBeLessThan(5)
+  })
+})
