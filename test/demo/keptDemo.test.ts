@@ -1,13 +1,10 @@
-import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {mkdirSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {afterAll, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 import {findKeptDemos, type KeptDemo, readKeptDemo, type StopEffects, stopKeptDemo, writeKeptDemo} from '../../src/demo/keptDemo.js'
+import {workDirs} from '../support/demoRuns.js'
 
-const dirs: string[] = []
-afterAll(() => {
-  for (const d of dirs) rmSync(d, {recursive: true, force: true})
-})
+const workDir = workDirs('shardctl-kept-')
 
 function keptIn(dir: string): KeptDemo {
   return {
@@ -36,12 +33,6 @@ function fakeProcesses(alive: number[], opts: {stubborn?: number[]; recycled?: n
     removeDir: (d) => rmSync(d, {recursive: true, force: true}),
   }
   return {effects, signals, running}
-}
-
-function workDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'shardctl-kept-'))
-  dirs.push(d)
-  return d
 }
 
 describe('stopKeptDemo', () => {

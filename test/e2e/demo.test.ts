@@ -1,14 +1,12 @@
 import {spawn} from 'node:child_process'
-import {execFileSync} from 'node:child_process'
-import {existsSync, mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs'
-import {connect} from 'node:net'
-import {tmpdir} from 'node:os'
+import {existsSync, readdirSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {afterAll, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 import {Agent, request} from 'undici'
 import {type DemoSummary} from '../../src/demo/demoService.js'
 import {stopKeptDemo} from '../../src/demo/keptDemo.js'
 import {trackPid, untrackPid} from '../support/processReaper.js'
+import {listening, processesUnder, workDirs} from '../support/demoRuns.js'
 import {CLI_BIN, runCli} from '../support/runCli.js'
 
 /**
@@ -19,45 +17,7 @@ import {CLI_BIN, runCli} from '../support/runCli.js'
  * also when the demo is interrupted with Ctrl-C (SIGINT).
  */
 
-const dirs: string[] = []
-afterAll(() => {
-  for (const d of dirs) rmSync(d, {recursive: true, force: true})
-})
-
-function workDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'shardctl-demo-e2e-'))
-  dirs.push(d)
-  return d
-}
-
-/**
- * processesUnder lists processes belonging to a demo run in `dir`: etcd names its data
- * dir in its arguments, nodes and the router carry SHARDCTL_DEMO=<data dir> in their
- * environment.
- */
-function processesUnder(dir: string): string[] {
-  const out = execFileSync('ps', ['-eo', 'pid=,args='], {encoding: 'utf8'})
-  return out.split('\n').filter((l) => {
-    if (!l.trim() || l.includes(' ps -eo')) return false
-    if (l.includes(dir)) return true
-    try {
-      return readFileSync(`/proc/${l.trim().split(' ')[0]}/environ`, 'utf8').includes(`SHARDCTL_DEMO=${dir}`)
-    } catch {
-      return false // gone meanwhile
-    }
-  })
-}
-
-/** listening is true when something accepts TCP connections on `address` (host:port). */
-function listening(address: string): Promise<boolean> {
-  const [host, port] = address.split(':')
-  return new Promise((resolve) => {
-    const socket = connect({host, port: Number(port)})
-    socket.setTimeout(2000, () => (socket.destroy(), resolve(false)))
-    socket.once('connect', () => (socket.destroy(), resolve(true)))
-    socket.once('error', () => resolve(false))
-  })
-}
+const workDir = workDirs('shardctl-demo-e2e-')
 
 async function eventually(check: () => boolean, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs

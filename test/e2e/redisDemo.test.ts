@@ -1,11 +1,9 @@
-import {execFileSync} from 'node:child_process'
-import {existsSync, mkdtempSync, readdirSync, rmSync} from 'node:fs'
-import {connect} from 'node:net'
-import {tmpdir} from 'node:os'
+import {existsSync, readdirSync} from 'node:fs'
 import {join} from 'node:path'
-import {afterAll, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 import {type RedisDemoSummary} from '../../src/demo/redisDemo.js'
 import {redisAvailable} from '../support/redisCluster.js'
+import {listening, processesUnder, workDirs} from '../support/demoRuns.js'
 import {runCli} from '../support/runCli.js'
 
 /**
@@ -18,33 +16,7 @@ import {runCli} from '../support/runCli.js'
  */
 
 const available = await redisAvailable()
-const dirs: string[] = []
-afterAll(() => {
-  for (const d of dirs) rmSync(d, {recursive: true, force: true})
-})
-
-function workDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'shardctl-redis-demo-e2e-'))
-  dirs.push(d)
-  return d
-}
-
-/** processesUnder lists processes whose command line names `dir` (etcd's and every redis-server's data dir live under it). */
-function processesUnder(dir: string): string[] {
-  return execFileSync('ps', ['-eo', 'pid=,args='], {encoding: 'utf8'})
-    .split('\n')
-    .filter((l) => l.includes(dir) && !l.includes(' ps -eo'))
-}
-
-function listening(address: string): Promise<boolean> {
-  const [host, port] = address.split(':')
-  return new Promise((resolve) => {
-    const socket = connect({host, port: Number(port)})
-    socket.setTimeout(2000, () => (socket.destroy(), resolve(false)))
-    socket.once('connect', () => (socket.destroy(), resolve(true)))
-    socket.once('error', () => resolve(false))
-  })
-}
+const workDir = workDirs('shardctl-redis-demo-e2e-')
 
 describe('shardctl demo --engine redis', () => {
   it.skipIf(!available)('rebalances a skewed Redis Cluster by load under client load, with zero errors, and leaves nothing behind', async () => {

@@ -1,6 +1,5 @@
 import {Cluster} from 'ioredis'
-import {setTimeout as sleepFor} from 'node:timers/promises'
-import {afterAll, afterEach, beforeAll, inject} from 'vitest'
+import {afterAll, beforeAll, inject} from 'vitest'
 import {makeServiceContext, type ServiceContext} from '../../src/cluster/serviceContext.js'
 import {isLiveMaster, shortNodeId} from '../../src/redis/clusterNodes.js'
 import {discoverTopology} from '../../src/redis/discovery.js'
@@ -81,23 +80,4 @@ export function useRedisCluster(label: string, available: boolean, opts: {master
   return file
 }
 
-/** RunningExecutor is an in-process executor a test started: its abort switch and its end. */
-export interface RunningExecutor {
-  abort: AbortController
-  done: Promise<unknown>
-}
-
-/**
- * abortExecutorAfterEach makes every test end with its executor stopped: `take` hands over
- * (and forgets) the one the test started, which is aborted and awaited for at most 60 s, so a
- * timed-out test never leaves the executor lock held or a slot mid-move for the next test.
- */
-export function abortExecutorAfterEach(take: () => RunningExecutor | undefined): void {
-  afterEach(async () => {
-    const r = take()
-    if (!r) return
-    r.abort.abort()
-    const stopped = await Promise.race([r.done.then(() => true), sleepFor(60_000, false, {ref: false})])
-    if (!stopped) throw new Error('the executor the test started did not stop within 60 s of its abort')
-  }, 90_000)
-}
+export {abortExecutorAfterEach, type RunningExecutor} from './executorAbort.js'

@@ -27,6 +27,7 @@ import {NodeClient} from '../../../src/node/nodeClient.js'
 import {StorageEngine} from '../../../src/node/storageEngine.js'
 import {type NodeRecord} from '../../../src/node/protocol.js'
 import {planRebalance} from '../../../src/planner/planRebalance.js'
+import {ExecutorsOfTest} from '../../support/executorAbort.js'
 import {StoreSet, uniqueCluster} from '../../support/testStore.js'
 import {type NodeProcess, startNodeProcess} from '../node/nodeProcess.js'
 
@@ -80,9 +81,12 @@ function input(over: Partial<ApplyInput> = {}): ApplyInput {
   }
 }
 
-async function run(plan: Plan | undefined, over: Partial<ApplyInput> = {}, signal = new AbortController().signal): Promise<{result: ApplyResult; events: ExecutorEvent[]}> {
+// Every executor a test starts is aborted when the test ends, so a timed-out test never keeps the executor lock.
+const executors = new ExecutorsOfTest()
+
+async function run(plan: Plan | undefined, over: Partial<ApplyInput> = {}, signal?: AbortSignal): Promise<{result: ApplyResult; events: ExecutorEvent[]}> {
   const events: ExecutorEvent[] = []
-  const result = await executePlan(ctx, {...input(over), plan}, {now: () => Date.now(), sleep: (ms, s) => sleepFor(ms, undefined, {signal: s}).catch(() => {}), emit: (e) => events.push(e)}, signal)
+  const result = await executors.start((stop) => executePlan(ctx, {...input(over), plan}, {now: () => Date.now(), sleep: (ms, s) => sleepFor(ms, undefined, {signal: s}).catch(() => {}), emit: (e) => events.push(e)}, stop), signal)
   return {result, events}
 }
 

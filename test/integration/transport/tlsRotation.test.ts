@@ -22,6 +22,7 @@ import {addToken, addUser, listUsers, putRole, revokeToken} from '../../../src/s
 import {setDefaultClientTls, tlsConnectOptions} from '../../../src/transport/clientTls.js'
 import {loadTlsMaterial, type TlsMaterial} from '../../../src/transport/tlsMaterial.js'
 import {DataPlanePki, type PkiFiles, tlsEnvOf} from '../../support/dataPlanePki.js'
+import {ExecutorsOfTest} from '../../support/executorAbort.js'
 import {runCli} from '../../support/runCli.js'
 import {StoreSet, uniqueCluster} from '../../support/testStore.js'
 import {type NodeProcess, startNodeProcess} from '../node/nodeProcess.js'
@@ -45,6 +46,8 @@ import {type RouterProcess, startRouterProcess} from '../router/routerProcess.js
  * CA1-signed client certificates and the old token refused. No key or token in any log.
  */
 const stores = new StoreSet()
+// The drain's executor is aborted if its test times out, so it never outlives the file.
+const executors = new ExecutorsOfTest()
 const NODE_IDS = ['n1', 'n2', 'n3'] as const
 const STEPS = ['CA1 only', 'trust CA1+CA2', 'certificates from CA2', 'trust CA2 only', 'token rotated'] as const
 type Step = (typeof STEPS)[number]
@@ -300,11 +303,13 @@ describe('certificate, CA and token rotation under a live workload', () => {
     await setNodeState(ctx, 'n3', 'draining')
     const plan = planRebalance(await readSnapshot(ctx), {drainOnly: true}, {id: 'rotated-drain', createdAt: new Date().toISOString()})
     expect(plan.actions.length).toBeGreaterThan(0)
-    const result = await executePlan(
-      ctx,
-      {plan, limits: {maxConcurrent: 2, perNode: 1}, throttle: null, nodeThrottle: null, options: {...DEFAULT_EXECUTOR_OPTIONS, drainTimeoutMs: 2000, barrierTimeoutMs: 15_000}, confirm: async () => true, holder: 'tls-rotation-test'},
-      {now: () => Date.now(), sleep: (ms, s) => sleepFor(ms, undefined, {signal: s}).catch(() => {}), emit: () => {}},
-      new AbortController().signal,
+    const result = await executors.start((stop) =>
+      executePlan(
+        ctx,
+        {plan, limits: {maxConcurrent: 2, perNode: 1}, throttle: null, nodeThrottle: null, options: {...DEFAULT_EXECUTOR_OPTIONS, drainTimeoutMs: 2000, barrierTimeoutMs: 15_000}, confirm: async () => true, holder: 'tls-rotation-test'},
+        {now: () => Date.now(), sleep: (ms, s) => sleepFor(ms, undefined, {signal: s}).catch(() => {}), emit: () => {}},
+        stop,
+      ),
     )
     expect(result.moves.every((m) => m.phase === 'done'), JSON.stringify(result.moves.map((m) => [m.id, m.phase]))).toBe(true)
     expect((await listShards(ctx)).shards.some((s) => s.value.replicas.some((r) => r.node === 'n3'))).toBe(false)
