@@ -354,15 +354,17 @@ export class StorageNode {
     this.statsPublishing = true
     try {
       const clock = this.clock.verdict()
+      const held = this.map.held()
+      const totals = this.engine.rangeTotalsMany(held.map(({shard}) => shard.range))
       const stats: NodeStats = {
         node: this.opts.id,
         at: this.ctx.clock().toISOString(),
         clockOffsetMs: clock.offsetMs,
         clockOk: clock.ok,
         shards: withKeySamples(
-          this.map.held().map(({shard}) => {
-            const totals = this.engine.rangeTotals(shard.range)
-            return {shard: shard.id, ...this.meter.rate(shard.id), bytes: totals.bytes, keys: totals.keys}
+          held.map(({shard}, i) => {
+            const t = totals[i] ?? {keys: 0, bytes: 0}
+            return {shard: shard.id, ...this.meter.rate(shard.id), bytes: t.bytes, keys: t.keys}
           }),
           (shard) => this.meter.keySample(shard),
         ),
