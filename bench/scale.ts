@@ -7,7 +7,11 @@
  * `cluster init`, `cluster status`, `node list`, `node show`, `moves list`, `shard list
  * --json` (streamed to /dev/null), `plan`; then the start-up of 3 `node serve` processes and
  * one `router serve` until /healthz says serving, with their RSS; then `top`'s first frame
- * in a pseudo-terminal (`script`), until every node's row is drawn.
+ * in a pseudo-terminal (`script`), until every node's row is drawn. With the nodes serving it
+ * times `cluster status` and `node show` again (they read the nodes' stats summaries) and
+ * sizes node n1's published stats: its summary, and its per-replica load pages (largest and
+ * all together: the all-together figure is what one `stats/<node>` value held before it was
+ * split, past etcd's 1.5 MiB request limit at ~28k replicas).
  *
  * BENCH_SCALE_SIZES=1000,5000 replaces the sizes (quick runs; `none`: the moves part alone). Moves per second: BENCH_SCALE_MOVES (default 1000) tiny (empty) shards on one node of four
  * real node processes, rf 1, drained by the executor in this process (`node drain`), with
@@ -128,6 +132,8 @@ interface Row {
   nodeStart: Measured
   routerStart: Measured
   topFirstFrame: number
+  /** nodeStats is what node n1 publishes as its load stats while serving (see nodeStatsBytes). */
+  nodeStats: NodeStatsBytes
   /** etcdDbMiB is the size of etcd's database file after this size's run (cumulative over the sizes run before it). */
   etcdDbMiB: number
 }
@@ -158,6 +164,10 @@ async function benchSize(endpoint: string, etcdDir: string, shards: number): Pro
   })
   const nodesUp = await Promise.all(Array.from({length: SERVING}, (_, i) => waitUntil(`node n${i + 1}`, async () => ((await (await fetch(`http://127.0.0.1:${ports[i]}/healthz`)).json()) as {serving: boolean}).serving).then(() => true, () => false)))
   const nodeStart = {seconds: nodesUp.every(Boolean) ? (performance.now() - started) / 1000 : Infinity, rssMiB: Math.max(...nodeProcs.map((c) => rssMiB(c.pid ?? 0)))}
+  // With nodes publishing load: the status views read their summaries, never the per-replica pages.
+  const nodeStats = await nodeStatsBytes(endpoint, cluster, 'n1')
+  commands['cluster status, nodes serving'] = await timed(['cluster', 'status', ...flags, '--json'])
+  commands['node show, node serving'] = await timed(['node', 'show', 'n1', ...flags, '--json'])
   const routerStarted = performance.now()
   const router = spawnCli(['router', 'serve', ...flags, '--id', 'bench', '--listen', '127.0.0.1:0'])
   const routerUp = await waitUntil('router', async () => {
@@ -183,7 +193,32 @@ async function benchSize(endpoint: string, etcdDir: string, shards: number): Pro
     }
   }
   for (const c of [...nodeProcs, router.child]) stop(c)
-  return {shards, commands, nodeStart, routerStart, topFirstFrame, etcdDbMiB: statSync(join(etcdDir, 'data', 'member', 'snap', 'db')).size / 1024 / 1024}
+  return {shards, commands, nodeStart, routerStart, topFirstFrame, nodeStats, etcdDbMiB: statSync(join(etcdDir, 'data', 'member', 'snap', 'db')).size / 1024 / 1024}
+}
+
+/** NodeStatsBytes sizes one node's published stats: its `stats/<node>` summary and its `loads/<node>/` pages. */
+interface NodeStatsBytes {
+  summaryBytes: number
+  pages: number
+  largestPageBytes: number
+  /** totalPageBytes is the per-replica load in all: what the one `stats/<node>` record held before it was split. */
+  totalPageBytes: number
+}
+
+/** nodeStatsBytes waits (bounded) for `node`'s stats summary and sizes it and its load pages. */
+async function nodeStatsBytes(endpoint: string, cluster: string, node: string): Promise<NodeStatsBytes> {
+  const store = new EtcdStore(resolveConnection({flags: {endpoints: endpoint, cluster}, env: {}}))
+  const ctx = makeServiceContext(store, {cluster})
+  try {
+    await waitUntil(`stats/${node}`, async () => (await store.get(ctx.keys.stats(node))) !== undefined)
+    const summary = await store.get(ctx.keys.stats(node))
+    const pages = (await store.list(ctx.keys.nodeLoads(node))).items.map((kv) => Buffer.byteLength(kv.value))
+    return {summaryBytes: Buffer.byteLength(summary?.value ?? ''), pages: pages.length, largestPageBytes: Math.max(0, ...pages), totalPageBytes: pages.reduce((a, b) => a + b, 0)}
+  } catch {
+    return {summaryBytes: NaN, pages: NaN, largestPageBytes: NaN, totalPageBytes: NaN}
+  } finally {
+    store.close()
+  }
 }
 
 /**
@@ -265,7 +300,7 @@ async function main(): Promise<void> {
     console.log(`| | ${rows.map((r) => `${r.shards.toLocaleString('en')} shards`).join(' | ')} | target at the largest size |`)
     console.log(`|---|${rows.map(() => '---').join('|')}|---|`)
     const last = rows.at(-1)
-    const sub1 = ['cluster status', 'node list', 'node show', 'moves list']
+    const sub1 = ['cluster status', 'node list', 'node show', 'moves list', 'cluster status, nodes serving', 'node show, node serving']
     for (const name of names) {
       const target = sub1.includes(name) && last ? `< 1 s: ${mark((last.commands[name]?.seconds ?? Infinity) < 1)} (${f((last.commands[name]?.seconds ?? NaN) / bare.seconds, 1)}x bare start-up)` : ''
       console.log(`| ${name} | ${rows.map((r) => `${f(r.commands[name]?.seconds ?? NaN)} s / ${f(r.commands[name]?.cpuSeconds ?? NaN)} s / ${f(r.commands[name]?.rssMiB ?? NaN, 0)} MiB`).join(' | ')} | ${target} |`)
@@ -274,6 +309,8 @@ async function main(): Promise<void> {
     console.log(`| router healthy | ${rows.map((r) => `${f(r.routerStart.seconds)} s / ${f(r.routerStart.rssMiB, 0)} MiB`).join(' | ')} | < 5 s: ${mark((last?.routerStart.seconds ?? Infinity) < 5)} |`)
     console.log(`| etcd db file (cumulative) | ${rows.map((r) => `${f(r.etcdDbMiB, 0)} MiB`).join(' | ')} | |`)
     console.log(`| top first frame | ${rows.map((r) => `${f(r.topFirstFrame)} s`).join(' | ')} | < 2 s: ${mark((last?.topFirstFrame ?? Infinity) < 2)} |`)
+    const kib = (b: number) => f(b / 1024, 1)
+    console.log(`| n1's stats: summary / load pages, largest page / all pages | ${rows.map((r) => `${f(r.nodeStats.summaryBytes, 0)} B / ${f(r.nodeStats.pages, 0)}, ${kib(r.nodeStats.largestPageBytes)} KiB / ${kib(r.nodeStats.totalPageBytes)} KiB`).join(' | ')} | every value < 1,536 KiB (etcd's request limit): ${mark((last?.nodeStats.largestPageBytes ?? Infinity) < 1536 * 1024)} |`)
     const first = rows[0]
     if (first && last && last !== first) {
       const per = (a: number, b: number) => f(((b - a) * 1024 * 1024) / (last.shards - first.shards), 0)

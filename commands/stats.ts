@@ -8,7 +8,7 @@ import {type LoadReport, loadReport, watchLoadReport} from '../src/stats/loadRep
 export default class Stats extends EtcdCommand {
   static override summary = 'Show per-node and per-shard load from the stats the nodes publish in etcd.'
   static override description =
-    'Reads the leased stats/<node> keys (reads and writes per second, exponentially weighted; bytes and keys) and joins them with the shard map. Per shard, reads are summed over replicas; writes, bytes and keys are the largest replica\'s. With --watch, re-renders on every change (at most once per --interval) until Ctrl-C or --for; with --json --watch, prints one JSON report per line.'
+    'Reads the leased stats/<node> summaries and loads/<node>/ pages (reads and writes per second, exponentially weighted; bytes and keys) and joins them with the shard map. Per shard, reads are summed over replicas; writes, bytes and keys are the largest replica\'s. With --watch, re-renders on every change (at most once per --interval) until Ctrl-C or --for; with --json --watch, prints one JSON report per line.'
   static override examples = ['<%= config.bin %> stats', '<%= config.bin %> stats --json', '<%= config.bin %> stats --watch --interval 2s --for 1m']
   static override flags = {
     watch: Flags.boolean({description: 're-render on every change until interrupted', default: false}),

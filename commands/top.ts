@@ -1,10 +1,11 @@
+import {existsSync, statSync} from 'node:fs'
 import {Flags} from '@oclif/core'
 import {EtcdCommand} from '../src/cli/baseCommand.js'
 import {getMeta} from '../src/cluster/clusterRepo.js'
 import {isUserError, UserError} from '../src/errors/errors.js'
 import {DEFAULT_PLAN_OPTIONS} from '../src/planner/options.js'
 import {readTopSnapshot, type TopSnapshot} from '../src/tui/topSnapshot.js'
-import {startTopSession} from '../src/tui/topSession.js'
+import {startLiveFeed} from '../src/tui/liveFeed.js'
 
 export default class Top extends EtcdCommand {
   static override summary = 'Live dashboard of the cluster: nodes, load balance, moves and events, fed by etcd watches.'
@@ -22,15 +23,24 @@ export default class Top extends EtcdCommand {
     const ctx = await this.services(flags)
     if (this.jsonEnabled()) return readTopSnapshot(ctx, target, Date.now())
     if (!process.stdout.isTTY || !process.stdin.isTTY) throw new UserError('BAD_INPUT', '`shardctl top` needs an interactive terminal', 'use `shardctl top --json` or `shardctl moves list` in scripts')
+    // Loading the UI (ink, react: most of the time to the first frame) starts now and
+    // overlaps the meta check and the feed's first read, instead of preceding them.
+    const ui = loadTopSession()
+    ui.catch(() => {}) // awaited below; not an unhandled rejection if the meta check throws first
     // An unknown cluster is an error; an unreachable etcd is not (the dashboard shows "reconnecting").
     await getMeta(ctx).catch((err: unknown) => {
       if (!isUserError(err, 'ETCD_UNREACHABLE')) throw err
+    })
+    const live = startLiveFeed(ctx)
+    const {startTopSession} = await ui.catch(async (err: unknown) => {
+      await live.feed.stop()
+      throw err
     })
     const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const
     let onSignal = () => {}
     try {
       await new Promise<void>((resolve) => {
-        const session = startTopSession(ctx, {target, onQuit: () => void session.stop().then(resolve)})
+        const session = startTopSession(ctx, {target, live, onQuit: () => void session.stop().then(resolve)})
         onSignal = () => void session.stop().then(resolve)
         for (const s of signals) process.once(s, onSignal)
       })
@@ -38,4 +48,19 @@ export default class Top extends EtcdCommand {
       for (const s of signals) process.off(s, onSignal)
     }
   }
+}
+
+type TopSessionModule = typeof import('../src/tui/topSession.js')
+
+/**
+ * loadTopSession imports the dashboard: the one-file bundle `npm run build` writes beside
+ * the module (scripts/bundle-tui.js; a third of the CPU time to load), when it is at least
+ * as new as the module (a `tsc` run alone leaves an older bundle, which must not run), else
+ * the module itself.
+ */
+function loadTopSession(): Promise<TopSessionModule> {
+  const module = new URL('../src/tui/topSession.js', import.meta.url)
+  const bundle = new URL('../src/tui/topSession.bundle.js', import.meta.url)
+  const fresh = existsSync(bundle) && existsSync(module) && statSync(bundle).mtimeMs >= statSync(module).mtimeMs
+  return fresh ? (import(bundle.href) as Promise<TopSessionModule>) : import('../src/tui/topSession.js')
 }

@@ -6,7 +6,8 @@ import {ConstraintsSchema, type PlacementConstraint} from '../model/constraints.
 import {type Control, ControlSchema} from '../model/control.js'
 import {AliveSchema, type ClusterNode, NodeSchema} from '../model/node.js'
 import {type Shard, ShardSchema} from '../model/shard.js'
-import {NodeStatsSchema, type NodeStats} from '../model/stats.js'
+import {type NodeStats, type NodeStatsSummary, NodeStatsSummarySchema, type ShardLoadPage, ShardLoadPageSchema} from '../model/stats.js'
+import {joinNodeStats} from '../stats/statsPages.js'
 import {type ServiceContext} from './serviceContext.js'
 
 /**
@@ -50,9 +51,33 @@ export async function listAlive(ctx: ServiceContext): Promise<Set<string>> {
   return new Set(items.map((i) => lastSegment(i.key)))
 }
 
-/** listStats returns every node's latest published load stats. */
+/**
+ * listStats returns every node's latest published load stats with per-replica load: the
+ * summaries and every load page (O(replicas in the cluster); see joinNodeStats for what a
+ * read between two publishes sees). Views that need only per-node totals read
+ * {@link listStatsSummaries}.
+ */
 export async function listStats(ctx: ServiceContext): Promise<NodeStats[]> {
-  return (await ctx.store.listTyped(ctx.keys.statsPrefix, NodeStatsSchema)).items.map((i) => i.value)
+  const [summaries, pages] = await Promise.all([listStatsSummaries(ctx), ctx.store.listTyped(ctx.keys.loadsPrefix, ShardLoadPageSchema)])
+  const byNode = new Map<string, ShardLoadPage[]>()
+  for (const {value} of pages.items) byNode.set(value.node, [...(byNode.get(value.node) ?? []), value])
+  return summaries.map((s) => joinNodeStats(s, byNode.get(s.node) ?? []))
+}
+
+/** listStatsSummaries returns every publishing node's stats summary (load totals, clock): O(nodes), whatever they hold. */
+export async function listStatsSummaries(ctx: ServiceContext): Promise<NodeStatsSummary[]> {
+  return (await ctx.store.listTyped(ctx.keys.statsPrefix, NodeStatsSummarySchema)).items.map((i) => i.value)
+}
+
+/** getStatsSummary returns node `id`'s stats summary, or undefined while it publishes none (down, or not serving yet). */
+export async function getStatsSummary(ctx: ServiceContext, id: string): Promise<NodeStatsSummary | undefined> {
+  return (await ctx.store.getTyped(ctx.keys.stats(id), NodeStatsSummarySchema))?.value
+}
+
+/** readNodeStats returns node `id`'s published stats with its per-replica load (its summary and its load pages), or undefined while it publishes none. */
+export async function readNodeStats(ctx: ServiceContext, id: string): Promise<NodeStats | undefined> {
+  const [summary, pages] = await Promise.all([getStatsSummary(ctx, id), ctx.store.listTyped(ctx.keys.nodeLoads(id), ShardLoadPageSchema)])
+  return summary && joinNodeStats(summary, pages.items.map((i) => i.value))
 }
 
 /** getConstraints returns the placement constraints (empty when none were set). */

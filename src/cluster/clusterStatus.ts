@@ -2,7 +2,7 @@ import {parseLockHolder} from '../etcd/leaseLock.js'
 import {type ClusterMeta} from '../model/cluster.js'
 import {type Control} from '../model/control.js'
 import {listRouters} from '../router/routerRegistration.js'
-import {getControl, getMeta, listNodes, listStats} from './clusterRepo.js'
+import {getControl, getMeta, listNodes, listStatsSummaries} from './clusterRepo.js'
 import {listLiveNodes} from './engineLiveness.js'
 import {underReplicatedLive} from './censusCounts.js'
 import {foldCensusIfDue, shardCounts} from './shardCensus.js'
@@ -60,13 +60,14 @@ export interface ClusterStatus {
  * on live voters (what `top` and the autopilot count: a dead node's voters hold data nobody
  * can read) from the census's voter-set histogram; only a census without one (older, or
  * with more voter sets than it keeps) costs one paged read of the map.
+ * Load and clock come from each node's stats summary, not its per-replica load.
  * When more than CENSUS_FOLD_THRESHOLD census deltas are pending it folds them (best effort).
  */
 export async function clusterStatus(ctx: ServiceContext): Promise<ClusterStatus> {
   const meta = await getMeta(ctx)
-  const [nodes, alive, census, stats, control, lock, routers] = await Promise.all([listNodes(ctx), listLiveNodes(ctx, meta.value), shardCounts(ctx, meta.value.rf), listStats(ctx), getControl(ctx), ctx.store.get(ctx.keys.executorLock), listRouters(ctx)])
+  const [nodes, alive, census, stats, control, lock, routers] = await Promise.all([listNodes(ctx), listLiveNodes(ctx, meta.value), shardCounts(ctx, meta.value.rf), listStatsSummaries(ctx), getControl(ctx), ctx.store.get(ctx.keys.executorLock), listRouters(ctx)])
   const {replicasByNode: replicas, moving, revision} = census
-  const loadByNode = new Map(stats.map((st) => [st.node, st.shards.reduce((acc, l) => ({reads: acc.reads + l.reads, writes: acc.writes + l.writes, bytes: acc.bytes + l.bytes, keys: acc.keys + l.keys}), {reads: 0, writes: 0, bytes: 0, keys: 0})]))
+  const loadByNode = new Map(stats.map((st) => [st.node, {reads: st.reads, writes: st.writes, bytes: st.bytes, keys: st.keys}]))
   const clockByNode = new Map(stats.map((st) => [st.node, st.clockOk === undefined ? null : {offsetMs: st.clockOffsetMs ?? null, ok: st.clockOk}]))
   const holder = lock ? parseLockHolder(lock.value) : undefined
   const nodeStatus: NodeStatus[] = nodes.map((n) => ({

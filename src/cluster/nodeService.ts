@@ -1,7 +1,7 @@
 import {UserError} from '../errors/errors.js'
 import {type Capacity} from '../model/resources.js'
 import {type ClusterNode, NodeSchema, type NodeState} from '../model/node.js'
-import {getMeta, getNode, listAlive, listNodes, updateNode} from './clusterRepo.js'
+import {getMeta, getNode, getStatsSummary, listAlive, listNodes, updateNode} from './clusterRepo.js'
 import {listLiveNodes} from './engineLiveness.js'
 import {type NodeSpec} from './nodeSpec.js'
 import {shardCounts} from './shardCensus.js'
@@ -77,18 +77,36 @@ export async function listNodeViews(ctx: ServiceContext): Promise<NodeView[]> {
 /** NODE_SHOW_LIMIT is how many of a node's shards `node show` lists unless told otherwise. */
 export const NODE_SHOW_LIMIT = 100
 
-/** NodeDetail is a node view with the first `limit` shards it holds (in id order) and how many more it holds. */
-export type NodeDetail = NodeView & {shards: {id: number; role: string}[]; moreShards: number}
+/** NodeLoad is what a node last published about itself (its stats summary): load summed over its replicas and its clock. */
+export interface NodeLoad {
+  at: string
+  /** replicas is how many replicas the node reported load for (it can lag the map's count by a publish). */
+  replicas: number
+  reads: number
+  writes: number
+  bytes: number
+  keys: number
+  clockOffsetMs: number | null
+  clockOk: boolean | null
+}
+
+/**
+ * NodeDetail is a node view with the first `limit` shards it holds (in id order), how many
+ * more it holds, and its published load (null while it publishes none: down or not serving).
+ */
+export type NodeDetail = NodeView & {shards: {id: number; role: string}[]; moreShards: number; load: NodeLoad | null}
 
 /**
  * showNode returns one node with its liveness, its exact replica count (from the census) and
- * its first `limit` shards with roles (0: all). Listing stops at the limit, so the time does
+ * its first `limit` shards with roles (0: all), and its load from its stats summary (never its
+ * per-replica load pages). Listing stops at the limit, so the time does
  * not grow with the map unless all are asked for (`shard list --node` streams them).
  */
 export async function showNode(ctx: ServiceContext, id: string, limit = NODE_SHOW_LIMIT): Promise<NodeDetail> {
   if (!Number.isInteger(limit) || limit < 0) throw new UserError('BAD_INPUT', `the shard limit must be a whole number >= 0, got ${limit}`, 'pass e.g. --limit 100 (0 lists every shard)')
   const [node, meta] = await Promise.all([getNode(ctx, id), getMeta(ctx)])
-  const [alive, counts] = await Promise.all([listAlive(ctx), shardCounts(ctx, meta.value.rf)])
+  const [alive, counts, summary] = await Promise.all([listAlive(ctx), shardCounts(ctx, meta.value.rf), getStatsSummary(ctx, id)])
+  const load: NodeLoad | null = summary ? {at: summary.at, replicas: summary.replicas, reads: summary.reads, writes: summary.writes, bytes: summary.bytes, keys: summary.keys, clockOffsetMs: summary.clockOffsetMs ?? null, clockOk: summary.clockOk ?? null} : null
   const replicas = counts.replicasByNode.get(id) ?? 0
   const shards: {id: number; role: string}[] = []
   if (limit > 0 && replicas > 0) {
@@ -97,7 +115,7 @@ export async function showNode(ctx: ServiceContext, id: string, limit = NODE_SHO
   } else if (limit === 0) {
     shards.push(...(await replicaCensus(ctx, meta.value.rf, id)).heldBy)
   }
-  return {...node.value, alive: alive.has(id), replicas: limit === 0 ? shards.length : replicas, shards, moreShards: Math.max(0, (limit === 0 ? shards.length : replicas) - shards.length)}
+  return {...node.value, alive: alive.has(id), replicas: limit === 0 ? shards.length : replicas, shards, moreShards: Math.max(0, (limit === 0 ? shards.length : replicas) - shards.length), load}
 }
 
 /**

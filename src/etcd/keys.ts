@@ -27,6 +27,10 @@ export function keysOf(cluster: string) {
     censusDelta: (id: string) => `${p}census/d/${id}`,
     statsPrefix: `${p}stats/`,
     stats: (node: string) => `${p}stats/${node}`,
+    /** loadsPrefix holds each node's per-replica load in pages: `loads/<node>/<page>`, page zero-padded (see src/stats/statsPages.ts). */
+    loadsPrefix: `${p}loads/`,
+    nodeLoads: (node: string) => `${p}loads/${node}/`,
+    loadPage: (node: string, page: number) => `${p}loads/${node}/${String(page).padStart(4, '0')}`,
     routersPrefix: `${p}routers/`,
     router: (id: string) => `${p}routers/${id}`,
     movesPrefix: `${p}moves/`,

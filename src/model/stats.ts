@@ -21,7 +21,11 @@ export const ShardLoadSchema = z.object({
 /** ShardLoad is a validated per-replica load figure. */
 export type ShardLoad = z.infer<typeof ShardLoadSchema>
 
-/** NodeStatsSchema: the leased `stats/<node>` value a node publishes every few seconds. */
+/**
+ * NodeStatsSchema: a node's published load as readers assemble it: its `stats/<node>` summary
+ * with the replicas of its `loads/<node>/<page>` records (see src/stats/statsPages.ts). It is
+ * not stored as one value: at 100k+ replicas it would exceed etcd's request size limit.
+ */
 export const NodeStatsSchema = z.object({
   node: NodeIdSchema,
   at: z.string(),
@@ -34,3 +38,40 @@ export const NodeStatsSchema = z.object({
 
 /** NodeStats is a validated stats record. */
 export type NodeStats = z.infer<typeof NodeStatsSchema>
+
+const count = z.number().int().nonnegative()
+
+/**
+ * NodeStatsSummarySchema: the leased `stats/<node>` value a node publishes every few seconds:
+ * its load summed over the replicas it holds, and how many `loads/<node>/<page>` records beside
+ * it carry the per-replica figures. Small whatever the node holds, so status views read it
+ * without reading every replica's load.
+ */
+export const NodeStatsSummarySchema = z.object({
+  node: NodeIdSchema,
+  at: z.string(),
+  /** replicas is how many replicas the node reported load for. */
+  replicas: count,
+  reads: rate,
+  writes: rate,
+  bytes: rate,
+  keys: rate,
+  /** pages is how many load pages this publish wrote (pages numbered from it on are stale and ignored). */
+  pages: count,
+  clockOffsetMs: z.number().nullable().optional(),
+  clockOk: z.boolean().optional(),
+})
+
+/** NodeStatsSummary is a validated per-node stats summary. */
+export type NodeStatsSummary = z.infer<typeof NodeStatsSummarySchema>
+
+/** ShardLoadPageSchema: one leased `loads/<node>/<page>` value: a slice of the node's per-replica load, in shard order. */
+export const ShardLoadPageSchema = z.object({
+  node: NodeIdSchema,
+  at: z.string(),
+  page: count,
+  shards: z.array(ShardLoadSchema),
+})
+
+/** ShardLoadPage is a validated load page. */
+export type ShardLoadPage = z.infer<typeof ShardLoadPageSchema>

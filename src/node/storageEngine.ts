@@ -424,14 +424,26 @@ export class StorageEngine {
 
   /** rangeTotals counts records and bytes in `range` (exact: slivers at unaligned ends are counted by a scan). */
   rangeTotals(range: HashRange): RangeTotals {
+    return this.rangeTotalsMany([range])[0] ?? {keys: 0, bytes: 0}
+  }
+
+  /**
+   * rangeTotalsMany is {@link rangeTotals} for each of `ranges`, in one read transaction: one
+   * snapshot and one stale-cells check for all of them. A node publishing its stats sizes
+   * every replica it holds (25k at 100k shards): one transaction each cost about 1 s of CPU.
+   */
+  rangeTotalsMany(ranges: readonly HashRange[]): RangeTotals[] {
     return this.db.transaction(() => {
-      const acc: FineCell = {xhi: 0, xlo: 0, n: 0, bytes: 0}
-      this.cells.xorWhole(range.lo, range.hi, acc, (from, to) => {
-        const t = this.stmts.totals.get(from, to)
-        acc.n += t?.n ?? 0
-        acc.bytes += t?.bytes ?? 0
-      }, this.staleCells())
-      return {keys: acc.n, bytes: acc.bytes}
+      const stale = this.staleCells()
+      return ranges.map((range) => {
+        const acc: FineCell = {xhi: 0, xlo: 0, n: 0, bytes: 0}
+        this.cells.xorWhole(range.lo, range.hi, acc, (from, to) => {
+          const t = this.stmts.totals.get(from, to)
+          acc.n += t?.n ?? 0
+          acc.bytes += t?.bytes ?? 0
+        }, stale)
+        return {keys: acc.n, bytes: acc.bytes}
+      })
     })()
   }
 

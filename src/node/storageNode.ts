@@ -10,6 +10,7 @@ import {type Capacity} from '../model/resources.js'
 import {ClockMonitor} from '../clock/clockMonitor.js'
 import {DEFAULT_MAX_CLOCK_OFFSET_MS} from '../clock/clockOffsetTracker.js'
 import {type NodeStats} from '../model/stats.js'
+import {putNodeStats} from '../stats/statsPublish.js'
 import {loadClusterToken} from './clusterToken.js'
 import {withKeySamples} from './keyLoadSampler.js'
 import {LoadMeter} from './loadMeter.js'
@@ -89,6 +90,11 @@ export class StorageNode {
   /** copyPeers are the pools this node pulls copies over (closed at shutdown). */
   private copyPeers?: NodeClients
   private antiEntropyRunning = false
+  /** statsPublishing is set while a publish runs: a slow one is not overlapped by the next tick. */
+  private statsPublishing = false
+  /** publishedPages is how many load pages the last publish under `publishedLease` wrote (older ones beyond the new count are deleted). */
+  private publishedPages = 0
+  private publishedLease = ''
   private tlsReloader?: TlsReloader
   /** storageFailed settles when the storage writer thread died or could not open the database. */
   private storageFailed = new StorageFailure()
@@ -336,28 +342,41 @@ export class StorageNode {
     }
   }
 
-  /** publishStats writes the leased stats/<id> record (skipped while not serving: the lease is gone). */
+  /**
+   * publishStats writes the leased `loads/<id>/<page>` records (per-replica load, each page
+   * far below etcd's request limit whatever the node holds) and the small `stats/<id>`
+   * summary (see putNodeStats). Skipped while not serving (the lease is gone) or while the
+   * previous publish runs.
+   */
   private async publishStats(): Promise<void> {
     const lease = this.membership?.lease()
-    if (!this.serving() || !lease) return
-    const held = new Set<number>()
-    const clock = this.clock.verdict()
-    const stats: NodeStats = {
-      node: this.opts.id,
-      at: this.ctx.clock().toISOString(),
-      clockOffsetMs: clock.offsetMs,
-      clockOk: clock.ok,
-      shards: withKeySamples(
-        this.map.held().map(({shard}) => {
-          held.add(shard.id)
-          const totals = this.engine.rangeTotals(shard.range)
-          return {shard: shard.id, ...this.meter.rate(shard.id), bytes: totals.bytes, keys: totals.keys}
-        }),
-        (shard) => this.meter.keySample(shard),
-      ),
+    if (!this.serving() || !lease || this.statsPublishing) return
+    this.statsPublishing = true
+    try {
+      const clock = this.clock.verdict()
+      const held = this.map.held()
+      const totals = this.engine.rangeTotalsMany(held.map(({shard}) => shard.range))
+      const stats: NodeStats = {
+        node: this.opts.id,
+        at: this.ctx.clock().toISOString(),
+        clockOffsetMs: clock.offsetMs,
+        clockOk: clock.ok,
+        shards: withKeySamples(
+          held.map(({shard}, i) => {
+            const t = totals[i] ?? {keys: 0, bytes: 0}
+            return {shard: shard.id, ...this.meter.rate(shard.id), bytes: t.bytes, keys: t.keys}
+          }),
+          (shard) => this.meter.keySample(shard),
+        ),
+      }
+      // A replica given away starts a new load series if it ever comes back.
+      this.meter.retain(new Set(held.map(({shard}) => shard.id)))
+      const pages = await putNodeStats(this.ctx, stats, lease.id, this.publishedLease === lease.id ? this.publishedPages : 0)
+      this.publishedLease = lease.id
+      this.publishedPages = pages
+    } finally {
+      this.statsPublishing = false
     }
-    this.meter.retain(held)
-    await this.ctx.store.put(this.ctx.keys.stats(this.opts.id), JSON.stringify(stats), lease.id)
   }
 
   /**

@@ -100,7 +100,7 @@ export interface WatchLoadOptions {
 }
 
 /**
- * watchLoadReport emits a report now and again after changes under stats/, shards/,
+ * watchLoadReport emits a report now and again after changes under stats/, loads/, shards/,
  * nodes/ or alive/ (level-based: each report is a fresh read, so a missed event only
  * delays), at most once per `minIntervalMs`, until `signal` aborts or `maxReports` were
  * emitted. Resolves with the number of reports emitted.
@@ -118,7 +118,7 @@ export async function watchLoadReport(ctx: ServiceContext, onReport: (r: LoadRep
     fromRevision: revision,
     onEvent: (ev) => {
       const rest = ev.key.slice(ctx.keys.prefix.length)
-      if (/^(stats|shards|nodes|alive)\//.test(rest)) poke()
+      if (/^(stats|loads|shards|nodes|alive)\//.test(rest)) poke()
     },
     resync: async () => {
       poke()

@@ -12,7 +12,7 @@ export interface FeedHandle {
 /**
  * startEtcdFeed feeds the TUI from etcd with one read and one watch of the cluster's
  * prefix — no polling: a `seeded` action with every key top shows (never the shard map:
- * see readTopKeys), then a `kv` action per change (shard records and secrets dropped here),
+ * see readTopKeys), then a `kv` action per change (shard records, load pages and secrets dropped here),
  * and `connection` actions when etcd goes away, comes back or events were lost (then it
  * re-reads and seeds again). While the first read fails it retries with backoff (1 s
  * doubling to 5 s) and reports "reconnecting". The cluster's secrets never enter the state.
@@ -20,6 +20,8 @@ export interface FeedHandle {
 export function startEtcdFeed(ctx: ServiceContext, dispatch: (a: TopAction) => void, now: () => number = Date.now): FeedHandle {
   const secrets = `${ctx.keys.prefix}secrets/`
   const shards = ctx.keys.shardsPrefix
+  // Per-replica load pages: top shows each node's totals, which its stats summary carries.
+  const loads = ctx.keys.loadsPrefix
   let stopped = false
   let watch: ResumableWatch | undefined
   let timer: NodeJS.Timeout | undefined
@@ -40,7 +42,7 @@ export function startEtcdFeed(ctx: ServiceContext, dispatch: (a: TopAction) => v
         watch = watchPrefix(ctx.store, ctx.keys.prefix, {
           fromRevision: revision,
           onEvent: (ev) => {
-            if (ev.key.startsWith(secrets) || ev.key.startsWith(shards)) return
+            if (ev.key.startsWith(secrets) || ev.key.startsWith(shards) || ev.key.startsWith(loads)) return
             dispatch({type: 'kv', at: now(), item: {key: ev.key, value: ev.type === 'put' ? ev.value : null, revision: ev.modRevision}})
           },
           resync: seed,

@@ -1,7 +1,7 @@
 import {type ClusterMeta} from '../model/cluster.js'
 import {type ClusterNode} from '../model/node.js'
 import {type ClusterSnapshot} from '../model/snapshot.js'
-import {type NodeStats} from '../model/stats.js'
+import {type NodeStatsSummary} from '../model/stats.js'
 import {type NodeUtilisation, snapshotUtilisation} from '../planner/snapshotUtilisation.js'
 
 /** LiveNodeFigures is one node's utilisation now: per resource and overall, 1 being the cluster mean. */
@@ -23,19 +23,9 @@ export interface NodeLoadTotals {
   replicas: number
 }
 
-/**
- * loadTotals sums a node's stats record: O(replicas it reports), done once when the record
- * changes (every few seconds per node), so a frame never walks per-shard load.
- */
-export function loadTotals(stats: NodeStats): NodeLoadTotals {
-  const t: NodeLoadTotals = {reads: 0, writes: 0, bytes: 0, keys: 0, replicas: stats.shards.length}
-  for (const l of stats.shards) {
-    t.reads += l.reads
-    t.writes += l.writes
-    t.bytes += l.bytes
-    t.keys += l.keys
-  }
-  return t
+/** loadTotals is a node's load totals as its stats summary states them (the node sums its replicas when it publishes). */
+export function loadTotals(stats: NodeStatsSummary): NodeLoadTotals {
+  return {reads: stats.reads, writes: stats.writes, bytes: stats.bytes, keys: stats.keys, replicas: stats.replicas}
 }
 
 /** LiveInput is the part of the TUI state the figures are computed from: per-node aggregates only. */

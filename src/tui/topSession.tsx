@@ -1,10 +1,9 @@
 import {render} from 'ink'
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {etcdCommands} from './etcdCommands.js'
-import {type FeedHandle, startEtcdFeed} from './etcdFeed.js'
+import {type LiveFeed, startLiveFeed} from './liveFeed.js'
 import {LiveTop} from './LiveTop.js'
-import {initialTopState} from './topState.js'
-import {TopStore} from './topStore.js'
+import {type TopStore} from './topStore.js'
 
 /** TopSessionOptions configure a live dashboard. */
 export interface TopSessionOptions {
@@ -14,6 +13,8 @@ export interface TopSessionOptions {
   onQuit: () => void
   /** alternateScreen draws on the terminal's alternate screen and restores the shell's screen at the end (default true). */
   alternateScreen?: boolean
+  /** live is a feed already started (startLiveFeed) while this module loaded; the session owns and stops it. Default: one started now. */
+  live?: LiveFeed
 }
 
 /** TopSession is a running dashboard: its store (callers may dispatch into it) and stop(). */
@@ -30,8 +31,7 @@ export interface TopSession {
  * second, incrementally, on the alternate screen.
  */
 export function startTopSession(ctx: ServiceContext, opts: TopSessionOptions): TopSession {
-  const store = new TopStore(ctx.keys, initialTopState(ctx.cluster, ctx.store.conn.endpoints.join(','), Date.now()))
-  const feed: FeedHandle = startEtcdFeed(ctx, store.dispatch)
+  const {store, feed} = opts.live ?? startLiveFeed(ctx)
   // One sample a second feeds the sparklines (and the "down for" counter while etcd is away).
   const ticker = setInterval(() => {
     const at = Date.now()

@@ -6,7 +6,7 @@ import {type ClusterMeta, ClusterMetaSchema} from '../model/cluster.js'
 import {type Control, ControlSchema} from '../model/control.js'
 import {isTerminal, type Move, MoveSchema} from '../model/move.js'
 import {type ClusterNode, NodeSchema} from '../model/node.js'
-import {NodeStatsSchema} from '../model/stats.js'
+import {NodeStatsSummarySchema} from '../model/stats.js'
 import {formatBytes} from '../model/units.js'
 import {RouterRecordSchema} from '../router/routerRegistration.js'
 import {loadTotals, type NodeLoadTotals} from './liveFigures.js'
@@ -274,7 +274,7 @@ function applyKv(keys: ClusterKeys, state: TopState, {key, value, revision}: Key
     return census === state.census ? state : {...state, census}
   }
   if (key.startsWith(keys.statsPrefix)) {
-    const stats = value === null ? undefined : parse(NodeStatsSchema, key, value, at, lines)
+    const stats = value === null ? undefined : parse(NodeStatsSummarySchema, key, value, at, lines)
     if (value !== null && !stats) return state
     return {...state, load: withEntry(state.load, id, stats ? loadTotals(stats) : undefined)}
   }

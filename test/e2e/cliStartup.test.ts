@@ -55,11 +55,18 @@ describe('CLI start-up', () => {
     expect(Object.keys(manifest.commands).sort()).toEqual(fresh)
   }, 60_000)
 
-  it('Given the tracer, When `top` runs against a cluster that does not exist, Then the trace shows its command file and heavy modules (the check below can fail)', async () => {
-    const r = await traced(['top', '--endpoints', endpoint, '--cluster', uniqueCluster('absent')])
+  it('Given the tracer, When `apply` runs against a cluster that does not exist, Then the trace shows its command file and heavy modules (the check below can fail)', async () => {
+    const r = await traced(['apply', join(cwd, 'no-such-plan.json'), '--endpoints', endpoint, '--cluster', uniqueCluster('absent')])
     expect(r.code).not.toBe(0)
-    expect(commandFiles(r.modules)).toEqual(['dist/commands/top.js'])
+    expect(commandFiles(r.modules)).toEqual(['dist/commands/apply.js'])
     expect(r.modules.filter((m) => HEAVY.some((h) => m.includes(h))).length).toBeGreaterThan(0)
+  }, 60_000)
+
+  it('Given `top --json` (no screen), When it runs, Then it loads neither ink nor react: the dashboard is imported only to draw', async () => {
+    const r = await traced(['top', '--endpoints', endpoint, '--cluster', cluster, '--json'])
+    expect(r.code, r.stderr).toBe(0)
+    expect(commandFiles(r.modules)).toEqual(['dist/commands/top.js'])
+    expect(r.modules.filter((m) => m.includes('/node_modules/ink/') || m.includes('/node_modules/react/') || m.includes('topSession'))).toEqual([])
   }, 60_000)
 
   it('Given `--version`, When it runs, Then it loads no command file at all (discovery comes from the manifest)', async () => {

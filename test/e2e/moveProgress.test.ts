@@ -1,5 +1,6 @@
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
 import {formatHlc, HybridClock} from '../../src/model/hlc.js'
+import {readNodeStats} from '../../src/cluster/clusterRepo.js'
 import {type Move, MoveSchema} from '../../src/model/move.js'
 import {type NodeRecord} from '../../src/node/protocol.js'
 import {DataPlane, waitFor} from '../integration/router/dataPlane.js'
@@ -28,10 +29,10 @@ async function moves(): Promise<Move[]> {
   return (await dp.ctx.store.listTyped(dp.ctx.keys.movesPrefix, MoveSchema)).items.map((i) => i.value)
 }
 
-/** clusterState is every key of the cluster but the ones nodes rewrite on their own (stats, liveness). */
+/** clusterState is every key of the cluster but the ones nodes rewrite on their own (stats, load pages, liveness). */
 async function clusterState(): Promise<string> {
   const {items} = await dp.ctx.store.list(dp.ctx.keys.prefix)
-  return JSON.stringify(items.filter((kv) => !/\/(stats|alive)\//.test(kv.key)).map((kv) => [kv.key, kv.value]))
+  return JSON.stringify(items.filter((kv) => !/\/(stats|loads|alive)\//.test(kv.key)).map((kv) => [kv.key, kv.value]))
 }
 
 function json<T>(r: CliResult): T {
@@ -54,8 +55,7 @@ beforeAll(async () => {
   // The drain plans the move's size from the stats the node publishes to etcd.
   await waitFor(
     async () => {
-      const kv = await dp.ctx.store.get(dp.ctx.keys.stats(owner))
-      const stats = kv ? (JSON.parse(kv.value) as {shards: {bytes: number}[]}) : undefined
+      const stats = await readNodeStats(dp.ctx, owner)
       return (stats?.shards[0]?.bytes ?? 0) >= SHARD_BYTES ? true : undefined
     },
     'the node to publish its stats',

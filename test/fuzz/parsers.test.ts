@@ -17,7 +17,7 @@ import {AliveSchema, NodeSchema} from '../../src/model/node.js'
 import {PlanSchema, verifyPlanHash} from '../../src/model/plan.js'
 import {parseCapacity, parseWeights} from '../../src/model/resources.js'
 import {ShardSchema} from '../../src/model/shard.js'
-import {NodeStatsSchema} from '../../src/model/stats.js'
+import {NodeStatsSchema, NodeStatsSummarySchema, ShardLoadPageSchema} from '../../src/model/stats.js'
 import {parseBytes, parseDuration, parseRate} from '../../src/model/units.js'
 import {readPlanFile, readSnapshotFile} from '../../src/plans/planFiles.js'
 import {computePlan} from '../../src/plans/planService.js'
@@ -117,7 +117,7 @@ describe('fuzz: snapshot files', () => {
 })
 
 describe('fuzz: etcd values', () => {
-  const schemas = {ClusterMetaSchema, ConstraintsSchema, ControlSchema, MoveSchema, NodeSchema, AliveSchema, ShardSchema, NodeStatsSchema, RouterRecordSchema, PlanSchema}
+  const schemas = {ClusterMetaSchema, ConstraintsSchema, ControlSchema, MoveSchema, NodeSchema, AliveSchema, ShardSchema, NodeStatsSchema, NodeStatsSummarySchema, ShardLoadPageSchema, RouterRecordSchema, PlanSchema}
   it('decodeStored with every stored schema returns a value or throws CORRUPT_VALUE (exit 5) naming the key', () => {
     fc.assert(
       fc.property(fc.constantFrom(...Object.keys(schemas)), arbJsonText, (name, value) => {

@@ -2,6 +2,7 @@ import {countShards, shardDelta} from '../../src/cluster/censusCounts.js'
 import {keysOf} from '../../src/etcd/keys.js'
 import {type Move} from '../../src/model/move.js'
 import {type KeyValue, initialTopState, type TopAction, topReducer, type TopState} from '../../src/tui/topState.js'
+import {splitNodeStats} from '../../src/stats/statsPages.js'
 
 /** KEYS are the key builders of the fixture cluster. */
 export const KEYS = keysOf('demo')
@@ -32,9 +33,10 @@ export function shard(id: number, nodes: string[], roles: Record<string, string>
   return {key: KEYS.shard(id), value: JSON.stringify({id, range: {lo: id * w, hi: (id + 1) * w}, epoch: 1, replicas: nodes.map((n) => ({node: n, role: roles[n] ?? 'voter'}))})}
 }
 
-/** stats is a node's stats record: `load` ops/s reads and writes and `load` KiB per listed shard. */
+/** stats is a node's stats summary, as it publishes it (splitNodeStats): `load` ops/s reads and writes and `load` KiB per listed shard. */
 export function stats(id: string, shards: number[], load: number): KeyValue {
-  return {key: KEYS.stats(id), value: JSON.stringify({node: id, at: AT, shards: shards.map((s) => ({shard: s, reads: load, writes: load, bytes: load * 1024, keys: load}))})}
+  const {summary} = splitNodeStats({node: id, at: AT, shards: shards.map((s) => ({shard: s, reads: load, writes: load, bytes: load * 1024, keys: load}))})
+  return {key: KEYS.stats(id), value: JSON.stringify(summary)}
 }
 
 /** move is a move record with `patch` applied. */

@@ -10,6 +10,7 @@ import {isUserError} from '../../../src/errors/errors.js'
 import {keyHash} from '../../../src/model/hash.js'
 import {checkTiling, rangeContains} from '../../../src/model/range.js'
 import {ClusterSnapshotSchema} from '../../../src/model/snapshot.js'
+import {putNodeStats} from '../../../src/stats/statsPublish.js'
 import {StoreSet, uniqueCluster} from '../../support/testStore.js'
 
 const stores = new StoreSet()
@@ -82,10 +83,7 @@ describe('cluster services on a real etcd', () => {
 
   it('exports a snapshot that validates and carries published load for held replicas only', async () => {
     const shards = await listShardRecords(ctx, {node: 'n1'})
-    await ctx.store.put(
-      ctx.keys.stats('n1'),
-      JSON.stringify({node: 'n1', at: 'now', shards: [{shard: shards[0]!.id, reads: 5, writes: 1, bytes: 10, keys: 1}, {shard: 9999, reads: 1, writes: 1, bytes: 1, keys: 1}]}),
-    )
+    await putNodeStats(ctx, {node: 'n1', at: 'now', shards: [{shard: shards[0]!.id, reads: 5, writes: 1, bytes: 10, keys: 1}, {shard: 9999, reads: 1, writes: 1, bytes: 1, keys: 1}]})
     const snap = await readSnapshot(ctx)
     expect(ClusterSnapshotSchema.safeParse(JSON.parse(JSON.stringify(snap))).success).toBe(true)
     expect(snap.load).toEqual([{node: 'n1', shard: shards[0]!.id, reads: 5, writes: 1, bytes: 10, keys: 1}])

@@ -3,7 +3,7 @@ import {request as httpRequest} from 'node:http'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
-import {getShard} from '../../../src/cluster/clusterRepo.js'
+import {getShard, readNodeStats} from '../../../src/cluster/clusterRepo.js'
 import {initCluster} from '../../../src/cluster/initCluster.js'
 import {parseNodeSpecs} from '../../../src/cluster/nodeSpec.js'
 import {makeServiceContext, type ServiceContext} from '../../../src/cluster/serviceContext.js'
@@ -12,7 +12,7 @@ import {keyHash} from '../../../src/model/hash.js'
 import {formatHlc} from '../../../src/model/hlc.js'
 import {AliveSchema, NodeSchema} from '../../../src/model/node.js'
 import {type Shard, ShardSchema} from '../../../src/model/shard.js'
-import {NodeStatsSchema} from '../../../src/model/stats.js'
+import {NodeStatsSummarySchema, ShardLoadPageSchema} from '../../../src/model/stats.js'
 import {loadClusterToken} from '../../../src/node/clusterToken.js'
 import {NodeClient} from '../../../src/node/nodeClient.js'
 import {isNodeRequestError} from '../../../src/node/nodeRequestError.js'
@@ -130,10 +130,15 @@ describe('storage node process', () => {
     const alive = await ctx.store.getTyped(ctx.keys.alive('n1'), AliveSchema)
     expect(alive?.value.pid).toBe(procOf.n1!.pid)
     expect(alive?.lease).not.toBe('0')
-    const stats = await waitFor(async () => (await ctx.store.getTyped(ctx.keys.stats('n1'), NodeStatsSchema)) ?? undefined, 'stats/n1')
-    expect(stats.lease).not.toBe('0')
+    const summary = await waitFor(async () => (await ctx.store.getTyped(ctx.keys.stats('n1'), NodeStatsSummarySchema)) ?? undefined, 'stats/n1')
+    expect(summary.lease).not.toBe('0')
+    expect(summary.value.replicas).toBe(shards.filter((s) => s.replicas.some((r) => r.node === 'n1')).length)
+    const pages = await ctx.store.listTyped(ctx.keys.nodeLoads('n1'), ShardLoadPageSchema)
+    expect(pages.items.length).toBeGreaterThan(0)
+    for (const p of pages.items) expect(p.lease).toBe(summary.lease)
+    const stats = await waitFor(async () => await readNodeStats(ctx, 'n1'), 'stats/n1 with its pages')
     const held = shards.filter((s) => s.replicas.some((r) => r.node === 'n1')).map((s) => s.id)
-    expect(stats.value.shards.map((s) => s.shard)).toEqual(held)
+    expect(stats.shards.map((s) => s.shard)).toEqual(held)
     expect(procOf.n1!.logs()).not.toContain(token)
   })
 
@@ -154,7 +159,7 @@ describe('storage node process', () => {
     await c.apply(s.id, s.epoch, [{key: bk, version: ver(4), value: binary}])
     expect(Buffer.compare((await c.get(s.id, s.epoch, bk)).record!.value!, binary)).toBe(0)
     const stats = await waitFor(async () => {
-      const v = (await ctx.store.getTyped(ctx.keys.stats('n1'), NodeStatsSchema))?.value.shards.find((x) => x.shard === s.id)
+      const v = (await readNodeStats(ctx, 'n1'))?.shards.find((x) => x.shard === s.id)
       return v && v.writes > 0 && v.keys >= 2 ? v : undefined
     }, 'write load in stats/n1')
     expect(stats.bytes).toBeGreaterThan(0)

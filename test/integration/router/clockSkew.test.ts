@@ -1,6 +1,6 @@
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
 import {clusterStatus} from '../../../src/cluster/clusterStatus.js'
-import {NodeStatsSchema} from '../../../src/model/stats.js'
+import {NodeStatsSummarySchema} from '../../../src/model/stats.js'
 import {RouterRecordSchema} from '../../../src/router/routerRegistration.js'
 import {skewedClock} from '../../support/faketime.js'
 import {DataPlane, kv, waitFor} from './dataPlane.js'
@@ -94,7 +94,7 @@ describe('clock skew beyond the bound', () => {
     await dp.startNode('n3', skewedClock(-2000))
     const stats = await waitFor(async () => {
       const got = await dp.ctx.store.get(dp.ctx.keys.stats('n3'))
-      const parsed = got ? NodeStatsSchema.parse(JSON.parse(got.value)) : undefined
+      const parsed = got ? NodeStatsSummarySchema.parse(JSON.parse(got.value)) : undefined
       return parsed?.clockOk === false ? parsed : undefined
     }, 'n3 to publish its clock out of bounds')
     expect(stats.clockOffsetMs).toBeLessThan(-1500)

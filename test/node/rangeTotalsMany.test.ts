@@ -1,0 +1,34 @@
+import {describe, expect, it} from 'vitest'
+import {HASH_SPACE, keyHash} from '../../src/model/hash.js'
+import {type HashRange} from '../../src/model/range.js'
+import {ALL, engineFixture, rec, v} from './engineFixture.js'
+
+const open = engineFixture('totals-many', {})
+
+describe('StorageEngine.rangeTotalsMany', {timeout: 30_000}, () => {
+  it('given records, values and tombstones, when many ranges (aligned, unaligned, empty, overlapping) are sized at once, then each equals a count over the records themselves', async () => {
+    const {engine} = open()
+    const records = Array.from({length: 1500}, (_, i) => rec(`key-${i}`, v(1), i % 7 === 0 ? null : 'x'.repeat(i % 40)))
+    for (let i = 0; i < records.length; i += 250) await engine.apply(records.slice(i, i + 250))
+    // Stats-like ranges: 64 shards of equal width (aligned to the digest cells or not), plus odd ones.
+    const width = Math.floor(HASH_SPACE / 64)
+    const ranges: HashRange[] = Array.from({length: 64}, (_, i) => ({lo: i * width, hi: i === 63 ? HASH_SPACE : (i + 1) * width}))
+    ranges.push(ALL, {lo: 12_345, hi: 12_346}, {lo: 1_000_003, hi: 2_999_999_999}, {lo: HASH_SPACE - 7, hi: HASH_SPACE})
+    const expected = ranges.map((r) => {
+      let keys = 0
+      let bytes = 0
+      for (const record of records) {
+        const h = keyHash(record.key)
+        if (h < r.lo || h >= r.hi) continue
+        keys++
+        bytes += record.key.length + (record.value?.length ?? 0)
+      }
+      return {keys, bytes}
+    })
+    expect(expected.at(64)?.keys).toBe(1500)
+    expect(expected.slice(0, 64).filter((t) => t.keys > 0).length).toBeGreaterThan(50)
+    expect(engine.rangeTotalsMany(ranges)).toEqual(expected)
+    expect(ranges.map((r) => engine.rangeTotals(r))).toEqual(expected)
+    expect(engine.rangeTotalsMany([])).toEqual([])
+  })
+})
