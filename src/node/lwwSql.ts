@@ -281,6 +281,14 @@ export function committedChangesOf(err: unknown): CellChanges {
   return c instanceof Float64Array ? c : new Float64Array(0)
 }
 
+/**
+ * EXPIRED_TOMBSTONES_SQL lists up to a limit of the tombstones older than a cutoff inside
+ * a hash range (a purge's batch), through the partial tombstone index, named for the same
+ * reason as storageEngine's TOMBSTONES_BEFORE_SQL: left to itself the planner walks every
+ * row of the range in the writer thread, on every purge pass.
+ */
+export const EXPIRED_TOMBSTONES_SQL = 'SELECT h, k, ver, length(k) AS len FROM kv INDEXED BY kv_tombstones WHERE v IS NULL AND wall < ? AND h >= ? AND h < ? LIMIT ?'
+
 function prepareWrites(db: Database.Database) {
   return {
     head: db.prepare<[number, Uint8Array], {ver: string; v: Buffer | null; tomb: number; len: number}>('SELECT ver, v, v IS NULL AS tomb, length(k) + coalesce(length(v), 0) AS len FROM kv WHERE h = ? AND k = ?'),
@@ -289,7 +297,7 @@ function prepareWrites(db: Database.Database) {
     del: db.prepare('DELETE FROM kv WHERE h = ? AND k = ?'),
     heads: db.prepare<[number, number], {h: number; k: Buffer; ver: string; v: Buffer | null; len: number}>('SELECT h, k, ver, v, length(k) + coalesce(length(v), 0) AS len FROM kv WHERE h >= ? AND h < ?'),
     deleteRange: db.prepare('DELETE FROM kv WHERE h >= ? AND h < ?'),
-    expired: db.prepare<[number, number, number, number], {h: number; k: Buffer; ver: string; len: number}>('SELECT h, k, ver, length(k) AS len FROM kv WHERE v IS NULL AND wall < ? AND h >= ? AND h < ? LIMIT ?'),
+    expired: db.prepare<[number, number, number, number], {h: number; k: Buffer; ver: string; len: number}>(EXPIRED_TOMBSTONES_SQL),
     metaSet: db.prepare('INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value'),
     metaDel: db.prepare('DELETE FROM meta WHERE name = ?'),
     fineSet: db.prepare('INSERT INTO fine (f, xhi, xlo, n, bytes) VALUES (?, ?, ?, ?, ?) ON CONFLICT (f) DO UPDATE SET xhi = excluded.xhi, xlo = excluded.xlo, n = excluded.n, bytes = excluded.bytes'),
