@@ -18,6 +18,10 @@
  *    destination received: one move, so the one destination) and per node (the source's
  *    sent bytes from its /metrics, the destination's received bytes from its pull status),
  *    and the rate in the second after the change;
+ *    A rate the unthrottled copy cannot reach is reported "not measurable (copy ceiling X)":
+ *    only its ceiling (no window above +5 %) is judged;
+ *  - the cleanup of the source's copy after cutover (cleanup → done), for the big shard and
+ *    for the 1M-key one;
  *  - verifying a BENCH_VERIFY_KEYS (default 1M) key shard (verifying → cutover of its move);
  *  - BENCH_SMALL_MOVES (default 100) small moves onto a new node: moves per second.
  *
@@ -442,6 +446,8 @@ async function bigShard(endpoint: string, tcp: number, disk: number): Promise<vo
     await sleepFor(1000)
     const gap = load.longestGap(copyTo, moveEnd + 1000)
     row('longest gap between client successes, copy end to move end (cutover)', `${gap} ms`, '< 100 ms', gap < 100)
+    const cleanup1 = phaseAt(ev1, 'done') - phaseAt(ev1, 'cleanup')
+    row(`cleanup of the ${SHARD_MIB} MiB source copy (cleanup → done)`, `${(cleanup1 / 1000).toFixed(2)} s`, 'measured', null)
     const errs = load.errorsIn(applyStart, moveEnd + 1000)
     row('client errors during the move', `${errs}${load.why.size ? ` (${[...load.why].map(([m, n]) => `${n}x ${m}`).join('; ')})` : ''}`, '0', errs === 0)
 
@@ -475,14 +481,14 @@ async function bigShard(endpoint: string, tcp: number, disk: number): Promise<vo
       const shown = xs.length ? xs.map(mib).join(', ') : empty
       if (reachable(r) || xs.length === 0) return row(what, shown, '±5 %', xs.length ? within(xs, r) : null)
       const ceiling = xs.every((x) => x <= 1.05 * r)
-      row(what, `${shown}; unthrottled copy ran at ${mib(copyRate)} (${((copyRate / r) * 100).toFixed(0)} % of the rate): only the ceiling is judged, ${ceiling ? 'never above' : 'ABOVE'} +5 %`, '±5 %', ceiling ? null : false)
+      row(what, `not measurable (copy ceiling ${mib(copyRate)}): ${shown}; only the ceiling is judged, ${ceiling ? 'never above' : 'ABOVE'} +5 %`, '±5 %', ceiling ? null : false)
     }
     // One move: cluster-wide is what the one destination received; per node adds what the source sent.
     throttleRow(`throttle 20 MiB/s, every 10 s window: cluster-wide, = node ${src} received`, w20, 20 * MiB, 'no whole window')
     throttleRow(`throttle 20 MiB/s, every 10 s window: node ${dst} sent`, w20sent, 20 * MiB, 'no whole window')
     const after = ((bytesAt(s2, setAt + 2000) - bytesAt(s2, setAt + 1000)) * 1000) / 1000
     if (reachable(100 * MiB)) row('after throttle set 100MiB/s: rate in the 2nd second', mib(after), '100 MiB/s ±5 % within 1 s', Math.abs(after - 100 * MiB) <= 5 * MiB)
-    else row('after throttle set 100MiB/s: rate in the 2nd second', `${mib(after)} (before the change ${mib(w20.at(-1) ?? NaN)}; unthrottled ${mib(copyRate)}: 100 MiB/s is out of reach here)`, '100 MiB/s ±5 % within 1 s', after > 1.05 * 100 * MiB ? false : null)
+    else row('after throttle set 100MiB/s: rate in the 2nd second', `not measurable (copy ceiling ${mib(copyRate)}): ${mib(after)} (before the change ${mib(w20.at(-1) ?? NaN)})`, '100 MiB/s ±5 % within 1 s', after > 1.05 * 100 * MiB ? false : null)
     const w100 = windows(s2, setAt + 1000, end2)
     const tail100 = ((bytesAt(s2, end2) - bytesAt(s2, setAt + 1000)) * 1000) / Math.max(1, end2 - setAt - 1000)
     const none100 = `no whole window (the rest took ${((end2 - setAt - 1000) / 1000).toFixed(1)} s at ${mib(tail100)})`
@@ -516,6 +522,9 @@ async function verifyShard(endpoint: string): Promise<void> {
     const digestMs = performance.now() - d0
     const digested = digest.counts.reduce((a, n) => a + n, 0)
     row(`verifying a ${VERIFY_KEYS}-key shard`, `${(verifyMs / 1000).toFixed(2)} s (its copy took ${(smallCopyMs / 1000).toFixed(1)} s; one digest of the ${digested}-key replica ${digestMs.toFixed(0)} ms)`, '< 1 s', verifyMs < 1000)
+    // Dropping the source's copy once the move is done: by row id, a few thousand per commit (144 s for 1M keys when it went by hash range).
+    const cleanupMs = phaseAt(ev3, 'done') - phaseAt(ev3, 'cleanup')
+    row(`cleanup of the ${VERIFY_KEYS}-key source copy (cleanup → done)`, `${(cleanupMs / 1000).toFixed(2)} s (${Math.round(VERIFY_KEYS / Math.max(0.001, cleanupMs / 1000))} keys/s)`, 'far under 144 s (1M keys, session 4)', null)
     await c.close()
   }
 }

@@ -195,6 +195,43 @@ export class LwwWriter {
     })
   }
 
+  /**
+   * rangeRowIds returns the row ids of `range`'s records in fine buckets from `from` on,
+   * stopping after the bucket that brings them to `maxRows` or more, and the next bucket to
+   * start from (-1: done). Reads only (the covering (h, k) index holds the rowid): the ids
+   * let a drop delete in table order ({@link deleteRows}).
+   */
+  rangeRowIds(range: HashRange, from: number, maxRows: number): {ids: Float64Array; next: number} {
+    const last = fineOf(range.hi - 1)
+    const ids: number[] = []
+    let f = from
+    for (; f <= last && ids.length < maxRows; f++) {
+      if (this.cells.count(f) === 0) continue
+      for (const id of this.stmts.rowIds.iterate(Math.max(range.lo, f * FINE_WIDTH), Math.min(range.hi, (f + 1) * FINE_WIDTH))) ids.push(id)
+    }
+    return {ids: Float64Array.from(ids), next: f > last ? -1 : f}
+  }
+
+  /**
+   * deleteRows deletes, in one transaction, the rows with the given ids whose hash is still
+   * inside `range` (an id whose row is gone or now holds another range's key is skipped),
+   * keeping the digest cells exact row by row. Returns how many it deleted. Given ids in
+   * ascending order, the rows sit on neighbouring table pages, so each page is written by
+   * one commit (see StorageEngine.deleteRange for why that matters).
+   */
+  deleteRows(range: HashRange, ids: Float64Array): Committed<{deleted: number}> {
+    return this.inTransaction((stage) => {
+      let deleted = 0
+      for (const id of ids) {
+        const row = this.stmts.deleteRowId.get(id, range.lo, range.hi)
+        if (!row) continue
+        stage.toggle(row.h, row.k, row.ver, row.v, row.len, -1)
+        deleted++
+      }
+      return {deleted}
+    })
+  }
+
   /** setMeta stores (`value` given) or deletes (null) meta `name`. */
   setMeta(name: string, value: string | null): Committed<void> {
     return this.inTransaction(() => {
@@ -281,6 +318,14 @@ export function committedChangesOf(err: unknown): CellChanges {
   return c instanceof Float64Array ? c : new Float64Array(0)
 }
 
+/**
+ * EXPIRED_TOMBSTONES_SQL lists up to a limit of the tombstones older than a cutoff inside
+ * a hash range (a purge's batch), through the partial tombstone index, named for the same
+ * reason as storageEngine's TOMBSTONES_BEFORE_SQL: left to itself the planner walks every
+ * row of the range in the writer thread, on every purge pass.
+ */
+export const EXPIRED_TOMBSTONES_SQL = 'SELECT h, k, ver, length(k) AS len FROM kv INDEXED BY kv_tombstones WHERE v IS NULL AND wall < ? AND h >= ? AND h < ? LIMIT ?'
+
 function prepareWrites(db: Database.Database) {
   return {
     head: db.prepare<[number, Uint8Array], {ver: string; v: Buffer | null; tomb: number; len: number}>('SELECT ver, v, v IS NULL AS tomb, length(k) + coalesce(length(v), 0) AS len FROM kv WHERE h = ? AND k = ?'),
@@ -289,7 +334,9 @@ function prepareWrites(db: Database.Database) {
     del: db.prepare('DELETE FROM kv WHERE h = ? AND k = ?'),
     heads: db.prepare<[number, number], {h: number; k: Buffer; ver: string; v: Buffer | null; len: number}>('SELECT h, k, ver, v, length(k) + coalesce(length(v), 0) AS len FROM kv WHERE h >= ? AND h < ?'),
     deleteRange: db.prepare('DELETE FROM kv WHERE h >= ? AND h < ?'),
-    expired: db.prepare<[number, number, number, number], {h: number; k: Buffer; ver: string; len: number}>('SELECT h, k, ver, length(k) AS len FROM kv WHERE v IS NULL AND wall < ? AND h >= ? AND h < ? LIMIT ?'),
+    rowIds: db.prepare<[number, number], number>('SELECT id FROM kv WHERE h >= ? AND h < ?').pluck(),
+    deleteRowId: db.prepare<[number, number, number], {h: number; k: Buffer; ver: string; v: Buffer | null; len: number}>('DELETE FROM kv WHERE id = ? AND h >= ? AND h < ? RETURNING h, k, ver, v, length(k) + coalesce(length(v), 0) AS len'),
+    expired: db.prepare<[number, number, number, number], {h: number; k: Buffer; ver: string; len: number}>(EXPIRED_TOMBSTONES_SQL),
     metaSet: db.prepare('INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value'),
     metaDel: db.prepare('DELETE FROM meta WHERE name = ?'),
     fineSet: db.prepare('INSERT INTO fine (f, xhi, xlo, n, bytes) VALUES (?, ?, ?, ?, ?) ON CONFLICT (f) DO UPDATE SET xhi = excluded.xhi, xlo = excluded.xlo, n = excluded.n, bytes = excluded.bytes'),

@@ -40,7 +40,7 @@ import {decodeRecords, encodeRecords, RecordCodecError} from './recordCodec.js'
 import {type RangeWriteGate} from './orphanSweeper.js'
 import {type ShardView} from './shardMapFollower.js'
 import {versionWall} from './lwwMerge.js'
-import {type StorageEngine} from './storageEngine.js'
+import {RangeDropStoppedError, type StorageEngine} from './storageEngine.js'
 import {COPY_STREAM_CONTENT_TYPE, frameBytesFor} from './copyFrames.js'
 import {type CopySourceAddress, CopyPuller} from './copyPuller.js'
 import {writeCopyStream} from './copyStreamSource.js'
@@ -451,17 +451,33 @@ export class NodeHttpApi {
     if (shard.epoch < body.epoch) throw new HttpError('BAD_INPUT', `shard ${id}: epoch ${body.epoch} is newer than etcd's ${shard.epoch}`, shard.epoch)
     const range = body.range ?? shard.range
     if (range.lo < shard.range.lo || range.hi > shard.range.hi) throw new HttpError('BAD_INPUT', `range [${range.lo}, ${range.hi}) is not inside shard ${id}'s [${shard.range.lo}, ${shard.range.hi})`, shard.epoch)
-    for (const s of this.deps.map.all()) {
-      const role = this.deps.map.roleOf(s)
-      const overlaps = s.range.lo < range.hi && range.lo < s.range.hi
-      if (overlaps && role && role !== 'leaving') throw new HttpError('PRECONDITION', `node ${this.deps.nodeId} is still ${role} for shard ${s.id} (epoch ${s.epoch}), which overlaps the range to drop`, shard.epoch)
-    }
+    const held = this.holderOf(range)
+    if (held) throw new HttpError('PRECONDITION', `node ${this.deps.nodeId} is still ${held.role} for shard ${held.shard.id} (epoch ${held.shard.epoch}), which overlaps the range to drop`, shard.epoch)
     // A copy still pulling into this range would write behind the drop; its cursor would skip what the drop removed.
     await this.copies?.forget(id)
-    const deleted = await this.deps.engine.deleteRange(range)
+    let deleted: number
+    try {
+      // Fenced between transactions: a shard that moves back here while its old copy is
+      // being dropped stops the drop before any of its new data could be deleted.
+      deleted = await this.deps.engine.deleteRange(range, () => this.holderOf(range) === undefined)
+    } catch (err) {
+      if (!(err instanceof RangeDropStoppedError)) throw err
+      const now = this.holderOf(range)
+      this.deps.log.info('stopped dropping shard data: the range is held again', {shard: id, epoch: shard.epoch, deleted: err.deleted, heldBy: now?.shard.id, role: now?.role})
+      throw new HttpError('PRECONDITION', `node ${this.deps.nodeId} stopped dropping shard ${id}'s range after ${err.deleted} record(s): it is ${now?.role ?? 'again a replica'} for shard ${now?.shard.id ?? id} (epoch ${now?.shard.epoch ?? '?'}), which overlaps it`, shard.epoch)
+    }
     this.deps.log.info('dropped shard data', {shard: id, epoch: shard.epoch, deleted})
     res.setHeader(EPOCH_HEADER, String(shard.epoch))
     sendJson(res, 200, {shard: id, epoch: shard.epoch, deleted})
+  }
+
+  /** holderOf names a shard overlapping `range` that this node holds in a role other than leaving (its data must stay), if any. */
+  private holderOf(range: HashRange): {shard: Shard; role: ReplicaRole} | undefined {
+    for (const s of this.deps.map.all()) {
+      const role = this.deps.map.roleOf(s)
+      if (role && role !== 'leaving' && s.range.lo < range.hi && range.lo < s.range.hi) return {shard: s, role}
+    }
+    return undefined
   }
 
   /** stream serves a copy stream of the shard (source side, see copyStreamSource.ts), throttled by the node's send bucket. */

@@ -104,8 +104,31 @@ interface Row {
 type RawRow = [h: number, k: Buffer, ver: string, v: Buffer | null]
 
 const PAGE_SIZE = Number(process.env.SHARDCTL_SQLITE_PAGE_SIZE ?? 16384)
+/**
+ * TOMBSTONES_BEFORE_SQL lists the tombstones older than a cutoff (wall ms) inside a hash
+ * range [lo, hi), through the partial index on wall. The index is named because SQLite's
+ * planner (no ANALYZE stats) otherwise picks kv_hash_key for the h range and reads every
+ * row of the shard to find the few tombstones: 1.2 s for a 300k-key shard, on every digest
+ * a verify asks for.
+ */
+export const TOMBSTONES_BEFORE_SQL = 'SELECT h, k, ver FROM kv INDEXED BY kv_tombstones WHERE v IS NULL AND wall < ? AND h >= ? AND h < ?'
+
 /** DELETE_SLICE_MS bounds how long one slice of a range drop holds the writer before queued writes get their turn. */
 const DELETE_SLICE_MS = 8
+/** DROP_ROWS_PER_COMMIT is how many rows one transaction of a range drop deletes in table order (one fsync each). */
+const DROP_ROWS_PER_COMMIT = 4096
+/** DROP_IDS_PER_READ bounds the row ids one writer request collects for a drop (a short read of the (h, k) index). */
+const DROP_IDS_PER_READ = 65_536
+/** BIG_ROW_BYTES: rows this large on average fill their own table pages, so a drop deletes them by hash range (no id pass). */
+const BIG_ROW_BYTES = 2048
+
+/** RangeDropStoppedError: a range drop stopped because `keepGoing` said the range is wanted again; what it deleted stays deleted. */
+export class RangeDropStoppedError extends Error {
+  constructor(readonly deleted: number) {
+    super(`the range drop stopped after ${deleted} record(s): the range is held again`)
+    this.name = 'RangeDropStoppedError'
+  }
+}
 
 /**
  * StorageEngine is a storage node's durable record store on SQLite (better-sqlite3, WAL).
@@ -228,8 +251,7 @@ export class StorageEngine {
       totals: db.prepare<[number, number], {n: number; bytes: number | null}>('SELECT count(*) AS n, sum(length(k) + coalesce(length(v), 0)) AS bytes FROM kv WHERE h >= ? AND h < ?'),
       // Values older than a cutoff (the version's first 15 digits are its wall ms), by a range scan.
       oldValues: db.prepare<[number, number, number], {h: number; k: Buffer; ver: string; v: Buffer}>('SELECT h, k, ver, v FROM kv WHERE h >= ? AND h < ? AND v IS NOT NULL AND CAST(substr(ver, 1, 15) AS INTEGER) < ?'),
-      // Tombstones older than a cutoff inside a hash range (through the partial index on wall).
-      tombstonesBefore: db.prepare<[number, number, number], {h: number; k: Buffer; ver: string}>('SELECT h, k, ver FROM kv WHERE v IS NULL AND wall < ? AND h >= ? AND h < ?'),
+      tombstonesBefore: db.prepare<[number, number, number], {h: number; k: Buffer; ver: string}>(TOMBSTONES_BEFORE_SQL),
       tombstoneCount: db.prepare<[], {n: number}>('SELECT count(*) AS n FROM kv WHERE v IS NULL'),
       fineAll: db.prepare<[], {f: number; xhi: number; xlo: number; n: number; bytes: number}>('SELECT f, xhi, xlo, n, bytes FROM fine'),
       metaGet: db.prepare<[string], {value: string}>('SELECT value FROM meta WHERE name = ?'),
@@ -493,21 +515,70 @@ export class StorageEngine {
   }
 
   /**
-   * deleteRange removes every record of `range` (a shard's copy being dropped), one fine
-   * bucket per transaction in slices of about DELETE_SLICE_MS of the writer thread, so
-   * writes queued meanwhile commit between slices and a large drop stalls neither the
-   * event loop nor other shards' writes. Returns the number of records deleted; 0 when
-   * the range was already empty.
+   * deleteRange removes every record of `range` (a shard's copy being dropped) in many
+   * short writer transactions, so writes queued meanwhile commit between them and a large
+   * drop stalls neither the event loop nor other shards' writes. Returns the number of
+   * records deleted; 0 when the range was already empty.
+   *
+   * Small rows are deleted in table (rowid) order, DROP_ROWS_PER_COMMIT per commit: rows
+   * sit in the table in arrival order, random in hash, so deleting by hash range dirtied
+   * a different table page per row and every commit rewrote most of the table's pages
+   * into the WAL again (1M 40-byte keys took 144 s; in rowid order each page is written
+   * by one commit). Rows of BIG_ROW_BYTES and more fill their own pages, so they go by
+   * hash range, in slices of DELETE_SLICE_MS. Either way a final sweep by hash range
+   * takes anything that arrived after the ids were read.
+   *
+   * `keepGoing` is asked before every transaction; when it says no (the node holds the
+   * range again: a shard moved back while its old copy was being dropped), the drop stops
+   * with RangeDropStoppedError. Asking in the same turn as the next transaction is queued
+   * is what keeps new data safe: a write to the range is only accepted once the node's
+   * shard map holds it again, so it is queued either after a transaction that was queued
+   * before the map changed (and deletes only older rows), or after `keepGoing` saw the
+   * change and stopped.
    */
-  async deleteRange(range: HashRange): Promise<number> {
+  async deleteRange(range: HashRange, keepGoing: () => boolean = () => true): Promise<number> {
+    const stop = (deleted: number) => {
+      if (!keepGoing()) throw new RangeDropStoppedError(deleted)
+    }
+    stop(0)
     await this.clearFloors(range)
     let deleted = 0
+    if (this.averageRowBytes(range) < BIG_ROW_BYTES) {
+      const parts: Float64Array[] = []
+      for (let from = fineOf(range.lo); from >= 0 && !this.closed; ) {
+        const page = await this.writer.run<{ids: Float64Array; next: number}>({op: 'rangeRowIds', range, from, maxRows: DROP_IDS_PER_READ})
+        parts.push(page.ids)
+        from = page.next
+      }
+      const ids = new Float64Array(parts.reduce((n, p) => n + p.length, 0))
+      parts.reduce((at, p) => (ids.set(p, at), at + p.length), 0)
+      ids.sort()
+      for (let i = 0; i < ids.length && !this.closed; i += DROP_ROWS_PER_COMMIT) {
+        stop(deleted)
+        // slice, not subarray: a posted view would copy its whole buffer to the writer thread.
+        const chunk = ids.slice(i, i + DROP_ROWS_PER_COMMIT)
+        deleted += (await this.writer.run<{deleted: number}>({op: 'deleteRows', range, ids: chunk}, 'purge', chunk.length)).deleted
+      }
+    }
     for (let from = fineOf(range.lo); from >= 0 && !this.closed; ) {
+      stop(deleted)
       const slice = await this.writer.run<{deleted: number; next: number}>({op: 'deleteSlice', range, from, sliceMs: DELETE_SLICE_MS}, 'purge')
       deleted += slice.deleted
       from = slice.next
     }
     return deleted
+  }
+
+  /** averageRowBytes is the mean size (key + value) of `range`'s records, from the digest cells of the fine buckets it touches (0: none). */
+  private averageRowBytes(range: HashRange): number {
+    let n = 0
+    let bytes = 0
+    for (let f = fineOf(range.lo); f <= fineOf(range.hi - 1); f++) {
+      const c = this.cells.cell(f)
+      n += c.n
+      bytes += c.bytes
+    }
+    return n === 0 ? 0 : bytes / n
   }
 
   /**

@@ -144,6 +144,7 @@ export class StorageWriter {
       if (op.op === 'copy') for (const r of decodeRecords(Buffer.from(op.batch.buffer, op.batch.byteOffset, op.batch.byteLength))) cells.add(fineOf(keyHash(r.key)))
       else if (op.op === 'purge') addRange(op.range.lo, op.range.hi)
       else if (op.op === 'deleteSlice') addRange(Math.max(op.range.lo, op.from * FINE_WIDTH), op.range.hi)
+      else if (op.op === 'deleteRows') addRange(op.range.lo, op.range.hi)
     }
     return cells
   }

@@ -32,6 +32,10 @@ export function openWriterCore(data: WriterData): WriterCore {
         return writer.purge(req.range, req.before, req.limit)
       case 'deleteSlice':
         return writer.deleteSlice(req.range, req.from, req.sliceMs)
+      case 'rangeRowIds':
+        return {result: writer.rangeRowIds(req.range, req.from, req.maxRows), changes: new Float64Array(0), seconds: 0}
+      case 'deleteRows':
+        return writer.deleteRows(req.range, req.ids)
       case 'meta':
         return writer.setMeta(req.name, req.value)
       case 'floors':

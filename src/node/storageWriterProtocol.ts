@@ -14,6 +14,8 @@ export type WriterOp =
   | {op: 'copy'; batch: Uint8Array; name: string; state: string}
   | {op: 'purge'; range: HashRange; before: number; limit: number}
   | {op: 'deleteSlice'; range: HashRange; from: number; sliceMs: number}
+  | {op: 'rangeRowIds'; range: HashRange; from: number; maxRows: number}
+  | {op: 'deleteRows'; range: HashRange; ids: Float64Array}
   | {op: 'meta'; name: string; value: string | null}
   | {op: 'floors'; floors: GcFloor[]}
   | {op: 'close'}

@@ -1,27 +1,44 @@
 /**
+ * BURST_SECONDS is how much of its rate a bucket may save up: a caller that paused (a
+ * commit, a slow peer) may then send that much at once. It bounds how far any window of
+ * W seconds can run over the rate: by (BURST_SECONDS + one request's worth) / W, so with
+ * copy frames of 0.1 s (copyFrames.ts) a 10 s window stays within +3.5 %. A whole second
+ * (the first version) let a window run up to +10 % over; a short pause longer than this
+ * costs the caller the excess instead (the rate is a ceiling, never made up later).
+ */
+export const BURST_SECONDS = 0.25
+
+/**
  * TokenBucket limits a byte rate: `take(n)` says how long to wait before `n` bytes may go.
- * Capacity is one second's worth (so bursts stay short and the rate smooth), but a single
- * request larger than that is allowed after the bucket has refilled — it just borrows,
- * making the bucket negative. The rate can change live; `null` means unlimited.
- * Time is injected (milliseconds), so the arithmetic is tested without sleeping.
+ * It starts empty — a fresh bucket (a new copy, a new throttle) gives no head start, so
+ * the first window of a throttled copy holds the rate too — and saves up at most
+ * {@link BURST_SECONDS} of its rate. A request larger than that is still allowed: it
+ * borrows, making the bucket negative, and the caller waits the debt off. The rate can
+ * change live; `null` means unlimited. Time is injected (milliseconds), so the arithmetic
+ * is tested without sleeping. Guarantee: over any interval of t ms the bytes released are
+ * at most rate × t / 1000 + rate × BURST_SECONDS + the largest single request.
  */
 export class TokenBucket {
-  private tokens: number
+  private tokens = 0
   private last: number
 
   constructor(
     private rate: number | null,
     private readonly now: () => number,
   ) {
-    this.tokens = rate ?? 0
     this.last = now()
   }
 
-  /** setRate changes the rate from now on; tokens above the new capacity are dropped. */
+  /**
+   * setRate changes the rate from now on. Saved tokens above the new burst are dropped;
+   * a debt (a request already reserved) stays, and is paid off at the new rate. Leaving
+   * unlimited starts empty, as a new bucket does.
+   */
   setRate(rate: number | null): void {
     this.refill()
+    if (this.rate === null) this.tokens = 0
     this.rate = rate
-    if (rate !== null) this.tokens = Math.min(this.tokens, rate)
+    if (rate !== null) this.tokens = Math.min(this.tokens, rate * BURST_SECONDS)
   }
 
   /** currentRate is the configured rate (bytes/s), or null when unlimited. */
@@ -42,13 +59,13 @@ export class TokenBucket {
 
   private refill(): void {
     const t = this.now()
-    if (this.rate !== null) this.tokens = Math.min(this.rate, this.tokens + ((t - this.last) / 1000) * this.rate)
+    if (this.rate !== null) this.tokens = Math.min(this.rate * BURST_SECONDS, this.tokens + ((t - this.last) / 1000) * this.rate)
     this.last = t
   }
 }
 
 /**
- * waitForAll reserves `bytes` on every bucket (global, source node, target node) and
+ * reserveAll reserves `bytes` on every bucket (global, source node, target node) and
  * returns the longest wait: the copy goes at the rate of the tightest limit.
  */
 export function reserveAll(buckets: readonly TokenBucket[], bytes: number): number {

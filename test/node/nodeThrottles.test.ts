@@ -45,7 +45,8 @@ describe('NodeThrottles', () => {
     const a = new NodeThrottles(() => t, {send: 1000, receive: null})
     const b = new NodeThrottles(() => t, {send: null, receive: 250})
     let total = 0
-    await spend([a.send, b.receive], 250 + 1000, async (ms) => {
+    // Both start empty (no head start): 1000 B take 1 s at 1000 B/s and 4 s at 250 B/s.
+    await spend([a.send, b.receive], 1000, async (ms) => {
       total += ms
       t += ms
     })
