@@ -71,11 +71,11 @@ interface PersistedPull {
 export interface CopyPullerDeps {
   /**
    * engine is the destination's store: applyCopyBatch commits a frame's records with its
-   * resume state in one transaction (resolving once durable, off the event loop: see
+   * resume state in one transaction (resolving once committed, off the event loop: see
    * StorageEngine), `encoded` being the frame's record batch as received.
    */
   engine: {
-    applyCopyBatch(records: ReturnType<typeof decodeRecords>, name: string, state: string, encoded?: Buffer): Promise<ApplyResult>
+    applyCopyBatch(records: ReturnType<typeof decodeRecords>, name: string, state: string, encoded?: Buffer, durable?: boolean): Promise<ApplyResult>
     metaValue(name: string): string | undefined
     setMetaValue(name: string, value: string | null): Promise<void>
   }
@@ -118,7 +118,9 @@ function metaName(shard: number): string {
 /**
  * CopyPuller runs the copies a destination node pulls: one job per shard, each streaming
  * record frames from its sources (copyFrames.ts) and applying each frame as one
- * transaction with its resume cursor (StorageEngine.applyCopyBatch: one fsync per frame),
+ * transaction with its resume cursor (StorageEngine.applyCopyBatch; only the frame that
+ * completes the copy is fsync'd, and it makes the frames before it durable), one frame
+ * committing while the next is received,
  * fenced by epoch before every frame and throttled by the move's bucket and the node's
  * receive bucket. A job never retries a failed source itself: it stops and reports which
  * source failed, and the executor decides (same source again, or other replicas). Asking
@@ -243,6 +245,22 @@ export class CopyPuller {
       const source = spec.sources[p.sourceIndex]!
       let sawLast = false
       let sourceFault = true
+      // One frame commits while the next is received, decoded, fenced and throttled. Frames
+      // still commit one after another in stream order: the next is handed to the writer
+      // only after the one before it committed, so no resume cursor is ever stored ahead of
+      // records that are not, and a failed commit stops the stream before anything after it.
+      // `applying` resolves (never rejects) to the commit's error, or undefined once `p` holds the frame.
+      let applying: Promise<unknown> | undefined
+      const committed = async () => {
+        const err = await applying
+        applying = undefined
+        if (err !== undefined) {
+          sourceFault = false
+          throw err
+        }
+      }
+      // `queued` is `p` plus the frame being applied: where the next frame's state starts from.
+      let queued: PersistedPull = {...p}
       try {
         const reader = new FrameReader()
         const frameBytes = spec.frameBytes
@@ -257,24 +275,32 @@ export class CopyPuller {
               if (h < range.lo || h >= range.hi) throw Object.assign(new CopyFrameError(`source ${source.node} sent a key hashing to ${h}, outside shard ${spec.shard}'s range`), {code: 'INTERNAL'})
             }
             if (!(await spend([job.bucket, this.deps.receive], frame.batch.length, this.deps.sleep, job.abort.signal))) return
-            // Fenced again after waiting: the throttle may have held the frame across an epoch change.
+            await committed()
+            // Fenced again after waiting: the throttle and the previous commit may have held the frame across an epoch change.
             await this.deps.fence(spec.shard, spec.epoch)
             if (job.abort.signal.aborted) return
-            const next: PersistedPull = {...p, bytes: p.bytes + frame.batch.length, keys: p.keys + records.length}
+            const next: PersistedPull = {...queued, bytes: queued.bytes + frame.batch.length, keys: queued.keys + records.length}
             if (frame.last) {
-              next.sourceIndex = p.sourceIndex + 1
+              next.sourceIndex = queued.sourceIndex + 1
               next.cursor = next.startCursor
               next.done = next.sourceIndex >= spec.sources.length
               sawLast = true
             } else next.cursor = frame.cursor ?? null
-            await this.deps.engine.applyCopyBatch(records, name, JSON.stringify(next), frame.batch)
-            Object.assign(p, next)
+            queued = next
+            // Only the frame that completes the copy is fsync'd: it makes every frame before it durable with it.
+            applying = this.deps.engine.applyCopyBatch(records, name, JSON.stringify(next), frame.batch, next.done).then(
+              () => void Object.assign(p, next),
+              (err: unknown) => err ?? new Error('copy frame apply failed'),
+            )
             sourceFault = true
           }
         }
+        await committed()
         if (job.abort.signal.aborted) return
         if (!sawLast) throw Object.assign(new Error(`the copy stream from ${source.node} ended before its last frame`), {code: 'NODE_UNREACHABLE'})
       } catch (err) {
+        // A stream fault (or an abort) may come while a frame commits: let it finish, so `p` says what is stored.
+        if (applying) await applying
         if (job.abort.signal.aborted) return
         // A fault while reading the stream is the source's; one in fencing or applying is ours.
         const code = (err as {code?: unknown}).code
@@ -284,6 +310,9 @@ export class CopyPuller {
         job.failedSource = sourceFault ? source.node : null
         this.deps.log.warn('copy failed', {shard: spec.shard, epoch: spec.epoch, move: spec.moveId, source: source.node, sourceFault, error: job.error})
         return
+      } finally {
+        // An aborted job returns with a frame possibly committing: the job ends when it did.
+        if (applying) await applying
       }
     }
     job.state = 'done'

@@ -257,17 +257,20 @@ export class StorageEngine {
 
   /**
    * applyCopyBatch merges `records` (LWW, as {@link apply}) and stores `state` under meta
-   * `name` in one transaction, and resolves once it committed (one fsync): a copy's resume
-   * cursor is durable exactly when the records before it are. `encoded` may pass the
-   * records' batch encoding when the caller already holds it (a copy frame), to skip
-   * re-encoding. Rejects with RangeError (nothing written) for a record whose version is
-   * not a formatHlc string, or SQLite's error on I/O failure.
+   * `name` in one transaction, and resolves once it committed: a copy's resume cursor is
+   * stored exactly when the records before it are. `durable` (default true) fsyncs the
+   * commit; false skips that fsync (see LwwWriter.applyCopy: an OS crash may then cut
+   * the copy back to an earlier cursor, data and cursor together), for every frame but
+   * the one that completes a copy. `encoded` may pass the records' batch encoding when the
+   * caller already holds it (a copy frame), to skip re-encoding. Rejects with RangeError
+   * (nothing written) for a record whose version is not a formatHlc string, or SQLite's
+   * error on I/O failure.
    */
-  applyCopyBatch(records: readonly NodeRecord[], name: string, state: string, encoded?: Buffer): Promise<ApplyResult> {
+  applyCopyBatch(records: readonly NodeRecord[], name: string, state: string, encoded?: Buffer, durable = true): Promise<ApplyResult> {
     if (this.closed) return Promise.reject(new Error('storage engine is closed'))
     const bad = badVersion(records)
     if (bad) return Promise.reject(bad)
-    return this.writer.run<ApplyResult>({op: 'copy', batch: encoded ?? encodeRecords(records), name, state}, 'copy', records.length)
+    return this.writer.run<ApplyResult>({op: 'copy', batch: encoded ?? encodeRecords(records), name, state, durable}, 'copy', records.length)
   }
 
   /** metaValue returns the value stored under meta `name` (copy state, see {@link applyCopyBatch}), or undefined. */
