@@ -12,6 +12,8 @@ import {type NodeRecord} from './protocol.js'
 import {encodeRecords} from './recordCodec.js'
 import {RECORD_HASH_FORMAT, recordHash} from './recordHash.js'
 import {decodeCursor, encodeCursor} from './snapshotCursor.js'
+import {type CopyPage, type CopyPageStatements, prepareCopyPageStatements, readCopyPage} from './copyPageReader.js'
+import {CopyReader} from './copyReader.js'
 import {type CommitKind, StorageWriter} from './storageWriter.js'
 
 export type {ApplyOptions, ApplyResult, Superseded} from './lwwSql.js'
@@ -143,6 +145,9 @@ export class StorageEngine {
   /** syncedVersion is this connection's `data_version` when the cells last matched the rows (see {@link staleCells}). */
   private syncedVersion: number
   private readonly writer: StorageWriter
+  /** copyReader reads copy pages in a thread of its own (undefined with `writerThread: false`: pages are read here). */
+  private readonly copyReader: CopyReader | undefined
+  private copyStmts: CopyPageStatements | undefined
   private closed = false
   private readonly stmts: ReturnType<StorageEngine['prepare']>
 
@@ -170,6 +175,7 @@ export class StorageEngine {
       failed: opts.onWriterFailed,
       thread: opts.writerThread ?? true,
     })
+    this.copyReader = (opts.writerThread ?? true) ? new CopyReader({file, pageSize: PAGE_SIZE}) : undefined
   }
 
   /**
@@ -320,6 +326,24 @@ export class StorageEngine {
     }
     if (more) it.return?.()
     return {records, cursor: more && lastKey ? encodeCursor(lastHash, lastKey) : undefined, bytes}
+  }
+
+  /**
+   * readCopyPage reads the page of `range` after `cursor` of about `maxBytes` that a copy
+   * stream sends next, encoded as one record batch (see readCopyPage in copyPageReader.ts),
+   * in the copy reader thread, so serving a copy never holds this thread's event loop for a
+   * page's scan and encoding (with `writerThread: false`, here). Rejects with RangeError for
+   * a malformed cursor or one outside `range`.
+   */
+  readCopyPage(range: HashRange, cursor: string | undefined, maxBytes: number): Promise<CopyPage> {
+    if (this.closed) return Promise.reject(new Error('storage engine is closed'))
+    if (this.copyReader) return this.copyReader.read(range, cursor, maxBytes)
+    try {
+      this.copyStmts ??= prepareCopyPageStatements(this.db)
+      return Promise.resolve(readCopyPage(this.copyStmts, range, cursor, maxBytes))
+    } catch (err) {
+      return Promise.reject(err)
+    }
   }
 
   /**
@@ -584,6 +608,7 @@ export class StorageEngine {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
+    await this.copyReader?.close()
     await this.writer.close()
     this.db.close()
   }
