@@ -5,6 +5,7 @@ import {TokenBucket} from '../throttle/tokenBucket.js'
 import {CopyFrameError, FrameReader} from './copyFrames.js'
 import {type NodeLog} from './nodeLog.js'
 import {spend} from './nodeThrottles.js'
+import {type NodeRecord} from './protocol.js'
 import {decodeRecords} from './recordCodec.js'
 import {type ApplyResult} from './storageEngine.js'
 
@@ -91,6 +92,8 @@ export interface CopyPullerDeps {
    * throws a coded error once it may not.
    */
   fence(shard: number, epoch: number): Promise<HashRange>
+  /** sliceBytes bounds one copy transaction's key and value bytes (default {@link COPY_SLICE_BYTES}). */
+  sliceBytes?: number
   /** receive is the node's receive bucket, shared by every copy it pulls. */
   receive: TokenBucket
   now: () => number
@@ -237,10 +240,32 @@ export class CopyPuller {
     return {...fresh, cursor: start, startCursor: start, bytes: p.bytes, keys: p.keys}
   }
 
+  /**
+   * applyFrame commits a frame's records in slices of about `sliceBytes` (deps), each its
+   * own transaction, handed to the writer only after the one before it committed: client
+   * writes queued meanwhile commit between slices instead of waiting behind a whole frame.
+   * Only the last slice stores `next` (the resume state after the frame); the others store
+   * `before` again, so a crash between slices resumes at the frame's start (re-applying a
+   * slice is an LWW no-op). The fence is checked again before every slice after the first,
+   * so no slice lands after the copy lost its epoch. Only the slice that completes the copy
+   * is fsync'd: it makes every frame before it durable with it.
+   */
+  private async applyFrame(job: Job, records: NodeRecord[], batch: Buffer, before: PersistedPull, next: PersistedPull): Promise<void> {
+    const name = metaName(job.spec.shard)
+    const slices = sliceRecords(records, this.deps.sliceBytes ?? COPY_SLICE_BYTES)
+    for (let i = 0; i < slices.length; i++) {
+      const last = i === slices.length - 1
+      if (i > 0) {
+        await this.deps.fence(job.spec.shard, job.spec.epoch)
+        if (job.abort.signal.aborted) throw new Error('copy cancelled')
+      }
+      await this.deps.engine.applyCopyBatch(slices[i]!, name, JSON.stringify(last ? next : before), slices.length === 1 ? batch : undefined, last && next.done)
+    }
+  }
+
   private async run(job: Job): Promise<void> {
     const {spec} = job
     const p = job.persisted
-    const name = metaName(spec.shard)
     while (p.sourceIndex < spec.sources.length) {
       const source = spec.sources[p.sourceIndex]!
       let sawLast = false
@@ -279,6 +304,7 @@ export class CopyPuller {
             // Fenced again after waiting: the throttle and the previous commit may have held the frame across an epoch change.
             await this.deps.fence(spec.shard, spec.epoch)
             if (job.abort.signal.aborted) return
+            const before = queued
             const next: PersistedPull = {...queued, bytes: queued.bytes + frame.batch.length, keys: queued.keys + records.length}
             if (frame.last) {
               next.sourceIndex = queued.sourceIndex + 1
@@ -287,8 +313,7 @@ export class CopyPuller {
               sawLast = true
             } else next.cursor = frame.cursor ?? null
             queued = next
-            // Only the frame that completes the copy is fsync'd: it makes every frame before it durable with it.
-            applying = this.deps.engine.applyCopyBatch(records, name, JSON.stringify(next), frame.batch, next.done).then(
+            applying = this.applyFrame(job, records, frame.batch, before, next).then(
               () => void Object.assign(p, next),
               (err: unknown) => err ?? new Error('copy frame apply failed'),
             )
@@ -318,6 +343,28 @@ export class CopyPuller {
     job.state = 'done'
     this.deps.log.info('copy done', {shard: spec.shard, epoch: spec.epoch, move: spec.moveId, bytes: p.bytes, keys: p.keys})
   }
+}
+
+/** COPY_SLICE_BYTES: a copy frame commits in transactions of about this many key and value bytes (see CopyPuller.applyFrame). */
+export const COPY_SLICE_BYTES = 512 * 1024
+
+/** sliceRecords cuts `records` into runs of about `maxBytes` of keys and values each (at least one record per run; one run for an empty frame). */
+export function sliceRecords(records: NodeRecord[], maxBytes: number): NodeRecord[][] {
+  const out: NodeRecord[][] = []
+  let run: NodeRecord[] = []
+  let bytes = 0
+  for (const r of records) {
+    const size = r.key.length + (r.value?.length ?? 0)
+    if (run.length > 0 && bytes + size > maxBytes) {
+      out.push(run)
+      run = []
+      bytes = 0
+    }
+    run.push(r)
+    bytes += size
+  }
+  out.push(run)
+  return out
 }
 
 function sameSources(a: readonly CopySourceAddress[], b: readonly CopySourceAddress[]): boolean {

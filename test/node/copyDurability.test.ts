@@ -4,7 +4,8 @@ import {DigestCells} from '../../src/node/digestCells.js'
 import {DB_FILE, LwwWriter, openConnection} from '../../src/node/lwwSql.js'
 import {ALL, engineFixture, rec, v} from './engineFixture.js'
 
-const open = engineFixture('copysync', {synchronous: 'FULL'})
+// writerThread false: these tests look at one connection's commits, not at threads (and closing thread engines is slow on a loaded machine).
+const open = engineFixture('copysync', {synchronous: 'FULL', writerThread: false})
 
 /**
  * A copy frame that is not the last commits without its fsync (synchronous NORMAL for that

@@ -358,4 +358,66 @@ describe('CopyPuller', {timeout: 30_000}, () => {
     expect(sources.opened.at(-1)!.cursor).toBe(third.cursor)
     expect(dest.digest(ALL)).toEqual(a.digest(ALL))
   })
+
+  it('commits a frame in slices, storing the frame\'s cursor only with its last slice; a failure mid-frame resumes at the frame\'s start and completes the copy', async () => {
+    const a = engineAt().engine
+    await fill(a, 2000)
+    const dest = engineAt().engine
+    const sources = new FakeSources({a})
+    const g = gatedEngine(dest, () => 0, 12)
+    const p = puller(dest, sources, {engine: g.engine, sliceBytes: 2048})
+    p.pull(spec())
+    for (let i = 0; i < 10_000 && p.status(1).state === 'running'; i++) {
+      if (g.pending() > 0) g.release()
+      await new Promise((r) => setTimeout(r, 1))
+    }
+    const failed = await settle(p)
+    expect(failed).toMatchObject({state: 'failed', failedSource: null})
+    const states = g.calls.map((c) => JSON.parse(c.state) as {cursor: string | null; keys: number})
+    // A 16 KiB frame in 2 KiB slices: the first frame's slices store the state before it (no cursor yet), and only its last one moves on.
+    expect(states[0]).toMatchObject({cursor: null, keys: 0})
+    const moved = states.findIndex((x) => x.cursor !== null)
+    expect(moved).toBeGreaterThan(1)
+    expect(states.slice(0, moved).every((x) => x.cursor === null)).toBe(true)
+    // Call 12 is a middle slice of the second frame: it carries the first frame's state, which is what stays stored when it fails.
+    expect(moved).toBeLessThan(11)
+    expect(states[12]!.cursor).toBe(states[moved]!.cursor)
+    expect(states[12]!.keys).toBe(states[moved]!.keys)
+    expect(failed.cursor).toBe(states[moved]!.cursor)
+    expect(failed.keys).toBe(states[moved]!.keys)
+    expect(g.calls).toHaveLength(13)
+    const again = puller(dest, sources)
+    again.pull(spec())
+    expect(await settle(again)).toMatchObject({state: 'done', keys: 2000})
+    expect(dest.digest(ALL)).toEqual(a.digest(ALL))
+  })
+
+  it('stops between slices when the fence is lost: no slice lands after it', async () => {
+    const a = engineAt().engine
+    await fill(a, 300)
+    const dest = engineAt().engine
+    let fences = 0
+    const applied: number[] = []
+    const engine = {
+      metaValue: (n: string) => dest.metaValue(n),
+      setMetaValue: (n: string, v: string | null) => dest.setMetaValue(n, v),
+      applyCopyBatch: (records: NodeRecord[], name: string, state: string, encoded?: Buffer, durable?: boolean) => {
+        applied.push(records.length)
+        return dest.applyCopyBatch(records, name, state, encoded, durable)
+      },
+    }
+    // Two fences per frame before its first slice (receive, then apply), then one per later slice: lose it at the third.
+    const p = puller(dest, new FakeSources({a}), {
+      engine,
+      sliceBytes: 2048,
+      fence: async () => {
+        if (++fences >= 3) throw Object.assign(new Error('shard 1 moved past epoch 3'), {code: 'STALE_EPOCH'})
+        return ALL
+      },
+    })
+    p.pull(spec())
+    const s = await settle(p)
+    expect(s).toMatchObject({state: 'failed', errorCode: 'STALE_EPOCH', failedSource: null, keys: 0})
+    expect(applied).toHaveLength(1)
+  })
 })
