@@ -363,26 +363,27 @@ function sampleProgress(dst: NodeClient, shard: number, srcPort: number, dstPort
 /**
  * copyCost sums what the copy cost between `from` and `to` from the samples taken in it:
  * MiB copied per CPU-second at the source and at the destination, where a CPU-second is
- * the process's (every thread's) CPU time beyond what it spent per second before the copy
- * under the same client load and scrapes (`idle`, CPU-s per s), so a slower copy is not
- * charged for the client ops that ran longer beside it (`raw*` leave that CPU in); and the
+ * the process's (every thread's) CPU time beyond what the client operations completed
+ * meanwhile (`opsIn`) cost each before the copy (`idle`, CPU-s per operation, scrapes
+ * included), so a copy is not charged for the client load beside it, however that load's
+ * rate changed (`raw*` leave that CPU in); and the
  * longest event-loop delay either end saw. CPU seconds hardly depend on how busy the
  * machine is, so these compare runs on a loaded machine where wall-clock rates do not.
  */
-function copyCost(samples: Sample[], from: number, to: number, idle: {src: number; dst: number}): {srcMiBPerCpuS: number; dstMiBPerCpuS: number; rawSrc: number; rawDst: number; srcLoopMaxMs: number; dstLoopMaxMs: number} {
+function copyCost(samples: Sample[], from: number, to: number, idle: {src: number; dst: number}, opsIn: (from: number, to: number) => number): {srcMiBPerCpuS: number; dstMiBPerCpuS: number; rawSrc: number; rawDst: number; srcLoopMaxMs: number; dstLoopMaxMs: number} {
   const inside = samples.filter((s) => s.t >= from && s.t <= to)
   const first = inside[0]
   const last = inside.at(-1)
   if (!first || !last || last === first) return {srcMiBPerCpuS: NaN, dstMiBPerCpuS: NaN, rawSrc: NaN, rawDst: NaN, srcLoopMaxMs: NaN, dstLoopMaxMs: NaN}
   const mib = (last.bytes - first.bytes) / MiB
-  const secs = (last.t - first.t) / 1000
+  const ops = opsIn(first.t, last.t)
   const srcCpu = last.srcCpu - first.srcCpu
   const dstCpu = last.dstCpu - first.dstCpu
   // The first sample's loop delay covers the time before it (before the copy): skip it.
   const rest = inside.slice(1)
   return {
-    srcMiBPerCpuS: mib / (srcCpu - idle.src * secs),
-    dstMiBPerCpuS: mib / (dstCpu - idle.dst * secs),
+    srcMiBPerCpuS: mib / (srcCpu - idle.src * ops),
+    dstMiBPerCpuS: mib / (dstCpu - idle.dst * ops),
     rawSrc: mib / srcCpu,
     rawDst: mib / dstCpu,
     srcLoopMaxMs: Math.max(...rest.map((s) => s.srcLoopMaxMs)),
@@ -481,8 +482,9 @@ async function bigShard(endpoint: string, tcp: number, disk: number): Promise<vo
     await sleepFor(5000)
     const idle1 = await Promise.all([nodeFigures(a.ports[src]!), nodeFigures(a.ports[dst]!)])
     const beforeTo = Date.now()
-    // CPU seconds per second each node spends on the client load (and the bench's scrapes) with no copy running.
-    const idleCpu = {src: (idle1[0].cpuSeconds - idle0[0].cpuSeconds) / ((beforeTo - beforeFrom) / 1000), dst: (idle1[1].cpuSeconds - idle0[1].cpuSeconds) / ((beforeTo - beforeFrom) / 1000)}
+    // CPU seconds each node spends per client operation (and the bench's scrapes) with no copy running.
+    const opsBefore = Math.max(1, load.p99(beforeFrom, beforeTo).ops)
+    const idleCpu = {src: (idle1[0].cpuSeconds - idle0[0].cpuSeconds) / opsBefore, dst: (idle1[1].cpuSeconds - idle0[1].cpuSeconds) / opsBefore}
     const ev1: ExecutorEvent[] = []
     const progress1 = sampleProgress(a.client(dst), big!.id, a.ports[src]!, a.ports[dst]!)
     const applyStart = Date.now()
@@ -497,7 +499,7 @@ async function bigShard(endpoint: string, tcp: number, disk: number): Promise<vo
     const copyRate = (copied * 1000) / (copyTo - copyFrom)
     const limit = Math.min(tcp, disk)
     row(`copy rate, ${SHARD_MIB} MiB shard unthrottled`, `${mib(copyRate)} (${(copied / MiB).toFixed(0)} MiB in ${((copyTo - copyFrom) / 1000).toFixed(1)} s)`, `>= 50 % of min(TCP, disk) = ${mib(limit / 2)}`, copyRate >= limit / 2)
-    const cost = copyCost(progress1.samples, copyFrom, copyTo, idleCpu)
+    const cost = copyCost(progress1.samples, copyFrom, copyTo, idleCpu, (from, to) => load.p99(from, to).ops)
     row(
       'copy CPU cost: MiB copied per CPU-second of the copy, source / destination (whole process)',
       `${cost.srcMiBPerCpuS.toFixed(1)} / ${cost.dstMiBPerCpuS.toFixed(1)} MiB per CPU-s (${cost.rawSrc.toFixed(1)} / ${cost.rawDst.toFixed(1)} with the client load's CPU left in)`,
