@@ -71,8 +71,15 @@ const root = resolve(import.meta.dirname, '../..')
 const children: ChildProcess[] = []
 const dirs: string[] = []
 
+/**
+ * CPU_PROF_DIR: BENCH_CPU_PROF_DIR=dir runs every node and router under `--cpu-prof` and
+ * stops them with SIGTERM at the end (so each writes its profile into dir) before the SIGKILL.
+ */
+const CPU_PROF_DIR = process.env.BENCH_CPU_PROF_DIR
+
 function spawnCli(args: string[]): {child: ChildProcess; stdout: () => string} {
-  const child = spawn(process.execPath, [join(root, 'bin/run.js'), ...args], {cwd: root, env: {PATH: process.env.PATH, HOME: process.env.HOME}, stdio: ['ignore', 'pipe', 'pipe']})
+  const prof = CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${resolve(CPU_PROF_DIR)}`] : []
+  const child = spawn(process.execPath, [...prof, join(root, 'bin/run.js'), ...args], {cwd: root, env: {PATH: process.env.PATH, HOME: process.env.HOME}, stdio: ['ignore', 'pipe', 'pipe']})
   children.push(child)
   let out = ''
   child.stdout!.on('data', (d) => (out += d))
@@ -304,27 +311,47 @@ function failureReason(body: string): string {
   }
 }
 
-/** Sample is one look at a copy: when, the destination's received bytes, and the source's sent bytes (its copy-out counter, since the bench began). */
+/**
+ * Sample is one look at a copy: when, the destination's received bytes, the source's sent
+ * bytes (its copy-out counter, since the bench began), each end's process CPU seconds so far
+ * (`process_cpu_seconds_total`: user + system, all threads) and the longest event-loop delay
+ * each end saw since the previous look (`nodejs_eventloop_lag_max_seconds`, which prom-client
+ * resets at every scrape), in ms.
+ */
 interface Sample {
   t: number
   bytes: number
   sent: number
+  srcCpu: number
+  dstCpu: number
+  srcLoopMaxMs: number
+  dstLoopMaxMs: number
 }
 
-/** copyOutBytes reads a node's `shardctl_node_copy_out_bytes_total` (bytes it sent in copy streams). */
-async function copyOutBytes(port: number): Promise<number> {
+/** NodeFigures are what the bench reads from one node's /metrics. */
+interface NodeFigures {
+  copyOut: number
+  cpuSeconds: number
+  loopMaxMs: number
+}
+
+/** nodeFigures reads a node's copy-out bytes, process CPU seconds and event-loop max delay (ms, since its last scrape) from its /metrics. */
+async function nodeFigures(port: number): Promise<NodeFigures> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
-  return Number(/^shardctl_node_copy_out_bytes_total (\d+)/m.exec(text)?.[1] ?? NaN)
+  const num = (name: string) => Number(new RegExp(`^${name} ([0-9.e+-]+)`, 'm').exec(text)?.[1] ?? NaN)
+  return {copyOut: num('shardctl_node_copy_out_bytes_total'), cpuSeconds: num('process_cpu_seconds_total'), loopMaxMs: num('nodejs_eventloop_lag_max_seconds') * 1000}
 }
 
-/** sampleProgress polls a destination's copy progress and the source's sent bytes every 100 ms until stopped (bounded in count). */
-function sampleProgress(dst: NodeClient, shard: number, srcPort: number): {samples: Sample[]; stop: () => Promise<void>} {
+/** sampleProgress polls a destination's copy progress and both ends' figures every 100 ms until stopped (bounded in count). */
+function sampleProgress(dst: NodeClient, shard: number, srcPort: number, dstPort: number): {samples: Sample[]; stop: () => Promise<void>} {
   const samples: Sample[] = []
   let stop = false
   const run = (async () => {
     for (let i = 0; i < 100_000 && !stop; i++) {
-      const [s, sent] = await Promise.all([dst.pullStatus(shard).catch(() => undefined), copyOutBytes(srcPort).catch(() => NaN)])
-      if (s && s.state !== 'idle' && Number.isFinite(sent)) samples.push({t: Date.now(), bytes: s.bytes, sent})
+      const [s, src, dstF] = await Promise.all([dst.pullStatus(shard).catch(() => undefined), nodeFigures(srcPort).catch(() => undefined), nodeFigures(dstPort).catch(() => undefined)])
+      if (s && s.state !== 'idle' && src && dstF && Number.isFinite(src.copyOut)) {
+        samples.push({t: Date.now(), bytes: s.bytes, sent: src.copyOut, srcCpu: src.cpuSeconds, dstCpu: dstF.cpuSeconds, srcLoopMaxMs: src.loopMaxMs, dstLoopMaxMs: dstF.loopMaxMs})
+      }
       await sleepFor(100)
     }
   })()
@@ -334,6 +361,37 @@ function sampleProgress(dst: NodeClient, shard: number, srcPort: number): {sampl
       stop = true
       await run
     },
+  }
+}
+
+/**
+ * copyCost sums what the copy cost between `from` and `to` from the samples taken in it:
+ * MiB copied per CPU-second at the source and at the destination, where a CPU-second is
+ * the process's (every thread's) CPU time beyond what the client operations completed
+ * meanwhile (`opsIn`) cost each before the copy (`idle`, CPU-s per operation, scrapes
+ * included), so a copy is not charged for the client load beside it, however that load's
+ * rate changed (`raw*` leave that CPU in); and the
+ * longest event-loop delay either end saw. CPU seconds hardly depend on how busy the
+ * machine is, so these compare runs on a loaded machine where wall-clock rates do not.
+ */
+function copyCost(samples: Sample[], from: number, to: number, idle: {src: number; dst: number}, opsIn: (from: number, to: number) => number): {srcMiBPerCpuS: number; dstMiBPerCpuS: number; rawSrc: number; rawDst: number; srcLoopMaxMs: number; dstLoopMaxMs: number} {
+  const inside = samples.filter((s) => s.t >= from && s.t <= to)
+  const first = inside[0]
+  const last = inside.at(-1)
+  if (!first || !last || last === first) return {srcMiBPerCpuS: NaN, dstMiBPerCpuS: NaN, rawSrc: NaN, rawDst: NaN, srcLoopMaxMs: NaN, dstLoopMaxMs: NaN}
+  const mib = (last.bytes - first.bytes) / MiB
+  const ops = opsIn(first.t, last.t)
+  const srcCpu = last.srcCpu - first.srcCpu
+  const dstCpu = last.dstCpu - first.dstCpu
+  // The first sample's loop delay covers the time before it (before the copy): skip it.
+  const rest = inside.slice(1)
+  return {
+    srcMiBPerCpuS: mib / (srcCpu - idle.src * ops),
+    dstMiBPerCpuS: mib / (dstCpu - idle.dst * ops),
+    rawSrc: mib / srcCpu,
+    rawDst: mib / dstCpu,
+    srcLoopMaxMs: Math.max(...rest.map((s) => s.srcLoopMaxMs)),
+    dstLoopMaxMs: Math.max(...rest.map((s) => s.dstLoopMaxMs)),
   }
 }
 
@@ -388,6 +446,7 @@ async function main(): Promise<void> {
     if (PARTS.has('verify')) await verifyShard(etcd.endpoint)
     if (PARTS.has('small')) await smallMoves(etcd.endpoint)
   } finally {
+    if (CPU_PROF_DIR) await stopGracefully(children, 15_000)
     for (const ch of children) ch.kill('SIGKILL')
     await etcd.stop()
   }
@@ -423,10 +482,15 @@ async function bigShard(endpoint: string, tcp: number, disk: number): Promise<vo
     load.start()
     await sleepFor(1000) // warm-up
     const beforeFrom = Date.now()
+    const idle0 = await Promise.all([nodeFigures(a.ports[src]!), nodeFigures(a.ports[dst]!)])
     await sleepFor(5000)
+    const idle1 = await Promise.all([nodeFigures(a.ports[src]!), nodeFigures(a.ports[dst]!)])
     const beforeTo = Date.now()
+    // CPU seconds each node spends per client operation (and the bench's scrapes) with no copy running.
+    const opsBefore = Math.max(1, load.p99(beforeFrom, beforeTo).ops)
+    const idleCpu = {src: (idle1[0].cpuSeconds - idle0[0].cpuSeconds) / opsBefore, dst: (idle1[1].cpuSeconds - idle0[1].cpuSeconds) / opsBefore}
     const ev1: ExecutorEvent[] = []
-    const progress1 = sampleProgress(a.client(dst), big!.id, a.ports[src]!)
+    const progress1 = sampleProgress(a.client(dst), big!.id, a.ports[src]!, a.ports[dst]!)
     const applyStart = Date.now()
     await drain(a, src, {}, ev1)
     const moveEnd = Date.now()
@@ -439,6 +503,14 @@ async function bigShard(endpoint: string, tcp: number, disk: number): Promise<vo
     const copyRate = (copied * 1000) / (copyTo - copyFrom)
     const limit = Math.min(tcp, disk)
     row(`copy rate, ${SHARD_MIB} MiB shard unthrottled`, `${mib(copyRate)} (${(copied / MiB).toFixed(0)} MiB in ${((copyTo - copyFrom) / 1000).toFixed(1)} s)`, `>= 50 % of min(TCP, disk) = ${mib(limit / 2)}`, copyRate >= limit / 2)
+    const cost = copyCost(progress1.samples, copyFrom, copyTo, idleCpu, (from, to) => load.p99(from, to).ops)
+    row(
+      'copy CPU cost: MiB copied per CPU-second of the copy, source / destination (whole process)',
+      `${cost.srcMiBPerCpuS.toFixed(1)} / ${cost.dstMiBPerCpuS.toFixed(1)} MiB per CPU-s (${cost.rawSrc.toFixed(1)} / ${cost.rawDst.toFixed(1)} with the client load's CPU left in)`,
+      'measured',
+      null,
+    )
+    row('longest event-loop delay during copy, source / destination', `${cost.srcLoopMaxMs.toFixed(0)} ms / ${cost.dstLoopMaxMs.toFixed(0)} ms`, 'measured', null)
     row('apply start to first byte copied', `${((firstByte - applyStart) / 1000).toFixed(2)} s`, '< 2 s', firstByte - applyStart < 2000)
     const pBefore = load.p99(beforeFrom, beforeTo)
     const pDuring = load.p99(copyFrom, copyTo)
@@ -455,7 +527,7 @@ async function bigShard(endpoint: string, tcp: number, disk: number): Promise<vo
     await setNodeState(a.ctx, src, 'active')
     ;[big] = await shardsOf(a)
     const ev2: ExecutorEvent[] = []
-    const progress2 = sampleProgress(a.client(src), big!.id, a.ports[dst]!)
+    const progress2 = sampleProgress(a.client(src), big!.id, a.ports[dst]!, a.ports[src]!)
     const slowMs = Number(process.env.BENCH_SLOW_WINDOWS ?? 1) * WINDOW_MS + 1500
     let setAt = 0
     const throttled = drain(a, dst, {throttle: 20 * MiB}, ev2)
@@ -545,6 +617,14 @@ async function smallMoves(endpoint: string): Promise<void> {
     row(`${SMALL_MOVES} small moves onto a new node (incoming per node 2, max concurrent 8)`, `${(done4 / secs4).toFixed(2)} moves/s (${done4} in ${secs4.toFixed(1)} s)`, 'measured', null)
     await b.close()
   }
+}
+
+/** stopGracefully sends SIGTERM to every child still running and waits (at most `ms`) for them to exit, so `--cpu-prof` profiles get written. */
+async function stopGracefully(procs: readonly ChildProcess[], ms: number): Promise<void> {
+  const running = procs.filter((c) => c.exitCode === null && c.signalCode === null)
+  const exited = Promise.all(running.map((c) => new Promise<void>((r) => c.once('exit', () => r()))))
+  for (const c of running) c.kill('SIGTERM')
+  await Promise.race([exited, sleepFor(ms)])
 }
 
 let etcdPid: number | undefined

@@ -35,13 +35,24 @@ export class CopyFrameError extends Error {
 
 /** encodeFrame serialises one frame. `cursor` undefined (or `last`) writes an empty cursor. Throws RangeError for a cursor over 65535 bytes. */
 export function encodeFrame(batch: Buffer, cursor: string | undefined, last: boolean): Buffer {
-  const c = Buffer.from(last ? '' : (cursor ?? ''), 'latin1')
-  if (c.length > 0xffff) throw new RangeError('copy cursor longer than 65535 bytes')
-  const head = Buffer.allocUnsafe(FRAME_HEADER)
-  head.writeUInt32LE(batch.length, 0)
-  head.writeUInt16LE(c.length, 4)
+  return Buffer.concat([encodeFrameHead(batch.length, cursor, last), batch])
+}
+
+/**
+ * encodeFrameHead serialises a frame's header and cursor, the bytes that precede its
+ * `batchLength`-byte batch: writing the head and then the batch sends the same bytes as
+ * {@link encodeFrame} without copying the batch. Throws RangeError as encodeFrame does.
+ */
+export function encodeFrameHead(batchLength: number, cursor: string | undefined, last: boolean): Buffer {
+  const c = last ? '' : (cursor ?? '')
+  const cLen = Buffer.byteLength(c, 'latin1')
+  if (cLen > 0xffff) throw new RangeError('copy cursor longer than 65535 bytes')
+  const head = Buffer.allocUnsafe(FRAME_HEADER + cLen)
+  head.writeUInt32LE(batchLength, 0)
+  head.writeUInt16LE(cLen, 4)
   head.writeUInt8(last ? FLAG_LAST : 0, 6)
-  return Buffer.concat([head, c, batch])
+  head.write(c, FRAME_HEADER, 'latin1')
+  return head
 }
 
 /**

@@ -5,6 +5,7 @@ import {TokenBucket} from '../throttle/tokenBucket.js'
 import {CopyFrameError, FrameReader} from './copyFrames.js'
 import {type NodeLog} from './nodeLog.js'
 import {spend} from './nodeThrottles.js'
+import {type NodeRecord} from './protocol.js'
 import {decodeRecords} from './recordCodec.js'
 import {type ApplyResult} from './storageEngine.js'
 
@@ -71,11 +72,11 @@ interface PersistedPull {
 export interface CopyPullerDeps {
   /**
    * engine is the destination's store: applyCopyBatch commits a frame's records with its
-   * resume state in one transaction (resolving once durable, off the event loop: see
+   * resume state in one transaction (resolving once committed, off the event loop: see
    * StorageEngine), `encoded` being the frame's record batch as received.
    */
   engine: {
-    applyCopyBatch(records: ReturnType<typeof decodeRecords>, name: string, state: string, encoded?: Buffer): Promise<ApplyResult>
+    applyCopyBatch(records: ReturnType<typeof decodeRecords>, name: string, state: string, encoded?: Buffer, durable?: boolean): Promise<ApplyResult>
     metaValue(name: string): string | undefined
     setMetaValue(name: string, value: string | null): Promise<void>
   }
@@ -91,6 +92,8 @@ export interface CopyPullerDeps {
    * throws a coded error once it may not.
    */
   fence(shard: number, epoch: number): Promise<HashRange>
+  /** sliceBytes bounds one copy transaction's key and value bytes (default {@link COPY_SLICE_BYTES}). */
+  sliceBytes?: number
   /** receive is the node's receive bucket, shared by every copy it pulls. */
   receive: TokenBucket
   now: () => number
@@ -118,7 +121,9 @@ function metaName(shard: number): string {
 /**
  * CopyPuller runs the copies a destination node pulls: one job per shard, each streaming
  * record frames from its sources (copyFrames.ts) and applying each frame as one
- * transaction with its resume cursor (StorageEngine.applyCopyBatch: one fsync per frame),
+ * transaction with its resume cursor (StorageEngine.applyCopyBatch; only the frame that
+ * completes the copy is fsync'd, and it makes the frames before it durable), one frame
+ * committing while the next is received,
  * fenced by epoch before every frame and throttled by the move's bucket and the node's
  * receive bucket. A job never retries a failed source itself: it stops and reports which
  * source failed, and the executor decides (same source again, or other replicas). Asking
@@ -235,14 +240,52 @@ export class CopyPuller {
     return {...fresh, cursor: start, startCursor: start, bytes: p.bytes, keys: p.keys}
   }
 
+  /**
+   * applyFrame commits a frame's records in slices of about `sliceBytes` (deps), each its
+   * own transaction, handed to the writer only after the one before it committed: client
+   * writes queued meanwhile commit between slices instead of waiting behind a whole frame.
+   * Only the last slice stores `next` (the resume state after the frame); the others store
+   * `before` again, so a crash between slices resumes at the frame's start (re-applying a
+   * slice is an LWW no-op). The fence is checked again before every slice after the first,
+   * so no slice lands after the copy lost its epoch. Only the slice that completes the copy
+   * is fsync'd: it makes every frame before it durable with it.
+   */
+  private async applyFrame(job: Job, records: NodeRecord[], batch: Buffer, before: PersistedPull, next: PersistedPull): Promise<void> {
+    const name = metaName(job.spec.shard)
+    const slices = sliceRecords(records, this.deps.sliceBytes ?? COPY_SLICE_BYTES)
+    for (let i = 0; i < slices.length; i++) {
+      const last = i === slices.length - 1
+      if (i > 0) {
+        await this.deps.fence(job.spec.shard, job.spec.epoch)
+        if (job.abort.signal.aborted) throw new Error('copy cancelled')
+      }
+      await this.deps.engine.applyCopyBatch(slices[i]!, name, JSON.stringify(last ? next : before), slices.length === 1 ? batch : undefined, last && next.done)
+    }
+  }
+
   private async run(job: Job): Promise<void> {
     const {spec} = job
     const p = job.persisted
-    const name = metaName(spec.shard)
     while (p.sourceIndex < spec.sources.length) {
       const source = spec.sources[p.sourceIndex]!
       let sawLast = false
       let sourceFault = true
+      // One frame commits while the next is received, decoded, fenced and throttled. Frames
+      // still commit one after another in stream order: the next is handed to the writer
+      // only after the one before it committed, so no resume cursor is ever stored ahead of
+      // records that are not, and a failed commit stops the stream before anything after it.
+      // `applying` resolves (never rejects) to the commit's error, or undefined once `p` holds the frame.
+      let applying: Promise<unknown> | undefined
+      const committed = async () => {
+        const err = await applying
+        applying = undefined
+        if (err !== undefined) {
+          sourceFault = false
+          throw err
+        }
+      }
+      // `queued` is `p` plus the frame being applied: where the next frame's state starts from.
+      let queued: PersistedPull = {...p}
       try {
         const reader = new FrameReader()
         const frameBytes = spec.frameBytes
@@ -257,24 +300,32 @@ export class CopyPuller {
               if (h < range.lo || h >= range.hi) throw Object.assign(new CopyFrameError(`source ${source.node} sent a key hashing to ${h}, outside shard ${spec.shard}'s range`), {code: 'INTERNAL'})
             }
             if (!(await spend([job.bucket, this.deps.receive], frame.batch.length, this.deps.sleep, job.abort.signal))) return
-            // Fenced again after waiting: the throttle may have held the frame across an epoch change.
+            await committed()
+            // Fenced again after waiting: the throttle and the previous commit may have held the frame across an epoch change.
             await this.deps.fence(spec.shard, spec.epoch)
             if (job.abort.signal.aborted) return
-            const next: PersistedPull = {...p, bytes: p.bytes + frame.batch.length, keys: p.keys + records.length}
+            const before = queued
+            const next: PersistedPull = {...queued, bytes: queued.bytes + frame.batch.length, keys: queued.keys + records.length}
             if (frame.last) {
-              next.sourceIndex = p.sourceIndex + 1
+              next.sourceIndex = queued.sourceIndex + 1
               next.cursor = next.startCursor
               next.done = next.sourceIndex >= spec.sources.length
               sawLast = true
             } else next.cursor = frame.cursor ?? null
-            await this.deps.engine.applyCopyBatch(records, name, JSON.stringify(next), frame.batch)
-            Object.assign(p, next)
+            queued = next
+            applying = this.applyFrame(job, records, frame.batch, before, next).then(
+              () => void Object.assign(p, next),
+              (err: unknown) => err ?? new Error('copy frame apply failed'),
+            )
             sourceFault = true
           }
         }
+        await committed()
         if (job.abort.signal.aborted) return
         if (!sawLast) throw Object.assign(new Error(`the copy stream from ${source.node} ended before its last frame`), {code: 'NODE_UNREACHABLE'})
       } catch (err) {
+        // A stream fault (or an abort) may come while a frame commits: let it finish, so `p` says what is stored.
+        if (applying) await applying
         if (job.abort.signal.aborted) return
         // A fault while reading the stream is the source's; one in fencing or applying is ours.
         const code = (err as {code?: unknown}).code
@@ -284,11 +335,36 @@ export class CopyPuller {
         job.failedSource = sourceFault ? source.node : null
         this.deps.log.warn('copy failed', {shard: spec.shard, epoch: spec.epoch, move: spec.moveId, source: source.node, sourceFault, error: job.error})
         return
+      } finally {
+        // An aborted job returns with a frame possibly committing: the job ends when it did.
+        if (applying) await applying
       }
     }
     job.state = 'done'
     this.deps.log.info('copy done', {shard: spec.shard, epoch: spec.epoch, move: spec.moveId, bytes: p.bytes, keys: p.keys})
   }
+}
+
+/** COPY_SLICE_BYTES: a copy frame commits in transactions of about this many key and value bytes (see CopyPuller.applyFrame). */
+export const COPY_SLICE_BYTES = 512 * 1024
+
+/** sliceRecords cuts `records` into runs of about `maxBytes` of keys and values each (at least one record per run; one run for an empty frame). */
+export function sliceRecords(records: NodeRecord[], maxBytes: number): NodeRecord[][] {
+  const out: NodeRecord[][] = []
+  let run: NodeRecord[] = []
+  let bytes = 0
+  for (const r of records) {
+    const size = r.key.length + (r.value?.length ?? 0)
+    if (run.length > 0 && bytes + size > maxBytes) {
+      out.push(run)
+      run = []
+      bytes = 0
+    }
+    run.push(r)
+    bytes += size
+  }
+  out.push(run)
+  return out
 }
 
 function sameSources(a: readonly CopySourceAddress[], b: readonly CopySourceAddress[]): boolean {

@@ -1,14 +1,13 @@
 import {type ServerResponse} from 'node:http'
 import {type HashRange} from '../model/range.js'
-import {encodeFrame} from './copyFrames.js'
+import {encodeFrameHead} from './copyFrames.js'
 import {spend} from './nodeThrottles.js'
-import {encodeRecords} from './recordCodec.js'
 import {type StorageEngine} from './storageEngine.js'
 import {type TokenBucket} from '../throttle/tokenBucket.js'
 
 /** CopyStreamSource is what one copy stream reads from and answers to. */
 export interface CopyStreamSource {
-  engine: StorageEngine
+  engine: Pick<StorageEngine, 'readCopyPage'>
   range: HashRange
   /** cursor resumes after a position a previous stream reached (undefined: from the start). */
   cursor: string | undefined
@@ -26,7 +25,7 @@ export interface CopyStreamSource {
 /**
  * writeCopyStream writes the range's records to `res` as copy frames (copyFrames.ts),
  * page by page from `cursor`, until the last frame or until the reader goes away. Each
- * page is read just before it is sent (records written meanwhile may or may not appear:
+ * page is read (in the engine's copy reader thread) just before it is sent (records written meanwhile may or may not appear:
  * the copy runs beside dual writes, and LWW makes either fine); it waits for the socket to
  * drain before reading the next page, so a slow destination bounds the source's memory.
  * When the fence is lost mid-stream the response is destroyed without a last frame: the
@@ -44,12 +43,16 @@ export async function writeCopyStream(src: CopyStreamSource, res: ServerResponse
       res.destroy()
       return 'fenced'
     }
-    const page = src.engine.scan(src.range, cursor, pageBytes)
+    // Read and encoded in the copy reader thread: this loop only waits for it.
+    const page = await src.engine.readCopyPage(src.range, cursor, pageBytes)
     pageBytes = Math.min(src.frameBytes, pageBytes * 2)
-    const batch = encodeRecords(page.records)
+    const batch = page.batch
     if (!(await spend(src.buckets, batch.length, src.sleep, closed.signal))) return 'closed'
+    if (closed.signal.aborted) return 'closed'
     const last = page.cursor === undefined
-    const ok = res.write(encodeFrame(batch, page.cursor, last))
+    // Head and batch as two writes: one frame's batch (up to MiBs) is never copied into another buffer.
+    res.write(encodeFrameHead(batch.length, page.cursor, last))
+    const ok = res.write(batch)
     src.onBytes?.(batch.length)
     if (last) {
       res.end()

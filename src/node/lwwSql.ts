@@ -110,6 +110,7 @@ const EMPTY = Buffer.alloc(0)
  */
 export class LwwWriter {
   private readonly stmts: ReturnType<typeof prepareWrites>
+  private syncFull: boolean | undefined
 
   constructor(
     private readonly db: Database.Database,
@@ -148,13 +149,35 @@ export class LwwWriter {
     return this.inTransaction((stage) => calls.map((c) => this.merge(c.records, stage)))
   }
 
-  /** applyCopy merges a copy frame's records and stores its resume state under meta `name`, in one transaction. */
-  applyCopy(records: readonly NodeRecord[], name: string, state: string): Committed<ApplyResult> {
-    return this.inTransaction((stage) => {
-      const result = this.merge(records, stage)
-      this.stmts.metaSet.run(name, state)
-      return result
-    })
+  /**
+   * applyCopy merges a copy frame's records and stores its resume state under meta `name`,
+   * in one transaction. With `durable` false and the connection at synchronous FULL, the
+   * commit skips its WAL fsync (synchronous NORMAL for this one transaction): a frame and
+   * its resume state stay atomic, and since the WAL is a log, an OS crash or power loss can
+   * only cut its tail, so the copy resumes from an earlier cursor whose data is all there.
+   * Nothing acknowledged depends on a non-durable frame: every later FULL commit (a client
+   * write, the copy's last frame, which the puller marks durable before it reports the copy
+   * done) fsyncs the WAL and with it every frame before it. A process crash loses nothing
+   * either way (the OS holds the written pages).
+   */
+  applyCopy(records: readonly NodeRecord[], name: string, state: string, durable = true): Committed<ApplyResult> {
+    const relax = !durable && this.synchronousFull()
+    if (relax) this.db.pragma('synchronous = NORMAL')
+    try {
+      return this.inTransaction((stage) => {
+        const result = this.merge(records, stage)
+        this.stmts.metaSet.run(name, state)
+        return result
+      })
+    } finally {
+      if (relax) this.db.pragma('synchronous = FULL')
+    }
+  }
+
+  /** synchronousFull tells whether the connection commits at synchronous FULL (2) or above; read once. */
+  private synchronousFull(): boolean {
+    this.syncFull ??= Number(this.db.pragma('synchronous', {simple: true})) >= 2
+    return this.syncFull
   }
 
   /** purge deletes up to `limit` tombstones of `range` older than `before` (see StorageEngine.purgeTombstones); returns how many. */

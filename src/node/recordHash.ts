@@ -1,4 +1,4 @@
-import {murmur3} from '../model/hash.js'
+import {murmur3Pair} from '../model/hash.js'
 
 const SEED_HI = 0x9747b28c
 const SEED_LO = 0x5bd1e995
@@ -27,5 +27,5 @@ export function recordHash(key: Uint8Array, version: string, value: Uint8Array |
   const flagAt = key.length + 1 + version.length
   buf[flagAt] = value === null ? 1 : 0
   if (value !== null) buf.set(value, flagAt + 1)
-  return [murmur3(buf, SEED_HI), murmur3(buf, SEED_LO)]
+  return murmur3Pair(buf, SEED_HI, SEED_LO)
 }

@@ -12,6 +12,8 @@ import {type NodeRecord} from './protocol.js'
 import {encodeRecords} from './recordCodec.js'
 import {RECORD_HASH_FORMAT, recordHash} from './recordHash.js'
 import {decodeCursor, encodeCursor} from './snapshotCursor.js'
+import {type CopyPage, type CopyPageStatements, prepareCopyPageStatements, readCopyPage} from './copyPageReader.js'
+import {CopyReader} from './copyReader.js'
 import {type CommitKind, StorageWriter} from './storageWriter.js'
 
 export type {ApplyOptions, ApplyResult, Superseded} from './lwwSql.js'
@@ -166,6 +168,9 @@ export class StorageEngine {
   /** syncedVersion is this connection's `data_version` when the cells last matched the rows (see {@link staleCells}). */
   private syncedVersion: number
   private readonly writer: StorageWriter
+  /** copyReader reads copy pages in a thread of its own (undefined with `writerThread: false`: pages are read here). */
+  private readonly copyReader: CopyReader | undefined
+  private copyStmts: CopyPageStatements | undefined
   private closed = false
   private readonly stmts: ReturnType<StorageEngine['prepare']>
 
@@ -193,6 +198,7 @@ export class StorageEngine {
       failed: opts.onWriterFailed,
       thread: opts.writerThread ?? true,
     })
+    this.copyReader = (opts.writerThread ?? true) ? new CopyReader({file, pageSize: PAGE_SIZE}) : undefined
   }
 
   /**
@@ -279,17 +285,20 @@ export class StorageEngine {
 
   /**
    * applyCopyBatch merges `records` (LWW, as {@link apply}) and stores `state` under meta
-   * `name` in one transaction, and resolves once it committed (one fsync): a copy's resume
-   * cursor is durable exactly when the records before it are. `encoded` may pass the
-   * records' batch encoding when the caller already holds it (a copy frame), to skip
-   * re-encoding. Rejects with RangeError (nothing written) for a record whose version is
-   * not a formatHlc string, or SQLite's error on I/O failure.
+   * `name` in one transaction, and resolves once it committed: a copy's resume cursor is
+   * stored exactly when the records before it are. `durable` (default true) fsyncs the
+   * commit; false skips that fsync (see LwwWriter.applyCopy: an OS crash may then cut
+   * the copy back to an earlier cursor, data and cursor together), for every frame but
+   * the one that completes a copy. `encoded` may pass the records' batch encoding when the
+   * caller already holds it (a copy frame), to skip re-encoding. Rejects with RangeError
+   * (nothing written) for a record whose version is not a formatHlc string, or SQLite's
+   * error on I/O failure.
    */
-  applyCopyBatch(records: readonly NodeRecord[], name: string, state: string, encoded?: Buffer): Promise<ApplyResult> {
+  applyCopyBatch(records: readonly NodeRecord[], name: string, state: string, encoded?: Buffer, durable = true): Promise<ApplyResult> {
     if (this.closed) return Promise.reject(new Error('storage engine is closed'))
     const bad = badVersion(records)
     if (bad) return Promise.reject(bad)
-    return this.writer.run<ApplyResult>({op: 'copy', batch: encoded ?? encodeRecords(records), name, state}, 'copy', records.length)
+    return this.writer.run<ApplyResult>({op: 'copy', batch: encoded ?? encodeRecords(records), name, state, durable}, 'copy', records.length)
   }
 
   /** metaValue returns the value stored under meta `name` (copy state, see {@link applyCopyBatch}), or undefined. */
@@ -339,6 +348,24 @@ export class StorageEngine {
     }
     if (more) it.return?.()
     return {records, cursor: more && lastKey ? encodeCursor(lastHash, lastKey) : undefined, bytes}
+  }
+
+  /**
+   * readCopyPage reads the page of `range` after `cursor` of about `maxBytes` that a copy
+   * stream sends next, encoded as one record batch (see readCopyPage in copyPageReader.ts),
+   * in the copy reader thread, so serving a copy never holds this thread's event loop for a
+   * page's scan and encoding (with `writerThread: false`, here). Rejects with RangeError for
+   * a malformed cursor or one outside `range`.
+   */
+  readCopyPage(range: HashRange, cursor: string | undefined, maxBytes: number): Promise<CopyPage> {
+    if (this.closed) return Promise.reject(new Error('storage engine is closed'))
+    if (this.copyReader) return this.copyReader.read(range, cursor, maxBytes)
+    try {
+      this.copyStmts ??= prepareCopyPageStatements(this.db)
+      return Promise.resolve(readCopyPage(this.copyStmts, range, cursor, maxBytes))
+    } catch (err) {
+      return Promise.reject(err)
+    }
   }
 
   /**
@@ -664,6 +691,7 @@ export class StorageEngine {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
+    await this.copyReader?.close()
     await this.writer.close()
     this.db.close()
   }

@@ -27,7 +27,7 @@ export function openWriterCore(data: WriterData): WriterCore {
       case 'apply':
         return writer.applyGroup(req.calls.map((c) => ({records: records(c.batch), opts: {clientWrite: c.clientWrite}})))
       case 'copy':
-        return writer.applyCopy(records(req.batch), req.name, req.state)
+        return writer.applyCopy(records(req.batch), req.name, req.state, req.durable)
       case 'purge':
         return writer.purge(req.range, req.before, req.limit)
       case 'deleteSlice':

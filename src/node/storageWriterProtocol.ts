@@ -11,7 +11,7 @@ export interface WriterData {
 /** WriterOp is one request to the writer thread, without its id (see LwwWriter for each operation's contract). */
 export type WriterOp =
   | {op: 'apply'; calls: {batch: Uint8Array; clientWrite: boolean}[]}
-  | {op: 'copy'; batch: Uint8Array; name: string; state: string}
+  | {op: 'copy'; batch: Uint8Array; name: string; state: string; durable: boolean}
   | {op: 'purge'; range: HashRange; before: number; limit: number}
   | {op: 'deleteSlice'; range: HashRange; from: number; sliceMs: number}
   | {op: 'rangeRowIds'; range: HashRange; from: number; maxRows: number}

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import {describe, expect, it} from 'vitest'
-import {type CopyFrame, CopyFrameError, encodeFrame, frameBytesFor, FrameReader, MIN_FRAME_BYTES} from '../../src/node/copyFrames.js'
+import {type CopyFrame, CopyFrameError, encodeFrame, encodeFrameHead, frameBytesFor, FrameReader, MIN_FRAME_BYTES} from '../../src/node/copyFrames.js'
 
 describe('copy frames', () => {
   it('decode to the frames encoded, however the stream is split', () => {
@@ -57,5 +57,18 @@ describe('frameBytesFor', () => {
     expect(frameBytesFor(100 << 20, 4 << 20)).toBe(4 << 20)
     expect(frameBytesFor(1024, 4 << 20)).toBe(MIN_FRAME_BYTES)
     expect(frameBytesFor(null, 4096)).toBe(MIN_FRAME_BYTES)
+  })
+})
+
+describe('encodeFrameHead', () => {
+  it('followed by the batch is byte for byte the frame encodeFrame makes, for middle and last frames', () => {
+    const batch = Buffer.from('some record batch bytes')
+    for (const [cursor, last] of [['123.a2V5', false], [undefined, false], ['ignored', true]] as const) {
+      expect(Buffer.concat([encodeFrameHead(batch.length, cursor, last), batch])).toEqual(encodeFrame(batch, cursor, last))
+    }
+  })
+
+  it('refuses a cursor over 65535 bytes', () => {
+    expect(() => encodeFrameHead(1, 'x'.repeat(65536), false)).toThrow(RangeError)
   })
 })

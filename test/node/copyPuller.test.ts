@@ -252,4 +252,172 @@ describe('CopyPuller', {timeout: 30_000}, () => {
     await settle(p)
     expect(sources.opened.at(-1)!.cursor).toBeUndefined()
   })
+
+  /**
+   * gatedEngine wraps `dest` so each applyCopyBatch waits for the test to release it, and
+   * records what the puller handed over: the state stored with each frame, its durability,
+   * how many commits overlapped, and how many frames the source had sent by then.
+   */
+  function gatedEngine(dest: StorageEngine, sent: () => number, failAt?: number) {
+    const calls: {state: string; durable: boolean | undefined; sentAtCall: number; sentAtRelease?: number}[] = []
+    const gates: (() => void)[] = []
+    let inFlight = 0
+    let maxInFlight = 0
+    const engine = {
+      metaValue: (n: string) => dest.metaValue(n),
+      setMetaValue: (n: string, v: string | null) => dest.setMetaValue(n, v),
+      async applyCopyBatch(records: NodeRecord[], name: string, state: string, encoded?: Buffer, durable?: boolean) {
+        const index = calls.length
+        calls.push({state, durable, sentAtCall: sent()})
+        inFlight++
+        maxInFlight = Math.max(maxInFlight, inFlight)
+        await new Promise<void>((r) =>
+          gates.push(() => {
+            calls[index]!.sentAtRelease = sent()
+            r()
+          }),
+        )
+        try {
+          if (index === failAt) throw new Error('SQLITE_FULL: database or disk is full')
+          return await dest.applyCopyBatch(records, name, state, encoded, durable)
+        } finally {
+          inFlight--
+        }
+      },
+    }
+    return {engine, calls, release: () => gates.shift()?.(), pending: () => gates.length, maxInFlight: () => maxInFlight}
+  }
+
+  it('receives the next frame while one commits, but commits one frame at a time, in stream order, and fsyncs only the frame that completes the copy', async () => {
+    const a = engineAt().engine
+    const b = engineAt().engine
+    await fill(a, 600)
+    await fill(b, 300, 2_000_000)
+    const dest = engineAt().engine
+    const sources = new FakeSources({a, b})
+    let sent = 0
+    const counting = {open: (...args: Parameters<FakeSources['open']>) => (async function* () {
+      for await (const piece of sources.open(...args)) {
+        sent++
+        yield piece
+      }
+    })()}
+    const g = gatedEngine(dest, () => sent)
+    const p = puller(dest, sources, {engine: g.engine, openStream: (s, shard, epoch, cursor, frameBytes, signal) => counting.open(s, shard, epoch, cursor, frameBytes, signal)})
+    p.pull(spec({sources: [{node: 'a', address: '127.0.0.1:1'}, {node: 'b', address: '127.0.0.1:2'}]}))
+    for (let i = 0; i < 10_000 && p.status(1).state === 'running'; i++) {
+      // While a frame is held in its commit, the stream moves on to the next frame (two pieces per frame).
+      // Hold each commit a little, so the stream can move on meanwhile.
+      if (g.pending() > 0) {
+        await new Promise((r) => setTimeout(r, 5))
+        g.release()
+      } else await new Promise((r) => setTimeout(r, 1))
+    }
+    const s = await settle(p)
+    expect(s).toMatchObject({state: 'done', keys: 900})
+    expect(g.maxInFlight()).toBe(1)
+    // While frames committed, the next frame's pieces arrived (a copy that waited for each commit before reading on would show none).
+    expect(g.calls.filter((c) => (c.sentAtRelease ?? 0) > c.sentAtCall).length).toBeGreaterThan(g.calls.length / 2)
+    // Stored states advance monotonically (keys only grow, the source index never goes back).
+    const states = g.calls.map((c) => JSON.parse(c.state) as {keys: number; sourceIndex: number; done: boolean})
+    for (let i = 1; i < states.length; i++) {
+      expect(states[i]!.keys).toBeGreaterThan(states[i - 1]!.keys)
+      expect(states[i]!.sourceIndex).toBeGreaterThanOrEqual(states[i - 1]!.sourceIndex)
+    }
+    // Only the last frame of the last source is durable; the last frame of source a is not.
+    expect(g.calls.map((c) => c.durable)).toEqual([...Array(g.calls.length - 1).fill(false), true])
+    expect(states.at(-1)!.done).toBe(true)
+    expect(states.filter((x) => x.done)).toHaveLength(1)
+  })
+
+  it('given a frame whose commit fails, then no later frame is committed, the failure is the destination\'s, and a resume copies everything', async () => {
+    const a = engineAt().engine
+    await fill(a, 2000)
+    const dest = engineAt().engine
+    const sources = new FakeSources({a})
+    const g = gatedEngine(dest, () => 0, 3)
+    const p = puller(dest, sources, {engine: g.engine})
+    p.pull(spec())
+    for (let i = 0; i < 10_000 && p.status(1).state === 'running'; i++) {
+      if (g.pending() > 0) g.release()
+      await new Promise((r) => setTimeout(r, 1))
+    }
+    const failed = await settle(p)
+    expect(failed).toMatchObject({state: 'failed', failedSource: null})
+    expect(failed.error).toContain('SQLITE_FULL')
+    // Frames 0..2 committed, frame 3 failed, and frame 4 was never handed to the writer.
+    expect(g.calls).toHaveLength(4)
+    const third = JSON.parse(g.calls[2]!.state) as {cursor: string; keys: number}
+    expect(failed.cursor).toBe(third.cursor)
+    expect(failed.keys).toBe(third.keys)
+    expect(JSON.parse(dest.metaValue('copy/1') ?? '{}')).toMatchObject({cursor: third.cursor, keys: third.keys})
+    // The stored cursor holds exactly the records committed before it: a resume from it completes the copy.
+    const again = puller(dest, sources)
+    again.pull(spec())
+    expect(await settle(again)).toMatchObject({state: 'done', keys: 2000})
+    expect(sources.opened.at(-1)!.cursor).toBe(third.cursor)
+    expect(dest.digest(ALL)).toEqual(a.digest(ALL))
+  })
+
+  it('commits a frame in slices, storing the frame\'s cursor only with its last slice; a failure mid-frame resumes at the frame\'s start and completes the copy', async () => {
+    const a = engineAt().engine
+    await fill(a, 2000)
+    const dest = engineAt().engine
+    const sources = new FakeSources({a})
+    const g = gatedEngine(dest, () => 0, 12)
+    const p = puller(dest, sources, {engine: g.engine, sliceBytes: 2048})
+    p.pull(spec())
+    for (let i = 0; i < 10_000 && p.status(1).state === 'running'; i++) {
+      if (g.pending() > 0) g.release()
+      await new Promise((r) => setTimeout(r, 1))
+    }
+    const failed = await settle(p)
+    expect(failed).toMatchObject({state: 'failed', failedSource: null})
+    const states = g.calls.map((c) => JSON.parse(c.state) as {cursor: string | null; keys: number})
+    // A 16 KiB frame in 2 KiB slices: the first frame's slices store the state before it (no cursor yet), and only its last one moves on.
+    expect(states[0]).toMatchObject({cursor: null, keys: 0})
+    const moved = states.findIndex((x) => x.cursor !== null)
+    expect(moved).toBeGreaterThan(1)
+    expect(states.slice(0, moved).every((x) => x.cursor === null)).toBe(true)
+    // Call 12 is a middle slice of the second frame: it carries the first frame's state, which is what stays stored when it fails.
+    expect(moved).toBeLessThan(11)
+    expect(states[12]!.cursor).toBe(states[moved]!.cursor)
+    expect(states[12]!.keys).toBe(states[moved]!.keys)
+    expect(failed.cursor).toBe(states[moved]!.cursor)
+    expect(failed.keys).toBe(states[moved]!.keys)
+    expect(g.calls).toHaveLength(13)
+    const again = puller(dest, sources)
+    again.pull(spec())
+    expect(await settle(again)).toMatchObject({state: 'done', keys: 2000})
+    expect(dest.digest(ALL)).toEqual(a.digest(ALL))
+  })
+
+  it('stops between slices when the fence is lost: no slice lands after it', async () => {
+    const a = engineAt().engine
+    await fill(a, 300)
+    const dest = engineAt().engine
+    let fences = 0
+    const applied: number[] = []
+    const engine = {
+      metaValue: (n: string) => dest.metaValue(n),
+      setMetaValue: (n: string, v: string | null) => dest.setMetaValue(n, v),
+      applyCopyBatch: (records: NodeRecord[], name: string, state: string, encoded?: Buffer, durable?: boolean) => {
+        applied.push(records.length)
+        return dest.applyCopyBatch(records, name, state, encoded, durable)
+      },
+    }
+    // Two fences per frame before its first slice (receive, then apply), then one per later slice: lose it at the third.
+    const p = puller(dest, new FakeSources({a}), {
+      engine,
+      sliceBytes: 2048,
+      fence: async () => {
+        if (++fences >= 3) throw Object.assign(new Error('shard 1 moved past epoch 3'), {code: 'STALE_EPOCH'})
+        return ALL
+      },
+    })
+    p.pull(spec())
+    const s = await settle(p)
+    expect(s).toMatchObject({state: 'failed', errorCode: 'STALE_EPOCH', failedSource: null, keys: 0})
+    expect(applied).toHaveLength(1)
+  })
 })

@@ -1,0 +1,63 @@
+import type Database from 'better-sqlite3'
+import {type HashRange} from '../model/range.js'
+import {type NodeRecord} from './protocol.js'
+import {encodeRecords} from './recordCodec.js'
+import {decodeCursor, encodeCursor} from './snapshotCursor.js'
+
+/** CopyPage is one page of a copy stream: its records as one encoded batch (recordCodec.ts), how many, and the cursor resuming after it (undefined: the range is exhausted). */
+export interface CopyPage {
+  batch: Buffer
+  records: number
+  cursor: string | undefined
+}
+
+type RawRow = [h: number, k: Buffer, ver: string, v: Buffer | null]
+
+/** CopyPageStatements are the prepared range scans {@link readCopyPage} runs, on whichever connection prepared them. */
+export interface CopyPageStatements {
+  from: Database.Statement<[number, number], RawRow>
+  after: Database.Statement<[number, Buffer, number], RawRow>
+}
+
+/** prepareCopyPageStatements prepares {@link readCopyPage}'s scans on `db` (raw array rows: no per-row object with named fields). */
+export function prepareCopyPageStatements(db: Database.Database): CopyPageStatements {
+  return {
+    from: db.prepare<[number, number], RawRow>('SELECT h, k, ver, v FROM kv WHERE h >= ? AND h < ? ORDER BY h, k').raw(true),
+    after: db.prepare<[number, Buffer, number], RawRow>('SELECT h, k, ver, v FROM kv WHERE (h, k) > (?, ?) AND h < ? ORDER BY h, k').raw(true),
+  }
+}
+
+/**
+ * readCopyPage reads the records of `range` in (hash, key) order after `cursor` (undefined:
+ * from the range's start) until about `maxBytes` of keys, versions and values are collected
+ * (at least one record), and encodes them as one batch. The page is one read of one
+ * snapshot (a single statement); records committed after it are in a later page or not at
+ * all, which a copy beside dual writes allows (LWW). Throws RangeError for a malformed
+ * cursor or one outside `range`.
+ */
+export function readCopyPage(stmts: CopyPageStatements, range: HashRange, cursor: string | undefined, maxBytes: number): CopyPage {
+  let it: IterableIterator<RawRow>
+  if (cursor === undefined) it = stmts.from.iterate(range.lo, range.hi)
+  else {
+    const c = decodeCursor(cursor)
+    if (c.hash < range.lo || c.hash >= range.hi) throw new RangeError(`cursor at hash ${c.hash} is outside [${range.lo}, ${range.hi})`)
+    it = stmts.after.iterate(c.hash, c.key, range.hi)
+  }
+  const records: NodeRecord[] = []
+  let bytes = 0
+  let lastHash = 0
+  let lastKey: Buffer | undefined
+  let more = false
+  for (const [h, k, ver, v] of it) {
+    if (bytes >= maxBytes && records.length > 0) {
+      more = true
+      break
+    }
+    records.push({key: k, version: ver, value: v})
+    bytes += k.length + ver.length + (v?.length ?? 0) + 8
+    lastHash = h
+    lastKey = k
+  }
+  if (more) it.return?.()
+  return {batch: encodeRecords(records), records: records.length, cursor: more && lastKey ? encodeCursor(lastHash, lastKey) : undefined}
+}

@@ -1,0 +1,86 @@
+import {type Worker} from 'node:worker_threads'
+import {type HashRange} from '../model/range.js'
+import {type CopyPage} from './copyPageReader.js'
+import {type CopyReadReply, type CopyReaderData} from './copyReaderProtocol.js'
+import {startModuleWorker} from './workerModule.js'
+
+interface Pending {
+  resolve: (page: CopyPage) => void
+  reject: (err: Error) => void
+}
+
+/**
+ * CopyReader is the main thread's side of the copy reader thread (copyReaderWorker.ts):
+ * {@link read} returns a copy stream page read and encoded there, on the thread's own
+ * connection, so a source serving a shard copy keeps its event loop for client requests.
+ * The thread starts at the first read and is referenced only while reads are pending (an
+ * idle reader never keeps a process alive). If it dies, pending reads reject and the next
+ * read starts a new one.
+ */
+export class CopyReader {
+  private worker: Worker | undefined
+  private readonly pending = new Map<number, Pending>()
+  private nextId = 1
+  private closed = false
+
+  constructor(private readonly data: CopyReaderData) {}
+
+  /**
+   * read returns the page of `range` after `cursor` of about `maxBytes` (see readCopyPage).
+   * Rejects with RangeError for a malformed cursor or one outside `range`, or with the
+   * thread's error; with Error('copy reader is closed') after {@link close}.
+   */
+  read(range: HashRange, cursor: string | undefined, maxBytes: number): Promise<CopyPage> {
+    if (this.closed) return Promise.reject(new Error('copy reader is closed'))
+    const worker = this.started()
+    const id = this.nextId++
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, {resolve, reject})
+      worker.ref()
+      worker.postMessage({id, range, cursor, maxBytes})
+    })
+  }
+
+  /** close stops the thread; pending reads reject. Idempotent. */
+  async close(): Promise<void> {
+    this.closed = true
+    const w = this.worker
+    this.worker = undefined
+    if (w) await w.terminate()
+    this.failAll(new Error('copy reader is closed'))
+  }
+
+  private started(): Worker {
+    if (this.worker) return this.worker
+    const worker = startModuleWorker(import.meta.url, 'copyReaderWorker', this.data)
+    worker.unref()
+    worker.on('message', (reply: CopyReadReply) => this.answer(reply))
+    worker.on('error', (err) => this.lost(worker, err))
+    worker.once('exit', (code) => this.lost(worker, new Error(`copy reader thread exited (code ${code})`)))
+    this.worker = worker
+    return worker
+  }
+
+  private answer(reply: CopyReadReply): void {
+    const p = this.pending.get(reply.id)
+    if (!p) return
+    this.pending.delete(reply.id)
+    if (this.pending.size === 0) this.worker?.unref()
+    if (reply.ok) {
+      const b = reply.batch
+      p.resolve({batch: Buffer.from(b.buffer, b.byteOffset, b.byteLength), records: reply.records, cursor: reply.cursor})
+    } else p.reject(Object.assign(reply.error.name === 'RangeError' ? new RangeError(reply.error.message) : new Error(reply.error.message), {name: reply.error.name}))
+  }
+
+  private lost(worker: Worker, err: Error): void {
+    if (this.worker !== worker) return
+    this.worker = undefined
+    this.failAll(err)
+  }
+
+  private failAll(err: Error): void {
+    const all = [...this.pending.values()]
+    this.pending.clear()
+    for (const p of all) p.reject(err)
+  }
+}

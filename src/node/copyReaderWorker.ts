@@ -1,0 +1,31 @@
+/**
+ * The copy reader thread: reads copy stream pages (copyPageReader.ts) on its own read-only
+ * connection, so the range scan and the batch encoding of a shard copy never hold the
+ * node's event loop, where client requests are served. Started by copyReader.ts only.
+ */
+import {parentPort, workerData} from 'node:worker_threads'
+import {prepareCopyPageStatements, readCopyPage} from './copyPageReader.js'
+import {type CopyReadReply, type CopyReaderData, type CopyReadRequest} from './copyReaderProtocol.js'
+import {openConnection} from './lwwSql.js'
+
+const port = parentPort
+if (!port) throw new Error('copyReaderWorker must run as a worker thread')
+const data = workerData as CopyReaderData
+// A reader: it never writes, so the synchronous level is moot; WAL lets it read beside the writer thread.
+const db = openConnection(data.file, 'NORMAL', data.pageSize)
+const stmts = prepareCopyPageStatements(db)
+
+port.on('message', (req: CopyReadRequest) => {
+  let reply: CopyReadReply
+  try {
+    const page = readCopyPage(stmts, req.range, req.cursor, req.maxBytes)
+    reply = {id: req.id, ok: true, batch: page.batch, records: page.records, cursor: page.cursor}
+    // Transfer (no copy) only a buffer that owns its whole ArrayBuffer: small ones share Node's pool.
+    const own = page.batch.byteOffset === 0 && page.batch.buffer.byteLength === page.batch.length
+    port.postMessage(reply, own ? [page.batch.buffer as ArrayBuffer] : [])
+  } catch (err) {
+    const e = err as {name?: string; message?: string}
+    reply = {id: req.id, ok: false, error: {name: e.name ?? 'Error', message: e.message ?? String(err)}}
+    port.postMessage(reply)
+  }
+})
