@@ -6,6 +6,7 @@ import {reserveAll, TokenBucket} from '../throttle/tokenBucket.js'
 import {type Move} from '../model/move.js'
 import {EPOCH_STEPS} from '../model/plan.js'
 import {formatBytes} from '../model/units.js'
+import {migrateBatchKeys, tightestRate} from './migrateBatch.js'
 import {formatMoveCursor, parseMoveCursor} from './moveCursor.js'
 import {connectRedisNode} from './redisConnection.js'
 import {targetWillOutrankSource} from './epochOrder.js'
@@ -174,16 +175,20 @@ async function migrateSlot(env: ExecutorEnv, opts: RedisMoveOptions, keyBucket: 
       env.emit({type: 'info', message: kept ? `slot ${slot} is the last slot of ${src.node}: set cluster-allow-replica-migration no there, so it stays a master with no slots` : `slot ${slot} is the last slot of ${src.node}, which refused CONFIG SET cluster-allow-replica-migration no: Redis may turn it into a replica`, at: new Date(env.now()).toISOString()})
     }
     await openSlot(src, dst, slot)
+    const seen = {keys: 0, bytes: 0}
     for (;;) {
       while ((env.control.paused || !env.control.inWindow()) && !env.stopped()) await env.sleep(200)
       if (env.stopped()) return false
-      const keys = await keysInSlot(src, slot, opts.keysPerBatch)
-      if (keys.length === 0) break
-      const sizes = await keySizes(src, keys)
-      const bytes = sizes.reduce((a, b) => a + b, 0)
       // The operator's live keys/s (throttle set --keys-per-sec) wins over the move's own option.
       const keyRate = env.control.keysPerSec ?? opts.keysPerSec
       if (keyRate !== keyBucket.currentRate()) keyBucket.setRate(keyRate)
+      const byteRate = tightestRate([env.throttles.global, env.throttles.node(src.node), env.throttles.node(dst.node)].map((b) => b.currentRate()))
+      const keys = await keysInSlot(src, slot, migrateBatchKeys(opts.keysPerBatch, byteRate, keyRate, seen.keys > 0 ? seen.bytes / seen.keys : null))
+      if (keys.length === 0) break
+      const sizes = await keySizes(src, keys)
+      const bytes = sizes.reduce((a, b) => a + b, 0)
+      seen.keys += keys.length
+      seen.bytes += bytes
       const wait = Math.max(reserveAll([env.throttles.global, env.throttles.node(src.node), env.throttles.node(dst.node)], bytes), keyBucket.take(keys.length))
       if (wait > 0) await env.sleep(wait)
       if (env.stopped()) return false
