@@ -13,8 +13,8 @@ import {DATA_PLANE_TLS_FLAGS, bytesFlag, durationFlag, rateFlag, rateOrAutoFlag,
 /** EXECUTOR_FLAGS are the flags of every command that runs moves (`apply`, `node drain`). */
 export const EXECUTOR_FLAGS = {
   yes: Flags.boolean({char: 'y', description: 'do not ask for confirmation (CI)'}),
-  throttle: rateOrAutoFlag({description: 'global copy rate, e.g. 50MiB/s, or `auto` to adapt it to the routers\' client p99 (default unlimited; `throttle set` overrides it live)'}),
-  'max-client-p99': durationFlag({description: 'with --throttle auto: the client p99 the copy must stay under', ...withDefault('25ms', parseDuration)}),
+  throttle: rateOrAutoFlag({description: 'global copy rate, e.g. 50MiB/s, or `auto` to adapt it to the clients\' latency: the routers\' p99 on kv, PING round trips to the moving masters on redis (default unlimited; `throttle set` overrides it live)'}),
+  'max-client-p99': durationFlag({description: 'with --throttle auto: the client p99 (kv) or masters\' PING p99 (redis) the copy must stay under', ...withDefault('25ms', parseDuration)}),
   'node-throttle': rateFlag({description: 'copy rate per source and per target node, e.g. 20MiB/s'}),
   'max-concurrent': Flags.integer({description: 'moves running at once', default: 4, min: 1, max: 256}),
   'per-node': Flags.integer({description: 'moves copying out of one node at once', default: 1, min: 1, max: 64}),

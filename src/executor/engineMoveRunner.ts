@@ -2,9 +2,14 @@ import {getMeta} from '../cluster/clusterRepo.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {engineOf} from '../model/cluster.js'
 import {DEFAULT_REDIS_MOVE_OPTIONS, type RedisMoveOptions, runRedisMove} from '../redis/redisMoveRunner.js'
+import {type Move} from '../model/move.js'
+import {redisMoveLatency} from '../redis/moveLatency.js'
+import {connectRedisNode} from '../redis/redisConnection.js'
+import {RedisLatencyProbe} from '../redis/redisLatencyProbe.js'
 import {type ExecutorEnv} from './executorEnv.js'
 import {type FencedMove} from './moveStore.js'
 import {runMove} from './moveRunner.js'
+import {worstRouterP99} from './routerLatency.js'
 import {type ConcurrencyLimits} from './scheduler.js'
 
 /** MoveRunnerFn drives one move from its persisted phase to a terminal one (or until the executor stops). */
@@ -33,4 +38,36 @@ export async function moveRunnerFor(ctx: ServiceContext, redis?: Partial<RedisMo
 export async function engineLimits(ctx: ServiceContext, limits: ConcurrencyLimits): Promise<ConcurrencyLimits> {
   const meta = await getMeta(ctx)
   return engineOf(meta.value) === 'redis' ? {...limits, oneSidePerNode: true} : limits
+}
+
+/** REDIS_PROBE_INTERVAL_MS: how often the redis latency probe PINGs each master of a running move (about 20 round trips a second each). */
+const REDIS_PROBE_INTERVAL_MS = 50
+
+/**
+ * LatencySignal is what `--throttle auto` adapts the copy rate to: the latency clients feel,
+ * as the cluster's engine can measure it.
+ */
+export interface LatencySignal {
+  /** what names the figure in the executor's log, e.g. "routers' client p99". */
+  what: string
+  /** p99Ms returns the worst p99 (ms) since the previous call, given the moves running now; null when nothing was measured. */
+  p99Ms(running: readonly Move[]): Promise<number | null>
+  /** close releases what the signal holds (connections, timers). */
+  close(): void
+}
+
+/**
+ * latencySignalFor picks the cluster engine's latency signal: on kv, the client p99 the
+ * routers report in etcd; on redis, the PING round trips to the source and target masters of
+ * the running moves, measured by a RedisLatencyProbe (Redis has no router: a MIGRATE batch
+ * blocks both masters, and that is what its clients feel). The caller closes it. Throws
+ * NOT_FOUND when the cluster does not exist.
+ */
+export async function latencySignalFor(ctx: ServiceContext): Promise<LatencySignal> {
+  const meta = await getMeta(ctx)
+  if (engineOf(meta.value) === 'redis') {
+    const probe = new RedisLatencyProbe({now: () => performance.now(), connect: connectRedisNode, intervalMs: REDIS_PROBE_INTERVAL_MS})
+    return {what: "masters' PING p99", p99Ms: redisMoveLatency(ctx, probe), close: () => probe.close()}
+  }
+  return {what: "routers' client p99", p99Ms: () => worstRouterP99(ctx), close: () => {}}
 }

@@ -13,13 +13,12 @@ import {type ExecutorEnv, type ExecutorEvent, type ExecutorOptions, type LiveCon
 import {type MoveEffects} from './moveEffects.js'
 import {listMoves, type FencedMove, LockLostError} from './moveStore.js'
 import {NodeDirectory} from './nodeDirectory.js'
-import {engineLimits, moveRunnerFor, type MoveRunnerFn} from './engineMoveRunner.js'
+import {engineLimits, type LatencySignal, latencySignalFor, moveRunnerFor, type MoveRunnerFn} from './engineMoveRunner.js'
 import {type RedisMoveOptions} from '../redis/redisMoveRunner.js'
 import {checkPlanIntegrity, preflightPlan, type Preflight} from './planPreflight.js'
 import {type ConcurrencyLimits, pickStartable} from './scheduler.js'
 import {applySplit} from './splitShard.js'
 import {TokenBucket} from '../throttle/tokenBucket.js'
-import {RouterRecordSchema} from '../router/routerRegistration.js'
 import {inWindow, type MaintenanceWindow} from './window.js'
 
 /** ApplyInput configures one `apply` run. */
@@ -186,9 +185,25 @@ async function runAll(ctx: ServiceContext, lock: HeldLock, moves: FencedMove[], 
   const control: LiveControl = {paused: false, inWindow: () => (input.window ? inWindow(input.window, new Date(deps.now())) : true)}
   const throttles = new LiveThrottles(input, deps)
   const env = executorEnv(ctx, lock, input, deps, clients, signal, control, throttles, loop)
-  const followControl = controlFollower(ctx, input, deps, control, throttles)
+  const latency = input.adaptive ? await latencySignalFor(ctx) : undefined
+  const runningMoves = () => [...loop.running.keys()].flatMap((id) => loop.latest.get(id) ?? [])
+  const followControl = controlFollower(ctx, input, deps, control, throttles, latency && {signal: latency, running: runningMoves})
   const foldNow = censusFolder(ctx, deps)
-  await followControl()
+  try {
+    await followControl()
+    await runUntilDone(env, loop, input, deps, signal, runMove, followControl, foldNow)
+  } finally {
+    latency?.close()
+  }
+  await Promise.all(loop.running.values())
+  await foldNow(true)
+  if (loop.fatal) throw loop.fatal
+  return loop.latest
+}
+
+/** runUntilDone is runAll's loop: start what the scheduler allows, sleep half a second (or until a runner ends), follow control, re-read ended runners. */
+async function runUntilDone(env: ExecutorEnv, loop: RunLoop, input: ApplyInput, deps: ApplyDeps, signal: AbortSignal, runMove: MoveRunnerFn, followControl: () => Promise<void>, foldNow: (force: boolean) => Promise<void>): Promise<void> {
+  const control = env.control
   while (!env.stopped()) {
     const pending = [...loop.latest.values()].filter((m) => !isTerminal(m.phase))
     if (pending.length === 0 && loop.running.size === 0) break
@@ -199,13 +214,9 @@ async function runAll(ctx: ServiceContext, lock: HeldLock, moves: FencedMove[], 
     loop.wake = new AbortController()
     await deps.sleep(500, AbortSignal.any([signal, loop.wake.signal]))
     await followControl()
-    await rereadEnded(ctx, loop)
+    await rereadEnded(env.ctx, loop)
     await foldNow(false)
   }
-  await Promise.all(loop.running.values())
-  await foldNow(true)
-  if (loop.fatal) throw loop.fatal
-  return loop.latest
 }
 
 /** CENSUS_FOLD_MS: how often a running executor folds the census deltas its moves wrote into the base (status reads stay a few keys). */
@@ -306,8 +317,14 @@ class LiveThrottles {
   }
 }
 
-/** controlFollower returns a function that follows the operator's control record (pause, throttle) and, with `--throttle auto`, the routers' p99. */
-function controlFollower(ctx: ServiceContext, input: ApplyInput, deps: ApplyDeps, control: LiveControl, throttles: LiveThrottles): () => Promise<void> {
+/** AdaptiveInput is what `--throttle auto` follows: the engine's latency signal and the moves running now. */
+interface AdaptiveInput {
+  signal: LatencySignal
+  running: () => Move[]
+}
+
+/** controlFollower returns a function that follows the operator's control record (pause, throttle) and, with `--throttle auto`, the engine's latency signal. */
+function controlFollower(ctx: ServiceContext, input: ApplyInput, deps: ApplyDeps, control: LiveControl, throttles: LiveThrottles, latency: AdaptiveInput | undefined): () => Promise<void> {
   const info = (message: string) => deps.emit({type: 'info', message, at: new Date(deps.now()).toISOString()})
   return async () => {
     const c = await getControl(ctx).catch(() => undefined)
@@ -316,8 +333,8 @@ function controlFollower(ctx: ServiceContext, input: ApplyInput, deps: ApplyDeps
     control.paused = c.paused
     if ((c.throttleKeysPerSec ?? null) !== (control.keysPerSec ?? null)) info(`keys/s now ${c.throttleKeysPerSec ?? "apply's --keys-per-sec"}`)
     control.keysPerSec = c.throttleKeysPerSec ?? null
-    const adaptive = c.throttleBytesPerSec === null && throttles.aimd !== undefined
-    const rate = adaptive ? await adaptRate(ctx, deps, throttles, info) : (c.throttleBytesPerSec ?? input.throttle)
+    const adaptive = c.throttleBytesPerSec === null && throttles.aimd !== undefined && latency !== undefined
+    const rate = adaptive ? await adaptRate(deps, throttles, latency, info) : (c.throttleBytesPerSec ?? input.throttle)
     if (rate !== throttles.global.currentRate()) {
       throttles.global.setRate(rate)
       if (!adaptive) info(`throttle now ${rate === null ? 'unlimited' : `${rate} B/s`}`)
@@ -325,32 +342,17 @@ function controlFollower(ctx: ServiceContext, input: ApplyInput, deps: ApplyDeps
   }
 }
 
-/** adaptRate feeds the routers' worst client p99 to AIMD once a second and returns the rate to use. */
-async function adaptRate(ctx: ServiceContext, deps: ApplyDeps, throttles: LiveThrottles, info: (m: string) => void): Promise<number> {
+/** adaptRate feeds the engine's latency signal (the routers' worst client p99 on kv, the masters' PING p99 on redis) to AIMD once a second and returns the rate to use. */
+async function adaptRate(deps: ApplyDeps, throttles: LiveThrottles, latency: AdaptiveInput, info: (m: string) => void): Promise<number> {
   const aimd = throttles.aimd
   if (!aimd) throw new BugError('adaptRate called without an adaptive throttle')
   if (deps.now() - throttles.lastAdapt < 1000) return aimd.current()
   throttles.lastAdapt = deps.now()
-  const p99 = await worstRouterP99(ctx)
+  const p99 = await latency.signal.p99Ms(latency.running())
   const before = aimd.current()
   const rate = aimd.observe(p99)
-  if (Math.abs(rate - before) / before > 0.2) info(`adaptive throttle: routers' p99 ${p99 === null ? 'unknown' : `${p99.toFixed(1)} ms`} → copy rate ${Math.round(rate / 1024)} KiB/s`)
+  if (Math.abs(rate - before) / before > 0.2) info(`adaptive throttle: ${latency.signal.what} ${p99 === null ? 'unknown' : `${p99.toFixed(1)} ms`} → copy rate ${Math.round(rate / 1024)} KiB/s`)
   return rate
-}
-
-/** worstRouterP99 is the highest client p99 (ms) any live router reports; null when none reports one. */
-async function worstRouterP99(ctx: ServiceContext): Promise<number | null> {
-  const {items} = await ctx.store.list(ctx.keys.routersPrefix).catch(() => ({items: []}))
-  let worst: number | null = null
-  for (const kv of items) {
-    try {
-      const r = RouterRecordSchema.safeParse(JSON.parse(kv.value))
-      if (r.success && r.data.p99Ms !== null) worst = Math.max(worst ?? 0, r.data.p99Ms)
-    } catch {
-      // a malformed router entry says nothing about latency
-    }
-  }
-  return worst
 }
 
 function summarise(plan: string | null, moves: Move[], splits: ApplyResult['splits'], started: number, now: number, stopped: boolean): ApplyResult {

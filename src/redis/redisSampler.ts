@@ -46,6 +46,9 @@ export interface RedisSampleOptions {
 /** DEFAULT_BIG_KEY_BYTES: 8 MiB; MIGRATE blocks both nodes while it serialises a key, so keys above this stall clients. */
 export const DEFAULT_BIG_KEY_BYTES = 8 * 1024 * 1024
 
+/** SAMPLED_SLOTS is how many of a shard's fullest slots the sample draws its keys from (more slots: less weight on any one). */
+const SAMPLED_SLOTS = 64
+
 /** NodeSignal is what a master offers for splitting its ops (see probeOpsSignal). */
 type NodeSignal = {kind: 'slot-stats-cpu'} | {kind: 'lfu-object-freq'; logFactor: number} | {kind: 'key-share'}
 
@@ -194,12 +197,12 @@ async function sampleShard(r: Redis, shard: Shard, node: string, opts: RedisSamp
     return Number(v)
   })
   const keys = counts.reduce((a, c) => a + c, 0)
-  // Stratified sample: the fullest slots (up to 16), a few keys from each.
+  // Stratified sample: the fullest slots (up to SAMPLED_SLOTS), a few keys from each.
   const fullest = counts
     .map((c, i) => ({slot: first + i, keys: c}))
     .filter((x) => x.keys > 0)
     .sort((a, b) => b.keys - a.keys)
-    .slice(0, Math.min(16, opts.keysPerShard))
+    .slice(0, Math.min(SAMPLED_SLOTS, opts.keysPerShard))
   const per = Math.max(1, Math.ceil(opts.keysPerShard / Math.max(1, fullest.length)))
   const strata: {keys: number; sizes: number[]}[] = []
   const accessStrata: {keys: number; sizes: number[]}[] = []

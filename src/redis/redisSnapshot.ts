@@ -10,8 +10,10 @@ export const REDIS_OPS_WINDOW_MS = 1000
 /**
  * readRedisLoad is the redis engine's part of a snapshot: each master's liveness and each
  * shard's load, measured now (see sampleRedisLoad for what it throws), with default sampling
- * (32 keys per shard, a 1 s ops window).
+ * (128 keys per shard: OBJECT FREQ counters of lightly used keys are noisy, and the planner
+ * picks the shards that look hottest, so a small sample makes it move the lucky ones and fall
+ * short; a 1 s ops window).
  */
 export async function readRedisLoad(nodes: readonly ClusterNode[], shards: readonly Shard[]): Promise<{load: ShardLoadEstimate[]; alive: Set<string>; source: RedisLoadSource}> {
-  return sampleRedisLoad(nodes, shards, {keysPerShard: 32, opsWindowMs: REDIS_OPS_WINDOW_MS, bigKeyBytes: DEFAULT_BIG_KEY_BYTES, sleep: (ms) => abortableSleep(ms), now: () => Date.now()})
+  return sampleRedisLoad(nodes, shards, {keysPerShard: 128, opsWindowMs: REDIS_OPS_WINDOW_MS, bigKeyBytes: DEFAULT_BIG_KEY_BYTES, sleep: (ms) => abortableSleep(ms), now: () => Date.now()})
 }

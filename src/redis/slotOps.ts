@@ -159,3 +159,61 @@ export async function connectMasters(nodes: readonly {id: string; address: strin
     throw err
   }
 }
+
+/** countKeysMany is CLUSTER COUNTKEYSINSLOT on `m` for each of `slots`, in one pipeline; the counts come back in the same order. Throws the first error a count returned. */
+export async function countKeysMany(m: MasterConn, slots: readonly number[]): Promise<number[]> {
+  if (slots.length === 0) return []
+  const p = m.conn.pipeline()
+  for (const slot of slots) p.call('CLUSTER', 'COUNTKEYSINSLOT', String(slot))
+  return pipelineReplies(await p.exec(), `COUNTKEYSINSLOT on ${m.node}`).map(Number)
+}
+
+/** ownView is what `m` says of itself in `CLUSTER NODES`: the slots it serves. */
+export async function ownSlots(m: MasterConn): Promise<Set<number>> {
+  const me = myself(parseClusterNodes(String(await clusterCommand(m.conn, 'NODES'))))
+  if (!me) throw new UserError('PRECONDITION', `redis node ${m.address} did not report itself in CLUSTER NODES`, 'check that it runs in cluster mode')
+  return new Set(me.slots)
+}
+
+/**
+ * openSlots is openSlot for many slots in two pipelines: IMPORTING on `to` for every slot
+ * first, then MIGRATING on `from`, so a client redirected by ASK for any of them finds the
+ * target ready. Idempotent. Throws the first error either side returned (the slots are left
+ * as far as they got; every step can be repeated).
+ */
+export async function openSlots(from: MasterConn, to: MasterConn, slots: readonly number[]): Promise<void> {
+  if (slots.length === 0) return
+  const imp = to.conn.pipeline()
+  for (const slot of slots) imp.call('CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', from.redisId)
+  pipelineReplies(await imp.exec(), `SETSLOT IMPORTING on ${to.node}`)
+  const mig = from.conn.pipeline()
+  for (const slot of slots) mig.call('CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', to.redisId)
+  pipelineReplies(await mig.exec(), `SETSLOT MIGRATING on ${from.node}`)
+}
+
+/**
+ * assignSlots is assignSlot for many slots: `SETSLOT NODE owner` for every slot in one
+ * pipeline on the new owner, then one on the old owner (throwing the first error of either:
+ * the old owner refuses a slot it still holds keys of), then on every other master at once,
+ * best effort. Returns the other masters that refused or did not answer.
+ */
+export async function assignSlots(owner: MasterConn, previous: MasterConn, others: readonly MasterConn[], slots: readonly number[]): Promise<string[]> {
+  const setNode = async (m: MasterConn): Promise<void> => {
+    const p = m.conn.pipeline()
+    for (const slot of slots) p.call('CLUSTER', 'SETSLOT', String(slot), 'NODE', owner.redisId)
+    pipelineReplies(await p.exec(), `SETSLOT NODE on ${m.node}`)
+  }
+  if (slots.length === 0) return []
+  await setNode(owner)
+  await setNode(previous)
+  const results = await Promise.allSettled(others.map(setNode))
+  return others.filter((_, i) => results[i]?.status === 'rejected').map((o) => o.node)
+}
+
+/** pipelineReplies returns a pipeline's replies, throwing the first error one returned (named by `what`). */
+function pipelineReplies(replies: [Error | null, unknown][] | null, what: string): unknown[] {
+  return (replies ?? []).map(([err, v]) => {
+    if (err) throw new UserError('PRECONDITION', `${what}: ${err.message}`, '`apply --resume` retries; check the cluster with `redis-cli --cluster check`')
+    return v
+  })
+}

@@ -191,4 +191,30 @@ describe.skipIf(!available)('redis move runner under the executor', () => {
     await expectShardSettled(shard, to, keys)
     expect((await setKeysThrottle(file.ctx, 100_000)).changed).toBe(false)
   }, 120_000)
+
+  it('moves a 256-slot shard of mostly empty slots in batches, keys written into its empty slots during the move included', async () => {
+    // Re-recorded with 256-slot shards: 248 of the shard's slots start empty, so the runner takes them in pipelined runs.
+    await file.freshNamespace(256)
+    const {shard, to, first, end} = await pickMove(1)
+    const keys = tagsInSlots(first, end, 8).flatMap(({tag}) => Array.from({length: 20}, (_, j) => `{${tag}}:${j}`))
+    await writeKeys(keys)
+    await recordMove('empty-runs', shard, to)
+    const events: ExecutorEvent[] = []
+    const result = startExecutor({}, (e) => events.push(e))
+    // A writer puts new keys into every slot of the shard while it moves, empty ones included: a key that lands
+    // between a run's count and its MIGRATING mark must be migrated, not left behind (SETSLOT NODE would refuse it).
+    const writerTags = tagsInSlots(first, end, end - first, 'w')
+    const written: string[] = []
+    let moving = true
+    void result.finally(() => (moving = false))
+    for (let round = 0; moving && round < 40; round++) {
+      const batch = writerTags.map(({tag}) => `{${tag}}:${round}`)
+      await writeKeys(batch)
+      written.push(...batch)
+    }
+    expect((await result).moves).toEqual([expect.objectContaining({id: 'empty-runs', phase: 'done'})])
+    expect(written.length).toBeGreaterThan(0)
+    await expectShardSettled(shard, to, [...keys, ...written])
+    expect(events.filter((e) => e.type === 'retry')).toEqual([])
+  }, 180_000)
 })
