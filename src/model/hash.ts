@@ -25,28 +25,7 @@ export function murmur3(bytes: Uint8Array, seed = 0): number {
     h = (h << 13) | (h >>> 19)
     h = (Math.imul(h, 5) + 0xe6546b64) | 0
   }
-  let k = 0
-  switch (len & 3) {
-    case 3:
-      k ^= bytes[blocks + 2]! << 16
-    // falls through
-    case 2:
-      k ^= bytes[blocks + 1]! << 8
-    // falls through
-    case 1:
-      k ^= bytes[blocks]!
-      k = Math.imul(k, C1)
-      k = (k << 15) | (k >>> 17)
-      k = Math.imul(k, C2)
-      h ^= k
-  }
-  h ^= len
-  h ^= h >>> 16
-  h = Math.imul(h, 0x85ebca6b)
-  h ^= h >>> 13
-  h = Math.imul(h, 0xc2b2ae35)
-  h ^= h >>> 16
-  return h >>> 0
+  return fmix(h ^ tailBlock(bytes, blocks) ^ len)
 }
 
 /** LITTLE_ENDIAN: a word read through an Int32Array is the block MurmurHash3 x86 reads (its blocks are little-endian). */
@@ -93,8 +72,18 @@ export function murmur3Pair(bytes: Uint8Array, seedA: number, seedB: number): [n
       b = (Math.imul(b, 5) + 0xe6546b64) | 0
     }
   }
+  const tail = tailBlock(bytes, blocks)
+  return [fmix(a ^ tail ^ len), fmix(b ^ tail ^ len)]
+}
+
+/**
+ * tailBlock is MurmurHash3's mixed value of the 1 to 3 bytes after the last whole block
+ * (from `blocks`), to be xored into the hash; 0 when there are none. The two hashes above
+ * keep their block loops written out: they are the hot path of routing and of digests.
+ */
+function tailBlock(bytes: Uint8Array, blocks: number): number {
   let k = 0
-  switch (len & 3) {
+  switch (bytes.length - blocks) {
     case 3:
       k ^= bytes[blocks + 2]! << 16
     // falls through
@@ -105,11 +94,9 @@ export function murmur3Pair(bytes: Uint8Array, seedA: number, seedB: number): [n
       k ^= bytes[blocks]!
       k = Math.imul(k, C1)
       k = (k << 15) | (k >>> 17)
-      k = Math.imul(k, C2)
-      a ^= k
-      b ^= k
+      return Math.imul(k, C2)
   }
-  return [fmix(a ^ len), fmix(b ^ len)]
+  return 0
 }
 
 /** fmix is MurmurHash3's finalisation mix, as an unsigned integer. */

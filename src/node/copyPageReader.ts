@@ -27,15 +27,21 @@ export function prepareCopyPageStatements(db: Database.Database): CopyPageStatem
   }
 }
 
+/** ScanPage is one page of a range scan and the cursor resuming after it (undefined: exhausted). */
+export interface ScanPage {
+  records: NodeRecord[]
+  cursor: string | undefined
+  bytes: number
+}
+
 /**
- * readCopyPage reads the records of `range` in (hash, key) order after `cursor` (undefined:
- * from the range's start) until about `maxBytes` of keys, versions and values are collected
- * (at least one record), and encodes them as one batch. The page is one read of one
- * snapshot (a single statement); records committed after it are in a later page or not at
- * all, which a copy beside dual writes allows (LWW). Throws RangeError for a malformed
- * cursor or one outside `range`.
+ * scanPage reads the records of `range` in (hash, key) order after `cursor` (undefined: from
+ * the range's start) until about `maxBytes` of keys, versions and values are collected (at
+ * least one record). The page is one read of one snapshot (a single statement); records
+ * committed after it are in a later page or not at all, which a copy beside dual writes
+ * allows (LWW). Throws RangeError for a malformed cursor or one outside `range`.
  */
-export function readCopyPage(stmts: CopyPageStatements, range: HashRange, cursor: string | undefined, maxBytes: number): CopyPage {
+export function scanPage(stmts: CopyPageStatements, range: HashRange, cursor: string | undefined, maxBytes: number): ScanPage {
   let it: IterableIterator<RawRow>
   if (cursor === undefined) it = stmts.from.iterate(range.lo, range.hi)
   else {
@@ -59,5 +65,11 @@ export function readCopyPage(stmts: CopyPageStatements, range: HashRange, cursor
     lastKey = k
   }
   if (more) it.return?.()
-  return {batch: encodeRecords(records), records: records.length, cursor: more && lastKey ? encodeCursor(lastHash, lastKey) : undefined}
+  return {records, cursor: more && lastKey ? encodeCursor(lastHash, lastKey) : undefined, bytes}
+}
+
+/** readCopyPage is {@link scanPage} with the records encoded as one batch (recordCodec.ts), as a copy stream sends them. */
+export function readCopyPage(stmts: CopyPageStatements, range: HashRange, cursor: string | undefined, maxBytes: number): CopyPage {
+  const page = scanPage(stmts, range, cursor, maxBytes)
+  return {batch: encodeRecords(page.records), records: page.records.length, cursor: page.cursor}
 }

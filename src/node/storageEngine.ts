@@ -11,8 +11,7 @@ import {versionWall} from './lwwMerge.js'
 import {type NodeRecord} from './protocol.js'
 import {encodeRecords} from './recordCodec.js'
 import {RECORD_HASH_FORMAT, recordHash} from './recordHash.js'
-import {decodeCursor, encodeCursor} from './snapshotCursor.js'
-import {type CopyPage, type CopyPageStatements, prepareCopyPageStatements, readCopyPage} from './copyPageReader.js'
+import {type CopyPage, type CopyPageStatements, prepareCopyPageStatements, readCopyPage, type ScanPage, scanPage} from './copyPageReader.js'
 import {CopyReader} from './copyReader.js'
 import {type CommitKind, StorageWriter} from './storageWriter.js'
 
@@ -74,12 +73,7 @@ export interface StorageEngineOptions {
   writerThread?: boolean
 }
 
-/** ScanPage is one page of a range scan and the cursor resuming after it (undefined: exhausted). */
-export interface ScanPage {
-  records: NodeRecord[]
-  cursor: string | undefined
-  bytes: number
-}
+export type {ScanPage} from './copyPageReader.js'
 
 /** RangeDigest is a range's digest buckets (see protocol DigestResponse). */
 export interface RangeDigest {
@@ -102,8 +96,6 @@ interface Row {
   ver: string
   v: Buffer | null
 }
-
-type RawRow = [h: number, k: Buffer, ver: string, v: Buffer | null]
 
 const PAGE_SIZE = Number(process.env.SHARDCTL_SQLITE_PAGE_SIZE ?? 16384)
 /**
@@ -170,7 +162,8 @@ export class StorageEngine {
   private readonly writer: StorageWriter
   /** copyReader reads copy pages in a thread of its own (undefined with `writerThread: false`: pages are read here). */
   private readonly copyReader: CopyReader | undefined
-  private copyStmts: CopyPageStatements | undefined
+  /** pageStmts are the range scans of `scan` and of copy pages read on this thread, prepared on first use. */
+  private pageStmts: CopyPageStatements | undefined
   private closed = false
   private readonly stmts: ReturnType<StorageEngine['prepare']>
 
@@ -251,8 +244,6 @@ export class StorageEngine {
       get: db.prepare<[number, Buffer], Row>('SELECT h, k, ver, v FROM kv WHERE h = ? AND k = ?'),
       scanFrom: db.prepare<[number, number], Row>('SELECT h, k, ver, v FROM kv WHERE h >= ? AND h < ? ORDER BY h, k'),
       // Raw (array) rows for the copy path: no per-row object with named fields.
-      scanFromRaw: db.prepare<[number, number], RawRow>('SELECT h, k, ver, v FROM kv WHERE h >= ? AND h < ? ORDER BY h, k').raw(true),
-      scanAfterRaw: db.prepare<[number, Buffer, number], RawRow>('SELECT h, k, ver, v FROM kv WHERE (h, k) > (?, ?) AND h < ? ORDER BY h, k').raw(true),
       heads: db.prepare<[number, number], {h: number; k: Buffer; ver: string; v: Buffer | null; len: number}>('SELECT h, k, ver, v, length(k) + coalesce(length(v), 0) AS len FROM kv WHERE h >= ? AND h < ?'),
       totals: db.prepare<[number, number], {n: number; bytes: number | null}>('SELECT count(*) AS n, sum(length(k) + coalesce(length(v), 0)) AS bytes FROM kv WHERE h >= ? AND h < ?'),
       // Values older than a cutoff (the version's first 15 digits are its wall ms), by a range scan.
@@ -324,30 +315,12 @@ export class StorageEngine {
    * RangeError for a malformed cursor or one outside `range`.
    */
   scan(range: HashRange, cursor: string | undefined, maxBytes: number): ScanPage {
-    let it: IterableIterator<RawRow>
-    if (cursor === undefined) it = this.stmts.scanFromRaw.iterate(range.lo, range.hi)
-    else {
-      const c = decodeCursor(cursor)
-      if (c.hash < range.lo || c.hash >= range.hi) throw new RangeError(`cursor at hash ${c.hash} is outside [${range.lo}, ${range.hi})`)
-      it = this.stmts.scanAfterRaw.iterate(c.hash, c.key, range.hi)
-    }
-    const records: NodeRecord[] = []
-    let bytes = 0
-    let lastHash = 0
-    let lastKey: Buffer | undefined
-    let more = false
-    for (const [h, k, ver, v] of it) {
-      if (bytes >= maxBytes && records.length > 0) {
-        more = true
-        break
-      }
-      records.push({key: k, version: ver, value: v})
-      bytes += k.length + ver.length + (v?.length ?? 0) + 8
-      lastHash = h
-      lastKey = k
-    }
-    if (more) it.return?.()
-    return {records, cursor: more && lastKey ? encodeCursor(lastHash, lastKey) : undefined, bytes}
+    return scanPage(this.pageStatements(), range, cursor, maxBytes)
+  }
+
+  private pageStatements(): CopyPageStatements {
+    this.pageStmts ??= prepareCopyPageStatements(this.db)
+    return this.pageStmts
   }
 
   /**
@@ -361,8 +334,7 @@ export class StorageEngine {
     if (this.closed) return Promise.reject(new Error('storage engine is closed'))
     if (this.copyReader) return this.copyReader.read(range, cursor, maxBytes)
     try {
-      this.copyStmts ??= prepareCopyPageStatements(this.db)
-      return Promise.resolve(readCopyPage(this.copyStmts, range, cursor, maxBytes))
+      return Promise.resolve(readCopyPage(this.pageStatements(), range, cursor, maxBytes))
     } catch (err) {
       return Promise.reject(err)
     }
