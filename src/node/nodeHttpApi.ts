@@ -9,6 +9,7 @@ import {type ReplicaRole, type Shard} from '../model/shard.js'
 import {type ClockVerdict, versionTooFarAhead, type WriteGate} from '../clock/clockOffsetTracker.js'
 import {tokensEqual} from './clusterToken.js'
 import {type LoadMeter} from './loadMeter.js'
+import {meteredCopyEngine} from './meteredCopyEngine.js'
 import {type NodeLog} from './nodeLog.js'
 import {type NodeMetrics} from './nodeMetrics.js'
 import {
@@ -117,16 +118,7 @@ export class NodeHttpApi {
     const sleep = copy?.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)))
     this.copies = copy
       ? new CopyPuller({
-          // Copy-in counts as an apply batch of kind `copy` in /metrics, as relayed copies did.
-          engine: {
-            applyCopyBatch: async (records, name, state, encoded) => {
-              const result = await deps.engine.applyCopyBatch(records, name, state, encoded)
-              deps.metrics?.applied('copy', records.reduce((n, r) => n + r.key.length + (r.value?.length ?? 0), 0))
-              return result
-            },
-            metaValue: (name) => deps.engine.metaValue(name),
-            setMetaValue: (name, value) => deps.engine.setMetaValue(name, value),
-          },
+          engine: meteredCopyEngine(deps.engine, deps.metrics),
           openStream: (source, shard, epoch, cursor, frameBytes, signal) => copy.peer(source).copyStream(shard, epoch, {cursor, frameBytes, signal}),
           fence: async (shardId, epoch) => {
             const {shard} = await this.fence(shardId, epoch, WRITE_ROLES, 'take copies')

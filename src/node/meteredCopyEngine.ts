@@ -1,0 +1,23 @@
+import {type CopyPullerDeps} from './copyPuller.js'
+import {type NodeMetrics} from './nodeMetrics.js'
+
+/** CopyEngine is the store a CopyPuller writes through. */
+export type CopyEngine = CopyPullerDeps['engine']
+
+/**
+ * meteredCopyEngine is the store a node's CopyPuller writes through: `engine` itself, with
+ * every committed copy batch counted as an apply of kind `copy` in /metrics (as relayed
+ * copies were). Every argument reaches the engine: an adapter that listed four of them once
+ * dropped `durable`, and every copy slice of a real node was fsync'd.
+ */
+export function meteredCopyEngine(engine: CopyEngine, metrics: Pick<NodeMetrics, 'applied'> | undefined): CopyEngine {
+  return {
+    applyCopyBatch: async (...args: Parameters<CopyEngine['applyCopyBatch']>) => {
+      const result = await engine.applyCopyBatch(...args)
+      metrics?.applied('copy', args[0].reduce((n, r) => n + r.key.length + (r.value?.length ?? 0), 0))
+      return result
+    },
+    metaValue: (name) => engine.metaValue(name),
+    setMetaValue: (name, value) => engine.setMetaValue(name, value),
+  }
+}
