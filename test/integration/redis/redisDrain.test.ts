@@ -49,19 +49,27 @@ describe.skipIf(!available)('node drain on a redis cluster', () => {
     running = drainNode(ctx, victim.node, input({throttle: 16 * 1024}), deps(events), stop.signal)
     const deadline = Date.now() + 120_000
     while (!events.some((e) => e.type === 'phase' && e.phase === 'done')) {
-      if (Date.now() > deadline) throw new Error('no drain move finished within 120 s')
+      if (Date.now() > deadline) throw new Error(`no drain move finished within 120 s; last events: ${JSON.stringify(events.slice(-15))}`)
       await sleepFor(200)
     }
     stop.abort()
-    const first = (await running) as Awaited<ReturnType<typeof drainNode>>
+    const first = await Promise.race([running as ReturnType<typeof drainNode>, sleepFor(60_000, 'stuck' as const, {ref: false})])
+    if (first === 'stuck') throw new Error(`the stopped drain did not end within 60 s of its abort; last events: ${JSON.stringify(events.slice(-15))}`)
     expect(first.remaining).toBeGreaterThan(0)
     expect(first.message).toMatch(/still holds \d+ shard\(s\); finish with `shardctl apply --resume`/)
     expect((await getNode(ctx, victim.node)).value.state).toBe('draining')
 
-    // `apply --resume`: the rest of the recorded drain moves, nothing re-planned.
+    // `apply --resume`: the rest of the recorded drain moves, nothing re-planned. It took 25 s
+    // on a quiet machine; a CI run at load once hit the test's timeout here or before without
+    // saying where, so a stuck resume now fails naming each move's phase and the last events.
     stop = new AbortController()
-    running = executePlan(ctx, input(), deps([]), stop.signal)
-    const resumed = await running
+    const resumeEvents: ExecutorEvent[] = []
+    running = executePlan(ctx, input(), deps(resumeEvents), stop.signal)
+    const resumed = await Promise.race([running, sleepFor(360_000, 'stuck' as const, {ref: false})])
+    if (resumed === 'stuck') {
+      const phases = (await listMoves(ctx)).map((m) => `${m.value.id}: ${m.value.phase}`).join(', ')
+      throw new Error(`apply --resume did not finish within 360 s; moves: ${phases}; last events: ${JSON.stringify(resumeEvents.slice(-15))}`)
+    }
     expect(resumed).toMatchObject({stopped: false})
     const moves = await listMoves(ctx)
     expect(moves.map((m) => m.value.phase)).toEqual(moves.map(() => 'done'))
