@@ -85,6 +85,14 @@ function puller(dest: StorageEngine, sources: FakeSources, over: Partial<Constru
 
 const spec = (over: Partial<PullSpec> = {}): PullSpec => ({moveId: 'm1', shard: 1, epoch: 3, sources: [{node: 'a', address: '127.0.0.1:1'}], rate: null, frameBytes: 16 * 1024, ...over})
 
+/** releaseWhileRunning lets the gated engine commit one held call at a time until the pull stops running (bounded). */
+async function releaseWhileRunning(p: CopyPuller, g: {pending(): number; release(): void}): Promise<void> {
+  for (let i = 0; i < 10_000 && p.status(1).state === 'running'; i++) {
+    if (g.pending() > 0) g.release()
+    await new Promise((r) => setTimeout(r, 1))
+  }
+}
+
 async function settle(p: CopyPuller, shard = 1): Promise<ReturnType<CopyPuller['status']>> {
   for (let i = 0; i < 2000; i++) {
     const s = p.status(shard)
@@ -338,10 +346,7 @@ describe('CopyPuller', {timeout: 30_000}, () => {
     const g = gatedEngine(dest, () => 0, 3)
     const p = puller(dest, sources, {engine: g.engine})
     p.pull(spec())
-    for (let i = 0; i < 10_000 && p.status(1).state === 'running'; i++) {
-      if (g.pending() > 0) g.release()
-      await new Promise((r) => setTimeout(r, 1))
-    }
+    await releaseWhileRunning(p, g)
     const failed = await settle(p)
     expect(failed).toMatchObject({state: 'failed', failedSource: null})
     expect(failed.error).toContain('SQLITE_FULL')
@@ -367,10 +372,7 @@ describe('CopyPuller', {timeout: 30_000}, () => {
     const g = gatedEngine(dest, () => 0, 12)
     const p = puller(dest, sources, {engine: g.engine, sliceBytes: 2048})
     p.pull(spec())
-    for (let i = 0; i < 10_000 && p.status(1).state === 'running'; i++) {
-      if (g.pending() > 0) g.release()
-      await new Promise((r) => setTimeout(r, 1))
-    }
+    await releaseWhileRunning(p, g)
     const failed = await settle(p)
     expect(failed).toMatchObject({state: 'failed', failedSource: null})
     const states = g.calls.map((c) => JSON.parse(c.state) as {cursor: string | null; keys: number})
