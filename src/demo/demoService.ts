@@ -1,17 +1,14 @@
 import {abortableSleep} from '../clock/abortableSleep.js'
 import {listShards} from '../cluster/clusterRepo.js'
-import {setNodeState} from '../cluster/nodeService.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
-import {readSnapshot} from '../cluster/snapshotService.js'
 import {UserError} from '../errors/errors.js'
 import {setThrottle} from '../executor/controlService.js'
-import {executePlan} from '../executor/executePlan.js'
-import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent} from '../executor/executorEnv.js'
+import {type ExecutorEvent} from '../executor/executorEnv.js'
 import {type Plan} from '../model/plan.js'
-import {type PlanOptionsInput} from '../planner/options.js'
-import {planRebalance} from '../planner/planRebalance.js'
+import {DemoActs} from './demoActs.js'
 import {DEMO_CLUSTER, type DemoCluster, startDemoCluster} from './demoCluster.js'
 import {DEMO_USER} from './demoSecurity.js'
+import {awaitSkew, runFullStory, runRounds} from './demoStory.js'
 import {type KeptDemo} from './keptDemo.js'
 import {preloadData} from './preload.js'
 import {type SkewedLoad, startSkewedLoad} from './skewedLoad.js'
@@ -151,23 +148,9 @@ export async function runDemo(opts: DemoOptions, report: (r: DemoReport) => void
     const loadEnds = Date.now() + loadMs
     report({type: 'line', text: `client load: ${opts.opsPerSecond} requests/s through the router, 90% on keys of shards ${hotNode} holds`})
 
-    // Wait (bounded) until the nodes' published stats show the skew: the hot node is the
-    // most loaded one and above the target, two probes in a row (early stats are noisy).
-    let planId = 0
-    const plan = async (label: string, input: PlanOptionsInput = {}) => planRebalance(await readSnapshot(ctx), {maxImbalance: opts.target, ...input}, {id: `demo-${label}-${process.pid}-${++planId}`, createdAt: new Date().toISOString()}, {baseline: false})
-    let before: Plan | undefined
-    const loadStarted = Date.now()
-    const skewBy = loadStarted + Math.min(20_000, loadMs / 2)
-    let streak = 0
-    while (Date.now() < skewBy) {
-      await sleep(1000)
-      check()
-      before = await plan('probe')
-      const hottest = [...before.nodes].sort((a, b) => b.before.utilisation - a.before.utilisation)[0]
-      streak = hottest?.id === hotNode && hottest.before.utilisation > opts.target ? streak + 1 : 0
-      report({type: 'step', text: `waiting for load stats to show the skew: ${hottest ? `${hottest.id} at ${hottest.before.utilisation.toFixed(2)}x the mean` : 'no stats yet'} (target ${opts.target}x)`})
-      if (streak >= 2 && Date.now() - loadStarted >= 3000) break
-    }
+    const acts = new DemoActs(ctx, opts.target, report, sleep, signal)
+    const io = {report, sleep, check}
+    const before = await awaitSkew(acts, hotNode, opts.target, loadMs, io)
     const imbalanceBefore = before?.summary.imbalanceBefore ?? null
     // The node that joins in act 1 was not part of the cluster the story starts from.
     const joinedId = opts.fast ? undefined : `n${opts.nodes + 1}`
@@ -177,104 +160,20 @@ export async function runDemo(opts: DemoOptions, report: (r: DemoReport) => void
     await setThrottle(ctx, opts.throttleBytesPerSec)
     const atRebalance = load.counters()
     const rebalanceStarted = Date.now()
-    const moves = {planned: 0, done: 0, aborted: 0, failed: 0, skipped: 0}
-    const acts: ActSummary[] = []
-    let bytesMoved = 0
-    let predicted: number | null = null
-    let last: Plan | undefined
-
-    /** act reports `p` under `title` and applies it; returns false when the run was stopped. */
-    const act = async (title: string, p: Plan, throttle: number, limits: {maxConcurrent: number; perNode: number; incomingPerNode?: number}, chunkBytes = 8 * 1024): Promise<boolean> => {
-      const round = acts.length + 1
-      predicted = p.summary.imbalanceAfter
-      moves.planned += p.summary.moves
-      report({type: 'plan', round, title, plan: p})
-      report({type: 'step', text: `${title}: applying ${p.summary.moves} moves under a ${Math.round(throttle / 1024)} KiB/s throttle`})
-      const result = await executePlan(
-        ctx,
-        {
-          plan: p,
-          limits,
-          throttle,
-          nodeThrottle: null,
-          options: {...DEFAULT_EXECUTOR_OPTIONS, chunkBytes, drainTimeoutMs: 5000, cleanupGraceMs: 0, barrierTimeoutMs: 15_000},
-          confirm: async () => true,
-          holder: 'shardctl demo',
-        },
-        {now: () => Date.now(), sleep: (ms) => sleep(ms), emit: (event) => report({type: 'executor', event})},
-        signal,
-      )
-      for (const m of result.moves) if (m.phase in moves) moves[m.phase as keyof typeof moves]++
-      bytesMoved += result.bytesCopied
-      const done = result.moves.filter((m) => m.phase === 'done').length
-      acts.push({title, planned: p.summary.moves, done, bytes: result.bytesCopied, ms: result.durationMs})
-      report({type: 'line', text: `${title}: ${done}/${result.moves.length} moves done, ${formatKiB(result.bytesCopied)} copied in ${(result.durationMs / 1000).toFixed(1)} s`})
-      return !result.stopped
-    }
-
-    if (opts.fast) {
-      while (acts.length < opts.maxRounds && Date.now() < loadEnds - 3000) {
-        check()
-        const p = await plan(`r${acts.length + 1}`)
-        last = p
-        // An `unreachable` plan still improves the spread as far as the rules allow: apply it too.
-        if (p.summary.status === 'balanced' || p.actions.length === 0) break
-        if (!(await act(`round ${acts.length + 1}`, p, opts.throttleBytesPerSec, {maxConcurrent: 2, perNode: 1}))) break
-        // Nodes measure a moved replica's load from its first second on (bias-corrected, see
-        // LoadMeter); a few windows more make that figure less noisy before the next plan.
-        report({type: 'step', text: `round ${acts.length} done: letting load stats settle`})
-        await sleep(Math.max(0, Math.min(4000, loadEnds - Date.now() - 3000)))
-      }
-    } else {
-      // An act's moves run side by side under one throttle: its bars fill together and the act
-      // takes its bytes ÷ the throttle, not a queue of per-move overheads.
-      const limits = {maxConcurrent: opts.movesPerAct, perNode: 2, incomingPerNode: opts.movesPerAct}
-      // Act 1: a new node joins empty; the plan fills it (it is the coolest node by far).
-      report({type: 'step', text: 'act 1: a new node joins'})
-      const added = await (joining ?? cluster.addNode(signal))
-      report({type: 'line', text: `node ${added.id} joined (${added.address}, ${added.zone}): serving, empty`})
-      let going = await act(`act 1: fill ${added.id}`, (last = await plan('join', {maxMoves: opts.movesPerAct})), opts.throttleBytesPerSec, limits)
-      // Act 2: relieve the hot node. Every run must relieve the node the clients hammer, but a
-      // balance plan follows the stats, which are noisy for the replicas n5 took seconds ago
-      // (measured over their first second or two), and on a starved machine another
-      // node can look hotter for a moment. So the act is planned as a partial drain of the
-      // hot node: n1 draining and n5 cordoned while the plan is computed (both restored
-      // before it runs), at most --moves-per-act moves, each leaving n1 for the coolest node.
-      if (going) {
-        report({type: 'step', text: `act 2: relieve ${hotNode}`})
-        await setNodeState(ctx, added.id, 'cordoned')
-        await setNodeState(ctx, hotNode, 'draining')
-        const p = (last = await plan('hot', {maxMoves: opts.movesPerAct, drainOnly: true}).finally(async () => {
-          await setNodeState(ctx, hotNode, 'active')
-          await setNodeState(ctx, added.id, 'active')
-        }))
-        report({type: 'line', text: `act 2: ${hotNode} hands up to ${opts.movesPerAct} replicas to the coolest nodes (planned as a partial drain; ${added.id} sits it out while its load figures ramp up)`})
-        if (p.actions.length > 0) going = await act(`act 2: relieve ${hotNode}`, p, opts.throttleBytesPerSec, limits)
-        else report({type: 'line', text: `act 2: the planner finds nothing to move off ${hotNode}`})
-      }
-      // Act 3: an operator drains a node for maintenance, with a wider throttle.
-      if (going) {
-        const victim = cluster.specs[cluster.specs.length - 2]?.id ?? hotNode
-        report({type: 'step', text: `act 3: drain ${victim} for maintenance`})
-        await setNodeState(ctx, victim, 'draining')
-        const p = (last = await plan(`drain-${victim}`, {drainOnly: true}))
-        await setThrottle(ctx, opts.drainThrottleBytesPerSec)
-        // Every move of a drain leaves the same node: let them run side by side, in bigger chunks
-        // (small chunks keep the throttled acts smooth but bound a copy by round trips).
-        await act(`act 3: drain ${victim}`, p, opts.drainThrottleBytesPerSec, {maxConcurrent: 10, perNode: 10, incomingPerNode: 10}, 128 * 1024)
-      }
+    if (joining) {
+      await runFullStory(acts, cluster, opts, hotNode, joining, io)
       report({type: 'step', text: 'the story is told: letting load stats settle for the summary'})
       await sleep(3000)
-    }
+    } else await runRounds(acts, opts, loadEnds, io)
     check()
     const rebalanceMs = Date.now() - rebalanceStarted
     const atEnd = load.counters()
-    const after = last && acts.length === 0 ? last : await plan('final')
+    const after = acts.last && acts.acts.length === 0 ? acts.last : await acts.plan('final')
     const final = await load.stop()
     load = undefined
     const nodeIds = [...new Set([...utilisationBefore.keys(), ...after.nodes.map((n) => n.id)])].sort()
     const summary: DemoSummary = {
-      ok: final.errors === 0 && moves.failed === 0 && moves.aborted === 0,
+      ok: final.errors === 0 && acts.moves.failed === 0 && acts.moves.aborted === 0,
       cluster: DEMO_CLUSTER,
       endpoint: cluster.endpoint,
       nodes: cluster.specs.length,
@@ -283,14 +182,14 @@ export async function runDemo(opts: DemoOptions, report: (r: DemoReport) => void
       hotNode,
       target: opts.target,
       imbalanceBefore,
-      imbalancePredicted: predicted,
+      imbalancePredicted: acts.predicted,
       imbalanceAfter: after.summary.imbalanceBefore,
       balanced: after.summary.status === 'balanced',
-      rounds: acts.length,
-      acts,
+      rounds: acts.acts.length,
+      acts: acts.acts,
       utilisation: nodeIds.map((id) => ({node: id, before: utilisationBefore.get(id) ?? null, after: after.nodes.find((n) => n.id === id)?.before.utilisation ?? null})),
-      moves,
-      bytesMoved,
+      moves: acts.moves,
+      bytesMoved: acts.bytesMoved,
       rebalanceMs,
       totalMs: Date.now() - started,
       requests: {total: final.requests, errors: final.errors, duringRebalance: atEnd.requests - atRebalance.requests, errorsDuringRebalance: atEnd.errors - atRebalance.errors, worstMs: final.worstMs, firstErrors: final.firstErrors},
@@ -306,8 +205,4 @@ export async function runDemo(opts: DemoOptions, report: (r: DemoReport) => void
     await load?.stop().catch(() => {})
     await cluster?.stop()
   }
-}
-
-function formatKiB(bytes: number): string {
-  return `${(bytes / 1024).toFixed(1)} KiB`
 }
