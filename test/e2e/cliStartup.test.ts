@@ -12,7 +12,11 @@ import {uniqueCluster} from '../support/testStore.js'
  * and check what it actually loaded: a status view loads only its own command (so the
  * oclif manifest is there and current) and none of the heavy modules other commands need
  * (Ink and React for the TUI, ioredis for redis clusters, the YAML parser without a config
- * file, the planner). Needs dist/ and oclif.manifest.json (`npm run build`).
+ * file, the planner). Commands run from their esbuild bundle in dist/cli (scripts/bundle-cli.js):
+ * the tracer sees the bundle's files, and dist/cli/meta.json says which source modules each
+ * holds, so the checks below see through the bundle. A missing or stale bundle (the CLI
+ * falling back to dist/commands, one module file at a time) fails them. Needs dist/ and
+ * oclif.manifest.json (`npm run build`).
  */
 
 const root = resolve(import.meta.dirname, '../..')
@@ -33,7 +37,34 @@ async function traced(args: string[]): Promise<{code: number; stderr: string; mo
   return {code: r.code, stderr: r.stderr, modules}
 }
 
-const commandFiles = (modules: string[]) => [...new Set(modules.filter((m) => m.includes('/dist/commands/')).map((m) => m.slice(m.indexOf('/dist/commands/') + 1)))]
+const commandFiles = (modules: string[]) => [...new Set(modules.filter((m) => /\/dist\/(cli\/)?commands\//.test(m)).map((m) => m.slice(m.indexOf('/dist/') + 1)))]
+
+/** UNBUNDLED names the commands that run from dist/commands: they reach a module that finds files beside itself (a node's writer thread, the demo's child processes). */
+const UNBUNDLED = ['demo', 'node:serve']
+
+/** Metafile is the part of esbuild's metafile (dist/cli/meta.json) these checks read. */
+interface Metafile {
+  outputs: Record<string, {inputs: Record<string, unknown>}>
+}
+
+/**
+ * sources maps every file a run loaded to the source modules it stands for: a bundle file to
+ * the modules inside it (from dist/cli/meta.json), any other file to itself. Paths start with
+ * `/` so that HEAVY's substrings match both.
+ */
+function sources(modules: string[]): string[] {
+  const meta = JSON.parse(readFileSync(join(root, 'dist', 'cli', 'meta.json'), 'utf8')) as Metafile
+  return modules.flatMap((m) => {
+    const at = m.indexOf('/dist/cli/')
+    if (at < 0) return [m]
+    const output = meta.outputs[m.slice(at + 1)]
+    if (!output) throw new Error(`${m} was loaded but is not in dist/cli/meta.json: the bundle is stale; run \`npm run build\``)
+    return Object.keys(output.inputs).map((input) => `/${input}`)
+  })
+}
+
+/** unbundledOwnModules lists the files of ours a run loaded outside the bundle (bin/ aside). */
+const unbundledOwnModules = (modules: string[]) => modules.filter((m) => m.startsWith(`${root}/dist/`) && !m.startsWith(`${root}/dist/cli/`))
 
 beforeAll(async () => {
   cwd = mkdtempSync(join(tmpdir(), 'shardctl-startup-'))
@@ -55,18 +86,28 @@ describe('CLI start-up', () => {
     expect(Object.keys(manifest.commands).sort()).toEqual(fresh)
   }, 60_000)
 
+  it('Given the built CLI, When the manifest says where each command loads from, Then every command but the ones that must not move runs from its bundle in dist/cli', () => {
+    const manifest = JSON.parse(readFileSync(join(root, 'oclif.manifest.json'), 'utf8')) as {commands: Record<string, {relativePath: string[]}>}
+    const fromDist = Object.entries(manifest.commands)
+      .filter(([, c]) => c.relativePath.slice(0, 2).join('/') !== 'dist/cli')
+      .map(([id]) => id)
+      .sort()
+    expect(fromDist).toEqual(UNBUNDLED)
+    for (const [id, c] of Object.entries(manifest.commands)) expect(existsSync(join(root, ...c.relativePath)), `${id}: ${c.relativePath.join('/')} is missing`).toBe(true)
+  })
+
   it('Given the tracer, When `apply` runs against a cluster that does not exist, Then the trace shows its command file and heavy modules (the check below can fail)', async () => {
     const r = await traced(['apply', join(cwd, 'no-such-plan.json'), '--endpoints', endpoint, '--cluster', uniqueCluster('absent')])
     expect(r.code).not.toBe(0)
-    expect(commandFiles(r.modules)).toEqual(['dist/commands/apply.js'])
-    expect(r.modules.filter((m) => HEAVY.some((h) => m.includes(h))).length).toBeGreaterThan(0)
+    expect(commandFiles(r.modules)).toEqual(['dist/cli/commands/apply.js'])
+    expect(sources(r.modules).filter((m) => HEAVY.some((h) => m.includes(h))).length).toBeGreaterThan(0)
   }, 60_000)
 
   it('Given `top --json` (no screen), When it runs, Then it loads neither ink nor react: the dashboard is imported only to draw', async () => {
     const r = await traced(['top', '--endpoints', endpoint, '--cluster', cluster, '--json'])
     expect(r.code, r.stderr).toBe(0)
-    expect(commandFiles(r.modules)).toEqual(['dist/commands/top.js'])
-    expect(r.modules.filter((m) => m.includes('/node_modules/ink/') || m.includes('/node_modules/react/') || m.includes('topSession'))).toEqual([])
+    expect(commandFiles(r.modules)).toEqual(['dist/cli/commands/top.js'])
+    expect(sources(r.modules).filter((m) => m.includes('/node_modules/ink/') || m.includes('/node_modules/react/') || m.includes('topSession'))).toEqual([])
   }, 60_000)
 
   it('Given `--version`, When it runs, Then it loads no command file at all (discovery comes from the manifest)', async () => {
@@ -74,16 +115,23 @@ describe('CLI start-up', () => {
     expect(r.code, r.stderr).toBe(0)
     expect(r.modules.some((m) => m.includes('/node_modules/@oclif/core/'))).toBe(true)
     expect(commandFiles(r.modules)).toEqual([])
+    expect(r.modules.filter((m) => m.startsWith(`${root}/dist/`))).toEqual([])
   }, 60_000)
 
   for (const args of [['cluster', 'status'], ['node', 'list'], ['node', 'show', 'n1'], ['moves', 'list'], ['shard', 'list', '--limit', '3']]) {
     it(`Given a kv cluster and no config file, When \`${args.join(' ')}\` runs, Then it loads only its own command and no heavy module`, async () => {
       const r = await traced([...args, '--endpoints', endpoint, '--cluster', cluster, '--json'])
       expect(r.code, r.stderr).toBe(0)
-      // The tracer worked: the etcd client was seen.
-      expect(r.modules.some((m) => m.includes('/node_modules/etcd3/'))).toBe(true)
-      expect(commandFiles(r.modules)).toEqual([`dist/commands/${args[0]}/${args[1]}.js`])
-      expect(r.modules.filter((m) => HEAVY.some((h) => m.includes(h)))).toEqual([])
+      const loaded = sources(r.modules)
+      // The tracer worked: the etcd client was seen (inside the bundle).
+      expect(loaded.some((m) => m.includes('/node_modules/etcd3/'))).toBe(true)
+      expect(commandFiles(r.modules)).toEqual([`dist/cli/commands/${args[0]}/${args[1]}.js`])
+      // Everything of ours came from the bundle: no fallback to one file per module.
+      expect(unbundledOwnModules(r.modules)).toEqual([])
+      expect(r.modules.filter((m) => /\/node_modules\/(etcd3|@grpc|protobufjs|zod)\//.test(m))).toEqual([])
+      // A handful of bundle files, not hundreds of modules (16 for cluster status when written).
+      expect(r.modules.filter((m) => m.includes('/dist/cli/')).length).toBeLessThanOrEqual(40)
+      expect(loaded.filter((m) => HEAVY.some((h) => m.includes(h)))).toEqual([])
     }, 60_000)
   }
 })
