@@ -8,12 +8,12 @@ import {join} from 'node:path'
  * dist/cli (scripts/bundle-cli.js). It is stale when dist/cli/meta.json is missing (the
  * bundle was deleted or never built) or when any .js file under dist/commands or dist/src is
  * newer than it (a `tsc` run alone, or `tsc --watch`: the bundle and the command list would
- * be older than the code). Returns true when it dropped the manifest. Never throws for a
- * manifest another process removed first.
+ * be older than the code). Returns true when the CLI must not use the bundle: it dropped the
+ * manifest, or there was none. Never throws for a manifest another process removed first.
  */
 export function dropStaleManifest(root) {
   const manifest = join(root, 'oclif.manifest.json')
-  if (!existsSync(manifest)) return false
+  if (!existsSync(manifest)) return true
   const built = statSync(manifest).mtimeMs
   const newer = (dir) =>
     existsSync(dir) &&

@@ -1,26 +1,30 @@
-// Bundles the CLI's commands (dist/commands/**, as tsc built them) into dist/cli/: one ESM
-// entry per command plus shared chunks (esbuild code splitting), then points
-// oclif.manifest.json's entries at them. Why: a status view spent ~0.35 s of its ~1 s of
-// CPU in Node's module loader, resolving and compiling hundreds of small files one by one
-// (our modules, etcd3, grpc-js, protobufjs, zod); a handful of chunks load in a fraction of
-// that. A command loads its entry and the chunks it imports statically, which hold exactly
-// the modules it reaches (splitting groups modules by the set of entries that reach them);
-// dynamic imports (top's dashboard) become chunks loaded only when called.
+// Bundles the CLI (dist/commands/**, as tsc built them, and @oclif/core) into dist/cli/: one
+// ESM entry per command (dist/cli/commands/<topic>-<name>.js), oclif's own entry
+// (dist/cli/core/oclif.js, which bin/run.js imports) and shared chunks (esbuild code
+// splitting), then points oclif.manifest.json's entries at them. Why: a status view spent
+// ~0.35 s of its ~1 s of CPU in Node's module loader, resolving and compiling hundreds of
+// small files one by one (oclif's ~160 CommonJS files, our modules, etcd3, grpc-js,
+// protobufjs, zod); a handful of chunks load in a fraction of that. A command loads its entry
+// and the chunks it imports statically, which hold exactly the modules it reaches (splitting
+// groups modules by the set of entries that reach them); dynamic imports (top's dashboard)
+// become chunks loaded only when called. oclif is in the same graph, so commands and
+// bin/run.js share one copy of its classes.
 //
-// What stays outside the bundle:
-// - @oclif/* (bin/run.js has loaded it already; one copy of its Command class);
-// - native and optional packages (better-sqlite3, lmdb, react-devtools-core);
-// - commands that reach a module of ours that finds files next to itself through
-//   import.meta.url (a node's writer thread, the demo's child processes): moved into a
-//   chunk, it would look in dist/cli/chunks/. Those commands keep running from
-//   dist/commands, and this script says which.
+// Files found beside a module keep working: every output file sits two directories below
+// dist/cli, so `import.meta.url` in a module of ours and `__dirname`/`__filename` in oclif
+// are rewritten to the module's original location, computed from the output file's own URL
+// (a node's writer thread still starts dist/src/node/writerThread.js, in its own thread; the
+// demo still finds bin/run.js). Any other use of import.meta in our code fails the build.
+// What stays outside: oclif's plugins (loaded by oclif from node_modules), native and
+// optional packages (better-sqlite3, lmdb, react-devtools-core), typescript (oclif's dev mode).
 // etcd3 reads its gRPC definitions from ../proto/rpc.proto at load time; in the bundle that
 // module gets them from a JSON descriptor parsed here, at build time (no .proto text parser
-// at run time, and no __dirname).
+// at run time).
 //
 // Run by `npm run build` after tsc and scripts/manifest.js. It also writes
 // dist/cli/meta.json (esbuild's metafile: which source modules each output file holds),
-// which test/e2e/cliStartup.test.ts reads to check what a command really loads.
+// which bin/freshManifest.js checks for and test/e2e/cliStartup.test.ts reads to check what
+// a command really loads.
 import {existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {createRequire} from 'node:module'
 import {dirname, join, relative, sep} from 'node:path'
@@ -45,14 +49,51 @@ function jsFiles(dir) {
   return readdirSync(dir, {withFileTypes: true}).flatMap((e) => (e.isDirectory() ? jsFiles(join(dir, e.name)) : e.name.endsWith('.js') ? [join(dir, e.name)] : []))
 }
 
+/** ours tells whether `file` is one of our compiled modules (not a package). */
+const ours = (file) => file.startsWith(dist + sep) && !file.includes(`${sep}node_modules${sep}`)
+
 /**
- * locationDependent tells whether a module of ours (a dist/ file) finds files next to itself
- * through import.meta: such a module must not move into a chunk. `createRequire(import.meta.url)`
- * alone is fine (it resolves packages, and node_modules is above dist/cli too).
+ * DIRNAME_PACKAGES are the packages whose `__dirname`/`__filename` are rewritten: only those
+ * known to use them as code (oclif reads its package.json through them). A plain text rewrite
+ * elsewhere would also change strings (ejs writes `__filename` into the code it generates).
  */
-function locationDependent(file) {
-  if (!file.startsWith(dist + sep) || file.includes(`${sep}node_modules${sep}`) || LOAD_TOP_SESSION.test(file)) return false
-  return /import\.meta/.test(readFileSync(file, 'utf8').replaceAll('createRequire(import.meta.url)', ''))
+const DIRNAME_PACKAGES = /[\\/]node_modules[\\/]@oclif[\\/]core[\\/]/
+
+/**
+ * locationShims rewrites what finds files beside a module to that module's original place:
+ * `import.meta.url` in our modules, `__dirname` and `__filename` in packages (CommonJS, which
+ * an ESM bundle does not define). `__bundleUrl` and `__bundlePath` come from the banner.
+ */
+const locationShims = {
+  name: 'location-shims',
+  setup(build) {
+    build.onLoad({filter: /\.[cm]?js$/}, (args) => {
+      const source = readFileSync(args.path, 'utf8')
+      const at = JSON.stringify(relative(root, args.path).split(sep).join('/'))
+      if (ours(args.path)) {
+        if (!source.includes('import.meta')) return undefined
+        const contents = source.replaceAll('import.meta.url', `__bundleUrl(${at})`)
+        if (contents.includes('import.meta')) throw new Error(`bundle-cli: ${relative(root, args.path)} uses import.meta beyond import.meta.url; teach scripts/bundle-cli.js what it means in the bundle`)
+        return {contents, loader: 'js', resolveDir: dirname(args.path)}
+      }
+      if (!DIRNAME_PACKAGES.test(args.path) || !/\b__(dirname|filename)\b/.test(source)) return undefined
+      const dir = JSON.stringify(relative(root, dirname(args.path)).split(sep).join('/'))
+      return {contents: source.replace(/\b__dirname\b/g, `__bundlePath(${dir})`).replace(/\b__filename\b/g, `__bundlePath(${at})`), loader: 'js', resolveDir: dirname(args.path)}
+    })
+  },
+}
+
+/**
+ * oclifEntry is the virtual module behind dist/cli/core/oclif.js: @oclif/core's exports by
+ * name (it is CommonJS, so `export *` would not carry them into an ESM bundle).
+ */
+const oclifEntry = {
+  name: 'oclif-entry',
+  setup(build) {
+    const names = Object.keys(require('@oclif/core')).filter((n) => /^[A-Za-z_$][\w$]*$/.test(n) && n !== 'default')
+    build.onResolve({filter: /^oclif-entry$/}, () => ({path: 'oclif-entry', namespace: 'oclif-entry'}))
+    build.onLoad({filter: /.*/, namespace: 'oclif-entry'}, () => ({contents: `import * as core from '@oclif/core'\nexport const {${names.join(', ')}} = core\n`, loader: 'js', resolveDir: root}))
+  },
 }
 
 /** etcdProtoDescriptor loads etcd3's rpc.proto once, here, as protobufjs JSON (what proto-loader's fromJSON takes). */
@@ -110,73 +151,47 @@ const topSessionInBundle = {
   },
 }
 
-const options = {
+const commands = jsFiles(commandsDir)
+/** outName is a command's bundle entry, flat so every output file is two levels below dist/cli. */
+const outName = (file) => `commands/${relative(commandsDir, file).replace(/\.js$/, '').split(sep).join('-')}`
+const result = await esbuild.build({
   absWorkingDir: root,
+  entryPoints: [...commands.map((file) => ({in: file, out: outName(file)})), {in: 'oclif-entry', out: 'core/oclif'}],
   bundle: true,
   splitting: true,
   platform: 'node',
   format: 'esm',
   target: 'node20',
   outdir,
-  outbase: dist,
-  entryNames: '[dir]/[name]',
   chunkNames: 'chunks/[name]-[hash]',
-  external: ['@oclif/*', 'better-sqlite3', 'lmdb', 'react-devtools-core'],
-  plugins: [etcdProtoPrecompiled(etcdProtoDescriptor()), noDevtools, topSessionInBundle],
-  // Bundled CommonJS packages call require(); ESM output has none of its own.
-  banner: {js: "import {createRequire as __bundleRequire} from 'node:module'; const require = __bundleRequire(import.meta.url);"},
+  external: ['@oclif/plugin-*', 'better-sqlite3', 'lmdb', 'react-devtools-core', 'typescript'],
+  // First match wins: the replacements before the generic location rewrite.
+  plugins: [oclifEntry, etcdProtoPrecompiled(etcdProtoDescriptor()), topSessionInBundle, noDevtools, locationShims],
+  // Bundled CommonJS packages call require(); ESM output has none of its own. Every output
+  // file is at dist/cli/<dir>/<file>.js, so the repository root is three levels up.
+  banner: {
+    js: [
+      "import {createRequire as __bundleRequire} from 'node:module'; import {fileURLToPath as __bundleFileURLToPath} from 'node:url';",
+      'const require = __bundleRequire(import.meta.url);',
+      "const __bundleRoot = new URL('../../../', import.meta.url);",
+      'const __bundleUrl = (path) => new URL(path, __bundleRoot).href;',
+      'const __bundlePath = (path) => __bundleFileURLToPath(new URL(path, __bundleRoot));',
+    ].join('\n'),
+  },
   metafile: true,
   logLevel: 'warning',
-}
-
-// Pass 1 (nothing written): which commands reach a location-dependent module of ours.
-const all = jsFiles(commandsDir)
-const probe = await esbuild.build({...options, entryPoints: all, write: false})
-const reach = reachByEntry(probe.metafile)
-const excluded = all.filter((entry) => [...(reach.get(relative(root, entry).split(sep).join('/')) ?? [])].some((input) => locationDependent(join(root, input))))
-const entries = all.filter((e) => !excluded.includes(e))
-
-// Pass 2: the bundle of every other command.
-const result = await esbuild.build({...options, entryPoints: entries})
+})
 mkdirSync(outdir, {recursive: true})
 writeFileSync(join(outdir, 'meta.json'), JSON.stringify(result.metafile))
 
-// Point the manifest's bundled commands at their bundle (oclif loads `relativePath` from the root).
+// Point the manifest's commands at their bundle (oclif loads `relativePath` from the root).
 const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'))
 let bundled = 0
 for (const cmd of Object.values(manifest.commands)) {
   const file = join(root, ...cmd.relativePath)
-  if (!entries.includes(file)) continue
-  cmd.relativePath = relative(root, join(outdir, relative(dist, file))).split(sep)
+  if (!commands.includes(file)) throw new Error(`bundle-cli: the manifest's ${cmd.relativePath.join('/')} is not a compiled command; run scripts/manifest.js first`)
+  cmd.relativePath = relative(root, join(outdir, `${outName(file)}.js`)).split(sep)
   bundled++
 }
 writeFileSync(manifestPath, JSON.stringify(manifest))
-const unbundled = excluded.map((e) => relative(commandsDir, e)).join(', ')
-console.error(`bundle-cli: ${bundled} commands bundled into dist/cli${unbundled ? `; unbundled (a module they reach uses import.meta): ${unbundled}` : ''}`)
-
-/**
- * reachByEntry maps each entry point (its input path, relative to the root) to every input
- * module its output may load: its own and those of the chunks it imports, statically or
- * dynamically, transitively.
- */
-function reachByEntry(metafile) {
-  const outputs = metafile.outputs
-  const byEntry = new Map()
-  for (const [, out] of Object.entries(outputs)) {
-    if (!out.entryPoint) continue
-    const inputs = new Set()
-    const seen = new Set()
-    const visit = (o) => {
-      for (const input of Object.keys(o.inputs)) inputs.add(input)
-      for (const imp of o.imports) {
-        if (imp.external || seen.has(imp.path)) continue
-        seen.add(imp.path)
-        const next = outputs[imp.path]
-        if (next) visit(next)
-      }
-    }
-    visit(out)
-    byEntry.set(out.entryPoint, inputs)
-  }
-  return byEntry
-}
+console.error(`bundle-cli: ${bundled} commands and @oclif/core bundled into dist/cli`)

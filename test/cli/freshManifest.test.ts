@@ -57,8 +57,8 @@ describe('dropStaleManifest', () => {
     expect(dropStaleManifest(root)).toBe(false)
   })
 
-  it('Given no manifest, When checked, Then nothing happens', () => {
+  it('Given no manifest, When checked, Then the bundle is not used either', () => {
     rmSync(join(root, 'oclif.manifest.json'))
-    expect(dropStaleManifest(root)).toBe(false)
+    expect(dropStaleManifest(root)).toBe(true)
   })
 })
