@@ -21,11 +21,12 @@
 // module gets them from a JSON descriptor parsed here, at build time (no .proto text parser
 // at run time).
 //
-// Run by `npm run build` after tsc and scripts/manifest.js. It also writes
+// Run by `npm run build` after tsc and `scripts/manifest.js dist/oclif.manifest.unbundled.json`,
+// as its last step. It also writes
 // dist/cli/meta.json (esbuild's metafile: which source modules each output file holds),
 // which bin/freshManifest.js checks for and test/e2e/cliStartup.test.ts reads to check what
 // a command really loads.
-import {existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs'
 import {createRequire} from 'node:module'
 import {dirname, join, relative, sep} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -35,12 +36,14 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const dist = join(root, 'dist')
 const commandsDir = join(dist, 'commands')
 const outdir = join(dist, 'cli')
+/** unbundledManifestPath is what scripts/manifest.js wrote (commands in dist/commands); manifestPath is what oclif reads. */
+const unbundledManifestPath = join(dist, 'oclif.manifest.unbundled.json')
 const manifestPath = join(root, 'oclif.manifest.json')
 const require = createRequire(import.meta.url)
 
 rmSync(outdir, {recursive: true, force: true})
-if (!existsSync(commandsDir) || !existsSync(manifestPath)) {
-  console.error('bundle-cli: dist/commands or oclif.manifest.json is missing; run tsc and scripts/manifest.js first')
+if (!existsSync(commandsDir) || !existsSync(unbundledManifestPath)) {
+  console.error('bundle-cli: dist/commands or dist/oclif.manifest.unbundled.json is missing; run tsc and `node scripts/manifest.js dist/oclif.manifest.unbundled.json` first')
   process.exit(1)
 }
 
@@ -185,7 +188,7 @@ mkdirSync(outdir, {recursive: true})
 writeFileSync(join(outdir, 'meta.json'), JSON.stringify(result.metafile))
 
 // Point the manifest's commands at their bundle (oclif loads `relativePath` from the root).
-const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'))
+const manifest = JSON.parse(readFileSync(unbundledManifestPath, 'utf8'))
 let bundled = 0
 for (const cmd of Object.values(manifest.commands)) {
   const file = join(root, ...cmd.relativePath)
@@ -193,5 +196,9 @@ for (const cmd of Object.values(manifest.commands)) {
   cmd.relativePath = relative(root, join(outdir, `${outName(file)}.js`)).split(sep)
   bundled++
 }
-writeFileSync(manifestPath, JSON.stringify(manifest))
+// Written last and renamed into place: until then a CLI run finds no manifest, or the previous
+// one, older than what tsc just wrote, which bin/freshManifest.js drops (never a manifest that
+// points at a bundle half written).
+writeFileSync(`${manifestPath}.tmp`, JSON.stringify(manifest))
+renameSync(`${manifestPath}.tmp`, manifestPath)
 console.error(`bundle-cli: ${bundled} commands and @oclif/core bundled into dist/cli`)
