@@ -1,25 +1,13 @@
 #!/usr/bin/env node
-import {existsSync, readdirSync, statSync, unlinkSync} from 'node:fs'
-import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
-import {execute} from '@oclif/core'
+import {dropStaleManifest} from './freshManifest.js'
 
 // oclif.manifest.json (written by `npm run build`) lets the CLI load only the command it
-// runs. A manifest older than the compiled commands would hide new ones, so drop it then.
-const root = fileURLToPath(new URL('..', import.meta.url))
-const manifest = join(root, 'oclif.manifest.json')
-if (existsSync(manifest)) {
-  const built = statSync(manifest).mtimeMs
-  const newer = (dir) =>
-    existsSync(dir) &&
-    readdirSync(dir, {withFileTypes: true}).some((e) => (e.isDirectory() ? newer(join(dir, e.name)) : e.name.endsWith('.js') && statSync(join(dir, e.name)).mtimeMs > built))
-  if (newer(join(root, 'dist', 'commands'))) {
-    try {
-      unlinkSync(manifest)
-    } catch {
-      // another process removed it first
-    }
-  }
-}
+// runs, from its bundle in dist/cli, with oclif itself from the same bundle (one copy of its
+// classes; scripts/bundle-cli.js). A manifest older than the compiled code would hide new
+// commands or run a stale bundle: then it is dropped (see freshManifest.js) and everything
+// loads from dist/commands and node_modules, one module at a time.
+const bundled = !dropStaleManifest(fileURLToPath(new URL('..', import.meta.url)))
+const {execute} = bundled ? await import('../dist/cli/core/oclif.js') : await import('@oclif/core')
 
 await execute({dir: import.meta.url})

@@ -1,4 +1,3 @@
-import {existsSync, statSync} from 'node:fs'
 import {Flags} from '@oclif/core'
 import {EtcdCommand} from '../src/cli/baseCommand.js'
 import {getMeta} from '../src/cluster/clusterRepo.js'
@@ -6,6 +5,7 @@ import {isUserError, UserError} from '../src/errors/errors.js'
 import {DEFAULT_PLAN_OPTIONS} from '../src/planner/options.js'
 import {readTopSnapshot, type TopSnapshot} from '../src/tui/topSnapshot.js'
 import {startLiveFeed} from '../src/tui/liveFeed.js'
+import {loadTopSession} from '../src/tui/loadTopSession.js'
 
 export default class Top extends EtcdCommand {
   static override summary = 'Live dashboard of the cluster: nodes, load balance, moves and events, fed by etcd watches.'
@@ -48,19 +48,4 @@ export default class Top extends EtcdCommand {
       for (const s of signals) process.off(s, onSignal)
     }
   }
-}
-
-type TopSessionModule = typeof import('../src/tui/topSession.js')
-
-/**
- * loadTopSession imports the dashboard: the one-file bundle `npm run build` writes beside
- * the module (scripts/bundle-tui.js; a third of the CPU time to load), when it is at least
- * as new as the module (a `tsc` run alone leaves an older bundle, which must not run), else
- * the module itself.
- */
-function loadTopSession(): Promise<TopSessionModule> {
-  const module = new URL('../src/tui/topSession.js', import.meta.url)
-  const bundle = new URL('../src/tui/topSession.bundle.js', import.meta.url)
-  const fresh = existsSync(bundle) && existsSync(module) && statSync(bundle).mtimeMs >= statSync(module).mtimeMs
-  return fresh ? (import(bundle.href) as Promise<TopSessionModule>) : import('../src/tui/topSession.js')
 }

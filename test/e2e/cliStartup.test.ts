@@ -12,7 +12,11 @@ import {uniqueCluster} from '../support/testStore.js'
  * and check what it actually loaded: a status view loads only its own command (so the
  * oclif manifest is there and current) and none of the heavy modules other commands need
  * (Ink and React for the TUI, ioredis for redis clusters, the YAML parser without a config
- * file, the planner). Needs dist/ and oclif.manifest.json (`npm run build`).
+ * file, the planner). Commands run from their esbuild bundle in dist/cli (scripts/bundle-cli.js):
+ * the tracer sees the bundle's files, and dist/cli/meta.json says which source modules each
+ * holds, so the checks below see through the bundle. A missing or stale bundle (the CLI
+ * falling back to dist/commands, one module file at a time) fails them. Needs dist/ and
+ * oclif.manifest.json (`npm run build`).
  */
 
 const root = resolve(import.meta.dirname, '../..')
@@ -33,7 +37,31 @@ async function traced(args: string[]): Promise<{code: number; stderr: string; mo
   return {code: r.code, stderr: r.stderr, modules}
 }
 
-const commandFiles = (modules: string[]) => [...new Set(modules.filter((m) => m.includes('/dist/commands/')).map((m) => m.slice(m.indexOf('/dist/commands/') + 1)))]
+const commandFiles = (modules: string[]) => [...new Set(modules.filter((m) => /\/dist\/(cli\/)?commands\//.test(m)).map((m) => m.slice(m.indexOf('/dist/') + 1)))]
+
+/** Metafile is the part of esbuild's metafile (dist/cli/meta.json) these checks read. */
+interface Metafile {
+  outputs: Record<string, {inputs: Record<string, unknown>}>
+}
+
+/**
+ * sources maps every file a run loaded to the source modules it stands for: a bundle file to
+ * the modules inside it (from dist/cli/meta.json), any other file to itself. Paths start with
+ * `/` so that HEAVY's substrings match both.
+ */
+function sources(modules: string[]): string[] {
+  const meta = JSON.parse(readFileSync(join(root, 'dist', 'cli', 'meta.json'), 'utf8')) as Metafile
+  return modules.flatMap((m) => {
+    const at = m.indexOf('/dist/cli/')
+    if (at < 0) return [m]
+    const output = meta.outputs[m.slice(at + 1)]
+    if (!output) throw new Error(`${m} was loaded but is not in dist/cli/meta.json: the bundle is stale; run \`npm run build\``)
+    return Object.keys(output.inputs).map((input) => `/${input}`)
+  })
+}
+
+/** unbundledOwnModules lists the files of ours a run loaded outside the bundle (bin/ aside). */
+const unbundledOwnModules = (modules: string[]) => modules.filter((m) => m.startsWith(`${root}/dist/`) && !m.startsWith(`${root}/dist/cli/`))
 
 beforeAll(async () => {
   cwd = mkdtempSync(join(tmpdir(), 'shardctl-startup-'))
@@ -55,35 +83,53 @@ describe('CLI start-up', () => {
     expect(Object.keys(manifest.commands).sort()).toEqual(fresh)
   }, 60_000)
 
+  it('Given the built CLI, When the manifest says where each command loads from, Then every command runs from its bundle in dist/cli', () => {
+    const manifest = JSON.parse(readFileSync(join(root, 'oclif.manifest.json'), 'utf8')) as {commands: Record<string, {relativePath: string[]}>}
+    const fromDist = Object.entries(manifest.commands)
+      .filter(([, c]) => c.relativePath.slice(0, 3).join('/') !== 'dist/cli/commands')
+      .map(([id]) => id)
+    expect(fromDist).toEqual([])
+    for (const [id, c] of Object.entries(manifest.commands)) expect(existsSync(join(root, ...c.relativePath)), `${id}: ${c.relativePath.join('/')} is missing`).toBe(true)
+  })
+
   it('Given the tracer, When `apply` runs against a cluster that does not exist, Then the trace shows its command file and heavy modules (the check below can fail)', async () => {
     const r = await traced(['apply', join(cwd, 'no-such-plan.json'), '--endpoints', endpoint, '--cluster', uniqueCluster('absent')])
     expect(r.code).not.toBe(0)
-    expect(commandFiles(r.modules)).toEqual(['dist/commands/apply.js'])
-    expect(r.modules.filter((m) => HEAVY.some((h) => m.includes(h))).length).toBeGreaterThan(0)
+    expect(commandFiles(r.modules)).toEqual(['dist/cli/commands/apply.js'])
+    expect(sources(r.modules).filter((m) => HEAVY.some((h) => m.includes(h))).length).toBeGreaterThan(0)
   }, 60_000)
 
   it('Given `top --json` (no screen), When it runs, Then it loads neither ink nor react: the dashboard is imported only to draw', async () => {
     const r = await traced(['top', '--endpoints', endpoint, '--cluster', cluster, '--json'])
     expect(r.code, r.stderr).toBe(0)
-    expect(commandFiles(r.modules)).toEqual(['dist/commands/top.js'])
-    expect(r.modules.filter((m) => m.includes('/node_modules/ink/') || m.includes('/node_modules/react/') || m.includes('topSession'))).toEqual([])
+    expect(commandFiles(r.modules)).toEqual(['dist/cli/commands/top.js'])
+    expect(sources(r.modules).filter((m) => m.includes('/node_modules/ink/') || m.includes('/node_modules/react/') || m.includes('topSession'))).toEqual([])
   }, 60_000)
 
-  it('Given `--version`, When it runs, Then it loads no command file at all (discovery comes from the manifest)', async () => {
+  it('Given `--version`, When it runs, Then it loads no command file at all (discovery comes from the manifest) and oclif from its bundle', async () => {
     const r = await traced(['--version'])
     expect(r.code, r.stderr).toBe(0)
-    expect(r.modules.some((m) => m.includes('/node_modules/@oclif/core/'))).toBe(true)
+    expect(r.modules.filter((m) => m.includes('/node_modules/@oclif/core/') && !m.endsWith('/package.json'))).toEqual([])
+    expect(sources(r.modules).some((m) => m.includes('/node_modules/@oclif/core/'))).toBe(true)
     expect(commandFiles(r.modules)).toEqual([])
+    expect(unbundledOwnModules(r.modules)).toEqual([])
   }, 60_000)
 
   for (const args of [['cluster', 'status'], ['node', 'list'], ['node', 'show', 'n1'], ['moves', 'list'], ['shard', 'list', '--limit', '3']]) {
     it(`Given a kv cluster and no config file, When \`${args.join(' ')}\` runs, Then it loads only its own command and no heavy module`, async () => {
       const r = await traced([...args, '--endpoints', endpoint, '--cluster', cluster, '--json'])
       expect(r.code, r.stderr).toBe(0)
-      // The tracer worked: the etcd client was seen.
-      expect(r.modules.some((m) => m.includes('/node_modules/etcd3/'))).toBe(true)
-      expect(commandFiles(r.modules)).toEqual([`dist/commands/${args[0]}/${args[1]}.js`])
-      expect(r.modules.filter((m) => HEAVY.some((h) => m.includes(h)))).toEqual([])
+      const loaded = sources(r.modules)
+      // The tracer worked: the etcd client was seen (inside the bundle).
+      expect(loaded.some((m) => m.includes('/node_modules/etcd3/'))).toBe(true)
+      expect(commandFiles(r.modules)).toEqual([`dist/cli/commands/${args[0]}-${args[1]}.js`])
+      // Everything of ours came from the bundle: no fallback to one file per module.
+      expect(unbundledOwnModules(r.modules)).toEqual([])
+      expect(r.modules.filter((m) => /\/node_modules\/(@oclif\/core|etcd3|@grpc|protobufjs|zod)\/.*\.[cm]?js$/.test(m))).toEqual([])
+      // Dozens of files, not hundreds of modules (37 for cluster status when written, 12 of
+      // them Node's built-ins; 195 before the bundle).
+      expect(r.modules.length).toBeLessThanOrEqual(80)
+      expect(loaded.filter((m) => HEAVY.some((h) => m.includes(h)))).toEqual([])
     }, 60_000)
   }
 })
