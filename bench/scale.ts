@@ -6,7 +6,7 @@
  * nodes, it times each command as its own process with its peak RSS (`/usr/bin/time`):
  * `cluster init`, `cluster status`, `node list`, `node show`, `moves list`, `shard list
  * --json` (streamed to /dev/null), `plan`; then the start-up of 3 `node serve` processes and
- * one `router serve` until /healthz says serving, with their RSS; then `top`'s first frame
+ * one `router serve` until /healthz says serving, with their RSS and CPU; then `top`'s first frame
  * in a pseudo-terminal (`script`), until every node's row is drawn. With the nodes serving it
  * times `cluster status` and `node show` again (they read the nodes' stats summaries) and
  * sizes node n1's published stats: its summary, and its per-replica load pages (largest and
@@ -58,7 +58,7 @@ const dirs = leftovers.dirs
 interface Measured {
   seconds: number
   rssMiB: number
-  /** cpuSeconds is user + system CPU (commands only): less sensitive than wall time to a loaded machine. */
+  /** cpuSeconds is user + system CPU (commands: the whole run; node and router start-up: until healthy): less sensitive than wall time to a loaded machine. */
   cpuSeconds?: number
 }
 
@@ -99,6 +99,13 @@ async function waitUntil(what: string, fn: () => Promise<boolean>, timeoutMs = W
 function rssMiB(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
   return m ? Number(m[1]) / 1024 : NaN
+}
+
+/** cpuSeconds reads a live process's user + system CPU so far (Linux /proc; clock ticks of 1/100 s). */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / 100
 }
 
 /** descendants lists the pids below `pid` (Linux /proc), parents before children. */
@@ -163,7 +170,8 @@ async function benchSize(endpoint: string, etcdDir: string, shards: number): Pro
     return spawnCli(['node', 'serve', ...flags, '--id', `n${i + 1}`, '--listen', `127.0.0.1:${ports[i]}`, '--data-dir', dir, '--fsync', 'normal']).child
   })
   const nodesUp = await Promise.all(Array.from({length: SERVING}, (_, i) => waitUntil(`node n${i + 1}`, async () => ((await (await fetch(`http://127.0.0.1:${ports[i]}/healthz`)).json()) as {serving: boolean}).serving).then(() => true, () => false)))
-  const nodeStart = {seconds: nodesUp.every(Boolean) ? (performance.now() - started) / 1000 : Infinity, rssMiB: Math.max(...nodeProcs.map((c) => rssMiB(c.pid ?? 0)))}
+  // CPU is the most any one node used up to that moment (less sensitive to load than the wall time).
+  const nodeStart = {seconds: nodesUp.every(Boolean) ? (performance.now() - started) / 1000 : Infinity, rssMiB: Math.max(...nodeProcs.map((c) => rssMiB(c.pid ?? 0))), cpuSeconds: Math.max(...nodeProcs.map((c) => cpuSeconds(c.pid ?? 0)))}
   // With nodes publishing load: the status views read their summaries, never the per-replica pages.
   const nodeStats = await nodeStatsBytes(endpoint, cluster, 'n1')
   commands['cluster status, nodes serving'] = await timed(['cluster', 'status', ...flags, '--json'])
@@ -174,7 +182,7 @@ async function benchSize(endpoint: string, etcdDir: string, shards: number): Pro
     const m = / on (127\.0\.0\.1:\d+)/.exec(router.stdout())
     return m !== null && (await fetch(`http://${m[1]}/healthz`)).ok
   }).then(() => true, () => false)
-  const routerStart = {seconds: routerUp ? (performance.now() - routerStarted) / 1000 : Infinity, rssMiB: rssMiB(router.child.pid ?? 0)}
+  const routerStart = {seconds: routerUp ? (performance.now() - routerStarted) / 1000 : Infinity, rssMiB: rssMiB(router.child.pid ?? 0), cpuSeconds: cpuSeconds(router.child.pid ?? 0)}
 
   // top's first frame in a pseudo-terminal: until the last node's row is drawn.
   const topStarted = performance.now()
@@ -305,8 +313,8 @@ async function main(): Promise<void> {
       const target = sub1.includes(name) && last ? `< 1 s: ${mark((last.commands[name]?.seconds ?? Infinity) < 1)} (${f((last.commands[name]?.seconds ?? NaN) / bare.seconds, 1)}x bare start-up)` : ''
       console.log(`| ${name} | ${rows.map((r) => `${f(r.commands[name]?.seconds ?? NaN)} s / ${f(r.commands[name]?.cpuSeconds ?? NaN)} s / ${f(r.commands[name]?.rssMiB ?? NaN, 0)} MiB`).join(' | ')} | ${target} |`)
     }
-    console.log(`| ${SERVING} nodes healthy | ${rows.map((r) => `${f(r.nodeStart.seconds)} s / ${f(r.nodeStart.rssMiB, 0)} MiB`).join(' | ')} | < 5 s: ${mark((last?.nodeStart.seconds ?? Infinity) < 5)} |`)
-    console.log(`| router healthy | ${rows.map((r) => `${f(r.routerStart.seconds)} s / ${f(r.routerStart.rssMiB, 0)} MiB`).join(' | ')} | < 5 s: ${mark((last?.routerStart.seconds ?? Infinity) < 5)} |`)
+    console.log(`| ${SERVING} nodes healthy (wall / CPU of the busiest node / RSS) | ${rows.map((r) => `${f(r.nodeStart.seconds)} s / ${f(r.nodeStart.cpuSeconds ?? NaN)} s / ${f(r.nodeStart.rssMiB, 0)} MiB`).join(' | ')} | < 5 s: ${mark((last?.nodeStart.seconds ?? Infinity) < 5)} |`)
+    console.log(`| router healthy (wall / CPU / RSS) | ${rows.map((r) => `${f(r.routerStart.seconds)} s / ${f(r.routerStart.cpuSeconds ?? NaN)} s / ${f(r.routerStart.rssMiB, 0)} MiB`).join(' | ')} | < 5 s: ${mark((last?.routerStart.seconds ?? Infinity) < 5)} |`)
     console.log(`| etcd db file (cumulative) | ${rows.map((r) => `${f(r.etcdDbMiB, 0)} MiB`).join(' | ')} | |`)
     console.log(`| top first frame | ${rows.map((r) => `${f(r.topFirstFrame)} s`).join(' | ')} | < 2 s: ${mark((last?.topFirstFrame ?? Infinity) < 2)} |`)
     const kib = (b: number) => f(b / 1024, 1)

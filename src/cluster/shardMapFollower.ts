@@ -5,7 +5,7 @@ import {ClusterMetaSchema} from '../model/cluster.js'
 import {type Shard} from '../model/shard.js'
 import {parseStoredJson} from '../model/zodIssues.js'
 import {LIST_PAGE_SIZE} from '../store/store.js'
-import {listInParts} from '../store/splitListing.js'
+import {scanInParts} from '../store/splitListing.js'
 import {ShardDecoder} from './shardDecoder.js'
 import {type ShardEntry, ShardMapState} from './shardMapState.js'
 
@@ -77,7 +77,7 @@ export class ShardMapFollower {
   /**
    * resync re-reads every shard at one revision, folds the listing in (monotonically: it
    * never undoes a newer event or refresh) and returns the listing's revision. The map is
-   * read in parts, two at a time (see listInParts), cut by the cluster's shard count. Throws the
+   * read in parts, two at a time (see scanInParts), cut by the cluster's shard count. Throws the
    * store's UserErrors.
    */
   async resync(): Promise<bigint> {
@@ -85,12 +85,16 @@ export class ShardMapFollower {
     const parsed = meta ? parseStoredJson(meta.key, meta.value, ClusterMetaSchema) : undefined
     // No usable meta (a test store, a cluster being created): one listing, cut nowhere.
     const cuts = parsed ? shardSplitKeys(this.ctx.keys.shard, parsed.nextShardId) : []
-    const {items, revision} = await listInParts(this.ctx.store, this.ctx.keys.shardsPrefix, cuts)
+    // Each page is decoded as it arrives (while etcd answers the next), and its raw values
+    // dropped; nothing is folded into the state until the whole listing is in, so the map
+    // is never partial.
     const entries: ShardEntry[] = []
-    for (const kv of items) {
-      const shard = this.parse(kv.key, kv.value)
-      if (shard) entries.push({shard, modRevision: kv.modRevision})
-    }
+    const revision = await scanInParts(this.ctx.store, this.ctx.keys.shardsPrefix, cuts, (items) => {
+      for (const kv of items) {
+        const shard = this.parse(kv.key, kv.value)
+        if (shard) entries.push({shard, modRevision: kv.modRevision})
+      }
+    })
     if (this.state.applySnapshot(entries, revision)) this.changed()
     return revision
   }

@@ -6,6 +6,7 @@ import {prefixEnd} from '../store/keyRange.js'
 import {type Compare, type LeaseHandle, type Page, type PageQuery, type StoredValue, type Txn, type Watch, type WatchOptions} from '../store/store.js'
 import {StoreBase, checkTxnSize, compactedError, futureRevisionError} from '../store/storeBase.js'
 import {toEtcdUserError} from './etcdErrors.js'
+import {rawRange, rawRangeAvailable} from './rawRange.js'
 import {grantEtcdLease} from './leaseHandle.js'
 import {watchEtcdPrefix} from './resumableWatch.js'
 
@@ -86,7 +87,13 @@ export class EtcdStore extends StoreBase {
     const start = query.after === undefined ? (query.from ?? prefix) : `${query.after}\0`
     // No sort option: a range comes back in key order anyway, and with one etcd 3.4 reads the
     // whole rest of the range before applying the limit (100k shards: 62 s instead of 14 s).
-    const builder = this.#client.getAll().inRange({start, end: query.end ?? prefixEnd(prefix)}).limit(query.limit)
+    const end = query.end ?? prefixEnd(prefix)
+    // Decoded by hand (rawRange): etcd3's decode was about a second of CPU per 100k keys at a node's start-up.
+    if (rawRangeAvailable(this.#client)) {
+      const res = await this.wrap(() => rawRange(this.#client, {key: start, rangeEnd: end, limit: query.limit, revision: query.revision}, UNARY_TIMEOUT_MS), query.revision)
+      return {items: res.kvs, more: res.more, revision: query.revision ?? res.revision}
+    }
+    const builder = this.#client.getAll().inRange({start, end}).limit(query.limit)
     if (query.revision !== undefined) builder.revision(query.revision.toString())
     const res = await this.wrap(() => builder.exec(), query.revision)
     return {items: res.kvs.map(toStored), more: res.more, revision: query.revision ?? BigInt(res.header.revision)}

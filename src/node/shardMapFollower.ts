@@ -56,12 +56,13 @@ export class NodeShardView implements ShardView {
 
   /** held lists the shards this node is listed in, in id order. */
   held(): HeldShard[] {
+    // Filter, then sort: a node holds about rf/nodes of the map (25k of 100k shards at rf 3 on 12).
     const out: HeldShard[] = []
-    for (const s of this.follower.all().sort((a, b) => a.id - b.id)) {
+    for (const s of this.follower.all()) {
       const role = this.roleOf(s)
       if (role) out.push({shard: s, role})
     }
-    return out
+    return out.sort((a, b) => a.shard.id - b.shard.id)
   }
 
   /** all returns every known shard. */

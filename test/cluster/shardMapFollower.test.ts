@@ -2,6 +2,7 @@ import {afterEach, describe, expect, it, vi} from 'vitest'
 import {makeServiceContext} from '../../src/cluster/serviceContext.js'
 import {ShardMapFollower} from '../../src/cluster/shardMapFollower.js'
 import {keysOf} from '../../src/etcd/keys.js'
+import {HASH_NAME} from '../../src/model/hash.js'
 import {type Shard} from '../../src/model/shard.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
 import {type WatchStatus} from '../../src/store/store.js'
@@ -146,5 +147,61 @@ describe('ShardMapFollower on the memory store', () => {
     await follower.start()
 
     expect(epochs(follower)).toEqual({1: 1})
+  })
+})
+
+describe('ShardMapFollower reading the map in parts', () => {
+  it('Given a resync read in several parts while the map changed, Then until the last part is in the follower still serves the previous whole map, and afterwards exactly the new one', async () => {
+    // nextShardId 30,000 cuts the listing into three parts ([0, 10000), [10000, 20000), [20000, ...)); four shards spread over them.
+    const meta = {version: 1, name: 'c', rf: 1, hash: HASH_NAME, createdAt: '2026-01-01T00:00:00Z', nextShardId: 30_000}
+    const store = new MemoryStore()
+    await store.put(keys.meta, JSON.stringify(meta))
+    for (const id of [1, 2, 15_000, 25_000]) await put(store, shard(id, 1))
+    const follower = new ShardMapFollower(makeServiceContext(store, {cluster: 'c'}))
+    open.push({store, follower})
+    await follower.start()
+    const before = epochs(follower)
+    expect(before).toEqual({1: 1, 2: 1, 15000: 1, 25000: 1})
+
+    // The watch is down, so only the resync can bring these in: an epoch bump in every part, a delete, a new shard.
+    store.dropWatches({stayDown: true})
+    for (const id of [1, 15_000, 25_000]) await put(store, shard(id, 2))
+    await store.delete(keys.shard(2))
+    await put(store, shard(26_000, 1))
+
+    const seenBetweenParts: Record<number, number>[] = []
+    const listPage = store.listPage.bind(store)
+    const pages = vi.spyOn(store, 'listPage').mockImplementation(async (prefix, query) => {
+      seenBetweenParts.push(epochs(follower))
+      return listPage(prefix, query)
+    })
+    await follower.resync()
+
+    expect(pages.mock.calls.map(([, q]) => q.from ?? '')).toEqual(['', keys.shard(10_000), keys.shard(20_000)])
+    expect(seenBetweenParts).toEqual([before, before, before])
+    expect(epochs(follower)).toEqual({1: 2, 15000: 2, 25000: 2, 26000: 1})
+  })
+
+  it('Given a part that fails mid-resync, Then nothing of the parts already read is folded in', async () => {
+    const meta = {version: 1, name: 'c', rf: 1, hash: HASH_NAME, createdAt: '2026-01-01T00:00:00Z', nextShardId: 30_000}
+    const store = new MemoryStore()
+    await store.put(keys.meta, JSON.stringify(meta))
+    for (const id of [1, 15_000, 25_000]) await put(store, shard(id, 1))
+    const follower = new ShardMapFollower(makeServiceContext(store, {cluster: 'c'}))
+    open.push({store, follower})
+    await follower.start()
+    store.dropWatches({stayDown: true})
+    for (const id of [1, 15_000, 25_000]) await put(store, shard(id, 2))
+    const version = follower.version()
+
+    const listPage = store.listPage.bind(store)
+    vi.spyOn(store, 'listPage').mockImplementation(async (prefix, query) => {
+      if (query.from === keys.shard(20_000)) throw new Error('etcd went away')
+      return listPage(prefix, query)
+    })
+    await expect(follower.resync()).rejects.toThrow('etcd went away')
+
+    expect(epochs(follower)).toEqual({1: 1, 15000: 1, 25000: 1})
+    expect(follower.version()).toBe(version)
   })
 })

@@ -3,7 +3,7 @@ import {describe, expect, it, vi} from 'vitest'
 import {shardSplitKeys} from '../../src/cluster/shardMapFollower.js'
 import {keysOf} from '../../src/etcd/keys.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
-import {listInParts} from '../../src/store/splitListing.js'
+import {listInParts, scanInParts} from '../../src/store/splitListing.js'
 
 /** listInParts must return exactly what one list returns, however the parts are cut. */
 
@@ -44,6 +44,48 @@ describe('listInParts', () => {
     expect(read).toBe(revision)
     expect(items).toHaveLength(20)
     expect(items.every((kv) => kv.value === 'old')).toBe(true)
+    store.close()
+  })
+})
+
+describe('scanInParts', () => {
+  it('Given any keys and any split keys, Then every key reaches onPage exactly once, each part in key order, at the revision one listing reads', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.uniqueArray(fc.string({minLength: 0, maxLength: 3}), {maxLength: 30}), fc.array(fc.string({maxLength: 4}), {maxLength: 6}), fc.integer({min: 1, max: 5}), async (names, cuts, pageSize) => {
+        const store = new MemoryStore()
+        for (const n of names) await store.put(`p/${n}`, n)
+        await store.put('p0', 'a sibling after the prefix')
+        const whole = await store.list('p/')
+        const byPart = new Map<number, string[]>()
+        const revision = await scanInParts(store, 'p/', cuts.map((c) => `p/${c}`), (items, part) => byPart.set(part, [...(byPart.get(part) ?? []), ...items.map((kv) => kv.key)]), {pageSize})
+        for (const keys of byPart.values()) expect(keys).toEqual([...keys].sort())
+        expect([...byPart.values()].flat().sort()).toEqual(whole.items.map((kv) => kv.key))
+        expect(revision).toBe(whole.revision)
+        store.close()
+      }),
+      {numRuns: 200},
+    )
+  })
+
+  it('Given an empty prefix, Then onPage sees one empty page and the revision is the store\'s current one (a watch from it misses nothing)', async () => {
+    const store = new MemoryStore()
+    await store.put('q/1', 'elsewhere')
+    const pages: number[] = []
+    const revision = await scanInParts(store, 'p/', [], (items) => pages.push(items.length))
+    expect(pages).toEqual([0])
+    expect(revision).toBe(await store.revision())
+    store.close()
+  })
+
+  it('Given a part that fails, Then the scan rejects with the store\'s error (a caller never takes a partial listing as whole)', async () => {
+    const store = new MemoryStore()
+    for (let i = 0; i < 20; i++) await store.put(`p/${String(i).padStart(2, '0')}`, 'v')
+    const listPage = store.listPage.bind(store)
+    vi.spyOn(store, 'listPage').mockImplementation(async (prefix, query) => {
+      if (query.from === 'p/10') throw new Error('etcd went away')
+      return listPage(prefix, query)
+    })
+    await expect(scanInParts(store, 'p/', ['p/10'], () => {}, {pageSize: 3})).rejects.toThrow('etcd went away')
     store.close()
   })
 })
