@@ -52,7 +52,7 @@ import {type Shard, ShardSchema} from '../src/model/shard.js'
 import {loadClusterToken} from '../src/node/clusterToken.js'
 import {NodeClient} from '../src/node/nodeClient.js'
 import {type NodeRecord} from '../src/node/protocol.js'
-import {bucketsBetween, histogramBuckets, quantileBound} from './promHistogram.js'
+import {bucketsBetween, histogramBuckets, quantileBound, total} from './promHistogram.js'
 
 const MiB = 1024 * 1024
 const SHARD_MIB = Number(process.env.BENCH_SHARD_MIB ?? 1536)
@@ -629,7 +629,10 @@ async function verifyShard(endpoint: string): Promise<void> {
     await fillShard(c, vs!, VERIFY_KEYS, 40, 'v')
     console.log(`filled ${VERIFY_KEYS} small keys in ${((Date.now() - t3) / 1000).toFixed(1)} s`)
     const ev3: ExecutorEvent[] = []
+    const srcMetrics = `http://127.0.0.1:${c.ports[vs!.replicas[0]!.node]!}/metrics`
+    const purge0 = await fetch(srcMetrics).then((r) => r.text()).catch(() => '')
     await drain(c, vs!.replicas[0]!.node, {}, ev3, true)
+    const purge1 = await fetch(srcMetrics).then((r) => r.text()).catch(() => '')
     const verifyMs = phaseAt(ev3, 'cutover') - phaseAt(ev3, 'verifying')
     const smallCopyMs = phaseAt(ev3, 'verifying') - phaseAt(ev3, 'copying')
     // What of that is the node's: one digest of the moved replica as verify asks for it
@@ -644,6 +647,11 @@ async function verifyShard(endpoint: string): Promise<void> {
     // Dropping the source's copy once the move is done: by row id, a few thousand per commit (144 s for 1M keys when it went by hash range).
     const cleanupMs = phaseAt(ev3, 'done') - phaseAt(ev3, 'cleanup')
     row(`cleanup of the ${VERIFY_KEYS}-key source copy (cleanup → done)`, `${(cleanupMs / 1000).toFixed(2)} s (${Math.round(VERIFY_KEYS / Math.max(0.001, cleanupMs / 1000))} keys/s)`, 'far under 144 s (1M keys, session 4)', null)
+    // How long the cleanup held the source's writer in one go: a client write to another shard waits behind that.
+    const purges = histogramBuckets(purge1, 'shardctl_node_commit_duration_seconds', {kind: 'purge'})
+    const held = purges ? bucketsBetween(purges, histogramBuckets(purge0, 'shardctl_node_commit_duration_seconds', {kind: 'purge'})) : undefined
+    const bound = (q: number) => (held ? `${Math.round(quantileBound(held, q) * 1000)} ms` : '-')
+    row(`source writer held by one cleanup transaction of the ${VERIFY_KEYS}-key copy: p99 / longest, bucket bound`, `${bound(0.99)} / ${bound(1)} (${held ? total(held) : 0} transactions)`, 'measured', null)
     await c.close()
   }
 }
