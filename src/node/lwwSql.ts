@@ -239,13 +239,13 @@ export class LwwWriter {
    * deleteRows deletes, in one transaction, the rows with the given ids whose hash is still
    * inside `range` (an id whose row is gone or now holds another range's key is skipped),
    * keeping the digest cells exact row by row, and stops after the row that brings the
-   * transaction to `sliceMs` (at least one id is always taken), so the writes queued behind
-   * it wait at most about that long. Returns how many rows it deleted and how many of `ids`
+   * transaction to `sliceMs`, once it went through at least `minIds` ids (and always at
+   * least one), so the writes queued behind it wait at most about that long. Returns how many rows it deleted and how many of `ids`
    * it went through (`used`: the caller passes the rest again). Given ids in ascending
    * order, the rows sit on neighbouring table pages, so each page is written by one commit
    * (see StorageEngine.deleteRange for why that matters).
    */
-  deleteRows(range: HashRange, ids: Float64Array, sliceMs = Infinity): Committed<{deleted: number; used: number}> {
+  deleteRows(range: HashRange, ids: Float64Array, sliceMs = Infinity, minIds = 1): Committed<{deleted: number; used: number}> {
     const started = performance.now()
     return this.inTransaction((stage) => {
       let deleted = 0
@@ -256,7 +256,7 @@ export class LwwWriter {
           stage.toggle(row.h, row.k, row.ver, row.v, row.len, -1)
           deleted++
         }
-        if (performance.now() - started >= sliceMs) break
+        if (used >= minIds && performance.now() - started >= sliceMs) break
       }
       return {deleted, used}
     })

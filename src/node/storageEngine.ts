@@ -118,6 +118,12 @@ const DROP_ROWS_PER_COMMIT = 4096
  * drop in table order gains from many rows per page per commit.
  */
 const DROP_SLICE_MS = 25
+/**
+ * DROP_MIN_ROWS_PER_COMMIT: a drop transaction goes through at least this many ids whatever
+ * the clock says, so on a machine short of CPU (where 25 ms of wall time is a few ms of the
+ * writer's CPU) the drop does not shrink to a commit per handful of rows and crawl.
+ */
+const DROP_MIN_ROWS_PER_COMMIT = 512
 /** DROP_IDS_PER_READ bounds the row ids one writer request collects for a drop (a short read of the (h, k) index). */
 const DROP_IDS_PER_READ = 65_536
 /** BIG_ROW_BYTES: rows this large on average fill their own table pages, so a drop deletes them by hash range (no id pass). */
@@ -586,7 +592,7 @@ export class StorageEngine {
         stop(deleted)
         // slice, not subarray: a posted view would copy its whole buffer to the writer thread.
         const chunk = ids.slice(i, i + DROP_ROWS_PER_COMMIT)
-        const done = await this.writer.run<{deleted: number; used: number}>({op: 'deleteRows', range, ids: chunk, sliceMs: DROP_SLICE_MS}, 'purge', chunk.length)
+        const done = await this.writer.run<{deleted: number; used: number}>({op: 'deleteRows', range, ids: chunk, sliceMs: DROP_SLICE_MS, minIds: DROP_MIN_ROWS_PER_COMMIT}, 'purge', chunk.length)
         deleted += done.deleted
         i += Math.max(1, done.used)
       }

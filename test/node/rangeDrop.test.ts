@@ -98,9 +98,11 @@ describe('dropping a range', () => {
       expect(one.result).toEqual({deleted: 1, used: 1})
       // An id already gone still counts as used, so the caller always moves on.
       expect(writer.deleteRows(ALL, ids.slice(0, 10), 0).result).toEqual({deleted: 0, used: 1})
-      const rest = writer.deleteRows(ALL, ids.slice(1), Infinity)
-      expect(rest.result).toEqual({deleted: 299, used: 299})
-      expect(transactions).toHaveBeenCalledTimes(3)
+      // The floor holds whatever the clock says: at 0 ms with a floor of 5, five ids.
+      expect(writer.deleteRows(ALL, ids.slice(1, 20), 0, 5).result).toEqual({deleted: 5, used: 5})
+      const rest = writer.deleteRows(ALL, ids.slice(6), Infinity)
+      expect(rest.result).toEqual({deleted: 294, used: 294})
+      expect(transactions).toHaveBeenCalledTimes(4)
       expect(db.prepare('SELECT count(*) AS n FROM kv').get()).toEqual({n: 0})
       expect(cells.totals()).toEqual({keys: 0, bytes: 0})
     } finally {
@@ -117,8 +119,8 @@ describe('dropping a range', () => {
     const inRange = keys.filter((k) => keyHash(Buffer.from(k)) < range.hi)
     commits.length = 0
     expect(await engine.deleteRange(range)).toBe(inRange.length)
-    // The rows go in commits of at most 4096 (in table order; fewer when one takes DROP_SLICE_MS);
-    // the sweep's slices after them find nothing.
+    // The rows go in commits of at most 4096 ids offered (in table order; a commit that takes
+    // DROP_SLICE_MS uses fewer, see the test above); the sweep's slices after them find nothing.
     const withRows = commits.filter((n) => n > 0)
     expect(withRows.every((n) => n <= 4096)).toBe(true)
     expect(withRows.length).toBeGreaterThanOrEqual(Math.ceil(inRange.length / 4096))
