@@ -52,6 +52,7 @@ import {type Shard, ShardSchema} from '../src/model/shard.js'
 import {loadClusterToken} from '../src/node/clusterToken.js'
 import {NodeClient} from '../src/node/nodeClient.js'
 import {type NodeRecord} from '../src/node/protocol.js'
+import {bucketsBetween, histogramBuckets, quantileBound, total} from './promHistogram.js'
 
 const MiB = 1024 * 1024
 const SHARD_MIB = Number(process.env.BENCH_SHARD_MIB ?? 1536)
@@ -217,10 +218,11 @@ function input(over: Partial<ApplyInput> = {}): Omit<ApplyInput, 'plan'> {
 }
 
 /** drain drains `node` as `shardctl node drain` does, collecting the executor's events; `live` also prints each phase as it begins (a one-move drain that takes long shows where). */
-async function drain(c: BenchCluster, node: string, over: Partial<ApplyInput>, events: ExecutorEvent[], live = false): Promise<void> {
+async function drain(c: BenchCluster, node: string, over: Partial<ApplyInput>, events: ExecutorEvent[], live = false, onPhase?: (phase: string) => void): Promise<void> {
   const started = Date.now()
   const emit = (e: ExecutorEvent) => {
     events.push(e)
+    if (e.type === 'phase') onPhase?.(e.phase)
     if (live && e.type === 'phase') console.log(`  ${e.phase} at +${((Date.parse(e.at) - started) / 1000).toFixed(2)} s`)
   }
   const res = await drainNode(c.ctx, node, input(over), {now: () => Date.now(), sleep: (ms, s) => sleepFor(ms, undefined, {signal: s}).catch(() => {}), emit}, new AbortController().signal)
@@ -340,6 +342,44 @@ async function nodeFigures(port: number): Promise<NodeFigures> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
   const num = (name: string) => Number(new RegExp(`^${name} ([0-9.e+-]+)`, 'm').exec(text)?.[1] ?? NaN)
   return {copyOut: num('shardctl_node_copy_out_bytes_total'), cpuSeconds: num('process_cpu_seconds_total'), loopMaxMs: num('nodejs_eventloop_lag_max_seconds') * 1000}
+}
+
+/** Scrape is the /metrics text of each scraped process by name ('' when the scrape failed). */
+type Scrape = Record<string, string>
+
+/** scrapeMetrics fetches every url's /metrics text at once. */
+async function scrapeMetrics(urls: Record<string, string>): Promise<Scrape> {
+  const texts = await Promise.all(Object.values(urls).map((u) => fetch(u).then((r) => r.text()).catch(() => '')))
+  return Object.fromEntries(Object.keys(urls).map((k, i) => [k, texts[i] ?? '']))
+}
+
+/**
+ * stageP99s says where a slow client operation spends its time: for each stage a client
+ * request passes (the router's whole request, the router's request to each node, each
+ * node's handling of it, the destination writer thread's group commits), the bucket bound
+ * under which 99 % of that stage's requests in each window fell, before vs during the copy.
+ * A node's request time minus its commit time is the wait in its event loop and writer queue.
+ */
+function stageP99s(src: string, dst: string, before: [Scrape, Scrape], during: [Scrape, Scrape]): string {
+  const stages: [string, string, string, Record<string, string>][] = [
+    ['router PUT', 'router', 'shardctl_router_request_duration_seconds', {method: 'PUT'}],
+    ['router GET', 'router', 'shardctl_router_request_duration_seconds', {method: 'GET'}],
+    [`router→${src} apply`, 'router', 'shardctl_router_upstream_request_duration_seconds', {node: src, op: 'apply'}],
+    [`router→${dst} apply`, 'router', 'shardctl_router_upstream_request_duration_seconds', {node: dst, op: 'apply'}],
+    [`router→${src} get`, 'router', 'shardctl_router_upstream_request_duration_seconds', {node: src, op: 'get'}],
+    [`${src} apply`, 'src', 'shardctl_node_request_duration_seconds', {op: 'apply'}],
+    [`${dst} apply`, 'dst', 'shardctl_node_request_duration_seconds', {op: 'apply'}],
+    [`${src} get`, 'src', 'shardctl_node_request_duration_seconds', {op: 'get'}],
+    [`${src} commit group`, 'src', 'shardctl_node_commit_duration_seconds', {kind: 'group'}],
+    [`${dst} commit group`, 'dst', 'shardctl_node_commit_duration_seconds', {kind: 'group'}],
+    [`${dst} commit copy`, 'dst', 'shardctl_node_commit_duration_seconds', {kind: 'copy'}],
+  ]
+  const ms = (x: number) => (Number.isFinite(x) ? `${Math.round(x * 1000)}` : Number.isNaN(x) ? '-' : 'inf')
+  const p99In = ([from, to]: [Scrape, Scrape], who: string, name: string, labels: Record<string, string>) => {
+    const after = histogramBuckets(to[who] ?? '', name, labels)
+    return after ? quantileBound(bucketsBetween(after, histogramBuckets(from[who] ?? '', name, labels)), 0.99) : NaN
+  }
+  return stages.map(([what, who, name, labels]) => `${what} ${ms(p99In(before, who, name, labels))}→${ms(p99In(during, who, name, labels))}`).join('; ') + ' (ms)'
 }
 
 /** sampleProgress polls a destination's copy progress and both ends' figures every 100 ms until stopped (bounded in count). */
@@ -482,9 +522,12 @@ async function bigShard(endpoint: string, tcp: number, disk: number): Promise<vo
     load.start()
     await sleepFor(1000) // warm-up
     const beforeFrom = Date.now()
+    const metricsUrls = {router: `http://${address}/metrics`, src: `http://127.0.0.1:${a.ports[src]!}/metrics`, dst: `http://127.0.0.1:${a.ports[dst]!}/metrics`}
+    const scrapes: Record<string, Promise<Scrape>> = {beforeFrom: scrapeMetrics(metricsUrls)}
     const idle0 = await Promise.all([nodeFigures(a.ports[src]!), nodeFigures(a.ports[dst]!)])
     await sleepFor(5000)
     const idle1 = await Promise.all([nodeFigures(a.ports[src]!), nodeFigures(a.ports[dst]!)])
+    scrapes.beforeTo = scrapeMetrics(metricsUrls)
     const beforeTo = Date.now()
     // CPU seconds each node spends per client operation (and the bench's scrapes) with no copy running.
     const opsBefore = Math.max(1, load.p99(beforeFrom, beforeTo).ops)
@@ -492,7 +535,9 @@ async function bigShard(endpoint: string, tcp: number, disk: number): Promise<vo
     const ev1: ExecutorEvent[] = []
     const progress1 = sampleProgress(a.client(dst), big!.id, a.ports[src]!, a.ports[dst]!)
     const applyStart = Date.now()
-    await drain(a, src, {}, ev1)
+    await drain(a, src, {}, ev1, false, (phase) => {
+      if (phase === 'copying' || phase === 'verifying') scrapes[phase] = scrapeMetrics(metricsUrls)
+    })
     const moveEnd = Date.now()
     await progress1.stop()
     const copyFrom = phaseAt(ev1, 'copying')
@@ -515,6 +560,8 @@ async function bigShard(endpoint: string, tcp: number, disk: number): Promise<vo
     const pBefore = load.p99(beforeFrom, beforeTo)
     const pDuring = load.p99(copyFrom, copyTo)
     row('client p99 during copy vs before', `${pDuring.p99.toFixed(1)} ms vs ${pBefore.p99.toFixed(1)} ms (${pDuring.ops} / ${pBefore.ops} ops)`, '<= 2x before', pDuring.p99 <= 2 * pBefore.p99)
+    const [sBeforeFrom, sBeforeTo, sCopying, sVerifying] = await Promise.all([scrapes.beforeFrom, scrapes.beforeTo, scrapes.copying, scrapes.verifying].map((p) => p ?? Promise.resolve({})))
+    row('p99 bound by stage, before → during copy (router request; router→node; node request; writer commit)', stageP99s(src, dst, [sBeforeFrom ?? {}, sBeforeTo ?? {}], [sCopying ?? {}, sVerifying ?? {}]), 'measured', null)
     await sleepFor(1000)
     const gap = load.longestGap(copyTo, moveEnd + 1000)
     row('longest gap between client successes, copy end to move end (cutover)', `${gap} ms`, '< 100 ms', gap < 100)
@@ -582,7 +629,10 @@ async function verifyShard(endpoint: string): Promise<void> {
     await fillShard(c, vs!, VERIFY_KEYS, 40, 'v')
     console.log(`filled ${VERIFY_KEYS} small keys in ${((Date.now() - t3) / 1000).toFixed(1)} s`)
     const ev3: ExecutorEvent[] = []
+    const srcMetrics = `http://127.0.0.1:${c.ports[vs!.replicas[0]!.node]!}/metrics`
+    const purge0 = await fetch(srcMetrics).then((r) => r.text()).catch(() => '')
     await drain(c, vs!.replicas[0]!.node, {}, ev3, true)
+    const purge1 = await fetch(srcMetrics).then((r) => r.text()).catch(() => '')
     const verifyMs = phaseAt(ev3, 'cutover') - phaseAt(ev3, 'verifying')
     const smallCopyMs = phaseAt(ev3, 'verifying') - phaseAt(ev3, 'copying')
     // What of that is the node's: one digest of the moved replica as verify asks for it
@@ -597,6 +647,11 @@ async function verifyShard(endpoint: string): Promise<void> {
     // Dropping the source's copy once the move is done: by row id, a few thousand per commit (144 s for 1M keys when it went by hash range).
     const cleanupMs = phaseAt(ev3, 'done') - phaseAt(ev3, 'cleanup')
     row(`cleanup of the ${VERIFY_KEYS}-key source copy (cleanup → done)`, `${(cleanupMs / 1000).toFixed(2)} s (${Math.round(VERIFY_KEYS / Math.max(0.001, cleanupMs / 1000))} keys/s)`, 'far under 144 s (1M keys, session 4)', null)
+    // How long the cleanup held the source's writer in one go: a client write to another shard waits behind that.
+    const purges = histogramBuckets(purge1, 'shardctl_node_commit_duration_seconds', {kind: 'purge'})
+    const held = purges ? bucketsBetween(purges, histogramBuckets(purge0, 'shardctl_node_commit_duration_seconds', {kind: 'purge'})) : undefined
+    const bound = (q: number) => (held ? `${Math.round(quantileBound(held, q) * 1000)} ms` : '-')
+    row(`source writer held by one cleanup transaction of the ${VERIFY_KEYS}-key copy: p99 / longest, bucket bound`, `${bound(0.99)} / ${bound(1)} (${held ? total(held) : 0} transactions)`, 'measured', null)
     await c.close()
   }
 }

@@ -7,10 +7,14 @@ import {parentPort, workerData} from 'node:worker_threads'
 import {prepareCopyPageStatements, readCopyPage} from './copyPageReader.js'
 import {type CopyReadReply, type CopyReaderData, type CopyReadRequest} from './copyReaderProtocol.js'
 import {openConnection} from './lwwSql.js'
+import {COPY_THREAD_NICE, lowerThisThreadPriority} from './threadPriority.js'
 
 const port = parentPort
 if (!port) throw new Error('copyReaderWorker must run as a worker thread')
 const data = workerData as CopyReaderData
+// This thread only serves copies: when cores are short, the threads serving clients go first.
+// Where the OS does not allow it the copy runs at normal priority (correct, only harder on clients).
+lowerThisThreadPriority(COPY_THREAD_NICE)
 // A reader: it never writes, so the synchronous level is moot; WAL lets it read beside the writer thread.
 const db = openConnection(data.file, 'NORMAL', data.pageSize)
 const stmts = prepareCopyPageStatements(db)

@@ -238,20 +238,27 @@ export class LwwWriter {
   /**
    * deleteRows deletes, in one transaction, the rows with the given ids whose hash is still
    * inside `range` (an id whose row is gone or now holds another range's key is skipped),
-   * keeping the digest cells exact row by row. Returns how many it deleted. Given ids in
-   * ascending order, the rows sit on neighbouring table pages, so each page is written by
-   * one commit (see StorageEngine.deleteRange for why that matters).
+   * keeping the digest cells exact row by row, and stops after the row that brings the
+   * transaction to `sliceMs`, once it went through at least `minIds` ids (and always at
+   * least one), so the writes queued behind it wait at most about that long. Returns how many rows it deleted and how many of `ids`
+   * it went through (`used`: the caller passes the rest again). Given ids in ascending
+   * order, the rows sit on neighbouring table pages, so each page is written by one commit
+   * (see StorageEngine.deleteRange for why that matters).
    */
-  deleteRows(range: HashRange, ids: Float64Array): Committed<{deleted: number}> {
+  deleteRows(range: HashRange, ids: Float64Array, sliceMs = Infinity, minIds = 1): Committed<{deleted: number; used: number}> {
+    const started = performance.now()
     return this.inTransaction((stage) => {
       let deleted = 0
-      for (const id of ids) {
-        const row = this.stmts.deleteRowId.get(id, range.lo, range.hi)
-        if (!row) continue
-        stage.toggle(row.h, row.k, row.ver, row.v, row.len, -1)
-        deleted++
+      let used = 0
+      while (used < ids.length) {
+        const row = this.stmts.deleteRowId.get(ids[used++] ?? -1, range.lo, range.hi)
+        if (row) {
+          stage.toggle(row.h, row.k, row.ver, row.v, row.len, -1)
+          deleted++
+        }
+        if (used >= minIds && performance.now() - started >= sliceMs) break
       }
-      return {deleted}
+      return {deleted, used}
     })
   }
 

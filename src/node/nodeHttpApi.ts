@@ -552,8 +552,11 @@ export class NodeHttpApi {
 
   /** status is the node's view: held shards with role, epoch, load and in-flight counts. */
   status(): NodeStatusResponse {
-    const shards = this.deps.map.held().map(({shard, role}) => {
-      const totals = this.deps.engine.rangeTotals(shard.range)
+    const held = this.deps.map.held()
+    // As of the acknowledged writes: this runs on the event loop for every scrape (see ackedRangeTotalsMany).
+    const sizes = this.deps.engine.ackedRangeTotalsMany(held.map(({shard}) => shard.range))
+    const shards = held.map(({shard, role}, i) => {
+      const totals = sizes[i] ?? {keys: 0, bytes: 0}
       return {shard: shard.id, epoch: shard.epoch, role, inflight: this.inflightFor(shard.id), ...this.deps.meter.rate(shard.id), bytes: totals.bytes, keys: totals.keys}
     })
     return {node: this.deps.nodeId, serving: this.deps.serving(), mapRevision: this.deps.map.mapRevision().toString(), shards, storage: this.deps.engine.totals()}

@@ -109,8 +109,21 @@ export const TOMBSTONES_BEFORE_SQL = 'SELECT h, k, ver FROM kv INDEXED BY kv_tom
 
 /** DELETE_SLICE_MS bounds how long one slice of a range drop holds the writer before queued writes get their turn. */
 const DELETE_SLICE_MS = 8
-/** DROP_ROWS_PER_COMMIT is how many rows one transaction of a range drop deletes in table order (one fsync each). */
+/** DROP_ROWS_PER_COMMIT is the most rows one transaction of a range drop deletes in table order (one fsync each). */
 const DROP_ROWS_PER_COMMIT = 4096
+/**
+ * DROP_SLICE_MS bounds how long one of those transactions holds the writer: a client write
+ * queued behind it waits about this long at most (4,096 rows at the ~15k rows/s a drop
+ * deletes took about 270 ms). Longer than DELETE_SLICE_MS: each commit is an fsync, and a
+ * drop in table order gains from many rows per page per commit.
+ */
+const DROP_SLICE_MS = 25
+/**
+ * DROP_MIN_ROWS_PER_COMMIT: a drop transaction goes through at least this many ids whatever
+ * the clock says, so on a machine short of CPU (where 25 ms of wall time is a few ms of the
+ * writer's CPU) the drop does not shrink to a commit per handful of rows and crawl.
+ */
+const DROP_MIN_ROWS_PER_COMMIT = 512
 /** DROP_IDS_PER_READ bounds the row ids one writer request collects for a drop (a short read of the (h, k) index). */
 const DROP_IDS_PER_READ = 65_536
 /** BIG_ROW_BYTES: rows this large on average fill their own table pages, so a drop deletes them by hash range (no id pass). */
@@ -468,6 +481,28 @@ export class StorageEngine {
     })()
   }
 
+  /**
+   * ackedRangeTotalsMany is {@link rangeTotalsMany} as of the writes acknowledged so far:
+   * whole fine cells come from the main thread's cell cache as it is (no read transaction,
+   * no catching up with a commit whose reply is not handled yet), so it costs O(log cells)
+   * per range plus the scans of the slivers at unaligned ends. It differs from the exact
+   * figure only by a transaction the writer committed whose writes nobody was told about
+   * yet. For the figures read on the event loop while clients wait (metrics, `/v1/stats`,
+   * stats publishes): the exact form catches up by scanning every cell a drop in flight
+   * covers, which stalled the event loop during a range cleanup.
+   */
+  ackedRangeTotalsMany(ranges: readonly HashRange[]): RangeTotals[] {
+    return ranges.map((range) => {
+      const acc: FineCell = {xhi: 0, xlo: 0, n: 0, bytes: 0}
+      this.cells.xorWhole(range.lo, range.hi, acc, (from, to) => {
+        const t = this.stmts.totals.get(from, to)
+        acc.n += t?.n ?? 0
+        acc.bytes += t?.bytes ?? 0
+      })
+      return {keys: acc.n, bytes: acc.bytes}
+    })
+  }
+
   /** totals counts every record and byte stored. */
   totals(): RangeTotals {
     return this.cells.totals(0, FINE_COUNT - 1)
@@ -519,7 +554,8 @@ export class StorageEngine {
    * drop stalls neither the event loop nor other shards' writes. Returns the number of
    * records deleted; 0 when the range was already empty.
    *
-   * Small rows are deleted in table (rowid) order, DROP_ROWS_PER_COMMIT per commit: rows
+   * Small rows are deleted in table (rowid) order, at most DROP_ROWS_PER_COMMIT and
+   * DROP_SLICE_MS per commit: rows
    * sit in the table in arrival order, random in hash, so deleting by hash range dirtied
    * a different table page per row and every commit rewrote most of the table's pages
    * into the WAL again (1M 40-byte keys took 144 s; in rowid order each page is written
@@ -552,11 +588,13 @@ export class StorageEngine {
       const ids = new Float64Array(parts.reduce((n, p) => n + p.length, 0))
       parts.reduce((at, p) => (ids.set(p, at), at + p.length), 0)
       ids.sort()
-      for (let i = 0; i < ids.length && !this.closed; i += DROP_ROWS_PER_COMMIT) {
+      for (let i = 0; i < ids.length && !this.closed; ) {
         stop(deleted)
         // slice, not subarray: a posted view would copy its whole buffer to the writer thread.
         const chunk = ids.slice(i, i + DROP_ROWS_PER_COMMIT)
-        deleted += (await this.writer.run<{deleted: number}>({op: 'deleteRows', range, ids: chunk}, 'purge', chunk.length)).deleted
+        const done = await this.writer.run<{deleted: number; used: number}>({op: 'deleteRows', range, ids: chunk, sliceMs: DROP_SLICE_MS, minIds: DROP_MIN_ROWS_PER_COMMIT}, 'purge', chunk.length)
+        deleted += done.deleted
+        i += Math.max(1, done.used)
       }
     }
     for (let from = fineOf(range.lo); from >= 0 && !this.closed; ) {

@@ -355,7 +355,7 @@ export class StorageNode {
     try {
       const clock = this.clock.verdict()
       const held = this.map.held()
-      const totals = this.engine.rangeTotalsMany(held.map(({shard}) => shard.range))
+      const totals = this.engine.ackedRangeTotalsMany(held.map(({shard}) => shard.range))
       const stats: NodeStats = {
         node: this.opts.id,
         at: this.ctx.clock().toISOString(),

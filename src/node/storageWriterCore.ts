@@ -35,7 +35,7 @@ export function openWriterCore(data: WriterData): WriterCore {
       case 'rangeRowIds':
         return {result: writer.rangeRowIds(req.range, req.from, req.maxRows), changes: new Float64Array(0), seconds: 0}
       case 'deleteRows':
-        return writer.deleteRows(req.range, req.ids)
+        return writer.deleteRows(req.range, req.ids, req.sliceMs, req.minIds)
       case 'meta':
         return writer.setMeta(req.name, req.value)
       case 'floors':

@@ -15,7 +15,7 @@ export type WriterOp =
   | {op: 'purge'; range: HashRange; before: number; limit: number}
   | {op: 'deleteSlice'; range: HashRange; from: number; sliceMs: number}
   | {op: 'rangeRowIds'; range: HashRange; from: number; maxRows: number}
-  | {op: 'deleteRows'; range: HashRange; ids: Float64Array}
+  | {op: 'deleteRows'; range: HashRange; ids: Float64Array; sliceMs: number; minIds: number}
   | {op: 'meta'; name: string; value: string | null}
   | {op: 'floors'; floors: GcFloor[]}
   | {op: 'close'}

@@ -30,5 +30,15 @@ describe('StorageEngine.rangeTotalsMany', {timeout: 30_000}, () => {
     expect(engine.rangeTotalsMany(ranges)).toEqual(expected)
     expect(ranges.map((r) => engine.rangeTotals(r))).toEqual(expected)
     expect(engine.rangeTotalsMany([])).toEqual([])
+    // With no write in flight the acknowledged figures are the exact ones.
+    expect(engine.ackedRangeTotalsMany(ranges)).toEqual(expected)
+    // And after a range drop: every acknowledged delete is in them, none left over.
+    const dropped = {lo: 0, hi: HASH_SPACE / 2 + 12_345}
+    await engine.deleteRange(dropped)
+    const afterDrop = engine.ackedRangeTotalsMany([ALL, dropped, {lo: dropped.hi, hi: HASH_SPACE}])
+    expect(afterDrop).toEqual(engine.rangeTotalsMany([ALL, dropped, {lo: dropped.hi, hi: HASH_SPACE}]))
+    expect(afterDrop[1]).toEqual({keys: 0, bytes: 0})
+    expect(afterDrop[0]?.keys).toBeLessThan(1500)
+    expect(afterDrop[0]?.keys).toBeGreaterThan(0)
   })
 })
