@@ -1,12 +1,19 @@
 import {type Worker} from 'node:worker_threads'
 import {type HashRange} from '../model/range.js'
 import {type CopyPage} from './copyPageReader.js'
-import {type CopyReadReply, type CopyReaderData} from './copyReaderProtocol.js'
+import {type CheckpointReply, type CopyReadReply, type CopyReaderData} from './copyReaderProtocol.js'
 import {startModuleWorker} from './workerModule.js'
 
 interface Pending {
-  resolve: (page: CopyPage) => void
+  /** resolve takes a read's page or a checkpoint's report (each request's promise is typed by its method). */
+  resolve: (answer: CopyPage | WalCheckpoint) => void
   reject: (err: Error) => void
+}
+
+/** WalCheckpoint is what a PASSIVE checkpoint reports: the WAL's frames and how many of them are in the database file. */
+export interface WalCheckpoint {
+  log: number
+  checkpointed: number
 }
 
 /**
@@ -35,9 +42,26 @@ export class CopyReader {
     const worker = this.started()
     const id = this.nextId++
     return new Promise((resolve, reject) => {
-      this.pending.set(id, {resolve, reject})
+      this.pending.set(id, {resolve: resolve as (answer: CopyPage | WalCheckpoint) => void, reject})
       worker.ref()
       worker.postMessage({id, range, cursor, maxBytes})
+    })
+  }
+
+  /**
+   * checkpoint runs a PASSIVE WAL checkpoint on the thread's connection: it copies the WAL's
+   * committed pages into the database file (fsyncing both) without blocking the writer
+   * thread, whose commits then rarely reach their own autocheckpoint (see StorageEngine).
+   * Requests queue behind page reads. Rejects as {@link read} does.
+   */
+  checkpoint(): Promise<WalCheckpoint> {
+    if (this.closed) return Promise.reject(new Error('copy reader is closed'))
+    const worker = this.started()
+    const id = this.nextId++
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, {resolve: resolve as (answer: CopyPage | WalCheckpoint) => void, reject})
+      worker.ref()
+      worker.postMessage({id, op: 'checkpoint'})
     })
   }
 
@@ -61,12 +85,13 @@ export class CopyReader {
     return worker
   }
 
-  private answer(reply: CopyReadReply): void {
+  private answer(reply: CopyReadReply | CheckpointReply): void {
     const p = this.pending.get(reply.id)
     if (!p) return
     this.pending.delete(reply.id)
     if (this.pending.size === 0) this.worker?.unref()
-    if (reply.ok) {
+    if ('checkpoint' in reply) p.resolve(reply.checkpoint)
+    else if (reply.ok) {
       const b = reply.batch
       p.resolve({batch: Buffer.from(b.buffer, b.byteOffset, b.byteLength), records: reply.records, cursor: reply.cursor})
     } else p.reject(Object.assign(reply.error.name === 'RangeError' ? new RangeError(reply.error.message) : new Error(reply.error.message), {name: reply.error.name}))

@@ -9,9 +9,23 @@ export interface CopyReaderData {
 /** CopyReadRequest asks the copy reader thread for one page (see readCopyPage). */
 export interface CopyReadRequest {
   id: number
+  op?: 'read'
   range: HashRange
   cursor: string | undefined
   maxBytes: number
+}
+
+/** CheckpointRequest asks the copy reader thread for a PASSIVE WAL checkpoint on its connection (see CopyReader.checkpoint). */
+export interface CheckpointRequest {
+  id: number
+  op: 'checkpoint'
+}
+
+/** CheckpointReply answers a {@link CheckpointRequest}: the WAL's frames and how many of them are now in the database file. */
+export interface CheckpointReply {
+  id: number
+  ok: true
+  checkpoint: {log: number; checkpointed: number}
 }
 
 /** CopyReadReply answers one {@link CopyReadRequest}: the page's encoded batch (transferred when it owns its memory), or the error. */

@@ -5,7 +5,7 @@
  */
 import {parentPort, workerData} from 'node:worker_threads'
 import {prepareCopyPageStatements, readCopyPage} from './copyPageReader.js'
-import {type CopyReadReply, type CopyReaderData, type CopyReadRequest} from './copyReaderProtocol.js'
+import {type CheckpointReply, type CheckpointRequest, type CopyReadReply, type CopyReaderData, type CopyReadRequest} from './copyReaderProtocol.js'
 import {openConnection} from './lwwSql.js'
 import {COPY_THREAD_NICE, lowerThisThreadPriority} from './threadPriority.js'
 
@@ -19,9 +19,17 @@ lowerThisThreadPriority(COPY_THREAD_NICE)
 const db = openConnection(data.file, 'NORMAL', data.pageSize)
 const stmts = prepareCopyPageStatements(db)
 
-port.on('message', (req: CopyReadRequest) => {
+port.on('message', (req: CopyReadRequest | CheckpointRequest) => {
   let reply: CopyReadReply
   try {
+    if (req.op === 'checkpoint') {
+      // PASSIVE: copies what it can without waiting for (or blocking) the writer or readers;
+      // at synchronous NORMAL it fsyncs the WAL before and the database file after.
+      const row = db.pragma('wal_checkpoint(PASSIVE)') as {busy: number; log: number; checkpointed: number}[]
+      const done: CheckpointReply = {id: req.id, ok: true, checkpoint: {log: row[0]?.log ?? 0, checkpointed: row[0]?.checkpointed ?? 0}}
+      port.postMessage(done)
+      return
+    }
     const page = readCopyPage(stmts, req.range, req.cursor, req.maxBytes)
     reply = {id: req.id, ok: true, batch: page.batch, records: page.records, cursor: page.cursor}
     // Transfer (no copy) only a buffer that owns its whole ArrayBuffer: small ones share Node's pool.

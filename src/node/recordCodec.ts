@@ -11,6 +11,8 @@ import {MAX_KEY_BYTES, MAX_VALUE_BYTES, type NodeRecord} from './protocol.js'
  * A tombstone has valueLen 0 and no value bytes.
  */
 const HEADER = 4
+/** RECORD_BATCH_HEADER is the bytes before a batch's first record (its u32 count). */
+export const RECORD_BATCH_HEADER = HEADER
 const RECORD_HEADER = 1 + 2 + 1 + 4
 const FLAG_TOMBSTONE = 1
 
@@ -27,11 +29,15 @@ export function encodedRecordSize(r: NodeRecord): number {
   return RECORD_HEADER + r.key.length + r.version.length + (r.value?.length ?? 0)
 }
 
-/** encodeRecords serialises `records` into one buffer. Throws RangeError for an oversize key, value or version. */
-export function encodeRecords(records: readonly NodeRecord[]): Buffer {
+/**
+ * encodeRecords serialises `records` into one buffer, from `alloc` (default
+ * Buffer.allocUnsafe; a copy slice uses allocTransferable). Throws RangeError for an
+ * oversize key, value or version.
+ */
+export function encodeRecords(records: readonly NodeRecord[], alloc: (size: number) => Buffer = Buffer.allocUnsafe): Buffer {
   let size = HEADER
   for (const r of records) size += encodedRecordSize(r)
-  const out = Buffer.allocUnsafe(size)
+  const out = alloc(size)
   out.writeUInt32LE(records.length, 0)
   let o = HEADER
   for (const r of records) {

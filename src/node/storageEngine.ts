@@ -13,6 +13,7 @@ import {encodeRecords} from './recordCodec.js'
 import {RECORD_HASH_FORMAT, recordHash} from './recordHash.js'
 import {type CopyPage, type CopyPageStatements, prepareCopyPageStatements, readCopyPage, type ScanPage, scanPage} from './copyPageReader.js'
 import {CopyReader} from './copyReader.js'
+import {allocTransferable, transferableCopyOf} from './transferableBatch.js'
 import {type CommitKind, StorageWriter} from './storageWriter.js'
 
 export type {ApplyOptions, ApplyResult, Superseded} from './lwwSql.js'
@@ -107,6 +108,23 @@ const PAGE_SIZE = Number(process.env.SHARDCTL_SQLITE_PAGE_SIZE ?? 16384)
  */
 export const TOMBSTONES_BEFORE_SQL = 'SELECT h, k, ver FROM kv INDEXED BY kv_tombstones WHERE v IS NULL AND wall < ? AND h >= ? AND h < ?'
 
+/**
+ * BACKGROUND_CHECKPOINT_BYTES: after about this many bytes of writes committed, the copy
+ * reader thread runs a PASSIVE WAL checkpoint (the writer connection's own default would
+ * run one every 1000 pages, 16 MiB, inside whichever commit crossed it). A checkpoint
+ * fsyncs the WAL and the database file; inside a copy's commits it held the writer thread
+ * for about half its time (bench/README.md, "the WAL checkpoint off the copy path").
+ */
+export const BACKGROUND_CHECKPOINT_BYTES = 16 * 1024 * 1024
+/**
+ * WRITER_AUTOCHECKPOINT_BYTES is the writer connection's autocheckpoint when checkpoints
+ * run in the background: a backstop that bounds the WAL (so reopening after a crash reads
+ * at most this much of it) and restarts it. The background checkpoints never end with
+ * every frame copied while a copy keeps committing, so the WAL only restarts after a
+ * writer's checkpoint; most frames are in the database file by then, so it is short.
+ */
+export const WRITER_AUTOCHECKPOINT_BYTES = 128 * 1024 * 1024
+
 /** DELETE_SLICE_MS bounds how long one slice of a range drop holds the writer before queued writes get their turn. */
 const DELETE_SLICE_MS = 8
 /** DROP_ROWS_PER_COMMIT is the most rows one transaction of a range drop deletes in table order (one fsync each). */
@@ -179,6 +197,10 @@ export class StorageEngine {
   private pageStmts: CopyPageStatements | undefined
   private closed = false
   private readonly stmts: ReturnType<StorageEngine['prepare']>
+  /** walBytes counts the bytes committed since the last background checkpoint was asked for. */
+  private walBytes = 0
+  /** checkpointing is true while a background checkpoint runs (one at a time). */
+  private checkpointing = false
 
   private constructor(db: Database.Database, file: string, opts: StorageEngineOptions) {
     this.db = db
@@ -189,11 +211,14 @@ export class StorageEngine {
     this.cells.load(this.stmts.fineAll.all())
     this.syncedVersion = this.dataVersion()
     this.floors = this.db.prepare<[], GcFloor>('SELECT lo, hi, floor FROM gc_floor').all()
+    const threads = opts.writerThread ?? true
     // The writer thread opens its connection after the schema and cells above are in place.
     this.writer = new StorageWriter({
       file,
       synchronous: opts.synchronous ?? 'FULL',
       pageSize: PAGE_SIZE,
+      // With a copy reader thread to checkpoint in the background, the writer's own autocheckpoint is only a backstop.
+      autocheckpointPages: threads ? Math.ceil(WRITER_AUTOCHECKPOINT_BYTES / PAGE_SIZE) : undefined,
       maxTxnBytes: opts.maxTxnBytes ?? 8 * 1024 * 1024,
       committed: (changes) => {
         this.cells.commit(changes)
@@ -202,9 +227,9 @@ export class StorageEngine {
       },
       onCommit: opts.onCommit,
       failed: opts.onWriterFailed,
-      thread: opts.writerThread ?? true,
+      thread: threads,
     })
-    this.copyReader = (opts.writerThread ?? true) ? new CopyReader({file, pageSize: PAGE_SIZE}) : undefined
+    this.copyReader = threads ? new CopyReader({file, pageSize: PAGE_SIZE}) : undefined
   }
 
   /**
@@ -279,7 +304,30 @@ export class StorageEngine {
     if (this.closed) return Promise.reject(new Error('storage engine is closed'))
     const bad = badVersion(records)
     if (bad) return Promise.reject(bad)
-    return this.writer.apply(records, opts)
+    return this.wrote(this.writer.apply(records, opts), records.reduce((n, r) => n + r.key.length + (r.value?.length ?? 0), 0))
+  }
+
+  /**
+   * wrote returns `write`, and once it committed counts its `bytes` towards the next
+   * background checkpoint, which it asks the copy reader thread for every
+   * {@link BACKGROUND_CHECKPOINT_BYTES} (none while one runs; a failed one is left to the
+   * next, and to the writer's backstop).
+   */
+  private wrote<T>(write: Promise<T>, bytes: number): Promise<T> {
+    const reader = this.copyReader
+    if (!reader) return write
+    return write.then((result) => {
+      this.walBytes += bytes
+      if (!this.checkpointing && !this.closed && this.walBytes >= BACKGROUND_CHECKPOINT_BYTES) {
+        this.checkpointing = true
+        this.walBytes = 0
+        void reader
+          .checkpoint()
+          .catch(() => undefined)
+          .finally(() => (this.checkpointing = false))
+      }
+      return result
+    })
   }
 
   /** tombstoneCount is how many tombstones the node stores (all shards; the partial index makes it cheap). */
@@ -294,7 +342,11 @@ export class StorageEngine {
    * commit; false skips that fsync (see LwwWriter.applyCopy: an OS crash may then cut
    * the copy back to an earlier cursor, data and cursor together), for every frame but
    * the one that completes a copy. `encoded` may pass the records' batch encoding when the
-   * caller already holds it (a copy frame), to skip re-encoding. Rejects with RangeError
+   * caller already holds it (a copy frame), to skip re-encoding: a buffer from
+   * allocTransferable (transferableBatch.ts) is moved to the writer thread and detached
+   * (the caller must not read it again, nor records viewing it), any other is copied
+   * first. `records` are still read after the call (their keys name the digest cells
+   * in flight), so they must not view a buffer handed over. Rejects with RangeError
    * (nothing written) for a record whose version is not a formatHlc string, or SQLite's
    * error on I/O failure.
    */
@@ -302,7 +354,10 @@ export class StorageEngine {
     if (this.closed) return Promise.reject(new Error('storage engine is closed'))
     const bad = badVersion(records)
     if (bad) return Promise.reject(bad)
-    return this.writer.run<ApplyResult>({op: 'copy', batch: encoded ?? encodeRecords(records), name, state, durable}, 'copy', records.length)
+    // The batch goes to the writer thread by transfer: a copy of 2 MiB per slice, twice over, was a measurable share of a destination's CPU.
+    const batch = encoded ? transferableCopyOf(encoded) : encodeRecords(records, allocTransferable)
+    const bytes = batch.length
+    return this.wrote(this.writer.run<ApplyResult>({op: 'copy', batch, name, state, durable}, 'copy', records.length, {transfer: [batch.buffer as ArrayBuffer], keys: records}), bytes)
   }
 
   /** metaValue returns the value stored under meta `name` (copy state, see {@link applyCopyBatch}), or undefined. */

@@ -37,7 +37,8 @@ export interface StorageWriterOptions extends WriterData {
 
 /** WriterChannel carries requests to a writer core and its replies back (a worker thread, or this thread). */
 interface WriterChannel {
-  post(req: WriterRequest): void
+  /** post sends `req`, moving the `transfer` buffers (a thread) or handing them over as they are (this thread). */
+  post(req: WriterRequest, transfer: ArrayBuffer[]): void
   ref(): void
   unref(): void
   terminate(): Promise<void>
@@ -57,6 +58,10 @@ interface QueuedOp {
   op: WriterOp
   commitKind: CommitKind | undefined
   records: number
+  /** transfer lists the op's ArrayBuffers moved to the thread (detached here once posted). */
+  transfer: ArrayBuffer[]
+  /** keys are a copy op's records, read for their keys when its (transferred) batch is gone. */
+  keys: readonly NodeRecord[] | undefined
   resolve: (r: unknown) => void
   reject: (e: unknown) => void
 }
@@ -96,7 +101,7 @@ export class StorageWriter {
   private readonly exited: Promise<void>
 
   constructor(private readonly opts: StorageWriterOptions) {
-    const data: WriterData = {file: opts.file, synchronous: opts.synchronous, pageSize: opts.pageSize}
+    const data: WriterData = {file: opts.file, synchronous: opts.synchronous, pageSize: opts.pageSize, autocheckpointPages: opts.autocheckpointPages}
     if (opts.thread === false) {
       const core = openWriterCore(data)
       this.worker = {post: (req) => setImmediate(() => this.answer(core(req))), ref: () => {}, unref: () => {}, terminate: async () => {}}
@@ -109,7 +114,7 @@ export class StorageWriter {
     worker.on('error', (err) => this.fail(err))
     this.exited = new Promise((resolve) => worker.once('exit', () => resolve()))
     worker.once('exit', (code) => this.fail(new Error(`storage writer thread exited (code ${code})`)))
-    this.worker = {post: (req) => worker.postMessage(req), ref: () => worker.ref(), unref: () => worker.unref(), terminate: async () => void (await worker.terminate())}
+    this.worker = {post: (req, transfer) => worker.postMessage(req, transfer), ref: () => worker.ref(), unref: () => worker.unref(), terminate: async () => void (await worker.terminate())}
   }
 
   /** apply queues a group-committed LWW merge of `records`; resolves once durable. */
@@ -119,9 +124,14 @@ export class StorageWriter {
     return new Promise((resolve, reject) => this.enqueue({kind: 'apply', records, opts, bytes, resolve, reject}))
   }
 
-  /** run queues one operation alone in its transaction and resolves to its result once committed. */
-  run<T>(op: WriterOp, commitKind?: CommitKind, records = 0): Promise<T> {
-    return new Promise((resolve, reject) => this.enqueue({kind: 'op', op, commitKind, records, resolve: resolve as (r: unknown) => void, reject}))
+  /**
+   * run queues one operation alone in its transaction and resolves to its result once
+   * committed. `moved.transfer` are ArrayBuffers of `op` moved to the thread instead of
+   * copied (detached once posted); a copy op whose batch is among them must give its
+   * records as `moved.keys`, which {@link inFlightCells} reads instead of the batch.
+   */
+  run<T>(op: WriterOp, commitKind?: CommitKind, records = 0, moved: {transfer: ArrayBuffer[]; keys?: readonly NodeRecord[]} = {transfer: []}): Promise<T> {
+    return new Promise((resolve, reject) => this.enqueue({kind: 'op', op, commitKind, records, transfer: moved.transfer, keys: moved.keys, resolve: resolve as (r: unknown) => void, reject}))
   }
 
   /**
@@ -141,7 +151,7 @@ export class StorageWriter {
         continue
       }
       const op = item.op
-      if (op.op === 'copy') for (const r of decodeRecords(Buffer.from(op.batch.buffer, op.batch.byteOffset, op.batch.byteLength))) cells.add(fineOf(keyHash(r.key)))
+      if (op.op === 'copy') for (const r of item.keys ?? decodeRecords(Buffer.from(op.batch.buffer, op.batch.byteOffset, op.batch.byteLength))) cells.add(fineOf(keyHash(r.key)))
       else if (op.op === 'purge') addRange(op.range.lo, op.range.hi)
       else if (op.op === 'deleteSlice') addRange(Math.max(op.range.lo, op.from * FINE_WIDTH), op.range.hi)
       else if (op.op === 'deleteRows') addRange(op.range.lo, op.range.hi)
@@ -184,7 +194,7 @@ export class StorageWriter {
     if (head.kind === 'op') {
       this.queue.shift()
       this.inFlight = {id, items: [head], commitKind: head.commitKind, records: head.records}
-      this.post({...head.op, id})
+      this.post({...head.op, id}, head.transfer)
       return
     }
     const group: QueuedApply[] = []
@@ -198,9 +208,9 @@ export class StorageWriter {
     this.post({op: 'apply', calls: group.map((p) => ({batch: encodeRecords(p.records), clientWrite: p.opts.clientWrite === true})), id})
   }
 
-  private post(msg: WriterRequest): void {
+  private post(msg: WriterRequest, transfer: ArrayBuffer[] = []): void {
     try {
-      this.worker.post(msg)
+      this.worker.post(msg, transfer)
     } catch (err) {
       this.fail(err instanceof Error ? err : new Error(String(err)))
     }

@@ -15,6 +15,7 @@ export type WriterCore = (req: WriterRequest) => WriterReply
  */
 export function openWriterCore(data: WriterData): WriterCore {
   const db = openConnection(data.file, data.synchronous, data.pageSize)
+  if (data.autocheckpointPages !== undefined) db.pragma(`wal_autocheckpoint = ${Math.max(1, Math.floor(data.autocheckpointPages))}`)
   const cells = new DigestCells()
   cells.load(db.prepare<[], {f: number; xhi: number; xlo: number; n: number; bytes: number}>('SELECT f, xhi, xlo, n, bytes FROM fine').all())
   const writer = new LwwWriter(db, cells)

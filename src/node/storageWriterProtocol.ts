@@ -6,6 +6,12 @@ export interface WriterData {
   file: string
   synchronous: 'FULL' | 'NORMAL'
   pageSize: number
+  /**
+   * autocheckpointPages is the writer connection's wal_autocheckpoint (default SQLite's
+   * 1000 pages). A node whose copy reader thread checkpoints in the background raises it
+   * to a backstop (see StorageEngine), so its commits rarely wait on a checkpoint.
+   */
+  autocheckpointPages?: number
 }
 
 /** WriterOp is one request to the writer thread, without its id (see LwwWriter for each operation's contract). */
