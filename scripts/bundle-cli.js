@@ -199,6 +199,7 @@ for (const cmd of Object.values(manifest.commands)) {
 // Written last and renamed into place: until then a CLI run finds no manifest, or the previous
 // one, older than what tsc just wrote, which bin/freshManifest.js drops (never a manifest that
 // points at a bundle half written).
-writeFileSync(`${manifestPath}.tmp`, JSON.stringify(manifest))
-renameSync(`${manifestPath}.tmp`, manifestPath)
+const manifestTmp = join(dist, 'oclif.manifest.json.tmp')
+writeFileSync(manifestTmp, JSON.stringify(manifest))
+renameSync(manifestTmp, manifestPath)
 console.error(`bundle-cli: ${bundled} commands and @oclif/core bundled into dist/cli`)
