@@ -20,7 +20,7 @@ export const RECORD_HASH_FORMAT = 2
  */
 export function recordHash(key: Uint8Array, version: string, value: Uint8Array | null): [number, number] {
   const valueLength = value?.length ?? 0
-  const buf = Buffer.allocUnsafe(key.length + version.length + 2 + valueLength)
+  const buf = scratchOf(key.length + version.length + 2 + valueLength)
   buf.set(key, 0)
   buf[key.length] = 0
   buf.write(version, key.length + 1, 'latin1')
@@ -28,4 +28,21 @@ export function recordHash(key: Uint8Array, version: string, value: Uint8Array |
   buf[flagAt] = value === null ? 1 : 0
   if (value !== null) buf.set(value, flagAt + 1)
   return murmur3Pair(buf, SEED_HI, SEED_LO)
+}
+
+/** SCRATCH_KEEP_BYTES: a scratch buffer up to this size is kept for the next record (a value is at most 1 MiB). */
+const SCRATCH_KEEP_BYTES = 2 * 1024 * 1024
+let scratch = Buffer.allocUnsafeSlow(64 * 1024 + 1024)
+
+/**
+ * scratchOf returns a view of `size` bytes of one buffer reused by every call (4-byte
+ * aligned, so murmur3Pair reads whole words). A copy applies one 64 KiB value after
+ * another: a fresh buffer each was garbage for the writer thread's GC at every record.
+ * recordHash only reads the view before it returns, so reuse is safe.
+ */
+function scratchOf(size: number): Buffer {
+  if (size <= scratch.length) return scratch.subarray(0, size)
+  const grown = Buffer.allocUnsafeSlow(size)
+  if (size <= SCRATCH_KEEP_BYTES) scratch = grown
+  return grown
 }
