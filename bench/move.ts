@@ -80,7 +80,10 @@ const CPU_PROF_DIR = process.env.BENCH_CPU_PROF_DIR
 
 function spawnCli(args: string[]): {child: ChildProcess; stdout: () => string} {
   const prof = CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${resolve(CPU_PROF_DIR)}`] : []
-  const child = spawn(process.execPath, [...prof, join(root, 'bin/run.js'), ...args], {cwd: root, env: {PATH: process.env.PATH, HOME: process.env.HOME}, stdio: ['ignore', 'pipe', 'pipe']})
+  // SHARDCTL_COPY_THREAD_NICE passes through, so a run can measure the copy reader at normal priority (0).
+  const nice = process.env.SHARDCTL_COPY_THREAD_NICE
+  const env = {PATH: process.env.PATH, HOME: process.env.HOME, ...(nice === undefined ? {} : {SHARDCTL_COPY_THREAD_NICE: nice})}
+  const child = spawn(process.execPath, [...prof, join(root, 'bin/run.js'), ...args], {cwd: root, env, stdio: ['ignore', 'pipe', 'pipe']})
   children.push(child)
   let out = ''
   child.stdout!.on('data', (d) => (out += d))
