@@ -377,12 +377,15 @@ function stageP99s(src: string, dst: string, before: [Scrape, Scrape], during: [
     [`${dst} commit group`, 'dst', 'shardctl_node_commit_duration_seconds', {kind: 'group'}],
     [`${dst} commit copy`, 'dst', 'shardctl_node_commit_duration_seconds', {kind: 'copy'}],
   ]
-  const ms = (x: number) => (Number.isFinite(x) ? `${Math.round(x * 1000)}` : Number.isNaN(x) ? '-' : 'over 5000')
-  const p99In = ([from, to]: [Scrape, Scrape], who: string, name: string, labels: Record<string, string>) => {
+  /** p99In is the stage's p99 bucket bound in the window, in ms: '-' with no requests, '>N' past the largest bucket N. */
+  const p99In = ([from, to]: [Scrape, Scrape], who: string, name: string, labels: Record<string, string>): string => {
     const after = histogramBuckets(to[who] ?? '', name, labels)
-    return after ? quantileBound(bucketsBetween(after, histogramBuckets(from[who] ?? '', name, labels)), 0.99) : NaN
+    if (!after) return '-'
+    const b = quantileBound(bucketsBetween(after, histogramBuckets(from[who] ?? '', name, labels)), 0.99)
+    if (Number.isNaN(b)) return '-'
+    return Number.isFinite(b) ? `${Math.round(b * 1000)}` : `>${Math.round((after.le.at(-2) ?? 0) * 1000)}`
   }
-  return stages.map(([what, who, name, labels]) => `${what} ${ms(p99In(before, who, name, labels))}→${ms(p99In(during, who, name, labels))}`).join('; ') + ' (ms)'
+  return stages.map(([what, who, name, labels]) => `${what} ${p99In(before, who, name, labels)}→${p99In(during, who, name, labels)}`).join('; ') + ' (ms)'
 }
 
 /** sampleProgress polls a destination's copy progress and both ends' figures every 100 ms until stopped (bounded in count). */
