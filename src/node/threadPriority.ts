@@ -7,8 +7,15 @@ import {getPriority, setPriority} from 'node:os'
  * scheduler then hands the cores to the threads serving clients first (a nice-10 thread
  * weighs about a tenth of a nice-0 one), so client latency holds during a copy; with idle
  * cores the copy still runs at full speed, since nice only orders threads that compete.
+ * SHARDCTL_COPY_THREAD_NICE (an integer 0..39; 0 turns it off) overrides it, for measuring
+ * both ways on one machine; a value that is not such an integer leaves the priority alone.
  */
-export const COPY_THREAD_NICE = 10
+export const COPY_THREAD_NICE = copyThreadNice(process.env.SHARDCTL_COPY_THREAD_NICE)
+
+/** copyThreadNice reads the override: unset or empty is 10, anything else is taken as a number (validated where it is used). */
+export function copyThreadNice(value: string | undefined): number {
+  return value === undefined || value.trim() === '' ? 10 : Number(value)
+}
 
 /**
  * threadIdOf parses the target of `/proc/thread-self` ("<pid>/task/<tid>") into the

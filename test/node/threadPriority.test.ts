@@ -1,6 +1,6 @@
 import {readdirSync, readFileSync, readlinkSync} from 'node:fs'
 import {describe, expect, it} from 'vitest'
-import {COPY_THREAD_NICE, lowerThisThreadPriority, threadIdOf, type ThreadPriorityIo} from '../../src/node/threadPriority.js'
+import {COPY_THREAD_NICE, copyThreadNice, lowerThisThreadPriority, threadIdOf, type ThreadPriorityIo} from '../../src/node/threadPriority.js'
 import {ALL, engineFixture, rec, v} from './engineFixture.js'
 
 /** niceOf reads a thread's nice value from /proc/self/task/<tid>/stat (field 19; the command name may hold spaces, so count after its ')'). */
@@ -29,6 +29,14 @@ function fakeIo(link: string, start = 0, refuse?: Error): ThreadPriorityIo & {se
 }
 
 describe('threadPriority', () => {
+  it('takes 10 unless SHARDCTL_COPY_THREAD_NICE says otherwise; a bad value is refused where it is used', () => {
+    expect(copyThreadNice(undefined)).toBe(10)
+    expect(copyThreadNice(' ')).toBe(10)
+    expect(copyThreadNice('0')).toBe(0)
+    expect(copyThreadNice('5')).toBe(5)
+    expect(lowerThisThreadPriority(copyThreadNice('fast'), fakeIo('1/task/2'))).toMatchObject({ok: false, reason: expect.stringContaining('got NaN') as unknown})
+  })
+
   it('parses /proc/thread-self targets and nothing else', () => {
     expect(threadIdOf('1234/task/1240')).toBe(1240)
     expect(threadIdOf('1234/task/1240\n')).toBe(1240)
