@@ -388,15 +388,33 @@ function stageP99s(src: string, dst: string, before: [Scrape, Scrape], during: [
   return stages.map(([what, who, name, labels]) => `${what} ${p99In(before, who, name, labels)}→${p99In(during, who, name, labels)}`).join('; ') + ' (ms)'
 }
 
-/** sampleProgress polls a destination's copy progress and both ends' figures every 100 ms until stopped (bounded in count). */
+/**
+ * SCRAPE_EVERY: sampleProgress reads both ends' /metrics on every SCRAPE_EVERY-th look (about
+ * once a second). Rendering /metrics costs a node's main thread milliseconds (histograms with
+ * many label sets): scraped every 100 ms, it took a seventh of the destination's main thread
+ * during a copy (profile, session 6), where a real Prometheus scrapes every 10 to 60 s.
+ */
+const SCRAPE_EVERY = 10
+
+/**
+ * sampleProgress polls a destination's copy progress every 100 ms, and both ends' figures
+ * every {@link SCRAPE_EVERY}-th time (the other samples carry NaN for them), until stopped
+ * (bounded in count).
+ */
 function sampleProgress(dst: NodeClient, shard: number, srcPort: number, dstPort: number): {samples: Sample[]; stop: () => Promise<void>} {
   const samples: Sample[] = []
   let stop = false
   const run = (async () => {
     for (let i = 0; i < 100_000 && !stop; i++) {
-      const [s, src, dstF] = await Promise.all([dst.pullStatus(shard).catch(() => undefined), nodeFigures(srcPort).catch(() => undefined), nodeFigures(dstPort).catch(() => undefined)])
-      if (s && s.state !== 'idle' && src && dstF && Number.isFinite(src.copyOut)) {
-        samples.push({t: Date.now(), bytes: s.bytes, sent: src.copyOut, srcCpu: src.cpuSeconds, dstCpu: dstF.cpuSeconds, srcLoopMaxMs: src.loopMaxMs, dstLoopMaxMs: dstF.loopMaxMs})
+      const scrape = i % SCRAPE_EVERY === 0
+      const [s, src, dstF] = await Promise.all([
+        dst.pullStatus(shard).catch(() => undefined),
+        scrape ? nodeFigures(srcPort).catch(() => undefined) : undefined,
+        scrape ? nodeFigures(dstPort).catch(() => undefined) : undefined,
+      ])
+      const scraped = !scrape || (src !== undefined && dstF !== undefined && Number.isFinite(src.copyOut))
+      if (s && s.state !== 'idle' && scraped) {
+        samples.push({t: Date.now(), bytes: s.bytes, sent: src?.copyOut ?? NaN, srcCpu: src?.cpuSeconds ?? NaN, dstCpu: dstF?.cpuSeconds ?? NaN, srcLoopMaxMs: src?.loopMaxMs ?? NaN, dstLoopMaxMs: dstF?.loopMaxMs ?? NaN})
       }
       await sleepFor(100)
     }
@@ -421,7 +439,8 @@ function sampleProgress(dst: NodeClient, shard: number, srcPort: number, dstPort
  * machine is, so these compare runs on a loaded machine where wall-clock rates do not.
  */
 function copyCost(samples: Sample[], from: number, to: number, idle: {src: number; dst: number}, opsIn: (from: number, to: number) => number): {srcMiBPerCpuS: number; dstMiBPerCpuS: number; rawSrc: number; rawDst: number; srcLoopMaxMs: number; dstLoopMaxMs: number} {
-  const inside = samples.filter((s) => s.t >= from && s.t <= to)
+  // Only the samples that scraped both ends carry CPU and loop figures (see sampleProgress).
+  const inside = samples.filter((s) => s.t >= from && s.t <= to && Number.isFinite(s.srcCpu))
   const first = inside[0]
   const last = inside.at(-1)
   if (!first || !last || last === first) return {srcMiBPerCpuS: NaN, dstMiBPerCpuS: NaN, rawSrc: NaN, rawDst: NaN, srcLoopMaxMs: NaN, dstLoopMaxMs: NaN}
@@ -444,7 +463,9 @@ function copyCost(samples: Sample[], from: number, to: number, idle: {src: numbe
 type Counter = 'bytes' | 'sent'
 
 /** bytesAt interpolates counter `c` at time `t` from samples. */
-function bytesAt(samples: Sample[], t: number, c: Counter = 'bytes'): number {
+function bytesAt(all: Sample[], t: number, c: Counter = 'bytes'): number {
+  // `sent` is read once a second (see sampleProgress): interpolate between the looks that read it.
+  const samples = c === 'bytes' ? all : all.filter((s) => Number.isFinite(s[c]))
   let prev = samples[0]!
   for (const s of samples) {
     if (s.t >= t) return s.t === prev.t ? s[c] : prev[c] + ((s[c] - prev[c]) * (t - prev.t)) / (s.t - prev.t)
