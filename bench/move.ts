@@ -41,6 +41,7 @@ import {makeServiceContext, type ServiceContext} from '../src/cluster/serviceCon
 import {resolveConnection} from '../src/config/connectionConfig.js'
 import {EtcdStore} from '../src/etcd/etcdStore.js'
 import {setThrottle} from '../src/executor/controlService.js'
+import {defaultAimd} from '../src/executor/adaptiveThrottle.js'
 import {drainNode} from '../src/executor/drainNode.js'
 import {type ApplyInput} from '../src/executor/executePlan.js'
 import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent} from '../src/executor/executorEnv.js'
@@ -641,6 +642,31 @@ async function bigShard(endpoint: string, tcp: number, disk: number): Promise<vo
     throttleRow(`throttle 100 MiB/s, every 10 s window: cluster-wide, = node ${src} received`, w100, 100 * MiB, none100)
     // The source runs ahead of the destination by what the socket buffers (steady, so the windows agree; at the end about 0.1 s of the rate).
     throttleRow(`throttle 100 MiB/s, every 10 s window: node ${dst} sent`, windows(s2, setAt + 1000, end2, 'sent'), 100 * MiB, none100)
+
+    // 3. The same shard out again with `--throttle auto --max-client-p99 <1.5x the p99 before>`:
+    // what an operator who cares about client latency runs. The AIMD controller adapts the
+    // copy rate to the routers' reported p99, so the copy takes what the clients leave.
+    await setThrottle(a.ctx, null) // a live `throttle set` overrides auto; clear phase 2's
+    await setNodeState(a.ctx, dst, 'active')
+    ;[big] = await shardsOf(a)
+    const maxP99 = Math.max(1, Math.round(1.5 * pBefore.p99))
+    const ev3: ExecutorEvent[] = []
+    const progress3 = sampleProgress(a.client(dst), big!.id, a.ports[src]!, a.ports[dst]!)
+    const autoStart = Date.now()
+    await drain(a, src, {adaptive: defaultAimd(maxP99)}, ev3)
+    await progress3.stop()
+    const from3 = phaseAt(ev3, 'copying')
+    const to3 = phaseAt(ev3, 'verifying')
+    const copied3 = progress3.samples.at(-1)?.bytes ?? 0
+    const p3 = load.p99(from3, to3)
+    row(
+      `client p99 during a copy under --throttle auto --max-client-p99 ${maxP99}ms (1.5x before) vs before`,
+      `${p3.p99.toFixed(1)} ms vs ${pBefore.p99.toFixed(1)} ms (${p3.ops} ops); the copy ran at ${mib((copied3 * 1000) / Math.max(1, to3 - from3))} (${(copied3 / MiB).toFixed(0)} MiB in ${((to3 - from3) / 1000).toFixed(1)} s)`,
+      '<= 2x before',
+      p3.p99 <= 2 * pBefore.p99,
+    )
+    const errs3 = load.errorsIn(autoStart, Date.now())
+    row('client errors during the auto-throttled move', String(errs3), '0', errs3 === 0)
     await load.halt()
     await pool.destroy()
     await a.close()
