@@ -131,6 +131,10 @@ export class StorageWriter {
    * records as `moved.keys`, which {@link inFlightCells} reads instead of the batch.
    */
   run<T>(op: WriterOp, commitKind?: CommitKind, records = 0, moved: {transfer: ArrayBuffer[]; keys?: readonly NodeRecord[]} = {transfer: []}): Promise<T> {
+    // postMessage silently drops a message whose transfer list holds a detached buffer (one
+    // handed over before): no error, no reply, so the request would stay in flight forever
+    // and every write queued behind it would hang. No op hands over an empty buffer, so refuse it here.
+    if (moved.transfer.some((b) => b.byteLength === 0)) return Promise.reject(new Error('a buffer handed to the writer thread is detached (handed over already) or empty'))
     return new Promise((resolve, reject) => this.enqueue({kind: 'op', op, commitKind, records, transfer: moved.transfer, keys: moved.keys, resolve: resolve as (r: unknown) => void, reject}))
   }
 
