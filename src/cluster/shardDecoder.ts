@@ -78,8 +78,8 @@ export interface ScannedShard {
   lo: number
   hi: number
   epoch: number
-  /** replicasJson is the text of the `replicas` value (the record without its prefix and closing brace). */
-  replicasJson: string
+  /** replicasFrom is where the text of the `replicas` value starts; it ends before the record's closing brace. */
+  replicasFrom: number
 }
 
 /**
@@ -104,7 +104,14 @@ export function scanShard(s: string): ScannedShard | undefined {
   i = after(s, i, ',"replicas":')
   if (i < 0 || s.charCodeAt(i) !== 91 /* [ */ || s.charCodeAt(s.length - 1) !== 125 /* } */) return undefined
   if (epoch < 1 || hi < 1 || hi > HASH_SPACE || lo >= hi) return undefined
-  return {id, lo, hi, epoch, replicasJson: s.slice(i, s.length - 1)}
+  return {id, lo, hi, epoch, replicasFrom: i}
+}
+
+/** textHash is a 32-bit FNV-1a hash of `s` from `from` up to `to` (exclusive), read in place. */
+function textHash(s: string, from: number, to: number): number {
+  let h = 0x811c9dc5
+  for (let i = from; i < to; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193)
+  return h >>> 0
 }
 
 /**
@@ -119,14 +126,17 @@ export class ShardDecoder {
   /**
    * byText maps a replica list's stored JSON text, once checked, to its shared list: a
    * record in shardctl's own form ({@link scanShard}) with a known list needs no JSON
-   * parse at all (at 100k shards the parse and its garbage were most of the decode).
+   * parse at all (at 100k shards the parse and its garbage were most of the decode). Keyed
+   * by a hash of the text, read in place, and confirmed by comparing the text: slicing each
+   * record's list out to use as the key cost more than the hash and the compare.
    */
-  private readonly byText = new Map<string, readonly Replica[]>()
+  private readonly byText = new Map<number, {text: string; list: readonly Replica[]}[]>()
+  private byTextSize = 0
 
   /** decode parses and validates one stored value; undefined (after telling `onInvalid` why) when it is not JSON or not a shard. */
   decode(key: string, value: string, onInvalid?: (key: string, message: string) => void): Shard | undefined {
     const scan = scanShard(value)
-    const replicas = scan && this.replicasOf(scan.replicasJson)
+    const replicas = scan && this.replicasOf(value, scan.replicasFrom, value.length - 1)
     if (scan && replicas) return {id: scan.id, range: {lo: scan.lo, hi: scan.hi}, epoch: scan.epoch, replicas: replicas as Replica[]}
     const parsed = parseStoredValue(key, value, onInvalid)
     if (!parsed) return undefined
@@ -142,13 +152,16 @@ export class ShardDecoder {
   }
 
   /**
-   * replicasOf is the shared list for a replica list's JSON text when that text is a list
+   * replicasOf is the shared list for a replica list's JSON text (`value` from `from` up to
+   * `to`) when that text is a list
    * ShardSchema accepts (the same checks as {@link fastShard}); undefined when it is not
    * JSON or not such a list: the caller then takes the full path, which names the problem.
    */
-  private replicasOf(text: string): readonly Replica[] | undefined {
-    const known = this.byText.get(text)
-    if (known) return known
+  private replicasOf(value: string, from: number, to: number): readonly Replica[] | undefined {
+    const hash = textHash(value, from, to)
+    const bucket = this.byText.get(hash)
+    if (bucket) for (const known of bucket) if (known.text.length === to - from && value.startsWith(known.text, from)) return known.list
+    const text = value.slice(from, to)
     let json: unknown
     try {
       json = JSON.parse(text)
@@ -159,7 +172,11 @@ export class ShardDecoder {
     const checked = fastShard({id: 0, range: {lo: 0, hi: 1}, epoch: 1, replicas: json})
     if (!checked) return undefined
     const list = this.intern(checked.replicas as Replica[])
-    if (this.byText.size < MAX_INTERNED) this.byText.set(text, list)
+    if (this.byTextSize < MAX_INTERNED) {
+      this.byTextSize++
+      if (bucket) bucket.push({text, list})
+      else this.byText.set(hash, [{text, list}])
+    }
     return list
   }
 
