@@ -40,6 +40,80 @@ export function fastShard(json: unknown): {id: number; range: {lo: number; hi: n
   return {id: rec.id, range: {lo: range.lo, hi: range.hi}, epoch: rec.epoch, replicas}
 }
 
+/** MAX_DIGITS bounds the integers {@link scanShard} reads: 15 digits stay below 2^53, so they are exact and safe. */
+const MAX_DIGITS = 15
+/** scanned is {@link uintAt}'s value, kept outside so reading a number allocates nothing. */
+let scanned = 0
+
+/**
+ * uintAt reads a non-negative integer written the way JSON.stringify writes one (digits
+ * only, no leading zero but "0" itself, at most MAX_DIGITS) at `i` of `s` into
+ * {@link scanned}, and returns the index after it; -1 when there is none in that form.
+ */
+function uintAt(s: string, i: number): number {
+  const start = i
+  let v = 0
+  for (; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c < 48 || c > 57) break
+    v = v * 10 + (c - 48)
+  }
+  const n = i - start
+  if (n === 0 || n > MAX_DIGITS || (n > 1 && s.charCodeAt(start) === 48)) return -1
+  scanned = v
+  return i
+}
+
+/** after returns the index past `lit` when `s` has it at `i`; -1 otherwise. */
+function after(s: string, i: number, lit: string): number {
+  return i >= 0 && s.startsWith(lit, i) ? i + lit.length : -1
+}
+
+/**
+ * ScannedShard is a shard record read by {@link scanShard}: its numbers, checked as
+ * ShardSchema checks them, and its replica list as the raw JSON text it was stored as.
+ */
+export interface ScannedShard {
+  id: number
+  lo: number
+  hi: number
+  epoch: number
+  /** replicasFrom is where the text of the `replicas` value starts; it ends before the record's closing brace. */
+  replicasFrom: number
+}
+
+/**
+ * scanShard reads a stored shard value written exactly as JSON.stringify writes a Shard
+ * (`{"id":…,"range":{"lo":…,"hi":…},"epoch":…,"replicas":[…]}`, no spaces, no other
+ * fields), without building JSON objects: that is every record shardctl writes. Its id,
+ * bounds and epoch pass ShardSchema's checks; the replica list is returned as text, still
+ * to be checked. Undefined for anything else (other key order, spaces, big numbers,
+ * extra fields, failed checks): the caller then parses the value as JSON and runs the
+ * checks in full. Whenever it returns a result, the value is JSON with exactly those four
+ * fields provided `replicasJson` is a JSON value (the caller finds out when parsing it).
+ */
+export function scanShard(s: string): ScannedShard | undefined {
+  let i = uintAt(s, after(s, 0, '{"id":'))
+  const id = scanned
+  i = uintAt(s, after(s, i, ',"range":{"lo":'))
+  const lo = scanned
+  i = uintAt(s, after(s, i, ',"hi":'))
+  const hi = scanned
+  i = uintAt(s, after(s, i, '},"epoch":'))
+  const epoch = scanned
+  i = after(s, i, ',"replicas":')
+  if (i < 0 || s.charCodeAt(i) !== 91 /* [ */ || s.charCodeAt(s.length - 1) !== 125 /* } */) return undefined
+  if (epoch < 1 || hi < 1 || hi > HASH_SPACE || lo >= hi) return undefined
+  return {id, lo, hi, epoch, replicasFrom: i}
+}
+
+/** textHash is a 32-bit FNV-1a hash of `s` from `from` up to `to` (exclusive), read in place. */
+function textHash(s: string, from: number, to: number): number {
+  let h = 0x811c9dc5
+  for (let i = from; i < to; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193)
+  return h >>> 0
+}
+
 /**
  * ShardDecoder turns stored shard values into validated {@link Shard}s for a follower:
  * the checks of ShardSchema (through {@link fastShard}, falling back to the schema for its
@@ -49,9 +123,21 @@ export function fastShard(json: unknown): {id: number; range: {lo: number; hi: n
  */
 export class ShardDecoder {
   private readonly interned = new Map<string, readonly Replica[]>()
+  /**
+   * byText maps a replica list's stored JSON text, once checked, to its shared list: a
+   * record in shardctl's own form ({@link scanShard}) with a known list needs no JSON
+   * parse at all (at 100k shards the parse and its garbage were most of the decode). Keyed
+   * by a hash of the text, read in place, and confirmed by comparing the text: slicing each
+   * record's list out to use as the key cost more than the hash and the compare.
+   */
+  private readonly byText = new Map<number, {text: string; list: readonly Replica[]}[]>()
+  private byTextSize = 0
 
   /** decode parses and validates one stored value; undefined (after telling `onInvalid` why) when it is not JSON or not a shard. */
   decode(key: string, value: string, onInvalid?: (key: string, message: string) => void): Shard | undefined {
+    const scan = scanShard(value)
+    const replicas = scan && this.replicasOf(value, scan.replicasFrom, value.length - 1)
+    if (scan && replicas) return {id: scan.id, range: {lo: scan.lo, hi: scan.hi}, epoch: scan.epoch, replicas: replicas as Replica[]}
     const parsed = parseStoredValue(key, value, onInvalid)
     if (!parsed) return undefined
     const fast = fastShard(parsed.json)
@@ -63,6 +149,35 @@ export class ShardDecoder {
   /** internedLists counts the distinct replica lists held (for tests and memory figures). */
   internedLists(): number {
     return this.interned.size
+  }
+
+  /**
+   * replicasOf is the shared list for a replica list's JSON text (`value` from `from` up to
+   * `to`) when that text is a list
+   * ShardSchema accepts (the same checks as {@link fastShard}); undefined when it is not
+   * JSON or not such a list: the caller then takes the full path, which names the problem.
+   */
+  private replicasOf(value: string, from: number, to: number): readonly Replica[] | undefined {
+    const hash = textHash(value, from, to)
+    const bucket = this.byText.get(hash)
+    if (bucket) for (const known of bucket) if (known.text.length === to - from && value.startsWith(known.text, from)) return known.list
+    const text = value.slice(from, to)
+    let json: unknown
+    try {
+      json = JSON.parse(text)
+    } catch {
+      return undefined
+    }
+    // fastShard's replica checks, on a record whose other fields are known to pass them.
+    const checked = fastShard({id: 0, range: {lo: 0, hi: 1}, epoch: 1, replicas: json})
+    if (!checked) return undefined
+    const list = this.intern(checked.replicas as Replica[])
+    if (this.byTextSize < MAX_INTERNED) {
+      this.byTextSize++
+      if (bucket) bucket.push({text, list})
+      else this.byText.set(hash, [{text, list}])
+    }
+    return list
   }
 
   private intern(replicas: readonly Replica[]): readonly Replica[] {

@@ -550,6 +550,11 @@ export class StorageEngine {
     return ranges.map((range) => {
       const acc: FineCell = {xhi: 0, xlo: 0, n: 0, bytes: 0}
       this.cells.xorWhole(range.lo, range.hi, acc, (from, to) => {
+        // A sliver lies inside one cell: when that cell held no acknowledged record, neither
+        // does the sliver, as of the acknowledged writes. Skipping the scan matters at scale:
+        // with 100k shards most ranges are narrower than a cell, so a node's first stats
+        // publish ran a query per held shard (about 0.3 s of CPU at 25k held, empty or not).
+        if (this.cells.count(fineOf(from)) === 0) return
         const t = this.stmts.totals.get(from, to)
         acc.n += t?.n ?? 0
         acc.bytes += t?.bytes ?? 0

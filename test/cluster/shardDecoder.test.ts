@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import {describe, expect, it} from 'vitest'
-import {fastShard, ShardDecoder} from '../../src/cluster/shardDecoder.js'
+import {fastShard, scanShard, ShardDecoder} from '../../src/cluster/shardDecoder.js'
 import {HASH_SPACE} from '../../src/model/hash.js'
 import {REPLICA_ROLES, ShardSchema} from '../../src/model/shard.js'
 
@@ -78,5 +78,81 @@ describe('ShardDecoder', () => {
     expect(d.decode('k', value(1, [{node: 'n1', role: 'voter'}, {node: 'n1', role: 'joining'}]), onInvalid)).toBeUndefined()
     expect(d.decode('k', value(1, [{node: 'n1', role: 'boss'}]), onInvalid)).toBeUndefined()
     expect(problems).toEqual(['k: not JSON', 'k: a shard lists the same node twice', expect.stringMatching(/^k: replicas\[0\]\.role: /)])
+  })
+})
+
+describe('ShardDecoder on stored text (scanShard, replica lists by text)', () => {
+  /** zodDecode is what the schema makes of a stored value: the reference the decoder must match. */
+  const zodDecode = (text: string): unknown => {
+    let json: unknown
+    try {
+      json = JSON.parse(text)
+    } catch {
+      return undefined
+    }
+    const r = ShardSchema.safeParse(json)
+    return r.success ? r.data : undefined
+  }
+  /** textEdits are small changes to a stored value that keep it JSON or break it, near what the scanner reads. */
+  const textEdit = fc.oneof(
+    fc.constant((t: string) => t),
+    fc.constant((t: string) => t.replace(':', ': ')),
+    fc.constant((t: string) => t.replace(/"epoch":(\d+)/, '"epoch":0$1')),
+    fc.constant((t: string) => t.replace(/"id":(\d+)/, '"id":$1.0')),
+    fc.constant((t: string) => t.replace(/"lo":(\d+)/, '"lo":$1e0')),
+    fc.constant((t: string) => t.replace(/"hi":(\d+)/, '"hi":-$1')),
+    fc.constant((t: string) => t.replace(/"id":(\d+)/, '"id":1234567890123456')),
+    fc.constant((t: string) => t.replace(/"id":(\d+)/, '"id":9007199254740993')),
+    fc.constant((t: string) => `${t.slice(0, -1)},"id":7}`),
+    fc.constant((t: string) => `${t.slice(0, -1)} }`),
+    fc.constant((t: string) => `${t.slice(0, -2)}}`),
+    fc.constant((t: string) => t.replace('"range":{"lo"', '"range":{"x":1,"lo"')),
+    fc.constant((t: string) => t.replace(/\]\}$/, '],"x":[1]}')),
+    fc.constant((t: string) => t.replace('"replicas":[', '"replicas":[ ')),
+    // The numbers' own checks, on otherwise valid records.
+    fc.constant((t: string) => t.replace(/"epoch":\d+/, '"epoch":0')),
+    fc.constant((t: string) => t.replace(/"hi":\d+/, '"hi":0')),
+    fc.constant((t: string) => t.replace(/"hi":\d+/, `"hi":${HASH_SPACE}`)),
+    fc.constant((t: string) => t.replace(/"hi":\d+/, `"hi":${HASH_SPACE + 1}`)),
+    fc.constant((t: string) => t.replace(/"lo":(\d+),"hi":\d+/, '"lo":$1,"hi":$1')),
+    fc.constant((t: string) => t.replace(/"lo":\d+,"hi":(\d+)/, '"lo":$1,"hi":$1')),
+  )
+
+  it('Given stored values in shardctl\'s own form, edited near every field, Then decode accepts only what ShardSchema accepts, with the same shard, and a repeated list text stays right', () => {
+    let scanned = 0
+    let accepted = 0
+    const d = new ShardDecoder()
+    fc.assert(
+      fc.property(fc.oneof({weight: 3, arbitrary: validRecord}, {weight: 2, arbitrary: record}), textEdit, (rec, edit) => {
+        const text = edit(JSON.stringify(rec))
+        if (scanShard(text)) scanned++
+        const want = zodDecode(text)
+        // Twice: the second decode of the same list text comes from the text cache.
+        for (let i = 0; i < 2; i++) {
+          const got = d.decode('k', text)
+          if (want === undefined) expect(got).toBeUndefined()
+          else (accepted++, expect(got).toEqual(want))
+        }
+      }),
+      {numRuns: 5000},
+    )
+    // Both paths ran often: the scanner's and the full parse's.
+    expect(scanned).toBeGreaterThan(500)
+    expect(accepted).toBeGreaterThan(500)
+  })
+
+  it('Given a record whose replica list is invalid, Then the scanner passes it on and the schema names the problem; its text is not remembered', () => {
+    const d = new ShardDecoder()
+    const problems: string[] = []
+    const text = '{"id":3,"range":{"lo":0,"hi":9},"epoch":2,"replicas":[{"node":"n1","role":"voter"},{"node":"n1","role":"voter"}]}'
+    expect(text.slice(scanShard(text)?.replicasFrom ?? 0, -1)).toBe('[{"node":"n1","role":"voter"},{"node":"n1","role":"voter"}]')
+    expect(d.decode('k', text, (k, m) => problems.push(`${k}: ${m}`))).toBeUndefined()
+    expect(d.decode('k', text, (k, m) => problems.push(`${k}: ${m}`))).toBeUndefined()
+    expect(problems).toEqual(['k: a shard lists the same node twice', 'k: a shard lists the same node twice'])
+    const ok = d.decode('k', '{"id":4,"range":{"lo":9,"hi":10},"epoch":1,"replicas":[{"node":"n1","role":"voter"}]}')
+    const same = d.decode('k', '{"id":5,"range":{"lo":10,"hi":11},"epoch":1,"replicas":[{"node":"n1","role":"voter"}]}')
+    expect(ok).toEqual({id: 4, range: {lo: 9, hi: 10}, epoch: 1, replicas: [{node: 'n1', role: 'voter'}]})
+    expect(same?.replicas).toBe(ok?.replicas)
+    expect(Object.isFrozen(ok?.replicas)).toBe(true)
   })
 })

@@ -41,4 +41,34 @@ describe('StorageEngine.rangeTotalsMany', {timeout: 30_000}, () => {
     expect(afterDrop[0]?.keys).toBeLessThan(1500)
     expect(afterDrop[0]?.keys).toBeGreaterThan(0)
   })
+
+  it('given a few records and many ranges narrower than a digest cell (100k shards), when sized as acknowledged, then slivers of cells with records count them and slivers of empty cells count nothing', async () => {
+    const {engine} = open()
+    const records = Array.from({length: 40}, (_, i) => rec(`sparse-${i}`, v(1), i % 5 === 0 ? null : 'y'.repeat(i)))
+    await engine.apply(records)
+    // Ranges around each record's hash cut its cell (the sliver holds the record, or only
+    // its neighbours' part of the cell); the 100k-shard grid cuts mostly empty cells.
+    const ranges: HashRange[] = []
+    for (const record of records) {
+      const h = keyHash(record.key)
+      ranges.push({lo: h, hi: h + 1}, {lo: Math.max(0, h - 3), hi: h}, {lo: h + 1, hi: Math.min(HASH_SPACE, h + 5)}, {lo: Math.max(0, h - 10), hi: Math.min(HASH_SPACE, h + 10)})
+    }
+    const width = Math.floor(HASH_SPACE / 100_000)
+    for (let i = 0; i < 100_000; i += 97) ranges.push({lo: i * width, hi: (i + 1) * width})
+    const expected = ranges.map((r) => {
+      let keys = 0
+      let bytes = 0
+      for (const record of records) {
+        const h = keyHash(record.key)
+        if (h < r.lo || h >= r.hi) continue
+        keys++
+        bytes += record.key.length + (record.value?.length ?? 0)
+      }
+      return {keys, bytes}
+    })
+    // The ranges around the records hold each record once: the test sees both kinds of sliver.
+    expect(expected.filter((t, i) => i < records.length * 4 && i % 4 === 0 && t.keys === 1).length).toBe(records.length)
+    expect(engine.ackedRangeTotalsMany(ranges)).toEqual(expected)
+    expect(engine.rangeTotalsMany(ranges)).toEqual(expected)
+  })
 })
