@@ -38,14 +38,7 @@ export class CopyReader {
    * thread's error; with Error('copy reader is closed') after {@link close}.
    */
   read(range: HashRange, cursor: string | undefined, maxBytes: number): Promise<CopyPage> {
-    if (this.closed) return Promise.reject(new Error('copy reader is closed'))
-    const worker = this.started()
-    const id = this.nextId++
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, {resolve: resolve as (answer: CopyPage | WalCheckpoint) => void, reject})
-      worker.ref()
-      worker.postMessage({id, range, cursor, maxBytes})
-    })
+    return this.ask<CopyPage>((id) => ({id, range, cursor, maxBytes}))
   }
 
   /**
@@ -55,13 +48,18 @@ export class CopyReader {
    * Requests queue behind page reads. Rejects as {@link read} does.
    */
   checkpoint(): Promise<WalCheckpoint> {
+    return this.ask<WalCheckpoint>((id) => ({id, op: 'checkpoint'}))
+  }
+
+  /** ask posts the request `message(id)` to the thread (started if need be) and resolves with its answer. */
+  private ask<T extends CopyPage | WalCheckpoint>(message: (id: number) => object): Promise<T> {
     if (this.closed) return Promise.reject(new Error('copy reader is closed'))
     const worker = this.started()
     const id = this.nextId++
-    return new Promise((resolve, reject) => {
+    return new Promise<T>((resolve, reject) => {
       this.pending.set(id, {resolve: resolve as (answer: CopyPage | WalCheckpoint) => void, reject})
       worker.ref()
-      worker.postMessage({id, op: 'checkpoint'})
+      worker.postMessage(message(id))
     })
   }
 

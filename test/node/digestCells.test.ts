@@ -1,19 +1,11 @@
 import {describe, expect, it} from 'vitest'
+import {seededRandom} from '../../bench/seededRandom.js'
 import {HASH_SPACE} from '../../src/model/hash.js'
 import {DigestCells, type FineCell} from '../../src/node/digestCells.js'
 import {FINE_COUNT, FINE_WIDTH, fineOf} from '../../src/node/digestLayout.js'
 
-/** rng is a small deterministic generator (mulberry32), so a failure replays. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** rng is a small deterministic generator (the benches' mulberry32), so a failure replays. */
+const rng = seededRandom
 
 /** Model is the plain array of cells the trees must agree with. */
 type Model = Map<number, FineCell>
