@@ -81,7 +81,7 @@ export function summaryLines(s: DemoSummary, dataDir: string, bin = 'shardctl'):
   const bar = (v: number | null) => (v === null ? ' '.repeat(16) : utilisationBar(v, scale, 16, 1).replace(/ /g, '·'))
   return [
     `Summary (${s.ok ? 'success' : 'FAILED'})`,
-    `  imbalance  ${fig(s.imbalanceBefore)} → ${fig(s.imbalanceAfter)} the mean (target ${s.target.toFixed(2)}x${s.imbalancePredicted !== null ? `; last plan predicted ${fig(s.imbalancePredicted)}` : ''}) — ${s.balanced ? 'balanced' : 'not balanced yet'}`,
+    `  imbalance  ${fig(s.imbalanceBefore)} → ${fig(s.imbalanceAfter)} the mean (target ${s.target.toFixed(2)}x${s.imbalancePredicted !== null ? `; last plan predicted ${fig(s.imbalancePredicted)}` : ''}) — ${s.balanced ? 'balanced' : `not balanced yet${outsideBand(s)}`}`,
     ...(s.utilisation.length > 0 ? ['  nodes      utilisation (1.00 = the mean, │ marks it)  before → after'] : []),
     ...s.utilisation.map((u) => `    ${u.node.padEnd(6)}   ${bar(u.before)} ${fig(u.before).padStart(5)}  →  ${bar(u.after)} ${fig(u.after).padStart(5)}`),
     ...s.acts.map((a) => `  ${a.title.padEnd(22)} ${a.done}/${a.planned} moves, ${formatBytes(a.bytes)} in ${(a.ms / 1000).toFixed(1)} s`),
@@ -104,4 +104,21 @@ export function keptLines(k: KeptDemo, bin = 'shardctl'): string[] {
     `             ${bin} top   ·   ${bin} cluster status   ·   ${bin} kv put hello world`,
     `  stop       ${bin} demo stop --dir ${k.dir}   (stops every process and deletes the data)`,
   ]
+}
+
+/**
+ * outsideBand names the nodes whose utilisation after the story is outside the planner's band
+ * [2 - target, target] (a node can be under it while the imbalance, max ÷ mean, is within the
+ * target): ` (n3 at 0.89x, under the band's 0.90x)`, or '' when none is (the last plan still
+ * had moves for other reasons). Empty nodes (drained) are not in the band.
+ */
+export function outsideBand(s: Pick<DemoSummary, 'target' | 'utilisation'>): string {
+  const floor = Math.max(0, 2 - s.target)
+  const parts: string[] = []
+  for (const u of s.utilisation) {
+    if (u.after === null || u.after === 0) continue
+    if (u.after > s.target) parts.push(`${u.node} at ${u.after.toFixed(2)}x, over the target ${s.target.toFixed(2)}x`)
+    else if (u.after < floor) parts.push(`${u.node} at ${u.after.toFixed(2)}x, under the band's ${floor.toFixed(2)}x`)
+  }
+  return parts.length > 0 ? ` (${parts.join('; ')})` : ''
 }

@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {plainReporter, summaryLines} from '../../src/demo/demoRender.js'
+import {outsideBand, plainReporter, summaryLines} from '../../src/demo/demoRender.js'
 import {type DemoSummary} from '../../src/demo/demoService.js'
 
 const summary: DemoSummary = {
@@ -67,5 +67,19 @@ describe('plainReporter', () => {
     report({type: 'line', text: 'load stats show n1 running hot'})
     report({type: 'step', text: 'round 1: applying 2 moves'})
     expect(out).toEqual(['▶ waiting for load stats to show the skew: n1 at 1.20x', '  load stats show n1 running hot', '▶ round 1: applying 2 moves'])
+  })
+})
+
+describe('outsideBand', () => {
+  it('Given a run whose imbalance is within target but one node sits under the band, When not balanced, Then the summary names that node and the band, and skips a drained node', () => {
+    const s = {...summary, balanced: false, imbalanceAfter: 1.06, utilisation: [{node: 'n1', before: 1.36, after: 1.05}, {node: 'n3', before: 1.1, after: 0.89}, {node: 'n4', before: 1.24, after: 0}, {node: 'n5', before: null, after: 1.0}]}
+    expect(summaryLines(s, '.shardctl/demo/1')[1]).toBe("  imbalance  1.32x → 1.06x the mean (target 1.10x; last plan predicted 1.05x) — not balanced yet (n3 at 0.89x, under the band's 0.90x)")
+  })
+
+  it('Given nodes over the target, under the band and within it, Then each node outside is named once, and none when all are within', () => {
+    const u = (after: number | null, node = 'n') => ({node, before: null, after})
+    expect(outsideBand({target: 1.1, utilisation: [u(1.2, 'a'), u(0.5, 'b'), u(1.0, 'c'), u(null, 'd')]})).toBe(" (a at 1.20x, over the target 1.10x; b at 0.50x, under the band's 0.90x)")
+    expect(outsideBand({target: 1.1, utilisation: [u(0.95), u(1.1)]})).toBe('')
+    expect(outsideBand({target: 2.5, utilisation: [u(0.01)]})).toBe('')
   })
 })
