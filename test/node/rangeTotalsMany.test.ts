@@ -1,6 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import {HASH_SPACE, keyHash} from '../../src/model/hash.js'
 import {type HashRange} from '../../src/model/range.js'
+import {type NodeRecord} from '../../src/node/protocol.js'
 import {ALL, engineFixture, rec, v} from './engineFixture.js'
 
 const open = engineFixture('totals-many', {})
@@ -14,17 +15,7 @@ describe('StorageEngine.rangeTotalsMany', {timeout: 30_000}, () => {
     const width = Math.floor(HASH_SPACE / 64)
     const ranges: HashRange[] = Array.from({length: 64}, (_, i) => ({lo: i * width, hi: i === 63 ? HASH_SPACE : (i + 1) * width}))
     ranges.push(ALL, {lo: 12_345, hi: 12_346}, {lo: 1_000_003, hi: 2_999_999_999}, {lo: HASH_SPACE - 7, hi: HASH_SPACE})
-    const expected = ranges.map((r) => {
-      let keys = 0
-      let bytes = 0
-      for (const record of records) {
-        const h = keyHash(record.key)
-        if (h < r.lo || h >= r.hi) continue
-        keys++
-        bytes += record.key.length + (record.value?.length ?? 0)
-      }
-      return {keys, bytes}
-    })
+    const expected = totalsByScan(records, ranges)
     expect(expected.at(64)?.keys).toBe(1500)
     expect(expected.slice(0, 64).filter((t) => t.keys > 0).length).toBeGreaterThan(50)
     expect(engine.rangeTotalsMany(ranges)).toEqual(expected)
@@ -55,20 +46,25 @@ describe('StorageEngine.rangeTotalsMany', {timeout: 30_000}, () => {
     }
     const width = Math.floor(HASH_SPACE / 100_000)
     for (let i = 0; i < 100_000; i += 97) ranges.push({lo: i * width, hi: (i + 1) * width})
-    const expected = ranges.map((r) => {
-      let keys = 0
-      let bytes = 0
-      for (const record of records) {
-        const h = keyHash(record.key)
-        if (h < r.lo || h >= r.hi) continue
-        keys++
-        bytes += record.key.length + (record.value?.length ?? 0)
-      }
-      return {keys, bytes}
-    })
+    const expected = totalsByScan(records, ranges)
     // The ranges around the records hold each record once: the test sees both kinds of sliver.
     expect(expected.filter((t, i) => i < records.length * 4 && i % 4 === 0 && t.keys === 1).length).toBe(records.length)
     expect(engine.ackedRangeTotalsMany(ranges)).toEqual(expected)
     expect(engine.rangeTotalsMany(ranges)).toEqual(expected)
   })
 })
+
+/** totalsByScan is the reference: each range's keys and key + value bytes, counted record by record. */
+function totalsByScan(records: readonly NodeRecord[], ranges: readonly HashRange[]): {keys: number; bytes: number}[] {
+  return ranges.map((r) => {
+    let keys = 0
+    let bytes = 0
+    for (const record of records) {
+      const h = keyHash(record.key)
+      if (h < r.lo || h >= r.hi) continue
+      keys++
+      bytes += record.key.length + (record.value?.length ?? 0)
+    }
+    return {keys, bytes}
+  })
+}
