@@ -22,6 +22,7 @@ import {OrphanSweeper, RangeWriteGate} from './orphanSweeper.js'
 import {type NodeLog} from './nodeLog.js'
 import {NodeShardView} from './shardMapFollower.js'
 import {ForeignClusterError, StorageEngine} from './storageEngine.js'
+import {StopSignals} from './stopSignals.js'
 import {repairShards} from '../repair/repairService.js'
 import {requireTransportAllowed} from '../security/clusterSecurity.js'
 import {setDefaultClientTls} from '../transport/clientTls.js'
@@ -115,10 +116,14 @@ export class StorageNode {
    * token, listens, registers the node, follows the shard map and takes a lease; the node
    * serves once all of that is done. Throws UserError: NOT_FOUND (no cluster), BAD_INPUT
    * (unusable data dir or listen address, token mismatch), ETCD_* (etcd trouble).
+   * `abort` is checked between the steps up to the lease: once it is aborted, start undoes
+   * what it did (lease revoked, listener and storage closed) and throws {@link StartAborted};
+   * aborted later, it returns the node without its first stats publish (the caller stops it).
    */
-  static async start(ctx: ServiceContext, opts: StorageNodeOptions): Promise<StorageNode> {
+  static async start(ctx: ServiceContext, opts: StorageNodeOptions, abort?: AbortSignal): Promise<StorageNode> {
     const meta = await getMeta(ctx)
     await requireTransportAllowed(ctx, opts.tls, `node ${opts.id}`)
+    throwIfAborted(abort)
     let engine: StorageEngine
     // Made below, once the API it reads shard figures from exists; commits before that are not timed.
     let metrics: NodeMetrics | undefined
@@ -172,7 +177,7 @@ export class StorageNode {
       storageFailed.promise.then((err) => opts.log.error(`storage writer failed: ${errorMessage(err)}; not serving (every write would fail), exiting for a restart`, {error: errorMessage(err)}))
       node.sweeper = sweeper
       node.copyPeers = copyPeers
-      await node.boot()
+      await node.boot(abort)
       if (opts.tls) node.followTlsFiles(opts.tls)
       return node
     } catch (err) {
@@ -181,7 +186,7 @@ export class StorageNode {
     }
   }
 
-  private async boot(): Promise<void> {
+  private async boot(abort: AbortSignal | undefined): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException) => reject(new UserError('BAD_INPUT', `cannot listen on ${this.opts.listenHost}:${this.opts.listenPort}: ${err.code ?? err.message}`, 'pick a free --listen HOST:PORT', {cause: err}))
       this.server.once('error', onError)
@@ -193,14 +198,19 @@ export class StorageNode {
     try {
       const port = (this.server.address() as AddressInfo).port
       this.advertised = this.opts.advertise ?? `${this.opts.listenHost.includes(':') ? `[${this.opts.listenHost}]` : this.opts.listenHost}:${port}`
+      throwIfAborted(abort)
       await this.registerRecord()
+      throwIfAborted(abort)
       await this.map.start()
+      throwIfAborted(abort)
       this.membership = this.newMembership()
       await this.membership.start()
+      throwIfAborted(abort)
       this.registered = true
       this.startTimers()
       this.clock.start()
-      await this.publishStats().catch((err) => this.opts.log.warn('stats publish failed', {error: errorMessage(err)}))
+      // Stopping anyway: the caller stops the node at once, a publish would only delay it.
+      if (!abort?.aborted) await this.publishStats().catch((err) => this.opts.log.warn('stats publish failed', {error: errorMessage(err)}))
       this.opts.log.info('serving', {address: this.advertised, shards: this.map.held().length, mapRevision: this.map.mapRevision().toString()})
     } catch (err) {
       this.server.close()
@@ -412,6 +422,18 @@ export class StorageNode {
   }
 }
 
+/** StartAborted: {@link StorageNode.start} gave up because its abort signal fired; it left nothing registered. */
+export class StartAborted extends Error {
+  constructor() {
+    super('node start-up aborted')
+    this.name = 'StartAborted'
+  }
+}
+
+function throwIfAborted(abort: AbortSignal | undefined): void {
+  if (abort?.aborted) throw new StartAborted()
+}
+
 async function resolveToken(ctx: ServiceContext, given: string | undefined): Promise<string> {
   if (given === undefined) return loadClusterToken(ctx)
   if (given.length < 16) throw new UserError('BAD_INPUT', 'the cluster token must be at least 16 characters', 'omit --token to use (or create) the one in etcd')
@@ -431,39 +453,50 @@ async function resolveToken(ctx: ServiceContext, given: string | undefined): Pro
 
 /**
  * serveNode runs a storage node until SIGTERM or SIGINT, then stops it gracefully and
- * returns how the shutdown went. A second signal during shutdown exits at once (code 1).
+ * returns how the shutdown went. The signals are watched from before start-up: one that
+ * arrives while the node starts aborts the start (nothing stays registered: a lease already
+ * granted is revoked) or, once the node is registered, stops it as soon as start returns;
+ * either way the summary names the signal (exit 0). A second signal exits at once (code 1).
  */
 export async function serveNode(ctx: ServiceContext, opts: StorageNodeOptions): Promise<StopSummary> {
   // Anti-entropy and clock probes dial peers: with this node's certificate when it has one.
   setDefaultClientTls(opts.tls)
-  return runUntilStopped(await StorageNode.start(ctx, opts), opts)
+  const signals = new StopSignals()
+  try {
+    let node: StorageNode
+    try {
+      node = await StorageNode.start(ctx, opts, signals.abort)
+    } catch (err) {
+      if (!(err instanceof StartAborted)) throw err
+      const reason = await signals.signalled
+      opts.log.info('stopped during start-up', {reason})
+      return {node: opts.id, address: '', reason, abandoned: 0}
+    }
+    return await runUntilStopped(node, opts, signals)
+  } finally {
+    signals.dispose()
+  }
 }
 
 /**
  * runUntilStopped serves with a started node until SIGTERM or SIGINT (then stops it
  * gracefully and returns how the shutdown went) or until its storage writer fails: then it
  * stops the node and throws UserError NOT_SERVING (exit 15), so a supervisor restarts the
- * process. A second signal during shutdown exits at once (code 1).
+ * process. A second signal during shutdown exits at once (code 1). `signals` is the watch
+ * installed before start-up (a signal already received stops the node at once); without it
+ * one is installed here and removed when the node has stopped.
  */
-export async function runUntilStopped(node: StorageNode, opts: Pick<StorageNodeOptions, 'id' | 'dataDir'>): Promise<StopSummary> {
-  let onSignal: (signal: NodeJS.Signals) => void = () => {}
-  const signalled = new Promise<NodeJS.Signals>((resolve) => (onSignal = resolve))
-  process.once('SIGTERM', onSignal)
-  process.once('SIGINT', onSignal)
-  const ended = await Promise.race([signalled, node.storageFailure()])
-  process.off('SIGTERM', onSignal)
-  process.off('SIGINT', onSignal)
-  const force = () => process.exit(1)
-  process.once('SIGTERM', force)
-  process.once('SIGINT', force)
-  if (typeof ended === 'string') return node.stop(ended)
+export async function runUntilStopped(node: StorageNode, opts: Pick<StorageNodeOptions, 'id' | 'dataDir'>, signals?: StopSignals): Promise<StopSummary> {
+  const watch = signals ?? new StopSignals()
   try {
+    const ended = await Promise.race([watch.signalled, node.storageFailure()])
+    if (typeof ended === 'string') return await node.stop(ended)
+    watch.stoppingForAnotherReason()
     await node.stop('storage writer failed')
+    throw new UserError('NOT_SERVING', `node ${opts.id} stopped: its storage writer failed (${errorMessage(ended)})`, `check ${opts.dataDir} (disk space, permissions, the log) and restart the node`, {cause: ended})
   } finally {
-    process.off('SIGTERM', force)
-    process.off('SIGINT', force)
+    if (!signals) watch.dispose()
   }
-  throw new UserError('NOT_SERVING', `node ${opts.id} stopped: its storage writer failed (${errorMessage(ended)})`, `check ${opts.dataDir} (disk space, permissions, the log) and restart the node`, {cause: ended})
 }
 
 /**

@@ -1,0 +1,126 @@
+import {mkdtempSync, rmSync} from 'node:fs'
+import {connect} from 'node:net'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {afterAll, afterEach, beforeAll, describe, expect, inject, it} from 'vitest'
+import {initCluster} from '../../../src/cluster/initCluster.js'
+import {parseNodeSpecs} from '../../../src/cluster/nodeSpec.js'
+import {makeServiceContext, type ServiceContext} from '../../../src/cluster/serviceContext.js'
+import {freePort} from '../../../src/localEtcd/freePort.js'
+import {type CliChild, spawnCli} from '../../support/cliChild.js'
+import {StoreSet, uniqueCluster} from '../../support/testStore.js'
+import {assertNodeDistFresh} from './nodeProcess.js'
+
+/**
+ * A SIGTERM while `node serve` is still starting must stop it gracefully: exit 0 with its
+ * lease revoked (alive/<id>, stats and load pages gone at once), not Node's default action,
+ * which killed the process between /healthz answering "serving" and the end of start-up
+ * with alive/<id> left for its lease's TTL. The lease TTL here is 60 s, so a key still
+ * there right after the exit was left behind, not yet expired.
+ */
+
+const stores = new StoreSet()
+const dirs: string[] = []
+const children: CliChild[] = []
+let ctx: ServiceContext
+let endpoint: string
+let cluster: string
+const ports: Record<string, number> = {}
+/** SHARDS over two nodes at rf 1: enough held replicas that the first stats publish writes more than one load page. */
+const SHARDS = 6000
+
+beforeAll(async () => {
+  assertNodeDistFresh()
+  endpoint = inject('etcdEndpoint')
+  cluster = uniqueCluster('startsignal')
+  ctx = makeServiceContext(stores.open(endpoint, cluster), {cluster})
+  for (const id of ['n1', 'n2']) ports[id] = await freePort()
+  await initCluster(ctx, {shards: SHARDS, rf: 1, nodes: parseNodeSpecs(`n1=127.0.0.1:${ports.n1}@a,n2=127.0.0.1:${ports.n2}@b`), force: false})
+})
+
+afterEach(async () => {
+  await Promise.all(children.map((c) => c.kill()))
+})
+
+afterAll(() => {
+  stores.closeAll()
+  for (const d of dirs) rmSync(d, {recursive: true, force: true})
+})
+
+function serve(id: string): CliChild {
+  const dir = mkdtempSync(join(tmpdir(), `shardctl-startsignal-${id}-`))
+  dirs.push(dir)
+  const child = spawnCli(['node', 'serve', '--endpoints', endpoint, '--cluster', cluster, '--id', id, '--listen', `127.0.0.1:${ports[id]}`, '--data-dir', dir, '--lease-ttl', '60s'])
+  children.push(child)
+  return child
+}
+
+/** pollUntil calls `probe` every few milliseconds until it is true (bounded in time; fails with the child's log). */
+async function pollUntil(child: CliChild, what: string, probe: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 45_000
+  while (Date.now() < deadline) {
+    if (child.gone()) throw new Error(`the node exited before ${what}: ${child.logs().slice(-2000)}`)
+    if (await probe().catch(() => false)) return
+    await new Promise((r) => setTimeout(r, 2))
+  }
+  throw new Error(`timed out waiting for ${what}: ${child.logs().slice(-2000)}`)
+}
+
+async function serving(id: string): Promise<boolean> {
+  const res = await fetch(`http://127.0.0.1:${ports[id]}/healthz`, {signal: AbortSignal.timeout(2000)})
+  return ((await res.json()) as {serving: boolean}).serving
+}
+
+function listening(id: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(ports[id] ?? 0, '127.0.0.1')
+    s.once('connect', () => {
+      s.destroy()
+      resolve(true)
+    })
+    s.once('error', () => resolve(false))
+  })
+}
+
+/** exitedWithin resolves with the child's exit code, or 'still running' after `ms` (the test then fails and afterEach kills it). */
+function exitedWithin(child: CliChild, ms: number): Promise<number | string> {
+  return Promise.race([child.exited, new Promise<string>((r) => setTimeout(() => r('still running'), ms))])
+}
+
+async function expectNothingLeased(id: string): Promise<void> {
+  expect(await ctx.store.get(ctx.keys.alive(id))).toBeUndefined()
+  expect(await ctx.store.get(ctx.keys.stats(id))).toBeUndefined()
+  expect((await ctx.store.list(ctx.keys.nodeLoads(id))).items).toEqual([])
+}
+
+describe('node serve: SIGTERM during start-up', () => {
+  it('SIGTERM as soon as /healthz says serving: exits 0, alive/stats/load pages revoked, not left to the TTL', async () => {
+    const child = serve('n1')
+    await pollUntil(child, '/healthz says serving', () => serving('n1'))
+    // It was registered under a lease: the keys the stop must remove are there now.
+    expect(await ctx.store.get(ctx.keys.alive('n1'))).toBeDefined()
+    child.signal('SIGTERM')
+    expect(await exitedWithin(child, 20_000)).toBe(0)
+    expect(child.stdout()).toMatch(/node n1 stopped \(SIGTERM\)/)
+    await expectNothingLeased('n1')
+  })
+
+  it('SIGTERM once its listener is up, before it serves: exits 0 and leaves nothing leased', async () => {
+    const child = serve('n2')
+    // The listener opens before registration, the map load and the lease.
+    await pollUntil(child, 'its listener to accept', () => listening('n2'))
+    child.signal('SIGTERM')
+    expect(await exitedWithin(child, 20_000)).toBe(0)
+    expect(child.stdout()).toMatch(/node n2 stopped \(SIGTERM\)/)
+    await expectNothingLeased('n2')
+  })
+
+  it('a node stopped during start-up starts again and serves (nothing it left behind blocks it)', async () => {
+    const child = serve('n2')
+    await pollUntil(child, '/healthz says serving', () => serving('n2'))
+    expect(await ctx.store.get(ctx.keys.alive('n2'))).toBeDefined()
+    child.signal('SIGTERM')
+    expect(await exitedWithin(child, 20_000)).toBe(0)
+    await expectNothingLeased('n2')
+  })
+})
