@@ -54,6 +54,22 @@ describe('decodeRangeResponse', () => {
     expect(decodeRangeResponse(Buffer.concat([extra, buf, extra]))).toEqual(reference(buf))
   })
 
+  it('Given tags and lengths written as long varints (7 to 10 bytes, non-minimal), Then it reads them as their one-byte form', () => {
+    // v < 128 in n bytes: n - 1 bytes with the continuation bit, the last one holding v's high bits (none).
+    const varint = (v: number, n: number) => (n === 1 ? [v] : [(v & 0x7f) | 0x80, ...Array.from({length: n - 2}, () => 0x80), 0])
+    const key = Buffer.from('shards/00000001')
+    const value = Buffer.from('{"id":1}')
+    const response = (n: number) => {
+      const kvBody = Buffer.from([...varint((1 << 3) | 2, n), ...varint(key.length, n), ...key, 3 << 3, 5, ...varint((5 << 3) | 2, n), ...varint(value.length, n), ...value])
+      return Buffer.from([...varint((2 << 3) | 2, n), ...varint(kvBody.length, n), ...kvBody, ...varint(3 << 3, n), 1])
+    }
+    const minimal = decodeRangeResponse(response(1))
+    expect(minimal).toMatchObject({more: true, kvs: [{key: 'shards/00000001', value: '{"id":1}', modRevision: 5n}]})
+    for (const n of [7, 8, 10]) expect(decodeRangeResponse(response(n))).toEqual(minimal)
+    // 11 bytes is no varint.
+    expect(() => decodeRangeResponse(response(11))).toThrow(WireError)
+  })
+
   it('Given truncated or malformed bytes, Then it throws WireError instead of returning a partial page', () => {
     const buf = encodeResponse([{key: 'shards/1', value: '{"id":1}', create: 1n, mod: 2n, version: 1n, lease: 0n}, {key: 'shards/2', value: '{"id":2}', create: 3n, mod: 4n, version: 1n, lease: 5n}], true, 9n)
     for (let cut = 1; cut < buf.length; cut++) {
