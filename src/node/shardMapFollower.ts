@@ -25,6 +25,8 @@ export interface ShardView {
  */
 export class NodeShardView implements ShardView {
   private readonly follower: ShardMapFollower
+  /** heldAt is the last {@link held} list and the follower version it was made at. */
+  private heldAt?: {version: number; list: HeldShard[]}
 
   constructor(
     ctx: ServiceContext,
@@ -54,13 +56,23 @@ export class NodeShardView implements ShardView {
     return shard.replicas.find((r) => r.node === this.nodeId)?.role
   }
 
-  /** held lists the shards this node is listed in, in id order. */
+  /** held lists the shards this node is listed in, in id order (a fresh array: the caller may change it). */
   held(): HeldShard[] {
+    // Walking the whole map costs about 0.1 s at 100k shards, and the node asks on every
+    // stats publish and /stats scrape: the list is kept while the map is unchanged (the
+    // follower's version counts every change folded in, synchronously).
+    const version = this.follower.version()
+    if (this.heldAt?.version !== version) this.heldAt = {version, list: this.listHeld()}
+    return this.heldAt.list.slice()
+  }
+
+  private listHeld(): HeldShard[] {
     // Filter, then sort: a node holds about rf/nodes of the map (25k of 100k shards at rf 3 on 12).
     const out: HeldShard[] = []
     for (const s of this.follower.all()) {
       const role = this.roleOf(s)
-      if (role) out.push({shard: s, role})
+      // Frozen: the entries are shared by every list handed out until the map changes.
+      if (role) out.push(Object.freeze({shard: s, role}))
     }
     return out.sort((a, b) => a.shard.id - b.shard.id)
   }
