@@ -17,6 +17,7 @@ import {allocTransferable, transferableCopyOf} from './transferableBatch.js'
 import {type CommitKind, StorageWriter} from './storageWriter.js'
 import {FileSyncer} from './fileSyncer.js'
 import {WalSyncPacer} from './walSyncPacer.js'
+import {nextDropBudget} from './dropBudget.js'
 
 export type {ApplyOptions, ApplyResult, Superseded} from './lwwSql.js'
 export type {CommitKind} from './storageWriter.js'
@@ -143,21 +144,17 @@ export const WAL_FLUSH_BYTES = 4 * 1024 * 1024
 
 /** DELETE_SLICE_MS bounds how long one slice of a range drop holds the writer before queued writes get their turn. */
 const DELETE_SLICE_MS = 8
-/** DROP_ROWS_PER_COMMIT is the most rows one transaction of a range drop deletes in table order (one fsync each). */
-const DROP_ROWS_PER_COMMIT = 4096
 /**
- * DROP_SLICE_MS bounds how long one of those transactions holds the writer: a client write
- * queued behind it waits about this long at most (4,096 rows at the ~15k rows/s a drop
- * deletes took about 270 ms). Longer than DELETE_SLICE_MS: each commit is an fsync, and a
- * drop in table order gains from many rows per page per commit.
+ * DROP_BUDGET sizes each transaction of a range drop in table order (nextDropBudget): about
+ * 30 ms of holding the writer, commit and fsync included, so a client write queued behind
+ * one waits about that long; at least 64 rows (the drop advances however slow the disk),
+ * at most 4,096 (one fsync each). A fixed 512-row floor with a 25 ms check inside the
+ * transaction held the writer 100 to 250 ms: the commit writes about one index page per
+ * row into the WAL, and the check cannot see that.
  */
+const DROP_BUDGET = {targetSeconds: 0.03, minRows: 64, maxRows: 4096}
+/** DROP_SLICE_MS also stops a drop transaction's deletes after this long (after DROP_BUDGET.minRows), when rows are slower than the budget expected. */
 const DROP_SLICE_MS = 25
-/**
- * DROP_MIN_ROWS_PER_COMMIT: a drop transaction goes through at least this many ids whatever
- * the clock says, so on a machine short of CPU (where 25 ms of wall time is a few ms of the
- * writer's CPU) the drop does not shrink to a commit per handful of rows and crawl.
- */
-const DROP_MIN_ROWS_PER_COMMIT = 512
 /** DROP_IDS_PER_READ bounds the row ids one writer request collects for a drop (a short read of the (h, k) index). */
 const DROP_IDS_PER_READ = 65_536
 /** BIG_ROW_BYTES: rows this large on average fill their own table pages, so a drop deletes them by hash range (no id pass). */
@@ -334,7 +331,7 @@ export class StorageEngine {
   }
 
   /**
-   * wrote returns `write`, and once it committed counts its `bytes` (`synced`: the commit
+   * wrote returns `write`, and once it committed counts its `bytes` (or `walBytes` of its result; `synced`: the commit
    * fsync'd the WAL) towards the background WAL work {@link walPacer} asks for, one task
    * at a time, never on the writer thread: every {@link BACKGROUND_CHECKPOINT_BYTES} a
    * PASSIVE checkpoint in the copy reader thread followed by an fdatasync of the database
@@ -347,11 +344,11 @@ export class StorageEngine {
    * nothing SQLite relies on: they only make written pages durable sooner. A failed task is
    * left to the next one, and to the writer's own fsyncs and backstop.
    */
-  private wrote<T>(write: Promise<T>, bytes: number, synced: boolean): Promise<T> {
+  private wrote<T>(write: Promise<T>, bytes: number, synced: boolean, walBytes?: (result: T) => number): Promise<T> {
     const reader = this.copyReader
     if (!reader) return write
     return write.then((result) => {
-      const task = this.closed ? undefined : this.walPacer.committed(bytes, synced)
+      const task = this.closed ? undefined : this.walPacer.committed(walBytes ? walBytes(result) : bytes, synced)
       if (task === 'checkpoint') this.background(reader.checkpoint().then((c) => (c.checkpointed > 0 ? this.synced('db', this.dbSyncer) : undefined)))
       else if (task === 'flush') this.background(this.synced('wal', this.walSyncer))
       return result
@@ -659,8 +656,8 @@ export class StorageEngine {
    * drop stalls neither the event loop nor other shards' writes. Returns the number of
    * records deleted; 0 when the range was already empty.
    *
-   * Small rows are deleted in table (rowid) order, at most DROP_ROWS_PER_COMMIT and
-   * DROP_SLICE_MS per commit: rows
+   * Small rows are deleted in table (rowid) order, in transactions sized to hold the writer
+   * about DROP_BUDGET's target each, commit included (nextDropBudget): rows
    * sit in the table in arrival order, random in hash, so deleting by hash range dirtied
    * a different table page per row and every commit rewrote most of the table's pages
    * into the WAL again (1M 40-byte keys took 144 s; in rowid order each page is written
@@ -693,13 +690,21 @@ export class StorageEngine {
       const ids = new Float64Array(parts.reduce((n, p) => n + p.length, 0))
       parts.reduce((at, p) => (ids.set(p, at), at + p.length), 0)
       ids.sort()
+      let budget = DROP_BUDGET.minRows
       for (let i = 0; i < ids.length && !this.closed; ) {
         stop(deleted)
         // slice, not subarray: a posted view would copy its whole buffer to the writer thread.
-        const chunk = ids.slice(i, i + DROP_ROWS_PER_COMMIT)
-        const done = await this.writer.run<{deleted: number; used: number}>({op: 'deleteRows', range, ids: chunk, sliceMs: DROP_SLICE_MS, minIds: DROP_MIN_ROWS_PER_COMMIT}, 'purge', chunk.length)
+        const chunk = ids.slice(i, i + budget)
+        const done = await this.wrote(
+          this.writer.run<{deleted: number; used: number; seconds: number}>({op: 'deleteRows', range, ids: chunk, sliceMs: DROP_SLICE_MS, minIds: DROP_BUDGET.minRows}, 'purge', chunk.length),
+          0,
+          this.synchronousFull,
+          // A row deleted in table order dirties about one page of the (hash, key) index: the WAL grows about a page per row, which the background checkpoint must keep up with (else the writer's backstop checkpoints inside a drop commit).
+          (d) => d.deleted * PAGE_SIZE,
+        )
         deleted += done.deleted
         i += Math.max(1, done.used)
+        budget = nextDropBudget(DROP_BUDGET, budget, done.used, done.seconds)
       }
     }
     for (let from = fineOf(range.lo); from >= 0 && !this.closed; ) {
