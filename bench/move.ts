@@ -61,6 +61,8 @@ const VERIFY_KEYS = Number(process.env.BENCH_VERIFY_KEYS ?? 1_000_000)
 const SMALL_MOVES = Number(process.env.BENCH_SMALL_MOVES ?? 100)
 /** PARTS: BENCH_PARTS=big,verify,small (default all) runs only the named parts (the machine's limits are always measured). */
 const PARTS = new Set((process.env.BENCH_PARTS ?? 'big,verify,small').split(',').map((x) => x.trim()))
+/** BIG_UNTHROTTLED_ONLY: BENCH_BIG_UNTHROTTLED_ONLY=1 ends the big part after its unthrottled move (for quick A/B runs of the copy's client p99). */
+const BIG_UNTHROTTLED_ONLY = process.env.BENCH_BIG_UNTHROTTLED_ONLY === '1'
 const VALUE_BYTES = 64 * 1024
 const LOAD_KEYS = 1000
 const LOAD_WORKERS = 4
@@ -597,6 +599,12 @@ async function bigShard(endpoint: string, tcp: number, disk: number): Promise<vo
     row(`cleanup of the ${SHARD_MIB} MiB source copy (cleanup → done)`, `${(cleanup1 / 1000).toFixed(2)} s`, 'measured', null)
     const errs = load.errorsIn(applyStart, moveEnd + 1000)
     row('client errors during the move', `${errs}${load.why.size ? ` (${[...load.why].map(([m, n]) => `${n}x ${m}`).join('; ')})` : ''}`, '0', errs === 0)
+    if (BIG_UNTHROTTLED_ONLY) {
+      await load.halt()
+      await pool.destroy()
+      await a.close()
+      return
+    }
 
     // 2. The same shard back, at 20 MiB/s, then `throttle set 100MiB/s` mid-copy.
     await setNodeState(a.ctx, src, 'active')

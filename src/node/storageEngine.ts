@@ -15,6 +15,9 @@ import {type CopyPage, type CopyPageStatements, prepareCopyPageStatements, readC
 import {CopyReader} from './copyReader.js'
 import {allocTransferable, transferableCopyOf} from './transferableBatch.js'
 import {type CommitKind, StorageWriter} from './storageWriter.js'
+import {FileSyncer} from './fileSyncer.js'
+import {WalSyncPacer} from './walSyncPacer.js'
+import {nextDropBudget} from './dropBudget.js'
 
 export type {ApplyOptions, ApplyResult, Superseded} from './lwwSql.js'
 export type {CommitKind} from './storageWriter.js'
@@ -44,6 +47,12 @@ export interface StorageEngineOptions {
    * included: `group` (group-committed applies), `copy` (a copy frame), `purge` (tombstones).
    */
   onCommit?: (kind: CommitKind, seconds: number, records: number) => void
+  /**
+   * onWalSync hears each background fdatasync off the writer thread and how long it took:
+   * `wal` (a flush of copy commits made without fsync), `db` (the database file after a
+   * background checkpoint). See StorageEngine's `wrote`.
+   */
+  onWalSync?: (file: 'wal' | 'db', seconds: number) => void
   /**
    * tombstoneGraceMs is the node's stale-write window: client values whose version is older
    * than this (by the node's clock) are refused ({@link StorageEngine.staleFloor}), and
@@ -124,24 +133,28 @@ export const BACKGROUND_CHECKPOINT_BYTES = 16 * 1024 * 1024
  * writer's checkpoint; most frames are in the database file by then, so it is short.
  */
 export const WRITER_AUTOCHECKPOINT_BYTES = 128 * 1024 * 1024
+/**
+ * WAL_FLUSH_BYTES: after about this many bytes committed without an fsync (copy slices),
+ * the WAL is fdatasync'd on libuv's thread pool, off the writer thread. The writer's next
+ * fsync (a client's group commit) then writes out at most about this much of the copy's
+ * WAL instead of everything since the last checkpoint (bench/README.md, "client p99 during
+ * copy").
+ */
+export const WAL_FLUSH_BYTES = 4 * 1024 * 1024
 
 /** DELETE_SLICE_MS bounds how long one slice of a range drop holds the writer before queued writes get their turn. */
 const DELETE_SLICE_MS = 8
-/** DROP_ROWS_PER_COMMIT is the most rows one transaction of a range drop deletes in table order (one fsync each). */
-const DROP_ROWS_PER_COMMIT = 4096
 /**
- * DROP_SLICE_MS bounds how long one of those transactions holds the writer: a client write
- * queued behind it waits about this long at most (4,096 rows at the ~15k rows/s a drop
- * deletes took about 270 ms). Longer than DELETE_SLICE_MS: each commit is an fsync, and a
- * drop in table order gains from many rows per page per commit.
+ * DROP_BUDGET sizes each transaction of a range drop in table order (nextDropBudget): about
+ * 30 ms of holding the writer, commit and fsync included, so a client write queued behind
+ * one waits about that long; at least 64 rows (the drop advances however slow the disk),
+ * at most 4,096 (one fsync each). A fixed 512-row floor with a 25 ms check inside the
+ * transaction held the writer 100 to 250 ms: the commit writes about one index page per
+ * row into the WAL, and the check cannot see that.
  */
+const DROP_BUDGET = {targetSeconds: 0.03, minRows: 64, maxRows: 4096}
+/** DROP_SLICE_MS also stops a drop transaction's deletes after this long (after DROP_BUDGET.minRows), when rows are slower than the budget expected. */
 const DROP_SLICE_MS = 25
-/**
- * DROP_MIN_ROWS_PER_COMMIT: a drop transaction goes through at least this many ids whatever
- * the clock says, so on a machine short of CPU (where 25 ms of wall time is a few ms of the
- * writer's CPU) the drop does not shrink to a commit per handful of rows and crawl.
- */
-const DROP_MIN_ROWS_PER_COMMIT = 512
 /** DROP_IDS_PER_READ bounds the row ids one writer request collects for a drop (a short read of the (h, k) index). */
 const DROP_IDS_PER_READ = 65_536
 /** BIG_ROW_BYTES: rows this large on average fill their own table pages, so a drop deletes them by hash range (no id pass). */
@@ -197,10 +210,16 @@ export class StorageEngine {
   private pageStmts: CopyPageStatements | undefined
   private closed = false
   private readonly stmts: ReturnType<StorageEngine['prepare']>
-  /** walBytes counts the bytes committed since the last background checkpoint was asked for. */
-  private walBytes = 0
-  /** checkpointing is true while a background checkpoint runs (one at a time). */
-  private checkpointing = false
+  /** walPacer decides when the WAL is flushed or checkpointed in the background (see {@link wrote}). */
+  private readonly walPacer = new WalSyncPacer({flushBytes: WAL_FLUSH_BYTES, checkpointBytes: BACKGROUND_CHECKPOINT_BYTES})
+  /** walSyncer and dbSyncer fdatasync the WAL and the database file off the writer thread. */
+  private readonly walSyncer: FileSyncer
+  private readonly dbSyncer: FileSyncer
+  /** walTask is the background flush or checkpoint running (one at a time), settled (never rejects). */
+  private walTask: Promise<void> | undefined
+  private readonly onWalSync: StorageEngineOptions['onWalSync']
+  /** synchronousFull: commits fsync the WAL unless asked not to (a copy slice). */
+  private readonly synchronousFull: boolean
 
   private constructor(db: Database.Database, file: string, opts: StorageEngineOptions) {
     this.db = db
@@ -210,6 +229,10 @@ export class StorageEngine {
     this.stmts = this.prepare()
     this.cells.load(this.stmts.fineAll.all())
     this.syncedVersion = this.dataVersion()
+    this.walSyncer = new FileSyncer(`${file}-wal`)
+    this.dbSyncer = new FileSyncer(file)
+    this.synchronousFull = (opts.synchronous ?? 'FULL') === 'FULL'
+    this.onWalSync = opts.onWalSync
     this.floors = this.db.prepare<[], GcFloor>('SELECT lo, hi, floor FROM gc_floor').all()
     const threads = opts.writerThread ?? true
     // The writer thread opens its connection after the schema and cells above are in place.
@@ -304,30 +327,49 @@ export class StorageEngine {
     if (this.closed) return Promise.reject(new Error('storage engine is closed'))
     const bad = badVersion(records)
     if (bad) return Promise.reject(bad)
-    return this.wrote(this.writer.apply(records, opts), records.reduce((n, r) => n + r.key.length + (r.value?.length ?? 0), 0))
+    return this.wrote(this.writer.apply(records, opts), records.reduce((n, r) => n + r.key.length + (r.value?.length ?? 0), 0), this.synchronousFull)
   }
 
   /**
-   * wrote returns `write`, and once it committed counts its `bytes` towards the next
-   * background checkpoint, which it asks the copy reader thread for every
-   * {@link BACKGROUND_CHECKPOINT_BYTES} (none while one runs; a failed one is left to the
-   * next, and to the writer's backstop).
+   * wrote returns `write`, and once it committed counts its `bytes` (or `walBytes` of its result; `synced`: the commit
+   * fsync'd the WAL) towards the background WAL work {@link walPacer} asks for, one task
+   * at a time, never on the writer thread: every {@link BACKGROUND_CHECKPOINT_BYTES} a
+   * PASSIVE checkpoint in the copy reader thread followed by an fdatasync of the database
+   * file, and every {@link WAL_FLUSH_BYTES} committed without fsync an fdatasync of the WAL.
+   *
+   * Why the database file too: a PASSIVE checkpoint that does not reach the WAL's end (a
+   * copy keeps committing) writes pages into the database file without syncing it; left
+   * alone, those pages (up to the 128 MiB backstop) were all synced inside the writer's
+   * own autocheckpoint, which held client commits for 100 to 300 ms. Extra syncs change
+   * nothing SQLite relies on: they only make written pages durable sooner. A failed task is
+   * left to the next one, and to the writer's own fsyncs and backstop.
    */
-  private wrote<T>(write: Promise<T>, bytes: number): Promise<T> {
+  private wrote<T>(write: Promise<T>, bytes: number, synced: boolean, walBytes?: (result: T) => number): Promise<T> {
     const reader = this.copyReader
     if (!reader) return write
     return write.then((result) => {
-      this.walBytes += bytes
-      if (!this.checkpointing && !this.closed && this.walBytes >= BACKGROUND_CHECKPOINT_BYTES) {
-        this.checkpointing = true
-        this.walBytes = 0
-        void reader
-          .checkpoint()
-          .catch(() => undefined)
-          .finally(() => (this.checkpointing = false))
-      }
+      const task = this.closed ? undefined : this.walPacer.committed(walBytes ? walBytes(result) : bytes, synced)
+      if (task === 'checkpoint') this.background(reader.checkpoint().then((c) => (c.checkpointed > 0 ? this.synced('db', this.dbSyncer) : undefined)))
+      else if (task === 'flush') this.background(this.synced('wal', this.walSyncer))
       return result
     })
+  }
+
+  /** synced fdatasyncs `file` through `syncer` and tells onWalSync how long it took. */
+  private async synced(file: 'wal' | 'db', syncer: FileSyncer): Promise<void> {
+    const seconds = await syncer.sync()
+    this.onWalSync?.(file, seconds)
+  }
+
+  /** background keeps `task` as the one running WAL task until it settles (its error dropped: see {@link wrote}). */
+  private background(task: Promise<unknown>): void {
+    const running: Promise<void> = task
+      .then(() => undefined, () => undefined)
+      .finally(() => {
+        this.walPacer.finished()
+        if (this.walTask === running) this.walTask = undefined
+      })
+    this.walTask = running
   }
 
   /** tombstoneCount is how many tombstones the node stores (all shards; the partial index makes it cheap). */
@@ -357,7 +399,7 @@ export class StorageEngine {
     // The batch goes to the writer thread by transfer: a copy of 2 MiB per slice, twice over, was a measurable share of a destination's CPU.
     const batch = encoded ? transferableCopyOf(encoded) : encodeRecords(records, allocTransferable)
     const bytes = batch.length
-    return this.wrote(this.writer.run<ApplyResult>({op: 'copy', batch, name, state, durable}, 'copy', records.length, {transfer: [batch.buffer as ArrayBuffer], keys: records}), bytes)
+    return this.wrote(this.writer.run<ApplyResult>({op: 'copy', batch, name, state, durable}, 'copy', records.length, {transfer: [batch.buffer as ArrayBuffer], keys: records}), bytes, durable && this.synchronousFull)
   }
 
   /** metaValue returns the value stored under meta `name` (copy state, see {@link applyCopyBatch}), or undefined. */
@@ -614,8 +656,8 @@ export class StorageEngine {
    * drop stalls neither the event loop nor other shards' writes. Returns the number of
    * records deleted; 0 when the range was already empty.
    *
-   * Small rows are deleted in table (rowid) order, at most DROP_ROWS_PER_COMMIT and
-   * DROP_SLICE_MS per commit: rows
+   * Small rows are deleted in table (rowid) order, in transactions sized to hold the writer
+   * about DROP_BUDGET's target each, commit included (nextDropBudget): rows
    * sit in the table in arrival order, random in hash, so deleting by hash range dirtied
    * a different table page per row and every commit rewrote most of the table's pages
    * into the WAL again (1M 40-byte keys took 144 s; in rowid order each page is written
@@ -648,13 +690,21 @@ export class StorageEngine {
       const ids = new Float64Array(parts.reduce((n, p) => n + p.length, 0))
       parts.reduce((at, p) => (ids.set(p, at), at + p.length), 0)
       ids.sort()
+      let budget = DROP_BUDGET.minRows
       for (let i = 0; i < ids.length && !this.closed; ) {
         stop(deleted)
         // slice, not subarray: a posted view would copy its whole buffer to the writer thread.
-        const chunk = ids.slice(i, i + DROP_ROWS_PER_COMMIT)
-        const done = await this.writer.run<{deleted: number; used: number}>({op: 'deleteRows', range, ids: chunk, sliceMs: DROP_SLICE_MS, minIds: DROP_MIN_ROWS_PER_COMMIT}, 'purge', chunk.length)
+        const chunk = ids.slice(i, i + budget)
+        const done = await this.wrote(
+          this.writer.run<{deleted: number; used: number; seconds: number}>({op: 'deleteRows', range, ids: chunk, sliceMs: DROP_SLICE_MS, minIds: DROP_BUDGET.minRows}, 'purge', chunk.length),
+          0,
+          this.synchronousFull,
+          // A row deleted in table order dirties about one page of the (hash, key) index: the WAL grows about a page per row, which the background checkpoint must keep up with (else the writer's backstop checkpoints inside a drop commit).
+          (d) => d.deleted * PAGE_SIZE,
+        )
         deleted += done.deleted
         i += Math.max(1, done.used)
+        budget = nextDropBudget(DROP_BUDGET, budget, done.used, done.seconds)
       }
     }
     for (let from = fineOf(range.lo); from >= 0 && !this.closed; ) {
@@ -761,9 +811,14 @@ export class StorageEngine {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
+    // A sync in flight must end before its descriptor closes (a closed fd number may be reused).
+    await this.walTask
     await this.copyReader?.close()
     await this.writer.close()
     this.db.close()
+    // Only now: closing a descriptor of the database file drops the process's POSIX locks on it (FileSyncer).
+    this.walSyncer.close()
+    this.dbSyncer.close()
   }
 }
 

@@ -35,8 +35,11 @@ export function openWriterCore(data: WriterData): WriterCore {
         return writer.deleteSlice(req.range, req.from, req.sliceMs)
       case 'rangeRowIds':
         return {result: writer.rangeRowIds(req.range, req.from, req.maxRows), changes: new Float64Array(0), seconds: 0}
-      case 'deleteRows':
-        return writer.deleteRows(req.range, req.ids, req.sliceMs, req.minIds)
+      case 'deleteRows': {
+        // The caller sizes the next drop transaction from this one's time, commit included (see nextDropBudget).
+        const done = writer.deleteRows(req.range, req.ids, req.sliceMs, req.minIds)
+        return {...done, result: {...done.result, seconds: done.seconds}}
+      }
       case 'meta':
         return writer.setMeta(req.name, req.value)
       case 'floors':

@@ -110,7 +110,7 @@ describe('dropping a range', () => {
     }
   })
 
-  it('deletes small rows in table order, a few thousand per commit, and keeps the digest cells exact', async () => {
+  it('deletes small rows in table order, in commits sized by the drop budget (64 ids first, each next at most double, never over 4096), and keeps the digest cells exact', async () => {
     const commits: number[] = []
     const {engine} = openInline({onCommit: (kind, _s, n) => kind === 'purge' && commits.push(n)})
     const keys = Array.from({length: 20_000}, (_, i) => `small-${i}`)
@@ -119,10 +119,12 @@ describe('dropping a range', () => {
     const inRange = keys.filter((k) => keyHash(Buffer.from(k)) < range.hi)
     commits.length = 0
     expect(await engine.deleteRange(range)).toBe(inRange.length)
-    // The rows go in commits of at most 4096 ids offered (in table order; a commit that takes
-    // DROP_SLICE_MS uses fewer, see the test above); the sweep's slices after them find nothing.
+    // The rows go in commits of the ids offered (in table order; nextDropBudget sizes each
+    // from the one before: 64 first, at most double the one before, at most 4096); the
+    // sweep's slices after them find nothing (0 records offered).
     const withRows = commits.filter((n) => n > 0)
-    expect(withRows.every((n) => n <= 4096)).toBe(true)
+    expect(withRows[0]).toBe(64)
+    expect(withRows.every((n, i) => n <= 4096 && n <= 2 * (withRows[i - 1] ?? 32))).toBe(true)
     expect(withRows.length).toBeGreaterThanOrEqual(Math.ceil(inRange.length / 4096))
     expect(everything(engine).map((r) => r.key.toString()).sort()).toEqual(keys.filter((k) => keyHash(Buffer.from(k)) >= range.hi).sort())
     await expectCellsExact(engine)

@@ -1,0 +1,60 @@
+/** WalSyncLimits are the byte counts at which a {@link WalSyncPacer} asks for background work. */
+export interface WalSyncLimits {
+  /** flushBytes: unsynced WAL bytes (commits made without an fsync) after which the WAL is flushed. */
+  flushBytes: number
+  /** checkpointBytes: bytes committed after which a PASSIVE checkpoint runs (it flushes the WAL too). */
+  checkpointBytes: number
+}
+
+/** WalSyncTask is the background work a commit calls for: a WAL flush (fdatasync), a checkpoint, or none. */
+export type WalSyncTask = 'flush' | 'checkpoint' | undefined
+
+/**
+ * WalSyncPacer decides, from the bytes each commit wrote, when a node's store asks for the
+ * WAL to be flushed (fdatasync'd) or checkpointed off its writer thread, one task at a time.
+ * Pure bookkeeping: the caller runs the task and calls {@link finished}.
+ *
+ * Why: a copy commits without fsync (LwwWriter.applyCopy), so the next client commit's
+ * fsync (synchronous FULL) writes out every copy page since the last fsync; with a flush
+ * every `flushBytes` the writer's own fsyncs find at most about `flushBytes` plus what a
+ * running task lets pile up (see {@link unsyncedBound}). A commit that fsync'd (`synced`)
+ * made every frame before it durable, so it zeroes the unsynced count.
+ */
+export class WalSyncPacer {
+  /** unsynced is the bytes committed without fsync since the last flush or fsync'd commit began. */
+  private unsynced = 0
+  /** sinceCheckpoint is the bytes committed since the last checkpoint began. */
+  private sinceCheckpoint = 0
+  private running = false
+
+  constructor(private readonly limits: WalSyncLimits) {}
+
+  /** committed takes one commit's `bytes` (`synced`: it fsync'd the WAL) and returns the task to start now, if any (the caller must start it). */
+  committed(bytes: number, synced: boolean): WalSyncTask {
+    this.sinceCheckpoint += bytes
+    this.unsynced = synced ? 0 : this.unsynced + bytes
+    if (this.running) return undefined
+    if (this.sinceCheckpoint >= this.limits.checkpointBytes) {
+      this.running = true
+      this.sinceCheckpoint = 0
+      this.unsynced = 0
+      return 'checkpoint'
+    }
+    if (this.unsynced >= this.limits.flushBytes) {
+      this.running = true
+      this.unsynced = 0
+      return 'flush'
+    }
+    return undefined
+  }
+
+  /** finished says the task last returned by {@link committed} ended (done or failed): the next commit may start another. */
+  finished(): void {
+    this.running = false
+  }
+
+  /** pendingUnsynced is the unsynced bytes not yet covered by a flush that started (for tests and metrics). */
+  pendingUnsynced(): number {
+    return this.unsynced
+  }
+}

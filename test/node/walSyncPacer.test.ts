@@ -1,0 +1,63 @@
+import {describe, expect, it} from 'vitest'
+import {seededRandom} from '../../bench/seededRandom.js'
+import {WalSyncPacer, type WalSyncTask} from '../../src/node/walSyncPacer.js'
+
+const limits = {flushBytes: 4 << 20, checkpointBytes: 16 << 20}
+
+describe('WalSyncPacer', () => {
+  it('given unsynced copy commits, when they pass the flush limit, then one flush starts and no second until it finished', () => {
+    const p = new WalSyncPacer(limits)
+    const tasks: WalSyncTask[] = []
+    for (let i = 0; i < 3; i++) tasks.push(p.committed(2 << 20, false))
+    expect(tasks).toEqual([undefined, 'flush', undefined])
+    expect(p.committed(2 << 20, false)).toBeUndefined()
+    p.finished()
+    // 4 MiB committed while the flush ran: the next commit starts the next flush.
+    expect(p.committed(1, false)).toBe('flush')
+  })
+
+  it('given fsyncd commits between unsynced ones, when counted, then each fsync zeroes the unsynced bytes (it made them durable) and no flush is asked for', () => {
+    const p = new WalSyncPacer(limits)
+    for (let i = 0; i < 3; i++) {
+      expect(p.committed(3 << 20, false)).toBeUndefined()
+      expect(p.pendingUnsynced()).toBe(3 << 20)
+      expect(p.committed(1000, true)).toBeUndefined()
+      expect(p.pendingUnsynced()).toBe(0)
+    }
+  })
+
+  it('given commits past the checkpoint limit, when counted, then a checkpoint starts (it flushes the WAL too, so the unsynced count restarts)', () => {
+    const p = new WalSyncPacer({flushBytes: 64 << 20, checkpointBytes: 16 << 20})
+    const tasks = Array.from({length: 9}, () => p.committed(2 << 20, true))
+    expect(tasks.filter((t) => t !== undefined)).toEqual(['checkpoint'])
+    expect(tasks.indexOf('checkpoint')).toBe(7)
+    expect(p.pendingUnsynced()).toBe(0)
+  })
+
+  it('given random commits and tasks that finish at random, when replayed, then the unsynced bytes never exceed the limit plus one commit plus what committed while a task ran', () => {
+    const rnd = seededRandom(12)
+    const p = new WalSyncPacer(limits)
+    let running = false
+    let sinceStart = 0
+    let worst = 0
+    for (let i = 0; i < 5000; i++) {
+      const bytes = Math.floor(rnd() * (2 << 20))
+      const task = p.committed(bytes, rnd() < 0.05)
+      if (running) sinceStart += bytes
+      if (task) {
+        expect(running).toBe(false)
+        running = true
+        sinceStart = 0
+      }
+      const bound = limits.flushBytes + (2 << 20) + (running ? sinceStart : 0)
+      worst = Math.max(worst, p.pendingUnsynced() / bound)
+      expect(p.pendingUnsynced()).toBeLessThanOrEqual(bound)
+      if (running && rnd() < 0.3) {
+        p.finished()
+        running = false
+      }
+    }
+    // The bound is tight enough to be reached: the test would notice a pacer that never flushes.
+    expect(worst).toBeGreaterThan(0.5)
+  })
+})
