@@ -59,7 +59,11 @@ const MiB = 1024 * 1024
 const SHARD_MIB = Number(process.env.BENCH_SHARD_MIB ?? 1536)
 const VERIFY_KEYS = Number(process.env.BENCH_VERIFY_KEYS ?? 1_000_000)
 const SMALL_MOVES = Number(process.env.BENCH_SMALL_MOVES ?? 100)
-/** PARTS: BENCH_PARTS=big,verify,small (default all) runs only the named parts (the machine's limits are always measured). */
+/**
+ * PARTS: BENCH_PARTS=big,verify,small (default all) runs only the named parts (the machine's
+ * limits are always measured). `copy` runs only the first step of `big`: the unthrottled move
+ * and its rows (quick runs while working on the copy's cost).
+ */
 const PARTS = new Set((process.env.BENCH_PARTS ?? 'big,verify,small').split(',').map((x) => x.trim()))
 const VALUE_BYTES = 64 * 1024
 const LOAD_KEYS = 1000
@@ -79,11 +83,14 @@ const dirs: string[] = []
  */
 const CPU_PROF_DIR = process.env.BENCH_CPU_PROF_DIR
 
+/** PASSED_ENV are the node settings the bench's processes take from its own environment. */
+const PASSED_ENV = ['SHARDCTL_COPY_THREAD_NICE', 'SHARDCTL_SQLITE_PAGE_SIZE'] as const
+
 function spawnCli(args: string[]): {child: ChildProcess; stdout: () => string} {
   const prof = CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${resolve(CPU_PROF_DIR)}`] : []
-  // SHARDCTL_COPY_THREAD_NICE passes through, so a run can measure the copy reader at normal priority (0).
-  const nice = process.env.SHARDCTL_COPY_THREAD_NICE
-  const env = {PATH: process.env.PATH, HOME: process.env.HOME, ...(nice === undefined ? {} : {SHARDCTL_COPY_THREAD_NICE: nice})}
+  // These pass through, so a run can measure a node setting: the copy reader at normal priority (0), another SQLite page size.
+  const env: NodeJS.ProcessEnv = {PATH: process.env.PATH, HOME: process.env.HOME}
+  for (const name of PASSED_ENV) if (process.env[name] !== undefined) env[name] = process.env[name]
   const child = spawn(process.execPath, [...prof, join(root, 'bin/run.js'), ...args], {cwd: root, env, stdio: ['ignore', 'pipe', 'pipe']})
   children.push(child)
   let out = ''
@@ -510,7 +517,7 @@ async function main(): Promise<void> {
   const etcd = await startEtcd({dataDir: tempDir('etcd'), name: 'bench-move'})
   etcdPid = etcd.pid
   try {
-    if (PARTS.has('big')) await bigShard(etcd.endpoint, tcp, disk)
+    if (PARTS.has('big') || PARTS.has('copy')) await bigShard(etcd.endpoint, tcp, disk)
     if (PARTS.has('verify')) await verifyShard(etcd.endpoint)
     if (PARTS.has('small')) await smallMoves(etcd.endpoint)
   } finally {
@@ -597,6 +604,12 @@ async function bigShard(endpoint: string, tcp: number, disk: number): Promise<vo
     row(`cleanup of the ${SHARD_MIB} MiB source copy (cleanup → done)`, `${(cleanup1 / 1000).toFixed(2)} s`, 'measured', null)
     const errs = load.errorsIn(applyStart, moveEnd + 1000)
     row('client errors during the move', `${errs}${load.why.size ? ` (${[...load.why].map(([m, n]) => `${n}x ${m}`).join('; ')})` : ''}`, '0', errs === 0)
+    if (!PARTS.has('big')) {
+      await load.halt()
+      await pool.destroy()
+      await a.close()
+      return
+    }
 
     // 2. The same shard back, at 20 MiB/s, then `throttle set 100MiB/s` mid-copy.
     await setNodeState(a.ctx, src, 'active')

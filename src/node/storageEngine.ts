@@ -345,8 +345,9 @@ export class StorageEngine {
    * caller already holds it (a copy frame), to skip re-encoding: a buffer from
    * allocTransferable (transferableBatch.ts) is moved to the writer thread and detached
    * (the caller must not read it again, nor records viewing it), any other is copied
-   * first. `records` are still read after the call (their keys name the digest cells
-   * in flight), so they must not view a buffer handed over. Rejects with RangeError
+   * first. `records` may be decoded from `encoded` itself (a frame handed over whole): the
+   * writer, which reads their keys while the batch is in flight (the digest cells it may
+   * change), is then given copies of the keys. Rejects with RangeError
    * (nothing written) for a record whose version is not a formatHlc string, or SQLite's
    * error on I/O failure.
    */
@@ -357,7 +358,9 @@ export class StorageEngine {
     // The batch goes to the writer thread by transfer: a copy of 2 MiB per slice, twice over, was a measurable share of a destination's CPU.
     const batch = encoded ? transferableCopyOf(encoded) : encodeRecords(records, allocTransferable)
     const bytes = batch.length
-    return this.wrote(this.writer.run<ApplyResult>({op: 'copy', batch, name, state, durable}, 'copy', records.length, {transfer: [batch.buffer as ArrayBuffer], keys: records}), bytes)
+    // The writer reads the keys in flight after the batch is gone: records decoded from the batch itself (a copy frame handed over whole) lend it copies of their keys.
+    const keys = records.some((r) => r.key.buffer === batch.buffer) ? records.map((r) => ({key: Buffer.from(r.key), version: r.version, value: null})) : records
+    return this.wrote(this.writer.run<ApplyResult>({op: 'copy', batch, name, state, durable}, 'copy', records.length, {transfer: [batch.buffer as ArrayBuffer], keys}), bytes)
   }
 
   /** metaValue returns the value stored under meta `name` (copy state, see {@link applyCopyBatch}), or undefined. */
