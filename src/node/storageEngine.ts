@@ -355,12 +355,12 @@ export class StorageEngine {
     if (this.closed) return Promise.reject(new Error('storage engine is closed'))
     const bad = badVersion(records)
     if (bad) return Promise.reject(bad)
+    // The writer reads the keys in flight after the batch is gone: records decoded from the batch itself (a copy frame handed over whole) give it copies of their keys.
+    if (encoded && records.some((r) => r.key.buffer === encoded.buffer)) records = keyCopies(records)
     // The batch goes to the writer thread by transfer: a copy of 2 MiB per slice, twice over, was a measurable share of a destination's CPU.
     const batch = encoded ? transferableCopyOf(encoded) : encodeRecords(records, allocTransferable)
     const bytes = batch.length
-    // The writer reads the keys in flight after the batch is gone: records decoded from the batch itself (a copy frame handed over whole) lend it copies of their keys.
-    const keys = records.some((r) => r.key.buffer === batch.buffer) ? records.map((r) => ({key: Buffer.from(r.key), version: r.version, value: null})) : records
-    return this.wrote(this.writer.run<ApplyResult>({op: 'copy', batch, name, state, durable}, 'copy', records.length, {transfer: [batch.buffer as ArrayBuffer], keys}), bytes)
+    return this.wrote(this.writer.run<ApplyResult>({op: 'copy', batch, name, state, durable}, 'copy', records.length, {transfer: [batch.buffer as ArrayBuffer], keys: records}), bytes)
   }
 
   /** metaValue returns the value stored under meta `name` (copy state, see {@link applyCopyBatch}), or undefined. */
@@ -825,4 +825,9 @@ function toRecord(row: Row): NodeRecord {
 
 function hex32(n: number): string {
   return (n >>> 0).toString(16).padStart(8, '0')
+}
+
+/** keyCopies returns `records` with each key copied into a buffer of its own (version kept; values left out: only keys and versions are read from them). */
+function keyCopies(records: readonly NodeRecord[]): NodeRecord[] {
+  return records.map((r) => ({key: Buffer.from(r.key), version: r.version, value: null}))
 }
