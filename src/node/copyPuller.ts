@@ -2,7 +2,7 @@ import {type HashRange} from '../model/range.js'
 import {keyHash} from '../model/hash.js'
 import {errorMessage} from '../errors/errors.js'
 import {TokenBucket} from '../throttle/tokenBucket.js'
-import {CopyFrameError, FrameReader} from './copyFrames.js'
+import {CopyFrameError, FrameReader, MIN_FRAME_BYTES} from './copyFrames.js'
 import {type NodeLog} from './nodeLog.js'
 import {spend} from './nodeThrottles.js'
 import {type NodeRecord} from './protocol.js'
@@ -253,7 +253,7 @@ export class CopyPuller {
    */
   private async applyFrame(job: Job, records: NodeRecord[], batch: Buffer, before: PersistedPull, next: PersistedPull): Promise<void> {
     const name = metaName(job.spec.shard)
-    const slices = sliceRecords(records, this.deps.sliceBytes ?? COPY_SLICE_BYTES)
+    const slices = sliceRecords(records, this.sliceBytes())
     let at = RECORD_BATCH_HEADER
     for (let i = 0; i < slices.length; i++) {
       const last = i === slices.length - 1
@@ -261,11 +261,18 @@ export class CopyPuller {
         await this.deps.fence(job.spec.shard, job.spec.epoch)
         if (job.abort.signal.aborted) throw new Error('copy cancelled')
       }
-      // The slice's encoding is cut from the frame's bytes (no re-encode), into a buffer handed over to the writer thread.
-      const encoded = sliceEncoding(batch, at, slices[i]!)
+      // A frame of one slice (the usual case: frames are asked for at the slice size) is handed
+      // over as received; a slice of a larger one is cut from the frame's bytes (no re-encode),
+      // into a buffer handed over to the writer thread.
+      const encoded = slices.length === 1 ? batch : sliceEncoding(batch, at, slices[i]!)
       at += encoded.length - RECORD_BATCH_HEADER
       await this.deps.engine.applyCopyBatch(slices[i]!, name, JSON.stringify(last ? next : before), encoded, last && next.done)
     }
+  }
+
+  /** sliceBytes is about how many key and value bytes one copy transaction takes (see {@link COPY_SLICE_BYTES}). */
+  private sliceBytes(): number {
+    return this.deps.sliceBytes ?? COPY_SLICE_BYTES
   }
 
   private async run(job: Job): Promise<void> {
@@ -293,7 +300,8 @@ export class CopyPuller {
       let queued: PersistedPull = {...p}
       try {
         const reader = new FrameReader()
-        const frameBytes = spec.frameBytes
+        // Frames no larger than a slice: each is then applied whole, its batch handed to the writer thread as received (see applyFrame).
+        const frameBytes = Math.max(MIN_FRAME_BYTES, Math.min(spec.frameBytes, this.sliceBytes()))
         for await (const chunk of this.deps.openStream(source, spec.shard, spec.epoch, p.cursor ?? undefined, frameBytes, job.abort.signal)) {
           for (const frame of reader.push(chunk)) {
             if (job.abort.signal.aborted) return
@@ -361,22 +369,26 @@ export class CopyPuller {
  */
 export const COPY_SLICE_BYTES = 2 * 1024 * 1024
 
-/** sliceRecords cuts `records` into runs of about `maxBytes` of keys and values each (at least one record per run; one run for an empty frame). */
+/**
+ * sliceRecords cuts `records` into runs of about `maxBytes` of keys and values each: a run
+ * ends with the record that brings it to `maxBytes` or more (one run for an empty frame).
+ * A source cuts a frame's page the same way, counting more bytes per record (versions and
+ * framing too), so a frame asked for at `maxBytes` is one run.
+ */
 export function sliceRecords(records: NodeRecord[], maxBytes: number): NodeRecord[][] {
   const out: NodeRecord[][] = []
   let run: NodeRecord[] = []
   let bytes = 0
   for (const r of records) {
-    const size = r.key.length + (r.value?.length ?? 0)
-    if (run.length > 0 && bytes + size > maxBytes) {
+    run.push(r)
+    bytes += r.key.length + (r.value?.length ?? 0)
+    if (bytes >= maxBytes) {
       out.push(run)
       run = []
       bytes = 0
     }
-    run.push(r)
-    bytes += size
   }
-  out.push(run)
+  if (run.length > 0 || out.length === 0) out.push(run)
   return out
 }
 

@@ -13,8 +13,10 @@ export type CopyEngine = CopyPullerDeps['engine']
 export function meteredCopyEngine(engine: CopyEngine, metrics: Pick<NodeMetrics, 'applied'> | undefined): CopyEngine {
   return {
     applyCopyBatch: async (...args: Parameters<CopyEngine['applyCopyBatch']>) => {
+      // Counted before the call: records may view a batch the call hands to the writer thread, empty once it returns.
+      const bytes = args[0].reduce((n, r) => n + r.key.length + (r.value?.length ?? 0), 0)
       const result = await engine.applyCopyBatch(...args)
-      metrics?.applied('copy', args[0].reduce((n, r) => n + r.key.length + (r.value?.length ?? 0), 0))
+      metrics?.applied('copy', bytes)
       return result
     },
     metaValue: (name) => engine.metaValue(name),

@@ -387,8 +387,9 @@ export class StorageEngine {
    * caller already holds it (a copy frame), to skip re-encoding: a buffer from
    * allocTransferable (transferableBatch.ts) is moved to the writer thread and detached
    * (the caller must not read it again, nor records viewing it), any other is copied
-   * first. `records` are still read after the call (their keys name the digest cells
-   * in flight), so they must not view a buffer handed over. Rejects with RangeError
+   * first. `records` may be decoded from `encoded` itself (a frame handed over whole): the
+   * writer, which reads their keys while the batch is in flight (the digest cells it may
+   * change), is then given copies of the keys. Rejects with RangeError
    * (nothing written) for a record whose version is not a formatHlc string, or SQLite's
    * error on I/O failure.
    */
@@ -396,6 +397,8 @@ export class StorageEngine {
     if (this.closed) return Promise.reject(new Error('storage engine is closed'))
     const bad = badVersion(records)
     if (bad) return Promise.reject(bad)
+    // The writer reads the keys in flight after the batch is gone: records decoded from the batch itself (a copy frame handed over whole) give it copies of their keys.
+    if (encoded && records.some((r) => r.key.buffer === encoded.buffer)) records = keyCopies(records)
     // The batch goes to the writer thread by transfer: a copy of 2 MiB per slice, twice over, was a measurable share of a destination's CPU.
     const batch = encoded ? transferableCopyOf(encoded) : encodeRecords(records, allocTransferable)
     const bytes = batch.length
@@ -877,4 +880,9 @@ function toRecord(row: Row): NodeRecord {
 
 function hex32(n: number): string {
   return (n >>> 0).toString(16).padStart(8, '0')
+}
+
+/** keyCopies returns `records` with each key copied into a buffer of its own (version kept; values left out: only keys and versions are read from them). */
+function keyCopies(records: readonly NodeRecord[]): NodeRecord[] {
+  return records.map((r) => ({key: Buffer.from(r.key), version: r.version, value: null}))
 }

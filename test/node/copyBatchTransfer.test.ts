@@ -1,6 +1,7 @@
 import fc from 'fast-check'
-import {describe, expect, it} from 'vitest'
+import {describe, expect, it, vi} from 'vitest'
 import {keyHash} from '../../src/model/hash.js'
+import {encodeFrame, FrameReader} from '../../src/node/copyFrames.js'
 import {sliceEncoding, sliceRecords} from '../../src/node/copyPuller.js'
 import {fineOf} from '../../src/node/digestLayout.js'
 import {type NodeRecord} from '../../src/node/protocol.js'
@@ -87,5 +88,66 @@ describe('copy batches handed to the writer thread', {timeout: 30_000}, () => {
     await engine.applyCopyBatch([rec('handed', v(7), 'h')], 'copy/2', '{}', handed, false)
     expect(handed.length).toBe(0)
     expect(engine.get(Buffer.from('handed'))?.value?.toString()).toBe('h')
+  })
+
+  it('given records of any sizes, when cut into slices, then the slices are the records in order, each ends with the record that brings it to the bound, and none reaches it earlier', () => {
+    fc.assert(
+      fc.property(fc.array(recordArb, {maxLength: 60}), fc.integer({min: 1, max: 9000}), (records: NodeRecord[], sliceBytes) => {
+        const slices = sliceRecords(records, sliceBytes)
+        expect(slices.flat()).toEqual(records)
+        const size = (r: NodeRecord) => r.key.length + (r.value?.length ?? 0)
+        slices.forEach((slice, i) => {
+          const sizes = slice.map(size)
+          const total = sizes.reduce((a, b) => a + b, 0)
+          if (i < slices.length - 1) expect(total).toBeGreaterThanOrEqual(sliceBytes)
+          // Without its last record, no slice reaches the bound: it was not cut late.
+          expect(total - (sizes.at(-1) ?? 0)).toBeLessThan(sliceBytes)
+        })
+      }),
+      {numRuns: 300},
+    )
+  })
+
+  it('given a source page read at the slice size, when the destination slices it, then it is one slice (so a frame asked for at the slice size is handed over whole)', async () => {
+    const {engine} = open()
+    const records = Array.from({length: 400}, (_, i) => rec(`page-${i}`, v(100 + i), i % 11 === 0 ? null : 'v'.repeat((i * 7919) % 5000)))
+    await engine.apply(records)
+    for (const sliceBytes of [1, 700, 4096, 65_536, 300_000]) {
+      let cursor: string | undefined
+      let pages = 0
+      do {
+        const page = await engine.readCopyPage(ALL, cursor, sliceBytes)
+        expect(sliceRecords(decodeRecords(page.batch), sliceBytes)).toHaveLength(1)
+        cursor = page.cursor
+        pages++
+      } while (cursor !== undefined && pages < 1000)
+      expect(cursor).toBeUndefined()
+    }
+  })
+
+  it('given a received frame handed to the engine whole, when its batch is moved to the writer thread, then the writer is given copies of the keys (the records view the moved batch) and the rows and digest are exact', async () => {
+    const {engine} = open()
+    const reference = open({writerThread: false}).engine
+    const records = Array.from({length: 48}, (_, i) => rec(`whole-${i}`, v(50 + i), i % 7 === 0 ? null : `value-${i}`.repeat(300)))
+    const wire = Buffer.concat([encodeFrame(encodeRecords(records), 'c', false)])
+    const reader = new FrameReader()
+    // Pushed in small pieces, as a socket delivers them: the frame's batch is assembled in a buffer of its own.
+    const frames = [0, 1, 2, 3].flatMap((i) => reader.push(wire.subarray((i * wire.length) >> 2, ((i + 1) * wire.length) >> 2)))
+    expect(frames).toHaveLength(1)
+    const batch = frames[0]!.batch
+    expect(transferableCopyOf(batch)).toBe(batch)
+    const decoded = decodeRecords(batch)
+    const writer = (engine as unknown as {writer: StorageWriter}).writer
+    const run = vi.spyOn(writer, 'run')
+    const done = engine.applyCopyBatch(decoded, 'copy/3', '{}', batch, false)
+    await new Promise((r) => setImmediate(r))
+    expect(batch.length).toBe(0)
+    const keys = run.mock.calls[0]?.[3]?.keys ?? []
+    expect(keys.map((r) => Buffer.from(r.key).toString())).toEqual(records.map((r) => r.key.toString()))
+    expect([...writer.inFlightCells()].sort((a, b) => a - b)).toEqual([...new Set(records.map((r) => fineOf(keyHash(r.key))))].sort((a, b) => a - b))
+    expect(await done).toMatchObject({applied: records.length})
+    await reference.apply(records)
+    expect(engine.digest(ALL)).toEqual(reference.digest(ALL))
+    for (const r of records) expect(engine.get(r.key)).toEqual(r)
   })
 })

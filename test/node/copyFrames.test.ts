@@ -1,6 +1,7 @@
 import fc from 'fast-check'
 import {describe, expect, it} from 'vitest'
 import {type CopyFrame, CopyFrameError, encodeFrame, encodeFrameHead, frameBytesFor, FrameReader, MIN_FRAME_BYTES} from '../../src/node/copyFrames.js'
+import {transferableCopyOf} from '../../src/node/transferableBatch.js'
 
 describe('copy frames', () => {
   it('decode to the frames encoded, however the stream is split', () => {
@@ -26,6 +27,12 @@ describe('copy frames', () => {
           })
           expect(got.at(-1)!.last).toBe(true)
           expect(reader.pending()).toBe(0)
+          // Each batch is a buffer of its own (handed to the writer thread as it is), not a view into the stream's chunks.
+          wire.fill(0xee)
+          frames.forEach(([b], i) => {
+            expect(Buffer.compare(got[i]!.batch, Buffer.from(b))).toBe(0)
+            if (b.length > 0) expect(transferableCopyOf(got[i]!.batch)).toBe(got[i]!.batch)
+          })
         },
       ),
     )
