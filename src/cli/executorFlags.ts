@@ -3,7 +3,7 @@ import {Flags, type Interfaces} from '@oclif/core'
 import {UserError} from '../errors/errors.js'
 import {currentTerminals, needsQuestion, type TerminalState} from './confirmation.js'
 import {type ApplyDeps, type ApplyInput} from '../executor/executePlan.js'
-import {defaultAimd} from '../executor/adaptiveThrottle.js'
+import {defaultLatencyThrottle} from '../executor/adaptiveThrottle.js'
 import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent} from '../executor/executorEnv.js'
 import {type Preflight} from '../executor/planPreflight.js'
 import {parseWindow} from '../executor/window.js'
@@ -49,7 +49,7 @@ export function executorInput(flags: ExecutorFlagValues, holder: string, confirm
   return {
     limits: {maxConcurrent: flags['max-concurrent'], perNode: flags['per-node'], incomingPerNode: flags['incoming-per-node']},
     throttle: flags.throttle === 'auto' ? null : (flags.throttle ?? null),
-    adaptive: flags.throttle === 'auto' ? defaultAimd(flags['max-client-p99']) : undefined,
+    adaptive: flags.throttle === 'auto' ? defaultLatencyThrottle(flags['max-client-p99']) : undefined,
     nodeThrottle: flags['node-throttle'] ?? null,
     window: flagValue('--window', parseWindow, flags.window, '01:00-05:00'),
     options: {
