@@ -14,7 +14,7 @@ import {DATA_PLANE_TLS_FLAGS, bytesFlag, durationFlag, rateFlag, rateOrAutoFlag,
 export const EXECUTOR_FLAGS = {
   yes: Flags.boolean({char: 'y', description: 'do not ask for confirmation (CI)'}),
   throttle: rateOrAutoFlag({description: 'global copy rate, e.g. 50MiB/s, or `auto` to adapt it to the clients\' latency: the routers\' p99 on kv, PING round trips to the moving masters on redis (default unlimited; `throttle set` overrides it live)'}),
-  'max-client-p99': durationFlag({description: 'with --throttle auto: the client p99 (kv) or masters\' PING p99 (redis) the copy must stay under', ...withDefault('25ms', parseDuration)}),
+  'max-client-p99': durationFlag({description: 'with --throttle auto: the client p99 the copy keeps clients under (kv: the routers\' p99 over about the last second; redis: the moving masters\' PING p99); the rate rises while the p99 is under 0.8x this and is cut in proportion to any overshoot', min: 1, ...withDefault('25ms', parseDuration)}),
   'node-throttle': rateFlag({description: 'copy rate per source and per target node, e.g. 20MiB/s'}),
   'max-concurrent': Flags.integer({description: 'moves running at once', default: 4, min: 1, max: 256}),
   'per-node': Flags.integer({description: 'moves copying out of one node at once', default: 1, min: 1, max: 64}),

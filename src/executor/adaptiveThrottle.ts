@@ -64,7 +64,8 @@ export interface ControlStep {
  * - a reading acts once (the same `at` again holds), and only when it is fresh and its
  *   window began `settleMs` after the last change: a window that still shows the old rate
  *   would make the controller cut again for a breach it already answered, or raise again
- *   while the last raise's breach builds;
+ *   while the last raise's breach builds. The exception is a breach right after a raise:
+ *   that one is cut at once;
  * - over target, the rate is cut in proportion to the overshoot: × target/p99 (at least
  *   `maxCut`), so a small overshoot costs a little and a real overload is halved or
  *   quartered at once;
@@ -79,6 +80,7 @@ export class LatencyThrottle {
   private rate: number
   private lastAt = -Infinity
   private changedAt = -Infinity
+  private lastChange: 'raise' | 'cut' | undefined
 
   constructor(private readonly opts: LatencyThrottleOptions) {
     this.rate = clamp(opts.start, opts.min, opts.max)
@@ -105,8 +107,11 @@ export class LatencyThrottle {
     if (reading.at <= this.lastAt) return this.hold('seen')
     this.lastAt = reading.at
     if (now - reading.at > o.maxAgeMs) return this.hold('stale')
-    if (reading.at - reading.windowMs < this.changedAt + o.settleMs) return this.hold('settling')
     const x = reading.p99Ms / o.targetP99Ms
+    // A window that straddles the last change is ignored, except a breach after a raise:
+    // that breach is building (or the raise did not help), so waiting a window only deepens it.
+    const straddles = reading.at - reading.windowMs < this.changedAt + o.settleMs
+    if (straddles && !(x > 1 && this.lastChange === 'raise')) return this.hold('settling')
     if (x > 1) return this.set(this.rate * Math.max(o.maxCut, 1 / x), 'cut', now)
     if (x >= o.band) return this.hold('hold')
     if (reading.samples < o.minSamples) return this.hold('few samples')
@@ -120,10 +125,11 @@ export class LatencyThrottle {
     return {rate: this.rate, action}
   }
 
-  private set(rate: number, action: ControlAction, now: number): ControlStep {
+  private set(rate: number, action: 'raise' | 'cut', now: number): ControlStep {
     const next = clamp(rate, this.opts.min, this.opts.max)
     if (next === this.rate) return this.hold('hold')
     this.changedAt = now
+    this.lastChange = action
     this.rate = next
     return {rate: next, action}
   }

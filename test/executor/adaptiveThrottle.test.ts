@@ -45,6 +45,14 @@ describe('LatencyThrottle, one step at a time', () => {
     expect(t.observe(reading(80, T0 + 16_000), T0 + 16_000)).toEqual({rate: 1 * MiB, action: 'cut'})
   })
 
+  it('cuts at once on a breach in a window straddling a raise (the raise is the likely cause), but not one straddling a cut', () => {
+    const t = new LatencyThrottle(defaultLatencyThrottle(20))
+    expect(t.observe(reading(5, T0), T0).action).toBe('raise') // 12 MiB/s at T0
+    expect(t.observe(reading(15, T0 + 1000), T0 + 1000).action).toBe('settling') // under target: wait for a clean window
+    expect(t.observe(reading(40, T0 + 2000, {windowMs: 3000}), T0 + 2000)).toEqual({rate: 6 * MiB, action: 'cut'})
+    expect(t.observe(reading(40, T0 + 3000, {windowMs: 3000}), T0 + 3000).action).toBe('settling') // already answered
+  })
+
   it('raises only on a reading with enough samples, but cuts on a thin one (the p99 of a few latencies is their worst: enough to be careful)', () => {
     const t = new LatencyThrottle(defaultLatencyThrottle(20))
     expect(t.observe(reading(5, T0, {samples: 19}), T0)).toEqual({rate: 8 * MiB, action: 'few samples'})
