@@ -86,6 +86,8 @@ describe('LatencyThrottle, one step at a time', () => {
 interface PlantOptions {
   idleP99Ms: number
   capacity: (tMs: number) => number
+  /** shape: p99 / idle as a function of the load u = rate / capacity (default 1 / (1 − u)). */
+  shape?: (u: number) => number
   noise: number
   windowMs: number
   actuationMs: number
@@ -116,7 +118,7 @@ function simulate(opts: LatencyThrottleOptions, plant: PlantOptions): Trace {
     ticks++
     if (t > 0 && t % plant.windowMs === 0) {
       const u = load / ticks
-      const p99 = (plant.idleP99Ms / (1 - u)) * Math.exp(plant.noise * standardNormal(random))
+      const p99 = plant.idleP99Ms * (plant.shape ?? ((x: number) => 1 / (1 - x)))(u) * Math.exp(plant.noise * standardNormal(random))
       pending = {r: {p99Ms: p99, samples: 400, windowMs: plant.windowMs, at: T0 + t}, visibleAt: t + 50}
       trace.windowP99.push(p99)
       trace.windowAt.push(t)
@@ -188,6 +190,12 @@ describe('LatencyThrottle on a simulated cluster', () => {
     // The same report is read five times: acting on it more than once, or on a window that
     // still shows the previous rate, would make the rate swing (the unit tests above pin both rules).
     for (const seed of [1, 2, 3]) expect(verdict(simulate(defaultLatencyThrottle(target), {...base, windowMs: 5000, seconds: 400, seed}), best, target, 100_000)).toEqual([])
+  })
+
+  it('converges under a knee: p99 flat up to half the capacity, then steep (fsync queueing)', () => {
+    // p99/idle = 1.1 + 40 (u − 0.5)² past u = 0.5: 1.5x idle (the target) at u = 0.6, 2.7x at 0.7.
+    const knee = (u: number) => (u < 0.5 ? 1 + 0.2 * u : 1.1 + 40 * (u - 0.5) ** 2)
+    for (const seed of [1, 2, 3]) expect(verdict(simulate(defaultLatencyThrottle(target), {...base, shape: knee, seed}), 0.6 * capacity, target, 60_000)).toEqual([])
   })
 
   it('backs off fast when the clients suddenly need 4x the capacity (a real overload), then recovers', () => {
