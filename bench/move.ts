@@ -41,7 +41,7 @@ import {makeServiceContext, type ServiceContext} from '../src/cluster/serviceCon
 import {resolveConnection} from '../src/config/connectionConfig.js'
 import {EtcdStore} from '../src/etcd/etcdStore.js'
 import {setThrottle} from '../src/executor/controlService.js'
-import {defaultAimd} from '../src/executor/adaptiveThrottle.js'
+import {defaultLatencyThrottle} from '../src/executor/adaptiveThrottle.js'
 import {drainNode} from '../src/executor/drainNode.js'
 import {type ApplyInput} from '../src/executor/executePlan.js'
 import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent} from '../src/executor/executorEnv.js'
@@ -63,6 +63,13 @@ const SMALL_MOVES = Number(process.env.BENCH_SMALL_MOVES ?? 100)
 const PARTS = new Set((process.env.BENCH_PARTS ?? 'big,verify,small').split(',').map((x) => x.trim()))
 /** BIG_UNTHROTTLED_ONLY: BENCH_BIG_UNTHROTTLED_ONLY=1 ends the big part after its unthrottled move (for quick A/B runs of the copy's client p99). */
 const BIG_UNTHROTTLED_ONLY = process.env.BENCH_BIG_UNTHROTTLED_ONLY === '1'
+/**
+ * AUTO_ONLY: BENCH_MOVE_AUTO_ONLY=1 runs, of the `big` part, only the `--throttle auto` move
+ * (after the p99 before), not the unthrottled and 20/100 MiB/s ones: a quick look at the
+ * controller. AUTO_STEPS (BENCH_AUTO_STEPS=1, implied by AUTO_ONLY) prints its every step.
+ */
+const AUTO_ONLY = process.env.BENCH_MOVE_AUTO_ONLY === '1'
+const AUTO_STEPS = AUTO_ONLY || process.env.BENCH_AUTO_STEPS === '1'
 const VALUE_BYTES = 64 * 1024
 const LOAD_KEYS = 1000
 const LOAD_WORKERS = 4
@@ -562,6 +569,13 @@ async function bigShard(endpoint: string, tcp: number, disk: number): Promise<vo
     const idle1 = await Promise.all([nodeFigures(a.ports[src]!), nodeFigures(a.ports[dst]!)])
     scrapes.beforeTo = scrapeMetrics(metricsUrls)
     const beforeTo = Date.now()
+    if (AUTO_ONLY) {
+      await autoThrottled(a, load, src, dst, load.p99(beforeFrom, beforeTo))
+      await load.halt()
+      await pool.destroy()
+      await a.close()
+      return
+    }
     // CPU seconds each node spends per client operation (and the bench's scrapes) with no copy running.
     const opsBefore = Math.max(1, load.p99(beforeFrom, beforeTo).ops)
     const idleCpu = {src: (idle1[0].cpuSeconds - idle0[0].cpuSeconds) / opsBefore, dst: (idle1[1].cpuSeconds - idle0[1].cpuSeconds) / opsBefore}
@@ -654,34 +668,58 @@ async function bigShard(endpoint: string, tcp: number, disk: number): Promise<vo
     // The source runs ahead of the destination by what the socket buffers (steady, so the windows agree; at the end about 0.1 s of the rate).
     throttleRow(`throttle 100 MiB/s, every 10 s window: node ${dst} sent`, windows(s2, setAt + 1000, end2, 'sent'), 100 * MiB, none100)
 
-    // 3. The same shard out again with `--throttle auto --max-client-p99 <1.5x the p99 before>`:
-    // what an operator who cares about client latency runs. The AIMD controller adapts the
-    // copy rate to the routers' reported p99, so the copy takes what the clients leave.
-    await setThrottle(a.ctx, null) // a live `throttle set` overrides auto; clear phase 2's
-    await setNodeState(a.ctx, dst, 'active')
-    ;[big] = await shardsOf(a)
-    const maxP99 = Math.max(1, Math.round(1.5 * pBefore.p99))
-    const ev3: ExecutorEvent[] = []
-    const progress3 = sampleProgress(a.client(dst), big!.id, a.ports[src]!, a.ports[dst]!)
-    const autoStart = Date.now()
-    await drain(a, src, {adaptive: defaultAimd(maxP99)}, ev3)
-    await progress3.stop()
-    const from3 = phaseAt(ev3, 'copying')
-    const to3 = phaseAt(ev3, 'verifying')
-    const copied3 = progress3.samples.at(-1)?.bytes ?? 0
-    const p3 = load.p99(from3, to3)
-    row(
-      `client p99 during a copy under --throttle auto --max-client-p99 ${maxP99}ms (1.5x before) vs before`,
-      `${p3.p99.toFixed(1)} ms vs ${pBefore.p99.toFixed(1)} ms (${p3.ops} ops); the copy ran at ${mib((copied3 * 1000) / Math.max(1, to3 - from3))} (${(copied3 / MiB).toFixed(0)} MiB in ${((to3 - from3) / 1000).toFixed(1)} s)`,
-      '<= 2x before',
-      p3.p99 <= 2 * pBefore.p99,
-    )
-    const errs3 = load.errorsIn(autoStart, Date.now())
-    row('client errors during the auto-throttled move', String(errs3), '0', errs3 === 0)
+    // 3. The same shard out again with `--throttle auto` (autoThrottled).
+    await autoThrottled(a, load, src, dst, pBefore)
     await load.halt()
     await pool.destroy()
     await a.close()
   }
+}
+
+/**
+ * autoThrottled: the big shard drained from `src` with `--throttle auto --max-client-p99
+ * <1.5x the p99 before>`, what an operator who cares about client latency runs. The
+ * controller adapts the copy rate to the routers' short-window p99, so the copy takes what
+ * the clients leave. Rows: the client p99 during the copy vs before, the copy rate and time,
+ * the controller's steps; with AUTO_STEPS, every step as a table.
+ */
+async function autoThrottled(a: BenchCluster, load: ClientLoad, src: string, dst: string, pBefore: {p99: number; ops: number}): Promise<void> {
+  await setThrottle(a.ctx, null) // a live `throttle set` overrides auto; clear phase 2's
+  await setNodeState(a.ctx, dst, 'active')
+  const [big] = await shardsOf(a)
+  const maxP99 = Math.max(1, Math.round(1.5 * pBefore.p99))
+  const ev3: ExecutorEvent[] = []
+  const progress3 = sampleProgress(a.client(dst), big!.id, a.ports[src]!, a.ports[dst]!)
+  const autoStart = Date.now()
+  await drain(a, src, {adaptive: defaultLatencyThrottle(maxP99)}, ev3)
+  await progress3.stop()
+  const from3 = phaseAt(ev3, 'copying')
+  const to3 = phaseAt(ev3, 'verifying')
+  const copied3 = progress3.samples.at(-1)?.bytes ?? 0
+  const p3 = load.p99(from3, to3)
+  row(
+    `client p99 during a copy under --throttle auto --max-client-p99 ${maxP99}ms (1.5x before) vs before`,
+    `${p3.p99.toFixed(1)} ms vs ${pBefore.p99.toFixed(1)} ms (${p3.ops} ops); the copy ran at ${mib((copied3 * 1000) / Math.max(1, to3 - from3))} (${(copied3 / MiB).toFixed(0)} MiB in ${((to3 - from3) / 1000).toFixed(1)} s)`,
+    '<= 2x before',
+    p3.p99 <= 2 * pBefore.p99,
+  )
+  const steps = ev3.flatMap((e) => (e.type === 'throttle' && Date.parse(e.at) >= from3 && Date.parse(e.at) <= to3 ? [e] : []))
+  const acted = steps.filter((e) => e.action === 'raise' || e.action === 'cut' || e.action === 'hold')
+  const over = acted.filter((e) => e.p99Ms !== null && e.p99Ms > maxP99).length
+  const rates = steps.map((e) => e.rateBytesPerSec).sort((x, y) => x - y)
+  const ages = acted.flatMap((e) => (e.ageMs === null ? [] : [e.ageMs])).sort((x, y) => x - y)
+  row(
+    '--throttle auto controller during the copy: readings acted on (over target), raises / cuts, rate p10 / median / p90, reading age median',
+    `${acted.length} (${over}), ${steps.filter((e) => e.action === 'raise').length} / ${steps.filter((e) => e.action === 'cut').length}, ${mib(rates[Math.floor(rates.length * 0.1)] ?? NaN)} / ${mib(rates[Math.floor(rates.length / 2)] ?? NaN)} / ${mib(rates[Math.floor(rates.length * 0.9)] ?? NaN)}, ${((ages[Math.floor(ages.length / 2)] ?? NaN) / 1000).toFixed(2)} s`,
+    'measured',
+    null,
+  )
+  if (AUTO_STEPS) {
+    console.log('auto throttle steps (t from copy start s | router p99 ms | samples | window s | age s | action | rate MiB/s | flowing MiB/s):')
+    for (const e of steps) console.log(`  ${((Date.parse(e.at) - from3) / 1000).toFixed(1)} | ${e.p99Ms?.toFixed(1) ?? '-'} | ${e.samples ?? '-'} | ${e.windowMs === null ? '-' : (e.windowMs / 1000).toFixed(1)} | ${e.ageMs === null ? '-' : (e.ageMs / 1000).toFixed(2)} | ${e.action} | ${(e.rateBytesPerSec / MiB).toFixed(1)} | ${e.flowingBytesPerSec === null ? '-' : (e.flowingBytesPerSec / MiB).toFixed(1)}`)
+  }
+  const errs3 = load.errorsIn(autoStart, Date.now())
+  row('client errors during the auto-throttled move', String(errs3), '0', errs3 === 0)
 }
 
 /** verifyShard: verifying a VERIFY_KEYS-key shard (its move's verifying → cutover). */

@@ -3,7 +3,7 @@ import {Flags, type Interfaces} from '@oclif/core'
 import {UserError} from '../errors/errors.js'
 import {currentTerminals, needsQuestion, type TerminalState} from './confirmation.js'
 import {type ApplyDeps, type ApplyInput} from '../executor/executePlan.js'
-import {defaultAimd} from '../executor/adaptiveThrottle.js'
+import {defaultLatencyThrottle} from '../executor/adaptiveThrottle.js'
 import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent} from '../executor/executorEnv.js'
 import {type Preflight} from '../executor/planPreflight.js'
 import {parseWindow} from '../executor/window.js'
@@ -14,7 +14,7 @@ import {DATA_PLANE_TLS_FLAGS, bytesFlag, durationFlag, rateFlag, rateOrAutoFlag,
 export const EXECUTOR_FLAGS = {
   yes: Flags.boolean({char: 'y', description: 'do not ask for confirmation (CI)'}),
   throttle: rateOrAutoFlag({description: 'global copy rate, e.g. 50MiB/s, or `auto` to adapt it to the clients\' latency: the routers\' p99 on kv, PING round trips to the moving masters on redis (default unlimited; `throttle set` overrides it live)'}),
-  'max-client-p99': durationFlag({description: 'with --throttle auto: the client p99 (kv) or masters\' PING p99 (redis) the copy must stay under', ...withDefault('25ms', parseDuration)}),
+  'max-client-p99': durationFlag({description: 'with --throttle auto: the client p99 the copy keeps clients under (kv: the routers\' p99 over about the last second; redis: the moving masters\' PING p99); the rate rises while the p99 is under 0.8x this and is cut in proportion to any overshoot', min: 1, ...withDefault('25ms', parseDuration)}),
   'node-throttle': rateFlag({description: 'copy rate per source and per target node, e.g. 20MiB/s'}),
   'max-concurrent': Flags.integer({description: 'moves running at once', default: 4, min: 1, max: 256}),
   'per-node': Flags.integer({description: 'moves copying out of one node at once', default: 1, min: 1, max: 64}),
@@ -49,7 +49,7 @@ export function executorInput(flags: ExecutorFlagValues, holder: string, confirm
   return {
     limits: {maxConcurrent: flags['max-concurrent'], perNode: flags['per-node'], incomingPerNode: flags['incoming-per-node']},
     throttle: flags.throttle === 'auto' ? null : (flags.throttle ?? null),
-    adaptive: flags.throttle === 'auto' ? defaultAimd(flags['max-client-p99']) : undefined,
+    adaptive: flags.throttle === 'auto' ? defaultLatencyThrottle(flags['max-client-p99']) : undefined,
     nodeThrottle: flags['node-throttle'] ?? null,
     window: flagValue('--window', parseWindow, flags.window, '01:00-05:00'),
     options: {

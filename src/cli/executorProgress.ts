@@ -1,5 +1,6 @@
 import ora, {type Ora} from 'ora'
 import {type ExecutorEvent} from '../executor/executorEnv.js'
+import {describeThrottleStep, isRateChange} from '../executor/throttleStepText.js'
 import {isTerminal, MOVE_PHASES, type MovePhase} from '../model/move.js'
 import {formatBytes} from '../model/units.js'
 
@@ -22,6 +23,8 @@ export function describeEvent(ev: ExecutorEvent): string {
       return `move ${ev.move}: retrying ${ev.what}: ${ev.error}`
     case 'info':
       return ev.message
+    case 'throttle':
+      return describeThrottleStep(ev)
   }
 }
 
@@ -55,6 +58,7 @@ export function makeProgressSink(mode: ProgressMode, write: (line: string) => vo
           if (t - (lastProgress.get(ev.move) ?? 0) < 2000) return
           lastProgress.set(ev.move, t)
         }
+        if (ev.type === 'throttle' && !isRateChange(ev)) return
         write(`${ev.at} ${describeEvent(ev)}`)
       },
       stop() {},
@@ -75,6 +79,9 @@ export function makeProgressSink(mode: ProgressMode, write: (line: string) => vo
         spinner.start()
       } else if (ev.type === 'phase' || ev.type === 'progress') {
         state.set(ev.move, describeEvent(ev))
+      } else if (ev.type === 'throttle') {
+        // Every step (about one a second) updates one spinner line instead of printing one.
+        state.set('', describeEvent(ev))
       } else {
         spinner.info(describeEvent(ev))
         spinner.start()

@@ -33,6 +33,9 @@ export function keysOf(cluster: string) {
     loadPage: (node: string, page: number) => `${p}loads/${node}/${String(page).padStart(4, '0')}`,
     routersPrefix: `${p}routers/`,
     router: (id: string) => `${p}routers/${id}`,
+    /** routerLatencyPrefix holds each router's short-window client p99 (`latency/routers/<id>`, leased, rewritten every second; see src/router/latencyPublisher.ts). */
+    routerLatencyPrefix: `${p}latency/routers/`,
+    routerLatency: (id: string) => `${p}latency/routers/${id}`,
     movesPrefix: `${p}moves/`,
     move: (id: string) => `${p}moves/${id}`,
     executorLock: `${p}lock/executor`,

@@ -6,10 +6,11 @@ import {type Move} from '../model/move.js'
 import {redisMoveLatency} from '../redis/moveLatency.js'
 import {connectRedisNode} from '../redis/redisConnection.js'
 import {RedisLatencyProbe} from '../redis/redisLatencyProbe.js'
+import {type LatencyReading} from './adaptiveThrottle.js'
 import {type ExecutorEnv} from './executorEnv.js'
 import {type FencedMove} from './moveStore.js'
 import {runMove} from './moveRunner.js'
-import {worstRouterP99} from './routerLatency.js'
+import {worstRouterLatency} from './routerLatency.js'
 import {type ConcurrencyLimits} from './scheduler.js'
 
 /** MoveRunnerFn drives one move from its persisted phase to a terminal one (or until the executor stops). */
@@ -43,6 +44,9 @@ export async function engineLimits(ctx: ServiceContext, limits: ConcurrencyLimit
 /** REDIS_PROBE_INTERVAL_MS: how often the redis latency probe PINGs each master of a running move (about 20 round trips a second each). */
 const REDIS_PROBE_INTERVAL_MS = 50
 
+/** ROUTER_REPORT_MAX_AGE_MS: a router report older than this is left out (the router stopped serving requests, or is gone and its lease not yet expired). */
+const ROUTER_REPORT_MAX_AGE_MS = 5000
+
 /**
  * LatencySignal is what `--throttle auto` adapts the copy rate to: the latency clients feel,
  * as the cluster's engine can measure it.
@@ -50,15 +54,15 @@ const REDIS_PROBE_INTERVAL_MS = 50
 export interface LatencySignal {
   /** what names the figure in the executor's log, e.g. "routers' client p99". */
   what: string
-  /** p99Ms returns the worst p99 (ms) since the previous call, given the moves running now; null when nothing was measured. */
-  p99Ms(running: readonly Move[]): Promise<number | null>
+  /** read returns the newest reading of the clients' p99 (worst over what is measured), given the moves running now; null when nothing was measured. */
+  read(running: readonly Move[]): Promise<LatencyReading | null>
   /** close releases what the signal holds (connections, timers). */
   close(): void
 }
 
 /**
- * latencySignalFor picks the cluster engine's latency signal: on kv, the client p99 the
- * routers report in etcd; on redis, the PING round trips to the source and target masters of
+ * latencySignalFor picks the cluster engine's latency signal: on kv, the worst short-window
+ * client p99 the routers report in etcd (`latency/routers/<id>`, a new one every second); on redis, the PING round trips to the source and target masters of
  * the running moves, measured by a RedisLatencyProbe (Redis has no router: a MIGRATE batch
  * blocks both masters, and that is what its clients feel). The caller closes it. Throws
  * NOT_FOUND when the cluster does not exist.
@@ -67,7 +71,7 @@ export async function latencySignalFor(ctx: ServiceContext): Promise<LatencySign
   const meta = await getMeta(ctx)
   if (engineOf(meta.value) === 'redis') {
     const probe = new RedisLatencyProbe({now: () => performance.now(), connect: connectRedisNode, intervalMs: REDIS_PROBE_INTERVAL_MS})
-    return {what: "masters' PING p99", p99Ms: redisMoveLatency(ctx, probe), close: () => probe.close()}
+    return {what: "masters' PING p99", read: redisMoveLatency(ctx, probe, () => ctx.clock().getTime()), close: () => probe.close()}
   }
-  return {what: "routers' client p99", p99Ms: () => worstRouterP99(ctx), close: () => {}}
+  return {what: "routers' client p99", read: () => worstRouterLatency(ctx, ctx.clock().getTime(), ROUTER_REPORT_MAX_AGE_MS), close: () => {}}
 }

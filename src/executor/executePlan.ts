@@ -8,7 +8,7 @@ import {isTerminal, type Move, type MovePhase} from '../model/move.js'
 import {EPOCH_STEPS, type Plan} from '../model/plan.js'
 import {loadClusterToken} from '../node/clusterToken.js'
 import {NodeClients} from '../node/nodeClients.js'
-import {AimdThrottle, type AimdOptions} from './adaptiveThrottle.js'
+import {LatencyThrottle, type LatencyThrottleOptions} from './adaptiveThrottle.js'
 import {type ExecutorEnv, type ExecutorEvent, type ExecutorOptions, type LiveControl} from './executorEnv.js'
 import {type MoveEffects} from './moveEffects.js'
 import {listMoves, type FencedMove, LockLostError} from './moveStore.js'
@@ -28,8 +28,8 @@ export interface ApplyInput {
   limits: ConcurrencyLimits
   /** throttle is the global copy rate (bytes/s); null = unlimited. The `control` key overrides it live. */
   throttle: number | null
-  /** adaptive, when set, drives the global rate by AIMD on the routers' reported client p99 (`--throttle auto`). */
-  adaptive?: AimdOptions
+  /** adaptive, when set, drives the global rate from the clients' p99 (`--throttle auto`, see LatencyThrottle). */
+  adaptive?: LatencyThrottleOptions
   nodeThrottle: number | null
   window?: MaintenanceWindow
   options: ExecutorOptions
@@ -184,10 +184,10 @@ async function runAll(ctx: ServiceContext, lock: HeldLock, moves: FencedMove[], 
   const loop: RunLoop = {latest: new Map(moves.map((m) => [m.value.id, m.value])), fenced: new Map(moves.map((m) => [m.value.id, m])), running: new Map(), reread: new Set()}
   const control: LiveControl = {paused: false, inWindow: () => (input.window ? inWindow(input.window, new Date(deps.now())) : true)}
   const throttles = new LiveThrottles(input, deps)
-  const env = executorEnv(ctx, lock, input, deps, clients, signal, control, throttles, loop)
+  const env = executorEnv(ctx, lock, input, {...deps, emit: (ev) => (throttles.noteProgress(ev), deps.emit(ev))}, clients, signal, control, throttles, loop)
   const latency = input.adaptive ? await latencySignalFor(ctx) : undefined
   const runningMoves = () => [...loop.running.keys()].flatMap((id) => loop.latest.get(id) ?? [])
-  const followControl = controlFollower(ctx, input, deps, control, throttles, latency && {signal: latency, running: runningMoves})
+  const followControl = controlFollower(ctx, input, deps, control, throttles, latency && {signal: latency, running: runningMoves, flowing: () => throttles.flowing(new Set(loop.running.keys()))})
   const foldNow = censusFolder(ctx, deps)
   try {
     await followControl()
@@ -293,20 +293,39 @@ async function rereadEnded(ctx: ServiceContext, loop: RunLoop): Promise<void> {
   loop.reread.clear()
 }
 
-/** LiveThrottles are this run's token buckets: one global (rate followed live) and one per node. */
+/** FLOW_FRESH_MS: a move's last reported copy rate counts towards the flowing rate this long. */
+const FLOW_FRESH_MS = 5000
+
+/** LiveThrottles are this run's token buckets: one global (rate followed live) and one per node; with `--throttle auto`, its controller and the copies' reported rates. */
 class LiveThrottles {
-  readonly aimd: AimdThrottle | undefined
+  readonly auto: LatencyThrottle | undefined
   readonly global: TokenBucket
   lastAdapt: number
   private readonly nodes = new Map<string, TokenBucket>()
+  private readonly rates = new Map<string, {rate: number; at: number}>()
 
   constructor(
     private readonly input: ApplyInput,
     private readonly deps: ApplyDeps,
   ) {
-    this.aimd = input.adaptive ? new AimdThrottle(input.adaptive) : undefined
-    this.global = new TokenBucket(this.aimd ? this.aimd.current() : input.throttle, deps.now)
+    this.auto = input.adaptive ? new LatencyThrottle(input.adaptive) : undefined
+    this.global = new TokenBucket(this.auto ? this.auto.current() : input.throttle, deps.now)
     this.lastAdapt = deps.now()
+  }
+
+  /** noteProgress keeps the copy rate a move's progress event reports. */
+  noteProgress(ev: ExecutorEvent): void {
+    if (ev.type === 'progress') this.rates.set(ev.move, {rate: ev.rateBytesPerSec, at: this.deps.now()})
+  }
+
+  /** flowing is the sum of the copy rates the `running` moves reported in the last FLOW_FRESH_MS; null when none did. */
+  flowing(running: ReadonlySet<string>): number | null {
+    let sum: number | null = null
+    for (const [id, r] of this.rates) {
+      if (!running.has(id)) this.rates.delete(id)
+      else if (this.deps.now() - r.at <= FLOW_FRESH_MS) sum = (sum ?? 0) + r.rate
+    }
+    return sum
   }
 
   /** node returns the bucket of one node, created at the per-node rate on first use. */
@@ -317,10 +336,11 @@ class LiveThrottles {
   }
 }
 
-/** AdaptiveInput is what `--throttle auto` follows: the engine's latency signal and the moves running now. */
+/** AdaptiveInput is what `--throttle auto` follows: the engine's latency signal, the moves running now and the rate their copies flow at. */
 interface AdaptiveInput {
   signal: LatencySignal
   running: () => Move[]
+  flowing: () => number | null
 }
 
 /** controlFollower returns a function that follows the operator's control record (pause, throttle) and, with `--throttle auto`, the engine's latency signal. */
@@ -333,8 +353,8 @@ function controlFollower(ctx: ServiceContext, input: ApplyInput, deps: ApplyDeps
     control.paused = c.paused
     if ((c.throttleKeysPerSec ?? null) !== (control.keysPerSec ?? null)) info(`keys/s now ${c.throttleKeysPerSec ?? "apply's --keys-per-sec"}`)
     control.keysPerSec = c.throttleKeysPerSec ?? null
-    const adaptive = c.throttleBytesPerSec === null && throttles.aimd !== undefined && latency !== undefined
-    const rate = adaptive ? await adaptRate(deps, throttles, latency, info) : (c.throttleBytesPerSec ?? input.throttle)
+    const adaptive = c.throttleBytesPerSec === null && throttles.auto !== undefined && latency !== undefined
+    const rate = adaptive ? await adaptRate(deps, throttles, latency) : (c.throttleBytesPerSec ?? input.throttle)
     if (rate !== throttles.global.currentRate()) {
       throttles.global.setRate(rate)
       if (!adaptive) info(`throttle now ${rate === null ? 'unlimited' : `${rate} B/s`}`)
@@ -342,17 +362,24 @@ function controlFollower(ctx: ServiceContext, input: ApplyInput, deps: ApplyDeps
   }
 }
 
-/** adaptRate feeds the engine's latency signal (the routers' worst client p99 on kv, the masters' PING p99 on redis) to AIMD once a second and returns the rate to use. */
-async function adaptRate(deps: ApplyDeps, throttles: LiveThrottles, latency: AdaptiveInput, info: (m: string) => void): Promise<number> {
-  const aimd = throttles.aimd
-  if (!aimd) throw new BugError('adaptRate called without an adaptive throttle')
-  if (deps.now() - throttles.lastAdapt < 1000) return aimd.current()
+/**
+ * adaptRate feeds the engine's latency signal (the routers' worst short-window client p99
+ * on kv, the masters' PING p99 on redis) to the controller once a second, emits the step
+ * (a `throttle` event; none for a reading already acted on) and returns the rate to use.
+ */
+async function adaptRate(deps: ApplyDeps, throttles: LiveThrottles, latency: AdaptiveInput): Promise<number> {
+  const auto = throttles.auto
+  if (!auto || !latency) throw new BugError('adaptRate called without an adaptive throttle')
+  if (deps.now() - throttles.lastAdapt < 1000) return auto.current()
   throttles.lastAdapt = deps.now()
-  const p99 = await latency.signal.p99Ms(latency.running())
-  const before = aimd.current()
-  const rate = aimd.observe(p99)
-  if (Math.abs(rate - before) / before > 0.2) info(`adaptive throttle: ${latency.signal.what} ${p99 === null ? 'unknown' : `${p99.toFixed(1)} ms`} → copy rate ${Math.round(rate / 1024)} KiB/s`)
-  return rate
+  const reading = await latency.signal.read(latency.running())
+  const flowing = latency.flowing()
+  const now = deps.now()
+  const step = auto.observe(reading, now, flowing)
+  if (step.action !== 'seen') {
+    deps.emit({type: 'throttle', signal: latency.signal.what, p99Ms: reading?.p99Ms ?? null, samples: reading?.samples ?? null, windowMs: reading?.windowMs ?? null, ageMs: reading ? now - reading.at : null, targetP99Ms: auto.target(), action: step.action, rateBytesPerSec: step.rate, flowingBytesPerSec: flowing, at: new Date(now).toISOString()})
+  }
+  return step.rate
 }
 
 function summarise(plan: string | null, moves: Move[], splits: ApplyResult['splits'], started: number, now: number, stopped: boolean): ApplyResult {

@@ -2,6 +2,7 @@ import {type NodeView} from './clusterView.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {type Compare} from '../etcd/etcdStore.js'
 import {type NodeClient} from '../node/nodeClient.js'
+import {type ControlAction} from './adaptiveThrottle.js'
 import {type MoveEffects} from './moveEffects.js'
 import {type TokenBucket} from '../throttle/tokenBucket.js'
 
@@ -37,12 +38,32 @@ export const DEFAULT_EXECUTOR_OPTIONS: ExecutorOptions = {
   nodeRetryReplicatedMs: 30_000,
 }
 
+/**
+ * ThrottleStepEvent is one step of `--throttle auto` (about one a second): the reading it
+ * acted on (null fields: none), the action and the rate set, and the rate the copies
+ * flowed at (null: unknown). `signal` names the reading, e.g. "routers' client p99".
+ */
+export interface ThrottleStepEvent {
+  type: 'throttle'
+  signal: string
+  p99Ms: number | null
+  samples: number | null
+  windowMs: number | null
+  ageMs: number | null
+  targetP99Ms: number
+  action: ControlAction
+  rateBytesPerSec: number
+  flowingBytesPerSec: number | null
+  at: string
+}
+
 /** ExecutorEvent is something worth telling the operator (rendered as spinner text, a log line or a JSON line). */
 export type ExecutorEvent =
   | {type: 'phase'; move: string; shard: number; from: string; to: string; phase: string; reason?: string | null; at: string}
   | {type: 'progress'; move: string; bytes: number; keys: number; totalBytes: number; rateBytesPerSec: number; stalled: boolean; at: string}
   | {type: 'retry'; move: string; what: string; error: string; at: string}
   | {type: 'info'; message: string; at: string}
+  | ThrottleStepEvent
 
 /** Throttles are the live copy-rate limits: one global bucket and one per node. */
 export interface Throttles {

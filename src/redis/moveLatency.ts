@@ -1,5 +1,6 @@
 import {listNodes} from '../cluster/clusterRepo.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
+import {type LatencyReading} from '../executor/adaptiveThrottle.js'
 import {type Move} from '../model/move.js'
 import {type RedisLatencyProbe} from './redisLatencyProbe.js'
 
@@ -22,16 +23,22 @@ export function mastersOfRunningMoves(running: readonly Pick<Move, 'from' | 'to'
 /**
  * redisMoveLatency returns the latency signal `--throttle auto` follows on a redis cluster:
  * each call points `probe` at the source and target masters of the moves running now and
- * returns the p99 PING round trip measured on them since the previous call (null when none
- * was measured yet). Node addresses are read from etcd when a move names a node not seen yet.
+ * returns the p99 PING round trip measured on them since the previous call, as a reading
+ * closed at `clock()` (ms since the epoch) reaching back to the previous call (null when
+ * none was measured). Node addresses are read from etcd when a move names a node not seen yet.
  */
-export function redisMoveLatency(ctx: ServiceContext, probe: RedisLatencyProbe): (running: readonly Move[]) => Promise<number | null> {
+export function redisMoveLatency(ctx: ServiceContext, probe: RedisLatencyProbe, clock: () => number): (running: readonly Move[]) => Promise<LatencyReading | null> {
   let addresses = new Map<string, string>()
+  let last = clock()
   return async (running) => {
     if (running.some((m) => !addresses.has(m.from) || !addresses.has(m.to))) {
       addresses = new Map((await listNodes(ctx).catch(() => [])).map((n) => [n.value.id, n.value.address]))
     }
     probe.watch(mastersOfRunningMoves(running, addresses))
-    return probe.takeP99()
+    const taken = probe.take()
+    const at = clock()
+    const windowMs = Math.max(1, at - last)
+    last = at
+    return taken && {...taken, windowMs, at}
   }
 }

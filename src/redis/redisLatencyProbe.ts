@@ -63,9 +63,14 @@ export class RedisLatencyProbe {
    * measured (no master watched, or none answered yet).
    */
   takeP99(): number | null {
+    return this.take()?.p99Ms ?? null
+  }
+
+  /** take is takeP99 with the number of round trips the p99 rests on. */
+  take(): {p99Ms: number; samples: number} | null {
     const now = this.deps.now()
     for (const p of this.pingers.values()) if (p.sentAt !== undefined) this.window.record(now - p.sentAt)
-    return this.window.takeP99()
+    return this.window.take()
   }
 
   /** close stops every pinger and disconnects; the probe records nothing after it. */

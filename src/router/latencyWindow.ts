@@ -19,10 +19,15 @@ export class LatencyWindow {
 
   /** takeP99 returns the window's p99 (null when empty) and starts a new window. */
   takeP99(): number | null {
+    return this.take()?.p99Ms ?? null
+  }
+
+  /** take returns the window's p99 and the latencies it rests on (null when empty) and starts a new window. */
+  take(): {p99Ms: number; samples: number} | null {
     const n = Math.min(this.count, this.capacity)
     this.count = 0
     if (n === 0) return null
     const sorted = this.samples.slice(0, n).sort()
-    return sorted[Math.min(n - 1, Math.ceil(n * 0.99) - 1)]!
+    return {p99Ms: sorted[Math.min(n - 1, Math.ceil(n * 0.99) - 1)] ?? 0, samples: n}
   }
 }

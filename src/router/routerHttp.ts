@@ -6,7 +6,6 @@ import {MAX_VALUE_BYTES, VERSION_HEADER} from '../node/protocol.js'
 import {type ReadResult, type WriteResult} from './coordinator.js'
 import {decodeKeyPath} from './keyPath.js'
 import {type ClientTally} from './clientTally.js'
-import {type LatencyWindow} from './latencyWindow.js'
 import {QuorumError} from './quorumError.js'
 import {type RouteLabel, type RouterMetrics} from './routerMetrics.js'
 import {type Decision, type Operation} from '../security/accessControl.js'
@@ -23,7 +22,8 @@ export interface KvBackend {
 export interface RouterHttpOptions {
   kv: KvBackend
   metrics: RouterMetrics
-  latency?: LatencyWindow
+  /** latency receives every answered client request's latency (ms). */
+  latency?: {record(ms: number): void}
   /** tally counts answered client key-value requests and their 5xx failures (published in the router's registration). */
   tally?: ClientTally
   /** serving is false while the map is not loaded, the lease lapsed, or the router drains: /kv answers 503 NOT_SERVING. */

@@ -15,7 +15,9 @@ import {parseListen} from '../model/units.js'
 import {ApplyBatcher} from './applyBatcher.js'
 import {Coordinator} from './coordinator.js'
 import {ClientTally} from './clientTally.js'
+import {LatencyPublisher} from './latencyPublisher.js'
 import {LatencyWindow} from './latencyWindow.js'
+import {DEFAULT_RECENT_LATENCY, RecentLatency} from './recentLatency.js'
 import {ReadRepairQueue} from './readRepairQueue.js'
 import {createRouterHttp, type RouterHttp} from './routerHttp.js'
 import {RouterMetrics} from './routerMetrics.js'
@@ -101,6 +103,7 @@ export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions)
   let lastP99: number | null = null
   const parts = await startRouterParts(ctx, id, opts, token, log, () => registration?.update())
   const {latency, clients, clockMonitor, view} = parts
+  const latencyPublisher = new LatencyPublisher(ctx, id)
 
   const http = routerHttp(id, opts, parts, auth, log, () => serving())
   const address = await listenOn(http.server, host, port, opts.listen, () => {
@@ -112,6 +115,7 @@ export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions)
   // (503 NOT_SERVING) until it has re-read the map and registered under a new lease.
   const membership = routerMembership(ctx, opts, log, view, async (lease) => {
     registration = await registerRouter(ctx, {id, address, w: opts.w, parts, p99: () => lastP99}, lease)
+    latencyPublisher.attach(lease)
   })
   serving = () => !drainEnded && membership.held()
 
@@ -132,6 +136,9 @@ export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions)
     registration?.update()
   }, opts.heartbeatMs ?? 5000)
   heartbeat.unref()
+  // The short-window p99 `--throttle auto` follows: a fresh report every slice, on its own small key.
+  const latencySlices = setInterval(() => latencyPublisher.publish(parts.recent.rotate(), Date.now()), DEFAULT_RECENT_LATENCY.sliceMs)
+  latencySlices.unref()
 
   return {
     id,
@@ -139,6 +146,8 @@ export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions)
     cluster: ctx.cluster,
     async stop(drainTimeoutMs: number) {
       clearInterval(heartbeat)
+      clearInterval(latencySlices)
+      latencyPublisher.stop()
       tlsReloader?.stop()
       await clockMonitor.stop()
       const atDeadline = http.inflight()
@@ -183,6 +192,8 @@ function startTlsReloader(opts: RouterServeOptions, server: Parameters<typeof re
 interface RouterParts {
   metrics: RouterMetrics
   latency: LatencyWindow
+  /** recent keeps the newest latencies in one-second slices for the published short-window p99. */
+  recent: RecentLatency
   tally: ClientTally
   clients: NodeClients
   clockMonitor: ClockMonitor
@@ -226,7 +237,7 @@ async function startRouterParts(ctx: ServiceContext, id: string, opts: RouterSer
     onOutcome: (o) => metrics.repair(o),
   })
   const coordinator = routerCoordinator(id, opts, {view, clients, metrics, repairs, clockMonitor})
-  return {metrics, latency: new LatencyWindow(), tally: new ClientTally(), clients, clockMonitor, view, repairs, coordinator}
+  return {metrics, latency: new LatencyWindow(), recent: new RecentLatency(), tally: new ClientTally(), clients, clockMonitor, view, repairs, coordinator}
 }
 
 /** routerCoordinator wires the quorum coordinator to the map, the node pools (one ApplyBatcher per pool), the clock and read repair. */
@@ -287,7 +298,12 @@ function routerHttp(id: string, opts: RouterServeOptions, parts: RouterParts, au
   return createRouterHttp({
     kv: parts.coordinator,
     metrics: parts.metrics,
-    latency: parts.latency,
+    latency: {
+      record: (ms) => {
+        parts.latency.record(ms)
+        parts.recent.record(ms)
+      },
+    },
     tally: parts.tally,
     serving,
     health: () => {

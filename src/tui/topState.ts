@@ -2,6 +2,7 @@ import {autopilotKeys, type AutopilotState, AutopilotStateSchema, type DecisionR
 import {type ClusterKeys} from '../etcd/keys.js'
 import {type LockHolder, LockHolderSchema} from '../etcd/leaseLock.js'
 import {type ExecutorEvent} from '../executor/executorEnv.js'
+import {describeThrottleStep, isRateChange} from '../executor/throttleStepText.js'
 import {type ClusterMeta, ClusterMetaSchema} from '../model/cluster.js'
 import {type Control, ControlSchema} from '../model/control.js'
 import {isTerminal, type Move, MoveSchema} from '../model/move.js'
@@ -156,7 +157,7 @@ export function topReducer(keys: ClusterKeys, state: TopState, action: TopAction
       return changed && text ? appendLog(next, [{at: action.at, level: connection === 'reconnecting' ? 'error' : 'info', text}]) : next
     }
     case 'executor':
-      return appendLog(state, [executorLine(action.event)])
+      return action.event.type === 'throttle' && !isRateChange(action.event) ? state : appendLog(state, [executorLine(action.event)])
     case 'notice':
       return appendLog({...state, now: action.at}, [{at: action.at, level: action.level, text: action.text}])
     case 'stage':
@@ -376,6 +377,8 @@ function executorLine(ev: ExecutorEvent): LogLine {
       return {at, level: 'warn', text: `move ${ev.move}: retrying ${ev.what}: ${ev.error}`}
     case 'info':
       return {at, level: 'info', text: ev.message}
+    case 'throttle':
+      return {at, level: ev.action === 'cut' ? 'warn' : 'info', text: describeThrottleStep(ev)}
   }
 }
 

@@ -1,5 +1,6 @@
 import {describe, expect, it} from 'vitest'
-import {progressMode} from '../../src/cli/executorProgress.js'
+import {describeEvent, makeProgressSink, progressMode} from '../../src/cli/executorProgress.js'
+import {type ThrottleStepEvent} from '../../src/executor/executorEnv.js'
 
 describe('progressMode', () => {
   it('draws the spinner only when stderr, the stream it writes to, is a terminal', () => {
@@ -10,5 +11,22 @@ describe('progressMode', () => {
   it('writes JSON lines with --json, terminal or not', () => {
     expect(progressMode(true, {stderr: true})).toBe('json')
     expect(progressMode(true, {stderr: false})).toBe('json')
+  })
+})
+
+describe('--throttle auto steps in the progress output', () => {
+  const step = (action: ThrottleStepEvent['action'], rate: number): ThrottleStepEvent => ({type: 'throttle', signal: "routers' client p99", p99Ms: 31.24, samples: 412, windowMs: 1000, ageMs: 430, targetP99Ms: 22, action, rateBytesPerSec: rate, flowingBytesPerSec: 10 * 1024 * 1024, at: '2026-11-30T17:00:00.000Z'})
+
+  it('says what was read, how fresh and how well sampled, and what it did to the rate', () => {
+    expect(describeEvent(step('cut', 7 * 1024 * 1024))).toBe("auto throttle: routers' client p99 31.2 ms (412 samples over 1.0 s, 0.4 s old) vs target 22 ms, copies flowing at 10.0 MiB/s → copy rate cut to 7.0 MiB/s")
+    expect(describeEvent({...step('settling', 1024), p99Ms: null})).toContain("routers' client p99 unknown")
+    expect(describeEvent(step('settling', 1024))).toContain('held (settling) at 1.0 KiB/s')
+  })
+
+  it('prints a line in plain-lines mode only for a step that changed the rate (a step comes every second)', () => {
+    const lines: string[] = []
+    const sink = makeProgressSink('lines', (l) => lines.push(l))
+    for (const a of ['hold', 'settling', 'raise', 'seen', 'cut', 'few samples'] as const) sink.emit(step(a, 1024))
+    expect(lines.map((l) => /rate (\w+)/.exec(l)?.[1])).toEqual(['raised', 'cut'])
   })
 })

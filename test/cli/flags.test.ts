@@ -1,5 +1,6 @@
 import {Parser} from '@oclif/core'
 import {describe, expect, it} from 'vitest'
+import {EXECUTOR_FLAGS} from '../../src/cli/executorFlags.js'
 import {bytesFlag, capacityFlag, durationFlag, listenFlag, rateFlag, rateOrAutoFlag, withDefault} from '../../src/cli/flags.js'
 import {renderError} from '../../src/cli/renderError.js'
 import {formatListen, parseDuration, parseListen} from '../../src/model/units.js'
@@ -70,6 +71,25 @@ describe('one parser per unit, applied at parse time', () => {
       expect((await usageLine([])).exitCode).toBe(2)
     } finally {
       delete process.env.TEST_SHARDCTL_LISTEN
+    }
+  })
+})
+
+describe('--throttle auto flags of the commands that run moves', () => {
+  const parseExecutor = async (argv: string[]) => (await Parser.parse(argv, {flags: EXECUTOR_FLAGS, strict: true})).flags
+
+  it('reads the target p99 as a duration, 25ms by default', async () => {
+    expect((await parseExecutor(['--throttle', 'auto']))['max-client-p99']).toBe(25)
+    expect((await parseExecutor(['--throttle', 'auto', '--max-client-p99', '40ms']))['max-client-p99']).toBe(40)
+  })
+
+  it('refuses a target that is not a duration, or zero, with one line naming the flag and exit 2', async () => {
+    for (const bad of ['fast', '0ms', '-5ms']) {
+      let rendered: {line: string; exitCode: number} | undefined
+      await parseExecutor(['--throttle', 'auto', '--max-client-p99', bad]).catch((err: unknown) => (rendered = renderError(err, 'test')))
+      expect(rendered?.exitCode, bad).toBe(2)
+      expect(rendered?.line, bad).toContain('--max-client-p99')
+      expect(rendered?.line, bad).not.toContain('\n')
     }
   })
 })

@@ -1,5 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import {autopilotKeys, type AutopilotState, type DecisionRecord} from '../../src/autopilot/autopilotState.js'
+import {type ThrottleStepEvent} from '../../src/executor/executorEnv.js'
 import {LOG_LIMIT, orderedMoves} from '../../src/tui/topState.js'
 import {alive, busyCluster, control, KEYS, lock, meta, move, node, reduce, router, seeded, shard, T0} from './fixtures.js'
 
@@ -217,5 +218,15 @@ describe('topReducer: clients and copy series', () => {
       expect(s.autopilot?.leader).toBe('autopilot a1')
       expect(s.log.at(-1)).toMatchObject({level: 'warn', text: `ignored an invalid value at ${key}`})
     })
+  })
+})
+
+describe('topReducer: --throttle auto steps', () => {
+  const step = (action: ThrottleStepEvent['action']): ThrottleStepEvent => ({type: 'throttle', signal: "routers' client p99", p99Ms: 40, samples: 300, windowMs: 1000, ageMs: 200, targetP99Ms: 22, action, rateBytesPerSec: 4 * 1024 * 1024, flowingBytesPerSec: null, at: new Date(T0).toISOString()})
+
+  it('logs the steps that changed the rate (a cut as a warning), not the holds that come every second', () => {
+    const s = reduce(['hold', 'settling', 'cut', 'stale', 'raise'].map((a) => ({type: 'executor', event: step(a as ThrottleStepEvent['action'])})))
+    expect(s.log.map((l) => l.level)).toEqual(['warn', 'info'])
+    expect(s.log[0]?.text).toMatch(/^auto throttle: routers' client p99 40\.0 ms .* → copy rate cut to 4\.0 MiB\/s$/)
   })
 })

@@ -2,11 +2,12 @@ import {Redis} from 'ioredis'
 import {setTimeout as sleepFor} from 'node:timers/promises'
 import {describe, expect, it} from 'vitest'
 import {listShards} from '../../../src/cluster/clusterRepo.js'
-import {type AimdOptions} from '../../../src/executor/adaptiveThrottle.js'
+import {defaultLatencyThrottle, type LatencyThrottleOptions} from '../../../src/executor/adaptiveThrottle.js'
 import {setThrottle} from '../../../src/executor/controlService.js'
 import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent} from '../../../src/executor/executorEnv.js'
 import {executePlan} from '../../../src/executor/executePlan.js'
 import {getMove} from '../../../src/executor/moveStore.js'
+import {describeThrottleStep} from '../../../src/executor/throttleStepText.js'
 import {isTerminal, type Move} from '../../../src/model/move.js'
 import {slotsOfRange} from '../../../src/redis/slotMap.js'
 import {redisAvailable, tagsInSlots} from '../../support/redisCluster.js'
@@ -30,8 +31,8 @@ const available = await redisAvailable()
 const file = useRedisCluster('redis-auto', available, {replicasPerMaster: 0, serverArgs: ['--enable-debug-command', 'yes'], slotsPerShard: 16})
 
 const KiB = 1024
-/** AIMD: every step changes the rate by more than 20 %, so the executor logs each one. */
-const AIMD: AimdOptions = {targetP99Ms: 150, start: 512 * KiB, min: 32 * KiB, max: 2048 * KiB, increase: 512 * KiB, decreaseFactor: 0.25}
+/** AUTO: the defaults for a 150 ms target, in a range a small slot migration spans. */
+const AUTO: LatencyThrottleOptions = {...defaultLatencyThrottle(150), start: 512 * KiB, min: 32 * KiB, max: 2048 * KiB}
 /** STALL_SECONDS: one DEBUG SLEEP on the source, far above the 150 ms target. */
 const STALL_SECONDS = 0.4
 const KEYS_PER_SLOT = 150
@@ -44,15 +45,16 @@ abortExecutorAfterEach(() => {
   return r
 })
 
-/** RateLog collects the adaptive rates (KiB/s) and the override lines the executor logs, in order. */
+/** RateLog collects the rates (KiB/s) each adaptive step that changed the rate set, and the executor's info lines, in order. */
 class RateLog {
   readonly lines: string[] = []
   readonly rates: number[] = []
   readonly onEvent = (e: ExecutorEvent): void => {
-    if (e.type !== 'info') return
-    this.lines.push(e.message)
-    const m = /adaptive throttle: .* → copy rate (\d+) KiB\/s/.exec(e.message)
-    if (m) this.rates.push(Number(m[1]))
+    if (e.type === 'throttle' && (e.action === 'raise' || e.action === 'cut')) {
+      this.rates.push(Math.round(e.rateBytesPerSec / KiB))
+      this.lines.push(describeThrottleStep(e))
+    }
+    if (e.type === 'info') this.lines.push(e.message)
   }
 
   /** waitFor polls `cond` until it holds, failing after `boundMs` (or once the move ended) with `what` and the log so far. */
@@ -99,7 +101,7 @@ describe.skipIf(!available)('redis --throttle auto', () => {
 
     const log = new RateLog()
     const abort = new AbortController()
-    const done = executePlan(file.ctx, {limits: {maxConcurrent: 1, perNode: 1}, throttle: null, adaptive: AIMD, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test'}, {now: () => Date.now(), sleep: (ms, s) => sleepFor(ms, undefined, {signal: s}).catch(() => {}), emit: log.onEvent}, abort.signal)
+    const done = executePlan(file.ctx, {limits: {maxConcurrent: 1, perNode: 1}, throttle: null, adaptive: AUTO, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test'}, {now: () => Date.now(), sleep: (ms, s) => sleepFor(ms, undefined, {signal: s}).catch(() => {}), emit: log.onEvent}, abort.signal)
     running = {abort, done: done.catch(() => {})}
     const source = file.master(from).address
 
@@ -130,8 +132,8 @@ describe.skipIf(!available)('redis --throttle auto', () => {
       await sleepFor(4000)
       expect(log.rates.slice(overridden), 'adaptive changes while `throttle set` holds the rate').toEqual([])
       await setThrottle(file.ctx, null)
-      // Every adaptive step is logged, so the last logged rate is the adaptive one the override set aside.
-      const setAside = log.rates[overridden - 1] ?? AIMD.start / KiB
+      // Every rate change is a throttle event, so the last one seen is the adaptive one the override set aside.
+      const setAside = log.rates[overridden - 1] ?? AUTO.start / KiB
       await log.waitFor('the adaptive throttle backing off again once `throttle set` is unset', () => log.rates.slice(overridden).some((r) => r < setAside), move.id)
     } finally {
       stalls2.abort()
