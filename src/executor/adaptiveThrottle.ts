@@ -49,7 +49,7 @@ export function defaultLatencyThrottle(targetP99Ms: number): LatencyThrottleOpti
 }
 
 /** ControlAction is what one control step did: raised, cut, or held the rate (and why it held). */
-export type ControlAction = 'raise' | 'cut' | 'hold' | 'no reading' | 'seen' | 'stale' | 'few samples' | 'settling'
+export type ControlAction = 'raise' | 'cut' | 'hold' | 'no reading' | 'seen' | 'stale' | 'few samples' | 'settling' | 'idle'
 
 /** ControlStep is the outcome of one observation: the rate to apply now and what led to it. */
 export interface ControlStep {
@@ -72,7 +72,8 @@ export interface ControlStep {
  * - under `band` × target, the rate rises by the headroom: × (1 + band − p99/target), at
  *   most `maxRaise` and at least `minRaise`, and never past `flowHeadroom` × the rate the
  *   copies flow at (so it does not wind up past what the machine copies, and a cut acts at
- *   once); only on a reading of `minSamples` latencies or more; between the two it holds.
+ *   once), and not while no copy flows (between moves); only on a reading of `minSamples`
+ *   latencies or more; between the two it holds.
  *
  * The rate stays within [min, max]. Pure: time and readings are passed in.
  */
@@ -99,9 +100,9 @@ export class LatencyThrottle {
   /**
    * observe folds in `reading` (null: nothing measured) at time `now` (ms since the epoch,
    * the clock readings are stamped with) given the rate the copies flow at (bytes/s; null
-   * when unknown) and returns the step taken.
+   * when no copy reports flowing: then the rate is not raised) and returns the step taken.
    */
-  observe(reading: LatencyReading | null, now: number, flowing: number | null = null): ControlStep {
+  observe(reading: LatencyReading | null, now: number, flowing: number | null): ControlStep {
     const o = this.opts
     if (!reading) return this.hold('no reading')
     if (reading.at <= this.lastAt) return this.hold('seen')
@@ -115,8 +116,9 @@ export class LatencyThrottle {
     if (x > 1) return this.set(this.rate * Math.max(o.maxCut, 1 / x), 'cut', now)
     if (x >= o.band) return this.hold('hold')
     if (reading.samples < o.minSamples) return this.hold('few samples')
+    if (flowing === null) return this.hold('idle')
     let next = Math.max(this.rate * Math.min(o.maxRaise, 1 + o.band - x), this.rate + o.minRaise)
-    if (flowing !== null && flowing > 0) next = Math.min(next, Math.max(this.rate, flowing * o.flowHeadroom))
+    next = Math.min(next, Math.max(this.rate, flowing * o.flowHeadroom))
     if (next <= this.rate) return this.hold('hold')
     return this.set(next, 'raise', now)
   }

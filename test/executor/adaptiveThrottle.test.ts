@@ -4,6 +4,8 @@ import {defaultLatencyThrottle, type LatencyReading, LatencyThrottle, type Laten
 
 const MiB = 1024 * 1024
 const T0 = 1_700_000_000_000
+/** FAST: a flowing rate that never caps a raise. */
+const FAST = 1024 * MiB
 
 /** reading builds a fresh, well-sampled one-second reading closed at `at`. */
 function reading(p99Ms: number, at: number, over: Partial<LatencyReading> = {}): LatencyReading {
@@ -14,49 +16,49 @@ describe('LatencyThrottle, one step at a time', () => {
   it('acts on a reading once: the same report read again changes nothing (a 5 s report read every second used to be cut five times)', () => {
     const t = new LatencyThrottle(defaultLatencyThrottle(20))
     const r = reading(40, T0)
-    expect(t.observe(r, T0 + 100)).toEqual({rate: 4 * MiB, action: 'cut'})
-    for (let i = 1; i <= 4; i++) expect(t.observe(r, T0 + 100 + i * 1000)).toEqual({rate: 4 * MiB, action: 'seen'})
+    expect(t.observe(r, T0 + 100, FAST)).toEqual({rate: 4 * MiB, action: 'cut'})
+    for (let i = 1; i <= 4; i++) expect(t.observe(r, T0 + 100 + i * 1000, FAST)).toEqual({rate: 4 * MiB, action: 'seen'})
   })
 
   it('cuts in proportion to the overshoot: a little over target costs a little, a real overload at least halves, at most quarters', () => {
     const small = new LatencyThrottle(defaultLatencyThrottle(20))
-    expect(small.observe(reading(22, T0), T0).rate).toBeCloseTo((8 * MiB * 20) / 22, 0)
+    expect(small.observe(reading(22, T0), T0, FAST).rate).toBeCloseTo((8 * MiB * 20) / 22, 0)
     const big = new LatencyThrottle(defaultLatencyThrottle(20))
-    expect(big.observe(reading(40, T0), T0).rate).toBe(4 * MiB)
+    expect(big.observe(reading(40, T0), T0, FAST).rate).toBe(4 * MiB)
     const huge = new LatencyThrottle(defaultLatencyThrottle(20))
-    expect(huge.observe(reading(2000, T0), T0).rate).toBe(2 * MiB)
+    expect(huge.observe(reading(2000, T0), T0, FAST).rate).toBe(2 * MiB)
   })
 
   it('raises by the headroom, holds inside the band under target', () => {
     const t = new LatencyThrottle(defaultLatencyThrottle(20))
-    expect(t.observe(reading(5, T0), T0)).toEqual({rate: 12 * MiB, action: 'raise'}) // ×1.5 at most
-    expect(t.observe(reading(19, T0 + 2000), T0 + 2000)).toEqual({rate: 12 * MiB, action: 'hold'}) // 0.95 × target: in the band
-    expect(t.observe(reading(12, T0 + 4000), T0 + 4000).rate).toBeCloseTo(12 * MiB * (1 + 0.8 - 12 / 20), 0)
+    expect(t.observe(reading(5, T0), T0, FAST)).toEqual({rate: 12 * MiB, action: 'raise'}) // ×1.5 at most
+    expect(t.observe(reading(19, T0 + 2000), T0 + 2000, FAST)).toEqual({rate: 12 * MiB, action: 'hold'}) // 0.95 × target: in the band
+    expect(t.observe(reading(12, T0 + 4000), T0 + 4000, FAST).rate).toBeCloseTo(12 * MiB * (1 + 0.8 - 12 / 20), 0)
   })
 
   it('ignores a window that began before the last change had settled, and readings too old or too thin', () => {
     const t = new LatencyThrottle(defaultLatencyThrottle(20))
-    t.observe(reading(40, T0), T0) // cut at T0
-    expect(t.observe(reading(80, T0 + 1000), T0 + 1000).action).toBe('settling') // window [T0, T0+1000): still the old rate
-    expect(t.observe(reading(80, T0 + 7000), T0 + 13_000).action).toBe('stale')
-    expect(t.observe(reading(5, T0 + 14_000, {samples: 5}), T0 + 14_000).action).toBe('few samples')
-    expect(t.observe(null, T0 + 15_000).action).toBe('no reading')
+    t.observe(reading(40, T0), T0, FAST) // cut at T0
+    expect(t.observe(reading(80, T0 + 1000), T0 + 1000, FAST).action).toBe('settling') // window [T0, T0+1000): still the old rate
+    expect(t.observe(reading(80, T0 + 7000), T0 + 13_000, FAST).action).toBe('stale')
+    expect(t.observe(reading(5, T0 + 14_000, {samples: 5}), T0 + 14_000, FAST).action).toBe('few samples')
+    expect(t.observe(null, T0 + 15_000, FAST).action).toBe('no reading')
     expect(t.current()).toBe(4 * MiB)
-    expect(t.observe(reading(80, T0 + 16_000), T0 + 16_000)).toEqual({rate: 1 * MiB, action: 'cut'})
+    expect(t.observe(reading(80, T0 + 16_000), T0 + 16_000, FAST)).toEqual({rate: 1 * MiB, action: 'cut'})
   })
 
   it('cuts at once on a breach in a window straddling a raise (the raise is the likely cause), but not one straddling a cut', () => {
     const t = new LatencyThrottle(defaultLatencyThrottle(20))
-    expect(t.observe(reading(5, T0), T0).action).toBe('raise') // 12 MiB/s at T0
-    expect(t.observe(reading(15, T0 + 1000), T0 + 1000).action).toBe('settling') // under target: wait for a clean window
-    expect(t.observe(reading(40, T0 + 2000, {windowMs: 3000}), T0 + 2000)).toEqual({rate: 6 * MiB, action: 'cut'})
-    expect(t.observe(reading(40, T0 + 3000, {windowMs: 3000}), T0 + 3000).action).toBe('settling') // already answered
+    expect(t.observe(reading(5, T0), T0, FAST).action).toBe('raise') // 12 MiB/s at T0
+    expect(t.observe(reading(15, T0 + 1000), T0 + 1000, FAST).action).toBe('settling') // under target: wait for a clean window
+    expect(t.observe(reading(40, T0 + 2000, {windowMs: 3000}), T0 + 2000, FAST)).toEqual({rate: 6 * MiB, action: 'cut'})
+    expect(t.observe(reading(40, T0 + 3000, {windowMs: 3000}), T0 + 3000, FAST).action).toBe('settling') // already answered
   })
 
   it('raises only on a reading with enough samples, but cuts on a thin one (the p99 of a few latencies is their worst: enough to be careful)', () => {
     const t = new LatencyThrottle(defaultLatencyThrottle(20))
-    expect(t.observe(reading(5, T0, {samples: 19}), T0)).toEqual({rate: 8 * MiB, action: 'few samples'})
-    expect(t.observe(reading(40, T0 + 2000, {samples: 3}), T0 + 2000)).toEqual({rate: 4 * MiB, action: 'cut'})
+    expect(t.observe(reading(5, T0, {samples: 19}), T0, FAST)).toEqual({rate: 8 * MiB, action: 'few samples'})
+    expect(t.observe(reading(40, T0 + 2000, {samples: 3}), T0 + 2000, FAST)).toEqual({rate: 4 * MiB, action: 'cut'})
   })
 
   it('never raises past twice the rate the copies flow at (no wind-up while the machine is the limit)', () => {
@@ -66,12 +68,18 @@ describe('LatencyThrottle, one step at a time', () => {
     expect(t.observe(reading(5, T0 + 4000), T0 + 4000, 6 * MiB)).toEqual({rate: 12 * MiB, action: 'raise'})
   })
 
+  it('does not raise while no copy reports flowing (between moves the rate would wind up), but still cuts', () => {
+    const t = new LatencyThrottle(defaultLatencyThrottle(20))
+    expect(t.observe(reading(5, T0), T0, null)).toEqual({rate: 8 * MiB, action: 'idle'})
+    expect(t.observe(reading(40, T0 + 2000), T0 + 2000, null)).toEqual({rate: 4 * MiB, action: 'cut'})
+  })
+
   it('stays within the operator bounds whatever it reads', () => {
     const opts: LatencyThrottleOptions = {...defaultLatencyThrottle(20), min: 1 * MiB, max: 10 * MiB}
     const t = new LatencyThrottle(opts)
-    for (let i = 0; i < 50; i++) expect(t.observe(reading(1, T0 + i * 2000), T0 + i * 2000).rate).toBeLessThanOrEqual(10 * MiB)
+    for (let i = 0; i < 50; i++) expect(t.observe(reading(1, T0 + i * 2000), T0 + i * 2000, FAST).rate).toBeLessThanOrEqual(10 * MiB)
     expect(t.current()).toBe(10 * MiB)
-    for (let i = 50; i < 100; i++) expect(t.observe(reading(1000, T0 + i * 2000), T0 + i * 2000).rate).toBeGreaterThanOrEqual(1 * MiB)
+    for (let i = 50; i < 100; i++) expect(t.observe(reading(1000, T0 + i * 2000), T0 + i * 2000, FAST).rate).toBeGreaterThanOrEqual(1 * MiB)
     expect(t.current()).toBe(1 * MiB)
   })
 })

@@ -1,0 +1,81 @@
+import {describe, expect, it} from 'vitest'
+import {listShards} from '../../src/cluster/clusterRepo.js'
+import {initCluster} from '../../src/cluster/initCluster.js'
+import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
+import {makeServiceContext} from '../../src/cluster/serviceContext.js'
+import {defaultLatencyThrottle} from '../../src/executor/adaptiveThrottle.js'
+import {executePlan} from '../../src/executor/executePlan.js'
+import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent, type ThrottleStepEvent} from '../../src/executor/executorEnv.js'
+import {type MoveEffects} from '../../src/executor/moveEffects.js'
+import {commitMoveTransition} from '../../src/executor/moveStore.js'
+import {type RouterLatency} from '../../src/router/latencyPublisher.js'
+import {MemoryStore} from '../../src/store/memoryStore.js'
+import {moveOf} from './fixtures.js'
+
+const MiB = 1024 * 1024
+
+/**
+ * `--throttle auto` wired end to end on the in-memory store, in fake time: a router's report
+ * in `latency/routers/<id>` reaches the executor's controller, every step is a `throttle`
+ * event, and the rate it sets is the global bucket's rate the copy sees. The copy (a fake
+ * node effect) reports 10 MiB/s flowing and rewrites the router's report as it goes: under
+ * target for its first half, far over it after.
+ */
+describe('--throttle auto in executePlan', () => {
+  it('follows the routers\' report: raises while under target, cuts once it breaches, and the copy sees each rate', async () => {
+    let now = 1_000_000
+    const store = new MemoryStore()
+    const ctx = makeServiceContext(store, {cluster: 'auto'}, () => new Date(now))
+    await initCluster(ctx, {shards: 1, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:7101@a,n2=127.0.0.1:7102@b'), force: false})
+    for (const id of ['n1', 'n2']) await store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: '127.0.0.1:1', pid: 1, startedAt: 't'}))
+    const shard = (await listShards(ctx)).shards[0]!.value
+    const from = shard.replicas[0]!.node
+    const move = moveOf({shard: shard.id, from, to: from === 'n1' ? 'n2' : 'n1', baseEpoch: shard.epoch, epoch: shard.epoch})
+    await store.put(ctx.keys.move(move.id), JSON.stringify(move))
+
+    const report = async (p99Ms: number) => {
+      const r: RouterLatency = {p99Ms, samples: 400, windowMs: 1000, at: now}
+      await store.put(ctx.keys.routerLatency('r1'), JSON.stringify(r))
+    }
+    const seenByCopy: number[] = []
+    const events: ExecutorEvent[] = []
+    const effects: MoveEffects = {
+      barrier: async () => {},
+      copy: async (env, m) => {
+        for (let i = 0; i < 240; i++) {
+          await report(i < 120 ? 5 : 100) // target 20 ms: a quarter of it, then 5x
+          env.emit({type: 'progress', move: m.value.id, bytes: i * MiB, keys: i, totalBytes: 0, rateBytesPerSec: 10 * MiB, stalled: false, at: new Date(now).toISOString()})
+          seenByCopy.push(env.throttles.global.currentRate() ?? Infinity)
+          await env.sleep(250)
+        }
+        return commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying', progress: {...m.value.progress, bytes: 240 * MiB, keys: 240}})
+      },
+      verify: async () => {},
+      drain: async () => {},
+      drop: async () => 0,
+      catchUp: async () => {},
+    }
+    const result = await executePlan(
+      ctx,
+      {limits: {maxConcurrent: 1, perNode: 1}, throttle: null, adaptive: defaultLatencyThrottle(20), nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test'},
+      {now: () => now, sleep: async (ms) => void (now += ms), emit: (e) => events.push(e), effects},
+      new AbortController().signal,
+    )
+    expect(result.counts).toEqual({done: 1})
+
+    const steps = events.filter((e): e is ThrottleStepEvent => e.type === 'throttle')
+    const raises = steps.filter((s) => s.action === 'raise')
+    const cuts = steps.filter((s) => s.action === 'cut')
+    expect(raises.length).toBeGreaterThan(0)
+    expect(cuts.length).toBeGreaterThan(0)
+    expect(steps.every((s) => s.signal === "routers' client p99" && s.targetP99Ms === 20)).toBe(true)
+    // Raises came while the report was under target, and never took the rate past 2x the 10 MiB/s flowing.
+    expect(raises.every((s) => s.p99Ms === 5 && s.rateBytesPerSec <= 20 * MiB)).toBe(true)
+    // Cuts came on the breach, each ×0.25 (100 ms is 5x the target, past the largest cut), down to the floor.
+    expect(cuts.every((s) => s.p99Ms === 100)).toBe(true)
+    expect(cuts.at(-1)?.rateBytesPerSec).toBe(256 * 1024)
+    // The copy saw the rates the controller set: its peak, then the floor.
+    expect(Math.max(...seenByCopy)).toBe(Math.max(...raises.map((s) => s.rateBytesPerSec)))
+    expect(seenByCopy.at(-1)).toBe(256 * 1024)
+  })
+})
