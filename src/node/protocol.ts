@@ -45,10 +45,8 @@ export const CURSOR_HEADER = 'x-shardctl-cursor'
 /** RECORDS_CONTENT_TYPE is the binary record batch media type (see recordCodec.ts). */
 export const RECORDS_CONTENT_TYPE = 'application/x-shardctl-records'
 
-/** MAX_KEY_BYTES bounds a key's UTF-8/binary length. */
-export const MAX_KEY_BYTES = 4096
-/** MAX_VALUE_BYTES bounds one value (1 MiB). */
-export const MAX_VALUE_BYTES = 1024 * 1024
+// The record size limits live apart, so the storage threads need not load the schemas here.
+export {MAX_KEY_BYTES, MAX_VALUE_BYTES} from './recordLimits.js'
 /** MAX_BATCH_BYTES bounds one apply body (many records: copy chunks and batched writes). */
 export const MAX_BATCH_BYTES = 32 * 1024 * 1024
 /** DEFAULT_CHUNK_BYTES is the snapshot chunk size when the caller names none. */

@@ -1,4 +1,5 @@
-import {MAX_KEY_BYTES, MAX_VALUE_BYTES, type NodeRecord} from './protocol.js'
+import {type NodeRecord} from './protocol.js'
+import {MAX_KEY_BYTES, MAX_VALUE_BYTES} from './recordLimits.js'
 
 /**
  * The binary record batch (`application/x-shardctl-records`): values are up to 1 MiB and

@@ -1,6 +1,4 @@
-import {createRequire} from 'node:module'
-import {pathToFileURL} from 'node:url'
-import {Worker} from 'node:worker_threads'
+import {type Worker} from 'node:worker_threads'
 import {keyHash} from '../model/hash.js'
 import {type CellChanges} from './digestCells.js'
 import {FINE_WIDTH, fineOf} from './digestLayout.js'
@@ -9,6 +7,7 @@ import {type NodeRecord} from './protocol.js'
 import {decodeRecords, encodeRecords} from './recordCodec.js'
 import {openWriterCore} from './storageWriterCore.js'
 import {type WriterData, type WriterOp, type WriterReply, type WriterRequest} from './storageWriterProtocol.js'
+import {startModuleWorker} from './workerModule.js'
 
 /** CommitKind names what a committed transaction carried: `group` (client, repair and relayed applies), `copy` (a copy frame), `purge` (tombstones, range drops). */
 export type CommitKind = 'group' | 'copy' | 'purge'
@@ -253,15 +252,10 @@ export class StorageWriter {
 }
 
 /**
- * startWorker starts the writer thread from the compiled `storageWriterWorker.js` beside
- * this module, or, when this module runs from TypeScript source (tests under vitest, `bin/dev.js`),
- * from the `.ts` file through tsx's loader, registered inside the thread.
+ * startWorker starts the writer thread from `storageWriterWorker` beside this module (its
+ * one-file bundle when fresh, the compiled module, or the `.ts` source through tsx: see
+ * startModuleWorker).
  */
 function startWorker(data: WriterData): Worker {
-  const here = import.meta.url
-  if (!here.endsWith('.ts')) return new Worker(new URL('./storageWriterWorker.js', here), {workerData: data})
-  const tsx = pathToFileURL(createRequire(here).resolve('tsx/esm/api')).href
-  const entry = new URL('./storageWriterWorker.ts', here).href
-  const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}) })`
-  return new Worker(code, {eval: true, workerData: data})
+  return startModuleWorker(import.meta.url, 'storageWriterWorker', data)
 }
