@@ -10,7 +10,7 @@ import {terminationSignal} from '../../src/router/terminationSignal.js'
 
 export default class RouterServe extends EtcdCommand {
   static override summary = 'Run a router: the quorum read/write proxy clients talk to.'
-  static override description = `Serves PUT/GET/DELETE /kv/{key}, /healthz and /metrics over HTTP/1.1 keep-alive. Follows the shard map in etcd, writes to every write replica and acknowledges at w (joint quorum during moves), reads r voters and read-repairs stale ones, and retries transparently after a node's stale-epoch refusal. Registers under the leased routers/<id> with the map revision and epochs it has applied. SIGTERM stops accepting, finishes in-flight requests (bounded by --drain-timeout) and exits.`
+  static override description = `Serves PUT/GET/DELETE /kv/{key}, /healthz and /metrics over HTTP/1.1 keep-alive. Follows the shard map in etcd, writes to every write replica and acknowledges at w (joint quorum during moves), reads r voters and read-repairs stale ones, and retries transparently after a node's stale-epoch refusal. Registers under the leased routers/<id> with the map revision and epochs it has applied. SIGTERM stops accepting, finishes in-flight requests (bounded by --drain-timeout) and exits; a SIGTERM during start-up stops it as soon as it has started (a second one exits at once).`
   static override examples = [
     '<%= config.bin %> router serve --listen 127.0.0.1:7000',
     '<%= config.bin %> router serve --listen 127.0.0.1:0 --id r1 --w 2 --r 2',
@@ -41,6 +41,10 @@ export default class RouterServe extends EtcdCommand {
     // JSON lines with time, level and msg, like the storage nodes' logs.
     const logger = jsonLog({router: flags.id ?? null})
     const log = (line: string) => logger.info(line)
+    // Listened for before start-up: a SIGTERM while the router loads the map or registers must
+    // not kill it with routers/<id> left for its lease's TTL; it stops once started (a second
+    // signal, with the listener gone, is Node's default: exit at once).
+    const stopRequested = terminationSignal()
     const router = await startRouter(ctx, {
       id: flags.id,
       listen: formatListen(flags.listen),
@@ -55,7 +59,7 @@ export default class RouterServe extends EtcdCommand {
       tls,
     })
     this.log(`router ${router.id} serving cluster ${router.cluster} on ${router.address}`)
-    const signal = await terminationSignal()
+    const signal = await stopRequested
     log(`${signal}: draining (up to ${drainMs} ms)`)
     const {drained, inflightAtDeadline} = await router.stop(drainMs)
     if (drained) log('drained; exiting')

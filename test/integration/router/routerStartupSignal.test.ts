@@ -1,0 +1,92 @@
+import {connect} from 'node:net'
+import {afterAll, afterEach, beforeAll, describe, expect, inject, it} from 'vitest'
+import {initCluster} from '../../../src/cluster/initCluster.js'
+import {parseNodeSpecs} from '../../../src/cluster/nodeSpec.js'
+import {makeServiceContext, type ServiceContext} from '../../../src/cluster/serviceContext.js'
+import {freePort} from '../../../src/localEtcd/freePort.js'
+import {type CliChild, spawnCli} from '../../support/cliChild.js'
+import {StoreSet, uniqueCluster} from '../../support/testStore.js'
+import {assertRouterDistFresh} from './routerProcess.js'
+
+/**
+ * A SIGTERM while `router serve` is still starting (loading the shard map, registering under
+ * its lease) must stop it gracefully once started: exit 0 with routers/<id> revoked, not
+ * Node's default action (death by the signal, routers/<id> left for its lease's TTL). The
+ * lease TTL here is 60 s, so a key still there right after the exit was left behind.
+ */
+
+const stores = new StoreSet()
+const children: CliChild[] = []
+let ctx: ServiceContext
+let endpoint: string
+let cluster: string
+/** SHARDS: a map large enough that loading it keeps the router busy for a while after its listener opens. */
+const SHARDS = 6000
+
+beforeAll(async () => {
+  assertRouterDistFresh()
+  endpoint = inject('etcdEndpoint')
+  cluster = uniqueCluster('routersignal')
+  ctx = makeServiceContext(stores.open(endpoint, cluster), {cluster})
+  const [p1, p2] = [await freePort(), await freePort()]
+  await initCluster(ctx, {shards: SHARDS, rf: 1, nodes: parseNodeSpecs(`n1=127.0.0.1:${p1}@a,n2=127.0.0.1:${p2}@b`), force: false})
+})
+
+afterEach(async () => {
+  await Promise.all(children.map((c) => c.kill()))
+})
+
+afterAll(() => stores.closeAll())
+
+function serve(id: string, port: number): CliChild {
+  const child = spawnCli(['router', 'serve', '--endpoints', endpoint, '--cluster', cluster, '--id', id, '--listen', `127.0.0.1:${port}`, '--lease-ttl', '60', '--drain-timeout', '1s'])
+  children.push(child)
+  return child
+}
+
+/** pollUntil calls `probe` every few milliseconds until it is true (bounded in time; fails with the child's log). */
+async function pollUntil(child: CliChild, what: string, probe: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 45_000
+  while (Date.now() < deadline) {
+    if (child.gone()) throw new Error(`the router exited before ${what}: ${child.logs().slice(-2000)}`)
+    if (await probe().catch(() => false)) return
+    await new Promise((r) => setTimeout(r, 2))
+  }
+  throw new Error(`timed out waiting for ${what}: ${child.logs().slice(-2000)}`)
+}
+
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1')
+    s.once('connect', () => {
+      s.destroy()
+      resolve(true)
+    })
+    s.once('error', () => resolve(false))
+  })
+}
+
+/** exitedWithin resolves with the child's exit code, or 'still running' after `ms` (the test then fails and afterEach kills it). */
+function exitedWithin(child: CliChild, ms: number): Promise<number | string> {
+  return Promise.race([child.exited, new Promise<string>((r) => setTimeout(() => r('still running'), ms))])
+}
+
+describe('router serve: SIGTERM during start-up', () => {
+  it('SIGTERM once its listener accepts, before it has registered: exits 0 and leaves no routers/<id>', async () => {
+    const port = await freePort()
+    const child = serve('rs1', port)
+    await pollUntil(child, 'its listener to accept', () => listening(port))
+    child.signal('SIGTERM')
+    expect(await exitedWithin(child, 20_000)).toBe(0)
+    expect(await ctx.store.get(ctx.keys.router('rs1'))).toBeUndefined()
+  })
+
+  it('SIGTERM as soon as routers/<id> appears: exits 0 and routers/<id> is revoked, not left to the TTL', async () => {
+    const port = await freePort()
+    const child = serve('rs2', port)
+    await pollUntil(child, 'routers/rs2 to appear', async () => (await ctx.store.get(ctx.keys.router('rs2'))) !== undefined)
+    child.signal('SIGTERM')
+    expect(await exitedWithin(child, 20_000)).toBe(0)
+    expect(await ctx.store.get(ctx.keys.router('rs2'))).toBeUndefined()
+  })
+})
