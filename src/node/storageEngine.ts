@@ -333,7 +333,7 @@ export class StorageEngine {
   }
 
   /**
-   * wrote returns `write`, and once it committed counts its `bytes` (or `walBytes` of its result; `synced`: the commit
+   * wrote returns `write`, and once it committed counts its `bytes` (`synced`: the commit
    * fsync'd the WAL) towards the background WAL work {@link walPacer} asks for, one task
    * at a time, never on the writer thread: every {@link BACKGROUND_CHECKPOINT_BYTES} a
    * PASSIVE checkpoint in the copy reader thread followed by an fdatasync of the database
@@ -346,11 +346,11 @@ export class StorageEngine {
    * nothing SQLite relies on: they only make written pages durable sooner. A failed task is
    * left to the next one, and to the writer's own fsyncs and backstop.
    */
-  private wrote<T>(write: Promise<T>, bytes: number, synced: boolean, walBytes?: (result: T) => number): Promise<T> {
+  private wrote<T>(write: Promise<T>, bytes: number, synced: boolean): Promise<T> {
     const reader = this.copyReader
     if (!reader) return write
     return write.then((result) => {
-      const task = this.closed ? undefined : this.walPacer.committed(walBytes ? walBytes(result) : bytes, synced)
+      const task = this.closed ? undefined : this.walPacer.committed(bytes, synced)
       if (task === 'checkpoint') this.background(reader.checkpoint().then((c) => (c.checkpointed > 0 ? this.synced('db', this.dbSyncer) : undefined)))
       else if (task === 'flush') this.background(this.synced('wal', this.walSyncer))
       return result
@@ -697,13 +697,7 @@ export class StorageEngine {
         stop(deleted)
         // slice, not subarray: a posted view would copy its whole buffer to the writer thread.
         const chunk = ids.slice(i, i + budget)
-        const done = await this.wrote(
-          this.writer.run<{deleted: number; used: number; seconds: number}>({op: 'deleteRows', range, ids: chunk, sliceMs: DROP_SLICE_MS, minIds: DROP_BUDGET.minRows}, 'purge', chunk.length),
-          0,
-          this.synchronousFull,
-          // A row deleted in table order dirties about one page of the (hash, key) index: the WAL grows about a page per row, which the background checkpoint must keep up with (else the writer's backstop checkpoints inside a drop commit).
-          (d) => d.deleted * PAGE_SIZE,
-        )
+        const done = await this.writer.run<{deleted: number; used: number; seconds: number}>({op: 'deleteRows', range, ids: chunk, sliceMs: DROP_SLICE_MS, minIds: DROP_BUDGET.minRows}, 'purge', chunk.length)
         deleted += done.deleted
         i += Math.max(1, done.used)
         budget = nextDropBudget(DROP_BUDGET, budget, done.used, done.seconds)
