@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import {nextDropBudget} from '../../src/node/dropBudget.js'
 
-const limits = {targetSeconds: 0.03, minRows: 64, maxRows: 4096}
+const limits = {targetSeconds: 0.03, minRows: 64, maxRows: 4096} // the numbers the tests reason with, not the engine's
 
 describe('nextDropBudget', () => {
   it('given a transaction that held the writer four times the target, when the next budget is set, then it is a quarter of the rows', () => {
