@@ -84,6 +84,12 @@ function threadCpu(): Map<string, number> {
 async function main(): Promise<void> {
   const all = records(Math.ceil((TOTAL_MIB * MiB) / VALUE_BYTES))
   const dir = mkdtempSync(join(tmpdir(), 'shardctl-copy-dest-'))
+  // Interrupted, the run still removes its database (the writer thread dies with the process).
+  const interrupted = (): void => {
+    rmSync(dir, {recursive: true, force: true})
+    process.exit(130)
+  }
+  process.once('SIGINT', interrupted).once('SIGTERM', interrupted)
   const engine = StorageEngine.open({dir, tombstoneGraceMs: 86_400_000})
   try {
     let wire: Buffer = Buffer.alloc(0)
