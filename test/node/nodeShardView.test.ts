@@ -45,6 +45,19 @@ describe('NodeShardView.held', () => {
     expect(heldOf(view)).toEqual(['1@3:voter'])
   })
 
+  it('Given a held shard deleted, When the delete is seen by refresh (before or after its watch event), Then the next held() no longer lists it, and a re-list keeps it gone', async () => {
+    const {admin, view} = await viewOf('a', [shard(1, 1, [voter('a')]), shard(2, 1, [voter('a')])])
+    expect(heldOf(view)).toEqual(['1@1:voter', '2@1:voter'])
+    await admin.delete(keys.shard(2))
+    // Whichever of the watch and this read folds the delete in first, the kept list must go.
+    expect(await view.refresh(2)).toBeUndefined()
+    expect(heldOf(view)).toEqual(['1@1:voter'])
+    // A re-list (as after a lapsed lease) that also brings a change the node missed.
+    await put(admin, shard(1, 2, [{node: 'a', role: 'outgoing'}, voter('b')]))
+    await view.start()
+    expect(heldOf(view)).toEqual(['1@2:outgoing'])
+  })
+
   it('Given a caller that changes the array it got, Then the next held() is unaffected, and the entries themselves cannot be changed', async () => {
     const {view} = await viewOf('a', [shard(1, 1, [voter('a')]), shard(2, 1, [voter('a')])])
     const first = view.held()
