@@ -94,6 +94,18 @@ class Reader {
    * they are summed as a number, without the bigint {@link int64} makes.
    */
   uint(): number {
+    const n = this.short()
+    if (n !== undefined) return n
+    const v = this.int64()
+    if (v < 0n || v > BigInt(Number.MAX_SAFE_INTEGER)) throw new WireError('varint out of range')
+    return Number(v)
+  }
+
+  /**
+   * short reads a varint of up to 7 bytes (below 2^49) as a number, without bigint
+   * arithmetic per byte; a longer one is left unread (undefined) for the bigint path.
+   */
+  private short(): number | undefined {
     const start = this.pos
     let n = 0
     let mul = 1
@@ -105,9 +117,7 @@ class Reader {
       mul *= 128
     }
     this.pos = start
-    const v = this.int64()
-    if (v < 0n || v > BigInt(Number.MAX_SAFE_INTEGER)) throw new WireError('varint out of range')
-    return Number(v)
+    return undefined
   }
 
   /** text decodes the UTF-8 bytes of a length-delimited field and moves past it. */
@@ -118,17 +128,8 @@ class Reader {
 
   /** int64 reads a varint as a signed 64-bit integer (numbers below 2^49, the common case, without bigint arithmetic per byte). */
   int64(): bigint {
-    const start = this.pos
-    let n = 0
-    let mul = 1
-    for (let i = 0; i < 7; i++) {
-      if (this.pos >= this.end) throw new WireError('truncated varint')
-      const b = this.buf[this.pos++] ?? 0
-      n += (b & 0x7f) * mul
-      if (b < 0x80) return BigInt(n)
-      mul *= 128
-    }
-    this.pos = start
+    const n = this.short()
+    if (n !== undefined) return BigInt(n)
     let v = 0n
     for (let shift = 0n; ; shift += 7n) {
       if (shift > 63n) throw new WireError('varint longer than 10 bytes')

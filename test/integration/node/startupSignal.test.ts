@@ -1,5 +1,4 @@
 import {mkdtempSync, rmSync} from 'node:fs'
-import {connect} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, afterEach, beforeAll, describe, expect, inject, it} from 'vitest'
@@ -8,6 +7,7 @@ import {parseNodeSpecs} from '../../../src/cluster/nodeSpec.js'
 import {makeServiceContext, type ServiceContext} from '../../../src/cluster/serviceContext.js'
 import {freePort} from '../../../src/localEtcd/freePort.js'
 import {type CliChild, spawnCli} from '../../support/cliChild.js'
+import {exitedWithin, listening, pollUntil} from '../../support/daemonProbe.js'
 import {StoreSet, uniqueCluster} from '../../support/testStore.js'
 import {assertNodeDistFresh} from './nodeProcess.js'
 
@@ -55,36 +55,9 @@ function serve(id: string): CliChild {
   return child
 }
 
-/** pollUntil calls `probe` every few milliseconds until it is true (bounded in time; fails with the child's log). */
-async function pollUntil(child: CliChild, what: string, probe: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 45_000
-  while (Date.now() < deadline) {
-    if (child.gone()) throw new Error(`the node exited before ${what}: ${child.logs().slice(-2000)}`)
-    if (await probe().catch(() => false)) return
-    await new Promise((r) => setTimeout(r, 2))
-  }
-  throw new Error(`timed out waiting for ${what}: ${child.logs().slice(-2000)}`)
-}
-
 async function serving(id: string): Promise<boolean> {
   const res = await fetch(`http://127.0.0.1:${ports[id]}/healthz`, {signal: AbortSignal.timeout(2000)})
   return ((await res.json()) as {serving: boolean}).serving
-}
-
-function listening(id: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(ports[id] ?? 0, '127.0.0.1')
-    s.once('connect', () => {
-      s.destroy()
-      resolve(true)
-    })
-    s.once('error', () => resolve(false))
-  })
-}
-
-/** exitedWithin resolves with the child's exit code, or 'still running' after `ms` (the test then fails and afterEach kills it). */
-function exitedWithin(child: CliChild, ms: number): Promise<number | string> {
-  return Promise.race([child.exited, new Promise<string>((r) => setTimeout(() => r('still running'), ms))])
 }
 
 async function expectNothingLeased(id: string): Promise<void> {
@@ -108,7 +81,7 @@ describe('node serve: SIGTERM during start-up', () => {
   it('SIGTERM once its listener is up, before it serves: exits 0 and leaves nothing leased', async () => {
     const child = serve('n2')
     // The listener opens before registration, the map load and the lease.
-    await pollUntil(child, 'its listener to accept', () => listening('n2'))
+    await pollUntil(child, 'its listener to accept', () => listening(ports.n2 ?? 0))
     child.signal('SIGTERM')
     expect(await exitedWithin(child, 20_000)).toBe(0)
     expect(child.stdout()).toMatch(/node n2 stopped \(SIGTERM\)/)

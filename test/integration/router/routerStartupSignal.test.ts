@@ -1,10 +1,10 @@
-import {connect} from 'node:net'
 import {afterAll, afterEach, beforeAll, describe, expect, inject, it} from 'vitest'
 import {initCluster} from '../../../src/cluster/initCluster.js'
 import {parseNodeSpecs} from '../../../src/cluster/nodeSpec.js'
 import {makeServiceContext, type ServiceContext} from '../../../src/cluster/serviceContext.js'
 import {freePort} from '../../../src/localEtcd/freePort.js'
 import {type CliChild, spawnCli} from '../../support/cliChild.js'
+import {exitedWithin, listening, pollUntil} from '../../support/daemonProbe.js'
 import {StoreSet, uniqueCluster} from '../../support/testStore.js'
 import {assertRouterDistFresh} from './routerProcess.js'
 
@@ -42,33 +42,6 @@ function serve(id: string, port: number): CliChild {
   const child = spawnCli(['router', 'serve', '--endpoints', endpoint, '--cluster', cluster, '--id', id, '--listen', `127.0.0.1:${port}`, '--lease-ttl', '60', '--drain-timeout', '1s'])
   children.push(child)
   return child
-}
-
-/** pollUntil calls `probe` every few milliseconds until it is true (bounded in time; fails with the child's log). */
-async function pollUntil(child: CliChild, what: string, probe: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 45_000
-  while (Date.now() < deadline) {
-    if (child.gone()) throw new Error(`the router exited before ${what}: ${child.logs().slice(-2000)}`)
-    if (await probe().catch(() => false)) return
-    await new Promise((r) => setTimeout(r, 2))
-  }
-  throw new Error(`timed out waiting for ${what}: ${child.logs().slice(-2000)}`)
-}
-
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1')
-    s.once('connect', () => {
-      s.destroy()
-      resolve(true)
-    })
-    s.once('error', () => resolve(false))
-  })
-}
-
-/** exitedWithin resolves with the child's exit code, or 'still running' after `ms` (the test then fails and afterEach kills it). */
-function exitedWithin(child: CliChild, ms: number): Promise<number | string> {
-  return Promise.race([child.exited, new Promise<string>((r) => setTimeout(() => r('still running'), ms))])
 }
 
 describe('router serve: SIGTERM during start-up', () => {
