@@ -117,8 +117,21 @@ export function outsideBand(s: Pick<DemoSummary, 'target' | 'utilisation'>): str
   const parts: string[] = []
   for (const u of s.utilisation) {
     if (u.after === null || u.after === 0) continue
-    if (u.after > s.target) parts.push(`${u.node} at ${u.after.toFixed(2)}x, over the target ${s.target.toFixed(2)}x`)
-    else if (u.after < floor) parts.push(`${u.node} at ${u.after.toFixed(2)}x, under the band's ${floor.toFixed(2)}x`)
+    if (u.after > s.target) parts.push(`${u.node} at ${apart(u.after, s.target)}x, over the target ${s.target.toFixed(2)}x`)
+    else if (u.after < floor) parts.push(`${u.node} at ${apart(u.after, floor)}x, under the band's ${floor.toFixed(2)}x`)
   }
   return parts.length > 0 ? ` (${parts.join('; ')})` : ''
+}
+
+/**
+ * apart formats `value` with two decimals, or with as many more (up to four) as it takes
+ * not to read the same as `bound` at two: "n3 at 0.899x, under the band's 0.90x", never
+ * "n3 at 0.90x, under the band's 0.90x" (a fresh-clone demo printed that).
+ */
+function apart(value: number, bound: number): string {
+  for (let digits = 2; digits < 4; digits++) {
+    const text = value.toFixed(digits)
+    if (Number(text) !== Number(bound.toFixed(2))) return text
+  }
+  return value.toFixed(4)
 }

@@ -82,4 +82,9 @@ describe('outsideBand', () => {
     expect(outsideBand({target: 1.1, utilisation: [u(0.95), u(1.1)]})).toBe('')
     expect(outsideBand({target: 2.5, utilisation: [u(0.01)]})).toBe('')
   })
+
+  it('Given a node just outside the band that rounds to its edge, Then it is shown with the digits that tell it apart', () => {
+    const u = (after: number, node: string) => ({node, before: null, after})
+    expect(outsideBand({target: 1.1, utilisation: [u(0.8995, 'n3'), u(1.1004, 'n1')]})).toBe(" (n3 at 0.899x, under the band's 0.90x; n1 at 1.1004x, over the target 1.10x)")
+  })
 })
