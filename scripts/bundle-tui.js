@@ -6,26 +6,18 @@
 // dist/src/tui, and zod, stay external (shared with the command, one copy of each class).
 // Run by `npm run build` after tsc. Without esbuild (a dev dependency, through tsx) it
 // writes nothing and top loads the modules one by one.
-import {existsSync, rmSync} from 'node:fs'
+import {rmSync} from 'node:fs'
 import {dirname, join, relative, sep} from 'node:path'
 import {fileURLToPath} from 'node:url'
+import {optionalEsbuild, requireCompiled} from './esbuildSteps.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const tuiDir = join(root, 'dist', 'src', 'tui')
 const entry = join(tuiDir, 'topSession.js')
 const outfile = join(tuiDir, 'topSession.bundle.js')
 rmSync(outfile, {force: true})
-let esbuild
-try {
-  esbuild = await import('esbuild')
-} catch {
-  console.error('bundle-tui: esbuild is not installed; `top` will load its modules unbundled')
-  process.exit(0)
-}
-if (!existsSync(entry)) {
-  console.error(`bundle-tui: ${relative(root, entry)} is missing; did tsc run?`)
-  process.exit(1)
-}
+const esbuild = await optionalEsbuild('bundle-tui', '`top` will load its modules unbundled')
+requireCompiled('bundle-tui', root, entry)
 
 /** ownModulesExternal keeps every module of ours outside dist/src/tui external, by a path relative to the bundle. */
 const ownModulesExternal = {

@@ -8,9 +8,10 @@
 // (src/node/workerModule.ts) runs a bundle only when none of those modules is newer than it
 // (a `tsc` run alone), else the modules as before. better-sqlite3 (native) stays external.
 // Run by `npm run build` after tsc. Without esbuild it writes nothing.
-import {existsSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {dirname, join, relative, sep} from 'node:path'
 import {fileURLToPath} from 'node:url'
+import {optionalEsbuild, requireCompiled} from './esbuildSteps.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const nodeDir = join(root, 'dist', 'src', 'node')
@@ -19,19 +20,10 @@ for (const stem of STEMS) {
   rmSync(join(nodeDir, `${stem}.bundle.js`), {force: true})
   rmSync(join(nodeDir, `${stem}.bundle.inputs.json`), {force: true})
 }
-let esbuild
-try {
-  esbuild = await import('esbuild')
-} catch {
-  console.error('bundle-workers: esbuild is not installed; worker threads will load their modules unbundled')
-  process.exit(0)
-}
+const esbuild = await optionalEsbuild('bundle-workers', 'worker threads will load their modules unbundled')
 for (const stem of STEMS) {
   const entry = join(nodeDir, `${stem}.js`)
-  if (!existsSync(entry)) {
-    console.error(`bundle-workers: ${relative(root, entry)} is missing; did tsc run?`)
-    process.exit(1)
-  }
+  requireCompiled('bundle-workers', root, entry)
   const outfile = join(nodeDir, `${stem}.bundle.js`)
   const result = await esbuild.build({
     entryPoints: [entry],
