@@ -6,7 +6,7 @@ import {loadTlsMaterial} from '../../src/transport/tlsMaterial.js'
 import {formatListen, parseDuration, parseListen} from '../../src/model/units.js'
 import {jsonLog} from '../../src/log/jsonLog.js'
 import {startRouter} from '../../src/router/routerService.js'
-import {terminationSignal} from '../../src/router/terminationSignal.js'
+import {StopSignals} from '../../src/node/stopSignals.js'
 
 export default class RouterServe extends EtcdCommand {
   static override summary = 'Run a router: the quorum read/write proxy clients talk to.'
@@ -41,10 +41,10 @@ export default class RouterServe extends EtcdCommand {
     // JSON lines with time, level and msg, like the storage nodes' logs.
     const logger = jsonLog({router: flags.id ?? null})
     const log = (line: string) => logger.info(line)
-    // Listened for before start-up: a SIGTERM while the router loads the map or registers must
-    // not kill it with routers/<id> left for its lease's TTL; it stops once started (a second
-    // signal, with the listener gone, is Node's default: exit at once).
-    const stopRequested = terminationSignal()
+    // Listened for before start-up, as `node serve` does: a SIGTERM while the router loads the
+    // map or registers must not kill it with routers/<id> left for its lease's TTL; it stops
+    // once started. A second signal exits 1 at once.
+    const signals = new StopSignals()
     const router = await startRouter(ctx, {
       id: flags.id,
       listen: formatListen(flags.listen),
@@ -59,7 +59,7 @@ export default class RouterServe extends EtcdCommand {
       tls,
     })
     this.log(`router ${router.id} serving cluster ${router.cluster} on ${router.address}`)
-    const signal = await stopRequested
+    const signal = await signals.signalled
     log(`${signal}: draining (up to ${drainMs} ms)`)
     const {drained, inflightAtDeadline} = await router.stop(drainMs)
     if (drained) log('drained; exiting')
