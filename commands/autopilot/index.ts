@@ -10,11 +10,11 @@ import {policyFromFlags} from '../../src/autopilot/autopilotOptions.js'
 import {UserError} from '../../src/errors/errors.js'
 import {DEFAULT_EXECUTOR_OPTIONS} from '../../src/executor/executorEnv.js'
 import {parseWindow} from '../../src/executor/window.js'
+import {StopSignals} from '../../src/daemon/stopSignals.js'
 import {jsonLog} from '../../src/log/jsonLog.js'
 import {parseBytes, parseDuration} from '../../src/model/units.js'
 import {PLANS_DIR} from '../../src/plans/planFiles.js'
 import {readKeyFile} from '../../src/plans/signing.js'
-import {terminationSignal} from '../../src/router/terminationSignal.js'
 
 export default class Autopilot extends EtcdCommand {
   static override summary = 'Run the autopilot: heal dead and draining nodes, rebalance with hysteresis, inside guard rails.'
@@ -54,6 +54,9 @@ Every --interval it reads the cluster and decides, in order: defer while paused 
 
   async run(): Promise<{id: string; signal: string}> {
     const {flags} = await this.parse(Autopilot)
+    // Listened for from here, as `node serve` and `router serve` do: a SIGTERM while the
+    // autopilot connects stops it cleanly instead of Node's default death; a second one exits 1.
+    const signals = new StopSignals()
     const policy = policyFromFlags({
       deadAfterMs: flags['dead-after'],
       rebalanceAbove: flags['rebalance-above'],
@@ -77,10 +80,8 @@ Every --interval it reads the cluster and decides, in order: defer while paused 
     const metrics = new AutopilotMetrics()
     const server = flags['metrics-listen'] ? await serveMetrics(metrics, flags['metrics-listen']) : undefined
     const log = jsonLog({autopilot: id})
-    const abort = new AbortController()
-    const stopped = terminationSignal().then((s) => {
+    const stopped = signals.signalled.then((s) => {
       log.info(`${s}: stopping`)
-      abort.abort()
       return s
     })
     const address = server?.address()
@@ -105,12 +106,14 @@ Every --interval it reads the cluster and decides, in order: defer while paused 
           metrics,
         },
         {now: () => Date.now(), sleep: abortableSleep, report: (ev) => logEvent(log, ev)},
-        abort.signal,
+        signals.abort,
       )
     } finally {
       server?.close()
     }
-    return {id, signal: await stopped}
+    const signal = await stopped
+    signals.dispose()
+    return {id, signal}
   }
 }
 

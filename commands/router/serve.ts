@@ -6,7 +6,7 @@ import {loadTlsMaterial} from '../../src/transport/tlsMaterial.js'
 import {formatListen, parseDuration, parseListen} from '../../src/model/units.js'
 import {jsonLog} from '../../src/log/jsonLog.js'
 import {startRouter} from '../../src/router/routerService.js'
-import {StopSignals} from '../../src/node/stopSignals.js'
+import {StopSignals} from '../../src/daemon/stopSignals.js'
 
 export default class RouterServe extends EtcdCommand {
   static override summary = 'Run a router: the quorum read/write proxy clients talk to.'

@@ -1,6 +1,6 @@
 import {EventEmitter} from 'node:events'
 import {describe, expect, it} from 'vitest'
-import {STOP_SIGNALS, StopSignals} from '../../src/node/stopSignals.js'
+import {STOP_SIGNALS, StopSignals} from '../../src/daemon/stopSignals.js'
 
 function watched(): {source: EventEmitter; exits: number[]; signals: StopSignals} {
   const source = new EventEmitter()
