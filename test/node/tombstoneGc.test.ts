@@ -5,7 +5,7 @@ import {describe, expect, it} from 'vitest'
 import {HASH_SPACE, keyHash} from '../../src/model/hash.js'
 import {splitRange} from '../../src/model/range.js'
 import {type NodeRecord} from '../../src/node/protocol.js'
-import {fineOf} from '../../src/node/digestLayout.js'
+import {digestLayout, fineOf} from '../../src/node/digestLayout.js'
 import {INLINE_VALUE_MAX, RECORD_HASH_FORMAT, type RecordHashFormat, recordHashAt} from '../../src/node/recordHash.js'
 import {StorageEngine} from '../../src/node/storageEngine.js'
 import {differingBuckets, planRepair} from '../../src/repair/repairPlan.js'
@@ -227,6 +227,30 @@ describe('tombstone gc', {timeout: 60_000}, () => {
       check.close()
     })
   }
+
+  it('given records over part of the hash space, when digested at each format, then the buckets are the XOR of recordHashAt of the records in each (cells at 3, rows at 2)', async () => {
+    const {engine} = open()
+    const records = Array.from({length: 500}, (_, i) => rec(`x${i}`, v(i + 1), i % 5 === 0 ? null : 'q'.repeat((i * 13) % (2 * INLINE_VALUE_MAX))))
+    await engine.apply(records)
+    const range = {lo: 123_457, hi: 3_000_000_001}
+    for (const format of [2, 3] as const) {
+      const {bounds} = digestLayout(range)
+      const hi = new Array<number>(bounds.length - 1).fill(0)
+      const lo = new Array<number>(bounds.length - 1).fill(0)
+      for (const r of records) {
+        const h = keyHash(r.key)
+        if (h < range.lo || h >= range.hi) continue
+        const b = bounds.findIndex((x, i) => h >= x && h < (bounds[i + 1] ?? 0))
+        const [a, c] = recordHashAt(format, r.key, r.version, r.value)
+        hi[b] = ((hi[b] ?? 0) ^ a) >>> 0
+        lo[b] = ((lo[b] ?? 0) ^ c) >>> 0
+      }
+      const want = hi.map((x, i) => x.toString(16).padStart(8, '0') + (lo[i] ?? 0).toString(16).padStart(8, '0'))
+      const got = engine.digest(range, undefined, format)
+      expect(got.format).toBe(format)
+      expect(got.buckets).toEqual(want)
+    }
+  })
 
   it('given records and a tombstone cutoff, when digested at format 2 (from rows), then it matches the cells at format 3 in counts and tombstones left out, and two replicas agree at it', async () => {
     const {engine: a} = open({clock: () => 10_000})
