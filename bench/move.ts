@@ -344,6 +344,9 @@ interface Sample {
   sent: number
   srcCpu: number
   dstCpu: number
+  /** srcReqs, dstReqs: each end's client requests so far ({@link NodeFigures.clientRequests}). */
+  srcReqs: number
+  dstReqs: number
   srcLoopMaxMs: number
   dstLoopMaxMs: number
 }
@@ -353,13 +356,18 @@ interface NodeFigures {
   copyOut: number
   cpuSeconds: number
   loopMaxMs: number
+  /** clientRequests: the client load's requests the node served so far: reads (`op="get"`) and write batches (apply `kind="write"`). */
+  clientRequests: number
 }
 
 /** nodeFigures reads a node's copy-out bytes, process CPU seconds and event-loop max delay (ms, since its last scrape) from its /metrics. */
 async function nodeFigures(port: number): Promise<NodeFigures> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
   const num = (name: string) => Number(new RegExp(`^${name} ([0-9.e+-]+)`, 'm').exec(text)?.[1] ?? NaN)
-  return {copyOut: num('shardctl_node_copy_out_bytes_total'), cpuSeconds: num('process_cpu_seconds_total'), loopMaxMs: num('nodejs_eventloop_lag_max_seconds') * 1000}
+  // Summed over every label set that matches (a counter has one line per status).
+  const sum = (re: RegExp) => [...text.matchAll(re)].reduce((n, m) => n + Number(m[1]), 0)
+  const clientRequests = sum(/^shardctl_node_requests_total\{[^}]*op="get"[^}]*\} ([0-9.e+-]+)/gm) + sum(/^shardctl_node_apply_batches_total\{[^}]*kind="write"[^}]*\} ([0-9.e+-]+)/gm)
+  return {copyOut: num('shardctl_node_copy_out_bytes_total'), cpuSeconds: num('process_cpu_seconds_total'), loopMaxMs: num('nodejs_eventloop_lag_max_seconds') * 1000, clientRequests}
 }
 
 /** Scrape is the /metrics text of each scraped process by name ('' when the scrape failed). */
@@ -429,7 +437,7 @@ function sampleProgress(dst: NodeClient, shard: number, srcPort: number, dstPort
       ])
       const scraped = !scrape || (src !== undefined && dstF !== undefined && Number.isFinite(src.copyOut))
       if (s && s.state !== 'idle' && scraped) {
-        samples.push({t: Date.now(), bytes: s.bytes, sent: src?.copyOut ?? NaN, srcCpu: src?.cpuSeconds ?? NaN, dstCpu: dstF?.cpuSeconds ?? NaN, srcLoopMaxMs: src?.loopMaxMs ?? NaN, dstLoopMaxMs: dstF?.loopMaxMs ?? NaN})
+        samples.push({t: Date.now(), bytes: s.bytes, sent: src?.copyOut ?? NaN, srcCpu: src?.cpuSeconds ?? NaN, dstCpu: dstF?.cpuSeconds ?? NaN, srcReqs: src?.clientRequests ?? NaN, dstReqs: dstF?.clientRequests ?? NaN, srcLoopMaxMs: src?.loopMaxMs ?? NaN, dstLoopMaxMs: dstF?.loopMaxMs ?? NaN})
       }
       await sleepFor(100)
     }
@@ -443,33 +451,61 @@ function sampleProgress(dst: NodeClient, shard: number, srcPort: number, dstPort
   }
 }
 
+/** PerRequestCpu is one node's CPU seconds per client request while it held the shard under the load with no copy running. */
+interface PerRequestCpu {
+  cpuSeconds: number
+  requests: number
+}
+
+/** perMs renders a PerRequestCpu as CPU milliseconds per request. */
+function perMs(p: PerRequestCpu): string {
+  return p.requests > 0 ? ((p.cpuSeconds * 1000) / p.requests).toFixed(3) : '?'
+}
+
+/** perRequestCpu measures {@link PerRequestCpu} on the node at `port` over `ms` (CPU includes the bench's scrapes). */
+async function perRequestCpu(port: number, ms: number): Promise<PerRequestCpu> {
+  const f0 = await nodeFigures(port)
+  await sleepFor(ms)
+  const f1 = await nodeFigures(port)
+  return {cpuSeconds: f1.cpuSeconds - f0.cpuSeconds, requests: f1.clientRequests - f0.clientRequests}
+}
+
 /**
  * copyCost sums what the copy cost between `from` and `to` from the samples taken in it:
  * MiB copied per CPU-second at the source and at the destination, where a CPU-second is
- * the process's (every thread's) CPU time beyond what the client operations completed
- * meanwhile (`opsIn`) cost each before the copy (`idle`, CPU-s per operation, scrapes
- * included), so a copy is not charged for the client load beside it, however that load's
- * rate changed (`raw*` leave that CPU in); and the
- * longest event-loop delay either end saw. CPU seconds hardly depend on how busy the
- * machine is, so these compare runs on a loaded machine where wall-clock rates do not.
+ * the process's (every thread's) CPU time beyond what that node's own client requests
+ * in the window (reads and write batches, from its /metrics) cost at `perRequest` — each
+ * node's CPU per client request measured while it held the shard under the same load with
+ * no copy: the source before the move, the destination after it. (The destination holds
+ * no replica before the copy, so its per-request cost there is near zero, and the write
+ * batches it takes as a joining replica were charged to the copy.) During the copy the
+ * destination serves only write batches, which cost more than the read-and-write average
+ * it is charged at, so its figure errs toward charging the copy. `raw*` leave the client
+ * CPU in. Also the longest event-loop delay either end saw. CPU seconds hardly depend on
+ * how busy the machine is, so these compare runs on a loaded machine where wall-clock
+ * rates do not.
  */
-function copyCost(samples: Sample[], from: number, to: number, idle: {src: number; dst: number}, opsIn: (from: number, to: number) => number): {srcMiBPerCpuS: number; dstMiBPerCpuS: number; rawSrc: number; rawDst: number; srcLoopMaxMs: number; dstLoopMaxMs: number} {
+function copyCost(samples: Sample[], from: number, to: number, perRequest: {src: PerRequestCpu; dst: PerRequestCpu}): {srcMiBPerCpuS: number; dstMiBPerCpuS: number; rawSrc: number; rawDst: number; srcClientCpu: number; dstClientCpu: number; srcLoopMaxMs: number; dstLoopMaxMs: number} {
   // Only the samples that scraped both ends carry CPU and loop figures (see sampleProgress).
   const inside = samples.filter((s) => s.t >= from && s.t <= to && Number.isFinite(s.srcCpu))
   const first = inside[0]
   const last = inside.at(-1)
-  if (!first || !last || last === first) return {srcMiBPerCpuS: NaN, dstMiBPerCpuS: NaN, rawSrc: NaN, rawDst: NaN, srcLoopMaxMs: NaN, dstLoopMaxMs: NaN}
+  if (!first || !last || last === first) return {srcMiBPerCpuS: NaN, dstMiBPerCpuS: NaN, rawSrc: NaN, rawDst: NaN, srcClientCpu: NaN, dstClientCpu: NaN, srcLoopMaxMs: NaN, dstLoopMaxMs: NaN}
   const mib = (last.bytes - first.bytes) / MiB
-  const ops = opsIn(first.t, last.t)
   const srcCpu = last.srcCpu - first.srcCpu
   const dstCpu = last.dstCpu - first.dstCpu
+  const perReq = (p: PerRequestCpu) => (p.requests > 0 ? p.cpuSeconds / p.requests : NaN)
+  const srcClientCpu = perReq(perRequest.src) * (last.srcReqs - first.srcReqs)
+  const dstClientCpu = perReq(perRequest.dst) * (last.dstReqs - first.dstReqs)
   // The first sample's loop delay covers the time before it (before the copy): skip it.
   const rest = inside.slice(1)
   return {
-    srcMiBPerCpuS: mib / (srcCpu - idle.src * ops),
-    dstMiBPerCpuS: mib / (dstCpu - idle.dst * ops),
+    srcMiBPerCpuS: mib / (srcCpu - srcClientCpu),
+    dstMiBPerCpuS: mib / (dstCpu - dstClientCpu),
     rawSrc: mib / srcCpu,
     rawDst: mib / dstCpu,
+    srcClientCpu,
+    dstClientCpu,
     srcLoopMaxMs: Math.max(...rest.map((s) => s.srcLoopMaxMs)),
     dstLoopMaxMs: Math.max(...rest.map((s) => s.dstLoopMaxMs)),
   }
@@ -566,9 +602,8 @@ async function bigShard(endpoint: string, tcp: number, disk: number): Promise<vo
     const beforeFrom = Date.now()
     const metricsUrls = {router: `http://${address}/metrics`, src: `http://127.0.0.1:${a.ports[src]!}/metrics`, dst: `http://127.0.0.1:${a.ports[dst]!}/metrics`}
     const scrapes: Record<string, Promise<Scrape>> = {beforeFrom: scrapeMetrics(metricsUrls)}
-    const idle0 = await Promise.all([nodeFigures(a.ports[src]!), nodeFigures(a.ports[dst]!)])
-    await sleepFor(5000)
-    const idle1 = await Promise.all([nodeFigures(a.ports[src]!), nodeFigures(a.ports[dst]!)])
+    // The source's CPU per client request while it holds the shard and no copy runs (see copyCost).
+    const srcPerRequest = await perRequestCpu(a.ports[src]!, 5000)
     scrapes.beforeTo = scrapeMetrics(metricsUrls)
     const beforeTo = Date.now()
     if (AUTO_ONLY) {
@@ -578,9 +613,6 @@ async function bigShard(endpoint: string, tcp: number, disk: number): Promise<vo
       await a.close()
       return
     }
-    // CPU seconds each node spends per client operation (and the bench's scrapes) with no copy running.
-    const opsBefore = Math.max(1, load.p99(beforeFrom, beforeTo).ops)
-    const idleCpu = {src: (idle1[0].cpuSeconds - idle0[0].cpuSeconds) / opsBefore, dst: (idle1[1].cpuSeconds - idle0[1].cpuSeconds) / opsBefore}
     const ev1: ExecutorEvent[] = []
     const progress1 = sampleProgress(a.client(dst), big!.id, a.ports[src]!, a.ports[dst]!)
     const applyStart = Date.now()
@@ -597,13 +629,8 @@ async function bigShard(endpoint: string, tcp: number, disk: number): Promise<vo
     const copyRate = (copied * 1000) / (copyTo - copyFrom)
     const limit = Math.min(tcp, disk)
     row(`copy rate, ${SHARD_MIB} MiB shard unthrottled`, `${mib(copyRate)} (${(copied / MiB).toFixed(0)} MiB in ${((copyTo - copyFrom) / 1000).toFixed(1)} s)`, `>= 50 % of min(TCP, disk) = ${mib(limit / 2)}`, copyRate >= limit / 2)
-    const cost = copyCost(progress1.samples, copyFrom, copyTo, idleCpu, (from, to) => load.p99(from, to).ops)
-    row(
-      'copy CPU cost: MiB copied per CPU-second of the copy, source / destination (whole process)',
-      `${cost.srcMiBPerCpuS.toFixed(1)} / ${cost.dstMiBPerCpuS.toFixed(1)} MiB per CPU-s (${cost.rawSrc.toFixed(1)} / ${cost.rawDst.toFixed(1)} with the client load's CPU left in)`,
-      'measured',
-      null,
-    )
+    // Event-loop delays only: the CPU rows wait for the destination's no-copy window after the move.
+    const cost = copyCost(progress1.samples, copyFrom, copyTo, {src: srcPerRequest, dst: {cpuSeconds: NaN, requests: 0}})
     row('longest event-loop delay during copy, source / destination', `${cost.srcLoopMaxMs.toFixed(0)} ms / ${cost.dstLoopMaxMs.toFixed(0)} ms`, 'measured', null)
     row('apply start to first byte copied', `${((firstByte - applyStart) / 1000).toFixed(2)} s`, '< 2 s', firstByte - applyStart < 2000)
     const pBefore = load.p99(beforeFrom, beforeTo)
@@ -616,6 +643,15 @@ async function bigShard(endpoint: string, tcp: number, disk: number): Promise<vo
     row('longest gap between client successes, copy end to move end (cutover)', `${gap} ms`, '< 100 ms', gap < 100)
     const cleanup1 = phaseAt(ev1, 'done') - phaseAt(ev1, 'cleanup')
     row(`cleanup of the ${SHARD_MIB} MiB source copy (cleanup → done)`, `${(cleanup1 / 1000).toFixed(2)} s`, 'measured', null)
+    // The destination's CPU per client request now that it holds the shard under the same load, no copy running (see copyCost).
+    const dstPerRequest = await perRequestCpu(a.ports[dst]!, 5000)
+    const charged = copyCost(progress1.samples, copyFrom, copyTo, {src: srcPerRequest, dst: dstPerRequest})
+    row(
+      'copy CPU cost: MiB copied per CPU-second of the copy, source / destination (whole process, client requests at their no-copy cost taken out)',
+      `${charged.srcMiBPerCpuS.toFixed(1)} / ${charged.dstMiBPerCpuS.toFixed(1)} MiB per CPU-s (${charged.rawSrc.toFixed(1)} / ${charged.rawDst.toFixed(1)} with the client load's CPU left in; client CPU taken out ${charged.srcClientCpu.toFixed(2)} / ${charged.dstClientCpu.toFixed(2)} s at ${perMs(srcPerRequest)} / ${perMs(dstPerRequest)} ms per request)`,
+      'measured',
+      null,
+    )
     const errs = load.errorsIn(applyStart, moveEnd + 1000)
     row('client errors during the move', `${errs}${load.why.size ? ` (${[...load.why].map(([m, n]) => `${n}x ${m}`).join('; ')})` : ''}`, '0', errs === 0)
     if (BIG_UNTHROTTLED_ONLY) {

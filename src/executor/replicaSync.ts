@@ -26,8 +26,8 @@ export interface SyncResult {
  * not do not count as differences; `now` (wall ms) starts that cutoff.
  */
 export async function syncReplicas(a: NodeClient, b: NodeClient, shard: number, epoch: number, since: number, now: number = Date.now()): Promise<SyncResult> {
-  const agreed = await agreedDigests(async (tombstonesBefore) => {
-    const [da, db] = await Promise.all([a.digest(shard, epoch, {tombstonesBefore}), b.digest(shard, epoch, {tombstonesBefore})])
+  const agreed = await agreedDigests(async (tombstonesBefore, format) => {
+    const [da, db] = await Promise.all([a.digest(shard, epoch, {tombstonesBefore, format}), b.digest(shard, epoch, {tombstonesBefore, format})])
     return new Map([['a', da], ['b', db]])
   }, initialCutoff(now))
   const cutoff = agreed.cutoff

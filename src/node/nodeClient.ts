@@ -38,6 +38,7 @@ import {
   VERSION_HEADER,
 } from './protocol.js'
 import {decodeRecords, encodeRecords} from './recordCodec.js'
+import {RECORD_HASH_FORMAT} from './recordHash.js'
 import {dataPlaneUrl, defaultClientTls, describeTlsFailure, tlsConnectOptions} from '../transport/clientTls.js'
 import {type TlsMaterial} from '../transport/tlsMaterial.js'
 
@@ -170,16 +171,19 @@ export class NodeClient {
   /**
    * digest returns `shard`'s bucket digests (see DigestResponse): compare two replicas'
    * buckets index by index. With `tombstonesBefore`, older tombstones are left out (the
-   * node may use an older cutoff; it says which in the answer).
+   * node may use an older cutoff; it says which in the answer). `format` names the record
+   * hash format to compute at (default this build's {@link RECORD_HASH_FORMAT}; a node
+   * of an older build answers at its own: check digestFormatOf before comparing).
    */
-  async digest(shard: number, epoch: number, opts: RequestOptions & {tombstonesBefore?: number} = {}): Promise<DigestResponse> {
+  async digest(shard: number, epoch: number, opts: RequestOptions & {tombstonesBefore?: number; format?: number} = {}): Promise<DigestResponse> {
     const cutoff = opts.tombstonesBefore === undefined ? '' : `&tombstonesBefore=${Math.floor(opts.tombstonesBefore)}`
-    return this.parse(await this.request('GET', `/v1/shards/${shard}/digest?epoch=${epoch}${cutoff}`, undefined, opts), DigestResponseSchema)
+    const format = `&format=${opts.format ?? RECORD_HASH_FORMAT}`
+    return this.parse(await this.request('GET', `/v1/shards/${shard}/digest?epoch=${epoch}${cutoff}${format}`, undefined, opts), DigestResponseSchema)
   }
 
-  /** gcFence sets the node's gc floor for `shard` to `before` and returns its digest at that cutoff (see GcRequest). */
-  async gcFence(shard: number, epoch: number, before: number, opts: RequestOptions = {}): Promise<DigestResponse> {
-    return this.parse(await this.request('POST', `/v1/shards/${shard}/gc?epoch=${epoch}`, json({phase: 'fence', before}), opts), DigestResponseSchema)
+  /** gcFence sets the node's gc floor for `shard` to `before` and returns its digest at that cutoff and `format` (see GcRequest, {@link digest}). */
+  async gcFence(shard: number, epoch: number, before: number, opts: RequestOptions & {format?: number} = {}): Promise<DigestResponse> {
+    return this.parse(await this.request('POST', `/v1/shards/${shard}/gc?epoch=${epoch}`, json({phase: 'fence', before, format: opts.format ?? RECORD_HASH_FORMAT}), opts), DigestResponseSchema)
   }
 
   /** gcPurge deletes `shard`'s tombstones older than `before`, which the node must have been fenced at (see GcRequest). */

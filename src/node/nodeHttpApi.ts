@@ -38,6 +38,7 @@ import {
   VERSION_HEADER,
 } from './protocol.js'
 import {decodeRecords, encodeRecords, RecordCodecError} from './recordCodec.js'
+import {isRecordHashFormat, LEGACY_RECORD_HASH_FORMAT, type RecordHashFormat} from './recordHash.js'
 import {type RangeWriteGate} from './orphanSweeper.js'
 import {type ShardView} from './shardMapFollower.js'
 import {versionWall} from './lwwMerge.js'
@@ -350,7 +351,7 @@ export class NodeHttpApi {
     const {shard} = await this.fence(id, epochParam(url), ADMIN_ROLES, 'serve digests')
     // A cutoff newer than the node's limit would cover tombstones a late client write could still shadow.
     const cutoff = url.searchParams.has('tombstonesBefore') ? Math.min(intParam(url, 'tombstonesBefore', 0, 0, Number.MAX_SAFE_INTEGER), this.deps.engine.cutoffLimit()) : undefined
-    const d = this.deps.engine.digest(shard.range, cutoff)
+    const d = this.deps.engine.digest(shard.range, cutoff, formatParam(url.searchParams.has('format') ? intParam(url, 'format', undefined, 1, 1_000_000) : undefined))
     res.setHeader(EPOCH_HEADER, String(shard.epoch))
     sendJson(res, 200, {shard: id, epoch: shard.epoch, range: shard.range, ...d, ...(cutoff === undefined ? {} : {tombstonesBefore: cutoff})})
   }
@@ -385,7 +386,7 @@ export class NodeHttpApi {
     if (body.phase === 'fence') {
       let d
       try {
-        d = await engine.fenceBelow(shard.range, body.before)
+        d = await engine.fenceBelow(shard.range, body.before, formatParam(body.format))
       } catch (err) {
         if (err instanceof RangeError) throw new HttpError('PRECONDITION', `shard ${id}: ${err.message}; pick an older cutoff`, shard.epoch)
         throw err
@@ -592,6 +593,17 @@ function sendJson(res: ServerResponse, status: number, value: unknown): void {
 
 function epochParam(url: URL): number {
   return intParam(url, 'epoch', undefined, 1, Number.MAX_SAFE_INTEGER)
+}
+
+/**
+ * formatParam is the record hash format a digest request asked for: none is
+ * {@link LEGACY_RECORD_HASH_FORMAT} (a requester of a build before formats were
+ * exchanged compares at it); one this build cannot compute is BAD_INPUT.
+ */
+function formatParam(format: number | undefined): RecordHashFormat {
+  if (format === undefined) return LEGACY_RECORD_HASH_FORMAT
+  if (!isRecordHashFormat(format)) throw new HttpError('BAD_INPUT', `record hash format ${format} is not one this node computes (2 or 3); ask for one of those, or upgrade the node`)
+  return format
 }
 
 function intParam(url: URL, name: string, dflt: number | undefined, min: number, max: number): number {

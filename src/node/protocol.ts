@@ -2,6 +2,7 @@ import {z} from 'zod'
 import {ERROR_CODES} from '../errors/codes.js'
 import {HashRangeSchema, REPLICA_ROLES} from '../model/shard.js'
 import {ShardLoadSchema} from '../model/stats.js'
+import {LEGACY_RECORD_HASH_FORMAT} from './recordHash.js'
 
 /**
  * The storage node's wire protocol (HTTP/1.1, keep-alive). Every route but `/healthz`
@@ -13,7 +14,7 @@ import {ShardLoadSchema} from '../model/stats.js'
  * | GET | /v1/shards/{shard}/records/{base64url key}?epoch=E | → value bytes; {@link RECORD_HEADER} says value / tombstone / absent, {@link VERSION_HEADER} the HLC |
  * | POST | /v1/shards/{shard}/apply?epoch=E&kind=write\|repair\|copy | record batch ({@link RECORDS_CONTENT_TYPE}) → {@link ApplyResponse} |
  * | GET | /v1/shards/{shard}/snapshot?epoch=E[&lo&hi][&cursor][&maxBytes] | → record batch; {@link CURSOR_HEADER} resumes, absent when done |
- * | GET | /v1/shards/{shard}/digest?epoch=E[&tombstonesBefore=MS] | → {@link DigestResponse} |
+ * | GET | /v1/shards/{shard}/digest?epoch=E[&tombstonesBefore=MS][&format=F] | → {@link DigestResponse} |
  * | POST | /v1/shards/{shard}/buckets?epoch=E | {@link BucketsRequest} → record batch of those digest buckets |
  * | POST | /v1/shards/{shard}/gc?epoch=E | {@link GcRequest} → {@link DigestResponse} (fence) or {@link GcPurgeResponse} (purge) |
  * | GET | /v1/shards/{shard}/inflight | → {@link InflightResponse} |
@@ -110,7 +111,16 @@ export type ApplyResponse = z.infer<typeof ApplyResponseSchema>
  * hash sub-range `bounds[i]..bounds[i+1]` (`bounds` has `buckets.length + 1` entries,
  * starting at range.lo and ending at range.hi); each bucket is 16 hex digits, the XOR of
  * the 64-bit hashes of (key, version, value or tombstone) of its records. Two replicas with
- * the same range compute the same bounds, so equal buckets mean equal records (up to 2^-64).
+ * the same range compute the same bounds, so equal buckets at the same `format` mean equal
+ * records (up to 2^-64; see recordHashAt for values that differ only in content).
+ *
+ * `format` is the record hash format the buckets were computed at: the one the request
+ * named (`format=F`), or {@link LEGACY_RECORD_HASH_FORMAT} when it named none (a requester
+ * of a build before formats were exchanged expects that one). A node of such a build
+ * ignores `format=F`, answers at 2 and sends no `format`: read an absent one as 2 (see
+ * digestFormatOf). Buckets at different formats are never comparable; agreedDigests asks
+ * again at the oldest format every replica answered, which newer nodes compute from rows.
+ * A format the node cannot compute is refused with BAD_INPUT.
  *
  * When the request names `tombstonesBefore`, tombstones whose version's wall clock is
  * older are left out, so replicas compare equal whatever their purge progress. The node
@@ -130,10 +140,17 @@ export const DigestResponseSchema = z.object({
   tombstonesBefore: z.number().int().optional(),
   /** tombstonesExcluded counts the tombstones older than the cutoff that were left out (what a purge would delete). */
   tombstonesExcluded: z.number().int().nonnegative().optional(),
+  /** format is the record hash format of `buckets` (absent: a node that predates it, format 2). */
+  format: z.number().int().positive().optional(),
 })
 
 /** DigestResponse is a validated digest. */
 export type DigestResponse = z.infer<typeof DigestResponseSchema>
+
+/** digestFormatOf is the record hash format `d`'s buckets were computed at (an absent one is {@link LEGACY_RECORD_HASH_FORMAT}). */
+export function digestFormatOf(d: Pick<DigestResponse, 'format'>): number {
+  return d.format ?? LEGACY_RECORD_HASH_FORMAT
+}
 
 /** BucketsRequestSchema: which digest buckets (indexes into DigestResponse.buckets at the same epoch) to list. */
 export const BucketsRequestSchema = z.object({
@@ -155,6 +172,8 @@ export type BucketsRequest = z.infer<typeof BucketsRequestSchema>
 export const GcRequestSchema = z.object({
   phase: z.enum(['fence', 'purge']),
   before: z.number().int().nonnegative(),
+  /** format: the record hash format of a fence's digest (absent: {@link LEGACY_RECORD_HASH_FORMAT}; see DigestResponse). */
+  format: z.number().int().positive().optional(),
 })
 
 /** GcRequest is a validated gc request. */

@@ -10,7 +10,7 @@ import {type ApplyOptions, type ApplyResult, DB_FILE, type GcFloor, openConnecti
 import {versionWall} from './lwwMerge.js'
 import {type NodeRecord} from './protocol.js'
 import {encodeRecords} from './recordCodec.js'
-import {RECORD_HASH_FORMAT, recordHash} from './recordHash.js'
+import {RECORD_HASH_FORMAT, type RecordHashFormat, recordHash, recordHashAt} from './recordHash.js'
 import {type CopyPage, type CopyPageStatements, prepareCopyPageStatements, readCopyPage, type ScanPage, scanPage} from './copyPageReader.js'
 import {CopyReader} from './copyReader.js'
 import {allocTransferable, transferableCopyOf} from './transferableBatch.js'
@@ -87,6 +87,8 @@ export type {ScanPage} from './copyPageReader.js'
 
 /** RangeDigest is a range's digest buckets (see protocol DigestResponse). */
 export interface RangeDigest {
+  /** format is the record hash format the buckets were computed at (see recordHashAt). */
+  format: RecordHashFormat
   bounds: number[]
   buckets: string[]
   counts: number[]
@@ -463,10 +465,37 @@ export class StorageEngine {
    * same cutoff compare equal whatever their purge progress: a tombstone below the cutoff
    * and no record at all mean the same (nothing to read, nothing it still has to shadow
    * unless some replica holds an older value, which the digest does include).
+   *
+   * At a `format` other than the data dir's ({@link RECORD_HASH_FORMAT}: a peer of another
+   * build asked for it during a rolling upgrade) the cells cannot serve it, so the whole
+   * range is hashed from its rows: correct, and as slow as a scan of the shard.
    */
-  digest(range: HashRange, tombstonesBefore?: number): RangeDigest {
+  digest(range: HashRange, tombstonesBefore?: number, format: RecordHashFormat = RECORD_HASH_FORMAT): RangeDigest {
     // One read transaction: every scan below sees one snapshot, and staleCells says which cached cells lag it.
+    if (format !== RECORD_HASH_FORMAT) return this.db.transaction(() => this.digestFromRows(range, format, tombstonesBefore))()
     return this.db.transaction(() => this.digestIn(range, this.staleCells(), tombstonesBefore))()
+  }
+
+  /** digestFromRows computes {@link digest} at `format` from every row of `range` (inside a read transaction), no cell used. */
+  private digestFromRows(range: HashRange, format: RecordHashFormat, tombstonesBefore?: number): RangeDigest {
+    const {bounds} = digestLayout(range)
+    const hi = new Array<number>(bounds.length - 1).fill(0)
+    const lo = new Array<number>(bounds.length - 1).fill(0)
+    const counts = new Array<number>(bounds.length - 1).fill(0)
+    let tombstonesExcluded = 0
+    for (const row of this.stmts.heads.iterate(range.lo, range.hi)) {
+      if (tombstonesBefore !== undefined && row.v === null && versionWall(row.ver) < tombstonesBefore) {
+        tombstonesExcluded++
+        continue
+      }
+      const b = bucketOf(bounds, row.h)
+      const [a, c] = recordHashAt(format, row.k, row.ver, row.v)
+      hi[b] = (hi[b]! ^ a) >>> 0
+      lo[b] = (lo[b]! ^ c) >>> 0
+      counts[b]!++
+    }
+    const buckets = hi.map((x, i) => hex32(x) + hex32(lo[i]!))
+    return tombstonesBefore === undefined ? {format, bounds, buckets, counts} : {format, bounds, buckets, counts, tombstonesExcluded}
   }
 
   /**
@@ -502,9 +531,10 @@ export class StorageEngine {
       buckets.push(hex32(acc.xhi) + hex32(acc.xlo))
       counts.push(acc.n)
     }
-    if (tombstonesBefore === undefined) return {bounds: layout.bounds, buckets, counts}
+    const format = RECORD_HASH_FORMAT
+    if (tombstonesBefore === undefined) return {format, bounds: layout.bounds, buckets, counts}
     const tombstonesExcluded = this.excludeTombstones(range, tombstonesBefore, layout.bounds, buckets, counts)
-    return {bounds: layout.bounds, buckets, counts, tombstonesExcluded}
+    return {format, bounds: layout.bounds, buckets, counts, tombstonesExcluded}
   }
 
 
@@ -736,7 +766,7 @@ export class StorageEngine {
    * every such value it will ever hold (until the range is dropped); it can only lose some
    * to newer writes. Rejects with RangeError when `before` is newer than {@link cutoffLimit}.
    */
-  async fenceBelow(range: HashRange, before: number): Promise<RangeDigest> {
+  async fenceBelow(range: HashRange, before: number, format: RecordHashFormat = RECORD_HASH_FORMAT): Promise<RangeDigest> {
     const limit = this.cutoffLimit()
     if (before > limit) throw new RangeError(`cutoff ${before} is newer than this node's clock minus its tombstone grace and twice the clock offset bound (${limit})`)
     const current = this.floors.find((f) => f.lo === range.lo && f.hi === range.hi)
@@ -744,27 +774,28 @@ export class StorageEngine {
     else if (current.floor < before) current.floor = before
     // Persisting the floors also waits for every apply queued before this call.
     await this.writer.run<void>({op: 'floors', floors: this.floors.map((f) => ({...f}))})
-    return this.oldValuesDigest(range, before)
+    return this.oldValuesDigest(range, before, format)
   }
 
   /**
    * oldValuesDigest is the digest (same layout as {@link digest}) of the values of `range`
    * whose version's wall clock is before `before`, tombstones left out. Fresh writes do
-   * not change it, so replicas compare equal on it under load. Scans the range.
+   * not change it, so replicas compare equal on it under load. Scans the range, so any
+   * `format` costs the same.
    */
-  oldValuesDigest(range: HashRange, before: number): RangeDigest {
+  oldValuesDigest(range: HashRange, before: number, format: RecordHashFormat = RECORD_HASH_FORMAT): RangeDigest {
     const {bounds} = digestLayout(range)
     const hi = new Array<number>(bounds.length - 1).fill(0)
     const lo = new Array<number>(bounds.length - 1).fill(0)
     const counts = new Array<number>(bounds.length - 1).fill(0)
     for (const row of this.stmts.oldValues.iterate(range.lo, range.hi, before)) {
       const b = bucketOf(bounds, row.h)
-      const [a, c] = recordHash(row.k, row.ver, row.v)
+      const [a, c] = recordHashAt(format, row.k, row.ver, row.v)
       hi[b] = (hi[b]! ^ a) >>> 0
       lo[b] = (lo[b]! ^ c) >>> 0
       counts[b]!++
     }
-    return {bounds, buckets: hi.map((x, i) => hex32(x) + hex32(lo[i]!)), counts}
+    return {format, bounds, buckets: hi.map((x, i) => hex32(x) + hex32(lo[i]!)), counts}
   }
 
   /** fenceOf is the gc floor set for exactly `range` (0 when it was never fenced). */
@@ -843,14 +874,16 @@ function bucketOf(bounds: readonly number[], h: number): number {
 
 /**
  * migrateDigestFormat brings a data dir's digest cells to {@link RECORD_HASH_FORMAT}: when
- * the meta table records an older format (or none: a dir from before formats were
- * recorded, or a new one), every fine cell is recomputed from the rows and the format is
- * recorded, in one transaction — a crash midway leaves the old cells and format, and the
- * next open starts over.
+ * the meta table records another format (older, or newer: a dir a later build wrote and
+ * this one rolled back to) or none (a dir from before formats were recorded, or a new
+ * one), every fine cell is recomputed from the rows and the format is recorded, in one
+ * transaction — a crash midway leaves the old cells and format, and the next open starts
+ * over. Cells at a format other than the one new records are hashed at would mix two
+ * formats in one XOR, which no replica could ever match.
  */
 function migrateDigestFormat(db: Database.Database): void {
   const row = db.prepare('SELECT value FROM meta WHERE name = ?').get('format') as {value: string} | undefined
-  if (row && Number(row.value) >= RECORD_HASH_FORMAT) return
+  if (row && Number(row.value) === RECORD_HASH_FORMAT) return
   db.transaction(() => {
     const cells = new Map<number, FineCell>()
     for (const r of db.prepare('SELECT h, k, ver, v FROM kv').iterate() as IterableIterator<Row>) {

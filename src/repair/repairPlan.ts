@@ -1,11 +1,12 @@
 import {compareRecords, mergeRecord, versionWall} from '../node/lwwMerge.js'
-import {type DigestResponse, type NodeRecord} from '../node/protocol.js'
+import {digestFormatOf, type DigestResponse, type NodeRecord} from '../node/protocol.js'
 
 /**
  * differingBuckets returns the indexes of the digest buckets on which the replicas'
  * digests disagree (any pair). Every digest must describe the same range with the same
- * bucket bounds (same shard, same epoch): throws RangeError otherwise, since comparing
- * buckets over different bounds would repair the wrong records.
+ * bucket bounds (same shard, same epoch) at the same record hash format: throws RangeError
+ * otherwise, since comparing buckets over different bounds would repair the wrong records,
+ * and buckets at different formats differ whatever the records (ask with agreedDigests).
  */
 export function differingBuckets(digests: readonly DigestResponse[]): number[] {
   if (digests.length < 2) return []
@@ -13,6 +14,9 @@ export function differingBuckets(digests: readonly DigestResponse[]): number[] {
   for (const d of digests.slice(1)) {
     if (d.bounds.length !== first.bounds.length || d.bounds.some((b, i) => b !== first.bounds[i])) {
       throw new RangeError(`replicas of shard ${first.shard} report different digest bounds (epochs ${first.epoch} and ${d.epoch}); re-read the shard and retry`)
+    }
+    if (digestFormatOf(d) !== digestFormatOf(first)) {
+      throw new RangeError(`replicas of shard ${first.shard} report digests at record hash formats ${digestFormatOf(first)} and ${digestFormatOf(d)}; ask every replica at one format (agreedDigests) and retry`)
     }
   }
   const out: number[] = []

@@ -8,7 +8,8 @@ import {loadClusterToken} from '../node/clusterToken.js'
 import {type NodeClient} from '../node/nodeClient.js'
 import {NodeClients} from '../node/nodeClients.js'
 import {isNodeRequestError} from '../node/nodeRequestError.js'
-import {type DigestResponse, MAX_BATCH_BYTES, type NodeRecord} from '../node/protocol.js'
+import {digestFormatOf, type DigestResponse, MAX_BATCH_BYTES, type NodeRecord} from '../node/protocol.js'
+import {RECORD_HASH_FORMAT} from '../node/recordHash.js'
 import {encodedRecordSize} from '../node/recordCodec.js'
 import {agreedDigests, initialCutoff} from './agreedCutoff.js'
 import {differingBuckets, planRepair} from './repairPlan.js'
@@ -147,11 +148,13 @@ async function repairShard(shard: Shard, client: (node: string) => NodeClient | 
   const perRequest = opts.bucketsPerRequest ?? 256
   let cutoff = initialCutoff((opts.now ?? Date.now)(), opts.maxClockOffsetMs)
   let live = replicas
+  let format = RECORD_HASH_FORMAT
   for (let round = 0; round < maxRounds; round++) {
-    const agreed = await agreedDigests((c) => digestsOf(shard, live, client, report, c), cutoff)
+    const agreed = await agreedDigests((c, f) => digestsOf(shard, live, client, report, c, f), cutoff, undefined, format)
     const digests = agreed.digests
-    if (agreed.cutoff === undefined) throw new Error(`replicas of shard ${shard.id} did not agree on a tombstone cutoff`)
+    if (agreed.cutoff === undefined) throw new Error(`replicas of shard ${shard.id} did not agree on a tombstone cutoff and record hash format`)
     cutoff = agreed.cutoff
+    format = agreed.format
     report.tombstonesBefore = cutoff
     live = [...digests.keys()]
     if (live.length < 2) {
@@ -165,7 +168,7 @@ async function repairShard(shard: Shard, client: (node: string) => NodeClient | 
       report.converged = report.unreachable.length === 0
       // Fence (a scan of the shard) only when some replica holds tombstones to purge.
       const expired = [...digests.values()].some((d) => (d.tombstonesExcluded ?? 1) > 0)
-      if (report.converged && expired && (opts.purge ?? true)) await purgeShard(shard, client, cutoff, report)
+      if (report.converged && expired && (opts.purge ?? true)) await purgeShard(shard, client, cutoff, format, report)
       return report
     }
     report.rounds = round + 1
@@ -182,7 +185,7 @@ async function repairShard(shard: Shard, client: (node: string) => NodeClient | 
       )
     }
   }
-  const final = await digestsOf(shard, live, client, report, cutoff)
+  const final = await digestsOf(shard, live, client, report, cutoff, format)
   report.converged = report.unreachable.length === 0 && final.size >= 2 && differingBuckets([...final.values()]).length === 0
   return report
 }
@@ -195,7 +198,7 @@ async function repairShard(shard: Shard, client: (node: string) => NodeClient | 
  * Skipped (reason in `report.gc`) unless every replica of the shard is a voter — a move's
  * joining replica is not compared, so its holdings are not known.
  */
-async function purgeShard(shard: Shard, client: (node: string) => NodeClient | undefined, cutoff: number, report: ShardRepair): Promise<void> {
+async function purgeShard(shard: Shard, client: (node: string) => NodeClient | undefined, cutoff: number, format: number, report: ShardRepair): Promise<void> {
   if (!shard.replicas.every((r) => r.role === 'voter')) {
     report.gc = 'a move is running on the shard'
     return
@@ -207,7 +210,12 @@ async function purgeShard(shard: Shard, client: (node: string) => NodeClient | u
     return
   }
   try {
-    const fenced = await Promise.all(clients.map((c) => c!.gcFence(shard.id, shard.epoch, cutoff)))
+    // At the format the replicas' digests agreed on: a node of an older build fences at its own.
+    const fenced = await Promise.all(clients.map((c) => c!.gcFence(shard.id, shard.epoch, cutoff, {format})))
+    if (new Set(fenced.map(digestFormatOf)).size > 1) {
+      report.gc = 'replicas fenced at different record hash formats (a node was upgraded or rolled back meanwhile); next run'
+      return
+    }
     if (differingBuckets(fenced).length > 0) {
       report.gc = 'replicas hold different values older than the cutoff (a write raced the fence); next run'
       return
@@ -219,7 +227,7 @@ async function purgeShard(shard: Shard, client: (node: string) => NodeClient | u
   }
 }
 
-async function digestsOf(shard: Shard, nodes: readonly string[], client: (node: string) => NodeClient | undefined, report: ShardRepair, cutoff: number): Promise<Map<string, DigestResponse>> {
+async function digestsOf(shard: Shard, nodes: readonly string[], client: (node: string) => NodeClient | undefined, report: ShardRepair, cutoff: number, format: number): Promise<Map<string, DigestResponse>> {
   const out = new Map<string, DigestResponse>()
   await Promise.all(
     nodes.map(async (node) => {
@@ -229,7 +237,7 @@ async function digestsOf(shard: Shard, nodes: readonly string[], client: (node: 
         return
       }
       try {
-        out.set(node, await c.digest(shard.id, shard.epoch, {tombstonesBefore: cutoff}))
+        out.set(node, await c.digest(shard.id, shard.epoch, {tombstonesBefore: cutoff, format}))
       } catch (err) {
         if (isNodeRequestError(err, 'STALE_EPOCH')) throw err
         addUnreachable(report, node, errorMessage(err))

@@ -5,7 +5,8 @@ import {describe, expect, it} from 'vitest'
 import {HASH_SPACE, keyHash} from '../../src/model/hash.js'
 import {splitRange} from '../../src/model/range.js'
 import {type NodeRecord} from '../../src/node/protocol.js'
-import {RECORD_HASH_FORMAT} from '../../src/node/recordHash.js'
+import {digestLayout, fineOf} from '../../src/node/digestLayout.js'
+import {INLINE_VALUE_MAX, RECORD_HASH_FORMAT, type RecordHashFormat, recordHashAt} from '../../src/node/recordHash.js'
 import {StorageEngine} from '../../src/node/storageEngine.js'
 import {differingBuckets, planRepair} from '../../src/repair/repairPlan.js'
 import {ALL, engineFixture, rec, v} from './engineFixture.js'
@@ -177,6 +178,95 @@ describe('tombstone gc', {timeout: 60_000}, () => {
     const check = new Database(join(dir, 'shardctl-node.sqlite'))
     expect(check.prepare("SELECT value FROM meta WHERE name = 'format'").get()).toEqual({value: String(RECORD_HASH_FORMAT)})
     await check.close()
+  })
+
+  /** rewriteCellsAt makes a closed data dir look written by a build at `format`: its fine cells hashed at it, and meta `format` (or none). */
+  function rewriteCellsAt(dir: string, format: RecordHashFormat, meta: string | undefined): void {
+    const db = new Database(join(dir, 'shardctl-node.sqlite'))
+    const cells = new Map<number, {xhi: number; xlo: number; n: number; bytes: number}>()
+    for (const r of db.prepare('SELECT h, k, ver, v FROM kv').iterate() as IterableIterator<{h: number; k: Buffer; ver: string; v: Buffer | null}>) {
+      const c = cells.get(fineOf(r.h)) ?? {xhi: 0, xlo: 0, n: 0, bytes: 0}
+      const [a, b] = recordHashAt(format, r.k, r.ver, r.v)
+      cells.set(fineOf(r.h), {xhi: (c.xhi ^ a) >>> 0, xlo: (c.xlo ^ b) >>> 0, n: c.n + 1, bytes: c.bytes + r.k.length + (r.v?.length ?? 0)})
+    }
+    db.prepare('DELETE FROM fine').run()
+    const put = db.prepare('INSERT INTO fine (f, xhi, xlo, n, bytes) VALUES (?, ?, ?, ?, ?)')
+    for (const [f, c] of cells) put.run(f, c.xhi, c.xlo, c.n, c.bytes)
+    if (meta === undefined) db.prepare("DELETE FROM meta WHERE name = 'format'").run()
+    else db.prepare("UPDATE meta SET value = ? WHERE name = 'format'").run(meta)
+    db.close()
+  }
+
+  for (const [label, cellsAt, meta] of [
+    ['format 2', 2, '2'],
+    ['a newer format than this build knows (a rolled-back upgrade)', 2, '4'],
+  ] as const) {
+    it(`given a data dir at ${label} holding large and small values and tombstones, when opened, then its digests equal a fresh node's with the same records, at format 3 and at 2`, async () => {
+      const records = Array.from({length: 400}, (_, i) => rec(`m${i}`, v(i + 1), i % 7 === 0 ? null : i % 3 === 0 ? 'x'.repeat(INLINE_VALUE_MAX + i) : `value-${i}`))
+      const {engine, dir} = open()
+      await engine.apply(records)
+      await engine.close()
+      rewriteCellsAt(dir, cellsAt, meta)
+      const {engine: migrated} = open({}, dir)
+      const {engine: fresh} = open()
+      await fresh.apply(records)
+      const want = fresh.digest(ALL)
+      expect(want.format).toBe(3)
+      expect(migrated.digest(ALL)).toEqual(want)
+      expect(migrated.digest(ALL, undefined, 2)).toEqual(fresh.digest(ALL, undefined, 2))
+      expect(migrated.digest(ALL, undefined, 2).buckets).not.toEqual(want.buckets)
+      expect(migrated.totals()).toEqual(fresh.totals())
+      // New writes after the migration land in cells at the data dir's format.
+      const later = [rec('m5', v(1000), 'y'.repeat(INLINE_VALUE_MAX * 3)), rec('new', v(1001), null)]
+      await migrated.apply(later)
+      await fresh.apply(later)
+      expect(migrated.digest(ALL)).toEqual(fresh.digest(ALL))
+      await migrated.close()
+      const check = new Database(join(dir, 'shardctl-node.sqlite'))
+      expect(check.prepare("SELECT value FROM meta WHERE name = 'format'").get()).toEqual({value: String(RECORD_HASH_FORMAT)})
+      check.close()
+    })
+  }
+
+  it('given records over part of the hash space, when digested at each format, then the buckets are the XOR of recordHashAt of the records in each (cells at 3, rows at 2)', async () => {
+    const {engine} = open()
+    const records = Array.from({length: 500}, (_, i) => rec(`x${i}`, v(i + 1), i % 5 === 0 ? null : 'q'.repeat((i * 13) % (2 * INLINE_VALUE_MAX))))
+    await engine.apply(records)
+    const range = {lo: 123_457, hi: 3_000_000_001}
+    for (const format of [2, 3] as const) {
+      const {bounds} = digestLayout(range)
+      const hi = new Array<number>(bounds.length - 1).fill(0)
+      const lo = new Array<number>(bounds.length - 1).fill(0)
+      for (const r of records) {
+        const h = keyHash(r.key)
+        if (h < range.lo || h >= range.hi) continue
+        const b = bounds.findIndex((x, i) => h >= x && h < (bounds[i + 1] ?? 0))
+        const [a, c] = recordHashAt(format, r.key, r.version, r.value)
+        hi[b] = ((hi[b] ?? 0) ^ a) >>> 0
+        lo[b] = ((lo[b] ?? 0) ^ c) >>> 0
+      }
+      const want = hi.map((x, i) => x.toString(16).padStart(8, '0') + (lo[i] ?? 0).toString(16).padStart(8, '0'))
+      const got = engine.digest(range, undefined, format)
+      expect(got.format).toBe(format)
+      expect(got.buckets).toEqual(want)
+    }
+  })
+
+  it('given records and a tombstone cutoff, when digested at format 2 (from rows), then it matches the cells at format 3 in counts and tombstones left out, and two replicas agree at it', async () => {
+    const {engine: a} = open({clock: () => 10_000})
+    const {engine: b} = open({clock: () => 10_000})
+    const records = Array.from({length: 300}, (_, i) => rec(`t${i}`, v(i * 10), i % 4 === 0 ? null : 'z'.repeat((i * 7) % (3 * INLINE_VALUE_MAX))))
+    await a.apply(records)
+    await b.apply([...records].reverse())
+    const a3 = a.digest(ALL, 1500)
+    const a2 = a.digest(ALL, 1500, 2)
+    expect(a2.format).toBe(2)
+    expect(a2.counts).toEqual(a3.counts)
+    expect(a2.tombstonesExcluded).toBe(a3.tombstonesExcluded)
+    expect(a3.tombstonesExcluded).toBeGreaterThan(0)
+    expect(b.digest(ALL, 1500, 2)).toEqual(a2)
+    expect(await b.fenceBelow(ALL, 2000, 2)).toEqual(await a.fenceBelow(ALL, 2000, 2))
+    expect((await a.fenceBelow(ALL, 2000, 2)).buckets).not.toEqual((await a.fenceBelow(ALL, 2000)).buckets)
   })
 
   it('given two replicas with one version but different values, when digested, then they differ (the value is in the digest)', async () => {

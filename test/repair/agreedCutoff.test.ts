@@ -29,6 +29,45 @@ describe('agreedDigests', () => {
     expect(got.cutoff).toBeUndefined()
   })
 
+  it('given replicas of one build, when asked, then they are asked once at this build\'s record hash format', async () => {
+    const asked: Array<[number, number]> = []
+    const got = await agreedDigests(async (c, f) => {
+      asked.push([c, f])
+      return new Map([['a', {...replica(1e9)(c), format: f}], ['b', {...replica(1e9)(c), format: f}]])
+    }, 5000)
+    expect(asked).toEqual([[5000, 3]])
+    expect(got).toMatchObject({cutoff: 5000, format: 3})
+  })
+
+  it('given a replica of the older build (answers at format 2 whatever is asked, names no format), when asked, then every replica is asked again at 2 and the answers are comparable', async () => {
+    const asked: Array<[number, number]> = []
+    const got = await agreedDigests(async (c, f) => {
+      asked.push([c, f])
+      const old: DigestResponse = replica(1e9)(c)
+      return new Map<string, DigestResponse>([['new', {...replica(1e9)(c), format: f}], ['old', old]])
+    }, 5000)
+    expect(asked).toEqual([[5000, 3], [5000, 2]])
+    expect(got.cutoff).toBe(5000)
+    expect(got.format).toBe(2)
+    expect(got.digests.get('new')?.format).toBe(2)
+  })
+
+  it('given a format mismatch and a cutoff clamp at once, when asked, then both are settled in the same second ask', async () => {
+    const asked: Array<[number, number]> = []
+    const got = await agreedDigests(async (c, f) => {
+      asked.push([c, f])
+      return new Map([['new', {...replica(4000)(c), format: f}], ['old', {...replica(4500)(c), format: 2}]])
+    }, 5000)
+    expect(asked).toEqual([[5000, 3], [4000, 2]])
+    expect(got).toMatchObject({cutoff: 4000, format: 2})
+  })
+
+  it('given replicas that keep answering different formats, when attempts run out, then nothing is agreed', async () => {
+    let flip = 2
+    const got = await agreedDigests(async (c) => new Map([['a', {...replica(1e9)(c), format: (flip = 5 - flip)}], ['b', {...replica(1e9)(c), format: 5 - flip}]]), 5000, 3)
+    expect(got.cutoff).toBeUndefined()
+  })
+
   it('given the clock bound, when starting, then the cutoff is twice the bound behind the clock', () => {
     expect(initialCutoff(10_000)).toBe(9000)
     expect(initialCutoff(10_000, 100)).toBe(9800)

@@ -31,6 +31,12 @@ describe('differingBuckets', () => {
   it('refuses to compare digests over different bounds', () => {
     expect(() => differingBuckets([digest([h('0'), h('1')]), digest([h('0'), h('1')], [0, 50, 400])])).toThrow(RangeError)
   })
+
+  it('refuses to compare digests at different record hash formats, even with equal buckets; an absent format is 2', () => {
+    expect(() => differingBuckets([{...digest([h('0')]), format: 3}, digest([h('0')])])).toThrow(/record hash formats 3 and 2/)
+    expect(() => differingBuckets([{...digest([h('0')]), format: 2}, {...digest([h('0')]), format: 3}])).toThrow(RangeError)
+    expect(differingBuckets([{...digest([h('0')]), format: 2}, digest([h('0')])])).toEqual([])
+  })
 })
 
 describe('planRepair', () => {
