@@ -1,6 +1,10 @@
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
 import {keyHash} from '../../../src/model/hash.js'
 import {type Shard} from '../../../src/model/shard.js'
+import {runCli} from '../../support/runCli.js'
 import {expectDigestsAgree, routerMetric, waitForHintsDrained} from '../../support/workloadChecks.js'
 import {DataPlane, kv, waitFor} from './dataPlane.js'
 import {type RouterProcess} from './routerProcess.js'
@@ -90,3 +94,64 @@ function inRange(s: Shard, key: Buffer): boolean {
   const h = keyHash(key)
   return h >= s.range.lo && h < s.range.hi
 }
+
+/**
+ * The fencing side: hints for a replica whose shard was moved away while it was frozen must
+ * never reach it. The router re-places every hint on its current map, so once the move took
+ * the shard off the frozen node its hints are dropped as obsolete: after SIGCONT the node gets
+ * no apply from the router, holds no key, and does not serve the shard.
+ */
+describe('router hinted handoff: a shard moved off the frozen replica', () => {
+  let dp: DataPlane
+  let router: RouterProcess
+  let cwd: string
+
+  beforeAll(async () => {
+    cwd = mkdtempSync(join(tmpdir(), 'shardctl-hints-'))
+    dp = new DataPlane(inject('etcdEndpoint'), 'hints-moved')
+    // Test nodes run with a 3 s lease (nodeProcess.ts), so the move copies from the two live replicas soon after the freeze.
+    await dp.init(4, 1, 3)
+    router = await dp.startRouter('r1', ['--node-timeout', '500ms', '--lease-ttl', '10'])
+  }, 90_000)
+
+  afterAll(async () => {
+    for (const n of Object.values(dp?.nodes ?? {})) n.signal('SIGCONT')
+    await dp?.teardown()
+    rmSync(cwd, {recursive: true, force: true})
+  })
+
+  it('a frozen replica whose shard moved away gets none of its hints after SIGCONT and does not serve the shard', async () => {
+    const [shard] = await dp.shards()
+    if (!shard) throw new Error('no shard')
+    const frozen = shard.replicas[0]!.node
+    expect((await dp.client(frozen).stats()).storage.keys).toBe(0)
+    const applies = () => routerMetric(router.address, 'shardctl_router_upstream_request_duration_seconds_count', {node: frozen, op: 'apply'})
+    const node = dp.nodes[frozen]!
+    node.signal('SIGSTOP')
+    try {
+      const res = await Promise.all(Array.from({length: 20}, (_, i) => kv(router.address, 'PUT', `moved-${i}`, `value-${i}`)))
+      for (const r of res) expect(r.status, r.body.toString()).toBe(204)
+      await waitFor(async () => ((await routerMetric(router.address, 'shardctl_router_hints_total', {event: 'queued'})) >= 20 ? true : undefined), 'hints for the frozen replica', 15_000)
+      // Move the shard off the frozen node (copied from the two live replicas once its lease lapsed).
+      const drained = await runCli(['node', 'drain', frozen, '--yes', '--endpoints', dp.endpoint, '--cluster', dp.cluster], {cwd, timeoutMs: 90_000})
+      expect(drained.code, drained.stderr + drained.stdout).toBe(0)
+      const [after] = await dp.shards()
+      expect(after?.replicas.map((r) => r.node)).not.toContain(frozen)
+      // Every hint for the frozen node ends as obsolete (none delivered) once the router's map has the move.
+      const figures = await waitForHintsDrained(router.address, 35_000)
+      console.info(`hints for a replica moved away while frozen: ${JSON.stringify(figures)}`)
+      expect(figures.delivered).toBe(0)
+      expect(figures.obsolete).toBeGreaterThanOrEqual(1)
+      expect(figures.expired + figures.rejected).toBe(0)
+    } finally {
+      node.signal('SIGCONT')
+    }
+    const sentBefore = await applies()
+    // Give a wrongly kept hint every chance to land: well past the 2 s longest backoff.
+    await new Promise((r) => setTimeout(r, 5000))
+    expect(await applies()).toBe(sentBefore)
+    expect((await dp.client(frozen).stats()).storage.keys).toBe(0)
+    const [now] = await dp.shards()
+    await expect(dp.client(frozen).get(now!.id, now!.epoch, Buffer.from('moved-0'))).rejects.toMatchObject({code: 'NOT_OWNER'})
+  }, 180_000)
+})
