@@ -11,7 +11,8 @@ import {expectDigestsAgree, expectWorkloadIntact, waitForHintsDrained} from '../
  * shardctl binary as executor): while a bounded client workload writes and reads through
  * the router, nodes are drained by plans of several moves — including one executor killed
  * with SIGKILL mid-copy and resumed. Afterwards every acknowledged write is readable with
- * its latest value, no client request failed, replicas' digests agree, sources are empty.
+ * its latest value, no client request failed, replicas' digests agree (strictly, once the
+ * router's hint queue has drained, before any read-back could repair a lag), sources are empty.
  */
 
 async function checkConverged(dp: DataPlane, router: string, report: WorkloadReport, drained: string): Promise<void> {

@@ -34,20 +34,6 @@ describe('router hinted handoff, rf 3', () => {
     await dp?.teardown()
   })
 
-  /**
-   * acknowledged sends a write until it is acknowledged (at most 3 tries): on a loaded machine
-   * n1 or n2 may miss the short timeout too, and that write then fails (503) retriably.
-   */
-  async function acknowledged(method: 'PUT' | 'DELETE', key: string, body?: string): Promise<void> {
-    let last = ''
-    for (let i = 0; i < 3; i++) {
-      const r = await kv(router.address, method, key, body)
-      if (r.status === 204) return
-      last = `${r.status} ${r.body.toString()}`
-    }
-    throw new Error(`${method} ${key} was not acknowledged in 3 tries: ${last}`)
-  }
-
   it('a replica frozen while writes were acknowledged without it holds every one of them within seconds of waking, without any read', async () => {
     const n3 = dp.nodes.n3!
     const before = await routerMetric(router.address, 'shardctl_router_replica_apply_failures_total', {reason: 'TIMEOUT'})
@@ -56,10 +42,10 @@ describe('router hinted handoff, rf 3', () => {
     try {
       // 80 writes in rounds of 10, then 10 deletes: every one acknowledged by n1 and n2 alone.
       for (let i = 0; i < 80; i += 10) {
-        const res = await Promise.all(Array.from({length: 10}, (_, j) => acknowledged('PUT', `hint-${i + j}`, `value-${i + j}`)))
+        const res = await Promise.all(Array.from({length: 10}, (_, j) => acknowledged(router.address, 'PUT', `hint-${i + j}`, `value-${i + j}`)))
         acked += res.length
       }
-      const dels = await Promise.all(Array.from({length: 10}, (_, j) => acknowledged('DELETE', `hint-${j * 7}`)))
+      const dels = await Promise.all(Array.from({length: 10}, (_, j) => acknowledged(router.address, 'DELETE', `hint-${j * 7}`)))
       acked += dels.length
       // Each write's apply on n3 times out (500 ms after it was sent; the ack did not wait for
       // it) and becomes a hint: every acknowledged write is queued for n3.
@@ -89,6 +75,21 @@ describe('router hinted handoff, rf 3', () => {
     }
   }, 120_000)
 })
+
+/**
+ * acknowledged sends a write until the router acknowledges it (at most 3 tries): on a loaded
+ * machine a live replica may miss the short node timeout too, and that write then fails
+ * (503) retriably.
+ */
+async function acknowledged(address: string, method: 'PUT' | 'DELETE', key: string, body?: string): Promise<void> {
+  let last = ''
+  for (let i = 0; i < 3; i++) {
+    const r = await kv(address, method, key, body)
+    if (r.status === 204) return
+    last = `${r.status} ${r.body.toString()}`
+  }
+  throw new Error(`${method} ${key} was not acknowledged in 3 tries: ${last}`)
+}
 
 function inRange(s: Shard, key: Buffer): boolean {
   const h = keyHash(key)
@@ -129,20 +130,20 @@ describe('router hinted handoff: a shard moved off the frozen replica', () => {
     const node = dp.nodes[frozen]!
     node.signal('SIGSTOP')
     try {
-      const res = await Promise.all(Array.from({length: 20}, (_, i) => kv(router.address, 'PUT', `moved-${i}`, `value-${i}`)))
-      for (const r of res) expect(r.status, r.body.toString()).toBe(204)
+      await Promise.all(Array.from({length: 20}, (_, i) => acknowledged(router.address, 'PUT', `moved-${i}`, `value-${i}`)))
       await waitFor(async () => ((await routerMetric(router.address, 'shardctl_router_hints_total', {event: 'queued'})) >= 20 ? true : undefined), 'hints for the frozen replica', 15_000)
       // Move the shard off the frozen node (copied from the two live replicas once its lease lapsed).
       const drained = await runCli(['node', 'drain', frozen, '--yes', '--endpoints', dp.endpoint, '--cluster', dp.cluster], {cwd, timeoutMs: 90_000})
       expect(drained.code, drained.stderr + drained.stdout).toBe(0)
       const [after] = await dp.shards()
       expect(after?.replicas.map((r) => r.node)).not.toContain(frozen)
-      // Every hint for the frozen node ends as obsolete (none delivered) once the router's map has the move.
+      // Every hint for the frozen node ends as obsolete (never delivered) once the router's map has the move.
       const figures = await waitForHintsDrained(router.address, 35_000)
       console.info(`hints for a replica moved away while frozen: ${JSON.stringify(figures)}`)
-      expect(figures.delivered).toBe(0)
-      expect(figures.obsolete).toBeGreaterThanOrEqual(1)
-      expect(figures.expired + figures.rejected).toBe(0)
+      // (A write retried after a 503 may also have left hints for the live replicas: those are delivered.)
+      // (On a very loaded machine a drain slower than the 30 s a hint lives lets some expire instead: also never delivered.)
+      expect(figures.obsolete + figures.expired).toBeGreaterThanOrEqual(20)
+      expect(figures.rejected).toBe(0)
     } finally {
       node.signal('SIGCONT')
     }
