@@ -8,6 +8,7 @@ import {type ApplyKind, type ApplyResponse, type GetResult, type NodeRecord} fro
 import {type QuorumSettings, readPlan, writeQuorum, writeSatisfied, writeStillPossible} from './quorum.js'
 import {QuorumError, type ReplicaFailure} from './quorumError.js'
 import {type ReplicaAnswer, resolveRead} from './readResolution.js'
+import {type Hint} from './hintQueue.js'
 import {type RepairTask} from './readRepairQueue.js'
 import {RetryBudget} from './retryBudget.js'
 import {type RoutingTable} from './routingTable.js'
@@ -43,6 +44,12 @@ export interface CoordinatorHooks {
   quorumFailure?(op: 'read' | 'write', shard: number): void
   /** writeReissued: a write lost to a newer version on a replica and was re-issued above it. */
   writeReissued?(shard: number): void
+  /**
+   * replicaApplyFailed: one replica's apply of a write threw (`reason`: TIMEOUT, or the
+   * node's error code: NODE_UNREACHABLE, STALE_EPOCH, ...); `duringMove` when the shard had
+   * a joining or outgoing replica. Answers that are no ack (a newer version kept) are not failures.
+   */
+  replicaApplyFailed?(reason: string, duringMove: boolean): void
 }
 
 /**
@@ -61,6 +68,12 @@ export interface CoordinatorDeps {
   now(): number
   /** repair schedules a background read repair; returns false when it was dropped. */
   repair?(task: RepairTask): boolean
+  /**
+   * hint hands a record a replica missed to the background retry (hinted handoff); returns
+   * false when it was dropped. Called once every replica of a write round has answered or
+   * failed, and only when at least one replica stored the record.
+   */
+  hint?(hint: Hint): boolean
   /** writeGate refuses writes while this router's clock is out of the cluster's bound (default: always open). */
   writeGate?: WriteGate
   options: CoordinatorOptions
@@ -196,6 +209,16 @@ export class Coordinator {
     let newer: string | undefined
     let expired = false
     const timeoutMs = this.timeout(budget)
+    const missed: string[] = []
+    let answered = 0
+    // Once every target has answered or failed (within timeoutMs of the round's start): hand
+    // the replicas whose apply threw to the hint queue, when some replica stored the record.
+    // A round that lost to a newer version or an expired tombstone is re-issued or fails as
+    // a conflict: its record is not spread further.
+    const handOff = () => {
+      if (++answered < q.targets.length || missed.length === 0 || acked.size === 0 || newer !== undefined || expired) return
+      for (const node of missed) this.deps.hint?.({shard: shard.id, epoch: shard.epoch, node, record})
+    }
     return new Promise((resolve) => {
       let done = false
       let succeeded = false
@@ -215,6 +238,8 @@ export class Coordinator {
         if (!api) {
           failed.add(node)
           failures.push({node, code: 'NODE_UNREACHABLE', message: `node ${node} has no known address`})
+          missed.push(node)
+          handOff()
           continue
         }
         api.apply(shard.id, shard.epoch, [record], 'write', {timeoutMs}).then(
@@ -228,6 +253,7 @@ export class Coordinator {
               failures.push(answer.failure)
             }
             settle()
+            handOff()
           },
           (err: unknown) => {
             const f = failureOf(node, err)
@@ -237,7 +263,10 @@ export class Coordinator {
             }
             failed.add(node)
             failures.push(f)
+            missed.push(node)
+            this.deps.hooks?.replicaApplyFailed?.(failureReason(f), q.extras.length > 0)
             settle()
+            handOff()
           },
         )
       }
@@ -320,6 +349,11 @@ function replicaWriteAnswer(node: string, record: NodeRecord, res: ApplyResponse
   // beat but was not stored: nothing there hides an older value another replica holds.
   if (res.expired?.includes(0)) return {kind: 'expired', failure: {node, code: 'CONFLICT', message: `node ${node} found the tombstone ${record.version} already past its --tombstone-grace and stored nothing`}}
   return {kind: 'acked'}
+}
+
+/** failureReason labels a failed apply for metrics: TIMEOUT when the node did not answer in time, else the error code. */
+function failureReason(f: ReplicaFailure): string {
+  return f.code === 'NODE_UNREACHABLE' && /timed out|timeout/i.test(f.message) ? 'TIMEOUT' : f.code
 }
 
 function failureOf(node: string, err: unknown): ReplicaFailure {

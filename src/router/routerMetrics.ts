@@ -1,4 +1,5 @@
 import {collectDefaultMetrics, Counter, Gauge, Histogram, Registry} from 'prom-client'
+import {type HintEvent} from './hintQueue.js'
 import {type RepairOutcome} from './readRepairQueue.js'
 
 /** RouteLabel names a client API route for metrics (bounded cardinality: never the key). */
@@ -7,7 +8,8 @@ export type RouteLabel = 'kv' | 'healthz' | 'metrics' | 'unknown'
 /**
  * RouterMetrics is the router's Prometheus registry (its own, not prom-client's global):
  * request counts and latency by route/method/status, quorum failures, stale-epoch retries,
- * read repairs by outcome, in-flight requests and the applied map revision.
+ * read repairs by outcome, hinted handoff (hints by event, hints pending), failed replica
+ * applies by reason, in-flight requests and the applied map revision.
  */
 export class RouterMetrics {
   readonly registry = new Registry()
@@ -17,6 +19,10 @@ export class RouterMetrics {
   private readonly staleRetries: Counter
   private readonly reissues: Counter
   private readonly repairs: Counter<'outcome'>
+  private readonly hints: Counter<'event'>
+  /** hintsPending is the hint queue's size (pending and in flight); set by the router. */
+  readonly hintsPending: Gauge
+  private readonly applyFailures: Counter<'reason' | 'during_move'>
   readonly inflight: Gauge
   /** children caches the labelled series per (route, method, status): prom-client hashes a label object on every call otherwise (hot path). */
   private readonly children = new Map<string, {count: Counter.Internal; latency: Histogram.Internal<'route' | 'method' | 'status'>}>()
@@ -38,6 +44,14 @@ export class RouterMetrics {
     this.staleRetries = new Counter({name: 'shardctl_router_stale_epoch_retries_total', help: 'Map refreshes and retries after a node refused a stale epoch.', registers})
     this.reissues = new Counter({name: 'shardctl_router_write_reissues_total', help: 'Writes re-issued above a newer version a replica kept (a write is never acknowledged having lost).', registers})
     this.repairs = new Counter({name: 'shardctl_router_read_repairs_total', help: 'Read repairs by outcome (applied, failed, dropped when the queue was full).', labelNames: ['outcome'], registers})
+    this.hints = new Counter({name: 'shardctl_router_hints_total', help: 'Hinted handoff: records a replica missed, by event (queued, delivered, dropped when the queue was full, expired undelivered, obsolete when the node no longer holds the shard, rejected).', labelNames: ['event'], registers})
+    this.hintsPending = new Gauge({name: 'shardctl_router_hints_pending', help: 'Hints waiting for or in delivery.', registers})
+    this.applyFailures = new Counter({
+      name: 'shardctl_router_replica_apply_failures_total',
+      help: 'Replica applies of client writes that failed, by reason (TIMEOUT, or the node error code) and whether a move of the shard was in flight.',
+      labelNames: ['reason', 'during_move'],
+      registers,
+    })
     this.inflight = new Gauge({name: 'shardctl_router_inflight_requests', help: 'Client requests being served.', registers})
     this.mapRevision = new Gauge({name: 'shardctl_router_map_revision', help: 'etcd revision up to which the shard map is applied.', registers})
     this.upstreamLatency = new Histogram({
@@ -84,6 +98,16 @@ export class RouterMetrics {
   /** repair counts one read repair outcome. */
   repair(outcome: RepairOutcome): void {
     this.repairs.inc({outcome})
+  }
+
+  /** hint counts `count` records reaching hinted-handoff event `event`. */
+  hint(event: HintEvent, count: number): void {
+    this.hints.inc({event}, count)
+  }
+
+  /** replicaApplyFailed counts one failed replica apply of a client write (reason: TIMEOUT or an error code: bounded). */
+  replicaApplyFailed(reason: string, duringMove: boolean): void {
+    this.applyFailures.inc({reason, during_move: duringMove ? 'true' : 'false'})
   }
 
   /** upstream records one finished request to a storage node (labels are node ids and operation names: bounded). */

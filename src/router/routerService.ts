@@ -14,6 +14,7 @@ import {DEFAULT_MAX_CLOCK_OFFSET_MS} from '../clock/clockOffsetTracker.js'
 import {parseListen} from '../model/units.js'
 import {ApplyBatcher} from './applyBatcher.js'
 import {Coordinator} from './coordinator.js'
+import {deliveryFailure, HINT_DEFAULTS, HintQueue, placeHint} from './hintQueue.js'
 import {ClientTally} from './clientTally.js'
 import {LatencyPublisher} from './latencyPublisher.js'
 import {LatencyWindow} from './latencyWindow.js'
@@ -199,6 +200,7 @@ interface RouterParts {
   clockMonitor: ClockMonitor
   view: ShardMapView
   repairs: ReadRepairQueue
+  hints: HintQueue
   coordinator: Coordinator
 }
 
@@ -236,12 +238,48 @@ async function startRouterParts(ctx: ServiceContext, id: string, opts: RouterSer
     },
     onOutcome: (o) => metrics.repair(o),
   })
-  const coordinator = routerCoordinator(id, opts, {view, clients, metrics, repairs, clockMonitor})
-  return {metrics, latency: new LatencyWindow(), recent: new RecentLatency(), tally: new ClientTally(), clients, clockMonitor, view, repairs, coordinator}
+  const hints = routerHints(opts, {view, clients, metrics})
+  const coordinator = routerCoordinator(id, opts, {view, clients, metrics, repairs, hints, clockMonitor})
+  return {metrics, latency: new LatencyWindow(), recent: new RecentLatency(), tally: new ClientTally(), clients, clockMonitor, view, repairs, hints, coordinator}
+}
+
+/**
+ * routerHints builds the hinted-handoff queue: records a replica missed are re-applied
+ * (kind `write`, the same version) to that replica at the epoch of the router's current
+ * map, only while the replica still holds the key's shard there.
+ */
+function routerHints(opts: RouterServeOptions, p: Pick<RouterParts, 'view' | 'clients' | 'metrics'>): HintQueue {
+  const timeoutMs = opts.nodeTimeoutMs ?? 2000
+  const queue: HintQueue = new HintQueue({
+    ...HINT_DEFAULTS,
+    place: (node, key) => placeHint(p.view.table(), node, key),
+    deliver: async (b) => {
+      const address = p.view.address(b.node)
+      if (!address) return 'retry'
+      try {
+        await p.clients.client({id: b.node, address}).apply(b.shard, b.epoch, b.records, 'write', {timeoutMs})
+        return 'delivered'
+      } catch (err) {
+        return deliveryFailure(err)
+      }
+    },
+    refresh: (shard) => void p.view.refresh(shard).catch(() => {}),
+    now: Date.now,
+    startTimer: (fn, ms) => {
+      const t = setTimeout(fn, ms)
+      t.unref()
+      return () => clearTimeout(t)
+    },
+    onEvent: (event, count) => {
+      p.metrics.hint(event, count)
+      p.metrics.hintsPending.set(queue.size)
+    },
+  })
+  return queue
 }
 
 /** routerCoordinator wires the quorum coordinator to the map, the node pools (one ApplyBatcher per pool), the clock and read repair. */
-function routerCoordinator(id: string, opts: RouterServeOptions, p: Pick<RouterParts, 'view' | 'clients' | 'metrics' | 'repairs' | 'clockMonitor'>): Coordinator {
+function routerCoordinator(id: string, opts: RouterServeOptions, p: Pick<RouterParts, 'view' | 'clients' | 'metrics' | 'repairs' | 'hints' | 'clockMonitor'>): Coordinator {
   // One ApplyBatcher per pool: concurrent writes to one shard on one node share a request.
   const batchers = new WeakMap<NodeClient, ApplyBatcher>()
   return new Coordinator({
@@ -262,6 +300,7 @@ function routerCoordinator(id: string, opts: RouterServeOptions, p: Pick<RouterP
     clock: new HybridClock(id, Date.now, 2 * (opts.maxClockOffsetMs ?? DEFAULT_MAX_CLOCK_OFFSET_MS)),
     now: Date.now,
     repair: (t) => p.repairs.enqueue(t),
+    hint: (h) => p.hints.add(h),
     writeGate: p.clockMonitor.writeGate,
     options: {
       quorum: {w: opts.w, r: opts.r},
@@ -269,7 +308,7 @@ function routerCoordinator(id: string, opts: RouterServeOptions, p: Pick<RouterP
       requestTimeoutMs: opts.requestTimeoutMs ?? 5000,
       staleRetries: opts.staleRetries ?? 3,
     },
-    hooks: {staleEpochRetry: () => p.metrics.staleEpochRetry(), quorumFailure: (op) => p.metrics.quorumFailure(op), writeReissued: () => p.metrics.writeReissued()},
+    hooks: {staleEpochRetry: () => p.metrics.staleEpochRetry(), quorumFailure: (op) => p.metrics.quorumFailure(op), writeReissued: () => p.metrics.writeReissued(), replicaApplyFailed: (reason, duringMove) => p.metrics.replicaApplyFailed(reason, duringMove)},
   })
 }
 
@@ -325,9 +364,10 @@ async function registerRouter(ctx: ServiceContext, r: {id: string; address: stri
   return reg
 }
 
-/** closeRouter releases what a drained router still holds, in order: repairs, registration, lease, map watch, auth watch, pools. */
+/** closeRouter releases what a drained router still holds, in order: repairs, hints (pending ones are dropped), registration, lease, map watch, auth watch, pools. */
 async function closeRouter(parts: RouterParts, registration: RouterRegistration | undefined, membership: LeasedMembership, auth: AuthFollower): Promise<void> {
   await parts.repairs.close()
+  await parts.hints.close()
   await registration?.deregister()
   await membership.stop()
   await parts.view.close()

@@ -4,38 +4,31 @@ import {type Move, MoveSchema} from '../../src/model/move.js'
 import {DataPlane, kv, waitFor} from '../integration/router/dataPlane.js'
 import {runCli} from '../support/runCli.js'
 import {runWorkload, type WorkloadReport} from '../support/workload.js'
-import {expectDigestsAgree, expectWorkloadIntact, newestOnAQuorum, replicaLag} from '../support/workloadChecks.js'
+import {expectDigestsAgree, expectWorkloadIntact, waitForHintsDrained} from '../support/workloadChecks.js'
 
 /**
  * The executor's end-to-end proof on real processes (etcd, storage nodes, a router, the
  * shardctl binary as executor): while a bounded client workload writes and reads through
  * the router, nodes are drained by plans of several moves — including one executor killed
  * with SIGKILL mid-copy and resumed. Afterwards every acknowledged write is readable with
- * its latest value, no client request failed, replicas' digests agree, sources are empty.
+ * its latest value, no client request failed, replicas' digests agree (strictly, once the
+ * router's hint queue has drained, before any read-back could repair a lag), sources are empty.
  */
 
 async function checkConverged(dp: DataPlane, router: string, report: WorkloadReport, drained: string): Promise<void> {
-  await expectWorkloadIntact(router, report)
   const shards = (await listShards(dp.ctx)).shards.map((s) => s.value)
   for (const s of shards) {
     expect(s.replicas.every((r) => r.role === 'voter')).toBe(true)
     expect(s.replicas.map((r) => r.node)).not.toContain(drained)
   }
-  // A write acknowledged while one replica refused it (fenced at a move's cutover, or slow)
-  // leaves that replica one version behind until read repair or anti-entropy reaches the key:
-  // two CI runs at load 6 to 8 saw the new replica of a move lag by one write (session 7).
-  // So a lag is allowed once, and only as a lag: every key's newest version is on a write
-  // quorum (2 of 3), and `shardctl repair` converges the shard; a replica holding a newer
-  // record than the quorum, or a repair that does not converge, fails.
-  for (const s of shards) {
-    const lag = await replicaLag(dp, s)
-    if (!lag) continue
-    console.warn(`replica lag after the moves (repairing): ${lag}`)
-    expect(await newestOnAQuorum(dp, s, Math.min(2, s.replicas.length)), lag).toBe(true)
-    const repaired = await runCli(['repair', '--shard', String(s.id), ...cliArgs(dp)], {cwd: process.cwd(), timeoutMs: 60_000})
-    expect(repaired.code, repaired.stderr + repaired.stdout).toBe(0)
-  }
+  // Strict: a replica whose apply failed during the moves (timed out under load, fenced at a
+  // cutover) gets the record from the router's hint queue within seconds. Checked before any
+  // read-back, since a read would repair a lagging replica and hide the lag; the figures say
+  // how often replica applies failed and how the hints ended.
+  const hints = await waitForHintsDrained(router)
+  console.info(`router hints after the moves: ${JSON.stringify(hints)}`)
   await expectDigestsAgree(dp, shards)
+  await expectWorkloadIntact(router, report)
   expect((await dp.client(drained).stats()).storage.keys).toBe(0)
 }
 

@@ -4,8 +4,10 @@ import {formatHlc, HybridClock, parseHlc} from '../../src/model/hlc.js'
 import {type Shard} from '../../src/model/shard.js'
 import {Coordinator, type CoordinatorDeps, type CoordinatorOptions, MAX_REISSUES} from '../../src/router/coordinator.js'
 import {QuorumError} from '../../src/router/quorumError.js'
+import {type Hint, HintQueue, HINT_DEFAULTS, placeHint} from '../../src/router/hintQueue.js'
 import {type RepairTask} from '../../src/router/readRepairQueue.js'
 import {RoutingTable} from '../../src/router/routingTable.js'
+import {NodeRequestError} from '../../src/node/nodeRequestError.js'
 import {FakeNode} from './fakeNode.js'
 import {shardOf} from './fixtures.js'
 
@@ -19,7 +21,7 @@ function setup(spec: string, opts: Partial<CoordinatorOptions> = {}) {
     nodes.set(id, new FakeNode(id))
   }
   let current: Shard = shardOf(0, spec)
-  const state = {etcdShard: current, refreshes: 0, repairs: [] as RepairTask[]}
+  const state = {etcdShard: current, refreshes: 0, repairs: [] as RepairTask[], hints: [] as Hint[], applyFailures: [] as string[]}
   let wall = 1000
   const coordinator = new Coordinator({
     map: {
@@ -36,9 +38,14 @@ function setup(spec: string, opts: Partial<CoordinatorOptions> = {}) {
       state.repairs.push(t)
       return true
     },
+    hint: (h) => {
+      state.hints.push(h)
+      return true
+    },
     options: {...OPTS, ...opts},
+    hooks: {replicaApplyFailed: (reason, duringMove) => state.applyFailures.push(`${reason}${duringMove ? ' (move)' : ''}`)},
   })
-  return {coordinator, nodes, state}
+  return {coordinator, nodes, state, table: () => RoutingTable.of([current])}
 }
 
 const k = (s: string) => Buffer.from(s)
@@ -335,5 +342,121 @@ describe('Coordinator deletes and tombstone expiry', () => {
     for (const t of state.repairs.splice(0)) await nodes.get(t.node)!.apply(t.shard, t.epoch, [t.record], 'repair')
     nodes.get('b')!.down = true
     expect((await coordinator.read(k('x'))).record?.value?.toString() ?? null).not.toBe('old')
+  })
+})
+
+describe('Coordinator hands missed replica applies to the hint queue', () => {
+  const tick = () => new Promise((r) => setImmediate(r))
+  const hinted = (hints: readonly Hint[]) => hints.map((h) => `${h.node}@${h.epoch}:${h.record.key.toString()}=${h.record.version}`)
+
+  it('an acknowledged write whose apply failed on one replica is hinted for that replica only, with its version', async () => {
+    const {coordinator, nodes, state} = setup('a b c')
+    nodes.get('b')!.down = true
+    const res = await coordinator.write(k('x'), Buffer.from('1'))
+    await tick()
+    expect(hinted(state.hints)).toEqual([`b@1:x=${res.version}`])
+    expect(state.hints[0]?.record.value?.toString()).toBe('1')
+    expect(state.applyFailures).toEqual(['NODE_UNREACHABLE'])
+  })
+
+  it('a delete is hinted as its tombstone', async () => {
+    const {coordinator, nodes, state} = setup('a b c')
+    nodes.get('c')!.down = true
+    const res = await coordinator.write(k('x'), null)
+    await tick()
+    expect(hinted(state.hints)).toEqual([`c@1:x=${res.version}`])
+    expect(state.hints[0]?.record.value).toBeNull()
+  })
+
+  it('a write that failed its quorum but reached a replica is hinted to the others; one that reached none is not', async () => {
+    const {coordinator, nodes, state} = setup('a b c')
+    nodes.get('b')!.down = true
+    nodes.get('c')!.down = true
+    await expect(coordinator.write(k('x'), Buffer.from('1'))).rejects.toBeInstanceOf(QuorumError)
+    await tick()
+    expect(state.hints.map((h) => h.node).sort()).toEqual(['b', 'c'])
+    expect(new Set(state.hints.map((h) => h.record.version)).size).toBe(1)
+
+    const none = setup('a b c')
+    for (const n of none.nodes.values()) n.down = true
+    await expect(none.coordinator.write(k('x'), Buffer.from('1'))).rejects.toBeInstanceOf(QuorumError)
+    await tick()
+    expect(none.state.hints).toEqual([])
+  })
+
+  it('does not spread a round that lost to a newer version: only the re-issued version is hinted', async () => {
+    const {coordinator, nodes, state} = setup('a b c')
+    nodes.get('b')!.records.set(k('x').toString('hex'), {key: k('x'), version: formatHlc({wall: 5000, counter: 0, writer: 'r9'}), value: Buffer.from('newer')})
+    nodes.get('c')!.down = true
+    const res = await coordinator.write(k('x'), Buffer.from('1'))
+    await tick()
+    expect(hinted(state.hints)).toEqual([`c@1:x=${res.version}`])
+  })
+
+  it('hints a slow replica only once it has failed, after the ack (the ack never waits for it)', async () => {
+    const {coordinator, nodes, state} = setup('a b c')
+    const slow = nodes.get('c')!
+    let fail!: () => void
+    slow.apply = () =>
+      new Promise((_resolve, reject) => {
+        fail = () => reject(new NodeRequestError('NODE_UNREACHABLE', 'node c: timed out after 100 ms', 'c', 0))
+      })
+    const res = await coordinator.write(k('x'), Buffer.from('1'))
+    await tick()
+    expect(state.hints).toEqual([])
+    fail()
+    await tick()
+    expect(hinted(state.hints)).toEqual([`c@1:x=${res.version}`])
+    expect(state.applyFailures).toEqual(['TIMEOUT'])
+  })
+
+  it('a fenced replica of an acknowledged write is hinted, and a move labels the failure', async () => {
+    const {coordinator, nodes, state} = setup('a b c d:joining')
+    nodes.get('d')!.epoch = 2 // d already saw a newer epoch; a, b and c ack at epoch 1
+    await coordinator.write(k('x'), Buffer.from('1'))
+    await tick()
+    expect(state.hints.map((h) => h.node)).toEqual(['d'])
+    expect(state.applyFailures).toEqual(['STALE_EPOCH (move)'])
+  })
+
+  it('with a hint queue wired in, the replica that missed the write holds it once the queue drains, with no read', async () => {
+    const {nodes, table} = setup('a b c')
+    const b = nodes.get('b')!
+    const queue = new HintQueue({
+      ...HINT_DEFAULTS,
+      initialBackoffMs: 1,
+      maxBackoffMs: 5,
+      place: (node, key) => placeHint(table(), node, key),
+      deliver: async (batch) => {
+        await nodes.get(batch.node)!.apply(batch.shard, batch.epoch, batch.records, 'write')
+        return 'delivered'
+      },
+      refresh: () => {},
+      now: Date.now,
+      startTimer: (fn, ms) => {
+        const t = setTimeout(fn, ms)
+        return () => clearTimeout(t)
+      },
+    })
+    let wall = 1000
+    const coordinator = new Coordinator({
+      map: {table, refresh: async () => {}},
+      node: (id) => nodes.get(id),
+      clock: new HybridClock('r1', () => wall++),
+      now: () => 0,
+      hint: (h) => queue.add(h),
+      options: OPTS,
+    })
+    b.down = true
+    const versions: string[] = []
+    for (let i = 0; i < 20; i++) versions.push((await coordinator.write(k(`key-${i}`), Buffer.from(`v${i}`))).version)
+    await coordinator.write(k('key-3'), null)
+    expect(b.records.size).toBe(0)
+    b.down = false
+    await queue.idle()
+    const a = nodes.get('a')!
+    expect([...b.records.entries()].sort()).toEqual([...a.records.entries()].sort())
+    expect(b.records.get(k('key-3').toString('hex'))?.value).toBeNull()
+    expect(b.gets).toBe(0)
   })
 })

@@ -1,6 +1,7 @@
 import {expect} from 'vitest'
 import {type Shard, readReplicas} from '../../src/model/shard.js'
-import {type DataPlane, kv} from '../integration/router/dataPlane.js'
+import {type DataPlane, kv, waitFor} from '../integration/router/dataPlane.js'
+import {dataPlaneFetch} from './dataPlaneFetch.js'
 import {type WorkloadReport} from './workload.js'
 
 /**
@@ -57,20 +58,46 @@ async function differingBuckets(dp: DataPlane, s: Shard): Promise<number[]> {
 }
 
 /**
- * newestOnAQuorum tells whether, in each differing bucket of `s`, every key's newest version
- * is held by at least `quorum` replicas: the replicas that differ only lag (they miss writes
- * acknowledged without them), none holds a newer record the others lack.
+ * routerMetric sums the samples of metric `name` on the router at `address` whose labels
+ * contain every `label="value"` pair of `labels` (0 when there is none).
  */
-export async function newestOnAQuorum(dp: DataPlane, s: Shard, quorum: number): Promise<boolean> {
-  const differing = await differingBuckets(dp, s)
-  if (differing.length === 0) return true
-  const holders = new Map<string, Map<string, number>>()
-  for (const n of readReplicas(s)) {
-    for (const r of await dp.client(n).bucketRecords(s.id, s.epoch, differing)) {
-      const byVersion = holders.get(r.key.toString('hex')) ?? new Map<string, number>()
-      byVersion.set(r.version, (byVersion.get(r.version) ?? 0) + 1)
-      holders.set(r.key.toString('hex'), byVersion)
-    }
+export async function routerMetric(address: string, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const res = await dataPlaneFetch(address, '/metrics', {signal: AbortSignal.timeout(10_000)})
+  const text = await res.text()
+  const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`)
+  let sum = 0
+  for (const line of text.split('\n')) {
+    if (line !== name && !line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue
+    if (want.every((w) => line.includes(w))) sum += Number(line.slice(line.lastIndexOf(' ') + 1))
   }
-  return [...holders.values()].every((byVersion) => (byVersion.get([...byVersion.keys()].sort().at(-1) ?? '') ?? 0) >= quorum)
+  return sum
+}
+
+/** HintFigures are a router's hinted-handoff and failed-apply counters. */
+export interface HintFigures {
+  queued: number
+  delivered: number
+  dropped: number
+  expired: number
+  obsolete: number
+  rejected: number
+  /** applyFailures: failed replica applies of client writes, by reason (TIMEOUT, or the node error code). */
+  applyFailures: Record<string, number>
+}
+
+/**
+ * waitForHintsDrained waits (up to `timeoutMs`, past the 30 s a hint may live) until the
+ * router at `address` has no hint pending or in delivery, and returns its hint figures.
+ */
+export async function waitForHintsDrained(address: string, timeoutMs = 40_000): Promise<HintFigures> {
+  await waitFor(async () => ((await routerMetric(address, 'shardctl_router_hints_pending')) === 0 ? true : undefined), 'the router\'s hint queue to drain', timeoutMs)
+  const ev = (event: string) => routerMetric(address, 'shardctl_router_hints_total', {event})
+  const text = await (await dataPlaneFetch(address, '/metrics', {signal: AbortSignal.timeout(10_000)})).text()
+  const applyFailures: Record<string, number> = {}
+  for (const m of text.matchAll(/^shardctl_router_replica_apply_failures_total\{([^}]*)\} (\S+)$/gm)) {
+    const reason = /reason="([^"]*)"/.exec(m[1] ?? '')?.[1] ?? '?'
+    const move = /during_move="true"/.test(m[1] ?? '') ? ' during a move' : ''
+    applyFailures[reason + move] = (applyFailures[reason + move] ?? 0) + Number(m[2])
+  }
+  return {queued: await ev('queued'), delivered: await ev('delivered'), dropped: await ev('dropped'), expired: await ev('expired'), obsolete: await ev('obsolete'), rejected: await ev('rejected'), applyFailures}
 }
