@@ -186,6 +186,12 @@ export class HintQueue {
         if (fresh) this.opts.onEvent?.('queued', 1)
         return true
       }
+      // Replacing must not grow the pending bytes past the bound either (small values
+      // overwritten by large ones); the older hint stays, the newer is dropped and counted.
+      if (this.bytes - existing.bytes + e.bytes > this.opts.maxBytes) {
+        this.opts.onEvent?.('dropped', 1)
+        return false
+      }
       this.bytes -= existing.bytes
       this.pending.delete(id)
     } else if (this.pending.size >= this.opts.capacity || this.bytes + e.bytes > this.opts.maxBytes) {

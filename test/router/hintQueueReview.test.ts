@@ -81,13 +81,13 @@ afterAll(async () => {
   rmSync(dir, {recursive: true, force: true})
 })
 
-/** queueToNode is the router's hint queue (routerService.ts routerHints: same defaults, same deliver) aimed at the in-process node, with a short age bound. */
-function queueToNode(initialBackoffMs: number = HINT_DEFAULTS.initialBackoffMs): {q: HintQueue; events: Record<string, number>; batches: HintBatch[]} {
+/** queueToNode is the router's hint queue (routerService.ts routerHints: same defaults, same deliver) aimed at the in-process node. */
+function queueToNode(initialBackoffMs: number = HINT_DEFAULTS.initialBackoffMs, maxAgeMs: number = HINT_DEFAULTS.maxAgeMs): {q: HintQueue; events: Record<string, number>; batches: HintBatch[]} {
   const events: Record<string, number> = {}
   const batches: HintBatch[] = []
   const q = new HintQueue({
     ...HINT_DEFAULTS,
-    maxAgeMs: 3000,
+    maxAgeMs,
     initialBackoffMs,
     place: () => ({shard: 0, epoch: EPOCH}),
     deliver: async (b) => {
@@ -121,7 +121,8 @@ describe('hinted handoff against a real node', {timeout: 60_000}, () => {
     // the replica never gets any of the 40 writes.
     // (The first delivery waits 500 ms, so that all 40 are pending by then however slowly this
     // test adds them on a loaded machine: one batch is what a router builds at once.)
-    const {q, events, batches} = queueToNode(500)
+    // (20 s age bound: the 40 MiB must commit on a loaded machine; the oversize batch fails within it anyway.)
+    const {q, events, batches} = queueToNode(500, 20_000)
     const now = Date.now()
     const records: NodeRecord[] = []
     for (let i = 0; i < 40; i++) records.push({key: Buffer.from(`big-${i}`), version: version(now + i), value: Buffer.alloc(MAX_VALUE_BYTES, i)})
@@ -137,7 +138,7 @@ describe('hinted handoff against a real node', {timeout: 60_000}, () => {
     // (PRECONDITION: older than clock - grace), which the queue takes as final. The node
     // refuses the whole apply, so every other hint of the same batch — writes well inside
     // the grace — would be dropped as `rejected` with it, and the replica would stay stale.
-    const {q, events} = queueToNode(500)
+    const {q, events} = queueToNode(500, 3000)
     const now = Date.now()
     const old: NodeRecord = {key: Buffer.from('old-0'), version: version(now - 2 * GRACE_MS), value: Buffer.from('old')}
     const fresh: NodeRecord[] = []
@@ -150,4 +151,37 @@ describe('hinted handoff against a real node', {timeout: 60_000}, () => {
     expect(events).toEqual({queued: 11, delivered: 10, rejected: 1})
   })
 
+})
+
+describe('hint queue memory bound', () => {
+  /** queueOnFakeClock: a queue whose timers never fire (nothing is delivered), to look at what it keeps. */
+  function queueOnFakeClock(maxBytes: number) {
+    const events: Record<string, number> = {}
+    const q = new HintQueue({
+      ...HINT_DEFAULTS,
+      capacity: 100,
+      maxBytes,
+      place: () => ({shard: 0, epoch: EPOCH}),
+      deliver: async () => 'delivered',
+      refresh: () => {},
+      now: () => 0,
+      startTimer: () => () => {},
+      onEvent: (e: HintEvent, n: number) => (events[e] = (events[e] ?? 0) + n),
+    })
+    return {q, events}
+  }
+
+  it('a newer version replacing a pending hint cannot grow the pending bytes past maxBytes', () => {
+    // A replica is down; clients write many keys with small values (hints queued well within
+    // the byte bound), then overwrite each with a large value. Each overwrite replaced its
+    // key's pending hint without any byte check, so the queue grew to capacity × 1 MiB
+    // (10 GiB at the router's defaults) instead of its 64 MiB bound.
+    const {q, events} = queueOnFakeClock(4 * MAX_VALUE_BYTES)
+    for (let i = 0; i < 100; i++) expect(q.add({shard: 0, epoch: EPOCH, node: 'n2', record: {key: Buffer.from(`k${i}`), version: version(1000), value: Buffer.from('small')}})).toBe(true)
+    let kept = 0
+    for (let i = 0; i < 100; i++) if (q.add({shard: 0, epoch: EPOCH, node: 'n2', record: {key: Buffer.from(`k${i}`), version: version(2000), value: Buffer.alloc(MAX_VALUE_BYTES)}})) kept++
+    // At most 4 of the 1 MiB versions fit in 4 MiB (less the small hints still pending).
+    expect(kept).toBeLessThanOrEqual(4)
+    expect(events.dropped ?? 0).toBeGreaterThanOrEqual(96)
+  })
 })
