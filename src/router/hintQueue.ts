@@ -201,18 +201,29 @@ export class HintQueue {
     this.pending.set(id, e)
     this.bytes += e.bytes
     if (fresh) this.opts.onEvent?.('queued', 1)
-    this.schedule()
+    this.arm(e.due)
     return true
   }
 
-  /** schedule arms the timer for the earliest due hint (when deliveries can start). */
+  /** schedule arms the timer for the earliest due hint (when deliveries can start): a scan of every pending hint, so once per pump or settled delivery, never per hint. */
   private schedule(): void {
     if (this.closed || this.deliveries >= this.opts.concurrency || this.pending.size === 0) return
     let earliest = Infinity
     for (const e of this.pending.values()) if (e.due < earliest) earliest = e.due
-    if (this.timer && this.timer.at <= earliest) return
+    this.arm(earliest)
+  }
+
+  /**
+   * arm makes the timer fire by `due` (when deliveries can start), in O(1): put() calls it for
+   * every hint, on the turn of the client write that handed it over, so it must not scan the
+   * queue (a scan per add cost 10x the CPU per write with a replica down and thousands of
+   * hints pending). A timer that fires before anything is due only pumps nothing and re-arms.
+   */
+  private arm(due: number): void {
+    if (this.closed || this.deliveries >= this.opts.concurrency) return
+    if (this.timer && this.timer.at <= due) return
     this.timer?.cancel()
-    const at = earliest
+    const at = due
     const cancel = this.opts.startTimer(
       () => {
         if (this.timer?.at === at) this.timer = undefined
