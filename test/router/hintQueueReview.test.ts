@@ -15,7 +15,9 @@ import {encodeRecords} from '../../src/node/recordCodec.js'
 import {MAX_VALUE_BYTES} from '../../src/node/recordLimits.js'
 import {type HeldShard, type ShardView} from '../../src/node/shardMapFollower.js'
 import {StorageEngine} from '../../src/node/storageEngine.js'
-import {deliveryFailure, HINT_DEFAULTS, type HintBatch, type HintEvent, HintQueue} from '../../src/router/hintQueue.js'
+import {deliveryFailure, HINT_DEFAULTS, type HintBatch, type HintEvent, HintQueue, placeHint} from '../../src/router/hintQueue.js'
+import {RoutingTable} from '../../src/router/routingTable.js'
+import {shardOf} from './fixtures.js'
 
 /*
  * Review of the hinted handoff (commit 1a5b2ae) against a real storage node's HTTP API
@@ -184,4 +186,115 @@ describe('hint queue memory bound', () => {
     expect(kept).toBeLessThanOrEqual(4)
     expect(events.dropped ?? 0).toBeGreaterThanOrEqual(96)
   })
+})
+
+describe('hinted handoff to a node the shard moved away from (real node API, router map lagging)', {timeout: 60_000}, () => {
+  /** MovingMap: the node's own map ('local', what its follower has applied) and etcd's, edited by the test. */
+  class MovingMap implements ShardView {
+    readonly local = new Map<number, Shard>()
+    readonly etcd = new Map<number, Shard>()
+    get(id: number) {
+      return this.local.get(id)
+    }
+    async refresh(id: number) {
+      const s = this.etcd.get(id)
+      if (s) this.local.set(id, s)
+      return this.local.get(id)
+    }
+    roleOf(shard: Shard): ReplicaRole | undefined {
+      return shard.replicas.find((r) => r.node === 'me')?.role
+    }
+    held(): HeldShard[] {
+      return [...this.local.values()].flatMap((s) => {
+        const role = this.roleOf(s)
+        return role ? [{shard: s, role}] : []
+      })
+    }
+    all() {
+      return [...this.local.values()]
+    }
+    mapRevision() {
+      return 1n
+    }
+  }
+  const at = (epoch: number, spec: string): Shard => shardOf(0, spec, {epoch})
+
+  let mEngine: StorageEngine
+  let mServer: Server
+  let mDir: string
+  let mClient: NodeClient
+  const nodeMap = new MovingMap()
+
+  beforeAll(async () => {
+    mDir = mkdtempSync(join(tmpdir(), 'shardctl-hint-move-'))
+    mEngine = StorageEngine.open({dir: mDir, tombstoneGraceMs: 3_600_000, synchronous: 'NORMAL', writerThread: false})
+    const api = new NodeHttpApi({nodeId: 'me', token: Buffer.from(TOKEN), engine: mEngine, map: nodeMap, meter: new LoadMeter(Date.now()), log: {info() {}, warn() {}, error() {}}, serving: () => true, draining: () => false})
+    mServer = createServer(api.handle)
+    await new Promise<void>((r) => mServer.listen(0, '127.0.0.1', r))
+    mClient = new NodeClient({node: 'me', address: `127.0.0.1:${(mServer.address() as AddressInfo).port}`, token: TOKEN, timeoutMs: 5000})
+  })
+
+  afterAll(async () => {
+    await mClient.destroy()
+    mServer.closeAllConnections()
+    await new Promise((r) => mServer.close(r))
+    await mEngine.close()
+    rmSync(mDir, {recursive: true, force: true})
+  })
+
+  /** routerQueue: the router's queue wiring (placeHint on the router's table, refresh re-reads etcd's shard into it). */
+  function routerQueue(routerTable: {t: RoutingTable}) {
+    const events: Record<string, number> = {}
+    const sent: number[] = []
+    const q = new HintQueue({
+      ...HINT_DEFAULTS,
+      initialBackoffMs: 5,
+      maxBackoffMs: 20,
+      maxAgeMs: 5000,
+      place: (node, key) => placeHint(routerTable.t, node, key),
+      deliver: async (b) => {
+        sent.push(b.epoch)
+        try {
+          await mClient.apply(b.shard, b.epoch, b.records, 'write', {timeoutMs: 5000})
+          return 'delivered'
+        } catch (err) {
+          return deliveryFailure(err)
+        }
+      },
+      refresh: (id) => {
+        const s = nodeMap.etcd.get(id)
+        if (s) routerTable.t = RoutingTable.of([s])
+      },
+      now: Date.now,
+      startTimer: (fn, ms) => {
+        const t = setTimeout(fn, ms)
+        return () => clearTimeout(t)
+      },
+      onEvent: (e: HintEvent, n: number) => (events[e] = (events[e] ?? 0) + n),
+    })
+    return {q, events, sent}
+  }
+
+  for (const [name, etcdNow] of [
+    ['release (E+3: the node is leaving)', at(7, 'a b d me:leaving')],
+    ['cleanup (E+4: the node is removed, its range dropped)', at(8, 'a b d')],
+  ] as const) {
+    it(`a hint re-placed on a router map that still says outgoing is fenced and dropped as obsolete after ${name}`, async () => {
+      // The node missed a write while it was a voter; the move then cut over (E+2: it is
+      // outgoing) and went on in etcd; the node's own map followed (the executor's barrier),
+      // the router's has not yet. The hint goes at the router's E+2, the node refuses it
+      // (STALE_EPOCH), the router re-reads the shard and the hint becomes obsolete: no row
+      // lands on the node.
+      nodeMap.etcd.set(0, etcdNow)
+      nodeMap.local.set(0, etcdNow)
+      const routerTable = {t: RoutingTable.of([at(6, 'a b d me:outgoing')])}
+      const {q, events, sent} = routerQueue(routerTable)
+      const key = Buffer.from(`moved-${etcdNow.epoch}`)
+      q.add({shard: 0, epoch: 5, node: 'me', record: {key, version: version(Date.now()), value: Buffer.from('x')}})
+      await q.idle()
+      expect(sent).toEqual([6])
+      expect(events).toEqual({queued: 1, obsolete: 1})
+      expect(mEngine.get(key)).toBeUndefined()
+    })
+  }
 })
