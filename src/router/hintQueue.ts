@@ -63,6 +63,13 @@ export interface HintQueueOptions {
   concurrency: number
   /** maxBatch: records per delivery at most. */
   maxBatch: number
+  /**
+   * maxBatchBytes: encoded record bytes per delivery at most (a lone record may exceed it).
+   * Default {@link HINT_BATCH_BYTES}: a node refuses an apply body over MAX_BATCH_BYTES
+   * (32 MiB) with TOO_LARGE at every retry, so a batch cut by count alone (256 values of up
+   * to 1 MiB) would never be delivered.
+   */
+  maxBatchBytes?: number
   /** place resolves where a hint for `node` and `key` goes in the router's current map, or undefined when `node` no longer holds the key's shard. */
   place(node: string, key: Buffer): HintPlacement | undefined
   /** deliver sends one batch (an LWW apply, same versions: idempotent) and tells how it ended; it never rejects. */
@@ -76,8 +83,11 @@ export interface HintQueueOptions {
   onEvent?(event: HintEvent, count: number): void
 }
 
-/** HINT_DEFAULTS are the router's defaults: 50 ms doubling to 2 s, for 30 s, 10,000 hints or 64 MiB, 4 deliveries of up to 256 records in flight. */
-export const HINT_DEFAULTS = {capacity: 10_000, maxBytes: 64 * 1024 * 1024, maxAgeMs: 30_000, initialBackoffMs: 50, maxBackoffMs: 2000, concurrency: 4, maxBatch: 256} as const
+/** HINT_BATCH_BYTES bounds one delivery's records (as the router's ApplyBatcher bounds a client batch), well under the node's 32 MiB request limit. */
+export const HINT_BATCH_BYTES = 4 * 1024 * 1024
+
+/** HINT_DEFAULTS are the router's defaults: 50 ms doubling to 2 s, for 30 s, 10,000 hints or 64 MiB, 4 deliveries of up to 256 records and 4 MiB in flight. */
+export const HINT_DEFAULTS = {capacity: 10_000, maxBytes: 64 * 1024 * 1024, maxAgeMs: 30_000, initialBackoffMs: 50, maxBackoffMs: 2000, concurrency: 4, maxBatch: 256, maxBatchBytes: HINT_BATCH_BYTES} as const
 
 interface Entry {
   node: string
@@ -89,6 +99,12 @@ interface Entry {
   due: number
   /** attempts: failed deliveries so far (sets the backoff). */
   attempts: number
+  /**
+   * solo: deliver this hint in a batch of its own. A node refuses a whole apply for one bad
+   * record (PRECONDITION: older than its tombstone grace), so a batch refused that way is
+   * retried one record per delivery: only the record refused alone is final.
+   */
+  solo?: boolean
 }
 
 /**
@@ -170,6 +186,12 @@ export class HintQueue {
         if (fresh) this.opts.onEvent?.('queued', 1)
         return true
       }
+      // Replacing must not grow the pending bytes past the bound either (small values
+      // overwritten by large ones); the older hint stays, the newer is dropped and counted.
+      if (this.bytes - existing.bytes + e.bytes > this.opts.maxBytes) {
+        this.opts.onEvent?.('dropped', 1)
+        return false
+      }
       this.bytes -= existing.bytes
       this.pending.delete(id)
     } else if (this.pending.size >= this.opts.capacity || this.bytes + e.bytes > this.opts.maxBytes) {
@@ -179,18 +201,29 @@ export class HintQueue {
     this.pending.set(id, e)
     this.bytes += e.bytes
     if (fresh) this.opts.onEvent?.('queued', 1)
-    this.schedule()
+    this.arm(e.due)
     return true
   }
 
-  /** schedule arms the timer for the earliest due hint (when deliveries can start). */
+  /** schedule arms the timer for the earliest due hint (when deliveries can start): a scan of every pending hint, so once per pump or settled delivery, never per hint. */
   private schedule(): void {
     if (this.closed || this.deliveries >= this.opts.concurrency || this.pending.size === 0) return
     let earliest = Infinity
     for (const e of this.pending.values()) if (e.due < earliest) earliest = e.due
-    if (this.timer && this.timer.at <= earliest) return
+    this.arm(earliest)
+  }
+
+  /**
+   * arm makes the timer fire by `due` (when deliveries can start), in O(1): put() calls it for
+   * every hint, on the turn of the client write that handed it over, so it must not scan the
+   * queue (a scan per add cost 10x the CPU per write with a replica down and thousands of
+   * hints pending). A timer that fires before anything is due only pumps nothing and re-arms.
+   */
+  private arm(due: number): void {
+    if (this.closed || this.deliveries >= this.opts.concurrency) return
+    if (this.timer && this.timer.at <= due) return
     this.timer?.cancel()
-    const at = earliest
+    const at = due
     const cancel = this.opts.startTimer(
       () => {
         if (this.timer?.at === at) this.timer = undefined
@@ -204,7 +237,8 @@ export class HintQueue {
   /** pump starts deliveries of the due hints, grouped by (node, shard, epoch), within the concurrency bound. */
   private pump(): void {
     const now = this.opts.now()
-    const batches = new Map<string, {batch: HintBatch; entries: Entry[]}>()
+    const batches = new Map<string, {batch: HintBatch; entries: Entry[]; bytes: number}>()
+    const maxBatchBytes = this.opts.maxBatchBytes ?? HINT_BATCH_BYTES
     for (const [id, e] of this.pending) {
       if (e.due > now) continue
       if (now >= e.queuedAt + this.opts.maxAgeMs) {
@@ -218,17 +252,19 @@ export class HintQueue {
         this.opts.onEvent?.('obsolete', 1)
         continue
       }
-      const bid = `${e.node}/${at.shard}/${at.epoch}`
+      const bid = e.solo ? `solo/${id}` : `${e.node}/${at.shard}/${at.epoch}`
       let b = batches.get(bid)
       if (!b) {
         if (this.deliveries + batches.size >= this.opts.concurrency) continue
-        b = {batch: {node: e.node, shard: at.shard, epoch: at.epoch, records: []}, entries: []}
+        b = {batch: {node: e.node, shard: at.shard, epoch: at.epoch, records: []}, entries: [], bytes: 0}
         batches.set(bid, b)
       }
-      if (b.entries.length >= this.opts.maxBatch) continue
+      // Full: the hint waits for the next pump (as soon as a delivery ends, or at once).
+      if (b.entries.length >= this.opts.maxBatch || (b.entries.length > 0 && b.bytes + e.bytes > maxBatchBytes)) continue
       this.remove(id, e)
       b.batch.records.push(e.record)
       b.entries.push(e)
+      b.bytes += e.bytes
     }
     for (const b of batches.values()) this.start(b.batch, b.entries)
     this.schedule()
@@ -246,7 +282,11 @@ export class HintQueue {
     const settle = (outcome: DeliveryOutcome) => {
       this.inflight -= entries.length
       this.deliveries--
-      if (outcome === 'delivered' || outcome === 'rejected') this.opts.onEvent?.(outcome, entries.length)
+      if (outcome === 'rejected' && entries.length > 1) {
+        // The node refused the whole batch for (at least) one of its records: retry each alone, at once.
+        const now = this.opts.now()
+        for (const e of entries) this.put({...e, solo: true, due: now}, false)
+      } else if (outcome === 'delivered' || outcome === 'rejected') this.opts.onEvent?.(outcome, entries.length)
       else {
         if (outcome === 'fenced') this.opts.refresh(batch.shard)
         const now = this.opts.now()
