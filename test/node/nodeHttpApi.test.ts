@@ -1,20 +1,15 @@
-import {mkdtempSync, rmSync} from 'node:fs'
-import {createServer, type Server} from 'node:http'
+import {createServer} from 'node:http'
 import {type AddressInfo} from 'node:net'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {freePort} from '../../src/localEtcd/freePort.js'
 import {HASH_SPACE, keyHash} from '../../src/model/hash.js'
 import {formatHlc} from '../../src/model/hlc.js'
 import {type ReplicaRole, type Shard} from '../../src/model/shard.js'
-import {LoadMeter} from '../../src/node/loadMeter.js'
 import {NodeClient} from '../../src/node/nodeClient.js'
 import {NodeClients} from '../../src/node/nodeClients.js'
-import {NodeHttpApi} from '../../src/node/nodeHttpApi.js'
 import {isNodeRequestError} from '../../src/node/nodeRequestError.js'
 import {type HeldShard, type ShardView} from '../../src/node/shardMapFollower.js'
-import {StorageEngine} from '../../src/node/storageEngine.js'
+import {type InProcessNode, startInProcessNode} from '../support/inProcessNode.js'
 
 const TOKEN = 'unit-test-token-0123456789'
 
@@ -53,9 +48,7 @@ class FakeMap implements ShardView {
 }
 
 const map = new FakeMap()
-let engine: StorageEngine
-let server: Server
-let dir: string
+let node: InProcessNode
 let client: NodeClient
 let serving = true
 const half = HASH_SPACE / 2
@@ -80,32 +73,13 @@ async function codeOf(p: Promise<unknown>): Promise<string> {
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'shardctl-api-'))
-  engine = StorageEngine.open({dir, tombstoneGraceMs: 3_600_000, synchronous: 'NORMAL', writerThread: false})
   map.set({id: 0, range: {lo: 0, hi: half}, epoch: 3, replicas: [{node: 'me', role: 'voter'}]})
   map.set({id: 1, range: {lo: half, hi: HASH_SPACE}, epoch: 1, replicas: [{node: 'other', role: 'voter'}]})
-  const api = new NodeHttpApi({
-    nodeId: 'me',
-    token: Buffer.from(TOKEN),
-    engine,
-    map,
-    meter: new LoadMeter(Date.now()),
-    log: {info() {}, warn() {}, error() {}},
-    serving: () => serving,
-    draining: () => false,
-  })
-  server = createServer(api.handle)
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  client = new NodeClient({node: 'me', address: `127.0.0.1:${(server.address() as AddressInfo).port}`, token: TOKEN, timeoutMs: 3000})
+  node = await startInProcessNode({map, token: TOKEN, tombstoneGraceMs: 3_600_000, timeoutMs: 3000, dirPrefix: 'shardctl-api-', serving: () => serving})
+  client = node.client
 })
 
-afterAll(async () => {
-  await client.destroy()
-  server.closeAllConnections()
-  await new Promise((r) => server.close(r))
-  await engine.close()
-  rmSync(dir, {recursive: true, force: true})
-})
+afterAll(() => node.close())
 
 describe('NodeHttpApi through NodeClient', {timeout: 30_000}, () => {
   it('given a voter shard, when writing and reading at its epoch, then records round-trip', async () => {
@@ -203,7 +177,7 @@ describe('NodeHttpApi through NodeClient', {timeout: 30_000}, () => {
   })
 
   it('given pools per node, when a node leaves the set, then its pool is drained and later calls get a fresh one', async () => {
-    const port = (server.address() as AddressInfo).port
+    const port = node.port
     const pools = new NodeClients({token: TOKEN})
     const a = pools.client({id: 'me', address: `127.0.0.1:${port}`})
     expect(pools.client({id: 'me', address: `127.0.0.1:${port}`})).toBe(a)

@@ -1,22 +1,16 @@
-import {mkdtempSync, rmSync} from 'node:fs'
-import {createServer, type Server} from 'node:http'
-import {type AddressInfo} from 'node:net'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {HASH_SPACE} from '../../src/model/hash.js'
 import {formatHlc} from '../../src/model/hlc.js'
 import {type ReplicaRole, type Shard} from '../../src/model/shard.js'
-import {LoadMeter} from '../../src/node/loadMeter.js'
 import {NodeClient} from '../../src/node/nodeClient.js'
-import {NodeHttpApi} from '../../src/node/nodeHttpApi.js'
 import {MAX_BATCH_BYTES, type NodeRecord} from '../../src/node/protocol.js'
 import {encodeRecords} from '../../src/node/recordCodec.js'
 import {MAX_VALUE_BYTES} from '../../src/node/recordLimits.js'
 import {type HeldShard, type ShardView} from '../../src/node/shardMapFollower.js'
-import {StorageEngine} from '../../src/node/storageEngine.js'
+import {type StorageEngine} from '../../src/node/storageEngine.js'
 import {deliveryFailure, HINT_DEFAULTS, type HintBatch, type HintEvent, HintQueue, placeHint} from '../../src/router/hintQueue.js'
 import {RoutingTable} from '../../src/router/routingTable.js'
+import {type InProcessNode, startInProcessNode} from '../support/inProcessNode.js'
 import {shardOf} from './fixtures.js'
 
 /*
@@ -52,36 +46,16 @@ class OneShardMap implements ShardView {
   }
 }
 
+let node: InProcessNode
 let engine: StorageEngine
-let server: Server
-let dir: string
 let client: NodeClient
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'shardctl-hint-review-'))
-  engine = StorageEngine.open({dir, tombstoneGraceMs: GRACE_MS, synchronous: 'NORMAL', writerThread: false})
-  const api = new NodeHttpApi({
-    nodeId: 'me',
-    token: Buffer.from(TOKEN),
-    engine,
-    map: new OneShardMap(),
-    meter: new LoadMeter(Date.now()),
-    log: {info() {}, warn() {}, error() {}},
-    serving: () => true,
-    draining: () => false,
-  })
-  server = createServer(api.handle)
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  client = new NodeClient({node: 'me', address: `127.0.0.1:${(server.address() as AddressInfo).port}`, token: TOKEN, timeoutMs: 5000})
+  node = await startInProcessNode({map: new OneShardMap(), token: TOKEN, tombstoneGraceMs: GRACE_MS, timeoutMs: 5000, dirPrefix: 'shardctl-hint-review-'})
+  ;({engine, client} = node)
 })
 
-afterAll(async () => {
-  await client.destroy()
-  server.closeAllConnections()
-  await new Promise((r) => server.close(r))
-  await engine.close()
-  rmSync(dir, {recursive: true, force: true})
-})
+afterAll(() => node.close())
 
 /** queueToNode is the router's hint queue (routerService.ts routerHints: same defaults, same deliver) aimed at the in-process node. */
 function queueToNode(initialBackoffMs: number = HINT_DEFAULTS.initialBackoffMs, maxAgeMs: number = HINT_DEFAULTS.maxAgeMs): {q: HintQueue; events: Record<string, number>; batches: HintBatch[]} {
@@ -219,28 +193,17 @@ describe('hinted handoff to a node the shard moved away from (real node API, rou
   }
   const at = (epoch: number, spec: string): Shard => shardOf(0, spec, {epoch})
 
+  let mNode: InProcessNode
   let mEngine: StorageEngine
-  let mServer: Server
-  let mDir: string
   let mClient: NodeClient
   const nodeMap = new MovingMap()
 
   beforeAll(async () => {
-    mDir = mkdtempSync(join(tmpdir(), 'shardctl-hint-move-'))
-    mEngine = StorageEngine.open({dir: mDir, tombstoneGraceMs: 3_600_000, synchronous: 'NORMAL', writerThread: false})
-    const api = new NodeHttpApi({nodeId: 'me', token: Buffer.from(TOKEN), engine: mEngine, map: nodeMap, meter: new LoadMeter(Date.now()), log: {info() {}, warn() {}, error() {}}, serving: () => true, draining: () => false})
-    mServer = createServer(api.handle)
-    await new Promise<void>((r) => mServer.listen(0, '127.0.0.1', r))
-    mClient = new NodeClient({node: 'me', address: `127.0.0.1:${(mServer.address() as AddressInfo).port}`, token: TOKEN, timeoutMs: 5000})
+    mNode = await startInProcessNode({map: nodeMap, token: TOKEN, tombstoneGraceMs: 3_600_000, timeoutMs: 5000, dirPrefix: 'shardctl-hint-move-'})
+    ;({engine: mEngine, client: mClient} = mNode)
   })
 
-  afterAll(async () => {
-    await mClient.destroy()
-    mServer.closeAllConnections()
-    await new Promise((r) => mServer.close(r))
-    await mEngine.close()
-    rmSync(mDir, {recursive: true, force: true})
-  })
+  afterAll(() => mNode.close())
 
   /** routerQueue: the router's queue wiring (placeHint on the router's table, refresh re-reads etcd's shard into it). */
   function routerQueue(routerTable: {t: RoutingTable}) {

@@ -1,0 +1,65 @@
+import {mkdtempSync, rmSync} from 'node:fs'
+import {createServer} from 'node:http'
+import {type AddressInfo} from 'node:net'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {LoadMeter} from '../../src/node/loadMeter.js'
+import {NodeClient} from '../../src/node/nodeClient.js'
+import {NodeHttpApi} from '../../src/node/nodeHttpApi.js'
+import {type ShardView} from '../../src/node/shardMapFollower.js'
+import {StorageEngine} from '../../src/node/storageEngine.js'
+
+/** InProcessNode is a storage node's HTTP API on its own engine, served on 127.0.0.1 in the test's process, with a client to it. */
+export interface InProcessNode {
+  engine: StorageEngine
+  client: NodeClient
+  port: number
+  /** close destroys the client, the server's connections, the server and the engine, and removes the data dir. */
+  close(): Promise<void>
+}
+
+/** InProcessNodeOptions: node id `me`; `serving` defaults to always. */
+export interface InProcessNodeOptions {
+  map: ShardView
+  token: string
+  tombstoneGraceMs: number
+  timeoutMs: number
+  dirPrefix: string
+  serving?: () => boolean
+}
+
+/**
+ * startInProcessNode opens a SQLite engine (no writer thread, synchronous NORMAL) in a
+ * fresh temp dir and serves the node API for it on a run-time port: the node's request
+ * handling and storage for real, without a process, for tests of what talks to a node.
+ */
+export async function startInProcessNode(opts: InProcessNodeOptions): Promise<InProcessNode> {
+  const dir = mkdtempSync(join(tmpdir(), opts.dirPrefix))
+  const engine = StorageEngine.open({dir, tombstoneGraceMs: opts.tombstoneGraceMs, synchronous: 'NORMAL', writerThread: false})
+  const api = new NodeHttpApi({
+    nodeId: 'me',
+    token: Buffer.from(opts.token),
+    engine,
+    map: opts.map,
+    meter: new LoadMeter(Date.now()),
+    log: {info() {}, warn() {}, error() {}},
+    serving: opts.serving ?? (() => true),
+    draining: () => false,
+  })
+  const server = createServer(api.handle)
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const port = (server.address() as AddressInfo).port
+  const client = new NodeClient({node: 'me', address: `127.0.0.1:${port}`, token: opts.token, timeoutMs: opts.timeoutMs})
+  return {
+    engine,
+    client,
+    port,
+    async close() {
+      await client.destroy()
+      server.closeAllConnections()
+      await new Promise((r) => server.close(r))
+      await engine.close()
+      rmSync(dir, {recursive: true, force: true})
+    },
+  }
+}
