@@ -294,7 +294,7 @@ describe('router protocol under a randomized Jepsen-style model check', {timeout
 
   for (const seed of [51, 52]) {
     it(`seed ${seed}: with hinted handoff at rf 1 with moves back and forth`, async () => {
-      const {report, moves, strays} = await run(seed, {skews: [0, 2000, -1500], ops: 400, workers: 6, keys: 3, moves: true, rf: 1, hints: true})
+      const {report, moves, strays} = await run(seed, {skews: [0, 2000, -1500], ops: 800, workers: 6, keys: 3, moves: true, rf: 1, hints: true})
       expect(report.writesAcked).toBeGreaterThan(10)
       expect(moves).toBeGreaterThan(2)
       expect(strays).toBe(0)
