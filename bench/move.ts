@@ -140,10 +140,10 @@ async function loopbackTcpRate(total: number): Promise<number> {
   return total / secs
 }
 
-/** fsyncWriteRate writes `total` bytes sequentially in 4 MiB writes and fdatasyncs once at the end (dd conv=fdatasync); bytes/s. */
-function fsyncWriteRate(dir: string, total: number): number {
+/** fsyncWriteRate writes `total` bytes sequentially in `chunkBytes` writes and fdatasyncs once at the end (dd conv=fdatasync); bytes/s. */
+function fsyncWriteRate(dir: string, total: number, chunkBytes: number): number {
   const file = join(dir, 'seq.bin')
-  const chunk = Buffer.alloc(4 * MiB, 7)
+  const chunk = Buffer.alloc(chunkBytes, 7)
   const fd = openSync(file, 'w')
   const start = performance.now()
   for (let w = 0; w < total; w += chunk.length) writeSync(fd, chunk)
@@ -152,6 +152,22 @@ function fsyncWriteRate(dir: string, total: number): number {
   closeSync(fd)
   rmSync(file, {force: true})
   return total / secs
+}
+
+/**
+ * DISK_WRITE_SIZES: the write sizes the disk's limit is measured at. The limit is the
+ * fastest of them: on the 2-core development VM, 4 MiB writes ran at 240-520 MiB/s while
+ * 64 KiB and 1 MiB writes of the same 1 GiB, fdatasync'd the same way, ran at 750-1420
+ * MiB/s (session 9; the kernel's large page-cache folios for big writes, not the disk),
+ * so measuring at 4 MiB alone (sessions 4 to 8) understated the limit and the target.
+ */
+const DISK_WRITE_SIZES = [64 * 1024, MiB, 4 * MiB]
+
+/** diskLimit is the fastest fsync'd sequential write rate over {@link DISK_WRITE_SIZES}, with every size's rate for the log. */
+function diskLimit(dir: string, total: number): {rate: number; chunkBytes: number; all: string} {
+  const rates = DISK_WRITE_SIZES.map((size) => ({size, rate: fsyncWriteRate(dir, total, size)}))
+  const best = rates.reduce((a, b) => (b.rate > a.rate ? b : a))
+  return {rate: best.rate, chunkBytes: best.size, all: rates.map((r) => `${r.size / 1024} KiB writes ${mib(r.rate)}`).join(', ')}
 }
 
 /** BenchCluster is one cluster of real node processes in the shared etcd. */
@@ -554,8 +570,9 @@ async function main(): Promise<void> {
   const load0 = loadavg()[0]!
   console.log(`move bench on ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), 1-minute load average ${load0.toFixed(1)} at start; shard ${SHARD_MIB} MiB of 64 KiB values`)
   const tcp = await loopbackTcpRate(2048 * MiB)
-  const disk = fsyncWriteRate(tempDir('disk'), 1024 * MiB)
-  console.log(`raw loopback TCP ${mib(tcp)}, fsync'd sequential write ${mib(disk)}`)
+  const diskRun = diskLimit(tempDir('disk'), 1024 * MiB)
+  const disk = diskRun.rate
+  console.log(`raw loopback TCP ${mib(tcp)}, fsync'd sequential write ${mib(disk)} (the fastest of: ${diskRun.all})`)
 
   const etcd = await startEtcd({dataDir: tempDir('etcd'), name: 'bench-move'})
   etcdPid = etcd.pid
@@ -570,7 +587,7 @@ async function main(): Promise<void> {
   }
   const widths = [0, 1, 2, 3].map((i) => Math.max(...[['measure', 'result', 'target', 'verdict'][i]!.length, ...rows.map((r) => r[i]!.length)]))
   const line = (r: readonly string[]) => `| ${r.map((x, i) => x.padEnd(widths[i]!)).join(' | ')} |`
-  console.log(`\nraw loopback TCP ${mib(tcp)}; fsync'd sequential write ${mib(disk)} (same run)\n`)
+  console.log(`\nraw loopback TCP ${mib(tcp)}; fsync'd sequential write ${mib(disk)} (${diskRun.chunkBytes / 1024} KiB writes, the fastest measured) (same run)\n`)
   console.log(line(['measure', 'result', 'target', 'verdict']))
   console.log(line(widths.map((w) => '-'.repeat(w))))
   for (const r of rows) console.log(line(r))
