@@ -230,7 +230,7 @@ export class NodeClient {
     try {
       res = await this.pool.request({method: 'GET', path: `/v1/shards/${shard}/stream?${q}`, headers: {[TOKEN_HEADER]: this.token}, signal: opts.signal, headersTimeout: idleMs, bodyTimeout: idleMs})
     } catch (err) {
-      throw new NodeRequestError('NODE_UNREACHABLE', `node ${this.node} at ${this.address}: ${describeNetworkError(err, idleMs, this.tls !== undefined)}`, this.node, 0, undefined, {cause: err})
+      throw new NodeRequestError('NODE_UNREACHABLE', `node ${this.node} at ${this.address}: ${describeNetworkError(err, idleMs, this.tls !== undefined)}`, this.node, 0, undefined, {cause: err, timedOut: isOwnTimeout(err)})
     }
     if (res.statusCode < 200 || res.statusCode >= 300) {
       const buf = Buffer.from(await res.body.arrayBuffer().catch(() => new ArrayBuffer(0)))
@@ -240,7 +240,7 @@ export class NodeClient {
       for await (const chunk of res.body) yield chunk as Buffer
     } catch (err) {
       if (opts.signal.aborted) return
-      throw new NodeRequestError('NODE_UNREACHABLE', `node ${this.node} at ${this.address}: copy stream broke: ${describeNetworkError(err, idleMs, this.tls !== undefined)}`, this.node, 0, undefined, {cause: err})
+      throw new NodeRequestError('NODE_UNREACHABLE', `node ${this.node} at ${this.address}: copy stream broke: ${describeNetworkError(err, idleMs, this.tls !== undefined)}`, this.node, 0, undefined, {cause: err, timedOut: isOwnTimeout(err)})
     } finally {
       if (!res.body.destroyed) res.body.destroy()
     }
@@ -312,7 +312,8 @@ export class NodeClient {
     // Without a caller's signal the bound is undici's own: connect, headers and body timeouts.
     // An AbortSignal per request costs more CPU than the rest of a small request (abort
     // listeners on EventTarget), which the router pays on every client request.
-    const signal = opts.signal ? AbortSignal.any([opts.signal, AbortSignal.timeout(timeoutMs)]) : undefined
+    const ownTimeout = opts.signal ? AbortSignal.timeout(timeoutMs) : undefined
+    const signal = opts.signal && ownTimeout ? AbortSignal.any([opts.signal, ownTimeout]) : undefined
     let status: number
     let headers: Record<string, string | string[] | undefined>
     let buf: Buffer
@@ -330,7 +331,8 @@ export class NodeClient {
       headers = res.headers
       buf = Buffer.from(await res.body.arrayBuffer())
     } catch (err) {
-      throw new NodeRequestError('NODE_UNREACHABLE', `node ${this.node} at ${this.address}: ${describeNetworkError(err, timeoutMs, this.tls !== undefined)}`, this.node, 0, undefined, {cause: err})
+      const timedOut = isOwnTimeout(err, signal, ownTimeout)
+      throw new NodeRequestError('NODE_UNREACHABLE', `node ${this.node} at ${this.address}: ${describeNetworkError(err, timeoutMs, this.tls !== undefined)}`, this.node, 0, undefined, {cause: err, timedOut})
     }
     if (status >= 200 && status < 300) return {status, headers, body: buf}
     throw this.refusal(status, buf, headers)
@@ -374,6 +376,17 @@ export class NodeClient {
 
 function json(value: unknown): {body: Buffer; type: string} {
   return {body: Buffer.from(JSON.stringify(value)), type: 'application/json'}
+}
+
+/**
+ * isOwnTimeout tells whether `err` is a time bound this client set running out: undici's
+ * connect, headers or body timeout (the pool's and the request's own), or `ownTimeout`
+ * when it is what aborted the combined `signal`. A caller's signal aborting is the
+ * caller's decision, not a timeout of this request, even when that signal is a timer.
+ */
+function isOwnTimeout(err: unknown, signal?: AbortSignal, ownTimeout?: AbortSignal): boolean {
+  if (err instanceof undiciErrors.ConnectTimeoutError || err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) return true
+  return ownTimeout !== undefined && ownTimeout.aborted && signal?.reason === ownTimeout.reason
 }
 
 function describeNetworkError(err: unknown, timeoutMs: number, tls: boolean): string {

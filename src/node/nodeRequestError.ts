@@ -9,18 +9,25 @@ const RETRIABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['STALE_EPOCH', 'NO
  * NOT_SERVING, BAD_INPUT, TOO_LARGE, PRECONDITION, NOT_FOUND, INTERNAL) or
  * NODE_UNREACHABLE for connection failures and timeouts (`status` 0). `nodeEpoch` is the
  * node's epoch for the shard when it said (STALE_EPOCH: refresh the map to at least it).
+ * `timedOut` is true when the request's own time bound ran out before the node answered
+ * (NodeClient's timeout, or a batched caller's deadline in the router's ApplyBatcher), as
+ * opposed to a refused connection or a coded refusal. It is set where that timer is
+ * known and never read back from the message, which is free text for humans.
  */
 export class NodeRequestError extends UserError {
+  readonly timedOut: boolean
+
   constructor(
     code: ErrorCode,
     message: string,
     readonly node: string,
     readonly status: number,
     readonly nodeEpoch?: number,
-    options?: {cause?: unknown},
+    options?: {cause?: unknown; timedOut?: boolean},
   ) {
     super(code, message, undefined, options)
     this.name = 'NodeRequestError'
+    this.timedOut = options?.timedOut ?? false
   }
 
   /** retriable is true when the same request may succeed later or elsewhere (after a map refresh for STALE_EPOCH). */

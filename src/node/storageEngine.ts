@@ -479,23 +479,18 @@ export class StorageEngine {
   /** digestFromRows computes {@link digest} at `format` from every row of `range` (inside a read transaction), no cell used. */
   private digestFromRows(range: HashRange, format: RecordHashFormat, tombstonesBefore?: number): RangeDigest {
     const {bounds} = digestLayout(range)
-    const hi = new Array<number>(bounds.length - 1).fill(0)
-    const lo = new Array<number>(bounds.length - 1).fill(0)
-    const counts = new Array<number>(bounds.length - 1).fill(0)
+    const heads = this.stmts.heads.iterate(range.lo, range.hi)
+    if (tombstonesBefore === undefined) return {format, bounds, ...digestOfRows(bounds, heads, format)}
     let tombstonesExcluded = 0
-    for (const row of this.stmts.heads.iterate(range.lo, range.hi)) {
-      if (tombstonesBefore !== undefined && row.v === null && versionWall(row.ver) < tombstonesBefore) {
-        tombstonesExcluded++
-        continue
+    // Counted as they stream past, so the range is still scanned once.
+    const kept = (function* () {
+      for (const row of heads) {
+        if (row.v === null && versionWall(row.ver) < tombstonesBefore) tombstonesExcluded++
+        else yield row
       }
-      const b = bucketOf(bounds, row.h)
-      const [a, c] = recordHashAt(format, row.k, row.ver, row.v)
-      hi[b] = (hi[b]! ^ a) >>> 0
-      lo[b] = (lo[b]! ^ c) >>> 0
-      counts[b]!++
-    }
-    const buckets = hi.map((x, i) => hex32(x) + hex32(lo[i]!))
-    return tombstonesBefore === undefined ? {format, bounds, buckets, counts} : {format, bounds, buckets, counts, tombstonesExcluded}
+    })()
+    const digest = digestOfRows(bounds, kept, format)
+    return {format, bounds, ...digest, tombstonesExcluded}
   }
 
   /**
@@ -785,17 +780,7 @@ export class StorageEngine {
    */
   oldValuesDigest(range: HashRange, before: number, format: RecordHashFormat = RECORD_HASH_FORMAT): RangeDigest {
     const {bounds} = digestLayout(range)
-    const hi = new Array<number>(bounds.length - 1).fill(0)
-    const lo = new Array<number>(bounds.length - 1).fill(0)
-    const counts = new Array<number>(bounds.length - 1).fill(0)
-    for (const row of this.stmts.oldValues.iterate(range.lo, range.hi, before)) {
-      const b = bucketOf(bounds, row.h)
-      const [a, c] = recordHashAt(format, row.k, row.ver, row.v)
-      hi[b] = (hi[b]! ^ a) >>> 0
-      lo[b] = (lo[b]! ^ c) >>> 0
-      counts[b]!++
-    }
-    return {format, bounds, buckets: hi.map((x, i) => hex32(x) + hex32(lo[i]!)), counts}
+    return {format, bounds, ...digestOfRows(bounds, this.stmts.oldValues.iterate(range.lo, range.hi, before), format)}
   }
 
   /** fenceOf is the gc floor set for exactly `range` (0 when it was never fenced). */
@@ -858,6 +843,26 @@ function badVersion(records: readonly NodeRecord[]): RangeError | undefined {
     if (!parseHlc(r.version)) return new RangeError(`invalid record version ${JSON.stringify(r.version.slice(0, 100))}`)
   }
   return undefined
+}
+
+/**
+ * digestOfRows returns the digest buckets (and record counts) over `bounds` of exactly
+ * `rows`: each row's record hash at `format` XORed into the bucket holding its hash, read
+ * from the rows alone, with no digest cell. The caller picks the rows (a whole range, its
+ * old values), so every row-scanned digest hashes and buckets records the same way.
+ */
+function digestOfRows(bounds: readonly number[], rows: Iterable<Row>, format: RecordHashFormat): {buckets: string[]; counts: number[]} {
+  const hi = new Array<number>(bounds.length - 1).fill(0)
+  const lo = new Array<number>(bounds.length - 1).fill(0)
+  const counts = new Array<number>(bounds.length - 1).fill(0)
+  for (const row of rows) {
+    const b = bucketOf(bounds, row.h)
+    const [a, c] = recordHashAt(format, row.k, row.ver, row.v)
+    hi[b] = (hi[b]! ^ a) >>> 0
+    lo[b] = (lo[b]! ^ c) >>> 0
+    counts[b]!++
+  }
+  return {buckets: hi.map((x, i) => hex32(x) + hex32(lo[i]!)), counts}
 }
 
 /** bucketOf returns the digest bucket whose [bounds[i], bounds[i+1]) holds `h` (bounds ascending, h inside). */

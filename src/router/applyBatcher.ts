@@ -51,7 +51,7 @@ interface Pending {
  * LWW merges, so batching never changes what a replica ends up holding. Reads pass through.
  *
  * Timeouts are per caller: each keeps its own deadline (a caller whose deadline passes gets
- * NODE_UNREACHABLE "timed out" while the batch goes on for the others), and the request's
+ * NODE_UNREACHABLE with `timedOut` while the batch goes on for the others), and the request's
  * own timeout is the latest of its callers' remaining times (the target's default when a
  * caller gave none), so a nearly-expired write never shortens its batch-mates' timeout.
  */
@@ -110,7 +110,7 @@ export class ApplyBatcher implements NodeDataApi {
         w.deadline = this.now() + ms
         w.cancelTimer = this.startTimer(() => {
           w.settled = true
-          reject(new NodeRequestError('NODE_UNREACHABLE', `node ${this.opts.node ?? '?'}: timed out after ${ms} ms`, this.opts.node ?? '', 0))
+          reject(new NodeRequestError('NODE_UNREACHABLE', `node ${this.opts.node ?? '?'}: timed out after ${ms} ms`, this.opts.node ?? '', 0, undefined, {timedOut: true}))
         }, ms)
       }
       batch.waiters.push(w)
@@ -140,6 +140,8 @@ export class ApplyBatcher implements NodeDataApi {
     }
     this.target.apply(p.shard, p.epoch, p.records, p.kind, timeoutMs === undefined ? {} : {timeoutMs}).then(
       (r) => settle((w) => w.resolve(p.waiters.length === 1 ? r : sliceResponse(r, w))),
+      // Every caller gets the target's error object itself, so what it says about the
+      // request (code, nodeEpoch, timedOut, cause) reaches each caller unchanged.
       (err: unknown) => settle((w) => w.reject(err)),
     )
   }

@@ -264,7 +264,7 @@ export class Coordinator {
             failed.add(node)
             failures.push(f)
             missed.push(node)
-            this.deps.hooks?.replicaApplyFailed?.(failureReason(f), q.extras.length > 0)
+            this.deps.hooks?.replicaApplyFailed?.(failureReason(err, f), q.extras.length > 0)
             settle()
             handOff()
           },
@@ -351,9 +351,9 @@ function replicaWriteAnswer(node: string, record: NodeRecord, res: ApplyResponse
   return {kind: 'acked'}
 }
 
-/** failureReason labels a failed apply for metrics: TIMEOUT when the node did not answer in time, else the error code. */
-function failureReason(f: ReplicaFailure): string {
-  return f.code === 'NODE_UNREACHABLE' && /timed out|timeout/i.test(f.message) ? 'TIMEOUT' : f.code
+/** failureReason labels a failed apply for metrics: TIMEOUT when the request's own time bound ran out (NodeRequestError.timedOut), else the error code of `f`. */
+function failureReason(err: unknown, f: ReplicaFailure): string {
+  return isNodeRequestError(err) && err.timedOut ? 'TIMEOUT' : f.code
 }
 
 function failureOf(node: string, err: unknown): ReplicaFailure {

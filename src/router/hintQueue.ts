@@ -1,4 +1,3 @@
-import {isNodeRequestError} from '../node/nodeRequestError.js'
 import {type NodeRecord} from '../node/protocol.js'
 import {encodedRecordSize} from '../node/recordCodec.js'
 import {writeQuorum} from './quorum.js'
@@ -320,17 +319,4 @@ export function placeHint(table: RoutingTable, node: string, key: Buffer): HintP
   if (!shard) return undefined
   if (!writeQuorum(shard).targets.includes(node)) return undefined
   return {shard: shard.id, epoch: shard.epoch}
-}
-
-/**
- * deliveryFailure classifies a failed delivery: a fencing refusal (STALE_EPOCH, NOT_OWNER)
- * is `fenced` (re-read the map, then re-resolve); a refusal no retry can change
- * (PRECONDITION: older than the node's tombstone grace; UNAUTHORIZED; BAD_INPUT) is
- * `rejected`; anything else (timeouts, connection errors, NOT_SERVING, 5xx) is `retry`.
- */
-export function deliveryFailure(err: unknown): DeliveryOutcome {
-  if (!isNodeRequestError(err)) return 'retry'
-  if (err.code === 'STALE_EPOCH' || err.code === 'NOT_OWNER') return 'fenced'
-  if (err.code === 'PRECONDITION' || err.code === 'UNAUTHORIZED' || err.code === 'BAD_INPUT' || err.code === 'NOT_FOUND') return 'rejected'
-  return 'retry'
 }

@@ -14,7 +14,8 @@ import {DEFAULT_MAX_CLOCK_OFFSET_MS} from '../clock/clockOffsetTracker.js'
 import {parseListen} from '../model/units.js'
 import {ApplyBatcher} from './applyBatcher.js'
 import {Coordinator} from './coordinator.js'
-import {deliveryFailure, HINT_DEFAULTS, HintQueue, placeHint} from './hintQueue.js'
+import {hintDelivery} from './hintDelivery.js'
+import {HINT_DEFAULTS, HintQueue, placeHint} from './hintQueue.js'
 import {ClientTally} from './clientTally.js'
 import {LatencyPublisher} from './latencyPublisher.js'
 import {LatencyWindow} from './latencyWindow.js'
@@ -249,20 +250,16 @@ async function startRouterParts(ctx: ServiceContext, id: string, opts: RouterSer
  * map, only while the replica still holds the key's shard there.
  */
 function routerHints(opts: RouterServeOptions, p: Pick<RouterParts, 'view' | 'clients' | 'metrics'>): HintQueue {
-  const timeoutMs = opts.nodeTimeoutMs ?? 2000
   const queue: HintQueue = new HintQueue({
     ...HINT_DEFAULTS,
     place: (node, key) => placeHint(p.view.table(), node, key),
-    deliver: async (b) => {
-      const address = p.view.address(b.node)
-      if (!address) return 'retry'
-      try {
-        await p.clients.client({id: b.node, address}).apply(b.shard, b.epoch, b.records, 'write', {timeoutMs})
-        return 'delivered'
-      } catch (err) {
-        return deliveryFailure(err)
-      }
-    },
+    deliver: hintDelivery({
+      node: (node) => {
+        const address = p.view.address(node)
+        return address ? p.clients.client({id: node, address}) : undefined
+      },
+      timeoutMs: opts.nodeTimeoutMs ?? 2000,
+    }),
     refresh: (shard) => void p.view.refresh(shard).catch(() => {}),
     now: Date.now,
     startTimer: (fn, ms) => {

@@ -3,7 +3,7 @@ import Database from 'better-sqlite3'
 import fc from 'fast-check'
 import {describe, expect, it} from 'vitest'
 import {HASH_SPACE, keyHash} from '../../src/model/hash.js'
-import {splitRange} from '../../src/model/range.js'
+import {type HashRange, splitRange} from '../../src/model/range.js'
 import {type NodeRecord} from '../../src/node/protocol.js'
 import {digestLayout, fineOf} from '../../src/node/digestLayout.js'
 import {INLINE_VALUE_MAX, RECORD_HASH_FORMAT, type RecordHashFormat, recordHashAt} from '../../src/node/recordHash.js'
@@ -16,6 +16,24 @@ const open = engineFixture('gc', {tombstoneGraceMs: 1000, writerThread: false})
 const asDigest = (d: ReturnType<StorageEngine['digest']>) => ({shard: 1, epoch: 1, range: ALL, ...d})
 /** compared is what replicas compare of a digest: bounds, buckets and counts (not how many tombstones a cutoff left out). */
 const compared = (d: ReturnType<StorageEngine['digest']>) => ({bounds: d.bounds, buckets: d.buckets, counts: d.counts})
+
+/** expectedDigest is `records`' digest buckets and counts over `range` at `format`, computed here from recordHashAt alone (no engine code). */
+function expectedDigest(records: readonly NodeRecord[], range: HashRange, format: RecordHashFormat): {buckets: string[]; counts: number[]} {
+  const {bounds} = digestLayout(range)
+  const hi = new Array<number>(bounds.length - 1).fill(0)
+  const lo = new Array<number>(bounds.length - 1).fill(0)
+  const counts = new Array<number>(bounds.length - 1).fill(0)
+  for (const r of records) {
+    const h = keyHash(r.key)
+    if (h < range.lo || h >= range.hi) continue
+    const b = bounds.findIndex((x, i) => h >= x && h < (bounds[i + 1] ?? 0))
+    const [a, c] = recordHashAt(format, r.key, r.version, r.value)
+    hi[b] = ((hi[b] ?? 0) ^ a) >>> 0
+    lo[b] = ((lo[b] ?? 0) ^ c) >>> 0
+    counts[b] = (counts[b] ?? 0) + 1
+  }
+  return {buckets: hi.map((x, i) => x.toString(16).padStart(8, '0') + (lo[i] ?? 0).toString(16).padStart(8, '0')), counts}
+}
 
 /** readMerged is what a quorum read over `replicas` returns for `key`: the LWW winner, or undefined. */
 function readMerged(replicas: StorageEngine[], key: string): NodeRecord | undefined {
@@ -234,21 +252,26 @@ describe('tombstone gc', {timeout: 60_000}, () => {
     await engine.apply(records)
     const range = {lo: 123_457, hi: 3_000_000_001}
     for (const format of [2, 3] as const) {
-      const {bounds} = digestLayout(range)
-      const hi = new Array<number>(bounds.length - 1).fill(0)
-      const lo = new Array<number>(bounds.length - 1).fill(0)
-      for (const r of records) {
-        const h = keyHash(r.key)
-        if (h < range.lo || h >= range.hi) continue
-        const b = bounds.findIndex((x, i) => h >= x && h < (bounds[i + 1] ?? 0))
-        const [a, c] = recordHashAt(format, r.key, r.version, r.value)
-        hi[b] = ((hi[b] ?? 0) ^ a) >>> 0
-        lo[b] = ((lo[b] ?? 0) ^ c) >>> 0
-      }
-      const want = hi.map((x, i) => x.toString(16).padStart(8, '0') + (lo[i] ?? 0).toString(16).padStart(8, '0'))
       const got = engine.digest(range, undefined, format)
       expect(got.format).toBe(format)
-      expect(got.buckets).toEqual(want)
+      expect({buckets: got.buckets, counts: got.counts}).toEqual(expectedDigest(records, range, format))
+    }
+  })
+
+  it('given old and fresh values and tombstones, when the old-values digest is taken at each format, then it is the digest of exactly the values older than the cutoff', async () => {
+    const {engine} = open({clock: () => 10_000})
+    const records = Array.from({length: 400}, (_, i) => rec(`ov${i}`, v(i * 20), i % 3 === 0 ? null : 'w'.repeat((i * 11) % (2 * INLINE_VALUE_MAX))))
+    await engine.apply(records)
+    const before = 4000
+    const old = records.filter((r, i) => r.value !== null && i * 20 < before)
+    expect(old.length).toBeGreaterThan(0)
+    expect(old.length).toBeLessThan(records.filter((r) => r.value !== null).length)
+    const range = {lo: 98_765, hi: 4_000_000_000}
+    for (const format of [2, 3] as const) {
+      const got = engine.oldValuesDigest(range, before, format)
+      expect(got.format).toBe(format)
+      expect(got.bounds).toEqual(digestLayout(range).bounds)
+      expect({buckets: got.buckets, counts: got.counts}).toEqual(expectedDigest(old, range, format))
     }
   })
 

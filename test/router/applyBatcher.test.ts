@@ -47,7 +47,27 @@ describe('ApplyBatcher', () => {
     const b = new ApplyBatcher(node, {maxRecords: 10, maxBytes: 1 << 20, schedule: m.schedule})
     const ps = [b.apply(0, 1, [rec('a')]), b.apply(0, 1, [rec('b')])].map((p) => p.catch((e: unknown) => e))
     m.run()
-    for (const e of await Promise.all(ps)) expect((e as NodeRequestError).code).toBe('STALE_EPOCH')
+    for (const e of await Promise.all(ps)) {
+      expect((e as NodeRequestError).code).toBe('STALE_EPOCH')
+      expect((e as NodeRequestError).timedOut).toBe(false)
+    }
+  })
+
+  it('Given a batch whose request timed out at the node client, Then every caller gets an error with timedOut', async () => {
+    const node = new FakeNode('a')
+    const timingOut = {
+      get: node.get.bind(node),
+      apply: () => Promise.reject(new NodeRequestError('NODE_UNREACHABLE', 'node a at 127.0.0.1:1: no answer', 'a', 0, undefined, {timedOut: true})),
+    }
+    const m = manual()
+    const b = new ApplyBatcher(timingOut, {maxRecords: 10, maxBytes: 1 << 20, schedule: m.schedule})
+    const ps = [b.apply(0, 1, [rec('a')], 'write', {timeoutMs: 500}), b.apply(0, 1, [rec('b')])].map((p) => p.catch((e: unknown) => e))
+    m.run()
+    const errs = (await Promise.all(ps)) as NodeRequestError[]
+    expect(errs.map((e) => [e.code, e.timedOut])).toEqual([
+      ['NODE_UNREACHABLE', true],
+      ['NODE_UNREACHABLE', true],
+    ])
   })
 
   it('with the real scheduler a lone apply is sent at the end of the turn', async () => {
@@ -118,6 +138,7 @@ describe('ApplyBatcher', () => {
     const err = (await almostExpired) as NodeRequestError
     expect(err.code).toBe('NODE_UNREACHABLE')
     expect(err.message).toMatch(/node a: timed out after 5 ms/)
+    expect(err.timedOut).toBe(true)
     answer({applied: 2, ignored: 0} as never)
     await expect(fresh).resolves.toBeDefined()
     expect(timers.every((t) => t.cancelled || t.at <= clock)).toBe(true) // the fresh caller's timer was cleared

@@ -399,7 +399,7 @@ describe('Coordinator hands missed replica applies to the hint queue', () => {
     let fail!: () => void
     slow.apply = () =>
       new Promise((_resolve, reject) => {
-        fail = () => reject(new NodeRequestError('NODE_UNREACHABLE', 'node c: timed out after 100 ms', 'c', 0))
+        fail = () => reject(new NodeRequestError('NODE_UNREACHABLE', 'node c: timed out after 100 ms', 'c', 0, undefined, {timedOut: true}))
       })
     const res = await coordinator.write(k('x'), Buffer.from('1'))
     await tick()
@@ -408,6 +408,19 @@ describe('Coordinator hands missed replica applies to the hint queue', () => {
     await tick()
     expect(hinted(state.hints)).toEqual([`c@1:x=${res.version}`])
     expect(state.applyFailures).toEqual(['TIMEOUT'])
+  })
+
+  it('Given replica failures, When labelled for metrics, Then TIMEOUT comes from the error flag and never from the message', async () => {
+    const labelOf = async (err: NodeRequestError) => {
+      const {coordinator, nodes, state} = setup('a b c')
+      nodes.get('c')!.apply = () => Promise.reject(err)
+      await coordinator.write(k('x'), Buffer.from('1'))
+      await tick()
+      return state.applyFailures
+    }
+    // A timeout whose message does not say so, and a refusal whose message mentions a timeout.
+    expect(await labelOf(new NodeRequestError('NODE_UNREACHABLE', 'node c: request aborted', 'c', 0, undefined, {timedOut: true}))).toEqual(['TIMEOUT'])
+    expect(await labelOf(new NodeRequestError('NODE_UNREACHABLE', 'node c at 127.0.0.1:1: UND_ERR_SOCKET other side closed (keep-alive timeout)', 'c', 0))).toEqual(['NODE_UNREACHABLE'])
   })
 
   it('a fenced replica of an acknowledged write is hinted, and a move labels the failure', async () => {

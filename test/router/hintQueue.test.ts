@@ -1,8 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import {keyHash} from '../../src/model/hash.js'
-import {NodeRequestError} from '../../src/node/nodeRequestError.js'
 import {type NodeRecord} from '../../src/node/protocol.js'
-import {type DeliveryOutcome, deliveryFailure, type HintBatch, type HintEvent, type HintPlacement, HintQueue, type HintQueueOptions, placeHint} from '../../src/router/hintQueue.js'
+import {type DeliveryOutcome, type HintBatch, type HintEvent, type HintPlacement, HintQueue, type HintQueueOptions, placeHint} from '../../src/router/hintQueue.js'
 import {RoutingTable} from '../../src/router/routingTable.js'
 import {shardOf} from './fixtures.js'
 
@@ -264,18 +263,5 @@ describe('placeHint', () => {
     expect(placeHint(table, 'n5', keyIn(0, half))).toBeUndefined()
     expect(placeHint(table, 'n2', keyIn(half, 2 ** 32))).toBeUndefined()
     expect(placeHint(RoutingTable.of([]), 'n1', keyIn(0, half))).toBeUndefined()
-  })
-})
-
-describe('deliveryFailure', () => {
-  const err = (code: ConstructorParameters<typeof NodeRequestError>[0]) => new NodeRequestError(code, 'x', 'n1', 0)
-  it('classifies node refusals', () => {
-    expect(deliveryFailure(err('STALE_EPOCH'))).toBe('fenced')
-    expect(deliveryFailure(err('NOT_OWNER'))).toBe('fenced')
-    expect(deliveryFailure(err('PRECONDITION'))).toBe('rejected')
-    expect(deliveryFailure(err('UNAUTHORIZED'))).toBe('rejected')
-    expect(deliveryFailure(err('NODE_UNREACHABLE'))).toBe('retry')
-    expect(deliveryFailure(err('NOT_SERVING'))).toBe('retry')
-    expect(deliveryFailure(new Error('socket hang up'))).toBe('retry')
   })
 })

@@ -8,7 +8,8 @@ import {encodeRecords} from '../../src/node/recordCodec.js'
 import {MAX_VALUE_BYTES} from '../../src/node/recordLimits.js'
 import {type HeldShard, type ShardView} from '../../src/node/shardMapFollower.js'
 import {type StorageEngine} from '../../src/node/storageEngine.js'
-import {deliveryFailure, HINT_DEFAULTS, type HintBatch, type HintEvent, HintQueue, placeHint} from '../../src/router/hintQueue.js'
+import {hintDelivery} from '../../src/router/hintDelivery.js'
+import {HINT_DEFAULTS, type HintBatch, type HintEvent, HintQueue, placeHint} from '../../src/router/hintQueue.js'
 import {RoutingTable} from '../../src/router/routingTable.js'
 import {type InProcessNode, startInProcessNode} from '../support/inProcessNode.js'
 import {shardOf} from './fixtures.js'
@@ -57,24 +58,17 @@ beforeAll(async () => {
 
 afterAll(() => node.close())
 
-/** queueToNode is the router's hint queue (routerService.ts routerHints: same defaults, same deliver) aimed at the in-process node. */
+/** queueToNode is the router's hint queue (routerService.ts routerHints: same defaults, the same hintDelivery) aimed at the in-process node. */
 function queueToNode(initialBackoffMs: number = HINT_DEFAULTS.initialBackoffMs, maxAgeMs: number = HINT_DEFAULTS.maxAgeMs): {q: HintQueue; events: Record<string, number>; batches: HintBatch[]} {
   const events: Record<string, number> = {}
   const batches: HintBatch[] = []
+  const deliver = hintDelivery({node: (id) => (id === 'me' ? client : undefined), timeoutMs: 5000})
   const q = new HintQueue({
     ...HINT_DEFAULTS,
     maxAgeMs,
     initialBackoffMs,
     place: () => ({shard: 0, epoch: EPOCH}),
-    deliver: async (b) => {
-      batches.push(b)
-      try {
-        await client.apply(b.shard, b.epoch, b.records, 'write', {timeoutMs: 5000})
-        return 'delivered'
-      } catch (err) {
-        return deliveryFailure(err)
-      }
-    },
+    deliver: (b) => (batches.push(b), deliver(b)),
     refresh: () => {},
     now: Date.now,
     startTimer: (fn, ms) => {
@@ -209,21 +203,14 @@ describe('hinted handoff to a node the shard moved away from (real node API, rou
   function routerQueue(routerTable: {t: RoutingTable}) {
     const events: Record<string, number> = {}
     const sent: number[] = []
+    const deliver = hintDelivery({node: (id) => (id === 'me' ? mClient : undefined), timeoutMs: 5000})
     const q = new HintQueue({
       ...HINT_DEFAULTS,
       initialBackoffMs: 5,
       maxBackoffMs: 20,
       maxAgeMs: 5000,
       place: (node, key) => placeHint(routerTable.t, node, key),
-      deliver: async (b) => {
-        sent.push(b.epoch)
-        try {
-          await mClient.apply(b.shard, b.epoch, b.records, 'write', {timeoutMs: 5000})
-          return 'delivered'
-        } catch (err) {
-          return deliveryFailure(err)
-        }
-      },
+      deliver: (b) => (sent.push(b.epoch), deliver(b)),
       refresh: (id) => {
         const s = nodeMap.etcd.get(id)
         if (s) routerTable.t = RoutingTable.of([s])

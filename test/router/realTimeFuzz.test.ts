@@ -6,7 +6,8 @@ import {type RequestOptions} from '../../src/node/nodeClient.js'
 import {type ApplyKind, type NodeRecord} from '../../src/node/protocol.js'
 import {ApplyBatcher} from '../../src/router/applyBatcher.js'
 import {Coordinator, type NodeDataApi} from '../../src/router/coordinator.js'
-import {deliveryFailure, HINT_DEFAULTS, HintQueue, placeHint} from '../../src/router/hintQueue.js'
+import {hintDelivery} from '../../src/router/hintDelivery.js'
+import {HINT_DEFAULTS, HintQueue, placeHint} from '../../src/router/hintQueue.js'
 import {RoutingTable} from '../../src/router/routingTable.js'
 import {checkHistory} from '../chaos/checker.js'
 import {type FinalRead, type HistoryOp} from '../chaos/history.js'
@@ -91,14 +92,7 @@ async function run(seed: number, opts: FuzzOptions, log: (line: string) => void 
           initialBackoffMs: 1,
           maxBackoffMs: 20,
           place: (node, key) => placeHint(RoutingTable.of([view]), node, key),
-          deliver: async (b) => {
-            try {
-              await new SlowLink(nodes.get(b.node)!, rand).apply(b.shard, b.epoch, b.records, 'write')
-              return 'delivered'
-            } catch (err) {
-              return deliveryFailure(err)
-            }
-          },
+          deliver: hintDelivery({node: (id) => new SlowLink(nodes.get(id)!, rand), timeoutMs: 1000}),
           refresh: () => void hops(rand, 3).then(() => (view = etcd.shard)),
           now: Date.now,
           startTimer: (fn, ms) => {
