@@ -3,6 +3,7 @@ import {type CopyFrame, CopyFrameError} from './copyFrames.js'
 import {type CopySourceAddress} from './copyPuller.js'
 import {type CopyPeerSettings, type CopyReceiveErrorData, type CopyReceiveReply, type CopyReceiveRequest, CopyReceiveThreadError} from './copyReceiveProtocol.js'
 import {NodeRequestError} from './nodeRequestError.js'
+import {adoptTransferable} from './transferableBatch.js'
 import {type ErrorCode} from '../errors/codes.js'
 import {startModuleWorker} from './workerModule.js'
 
@@ -134,7 +135,8 @@ export class CopyReceiver {
     if (!s || s.outcome !== undefined) return
     if (reply.type === 'frame') {
       const b = reply.batch
-      s.frames.push({batch: Buffer.from(b.buffer, b.byteOffset, b.byteLength), cursor: reply.cursor, last: reply.last})
+      // Moved here whole: the puller hands it on to the writer thread without a copy, as a frame cut on this thread.
+      s.frames.push({batch: adoptTransferable(Buffer.from(b.buffer, b.byteOffset, b.byteLength)), cursor: reply.cursor, last: reply.last})
     } else s.outcome = reply.type === 'end' ? null : rebuild(reply.error)
     this.wake(s)
   }
