@@ -9,6 +9,11 @@ import {type CopySourceAddress} from './copyPuller.js'
  */
 export const COPY_RECEIVE_CREDIT = 2
 
+/** CopyReceiveData is what the copy receive thread is started with: how much to lower its own priority (0: not at all; see lowerThisThreadPriority). */
+export interface CopyReceiveData {
+  nice: number
+}
+
 /** CopyPeerSettings are what the thread's clients dial a source with: the main thread's copy peer pools' (NodeClients) token, timeout and TLS. */
 export interface CopyPeerSettings {
   token: string

@@ -7,14 +7,18 @@
  * ArrayBuffer memory: here those GCs mark this thread's small heap instead of the main
  * thread's, which serves clients. Started by copyReceiver.ts only.
  */
-import {parentPort} from 'node:worker_threads'
+import {parentPort, workerData} from 'node:worker_threads'
 import {type CopyFrame, FrameReader} from './copyFrames.js'
 import {NodeClients} from './nodeClients.js'
-import {COPY_RECEIVE_CREDIT, type CopyPeerSettings, type CopyReceiveErrorData, type CopyReceiveOpen, type CopyReceiveReply, type CopyReceiveRequest} from './copyReceiveProtocol.js'
+import {COPY_RECEIVE_CREDIT, type CopyPeerSettings, type CopyReceiveData, type CopyReceiveErrorData, type CopyReceiveOpen, type CopyReceiveReply, type CopyReceiveRequest} from './copyReceiveProtocol.js'
+import {lowerThisThreadPriority} from './threadPriority.js'
 
 const port = parentPort
 if (!port) throw new Error('copyReceiveWorker must run as a worker thread')
 const out = port
+// Where the OS does not allow it the thread runs at normal priority (correct, only harder on clients).
+const nice = (workerData as CopyReceiveData | undefined)?.nice ?? 0
+if (nice > 0) lowerThisThreadPriority(nice)
 
 interface Stream {
   abort: AbortController

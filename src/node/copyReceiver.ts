@@ -1,7 +1,7 @@
 import {type Worker} from 'node:worker_threads'
 import {type CopyFrame, CopyFrameError} from './copyFrames.js'
 import {type CopySourceAddress} from './copyPuller.js'
-import {type CopyPeerSettings, type CopyReceiveErrorData, type CopyReceiveReply, type CopyReceiveRequest, CopyReceiveThreadError} from './copyReceiveProtocol.js'
+import {type CopyPeerSettings, type CopyReceiveData, type CopyReceiveErrorData, type CopyReceiveReply, type CopyReceiveRequest, CopyReceiveThreadError} from './copyReceiveProtocol.js'
 import {NodeRequestError} from './nodeRequestError.js'
 import {adoptTransferable} from './transferableBatch.js'
 import {type ErrorCode} from '../errors/codes.js'
@@ -12,6 +12,8 @@ export interface CopyReceiverOptions {
   peers: () => CopyPeerSettings
   /** idleMs overrides NodeClient.copyStream's idle bound (tests). */
   idleMs?: number
+  /** nice lowers the thread's priority by this much (default 0: left alone; see COPY_RECEIVE_THREAD_NICE). */
+  nice?: number
 }
 
 interface OpenStream {
@@ -119,7 +121,7 @@ export class CopyReceiver {
 
   private started(): Worker {
     if (this.worker) return this.worker
-    const worker = startModuleWorker(import.meta.url, 'copyReceiveWorker', undefined)
+    const worker = startModuleWorker(import.meta.url, 'copyReceiveWorker', {nice: this.opts.nice ?? 0} satisfies CopyReceiveData)
     worker.unref()
     // A new thread has no settings yet: the next open sends them.
     this.sent = undefined

@@ -17,6 +17,7 @@ import {LoadMeter} from './loadMeter.js'
 import {NodeMetrics, type ShardFigure} from './nodeMetrics.js'
 import {NodeHttpApi} from './nodeHttpApi.js'
 import {CopyReceiver} from './copyReceiver.js'
+import {COPY_RECEIVE_THREAD_NICE} from './threadPriority.js'
 import {NodeClients} from './nodeClients.js'
 import {NodeThrottles} from './nodeThrottles.js'
 import {OrphanSweeper, RangeWriteGate} from './orphanSweeper.js'
@@ -158,7 +159,7 @@ export class StorageNode {
       // Copies pull from peers with the cluster token, over their own pools (not the router's).
       const copyPeers = new NodeClients({token, timeoutMs: 10_000})
       // Their streams are received in the copy receive thread, unless SHARDCTL_COPY_RECEIVE_THREAD=0 (measuring both ways).
-      const copyReceiver = process.env.SHARDCTL_COPY_RECEIVE_THREAD === '0' ? undefined : new CopyReceiver({peers: () => copyPeers.peerSettings()})
+      const copyReceiver = process.env.SHARDCTL_COPY_RECEIVE_THREAD === '0' ? undefined : new CopyReceiver({peers: () => copyPeers.peerSettings(), nice: COPY_RECEIVE_THREAD_NICE})
       const api: NodeHttpApi = new NodeHttpApi({
         rangeGate,
         copy: {peer: (s) => copyPeers.client({id: s.node, address: s.address}), frames: copyReceiver, throttles: new NodeThrottles(Date.now)},
