@@ -1,5 +1,5 @@
-// Bundles the node's worker threads (dist/src/node/storageWriterWorker.js and
-// copyReaderWorker.js, with zod and our modules they import) into one file each,
+// Bundles the node's worker threads (dist/src/node/storageWriterWorker.js,
+// copyReaderWorker.js and copyReceiveWorker.js, with zod, undici and our modules they import) into one file each,
 // dist/src/node/<stem>.bundle.js, beside a list of the compiled modules it was built from
 // (<stem>.bundle.inputs.json). Every worker thread is a new isolate that loads its modules
 // itself: the storage writer's are 109 files (95 of them zod's), which every `node serve`
@@ -15,7 +15,7 @@ import {optionalEsbuild, requireCompiled} from './esbuildSteps.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const nodeDir = join(root, 'dist', 'src', 'node')
-const STEMS = ['storageWriterWorker', 'copyReaderWorker']
+const STEMS = ['storageWriterWorker', 'copyReaderWorker', 'copyReceiveWorker']
 for (const stem of STEMS) {
   rmSync(join(nodeDir, `${stem}.bundle.js`), {force: true})
   rmSync(join(nodeDir, `${stem}.bundle.inputs.json`), {force: true})

@@ -2,7 +2,8 @@ import {type HashRange} from '../model/range.js'
 import {keyHash} from '../model/hash.js'
 import {errorMessage} from '../errors/errors.js'
 import {TokenBucket} from '../throttle/tokenBucket.js'
-import {CopyFrameError, FrameReader, MIN_FRAME_BYTES} from './copyFrames.js'
+import {type CopyFrame, CopyFrameError, FrameReader, MIN_FRAME_BYTES} from './copyFrames.js'
+import {CopyReceiveThreadError} from './copyReceiveProtocol.js'
 import {type NodeLog} from './nodeLog.js'
 import {spend} from './nodeThrottles.js'
 import {type NodeRecord} from './protocol.js'
@@ -87,6 +88,13 @@ export interface CopyPullerDeps {
    * when the source refuses or cannot be reached.
    */
   openStream(source: CopySourceAddress, shard: number, epoch: number, cursor: string | undefined, frameBytes: number, signal: AbortSignal): AsyncIterable<Buffer>
+  /**
+   * openFrames, when given, replaces openStream and the frame cutting: it yields the same
+   * stream's frames, in order, received elsewhere (CopyReceiver: the copy receive thread),
+   * and throws what openStream and FrameReader would (same class, code and fields). A
+   * CopyReceiveThreadError is this node's failure, never the source's.
+   */
+  openFrames?(source: CopySourceAddress, shard: number, epoch: number, cursor: string | undefined, frameBytes: number, signal: AbortSignal): AsyncIterable<CopyFrame>
   /**
    * fence resolves to the shard's range while this node may still take the copy at
    * `epoch` (a write role at exactly that epoch, and no orphan sweep on the range); it
@@ -275,6 +283,16 @@ export class CopyPuller {
     return this.deps.sliceBytes ?? COPY_SLICE_BYTES
   }
 
+  /** frames yields `source`'s copy stream as frames: from deps.openFrames when given, else cut here from deps.openStream's bytes. */
+  private async *frames(source: CopySourceAddress, shard: number, epoch: number, cursor: string | undefined, frameBytes: number, signal: AbortSignal): AsyncGenerator<CopyFrame> {
+    if (this.deps.openFrames) {
+      yield* this.deps.openFrames(source, shard, epoch, cursor, frameBytes, signal)
+      return
+    }
+    const reader = new FrameReader()
+    for await (const chunk of this.deps.openStream(source, shard, epoch, cursor, frameBytes, signal)) yield* reader.push(chunk)
+  }
+
   private async run(job: Job): Promise<void> {
     const {spec} = job
     const p = job.persisted
@@ -299,39 +317,36 @@ export class CopyPuller {
       // `queued` is `p` plus the frame being applied: where the next frame's state starts from.
       let queued: PersistedPull = {...p}
       try {
-        const reader = new FrameReader()
         // Frames no larger than a slice: each is then applied whole, its batch handed to the writer thread as received (see applyFrame).
         const frameBytes = Math.max(MIN_FRAME_BYTES, Math.min(spec.frameBytes, this.sliceBytes()))
-        for await (const chunk of this.deps.openStream(source, spec.shard, spec.epoch, p.cursor ?? undefined, frameBytes, job.abort.signal)) {
-          for (const frame of reader.push(chunk)) {
-            if (job.abort.signal.aborted) return
-            const records = decodeRecords(frame.batch)
-            sourceFault = false
-            const range = await this.deps.fence(spec.shard, spec.epoch)
-            for (const r of records) {
-              const h = keyHash(r.key)
-              if (h < range.lo || h >= range.hi) throw Object.assign(new CopyFrameError(`source ${source.node} sent a key hashing to ${h}, outside shard ${spec.shard}'s range`), {code: 'INTERNAL'})
-            }
-            if (!(await spend([job.bucket, this.deps.receive], frame.batch.length, this.deps.sleep, job.abort.signal))) return
-            await committed()
-            // Fenced again after waiting: the throttle and the previous commit may have held the frame across an epoch change.
-            await this.deps.fence(spec.shard, spec.epoch)
-            if (job.abort.signal.aborted) return
-            const before = queued
-            const next: PersistedPull = {...queued, bytes: queued.bytes + frame.batch.length, keys: queued.keys + records.length}
-            if (frame.last) {
-              next.sourceIndex = queued.sourceIndex + 1
-              next.cursor = next.startCursor
-              next.done = next.sourceIndex >= spec.sources.length
-              sawLast = true
-            } else next.cursor = frame.cursor ?? null
-            queued = next
-            applying = this.applyFrame(job, records, frame.batch, before, next).then(
-              () => void Object.assign(p, next),
-              (err: unknown) => err ?? new Error('copy frame apply failed'),
-            )
-            sourceFault = true
+        for await (const frame of this.frames(source, spec.shard, spec.epoch, p.cursor ?? undefined, frameBytes, job.abort.signal)) {
+          if (job.abort.signal.aborted) return
+          const records = decodeRecords(frame.batch)
+          sourceFault = false
+          const range = await this.deps.fence(spec.shard, spec.epoch)
+          for (const r of records) {
+            const h = keyHash(r.key)
+            if (h < range.lo || h >= range.hi) throw Object.assign(new CopyFrameError(`source ${source.node} sent a key hashing to ${h}, outside shard ${spec.shard}'s range`), {code: 'INTERNAL'})
           }
+          if (!(await spend([job.bucket, this.deps.receive], frame.batch.length, this.deps.sleep, job.abort.signal))) return
+          await committed()
+          // Fenced again after waiting: the throttle and the previous commit may have held the frame across an epoch change.
+          await this.deps.fence(spec.shard, spec.epoch)
+          if (job.abort.signal.aborted) return
+          const before = queued
+          const next: PersistedPull = {...queued, bytes: queued.bytes + frame.batch.length, keys: queued.keys + records.length}
+          if (frame.last) {
+            next.sourceIndex = queued.sourceIndex + 1
+            next.cursor = next.startCursor
+            next.done = next.sourceIndex >= spec.sources.length
+            sawLast = true
+          } else next.cursor = frame.cursor ?? null
+          queued = next
+          applying = this.applyFrame(job, records, frame.batch, before, next).then(
+            () => void Object.assign(p, next),
+            (err: unknown) => err ?? new Error('copy frame apply failed'),
+          )
+          sourceFault = true
         }
         await committed()
         if (job.abort.signal.aborted) return
@@ -345,7 +360,7 @@ export class CopyPuller {
         job.state = 'failed'
         job.error = errorMessage(err)
         job.errorCode = typeof code === 'string' ? code : err instanceof CopyFrameError ? 'INTERNAL' : null
-        job.failedSource = sourceFault ? source.node : null
+        job.failedSource = sourceFault && !(err instanceof CopyReceiveThreadError) ? source.node : null
         this.deps.log.warn('copy failed', {shard: spec.shard, epoch: spec.epoch, move: spec.moveId, source: source.node, sourceFault, error: job.error})
         return
       } finally {

@@ -1,3 +1,5 @@
+import {defaultClientTls} from '../transport/clientTls.js'
+import {type TlsMaterial} from '../transport/tlsMaterial.js'
 import {NodeClient, type NodeClientOptions} from './nodeClient.js'
 
 /** NodeTarget names a node and where it serves. */
@@ -36,6 +38,14 @@ export class NodeClients {
     }, this.defaults.timeoutMs ?? 5000)
     timer.unref()
     this.retiring.set(timer, retired)
+  }
+
+  /**
+   * peerSettings are the token, timeout and TLS its pools dial with now (the process
+   * default TLS when it was given none): what another thread needs to dial the same way.
+   */
+  peerSettings(): {token: string; timeoutMs: number; tls: TlsMaterial | undefined} {
+    return {token: this.defaults.token, timeoutMs: this.defaults.timeoutMs ?? 5000, tls: this.defaults.tls ?? defaultClientTls()}
   }
 
   /** client returns the pool for `target`, creating it (or replacing one with a stale address). */

@@ -43,7 +43,7 @@ import {type RangeWriteGate} from './orphanSweeper.js'
 import {type ShardView} from './shardMapFollower.js'
 import {versionWall} from './lwwMerge.js'
 import {RangeDropStoppedError, type StorageEngine} from './storageEngine.js'
-import {COPY_STREAM_CONTENT_TYPE, frameBytesFor} from './copyFrames.js'
+import {COPY_STREAM_CONTENT_TYPE, type CopyFrame, frameBytesFor} from './copyFrames.js'
 import {type CopySourceAddress, CopyPuller} from './copyPuller.js'
 import {writeCopyStream} from './copyStreamSource.js'
 import {type NodeThrottles} from './nodeThrottles.js'
@@ -76,9 +76,15 @@ export interface NodeApiDeps {
   /**
    * copy enables node-to-node copies (stream, pull, throttle routes): `peer` opens a copy
    * stream from a source node, `throttles` are the node's send and receive buckets.
-   * Absent: those routes answer NOT_FOUND.
+   * `frames`, when given, receives the streams instead of `peer` (CopyReceiver: in the copy
+   * receive thread) and yields their frames. Absent: those routes answer NOT_FOUND.
    */
-  copy?: {peer: (source: CopySourceAddress) => CopyStreamOpener; throttles: NodeThrottles; sleep?: (ms: number) => Promise<void>; now?: () => number}
+  copy?: {peer: (source: CopySourceAddress) => CopyStreamOpener; frames?: CopyFrameOpener; throttles: NodeThrottles; sleep?: (ms: number) => Promise<void>; now?: () => number}
+}
+
+/** CopyFrameOpener opens a source's copy stream as frames (CopyReceiver.openFrames; see CopyPullerDeps.openFrames). */
+export interface CopyFrameOpener {
+  openFrames(source: CopySourceAddress, shard: number, epoch: number, cursor: string | undefined, frameBytes: number, signal: AbortSignal): AsyncIterable<CopyFrame>
 }
 
 /** CopyStreamOpener opens a source's copy stream (NodeClient.copyStream). */
@@ -121,6 +127,7 @@ export class NodeHttpApi {
       ? new CopyPuller({
           engine: meteredCopyEngine(deps.engine, deps.metrics),
           openStream: (source, shard, epoch, cursor, frameBytes, signal) => copy.peer(source).copyStream(shard, epoch, {cursor, frameBytes, signal}),
+          ...(copy.frames ? {openFrames: copy.frames.openFrames.bind(copy.frames)} : {}),
           fence: async (shardId, epoch) => {
             const {shard} = await this.fence(shardId, epoch, WRITE_ROLES, 'take copies')
             await this.deps.rangeGate?.wait(shard.range)

@@ -16,6 +16,8 @@ import {withKeySamples} from './keyLoadSampler.js'
 import {LoadMeter} from './loadMeter.js'
 import {NodeMetrics, type ShardFigure} from './nodeMetrics.js'
 import {NodeHttpApi} from './nodeHttpApi.js'
+import {CopyReceiver} from './copyReceiver.js'
+import {COPY_RECEIVE_THREAD_NICE} from './threadPriority.js'
 import {NodeClients} from './nodeClients.js'
 import {NodeThrottles} from './nodeThrottles.js'
 import {OrphanSweeper, RangeWriteGate} from './orphanSweeper.js'
@@ -90,6 +92,8 @@ export class StorageNode {
   private sweeper?: OrphanSweeper
   /** copyPeers are the pools this node pulls copies over (closed at shutdown). */
   private copyPeers?: NodeClients
+  /** copyReceiver receives the copy streams this node pulls in its own thread (closed at shutdown; absent with SHARDCTL_COPY_RECEIVE_THREAD=0). */
+  private copyReceiver?: CopyReceiver
   private antiEntropyRunning = false
   /** statsPublishing is set while a publish runs: a slow one is not overlapped by the next tick. */
   private statsPublishing = false
@@ -154,9 +158,11 @@ export class StorageNode {
       const sweeper = new OrphanSweeper({nodeId: opts.id, map, storage: engine, gate: rangeGate, log: opts.log, graceMs: opts.orphanGraceMs ?? 600_000, now: Date.now})
       // Copies pull from peers with the cluster token, over their own pools (not the router's).
       const copyPeers = new NodeClients({token, timeoutMs: 10_000})
+      // Their streams are received in the copy receive thread, unless SHARDCTL_COPY_RECEIVE_THREAD=0 (measuring both ways).
+      const copyReceiver = process.env.SHARDCTL_COPY_RECEIVE_THREAD === '0' ? undefined : new CopyReceiver({peers: () => copyPeers.peerSettings(), nice: COPY_RECEIVE_THREAD_NICE})
       const api: NodeHttpApi = new NodeHttpApi({
         rangeGate,
-        copy: {peer: (s) => copyPeers.client({id: s.node, address: s.address}), throttles: new NodeThrottles(Date.now)},
+        copy: {peer: (s) => copyPeers.client({id: s.node, address: s.address}), frames: copyReceiver, throttles: new NodeThrottles(Date.now)},
         clock: {now: Date.now, maxOffsetMs, gate: clock.writeGate, verdict: () => clock.verdict()},
         nodeId: opts.id,
         token: Buffer.from(token),
@@ -178,6 +184,7 @@ export class StorageNode {
       storageFailed.promise.then((err) => opts.log.error(`storage writer failed: ${errorMessage(err)}; not serving (every write would fail), exiting for a restart`, {error: errorMessage(err)}))
       node.sweeper = sweeper
       node.copyPeers = copyPeers
+      node.copyReceiver = copyReceiver
       await node.boot(abort)
       if (opts.tls) node.followTlsFiles(opts.tls)
       return node
@@ -408,6 +415,7 @@ export class StorageNode {
       this.tlsReloader?.stop()
       // Copies stop first: each stops between frames, its cursor durable; the executor re-issues them.
       await this.api.copies?.close()
+      await this.copyReceiver?.close()
       await this.copyPeers?.close()
       await this.clock.stop()
       const closed = new Promise<void>((resolve) => this.server.close(() => resolve()))

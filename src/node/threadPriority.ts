@@ -12,6 +12,13 @@ import {getPriority, setPriority} from 'node:os'
  */
 export const COPY_THREAD_NICE = copyThreadNice(process.env.SHARDCTL_COPY_THREAD_NICE)
 
+/**
+ * COPY_RECEIVE_THREAD_NICE is how much the copy receive thread (copyReceiveWorker.ts)
+ * raises its nice value: SHARDCTL_COPY_RECEIVE_NICE (an integer 0..39), 0 (its priority
+ * left alone) when unset, for measuring both ways (see copyReceiver.ts for what was measured).
+ */
+export const COPY_RECEIVE_THREAD_NICE = process.env.SHARDCTL_COPY_RECEIVE_NICE?.trim() ? Number(process.env.SHARDCTL_COPY_RECEIVE_NICE) : 0
+
 /** copyThreadNice reads the override: unset or empty is 10, anything else is taken as a number (validated where it is used). */
 export function copyThreadNice(value: string | undefined): number {
   return value === undefined || value.trim() === '' ? 10 : Number(value)

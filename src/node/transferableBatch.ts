@@ -25,6 +25,17 @@ export function allocTransferable(size: number): Buffer {
 }
 
 /**
+ * adoptTransferable marks `buf` as one its holder hands over, as {@link allocTransferable}
+ * does, when it spans its whole ArrayBuffer and so owns it (one just received by transfer
+ * from another thread, whose marks stay there); returns `buf`. Anything else stays unmarked
+ * (handing it over copies it).
+ */
+export function adoptTransferable(buf: Buffer): Buffer {
+  if (buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength && buf.byteLength > 0) transferable.add(buf.buffer)
+  return buf
+}
+
+/**
  * transferableCopyOf returns `buf` itself when it came from {@link allocTransferable} and
  * spans its whole ArrayBuffer, else a transferable copy of its bytes (the caller keeps
  * `buf`, e.g. a view into a frame its records still point into).

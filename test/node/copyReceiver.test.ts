@@ -1,0 +1,341 @@
+import {mkdtempSync, rmSync} from 'node:fs'
+import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
+import {type AddressInfo} from 'node:net'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {type Worker} from 'node:worker_threads'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {HASH_SPACE} from '../../src/model/hash.js'
+import {formatHlc} from '../../src/model/hlc.js'
+import {type ReplicaRole, type Shard} from '../../src/model/shard.js'
+import {type CopyFrame, CopyFrameError, encodeFrame, FrameReader} from '../../src/node/copyFrames.js'
+import {CopyReceiveThreadError} from '../../src/node/copyReceiveProtocol.js'
+import {CopyReceiver} from '../../src/node/copyReceiver.js'
+import {LoadMeter} from '../../src/node/loadMeter.js'
+import {NodeClient} from '../../src/node/nodeClient.js'
+import {NodeHttpApi} from '../../src/node/nodeHttpApi.js'
+import {NodeRequestError} from '../../src/node/nodeRequestError.js'
+import {NodeThrottles} from '../../src/node/nodeThrottles.js'
+import {encodeRecords} from '../../src/node/recordCodec.js'
+import {type HeldShard, type ShardView} from '../../src/node/shardMapFollower.js'
+import {StorageEngine} from '../../src/node/storageEngine.js'
+import {transferableCopyOf} from '../../src/node/transferableBatch.js'
+
+const TOKEN = 'unit-test-token-0123456789'
+const ALL = {lo: 0, hi: HASH_SPACE}
+const quiet = {info() {}, warn() {}, error() {}}
+
+/** OneShardMap is a node's view of shard 1, which the test edits (no etcd: refresh returns the same). */
+class OneShardMap implements ShardView {
+  shard: Shard = {id: 1, range: ALL, epoch: 5, replicas: [{node: 'src', role: 'voter'}, {node: 'dst', role: 'joining'}]}
+  constructor(private readonly self: string) {}
+  get(id: number) {
+    return id === 1 ? this.shard : undefined
+  }
+  async refresh(id: number) {
+    return this.get(id)
+  }
+  roleOf(shard: Shard): ReplicaRole | undefined {
+    return shard.replicas.find((r) => r.node === this.self)?.role
+  }
+  held(): HeldShard[] {
+    const role = this.roleOf(this.shard)
+    return role ? [{shard: this.shard, role}] : []
+  }
+  all() {
+    return [this.shard]
+  }
+  mapRevision() {
+    return 1n
+  }
+}
+
+interface Side {
+  engine: StorageEngine
+  map: OneShardMap
+  server: Server
+  client: NodeClient
+  dir: string
+}
+
+const clients: NodeClient[] = []
+const servers: Server[] = []
+let receiver: CopyReceiver
+let src: Side
+let dst: Side
+
+/** side serves a node's API; a destination (`frames`) receives its copies through the receive thread. */
+async function side(id: string, frames?: CopyReceiver): Promise<Side> {
+  const dir = mkdtempSync(join(tmpdir(), `shardctl-recv-${id}-`))
+  const engine = StorageEngine.open({dir, tombstoneGraceMs: 3_600_000, synchronous: 'NORMAL'})
+  const map = new OneShardMap(id)
+  const api = new NodeHttpApi({
+    nodeId: id,
+    token: Buffer.from(TOKEN),
+    engine,
+    map,
+    meter: new LoadMeter(Date.now()),
+    log: quiet,
+    serving: () => true,
+    draining: () => false,
+    copy: {
+      peer: () => {
+        throw new Error('a copy through the receive thread must not open a stream on the main thread')
+      },
+      frames,
+      throttles: new NodeThrottles(Date.now),
+    },
+  })
+  const server = createServer(api.handle)
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const client = new NodeClient({node: id, address: `127.0.0.1:${(server.address() as AddressInfo).port}`, token: TOKEN, timeoutMs: 5000})
+  clients.push(client)
+  return {engine, map, server, client, dir}
+}
+
+/** fakeSource serves `handle` as a copy source's stream route; returns its address and the sockets it saw close. */
+async function fakeSource(handle: (req: IncomingMessage, res: ServerResponse) => void): Promise<{address: string; closed: () => number}> {
+  let closed = 0
+  const server = createServer((req, res) => {
+    req.socket.once('close', () => closed++)
+    handle(req, res)
+  })
+  servers.push(server)
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  return {address: `127.0.0.1:${(server.address() as AddressInfo).port}`, closed: () => closed}
+}
+
+const streamHead = {'content-type': 'application/x-shardctl-copy-stream'}
+
+/** frameOf is a frame of `n` records of `size`-byte values keyed `prefix<i>`. */
+function frameOf(prefix: string, n: number, size: number, cursor: string | undefined, last = false): Buffer {
+  const records = Array.from({length: n}, (_, i) => ({key: Buffer.from(`${prefix}${i}`), version: formatHlc({wall: 1_000_000 + i, counter: 0, writer: 'w'}), value: Buffer.alloc(size, i % 256)}))
+  return encodeFrame(encodeRecords(records), cursor, last)
+}
+
+async function settle(c: NodeClient): Promise<Awaited<ReturnType<NodeClient['pullStatus']>>> {
+  for (let i = 0; i < 1000; i++) {
+    const s = await c.pullStatus(1)
+    if (s.state !== 'running') return s
+    await new Promise((r) => setTimeout(r, 10))
+  }
+  throw new Error('copy did not settle in 10 s')
+}
+
+/** directFrames cuts the stream on this thread (the path the receive thread replaces), for comparison. */
+async function directFrames(cursor: string | undefined, frameBytes: number): Promise<CopyFrame[]> {
+  const reader = new FrameReader()
+  const out: CopyFrame[] = []
+  for await (const chunk of src.client.copyStream(1, 5, {cursor, frameBytes, signal: new AbortController().signal})) out.push(...reader.push(chunk))
+  return out
+}
+
+async function thrown(p: AsyncIterable<unknown>): Promise<unknown> {
+  try {
+    for await (const _ of p) void _
+  } catch (err) {
+    return err
+  }
+  return undefined
+}
+
+const sourceAt = (address: string, node = 'src') => ({node, address})
+
+beforeAll(async () => {
+  receiver = new CopyReceiver({peers: () => ({token: TOKEN, timeoutMs: 5000, tls: undefined}), idleMs: 1500})
+  src = await side('src')
+  dst = await side('dst', receiver)
+  const records = Array.from({length: 3000}, (_, i) => ({key: Buffer.from(`k${i}`), version: formatHlc({wall: 1_000_000 + i, counter: 0, writer: 'w'}), value: i % 11 === 0 ? null : Buffer.alloc(300, i % 256)}))
+  await src.engine.apply(records)
+})
+
+afterAll(async () => {
+  await receiver.close()
+  for (const c of clients) await c.destroy()
+  for (const s of servers) {
+    s.closeAllConnections()
+    await new Promise((r) => s.close(r))
+  }
+  for (const s of [src, dst]) {
+    s.server.closeAllConnections()
+    await new Promise((r) => s.server.close(r))
+    await s.engine.close()
+    rmSync(s.dir, {recursive: true, force: true})
+  }
+})
+
+describe('CopyReceiver: copy streams received in the copy receive thread', {timeout: 30_000}, () => {
+  it('Given a source, When its stream is opened through the thread, Then the frames are the stream cut on this thread, in order, each batch a whole transferable buffer', async () => {
+    const direct = await directFrames(undefined, 64 * 1024)
+    const got: CopyFrame[] = []
+    for await (const f of receiver.openFrames(sourceAt(src.client.address), 1, 5, undefined, 64 * 1024, new AbortController().signal)) got.push(f)
+    expect(got.length).toBeGreaterThan(3)
+    expect(got.map((f) => [f.cursor, f.last, f.batch.toString('hex')])).toEqual(direct.map((f) => [f.cursor, f.last, f.batch.toString('hex')]))
+    // Each batch arrived moved, not copied, and the writer thread can take it the same way (no copy on this thread).
+    for (const f of got) expect(transferableCopyOf(f.batch)).toBe(f.batch)
+    // Resuming from a frame's cursor gives the same rest of the stream both ways.
+    const mid = direct[2]!.cursor
+    const rest: CopyFrame[] = []
+    for await (const f of receiver.openFrames(sourceAt(src.client.address), 1, 5, mid, 64 * 1024, new AbortController().signal)) rest.push(f)
+    expect(rest.map((f) => [f.cursor, f.batch.toString('hex')])).toEqual((await directFrames(mid, 64 * 1024)).map((f) => [f.cursor, f.batch.toString('hex')]))
+    expect(receiver.openStreams()).toBe(0)
+  })
+
+  it('Given a destination pulling through the thread, When the copy runs, cancelled midway and resumed, Then its data equals the source (digests) and it resumed from its cursor', async () => {
+    await dst.client.setThrottle({receive: 64 * 1024})
+    try {
+      await dst.client.pull(1, {moveId: 'm1', epoch: 5, sources: [sourceAt(src.client.address)], rate: null, frameBytes: 16 * 1024})
+      await new Promise((r) => setTimeout(r, 500))
+      const c = await dst.client.cancelPull(1, 'm1')
+      expect(c.state).toBe('cancelled')
+      expect(c.keys).toBeGreaterThan(0)
+      expect(c.keys).toBeLessThan(3000)
+      expect(c.cursor).not.toBeNull()
+    } finally {
+      await dst.client.setThrottle({receive: null})
+    }
+    await dst.client.pull(1, {moveId: 'm1', epoch: 5, sources: [sourceAt(src.client.address)], rate: null, frameBytes: 64 * 1024})
+    // Resumed, not restarted: the keys counted come to the shard's (a restart would count the first part twice).
+    expect(await settle(dst.client)).toMatchObject({state: 'done', keys: 3000, source: 'src'})
+    expect(dst.engine.digest(ALL)).toEqual(src.engine.digest(ALL))
+  })
+
+  it('Given a receive throttle, When a copy runs through the thread, Then it runs no faster than the rate (the thread stops reading while the puller waits)', async () => {
+    expect(await dst.client.setThrottle({receive: 512 * 1024})).toEqual({send: null, receive: 512 * 1024})
+    try {
+      const t0 = performance.now()
+      await dst.client.pull(1, {moveId: 'm1t', epoch: 5, sources: [sourceAt(src.client.address)], rate: null, frameBytes: 64 * 1024})
+      const s = await settle(dst.client)
+      const secs = (performance.now() - t0) / 1000
+      expect(s.state).toBe('done')
+      // The bucket starts empty after a rate change, so the whole copy is paid at the rate.
+      expect(secs).toBeGreaterThanOrEqual((s.bytes / (512 * 1024)) * 0.95)
+    } finally {
+      await dst.client.setThrottle({receive: null})
+    }
+  })
+
+  it('Given a source at a newer epoch, When the stream is opened, Then the refusal is a NodeRequestError STALE_EPOCH with its nodeEpoch, and the copy fails naming the source', async () => {
+    src.map.shard = {...src.map.shard, epoch: 6}
+    try {
+      const err = await thrown(receiver.openFrames(sourceAt(src.client.address), 1, 5, undefined, 64 * 1024, new AbortController().signal))
+      expect(err).toBeInstanceOf(NodeRequestError)
+      expect(err).toMatchObject({code: 'STALE_EPOCH', nodeEpoch: 6, status: 409, node: 'src', timedOut: false})
+      await dst.client.pull(1, {moveId: 'm2', epoch: 5, sources: [sourceAt(src.client.address)], rate: null, frameBytes: 64 * 1024})
+      expect(await settle(dst.client)).toMatchObject({state: 'failed', failedSource: 'src', errorCode: 'STALE_EPOCH'})
+    } finally {
+      src.map.shard = {...src.map.shard, epoch: 5}
+    }
+  })
+
+  it('Given a source that cuts its stream mid-frame, Then NODE_UNREACHABLE reaches the puller and the copy fails naming the source', async () => {
+    const cut = await fakeSource((_req, res) => {
+      res.writeHead(200, streamHead)
+      const frame = frameOf('c', 50, 1000, 'x1')
+      res.write(frame.subarray(0, frame.length - 100), () => res.socket?.destroy())
+    })
+    const err = await thrown(receiver.openFrames(sourceAt(cut.address, 'cut'), 1, 5, undefined, 64 * 1024, new AbortController().signal))
+    expect(err).toBeInstanceOf(NodeRequestError)
+    expect(err).toMatchObject({code: 'NODE_UNREACHABLE', node: 'cut', timedOut: false})
+    await dst.client.pull(1, {moveId: 'm3', epoch: 5, sources: [sourceAt(cut.address, 'cut')], rate: null, frameBytes: 64 * 1024})
+    expect(await settle(dst.client)).toMatchObject({state: 'failed', failedSource: 'cut', errorCode: 'NODE_UNREACHABLE'})
+  })
+
+  it('Given a source that goes silent mid-stream, Then NODE_UNREACHABLE with timedOut set; a malformed stream is a CopyFrameError', async () => {
+    const silent = await fakeSource((_req, res) => {
+      res.writeHead(200, streamHead)
+      res.write(frameOf('s', 5, 100, 's1'))
+    })
+    const err = await thrown(receiver.openFrames(sourceAt(silent.address, 'silent'), 1, 5, undefined, 64 * 1024, new AbortController().signal))
+    expect(err).toBeInstanceOf(NodeRequestError)
+    expect(err).toMatchObject({code: 'NODE_UNREACHABLE', timedOut: true})
+    const bad = await fakeSource((_req, res) => {
+      res.writeHead(200, streamHead)
+      const f = frameOf('b', 1, 10, 'b1')
+      f.writeUInt8(0x80, 6) // an unknown flag
+      res.end(f)
+    })
+    const frameErr = await thrown(receiver.openFrames(sourceAt(bad.address, 'bad'), 1, 5, undefined, 64 * 1024, new AbortController().signal))
+    expect(frameErr).toBeInstanceOf(CopyFrameError)
+    expect((frameErr as Error).message).toMatch(/unknown flags/)
+  })
+
+  it('Given a stream being read, When its signal aborts, Then the thread stops its request (the source sees the connection close) and nothing stays open', async () => {
+    let timer: NodeJS.Timeout | undefined
+    const endless = await fakeSource((_req, res) => {
+      res.writeHead(200, streamHead)
+      let i = 0
+      timer = setInterval(() => res.write(frameOf(`e${i}-`, 5, 100, `e${i++}`)), 20)
+      res.on('close', () => clearInterval(timer))
+    })
+    const abort = new AbortController()
+    const seen: CopyFrame[] = []
+    const reading = (async () => {
+      for await (const f of receiver.openFrames(sourceAt(endless.address, 'endless'), 1, 5, undefined, 64 * 1024, abort.signal)) {
+        seen.push(f)
+        if (seen.length === 3) abort.abort()
+      }
+    })()
+    await reading
+    expect(seen.length).toBe(3)
+    expect(receiver.openStreams()).toBe(0)
+    await expect.poll(() => endless.closed(), {timeout: 3000}).toBe(1)
+    clearInterval(timer)
+  })
+
+  it('Given a main thread that takes no frame, Then the thread holds back: at most 2 frames wait here and the source is pushed back on over TCP', async () => {
+    const frames = 48
+    let written = 0
+    const fast = await fakeSource((_req, res) => {
+      res.writeHead(200, streamHead)
+      let i = 0
+      const more = () => {
+        while (i < frames) {
+          const f = frameOf(`f${i}-`, 16, 64 * 1024 - 64, i === frames - 1 ? undefined : `f${i}`, i === frames - 1)
+          i++
+          written += f.length
+          if (!res.write(f)) return void res.once('drain', more)
+        }
+        res.end()
+      }
+      more()
+    })
+    const it = receiver.openFrames(sourceAt(fast.address, 'fast'), 1, 5, undefined, 1024 * 1024, new AbortController().signal)[Symbol.asyncIterator]()
+    const first = await it.next()
+    expect(first.done).toBe(false)
+    await new Promise((r) => setTimeout(r, 1000))
+    const queued = (receiver as unknown as {streams: Map<number, {frames: CopyFrame[]}>}).streams
+    const waiting = [...queued.values()].reduce((n, s) => n + s.frames.length, 0)
+    expect(waiting).toBeLessThanOrEqual(2)
+    // 48 MiB offered; what left the source is the frames taken and waiting, the one the thread fills, and socket and stream buffers.
+    expect(written).toBeLessThan(24 * 1024 * 1024)
+    let n = 1
+    for (let r = await it.next(); !r.done; r = await it.next()) n++
+    expect(n).toBe(frames)
+  })
+
+  it('Given the thread dies mid-stream, Then the open stream fails as this node\'s fault (no failedSource), and the next stream starts a new thread', async () => {
+    let timer: NodeJS.Timeout | undefined
+    const endless = await fakeSource((_req, res) => {
+      res.writeHead(200, streamHead)
+      let i = 0
+      timer = setInterval(() => res.write(frameOf(`d${i}-`, 5, 100, `d${i++}`)), 20)
+      res.on('close', () => clearInterval(timer))
+    })
+    await dst.client.pull(1, {moveId: 'm4', epoch: 5, sources: [sourceAt(endless.address, 'endless')], rate: null, frameBytes: 64 * 1024})
+    await expect.poll(async () => (await dst.client.pullStatus(1)).keys, {timeout: 3000}).toBeGreaterThan(0)
+    const worker = (receiver as unknown as {worker: Worker}).worker
+    await worker.terminate()
+    const s = await settle(dst.client)
+    clearInterval(timer)
+    expect(s).toMatchObject({state: 'failed', failedSource: null, errorCode: 'INTERNAL'})
+    expect(s.error).toMatch(/copy receive thread exited/)
+    // Read directly, the failure is a CopyReceiveThreadError; the stream after it runs on a new thread.
+    const direct = receiver.openFrames(sourceAt(endless.address, 'endless'), 1, 5, undefined, 64 * 1024, new AbortController().signal)[Symbol.asyncIterator]()
+    expect((await direct.next()).done).toBe(false)
+    await (receiver as unknown as {worker: Worker}).worker.terminate()
+    await expect(direct.next()).rejects.toBeInstanceOf(CopyReceiveThreadError)
+    clearInterval(timer)
+    expect(await thrown(receiver.openFrames(sourceAt(src.client.address), 1, 5, undefined, 64 * 1024, new AbortController().signal))).toBeUndefined()
+  })
+})
