@@ -1,5 +1,6 @@
 import {type NodeRecord} from '../node/protocol.js'
 import {encodedRecordSize} from '../node/recordCodec.js'
+import {DueHeap, type DueItem} from './dueHeap.js'
 import {writeQuorum} from './quorum.js'
 import {type RoutingTable} from './routingTable.js'
 
@@ -88,7 +89,9 @@ export const HINT_BATCH_BYTES = 4 * 1024 * 1024
 /** HINT_DEFAULTS are the router's defaults: 50 ms doubling to 2 s, for 30 s, 10,000 hints or 64 MiB, 4 deliveries of up to 256 records and 4 MiB in flight. */
 export const HINT_DEFAULTS = {capacity: 10_000, maxBytes: 64 * 1024 * 1024, maxAgeMs: 30_000, initialBackoffMs: 50, maxBackoffMs: 2000, concurrency: 4, maxBatch: 256, maxBatchBytes: HINT_BATCH_BYTES} as const
 
-interface Entry {
+interface Entry extends DueItem {
+  /** id: the (node, key) the hint is coalesced by, its key in `pending`. */
+  id: string
   node: string
   record: NodeRecord
   bytes: number
@@ -96,6 +99,8 @@ interface Entry {
   queuedAt: number
   /** due: the earliest time of the next delivery. */
   due: number
+  /** seq: when it was put (a put replacing a hint gets a new one): a round takes due hints in this order. */
+  seq: number
   /** attempts: failed deliveries so far (sets the backoff). */
   attempts: number
   /**
@@ -129,9 +134,19 @@ interface Entry {
  *
  * Hints live in memory only: a router that stops or dies loses them (read repair,
  * anti-entropy and `shardctl repair` still converge the replica).
+ *
+ * Cost: pending hints are also held in a min-heap by due time (index-tracked, so a hint
+ * replaced, expired, obsolete or sent leaves it at once), so a delivery round costs
+ * O(due · log n) whatever the number of hints backing off (up to `capacity`, for a replica
+ * that is down), and the timer is armed from the heap's top in O(1). A round still goes
+ * through its due hints in put order, as the scan of every pending hint it replaced did.
  */
 export class HintQueue {
+  /** pending: the hints waiting for a delivery, by (node, key); `byDue` holds the same entries by due time. */
   private readonly pending = new Map<string, Entry>()
+  private readonly byDue = new DueHeap<Entry>()
+  /** seq: the last Entry.seq given out. */
+  private seq = 0
   private bytes = 0
   /** inflight: records in deliveries in flight; deliveries: those deliveries. */
   private inflight = 0
@@ -145,7 +160,8 @@ export class HintQueue {
   /** add queues `hint` (the record `hint.node` missed); returns false when it was dropped (queue full or closed). */
   add(hint: Hint): boolean {
     const now = this.opts.now()
-    return this.put({node: hint.node, record: hint.record, bytes: encodedRecordSize(hint.record), queuedAt: now, due: now + this.opts.initialBackoffMs, attempts: 0}, true)
+    const id = `${hint.node}\u0000${hint.record.key.toString('base64')}`
+    return this.put({id, node: hint.node, record: hint.record, bytes: encodedRecordSize(hint.record), queuedAt: now, due: now + this.opts.initialBackoffMs, attempts: 0, seq: 0, slot: -1}, true)
   }
 
   /** size is the number of hints pending or being delivered. */
@@ -166,6 +182,7 @@ export class HintQueue {
     this.timer = undefined
     if (this.pending.size > 0) this.opts.onEvent?.('dropped', this.pending.size)
     this.pending.clear()
+    this.byDue.clear()
     this.bytes = 0
     this.notifyIdle()
     await this.idle()
@@ -177,8 +194,7 @@ export class HintQueue {
       this.opts.onEvent?.('dropped', 1)
       return false
     }
-    const id = `${e.node}\u0000${e.record.key.toString('base64')}`
-    const existing = this.pending.get(id)
+    const existing = this.pending.get(e.id)
     if (existing) {
       // The newer version wins; a re-queued older one after a failed delivery is simply dropped.
       if (existing.record.version >= e.record.version) {
@@ -191,25 +207,25 @@ export class HintQueue {
         this.opts.onEvent?.('dropped', 1)
         return false
       }
-      this.bytes -= existing.bytes
-      this.pending.delete(id)
+      this.remove(existing)
     } else if (this.pending.size >= this.opts.capacity || this.bytes + e.bytes > this.opts.maxBytes) {
       this.opts.onEvent?.('dropped', 1)
       return false
     }
-    this.pending.set(id, e)
+    e.seq = ++this.seq
+    this.pending.set(e.id, e)
+    this.byDue.push(e)
     this.bytes += e.bytes
     if (fresh) this.opts.onEvent?.('queued', 1)
     this.arm(e.due)
     return true
   }
 
-  /** schedule arms the timer for the earliest due hint (when deliveries can start): a scan of every pending hint, so once per pump or settled delivery, never per hint. */
+  /** schedule arms the timer for the earliest due hint (when deliveries can start): the heap's top, O(1). */
   private schedule(): void {
-    if (this.closed || this.deliveries >= this.opts.concurrency || this.pending.size === 0) return
-    let earliest = Infinity
-    for (const e of this.pending.values()) if (e.due < earliest) earliest = e.due
-    this.arm(earliest)
+    const first = this.byDue.peek()
+    if (this.closed || this.deliveries >= this.opts.concurrency || !first) return
+    this.arm(first.due)
   }
 
   /**
@@ -233,25 +249,34 @@ export class HintQueue {
     this.timer = {at, cancel}
   }
 
-  /** pump starts deliveries of the due hints, grouped by (node, shard, epoch), within the concurrency bound. */
+  /**
+   * pump starts deliveries of the due hints, grouped by (node, shard, epoch), within the
+   * concurrency bound. It goes through the due hints ({@link dueInPutOrder}) in the order
+   * they were put, as the scan of every pending hint did, so which hints share a batch, or
+   * wait for the next round when a batch or the concurrency is full, does not depend on
+   * the heap's shape. A hint that waits stays where it is on the heap; one that leaves
+   * (sent, expired, obsolete) is removed from it in O(log n).
+   */
   private pump(): void {
     const now = this.opts.now()
     const batches = new Map<string, {batch: HintBatch; entries: Entry[]; bytes: number}>()
     const maxBatchBytes = this.opts.maxBatchBytes ?? HINT_BATCH_BYTES
-    for (const [id, e] of this.pending) {
-      if (e.due > now) continue
+    const ready = this.dueInPutOrder(now)
+    for (const e of ready) {
+      // Off the heap: replaced meanwhile by a newer version, queued by a callback of this round.
+      if (e.slot < 0) continue
       if (now >= e.queuedAt + this.opts.maxAgeMs) {
-        this.remove(id, e)
+        this.remove(e)
         this.opts.onEvent?.('expired', 1)
         continue
       }
       const at = this.opts.place(e.node, e.record.key)
       if (!at) {
-        this.remove(id, e)
+        this.remove(e)
         this.opts.onEvent?.('obsolete', 1)
         continue
       }
-      const bid = e.solo ? `solo/${id}` : `${e.node}/${at.shard}/${at.epoch}`
+      const bid = e.solo ? `solo/${e.id}` : `${e.node}/${at.shard}/${at.epoch}`
       let b = batches.get(bid)
       if (!b) {
         if (this.deliveries + batches.size >= this.opts.concurrency) continue
@@ -260,7 +285,7 @@ export class HintQueue {
       }
       // Full: the hint waits for the next pump (as soon as a delivery ends, or at once).
       if (b.entries.length >= this.opts.maxBatch || (b.entries.length > 0 && b.bytes + e.bytes > maxBatchBytes)) continue
-      this.remove(id, e)
+      this.remove(e)
       b.batch.records.push(e.record)
       b.entries.push(e)
       b.bytes += e.bytes
@@ -270,8 +295,24 @@ export class HintQueue {
     this.notifyIdle()
   }
 
-  private remove(id: string, e: Entry): void {
-    this.pending.delete(id)
+  /**
+   * dueInPutOrder returns the hints due at `now` in put order (`seq`): the heap's due
+   * subtree, sorted (O(k·log k) for k due). Once more than a sixteenth of the queue is due
+   * (a backlog behind a slow replica) a filter of the map, which iterates in put order, is
+   * cheaper than the sort: O(n), as the scan was, and at most 16·k.
+   */
+  private dueInPutOrder(now: number): Entry[] {
+    const ready = this.byDue.dueBy(now, this.pending.size / 16)
+    if (ready) return ready.sort((a, b) => a.seq - b.seq)
+    const all: Entry[] = []
+    for (const e of this.pending.values()) if (e.due <= now) all.push(e)
+    return all
+  }
+
+  /** remove takes pending hint `e` out of the queue: the map, the heap (O(log n)) and the byte count. */
+  private remove(e: Entry): void {
+    this.pending.delete(e.id)
+    this.byDue.remove(e)
     this.bytes -= e.bytes
   }
 
@@ -284,7 +325,7 @@ export class HintQueue {
       if (outcome === 'rejected' && entries.length > 1) {
         // The node refused the whole batch for (at least) one of its records: retry each alone, at once.
         const now = this.opts.now()
-        for (const e of entries) this.put({...e, solo: true, due: now}, false)
+        for (const e of entries) this.put({...e, solo: true, due: now, slot: -1}, false)
       } else if (outcome === 'delivered' || outcome === 'rejected') this.opts.onEvent?.(outcome, entries.length)
       else {
         if (outcome === 'fenced') this.opts.refresh(batch.shard)
@@ -294,7 +335,7 @@ export class HintQueue {
           const due = now + Math.min(this.opts.maxBackoffMs, this.opts.initialBackoffMs * 2 ** attempts)
           // Due past its age: it would only expire then, so it expires now.
           if (due >= e.queuedAt + this.opts.maxAgeMs) this.opts.onEvent?.('expired', 1)
-          else this.put({...e, attempts, due}, false)
+          else this.put({...e, attempts, due, slot: -1}, false)
         }
       }
       this.schedule()
