@@ -160,42 +160,15 @@ export class LwwWriter {
    * done) fsyncs the WAL and with it every frame before it. A process crash loses nothing
    * either way (the OS holds the written pages).
    */
-  applyCopy(records: readonly NodeRecord[], name: string, state: string, durable = true, yielding?: CopyYield): Committed<ApplyResult> {
-    const total: ApplyResult = {applied: 0, ignored: 0, superseded: []}
-    const started = performance.now()
-    // The applies that ran in between are not the copy's time (commit metrics).
-    let aside = 0
-    for (let from = 0; ; ) {
-      const t0 = performance.now()
-      const yieldNow = yielding && (() => performance.now() - t0 >= yielding.afterMs && yielding.waiting())
-      let end = records.length
-      const done = this.inTransactionRelaxed(!durable, (stage) => {
-        const r = this.mergeFrom(records, from, stage, yieldNow)
-        end = r.end
-        // Only the transaction that takes the frame's last record stores its resume state.
-        // Until then the stored state is the one before the frame (the previous frame's),
-        // so a restart between them resumes at the frame's start and re-applies the records
-        // already here: LWW no-ops.
-        if (end >= records.length) this.stmts.metaSet.run(name, state)
-        return r.result
-      })
-      total.applied += done.result.applied
-      total.ignored += done.result.ignored
-      for (const sup of done.result.superseded) total.superseded.push(sup)
-      if (end >= records.length) return {result: total, changes: done.changes, seconds: (performance.now() - started - aside) / 1000}
-      const t1 = performance.now()
-      yielding?.yielded(done.changes)
-      aside += performance.now() - t1
-      from = end
-    }
-  }
-
-  /** inTransactionRelaxed is {@link inTransaction} committing at synchronous NORMAL (no WAL fsync) when `relaxed` and the connection is at FULL. */
-  private inTransactionRelaxed<T>(relaxed: boolean, body: (stage: CellStage) => T): Committed<T> {
-    const relax = relaxed && this.synchronousFull()
+  applyCopy(records: readonly NodeRecord[], name: string, state: string, durable = true): Committed<ApplyResult> {
+    const relax = !durable && this.synchronousFull()
     if (relax) this.db.pragma('synchronous = NORMAL')
     try {
-      return this.inTransaction(body)
+      return this.inTransaction((stage) => {
+        const result = this.merge(records, stage)
+        this.stmts.metaSet.run(name, state)
+        return result
+      })
     } finally {
       if (relax) this.db.pragma('synchronous = FULL')
     }
@@ -325,21 +298,10 @@ export class LwwWriter {
 
   /** merge is the LWW merge of `records` into the stored rows (caller holds the write transaction). */
   private merge(records: readonly NodeRecord[], stage: CellStage): ApplyResult {
-    return this.mergeFrom(records, 0, stage).result
-  }
-
-  /**
-   * mergeFrom is {@link merge} of `records` from index `from`, stopping early after a record
-   * (not the last) once `stopAfter` says so; `end` is the index of the first record it did
-   * not take. Superseded indexes are into `records`.
-   */
-  private mergeFrom(records: readonly NodeRecord[], from: number, stage: CellStage, stopAfter?: () => boolean): {result: ApplyResult; end: number} {
     let applied = 0
     let ignored = 0
     const superseded: Superseded[] = []
-    let i = from
-    for (; i < records.length; i++) {
-      if (i > from && stopAfter?.()) break
+    for (let i = 0; i < records.length; i++) {
       const r = records[i]
       if (!r) continue
       const h = keyHash(r.key)
@@ -365,20 +327,8 @@ export class LwwWriter {
       stage.toggle(h, r.key, r.version, r.value, r.key.length + (r.value?.length ?? 0), 1)
       applied++
     }
-    return {result: {applied, ignored, superseded}, end: i}
+    return {applied, ignored, superseded}
   }
-}
-
-/**
- * CopyYield lets a copy frame's commit give way to client applies (LwwWriter.applyCopy):
- * after `afterMs` in a transaction, when `waiting()` says applies are waiting, the records
- * so far commit, `yielded` hears their cell changes (to report before anything else), and
- * the caller's applies run before the rest of the frame goes on in a new transaction.
- */
-export interface CopyYield {
-  afterMs: number
-  waiting(): boolean
-  yielded(changes: CellChanges): void
 }
 
 /**

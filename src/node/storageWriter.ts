@@ -72,22 +72,16 @@ interface InFlight {
   items: Queued[]
   commitKind: CommitKind | undefined
   records: number
-  /** yields: a copy op, which lets an apply group sent behind it run first (see storageWriterWorker.ts). */
-  yields: boolean
 }
 
 const RECORD_OVERHEAD = 64
 
 /**
  * StorageWriter is the main thread's side of the storage writer thread: a FIFO queue of
- * writes with one request in flight to the thread. Applies queued back to back are sent
- * as one group-commit transaction (up to `maxTxnBytes`), so while one commit fsyncs, the
- * next group gathers; other operations (a copy frame, a purge, a drop slice, a meta or
- * floor change) go alone, in queue order. The one exception: while a copy frame is in
- * flight, the apply group at the head of the queue is sent too (`urgent`), and the thread
- * runs it between the frame's transactions instead of after the whole frame (a client
- * write used to wait up to a frame's commit, 100-250 ms p99 in bench:move); LWW makes
- * the two commute. Nothing else is sent until both are answered. A caller's promise settles only after
+ * writes with exactly one request in flight to the thread. Applies queued back to back
+ * are sent as one group-commit transaction (up to `maxTxnBytes`), so while one commit
+ * fsyncs, the next group gathers; other operations (a copy frame, a purge, a drop slice,
+ * a meta or floor change) go alone, in queue order. A caller's promise settles only after
  * the thread committed (or rolled back) its transaction and the main thread's digest
  * cache took the changes, so an acknowledged write is durable and visible to reads and
  * digests. If the thread dies, every queued and later call rejects.
@@ -99,10 +93,6 @@ export class StorageWriter {
   private readonly worker: WriterChannel
   private readonly queue: Queued[] = []
   private inFlight: InFlight | undefined
-  /** urgent is the apply group sent while a copy op is in flight (see the class comment). */
-  private urgent: InFlight | undefined
-  /** yielding: copy ops may let an urgent group past (only in a thread: on this thread the core runs each request whole, in order). */
-  private readonly yielding: boolean
   private nextId = 1
   private pumpScheduled = false
   private failure: Error | undefined
@@ -111,7 +101,6 @@ export class StorageWriter {
 
   constructor(private readonly opts: StorageWriterOptions) {
     const data: WriterData = {file: opts.file, synchronous: opts.synchronous, pageSize: opts.pageSize, autocheckpointPages: opts.autocheckpointPages}
-    this.yielding = opts.thread !== false
     if (opts.thread === false) {
       const core = openWriterCore(data)
       this.worker = {post: (req) => setImmediate(() => this.answer(core(req))), ref: () => {}, unref: () => {}, terminate: async () => {}}
@@ -159,7 +148,7 @@ export class StorageWriter {
     const addRange = (lo: number, hi: number) => {
       for (let f = fineOf(lo); f * FINE_WIDTH < hi; f++) cells.add(f)
     }
-    for (const item of [...(this.inFlight?.items ?? []), ...(this.urgent?.items ?? [])]) {
+    for (const item of this.inFlight?.items ?? []) {
       if (item.kind === 'apply') {
         for (const r of item.records) cells.add(fineOf(keyHash(r.key)))
         continue
@@ -190,7 +179,7 @@ export class StorageWriter {
     this.queue.push(item)
     this.worker.ref()
     // Wait for the turn to end, so writes arriving together share one commit.
-    if (!this.pumpScheduled && (!this.inFlight || (this.inFlight.yields && !this.urgent))) {
+    if (!this.pumpScheduled && !this.inFlight) {
       this.pumpScheduled = true
       setImmediate(() => this.pump())
     }
@@ -198,29 +187,19 @@ export class StorageWriter {
 
   private pump(): void {
     this.pumpScheduled = false
-    if (this.failure || this.urgent) return
-    if (!this.inFlight) {
-      const head = this.queue[0]
-      if (!head) {
-        this.worker.unref()
-        return
-      }
-      if (head.kind === 'apply') {
-        this.inFlight = this.postGroup()
-        return
-      }
-      const id = this.nextId++
-      this.queue.shift()
-      this.inFlight = {id, items: [head], commitKind: head.commitKind, records: head.records, yields: this.yielding && head.op.op === 'copy'}
-      this.post({...head.op, id}, head.transfer)
+    if (this.inFlight || this.failure) return
+    const head = this.queue[0]
+    if (!head) {
+      this.worker.unref()
+      return
     }
-    // A copy in flight lets the applies queued behind it run between its transactions: send them now.
-    if (this.inFlight.yields && this.queue[0]?.kind === 'apply') this.urgent = this.postGroup()
-  }
-
-  /** postGroup sends the applies at the head of the queue (up to maxTxnBytes, at least one) as one group-commit request. */
-  private postGroup(): InFlight {
     const id = this.nextId++
+    if (head.kind === 'op') {
+      this.queue.shift()
+      this.inFlight = {id, items: [head], commitKind: head.commitKind, records: head.records}
+      this.post({...head.op, id}, head.transfer)
+      return
+    }
     const group: QueuedApply[] = []
     let size = 0
     for (let next = this.queue[0]; next && next.kind === 'apply' && (group.length === 0 || size + next.bytes <= this.opts.maxTxnBytes); next = this.queue[0]) {
@@ -228,9 +207,8 @@ export class StorageWriter {
       size += next.bytes
       this.queue.shift()
     }
-    const flight: InFlight = {id, items: group, commitKind: 'group', records: group.reduce((n, p) => n + p.records.length, 0), yields: false}
+    this.inFlight = {id, items: group, commitKind: 'group', records: group.reduce((n, p) => n + p.records.length, 0)}
     this.post({op: 'apply', calls: group.map((p) => ({batch: encodeRecords(p.records), clientWrite: p.opts.clientWrite === true})), id})
-    return flight
   }
 
   private post(msg: WriterRequest, transfer: ArrayBuffer[] = []): void {
@@ -242,15 +220,9 @@ export class StorageWriter {
   }
 
   private answer(reply: WriterReply): void {
-    const flight = this.inFlight?.id === reply.id ? this.inFlight : this.urgent?.id === reply.id ? this.urgent : undefined
-    if (!flight) return
-    if ('partial' in reply) {
-      // A copy committed part of its frame before letting applies run: its cells first.
-      this.opts.committed(reply.changes)
-      return
-    }
-    if (flight === this.inFlight) this.inFlight = undefined
-    else this.urgent = undefined
+    const flight = this.inFlight
+    if (!flight || flight.id !== reply.id) return
+    this.inFlight = undefined
     if (reply.ok) {
       this.opts.committed(reply.changes)
       if (flight.commitKind) this.opts.onCommit?.(flight.commitKind, reply.seconds, flight.records)
@@ -269,13 +241,12 @@ export class StorageWriter {
   }
 
   private fail(err: Error): void {
-    if (this.failure && !this.inFlight && !this.urgent && this.queue.length === 0) return
+    if (this.failure && !this.inFlight && this.queue.length === 0) return
     const first = this.failure === undefined
     this.failure ??= err
     if (first && !this.closing) this.opts.failed?.(err)
-    const items = [...(this.inFlight?.items ?? []), ...(this.urgent?.items ?? []), ...this.queue.splice(0)]
+    const items = [...(this.inFlight?.items ?? []), ...this.queue.splice(0)]
     this.inFlight = undefined
-    this.urgent = undefined
     for (const item of items) item.reject(this.failure)
   }
 }

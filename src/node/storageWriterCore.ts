@@ -1,10 +1,10 @@
 import {DigestCells} from './digestCells.js'
-import {committedChangesOf, type CopyYield, LwwWriter, openConnection} from './lwwSql.js'
+import {committedChangesOf, LwwWriter, openConnection} from './lwwSql.js'
 import {decodeRecords} from './recordCodec.js'
 import {type WriterData, type WriterReply, type WriterRequest} from './storageWriterProtocol.js'
 
-/** WriterCore answers writer requests one at a time (see {@link openWriterCore}); a copy request given `yielding` lets waiting applies go first (LwwWriter.applyCopy). */
-export type WriterCore = (req: WriterRequest, yielding?: CopyYield) => WriterReply
+/** WriterCore answers writer requests one at a time (see {@link openWriterCore}). */
+export type WriterCore = (req: WriterRequest) => WriterReply
 
 /**
  * openWriterCore opens the database's writing connection and returns the function that
@@ -23,12 +23,12 @@ export function openWriterCore(data: WriterData): WriterCore {
   /** records decodes a batch that crossed a thread boundary (it may arrive as a plain Uint8Array). */
   const records = (batch: Uint8Array) => decodeRecords(Buffer.from(batch.buffer, batch.byteOffset, batch.byteLength))
 
-  const run = (req: WriterRequest, yielding: CopyYield | undefined) => {
+  const run = (req: WriterRequest) => {
     switch (req.op) {
       case 'apply':
         return writer.applyGroup(req.calls.map((c) => ({records: records(c.batch), opts: {clientWrite: c.clientWrite}})))
       case 'copy':
-        return writer.applyCopy(records(req.batch), req.name, req.state, req.durable, yielding)
+        return writer.applyCopy(records(req.batch), req.name, req.state, req.durable)
       case 'purge':
         return writer.purge(req.range, req.before, req.limit)
       case 'deleteSlice':
@@ -50,9 +50,9 @@ export function openWriterCore(data: WriterData): WriterCore {
     }
   }
 
-  return (req, yielding) => {
+  return (req) => {
     try {
-      const done = run(req, yielding)
+      const done = run(req)
       return {id: req.id, ok: true, result: done.result, changes: done.changes, seconds: done.seconds}
     } catch (err) {
       const e = err as {name?: string; message?: string; code?: unknown}
