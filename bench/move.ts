@@ -317,12 +317,17 @@ class ClientLoad {
     return {p99: xs.length ? xs[Math.min(xs.length - 1, Math.ceil(xs.length * 0.99) - 1)]! : NaN, ops: xs.length}
   }
 
-  /** longestGap is the longest time (ms) between consecutive successful ops ending in [from, to]. */
-  longestGap(from: number, to: number): number {
+  /** longestGap is the longest time (ms) between consecutive successful ops ending in [from, to], and when it began (epoch ms). */
+  longestGap(from: number, to: number): {gap: number; at: number} {
     const ts = this.ends.filter((t) => t >= from && t <= to).sort((a, b) => a - b)
     let gap = 0
-    for (let i = 1; i < ts.length; i++) gap = Math.max(gap, ts[i]! - ts[i - 1]!)
-    return gap
+    let at = from
+    for (let i = 1; i < ts.length; i++) {
+      if (ts[i]! - ts[i - 1]! <= gap) continue
+      gap = ts[i]! - ts[i - 1]!
+      at = ts[i - 1]!
+    }
+    return {gap, at}
   }
 
   errorsIn(from: number, to: number): number {
@@ -549,6 +554,13 @@ function windows(samples: Sample[], from: number, to: number, c: Counter = 'byte
 }
 
 /** timeline renders when each phase of `events` began, in seconds after `start` (what an apply spends before its first byte). */
+/** phaseBefore names the last phase that began at or before `t` (epoch ms) and how long after it `t` is: where in the move a client gap began. */
+function phaseBefore(events: ExecutorEvent[], t: number): string {
+  let last: {phase: string; at: number} | undefined
+  for (const e of events) if (e.type === 'phase' && Date.parse(e.at) <= t) last = {phase: e.phase, at: Date.parse(e.at)}
+  return last ? `${last.phase} +${t - last.at} ms` : 'before the move'
+}
+
 function timeline(events: ExecutorEvent[], start: number, extra: [string, number][] = []): string {
   const marks: [string, number][] = events.filter((e) => e.type === 'phase').map((e) => [(e as {phase: string}).phase, Date.parse(e.at)])
   return [...marks, ...extra]
@@ -656,8 +668,8 @@ async function bigShard(endpoint: string, tcp: number, disk: number): Promise<vo
     const [sBeforeFrom, sBeforeTo, sCopying, sVerifying] = await Promise.all([scrapes.beforeFrom, scrapes.beforeTo, scrapes.copying, scrapes.verifying].map((p) => p ?? Promise.resolve({})))
     row('p99 bound by stage, before → during copy (router request; router→node; node request; writer commit)', stageP99s(src, dst, [sBeforeFrom ?? {}, sBeforeTo ?? {}], [sCopying ?? {}, sVerifying ?? {}]), 'measured', null)
     await sleepFor(1000)
-    const gap = load.longestGap(copyTo, moveEnd + 1000)
-    row('longest gap between client successes, copy end to move end (cutover)', `${gap} ms`, '< 100 ms', gap < 100)
+    const {gap, at: gapAt} = load.longestGap(copyTo, moveEnd + 1000)
+    row('longest gap between client successes, copy end to move end (cutover)', `${gap} ms (from ${phaseBefore(ev1, gapAt)})`, '< 100 ms', gap < 100)
     const cleanup1 = phaseAt(ev1, 'done') - phaseAt(ev1, 'cleanup')
     row(`cleanup of the ${SHARD_MIB} MiB source copy (cleanup → done)`, `${(cleanup1 / 1000).toFixed(2)} s`, 'measured', null)
     // The destination's CPU per client request now that it holds the shard under the same load, no copy running (see copyCost).
