@@ -1,5 +1,6 @@
 import {type TlsMaterial} from '../transport/tlsMaterial.js'
 import {type CopySourceAddress} from './copyPuller.js'
+import {type NodeRequestErrorWire} from './nodeRequestError.js'
 
 /**
  * COPY_RECEIVE_CREDIT is how many frames of one stream the copy receive thread may have
@@ -53,16 +54,14 @@ export interface CopyReceiveClose {
 /** CopyReceiveRequest is a message to the copy receive thread. */
 export type CopyReceiveRequest = CopyReceiveOpen | CopyReceiveCredit | CopyReceiveClose
 
-/** CopyReceiveErrorData is an error crossing the thread boundary: enough to rebuild the same class with the same code, status, nodeEpoch and timedOut. */
-export interface CopyReceiveErrorData {
-  name: string
-  message: string
-  code?: string
-  node?: string
-  status?: number
-  nodeEpoch?: number
-  timedOut?: boolean
-}
+/**
+ * CopyReceiveErrorData is an error crossing the thread boundary: a NodeRequestError whole
+ * (its wire form, so a field it gains crosses too), or any other error's class name,
+ * message and code, enough to rebuild CopyFrameError and to report the rest.
+ */
+export type CopyReceiveErrorData =
+  | {kind: 'node-request'; error: NodeRequestErrorWire}
+  | {kind: 'other'; name: string; message: string; code: string | undefined}
 
 /**
  * CopyReceiveReply is a message from the thread about stream `id`: a frame (its batch's

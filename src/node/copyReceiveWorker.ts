@@ -10,6 +10,7 @@
 import {parentPort, workerData} from 'node:worker_threads'
 import {type CopyFrame, FrameReader} from './copyFrames.js'
 import {NodeClients} from './nodeClients.js'
+import {NodeRequestError} from './nodeRequestError.js'
 import {COPY_RECEIVE_CREDIT, type CopyPeerSettings, type CopyReceiveData, type CopyReceiveErrorData, type CopyReceiveOpen, type CopyReceiveReply, type CopyReceiveRequest} from './copyReceiveProtocol.js'
 import {lowerThisThreadPriority} from './threadPriority.js'
 
@@ -94,16 +95,14 @@ function post(id: number, frame: CopyFrame): void {
   out.postMessage(reply, own ? [b.buffer as ArrayBuffer] : [])
 }
 
-/** errorData keeps what the puller and the executor read of an error: its class name, message, code, node, status, nodeEpoch and timedOut. */
+/** errorData keeps what the puller and the executor read of an error: a NodeRequestError whole, of any other its class name, message and code. */
 function errorData(err: unknown): CopyReceiveErrorData {
-  const e = err as {name?: unknown; message?: unknown; code?: unknown; node?: unknown; status?: unknown; nodeEpoch?: unknown; timedOut?: unknown}
+  if (err instanceof NodeRequestError) return {kind: 'node-request', error: err.toWire()}
+  const e = err as {name?: unknown; message?: unknown; code?: unknown}
   return {
+    kind: 'other',
     name: typeof e.name === 'string' ? e.name : 'Error',
     message: typeof e.message === 'string' ? e.message : String(err),
     code: typeof e.code === 'string' ? e.code : undefined,
-    node: typeof e.node === 'string' ? e.node : undefined,
-    status: typeof e.status === 'number' ? e.status : undefined,
-    nodeEpoch: typeof e.nodeEpoch === 'number' ? e.nodeEpoch : undefined,
-    timedOut: typeof e.timedOut === 'boolean' ? e.timedOut : undefined,
   }
 }

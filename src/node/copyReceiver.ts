@@ -4,7 +4,6 @@ import {type CopySourceAddress} from './copyPuller.js'
 import {type CopyPeerSettings, type CopyReceiveData, type CopyReceiveErrorData, type CopyReceiveReply, type CopyReceiveRequest, CopyReceiveThreadError} from './copyReceiveProtocol.js'
 import {NodeRequestError} from './nodeRequestError.js'
 import {adoptTransferable} from './transferableBatch.js'
-import {type ErrorCode} from '../errors/codes.js'
 import {startModuleWorker} from './workerModule.js'
 
 /** CopyReceiverOptions: `peers` returns the settings copy peer pools dial with now (read at every open, so rotated TLS reaches the thread). */
@@ -55,7 +54,7 @@ export class CopyReceiver {
    * openFrames asks `source` for its copy stream of `shard` at `epoch` from `cursor` and
    * yields its frames in stream order, each batch a buffer of its own (transferable again,
    * see transferableBatch.ts). It throws what NodeClient.copyStream and FrameReader throw,
-   * rebuilt with the same class, code, status, nodeEpoch and timedOut: NodeRequestError
+   * rebuilt with the same class and fields (NodeRequestError.fromWire): NodeRequestError
    * for a refusal or an unreachable, broken or idle source, CopyFrameError for a malformed
    * stream; CopyReceiveThreadError when the thread fails. It ends without a frame with
    * `last` when the source's response ends early (the caller tells that apart). `signal`,
@@ -171,9 +170,9 @@ export class CopyReceiver {
   }
 }
 
-/** rebuild makes the error the thread reported into the class the puller and the executor tell apart, with its code, status, nodeEpoch and timedOut. */
+/** rebuild makes the error the thread reported into the class the puller and the executor tell apart, with its fields. */
 function rebuild(e: CopyReceiveErrorData): Error {
-  if (e.name === 'NodeRequestError' && e.code) return new NodeRequestError(e.code as ErrorCode, e.message, e.node ?? '', e.status ?? 0, e.nodeEpoch, {timedOut: e.timedOut ?? false})
+  if (e.kind === 'node-request') return NodeRequestError.fromWire(e.error)
   if (e.name === 'CopyFrameError') return e.code ? Object.assign(new CopyFrameError(e.message), {code: e.code}) : new CopyFrameError(e.message)
   const err = new Error(e.message)
   err.name = e.name

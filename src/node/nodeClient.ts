@@ -42,6 +42,13 @@ import {RECORD_HASH_FORMAT} from './recordHash.js'
 import {dataPlaneUrl, defaultClientTls, describeTlsFailure, tlsConnectOptions} from '../transport/clientTls.js'
 import {type TlsMaterial} from '../transport/tlsMaterial.js'
 
+/**
+ * NODE_REQUEST_TIMEOUT_MS is how long a request to a node may take end to end when neither
+ * the client nor the call sets a bound: one value, so what dials on another thread's
+ * behalf (NodeClients.peerSettings) waits as long as the pools it stands for.
+ */
+export const NODE_REQUEST_TIMEOUT_MS = 5000
+
 /** NodeClientOptions configures one node's connection pool. */
 export interface NodeClientOptions {
   /** node is the node id, for error messages. */
@@ -52,7 +59,7 @@ export interface NodeClientOptions {
   token: string
   /** connections caps the keep-alive pool (default 16). */
   connections?: number
-  /** timeoutMs bounds every request end to end unless the call passes its own (default 5000). */
+  /** timeoutMs bounds every request end to end unless the call passes its own (default NODE_REQUEST_TIMEOUT_MS). */
   timeoutMs?: number
   /** keepAliveMs is how long an idle connection stays open (default 30 s; the node closes its side after 65 s). */
   keepAliveMs?: number
@@ -109,7 +116,7 @@ export class NodeClient {
     this.node = opts.node
     this.address = opts.address
     this.token = opts.token
-    this.timeoutMs = opts.timeoutMs ?? 5000
+    this.timeoutMs = opts.timeoutMs ?? NODE_REQUEST_TIMEOUT_MS
     this.tls = opts.tls ?? defaultClientTls()
     this.pool = new Pool(dataPlaneUrl(opts.address, this.tls), {
       connections: opts.connections ?? 16,

@@ -1,6 +1,6 @@
 import {defaultClientTls} from '../transport/clientTls.js'
 import {type TlsMaterial} from '../transport/tlsMaterial.js'
-import {NodeClient, type NodeClientOptions} from './nodeClient.js'
+import {NODE_REQUEST_TIMEOUT_MS, NodeClient, type NodeClientOptions} from './nodeClient.js'
 
 /** NodeTarget names a node and where it serves. */
 export interface NodeTarget {
@@ -35,7 +35,7 @@ export class NodeClients {
     const timer = setTimeout(() => {
       this.retiring.delete(timer)
       for (const c of retired) this.drain(c)
-    }, this.defaults.timeoutMs ?? 5000)
+    }, this.defaults.timeoutMs ?? NODE_REQUEST_TIMEOUT_MS)
     timer.unref()
     this.retiring.set(timer, retired)
   }
@@ -45,7 +45,7 @@ export class NodeClients {
    * default TLS when it was given none): what another thread needs to dial the same way.
    */
   peerSettings(): {token: string; timeoutMs: number; tls: TlsMaterial | undefined} {
-    return {token: this.defaults.token, timeoutMs: this.defaults.timeoutMs ?? 5000, tls: this.defaults.tls ?? defaultClientTls()}
+    return {token: this.defaults.token, timeoutMs: this.defaults.timeoutMs ?? NODE_REQUEST_TIMEOUT_MS, tls: this.defaults.tls ?? defaultClientTls()}
   }
 
   /** client returns the pool for `target`, creating it (or replacing one with a stale address). */

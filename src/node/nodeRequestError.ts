@@ -1,6 +1,22 @@
 import {type ErrorCode} from '../errors/codes.js'
 import {UserError} from '../errors/errors.js'
 
+/**
+ * NodeRequestErrorWire is a {@link NodeRequestError} as plain, structured-clone-safe data,
+ * for crossing a thread boundary: every field, each key required so that toWire cannot
+ * leave one out and still compile. `cause` stays behind: it is the other thread's object
+ * (an undici error, not always cloneable), and `message` already describes it.
+ */
+export interface NodeRequestErrorWire {
+  code: ErrorCode
+  message: string
+  node: string
+  status: number
+  nodeEpoch: number | undefined
+  timedOut: boolean
+  hint: string | undefined
+}
+
 const RETRIABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['STALE_EPOCH', 'NOT_SERVING', 'NODE_UNREACHABLE'])
 
 /**
@@ -23,9 +39,9 @@ export class NodeRequestError extends UserError {
     readonly node: string,
     readonly status: number,
     readonly nodeEpoch?: number,
-    options?: {cause?: unknown; timedOut?: boolean},
+    options?: {cause?: unknown; timedOut?: boolean; hint?: string},
   ) {
-    super(code, message, undefined, options)
+    super(code, message, options?.hint, options)
     this.name = 'NodeRequestError'
     this.timedOut = options?.timedOut ?? false
   }
@@ -33,6 +49,16 @@ export class NodeRequestError extends UserError {
   /** retriable is true when the same request may succeed later or elsewhere (after a map refresh for STALE_EPOCH). */
   get retriable(): boolean {
     return RETRIABLE.has(this.code)
+  }
+
+  /** toWire is this error as {@link NodeRequestErrorWire}; {@link NodeRequestError.fromWire} rebuilds it. */
+  toWire(): NodeRequestErrorWire {
+    return {code: this.code, message: this.message, node: this.node, status: this.status, nodeEpoch: this.nodeEpoch, timedOut: this.timedOut, hint: this.hint}
+  }
+
+  /** fromWire rebuilds the error {@link NodeRequestError.toWire} described: same class and fields, without its cause. */
+  static fromWire(w: NodeRequestErrorWire): NodeRequestError {
+    return new NodeRequestError(w.code, w.message, w.node, w.status, w.nodeEpoch, {timedOut: w.timedOut, hint: w.hint})
   }
 }
 

@@ -264,7 +264,7 @@ export class Coordinator {
             failed.add(node)
             failures.push(f)
             missed.push(node)
-            this.deps.hooks?.replicaApplyFailed?.(failureReason(err, f), q.extras.length > 0)
+            this.deps.hooks?.replicaApplyFailed?.(failureReason(f), q.extras.length > 0)
             settle()
             handOff()
           },
@@ -352,11 +352,12 @@ function replicaWriteAnswer(node: string, record: NodeRecord, res: ApplyResponse
 }
 
 /** failureReason labels a failed apply for metrics: TIMEOUT when the request's own time bound ran out (NodeRequestError.timedOut), else the error code of `f`. */
-function failureReason(err: unknown, f: ReplicaFailure): string {
-  return isNodeRequestError(err) && err.timedOut ? 'TIMEOUT' : f.code
+function failureReason(f: ReplicaFailure): string {
+  return f.timedOut ? 'TIMEOUT' : f.code
 }
 
+/** failureOf is why `node` failed a request, from what its client threw; `timedOut` is set only when true. */
 function failureOf(node: string, err: unknown): ReplicaFailure {
-  if (isNodeRequestError(err)) return {node, code: err.code, message: err.message}
+  if (isNodeRequestError(err)) return {node, code: err.code, message: err.message, ...(err.timedOut ? {timedOut: true} : {})}
   return {node, code: 'INTERNAL', message: err instanceof Error ? err.message : String(err)}
 }

@@ -6,6 +6,13 @@ export interface ReplicaFailure {
   node: string
   code: ErrorCode
   message: string
+  /**
+   * timedOut is present, and true, only when the request's own time bound ran out before
+   * the replica answered (NodeRequestError.timedOut): a client reading the 503 body can
+   * tell a slow replica from a refused one without parsing the message, and a body of
+   * refusals stays as small as before.
+   */
+  timedOut?: true
 }
 
 /**

@@ -6,7 +6,7 @@ import {MAX_VALUE_BYTES, VERSION_HEADER} from '../node/protocol.js'
 import {type ReadResult, type WriteResult} from './coordinator.js'
 import {decodeKeyPath} from './keyPath.js'
 import {type ClientTally} from './clientTally.js'
-import {QuorumError} from './quorumError.js'
+import {QuorumError, type ReplicaFailure} from './quorumError.js'
 import {type RouteLabel, type RouterMetrics} from './routerMetrics.js'
 import {type Decision, type Operation} from '../security/accessControl.js'
 import {createDataPlaneServer} from '../transport/dataPlaneServer.js'
@@ -56,7 +56,7 @@ export interface RouterErrorBody {
   message: string
   shard?: number
   epoch?: number
-  failed?: {node: string; code: ErrorCode; message: string}[]
+  failed?: ReplicaFailure[]
 }
 
 /** RouterRoute is one route of the client API and the access it takes (`open`: none). */

@@ -24,6 +24,7 @@ import {ReadRepairQueue} from './readRepairQueue.js'
 import {createRouterHttp, type RouterHttp} from './routerHttp.js'
 import {RouterMetrics} from './routerMetrics.js'
 import {RouterRegistration} from './routerRegistration.js'
+import {nodeClientLookup, type NodeClientLookup} from './nodeClientLookup.js'
 import {ShardMapView} from './shardMapView.js'
 import {authorize} from '../security/accessControl.js'
 import {AuthFollower} from '../security/authFollower.js'
@@ -229,18 +230,19 @@ async function startRouterParts(ctx: ServiceContext, id: string, opts: RouterSer
     onInvalid: (key, message) => log(`ignoring invalid value at ${key}: ${message}`),
   })
   await view.start()
+  const nodeClient = nodeClientLookup(view, clients)
   const repairs = new ReadRepairQueue({
     capacity: opts.repairQueueCapacity ?? 1024,
     concurrency: opts.repairConcurrency ?? 4,
     apply: async (t) => {
-      const address = view.address(t.node)
-      if (!address) throw new Error(`node ${t.node} has no address`)
-      await clients.client({id: t.node, address}).apply(t.shard, t.epoch, [t.record], 'repair')
+      const client = nodeClient(t.node)
+      if (!client) throw new Error(`node ${t.node} has no address`)
+      await client.apply(t.shard, t.epoch, [t.record], 'repair')
     },
     onOutcome: (o) => metrics.repair(o),
   })
-  const hints = routerHints(opts, {view, clients, metrics})
-  const coordinator = routerCoordinator(id, opts, {view, clients, metrics, repairs, hints, clockMonitor})
+  const hints = routerHints(opts, {view, metrics}, nodeClient)
+  const coordinator = routerCoordinator(id, opts, {view, metrics, repairs, hints, clockMonitor}, nodeClient)
   return {metrics, latency: new LatencyWindow(), recent: new RecentLatency(), tally: new ClientTally(), clients, clockMonitor, view, repairs, hints, coordinator}
 }
 
@@ -249,15 +251,12 @@ async function startRouterParts(ctx: ServiceContext, id: string, opts: RouterSer
  * (kind `write`, the same version) to that replica at the epoch of the router's current
  * map, only while the replica still holds the key's shard there.
  */
-function routerHints(opts: RouterServeOptions, p: Pick<RouterParts, 'view' | 'clients' | 'metrics'>): HintQueue {
+function routerHints(opts: RouterServeOptions, p: Pick<RouterParts, 'view' | 'metrics'>, nodeClient: NodeClientLookup): HintQueue {
   const queue: HintQueue = new HintQueue({
     ...HINT_DEFAULTS,
     place: (node, key) => placeHint(p.view.table(), node, key),
     deliver: hintDelivery({
-      node: (node) => {
-        const address = p.view.address(node)
-        return address ? p.clients.client({id: node, address}) : undefined
-      },
+      node: nodeClient,
       timeoutMs: opts.nodeTimeoutMs ?? 2000,
     }),
     refresh: (shard) => void p.view.refresh(shard).catch(() => {}),
@@ -276,15 +275,14 @@ function routerHints(opts: RouterServeOptions, p: Pick<RouterParts, 'view' | 'cl
 }
 
 /** routerCoordinator wires the quorum coordinator to the map, the node pools (one ApplyBatcher per pool), the clock and read repair. */
-function routerCoordinator(id: string, opts: RouterServeOptions, p: Pick<RouterParts, 'view' | 'clients' | 'metrics' | 'repairs' | 'hints' | 'clockMonitor'>): Coordinator {
+function routerCoordinator(id: string, opts: RouterServeOptions, p: Pick<RouterParts, 'view' | 'metrics' | 'repairs' | 'hints' | 'clockMonitor'>, nodeClient: NodeClientLookup): Coordinator {
   // One ApplyBatcher per pool: concurrent writes to one shard on one node share a request.
   const batchers = new WeakMap<NodeClient, ApplyBatcher>()
   return new Coordinator({
     map: p.view,
     node: (node) => {
-      const address = p.view.address(node)
-      if (!address) return undefined
-      const client = p.clients.client({id: node, address})
+      const client = nodeClient(node)
+      if (!client) return undefined
       let batcher = batchers.get(client)
       if (!batcher) {
         batcher = new ApplyBatcher(client, {maxRecords: 256, maxBytes: 4 * 1024 * 1024, node})

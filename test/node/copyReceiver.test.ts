@@ -1,64 +1,25 @@
-import {mkdtempSync, rmSync} from 'node:fs'
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
 import {type AddressInfo} from 'node:net'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
 import {type Worker} from 'node:worker_threads'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {HASH_SPACE} from '../../src/model/hash.js'
 import {formatHlc} from '../../src/model/hlc.js'
-import {type ReplicaRole, type Shard} from '../../src/model/shard.js'
 import {type CopyFrame, CopyFrameError, encodeFrame, FrameReader} from '../../src/node/copyFrames.js'
 import {CopyReceiveThreadError} from '../../src/node/copyReceiveProtocol.js'
 import {CopyReceiver} from '../../src/node/copyReceiver.js'
-import {LoadMeter} from '../../src/node/loadMeter.js'
-import {NodeClient} from '../../src/node/nodeClient.js'
-import {NodeHttpApi} from '../../src/node/nodeHttpApi.js'
 import {NodeRequestError} from '../../src/node/nodeRequestError.js'
 import {NodeThrottles} from '../../src/node/nodeThrottles.js'
 import {encodeRecords} from '../../src/node/recordCodec.js'
-import {type HeldShard, type ShardView} from '../../src/node/shardMapFollower.js'
-import {StorageEngine} from '../../src/node/storageEngine.js'
 import {transferableCopyOf} from '../../src/node/transferableBatch.js'
+import {CopyShardMap, settledPull} from '../support/copyShard.js'
+import {type InProcessNode, startInProcessNode} from '../support/inProcessNode.js'
 
 const TOKEN = 'unit-test-token-0123456789'
 const ALL = {lo: 0, hi: HASH_SPACE}
-const quiet = {info() {}, warn() {}, error() {}}
 
-/** OneShardMap is a node's view of shard 1, which the test edits (no etcd: refresh returns the same). */
-class OneShardMap implements ShardView {
-  shard: Shard = {id: 1, range: ALL, epoch: 5, replicas: [{node: 'src', role: 'voter'}, {node: 'dst', role: 'joining'}]}
-  constructor(private readonly self: string) {}
-  get(id: number) {
-    return id === 1 ? this.shard : undefined
-  }
-  async refresh(id: number) {
-    return this.get(id)
-  }
-  roleOf(shard: Shard): ReplicaRole | undefined {
-    return shard.replicas.find((r) => r.node === this.self)?.role
-  }
-  held(): HeldShard[] {
-    const role = this.roleOf(this.shard)
-    return role ? [{shard: this.shard, role}] : []
-  }
-  all() {
-    return [this.shard]
-  }
-  mapRevision() {
-    return 1n
-  }
-}
+/** Side is a node served in this process, with the map the test edits. */
+type Side = InProcessNode & {map: CopyShardMap}
 
-interface Side {
-  engine: StorageEngine
-  map: OneShardMap
-  server: Server
-  client: NodeClient
-  dir: string
-}
-
-const clients: NodeClient[] = []
 const servers: Server[] = []
 let receiver: CopyReceiver
 let src: Side
@@ -66,31 +27,15 @@ let dst: Side
 
 /** side serves a node's API; a destination (`frames`) receives its copies through the receive thread. */
 async function side(id: string, frames?: CopyReceiver): Promise<Side> {
-  const dir = mkdtempSync(join(tmpdir(), `shardctl-recv-${id}-`))
-  const engine = StorageEngine.open({dir, tombstoneGraceMs: 3_600_000, synchronous: 'NORMAL'})
-  const map = new OneShardMap(id)
-  const api = new NodeHttpApi({
-    nodeId: id,
-    token: Buffer.from(TOKEN),
-    engine,
-    map,
-    meter: new LoadMeter(Date.now()),
-    log: quiet,
-    serving: () => true,
-    draining: () => false,
-    copy: {
-      peer: () => {
-        throw new Error('a copy through the receive thread must not open a stream on the main thread')
-      },
-      frames,
-      throttles: new NodeThrottles(Date.now),
+  const map = new CopyShardMap(id)
+  const copy = {
+    peer: () => {
+      throw new Error('a copy through the receive thread must not open a stream on the main thread')
     },
-  })
-  const server = createServer(api.handle)
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  const client = new NodeClient({node: id, address: `127.0.0.1:${(server.address() as AddressInfo).port}`, token: TOKEN, timeoutMs: 5000})
-  clients.push(client)
-  return {engine, map, server, client, dir}
+    frames,
+    throttles: new NodeThrottles(Date.now),
+  }
+  return {...(await startInProcessNode({nodeId: id, map, token: TOKEN, tombstoneGraceMs: 3_600_000, timeoutMs: 5000, dirPrefix: `shardctl-recv-${id}-`, writerThread: true, copy})), map}
 }
 
 /** fakeSource serves `handle` as a copy source's stream route; returns its address and the sockets it saw close. */
@@ -111,15 +56,6 @@ const streamHead = {'content-type': 'application/x-shardctl-copy-stream'}
 function frameOf(prefix: string, n: number, size: number, cursor: string | undefined, last = false): Buffer {
   const records = Array.from({length: n}, (_, i) => ({key: Buffer.from(`${prefix}${i}`), version: formatHlc({wall: 1_000_000 + i, counter: 0, writer: 'w'}), value: Buffer.alloc(size, i % 256)}))
   return encodeFrame(encodeRecords(records), cursor, last)
-}
-
-async function settle(c: NodeClient): Promise<Awaited<ReturnType<NodeClient['pullStatus']>>> {
-  for (let i = 0; i < 1000; i++) {
-    const s = await c.pullStatus(1)
-    if (s.state !== 'running') return s
-    await new Promise((r) => setTimeout(r, 10))
-  }
-  throw new Error('copy did not settle in 10 s')
 }
 
 /** directFrames cuts the stream on this thread (the path the receive thread replaces), for comparison. */
@@ -151,17 +87,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await receiver.close()
-  for (const c of clients) await c.destroy()
   for (const s of servers) {
     s.closeAllConnections()
     await new Promise((r) => s.close(r))
   }
-  for (const s of [src, dst]) {
-    s.server.closeAllConnections()
-    await new Promise((r) => s.server.close(r))
-    await s.engine.close()
-    rmSync(s.dir, {recursive: true, force: true})
-  }
+  for (const s of [src, dst]) await s.close()
 })
 
 describe('CopyReceiver: copy streams received in the copy receive thread', {timeout: 30_000}, () => {
@@ -196,7 +126,7 @@ describe('CopyReceiver: copy streams received in the copy receive thread', {time
     }
     await dst.client.pull(1, {moveId: 'm1', epoch: 5, sources: [sourceAt(src.client.address)], rate: null, frameBytes: 64 * 1024})
     // Resumed, not restarted: the keys counted come to the shard's (a restart would count the first part twice).
-    expect(await settle(dst.client)).toMatchObject({state: 'done', keys: 3000, source: 'src'})
+    expect(await settledPull(dst.client)).toMatchObject({state: 'done', keys: 3000, source: 'src'})
     expect(dst.engine.digest(ALL)).toEqual(src.engine.digest(ALL))
   })
 
@@ -205,7 +135,7 @@ describe('CopyReceiver: copy streams received in the copy receive thread', {time
     try {
       const t0 = performance.now()
       await dst.client.pull(1, {moveId: 'm1t', epoch: 5, sources: [sourceAt(src.client.address)], rate: null, frameBytes: 64 * 1024})
-      const s = await settle(dst.client)
+      const s = await settledPull(dst.client)
       const secs = (performance.now() - t0) / 1000
       expect(s.state).toBe('done')
       // The bucket starts empty after a rate change, so the whole copy is paid at the rate.
@@ -222,7 +152,7 @@ describe('CopyReceiver: copy streams received in the copy receive thread', {time
       expect(err).toBeInstanceOf(NodeRequestError)
       expect(err).toMatchObject({code: 'STALE_EPOCH', nodeEpoch: 6, status: 409, node: 'src', timedOut: false})
       await dst.client.pull(1, {moveId: 'm2', epoch: 5, sources: [sourceAt(src.client.address)], rate: null, frameBytes: 64 * 1024})
-      expect(await settle(dst.client)).toMatchObject({state: 'failed', failedSource: 'src', errorCode: 'STALE_EPOCH'})
+      expect(await settledPull(dst.client)).toMatchObject({state: 'failed', failedSource: 'src', errorCode: 'STALE_EPOCH'})
     } finally {
       src.map.shard = {...src.map.shard, epoch: 5}
     }
@@ -238,7 +168,7 @@ describe('CopyReceiver: copy streams received in the copy receive thread', {time
     expect(err).toBeInstanceOf(NodeRequestError)
     expect(err).toMatchObject({code: 'NODE_UNREACHABLE', node: 'cut', timedOut: false})
     await dst.client.pull(1, {moveId: 'm3', epoch: 5, sources: [sourceAt(cut.address, 'cut')], rate: null, frameBytes: 64 * 1024})
-    expect(await settle(dst.client)).toMatchObject({state: 'failed', failedSource: 'cut', errorCode: 'NODE_UNREACHABLE'})
+    expect(await settledPull(dst.client)).toMatchObject({state: 'failed', failedSource: 'cut', errorCode: 'NODE_UNREACHABLE'})
   })
 
   it('Given a source that goes silent mid-stream, Then NODE_UNREACHABLE with timedOut set; a malformed stream is a CopyFrameError', async () => {
@@ -326,7 +256,7 @@ describe('CopyReceiver: copy streams received in the copy receive thread', {time
     await expect.poll(async () => (await dst.client.pullStatus(1)).keys, {timeout: 3000}).toBeGreaterThan(0)
     const worker = (receiver as unknown as {worker: Worker}).worker
     await worker.terminate()
-    const s = await settle(dst.client)
+    const s = await settledPull(dst.client)
     clearInterval(timer)
     expect(s).toMatchObject({state: 'failed', failedSource: null, errorCode: 'INTERNAL'})
     expect(s.error).toMatch(/copy receive thread exited/)

@@ -1,101 +1,39 @@
-import {mkdtempSync, rmSync} from 'node:fs'
-import {createServer, type Server} from 'node:http'
-import {type AddressInfo} from 'node:net'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {HASH_SPACE} from '../../src/model/hash.js'
 import {formatHlc} from '../../src/model/hlc.js'
-import {type ReplicaRole, type Shard} from '../../src/model/shard.js'
-import {LoadMeter} from '../../src/node/loadMeter.js'
 import {NodeClient} from '../../src/node/nodeClient.js'
-import {NodeHttpApi} from '../../src/node/nodeHttpApi.js'
 import {isNodeRequestError} from '../../src/node/nodeRequestError.js'
 import {NodeThrottles} from '../../src/node/nodeThrottles.js'
-import {type HeldShard, type ShardView} from '../../src/node/shardMapFollower.js'
-import {StorageEngine} from '../../src/node/storageEngine.js'
 import {NodeMetrics} from '../../src/node/nodeMetrics.js'
 import {FrameReader} from '../../src/node/copyFrames.js'
 import {FIRST_PAGE_BYTES} from '../../src/node/copyStreamSource.js'
 import {decodeRecords} from '../../src/node/recordCodec.js'
+import {type CopySourceAddress} from '../../src/node/copyPuller.js'
+import {CopyShardMap, settledPull} from '../support/copyShard.js'
+import {type InProcessNode, startInProcessNode} from '../support/inProcessNode.js'
 
 const TOKEN = 'unit-test-token-0123456789'
 const ALL = {lo: 0, hi: HASH_SPACE}
 
-/** OneShardMap is a node's view of shard 1, which the test edits (no etcd: refresh returns the same). */
-class OneShardMap implements ShardView {
-  shard: Shard = {id: 1, range: ALL, epoch: 5, replicas: [{node: 'src', role: 'voter'}, {node: 'dst', role: 'joining'}]}
-  constructor(private readonly self: string) {}
-  get(id: number) {
-    return id === 1 ? this.shard : undefined
-  }
-  async refresh(id: number) {
-    return this.get(id)
-  }
-  roleOf(shard: Shard): ReplicaRole | undefined {
-    return shard.replicas.find((r) => r.node === this.self)?.role
-  }
-  held(): HeldShard[] {
-    const role = this.roleOf(this.shard)
-    return role ? [{shard: this.shard, role}] : []
-  }
-  all() {
-    return [this.shard]
-  }
-  mapRevision() {
-    return 1n
-  }
-}
+/** Side is a node served in this process, with the map the test edits. */
+type Side = InProcessNode & {map: CopyShardMap}
 
-interface Side {
-  engine: StorageEngine
-  map: OneShardMap
-  server: Server
-  client: NodeClient
-  dir: string
-}
-
-const quiet = {info() {}, warn() {}, error() {}}
 let src: Side
 let dst: Side
 const peers: NodeClient[] = []
 
 async function side(id: string): Promise<Side> {
-  const dir = mkdtempSync(join(tmpdir(), `shardctl-copyapi-${id}-`))
-  const engine = StorageEngine.open({dir, tombstoneGraceMs: 3_600_000, synchronous: 'NORMAL'})
-  const map = new OneShardMap(id)
-  const api = new NodeHttpApi({
-    nodeId: id,
-    token: Buffer.from(TOKEN),
-    engine,
-    map,
-    meter: new LoadMeter(Date.now()),
-    log: quiet,
-    serving: () => true,
-    draining: () => false,
-    metrics: new NodeMetrics(() => [], {defaultMetrics: false}),
-    copy: {
-      peer: (s) => {
-        const c = new NodeClient({node: s.node, address: s.address, token: TOKEN})
-        peers.push(c)
-        return c
-      },
-      throttles: new NodeThrottles(Date.now),
+  const map = new CopyShardMap(id)
+  const copy = {
+    peer: (s: CopySourceAddress) => {
+      const c = new NodeClient({node: s.node, address: s.address, token: TOKEN})
+      peers.push(c)
+      return c
     },
-  })
-  const server = createServer(api.handle)
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  const client = new NodeClient({node: id, address: `127.0.0.1:${(server.address() as AddressInfo).port}`, token: TOKEN, timeoutMs: 5000})
-  return {engine, map, server, client, dir}
-}
-
-async function settle(c: NodeClient): Promise<Awaited<ReturnType<NodeClient['pullStatus']>>> {
-  for (let i = 0; i < 1000; i++) {
-    const s = await c.pullStatus(1)
-    if (s.state !== 'running') return s
-    await new Promise((r) => setTimeout(r, 10))
+    throttles: new NodeThrottles(Date.now),
   }
-  throw new Error('copy did not settle in 10 s')
+  const metrics = new NodeMetrics(() => [], {defaultMetrics: false})
+  return {...(await startInProcessNode({nodeId: id, map, token: TOKEN, tombstoneGraceMs: 3_600_000, timeoutMs: 5000, dirPrefix: `shardctl-copyapi-${id}-`, writerThread: true, copy, metrics})), map}
 }
 
 async function codeOf(p: Promise<unknown>): Promise<string> {
@@ -116,13 +54,8 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  for (const c of [...peers, src.client, dst.client]) await c.destroy()
-  for (const s of [src, dst]) {
-    s.server.closeAllConnections()
-    await new Promise((r) => s.server.close(r))
-    await s.engine.close()
-    rmSync(s.dir, {recursive: true, force: true})
-  }
+  for (const c of peers) await c.destroy()
+  for (const s of [src, dst]) await s.close()
 })
 
 const pullReq = (over: Partial<Parameters<NodeClient['pull']>[1]> = {}) => ({moveId: 'm1', epoch: 5, sources: [{node: 'src', address: src.client.address}], rate: null, frameBytes: 64 * 1024, ...over})
@@ -130,7 +63,7 @@ const pullReq = (over: Partial<Parameters<NodeClient['pull']>[1]> = {}) => ({mov
 describe('node-to-node copy over HTTP', {timeout: 30_000}, () => {
   it('given a joining destination, when asked to pull, then it streams the whole shard from the source (digests equal)', async () => {
     expect((await dst.client.pull(1, pullReq())).state).toBe('running')
-    const s = await settle(dst.client)
+    const s = await settledPull(dst.client)
     expect(s).toMatchObject({state: 'done', keys: 3000, source: 'src'})
     expect(dst.engine.digest(ALL)).toEqual(src.engine.digest(ALL))
     // Both ends count the copy in /metrics: bytes out at the source, a copy apply batch per frame in.
@@ -151,7 +84,7 @@ describe('node-to-node copy over HTTP', {timeout: 30_000}, () => {
     src.map.shard = {...src.map.shard, epoch: 6}
     try {
       await dst.client.pull(1, pullReq({moveId: 'm3'}))
-      const s = await settle(dst.client)
+      const s = await settledPull(dst.client)
       expect(s).toMatchObject({state: 'failed', failedSource: 'src', errorCode: 'STALE_EPOCH'})
     } finally {
       src.map.shard = {...src.map.shard, epoch: 5}
@@ -171,7 +104,7 @@ describe('node-to-node copy over HTTP', {timeout: 30_000}, () => {
     try {
       const t0 = performance.now()
       await dst.client.pull(1, pullReq({moveId: 'm4'}))
-      const s = await settle(dst.client)
+      const s = await settledPull(dst.client)
       const secs = (performance.now() - t0) / 1000
       expect(s.state).toBe('done')
       // The bucket starts empty after a rate change, so the whole copy is paid at the rate.
@@ -193,7 +126,7 @@ describe('node-to-node copy over HTTP', {timeout: 30_000}, () => {
       await dst.client.setThrottle({receive: null})
     }
     await dst.client.pull(1, pullReq({moveId: 'm5'}))
-    expect(await settle(dst.client)).toMatchObject({state: 'done', keys: 3000})
+    expect(await settledPull(dst.client)).toMatchObject({state: 'done', keys: 3000})
   })
 
   it('answers a long poll (wait=MS) the moment a running copy ends, not at once with "running"', async () => {

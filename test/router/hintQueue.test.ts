@@ -3,6 +3,7 @@ import {keyHash} from '../../src/model/hash.js'
 import {type NodeRecord} from '../../src/node/protocol.js'
 import {type DeliveryOutcome, type HintBatch, type HintEvent, type HintPlacement, HintQueue, type HintQueueOptions, placeHint} from '../../src/router/hintQueue.js'
 import {RoutingTable} from '../../src/router/routingTable.js'
+import {ManualClock} from '../support/manualClock.js'
 import {shardOf} from './fixtures.js'
 
 const rec = (key: string, version: string, value: string | null = 'x'): NodeRecord => ({key: Buffer.from(key), version, value: value === null ? null : Buffer.from(value)})
@@ -11,9 +12,7 @@ const rec = (key: string, version: string, value: string | null = 'x'): NodeReco
  * Harness drives a HintQueue on a fake clock: timers fire only inside `advance`, deliveries
  * answer with what `answer` says (default: delivered), and every delivery and event is kept.
  */
-class Harness {
-  now = 0
-  private timers: {at: number; fn: () => void; live: boolean}[] = []
+class Harness extends ManualClock {
   readonly deliveries: {at: number; batch: HintBatch}[] = []
   readonly events: Record<string, number> = {}
   readonly refreshed: number[] = []
@@ -22,6 +21,7 @@ class Harness {
   readonly q: HintQueue
 
   constructor(opts: Partial<HintQueueOptions> = {}) {
+    super()
     this.q = new HintQueue({
       capacity: 100,
       maxBytes: 1 << 20,
@@ -37,34 +37,11 @@ class Harness {
       },
       refresh: (id) => this.refreshed.push(id),
       now: () => this.now,
-      startTimer: (fn, ms) => {
-        const t = {at: this.now + ms, fn, live: true}
-        this.timers.push(t)
-        return () => (t.live = false)
-      },
+      startTimer: this.startTimer,
       onEvent: (e: HintEvent, n: number) => (this.events[e] = (this.events[e] ?? 0) + n),
       ...opts,
     })
   }
-
-  /** advance moves the clock forward `ms`, firing due timers in order and letting deliveries settle after each. */
-  async advance(ms: number): Promise<void> {
-    const end = this.now + ms
-    for (;;) {
-      await settle()
-      const next = this.timers.filter((t) => t.live && t.at <= end).sort((a, b) => a.at - b.at)[0]
-      if (!next) break
-      next.live = false
-      this.now = Math.max(this.now, next.at)
-      next.fn()
-    }
-    this.now = end
-    await settle()
-  }
-}
-
-async function settle(): Promise<void> {
-  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r))
 }
 
 describe('HintQueue', () => {

@@ -3,6 +3,7 @@ import {seededRandom} from '../../bench/seededRandom.js'
 import {type NodeRecord} from '../../src/node/protocol.js'
 import {DueHeap} from '../../src/router/dueHeap.js'
 import {type DeliveryOutcome, HINT_DEFAULTS, type Hint, type HintBatch, type HintPlacement, HintQueue, type HintQueueOptions} from '../../src/router/hintQueue.js'
+import {ManualClock, settle} from '../support/manualClock.js'
 import {ScanHintQueue} from './scanHintQueue.js'
 
 /** QueueUnderTest is what both the heap-backed HintQueue and its reference model offer. */
@@ -20,14 +21,13 @@ type Answer = DeliveryOutcome | 'throw'
  * seen from outside (deliveries with their time, placement and records; events; refreshes;
  * add's answers) goes into `log`, in order.
  */
-class Sim {
-  now = 0
+class Sim extends ManualClock {
   readonly log: string[] = []
   readonly held: {resolve: (o: DeliveryOutcome) => void; reject: (e: Error) => void}[] = []
-  private timers: {at: number; fn: () => void; live: boolean}[] = []
   readonly q: QueueUnderTest
 
   constructor(make: (opts: HintQueueOptions) => QueueUnderTest, opts: Omit<HintQueueOptions, 'deliver' | 'refresh' | 'now' | 'startTimer' | 'onEvent'>) {
+    super()
     this.q = make({
       ...opts,
       deliver: (b: HintBatch) => {
@@ -36,33 +36,13 @@ class Sim {
       },
       refresh: (id) => this.log.push(`@${this.now} refresh s${id}`),
       now: () => this.now,
-      startTimer: (fn, ms) => {
-        const t = {at: this.now + ms, fn, live: true}
-        this.timers.push(t)
-        return () => (t.live = false)
-      },
+      startTimer: this.startTimer,
       onEvent: (e, n) => this.log.push(`@${this.now} ${e} ${n}`),
     })
   }
 
   add(hint: Hint): void {
     this.log.push(`@${this.now} add ${hint.node} ${hint.record.key.toString()}@${hint.record.version} -> ${this.q.add(hint)}`)
-  }
-
-  /** advance moves the clock forward `ms`, firing due timers in order and letting deliveries settle after each. */
-  async advance(ms: number): Promise<void> {
-    const end = this.now + ms
-    for (;;) {
-      await settle()
-      const next = this.timers.filter((t) => t.live && t.at <= end).sort((a, b) => a.at - b.at)[0]
-      if (!next) break
-      next.live = false
-      this.now = Math.max(this.now, next.at)
-      next.fn()
-    }
-    this.timers = this.timers.filter((t) => t.live)
-    this.now = end
-    await settle()
   }
 
   /** answer ends held delivery `i` with `outcome` (`throw`: the deliver promise rejects). */
@@ -72,10 +52,6 @@ class Sim {
     else d!.resolve(outcome)
     await settle()
   }
-}
-
-async function settle(): Promise<void> {
-  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r))
 }
 
 const record = (key: string, version: string, value: number | null): NodeRecord => ({key: Buffer.from(key), version, value: value === null ? null : Buffer.alloc(value, 120)})

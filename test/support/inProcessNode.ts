@@ -5,7 +5,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {LoadMeter} from '../../src/node/loadMeter.js'
 import {NodeClient} from '../../src/node/nodeClient.js'
-import {NodeHttpApi} from '../../src/node/nodeHttpApi.js'
+import {type NodeApiDeps, NodeHttpApi} from '../../src/node/nodeHttpApi.js'
 import {type ShardView} from '../../src/node/shardMapFollower.js'
 import {StorageEngine} from '../../src/node/storageEngine.js'
 
@@ -18,26 +18,34 @@ export interface InProcessNode {
   close(): Promise<void>
 }
 
-/** InProcessNodeOptions: node id `me`; `serving` defaults to always. */
+/** InProcessNodeOptions: `serving` defaults to always. */
 export interface InProcessNodeOptions {
+  /** nodeId is the node's id (default `me`). */
+  nodeId?: string
   map: ShardView
   token: string
   tombstoneGraceMs: number
   timeoutMs: number
   dirPrefix: string
   serving?: () => boolean
+  /** writerThread: commit in the storage writer thread, as a served node does (default false: on this thread). */
+  writerThread?: boolean
+  /** copy and metrics are the node API's (NodeApiDeps), for tests of copies between nodes. */
+  copy?: NodeApiDeps['copy']
+  metrics?: NodeApiDeps['metrics']
 }
 
 /**
- * startInProcessNode opens a SQLite engine (no writer thread, synchronous NORMAL) in a
+ * startInProcessNode opens a SQLite engine (synchronous NORMAL) in a
  * fresh temp dir and serves the node API for it on a run-time port: the node's request
  * handling and storage for real, without a process, for tests of what talks to a node.
  */
 export async function startInProcessNode(opts: InProcessNodeOptions): Promise<InProcessNode> {
   const dir = mkdtempSync(join(tmpdir(), opts.dirPrefix))
-  const engine = StorageEngine.open({dir, tombstoneGraceMs: opts.tombstoneGraceMs, synchronous: 'NORMAL', writerThread: false})
+  const engine = StorageEngine.open({dir, tombstoneGraceMs: opts.tombstoneGraceMs, synchronous: 'NORMAL', writerThread: opts.writerThread ?? false})
+  const nodeId = opts.nodeId ?? 'me'
   const api = new NodeHttpApi({
-    nodeId: 'me',
+    nodeId,
     token: Buffer.from(opts.token),
     engine,
     map: opts.map,
@@ -45,11 +53,13 @@ export async function startInProcessNode(opts: InProcessNodeOptions): Promise<In
     log: {info() {}, warn() {}, error() {}},
     serving: opts.serving ?? (() => true),
     draining: () => false,
+    copy: opts.copy,
+    metrics: opts.metrics,
   })
   const server = createServer(api.handle)
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
   const port = (server.address() as AddressInfo).port
-  const client = new NodeClient({node: 'me', address: `127.0.0.1:${port}`, token: opts.token, timeoutMs: opts.timeoutMs})
+  const client = new NodeClient({node: nodeId, address: `127.0.0.1:${port}`, token: opts.token, timeoutMs: opts.timeoutMs})
   return {
     engine,
     client,
