@@ -273,6 +273,8 @@ function phaseAt(events: ExecutorEvent[], phase: string): number {
 class ClientLoad {
   readonly ends: number[] = []
   readonly latencies: number[] = []
+  /** methods[i] is the method of the op that ended at ends[i]. */
+  readonly methods: string[] = []
   readonly failed: number[] = []
   /** why counts failures by message, so the report says what failed. */
   readonly why = new Map<string, number>()
@@ -295,6 +297,7 @@ class ClientLoad {
           await res.body.dump()
           this.latencies.push(performance.now() - t0)
           this.ends.push(Date.now())
+          this.methods.push(i % 2 === 0 ? 'PUT' : 'GET')
         } catch (err) {
           this.failed.push(Date.now())
           const msg = String((err as Error).message ?? err).slice(0, 200)
@@ -317,17 +320,22 @@ class ClientLoad {
     return {p99: xs.length ? xs[Math.min(xs.length - 1, Math.ceil(xs.length * 0.99) - 1)]! : NaN, ops: xs.length}
   }
 
-  /** longestGap is the longest time (ms) between consecutive successful ops ending in [from, to], and when it began (epoch ms). */
-  longestGap(from: number, to: number): {gap: number; at: number} {
-    const ts = this.ends.filter((t) => t >= from && t <= to).sort((a, b) => a - b)
+  /**
+   * longestGap is the longest time (ms) between consecutive successful ops ending in [from,
+   * to], when it began (epoch ms), and the ops that ended within 50 ms after it (method and
+   * latency): whether every kind of request stalled, or only writes.
+   */
+  longestGap(from: number, to: number): {gap: number; at: number; after: string} {
+    const idx = this.ends.map((t, i) => [t, i] as const).filter(([t]) => t >= from && t <= to).sort((a, b) => a[0] - b[0])
     let gap = 0
     let at = from
-    for (let i = 1; i < ts.length; i++) {
-      if (ts[i]! - ts[i - 1]! <= gap) continue
-      gap = ts[i]! - ts[i - 1]!
-      at = ts[i - 1]!
+    for (let i = 1; i < idx.length; i++) {
+      if (idx[i]![0] - idx[i - 1]![0] <= gap) continue
+      gap = idx[i]![0] - idx[i - 1]![0]
+      at = idx[i - 1]![0]
     }
-    return {gap, at}
+    const after = idx.filter(([t]) => t > at && t <= at + gap + 50).map(([, i]) => `${this.methods[i]} ${this.latencies[i]!.toFixed(0)} ms`)
+    return {gap, at, after: after.join(', ')}
   }
 
   errorsIn(from: number, to: number): number {
@@ -668,8 +676,8 @@ async function bigShard(endpoint: string, tcp: number, disk: number): Promise<vo
     const [sBeforeFrom, sBeforeTo, sCopying, sVerifying] = await Promise.all([scrapes.beforeFrom, scrapes.beforeTo, scrapes.copying, scrapes.verifying].map((p) => p ?? Promise.resolve({})))
     row('p99 bound by stage, before → during copy (router request; router→node; node request; writer commit)', stageP99s(src, dst, [sBeforeFrom ?? {}, sBeforeTo ?? {}], [sCopying ?? {}, sVerifying ?? {}]), 'measured', null)
     await sleepFor(1000)
-    const {gap, at: gapAt} = load.longestGap(copyTo, moveEnd + 1000)
-    row('longest gap between client successes, copy end to move end (cutover)', `${gap} ms (from ${phaseBefore(ev1, gapAt)})`, '< 100 ms', gap < 100)
+    const {gap, at: gapAt, after: gapEnders} = load.longestGap(copyTo, moveEnd + 1000)
+    row('longest gap between client successes, copy end to move end (cutover)', `${gap} ms (from ${phaseBefore(ev1, gapAt)}; then ${gapEnders})`, '< 100 ms', gap < 100)
     const cleanup1 = phaseAt(ev1, 'done') - phaseAt(ev1, 'cleanup')
     row(`cleanup of the ${SHARD_MIB} MiB source copy (cleanup → done)`, `${(cleanup1 / 1000).toFixed(2)} s`, 'measured', null)
     // The destination's CPU per client request now that it holds the shard under the same load, no copy running (see copyCost).
