@@ -12,7 +12,7 @@ import {type NodeRecord} from './protocol.js'
 import {encodeRecords} from './recordCodec.js'
 import {RECORD_HASH_FORMAT, type RecordHashFormat, recordHash, recordHashAt} from './recordHash.js'
 import {type CopyPage, type CopyPageStatements, prepareCopyPageStatements, readCopyPage, type ScanPage, scanPage} from './copyPageReader.js'
-import {CopyReader} from './copyReader.js'
+import {CopyReader, type WalCheckpoint} from './copyReader.js'
 import {allocTransferable, transferableCopyOf} from './transferableBatch.js'
 import {type CommitKind, StorageWriter} from './storageWriter.js'
 import {FileSyncer} from './fileSyncer.js'
@@ -53,6 +53,8 @@ export interface StorageEngineOptions {
    * background checkpoint). See StorageEngine's `wrote`.
    */
   onWalSync?: (file: 'wal' | 'db', seconds: number) => void
+  /** walRestartBytes replaces {@link WAL_RESTART_BYTES} (tests; Infinity turns the wait off). */
+  walRestartBytes?: number
   /**
    * tombstoneGraceMs is the node's stale-write window: client values whose version is older
    * than this (by the node's clock) are refused ({@link StorageEngine.staleFloor}), and
@@ -135,6 +137,23 @@ export const BACKGROUND_CHECKPOINT_BYTES = 16 * 1024 * 1024
  * writer's checkpoint; most frames are in the database file by then, so it is short.
  */
 export const WRITER_AUTOCHECKPOINT_BYTES = 128 * 1024 * 1024
+
+/**
+ * WAL_RESTART_BYTES: once the WAL is about this long, the next copy commit waits (client writes never do) while checkpoints copy all of it into
+ * the database file, so the commit after them restarts the WAL (see walRoom). Without
+ * the wait a copy that keeps committing outruns the checkpoints, the WAL grows to the
+ * writer's {@link WRITER_AUTOCHECKPOINT_BYTES} backstop, and the writer then checkpoints
+ * the backlog inside whichever commit crossed it: in bench:move on the 2-core VM under
+ * load, client commits of 130 to 430 ms and a copy commit of 580 ms with the WAL at 146
+ * to 235 MiB, which were the client gaps of 200 to 550 ms at cutover.
+ */
+export const WAL_RESTART_BYTES = 64 * 1024 * 1024
+
+/** WAL_RESTART_SLACK_BYTES: the backlog the writer thread's own checkpoint may be left to copy when a copy waits for the WAL to restart (a few client commits' worth). */
+export const WAL_RESTART_SLACK_BYTES = 1024 * 1024
+
+/** WAL_RESTART_WAIT_MS bounds one such wait: a reader holding an old snapshot can keep the WAL from being copied whole, and the copy must not stop for it (the backstop remains). */
+export const WAL_RESTART_WAIT_MS = 1000
 /**
  * WAL_FLUSH_BYTES: after about this many bytes committed without an fsync (copy slices),
  * the WAL is fdatasync'd on libuv's thread pool, off the writer thread. The writer's next
@@ -221,6 +240,15 @@ export class StorageEngine {
   private readonly dbSyncer: FileSyncer
   /** walTask is the background flush or checkpoint running (one at a time), settled (never rejects). */
   private walTask: Promise<void> | undefined
+  /**
+   * walLength estimates the WAL's length in bytes: what the last checkpoint found, plus the
+   * bytes committed since it began; 0 once the writer's own checkpoint left nothing to copy
+   * (the next commit restarts the WAL). Counted as commits end, not only at checkpoints:
+   * a checkpoint slowed by a busy machine (0.9 s seen) must not let a copy run the WAL
+   * past the writer's backstop unseen.
+   */
+  private walLength = 0
+  private readonly walRestartBytes: number
   private readonly onWalSync: StorageEngineOptions['onWalSync']
   /** synchronousFull: commits fsync the WAL unless asked not to (a copy slice). */
   private readonly synchronousFull: boolean
@@ -237,6 +265,7 @@ export class StorageEngine {
     this.dbSyncer = new FileSyncer(file)
     this.synchronousFull = (opts.synchronous ?? 'FULL') === 'FULL'
     this.onWalSync = opts.onWalSync
+    this.walRestartBytes = opts.walRestartBytes ?? WAL_RESTART_BYTES
     this.floors = this.db.prepare<[], GcFloor>('SELECT lo, hi, floor FROM gc_floor').all()
     const threads = opts.writerThread ?? true
     // The writer thread opens its connection after the schema and cells above are in place.
@@ -352,11 +381,59 @@ export class StorageEngine {
     const reader = this.copyReader
     if (!reader) return write
     return write.then((result) => {
+      this.walLength += bytes
       const task = this.closed ? undefined : this.walPacer.committed(bytes, synced)
-      if (task === 'checkpoint') this.background(reader.checkpoint().then((c) => (c.checkpointed > 0 ? this.synced('db', this.dbSyncer) : undefined)))
+      if (task === 'checkpoint') this.background(this.checkpointed(reader))
       else if (task === 'flush') this.background(this.synced('wal', this.walSyncer))
       return result
     })
+  }
+
+  /** checkpointed runs a background checkpoint, updates walLength from what it found, fdatasyncs the database file when it copied pages there, and returns what it found. */
+  private async checkpointed(reader: CopyReader): Promise<WalCheckpoint> {
+    const before = this.walLength
+    const c = await reader.checkpoint()
+    this.walLength = c.log * PAGE_SIZE + Math.max(0, this.walLength - before)
+    if (c.checkpointed > 0) await this.synced('db', this.dbSyncer)
+    return c
+  }
+
+  /**
+   * walRoom resolves when a copy commit may go: at once unless the WAL is about
+   * walRestartBytes long (walLength). Then background checkpoints that began while
+   * this copy waited copy the backlog until at most {@link WAL_RESTART_SLACK_BYTES} is
+   * left (client writes go on adding a little), and the writer thread checkpoints that
+   * rest itself: it is the only writer, so nothing is left to copy when it ends, and
+   * SQLite restarts the WAL in the next write (it does so only in a write that begins with
+   * nothing left to copy, which never happens while a copy commits back to back). Gives up
+   * after {@link WAL_RESTART_WAIT_MS} (the writer's backstop remains). Only copy commits
+   * wait here; client commits go on.
+   */
+  private async walRoom(): Promise<void> {
+    const reader = this.copyReader
+    const until = performance.now() + WAL_RESTART_WAIT_MS
+    while (reader && !this.closed && this.walTooLong() && performance.now() < until) {
+      // A running checkpoint began while the copy was committing: let it end, then run one of this wait's own.
+      const running = this.walTask
+      if (running) {
+        await running
+        continue
+      }
+      if (!this.walPacer.checkpointNow()) continue
+      const own = this.checkpointed(reader)
+      this.background(own)
+      const c = await own.catch(() => undefined)
+      if (!c || (c.log - c.checkpointed) * PAGE_SIZE > WAL_RESTART_SLACK_BYTES) continue
+      const last = await this.writer.run<WalCheckpoint>({op: 'checkpoint'}).catch(() => undefined)
+      // Everything in the database file: the next commit restarts the WAL. Until a checkpoint says otherwise, assume it did.
+      if (last && last.checkpointed >= last.log) this.walLength = 0
+      return
+    }
+  }
+
+  /** walTooLong: the WAL is about walRestartBytes long or longer (see walLength). */
+  private walTooLong(): boolean {
+    return this.walLength >= this.walRestartBytes
   }
 
   /** synced fdatasyncs `file` through `syncer` and tells onWalSync how long it took. */
@@ -406,7 +483,9 @@ export class StorageEngine {
     // The batch goes to the writer thread by transfer: a copy of 2 MiB per slice, twice over, was a measurable share of a destination's CPU.
     const batch = encoded ? transferableCopyOf(encoded) : encodeRecords(records, allocTransferable)
     const bytes = batch.length
-    return this.wrote(this.writer.run<ApplyResult>({op: 'copy', batch, name, state, durable}, 'copy', records.length, {transfer: [batch.buffer as ArrayBuffer], keys: records}), bytes, durable && this.synchronousFull)
+    const write = () => this.writer.run<ApplyResult>({op: 'copy', batch, name, state, durable}, 'copy', records.length, {transfer: [batch.buffer as ArrayBuffer], keys: records})
+    // The WAL check is synchronous when there is room, so a copy commit is queued at once as before.
+    return this.wrote(this.walTooLong() ? this.walRoom().then(write) : write(), bytes, durable && this.synchronousFull)
   }
 
   /** metaValue returns the value stored under meta `name` (copy state, see {@link applyCopyBatch}), or undefined. */

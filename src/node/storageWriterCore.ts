@@ -44,6 +44,11 @@ export function openWriterCore(data: WriterData): WriterCore {
         return writer.setMeta(req.name, req.value)
       case 'floors':
         return writer.setFloors(req.floors)
+      case 'checkpoint': {
+        const started = performance.now()
+        const row = db.pragma('wal_checkpoint(PASSIVE)') as {log: number; checkpointed: number}[]
+        return {result: {log: row[0]?.log ?? 0, checkpointed: row[0]?.checkpointed ?? 0}, changes: new Float64Array(0), seconds: (performance.now() - started) / 1000}
+      }
       case 'close':
         if (db.open) db.close()
         return {result: undefined, changes: new Float64Array(0), seconds: 0}

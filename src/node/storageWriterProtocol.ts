@@ -23,6 +23,8 @@ export type WriterOp =
   | {op: 'rangeRowIds'; range: HashRange; from: number; maxRows: number}
   | {op: 'deleteRows'; range: HashRange; ids: Float64Array; sliceMs: number; minIds: number}
   | {op: 'meta'; name: string; value: string | null}
+  /** A PASSIVE WAL checkpoint on the writing connection: copies the frames left once background checkpoints did the bulk, so the next commit restarts the WAL (StorageEngine.walRoom). */
+  | {op: 'checkpoint'}
   | {op: 'floors'; floors: GcFloor[]}
   | {op: 'close'}
 

@@ -48,6 +48,19 @@ export class WalSyncPacer {
     return undefined
   }
 
+  /**
+   * checkpointNow claims the one task slot for a checkpoint asked for out of turn (a copy
+   * waiting for the WAL to restart, see StorageEngine): true when none was running (the
+   * caller must start it and call {@link finished}), false when one is (wait for it).
+   */
+  checkpointNow(): boolean {
+    if (this.running) return false
+    this.running = true
+    this.sinceCheckpoint = 0
+    this.unsynced = 0
+    return true
+  }
+
   /** finished says the task last returned by {@link committed} ended (done or failed): the next commit may start another. */
   finished(): void {
     this.running = false

@@ -60,4 +60,17 @@ describe('WalSyncPacer', () => {
     // The bound is tight enough to be reached: the test would notice a pacer that never flushes.
     expect(worst).toBeGreaterThan(0.5)
   })
+
+  it('given a checkpoint asked for out of turn, then it takes the one task slot (no commit starts another until it finished) and restarts the counts; while a task runs it is refused', () => {
+    const p = new WalSyncPacer({flushBytes: 4, checkpointBytes: 10})
+    expect(p.committed(3, false)).toBeUndefined()
+    expect(p.checkpointNow()).toBe(true)
+    expect(p.pendingUnsynced()).toBe(0)
+    expect(p.committed(20, false)).toBeUndefined()
+    expect(p.checkpointNow()).toBe(false)
+    p.finished()
+    // The 20 bytes committed while it ran count toward the next task.
+    expect(p.committed(0, false)).toBe('checkpoint')
+    expect(p.checkpointNow()).toBe(false)
+  })
 })
