@@ -248,6 +248,8 @@ export class StorageEngine {
    * past the writer's backstop unseen.
    */
   private walLength = 0
+  /** lastCheckpoint is what the last background checkpoint found (to tell whether the next one copied anything new). */
+  private lastCheckpoint: WalCheckpoint | undefined
   private readonly walRestartBytes: number
   private readonly onWalSync: StorageEngineOptions['onWalSync']
   /** synchronousFull: commits fsync the WAL unless asked not to (a copy slice). */
@@ -266,6 +268,7 @@ export class StorageEngine {
     this.synchronousFull = (opts.synchronous ?? 'FULL') === 'FULL'
     this.onWalSync = opts.onWalSync
     this.walRestartBytes = opts.walRestartBytes ?? WAL_RESTART_BYTES
+    this.walDueAt = this.walRestartBytes
     this.floors = this.db.prepare<[], GcFloor>('SELECT lo, hi, floor FROM gc_floor').all()
     const threads = opts.writerThread ?? true
     // The writer thread opens its connection after the schema and cells above are in place.
@@ -389,51 +392,76 @@ export class StorageEngine {
     })
   }
 
-  /** checkpointed runs a background checkpoint, updates walLength from what it found, fdatasyncs the database file when it copied pages there, and returns what it found. */
+  /**
+   * checkpointed runs a background checkpoint, updates walLength from what it found,
+   * fdatasyncs the database file when it copied frames there that the last one had not,
+   * and returns what it found. A checkpoint that found SQLite's checkpoint lock held
+   * (another checkpoint running) reports log -1: it says nothing about the WAL.
+   */
   private async checkpointed(reader: CopyReader): Promise<WalCheckpoint> {
     const before = this.walLength
     const c = await reader.checkpoint()
+    if (c.log < 0) return c
     this.walLength = c.log * PAGE_SIZE + Math.max(0, this.walLength - before)
-    if (c.checkpointed > 0) await this.synced('db', this.dbSyncer)
+    const last = this.lastCheckpoint
+    this.lastCheckpoint = c
+    if (c.checkpointed > 0 && (c.checkpointed !== last?.checkpointed || c.log !== last.log)) await this.synced('db', this.dbSyncer)
     return c
   }
 
   /**
    * walRoom resolves when a copy commit may go: at once unless the WAL is about
-   * walRestartBytes long (walLength). Then background checkpoints that began while
-   * this copy waited copy the backlog until at most {@link WAL_RESTART_SLACK_BYTES} is
-   * left (client writes go on adding a little), and the writer thread checkpoints that
-   * rest itself: it is the only writer, so nothing is left to copy when it ends, and
-   * SQLite restarts the WAL in the next write (it does so only in a write that begins with
-   * nothing left to copy, which never happens while a copy commits back to back). Gives up
-   * after {@link WAL_RESTART_WAIT_MS} (the writer's backstop remains). Only copy commits
+   * walRestartBytes long (walLength). Then background checkpoints that began while this
+   * copy waited copy the backlog until at most {@link WAL_RESTART_SLACK_BYTES} is left
+   * (client writes go on adding a little), and the writer thread checkpoints that rest
+   * itself: it is the only writer, so nothing is left to copy when it ends, and SQLite
+   * restarts the WAL in the next write (it does so only in a write that begins with
+   * nothing left to copy, which never happens while a copy commits back to back).
+   *
+   * It gives up, and lets the copy go, when that cannot work now: a checkpoint fails, finds
+   * the checkpoint lock held, or copies nothing more than the last (a reader holding an old
+   * snapshot: a backup tool, an operator's sqlite3 shell), or after about
+   * {@link WAL_RESTART_WAIT_MS}. The next wait is then due only once the WAL grew another
+   * walRestartBytes (walDueAt), so a cause that lasts costs one wait per walRestartBytes,
+   * not one per copy slice; the writer's backstop still bounds the WAL. Only copy commits
    * wait here; client commits go on.
    */
   private async walRoom(): Promise<void> {
     const reader = this.copyReader
     const until = performance.now() + WAL_RESTART_WAIT_MS
-    while (reader && !this.closed && this.walTooLong() && performance.now() < until) {
+    let copiedBefore = -1
+    while (reader && !this.closed && performance.now() < until) {
       // A running checkpoint began while the copy was committing: let it end, then run one of this wait's own.
       const running = this.walTask
       if (running) {
         await running
         continue
       }
-      if (!this.walPacer.checkpointNow()) continue
+      if (!this.walPacer.checkpointNow()) break
       const own = this.checkpointed(reader)
       this.background(own)
       const c = await own.catch(() => undefined)
-      if (!c || (c.log - c.checkpointed) * PAGE_SIZE > WAL_RESTART_SLACK_BYTES) continue
+      if (!c || c.log < 0 || c.checkpointed === copiedBefore) break
+      copiedBefore = c.checkpointed
+      if ((c.log - c.checkpointed) * PAGE_SIZE > WAL_RESTART_SLACK_BYTES) continue
       const last = await this.writer.run<WalCheckpoint>({op: 'checkpoint'}).catch(() => undefined)
+      if (!last || last.log < 0 || last.checkpointed < last.log) break
       // Everything in the database file: the next commit restarts the WAL. Until a checkpoint says otherwise, assume it did.
-      if (last && last.checkpointed >= last.log) this.walLength = 0
+      this.walLength = 0
+      this.walDueAt = this.walRestartBytes
       return
     }
+    this.walDueAt = this.walLength + this.walRestartBytes
   }
 
-  /** walTooLong: the WAL is about walRestartBytes long or longer (see walLength). */
+  /** walDueAt is the walLength at which the next copy commit waits: walRestartBytes, or further on after a wait that gave up (see walRoom). */
+  private walDueAt = 0
+
+  /** walTooLong: a copy commit must wait for the WAL to restart first (see walRoom). */
   private walTooLong(): boolean {
-    return this.walLength >= this.walRestartBytes
+    // The WAL restarted (by a wait, or by itself when the copy paused): waits are due at walRestartBytes again.
+    if (this.walLength < this.walRestartBytes) this.walDueAt = this.walRestartBytes
+    return this.walLength >= this.walDueAt
   }
 
   /** synced fdatasyncs `file` through `syncer` and tells onWalSync how long it took. */
