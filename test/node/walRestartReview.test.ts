@@ -24,26 +24,36 @@ async function copyBatch(engine: StorageEngine, b: number): Promise<number> {
   return performance.now() - started
 }
 
+/**
+ * withPinnedSnapshot holds a read snapshot of the engine's file on another connection (a
+ * backup, an operator's sqlite3 shell) while `body` runs: no checkpoint can copy the frames
+ * committed after it, so the WAL cannot restart.
+ */
+async function withPinnedSnapshot(dir: string, body: () => Promise<void>): Promise<void> {
+  const pin = new Database(join(dir, DB_FILE), {readonly: true})
+  try {
+    pin.exec('BEGIN')
+    pin.prepare('SELECT count(*) AS n FROM kv').get()
+    await body()
+  } finally {
+    pin.exec('COMMIT')
+    pin.close()
+  }
+}
+
 describe('the WAL restart wait (review)', {timeout: 60_000}, () => {
   it('given a reader holding an old snapshot (the WAL cannot be copied whole), when a copy commits past walRestartBytes, then one copy commit waits about WAL_RESTART_WAIT_MS and the next ones do not wait again', async () => {
     const {engine, dir} = open({writerThread: true, walRestartBytes: 4 * MiB})
     // Start the copy reader thread (it runs the background checkpoints), as a node serving copies has.
     await engine.readCopyPage(ALL, undefined, 1 << 20)
     await copyBatch(engine, 0)
-    // Another reader of the file (a backup, an operator's sqlite3 shell) holds a snapshot: no checkpoint can copy the frames after it.
-    const pin = new Database(join(dir, DB_FILE), {readonly: true})
-    try {
-      pin.exec('BEGIN')
-      pin.prepare('SELECT count(*) AS n FROM kv').get()
+    await withPinnedSnapshot(dir, async () => {
       for (let b = 1; b <= 6; b++) await copyBatch(engine, b) // past walRestartBytes
       const waits: number[] = []
       for (let b = 7; b <= 10; b++) waits.push(await copyBatch(engine, b))
       // One bounded wait is the promise ("the copy must not stop for it"); a wait per slice stops it (1 slice/s).
       expect(waits.reduce((a, w) => a + w, 0), `copy commit times (ms): ${waits.map((w) => Math.round(w)).join(', ')}`).toBeLessThan(2.5 * WAL_RESTART_WAIT_MS)
-    } finally {
-      pin.exec('COMMIT')
-      pin.close()
-    }
+    })
     expect(engine.rangeTotals(ALL).keys).toBe(11 * 16)
   })
 
@@ -52,10 +62,7 @@ describe('the WAL restart wait (review)', {timeout: 60_000}, () => {
     const {engine, dir} = open({writerThread: true, walRestartBytes: 4 * MiB, onWalSync: (file) => void (file === 'db' && dbSyncs++)})
     await engine.readCopyPage(ALL, undefined, 1 << 20)
     await copyBatch(engine, 0)
-    const pin = new Database(join(dir, DB_FILE), {readonly: true})
-    try {
-      pin.exec('BEGIN')
-      pin.prepare('SELECT count(*) AS n FROM kv').get()
+    await withPinnedSnapshot(dir, async () => {
       for (let b = 1; b <= 6; b++) await copyBatch(engine, b)
       const before = dbSyncs
       await copyBatch(engine, 7)
@@ -63,10 +70,7 @@ describe('the WAL restart wait (review)', {timeout: 60_000}, () => {
       // database file because `checkpointed` (all frames ever copied) is above 0: thousands a second on the copy reader thread,
       // the thread pool and the main thread, on a node that also serves clients.
       expect(dbSyncs - before).toBeLessThan(20)
-    } finally {
-      pin.exec('COMMIT')
-      pin.close()
-    }
+    })
   })
 
   it('given the copy reader thread failing its checkpoints (a thread that dies at start, a read error), when a copy commits past walRestartBytes, then its later commits do not each wait WAL_RESTART_WAIT_MS', async () => {
