@@ -25,6 +25,8 @@ export class NodeMetrics {
   private readonly copyOutBytes: Counter
   private readonly commitSeconds: Histogram<'kind'>
   private readonly purgedTombstones: Counter
+  private readonly backgroundSyncSeconds: Histogram<'file'>
+  private readonly walWaitSeconds: Histogram<'outcome'>
 
   constructor(shards: () => ShardFigure[], opts: {defaultMetrics?: boolean; tombstones?: () => number} = {}) {
     const registers = [this.registry]
@@ -44,6 +46,20 @@ export class NodeMetrics {
       help: 'Time of each committed SQLite transaction, the WAL fsync included, by kind (group: group-committed applies, copy: a copy frame, purge: tombstones).',
       labelNames: ['kind'],
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers,
+    })
+    this.backgroundSyncSeconds = new Histogram({
+      name: 'shardctl_node_background_sync_duration_seconds',
+      help: 'Each fdatasync run off the writer thread, by file (wal: a flush of copy commits made without fsync; db: the database file after a background checkpoint).',
+      labelNames: ['file'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    })
+    this.walWaitSeconds = new Histogram({
+      name: 'shardctl_node_copy_wal_wait_duration_seconds',
+      help: 'Each wait of a copy commit for the WAL to restart (once it is about 64 MiB long; client commits never wait), by outcome (restarted, gave-up).',
+      labelNames: ['outcome'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     })
     this.purgedTombstones = new Counter({name: 'shardctl_node_tombstones_purged_total', help: 'Tombstones purged by this node (two-phase purge after anti-entropy).', registers})
@@ -94,6 +110,16 @@ export class NodeMetrics {
   /** committed records one committed transaction of `kind` that took `seconds`, fsync included. */
   committed(kind: string, seconds: number): void {
     this.commitSeconds.observe({kind}, seconds)
+  }
+
+  /** backgroundSynced records one fdatasync of `file` run off the writer thread. */
+  backgroundSynced(file: string, seconds: number): void {
+    this.backgroundSyncSeconds.observe({file}, seconds)
+  }
+
+  /** walWaited records one wait of a copy commit for the WAL to restart, and how it ended. */
+  walWaited(outcome: string, seconds: number): void {
+    this.walWaitSeconds.observe({outcome}, seconds)
   }
 
   /** purged counts tombstones this node purged. */

@@ -53,6 +53,12 @@ export interface StorageEngineOptions {
    * background checkpoint). See StorageEngine's `wrote`.
    */
   onWalSync?: (file: 'wal' | 'db', seconds: number) => void
+  /**
+   * onWalWait hears each wait of a copy commit for the WAL to restart (see walRoom): how it
+   * ended (`restarted`: nothing left to copy, the next commit restarts the WAL; `gave-up`:
+   * it could not, the copy went on) and how long the copy waited.
+   */
+  onWalWait?: (outcome: 'restarted' | 'gave-up', seconds: number) => void
   /** walRestartBytes replaces {@link WAL_RESTART_BYTES} (tests; Infinity turns the wait off). */
   walRestartBytes?: number
   /**
@@ -252,6 +258,7 @@ export class StorageEngine {
   private lastCheckpoint: WalCheckpoint | undefined
   private readonly walRestartBytes: number
   private readonly onWalSync: StorageEngineOptions['onWalSync']
+  private readonly onWalWait: StorageEngineOptions['onWalWait']
   /** synchronousFull: commits fsync the WAL unless asked not to (a copy slice). */
   private readonly synchronousFull: boolean
 
@@ -267,6 +274,7 @@ export class StorageEngine {
     this.dbSyncer = new FileSyncer(file)
     this.synchronousFull = (opts.synchronous ?? 'FULL') === 'FULL'
     this.onWalSync = opts.onWalSync
+    this.onWalWait = opts.onWalWait
     this.walRestartBytes = opts.walRestartBytes ?? WAL_RESTART_BYTES
     this.walDueAt = this.walRestartBytes
     this.floors = this.db.prepare<[], GcFloor>('SELECT lo, hi, floor FROM gc_floor').all()
@@ -427,6 +435,13 @@ export class StorageEngine {
    * wait here; client commits go on.
    */
   private async walRoom(): Promise<void> {
+    const started = performance.now()
+    const restarted = await this.walRestarted()
+    this.onWalWait?.(restarted ? 'restarted' : 'gave-up', (performance.now() - started) / 1000)
+  }
+
+  /** walRestarted is walRoom's wait: true when the writer's checkpoint left nothing to copy, false when it gave up. */
+  private async walRestarted(): Promise<boolean> {
     const reader = this.copyReader
     const until = performance.now() + WAL_RESTART_WAIT_MS
     let copiedBefore = -1
@@ -449,9 +464,10 @@ export class StorageEngine {
       // Everything in the database file: the next commit restarts the WAL. Until a checkpoint says otherwise, assume it did.
       this.walLength = 0
       this.walDueAt = this.walRestartBytes
-      return
+      return true
     }
     this.walDueAt = this.walLength + this.walRestartBytes
+    return false
   }
 
   /** walDueAt is the walLength at which the next copy commit waits: walRestartBytes, or further on after a wait that gave up (see walRoom). */

@@ -138,7 +138,7 @@ export class StorageNode {
       engine = StorageEngine.open({dir: opts.dataDir, nodeId: opts.id, clusterUid: meta.value.uid, tombstoneGraceMs: opts.tombstoneGraceMs, maxClockOffsetMs: opts.maxClockOffsetMs, synchronous: opts.synchronous, onWriterFailed: (err) => storageFailed.report(err), onCommit: (kind, seconds, records) => {
         metrics?.committed(kind, seconds)
         if (kind === 'purge') metrics?.purged(records)
-      }})
+      }, onWalSync: (file, seconds) => metrics?.backgroundSynced(file, seconds), onWalWait: (outcome, seconds) => metrics?.walWaited(outcome, seconds)})
     } catch (err) {
       if (err instanceof ForeignClusterError) throw new UserError('BAD_INPUT', err.message, `empty ${opts.dataDir} (its data must not merge into the new cluster) or pass another --data-dir`, {cause: err})
       throw new UserError('BAD_INPUT', `cannot open data dir ${opts.dataDir}: ${errorMessage(err)}`, 'pass a writable --data-dir that belongs to this node id', {cause: err})

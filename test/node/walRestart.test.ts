@@ -30,8 +30,12 @@ describe('the WAL restarts under a copy', {timeout: 120_000}, () => {
   const mib = 80
   it('given a copy committing past walRestartBytes, when a background checkpoint finds the WAL that long, then the copy waits for the checkpoints to copy all of it, and the WAL restarts instead of growing toward the writer backstop', async () => {
     expect(mib * MiB).toBeLessThan(WRITER_AUTOCHECKPOINT_BYTES)
-    const {engine, dir} = open({writerThread: true, walRestartBytes: 8 * MiB})
+    const waits: string[] = []
+    const {engine, dir} = open({writerThread: true, walRestartBytes: 8 * MiB, onWalWait: (outcome) => waits.push(outcome)})
     const wal = await copyMiB(engine, dir, mib)
+    // Each wait was heard, and they restarted the WAL (nothing here holds an old snapshot).
+    expect(waits.length).toBeGreaterThanOrEqual(2)
+    expect(waits.filter((w) => w === 'restarted').length).toBeGreaterThanOrEqual(2)
     // The first checkpoint begins after BACKGROUND_CHECKPOINT_BYTES; the WAL restarts after it, and every such interval after.
     expect(wal).toBeLessThan(BACKGROUND_CHECKPOINT_BYTES * 2.5)
     expect(engine.rangeTotals(ALL).keys).toBe(mib * 16)
@@ -43,9 +47,11 @@ describe('the WAL restarts under a copy', {timeout: 120_000}, () => {
   })
 
   it('given the wait turned off, when the same copy commits, then the WAL grows with it (what the wait is for)', async () => {
-    const {engine, dir} = open({writerThread: true, walRestartBytes: Infinity})
+    const waits: string[] = []
+    const {engine, dir} = open({writerThread: true, walRestartBytes: Infinity, onWalWait: (outcome) => waits.push(outcome)})
     const wal = await copyMiB(engine, dir, mib)
     expect(wal).toBeGreaterThan(BACKGROUND_CHECKPOINT_BYTES * 2.5)
+    expect(waits).toEqual([])
     expect(engine.rangeTotals(ALL).keys).toBe(mib * 16)
   })
 })

@@ -43,7 +43,8 @@ async function withPinnedSnapshot(dir: string, body: () => Promise<void>): Promi
 
 describe('the WAL restart wait (review)', {timeout: 60_000}, () => {
   it('given a reader holding an old snapshot (the WAL cannot be copied whole), when a copy commits past walRestartBytes, then one copy commit waits about WAL_RESTART_WAIT_MS and the next ones do not wait again', async () => {
-    const {engine, dir} = open({writerThread: true, walRestartBytes: 4 * MiB})
+    const outcomes: string[] = []
+    const {engine, dir} = open({writerThread: true, walRestartBytes: 4 * MiB, onWalWait: (outcome) => outcomes.push(outcome)})
     // Start the copy reader thread (it runs the background checkpoints), as a node serving copies has.
     await engine.readCopyPage(ALL, undefined, 1 << 20)
     await copyBatch(engine, 0)
@@ -54,6 +55,8 @@ describe('the WAL restart wait (review)', {timeout: 60_000}, () => {
       // One bounded wait is the promise ("the copy must not stop for it"); a wait per slice stops it (1 slice/s).
       expect(waits.reduce((a, w) => a + w, 0), `copy commit times (ms): ${waits.map((w) => Math.round(w)).join(', ')}`).toBeLessThan(2.5 * WAL_RESTART_WAIT_MS)
     })
+    // The waits that could not restart the WAL said so.
+    expect(outcomes).toContain('gave-up')
     expect(engine.rangeTotals(ALL).keys).toBe(11 * 16)
   })
 
