@@ -441,6 +441,25 @@ function stageP99s(src: string, dst: string, before: [Scrape, Scrape], during: [
 }
 
 /**
+ * walWaitsDuring says how often the destination's copy commits waited for its WAL to restart
+ * during the copy (StorageEngine.walRoom: once the WAL is about 64 MiB long), by outcome,
+ * each with the bucket bound of its longest wait: `restarted 7 (longest <= 250 ms), gave-up 0`.
+ */
+function walWaitsDuring([from, to]: [Scrape, Scrape]): string {
+  const name = 'shardctl_node_copy_wal_wait_duration_seconds'
+  return (['restarted', 'gave-up'] as const)
+    .map((outcome) => {
+      const after = histogramBuckets(to.dst ?? '', name, {outcome})
+      const b = after ? bucketsBetween(after, histogramBuckets(from.dst ?? '', name, {outcome})) : undefined
+      const n = b ? total(b) : 0
+      if (!b || n === 0) return `${outcome} 0`
+      const longest = quantileBound(b, 1)
+      return `${outcome} ${n} (longest <= ${Number.isFinite(longest) ? `${Math.round(longest * 1000)} ms` : `> ${Math.round((b.le.at(-2) ?? 0) * 1000)} ms`})`
+    })
+    .join(', ')
+}
+
+/**
  * SCRAPE_EVERY: sampleProgress reads both ends' /metrics on every SCRAPE_EVERY-th look (about
  * once a second). Rendering /metrics costs a node's main thread milliseconds (histograms with
  * many label sets): scraped every 100 ms, it took a seventh of the destination's main thread
@@ -675,6 +694,7 @@ async function bigShard(endpoint: string, tcp: number, disk: number): Promise<vo
     row('client p99 during copy vs before', `${pDuring.p99.toFixed(1)} ms vs ${pBefore.p99.toFixed(1)} ms (${pDuring.ops} / ${pBefore.ops} ops)`, '<= 2x before', pDuring.p99 <= 2 * pBefore.p99)
     const [sBeforeFrom, sBeforeTo, sCopying, sVerifying] = await Promise.all([scrapes.beforeFrom, scrapes.beforeTo, scrapes.copying, scrapes.verifying].map((p) => p ?? Promise.resolve({})))
     row('p99 bound by stage, before → during copy (router request; router→node; node request; writer commit)', stageP99s(src, dst, [sBeforeFrom ?? {}, sBeforeTo ?? {}], [sCopying ?? {}, sVerifying ?? {}]), 'measured', null)
+    row('destination copy commits that waited for the WAL to restart, during the copy', walWaitsDuring([sCopying ?? {}, sVerifying ?? {}]), 'measured', null)
     await sleepFor(1000)
     const {gap, at: gapAt, after: gapEnders} = load.longestGap(copyTo, moveEnd + 1000)
     row('longest gap between client successes, copy end to move end (cutover)', `${gap} ms (from ${phaseBefore(ev1, gapAt)}; then ${gapEnders})`, '< 100 ms', gap < 100)
