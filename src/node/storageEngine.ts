@@ -145,8 +145,9 @@ export const BACKGROUND_CHECKPOINT_BYTES = 16 * 1024 * 1024
 export const WRITER_AUTOCHECKPOINT_BYTES = 128 * 1024 * 1024
 
 /**
- * WAL_RESTART_BYTES: once the WAL is about this long, the next copy commit waits (client writes never do) while checkpoints copy all of it into
- * the database file, so the commit after them restarts the WAL (see walRoom). Without
+ * WAL_RESTART_BYTES: once the WAL is about this long, the next copy commit waits (client
+ * writes never do) while checkpoints copy all of it into the database file, so the commit
+ * after them restarts the WAL (see walRoom). Without
  * the wait a copy that keeps committing outruns the checkpoints, the WAL grows to the
  * writer's {@link WRITER_AUTOCHECKPOINT_BYTES} backstop, and the writer then checkpoints
  * the backlog inside whichever commit crossed it: in bench:move on the 2-core VM under
@@ -257,6 +258,8 @@ export class StorageEngine {
   /** lastCheckpoint is what the last background checkpoint found (to tell whether the next one copied anything new). */
   private lastCheckpoint: WalCheckpoint | undefined
   private readonly walRestartBytes: number
+  /** walDueAt is the walLength at which the next copy commit waits: walRestartBytes, or further on after a wait that gave up (see walRoom). */
+  private walDueAt: number
   private readonly onWalSync: StorageEngineOptions['onWalSync']
   private readonly onWalWait: StorageEngineOptions['onWalWait']
   /** synchronousFull: commits fsync the WAL unless asked not to (a copy slice). */
@@ -469,9 +472,6 @@ export class StorageEngine {
     this.walDueAt = this.walLength + this.walRestartBytes
     return false
   }
-
-  /** walDueAt is the walLength at which the next copy commit waits: walRestartBytes, or further on after a wait that gave up (see walRoom). */
-  private walDueAt = 0
 
   /** walTooLong: a copy commit must wait for the WAL to restart first (see walRoom). */
   private walTooLong(): boolean {
