@@ -8,7 +8,7 @@ import {type Plan} from '../model/plan.js'
 import {DemoActs} from './demoActs.js'
 import {DEMO_CLUSTER, type DemoCluster, startDemoCluster} from './demoCluster.js'
 import {DEMO_USER} from './demoSecurity.js'
-import {awaitSkew, runFullStory, runRounds} from './demoStory.js'
+import {awaitSkew, runFullStory, runRounds, settleRound} from './demoStory.js'
 import {type KeptDemo} from './keptDemo.js'
 import {preloadData} from './preload.js'
 import {type SkewedLoad, startSkewedLoad} from './skewedLoad.js'
@@ -164,6 +164,7 @@ export async function runDemo(opts: DemoOptions, report: (r: DemoReport) => void
       await runFullStory(acts, cluster, opts, hotNode, joining, io)
       report({type: 'step', text: 'the story is told: letting load stats settle for the summary'})
       await sleep(3000)
+      await settleRound(acts, opts, io)
     } else await runRounds(acts, opts, loadEnds, io)
     check()
     const rebalanceMs = Date.now() - rebalanceStarted
