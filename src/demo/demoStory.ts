@@ -3,6 +3,7 @@ import {setThrottle} from '../executor/controlService.js'
 import {type Plan} from '../model/plan.js'
 import {type DemoActs} from './demoActs.js'
 import {type DemoCluster} from './demoCluster.js'
+import {outsideBand} from './demoRender.js'
 import {type DemoOptions, type DemoReport} from './demoService.js'
 
 /** StoryIo is what the story's steps share: reporting, an abortable sleep, and the stop check. */
@@ -108,8 +109,8 @@ export async function settleRound(acts: DemoActs, opts: DemoOptions, io: StoryIo
   io.check()
   const p = await acts.planAct('settle')
   if (p.summary.status === 'balanced' || p.actions.length === 0) return
-  const hottest = [...p.nodes].sort((a, b) => b.before.utilisation - a.before.utilisation)[0]
-  io.report({type: 'step', text: `act 4: the load figures after the acts show ${hottest ? `${hottest.id} at ${hottest.before.utilisation.toFixed(2)}x the mean` : 'the cluster'} (target ${opts.target}x): one more round`})
+  const outside = outsideBand({target: opts.target, utilisation: p.nodes.map((n) => ({node: n.id, before: null, after: n.before.utilisation}))})
+  io.report({type: 'step', text: `act 4: the load figures after the acts are outside the target ${opts.target}x${outside}: one more round`})
   if (!(await acts.apply('act 4: settle', p, opts.throttleBytesPerSec, {maxConcurrent: 2, perNode: 1}))) return
   io.report({type: 'step', text: 'act 4 done: letting load stats settle for the summary'})
   await io.sleep(3000)
