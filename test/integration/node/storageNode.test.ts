@@ -368,6 +368,10 @@ describe('storage node process', () => {
     const ok = await ctx.store.commit({compares: [{key: ctx.keys.shard(s.id), modRevision: cur.modRevision}, {key: ctx.keys.shard(900), createRevision: 0n}], puts: [{key: ctx.keys.shard(s.id), value: JSON.stringify(left)}, {key: ctx.keys.shard(900), value: JSON.stringify(right)}]})
     expect(ok).toBeDefined()
     shards = [...shards.map((x) => (x.id === s.id ? left : x)), right]
+    // The node learns of the split through its etcd watch: until the event arrives it still
+    // serves the old epoch (safe: a split moves no data). On a loaded machine that took longer
+    // than one request (a fresh-clone CI beside two demos), so wait for the refusal first.
+    await waitFor(async () => (await a.digest(s.id, cur.value.epoch).then(() => undefined, (e: unknown) => (isNodeRequestError(e) && e.code === 'STALE_EPOCH' ? true : undefined))), 'n1 to see the split')
     await expectRefusal(a.digest(s.id, cur.value.epoch), 'STALE_EPOCH')
     const halves = await Promise.all([a.digest(left.id, left.epoch), b.digest(left.id, left.epoch), a.digest(900, 1), b.digest(900, 1)])
     expect(halves[0].buckets).toEqual(halves[1].buckets)
