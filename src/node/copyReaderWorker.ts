@@ -6,7 +6,7 @@
 import {parentPort, workerData} from 'node:worker_threads'
 import {prepareCopyPageStatements, readCopyPage} from './copyPageReader.js'
 import {type CheckpointReply, type CheckpointRequest, type CopyReadReply, type CopyReaderData, type CopyReadRequest} from './copyReaderProtocol.js'
-import {openConnection} from './lwwSql.js'
+import {openConnection, passiveCheckpoint} from './lwwSql.js'
 import {COPY_THREAD_NICE, lowerThisThreadPriority} from './threadPriority.js'
 
 const port = parentPort
@@ -25,8 +25,7 @@ port.on('message', (req: CopyReadRequest | CheckpointRequest) => {
     if (req.op === 'checkpoint') {
       // PASSIVE: copies what it can without waiting for (or blocking) the writer or readers;
       // at synchronous NORMAL it fsyncs the WAL before and the database file after.
-      const row = db.pragma('wal_checkpoint(PASSIVE)') as {busy: number; log: number; checkpointed: number}[]
-      const done: CheckpointReply = {id: req.id, ok: true, checkpoint: {log: row[0]?.log ?? 0, checkpointed: row[0]?.checkpointed ?? 0}}
+      const done: CheckpointReply = {id: req.id, ok: true, checkpoint: passiveCheckpoint(db)}
       port.postMessage(done)
       return
     }

@@ -86,6 +86,16 @@ export function openConnection(file: string, synchronous: 'FULL' | 'NORMAL', pag
 const EMPTY = Buffer.alloc(0)
 
 /**
+ * passiveCheckpoint runs a PASSIVE WAL checkpoint on `db` (it copies what it can without
+ * waiting for or blocking writers and readers) and says what it found: the WAL's frames and
+ * how many of them are in the database file; both -1 when another checkpoint held the lock.
+ */
+export function passiveCheckpoint(db: Database.Database): {log: number; checkpointed: number} {
+  const row = db.pragma('wal_checkpoint(PASSIVE)') as {busy: number; log: number; checkpointed: number}[]
+  return {log: row[0]?.log ?? 0, checkpointed: row[0]?.checkpointed ?? 0}
+}
+
+/**
  * LwwWriter is the one writer of a node's database: every change to rows, digest cells,
  * copy cursors and gc floors goes through it, on one connection, one transaction at a
  * time. It runs in the storage writer thread (storageWriterWorker.ts), so commits and

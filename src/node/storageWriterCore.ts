@@ -1,5 +1,5 @@
 import {DigestCells} from './digestCells.js'
-import {committedChangesOf, LwwWriter, openConnection} from './lwwSql.js'
+import {committedChangesOf, LwwWriter, openConnection, passiveCheckpoint} from './lwwSql.js'
 import {decodeRecords} from './recordCodec.js'
 import {type WriterData, type WriterReply, type WriterRequest} from './storageWriterProtocol.js'
 
@@ -46,8 +46,8 @@ export function openWriterCore(data: WriterData): WriterCore {
         return writer.setFloors(req.floors)
       case 'checkpoint': {
         const started = performance.now()
-        const row = db.pragma('wal_checkpoint(PASSIVE)') as {log: number; checkpointed: number}[]
-        return {result: {log: row[0]?.log ?? 0, checkpointed: row[0]?.checkpointed ?? 0}, changes: new Float64Array(0), seconds: (performance.now() - started) / 1000}
+        const result = passiveCheckpoint(db)
+        return {result, changes: new Float64Array(0), seconds: (performance.now() - started) / 1000}
       }
       case 'close':
         if (db.open) db.close()
