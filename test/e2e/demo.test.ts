@@ -63,7 +63,10 @@ describe('shardctl demo', () => {
     expect(r.code, r.stderr.slice(-3000)).toBe(0)
     const s = JSON.parse(r.stdout) as DemoSummary
     expect(s).toMatchObject({ok: true, nodes: 5, hotNode: 'n1', kept: null, security: {tls: false, auth: false}})
-    expect(s.acts.map((a) => a.title)).toEqual(['act 1: fill n5', 'act 2: relieve n1', 'act 3: drain n4'])
+    // Act 4 runs only when the load measured after the three acts is still outside the target (settleRound).
+    const titles = s.acts.map((a) => a.title)
+    expect(titles.slice(0, 3)).toEqual(['act 1: fill n5', 'act 2: relieve n1', 'act 3: drain n4'])
+    expect(titles.slice(3)).toEqual(titles.length > 3 ? ['act 4: settle'] : [])
     for (const a of s.acts) expect(a.done, a.title).toBe(a.planned)
     expect(s.acts[0]!.done).toBeGreaterThanOrEqual(1)
     // Act 2 relieves the hot node: every one of its moves leaves n1 (the story's deterministic target).
