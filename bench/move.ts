@@ -6,7 +6,9 @@
  * `shardctl node drain` runs it). Printed in one table with each target marked met or missed:
  *
  *  - the machine's own limits measured in the same run: Node's raw loopback TCP rate and the
- *    disk's fsync'd sequential write rate (as `dd conv=fdatasync`);
+ *    disk's fsync'd sequential write rate (as `dd conv=fdatasync`), and both at once: a bare
+ *    file → TCP → file copy between two Node processes (bareCopy.ts), the most any copy could
+ *    do here, which the copy rate row also states its share of;
  *  - one shard of BENCH_SHARD_MIB (default 1536: at least 1 GiB, and enough that the copy back
  *    still has a whole 10 s window at 100 MiB/s after its 20 MiB/s one) of 64 KiB values drained unthrottled from
  *    its node to an empty one: copy rate (copying → verifying), `apply` start to first byte
@@ -53,6 +55,7 @@ import {type Shard, ShardSchema} from '../src/model/shard.js'
 import {loadClusterToken} from '../src/node/clusterToken.js'
 import {NodeClient} from '../src/node/nodeClient.js'
 import {type NodeRecord} from '../src/node/protocol.js'
+import {bareCopyRate} from './bareCopy.js'
 import {bucketsBetween, histogramBuckets, quantileBound, total} from './promHistogram.js'
 
 const MiB = 1024 * 1024
@@ -612,11 +615,13 @@ async function main(): Promise<void> {
   const diskRun = diskLimit(tempDir('disk'), 1024 * MiB)
   const disk = diskRun.rate
   console.log(`raw loopback TCP ${mib(tcp)}, fsync'd sequential write ${mib(disk)} (the fastest of: ${diskRun.all})`)
+  const bare = await bareCopyRate(tempDir('bare'), Math.min(SHARD_MIB, 1024) * MiB)
+  console.log(`bare file → TCP → file copy between two Node processes ${mib(bare)} (${Math.min(SHARD_MIB, 1024)} MiB, fdatasync'd)`)
 
   const etcd = await startEtcd({dataDir: tempDir('etcd'), name: 'bench-move'})
   etcdPid = etcd.pid
   try {
-    if (PARTS.has('big')) await bigShard(etcd.endpoint, tcp, disk)
+    if (PARTS.has('big')) await bigShard(etcd.endpoint, tcp, disk, bare)
     if (PARTS.has('verify')) await verifyShard(etcd.endpoint)
     if (PARTS.has('small')) await smallMoves(etcd.endpoint)
   } finally {
@@ -626,7 +631,7 @@ async function main(): Promise<void> {
   }
   const widths = [0, 1, 2, 3].map((i) => Math.max(...[['measure', 'result', 'target', 'verdict'][i]!.length, ...rows.map((r) => r[i]!.length)]))
   const line = (r: readonly string[]) => `| ${r.map((x, i) => x.padEnd(widths[i]!)).join(' | ')} |`
-  console.log(`\nraw loopback TCP ${mib(tcp)}; fsync'd sequential write ${mib(disk)} (${diskRun.chunkBytes / 1024} KiB writes, the fastest measured) (same run)\n`)
+  console.log(`\nraw loopback TCP ${mib(tcp)}; fsync'd sequential write ${mib(disk)} (${diskRun.chunkBytes / 1024} KiB writes, the fastest measured); bare file → TCP → file copy ${mib(bare)} (same run)\n`)
   console.log(line(['measure', 'result', 'target', 'verdict']))
   console.log(line(widths.map((w) => '-'.repeat(w))))
   for (const r of rows) console.log(line(r))
@@ -634,7 +639,7 @@ async function main(): Promise<void> {
 }
 
 /** bigShard: one big shard, unthrottled, under client load through the router; then back, throttled. */
-async function bigShard(endpoint: string, tcp: number, disk: number): Promise<void> {
+async function bigShard(endpoint: string, tcp: number, disk: number, bare: number): Promise<void> {
   {
     const a = await benchCluster(endpoint, 'bench-move-a', ['a1', 'a2'], 1)
     let [big] = await shardsOf(a)
@@ -684,7 +689,7 @@ async function bigShard(endpoint: string, tcp: number, disk: number): Promise<vo
     const copied = progress1.samples.at(-1)?.bytes ?? 0
     const copyRate = (copied * 1000) / (copyTo - copyFrom)
     const limit = Math.min(tcp, disk)
-    row(`copy rate, ${SHARD_MIB} MiB shard unthrottled`, `${mib(copyRate)} (${(copied / MiB).toFixed(0)} MiB in ${((copyTo - copyFrom) / 1000).toFixed(1)} s)`, `>= 50 % of min(TCP, disk) = ${mib(limit / 2)}`, copyRate >= limit / 2)
+    row(`copy rate, ${SHARD_MIB} MiB shard unthrottled`, `${mib(copyRate)} (${(copied / MiB).toFixed(0)} MiB in ${((copyTo - copyFrom) / 1000).toFixed(1)} s; ${((100 * copyRate) / bare).toFixed(0)} % of the bare copy's ${mib(bare)})`, `>= 50 % of min(TCP, disk) = ${mib(limit / 2)}`, copyRate >= limit / 2)
     // Event-loop delays only: the CPU rows wait for the destination's no-copy window after the move.
     const cost = copyCost(progress1.samples, copyFrom, copyTo, {src: srcPerRequest, dst: {cpuSeconds: NaN, requests: 0}})
     row('longest event-loop delay during copy, source / destination', `${cost.srcLoopMaxMs.toFixed(0)} ms / ${cost.dstLoopMaxMs.toFixed(0)} ms`, 'measured', null)

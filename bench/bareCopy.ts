@@ -1,0 +1,139 @@
+/**
+ * bench/bareCopy.ts — the fastest copy any design built from a socket and a file reaches on
+ * this machine: a file (in the page cache, as a source's database is) read in 1 MiB reads in
+ * one process, sent over one loopback TCP connection to a second Node process that writes
+ * every byte once to a new file and fdatasyncs it as it goes (one flush in flight at a time,
+ * every {@link FLUSH_BYTES}, as a destination's WAL flushes) and once at the end.
+ *
+ * Why it is in bench:move: raw TCP and the disk's write rate are each measured alone, and the
+ * issue's target (half the smaller of the two) compares the copy with them. A real copy does
+ * both at once, plus the read, on the same cores; this is that floor of work with nothing
+ * else (no records, no index, no hashing, no client load), so the table can say how far the
+ * copy is from what any copy could do here, not only from each part alone.
+ *
+ * Run as a script (`node dist/bench/bareCopy.js receive <file>`) it is the receiving process:
+ * it prints `port <n>`, takes one connection, and prints `done <bytes>` once every byte is
+ * written and fdatasync'd.
+ */
+import {spawn} from 'node:child_process'
+import {closeSync, fdatasync, fdatasyncSync, openSync, readSync, rmSync, writeSync} from 'node:fs'
+import {connect, createServer} from 'node:net'
+import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+const MiB = 1024 * 1024
+/** FLUSH_BYTES: the receiver starts an fdatasync after about this many bytes written (one at a time). */
+const FLUSH_BYTES = 4 * MiB
+/** READ_BYTES: the sender's read (and socket write) size. */
+const READ_BYTES = MiB
+
+/** writeSourceFile writes `total` bytes (a pattern that does not compress) to `file` and fdatasyncs it. */
+function writeSourceFile(file: string, total: number): void {
+  const chunk = Buffer.alloc(READ_BYTES)
+  for (let i = 0; i < chunk.length; i += 4) chunk.writeUInt32LE((i * 2654435761) >>> 0, i)
+  const fd = openSync(file, 'w')
+  try {
+    for (let w = 0; w < total; w += chunk.length) writeSync(fd, chunk)
+    fdatasyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/**
+ * bareCopyRate copies a `total`-byte file made in `dir` to another file in `dir` through a
+ * second Node process over loopback TCP and returns bytes/s, timed from the connection to
+ * the receiver's `done` (every byte fdatasync'd). The source file is written (and left in
+ * the page cache) first, outside the timing. Both files are removed; the receiver is
+ * killed if anything fails. Rejects after `timeoutMs`. `receiver` is the built script the
+ * receiving process runs (this module; tests, which run the TypeScript source, pass dist's).
+ */
+export async function bareCopyRate(dir: string, total: number, timeoutMs = 120_000, receiver = fileURLToPath(import.meta.url)): Promise<number> {
+  const from = join(dir, 'bare-from.bin')
+  const to = join(dir, 'bare-to.bin')
+  writeSourceFile(from, total)
+  const child = spawn(process.execPath, [receiver, 'receive', to], {stdio: ['ignore', 'pipe', 'inherit']})
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
+  try {
+    let out = ''
+    const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`bare copy receiver exited (code ${code}): ${out.trim()}`))))
+    const line = (re: RegExp) => Promise.race([exited, new Promise<RegExpExecArray>((resolve) => {
+      const look = () => {
+        const m = re.exec(out)
+        if (m) {
+          child.stdout!.off('data', onData)
+          resolve(m)
+        }
+      }
+      const onData = (b: Buffer) => {
+        out += b.toString()
+        look()
+      }
+      child.stdout!.on('data', onData)
+      look()
+    })])
+    const port = Number((await line(/port (\d+)\n/))[1])
+    const sock = connect(port, '127.0.0.1')
+    await new Promise((r) => sock.once('connect', r))
+    const start = performance.now()
+    const fd = openSync(from, 'r')
+    try {
+      for (let sent = 0; sent < total; ) {
+        const buf = Buffer.allocUnsafe(Math.min(READ_BYTES, total - sent))
+        const n = readSync(fd, buf, 0, buf.length, sent)
+        if (n <= 0) throw new Error(`bare copy: short read at ${sent} of ${total}`)
+        sent += n
+        if (!sock.write(n === buf.length ? buf : buf.subarray(0, n))) await new Promise((r) => sock.once('drain', r))
+      }
+    } finally {
+      closeSync(fd)
+    }
+    sock.end()
+    const done = await line(/done (\d+)\n/)
+    const secs = (performance.now() - start) / 1000
+    sock.destroy()
+    if (Number(done[1]) !== total) throw new Error(`bare copy: the receiver wrote ${done[1]} bytes of ${total}`)
+    return total / secs
+  } finally {
+    clearTimeout(timer)
+    child.kill('SIGKILL')
+    rmSync(from, {force: true})
+    rmSync(to, {force: true})
+  }
+}
+
+/** receive is the receiving process: one connection, every byte written once to `file`, fdatasync'd as it goes and at the end. */
+function receive(file: string): void {
+  const fd = openSync(file, 'w')
+  let written = 0
+  let unflushed = 0
+  let flushing: Promise<void> | undefined
+  const flush = () =>
+    new Promise<void>((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve()))).finally(() => {
+      flushing = undefined
+    })
+  const server = createServer((sock) => {
+    sock.on('data', (chunk: Buffer) => {
+      writeSync(fd, chunk)
+      written += chunk.length
+      unflushed += chunk.length
+      if (unflushed >= FLUSH_BYTES && !flushing) {
+        unflushed = 0
+        flushing = flush()
+      }
+    })
+    sock.on('end', () => {
+      void (async () => {
+        await flushing
+        await flush()
+        closeSync(fd)
+        process.stdout.write(`done ${written}\n`)
+        sock.end()
+        server.close()
+      })()
+    })
+  })
+  server.listen(0, '127.0.0.1', () => process.stdout.write(`port ${(server.address() as {port: number}).port}\n`))
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === 'receive' && process.argv[3]) receive(process.argv[3])
