@@ -396,11 +396,18 @@ export class StorageEngine {
    * checkpointed runs a background checkpoint, tells walBook what it found, fdatasyncs the
    * database file when it copied frames there that the last one had not, and returns what
    * it found (log -1: SQLite's checkpoint lock was held, see WalRestartBook.checkpointFound).
+   * It tells walPacer whether the checkpoint fsync'd the WAL: only one that copied something
+   * did (a failed one is counted as not).
    */
   private async checkpointed(reader: CopyReader): Promise<WalCheckpoint> {
     const mark = this.walBook.checkpointBegins()
-    const c = await reader.checkpoint()
-    if (this.walBook.checkpointFound(c, mark)) await this.synced('db', this.dbSyncer)
+    const c = await reader.checkpoint().catch((err: unknown) => {
+      this.walPacer.checkpointEnded(false)
+      throw err
+    })
+    const copied = this.walBook.checkpointFound(c, mark)
+    this.walPacer.checkpointEnded(copied)
+    if (copied) await this.synced('db', this.dbSyncer)
     return c
   }
 
