@@ -56,7 +56,8 @@ import {loadClusterToken} from '../src/node/clusterToken.js'
 import {NodeClient} from '../src/node/nodeClient.js'
 import {type NodeRecord} from '../src/node/protocol.js'
 import {bareCopyRate} from './bareCopy.js'
-import {bucketsBetween, histogramBuckets, quantileBound, total} from './promHistogram.js'
+import {histogramBetween, quantileBound, total} from './promHistogram.js'
+import {type Scrape, stageP99s, walWaitsDuring} from './moveScrapeFigures.js'
 
 const MiB = 1024 * 1024
 const SHARD_MIB = Number(process.env.BENCH_SHARD_MIB ?? 1536)
@@ -402,64 +403,10 @@ async function nodeFigures(port: number): Promise<NodeFigures> {
   return {copyOut: num('shardctl_node_copy_out_bytes_total'), cpuSeconds: num('process_cpu_seconds_total'), loopMaxMs: num('nodejs_eventloop_lag_max_seconds') * 1000, clientRequests}
 }
 
-/** Scrape is the /metrics text of each scraped process by name ('' when the scrape failed). */
-type Scrape = Record<string, string>
-
 /** scrapeMetrics fetches every url's /metrics text at once. */
 async function scrapeMetrics(urls: Record<string, string>): Promise<Scrape> {
   const texts = await Promise.all(Object.values(urls).map((u) => fetch(u).then((r) => r.text()).catch(() => '')))
   return Object.fromEntries(Object.keys(urls).map((k, i) => [k, texts[i] ?? '']))
-}
-
-/**
- * stageP99s says where a slow client operation spends its time: for each stage a client
- * request passes (the router's whole request, the router's request to each node, each
- * node's handling of it, the destination writer thread's group commits), the bucket bound
- * under which 99 % of that stage's requests in each window fell, before vs during the copy.
- * A node's request time minus its commit time is the wait in its event loop and writer queue.
- */
-function stageP99s(src: string, dst: string, before: [Scrape, Scrape], during: [Scrape, Scrape]): string {
-  const stages: [string, string, string, Record<string, string>][] = [
-    ['router PUT', 'router', 'shardctl_router_request_duration_seconds', {method: 'PUT'}],
-    ['router GET', 'router', 'shardctl_router_request_duration_seconds', {method: 'GET'}],
-    [`router→${src} apply`, 'router', 'shardctl_router_upstream_request_duration_seconds', {node: src, op: 'apply'}],
-    [`router→${dst} apply`, 'router', 'shardctl_router_upstream_request_duration_seconds', {node: dst, op: 'apply'}],
-    [`router→${src} get`, 'router', 'shardctl_router_upstream_request_duration_seconds', {node: src, op: 'get'}],
-    [`${src} apply`, 'src', 'shardctl_node_request_duration_seconds', {op: 'apply'}],
-    [`${dst} apply`, 'dst', 'shardctl_node_request_duration_seconds', {op: 'apply'}],
-    [`${src} get`, 'src', 'shardctl_node_request_duration_seconds', {op: 'get'}],
-    [`${src} commit group`, 'src', 'shardctl_node_commit_duration_seconds', {kind: 'group'}],
-    [`${dst} commit group`, 'dst', 'shardctl_node_commit_duration_seconds', {kind: 'group'}],
-    [`${dst} commit copy`, 'dst', 'shardctl_node_commit_duration_seconds', {kind: 'copy'}],
-  ]
-  /** p99In is the stage's p99 bucket bound in the window, in ms: '-' with no requests, '>N' past the largest bucket N. */
-  const p99In = ([from, to]: [Scrape, Scrape], who: string, name: string, labels: Record<string, string>): string => {
-    const after = histogramBuckets(to[who] ?? '', name, labels)
-    if (!after) return '-'
-    const b = quantileBound(bucketsBetween(after, histogramBuckets(from[who] ?? '', name, labels)), 0.99)
-    if (Number.isNaN(b)) return '-'
-    return Number.isFinite(b) ? `${Math.round(b * 1000)}` : `>${Math.round((after.le.at(-2) ?? 0) * 1000)}`
-  }
-  return stages.map(([what, who, name, labels]) => `${what} ${p99In(before, who, name, labels)}→${p99In(during, who, name, labels)}`).join('; ') + ' (ms)'
-}
-
-/**
- * walWaitsDuring says how often the destination's copy commits waited for its WAL to restart
- * during the copy (StorageEngine.walRoom: once the WAL is about 64 MiB long), by outcome,
- * each with the bucket bound of its longest wait: `restarted 7 (longest <= 250 ms), gave-up 0`.
- */
-function walWaitsDuring([from, to]: [Scrape, Scrape]): string {
-  const name = 'shardctl_node_copy_wal_wait_duration_seconds'
-  return (['restarted', 'gave-up'] as const)
-    .map((outcome) => {
-      const after = histogramBuckets(to.dst ?? '', name, {outcome})
-      const b = after ? bucketsBetween(after, histogramBuckets(from.dst ?? '', name, {outcome})) : undefined
-      const n = b ? total(b) : 0
-      if (!b || n === 0) return `${outcome} 0`
-      const longest = quantileBound(b, 1)
-      return `${outcome} ${n} (longest <= ${Number.isFinite(longest) ? `${Math.round(longest * 1000)} ms` : `> ${Math.round((b.le.at(-2) ?? 0) * 1000)} ms`})`
-    })
-    .join(', ')
 }
 
 /**
@@ -860,8 +807,7 @@ async function verifyShard(endpoint: string): Promise<void> {
     const cleanupMs = phaseAt(ev3, 'done') - phaseAt(ev3, 'cleanup')
     row(`cleanup of the ${VERIFY_KEYS}-key source copy (cleanup → done)`, `${(cleanupMs / 1000).toFixed(2)} s (${Math.round(VERIFY_KEYS / Math.max(0.001, cleanupMs / 1000))} keys/s)`, 'far under 144 s (1M keys, session 4)', null)
     // How long the cleanup held the source's writer in one go: a client write to another shard waits behind that.
-    const purges = histogramBuckets(purge1, 'shardctl_node_commit_duration_seconds', {kind: 'purge'})
-    const held = purges ? bucketsBetween(purges, histogramBuckets(purge0, 'shardctl_node_commit_duration_seconds', {kind: 'purge'})) : undefined
+    const held = histogramBetween(purge0, purge1, 'shardctl_node_commit_duration_seconds', {kind: 'purge'})
     const bound = (q: number) => {
       const b = held ? quantileBound(held, q) : NaN
       if (Number.isNaN(b)) return '-'

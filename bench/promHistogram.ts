@@ -41,6 +41,17 @@ export function bucketsBetween(after: Buckets, before: Buckets | undefined): Buc
   return {le: after.le, counts: after.counts.map((c, i) => c - (before.le[i] === after.le[i] ? (before.counts[i] ?? 0) : 0))}
 }
 
+/**
+ * histogramBetween is what series `name` (every series matching `labels`, as
+ * {@link histogramBuckets}) observed between two scrapes' exposition texts: undefined when
+ * `after` holds no such series; everything in `after` when `before` holds none (a failed
+ * scrape, or a process started in between).
+ */
+export function histogramBetween(before: string, after: string, name: string, labels: Record<string, string> = {}): Buckets | undefined {
+  const later = histogramBuckets(after, name, labels)
+  return later && bucketsBetween(later, histogramBuckets(before, name, labels))
+}
+
 /** total is how many observations the buckets hold. */
 export function total(b: Buckets): number {
   return b.counts.at(-1) ?? 0

@@ -17,6 +17,7 @@ import {allocTransferable, transferableCopyOf} from './transferableBatch.js'
 import {type CommitKind, StorageWriter} from './storageWriter.js'
 import {FileSyncer} from './fileSyncer.js'
 import {WalSyncPacer} from './walSyncPacer.js'
+import {WalRestartBook} from './walRestartBook.js'
 import {nextDropBudget} from './dropBudget.js'
 
 export type {ApplyOptions, ApplyResult, Superseded} from './lwwSql.js'
@@ -247,19 +248,8 @@ export class StorageEngine {
   private readonly dbSyncer: FileSyncer
   /** walTask is the background flush or checkpoint running (one at a time), settled (never rejects). */
   private walTask: Promise<void> | undefined
-  /**
-   * walLength estimates the WAL's length in bytes: what the last checkpoint found, plus the
-   * bytes committed since it began; 0 once the writer's own checkpoint left nothing to copy
-   * (the next commit restarts the WAL). Counted as commits end, not only at checkpoints:
-   * a checkpoint slowed by a busy machine (0.9 s seen) must not let a copy run the WAL
-   * past the writer's backstop unseen.
-   */
-  private walLength = 0
-  /** lastCheckpoint is what the last background checkpoint found (to tell whether the next one copied anything new). */
-  private lastCheckpoint: WalCheckpoint | undefined
-  private readonly walRestartBytes: number
-  /** walDueAt is the walLength at which the next copy commit waits: walRestartBytes, or further on after a wait that gave up (see walRoom). */
-  private walDueAt: number
+  /** walBook estimates the WAL's length and says when a copy commit must wait for it to restart (see {@link walRoom}). */
+  private readonly walBook: WalRestartBook
   private readonly onWalSync: StorageEngineOptions['onWalSync']
   private readonly onWalWait: StorageEngineOptions['onWalWait']
   /** synchronousFull: commits fsync the WAL unless asked not to (a copy slice). */
@@ -278,8 +268,7 @@ export class StorageEngine {
     this.synchronousFull = (opts.synchronous ?? 'FULL') === 'FULL'
     this.onWalSync = opts.onWalSync
     this.onWalWait = opts.onWalWait
-    this.walRestartBytes = opts.walRestartBytes ?? WAL_RESTART_BYTES
-    this.walDueAt = this.walRestartBytes
+    this.walBook = new WalRestartBook({restartBytes: opts.walRestartBytes ?? WAL_RESTART_BYTES, pageSize: PAGE_SIZE})
     this.floors = this.db.prepare<[], GcFloor>('SELECT lo, hi, floor FROM gc_floor').all()
     const threads = opts.writerThread ?? true
     // The writer thread opens its connection after the schema and cells above are in place.
@@ -395,7 +384,7 @@ export class StorageEngine {
     const reader = this.copyReader
     if (!reader) return write
     return write.then((result) => {
-      this.walLength += bytes
+      this.walBook.committed(bytes)
       const task = this.closed ? undefined : this.walPacer.committed(bytes, synced)
       if (task === 'checkpoint') this.background(this.checkpointed(reader))
       else if (task === 'flush') this.background(this.synced('wal', this.walSyncer))
@@ -404,25 +393,27 @@ export class StorageEngine {
   }
 
   /**
-   * checkpointed runs a background checkpoint, updates walLength from what it found,
-   * fdatasyncs the database file when it copied frames there that the last one had not,
-   * and returns what it found. A checkpoint that found SQLite's checkpoint lock held
-   * (another checkpoint running) reports log -1: it says nothing about the WAL.
+   * checkpointed runs a background checkpoint, tells walBook what it found, fdatasyncs the
+   * database file when it copied frames there that the last one had not, and returns what
+   * it found (log -1: SQLite's checkpoint lock was held, see WalRestartBook.checkpointFound).
+   * It tells walPacer whether the checkpoint fsync'd the WAL: only one that copied something
+   * did (a failed one is counted as not).
    */
   private async checkpointed(reader: CopyReader): Promise<WalCheckpoint> {
-    const before = this.walLength
-    const c = await reader.checkpoint()
-    if (c.log < 0) return c
-    this.walLength = c.log * PAGE_SIZE + Math.max(0, this.walLength - before)
-    const last = this.lastCheckpoint
-    this.lastCheckpoint = c
-    if (c.checkpointed > 0 && (c.checkpointed !== last?.checkpointed || c.log !== last.log)) await this.synced('db', this.dbSyncer)
+    const mark = this.walBook.checkpointBegins()
+    const c = await reader.checkpoint().catch((err: unknown) => {
+      this.walPacer.checkpointEnded(false)
+      throw err
+    })
+    const copied = this.walBook.checkpointFound(c, mark)
+    this.walPacer.checkpointEnded(copied)
+    if (copied) await this.synced('db', this.dbSyncer)
     return c
   }
 
   /**
    * walRoom resolves when a copy commit may go: at once unless the WAL is about
-   * walRestartBytes long (walLength). Then background checkpoints that began while this
+   * walRestartBytes long (walBook). Then background checkpoints that began while this
    * copy waited copy the backlog until at most {@link WAL_RESTART_SLACK_BYTES} is left
    * (client writes go on adding a little), and the writer thread checkpoints that rest
    * itself: it is the only writer, so nothing is left to copy when it ends, and SQLite
@@ -433,7 +424,7 @@ export class StorageEngine {
    * the checkpoint lock held, or copies nothing more than the last (a reader holding an old
    * snapshot: a backup tool, an operator's sqlite3 shell), or after about
    * {@link WAL_RESTART_WAIT_MS}. The next wait is then due only once the WAL grew another
-   * walRestartBytes (walDueAt), so a cause that lasts costs one wait per walRestartBytes,
+   * walRestartBytes (WalRestartBook.gaveUp), so a cause that lasts costs one wait per walRestartBytes,
    * not one per copy slice; the writer's backstop still bounds the WAL. Only copy commits
    * wait here; client commits go on.
    */
@@ -464,20 +455,12 @@ export class StorageEngine {
       if ((c.log - c.checkpointed) * PAGE_SIZE > WAL_RESTART_SLACK_BYTES) continue
       const last = await this.writer.run<WalCheckpoint>({op: 'checkpoint'}).catch(() => undefined)
       if (!last || last.log < 0 || last.checkpointed < last.log) break
-      // Everything in the database file: the next commit restarts the WAL. Until a checkpoint says otherwise, assume it did.
-      this.walLength = 0
-      this.walDueAt = this.walRestartBytes
+      // Everything in the database file: the next commit restarts the WAL.
+      this.walBook.restarted()
       return true
     }
-    this.walDueAt = this.walLength + this.walRestartBytes
+    this.walBook.gaveUp()
     return false
-  }
-
-  /** walTooLong: a copy commit must wait for the WAL to restart first (see walRoom). */
-  private walTooLong(): boolean {
-    // The WAL restarted (by a wait, or by itself when the copy paused): waits are due at walRestartBytes again.
-    if (this.walLength < this.walRestartBytes) this.walDueAt = this.walRestartBytes
-    return this.walLength >= this.walDueAt
   }
 
   /** synced fdatasyncs `file` through `syncer` and tells onWalSync how long it took. */
@@ -529,7 +512,7 @@ export class StorageEngine {
     const bytes = batch.length
     const write = () => this.writer.run<ApplyResult>({op: 'copy', batch, name, state, durable}, 'copy', records.length, {transfer: [batch.buffer as ArrayBuffer], keys: records})
     // The WAL check is synchronous when there is room, so a copy commit is queued at once as before.
-    return this.wrote(this.walTooLong() ? this.walRoom().then(write) : write(), bytes, durable && this.synchronousFull)
+    return this.wrote(this.walBook.mustWait() ? this.walRoom().then(write) : write(), bytes, durable && this.synchronousFull)
   }
 
   /** metaValue returns the value stored under meta `name` (copy state, see {@link applyCopyBatch}), or undefined. */

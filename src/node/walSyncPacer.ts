@@ -19,12 +19,20 @@ export type WalSyncTask = 'flush' | 'checkpoint' | undefined
  * every `flushBytes` the writer's own fsyncs find at most about `flushBytes` plus what a
  * running task lets pile up (see {@link unsyncedBound}). A commit that fsync'd (`synced`)
  * made every frame before it durable, so it zeroes the unsynced count.
+ *
+ * A checkpoint fsyncs the WAL only when it has frames to copy: SQLite's walCheckpoint
+ * (wal.c) syncs the WAL just before it backfills, and skips both when nothing past the
+ * frames already copied is safe to copy (a reader holding an old snapshot) or when the
+ * checkpoint lock is held. So a checkpoint zeroes the unsynced count when it begins, as a
+ * flush does, and {@link checkpointEnded} gives the count back when it copied nothing.
  */
 export class WalSyncPacer {
   /** unsynced is the bytes committed without fsync since the last flush or fsync'd commit began. */
   private unsynced = 0
   /** sinceCheckpoint is the bytes committed since the last checkpoint began. */
   private sinceCheckpoint = 0
+  /** coveredByCheckpoint is the unsynced count the running checkpoint zeroed as it began (0 once a commit fsync'd them): given back if it copied nothing. */
+  private coveredByCheckpoint = 0
   private running = false
 
   constructor(private readonly limits: WalSyncLimits) {}
@@ -33,11 +41,10 @@ export class WalSyncPacer {
   committed(bytes: number, synced: boolean): WalSyncTask {
     this.sinceCheckpoint += bytes
     this.unsynced = synced ? 0 : this.unsynced + bytes
+    if (synced) this.coveredByCheckpoint = 0
     if (this.running) return undefined
     if (this.sinceCheckpoint >= this.limits.checkpointBytes) {
-      this.running = true
-      this.sinceCheckpoint = 0
-      this.unsynced = 0
+      this.checkpointBegins()
       return 'checkpoint'
     }
     if (this.unsynced >= this.limits.flushBytes) {
@@ -55,10 +62,27 @@ export class WalSyncPacer {
    */
   checkpointNow(): boolean {
     if (this.running) return false
+    this.checkpointBegins()
+    return true
+  }
+
+  /**
+   * checkpointEnded says whether the running checkpoint fsync'd the WAL (`walSynced`: it
+   * copied frames into the database file; see the class comment). When it did not, the
+   * unsynced bytes it was counted as covering count again (those a fsync'd commit covered
+   * since excepted), so the next commit may ask for a flush. Call it before {@link finished}.
+   */
+  checkpointEnded(walSynced: boolean): void {
+    if (!walSynced) this.unsynced += this.coveredByCheckpoint
+    this.coveredByCheckpoint = 0
+  }
+
+  /** checkpointBegins takes the task slot for a checkpoint and restarts the counts (the checkpoint is expected to fsync the WAL). */
+  private checkpointBegins(): void {
     this.running = true
     this.sinceCheckpoint = 0
+    this.coveredByCheckpoint = this.unsynced
     this.unsynced = 0
-    return true
   }
 
   /** finished says the task last returned by {@link committed} ended (done or failed): the next commit may start another. */

@@ -35,6 +35,19 @@ import {setDefaultClientTls} from '../transport/clientTls.js'
 import {reloadServerTls} from '../transport/dataPlaneServer.js'
 import {TlsReloader} from '../transport/tlsReloader.js'
 
+/**
+ * ROUTER_NODE_TIMEOUT_MS is the router's default bound on one request to one node: its node
+ * pools, hint deliveries and the coordinator's replica requests (`router serve
+ * --node-timeout`'s default, written there as 2s). Why 2 s: a replica request that times
+ * out counts as a failed apply (hinted if the write reached another replica), so the bound sits far above a loaded
+ * node's answers (at 2 s, 1 of 7 rebalance-under-load e2e runs saw any TIMEOUT, at load above
+ * 20: docs/data-plane.md, hinted handoff); and well under the 5 s request timeout, which
+ * bounds the whole request with its retries (the coordinator cuts each node request to the
+ * time left), so a request that waited out one node's bound still has time to refresh the
+ * map and retry.
+ */
+export const ROUTER_NODE_TIMEOUT_MS = 2000
+
 /** RouterServeOptions configure one router process. Durations are milliseconds. */
 export interface RouterServeOptions {
   /** id names the router in etcd (`routers/<id>`) and is the HLC writer id of its writes. */
@@ -43,6 +56,7 @@ export interface RouterServeOptions {
   listen: string
   w?: number
   r?: number
+  /** nodeTimeoutMs bounds one request to one node (default {@link ROUTER_NODE_TIMEOUT_MS}). */
   nodeTimeoutMs?: number
   requestTimeoutMs?: number
   staleRetries?: number
@@ -214,7 +228,8 @@ interface RouterParts {
  */
 async function startRouterParts(ctx: ServiceContext, id: string, opts: RouterServeOptions, token: Awaited<ReturnType<typeof loadClusterToken>>, log: (line: string) => void, onMapChange: () => void): Promise<RouterParts> {
   const metrics = new RouterMetrics()
-  const clients = new NodeClients({token, tls: opts.tls, timeoutMs: opts.nodeTimeoutMs ?? 2000, connections: opts.connections ?? 32, observe: (node, op, seconds, outcome) => metrics.upstream(node, op, seconds, outcome)})
+  const nodeTimeoutMs = opts.nodeTimeoutMs ?? ROUTER_NODE_TIMEOUT_MS
+  const clients = new NodeClients({token, tls: opts.tls, timeoutMs: nodeTimeoutMs, connections: opts.connections ?? 32, observe: (node, op, seconds, outcome) => metrics.upstream(node, op, seconds, outcome)})
   const clockMonitor = new ClockMonitor(ctx, {
     self: `router:${id}`,
     maxOffsetMs: opts.maxClockOffsetMs ?? DEFAULT_MAX_CLOCK_OFFSET_MS,
@@ -241,8 +256,8 @@ async function startRouterParts(ctx: ServiceContext, id: string, opts: RouterSer
     },
     onOutcome: (o) => metrics.repair(o),
   })
-  const hints = routerHints(opts, {view, metrics}, nodeClient)
-  const coordinator = routerCoordinator(id, opts, {view, metrics, repairs, hints, clockMonitor}, nodeClient)
+  const hints = routerHints(nodeTimeoutMs, {view, metrics}, nodeClient)
+  const coordinator = routerCoordinator(id, opts, nodeTimeoutMs, {view, metrics, repairs, hints, clockMonitor}, nodeClient)
   return {metrics, latency: new LatencyWindow(), recent: new RecentLatency(), tally: new ClientTally(), clients, clockMonitor, view, repairs, hints, coordinator}
 }
 
@@ -251,13 +266,13 @@ async function startRouterParts(ctx: ServiceContext, id: string, opts: RouterSer
  * (kind `write`, the same version) to that replica at the epoch of the router's current
  * map, only while the replica still holds the key's shard there.
  */
-function routerHints(opts: RouterServeOptions, p: Pick<RouterParts, 'view' | 'metrics'>, nodeClient: NodeClientLookup): HintQueue {
+function routerHints(nodeTimeoutMs: number, p: Pick<RouterParts, 'view' | 'metrics'>, nodeClient: NodeClientLookup): HintQueue {
   const queue: HintQueue = new HintQueue({
     ...HINT_DEFAULTS,
     place: (node, key) => placeHint(p.view.table(), node, key),
     deliver: hintDelivery({
       node: nodeClient,
-      timeoutMs: opts.nodeTimeoutMs ?? 2000,
+      timeoutMs: nodeTimeoutMs,
     }),
     refresh: (shard) => void p.view.refresh(shard).catch(() => {}),
     now: Date.now,
@@ -275,7 +290,7 @@ function routerHints(opts: RouterServeOptions, p: Pick<RouterParts, 'view' | 'me
 }
 
 /** routerCoordinator wires the quorum coordinator to the map, the node pools (one ApplyBatcher per pool), the clock and read repair. */
-function routerCoordinator(id: string, opts: RouterServeOptions, p: Pick<RouterParts, 'view' | 'metrics' | 'repairs' | 'hints' | 'clockMonitor'>, nodeClient: NodeClientLookup): Coordinator {
+function routerCoordinator(id: string, opts: RouterServeOptions, nodeTimeoutMs: number, p: Pick<RouterParts, 'view' | 'metrics' | 'repairs' | 'hints' | 'clockMonitor'>, nodeClient: NodeClientLookup): Coordinator {
   // One ApplyBatcher per pool: concurrent writes to one shard on one node share a request.
   const batchers = new WeakMap<NodeClient, ApplyBatcher>()
   return new Coordinator({
@@ -299,7 +314,7 @@ function routerCoordinator(id: string, opts: RouterServeOptions, p: Pick<RouterP
     writeGate: p.clockMonitor.writeGate,
     options: {
       quorum: {w: opts.w, r: opts.r},
-      nodeTimeoutMs: opts.nodeTimeoutMs ?? 2000,
+      nodeTimeoutMs,
       requestTimeoutMs: opts.requestTimeoutMs ?? 5000,
       staleRetries: opts.staleRetries ?? 3,
     },

@@ -1,6 +1,6 @@
 import {Histogram, Registry} from 'prom-client'
 import {describe, expect, it} from 'vitest'
-import {bucketsBetween, histogramBuckets, quantileBound, shareAbove, total} from '../../bench/promHistogram.js'
+import {bucketsBetween, histogramBetween, histogramBuckets, quantileBound, shareAbove, total} from '../../bench/promHistogram.js'
 
 /** registryWith is a real prom-client histogram to observe into and render. */
 function registryWith(): {observe: (op: string, status: string, s: number) => void; text: () => Promise<string>} {
@@ -37,6 +37,20 @@ describe('promHistogram', () => {
     expect(quantileBound(window, 1)).toBe(0.1)
     expect(quantileBound(window, 0.98)).toBe(0.01)
     expect(shareAbove(window, 0.025)).toBeCloseTo(0.02)
+  })
+
+  it('reads the buckets of matching series between two scrapes: only what the later one added, everything when the earlier one lacks the series, undefined when the later one does', async () => {
+    const r = registryWith()
+    r.observe('apply', '200', 0.2)
+    const before = await r.text()
+    r.observe('apply', '200', 0.005)
+    r.observe('apply', '503', 0.04)
+    r.observe('get', '200', 0.04)
+    const after = await r.text()
+    expect(histogramBetween(before, after, 'x_seconds', {op: 'apply'})).toEqual({le: [0.01, 0.025, 0.05, 0.1, Infinity], counts: [1, 1, 2, 2, 2]})
+    expect(histogramBetween('', after, 'x_seconds', {op: 'apply'})?.counts).toEqual([1, 1, 2, 2, 3])
+    expect(histogramBetween(after, before, 'x_seconds', {op: 'put'})).toBeUndefined()
+    expect(histogramBetween(before, '', 'x_seconds')).toBeUndefined()
   })
 
   it('says Infinity when only +Inf holds the quantile and NaN with no observations', () => {

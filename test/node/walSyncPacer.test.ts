@@ -73,4 +73,46 @@ describe('WalSyncPacer', () => {
     expect(p.committed(0, false)).toBe('checkpoint')
     expect(p.checkpointNow()).toBe(false)
   })
+
+  it('given a checkpoint that copied nothing (SQLite then skips its WAL sync: a reader holding an old snapshot, the checkpoint lock held), when it ended, then the unsynced bytes it had zeroed count again and the next commit asks for a flush', () => {
+    const p = new WalSyncPacer({flushBytes: 4, checkpointBytes: 100})
+    expect(p.committed(3, false)).toBeUndefined()
+    expect(p.checkpointNow()).toBe(true)
+    expect(p.committed(2, false)).toBeUndefined()
+    p.checkpointEnded(false)
+    p.finished()
+    expect(p.pendingUnsynced()).toBe(5)
+    expect(p.committed(0, false)).toBe('flush')
+  })
+
+  it('given a checkpoint started by the commits (not out of turn) that copied nothing, when it ended, then its zeroed unsynced bytes count again too', () => {
+    const p = new WalSyncPacer({flushBytes: 8, checkpointBytes: 10})
+    expect(p.committed(6, false)).toBeUndefined()
+    expect(p.committed(6, false)).toBe('checkpoint')
+    p.checkpointEnded(false)
+    p.finished()
+    expect(p.pendingUnsynced()).toBe(12)
+    expect(p.committed(0, false)).toBe('flush')
+  })
+
+  it('given a checkpoint that copied frames (it fsyncd the WAL first), when it ended, then only the bytes committed while it ran stay unsynced', () => {
+    const p = new WalSyncPacer({flushBytes: 4, checkpointBytes: 100})
+    p.committed(3, false)
+    expect(p.checkpointNow()).toBe(true)
+    p.committed(2, false)
+    p.checkpointEnded(true)
+    p.finished()
+    expect(p.pendingUnsynced()).toBe(2)
+  })
+
+  it('given a fsyncd commit while a checkpoint ran, when the checkpoint ended having copied nothing, then nothing is given back (that commit made the earlier bytes durable)', () => {
+    const p = new WalSyncPacer({flushBytes: 4, checkpointBytes: 100})
+    p.committed(3, false)
+    expect(p.checkpointNow()).toBe(true)
+    p.committed(1, true)
+    p.committed(2, false)
+    p.checkpointEnded(false)
+    p.finished()
+    expect(p.pendingUnsynced()).toBe(2)
+  })
 })

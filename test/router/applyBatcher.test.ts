@@ -4,6 +4,7 @@ import {NodeRequestError} from '../../src/node/nodeRequestError.js'
 import {type RequestOptions} from '../../src/node/nodeClient.js'
 import {type ApplyKind, type NodeRecord} from '../../src/node/protocol.js'
 import {ApplyBatcher} from '../../src/router/applyBatcher.js'
+import {ManualClock} from '../support/manualClock.js'
 import {FakeNode} from './fakeNode.js'
 
 const rec = (k: string, wall = 1): NodeRecord => ({key: Buffer.from(k), version: formatHlc({wall, counter: 0, writer: 'r'}), value: Buffer.from('v')})
@@ -103,8 +104,7 @@ describe('ApplyBatcher', () => {
   })
 
   it('Given a nearly-expired write batched with others, Then it times out alone and the batch keeps the latest deadline', async () => {
-    let clock = 0
-    const timers: {at: number; fn: () => void; cancelled: boolean}[] = []
+    const clock = new ManualClock()
     const sent: (number | undefined)[] = []
     let answer!: (r: Awaited<ReturnType<FakeNode['apply']>>) => void
     const node = new FakeNode('a')
@@ -121,27 +121,22 @@ describe('ApplyBatcher', () => {
       maxBytes: 1 << 20,
       schedule: m.schedule,
       node: 'a',
-      now: () => clock,
-      startTimer: (fn, ms) => {
-        const t = {at: clock + ms, fn, cancelled: false}
-        timers.push(t)
-        return () => (t.cancelled = true)
-      },
+      now: () => clock.now,
+      startTimer: clock.startTimer,
     })
     const almostExpired = b.apply(0, 1, [rec('late')], 'write', {timeoutMs: 5}).catch((e: unknown) => e)
     const fresh = b.apply(0, 1, [rec('fresh')], 'write', {timeoutMs: 2000})
-    clock = 1
+    await clock.advance(1)
     m.run()
     expect(sent).toEqual([1999]) // the batch's request is bounded by its latest caller, not its earliest
-    clock = 5
-    for (const t of timers) if (!t.cancelled && t.at <= clock) t.fn()
+    await clock.advance(4)
     const err = (await almostExpired) as NodeRequestError
     expect(err.code).toBe('NODE_UNREACHABLE')
     expect(err.message).toMatch(/node a: timed out after 5 ms/)
     expect(err.timedOut).toBe(true)
     answer({applied: 2, ignored: 0} as never)
     await expect(fresh).resolves.toBeDefined()
-    expect(timers.every((t) => t.cancelled || t.at <= clock)).toBe(true) // the fresh caller's timer was cleared
+    expect(clock.pendingTimers()).toBe(0) // the fresh caller's timer was cleared
   })
 
   it('Given a caller without a timeout in the batch, Then the request uses the target default', async () => {

@@ -8,6 +8,7 @@ import {type Hint, HintQueue, HINT_DEFAULTS, placeHint} from '../../src/router/h
 import {type RepairTask} from '../../src/router/readRepairQueue.js'
 import {RoutingTable} from '../../src/router/routingTable.js'
 import {NodeRequestError} from '../../src/node/nodeRequestError.js'
+import {ManualClock} from '../support/manualClock.js'
 import {FakeNode} from './fakeNode.js'
 import {shardOf} from './fixtures.js'
 
@@ -433,23 +434,22 @@ describe('Coordinator hands missed replica applies to the hint queue', () => {
   })
 
   it('with a hint queue wired in, the replica that missed the write holds it once the queue drains, with no read', async () => {
+    const HINT_MAX_BACKOFF_MS = 5
     const {nodes, table} = setup('a b c')
     const b = nodes.get('b')!
+    const clock = new ManualClock()
     const queue = new HintQueue({
       ...HINT_DEFAULTS,
       initialBackoffMs: 1,
-      maxBackoffMs: 5,
+      maxBackoffMs: HINT_MAX_BACKOFF_MS,
       place: (node, key) => placeHint(table(), node, key),
       deliver: async (batch) => {
         await nodes.get(batch.node)!.apply(batch.shard, batch.epoch, batch.records, 'write')
         return 'delivered'
       },
       refresh: () => {},
-      now: Date.now,
-      startTimer: (fn, ms) => {
-        const t = setTimeout(fn, ms)
-        return () => clearTimeout(t)
-      },
+      now: () => clock.now,
+      startTimer: clock.startTimer,
     })
     let wall = 1000
     const coordinator = new Coordinator({
@@ -464,8 +464,11 @@ describe('Coordinator hands missed replica applies to the hint queue', () => {
     const versions: string[] = []
     for (let i = 0; i < 20; i++) versions.push((await coordinator.write(k(`key-${i}`), Buffer.from(`v${i}`))).version)
     await coordinator.write(k('key-3'), null)
+    // Deliveries to the replica while it is down fail and back off (1 ms doubling to 5 ms).
+    await clock.advance(20)
     expect(b.records.size).toBe(0)
     b.down = false
+    await clock.advance(HINT_MAX_BACKOFF_MS)
     await queue.idle()
     const a = nodes.get('a')!
     expect([...b.records.entries()].sort()).toEqual([...a.records.entries()].sort())

@@ -1,6 +1,6 @@
 /**
  * ManualClock is a fake clock for tests of what schedules its own work through injected
- * `now` and `startTimer` options (HintQueue and its reference model): a timer fires only
+ * `now` and `startTimer` options (HintQueue and its reference model, ApplyBatcher): a timer fires only
  * inside {@link ManualClock.advance}, in time order, and what it started (deliveries and
  * their promises) settles before the next one fires, so a test sees each step's effects.
  */
@@ -13,6 +13,11 @@ export class ManualClock {
     const t = {at: this.now + ms, fn, live: true}
     this.timers.push(t)
     return () => (t.live = false)
+  }
+
+  /** pendingTimers is how many timers are still set: neither fired nor cancelled. */
+  pendingTimers(): number {
+    return this.timers.filter((t) => t.live).length
   }
 
   /** advance moves the clock forward `ms`, firing due timers in order and letting what they started settle after each. */
