@@ -56,6 +56,7 @@ import {loadClusterToken} from '../src/node/clusterToken.js'
 import {NodeClient} from '../src/node/nodeClient.js'
 import {type NodeRecord} from '../src/node/protocol.js'
 import {bareCopyRate} from './bareCopy.js'
+import {paceBySegments} from './copyPace.js'
 import {histogramBetween, quantileBound, total} from './promHistogram.js'
 import {type Scrape, stageP99s, walWaitsDuring} from './moveScrapeFigures.js'
 
@@ -637,6 +638,8 @@ async function bigShard(endpoint: string, tcp: number, disk: number, bare: numbe
     const copyRate = (copied * 1000) / (copyTo - copyFrom)
     const limit = Math.min(tcp, disk)
     row(`copy rate, ${SHARD_MIB} MiB shard unthrottled`, `${mib(copyRate)} (${(copied / MiB).toFixed(0)} MiB in ${((copyTo - copyFrom) / 1000).toFixed(1)} s; ${((100 * copyRate) / bare).toFixed(0)} % of the bare copy's ${mib(bare)})`, `>= 50 % of min(TCP, disk) = ${mib(limit / 2)}`, copyRate >= limit / 2)
+    const fifths = paceBySegments(progress1.samples.filter((x) => x.t >= copyFrom && x.t <= copyTo), 5)
+    row('copy rate by fifth of the shard, first to last (does the copy slow as the destination fills?)', fifths.length ? fifths.map((r) => mib(r)).join(', ') : 'too few progress readings', 'measured', null)
     // Event-loop delays only: the CPU rows wait for the destination's no-copy window after the move.
     const cost = copyCost(progress1.samples, copyFrom, copyTo, {src: srcPerRequest, dst: {cpuSeconds: NaN, requests: 0}})
     row('longest event-loop delay during copy, source / destination', `${cost.srcLoopMaxMs.toFixed(0)} ms / ${cost.dstLoopMaxMs.toFixed(0)} ms`, 'measured', null)
