@@ -52,7 +52,7 @@ export function walWaitsDuring([from, to]: [Scrape, Scrape]): string {
       const n = b ? total(b) : 0
       if (!b || n === 0) return `${outcome} 0`
       const longest = quantileBound(b, 1)
-      return `${outcome} ${n} (longest <= ${Number.isFinite(longest) ? `${Math.round(longest * 1000)} ms` : `> ${Math.round((b.le.at(-2) ?? 0) * 1000)} ms`})`
+      return `${outcome} ${n} (longest ${Number.isFinite(longest) ? `<= ${Math.round(longest * 1000)} ms` : `> ${Math.round((b.le.at(-2) ?? 0) * 1000)} ms`})`
     })
     .join(', ')
 }
