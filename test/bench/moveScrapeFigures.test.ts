@@ -68,7 +68,6 @@ describe('the move bench figures between two scrapes', () => {
     observe(dst.walWait, {outcome: 'restarted'}, 7, 0.2)
     observe(dst.walWait, {outcome: 'gave-up'}, 1, 1.5)
     const to: Scrape = {dst: await dst.text()}
-    // Today's wording past the largest bucket reads "<= > 1000 ms" (kept as it is: this test pins the strings, the wording is the lead's call).
     expect(walWaitsDuring([from, to])).toBe('restarted 7 (longest <= 250 ms), gave-up 1 (longest > 1000 ms)')
     expect(walWaitsDuring([to, to])).toBe('restarted 0, gave-up 0')
     expect(walWaitsDuring([{}, {}])).toBe('restarted 0, gave-up 0')
