@@ -147,9 +147,8 @@ export const WRITER_AUTOCHECKPOINT_BYTES = 128 * 1024 * 1024
 
 /**
  * WAL_RESTART_BYTES: once the WAL is about this long, the next copy commit waits (client
- * writes never do; theirs start the same restart in the background, see wrote) while
- * checkpoints copy all of it into the database file, so the commit after them restarts
- * the WAL (see walRoom). Without
+ * writes never do) while checkpoints copy all of it into the database file, so the commit
+ * after them restarts the WAL (see walRoom). Without
  * the wait a copy that keeps committing outruns the checkpoints, the WAL grows to the
  * writer's {@link WRITER_AUTOCHECKPOINT_BYTES} backstop, and the writer then checkpoints
  * the backlog inside whichever commit crossed it: in bench:move on the 2-core VM under
@@ -251,8 +250,6 @@ export class StorageEngine {
   private walTask: Promise<void> | undefined
   /** walBook estimates the WAL's length and says when a copy commit must wait for it to restart (see {@link walRoom}). */
   private readonly walBook: WalRestartBook
-  /** walRestart is the WAL restart running (see {@link restartWal}), if any. */
-  private walRestart: Promise<boolean> | undefined
   private readonly onWalSync: StorageEngineOptions['onWalSync']
   private readonly onWalWait: StorageEngineOptions['onWalWait']
   /** synchronousFull: commits fsync the WAL unless asked not to (a copy slice). */
@@ -391,10 +388,6 @@ export class StorageEngine {
       const task = this.closed ? undefined : this.walPacer.committed(bytes, synced)
       if (task === 'checkpoint') this.background(this.checkpointed(reader))
       else if (task === 'flush') this.background(this.synced('wal', this.walSyncer))
-      // Client writes that never pause keep the WAL from restarting just as a copy does (a
-      // write load of 800 MiB ran it to the backstop, 133 to 155 MiB, with commits of up to
-      // 150 ms): the restart runs for them too, in the background; nobody waits for it.
-      if (!this.closed && this.walBook.mustWait()) void this.restartWal()
       return result
     })
   }
@@ -437,23 +430,11 @@ export class StorageEngine {
    */
   private async walRoom(): Promise<void> {
     const started = performance.now()
-    const restarted = await this.restartWal()
+    const restarted = await this.walRestarted()
     this.onWalWait?.(restarted ? 'restarted' : 'gave-up', (performance.now() - started) / 1000)
   }
 
-  /**
-   * restartWal runs {@link walRestarted} once at a time and returns its outcome: a copy
-   * commit waits for it (walRoom), a commit of any kind that leaves the WAL that long starts
-   * it and goes on (see {@link wrote}). Never rejects.
-   */
-  private restartWal(): Promise<boolean> {
-    this.walRestart ??= this.walRestarted().finally(() => {
-      this.walRestart = undefined
-    })
-    return this.walRestart
-  }
-
-  /** walRestarted is the restart itself (see walRoom): true when the writer's checkpoint left nothing to copy, false when it gave up. */
+  /** walRestarted is walRoom's wait: true when the writer's checkpoint left nothing to copy, false when it gave up. */
   private async walRestarted(): Promise<boolean> {
     const reader = this.copyReader
     const until = performance.now() + WAL_RESTART_WAIT_MS
