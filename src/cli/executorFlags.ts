@@ -4,17 +4,18 @@ import {UserError} from '../errors/errors.js'
 import {currentTerminals, needsQuestion, type TerminalState} from './confirmation.js'
 import {type ApplyDeps, type ApplyInput} from '../executor/executePlan.js'
 import {defaultLatencyThrottle} from '../executor/adaptiveThrottle.js'
+import {BASELINE_DEFAULTS} from '../executor/latencyBaseline.js'
 import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent} from '../executor/executorEnv.js'
 import {type Preflight} from '../executor/planPreflight.js'
 import {parseWindow} from '../executor/window.js'
 import {formatBytes, parseBytes, parseDuration} from '../model/units.js'
-import {DATA_PLANE_TLS_FLAGS, bytesFlag, durationFlag, rateFlag, rateOrAutoFlag, withDefault} from './flags.js'
+import {DATA_PLANE_TLS_FLAGS, bytesFlag, durationFlag, latencyTargetFlag, parseLatencyTargetFlag, rateFlag, rateOrAutoFlag, withDefault} from './flags.js'
 
 /** EXECUTOR_FLAGS are the flags of every command that runs moves (`apply`, `node drain`). */
 export const EXECUTOR_FLAGS = {
   yes: Flags.boolean({char: 'y', description: 'do not ask for confirmation (CI)'}),
   throttle: rateOrAutoFlag({description: 'global copy rate, e.g. 50MiB/s, or `auto` to adapt it to the clients\' latency: the routers\' p99 on kv, PING round trips to the moving masters on redis (default unlimited; `throttle set` overrides it live)'}),
-  'max-client-p99': durationFlag({description: 'with --throttle auto: the client p99 the copy keeps clients under (kv: the routers\' p99 over about the last second; redis: the moving masters\' PING p99); the rate rises while the p99 is under 0.8x this and is cut in proportion to any overshoot', min: 1, ...withDefault('25ms', parseDuration)}),
+  'max-client-p99': latencyTargetFlag({description: 'with --throttle auto: the client p99 the copy keeps clients under (kv: the routers\' p99 over about the last second; redis: the moving masters\' PING p99), a duration or a factor of the p99 measured for a few seconds before the moves start (2x: twice it, at least 5ms; 25ms when no client traffic is measured); the rate rises while the p99 is under 0.8x this and is cut in proportion to any overshoot', ...withDefault('2x', parseLatencyTargetFlag)}),
   'node-throttle': rateFlag({description: 'copy rate per source and per target node, e.g. 20MiB/s'}),
   'max-concurrent': Flags.integer({description: 'moves running at once', default: 4, min: 1, max: 256}),
   'per-node': Flags.integer({description: 'moves copying out of one node at once', default: 1, min: 1, max: 64}),
@@ -49,7 +50,8 @@ export function executorInput(flags: ExecutorFlagValues, holder: string, confirm
   return {
     limits: {maxConcurrent: flags['max-concurrent'], perNode: flags['per-node'], incomingPerNode: flags['incoming-per-node']},
     throttle: flags.throttle === 'auto' ? null : (flags.throttle ?? null),
-    adaptive: flags.throttle === 'auto' ? defaultLatencyThrottle(flags['max-client-p99']) : undefined,
+    adaptive: flags.throttle === 'auto' ? defaultLatencyThrottle('ms' in flags['max-client-p99'] ? flags['max-client-p99'].ms : BASELINE_DEFAULTS.fallbackMs) : undefined,
+    latencyFactor: flags.throttle === 'auto' && 'factor' in flags['max-client-p99'] ? flags['max-client-p99'].factor : undefined,
     nodeThrottle: flags['node-throttle'] ?? null,
     window: flagValue('--window', parseWindow, flags.window, '01:00-05:00'),
     options: {

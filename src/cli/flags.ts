@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 import {type Capacity, parseCapacity} from '../model/resources.js'
 import {type ListenAddress, parseBytes, parseDuration, parseListen, parseRate} from '../model/units.js'
+import {type LatencyTarget, parseLatencyTarget} from '../executor/latencyBaseline.js'
 
 /*
  * The custom flag types of every command, in one place: one parser per unit (durations,
@@ -37,6 +38,19 @@ export const rateFlag = Flags.custom<number>({helpValue: '<rate>', parse: async 
  * adaptive throttle).
  */
 export const rateOrAutoFlag = Flags.custom<number | 'auto'>({helpValue: '<rate>|auto', parse: async (input) => (input.trim() === 'auto' ? 'auto' : parseRate(input))})
+
+/**
+ * parseLatencyTargetFlag reads `--max-client-p99`: a factor (`2x`) of the clients' p99 before
+ * the moves, or a duration of at least 1 ms (see parseLatencyTarget).
+ */
+export function parseLatencyTargetFlag(input: string): LatencyTarget {
+  const t = parseLatencyTarget(input, parseDuration)
+  if ('ms' in t && t.ms < 1) throw new RangeError(`"${input}" is shorter than the minimum 1ms`)
+  return t
+}
+
+/** latencyTargetFlag is {@link parseLatencyTargetFlag} as a flag: `<duration>|<factor>x`. */
+export const latencyTargetFlag = Flags.custom<LatencyTarget>({helpValue: '<duration>|<factor>x', parse: async (input) => parseLatencyTargetFlag(input)})
 
 /** keysRateOrUnsetFlag: a positive whole number of keys per second, or `unset` (null); anything else is a usage error. */
 export const keysRateOrUnsetFlag = Flags.custom<number | null>({

@@ -9,6 +9,7 @@ import {EPOCH_STEPS, type Plan} from '../model/plan.js'
 import {loadClusterToken} from '../node/clusterToken.js'
 import {NodeClients} from '../node/nodeClients.js'
 import {LatencyThrottle, type LatencyThrottleOptions} from './adaptiveThrottle.js'
+import {BASELINE_DEFAULTS, measureBaseline} from './latencyBaseline.js'
 import {type ExecutorEnv, type ExecutorEvent, type ExecutorOptions, type LiveControl} from './executorEnv.js'
 import {type MoveEffects} from './moveEffects.js'
 import {listMoves, type FencedMove, LockLostError} from './moveStore.js'
@@ -30,6 +31,12 @@ export interface ApplyInput {
   throttle: number | null
   /** adaptive, when set, drives the global rate from the clients' p99 (`--throttle auto`, see LatencyThrottle). */
   adaptive?: LatencyThrottleOptions
+  /**
+   * latencyFactor, with `adaptive`: the target is this factor × the clients' p99 measured
+   * before the run starts its moves (`--max-client-p99 2x`, see measureBaseline), replacing
+   * adaptive.targetP99Ms (then only the fallback when no client traffic was measured).
+   */
+  latencyFactor?: number
   nodeThrottle: number | null
   window?: MaintenanceWindow
   options: ExecutorOptions
@@ -183,9 +190,9 @@ interface RunLoop {
 async function runAll(ctx: ServiceContext, lock: HeldLock, moves: FencedMove[], input: ApplyInput, deps: ApplyDeps, clients: NodeClients, signal: AbortSignal, runMove: MoveRunnerFn): Promise<Map<string, Move>> {
   const loop: RunLoop = {latest: new Map(moves.map((m) => [m.value.id, m.value])), fenced: new Map(moves.map((m) => [m.value.id, m])), running: new Map(), reread: new Set()}
   const control: LiveControl = {paused: false, inWindow: () => (input.window ? inWindow(input.window, new Date(deps.now())) : true)}
-  const throttles = new LiveThrottles(input, deps)
-  const env = executorEnv(ctx, lock, input, {...deps, emit: (ev) => (throttles.noteProgress(ev), deps.emit(ev))}, clients, signal, control, throttles, loop)
   const latency = input.adaptive ? await latencySignalFor(ctx) : undefined
+  const throttles = new LiveThrottles(latency ? await withBaselineTarget(input, latency, moves, deps, signal) : input, deps)
+  const env = executorEnv(ctx, lock, input, {...deps, emit: (ev) => (throttles.noteProgress(ev), deps.emit(ev))}, clients, signal, control, throttles, loop)
   const runningMoves = () => [...loop.running.keys()].flatMap((id) => loop.latest.get(id) ?? [])
   const followControl = controlFollower(ctx, input, deps, control, throttles, latency && {signal: latency, running: runningMoves, flowing: () => throttles.flowing(new Set(loop.running.keys()))})
   const foldNow = censusFolder(ctx, deps)
@@ -291,6 +298,26 @@ async function rereadEnded(ctx: ServiceContext, loop: RunLoop): Promise<void> {
     }
   }
   loop.reread.clear()
+}
+
+/**
+ * withBaselineTarget returns `input` with `--throttle auto`'s target set from the clients'
+ * p99 before this run starts its moves, when the target is a factor (`--max-client-p99 2x`):
+ * read for up to a few seconds from the same signal the controller follows (given the
+ * run's moves, so on redis their masters are pinged), logged as an `info` event. A
+ * baseline is what a move's impact is judged against, and a fixed default (25 ms) either
+ * starves the copy on a cluster whose clients already see 30 ms or lets it triple a 5 ms p99.
+ */
+async function withBaselineTarget(input: ApplyInput, latency: LatencySignal, moves: readonly FencedMove[], deps: ApplyDeps, signal: AbortSignal): Promise<ApplyInput> {
+  const factor = input.latencyFactor
+  if (!input.adaptive || factor === undefined) return input
+  const b = await measureBaseline(() => latency.read(moves.map((m) => m.value)), factor, deps, signal, {...BASELINE_DEFAULTS, minSamples: input.adaptive.minSamples, fallbackMs: input.adaptive.targetP99Ms})
+  const message =
+    b.baselineMs === null
+      ? `auto throttle: no ${latency.what} measured before the copies (no client traffic yet); target ${b.targetMs} ms`
+      : `auto throttle: ${latency.what} before the copies ${b.baselineMs.toFixed(1)} ms (median of ${b.readings} reading${b.readings === 1 ? '' : 's'}); target ${b.targetMs.toFixed(1)} ms (${factor}x${b.targetMs > factor * b.baselineMs ? `, raised to the ${BASELINE_DEFAULTS.floorMs} ms floor` : ''})`
+  deps.emit({type: 'info', message, at: new Date(deps.now()).toISOString()})
+  return {...input, adaptive: {...input.adaptive, targetP99Ms: b.targetMs}}
 }
 
 /** FLOW_FRESH_MS: a move's last reported copy rate counts towards the flowing rate this long. */

@@ -78,13 +78,14 @@ describe('one parser per unit, applied at parse time', () => {
 describe('--throttle auto flags of the commands that run moves', () => {
   const parseExecutor = async (argv: string[]) => (await Parser.parse(argv, {flags: EXECUTOR_FLAGS, strict: true})).flags
 
-  it('reads the target p99 as a duration, 25ms by default', async () => {
-    expect((await parseExecutor(['--throttle', 'auto']))['max-client-p99']).toBe(25)
-    expect((await parseExecutor(['--throttle', 'auto', '--max-client-p99', '40ms']))['max-client-p99']).toBe(40)
+  it('reads the target p99 as a duration or a factor of the p99 before the moves, 2x by default', async () => {
+    expect((await parseExecutor(['--throttle', 'auto']))['max-client-p99']).toEqual({factor: 2})
+    expect((await parseExecutor(['--throttle', 'auto', '--max-client-p99', '40ms']))['max-client-p99']).toEqual({ms: 40})
+    expect((await parseExecutor(['--throttle', 'auto', '--max-client-p99', '1.5x']))['max-client-p99']).toEqual({factor: 1.5})
   })
 
-  it('refuses a target that is not a duration, or zero, with one line naming the flag and exit 2', async () => {
-    for (const bad of ['fast', '0ms', '-5ms']) {
+  it('refuses a target that is not a duration or a factor over 1x, or zero, with one line naming the flag and exit 2', async () => {
+    for (const bad of ['fast', '0ms', '-5ms', '1x', '0.5x', 'x']) {
       let rendered: {line: string; exitCode: number} | undefined
       await parseExecutor(['--throttle', 'auto', '--max-client-p99', bad]).catch((err: unknown) => (rendered = renderError(err, 'test')))
       expect(rendered?.exitCode, bad).toBe(2)

@@ -78,4 +78,72 @@ describe('--throttle auto in executePlan', () => {
     expect(Math.max(...seenByCopy)).toBe(Math.max(...raises.map((s) => s.rateBytesPerSec)))
     expect(seenByCopy.at(-1)).toBe(256 * 1024)
   })
+
+  it('with a factor target (--max-client-p99 2x), sets the target from the routers\' p99 before the moves start, and falls back to the given one without client traffic', async () => {
+    for (const before of [8, null]) {
+      let now = 1_000_000
+      const store = new MemoryStore()
+      const ctx = makeServiceContext(store, {cluster: 'auto'}, () => new Date(now))
+      await initCluster(ctx, {shards: 1, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:7101@a,n2=127.0.0.1:7102@b'), force: false})
+      for (const id of ['n1', 'n2']) await store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: '127.0.0.1:1', pid: 1, startedAt: 't'}))
+      const shard = (await listShards(ctx)).shards[0]!.value
+      const from = shard.replicas[0]!.node
+      const move = moveOf({shard: shard.id, from, to: from === 'n1' ? 'n2' : 'n1', baseEpoch: shard.epoch, epoch: shard.epoch})
+      await store.put(ctx.keys.move(move.id), JSON.stringify(move))
+      let copyStartedAt: number | undefined
+      // The router reports `before` each second until the copy starts (none at all for null), then twice that.
+      const report = async () => {
+        const p99Ms = copyStartedAt === undefined ? before : 2 * (before ?? 10)
+        if (p99Ms === null) return
+        const r: RouterLatency = {p99Ms, samples: 400, windowMs: 1000, at: now}
+        await store.put(ctx.keys.routerLatency('r1'), JSON.stringify(r))
+      }
+      await report()
+      const events: ExecutorEvent[] = []
+      const effects: MoveEffects = {
+        barrier: async () => {},
+        copy: async (env, m) => {
+          copyStartedAt = now
+          for (let i = 0; i < 20; i++) {
+            env.emit({type: 'progress', move: m.value.id, bytes: i * MiB, keys: i, totalBytes: 0, rateBytesPerSec: 10 * MiB, stalled: false, at: new Date(now).toISOString()})
+            await env.sleep(250)
+          }
+          return commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying', progress: {...m.value.progress, bytes: 20 * MiB, keys: 20}})
+        },
+        verify: async () => {},
+        drain: async () => {},
+        drop: async () => 0,
+        catchUp: async () => {},
+      }
+      const result = await executePlan(
+        ctx,
+        {limits: {maxConcurrent: 1, perNode: 1}, throttle: null, adaptive: defaultLatencyThrottle(25), latencyFactor: 2, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test'},
+        {
+          now: () => now,
+          sleep: async (ms) => {
+            now += ms
+            await report()
+          },
+          emit: (e) => events.push(e),
+          effects,
+        },
+        new AbortController().signal,
+      )
+      expect(result.counts).toEqual({done: 1})
+      const info = events.filter((e) => e.type === 'info').map((e) => (e as {message: string}).message)
+      const steps = events.filter((e): e is ThrottleStepEvent => e.type === 'throttle')
+      expect(steps.length).toBeGreaterThan(0)
+      if (before === null) {
+        expect(info).toContain("auto throttle: no routers' client p99 measured before the copies (no client traffic yet); target 25 ms")
+        expect(steps.every((s) => s.targetP99Ms === 25)).toBe(true)
+      } else {
+        expect(info).toContain("auto throttle: routers' client p99 before the copies 8.0 ms (median of 3 readings); target 16.0 ms (2x)")
+        expect(steps.every((s) => s.targetP99Ms === 16)).toBe(true)
+        // Measured before the copy began: the 16 ms the copy's reports show were never part of it.
+        expect(copyStartedAt).toBeDefined()
+        // The copy's 16 ms reports are at the target: held or cut, never raised.
+        expect(steps.filter((s) => s.p99Ms === 16).every((s) => s.action !== 'raise')).toBe(true)
+      }
+    }
+  })
 })
