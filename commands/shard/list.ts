@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 import {EtcdCommand} from '../../src/cli/baseCommand.js'
 import {formatRow, tableHeader} from '../../src/cli/table.js'
-import {getMeta} from '../../src/cluster/clusterRepo.js'
+import {getMeta, getNode} from '../../src/cluster/clusterRepo.js'
 import {scanShards, SHARD_STATES} from '../../src/cluster/shardScan.js'
 import {type Shard} from '../../src/model/shard.js'
 
@@ -26,6 +26,7 @@ export default class ShardList extends EtcdCommand {
     const {flags} = await this.parse(ShardList)
     const ctx = await this.services(flags)
     await getMeta(ctx) // a missing cluster is an error, not an empty list
+    if (flags.node !== undefined) await getNode(ctx, flags.node) // so is a mistyped node id
     if (!flags.json) process.stdout.write(tableHeader(COLUMNS, WIDTHS, RIGHT))
     for await (const s of scanShards(ctx, {node: flags.node, state: flags.state as 'stable' | 'moving' | undefined, limit: flags.limit})) {
       const line = flags.json ? `${JSON.stringify(s)}\n` : formatRow(row(s), WIDTHS, RIGHT)
