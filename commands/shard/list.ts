@@ -6,7 +6,9 @@ import {scanShards, SHARD_STATES} from '../../src/cluster/shardScan.js'
 import {type Shard} from '../../src/model/shard.js'
 
 const COLUMNS = ['SHARD', 'RANGE', 'EPOCH', 'REPLICAS']
-const WIDTHS = [5, 14, 5, 0]
+// RANGE fits the widest 32-bit hash range, "[4026531840, 4294967296)": rows are printed
+// before the widest is known, and a narrower column shifted every later column on most rows.
+const WIDTHS = [5, 24, 5, 0]
 const RIGHT = [0, 2]
 
 export default class ShardList extends EtcdCommand {

@@ -93,6 +93,15 @@ describe('shardctl CLI against a real etcd', () => {
     expect(known.stdout.trim().split('\n')).toHaveLength(2)
   })
 
+  it('shard list lines its columns up under the header, the widest hash ranges included', async () => {
+    const r = await cli(['shard', 'list', '--endpoints', endpoint, '--cluster', cluster])
+    expect(r.code, r.stderr).toBe(0)
+    const [header, ...rows] = r.stdout.trimEnd().split('\n')
+    expect(rows).toHaveLength(32)
+    const column = header!.indexOf('REPLICAS')
+    for (const row of rows) expect(row.slice(column), row).toMatch(/^n\d/)
+  })
+
   it('has --help on every command', async () => {
     for (const cmd of [['cluster', 'init'], ['node', 'add'], ['shard', 'locate'], ['etcd', 'start']]) {
       const r = await cli([...cmd, '--help'])
