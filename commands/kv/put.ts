@@ -32,7 +32,8 @@ function readFile(path: string): Buffer {
   try {
     return readFileSync(path)
   } catch (err) {
-    throw new UserError('BAD_INPUT', `cannot read --file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`)
+    const code = (err as NodeJS.ErrnoException).code
+    throw new UserError('BAD_INPUT', `cannot read --file ${path}: ${code === 'ENOENT' ? 'no such file' : (code ?? String(err))}; nothing was written`, 'check the path, or pass the value as an argument or on stdin')
   }
 }
 

@@ -1,12 +1,14 @@
 import {Flags} from '@oclif/core'
 import {EtcdCommand} from '../../src/cli/baseCommand.js'
 import {formatRow, tableHeader} from '../../src/cli/table.js'
-import {getMeta} from '../../src/cluster/clusterRepo.js'
+import {getMeta, getNode} from '../../src/cluster/clusterRepo.js'
 import {scanShards, SHARD_STATES} from '../../src/cluster/shardScan.js'
 import {type Shard} from '../../src/model/shard.js'
 
 const COLUMNS = ['SHARD', 'RANGE', 'EPOCH', 'REPLICAS']
-const WIDTHS = [5, 14, 5, 0]
+// RANGE fits the widest 32-bit hash range, "[4026531840, 4294967296)": rows are printed
+// before the widest is known, and a narrower column shifted every later column on most rows.
+const WIDTHS = [5, 24, 5, 0]
 const RIGHT = [0, 2]
 
 export default class ShardList extends EtcdCommand {
@@ -26,6 +28,7 @@ export default class ShardList extends EtcdCommand {
     const {flags} = await this.parse(ShardList)
     const ctx = await this.services(flags)
     await getMeta(ctx) // a missing cluster is an error, not an empty list
+    if (flags.node !== undefined) await getNode(ctx, flags.node) // so is a mistyped node id
     if (!flags.json) process.stdout.write(tableHeader(COLUMNS, WIDTHS, RIGHT))
     for await (const s of scanShards(ctx, {node: flags.node, state: flags.state as 'stable' | 'moving' | undefined, limit: flags.limit})) {
       const line = flags.json ? `${JSON.stringify(s)}\n` : formatRow(row(s), WIDTHS, RIGHT)

@@ -28,11 +28,20 @@ export function toEtcdUserError(err: unknown, target: EtcdTarget): unknown {
   if (err instanceof etcd.EtcdPermissionDeniedError) {
     return new UserError('ETCD_AUTH', `${where} denied permission: ${detail}`, 'grant the user a role with read/write on the /shardctl/<cluster>/ prefix', {cause: err})
   }
+  // etcd3's connection pool opens a circuit breaker (cockatiel's BrokenCircuitError) after
+  // repeated failures; a paged range read then throws it instead of the connection error.
+  if (isBrokenCircuit(err)) {
+    return new UserError('ETCD_UNREACHABLE', `${where} is unreachable: the client stopped trying after repeated connection failures`, 'start a local one with `shardctl etcd start`, or point --endpoints / ETCDCTL_ENDPOINTS at a running etcd', {cause: err})
+  }
   if (err instanceof etcd.GRPCUnavailableError || err instanceof etcd.GRPCDeadlineExceededError || err instanceof etcd.GRPCCancelledError || err instanceof etcd.ClientClosedError || (err instanceof Error && /ECONNREFUSED|No connection established|UNAVAILABLE|DEADLINE_EXCEEDED|isolated/i.test(err.message))) {
     if (TLS_HINT.test(detail)) return new UserError('ETCD_AUTH', `TLS handshake with ${where} failed: ${detail}`, 'check --cacert/--cert/--key (or ETCDCTL_CACERT/CERT/KEY) and use an https:// endpoint', {cause: err})
     return new UserError('ETCD_UNREACHABLE', `${where} is unreachable: ${detail}`, 'start a local one with `shardctl etcd start`, or point --endpoints / ETCDCTL_ENDPOINTS at a running etcd', {cause: err})
   }
   return err
+}
+
+function isBrokenCircuit(err: unknown): boolean {
+  return err instanceof Error && ((err as {isBrokenCircuitError?: unknown}).isBrokenCircuitError === true || /circuit breaker is open/i.test(err.message))
 }
 
 /** conciseDetail keeps the informative core of a gRPC error message (e.g. "connect ECONNREFUSED 127.0.0.1:2379"). */

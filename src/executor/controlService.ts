@@ -2,6 +2,7 @@ import {type ServiceContext} from '../cluster/serviceContext.js'
 import {getMeta} from '../cluster/clusterRepo.js'
 import {UserError, isUserError} from '../errors/errors.js'
 import {type Control, ControlSchema} from '../model/control.js'
+import {formatBytes} from '../model/units.js'
 
 /**
  * updateControl re-reads the `control` key, applies `mutate` and writes it back with CAS
@@ -34,11 +35,17 @@ export async function setPaused(ctx: ServiceContext, paused: boolean): Promise<{
   return {...r, message: r.changed ? `moves are now ${word}` : `moves were already ${word}`}
 }
 
-/** setThrottle sets the global copy rate in bytes/s (null: back to the executor's --throttle). */
+/** setThrottle sets the global copy rate in bytes/s (null: back to the executor's --throttle); its message gives the rate in binary units, as the operator typed it. */
 export async function setThrottle(ctx: ServiceContext, bytesPerSec: number | null): Promise<{control: Control; changed: boolean; message: string}> {
   if (bytesPerSec !== null && !(bytesPerSec > 0)) throw new UserError('BAD_INPUT', 'the throttle must be a positive rate', 'e.g. shardctl throttle set 50MiB/s, or `unset`')
   const r = await updateControl(ctx, (c) => ({...c, throttleBytesPerSec: bytesPerSec}))
-  return {...r, message: r.changed ? `throttle set to ${bytesPerSec === null ? "the executor's --throttle" : `${bytesPerSec} B/s`}` : 'throttle already set to that'}
+  return {...r, message: r.changed ? `throttle set to ${bytesPerSec === null ? "the executor's --throttle" : describeRate(bytesPerSec, true)}` : `throttle already set to ${bytesPerSec === null ? "the executor's --throttle" : describeRate(bytesPerSec, false)}`}
+}
+
+/** describeRate renders a byte rate as `10.0 MiB/s`, with the exact `(10485760 B/s)` beside it when asked and the unit rounded. */
+function describeRate(bytesPerSec: number, exact: boolean): string {
+  const rounded = `${formatBytes(bytesPerSec)}/s`
+  return exact && bytesPerSec >= 1024 ? `${rounded} (${bytesPerSec} B/s)` : rounded
 }
 
 /**

@@ -42,3 +42,17 @@ function kernelPort(): Promise<number> {
     })
   })
 }
+
+/**
+ * portIsFree tells whether a listener could bind `port` on 127.0.0.1 right now (and releases
+ * it at once). Used before reusing a remembered port: another process may have taken it since,
+ * and a squatter that answers like etcd must not be mistaken for the etcd just started.
+ */
+export function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer()
+    srv.unref()
+    srv.once('error', () => resolve(false))
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)))
+  })
+}

@@ -2,6 +2,7 @@ import {existsSync, mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:f
 import {join} from 'node:path'
 import {z} from 'zod'
 import {healthy, startEtcd} from './etcdProcess.js'
+import {portIsFree} from './freePort.js'
 
 /** LOCAL_DIR is where shardctl keeps development state, relative to the working directory (git-ignored). */
 export const LOCAL_DIR = '.shardctl'
@@ -30,6 +31,22 @@ function statePath(cwd: string): string {
   return join(etcdDir(cwd), 'state.json')
 }
 
+// ports.json outlives `etcd stop` (not --purge): the next start reuses the ports, so daemons
+// started against the old endpoint (they resolved it once) reconnect instead of being orphaned.
+const PortsSchema = z.object({clientPort: z.number().int(), peerPort: z.number().int()})
+
+function portsPath(cwd: string): string {
+  return join(etcdDir(cwd), 'ports.json')
+}
+
+function readLastPorts(cwd: string): z.infer<typeof PortsSchema> | undefined {
+  try {
+    return PortsSchema.parse(JSON.parse(readFileSync(portsPath(cwd), 'utf8')))
+  } catch {
+    return undefined
+  }
+}
+
 /** readLocalEtcdState returns the recorded dev etcd if its process is still alive, else undefined. */
 export function readLocalEtcdState(cwd: string): LocalEtcdState | undefined {
   const path = statePath(cwd)
@@ -53,7 +70,8 @@ function processAlive(pid: number): boolean {
 
 /**
  * startLocalEtcd starts a detached single-member etcd with its data under
- * `.shardctl/etcd/` on free ports and records its endpoint; when one already runs it
+ * `.shardctl/etcd/` on the ports it had before `etcd stop` (when they are still free), else
+ * on free ports, and records its endpoint; when one already runs it
  * reports that instead ("already running"). Throws MISSING_DEPENDENCY without etcd.
  */
 export async function startLocalEtcd(cwd: string, clock: () => Date = () => new Date()): Promise<LocalEtcdStatus> {
@@ -64,7 +82,11 @@ export async function startLocalEtcd(cwd: string, clock: () => Date = () => new 
     return {running: true, healthy: ok, endpoint: existing.endpoint, pid: existing.pid, dataDir: existing.dataDir, logFile: existing.logFile, message: `etcd already running at ${existing.endpoint} (pid ${existing.pid})`}
   }
   mkdirSync(dir, {recursive: true})
-  const proc = await startEtcd({dataDir: dir, detached: true})
+  const last = readLastPorts(cwd)
+  // The last ports when they are still free; else (taken meanwhile) new free ones.
+  const reuse = last !== undefined && (await portIsFree(last.clientPort)) && (await portIsFree(last.peerPort))
+  const proc = (reuse ? await startEtcd({dataDir: dir, detached: true, ...last}).catch(() => undefined) : undefined) ?? (await startEtcd({dataDir: dir, detached: true}))
+  writeFileSync(portsPath(cwd), `${JSON.stringify({clientPort: proc.clientPort, peerPort: proc.peerPort})}\n`)
   const state: LocalEtcdState = {endpoint: proc.endpoint, pid: proc.pid, dataDir: dir, logFile: proc.logFile, startedAt: clock().toISOString()}
   writeFileSync(statePath(cwd), `${JSON.stringify(state, null, 2)}\n`)
   return {running: true, healthy: true, endpoint: proc.endpoint, pid: proc.pid, dataDir: dir, logFile: proc.logFile, message: `etcd started at ${proc.endpoint} (pid ${proc.pid}); data in ${dir}`}

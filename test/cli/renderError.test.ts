@@ -19,6 +19,15 @@ describe('renderError', () => {
     expect(r.line).toBe('Error: Nonexistent flag: --bogus — see `shardctl cluster status --help`')
   })
 
+  it('folds a missing argument and a missing flag onto one readable line', () => {
+    const arg = Object.assign(new Error('Missing 1 required arg:\nid  node id\nSee more help with --help'), {oclif: {exit: 2}})
+    expect(renderError(arg, 'node:add').line).toBe('Error: Missing 1 required arg: id (node id) — see `shardctl node add --help`')
+    const args = Object.assign(new Error('Missing 2 required args:\nkey    the key\nvalue  the value\nSee more help with --help'), {oclif: {exit: 2}})
+    expect(renderError(args, 'kv:put').line).toBe('Error: Missing 2 required args: key (the key), value (the value) — see `shardctl kv put --help`')
+    const flag = Object.assign(new Error('The following error occurred:\n  Missing required flag address\nSee more help with --help'), {oclif: {exit: 2}})
+    expect(renderError(flag, 'node:add').line).toBe('Error: Missing required flag --address — see `shardctl node add --help`')
+  })
+
   it('reports anything else as a bug with exit 1 and no stack', () => {
     const r = renderError(new TypeError('x is undefined\n    at foo (file.js:1:1)'), 'node:list')
     expect(r.exitCode).toBe(1)

@@ -83,6 +83,25 @@ describe('shardctl CLI against a real etcd', () => {
     expect(JSON.parse(downJson.stdout).error).toMatchObject({code: 'ETCD_UNREACHABLE', exitCode: 3})
   }, 120_000) // nine CLI runs, each a cold start: on a loaded 2-core machine 30 s is not enough
 
+  it('shard list --node with a node the cluster does not have is an error naming it (exit 1), not an empty list', async () => {
+    const r = await cli(['shard', 'list', '--node', 'n99', '--endpoints', endpoint, '--cluster', cluster])
+    expect(r.code, r.stderr).toBe(1)
+    expect(r.stdout).toBe('')
+    expect(r.stderr.trim()).toBe(`Error: node "n99" does not exist in cluster "${cluster}" — list nodes with \`shardctl node list\``)
+    const known = await cli(['shard', 'list', '--node', 'n1', '--limit', '2', '--endpoints', endpoint, '--cluster', cluster, '--json'])
+    expect(known.code, known.stderr).toBe(0)
+    expect(known.stdout.trim().split('\n')).toHaveLength(2)
+  })
+
+  it('shard list lines its columns up under the header, the widest hash ranges included', async () => {
+    const r = await cli(['shard', 'list', '--endpoints', endpoint, '--cluster', cluster])
+    expect(r.code, r.stderr).toBe(0)
+    const [header, ...rows] = r.stdout.trimEnd().split('\n')
+    expect(rows).toHaveLength(32)
+    const column = header!.indexOf('REPLICAS')
+    for (const row of rows) expect(row.slice(column), row).toMatch(/^n\d/)
+  })
+
   it('has --help on every command', async () => {
     for (const cmd of [['cluster', 'init'], ['node', 'add'], ['shard', 'locate'], ['etcd', 'start']]) {
       const r = await cli([...cmd, '--help'])

@@ -90,6 +90,12 @@ describe('kv put', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1)
     expect(r.stderr).toMatch(/both a VALUE argument and --file .* were given; nothing was written/)
   }, 120_000)
+
+  it('names a --file it cannot read and how to fix it (exit 2), in the one-line `Error: what — fix` form', async () => {
+    const r = await runCli(['kv', 'put', 'k1', '--file', join(cwd, 'missing.bin'), ...conn()], {cwd, timeoutMs: 90_000})
+    expect(r.code).toBe(2)
+    expect(r.stderr.trim()).toBe(`Error: cannot read --file ${join(cwd, 'missing.bin')}: no such file; nothing was written — check the path, or pass the value as an argument or on stdin`)
+  }, 120_000)
 })
 
 describe.skipIf(!hasScript)('an operator at a terminal', () => {

@@ -49,4 +49,14 @@ describe('renderPlanMarkdown', () => {
     expect(md).toContain('<details><summary>Per-node utilisation (4 of 4 nodes)</summary>')
     expect(md).toContain(`plan sha256 \`${plan.hash.slice(0, 12)}\``)
   })
+
+  it('given a plan that stops before the target (a ring plan, --max-moves), when rendered, then the verdict says it stops short instead of claiming to reach it', () => {
+    for (const short of [planRebalance(snap, {maxMoves: 1}, {id: 'plan-8', createdAt: '2025-01-01T00:00:00.000Z'}), planRebalance(snap, {strategy: 'ring'}, {id: 'plan-9', createdAt: '2025-01-01T00:00:00.000Z'})]) {
+      expect(short.summary.status).toBe('needs-rebalance')
+      expect(short.summary.imbalanceAfter).toBeGreaterThan(short.summary.target)
+      const md = renderPlanMarkdown(short)
+      expect(md).not.toContain('reaches the target')
+      expect(md).toContain(`**Rebalance needed: this plan stops short of the target (${short.summary.imbalanceAfter.toFixed(2)}x the mean after, stopped: ${short.summary.stopReason})**`)
+    }
+  })
 })

@@ -9,6 +9,16 @@ const VERDICT: Record<Plan['summary']['status'], string> = {
   unreachable: 'Target unreachable with this plan',
 }
 
+/**
+ * verdictOf is the summary's bold first line. A `needs-rebalance` plan that stopped for any
+ * reason but `within-target` (a `ring` plan, `--max-moves`, `--max-bytes`, `drain-only`) does
+ * not reach the target, and says so with where it ends, instead of claiming it does.
+ */
+function verdictOf(s: Plan['summary']): string {
+  if (s.status !== 'needs-rebalance' || s.stopReason === 'within-target') return VERDICT[s.status]
+  return `Rebalance needed: this plan stops short of the target (${s.imbalanceAfter.toFixed(2)}x the mean after, stopped: ${s.stopReason})`
+}
+
 function cell(text: string): string {
   return text.replaceAll('|', '\\|')
 }
@@ -23,7 +33,7 @@ export function renderPlanMarkdown(plan: Plan, limits: {nodes?: number; actions?
   const out: string[] = []
   out.push(`### shardctl plan \`${plan.id}\` for \`${plan.cluster}\``)
   out.push('')
-  out.push(`**${VERDICT[s.status]}** (${plan.options.strategy} strategy, target ${s.target}x the mean)`)
+  out.push(`**${verdictOf(s)}** (${plan.options.strategy} strategy, target ${s.target}x the mean)`)
   out.push('')
   out.push('| | before | after | ring baseline |')
   out.push('|---|---:|---:|---:|')

@@ -1,0 +1,26 @@
+import {describe, expect, it} from 'vitest'
+import {toEtcdUserError} from '../../src/etcd/etcdErrors.js'
+import {UserError} from '../../src/errors/errors.js'
+
+const target = {endpoints: ['http://127.0.0.1:44427'], source: '--endpoints'}
+
+/** brokenCircuit is what etcd3's connection pool throws (cockatiel's BrokenCircuitError) once repeated connection failures opened its circuit breaker. */
+function brokenCircuit(): Error {
+  return Object.assign(new Error('Execution prevented because the circuit breaker is open'), {isBrokenCircuitError: true})
+}
+
+describe('toEtcdUserError', () => {
+  it('Given a refused connection, Then it is ETCD_UNREACHABLE naming the endpoint and where it came from', () => {
+    const err = toEtcdUserError(new Error('14 UNAVAILABLE: No connection established. Last error: connect ECONNREFUSED 127.0.0.1:44427'), target)
+    expect(err).toBeInstanceOf(UserError)
+    expect((err as UserError).code).toBe('ETCD_UNREACHABLE')
+    expect((err as UserError).message).toBe('etcd at http://127.0.0.1:44427 (from --endpoints) is unreachable: connect ECONNREFUSED 127.0.0.1:44427')
+  })
+
+  it('Given the etcd3 client gave up after repeated failures (circuit breaker open, as `user list` and `kv get` met it with etcd down), Then it is ETCD_UNREACHABLE (exit 3), not an unexpected failure', () => {
+    const err = toEtcdUserError(brokenCircuit(), target)
+    expect(err).toBeInstanceOf(UserError)
+    expect((err as UserError).code).toBe('ETCD_UNREACHABLE')
+    expect((err as UserError).message).toBe('etcd at http://127.0.0.1:44427 (from --endpoints) is unreachable: the client stopped trying after repeated connection failures')
+  })
+})
