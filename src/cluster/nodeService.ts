@@ -120,13 +120,15 @@ export async function showNode(ctx: ServiceContext, id: string, limit = NODE_SHO
 
 /**
  * removeNode deletes a node record; only an empty node may go (PRECONDITION otherwise,
- * naming how many replicas it still holds). Removing an absent node reports "already".
+ * naming how many replicas it still holds). Removing an absent node succeeds, changing
+ * nothing, and says the node is not in the cluster.
  */
 export async function removeNode(ctx: ServiceContext, id: string): Promise<{id: string; changed: boolean; message: string}> {
   const node = await ctx.store.get(ctx.keys.node(id))
   if (!node) {
     await getMeta(ctx)
-    return {id, changed: false, message: `node ${id} was already removed`}
+    // Still success (a retried removal must not fail), but a typo must not read as one: say what is known.
+    return {id, changed: false, message: `node ${id} is not in the cluster: nothing to remove (removed already, or a typo: see \`shardctl node list\`)`}
   }
   const held = (await replicaCensus(ctx, (await getMeta(ctx)).value.rf, id)).heldBy
   if (held.length > 0) {
