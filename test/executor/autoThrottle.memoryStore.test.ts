@@ -21,17 +21,23 @@ const MiB = 1024 * 1024
  * node effect) reports 10 MiB/s flowing and rewrites the router's report as it goes: under
  * target for its first half, far over it after.
  */
+/** oneMoveCluster is a two-node, one-shard cluster on the memory store, both nodes alive, with one move of the shard recorded; `now` is its clock. */
+async function oneMoveCluster(now: () => number): Promise<{store: MemoryStore; ctx: ReturnType<typeof makeServiceContext>}> {
+  const store = new MemoryStore()
+  const ctx = makeServiceContext(store, {cluster: 'auto'}, () => new Date(now()))
+  await initCluster(ctx, {shards: 1, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:7101@a,n2=127.0.0.1:7102@b'), force: false})
+  for (const id of ['n1', 'n2']) await store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: '127.0.0.1:1', pid: 1, startedAt: 't'}))
+  const shard = (await listShards(ctx)).shards[0]!.value
+  const from = shard.replicas[0]!.node
+  const move = moveOf({shard: shard.id, from, to: from === 'n1' ? 'n2' : 'n1', baseEpoch: shard.epoch, epoch: shard.epoch})
+  await store.put(ctx.keys.move(move.id), JSON.stringify(move))
+  return {store, ctx}
+}
+
 describe('--throttle auto in executePlan', () => {
   it('follows the routers\' report: raises while under target, cuts once it breaches, and the copy sees each rate', async () => {
     let now = 1_000_000
-    const store = new MemoryStore()
-    const ctx = makeServiceContext(store, {cluster: 'auto'}, () => new Date(now))
-    await initCluster(ctx, {shards: 1, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:7101@a,n2=127.0.0.1:7102@b'), force: false})
-    for (const id of ['n1', 'n2']) await store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: '127.0.0.1:1', pid: 1, startedAt: 't'}))
-    const shard = (await listShards(ctx)).shards[0]!.value
-    const from = shard.replicas[0]!.node
-    const move = moveOf({shard: shard.id, from, to: from === 'n1' ? 'n2' : 'n1', baseEpoch: shard.epoch, epoch: shard.epoch})
-    await store.put(ctx.keys.move(move.id), JSON.stringify(move))
+    const {store, ctx} = await oneMoveCluster(() => now)
 
     const report = async (p99Ms: number) => {
       const r: RouterLatency = {p99Ms, samples: 400, windowMs: 1000, at: now}
@@ -82,14 +88,7 @@ describe('--throttle auto in executePlan', () => {
   it('with a factor target (--max-client-p99 2x), sets the target from the routers\' p99 before the moves start, and falls back to the given one without client traffic', async () => {
     for (const before of [8, null]) {
       let now = 1_000_000
-      const store = new MemoryStore()
-      const ctx = makeServiceContext(store, {cluster: 'auto'}, () => new Date(now))
-      await initCluster(ctx, {shards: 1, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:7101@a,n2=127.0.0.1:7102@b'), force: false})
-      for (const id of ['n1', 'n2']) await store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: '127.0.0.1:1', pid: 1, startedAt: 't'}))
-      const shard = (await listShards(ctx)).shards[0]!.value
-      const from = shard.replicas[0]!.node
-      const move = moveOf({shard: shard.id, from, to: from === 'n1' ? 'n2' : 'n1', baseEpoch: shard.epoch, epoch: shard.epoch})
-      await store.put(ctx.keys.move(move.id), JSON.stringify(move))
+      const {store, ctx} = await oneMoveCluster(() => now)
       let copyStartedAt: number | undefined
       // The router reports `before` each second until the copy starts (none at all for null), then twice that.
       const report = async () => {
