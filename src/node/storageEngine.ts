@@ -1,3 +1,4 @@
+import {WRITER_BACKGROUND_NICE} from './writerPriority.js'
 import {mkdirSync} from 'node:fs'
 import {join} from 'node:path'
 import type Database from 'better-sqlite3'
@@ -80,6 +81,13 @@ export interface StorageEngineOptions {
    * restarted (see StorageNode). Not called when the engine is closed.
    */
   onWriterFailed?: (err: Error) => void
+  /**
+   * writerBackgroundNice raises the writer thread's nice value by this much while it runs a
+   * copy, purge or drop with no client write waiting (default {@link WRITER_BACKGROUND_NICE};
+   * 0 leaves it alone; see WriterPriority). onWriterPriorityOff hears why it cannot here.
+   */
+  writerBackgroundNice?: number
+  onWriterPriorityOff?: (reason: string) => void
   /** clock returns wall milliseconds (injected for tests). */
   clock?: () => number
   /** maxTxnBytes bounds one group-commit transaction (one call is never split). */
@@ -287,6 +295,8 @@ export class StorageEngine {
       onCommit: opts.onCommit,
       failed: opts.onWriterFailed,
       thread: threads,
+      backgroundNice: opts.writerBackgroundNice ?? WRITER_BACKGROUND_NICE,
+      priorityOff: opts.onWriterPriorityOff,
     })
     this.copyReader = threads ? new CopyReader({file, pageSize: PAGE_SIZE}) : undefined
   }
