@@ -33,6 +33,7 @@ import {
   ThrottleRequestSchema,
   RECORD_HEADER,
   RECORDS_CONTENT_TYPE,
+  REPLAY_PARAM,
   type SnapshotChunk,
   TOKEN_HEADER,
   VERSION_HEADER,
@@ -80,6 +81,12 @@ export interface NodeClientOptions {
 export interface RequestOptions {
   timeoutMs?: number
   signal?: AbortSignal
+}
+
+/** ApplyOptions are an apply's per-call overrides. */
+export interface ApplyOptions extends RequestOptions {
+  /** replay marks the records as a replay of client writes (hinted handoff, `replay=1`): applied alike, not counted as client load (see countsAsClientWrite). */
+  replay?: boolean
 }
 
 /** SnapshotOptions select a page of a shard's range snapshot. */
@@ -143,11 +150,13 @@ export class NodeClient {
   /**
    * apply merges `records` into the node's copy of `shard` (LWW: a record with a larger
    * version wins; equal versions are idempotent) and returns once they are durable.
-   * `kind` tells the node's stats why (only `write` counts as client write load).
+   * `kind` tells the node's stats why (only `write` counts as client write load, and not
+   * when `opts.replay` marks it a replay).
    */
-  async apply(shard: number, epoch: number, records: readonly NodeRecord[], kind: ApplyKind = 'write', opts: RequestOptions = {}): Promise<ApplyResponse> {
+  async apply(shard: number, epoch: number, records: readonly NodeRecord[], kind: ApplyKind = 'write', opts: ApplyOptions = {}): Promise<ApplyResponse> {
     const body = encodeRecords(records)
-    const res = await this.request('POST', `/v1/shards/${shard}/apply?epoch=${epoch}&kind=${kind}`, {body, type: RECORDS_CONTENT_TYPE}, opts)
+    const replay = opts.replay ? `&${REPLAY_PARAM}=1` : ''
+    const res = await this.request('POST', `/v1/shards/${shard}/apply?epoch=${epoch}&kind=${kind}${replay}`, {body, type: RECORDS_CONTENT_TYPE}, opts)
     return this.parse(res, ApplyResponseSchema)
   }
 

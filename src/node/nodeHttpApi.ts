@@ -17,6 +17,7 @@ import {
   APPLY_KINDS,
   type ApplyKind,
   BucketsRequestSchema,
+  countsAsClientWrite,
   GcRequestSchema,
   CURSOR_HEADER,
   DEFAULT_CHUNK_BYTES,
@@ -32,6 +33,7 @@ import {
   type NodeStatusResponse,
   RECORD_HEADER,
   RECORDS_CONTENT_TYPE,
+  REPLAY_PARAM,
   PullRequestSchema,
   ThrottleRequestSchema,
   TOKEN_HEADER,
@@ -285,6 +287,7 @@ export class NodeHttpApi {
     const epoch = epochParam(url)
     const kind = (url.searchParams.get('kind') ?? 'write') as ApplyKind
     if (!APPLY_KINDS.includes(kind)) throw new HttpError('BAD_INPUT', `kind must be one of ${APPLY_KINDS.join(', ')}`)
+    const replay = replayParam(url)
     await this.tracked(id, async () => {
       // Fence before reading a large body: a refused request costs no body transfer beyond what is in flight.
       await this.fence(id, epoch, WRITE_ROLES, 'take writes')
@@ -314,7 +317,8 @@ export class NodeHttpApi {
         if (err instanceof RangeError) throw new HttpError('BAD_INPUT', err.message)
         throw err
       }
-      if (kind === 'write') this.deps.meter.write(id, records.length, hashes)
+      // A replay (hinted handoff) is applied as the write it repeats but is not client load again.
+      if (countsAsClientWrite(kind, replay)) this.deps.meter.write(id, records.length, hashes)
       res.setHeader(EPOCH_HEADER, String(shard.epoch))
       sendJson(res, 200, {epoch: shard.epoch, ...result})
     })
@@ -611,6 +615,14 @@ function formatParam(format: number | undefined): RecordHashFormat {
   if (format === undefined) return LEGACY_RECORD_HASH_FORMAT
   if (!isRecordHashFormat(format)) throw new HttpError('BAD_INPUT', `record hash format ${format} is not one this node computes (2 or 3); ask for one of those, or upgrade the node`)
   return format
+}
+
+/** replayParam reads `replay` (see REPLAY_PARAM): absent or 0 is a write as the client made it, 1 a replay; anything else is BAD_INPUT. */
+function replayParam(url: URL): boolean {
+  const raw = url.searchParams.get(REPLAY_PARAM)
+  if (raw === null || raw === '0') return false
+  if (raw === '1') return true
+  throw new HttpError('BAD_INPUT', `query parameter ${REPLAY_PARAM} must be 0 or 1`)
 }
 
 function intParam(url: URL, name: string, dflt: number | undefined, min: number, max: number): number {

@@ -70,11 +70,31 @@ export interface NodeRecord {
   value: Buffer | null
 }
 
-/** APPLY_KINDS says why records are applied; only `write` counts as client write load in stats. */
+/** APPLY_KINDS says why records are applied; only `write` counts as client write load in stats (see {@link countsAsClientWrite}). */
 export const APPLY_KINDS = ['write', 'repair', 'copy'] as const
 
 /** ApplyKind is one of {@link APPLY_KINDS}. */
 export type ApplyKind = (typeof APPLY_KINDS)[number]
+
+/**
+ * REPLAY_PARAM is the apply query parameter (`replay=1`) that marks a write as a replay: a
+ * router's hinted handoff re-delivering a client write this replica missed. A replay is
+ * applied exactly like a write (same LWW merge, clock and gc checks, durability, roles and
+ * fencing); it only stays out of the node's load stats. A node built before it ignores the
+ * parameter and counts the replay as a write, as it always did.
+ */
+export const REPLAY_PARAM = 'replay'
+
+/**
+ * countsAsClientWrite tells whether an apply counts as client write load in the node's
+ * stats (writes/s, the key sample): a `write` that is not a replay. Repairs and copies are
+ * not client load; neither is a replay, whose client write was made once, when the other
+ * replicas took (and counted) it: counting it again when the replica comes back would make
+ * a replica that was down look hot to the planner.
+ */
+export function countsAsClientWrite(kind: ApplyKind, replay: boolean): boolean {
+  return kind === 'write' && !replay
+}
 
 const epoch = z.number().int().min(1)
 

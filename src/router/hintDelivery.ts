@@ -1,11 +1,11 @@
+import {type NodeClient} from '../node/nodeClient.js'
 import {isNodeRequestError} from '../node/nodeRequestError.js'
-import {type NodeDataApi} from './coordinator.js'
 import {type DeliveryOutcome, type HintBatch} from './hintQueue.js'
 
 /** HintDeliveryOptions: where a hint batch's node is reached, and how long one delivery may take. */
 export interface HintDeliveryOptions {
-  /** node returns the client of node id `node`, or undefined while the router knows no address for it. */
-  node(node: string): Pick<NodeDataApi, 'apply'> | undefined
+  /** node returns the client of node id `node` (its apply, which can mark a replay), or undefined while the router knows no address for it. */
+  node(node: string): Pick<NodeClient, 'apply'> | undefined
   /** timeoutMs bounds one delivery (the router's node timeout). */
   timeoutMs: number
 }
@@ -13,16 +13,18 @@ export interface HintDeliveryOptions {
 /**
  * hintDelivery returns the HintQueue's `deliver` function the router uses: each batch is
  * applied to its node as kind `write` with the records' own versions, at the shard and
- * epoch the queue placed it at, so a redelivery is an idempotent LWW merge. It never
- * rejects: a node with no known address yet is `retry`, a failed apply is classified by
- * {@link deliveryFailure}.
+ * epoch the queue placed it at, so a redelivery is an idempotent LWW merge. It is marked a
+ * replay (`replay=1`), so the node applies it as the write it is but does not count it as
+ * client write load a second time (a node built before the mark counts it, as it did). It
+ * never rejects: a node with no known address yet is `retry`, a failed apply is classified
+ * by {@link deliveryFailure}.
  */
 export function hintDelivery(opts: HintDeliveryOptions): (batch: HintBatch) => Promise<DeliveryOutcome> {
   return async (b) => {
     const client = opts.node(b.node)
     if (!client) return 'retry'
     try {
-      await client.apply(b.shard, b.epoch, b.records, 'write', {timeoutMs: opts.timeoutMs})
+      await client.apply(b.shard, b.epoch, b.records, 'write', {timeoutMs: opts.timeoutMs, replay: true})
       return 'delivered'
     } catch (err) {
       return deliveryFailure(err)

@@ -25,7 +25,15 @@ export interface ReadRepairQueueOptions {
  * bounded memory and concurrency: when `capacity` tasks are pending a new one is dropped
  * (counted), never queued without limit. A failed repair is not retried: the next read or
  * `shardctl repair` catches the replica up (LWW makes every repair idempotent). A task for
- * the same (shard, node, key) as a pending one replaces it when newer.
+ * the same (shard, node, key) as a pending one replaces it when newer, in its place in line.
+ *
+ * Why this is not a HintQueue (hintQueue.ts), though both send a replica a record it lacks:
+ * a repair is one-shot, starts at once, goes alone as an apply of kind `repair` at the read's
+ * epoch, and its failure is final; a hint waits, is retried with backoff until it expires,
+ * is batched per (node, shard, epoch), is re-placed on the current map at every delivery and
+ * is a `write` replay, bounded by bytes too. What the two share is a version-coalescing map
+ * and idle/close bookkeeping, a dozen lines: one queue for both would need a switch for each
+ * of those differences, and read repair would take on a timer and a heap for nothing.
  */
 export class ReadRepairQueue {
   private readonly pending = new Map<string, RepairTask>()

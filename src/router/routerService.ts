@@ -263,8 +263,9 @@ async function startRouterParts(ctx: ServiceContext, id: string, opts: RouterSer
 
 /**
  * routerHints builds the hinted-handoff queue: records a replica missed are re-applied
- * (kind `write`, the same version) to that replica at the epoch of the router's current
- * map, only while the replica still holds the key's shard there.
+ * (kind `write`, the same version, marked a replay so the node does not count them as
+ * client load) to that replica at the epoch of the router's current map, only while the
+ * replica still holds the key's shard there.
  */
 function routerHints(nodeTimeoutMs: number, p: Pick<RouterParts, 'view' | 'metrics'>, nodeClient: NodeClientLookup): HintQueue {
   const queue: HintQueue = new HintQueue({

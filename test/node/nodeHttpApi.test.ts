@@ -5,9 +5,11 @@ import {freePort} from '../../src/localEtcd/freePort.js'
 import {HASH_SPACE, keyHash} from '../../src/model/hash.js'
 import {formatHlc} from '../../src/model/hlc.js'
 import {type ReplicaRole, type Shard} from '../../src/model/shard.js'
+import {LoadMeter} from '../../src/node/loadMeter.js'
 import {NodeClient} from '../../src/node/nodeClient.js'
 import {NodeClients} from '../../src/node/nodeClients.js'
 import {isNodeRequestError} from '../../src/node/nodeRequestError.js'
+import {TOKEN_HEADER} from '../../src/node/protocol.js'
 import {type HeldShard, type ShardView} from '../../src/node/shardMapFollower.js'
 import {type InProcessNode, startInProcessNode} from '../support/inProcessNode.js'
 
@@ -240,5 +242,51 @@ describe('NodeHttpApi tombstone gc', {timeout: 30_000}, () => {
     expect(await client.gcPurge(5, 1, cutoff)).toEqual({shard: 5, epoch: 1, purged: 1})
     expect((await client.get(5, 1, keyIn(0, half, 'stale'))).record).toBeUndefined()
     expect(await client.gcPurge(5, 1, cutoff)).toEqual({shard: 5, epoch: 1, purged: 0})
+  })
+})
+
+describe('NodeHttpApi replays (hinted handoff, replay=1)', {timeout: 30_000}, () => {
+  const replayMap = new FakeMap()
+  // The meter's clock is the test's: a tick at +1 s closes one window.
+  const meter = new LoadMeter(0, 10_000)
+  let replayNode: InProcessNode
+  let c: NodeClient
+  const rec = (prefix: string, n: number) => ({key: keyIn(0, half, prefix), version: v(n), value: Buffer.from(`${prefix}-value`)})
+
+  beforeAll(async () => {
+    replayMap.set({id: 0, range: {lo: 0, hi: HASH_SPACE}, epoch: 2, replicas: [{node: 'me', role: 'voter'}]})
+    replayNode = await startInProcessNode({map: replayMap, token: TOKEN, tombstoneGraceMs: 3_600_000, timeoutMs: 3000, dirPrefix: 'shardctl-replay-', meter})
+    c = replayNode.client
+  })
+  afterAll(() => replayNode?.close())
+
+  it('given replayed writes, when applied, then they are stored and acknowledged like writes but not counted as client writes; plain writes are', async () => {
+    const replayed = [rec('replay-a', 1), rec('replay-b', 2), rec('replay-c', 3)]
+    expect(await c.apply(0, 2, replayed, 'write', {replay: true})).toEqual({epoch: 2, applied: 3, ignored: 0, superseded: []})
+    // Applied again (a second delivery of the same hint): the same LWW merge keeps what is there.
+    expect(await c.apply(0, 2, replayed, 'write', {replay: true})).toMatchObject({applied: 0, ignored: 3})
+    meter.tick(1000)
+    expect(meter.rate(0).writes).toBe(0)
+    expect(meter.keySample(0)).toBeUndefined()
+
+    await c.apply(0, 2, [rec('plain-a', 4), rec('plain-b', 5)], 'write')
+    meter.tick(2000)
+    expect(meter.rate(0).writes).toBeGreaterThan(0)
+    expect(meter.keySample(0)).toHaveLength(2)
+    expect((await c.stats()).shards.find((s) => s.shard === 0)?.writes).toBe(meter.rate(0).writes)
+    // (Read after the last tick: reads are sampled by key too.)
+    for (const r of replayed) expect((await c.get(0, 2, r.key)).record).toEqual(r)
+  })
+
+  it('given a replay, then it is fenced and screened exactly like a write: stale epoch, a version past the grace', async () => {
+    expect(await codeOf(c.apply(0, 1, [rec('fenced', 6)], 'write', {replay: true}))).toBe('STALE_EPOCH')
+    const old = formatHlc({wall: Date.now() - 2 * 3_600_000, counter: 0, writer: 'u'})
+    expect(await codeOf(c.apply(0, 2, [{key: keyIn(0, half, 'too-old'), version: old, value: Buffer.from('x')}], 'write', {replay: true}))).toBe('PRECONDITION')
+  })
+
+  it('given a replay flag that is neither 0 nor 1, then BAD_INPUT names the parameter and nothing is applied', async () => {
+    const res = await fetch(`http://127.0.0.1:${replayNode.port}/v1/shards/0/apply?epoch=2&kind=write&replay=yes`, {method: 'POST', headers: {[TOKEN_HEADER]: TOKEN}, body: Buffer.alloc(4)})
+    expect(res.status).toBe(400)
+    expect(await res.json()).toMatchObject({code: 'BAD_INPUT', message: 'query parameter replay must be 0 or 1'})
   })
 })

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import {formatHlc} from '../../src/model/hlc.js'
-import {type RequestOptions} from '../../src/node/nodeClient.js'
+import {type ApplyOptions} from '../../src/node/nodeClient.js'
 import {NodeRequestError} from '../../src/node/nodeRequestError.js'
 import {type ApplyKind, type NodeRecord} from '../../src/node/protocol.js'
 import {deliveryFailure, hintDelivery} from '../../src/router/hintDelivery.js'
@@ -11,18 +11,18 @@ const rec = (key: string, wall: number): NodeRecord => ({key: Buffer.from(key), 
 const batch = (node: string, epoch = 1): HintBatch => ({node, shard: 0, epoch, records: [rec('x', 1000), rec('y', 1001)]})
 
 describe('hintDelivery', () => {
-  it('Given a known node, When a batch is delivered, Then it is one write apply of its records at its shard and epoch, bounded by the timeout', async () => {
+  it('Given a known node, When a batch is delivered, Then it is one write apply of its records at its shard and epoch, marked a replay, bounded by the timeout', async () => {
     const node = new FakeNode('b')
-    const calls: {shard: number; epoch: number; keys: string[]; kind?: ApplyKind; opts?: RequestOptions}[] = []
+    const calls: {shard: number; epoch: number; keys: string[]; kind?: ApplyKind; opts?: ApplyOptions}[] = []
     const spy = {
-      apply: (shard: number, epoch: number, records: readonly NodeRecord[], kind?: ApplyKind, opts?: RequestOptions) => {
+      apply: (shard: number, epoch: number, records: readonly NodeRecord[], kind?: ApplyKind, opts?: ApplyOptions) => {
         calls.push({shard, epoch, keys: records.map((r) => r.key.toString()), kind, opts})
         return node.apply(shard, epoch, records, kind)
       },
     }
     const deliver = hintDelivery({node: (id) => (id === 'b' ? spy : undefined), timeoutMs: 750})
     expect(await deliver(batch('b'))).toBe('delivered')
-    expect(calls).toEqual([{shard: 0, epoch: 1, keys: ['x', 'y'], kind: 'write', opts: {timeoutMs: 750}}])
+    expect(calls).toEqual([{shard: 0, epoch: 1, keys: ['x', 'y'], kind: 'write', opts: {timeoutMs: 750, replay: true}}])
     expect(node.records.size).toBe(2)
   })
 

@@ -43,6 +43,37 @@ describe('ReadRepairQueue', () => {
     expect(applied).toEqual(['busy@v1', 'k@v3'])
   })
 
+  it('Given a repair, Then it starts without waiting for a timer, and When it fails, Then it is not retried', async () => {
+    const calls: string[] = []
+    const outcomes: RepairOutcome[] = []
+    const q = new ReadRepairQueue({capacity: 10, concurrency: 4, apply: async (t) => {
+      calls.push(t.record.key.toString())
+      throw new Error('node unreachable')
+    }, onOutcome: (o) => outcomes.push(o)})
+    q.enqueue(task('k'))
+    // Microtasks only: no timer has had a chance to fire.
+    for (let i = 0; i < 3; i++) await Promise.resolve()
+    expect(calls).toEqual(['k'])
+    await q.idle()
+    await new Promise((r) => setTimeout(r, 20))
+    expect(calls).toEqual(['k'])
+    expect(outcomes).toEqual(['failed'])
+  })
+
+  it('Given a pending repair, When a newer one of the same key and node replaces it, Then it keeps its place in line', async () => {
+    let release!: () => void
+    const gate = new Promise<void>((r) => (release = r))
+    const applied: string[] = []
+    const q = new ReadRepairQueue({capacity: 10, concurrency: 1, apply: async (t) => { await gate; applied.push(`${t.record.key}@${t.record.version}`) }})
+    q.enqueue(task('busy'))
+    q.enqueue(task('k1', 'v1'))
+    q.enqueue(task('k2', 'v1'))
+    q.enqueue(task('k1', 'v2'))
+    release()
+    await q.idle()
+    expect(applied).toEqual(['busy@v1', 'k1@v2', 'k2@v1'])
+  })
+
   it('close drops what is pending and waits for running repairs', async () => {
     const outcomes: RepairOutcome[] = []
     const q = new ReadRepairQueue({capacity: 10, concurrency: 1, apply: () => new Promise((r) => setTimeout(r, 10)), onOutcome: (o) => outcomes.push(o)})

@@ -33,6 +33,8 @@ export interface InProcessNodeOptions {
   /** copy and metrics are the node API's (NodeApiDeps), for tests of copies between nodes. */
   copy?: NodeApiDeps['copy']
   metrics?: NodeApiDeps['metrics']
+  /** meter is the node's load meter (default: a fresh one on Date.now), for tests that tick it and read its rates. */
+  meter?: LoadMeter
 }
 
 /**
@@ -49,7 +51,7 @@ export async function startInProcessNode(opts: InProcessNodeOptions): Promise<In
     token: Buffer.from(opts.token),
     engine,
     map: opts.map,
-    meter: new LoadMeter(Date.now()),
+    meter: opts.meter ?? new LoadMeter(Date.now()),
     log: {info() {}, warn() {}, error() {}},
     serving: opts.serving ?? (() => true),
     draining: () => false,

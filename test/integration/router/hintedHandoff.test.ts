@@ -156,3 +156,51 @@ describe('router hinted handoff: a shard moved off the frozen replica', () => {
     await expect(dp.client(frozen).get(now!.id, now!.epoch, Buffer.from('moved-0'))).rejects.toMatchObject({code: 'NOT_OWNER'})
   }, 180_000)
 })
+
+/**
+ * The load side: a replica that was down while writes were acknowledged gets them as hints
+ * when it comes back, and those replays must not show as client writes in its load stats
+ * (the planner balances on writes/s: counting them would make the returning replica look
+ * hot). The restarted node starts a fresh load meter, so everything it counts after the
+ * restart is what it was sent: the replays (not counted) and then one client write (counted).
+ */
+describe('router hinted handoff: replays are not client load on the returning replica', () => {
+  let dp: DataPlane
+  let router: RouterProcess
+
+  beforeAll(async () => {
+    dp = new DataPlane(inject('etcdEndpoint'), 'hints-load')
+    await dp.init(3, 2, 3)
+    router = await dp.startRouter('r1', ['--node-timeout', '500ms', '--lease-ttl', '10'])
+  }, 90_000)
+
+  afterAll(async () => {
+    await dp?.teardown()
+  })
+
+  it('a replica restarted after missing writes holds them from hints, reports 0 writes/s for them, and counts the next client write', async () => {
+    const shards = await dp.shards()
+    await dp.nodes.n3!.kill()
+    // Every write is acknowledged by n1 and n2; n3 refuses the connection, so each becomes a hint for it.
+    const keys = Array.from({length: 30}, (_, i) => `load-${i}`)
+    for (const key of keys) await acknowledged(router.address, 'PUT', key, `value-of-${key}`)
+    await waitFor(async () => ((await routerMetric(router.address, 'shardctl_router_hints_total', {event: 'queued'})) >= keys.length ? true : undefined), 'a hint for every write n3 missed', 15_000)
+    await dp.startNode('n3')
+    const figures = await waitForHintsDrained(router.address, 35_000)
+    expect(figures.delivered).toBeGreaterThanOrEqual(keys.length)
+    expect(figures.dropped + figures.expired + figures.obsolete + figures.rejected).toBe(0)
+    const n3 = dp.client('n3')
+    for (const key of keys) {
+      const s = shards.find((x) => inRange(x, Buffer.from(key)))!
+      expect((await n3.get(s.id, s.epoch, Buffer.from(key))).record?.value?.toString(), key).toBe(`value-of-${key}`)
+    }
+    // The meter ticks every second: wait for two ticks past the deliveries.
+    await new Promise((r) => setTimeout(r, 2200))
+    const writesOf = async (id: string) => (await dp.client(id).stats()).shards.reduce((a, s) => a + s.writes, 0)
+    expect(await writesOf('n1')).toBeGreaterThan(0)
+    expect(await writesOf('n3')).toBe(0)
+    // A client write after the return is counted on n3 like on the others.
+    await acknowledged(router.address, 'PUT', 'after-return', 'x')
+    await waitFor(async () => ((await writesOf('n3')) > 0 ? true : undefined), 'n3 to count the client write', 10_000)
+  }, 120_000)
+})
