@@ -2,7 +2,7 @@ import {existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, symlinkSync, w
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
-import {isUserError} from '../../src/errors/errors.js'
+import {isUserError, type UserError} from '../../src/errors/errors.js'
 import {readPlanFile, readSnapshotFile, writePlanFile, writeSnapshotFile} from '../../src/plans/planFiles.js'
 import {snapshotDestination} from '../../src/plans/snapshotExport.js'
 import {assertWithinTarget, computePlan, planOptionsFromFlags} from '../../src/plans/planService.js'
@@ -116,5 +116,17 @@ describe('plan files', () => {
     const hot = snapshotOf({nodes: [{id: 'a'}, {id: 'b'}], shards: [{replicas: ['a'], reads: 100}, {replicas: ['b'], reads: 1}]})
     const unreachable = computePlan(hot, {}, {now, cwd: dir, write: false}).plan
     expect(errorOf(() => assertWithinTarget(unreachable)).code).toBe('UNREACHABLE_TARGET')
+    expect(errorOf(() => assertWithinTarget(unreachable)).message).toMatch(/cannot reach its balance target/)
+  })
+
+  it('given plans that stop short of the target (--max-moves, the ring strategy), when checked, then they exit 11 saying so and how to reach it, not 10', () => {
+    const limited = computePlan(snap, {maxMoves: 1}, {now, cwd: dir, write: false}).plan
+    const err = errorOf(() => assertWithinTarget(limited))
+    expect(err.code).toBe('UNREACHABLE_TARGET')
+    expect(err.message).toMatch(/^cluster "test" is outside its balance target and this plan stops short of it: 2\.00x the mean before, 1\.50x after \(target 1\.1x\); stopped at the limit of 1 move/)
+    expect((err as UserError).hint).toBe('apply this plan and plan again, or raise --max-moves')
+    const ring = computePlan(snapshotOf({nodes: [{id: 'a'}, {id: 'b'}], shards: [{replicas: ['a'], reads: 100}, {replicas: ['b'], reads: 1}]}), {strategy: 'ring'}, {now, cwd: dir, write: false}).plan
+    expect(ring.summary.status).toBe('unreachable')
+    expect((errorOf(() => assertWithinTarget(ring)) as UserError).hint).toBe('the ring strategy ignores load: plan with --strategy balance')
   })
 })
