@@ -1,8 +1,9 @@
-import {existsSync, mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {z} from 'zod'
 import {healthy, startEtcd} from './etcdProcess.js'
 import {portIsFree} from './freePort.js'
+import {makeDirectories} from '../fs/makeDirectories.js'
 
 /** LOCAL_DIR is where shardctl keeps development state, relative to the working directory (git-ignored). */
 export const LOCAL_DIR = '.shardctl'
@@ -81,7 +82,7 @@ export async function startLocalEtcd(cwd: string, clock: () => Date = () => new 
     const ok = await healthy(existing.endpoint)
     return {running: true, healthy: ok, endpoint: existing.endpoint, pid: existing.pid, dataDir: existing.dataDir, logFile: existing.logFile, message: `etcd already running at ${existing.endpoint} (pid ${existing.pid})`}
   }
-  mkdirSync(dir, {recursive: true})
+  makeDirectories(dir)
   const last = readLastPorts(cwd)
   // The last ports when they are still free; else (taken meanwhile) new free ones.
   const reuse = last !== undefined && (await portIsFree(last.clientPort)) && (await portIsFree(last.peerPort))

@@ -1,4 +1,4 @@
-import {existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
+import {existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
@@ -67,6 +67,17 @@ describe('plan files', () => {
   it('given --check without --out, when planned, then nothing is written', () => {
     expect(computePlan(snap, {}, {now, cwd: dir, write: false}).file).toBeNull()
     expect(existsSync(join(dir, 'plans'))).toBe(false)
+  })
+
+  it('given an --out path that cannot be written (under a file, under /proc), when planned, then BAD_INPUT names the path and nothing is left behind', () => {
+    writeFileSync(join(dir, 'a-file'), 'x')
+    const outs = [join(dir, 'a-file', 'plan.json'), ...(existsSync('/proc/self') ? ['/proc/nope/plan.json'] : [])]
+    for (const out of outs) {
+      const err = errorOf(() => computePlan(snap, {}, {now, cwd: dir, out, write: true}))
+      expect(isUserError(err, 'BAD_INPUT'), err.message).toBe(true)
+      expect(err.message).toMatch(new RegExp(`^cannot write ${out}: E(NOTDIR|NOENT)`))
+    }
+    expect(readdirSync(dir)).toEqual(['a-file'])
   })
 
   it('given a tampered plan, when read, then BAD_INPUT says it was modified', () => {
