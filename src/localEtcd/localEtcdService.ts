@@ -1,9 +1,10 @@
 import {existsSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {z} from 'zod'
+import {type ErrorCode} from '../errors/codes.js'
+import {makeDirectories} from '../fs/makeDirectories.js'
 import {healthy, startEtcd} from './etcdProcess.js'
 import {portIsFree} from './freePort.js'
-import {makeDirectories} from '../fs/makeDirectories.js'
 
 /** LOCAL_DIR is where shardctl keeps development state, relative to the working directory (git-ignored). */
 export const LOCAL_DIR = '.shardctl'
@@ -114,6 +115,15 @@ export async function stopLocalEtcd(cwd: string, purge = false): Promise<LocalEt
     message += '; data deleted'
   }
   return {running: false, healthy: false, endpoint: null, pid: null, dataDir: dir, logFile: null, message}
+}
+
+/**
+ * localEtcdStatusCode is `etcd status`'s verdict for scripts: ETCD_UNREACHABLE (exit 3) when
+ * the dev etcd is not running or does not answer /health, undefined when it serves. The
+ * status is printed either way; the exit code lets a CI script tell.
+ */
+export function localEtcdStatusCode(status: Pick<LocalEtcdStatus, 'running' | 'healthy'>): ErrorCode | undefined {
+  return status.running && status.healthy ? undefined : 'ETCD_UNREACHABLE'
 }
 
 /** localEtcdStatus reports whether the dev etcd runs and answers /health. */
