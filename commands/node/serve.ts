@@ -9,7 +9,7 @@ import {serveNode, type StopSummary} from '../../src/node/storageNode.js'
 export default class NodeServe extends EtcdCommand {
   static override summary = 'Run a storage node: serve its shards over HTTP until SIGTERM.'
   static override description =
-    'Registers the node in etcd (nodes/<id>, leased alive/<id>), follows the shard map, serves the shards it holds a replica of and publishes load stats under leased keys (per-replica load in pages loads/<id>/<page>, totals in stats/<id>). Logs are JSON lines on stderr. SIGTERM (or SIGINT) drains in-flight requests and exits 0 within --shutdown-timeout; one during start-up stops the node too, revoking its lease if it took one; a second signal exits at once with code 1.'
+    'Runs a node the cluster already has (from `cluster init` or `node add`: an --id it does not have is refused with exit 1 and the `node add` to run first). Updates its record nodes/<id> (address, zone, capacity), registers leased alive/<id>, follows the shard map, serves the shards it holds a replica of and publishes load stats under leased keys (per-replica load in pages loads/<id>/<page>, totals in stats/<id>). Logs are JSON lines on stderr. SIGTERM (or SIGINT) drains in-flight requests and exits 0 within --shutdown-timeout; one during start-up stops the node too, revoking its lease if it took one; a second signal exits at once with code 1.'
   static override examples = [
     '<%= config.bin %> node serve --id n1 --listen 127.0.0.1:7001 --data-dir ./data/n1 --zone a',
     '<%= config.bin %> node serve --id n2 --listen 0.0.0.0:7002 --advertise 10.0.0.2:7002 --data-dir /var/lib/shardctl --stats-interval 2s',

@@ -10,7 +10,7 @@ export default class Plan extends EtcdCommand {
   static override summary = 'Compute a rebalance plan from etcd or from a snapshot file.'
   static override description = `Goals in order: every hard rule (empty draining nodes, fix forbidden/pinned placements, zone spread and capacity, largest replica first to the node that ends least utilised), then lower the most utilised node, then the next, and so on, until every node's utilisation (weighted load / capacity, 1.00 = the mean of the nodes that will hold data) is within --max-imbalance X of the mean on both sides (between 2 - X and X, so an added node fills up); then fewer moves, then fewer bytes (the move that shifts the most load per byte copied). When the band is out of reach it still evens out what it can, swapping replicas when no single move helps. A replica that must move but fits nowhere is listed as unplaceable and everything else is planned. Shards too hot for any node are reported, or split with --allow-split. The plan is written to plans/<cluster>-<timestamp>.json (or --out) with a sha256 of its content.
 
---check exits 0 when the cluster is within target, 10 when a rebalance is needed and 11 when the target cannot be reached or a replica is unplaceable (with --check the plan is only written when --out is given).`
+--check exits 0 when the cluster is within target, 10 when a rebalance is needed and the plan reaches the target, and 11 when it does not: the target cannot be reached, a replica is unplaceable, or the plan stops short of it (--max-moves, --max-bytes, --drain-only, --strategy ring; the plan's status is then unreachable and the message says so). With --check the plan is only written when --out is given.`
   static override examples = [
     '<%= config.bin %> plan',
     '<%= config.bin %> plan --snapshot snap.json --format markdown --check',
@@ -31,7 +31,7 @@ export default class Plan extends EtcdCommand {
     'drain-only': Flags.boolean({description: 'only empty draining nodes and fix placement rules'}),
     'allow-split': Flags.boolean({description: 'split shards too hot for any node (at the hash midpoint) before moving them'}),
     format: Flags.string({description: 'output format', options: ['table', 'json', 'markdown'], default: 'table'}),
-    check: Flags.boolean({description: 'exit 10 when a rebalance is needed, 11 when the target is unreachable'}),
+    check: Flags.boolean({description: 'exit 10 when a rebalance is needed and the plan reaches the target, 11 when it does not'}),
     sign: Flags.string({description: 'sign the plan with this Ed25519 private key (PEM, from `plan keygen`); `apply --require-signature` checks it'}),
     baseline: Flags.boolean({description: 'compare with the ring baseline in the summary (--no-baseline skips it: faster on very large clusters)', default: true, allowNo: true}),
   }

@@ -1,4 +1,4 @@
-import {mkdirSync, rmSync} from 'node:fs'
+import {rmSync} from 'node:fs'
 import {join, resolve} from 'node:path'
 import {request} from 'undici'
 import {addNode} from '../cluster/nodeService.js'
@@ -17,6 +17,7 @@ import {type TlsMaterial} from '../transport/tlsMaterial.js'
 import {ChildSet, type DemoChild} from './childProcesses.js'
 import {createDemoPki, DEMO_USER, type DemoPki, type DemoSecurity, issueServerCertificate, secureDemoCluster} from './demoSecurity.js'
 import {type KeptDemo, writeKeptDemo} from './keptDemo.js'
+import {makeDirectories} from '../fs/makeDirectories.js'
 
 /** DEMO_CLUSTER is the demo cluster's name in its private etcd. */
 export const DEMO_CLUSTER = 'demo'
@@ -85,7 +86,7 @@ export function demoNodes(ports: number[], first = 1): NodeSpec[] {
  */
 export async function startDemoCluster(opts: DemoClusterOptions, report: (r: DemoLine) => void, signal: AbortSignal): Promise<DemoCluster> {
   const dataDir = resolve(opts.cwd, LOCAL_DIR, 'demo', String(process.pid))
-  mkdirSync(dataDir, {recursive: true})
+  makeDirectories(dataDir)
   const children = new ChildSet({tag: dataDir, logDir: dataDir, detached: opts.keep})
   children.guardDir(dataDir)
   const onExit = () => children.killNow()
@@ -132,7 +133,7 @@ export async function startDemoCluster(opts: DemoClusterOptions, report: (r: Dem
     const endpoint = etcd.endpoint
     const startNode = async (s: NodeSpec): Promise<DemoChild> => {
       const dir = join(dataDir, s.id)
-      mkdirSync(dir, {recursive: true})
+      makeDirectories(dir)
       const args = ['node', 'serve', '--endpoints', endpoint, '--cluster', DEMO_CLUSTER, '--id', s.id, '--listen', s.address, '--data-dir', dir, '--zone', s.zone]
       return children.shardctl(`node-${s.id}`, [...args, '--stats-interval', `${STATS_INTERVAL_MS}ms`, '--lease-ttl', '5s', '--fsync', 'normal', '--shutdown-timeout', '3s', ...(await tlsFlags(s.id))])
     }

@@ -1,4 +1,4 @@
-import {mkdirSync, rmSync} from 'node:fs'
+import {rmSync} from 'node:fs'
 import {join, resolve} from 'node:path'
 import {Cluster} from 'ioredis'
 import {abortableSleep} from '../clock/abortableSleep.js'
@@ -23,6 +23,7 @@ import {type MasterLoad, measureMasterLoad, worstOverMean} from '../redis/master
 import {ChildSet} from './childProcesses.js'
 import {type DemoReport} from './demoService.js'
 import {type RedisLoadCounters, RedisDemoLoad, valueFor, verifyValues} from './redisDemoLoad.js'
+import {makeDirectories} from '../fs/makeDirectories.js'
 
 /** REDIS_DEMO_CLUSTER is the demo cluster's name in its private etcd. */
 export const REDIS_DEMO_CLUSTER = 'redis-demo'
@@ -102,7 +103,7 @@ export async function runRedisDemo(opts: RedisDemoOptions, report: (r: DemoRepor
   }
   const sleep = (ms: number) => abortableSleep(ms, signal)
   const dataDir = resolve(opts.cwd, LOCAL_DIR, 'demo', String(process.pid))
-  mkdirSync(dataDir, {recursive: true})
+  makeDirectories(dataDir)
   const children = new ChildSet({tag: dataDir, logDir: dataDir, detached: false})
   children.guardDir(dataDir)
   let etcd: EtcdProcess | undefined

@@ -8,9 +8,10 @@ export interface MoveView extends Move {
   etaSeconds: number | null
 }
 
-/** etaSeconds estimates the remaining copy time from planned size and current rate; null when unknown. */
+/** etaSeconds estimates the remaining copy time from planned size and current rate; null when unknown (no estimate, no rate, or the copy is past the estimate). */
 export function etaSeconds(m: Move): number | null {
-  if (m.phase !== 'copying' || m.progress.rateBytesPerSec <= 0 || m.progress.totalBytes <= 0) return null
+  // Past the estimate (writes since the plan), what is left is unknown: no ETA rather than "0s".
+  if (m.phase !== 'copying' || m.progress.rateBytesPerSec <= 0 || m.progress.totalBytes <= 0 || m.progress.bytes > m.progress.totalBytes) return null
   return Math.max(0, Math.round((m.progress.totalBytes - m.progress.bytes) / m.progress.rateBytesPerSec))
 }
 

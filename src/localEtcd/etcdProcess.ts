@@ -1,11 +1,12 @@
 import {type ChildProcess, spawn} from 'node:child_process'
-import {closeSync, mkdirSync, openSync, readFileSync} from 'node:fs'
+import {closeSync, openSync, readFileSync} from 'node:fs'
 import {request as httpRequest} from 'node:http'
 import {request as httpsRequest} from 'node:https'
 import {join} from 'node:path'
 import {UserError} from '../errors/errors.js'
 import {findEtcdBinary} from './etcdBinary.js'
 import {freePort} from './freePort.js'
+import {makeDirectories} from '../fs/makeDirectories.js'
 
 /** EtcdTls is the server-side TLS material for a local etcd. */
 export interface EtcdTls {
@@ -51,7 +52,7 @@ export interface EtcdProcess {
  */
 export async function startEtcd(opts: StartEtcdOptions): Promise<EtcdProcess> {
   const bin = findEtcdBinary()
-  mkdirSync(opts.dataDir, {recursive: true})
+  makeDirectories(opts.dataDir)
   const logFile = join(opts.dataDir, 'etcd.log')
   let lastError: unknown
   for (let attempt = 0; attempt < 4; attempt++) {

@@ -1,6 +1,8 @@
-import {existsSync, mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {z} from 'zod'
+import {type ErrorCode} from '../errors/codes.js'
+import {makeDirectories} from '../fs/makeDirectories.js'
 import {healthy, startEtcd} from './etcdProcess.js'
 import {portIsFree} from './freePort.js'
 
@@ -81,7 +83,7 @@ export async function startLocalEtcd(cwd: string, clock: () => Date = () => new 
     const ok = await healthy(existing.endpoint)
     return {running: true, healthy: ok, endpoint: existing.endpoint, pid: existing.pid, dataDir: existing.dataDir, logFile: existing.logFile, message: `etcd already running at ${existing.endpoint} (pid ${existing.pid})`}
   }
-  mkdirSync(dir, {recursive: true})
+  makeDirectories(dir)
   const last = readLastPorts(cwd)
   // The last ports when they are still free; else (taken meanwhile) new free ones.
   const reuse = last !== undefined && (await portIsFree(last.clientPort)) && (await portIsFree(last.peerPort))
@@ -113,6 +115,15 @@ export async function stopLocalEtcd(cwd: string, purge = false): Promise<LocalEt
     message += '; data deleted'
   }
   return {running: false, healthy: false, endpoint: null, pid: null, dataDir: dir, logFile: null, message}
+}
+
+/**
+ * localEtcdStatusCode is `etcd status`'s verdict for scripts: ETCD_UNREACHABLE (exit 3) when
+ * the dev etcd is not running or does not answer /health, undefined when it serves. The
+ * status is printed either way; the exit code lets a CI script tell.
+ */
+export function localEtcdStatusCode(status: Pick<LocalEtcdStatus, 'running' | 'healthy'>): ErrorCode | undefined {
+  return status.running && status.healthy ? undefined : 'ETCD_UNREACHABLE'
 }
 
 /** localEtcdStatus reports whether the dev etcd runs and answers /health. */

@@ -44,9 +44,22 @@ export const STOP_REASONS = ['within-target', 'no-improvement', 'max-moves', 'ma
 export type StopReason = (typeof STOP_REASONS)[number]
 
 /**
+ * SHORT_STOPS are the stop reasons that are the operator's choice rather than the cluster's
+ * limits: a move or byte limit, `--drain-only`, or the load-oblivious `ring` strategy. A plan
+ * that ends outside the target for one of them stops short: another plan may reach it.
+ */
+export const SHORT_STOPS = ['max-moves', 'max-bytes', 'drain-only', 'ring-complete'] as const satisfies readonly StopReason[]
+
+/** ShortStop is one of {@link SHORT_STOPS}. */
+export type ShortStop = (typeof SHORT_STOPS)[number]
+
+/**
  * PLAN_STATUSES, the verdict `plan --check` turns into an exit code: `balanced` the
  * cluster is within target as it is (and needs no drain or fix); `needs-rebalance` the
- * plan's actions reach the target; `unreachable` even after the plan it is not reached.
+ * plan's actions reach the target (every node ends within the band, nothing unplaceable);
+ * `unreachable` even after the plan it is not reached, whatever the reason: the rules or a
+ * hot shard, or the plan stops short (see {@link shortStopOf}). Every strategy and limit
+ * decides it the same way (src/planner/planRebalance.ts `planStatus`).
  */
 export const PLAN_STATUSES = ['balanced', 'needs-rebalance', 'unreachable'] as const
 
@@ -242,6 +255,19 @@ export const PlanSummarySchema = z
 
 /** PlanSummary is a validated plan summary. */
 export type PlanSummary = z.infer<typeof PlanSummarySchema>
+
+/**
+ * shortStopOf returns why a plan stops short of its target when it does only because it
+ * stopped by the operator's choice (a {@link SHORT_STOPS} reason: `--max-moves`,
+ * `--max-bytes`, `--drain-only`, the `ring` strategy) with nothing unplaceable, and null
+ * otherwise. Such a plan's status is `unreachable`, yet applying it and planning again, or
+ * planning without the limit, may reach the target; renderers and `plan --check` say so
+ * instead of claiming the target is out of reach.
+ */
+export function shortStopOf(summary: Pick<PlanSummary, 'status' | 'stopReason' | 'unplaceable'>): ShortStop | null {
+  if (summary.status !== 'unreachable' || (summary.unplaceable ?? []).length > 0) return null
+  return SHORT_STOPS.find((reason) => reason === summary.stopReason) ?? null
+}
 
 const PlanBodyShape = {
   version: z.literal(1),

@@ -1,5 +1,3 @@
-import {WRITER_BACKGROUND_NICE} from './writerPriority.js'
-import {mkdirSync} from 'node:fs'
 import {join} from 'node:path'
 import type Database from 'better-sqlite3'
 import {keyHash} from '../model/hash.js'
@@ -20,6 +18,8 @@ import {FileSyncer} from './fileSyncer.js'
 import {WalSyncPacer} from './walSyncPacer.js'
 import {WalRestartBook} from './walRestartBook.js'
 import {nextDropBudget} from './dropBudget.js'
+import {makeDirectories} from '../fs/makeDirectories.js'
+import {WRITER_BACKGROUND_NICE} from './writerPriority.js'
 
 export type {ApplyOptions, ApplyResult, Superseded} from './lwwSql.js'
 export type {CommitKind} from './storageWriter.js'
@@ -307,7 +307,7 @@ export class StorageEngine {
    * SQLite's error when the file is unusable.
    */
   static open(opts: StorageEngineOptions): StorageEngine {
-    mkdirSync(opts.dir, {recursive: true})
+    makeDirectories(opts.dir)
     const file = join(opts.dir, DB_FILE)
     const db = openConnection(file, opts.synchronous ?? 'FULL', PAGE_SIZE)
     try {

@@ -5,7 +5,7 @@ import {type ServiceContext} from '../cluster/serviceContext.js'
 import {UserError, errorMessage, isUserError} from '../errors/errors.js'
 import {LeasedMembership} from '../store/leasedMembership.js'
 import {grantLease, type LeaseHandle} from '../etcd/leaseHandle.js'
-import {type Alive, NodeSchema} from '../model/node.js'
+import {type Alive} from '../model/node.js'
 import {type Capacity} from '../model/resources.js'
 import {ClockMonitor} from '../clock/clockMonitor.js'
 import {DEFAULT_MAX_CLOCK_OFFSET_MS} from '../clock/clockOffsetTracker.js'
@@ -118,7 +118,8 @@ export class StorageNode {
   /**
    * start opens the data dir, checks the cluster exists, loads (or creates) the cluster
    * token, listens, registers the node, follows the shard map and takes a lease; the node
-   * serves once all of that is done. Throws UserError: NOT_FOUND (no cluster), BAD_INPUT
+   * serves once all of that is done. Throws UserError: NOT_FOUND (no cluster, or no record of
+   * this node id: it must be added by `cluster init` or `node add` first), BAD_INPUT
    * (unusable data dir or listen address, token mismatch), ETCD_* (etcd trouble).
    * `abort` is checked between the steps up to the lease: once it is aborted, start undoes
    * what it did (lease revoked, listener and storage closed) and throws {@link StartAborted};
@@ -128,6 +129,7 @@ export class StorageNode {
   static async start(ctx: ServiceContext, opts: StorageNodeOptions, abort?: AbortSignal): Promise<StorageNode> {
     const meta = await getMeta(ctx)
     await requireTransportAllowed(ctx, opts.tls, `node ${opts.id}`)
+    await requireNodeRecord(ctx, opts)
     throwIfAborted(abort)
     let engine: StorageEngine
     // Made below, once the API it reads shard figures from exists; commits before that are not timed.
@@ -270,16 +272,9 @@ export class StorageNode {
     return this.storageFailed.promise
   }
 
+  /** registerRecord brings the node's record (added before: see requireNodeRecord) up to date with its address, zone and capacity flags. Throws NOT_FOUND when the node was removed meanwhile. */
   private async registerRecord(): Promise<void> {
     const {ctx, opts} = this
-    const fresh = NodeSchema.parse({id: opts.id, address: this.advertised, zone: opts.zone ?? 'default', capacity: opts.capacity ?? {}, state: 'active', createdAt: ctx.clock().toISOString()})
-    try {
-      await ctx.store.create(ctx.keys.node(opts.id), JSON.stringify(fresh))
-      opts.log.info('registered node record', {address: this.advertised, zone: fresh.zone})
-      return
-    } catch (err) {
-      if (!isUserError(err, 'ALREADY_EXISTS')) throw err
-    }
     const {changed} = await updateNode(ctx, opts.id, (n) => {
       const next = {...n, address: this.advertised, zone: opts.zone ?? n.zone, capacity: opts.capacity ? {...n.capacity, ...opts.capacity} : n.capacity}
       return JSON.stringify(next) === JSON.stringify(n) ? 'unchanged' : next
@@ -433,6 +428,18 @@ export class StorageNode {
     })()
     return this.stopped
   }
+}
+
+/**
+ * requireNodeRecord refuses to serve a node id the cluster does not have: `node serve` runs
+ * a node added by `cluster init` or `node add`, so a typo in --id (or a node removed since)
+ * is not registered as a new, empty node the next plan would fill. Throws UserError
+ * NOT_FOUND naming the id and the `node add` that would make it one.
+ */
+async function requireNodeRecord(ctx: ServiceContext, opts: Pick<StorageNodeOptions, 'id' | 'advertise' | 'listenHost' | 'listenPort' | 'zone'>): Promise<void> {
+  if (await ctx.store.get(ctx.keys.node(opts.id))) return
+  const address = opts.advertise ?? `${opts.listenHost}:${opts.listenPort}`
+  throw new UserError('NOT_FOUND', `node ${opts.id} is not in cluster "${ctx.cluster}": node serve runs a node the cluster already has (a typo in --id, or a removed node?)`, `add it first with \`shardctl node add ${opts.id} --address ${address}${opts.zone ? ` --zone ${opts.zone}` : ''}\`, or see \`shardctl node list\``)
 }
 
 /** StartAborted: {@link StorageNode.start} gave up because its abort signal fired; it left nothing registered. */

@@ -83,6 +83,20 @@ interface Run {
   unplaceable: Unplaceable[]
 }
 
+/**
+ * planStatus is every strategy's verdict, from where the plan starts and ends: `balanced`
+ * when the cluster is within target and nothing had to be done (no action, no drain left for
+ * later, nothing unplaceable); `needs-rebalance` only when every node ends within the band
+ * and nothing is unplaceable; otherwise `unreachable`, whether the rules stopped the plan or
+ * it stopped short (a limit, --drain-only, the ring placement: see shortStopOf in
+ * src/model/plan.ts). Deciding by the end state, not by the stop reason, keeps a plan that
+ * ends above the target from passing `plan --check` as one that fixes the skew.
+ */
+function planStatus(p: {acted: boolean; withinBefore: boolean; withinAfter: boolean; pending: boolean; unplaceable: boolean}): PlanStatus {
+  if (!p.acted && p.withinBefore && !p.pending && !p.unplaceable) return 'balanced'
+  return p.withinAfter && !p.unplaceable ? 'needs-rebalance' : 'unreachable'
+}
+
 function start(state: ClusterState, options: PlanOptions) {
   const before = nodeFigures(state)
   const lowerBound = loadOutsideTarget(state)
@@ -175,10 +189,7 @@ function balanceOnce(initial: ClusterState, options: PlanOptions, forced: Readon
   }
   const after = nodeFigures(state)
   const left = outsideNodes(state)
-  let status: PlanStatus
-  if (log.actions.length === 0 && withinBefore && deferred.length === 0 && unplaceable.length === 0) status = 'balanced'
-  else if (stop === 'unreachable' || stop === 'no-improvement' || unplaceable.length > 0) status = 'unreachable'
-  else status = 'needs-rebalance'
+  const status = planStatus({acted: log.actions.length > 0, withinBefore, withinAfter: left.length === 0, pending: deferred.length > 0, unplaceable: unplaceable.length > 0})
   const parts = [describeStop(state, options, stop, stuck.length > 0 ? stuck : left, hot)]
   if (unplaceable.length > 0) {
     const first = unplaceable[0]!
@@ -256,7 +267,7 @@ function runRing(initial: ClusterState, options: PlanOptions): Run {
   const {skipped} = ringMoves(state, log, index)
   const after = nodeFigures(state)
   const stop: StopReason = log.limitHit ?? 'ring-complete'
-  const status: PlanStatus = log.actions.length === 0 && withinBefore ? 'balanced' : 'needs-rebalance'
+  const status = planStatus({acted: log.actions.length > 0, withinBefore, withinAfter: outsideNodes(state).length === 0, pending: false, unplaceable: false})
   let detail = stop === 'ring-complete' ? 'every shard is on its consistent-hash placement' : describeStop(state, options, stop, outsideNodes(state), [])
   if (skipped > 0) detail += `; ${skipped} ring difference(s) skipped because they would break a placement rule`
   return {state, log, before, after, lowerBound, stop, status, detail, hot: [], unplaceable: []}

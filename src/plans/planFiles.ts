@@ -1,7 +1,8 @@
-import {mkdirSync, readFileSync, renameSync, type Stats, statSync, writeFileSync} from 'node:fs'
+import {readFileSync, renameSync, rmSync, type Stats, statSync, writeFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {type z} from 'zod'
-import {UserError} from '../errors/errors.js'
+import {errorMessage, UserError} from '../errors/errors.js'
+import {makeDirectories} from '../fs/makeDirectories.js'
 import {hashPlan, type Plan, PlanSchema, verifyPlanHash} from '../model/plan.js'
 import {type ClusterSnapshot, ClusterSnapshotSchema, shardMapFingerprint} from '../model/snapshot.js'
 import {formatZodIssue} from '../model/zodIssues.js'
@@ -80,6 +81,7 @@ export function defaultPlanPath(plan: Pick<Plan, 'id'>, cwd: string): string {
 /**
  * writePlanFile writes `plan` as indented JSON to `path`, creating its directory. The file
  * appears whole or not at all (written beside, then renamed), so a failed run leaves nothing.
+ * Throws UserError BAD_INPUT naming the path when it cannot be written.
  */
 export function writePlanFile(plan: Plan, path: string): void {
   writeJsonFile(plan, path)
@@ -112,10 +114,23 @@ function writeJsonFile(value: unknown, path: string): void {
     writeFileSync(path, text)
     return
   }
-  mkdirSync(dirname(path), {recursive: true})
+  try {
+    makeDirectories(dirname(path))
+  } catch (err) {
+    throw cannotWrite(path, err)
+  }
   const tmp = `${path}.${process.pid}.tmp`
-  writeFileSync(tmp, text)
-  renameSync(tmp, path)
+  try {
+    writeFileSync(tmp, text)
+    renameSync(tmp, path)
+  } catch (err) {
+    rmSync(tmp, {force: true})
+    throw cannotWrite(path, err)
+  }
+}
+
+function cannotWrite(path: string, err: unknown): UserError {
+  return new UserError('BAD_INPUT', `cannot write ${path}: ${errorMessage(err)}`, 'pass a path in a writable directory (--out)', {cause: err})
 }
 
 function statIfExists(path: string): Stats | undefined {

@@ -1,5 +1,5 @@
 import {UserError} from '../errors/errors.js'
-import {type Plan, PLAN_STRATEGIES, type PlanStrategy} from '../model/plan.js'
+import {type Plan, PLAN_STRATEGIES, type PlanStrategy, shortStopOf, type ShortStop} from '../model/plan.js'
 import {parseWeights} from '../model/resources.js'
 import {type ClusterSnapshot} from '../model/snapshot.js'
 import {parseBytes} from '../model/units.js'
@@ -77,8 +77,10 @@ export function computePlan(snapshot: ClusterSnapshot, options: PlanOptionsInput
 
 /**
  * assertWithinTarget is `plan --check`'s verdict: returns when the cluster is balanced; throws
- * UserError NEEDS_REBALANCE (exit 10) when the plan would reach the target, and
- * UNREACHABLE_TARGET (exit 11) when even the plan does not.
+ * UserError NEEDS_REBALANCE (exit 10) when the plan reaches the target, and
+ * UNREACHABLE_TARGET (exit 11) when even after the plan it is not reached: the rules or a hot
+ * shard stop it, or the plan stops short (a limit, --drain-only, the ring strategy), which the
+ * message and hint say.
  */
 export function assertWithinTarget(plan: Plan): void {
   const s = plan.summary
@@ -86,5 +88,17 @@ export function assertWithinTarget(plan: Plan): void {
   if (s.status === 'needs-rebalance') {
     throw new UserError('NEEDS_REBALANCE', `cluster "${plan.cluster}" is outside its balance target: ${s.imbalanceBefore.toFixed(2)}x the mean (target ${s.target}x); the plan has ${s.moves} move(s) and ${s.splits} split(s)`, 'review and apply the plan')
   }
+  const short = shortStopOf(s)
+  if (short !== null) {
+    throw new UserError('UNREACHABLE_TARGET', `cluster "${plan.cluster}" is outside its balance target and this plan stops short of it: ${s.imbalanceBefore.toFixed(2)}x the mean before, ${s.imbalanceAfter.toFixed(2)}x after (target ${s.target}x); ${s.stopDetail}`, SHORT_STOP_HINTS[short])
+  }
   throw new UserError('UNREACHABLE_TARGET', `cluster "${plan.cluster}" cannot reach its balance target: ${s.stopDetail}`, s.hotShards.some((h) => !h.split) ? 'rerun with --allow-split' : 'add capacity or relax constraints')
+}
+
+/** SHORT_STOP_HINTS: what reaches the target when a plan stopped short for each of these reasons. */
+const SHORT_STOP_HINTS: Record<ShortStop, string> = {
+  'max-moves': 'apply this plan and plan again, or raise --max-moves',
+  'max-bytes': 'apply this plan and plan again, or raise --max-bytes',
+  'drain-only': 'plan without --drain-only to balance as well',
+  'ring-complete': 'the ring strategy ignores load: plan with --strategy balance',
 }

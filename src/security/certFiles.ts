@@ -1,8 +1,9 @@
-import {existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {existsSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {UserError} from '../errors/errors.js'
 import {NAME_PATTERN} from './accessControl.js'
 import {createCa, issueCertificate, type LeafKind, type PemPair} from '../transport/certificateAuthority.js'
+import {makeDirectories} from '../fs/makeDirectories.js'
 
 /** CertFilesResult says which files were written (never their contents). */
 export interface CertFilesResult {
@@ -68,7 +69,7 @@ function checkDays(days: number): void {
 }
 
 function write(files: {cert: string; key: string}, pair: PemPair, opts: CertOptions, commonName = 'shardctl-ca'): CertFilesResult {
-  mkdirSync(opts.dir, {recursive: true, mode: 0o700})
+  makeDirectories(opts.dir, 0o700)
   // The key first and 0600 from its creation: there is no moment it is readable by others.
   writeFileSync(files.key, pair.keyPem, {mode: 0o600})
   writeFileSync(files.cert, pair.certPem, {mode: 0o644})

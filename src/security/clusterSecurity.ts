@@ -34,20 +34,46 @@ export interface SecurityChange {
   authRequired?: boolean
 }
 
+/** SecuritySwitch names a switch as the CLI flag does. */
+export type SecuritySwitch = 'tls-only' | 'auth'
+
+/**
+ * SWITCH_LOCKOUT says, for each switch, whom turning it on locks out: what an operator must
+ * read before confirming it.
+ */
+export const SWITCH_LOCKOUT: Record<SecuritySwitch, string> = {
+  'tls-only': 'tls-only: nodes, routers, the executor and repair without --tls-cert/--tls-key/--tls-ca refuse to start (running ones keep their transport until restarted: restart them with certificates first)',
+  auth: 'auth: within about a second, routers answer 401 to every /kv and /metrics request without a user token or client certificate, and 403 outside the user\'s roles (add roles and users first)',
+}
+
+/**
+ * ConfirmTurningOn is asked before a change turns a switch on (never for turning one off,
+ * or for a switch already on); it throws to stop the change (nothing is written then).
+ */
+export type ConfirmTurningOn = (switches: readonly SecuritySwitch[]) => Promise<void>
+
 /**
  * setClusterSecurity applies `change` with a compare-and-swap on the key's revision
  * (retried on a concurrent change) and returns the settings and whether anything changed
- * (false: "already so"). Throws UserError(NOT_FOUND) when the cluster does not exist.
+ * (false: "already so"). When the change turns a switch on, `confirm` is awaited once
+ * before anything is written, and what it throws propagates. Throws UserError(NOT_FOUND)
+ * when the cluster does not exist.
  * Processes already running keep the transport they started with: restart them (TLS-only)
  * or they pick up `authRequired` within a second (routers poll it).
  */
-export async function setClusterSecurity(ctx: ServiceContext, change: SecurityChange): Promise<{security: ClusterSecurity; changed: boolean}> {
+export async function setClusterSecurity(ctx: ServiceContext, change: SecurityChange, confirm?: ConfirmTurningOn): Promise<{security: ClusterSecurity; changed: boolean}> {
   await getMeta(ctx)
   const key = securityKeys(ctx).security
+  let confirmed = false
   for (let attempt = 0; attempt < 5; attempt++) {
     const {revision, ...current} = await getClusterSecurity(ctx)
     const next: ClusterSecurity = {...current, tlsOnly: change.tlsOnly ?? current.tlsOnly, authRequired: change.authRequired ?? current.authRequired}
     if (next.tlsOnly === current.tlsOnly && next.authRequired === current.authRequired) return {security: current, changed: false}
+    const turningOn: SecuritySwitch[] = [...(next.tlsOnly && !current.tlsOnly ? ['tls-only' as const] : []), ...(next.authRequired && !current.authRequired ? ['auth' as const] : [])]
+    if (confirm && turningOn.length > 0 && !confirmed) {
+      await confirm(turningOn)
+      confirmed = true
+    }
     next.updatedAt = ctx.clock().toISOString()
     try {
       if (revision === 0n) await ctx.store.create(key, JSON.stringify(next))

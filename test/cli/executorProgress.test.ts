@@ -30,3 +30,13 @@ describe('--throttle auto steps in the progress output', () => {
     expect(lines.map((l) => /rate (\w+)/.exec(l)?.[1])).toEqual(['raised', 'cut'])
   })
 })
+
+describe('copy progress lines', () => {
+  const progress = (bytes: number, totalBytes: number) => ({type: 'progress' as const, move: 'm1', bytes, keys: 3, totalBytes, rateBytesPerSec: 1024, stalled: false, at: '2026-11-30T17:00:00.000Z'})
+
+  it('shows the estimate only when there is one and the copy is within it', () => {
+    expect(describeEvent(progress(4096, 8192))).toBe('move m1: copied 4.0 KiB (3 keys) of ~8.0 KiB, 1.0 KiB/s')
+    expect(describeEvent(progress(4, 0))).toBe('move m1: copied 4 B (3 keys), 1.0 KiB/s')
+    expect(describeEvent(progress(4, 2))).toBe('move m1: copied 4 B (3 keys), past the ~2 B estimate, 1.0 KiB/s')
+  })
+})

@@ -9,6 +9,7 @@ import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
 import {makeServiceContext, type ServiceContext} from '../../src/cluster/serviceContext.js'
 import {EXIT_CODES} from '../../src/errors/codes.js'
 import {listMoves} from '../../src/executor/moveStore.js'
+import {getClusterSecurity, setClusterSecurity} from '../../src/security/clusterSecurity.js'
 import {trackPid, untrackPid} from '../support/processReaper.js'
 import {HAS_SCRIPT as hasScript, spawnPty} from '../support/pty.js'
 import {CLI_BIN, runCli} from '../support/runCli.js'
@@ -171,4 +172,23 @@ describe('moves cancel', () => {
       await ctx.store.delete(ctx.keys.move('manual-copying'))
     }
   }, 120_000)
+})
+
+describe('cluster security', () => {
+  it.skipIf(!hasScript)('asks before turning a switch on, saying whom it locks out: N exits 19 and changes nothing, y turns it on', async () => {
+    const declined = await inPty(`exec ${process.execPath} ${CLI_BIN} cluster security --tls-only --auth ${conn().join(' ')}`, /Turn on tls-only and auth for cluster "[^"]+"\? \[y\/N\]/, 'n\r')
+    expect(declined.code, declined.screen).toBe(EXIT_CODES.DECLINED)
+    expect(declined.screen).toContain('tls-only: nodes, routers, the executor and repair without --tls-cert/--tls-key/--tls-ca refuse to start')
+    expect(declined.screen).toContain('auth: within about a second, routers answer 401')
+    expect(declined.screen).toMatch(/declined: the security settings were left as they were/)
+    expect(await getClusterSecurity(ctx)).toMatchObject({tlsOnly: false, authRequired: false})
+    try {
+      const accepted = await inPty(`exec ${process.execPath} ${CLI_BIN} cluster security --auth ${conn().join(' ')}`, /Turn on auth for cluster "[^"]+"\? \[y\/N\]/, 'y\r')
+      expect(accepted.code, accepted.screen).toBe(0)
+      expect(accepted.screen).toContain('now: tls-only off, authentication on')
+      expect(await getClusterSecurity(ctx)).toMatchObject({tlsOnly: false, authRequired: true})
+    } finally {
+      await setClusterSecurity(ctx, {authRequired: false})
+    }
+  }, 150_000)
 })

@@ -45,6 +45,17 @@ describe('shardctl plan (offline, from snapshot files)', () => {
     expect(needs.stdout).toContain('**Rebalance needed')
   })
 
+  it('--check exits 11, not 10, when the plan stops short of the target (the ring strategy, --max-moves), saying so', async () => {
+    // One shard carries nearly all the load: no placement reaches 1.1x, and the ring's ignores load anyway.
+    writeFileSync(join(cwd, 'one-hot.json'), JSON.stringify(snapshotOf({nodes: [{id: 'a'}, {id: 'b'}], shards: [{replicas: ['a'], reads: 100}, {replicas: ['b'], reads: 1}]})))
+    for (const args of [['--snapshot', 'one-hot.json', '--strategy', 'ring'], ['--snapshot', 'snap.json', '--max-moves', '1']]) {
+      const r = await cli(['plan', '--check', ...args])
+      expect(r.code, r.stderr).toBe(11)
+      expect(r.stderr).toMatch(/^Error: cluster "test" is outside its balance target and this plan stops short of it: /)
+      expect(r.stdout).toMatch(/status {5}unreachable \(this plan stops short of the target: (ring-complete|max-moves)\)/)
+    }
+  })
+
   it('--check exits 11 when a replica fits nowhere, and the plan written with --out still holds every other action and names the shard', async () => {
     const one = (node: string) => ({replicas: [node], reads: 10, writes: 1, bytes: 1000})
     const snap = snapshotOf({nodes: [{id: 'h1'}, {id: 'h2'}, {id: 'h3', state: 'draining'}], shards: [one('h1'), one('h2'), one('h3'), one('h3'), one('h2')], constraints: [{kind: 'forbid', shard: 4, node: 'h2'}, {kind: 'forbid', shard: 4, node: 'h1'}]})

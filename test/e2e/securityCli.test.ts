@@ -77,8 +77,15 @@ describe('role, user and cluster security commands', () => {
     expect((await cli(['user', 'revoke-token', 'alice', oldId])).stdout).toContain(`revoked token ${oldId}`)
     expect((await cli(['user', 'revoke-token', 'alice', oldId])).stdout).toContain('already revoked')
 
-    expect(JSON.parse((await cli(['cluster', 'security', '--tls-only', '--json'])).stdout)).toMatchObject({tlsOnly: true, authRequired: false, changed: true})
+    // Turning a switch on can lock everyone out: with no terminal to ask on it needs --yes, and refuses changing nothing without it.
+    const unconfirmed = await cli(['cluster', 'security', '--tls-only', '--auth'])
+    expect(unconfirmed.code).toBe(2)
+    expect(unconfirmed.stderr.trim()).toBe('Error: refusing to turn on tls-only and auth without confirmation: stdin is not a terminal, so the question could not be answered — pass --yes to run non-interactively (CI)')
+    expect((await cli(['cluster', 'security'])).stdout).toContain('already: tls-only off, authentication off')
+    expect(JSON.parse((await cli(['cluster', 'security', '--tls-only', '--yes', '--json'])).stdout)).toMatchObject({tlsOnly: true, authRequired: false, changed: true})
+    // A switch already on, or one turned off, asks nothing.
     expect((await cli(['cluster', 'security', '--tls-only'])).stdout).toContain('already: tls-only on')
+    expect((await cli(['cluster', 'security', '--no-auth'])).stdout).toContain('already: tls-only on, authentication off')
     const badCa = await cli(['kv', 'get', 'app/x', '--router', '127.0.0.1:1', '--tls-ca', 'certs/ca.key'])
     expect(badCa.code).toBe(2)
     expect(badCa.stderr).toContain('--tls-ca: certs/ca.key holds no PEM CERTIFICATE')

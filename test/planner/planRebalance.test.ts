@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {type MoveAction, type Plan, verifyPlanHash} from '../../src/model/plan.js'
+import {type MoveAction, type Plan, shortStopOf, verifyPlanHash} from '../../src/model/plan.js'
 import {PlacementRing} from '../../src/placement/ring.js'
 import {applyPlan} from '../../src/planner/applyPlan.js'
 import {type PlanOptionsInput} from '../../src/planner/options.js'
@@ -170,7 +170,11 @@ describe('planRebalance (balance)', () => {
     expect(p.actions).toHaveLength(2)
     expect(p.summary.stopReason).toBe('max-moves')
     expect(p.summary.stopDetail).toContain('2 move')
-    expect(p.summary.status).toBe('needs-rebalance')
+    // Two moves leave a at 6 of 8 shards: the plan does not reach the target, so it must not say it does.
+    expect(p.summary.imbalanceAfter).toBeGreaterThan(p.summary.target)
+    expect(p.summary.status).toBe('unreachable')
+    expect(shortStopOf(p.summary)).toBe('max-moves')
+    expect(plan(snap, {maxMoves: 4}).summary.status).toBe('needs-rebalance')
   })
 
   it('given --max-bytes, when the next move would exceed it, then the plan stops at the limit', () => {
@@ -335,5 +339,16 @@ describe('planRebalance (ring)', () => {
     const ring = new PlacementRing(nodes)
     const applied = applyPlan(snap, p)
     for (const s of applied.shards) expect(s.replicas.map((r) => r.node).sort()).toEqual(ring.replicasFor(s.id, 3).sort())
+  })
+
+  it('given shards already on their ring placement but a skewed load, when planning, then the empty ring plan is unreachable, not needs-rebalance', () => {
+    const nodes = [{id: 'a', zone: 'z0'}, {id: 'b', zone: 'z0'}, {id: 'c', zone: 'z0'}]
+    const ring = new PlacementRing(nodes)
+    const shards = Array.from({length: 9}, (_, id) => ({replicas: ring.replicasFor(id, 1), reads: id === 0 ? 60 : 10, bytes: 10}))
+    const p = plan(snapshotOf({nodes, shards}), {strategy: 'ring'})
+    expect(p.actions).toEqual([])
+    expect(p.summary.imbalanceAfter).toBeGreaterThan(p.summary.target)
+    expect(p.summary.status).toBe('unreachable')
+    expect(shortStopOf(p.summary)).toBe('ring-complete')
   })
 })

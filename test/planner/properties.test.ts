@@ -128,6 +128,19 @@ describe('planner properties', () => {
     )
   }, TIMEOUT)
 
+  it('the status is needs-rebalance only when the plan ends within target, for every strategy and move limit', () => {
+    const limitsArb = fc.record({strategy: fc.constantFrom('balance' as const, 'ring' as const), maxMoves: fc.option(fc.integer({min: 0, max: 3}), {nil: undefined})})
+    fc.assert(
+      fc.property(clusterArb, optionsArb, limitsArb, (snap, options, limits) => {
+        const p = planOrUnreachable(snap, {...options, ...limits})
+        if (!p) return
+        if (p.summary.status === 'needs-rebalance') expect(p.summary.imbalanceAfter).toBeLessThanOrEqual(p.summary.target + 1e-6)
+        if (p.summary.imbalanceAfter > p.summary.target + 1e-6) expect(p.summary.status).toBe('unreachable')
+      }),
+      {numRuns: RUNS},
+    )
+  }, TIMEOUT)
+
   it('the plan is deterministic, whatever order the snapshot lists things in', () => {
     fc.assert(
       fc.property(clusterArb, optionsArb, (snap, options) => {

@@ -50,13 +50,20 @@ describe('renderPlanMarkdown', () => {
     expect(md).toContain(`plan sha256 \`${plan.hash.slice(0, 12)}\``)
   })
 
-  it('given a plan that stops before the target (a ring plan, --max-moves), when rendered, then the verdict says it stops short instead of claiming to reach it', () => {
+  it('given a plan that stops before the target (a ring plan, --max-moves), when rendered, then the status is unreachable and the verdict says it stops short', () => {
     for (const short of [planRebalance(snap, {maxMoves: 1}, {id: 'plan-8', createdAt: '2025-01-01T00:00:00.000Z'}), planRebalance(snap, {strategy: 'ring'}, {id: 'plan-9', createdAt: '2025-01-01T00:00:00.000Z'})]) {
-      expect(short.summary.status).toBe('needs-rebalance')
+      expect(short.summary.status).toBe('unreachable')
       expect(short.summary.imbalanceAfter).toBeGreaterThan(short.summary.target)
       const md = renderPlanMarkdown(short)
       expect(md).not.toContain('reaches the target')
-      expect(md).toContain(`**Rebalance needed: this plan stops short of the target (${short.summary.imbalanceAfter.toFixed(2)}x the mean after, stopped: ${short.summary.stopReason})**`)
+      expect(md).toContain(`**Target not reached: this plan stops short of it (${short.summary.imbalanceAfter.toFixed(2)}x the mean after, stopped: ${short.summary.stopReason})**`)
+      expect(renderPlanText(short)).toContain(`status     unreachable (this plan stops short of the target: ${short.summary.stopReason})`)
     }
+  })
+
+  it('given a plan the rules stop (a hot shard), when rendered, then the verdict says the target is unreachable, not that the plan stops short', () => {
+    const hot = planRebalance(snapshotOf({nodes: [{id: 'a'}, {id: 'b'}], shards: [{replicas: ['a'], reads: 100}, {replicas: ['b'], reads: 1}]}), {}, {id: 'plan-10', createdAt: '2025-01-01T00:00:00.000Z'})
+    expect(renderPlanMarkdown(hot)).toContain('**Target unreachable with this plan**')
+    expect(renderPlanText(hot)).toMatch(/^ {2}status {5}unreachable$/m)
   })
 })

@@ -1,8 +1,8 @@
-import {existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
+import {existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
-import {isUserError} from '../../src/errors/errors.js'
+import {isUserError, type UserError} from '../../src/errors/errors.js'
 import {readPlanFile, readSnapshotFile, writePlanFile, writeSnapshotFile} from '../../src/plans/planFiles.js'
 import {snapshotDestination} from '../../src/plans/snapshotExport.js'
 import {assertWithinTarget, computePlan, planOptionsFromFlags} from '../../src/plans/planService.js'
@@ -69,6 +69,17 @@ describe('plan files', () => {
     expect(existsSync(join(dir, 'plans'))).toBe(false)
   })
 
+  it('given an --out path that cannot be written (under a file, under /proc), when planned, then BAD_INPUT names the path and nothing is left behind', () => {
+    writeFileSync(join(dir, 'a-file'), 'x')
+    const outs = [join(dir, 'a-file', 'plan.json'), ...(existsSync('/proc/self') ? ['/proc/nope/plan.json'] : [])]
+    for (const out of outs) {
+      const err = errorOf(() => computePlan(snap, {}, {now, cwd: dir, out, write: true}))
+      expect(isUserError(err, 'BAD_INPUT'), err.message).toBe(true)
+      expect(err.message).toMatch(new RegExp(`^cannot write ${out}: E(NOTDIR|NOENT)`))
+    }
+    expect(readdirSync(dir)).toEqual(['a-file'])
+  })
+
   it('given a tampered plan, when read, then BAD_INPUT says it was modified', () => {
     const {file} = computePlan(snap, {}, {now, cwd: dir, write: true})
     const plan = JSON.parse(readFileSync(file!, 'utf8'))
@@ -116,5 +127,17 @@ describe('plan files', () => {
     const hot = snapshotOf({nodes: [{id: 'a'}, {id: 'b'}], shards: [{replicas: ['a'], reads: 100}, {replicas: ['b'], reads: 1}]})
     const unreachable = computePlan(hot, {}, {now, cwd: dir, write: false}).plan
     expect(errorOf(() => assertWithinTarget(unreachable)).code).toBe('UNREACHABLE_TARGET')
+    expect(errorOf(() => assertWithinTarget(unreachable)).message).toMatch(/cannot reach its balance target/)
+  })
+
+  it('given plans that stop short of the target (--max-moves, the ring strategy), when checked, then they exit 11 saying so and how to reach it, not 10', () => {
+    const limited = computePlan(snap, {maxMoves: 1}, {now, cwd: dir, write: false}).plan
+    const err = errorOf(() => assertWithinTarget(limited))
+    expect(err.code).toBe('UNREACHABLE_TARGET')
+    expect(err.message).toMatch(/^cluster "test" is outside its balance target and this plan stops short of it: 2\.00x the mean before, 1\.50x after \(target 1\.1x\); stopped at the limit of 1 move/)
+    expect((err as UserError).hint).toBe('apply this plan and plan again, or raise --max-moves')
+    const ring = computePlan(snapshotOf({nodes: [{id: 'a'}, {id: 'b'}], shards: [{replicas: ['a'], reads: 100}, {replicas: ['b'], reads: 1}]}), {strategy: 'ring'}, {now, cwd: dir, write: false}).plan
+    expect(ring.summary.status).toBe('unreachable')
+    expect((errorOf(() => assertWithinTarget(ring)) as UserError).hint).toBe('the ring strategy ignores load: plan with --strategy balance')
   })
 })

@@ -1,4 +1,4 @@
-import {type Plan} from '../../model/plan.js'
+import {type Plan, shortStopOf} from '../../model/plan.js'
 import {formatBytes} from '../../model/units.js'
 import {describeAction, listedNodes} from './planText.js'
 import {utilisationBar} from './utilisationBar.js'
@@ -10,13 +10,14 @@ const VERDICT: Record<Plan['summary']['status'], string> = {
 }
 
 /**
- * verdictOf is the summary's bold first line. A `needs-rebalance` plan that stopped for any
- * reason but `within-target` (a `ring` plan, `--max-moves`, `--max-bytes`, `drain-only`) does
- * not reach the target, and says so with where it ends, instead of claiming it does.
+ * verdictOf is the summary's bold first line, from the plan's status. An `unreachable` plan
+ * that stopped by the operator's choice ({@link shortStopOf}: a ring plan, `--max-moves`,
+ * `--max-bytes`, `--drain-only`) says it stops short and where it ends, rather than that the
+ * target is out of reach.
  */
 function verdictOf(s: Plan['summary']): string {
-  if (s.status !== 'needs-rebalance' || s.stopReason === 'within-target') return VERDICT[s.status]
-  return `Rebalance needed: this plan stops short of the target (${s.imbalanceAfter.toFixed(2)}x the mean after, stopped: ${s.stopReason})`
+  if (shortStopOf(s) === null) return VERDICT[s.status]
+  return `Target not reached: this plan stops short of it (${s.imbalanceAfter.toFixed(2)}x the mean after, stopped: ${s.stopReason})`
 }
 
 function cell(text: string): string {

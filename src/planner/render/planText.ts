@@ -1,4 +1,4 @@
-import {type Plan, type PlanAction, type PlanNode} from '../../model/plan.js'
+import {type Plan, type PlanAction, type PlanNode, shortStopOf} from '../../model/plan.js'
 import {formatBytes} from '../../model/units.js'
 import {utilisationBar} from './utilisationBar.js'
 
@@ -44,7 +44,8 @@ export function renderPlanText(plan: Plan, limits: RenderLimits = {}): string {
   const actionLimit = limits.actions ?? 20
   const out: string[] = []
   out.push(`Plan ${plan.id} for cluster "${plan.cluster}" (${plan.options.strategy}; from revision ${plan.createdFrom.revision}, shard map ${plan.createdFrom.fingerprint.slice(0, 12)})`)
-  out.push(`  status     ${s.status}`)
+  const short = shortStopOf(s)
+  out.push(`  status     ${s.status}${short === null ? '' : ` (this plan stops short of the target: ${short})`}`)
   out.push(`  ${imbalanceLine(plan)}`)
   out.push(`  moves      ${s.moves} (${formatBytes(s.bytesToMove)}, ${Math.round(s.keysToMove)} keys); splits ${s.splits}`)
   out.push(`  load moved ${s.loadMoved.toFixed(2)} average nodes (at least ${s.loadOutsideTarget.toFixed(2)} needed)`)

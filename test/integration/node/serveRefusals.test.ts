@@ -1,0 +1,71 @@
+import {existsSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {afterAll, afterEach, beforeAll, describe, expect, inject, it} from 'vitest'
+import {initCluster} from '../../../src/cluster/initCluster.js'
+import {parseNodeSpecs} from '../../../src/cluster/nodeSpec.js'
+import {makeServiceContext, type ServiceContext} from '../../../src/cluster/serviceContext.js'
+import {freePort} from '../../../src/localEtcd/freePort.js'
+import {type CliChild, spawnCli} from '../../support/cliChild.js'
+import {exitedWithin} from '../../support/daemonProbe.js'
+import {StoreSet, uniqueCluster} from '../../support/testStore.js'
+import {assertNodeDistFresh} from './nodeProcess.js'
+
+/**
+ * What `node serve` refuses at start, as an operator meets it: one line, a documented exit
+ * code, nothing registered.
+ *
+ * `node serve --data-dir /proc/nope` used to spin at 100 % CPU and ignore SIGTERM: Node 20's
+ * recursive mkdir loops forever when the parent refuses children with ENOENT. It must fail
+ * at once with one line naming the data dir and why, exit 2 (BAD_INPUT), registering nothing.
+ */
+
+const stores = new StoreSet()
+const children: CliChild[] = []
+const dirs: string[] = []
+let ctx: ServiceContext
+let endpoint: string
+let cluster: string
+let port: number
+
+beforeAll(async () => {
+  assertNodeDistFresh()
+  endpoint = inject('etcdEndpoint')
+  cluster = uniqueCluster('serverefuse')
+  ctx = makeServiceContext(stores.open(endpoint, cluster), {cluster})
+  port = await freePort()
+  await initCluster(ctx, {shards: 4, rf: 1, nodes: parseNodeSpecs(`n1=127.0.0.1:${port}`), force: false})
+})
+
+afterEach(async () => {
+  await Promise.all(children.map((c) => c.kill()))
+})
+
+afterAll(() => {
+  stores.closeAll()
+  for (const d of dirs) rmSync(d, {recursive: true, force: true})
+})
+
+describe('node serve: an unusable --data-dir', () => {
+  it.skipIf(!existsSync('/proc/self'))('a data dir under /proc: exits 2 within seconds with one line naming the dir and why, and leaves nothing registered', async () => {
+    const child = spawnCli(['node', 'serve', '--endpoints', endpoint, '--cluster', cluster, '--id', 'n1', '--listen', `127.0.0.1:${port}`, '--data-dir', '/proc/nope/n1'])
+    children.push(child)
+    expect(await exitedWithin(child, 20_000), child.logs()).toBe(2)
+    expect(child.logs().trim().split('\n')).toEqual([expect.stringMatching(/^Error: cannot open data dir \/proc\/nope\/n1: ENOENT: no such file or directory, mkdir '\/proc\/nope' — /)])
+    expect(await ctx.store.get(ctx.keys.alive('n1'))).toBeUndefined()
+  }, 30_000)
+})
+
+describe('node serve: an id the cluster does not have', () => {
+  it('exits 1 (NOT_FOUND) with one line naming the id and the `node add` to run first, registering nothing and creating no data dir', async () => {
+    const dir = join(tmpdir(), `shardctl-unknown-id-${process.pid}`)
+    dirs.push(dir)
+    const n9 = await freePort()
+    const child = spawnCli(['node', 'serve', '--endpoints', endpoint, '--cluster', cluster, '--id', 'n9', '--listen', `127.0.0.1:${n9}`, '--zone', 'b', '--data-dir', dir])
+    children.push(child)
+    expect(await exitedWithin(child, 20_000), child.logs()).toBe(1)
+    expect(child.logs().trim().split('\n')).toEqual([`Error: node n9 is not in cluster "${cluster}": node serve runs a node the cluster already has (a typo in --id, or a removed node?) — add it first with \`shardctl node add n9 --address 127.0.0.1:${n9} --zone b\`, or see \`shardctl node list\``])
+    expect(await ctx.store.get(ctx.keys.node('n9'))).toBeUndefined()
+    expect(existsSync(dir)).toBe(false)
+  }, 30_000)
+})
