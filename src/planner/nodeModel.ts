@@ -83,7 +83,6 @@ export class NodeModel {
     for (let i = 0; i < n; i++) if (this.receiver[i]) receiverZones.add(this.nodeZone[i] ?? 0)
     this.requiredZones = Math.min(rf, receiverZones.size)
     this.target = options.maxImbalance
-    this.floor = Math.max(0, 2 - options.maxImbalance)
     this.totals = totals
     const {limit, cap, capTotal} = capacities(nodes, this.inPool)
     this.capLimit = limit
@@ -93,6 +92,10 @@ export class NodeModel {
     this.kappa = new Float64Array(n)
     this.unitLoad = new Float64Array(RES)
     this.normalise(cap, capTotal, options.weights)
+    // A cluster with no load in any weighted resource (a fresh one, before stats) has every
+    // node at 0x "the mean" of nothing: with a floor there, every node would be under the
+    // band and no plan could ever reach it. Nothing to balance is within target.
+    this.floor = this.weights.some((w) => w > 0) ? Math.max(0, 2 - options.maxImbalance) : 0
     this.minFactor = this.receiverMinFactors()
   }
 

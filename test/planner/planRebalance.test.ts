@@ -351,4 +351,17 @@ describe('planRebalance (ring)', () => {
     expect(p.summary.status).toBe('unreachable')
     expect(shortStopOf(p.summary)).toBe('ring-complete')
   })
+
+  it('given a fresh cluster with no load at all, when planning, then nothing is outside the band: balance says balanced, ring moves shards to their placement and reaches the target', () => {
+    const nodes = [{id: 'a', zone: 'z0'}, {id: 'b', zone: 'z0'}, {id: 'c', zone: 'z0'}]
+    const shards = Array.from({length: 6}, () => ({replicas: ['a'], reads: 0, writes: 0, bytes: 0}))
+    const snap = snapshotOf({nodes, shards})
+    const balance = plan(snap)
+    expect(balance.actions).toEqual([])
+    expect(balance.summary.status).toBe('balanced')
+    const ring = plan(snap, {strategy: 'ring'})
+    expect(moves(ring).length).toBeGreaterThan(0)
+    expect(ring.summary.status).toBe('needs-rebalance')
+    expect(shortStopOf(ring.summary)).toBeNull()
+  })
 })
