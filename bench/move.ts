@@ -96,11 +96,11 @@ const dirs: string[] = []
 const CPU_PROF_DIR = process.env.BENCH_CPU_PROF_DIR
 
 /** PASSED_ENV are the node settings the bench's processes take from its own environment. */
-const PASSED_ENV = ['SHARDCTL_COPY_THREAD_NICE', 'SHARDCTL_WRITER_BACKGROUND_NICE', 'SHARDCTL_SQLITE_PAGE_SIZE', 'SHARDCTL_COPY_RECEIVE_THREAD', 'SHARDCTL_COPY_RECEIVE_NICE'] as const
+const PASSED_ENV = ['SHARDCTL_COPY_THREAD_NICE', 'SHARDCTL_SQLITE_PAGE_SIZE', 'SHARDCTL_COPY_RECEIVE_THREAD', 'SHARDCTL_COPY_RECEIVE_NICE'] as const
 
 function spawnCli(args: string[]): {child: ChildProcess; stdout: () => string} {
   const prof = CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${resolve(CPU_PROF_DIR)}`] : []
-  // These pass through, so a run can measure a node setting: the copy reader or the writer's background work at normal priority (0), another SQLite page size, the copy receive thread off (0) or lowered.
+  // These pass through, so a run can measure a node setting: the copy reader at normal priority (0), another SQLite page size, the copy receive thread off (0) or lowered.
   const env: NodeJS.ProcessEnv = {PATH: process.env.PATH, HOME: process.env.HOME}
   for (const name of PASSED_ENV) if (process.env[name] !== undefined) env[name] = process.env[name]
   const child = spawn(process.execPath, [...prof, join(root, 'bin/run.js'), ...args], {cwd: root, env, stdio: ['ignore', 'pipe', 'pipe']})

@@ -19,7 +19,6 @@ import {WalSyncPacer} from './walSyncPacer.js'
 import {WalRestartBook} from './walRestartBook.js'
 import {nextDropBudget} from './dropBudget.js'
 import {makeDirectories} from '../fs/makeDirectories.js'
-import {WRITER_BACKGROUND_NICE} from './writerPriority.js'
 
 export type {ApplyOptions, ApplyResult, Superseded} from './lwwSql.js'
 export type {CommitKind} from './storageWriter.js'
@@ -81,13 +80,6 @@ export interface StorageEngineOptions {
    * restarted (see StorageNode). Not called when the engine is closed.
    */
   onWriterFailed?: (err: Error) => void
-  /**
-   * writerBackgroundNice raises the writer thread's nice value by this much while it runs a
-   * copy, purge or drop with no client write waiting (default {@link WRITER_BACKGROUND_NICE};
-   * 0 leaves it alone; see WriterPriority). onWriterPriorityOff hears why it cannot here.
-   */
-  writerBackgroundNice?: number
-  onWriterPriorityOff?: (reason: string) => void
   /** clock returns wall milliseconds (injected for tests). */
   clock?: () => number
   /** maxTxnBytes bounds one group-commit transaction (one call is never split). */
@@ -295,8 +287,6 @@ export class StorageEngine {
       onCommit: opts.onCommit,
       failed: opts.onWriterFailed,
       thread: threads,
-      backgroundNice: opts.writerBackgroundNice ?? WRITER_BACKGROUND_NICE,
-      priorityOff: opts.onWriterPriorityOff,
     })
     this.copyReader = threads ? new CopyReader({file, pageSize: PAGE_SIZE}) : undefined
   }

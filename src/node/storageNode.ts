@@ -137,7 +137,7 @@ export class StorageNode {
     // The writer can fail before the node exists (it opens its connection in its thread).
     const storageFailed = new StorageFailure()
     try {
-      engine = StorageEngine.open({dir: opts.dataDir, nodeId: opts.id, clusterUid: meta.value.uid, tombstoneGraceMs: opts.tombstoneGraceMs, maxClockOffsetMs: opts.maxClockOffsetMs, synchronous: opts.synchronous, onWriterFailed: (err) => storageFailed.report(err), onWriterPriorityOff: (reason) => opts.log.info('storage writer priority left alone during copies', {reason}), onCommit: (kind, seconds, records) => {
+      engine = StorageEngine.open({dir: opts.dataDir, nodeId: opts.id, clusterUid: meta.value.uid, tombstoneGraceMs: opts.tombstoneGraceMs, maxClockOffsetMs: opts.maxClockOffsetMs, synchronous: opts.synchronous, onWriterFailed: (err) => storageFailed.report(err), onCommit: (kind, seconds, records) => {
         metrics?.committed(kind, seconds)
         if (kind === 'purge') metrics?.purged(records)
       }, onWalSync: (file, seconds) => metrics?.backgroundSynced(file, seconds), onWalWait: (outcome, seconds) => metrics?.walWaited(outcome, seconds)})

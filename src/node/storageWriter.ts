@@ -6,9 +6,8 @@ import {type ApplyOptions, type ApplyResult} from './lwwSql.js'
 import {type NodeRecord} from './protocol.js'
 import {decodeRecords, encodeRecords} from './recordCodec.js'
 import {openWriterCore} from './storageWriterCore.js'
-import {type WriterData, type WriterHello, type WriterOp, type WriterReply, type WriterRequest} from './storageWriterProtocol.js'
+import {type WriterData, type WriterOp, type WriterReply, type WriterRequest} from './storageWriterProtocol.js'
 import {startModuleWorker} from './workerModule.js'
-import {type PriorityIo, WriterPriority} from './writerPriority.js'
 
 /** CommitKind names what a committed transaction carried: `group` (client, repair and relayed applies), `copy` (a copy frame), `purge` (tombstones, range drops). */
 export type CommitKind = 'group' | 'copy' | 'purge'
@@ -33,24 +32,7 @@ export interface StorageWriterOptions extends WriterData {
    * that open hundreds of engines; the queue, ordering and LWW code are the same).
    */
   thread?: boolean
-  /**
-   * backgroundNice raises the writer thread's nice value by this much while it runs
-   * background work with no client write queued (see {@link WriterPriority}); 0 or unset
-   * leaves its priority alone. Only with `thread` (a node's main thread is never lowered).
-   */
-  backgroundNice?: number
-  /** priorityIo replaces the system calls behind backgroundNice (tests). */
-  priorityIo?: PriorityIo
-  /** priorityOff hears why backgroundNice does nothing on this machine, once the thread said who it is. */
-  priorityOff?: (reason: string) => void
 }
-
-/**
- * BACKGROUND_OPS are the writer requests no client waits for when they run: a copy slice,
- * the writer's own WAL checkpoint a copy waits on, tombstone purges and range drops. The
- * writer thread runs them at a lowered priority (see StorageWriterOptions.backgroundNice).
- */
-const BACKGROUND_OPS: ReadonlySet<WriterOp['op']> = new Set(['copy', 'checkpoint', 'purge', 'deleteSlice', 'rangeRowIds', 'deleteRows'])
 
 /** WriterChannel carries requests to a writer core and its replies back (a worker thread, or this thread). */
 interface WriterChannel {
@@ -90,8 +72,6 @@ interface InFlight {
   items: Queued[]
   commitKind: CommitKind | undefined
   records: number
-  /** background: the request is one of {@link BACKGROUND_OPS}. */
-  background: boolean
 }
 
 const RECORD_OVERHEAD = 64
@@ -113,8 +93,6 @@ export class StorageWriter {
   private readonly worker: WriterChannel
   private readonly queue: Queued[] = []
   private inFlight: InFlight | undefined
-  /** priority sets the writer thread's nice value, once the thread said its id (see backgroundNice). */
-  private priority: WriterPriority | undefined
   private nextId = 1
   private pumpScheduled = false
   private failure: Error | undefined
@@ -131,7 +109,7 @@ export class StorageWriter {
     }
     const worker = startWorker(data)
     worker.unref()
-    worker.on('message', (msg: WriterReply | WriterHello) => ('thread' in msg ? this.hello(msg) : this.answer(msg)))
+    worker.on('message', (reply: WriterReply) => this.answer(reply))
     worker.on('error', (err) => this.fail(err))
     this.exited = new Promise((resolve) => worker.once('exit', () => resolve()))
     worker.once('exit', (code) => this.fail(new Error(`storage writer thread exited (code ${code})`)))
@@ -200,8 +178,6 @@ export class StorageWriter {
     }
     this.queue.push(item)
     this.worker.ref()
-    // A client write must not wait on a commit running at the lowered priority: raise it back now.
-    if (item.kind === 'apply' && this.inFlight?.background) this.priority?.background(false)
     // Wait for the turn to end, so writes arriving together share one commit.
     if (!this.pumpScheduled && !this.inFlight) {
       this.pumpScheduled = true
@@ -220,9 +196,7 @@ export class StorageWriter {
     const id = this.nextId++
     if (head.kind === 'op') {
       this.queue.shift()
-      const background = BACKGROUND_OPS.has(head.op.op)
-      this.inFlight = {id, items: [head], commitKind: head.commitKind, records: head.records, background}
-      this.priority?.background(background && !this.queue.some((q) => q.kind === 'apply'))
+      this.inFlight = {id, items: [head], commitKind: head.commitKind, records: head.records}
       this.post({...head.op, id}, head.transfer)
       return
     }
@@ -233,22 +207,8 @@ export class StorageWriter {
       size += next.bytes
       this.queue.shift()
     }
-    this.inFlight = {id, items: group, commitKind: 'group', records: group.reduce((n, p) => n + p.records.length, 0), background: false}
-    this.priority?.background(false)
+    this.inFlight = {id, items: group, commitKind: 'group', records: group.reduce((n, p) => n + p.records.length, 0)}
     this.post({op: 'apply', calls: group.map((p) => ({batch: encodeRecords(p.records), clientWrite: p.opts.clientWrite === true})), id})
-  }
-
-  /** hello takes the writer thread's kernel id, posted once when it starts, and sets up its priority changes. */
-  private hello(msg: WriterHello): void {
-    const by = this.opts.backgroundNice ?? 0
-    if (by <= 0 || this.priority) return
-    if (msg.thread === undefined) {
-      this.opts.priorityOff?.(`the writer thread's id is unknown (${msg.reason ?? 'no reason given'})`)
-      return
-    }
-    const priority = new WriterPriority(msg.thread, by, this.opts.priorityIo)
-    if (priority.disabled) this.opts.priorityOff?.(priority.disabled)
-    else this.priority = priority
   }
 
   private post(msg: WriterRequest, transfer: ArrayBuffer[] = []): void {

@@ -39,13 +39,3 @@ export type WriterRequest = WriterOp & {id: number}
 export type WriterReply =
   | {id: number; ok: true; result: unknown; changes: Float64Array; seconds: number}
   | {id: number; ok: false; error: {name: string; message: string; code: string | undefined}; changes: Float64Array}
-
-/**
- * WriterHello is the writer thread's first message: its kernel thread id (undefined where
- * it cannot tell, with the reason), so the main thread can set the thread's priority
- * (StorageWriter's backgroundNice).
- */
-export interface WriterHello {
-  thread: number | undefined
-  reason?: string
-}
