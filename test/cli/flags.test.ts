@@ -95,6 +95,25 @@ describe('--throttle auto flags of the commands that run moves', () => {
   })
 })
 
+describe('--chunk-size of the commands that run moves', () => {
+  const parseExecutor = async (argv: string[]) => (await Parser.parse(argv, {flags: EXECUTOR_FLAGS, strict: true})).flags
+
+  it('takes 4KiB and more as given', async () => {
+    expect((await parseExecutor(['--chunk-size', '4KiB']))['chunk-size']).toBe(4096)
+    expect((await parseExecutor([]))['chunk-size']).toBe(4 * 2 ** 20)
+  })
+
+  it('refuses a size under 4KiB with one line naming the flag and the minimum, exit 2, instead of raising it silently', async () => {
+    for (const bad of ['0', '1KiB', '4095']) {
+      let rendered: {line: string; exitCode: number} | undefined
+      await parseExecutor(['--chunk-size', bad]).catch((err: unknown) => (rendered = renderError(err, 'test')))
+      expect(rendered?.exitCode, bad).toBe(2)
+      expect(rendered?.line, bad).toContain(`--chunk-size: "${bad}" is smaller than the minimum 4KiB`)
+      expect(rendered?.line, bad).not.toContain('\n')
+    }
+  })
+})
+
 describe('listen addresses', () => {
   it('round-trip through format, IPv6 in brackets', () => {
     for (const s of ['127.0.0.1:7001', '[::1]:0', 'node-1.example:65535']) expect(formatListen(parseListen(s))).toBe(s)
