@@ -76,6 +76,24 @@ export function computePlan(snapshot: ClusterSnapshot, options: PlanOptionsInput
 }
 
 /**
+ * whyOutside names what puts a needs-rebalance cluster outside its target. The busiest node
+ * over the band is the usual reason; when it is within the band, the reason is a move the
+ * rules require (a draining node, a broken placement rule) or a node under the band (an
+ * empty new node), and "1.05x the mean (target 1.1x)" alone would read as within target.
+ */
+function whyOutside(plan: Plan): string {
+  const s = plan.summary
+  if (s.imbalanceBefore > s.target) return `${s.imbalanceBefore.toFixed(2)}x the mean (target ${s.target}x)`
+  const required = plan.actions.filter((a) => a.kind === 'move' && (a.reason.kind === 'drain' || a.reason.kind === 'constraint'))
+  const first = required[0]
+  if (first?.kind === 'move') return `${required.length} move(s) required by drains or placement rules (first: shard ${first.shard}: ${first.reason.detail})`
+  const floor = Math.max(0, 2 - s.target)
+  const lowest = plan.nodes.filter((n) => n.state !== 'draining').sort((a, b) => a.before.utilisation - b.before.utilisation)[0]
+  if (lowest && lowest.before.utilisation < floor) return `node ${lowest.id} is at ${lowest.before.utilisation.toFixed(2)}x the mean, under the band ${floor.toFixed(2)}..${s.target}x`
+  return `${s.imbalanceBefore.toFixed(2)}x the mean (target ${s.target}x)`
+}
+
+/**
  * assertWithinTarget is `plan --check`'s verdict: returns when the cluster is balanced; throws
  * UserError NEEDS_REBALANCE (exit 10) when the plan would reach the target, and
  * UNREACHABLE_TARGET (exit 11) when even the plan does not.
@@ -84,7 +102,7 @@ export function assertWithinTarget(plan: Plan): void {
   const s = plan.summary
   if (s.status === 'balanced') return
   if (s.status === 'needs-rebalance') {
-    throw new UserError('NEEDS_REBALANCE', `cluster "${plan.cluster}" is outside its balance target: ${s.imbalanceBefore.toFixed(2)}x the mean (target ${s.target}x); the plan has ${s.moves} move(s) and ${s.splits} split(s)`, 'review and apply the plan')
+    throw new UserError('NEEDS_REBALANCE', `cluster "${plan.cluster}" is outside its balance target: ${whyOutside(plan)}; the plan has ${s.moves} move(s) and ${s.splits} split(s)`, 'review and apply the plan')
   }
   throw new UserError('UNREACHABLE_TARGET', `cluster "${plan.cluster}" cannot reach its balance target: ${s.stopDetail}`, s.hotShards.some((h) => !h.split) ? 'rerun with --allow-split' : 'add capacity or relax constraints')
 }

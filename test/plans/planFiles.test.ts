@@ -117,4 +117,18 @@ describe('plan files', () => {
     const unreachable = computePlan(hot, {}, {now, cwd: dir, write: false}).plan
     expect(errorOf(() => assertWithinTarget(unreachable)).code).toBe('UNREACHABLE_TARGET')
   })
+
+  it('given a cluster whose busiest node is within the target, when checked, then the message names what is outside instead of "1.00x the mean (target 5x)"', () => {
+    // A draining node: the drain moves are required whatever the band.
+    const draining = snapshotOf({nodes: [{id: 'a', state: 'draining'}, {id: 'b'}, {id: 'c'}], shards: [{replicas: ['a'], reads: 10}, {replicas: ['b'], reads: 10}, {replicas: ['c'], reads: 10}]})
+    const drain = errorOf(() => assertWithinTarget(computePlan(draining, {maxImbalance: 5}, {now, cwd: dir, write: false}).plan))
+    expect(drain.code).toBe('NEEDS_REBALANCE')
+    expect(drain.message).toBe('cluster "test" is outside its balance target: 1 move(s) required by drains or placement rules (first: shard 0: node a is draining); the plan has 1 move(s) and 0 split(s)')
+    // An empty new node under the band, the nine others at 1.11x, inside a 1.2x target.
+    const nodes = Array.from({length: 10}, (_, i) => ({id: `n${i}`}))
+    const fresh = snapshotOf({nodes, shards: Array.from({length: 90}, (_, i) => ({replicas: [`n${i % 9}`], reads: 10}))})
+    const low = errorOf(() => assertWithinTarget(computePlan(fresh, {maxImbalance: 1.2}, {now, cwd: dir, write: false}).plan))
+    expect(low.code).toBe('NEEDS_REBALANCE')
+    expect(low.message).toMatch(/^cluster "test" is outside its balance target: node n9 is at 0\.00x the mean, under the band 0\.80\.\.1\.2x; the plan has [1-9]\d* move\(s\)/)
+  })
 })
