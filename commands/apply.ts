@@ -4,6 +4,7 @@ import {askYesNo} from '../src/cli/confirmation.js'
 import {describeEvent, makeProgressSink, progressMode} from '../src/cli/executorProgress.js'
 import {describePreflight, EXECUTOR_FLAGS, executorInput, realDeps, withSignals} from '../src/cli/executorFlags.js'
 import {applyOutcome} from '../src/cli/runOutcome.js'
+import {writeJsonResultLine} from '../src/cli/jsonResultLine.js'
 import {UserError} from '../src/errors/errors.js'
 import {tlsPathsOf} from '../src/cli/flags.js'
 import {useDataPlaneTls} from '../src/security/processTls.js'
@@ -74,7 +75,7 @@ export default class Apply extends EtcdCommand {
 
   /** logJson prints the final result as one line, so --json output is one JSON value per line. */
   override logJson(json: unknown): void {
-    process.stdout.write(`${JSON.stringify({type: 'result', ...(json as object)})}\n`)
+    writeJsonResultLine(json)
   }
 
   private renderResult(r: ApplyResult): void {

@@ -4,6 +4,7 @@ import {askYesNo} from '../../src/cli/confirmation.js'
 import {makeProgressSink, progressMode} from '../../src/cli/executorProgress.js'
 import {describePreflight, EXECUTOR_FLAGS, executorInput, realDeps, withSignals} from '../../src/cli/executorFlags.js'
 import {drainOutcome} from '../../src/cli/runOutcome.js'
+import {writeJsonResultLine} from '../../src/cli/jsonResultLine.js'
 import {UserError} from '../../src/errors/errors.js'
 import {tlsPathsOf} from '../../src/cli/flags.js'
 import {useDataPlaneTls} from '../../src/security/processTls.js'
@@ -38,5 +39,10 @@ export default class NodeDrain extends EtcdCommand {
     } finally {
       sink.stop()
     }
+  }
+
+  /** logJson prints the result (or error) as one line after the JSON-lines events, as `apply` does. */
+  override logJson(json: unknown): void {
+    writeJsonResultLine(json)
   }
 }
