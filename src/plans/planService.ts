@@ -33,9 +33,11 @@ export function planOptionsFromFlags(flags: PlanFlagValues): PlanOptionsInput {
       throw new UserError('BAD_INPUT', `--${flag}: ${(e as Error).message}`, `see \`shardctl plan --help\``)
     }
   }
-  const number = (what: string) => (raw: string) => {
+  // The bounds of PlanOptionsSchema, checked here so the error names the flag, not the option field.
+  const number = (what: string, min: number, why: string) => (raw: string) => {
     const v = Number(raw)
     if (raw.trim() === '' || !Number.isFinite(v)) throw new RangeError(`${what} must be a number, got "${raw}"`)
+    if (v < min) throw new RangeError(`${what} must be at least ${min} (${why}), got "${raw}"`)
     return v
   }
   if (flags.strategy !== undefined && !(PLAN_STRATEGIES as readonly string[]).includes(flags.strategy)) {
@@ -43,10 +45,10 @@ export function planOptionsFromFlags(flags: PlanFlagValues): PlanOptionsInput {
   }
   return {
     strategy: flags.strategy as PlanStrategy | undefined,
-    maxImbalance: parse('max-imbalance', flags.maxImbalance, number('max imbalance')),
+    maxImbalance: parse('max-imbalance', flags.maxImbalance, number('max imbalance', 1, '1.10 keeps every node within 0.90..1.10x the mean')),
     maxMoves: flags.maxMoves,
     maxBytes: parse('max-bytes', flags.maxBytes, parseBytes),
-    minImprovement: parse('min-improvement', flags.minImprovement, number('min improvement')),
+    minImprovement: parse('min-improvement', flags.minImprovement, number('min improvement', 0, 'a fraction of an average replica\'s load; 0 takes every move that helps')),
     weights: parse('weights', flags.weights, parseWeights),
     drainOnly: flags.drainOnly,
     allowSplit: flags.allowSplit,

@@ -106,6 +106,10 @@ describe('plan files', () => {
     expect(errorOf(() => planOptionsFromFlags({maxBytes: '12XB'})).message).toMatch(/^--max-bytes: /)
     expect(errorOf(() => planOptionsFromFlags({weights: 'cpu=1'})).message).toMatch(/^--weights: unknown key "cpu"/)
     expect(errorOf(() => planOptionsFromFlags({maxImbalance: 'x'})).message).toMatch(/^--max-imbalance: /)
+    // Out of range: the flag is named, not the planner's option field ("plan option maxImbalance: Too small").
+    expect(errorOf(() => planOptionsFromFlags({maxImbalance: '0.5'})).message).toBe('--max-imbalance: max imbalance must be at least 1 (1.10 keeps every node within 0.90..1.10x the mean), got "0.5"')
+    expect(errorOf(() => planOptionsFromFlags({minImprovement: '-1'})).message).toMatch(/^--min-improvement: min improvement must be at least 0 /)
+    expect(planOptionsFromFlags({maxImbalance: '1', minImprovement: '0'})).toMatchObject({maxImbalance: 1, minImprovement: 0})
   })
 
   it('given plans, when checked, then balanced passes, needs-rebalance and unreachable throw distinct codes', () => {
