@@ -8,6 +8,7 @@ import {BASELINE_DEFAULTS} from '../executor/latencyBaseline.js'
 import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent, MIN_CHUNK_BYTES} from '../executor/executorEnv.js'
 import {type Preflight} from '../executor/planPreflight.js'
 import {parseWindow} from '../executor/window.js'
+import {type RedisMoveOptions} from '../redis/redisMoveRunner.js'
 import {formatBytes, parseBytes, parseDuration} from '../model/units.js'
 import {DATA_PLANE_TLS_FLAGS, bytesFlag, durationFlag, latencyTargetFlag, parseLatencyTargetFlag, rateFlag, rateOrAutoFlag, withDefault} from './flags.js'
 
@@ -26,6 +27,22 @@ export const EXECUTOR_FLAGS = {
   'chunk-size': bytesFlag({description: 'largest copy frame, at least 4KiB (frames shrink to about 0.1 s of the throttle below it)', min: MIN_CHUNK_BYTES, ...withDefault('4MiB', parseBytes)}),
   // The executor dials nodes: on a TLS cluster with a certificate of its CA (`cert create-client`).
   ...DATA_PLANE_TLS_FLAGS,
+}
+
+/**
+ * REDIS_MOVE_FLAGS tune slot migration on a redis-engine cluster, for every command that runs
+ * moves there (`apply`, `node drain`); kv clusters ignore them.
+ */
+export const REDIS_MOVE_FLAGS = {
+  'allow-big-keys': Flags.boolean({description: 'redis engine: migrate keys above --big-key-limit too (MIGRATE blocks both masters while it copies one)'}),
+  'big-key-limit': bytesFlag({description: 'redis engine: a move whose slots hold a key above this is refused before anything changes', default: 8 * 1024 * 1024}),
+  'keys-per-sec': Flags.integer({description: 'redis engine: most keys one move migrates per second (the byte rate is --throttle)', min: 1}),
+  'batch-keys': Flags.integer({description: 'redis engine: most keys per MIGRATE', default: 100, min: 1, max: 10_000}),
+}
+
+/** redisMoveOptions turns {@link REDIS_MOVE_FLAGS} into the executor's redis options. */
+export function redisMoveOptions(flags: Interfaces.InferredFlags<typeof REDIS_MOVE_FLAGS>): Partial<RedisMoveOptions> {
+  return {allowBigKeys: flags['allow-big-keys'] === true, bigKeyBytes: flags['big-key-limit'], keysPerSec: flags['keys-per-sec'] ?? null, keysPerBatch: flags['batch-keys']}
 }
 
 type ExecutorFlagValues = Interfaces.InferredFlags<typeof EXECUTOR_FLAGS>
