@@ -13,8 +13,11 @@ export default class ClusterSecurityCommand extends EtcdCommand {
 
   async run(): Promise<ClusterSecurity & {changed: boolean}> {
     const {flags} = await this.parse(ClusterSecurityCommand)
-    const {security, changed} = await setClusterSecurity(await this.services(flags), {tlsOnly: flags['tls-only'], authRequired: flags.auth})
-    this.log(`${changed ? 'now' : 'already'}: tls-only ${security.tlsOnly ? 'on' : 'off'}, authentication ${security.authRequired ? 'on' : 'off'}`)
+    const ctx = await this.services(flags)
+    const {security, changed} = await setClusterSecurity(ctx, {tlsOnly: flags['tls-only'], authRequired: flags.auth})
+    // Without flags this only shows the switches: "already:" would read as if something had been asked.
+    const shown = flags['tls-only'] === undefined && flags.auth === undefined
+    this.log(`${shown ? `cluster ${ctx.cluster}` : changed ? 'now' : 'already'}: tls-only ${security.tlsOnly ? 'on' : 'off'}, authentication ${security.authRequired ? 'on' : 'off'}`)
     return {...security, changed}
   }
 }

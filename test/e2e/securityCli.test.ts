@@ -77,6 +77,7 @@ describe('role, user and cluster security commands', () => {
     expect((await cli(['user', 'revoke-token', 'alice', oldId])).stdout).toContain(`revoked token ${oldId}`)
     expect((await cli(['user', 'revoke-token', 'alice', oldId])).stdout).toContain(`user alice has no token ${oldId}: nothing to revoke`)
 
+    expect((await cli(['cluster', 'security'])).stdout.trim()).toMatch(/^cluster \S+: tls-only off, authentication off$/)
     expect(JSON.parse((await cli(['cluster', 'security', '--tls-only', '--json'])).stdout)).toMatchObject({tlsOnly: true, authRequired: false, changed: true})
     expect((await cli(['cluster', 'security', '--tls-only'])).stdout).toContain('already: tls-only on')
     const badCa = await cli(['kv', 'get', 'app/x', '--router', '127.0.0.1:1', '--tls-ca', 'certs/ca.key'])
