@@ -103,19 +103,37 @@ export function writeSnapshotFile(snapshot: ClusterSnapshot, path: string): void
   writeJsonFile(snapshot, path)
 }
 
+// What the usual write failures mean, in words (mkdir -p of a path through a file says EEXIST).
+const WRITE_FAILURES: Record<string, string> = {
+  EEXIST: 'a parent of it is a file',
+  ENOTDIR: 'a parent of it is a file',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on the device',
+}
+
 function writeJsonFile(value: unknown, path: string): void {
   const text = `${JSON.stringify(value, null, 2)}\n`
   // A device or pipe (/dev/stdout, /dev/null, a FIFO) is written in place: renaming over it
   // would replace the device node with a regular file.
   const existing = statIfExists(path)
-  if (existing && !existing.isFile()) {
-    writeFileSync(path, text)
-    return
+  if (existing?.isDirectory()) throw new UserError('BAD_INPUT', `cannot write ${path}: it is a directory; nothing was written`, `give a file path, e.g. --out ${join(path, 'plan.json')}`)
+  try {
+    if (existing && !existing.isFile()) {
+      writeFileSync(path, text)
+      return
+    }
+    mkdirSync(dirname(path), {recursive: true})
+    const tmp = `${path}.${process.pid}.tmp`
+    writeFileSync(tmp, text)
+    renameSync(tmp, path)
+  } catch (err) {
+    // A path the process cannot write (a parent that is a file, no permission, a read-only or full disk) is the user's to fix, not a bug.
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === undefined) throw err
+    throw new UserError('BAD_INPUT', `cannot write ${path}: ${WRITE_FAILURES[code] ?? code}; nothing was written`, 'give --out a path in a writable directory')
   }
-  mkdirSync(dirname(path), {recursive: true})
-  const tmp = `${path}.${process.pid}.tmp`
-  writeFileSync(tmp, text)
-  renameSync(tmp, path)
 }
 
 function statIfExists(path: string): Stats | undefined {

@@ -56,6 +56,18 @@ describe('plan files', () => {
     expect(lstatSync('/dev/null').isCharacterDevice()).toBe(true)
   })
 
+  it('given --out naming a directory or a path under a file, when written, then BAD_INPUT says so and nothing is written (it was "unexpected failure … this is a bug")', () => {
+    const {plan} = computePlan(snap, {}, {now, cwd: dir, write: false})
+    const intoDir = errorOf(() => writePlanFile(plan, dir))
+    expect(isUserError(intoDir, 'BAD_INPUT')).toBe(true)
+    expect(intoDir.message).toBe(`cannot write ${dir}: it is a directory; nothing was written`)
+    const file = write('plain.json', '{}')
+    const underFile = errorOf(() => writeSnapshotFile(snap, join(file, 'snap.json')))
+    expect(isUserError(underFile, 'BAD_INPUT')).toBe(true)
+    expect(underFile.message).toBe(`cannot write ${join(file, 'snap.json')}: a parent of it is a file; nothing was written`)
+    expect(readFileSync(file, 'utf8')).toBe('{}')
+  })
+
   it('given a snapshot, when planned with defaults, then the plan lands in plans/<cluster>-<timestamp>.json and reads back verified', () => {
     const {plan, file} = computePlan(snap, {}, {now, cwd: dir, write: true})
     expect(file).toBe(join(dir, 'plans', 'test-20260102T030405678Z.json'))
