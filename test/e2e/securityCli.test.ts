@@ -1,4 +1,4 @@
-import {mkdtempSync, readFileSync, rmSync, statSync} from 'node:fs'
+import {existsSync, mkdtempSync, readFileSync, rmSync, statSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
@@ -57,6 +57,8 @@ describe('role, user and cluster security commands', () => {
     const noRole = await cli(['user', 'add', 'alice', '--role', 'reader', '--token-file', 'alice.token'])
     expect(noRole.code).toBe(1)
     expect(noRole.stderr).toContain('no role "reader"')
+    // The refused user left no token file behind: the file is reserved first and dropped on failure.
+    expect(existsSync(join(cwd, 'alice.token'))).toBe(false)
     expect(JSON.parse((await cli(['user', 'list', '--json'])).stdout)).toEqual([])
 
     const role = await cli(['role', 'add', 'reader', '--access', 'read', '--prefix', 'app/'])
@@ -68,6 +70,12 @@ describe('role, user and cluster security commands', () => {
     expect(token).toMatch(/^alice\.[A-Za-z0-9_-]{43}$/)
     expect(statSync(join(cwd, 'alice.token')).mode & 0o777).toBe(0o600)
     expect((await cli(['user', 'add', 'alice', '--role', 'reader', '--token-file', 'other.token'])).code).toBe(6)
+    // A token file that cannot be written (here a directory) is refused before the user is recorded:
+    // a user whose token was stored but never shown could not log in, and adding it again said "already exists".
+    const intoDir = await cli(['user', 'add', 'carol', '--role', 'reader', '--token-file', '.'])
+    expect(intoDir.code).not.toBe(0)
+    expect(intoDir.stderr).toContain('nothing was changed')
+    expect(JSON.parse((await cli(['user', 'list', '--json'])).stdout).map((u: {name: string}) => u.name)).toEqual(['alice'])
 
     const rotated = await cli(['user', 'add-token', 'alice', '--token-file', 'alice.next.token', '--json'])
     expect(JSON.parse(rotated.stdout).tokens).toHaveLength(2)
