@@ -73,7 +73,14 @@ function checkDays(days: number): void {
 }
 
 function write(files: {cert: string; key: string}, pair: PemPair, opts: CertOptions, commonName = 'shardctl-ca'): CertFilesResult {
-  mkdirSync(opts.dir, {recursive: true, mode: 0o700})
+  try {
+    mkdirSync(opts.dir, {recursive: true, mode: 0o700})
+  } catch (err) {
+    // A --certs-dir through a file or without permission is the user's to fix, not a bug; nothing is written yet.
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === undefined) throw err
+    throw new UserError('BAD_INPUT', `cannot create --certs-dir ${opts.dir} (${code}); nothing was written`, 'give a directory path you can write')
+  }
   // The key first and 0600 from its creation: there is no moment it is readable by others.
   writeFileSync(files.key, pair.keyPem, {mode: 0o600})
   writeFileSync(files.cert, pair.certPem, {mode: 0o644})

@@ -1,4 +1,4 @@
-import {existsSync, mkdtempSync, rmSync} from 'node:fs'
+import {existsSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
@@ -33,5 +33,14 @@ describe('cert create-node --host', () => {
     expect(existsSync(join(dir, 'node.n1.key'))).toBe(false)
     await createLeafFiles('node', 'n1', ['127.0.0.1', 'localhost'], {dir, days: 30, force: false, now})
     expect(existsSync(join(dir, 'node.n1.crt'))).toBe(true)
+  })
+
+  it('given a --certs-dir through a file, when a CA is created, then BAD_INPUT names it (it was "unexpected failure … this is a bug")', async () => {
+    const file = join(dir, 'plain')
+    writeFileSync(file, 'x')
+    let err: unknown
+    await createCaFiles({dir: join(file, 'certs'), days: 30, force: false, now, commonName: 'test-ca'}).catch((e: unknown) => (err = e))
+    expect(isUserError(err, 'BAD_INPUT')).toBe(true)
+    expect((err as Error).message).toMatch(/^cannot create --certs-dir .*plain\/certs \((ENOTDIR|EEXIST)\); nothing was written$/)
   })
 })
