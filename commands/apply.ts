@@ -2,8 +2,9 @@ import {Args, Flags} from '@oclif/core'
 import {EtcdCommand} from '../src/cli/baseCommand.js'
 import {askYesNo} from '../src/cli/confirmation.js'
 import {describeEvent, makeProgressSink, progressMode} from '../src/cli/executorProgress.js'
-import {describePreflight, EXECUTOR_FLAGS, executorInput, realDeps, withSignals} from '../src/cli/executorFlags.js'
+import {describePreflight, EXECUTOR_FLAGS, executorInput, realDeps, REDIS_MOVE_FLAGS, redisMoveOptions, withSignals} from '../src/cli/executorFlags.js'
 import {applyOutcome} from '../src/cli/runOutcome.js'
+import {writeJsonResultLine} from '../src/cli/jsonResultLine.js'
 import {UserError} from '../src/errors/errors.js'
 import {tlsPathsOf} from '../src/cli/flags.js'
 import {useDataPlaneTls} from '../src/security/processTls.js'
@@ -12,7 +13,6 @@ import {type ApplyResult, executePlan} from '../src/executor/executePlan.js'
 import {requirePlanSignature} from '../src/plans/signing.js'
 import {formatBytes} from '../src/model/units.js'
 import {DEFAULT_PLAN_OPTIONS} from '../src/planner/options.js'
-import {bytesFlag} from '../src/cli/flags.js'
 import {startTopSession, type TopSession} from '../src/tui/topSession.js'
 
 export default class Apply extends EtcdCommand {
@@ -25,10 +25,7 @@ export default class Apply extends EtcdCommand {
     resume: Flags.boolean({description: 'continue every unfinished move recorded in etcd'}),
     'require-signature': Flags.string({description: 'refuse the plan unless it is signed (`plan --sign`) by the Ed25519 key whose public half (PEM) is in this file, and unaltered since'}),
     tui: Flags.boolean({description: 'show the live dashboard (as `shardctl top`) while the moves run; q stops the executor cleanly'}),
-    'allow-big-keys': Flags.boolean({description: 'redis engine: migrate keys above --big-key-limit too (MIGRATE blocks both masters while it copies one)'}),
-    'big-key-limit': bytesFlag({description: 'redis engine: a move whose slots hold a key above this is refused before anything changes', default: 8 * 1024 * 1024}),
-    'keys-per-sec': Flags.integer({description: 'redis engine: most keys one move migrates per second (the byte rate is --throttle)', min: 1}),
-    'batch-keys': Flags.integer({description: 'redis engine: most keys per MIGRATE', default: 100, min: 1, max: 10_000}),
+    ...REDIS_MOVE_FLAGS,
     ...EXECUTOR_FLAGS,
   }
 
@@ -56,7 +53,7 @@ export default class Apply extends EtcdCommand {
     // With --tui, phases and progress come from the etcd watch; retries and notices go to its event log.
     const emit = (ev: Parameters<typeof sink.emit>[0]) => (session ? (ev.type === 'retry' || ev.type === 'info') && session.store.dispatch({type: 'executor', event: ev}) : sink.emit(ev))
     try {
-      const redis = {allowBigKeys: flags['allow-big-keys'], bigKeyBytes: flags['big-key-limit'], keysPerSec: flags['keys-per-sec'] ?? null, keysPerBatch: flags['batch-keys']}
+      const redis = redisMoveOptions(flags)
       const result = await withSignals((signal) => executePlan(ctx, {...input, plan, redis}, realDeps(emit), AbortSignal.any([signal, quit.signal])))
       await session?.stop()
       sink.stop()
@@ -74,7 +71,7 @@ export default class Apply extends EtcdCommand {
 
   /** logJson prints the final result as one line, so --json output is one JSON value per line. */
   override logJson(json: unknown): void {
-    process.stdout.write(`${JSON.stringify({type: 'result', ...(json as object)})}\n`)
+    writeJsonResultLine(json)
   }
 
   private renderResult(r: ApplyResult): void {

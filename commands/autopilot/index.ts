@@ -8,7 +8,7 @@ import {AutopilotMetrics, serveMetrics} from '../../src/autopilot/autopilotMetri
 import {type AutopilotEvent, runAutopilot} from '../../src/autopilot/autopilotLoop.js'
 import {policyFromFlags} from '../../src/autopilot/autopilotOptions.js'
 import {UserError} from '../../src/errors/errors.js'
-import {DEFAULT_EXECUTOR_OPTIONS} from '../../src/executor/executorEnv.js'
+import {DEFAULT_EXECUTOR_OPTIONS, MIN_CHUNK_BYTES} from '../../src/executor/executorEnv.js'
 import {parseWindow} from '../../src/executor/window.js'
 import {StopSignals} from '../../src/daemon/stopSignals.js'
 import {jsonLog} from '../../src/log/jsonLog.js'
@@ -42,7 +42,7 @@ Every --interval it reads the cluster and decides, in order: defer while paused 
     throttle: rateFlag({description: 'copy rate of rebalance moves, e.g. 20MiB/s (default unlimited; `throttle set` overrides it live)'}),
     'heal-throttle': rateFlag({description: 'copy rate of healing and resumed moves (default unlimited)'}),
     'node-throttle': rateFlag({description: 'copy rate per source and per target node'}),
-    'chunk-size': bytesFlag({description: 'copy chunk size (at least 4KiB)', ...withDefault('256KiB', parseBytes)}),
+    'chunk-size': bytesFlag({description: 'copy chunk size (at least 4KiB)', min: MIN_CHUNK_BYTES, ...withDefault('256KiB', parseBytes)}),
     window: Flags.string({description: 'maintenance window HH:MM-HH:MM (local time): it acts only inside it'}),
     'dry-run': Flags.boolean({description: 'only write the plans it would apply; change nothing'}),
     interval: durationFlag({description: 'time between two checks', min: 100, ...withDefault('10s', parseDuration)}),
@@ -100,7 +100,7 @@ Every --interval it reads the cluster and decides, in order: defer while paused 
           throttle: flags.throttle ?? null,
           healThrottle: flags['heal-throttle'] ?? null,
           nodeThrottle: flags['node-throttle'] ?? null,
-          options: {...DEFAULT_EXECUTOR_OPTIONS, chunkBytes: Math.max(4096, flags['chunk-size'])},
+          options: {...DEFAULT_EXECUTOR_OPTIONS, chunkBytes: flags['chunk-size']},
           plansDir: resolve(process.cwd(), flags['plans-dir']),
           signKey,
           metrics,

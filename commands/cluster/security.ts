@@ -22,7 +22,9 @@ export default class ClusterSecurityCommand extends EtcdCommand {
       for (const s of switches) process.stderr.write(`${SWITCH_LOCKOUT[s]}\n`)
       if (!(await askYesNo(`Turn on ${switches.join(' and ')} for cluster "${ctx.cluster}"?`))) throw new UserError('DECLINED', 'declined: the security settings were left as they were', 'run it again and answer y, or pass --yes')
     })
-    this.log(`${changed ? 'now' : 'already'}: tls-only ${security.tlsOnly ? 'on' : 'off'}, authentication ${security.authRequired ? 'on' : 'off'}`)
+    // Without flags this only shows the switches: "already:" would read as if something had been asked.
+    const shown = flags['tls-only'] === undefined && flags.auth === undefined
+    this.log(`${shown ? `cluster ${ctx.cluster}` : changed ? 'now' : 'already'}: tls-only ${security.tlsOnly ? 'on' : 'off'}, authentication ${security.authRequired ? 'on' : 'off'}`)
     return {...security, changed}
   }
 }

@@ -2,8 +2,9 @@ import {Args} from '@oclif/core'
 import {EtcdCommand} from '../../src/cli/baseCommand.js'
 import {askYesNo} from '../../src/cli/confirmation.js'
 import {makeProgressSink, progressMode} from '../../src/cli/executorProgress.js'
-import {describePreflight, EXECUTOR_FLAGS, executorInput, realDeps, withSignals} from '../../src/cli/executorFlags.js'
+import {describePreflight, EXECUTOR_FLAGS, executorInput, realDeps, REDIS_MOVE_FLAGS, redisMoveOptions, withSignals} from '../../src/cli/executorFlags.js'
 import {drainOutcome} from '../../src/cli/runOutcome.js'
+import {writeJsonResultLine} from '../../src/cli/jsonResultLine.js'
 import {UserError} from '../../src/errors/errors.js'
 import {tlsPathsOf} from '../../src/cli/flags.js'
 import {useDataPlaneTls} from '../../src/security/processTls.js'
@@ -14,7 +15,7 @@ export default class NodeDrain extends EtcdCommand {
   static override description = 'Takes the executor lock like `apply`; resumable with `apply --resume`. Routers drain their connection pools to the node once it leaves the shard map; then `node remove` succeeds.'
   static override examples = ['<%= config.bin %> node drain n3 --yes --throttle 20MiB/s']
   static override args = {id: Args.string({description: 'node id', required: true})}
-  static override flags = {...EXECUTOR_FLAGS}
+  static override flags = {...REDIS_MOVE_FLAGS, ...EXECUTOR_FLAGS}
 
   async run(): Promise<DrainResult> {
     const {args, flags} = await this.parse(NodeDrain)
@@ -28,7 +29,7 @@ export default class NodeDrain extends EtcdCommand {
     await useDataPlaneTls(ctx, tlsPathsOf(flags), 'the executor')
     const sink = makeProgressSink(progressMode(this.jsonEnabled(), {stderr: process.stderr.isTTY === true}), (line) => process.stdout.write(`${line}\n`))
     try {
-      const result = await withSignals((signal) => drainNode(ctx, args.id, input, realDeps((ev) => sink.emit(ev)), signal))
+      const result = await withSignals((signal) => drainNode(ctx, args.id, {...input, redis: redisMoveOptions(flags)}, realDeps((ev) => sink.emit(ev)), signal))
       sink.stop()
       this.log(result.message)
       const outcome = drainOutcome(result)
@@ -38,5 +39,10 @@ export default class NodeDrain extends EtcdCommand {
     } finally {
       sink.stop()
     }
+  }
+
+  /** logJson prints the result (or error) as one line after the JSON-lines events, as `apply` does. */
+  override logJson(json: unknown): void {
+    writeJsonResultLine(json)
   }
 }

@@ -15,8 +15,8 @@ export default class RoleAdd extends EtcdCommand {
 
   async run(): Promise<RoleView & {changed: boolean}> {
     const {args, flags} = await this.parse(RoleAdd)
-    const {role, changed} = await putRole(await this.services(flags), args.name, flags.access as (typeof ACCESS_LEVELS)[number], flags.prefix)
-    this.log(changed ? `role ${role.name}: ${role.access} on ${role.prefixes.map((p) => JSON.stringify(p)).join(', ')}` : `role ${role.name} already so`)
+    const {role, changed, message} = await putRole(await this.services(flags), args.name, flags.access as (typeof ACCESS_LEVELS)[number], flags.prefix)
+    this.log(message)
     return {...role, changed}
   }
 }

@@ -9,8 +9,8 @@ export default class UserRevokeToken extends EtcdCommand {
 
   async run(): Promise<UserView & {changed: boolean}> {
     const {args, flags} = await this.parse(UserRevokeToken)
-    const {user, changed} = await revokeToken(await this.services(flags), args.name, args.id)
-    this.log(changed ? `revoked token ${args.id} of ${user.name}` : `token ${args.id} of ${user.name} already revoked`)
+    const {user, changed, message} = await revokeToken(await this.services(flags), args.name, args.id)
+    this.log(message)
     return {...user, changed}
   }
 }

@@ -5,9 +5,10 @@ import {currentTerminals, needsQuestion, type TerminalState} from './confirmatio
 import {type ApplyDeps, type ApplyInput} from '../executor/executePlan.js'
 import {defaultLatencyThrottle} from '../executor/adaptiveThrottle.js'
 import {BASELINE_DEFAULTS} from '../executor/latencyBaseline.js'
-import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent} from '../executor/executorEnv.js'
+import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent, MIN_CHUNK_BYTES} from '../executor/executorEnv.js'
 import {type Preflight} from '../executor/planPreflight.js'
 import {parseWindow} from '../executor/window.js'
+import {type RedisMoveOptions} from '../redis/redisMoveRunner.js'
 import {formatBytes, parseBytes, parseDuration} from '../model/units.js'
 import {DATA_PLANE_TLS_FLAGS, bytesFlag, durationFlag, latencyTargetFlag, parseLatencyTargetFlag, rateFlag, rateOrAutoFlag, withDefault} from './flags.js'
 
@@ -23,9 +24,25 @@ export const EXECUTOR_FLAGS = {
   'drain-timeout': durationFlag({description: "how long to wait for the source's in-flight requests", ...withDefault('30s', parseDuration)}),
   'cleanup-grace': durationFlag({description: 'how long the source keeps its copy after release (rollback window)', ...withDefault('0s', parseDuration)}),
   window: Flags.string({description: 'maintenance window HH:MM-HH:MM (local time): moves start and copy only inside it'}),
-  'chunk-size': bytesFlag({description: 'largest copy frame, at least 4KiB (frames shrink to about 0.1 s of the throttle below it)', ...withDefault('4MiB', parseBytes)}),
+  'chunk-size': bytesFlag({description: 'largest copy frame, at least 4KiB (frames shrink to about 0.1 s of the throttle below it)', min: MIN_CHUNK_BYTES, ...withDefault('4MiB', parseBytes)}),
   // The executor dials nodes: on a TLS cluster with a certificate of its CA (`cert create-client`).
   ...DATA_PLANE_TLS_FLAGS,
+}
+
+/**
+ * REDIS_MOVE_FLAGS tune slot migration on a redis-engine cluster, for every command that runs
+ * moves there (`apply`, `node drain`); kv clusters ignore them.
+ */
+export const REDIS_MOVE_FLAGS = {
+  'allow-big-keys': Flags.boolean({description: 'redis engine: migrate keys above --big-key-limit too (MIGRATE blocks both masters while it copies one)'}),
+  'big-key-limit': bytesFlag({description: 'redis engine: a move whose slots hold a key above this is refused before anything changes', default: 8 * 1024 * 1024}),
+  'keys-per-sec': Flags.integer({description: 'redis engine: most keys one move migrates per second (the byte rate is --throttle)', min: 1}),
+  'batch-keys': Flags.integer({description: 'redis engine: most keys per MIGRATE', default: 100, min: 1, max: 10_000}),
+}
+
+/** redisMoveOptions turns {@link REDIS_MOVE_FLAGS} into the executor's redis options. */
+export function redisMoveOptions(flags: Interfaces.InferredFlags<typeof REDIS_MOVE_FLAGS>): Partial<RedisMoveOptions> {
+  return {allowBigKeys: flags['allow-big-keys'] === true, bigKeyBytes: flags['big-key-limit'], keysPerSec: flags['keys-per-sec'] ?? null, keysPerBatch: flags['batch-keys']}
 }
 
 type ExecutorFlagValues = Interfaces.InferredFlags<typeof EXECUTOR_FLAGS>
@@ -58,7 +75,7 @@ export function executorInput(flags: ExecutorFlagValues, holder: string, confirm
       ...DEFAULT_EXECUTOR_OPTIONS,
       drainTimeoutMs: flags['drain-timeout'],
       cleanupGraceMs: flags['cleanup-grace'],
-      chunkBytes: Math.max(4096, flags['chunk-size']),
+      chunkBytes: flags['chunk-size'],
     },
     holder,
     confirm: (p) => confirm(p, interactive),

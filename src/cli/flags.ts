@@ -62,8 +62,23 @@ export const keysRateOrUnsetFlag = Flags.custom<number | null>({
   },
 })
 
-/** bytesFlag is a size in bytes: `256KiB`, `100GiB`, `1.5MB` or plain bytes. */
-export const bytesFlag = Flags.custom<number>({helpValue: '<size>', parse: async (input) => parseBytes(input)})
+/** BytesOptions bound a size flag: `min` in bytes. */
+type BytesOptions = {
+  min?: number
+}
+
+/**
+ * bytesFlag is a size in bytes: `256KiB`, `100GiB`, `1.5MB` or plain bytes. `min` refuses
+ * smaller values (a usage error naming the minimum), rather than raising them silently.
+ */
+export const bytesFlag = Flags.custom<number, BytesOptions>({
+  helpValue: '<size>',
+  async parse(input, _ctx, opts) {
+    const bytes = parseBytes(input)
+    if (opts.min !== undefined && bytes < opts.min) throw new RangeError(`"${input}" is smaller than the minimum ${formatSize(opts.min)}`)
+    return bytes
+  },
+})
 
 /** listenFlag is a `HOST:PORT` to listen on (IPv6 in brackets, port 0 = any free port). */
 export const listenFlag = Flags.custom<ListenAddress>({helpValue: '<host:port>', parse: async (input) => parseListen(input)})
@@ -81,6 +96,12 @@ export function withDefault<T>(text: string, parse: (s: string) => T): {default:
 
 function formatMs(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`
+}
+
+// formatSize writes a minimum as the user would type it (4KiB, not 4.0 KiB).
+function formatSize(bytes: number): string {
+  for (const [unit, size] of [['GiB', 2 ** 30], ['MiB', 2 ** 20], ['KiB', 2 ** 10]] as const) if (bytes % size === 0) return `${bytes / size}${unit}`
+  return `${bytes}`
 }
 
 /**

@@ -1,5 +1,6 @@
 import {getMeta, getNode, listShards} from '../cluster/clusterRepo.js'
 import {engineOf} from '../model/cluster.js'
+import {isTerminal} from '../model/move.js'
 import {setNodeState} from '../cluster/nodeService.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {readSnapshot} from '../cluster/snapshotService.js'
@@ -54,5 +55,21 @@ export async function drainNode(ctx: ServiceContext, id: string, input: Omit<App
   const left = (await listShards(ctx)).shards.filter((s) => s.value.replicas.some((r) => r.node === id)).length
   const redis = engineOf((await getMeta(ctx)).value) === 'redis'
   const drained = redis ? `node ${id} is drained: the master serves no slot and stays a master (\`redis-cli --cluster del-node\` takes it out of the Redis cluster)` : `node ${id} is drained: it holds no replicas; \`shardctl node remove ${id}\` can delete it`
-  return {node: id, plan, result, remaining: left, message: left === 0 ? drained : `node ${id} still holds ${left} ${redis ? 'shard(s)' : 'replica(s)'}; finish with \`shardctl apply --resume\`, or rerun \`shardctl node drain ${id}\``}
+  return {node: id, plan, result, remaining: left, message: left === 0 ? drained : notDrained(id, left, redis, result)}
+}
+
+/**
+ * notDrained says why a node still holds data after a drain run and what finishes it: an
+ * interrupted run leaves moves `apply --resume` continues; a run that ended with moves
+ * aborted, failed or skipped leaves nothing to resume (resume would report "nothing to
+ * resume"), so only a new drain, planned afresh, moves the rest.
+ */
+function notDrained(id: string, left: number, redis: boolean, result: ApplyResult): string {
+  const held = `node ${id} still holds ${left} ${redis ? 'shard(s)' : 'replica(s)'}`
+  if (result.moves.some((m) => !isTerminal(m.phase))) return `${held}; finish with \`shardctl apply --resume\`, or rerun \`shardctl node drain ${id}\``
+  const notMoved = Object.entries(result.counts)
+    .filter(([phase, n]) => phase !== 'done' && (n ?? 0) > 0)
+    .map(([phase, n]) => `${n} ${phase}`)
+    .join(', ')
+  return `${held}${notMoved ? ` (moves ${notMoved}: see \`shardctl moves list\`)` : ''}; rerun \`shardctl node drain ${id}\` to plan them again`
 }

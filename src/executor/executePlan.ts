@@ -107,6 +107,8 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
     const all = await listMoves(ctx)
     const mine = all.filter((m) => (input.plan ? m.value.plan === input.plan.id : true) && !isTerminal(m.value.phase))
     if (input.plan === undefined && mine.length === 0) deps.emit({type: 'info', message: 'nothing to resume: every recorded move has finished', at: new Date(deps.now()).toISOString()})
+    // Applying a plan again is "already done", not a silent run whose summary reads as fresh work.
+    if (input.plan && alreadyRecorded && mine.length === 0) deps.emit({type: 'info', message: `plan ${input.plan.id} was applied already: every one of its ${planMoves.length} recorded move(s) has finished; nothing to run (the moves and bytes below are that run's)`, at: new Date(deps.now()).toISOString()})
     const limits = await engineLimits(ctx, input.limits)
     const final = await runAll(ctx, lock, mine, {...input, limits}, deps, clients, stop.signal, await moveRunnerFor(ctx, input.redis))
     const ids = new Set(mine.map((m) => m.value.id))

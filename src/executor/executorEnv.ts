@@ -27,6 +27,9 @@ export interface ExecutorOptions {
   nodeRetryReplicatedMs: number
 }
 
+/** MIN_CHUNK_BYTES is the smallest copy frame `--chunk-size` takes; a smaller value is a usage error (exit 2), not raised silently. */
+export const MIN_CHUNK_BYTES = 4096
+
 /** DEFAULT_EXECUTOR_OPTIONS are the defaults `apply` uses. */
 export const DEFAULT_EXECUTOR_OPTIONS: ExecutorOptions = {
   chunkBytes: 4 * 1024 * 1024,

@@ -105,13 +105,28 @@ export function writeSnapshotFile(snapshot: ClusterSnapshot, path: string): void
   writeJsonFile(snapshot, path)
 }
 
+// What the usual write failures mean, in words (mkdir -p of a path through a file says EEXIST).
+const WRITE_FAILURES: Record<string, string> = {
+  EEXIST: 'a parent of it is a file',
+  ENOTDIR: 'a parent of it is a file',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on the device',
+}
+
 function writeJsonFile(value: unknown, path: string): void {
   const text = `${JSON.stringify(value, null, 2)}\n`
   // A device or pipe (/dev/stdout, /dev/null, a FIFO) is written in place: renaming over it
   // would replace the device node with a regular file.
   const existing = statIfExists(path)
+  if (existing?.isDirectory()) throw new UserError('BAD_INPUT', `cannot write ${path}: it is a directory; nothing was written`, `give a file path, e.g. --out ${join(path, 'plan.json')}`)
   if (existing && !existing.isFile()) {
-    writeFileSync(path, text)
+    try {
+      writeFileSync(path, text)
+    } catch (err) {
+      throw cannotWrite(path, err)
+    }
     return
   }
   try {
@@ -129,8 +144,11 @@ function writeJsonFile(value: unknown, path: string): void {
   }
 }
 
+/** cannotWrite is the user's error for a path the process cannot write (a parent that is a file, no permission, a read-only or full disk): theirs to fix, not a bug. */
 function cannotWrite(path: string, err: unknown): UserError {
-  return new UserError('BAD_INPUT', `cannot write ${path}: ${errorMessage(err)}`, 'pass a path in a writable directory (--out)', {cause: err})
+  const code = (err as NodeJS.ErrnoException).code
+  const why = code === undefined ? errorMessage(err) : (WRITE_FAILURES[code] ?? errorMessage(err))
+  return new UserError('BAD_INPUT', `cannot write ${path}: ${why}; nothing was written`, 'pass a path in a writable directory (--out)', {cause: err})
 }
 
 function statIfExists(path: string): Stats | undefined {

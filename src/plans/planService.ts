@@ -33,9 +33,11 @@ export function planOptionsFromFlags(flags: PlanFlagValues): PlanOptionsInput {
       throw new UserError('BAD_INPUT', `--${flag}: ${(e as Error).message}`, `see \`shardctl plan --help\``)
     }
   }
-  const number = (what: string) => (raw: string) => {
+  // The bounds of PlanOptionsSchema, checked here so the error names the flag, not the option field.
+  const number = (what: string, min: number, why: string) => (raw: string) => {
     const v = Number(raw)
     if (raw.trim() === '' || !Number.isFinite(v)) throw new RangeError(`${what} must be a number, got "${raw}"`)
+    if (v < min) throw new RangeError(`${what} must be at least ${min} (${why}), got "${raw}"`)
     return v
   }
   if (flags.strategy !== undefined && !(PLAN_STRATEGIES as readonly string[]).includes(flags.strategy)) {
@@ -43,10 +45,10 @@ export function planOptionsFromFlags(flags: PlanFlagValues): PlanOptionsInput {
   }
   return {
     strategy: flags.strategy as PlanStrategy | undefined,
-    maxImbalance: parse('max-imbalance', flags.maxImbalance, number('max imbalance')),
+    maxImbalance: parse('max-imbalance', flags.maxImbalance, number('max imbalance', 1, '1.10 keeps every node within 0.90..1.10x the mean')),
     maxMoves: flags.maxMoves,
     maxBytes: parse('max-bytes', flags.maxBytes, parseBytes),
-    minImprovement: parse('min-improvement', flags.minImprovement, number('min improvement')),
+    minImprovement: parse('min-improvement', flags.minImprovement, number('min improvement', 0, 'a fraction of an average replica\'s load; 0 takes every move that helps')),
     weights: parse('weights', flags.weights, parseWeights),
     drainOnly: flags.drainOnly,
     allowSplit: flags.allowSplit,
@@ -76,6 +78,24 @@ export function computePlan(snapshot: ClusterSnapshot, options: PlanOptionsInput
 }
 
 /**
+ * whyOutside names what puts a needs-rebalance cluster outside its target. The busiest node
+ * over the band is the usual reason; when it is within the band, the reason is a move the
+ * rules require (a draining node, a broken placement rule) or a node under the band (an
+ * empty new node), and "1.05x the mean (target 1.1x)" alone would read as within target.
+ */
+function whyOutside(plan: Plan): string {
+  const s = plan.summary
+  if (s.imbalanceBefore > s.target) return `${s.imbalanceBefore.toFixed(2)}x the mean (target ${s.target}x)`
+  const required = plan.actions.filter((a) => a.kind === 'move' && (a.reason.kind === 'drain' || a.reason.kind === 'constraint'))
+  const first = required[0]
+  if (first?.kind === 'move') return `${required.length} move(s) required by drains or placement rules (first: shard ${first.shard}: ${first.reason.detail})`
+  const floor = Math.max(0, 2 - s.target)
+  const lowest = plan.nodes.filter((n) => n.state !== 'draining').sort((a, b) => a.before.utilisation - b.before.utilisation)[0]
+  if (lowest && lowest.before.utilisation < floor) return `node ${lowest.id} is at ${lowest.before.utilisation.toFixed(2)}x the mean, under the band ${floor.toFixed(2)}..${s.target}x`
+  return `${s.imbalanceBefore.toFixed(2)}x the mean (target ${s.target}x)`
+}
+
+/**
  * assertWithinTarget is `plan --check`'s verdict: returns when the cluster is balanced; throws
  * UserError NEEDS_REBALANCE (exit 10) when the plan reaches the target, and
  * UNREACHABLE_TARGET (exit 11) when even after the plan it is not reached: the rules or a hot
@@ -86,7 +106,7 @@ export function assertWithinTarget(plan: Plan): void {
   const s = plan.summary
   if (s.status === 'balanced') return
   if (s.status === 'needs-rebalance') {
-    throw new UserError('NEEDS_REBALANCE', `cluster "${plan.cluster}" is outside its balance target: ${s.imbalanceBefore.toFixed(2)}x the mean (target ${s.target}x); the plan has ${s.moves} move(s) and ${s.splits} split(s)`, 'review and apply the plan')
+    throw new UserError('NEEDS_REBALANCE', `cluster "${plan.cluster}" is outside its balance target: ${whyOutside(plan)}; the plan has ${s.moves} move(s) and ${s.splits} split(s)`, 'review and apply the plan')
   }
   const short = shortStopOf(s)
   if (short !== null) {

@@ -2,6 +2,7 @@ import {existsSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {UserError} from '../errors/errors.js'
 import {NAME_PATTERN} from './accessControl.js'
+import {certHostProblem} from './certHost.js'
 import {createCa, issueCertificate, type LeafKind, type PemPair} from '../transport/certificateAuthority.js'
 import {makeDirectories} from '../fs/makeDirectories.js'
 
@@ -43,6 +44,10 @@ export async function createCaFiles(opts: CertOptions & {commonName: string}): P
 export async function createLeafFiles(kind: LeafKind, name: string, hosts: readonly string[], opts: CertOptions): Promise<CertFilesResult> {
   if (!NAME_PATTERN.test(name)) throw new UserError('BAD_INPUT', `"${name}" is not a valid ${kind} name`, 'use 1-64 letters, digits, "_" or "-" (a node id, or the user name a router maps the certificate to)')
   if (kind === 'node' && hosts.length === 0) throw new UserError('BAD_INPUT', 'a node certificate needs at least one --host', 'e.g. --host 127.0.0.1 --host localhost (every address peers dial it at)')
+  for (const host of hosts) {
+    const problem = certHostProblem(host)
+    if (problem) throw new UserError('BAD_INPUT', `--host "${host}" is ${problem}; nothing was written`, 'e.g. --host 127.0.0.1 --host node1.internal (every IP or DNS name peers dial it at)')
+  }
   checkDays(opts.days)
   const ca = readCa(opts.dir)
   const files = {cert: join(opts.dir, `${kind}.${name}.crt`), key: join(opts.dir, `${kind}.${name}.key`)}
@@ -69,7 +74,14 @@ function checkDays(days: number): void {
 }
 
 function write(files: {cert: string; key: string}, pair: PemPair, opts: CertOptions, commonName = 'shardctl-ca'): CertFilesResult {
-  makeDirectories(opts.dir, 0o700)
+  try {
+    makeDirectories(opts.dir, 0o700)
+  } catch (err) {
+    // A --certs-dir through a file or without permission is the user's to fix, not a bug; nothing is written yet.
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === undefined) throw err
+    throw new UserError('BAD_INPUT', `cannot create --certs-dir ${opts.dir} (${code}); nothing was written`, 'give a directory path you can write')
+  }
   // The key first and 0600 from its creation: there is no moment it is readable by others.
   writeFileSync(files.key, pair.keyPem, {mode: 0o600})
   writeFileSync(files.cert, pair.certPem, {mode: 0o644})

@@ -1,18 +1,50 @@
-import {writeFileSync} from 'node:fs'
+import {closeSync, openSync, unlinkSync, writeSync} from 'node:fs'
 import {UserError} from '../errors/errors.js'
 
+/** SecretFile is a new, empty 0600 file reserved for a secret not minted yet. */
+export interface SecretFile {
+  /** write puts `secret` and a newline in the file and closes it. */
+  write(secret: string): void
+  /** abandon closes and deletes the file: the secret it was for was never created. */
+  abandon(): void
+}
+
 /**
- * writeSecretFile creates `path` with mode 0600 holding `secret` and a newline; it never
- * replaces an existing file (a token lost by overwriting cannot be recovered). Throws
- * UserError(ALREADY_EXISTS) when it exists, BAD_INPUT when it cannot be written; the
- * message names the path, never the secret.
+ * reserveSecretFile creates `path` empty with mode 0600 before the secret exists, so a path
+ * that cannot take it (it exists, a directory, no permission) is refused before anything is
+ * recorded: a token stored in etcd whose file then failed would exist with its secret shown
+ * nowhere. Never replaces an existing file (a token lost by overwriting cannot be
+ * recovered). Throws UserError(ALREADY_EXISTS) when it exists, BAD_INPUT when it cannot be
+ * created; the message names the path, never the secret.
  */
-export function writeSecretFile(path: string, secret: string, flag: string): void {
+export function reserveSecretFile(path: string, flag: string): SecretFile {
+  let fd: number
   try {
-    writeFileSync(path, `${secret}\n`, {mode: 0o600, flag: 'wx'})
+    fd = openSync(path, 'wx', 0o600)
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
-    if (code === 'EEXIST') throw new UserError('ALREADY_EXISTS', `${flag} ${path} already exists`, 'pick a new file; the secret is shown nowhere else')
-    throw new UserError('BAD_INPUT', `${flag}: cannot write ${path} (${code ?? 'error'})`, 'pick a writable path')
+    if (code === 'EEXIST') throw new UserError('ALREADY_EXISTS', `${flag} ${path} already exists; nothing was changed`, 'pick a new file; the secret is shown nowhere else')
+    throw new UserError('BAD_INPUT', `${flag}: cannot write ${path} (${code ?? 'error'}); nothing was changed`, 'pick a writable path')
   }
+  return {
+    write(secret) {
+      try {
+        writeSync(fd, `${secret}\n`)
+      } finally {
+        closeSync(fd)
+      }
+    },
+    abandon() {
+      closeSync(fd)
+      unlinkSync(path)
+    },
+  }
+}
+
+/**
+ * writeSecretFile creates `path` with mode 0600 holding `secret` and a newline, as
+ * {@link reserveSecretFile} then write. Throws as reserveSecretFile.
+ */
+export function writeSecretFile(path: string, secret: string, flag: string): void {
+  reserveSecretFile(path, flag).write(secret)
 }

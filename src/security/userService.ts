@@ -26,8 +26,8 @@ function checkName(kind: 'user' | 'role', name: string): void {
   if (!NAME_PATTERN.test(name)) throw new UserError('BAD_INPUT', `"${name}" is not a valid ${kind} name`, 'use 1-64 letters, digits, "_" or "-"')
 }
 
-/** putRole creates or replaces a role. Throws UserError: BAD_INPUT (name, no prefix), NOT_FOUND (no cluster). Returns whether it changed. */
-export async function putRole(ctx: ServiceContext, name: string, access: Access, prefixes: readonly string[]): Promise<{role: RoleView; changed: boolean}> {
+/** putRole creates or replaces a role. Throws UserError: BAD_INPUT (name, no prefix), NOT_FOUND (no cluster). Returns whether it changed and the line that says what the role grants. */
+export async function putRole(ctx: ServiceContext, name: string, access: Access, prefixes: readonly string[]): Promise<{role: RoleView; changed: boolean; message: string}> {
   checkName('role', name)
   if (prefixes.length === 0) throw new UserError('BAD_INPUT', 'a role needs at least one --prefix', 'pass --prefix "" for every key, or --prefix app/ for keys starting with app/')
   await getMeta(ctx)
@@ -35,9 +35,10 @@ export async function putRole(ctx: ServiceContext, name: string, access: Access,
   const key = securityKeys(ctx).role(name)
   const existing = await ctx.store.get(key)
   const text = JSON.stringify(role)
-  if (existing?.value === text) return {role: view(role), changed: false}
+  const grants = `${role.access} on ${role.prefixes.map((p) => JSON.stringify(p)).join(', ')}`
+  if (existing?.value === text) return {role: view(role), changed: false, message: `role ${name} already grants ${grants}: nothing changed`}
   await ctx.store.put(key, text)
-  return {role: view(role), changed: true}
+  return {role: view(role), changed: true, message: `role ${name}: ${grants}`}
 }
 
 /** removeRole deletes a role (users naming it lose what it granted). Returns false when it was already absent ("already done"). */
@@ -93,14 +94,15 @@ export async function addToken(ctx: ServiceContext, name: string): Promise<{user
   return {user: userView(next), token: minted.token}
 }
 
-/** revokeToken removes token `id` of `name`; false when it was already gone. Throws UserError(NOT_FOUND) for the user, CONFLICT when changed meanwhile. */
-export async function revokeToken(ctx: ServiceContext, name: string, id: string): Promise<{user: UserView; changed: boolean}> {
+/** revokeToken removes token `id` of `name`; changed false (still success) when the user has no such token, and the message says so without claiming it was revoked. Throws UserError(NOT_FOUND) for the user, CONFLICT when changed meanwhile. */
+export async function revokeToken(ctx: ServiceContext, name: string, id: string): Promise<{user: UserView; changed: boolean; message: string}> {
   checkName('user', name)
   const {user, revision} = await getUser(ctx, name)
-  if (!user.tokens.some((t) => t.id === id)) return {user: userView(user), changed: false}
+  // Still success (a retried revoke must not fail), but not "already revoked": an id that was never the user's is more often a typo.
+  if (!user.tokens.some((t) => t.id === id)) return {user: userView(user), changed: false, message: `user ${name} has no token ${id}: nothing to revoke (revoked already, or a typo: see \`shardctl user list\`)`}
   const next: User = {...user, tokens: user.tokens.filter((t) => t.id !== id)}
   await ctx.store.update(securityKeys(ctx).user(name), JSON.stringify(next), revision)
-  return {user: userView(next), changed: true}
+  return {user: userView(next), changed: true, message: `revoked token ${id} of ${name}`}
 }
 
 /** removeUser deletes a user; false when already absent ("already done"). */

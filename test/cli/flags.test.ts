@@ -1,6 +1,8 @@
 import {Parser} from '@oclif/core'
 import {describe, expect, it} from 'vitest'
-import {EXECUTOR_FLAGS} from '../../src/cli/executorFlags.js'
+import Apply from '../../commands/apply.js'
+import NodeDrain from '../../commands/node/drain.js'
+import {EXECUTOR_FLAGS, redisMoveOptions} from '../../src/cli/executorFlags.js'
 import {bytesFlag, capacityFlag, durationFlag, listenFlag, rateFlag, rateOrAutoFlag, withDefault} from '../../src/cli/flags.js'
 import {renderError} from '../../src/cli/renderError.js'
 import {formatListen, parseDuration, parseListen} from '../../src/model/units.js'
@@ -92,6 +94,36 @@ describe('--throttle auto flags of the commands that run moves', () => {
       expect(rendered?.line, bad).toContain('--max-client-p99')
       expect(rendered?.line, bad).not.toContain('\n')
     }
+  })
+})
+
+describe('--chunk-size of the commands that run moves', () => {
+  const parseExecutor = async (argv: string[]) => (await Parser.parse(argv, {flags: EXECUTOR_FLAGS, strict: true})).flags
+
+  it('takes 4KiB and more as given', async () => {
+    expect((await parseExecutor(['--chunk-size', '4KiB']))['chunk-size']).toBe(4096)
+    expect((await parseExecutor([]))['chunk-size']).toBe(4 * 2 ** 20)
+  })
+
+  it('refuses a size under 4KiB with one line naming the flag and the minimum, exit 2, instead of raising it silently', async () => {
+    for (const bad of ['0', '1KiB', '4095']) {
+      let rendered: {line: string; exitCode: number} | undefined
+      await parseExecutor(['--chunk-size', bad]).catch((err: unknown) => (rendered = renderError(err, 'test')))
+      expect(rendered?.exitCode, bad).toBe(2)
+      expect(rendered?.line, bad).toContain(`--chunk-size: "${bad}" is smaller than the minimum 4KiB`)
+      expect(rendered?.line, bad).not.toContain('\n')
+    }
+  })
+})
+
+describe('redis slot-migration flags of the commands that run moves', () => {
+  it('node drain takes them as apply does (a redis drain refused for a big key said "pass --allow-big-keys", which drain did not know)', async () => {
+    for (const command of [Apply, NodeDrain]) {
+      const parsed = (await Parser.parse(['--allow-big-keys', '--keys-per-sec', '200', '--batch-keys', '10', '--big-key-limit', '1MiB'], {flags: command.flags, strict: true})).flags
+      expect(redisMoveOptions(parsed as Parameters<typeof redisMoveOptions>[0]), command.id).toEqual({allowBigKeys: true, bigKeyBytes: 2 ** 20, keysPerSec: 200, keysPerBatch: 10})
+    }
+    const defaults = (await Parser.parse([], {flags: NodeDrain.flags, strict: true})).flags
+    expect(redisMoveOptions(defaults as Parameters<typeof redisMoveOptions>[0])).toEqual({allowBigKeys: false, bigKeyBytes: 8 * 2 ** 20, keysPerSec: null, keysPerBatch: 100})
   })
 })
 

@@ -1,4 +1,4 @@
-import {mkdtempSync, readFileSync, rmSync, statSync} from 'node:fs'
+import {existsSync, mkdtempSync, readFileSync, rmSync, statSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
@@ -57,17 +57,25 @@ describe('role, user and cluster security commands', () => {
     const noRole = await cli(['user', 'add', 'alice', '--role', 'reader', '--token-file', 'alice.token'])
     expect(noRole.code).toBe(1)
     expect(noRole.stderr).toContain('no role "reader"')
+    // The refused user left no token file behind: the file is reserved first and dropped on failure.
+    expect(existsSync(join(cwd, 'alice.token'))).toBe(false)
     expect(JSON.parse((await cli(['user', 'list', '--json'])).stdout)).toEqual([])
 
     const role = await cli(['role', 'add', 'reader', '--access', 'read', '--prefix', 'app/'])
     expect(role.code, role.stderr).toBe(0)
-    expect((await cli(['role', 'add', 'reader', '--access', 'read', '--prefix', 'app/'])).stdout).toContain('already so')
+    expect((await cli(['role', 'add', 'reader', '--access', 'read', '--prefix', 'app/'])).stdout).toContain('role reader already grants read on "app/": nothing changed')
     const added = await cli(['user', 'add', 'alice', '--role', 'reader', '--token-file', 'alice.token', '--json'])
     expect(added.code, added.stdout + added.stderr).toBe(0)
     const token = readFileSync(join(cwd, 'alice.token'), 'utf8').trim()
     expect(token).toMatch(/^alice\.[A-Za-z0-9_-]{43}$/)
     expect(statSync(join(cwd, 'alice.token')).mode & 0o777).toBe(0o600)
     expect((await cli(['user', 'add', 'alice', '--role', 'reader', '--token-file', 'other.token'])).code).toBe(6)
+    // A token file that cannot be written (here a directory) is refused before the user is recorded:
+    // a user whose token was stored but never shown could not log in, and adding it again said "already exists".
+    const intoDir = await cli(['user', 'add', 'carol', '--role', 'reader', '--token-file', '.'])
+    expect(intoDir.code).not.toBe(0)
+    expect(intoDir.stderr).toContain('nothing was changed')
+    expect(JSON.parse((await cli(['user', 'list', '--json'])).stdout).map((u: {name: string}) => u.name)).toEqual(['alice'])
 
     const rotated = await cli(['user', 'add-token', 'alice', '--token-file', 'alice.next.token', '--json'])
     expect(JSON.parse(rotated.stdout).tokens).toHaveLength(2)
@@ -75,13 +83,13 @@ describe('role, user and cluster security commands', () => {
     expect(listed.stdout).not.toMatch(/sha256|[a-f0-9]{64}/)
     const oldId = JSON.parse(listed.stdout)[0].tokens[0].id as string
     expect((await cli(['user', 'revoke-token', 'alice', oldId])).stdout).toContain(`revoked token ${oldId}`)
-    expect((await cli(['user', 'revoke-token', 'alice', oldId])).stdout).toContain('already revoked')
+    expect((await cli(['user', 'revoke-token', 'alice', oldId])).stdout).toContain(`user alice has no token ${oldId}: nothing to revoke`)
 
     // Turning a switch on can lock everyone out: with no terminal to ask on it needs --yes, and refuses changing nothing without it.
     const unconfirmed = await cli(['cluster', 'security', '--tls-only', '--auth'])
     expect(unconfirmed.code).toBe(2)
     expect(unconfirmed.stderr.trim()).toBe('Error: refusing to turn on tls-only and auth without confirmation: stdin is not a terminal, so the question could not be answered — pass --yes to run non-interactively (CI)')
-    expect((await cli(['cluster', 'security'])).stdout).toContain('already: tls-only off, authentication off')
+    expect((await cli(['cluster', 'security'])).stdout.trim()).toMatch(/^cluster \S+: tls-only off, authentication off$/)
     expect(JSON.parse((await cli(['cluster', 'security', '--tls-only', '--yes', '--json'])).stdout)).toMatchObject({tlsOnly: true, authRequired: false, changed: true})
     // A switch already on, or one turned off, asks nothing.
     expect((await cli(['cluster', 'security', '--tls-only'])).stdout).toContain('already: tls-only on')

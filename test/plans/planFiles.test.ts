@@ -56,6 +56,18 @@ describe('plan files', () => {
     expect(lstatSync('/dev/null').isCharacterDevice()).toBe(true)
   })
 
+  it('given --out naming a directory or a path under a file, when written, then BAD_INPUT says so and nothing is written (it was "unexpected failure … this is a bug")', () => {
+    const {plan} = computePlan(snap, {}, {now, cwd: dir, write: false})
+    const intoDir = errorOf(() => writePlanFile(plan, dir))
+    expect(isUserError(intoDir, 'BAD_INPUT')).toBe(true)
+    expect(intoDir.message).toBe(`cannot write ${dir}: it is a directory; nothing was written`)
+    const file = write('plain.json', '{}')
+    const underFile = errorOf(() => writeSnapshotFile(snap, join(file, 'snap.json')))
+    expect(isUserError(underFile, 'BAD_INPUT')).toBe(true)
+    expect(underFile.message).toBe(`cannot write ${join(file, 'snap.json')}: a parent of it is a file; nothing was written`)
+    expect(readFileSync(file, 'utf8')).toBe('{}')
+  })
+
   it('given a snapshot, when planned with defaults, then the plan lands in plans/<cluster>-<timestamp>.json and reads back verified', () => {
     const {plan, file} = computePlan(snap, {}, {now, cwd: dir, write: true})
     expect(file).toBe(join(dir, 'plans', 'test-20260102T030405678Z.json'))
@@ -75,7 +87,7 @@ describe('plan files', () => {
     for (const out of outs) {
       const err = errorOf(() => computePlan(snap, {}, {now, cwd: dir, out, write: true}))
       expect(isUserError(err, 'BAD_INPUT'), err.message).toBe(true)
-      expect(err.message).toMatch(new RegExp(`^cannot write ${out}: E(NOTDIR|NOENT)`))
+      expect(err.message).toMatch(new RegExp(`^cannot write ${out}: (a parent of it is a file|ENOENT\\b.*); nothing was written$`))
     }
     expect(readdirSync(dir)).toEqual(['a-file'])
   })
@@ -117,6 +129,10 @@ describe('plan files', () => {
     expect(errorOf(() => planOptionsFromFlags({maxBytes: '12XB'})).message).toMatch(/^--max-bytes: /)
     expect(errorOf(() => planOptionsFromFlags({weights: 'cpu=1'})).message).toMatch(/^--weights: unknown key "cpu"/)
     expect(errorOf(() => planOptionsFromFlags({maxImbalance: 'x'})).message).toMatch(/^--max-imbalance: /)
+    // Out of range: the flag is named, not the planner's option field ("plan option maxImbalance: Too small").
+    expect(errorOf(() => planOptionsFromFlags({maxImbalance: '0.5'})).message).toBe('--max-imbalance: max imbalance must be at least 1 (1.10 keeps every node within 0.90..1.10x the mean), got "0.5"')
+    expect(errorOf(() => planOptionsFromFlags({minImprovement: '-1'})).message).toMatch(/^--min-improvement: min improvement must be at least 0 /)
+    expect(planOptionsFromFlags({maxImbalance: '1', minImprovement: '0'})).toMatchObject({maxImbalance: 1, minImprovement: 0})
   })
 
   it('given plans, when checked, then balanced passes, needs-rebalance and unreachable throw distinct codes', () => {
@@ -139,5 +155,19 @@ describe('plan files', () => {
     const ring = computePlan(snapshotOf({nodes: [{id: 'a'}, {id: 'b'}], shards: [{replicas: ['a'], reads: 100}, {replicas: ['b'], reads: 1}]}), {strategy: 'ring'}, {now, cwd: dir, write: false}).plan
     expect(ring.summary.status).toBe('unreachable')
     expect((errorOf(() => assertWithinTarget(ring)) as UserError).hint).toBe('the ring strategy ignores load: plan with --strategy balance')
+  })
+
+  it('given a cluster whose busiest node is within the target, when checked, then the message names what is outside instead of "1.00x the mean (target 5x)"', () => {
+    // A draining node: the drain moves are required whatever the band.
+    const draining = snapshotOf({nodes: [{id: 'a', state: 'draining'}, {id: 'b'}, {id: 'c'}], shards: [{replicas: ['a'], reads: 10}, {replicas: ['b'], reads: 10}, {replicas: ['c'], reads: 10}]})
+    const drain = errorOf(() => assertWithinTarget(computePlan(draining, {maxImbalance: 5}, {now, cwd: dir, write: false}).plan))
+    expect(drain.code).toBe('NEEDS_REBALANCE')
+    expect(drain.message).toBe('cluster "test" is outside its balance target: 1 move(s) required by drains or placement rules (first: shard 0: node a is draining); the plan has 1 move(s) and 0 split(s)')
+    // An empty new node under the band, the nine others at 1.11x, inside a 1.2x target.
+    const nodes = Array.from({length: 10}, (_, i) => ({id: `n${i}`}))
+    const fresh = snapshotOf({nodes, shards: Array.from({length: 90}, (_, i) => ({replicas: [`n${i % 9}`], reads: 10}))})
+    const low = errorOf(() => assertWithinTarget(computePlan(fresh, {maxImbalance: 1.2}, {now, cwd: dir, write: false}).plan))
+    expect(low.code).toBe('NEEDS_REBALANCE')
+    expect(low.message).toMatch(/^cluster "test" is outside its balance target: node n9 is at 0\.00x the mean, under the band 0\.80\.\.1\.2x; the plan has [1-9]\d* move\(s\)/)
   })
 })

@@ -1,0 +1,94 @@
+import {describe, expect, it} from 'vitest'
+import {listShards} from '../../src/cluster/clusterRepo.js'
+import {initCluster} from '../../src/cluster/initCluster.js'
+import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
+import {makeServiceContext} from '../../src/cluster/serviceContext.js'
+import {drainNode} from '../../src/executor/drainNode.js'
+import {executePlan} from '../../src/executor/executePlan.js'
+import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent} from '../../src/executor/executorEnv.js'
+import {type MoveEffects} from '../../src/executor/moveEffects.js'
+import {commitMoveTransition, getMove, requestCancel} from '../../src/executor/moveStore.js'
+import {MemoryStore} from '../../src/store/memoryStore.js'
+
+/** twoNodeCluster is an 8-shard, rf 1 cluster of two live nodes on the memory store, with a fake clock whose sleep advances it. */
+async function twoNodeCluster(): Promise<{ctx: ReturnType<typeof makeServiceContext>; clock: {now: () => number; sleep: (ms: number) => Promise<void>}}> {
+  let now = 1_000_000
+  const store = new MemoryStore()
+  const ctx = makeServiceContext(store, {cluster: 'drain'}, () => new Date(now))
+  await initCluster(ctx, {shards: 8, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:7101,n2=127.0.0.1:7102'), force: false})
+  for (const id of ['n1', 'n2']) await store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: '127.0.0.1:1', pid: 1, startedAt: 't'}))
+  return {ctx, clock: {now: () => now, sleep: async (ms) => void (now += ms)}}
+}
+
+/**
+ * What `node drain` tells the operator when the run ends with the node still holding data,
+ * on the memory store with fake node effects: the advice must be something that finishes
+ * the drain.
+ */
+describe('drainNode when replicas are left on the node', () => {
+  it('after a move was cancelled (aborted, nothing left to resume) says to rerun the drain, not `apply --resume`', async () => {
+    const {ctx, clock} = await twoNodeCluster()
+    const shards = (await listShards(ctx)).shards.map((s) => s.value)
+    const node = shards[0]!.replicas[0]!.node
+    const held = shards.filter((s) => s.replicas.some((r) => r.node === node)).length
+
+    let cancelled: string | undefined
+    const effects: MoveEffects = {
+      barrier: async () => {},
+      // The operator cancels the first move while it copies (`moves cancel ID`); the others copy.
+      copy: async (env, m) => {
+        if (cancelled === undefined) {
+          cancelled = m.value.id
+          await requestCancel(env.ctx, m.value.id)
+          return getMove(env.ctx, m.value.id)
+        }
+        return commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'})
+      },
+      verify: async () => {},
+      drain: async () => {},
+      drop: async () => 0,
+      catchUp: async () => {},
+    }
+    const input = {limits: {maxConcurrent: 1, perNode: 1}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test'}
+    const drained = await drainNode(ctx, node, input, {...clock, emit: () => {}, effects}, new AbortController().signal)
+
+    expect(cancelled).toBeDefined()
+    expect(drained.result?.counts).toEqual({done: held - 1, aborted: 1})
+    expect(drained.remaining).toBe(1)
+    // Nothing is left for `apply --resume`: it would only say "nothing to resume".
+    expect(drained.message).not.toContain('apply --resume')
+    expect(drained.message).toBe(`node ${node} still holds 1 replica(s) (moves 1 aborted: see \`shardctl moves list\`); rerun \`shardctl node drain ${node}\` to plan them again`)
+  })
+
+})
+
+describe('executePlan of a plan applied already', () => {
+  it('runs nothing and says so, rather than a summary that reads as fresh work', async () => {
+    const {ctx, clock} = await twoNodeCluster()
+    const node = (await listShards(ctx)).shards[0]!.value.replicas[0]!.node
+    let copies = 0
+    const effects: MoveEffects = {
+      barrier: async () => {},
+      copy: async (env, m) => {
+        copies++
+        return commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'})
+      },
+      verify: async () => {},
+      drain: async () => {},
+      drop: async () => 0,
+      catchUp: async () => {},
+    }
+    const input = {limits: {maxConcurrent: 1, perNode: 1}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test'}
+    const deps = (events: ExecutorEvent[]) => ({...clock, emit: (e: ExecutorEvent) => events.push(e), effects})
+    const first = await drainNode(ctx, node, input, deps([]), new AbortController().signal)
+    const moved = copies
+    expect(moved).toBeGreaterThan(0)
+
+    const events: ExecutorEvent[] = []
+    const again = await executePlan(ctx, {...input, plan: first.plan!}, deps(events), new AbortController().signal)
+    expect(copies).toBe(moved)
+    expect(again.counts).toEqual({done: moved})
+    const info = events.filter((e) => e.type === 'info').map((e) => (e as {message: string}).message)
+    expect(info).toContain(`plan ${first.plan!.id} was applied already: every one of its ${moved} recorded move(s) has finished; nothing to run (the moves and bytes below are that run's)`)
+  })
+})
