@@ -250,12 +250,24 @@ function routeOf(req: IncomingMessage): RouteLabel {
   return 'unknown'
 }
 
-/** readBody reads a request body of at most `limit` bytes; over it, answers 413 and closes the connection. */
+/**
+ * OVERSIZE_DRAIN_BYTES and OVERSIZE_DRAIN_MS bound how much of an oversized body the router
+ * reads and throws away before it answers 413 and closes. Closing a socket with unread
+ * bytes in it makes the kernel send a reset, which also discards the answer the client has
+ * not read yet: a client still uploading (curl, Node's http) then sees EPIPE or
+ * ECONNRESET instead of the 413 that says why. Reading a bounded rest first (nginx's
+ * lingering close) lets the answer arrive; a body beyond the bound is cut at once.
+ */
+const OVERSIZE_DRAIN_BYTES = 8 * 1024 * 1024
+const OVERSIZE_DRAIN_MS = 2000
+
+/** readBody reads a request body of at most `limit` bytes; over it, answers 413 (after reading a bounded rest, see OVERSIZE_DRAIN_BYTES) and closes the connection. */
 function readBody(req: IncomingMessage, res: ServerResponse, limit: number): Promise<Buffer> {
   const declared = req.headers['content-length']
   if (declared !== undefined && Number(declared) > limit) {
     res.setHeader('connection', 'close')
-    return Promise.reject(new HttpRefusal('TOO_LARGE', `value of ${declared} bytes exceeds ${limit}`))
+    const refusal = new HttpRefusal('TOO_LARGE', `value of ${declared} bytes exceeds ${limit}`)
+    return drainAtMost(req, Number(declared) <= limit + OVERSIZE_DRAIN_BYTES ? Number(declared) : 0).then(() => Promise.reject(refusal))
   }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
@@ -267,8 +279,8 @@ function readBody(req: IncomingMessage, res: ServerResponse, limit: number): Pro
       if (size > limit) {
         failed = true
         res.setHeader('connection', 'close')
-        req.pause()
-        reject(new HttpRefusal('TOO_LARGE', `value exceeds ${limit} bytes`))
+        const refusal = new HttpRefusal('TOO_LARGE', `value exceeds ${limit} bytes`)
+        void drainAtMost(req, OVERSIZE_DRAIN_BYTES).then(() => reject(refusal))
         return
       }
       chunks.push(c)
@@ -280,6 +292,36 @@ function readBody(req: IncomingMessage, res: ServerResponse, limit: number): Pro
       if (!failed) reject(new HttpRefusal('BAD_INPUT', `request body: ${err.message}`))
       failed = true
     })
+  })
+}
+
+/**
+ * drainAtMost reads and discards the rest of `req`'s body, settling when it ended, when
+ * more than `bytes` arrived, or after OVERSIZE_DRAIN_MS (never rejects). With `bytes` 0 it
+ * settles at once and the body is left unread.
+ */
+function drainAtMost(req: IncomingMessage, bytes: number): Promise<void> {
+  if (bytes <= 0 || req.readableEnded) return Promise.resolve()
+  return new Promise((done) => {
+    let seen = 0
+    const finish = () => {
+      clearTimeout(timer)
+      req.off('data', onData)
+      req.off('end', finish)
+      req.off('error', finish)
+      req.off('close', finish)
+      done()
+    }
+    const onData = (c: Buffer) => {
+      seen += c.length
+      if (seen > bytes) finish()
+    }
+    const timer = setTimeout(finish, OVERSIZE_DRAIN_MS)
+    req.on('data', onData)
+    req.once('end', finish)
+    req.once('error', finish)
+    req.once('close', finish)
+    req.resume()
   })
 }
 
