@@ -16,7 +16,7 @@ import {DATA_PLANE_TLS_FLAGS, bytesFlag, durationFlag, latencyTargetFlag, parseL
 export const EXECUTOR_FLAGS = {
   yes: Flags.boolean({char: 'y', description: 'do not ask for confirmation (CI)'}),
   throttle: rateOrAutoFlag({description: 'global copy rate, e.g. 50MiB/s, or `auto` to adapt it to the clients\' latency: the routers\' p99 on kv, PING round trips to the moving masters on redis (default unlimited; `throttle set` overrides it live)'}),
-  'max-client-p99': latencyTargetFlag({description: 'with --throttle auto: the client p99 the copy keeps clients under (kv: the routers\' p99 over about the last second; redis: the moving masters\' PING p99), a duration or a factor of the p99 measured for a few seconds before the moves start (2x: twice it, at least 5ms; 25ms when no client traffic is measured); the rate rises while the p99 is under 0.8x this and is cut in proportion to any overshoot', ...withDefault('2x', parseLatencyTargetFlag)}),
+  'max-client-p99': latencyTargetFlag({description: 'with --throttle auto: the client p99 the copy keeps clients under (kv: the routers\' p99 over about the last second; redis: the moving masters\' PING p99), a duration or a factor of the p99 measured for a few seconds before the moves start (2x: twice it, at least 5ms; 25ms when no client traffic is measured); the rate rises while the p99 is under 0.8x this and is cut in proportion to any overshoot', defaultHelp: async () => DEFAULT_MAX_CLIENT_P99}),
   'node-throttle': rateFlag({description: 'copy rate per source and per target node, e.g. 20MiB/s'}),
   'max-concurrent': Flags.integer({description: 'moves running at once', default: 4, min: 1, max: 256}),
   'per-node': Flags.integer({description: 'moves copying out of one node at once', default: 1, min: 1, max: 64}),
@@ -47,6 +47,9 @@ export function redisMoveOptions(flags: Interfaces.InferredFlags<typeof REDIS_MO
 
 type ExecutorFlagValues = Interfaces.InferredFlags<typeof EXECUTOR_FLAGS>
 
+/** DEFAULT_MAX_CLIENT_P99 is --max-client-p99 when not given (applied here, not as the flag's default, so a value given without --throttle auto can be refused). */
+const DEFAULT_MAX_CLIENT_P99 = '2x'
+
 function flagValue<T>(flag: string, parse: (s: string) => T, raw: string | undefined, example: string): T | undefined {
   if (raw === undefined) return undefined
   try {
@@ -63,12 +66,15 @@ function flagValue<T>(flag: string, parse: (s: string) => T, raw: string | undef
  * and --yes was not given.
  */
 export function executorInput(flags: ExecutorFlagValues, holder: string, confirm: (p: Preflight | undefined, interactive: boolean) => Promise<boolean>, tty: TerminalState = currentTerminals()): Omit<ApplyInput, 'plan'> {
+  // A latency target only steers --throttle auto: given alone it would be ignored without a word.
+  if (flags['max-client-p99'] !== undefined && flags.throttle !== 'auto') throw new UserError('BAD_INPUT', '--max-client-p99 only steers --throttle auto, and this run has no --throttle auto', 'add --throttle auto, or drop --max-client-p99')
+  const target = flags['max-client-p99'] ?? parseLatencyTargetFlag(DEFAULT_MAX_CLIENT_P99)
   const interactive = needsQuestion(flags.yes, tty, 'run moves')
   return {
     limits: {maxConcurrent: flags['max-concurrent'], perNode: flags['per-node'], incomingPerNode: flags['incoming-per-node']},
     throttle: flags.throttle === 'auto' ? null : (flags.throttle ?? null),
-    adaptive: flags.throttle === 'auto' ? defaultLatencyThrottle('ms' in flags['max-client-p99'] ? flags['max-client-p99'].ms : BASELINE_DEFAULTS.fallbackMs) : undefined,
-    latencyFactor: flags.throttle === 'auto' && 'factor' in flags['max-client-p99'] ? flags['max-client-p99'].factor : undefined,
+    adaptive: flags.throttle === 'auto' ? defaultLatencyThrottle('ms' in target ? target.ms : BASELINE_DEFAULTS.fallbackMs) : undefined,
+    latencyFactor: flags.throttle === 'auto' && 'factor' in target ? target.factor : undefined,
     nodeThrottle: flags['node-throttle'] ?? null,
     window: flagValue('--window', parseWindow, flags.window, '01:00-05:00'),
     options: {

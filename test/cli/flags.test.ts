@@ -2,7 +2,7 @@ import {Parser} from '@oclif/core'
 import {describe, expect, it} from 'vitest'
 import Apply from '../../commands/apply.js'
 import NodeDrain from '../../commands/node/drain.js'
-import {EXECUTOR_FLAGS, redisMoveOptions} from '../../src/cli/executorFlags.js'
+import {EXECUTOR_FLAGS, executorInput, redisMoveOptions} from '../../src/cli/executorFlags.js'
 import {bytesFlag, capacityFlag, durationFlag, listenFlag, rateFlag, rateOrAutoFlag, withDefault} from '../../src/cli/flags.js'
 import {renderError} from '../../src/cli/renderError.js'
 import {formatListen, parseDuration, parseListen} from '../../src/model/units.js'
@@ -80,10 +80,27 @@ describe('one parser per unit, applied at parse time', () => {
 describe('--throttle auto flags of the commands that run moves', () => {
   const parseExecutor = async (argv: string[]) => (await Parser.parse(argv, {flags: EXECUTOR_FLAGS, strict: true})).flags
 
+  const inputOf = async (argv: string[]) => executorInput(await parseExecutor(['--yes', ...argv]), 'test', async () => true, {stdin: false, stderr: false})
+
   it('reads the target p99 as a duration or a factor of the p99 before the moves, 2x by default', async () => {
-    expect((await parseExecutor(['--throttle', 'auto']))['max-client-p99']).toEqual({factor: 2})
     expect((await parseExecutor(['--throttle', 'auto', '--max-client-p99', '40ms']))['max-client-p99']).toEqual({ms: 40})
     expect((await parseExecutor(['--throttle', 'auto', '--max-client-p99', '1.5x']))['max-client-p99']).toEqual({factor: 1.5})
+    expect((await inputOf(['--throttle', 'auto'])).latencyFactor).toBe(2)
+    expect((await inputOf(['--throttle', 'auto', '--max-client-p99', '1.5x'])).latencyFactor).toBe(1.5)
+    const fixed = await inputOf(['--throttle', 'auto', '--max-client-p99', '40ms'])
+    expect(fixed.latencyFactor).toBeUndefined()
+    expect(fixed.adaptive).toBeDefined()
+    expect((await inputOf([])).adaptive).toBeUndefined()
+  })
+
+  it('refuses --max-client-p99 without --throttle auto (it would be ignored), with one line naming both flags and exit 2', async () => {
+    for (const argv of [['--max-client-p99', '40ms'], ['--throttle', '20MiB/s', '--max-client-p99', '2x']]) {
+      let rendered: {line: string; exitCode: number} | undefined
+      await inputOf(argv).catch((err: unknown) => (rendered = renderError(err, 'test')))
+      expect(rendered?.exitCode, argv.join(' ')).toBe(2)
+      expect(rendered?.line).toContain('--max-client-p99 only steers --throttle auto')
+      expect(rendered?.line).not.toContain('\n')
+    }
   })
 
   it('refuses a target that is not a duration or a factor over 1x, or zero, with one line naming the flag and exit 2', async () => {
