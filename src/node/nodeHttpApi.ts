@@ -187,7 +187,7 @@ export class NodeHttpApi {
       const op = /^\/v1\/shards\/\d+\/([a-z]+)/.exec(url.pathname)?.[1]?.replace(/^records$/, 'get') ?? (/^\/(v1\/stats|healthz|metrics)$/.test(url.pathname) ? url.pathname.split('/').pop()! : 'other')
       metrics.request(op, res.statusCode, (performance.now() - started) / 1000)
       if (res.statusCode >= 300) return
-      if (op === 'apply') metrics.applied(url.searchParams.get('kind') ?? 'write', Number(req.headers['content-length'] ?? 0))
+      if (op === 'apply') metrics.applied(applyLabel(url), Number(req.headers['content-length'] ?? 0))
       if (op === 'snapshot') metrics.copiedOut(Number(res.getHeader('content-length') ?? 0))
     })
   }
@@ -615,6 +615,12 @@ function formatParam(format: number | undefined): RecordHashFormat {
   if (format === undefined) return LEGACY_RECORD_HASH_FORMAT
   if (!isRecordHashFormat(format)) throw new HttpError('BAD_INPUT', `record hash format ${format} is not one this node computes (2 or 3); ask for one of those, or upgrade the node`)
   return format
+}
+
+/** applyLabel is an apply's kind for the node's metrics: its `kind`, with a replayed write (hinted handoff, `replay=1`) as `replay`, apart from client writes. */
+function applyLabel(url: URL): string {
+  const kind = url.searchParams.get('kind') ?? 'write'
+  return kind === 'write' && url.searchParams.get(REPLAY_PARAM) === '1' ? 'replay' : kind
 }
 
 /** replayParam reads `replay` (see REPLAY_PARAM): absent or 0 is a write as the client made it, 1 a replay; anything else is BAD_INPUT. */

@@ -38,7 +38,7 @@ export class NodeMetrics {
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     })
-    this.applyBatches = new Counter({name: 'shardctl_node_apply_batches_total', help: 'Apply batches by kind (write, repair, copy).', labelNames: ['kind'], registers})
+    this.applyBatches = new Counter({name: 'shardctl_node_apply_batches_total', help: 'Apply batches by kind (write, replay: a hinted write delivered later, repair, copy).', labelNames: ['kind'], registers})
     this.applyBytes = new Counter({name: 'shardctl_node_apply_bytes_total', help: 'Bytes of apply batches by kind; kind="copy" is the copy-in of shard moves.', labelNames: ['kind'], registers})
     this.copyOutBytes = new Counter({name: 'shardctl_node_copy_out_bytes_total', help: 'Bytes of snapshot chunks served (copy-out of shard moves).', registers})
     this.commitSeconds = new Histogram({

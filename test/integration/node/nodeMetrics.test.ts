@@ -51,6 +51,8 @@ beforeAll(async () => {
   await client.digest(shard.id, shard.epoch)
   // One delete: a tombstone the node must count (and not purge within the grace).
   await client.apply(shard.id, shard.epoch, [{key: records[0]!.key, value: null, version: formatHlc({wall: Date.now(), counter: 99, writer: 't'})}], 'write')
+  // One hinted write delivered later: counted as a replay, apart from client writes.
+  await client.apply(shard.id, shard.epoch, [{key: records[1]!.key, value: Buffer.from('hinted'), version: formatHlc({wall: Date.now(), counter: 100, writer: 't'})}], 'write', {replay: true})
 }, 90_000)
 
 afterAll(async () => {
@@ -66,8 +68,9 @@ describe('storage node /metrics', () => {
     expect(res.status).toBe(200)
     const text = await res.text()
     const value = (re: RegExp) => Number(re.exec(text)?.[1] ?? NaN)
-    expect(value(/^shardctl_node_requests_total\{op="apply",status="200"\} (\d+)/m)).toBe(3)
+    expect(value(/^shardctl_node_requests_total\{op="apply",status="200"\} (\d+)/m)).toBe(4)
     expect(value(/^shardctl_node_apply_batches_total\{kind="write"\} (\d+)/m)).toBe(2)
+    expect(value(/^shardctl_node_apply_batches_total\{kind="replay"\} (\d+)/m)).toBe(1)
     expect(value(/^shardctl_node_apply_batches_total\{kind="copy"\} (\d+)/m)).toBe(1)
     expect(value(/^shardctl_node_apply_bytes_total\{kind="copy"\} (\d+)/m)).toBeGreaterThan(0)
     expect(value(/^shardctl_node_copy_out_bytes_total (\d+)/m)).toBeGreaterThan(0)
