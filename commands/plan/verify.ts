@@ -11,6 +11,8 @@ import {type ActionCheck, checkPlanActions} from '../../src/planner/checkPlan.js
 interface PlanVerifyResult {
   plan: string
   hash: 'ok'
+  /** signedBy is the id of the key whose signature was required and checked (--require-signature). */
+  signedBy?: string
   valid: number
   stale: number
   actions: ActionCheck[]
@@ -29,14 +31,14 @@ export default class PlanVerify extends EtcdCommand {
   async run(): Promise<PlanVerifyResult> {
     const {args, flags} = await this.parse(PlanVerify)
     const plan = readPlanFile(args.file)
-    if (flags['require-signature'] !== undefined) requirePlanSignature(plan, flags['require-signature'])
+    const signedBy = flags['require-signature'] === undefined ? undefined : requirePlanSignature(plan, flags['require-signature'])
     const current = flags.snapshot ? readSnapshotFile(flags.snapshot) : await readSnapshot(await this.services(flags))
     if (current.cluster.name !== plan.cluster) throw new UserError('BAD_INPUT', `plan ${args.file} is for cluster "${plan.cluster}", not "${current.cluster.name}"`, 'pass --cluster')
     const checks = checkPlanActions(current, plan)
     const stale = checks.filter((c) => !c.valid)
-    this.log(`plan ${plan.id}: hash ok; ${checks.length - stale.length} of ${checks.length} action(s) still valid`)
+    this.log(`plan ${plan.id}: hash ok; ${signedBy === undefined ? '' : `signature by key ${signedBy} ok; `}${checks.length - stale.length} of ${checks.length} action(s) still valid`)
     if (stale.length > 0) this.log(renderTable(['#', 'KIND', 'SHARD', 'WHY STALE'], stale.map((c) => [c.index + 1, c.kind, c.shard, c.reason ?? '']), [0, 2]))
-    const result: PlanVerifyResult = {plan: plan.id, hash: 'ok', valid: checks.length - stale.length, stale: stale.length, actions: checks}
+    const result: PlanVerifyResult = {plan: plan.id, hash: 'ok', ...(signedBy === undefined ? {} : {signedBy}), valid: checks.length - stale.length, stale: stale.length, actions: checks}
     if (stale.length > 0) {
       const first = stale[0]!
       throw new UserError('CONFLICT', `${stale.length} of ${checks.length} plan action(s) are stale (first: action ${first.index + 1}, shard ${first.shard}: ${first.reason})`, 'compute a fresh plan with `shardctl plan`')

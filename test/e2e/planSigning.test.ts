@@ -41,7 +41,10 @@ describe('signed plans', () => {
     const plan = JSON.parse(readFileSync(join(cwd, 'signed.json'), 'utf8')) as Plan
     expect(plan.signature?.alg).toBe('ed25519')
     expect((await cli(['plan', 'verify', 'signed.json', ...conn()])).code).toBe(0) // the hash still verifies
-    expect((await cli(['plan', 'verify', 'signed.json', '--require-signature', 'ci.pub', ...conn()])).code).toBe(0)
+    const verifiedSigned = await cli(['plan', 'verify', 'signed.json', '--require-signature', 'ci.pub', ...conn()])
+    expect(verifiedSigned.code).toBe(0)
+    // It says the signature was checked (it printed the same line as without the flag).
+    expect(verifiedSigned.stdout).toMatch(/hash ok; signature by key \S+ ok; /)
 
     const unsigned = await cli(['plan', '--max-moves', '0', '--out', 'unsigned.json', ...conn()])
     expect(unsigned.code, unsigned.stderr).toBe(0)
