@@ -34,6 +34,17 @@ export function readJsonFile(path: string, what: string): unknown {
   }
 }
 
+/**
+ * looksLike tells a plan (it has `actions`) from a cluster snapshot (a `fingerprint` and
+ * `shards`, no `actions`), so a file given where the other is expected is named for what it
+ * is instead of failing on the first field the schema misses.
+ */
+function looksLike(value: unknown): 'plan' | 'snapshot' | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined
+  if ('actions' in value) return 'plan'
+  return 'fingerprint' in value && 'shards' in value ? 'snapshot' : undefined
+}
+
 function validate<T>(schema: z.ZodType<T>, value: unknown, path: string, what: string, hint: string): T {
   const parsed = schema.safeParse(value)
   if (!parsed.success) throw new UserError('BAD_INPUT', `${what} ${path}: ${formatZodIssue(parsed.error)}`, hint)
@@ -47,7 +58,9 @@ function validate<T>(schema: z.ZodType<T>, value: unknown, path: string, what: s
  * recomputing it). Throws UserError BAD_INPUT naming the file and the field path.
  */
 export function readSnapshotFile(path: string): ClusterSnapshot {
-  const snapshot = validate(ClusterSnapshotSchema, readJsonFile(path, 'snapshot'), path, 'snapshot', 'see `shardctl snapshot schema` for the format')
+  const value = readJsonFile(path, 'snapshot')
+  if (looksLike(value) === 'plan') throw new UserError('BAD_INPUT', `${path} is a plan (\`shardctl plan\`), not a cluster snapshot`, 'export one with `shardctl snapshot export --out snap.json`')
+  const snapshot = validate(ClusterSnapshotSchema, value, path, 'snapshot', 'see `shardctl snapshot schema` for the format')
   const actual = shardMapFingerprint(snapshot.shards)
   if (actual !== snapshot.fingerprint) {
     throw new UserError('BAD_INPUT', `snapshot ${path}: fingerprint: does not match the shards (${snapshot.fingerprint.slice(0, 12)} recorded, ${actual.slice(0, 12)} computed)`, 'the shard map was changed after export; export it again')
@@ -61,7 +74,9 @@ export function readSnapshotFile(path: string): ClusterSnapshot {
  * plan was modified after it was computed.
  */
 export function readPlanFile(path: string): Plan {
-  const plan = validate(PlanSchema, readJsonFile(path, 'plan'), path, 'plan', 'see `shardctl plan schema` for the format')
+  const value = readJsonFile(path, 'plan')
+  if (looksLike(value) === 'snapshot') throw new UserError('BAD_INPUT', `${path} is a cluster snapshot (\`shardctl snapshot export\`), not a plan`, `compute a plan from it: \`shardctl plan --snapshot ${path} --out plan.json\``)
+  const plan = validate(PlanSchema, value, path, 'plan', 'see `shardctl plan schema` for the format')
   if (!verifyPlanHash(plan)) {
     throw new UserError('BAD_INPUT', `plan ${path}: hash: the plan was modified after it was computed (recorded ${plan.hash.slice(0, 12)}, content hashes to ${hashPlan(plan).slice(0, 12)})`, 'compute a new plan with `shardctl plan`')
   }

@@ -92,6 +92,23 @@ describe('plan files', () => {
     expect(readdirSync(dir)).toEqual(['a-file'])
   })
 
+  it('given a snapshot where a plan is expected, or a plan where a snapshot is, when read, then BAD_INPUT names what the file is and what to run (it said "id: Invalid input")', () => {
+    const {plan} = computePlan(snap, {}, {now, cwd: dir, write: false})
+    const snapFile = join(dir, 'snap.json')
+    const planFile = join(dir, 'plan.json')
+    writeSnapshotFile(snap, snapFile)
+    writePlanFile(plan, planFile)
+    const asPlan = errorOf(() => readPlanFile(snapFile))
+    expect(isUserError(asPlan, 'BAD_INPUT')).toBe(true)
+    expect(asPlan.message).toBe(`${snapFile} is a cluster snapshot (\`shardctl snapshot export\`), not a plan`)
+    expect((asPlan as UserError).hint).toContain(`shardctl plan --snapshot ${snapFile}`)
+    const asSnapshot = errorOf(() => readSnapshotFile(planFile))
+    expect(isUserError(asSnapshot, 'BAD_INPUT')).toBe(true)
+    expect(asSnapshot.message).toBe(`${planFile} is a plan (\`shardctl plan\`), not a cluster snapshot`)
+    expect(readPlanFile(planFile)).toEqual(plan)
+    expect(readSnapshotFile(snapFile)).toEqual(snap)
+  })
+
   it('given a tampered plan, when read, then BAD_INPUT says it was modified', () => {
     const {file} = computePlan(snap, {}, {now, cwd: dir, write: true})
     const plan = JSON.parse(readFileSync(file!, 'utf8'))
