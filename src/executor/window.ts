@@ -7,7 +7,7 @@ export interface MaintenanceWindow {
 /** parseWindow reads `HH:MM-HH:MM`. Throws RangeError naming the input when malformed. */
 export function parseWindow(input: string): MaintenanceWindow {
   const m = /^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$/.exec(input.trim())
-  if (!m) throw new RangeError(`"${input}" is not a window; use HH:MM-HH:MM, e.g. 01:00-05:00`)
+  if (!m) throw new RangeError(`"${input}" is not a window; use HH:MM-HH:MM`)
   const [h1, m1, h2, m2] = m.slice(1).map(Number) as [number, number, number, number]
   if (h1 > 23 || h2 > 23 || m1 > 59 || m2 > 59) throw new RangeError(`"${input}" has an invalid time; hours 0-23, minutes 0-59`)
   const startMinute = h1 * 60 + m1

@@ -93,6 +93,14 @@ describe('--throttle auto flags of the commands that run moves', () => {
     expect((await inputOf([])).adaptive).toBeUndefined()
   })
 
+  it('refuses a malformed --window with one line naming the flag and one example (it gave "e.g." twice)', async () => {
+    let rendered: {line: string; exitCode: number} | undefined
+    await inputOf(['--window', '01:00']).catch((err: unknown) => (rendered = renderError(err, 'test')))
+    expect(rendered?.exitCode).toBe(2)
+    expect(rendered?.line).toContain('--window: "01:00" is not a window; use HH:MM-HH:MM')
+    expect(rendered?.line.match(/e\.g\./g)).toHaveLength(1)
+  })
+
   it('refuses --max-client-p99 without --throttle auto (it would be ignored), with one line naming both flags and exit 2', async () => {
     for (const argv of [['--max-client-p99', '40ms'], ['--throttle', '20MiB/s', '--max-client-p99', '2x']]) {
       let rendered: {line: string; exitCode: number} | undefined
