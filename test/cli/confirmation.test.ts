@@ -2,15 +2,8 @@ import {PassThrough} from 'node:stream'
 import {describe, expect, it} from 'vitest'
 import {askYesNo, needsQuestion} from '../../src/cli/confirmation.js'
 import {isUserError} from '../../src/errors/errors.js'
+import {errorOf} from '../support/errorOf.js'
 
-function errorOf(fn: () => unknown): unknown {
-  try {
-    fn()
-  } catch (err) {
-    return err
-  }
-  throw new Error('expected a throw')
-}
 
 describe('needsQuestion', () => {
   it('does not ask with --yes, whatever the streams', () => {
@@ -26,7 +19,7 @@ describe('needsQuestion', () => {
     const err = errorOf(() => needsQuestion(false, {stdin: false, stderr: true}, 'run moves'))
     expect(isUserError(err, 'BAD_INPUT')).toBe(true)
     expect((err as Error).message).toMatch(/stdin is not a terminal/)
-    expect((err as {hint: string}).hint).toMatch(/--yes/)
+    expect((err as Error & {hint?: string}).hint).toMatch(/--yes/)
   })
 
   it('refuses when stderr is redirected, since the question could not be seen', () => {

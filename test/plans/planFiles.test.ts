@@ -7,6 +7,7 @@ import {readPlanFile, readSnapshotFile, writePlanFile, writeSnapshotFile} from '
 import {snapshotDestination} from '../../src/plans/snapshotExport.js'
 import {assertWithinTarget, computePlan, planOptionsFromFlags} from '../../src/plans/planService.js'
 import {snapshotOf} from '../planner/snapshotBuilder.js'
+import {errorOf} from '../support/errorOf.js'
 
 let dir: string
 beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'shardctl-plans-'))))
@@ -21,14 +22,6 @@ function write(name: string, value: unknown): string {
   return path
 }
 
-function errorOf(fn: () => unknown): Error & {code?: string} {
-  try {
-    fn()
-  } catch (e) {
-    return e as Error
-  }
-  throw new Error('expected a throw')
-}
 
 describe('plan files', () => {
   it('given an exported snapshot, when written and read back, then it is unchanged and its fingerprint still checks', () => {

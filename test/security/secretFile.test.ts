@@ -4,19 +4,12 @@ import {join} from 'node:path'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {isUserError} from '../../src/errors/errors.js'
 import {reserveSecretFile} from '../../src/security/secretFile.js'
+import {errorOf} from '../support/errorOf.js'
 
 let dir: string
 beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'shardctl-secret-'))))
 afterEach(() => rmSync(dir, {recursive: true, force: true}))
 
-function errorOf(fn: () => unknown): Error & {code?: string} {
-  try {
-    fn()
-  } catch (e) {
-    return e as Error
-  }
-  throw new Error('expected a throw')
-}
 
 describe('reserveSecretFile', () => {
   it('creates the file 0600 before the secret exists, then writes the secret into it', () => {
