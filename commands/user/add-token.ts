@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 import {EtcdCommand} from '../../src/cli/baseCommand.js'
 import {UserError} from '../../src/errors/errors.js'
-import {reserveSecretFile} from '../../src/security/secretFile.js'
+import {createWithSecretFile} from '../../src/security/secretFile.js'
 import {addToken, type UserView} from '../../src/security/userService.js'
 
 export default class UserAddToken extends EtcdCommand {
@@ -15,16 +15,7 @@ export default class UserAddToken extends EtcdCommand {
     if (!flags['token-file']) throw new UserError('BAD_INPUT', '--token-file is required')
     const ctx = await this.services(flags)
     // The file first: a token recorded whose file then failed would be a secret shown nowhere.
-    const file = reserveSecretFile(flags['token-file'], '--token-file')
-    let added: Awaited<ReturnType<typeof addToken>>
-    try {
-      added = await addToken(ctx, args.name)
-    } catch (err) {
-      file.abandon()
-      throw err
-    }
-    const {user, token} = added
-    file.write(token)
+    const {user} = await createWithSecretFile(flags['token-file'], '--token-file', () => addToken(ctx, args.name))
     this.log(`user ${user.name}: token ${user.tokens.at(-1)!.id} written to ${flags['token-file']}; revoke the old one with \`shardctl user revoke-token ${user.name} ${user.tokens[0]!.id}\` once clients use the new one`)
     return user
   }

@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 import {EtcdCommand} from '../../src/cli/baseCommand.js'
 import {UserError} from '../../src/errors/errors.js'
-import {reserveSecretFile} from '../../src/security/secretFile.js'
+import {createWithSecretFile} from '../../src/security/secretFile.js'
 import {addUser, type UserView} from '../../src/security/userService.js'
 
 export default class UserAdd extends EtcdCommand {
@@ -21,16 +21,7 @@ export default class UserAdd extends EtcdCommand {
     if (flags.token && !flags['token-file']) throw new UserError('BAD_INPUT', '--token-file is required to receive the token; nothing was changed', 'e.g. --token-file ./alice.token (or --no-token --certificate)')
     const ctx = await this.services(flags)
     // The file first: a user recorded with a token whose file then failed would hold a secret shown nowhere.
-    const file = flags.token ? reserveSecretFile(flags['token-file']!, '--token-file') : undefined
-    let added: Awaited<ReturnType<typeof addUser>>
-    try {
-      added = await addUser(ctx, args.name, flags.role, {token: flags.token, certificate: flags.certificate})
-    } catch (err) {
-      file?.abandon()
-      throw err
-    }
-    const {user, token} = added
-    if (token) file?.write(token)
+    const {user, token} = await createWithSecretFile(flags.token ? flags['token-file'] : undefined, '--token-file', () => addUser(ctx, args.name, flags.role, {token: flags.token, certificate: flags.certificate}))
     this.log(`added user ${user.name} (roles ${user.roles.join(', ')})${token ? `; token ${user.tokens[0]!.id} written to ${flags['token-file']}` : ''}${user.certificate ? '; client certificate CN accepted' : ''}`)
     return user
   }

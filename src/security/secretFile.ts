@@ -42,6 +42,26 @@ export function reserveSecretFile(path: string, flag: string): SecretFile {
 }
 
 /**
+ * createWithSecretFile reserves `path` (see {@link reserveSecretFile}) before `create`
+ * records anything, deletes it when `create` throws or returns no token, and otherwise
+ * writes the token into it: a token is never recorded without the file that shows it.
+ * Without a path it only runs `create`.
+ */
+export async function createWithSecretFile<T extends {token?: string}>(path: string | undefined, flag: string, create: () => Promise<T>): Promise<T> {
+  const file = path === undefined ? undefined : reserveSecretFile(path, flag)
+  let created: T
+  try {
+    created = await create()
+  } catch (err) {
+    file?.abandon()
+    throw err
+  }
+  if (created.token === undefined) file?.abandon()
+  else file?.write(created.token)
+  return created
+}
+
+/**
  * writeSecretFile creates `path` with mode 0600 holding `secret` and a newline, as
  * {@link reserveSecretFile} then write. Throws as reserveSecretFile.
  */

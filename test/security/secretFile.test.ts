@@ -3,7 +3,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {isUserError} from '../../src/errors/errors.js'
-import {reserveSecretFile} from '../../src/security/secretFile.js'
+import {createWithSecretFile, reserveSecretFile} from '../../src/security/secretFile.js'
 import {errorOf} from '../support/errorOf.js'
 
 let dir: string
@@ -35,5 +35,32 @@ describe('reserveSecretFile', () => {
     const path = join(dir, 'bob.token')
     reserveSecretFile(path, '--token-file').abandon()
     expect(existsSync(path)).toBe(false)
+  })
+})
+
+describe('createWithSecretFile', () => {
+  it('writes the token that create returns into the reserved file, 0600', async () => {
+    const path = join(dir, 'carol.token')
+    expect(await createWithSecretFile(path, '--token-file', async () => ({token: 'tok-1'}))).toEqual({token: 'tok-1'})
+    expect(readFileSync(path, 'utf8')).toBe('tok-1\n')
+    expect(statSync(path).mode & 0o777).toBe(0o600)
+  })
+
+  it('removes the file when create throws or returns no token, and never runs create when the file cannot be reserved', async () => {
+    const path = join(dir, 'dave.token')
+    await expect(createWithSecretFile(path, '--token-file', async () => Promise.reject(new Error('refused')))).rejects.toThrow('refused')
+    expect(existsSync(path)).toBe(false)
+    await createWithSecretFile(path, '--token-file', async () => ({}))
+    expect(existsSync(path)).toBe(false)
+    writeFileSync(path, 'kept')
+    let ran = false
+    await expect(
+      createWithSecretFile(path, '--token-file', async () => {
+        ran = true
+        return {token: 'x'}
+      }),
+    ).rejects.toThrow(/already exists/)
+    expect(ran).toBe(false)
+    expect(readFileSync(path, 'utf8')).toBe('kept')
   })
 })
