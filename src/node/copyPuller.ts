@@ -6,6 +6,7 @@ import {type CopyFrame, CopyFrameError, FrameReader, MIN_FRAME_BYTES} from './co
 import {CopyReceiveThreadError} from './copyReceiveProtocol.js'
 import {type NodeLog} from './nodeLog.js'
 import {spend} from './nodeThrottles.js'
+import {type StreamPace} from './streamPaces.js'
 import {type NodeRecord} from './protocol.js'
 import {decodeRecords, encodedRecordSize, RECORD_BATCH_HEADER} from './recordCodec.js'
 import {type ApplyResult} from './storageEngine.js'
@@ -87,14 +88,22 @@ export interface CopyPullerDeps {
    * yields the response bytes. Throws (or the iteration throws) an error with a `code`
    * when the source refuses or cannot be reached.
    */
-  openStream(source: CopySourceAddress, shard: number, epoch: number, cursor: string | undefined, frameBytes: number, signal: AbortSignal): AsyncIterable<Buffer>
+  openStream(source: CopySourceAddress, shard: number, epoch: number, cursor: string | undefined, frameBytes: number, signal: AbortSignal, pace?: StreamPace): AsyncIterable<Buffer>
   /**
    * openFrames, when given, replaces openStream and the frame cutting: it yields the same
    * stream's frames, in order, received elsewhere (CopyReceiver: the copy receive thread),
    * and throws what openStream and FrameReader would (same class, code and fields). A
    * CopyReceiveThreadError is this node's failure, never the source's.
    */
-  openFrames?(source: CopySourceAddress, shard: number, epoch: number, cursor: string | undefined, frameBytes: number, signal: AbortSignal): AsyncIterable<CopyFrame>
+  openFrames?(source: CopySourceAddress, shard: number, epoch: number, cursor: string | undefined, frameBytes: number, signal: AbortSignal, pace?: StreamPace): AsyncIterable<CopyFrame>
+  /**
+   * setSourcePace, when given, tells `source` the move's new rate for the streams it serves
+   * this node (StreamPaces); resolves to how many of its streams took it (0: none open yet).
+   * Streams are opened with the move's rate (`pace`), and this keeps the source in step
+   * when the rate changes; the destination's own bucket still holds the rate either way
+   * (a source that predates pacing ignores both).
+   */
+  setSourcePace?(source: CopySourceAddress, shard: number, pace: StreamPace): Promise<number>
   /**
    * fence resolves to the shard's range while this node may still take the copy at
    * `epoch` (a write role at exactly that epoch, and no orphan sweep on the range); it
@@ -120,7 +129,25 @@ interface Job {
   errorCode: string | null
   failedSource: string | null
   finished: Promise<void>
+  /** paced is what the source being read was told of the move's rate (see {@link CopyPuller.keepSourceInStep}). */
+  paced: SourcePace | undefined
 }
+
+/** SourcePace is the rate a source paces the job's stream at, as far as this node knows. */
+interface SourcePace {
+  source: CopySourceAddress
+  /** told is the last rate the source took (undefined: not known, tell it). */
+  told: number | null | undefined
+  /** telling is true while a rate change is on its way to the source. */
+  telling: boolean
+  /** retryAt: a change the source refused or could not place yet is told again from then on. */
+  retryAt: number
+  /** warned: a failure to tell it was logged (once per stream). */
+  warned?: boolean
+}
+
+/** SOURCE_PACE_RETRY_MS is how soon a rate change the source could not take (no stream open there yet, an error) is tried again. */
+const SOURCE_PACE_RETRY_MS = 250
 
 /** metaName is where a shard's copy state is kept in the engine's meta table. */
 function metaName(shard: number): string {
@@ -156,13 +183,14 @@ export class CopyPuller {
       if (running.spec.moveId === spec.moveId && running.spec.epoch === spec.epoch && sameSources(running.spec.sources, spec.sources)) {
         running.spec = {...running.spec, rate: spec.rate, frameBytes: spec.frameBytes}
         if (running.bucket.currentRate() !== spec.rate) running.bucket.setRate(spec.rate)
+        this.keepSourceInStep(running)
         return this.status(spec.shard)
       }
       running.abort.abort()
       running.state = 'cancelled'
     }
     const persisted = this.resumePoint(spec)
-    const job: Job = {spec, state: persisted.done ? 'done' : 'running', persisted, bucket: new TokenBucket(spec.rate, this.deps.now), abort: new AbortController(), error: null, errorCode: null, failedSource: null, finished: Promise.resolve()}
+    const job: Job = {spec, state: persisted.done ? 'done' : 'running', persisted, bucket: new TokenBucket(spec.rate, this.deps.now), abort: new AbortController(), error: null, errorCode: null, failedSource: null, finished: Promise.resolve(), paced: undefined}
     this.jobs.set(spec.shard, job)
     if (job.state === 'running') {
       this.deps.log.info('copy started', {shard: spec.shard, epoch: spec.epoch, move: spec.moveId, sources: spec.sources.map((s) => s.node), resumeAt: persisted.cursor, bytesBefore: persisted.bytes})
@@ -283,14 +311,52 @@ export class CopyPuller {
     return this.deps.sliceBytes ?? COPY_SLICE_BYTES
   }
 
-  /** frames yields `source`'s copy stream as frames: from deps.openFrames when given, else cut here from deps.openStream's bytes. */
-  private async *frames(source: CopySourceAddress, shard: number, epoch: number, cursor: string | undefined, frameBytes: number, signal: AbortSignal): AsyncGenerator<CopyFrame> {
+  /**
+   * frames yields `source`'s copy stream as frames: from deps.openFrames when given, else
+   * cut here from deps.openStream's bytes. The source is asked to pace the stream at the
+   * move's rate as it is now; {@link keepSourceInStep} tells it later changes.
+   */
+  private async *frames(job: Job, source: CopySourceAddress, cursor: string | undefined, frameBytes: number): AsyncGenerator<CopyFrame> {
+    const {shard, epoch, moveId} = job.spec
+    const signal = job.abort.signal
+    const pace: StreamPace = {move: moveId, rate: job.spec.rate}
+    job.paced = {source, told: pace.rate, telling: false, retryAt: 0}
     if (this.deps.openFrames) {
-      yield* this.deps.openFrames(source, shard, epoch, cursor, frameBytes, signal)
+      yield* this.deps.openFrames(source, shard, epoch, cursor, frameBytes, signal, pace)
       return
     }
     const reader = new FrameReader()
-    for await (const chunk of this.deps.openStream(source, shard, epoch, cursor, frameBytes, signal)) yield* reader.push(chunk)
+    for await (const chunk of this.deps.openStream(source, shard, epoch, cursor, frameBytes, signal, pace)) yield* reader.push(chunk)
+  }
+
+  /**
+   * keepSourceInStep tells the source being read the move's rate when it differs from what
+   * the source last took: at once when the executor re-rates the copy, and again at every
+   * frame until the source took it (the stream may not be open there yet when the rate
+   * changes; a failed request is retried after SOURCE_PACE_RETRY_MS). Never awaited: the
+   * destination's own bucket holds the new rate meanwhile, so a late source only means it
+   * runs ahead of (or behind) the destination by a frame or two for that long.
+   */
+  private keepSourceInStep(job: Job): void {
+    const p = job.paced
+    const rate = job.spec.rate
+    if (!p || !this.deps.setSourcePace || p.telling || p.told === rate || this.deps.now() < p.retryAt) return
+    p.telling = true
+    this.deps.setSourcePace(p.source, job.spec.shard, {move: job.spec.moveId, rate}).then(
+      (streams) => {
+        p.telling = false
+        if (streams > 0) p.told = rate
+        else p.retryAt = this.deps.now() + SOURCE_PACE_RETRY_MS
+      },
+      (err: unknown) => {
+        p.telling = false
+        // A source that predates pacing has no such route: it never paced the stream, so there is nothing to keep in step.
+        if ((err as {code?: unknown}).code === 'NOT_FOUND') return void (p.told = rate)
+        p.retryAt = this.deps.now() + SOURCE_PACE_RETRY_MS
+        if (!p.warned) this.deps.log.info('could not tell the copy source the new rate; the destination holds it meanwhile (trying again)', {shard: job.spec.shard, move: job.spec.moveId, source: p.source.node, error: errorMessage(err)})
+        p.warned = true
+      },
+    )
   }
 
   private async run(job: Job): Promise<void> {
@@ -319,8 +385,9 @@ export class CopyPuller {
       try {
         // Frames no larger than a slice: each is then applied whole, its batch handed to the writer thread as received (see applyFrame).
         const frameBytes = Math.max(MIN_FRAME_BYTES, Math.min(spec.frameBytes, this.sliceBytes()))
-        for await (const frame of this.frames(source, spec.shard, spec.epoch, p.cursor ?? undefined, frameBytes, job.abort.signal)) {
+        for await (const frame of this.frames(job, source, p.cursor ?? undefined, frameBytes)) {
           if (job.abort.signal.aborted) return
+          this.keepSourceInStep(job)
           const records = decodeRecords(frame.batch)
           sourceFault = false
           const range = await this.deps.fence(spec.shard, spec.epoch)

@@ -1,3 +1,4 @@
+import {type StreamPace} from './streamPaces.js'
 import {type TlsMaterial} from '../transport/tlsMaterial.js'
 import {type CopySourceAddress} from './copyPuller.js'
 import {type NodeRequestErrorWire} from './nodeRequestError.js'
@@ -37,6 +38,8 @@ export interface CopyReceiveOpen {
   frameBytes: number
   /** idleMs bounds the wait for the response and between its bytes (NodeClient.copyStream's default when absent). */
   idleMs?: number
+  /** pace asks the source to pace the stream itself (NodeClient.copyStream's `pace`). */
+  pace?: StreamPace
 }
 
 /** CopyReceiveCredit returns one frame's credit of stream `id`: the main thread took a frame. */

@@ -69,7 +69,7 @@ async function receive(req: CopyReceiveOpen): Promise<void> {
   try {
     const client = clientsFor(req).client({id: req.source.node, address: req.source.address})
     const reader = new FrameReader()
-    for await (const chunk of client.copyStream(req.shard, req.epoch, {cursor: req.cursor, frameBytes: req.frameBytes, signal: s.abort.signal, idleMs: req.idleMs})) {
+    for await (const chunk of client.copyStream(req.shard, req.epoch, {cursor: req.cursor, frameBytes: req.frameBytes, signal: s.abort.signal, idleMs: req.idleMs, pace: req.pace})) {
       // The next chunk is read only once every frame of this one is posted: while the main
       // thread holds its credit's worth, the socket is left unread and the source waits.
       for (const frame of reader.push(chunk)) {

@@ -3,6 +3,7 @@ import {type CopyFrame, CopyFrameError} from './copyFrames.js'
 import {type CopySourceAddress} from './copyPuller.js'
 import {type CopyPeerSettings, type CopyReceiveData, type CopyReceiveErrorData, type CopyReceiveReply, type CopyReceiveRequest, CopyReceiveThreadError} from './copyReceiveProtocol.js'
 import {NodeRequestError} from './nodeRequestError.js'
+import {type StreamPace} from './streamPaces.js'
 import {adoptTransferable} from './transferableBatch.js'
 import {startModuleWorker} from './workerModule.js'
 
@@ -60,7 +61,7 @@ export class CopyReceiver {
    * `last` when the source's response ends early (the caller tells that apart). `signal`,
    * or leaving the iteration, stops the stream in the thread.
    */
-  async *openFrames(source: CopySourceAddress, shard: number, epoch: number, cursor: string | undefined, frameBytes: number, signal: AbortSignal): AsyncGenerator<CopyFrame> {
+  async *openFrames(source: CopySourceAddress, shard: number, epoch: number, cursor: string | undefined, frameBytes: number, signal: AbortSignal, pace?: StreamPace): AsyncGenerator<CopyFrame> {
     if (this.closed) throw new CopyReceiveThreadError('copy receiver is closed')
     if (signal.aborted) return
     const worker = this.started()
@@ -72,7 +73,7 @@ export class CopyReceiver {
     signal.addEventListener('abort', onAbort)
     try {
       const peers = this.peerSettings()
-      this.post({op: 'open', id, source, peersGeneration: peers.generation, peers: peers.settings, shard, epoch, cursor, frameBytes, idleMs: this.opts.idleMs})
+      this.post({op: 'open', id, source, peersGeneration: peers.generation, peers: peers.settings, shard, epoch, cursor, frameBytes, idleMs: this.opts.idleMs, pace})
       for (;;) {
         while (s.frames.length === 0 && s.outcome === undefined && !signal.aborted) await new Promise<void>((r) => (s.wake = r))
         if (signal.aborted) return

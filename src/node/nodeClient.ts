@@ -29,6 +29,7 @@ import {
   type PullRequest,
   type PullStatusResponse,
   PullStatusResponseSchema,
+  StreamRateResponseSchema,
   type ThrottleRequest,
   ThrottleRequestSchema,
   RECORD_HEADER,
@@ -40,6 +41,7 @@ import {
 } from './protocol.js'
 import {decodeRecords, encodeRecords} from './recordCodec.js'
 import {RECORD_HASH_FORMAT} from './recordHash.js'
+import {type StreamPace} from './streamPaces.js'
 import {dataPlaneUrl, defaultClientTls, describeTlsFailure, tlsConnectOptions} from '../transport/clientTls.js'
 import {type TlsMaterial} from '../transport/tlsMaterial.js'
 
@@ -238,9 +240,12 @@ export class NodeClient {
    * NOT_OWNER, ...); a connection that fails or stays silent for `idleMs` throws
    * NODE_UNREACHABLE from the iteration. `signal` aborts it.
    */
-  async *copyStream(shard: number, epoch: number, opts: {cursor?: string; frameBytes: number; signal: AbortSignal; idleMs?: number}): AsyncGenerator<Buffer> {
+  async *copyStream(shard: number, epoch: number, opts: {cursor?: string; frameBytes: number; signal: AbortSignal; idleMs?: number; pace?: StreamPace}): AsyncGenerator<Buffer> {
     const q = new URLSearchParams({epoch: String(epoch), frameBytes: String(opts.frameBytes)})
     if (opts.cursor) q.set('cursor', opts.cursor)
+    // The source paces the stream at the move's rate itself (see StreamPaces); a node that predates it ignores both.
+    if (opts.pace) q.set('move', opts.pace.move)
+    if (opts.pace && opts.pace.rate !== null) q.set('rate', String(Math.max(1, Math.round(opts.pace.rate))))
     const idleMs = opts.idleMs ?? 30_000
     let res
     try {
@@ -260,6 +265,11 @@ export class NodeClient {
     } finally {
       if (!res.body.destroyed) res.body.destroy()
     }
+  }
+
+  /** streamRate changes the rate at which this node (a source) sends `pace.move`'s copy streams of `shard`; `streams` is how many were open. */
+  async streamRate(shard: number, pace: StreamPace, opts: RequestOptions = {}): Promise<{streams: number}> {
+    return this.parse(await this.request('POST', `/v1/shards/${shard}/stream-rate`, json({move: pace.move, rate: pace.rate}), opts), StreamRateResponseSchema)
   }
 
   /** pull asks the node (a move's destination) to copy a shard from its sources (see PullRequest); idempotent, returns the copy's status. */

@@ -35,6 +35,7 @@ import {
   RECORDS_CONTENT_TYPE,
   REPLAY_PARAM,
   PullRequestSchema,
+  StreamRateRequestSchema,
   ThrottleRequestSchema,
   TOKEN_HEADER,
   VERSION_HEADER,
@@ -49,6 +50,7 @@ import {COPY_STREAM_CONTENT_TYPE, type CopyFrame, frameBytesFor} from './copyFra
 import {type CopySourceAddress, CopyPuller} from './copyPuller.js'
 import {writeCopyStream} from './copyStreamSource.js'
 import {type NodeThrottles} from './nodeThrottles.js'
+import {type StreamPace, StreamPaces} from './streamPaces.js'
 
 /** READ_ROLES may serve gets: a joining replica is still being filled, a leaving one is stale. */
 const READ_ROLES: ReadonlySet<ReplicaRole> = new Set(['voter', 'outgoing'])
@@ -86,12 +88,13 @@ export interface NodeApiDeps {
 
 /** CopyFrameOpener opens a source's copy stream as frames (CopyReceiver.openFrames; see CopyPullerDeps.openFrames). */
 export interface CopyFrameOpener {
-  openFrames(source: CopySourceAddress, shard: number, epoch: number, cursor: string | undefined, frameBytes: number, signal: AbortSignal): AsyncIterable<CopyFrame>
+  openFrames(source: CopySourceAddress, shard: number, epoch: number, cursor: string | undefined, frameBytes: number, signal: AbortSignal, pace?: StreamPace): AsyncIterable<CopyFrame>
 }
 
-/** CopyStreamOpener opens a source's copy stream (NodeClient.copyStream). */
+/** CopyStreamOpener opens a source's copy stream (NodeClient.copyStream) and changes its pace (NodeClient.streamRate). */
 export interface CopyStreamOpener {
-  copyStream(shard: number, epoch: number, opts: {cursor?: string; frameBytes: number; signal: AbortSignal}): AsyncIterable<Buffer>
+  copyStream(shard: number, epoch: number, opts: {cursor?: string; frameBytes: number; signal: AbortSignal; pace?: StreamPace}): AsyncIterable<Buffer>
+  streamRate(shard: number, pace: StreamPace): Promise<{streams: number}>
 }
 
 /** HttpError is a coded refusal carrying the node's epoch for the shard when relevant. */
@@ -121,14 +124,18 @@ export class NodeHttpApi {
   private readonly routes: {method: string; pattern: RegExp; handler: Handler}[]
   /** copies runs the copies this node pulls as a destination (undefined without deps.copy). */
   readonly copies: CopyPuller | undefined
+  /** paces are the buckets of the copy streams this node serves as a source, one per stream whose destination named its move. */
+  private readonly paces: StreamPaces
 
   constructor(private readonly deps: NodeApiDeps) {
     const copy = deps.copy
     const sleep = copy?.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)))
+    this.paces = new StreamPaces(copy?.now ?? Date.now)
     this.copies = copy
       ? new CopyPuller({
           engine: meteredCopyEngine(deps.engine, deps.metrics),
-          openStream: (source, shard, epoch, cursor, frameBytes, signal) => copy.peer(source).copyStream(shard, epoch, {cursor, frameBytes, signal}),
+          openStream: (source, shard, epoch, cursor, frameBytes, signal, pace) => copy.peer(source).copyStream(shard, epoch, {cursor, frameBytes, signal, pace}),
+          setSourcePace: async (source, shard, pace) => (await copy.peer(source).streamRate(shard, pace)).streams,
           ...(copy.frames ? {openFrames: copy.frames.openFrames.bind(copy.frames)} : {}),
           fence: async (shardId, epoch) => {
             const {shard} = await this.fence(shardId, epoch, WRITE_ROLES, 'take copies')
@@ -143,6 +150,7 @@ export class NodeHttpApi {
       : undefined
     this.routes = [
       {method: 'GET', pattern: /^\/v1\/shards\/(\d{1,9})\/stream$/, handler: (q, s, m, u) => this.stream(q, s, m, u)},
+      {method: 'POST', pattern: /^\/v1\/shards\/(\d{1,9})\/stream-rate$/, handler: (q, s, m) => this.streamRate(q, s, m)},
       {method: 'POST', pattern: /^\/v1\/shards\/(\d{1,9})\/pull$/, handler: (q, s, m) => this.pull(q, s, m)},
       {method: 'GET', pattern: /^\/v1\/shards\/(\d{1,9})\/pull$/, handler: (q, s, m, u) => this.pullStatus(q, s, m, u)},
       {method: 'DELETE', pattern: /^\/v1\/shards\/(\d{1,9})\/pull$/, handler: (q, s, m, u) => this.pullCancel(q, s, m, u)},
@@ -500,8 +508,11 @@ export class NodeHttpApi {
         throw err
       }
     }
+    const pace = paceParam(url)
     res.setHeader(EPOCH_HEADER, String(shard.epoch))
     res.writeHead(200, {'content-type': COPY_STREAM_CONTENT_TYPE})
+    // The stream's own bucket (when the destination named its move): the source keeps the move's rate itself instead of running ahead of it by the buffers in between (see StreamPaces).
+    const paced = pace ? this.paces.open(id, pace) : undefined
     const outcome = await writeCopyStream(
       {
         engine: this.deps.engine,
@@ -515,13 +526,20 @@ export class NodeHttpApi {
           const role = this.deps.map.roleOf(now)
           return role && ADMIN_ROLES.has(role) ? undefined : `node ${this.deps.nodeId} no longer holds shard ${id}`
         },
-        buckets: [copy.throttles.send],
+        buckets: paced ? [copy.throttles.send, paced.bucket] : [copy.throttles.send],
         sleep: copy.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
         onBytes: (n) => this.deps.metrics?.copiedOut(n),
       },
       res,
-    )
+    ).finally(() => paced?.close())
     if (outcome === 'fenced') this.deps.log.warn('copy stream stopped: fence lost', {shard: id, epoch})
+  }
+
+  /** streamRate changes the rate of the copy streams this node serves for the shard and move (source side; see StreamPaces). */
+  private async streamRate(req: IncomingMessage, res: ServerResponse, m: RegExpExecArray): Promise<void> {
+    this.requireCopy()
+    const body = parseJson(await readBody(req, MAX_JSON_BODY_BYTES), StreamRateRequestSchema)
+    sendJson(res, 200, {streams: this.paces.setRate(Number(m[1]), body.move, body.rate)})
   }
 
   /** pull starts, resumes or re-rates the shard's copy into this node (destination side), fenced as a write at the request's epoch. */
@@ -600,6 +618,24 @@ export class NodeHttpApi {
 function sendJson(res: ServerResponse, status: number, value: unknown): void {
   const body = Buffer.from(JSON.stringify(value))
   res.writeHead(status, {'content-type': 'application/json', 'content-length': body.length}).end(body)
+}
+
+/**
+ * paceParam is the stream's own pace, when the destination named its move (`move`, and
+ * `rate` in bytes/s; no `rate`: unlimited until the destination sets one).
+ */
+function paceParam(url: URL): StreamPace | undefined {
+  const move = url.searchParams.get('move')
+  const raw = url.searchParams.get('rate')
+  if (move === null) {
+    if (raw !== null) throw new HttpError('BAD_INPUT', 'query parameter rate needs move (the move whose rate it is)')
+    return undefined
+  }
+  if (move.length === 0 || move.length > 200) throw new HttpError('BAD_INPUT', 'query parameter move must be 1 to 200 characters')
+  if (raw === null) return {move, rate: null}
+  const rate = Number(raw)
+  if (!/^\d{1,16}(\.\d{1,6})?$/.test(raw) || !(rate > 0)) throw new HttpError('BAD_INPUT', `query parameter rate must be a positive number of bytes per second, not ${JSON.stringify(raw.slice(0, 40))}`)
+  return {move, rate}
 }
 
 function epochParam(url: URL): number {

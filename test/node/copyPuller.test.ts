@@ -244,6 +244,97 @@ describe('CopyPuller', {timeout: 30_000}, () => {
     expect(t).toBeLessThanOrEqual(expected + 50)
   })
 
+  it('opens each stream asking the source to pace it at the move rate, and tells the source every later rate change until it took it', async () => {
+    const a = engineAt().engine
+    await fill(a, 3000)
+    const dest = engineAt().engine
+    const sources = new FakeSources({a})
+    const paces: unknown[] = []
+    const told: {source: string; shard: number; move: string; rate: number | null}[] = []
+    // The source answers "no stream open" to the first change (it raced the stream's open), then takes them.
+    let answers = [0]
+    let t = 0
+    let releaseFrame: (() => void) | undefined
+    let frames = 0
+    const p = puller(dest, sources, {
+      openStream: (s, shard, epoch, cursor, frameBytes, signal, pace) => {
+        paces.push(pace)
+        // One frame at a time, on the test's word: the rate changes land between frames.
+        return (async function* () {
+          for await (const chunk of sources.open(s, shard, epoch, cursor, frameBytes, signal)) {
+            if (chunk.length === 5) {
+              frames++
+              await new Promise<void>((r) => (releaseFrame = r))
+            }
+            yield chunk
+          }
+        })()
+      },
+      setSourcePace: async (source, shard, pace) => {
+        told.push({source: source.node, shard, ...pace})
+        return answers.shift() ?? 1
+      },
+      now: () => t,
+    })
+    const step = async () => {
+      for (let i = 0; i < 1000 && !releaseFrame; i++) await new Promise((r) => setTimeout(r, 1))
+      const r = releaseFrame
+      releaseFrame = undefined
+      r?.()
+      await new Promise((r) => setTimeout(r, 5))
+    }
+    p.pull(spec({rate: 1024 * 1024}))
+    await step()
+    expect(paces).toEqual([{move: 'm1', rate: 1024 * 1024}])
+    expect(told).toEqual([])
+    // Re-rated by the executor: the source hears it at once; it had no stream open yet (0), so it is told again, but not before the retry delay.
+    p.pull(spec({rate: 2 * 1024 * 1024}))
+    await new Promise((r) => setTimeout(r, 5))
+    expect(told).toEqual([{source: 'a', shard: 1, move: 'm1', rate: 2 * 1024 * 1024}])
+    await step()
+    expect(told).toHaveLength(1)
+    t += 1000
+    await step()
+    expect(told).toHaveLength(2)
+    await step()
+    await step()
+    // Taken: no more requests while the rate stays; a change to unlimited is told once.
+    expect(told).toHaveLength(2)
+    p.pull(spec({rate: null}))
+    await new Promise((r) => setTimeout(r, 5))
+    await step()
+    expect(told.map((x) => x.rate)).toEqual([2 * 1024 * 1024, 2 * 1024 * 1024, null])
+    answers = []
+    for (let i = 0; i < 10_000 && p.status(1).state === 'running'; i++) await step()
+    expect(p.status(1).state).toBe('done')
+    expect(frames).toBeGreaterThan(5)
+    expect(told).toHaveLength(3)
+  })
+
+  it('stops telling a source that predates pacing (no such route: NOT_FOUND) and never fails the copy for it', async () => {
+    const a = engineAt().engine
+    await fill(a, 3000)
+    const dest = engineAt().engine
+    let calls = 0
+    let t = 0
+    const p = puller(dest, new FakeSources({a}), {
+      setSourcePace: async () => {
+        calls++
+        t += 1000 // past any retry delay: only NOT_FOUND's rule can stop the next request
+        throw Object.assign(new Error('no route POST /v1/shards/1/stream-rate'), {code: 'NOT_FOUND'})
+      },
+      now: () => t,
+      sleep: async (ms) => {
+        t += ms
+      },
+    })
+    p.pull(spec({rate: 64 * 1024}))
+    p.pull(spec({rate: 128 * 1024}))
+    const s = await settle(p)
+    expect(s.state).toBe('done')
+    expect(calls).toBe(1)
+  })
+
   it('forget cancels a running copy and deletes its state: the next pull of the same move starts over', async () => {
     const a = engineAt().engine
     await fill(a, 1000)

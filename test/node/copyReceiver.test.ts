@@ -111,6 +111,21 @@ describe('CopyReceiver: copy streams received in the copy receive thread', {time
     expect(receiver.openStreams()).toBe(0)
   })
 
+  it('Given a pace, When a stream is opened through the thread, Then the source paces it as that move\'s (and the rate can be changed there)', async () => {
+    const abort = new AbortController()
+    const frames = receiver.openFrames(sourceAt(src.client.address), 1, 5, undefined, 64 * 1024, abort.signal, {move: 'through-thread', rate: 64 * 1024})[Symbol.asyncIterator]()
+    expect((await frames.next()).done).toBe(false)
+    expect(await src.client.streamRate(1, {move: 'through-thread', rate: 128 * 1024})).toEqual({streams: 1})
+    abort.abort()
+    await frames.return?.(undefined)
+    let left = 1
+    for (let i = 0; i < 200 && left > 0; i++) {
+      left = (await src.client.streamRate(1, {move: 'through-thread', rate: null})).streams
+      if (left > 0) await new Promise((r) => setTimeout(r, 10))
+    }
+    expect(left).toBe(0)
+  })
+
   it('Given a destination pulling through the thread, When the copy runs, cancelled midway and resumed, Then its data equals the source (digests) and it resumed from its cursor', async () => {
     await dst.client.setThrottle({receive: 64 * 1024})
     try {

@@ -114,6 +114,63 @@ describe('node-to-node copy over HTTP', {timeout: 30_000}, () => {
     }
   })
 
+  it('paces a stream at the rate its destination named, at the source: read as fast as it comes, it still takes bytes / rate; the rate changes live', async () => {
+    const rate = 256 * 1024
+    const move = 'paced-1'
+    const reader = new FrameReader()
+    let bytes = 0
+    let keys = 0
+    let raised: {streams: number} | undefined
+    const t0 = performance.now()
+    let paced = 0
+    for await (const chunk of src.client.copyStream(1, 5, {frameBytes: 64 * 1024, signal: new AbortController().signal, pace: {move, rate}})) {
+      for (const f of reader.push(chunk)) {
+        bytes += f.batch.length
+        keys += decodeRecords(f.batch).length
+        if (!raised && bytes >= 256 * 1024) {
+          // The stream's bucket starts empty, so every byte so far was paid at the rate.
+          paced = (performance.now() - t0) / 1000
+          expect(paced).toBeGreaterThanOrEqual((bytes / rate) * 0.95)
+          raised = await src.client.streamRate(1, {move, rate: null})
+        }
+      }
+    }
+    expect(raised).toEqual({streams: 1})
+    expect(keys).toBe(3000)
+    // Ended: the stream is no longer the move's (and another move's rate never touched it).
+    expect(await src.client.streamRate(1, {move, rate})).toEqual({streams: 0})
+  })
+
+  it('opens its copy streams naming the move, so the source paces them and takes the rate changes the destination tells it', async () => {
+    await dst.client.pull(1, pullReq({moveId: 'm7', rate: 64 * 1024}))
+    try {
+      // The destination's stream of m7 is open at the source (the copy runs for seconds at 64 KiB/s).
+      let streams = 0
+      for (let i = 0; i < 200 && streams === 0; i++) {
+        streams = (await src.client.streamRate(1, {move: 'm7', rate: 64 * 1024})).streams
+        if (streams === 0) await new Promise((r) => setTimeout(r, 10))
+      }
+      expect(streams).toBe(1)
+      expect((await src.client.streamRate(1, {move: 'm-other', rate: 1})).streams).toBe(0)
+      // Re-rated to unlimited (the executor's `throttle set`): both ends let it go.
+      expect((await dst.client.pull(1, pullReq({moveId: 'm7', rate: null}))).rate).toBeNull()
+      expect(await settledPull(dst.client)).toMatchObject({state: 'done', keys: 3000})
+    } finally {
+      await dst.client.cancelPull(1, 'm7')
+    }
+  })
+
+  it('refuses a malformed pace with 400 and serves nothing', async () => {
+    const stream = async (q: string) => (await fetch(`http://${src.client.address}/v1/shards/1/stream?epoch=5&${q}`, {headers: {'x-shardctl-token': TOKEN}})).status
+    expect(await stream('rate=1000')).toBe(400)
+    expect(await stream('move=m&rate=fast')).toBe(400)
+    expect(await stream('move=m&rate=0')).toBe(400)
+    expect(await stream('move=m&rate=-5')).toBe(400)
+    expect(await stream('move=&rate=5')).toBe(400)
+    expect(await codeOf(src.client.streamRate(1, {move: 'm', rate: -1}))).toBe('BAD_INPUT')
+    expect(await codeOf(src.client.streamRate(1, {move: '', rate: 5}))).toBe('BAD_INPUT')
+  })
+
   it('cancels a running copy (DELETE) and keeps its durable cursor for a resume', async () => {
     await dst.client.setThrottle({receive: 64 * 1024})
     try {
