@@ -736,6 +736,18 @@ async function bigShard(endpoint: string, tcp: number, disk: number, bare: numbe
  */
 async function autoThrottled(a: BenchCluster, load: ClientLoad, src: string, dst: string, pBefore: {p99: number; ops: number}): Promise<void> {
   await setThrottle(a.ctx, null) // a live `throttle set` overrides auto; clear phase 2's
+  // The executor takes its baseline from the routers' p99 just before its copies. Right after
+  // the previous part the nodes are still busy with its aftermath (the 1.5 GiB source copy's
+  // drop, the WAL checkpoints behind it): session 12's executor read 33.6 ms there, 3x the
+  // bench's baseline, and aimed at 1.5x that. Wait for the clients' p99 to come back first,
+  // and say how long that took (itself a figure of what a big move's cleanup costs clients).
+  const settled = await clientsSettled(load, pBefore.p99)
+  row(
+    'client p99 back to within 1.25x of before after the previous move (3 s windows; the auto part waits for it)',
+    `${settled.ok ? 'after' : 'NOT within'} ${(settled.ms / 1000).toFixed(0)} s (p99 by 3 s window from the end of the previous move: ${settled.trail.map((x) => x.toFixed(1)).join(', ')} ms)`,
+    'measured',
+    null,
+  )
   await setNodeState(a.ctx, dst, 'active')
   const [big] = await shardsOf(a)
   const ev3: ExecutorEvent[] = []
@@ -784,6 +796,26 @@ async function autoThrottled(a: BenchCluster, load: ClientLoad, src: string, dst
   const errs3 = load.errorsIn(autoStart, Date.now())
   row('client errors during the auto-throttled move', String(errs3), '0', errs3 === 0)
 }
+
+/**
+ * clientsSettled waits (at most SETTLE_MAX_MS) until the client p99 over the last 3 s is
+ * within 1.25x of `before`; `trail` is the p99 of every 3 s window it looked at.
+ */
+async function clientsSettled(load: ClientLoad, before: number): Promise<{ok: boolean; ms: number; trail: number[]}> {
+  const start = Date.now()
+  const trail: number[] = []
+  for (;;) {
+    await sleepFor(3000)
+    const now = Date.now()
+    const w = load.p99(now - 3000, now)
+    trail.push(w.p99)
+    if (w.ops > 0 && w.p99 <= 1.25 * before) return {ok: true, ms: now - start, trail}
+    if (now - start >= SETTLE_MAX_MS) return {ok: false, ms: now - start, trail}
+  }
+}
+
+/** SETTLE_MAX_MS bounds the wait for the clients' p99 to settle before the auto part (BENCH_SETTLE_MAX_S, default 120). */
+const SETTLE_MAX_MS = Number(process.env.BENCH_SETTLE_MAX_S ?? 120) * 1000
 
 /** verifyShard: verifying a VERIFY_KEYS-key shard (its move's verifying → cutover). */
 async function verifyShard(endpoint: string): Promise<void> {
