@@ -31,14 +31,22 @@ export class TokenBucket {
 
   /**
    * setRate changes the rate from now on. Saved tokens above the new burst are dropped;
-   * a debt (a request already reserved) stays, and is paid off at the new rate. Leaving
-   * unlimited starts empty, as a new bucket does.
+   * a debt (a request already reserved) stays, and is paid off at the new rate when that
+   * is faster; a slower rate keeps the time the debt had left at the old one. The caller
+   * that ran up the debt is already sleeping it off at the old rate, so paying it again at
+   * a cut rate would hold the next request for the old request's bytes at the new rate: a
+   * copy frame of 0.1 s at 20 MiB/s, cut to 32 KiB/s, would stall the stream for a minute
+   * (its reader gives the source up as dead after 30 s of silence). Leaving unlimited
+   * starts empty, as a new bucket does.
    */
   setRate(rate: number | null): void {
     this.refill()
-    if (this.rate === null) this.tokens = 0
+    const before = this.rate
+    if (before === null) this.tokens = 0
     this.rate = rate
-    if (rate !== null) this.tokens = Math.min(this.tokens, rate * BURST_SECONDS)
+    if (rate === null) return
+    if (this.tokens < 0 && before !== null && rate < before) this.tokens *= rate / before
+    this.tokens = Math.min(this.tokens, rate * BURST_SECONDS)
   }
 
   /** currentRate is the configured rate (bytes/s), or null when unlimited. */

@@ -111,6 +111,16 @@ describe('TokenBucket', () => {
     expect(b.take(0)).toBe(100) // the same debt now takes 100 ms
   })
 
+  it('keeps the time a debt had left when the rate is cut, instead of paying its bytes again at the slower rate', () => {
+    let t = 0
+    const b = new TokenBucket(1_000_000, () => t)
+    expect(b.take(100_000)).toBe(100) // 100 ms of debt at 1 MB/s
+    t = 40
+    b.setRate(1000)
+    expect(b.take(0)).toBe(60) // what was left of it, not 60,000 bytes at 1000/s (60 s)
+    expect(b.take(1000)).toBe(1060) // the next request at the new rate, after it
+  })
+
   it('makes a copy wait for the tightest of several limits', () => {
     let t = 0
     const global = new TokenBucket(10_000, () => t)
