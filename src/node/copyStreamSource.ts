@@ -1,7 +1,8 @@
 import {type ServerResponse} from 'node:http'
 import {type HashRange} from '../model/range.js'
-import {encodeFrameHead} from './copyFrames.js'
+import {encodeFrameHead, frameBytesFor} from './copyFrames.js'
 import {spend} from './nodeThrottles.js'
+import {type CopyPage} from './copyPageReader.js'
 import {type StorageEngine} from './storageEngine.js'
 import {type TokenBucket} from '../throttle/tokenBucket.js'
 
@@ -17,6 +18,15 @@ export interface CopyStreamSource {
   fenceLost: () => string | undefined
   /** buckets are spent per frame before it is written (the node's send bucket). */
   buckets: readonly TokenBucket[]
+  /**
+   * pace is the stream's own bucket (StreamPaces), spent per frame like `buckets`, whose
+   * live rate also sizes the pages: about 0.1 s of it (frameBytesFor), at most
+   * `frameBytes`. A stream opened at a high rate (large frames) and cut to a crawl would
+   * otherwise hold each large frame for seconds before its first byte: the destination
+   * reads that silence as a dead source (its idle timeout, NODE_UNREACHABLE), and a rate
+   * raised meanwhile waits out the sleep already computed at the old one.
+   */
+  pace?: TokenBucket
   sleep: (ms: number) => Promise<void>
   /** onBytes counts bytes sent (metrics). */
   onBytes?: (n: number) => void
@@ -44,10 +54,10 @@ export async function writeCopyStream(src: CopyStreamSource, res: ServerResponse
       return 'fenced'
     }
     // Read and encoded in the copy reader thread: this loop only waits for it.
-    const page = await src.engine.readCopyPage(src.range, cursor, pageBytes)
+    const page = await readPage(src, cursor, pageBytes)
     pageBytes = Math.min(src.frameBytes, pageBytes * 2)
     const batch = page.batch
-    if (!(await spend(src.buckets, batch.length, src.sleep, closed.signal))) return 'closed'
+    if (!(await spend(src.pace ? [...src.buckets, src.pace] : src.buckets, batch.length, src.sleep, closed.signal))) return 'closed'
     if (closed.signal.aborted) return 'closed'
     const last = page.cursor === undefined
     // Head and batch as two writes: one frame's batch (up to MiBs) is never copied into another buffer.
@@ -65,6 +75,23 @@ export async function writeCopyStream(src: CopyStreamSource, res: ServerResponse
       // Let requests in between pages even when the socket keeps up.
       await new Promise((r) => setImmediate(r))
     }
+  }
+}
+
+/**
+ * readPage reads the page after `cursor` of at most `pageBytes`, and at most about 0.1 s
+ * of the stream's own rate as it is once the page is read: a page read while the rate was
+ * cut is read again at the new size (the cursor has not moved; each retry is smaller, down
+ * to MIN_FRAME_BYTES, so this ends), instead of holding the stream silent for its bytes
+ * at the new rate.
+ */
+async function readPage(src: CopyStreamSource, cursor: string | undefined, pageBytes: number): Promise<CopyPage> {
+  let size = src.pace ? Math.min(pageBytes, frameBytesFor(src.pace.currentRate(), src.frameBytes)) : pageBytes
+  for (;;) {
+    const page = await src.engine.readCopyPage(src.range, cursor, size)
+    const allowed = src.pace ? Math.min(pageBytes, frameBytesFor(src.pace.currentRate(), src.frameBytes)) : size
+    if (allowed >= size) return page
+    size = allowed
   }
 }
 

@@ -526,7 +526,8 @@ export class NodeHttpApi {
           const role = this.deps.map.roleOf(now)
           return role && ADMIN_ROLES.has(role) ? undefined : `node ${this.deps.nodeId} no longer holds shard ${id}`
         },
-        buckets: paced ? [copy.throttles.send, paced.bucket] : [copy.throttles.send],
+        buckets: [copy.throttles.send],
+        ...(paced ? {pace: paced.bucket} : {}),
         sleep: copy.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
         onBytes: (n) => this.deps.metrics?.copiedOut(n),
       },

@@ -141,6 +141,33 @@ describe('node-to-node copy over HTTP', {timeout: 30_000}, () => {
     expect(await src.client.streamRate(1, {move, rate})).toEqual({streams: 0})
   })
 
+  it('cuts its frames to the live rate at the source: a stream opened fast and cut to a crawl keeps bytes coming (no idle timeout), and finishes once raised', async () => {
+    const move = 'paced-cut'
+    const crawl = 32 * 1024
+    const reader = new FrameReader()
+    let keys = 0
+    let cut = false
+    let raised = false
+    const atCrawl: number[] = []
+    // idleMs 4000 (the default is 30 s): a 256 KiB frame at 32 KiB/s would leave the socket silent for 8 s.
+    for await (const chunk of src.client.copyStream(1, 5, {frameBytes: 512 * 1024, signal: new AbortController().signal, idleMs: 4000, pace: {move, rate: 8 * 1024 * 1024}})) {
+      for (const f of reader.push(chunk)) {
+        keys += decodeRecords(f.batch).length
+        if (cut && !raised) atCrawl.push(f.batch.length)
+        if (!cut) {
+          expect(await src.client.streamRate(1, {move, rate: crawl})).toEqual({streams: 1})
+          cut = true
+        } else if (!raised && atCrawl.length >= 4) {
+          expect(await src.client.streamRate(1, {move, rate: null})).toEqual({streams: 1})
+          raised = true
+        }
+      }
+    }
+    expect(keys).toBe(3000)
+    // The frame in flight when the rate was cut may be large; the ones after are about 0.1 s of the crawl (16 KiB at least) plus one record.
+    for (const n of atCrawl.slice(2)) expect(n).toBeLessThan(16 * 1024 + 1024)
+  })
+
   it('opens its copy streams naming the move, so the source paces them and takes the rate changes the destination tells it', async () => {
     await dst.client.pull(1, pullReq({moveId: 'm7', rate: 64 * 1024}))
     try {
