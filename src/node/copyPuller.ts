@@ -1,3 +1,4 @@
+import {randomUUID} from 'node:crypto'
 import {type HashRange} from '../model/range.js'
 import {keyHash} from '../model/hash.js'
 import {errorMessage} from '../errors/errors.js'
@@ -97,8 +98,9 @@ export interface CopyPullerDeps {
    */
   openFrames?(source: CopySourceAddress, shard: number, epoch: number, cursor: string | undefined, frameBytes: number, signal: AbortSignal, pace?: StreamPace): AsyncIterable<CopyFrame>
   /**
-   * setSourcePace, when given, tells `source` the move's new rate for the streams it serves
-   * this node (StreamPaces); resolves to how many of its streams took it (0: none open yet).
+   * setSourcePace, when given, tells `source` the move's new rate for the stream `pace.stream`
+   * it serves this node (StreamPaces); resolves to how many streams took it (0: that stream
+   * is not open there yet).
    * Streams are opened with the move's rate (`pace`), and this keeps the source in step
    * when the rate changes; the destination's own bucket still holds the rate either way
    * (a source that predates pacing ignores both).
@@ -136,6 +138,8 @@ interface Job {
 /** SourcePace is the rate a source paces the job's stream at, as far as this node knows. */
 interface SourcePace {
   source: CopySourceAddress
+  /** stream is the id the stream was opened with: only that stream's answer says the source took a rate. */
+  stream: string
   /** told is the last rate the source took (undefined: not known, tell it). */
   told: number | null | undefined
   /** telling is true while a rate change is on its way to the source. */
@@ -319,8 +323,9 @@ export class CopyPuller {
   private async *frames(job: Job, source: CopySourceAddress, cursor: string | undefined, frameBytes: number): AsyncGenerator<CopyFrame> {
     const {shard, epoch, moveId} = job.spec
     const signal = job.abort.signal
-    const pace: StreamPace = {move: moveId, rate: job.spec.rate}
-    job.paced = {source, told: pace.rate, telling: false, retryAt: 0}
+    // A fresh id per stream: the stream this one replaces may still be open at the source (see StreamPace.stream).
+    const pace: StreamPace = {move: moveId, rate: job.spec.rate, stream: randomUUID()}
+    job.paced = {source, stream: pace.stream!, told: pace.rate, telling: false, retryAt: 0}
     if (this.deps.openFrames) {
       yield* this.deps.openFrames(source, shard, epoch, cursor, frameBytes, signal, pace)
       return
@@ -342,7 +347,7 @@ export class CopyPuller {
     const rate = job.spec.rate
     if (!p || !this.deps.setSourcePace || p.telling || p.told === rate || this.deps.now() < p.retryAt) return
     p.telling = true
-    this.deps.setSourcePace(p.source, job.spec.shard, {move: job.spec.moveId, rate}).then(
+    this.deps.setSourcePace(p.source, job.spec.shard, {move: job.spec.moveId, rate, stream: p.stream}).then(
       (streams) => {
         p.telling = false
         if (streams > 0) p.told = rate

@@ -246,6 +246,7 @@ export class NodeClient {
     // The source paces the stream at the move's rate itself (see StreamPaces); a node that predates it ignores both.
     if (opts.pace) q.set('move', opts.pace.move)
     if (opts.pace && opts.pace.rate !== null) q.set('rate', String(Math.max(1, Math.round(opts.pace.rate))))
+    if (opts.pace?.stream !== undefined) q.set('stream', opts.pace.stream)
     const idleMs = opts.idleMs ?? 30_000
     let res
     try {
@@ -267,9 +268,9 @@ export class NodeClient {
     }
   }
 
-  /** streamRate changes the rate at which this node (a source) sends `pace.move`'s copy streams of `shard`; `streams` is how many were open. */
+  /** streamRate changes the rate at which this node (a source) sends `pace.move`'s copy stream `pace.stream` of `shard` (absent: all of them); `streams` is how many took it. */
   async streamRate(shard: number, pace: StreamPace, opts: RequestOptions = {}): Promise<{streams: number}> {
-    return this.parse(await this.request('POST', `/v1/shards/${shard}/stream-rate`, json({move: pace.move, rate: pace.rate}), opts), StreamRateResponseSchema)
+    return this.parse(await this.request('POST', `/v1/shards/${shard}/stream-rate`, json({move: pace.move, rate: pace.rate, ...(pace.stream !== undefined ? {stream: pace.stream} : {})}), opts), StreamRateResponseSchema)
   }
 
   /** pull asks the node (a move's destination) to copy a shard from its sources (see PullRequest); idempotent, returns the copy's status. */

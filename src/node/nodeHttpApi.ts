@@ -540,7 +540,7 @@ export class NodeHttpApi {
   private async streamRate(req: IncomingMessage, res: ServerResponse, m: RegExpExecArray): Promise<void> {
     this.requireCopy()
     const body = parseJson(await readBody(req, MAX_JSON_BODY_BYTES), StreamRateRequestSchema)
-    sendJson(res, 200, {streams: this.paces.setRate(Number(m[1]), body.move, body.rate)})
+    sendJson(res, 200, {streams: this.paces.setRate(Number(m[1]), body.move, body.rate, body.stream)})
   }
 
   /** pull starts, resumes or re-rates the shard's copy into this node (destination side), fenced as a write at the request's epoch. */
@@ -623,20 +623,24 @@ function sendJson(res: ServerResponse, status: number, value: unknown): void {
 
 /**
  * paceParam is the stream's own pace, when the destination named its move (`move`, and
- * `rate` in bytes/s; no `rate`: unlimited until the destination sets one).
+ * `rate` in bytes/s; no `rate`: unlimited until the destination sets one; `stream`: the
+ * id its rate changes name it by).
  */
 function paceParam(url: URL): StreamPace | undefined {
   const move = url.searchParams.get('move')
   const raw = url.searchParams.get('rate')
+  const stream = url.searchParams.get('stream')
   if (move === null) {
-    if (raw !== null) throw new HttpError('BAD_INPUT', 'query parameter rate needs move (the move whose rate it is)')
+    if (raw !== null || stream !== null) throw new HttpError('BAD_INPUT', `query parameter ${raw !== null ? 'rate' : 'stream'} needs move (the move whose stream it is)`)
     return undefined
   }
   if (move.length === 0 || move.length > 200) throw new HttpError('BAD_INPUT', 'query parameter move must be 1 to 200 characters')
-  if (raw === null) return {move, rate: null}
+  if (stream !== null && (stream.length === 0 || stream.length > 100)) throw new HttpError('BAD_INPUT', 'query parameter stream must be 1 to 100 characters')
+  const named = stream === null ? {} : {stream}
+  if (raw === null) return {move, rate: null, ...named}
   const rate = Number(raw)
   if (!/^\d{1,16}(\.\d{1,6})?$/.test(raw) || !(rate > 0)) throw new HttpError('BAD_INPUT', `query parameter rate must be a positive number of bytes per second, not ${JSON.stringify(raw.slice(0, 40))}`)
-  return {move, rate}
+  return {move, rate, ...named}
 }
 
 function epochParam(url: URL): number {

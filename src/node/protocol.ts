@@ -318,8 +318,8 @@ export interface GetResult {
  *
  * | method | path | body → response |
  * | --- | --- | --- |
- * | GET | /v1/shards/{shard}/stream?epoch=E[&cursor][&frameBytes][&move=ID[&rate=B]] | → copy frames (source side; with `move`, paced at `rate` bytes/s by the source too) |
- * | POST | /v1/shards/{shard}/stream-rate | {@link StreamRateRequest} → {streams: n} (source side: the new rate of the move's open streams, n of them) |
+ * | GET | /v1/shards/{shard}/stream?epoch=E[&cursor][&frameBytes][&move=ID[&rate=B][&stream=S]] | → copy frames (source side; with `move`, paced at `rate` bytes/s by the source too) |
+ * | POST | /v1/shards/{shard}/stream-rate | {@link StreamRateRequest} → {streams: n} (source side: the new rate of the move's open stream `stream`, or of all n of them) |
  * | POST | /v1/shards/{shard}/pull | {@link PullRequest} → {@link PullStatusResponse} (destination: start, resume or re-rate) |
  * | GET | /v1/shards/{shard}/pull | → {@link PullStatusResponse} |
  * | DELETE | /v1/shards/{shard}/pull[?move=ID] | → {@link PullStatusResponse} once the copy stopped |
@@ -358,8 +358,8 @@ export const PullStatusResponseSchema = z.object({
 /** PullStatusResponse is a validated {@link PullStatusResponseSchema}. */
 export type PullStatusResponse = z.infer<typeof PullStatusResponseSchema>
 
-/** StreamRateRequestSchema: a destination changes the rate (bytes/s; null: unlimited) at which a source sends it `move`'s copy stream. */
-export const StreamRateRequestSchema = z.object({move: z.string().min(1).max(200), rate})
+/** StreamRateRequestSchema: a destination changes the rate (bytes/s; null: unlimited) at which a source sends it `move`'s copy stream (the one it opened as `stream`; absent: every stream of the move). */
+export const StreamRateRequestSchema = z.object({move: z.string().min(1).max(200), rate, stream: z.string().min(1).max(100).optional()})
 
 /** StreamRateRequest is a validated {@link StreamRateRequestSchema}. */
 export type StreamRateRequest = z.infer<typeof StreamRateRequestSchema>

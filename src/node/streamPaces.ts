@@ -4,6 +4,20 @@ import {TokenBucket} from '../throttle/tokenBucket.js'
 export interface StreamPace {
   move: string
   rate: number | null
+  /**
+   * stream names one stream (an id its destination draws for it), so a rate change is
+   * confirmed by that stream only: another stream of the move still open at the source
+   * (the one a resume replaces, whose close the source has not seen yet) must not answer
+   * for a stream whose request has not arrived, or that stream keeps the rate it was
+   * opened with. Absent: every stream of the move.
+   */
+  stream?: string
+}
+
+/** Paced is one open stream's bucket and the id its destination gave it. */
+interface Paced {
+  bucket: TokenBucket
+  stream: string | undefined
 }
 
 /**
@@ -16,36 +30,44 @@ export interface StreamPace {
  * spends each frame from the stream's own bucket too, at the rate the destination asked
  * for when it opened the stream, and changed by the destination (POST
  * /v1/shards/{shard}/stream-rate) whenever the move's rate changes (`throttle set`,
- * `--throttle auto`). Streams are keyed by shard and move: a destination re-opening a
- * stream of the same move (a new source, a resume) gets the same treatment.
+ * `--throttle auto`). Streams are keyed by shard and move, and each by the id its
+ * destination gave it (see {@link StreamPace.stream}).
  */
 export class StreamPaces {
-  private readonly live = new Map<string, Set<TokenBucket>>()
+  private readonly live = new Map<string, Set<Paced>>()
 
   constructor(private readonly now: () => number) {}
 
   /** open registers a stream of `shard` for `pace.move` and returns its bucket; `close` when the stream ends. */
   open(shard: number, pace: StreamPace): {bucket: TokenBucket; close: () => void} {
     const key = keyOf(shard, pace.move)
-    const bucket = new TokenBucket(pace.rate, this.now)
+    const paced: Paced = {bucket: new TokenBucket(pace.rate, this.now), stream: pace.stream}
     let set = this.live.get(key)
     if (!set) this.live.set(key, (set = new Set()))
-    set.add(bucket)
+    set.add(paced)
     return {
-      bucket,
+      bucket: paced.bucket,
       close: () => {
-        set.delete(bucket)
+        set.delete(paced)
         if (set.size === 0 && this.live.get(key) === set) this.live.delete(key)
       },
     }
   }
 
-  /** setRate changes the rate of every live stream of `shard` for `move`; returns how many there were (0: none open now). */
-  setRate(shard: number, move: string, rate: number | null): number {
+  /**
+   * setRate changes the rate of the live streams of `shard` for `move` (only the one named
+   * `stream`, when given); returns how many took it (0: none open now, or not that one yet).
+   */
+  setRate(shard: number, move: string, rate: number | null, stream?: string): number {
     const set = this.live.get(keyOf(shard, move))
     if (!set) return 0
-    for (const b of set) if (b.currentRate() !== rate) b.setRate(rate)
-    return set.size
+    let n = 0
+    for (const p of set) {
+      if (stream !== undefined && p.stream !== stream) continue
+      if (p.bucket.currentRate() !== rate) p.bucket.setRate(rate)
+      n++
+    }
+    return n
   }
 
   /** streams is how many paced streams are open (tests). */

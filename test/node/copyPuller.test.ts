@@ -12,6 +12,7 @@ import {jsonLog} from '../../src/log/jsonLog.js'
 import {type NodeRecord} from '../../src/node/protocol.js'
 import {encodeRecords} from '../../src/node/recordCodec.js'
 import {StorageEngine} from '../../src/node/storageEngine.js'
+import {StreamPaces} from '../../src/node/streamPaces.js'
 
 const ALL: HashRange = {lo: 0, hi: HASH_SPACE}
 const dirs: string[] = []
@@ -250,7 +251,7 @@ describe('CopyPuller', {timeout: 30_000}, () => {
     const dest = engineAt().engine
     const sources = new FakeSources({a})
     const paces: unknown[] = []
-    const told: {source: string; shard: number; move: string; rate: number | null}[] = []
+    const told: {source: string; shard: number; move: string; rate: number | null; stream?: string}[] = []
     // The source answers "no stream open" to the first change (it raced the stream's open), then takes them.
     let answers = [0]
     let t = 0
@@ -285,12 +286,13 @@ describe('CopyPuller', {timeout: 30_000}, () => {
     }
     p.pull(spec({rate: 1024 * 1024}))
     await step()
-    expect(paces).toEqual([{move: 'm1', rate: 1024 * 1024}])
+    expect(paces).toEqual([{move: 'm1', rate: 1024 * 1024, stream: expect.any(String)}])
+    const stream = (paces[0] as {stream: string}).stream
     expect(told).toEqual([])
     // Re-rated by the executor: the source hears it at once; it had no stream open yet (0), so it is told again, but not before the retry delay.
     p.pull(spec({rate: 2 * 1024 * 1024}))
     await new Promise((r) => setTimeout(r, 5))
-    expect(told).toEqual([{source: 'a', shard: 1, move: 'm1', rate: 2 * 1024 * 1024}])
+    expect(told).toEqual([{source: 'a', shard: 1, move: 'm1', rate: 2 * 1024 * 1024, stream}])
     await step()
     expect(told).toHaveLength(1)
     t += 1000
@@ -309,6 +311,44 @@ describe('CopyPuller', {timeout: 30_000}, () => {
     expect(p.status(1).state).toBe('done')
     expect(frames).toBeGreaterThan(5)
     expect(told).toHaveLength(3)
+  })
+
+  it('counts a rate change as taken only when its own stream took it, not another stream of the move still open at the source (the one it replaces, winding down)', async () => {
+    const a = engineAt().engine
+    await fill(a, 3000)
+    const dest = engineAt().engine
+    const sources = new FakeSources({a})
+    let t = 0
+    // The source's paced streams: the stream a resume replaces is still there (its close not yet seen).
+    const atSource = new StreamPaces(() => t)
+    atSource.open(1, {move: 'm1', rate: 64 * 1024})
+    let own: TokenBucket | undefined
+    let registered: (() => void) | undefined
+    let told = 0
+    const p = puller(dest, sources, {
+      openStream: (s, shard, epoch, cursor, frameBytes, signal, pace) =>
+        (async function* () {
+          // The stream's request is on its way: the source registers it only when the test says so.
+          await new Promise<void>((r) => (registered = r))
+          own = atSource.open(shard, pace!).bucket
+          yield* sources.open(s, shard, epoch, cursor, frameBytes, signal)
+        })(),
+      setSourcePace: async (_s, shard, pace) => {
+        told++
+        return atSource.setRate(shard, pace.move, pace.rate, pace.stream)
+      },
+      now: () => t,
+    })
+    p.pull(spec({rate: 64 * 1024}))
+    for (let i = 0; i < 1000 && !registered; i++) await new Promise((r) => setTimeout(r, 1))
+    // Re-rated to unlimited while the stream opens: told at once, before the source has the stream.
+    p.pull(spec({rate: null}))
+    for (let i = 0; i < 1000 && told === 0; i++) await new Promise((r) => setTimeout(r, 1))
+    await new Promise((r) => setTimeout(r, 5))
+    t += 1000 // past the retry delay
+    registered!()
+    expect((await settle(p)).state).toBe('done')
+    expect(own?.currentRate()).toBeNull()
   })
 
   it('stops telling a source that predates pacing (no such route: NOT_FOUND) and never fails the copy for it', async () => {

@@ -150,12 +150,14 @@ describe('node-to-node copy over HTTP', {timeout: 30_000}, () => {
     let raised = false
     const atCrawl: number[] = []
     // idleMs 4000 (the default is 30 s): a 256 KiB frame at 32 KiB/s would leave the socket silent for 8 s.
-    for await (const chunk of src.client.copyStream(1, 5, {frameBytes: 512 * 1024, signal: new AbortController().signal, idleMs: 4000, pace: {move, rate: 8 * 1024 * 1024}})) {
+    for await (const chunk of src.client.copyStream(1, 5, {frameBytes: 512 * 1024, signal: new AbortController().signal, idleMs: 4000, pace: {move, rate: 8 * 1024 * 1024, stream: 's-cut'}})) {
       for (const f of reader.push(chunk)) {
         keys += decodeRecords(f.batch).length
         if (cut && !raised) atCrawl.push(f.batch.length)
         if (!cut) {
-          expect(await src.client.streamRate(1, {move, rate: crawl})).toEqual({streams: 1})
+          // A change naming another stream of the move touches none (the stream's id travels with the request).
+          expect(await src.client.streamRate(1, {move, rate: 1, stream: 's-other'})).toEqual({streams: 0})
+          expect(await src.client.streamRate(1, {move, rate: crawl, stream: 's-cut'})).toEqual({streams: 1})
           cut = true
         } else if (!raised && atCrawl.length >= 4) {
           expect(await src.client.streamRate(1, {move, rate: null})).toEqual({streams: 1})
@@ -194,6 +196,10 @@ describe('node-to-node copy over HTTP', {timeout: 30_000}, () => {
     expect(await stream('move=m&rate=0')).toBe(400)
     expect(await stream('move=m&rate=-5')).toBe(400)
     expect(await stream('move=&rate=5')).toBe(400)
+    expect(await stream('stream=s1')).toBe(400)
+    expect(await stream('move=m&stream=')).toBe(400)
+    expect(await stream(`move=m&stream=${'s'.repeat(101)}`)).toBe(400)
+    expect(await codeOf(src.client.streamRate(1, {move: 'm', rate: 5, stream: ''}))).toBe('BAD_INPUT')
     expect(await codeOf(src.client.streamRate(1, {move: 'm', rate: -1}))).toBe('BAD_INPUT')
     expect(await codeOf(src.client.streamRate(1, {move: '', rate: 5}))).toBe('BAD_INPUT')
   })

@@ -24,4 +24,18 @@ describe('StreamPaces', () => {
     shard2.close()
     expect(paces.streams()).toBe(0)
   })
+
+  it('re-rates only the stream a change names: the one it replaces, still open, neither takes it nor answers for it', () => {
+    const paces = new StreamPaces(() => 0)
+    const old = paces.open(1, {move: 'm1', rate: 1000, stream: 'old'})
+    expect(paces.setRate(1, 'm1', 5000, 'new')).toBe(0) // not open yet: told again later
+    expect(old.bucket.currentRate()).toBe(1000)
+    const fresh = paces.open(1, {move: 'm1', rate: 1000, stream: 'new'})
+    expect(paces.setRate(1, 'm1', 5000, 'new')).toBe(1)
+    expect([old, fresh].map((s) => s.bucket.currentRate())).toEqual([1000, 5000])
+    expect(paces.setRate(1, 'm1', null)).toBe(2) // unnamed: every stream of the move
+    old.close()
+    fresh.close()
+    expect(paces.streams()).toBe(0)
+  })
 })
