@@ -148,6 +148,8 @@ interface SourcePace {
   retryAt: number
   /** warned: a failure to tell it was logged (once per stream). */
   warned?: boolean
+  /** unpaced: the source predates pacing (no stream-rate route): it paces nothing, so it is never told again. */
+  unpaced?: boolean
 }
 
 /** SOURCE_PACE_RETRY_MS is how soon a rate change the source could not take (no stream open there yet, an error) is tried again. */
@@ -345,7 +347,7 @@ export class CopyPuller {
   private keepSourceInStep(job: Job): void {
     const p = job.paced
     const rate = job.spec.rate
-    if (!p || !this.deps.setSourcePace || p.telling || p.told === rate || this.deps.now() < p.retryAt) return
+    if (!p || !this.deps.setSourcePace || p.unpaced || p.telling || p.told === rate || this.deps.now() < p.retryAt) return
     p.telling = true
     this.deps.setSourcePace(p.source, job.spec.shard, {move: job.spec.moveId, rate, stream: p.stream}).then(
       (streams) => {
@@ -356,7 +358,7 @@ export class CopyPuller {
       (err: unknown) => {
         p.telling = false
         // A source that predates pacing has no such route: it never paced the stream, so there is nothing to keep in step.
-        if ((err as {code?: unknown}).code === 'NOT_FOUND') return void (p.told = rate)
+        if ((err as {code?: unknown} | undefined)?.code === 'NOT_FOUND') return void (p.unpaced = true)
         p.retryAt = this.deps.now() + SOURCE_PACE_RETRY_MS
         if (!p.warned) this.deps.log.info('could not tell the copy source the new rate; the destination holds it meanwhile (trying again)', {shard: job.spec.shard, move: job.spec.moveId, source: p.source.node, error: errorMessage(err)})
         p.warned = true

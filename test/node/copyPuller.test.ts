@@ -375,6 +375,40 @@ describe('CopyPuller', {timeout: 30_000}, () => {
     expect(calls).toBe(1)
   })
 
+  it('never tells a source that predates pacing again, whatever the later rate changes (--throttle auto re-rates every second)', async () => {
+    const a = engineAt().engine
+    await fill(a, 3000)
+    const dest = engineAt().engine
+    let calls = 0
+    let released: (() => void) | undefined
+    const sources = new FakeSources({a})
+    const p = puller(dest, sources, {
+      openStream: (s, shard, epoch, cursor, frameBytes, signal) =>
+        (async function* () {
+          // Held after its first frame until the test has re-rated the copy twice.
+          let n = 0
+          for await (const chunk of sources.open(s, shard, epoch, cursor, frameBytes, signal)) {
+            yield chunk
+            if (++n === 2) await new Promise<void>((r) => (released = r))
+          }
+        })(),
+      setSourcePace: async () => {
+        calls++
+        throw Object.assign(new Error('no route POST /v1/shards/1/stream-rate'), {code: 'NOT_FOUND'})
+      },
+    })
+    p.pull(spec({rate: 64 * 1024 * 1024}))
+    for (let i = 0; i < 1000 && !released; i++) await new Promise((r) => setTimeout(r, 1))
+    p.pull(spec({rate: 32 * 1024 * 1024}))
+    await new Promise((r) => setTimeout(r, 10))
+    expect(calls).toBe(1)
+    p.pull(spec({rate: 16 * 1024 * 1024}))
+    await new Promise((r) => setTimeout(r, 10))
+    released!()
+    expect((await settle(p)).state).toBe('done')
+    expect(calls).toBe(1)
+  })
+
   it('forget cancels a running copy and deletes its state: the next pull of the same move starts over', async () => {
     const a = engineAt().engine
     await fill(a, 1000)
