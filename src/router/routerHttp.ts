@@ -10,6 +10,7 @@ import {QuorumError, type ReplicaFailure} from './quorumError.js'
 import {type RouteLabel, type RouterMetrics} from './routerMetrics.js'
 import {type Decision, type Operation} from '../security/accessControl.js'
 import {createDataPlaneServer} from '../transport/dataPlaneServer.js'
+import {readRequestBody} from '../transport/requestBody.js'
 import {type TlsMaterial} from '../transport/tlsMaterial.js'
 
 /** KvBackend is what the HTTP layer needs from the coordinator. */
@@ -219,7 +220,7 @@ async function serveKv(scope: RequestScope, req: IncomingMessage, res: ServerRes
     return
   }
   let value: Buffer | null = null
-  if (method === 'PUT') value = await readBody(req, res, scope.maxValue)
+  if (method === 'PUT') value = await readRequestBody(req, res, scope.maxValue, 'value')
   else req.resume()
   const w = await scope.opts.kv.write(key, value)
   res.writeHead(204, {[VERSION_HEADER]: w.version})
@@ -248,81 +249,6 @@ function routeOf(req: IncomingMessage): RouteLabel {
   if (path === '/healthz') return 'healthz'
   if (path === '/metrics') return 'metrics'
   return 'unknown'
-}
-
-/**
- * OVERSIZE_DRAIN_BYTES and OVERSIZE_DRAIN_MS bound how much of an oversized body the router
- * reads and throws away before it answers 413 and closes. Closing a socket with unread
- * bytes in it makes the kernel send a reset, which also discards the answer the client has
- * not read yet: a client still uploading (curl, Node's http) then sees EPIPE or
- * ECONNRESET instead of the 413 that says why. Reading a bounded rest first (nginx's
- * lingering close) lets the answer arrive; a body beyond the bound is cut at once.
- */
-const OVERSIZE_DRAIN_BYTES = 8 * 1024 * 1024
-const OVERSIZE_DRAIN_MS = 2000
-
-/** readBody reads a request body of at most `limit` bytes; over it, answers 413 (after reading a bounded rest, see OVERSIZE_DRAIN_BYTES) and closes the connection. */
-function readBody(req: IncomingMessage, res: ServerResponse, limit: number): Promise<Buffer> {
-  const declared = req.headers['content-length']
-  if (declared !== undefined && Number(declared) > limit) {
-    res.setHeader('connection', 'close')
-    const refusal = new HttpRefusal('TOO_LARGE', `value of ${declared} bytes exceeds ${limit}`)
-    return drainAtMost(req, Number(declared) <= limit + OVERSIZE_DRAIN_BYTES ? Number(declared) : 0).then(() => Promise.reject(refusal))
-  }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = []
-    let size = 0
-    let failed = false
-    req.on('data', (c: Buffer) => {
-      if (failed) return
-      size += c.length
-      if (size > limit) {
-        failed = true
-        res.setHeader('connection', 'close')
-        const refusal = new HttpRefusal('TOO_LARGE', `value exceeds ${limit} bytes`)
-        void drainAtMost(req, OVERSIZE_DRAIN_BYTES).then(() => reject(refusal))
-        return
-      }
-      chunks.push(c)
-    })
-    req.on('end', () => {
-      if (!failed) resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size))
-    })
-    req.on('error', (err) => {
-      if (!failed) reject(new HttpRefusal('BAD_INPUT', `request body: ${err.message}`))
-      failed = true
-    })
-  })
-}
-
-/**
- * drainAtMost reads and discards the rest of `req`'s body, settling when it ended, when
- * more than `bytes` arrived, or after OVERSIZE_DRAIN_MS (never rejects). With `bytes` 0 it
- * settles at once and the body is left unread.
- */
-function drainAtMost(req: IncomingMessage, bytes: number): Promise<void> {
-  if (bytes <= 0 || req.readableEnded) return Promise.resolve()
-  return new Promise((done) => {
-    let seen = 0
-    const finish = () => {
-      clearTimeout(timer)
-      req.off('data', onData)
-      req.off('end', finish)
-      req.off('error', finish)
-      req.off('close', finish)
-      done()
-    }
-    const onData = (c: Buffer) => {
-      seen += c.length
-      if (seen > bytes) finish()
-    }
-    const timer = setTimeout(finish, OVERSIZE_DRAIN_MS)
-    req.on('data', onData)
-    req.once('end', finish)
-    req.once('error', finish)
-    req.once('close', finish)
-    req.resume()
-  })
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
