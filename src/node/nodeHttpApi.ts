@@ -7,6 +7,7 @@ import {type HashRange} from '../model/range.js'
 import {HASH_SPACE, keyHash as keyHashOf} from '../model/hash.js'
 import {type ReplicaRole, type Shard} from '../model/shard.js'
 import {type ClockVerdict, versionTooFarAhead, type WriteGate} from '../clock/clockOffsetTracker.js'
+import {readRequestBody} from '../transport/requestBody.js'
 import {tokensEqual} from './clusterToken.js'
 import {type LoadMeter} from './loadMeter.js'
 import {meteredCopyEngine} from './meteredCopyEngine.js'
@@ -299,7 +300,7 @@ export class NodeHttpApi {
     await this.tracked(id, async () => {
       // Fence before reading a large body: a refused request costs no body transfer beyond what is in flight.
       await this.fence(id, epoch, WRITE_ROLES, 'take writes')
-      const body = await readBody(req, MAX_BATCH_BYTES)
+      const body = await readRequestBody(req, res, MAX_BATCH_BYTES, 'request body')
       let records
       try {
         records = decodeRecords(body)
@@ -398,7 +399,7 @@ export class NodeHttpApi {
   private async gc(req: IncomingMessage, res: ServerResponse, m: RegExpExecArray, url: URL): Promise<void> {
     const id = Number(m[1])
     const epoch = epochParam(url)
-    const body = parseJson(await readBody(req, MAX_JSON_BODY_BYTES), GcRequestSchema)
+    const body = parseJson(await readRequestBody(req, res, MAX_JSON_BODY_BYTES, 'request body'), GcRequestSchema)
     const {shard} = await this.fence(id, epoch, ADMIN_ROLES, 'collect tombstones')
     const {engine} = this.deps
     res.setHeader(EPOCH_HEADER, String(shard.epoch))
@@ -428,7 +429,7 @@ export class NodeHttpApi {
   private async buckets(req: IncomingMessage, res: ServerResponse, m: RegExpExecArray, url: URL): Promise<void> {
     const id = Number(m[1])
     const epoch = epochParam(url)
-    const body = parseJson(await readBody(req, MAX_JSON_BODY_BYTES), BucketsRequestSchema)
+    const body = parseJson(await readRequestBody(req, res, MAX_JSON_BODY_BYTES, 'request body'), BucketsRequestSchema)
     const {shard} = await this.fence(id, epoch, ADMIN_ROLES, 'list buckets')
     const out = encodeRecords(this.deps.engine.bucketRecords(shard.range, body.buckets))
     res.setHeader(EPOCH_HEADER, String(shard.epoch))
@@ -444,7 +445,7 @@ export class NodeHttpApi {
 
   private async accept(req: IncomingMessage, res: ServerResponse, m: RegExpExecArray): Promise<void> {
     const id = Number(m[1])
-    const {epoch} = parseJson(await readBody(req, MAX_JSON_BODY_BYTES), AcceptRequestSchema)
+    const {epoch} = parseJson(await readRequestBody(req, res, MAX_JSON_BODY_BYTES, 'request body'), AcceptRequestSchema)
     let shard = this.deps.map.get(id)
     if (!shard || shard.epoch < epoch) shard = await this.refresh(id)
     if (!shard) throw new HttpError('NOT_OWNER', `shard ${id} does not exist`, 0)
@@ -455,7 +456,7 @@ export class NodeHttpApi {
 
   private async drop(req: IncomingMessage, res: ServerResponse, m: RegExpExecArray): Promise<void> {
     const id = Number(m[1])
-    const body = parseJson(await readBody(req, MAX_JSON_BODY_BYTES), DropRequestSchema)
+    const body = parseJson(await readRequestBody(req, res, MAX_JSON_BODY_BYTES, 'request body'), DropRequestSchema)
     // Decide on a fresh read: dropping data is the one irreversible operation.
     const shard = await this.refresh(id)
     if (!shard) throw new HttpError('NOT_OWNER', `shard ${id} does not exist`, 0)
@@ -539,7 +540,7 @@ export class NodeHttpApi {
   /** streamRate changes the rate of the copy streams this node serves for the shard and move (source side; see StreamPaces). */
   private async streamRate(req: IncomingMessage, res: ServerResponse, m: RegExpExecArray): Promise<void> {
     this.requireCopy()
-    const body = parseJson(await readBody(req, MAX_JSON_BODY_BYTES), StreamRateRequestSchema)
+    const body = parseJson(await readRequestBody(req, res, MAX_JSON_BODY_BYTES, 'request body'), StreamRateRequestSchema)
     sendJson(res, 200, {streams: this.paces.setRate(Number(m[1]), body.move, body.rate, body.stream)})
   }
 
@@ -547,7 +548,7 @@ export class NodeHttpApi {
   private async pull(req: IncomingMessage, res: ServerResponse, m: RegExpExecArray): Promise<void> {
     const copies = this.requireCopy() && this.copies!
     const id = Number(m[1])
-    const body = parseJson(await readBody(req, MAX_JSON_BODY_BYTES), PullRequestSchema)
+    const body = parseJson(await readRequestBody(req, res, MAX_JSON_BODY_BYTES, 'request body'), PullRequestSchema)
     await this.fence(id, body.epoch, WRITE_ROLES, 'take copies')
     sendJson(res, 200, copies.pull({...body, shard: id}))
   }
@@ -567,7 +568,7 @@ export class NodeHttpApi {
   /** throttle sets the node's copy send/receive rates (live: the next frame spends at the new rate). */
   private async throttle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const copy = this.requireCopy()
-    const body = parseJson(await readBody(req, MAX_JSON_BODY_BYTES), ThrottleRequestSchema)
+    const body = parseJson(await readRequestBody(req, res, MAX_JSON_BODY_BYTES, 'request body'), ThrottleRequestSchema)
     copy.throttles.set(body)
     sendJson(res, 200, copy.throttles.rates())
   }
@@ -705,27 +706,4 @@ function parseJson<S extends z.ZodType>(buf: Buffer, schema: S): z.output<S> {
     throw new HttpError('BAD_INPUT', `invalid request body: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid'}`)
   }
   return r.data
-}
-
-/** readBody collects a request body up to `limit` bytes; TOO_LARGE beyond (checked on content-length first). */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length'] ?? NaN)
-  if (declared > limit) return Promise.reject(new HttpError('TOO_LARGE', `request body of ${declared} bytes exceeds ${limit}`))
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = []
-    let size = 0
-    const onData = (c: Buffer) => {
-      size += c.length
-      if (size > limit) {
-        req.off('data', onData)
-        reject(new HttpError('TOO_LARGE', `request body exceeds ${limit} bytes`))
-        return
-      }
-      chunks.push(c)
-    }
-    req.on('data', onData)
-    req.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)))
-    req.once('error', reject)
-    req.once('aborted', () => reject(new HttpError('BAD_INPUT', 'request aborted by the client')))
-  })
 }

@@ -1,4 +1,4 @@
-import {type IncomingMessage, type ServerResponse} from 'node:http'
+import {type IncomingMessage} from 'node:http'
 import {type Readable} from 'node:stream'
 import {UserError} from '../errors/errors.js'
 
@@ -16,6 +16,11 @@ export const OVERSIZE_DRAIN_MS = 2000
 /** BodyRequest is what {@link readRequestBody} reads: a request's body stream and its headers. */
 export type BodyRequest = Readable & Pick<IncomingMessage, 'headers'>
 
+/** ResponseHeaders is the one thing {@link readRequestBody} does to the response: ask for the connection to close. */
+export interface ResponseHeaders {
+  setHeader(name: string, value: string): unknown
+}
+
 /**
  * readRequestBody reads a request body of at most `limit` bytes. Over it (by content-length,
  * or counted as it arrives) it sets `connection: close` on `res`, reads and discards a
@@ -24,7 +29,7 @@ export type BodyRequest = Readable & Pick<IncomingMessage, 'headers'>
  * (413) and the connection closes after the answer. A body that fails mid-way (the client
  * aborted) rejects with BAD_INPUT. It never answers on `res` itself.
  */
-export function readRequestBody(req: BodyRequest, res: Pick<ServerResponse, 'setHeader'>, limit: number, what: string): Promise<Buffer> {
+export function readRequestBody(req: BodyRequest, res: ResponseHeaders, limit: number, what: string): Promise<Buffer> {
   const declaredHeader = req.headers['content-length']
   const declared = declaredHeader === undefined ? NaN : Number(declaredHeader)
   if (declared > limit) {

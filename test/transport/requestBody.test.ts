@@ -1,0 +1,124 @@
+import {PassThrough} from 'node:stream'
+import {afterEach, describe, expect, it, vi} from 'vitest'
+import {drainAtMost, OVERSIZE_DRAIN_BYTES, OVERSIZE_DRAIN_MS, readRequestBody} from '../../src/transport/requestBody.js'
+
+const MiB = 1024 * 1024
+
+/** request is a body stream with headers, as readRequestBody sees an IncomingMessage. */
+function request(headers: Record<string, string> = {}): PassThrough & {headers: Record<string, string>} {
+  return Object.assign(new PassThrough(), {headers})
+}
+
+/** response records the headers set on it. */
+function response(): {headers: Record<string, string>; setHeader(name: string, value: string): void} {
+  const headers: Record<string, string> = {}
+  return {headers, setHeader: (name, value) => void (headers[name] = value)}
+}
+
+/** track follows a promise: whether it settled yet, and how. */
+function track<T>(p: Promise<T>): {settled: () => boolean; outcome: Promise<{ok: true; value: T} | {ok: false; error: unknown}>} {
+  let settled = false
+  const outcome = p.then(
+    (value) => ((settled = true), {ok: true as const, value}),
+    (error: unknown) => ((settled = true), {ok: false as const, error}),
+  )
+  return {settled: () => settled, outcome}
+}
+
+const tick = () => new Promise((r) => setImmediate(r))
+
+afterEach(() => {
+  vi.useRealTimers()
+})
+
+describe('readRequestBody', () => {
+  it('Given a body of exactly the limit, When it ends, Then it resolves with every byte in order', async () => {
+    const req = request()
+    const body = readRequestBody(req, response(), 11, 'value')
+    req.write(Buffer.from('hello '))
+    req.end(Buffer.from('world'))
+    expect((await body).toString()).toBe('hello world')
+  })
+
+  it('Given a declared length over the limit but within the drain bound, Then it reads the whole body before refusing TOO_LARGE and asks for the connection to close', async () => {
+    const req = request({'content-length': String(4 * MiB)})
+    const res = response()
+    const body = track(readRequestBody(req, res, MiB, 'request body'))
+    req.write(Buffer.alloc(2 * MiB))
+    await tick()
+    // The refusal waits for the rest: answering now would close on unread bytes (a reset).
+    expect(body.settled()).toBe(false)
+    expect(req.readableLength).toBe(0)
+    req.end(Buffer.alloc(2 * MiB))
+    const out = await body.outcome
+    expect(out.ok ? 'resolved' : out.error).toMatchObject({code: 'TOO_LARGE', message: `request body of ${4 * MiB} bytes exceeds ${MiB}`})
+    expect(res.headers.connection).toBe('close')
+  })
+
+  it('Given a declared length beyond the drain bound, Then it refuses TOO_LARGE at once without reading the body', async () => {
+    const req = request({'content-length': String(MiB + OVERSIZE_DRAIN_BYTES + 1)})
+    const res = response()
+    req.write(Buffer.alloc(1024))
+    await expect(readRequestBody(req, res, MiB, 'value')).rejects.toMatchObject({code: 'TOO_LARGE'})
+    expect(req.readableLength).toBe(1024)
+    expect(res.headers.connection).toBe('close')
+  })
+
+  it('Given no declared length, When the counted body passes the limit, Then it reads on to the end and refuses TOO_LARGE', async () => {
+    const req = request()
+    const res = response()
+    const body = track(readRequestBody(req, res, 10, 'value'))
+    req.write(Buffer.alloc(11))
+    await tick()
+    expect(body.settled()).toBe(false)
+    expect(res.headers.connection).toBe('close')
+    req.end(Buffer.alloc(MiB))
+    const out = await body.outcome
+    expect(out.ok ? 'resolved' : out.error).toMatchObject({code: 'TOO_LARGE', message: 'value exceeds 10 bytes'})
+  })
+
+  it('Given a body that fails or is cut before its end, Then it refuses BAD_INPUT instead of waiting forever', async () => {
+    const failing = request()
+    const failed = readRequestBody(failing, response(), 10, 'value')
+    failing.destroy(new Error('aborted'))
+    await expect(failed).rejects.toMatchObject({code: 'BAD_INPUT', message: 'value: aborted'})
+    const cut = request()
+    const closed = readRequestBody(cut, response(), 10, 'value')
+    cut.destroy()
+    await expect(closed).rejects.toMatchObject({code: 'BAD_INPUT'})
+  })
+})
+
+describe('drainAtMost', () => {
+  it('Given bytes 0, Then it settles at once and leaves the body unread', async () => {
+    const req = request()
+    req.write(Buffer.alloc(100))
+    await drainAtMost(req, 0)
+    expect(req.readableLength).toBe(100)
+  })
+
+  it('Given a body longer than the bound, Then it settles once more than `bytes` arrived, before the body ends', async () => {
+    const req = request()
+    const drained = track(drainAtMost(req, 2 * MiB))
+    req.write(Buffer.alloc(2 * MiB))
+    await tick()
+    expect(drained.settled()).toBe(false)
+    req.write(Buffer.alloc(1))
+    await tick()
+    expect(drained.settled()).toBe(true)
+    expect(req.readableEnded).toBe(false)
+  })
+
+  it('Given a body that stalls, Then it settles after OVERSIZE_DRAIN_MS', async () => {
+    vi.useFakeTimers()
+    const req = request()
+    const drained = track(drainAtMost(req, MiB))
+    req.write(Buffer.alloc(10))
+    vi.advanceTimersByTime(OVERSIZE_DRAIN_MS - 1)
+    await Promise.resolve()
+    expect(drained.settled()).toBe(false)
+    vi.advanceTimersByTime(1)
+    await drained.outcome
+    expect(drained.settled()).toBe(true)
+  })
+})
