@@ -370,6 +370,29 @@ describe('Coordinator tells whether a delete removed a value', () => {
     expect((await coordinator.write(k('x'), null)).removedValue).toBe(false)
   })
 
+  it('Given a delete re-issued above a racing write, When the re-issue lands on a replica holding the first attempt, Then that attempt is not taken for what the delete replaced', async () => {
+    const {coordinator, nodes} = setup('a b c')
+    await coordinator.write(k('x'), Buffer.from('v'))
+    const [a, b, c] = ['a', 'b', 'c'].map((id) => nodes.get(id)!)
+    // A racing write N, far above this router's clock, reached b only.
+    await b!.apply(0, 1, [{key: k('x'), version: formatHlc({wall: 9_000_000, counter: 0, writer: 'racer'}), value: Buffer.from('n')}])
+    // Round 1: a stores the tombstone (it replaced v), b keeps N, c is down: no quorum, re-issue above N.
+    // Round 2: b is down, c is back: a replaces round 1's tombstone, c replaces v.
+    c!.down = true
+    const apply = a!.apply.bind(a)
+    let rounds = 0
+    a!.apply = async (...args) => {
+      if (++rounds === 2) {
+        b!.down = true
+        c!.down = false
+      }
+      return apply(...args)
+    }
+    const del = await coordinator.write(k('x'), null)
+    expect(rounds).toBe(2)
+    expect(del.removedValue).toBe(true)
+  })
+
   it('Given a delete retried with the same version after STALE_EPOCH on replicas that already stored it, When no replica can tell, Then removedValue is undefined, not a guess', async () => {
     const {coordinator, nodes, state} = setup('a b c')
     await coordinator.write(k('x'), Buffer.from('v'))
