@@ -5,7 +5,7 @@ import {loadRouterCredentials} from '../../src/security/clientCredentials.js'
 import {type KvWriteOutput, kvDel} from '../../src/router/kvService.js'
 
 export default class KvDel extends EtcdCommand {
-  static override summary = 'Delete a key through a router (writes a tombstone; deleting an absent key succeeds).'
+  static override summary = 'Delete a key through a router (writes a tombstone; deleting an absent or already deleted key succeeds and says it was not there).'
   static override examples = ['<%= config.bin %> kv del user:42 --router 127.0.0.1:7000']
   static override args = {key: Args.string({description: 'the key', required: true})}
   static override flags = {router: Flags.string({description: 'router host:port (default: a live router registered in etcd)', env: 'SHARDCTL_ROUTER'}), ...DATA_PLANE_TLS_FLAGS, ...ROUTER_CREDENTIAL_FLAGS}
@@ -13,7 +13,14 @@ export default class KvDel extends EtcdCommand {
   async run(): Promise<KvWriteOutput> {
     const {args, flags} = await this.parse(KvDel)
     const out = await kvDel({router: flags.router, services: () => this.services(flags), credentials: loadRouterCredentials(tlsPathsOf(flags), flags['auth-token-file'])}, args.key)
-    this.log(`deleted ${out.key} at version ${out.version}`)
+    this.log(deleteLine(out))
     return out
   }
+}
+
+/** deleteLine says what `kv del` did: removed a value, found none, or (when the replicas could not tell) only that the tombstone was written. */
+function deleteLine(out: KvWriteOutput): string {
+  if (out.removedValue === false) return `${out.key} was not there (absent or already deleted); tombstone written at version ${out.version}`
+  if (out.removedValue === null || out.removedValue === undefined) return `deleted ${out.key} at version ${out.version} (the replicas could not tell whether it held a value)`
+  return `deleted ${out.key} at version ${out.version}`
 }

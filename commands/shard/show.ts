@@ -1,11 +1,11 @@
-import {Args} from '@oclif/core'
 import {EtcdCommand} from '../../src/cli/baseCommand.js'
+import {shardIdArg} from '../../src/cli/flags.js'
 import {showShard} from '../../src/cluster/shardService.js'
 
 export default class ShardShow extends EtcdCommand {
   static override summary = 'Show one shard: range, epoch, replicas with roles and addresses.'
   static override examples = ['<%= config.bin %> shard show 12 --json']
-  static override args = {id: Args.integer({description: 'shard id', required: true, min: 0})}
+  static override args = {id: shardIdArg({description: 'shard id (0 or more; `shard list` shows them)', required: true})}
 
   async run(): Promise<Awaited<ReturnType<typeof showShard>>> {
     const {args, flags} = await this.parse(ShardShow)

@@ -1,4 +1,5 @@
-import {Flags} from '@oclif/core'
+import {Args, Flags} from '@oclif/core'
+import {UserError} from '../errors/errors.js'
 import {type Capacity, parseCapacity} from '../model/resources.js'
 import {type ListenAddress, parseBytes, parseDuration, parseListen, parseRate} from '../model/units.js'
 import {type LatencyTarget, parseLatencyTarget} from '../executor/latencyBaseline.js'
@@ -85,6 +86,22 @@ export const listenFlag = Flags.custom<ListenAddress>({helpValue: '<host:port>',
 
 /** capacityFlag is a per-resource capacity: `reads=5000,writes=2000,bytes=100GiB` (any subset). */
 export const capacityFlag = Flags.custom<Capacity>({helpValue: '<resource=value,...>', parse: async (input) => parseCapacity(input)})
+
+/**
+ * shardIdArg is a shard id argument: a whole number, 0 or more (shards are numbered from 0;
+ * splits take new numbers). Anything else is BAD_INPUT (exit 2) naming the argument as help
+ * shows it and the form it takes. oclif's own integer argument names neither.
+ */
+export const shardIdArg = Args.custom<number>({
+  parse: async (input, ctx) => parseShardIdArg(input, (ctx as {token?: {arg?: string}}).token?.arg ?? 'id'),
+})
+
+/** parseShardIdArg parses `input` as the shard id argument `name`; throws UserError(BAD_INPUT) naming it. */
+export function parseShardIdArg(input: string, name: string): number {
+  const id = /^\d+$/.test(input) ? Number(input) : Number.NaN
+  if (Number.isSafeInteger(id)) return id
+  throw new UserError('BAD_INPUT', `argument ${name.toUpperCase()}: a shard id is a whole number, 0 or more (shards are numbered from 0); got "${input}"`, 'list the shard ids with `shardctl shard list`')
+}
 
 /**
  * withDefault gives a flag its default as typed text: the parsed value as `default` and the

@@ -25,6 +25,21 @@ export interface ApplyResult {
    * acknowledging a client delete.
    */
   expired?: number[]
+  /**
+   * deletePriors lists (present only when non-empty, and only for a client write) what each
+   * stored tombstone `i` replaced on this replica: the version it held for the key and
+   * whether that was a value, or nothing at all (no version, not live). A tombstone that
+   * repeats the stored one (a retry) has no entry: what it replaced is no longer known here.
+   * Coordinators use it to tell a client whether its delete removed a value.
+   */
+  deletePriors?: DeletePrior[]
+}
+
+/** DeletePrior is what tombstone `i` of an apply call replaced: `version` absent when the replica held nothing for the key; `live` when it held a value (not a tombstone). */
+export interface DeletePrior {
+  i: number
+  version?: string
+  live: boolean
 }
 
 /**
@@ -156,7 +171,7 @@ export class LwwWriter {
 
   /** applyGroup merges several calls' records in one transaction (group commit); one result per call. */
   applyGroup(calls: readonly {records: readonly NodeRecord[]; opts: ApplyOptions}[]): Committed<ApplyResult[]> {
-    return this.inTransaction((stage) => calls.map((c) => this.merge(c.records, stage)))
+    return this.inTransaction((stage) => calls.map((c) => this.merge(c.records, stage, c.opts)))
   }
 
   /**
@@ -306,11 +321,12 @@ export class LwwWriter {
     return n
   }
 
-  /** merge is the LWW merge of `records` into the stored rows (caller holds the write transaction). */
-  private merge(records: readonly NodeRecord[], stage: CellStage): ApplyResult {
+  /** merge is the LWW merge of `records` into the stored rows (caller holds the write transaction); a client write's result names what its tombstones replaced. */
+  private merge(records: readonly NodeRecord[], stage: CellStage, opts: ApplyOptions = {}): ApplyResult {
     let applied = 0
     let ignored = 0
     const superseded: Superseded[] = []
+    const deletePriors: DeletePrior[] = []
     for (let i = 0; i < records.length; i++) {
       const r = records[i]
       if (!r) continue
@@ -333,11 +349,12 @@ export class LwwWriter {
       // Every tombstone is stored, however old by this node's clock: dropping one could let
       // a replica that missed the delete spread the old value back (see purgeTombstones).
       const tombstone = r.value === null
+      if (tombstone && opts.clientWrite) deletePriors.push(head ? {i, version: head.ver, live: !head.tomb} : {i, live: false})
       this.stmts.upsert.run(h, Buffer.from(r.key), r.version, tombstone ? null : r.value, tombstone ? versionWall(r.version) : null)
       stage.toggle(h, r.key, r.version, r.value, r.key.length + (r.value?.length ?? 0), 1)
       applied++
     }
-    return {applied, ignored, superseded}
+    return deletePriors.length > 0 ? {applied, ignored, superseded, deletePriors} : {applied, ignored, superseded}
   }
 }
 

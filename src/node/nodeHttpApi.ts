@@ -321,7 +321,7 @@ export class NodeHttpApi {
       const toApply = this.screen(records, kind)
       let result
       try {
-        result = await this.deps.engine.apply(toApply)
+        result = await this.deps.engine.apply(toApply, {clientWrite: kind === 'write'})
       } catch (err) {
         if (err instanceof RangeError) throw new HttpError('BAD_INPUT', err.message)
         throw err

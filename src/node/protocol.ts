@@ -39,6 +39,12 @@ export const TOKEN_HEADER = 'x-shardctl-token'
 export const EPOCH_HEADER = 'x-shardctl-epoch'
 /** VERSION_HEADER carries a record's HLC version (formatHlc) on a GET response. */
 export const VERSION_HEADER = 'x-shardctl-version'
+/**
+ * REMOVED_VALUE_HEADER, on a router's answer to `DELETE /kv/{key}`: `true` when the delete
+ * removed a value, `false` when the key was absent or already deleted; missing when the
+ * replicas could not tell (see Coordinator's WriteResult.removedValue).
+ */
+export const REMOVED_VALUE_HEADER = 'x-shardctl-removed-value'
 /** RECORD_HEADER tells what a GET found: `value`, `tombstone` or `absent`. */
 export const RECORD_HEADER = 'x-shardctl-record'
 /** CURSOR_HEADER carries the cursor resuming a snapshot after the last record sent; absent once the range is exhausted. */
@@ -121,6 +127,8 @@ export const ApplyResponseSchema = z.object({
   superseded: z.array(z.object({i: z.number().int().nonnegative(), version: z.string().max(100)})).optional(),
   /** expired indexes the tombstones that arrived already past the replica's grace: they deleted what they beat but nothing was stored, so they acknowledge no client delete. */
   expired: z.array(z.number().int().nonnegative()).optional(),
+  /** deletePriors: for each tombstone `i` of a client write (kind=write) this replica stored, what it replaced there: the version it held (absent: nothing) and whether that was a value. */
+  deletePriors: z.array(z.object({i: z.number().int().nonnegative(), version: z.string().max(100).optional(), live: z.boolean()})).optional(),
 })
 
 /** ApplyResponse is a validated apply result. */

@@ -20,7 +20,7 @@ import {WalRestartBook} from './walRestartBook.js'
 import {nextDropBudget} from './dropBudget.js'
 import {makeDirectories} from '../fs/makeDirectories.js'
 
-export type {ApplyOptions, ApplyResult, Superseded} from './lwwSql.js'
+export type {ApplyOptions, ApplyResult, DeletePrior, Superseded} from './lwwSql.js'
 export type {CommitKind} from './storageWriter.js'
 
 /** ForeignClusterError: a data dir recorded for another cluster incarnation (see StorageEngineOptions.clusterUid). */

@@ -2,6 +2,7 @@ import {type StopReason} from '../model/plan.js'
 import {type ActionLog} from './actionLog.js'
 import {type ClusterState} from './clusterState.js'
 import {leastLoadedDestination} from './destinations.js'
+import {boundText, ratioText} from './ratioText.js'
 import {type ReceiverIndex} from './receiverIndex.js'
 
 /** MAX_PROBES bounds how many receivers a push examines per replica and zone; the front of the index is where the room is. */
@@ -306,7 +307,7 @@ class Balancer {
   private exchange(w: number, e: Exchange): number | 'limit' {
     const {state, log, index} = this
     const names = (slots: readonly number[]) => slots.map((slot) => state.placement.shardId[state.placement.slotShard[slot]!]).join(' and ')
-    const detail = `node ${state.model.nodeIds[w]} is at ${state.placement.util[w]!.toFixed(2)}x the mean (target ${state.model.target}) and no single move or swap lowers it as far: shard(s) ${names(e.out)} exchanged for shard(s) ${names(e.back)} on ${state.model.nodeIds[e.v]}`
+    const detail = `node ${state.model.nodeIds[w]} is at ${ratioText(state.placement.util[w]!, [state.model.target])}x the mean (target ${state.model.target}) and no single move or swap lowers it as far: shard(s) ${names(e.out)} exchanged for shard(s) ${names(e.back)} on ${state.model.nodeIds[e.v]}`
     const steps: [number, number, number][] = [...e.out.map((x): [number, number, number] => [x, w, e.v]), ...e.back.map((y): [number, number, number] => [y, e.v, w])]
     for (const [slot, from, to] of steps) {
       if (!log.fits(state.slotBytes(slot))) return 'limit'
@@ -379,11 +380,11 @@ class Balancer {
     const {state, log, index} = this
     const {x, y, v, u} = best
     if (!log.fits(state.slotBytes(y))) return 'limit'
-    log.move(y, u, {kind: 'balance', resource: state.dominantResource(y, v), detail: `makes room on ${state.model.nodeIds[v]} for shard ${state.placement.shardId[state.placement.slotShard[x]!]} from ${state.model.nodeIds[w]}, which is at ${state.placement.util[w]!.toFixed(2)}x the mean and no single move or swap lowers it`})
+    log.move(y, u, {kind: 'balance', resource: state.dominantResource(y, v), detail: `makes room on ${state.model.nodeIds[v]} for shard ${state.placement.shardId[state.placement.slotShard[x]!]} from ${state.model.nodeIds[w]}, which is at ${ratioText(state.placement.util[w]!, [state.model.target])}x the mean and no single move or swap lowers it`})
     index.update(v)
     index.update(u)
     if (!log.fits(state.slotBytes(x))) return 'limit'
-    log.move(x, v, {kind: 'balance', resource: state.dominantResource(x, w), detail: `node ${state.model.nodeIds[w]} is at ${state.placement.util[w]!.toFixed(2)}x the mean (target ${state.model.target}); ${state.model.nodeIds[v]} made room for this replica`})
+    log.move(x, v, {kind: 'balance', resource: state.dominantResource(x, w), detail: `node ${state.model.nodeIds[w]} is at ${ratioText(state.placement.util[w]!, [state.model.target])}x the mean (target ${state.model.target}); ${state.model.nodeIds[v]} made room for this replica`})
     index.update(w)
     index.update(v)
     return 1
@@ -435,7 +436,7 @@ class Balancer {
     const uW = state.placement.util[w]!
     if (!log.fits(state.slotBytes(x))) return 'limit'
     const resource = state.dominantResource(x, w)
-    log.move(x, v, {kind: 'balance', resource, detail: `node ${state.model.nodeIds[w]} is at ${uW.toFixed(2)}x the mean (target ${state.model.target}) and no single move lowers it: swapped with shard ${state.placement.shardId[state.placement.slotShard[y]!]} on ${state.model.nodeIds[v]}`})
+    log.move(x, v, {kind: 'balance', resource, detail: `node ${state.model.nodeIds[w]} is at ${ratioText(uW, [state.model.target])}x the mean (target ${state.model.target}) and no single move lowers it: swapped with shard ${state.placement.shardId[state.placement.slotShard[y]!]} on ${state.model.nodeIds[v]}`})
     index.update(w)
     index.update(v)
     if (!log.fits(state.slotBytes(y))) return 'limit'
@@ -490,8 +491,8 @@ class Balancer {
     const from = state.placement.slotNode[c.slot]!
     const resource = state.dominantResource(c.slot, from)
     const detail = push
-      ? `node ${state.model.nodeIds[from]} is at ${state.placement.util[from]!.toFixed(2)}x the mean (target ${state.model.target}); this replica carries ${resource} load`
-      : `node ${state.model.nodeIds[c.to]} is at ${state.placement.util[c.to]!.toFixed(2)}x the mean (floor ${state.model.floor.toFixed(2)}); this replica carries ${resource} load`
+      ? `node ${state.model.nodeIds[from]} is at ${ratioText(state.placement.util[from]!, [state.model.target])}x the mean (target ${state.model.target}); this replica carries ${resource} load`
+      : `node ${state.model.nodeIds[c.to]} is at ${ratioText(state.placement.util[c.to]!, [state.model.floor])}x the mean (floor ${boundText(state.model.floor)}); this replica carries ${resource} load`
     this.log.move(c.slot, c.to, {kind: 'balance', resource, detail})
     this.index.update(from)
     this.index.update(c.to)

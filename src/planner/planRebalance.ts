@@ -8,6 +8,7 @@ import {drainAndRepair} from './drainAndRepair.js'
 import {handleHotShards, type HotShard} from './hotShards.js'
 import {type PlanMeta, type PlanOptionsInput, resolvePlanOptions} from './options.js'
 import {imbalanceOf, loadOutsideTarget, nodeFigures, planNodes} from './planFigures.js'
+import {bandText, ratioText} from './ratioText.js'
 import {ReceiverIndex} from './receiverIndex.js'
 import {ringMoves} from './ringStrategy.js'
 
@@ -302,8 +303,8 @@ function largestReplica(state: ClusterState, node: number | undefined, allowSpli
 }
 
 function describeStop(state: ClusterState, options: PlanOptions, stop: StopReason, outside: readonly number[], hot: readonly HotShard[]): string {
-  const band = `${state.model.floor.toFixed(2)}..${state.model.target.toFixed(2)}x the mean`
-  const worst = outside[0] === undefined ? '' : ` (worst: ${state.model.nodeIds[outside[0]]} at ${Math.max(0, state.placement.util[outside[0]]!).toFixed(2)}x)`
+  const band = bandText(state.model.floor, state.model.target)
+  const worst = outside[0] === undefined ? '' : ` (worst: ${state.model.nodeIds[outside[0]]} at ${ratioText(Math.max(0, state.placement.util[outside[0]]!), [state.model.floor, state.model.target])}x)`
   const still = outside.length === 0 ? 'every node is within target' : `${outside.length} node(s) stay outside ${band}${worst}`
   switch (stop) {
     case 'within-target':
@@ -319,7 +320,7 @@ function describeStop(state: ClusterState, options: PlanOptions, stop: StopReaso
     case 'unreachable': {
       const h = hot.filter((x) => !x.split)[0] ?? hot[0]
       const cause = h
-        ? `shard ${h.shard} alone carries ${h.load.toFixed(2)}x an average node's load (mostly ${h.resource}) on ${h.node}, more than any node can take within ${state.model.target}x the mean${h.hotKey ? `; one key (hash ${h.hotKey.hash}) takes ${Math.round(h.hotKey.share * 100)}% of its sampled requests, and no split can divide a key: spread that key's load in the application` : options.allowSplit ? ' even after splitting' : '; rerun with --allow-split to split it'}`
+        ? `shard ${h.shard} alone carries ${ratioText(h.load, [state.model.target])}x an average node's load (mostly ${h.resource}) on ${h.node}, more than any node can take within ${state.model.target}x the mean${h.hotKey ? `; one key (hash ${h.hotKey.hash}) takes ${Math.round(h.hotKey.share * 100)}% of its sampled requests, and no split can divide a key: spread that key's load in the application` : options.allowSplit ? ' even after splitting' : '; rerun with --allow-split to split it'}`
         : 'the target cannot be reached under the placement rules'
       return `${cause}; ${still}`
     }

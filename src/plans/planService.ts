@@ -2,9 +2,10 @@ import {UserError} from '../errors/errors.js'
 import {type Plan, PLAN_STRATEGIES, type PlanStrategy, shortStopOf, type ShortStop} from '../model/plan.js'
 import {parseWeights} from '../model/resources.js'
 import {type ClusterSnapshot} from '../model/snapshot.js'
-import {parseBytes} from '../model/units.js'
+import {formatBytes, parseBytes} from '../model/units.js'
 import {type PlanOptionsInput} from '../planner/options.js'
 import {planRebalance} from '../planner/planRebalance.js'
+import {boundText, ratioText} from '../planner/ratioText.js'
 import {defaultPlanPath, planIdFor, writePlanFile} from './planFiles.js'
 import {readKeyFile, signPlan} from './signing.js'
 
@@ -85,14 +86,14 @@ export function computePlan(snapshot: ClusterSnapshot, options: PlanOptionsInput
  */
 function whyOutside(plan: Plan): string {
   const s = plan.summary
-  if (s.imbalanceBefore > s.target) return `${s.imbalanceBefore.toFixed(2)}x the mean (target ${s.target}x)`
+  if (s.imbalanceBefore > s.target) return `${ratioText(s.imbalanceBefore, [s.target])}x the mean (target ${s.target}x)`
   const required = plan.actions.filter((a) => a.kind === 'move' && (a.reason.kind === 'drain' || a.reason.kind === 'constraint'))
   const first = required[0]
   if (first?.kind === 'move') return `${required.length} move(s) required by drains or placement rules (first: shard ${first.shard}: ${first.reason.detail})`
   const floor = Math.max(0, 2 - s.target)
   const lowest = plan.nodes.filter((n) => n.state !== 'draining').sort((a, b) => a.before.utilisation - b.before.utilisation)[0]
-  if (lowest && lowest.before.utilisation < floor) return `node ${lowest.id} is at ${lowest.before.utilisation.toFixed(2)}x the mean, under the band ${floor.toFixed(2)}..${s.target}x`
-  return `${s.imbalanceBefore.toFixed(2)}x the mean (target ${s.target}x)`
+  if (lowest && lowest.before.utilisation < floor) return `node ${lowest.id} is at ${ratioText(lowest.before.utilisation, [floor])}x the mean, under the band ${boundText(floor)}..${s.target}x`
+  return `${ratioText(s.imbalanceBefore, [s.target])}x the mean (target ${s.target}x)`
 }
 
 /**
@@ -110,7 +111,7 @@ export function assertWithinTarget(plan: Plan): void {
   }
   const short = shortStopOf(s)
   if (short !== null) {
-    throw new UserError('UNREACHABLE_TARGET', `cluster "${plan.cluster}" is outside its balance target and this plan stops short of it: ${s.imbalanceBefore.toFixed(2)}x the mean before, ${s.imbalanceAfter.toFixed(2)}x after (target ${s.target}x); ${s.stopDetail}`, SHORT_STOP_HINTS[short])
+    throw new UserError('UNREACHABLE_TARGET', `cluster "${plan.cluster}" is outside its balance target and this plan stops short of it: ${ratioText(s.imbalanceBefore, [s.target])}x the mean before, ${ratioText(s.imbalanceAfter, [s.target])}x after (target ${s.target}x); ${s.stopDetail}`, shortStopHint(plan, short))
   }
   throw new UserError('UNREACHABLE_TARGET', `cluster "${plan.cluster}" cannot reach its balance target: ${s.stopDetail}`, s.hotShards.some((h) => !h.split) ? 'rerun with --allow-split' : 'add capacity or relax constraints')
 }
@@ -121,4 +122,16 @@ const SHORT_STOP_HINTS: Record<ShortStop, string> = {
   'max-bytes': 'apply this plan and plan again, or raise --max-bytes',
   'drain-only': 'plan without --drain-only to balance as well',
   'ring-complete': 'the ring strategy ignores load: plan with --strategy balance',
+}
+
+/**
+ * shortStopHint is SHORT_STOP_HINTS[short], except for a plan a limit left empty: applying a
+ * plan with no action and planning again gets the same empty plan, so only raising the
+ * limit helps.
+ */
+function shortStopHint(plan: Plan, short: ShortStop): string {
+  if (plan.actions.length > 0) return SHORT_STOP_HINTS[short]
+  if (short === 'max-moves') return `raise --max-moves: at ${plan.options.maxMoves} this plan has no move to apply`
+  if (short === 'max-bytes') return `raise --max-bytes: no move fits within ${formatBytes(plan.options.maxBytes ?? 0)}`
+  return SHORT_STOP_HINTS[short]
 }

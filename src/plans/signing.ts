@@ -41,9 +41,11 @@ export function generateSigningKeyPair(): SigningKeyPair {
 }
 
 /**
- * readKeyFile reads an Ed25519 PEM key (`private`: PKCS#8; `public`: SPKI, or a private key,
- * whose public half is used). Throws UserError(BAD_INPUT) naming the file — never its content —
- * when it cannot be read, is not a PEM key, or is not Ed25519.
+ * readKeyFile reads an Ed25519 PEM key (`private`: PKCS#8; `public`: SPKI only). Throws
+ * UserError(BAD_INPUT) naming the file — never its content — when it cannot be read, is not
+ * a PEM key, or is not Ed25519; and when `public` is asked for and the file holds a private
+ * key: node:crypto would derive the public half and verify with it, but a verifier handed
+ * the signing key is a mistake that copies that key into every place that verifies (CI).
  */
 export function readKeyFile(path: string, kind: 'private' | 'public'): KeyObject {
   let text: Buffer
@@ -52,6 +54,7 @@ export function readKeyFile(path: string, kind: 'private' | 'public'): KeyObject
   } catch (e) {
     throw new UserError('BAD_INPUT', `${kind} key ${path}: cannot read it (${(e as NodeJS.ErrnoException).code ?? 'error'})`, 'check the path; create a key pair with `shardctl plan keygen`')
   }
+  if (kind === 'public' && isPrivateKey(text)) throw new UserError('BAD_INPUT', `public key ${path}: is a private key; a verifier must be given only the public half, never the signing key`, 'pass the .pub file `shardctl plan keygen` wrote beside it, or derive it with `openssl pkey -in KEYFILE -pubout -out KEYFILE.pub`')
   let key: KeyObject
   try {
     key = kind === 'private' ? createPrivateKey(text) : createPublicKey(text)
@@ -60,6 +63,16 @@ export function readKeyFile(path: string, kind: 'private' | 'public'): KeyObject
   }
   if (key.asymmetricKeyType !== 'ed25519') throw new UserError('BAD_INPUT', `${kind} key ${path}: is ${key.asymmetricKeyType ?? 'not an asymmetric'} key, not Ed25519`, 'create a key pair with `shardctl plan keygen`')
   return key
+}
+
+/** isPrivateKey tells whether `text` parses as a private key (any type): createPublicKey would accept it too. */
+function isPrivateKey(text: Buffer): boolean {
+  try {
+    createPrivateKey(text)
+    return true
+  } catch {
+    return false
+  }
 }
 
 /**

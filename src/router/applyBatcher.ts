@@ -46,7 +46,7 @@ interface Pending {
  * under concurrency many client writes share one HTTP round trip and one durable commit on
  * the node, and a lone write waits for nothing but the end of the current turn. Every
  * caller gets the batch's outcome for its own records: the response with `superseded`
- * narrowed to its records (re-indexed from 0), or the batch's error (a STALE_EPOCH refusal
+ * (and `expired`, `deletePriors`) narrowed to its records (re-indexed from 0), or the batch's error (a STALE_EPOCH refusal
  * concerns every record of the batch alike, since they share shard and epoch). Applies are
  * LWW merges, so batching never changes what a replica ends up holding. Reads pass through.
  *
@@ -147,11 +147,12 @@ export class ApplyBatcher implements NodeDataApi {
   }
 }
 
-/** sliceResponse narrows a batch's response to one caller's records: `superseded` and `expired` re-indexed to the caller's own. */
+/** sliceResponse narrows a batch's response to one caller's records: `superseded`, `expired` and `deletePriors` re-indexed to the caller's own. */
 function sliceResponse(r: ApplyResponse, w: Waiter): ApplyResponse {
   const mine = (i: number) => i >= w.offset && i < w.offset + w.count
   const out: ApplyResponse = {...r}
   if (r.superseded) out.superseded = r.superseded.filter((s) => mine(s.i)).map((s) => ({i: s.i - w.offset, version: s.version}))
   if (r.expired) out.expired = r.expired.filter(mine).map((i) => i - w.offset)
+  if (r.deletePriors) out.deletePriors = r.deletePriors.filter((p) => mine(p.i)).map((p) => ({...p, i: p.i - w.offset}))
   return out
 }

@@ -12,6 +12,7 @@ import {type Hint} from './hintQueue.js'
 import {type RepairTask} from './readRepairQueue.js'
 import {RetryBudget} from './retryBudget.js'
 import {type RoutingTable} from './routingTable.js'
+import {deleteRemovedValue, type ReplacedRecord} from './deleteOutcome.js'
 
 /** NodeDataApi is the part of NodeClient the coordinator uses (a fake in unit tests). */
 export interface NodeDataApi {
@@ -92,6 +93,12 @@ export interface WriteResult {
   shard: number
   epoch: number
   version: string
+  /**
+   * removedValue, for a delete: whether the key held a value just before it, as the
+   * replicas that stored the tombstone saw it (see deleteRemovedValue); undefined for a put,
+   * or when no replica could tell.
+   */
+  removedValue?: boolean
 }
 
 /**
@@ -100,6 +107,11 @@ export interface WriteResult {
  * already expired (`expired`): both call for a fresh version, not a re-send.
  */
 type Attempt<T> = {ok: true; value: T} | {ok: false; failures: ReplicaFailure[]; fenced: boolean; needed: string; newer?: string; expired?: boolean}
+
+/** WriteRound is what a write round's acknowledging replicas told: for a tombstone, what it replaced on each that stored it. */
+interface WriteRound {
+  replaced: ReplacedRecord[]
+}
 
 const FENCING = new Set(['STALE_EPOCH', 'NOT_OWNER'])
 
@@ -156,10 +168,17 @@ export class Coordinator {
     let record: NodeRecord = {key, version: formatHlc(this.deps.clock.now()), value}
     const budget = this.budget()
     let reissues = 0
+    // What this call's tombstones replaced, over every round, leaving out its own earlier
+    // tombstones (a re-issue replaces them): the key's state before the delete.
+    const issued = new Set<string>()
+    const replaced: ReplacedRecord[] = []
     for (;;) {
       const shard = this.route(key)
-      const attempt = await this.writeOnce(shard, record, budget)
-      if (attempt.ok) return {shard: shard.id, epoch: shard.epoch, version: record.version}
+      issued.add(record.version)
+      const round: WriteRound = {replaced: []}
+      const attempt = await this.writeOnce(shard, record, budget, round)
+      replaced.push(...round.replaced.filter((r) => r.version === undefined || !issued.has(r.version)))
+      if (attempt.ok) return {shard: shard.id, epoch: shard.epoch, version: record.version, ...(value === null ? {removedValue: deleteRemovedValue(replaced)} : {})}
       if ((attempt.newer !== undefined || attempt.expired) && reissues < MAX_REISSUES && budget.remainingMs() > 0) {
         const seen = attempt.newer === undefined ? undefined : parseHlc(attempt.newer)
         if (seen) this.deps.clock.observe(seen)
@@ -199,7 +218,8 @@ export class Coordinator {
     return Math.max(1, Math.min(this.deps.options.nodeTimeoutMs, budget.remainingMs()))
   }
 
-  private writeOnce(shard: Shard, record: NodeRecord, budget: RetryBudget): Promise<Attempt<void>> {
+  /** writeOnce runs one write round; `round` collects, until the round settles, what the acknowledging replicas said the record replaced. */
+  private writeOnce(shard: Shard, record: NodeRecord, budget: RetryBudget, round: WriteRound): Promise<Attempt<void>> {
     const q = writeQuorum(shard, this.deps.options.quorum)
     const needed = q.extras.length === 0 ? `${q.w} of ${q.voters.length} voters` : `${q.w} of the old and ${q.w} of the new replica set`
     const acked = new Set<string>()
@@ -245,8 +265,11 @@ export class Coordinator {
         api.apply(shard.id, shard.epoch, [record], 'write', {timeoutMs}).then(
           (res) => {
             const answer = replicaWriteAnswer(node, record, res)
-            if (answer.kind === 'acked') acked.add(node)
-            else {
+            if (answer.kind === 'acked') {
+              acked.add(node)
+              const prior = res.deletePriors?.find((p) => p.i === 0)
+              if (prior && !done) round.replaced.push({...(prior.version === undefined ? {} : {version: prior.version}), live: prior.live})
+            } else {
               if (answer.kind === 'newer' && (newer === undefined || answer.version > newer)) newer = answer.version
               if (answer.kind === 'expired') expired = true
               failed.add(node)

@@ -55,8 +55,11 @@ export interface KvWriteOutput {
   key: string
   router: string
   version: string
+  /** deleted: the write was a delete (a tombstone). */
   deleted: boolean
   bytes: number
+  /** removedValue (deletes only): whether the key held a value the delete removed; null when the router could not tell. */
+  removedValue?: boolean | null
 }
 
 /** kvPut stores `value` under `key` through a router. Throws RouterClient's errors (QUORUM_FAILED, TOO_LARGE, ...). */
@@ -71,13 +74,13 @@ export async function kvPut(target: RouterTarget, key: string, value: Buffer): P
   }
 }
 
-/** kvDel deletes `key` through a router (a tombstone; deleting an absent key also succeeds). */
+/** kvDel deletes `key` through a router (a tombstone; deleting an absent key also succeeds, with `removedValue` false). */
 export async function kvDel(target: RouterTarget, key: string): Promise<KvWriteOutput> {
   const address = await resolveRouter(target)
   const client = new RouterClient(address, undefined, undefined, target.credentials)
   try {
-    const {version} = await client.del(key)
-    return {key, router: address, version, deleted: true, bytes: 0}
+    const {version, removedValue} = await client.del(key)
+    return {key, router: address, version, deleted: true, bytes: 0, removedValue: removedValue ?? null}
   } finally {
     await client.close()
   }

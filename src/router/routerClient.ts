@@ -1,7 +1,7 @@
 import {Agent, request} from 'undici'
 import {ERROR_CODES, type ErrorCode} from '../errors/codes.js'
 import {UserError} from '../errors/errors.js'
-import {VERSION_HEADER} from '../node/protocol.js'
+import {REMOVED_VALUE_HEADER, VERSION_HEADER} from '../node/protocol.js'
 import {encodeKeyPath} from './keyPath.js'
 import {dataPlaneUrl, describeTlsFailure, tlsConnectOptions} from '../transport/clientTls.js'
 import {type TlsMaterial} from '../transport/tlsMaterial.js'
@@ -48,10 +48,11 @@ export class RouterClient {
     return {version: headerOf(res.headers[VERSION_HEADER]) ?? ''}
   }
 
-  /** del deletes `key` (a tombstone); returns the tombstone's version. */
-  async del(key: Buffer | string): Promise<{version: string}> {
+  /** del deletes `key` (a tombstone); returns the tombstone's version and whether it removed a value (undefined when the router could not tell). */
+  async del(key: Buffer | string): Promise<{version: string; removedValue?: boolean}> {
     const res = await this.call('DELETE', key)
-    return {version: headerOf(res.headers[VERSION_HEADER]) ?? ''}
+    const removed = headerOf(res.headers[REMOVED_VALUE_HEADER])
+    return {version: headerOf(res.headers[VERSION_HEADER]) ?? '', ...(removed === 'true' || removed === 'false' ? {removedValue: removed === 'true'} : {})}
   }
 
   /** close ends the pool's connections. */

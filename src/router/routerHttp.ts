@@ -2,7 +2,7 @@ import {type IncomingMessage, type Server, type ServerResponse} from 'node:http'
 import {type ErrorCode} from '../errors/codes.js'
 import {UserError} from '../errors/errors.js'
 import {HTTP_STATUS} from '../errors/httpStatus.js'
-import {MAX_VALUE_BYTES, VERSION_HEADER} from '../node/protocol.js'
+import {MAX_VALUE_BYTES, REMOVED_VALUE_HEADER, VERSION_HEADER} from '../node/protocol.js'
 import {type ReadResult, type WriteResult} from './coordinator.js'
 import {decodeKeyPath} from './keyPath.js'
 import {type ClientTally} from './clientTally.js'
@@ -99,7 +99,7 @@ class HttpRefusal extends Error {
  * | --- | --- |
  * | `GET /kv/{key}` | 200 value bytes, or 404 (absent or deleted); `x-shardctl-version` = the record's HLC |
  * | `PUT /kv/{key}` | body = value (≤ 1 MiB, binary) → 204, `x-shardctl-version` = the new version |
- * | `DELETE /kv/{key}` | → 204, a tombstone at a new version |
+ * | `DELETE /kv/{key}` | → 204, a tombstone at a new version; `x-shardctl-removed-value` = `true` / `false` (whether a value was there), missing when unknown |
  * | `GET /healthz` | 200 when serving, else 503; JSON status |
  * | `GET /metrics` | Prometheus exposition |
  *
@@ -223,6 +223,7 @@ async function serveKv(scope: RequestScope, req: IncomingMessage, res: ServerRes
   if (method === 'PUT') value = await readRequestBody(req, res, scope.maxValue, 'value')
   else req.resume()
   const w = await scope.opts.kv.write(key, value)
+  if (w.removedValue !== undefined) res.setHeader(REMOVED_VALUE_HEADER, String(w.removedValue))
   res.writeHead(204, {[VERSION_HEADER]: w.version})
   res.end()
 }

@@ -3,7 +3,7 @@ import {describe, expect, it} from 'vitest'
 import Apply from '../../commands/apply.js'
 import NodeDrain from '../../commands/node/drain.js'
 import {EXECUTOR_FLAGS, executorInput, redisMoveOptions} from '../../src/cli/executorFlags.js'
-import {bytesFlag, capacityFlag, durationFlag, listenFlag, rateFlag, rateOrAutoFlag, withDefault} from '../../src/cli/flags.js'
+import {bytesFlag, capacityFlag, durationFlag, listenFlag, rateFlag, rateOrAutoFlag, shardIdArg, withDefault} from '../../src/cli/flags.js'
 import {renderError} from '../../src/cli/renderError.js'
 import {formatListen, parseDuration, parseListen} from '../../src/model/units.js'
 
@@ -73,6 +73,23 @@ describe('one parser per unit, applied at parse time', () => {
       expect((await usageLine([])).exitCode).toBe(2)
     } finally {
       delete process.env.TEST_SHARDCTL_LISTEN
+    }
+  })
+})
+
+describe('shard id argument', () => {
+  const parseId = async (argv: string[]) => (await Parser.parse(argv, {args: {id: shardIdArg({description: 'shard id', required: true})}, strict: true})).args.id
+
+  it('Given a whole number, When parsed, Then it is the shard id', async () => {
+    expect(await parseId(['0'])).toBe(0)
+    expect(await parseId(['12'])).toBe(12)
+  })
+
+  it('Given -1, a word, a fraction or an overlong number, When parsed, Then one line names the argument and the form a shard id takes, with exit 2', async () => {
+    for (const bad of ['-1', 'abc', '1.5', '1e3', '99999999999999999999']) {
+      const {line, exitCode} = renderError(await parseId(['--', bad]).then(() => undefined, (e: unknown) => e), 'shard:show')
+      expect(exitCode, bad).toBe(2)
+      expect(line, bad).toBe(`Error: argument ID: a shard id is a whole number, 0 or more (shards are numbered from 0); got "${bad}" — list the shard ids with \`shardctl shard list\``)
     }
   })
 })

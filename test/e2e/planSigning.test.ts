@@ -66,6 +66,11 @@ describe('signed plans', () => {
     }
     const verifyOther = await cli(['plan', 'verify', 'signed.json', '--require-signature', 'other.pub', ...conn()])
     expect(verifyOther.code).toBe(2)
+    // The private key instead of the public one: refused (it would verify), in one line that says what to pass.
+    const verifyWithPrivate = await cli(['plan', 'verify', 'signed.json', '--require-signature', 'ci.key', ...conn()])
+    expect(verifyWithPrivate.code).toBe(2)
+    expect(verifyWithPrivate.stderr.trim()).toMatch(/^Error: public key ci\.key: is a private key; .* — pass the \.pub file `shardctl plan keygen` wrote beside it, or derive it with `openssl pkey -in KEYFILE -pubout -out KEYFILE\.pub`$/)
+    expect(verifyWithPrivate.stderr).not.toContain('BEGIN')
     const resume = await cli(['apply', '--resume', '--yes', '--require-signature', 'ci.pub', ...conn()])
     expect(resume.code).toBe(2)
 

@@ -22,6 +22,20 @@ describe('StorageEngine', {timeout: 30_000}, () => {
     expect(engine.get(Buffer.from('zzz'))).toBeUndefined()
   })
 
+  it('given a client write, when its tombstones are stored, then each names what it replaced; copies and repeats name nothing', async () => {
+    const {engine} = open()
+    await engine.apply([rec('live', v(10), 'one'), rec('dead', v(10), null)])
+    const del = await engine.apply([rec('live', v(11), null), rec('dead', v(11), null), rec('none', v(11), null), rec('put', v(11), 'x')], {clientWrite: true})
+    expect(del.deletePriors).toEqual([
+      {i: 0, version: v(10), live: true},
+      {i: 1, version: v(10), live: false},
+      {i: 2, live: false},
+    ])
+    // A retry of a stored tombstone repeats it: what it replaced is no longer known here.
+    expect((await engine.apply([rec('live', v(11), null)], {clientWrite: true})).deletePriors).toBeUndefined()
+    expect((await engine.apply([rec('live', v(12), null)])).deletePriors).toBeUndefined()
+  })
+
   it('given concurrent applies in one turn, when awaited, then they share a commit and all resolve', async () => {
     const commits: [string, number][] = []
     const {engine} = open({onCommit: (kind, _seconds, records) => commits.push([kind, records])})

@@ -6,6 +6,7 @@ import {isUserError, type UserError} from '../../src/errors/errors.js'
 import {readPlanFile, readSnapshotFile, writePlanFile, writeSnapshotFile} from '../../src/plans/planFiles.js'
 import {snapshotDestination} from '../../src/plans/snapshotExport.js'
 import {assertWithinTarget, computePlan, planOptionsFromFlags} from '../../src/plans/planService.js'
+import {imbalanceLine, renderPlanText} from '../../src/planner/render/planText.js'
 import {snapshotOf} from '../planner/snapshotBuilder.js'
 import {errorOf} from '../support/errorOf.js'
 
@@ -165,6 +166,34 @@ describe('plan files', () => {
     const ring = computePlan(snapshotOf({nodes: [{id: 'a'}, {id: 'b'}], shards: [{replicas: ['a'], reads: 100}, {replicas: ['b'], reads: 1}]}), {strategy: 'ring'}, {now, cwd: dir, write: false}).plan
     expect(ring.summary.status).toBe('unreachable')
     expect((errorOf(() => assertWithinTarget(ring)) as UserError).hint).toBe('the ring strategy ignores load: plan with --strategy balance')
+  })
+
+  it('given --max-moves 0 or a --max-bytes no move fits in, when checked, then exit 11 with a hint to raise the limit, not to apply a plan that has nothing to apply', () => {
+    const none = computePlan(snap, {maxMoves: 0}, {now, cwd: dir, write: false}).plan
+    expect(none.actions).toHaveLength(0)
+    const err = errorOf(() => assertWithinTarget(none))
+    expect(err.code).toBe('UNREACHABLE_TARGET')
+    expect((err as UserError).hint).toBe('raise --max-moves: at 0 this plan has no move to apply')
+    const tiny = computePlan(snap, {maxBytes: 10}, {now, cwd: dir, write: false}).plan
+    expect(tiny.actions).toHaveLength(0)
+    expect(tiny.summary.stopReason).toBe('max-bytes')
+    expect((errorOf(() => assertWithinTarget(tiny)) as UserError).hint).toBe('raise --max-bytes: no move fits within 10 B')
+  })
+
+  it('given --max-imbalance 1 and a node 0.2% above the mean, when checked, then every figure shows enough digits to see it is outside (it printed "1.00x -> 1.00x", "outside 1.00..1.00x (worst: c at 1.00x)")', () => {
+    const near = snapshotOf({nodes: [{id: 'a'}, {id: 'b'}, {id: 'c'}], shards: [{replicas: ['a'], reads: 1000}, {replicas: ['b'], reads: 1000}, {replicas: ['c'], reads: 1003}]})
+    const plan = computePlan(near, {maxImbalance: 1}, {now, cwd: dir, write: false}).plan
+    expect(plan.summary.stopDetail).toMatch(/shard 2 alone carries 1\.002x an average node's load .* 3 node\(s\) stay outside 1\.00\.\.1\.00x the mean \(worst: c at 1\.002x\)$/)
+    const err = errorOf(() => assertWithinTarget(plan))
+    expect(err.code).toBe('UNREACHABLE_TARGET')
+    expect(err.message).toMatch(/^cluster "test" cannot reach its balance target: /)
+    // Small shards (no hot one): the headline figures are the ones to read.
+    const small = (node: string, n: number, reads: number) => Array.from({length: n}, () => ({replicas: [node], reads}))
+    const spread = snapshotOf({nodes: [{id: 'a'}, {id: 'b'}, {id: 'c'}], shards: [...small('a', 10, 100), {replicas: ['a'], reads: 6}, ...small('b', 10, 100), ...small('c', 10, 100)]})
+    const stuck = computePlan(spread, {maxImbalance: 1}, {now, cwd: dir, write: false}).plan
+    expect(imbalanceLine(stuck)).toMatch(/^imbalance 1\.004x -> 1\.004x the mean \(target 1x\)/)
+    expect(renderPlanText(stuck)).toMatch(/\n {2}a +z0 +active +\S+ +1\.004x +\S+ +1\.004x\n/)
+    expect(errorOf(() => assertWithinTarget(stuck)).message).toMatch(/3 node\(s\) stay outside 1\.00\.\.1\.00x the mean \(worst: a at 1\.004x\)/)
   })
 
   it('given a cluster whose busiest node is within the target, when checked, then the message names what is outside instead of "1.00x the mean (target 5x)"', () => {

@@ -60,6 +60,10 @@ describe('plan signing', () => {
     expect(messageOf(() => requirePlanSignature(undefined, keys.publicKeyFile))).toMatch(/needs the plan file/)
     expect(messageOf(() => readKeyFile(join(dir, 'missing.pub'), 'public'))).toMatch(/cannot read it \(ENOENT\)/)
     expect(messageOf(() => readKeyFile(keys.publicKeyFile, 'private'))).toMatch(/not a PEM PKCS#8 private key/)
+    // A verifier given the private key would derive the public half and pass: refused, and the key never printed.
+    const asPublic = messageOf(() => requirePlanSignature(plan, keys.privateKeyFile))
+    expect(asPublic).toMatch(/^public key .*ci\.key: is a private key; a verifier must be given only the public half/)
+    expect(asPublic).not.toContain('BEGIN')
     expect(messageOf(() => writeSigningKeyPair(join(dir, 'ci')))).toMatch(/already exists/)
     expect(messageOf(() => computePlan(snap, {}, {now, cwd: dir, write: true, signKeyFile: keys.publicKeyFile}))).not.toContain('BEGIN')
   })

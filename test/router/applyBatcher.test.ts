@@ -90,6 +90,19 @@ describe('ApplyBatcher', () => {
     expect(second!.superseded).toEqual([{i: 1, version: rec('y', 50).version}])
   })
 
+  it('gives each caller what its own tombstones replaced, re-indexed from 0', async () => {
+    const node = new FakeNode('a')
+    await node.apply(0, 1, [rec('y', 5)])
+    const m = manual()
+    const b = new ApplyBatcher(node, {maxRecords: 10, maxBytes: 1 << 20, schedule: m.schedule})
+    const del = (k: string): NodeRecord => ({...rec(k, 10), value: null})
+    const ps = [b.apply(0, 1, [del('x')]), b.apply(0, 1, [rec('z', 10), del('y')])]
+    m.run()
+    const [first, second] = await Promise.all(ps)
+    expect(first!.deletePriors).toEqual([{i: 0, live: false}])
+    expect(second!.deletePriors).toEqual([{i: 1, version: rec('y', 5).version, live: true}])
+  })
+
   it('gives each caller the expired tombstones of its own call, re-indexed from 0', async () => {
     const node = new FakeNode('a')
     node.tombstoneCutoff = () => 20

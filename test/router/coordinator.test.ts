@@ -346,6 +346,74 @@ describe('Coordinator deletes and tombstone expiry', () => {
   })
 })
 
+describe('Coordinator tells whether a delete removed a value', () => {
+  it('Given a key with a value, When it is deleted twice, Then the first delete removed a value and the second did not', async () => {
+    const {coordinator} = setup('a b c')
+    await coordinator.write(k('x'), Buffer.from('v'))
+    expect((await coordinator.write(k('x'), null)).removedValue).toBe(true)
+    expect((await coordinator.write(k('x'), null)).removedValue).toBe(false)
+  })
+
+  it('Given a key never written, When it is deleted, Then it removed no value; a put reports nothing about it', async () => {
+    const {coordinator} = setup('a b c')
+    expect((await coordinator.write(k('never'), null)).removedValue).toBe(false)
+    expect((await coordinator.write(k('never'), Buffer.from('v'))).removedValue).toBeUndefined()
+  })
+
+  it('Given one replica still holding a value an acknowledged delete beat elsewhere, When the key is deleted again, Then the newer tombstone decides: nothing was removed', async () => {
+    const {coordinator, nodes} = setup('a b c')
+    await coordinator.write(k('x'), Buffer.from('v'))
+    nodes.get('a')!.down = true
+    expect((await coordinator.write(k('x'), null)).removedValue).toBe(true) // on b and c; a keeps v
+    nodes.get('a')!.down = false
+    nodes.get('b')!.down = true // the next delete is stored on a (stale v) and c (the tombstone)
+    expect((await coordinator.write(k('x'), null)).removedValue).toBe(false)
+  })
+
+  it('Given a delete re-issued above a racing write, When the re-issue lands on a replica holding the first attempt, Then that attempt is not taken for what the delete replaced', async () => {
+    const {coordinator, nodes} = setup('a b c')
+    await coordinator.write(k('x'), Buffer.from('v'))
+    const [a, b, c] = ['a', 'b', 'c'].map((id) => nodes.get(id)!)
+    // A racing write N, far above this router's clock, reached b only.
+    await b!.apply(0, 1, [{key: k('x'), version: formatHlc({wall: 9_000_000, counter: 0, writer: 'racer'}), value: Buffer.from('n')}])
+    // Round 1: a stores the tombstone (it replaced v), b keeps N, c is down: no quorum, re-issue above N.
+    // Round 2: b is down, c is back: a replaces round 1's tombstone, c replaces v.
+    c!.down = true
+    const apply = a!.apply.bind(a)
+    let rounds = 0
+    a!.apply = async (...args) => {
+      if (++rounds === 2) {
+        b!.down = true
+        c!.down = false
+      }
+      return apply(...args)
+    }
+    const del = await coordinator.write(k('x'), null)
+    expect(rounds).toBe(2)
+    expect(del.removedValue).toBe(true)
+  })
+
+  it('Given a delete retried with the same version after STALE_EPOCH on replicas that already stored it, When no replica can tell, Then removedValue is undefined, not a guess', async () => {
+    const {coordinator, nodes, state} = setup('a b c')
+    await coordinator.write(k('x'), Buffer.from('v'))
+    // Every replica stores the tombstone but answers STALE_EPOCH (the answer is lost); the retry repeats it everywhere.
+    for (const n of nodes.values()) {
+      const apply = n.apply.bind(n)
+      let first = true
+      n.apply = async (shard, epoch, records, kind) => {
+        const res = await apply(shard, epoch, records, kind)
+        if (!first) return res
+        first = false
+        throw new NodeRequestError('STALE_EPOCH', `node ${n.id}: stale epoch`, n.id, 409, epoch + 1)
+      }
+    }
+    state.etcdShard = shardOf(0, 'a b c', {epoch: 1})
+    const del = await coordinator.write(k('x'), null)
+    expect(state.refreshes).toBe(1)
+    expect(del.removedValue).toBeUndefined()
+  })
+})
+
 describe('Coordinator hands missed replica applies to the hint queue', () => {
   const tick = () => new Promise((r) => setImmediate(r))
   const hinted = (hints: readonly Hint[]) => hints.map((h) => `${h.node}@${h.epoch}:${h.record.key.toString()}=${h.record.version}`)

@@ -9,6 +9,7 @@ import {type NodeDataApi} from '../../src/router/coordinator.js'
  * With `tombstoneCutoff`, a tombstone whose version's wall clock is below it arrives
  * already expired, as on a StorageEngine past its grace: it stores nothing (a copy's or
  * repair's deletes what it beats; a client write's changes nothing) and is reported in `expired`.
+ * As StorageEngine, a client write's stored tombstone reports what it replaced (`deletePriors`).
  */
 export class FakeNode implements NodeDataApi {
   readonly records = new Map<string, NodeRecord>()
@@ -32,6 +33,7 @@ export class FakeNode implements NodeDataApi {
     this.check(epoch)
     const superseded: {i: number; version: string}[] = []
     const expired: number[] = []
+    const deletePriors: {i: number; version?: string; live: boolean}[] = []
     records.forEach((r, i) => {
       this.applied.push({kind, record: r})
       const head = this.records.get(r.key.toString('hex'))
@@ -44,9 +46,10 @@ export class FakeNode implements NodeDataApi {
       }
       const kept = mergeRecord(head, r)
       if (kept.version > r.version) superseded.push({i, version: kept.version})
+      if (kind === 'write' && r.value === null && (!head || compareRecords(r, head) > 0)) deletePriors.push(head ? {i, version: head.version, live: head.value !== null} : {i, live: false})
       this.records.set(r.key.toString('hex'), kept)
     })
-    return {epoch: this.epoch, applied: records.length - superseded.length, ignored: superseded.length, superseded, ...(expired.length > 0 ? {expired} : {})}
+    return {epoch: this.epoch, applied: records.length - superseded.length, ignored: superseded.length, superseded, ...(expired.length > 0 ? {expired} : {}), ...(deletePriors.length > 0 ? {deletePriors} : {})}
   }
 
   private check(epoch: number): void {

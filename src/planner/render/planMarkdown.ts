@@ -1,5 +1,6 @@
 import {type Plan, shortStopOf} from '../../model/plan.js'
 import {formatBytes} from '../../model/units.js'
+import {ratioText} from '../ratioText.js'
 import {describeAction, listedNodes} from './planText.js'
 import {utilisationBar} from './utilisationBar.js'
 
@@ -17,7 +18,7 @@ const VERDICT: Record<Plan['summary']['status'], string> = {
  */
 function verdictOf(s: Plan['summary']): string {
   if (shortStopOf(s) === null) return VERDICT[s.status]
-  return `Target not reached: this plan stops short of it (${s.imbalanceAfter.toFixed(2)}x the mean after, stopped: ${s.stopReason})`
+  return `Target not reached: this plan stops short of it (${ratioText(s.imbalanceAfter, [s.target])}x the mean after, stopped: ${s.stopReason})`
 }
 
 function cell(text: string): string {
@@ -38,14 +39,14 @@ export function renderPlanMarkdown(plan: Plan, limits: {nodes?: number; actions?
   out.push('')
   out.push('| | before | after | ring baseline |')
   out.push('|---|---:|---:|---:|')
-  out.push(`| max utilisation (x mean) | ${s.imbalanceBefore.toFixed(2)} | ${s.imbalanceAfter.toFixed(2)} | ${b ? b.imbalanceAfter.toFixed(2) : 'n/a'} |`)
+  out.push(`| max utilisation (x mean) | ${ratioText(s.imbalanceBefore, [s.target])} | ${ratioText(s.imbalanceAfter, [s.target])} | ${b ? ratioText(b.imbalanceAfter, [s.target]) : 'n/a'} |`)
   out.push(`| moves | | ${s.moves} | ${b ? b.moves : 'n/a'} |`)
   out.push(`| data to move | | ${formatBytes(s.bytesToMove)} | ${b ? formatBytes(b.bytesToMove) : 'n/a'} |`)
   out.push(`| load moved (average nodes) | | ${s.loadMoved.toFixed(2)} | ${b ? b.loadMoved.toFixed(2) : 'n/a'} |`)
   out.push(`| splits | | ${s.splits} | |`)
   out.push('')
   out.push(`Stopped: \`${s.stopReason}\`: ${cell(s.stopDetail)}`)
-  for (const h of s.hotShards) out.push(`\n> Hot shard ${h.shard} on \`${h.node}\`: ${h.load.toFixed(2)}x an average node (${h.resource})${h.split ? ', split by this plan' : ''}`)
+  for (const h of s.hotShards) out.push(`\n> Hot shard ${h.shard} on \`${h.node}\`: ${ratioText(h.load, [s.target])}x an average node (${h.resource})${h.split ? ', split by this plan' : ''}`)
   for (const u of s.unplaceable ?? []) out.push(`\n> **Unplaceable** ${u.shard === null ? `node \`${u.node}\`: ${u.reason}` : `shard ${u.shard} on \`${u.node}\`: shard ${u.shard} ${u.reason}`}`)
   out.push('')
   const nodes = listedNodes(plan.nodes, limits.nodes ?? 50)

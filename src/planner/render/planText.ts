@@ -1,5 +1,6 @@
 import {type Plan, type PlanAction, type PlanNode, shortStopOf} from '../../model/plan.js'
 import {formatBytes} from '../../model/units.js'
+import {ratioText} from '../ratioText.js'
 import {utilisationBar} from './utilisationBar.js'
 
 /** RenderLimits: how many nodes and actions a human rendering lists before summarising the rest. */
@@ -13,8 +14,8 @@ const BAR_WIDTH = 24
 /** imbalanceLine is the one-line headline: imbalance before -> after against target and ring baseline. */
 export function imbalanceLine(plan: Plan): string {
   const s = plan.summary
-  const ring = s.baseline ? `; ring baseline: ${s.baseline.imbalanceAfter.toFixed(2)}x with ${s.baseline.moves} moves, ${formatBytes(s.baseline.bytesToMove)}` : ''
-  return `imbalance ${s.imbalanceBefore.toFixed(2)}x -> ${s.imbalanceAfter.toFixed(2)}x the mean (target ${s.target}x)${ring}`
+  const ring = s.baseline ? `; ring baseline: ${ratioText(s.baseline.imbalanceAfter, [s.target])}x with ${s.baseline.moves} moves, ${formatBytes(s.baseline.bytesToMove)}` : ''
+  return `imbalance ${ratioText(s.imbalanceBefore, [s.target])}x -> ${ratioText(s.imbalanceAfter, [s.target])}x the mean (target ${s.target}x)${ring}`
 }
 
 /**
@@ -50,7 +51,7 @@ export function renderPlanText(plan: Plan, limits: RenderLimits = {}): string {
   out.push(`  moves      ${s.moves} (${formatBytes(s.bytesToMove)}, ${Math.round(s.keysToMove)} keys); splits ${s.splits}`)
   out.push(`  load moved ${s.loadMoved.toFixed(2)} average nodes (at least ${s.loadOutsideTarget.toFixed(2)} needed)`)
   out.push(`  stopped    ${s.stopReason}: ${s.stopDetail}`)
-  for (const h of s.hotShards) out.push(`  hot shard  ${h.shard} on ${h.node}: ${h.load.toFixed(2)}x an average node (${h.resource})${h.split ? ', split' : ''}`)
+  for (const h of s.hotShards) out.push(`  hot shard  ${h.shard} on ${h.node}: ${ratioText(h.load, [s.target])}x an average node (${h.resource})${h.split ? ', split' : ''}`)
   for (const u of s.unplaceable ?? []) out.push(`  unplaceable ${u.shard === null ? `node ${u.node}` : `shard ${u.shard} on ${u.node}`}: ${u.shard === null ? u.reason : `shard ${u.shard} ${u.reason}`}`)
   out.push('')
   const shown = listedNodes(plan.nodes, nodeLimit)
@@ -58,10 +59,12 @@ export function renderPlanText(plan: Plan, limits: RenderLimits = {}): string {
   const idWidth = Math.max(4, ...shown.map((n) => n.id.length))
   const zoneWidth = Math.max(4, ...shown.map((n) => n.zone.length))
   out.push(`  ${'NODE'.padEnd(idWidth)}  ${'ZONE'.padEnd(zoneWidth)}  ${'STATE'.padEnd(9)}  ${'BEFORE'.padEnd(BAR_WIDTH + 7)}  AFTER`)
+  // A node just off a band edge gets the digits that show it (1.001x, not 1.00x, beside a 1.00..1.00x band).
+  const band = [Math.max(0, 2 - s.target), s.target]
   for (const n of shown) {
     const state = n.alive ? n.state : 'down'
-    const before = `${utilisationBar(n.before.utilisation, scale, BAR_WIDTH, s.target)} ${n.before.utilisation.toFixed(2)}x`
-    const after = `${utilisationBar(n.after.utilisation, scale, BAR_WIDTH, s.target)} ${n.after.utilisation.toFixed(2)}x`
+    const before = `${utilisationBar(n.before.utilisation, scale, BAR_WIDTH, s.target)} ${ratioText(n.before.utilisation, band)}x`
+    const after = `${utilisationBar(n.after.utilisation, scale, BAR_WIDTH, s.target)} ${ratioText(n.after.utilisation, band)}x`
     out.push(`  ${n.id.padEnd(idWidth)}  ${n.zone.padEnd(zoneWidth)}  ${state.padEnd(9)}  ${before.padEnd(BAR_WIDTH + 7)}  ${after}`)
   }
   if (shown.length < plan.nodes.length) out.push(`  ... ${plan.nodes.length - shown.length} more nodes change less (--format json lists all)`)

@@ -132,9 +132,9 @@ export async function waitFor<T>(fn: () => Promise<T | undefined>, what: string,
 }
 
 /** kv is a tiny client of the router's API for tests. */
-export async function kv(address: string, method: 'GET' | 'PUT' | 'DELETE', key: string, body?: Buffer | string): Promise<{status: number; version: string | null; body: Buffer; json?: Record<string, unknown>}> {
+export async function kv(address: string, method: 'GET' | 'PUT' | 'DELETE', key: string, body?: Buffer | string): Promise<{status: number; version: string | null; removedValue: string | null; body: Buffer; json?: Record<string, unknown>}> {
   const res = await dataPlaneFetch(address, `/kv/${encodeURIComponent(key)}`, {method, body, signal: AbortSignal.timeout(15_000)})
   const buf = Buffer.from(await res.arrayBuffer())
   const json = res.headers.get('content-type')?.includes('json') ? (JSON.parse(buf.toString()) as Record<string, unknown>) : undefined
-  return {status: res.status, version: res.headers.get('x-shardctl-version'), body: buf, json}
+  return {status: res.status, version: res.headers.get('x-shardctl-version'), removedValue: res.headers.get('x-shardctl-removed-value'), body: buf, json}
 }
