@@ -75,6 +75,8 @@ const BIG_UNTHROTTLED_ONLY = process.env.BENCH_BIG_UNTHROTTLED_ONLY === '1'
  */
 const AUTO_ONLY = process.env.BENCH_MOVE_AUTO_ONLY === '1'
 const AUTO_STEPS = AUTO_ONLY || process.env.BENCH_AUTO_STEPS === '1'
+/** AUTO_FACTOR: BENCH_AUTO_FACTOR (default 1.5) is the auto part's `--max-client-p99` factor (the judged bound stays 2x before). */
+const AUTO_FACTOR = Number(process.env.BENCH_AUTO_FACTOR ?? 1.5)
 /** AUTO_MAX_MS: BENCH_AUTO_MAX_S (default 180) bounds the auto-throttled copy; past it the bench sets the rate to finish the move. */
 const AUTO_MAX_MS = Number(process.env.BENCH_AUTO_MAX_S ?? 180) * 1000
 const VALUE_BYTES = 64 * 1024
@@ -759,7 +761,7 @@ async function autoThrottled(a: BenchCluster, load: ClientLoad, src: string, dst
   // up to that moment.
   let boundAt: number | undefined
   let bound: NodeJS.Timeout | undefined
-  await drain(a, src, {adaptive: defaultLatencyThrottle(Math.max(1, Math.round(1.5 * pBefore.p99))), latencyFactor: 1.5}, ev3, false, (phase) => {
+  await drain(a, src, {adaptive: defaultLatencyThrottle(Math.max(1, Math.round(AUTO_FACTOR * pBefore.p99))), latencyFactor: AUTO_FACTOR}, ev3, false, (phase) => {
     if (phase === 'copying') bound = setTimeout(() => void setThrottle(a.ctx, 1024 * MiB).then(() => (boundAt = Date.now())), AUTO_MAX_MS)
     if (phase === 'verifying') clearTimeout(bound)
   }).finally(() => clearTimeout(bound))
@@ -773,7 +775,7 @@ async function autoThrottled(a: BenchCluster, load: ClientLoad, src: string, dst
   const maxP99 = ev3.find((e) => e.type === 'throttle')?.targetP99Ms ?? NaN
   const baselineLine = ev3.flatMap((e) => (e.type === 'info' && e.message.startsWith('auto throttle:') ? [e.message.replace(/^auto throttle: /, '')] : []))[0] ?? 'no baseline line'
   row(
-    `client p99 during a copy under --throttle auto --max-client-p99 1.5x (the executor's baseline: ${baselineLine}) vs before`,
+    `client p99 during a copy under --throttle auto --max-client-p99 ${AUTO_FACTOR}x (the executor's baseline: ${baselineLine}) vs before`,
     `${p3.p99.toFixed(1)} ms vs ${pBefore.p99.toFixed(1)} ms (${p3.ops} ops); the copy ran at ${mib((copied3 * 1000) / Math.max(1, to3 - from3))} (${(copied3 / MiB).toFixed(0)} MiB in ${((to3 - from3) / 1000).toFixed(1)} s${boundAt ? `, then \`throttle set 1GiB/s\` at the ${AUTO_MAX_MS / 1000} s bound` : ''})`,
     '<= 2x before',
     p3.p99 <= 2 * pBefore.p99,
