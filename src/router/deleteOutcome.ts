@@ -27,7 +27,10 @@ export function deleteRemovedValue(replaced: readonly ReplacedRecord[]): boolean
  * very tombstone from an earlier round whose answer was lost, or it predates
  * `deletePriors`) might be the one that held the value, so it makes the answer unknown
  * rather than false; so do write quorums that need not meet (`w + w <= voters`), where the
- * acknowledging replicas may all have missed the last write.
+ * acknowledging replicas may all have missed the last write. After a re-issue, `false` is
+ * unknown too: an earlier attempt may have replaced the value on a replica where a
+ * concurrent delete then found it and answered `false` itself, and the re-issue, above that
+ * delete, finds only its tombstone.
  */
 export class DeleteReports {
   private readonly issued = new Set<string>()
@@ -46,10 +49,11 @@ export class DeleteReports {
     this.told.add(node)
   }
 
-  /** outcome: whether the delete removed a value, judged by the replicas in `acked` (the succeeding round's); undefined when one of them never told or `quorumsMeet` is false. */
+  /** outcome: whether the delete removed a value, judged by the replicas in `acked` (the succeeding round's); undefined when one of them never told, `quorumsMeet` is false, or it would be false after a re-issue. */
   outcome(acked: Iterable<string>, quorumsMeet: boolean): boolean | undefined {
     if (!quorumsMeet) return undefined
     for (const node of acked) if (!this.told.has(node)) return undefined
-    return deleteRemovedValue(this.replaced)
+    const removed = deleteRemovedValue(this.replaced)
+    return removed === false && this.issued.size > 1 ? undefined : removed
   }
 }

@@ -465,6 +465,30 @@ describe('Coordinator never says a delete removed nothing when an acknowledging 
     expect((await coordinator.write(k('x'), null)).removedValue).toBeUndefined()
   })
 
+  it('Given two concurrent deletes where the other saw this one\'s first attempt (over the value) as its prior, When this one is re-issued above the other, Then it answers undefined, not false: both would say "was not there"', async () => {
+    const {coordinator, nodes} = setup('a b c')
+    await coordinator.write(k('x'), Buffer.from('v'))
+    const [a, b, c] = ['a', 'b', 'c'].map((id) => nodes.get(id)!)
+    // The other router's delete D, newer than this delete's first attempt T1, reached a and c first.
+    const d = {key: k('x'), version: formatHlc({wall: 9_000_000, counter: 0, writer: 'other'}), value: null}
+    await a!.apply(0, 1, [d])
+    await c!.apply(0, 1, [d])
+    // Round 1: b stores T1 over v; a and c keep D: re-issue above D. D then reaches b, over T1, so D's
+    // acknowledgements from a (v) and b (T1) say the newest record it replaced was T1's tombstone: D answers false.
+    const apply = b!.apply.bind(b)
+    let rounds = 0
+    let otherSawOnB: boolean | undefined
+    b!.apply = async (...args) => {
+      const res = await apply(...args)
+      if (++rounds === 1) otherSawOnB = (await apply(0, 1, [d])).deletePriors?.[0]?.live
+      return res
+    }
+    const del = await coordinator.write(k('x'), null)
+    expect(rounds).toBe(2)
+    expect(otherSawOnB).toBe(false)
+    expect(del.removedValue).toBeUndefined()
+  })
+
   it('Given w = 2 of 3, When the last copy of a value is deleted and deleted again, Then it still answers true then false', async () => {
     const {coordinator, nodes} = setup('a b c', {quorum: {w: 2}})
     nodes.get('b')!.down = true

@@ -63,4 +63,14 @@ describe('DeleteReports', () => {
     r.report('c', {live: false})
     expect(r.outcome(['a', 'c'], true)).toBeUndefined()
   })
+
+  it('is undefined rather than false after a re-issue (a concurrent delete may have found the first attempt over the value)', () => {
+    const r = new DeleteReports()
+    r.issue('5')
+    r.report('b', {version: '3', live: true})
+    r.issue('9')
+    r.report('a', {version: '7', live: false})
+    r.report('b', {version: '7', live: false})
+    expect(r.outcome(['a', 'b'], true)).toBeUndefined()
+  })
 })
