@@ -43,8 +43,8 @@ export interface DeletePrior {
 }
 
 /**
- * ApplyOptions: `clientWrite` marks a client's write (the node API's kind=write); copy and
- * repair batches leave it unset.
+ * ApplyOptions: `clientWrite` marks a client's write (the node API's kind=write, not a
+ * hint's replay); copy, repair and replayed batches leave it unset.
  */
 export interface ApplyOptions {
   clientWrite?: boolean

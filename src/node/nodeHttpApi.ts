@@ -321,7 +321,9 @@ export class NodeHttpApi {
       const toApply = this.screen(records, kind)
       let result
       try {
-        result = await this.deps.engine.apply(toApply, {clientWrite: kind === 'write'})
+        // Only a client's own write reports what its tombstones replaced (deletePriors): a replay's
+        // router does not read it, and a hint batch of tombstones would carry one entry each.
+        result = await this.deps.engine.apply(toApply, {clientWrite: countsAsClientWrite(kind, replay)})
       } catch (err) {
         if (err instanceof RangeError) throw new HttpError('BAD_INPUT', err.message)
         throw err

@@ -127,7 +127,7 @@ export const ApplyResponseSchema = z.object({
   superseded: z.array(z.object({i: z.number().int().nonnegative(), version: z.string().max(100)})).optional(),
   /** expired indexes the tombstones that arrived already past the replica's grace: they deleted what they beat but nothing was stored, so they acknowledge no client delete. */
   expired: z.array(z.number().int().nonnegative()).optional(),
-  /** deletePriors: for each tombstone `i` of a client write (kind=write) this replica stored, what it replaced there: the version it held (absent: nothing) and whether that was a value. */
+  /** deletePriors: for each tombstone `i` of a client write (kind=write, not a replay) this replica stored, what it replaced there: the version it held (absent: nothing) and whether that was a value. */
   deletePriors: z.array(z.object({i: z.number().int().nonnegative(), version: z.string().max(100).optional(), live: z.boolean()})).optional(),
 })
 

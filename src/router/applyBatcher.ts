@@ -132,14 +132,17 @@ export class ApplyBatcher implements NodeDataApi {
     if (!p) return
     this.pending.delete(id)
     const timeoutMs = this.requestTimeout(p.waiters)
-    const settle = (fn: (w: Waiter) => void) => {
-      for (const w of p.waiters) {
+    const settle = (fn: (w: Waiter, i: number) => void) => {
+      p.waiters.forEach((w, i) => {
         w.cancelTimer?.()
-        if (!w.settled) fn(w)
-      }
+        if (!w.settled) fn(w, i)
+      })
     }
     this.target.apply(p.shard, p.epoch, p.records, p.kind, timeoutMs === undefined ? {} : {timeoutMs}).then(
-      (r) => settle((w) => w.resolve(p.waiters.length === 1 ? r : sliceResponse(r, w))),
+      (r) => {
+        const mine = p.waiters.length === 1 ? [r] : sliceResponses(r, p.waiters)
+        settle((w, i) => w.resolve(mine[i]!))
+      },
       // Every caller gets the target's error object itself, so what it says about the
       // request (code, nodeEpoch, timedOut, cause) reaches each caller unchanged.
       (err: unknown) => settle((w) => w.reject(err)),
@@ -147,12 +150,41 @@ export class ApplyBatcher implements NodeDataApi {
   }
 }
 
-/** sliceResponse narrows a batch's response to one caller's records: `superseded`, `expired` and `deletePriors` re-indexed to the caller's own. */
-function sliceResponse(r: ApplyResponse, w: Waiter): ApplyResponse {
-  const mine = (i: number) => i >= w.offset && i < w.offset + w.count
-  const out: ApplyResponse = {...r}
-  if (r.superseded) out.superseded = r.superseded.filter((s) => mine(s.i)).map((s) => ({i: s.i - w.offset, version: s.version}))
-  if (r.expired) out.expired = r.expired.filter(mine).map((i) => i - w.offset)
-  if (r.deletePriors) out.deletePriors = r.deletePriors.filter((p) => mine(p.i)).map((p) => ({...p, i: p.i - w.offset}))
-  return out
+/**
+ * sliceResponses narrows a batch's response to each caller's records: `superseded`,
+ * `expired` and `deletePriors` re-indexed to the caller's own. One pass over the entries
+ * (each placed by a binary search over the callers' offsets), not one per caller: a batch
+ * of deletes has an entry per record.
+ */
+function sliceResponses(r: ApplyResponse, waiters: readonly Waiter[]): ApplyResponse[] {
+  const owner = (i: number): number => {
+    let lo = 0
+    let hi = waiters.length - 1
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1
+      if (waiters[mid]!.offset <= i) lo = mid
+      else hi = mid - 1
+    }
+    const w = waiters[lo]!
+    return i >= w.offset && i < w.offset + w.count ? lo : -1
+  }
+  const split = <T>(entries: readonly T[] | undefined, indexOf: (e: T) => number, reindex: (e: T, offset: number) => T): T[][] | undefined => {
+    if (!entries) return undefined
+    const out: T[][] = waiters.map(() => [])
+    for (const e of entries) {
+      const j = owner(indexOf(e))
+      if (j >= 0) out[j]!.push(reindex(e, waiters[j]!.offset))
+    }
+    return out
+  }
+  const superseded = split(r.superseded, (s) => s.i, (s, off) => ({i: s.i - off, version: s.version}))
+  const expired = split(r.expired, (i) => i, (i, off) => i - off)
+  const deletePriors = split(r.deletePriors, (p) => p.i, (p, off) => ({...p, i: p.i - off}))
+  return waiters.map((_, j) => {
+    const out: ApplyResponse = {...r}
+    if (superseded) out.superseded = superseded[j]!
+    if (expired) out.expired = expired[j]!
+    if (deletePriors) out.deletePriors = deletePriors[j]!
+    return out
+  })
 }

@@ -12,7 +12,7 @@ import {type Hint} from './hintQueue.js'
 import {type RepairTask} from './readRepairQueue.js'
 import {RetryBudget} from './retryBudget.js'
 import {type RoutingTable} from './routingTable.js'
-import {deleteRemovedValue, type ReplacedRecord} from './deleteOutcome.js'
+import {DeleteReports} from './deleteOutcome.js'
 
 /** NodeDataApi is the part of NodeClient the coordinator uses (a fake in unit tests). */
 export interface NodeDataApi {
@@ -96,7 +96,7 @@ export interface WriteResult {
   /**
    * removedValue, for a delete: whether the key held a value just before it, as the
    * replicas that stored the tombstone saw it (see deleteRemovedValue); undefined for a put,
-   * or when no replica could tell.
+   * or when the answer would be a guess (see DeleteReports).
    */
   removedValue?: boolean
 }
@@ -108,9 +108,15 @@ export interface WriteResult {
  */
 type Attempt<T> = {ok: true; value: T} | {ok: false; failures: ReplicaFailure[]; fenced: boolean; needed: string; newer?: string; expired?: boolean}
 
-/** WriteRound is what a write round's acknowledging replicas told: for a tombstone, what it replaced on each that stored it. */
+/**
+ * WriteRound is what a write round tells its caller: the replicas that acknowledged it so
+ * far, whether any two write quorums of its shard meet, and (a delete's) where each
+ * acknowledging replica's report of what the tombstone replaced goes, late answers too.
+ */
 interface WriteRound {
-  replaced: ReplacedRecord[]
+  acked: ReadonlySet<string>
+  quorumsMeet: boolean
+  reports?: DeleteReports
 }
 
 const FENCING = new Set(['STALE_EPOCH', 'NOT_OWNER'])
@@ -168,17 +174,17 @@ export class Coordinator {
     let record: NodeRecord = {key, version: formatHlc(this.deps.clock.now()), value}
     const budget = this.budget()
     let reissues = 0
-    // What this call's tombstones replaced, over every round, leaving out its own earlier
-    // tombstones (a re-issue replaces them): the key's state before the delete.
-    const issued = new Set<string>()
-    const replaced: ReplacedRecord[] = []
+    // What this call's tombstones replaced, over every round: the key's state before the delete.
+    const reports = value === null ? new DeleteReports() : undefined
     for (;;) {
       const shard = this.route(key)
-      issued.add(record.version)
-      const round: WriteRound = {replaced: []}
+      reports?.issue(record.version)
+      const round: WriteRound = {acked: new Set(), quorumsMeet: false, ...(reports ? {reports} : {})}
       const attempt = await this.writeOnce(shard, record, budget, round)
-      replaced.push(...round.replaced.filter((r) => r.version === undefined || !issued.has(r.version)))
-      if (attempt.ok) return {shard: shard.id, epoch: shard.epoch, version: record.version, ...(value === null ? {removedValue: deleteRemovedValue(replaced)} : {})}
+      if (attempt.ok) {
+        const removedValue = reports?.outcome(round.acked, round.quorumsMeet)
+        return {shard: shard.id, epoch: shard.epoch, version: record.version, ...(removedValue === undefined ? {} : {removedValue})}
+      }
       if ((attempt.newer !== undefined || attempt.expired) && reissues < MAX_REISSUES && budget.remainingMs() > 0) {
         const seen = attempt.newer === undefined ? undefined : parseHlc(attempt.newer)
         if (seen) this.deps.clock.observe(seen)
@@ -218,11 +224,14 @@ export class Coordinator {
     return Math.max(1, Math.min(this.deps.options.nodeTimeoutMs, budget.remainingMs()))
   }
 
-  /** writeOnce runs one write round; `round` collects, until the round settles, what the acknowledging replicas said the record replaced. */
+  /** writeOnce runs one write round; `round` learns its acknowledging replicas and gets their reports (see WriteRound). */
   private writeOnce(shard: Shard, record: NodeRecord, budget: RetryBudget, round: WriteRound): Promise<Attempt<void>> {
     const q = writeQuorum(shard, this.deps.options.quorum)
     const needed = q.extras.length === 0 ? `${q.w} of ${q.voters.length} voters` : `${q.w} of the old and ${q.w} of the new replica set`
     const acked = new Set<string>()
+    round.acked = acked
+    // Only when any two write quorums share a voter do the acknowledging replicas include one holding the last acknowledged write.
+    round.quorumsMeet = 2 * q.w > q.voters.length
     const failed = new Set<string>()
     const failures: ReplicaFailure[] = []
     let fenced = false
@@ -266,9 +275,9 @@ export class Coordinator {
           (res) => {
             const answer = replicaWriteAnswer(node, record, res)
             if (answer.kind === 'acked') {
-              acked.add(node)
               const prior = res.deletePriors?.find((p) => p.i === 0)
-              if (prior && !done) round.replaced.push({...(prior.version === undefined ? {} : {version: prior.version}), live: prior.live})
+              round.reports?.report(node, prior && {...(prior.version === undefined ? {} : {version: prior.version}), live: prior.live})
+              acked.add(node)
             } else {
               if (answer.kind === 'newer' && (newer === undefined || answer.version > newer)) newer = answer.version
               if (answer.kind === 'expired') expired = true

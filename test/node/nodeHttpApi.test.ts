@@ -278,6 +278,13 @@ describe('NodeHttpApi replays (hinted handoff, replay=1)', {timeout: 30_000}, ()
     for (const r of replayed) expect((await c.get(0, 2, r.key)).record).toEqual(r)
   })
 
+  it('given replayed tombstones (a hint batch can hold thousands), then the answer carries no deletePriors, which no router reads for a replay; a client delete gets its own', async () => {
+    const live = rec('replay-del', 7)
+    await c.apply(0, 2, [live], 'write')
+    expect(await c.apply(0, 2, [{...live, version: v(8), value: null}], 'write', {replay: true})).toEqual({epoch: 2, applied: 1, ignored: 0, superseded: []})
+    expect((await c.apply(0, 2, [{key: keyIn(0, half, 'client-del'), version: v(9), value: null}], 'write')).deletePriors).toEqual([{i: 0, live: false}])
+  })
+
   it('given a replay, then it is fenced and screened exactly like a write: stale epoch, a version past the grace', async () => {
     expect(await codeOf(c.apply(0, 1, [rec('fenced', 6)], 'write', {replay: true}))).toBe('STALE_EPOCH')
     const old = formatHlc({wall: Date.now() - 2 * 3_600_000, counter: 0, writer: 'u'})

@@ -414,6 +414,91 @@ describe('Coordinator tells whether a delete removed a value', () => {
   })
 })
 
+describe('Coordinator never says a delete removed nothing when an acknowledging replica could not tell', () => {
+  it('Given the replica holding the value stored the tombstone but its STALE_EPOCH answer was lost, When the retried round repeats it there, Then removedValue is undefined, not false', async () => {
+    const {coordinator, nodes, state} = setup('a b c')
+    const [a, b, c] = ['a', 'b', 'c'].map((id) => nodes.get(id)!)
+    b!.down = true
+    await coordinator.write(k('x'), Buffer.from('v')) // on a and c; b missed it
+    b!.down = false
+    // Round 1: a stores the tombstone (it replaced v) but answers STALE_EPOCH; b stores it (it replaced nothing); c is down.
+    const apply = a!.apply.bind(a)
+    let first = true
+    a!.apply = async (shard, epoch, records, kind) => {
+      const res = await apply(shard, epoch, records, kind)
+      if (!first) return res
+      first = false
+      throw new NodeRequestError('STALE_EPOCH', 'node a: stale epoch', 'a', 409, epoch + 1)
+    }
+    c!.down = true
+    state.etcdShard = shardOf(0, 'a b c', {epoch: 1})
+    // Round 2 (same version): a and b already hold it and cannot say what it replaced.
+    const del = await coordinator.write(k('x'), null)
+    expect(state.refreshes).toBe(1)
+    expect(del.removedValue).toBeUndefined()
+  })
+
+  it('Given a node that predates deletePriors holds the value, When it acknowledges the delete beside a replica that missed the value, Then removedValue is undefined, not false', async () => {
+    const {coordinator, nodes} = setup('a b c')
+    const [a, b, c] = ['a', 'b', 'c'].map((id) => nodes.get(id)!)
+    const apply = a!.apply.bind(a)
+    a!.apply = async (...args) => {
+      const {deletePriors: _dropped, ...old} = await apply(...args)
+      return old
+    }
+    b!.down = true
+    await coordinator.write(k('x'), Buffer.from('v')) // on a and c; b missed it
+    b!.down = false
+    c!.down = true
+    expect((await coordinator.write(k('x'), null)).removedValue).toBeUndefined()
+  })
+
+  it('Given w = 1 of 3 (write quorums need not meet), When a delete is acknowledged by a replica that missed the value, Then removedValue is undefined, not false', async () => {
+    const {coordinator, nodes} = setup('a b c', {quorum: {w: 1}})
+    const [a, b, c] = ['a', 'b', 'c'].map((id) => nodes.get(id)!)
+    b!.down = true
+    c!.down = true
+    await coordinator.write(k('x'), Buffer.from('v')) // on a only
+    a!.down = true
+    b!.down = false
+    c!.down = false
+    expect((await coordinator.write(k('x'), null)).removedValue).toBeUndefined()
+  })
+
+  it('Given two concurrent deletes where the other saw this one\'s first attempt (over the value) as its prior, When this one is re-issued above the other, Then it answers undefined, not false: both would say "was not there"', async () => {
+    const {coordinator, nodes} = setup('a b c')
+    await coordinator.write(k('x'), Buffer.from('v'))
+    const [a, b, c] = ['a', 'b', 'c'].map((id) => nodes.get(id)!)
+    // The other router's delete D, newer than this delete's first attempt T1, reached a and c first.
+    const d = {key: k('x'), version: formatHlc({wall: 9_000_000, counter: 0, writer: 'other'}), value: null}
+    await a!.apply(0, 1, [d])
+    await c!.apply(0, 1, [d])
+    // Round 1: b stores T1 over v; a and c keep D: re-issue above D. D then reaches b, over T1, so D's
+    // acknowledgements from a (v) and b (T1) say the newest record it replaced was T1's tombstone: D answers false.
+    const apply = b!.apply.bind(b)
+    let rounds = 0
+    let otherSawOnB: boolean | undefined
+    b!.apply = async (...args) => {
+      const res = await apply(...args)
+      if (++rounds === 1) otherSawOnB = (await apply(0, 1, [d])).deletePriors?.[0]?.live
+      return res
+    }
+    const del = await coordinator.write(k('x'), null)
+    expect(rounds).toBe(2)
+    expect(otherSawOnB).toBe(false)
+    expect(del.removedValue).toBeUndefined()
+  })
+
+  it('Given w = 2 of 3, When the last copy of a value is deleted and deleted again, Then it still answers true then false', async () => {
+    const {coordinator, nodes} = setup('a b c', {quorum: {w: 2}})
+    nodes.get('b')!.down = true
+    await coordinator.write(k('x'), Buffer.from('v'))
+    nodes.get('b')!.down = false
+    expect((await coordinator.write(k('x'), null)).removedValue).toBe(true)
+    expect((await coordinator.write(k('x'), null)).removedValue).toBe(false)
+  })
+})
+
 describe('Coordinator hands missed replica applies to the hint queue', () => {
   const tick = () => new Promise((r) => setImmediate(r))
   const hinted = (hints: readonly Hint[]) => hints.map((h) => `${h.node}@${h.epoch}:${h.record.key.toString()}=${h.record.version}`)
