@@ -38,9 +38,9 @@ type Outcome = {status: number; code?: string} | {error: string}
  * a client that writes its whole body before reading does, on a fresh connection, and
  * resolves with the answer or the error that ended the exchange (bounded by 30 s).
  */
-function upload(path: string, bytes: number, opts: {chunked: boolean; contentType: string}): Promise<Outcome> {
+function upload(path: string, bytes: number, opts: {chunked: boolean; contentType: string; token?: string}): Promise<Outcome> {
   return new Promise((resolve) => {
-    const headers: Record<string, string> = {[TOKEN_HEADER]: token, 'content-type': opts.contentType}
+    const headers: Record<string, string> = {[TOKEN_HEADER]: opts.token ?? token, 'content-type': opts.contentType}
     if (!opts.chunked) headers['content-length'] = String(bytes)
     const req = request({host: '127.0.0.1', port, method: 'POST', path, headers, agent: false, timeout: 30_000}, (res) => {
       let text = ''
@@ -104,6 +104,16 @@ describe('storage node: a request body over its limit', () => {
     for (let i = 0; i < ROUNDS; i++) {
       const out = await upload(`/v1/shards/${shard.id}/apply?epoch=${shard.epoch}`, MAX_BATCH_BYTES + 6 * 1024 * 1024, {chunked: true, contentType: RECORDS_CONTENT_TYPE})
       expect(out, `round ${i}`).toEqual({status: 413, code: 'TOO_LARGE'})
+    }
+  }, 60_000)
+
+  // Refusals decided before the body is read (the query or the token is wrong) used to close on the unread upload the same way.
+  it('a 4 MiB apply refused before its body is read (a malformed epoch; a wrong token): the client reads 400 BAD_INPUT and 401 UNAUTHORIZED', async () => {
+    for (let i = 0; i < ROUNDS; i++) {
+      const bad = await upload(`/v1/shards/${shard.id}/apply?epoch=abc`, 4 * 1024 * 1024, {chunked: false, contentType: RECORDS_CONTENT_TYPE})
+      expect(bad, `round ${i}`).toEqual({status: 400, code: 'BAD_INPUT'})
+      const unauthorized = await upload(`/v1/shards/${shard.id}/apply?epoch=${shard.epoch}`, 4 * 1024 * 1024, {chunked: false, contentType: RECORDS_CONTENT_TYPE, token: 'not-the-token'})
+      expect(unauthorized, `round ${i}`).toEqual({status: 401, code: 'UNAUTHORIZED'})
     }
   }, 60_000)
 
