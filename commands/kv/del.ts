@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 import {EtcdCommand} from '../../src/cli/baseCommand.js'
 import {DATA_PLANE_TLS_FLAGS, ROUTER_CREDENTIAL_FLAGS, tlsPathsOf} from '../../src/cli/flags.js'
 import {loadRouterCredentials} from '../../src/security/clientCredentials.js'
-import {type KvWriteOutput, kvDel} from '../../src/router/kvService.js'
+import {deleteLine, type KvWriteOutput, kvDel} from '../../src/router/kvService.js'
 
 export default class KvDel extends EtcdCommand {
   static override summary = 'Delete a key through a router (writes a tombstone; deleting an absent or already deleted key succeeds and says it was not there).'
@@ -18,9 +18,3 @@ export default class KvDel extends EtcdCommand {
   }
 }
 
-/** deleteLine says what `kv del` did: removed a value, found none, or (when the replicas could not tell) only that the tombstone was written. */
-function deleteLine(out: KvWriteOutput): string {
-  if (out.removedValue === false) return `${out.key} was not there (absent or already deleted); tombstone written at version ${out.version}`
-  if (out.removedValue === null || out.removedValue === undefined) return `deleted ${out.key} at version ${out.version} (the replicas could not tell whether it held a value)`
-  return `deleted ${out.key} at version ${out.version}`
-}

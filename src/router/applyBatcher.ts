@@ -153,21 +153,14 @@ export class ApplyBatcher implements NodeDataApi {
 /**
  * sliceResponses narrows a batch's response to each caller's records: `superseded`,
  * `expired` and `deletePriors` re-indexed to the caller's own. One pass over the entries
- * (each placed by a binary search over the callers' offsets), not one per caller: a batch
- * of deletes has an entry per record.
+ * (each placed by its record's owner), not one per caller: a batch of deletes has an entry
+ * per record.
  */
 function sliceResponses(r: ApplyResponse, waiters: readonly Waiter[]): ApplyResponse[] {
-  const owner = (i: number): number => {
-    let lo = 0
-    let hi = waiters.length - 1
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1
-      if (waiters[mid]!.offset <= i) lo = mid
-      else hi = mid - 1
-    }
-    const w = waiters[lo]!
-    return i >= w.offset && i < w.offset + w.count ? lo : -1
-  }
+  // The callers' records lie back to back in the batch, in the callers' order: record i is its owner's.
+  const ownerOf = new Int32Array(waiters.reduce((n, w) => n + w.count, 0))
+  waiters.forEach((w, j) => ownerOf.fill(j, w.offset, w.offset + w.count))
+  const owner = (i: number): number => (i >= 0 && i < ownerOf.length ? ownerOf[i]! : -1)
   const split = <T>(entries: readonly T[] | undefined, indexOf: (e: T) => number, reindex: (e: T, offset: number) => T): T[][] | undefined => {
     if (!entries) return undefined
     const out: T[][] = waiters.map(() => [])

@@ -62,6 +62,13 @@ export interface KvWriteOutput {
   removedValue?: boolean | null
 }
 
+/** deleteLine says what `kv del` did: removed a value, found none, or (when the replicas could not tell) only that the tombstone was written. */
+export function deleteLine(out: KvWriteOutput): string {
+  if (out.removedValue === false) return `${out.key} was not there (absent or already deleted); tombstone written at version ${out.version}`
+  if (out.removedValue === null || out.removedValue === undefined) return `deleted ${out.key} at version ${out.version} (the replicas could not tell whether it held a value)`
+  return `deleted ${out.key} at version ${out.version}`
+}
+
 /** kvPut stores `value` under `key` through a router. Throws RouterClient's errors (QUORUM_FAILED, TOO_LARGE, ...). */
 export async function kvPut(target: RouterTarget, key: string, value: Buffer): Promise<KvWriteOutput> {
   const address = await resolveRouter(target)
