@@ -2,7 +2,7 @@
  * The move bench's figures read off two scrapes of its processes' /metrics (bench/move.ts):
  * what happened between them, formatted for its table. Pure: no I/O.
  */
-import {histogramBetween, quantileBound, total} from './promHistogram.js'
+import {histogramBetween, histogramSumBetween, quantileBound, total} from './promHistogram.js'
 
 /** Scrape is the /metrics text of each scraped process by name ('' when the scrape failed). */
 export type Scrape = Record<string, string>
@@ -42,7 +42,7 @@ export function stageP99s(src: string, dst: string, before: [Scrape, Scrape], du
 /**
  * walWaitsDuring says how often the destination's copy commits waited for its WAL to restart
  * during the copy (StorageEngine.walRoom: once the WAL is about 64 MiB long), by outcome,
- * each with the bucket bound of its longest wait: `restarted 7 (longest <= 250 ms), gave-up 0`.
+ * with the time they waited in all and the bucket bound of the longest: `restarted 7 (1.20 s in all, longest <= 250 ms), gave-up 0`.
  */
 export function walWaitsDuring([from, to]: [Scrape, Scrape]): string {
   const name = 'shardctl_node_copy_wal_wait_duration_seconds'
@@ -52,7 +52,8 @@ export function walWaitsDuring([from, to]: [Scrape, Scrape]): string {
       const n = b ? total(b) : 0
       if (!b || n === 0) return `${outcome} 0`
       const longest = quantileBound(b, 1)
-      return `${outcome} ${n} (longest ${Number.isFinite(longest) ? `<= ${Math.round(longest * 1000)} ms` : `> ${Math.round((b.le.at(-2) ?? 0) * 1000)} ms`})`
+      const seconds = histogramSumBetween(from.dst ?? '', to.dst ?? '', name, {outcome})
+      return `${outcome} ${n} (${seconds === undefined ? '' : `${seconds.toFixed(2)} s in all, `}longest ${Number.isFinite(longest) ? `<= ${Math.round(longest * 1000)} ms` : `> ${Math.round((b.le.at(-2) ?? 0) * 1000)} ms`})`
     })
     .join(', ')
 }

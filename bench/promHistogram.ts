@@ -52,6 +52,32 @@ export function histogramBetween(before: string, after: string, name: string, la
   return later && bucketsBetween(later, histogramBuckets(before, name, labels))
 }
 
+/**
+ * histogramSumBetween is how much series `name` (every series matching `labels`) summed
+ * between two scrapes' exposition texts (its `_sum`): undefined when `after` holds no such
+ * series; everything in `after` when `before` holds none.
+ */
+export function histogramSumBetween(before: string, after: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  const later = seriesSum(after, name, labels)
+  return later === undefined ? undefined : later - (seriesSum(before, name, labels) ?? 0)
+}
+
+/** seriesSum adds the `_sum` samples of `name` whose labels include every `labels` pair; undefined when none matches. */
+function seriesSum(text: string, name: string, labels: Record<string, string>): number | undefined {
+  let sum: number | undefined
+  for (const line of text.split('\n')) {
+    const bare = line.startsWith(`${name}_sum `)
+    if (!bare && !line.startsWith(`${name}_sum{`)) continue
+    const close = bare ? name.length + 4 : line.lastIndexOf('}')
+    const pairs = new Map<string, string>()
+    if (!bare) for (const m of line.slice(name.length + 5, close).matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) pairs.set(m[1] ?? '', m[2] ?? '')
+    if (!Object.entries(labels).every(([k, v]) => pairs.get(k) === v)) continue
+    const value = Number(line.slice(close + 1).trim())
+    if (Number.isFinite(value)) sum = (sum ?? 0) + value
+  }
+  return sum
+}
+
 /** total is how many observations the buckets hold. */
 export function total(b: Buckets): number {
   return b.counts.at(-1) ?? 0

@@ -47,6 +47,12 @@ export async function writeCopyStream(src: CopyStreamSource, res: ServerResponse
   res.once('close', () => closed.abort())
   let cursor = src.cursor
   let pageBytes = firstPageBytes(src.frameBytes)
+  // The next page is read while the one before it drains into the socket: reading only
+  // after the drain left the socket idle for a whole read (a round trip to the copy reader
+  // thread and its scan), so the stream ran at 1 / (read time + send time) instead of
+  // 1 / max(read time, send time). At most one page is read ahead (memory stays bounded by
+  // two frames per stream); it is checked against the fence and the live rate before it is sent.
+  let ahead: Promise<ReadPage> | undefined
   for (;;) {
     if (closed.signal.aborted) return 'closed'
     if (src.fenceLost() !== undefined) {
@@ -54,11 +60,18 @@ export async function writeCopyStream(src: CopyStreamSource, res: ServerResponse
       return 'fenced'
     }
     // Read and encoded in the copy reader thread: this loop only waits for it.
-    const page = await readPage(src, cursor, pageBytes)
+    const read = await (ahead ?? readPage(src, cursor, pageBytes))
+    ahead = undefined
+    // A page read ahead at a rate since cut is read again at the new size (see readPage).
+    const page = fitsPace(src, read) ? read.page : (await readPage(src, cursor, read.asked)).page
     pageBytes = Math.min(src.frameBytes, pageBytes * 2)
     const batch = page.batch
     if (!(await spend(src.pace ? [...src.buckets, src.pace] : src.buckets, batch.length, src.sleep, closed.signal))) return 'closed'
     if (closed.signal.aborted) return 'closed'
+    if (src.fenceLost() !== undefined) {
+      res.destroy()
+      return 'fenced'
+    }
     const last = page.cursor === undefined
     // Head and batch as two writes: one frame's batch (up to MiBs) is never copied into another buffer.
     res.write(encodeFrameHead(batch.length, page.cursor, last))
@@ -69,6 +82,10 @@ export async function writeCopyStream(src: CopyStreamSource, res: ServerResponse
       return 'done'
     }
     cursor = page.cursor
+    const next = readPage(src, cursor, pageBytes)
+    // A read that fails while nobody waits for it is not an unhandled rejection; the loop's await sees it.
+    next.catch(() => {})
+    ahead = next
     if (!ok) {
       await drainedOrClosed(res, closed.signal)
     } else {
@@ -78,6 +95,17 @@ export async function writeCopyStream(src: CopyStreamSource, res: ServerResponse
   }
 }
 
+/** ReadPage is a page and the size it was read at (its page-size bound: at most `asked` bytes). */
+interface ReadPage {
+  page: CopyPage
+  asked: number
+}
+
+/** fitsPace tells whether a page read at `asked` bytes is still within about 0.1 s of the stream's live rate. */
+function fitsPace(src: CopyStreamSource, read: ReadPage): boolean {
+  return !src.pace || frameBytesFor(src.pace.currentRate(), src.frameBytes) >= read.asked
+}
+
 /**
  * readPage reads the page after `cursor` of at most `pageBytes`, and at most about 0.1 s
  * of the stream's own rate as it is once the page is read: a page read while the rate was
@@ -85,12 +113,12 @@ export async function writeCopyStream(src: CopyStreamSource, res: ServerResponse
  * to MIN_FRAME_BYTES, so this ends), instead of holding the stream silent for its bytes
  * at the new rate.
  */
-async function readPage(src: CopyStreamSource, cursor: string | undefined, pageBytes: number): Promise<CopyPage> {
+async function readPage(src: CopyStreamSource, cursor: string | undefined, pageBytes: number): Promise<ReadPage> {
   let size = src.pace ? Math.min(pageBytes, frameBytesFor(src.pace.currentRate(), src.frameBytes)) : pageBytes
   for (;;) {
     const page = await src.engine.readCopyPage(src.range, cursor, size)
     const allowed = src.pace ? Math.min(pageBytes, frameBytesFor(src.pace.currentRate(), src.frameBytes)) : size
-    if (allowed >= size) return page
+    if (allowed >= size) return {page, asked: size}
     size = allowed
   }
 }

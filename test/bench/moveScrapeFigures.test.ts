@@ -61,14 +61,14 @@ describe('the move bench figures between two scrapes', () => {
     )
   })
 
-  it('given WAL waits on the destination, when formatted, then each outcome shows its count between the scrapes and its longest wait bound', async () => {
+  it('given WAL waits on the destination, when formatted, then each outcome shows its count between the scrapes, the time waited and its longest wait bound', async () => {
     const dst = processMetrics()
     observe(dst.walWait, {outcome: 'restarted'}, 3, 0.9) // before the window: not counted
     const from: Scrape = {dst: await dst.text()}
     observe(dst.walWait, {outcome: 'restarted'}, 7, 0.2)
     observe(dst.walWait, {outcome: 'gave-up'}, 1, 1.5)
     const to: Scrape = {dst: await dst.text()}
-    expect(walWaitsDuring([from, to])).toBe('restarted 7 (longest <= 250 ms), gave-up 1 (longest > 1000 ms)')
+    expect(walWaitsDuring([from, to])).toBe('restarted 7 (1.40 s in all, longest <= 250 ms), gave-up 1 (1.50 s in all, longest > 1000 ms)')
     expect(walWaitsDuring([to, to])).toBe('restarted 0, gave-up 0')
     expect(walWaitsDuring([{}, {}])).toBe('restarted 0, gave-up 0')
   })

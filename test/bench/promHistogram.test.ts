@@ -1,6 +1,6 @@
 import {Histogram, Registry} from 'prom-client'
 import {describe, expect, it} from 'vitest'
-import {bucketsBetween, histogramBetween, histogramBuckets, quantileBound, shareAbove, total} from '../../bench/promHistogram.js'
+import {bucketsBetween, histogramBetween, histogramBuckets, histogramSumBetween, quantileBound, shareAbove, total} from '../../bench/promHistogram.js'
 
 /** registryWith is a real prom-client histogram to observe into and render. */
 function registryWith(): {observe: (op: string, status: string, s: number) => void; text: () => Promise<string>} {
@@ -57,5 +57,19 @@ describe('promHistogram', () => {
     expect(quantileBound({le: [0.1, Infinity], counts: [0, 5]}, 0.99)).toBe(Infinity)
     expect(quantileBound({le: [0.1, Infinity], counts: [0, 0]}, 0.99)).toBeNaN()
     expect(shareAbove({le: [0.1, Infinity], counts: [1, 2]}, 0.2)).toBeNaN()
+  })
+
+  it('sums the observed seconds of the matching series between two scrapes', async () => {
+    const r = registryWith()
+    r.observe('apply', '200', 0.5)
+    const before = await r.text()
+    r.observe('apply', '200', 0.25)
+    r.observe('apply', '503', 1)
+    r.observe('get', '200', 4)
+    const after = await r.text()
+    expect(histogramSumBetween(before, after, 'x_seconds', {op: 'apply'})).toBeCloseTo(1.25)
+    expect(histogramSumBetween('', after, 'x_seconds', {op: 'apply', status: '200'})).toBeCloseTo(0.75)
+    expect(histogramSumBetween(before, after, 'x_seconds', {op: 'put'})).toBeUndefined()
+    expect(histogramSumBetween(before, after, 'y_seconds')).toBeUndefined()
   })
 })
