@@ -34,10 +34,15 @@ export interface CopyStreamSource {
 
 /**
  * writeCopyStream writes the range's records to `res` as copy frames (copyFrames.ts),
- * page by page from `cursor`, until the last frame or until the reader goes away. Each
- * page is read (in the engine's copy reader thread) just before it is sent (records written meanwhile may or may not appear:
- * the copy runs beside dual writes, and LWW makes either fine); it waits for the socket to
- * drain before reading the next page, so a slow destination bounds the source's memory.
+ * page by page from `cursor`, until the last frame or until the reader goes away. Pages
+ * are read in the engine's copy reader thread, each while the one before it drains into
+ * the socket (records written meanwhile may or may not appear: the copy runs beside dual
+ * writes, and LWW makes either fine). At most one page is read ahead, and the next frame
+ * waits while the socket is over its high-water mark, so a slow destination holds the
+ * source to about two pages per stream. A page read ahead is checked against the stream's
+ * live rate (read again, smaller, after a cut) and against the fence just before it is
+ * written. A read that fails rejects this promise once the frame before it drained, as a
+ * read made only then would.
  * When the fence is lost mid-stream the response is destroyed without a last frame: the
  * reader sees a cut stream and asks again, to be refused with the reason. Headers must
  * have been sent by the caller.

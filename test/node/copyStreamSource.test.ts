@@ -1,6 +1,6 @@
 import {EventEmitter} from 'node:events'
 import {type ServerResponse} from 'node:http'
-import {describe, expect, it} from 'vitest'
+import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {type CopyPage} from '../../src/node/copyPageReader.js'
 import {FIRST_PAGE_BYTES, writeCopyStream} from '../../src/node/copyStreamSource.js'
 import {TokenBucket} from '../../src/throttle/tokenBucket.js'
@@ -117,5 +117,103 @@ describe('writeCopyStream', () => {
     await until(() => res.batches.length === 4)
     res.emit('drain')
     expect(await done).toBe('done')
+  })
+})
+
+/** gatedEngine serves `pages` pages like pagedEngine, but each read waits until the test releases (or fails) it. */
+function gatedEngine(pages: number) {
+  const reads: {cursor: string | undefined; size: number; settled: boolean; release: () => void; fail: (err: Error) => void}[] = []
+  return {
+    reads,
+    engine: {
+      readCopyPage: (_range: unknown, cursor: string | undefined, size: number): Promise<CopyPage> =>
+        new Promise((resolve, reject) => {
+          const n = cursor === undefined ? 1 : Number(cursor) + 1
+          const read = {
+            cursor,
+            size,
+            settled: false,
+            release: () => {
+              read.settled = true
+              resolve({batch: Buffer.alloc(size, n), records: 1, cursor: n < pages ? String(n) : undefined})
+            },
+            fail: (err: Error) => {
+              read.settled = true
+              reject(err)
+            },
+          }
+          reads.push(read)
+        }),
+    },
+  }
+}
+
+describe('writeCopyStream, a page read ahead that fails or outlives its stream', () => {
+  const unhandled: unknown[] = []
+  const onUnhandled = (reason: unknown) => void unhandled.push(reason)
+  beforeEach(() => {
+    unhandled.length = 0
+    process.on('unhandledRejection', onUnhandled)
+  })
+  afterEach(() => void process.off('unhandledRejection', onUnhandled))
+
+  it('given a read ahead that fails while a frame drains, when the drain comes, then the stream rejects with its error and sends nothing more', async () => {
+    const {engine, reads} = gatedEngine(5)
+    const res = new FakeResponse()
+    let outcome: unknown
+    writeCopyStream(source(engine as never), res as unknown as ServerResponse).then((v) => (outcome = v), (err: unknown) => (outcome = err))
+    await until(() => reads.length === 1)
+    reads[0]!.release()
+    await until(() => res.batches.length === 1 && reads.length === 2)
+    reads[1]!.fail(new Error('disk says no'))
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r))
+    expect(outcome).toBeUndefined() // surfaced where a read made after the drain would fail, not earlier
+    res.emit('drain')
+    await until(() => outcome !== undefined)
+    expect((outcome as Error).message).toBe('disk says no')
+    expect(res.batches).toHaveLength(1)
+    expect(unhandled).toEqual([])
+  })
+
+  it('given a stream closed while a page is read ahead, when that read fails later, then the stream said closed, nothing is unhandled and nothing more is read', async () => {
+    const {engine, reads} = gatedEngine(5)
+    const res = new FakeResponse()
+    const done = writeCopyStream(source(engine as never), res as unknown as ServerResponse)
+    await until(() => reads.length === 1)
+    reads[0]!.release()
+    await until(() => res.batches.length === 1 && reads.length === 2)
+    res.emit('close')
+    expect(await done).toBe('closed')
+    reads[1]!.fail(new Error('copy reader is closed'))
+    for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r))
+    expect(reads).toHaveLength(2)
+    expect(unhandled).toEqual([])
+  })
+
+  it('given the stream rate cut while a read ahead is in flight, when it lands, then the same page is read again at the new size and the frames stay in order', async () => {
+    const {engine, reads} = gatedEngine(4)
+    const res = new FakeResponse()
+    const pace = new TokenBucket(null, () => 0)
+    const done = writeCopyStream(source(engine as never, {pace}), res as unknown as ServerResponse)
+    await until(() => reads.length === 1)
+    reads[0]!.release()
+    await until(() => res.batches.length === 1 && reads.length === 2)
+    pace.setRate(320 * 1024) // 0.1 s of it is 32 KiB
+    reads[1]!.release()
+    await until(() => reads.length === 3)
+    expect(reads[2]).toMatchObject({cursor: '1', size: 32 * 1024})
+    reads[2]!.release()
+    res.emit('drain')
+    await until(() => res.batches.length === 2)
+    expect(res.batches[1]!.length).toBe(32 * 1024)
+    pace.setRate(null)
+    for (let i = 0; i < 20 && !res.ended; i++) {
+      for (const r of reads) if (!r.settled) r.release()
+      res.emit('drain')
+      for (let j = 0; j < 20; j++) await new Promise((r) => setImmediate(r))
+    }
+    expect(await done).toBe('done')
+    expect(res.batches.map((b) => b[0])).toEqual([1, 2, 3, 4])
+    expect(reads.filter((r) => r.cursor === '1')).toHaveLength(2) // read twice, sent once
   })
 })
