@@ -37,9 +37,12 @@ export class NodeThrottles {
 /**
  * spend reserves `bytes` on every bucket and waits until the tightest lets them go, in
  * sleeps of at most `maxSleepMs` (re-checking `signal` between them), so a copy throttled
- * to a crawl still stops promptly when cancelled. Resolves false when cancelled.
+ * to a crawl still stops promptly when cancelled. Resolves false when cancelled. A copy
+ * cancelled before it spends takes nothing: the buckets are shared by every stream of the
+ * node, and bytes reserved for a frame never sent would slow the others by its time.
  */
 export async function spend(buckets: readonly TokenBucket[], bytes: number, sleep: (ms: number) => Promise<void>, signal?: AbortSignal, maxSleepMs = 200): Promise<boolean> {
+  if (signal?.aborted) return false
   let wait = Math.max(0, ...buckets.map((b) => b.take(bytes)))
   while (wait > 0) {
     if (signal?.aborted) return false

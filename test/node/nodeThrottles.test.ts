@@ -52,4 +52,19 @@ describe('NodeThrottles', () => {
     })
     expect(total).toBe(4000)
   })
+
+  it('given a copy already cancelled, when it spends, then it takes no bytes from the shared buckets (other streams keep their share)', async () => {
+    let t = 0
+    const th = new NodeThrottles(() => t, {send: 1000, receive: null})
+    const ac = new AbortController()
+    ac.abort()
+    expect(await spend([th.send], 500, async () => {}, ac.signal)).toBe(false)
+    const slept: number[] = []
+    // The next stream's 1000 B wait 1 s at 1000 B/s, not 1.5 s behind the cancelled stream's 500.
+    expect(await spend([th.send], 1000, async (ms) => {
+      slept.push(ms)
+      t += ms
+    })).toBe(true)
+    expect(slept.reduce((a, b) => a + b, 0)).toBe(1000)
+  })
 })
