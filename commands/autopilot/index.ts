@@ -32,7 +32,7 @@ Every --interval it reads the cluster and decides, in order: defer while paused 
     'rebalance-above': Flags.string({description: 'start a rebalance when the largest node utilisation over the mean stays above this', default: '1.2'}),
     for: durationFlag({description: 'how long the imbalance must stay above --rebalance-above', ...withDefault('10m', parseDuration)}),
     'cool-down': durationFlag({description: 'a shard the autopilot moved is not moved again for this long', ...withDefault('30m', parseDuration)}),
-    'max-imbalance': Flags.string({description: "the planner's target band: a rebalance stops inside it [default: 1.10]"}),
+    'max-imbalance': Flags.string({description: "the planner's target band: a rebalance stops inside it; at least 1.01 [default: 1.10]"}),
     'max-moves': Flags.integer({description: 'at most this many moves per plan', min: 1}),
     'min-improvement': Flags.string({description: 'planner anti-churn (see `plan --help`) [default: 0.1]'}),
     weights: Flags.string({description: 'planner resource weights, e.g. reads=1,writes=2,bytes=0.5'}),

@@ -23,7 +23,7 @@ export default class Plan extends EtcdCommand {
     snapshot: Flags.string({description: 'plan from this snapshot file (`snapshot export`; - reads standard input), with no etcd access'}),
     strategy: Flags.string({description: 'balance (load-aware) or ring (consistent-hash baseline)', options: ['balance', 'ring'], default: 'balance'}),
     out: Flags.string({description: 'write the plan here instead of plans/<cluster>-<timestamp>.json'}),
-    'max-imbalance': Flags.string({description: 'allowed utilisation band around the mean: X means between 2 - X and X [default: 1.10]'}),
+    'max-imbalance': Flags.string({description: 'allowed utilisation band around the mean: X means between 2 - X and X, at least 1.01 (1, a band of width zero, is unreachable) [default: 1.10]'}),
     'max-moves': Flags.integer({description: 'stop after this many moves', min: 0}),
     'max-bytes': Flags.string({description: 'stop before copying more than this, e.g. 500GiB'}),
     'min-improvement': Flags.string({description: "skip moves worth less than this fraction of an average replica's load (load taken out of the band, or drop of the busier node) [default: 0.1]"}),

@@ -4,6 +4,7 @@ import {sealPlan, type Plan, type PlanBody} from '../model/plan.js'
 import {type ClusterSnapshot} from '../model/snapshot.js'
 import {type PlanOptionsInput} from '../planner/options.js'
 import {planRebalance} from '../planner/planRebalance.js'
+import {boundText, ratioText} from '../planner/ratioText.js'
 import {type AutopilotHistory} from './autopilotState.js'
 
 /** HOUR_MS is the span of the `--max-bytes-per-hour` budget. */
@@ -135,18 +136,20 @@ export function decide(obs: Observation, before: AutopilotHistory, policy: Autop
   const cooled: ClusterSnapshot = {...snapshot, constraints: [...snapshot.constraints, ...pins]}
   const plan = planRebalance(cooled, {...policy.planOptions, ...cappedBytes(policy.planOptions, budget)}, planMeta(snapshot, 'rebalance', now), {baseline: false})
   const imbalance = plan.summary.imbalanceBefore
-  const figure = `imbalance ${imbalance.toFixed(2)}x`
-  if (!(imbalance > policy.rebalanceAbove)) return step({kind: 'idle', reason: `${figure} is not above ${policy.rebalanceAbove.toFixed(2)}x`}, {...history, aboveSince: null}, imbalance)
+  // Figures get the digits that tell them from the mark they are compared with ("1.2004x above 1.20x", not "1.20x above 1.20x").
+  const mark = boundText(policy.rebalanceAbove)
+  const figure = `imbalance ${ratioText(imbalance, [policy.rebalanceAbove])}x`
+  if (!(imbalance > policy.rebalanceAbove)) return step({kind: 'idle', reason: `${figure} is not above ${mark}x`}, {...history, aboveSince: null}, imbalance)
   const aboveSince = history.aboveSince ?? now
   const held = {...history, aboveSince}
-  if (now - aboveSince < policy.forMs) return step({kind: 'idle', reason: `${figure} above ${policy.rebalanceAbove.toFixed(2)}x for ${seconds(now - aboveSince)} of ${seconds(policy.forMs)}`}, held, imbalance)
+  if (now - aboveSince < policy.forMs) return step({kind: 'idle', reason: `${figure} above ${mark}x for ${seconds(now - aboveSince)} of ${seconds(policy.forMs)}`}, held, imbalance)
   if (budget !== null && budget <= 0) return step({kind: 'wait', reason: `${figure} needs a rebalance, but the --max-bytes-per-hour budget is spent`}, held, imbalance)
   if (plan.summary.moves === 0) {
     const cooling = pins.length > 0 ? ` (${Object.keys(history.movedAt).length} recently moved shard(s) cooling down)` : ''
-    return step({kind: 'idle', reason: `${figure} above ${policy.rebalanceAbove.toFixed(2)}x, but the planner finds no move: ${plan.summary.stopDetail}${cooling}`}, held, imbalance)
+    return step({kind: 'idle', reason: `${figure} above ${mark}x, but the planner finds no move: ${plan.summary.stopDetail}${cooling}`}, held, imbalance)
   }
   const next = {...history, aboveSince: null, spent: [...history.spent, {at: now, bytes: plan.summary.bytesToMove}], movedAt: {...history.movedAt, ...movedShards(plan, now)}}
-  return step({kind: 'rebalance', reason: `${figure} above ${policy.rebalanceAbove.toFixed(2)}x for ${seconds(now - aboveSince)}: ${plan.summary.moves} move(s) to ${plan.summary.imbalanceAfter.toFixed(2)}x (target ${plan.summary.target.toFixed(2)}x)`, plan}, next, imbalance)
+  return step({kind: 'rebalance', reason: `${figure} above ${mark}x for ${seconds(now - aboveSince)}: ${plan.summary.moves} move(s) to ${ratioText(plan.summary.imbalanceAfter, [plan.summary.target])}x (target ${boundText(plan.summary.target)}x)`, plan}, next, imbalance)
 }
 
 /** remember updates the history with what was observed: down-since times, expired cool-downs and budget entries. */

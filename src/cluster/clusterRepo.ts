@@ -6,6 +6,7 @@ import {ConstraintsSchema, type PlacementConstraint} from '../model/constraints.
 import {type Control, ControlSchema} from '../model/control.js'
 import {AliveSchema, type ClusterNode, NodeSchema} from '../model/node.js'
 import {type Shard, ShardSchema} from '../model/shard.js'
+import {shardIdRuns} from '../model/shardIdRuns.js'
 import {type NodeStats, type NodeStatsSummary, NodeStatsSummarySchema, type ShardLoadPage, ShardLoadPageSchema} from '../model/stats.js'
 import {joinNodeStats} from '../stats/statsPages.js'
 import {type ServiceContext} from './serviceContext.js'
@@ -38,11 +39,16 @@ export async function listShards(ctx: ServiceContext): Promise<{shards: Typed<Sh
   return {shards: items, revision}
 }
 
-/** getShard reads one shard. Throws UserError(NOT_FOUND) when absent. */
+/**
+ * getShard reads one shard. Throws UserError(NOT_FOUND) when absent; the message names the
+ * ids the cluster does have (read only on that path), so a typo is fixed without a second command.
+ */
 export async function getShard(ctx: ServiceContext, id: number): Promise<Typed<Shard>> {
   const shard = await ctx.store.getTyped(ctx.keys.shard(id), ShardSchema)
-  if (!shard) throw new UserError('NOT_FOUND', `shard ${id} does not exist in cluster "${ctx.cluster}"`, 'list shards with `shardctl shard list`')
-  return shard
+  if (shard) return shard
+  const ids = (await listShards(ctx)).shards.map((s) => s.value.id)
+  const have = ids.length === 0 ? 'this cluster has no shards' : `this cluster has shards ${shardIdRuns(ids)}`
+  throw new UserError('NOT_FOUND', `shard ${id} does not exist in cluster "${ctx.cluster}"; ${have}`, 'list shards with `shardctl shard list`')
 }
 
 /** listAlive returns the ids of nodes whose leased liveness key exists. */

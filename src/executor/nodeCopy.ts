@@ -97,9 +97,14 @@ export async function copyShard(env: ExecutorEnv, m: FencedMove): Promise<Fenced
     // Trouble is over once bytes flow again (a refused stream shows `running` until it fails).
     if (status.state === 'done' || (lastBytes !== undefined && status.bytes > lastBytes)) troubleSince = undefined
     if (status.state === 'idle' || status.state === 'cancelled') continue
-    const bytes = status.bytes
-    meter.record(env.now(), lastBytes === undefined ? 0 : Math.max(0, bytes - lastBytes))
-    lastBytes = bytes
+    // The rate (and so the stall verdict, `top`'s COPY line and the auto throttle's flowing
+    // rate) counts the stream's bytes, which the throttles limit; the progress counts key and
+    // value bytes, as the plan's estimate does: an empty shard is 4 bytes on the wire, 0 copied.
+    // A node that predates dataBytes reports only the stream's bytes.
+    const wire = status.bytes
+    const bytes = status.dataBytes ?? status.bytes
+    meter.record(env.now(), lastBytes === undefined ? 0 : Math.max(0, wire - lastBytes))
+    lastBytes = wire
     const finished = status.state === 'done'
     const progress = {...current.value.progress, bytes, keys: status.keys, cursor: status.cursor, rateBytesPerSec: Math.round(meter.rate(env.now())), stalled: finished ? false : meter.stalled(env.now(), stallThreshold(shareOf(env, sources[0]!, move.to)))}
     if (finished) {

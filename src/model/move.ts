@@ -88,10 +88,12 @@ export function isUnsuccessful(phase: MovePhase): boolean {
 
 /** MoveProgressSchema: copy progress, written a few times per second at most. */
 export const MoveProgressSchema = z.object({
+  /** bytes are the key and value bytes copied, as load stats and {@link totalBytes} count them (0 for an empty shard). */
   bytes: z.number().nonnegative(),
   keys: z.number().nonnegative(),
   /** totalBytes is the planned size (from load stats), for ETA; 0 when unknown. */
   totalBytes: z.number().nonnegative(),
+  /** rateBytesPerSec is the copy stream's rate, what the throttles limit: its bytes also carry each record's version and framing, so it runs above the rate of `bytes`. */
   rateBytesPerSec: z.number().nonnegative(),
   /** cursor resumes the copy after the last chunk applied to the destination. */
   cursor: z.string().nullable(),

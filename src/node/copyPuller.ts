@@ -43,8 +43,14 @@ export interface PullStatus {
   moveId: string | null
   epoch: number
   state: PullState
-  /** bytes and keys applied so far for this move (across restarts and source changes). */
+  /**
+   * bytes are the record-batch bytes received so far for this move (across restarts and
+   * source changes): what the throttles spend. Each record also carries its version and
+   * lengths, each frame a 4-byte count, so an empty shard's copy is 4 bytes on the wire.
+   */
   bytes: number
+  /** dataBytes are the key and value bytes applied so far (what load stats and a plan's size estimate count): 0 for an empty shard. */
+  dataBytes: number
   keys: number
   /** cursor is the durable resume point in the current source (null: its start, or done). */
   cursor: string | null
@@ -67,7 +73,10 @@ interface PersistedPull {
   cursor: string | null
   /** startCursor is where every source after the first starts: the end of a prefix copied whole from a source that held every acknowledged write. */
   startCursor: string | null
+  /** bytes are record-batch bytes received (see {@link PullStatus}). */
   bytes: number
+  /** dataBytes are key and value bytes applied; absent in a state written before they were counted. */
+  dataBytes?: number
   keys: number
   done: boolean
 }
@@ -210,10 +219,10 @@ export class CopyPuller {
     const job = this.jobs.get(shard)
     if (job) {
       const p = job.persisted
-      return {shard, moveId: job.spec.moveId, epoch: job.spec.epoch, state: job.state, bytes: p.bytes, keys: p.keys, cursor: p.cursor, source: job.spec.sources[Math.min(p.sourceIndex, job.spec.sources.length - 1)]?.node ?? null, rate: job.bucket.currentRate(), error: job.error, errorCode: job.errorCode, failedSource: job.failedSource}
+      return {shard, moveId: job.spec.moveId, epoch: job.spec.epoch, state: job.state, bytes: p.bytes, dataBytes: p.dataBytes ?? 0, keys: p.keys, cursor: p.cursor, source: job.spec.sources[Math.min(p.sourceIndex, job.spec.sources.length - 1)]?.node ?? null, rate: job.bucket.currentRate(), error: job.error, errorCode: job.errorCode, failedSource: job.failedSource}
     }
     const p = this.readPersisted(shard)
-    return {shard, moveId: p?.moveId ?? null, epoch: p?.epoch ?? 0, state: p?.done ? 'done' : 'idle', bytes: p?.bytes ?? 0, keys: p?.keys ?? 0, cursor: p?.cursor ?? null, source: null, rate: null, error: null, errorCode: null, failedSource: null}
+    return {shard, moveId: p?.moveId ?? null, epoch: p?.epoch ?? 0, state: p?.done ? 'done' : 'idle', bytes: p?.bytes ?? 0, dataBytes: p?.dataBytes ?? 0, keys: p?.keys ?? 0, cursor: p?.cursor ?? null, source: null, rate: null, error: null, errorCode: null, failedSource: null}
   }
 
   /**
@@ -274,13 +283,13 @@ export class CopyPuller {
   private resumePoint(spec: PullSpec): PersistedPull {
     const names = spec.sources.map((s) => s.node)
     const p = this.readPersisted(spec.shard)
-    const fresh: PersistedPull = {moveId: spec.moveId, epoch: spec.epoch, sources: names, sourceIndex: 0, cursor: null, startCursor: null, bytes: 0, keys: 0, done: false}
+    const fresh: PersistedPull = {moveId: spec.moveId, epoch: spec.epoch, sources: names, sourceIndex: 0, cursor: null, startCursor: null, bytes: 0, dataBytes: 0, keys: 0, done: false}
     if (!p || p.moveId !== spec.moveId || p.epoch !== spec.epoch) return fresh
     if (p.done || sameNames(p.sources, names)) return p
     // A single-source prefix is complete (that source held every acknowledged write up to
     // its cursor); a multi-source one is complete only up to where all its sources started.
     const start = p.sources.length === 1 ? p.cursor : p.startCursor
-    return {...fresh, cursor: start, startCursor: start, bytes: p.bytes, keys: p.keys}
+    return {...fresh, cursor: start, startCursor: start, bytes: p.bytes, dataBytes: p.dataBytes, keys: p.keys}
   }
 
   /**
@@ -408,7 +417,7 @@ export class CopyPuller {
           await this.deps.fence(spec.shard, spec.epoch)
           if (job.abort.signal.aborted) return
           const before = queued
-          const next: PersistedPull = {...queued, bytes: queued.bytes + frame.batch.length, keys: queued.keys + records.length}
+          const next: PersistedPull = {...queued, bytes: queued.bytes + frame.batch.length, dataBytes: (queued.dataBytes ?? 0) + dataBytesOf(records), keys: queued.keys + records.length}
           if (frame.last) {
             next.sourceIndex = queued.sourceIndex + 1
             next.cursor = next.startCursor
@@ -443,7 +452,7 @@ export class CopyPuller {
       }
     }
     job.state = 'done'
-    this.deps.log.info('copy done', {shard: spec.shard, epoch: spec.epoch, move: spec.moveId, bytes: p.bytes, keys: p.keys})
+    this.deps.log.info('copy done', {shard: spec.shard, epoch: spec.epoch, move: spec.moveId, bytes: p.bytes, dataBytes: p.dataBytes ?? 0, keys: p.keys})
   }
 }
 
@@ -502,4 +511,11 @@ function sameSources(a: readonly CopySourceAddress[], b: readonly CopySourceAddr
 
 function sameNames(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((s, i) => s === b[i])
+}
+
+/** dataBytesOf sums the key and value bytes of `records` (a tombstone counts its key), as the storage engine's range totals do. */
+function dataBytesOf(records: readonly NodeRecord[]): number {
+  let n = 0
+  for (const r of records) n += r.key.length + (r.value?.length ?? 0)
+  return n
 }

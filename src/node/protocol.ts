@@ -353,7 +353,10 @@ export const PullStatusResponseSchema = z.object({
   moveId: z.string().nullable(),
   epoch: z.number().int(),
   state: z.enum(['running', 'done', 'failed', 'cancelled', 'idle']),
+  /** bytes: record-batch bytes received (what the throttles spend). */
   bytes: z.number().nonnegative(),
+  /** dataBytes: key and value bytes applied (absent from a node that predates it). */
+  dataBytes: z.number().nonnegative().optional(),
   keys: z.number().nonnegative(),
   cursor: z.string().nullable(),
   source: z.string().nullable(),

@@ -9,8 +9,8 @@ const SAME_RATIO = 1e-9
 /**
  * ratioText writes a utilisation ratio (1.00 = the mean) with two decimals, or with as many
  * more as it takes (up to 9) to tell it apart from each bound in `bounds` it differs from.
- * Two decimals alone can print a node at 1.002x, outside a --max-imbalance 1 band, as
- * "1.00x" next to the band "1.00..1.00x": a line that contradicts itself.
+ * Two decimals alone can print a node at 1.012x, outside a --max-imbalance 1.01 band, as
+ * "1.01x" next to the band "0.99..1.01x": a line that contradicts itself.
  */
 export function ratioText(x: number, bounds: readonly number[] = []): string {
   for (let d = 2; d < MAX_RATIO_DECIMALS; d++) {

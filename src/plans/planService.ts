@@ -22,6 +22,15 @@ export interface PlanFlagValues {
 }
 
 /**
+ * MIN_MAX_IMBALANCE is the narrowest band `--max-imbalance` accepts (0.99..1.01x the mean).
+ * 1 is a band of width zero: only a node at exactly the mean is inside it, so on a loaded
+ * cluster every plan ends `unreachable` (exit 11) whatever it moves, and the figures, printed
+ * to two decimals, cannot show a narrower band as one. The planner itself still takes 1 (its
+ * optimality tests use the zero-width band); only the flags refuse it.
+ */
+export const MIN_MAX_IMBALANCE = 1.01
+
+/**
  * planOptionsFromFlags turns flag text into planner options. Throws UserError BAD_INPUT
  * naming the flag (`--max-bytes: "12XB" is not a size ...`).
  */
@@ -46,7 +55,7 @@ export function planOptionsFromFlags(flags: PlanFlagValues): PlanOptionsInput {
   }
   return {
     strategy: flags.strategy as PlanStrategy | undefined,
-    maxImbalance: parse('max-imbalance', flags.maxImbalance, number('max imbalance', 1, '1.10 keeps every node within 0.90..1.10x the mean')),
+    maxImbalance: parse('max-imbalance', flags.maxImbalance, number('max imbalance', MIN_MAX_IMBALANCE, '1 is a band of width zero no loaded cluster reaches; 1.10 keeps every node within 0.90..1.10x the mean')),
     maxMoves: flags.maxMoves,
     maxBytes: parse('max-bytes', flags.maxBytes, parseBytes),
     minImprovement: parse('min-improvement', flags.minImprovement, number('min improvement', 0, 'a fraction of an average replica\'s load; 0 takes every move that helps')),

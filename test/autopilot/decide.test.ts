@@ -176,6 +176,12 @@ describe('decide: balance with hysteresis', () => {
     }
   })
 
+  it('given an imbalance just off the mark, then the reason shows the digits that tell it from the mark (it printed "1.20x above 1.20x")', () => {
+    // skewed(h): n1 and n2 at 2(h + 100) / (h + 300) of the mean.
+    expect(decide(observe(skewed(200.25), T0), EMPTY_HISTORY, reads).decision.reason).toMatch(/^imbalance 1\.2004x above 1\.20x for 0s of 10s$/)
+    expect(decide(observe(skewed(199.75), T0), EMPTY_HISTORY, reads).decision.reason).toBe('imbalance 1.1996x is not above 1.20x')
+  })
+
   it('given an imbalance that dips below the mark, then the --for clock restarts', () => {
     const s1 = decide(observe(skewed(300), T0), EMPTY_HISTORY, reads)
     const dip = decide(observe(skewed(100), T0 + 6000), s1.history, reads)

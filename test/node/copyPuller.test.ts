@@ -118,6 +118,23 @@ describe('CopyPuller', {timeout: 30_000}, () => {
     expect(p.pull(spec()).state).toBe('done')
   })
 
+  it('given an empty source, when pulled, then it reports 0 data bytes and 0 keys, and the stream\'s 4 bytes apart (it said "copied 4 B (0 keys)")', async () => {
+    const empty = engineAt().engine
+    const p = puller(engineAt().engine, new FakeSources({a: empty}))
+    p.pull(spec())
+    expect(await settle(p)).toMatchObject({state: 'done', dataBytes: 0, keys: 0, bytes: 4})
+  })
+
+  it('given a source, when pulled, then its data bytes are the key and value bytes the source\'s range totals count, and the stream\'s bytes (versions, framing) more', async () => {
+    const a = engineAt().engine
+    await fill(a, 300)
+    const p = puller(engineAt().engine, new FakeSources({a}))
+    p.pull(spec())
+    const s = await settle(p)
+    expect(s.dataBytes).toBe(a.rangeTotals(ALL).bytes)
+    expect(s.bytes).toBeGreaterThan(s.dataBytes)
+  })
+
   it('keeps the newer of a concurrent write and the copied record (LWW), and copies tombstones', async () => {
     const a = engineAt().engine
     await a.apply([rec('k1', v(10), 'old'), rec('k2', v(10), 'copied'), rec('k3', v(10), null)])

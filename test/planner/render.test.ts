@@ -66,4 +66,11 @@ describe('renderPlanMarkdown', () => {
     expect(renderPlanMarkdown(hot)).toContain('**Target unreachable with this plan**')
     expect(renderPlanText(hot)).toMatch(/^ {2}status {5}unreachable$/m)
   })
+
+  it('given nodes 0.0004 outside a 1.1x band, when rendered, then the node table shows the digits that put them outside (it printed 1.10 and 0.90, the band edges)', () => {
+    const edge = planRebalance(snapshotOf({nodes: [{id: 'a'}, {id: 'b'}], shards: [{replicas: ['a'], reads: 11004}, {replicas: ['b'], reads: 8996}]}), {}, {id: 'plan-11', createdAt: '2025-01-01T00:00:00.000Z'})
+    const md = renderPlanMarkdown(edge)
+    expect(md).toMatch(/^\| `a` \| z0 \| active \| `[^`]+` \| 1\.1004 \| `[^`]+` \| 1\.1004 \|$/m)
+    expect(md).toMatch(/^\| `b` \| z0 \| active \| `[^`]+` \| 0\.8996 \| `[^`]+` \| 0\.8996 \|$/m)
+  })
 })

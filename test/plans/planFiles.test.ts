@@ -141,9 +141,16 @@ describe('plan files', () => {
     expect(errorOf(() => planOptionsFromFlags({weights: 'cpu=1'})).message).toMatch(/^--weights: unknown key "cpu"/)
     expect(errorOf(() => planOptionsFromFlags({maxImbalance: 'x'})).message).toMatch(/^--max-imbalance: /)
     // Out of range: the flag is named, not the planner's option field ("plan option maxImbalance: Too small").
-    expect(errorOf(() => planOptionsFromFlags({maxImbalance: '0.5'})).message).toBe('--max-imbalance: max imbalance must be at least 1 (1.10 keeps every node within 0.90..1.10x the mean), got "0.5"')
+    expect(errorOf(() => planOptionsFromFlags({maxImbalance: '0.5'})).message).toBe('--max-imbalance: max imbalance must be at least 1.01 (1 is a band of width zero no loaded cluster reaches; 1.10 keeps every node within 0.90..1.10x the mean), got "0.5"')
+    // Exactly 1 (and anything under 1.01) used to be accepted, and every plan then ended unreachable (exit 11).
+    for (const raw of ['1', '1.0', '1.005']) {
+      const err = errorOf(() => planOptionsFromFlags({maxImbalance: raw}))
+      expect(err.code).toBe('BAD_INPUT')
+      expect(err.message).toMatch(new RegExp(`^--max-imbalance: max imbalance must be at least 1\\.01 .*, got "${raw.replace('.', '\\.')}"$`))
+    }
+    expect(planOptionsFromFlags({maxImbalance: '1.01'})).toMatchObject({maxImbalance: 1.01})
     expect(errorOf(() => planOptionsFromFlags({minImprovement: '-1'})).message).toMatch(/^--min-improvement: min improvement must be at least 0 /)
-    expect(planOptionsFromFlags({maxImbalance: '1', minImprovement: '0'})).toMatchObject({maxImbalance: 1, minImprovement: 0})
+    expect(planOptionsFromFlags({minImprovement: '0'})).toMatchObject({minImprovement: 0})
   })
 
   it('given plans, when checked, then balanced passes, needs-rebalance and unreachable throw distinct codes', () => {

@@ -55,8 +55,10 @@ export function renderPlanMarkdown(plan: Plan, limits: {nodes?: number; actions?
   out.push('')
   out.push('| node | zone | state | before | | after | |')
   out.push('|---|---|---|---|---:|---|---:|')
+  // As in the text table: a node just off a band edge gets the digits that show it (1.1004, not 1.10, beside a 1.1x target).
+  const band = [Math.max(0, 2 - s.target), s.target]
   for (const n of nodes) {
-    out.push(`| \`${n.id}\` | ${cell(n.zone)} | ${n.alive ? n.state : 'down'} | \`${utilisationBar(n.before.utilisation, scale, 16)}\` | ${n.before.utilisation.toFixed(2)} | \`${utilisationBar(n.after.utilisation, scale, 16)}\` | ${n.after.utilisation.toFixed(2)} |`)
+    out.push(`| \`${n.id}\` | ${cell(n.zone)} | ${n.alive ? n.state : 'down'} | \`${utilisationBar(n.before.utilisation, scale, 16)}\` | ${ratioText(n.before.utilisation, band)} | \`${utilisationBar(n.after.utilisation, scale, 16)}\` | ${ratioText(n.after.utilisation, band)} |`)
   }
   out.push('')
   out.push('</details>')

@@ -4,7 +4,7 @@ import {initCluster} from '../../../src/cluster/initCluster.js'
 import {addNode, listNodeViews, removeNode, setNode, setNodeState} from '../../../src/cluster/nodeService.js'
 import {parseNodeSpecs} from '../../../src/cluster/nodeSpec.js'
 import {makeServiceContext, type ServiceContext} from '../../../src/cluster/serviceContext.js'
-import {listShardRecords, locateKey} from '../../../src/cluster/shardService.js'
+import {listShardRecords, locateKey, showShard} from '../../../src/cluster/shardService.js'
 import {readSnapshot} from '../../../src/cluster/snapshotService.js'
 import {isUserError} from '../../../src/errors/errors.js'
 import {keyHash} from '../../../src/model/hash.js'
@@ -54,6 +54,11 @@ describe('cluster services on a real etcd', () => {
     const shards = await listShardRecords(ctx)
     expect(shards).toHaveLength(16)
     expect(checkTiling(shards.map((s) => s.range))).toBeUndefined()
+  })
+
+  it('names the ids the cluster has when asked for a shard it does not have', async () => {
+    await expectCode(showShard(ctx, 99), 'NOT_FOUND', /^shard 99 does not exist in cluster "t-svc-[0-9a-f]+"; this cluster has shards 0\.\.15$/)
+    expect((await showShard(ctx, 15)).id).toBe(15)
   })
 
   it('locates keys in the shard whose range holds their hash', async () => {
