@@ -9,6 +9,7 @@ import {runCli} from '../support/runCli.js'
 import {type ChaosHistory, type ChaosWorkloadOptions} from './history.js'
 import {autopilotLeaderKill} from './autopilotScenario.js'
 import {PARTITION_SCENARIOS} from './partitionScenarios.js'
+import {purgesIn} from './purgeLog.js'
 
 /**
  * Scenario is one fault schedule. `inject` runs while the drain plan executes under load:
@@ -130,23 +131,6 @@ async function crashNode(env: ChaosEnv, id: string, downMs: number): Promise<voi
 
 /** TOMBSTONE_GRACE_MS is the tombstone grace of the tombstone-churn scenario: short, so the run spans many graces. */
 const TOMBSTONE_GRACE_MS = 3000
-
-/** purgesIn sums the tombstones the nodes' anti-entropy logged as purged, and those logged at or after `sinceMs`. */
-function purgesIn(logs: string, sinceMs: number): {total: number; since: number} {
-  let total = 0
-  let since = 0
-  for (const line of logs.split('\n')) {
-    if (!line.includes('"purgedTombstones"')) continue
-    try {
-      const entry = JSON.parse(line) as {t: string; purgedTombstones: number}
-      total += entry.purgedTombstones
-      if (Date.parse(entry.t) >= sinceMs) since += entry.purgedTombstones
-    } catch {
-      // a partial line at the end of a killed node's log
-    }
-  }
-  return {total, since}
-}
 
 /**
  * tombstoneChurn: scenario (b) of issue #10 — steady deletes with a 3 s tombstone grace for
