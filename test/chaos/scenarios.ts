@@ -410,13 +410,26 @@ export const ISSUE10_SCENARIOS: Scenario[] = [
       // Delete the shard's preloaded keys while dst is down; wait past the tombstone grace.
       const keys = keysOfShard(env, back)
       const deleted: string[] = []
+      const deletesAt = Date.now()
       for (const k of keys) {
         const r = await kv(env.routerAddresses()[0]!, 'DELETE', k).catch(() => undefined)
         if (r && r.status >= 200 && r.status < 300) deleted.push(k)
       }
       if (deleted.length === 0) return [...notes, missed(`no key of shard ${m.shard} could be deleted (of ${keys.length})`)]
-      await sleep((TOMBSTONE_GRACE_S + 4) * 1000)
-      notes.push(`deleted ${deleted.length} key(s) of shard ${m.shard} while ${dst} was down, then waited past the ${TOMBSTONE_GRACE_S} s tombstone grace`)
+      // Wait until the live replicas purged every one of those tombstones (this workload deletes
+      // nothing else; the count is per replica). A tombstone is purgeable one grace after its delete
+      // and anti-entropy runs every quarter grace, so this takes about 1.5 graces idle; 10 graces
+      // bound a loaded machine. A fixed sleep (grace + 4 s) could end before the purge, and the move
+      // back then found tombstones in place: it proved nothing about a purged delete.
+      const want = deleted.length * back.replicas.length
+      const purgeDeadline = Date.now() + 10 * TOMBSTONE_GRACE_S * 1000
+      let purged = purgesIn(env.dp.nodeLogs(), deletesAt).since
+      while (purged < want && Date.now() < purgeDeadline) {
+        await sleep(250)
+        purged = purgesIn(env.dp.nodeLogs(), deletesAt).since
+      }
+      if (purged < want) return [...notes, missed(`only ${purged} of ${want} tombstones of shard ${m.shard} purged within ${10 * TOMBSTONE_GRACE_S} s (${deleted.length} keys x ${back.replicas.length} replicas)`)]
+      notes.push(`deleted ${deleted.length} key(s) of shard ${m.shard} while ${dst} was down; their ${purged} tombstones were purged on the live replicas after ${((Date.now() - deletesAt) / 1000).toFixed(1)} s (grace ${TOMBSTONE_GRACE_S} s)`)
       // dst returns: the move drops its partial copy, then ends.
       await env.dp.startNode(dst)
       const ended = await env.waitForMove((x) => x.id === m.id && isTerminal(x.phase), 60_000)
