@@ -129,6 +129,20 @@ async function crashNode(env: ChaosEnv, id: string, downMs: number): Promise<voi
   await env.dp.startNode(id)
 }
 
+/** NODE_LEASE_TTL_MS is the chaos nodes' etcd lease TTL (`--lease-ttl 3s`, test/integration/node/nodeProcess.ts). */
+const NODE_LEASE_TTL_MS = 3000
+
+/** aliveKeyGone polls (bounded) until etcd no longer holds node `id`'s leased alive key: its lease lapsed. */
+async function aliveKeyGone(env: ChaosEnv, id: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    const alive = await env.dp.ctx.store.get(env.dp.ctx.keys.alive(id)).catch(() => 'unknown' as const)
+    if (alive === undefined) return true
+    await sleep(200)
+  }
+  return false
+}
+
 /** TOMBSTONE_GRACE_MS is the tombstone grace of the tombstone-churn scenario: short, so the run spans many graces. */
 const TOMBSTONE_GRACE_MS = 3000
 
@@ -273,10 +287,18 @@ export const SCENARIOS: Scenario[] = [
       if (!m) return [missed('no copying move seen')]
       const node = env.dp.nodes[m.to]!
       node.signal('SIGSTOP')
+      const stoppedAt = Date.now()
       const check = await stillRunning(env, m, 'SIGSTOP', ['copying'])
-      await sleep(6000) // the node lease TTL is 3 s
+      // The fault is a lease that lapses while the node cannot renew it. A fixed 2 TTL did not
+      // prove that: etcd extends every lease when its leader changes (a loaded 3-member cluster
+      // re-elects). Wait, bounded, until etcd dropped the node's alive key; stay stopped 2 TTL at least.
+      const lapsed = await aliveKeyGone(env, m.to, 10 * NODE_LEASE_TTL_MS)
+      const lapsedAfterMs = Date.now() - stoppedAt
+      await sleep(Math.max(0, stoppedAt + 2 * NODE_LEASE_TTL_MS - Date.now()))
       node.signal('SIGCONT')
-      return [`SIGSTOP destination ${m.to} for 6 s (lease 3 s) during ${m.id} copying`, check.note]
+      const stoppedS = ((Date.now() - stoppedAt) / 1000).toFixed(1)
+      const lapse = lapsed ? `its lease lapsed after ${(lapsedAfterMs / 1000).toFixed(1)} s` : missed(`${m.to}'s alive key outlived ${(10 * NODE_LEASE_TTL_MS) / 1000} s of SIGSTOP (lease ${NODE_LEASE_TTL_MS / 1000} s): its lease never lapsed`)
+      return [`SIGSTOP destination ${m.to} for ${stoppedS} s (lease ${NODE_LEASE_TTL_MS / 1000} s) during ${m.id} copying`, check.note, lapse]
     },
   },
   {
