@@ -113,15 +113,17 @@ export async function runHistoryWorkload(opts: ChaosWorkloadOptions): Promise<Ch
 }
 
 /** churnStep picks worker `w`'s operation number `seq` (see ChaosWorkloadOptions.pattern). */
-function churnStep(churn: boolean, w: number, seq: number, keysPerWorker: number, deleteEvery?: number): {key: string; kind: 'write' | 'read'; del: boolean} {
+export function churnStep(churn: boolean, w: number, seq: number, keysPerWorker: number, deleteEvery?: number): {key: string; kind: 'write' | 'read'; del: boolean} {
   if (!churn) {
     const kind = seq % 3 === 2 ? 'read' : 'write'
     return {key: `w${w}-k${seq % keysPerWorker}`, kind, del: kind === 'write' && deleteEvery !== undefined && seq % (3 * deleteEvery) === deleteEvery * 3 - 2}
   }
   const i = Math.floor(seq / 4)
   const phase = seq % 4
-  // The read-back walks the earlier keys in a fixed stride, so old and recent deletes are both read.
-  if (phase === 3) return {key: `w${w}-d${i === 0 ? 0 : (i * 7919) % i}`, kind: 'read', del: false}
+  // The read-back scatters over the earlier (deleted) keys with a multiplicative hash, so old and
+  // recent deletes, on any shard, are both read. (It was `(i * 7919) % i`, which is 0 for every
+  // i: every read-back read the worker's first key, deleted before any move began.)
+  if (phase === 3) return {key: `w${w}-d${i === 0 ? 0 : (Math.imul(i, 0x9e3779b1) >>> 0) % i}`, kind: 'read', del: false}
   return {key: `w${w}-d${i}`, kind: 'write', del: phase === 2}
 }
 

@@ -9,6 +9,7 @@ import {runCli} from '../support/runCli.js'
 import {type ChaosHistory, type ChaosWorkloadOptions} from './history.js'
 import {autopilotLeaderKill} from './autopilotScenario.js'
 import {PARTITION_SCENARIOS} from './partitionScenarios.js'
+import {purgesIn} from './purgeLog.js'
 
 /**
  * Scenario is one fault schedule. `inject` runs while the drain plan executes under load:
@@ -128,25 +129,22 @@ async function crashNode(env: ChaosEnv, id: string, downMs: number): Promise<voi
   await env.dp.startNode(id)
 }
 
+/** NODE_LEASE_TTL_MS is the chaos nodes' etcd lease TTL (`--lease-ttl 3s`, test/integration/node/nodeProcess.ts). */
+const NODE_LEASE_TTL_MS = 3000
+
+/** aliveKeyGone polls (bounded) until etcd no longer holds node `id`'s leased alive key: its lease lapsed. */
+async function aliveKeyGone(env: ChaosEnv, id: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    const alive = await env.dp.ctx.store.get(env.dp.ctx.keys.alive(id)).catch(() => 'unknown' as const)
+    if (alive === undefined) return true
+    await sleep(200)
+  }
+  return false
+}
+
 /** TOMBSTONE_GRACE_MS is the tombstone grace of the tombstone-churn scenario: short, so the run spans many graces. */
 const TOMBSTONE_GRACE_MS = 3000
-
-/** purgesIn sums the tombstones the nodes' anti-entropy logged as purged, and those logged at or after `sinceMs`. */
-function purgesIn(logs: string, sinceMs: number): {total: number; since: number} {
-  let total = 0
-  let since = 0
-  for (const line of logs.split('\n')) {
-    if (!line.includes('"purgedTombstones"')) continue
-    try {
-      const entry = JSON.parse(line) as {t: string; purgedTombstones: number}
-      total += entry.purgedTombstones
-      if (Date.parse(entry.t) >= sinceMs) since += entry.purgedTombstones
-    } catch {
-      // a partial line at the end of a killed node's log
-    }
-  }
-  return {total, since}
-}
 
 /**
  * tombstoneChurn: scenario (b) of issue #10 — steady deletes with a 3 s tombstone grace for
@@ -289,10 +287,18 @@ export const SCENARIOS: Scenario[] = [
       if (!m) return [missed('no copying move seen')]
       const node = env.dp.nodes[m.to]!
       node.signal('SIGSTOP')
+      const stoppedAt = Date.now()
       const check = await stillRunning(env, m, 'SIGSTOP', ['copying'])
-      await sleep(6000) // the node lease TTL is 3 s
+      // The fault is a lease that lapses while the node cannot renew it. A fixed 2 TTL did not
+      // prove that: etcd extends every lease when its leader changes (a loaded 3-member cluster
+      // re-elects). Wait, bounded, until etcd dropped the node's alive key; stay stopped 2 TTL at least.
+      const lapsed = await aliveKeyGone(env, m.to, 10 * NODE_LEASE_TTL_MS)
+      const lapsedAfterMs = Date.now() - stoppedAt
+      await sleep(Math.max(0, stoppedAt + 2 * NODE_LEASE_TTL_MS - Date.now()))
       node.signal('SIGCONT')
-      return [`SIGSTOP destination ${m.to} for 6 s (lease 3 s) during ${m.id} copying`, check.note]
+      const stoppedS = ((Date.now() - stoppedAt) / 1000).toFixed(1)
+      const lapse = lapsed ? `its lease lapsed after ${(lapsedAfterMs / 1000).toFixed(1)} s` : missed(`${m.to}'s alive key outlived ${(10 * NODE_LEASE_TTL_MS) / 1000} s of SIGSTOP (lease ${NODE_LEASE_TTL_MS / 1000} s): its lease never lapsed`)
+      return [`SIGSTOP destination ${m.to} for ${stoppedS} s (lease ${NODE_LEASE_TTL_MS / 1000} s) during ${m.id} copying`, check.note, lapse]
     },
   },
   {
@@ -426,13 +432,26 @@ export const ISSUE10_SCENARIOS: Scenario[] = [
       // Delete the shard's preloaded keys while dst is down; wait past the tombstone grace.
       const keys = keysOfShard(env, back)
       const deleted: string[] = []
+      const deletesAt = Date.now()
       for (const k of keys) {
         const r = await kv(env.routerAddresses()[0]!, 'DELETE', k).catch(() => undefined)
         if (r && r.status >= 200 && r.status < 300) deleted.push(k)
       }
       if (deleted.length === 0) return [...notes, missed(`no key of shard ${m.shard} could be deleted (of ${keys.length})`)]
-      await sleep((TOMBSTONE_GRACE_S + 4) * 1000)
-      notes.push(`deleted ${deleted.length} key(s) of shard ${m.shard} while ${dst} was down, then waited past the ${TOMBSTONE_GRACE_S} s tombstone grace`)
+      // Wait until the live replicas purged every one of those tombstones (this workload deletes
+      // nothing else; the count is per replica). A tombstone is purgeable one grace after its delete
+      // and anti-entropy runs every quarter grace, so this takes about 1.5 graces idle; 10 graces
+      // bound a loaded machine. A fixed sleep (grace + 4 s) could end before the purge, and the move
+      // back then found tombstones in place: it proved nothing about a purged delete.
+      const want = deleted.length * back.replicas.length
+      const purgeDeadline = Date.now() + 10 * TOMBSTONE_GRACE_S * 1000
+      let purged = purgesIn(env.dp.nodeLogs(), deletesAt).since
+      while (purged < want && Date.now() < purgeDeadline) {
+        await sleep(250)
+        purged = purgesIn(env.dp.nodeLogs(), deletesAt).since
+      }
+      if (purged < want) return [...notes, missed(`only ${purged} of ${want} tombstones of shard ${m.shard} purged within ${10 * TOMBSTONE_GRACE_S} s (${deleted.length} keys x ${back.replicas.length} replicas)`)]
+      notes.push(`deleted ${deleted.length} key(s) of shard ${m.shard} while ${dst} was down; their ${purged} tombstones were purged on the live replicas after ${((Date.now() - deletesAt) / 1000).toFixed(1)} s (grace ${TOMBSTONE_GRACE_S} s)`)
       // dst returns: the move drops its partial copy, then ends.
       await env.dp.startNode(dst)
       const ended = await env.waitForMove((x) => x.id === m.id && isTerminal(x.phase), 60_000)
