@@ -12,6 +12,7 @@ import {type Decision, type Operation} from '../security/accessControl.js'
 import {createDataPlaneServer} from '../transport/dataPlaneServer.js'
 import {readRequestBody, settleUnreadBody} from '../transport/requestBody.js'
 import {type TlsMaterial} from '../transport/tlsMaterial.js'
+import {refuseUnparsedRequest, type UnparsedSocket} from '../transport/unparsedRequest.js'
 
 /** KvBackend is what the HTTP layer needs from the coordinator. */
 export interface KvBackend {
@@ -143,10 +144,7 @@ export function createRouterHttp(opts: RouterHttpOptions): RouterHttp {
       sendError(res, err, opts.log)
     })
   })
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n')
-    else socket.destroy()
-  })
+  server.on('clientError', (_err, socket) => refuseUnparsedRequest(socket as UnparsedSocket, 'HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n'))
 
   return {
     server,

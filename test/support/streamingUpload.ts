@@ -1,4 +1,4 @@
-import {type Agent, request} from 'node:http'
+import {request} from 'node:http'
 
 /** UploadOutcome is what a client uploading a body saw: the answer, or the socket error that replaced it. */
 export type UploadOutcome = {status: number; code?: string} | {error: string}
@@ -11,14 +11,12 @@ export interface StreamingUploadOptions {
   bytes: number
   headers?: Record<string, string>
   chunked?: boolean
-  /** agent: a keep-alive agent to send through; without one the request goes on a fresh connection with `connection: close`. */
-  agent?: Agent
 }
 
 /**
  * streamingUpload sends `bytes` bytes (declared by content-length unless `chunked`) the
  * way a client that writes its whole body before reading does: in 1 MiB pieces, on a fresh
- * connection, so a server that answers early does so while most of the body is unsent.
+ * connection that closes after the answer (`connection: close`), so a server that answers early does so while most of the body is unsent.
  * It resolves with the answer (status and JSON `code`) or the socket error (EPIPE,
  * ECONNRESET, ...) that ended the exchange instead; bounded by 30 s. It never rejects.
  */
@@ -28,7 +26,7 @@ export function streamingUpload(opts: StreamingUploadOptions): Promise<UploadOut
     const headers: Record<string, string> = {...opts.headers}
     if (!opts.chunked) headers['content-length'] = String(opts.bytes)
     // agent:false sends `connection: close`: the server closes after its answer, the case where unread bytes reset the connection.
-    const req = request({host, port: Number(port), method: opts.method, path: opts.path, headers, timeout: 30_000, agent: opts.agent ?? false}, (res) => {
+    const req = request({host, port: Number(port), method: opts.method, path: opts.path, headers, timeout: 30_000, agent: false}, (res) => {
       let text = ''
       res.setEncoding('utf8')
       res.on('data', (d: string) => (text += d))
