@@ -10,8 +10,9 @@ import {QuorumError, type ReplicaFailure} from './quorumError.js'
 import {type RouteLabel, type RouterMetrics} from './routerMetrics.js'
 import {type Decision, type Operation} from '../security/accessControl.js'
 import {createDataPlaneServer} from '../transport/dataPlaneServer.js'
-import {readRequestBody} from '../transport/requestBody.js'
+import {readRequestBody, settleUnreadBody} from '../transport/requestBody.js'
 import {type TlsMaterial} from '../transport/tlsMaterial.js'
+import {refuseUnparsedRequest, type UnparsedSocket} from '../transport/unparsedRequest.js'
 
 /** KvBackend is what the HTTP layer needs from the coordinator. */
 export interface KvBackend {
@@ -137,12 +138,13 @@ export function createRouterHttp(opts: RouterHttpOptions): RouterHttp {
       if (inflight === 0) idleWaiter?.()
     })
     route = routeOf(req)
-    handleRequest({opts, maxValue, draining: () => draining}, req, res, route).catch((err: unknown) => sendError(res, err, opts.log))
+    handleRequest({opts, maxValue, draining: () => draining}, req, res, route).catch(async (err: unknown) => {
+      // A refusal decided before the body was read (route, key, credentials, not serving) waits for a bounded rest of it when the connection closes after the answer.
+      await settleUnreadBody(req, res)
+      sendError(res, err, opts.log)
+    })
   })
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n')
-    else socket.destroy()
-  })
+  server.on('clientError', (_err, socket) => refuseUnparsedRequest(socket as UnparsedSocket, 'HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n'))
 
   return {
     server,
@@ -178,7 +180,6 @@ async function handleRequest(scope: RequestScope, req: IncomingMessage, res: Ser
   // Only what ROUTER_ROUTES lists is served: a route cannot skip its access check by being added elsewhere.
   const entry = ROUTER_ROUTES.find((r) => r.route === route && r.method === method)
   if (!entry) {
-    req.resume()
     throw new HttpRefusal('NOT_FOUND', `no route ${method} ${path.length > 64 ? `${path.slice(0, 64)}…` : path}`)
   }
   if (entry.access === 'open') {
@@ -194,11 +195,9 @@ async function handleRequest(scope: RequestScope, req: IncomingMessage, res: Ser
   }
   const decoded = decodeKeyPath(path.slice(4))
   if (!decoded.ok) {
-    req.resume()
     throw new HttpRefusal(decoded.code, decoded.message)
   }
   if (!opts.serving()) {
-    req.resume()
     throw new HttpRefusal('NOT_SERVING', 'the router is not serving (starting, re-reading the shard map, or shutting down)')
   }
   refuseUnlessAllowed(opts, req, res, {kind: entry.access === 'read' ? 'read' : 'write', key: decoded.key})
@@ -228,12 +227,11 @@ async function serveKv(scope: RequestScope, req: IncomingMessage, res: ServerRes
   res.end()
 }
 
-// refuseUnlessAllowed throws the refusal of a request its credentials do not allow; the body
-// is drained first so the connection stays usable.
+// refuseUnlessAllowed throws the refusal of a request its credentials do not allow, its body
+// unread (the error handler settles it: settleUnreadBody).
 function refuseUnlessAllowed(opts: RouterHttpOptions, req: IncomingMessage, res: ServerResponse, op: Operation): void {
   const d = opts.authorize?.(req, op)
   if (!d || d.allowed) return
-  req.resume()
   if (d.code === 'UNAUTHORIZED') res.setHeader('www-authenticate', 'Bearer realm="shardctl"')
   throw new HttpRefusal(d.code, d.message)
 }

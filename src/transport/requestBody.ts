@@ -1,4 +1,4 @@
-import {type IncomingMessage} from 'node:http'
+import {type IncomingMessage, type OutgoingMessage} from 'node:http'
 import {type Readable} from 'node:stream'
 import {UserError} from '../errors/errors.js'
 
@@ -99,4 +99,35 @@ export function drainAtMost(req: Readable, bytes: number): Promise<void> {
     req.once('close', finish)
     req.resume()
   })
+}
+
+/** UnreadRequest is what {@link settleUnreadBody} looks at: a request's body stream, headers, HTTP version and whether its body ended. */
+export type UnreadRequest = BodyRequest & Pick<IncomingMessage, 'httpVersion' | 'complete'>
+
+/**
+ * settleUnreadBody readies the answer to a request refused before its body was read (its
+ * method, path or credentials were wrong) and resolves when the answer may be sent; it
+ * never rejects and never answers itself. A body already read, being read (readRequestBody)
+ * or thrown away is left alone. On a connection that stays open after the answer, the body
+ * is let flow (node:http reads it off the wire before the next request) and it resolves at
+ * once. On one that closes after the answer (the client sent `connection: close` or spoke
+ * HTTP/1.0; `res` already says close, as while draining) it first reads and discards at
+ * most OVERSIZE_DRAIN_BYTES / OVERSIZE_DRAIN_MS of it: closing on unread bytes resets the
+ * connection and discards the answer, so the client would see EPIPE instead of why.
+ */
+export function settleUnreadBody(req: UnreadRequest, res: Pick<OutgoingMessage, 'getHeader'>): Promise<void> {
+  if (req.complete || req.readableFlowing !== null) return Promise.resolve()
+  if (!closesAfterAnswer(req, res)) {
+    req.resume()
+    return Promise.resolve()
+  }
+  return drainAtMost(req, OVERSIZE_DRAIN_BYTES)
+}
+
+/** closesAfterAnswer says whether node:http closes the connection after answering `req` (HTTP/1.x keep-alive rules). */
+export function closesAfterAnswer(req: Pick<IncomingMessage, 'headers' | 'httpVersion'>, res: Pick<OutgoingMessage, 'getHeader'>): boolean {
+  if (String(res.getHeader('connection') ?? '').toLowerCase() === 'close') return true
+  const options = (req.headers.connection ?? '').toLowerCase().split(',').map((t) => t.trim())
+  if (options.includes('close')) return true
+  return req.httpVersion === '1.0' && !options.includes('keep-alive')
 }

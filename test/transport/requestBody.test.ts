@@ -1,6 +1,6 @@
 import {PassThrough} from 'node:stream'
 import {afterEach, describe, expect, it, vi} from 'vitest'
-import {drainAtMost, OVERSIZE_DRAIN_BYTES, OVERSIZE_DRAIN_MS, readRequestBody} from '../../src/transport/requestBody.js'
+import {closesAfterAnswer, drainAtMost, OVERSIZE_DRAIN_BYTES, OVERSIZE_DRAIN_MS, readRequestBody, settleUnreadBody} from '../../src/transport/requestBody.js'
 
 const MiB = 1024 * 1024
 
@@ -120,5 +120,66 @@ describe('drainAtMost', () => {
     vi.advanceTimersByTime(1)
     await drained.outcome
     expect(drained.settled()).toBe(true)
+  })
+})
+
+/** unread is a request whose body nobody has touched yet, as settleUnreadBody sees an IncomingMessage. */
+function unread(httpVersion: string, headers: Record<string, string> = {}): PassThrough & {headers: Record<string, string>; httpVersion: string; complete: boolean} {
+  return Object.assign(new PassThrough(), {headers, httpVersion, complete: false})
+}
+
+/** answer is a response with the given headers already set. */
+function answer(headers: Record<string, string> = {}): {getHeader(name: string): string | undefined} {
+  return {getHeader: (name) => headers[name]}
+}
+
+describe('closesAfterAnswer', () => {
+  it.each([
+    ['1.1', {}, {}, false],
+    ['1.1', {connection: 'keep-alive'}, {}, false],
+    ['1.1', {connection: 'close'}, {}, true],
+    ['1.1', {connection: 'Upgrade, Close'}, {}, true],
+    ['1.1', {}, {connection: 'close'}, true],
+    ['1.0', {}, {}, true],
+    ['1.0', {connection: 'Keep-Alive'}, {}, false],
+  ] as const)('HTTP/%s with request headers %o and response headers %o: %s', (version, reqHeaders, resHeaders, closes) => {
+    expect(closesAfterAnswer(unread(version, {...reqHeaders}), answer({...resHeaders}))).toBe(closes)
+  })
+})
+
+describe('settleUnreadBody', () => {
+  it('Given a keep-alive connection, When a refused body is unread, Then it settles at once and lets the body flow (read off before the next request)', async () => {
+    const req = unread('1.1')
+    await settleUnreadBody(req, answer())
+    expect(req.readableFlowing).toBe(true)
+  })
+
+  it('Given a connection that closes after the answer, When the body arrives, Then it settles only once the body ended', async () => {
+    const req = unread('1.1', {connection: 'close'})
+    const settled = track(settleUnreadBody(req, answer()))
+    req.write(Buffer.alloc(MiB))
+    await tick()
+    expect(settled.settled()).toBe(false)
+    req.end(Buffer.alloc(MiB))
+    expect((await settled.outcome).ok).toBe(true)
+  })
+
+  it('Given a connection that closes after the answer, When more than the bound arrives, Then it settles without waiting for the rest', async () => {
+    const req = unread('1.1', {connection: 'close'})
+    const settled = track(settleUnreadBody(req, answer()))
+    req.write(Buffer.alloc(OVERSIZE_DRAIN_BYTES + 1))
+    expect((await settled.outcome).ok).toBe(true)
+    expect(req.writableEnded).toBe(false)
+  })
+
+  it('Given a body already being read (readRequestBody) or complete, When settled, Then it does not read it again', async () => {
+    const reading = unread('1.1', {connection: 'close'})
+    reading.on('data', () => {})
+    const whileReading = track(settleUnreadBody(reading, answer()))
+    const complete = Object.assign(unread('1.1', {connection: 'close'}), {complete: true})
+    const whenComplete = track(settleUnreadBody(complete, answer()))
+    await tick()
+    expect([whileReading.settled(), whenComplete.settled()]).toEqual([true, true])
+    expect(complete.readableFlowing).toBe(null)
   })
 })
