@@ -1,6 +1,7 @@
 import {makeProgressSink} from '../cli/executorProgress.js'
 import {formatBytes} from '../model/units.js'
 import {describeAction, imbalanceLine, renderPlanText} from '../planner/render/planText.js'
+import {bandBounds} from '../planner/ratioText.js'
 import {utilisationBar} from '../planner/render/utilisationBar.js'
 import {type TopSession} from '../tui/topSession.js'
 import {type DemoReport, type DemoSummary} from './demoService.js'
@@ -56,7 +57,7 @@ export function tuiReporter(session: () => TopSession | undefined, fallback: (r:
         break
       case 'plan':
         s.store.dispatch({type: 'notice', at, level: 'info', text: `plan for ${r.title}: ${r.plan.summary.moves} moves, ${imbalanceLine(r.plan)}`})
-        for (const a of r.plan.actions.slice(0, 4)) s.store.dispatch({type: 'notice', at, level: 'info', text: `  ${describeAction(a)}`})
+        for (const a of r.plan.actions.slice(0, 4)) s.store.dispatch({type: 'notice', at, level: 'info', text: `  ${describeAction(a, bandBounds(r.plan.summary.target))}`})
         if (r.plan.actions.length > 4) s.store.dispatch({type: 'notice', at, level: 'info', text: `  … and ${r.plan.actions.length - 4} more`})
         break
       case 'executor':

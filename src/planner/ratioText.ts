@@ -29,6 +29,11 @@ export function boundText(x: number): string {
   return x.toFixed(MAX_RATIO_DECIMALS)
 }
 
+/** bandBounds are the edges of the target band around the mean, [floor, target] (floor 2 - target, never below 0): what {@link ratioText} tells a figure apart from. */
+export function bandBounds(target: number): number[] {
+  return [Math.max(0, 2 - target), target]
+}
+
 /** bandText is the target band [floor, target] as `0.90..1.10x the mean`. */
 export function bandText(floor: number, target: number): string {
   return `${boundText(floor)}..${boundText(target)}x the mean`

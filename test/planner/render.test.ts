@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import {planRebalance} from '../../src/planner/planRebalance.js'
 import {renderPlanMarkdown} from '../../src/planner/render/planMarkdown.js'
-import {renderPlanText} from '../../src/planner/render/planText.js'
+import {describeAction, renderPlanText} from '../../src/planner/render/planText.js'
 import {utilisationBar} from '../../src/planner/render/utilisationBar.js'
 import {snapshotOf} from './snapshotBuilder.js'
 
@@ -72,5 +72,14 @@ describe('renderPlanMarkdown', () => {
     const md = renderPlanMarkdown(edge)
     expect(md).toMatch(/^\| `a` \| z0 \| active \| `[^`]+` \| 1\.1004 \| `[^`]+` \| 1\.1004 \|$/m)
     expect(md).toMatch(/^\| `b` \| z0 \| active \| `[^`]+` \| 0\.8996 \| `[^`]+` \| 0\.8996 \|$/m)
+  })
+
+  it('given an action whose predicted utilisations lie 0.0004 off a 1.1x band, when described with the band, then its [after: ...] shows the digits that put them off (it printed 1.10x and 0.90x)', () => {
+    const a = plan.actions.find((x) => x.kind === 'move')!
+    expect(a).toBeDefined()
+    const off = {...a, predicted: {...a.predicted, source: 1.1004, target: 0.8996}}
+    expect(describeAction(off, [0.9, 1.1])).toMatch(/\[after: \S+ 1\.1004x, \S+ 0\.8996x\]$/)
+    expect(describeAction({...a, predicted: {...a.predicted, source: 1.0412, target: 0.9733}}, [0.9, 1.1])).toMatch(/\[after: \S+ 1\.04x, \S+ 0\.97x\]$/)
+    expect(renderPlanText(plan)).toContain(`[after: ${a.from} ${a.predicted.source.toFixed(2)}x`)
   })
 })

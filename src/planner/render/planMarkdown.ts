@@ -1,6 +1,6 @@
 import {type Plan, shortStopOf} from '../../model/plan.js'
 import {formatBytes} from '../../model/units.js'
-import {ratioText} from '../ratioText.js'
+import {bandBounds, ratioText} from '../ratioText.js'
 import {describeAction, listedNodes} from './planText.js'
 import {utilisationBar} from './utilisationBar.js'
 
@@ -56,7 +56,7 @@ export function renderPlanMarkdown(plan: Plan, limits: {nodes?: number; actions?
   out.push('| node | zone | state | before | | after | |')
   out.push('|---|---|---|---|---:|---|---:|')
   // As in the text table: a node just off a band edge gets the digits that show it (1.1004, not 1.10, beside a 1.1x target).
-  const band = [Math.max(0, 2 - s.target), s.target]
+  const band = bandBounds(s.target)
   for (const n of nodes) {
     out.push(`| \`${n.id}\` | ${cell(n.zone)} | ${n.alive ? n.state : 'down'} | \`${utilisationBar(n.before.utilisation, scale, 16)}\` | ${ratioText(n.before.utilisation, band)} | \`${utilisationBar(n.after.utilisation, scale, 16)}\` | ${ratioText(n.after.utilisation, band)} |`)
   }
@@ -67,7 +67,7 @@ export function renderPlanMarkdown(plan: Plan, limits: {nodes?: number; actions?
     out.push('')
     out.push(`<details><summary>Actions (${shown.length} of ${plan.actions.length})</summary>`)
     out.push('')
-    shown.forEach((a, i) => out.push(`${i + 1}. ${describeAction(a)}`))
+    shown.forEach((a, i) => out.push(`${i + 1}. ${describeAction(a, bandBounds(s.target))}`))
     out.push('')
     out.push('</details>')
   }

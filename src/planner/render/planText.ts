@@ -1,6 +1,6 @@
 import {type Plan, type PlanAction, type PlanNode, shortStopOf} from '../../model/plan.js'
 import {formatBytes} from '../../model/units.js'
-import {ratioText} from '../ratioText.js'
+import {bandBounds, ratioText} from '../ratioText.js'
 import {utilisationBar} from './utilisationBar.js'
 
 /** RenderLimits: how many nodes and actions a human rendering lists before summarising the rest. */
@@ -27,11 +27,15 @@ export function listedNodes(nodes: readonly PlanNode[], limit: number): PlanNode
   return [...nodes].sort((a, b) => Math.abs(b.after.utilisation - b.before.utilisation) - Math.abs(a.after.utilisation - a.before.utilisation) || (a.id < b.id ? -1 : 1)).slice(0, limit)
 }
 
-/** describeAction is one action as one line: `move shard 17 (epoch 3) n1 -> n4, 64.0 MiB: balance (reads): ...`. */
-export function describeAction(a: PlanAction): string {
+/**
+ * describeAction is one action as one line: `move shard 17 (epoch 3) n1 -> n4, 64.0 MiB: balance (reads): ...`.
+ * `band` (the plan's {@link bandBounds}) gives the predicted utilisations the digits that tell
+ * them apart from a band edge (1.1004x, not 1.10x, beside a 1.1x target).
+ */
+export function describeAction(a: PlanAction, band: readonly number[] = []): string {
   if (a.kind === 'split') return `split shard ${a.shard} (epoch ${a.epoch}) at ${a.at} -> shards ${a.parts[0].shard} + ${a.parts[1].shard}: ${a.reason.detail}`
   const why = a.reason.resource ? `${a.reason.kind} (${a.reason.resource})` : a.reason.kind
-  return `move shard ${a.shard} (epoch ${a.epoch}) ${a.from} -> ${a.to}, ${formatBytes(a.bytes)}: ${why}: ${a.reason.detail} [after: ${a.from} ${a.predicted.source.toFixed(2)}x, ${a.to} ${a.predicted.target.toFixed(2)}x]`
+  return `move shard ${a.shard} (epoch ${a.epoch}) ${a.from} -> ${a.to}, ${formatBytes(a.bytes)}: ${why}: ${a.reason.detail} [after: ${a.from} ${ratioText(a.predicted.source, band)}x, ${a.to} ${ratioText(a.predicted.target, band)}x]`
 }
 
 /**
@@ -60,7 +64,7 @@ export function renderPlanText(plan: Plan, limits: RenderLimits = {}): string {
   const zoneWidth = Math.max(4, ...shown.map((n) => n.zone.length))
   out.push(`  ${'NODE'.padEnd(idWidth)}  ${'ZONE'.padEnd(zoneWidth)}  ${'STATE'.padEnd(9)}  ${'BEFORE'.padEnd(BAR_WIDTH + 7)}  AFTER`)
   // A node just off a band edge gets the digits that show it (1.001x, not 1.00x, beside a 1.00..1.00x band).
-  const band = [Math.max(0, 2 - s.target), s.target]
+  const band = bandBounds(s.target)
   for (const n of shown) {
     const state = n.alive ? n.state : 'down'
     const before = `${utilisationBar(n.before.utilisation, scale, BAR_WIDTH, s.target)} ${ratioText(n.before.utilisation, band)}x`
@@ -71,7 +75,7 @@ export function renderPlanText(plan: Plan, limits: RenderLimits = {}): string {
   if (plan.actions.length > 0) {
     out.push('')
     out.push(`  Actions (${plan.actions.length}):`)
-    plan.actions.slice(0, actionLimit).forEach((a, i) => out.push(`  ${String(i + 1).padStart(4)}. ${describeAction(a)}`))
+    plan.actions.slice(0, actionLimit).forEach((a, i) => out.push(`  ${String(i + 1).padStart(4)}. ${describeAction(a, bandBounds(s.target))}`))
     if (plan.actions.length > actionLimit) out.push(`        ... ${plan.actions.length - actionLimit} more (--format json lists all)`)
   }
   return out.join('\n')
