@@ -1,5 +1,4 @@
 import {mkdtempSync, rmSync} from 'node:fs'
-import {request} from 'node:http'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
@@ -11,6 +10,7 @@ import {freePort} from '../../../src/localEtcd/freePort.js'
 import {type Shard} from '../../../src/model/shard.js'
 import {loadClusterToken} from '../../../src/node/clusterToken.js'
 import {MAX_BATCH_BYTES, MAX_JSON_BODY_BYTES, RECORDS_CONTENT_TYPE, TOKEN_HEADER} from '../../../src/node/protocol.js'
+import {streamingUpload, type UploadOutcome} from '../../support/streamingUpload.js'
 import {StoreSet, uniqueCluster} from '../../support/testStore.js'
 import {type NodeProcess, startNodeProcess} from './nodeProcess.js'
 
@@ -30,43 +30,13 @@ let port: number
 let token: string
 let shard: Shard
 
-/** Outcome is what a client uploading a body saw: the answer, or the socket error that replaced it. */
-type Outcome = {status: number; code?: string} | {error: string}
-
 /**
  * upload POSTs `bytes` bytes to the node (declared with content-length, or chunked) the way
- * a client that writes its whole body before reading does, on a fresh connection, and
- * resolves with the answer or the error that ended the exchange (bounded by 30 s).
+ * a client that writes its whole body before reading does (streamingUpload: 1 MiB pieces on a
+ * fresh connection), and resolves with the answer or the error that ended the exchange.
  */
-function upload(path: string, bytes: number, opts: {chunked: boolean; contentType: string; token?: string}): Promise<Outcome> {
-  return new Promise((resolve) => {
-    const headers: Record<string, string> = {[TOKEN_HEADER]: opts.token ?? token, 'content-type': opts.contentType}
-    if (!opts.chunked) headers['content-length'] = String(bytes)
-    const req = request({host: '127.0.0.1', port, method: 'POST', path, headers, agent: false, timeout: 30_000}, (res) => {
-      let text = ''
-      res.setEncoding('utf8')
-      res.on('data', (d: string) => (text += d))
-      res.on('end', () => resolve({status: res.statusCode ?? 0, code: (JSON.parse(text || '{}') as {code?: string}).code}))
-      res.on('error', (e: NodeJS.ErrnoException) => resolve({error: e.code ?? e.message}))
-    })
-    req.on('timeout', () => req.destroy(new Error('timeout')))
-    req.on('error', (e: NodeJS.ErrnoException) => resolve({error: e.code ?? e.message}))
-    // Written in 1 MiB pieces, as a streaming client does: the node answers while most of it is still unsent.
-    const piece = Buffer.alloc(Math.min(bytes, 1024 * 1024), 0x61)
-    let left = bytes
-    const writeMore = (): void => {
-      while (left > 0) {
-        const n = Math.min(left, piece.length)
-        left -= n
-        if (!req.write(n === piece.length ? piece : piece.subarray(0, n))) {
-          req.once('drain', writeMore)
-          return
-        }
-      }
-      req.end()
-    }
-    writeMore()
-  })
+function upload(path: string, bytes: number, opts: {chunked: boolean; contentType: string; token?: string}): Promise<UploadOutcome> {
+  return streamingUpload({address: `127.0.0.1:${port}`, method: 'POST', path, bytes, chunked: opts.chunked, headers: {[TOKEN_HEADER]: opts.token ?? token, 'content-type': opts.contentType}})
 }
 
 beforeAll(async () => {
