@@ -21,9 +21,8 @@ export function histogramBuckets(text: string, name: string, labels: Record<stri
   for (const line of text.split('\n')) {
     if (!line.startsWith(prefix)) continue
     const close = line.lastIndexOf('}')
-    const pairs = new Map<string, string>()
-    for (const m of line.slice(prefix.length, close).matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) pairs.set(m[1] ?? '', m[2] ?? '')
-    if (!Object.entries(labels).every(([k, v]) => pairs.get(k) === v)) continue
+    const pairs = labelPairs(line.slice(prefix.length, close))
+    if (!matches(pairs, labels)) continue
     const leText = pairs.get('le')
     const count = Number(line.slice(close + 1).trim())
     if (leText === undefined || !Number.isFinite(count)) continue
@@ -69,13 +68,23 @@ function seriesSum(text: string, name: string, labels: Record<string, string>): 
     const bare = line.startsWith(`${name}_sum `)
     if (!bare && !line.startsWith(`${name}_sum{`)) continue
     const close = bare ? name.length + 4 : line.lastIndexOf('}')
-    const pairs = new Map<string, string>()
-    if (!bare) for (const m of line.slice(name.length + 5, close).matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) pairs.set(m[1] ?? '', m[2] ?? '')
-    if (!Object.entries(labels).every(([k, v]) => pairs.get(k) === v)) continue
+    if (!matches(bare ? new Map() : labelPairs(line.slice(name.length + 5, close)), labels)) continue
     const value = Number(line.slice(close + 1).trim())
     if (Number.isFinite(value)) sum = (sum ?? 0) + value
   }
   return sum
+}
+
+/** labelPairs reads a series' label text (`op="apply",le="0.1"`, without braces) into name → value. */
+function labelPairs(text: string): Map<string, string> {
+  const pairs = new Map<string, string>()
+  for (const m of text.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) pairs.set(m[1] ?? '', m[2] ?? '')
+  return pairs
+}
+
+/** matches tells whether a series' labels include every `labels` pair. */
+function matches(pairs: ReadonlyMap<string, string>, labels: Record<string, string>): boolean {
+  return Object.entries(labels).every(([k, v]) => pairs.get(k) === v)
 }
 
 /** total is how many observations the buckets hold. */

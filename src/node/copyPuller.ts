@@ -8,7 +8,7 @@ import {CopyReceiveThreadError} from './copyReceiveProtocol.js'
 import {type NodeLog} from './nodeLog.js'
 import {spend} from './nodeThrottles.js'
 import {type StreamPace} from './streamPaces.js'
-import {type NodeRecord} from './protocol.js'
+import {type NodeRecord, recordsDataBytes} from './protocol.js'
 import {decodeRecords, encodedRecordSize, RECORD_BATCH_HEADER} from './recordCodec.js'
 import {type ApplyResult} from './storageEngine.js'
 import {allocTransferable} from './transferableBatch.js'
@@ -417,7 +417,7 @@ export class CopyPuller {
           await this.deps.fence(spec.shard, spec.epoch)
           if (job.abort.signal.aborted) return
           const before = queued
-          const next: PersistedPull = {...queued, bytes: queued.bytes + frame.batch.length, dataBytes: (queued.dataBytes ?? 0) + dataBytesOf(records), keys: queued.keys + records.length}
+          const next: PersistedPull = {...queued, bytes: queued.bytes + frame.batch.length, dataBytes: (queued.dataBytes ?? 0) + recordsDataBytes(records), keys: queued.keys + records.length}
           if (frame.last) {
             next.sourceIndex = queued.sourceIndex + 1
             next.cursor = next.startCursor
@@ -511,11 +511,4 @@ function sameSources(a: readonly CopySourceAddress[], b: readonly CopySourceAddr
 
 function sameNames(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((s, i) => s === b[i])
-}
-
-/** dataBytesOf sums the key and value bytes of `records` (a tombstone counts its key), as the storage engine's range totals do. */
-function dataBytesOf(records: readonly NodeRecord[]): number {
-  let n = 0
-  for (const r of records) n += r.key.length + (r.value?.length ?? 0)
-  return n
 }

@@ -108,7 +108,12 @@ interface ReadPage {
 
 /** fitsPace tells whether a page read at `asked` bytes is still within about 0.1 s of the stream's live rate. */
 function fitsPace(src: CopyStreamSource, read: ReadPage): boolean {
-  return !src.pace || frameBytesFor(src.pace.currentRate(), src.frameBytes) >= read.asked
+  return pacedBytes(src, read.asked) >= read.asked
+}
+
+/** pacedBytes is `pageBytes` cut to about 0.1 s of the stream's live rate (frameBytesFor); `pageBytes` itself for a stream without a pace. */
+function pacedBytes(src: CopyStreamSource, pageBytes: number): number {
+  return src.pace ? Math.min(pageBytes, frameBytesFor(src.pace.currentRate(), src.frameBytes)) : pageBytes
 }
 
 /**
@@ -119,10 +124,10 @@ function fitsPace(src: CopyStreamSource, read: ReadPage): boolean {
  * at the new rate.
  */
 async function readPage(src: CopyStreamSource, cursor: string | undefined, pageBytes: number): Promise<ReadPage> {
-  let size = src.pace ? Math.min(pageBytes, frameBytesFor(src.pace.currentRate(), src.frameBytes)) : pageBytes
+  let size = pacedBytes(src, pageBytes)
   for (;;) {
     const page = await src.engine.readCopyPage(src.range, cursor, size)
-    const allowed = src.pace ? Math.min(pageBytes, frameBytesFor(src.pace.currentRate(), src.frameBytes)) : size
+    const allowed = pacedBytes(src, pageBytes)
     if (allowed >= size) return {page, asked: size}
     size = allowed
   }

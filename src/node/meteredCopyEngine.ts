@@ -1,5 +1,6 @@
 import {type CopyPullerDeps} from './copyPuller.js'
 import {type NodeMetrics} from './nodeMetrics.js'
+import {recordsDataBytes} from './protocol.js'
 
 /** CopyEngine is the store a CopyPuller writes through. */
 export type CopyEngine = CopyPullerDeps['engine']
@@ -14,7 +15,7 @@ export function meteredCopyEngine(engine: CopyEngine, metrics: Pick<NodeMetrics,
   return {
     applyCopyBatch: async (...args: Parameters<CopyEngine['applyCopyBatch']>) => {
       // Counted before the call: records may view a batch the call hands to the writer thread, empty once it returns.
-      const bytes = args[0].reduce((n, r) => n + r.key.length + (r.value?.length ?? 0), 0)
+      const bytes = recordsDataBytes(args[0])
       const result = await engine.applyCopyBatch(...args)
       metrics?.applied('copy', bytes)
       return result

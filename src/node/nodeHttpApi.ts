@@ -7,7 +7,7 @@ import {type HashRange} from '../model/range.js'
 import {HASH_SPACE, keyHash as keyHashOf} from '../model/hash.js'
 import {type ReplicaRole, type Shard} from '../model/shard.js'
 import {type ClockVerdict, versionTooFarAhead, type WriteGate} from '../clock/clockOffsetTracker.js'
-import {drainAtMost, OVERSIZE_DRAIN_BYTES, readRequestBody} from '../transport/requestBody.js'
+import {readRequestBody, settleUnreadBody} from '../transport/requestBody.js'
 import {tokensEqual} from './clusterToken.js'
 import {type LoadMeter} from './loadMeter.js'
 import {meteredCopyEngine} from './meteredCopyEngine.js'
@@ -612,22 +612,16 @@ export class NodeHttpApi {
       res.destroy()
       return
     }
-    // Refused before its body was read (a bad token or parameter, a fence): read and throw
-    // away a bounded rest first, as for an oversized body (readRequestBody). Answering and
-    // closing on unread bytes makes the kernel reset the connection, which discards the
-    // answer too: a client still uploading a 4 MiB apply saw EPIPE about half the time
-    // instead of the 400 or 401 that says why. A body that ends within the bound leaves
-    // the keep-alive connection usable; a longer one is cut after the answer.
-    if (req.complete || res.getHeader('connection') === 'close') return this.answer(req, res, status, body)
-    void drainAtMost(req, OVERSIZE_DRAIN_BYTES).then(() => this.answer(req, res, status, body))
-  }
-
-  /** answer sends an error body, closing the connection after it when the request's body was not all read. */
-  private answer(req: IncomingMessage, res: ServerResponse, status: number, body: ErrorBody): void {
-    if (res.headersSent || res.destroyed) return
-    if (!req.complete) res.setHeader('connection', 'close')
-    sendJson(res, status, body)
-    if (!req.complete) req.resume()
+    // Refused before its body was read (a bad token or parameter, a fence): settled as the
+    // router settles its refusals (settleUnreadBody). Answering and closing on unread bytes
+    // makes the kernel reset the connection, which discards the answer too: a client still
+    // uploading a 4 MiB apply saw EPIPE instead of the 400 or 401 that says why. On a
+    // connection that closes after the answer (the client's `connection: close`, a draining
+    // node's) a bounded rest is read first; on a keep-alive one the body flows and is read
+    // off the wire before the next request. A body readRequestBody already read or drained is left alone.
+    void settleUnreadBody(req, res).then(() => {
+      if (!res.headersSent && !res.destroyed) sendJson(res, status, body)
+    })
   }
 }
 

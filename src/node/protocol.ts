@@ -76,6 +76,13 @@ export interface NodeRecord {
   value: Buffer | null
 }
 
+/** recordsDataBytes sums the key and value bytes of `records` (a tombstone counts its key): what load stats, range totals and copy progress count. */
+export function recordsDataBytes(records: readonly NodeRecord[]): number {
+  let n = 0
+  for (const r of records) n += r.key.length + (r.value?.length ?? 0)
+  return n
+}
+
 /** APPLY_KINDS says why records are applied; only `write` counts as client write load in stats (see {@link countsAsClientWrite}). */
 export const APPLY_KINDS = ['write', 'repair', 'copy'] as const
 

@@ -7,7 +7,7 @@ import {DigestCells, type FineCell} from './digestCells.js'
 import {digestLayout, FINE_COUNT, fineOf} from './digestLayout.js'
 import {type ApplyOptions, type ApplyResult, DB_FILE, type GcFloor, openConnection} from './lwwSql.js'
 import {versionWall} from './lwwMerge.js'
-import {type NodeRecord} from './protocol.js'
+import {type NodeRecord, recordsDataBytes} from './protocol.js'
 import {encodeRecords} from './recordCodec.js'
 import {RECORD_HASH_FORMAT, type RecordHashFormat, recordHash, recordHashAt} from './recordHash.js'
 import {type CopyPage, type CopyPageStatements, prepareCopyPageStatements, readCopyPage, type ScanPage, scanPage} from './copyPageReader.js'
@@ -363,7 +363,7 @@ export class StorageEngine {
     if (this.closed) return Promise.reject(new Error('storage engine is closed'))
     const bad = badVersion(records)
     if (bad) return Promise.reject(bad)
-    return this.wrote(this.writer.apply(records, opts), records.reduce((n, r) => n + r.key.length + (r.value?.length ?? 0), 0), this.synchronousFull)
+    return this.wrote(this.writer.apply(records, opts), recordsDataBytes(records), this.synchronousFull)
   }
 
   /**
