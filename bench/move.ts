@@ -55,6 +55,7 @@ import {type Shard, ShardSchema} from '../src/model/shard.js'
 import {loadClusterToken} from '../src/node/clusterToken.js'
 import {NodeClient} from '../src/node/nodeClient.js'
 import {type NodeRecord} from '../src/node/protocol.js'
+import {DEFAULT_RECENT_LATENCY} from '../src/router/recentLatency.js'
 import {bareCopyRate} from './bareCopy.js'
 import {paceBySegments} from './copyPace.js'
 import {histogramBetween, quantileBound, total} from './promHistogram.js'
@@ -745,8 +746,8 @@ async function autoThrottled(a: BenchCluster, load: ClientLoad, src: string, dst
   // and say how long that took (itself a figure of what a big move's cleanup costs clients).
   const settled = await clientsSettled(load, pBefore.p99)
   row(
-    'client p99 back to within 1.25x of before after the previous move (3 s windows; the auto part waits for it)',
-    `${settled.ok ? 'after' : 'NOT within'} ${(settled.ms / 1000).toFixed(0)} s (p99 by 3 s window from the end of the previous move: ${settled.trail.map((x) => x.toFixed(1)).join(', ')} ms)`,
+    `client p99 back to within 1.25x of before after the previous move (${SETTLE_WINDOW_MS / 1000} s windows, as the executor's baseline; the auto part waits for it)`,
+    `${settled.ok ? 'after' : 'NOT within'} ${(settled.ms / 1000).toFixed(0)} s (p99 of the window looked at every 3 s from the end of the previous move: ${settled.trail.map((x) => x.toFixed(1)).join(', ')} ms)`,
     'measured',
     null,
   )
@@ -800,8 +801,11 @@ async function autoThrottled(a: BenchCluster, load: ClientLoad, src: string, dst
 }
 
 /**
- * clientsSettled waits (at most SETTLE_MAX_MS) until the client p99 over the last 3 s is
- * within 1.25x of `before`; `trail` is the p99 of every 3 s window it looked at.
+ * clientsSettled waits (at most SETTLE_MAX_MS) until the client p99 over the last
+ * SETTLE_WINDOW_MS is within 1.25x of `before`, looking every 3 s; `trail` is the p99 of
+ * every window it looked at. The window is the routers' steady one, what the executor sets
+ * its baseline from: a shorter one let the executor's look-back still hold the previous
+ * move's aftermath.
  */
 async function clientsSettled(load: ClientLoad, before: number): Promise<{ok: boolean; ms: number; trail: number[]}> {
   const start = Date.now()
@@ -809,12 +813,15 @@ async function clientsSettled(load: ClientLoad, before: number): Promise<{ok: bo
   for (;;) {
     await sleepFor(3000)
     const now = Date.now()
-    const w = load.p99(now - 3000, now)
+    const w = load.p99(Math.max(start, now - SETTLE_WINDOW_MS), now)
     trail.push(w.p99)
-    if (w.ops > 0 && w.p99 <= 1.25 * before) return {ok: true, ms: now - start, trail}
+    if (w.ops > 0 && now - start >= SETTLE_WINDOW_MS && w.p99 <= 1.25 * before) return {ok: true, ms: now - start, trail}
     if (now - start >= SETTLE_MAX_MS) return {ok: false, ms: now - start, trail}
   }
 }
+
+/** SETTLE_WINDOW_MS: the routers' steady latency window (10 s), over which the executor reads its baseline. */
+const SETTLE_WINDOW_MS = DEFAULT_RECENT_LATENCY.steadySlices * DEFAULT_RECENT_LATENCY.sliceMs
 
 /** SETTLE_MAX_MS bounds the wait for the clients' p99 to settle before the auto part (BENCH_SETTLE_MAX_S, default 120). */
 const SETTLE_MAX_MS = Number(process.env.BENCH_SETTLE_MAX_S ?? 120) * 1000

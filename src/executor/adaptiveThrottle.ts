@@ -8,6 +8,8 @@ export interface LatencyReading {
   windowMs: number
   /** at is when the window closed (ms since the epoch); a reading with the same `at` as the last one is not new. */
   at: number
+  /** steady is the p99 over a longer window ending at `at` (kv routers: their last 10 s), what a baseline is set from; absent where the signal has none. */
+  steady?: {p99Ms: number; samples: number; windowMs: number}
 }
 
 /** LatencyThrottleOptions tune {@link LatencyThrottle}. */

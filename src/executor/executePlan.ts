@@ -315,10 +315,12 @@ async function withBaselineTarget(input: ApplyInput, latency: LatencySignal, mov
   const factor = input.latencyFactor
   if (!input.adaptive || factor === undefined) return input
   const b = await measureBaseline(() => latency.read(moves.map((m) => m.value)), factor, deps, signal, {...BASELINE_DEFAULTS, minSamples: input.adaptive.minSamples, fallbackMs: input.adaptive.targetP99Ms})
+  const basis = b.steady ? `over the ${Math.round(b.steady.windowMs / 1000)} s before the copies` : 'before the copies'
+  const restsOn = b.steady ? `${b.steady.samples} latencies` : `median of ${b.readings} reading${b.readings === 1 ? '' : 's'}`
   const message =
     b.baselineMs === null
       ? `auto throttle: no ${latency.what} measured before the copies (no client traffic yet); target ${b.targetMs} ms`
-      : `auto throttle: ${latency.what} before the copies ${b.baselineMs.toFixed(1)} ms (median of ${b.readings} reading${b.readings === 1 ? '' : 's'}); target ${b.targetMs.toFixed(1)} ms (${factor}x${b.targetMs > factor * b.baselineMs ? `, raised to the ${BASELINE_DEFAULTS.floorMs} ms floor` : ''})`
+      : `auto throttle: ${latency.what} ${basis} ${b.baselineMs.toFixed(1)} ms (${restsOn}); target ${b.targetMs.toFixed(1)} ms (${factor}x${b.targetMs > factor * b.baselineMs ? `, raised to the ${BASELINE_DEFAULTS.floorMs} ms floor` : ''})`
   deps.emit({type: 'info', message, at: new Date(deps.now()).toISOString()})
   return {...input, adaptive: {...input.adaptive, targetP99Ms: b.targetMs}}
 }

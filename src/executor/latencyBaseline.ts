@@ -34,17 +34,27 @@ export interface BaselineOptions {
   floorMs: number
   /** fallbackMs: the target when no reading came in time (no client traffic to measure). */
   fallbackMs: number
+  /** steadyMinMs, steadyMinSamples: a reading's steady window (see LatencyReading.steady) is the baseline when it reaches back this far over this many latencies. */
+  steadyMinMs: number
+  steadyMinSamples: number
 }
 
-/** BASELINE_DEFAULTS: three readings within 4.5 s, each of 20 latencies or more; never under 5 ms; 25 ms without any. */
-export const BASELINE_DEFAULTS: BaselineOptions = {readings: 3, minSamples: 20, maxMs: 4500, everyMs: 1000, floorMs: 5, fallbackMs: 25}
+/**
+ * BASELINE_DEFAULTS: a steady window of 5 s or more over 200 latencies or more (its p99 is
+ * then at least the 2nd-slowest); else three readings within 4.5 s, each of 20 latencies or
+ * more; never under 5 ms; 25 ms without any.
+ */
+export const BASELINE_DEFAULTS: BaselineOptions = {readings: 3, minSamples: 20, maxMs: 4500, everyMs: 1000, floorMs: 5, fallbackMs: 25, steadyMinMs: 5000, steadyMinSamples: 200}
 
 /** Baseline is the outcome of {@link measureBaseline}: the target to use and what it rests on. */
 export interface Baseline {
   targetMs: number
-  /** baselineMs is the median p99 of the readings taken; null when none was (the target is then the fallback). */
+  /** baselineMs is the steady window's p99, or the median p99 of the readings taken; null when none was (the target is then the fallback). */
   baselineMs: number | null
+  /** readings: how many readings the median was taken over (1 for a steady window). */
   readings: number
+  /** steady: the window the baseline was read over, when it was a steady one. */
+  steady?: {windowMs: number; samples: number}
 }
 
 /**
@@ -67,10 +77,26 @@ export interface BaselineDeps {
 }
 
 /**
- * measureBaseline reads the clients' p99 (`read`, the executor's latency signal) until it has
- * `readings` fresh ones (a new window each, of `minSamples` latencies or more) or `maxMs`
- * passed, and returns the target `factor` × their median sets (see {@link baselineTarget}).
- * A read that fails counts as no reading. Stops early when `signal` aborts.
+ * steadyBaseline is the target `factor` × a reading's steady p99 (at least `floorMs`), or
+ * null when the reading has no steady window long and full enough to rest a baseline on.
+ * Pure.
+ */
+export function steadyBaseline(r: LatencyReading, factor: number, opts: Pick<BaselineOptions, 'floorMs' | 'steadyMinMs' | 'steadyMinSamples'>): Baseline | null {
+  const w = r.steady
+  if (!w || w.windowMs < opts.steadyMinMs || w.samples < opts.steadyMinSamples) return null
+  return {targetMs: Math.max(opts.floorMs, factor * w.p99Ms), baselineMs: w.p99Ms, readings: 1, steady: {windowMs: w.windowMs, samples: w.samples}}
+}
+
+/**
+ * measureBaseline reads the clients' p99 (`read`, the executor's latency signal) and returns
+ * the target `factor` × the baseline sets. The baseline is the first reading's steady p99
+ * when it has one (see {@link steadyBaseline}: the p99 of the last 10 s on kv routers,
+ * thousands of latencies under a steady load); otherwise it reads until it has `readings`
+ * fresh ones (a new window each, of `minSamples` latencies or more) or `maxMs` passed, and
+ * takes their median (see {@link baselineTarget}). A one-second p99 rests on a few slow
+ * requests: three of them gave 6 to 27 ms for the same clients in bench:move, which set a
+ * target that starved the copy or let the clients past 2x. A read that fails counts as no
+ * reading. Stops early when `signal` aborts.
  */
 export async function measureBaseline(read: () => Promise<LatencyReading | null>, factor: number, deps: BaselineDeps, signal: AbortSignal, opts: BaselineOptions = BASELINE_DEFAULTS): Promise<Baseline> {
   const taken: LatencyReading[] = []
@@ -78,6 +104,8 @@ export async function measureBaseline(read: () => Promise<LatencyReading | null>
   let lastAt = -Infinity
   while (taken.length < opts.readings && !signal.aborted) {
     const r = await read().catch(() => null)
+    const steady = r ? steadyBaseline(r, factor, opts) : null
+    if (steady) return steady
     if (r && r.at > lastAt && r.samples >= opts.minSamples) {
       lastAt = r.at
       taken.push(r)

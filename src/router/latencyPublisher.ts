@@ -11,13 +11,19 @@ import {type LatencyReport} from './recentLatency.js'
  *
  * - `p99Ms`, `samples`, `windowMs`: the report (`windowMs` is how far back it reaches from `at`);
  * - `at`: the router's clock (ms since the epoch) when the window closed. Readers derive the
- *   report's age from it, and a new `at` tells a new report from one already seen.
+ *   report's age from it, and a new `at` tells a new report from one already seen;
+ * - `steady`: the p99 over the router's last 10 s (RecentLatency.steady), what `--throttle
+ *   auto` sets its baseline from. Optional: a router built before it does not write it.
  */
-export const RouterLatencySchema = z.object({
+const LatencyFigureSchema = z.object({
   p99Ms: z.number().nonnegative(),
   samples: z.number().int().positive(),
   windowMs: z.number().int().positive(),
+})
+
+export const RouterLatencySchema = LatencyFigureSchema.extend({
   at: z.number().int().nonnegative(),
+  steady: LatencyFigureSchema.optional(),
 })
 
 /** RouterLatency is a validated router latency report. */
@@ -44,11 +50,11 @@ export class LatencyPublisher {
     this.lease = lease
   }
 
-  /** publish writes `report`, closed at `at` (ms since the epoch), unless it is null or a put is still in flight. */
-  publish(report: LatencyReport | null, at: number): void {
+  /** publish writes `report` and the `steady` one beside it, closed at `at` (ms since the epoch), unless `report` is null or a put is still in flight. */
+  publish(report: LatencyReport | null, steady: LatencyReport | null, at: number): void {
     const lease = this.lease
     if (!report || !lease || lease.lost || this.writing) return
-    const value: RouterLatency = {p99Ms: report.p99Ms, samples: report.samples, windowMs: report.windowMs, at}
+    const value: RouterLatency = {p99Ms: report.p99Ms, samples: report.samples, windowMs: report.windowMs, at, ...(steady ? {steady} : {})}
     this.writing = true
     void this.ctx.store
       .put(this.ctx.keys.routerLatency(this.id), JSON.stringify(value), lease.id)

@@ -1,3 +1,5 @@
+import {nearestRankInPlace} from './nearestRank.js'
+
 /**
  * LatencyWindow keeps the latencies of the current reporting window in a bounded buffer
  * (the most recent `capacity`) and yields their p99 when the window is closed, for the
@@ -27,7 +29,6 @@ export class LatencyWindow {
     const n = Math.min(this.count, this.capacity)
     this.count = 0
     if (n === 0) return null
-    const sorted = this.samples.slice(0, n).sort()
-    return {p99Ms: sorted[Math.min(n - 1, Math.ceil(n * 0.99) - 1)] ?? 0, samples: n}
+    return {p99Ms: nearestRankInPlace(this.samples.slice(0, n), 0.99), samples: n}
   }
 }

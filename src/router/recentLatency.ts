@@ -1,3 +1,5 @@
+import {nearestRankInPlace} from './nearestRank.js'
+
 /** LatencyReport is a p99 over the newest client latencies, with what it rests on. */
 export interface LatencyReport {
   /** p99Ms is the 99th percentile of the latencies in the window (ms). */
@@ -18,10 +20,12 @@ export interface RecentLatencyOptions {
   maxSlices: number
   /** capacity bounds the latencies kept per slice (the newest are kept). */
   capacity: number
+  /** steadySlices: how many slices {@link RecentLatency.steady} reports over (at least maxSlices). */
+  steadySlices: number
 }
 
-/** DEFAULT_RECENT_LATENCY: one-second slices, windows of 200 samples or 5 s. */
-export const DEFAULT_RECENT_LATENCY: RecentLatencyOptions = {sliceMs: 1000, minSamples: 200, maxSlices: 5, capacity: 4096}
+/** DEFAULT_RECENT_LATENCY: one-second slices, windows of 200 samples or 5 s; the steady window 10 s. */
+export const DEFAULT_RECENT_LATENCY: RecentLatencyOptions = {sliceMs: 1000, minSamples: 200, maxSlices: 5, capacity: 4096, steadySlices: 10}
 
 /**
  * RecentLatency keeps client latencies in slices of `sliceMs` (the caller closes each with
@@ -29,7 +33,9 @@ export const DEFAULT_RECENT_LATENCY: RecentLatencyOptions = {sliceMs: 1000, minS
  * latencies, at most `maxSlices`. An adaptive copy throttle needs a p99 that is both fresh
  * (one that still averages over a breach that ended keeps it cutting) and resting on enough
  * samples (the p99 of 30 latencies is the worst one): under a busy load the window is one
- * slice, under a light one it stretches. Pure: no clock, no timers.
+ * slice, under a light one it stretches. Beside it, {@link steady} reports the p99 of all the
+ * last `steadySlices` slices: the figure a baseline is set from, where a one-second p99 (the
+ * 3rd-slowest of 250 requests) swings 3x from one second to the next. Pure: no clock, no timers.
  */
 export class RecentLatency {
   private readonly slices: Float64Array[] = []
@@ -49,16 +55,32 @@ export class RecentLatency {
   /**
    * rotate closes the open slice and returns the report over the newest closed slices
    * (null when they hold no latency at all). The closed slice is kept for the next
-   * `maxSlices - 1` reports.
+   * `max(maxSlices, steadySlices) - 1` reports.
    */
   rotate(): LatencyReport | null {
     this.slices.unshift(this.current.subarray(0, Math.min(this.count, this.opts.capacity)))
-    if (this.slices.length > this.opts.maxSlices) this.slices.pop()
+    if (this.slices.length > Math.max(this.opts.maxSlices, this.opts.steadySlices)) this.slices.pop()
     this.current = new Float64Array(this.opts.capacity)
     this.count = 0
     let used = 0
     let kept = 0
-    while (used < this.slices.length && kept < this.opts.minSamples) kept += this.slices[used++]?.length ?? 0
+    while (used < Math.min(this.slices.length, this.opts.maxSlices) && kept < this.opts.minSamples) kept += this.slices[used++]?.length ?? 0
+    return this.reportOver(used)
+  }
+
+  /**
+   * steady returns the report over every closed slice kept, up to `steadySlices` (the
+   * window reaches back as far as slices were closed: a router that started 3 s ago reports
+   * 3 s); null when they hold no latency. Call it after `rotate`.
+   */
+  steady(): LatencyReport | null {
+    return this.reportOver(Math.min(this.slices.length, this.opts.steadySlices))
+  }
+
+  /** reportOver is the p99 of the newest `used` closed slices (null when they are empty). */
+  private reportOver(used: number): LatencyReport | null {
+    let kept = 0
+    for (let i = 0; i < used; i++) kept += this.slices[i]?.length ?? 0
     if (kept === 0) return null
     const all = new Float64Array(kept)
     let at = 0
@@ -67,7 +89,6 @@ export class RecentLatency {
       all.set(s, at)
       at += s.length
     }
-    all.sort()
-    return {p99Ms: all[Math.min(kept - 1, Math.ceil(kept * 0.99) - 1)] ?? 0, samples: kept, windowMs: used * this.opts.sliceMs}
+    return {p99Ms: nearestRankInPlace(all, 0.99), samples: kept, windowMs: used * this.opts.sliceMs}
   }
 }

@@ -154,7 +154,7 @@ export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions)
   }, opts.heartbeatMs ?? 5000)
   heartbeat.unref()
   // The short-window p99 `--throttle auto` follows: a fresh report every slice, on its own small key.
-  const latencySlices = setInterval(() => latencyPublisher.publish(parts.recent.rotate(), Date.now()), DEFAULT_RECENT_LATENCY.sliceMs)
+  const latencySlices = setInterval(() => latencyPublisher.publish(parts.recent.rotate(), parts.recent.steady(), Date.now()), DEFAULT_RECENT_LATENCY.sliceMs)
   latencySlices.unref()
 
   return {

@@ -86,15 +86,17 @@ describe('--throttle auto in executePlan', () => {
   })
 
   it('with a factor target (--max-client-p99 2x), sets the target from the routers\' p99 before the moves start, and falls back to the given one without client traffic', async () => {
-    for (const before of [8, null]) {
+    for (const [before, steadyMs] of [[8, undefined], [null, undefined], [8, 6]] as const) {
       let now = 1_000_000
       const {store, ctx} = await oneMoveCluster(() => now)
       let copyStartedAt: number | undefined
-      // The router reports `before` each second until the copy starts (none at all for null), then twice that.
+      // The router reports `before` each second until the copy starts (none at all for null), then twice that;
+      // with `steadyMs`, its 10 s window beside it.
       const report = async () => {
         const p99Ms = copyStartedAt === undefined ? before : 2 * (before ?? 10)
         if (p99Ms === null) return
-        const r: RouterLatency = {p99Ms, samples: 400, windowMs: 1000, at: now}
+        const steady = steadyMs === undefined ? {} : {steady: {p99Ms: steadyMs, samples: 4000, windowMs: 10_000}}
+        const r: RouterLatency = {p99Ms, samples: 400, windowMs: 1000, at: now, ...steady}
         await store.put(ctx.keys.routerLatency('r1'), JSON.stringify(r))
       }
       await report()
@@ -135,6 +137,9 @@ describe('--throttle auto in executePlan', () => {
       if (before === null) {
         expect(info).toContain("auto throttle: no routers' client p99 measured before the copies (no client traffic yet); target 25 ms")
         expect(steps.every((s) => s.targetP99Ms === 25)).toBe(true)
+      } else if (steadyMs !== undefined) {
+        expect(info).toContain("auto throttle: routers' client p99 over the 10 s before the copies 6.0 ms (4000 latencies); target 12.0 ms (2x)")
+        expect(steps.every((s) => s.targetP99Ms === 12)).toBe(true)
       } else {
         expect(info).toContain("auto throttle: routers' client p99 before the copies 8.0 ms (median of 3 readings); target 16.0 ms (2x)")
         expect(steps.every((s) => s.targetP99Ms === 16)).toBe(true)

@@ -83,4 +83,33 @@ describe('measureBaseline', () => {
     await measureBaseline(async () => null, 2, time, aborted.signal)
     expect(time.t()).toBe(t0)
   })
+
+  it('takes a steady window of enough time and latencies at once, where the one-second readings would swing', async () => {
+    const time = fakeTime()
+    let reads = 0
+    // One-second readings of the same clients swing 6..27 ms; the 10 s window over all of them says 12.
+    const read = async () => {
+      reads++
+      return {...reading([27, 6, 25][reads - 1] ?? 9, time.t()), steady: {p99Ms: 12, samples: 2500, windowMs: 10_000}}
+    }
+    expect(await measureBaseline(read, 1.5, time, new AbortController().signal)).toEqual({targetMs: 18, baselineMs: 12, readings: 1, steady: {windowMs: 10_000, samples: 2500}})
+    expect(reads).toBe(1)
+    expect(time.t()).toBe(0) // no waiting for more readings
+  })
+
+  it('reads one-second windows as before when the steady window is too short or too thin (a young router, a light load, redis)', async () => {
+    for (const steady of [{p99Ms: 3, samples: 5000, windowMs: 4000}, {p99Ms: 3, samples: 199, windowMs: 10_000}, undefined]) {
+      const time = fakeTime()
+      const read = async () => ({...reading(10, time.t()), ...(steady ? {steady} : {})})
+      expect(await measureBaseline(read, 2, time, new AbortController().signal)).toEqual({targetMs: 20, baselineMs: 10, readings: 3})
+    }
+  })
+
+  it('takes the steady window once it has grown long enough while the readings were being taken, with the floor', async () => {
+    const time = fakeTime()
+    // A router up for 3 s when the executor starts: its window reaches back 3 s, then 4, then 5.
+    const read = async () => ({...reading(10, time.t()), steady: {p99Ms: 1, samples: 900, windowMs: 3000 + time.t()}})
+    expect(await measureBaseline(read, 2, time, new AbortController().signal)).toEqual({targetMs: 5, baselineMs: 1, readings: 1, steady: {windowMs: 5000, samples: 900}})
+    expect(time.t()).toBe(2000)
+  })
 })

@@ -10,7 +10,7 @@ function p99Of(xs: number[]): number {
 
 describe('RecentLatency', () => {
   it('reports the newest slice alone when it holds enough samples: a breach that ended a second ago is gone', () => {
-    const r = new RecentLatency({sliceMs: 1000, minSamples: 100, maxSlices: 5, capacity: 4096})
+    const r = new RecentLatency({sliceMs: 1000, minSamples: 100, maxSlices: 5, capacity: 4096, steadySlices: 1})
     for (let i = 0; i < 300; i++) r.record(i % 10 === 0 ? 500 : 10) // a breach: 10 % of requests at 500 ms
     expect(r.rotate()).toEqual({p99Ms: 500, samples: 300, windowMs: 1000})
     for (let i = 0; i < 300; i++) r.record(10)
@@ -18,7 +18,7 @@ describe('RecentLatency', () => {
   })
 
   it('stretches over older slices until it has minSamples, never past maxSlices', () => {
-    const r = new RecentLatency({sliceMs: 1000, minSamples: 100, maxSlices: 3, capacity: 4096})
+    const r = new RecentLatency({sliceMs: 1000, minSamples: 100, maxSlices: 3, capacity: 4096, steadySlices: 1})
     const all: number[] = []
     const random = seededRandom(3)
     for (let slice = 0; slice < 6; slice++) {
@@ -32,7 +32,7 @@ describe('RecentLatency', () => {
   })
 
   it('takes exactly the newest slices that reach minSamples', () => {
-    const r = new RecentLatency({sliceMs: 500, minSamples: 50, maxSlices: 5, capacity: 4096})
+    const r = new RecentLatency({sliceMs: 500, minSamples: 50, maxSlices: 5, capacity: 4096, steadySlices: 1})
     for (let i = 0; i < 40; i++) r.record(100) // oldest: 40 at 100 ms
     r.rotate()
     for (let i = 0; i < 40; i++) r.record(1)
@@ -43,7 +43,7 @@ describe('RecentLatency', () => {
   })
 
   it('reports null when no request was answered in its slices, and forgets slices older than maxSlices', () => {
-    const r = new RecentLatency({sliceMs: 1000, minSamples: 10, maxSlices: 2, capacity: 4096})
+    const r = new RecentLatency({sliceMs: 1000, minSamples: 10, maxSlices: 2, capacity: 4096, steadySlices: 1})
     expect(r.rotate()).toBeNull()
     r.record(7)
     expect(r.rotate()).toEqual({p99Ms: 7, samples: 1, windowMs: 2000})
@@ -52,9 +52,39 @@ describe('RecentLatency', () => {
   })
 
   it('keeps the newest `capacity` latencies of a slice', () => {
-    const r = new RecentLatency({sliceMs: 1000, minSamples: 1, maxSlices: 1, capacity: 100})
+    const r = new RecentLatency({sliceMs: 1000, minSamples: 1, maxSlices: 1, capacity: 100, steadySlices: 1})
     for (let i = 0; i < 100; i++) r.record(900)
     for (let i = 0; i < 100; i++) r.record(5)
     expect(r.rotate()).toEqual({p99Ms: 5, samples: 100, windowMs: 1000})
+  })
+
+  it('reports the steady window over the last steadySlices slices, whatever minSamples says, and not past them', () => {
+    const r = new RecentLatency({sliceMs: 1000, minSamples: 10, maxSlices: 2, capacity: 4096, steadySlices: 4})
+    const all: number[] = []
+    const random = seededRandom(7)
+    for (let slice = 0; slice < 7; slice++) {
+      const xs = Array.from({length: 50 + slice}, () => Math.round(random() * 1000) / 10)
+      for (const x of xs) r.record(x)
+      all.push(...xs)
+      expect(r.rotate()?.windowMs).toBe(1000) // the short window: one slice holds minSamples
+      const used = Math.min(slice + 1, 4)
+      let n = 0
+      for (let i = slice; i > slice - used; i--) n += 50 + i
+      expect(r.steady()).toEqual({p99Ms: p99Of(all.slice(-n)), samples: n, windowMs: 1000 * used})
+    }
+  })
+
+  it('keeps the short window at maxSlices although it keeps more slices for the steady one', () => {
+    const r = new RecentLatency({sliceMs: 1000, minSamples: 1000, maxSlices: 2, capacity: 4096, steadySlices: 5})
+    for (let slice = 0; slice < 5; slice++) {
+      for (let i = 0; i < 10; i++) r.record(slice === 0 ? 900 : 5) // the oldest slice was slow
+      r.rotate()
+    }
+    expect(r.steady()).toEqual({p99Ms: 900, samples: 50, windowMs: 5000}) // the slow slice is in the steady window...
+    for (let i = 0; i < 10; i++) r.record(5)
+    expect(r.rotate()).toEqual({p99Ms: 5, samples: 20, windowMs: 2000}) // never reaches back to the slow slice
+    expect(r.steady()).toEqual({p99Ms: 5, samples: 50, windowMs: 5000}) // the slow slice has left the steady window too
+    const fresh = new RecentLatency({sliceMs: 1000, minSamples: 1, maxSlices: 1, capacity: 4096, steadySlices: 3})
+    expect(fresh.steady()).toBeNull() // nothing closed yet
   })
 })

@@ -57,8 +57,15 @@ describe('router latency report', () => {
     expect(first.p99Ms).toBeLessThanOrEqual(slowest) // the router's latency is inside the client's
     expect(first.windowMs).toBeGreaterThanOrEqual(1000)
     expect(first.windowMs).toBeLessThanOrEqual(5000)
+    // Beside it the steady window (what a baseline is set from): at least as long, over at least as many requests, never past 10 s.
+    expect(first.steady?.windowMs).toBeGreaterThanOrEqual(first.windowMs)
+    expect(first.steady?.windowMs).toBeLessThanOrEqual(10_000)
+    expect(first.steady?.samples).toBeGreaterThanOrEqual(first.samples)
+    expect(first.steady?.samples).toBeLessThanOrEqual(300)
+    expect(first.steady?.p99Ms).toBeLessThanOrEqual(slowest)
     const read = await worstRouterLatency(dp.ctx, Date.now(), 60_000)
     expect(read?.at).toBeGreaterThanOrEqual(first.at)
+    expect(read?.steady).toBeDefined()
 
     // More requests: newer reports (a later `at`) follow.
     await load(100, 5)
