@@ -50,7 +50,7 @@ async function main(): Promise<void> {
     if (!shard || !from || !to) throw new Error('expected one shard per master')
     const {first, end} = slotsOfRange(shard.range)
     const at = new Date().toISOString()
-    const move: Move = {id: 'slots-0', plan: 'bench', index: 0, shard: shard.id, from, to, baseEpoch: shard.epoch, epoch: shard.epoch, phase: 'pending', progress: {bytes: 0, keys: 0, totalBytes: 0, rateBytesPerSec: 0, cursor: null, stalled: false}, cancelRequested: false, rollbackRequested: false, reason: null, attempts: 0, createdAt: at, updatedAt: at, cutoverAt: null, copyStartedAt: null}
+    const move: Move = {id: 'slots-0', plan: 'bench', index: 0, shard: shard.id, from, to, baseEpoch: shard.epoch, epoch: shard.epoch, phase: 'pending', progress: {bytes: 0, keys: 0, totalBytes: 0, rateBytesPerSec: 0, dataRateBytesPerSec: 0, cursor: null, stalled: false}, cancelRequested: false, rollbackRequested: false, reason: null, attempts: 0, createdAt: at, updatedAt: at, cutoverAt: null, copyStartedAt: null}
     await store.put(ctx.keys.move(move.id), JSON.stringify(move))
     const abort = new AbortController()
     const bound = setTimeout(() => abort.abort(), BOUND_MS)

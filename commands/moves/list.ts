@@ -18,7 +18,7 @@ export default class MovesList extends EtcdCommand {
     this.log(
       renderTable(
         ['MOVE', 'SHARD', 'FROM', 'TO', 'PHASE', 'COPIED', 'RATE', 'ETA', 'NOTE'],
-        moves.map((m) => [m.id, m.shard, m.from, m.to, m.phase, formatBytes(m.progress.bytes), m.phase === 'copying' ? `${formatBytes(m.progress.rateBytesPerSec)}/s` : '-', m.etaSeconds === null ? '-' : `${m.etaSeconds}s`, m.progress.stalled ? 'STALLED' : (m.reason ?? '')]),
+        moves.map((m) => [m.id, m.shard, m.from, m.to, m.phase, formatBytes(m.progress.bytes), m.phase === 'copying' ? `${formatBytes(m.progress.dataRateBytesPerSec)}/s` : '-', m.etaSeconds === null ? '-' : `${m.etaSeconds}s`, m.progress.stalled ? 'STALLED' : (m.reason ?? '')]),
         [1],
       ),
     )

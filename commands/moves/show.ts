@@ -1,8 +1,7 @@
 import {Args} from '@oclif/core'
 import {EtcdCommand} from '../../src/cli/baseCommand.js'
-import {describeCopied} from '../../src/executor/copyProgressText.js'
+import {describeCopyProgress} from '../../src/executor/copyProgressText.js'
 import {type MoveView, showMove} from '../../src/executor/moveViews.js'
-import {formatBytes} from '../../src/model/units.js'
 
 export default class MovesShow extends EtcdCommand {
   static override summary = 'Show one move: phase, epochs, progress and reason.'
@@ -14,7 +13,7 @@ export default class MovesShow extends EtcdCommand {
     const m = await showMove(await this.services(flags), args.id)
     this.log(`Move ${m.id} (plan ${m.plan}): shard ${m.shard} ${m.from} → ${m.to}`)
     this.log(`phase ${m.phase}; epoch ${m.baseEpoch} → ${m.epoch}${m.cancelRequested ? '; cancel requested' : ''}${m.cutoverAt ? `; cut over at ${m.cutoverAt}` : ''}`)
-    this.log(`${describeCopied(m.progress)} at ${formatBytes(m.progress.rateBytesPerSec)}/s${m.etaSeconds === null ? '' : `, ETA ${m.etaSeconds}s`}${m.progress.stalled ? ' — STALLED' : ''}`)
+    this.log(describeCopyProgress(m.progress, m.etaSeconds))
     if (m.reason) this.log(`reason: ${m.reason}`)
     this.log(`updated ${m.updatedAt}`)
     return m

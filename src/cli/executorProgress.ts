@@ -1,9 +1,8 @@
 import ora, {type Ora} from 'ora'
-import {describeCopied} from '../executor/copyProgressText.js'
+import {describeCopyProgress} from '../executor/copyProgressText.js'
 import {type ExecutorEvent} from '../executor/executorEnv.js'
 import {describeThrottleStep, isRateChange} from '../executor/throttleStepText.js'
 import {isTerminal, MOVE_PHASES, type MovePhase} from '../model/move.js'
-import {formatBytes} from '../model/units.js'
 
 const isTerminalName = (phase: string): boolean => (MOVE_PHASES as readonly string[]).includes(phase) && isTerminal(phase as MovePhase)
 
@@ -19,7 +18,7 @@ export function describeEvent(ev: ExecutorEvent): string {
     case 'phase':
       return `move ${ev.move} (shard ${ev.shard} ${ev.from} → ${ev.to}): ${ev.phase}${ev.reason ? ` — ${ev.reason}` : ''}`
     case 'progress':
-      return `move ${ev.move}: ${describeCopied(ev)}, ${formatBytes(ev.rateBytesPerSec)}/s${ev.stalled ? ' — STALLED' : ''}`
+      return `move ${ev.move}: ${describeCopyProgress(ev, null)}`
     case 'retry':
       return `move ${ev.move}: retrying ${ev.what}: ${ev.error}`
     case 'info':

@@ -1,5 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {UserError} from '../errors/errors.js'
+import {badShardIdText, SHARD_LIST_HINT} from '../model/ids.js'
 import {type Capacity, parseCapacity} from '../model/resources.js'
 import {type ListenAddress, parseBytes, parseDuration, parseListen, parseRate} from '../model/units.js'
 import {type LatencyTarget, parseLatencyTarget} from '../executor/latencyBaseline.js'
@@ -88,19 +89,22 @@ export const listenFlag = Flags.custom<ListenAddress>({helpValue: '<host:port>',
 export const capacityFlag = Flags.custom<Capacity>({helpValue: '<resource=value,...>', parse: async (input) => parseCapacity(input)})
 
 /**
- * shardIdArg is a shard id argument: a whole number, 0 or more (shards are numbered from 0;
- * splits take new numbers). Anything else is BAD_INPUT (exit 2) naming the argument as help
- * shows it and the form it takes. oclif's own integer argument names neither.
+ * shardIdArg is a shard id argument: a whole number (shards are numbered from 0; splits take
+ * new numbers). Anything that is not a whole number is BAD_INPUT (exit 2) naming the argument
+ * as help shows it and the form it takes; oclif's own integer argument names neither. A
+ * negative number passes as a number: the service, which reads the cluster, refuses it with
+ * the ids the cluster has (as it does for an id the cluster lacks), which the parser cannot.
  */
 export const shardIdArg = Args.custom<number>({
   parse: async (input, ctx) => parseShardIdArg(input, (ctx as {token?: {arg?: string}}).token?.arg ?? 'id'),
 })
 
-/** parseShardIdArg parses `input` as the shard id argument `name`; throws UserError(BAD_INPUT) naming it. */
+/** parseShardIdArg parses `input` as the shard id argument `name` (a whole number, maybe negative: see shardIdArg); throws UserError(BAD_INPUT) naming it. */
 export function parseShardIdArg(input: string, name: string): number {
-  const id = /^\d+$/.test(input) ? Number(input) : Number.NaN
-  if (Number.isSafeInteger(id)) return id
-  throw new UserError('BAD_INPUT', `argument ${name.toUpperCase()}: a shard id is a whole number, 0 or more (shards are numbered from 0); got "${input}"`, 'list the shard ids with `shardctl shard list`')
+  const id = /^-?\d+$/.test(input) ? Number(input) : Number.NaN
+  // `-0` is shard 0, not a negative id (and not -0 in a key or a JSON line).
+  if (Number.isSafeInteger(id)) return id === 0 ? 0 : id
+  throw new UserError('BAD_INPUT', badShardIdText(name, input), SHARD_LIST_HINT)
 }
 
 /**

@@ -46,9 +46,13 @@ export async function listShards(ctx: ServiceContext): Promise<{shards: Typed<Sh
 export async function getShard(ctx: ServiceContext, id: number): Promise<Typed<Shard>> {
   const shard = await ctx.store.getTyped(ctx.keys.shard(id), ShardSchema)
   if (shard) return shard
+  throw new UserError('NOT_FOUND', `shard ${id} does not exist in cluster "${ctx.cluster}"; ${await describeShardIds(ctx)}`, 'list shards with `shardctl shard list`')
+}
+
+/** describeShardIds says which shard ids the cluster has, as runs ("this cluster has shards 0..7"), for errors about an id it lacks. */
+export async function describeShardIds(ctx: ServiceContext): Promise<string> {
   const ids = (await listShards(ctx)).shards.map((s) => s.value.id)
-  const have = ids.length === 0 ? 'this cluster has no shards' : `this cluster has shards ${shardIdRuns(ids)}`
-  throw new UserError('NOT_FOUND', `shard ${id} does not exist in cluster "${ctx.cluster}"; ${have}`, 'list shards with `shardctl shard list`')
+  return ids.length === 0 ? 'this cluster has no shards' : `this cluster has shards ${shardIdRuns(ids)}`
 }
 
 /** listAlive returns the ids of nodes whose leased liveness key exists. */

@@ -1,8 +1,9 @@
 import {UserError} from '../errors/errors.js'
 import {keyHash} from '../model/hash.js'
+import {badShardIdText, SHARD_LIST_HINT} from '../model/ids.js'
 import {findRange} from '../model/range.js'
 import {readReplicas, type Shard, writeReplicas} from '../model/shard.js'
-import {getMeta, getShard, listNodes, listShards} from './clusterRepo.js'
+import {describeShardIds, getMeta, getShard, listNodes, listShards} from './clusterRepo.js'
 import {type ServiceContext} from './serviceContext.js'
 
 /** listShardRecords returns every shard (optionally only those with a replica on `node`). */
@@ -13,9 +14,18 @@ export async function listShardRecords(ctx: ServiceContext, filter: {node?: stri
   return filter.node === undefined ? all : all.filter((s) => s.replicas.some((r) => r.node === filter.node))
 }
 
-/** showShard returns one shard with the addresses of its replicas. */
+/**
+ * showShard returns one shard with the addresses of its replicas. Throws UserError BAD_INPUT
+ * for an id that is no shard id (negative, not whole), naming argument ID and the ids the
+ * cluster has, and NOT_FOUND (from getShard, naming them too) for an id the cluster lacks.
+ */
 export async function showShard(ctx: ServiceContext, id: number): Promise<Shard & {addresses: Record<string, string>}> {
-  if (!Number.isInteger(id) || id < 0) throw new UserError('BAD_INPUT', `shard id must be a non-negative integer, got ${id}`, 'list shards with `shardctl shard list`')
+  if (!Number.isSafeInteger(id) || id < 0) {
+    // The ids only decorate the bad-input error: when they cannot be read (etcd down), the
+    // error is still the bad id (exit 2), not the reason they could not be read.
+    const have = await describeShardIds(ctx).catch(() => undefined)
+    throw new UserError('BAD_INPUT', `${badShardIdText('id', String(id))}${have === undefined ? '' : `; ${have}`}`, SHARD_LIST_HINT)
+  }
   const shard = (await getShard(ctx, id)).value
   const nodes = await listNodes(ctx)
   const addresses = Object.fromEntries(nodes.filter((n) => shard.replicas.some((r) => r.node === n.value.id)).map((n) => [n.value.id, n.value.address]))

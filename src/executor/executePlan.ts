@@ -153,7 +153,7 @@ async function recordMoves(ctx: ServiceContext, lock: HeldLock, plan: Plan, pref
       baseEpoch: a.epoch,
       epoch: a.epoch,
       phase: v.ok ? 'pending' : 'skipped',
-      progress: {bytes: 0, keys: 0, totalBytes: a.bytes, rateBytesPerSec: 0, cursor: null, stalled: false},
+      progress: {bytes: 0, keys: 0, totalBytes: a.bytes, rateBytesPerSec: 0, dataRateBytesPerSec: 0, cursor: null, stalled: false},
       cancelRequested: false,
       rollbackRequested: false,
       reason: v.ok ? null : (v.reason ?? 'stale'),

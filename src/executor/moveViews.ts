@@ -8,11 +8,17 @@ export interface MoveView extends Move {
   etaSeconds: number | null
 }
 
-/** etaSeconds estimates the remaining copy time from planned size and current rate; null when unknown (no estimate, no rate, or the copy is past the estimate). */
+/**
+ * etaSeconds estimates the remaining copy time: the key and value bytes left of the planned
+ * size over the rate of key and value bytes (the stream's rate, in other units, read ETAs
+ * several times too short for small values). Null when unknown: not copying, no estimate, no
+ * data rate, or the copy is past the estimate.
+ */
 export function etaSeconds(m: Move): number | null {
+  const p = m.progress
   // Past the estimate (writes since the plan), what is left is unknown: no ETA rather than "0s".
-  if (m.phase !== 'copying' || m.progress.rateBytesPerSec <= 0 || m.progress.totalBytes <= 0 || m.progress.bytes > m.progress.totalBytes) return null
-  return Math.max(0, Math.round((m.progress.totalBytes - m.progress.bytes) / m.progress.rateBytesPerSec))
+  if (m.phase !== 'copying' || p.dataRateBytesPerSec <= 0 || p.totalBytes <= 0 || p.bytes > p.totalBytes) return null
+  return Math.max(0, Math.round((p.totalBytes - p.bytes) / p.dataRateBytesPerSec))
 }
 
 /** listMoveViews lists moves (optionally only unfinished, or of one plan) in id order. */

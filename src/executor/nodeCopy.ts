@@ -49,11 +49,16 @@ export async function copyShard(env: ExecutorEnv, m: FencedMove): Promise<Fenced
   const dst = await env.client(move.to)
   const retryMs = await nodeRetryFor(env, move)
   let sources = await copySourcesFor(env, move)
+  // Two meters over one copy: the stream's bytes (what the throttles spend: stall verdict,
+  // `top`'s COPY line, the auto throttle) and the key and value bytes (the progress's unit:
+  // the rate beside it and the ETA).
   const meter = new CopyMeter(env.now())
+  const dataMeter = new CopyMeter(env.now())
   const pushed = new Map<string, {rates: string; at: number}>()
   let current = m
   let lastSave = env.now()
   let lastBytes: number | undefined
+  let lastDataBytes: number | undefined
   let askedRate: number | null | undefined
   let troubleSince: number | undefined
   let status: PullStatusResponse | undefined
@@ -97,24 +102,35 @@ export async function copyShard(env: ExecutorEnv, m: FencedMove): Promise<Fenced
     // Trouble is over once bytes flow again (a refused stream shows `running` until it fails).
     if (status.state === 'done' || (lastBytes !== undefined && status.bytes > lastBytes)) troubleSince = undefined
     if (status.state === 'idle' || status.state === 'cancelled') continue
-    // The rate (and so the stall verdict, `top`'s COPY line and the auto throttle's flowing
-    // rate) counts the stream's bytes, which the throttles limit; the progress counts key and
-    // value bytes, as the plan's estimate does: an empty shard is 4 bytes on the wire, 0 copied.
-    // A node that predates dataBytes reports only the stream's bytes.
+    // The wire rate (and so the stall verdict, `top`'s COPY line and the auto throttle's
+    // flowing rate) counts the stream's bytes, which the throttles limit; the progress and its
+    // data rate count key and value bytes, as the plan's estimate does: an empty shard is 4
+    // bytes on the wire, 0 copied. A node that predates dataBytes reports only the stream's bytes.
     const wire = status.bytes
     const bytes = status.dataBytes ?? status.bytes
     meter.record(env.now(), lastBytes === undefined ? 0 : Math.max(0, wire - lastBytes))
+    dataMeter.record(env.now(), lastDataBytes === undefined ? 0 : Math.max(0, bytes - lastDataBytes))
     lastBytes = wire
+    lastDataBytes = bytes
     const finished = status.state === 'done'
-    const progress = {...current.value.progress, bytes, keys: status.keys, cursor: status.cursor, rateBytesPerSec: Math.round(meter.rate(env.now())), stalled: finished ? false : meter.stalled(env.now(), stallThreshold(shareOf(env, sources[0]!, move.to)))}
+    const progress = {
+      ...current.value.progress,
+      bytes,
+      keys: status.keys,
+      cursor: status.cursor,
+      rateBytesPerSec: Math.round(meter.rate(env.now())),
+      dataRateBytesPerSec: Math.round(dataMeter.rate(env.now())),
+      stalled: finished ? false : meter.stalled(env.now(), stallThreshold(shareOf(env, sources[0]!, move.to))),
+    }
+    const event = {type: 'progress', move: move.id, bytes, keys: status.keys, totalBytes: progress.totalBytes, rateBytesPerSec: progress.rateBytesPerSec, dataRateBytesPerSec: progress.dataRateBytesPerSec} as const
     if (finished) {
-      env.emit({type: 'progress', move: move.id, bytes, keys: status.keys, totalBytes: progress.totalBytes, rateBytesPerSec: progress.rateBytesPerSec, stalled: false, at: new Date(env.now()).toISOString()})
+      env.emit({...event, stalled: false, at: new Date(env.now()).toISOString()})
       return commitMoveTransition(env.ctx, env.fence, current, {phase: 'verifying', progress})
     }
     if (env.now() - lastSave >= PROGRESS_INTERVAL_MS) {
       current = await commitMoveTransition(env.ctx, env.fence, current, {progress})
       lastSave = env.now()
-      env.emit({type: 'progress', move: move.id, bytes, keys: status.keys, totalBytes: progress.totalBytes, rateBytesPerSec: progress.rateBytesPerSec, stalled: progress.stalled, at: new Date(env.now()).toISOString()})
+      env.emit({...event, stalled: progress.stalled, at: new Date(env.now()).toISOString()})
     }
     // The long poll paced this turn; after a pull request the next long poll does. Only a
     // status answered early (a node without the long poll) needs the rest of POLL_MS here.

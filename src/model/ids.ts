@@ -13,6 +13,18 @@ export const ClusterNameSchema = z
 /** ShardIdSchema: shards are numbered from 0; splits take new numbers from the cluster meta. */
 export const ShardIdSchema = z.number().int().nonnegative()
 
+/**
+ * badShardIdText is the one line that says shard id argument `name` (as help shows it, e.g.
+ * `id` -> ID) was given `input`, which is not a shard id, and the form a shard id takes. The
+ * argument parser and the services that check ids against the cluster say it the same way.
+ */
+export function badShardIdText(name: string, input: string): string {
+  return `argument ${name.toUpperCase()}: a shard id is a whole number, 0 or more (shards are numbered from 0); got "${input}"`
+}
+
+/** SHARD_LIST_HINT is the next step after a bad shard id: where the ids are listed. */
+export const SHARD_LIST_HINT = 'list the shard ids with `shardctl shard list`'
+
 /** AddressSchema: `host:port` of a node or router (IPv6 hosts in brackets). */
 export const AddressSchema = z
   .string()

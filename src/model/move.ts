@@ -93,8 +93,18 @@ export const MoveProgressSchema = z.object({
   keys: z.number().nonnegative(),
   /** totalBytes is the planned size (from load stats), for ETA; 0 when unknown. */
   totalBytes: z.number().nonnegative(),
-  /** rateBytesPerSec is the copy stream's rate, what the throttles limit: its bytes also carry each record's version and framing, so it runs above the rate of `bytes`. */
+  /**
+   * rateBytesPerSec is the copy stream's rate, what the throttles limit: its bytes also carry
+   * each record's version and framing, so it runs above the rate of `bytes`. Shown beside a
+   * throttle (`top`'s COPY line), never beside `bytes`.
+   */
   rateBytesPerSec: z.number().nonnegative(),
+  /**
+   * dataRateBytesPerSec is the rate of `bytes` (key and value bytes per second): the rate shown
+   * beside them and the one the ETA divides what is left of {@link totalBytes} by. 0 in a record
+   * written before it existed (no rate, so no ETA, rather than a figure in the wrong unit).
+   */
+  dataRateBytesPerSec: z.number().nonnegative().default(0),
   /** cursor resumes the copy after the last chunk applied to the destination. */
   cursor: z.string().nullable(),
   /** stalled is set when the copy stayed under its stall threshold for 30 s: 0.1 MiB/s, or a quarter of the move's throttle share when that is lower. */

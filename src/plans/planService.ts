@@ -134,12 +134,25 @@ const SHORT_STOP_HINTS: Record<ShortStop, string> = {
 }
 
 /**
- * shortStopHint is SHORT_STOP_HINTS[short], except for a plan a limit left empty: applying a
- * plan with no action and planning again gets the same empty plan, so only raising the
- * limit helps.
+ * shortStopHint says what reaches the target after a plan stopped short for `short`. Mostly
+ * SHORT_STOP_HINTS[short], except where that advice cannot work:
+ * - a limit stopped the plan but a shard stays too hot for any node (not split: `--allow-split`
+ *   was not given): without the limit the plan would still end outside the band, so the advice
+ *   is to split it, or, when one key drives its load, to spread that key in the application;
+ * - a limit left the plan without a move (`--max-moves 0`, or no move fits `--max-bytes`):
+ *   applying it (splits at most) and planning again under the same limit moves nothing again,
+ *   so only raising the limit helps.
  */
 function shortStopHint(plan: Plan, short: ShortStop): string {
-  if (plan.actions.length > 0) return SHORT_STOP_HINTS[short]
+  const s = plan.summary
+  const limited = short === 'max-moves' || short === 'max-bytes'
+  const hot = s.hotShards.find((h) => !h.split)
+  if (limited && hot) {
+    const why = `shard ${hot.shard} alone is hotter than any node may be within ${s.target}x the mean, so more moves cannot reach the target`
+    if (hot.hotKey) return `spread the load of shard ${hot.shard}'s hot key (hash ${hot.hotKey.hash}) in the application: ${why}, and no split can divide a key`
+    return `rerun with --allow-split: ${why}`
+  }
+  if (s.moves > 0) return SHORT_STOP_HINTS[short]
   if (short === 'max-moves') return `raise --max-moves: at ${plan.options.maxMoves} this plan has no move to apply`
   if (short === 'max-bytes') return `raise --max-bytes: no move fits within ${formatBytes(plan.options.maxBytes ?? 0)}`
   return SHORT_STOP_HINTS[short]

@@ -109,7 +109,9 @@ export async function runRedisMove(env: ExecutorEnv, initial: FencedMove, opts: 
       progress.keys += keys
       progress.bytes += bytes
       const secs = Math.max(0.001, (env.now() - started) / 1000)
-      env.emit({type: 'progress', move: m.value.id, bytes: progress.bytes, keys: progress.keys, totalBytes: m.value.progress.totalBytes, rateBytesPerSec: progress.bytes / secs, stalled: false, at: new Date(env.now()).toISOString()})
+      // The same key sizes are counted, shown and throttled here (keySizes): one rate serves both.
+      const rate = progress.bytes / secs
+      env.emit({type: 'progress', move: m.value.id, bytes: progress.bytes, keys: progress.keys, totalBytes: m.value.progress.totalBytes, rateBytesPerSec: rate, dataRateBytesPerSec: rate, stalled: false, at: new Date(env.now()).toISOString()})
     }
     while ((m.value.phase === 'copying' || m.value.phase === 'aborting') && !env.stopped()) {
       const cur = parseMoveCursor(m.value.progress.cursor) ?? {dir: 'fwd' as const, next: first, open: false}

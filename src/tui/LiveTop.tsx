@@ -69,6 +69,7 @@ export function LiveTop({store, target, commands, onQuit}: LiveTopProps) {
       if (input === 'c') return store.dispatch({type: 'askCancel'})
       if (input === 'p') return void run('pause', commands.setPaused(!(s.control?.paused ?? false)))
       if (input === '+' || input === '=' || input === '-') {
+        // The stream's rate: the throttle the keys step from spends stream bytes.
         const observed = [...s.moves.values()].filter((m) => m.phase === 'copying').reduce((a, m) => a + m.progress.rateBytesPerSec, 0)
         return void run('throttle', commands.setThrottle(nextThrottle(s.control?.throttleBytesPerSec ?? null, observed, input === '-' ? -1 : 1)))
       }

@@ -166,6 +166,7 @@ export function topReducer(keys: ClusterKeys, state: TopState, action: TopAction
       return action.at === state.now ? state : {...state, now: action.at}
     case 'sample': {
       if (!state.seeded) return state
+      // The COPY line is drawn against the throttle, so it sums the stream's rate (what the throttle spends), not the data rate the move rows show.
       const copyRate = [...state.moves.values()].filter((m) => m.phase === 'copying').reduce((a, m) => a + m.progress.rateBytesPerSec, 0)
       return {...state, now: action.at, series: appendSample(state.series, sampleOf(action.at, state.routers.values(), copyRate, state.control?.throttleBytesPerSec ?? null))}
     }

@@ -67,7 +67,8 @@ export interface MoveRowView {
   /** fraction copied (0..1) from planned size; null when the size is unknown. */
   fraction: number | null
   bytes: number
-  rateBytesPerSec: number
+  /** dataRateBytesPerSec is the rate of `bytes` (key and value bytes), 0 unless copying: the unit of the bar and the ETA. */
+  dataRateBytesPerSec: number
   etaSeconds: number | null
   reason: string | null
   cancelRequested: boolean
@@ -126,7 +127,7 @@ export function deriveTopView(state: TopState, target: number): TopView {
     terminal: isTerminal(m.phase),
     fraction: m.phase === 'done' ? 1 : m.progress.totalBytes > 0 ? Math.min(1, m.progress.bytes / m.progress.totalBytes) : null,
     bytes: m.progress.bytes,
-    rateBytesPerSec: m.phase === 'copying' ? m.progress.rateBytesPerSec : 0,
+    dataRateBytesPerSec: m.phase === 'copying' ? m.progress.dataRateBytesPerSec : 0,
     etaSeconds: etaSeconds(m),
     reason: m.reason,
     cancelRequested: m.cancelRequested,

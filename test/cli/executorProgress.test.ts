@@ -32,11 +32,17 @@ describe('--throttle auto steps in the progress output', () => {
 })
 
 describe('copy progress lines', () => {
-  const progress = (bytes: number, totalBytes: number) => ({type: 'progress' as const, move: 'm1', bytes, keys: 3, totalBytes, rateBytesPerSec: 1024, stalled: false, at: '2026-11-30T17:00:00.000Z'})
+  // The stream runs at 4 KiB/s, its key and value bytes at 1 KiB/s.
+  const progress = (bytes: number, totalBytes: number) => ({type: 'progress' as const, move: 'm1', bytes, keys: 3, totalBytes, rateBytesPerSec: 4096, dataRateBytesPerSec: 1024, stalled: false, at: '2026-11-30T17:00:00.000Z'})
 
   it('shows the estimate only when there is one and the copy is within it', () => {
     expect(describeEvent(progress(4096, 8192))).toBe('move m1: copied 4.0 KiB (3 keys) of ~8.0 KiB, 1.0 KiB/s')
     expect(describeEvent(progress(4, 0))).toBe('move m1: copied 4 B (3 keys), 1.0 KiB/s')
     expect(describeEvent(progress(4, 2))).toBe('move m1: copied 4 B (3 keys), past the ~2 B estimate, 1.0 KiB/s')
+  })
+
+  it('shows the rate of the bytes it counts (key and value bytes), not the stream\'s (it printed "copied 0 B (0 keys), 235 B/s" for an empty shard)', () => {
+    expect(describeEvent({...progress(0, 0), keys: 0, rateBytesPerSec: 235, dataRateBytesPerSec: 0})).toBe('move m1: copied 0 B (0 keys), 0 B/s')
+    expect(describeEvent({...progress(4096, 8192), stalled: true})).toBe('move m1: copied 4.0 KiB (3 keys) of ~8.0 KiB, 1.0 KiB/s — STALLED')
   })
 })

@@ -83,10 +83,15 @@ describe('shard id argument', () => {
   it('Given a whole number, When parsed, Then it is the shard id', async () => {
     expect(await parseId(['0'])).toBe(0)
     expect(await parseId(['12'])).toBe(12)
+    expect(Object.is(await parseId(['--', '-0']), 0)).toBe(true)
   })
 
-  it('Given -1, a word, a fraction or an overlong number, When parsed, Then one line names the argument and the form a shard id takes, with exit 2', async () => {
-    for (const bad of ['-1', 'abc', '1.5', '1e3', '99999999999999999999']) {
+  it('Given a negative whole number, When parsed, Then it passes as a number: the service refuses it naming the ids the cluster has, which the parser cannot read', async () => {
+    expect(await parseId(['--', '-1'])).toBe(-1)
+  })
+
+  it('Given a word, a fraction or an overlong number, When parsed, Then one line names the argument and the form a shard id takes, with exit 2', async () => {
+    for (const bad of ['abc', '1.5', '-1.5', '1e3', '99999999999999999999', '--1']) {
       const {line, exitCode} = renderError(await parseId(['--', bad]).then(() => undefined, (e: unknown) => e), 'shard:show')
       expect(exitCode, bad).toBe(2)
       expect(line, bad).toBe(`Error: argument ID: a shard id is a whole number, 0 or more (shards are numbered from 0); got "${bad}" — list the shard ids with \`shardctl shard list\``)

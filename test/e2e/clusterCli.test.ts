@@ -73,6 +73,8 @@ describe('shardctl CLI against a real etcd', () => {
       expect(r.stderr).toMatch(/^Error: .+ — .+/)
       // A bad shard id names the argument and the form it takes (oclif's own message named neither).
       if (args[0] === 'shard') expect(r.stderr).toMatch(/^Error: argument ID: a shard id is a whole number, 0 or more/)
+      // A negative id is a number the cluster cannot have: the error names the ids it has, as `shard show 99` does.
+      if (args[2] === '-1') expect(r.stderr.trim()).toBe('Error: argument ID: a shard id is a whole number, 0 or more (shards are numbered from 0); got "-1"; this cluster has shards 0..31 — list the shard ids with `shardctl shard list`')
     }
     const status = await cli(['shard', 'list', '--endpoints', endpoint, '--cluster', cluster, '--json'])
     const lines = status.stdout.trim().split('\n').map((l) => JSON.parse(l) as {id: number})

@@ -154,7 +154,7 @@ describe('a run that is stopped', () => {
 describe('moves cancel', () => {
   it('refuses a move that has cut over with exit 1 and one line saying what to do instead, changing nothing; a cancellable one is accepted', async () => {
     const at = new Date().toISOString()
-    const record = (id: string, phase: string) => ({id, plan: 'manual', index: 0, shard: 0, from: 'n1', to: 'n4', baseEpoch: 1, epoch: 1, phase, progress: {bytes: 0, keys: 0, totalBytes: 0, rateBytesPerSec: 0, cursor: null, stalled: false}, cancelRequested: false, rollbackRequested: false, reason: null, attempts: 0, createdAt: at, updatedAt: at, cutoverAt: null, copyStartedAt: null})
+    const record = (id: string, phase: string) => ({id, plan: 'manual', index: 0, shard: 0, from: 'n1', to: 'n4', baseEpoch: 1, epoch: 1, phase, progress: {bytes: 0, keys: 0, totalBytes: 0, rateBytesPerSec: 0, dataRateBytesPerSec: 0, cursor: null, stalled: false}, cancelRequested: false, rollbackRequested: false, reason: null, attempts: 0, createdAt: at, updatedAt: at, cutoverAt: null, copyStartedAt: null})
     try {
       await ctx.store.put(ctx.keys.move('manual-cut-over'), JSON.stringify(record('manual-cut-over', 'draining')))
       await ctx.store.put(ctx.keys.move('manual-copying'), JSON.stringify(record('manual-copying', 'copying')))

@@ -28,7 +28,7 @@ describe.skipIf(!HAS_SCRIPT)('shardctl top in a pseudo-terminal', () => {
     const at = new Date().toISOString()
     const move: Move = {
       id: 'p1-0000', plan: 'p1', index: 0, shard: 2, from: 'n1', to: 'n4', baseEpoch: 1, epoch: 2, phase: 'copying',
-      progress: {bytes: 3 * 1024 * 1024, keys: 3000, totalBytes: 4 * 1024 * 1024, rateBytesPerSec: 512 * 1024, cursor: null, stalled: false},
+      progress: {bytes: 3 * 1024 * 1024, keys: 3000, totalBytes: 4 * 1024 * 1024, rateBytesPerSec: 512 * 1024, dataRateBytesPerSec: 256 * 1024, cursor: null, stalled: false},
       cancelRequested: false, reason: null, attempts: 0, createdAt: at, updatedAt: at, cutoverAt: null, copyStartedAt: null,
     } as Move
     await ctx.store.put(ctx.keys.move(move.id), JSON.stringify(move))
@@ -56,7 +56,8 @@ describe.skipIf(!HAS_SCRIPT)('shardctl top in a pseudo-terminal', () => {
       // No node process runs: every shard has no live voter, and the header counts them (from the census's voter sets: top reads no shard).
       expect(frame).toMatch(/nodes 0 up 4 down · shards 4 · 4 under-replicated · rf 3/)
       expect(frame).toMatch(/MOVES 1 running, 0 finished/)
-      expect(frame).toMatch(/ETA 2s/)
+      // The row's rate and ETA are the data's (1 MiB left at 256 KiB/s), not the stream's 512 KiB/s.
+      expect(frame).toMatch(/256 KiB\/s ETA 4s/)
       expect(frame).toContain('q quit')
 
       // etcd goes away: the header says so; it comes back: the dashboard recovers.

@@ -50,7 +50,7 @@ describe('--throttle auto in executePlan', () => {
       copy: async (env, m) => {
         for (let i = 0; i < 240; i++) {
           await report(i < 120 ? 5 : 100) // target 20 ms: a quarter of it, then 5x
-          env.emit({type: 'progress', move: m.value.id, bytes: i * MiB, keys: i, totalBytes: 0, rateBytesPerSec: 10 * MiB, stalled: false, at: new Date(now).toISOString()})
+          env.emit({type: 'progress', move: m.value.id, bytes: i * MiB, keys: i, totalBytes: 0, rateBytesPerSec: 10 * MiB, dataRateBytesPerSec: 9 * MiB, stalled: false, at: new Date(now).toISOString()})
           seenByCopy.push(env.throttles.global.currentRate() ?? Infinity)
           await env.sleep(250)
         }
@@ -106,7 +106,7 @@ describe('--throttle auto in executePlan', () => {
         copy: async (env, m) => {
           copyStartedAt = now
           for (let i = 0; i < 20; i++) {
-            env.emit({type: 'progress', move: m.value.id, bytes: i * MiB, keys: i, totalBytes: 0, rateBytesPerSec: 10 * MiB, stalled: false, at: new Date(now).toISOString()})
+            env.emit({type: 'progress', move: m.value.id, bytes: i * MiB, keys: i, totalBytes: 0, rateBytesPerSec: 10 * MiB, dataRateBytesPerSec: 9 * MiB, stalled: false, at: new Date(now).toISOString()})
             await env.sleep(250)
           }
           return commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying', progress: {...m.value.progress, bytes: 20 * MiB, keys: 20}})

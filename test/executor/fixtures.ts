@@ -15,7 +15,7 @@ export function moveOf(over: Partial<Move> & Pick<Move, 'shard' | 'from' | 'to'>
     baseEpoch: 5,
     epoch: 5,
     phase: 'pending',
-    progress: {bytes: 0, keys: 0, totalBytes: 0, rateBytesPerSec: 0, cursor: null, stalled: false},
+    progress: {bytes: 0, keys: 0, totalBytes: 0, rateBytesPerSec: 0, dataRateBytesPerSec: 0, cursor: null, stalled: false},
     cancelRequested: false,
     rollbackRequested: false,
     reason: null,

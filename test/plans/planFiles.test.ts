@@ -187,6 +187,38 @@ describe('plan files', () => {
     expect((errorOf(() => assertWithinTarget(tiny)) as UserError).hint).toBe('raise --max-bytes: no move fits within 10 B')
   })
 
+  it('given a plan with --allow-split and --max-moves 0, when checked, then the hint is to raise the limit: its splits applied, the same limit moves nothing again (it said "apply this plan and plan again")', () => {
+    const oneHot = snapshotOf({nodes: [{id: 'a'}, {id: 'b'}], shards: [{replicas: ['a'], reads: 100, bytes: 1000}, {replicas: ['b'], reads: 1, bytes: 1000}]})
+    const splitsOnly = computePlan(oneHot, {allowSplit: true, maxMoves: 0}, {now, cwd: dir, write: false}).plan
+    expect(splitsOnly.summary.splits).toBeGreaterThan(0)
+    expect(splitsOnly.summary.moves).toBe(0)
+    const err = errorOf(() => assertWithinTarget(splitsOnly))
+    expect(err.code).toBe('UNREACHABLE_TARGET')
+    expect((err as UserError).hint).toBe('raise --max-moves: at 0 this plan has no move to apply')
+  })
+
+  it('given a hot shard without --allow-split and a move limit, when checked, then the hint is --allow-split, not the limit (no number of moves reaches the band)', () => {
+    // Shard 0 alone is 1.24x the mean: only a split gets node a within 1.1x.
+    const one = (node: string, reads: number) => ({replicas: [node], reads, bytes: 1000})
+    const hot = snapshotOf({nodes: [{id: 'a'}, {id: 'b'}, {id: 'c'}], shards: [one('a', 100), one('a', 20), one('a', 20), one('b', 10), one('c', 10)]})
+    for (const limit of [{maxMoves: 1}, {maxMoves: 0}, {maxBytes: 1000}]) {
+      const limited = computePlan(hot, limit, {now, cwd: dir, write: false}).plan
+      expect(limited.summary.stopReason, JSON.stringify(limit)).toMatch(/^max-(moves|bytes)$/)
+      const err = errorOf(() => assertWithinTarget(limited))
+      expect(err.code).toBe('UNREACHABLE_TARGET')
+      expect((err as UserError).hint, JSON.stringify(limit)).toBe('rerun with --allow-split: shard 0 alone is hotter than any node may be within 1.1x the mean, so more moves cannot reach the target')
+    }
+    // With the split allowed the same limit is the plan's only obstacle again.
+    const split = computePlan(hot, {allowSplit: true, maxMoves: 1}, {now, cwd: dir, write: false}).plan
+    expect((errorOf(() => assertWithinTarget(split)) as UserError).hint).toBe('apply this plan and plan again, or raise --max-moves')
+    // A shard one key drives: no split divides it, so the advice is the application's.
+    const keyed = snapshotOf({nodes: [{id: 'a'}, {id: 'b'}, {id: 'c'}], shards: [one('a', 100), one('a', 20), one('a', 20), one('b', 10), one('c', 10)]})
+    const {lo} = keyed.shards[0]!.range
+    keyed.load[0]!.keySample = [...Array.from({length: 8}, (_, i) => lo + i), ...Array(24).fill(lo + 5000)].sort((a, b) => a - b)
+    const keyPlan = computePlan(keyed, {maxMoves: 1}, {now, cwd: dir, write: false}).plan
+    expect((errorOf(() => assertWithinTarget(keyPlan)) as UserError).hint).toBe(`spread the load of shard 0's hot key (hash ${lo + 5000}) in the application: shard 0 alone is hotter than any node may be within 1.1x the mean, so more moves cannot reach the target, and no split can divide a key`)
+  })
+
   it('given --max-imbalance 1 and a node 0.2% above the mean, when checked, then every figure shows enough digits to see it is outside (it printed "1.00x -> 1.00x", "outside 1.00..1.00x (worst: c at 1.00x)")', () => {
     const near = snapshotOf({nodes: [{id: 'a'}, {id: 'b'}, {id: 'c'}], shards: [{replicas: ['a'], reads: 1000}, {replicas: ['b'], reads: 1000}, {replicas: ['c'], reads: 1003}]})
     const plan = computePlan(near, {maxImbalance: 1}, {now, cwd: dir, write: false}).plan

@@ -51,7 +51,8 @@ export function move(id: string, patch: Partial<Move> = {}): KeyValue {
     baseEpoch: 1,
     epoch: 2,
     phase: 'copying',
-    progress: {bytes: 512 * 1024, keys: 100, totalBytes: 1024 * 1024, rateBytesPerSec: 256 * 1024, cursor: null, stalled: false},
+    // The stream runs at the 256 KiB/s throttle; its key and value bytes at half that (versions and framing are the rest).
+    progress: {bytes: 512 * 1024, keys: 100, totalBytes: 1024 * 1024, rateBytesPerSec: 256 * 1024, dataRateBytesPerSec: 128 * 1024, cursor: null, stalled: false},
     cancelRequested: false,
     reason: null,
     attempts: 0,
@@ -114,7 +115,7 @@ export function busyCluster(): KeyValue[] {
     stats('n3', [0, 2, 3], 10),
     stats('n4', [2, 3], 10),
     move('m1', {shard: 1, phase: 'copying'}),
-    move('m0', {shard: 0, from: 'n1', to: 'n4', phase: 'done', progress: {bytes: 1024 * 1024, keys: 100, totalBytes: 1024 * 1024, rateBytesPerSec: 0, cursor: null, stalled: false}}),
+    move('m0', {shard: 0, from: 'n1', to: 'n4', phase: 'done', progress: {bytes: 1024 * 1024, keys: 100, totalBytes: 1024 * 1024, rateBytesPerSec: 0, dataRateBytesPerSec: 0, cursor: null, stalled: false}}),
     lock(),
     control(false, 256 * 1024),
   ]

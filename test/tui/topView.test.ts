@@ -53,9 +53,10 @@ describe('deriveTopView', () => {
     expect(v.header.imbalance!).toBeGreaterThan(1.1)
   })
 
-  it('Given moves, When derived, Then the running one comes first with fraction, rate and ETA', () => {
+  it('Given moves, When derived, Then the running one comes first with fraction, rate and ETA, the rate and ETA in the fraction\'s unit (key and value bytes), not the stream\'s', () => {
     const [running, done] = deriveTopView(seeded(busyCluster()), 1.1).moves
-    expect(running).toMatchObject({id: 'm1', phase: 'copying', fraction: 0.5, rateBytesPerSec: 256 * 1024, etaSeconds: 2, terminal: false})
+    // 512 KiB of data left at 128 KiB/s of data: 4 s (the stream's 256 KiB/s said 2 s).
+    expect(running).toMatchObject({id: 'm1', phase: 'copying', fraction: 0.5, dataRateBytesPerSec: 128 * 1024, etaSeconds: 4, terminal: false})
     expect(done).toMatchObject({id: 'm0', phase: 'done', fraction: 1, terminal: true})
   })
 

@@ -45,7 +45,7 @@ export function MoveRow({move: m, width}: MoveRowProps) {
     )
   }
   const pct = m.fraction === null ? '   ?' : `${String(Math.round(m.fraction * 100)).padStart(3)}%`
-  const rate = m.rateBytesPerSec > 0 ? `${formatBytes(Math.round(m.rateBytesPerSec))}/s` : ''
+  const rate = m.dataRateBytesPerSec > 0 ? `${formatBytes(Math.round(m.dataRateBytesPerSec))}/s` : ''
   const eta = m.etaSeconds !== null ? `ETA ${formatEta(m.etaSeconds)}` : ''
   const tail = `${pct} ${rate.padStart(11)} ${eta.padEnd(10)}`
   const barWidth = Math.max(0, Math.min(30, width - used - tail.length - 2))

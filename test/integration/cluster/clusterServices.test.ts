@@ -61,6 +61,10 @@ describe('cluster services on a real etcd', () => {
     expect((await showShard(ctx, 15)).id).toBe(15)
   })
 
+  it('refuses a negative shard id as bad input naming argument ID and the ids the cluster has (it named neither)', async () => {
+    await expectCode(showShard(ctx, -1), 'BAD_INPUT', /^argument ID: a shard id is a whole number, 0 or more \(shards are numbered from 0\); got "-1"; this cluster has shards 0\.\.15$/)
+  })
+
   it('locates keys in the shard whose range holds their hash', async () => {
     for (const key of ['user:1', 'order/2026', 'ключ']) {
       const loc = await locateKey(ctx, key)

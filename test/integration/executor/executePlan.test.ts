@@ -370,7 +370,7 @@ describe('apply on real etcd and real nodes', () => {
     const {shards} = await listShards(ctx)
     const s = shards[0]!.value
     const at = new Date().toISOString()
-    const record = (id: string, phase: string) => ({id, plan: 'manual', index: 0, shard: s.id, from: 'n1', to: 'n2', baseEpoch: s.epoch, epoch: s.epoch, phase, progress: {bytes: 0, keys: 0, totalBytes: 0, rateBytesPerSec: 0, cursor: null, stalled: false}, cancelRequested: false, rollbackRequested: false, reason: phase === 'aborting' ? 'destination down' : null, attempts: 0, createdAt: at, updatedAt: at, cutoverAt: null, copyStartedAt: null})
+    const record = (id: string, phase: string) => ({id, plan: 'manual', index: 0, shard: s.id, from: 'n1', to: 'n2', baseEpoch: s.epoch, epoch: s.epoch, phase, progress: {bytes: 0, keys: 0, totalBytes: 0, rateBytesPerSec: 0, dataRateBytesPerSec: 0, cursor: null, stalled: false}, cancelRequested: false, rollbackRequested: false, reason: phase === 'aborting' ? 'destination down' : null, attempts: 0, createdAt: at, updatedAt: at, cutoverAt: null, copyStartedAt: null})
     const cases: [string, RegExp | {changed: false; message: RegExp}][] = [
       ['release', /has cut over \(phase release\) and cannot be cancelled/],
       ['rb-cutover', /is being rolled back \(phase rb-cutover\) and cannot be cancelled/],
@@ -400,7 +400,7 @@ describe('apply on real etcd and real nodes', () => {
     const at = new Date().toISOString()
     const id = 'manual-broken-abort'
     // An abort whose "destination" is already a voter of the shard: the machine refuses to remove it.
-    const move = {id, plan: 'manual', index: 0, shard: s.id, from: other, to: voter, baseEpoch: s.epoch, epoch: s.epoch, phase: 'aborting', progress: {bytes: 0, keys: 0, totalBytes: 0, rateBytesPerSec: 0, cursor: null, stalled: false}, cancelRequested: false, rollbackRequested: false, reason: 'cancelled by operator', attempts: 0, createdAt: at, updatedAt: at, cutoverAt: null, copyStartedAt: null}
+    const move = {id, plan: 'manual', index: 0, shard: s.id, from: other, to: voter, baseEpoch: s.epoch, epoch: s.epoch, phase: 'aborting', progress: {bytes: 0, keys: 0, totalBytes: 0, rateBytesPerSec: 0, dataRateBytesPerSec: 0, cursor: null, stalled: false}, cancelRequested: false, rollbackRequested: false, reason: 'cancelled by operator', attempts: 0, createdAt: at, updatedAt: at, cutoverAt: null, copyStartedAt: null}
     await ctx.store.put(ctx.keys.move(id), JSON.stringify(move))
     const {result} = await run(undefined)
     const failed = result.moves.find((m) => m.id === id)!

@@ -96,7 +96,7 @@ describe.skipIf(!available)('redis --throttle auto', () => {
     for (let i = 0; i < keys.length; i += 200) await Promise.all(keys.slice(i, i + 200).map((k) => file.client.set(k, `${k}:${VALUE}`)))
 
     const at = new Date().toISOString()
-    const move: Move = {id: 'auto-0', plan: 'by-hand', index: 0, shard: shard.id, from, to, baseEpoch: shard.epoch, epoch: shard.epoch, phase: 'pending', progress: {bytes: 0, keys: 0, totalBytes: 0, rateBytesPerSec: 0, cursor: null, stalled: false}, cancelRequested: false, rollbackRequested: false, reason: null, attempts: 0, createdAt: at, updatedAt: at, cutoverAt: null, copyStartedAt: null}
+    const move: Move = {id: 'auto-0', plan: 'by-hand', index: 0, shard: shard.id, from, to, baseEpoch: shard.epoch, epoch: shard.epoch, phase: 'pending', progress: {bytes: 0, keys: 0, totalBytes: 0, rateBytesPerSec: 0, dataRateBytesPerSec: 0, cursor: null, stalled: false}, cancelRequested: false, rollbackRequested: false, reason: null, attempts: 0, createdAt: at, updatedAt: at, cutoverAt: null, copyStartedAt: null}
     await file.ctx.store.put(file.ctx.keys.move(move.id), JSON.stringify(move))
 
     const log = new RateLog()

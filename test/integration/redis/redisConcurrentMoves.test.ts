@@ -41,7 +41,7 @@ abortExecutorAfterEach(() => {
 function recordedMove(id: string, index: number, shard: Shard, to: string): Move {
   const at = new Date().toISOString()
   const from = shard.replicas[0]?.node ?? ''
-  return {id, plan: 'chain', index, shard: shard.id, from, to, baseEpoch: shard.epoch, epoch: shard.epoch, phase: 'pending', progress: {bytes: 0, keys: 0, totalBytes: 0, rateBytesPerSec: 0, cursor: null, stalled: false}, cancelRequested: false, rollbackRequested: false, reason: null, attempts: 0, createdAt: at, updatedAt: at, cutoverAt: null, copyStartedAt: null}
+  return {id, plan: 'chain', index, shard: shard.id, from, to, baseEpoch: shard.epoch, epoch: shard.epoch, phase: 'pending', progress: {bytes: 0, keys: 0, totalBytes: 0, rateBytesPerSec: 0, dataRateBytesPerSec: 0, cursor: null, stalled: false}, cancelRequested: false, rollbackRequested: false, reason: null, attempts: 0, createdAt: at, updatedAt: at, cutoverAt: null, copyStartedAt: null}
 }
 
 /** KeyLog is what the writer knows of one key: the last value acknowledged, and values sent after it whose reply failed (they may or may not have landed). */

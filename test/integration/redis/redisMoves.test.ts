@@ -65,7 +65,7 @@ abortExecutorAfterEach(() => {
 
 async function recordMove(id: string, shard: Shard, to: string): Promise<void> {
   const at = new Date().toISOString()
-  const move: Move = {id, plan: 'by-hand', index: 0, shard: shard.id, from: ownerNode(shard), to, baseEpoch: shard.epoch, epoch: shard.epoch, phase: 'pending', progress: {bytes: 0, keys: 0, totalBytes: 0, rateBytesPerSec: 0, cursor: null, stalled: false}, cancelRequested: false, rollbackRequested: false, reason: null, attempts: 0, createdAt: at, updatedAt: at, cutoverAt: null, copyStartedAt: null}
+  const move: Move = {id, plan: 'by-hand', index: 0, shard: shard.id, from: ownerNode(shard), to, baseEpoch: shard.epoch, epoch: shard.epoch, phase: 'pending', progress: {bytes: 0, keys: 0, totalBytes: 0, rateBytesPerSec: 0, dataRateBytesPerSec: 0, cursor: null, stalled: false}, cancelRequested: false, rollbackRequested: false, reason: null, attempts: 0, createdAt: at, updatedAt: at, cutoverAt: null, copyStartedAt: null}
   await file.ctx.store.put(file.ctx.keys.move(id), JSON.stringify(move))
 }
 

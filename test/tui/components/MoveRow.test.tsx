@@ -4,7 +4,7 @@ import {formatEta, MoveRow} from '../../../src/tui/components/MoveRow.js'
 import {type MoveRowView} from '../../../src/tui/topView.js'
 import {plain} from './frame.js'
 
-const copying: MoveRowView = {id: 'm1', shard: 7, from: 'n1', to: 'n4', phase: 'copying', terminal: false, fraction: 0.5, bytes: 512 * 1024, rateBytesPerSec: 256 * 1024, etaSeconds: 2, reason: null, cancelRequested: false, stalled: false, selected: false}
+const copying: MoveRowView = {id: 'm1', shard: 7, from: 'n1', to: 'n4', phase: 'copying', terminal: false, fraction: 0.5, bytes: 512 * 1024, dataRateBytesPerSec: 256 * 1024, etaSeconds: 2, reason: null, cancelRequested: false, stalled: false, selected: false}
 
 describe('MoveRow', () => {
   it('Given a copying move, When rendered, Then it shows shard, route, phase, a progress bar, percent, rate and ETA', () => {

@@ -29,7 +29,7 @@ describe('TopScreen', () => {
     fits(out, 100, 30)
     expect(out.join('\n')).toMatch(/executor running/)
     expect(out.find((l) => l.startsWith('n1 '))).toMatch(/up +\d+r R [█▏▎▍▌▋▊▉·]+ \d\.\d\d W/)
-    expect(out.find((l) => /copying/.test(l))).toMatch(/n1 → n4 +copying +█+·+ +50% +256 KiB\/s ETA 2s/)
+    expect(out.find((l) => /copying/.test(l))).toMatch(/n1 → n4 +copying +█+·+ +50% +128 KiB\/s ETA 4s/)
     expect(out.find((l) => / done /.test(l))).toMatch(/✓/)
     expect(out).toContain('EVENTS')
     expect(out.some((l) => l.endsWith('plan round 1: imbalance 1.40x -> 1.05x'))).toBe(true)

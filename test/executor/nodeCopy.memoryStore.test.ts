@@ -1,0 +1,83 @@
+import {describe, expect, it} from 'vitest'
+import {listShards} from '../../src/cluster/clusterRepo.js'
+import {initCluster} from '../../src/cluster/initCluster.js'
+import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
+import {makeServiceContext} from '../../src/cluster/serviceContext.js'
+import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEnv, type ExecutorEvent} from '../../src/executor/executorEnv.js'
+import {copyShard} from '../../src/executor/nodeCopy.js'
+import {getMove} from '../../src/executor/moveStore.js'
+import {type NodeClient} from '../../src/node/nodeClient.js'
+import {type PullStatusResponse} from '../../src/node/protocol.js'
+import {MemoryStore} from '../../src/store/memoryStore.js'
+import {TokenBucket} from '../../src/throttle/tokenBucket.js'
+import {moveOf} from './fixtures.js'
+
+/**
+ * The real copyShard on the in-memory store, in fake time, against a fake destination whose
+ * long poll answers every 250 ms with 400 more stream bytes and 100 more key and value bytes:
+ * small values, where versions and framing make the stream four times the data.
+ */
+const POLL_MS = 250
+const WIRE_PER_POLL = 400
+const DATA_PER_POLL = 100
+const POLLS = 40
+
+async function copyingMove(now: () => number) {
+  const store = new MemoryStore()
+  const ctx = makeServiceContext(store, {cluster: 'copy'}, () => new Date(now()))
+  await initCluster(ctx, {shards: 1, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:7101@a,n2=127.0.0.1:7102@b'), force: false})
+  for (const id of ['n1', 'n2']) await store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: '127.0.0.1:1', pid: 1, startedAt: 't'}))
+  const shard = (await listShards(ctx)).shards[0]!.value
+  const from = shard.replicas[0]!.node
+  const move = moveOf({shard: shard.id, from, to: from === 'n1' ? 'n2' : 'n1', baseEpoch: shard.epoch, epoch: shard.epoch, phase: 'copying'})
+  move.progress = {...move.progress, totalBytes: POLLS * DATA_PER_POLL}
+  await store.put(ctx.keys.move(move.id), JSON.stringify(move))
+  await store.put(ctx.keys.executorLock, JSON.stringify({holder: 'test'}))
+  const fence = {key: ctx.keys.executorLock, createRevision: (await store.get(ctx.keys.executorLock))!.createRevision}
+  return {ctx, fence, move}
+}
+
+describe('copyShard progress', () => {
+  it('given a stream four times its data, when copying, then the progress carries the data rate beside its data bytes (the ETA divides by it) and keeps the stream rate for the throttles', async () => {
+    let now = 1_000_000
+    const {ctx, fence, move} = await copyingMove(() => now)
+    let polls = 0
+    const status = (): PullStatusResponse => ({shard: move.shard, moveId: move.id, epoch: move.epoch, state: polls >= POLLS ? 'done' : 'running', bytes: polls * WIRE_PER_POLL, dataBytes: polls * DATA_PER_POLL, keys: polls * 10, cursor: null, source: move.from, rate: null, error: null, errorCode: null, failedSource: null})
+    const destination = {
+      address: '127.0.0.1:1',
+      setThrottle: async () => ({}),
+      cancelPull: async () => status(),
+      pull: async () => status(),
+      pullStatus: async () => {
+        now += POLL_MS
+        polls++
+        return status()
+      },
+    } as unknown as NodeClient
+    const events: ExecutorEvent[] = []
+    const env: ExecutorEnv = {
+      ctx,
+      fence,
+      client: async () => destination,
+      throttles: {global: new TokenBucket(null, () => now), node: () => new TokenBucket(null, () => now)},
+      control: {paused: false, inWindow: () => true},
+      options: DEFAULT_EXECUTOR_OPTIONS,
+      now: () => now,
+      sleep: async (ms) => {
+        now += ms
+      },
+      stopped: () => polls > POLLS + 5,
+      emit: (ev) => events.push(ev),
+    }
+
+    const done = await copyShard(env, await getMove(ctx, move.id))
+
+    expect(done.value.phase).toBe('verifying')
+    // 100 data bytes and 400 stream bytes every 250 ms.
+    expect(done.value.progress).toMatchObject({bytes: POLLS * DATA_PER_POLL, dataRateBytesPerSec: 400, rateBytesPerSec: 1600})
+    const progress = events.filter((e) => e.type === 'progress')
+    expect(progress.length).toBeGreaterThan(5)
+    // Past the first rate window every event says the same: the rate beside the bytes is theirs.
+    for (const e of progress.slice(-5)) expect(e).toMatchObject({dataRateBytesPerSec: 400, rateBytesPerSec: 1600})
+  })
+})
