@@ -69,12 +69,16 @@ export class RecentLatency {
   }
 
   /**
-   * steady returns the report over every closed slice kept, up to `steadySlices` (the
-   * window reaches back as far as slices were closed: a router that started 3 s ago reports
-   * 3 s); null when they hold no latency. Call it after `rotate`.
+   * steady returns the report over every closed slice kept, up to `steadySlices`, back to the
+   * oldest of them that holds a latency (a router that started 3 s ago reports 3 s, and so
+   * does one whose clients came 3 s ago after an idle spell: a baseline needs latencies that
+   * span its window, not a burst padded with empty seconds); null when they hold no latency.
+   * Call it after `rotate`.
    */
   steady(): LatencyReport | null {
-    return this.reportOver(Math.min(this.slices.length, this.opts.steadySlices))
+    let used = Math.min(this.slices.length, this.opts.steadySlices)
+    while (used > 0 && this.slices[used - 1]?.length === 0) used--
+    return this.reportOver(used)
   }
 
   /** reportOver is the p99 of the newest `used` closed slices (null when they are empty). */

@@ -87,4 +87,15 @@ describe('RecentLatency', () => {
     const fresh = new RecentLatency({sliceMs: 1000, minSamples: 1, maxSlices: 1, capacity: 4096, steadySlices: 3})
     expect(fresh.steady()).toBeNull() // nothing closed yet
   })
+  it('reaches the steady window back only to its oldest slice with a latency: a burst after an idle spell does not pass for a steady 10 s', () => {
+    const r = new RecentLatency({sliceMs: 1000, minSamples: 200, maxSlices: 5, capacity: 4096, steadySlices: 10})
+    for (let slice = 0; slice < 8; slice++) r.rotate() // 8 s without a request
+    for (let slice = 0; slice < 2; slice++) {
+      for (let i = 0; i < 150; i++) r.record(i < 15 ? 80 : 4) // a 2 s burst, its first requests slow
+      r.rotate()
+    }
+    expect(r.steady()).toEqual({p99Ms: 80, samples: 300, windowMs: 2000})
+    r.rotate() // a quiet second after the burst still counts: the window reaches from now back to the burst
+    expect(r.steady()).toEqual({p99Ms: 80, samples: 300, windowMs: 3000})
+  })
 })
