@@ -46,7 +46,7 @@ describe('RecentLatency', () => {
     const r = new RecentLatency({sliceMs: 1000, minSamples: 10, maxSlices: 2, capacity: 4096, steadySlices: 1})
     expect(r.rotate()).toBeNull()
     r.record(7)
-    expect(r.rotate()).toEqual({p99Ms: 7, samples: 1, windowMs: 2000})
+    expect(r.rotate()).toEqual({p99Ms: 7, samples: 1, windowMs: 1000}) // the empty slice before it is no part of the window
     expect(r.rotate()).toEqual({p99Ms: 7, samples: 1, windowMs: 2000})
     expect(r.rotate()).toBeNull()
   })
@@ -95,7 +95,13 @@ describe('RecentLatency', () => {
       r.rotate()
     }
     expect(r.steady()).toEqual({p99Ms: 80, samples: 300, windowMs: 2000})
-    r.rotate() // a quiet second after the burst still counts: the window reaches from now back to the burst
+    expect(r.rotate()).toEqual({p99Ms: 80, samples: 300, windowMs: 3000}) // a quiet second after the burst still counts: the window reaches from now back to the burst
     expect(r.steady()).toEqual({p99Ms: 80, samples: 300, windowMs: 3000})
+    // The short window (5 slices at most) claims no more than the steady one: it too stops at its oldest slice with a latency.
+    const light = new RecentLatency({sliceMs: 1000, minSamples: 200, maxSlices: 5, capacity: 4096, steadySlices: 10})
+    for (let slice = 0; slice < 6; slice++) light.rotate()
+    for (let i = 0; i < 100; i++) light.record(3)
+    expect(light.rotate()).toEqual({p99Ms: 3, samples: 100, windowMs: 1000})
+    expect(light.steady()).toEqual({p99Ms: 3, samples: 100, windowMs: 1000})
   })
 })
