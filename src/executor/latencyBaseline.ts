@@ -41,7 +41,7 @@ export interface BaselineOptions {
 
 /**
  * BASELINE_DEFAULTS: a steady window of 5 s or more over 200 latencies or more (its p99 is
- * then at least the 2nd-slowest); else three readings within 4.5 s, each of 20 latencies or
+ * then the 3rd-slowest or better); else three readings within 4.5 s, each of 20 latencies or
  * more; never under 5 ms; 25 ms without any.
  */
 export const BASELINE_DEFAULTS: BaselineOptions = {readings: 3, minSamples: 20, maxMs: 4500, everyMs: 1000, floorMs: 5, fallbackMs: 25, steadyMinMs: 5000, steadyMinSamples: 200}

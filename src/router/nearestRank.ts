@@ -10,9 +10,16 @@ export function nearestRankInPlace(values: Float64Array, q: number): number {
   const k = Math.min(n - 1, Math.max(0, Math.ceil(n * q) - 1))
   let lo = 0
   let hi = n - 1
+  // The pivot is drawn at random from [lo, hi] (a fixed-seed xorshift: the same input gives the
+  // same work): latencies come in arrival order, and a window that rose and fell (an organ
+  // pipe, 0..n/2..0) handed the middle element, a near-extreme, back round after round.
+  let seed = 0x9e3779b9
   while (hi > lo) {
-    // Hoare partition around the middle element of [lo, hi].
-    const pivot = values[(lo + hi) >>> 1]!
+    seed ^= seed << 13
+    seed ^= seed >>> 17
+    seed ^= seed << 5
+    // Hoare partition around a random element of [lo, hi].
+    const pivot = values[lo + ((seed >>> 0) % (hi - lo + 1))]!
     let i = lo
     let j = hi
     while (i <= j) {

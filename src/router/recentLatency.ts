@@ -6,7 +6,7 @@ export interface LatencyReport {
   p99Ms: number
   /** samples is how many latencies the p99 is taken over (few samples: a noisy p99). */
   samples: number
-  /** windowMs is how far back the window reaches from its end (whole slices). */
+  /** windowMs is how far back the window reaches from its end (whole slices), to its oldest slice with a latency. */
   windowMs: number
 }
 
@@ -69,16 +69,22 @@ export class RecentLatency {
   }
 
   /**
-   * steady returns the report over every closed slice kept, up to `steadySlices` (the
-   * window reaches back as far as slices were closed: a router that started 3 s ago reports
-   * 3 s); null when they hold no latency. Call it after `rotate`.
+   * steady returns the report over every closed slice kept, up to `steadySlices`, back to the
+   * oldest of them that holds a latency (a router that started 3 s ago reports 3 s, and so
+   * does one whose clients came 3 s ago after an idle spell: a baseline needs latencies that
+   * span its window, not a burst padded with empty seconds); null when they hold no latency.
+   * Call it after `rotate`.
    */
   steady(): LatencyReport | null {
     return this.reportOver(Math.min(this.slices.length, this.opts.steadySlices))
   }
 
-  /** reportOver is the p99 of the newest `used` closed slices (null when they are empty). */
+  /**
+   * reportOver is the p99 of the newest `used` closed slices (null when they are empty); its
+   * window reaches back to the oldest of them with a latency, for both reports alike.
+   */
   private reportOver(used: number): LatencyReport | null {
+    while (used > 0 && this.slices[used - 1]?.length === 0) used--
     let kept = 0
     for (let i = 0; i < used; i++) kept += this.slices[i]?.length ?? 0
     if (kept === 0) return null

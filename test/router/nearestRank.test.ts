@@ -31,4 +31,19 @@ describe('nearestRankInPlace', () => {
     const xs = Array.from({length: 40_960}, () => (random() < 0.02 ? 200 + random() * 100 : random() * 10))
     expect(nearestRankInPlace(Float64Array.from(xs), 0.99)).toBe(sortedRank(xs, 0.99))
   })
+  it('stays linear on latencies that rose and fell over the window (an organ pipe), which a middle pivot took ~200 reads a value over', () => {
+    const n = 40_960
+    const xs = Array.from({length: n}, (_, i) => (i < n / 2 ? i : n - i))
+    let reads = 0
+    const counted = new Proxy(Float64Array.from(xs), {
+      get(target, key) {
+        if (typeof key === 'string' && /^\d+$/.test(key)) reads++
+        const v: unknown = Reflect.get(target, key)
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v
+      },
+      set: (target, key, value) => Reflect.set(target, key, value),
+    })
+    expect(nearestRankInPlace(counted, 0.99)).toBe(sortedRank(xs, 0.99))
+    expect(reads / n).toBeLessThan(10) // a random input takes about 3
+  })
 })

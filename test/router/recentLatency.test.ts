@@ -46,7 +46,7 @@ describe('RecentLatency', () => {
     const r = new RecentLatency({sliceMs: 1000, minSamples: 10, maxSlices: 2, capacity: 4096, steadySlices: 1})
     expect(r.rotate()).toBeNull()
     r.record(7)
-    expect(r.rotate()).toEqual({p99Ms: 7, samples: 1, windowMs: 2000})
+    expect(r.rotate()).toEqual({p99Ms: 7, samples: 1, windowMs: 1000}) // the empty slice before it is no part of the window
     expect(r.rotate()).toEqual({p99Ms: 7, samples: 1, windowMs: 2000})
     expect(r.rotate()).toBeNull()
   })
@@ -86,5 +86,22 @@ describe('RecentLatency', () => {
     expect(r.steady()).toEqual({p99Ms: 5, samples: 50, windowMs: 5000}) // the slow slice has left the steady window too
     const fresh = new RecentLatency({sliceMs: 1000, minSamples: 1, maxSlices: 1, capacity: 4096, steadySlices: 3})
     expect(fresh.steady()).toBeNull() // nothing closed yet
+  })
+  it('reaches the steady window back only to its oldest slice with a latency: a burst after an idle spell does not pass for a steady 10 s', () => {
+    const r = new RecentLatency({sliceMs: 1000, minSamples: 200, maxSlices: 5, capacity: 4096, steadySlices: 10})
+    for (let slice = 0; slice < 8; slice++) r.rotate() // 8 s without a request
+    for (let slice = 0; slice < 2; slice++) {
+      for (let i = 0; i < 150; i++) r.record(i < 15 ? 80 : 4) // a 2 s burst, its first requests slow
+      r.rotate()
+    }
+    expect(r.steady()).toEqual({p99Ms: 80, samples: 300, windowMs: 2000})
+    expect(r.rotate()).toEqual({p99Ms: 80, samples: 300, windowMs: 3000}) // a quiet second after the burst still counts: the window reaches from now back to the burst
+    expect(r.steady()).toEqual({p99Ms: 80, samples: 300, windowMs: 3000})
+    // The short window (5 slices at most) claims no more than the steady one: it too stops at its oldest slice with a latency.
+    const light = new RecentLatency({sliceMs: 1000, minSamples: 200, maxSlices: 5, capacity: 4096, steadySlices: 10})
+    for (let slice = 0; slice < 6; slice++) light.rotate()
+    for (let i = 0; i < 100; i++) light.record(3)
+    expect(light.rotate()).toEqual({p99Ms: 3, samples: 100, windowMs: 1000})
+    expect(light.steady()).toEqual({p99Ms: 3, samples: 100, windowMs: 1000})
   })
 })
