@@ -34,4 +34,14 @@ describe('worstRouterLatency', () => {
     expect(await worstRouterLatency(ctx, NOW, 5000)).toEqual({p99Ms: 30, samples: 300, windowMs: 1000, at: NOW - 500})
     expect(await worstRouterLatency(await withReports({}), NOW, 5000)).toBeNull()
   })
+
+  it("leaves a quiet router's steady window out (too few latencies for a p99) instead of letting it block the busy routers' figure", async () => {
+    const ctx = await withReports({
+      busy: {p99Ms: 12, samples: 300, windowMs: 1000, at: NOW - 500, steady: {p99Ms: 10, samples: 5000, windowMs: 10_000}},
+      quiet: {p99Ms: 40, samples: 15, windowMs: 5000, at: NOW - 500, steady: {p99Ms: 30, samples: 150, windowMs: 10_000}},
+    })
+    expect(await worstRouterLatency(ctx, NOW, 5000)).toEqual({p99Ms: 40, samples: 15, windowMs: 5000, at: NOW - 500, steady: {p99Ms: 10, samples: 5000, windowMs: 10_000}})
+    const allQuiet = await withReports({quiet: {p99Ms: 40, samples: 15, windowMs: 5000, at: NOW - 500, steady: {p99Ms: 30, samples: 150, windowMs: 10_000}}})
+    expect(await worstRouterLatency(allQuiet, NOW, 5000)).toEqual({p99Ms: 40, samples: 15, windowMs: 5000, at: NOW - 500})
+  })
 })
