@@ -63,7 +63,8 @@ describe('router latency report', () => {
     expect(first.steady?.samples).toBeGreaterThanOrEqual(first.samples)
     expect(first.steady?.samples).toBeLessThanOrEqual(300)
     expect(first.steady?.p99Ms).toBeLessThanOrEqual(slowest)
-    const read = await worstRouterLatency(dp.ctx, Date.now(), 60_000)
+    // (A report closed while the load still ran may rest on under 200 latencies: take any steady window here.)
+    const read = await worstRouterLatency(dp.ctx, Date.now(), 60_000, 1)
     expect(read?.at).toBeGreaterThanOrEqual(first.at)
     expect(read?.steady).toBeDefined()
 
