@@ -12,6 +12,7 @@ import {type SkewExpectation, skewNotInEffect} from './clockSkew.js'
 import {autopilotLeaderKill} from './autopilotScenario.js'
 import {PARTITION_SCENARIOS} from './partitionScenarios.js'
 import {purgesIn} from './purgeLog.js'
+import {churnLanding} from './churnLanding.js'
 
 /**
  * Scenario is one fault schedule. `inject` runs while the drain plan executes under load:
@@ -192,6 +193,7 @@ const TOMBSTONE_GRACE_MS = 3000
  */
 function tombstoneChurn(): Scenario {
   let copyingMove: Move | undefined
+  let faultAt = 0
   let restartedAt = 0
   return {
     name: 'tombstone churn, 3 s grace, moves + node restart',
@@ -201,28 +203,21 @@ function tombstoneChurn(): Scenario {
     async inject(env) {
       copyingMove = await env.waitForMove(copying, 60_000)
       if (!copyingMove) return ['no copying move seen']
+      faultAt = Date.now()
       await crashNode(env, copyingMove.to, 2000)
       restartedAt = Date.now()
       // Several graces of deletes after the restart, while the drain goes on.
       await sleep(8 * TOMBSTONE_GRACE_MS)
       return [`SIGKILL destination ${copyingMove.to} during ${copyingMove.id} copying, restarted after 2 s; then ${(8 * TOMBSTONE_GRACE_MS) / 1000} s (8 graces) of deletes`]
     },
+    // The thresholds are shares of what this run did in its fault window (churnLanding), not
+    // fixed counts: a slow machine issues fewer operations and must not fail for it.
     async proveLanded(env, history) {
-      const problems: string[] = []
-      if (!copyingMove) problems.push('no move was copying while deletes ran')
-      const end = Math.max(...history.ops.map((o) => o.complete))
-      const deletes = history.ops.filter((o) => o.kind === 'write' && o.value === null && o.outcome === 'ok')
-      const old = deletes.filter((d) => d.complete <= end - 3 * TOMBSTONE_GRACE_MS)
-      if (old.length < 100) problems.push(`only ${old.length} deletes acknowledged 3 graces before the end (want >= 100)`)
-      const deletedAt = new Map(deletes.map((d) => [d.key, d.complete]))
-      const readBacks = history.ops.filter((o) => o.kind === 'read' && o.outcome === 'ok' && (deletedAt.get(o.key) ?? Infinity) <= o.invoke - 2 * TOMBSTONE_GRACE_MS)
-      if (readBacks.length < 50) problems.push(`only ${readBacks.length} reads of keys deleted 2 graces before (want >= 50)`)
-      const purged = purgesIn(env.dp.nodeLogs(), restartedAt)
-      if (purged.total < 100) problems.push(`the nodes purged only ${purged.total} tombstones (want >= 100)`)
-      if (purged.since === 0) problems.push('no tombstone was purged after the node restart')
+      const landing = churnLanding({ops: history.ops, faultAt, restartedAt, graceMs: TOMBSTONE_GRACE_MS, purges: purgesIn(env.dp.nodeLogs(), restartedAt)})
+      const problems = [...(copyingMove ? [] : ['no move was copying while deletes ran']), ...landing.problems]
       const counts = await env.moveCounts()
       if (counts.completed < 1) problems.push('no move completed')
-      return {problems, note: `${deletes.length} deletes acked (${old.length} >= 3 graces before the end), ${readBacks.length} read-backs >= 2 graces after the delete, ${purged.total} tombstones purged (${purged.since} after the restart), ${counts.completed} moves completed`}
+      return {problems, note: `${landing.note}, ${counts.completed} moves completed`}
     },
   }
 }
