@@ -268,15 +268,15 @@ export class ChaosEnv {
     return (await this.dp.ctx.store.listTyped(this.dp.ctx.keys.movesPrefix, MoveSchema)).items.map((i) => i.value)
   }
 
-  /** waitForMove polls the move records until `pred` holds for one (bounded); returns it, or undefined on timeout. */
+  /** waitForMove polls the move records until `pred` holds for one (bounded; it looks once even with no time left); returns it, or undefined on timeout. */
   async waitForMove(pred: (m: Move) => boolean, timeoutMs: number): Promise<Move | undefined> {
     const deadline = Date.now() + timeoutMs
-    while (Date.now() < deadline) {
+    for (;;) {
       const found = (await this.moves().catch(() => [])).find(pred)
       if (found) return found
+      if (Date.now() >= deadline) return undefined
       await sleep(100)
     }
-    return undefined
   }
 
   /**

@@ -14,12 +14,12 @@ export interface ChurnRun {
 
 /**
  * CHURN_SHARES are the fractions of what the run itself did that its landing checks demand.
- * What a run does: nearly every delete issued is acknowledged (those issued 3 graces before
- * the end, in time); a read-back picks one of the worker's earlier keys at random, so most
- * were deleted long before (614 of a run's ~800 reads, all of it counted, on 2026-12-01);
- * rf 3 gives about 3 purged tombstones per old delete (2345 for 658). Each share is a
- * half to a sixth of that, so a slow run (fewer operations, all scaled down alike) passes,
- * while a run whose deletes were not acknowledged, not read back or never purged fails.
+ * A run on 2026-12-01 (load ~12): 763 of the window's 763 deletes acknowledged 3 graces
+ * before the end, 765 of its 915 reads reading a key deleted 2 graces before (a read-back
+ * picks one of the worker's earlier keys at random, so most were deleted long before), 3065
+ * tombstones purged (rf 3: about 3 per old delete). Each share is a half to an eighth of
+ * that, so a slow run (fewer operations, all scaled down alike) passes, while a run whose
+ * deletes were not acknowledged, not read back or never purged fails.
  */
 export const CHURN_SHARES = {oldDeletes: 1 / 2, readBacks: 1 / 4, purgesPerOldDelete: 1 / 2}
 

@@ -484,10 +484,11 @@ export const ISSUE10_SCENARIOS: Scenario[] = [
       const abortBudget = deadline.budget(abortCap)
       let back: Shard | undefined
       const abortBy = Date.now() + abortBudget
-      while (Date.now() < abortBy && !back) {
+      for (;;) {
         const s = (await env.dp.shards().catch(() => [])).find((x) => x.id === m.shard)
         if (s && !s.replicas.some((r) => r.node === dst)) back = s
-        else await sleep(250)
+        if (back || Date.now() >= abortBy) break
+        await sleep(250)
       }
       const during = await env.move(m.id)
       if (!back || during?.phase !== 'aborting') return [...notes, missed(`${m.id} did not abort within ${deadline.within(abortBudget, abortCap)} while ${dst} was down (phase ${during?.phase ?? '?'})`)]
