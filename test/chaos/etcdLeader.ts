@@ -5,6 +5,11 @@ export interface EtcdMemberStatus {
   memberId: string
   /** leader is the member id this member follows (itself when it leads); '0' when it knows none. */
   leader: string
+  /**
+   * raftTerm is the term of the member's last APPLIED entry (etcd's `Term()`), so it lags an
+   * election: a new leader reports the old term until its first entry is applied. Only a
+   * later term proves an election; an equal one proves nothing.
+   */
   raftTerm: bigint
 }
 
@@ -62,12 +67,12 @@ export interface StatusReading {
 /**
  * leaderKillVerdict judges, from the survivors' statuses read (in order) after member
  * `killed` was SIGKILLed, whether it was the leader when it died (its own status said so
- * at `killed.term` just before). `landed`: the survivors elected another leader at a later
- * term, no sooner than an election can follow a leader's death; `detail` says how sure:
- * best, every survivor still followed the killed member at its term after the kill (no
- * other leader existed then). `missed`: a survivor followed another leader at that term,
- * or a new leader was in place sooner than {@link ELECTION_FLOOR_MS} after the kill (it was
- * elected before: the kill hit a former leader). `pending`: no new leader yet (ask again). Pure.
+ * just before). `landed`: the survivors agree on another leader at a later term, no sooner
+ * than an election can follow a leader's death; `detail` says how sure: best, every
+ * survivor still followed the killed member after the kill (no other leader existed then).
+ * `missed`: sooner than {@link ELECTION_FLOOR_MS} after the kill a survivor already
+ * followed another leader (it was elected before the kill: the kill hit a former leader).
+ * `pending`: no new leader yet, or its term not yet applied (ask again). Pure.
  */
 export function leaderKillVerdict(killed: EtcdLeader, readings: readonly StatusReading[]): {verdict: 'landed' | 'pending' | 'missed'; detail: string} {
   const name = `m${killed.index + 1}`
@@ -77,15 +82,15 @@ export function leaderKillVerdict(killed: EtcdLeader, readings: readonly StatusR
     const survivors = r.statuses.filter((_, i) => i !== killed.index)
     const answered = survivors.filter((s): s is EtcdMemberStatus => s !== undefined)
     last = describe(answered)
-    if (answered.some((s) => s.raftTerm === killed.term && s.leader !== killed.memberId && s.leader !== '0')) return {verdict: 'missed', detail: `at term ${killed.term} a survivor follows another leader ${Math.round(r.msSinceKill)} ms after the kill (${last}): ${name} was not leading`}
-    if (stillFollowedAt === undefined && answered.length === survivors.length && answered.every((s) => s.raftTerm === killed.term && s.leader === killed.memberId)) stillFollowedAt = r.msSinceKill
+    const other = answered.find((s) => s.leader !== killed.memberId && s.leader !== '0')
+    if (other && r.msSinceKill < ELECTION_FLOOR_MS) return {verdict: 'missed', detail: `${Math.round(r.msSinceKill)} ms after the kill, sooner than an election can follow it, m${other.index + 1} already followed another leader (${last}): leadership had moved before ${name} was killed`}
+    if (stillFollowedAt === undefined && answered.length === survivors.length && answered.every((s) => s.leader === killed.memberId)) stillFollowedAt = r.msSinceKill
     const now = leaderNow(answered)
     if (typeof now === 'string' || now.term <= killed.term || now.memberId === killed.memberId) continue
-    if (r.msSinceKill < ELECTION_FLOOR_MS) return {verdict: 'missed', detail: `m${now.index + 1} already led at term ${now.term} ${Math.round(r.msSinceKill)} ms after the kill, sooner than an election can follow it: leadership had moved before ${name} was killed`}
-    const elected = `the survivors elected m${now.index + 1} at term ${now.term} ${(r.msSinceKill / 1000).toFixed(1)} s after the kill`
-    return {verdict: 'landed', detail: stillFollowedAt === undefined ? elected : `every survivor still followed ${name} at term ${killed.term} ${Math.round(stillFollowedAt)} ms after the kill; ${elected}`}
+    const elected = `the survivors elected m${now.index + 1} (term ${now.term}) ${(r.msSinceKill / 1000).toFixed(1)} s after the kill`
+    return {verdict: 'landed', detail: stillFollowedAt === undefined ? elected : `every survivor still followed ${name} ${Math.round(stillFollowedAt)} ms after the kill; ${elected}`}
   }
-  return {verdict: 'pending', detail: `no new leader yet (${last})`}
+  return {verdict: 'pending', detail: `no new leader at a later term yet (${last})`}
 }
 
 function describe(statuses: readonly EtcdMemberStatus[]): string {
