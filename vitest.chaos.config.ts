@@ -13,6 +13,7 @@ export default defineConfig({
     disableConsoleIntercept: true,
     pool: 'forks',
     maxWorkers: 1,
+    // Each scenario's `it` passes test/chaos/deadline.ts's CHAOS_TEST_TIMEOUT_MS (this value), from which its deadline is derived.
     testTimeout: 420_000,
     hookTimeout: 120_000,
     teardownTimeout: 60_000,

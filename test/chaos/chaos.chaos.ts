@@ -4,6 +4,7 @@ import {afterAll, describe, expect, it} from 'vitest'
 import {type ChaosEnv} from './chaosEnv.js'
 import {ChaosEnv as Env} from './chaosEnv.js'
 import {checkHistory, type CheckReport} from './checker.js'
+import {CHAOS_TEST_TIMEOUT_MS, Deadline, REPAIR_RESERVE_MS, SCENARIO_BUDGET_MS, TAIL_RESERVE_MS} from './deadline.js'
 import {readFinal, runHistoryWorkload} from './history.js'
 import {MISSED_PREFIX, SCENARIOS, type Scenario, VIOLATION_PREFIX} from './scenarios.js'
 import {renderTable, type ScenarioResult} from './table.js'
@@ -36,28 +37,32 @@ const DRAIN = ['node', 'drain', 'n5', '--yes', '--max-concurrent', '3', '--per-n
 
 async function runScenario(s: Scenario): Promise<{result: ScenarioResult; check: CheckReport; landed: string[]}> {
   const started = Date.now()
+  // One deadline for the whole scenario, inside the test timeout: inject gets it minus the
+  // harness's tail, and the harness's own waits take what is left, so a slow run fails with
+  // the scenario's notes instead of a bare vitest timeout.
+  const deadline = Deadline.in(SCENARIO_BUDGET_MS)
   const env: ChaosEnv = await Env.start(s.name.split(' ')[0]!.toLowerCase().replace(/[^a-z]/g, ''), {nodes: 5, rf: 3, ...WORLD, nodeArgs: [...(s.nodeArgs ?? []), ...(s.world?.nodeExtra ?? [])], routerExtra: s.world?.routerExtra, ownAddresses: s.ownAddresses, tls})
   try {
     const stop = new AbortController()
     const load = runHistoryWorkload({routers: () => env.routerAddresses(), workers: 4, keysPerWorker: 12, maxOps: 40_000, maxMs: 240_000, stop: stop.signal, ...s.workload})
     await sleep(500)
     if (!s.ownsMoves) env.startExecutor(DRAIN)
-    const notes = await s.inject(env)
-    await env.finishMoves(150_000)
+    const notes = await s.inject(env, deadline.before(TAIL_RESERVE_MS))
+    await env.finishMoves(deadline.before(REPAIR_RESERVE_MS).budget(150_000))
     await sleep(1000) // a little load after the last move
     stop.abort()
     const history = await load
     // Heal: every process back, then anti-entropy.
     await env.ensureNodesUp()
     for (let i = 0; i < 3; i++) await env.etcd.restart(i)
-    const repairCode = await env.repair()
+    const repairCode = await env.repair(deadline.budget(90_000))
     const router = env.routerAddresses().at(-1)!
     const finals = await readFinal(router, new Set(history.ops.map((o) => o.key)))
     const check = checkHistory(history.ops, finals)
     let conv = await env.converged()
     if (!conv.ok) {
       // One more repair round for writes that raced the first one.
-      await env.repair()
+      await env.repair(deadline.budget(90_000))
       conv = await env.converged()
     }
     const moves = await env.moveCounts()
@@ -97,7 +102,7 @@ describe.sequential(`chaos${short ? ' (short)' : ''}${tls ? ' with TLS' : ''}`, 
   })
 
   for (const s of picked) {
-    it(s.name, async () => {
+    it(s.name, {timeout: CHAOS_TEST_TIMEOUT_MS}, async () => {
       const {result, landed} = await runScenario(s)
       results.push(result)
       process.stdout.write(`[chaos] ${s.name}: ${JSON.stringify(result)}\n`)

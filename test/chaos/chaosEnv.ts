@@ -12,6 +12,7 @@ import {setDefaultClientTls} from '../../src/transport/clientTls.js'
 import {loadTlsMaterial} from '../../src/transport/tlsMaterial.js'
 import {dataPlaneFetch} from '../support/dataPlaneFetch.js'
 import {DataPlanePki, tlsEnvOf} from '../support/dataPlanePki.js'
+import {type ClockReading, type MemberHealth} from './clockSkew.js'
 import {EtcdCluster} from './etcdCluster.js'
 import {Partition} from './partition.js'
 
@@ -201,10 +202,17 @@ export class ChaosEnv {
     await this.dp.startNode(id, offsetMs === 0 ? undefined : skewedClock(offsetMs))
   }
 
-  /** health reads a member's /healthz JSON (clock verdict included). */
-  async health(address: string): Promise<{serving?: boolean; clockOk?: boolean; clockOffsetMs?: number | null}> {
+  /** health reads a member's /healthz JSON (its wall clock and clock verdict included). */
+  async health(address: string): Promise<MemberHealth> {
     const res = await dataPlaneFetch(address, '/healthz', {signal: AbortSignal.timeout(5000)})
-    return (await res.json()) as {serving?: boolean; clockOk?: boolean; clockOffsetMs?: number | null}
+    return (await res.json()) as MemberHealth
+  }
+
+  /** clockReading reads a member's /healthz with the times (this machine's clock) it was asked and answered; undefined when it does not answer. */
+  async clockReading(address: string): Promise<ClockReading | undefined> {
+    const sentAt = Date.now()
+    const health = await this.health(address).catch(() => undefined)
+    return health && {sentAt, receivedAt: Date.now(), health}
   }
 
   /** routerMetric sums a Prometheus counter over every live router. */
@@ -260,15 +268,15 @@ export class ChaosEnv {
     return (await this.dp.ctx.store.listTyped(this.dp.ctx.keys.movesPrefix, MoveSchema)).items.map((i) => i.value)
   }
 
-  /** waitForMove polls the move records until `pred` holds for one (bounded); returns it, or undefined on timeout. */
+  /** waitForMove polls the move records until `pred` holds for one (bounded; it looks once even with no time left); returns it, or undefined on timeout. */
   async waitForMove(pred: (m: Move) => boolean, timeoutMs: number): Promise<Move | undefined> {
     const deadline = Date.now() + timeoutMs
-    while (Date.now() < deadline) {
+    for (;;) {
       const found = (await this.moves().catch(() => [])).find(pred)
       if (found) return found
+      if (Date.now() >= deadline) return undefined
       await sleep(100)
     }
-    return undefined
   }
 
   /**
@@ -316,9 +324,9 @@ export class ChaosEnv {
     }
   }
 
-  /** repair runs `shardctl repair` (bounded) and returns its exit code. */
-  async repair(): Promise<number> {
-    const r = await runCli(['repair', '--rounds', '5', ...this.cliArgs()], {cwd: process.cwd(), env: this.executorEnv, timeoutMs: 90_000})
+  /** repair runs `shardctl repair` (killed after `timeoutMs`, at least 10 s) and returns its exit code. */
+  async repair(timeoutMs = 90_000): Promise<number> {
+    const r = await runCli(['repair', '--rounds', '5', ...this.cliArgs()], {cwd: process.cwd(), env: this.executorEnv, timeoutMs: Math.max(10_000, timeoutMs)})
     return r.code
   }
 

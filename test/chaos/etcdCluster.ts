@@ -6,6 +6,7 @@ import {findEtcdBinary} from '../../src/localEtcd/etcdBinary.js'
 import {healthy} from '../../src/localEtcd/etcdProcess.js'
 import {freePort} from '../../src/localEtcd/freePort.js'
 import {trackPid, untrackPid} from '../support/processReaper.js'
+import {type EtcdLeader, type EtcdMemberStatus, type StatusReading, leaderKillVerdict, leaderNow, parseStatus} from './etcdLeader.js'
 
 /** EtcdMember is one member of an {@link EtcdCluster}: its name, ports and running process (if any). */
 interface EtcdMember {
@@ -130,34 +131,60 @@ export class EtcdCluster {
     await Promise.all(this.members.map((m, i) => (m.child ? this.waitHealthy(i, timeoutMs) : Promise.resolve())))
   }
 
-  /**
-   * leaderIndex asks the running members (gRPC gateway `/v3/maintenance/status`) which
-   * member leads; undefined when none answers or there is no leader (bounded: 10 s).
-   */
-  async leaderIndex(timeoutMs = 10_000): Promise<number | undefined> {
-    const deadline = Date.now() + timeoutMs
-    while (Date.now() < deadline) {
-      const ids: (string | undefined)[] = []
-      let leader: string | undefined
-      for (const m of this.members) {
-        if (!m.child) {
-          ids.push(undefined)
-          continue
-        }
+  /** statuses asks every running member for its status at once (`/v3/maintenance/status`, 1 s each); undefined for a member that is down or did not answer. */
+  async statuses(): Promise<Array<EtcdMemberStatus | undefined>> {
+    return Promise.all(
+      this.members.map(async (m, i) => {
+        if (!m.child) return undefined
         try {
           const res = await fetch(`${m.clientUrl}/v3/maintenance/status`, {method: 'POST', body: '{}', signal: AbortSignal.timeout(1000)})
-          const s = (await res.json()) as {header?: {member_id?: string}; leader?: string}
-          ids.push(s.header?.member_id)
-          if (s.leader && s.leader !== '0') leader = s.leader
+          return parseStatus(i, await res.json())
         } catch {
-          ids.push(undefined)
+          return undefined
         }
-      }
-      const idx = leader === undefined ? -1 : ids.indexOf(leader)
-      if (idx >= 0) return idx
+      }),
+    )
+  }
+
+  /**
+   * leader polls the members' statuses until they agree on a leader ({@link leaderNow}),
+   * bounded by `timeoutMs`; returns it with when (Date.now()) the agreeing statuses were
+   * asked for, or the last reason there was none.
+   */
+  async leader(timeoutMs = 10_000): Promise<{leader: EtcdLeader; askedAt: number} | string> {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const askedAt = Date.now()
+      const now = leaderNow(await this.statuses())
+      if (typeof now !== 'string') return {leader: now, askedAt}
+      if (Date.now() >= deadline) return now
       await new Promise((r) => setTimeout(r, 200))
     }
-    return undefined
+  }
+
+  /**
+   * killLeader asks the members which one leads now, SIGKILLs that one at once, and polls
+   * the survivors (bounded by `timeoutMs`) until they show whether it was still leading
+   * when it died ({@link leaderKillVerdict}). Returns the member killed and when (undefined when no
+   * leader could be named), and a one-line account for the scenario's notes.
+   */
+  async killLeader(timeoutMs: number): Promise<{killed?: number; killedAt?: number; verdict: 'landed' | 'pending' | 'missed'; detail: string}> {
+    const deadline = Date.now() + timeoutMs
+    const found = await this.leader(timeoutMs)
+    if (typeof found === 'string') return {verdict: 'missed', detail: `no etcd leader to kill: ${found}`}
+    const {leader, askedAt} = found
+    const killedAt = Date.now()
+    await this.kill(leader.index)
+    const readings: StatusReading[] = []
+    let judged = leaderKillVerdict(leader, readings)
+    while (judged.verdict === 'pending' && Date.now() < deadline) {
+      const statuses = await this.statuses()
+      readings.push({msSinceKill: Date.now() - killedAt, statuses})
+      judged = leaderKillVerdict(leader, readings)
+      if (judged.verdict === 'pending') await new Promise((r) => setTimeout(r, 100))
+    }
+    const said = `m${leader.index + 1} said it led at term ${leader.term} (asked ${killedAt - askedAt} ms before its SIGKILL)`
+    return {killed: leader.index, killedAt, verdict: judged.verdict, detail: `${said}; ${judged.verdict === 'pending' ? `within ${Math.round(timeoutMs / 1000)} s: ${judged.detail}` : judged.detail}`}
   }
 
   /** dispose kills every member and removes the data dir. Idempotent. */

@@ -7,9 +7,12 @@ import {kv} from '../integration/router/dataPlane.js'
 import {type ChaosEnv, type ExecutorRun} from './chaosEnv.js'
 import {runCli} from '../support/runCli.js'
 import {type ChaosHistory, type ChaosWorkloadOptions} from './history.js'
+import {type Deadline} from './deadline.js'
+import {type SkewExpectation, skewNotInEffect} from './clockSkew.js'
 import {autopilotLeaderKill} from './autopilotScenario.js'
 import {PARTITION_SCENARIOS} from './partitionScenarios.js'
 import {purgesIn} from './purgeLog.js'
+import {churnLanding} from './churnLanding.js'
 
 /**
  * Scenario is one fault schedule. `inject` runs while the drain plan executes under load:
@@ -25,15 +28,17 @@ export interface Scenario {
   nodeArgs?: string[]
   /** workload adjusts the recorded client workload (pattern, deletes, routers per operation, keys). */
   workload?: Partial<Pick<ChaosWorkloadOptions, 'pattern' | 'deleteEvery' | 'routerPerOp' | 'keysPerWorker'>>
-  /**
-   * inject does the harm and returns notes. It throws (failing the scenario) when its fault
-   * did not land: a scenario that tested nothing must not pass.
-   */
   /** ownsMoves: the scenario makes its own moves (the autopilot heals a lost node); the suite starts no drain of n5. */
   ownsMoves?: boolean
   /** ownAddresses: every process on its own 127.x address, with env.partition to cut traffic (partition scenarios). */
   ownAddresses?: boolean
-  inject(env: ChaosEnv): Promise<string[]>
+  /**
+   * inject does the harm and returns notes. It throws (failing the scenario) when its fault
+   * did not land: a scenario that tested nothing must not pass. Its waits take their budgets
+   * from `deadline` (the harness keeps the time after it for finishing moves, repair and the
+   * checks), so a slow run ends with the scenario's own text inside the per-test timeout.
+   */
+  inject(env: ChaosEnv, deadline: Deadline): Promise<string[]>
   /** world: extra flags for this scenario's nodes and routers (e.g. `--w 1`, a short tombstone grace). */
   world?: {nodeExtra?: string[]; routerExtra?: string[]}
   /**
@@ -67,6 +72,39 @@ async function stillRunning(env: ChaosEnv, m: Move, label: string, phases?: read
 
 /** FaultMissed is thrown by a scenario whose fault did not hit its target (fails the scenario). */
 export class FaultMissed extends Error {}
+
+/** SKEW_WAIT_CAP_MS bounds the wait for skewed members' clock monitors to measure and judge their skew (they probe once a second). */
+const SKEW_WAIT_CAP_MS = 45_000
+
+/**
+ * waitForSkews polls the members' `/healthz` until every one's skew is in effect
+ * ({@link skewNotInEffect}), bounded by SKEW_WAIT_CAP_MS and `deadline`; returns the offsets
+ * their clock monitors measured, in order, and how long it took. Throws FaultMissed naming
+ * each member whose skew did not land, with the last reason.
+ */
+async function waitForSkews(env: ChaosEnv, deadline: Deadline, members: Array<SkewExpectation & {label: string; address: string}>): Promise<{measured: number[]; seconds: string}> {
+  const budget = deadline.budget(SKEW_WAIT_CAP_MS)
+  const from = Date.now()
+  const by = from + budget
+  const measured = new Map<number, number>()
+  const why = new Map<number, string>()
+  while (measured.size < members.length) {
+    for (const [i, m] of members.entries()) {
+      if (measured.has(i)) continue
+      const reading = await env.clockReading(m.address)
+      const reason = reading ? skewNotInEffect(reading, m) : 'no answer from /healthz'
+      if (reason === undefined) measured.set(i, reading!.health.clockOffsetMs!)
+      else why.set(i, reason)
+    }
+    if (measured.size === members.length) break
+    if (Date.now() >= by) {
+      const missing = members.flatMap((m, i) => (measured.has(i) ? [] : [`${m.label} (${m.offsetMs > 0 ? '+' : ''}${m.offsetMs} ms): ${why.get(i)}`]))
+      throw new FaultMissed(`skew not in effect within ${deadline.within(budget, SKEW_WAIT_CAP_MS)}: ${missing.join('; ')}`)
+    }
+    await sleep(250)
+  }
+  return {measured: members.map((_, i) => measured.get(i)!), seconds: ((Date.now() - from) / 1000).toFixed(1)}
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -156,6 +194,7 @@ const TOMBSTONE_GRACE_MS = 3000
  */
 function tombstoneChurn(): Scenario {
   let copyingMove: Move | undefined
+  let faultAt = 0
   let restartedAt = 0
   return {
     name: 'tombstone churn, 3 s grace, moves + node restart',
@@ -165,28 +204,21 @@ function tombstoneChurn(): Scenario {
     async inject(env) {
       copyingMove = await env.waitForMove(copying, 60_000)
       if (!copyingMove) return ['no copying move seen']
+      faultAt = Date.now()
       await crashNode(env, copyingMove.to, 2000)
       restartedAt = Date.now()
       // Several graces of deletes after the restart, while the drain goes on.
       await sleep(8 * TOMBSTONE_GRACE_MS)
       return [`SIGKILL destination ${copyingMove.to} during ${copyingMove.id} copying, restarted after 2 s; then ${(8 * TOMBSTONE_GRACE_MS) / 1000} s (8 graces) of deletes`]
     },
+    // The thresholds are shares of what this run did in its fault window (churnLanding), not
+    // fixed counts: a slow machine issues fewer operations and must not fail for it.
     async proveLanded(env, history) {
-      const problems: string[] = []
-      if (!copyingMove) problems.push('no move was copying while deletes ran')
-      const end = Math.max(...history.ops.map((o) => o.complete))
-      const deletes = history.ops.filter((o) => o.kind === 'write' && o.value === null && o.outcome === 'ok')
-      const old = deletes.filter((d) => d.complete <= end - 3 * TOMBSTONE_GRACE_MS)
-      if (old.length < 100) problems.push(`only ${old.length} deletes acknowledged 3 graces before the end (want >= 100)`)
-      const deletedAt = new Map(deletes.map((d) => [d.key, d.complete]))
-      const readBacks = history.ops.filter((o) => o.kind === 'read' && o.outcome === 'ok' && (deletedAt.get(o.key) ?? Infinity) <= o.invoke - 2 * TOMBSTONE_GRACE_MS)
-      if (readBacks.length < 50) problems.push(`only ${readBacks.length} reads of keys deleted 2 graces before (want >= 50)`)
-      const purged = purgesIn(env.dp.nodeLogs(), restartedAt)
-      if (purged.total < 100) problems.push(`the nodes purged only ${purged.total} tombstones (want >= 100)`)
-      if (purged.since === 0) problems.push('no tombstone was purged after the node restart')
+      const landing = churnLanding({ops: history.ops, faultAt, restartedAt, graceMs: TOMBSTONE_GRACE_MS, purges: purgesIn(env.dp.nodeLogs(), restartedAt)})
+      const problems = [...(copyingMove ? [] : ['no move was copying while deletes ran']), ...landing.problems]
       const counts = await env.moveCounts()
       if (counts.completed < 1) problems.push('no move completed')
-      return {problems, note: `${deletes.length} deletes acked (${old.length} >= 3 graces before the end), ${readBacks.length} read-backs >= 2 graces after the delete, ${purged.total} tombstones purged (${purged.since} after the restart), ${counts.completed} moves completed`}
+      return {problems, note: `${landing.note}, ${counts.completed} moves completed`}
     },
   }
 }
@@ -304,23 +336,29 @@ export const SCENARIOS: Scenario[] = [
   {
     name: 'etcd member loss, then leader loss',
     short: false,
-    async inject(env) {
-      const m = await env.waitForMove((x) => x.phase !== 'pending' && !isTerminal(x.phase), 60_000)
-      if (!m) return [missed('no move started')]
-      const leader = await env.etcd.leaderIndex()
-      if (leader === undefined) return [missed('no etcd leader found')]
+    // Who leads is asked of etcd right before each kill, not remembered: the follower's restart
+    // can move the leadership, and a leader read before it could be a follower by the kill.
+    async inject(env, deadline) {
+      const startCap = 60_000
+      const startBudget = deadline.budget(startCap)
+      const m = await env.waitForMove((x) => x.phase !== 'pending' && !isTerminal(x.phase), startBudget)
+      if (!m) return [missed(`no move started within ${deadline.within(startBudget, startCap)}`)]
       const check = await stillRunning(env, m, 'etcd member loss')
       if (!check.ok) return [check.note]
-      const follower = (leader + 1) % 3
+      const found = await env.etcd.leader(deadline.budget(10_000))
+      if (typeof found === 'string') return [missed(`no etcd leader to spare for the member loss: ${found}`)]
+      const follower = (found.leader.index + 1) % 3
       await env.etcd.kill(follower)
       await sleep(5000)
       await env.etcd.restart(follower)
-      await sleep(2000)
-      const leader2 = (await env.etcd.leaderIndex()) ?? leader
-      await env.etcd.kill(leader2)
-      await sleep(5000)
-      await env.etcd.restart(leader2)
-      return [`SIGKILL etcd follower m${follower + 1} 5 s, then leader m${leader2 + 1} 5 s`]
+      const notes = [`SIGKILL etcd follower m${follower + 1} (leader m${found.leader.index + 1} at term ${found.leader.term}) for 5 s`]
+      const hit = await env.etcd.killLeader(deadline.budget(30_000))
+      notes.push(hit.verdict === 'landed' ? `then SIGKILL etcd leader m${hit.killed! + 1} for 5 s: ${hit.detail}` : missed(`the leader kill did not hit the leader: ${hit.detail}`))
+      if (hit.killed !== undefined) {
+        await sleep(Math.max(0, hit.killedAt! + 5000 - Date.now()))
+        await env.etcd.restart(hit.killed)
+      }
+      return notes
     },
   },
   {
@@ -344,30 +382,50 @@ export const SCENARIOS: Scenario[] = [
     // Each operation goes to a random router and each worker has only two keys, so one key's writes cross routers
     // with different clocks milliseconds apart (faster than reads fold the fast clock into the slow router's HLC); some are deletes.
     workload: {routerPerOp: true, deleteEvery: 4, keysPerWorker: 2},
-    async inject(env) {
+    // No fixed wait is followed by a hard requirement: each step waits (bounded by the scenario's
+    // deadline) until its skew is observably in effect (the member's wall clock is off ours and
+    // its clock monitor measured it) or its effect showed (a write re-issued), and a timeout says
+    // which member's skew or which effect did not land. It used to sleep 2.5-3 s and then require
+    // the verdicts: on a loaded machine the monitors can take longer (FAULT MISSED with the skew
+    // applied), and n2's skew was never checked at all.
+    async inject(env, deadline) {
       const notes: string[] = []
-      const before = await env.routerMetric('shardctl_router_write_reissues_total')
-      await env.waitForMove((x) => x.phase !== 'pending', 60_000)
+      const startCap = 60_000
+      const startBudget = deadline.budget(startCap)
+      if (!(await env.waitForMove((x) => x.phase !== 'pending', startBudget))) throw new FaultMissed(`no move started within ${deadline.within(startBudget, startCap)}`)
       // Within the 500 ms bound (pairwise at most 450 ms apart): everyone keeps taking writes, real-time order must hold.
       const ahead = await env.restartRouterWithClock(1, 300, 'ahead')
       await env.restartNodeWithClock('n2', -150)
-      await sleep(2500)
-      const h = await env.health(ahead)
-      if (!h.clockOk || (h.clockOffsetMs ?? 0) < 200) throw new FaultMissed(`router r2-ahead does not measure itself ~300 ms ahead: ${JSON.stringify(h)}`)
-      notes.push(`r2 restarted +300 ms (measured ${h.clockOffsetMs} ms, in bounds); n2 restarted -150 ms`)
-      await sleep(8000)
-      const reissued = (await env.routerMetric('shardctl_router_write_reissues_total')) - before
-      if (reissued <= 0) throw new FaultMissed('no write was re-issued above a newer version: the skew never made a write lose')
-      notes.push(`${reissued} write(s) re-issued above a newer version (each would have been an acknowledged lost write before)`)
+      // Counted from here: the restarted router's counter starts at 0, the other router's goes on.
+      const before = await env.routerMetric('shardctl_router_write_reissues_total')
+      const near = await waitForSkews(env, deadline, [
+        {label: 'router r2-ahead', address: ahead, offsetMs: 300, inBounds: true},
+        {label: 'node n2', address: env.dp.nodes.n2!.address, offsetMs: -150, inBounds: true},
+      ])
+      const inBoundsAt = Date.now()
+      notes.push(`r2 restarted +300 ms (measured ${near.measured[0]} ms, in bounds); n2 restarted -150 ms (measured ${near.measured[1]} ms, in bounds); in effect ${near.seconds} s after the restarts`)
+      // The effect: a write that lost to a newer version stamped by the faster clock is re-issued. Wait for
+      // one (bounded); keep the skew at least 8 s either way, so the workload runs under it for a while.
+      const reissueCap = 60_000
+      const reissueBy = Date.now() + deadline.budget(reissueCap)
+      let reissued = 0
+      while (Date.now() < reissueBy) {
+        reissued = (await env.routerMetric('shardctl_router_write_reissues_total')) - before
+        if (reissued > 0 && Date.now() - inBoundsAt >= 8000) break
+        await sleep(500)
+      }
+      if (reissued <= 0) throw new FaultMissed(`no write was re-issued above a newer version within ${((Date.now() - inBoundsAt) / 1000).toFixed(0)} s of the skew in effect (cap ${reissueCap / 1000} s, scenario deadline ${Math.round(deadline.totalMs / 1000)} s): the skew never made a write lose`)
+      notes.push(`${reissued} write(s) re-issued above a newer version within ${((Date.now() - inBoundsAt) / 1000).toFixed(0)} s of the skew in effect (each would have been an acknowledged lost write before)`)
       // Beyond the bound: a router 2 s behind and a node 2 s ahead must stop taking writes; the cluster goes on without them.
       const far = await env.restartRouterWithClock(0, -2000, 'behind')
       await env.restartNodeWithClock('n3', 2000)
-      await sleep(3000)
-      const hf = await env.health(far)
-      const hn = await env.health(env.dp.nodes.n3!.address)
-      if (hf.clockOk !== false || hn.clockOk !== false) throw new FaultMissed(`members 2 s off are not out of bounds: router ${JSON.stringify(hf)}, node n3 ${JSON.stringify(hn)}`)
-      notes.push(`r1 restarted -2 s (measured ${hf.clockOffsetMs} ms, refusing writes); n3 restarted +2 s (measured ${hn.clockOffsetMs} ms, refusing writes)`)
-      await sleep(6000)
+      const beyond = await waitForSkews(env, deadline, [
+        {label: 'router r1-behind', address: far, offsetMs: -2000, inBounds: false},
+        {label: 'node n3', address: env.dp.nodes.n3!.address, offsetMs: 2000, inBounds: false},
+      ])
+      notes.push(`r1 restarted -2 s (measured ${beyond.measured[0]} ms, refusing writes); n3 restarted +2 s (measured ${beyond.measured[1]} ms, refusing writes); in effect ${beyond.seconds} s after the restarts`)
+      // Keep them out of bounds for a while (the workload's writes to r1 are refused meanwhile).
+      await sleep(deadline.budget(6000))
       // Heal: clocks fixed, so the run can finish and repair converge.
       await env.restartNodeWithClock('n3', 0)
       await env.restartRouterWithClock(0, 0, 'fixed')
@@ -408,10 +466,15 @@ export const ISSUE10_SCENARIOS: Scenario[] = [
     name: 'aborted move leftovers: destination SIGKILL, deletes past the grace, move back',
     short: false,
     world: {nodeExtra: ['--tombstone-grace', `${TOMBSTONE_GRACE_S}s`]},
-    async inject(env) {
+    // Every wait below takes its budget from `deadline` (the scenario's one deadline, well inside
+    // the per-test timeout): their caps add up to over 10 minutes, so on a slow run the scenario
+    // must end with its own FAULT MISSED text, not as a vitest timeout that says nothing.
+    async inject(env, deadline) {
       const notes: string[] = []
-      const m = await env.waitForMove(copying, 60_000)
-      if (!m) return [missed('no copying move seen')]
+      const copyCap = 60_000
+      const copyBudget = deadline.budget(copyCap)
+      const m = await env.waitForMove(copying, copyBudget)
+      if (!m) return [missed(`no copying move seen within ${deadline.within(copyBudget, copyCap)}`)]
       const dst = m.to
       await env.dp.nodes[dst]!.kill()
       const hit = await stillRunning(env, m, 'destination kill', ['copying'])
@@ -419,62 +482,88 @@ export const ISSUE10_SCENARIOS: Scenario[] = [
       notes.push(`SIGKILL destination ${dst} during ${m.id} copying (${m.progress.bytes} B copied)`)
       // The copy gives up on the dead destination and the move aborts: the shard returns to
       // its old replicas while the move itself stays `aborting` (the drop waits for dst).
+      const abortCap = 90_000
+      const abortBudget = deadline.budget(abortCap)
       let back: Shard | undefined
-      const deadline = Date.now() + 90_000
-      while (Date.now() < deadline && !back) {
+      const abortBy = Date.now() + abortBudget
+      for (;;) {
         const s = (await env.dp.shards().catch(() => [])).find((x) => x.id === m.shard)
         if (s && !s.replicas.some((r) => r.node === dst)) back = s
-        else await sleep(250)
+        if (back || Date.now() >= abortBy) break
+        await sleep(250)
       }
       const during = await env.move(m.id)
-      if (!back || during?.phase !== 'aborting') return [...notes, missed(`${m.id} did not abort while ${dst} was down (phase ${during?.phase ?? '?'})`)]
+      if (!back || during?.phase !== 'aborting') return [...notes, missed(`${m.id} did not abort within ${deadline.within(abortBudget, abortCap)} while ${dst} was down (phase ${during?.phase ?? '?'})`)]
       notes.push(`${m.id} aborted back to ${back.replicas.map((r) => r.node).join(',')} and stays aborting while ${dst} is down`)
-      // Delete the shard's preloaded keys while dst is down; wait past the tombstone grace.
+      // Delete the shard's preloaded keys while dst is down (each DELETE may take up to 15 s on a
+      // loaded machine: stop issuing when the scenario's time runs out); wait past the tombstone grace.
       const keys = keysOfShard(env, back)
       const deleted: string[] = []
       const deletesAt = Date.now()
       for (const k of keys) {
+        if (deadline.leftMs() === 0) break
         const r = await kv(env.routerAddresses()[0]!, 'DELETE', k).catch(() => undefined)
         if (r && r.status >= 200 && r.status < 300) deleted.push(k)
       }
-      if (deleted.length === 0) return [...notes, missed(`no key of shard ${m.shard} could be deleted (of ${keys.length})`)]
+      if (deleted.length === 0) return [...notes, missed(`no key of shard ${m.shard} could be deleted (of ${keys.length}; ${Math.round(deadline.leftMs() / 1000)} s of the scenario left)`)]
       // Wait until the live replicas purged every one of those tombstones (this workload deletes
       // nothing else; the count is per replica). A tombstone is purgeable one grace after its delete
       // and anti-entropy runs every quarter grace, so this takes about 1.5 graces idle; 10 graces
       // bound a loaded machine. A fixed sleep (grace + 4 s) could end before the purge, and the move
       // back then found tombstones in place: it proved nothing about a purged delete.
       const want = deleted.length * back.replicas.length
-      const purgeDeadline = Date.now() + 10 * TOMBSTONE_GRACE_S * 1000
+      const purgeCap = 10 * TOMBSTONE_GRACE_S * 1000
+      const purgeBudget = deadline.budget(purgeCap)
+      const purgeBy = Date.now() + purgeBudget
       let purged = purgesIn(env.dp.nodeLogs(), deletesAt).since
-      while (purged < want && Date.now() < purgeDeadline) {
+      while (purged < want && Date.now() < purgeBy) {
         await sleep(250)
         purged = purgesIn(env.dp.nodeLogs(), deletesAt).since
       }
-      if (purged < want) return [...notes, missed(`only ${purged} of ${want} tombstones of shard ${m.shard} purged within ${10 * TOMBSTONE_GRACE_S} s (${deleted.length} keys x ${back.replicas.length} replicas)`)]
+      if (purged < want) return [...notes, missed(`only ${purged} of ${want} tombstones of shard ${m.shard} purged within ${deadline.within(purgeBudget, purgeCap)} (${deleted.length} keys x ${back.replicas.length} replicas)`)]
       notes.push(`deleted ${deleted.length} key(s) of shard ${m.shard} while ${dst} was down; their ${purged} tombstones were purged on the live replicas after ${((Date.now() - deletesAt) / 1000).toFixed(1)} s (grace ${TOMBSTONE_GRACE_S} s)`)
       // dst returns: the move drops its partial copy, then ends.
       await env.dp.startNode(dst)
-      const ended = await env.waitForMove((x) => x.id === m.id && isTerminal(x.phase), 60_000)
-      notes.push(ended?.phase === 'aborted' ? `${m.id} ended aborted once ${dst} was back` : `${VIOLATION_PREFIX}${m.id} ended ${ended?.phase ?? 'not at all'} after ${dst} came back`)
+      const endCap = 60_000
+      const endBudget = deadline.budget(endCap)
+      const ended = await env.waitForMove((x) => x.id === m.id && isTerminal(x.phase), endBudget)
+      if (!ended) return [...notes, missed(`${m.id} did not end within ${deadline.within(endBudget, endCap)} after ${dst} came back`)]
+      notes.push(ended.phase === 'aborted' ? `${m.id} ended aborted once ${dst} was back` : `${VIOLATION_PREFIX}${m.id} ended ${ended.phase} after ${dst} came back`)
       // Let the drain finish, then move the shard back onto dst: cordon every other candidate and drain n5 again.
-      await env.finishMoves(150_000)
+      const drainCap = 150_000
+      const drainBudget = deadline.budget(drainCap)
+      await env.finishMoves(drainBudget)
+      const open = (await env.moves().catch(() => [])).filter((x) => !isTerminal(x.phase))
+      if (open.length > 0) return [...notes, missed(`the drain of n5 did not finish within ${deadline.within(drainBudget, drainCap)} (${open.length} move(s) open), so the shard was never moved back`)]
       const now = (await env.dp.shards()).find((x) => x.id === m.shard)!
       if (now.replicas.some((r) => r.node === dst) || !now.replicas.some((r) => r.node === m.from)) return [...notes, missed(`shard ${m.shard} changed before the move back (${now.replicas.map((r) => r.node).join(',')})`)]
       const cordon = Object.keys(env.dp.nodes).filter((n) => n !== m.from && n !== dst && !now.replicas.some((r) => r.node === n))
-      for (const n of cordon) await runCli(['node', 'cordon', n, ...env.cliArgs()], {cwd: process.cwd(), timeoutMs: 30_000})
+      const cliCap = 30_000
+      for (const n of cordon) {
+        const budget = deadline.budget(cliCap)
+        const r = await runCli(['node', 'cordon', n, ...env.cliArgs()], {cwd: process.cwd(), timeoutMs: budget})
+        if (r.code !== 0) return [...notes, missed(`could not cordon ${n} for the move back within ${deadline.within(budget, cliCap)} (exit ${r.code}: ${r.stderr.trim().slice(-200)})`)]
+      }
+      const backCap = 150_000
+      const backBudget = deadline.budget(backCap)
       const again = env.startExecutor(['node', 'drain', m.from, '--yes', '--throttle', '256KiB/s', '--drain-timeout', '3s'])
-      await Promise.race([again.exited, sleep(150_000)])
-      for (const n of cordon) await runCli(['node', 'uncordon', n, ...env.cliArgs()], {cwd: process.cwd(), timeoutMs: 30_000})
+      const againCode = await Promise.race([again.exited, sleep(backBudget).then(() => 'running' as const)])
+      // Uncordoning is tidying (the moves are planned); it gets a few seconds even past the deadline, which the harness's reserve absorbs.
+      for (const n of cordon) await runCli(['node', 'uncordon', n, ...env.cliArgs()], {cwd: process.cwd(), timeoutMs: Math.max(5_000, deadline.budget(cliCap))})
       const moved = (await env.dp.shards()).find((x) => x.id === m.shard)!
-      if (!moved.replicas.some((r) => r.node === dst && r.role === 'voter')) return [...notes, missed(`the later move of shard ${m.shard} did not land on ${dst} (${moved.replicas.map((r) => `${r.node}:${r.role}`).join(',')}); drain exit ${await Promise.race([again.exited, sleep(0).then(() => 'running')])}`)]
+      if (!moved.replicas.some((r) => r.node === dst && r.role === 'voter')) return [...notes, missed(`the later move of shard ${m.shard} did not land on ${dst} within ${deadline.within(backBudget, backCap)} (${moved.replicas.map((r) => `${r.node}:${r.role}`).join(',')}); drain exit ${againCode}`)]
       notes.push(`moved shard ${m.shard} back onto ${dst}`)
-      // No deleted key may come back.
+      // No deleted key may come back (each GET may take 15 s on a loaded machine: a check cut short by the deadline says so).
       const router = env.routerAddresses().at(-1)!
       const resurrected: string[] = []
+      let checked = 0
       for (const k of deleted) {
+        if (deadline.leftMs() === 0) break
         const r = await kv(router, 'GET', k).catch(() => undefined)
+        checked++
         if (r?.status === 200) resurrected.push(k)
       }
+      if (checked < deleted.length && resurrected.length === 0) return [...notes, missed(`read back only ${checked} of ${deleted.length} deleted keys before the scenario's deadline (${Math.round(deadline.totalMs / 1000)} s)`)]
       notes.push(resurrected.length === 0 ? `no deleted key came back` : `${VIOLATION_PREFIX}${resurrected.length} deleted key(s) came back: ${resurrected.slice(0, 5).join(', ')}`)
       return notes
     },
