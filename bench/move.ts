@@ -629,7 +629,7 @@ async function bigShard(endpoint: string, tcp: number, disk: number, bare: numbe
     const progress1 = sampleProgress(a.client(dst), big!.id, a.ports[src]!, a.ports[dst]!)
     const applyStart = Date.now()
     await drain(a, src, {}, ev1, false, (phase) => {
-      if (phase === 'copying' || phase === 'verifying') scrapes[phase] = scrapeMetrics(metricsUrls)
+      if (phase === 'copying' || phase === 'verifying' || phase === 'cleanup') scrapes[phase] = scrapeMetrics(metricsUrls)
     })
     const moveEnd = Date.now()
     await progress1.stop()
@@ -656,6 +656,9 @@ async function bigShard(endpoint: string, tcp: number, disk: number, bare: numbe
     await sleepFor(1000)
     const {gap, at: gapAt, after: gapEnders} = load.longestGap(copyTo, moveEnd + 1000)
     row('longest gap between client successes, copy end to move end (cutover)', `${gap} ms (from ${phaseBefore(ev1, gapAt)}; then ${gapEnders})`, '< 100 ms', gap < 100)
+    // Where a cutover gap comes from: the same stages from the copy's end to the source's cleanup (verify, cutover, release, drain).
+    const sCleanup = await (scrapes.cleanup ?? Promise.resolve({}))
+    row('p99 bound by stage, before → copy end to cleanup (verify, cutover, release, drain)', stageP99s(src, dst, [sBeforeFrom ?? {}, sBeforeTo ?? {}], [sVerifying ?? {}, sCleanup]), 'measured', null)
     const cleanup1 = phaseAt(ev1, 'done') - phaseAt(ev1, 'cleanup')
     row(`cleanup of the ${SHARD_MIB} MiB source copy (cleanup → done)`, `${(cleanup1 / 1000).toFixed(2)} s`, 'measured', null)
     // The destination's CPU per client request now that it holds the shard under the same load, no copy running (see copyCost).
