@@ -35,11 +35,26 @@ const DIGEST_LOOKS = 3
  * side has committed and the other not yet, and a digest bucket of a big shard is large
  * (a 256th of it: 6 MiB of a 1.5 GiB shard), read on each node's main thread. So the digests
  * are compared up to {@link DIGEST_LOOKS} times and only buckets that differed in every look
- * are fetched: a write in flight lands on both sides within milliseconds, a record one side
- * lacks makes its bucket differ in every look. A bucket equal in any look held the same
- * records on both sides at that moment, and what is written after it reaches both by the
- * same dual writes. (bench:move: verifying a 1.5 GiB shard under load fetched such buckets
- * for up to 1.25 s, and clients saw gaps of 114 to 295 ms.)
+ * are fetched: a write in flight usually lands on both sides within milliseconds, a record
+ * one side lacks makes its bucket differ in every look. Why skipping a bucket that was equal
+ * in any one look loses nothing a single look would have caught:
+ * - equal buckets mean the same records (key, version, value or tombstone; 64-bit XOR of
+ *   record hashes, each side read in one snapshot), tombstones older than the agreed cutoff
+ *   aside, which every look leaves out alike (same cutoff and format, else the look is ignored);
+ * - what the destination needs from the source is on the source from the copy's start on,
+ *   or superseded there by a newer version: during a move nothing deletes from a replica
+ *   (purges need no move running, drops come after), and LWW never takes a version back. So
+ *   if the bucket was equal in look k, the destination then held each such record or a newer
+ *   one, and holds it from then on;
+ * - what the source gains after look k and the destination never gets is what one look
+ *   leaves behind too: a joint-quorum write (on `w` of the new set whether or not it reached
+ *   the destination: with rf 3, `w + 1` acks may leave out either side), a hint or read
+ *   repair of a write already on `w` of the staying voters.
+ * test/executor/replicaSync.test.ts (a model with writes landing at different looks) and
+ * test/integration/executor/replicaSync.test.ts (node processes) fail for a sync that takes a
+ * bucket whose digest moved between looks for a write in flight. (bench:move: verifying a
+ * 1.5 GiB shard under load fetched such buckets for up to 1.25 s, and clients saw gaps of
+ * 114 to 295 ms.)
  */
 export async function syncReplicas(a: NodeClient, b: NodeClient, shard: number, epoch: number, since: number, now: number = Date.now()): Promise<SyncResult> {
   const ask = async (tombstonesBefore: number, format: number) => {
