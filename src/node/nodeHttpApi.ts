@@ -43,6 +43,7 @@ import {
 } from './protocol.js'
 import {decodeRecords, encodeRecords, RecordCodecError} from './recordCodec.js'
 import {isRecordHashFormat, LEGACY_RECORD_HASH_FORMAT, type RecordHashFormat} from './recordHash.js'
+import {FencedWrites} from './fencedWrites.js'
 import {type RangeWriteGate} from './orphanSweeper.js'
 import {type ShardView} from './shardMapFollower.js'
 import {versionWall} from './lwwMerge.js'
@@ -60,6 +61,12 @@ const WRITE_ROLES: ReadonlySet<ReplicaRole> = new Set(['voter', 'joining', 'outg
 /** ADMIN_ROLES may be snapshotted, digested and listed: any listed role (a leaving source is copied back on rollback). */
 const ADMIN_ROLES: ReadonlySet<ReplicaRole> = new Set(['voter', 'joining', 'outgoing', 'leaving'])
 
+/**
+ * ACCEPT_WAIT_MS: how long `accept` waits for writes let in at an older epoch before it answers
+ * NOT_SERVING (retriable; the executor's barrier asks again): under the barrier's 2 s timeout.
+ */
+export const ACCEPT_WAIT_MS = 1500
+
 /** NodeApiDeps are what the HTTP API serves from. */
 export interface NodeApiDeps {
   nodeId: string
@@ -74,6 +81,8 @@ export interface NodeApiDeps {
   draining: () => boolean
   /** rangeGate holds applies to a range while an orphan sweep removes it (see orphanSweeper.ts). */
   rangeGate?: RangeWriteGate
+  /** acceptWaitMs bounds how long `accept` waits for writes let in at an older epoch (default ACCEPT_WAIT_MS). */
+  acceptWaitMs?: number
   /** clock bounds client writes: `write` applies are refused (CLOCK_OFFSET) while the gate is closed or when a version is more than `maxOffsetMs` ahead of `now()`. Absent: unbounded. */
   clock?: {now: () => number; maxOffsetMs: number; gate: WriteGate; verdict: () => ClockVerdict}
   /** metrics, when given, records every request and is served on GET /metrics (no token: it carries no secret). */
@@ -121,6 +130,7 @@ type Handler = (req: IncomingMessage, res: ServerResponse, m: RegExpExecArray, u
  */
 export class NodeHttpApi {
   private readonly inflight = new Map<number, number>()
+  private readonly writes = new FencedWrites()
   private active = 0
   private readonly routes: {method: string; pattern: RegExp; handler: Handler}[]
   /** copies runs the copies this node pulls as a destination (undefined without deps.copy). */
@@ -308,31 +318,42 @@ export class NodeHttpApi {
         if (err instanceof RecordCodecError) throw new HttpError('BAD_INPUT', err.message)
         throw err
       }
-      const {shard} = await this.fence(id, epoch, WRITE_ROLES, 'take writes')
-      if (kind === 'write') this.checkClock(records)
-      const hashes: number[] = []
-      for (const r of records) {
-        if (r.key.length === 0) throw new HttpError('BAD_INPUT', 'empty key')
-        const h = keyHashOf(r.key)
-        hashes.push(h)
-        if (h < shard.range.lo || h >= shard.range.hi) throw new HttpError('BAD_INPUT', `a key hashes to ${h}, outside shard ${id}'s range [${shard.range.lo}, ${shard.range.hi})`, shard.epoch)
-      }
-      await this.deps.rangeGate?.wait(shard.range)
-      const toApply = this.screen(records, kind)
-      let result
+      // Admitted before the last fence check: a barrier's accept of a newer epoch waits for it (FencedWrites).
+      const finished = this.writes.admit(id, epoch)
       try {
-        // Only a client's own write reports what its tombstones replaced (deletePriors): a replay's
-        // router does not read it, and a hint batch of tombstones would carry one entry each.
-        result = await this.deps.engine.apply(toApply, {clientWrite: countsAsClientWrite(kind, replay)})
-      } catch (err) {
-        if (err instanceof RangeError) throw new HttpError('BAD_INPUT', err.message)
-        throw err
+        await this.applyFenced(res, id, epoch, kind, replay, records)
+      } finally {
+        finished()
       }
-      // A replay (hinted handoff) is applied as the write it repeats but is not client load again.
-      if (countsAsClientWrite(kind, replay)) this.deps.meter.write(id, records.length, hashes)
-      res.setHeader(EPOCH_HEADER, String(shard.epoch))
-      sendJson(res, 200, {epoch: shard.epoch, ...result})
     })
+  }
+
+  /** applyFenced is an apply request's part after its body: the last fence check, the checks of its records, and the commit. */
+  private async applyFenced(res: ServerResponse, id: number, epoch: number, kind: ApplyKind, replay: boolean, records: NodeRecord[]): Promise<void> {
+    const {shard} = await this.fence(id, epoch, WRITE_ROLES, 'take writes')
+    if (kind === 'write') this.checkClock(records)
+    const hashes: number[] = []
+    for (const r of records) {
+      if (r.key.length === 0) throw new HttpError('BAD_INPUT', 'empty key')
+      const h = keyHashOf(r.key)
+      hashes.push(h)
+      if (h < shard.range.lo || h >= shard.range.hi) throw new HttpError('BAD_INPUT', `a key hashes to ${h}, outside shard ${id}'s range [${shard.range.lo}, ${shard.range.hi})`, shard.epoch)
+    }
+    await this.deps.rangeGate?.wait(shard.range)
+    const toApply = this.screen(records, kind)
+    let result
+    try {
+      // Only a client's own write reports what its tombstones replaced (deletePriors): a replay's
+      // router does not read it, and a hint batch of tombstones would carry one entry each.
+      result = await this.deps.engine.apply(toApply, {clientWrite: countsAsClientWrite(kind, replay)})
+    } catch (err) {
+      if (err instanceof RangeError) throw new HttpError('BAD_INPUT', err.message)
+      throw err
+    }
+    // A replay (hinted handoff) is applied as the write it repeats but is not client load again.
+    if (countsAsClientWrite(kind, replay)) this.deps.meter.write(id, records.length, hashes)
+    res.setHeader(EPOCH_HEADER, String(shard.epoch))
+    sendJson(res, 200, {epoch: shard.epoch, ...result})
   }
 
   /** checkClock refuses client writes while this node's clock is out of bounds, or stamped too far ahead of it (CLOCK_OFFSET, retriable). */
@@ -452,6 +473,10 @@ export class NodeHttpApi {
     if (!shard || shard.epoch < epoch) shard = await this.refresh(id)
     if (!shard) throw new HttpError('NOT_OWNER', `shard ${id} does not exist`, 0)
     if (shard.epoch < epoch) throw new HttpError('PRECONDITION', `shard ${id} is at epoch ${shard.epoch} in etcd; cannot accept ${epoch}`, shard.epoch)
+    // A write let in at an older epoch and still queued would be acknowledged after this barrier (FencedWrites).
+    if (!(await this.writes.olderSettled(id, epoch, this.deps.acceptWaitMs ?? ACCEPT_WAIT_MS))) {
+      throw new HttpError('NOT_SERVING', `shard ${id}: ${this.writes.pendingBefore(id, epoch)} write(s) let in before epoch ${epoch} are still committing; ask again`, shard.epoch)
+    }
     res.setHeader(EPOCH_HEADER, String(shard.epoch))
     sendJson(res, 200, {shard: id, epoch: shard.epoch, role: this.deps.map.roleOf(shard) ?? null, range: shard.range})
   }

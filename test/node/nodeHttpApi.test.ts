@@ -6,6 +6,7 @@ import {HASH_SPACE, keyHash} from '../../src/model/hash.js'
 import {formatHlc} from '../../src/model/hlc.js'
 import {type ReplicaRole, type Shard} from '../../src/model/shard.js'
 import {LoadMeter} from '../../src/node/loadMeter.js'
+import {RangeWriteGate} from '../../src/node/orphanSweeper.js'
 import {NodeClient} from '../../src/node/nodeClient.js'
 import {NodeClients} from '../../src/node/nodeClients.js'
 import {isNodeRequestError} from '../../src/node/nodeRequestError.js'
@@ -295,5 +296,45 @@ describe('NodeHttpApi replays (hinted handoff, replay=1)', {timeout: 30_000}, ()
     const res = await fetch(`http://127.0.0.1:${replayNode.port}/v1/shards/0/apply?epoch=2&kind=write&replay=yes`, {method: 'POST', headers: {[TOKEN_HEADER]: TOKEN}, body: Buffer.alloc(4)})
     expect(res.status).toBe(400)
     expect(await res.json()).toMatchObject({code: 'BAD_INPUT', message: 'query parameter replay must be 0 or 1'})
+  })
+
+  it('given a write let in at an epoch and still queued, when a barrier accepts the next epoch, then accept answers only after that write finished (NOT_SERVING, retriable, past its bound)', {timeout: 30_000}, async () => {
+    // A node of its own whose applies to shard 20 can be held after their last fence check (the orphan sweep's gate).
+    const gate = new RangeWriteGate()
+    const range = {lo: 0, hi: half}
+    map.set({id: 20, range, epoch: 1, replicas: [{node: 'me', role: 'voter'}]})
+    const held = await startInProcessNode({map, token: TOKEN, tombstoneGraceMs: 3_600_000, timeoutMs: 10_000, dirPrefix: 'shardctl-accept-', rangeGate: gate, acceptWaitMs: 400})
+    try {
+      const key = keyIn(0, half, 'held')
+      let release!: () => void
+      const sweep = gate.during(range, () => new Promise<void>((r) => (release = r)))
+      let acked: number | undefined
+      const write = held.client.apply(20, 1, [{key, version: v(0), value: Buffer.from('x')}], 'write').then((r) => {
+        acked = Date.now()
+        return r
+      })
+      await new Promise((r) => setTimeout(r, 200)) // the write is past its fences, held at the gate
+      map.set({id: 20, range, epoch: 2, replicas: [{node: 'me', role: 'voter'}, {node: 'other', role: 'joining'}]}, {localToo: false})
+      // Held past the bound: accept says so, retriably, and does not claim the epoch.
+      const early = await held.client.accept(20, 2).then(
+        () => 'answered',
+        (err) => (isNodeRequestError(err) ? `${err.code} ${err.retriable}` : String(err)),
+      )
+      expect(early).toBe('NOT_SERVING true')
+      expect(acked).toBeUndefined()
+      // Released: the write commits and is acknowledged at epoch 1; an accept asked meanwhile answers after it.
+      const accepted = held.client.accept(20, 2).then((r) => ({r, at: Date.now()}))
+      await new Promise((r) => setTimeout(r, 100))
+      release()
+      await sweep
+      const [w, a] = await Promise.all([write, accepted])
+      expect(w.epoch).toBe(1)
+      expect(a.r.epoch).toBe(2)
+      expect(acked).toBeLessThanOrEqual(a.at)
+      // What the barrier then lets the copy read already holds the write.
+      expect((await held.client.get(20, 2, key)).record?.value?.toString()).toBe('x')
+    } finally {
+      await held.close()
+    }
   })
 })

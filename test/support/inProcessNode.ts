@@ -35,6 +35,9 @@ export interface InProcessNodeOptions {
   metrics?: NodeApiDeps['metrics']
   /** meter is the node's load meter (default: a fresh one on Date.now), for tests that tick it and read its rates. */
   meter?: LoadMeter
+  /** rangeGate and acceptWaitMs are the node API's (NodeApiDeps), for tests that hold applies. */
+  rangeGate?: NodeApiDeps['rangeGate']
+  acceptWaitMs?: number
 }
 
 /**
@@ -57,6 +60,8 @@ export async function startInProcessNode(opts: InProcessNodeOptions): Promise<In
     draining: () => false,
     copy: opts.copy,
     metrics: opts.metrics,
+    rangeGate: opts.rangeGate,
+    acceptWaitMs: opts.acceptWaitMs,
   })
   const server = createServer(api.handle)
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
