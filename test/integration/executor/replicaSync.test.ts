@@ -1,20 +1,11 @@
-import {mkdtempSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
-import {initCluster} from '../../../src/cluster/initCluster.js'
-import {parseNodeSpecs} from '../../../src/cluster/nodeSpec.js'
-import {makeServiceContext, type ServiceContext} from '../../../src/cluster/serviceContext.js'
 import {syncReplicas} from '../../../src/executor/replicaSync.js'
-import {freePort} from '../../../src/localEtcd/freePort.js'
 import {keyHash} from '../../../src/model/hash.js'
 import {formatHlc} from '../../../src/model/hlc.js'
-import {type Shard, ShardSchema} from '../../../src/model/shard.js'
-import {loadClusterToken} from '../../../src/node/clusterToken.js'
+import {type Shard} from '../../../src/model/shard.js'
 import {NodeClient} from '../../../src/node/nodeClient.js'
 import {type DigestResponse, type NodeRecord} from '../../../src/node/protocol.js'
-import {StoreSet, uniqueCluster} from '../../support/testStore.js'
-import {type NodeProcess, startNodeProcess} from '../node/nodeProcess.js'
+import {startTwoNodeCluster, type TwoNodeCluster} from '../node/twoNodeCluster.js'
 
 /**
  * syncReplicas (a move's verify, a rollback's catch-up) on two real node processes, with
@@ -25,14 +16,8 @@ import {type NodeProcess, startNodeProcess} from '../node/nodeProcess.js'
  * write in flight would leave the destination without acknowledged records.
  */
 
-const stores = new StoreSet()
-const procs: NodeProcess[] = []
-const clients: NodeClient[] = []
-const dirs: string[] = []
-let ctx: ServiceContext
-let token: string
+let cluster: TwoNodeCluster
 let shard: Shard
-const ports: Record<string, number> = {}
 
 const T0 = Date.now() - 60_000
 let writes = 0
@@ -66,10 +51,8 @@ class InFlight {
   }
 }
 
-function client(id: string): NodeClient {
-  const c = new NodeClient({node: id, address: `127.0.0.1:${ports[id]}`, token, timeoutMs: 20_000})
-  clients.push(c)
-  return c
+function client(id: 'n1' | 'n2'): NodeClient {
+  return cluster.client(id)
 }
 
 /** keysIn returns `n` keys with `prefix` that hash into `s`. */
@@ -86,26 +69,12 @@ function keysIn(s: Shard, prefix: string, n: number): Buffer[] {
 const bucketOf = (d: DigestResponse, key: Buffer) => d.bounds.findIndex((lo, i) => keyHash(key) >= lo && keyHash(key) < (d.bounds[i + 1] ?? 0))
 
 beforeAll(async () => {
-  const endpoint = inject('etcdEndpoint')
-  const cluster = uniqueCluster('replicasync')
-  ctx = makeServiceContext(stores.open(endpoint, cluster), {cluster})
-  const dataDirs: Record<string, string> = {}
-  for (const id of ['n1', 'n2']) {
-    ports[id] = await freePort()
-    dataDirs[id] = mkdtempSync(join(tmpdir(), `shardctl-replicasync-${id}-`))
-    dirs.push(dataDirs[id]!)
-  }
-  await initCluster(ctx, {shards: 2, rf: 2, nodes: parseNodeSpecs(`n1=127.0.0.1:${ports.n1}@a,n2=127.0.0.1:${ports.n2}@b`), force: false})
-  shard = (await ctx.store.listTyped(ctx.keys.shardsPrefix, ShardSchema)).items.map((i) => i.value)[0]!
-  for (const id of ['n1', 'n2']) procs.push(await startNodeProcess({endpoint, cluster, id, port: ports[id]!, dataDir: dataDirs[id]!}))
-  token = await loadClusterToken(ctx, {create: false})
+  cluster = await startTwoNodeCluster(inject('etcdEndpoint'), 'replicasync')
+  shard = cluster.shard
 })
 
 afterAll(async () => {
-  await Promise.all(clients.map((c) => c.destroy()))
-  await Promise.all(procs.map((p) => p.kill()))
-  stores.closeAll()
-  for (const d of dirs) rmSync(d, {recursive: true, force: true})
+  await cluster?.close()
 })
 
 describe('syncReplicas on node processes while dual writes are in flight', () => {

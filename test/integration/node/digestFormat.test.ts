@@ -1,23 +1,14 @@
-import {mkdtempSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
-import {initCluster} from '../../../src/cluster/initCluster.js'
-import {parseNodeSpecs} from '../../../src/cluster/nodeSpec.js'
-import {makeServiceContext, type ServiceContext} from '../../../src/cluster/serviceContext.js'
 import {syncReplicas} from '../../../src/executor/replicaSync.js'
-import {freePort} from '../../../src/localEtcd/freePort.js'
 import {keyHash} from '../../../src/model/hash.js'
 import {formatHlc} from '../../../src/model/hlc.js'
-import {type Shard, ShardSchema} from '../../../src/model/shard.js'
-import {loadClusterToken} from '../../../src/node/clusterToken.js'
+import {type Shard} from '../../../src/model/shard.js'
 import {NodeClient} from '../../../src/node/nodeClient.js'
 import {isNodeRequestError} from '../../../src/node/nodeRequestError.js'
 import {type DigestResponse, type NodeRecord, TOKEN_HEADER} from '../../../src/node/protocol.js'
 import {INLINE_VALUE_MAX, RECORD_HASH_FORMAT} from '../../../src/node/recordHash.js'
 import {differingBuckets} from '../../../src/repair/repairPlan.js'
-import {StoreSet, uniqueCluster} from '../../support/testStore.js'
-import {type NodeProcess, startNodeProcess} from './nodeProcess.js'
+import {startTwoNodeCluster, type TwoNodeCluster} from './twoNodeCluster.js'
 
 /**
  * Digest formats across two real node processes: what a rolling upgrade from the build
@@ -37,22 +28,14 @@ class LegacyDigestClient extends NodeClient {
   }
 }
 
-const stores = new StoreSet()
-const procs: NodeProcess[] = []
-const clients: NodeClient[] = []
-const dirs: string[] = []
-let ctx: ServiceContext
-let token: string
+let cluster: TwoNodeCluster
 let shard: Shard
-const ports: Record<string, number> = {}
 
 const T0 = Date.now() - 60_000
 const ver = (n: number) => formatHlc({wall: T0 + n, counter: 0, writer: 'test'})
 
-function client(id: string, Kind: typeof NodeClient = NodeClient): NodeClient {
-  const c = new Kind({node: id, address: `127.0.0.1:${ports[id]}`, token, timeoutMs: 20_000})
-  clients.push(c)
-  return c
+function client(id: 'n1' | 'n2', Kind: typeof NodeClient = NodeClient): NodeClient {
+  return cluster.client(id, Kind)
 }
 
 /** recordsIn makes `n` records (bounded search) hashing into `s`: small and large values (both sides of INLINE_VALUE_MAX), empty values and tombstones. */
@@ -79,26 +62,12 @@ async function refusal(p: Promise<unknown>): Promise<{code: string; message: str
 }
 
 beforeAll(async () => {
-  const endpoint = inject('etcdEndpoint')
-  const cluster = uniqueCluster('digestfmt')
-  ctx = makeServiceContext(stores.open(endpoint, cluster), {cluster})
-  const dataDirs: Record<string, string> = {}
-  for (const id of ['n1', 'n2']) {
-    ports[id] = await freePort()
-    dataDirs[id] = mkdtempSync(join(tmpdir(), `shardctl-digestfmt-${id}-`))
-    dirs.push(dataDirs[id]!)
-  }
-  await initCluster(ctx, {shards: 2, rf: 2, nodes: parseNodeSpecs(`n1=127.0.0.1:${ports.n1}@a,n2=127.0.0.1:${ports.n2}@b`), force: false})
-  shard = (await ctx.store.listTyped(ctx.keys.shardsPrefix, ShardSchema)).items.map((i) => i.value)[0]!
-  for (const id of ['n1', 'n2']) procs.push(await startNodeProcess({endpoint, cluster, id, port: ports[id]!, dataDir: dataDirs[id]!}))
-  token = await loadClusterToken(ctx, {create: false})
+  cluster = await startTwoNodeCluster(inject('etcdEndpoint'), 'digestfmt')
+  shard = cluster.shard
 })
 
 afterAll(async () => {
-  await Promise.all(clients.map((c) => c.destroy()))
-  await Promise.all(procs.map((p) => p.kill()))
-  stores.closeAll()
-  for (const d of dirs) rmSync(d, {recursive: true, force: true})
+  await cluster?.close()
 })
 
 describe('record hash formats across node processes', () => {
@@ -122,7 +91,7 @@ describe('record hash formats across node processes', () => {
     expect(a3.buckets.map((x, i) => (x !== a2.buckets[i] ? i : -1)).filter((i) => i >= 0)).toEqual([...summarized].sort((x, y) => x - y))
     expect(() => differingBuckets([a3, b2])).toThrow(/record hash formats 3 and 2/)
     // A requester of the older build sends no format: it is answered at 2, which it compares with its peers.
-    const res = await fetch(`http://127.0.0.1:${ports.n1}/v1/shards/${shard.id}/digest?epoch=${shard.epoch}`, {headers: {[TOKEN_HEADER]: token}})
+    const res = await fetch(`http://127.0.0.1:${cluster.ports.n1}/v1/shards/${shard.id}/digest?epoch=${shard.epoch}`, {headers: {[TOKEN_HEADER]: cluster.token}})
     const legacy = (await res.json()) as DigestResponse
     expect(legacy.format).toBe(2)
     expect(legacy.buckets).toEqual(a2.buckets)
