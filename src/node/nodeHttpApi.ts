@@ -43,7 +43,7 @@ import {
 } from './protocol.js'
 import {decodeRecords, encodeRecords, RecordCodecError} from './recordCodec.js'
 import {isRecordHashFormat, LEGACY_RECORD_HASH_FORMAT, type RecordHashFormat} from './recordHash.js'
-import {FencedWrites} from './fencedWrites.js'
+import {type AdmittedWrite, FencedWrites} from './fencedWrites.js'
 import {type RangeWriteGate} from './orphanSweeper.js'
 import {type ShardView} from './shardMapFollower.js'
 import {versionWall} from './lwwMerge.js'
@@ -319,18 +319,19 @@ export class NodeHttpApi {
         throw err
       }
       // Admitted before the last fence check: a barrier's accept of a newer epoch waits for it (FencedWrites).
-      const finished = this.writes.admit(id, epoch)
+      const admitted = this.writes.admit(id, epoch)
       try {
-        await this.applyFenced(res, id, epoch, kind, replay, records)
+        await this.applyFenced(res, id, epoch, kind, replay, records, admitted)
       } finally {
-        finished()
+        admitted.finish()
       }
     })
   }
 
   /** applyFenced is an apply request's part after its body: the last fence check, the checks of its records, and the commit. */
-  private async applyFenced(res: ServerResponse, id: number, epoch: number, kind: ApplyKind, replay: boolean, records: NodeRecord[]): Promise<void> {
+  private async applyFenced(res: ServerResponse, id: number, epoch: number, kind: ApplyKind, replay: boolean, records: NodeRecord[], admitted: AdmittedWrite): Promise<void> {
     const {shard} = await this.fence(id, epoch, WRITE_ROLES, 'take writes')
+    admitted.fencedTo(shard.range)
     if (kind === 'write') this.checkClock(records)
     const hashes: number[] = []
     for (const r of records) {
@@ -474,8 +475,9 @@ export class NodeHttpApi {
     if (!shard) throw new HttpError('NOT_OWNER', `shard ${id} does not exist`, 0)
     if (shard.epoch < epoch) throw new HttpError('PRECONDITION', `shard ${id} is at epoch ${shard.epoch} in etcd; cannot accept ${epoch}`, shard.epoch)
     // A write let in at an older epoch and still queued would be acknowledged after this barrier (FencedWrites).
-    if (!(await this.writes.olderSettled(id, epoch, this.deps.acceptWaitMs ?? ACCEPT_WAIT_MS))) {
-      throw new HttpError('NOT_SERVING', `shard ${id}: ${this.writes.pendingBefore(id, epoch)} write(s) let in before epoch ${epoch} are still committing; ask again`, shard.epoch)
+    // So would one let in under a split's parent whose range covered part of this shard's.
+    if (!(await this.writes.olderSettled(id, epoch, shard.range, this.deps.acceptWaitMs ?? ACCEPT_WAIT_MS))) {
+      throw new HttpError('NOT_SERVING', `shard ${id}: ${this.writes.pendingBefore(id, epoch, shard.range)} write(s) let in before epoch ${epoch} (or under an older shard overlapping its range) are still committing; ask again`, shard.epoch)
     }
     res.setHeader(EPOCH_HEADER, String(shard.epoch))
     sendJson(res, 200, {shard: id, epoch: shard.epoch, role: this.deps.map.roleOf(shard) ?? null, range: shard.range})

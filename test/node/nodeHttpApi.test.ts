@@ -337,4 +337,45 @@ describe('NodeHttpApi replays (hinted handoff, replay=1)', {timeout: 30_000}, ()
       await held.close()
     }
   })
+
+  it('given a write let in at a shard\'s epoch and still queued, when the shard splits and the barrier of a move of its upper half accepts, then accept answers only after that write finished (it commits into the upper half\'s range)', {timeout: 30_000}, async () => {
+    // Shard 30 covers [0, half); the write's key lies in what becomes shard 31 = [q, half) after the split.
+    const gate = new RangeWriteGate()
+    const q = half / 2
+    const whole = {lo: 0, hi: half}
+    map.set({id: 30, range: whole, epoch: 1, replicas: [{node: 'me', role: 'voter'}]})
+    const held = await startInProcessNode({map, token: TOKEN, tombstoneGraceMs: 3_600_000, timeoutMs: 10_000, dirPrefix: 'shardctl-accept-split-', rangeGate: gate, acceptWaitMs: 400})
+    try {
+      const key = keyIn(q, half, 'split')
+      let release!: () => void
+      const sweep = gate.during(whole, () => new Promise<void>((r) => (release = r)))
+      let acked: number | undefined
+      const write = held.client.apply(30, 1, [{key, version: v(0), value: Buffer.from('x')}], 'write').then((r) => {
+        acked = Date.now()
+        return r
+      })
+      await new Promise((r) => setTimeout(r, 200)) // the write is past its fences, held at the gate
+      // The split (no barrier: a metadata change), then a move of the upper half begins.
+      map.set({id: 30, range: {lo: 0, hi: q}, epoch: 2, replicas: [{node: 'me', role: 'voter'}]}, {localToo: false})
+      map.set({id: 31, range: {lo: q, hi: half}, epoch: 3, replicas: [{node: 'me', role: 'voter'}, {node: 'other', role: 'joining'}]}, {localToo: false})
+      const early = await held.client.accept(31, 3).then(
+        () => 'answered',
+        (err) => (isNodeRequestError(err) ? `${err.code} ${err.retriable}` : String(err)),
+      )
+      expect(early).toBe('NOT_SERVING true')
+      expect(acked).toBeUndefined()
+      const accepted = held.client.accept(31, 3).then((r) => ({r, at: Date.now()}))
+      await new Promise((r) => setTimeout(r, 100))
+      release()
+      await sweep
+      const [w, a] = await Promise.all([write, accepted])
+      expect(w.epoch).toBe(1)
+      expect(a.r.epoch).toBe(3)
+      expect(acked).toBeLessThanOrEqual(a.at)
+      // What the barrier then lets the copy of shard 31 read already holds the write.
+      expect((await held.client.get(31, 3, key)).record?.value?.toString()).toBe('x')
+    } finally {
+      await held.close()
+    }
+  })
 })
