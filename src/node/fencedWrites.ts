@@ -67,16 +67,18 @@ export class FencedWrites {
    * still running is waited for until it is fenced to a range that does not overlap `range`.
    * Writes admitted after the call are not waited for.
    */
+  /**
+   * allSettled resolves true once every write admitted (by now), of any shard and epoch, has
+   * finished, or false when `waitMs` passed first. A node that lost its etcd lease runs this
+   * before it serves again: a barrier skipped it while it had no lease, so a write it let in
+   * before and still commits would otherwise land after the copy began reading it.
+   */
+  async allSettled(waitMs: number): Promise<boolean> {
+    return raceTimeout([...this.open].map((e) => e.done), waitMs)
+  }
+
   async olderSettled(shard: number, epoch: number, range: HashRange, waitMs: number): Promise<boolean> {
-    const older = [...this.open].filter((e) => holdsBack(e, shard, epoch, range)).map((e) => settled(e, shard, range))
-    if (older.length === 0) return true
-    let timer: NodeJS.Timeout | undefined
-    const timedOut = new Promise<false>((r) => (timer = setTimeout(() => r(false), waitMs)))
-    try {
-      return await Promise.race([Promise.all(older).then(() => true as const), timedOut])
-    } finally {
-      clearTimeout(timer)
-    }
+    return raceTimeout([...this.open].filter((e) => holdsBack(e, shard, epoch, range)).map((e) => settled(e, shard, range)), waitMs)
   }
 }
 
@@ -94,6 +96,18 @@ interface Admitted {
   done: Promise<void>
   /** fenced resolves once `range` is set or the write finished. */
   fenced: Promise<void>
+}
+
+/** raceTimeout resolves true once all of `waits` resolved, or false after `waitMs`. */
+async function raceTimeout(waits: Promise<void>[], waitMs: number): Promise<boolean> {
+  if (waits.length === 0) return true
+  let timer: NodeJS.Timeout | undefined
+  const timedOut = new Promise<false>((r) => (timer = setTimeout(() => r(false), waitMs)))
+  try {
+    return await Promise.race([Promise.all(waits).then(() => true as const), timedOut])
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 function holdsBack(e: Admitted, shard: number, epoch: number, range: HashRange): boolean {

@@ -184,6 +184,11 @@ export class NodeHttpApi {
     return this.active
   }
 
+  /** writesSettled resolves true once every write let past the fence by now has finished, false after `waitMs` (see FencedWrites.allSettled). */
+  writesSettled(waitMs: number): Promise<boolean> {
+    return this.writes.allSettled(waitMs)
+  }
+
   /** inflightFor is the number of data requests (get/apply) for `shard` being served now. */
   inflightFor(shard: number): number {
     return this.inflight.get(shard) ?? 0

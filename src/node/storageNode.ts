@@ -32,6 +32,12 @@ import {createDataPlaneServer, reloadServerTls} from '../transport/dataPlaneServ
 import {TlsReloader} from '../transport/tlsReloader.js'
 import {type TlsMaterial} from '../transport/tlsMaterial.js'
 
+/**
+ * RECOVERY_WRITES_WAIT_MS bounds how long re-registering after a lost lease waits for the writes
+ * let in before to finish; past it the attempt fails and the membership retries with backoff.
+ */
+const RECOVERY_WRITES_WAIT_MS = 5000
+
 /** antiEntropyIntervalMs: a quarter of the grace, between 1 s and 5 min, so a tombstone is collected within about 1.25 graces of its delete. */
 export function antiEntropyIntervalMs(graceMs: number): number {
   return Math.max(1000, Math.min(300_000, Math.floor(graceMs / 4)))
@@ -292,7 +298,12 @@ export class StorageNode {
     return new LeasedMembership({
       grant: () => grantLease(this.ctx.store, this.opts.leaseTtlSeconds),
       register: async (lease, recovering) => {
-        if (recovering) await this.map.start()
+        if (recovering) {
+          await this.map.start()
+          // Barriers skipped this node while it had no lease (alive/<id> gone): a write it let in
+          // before and still commits must land before a copy can read from it again.
+          if (!(await this.api.writesSettled(RECOVERY_WRITES_WAIT_MS))) throw new Error(`writes let in before the lease was lost are still committing after ${RECOVERY_WRITES_WAIT_MS} ms`)
+        }
         await this.publishAlive(lease)
       },
       onLost: (err) => {

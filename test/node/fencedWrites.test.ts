@@ -68,4 +68,17 @@ describe('FencedWrites', () => {
     expect(w.pendingBefore(8, 2, R)).toBe(0)
     elsewhere.finish()
   })
+
+  it('allSettled waits for every write open at the call, of any shard and epoch, and not for later ones', async () => {
+    const w = new FencedWrites()
+    const a = w.admit(1, 5)
+    const b = w.admit(2, 9)
+    b.fencedTo(R)
+    expect(await w.allSettled(30)).toBe(false)
+    const p = w.allSettled(10_000)
+    w.admit(3, 1) // later: not waited for
+    a.finish()
+    b.finish()
+    expect(await p).toBe(true)
+  })
 })

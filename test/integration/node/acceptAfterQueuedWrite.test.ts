@@ -76,13 +76,17 @@ async function startSource(name: string): Promise<Source> {
 
 /**
  * queueBehindBigApply sends a 7.7 MB apply to `shard` at its epoch, then a small write W of
- * `wKey`, and returns once W is past its fence (queued behind the big apply): `done` settles
+ * `wKey` (`bigApplies` of them: a longer queue), and returns once W is past its fence (queued behind the big apply): `done` settles
  * with whether W was acknowledged (false: refused STALE_EPOCH, never acknowledged).
  */
-async function queueBehindBigApply(client: NodeClient, shard: Shard, wKey: Buffer): Promise<{done: Promise<boolean>}> {
+async function queueBehindBigApply(client: NodeClient, shard: Shard, wKey: Buffer, bigApplies = 1): Promise<{done: Promise<boolean>}> {
   const now = Date.now()
-  const big = keysIn(shard.range, 'big', 1000).map((key, i) => ({key, version: formatHlc({wall: now, counter: i, writer: 't'}), value: Buffer.alloc(7700, i % 251)}))
-  const bigApply = client.apply(shard.id, shard.epoch, big, 'write')
+  const keys = keysIn(shard.range, 'big', 1000 * bigApplies)
+  const applies = Array.from({length: bigApplies}, (_, a) => keys.slice(a * 1000, (a + 1) * 1000).map((key, i) => ({key, version: formatHlc({wall: now, counter: i, writer: `t${a}`}), value: Buffer.alloc(7700, i % 251)})))
+  // A big apply still uploading when the epoch moves on is refused (STALE_EPOCH): it only fills the queue.
+  const bigApply = Promise.all(applies.map((big) => client.apply(shard.id, shard.epoch, big, 'write').catch((err: unknown) => {
+    if (!(isNodeRequestError(err) && err.code === 'STALE_EPOCH')) throw err
+  })))
   await new Promise((r) => setTimeout(r, 150)) // the big apply's body is in and it is queued at the writer
   const w = client.apply(shard.id, shard.epoch, [{key: wKey, version: formatHlc({wall: Date.now(), counter: 0, writer: 'w'}), value: Buffer.from('W')}], 'write').then(
     () => true,
@@ -92,7 +96,7 @@ async function queueBehindBigApply(client: NodeClient, shard: Shard, wKey: Buffe
     },
   )
   // W is being served beside the big apply (tracked before its fence; its tiny body is read at once), then past its fence.
-  for (let i = 0; i < 200 && (await client.inflight(shard.id)).inflight < 2; i++) await new Promise((r) => setTimeout(r, 5))
+  for (let i = 0; i < 200 && (await client.inflight(shard.id)).inflight < bigApplies + 1; i++) await new Promise((r) => setTimeout(r, 5))
   await new Promise((r) => setTimeout(r, 30))
   return {done: Promise.all([bigApply, w]).then(([, acked]) => acked)}
 }
@@ -149,6 +153,26 @@ describe('accept on a node process with a write queued behind a large apply', ()
     await ctx.store.update(ctx.keys.shard(upperId), JSON.stringify(next), joining.modRevision)
     await acceptAsBarrier(client, upperId, next.epoch)
     const seen = (await client.get(upperId, next.epoch, wKey!)).record?.value?.toString() // what the copy of the upper half reads from now on
+    if (await w.done) expect(seen).toBe('W')
+  }, 60_000)
+
+  it('given such a write W at epoch E behind 46 MB of applies, when the node loses its lease (a barrier then skips it) and the shard moves to E+1, then the node serves again only once W finished: W is there for the copy (or W was refused)', async () => {
+    const {ctx, shard, dst, client} = await startSource('accept-lease')
+    const src = shard.replicas[0]!.node
+    const [wKey] = keysIn(shard.range, 'w', 1)
+    const w = await queueBehindBigApply(client, shard, wKey!, 6)
+    const before = (await ctx.store.get(ctx.keys.alive(src)))!
+    await ctx.store.revokeLease(before.lease) // alive/<src> is gone: a barrier now skips the node
+    const cur = await getShard(ctx, shard.id)
+    const next = ShardSchema.parse({...cur.value, epoch: shard.epoch + 1, replicas: [...cur.value.replicas, {node: dst, role: 'joining'}]})
+    await ctx.store.update(ctx.keys.shard(shard.id), JSON.stringify(next), cur.modRevision)
+    // Re-registered and serving: the copy (from this source only, at rf 1) may read now.
+    for (let i = 0; i < 400; i++) {
+      const a = await ctx.store.get(ctx.keys.alive(src))
+      if (a && a.lease !== before.lease && (await client.health()).serving) break
+      await new Promise((r) => setTimeout(r, 25))
+    }
+    const seen = (await client.get(shard.id, next.epoch, wKey!)).record?.value?.toString()
     if (await w.done) expect(seen).toBe('W')
   }, 60_000)
 })
