@@ -24,6 +24,11 @@ export function rangeContains(r: HashRange, h: number): boolean {
   return h >= r.lo && h < r.hi
 }
 
+/** rangesOverlap tells whether half-open ranges `a` and `b` share a hash. */
+export function rangesOverlap(a: HashRange, b: HashRange): boolean {
+  return a.lo < b.hi && b.lo < a.hi
+}
+
 /** rangeSize is the number of hash values in `r`. */
 export function rangeSize(r: HashRange): number {
   return r.hi - r.lo

@@ -1,4 +1,4 @@
-import {type HashRange} from '../model/range.js'
+import {type HashRange, rangesOverlap} from '../model/range.js'
 
 /**
  * FencedWrites tracks the writes a node has let past its epoch fence until they finish
@@ -34,8 +34,8 @@ export class FencedWrites {
   admit(shard: number, epoch: number): AdmittedWrite {
     let finish!: () => void
     let fenced!: () => void
-    const entry: Admitted = {shard, epoch, range: undefined, done: new Promise<void>((r) => (finish = r)), fenced: undefined as unknown as Promise<void>}
-    entry.fenced = new Promise<void>((r) => (fenced = r))
+    const done = new Promise<void>((r) => (finish = r))
+    const entry: Admitted = {shard, epoch, range: undefined, done, fenced: new Promise<void>((r) => (fenced = r))}
     this.open.add(entry)
     return {
       fencedTo: (range) => {
@@ -62,12 +62,6 @@ export class FencedWrites {
   }
 
   /**
-   * olderSettled resolves true once every write {@link pendingBefore} counts (by now) has
-   * finished, or false when `waitMs` passed first. A write of another shard whose fence check is
-   * still running is waited for until it is fenced to a range that does not overlap `range`.
-   * Writes admitted after the call are not waited for.
-   */
-  /**
    * allSettled resolves true once every write admitted (by now), of any shard and epoch, has
    * finished, or false when `waitMs` passed first. A node that lost its etcd lease runs this
    * before it serves again: a barrier skipped it while it had no lease, so a write it let in
@@ -77,6 +71,12 @@ export class FencedWrites {
     return raceTimeout([...this.open].map((e) => e.done), waitMs)
   }
 
+  /**
+   * olderSettled resolves true once every write {@link pendingBefore} counts (by now) has
+   * finished, or false when `waitMs` passed first. A write of another shard whose fence check is
+   * still running is waited for until it is fenced to a range that does not overlap `range`.
+   * Writes admitted after the call are not waited for.
+   */
   async olderSettled(shard: number, epoch: number, range: HashRange, waitMs: number): Promise<boolean> {
     return raceTimeout([...this.open].filter((e) => holdsBack(e, shard, epoch, range)).map((e) => settled(e, shard, range)), waitMs)
   }
@@ -112,18 +112,14 @@ async function raceTimeout(waits: Promise<void>[], waitMs: number): Promise<bool
 
 function holdsBack(e: Admitted, shard: number, epoch: number, range: HashRange): boolean {
   if (e.shard === shard) return e.epoch < epoch
-  return e.range === undefined || overlaps(e.range, range)
+  return e.range === undefined || rangesOverlap(e.range, range)
 }
 
 /** settled resolves when `e` no longer holds back an accept of `shard` over `range`: finished, or fenced to a range of another shard that does not overlap. */
 async function settled(e: Admitted, shard: number, range: HashRange): Promise<void> {
   if (e.shard !== shard && e.range === undefined) {
     await e.fenced
-    if (e.range !== undefined && !overlaps(e.range, range)) return
+    if (e.range !== undefined && !rangesOverlap(e.range, range)) return
   }
   await e.done
-}
-
-function overlaps(a: HashRange, b: HashRange): boolean {
-  return a.lo < b.hi && b.lo < a.hi
 }

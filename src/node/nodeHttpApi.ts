@@ -3,7 +3,7 @@ import {type z} from 'zod'
 import {type ErrorCode} from '../errors/codes.js'
 import {UserError, errorMessage} from '../errors/errors.js'
 import {HTTP_STATUS} from '../errors/httpStatus.js'
-import {type HashRange} from '../model/range.js'
+import {type HashRange, rangesOverlap} from '../model/range.js'
 import {HASH_SPACE, keyHash as keyHashOf} from '../model/hash.js'
 import {type ReplicaRole, type Shard} from '../model/shard.js'
 import {type ClockVerdict, versionTooFarAhead, type WriteGate} from '../clock/clockOffsetTracker.js'
@@ -257,7 +257,7 @@ export class NodeHttpApi {
 
   /** overlapsAnother tells whether another shard the node knows overlaps `shard`'s range (one of the two entries is stale). */
   private overlapsAnother(shard: Shard): boolean {
-    for (const s of this.deps.map.all()) if (s.id !== shard.id && s.range.lo < shard.range.hi && shard.range.lo < s.range.hi) return true
+    for (const s of this.deps.map.all()) if (s.id !== shard.id && rangesOverlap(s.range, shard.range)) return true
     return false
   }
 

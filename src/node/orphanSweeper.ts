@@ -1,5 +1,5 @@
 import {errorMessage} from '../errors/errors.js'
-import {type HashRange} from '../model/range.js'
+import {type HashRange, rangesOverlap} from '../model/range.js'
 import {type Shard} from '../model/shard.js'
 import {type NodeLog} from './nodeLog.js'
 import {type ShardView} from './shardMapFollower.js'
@@ -64,7 +64,7 @@ export class RangeWriteGate {
   /** wait resolves at once unless a sweep of a range overlapping `range` is running; then when it ends. */
   async wait(range: HashRange): Promise<void> {
     const c = this.closed
-    if (c && c.range.lo < range.hi && range.lo < c.range.hi) await c.done
+    if (c && rangesOverlap(c.range, range)) await c.done
   }
 
   /** during runs `fn` with the gate closed on `range` (one sweep at a time). */
