@@ -29,9 +29,7 @@ describe('FencedWrites', () => {
     const w = new FencedWrites()
     expect(await w.olderSettled(0, 9, R, 10_000)).toBe(true)
     const write = w.admit(0, 8)
-    const t0 = Date.now()
     expect(await w.olderSettled(0, 9, R, 50)).toBe(false)
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(45)
     write.finish()
     write.finish() // finishing twice is harmless
     expect(await w.olderSettled(0, 9, R, 50)).toBe(true)
