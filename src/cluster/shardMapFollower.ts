@@ -25,6 +25,12 @@ export function shardSplitKeys(shardKey: (id: number) => string, nextShardId: nu
   return out
 }
 
+/** RefreshSlot is one shard's refresh read in flight and the read queued to be sent once it is answered. */
+interface RefreshSlot {
+  running: Promise<Shard | undefined>
+  queued?: Promise<Shard | undefined>
+}
+
 /** ShardMapFollowerOptions: callbacks of a {@link ShardMapFollower}; none may throw. */
 export interface ShardMapFollowerOptions {
   /** onChange runs once per burst of changes (coalesced to a microtask) after a shard entry changed. */
@@ -47,7 +53,8 @@ export class ShardMapFollower {
   private readonly state = new ShardMapState()
   private readonly decoder = new ShardDecoder()
   private watch?: ResumableWatch
-  private readonly refreshing = new Map<number, Promise<Shard | undefined>>()
+  /** refreshing holds, per shard, the refresh read in flight and the one queued behind it (see {@link refresh}). */
+  private readonly refreshing = new Map<number, RefreshSlot>()
   private notifyQueued = false
   private stopped = false
   private changes = 0
@@ -101,16 +108,30 @@ export class ShardMapFollower {
 
   /**
    * refresh re-reads shard `id` (linearizable), folds it in and returns the newest known
-   * version; undefined when the shard no longer exists. Concurrent refreshes of one shard
-   * share one read. Throws the store's UserErrors (ETCD_UNREACHABLE).
+   * version; undefined when the shard no longer exists. Every caller gets a read that was
+   * sent after it called: concurrent callers share one read only if it has not been sent
+   * yet (the one queued behind a read in flight). Throws the store's UserErrors (ETCD_UNREACHABLE).
    */
   refresh(id: number): Promise<Shard | undefined> {
-    let p = this.refreshing.get(id)
-    if (!p) {
-      p = this.refreshOnce(id).finally(() => this.refreshing.delete(id))
-      this.refreshing.set(id, p)
+    // Why not share the read in flight: it may have been answered by etcd before a change
+    // the caller must see. A node fencing a write for a split's parent re-reads the parent
+    // because it knows the upper half; sharing a read sent before the split committed
+    // handed it the parent's old, whole range after the upper half's barrier, and with a
+    // lagging watch that write passed its fence and committed at the old epoch (review, session 15).
+    const slot = this.refreshing.get(id)
+    if (slot?.queued) return slot.queued
+    if (!slot) {
+      const fresh: RefreshSlot = {running: this.refreshOnce(id)}
+      this.refreshing.set(id, fresh)
+      void fresh.running.then(() => this.refreshDone(id, fresh), () => this.refreshDone(id, fresh))
+      return fresh.running
     }
-    return p
+    // Queued behind the read in flight (settled either way), sent when it is answered; callers until then share it.
+    slot.queued = slot.running.then(
+      () => this.refreshOnce(id),
+      () => this.refreshOnce(id),
+    )
+    return slot.queued
   }
 
   /** get returns shard `id` as last seen, or undefined. */
@@ -138,6 +159,19 @@ export class ShardMapFollower {
     this.stopped = true
     await this.watch?.close()
     this.watch = undefined
+  }
+
+  /** refreshDone promotes the read queued behind `slot`'s (if any) to the one in flight, or frees the shard's slot. */
+  private refreshDone(id: number, slot: RefreshSlot): void {
+    if (this.refreshing.get(id) !== slot) return
+    const next = slot.queued
+    if (!next) {
+      this.refreshing.delete(id)
+      return
+    }
+    const promoted: RefreshSlot = {running: next}
+    this.refreshing.set(id, promoted)
+    void next.then(() => this.refreshDone(id, promoted), () => this.refreshDone(id, promoted))
   }
 
   private async refreshOnce(id: number): Promise<Shard | undefined> {

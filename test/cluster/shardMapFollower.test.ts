@@ -126,6 +126,39 @@ describe('ShardMapFollower on the memory store', () => {
     expect(follower.mapRevision()).toBe(await admin.revision())
   })
 
+  it('Given a refresh whose read was answered before an epoch bump and is held, and a watch that is down, Then a refresh called after the bump gets a read of its own and sees the new epoch, and callers while that read is queued share it', async () => {
+    const {store, admin, follower} = await follow([shard(1, 1)])
+    store.dropWatches({stayDown: true}) // the watch lags: only reads bring the bump in
+    const gate = store.faults.hold({op: 'get', key: keys.shard(1), when: 'after'})
+    const early = follower.refresh(1) // read now (epoch 1), answered when released
+    await gate.reached
+    await put(admin, shard(1, 2))
+    const getAt = vi.spyOn(store, 'getAt')
+
+    const late = follower.refresh(1)
+    const alsoLate = follower.refresh(1)
+    gate.release()
+
+    expect((await early)?.epoch).toBe(1)
+    expect((await late)?.epoch).toBe(2) // shared with the read in flight, it saw epoch 1
+    expect(alsoLate).toBe(late)
+    expect(getAt).toHaveBeenCalledTimes(1)
+  })
+
+  it('Given a refresh whose read failed, Then the read queued behind it is still sent and the next refresh starts afresh', async () => {
+    const {store, follower} = await follow([shard(1, 1)])
+    const gate = store.faults.hold({op: 'get', key: keys.shard(1)})
+    store.faults.fail({op: 'get', key: keys.shard(1)})
+    const failing = follower.refresh(1)
+    await gate.reached
+    const queued = follower.refresh(1)
+    gate.release()
+
+    await expect(failing).rejects.toMatchObject({code: 'ETCD_UNREACHABLE'})
+    expect((await queued)?.epoch).toBe(1)
+    expect((await follower.refresh(1))?.epoch).toBe(1)
+  })
+
   it('Given a corrupt value, Then it is reported, never served, and its revision still counts as seen', async () => {
     const invalid: string[] = []
     const {admin, follower} = await follow([shard(1, 1)], {onInvalid: (key) => invalid.push(key)})
