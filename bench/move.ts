@@ -376,7 +376,10 @@ function failureReason(body: string): string {
  * resets at every scrape), in ms.
  */
 interface Sample {
+  /** t is when the destination read `bytes`, taken as the middle of the status request (see sampleProgress). */
   t: number
+  /** ts is when the scraped figures below were read, likewise (NaN where this look did not scrape). */
+  ts: number
   bytes: number
   sent: number
   srcCpu: number
@@ -426,20 +429,32 @@ const SCRAPE_EVERY = 10
  * every {@link SCRAPE_EVERY}-th time (the other samples carry NaN for them), until stopped
  * (bounded in count).
  */
+/** timed resolves with `p`'s value and the middle of the time it took: when a node answering it most likely read what it answered. */
+async function timed<T>(p: Promise<T>): Promise<{value: T; t: number}> {
+  const asked = Date.now()
+  const value = await p
+  return {value, t: (asked + Date.now()) / 2}
+}
+
 function sampleProgress(dst: NodeClient, shard: number, srcPort: number, dstPort: number): {samples: Sample[]; stop: () => Promise<void>} {
   const samples: Sample[] = []
   let stop = false
   const run = (async () => {
     for (let i = 0; i < 100_000 && !stop; i++) {
       const scrape = i % SCRAPE_EVERY === 0
-      const [s, src, dstF] = await Promise.all([
-        dst.pullStatus(shard).catch(() => undefined),
-        scrape ? nodeFigures(srcPort).catch(() => undefined) : undefined,
-        scrape ? nodeFigures(dstPort).catch(() => undefined) : undefined,
+      // Each figure is timed by its own request: stamping the status with the time all three
+      // answered (a /metrics scrape can take far longer) put its bytes late by up to that
+      // scrape, several percent of a one-second window at 100 MiB/s.
+      const [status, src, dstF] = await Promise.all([
+        timed(dst.pullStatus(shard).catch(() => undefined)),
+        scrape ? timed(nodeFigures(srcPort).catch(() => undefined)) : undefined,
+        scrape ? timed(nodeFigures(dstPort).catch(() => undefined)) : undefined,
       ])
-      const scraped = !scrape || (src !== undefined && dstF !== undefined && Number.isFinite(src.copyOut))
+      const s = status.value
+      const scraped = !scrape || (src?.value !== undefined && dstF?.value !== undefined && Number.isFinite(src.value.copyOut))
       if (s && s.state !== 'idle' && scraped) {
-        samples.push({t: Date.now(), bytes: s.bytes, sent: src?.copyOut ?? NaN, srcCpu: src?.cpuSeconds ?? NaN, dstCpu: dstF?.cpuSeconds ?? NaN, srcReqs: src?.clientRequests ?? NaN, dstReqs: dstF?.clientRequests ?? NaN, srcLoopMaxMs: src?.loopMaxMs ?? NaN, dstLoopMaxMs: dstF?.loopMaxMs ?? NaN})
+        const ts = src && dstF ? (src.t + dstF.t) / 2 : NaN
+        samples.push({t: status.t, ts, bytes: s.bytes, sent: src?.value?.copyOut ?? NaN, srcCpu: src?.value?.cpuSeconds ?? NaN, dstCpu: dstF?.value?.cpuSeconds ?? NaN, srcReqs: src?.value?.clientRequests ?? NaN, dstReqs: dstF?.value?.clientRequests ?? NaN, srcLoopMaxMs: src?.value?.loopMaxMs ?? NaN, dstLoopMaxMs: dstF?.value?.loopMaxMs ?? NaN})
       }
       await sleepFor(100)
     }
@@ -517,11 +532,12 @@ type Counter = 'bytes' | 'sent'
 
 /** bytesAt interpolates counter `c` at time `t` from samples. */
 function bytesAt(all: Sample[], t: number, c: Counter = 'bytes'): number {
-  // `sent` is read once a second (see sampleProgress): interpolate between the looks that read it.
+  // `sent` is read once a second (see sampleProgress): interpolate between the looks that read it, at the times they read it.
   const samples = c === 'bytes' ? all : all.filter((s) => Number.isFinite(s[c]))
+  const at = (s: Sample) => (c === 'bytes' ? s.t : s.ts)
   let prev = samples[0]!
   for (const s of samples) {
-    if (s.t >= t) return s.t === prev.t ? s[c] : prev[c] + ((s[c] - prev[c]) * (t - prev.t)) / (s.t - prev.t)
+    if (at(s) >= t) return at(s) === at(prev) ? s[c] : prev[c] + ((s[c] - prev[c]) * (t - at(prev))) / (at(s) - at(prev))
     prev = s
   }
   return prev[c]
