@@ -203,7 +203,7 @@ function tombstoneChurn(): Scenario {
     workload: {pattern: 'delete-churn'},
     async inject(env) {
       copyingMove = await env.waitForMove(copying, 60_000)
-      if (!copyingMove) return ['no copying move seen']
+      if (!copyingMove) return [missed('no copying move seen')]
       faultAt = Date.now()
       await crashNode(env, copyingMove.to, 2000)
       restartedAt = Date.now()
@@ -572,9 +572,11 @@ export const ISSUE10_SCENARIOS: Scenario[] = [
     name: 'w=1: source + executor SIGKILL mid-copy, resume while the source is down',
     short: false,
     world: {routerExtra: ['--w', '1', '--r', '3']},
-    async inject(env) {
-      const m = await env.waitForMove(copying, 60_000)
-      if (!m) return [missed('no copying move seen')]
+    async inject(env, deadline) {
+      // Every wait takes its cap or what is left of the scenario's budget (their caps add up to 300 s).
+      const moveBudget = deadline.budget(60_000)
+      const m = await env.waitForMove(copying, moveBudget)
+      if (!m) return [missed(`no copying move seen within ${deadline.within(moveBudget, 60_000)}`)]
       const run = env.executors.at(-1)
       await env.dp.nodes[m.from]!.kill()
       run?.kill('SIGKILL')
@@ -585,16 +587,16 @@ export const ISSUE10_SCENARIOS: Scenario[] = [
       // Resume while the source is down: the copy must wait for it, saying why. Every move
       // of the drain touches the source, so lift the per-node limit: the interrupted copy
       // must be resumed now, not after the moves queued before it.
-      const resumed = await startResume(env, 60_000, ['--max-concurrent', '16', '--per-node', '16'])
+      const resumed = await startResume(env, deadline.budget(60_000), ['--max-concurrent', '16', '--per-node', '16'])
       let waited = false
-      const deadline = Date.now() + 60_000
-      while (resumed && !waited && Date.now() < deadline) {
+      const waitUntil = Date.now() + deadline.budget(60_000)
+      while (resumed && !waited && Date.now() < waitUntil) {
         waited = resumed.stdout().includes('w = 1')
         if (!waited) await sleep(200)
       }
       await env.dp.startNode(m.from)
       notes.push(waited ? `the resumed executor waited for ${m.from} (w = 1) instead of copying from the other replicas; ${m.from} restarted` : missed(`the resumed executor never had to choose a copy source with ${m.from} down`))
-      const end = await env.waitForMove((x) => x.id === m.id && isTerminal(x.phase), 120_000)
+      const end = await env.waitForMove((x) => x.id === m.id && isTerminal(x.phase), deadline.budget(120_000))
       notes.push(`${m.id} ended ${end?.phase ?? 'not yet'}`)
       return notes
     },
