@@ -1,5 +1,7 @@
 import type * as etcd from 'etcd3'
+import {BugError} from '../errors/errors.js'
 import {type LeaseHandle, type Store} from '../store/store.js'
+import {LEASE_TRUSTED_SHARE, LeaseDeadline} from './leaseDeadline.js'
 
 export type {LeaseHandle} from '../store/store.js'
 
@@ -14,30 +16,84 @@ export function grantLease(store: Pick<Store, 'grantLease'>, ttlSeconds: number)
 
 /**
  * grantEtcdLease is EtcdStore's lease: granted through `wrap` (so failures are coded) and
- * kept alive by etcd3. Loss is detected by etcd3's keepalive: at once when etcd answers a
- * keepalive with TTL 0 (revoked or expired), after about 2×TTL of failures otherwise.
+ * kept alive by etcd3. It is lost at once when etcd answers a keepalive with TTL 0 (revoked
+ * or expired), and otherwise as soon as etcd may have expired it: {@link LeaseDeadline}
+ * after the newest answered keepalive's send time (etcd3 alone waits 2×TTL, during which a
+ * barrier already skips the member). `now` is a monotonic clock in ms (injected for tests).
  */
-export async function grantEtcdLease(client: etcd.Etcd3, wrap: <T>(fn: () => Promise<T>) => Promise<T>, ttlSeconds: number): Promise<LeaseHandle> {
+export async function grantEtcdLease(client: etcd.Etcd3, wrap: <T>(fn: () => Promise<T>) => Promise<T>, ttlSeconds: number, now: () => number = () => performance.now()): Promise<LeaseHandle> {
+  const deadline = new LeaseDeadline(now(), ttlSeconds)
   const lease = client.lease(ttlSeconds, {autoKeepAlive: true})
+  // Before the grant's answer starts the keepalive loop: every keepalive stream is timed.
+  timeKeepalives(lease, (sentAt, ttl) => deadline.renewed(sentAt, ttl), now)
   const id = await wrap(() => lease.grant())
   let lost = false
+  let timer: NodeJS.Timeout | undefined
   const callbacks: ((err: Error) => void)[] = []
-  lease.on('lost', (err) => {
+  const declareLost = (err: Error) => {
     if (lost) return
     lost = true
+    clearTimeout(timer)
     for (const cb of callbacks) cb(err)
-  })
+  }
+  lease.on('lost', (err) => declareLost(err))
+  const watchDeadline = () => {
+    const left = deadline.expiresAt() - now()
+    if (!deadline.expired(now())) {
+      timer = setTimeout(watchDeadline, Math.max(1, left)).unref()
+      return
+    }
+    // Stop the keepalives: a late answer must not keep its keys alive for a holder that gave it up.
+    lease.release()
+    declareLost(new Error(`no keepalive of lease ${id} was answered for ${Math.round(ttlSeconds * 1000 * LEASE_TRUSTED_SHARE)} ms of its ${ttlSeconds} s TTL: etcd may have expired it`))
+  }
+  watchDeadline()
   return {
     id,
     get lost() {
-      return lost || lease.revoked()
+      return lost || lease.revoked() || deadline.expired(now())
     },
     onLost(fn) {
       callbacks.push(fn)
     },
     async revoke() {
+      clearTimeout(timer)
       if (lease.revoked()) return
       await lease.revoke().catch(() => lease.release())
     },
+  }
+}
+
+/** KeepaliveStream is what {@link timeKeepalives} uses of etcd3's LeaseKeepAlive stream. */
+interface KeepaliveStream {
+  write(msg: unknown, ...rest: unknown[]): boolean
+  on(event: 'data', fn: (res: {TTL?: string | number}) => void): unknown
+}
+
+/**
+ * timeKeepalives calls `answered(sentAt, ttlSeconds)` for each keepalive of `lease` that etcd
+ * answers, with the time it was sent: each keepalive stream (etcd3 opens a new one after an
+ * error) records its writes' times and pairs them with its answers, which come in order.
+ * Pairing by stream matters: an answer can only vouch for the time its own request was sent.
+ * etcd3 exposes neither, so this wraps the Lease's RPC client (etcd3 1.1.x internals);
+ * throws BugError when they changed, rather than keep a lease without a deadline.
+ */
+function timeKeepalives(lease: etcd.Lease, answered: (sentAt: number, ttlSeconds: number) => void, now: () => number): void {
+  const rpc = (lease as unknown as {client?: {leaseKeepAlive?: (...args: unknown[]) => Promise<KeepaliveStream>}}).client
+  const open = rpc?.leaseKeepAlive
+  if (!rpc || typeof open !== 'function') throw new BugError('etcd3 Lease no longer has client.leaseKeepAlive: lease keepalives cannot be timed (src/etcd/leaseHandle.ts)')
+  rpc.leaseKeepAlive = async (...args: unknown[]) => {
+    const stream = await open.apply(rpc, args)
+    const sent: number[] = []
+    const write = stream.write.bind(stream)
+    stream.write = (msg: unknown, ...rest: unknown[]) => {
+      sent.push(now())
+      return write(msg, ...rest)
+    }
+    stream.on('data', (res) => {
+      const at = sent.shift()
+      if (at !== undefined) answered(at, Number(res.TTL ?? 0))
+    })
+    return stream
   }
 }

@@ -79,6 +79,12 @@ export interface NodeApiDeps {
   serving: () => boolean
   /** draining is true once shutdown began: responses close their connection. */
   draining: () => boolean
+  /**
+   * leaseHeld is false once the node's etcd lease may have expired (until it re-registered
+   * under a new one): a write that commits then is answered NOT_SERVING, never acknowledged
+   * (see applyFenced). Absent: always held.
+   */
+  leaseHeld?: () => boolean
   /** rangeGate holds applies to a range while an orphan sweep removes it (see orphanSweeper.ts). */
   rangeGate?: RangeWriteGate
   /** acceptWaitMs bounds how long `accept` waits for writes let in at an older epoch (default ACCEPT_WAIT_MS). */
@@ -355,6 +361,13 @@ export class NodeHttpApi {
     } catch (err) {
       if (err instanceof RangeError) throw new HttpError('BAD_INPUT', err.message)
       throw err
+    }
+    // Checked after the commit, not only when the request came in: a barrier skips a node
+    // without alive/<id>, which etcd deletes when the lease expires. A write let in before the
+    // lease lapsed and queued behind others can commit after that barrier, while a copy from
+    // this node already reads. Committed while the lease was still held, it is in what the copy reads.
+    if (!(this.deps.leaseHeld?.() ?? true)) {
+      throw new HttpError('NOT_SERVING', `node ${this.deps.nodeId} lost its etcd lease while this write to shard ${id} was committing: not acknowledged (a barrier may have skipped the node); retry`, shard.epoch)
     }
     // A replay (hinted handoff) is applied as the write it repeats but is not client load again.
     if (countsAsClientWrite(kind, replay)) this.deps.meter.write(id, records.length, hashes)

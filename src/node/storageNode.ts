@@ -180,6 +180,7 @@ export class StorageNode {
         log: opts.log,
         serving: () => node?.serving() ?? false,
         draining: () => node?.stopping ?? false,
+        leaseHeld: () => node?.leaseHeld() ?? false,
         // Read at scrape time from the node's own status (held shards with their sizes).
         metrics: (metrics = new NodeMetrics((): ShardFigure[] => api.status().shards, {tombstones: () => engine.tombstoneCount()})),
       })
@@ -262,6 +263,11 @@ export class StorageNode {
   /** address is the advertised `host:port`. */
   address(): string {
     return this.advertised
+  }
+
+  /** leaseHeld is true while the node is registered under an etcd lease that may not have expired (see LeasedMembership.held). */
+  leaseHeld(): boolean {
+    return this.membership?.held() ?? false
   }
 
   /** serving is true when the node answers data requests (registered, lease held, not stopping, storage writer alive). */

@@ -73,7 +73,7 @@ export interface Page {
 export interface LeaseHandle {
   /** id is the lease id, for puts attached to it and for fencing compares. */
   id: string
-  /** lost is true once keepalives failed past the TTL or the lease was revoked; the holder must stop acting. */
+  /** lost is true once the lease was revoked, or may have expired in etcd (no keepalive answered in time: see src/etcd/leaseDeadline.ts); the holder must stop acting. */
   readonly lost: boolean
   /** onLost registers a callback fired once when the lease is lost. */
   onLost(fn: (err: Error) => void): void
@@ -210,8 +210,9 @@ export interface Store {
 
   /**
    * grantLease creates a lease of `ttlSeconds` and keeps it alive in the background until
-   * it is revoked or lost. Loss may be noticed late (etcd: after about 2×TTL of failed
-   * keepalives); holders that must be safe fence their writes in the transaction itself.
+   * it is revoked or lost. The holder counts itself lost no later than etcd may expire the
+   * lease (etcd: 90% of the TTL after the newest answered keepalive was sent); holders that
+   * must be safe still fence their writes in the transaction itself.
    */
   grantLease(ttlSeconds: number): Promise<LeaseHandle>
 

@@ -338,6 +338,36 @@ describe('NodeHttpApi replays (hinted handoff, replay=1)', {timeout: 30_000}, ()
     }
   })
 
+  it('given a write let past the fence while the node held its etcd lease and still queued, when the lease lapses before it commits, then it is answered NOT_SERVING (retriable), not acknowledged', {timeout: 30_000}, async () => {
+    // A barrier skips a node whose lease lapsed (etcd deleted alive/<id>) and its copy may read
+    // this node at once; a write committing after that must not be acknowledged.
+    const gate = new RangeWriteGate()
+    const range = {lo: 0, hi: half}
+    map.set({id: 40, range, epoch: 1, replicas: [{node: 'me', role: 'voter'}]})
+    let leaseHeld = true
+    const held = await startInProcessNode({map, token: TOKEN, tombstoneGraceMs: 3_600_000, timeoutMs: 10_000, dirPrefix: 'shardctl-lease-ack-', rangeGate: gate, leaseHeld: () => leaseHeld})
+    try {
+      const key = keyIn(0, half, 'lapsed')
+      let release!: () => void
+      const sweep = gate.during(range, () => new Promise<void>((r) => (release = r)))
+      const write = held.client.apply(40, 1, [{key, version: v(0), value: Buffer.from('late')}], 'write').then(
+        () => 'acknowledged',
+        (err) => (isNodeRequestError(err) ? `${err.code} ${err.retriable}` : String(err)),
+      )
+      await new Promise((r) => setTimeout(r, 200)) // past its fences, held before its commit
+      leaseHeld = false
+      release()
+      await sweep
+
+      expect(await write).toBe('NOT_SERVING true')
+      leaseHeld = true
+      // It did commit (a copy would read it), but nobody was told it did.
+      expect((await held.client.get(40, 1, key)).record?.value?.toString()).toBe('late')
+    } finally {
+      await held.close()
+    }
+  })
+
   it('given a write let in at a shard\'s epoch and still queued, when the shard splits and the barrier of a move of its upper half accepts, then accept answers only after that write finished (it commits into the upper half\'s range)', {timeout: 30_000}, async () => {
     // Shard 30 covers [0, half); the write's key lies in what becomes shard 31 = [q, half) after the split.
     const gate = new RangeWriteGate()

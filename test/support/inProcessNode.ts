@@ -28,6 +28,8 @@ export interface InProcessNodeOptions {
   timeoutMs: number
   dirPrefix: string
   serving?: () => boolean
+  /** leaseHeld is the node API's (NodeApiDeps; default: always held). */
+  leaseHeld?: () => boolean
   /** writerThread: commit in the storage writer thread, as a served node does (default false: on this thread). */
   writerThread?: boolean
   /** copy and metrics are the node API's (NodeApiDeps), for tests of copies between nodes. */
@@ -58,6 +60,7 @@ export async function startInProcessNode(opts: InProcessNodeOptions): Promise<In
     log: {info() {}, warn() {}, error() {}},
     serving: opts.serving ?? (() => true),
     draining: () => false,
+    leaseHeld: opts.leaseHeld,
     copy: opts.copy,
     metrics: opts.metrics,
     rangeGate: opts.rangeGate,

@@ -4,6 +4,7 @@ import {keysOf} from '../../../src/etcd/keys.js'
 import {grantLease} from '../../../src/etcd/leaseHandle.js'
 import {type WatchEvent, watchPrefix} from '../../../src/etcd/resumableWatch.js'
 import {type HolderProcess, startHolder} from '../../support/holderProcess.js'
+import {startTcpProxy} from '../../support/tcpProxy.js'
 import {StoreSet, uniqueCluster} from '../../support/testStore.js'
 
 const stores = new StoreSet()
@@ -52,6 +53,33 @@ describe('leases', () => {
     expect(await store.get(key)).toMatchObject({lease: lease.id})
     expect(lease.lost).toBe(false)
     await lease.revoke()
+  })
+
+  it('given a holder cut off from etcd by a half-open network, when etcd expires its lease (another client sees the key gone), then the holder already reports it lost', {timeout: 40_000}, async () => {
+    // A barrier skips a member whose alive/<id> is gone; a node or router that still
+    // serves then (etcd3 alone declares a lease lost only 2×TTL after its last answered
+    // keepalive) could take, and acknowledge, writes on a stale map after that barrier.
+    const proxy = await startTcpProxy(endpoint)
+    try {
+      const cut = stores.open(proxy.endpoint, cluster)
+      const lease = await grantLease(cut, 2)
+      let lostAt: number | undefined
+      lease.onLost(() => (lostAt ??= Date.now()))
+      const key = keys.alive('half-open')
+      await cut.put(key, 'x', lease.id)
+      await new Promise((r) => setTimeout(r, 1500)) // a keepalive or two answered
+      proxy.freeze()
+
+      await vi.waitFor(async () => expect(await store.get(key)).toBeUndefined(), {timeout: 20_000, interval: 50})
+      const goneAt = Date.now()
+
+      expect(lease.lost).toBe(true)
+      // The callback (a member's cue to re-register) ran then too, not a TTL or more later.
+      await vi.waitFor(() => expect(lostAt).toBeDefined(), {timeout: 1000, interval: 10})
+      expect(lostAt!).toBeLessThan(goneAt + 1000)
+    } finally {
+      await proxy.close()
+    }
   })
 
   it('given a lease, when revoked, then its keys are deleted and it reports lost', async () => {
