@@ -73,7 +73,7 @@ describe('leases', () => {
       await vi.waitFor(async () => expect(await store.get(key)).toBeUndefined(), {timeout: 20_000, interval: 50})
 
       expect(lease.lost).toBe(true)
-      // The callback (a member's cue to re-register) ran then too, not a TTL or more later.
+      // The callback (a member's cue to re-register) runs too.
       await vi.waitFor(() => expect(lostAt).toBeDefined(), {timeout: 5000, interval: 10})
     } finally {
       await proxy.close()
