@@ -77,21 +77,24 @@ async function startSource(name: string): Promise<Source> {
 /**
  * queueBehindBigApply sends a 7.7 MB apply to `shard` at its epoch, then a small write W of
  * `wKey` (`bigApplies` of them: a longer queue), and returns once W is past its fence (queued behind the big apply): `done` settles
- * with whether W was acknowledged (false: refused STALE_EPOCH, never acknowledged).
+ * with whether W was acknowledged (false: refused with one of `refusals`, never acknowledged). A
+ * node that lost its lease answers a write committing after that NOT_SERVING: the lease case
+ * passes it among `refusals`.
  */
-async function queueBehindBigApply(client: NodeClient, shard: Shard, wKey: Buffer, bigApplies = 1): Promise<{done: Promise<boolean>}> {
+async function queueBehindBigApply(client: NodeClient, shard: Shard, wKey: Buffer, bigApplies = 1, refusals: readonly string[] = ['STALE_EPOCH']): Promise<{done: Promise<boolean>}> {
+  const refused = (err: unknown) => isNodeRequestError(err) && refusals.includes(err.code)
   const now = Date.now()
   const keys = keysIn(shard.range, 'big', 1000 * bigApplies)
   const applies = Array.from({length: bigApplies}, (_, a) => keys.slice(a * 1000, (a + 1) * 1000).map((key, i) => ({key, version: formatHlc({wall: now, counter: i, writer: `t${a}`}), value: Buffer.alloc(7700, i % 251)})))
   // A big apply still uploading when the epoch moves on is refused (STALE_EPOCH): it only fills the queue.
   const bigApply = Promise.all(applies.map((big) => client.apply(shard.id, shard.epoch, big, 'write').catch((err: unknown) => {
-    if (!(isNodeRequestError(err) && err.code === 'STALE_EPOCH')) throw err
+    if (!refused(err)) throw err
   })))
   await new Promise((r) => setTimeout(r, 150)) // the big apply's body is in and it is queued at the writer
   const w = client.apply(shard.id, shard.epoch, [{key: wKey, version: formatHlc({wall: Date.now(), counter: 0, writer: 'w'}), value: Buffer.from('W')}], 'write').then(
     () => true,
     (err: unknown) => {
-      if (isNodeRequestError(err) && err.code === 'STALE_EPOCH') return false
+      if (refused(err)) return false
       throw err
     },
   )
@@ -160,7 +163,7 @@ describe('accept on a node process with a write queued behind a large apply', ()
     const {ctx, shard, dst, client} = await startSource('accept-lease')
     const src = shard.replicas[0]!.node
     const [wKey] = keysIn(shard.range, 'w', 1)
-    const w = await queueBehindBigApply(client, shard, wKey!, 6)
+    const w = await queueBehindBigApply(client, shard, wKey!, 6, ['STALE_EPOCH', 'NOT_SERVING'])
     const before = (await ctx.store.get(ctx.keys.alive(src)))!
     await ctx.store.revokeLease(before.lease) // alive/<src> is gone: a barrier now skips the node
     const cur = await getShard(ctx, shard.id)
