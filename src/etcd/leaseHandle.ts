@@ -73,18 +73,43 @@ interface KeepaliveStream {
 }
 
 /**
+ * paceKeepalives makes `stream` repeat its first keepalive request every `intervalMs` (through
+ * its own `write`, so each is timed) until it is ended, fails or closes: etcd3 ends a stream
+ * in its teardown (an error, release, revoke), and no write may land on a stream it gave up.
+ */
+function paceKeepalives(stream: KeepaliveStream, intervalMs: number): void {
+  const write = stream.write.bind(stream)
+  const end = stream.end.bind(stream)
+  let pacer: NodeJS.Timeout | undefined
+  let done = false
+  const stop = () => {
+    done = true
+    clearInterval(pacer)
+  }
+  stream.write = (msg: unknown, ...rest: unknown[]) => {
+    if (!done && pacer === undefined) pacer = setInterval(() => !done && stream.write(msg), intervalMs).unref()
+    return write(msg, ...rest)
+  }
+  stream.end = (...rest: unknown[]) => {
+    stop()
+    return end(...rest)
+  }
+  stream.on('error', stop)
+  stream.on('close', stop)
+  stream.on('end', stop)
+}
+
+/**
  * timeKeepalives calls `answered(sentAt, ttlSeconds)` for each keepalive of `lease` that etcd
  * answers, with the time it was sent: each keepalive stream (etcd3 opens a new one after an
  * error) records its writes' times and pairs them with its answers, which come in order
  * (etcd answers each request of a stream before it reads the next, or ends the stream).
  * Pairing by stream matters: an answer can only vouch for the time its own request was sent.
  *
- * It also paces them: once etcd3 wrote its first keepalive on a stream, the same request is
- * written again every `intervalMs` (etcd3 alone writes every third of the TTL; see
- * KEEPALIVE_SHARE), until the stream is ended (etcd3's teardown: an error, release, revoke),
- * fails or closes, so no write lands on a stream etcd3 gave up.
+ * It also paces them ({@link paceKeepalives}): a keepalive every `intervalMs` (etcd3 alone
+ * writes one every third of the TTL; see KEEPALIVE_SHARE).
  *
- * etcd3 exposes neither, so this wraps the Lease's RPC client (etcd3 1.1.x internals);
+ * etcd3 exposes neither send times nor a pace, so this wraps the Lease's RPC client (etcd3 1.1.x internals);
  * throws BugError when they changed, rather than keep a lease without a deadline.
  */
 function timeKeepalives(lease: etcd.Lease, answered: (sentAt: number, ttlSeconds: number) => void, now: () => number, intervalMs: number): void {
@@ -95,25 +120,11 @@ function timeKeepalives(lease: etcd.Lease, answered: (sentAt: number, ttlSeconds
     const stream = await open.apply(rpc, args)
     const sent: number[] = []
     const write = stream.write.bind(stream)
-    const end = stream.end.bind(stream)
-    let pacer: NodeJS.Timeout | undefined
-    let done = false
-    const stopPacing = () => {
-      done = true
-      clearInterval(pacer)
-    }
     stream.write = (msg: unknown, ...rest: unknown[]) => {
       sent.push(now())
-      if (!done && pacer === undefined) pacer = setInterval(() => !done && stream.write(msg), intervalMs).unref()
       return write(msg, ...rest)
     }
-    stream.end = (...rest: unknown[]) => {
-      stopPacing()
-      return end(...rest)
-    }
-    stream.on('error', stopPacing)
-    stream.on('close', stopPacing)
-    stream.on('end', stopPacing)
+    paceKeepalives(stream, intervalMs)
     stream.on('data', (res) => {
       const at = sent.shift()
       if (at !== undefined) answered(at, Number(res.TTL ?? 0))
