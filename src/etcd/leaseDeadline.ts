@@ -7,6 +7,22 @@
 export const LEASE_TRUSTED_SHARE = 0.9
 
 /**
+ * KEEPALIVE_SHARE is the share of a lease's TTL between two keepalives its holder sends.
+ * The answer to the keepalive after the newest answered one must arrive within
+ * (LEASE_TRUSTED_SHARE - KEEPALIVE_SHARE) of the TTL of its send: at etcd3's own third of
+ * the TTL that was 0.57×TTL (1.7 s at the 3 s TTL the tests and chaos suite use), short
+ * enough for a loaded machine (a busy event loop, a slow etcd) to lapse a lease etcd still
+ * held. A tenth leaves 0.8×TTL. It also shrinks the part of the TTL a stall must eat before
+ * etcd itself expires the lease. Each keepalive is one small message on an open stream.
+ */
+export const KEEPALIVE_SHARE = 0.1
+
+/** keepaliveIntervalMs is how often a holder of a `ttlSeconds` lease sends a keepalive ({@link KEEPALIVE_SHARE}). */
+export function keepaliveIntervalMs(ttlSeconds: number): number {
+  return ttlSeconds * 1000 * KEEPALIVE_SHARE
+}
+
+/**
  * LeaseDeadline (pure: times are passed in, from one monotonic clock) is the holder's own
  * bound on when etcd may expire its lease: the send time of the newest keepalive etcd
  * answered (or of the grant), plus {@link LEASE_TRUSTED_SHARE} of the TTL.

@@ -1,7 +1,7 @@
 import type * as etcd from 'etcd3'
 import {BugError} from '../errors/errors.js'
 import {type LeaseHandle, type Store} from '../store/store.js'
-import {LEASE_TRUSTED_SHARE, LeaseDeadline} from './leaseDeadline.js'
+import {keepaliveIntervalMs, LEASE_TRUSTED_SHARE, LeaseDeadline} from './leaseDeadline.js'
 
 export type {LeaseHandle} from '../store/store.js'
 
@@ -24,8 +24,8 @@ export function grantLease(store: Pick<Store, 'grantLease'>, ttlSeconds: number)
 export async function grantEtcdLease(client: etcd.Etcd3, wrap: <T>(fn: () => Promise<T>) => Promise<T>, ttlSeconds: number, now: () => number = () => performance.now()): Promise<LeaseHandle> {
   const deadline = new LeaseDeadline(now(), ttlSeconds)
   const lease = client.lease(ttlSeconds, {autoKeepAlive: true})
-  // Before the grant's answer starts the keepalive loop: every keepalive stream is timed.
-  timeKeepalives(lease, (sentAt, ttl) => deadline.renewed(sentAt, ttl), now)
+  // Before the grant's answer starts the keepalive loop: every keepalive stream is timed and paced.
+  timeKeepalives(lease, (sentAt, ttl) => deadline.renewed(sentAt, ttl), now, keepaliveIntervalMs(ttlSeconds))
   const id = await wrap(() => lease.grant())
   let lost = false
   let timer: NodeJS.Timeout | undefined
@@ -67,18 +67,52 @@ export async function grantEtcdLease(client: etcd.Etcd3, wrap: <T>(fn: () => Pro
 /** KeepaliveStream is what {@link timeKeepalives} uses of etcd3's LeaseKeepAlive stream. */
 interface KeepaliveStream {
   write(msg: unknown, ...rest: unknown[]): boolean
+  end(...args: unknown[]): unknown
   on(event: 'data', fn: (res: {TTL?: string | number}) => void): unknown
+  on(event: 'error' | 'close' | 'end', fn: () => void): unknown
+}
+
+/**
+ * paceKeepalives makes `stream` repeat its first keepalive request every `intervalMs` (through
+ * its own `write`, so each is timed) until it is ended, fails or closes: etcd3 ends a stream
+ * in its teardown (an error, release, revoke), and no write may land on a stream it gave up.
+ */
+function paceKeepalives(stream: KeepaliveStream, intervalMs: number): void {
+  const write = stream.write.bind(stream)
+  const end = stream.end.bind(stream)
+  let pacer: NodeJS.Timeout | undefined
+  let done = false
+  const stop = () => {
+    done = true
+    clearInterval(pacer)
+  }
+  stream.write = (msg: unknown, ...rest: unknown[]) => {
+    if (!done && pacer === undefined) pacer = setInterval(() => !done && stream.write(msg), intervalMs).unref()
+    return write(msg, ...rest)
+  }
+  stream.end = (...rest: unknown[]) => {
+    stop()
+    return end(...rest)
+  }
+  stream.on('error', stop)
+  stream.on('close', stop)
+  stream.on('end', stop)
 }
 
 /**
  * timeKeepalives calls `answered(sentAt, ttlSeconds)` for each keepalive of `lease` that etcd
  * answers, with the time it was sent: each keepalive stream (etcd3 opens a new one after an
- * error) records its writes' times and pairs them with its answers, which come in order.
+ * error) records its writes' times and pairs them with its answers, which come in order
+ * (etcd answers each request of a stream before it reads the next, or ends the stream).
  * Pairing by stream matters: an answer can only vouch for the time its own request was sent.
- * etcd3 exposes neither, so this wraps the Lease's RPC client (etcd3 1.1.x internals);
+ *
+ * It also paces them ({@link paceKeepalives}): a keepalive every `intervalMs` (etcd3 alone
+ * writes one every third of the TTL; see KEEPALIVE_SHARE).
+ *
+ * etcd3 exposes neither send times nor a pace, so this wraps the Lease's RPC client (etcd3 1.1.x internals);
  * throws BugError when they changed, rather than keep a lease without a deadline.
  */
-function timeKeepalives(lease: etcd.Lease, answered: (sentAt: number, ttlSeconds: number) => void, now: () => number): void {
+function timeKeepalives(lease: etcd.Lease, answered: (sentAt: number, ttlSeconds: number) => void, now: () => number, intervalMs: number): void {
   const rpc = (lease as unknown as {client?: {leaseKeepAlive?: (...args: unknown[]) => Promise<KeepaliveStream>}}).client
   const open = rpc?.leaseKeepAlive
   if (!rpc || typeof open !== 'function') throw new BugError('etcd3 Lease no longer has client.leaseKeepAlive: lease keepalives cannot be timed (src/etcd/leaseHandle.ts)')
@@ -90,6 +124,7 @@ function timeKeepalives(lease: etcd.Lease, answered: (sentAt: number, ttlSeconds
       sent.push(now())
       return write(msg, ...rest)
     }
+    paceKeepalives(stream, intervalMs)
     stream.on('data', (res) => {
       const at = sent.shift()
       if (at !== undefined) answered(at, Number(res.TTL ?? 0))

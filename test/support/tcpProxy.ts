@@ -13,6 +13,12 @@ export interface TcpProxy {
    */
   freeze(): void
   thaw(): void
+  /**
+   * lagReplies delays every byte from the target to its clients by `ms` from now on (0: none),
+   * in order: requests reach the target at once, only the answers are late (a slow network
+   * back, or a client too busy to read them).
+   */
+  lagReplies(ms: number): void
   close(): Promise<void>
 }
 
@@ -25,6 +31,7 @@ export async function startTcpProxy(targetEndpoint: string): Promise<TcpProxy> {
   const open = new Set<Socket>()
   let blocked = false
   let frozen = false
+  let replyLagMs = 0
   const held = new Set<Socket>()
   const server: Server = createServer((client) => {
     if (blocked) {
@@ -47,7 +54,16 @@ export async function startTcpProxy(targetEndpoint: string): Promise<TcpProxy> {
       })
     }
     client.pipe(upstream)
-    upstream.pipe(client)
+    // Not piped: each chunk waits out the lag, and never overtakes the one before it.
+    let releaseAt = 0
+    upstream.on('data', (chunk: Buffer) => {
+      if (frozen) return
+      releaseAt = Math.max(releaseAt, Date.now() + replyLagMs)
+      const wait = releaseAt - Date.now()
+      if (wait <= 0) client.write(chunk)
+      else setTimeout(() => !frozen && !client.destroyed && client.write(chunk), wait)
+    })
+    upstream.on('end', () => setTimeout(() => client.end(), Math.max(0, releaseAt - Date.now())))
     pairs.push([client, upstream])
   })
   let pairs: [Socket, Socket][] = []
@@ -76,7 +92,6 @@ export async function startTcpProxy(targetEndpoint: string): Promise<TcpProxy> {
       frozen = true
       for (const [client, upstream] of pairs) {
         client.unpipe(upstream)
-        upstream.unpipe(client)
         client.pause()
         upstream.pause()
       }
@@ -84,6 +99,9 @@ export async function startTcpProxy(targetEndpoint: string): Promise<TcpProxy> {
     thaw() {
       cut()
       frozen = false
+    },
+    lagReplies(ms) {
+      replyLagMs = ms
     },
     close() {
       cut()

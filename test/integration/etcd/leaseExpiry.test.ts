@@ -80,6 +80,30 @@ describe('leases', () => {
     }
   })
 
+  it('given a holder whose answers from etcd arrive 3 s late (etcd gets its keepalives at once), when 15 s pass, then its 5 s lease is neither lapsed in etcd nor counted lost', {timeout: 40_000}, async () => {
+    // The holder counts on 0.9×TTL (4.5 s) after the newest answered keepalive was sent. At
+    // etcd3's pace (a keepalive every TTL/3, 1.7 s) the next answer came 1.7 + 3 s after it:
+    // a lease etcd held was counted lost (a node would stop serving to re-register).
+    const proxy = await startTcpProxy(endpoint)
+    try {
+      const slow = stores.open(proxy.endpoint, cluster)
+      const lease = await grantLease(slow, 5)
+      const key = keys.alive('slow-answers')
+      await slow.put(key, 'x', lease.id)
+      await new Promise((r) => setTimeout(r, 1000))
+      proxy.lagReplies(3000)
+
+      await new Promise((r) => setTimeout(r, 15_000))
+
+      expect(await store.get(key)).toMatchObject({lease: lease.id})
+      expect(lease.lost).toBe(false)
+      proxy.lagReplies(0)
+      await lease.revoke()
+    } finally {
+      await proxy.close()
+    }
+  })
+
   it('given a lease, when revoked, then its keys are deleted and it reports lost', async () => {
     const lease = await grantLease(store, 10)
     const key = keys.alive('revoked')

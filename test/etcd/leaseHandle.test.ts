@@ -1,0 +1,122 @@
+import {EventEmitter} from 'node:events'
+import {type Etcd3, Lease} from 'etcd3'
+import {afterEach, beforeEach, describe, expect, it, vi} from 'vitest'
+import {grantEtcdLease} from '../../src/etcd/leaseHandle.js'
+import {LEASE_TRUSTED_SHARE} from '../../src/etcd/leaseDeadline.js'
+
+/** FakeKeepaliveStream is etcd3's LeaseKeepAlive stream as far as etcd3's Lease uses it; etcd answers each write after `answerDelayMs` (never when frozen). */
+class FakeKeepaliveStream extends EventEmitter {
+  readonly writes: number[] = []
+  writesAfterEnd = 0
+  ended = false
+  frozen = false
+  constructor(private readonly answerDelayMs: () => number) {
+    super()
+  }
+  write(): boolean {
+    if (this.ended) this.writesAfterEnd++
+    this.writes.push(Date.now())
+    // etcd renews the lease when it reads the request (at once here); only the answer is late.
+    if (!this.frozen) setTimeout(() => !this.frozen && this.emit('data', {ID: '7', TTL: '3'}), this.answerDelayMs())
+    return true
+  }
+  end(): void {
+    this.ended = true
+  }
+}
+
+/**
+ * fakeEtcd is an Etcd3 whose leases are etcd3's own Lease (its real keepalive loop) over a
+ * fake connection pool: grants answer at once, keepalive streams are FakeKeepaliveStreams
+ * (no namespace: only put uses it).
+ */
+function fakeEtcd(answerDelayMs: () => number): {client: Etcd3; streams: FakeKeepaliveStream[]} {
+  const streams: FakeKeepaliveStream[] = []
+  const pool = {
+    callOptionsFactory: undefined,
+    markFailed() {},
+    async exec(_service: string, method: string) {
+      if (method === 'leaseGrant') return {ID: '7', TTL: '3'}
+      if (method === 'leaseRevoke') return {}
+      throw new Error(`unexpected ${method}`)
+    },
+    async withConnection(_service: string, fn: (conn: unknown) => unknown) {
+      return fn({
+        resource: {},
+        metadata: {},
+        client: {
+          leaseKeepAlive() {
+            const s = new FakeKeepaliveStream(answerDelayMs)
+            streams.push(s)
+            return s
+          },
+        },
+      })
+    },
+  }
+  const client = {lease: (ttl: number, options: object) => new Lease(pool as never, undefined as never, ttl, options)} as unknown as Etcd3
+  return {client, streams}
+}
+
+const wrap = <T>(fn: () => Promise<T>) => fn()
+const now = () => Date.now()
+
+describe('grantEtcdLease', () => {
+  beforeEach(() => {
+    vi.useFakeTimers()
+  })
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('given a TTL of 3 s and every keepalive answered 1.8 s late (etcd renews it on time), when 30 s pass, then the holder never counts the lease lost', async () => {
+    // etcd3 alone sends a keepalive every TTL/3 (1 s): the answer to the one after an answered
+    // keepalive must then arrive within 0.9×3 s - 1 s = 1.7 s, so a loaded machine (a busy event
+    // loop, a slow etcd) lapsed a lease etcd still held, and the node stopped serving to re-register.
+    const {client} = fakeEtcd(() => 1800)
+    const lease = await grantEtcdLease(client, wrap, 3, now)
+    let lostErr: Error | undefined
+    lease.onLost((err) => (lostErr = err))
+
+    await vi.advanceTimersByTimeAsync(30_000)
+
+    expect(lostErr?.message).toBeUndefined()
+    expect(lease.lost).toBe(false)
+    await lease.revoke()
+  })
+
+  it('given answers stop (a frozen connection), then the lease is lost 0.9×TTL after the newest answered keepalive was sent, and no keepalive is written after its stream ended', async () => {
+    const {client, streams} = fakeEtcd(() => 50)
+    const lease = await grantEtcdLease(client, wrap, 3, now)
+    await vi.advanceTimersByTimeAsync(2000)
+    const stream = streams.at(-1)!
+    stream.frozen = true
+    const lastAnsweredSend = stream.writes.filter((t) => t + 50 <= Date.now()).at(-1)!
+    let lostAt: number | undefined
+    lease.onLost(() => (lostAt ??= Date.now()))
+
+    await vi.advanceTimersByTimeAsync(10_000)
+
+    expect(lostAt).toBe(lastAnsweredSend + 3000 * LEASE_TRUSTED_SHARE)
+    expect(streams.every((s) => s.ended)).toBe(true)
+    expect(streams.reduce((n, s) => n + s.writesAfterEnd, 0)).toBe(0)
+  })
+
+  it('given a keepalive stream that fails, when etcd3 opens a new one, then the failed stream gets no more keepalives and the lease stays held', async () => {
+    const {client, streams} = fakeEtcd(() => 50)
+    const lease = await grantEtcdLease(client, wrap, 3, now)
+    await vi.advanceTimersByTimeAsync(1000)
+    const first = streams[0]!
+    first.frozen = true // a failed gRPC stream delivers nothing more
+    first.emit('error', new Error('stream reset'))
+    const writesAtError = first.writes.length
+
+    await vi.advanceTimersByTimeAsync(10_000)
+
+    expect(streams.length).toBe(2)
+    expect(first.writes.length).toBe(writesAtError)
+    expect(streams[1]!.writes.length).toBeGreaterThan(10)
+    expect(lease.lost).toBe(false)
+    await lease.revoke()
+  })
+})
