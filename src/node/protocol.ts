@@ -200,6 +200,9 @@ export function digestFormatOf(d: Pick<DigestResponse, 'format'>): number {
   return d.format ?? LEGACY_RECORD_HASH_FORMAT
 }
 
+/** MAX_BYTES_FIX is what a bad bucket listing `maxBytes` is told (one message whatever was wrong with it). */
+const MAX_BYTES_FIX = {error: 'must be a positive integer number of bytes (omit it to list every asked bucket)'}
+
 /**
  * BucketsRequestSchema: which digest buckets (indexes into DigestResponse.buckets at the same
  * epoch) to list, and optionally `maxBytes`: the node then stops after the bucket during
@@ -209,7 +212,7 @@ export function digestFormatOf(d: Pick<DigestResponse, 'format'>): number {
  */
 export const BucketsRequestSchema = z.object({
   buckets: z.array(z.number().int().nonnegative()).min(1).max(4096),
-  maxBytes: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
+  maxBytes: z.number(MAX_BYTES_FIX).int(MAX_BYTES_FIX).positive(MAX_BYTES_FIX).max(Number.MAX_SAFE_INTEGER, MAX_BYTES_FIX).optional(),
 })
 
 /** BucketsRequest is a validated bucket listing request. */
