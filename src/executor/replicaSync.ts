@@ -41,7 +41,7 @@ const DIGEST_LOOKS = 3
  *
  * Under client writes, a look at the digests almost always catches a few writes that one
  * side has committed and the other not yet, and a digest bucket of a big shard is large
- * (a 256th of it: 6 MiB of a 1.5 GiB shard), read on each node's main thread. So the digests
+ * (a 256th of it: 6 MiB of a 1.5 GiB shard) to read and send. So the digests
  * are compared up to {@link DIGEST_LOOKS} times and only buckets that differed in every look
  * are fetched: a write in flight usually lands on both sides within milliseconds, a record
  * one side lacks makes its bucket differ in every look. Why skipping a bucket that was equal
