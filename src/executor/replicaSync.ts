@@ -1,10 +1,18 @@
 import {versionWall} from '../node/lwwMerge.js'
 import {type NodeClient} from '../node/nodeClient.js'
+import {BUCKET_LISTING_BYTES} from '../node/protocol.js'
 import {agreedDigests, initialCutoff} from '../repair/agreedCutoff.js'
+import {listBucketsOnAll} from '../repair/bucketListings.js'
 import {differingBuckets, planRepair} from '../repair/repairPlan.js'
 
 /** BUCKET_BATCH bounds how many digest buckets one bucketRecords request asks for. */
 const BUCKET_BATCH = 256
+
+/** SyncOptions tune syncReplicas' bucket listings. */
+export interface SyncOptions {
+  /** listingBytes bounds one bucket listing's answer at whole buckets (default BUCKET_LISTING_BYTES). */
+  listingBytes?: number
+}
 
 /** SyncResult says what comparing two replicas found and fixed. */
 export interface SyncResult {
@@ -33,7 +41,7 @@ const DIGEST_LOOKS = 3
  *
  * Under client writes, a look at the digests almost always catches a few writes that one
  * side has committed and the other not yet, and a digest bucket of a big shard is large
- * (a 256th of it: 6 MiB of a 1.5 GiB shard), read on each node's main thread. So the digests
+ * (a 256th of it: 6 MiB of a 1.5 GiB shard) to read and send. So the digests
  * are compared up to {@link DIGEST_LOOKS} times and only buckets that differed in every look
  * are fetched: a write in flight usually lands on both sides within milliseconds, a record
  * one side lacks makes its bucket differ in every look. Why skipping a bucket that was equal
@@ -55,8 +63,13 @@ const DIGEST_LOOKS = 3
  * bucket whose digest moved between looks for a write in flight. (bench:move: verifying a
  * 1.5 GiB shard under load fetched such buckets for up to 1.25 s, and clients saw gaps of
  * 114 to 295 ms.)
+ *
+ * Differing buckets are listed under a byte bound ({@link SyncOptions}; the nodes read them
+ * in their copy reader threads): a replica emptied or restarted during the move differs in
+ * every bucket, and one unbounded listing would be the whole shard in memory at once. A
+ * bucket is repaired only once both sides listed it in full (listBucketsOnAll).
  */
-export async function syncReplicas(a: NodeClient, b: NodeClient, shard: number, epoch: number, since: number, now: number = Date.now()): Promise<SyncResult> {
+export async function syncReplicas(a: NodeClient, b: NodeClient, shard: number, epoch: number, since: number, now: number = Date.now(), opts: SyncOptions = {}): Promise<SyncResult> {
   const ask = async (tombstonesBefore: number, format: number) => {
     const [da, db] = await Promise.all([a.digest(shard, epoch, {tombstonesBefore, format}), b.digest(shard, epoch, {tombstonesBefore, format})])
     return new Map([['a', da], ['b', db]])
@@ -74,10 +87,10 @@ export async function syncReplicas(a: NodeClient, b: NodeClient, shard: number, 
   if (differing.length === 0) return {equal: true, differingBuckets: 0, repaired: 0, olderThan: 0}
   let repaired = 0
   let olderThan = 0
-  for (let i = 0; i < differing.length; i += BUCKET_BATCH) {
-    const batch = differing.slice(i, i + BUCKET_BATCH)
-    const [ra, rb] = await Promise.all([a.bucketRecords(shard, epoch, batch), b.bucketRecords(shard, epoch, batch)])
-    const fixes = planRepair(new Map([['a', ra], ['b', rb]]), cutoff)
+  const bounds = agreed.digests.get('a')!.bounds
+  const replicas = new Map([['a', a], ['b', b]])
+  for await (const step of listBucketsOnAll(replicas, shard, epoch, bounds, differing, {bucketsPerRequest: BUCKET_BATCH, maxBytes: opts.listingBytes ?? BUCKET_LISTING_BYTES})) {
+    const fixes = planRepair(step.listings, cutoff)
     const forA = fixes.get('a') ?? []
     const forB = fixes.get('b') ?? []
     olderThan += [...forA, ...forB].filter((r) => versionWall(r.version) < since).length

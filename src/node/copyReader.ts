@@ -1,14 +1,17 @@
 import {type Worker} from 'node:worker_threads'
 import {type HashRange} from '../model/range.js'
+import {type BucketListing} from './bucketListing.js'
 import {type CopyPage} from './copyPageReader.js'
-import {type CheckpointReply, type CopyReadReply, type CopyReaderData} from './copyReaderProtocol.js'
+import {type BucketListReply, type CheckpointReply, type CopyReadReply, type CopyReaderData} from './copyReaderProtocol.js'
 import {startModuleWorker} from './workerModule.js'
 
 interface Pending {
-  /** resolve takes a read's page or a checkpoint's report (each request's promise is typed by its method). */
-  resolve: (answer: CopyPage | WalCheckpoint) => void
+  /** resolve takes a read's page, a bucket listing or a checkpoint's report (each request's promise is typed by its method). */
+  resolve: (answer: Answer) => void
   reject: (err: Error) => void
 }
+
+type Answer = CopyPage | BucketListing | WalCheckpoint
 
 /** WalCheckpoint is what a PASSIVE checkpoint reports: the WAL's frames and how many of them are in the database file. */
 export interface WalCheckpoint {
@@ -18,8 +21,10 @@ export interface WalCheckpoint {
 
 /**
  * CopyReader is the main thread's side of the copy reader thread (copyReaderWorker.ts):
- * {@link read} returns a copy stream page read and encoded there, on the thread's own
- * connection, so a source serving a shard copy keeps its event loop for client requests.
+ * {@link read} returns a copy stream page and {@link listBuckets} a digest bucket listing,
+ * each read and encoded there, on the thread's own connection, so a source serving a shard
+ * copy, or a replica listing buckets for a verify or a repair, keeps its event loop for
+ * client requests.
  * The thread starts at the first read and is referenced only while reads are pending (an
  * idle reader never keeps a process alive). If it dies, pending reads reject and the next
  * read starts a new one.
@@ -42,6 +47,15 @@ export class CopyReader {
   }
 
   /**
+   * listBuckets returns the records of the asked digest buckets of `range`, read in one
+   * read transaction and encoded in the thread, bounded by `maxBytes` at whole buckets (see
+   * readBucketListing); the batch arrives by transfer, not by copy. Rejects as {@link read} does.
+   */
+  listBuckets(range: HashRange, buckets: readonly number[], maxBytes: number | undefined): Promise<BucketListing> {
+    return this.ask<BucketListing>((id) => ({id, op: 'buckets', range, buckets: [...buckets], maxBytes}))
+  }
+
+  /**
    * checkpoint runs a PASSIVE WAL checkpoint on the thread's connection: it copies the WAL's
    * committed pages into the database file (fsyncing both) without blocking the writer
    * thread, whose commits then rarely reach their own autocheckpoint (see StorageEngine).
@@ -52,12 +66,12 @@ export class CopyReader {
   }
 
   /** ask posts the request `message(id)` to the thread (started if need be) and resolves with its answer. */
-  private ask<T extends CopyPage | WalCheckpoint>(message: (id: number) => object): Promise<T> {
+  private ask<T extends Answer>(message: (id: number) => object): Promise<T> {
     if (this.closed) return Promise.reject(new Error('copy reader is closed'))
     const worker = this.started()
     const id = this.nextId++
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, {resolve: resolve as (answer: CopyPage | WalCheckpoint) => void, reject})
+      this.pending.set(id, {resolve: resolve as (answer: Answer) => void, reject})
       worker.ref()
       worker.postMessage(message(id))
     })
@@ -76,20 +90,23 @@ export class CopyReader {
     if (this.worker) return this.worker
     const worker = startModuleWorker(import.meta.url, 'copyReaderWorker', this.data)
     worker.unref()
-    worker.on('message', (reply: CopyReadReply) => this.answer(reply))
+    worker.on('message', (reply: CopyReadReply | CheckpointReply | BucketListReply) => this.answer(reply))
     worker.on('error', (err) => this.lost(worker, err))
     worker.once('exit', (code) => this.lost(worker, new Error(`copy reader thread exited (code ${code})`)))
     this.worker = worker
     return worker
   }
 
-  private answer(reply: CopyReadReply | CheckpointReply): void {
+  private answer(reply: CopyReadReply | CheckpointReply | BucketListReply): void {
     const p = this.pending.get(reply.id)
     if (!p) return
     this.pending.delete(reply.id)
     if (this.pending.size === 0) this.worker?.unref()
     if ('checkpoint' in reply) p.resolve(reply.checkpoint)
-    else if (reply.ok) {
+    else if ('listing' in reply) {
+      const {batch: b, records, answered} = reply.listing
+      p.resolve({batch: Buffer.from(b.buffer, b.byteOffset, b.byteLength), records, answered})
+    } else if (reply.ok) {
       const b = reply.batch
       p.resolve({batch: Buffer.from(b.buffer, b.byteOffset, b.byteLength), records: reply.records, cursor: reply.cursor})
     } else p.reject(Object.assign(reply.error.name === 'RangeError' ? new RangeError(reply.error.message) : new Error(reply.error.message), {name: reply.error.name}))

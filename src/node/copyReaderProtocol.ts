@@ -21,6 +21,22 @@ export interface CheckpointRequest {
   op: 'checkpoint'
 }
 
+/** BucketListRequest asks the copy reader thread for a bucket listing (see readBucketListing). */
+export interface BucketListRequest {
+  id: number
+  op: 'buckets'
+  range: HashRange
+  buckets: number[]
+  maxBytes: number | undefined
+}
+
+/** BucketListReply answers a {@link BucketListRequest}: the listing's batch (transferred: it owns its memory) and how many buckets it answered. */
+export interface BucketListReply {
+  id: number
+  ok: true
+  listing: {batch: Uint8Array; records: number; answered: number}
+}
+
 /** CheckpointReply answers a {@link CheckpointRequest}: the WAL's frames and how many of them are now in the database file. */
 export interface CheckpointReply {
   id: number

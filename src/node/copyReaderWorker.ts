@@ -1,11 +1,21 @@
 /**
- * The copy reader thread: reads copy stream pages (copyPageReader.ts) on its own read-only
- * connection, so the range scan and the batch encoding of a shard copy never hold the
- * node's event loop, where client requests are served. Started by copyReader.ts only.
+ * The copy reader thread: reads copy stream pages (copyPageReader.ts) and digest bucket
+ * listings (bucketListing.ts) on its own read-only connection, so the range scans and the
+ * batch encoding of a shard copy or of a verify's or repair's listing never hold the node's
+ * event loop, where client requests are served. Started by copyReader.ts only.
  */
 import {parentPort, workerData} from 'node:worker_threads'
+import {readBucketListing} from './bucketListing.js'
 import {prepareCopyPageStatements, readCopyPage} from './copyPageReader.js'
-import {type CheckpointReply, type CheckpointRequest, type CopyReadReply, type CopyReaderData, type CopyReadRequest} from './copyReaderProtocol.js'
+import {
+  type BucketListReply,
+  type BucketListRequest,
+  type CheckpointReply,
+  type CheckpointRequest,
+  type CopyReadReply,
+  type CopyReaderData,
+  type CopyReadRequest,
+} from './copyReaderProtocol.js'
 import {openConnection, passiveCheckpoint} from './lwwSql.js'
 import {COPY_THREAD_NICE, lowerThisThreadPriority} from './threadPriority.js'
 
@@ -19,7 +29,7 @@ lowerThisThreadPriority(COPY_THREAD_NICE)
 const db = openConnection(data.file, 'NORMAL', data.pageSize)
 const stmts = prepareCopyPageStatements(db)
 
-port.on('message', (req: CopyReadRequest | CheckpointRequest) => {
+port.on('message', (req: CopyReadRequest | CheckpointRequest | BucketListRequest) => {
   let reply: CopyReadReply
   try {
     if (req.op === 'checkpoint') {
@@ -27,6 +37,13 @@ port.on('message', (req: CopyReadRequest | CheckpointRequest) => {
       // at synchronous NORMAL it fsyncs the WAL before and the database file after.
       const done: CheckpointReply = {id: req.id, ok: true, checkpoint: passiveCheckpoint(db)}
       port.postMessage(done)
+      return
+    }
+    if (req.op === 'buckets') {
+      // Allocated unpooled (an ArrayBuffer of its own), so it is transferred, never copied.
+      const listing = readBucketListing(db, stmts.from, req.range, req.buckets, req.maxBytes, Buffer.allocUnsafeSlow)
+      const done: BucketListReply = {id: req.id, ok: true, listing}
+      port.postMessage(done, [listing.batch.buffer as ArrayBuffer])
       return
     }
     const page = readCopyPage(stmts, req.range, req.cursor, req.maxBytes)

@@ -9,6 +9,7 @@ import {
   type ApplyKind,
   type ApplyResponse,
   ApplyResponseSchema,
+  BUCKETS_ANSWERED_HEADER,
   CURSOR_HEADER,
   type DigestResponse,
   DigestResponseSchema,
@@ -39,6 +40,7 @@ import {
   TOKEN_HEADER,
   VERSION_HEADER,
 } from './protocol.js'
+import {bucketAnswerOrder} from './bucketListing.js'
 import {decodeRecords, encodeRecords} from './recordCodec.js'
 import {RECORD_HASH_FORMAT} from './recordHash.js'
 import {type StreamPace} from './streamPaces.js'
@@ -83,6 +85,19 @@ export interface NodeClientOptions {
 export interface RequestOptions {
   timeoutMs?: number
   signal?: AbortSignal
+}
+
+/** BucketRecordsOptions are a bucket listing's per-call overrides. */
+export interface BucketRecordsOptions extends RequestOptions {
+  /** maxBytes bounds the answer at whole buckets (see BucketsRequestSchema; e.g. BUCKET_LISTING_BYTES). */
+  maxBytes?: number
+}
+
+/** BucketRecords is a bucket listing: the records of the `answered` buckets, all of them. */
+export interface BucketRecords {
+  records: NodeRecord[]
+  /** answered are the buckets `records` cover completely, ascending: a prefix of the asked ones, distinct and sorted. */
+  answered: number[]
 }
 
 /** ApplyOptions are an apply's per-call overrides. */
@@ -209,10 +224,25 @@ export class NodeClient {
     return this.parse(await this.request('POST', `/v1/shards/${shard}/gc?epoch=${epoch}`, json({phase: 'purge', before}), opts), GcPurgeResponseSchema)
   }
 
-  /** bucketRecords lists every record (tombstones included) in the given digest buckets of `shard`. */
-  async bucketRecords(shard: number, epoch: number, buckets: readonly number[], opts: RequestOptions = {}): Promise<NodeRecord[]> {
-    const res = await this.request('POST', `/v1/shards/${shard}/buckets?epoch=${epoch}`, {body: Buffer.from(JSON.stringify({buckets})), type: 'application/json'}, opts)
-    return this.decode(res.body)
+  /**
+   * bucketRecords lists the records (tombstones included) of the given digest buckets of
+   * `shard`. With `opts.maxBytes` the node answers only as many whole buckets as fit about
+   * that many bytes (at least one): `answered` names the buckets the records cover
+   * completely, a prefix of the asked ones distinct and ascending (bucketAnswerOrder). Ask
+   * again for the rest: an unanswered bucket is NOT empty. Without it, or from a node that
+   * predates the bound, every asked bucket is answered. Throws NodeRequestError INTERNAL
+   * when the node's count of answered buckets is not one of the asked.
+   */
+  async bucketRecords(shard: number, epoch: number, buckets: readonly number[], opts: BucketRecordsOptions = {}): Promise<BucketRecords> {
+    const body = opts.maxBytes === undefined ? {buckets} : {buckets, maxBytes: opts.maxBytes}
+    const res = await this.request('POST', `/v1/shards/${shard}/buckets?epoch=${epoch}`, json(body), opts)
+    const order = bucketAnswerOrder(buckets)
+    const header = res.headers[BUCKETS_ANSWERED_HEADER]
+    const answered = header === undefined ? order.length : Number(header)
+    if (!Number.isInteger(answered) || answered < 1 || answered > order.length) {
+      throw new NodeRequestError('INTERNAL', `node ${this.node} answered ${String(header)} of ${order.length} asked buckets in ${BUCKETS_ANSWERED_HEADER}`, this.node, res.status)
+    }
+    return {records: this.decode(res.body), answered: order.slice(0, answered)}
   }
 
   /** inflight returns how many data requests (get/apply) for `shard` the node is serving now. */

@@ -17,6 +17,7 @@ import {
   AcceptRequestSchema,
   APPLY_KINDS,
   type ApplyKind,
+  BUCKETS_ANSWERED_HEADER,
   BucketsRequestSchema,
   countsAsClientWrite,
   GcRequestSchema,
@@ -473,9 +474,11 @@ export class NodeHttpApi {
     const epoch = epochParam(url)
     const body = parseJson(await readRequestBody(req, res, MAX_JSON_BODY_BYTES, 'request body'), BucketsRequestSchema)
     const {shard} = await this.fence(id, epoch, ADMIN_ROLES, 'list buckets')
-    const out = encodeRecords(this.deps.engine.bucketRecords(shard.range, body.buckets))
+    // Read and encoded in the copy reader thread: a listing can be most of a shard, and this event loop serves clients.
+    const listing = await this.deps.engine.listBuckets(shard.range, body.buckets, body.maxBytes)
     res.setHeader(EPOCH_HEADER, String(shard.epoch))
-    res.writeHead(200, {'content-type': RECORDS_CONTENT_TYPE, 'content-length': out.length}).end(out)
+    res.setHeader(BUCKETS_ANSWERED_HEADER, String(listing.answered))
+    res.writeHead(200, {'content-type': RECORDS_CONTENT_TYPE, 'content-length': listing.batch.length}).end(listing.batch)
   }
 
   private async inflightOf(_req: IncomingMessage, res: ServerResponse, m: RegExpExecArray): Promise<void> {

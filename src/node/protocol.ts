@@ -15,7 +15,7 @@ import {LEGACY_RECORD_HASH_FORMAT} from './recordHash.js'
  * | POST | /v1/shards/{shard}/apply?epoch=E&kind=write\|repair\|copy | record batch ({@link RECORDS_CONTENT_TYPE}) → {@link ApplyResponse} |
  * | GET | /v1/shards/{shard}/snapshot?epoch=E[&lo&hi][&cursor][&maxBytes] | → record batch; {@link CURSOR_HEADER} resumes, absent when done |
  * | GET | /v1/shards/{shard}/digest?epoch=E[&tombstonesBefore=MS][&format=F] | → {@link DigestResponse} |
- * | POST | /v1/shards/{shard}/buckets?epoch=E | {@link BucketsRequest} → record batch of those digest buckets |
+ * | POST | /v1/shards/{shard}/buckets?epoch=E | {@link BucketsRequest} → record batch of those digest buckets (with `maxBytes`: of the first {@link BUCKETS_ANSWERED_HEADER} of them) |
  * | POST | /v1/shards/{shard}/gc?epoch=E | {@link GcRequest} → {@link DigestResponse} (fence) or {@link GcPurgeResponse} (purge) |
  * | GET | /v1/shards/{shard}/inflight | → {@link InflightResponse} |
  * | POST | /v1/shards/{shard}/accept | {@link AcceptRequest} → {@link AcceptResponse} |
@@ -49,6 +49,19 @@ export const REMOVED_VALUE_HEADER = 'x-shardctl-removed-value'
 export const RECORD_HEADER = 'x-shardctl-record'
 /** CURSOR_HEADER carries the cursor resuming a snapshot after the last record sent; absent once the range is exhausted. */
 export const CURSOR_HEADER = 'x-shardctl-cursor'
+/**
+ * BUCKETS_ANSWERED_HEADER, on a bucket listing's answer: how many of the asked buckets, in
+ * ascending order of distinct indexes (bucketAnswerOrder), the batch holds completely. Fewer
+ * than asked only when the request carried `maxBytes`; the rest must be asked again (they
+ * are not empty). Absent from a node that predates it, which answers every asked bucket.
+ */
+export const BUCKETS_ANSWERED_HEADER = 'x-shardctl-buckets-answered'
+/**
+ * BUCKET_LISTING_BYTES is the byte bound executors and anti-entropy put on one bucket
+ * listing: a listing of 256 differing buckets can be a whole shard (GiBs) in memory at once
+ * on the node and the asker; bounded, it is at most this plus one digest bucket.
+ */
+export const BUCKET_LISTING_BYTES = 32 * 1024 * 1024
 /** RECORDS_CONTENT_TYPE is the binary record batch media type (see recordCodec.ts). */
 export const RECORDS_CONTENT_TYPE = 'application/x-shardctl-records'
 
@@ -187,9 +200,19 @@ export function digestFormatOf(d: Pick<DigestResponse, 'format'>): number {
   return d.format ?? LEGACY_RECORD_HASH_FORMAT
 }
 
-/** BucketsRequestSchema: which digest buckets (indexes into DigestResponse.buckets at the same epoch) to list. */
+/** MAX_BYTES_FIX is what a bad bucket listing `maxBytes` is told (one message whatever was wrong with it). */
+const MAX_BYTES_FIX = {error: 'must be a positive integer number of bytes (omit it to list every asked bucket)'}
+
+/**
+ * BucketsRequestSchema: which digest buckets (indexes into DigestResponse.buckets at the same
+ * epoch) to list, and optionally `maxBytes`: the node then stops after the bucket during
+ * which its answer reached that many bytes (never inside a bucket, at least one bucket) and
+ * says in {@link BUCKETS_ANSWERED_HEADER} how many it answered. Without it (an older asker)
+ * every asked bucket is answered.
+ */
 export const BucketsRequestSchema = z.object({
   buckets: z.array(z.number().int().nonnegative()).min(1).max(4096),
+  maxBytes: z.number(MAX_BYTES_FIX).int(MAX_BYTES_FIX).positive(MAX_BYTES_FIX).max(Number.MAX_SAFE_INTEGER, MAX_BYTES_FIX).optional(),
 })
 
 /** BucketsRequest is a validated bucket listing request. */

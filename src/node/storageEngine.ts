@@ -12,6 +12,7 @@ import {encodeRecords} from './recordCodec.js'
 import {RECORD_HASH_FORMAT, type RecordHashFormat, recordHash, recordHashAt} from './recordHash.js'
 import {type CopyPage, type CopyPageStatements, prepareCopyPageStatements, readCopyPage, type ScanPage, scanPage} from './copyPageReader.js'
 import {CopyReader, type WalCheckpoint} from './copyReader.js'
+import {type BucketListing, readBucketListing} from './bucketListing.js'
 import {allocTransferable, transferableCopyOf} from './transferableBatch.js'
 import {type CommitKind, StorageWriter} from './storageWriter.js'
 import {FileSyncer} from './fileSyncer.js'
@@ -339,7 +340,6 @@ export class StorageEngine {
     const db = this.db
     return {
       get: db.prepare<[number, Buffer], Row>('SELECT h, k, ver, v FROM kv WHERE h = ? AND k = ?'),
-      scanFrom: db.prepare<[number, number], Row>('SELECT h, k, ver, v FROM kv WHERE h >= ? AND h < ? ORDER BY h, k'),
       // Raw (array) rows for the copy path: no per-row object with named fields.
       heads: db.prepare<[number, number], {h: number; k: Buffer; ver: string; v: Buffer | null; len: number}>('SELECT h, k, ver, v, length(k) + coalesce(length(v), 0) AS len FROM kv WHERE h >= ? AND h < ?'),
       totals: db.prepare<[number, number], {n: number; bytes: number | null}>('SELECT count(*) AS n, sum(length(k) + coalesce(length(v), 0)) AS bytes FROM kv WHERE h >= ? AND h < ?'),
@@ -678,15 +678,24 @@ export class StorageEngine {
     return this.staleFloor() - 2 * this.maxOffsetMs
   }
 
-  /** bucketRecords returns every record in the given digest buckets of `range` (indexes beyond the layout are skipped). */
-  bucketRecords(range: HashRange, buckets: readonly number[]): NodeRecord[] {
-    const {bounds} = digestLayout(range)
-    const out: NodeRecord[] = []
-    for (const b of [...new Set(buckets)].sort((x, y) => x - y)) {
-      if (b + 1 >= bounds.length) continue
-      for (const row of this.stmts.scanFrom.iterate(bounds[b]!, bounds[b + 1]!)) out.push(toRecord(row))
+  /**
+   * listBuckets lists the records of the asked digest buckets of `range` (distinct,
+   * ascending; indexes beyond the layout hold nothing), tombstones included, as one record
+   * batch read in one read transaction (one snapshot), in the copy reader thread: a listing
+   * can hold most of a shard, and reading it here would stall every client request this
+   * node serves for as long (with `writerThread: false`, here). With `maxBytes` it stops
+   * after the bucket during which the batch reached it (whole buckets, at least one) and
+   * says how many it answered (see readBucketListing). Rejects with the read's error, or
+   * Error once the engine is closed.
+   */
+  listBuckets(range: HashRange, buckets: readonly number[], maxBytes?: number): Promise<BucketListing> {
+    if (this.closed) return Promise.reject(new Error('storage engine is closed'))
+    if (this.copyReader) return this.copyReader.listBuckets(range, buckets, maxBytes)
+    try {
+      return Promise.resolve(readBucketListing(this.db, this.pageStatements().from, range, buckets, maxBytes))
+    } catch (err) {
+      return Promise.reject(err)
     }
-    return out
   }
 
   /** rangeTotals counts records and bytes in `range` (exact: slivers at unaligned ends are counted by a scan). */

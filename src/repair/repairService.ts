@@ -8,10 +8,11 @@ import {loadClusterToken} from '../node/clusterToken.js'
 import {type NodeClient} from '../node/nodeClient.js'
 import {NodeClients} from '../node/nodeClients.js'
 import {isNodeRequestError} from '../node/nodeRequestError.js'
-import {digestFormatOf, type DigestResponse, MAX_BATCH_BYTES, type NodeRecord} from '../node/protocol.js'
+import {BUCKET_LISTING_BYTES, digestFormatOf, type DigestResponse, MAX_BATCH_BYTES, type NodeRecord} from '../node/protocol.js'
 import {RECORD_HASH_FORMAT} from '../node/recordHash.js'
 import {encodedRecordSize} from '../node/recordCodec.js'
 import {agreedDigests, initialCutoff} from './agreedCutoff.js'
+import {listBucketsOnAll} from './bucketListings.js'
 import {differingBuckets, planRepair} from './repairPlan.js'
 
 /** RepairOptions select what to repair and bound the work. */
@@ -22,8 +23,10 @@ export interface RepairOptions {
   rounds?: number
   /** timeoutMs bounds each request to a node. */
   timeoutMs?: number
-  /** bucketsPerRequest bounds one bucket listing request. */
+  /** bucketsPerRequest bounds how many buckets one bucket listing request asks for (default 256). */
   bucketsPerRequest?: number
+  /** listingBytes bounds one bucket listing's answer at whole buckets (default BUCKET_LISTING_BYTES); the rest is asked again. */
+  listingBytes?: number
   /** shards restricts the run to these shard ids (a node running anti-entropy for the shards it leads); ignored when `shard` is given. */
   shards?: readonly number[]
   /**
@@ -172,11 +175,10 @@ async function repairShard(shard: Shard, client: (node: string) => NodeClient | 
       return report
     }
     report.rounds = round + 1
-    for (let i = 0; i < differing.length; i += perRequest) {
-      const batch = differing.slice(i, i + perRequest)
-      const listings = new Map<string, NodeRecord[]>()
-      await Promise.all(live.map(async (node) => listings.set(node, await client(node)!.bucketRecords(shard.id, shard.epoch, batch))))
-      const fixes = planRepair(listings, cutoff)
+    const listers = new Map(live.map((node) => [node, client(node)!]))
+    const bounds = digests.values().next().value!.bounds
+    for await (const step of listBucketsOnAll(listers, shard.id, shard.epoch, bounds, differing, {bucketsPerRequest: perRequest, maxBytes: opts.listingBytes ?? BUCKET_LISTING_BYTES})) {
+      const fixes = planRepair(step.listings, cutoff)
       await Promise.all(
         [...fixes].map(async ([node, records]) => {
           for (const chunk of chunksOf(records, MAX_BATCH_BYTES / 4)) await client(node)!.apply(shard.id, shard.epoch, chunk, 'repair')

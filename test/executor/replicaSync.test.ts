@@ -7,6 +7,7 @@ import {mergeRecord, versionWall} from '../../src/node/lwwMerge.js'
 import {type NodeClient} from '../../src/node/nodeClient.js'
 import {type DigestResponse, type NodeRecord} from '../../src/node/protocol.js'
 import {RECORD_HASH_FORMAT, recordHash} from '../../src/node/recordHash.js'
+import {BoundedReplica} from '../support/boundedReplica.js'
 
 const BUCKETS = 8
 
@@ -36,7 +37,7 @@ class FakeReplica {
       },
       bucketRecords: async (_shard: number, _epoch: number, buckets: number[]) => {
         this.fetched.push([...buckets])
-        return buckets.flatMap((b) => this.records(b))
+        return {records: buckets.flatMap((b) => this.records(b)), answered: [...buckets]}
       },
       apply: async (_shard: number, epoch: number, records: NodeRecord[]) => {
         this.applied.push(records)
@@ -120,7 +121,7 @@ class ModelReplica {
         const bounds = Array.from({length: MODEL_BUCKETS + 1}, (_, i) => i)
         return {shard: 1, epoch, range: {lo: 0, hi: MODEL_BUCKETS}, bounds, buckets: hi.map((x, i) => hex(x) + hex(lo[i]!)), counts: hi.map(() => 0), tombstonesBefore: opts.tombstonesBefore, format: RECORD_HASH_FORMAT}
       },
-      bucketRecords: async (_shard: number, _epoch: number, buckets: number[]) => [...this.records.values()].filter((r) => buckets.includes(bucketOf(r))),
+      bucketRecords: async (_shard: number, _epoch: number, buckets: number[]) => ({records: [...this.records.values()].filter((r) => buckets.includes(bucketOf(r))), answered: [...buckets].sort((x, y) => x - y)}),
       apply: async (_shard: number, epoch: number, records: NodeRecord[]) => {
         for (const r of records) this.put(r)
         return {epoch, applied: records.length, ignored: 0}
@@ -163,5 +164,23 @@ describe('syncReplicas against a copy that missed records while dual writes are 
       }),
       {numRuns: 400},
     )
+  })
+})
+
+describe('syncReplicas with byte-bounded bucket listings', () => {
+  it('given a destination emptied during the move, when the listings are cut at a few buckets each, then every differing bucket is fetched and repaired', async () => {
+    const src = new BoundedReplica()
+    const dst = new BoundedReplica()
+    for (let i = 0; i < 2000; i++) src.put({key: Buffer.from(`moved-${i}`), version: at(NOW + i), value: Buffer.alloc(300, i & 0xff)})
+    // dst kept a few records of its own that src lacks (written only there), so both sides need repair.
+    for (let i = 0; i < 20; i++) dst.put({key: Buffer.from(`dst-only-${i}`), version: at(NOW + 5000 + i), value: Buffer.from('d')})
+    const res = await syncReplicas(src.client(), dst.client(), 1, 7, NOW + 100_000, NOW + 200_000, {listingBytes: 16_384})
+    expect(res.equal).toBe(false)
+    expect(res.repaired).toBe(2020)
+    expect(dst.view()).toEqual(src.view())
+    // The bound did split the listing: answers held a few of the asked buckets.
+    expect(src.asks.length).toBeGreaterThan(10)
+    expect(src.asks.filter((a) => a.answered < a.asked.length).length).toBe(src.asks.length - 1)
+    expect(await syncReplicas(src.client(), dst.client(), 1, 7, NOW + 100_000, NOW + 200_000, {listingBytes: 16_384})).toMatchObject({equal: true})
   })
 })

@@ -4,6 +4,7 @@ import {HASH_SPACE, keyHash} from '../../src/model/hash.js'
 import {splitRange} from '../../src/model/range.js'
 import {compareRecords} from '../../src/node/lwwMerge.js'
 import {type NodeRecord} from '../../src/node/protocol.js'
+import {decodeRecords} from '../../src/node/recordCodec.js'
 import {StorageEngine} from '../../src/node/storageEngine.js'
 import {ALL, engineFixture, rec, v} from './engineFixture.js'
 
@@ -153,7 +154,10 @@ describe('StorageEngine', {timeout: 30_000}, () => {
     await engine.apply(Array.from({length: 300}, (_, i) => rec(`r${i}`, v(1), 'x')))
     const range = {lo: 1000, hi: 3_000_000_000}
     const d = engine.digest(range)
-    const listed = engine.bucketRecords(range, [0, 5, 5, 9999])
+    const listing = await engine.listBuckets(range, [9999, 5, 0, 5])
+    expect(listing.answered).toBe(3) // 0, 5 and 9999 (beyond the layout: nothing in it)
+    const listed = decodeRecords(listing.batch)
+    expect(listing.records).toBe(listed.length)
     const inBuckets = (h: number) => [0, 5].some((b) => h >= d.bounds[b]! && h < d.bounds[b + 1]!)
     expect(listed.length).toBe(d.counts[0]! + d.counts[5]!)
     expect(listed.every((r) => inBuckets(keyHash(r.key)))).toBe(true)

@@ -6,12 +6,16 @@ import {HASH_SPACE, keyHash} from '../../src/model/hash.js'
 import {type HashRange, splitRange} from '../../src/model/range.js'
 import {type NodeRecord} from '../../src/node/protocol.js'
 import {digestLayout, fineOf} from '../../src/node/digestLayout.js'
+import {decodeRecords} from '../../src/node/recordCodec.js'
 import {INLINE_VALUE_MAX, RECORD_HASH_FORMAT, type RecordHashFormat, recordHashAt} from '../../src/node/recordHash.js'
 import {StorageEngine} from '../../src/node/storageEngine.js'
 import {differingBuckets, planRepair} from '../../src/repair/repairPlan.js'
 import {ALL, engineFixture, rec, v} from './engineFixture.js'
 
 // The writer runs on this thread: these tests open hundreds of engines (the thread path is tested in storageEngine.test.ts).
+/** listed decodes every record of `engine` in all 256 digest buckets of the whole hash space. */
+const listed = async (engine: StorageEngine): Promise<NodeRecord[]> => decodeRecords((await engine.listBuckets(ALL, [...Array(256).keys()])).batch)
+
 const open = engineFixture('gc', {tombstoneGraceMs: 1000, writerThread: false})
 const asDigest = (d: ReturnType<StorageEngine['digest']>) => ({shard: 1, epoch: 1, range: ALL, ...d})
 /** compared is what replicas compare of a digest: bounds, buckets and counts (not how many tombstones a cutoff left out). */
@@ -92,9 +96,9 @@ describe('tombstone gc', {timeout: 60_000}, () => {
     expect(differingBuckets([asDigest(a.digest(ALL, 500)), asDigest(c.digest(ALL, 500))])).toHaveLength(0)
     const fixes = planRepair(
       new Map([
-        ['a', a.bucketRecords(ALL, [...Array(256).keys()])],
-        ['b', b.bucketRecords(ALL, [...Array(256).keys()])],
-        ['c', c.bucketRecords(ALL, [...Array(256).keys()])],
+        ['a', await listed(a)],
+        ['b', await listed(b)],
+        ['c', await listed(c)],
       ]),
       500,
     )

@@ -43,7 +43,7 @@ export async function replicaLag(dp: DataPlane, s: Shard): Promise<string | unde
   const differing = await differingBuckets(dp, s)
   if (differing.length === 0) return undefined
   const listings = await Promise.all(nodes.map(async (n) => {
-    const records = await dp.client(n).bucketRecords(s.id, s.epoch, differing.slice(0, 8)).catch((err: Error) => err.message)
+    const records = await dp.client(n).bucketRecords(s.id, s.epoch, differing.slice(0, 8)).then((l) => l.records).catch((err: Error) => err.message)
     const text = typeof records === 'string' ? records : records.map((r) => `${r.key.toString()}@${r.version}${r.value === null ? ' (tombstone)' : ` (${r.value.length} B)`}`).join(', ')
     return `${n}: ${text}`
   }))

@@ -255,7 +255,7 @@ describe('storage node process', () => {
     const db2 = await b.digest(s.id, s.epoch)
     const differing = db2.buckets.map((x, i) => (x !== da.buckets[i] ? i : -1)).filter((i) => i >= 0)
     expect(differing.length).toBe(1)
-    const listed = await b.bucketRecords(s.id, s.epoch, differing)
+    const {records: listed} = await b.bucketRecords(s.id, s.epoch, differing)
     expect(listed.some((r) => Buffer.compare(r.key, extra) === 0)).toBe(true)
     await a.apply(s.id, s.epoch, listed, 'repair')
     expect((await a.digest(s.id, s.epoch)).buckets).toEqual(db2.buckets)
@@ -355,7 +355,7 @@ describe('storage node process', () => {
     const [d0a, d0b] = await Promise.all([a.digest(s.id, cur.value.epoch), b.digest(s.id, cur.value.epoch)])
     const differing = d0a.buckets.map((x, i) => (x !== d0b.buckets[i] ? i : -1)).filter((i) => i >= 0)
     if (differing.length > 0) {
-      const [ra, rb] = await Promise.all([a.bucketRecords(s.id, cur.value.epoch, differing), b.bucketRecords(s.id, cur.value.epoch, differing)])
+      const [{records: ra}, {records: rb}] = await Promise.all([a.bucketRecords(s.id, cur.value.epoch, differing), b.bucketRecords(s.id, cur.value.epoch, differing)])
       await Promise.all([b.apply(s.id, cur.value.epoch, ra, 'repair'), a.apply(s.id, cur.value.epoch, rb, 'repair')])
     }
     const [da, db] = await Promise.all([a.digest(s.id, cur.value.epoch), b.digest(s.id, cur.value.epoch)])
