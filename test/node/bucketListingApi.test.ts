@@ -2,14 +2,14 @@ import {createServer} from 'node:http'
 import {type AddressInfo} from 'node:net'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {HASH_SPACE, keyHash} from '../../src/model/hash.js'
-import {formatHlc} from '../../src/model/hlc.js'
-import {type ReplicaRole, type Shard} from '../../src/model/shard.js'
+import {type Shard} from '../../src/model/shard.js'
 import {NodeClient} from '../../src/node/nodeClient.js'
 import {isNodeRequestError} from '../../src/node/nodeRequestError.js'
 import {BUCKETS_ANSWERED_HEADER, type NodeRecord, RECORDS_CONTENT_TYPE, TOKEN_HEADER} from '../../src/node/protocol.js'
 import {encodedRecordSize, encodeRecords, RECORD_BATCH_HEADER} from '../../src/node/recordCodec.js'
-import {type HeldShard, type ShardView} from '../../src/node/shardMapFollower.js'
 import {type InProcessNode, startInProcessNode} from '../support/inProcessNode.js'
+import {recordsIn} from '../support/nodeTestData.js'
+import {StaticShardMap} from '../support/staticShardMap.js'
 
 /**
  * POST /v1/shards/{id}/buckets on a node serving for real in this process, with its storage
@@ -23,42 +23,7 @@ const LOWER: Shard = {id: 0, range: {lo: 0, hi: half}, epoch: 2, replicas: [{nod
 const UPPER: Shard = {id: 1, range: {lo: half, hi: HASH_SPACE}, epoch: 1, replicas: [{node: 'me', role: 'voter'}]}
 const ALL_BUCKETS = [...Array(256).keys()]
 
-/** StaticMap is a shard map that never changes: the node holds both halves of the hash space as a voter. */
-class StaticMap implements ShardView {
-  private readonly shards = new Map([LOWER, UPPER].map((s) => [s.id, s]))
-  get(id: number) {
-    return this.shards.get(id)
-  }
-  async refresh(id: number) {
-    return this.shards.get(id)
-  }
-  roleOf(shard: Shard): ReplicaRole | undefined {
-    return shard.replicas.find((r) => r.node === 'me')?.role
-  }
-  held(): HeldShard[] {
-    return [...this.shards.values()].map((shard) => ({shard, role: 'voter' as const}))
-  }
-  all() {
-    return [...this.shards.values()]
-  }
-  mapRevision() {
-    return 1n
-  }
-}
-
 let node: InProcessNode
-const at = (n: number) => formatHlc({wall: Date.now() - 60_000 + n, counter: 0, writer: 't'})
-
-/** recordsIn returns `n` records of `size` value bytes whose keys hash into `shard`'s range. */
-function recordsIn(shard: Shard, prefix: string, n: number, size: number): NodeRecord[] {
-  const out: NodeRecord[] = []
-  for (let i = 0; out.length < n; i++) {
-    const key = Buffer.from(`${prefix}-${i}`)
-    const h = keyHash(key)
-    if (h >= shard.range.lo && h < shard.range.hi) out.push({key, version: at(out.length), value: Buffer.alloc(size, i & 0xff)})
-  }
-  return out
-}
 
 async function post(shard: Shard, body: unknown): Promise<Response> {
   return fetch(`http://127.0.0.1:${node.port}/v1/shards/${shard.id}/buckets?epoch=${shard.epoch}`, {method: 'POST', headers: {[TOKEN_HEADER]: TOKEN, 'content-type': 'application/json'}, body: JSON.stringify(body)})
@@ -67,7 +32,7 @@ async function post(shard: Shard, body: unknown): Promise<Response> {
 const keysOf = (records: readonly NodeRecord[]) => records.map((r) => r.key.toString()).sort()
 
 beforeAll(async () => {
-  node = await startInProcessNode({map: new StaticMap(), token: TOKEN, tombstoneGraceMs: 3_600_000, timeoutMs: 20_000, dirPrefix: 'shardctl-buckets-', writerThread: true})
+  node = await startInProcessNode({map: new StaticShardMap('me', [LOWER, UPPER]), token: TOKEN, tombstoneGraceMs: 3_600_000, timeoutMs: 20_000, dirPrefix: 'shardctl-buckets-', writerThread: true})
   // About 1.2 MB over the lower shard's 256 buckets (a few KiB each), and a few records above.
   const lower = recordsIn(LOWER, 'low', 1200, 1000)
   for (let i = 0; i < lower.length; i += 200) await node.client.apply(LOWER.id, LOWER.epoch, lower.slice(i, i + 200), 'write')

@@ -2,7 +2,6 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {HASH_SPACE} from '../../src/model/hash.js'
 import {formatHlc} from '../../src/model/hlc.js'
 import {NodeClient} from '../../src/node/nodeClient.js'
-import {isNodeRequestError} from '../../src/node/nodeRequestError.js'
 import {NodeThrottles} from '../../src/node/nodeThrottles.js'
 import {NodeMetrics} from '../../src/node/nodeMetrics.js'
 import {FrameReader} from '../../src/node/copyFrames.js'
@@ -10,6 +9,7 @@ import {FIRST_PAGE_BYTES} from '../../src/node/copyStreamSource.js'
 import {decodeRecords} from '../../src/node/recordCodec.js'
 import {type CopySourceAddress} from '../../src/node/copyPuller.js'
 import {CopyShardMap, settledPull} from '../support/copyShard.js'
+import {codeOf} from '../support/nodeTestData.js'
 import {type InProcessNode, startInProcessNode} from '../support/inProcessNode.js'
 
 const TOKEN = 'unit-test-token-0123456789'
@@ -34,16 +34,6 @@ async function side(id: string): Promise<Side> {
   }
   const metrics = new NodeMetrics(() => [], {defaultMetrics: false})
   return {...(await startInProcessNode({nodeId: id, map, token: TOKEN, tombstoneGraceMs: 3_600_000, timeoutMs: 5000, dirPrefix: `shardctl-copyapi-${id}-`, writerThread: true, copy, metrics})), map}
-}
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p
-    return 'ok'
-  } catch (err) {
-    if (isNodeRequestError(err)) return err.code
-    throw err
-  }
 }
 
 beforeAll(async () => {

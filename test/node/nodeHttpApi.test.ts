@@ -2,7 +2,7 @@ import {createServer} from 'node:http'
 import {type AddressInfo} from 'node:net'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {freePort} from '../../src/localEtcd/freePort.js'
-import {HASH_SPACE, keyHash} from '../../src/model/hash.js'
+import {HASH_SPACE} from '../../src/model/hash.js'
 import {formatHlc} from '../../src/model/hlc.js'
 import {type ReplicaRole, type Shard} from '../../src/model/shard.js'
 import {LoadMeter} from '../../src/node/loadMeter.js'
@@ -13,6 +13,7 @@ import {isNodeRequestError} from '../../src/node/nodeRequestError.js'
 import {TOKEN_HEADER} from '../../src/node/protocol.js'
 import {type HeldShard, type ShardView} from '../../src/node/shardMapFollower.js'
 import {type InProcessNode, startInProcessNode} from '../support/inProcessNode.js'
+import {codeOf, keyIn} from '../support/nodeTestData.js'
 
 const TOKEN = 'unit-test-token-0123456789'
 
@@ -56,24 +57,6 @@ let client: NodeClient
 let serving = true
 const half = HASH_SPACE / 2
 const v = (n: number) => formatHlc({wall: Date.now() + n, counter: 0, writer: 'u'})
-
-function keyIn(lo: number, hi: number, prefix: string): Buffer {
-  for (let i = 0; i < 100_000; i++) {
-    const k = Buffer.from(`${prefix}${i}`)
-    if (keyHash(k) >= lo && keyHash(k) < hi) return k
-  }
-  throw new Error('no key')
-}
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p
-    return 'ok'
-  } catch (err) {
-    if (isNodeRequestError(err)) return err.code
-    throw err
-  }
-}
 
 beforeAll(async () => {
   map.set({id: 0, range: {lo: 0, hi: half}, epoch: 3, replicas: [{node: 'me', role: 'voter'}]})

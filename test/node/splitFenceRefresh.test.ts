@@ -2,15 +2,15 @@ import {request} from 'node:http'
 import {afterEach, describe, expect, it} from 'vitest'
 import {makeServiceContext} from '../../src/cluster/serviceContext.js'
 import {keysOf} from '../../src/etcd/keys.js'
-import {HASH_SPACE, keyHash} from '../../src/model/hash.js'
+import {HASH_SPACE} from '../../src/model/hash.js'
 import {formatHlc} from '../../src/model/hlc.js'
 import {type Shard} from '../../src/model/shard.js'
-import {isNodeRequestError} from '../../src/node/nodeRequestError.js'
 import {RECORDS_CONTENT_TYPE, TOKEN_HEADER} from '../../src/node/protocol.js'
 import {encodeRecords} from '../../src/node/recordCodec.js'
 import {NodeShardView} from '../../src/node/shardMapFollower.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
 import {type InProcessNode, startInProcessNode} from '../support/inProcessNode.js'
+import {codeOf, keyIn} from '../support/nodeTestData.js'
 
 // A node's fence on its real shard-map view (NodeShardView over the memory store), not the
 // fake map of nodeHttpApi.test.ts: what is under test is how the view's refresh reads etcd.
@@ -19,24 +19,6 @@ const keys = keysOf('c')
 const TOKEN = 'unit-test-token-0123456789'
 const half = HASH_SPACE / 2
 const q = half / 2
-
-function keyIn(lo: number, hi: number, prefix: string): Buffer {
-  for (let i = 0; i < 100_000; i++) {
-    const k = Buffer.from(`${prefix}${i}`)
-    if (keyHash(k) >= lo && keyHash(k) < hi) return k
-  }
-  throw new Error('no key')
-}
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p
-    return 'ok'
-  } catch (err) {
-    if (isNodeRequestError(err)) return err.code
-    throw err
-  }
-}
 
 /** slowApply sends an apply's headers now (the node runs its first fence check) and its body when `sendBody` is called. */
 function slowApply(port: number, shard: number, epoch: number, body: Buffer): {sendBody: () => void; answer: Promise<{status: number; body: string}>} {

@@ -3,14 +3,12 @@ import {listShards} from '../../src/cluster/clusterRepo.js'
 import {initCluster} from '../../src/cluster/initCluster.js'
 import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
 import {makeServiceContext, type ServiceContext} from '../../src/cluster/serviceContext.js'
-import {keyHash} from '../../src/model/hash.js'
-import {formatHlc} from '../../src/model/hlc.js'
-import {type ReplicaRole, type Shard} from '../../src/model/shard.js'
-import {type NodeRecord} from '../../src/node/protocol.js'
-import {type HeldShard, type ShardView} from '../../src/node/shardMapFollower.js'
+import {type Shard} from '../../src/model/shard.js'
 import {repairShards} from '../../src/repair/repairService.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
 import {type InProcessNode, startInProcessNode} from '../support/inProcessNode.js'
+import {recordsIn} from '../support/nodeTestData.js'
+import {StaticShardMap} from '../support/staticShardMap.js'
 
 /**
  * Anti-entropy (repairShards) against two storage nodes serving in this process with their
@@ -20,47 +18,9 @@ import {type InProcessNode, startInProcessNode} from '../support/inProcessNode.j
 
 const TOKEN = 'repair-in-process-token-0123456789'
 
-/** OneShardMap is node `me`'s view of a map that never changes. */
-class OneShardMap implements ShardView {
-  constructor(
-    private readonly shard: Shard,
-    private readonly me: string,
-  ) {}
-  get(id: number) {
-    return id === this.shard.id ? this.shard : undefined
-  }
-  async refresh(id: number) {
-    return this.get(id)
-  }
-  roleOf(shard: Shard): ReplicaRole | undefined {
-    return shard.replicas.find((r) => r.node === this.me)?.role
-  }
-  held(): HeldShard[] {
-    const role = this.roleOf(this.shard)
-    return role ? [{shard: this.shard, role}] : []
-  }
-  all() {
-    return [this.shard]
-  }
-  mapRevision() {
-    return 1n
-  }
-}
-
 let ctx: ServiceContext
 let shard: Shard
 const nodes = new Map<string, InProcessNode>()
-const at = (n: number) => formatHlc({wall: Date.now() - 60_000 + n, counter: 0, writer: 't'})
-
-function recordsIn(prefix: string, n: number, size: number): NodeRecord[] {
-  const out: NodeRecord[] = []
-  for (let i = 0; out.length < n; i++) {
-    const key = Buffer.from(`${prefix}-${i}`)
-    const h = keyHash(key)
-    if (h >= shard.range.lo && h < shard.range.hi) out.push({key, version: at(out.length), value: Buffer.alloc(size, i & 0xff)})
-  }
-  return out
-}
 
 beforeAll(async () => {
   const store = new MemoryStore()
@@ -69,7 +29,7 @@ beforeAll(async () => {
   await store.put(ctx.keys.token, TOKEN)
   shard = (await listShards(ctx)).shards[0]!.value
   for (const id of ['n1', 'n2']) {
-    const node = await startInProcessNode({nodeId: id, map: new OneShardMap(shard, id), token: TOKEN, tombstoneGraceMs: 3_600_000, timeoutMs: 20_000, dirPrefix: `shardctl-repair-${id}-`, writerThread: true})
+    const node = await startInProcessNode({nodeId: id, map: new StaticShardMap(id, [shard]), token: TOKEN, tombstoneGraceMs: 3_600_000, timeoutMs: 20_000, dirPrefix: `shardctl-repair-${id}-`, writerThread: true})
     nodes.set(id, node)
     await store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: `127.0.0.1:${node.port}`, pid: 1, startedAt: 't'}))
   }
@@ -83,10 +43,10 @@ describe('repairShards with byte-bounded bucket listings', {timeout: 120_000}, (
   it('given a replica that lost every record, when repaired with listings cut at a few buckets, then it gets every record back in one round and the replicas converge', async () => {
     const n1 = nodes.get('n1')!
     const n2 = nodes.get('n2')!
-    const full = recordsIn('full', 1500, 1000)
+    const full = recordsIn(shard, 'full', 1500, 1000)
     for (let i = 0; i < full.length; i += 250) await n1.client.apply(shard.id, shard.epoch, full.slice(i, i + 250), 'write')
     // n2 holds a few records of its own (written while n1 was away).
-    await n2.client.apply(shard.id, shard.epoch, recordsIn('only-n2', 7, 10), 'write')
+    await n2.client.apply(shard.id, shard.epoch, recordsIn(shard, 'only-n2', 7, 10), 'write')
     // Count n1's listings and how many of the asked buckets each answered.
     const answers: {asked: number; answered: number}[] = []
     const original = n1.engine.listBuckets.bind(n1.engine)

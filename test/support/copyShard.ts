@@ -1,34 +1,22 @@
 import {HASH_SPACE} from '../../src/model/hash.js'
-import {type ReplicaRole, type Shard} from '../../src/model/shard.js'
+import {type Shard} from '../../src/model/shard.js'
 import {type NodeClient} from '../../src/node/nodeClient.js'
-import {type HeldShard, type ShardView} from '../../src/node/shardMapFollower.js'
+import {StaticShardMap} from './staticShardMap.js'
 
 /**
  * CopyShardMap is one node's view of the shard node-to-node copy tests move: shard 1, the
  * whole hash space, epoch 5, `src` its voter and `dst` joining. Tests edit `shard` to
  * change epoch or roles; there is no etcd, so refresh returns the same.
  */
-export class CopyShardMap implements ShardView {
-  shard: Shard = {id: 1, range: {lo: 0, hi: HASH_SPACE}, epoch: 5, replicas: [{node: 'src', role: 'voter'}, {node: 'dst', role: 'joining'}]}
-  constructor(private readonly self: string) {}
-  get(id: number) {
-    return id === 1 ? this.shard : undefined
+export class CopyShardMap extends StaticShardMap {
+  constructor(self: string) {
+    super(self, [{id: 1, range: {lo: 0, hi: HASH_SPACE}, epoch: 5, replicas: [{node: 'src', role: 'voter'}, {node: 'dst', role: 'joining'}]}])
   }
-  async refresh(id: number) {
-    return this.get(id)
+  get shard(): Shard {
+    return this.shards[0]!
   }
-  roleOf(shard: Shard): ReplicaRole | undefined {
-    return shard.replicas.find((r) => r.node === this.self)?.role
-  }
-  held(): HeldShard[] {
-    const role = this.roleOf(this.shard)
-    return role ? [{shard: this.shard, role}] : []
-  }
-  all() {
-    return [this.shard]
-  }
-  mapRevision() {
-    return 1n
+  set shard(s: Shard) {
+    this.shards = [s]
   }
 }
 
