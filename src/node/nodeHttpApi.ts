@@ -42,7 +42,7 @@ import {
   TOKEN_HEADER,
   VERSION_HEADER,
 } from './protocol.js'
-import {decodeRecords, encodeRecords, RecordCodecError} from './recordCodec.js'
+import {decodeRecords, RecordCodecError} from './recordCodec.js'
 import {isRecordHashFormat, LEGACY_RECORD_HASH_FORMAT, type RecordHashFormat} from './recordHash.js'
 import {type AdmittedWrite, FencedWrites} from './fencedWrites.js'
 import {type RangeWriteGate} from './orphanSweeper.js'
@@ -398,15 +398,15 @@ export class NodeHttpApi {
     const cursor = url.searchParams.get('cursor') ?? undefined
     let page
     try {
-      page = this.deps.engine.scan(range, cursor, maxBytes)
+      // Read and encoded in the copy reader thread, as a copy stream's pages are: a chunk is up to 16 MiB, and this event loop serves clients.
+      page = await this.deps.engine.readCopyPage(range, cursor, maxBytes)
     } catch (err) {
       if (err instanceof RangeError) throw new HttpError('BAD_INPUT', err.message)
       throw err
     }
-    const body = encodeRecords(page.records)
     res.setHeader(EPOCH_HEADER, String(shard.epoch))
     if (page.cursor) res.setHeader(CURSOR_HEADER, page.cursor)
-    res.writeHead(200, {'content-type': RECORDS_CONTENT_TYPE, 'content-length': body.length}).end(body)
+    res.writeHead(200, {'content-type': RECORDS_CONTENT_TYPE, 'content-length': page.batch.length}).end(page.batch)
   }
 
   private async digest(_req: IncomingMessage, res: ServerResponse, m: RegExpExecArray, url: URL): Promise<void> {
