@@ -554,10 +554,22 @@ export class StorageEngine {
    * a malformed cursor or one outside `range`.
    */
   readCopyPage(range: HashRange, cursor: string | undefined, maxBytes: number): Promise<CopyPage> {
+    return this.offLoop(
+      (reader) => reader.read(range, cursor, maxBytes),
+      () => readCopyPage(this.pageStatements(), range, cursor, maxBytes),
+    )
+  }
+
+  /**
+   * offLoop runs a read in the copy reader thread (`threaded`), or on this thread (`here`)
+   * when the engine runs without threads; rejects once the engine is closed, and with
+   * `here`'s error as a rejection, never a throw.
+   */
+  private offLoop<T>(threaded: (reader: CopyReader) => Promise<T>, here: () => T): Promise<T> {
     if (this.closed) return Promise.reject(new Error('storage engine is closed'))
-    if (this.copyReader) return this.copyReader.read(range, cursor, maxBytes)
+    if (this.copyReader) return threaded(this.copyReader)
     try {
-      return Promise.resolve(readCopyPage(this.pageStatements(), range, cursor, maxBytes))
+      return Promise.resolve(here())
     } catch (err) {
       return Promise.reject(err)
     }
@@ -689,13 +701,10 @@ export class StorageEngine {
    * Error once the engine is closed.
    */
   listBuckets(range: HashRange, buckets: readonly number[], maxBytes?: number): Promise<BucketListing> {
-    if (this.closed) return Promise.reject(new Error('storage engine is closed'))
-    if (this.copyReader) return this.copyReader.listBuckets(range, buckets, maxBytes)
-    try {
-      return Promise.resolve(readBucketListing(this.db, this.pageStatements().from, range, buckets, maxBytes))
-    } catch (err) {
-      return Promise.reject(err)
-    }
+    return this.offLoop(
+      (reader) => reader.listBuckets(range, buckets, maxBytes),
+      () => readBucketListing(this.db, this.pageStatements().from, range, buckets, maxBytes),
+    )
   }
 
   /** rangeTotals counts records and bytes in `range` (exact: slivers at unaligned ends are counted by a scan). */
