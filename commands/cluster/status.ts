@@ -11,8 +11,9 @@ export default class ClusterStatusCommand extends EtcdCommand {
     const {flags} = await this.parse(ClusterStatusCommand)
     const status = await clusterStatus(await this.services(flags))
     const ex = status.executor ? `running, held by ${status.executor.holder}` : 'idle'
-    this.log(`Cluster ${status.cluster} at ${status.endpoints.join(',')} (revision ${status.revision})`)
+    this.log(`Cluster ${status.cluster} at ${status.endpoints.join(',')} (revision ${status.revision}${status.etcd ? `, etcd ${status.etcd.version}` : ''})`)
     this.log(`rf ${status.meta.rf} · ${status.shards} shards (${status.shardStates.moving} moving${status.shardStates.underReplicated > 0 ? `, ${status.shardStates.underReplicated} under-replicated` : ''}) · nodes ${status.nodesUp} up, ${status.nodesDown} down · executor ${ex}${status.control.paused ? ' (paused)' : ''}`)
+    if (status.etcd?.warning) this.log(`WARNING: ${status.etcd.warning}`)
     this.log('')
     this.log(
       renderTable(

@@ -1,3 +1,4 @@
+import {etcdVersionReport, type EtcdVersionReport} from '../etcd/etcdVersionCheck.js'
 import {parseLockHolder} from '../etcd/leaseLock.js'
 import {type ClusterMeta} from '../model/cluster.js'
 import {type Control} from '../model/control.js'
@@ -50,6 +51,8 @@ export interface ClusterStatus {
   routers: RouterStatus[]
   executor: {holder: string; since: string} | null
   control: Control
+  /** etcd is the version of the etcd member answering and the known bugs it has (etcdKnownBugs.ts); null when not known (no server, unreadable version). */
+  etcd: EtcdVersionReport | null
 }
 
 /**
@@ -65,7 +68,7 @@ export interface ClusterStatus {
  */
 export async function clusterStatus(ctx: ServiceContext): Promise<ClusterStatus> {
   const meta = await getMeta(ctx)
-  const [nodes, alive, census, stats, control, lock, routers] = await Promise.all([listNodes(ctx), listLiveNodes(ctx, meta.value), shardCounts(ctx, meta.value.rf), listStatsSummaries(ctx), getControl(ctx), ctx.store.get(ctx.keys.executorLock), listRouters(ctx)])
+  const [nodes, alive, census, stats, control, lock, routers, etcd] = await Promise.all([listNodes(ctx), listLiveNodes(ctx, meta.value), shardCounts(ctx, meta.value.rf), listStatsSummaries(ctx), getControl(ctx), ctx.store.get(ctx.keys.executorLock), listRouters(ctx), etcdVersionReport(ctx.store)])
   const {replicasByNode: replicas, moving, revision} = census
   const loadByNode = new Map(stats.map((st) => [st.node, {reads: st.reads, writes: st.writes, bytes: st.bytes, keys: st.keys}]))
   const clockByNode = new Map(stats.map((st) => [st.node, st.clockOk === undefined ? null : {offsetMs: st.clockOffsetMs ?? null, ok: st.clockOk}]))
@@ -98,5 +101,6 @@ export async function clusterStatus(ctx: ServiceContext): Promise<ClusterStatus>
     routers: routers.map((r) => ({id: r.id, address: r.address, clock: r.clockOk === undefined ? null : {offsetMs: r.clockOffsetMs ?? null, ok: r.clockOk}})),
     executor: holder ? {holder: `${holder.holder} (pid ${holder.pid} on ${holder.host})`, since: holder.acquiredAt} : lock ? {holder: 'unknown (unreadable lock value)', since: ''} : null,
     control,
+    etcd: etcd ?? null,
   }
 }

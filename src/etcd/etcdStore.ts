@@ -73,6 +73,12 @@ export class EtcdStore extends StoreBase {
     return BigInt(res.header.revision)
   }
 
+  /** serverVersion: see {@link Store.serverVersion}. The member this client talks to answers (members of one cluster may differ while it is upgraded). */
+  override async serverVersion(): Promise<string | undefined> {
+    const res = await this.wrap(() => this.#client.maintenance.status())
+    return res.version || undefined
+  }
+
   /** getAt: see {@link Store.getAt}. */
   async getAt(key: string, revision?: bigint): Promise<{kv: StoredValue | undefined; revision: bigint}> {
     const b = this.#client.get(key)

@@ -5,6 +5,7 @@ import {type ServiceContext} from '../cluster/serviceContext.js'
 import {UserError, errorMessage, isUserError} from '../errors/errors.js'
 import {LeasedMembership} from '../store/leasedMembership.js'
 import {grantLease, type LeaseHandle} from '../etcd/leaseHandle.js'
+import {warnOnEtcdBugs} from '../etcd/etcdVersionCheck.js'
 import {type Alive} from '../model/node.js'
 import {type Capacity} from '../model/resources.js'
 import {ClockMonitor} from '../clock/clockMonitor.js'
@@ -233,6 +234,7 @@ export class StorageNode {
       // A publish after stop() began does nothing (publishStats checks serving()).
       if (!abort?.aborted) setImmediate(() => void this.publishStats().catch((err) => this.opts.log.warn('stats publish failed', {error: errorMessage(err)})))
       this.opts.log.info('serving', {address: this.advertised, shards: this.map.held().length, mapRevision: this.map.mapRevision().toString()})
+      void warnOnEtcdBugs(this.ctx.store, (line) => this.opts.log.warn(line), (line) => this.opts.log.info(line))
     } catch (err) {
       this.server.close()
       await this.map.stop()

@@ -1,6 +1,7 @@
 import {hostname} from 'node:os'
 import {type AddressInfo, type Server} from 'node:net'
 import {getMeta} from '../cluster/clusterRepo.js'
+import {warnOnEtcdBugs} from '../etcd/etcdVersionCheck.js'
 import {LeasedMembership} from '../store/leasedMembership.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {UserError, errorMessage} from '../errors/errors.js'
@@ -147,6 +148,7 @@ export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions)
   }
 
   clockMonitor.start()
+  void warnOnEtcdBugs(ctx.store, (line) => log(`WARNING: ${line}`), log)
   const tlsReloader = startTlsReloader(opts, http.server, clients, log)
   const heartbeat = setInterval(() => {
     lastP99 = latency.takeP99()

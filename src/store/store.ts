@@ -145,6 +145,12 @@ export interface Store {
   /** revision returns the store's current revision. */
   revision(): Promise<bigint>
 
+  /**
+   * serverVersion returns the version of the server answering (etcd's `3.4.23`), undefined
+   * for a store without one (the in-memory twin). See etcdKnownBugs.ts for what it is for.
+   */
+  serverVersion(): Promise<string | undefined>
+
   /** get reads one key at the current revision; undefined when absent. */
   get(key: string): Promise<StoredValue | undefined>
 

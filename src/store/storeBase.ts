@@ -39,6 +39,11 @@ export abstract class StoreBase implements Store {
     return this.revision()
   }
 
+  /** serverVersion: see {@link Store.serverVersion}; a store with no server has none. */
+  async serverVersion(): Promise<string | undefined> {
+    return undefined
+  }
+
   /** get: see {@link Store.get}. */
   async get(key: string): Promise<StoredValue | undefined> {
     return (await this.getAt(key)).kv

@@ -3,6 +3,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
 import {freePort} from '../../src/localEtcd/freePort.js'
+import {etcdBugsIn} from '../../src/etcd/etcdKnownBugs.js'
 import {runCli} from '../support/runCli.js'
 import {uniqueCluster} from '../support/testStore.js'
 
@@ -29,6 +30,13 @@ describe('shardctl CLI against a real etcd', () => {
     const body = JSON.parse(status.stdout)
     expect(body).toMatchObject({cluster, shards: 32, meta: {rf: 3}, nodesUp: 0, nodesDown: 3, executor: null})
     expect(body.nodes.map((n: {id: string}) => n.id)).toEqual(['n1', 'n2', 'n3'])
+    // The etcd answering, and its known bugs: the human output warns exactly when there are some.
+    const known = etcdBugsIn(body.etcd.version)!
+    expect(body.etcd.bugs.map((b: {ref: string}) => b.ref)).toEqual(known.map((b) => b.ref))
+    const human = await cli(['cluster', 'status', '--endpoints', endpoint, '--cluster', cluster])
+    expect(human.code, human.stderr).toBe(0)
+    expect(human.stdout).toContain(`etcd ${body.etcd.version})`)
+    expect(human.stdout.includes(`WARNING: etcd ${body.etcd.version} has ${known.length} known bug`)).toBe(known.length > 0)
   })
 
   it('takes endpoints and cluster from ETCDCTL_ENDPOINTS / SHARDCTL_CLUSTER, and flags win over env', async () => {
