@@ -163,8 +163,9 @@ describe('accept on a node process with a write queued behind a large apply', ()
     const {ctx, shard, dst, client} = await startSource('accept-lease')
     const src = shard.replicas[0]!.node
     const [wKey] = keysIn(shard.range, 'w', 1)
-    const w = await queueBehindBigApply(client, shard, wKey!, 6, ['STALE_EPOCH', 'NOT_SERVING'])
+    // Read before the load: under it the node may lapse its lease by itself first (then the revoke is a no-op, and the case is the same).
     const before = (await ctx.store.get(ctx.keys.alive(src)))!
+    const w = await queueBehindBigApply(client, shard, wKey!, 6, ['STALE_EPOCH', 'NOT_SERVING'])
     await ctx.store.revokeLease(before.lease) // alive/<src> is gone: a barrier now skips the node
     const cur = await getShard(ctx, shard.id)
     const next = ShardSchema.parse({...cur.value, epoch: shard.epoch + 1, replicas: [...cur.value.replicas, {node: dst, role: 'joining'}]})
