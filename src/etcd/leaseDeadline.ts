@@ -13,8 +13,7 @@ export const LEASE_TRUSTED_SHARE = 0.9
  * the TTL that was 0.57×TTL (1.7 s at the 3 s TTL the tests and chaos suite use), short
  * enough for a loaded machine (a busy event loop, a slow etcd) to lapse a lease etcd still
  * held. A tenth leaves 0.8×TTL. It also shrinks the part of the TTL a stall must eat before
- * etcd itself expires the lease. Each keepalive is one small request on a gRPC stream of
- * its own (etcd3's keepaliveOnce: a new HTTP/2 stream on the open connection).
+ * etcd itself expires the lease. Each keepalive is one small message on an open stream.
  */
 export const KEEPALIVE_SHARE = 0.1
 

@@ -1,4 +1,5 @@
 import type * as etcd from 'etcd3'
+import {BugError} from '../errors/errors.js'
 import {type LeaseHandle, type Store} from '../store/store.js'
 import {keepaliveIntervalMs, LEASE_TRUSTED_SHARE, LeaseDeadline} from './leaseDeadline.js'
 
@@ -15,31 +16,26 @@ export function grantLease(store: Pick<Store, 'grantLease'>, ttlSeconds: number)
 
 /**
  * grantEtcdLease is EtcdStore's lease: granted through `wrap` (so failures are coded) and
- * kept alive by a keepalive of its own every {@link keepaliveIntervalMs} (etcd3's own loop
- * is off): each one is etcd3's public `keepaliveOnce` (one request on a stream of its own),
- * timed from its send. The lease is lost at once when etcd answers a keepalive with TTL 0
- * (revoked or expired), and otherwise as soon as etcd may have expired it: {@link
- * LeaseDeadline} after the newest answered keepalive's send time (etcd3 alone waits 2×TTL,
- * during which a barrier already skips the member). `now` is a monotonic clock in ms
- * (injected for tests).
+ * kept alive by etcd3. It is lost at once when etcd answers a keepalive with TTL 0 (revoked
+ * or expired), and otherwise as soon as etcd may have expired it: {@link LeaseDeadline}
+ * after the newest answered keepalive's send time (etcd3 alone waits 2×TTL, during which a
+ * barrier already skips the member). `now` is a monotonic clock in ms (injected for tests).
  */
 export async function grantEtcdLease(client: etcd.Etcd3, wrap: <T>(fn: () => Promise<T>) => Promise<T>, ttlSeconds: number, now: () => number = () => performance.now()): Promise<LeaseHandle> {
-  // Timed from before the grant is sent: etcd starts the TTL when it processes the grant, later.
   const deadline = new LeaseDeadline(now(), ttlSeconds)
-  const lease = client.lease(ttlSeconds, {autoKeepAlive: false})
+  const lease = client.lease(ttlSeconds, {autoKeepAlive: true})
+  // Before the grant's answer starts the keepalive loop: every keepalive stream is timed and paced.
+  timeKeepalives(lease, (sentAt, ttl) => deadline.renewed(sentAt, ttl), now, keepaliveIntervalMs(ttlSeconds))
   const id = await wrap(() => lease.grant())
   let lost = false
   let timer: NodeJS.Timeout | undefined
   const callbacks: ((err: Error) => void)[] = []
-  const beats = keepBeating(lease, deadline, now, ttlSeconds)
   const declareLost = (err: Error) => {
     if (lost) return
     lost = true
-    beats.stop()
     clearTimeout(timer)
     for (const cb of callbacks) cb(err)
   }
-  // etcd3 emits `lost` when a keepalive is answered with TTL 0 (or a put under the lease finds it gone).
   lease.on('lost', (err) => declareLost(err))
   const watchDeadline = () => {
     const left = deadline.expiresAt() - now()
@@ -48,7 +44,6 @@ export async function grantEtcdLease(client: etcd.Etcd3, wrap: <T>(fn: () => Pro
       return
     }
     // Stop the keepalives: a late answer must not keep its keys alive for a holder that gave it up.
-    beats.stop()
     lease.release()
     declareLost(new Error(`no keepalive of lease ${id} was answered for ${Math.round(ttlSeconds * 1000 * LEASE_TRUSTED_SHARE)} ms of its ${ttlSeconds} s TTL: etcd may have expired it`))
   }
@@ -62,7 +57,6 @@ export async function grantEtcdLease(client: etcd.Etcd3, wrap: <T>(fn: () => Pro
       callbacks.push(fn)
     },
     async revoke() {
-      beats.stop()
       clearTimeout(timer)
       if (lease.revoked()) return
       await lease.revoke().catch(() => lease.release())
@@ -70,30 +64,71 @@ export async function grantEtcdLease(client: etcd.Etcd3, wrap: <T>(fn: () => Pro
   }
 }
 
+/** KeepaliveStream is what {@link timeKeepalives} uses of etcd3's LeaseKeepAlive stream. */
+interface KeepaliveStream {
+  write(msg: unknown, ...rest: unknown[]): boolean
+  end(...args: unknown[]): unknown
+  on(event: 'data', fn: (res: {TTL?: string | number}) => void): unknown
+  on(event: 'error' | 'close' | 'end', fn: () => void): unknown
+}
+
 /**
- * keepBeating sends a keepalive of `lease` at once and then every keepaliveIntervalMs of
- * its TTL until stopped, each with a deadline of the whole TTL (an answer later than that
- * could not renew the lease past its deadline anyway), and records each answer with its
- * send time in `deadline`. A keepalive that fails (etcd unreachable, a reset stream, a
- * deadline) is not retried: the next beat is the retry, and the deadline decides when the
- * lease counts as lost. One that etcd answers with TTL 0 makes etcd3 emit `lost`.
+ * paceKeepalives makes `stream` repeat its first keepalive request every `intervalMs` (through
+ * its own `write`, so each is timed) until it is ended, fails or closes: etcd3 ends a stream
+ * in its teardown (an error, release, revoke), and no write may land on a stream it gave up.
  */
-function keepBeating(lease: etcd.Lease, deadline: LeaseDeadline, now: () => number, ttlSeconds: number): {stop(): void} {
-  let stopped = false
-  const beat = () => {
-    if (stopped) return
-    const sentAt = now()
-    lease.keepaliveOnce({deadline: Date.now() + ttlSeconds * 1000}).then(
-      (res) => deadline.renewed(sentAt, Number(res.TTL)),
-      () => {}, // see above: TTL 0 is reported through `lost`, anything else waits for the next beat
-    )
+function paceKeepalives(stream: KeepaliveStream, intervalMs: number): void {
+  const write = stream.write.bind(stream)
+  const end = stream.end.bind(stream)
+  let pacer: NodeJS.Timeout | undefined
+  let done = false
+  const stop = () => {
+    done = true
+    clearInterval(pacer)
   }
-  const pacer = setInterval(beat, keepaliveIntervalMs(ttlSeconds)).unref()
-  beat()
-  return {
-    stop() {
-      stopped = true
-      clearInterval(pacer)
-    },
+  stream.write = (msg: unknown, ...rest: unknown[]) => {
+    if (!done && pacer === undefined) pacer = setInterval(() => !done && stream.write(msg), intervalMs).unref()
+    return write(msg, ...rest)
+  }
+  stream.end = (...rest: unknown[]) => {
+    stop()
+    return end(...rest)
+  }
+  stream.on('error', stop)
+  stream.on('close', stop)
+  stream.on('end', stop)
+}
+
+/**
+ * timeKeepalives calls `answered(sentAt, ttlSeconds)` for each keepalive of `lease` that etcd
+ * answers, with the time it was sent: each keepalive stream (etcd3 opens a new one after an
+ * error) records its writes' times and pairs them with its answers, which come in order
+ * (etcd answers each request of a stream before it reads the next, or ends the stream).
+ * Pairing by stream matters: an answer can only vouch for the time its own request was sent.
+ *
+ * It also paces them ({@link paceKeepalives}): a keepalive every `intervalMs` (etcd3 alone
+ * writes one every third of the TTL; see KEEPALIVE_SHARE).
+ *
+ * etcd3 exposes neither send times nor a pace, so this wraps the Lease's RPC client (etcd3 1.1.x internals);
+ * throws BugError when they changed, rather than keep a lease without a deadline.
+ */
+function timeKeepalives(lease: etcd.Lease, answered: (sentAt: number, ttlSeconds: number) => void, now: () => number, intervalMs: number): void {
+  const rpc = (lease as unknown as {client?: {leaseKeepAlive?: (...args: unknown[]) => Promise<KeepaliveStream>}}).client
+  const open = rpc?.leaseKeepAlive
+  if (!rpc || typeof open !== 'function') throw new BugError('etcd3 Lease no longer has client.leaseKeepAlive: lease keepalives cannot be timed (src/etcd/leaseHandle.ts)')
+  rpc.leaseKeepAlive = async (...args: unknown[]) => {
+    const stream = await open.apply(rpc, args)
+    const sent: number[] = []
+    const write = stream.write.bind(stream)
+    stream.write = (msg: unknown, ...rest: unknown[]) => {
+      sent.push(now())
+      return write(msg, ...rest)
+    }
+    paceKeepalives(stream, intervalMs)
+    stream.on('data', (res) => {
+      const at = sent.shift()
+      if (at !== undefined) answered(at, Number(res.TTL ?? 0))
+    })
+    return stream
   }
 }
