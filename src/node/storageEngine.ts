@@ -350,6 +350,8 @@ export class StorageEngine {
       fineAll: db.prepare<[], {f: number; xhi: number; xlo: number; n: number; bytes: number}>('SELECT f, xhi, xlo, n, bytes FROM fine'),
       metaGet: db.prepare<[string], {value: string}>('SELECT value FROM meta WHERE name = ?'),
       snapshot: db.prepare<[], {one: number}>('SELECT 1 AS one FROM meta LIMIT 1'),
+      // Prepared once: db.pragma() compiles the statement on every call, and this runs after every commit.
+      dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
     }
   }
 
@@ -624,7 +626,7 @@ export class StorageEngine {
   }
 
   private dataVersion(): number {
-    return Number(this.db.pragma('data_version', {simple: true}))
+    return Number(this.stmts.dataVersion.get())
   }
 
   private digestIn(range: HashRange, stale: ReadonlySet<number> | undefined, tombstonesBefore?: number): RangeDigest {
