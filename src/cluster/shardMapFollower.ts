@@ -1,3 +1,4 @@
+import {FreshReads} from './freshReads.js'
 import {type ServiceContext} from './serviceContext.js'
 import {lastSegment} from '../etcd/keys.js'
 import {type ResumableWatch, type WatchEvent, type WatchStatus, watchPrefix} from '../etcd/resumableWatch.js'
@@ -25,12 +26,6 @@ export function shardSplitKeys(shardKey: (id: number) => string, nextShardId: nu
   return out
 }
 
-/** RefreshSlot is one shard's refresh read in flight and the read queued to be sent once it is answered. */
-interface RefreshSlot {
-  running: Promise<Shard | undefined>
-  queued?: Promise<Shard | undefined>
-}
-
 /** ShardMapFollowerOptions: callbacks of a {@link ShardMapFollower}; none may throw. */
 export interface ShardMapFollowerOptions {
   /** onChange runs once per burst of changes (coalesced to a microtask) after a shard entry changed. */
@@ -53,8 +48,8 @@ export class ShardMapFollower {
   private readonly state = new ShardMapState()
   private readonly decoder = new ShardDecoder()
   private watch?: ResumableWatch
-  /** refreshing holds, per shard, the refresh read in flight and the one queued behind it (see {@link refresh}). */
-  private readonly refreshing = new Map<number, RefreshSlot>()
+  /** refreshes gives each refresh caller a read sent after it called, at most two per shard at once (see {@link refresh}). */
+  private readonly refreshes = new FreshReads<number, Shard | undefined>((id) => this.refreshOnce(id))
   private notifyQueued = false
   private stopped = false
   private changes = 0
@@ -113,25 +108,8 @@ export class ShardMapFollower {
    * yet (the one queued behind a read in flight). Throws the store's UserErrors (ETCD_UNREACHABLE).
    */
   refresh(id: number): Promise<Shard | undefined> {
-    // Why not share the read in flight: it may have been answered by etcd before a change
-    // the caller must see. A node fencing a write for a split's parent re-reads the parent
-    // because it knows the upper half; sharing a read sent before the split committed
-    // handed it the parent's old, whole range after the upper half's barrier, and with a
-    // lagging watch that write passed its fence and committed at the old epoch (review, session 15).
-    const slot = this.refreshing.get(id)
-    if (slot?.queued) return slot.queued
-    if (!slot) {
-      const fresh: RefreshSlot = {running: this.refreshOnce(id)}
-      this.refreshing.set(id, fresh)
-      void fresh.running.then(() => this.refreshDone(id, fresh), () => this.refreshDone(id, fresh))
-      return fresh.running
-    }
-    // Queued behind the read in flight (settled either way), sent when it is answered; callers until then share it.
-    slot.queued = slot.running.then(
-      () => this.refreshOnce(id),
-      () => this.refreshOnce(id),
-    )
-    return slot.queued
+    // Why not share the read in flight: see FreshReads (a split's parent re-read, session 15).
+    return this.refreshes.get(id)
   }
 
   /** get returns shard `id` as last seen, or undefined. */
@@ -159,19 +137,6 @@ export class ShardMapFollower {
     this.stopped = true
     await this.watch?.close()
     this.watch = undefined
-  }
-
-  /** refreshDone promotes the read queued behind `slot`'s (if any) to the one in flight, or frees the shard's slot. */
-  private refreshDone(id: number, slot: RefreshSlot): void {
-    if (this.refreshing.get(id) !== slot) return
-    const next = slot.queued
-    if (!next) {
-      this.refreshing.delete(id)
-      return
-    }
-    const promoted: RefreshSlot = {running: next}
-    this.refreshing.set(id, promoted)
-    void next.then(() => this.refreshDone(id, promoted), () => this.refreshDone(id, promoted))
   }
 
   private async refreshOnce(id: number): Promise<Shard | undefined> {

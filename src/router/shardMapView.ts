@@ -1,6 +1,7 @@
 import {parseStoredJson} from '../model/zodIssues.js'
 import {type z} from 'zod'
 import {ShardMapFollower} from '../cluster/shardMapFollower.js'
+import {FreshReads} from '../cluster/freshReads.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {lastSegment} from '../etcd/keys.js'
 import {type ResumableWatch, type WatchEvent, watchPrefix} from '../etcd/resumableWatch.js'
@@ -36,7 +37,8 @@ export class ShardMapView implements ShardSource {
   /** builtAt: the follower's version the cached table was built from. */
   private builtAt = -1
   private readonly watches: ResumableWatch[] = []
-  private readonly inflightRefresh = new Map<number, Promise<void>>()
+  /** resyncs gives each resync caller a re-read of the whole map sent after it called, at most two at once (FreshReads). */
+  private readonly resyncs = new FreshReads<'map', bigint>(() => this.shards.resync())
   private notifyQueued = false
   private closed = false
 
@@ -93,28 +95,24 @@ export class ShardMapView implements ShardSource {
    * a shard's range changed. Throws the store's errors.
    */
   resync(): Promise<bigint> {
-    return this.shards.resync()
+    return this.resyncs.get('map')
   }
 
-  /** refresh re-reads shard `id` (single flight per shard); see the class doc. Rejects when etcd cannot be read. */
-  refresh(id: number): Promise<void> {
-    const existing = this.inflightRefresh.get(id)
-    if (existing) return existing
-    const p = this.refreshOnce(id).finally(() => this.inflightRefresh.delete(id))
-    this.inflightRefresh.set(id, p)
-    return p
+  /**
+   * refresh re-reads shard `id` (a read sent after this call: ShardMapFollower.refresh), and
+   * the whole map when the shard's range changed (a split) or it appeared or vanished; see
+   * the class doc. Rejects when etcd cannot be read.
+   */
+  async refresh(id: number): Promise<void> {
+    const before = this.shards.get(id)
+    const after = await this.shards.refresh(id)
+    if (!before || !after || before.range.lo !== after.range.lo || before.range.hi !== after.range.hi) await this.resync()
   }
 
   /** close stops the watches. */
   async close(): Promise<void> {
     this.closed = true
     await Promise.all([this.shards.stop(), ...this.watches.splice(0).map((w) => w.close())])
-  }
-
-  private async refreshOnce(id: number): Promise<void> {
-    const before = this.shards.get(id)
-    const after = await this.shards.refresh(id)
-    if (!before || !after || before.range.lo !== after.range.lo || before.range.hi !== after.range.hi) await this.resync()
   }
 
   private async loadAddresses(prefix: string, schema: typeof NodeSchema | typeof AliveSchema, into: Map<string, string>): Promise<bigint> {
