@@ -27,11 +27,11 @@ class FakeKeepaliveStream extends EventEmitter {
 
 /**
  * fakeEtcd is an Etcd3 whose leases are etcd3's own Lease (its real keepalive loop) over a
- * fake connection pool: grants answer at once, keepalive streams are FakeKeepaliveStreams
+ * fake connection pool: grants answer at once, keepalive streams are made by `newStream`
  * (no namespace: only put uses it).
  */
-function fakeEtcd(answerDelayMs: () => number): {client: Etcd3; streams: FakeKeepaliveStream[]} {
-  const streams: FakeKeepaliveStream[] = []
+function fakeEtcd<S extends EventEmitter>(newStream: () => S): {client: Etcd3; streams: S[]} {
+  const streams: S[] = []
   const pool = {
     callOptionsFactory: undefined,
     markFailed() {},
@@ -46,7 +46,7 @@ function fakeEtcd(answerDelayMs: () => number): {client: Etcd3; streams: FakeKee
         metadata: {},
         client: {
           leaseKeepAlive() {
-            const s = new FakeKeepaliveStream(answerDelayMs)
+            const s = newStream()
             streams.push(s)
             return s
           },
@@ -57,6 +57,9 @@ function fakeEtcd(answerDelayMs: () => number): {client: Etcd3; streams: FakeKee
   const client = {lease: (ttl: number, options: object) => new Lease(pool as never, undefined as never, ttl, options)} as unknown as Etcd3
   return {client, streams}
 }
+
+/** answering is fakeEtcd whose keepalive streams answer each write after `answerDelayMs`. */
+const answering = (answerDelayMs: () => number) => fakeEtcd(() => new FakeKeepaliveStream(answerDelayMs))
 
 const wrap = <T>(fn: () => Promise<T>) => fn()
 const now = () => Date.now()
@@ -73,7 +76,7 @@ describe('grantEtcdLease', () => {
     // etcd3 alone sends a keepalive every TTL/3 (1 s): the answer to the one after an answered
     // keepalive must then arrive within 0.9×3 s - 1 s = 1.7 s, so a loaded machine (a busy event
     // loop, a slow etcd) lapsed a lease etcd still held, and the node stopped serving to re-register.
-    const {client} = fakeEtcd(() => 1800)
+    const {client} = answering(() => 1800)
     const lease = await grantEtcdLease(client, wrap, 3, now)
     let lostErr: Error | undefined
     lease.onLost((err) => (lostErr = err))
@@ -86,7 +89,7 @@ describe('grantEtcdLease', () => {
   })
 
   it('given answers stop (a frozen connection), then the lease is lost 0.9×TTL after the newest answered keepalive was sent, and no keepalive is written after its stream ended', async () => {
-    const {client, streams} = fakeEtcd(() => 50)
+    const {client, streams} = answering(() => 50)
     const lease = await grantEtcdLease(client, wrap, 3, now)
     await vi.advanceTimersByTimeAsync(2000)
     const stream = streams.at(-1)!
@@ -103,7 +106,7 @@ describe('grantEtcdLease', () => {
   })
 
   it('given a keepalive stream that fails, when etcd3 opens a new one, then the failed stream gets no more keepalives and the lease stays held', async () => {
-    const {client, streams} = fakeEtcd(() => 50)
+    const {client, streams} = answering(() => 50)
     const lease = await grantEtcdLease(client, wrap, 3, now)
     await vi.advanceTimersByTimeAsync(1000)
     const first = streams[0]!
@@ -132,38 +135,6 @@ class ManualStream extends EventEmitter {
   }
 }
 
-function manualEtcd(): {client: Etcd3; streams: ManualStream[]; revokes: number} {
-  const streams: ManualStream[] = []
-  const out = {client: undefined as unknown as Etcd3, streams, revokes: 0}
-  const pool = {
-    callOptionsFactory: undefined,
-    markFailed() {},
-    async exec(_service: string, method: string) {
-      if (method === 'leaseGrant') return {ID: '7', TTL: '3'}
-      if (method === 'leaseRevoke') {
-        out.revokes++
-        return {}
-      }
-      throw new Error(`unexpected ${method}`)
-    },
-    async withConnection(_service: string, fn: (conn: unknown) => unknown) {
-      return fn({
-        resource: {},
-        metadata: {},
-        client: {
-          leaseKeepAlive() {
-            const stream = new ManualStream()
-            streams.push(stream)
-            return stream
-          },
-        },
-      })
-    },
-  }
-  out.client = {lease: (ttl: number, options: object) => new Lease(pool as never, undefined as never, ttl, options)} as unknown as Etcd3
-  return out
-}
-
 describe('grantEtcdLease, a keepalive answered after the holder revoked', () => {
   beforeEach(() => {
     vi.useFakeTimers()
@@ -175,7 +146,7 @@ describe('grantEtcdLease, a keepalive answered after the holder revoked', () => 
   it('given a keepalive in flight when the holder revokes its lease, when etcd answers it after the revoke (TTL 0: the lease is gone), then no loss is reported to a holder that gave the lease up itself', async () => {
     // etcd3's loop ignores answers once the lease is closed (handleKeepaliveError returns when
     // Revoked); etcd3's keepaliveOnce would emit `lost` for a TTL 0 answer whatever the state (review17).
-    const {client, streams} = manualEtcd()
+    const {client, streams} = fakeEtcd(() => new ManualStream())
     const lease = await grantEtcdLease(client, wrap, 3, now)
     const lost: Error[] = []
     lease.onLost((err) => lost.push(err))
