@@ -37,8 +37,13 @@ export class ShardMapView implements ShardSource {
   /** builtAt: the follower's version the cached table was built from. */
   private builtAt = -1
   private readonly watches: ResumableWatch[] = []
-  /** resyncs gives each resync caller a re-read of the whole map sent after it called, at most two at once (FreshReads). */
-  private readonly resyncs = new FreshReads<'map', bigint>(() => this.shards.resync())
+  /**
+   * refreshes gives each refresh caller a run of refreshOnce started after it called, at most
+   * one running and one queued per shard (FreshReads). A whole run is shared, its whole-map
+   * re-read included: a caller whose request was routed before a split was folded in waits
+   * for the re-read that brings in the other half, and a burst re-reads the map once (review17b).
+   */
+  private readonly refreshes = new FreshReads<number, void>((id) => this.refreshOnce(id))
   private notifyQueued = false
   private closed = false
 
@@ -95,24 +100,25 @@ export class ShardMapView implements ShardSource {
    * a shard's range changed. Throws the store's errors.
    */
   resync(): Promise<bigint> {
-    return this.resyncs.get('map')
+    return this.shards.resync()
   }
 
-  /**
-   * refresh re-reads shard `id` (a read sent after this call: ShardMapFollower.refresh), and
-   * the whole map when the shard's range changed (a split) or it appeared or vanished; see
-   * the class doc. Rejects when etcd cannot be read.
-   */
-  async refresh(id: number): Promise<void> {
-    const before = this.shards.get(id)
-    const after = await this.shards.refresh(id)
-    if (!before || !after || before.range.lo !== after.range.lo || before.range.hi !== after.range.hi) await this.resync()
+  /** refresh re-reads shard `id` (a run started after this call, see {@link refreshes}); see the class doc. Rejects when etcd cannot be read. */
+  refresh(id: number): Promise<void> {
+    return this.refreshes.get(id)
   }
 
   /** close stops the watches. */
   async close(): Promise<void> {
     this.closed = true
     await Promise.all([this.shards.stop(), ...this.watches.splice(0).map((w) => w.close())])
+  }
+
+  /** refreshOnce re-reads shard `id` and, when its range changed or it appeared or vanished (a split), the whole map. */
+  private async refreshOnce(id: number): Promise<void> {
+    const before = this.shards.get(id)
+    const after = await this.shards.refresh(id)
+    if (!before || !after || before.range.lo !== after.range.lo || before.range.hi !== after.range.hi) await this.resync()
   }
 
   private async loadAddresses(prefix: string, schema: typeof NodeSchema | typeof AliveSchema, into: Map<string, string>): Promise<bigint> {
