@@ -51,7 +51,7 @@ export interface ClusterStatus {
   routers: RouterStatus[]
   executor: {holder: string; since: string} | null
   control: Control
-  /** etcd is the version of the etcd member answering and the known bugs it has (etcdKnownBugs.ts); null when not known (no server, unreadable version). */
+  /** etcd is the version of the etcd member answering and the known bugs it has (etcdKnownBugs.ts); null when not known (no server, an unreadable version, or etcd refused to say: the status is shown without it). */
   etcd: EtcdVersionReport | null
 }
 
@@ -68,7 +68,7 @@ export interface ClusterStatus {
  */
 export async function clusterStatus(ctx: ServiceContext): Promise<ClusterStatus> {
   const meta = await getMeta(ctx)
-  const [nodes, alive, census, stats, control, lock, routers, etcd] = await Promise.all([listNodes(ctx), listLiveNodes(ctx, meta.value), shardCounts(ctx, meta.value.rf), listStatsSummaries(ctx), getControl(ctx), ctx.store.get(ctx.keys.executorLock), listRouters(ctx), etcdVersionReport(ctx.store)])
+  const [nodes, alive, census, stats, control, lock, routers, etcd] = await Promise.all([listNodes(ctx), listLiveNodes(ctx, meta.value), shardCounts(ctx, meta.value.rf), listStatsSummaries(ctx), getControl(ctx), ctx.store.get(ctx.keys.executorLock), listRouters(ctx), etcdVersionReport(ctx.store).catch(() => undefined)])
   const {replicasByNode: replicas, moving, revision} = census
   const loadByNode = new Map(stats.map((st) => [st.node, {reads: st.reads, writes: st.writes, bytes: st.bytes, keys: st.keys}]))
   const clockByNode = new Map(stats.map((st) => [st.node, st.clockOk === undefined ? null : {offsetMs: st.clockOffsetMs ?? null, ok: st.clockOk}]))
