@@ -72,4 +72,27 @@ describe('FreshReads', () => {
     void reads.get('other')
     expect(runs).toHaveLength(4) // another key: at once
   })
+
+  it('adds no unhandled rejection of its own when runs fail, and frees the key afterwards (the next caller starts a run at once)', async () => {
+    const unhandled: unknown[] = []
+    const onUnhandled = (reason: unknown) => unhandled.push(reason)
+    process.on('unhandledRejection', onUnhandled)
+    try {
+      const {reads, runs} = heldReads()
+      const first = reads.get('k').catch((err: Error) => err.message)
+      const queued = reads.get('k').catch((err: Error) => err.message)
+      runs[0]!.settle(true)
+      expect(await first).toBe('run 1 failed')
+      await flush()
+      runs[1]!.settle(true)
+      expect(await queued).toBe('run 2 failed')
+      await flush()
+      await new Promise((r) => setTimeout(r, 10)) // Node reports unhandled rejections after the microtasks drain
+      expect(unhandled).toEqual([])
+      void reads.get('k').catch(() => {})
+      expect(runs).toHaveLength(3) // started at once: nothing was left in flight or queued
+    } finally {
+      process.off('unhandledRejection', onUnhandled)
+    }
+  })
 })
