@@ -5,7 +5,8 @@ import {type EtcdBug, etcdBugsIn, etcdVersionWarning} from './etcdKnownBugs.js'
 /** EtcdVersionReport is the version of the etcd member a process talks to and the known bugs it has (etcdKnownBugs.ts). */
 export interface EtcdVersionReport {
   version: string
-  bugs: {ref: string; what: string; risk: string}[]
+  /** bugs are the known bugs it has, without their fix releases (etcdKnownBugs.ts has those). */
+  bugs: Omit<EtcdBug, 'fixedIn'>[]
   /** warning is the one-line warning when `bugs` is not empty, else null. */
   warning: string | null
 }
@@ -20,7 +21,7 @@ export async function etcdVersionReport(store: Pick<Store, 'serverVersion'>): Pr
   if (version === undefined) return undefined
   const bugs = etcdBugsIn(version)
   if (bugs === undefined) return undefined
-  return {version, bugs: bugs.map(({ref, what, risk}: EtcdBug) => ({ref, what, risk})), warning: bugs.length > 0 ? etcdVersionWarning(version, bugs) : null}
+  return {version, bugs: bugs.map(({ref, what, risk}) => ({ref, what, risk})), warning: bugs.length > 0 ? etcdVersionWarning(version, bugs) : null}
 }
 
 /**
