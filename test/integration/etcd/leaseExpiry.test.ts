@@ -1,3 +1,4 @@
+import {Etcd3} from 'etcd3'
 import {afterAll, beforeAll, describe, expect, inject, it, vi} from 'vitest'
 import {type EtcdStore} from '../../../src/etcd/etcdStore.js'
 import {keysOf} from '../../../src/etcd/keys.js'
@@ -103,6 +104,28 @@ describe('leases', () => {
       await proxy.close()
     }
   })
+
+  it('given a lease revoked by another client (an operator, or etcd-io/etcd#15247: a stalled old leader revoking leases early), then the holder counts it lost at its next keepalive, long before its own 0.9×TTL deadline would', async () => {
+    // A 20 s TTL: the deadline would declare the loss about 18 s after the last answered
+    // keepalive; the keepalive after the revoke (every 2 s) is answered with TTL 0 and must
+    // end the lease at once. The loss's error tells which path declared it, so this needs no timing.
+    const lease = await grantLease(store, 20)
+    const key = keys.alive('revoked-elsewhere')
+    await store.put(key, 'x', lease.id)
+    const lost = new Promise<Error>((resolve) => lease.onLost(resolve))
+    const other = new Etcd3({hosts: endpoint})
+    try {
+      await other.leaseClient.leaseRevoke({ID: lease.id})
+      const err = await Promise.race([lost, new Promise<undefined>((resolve) => setTimeout(resolve, 12_000).unref())])
+      expect(err, 'the holder still counted its revoked lease as held 12 s after the revoke').toBeDefined()
+      expect(err!.message).not.toMatch(/no keepalive of lease/)
+      expect(lease.lost).toBe(true)
+      expect(await store.get(key)).toBeUndefined()
+    } finally {
+      other.close()
+      await lease.revoke()
+    }
+  }, 30_000)
 
   it('given a lease, when revoked, then its keys are deleted and it reports lost', async () => {
     const lease = await grantLease(store, 10)
