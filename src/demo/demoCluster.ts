@@ -134,15 +134,11 @@ export async function startDemoCluster(opts: DemoClusterOptions, report: (r: Dem
     const startNode = async (s: NodeSpec): Promise<DemoChild> => {
       const dir = join(dataDir, s.id)
       makeDirectories(dir)
-      const args = ['node', 'serve', '--endpoints', endpoint, '--cluster', DEMO_CLUSTER, '--id', s.id, '--listen', s.address, '--data-dir', dir, '--zone', s.zone]
-      return children.shardctl(`node-${s.id}`, [...args, '--stats-interval', `${STATS_INTERVAL_MS}ms`, '--lease-ttl', '5s', '--fsync', 'normal', '--shutdown-timeout', '3s', ...(await tlsFlags(s.id))])
+      return children.shardctl(`node-${s.id}`, [...demoNodeArgs(s, endpoint, dir), ...(await tlsFlags(s.id))])
     }
     const nodes = await Promise.all(specs.map(async (s) => ({spec: s, child: await startNode(s)})))
     const routerAddress = `127.0.0.1:${await freePort()}`
-    // Generous node/request timeouts: the demo's etcd, nodes, router, executor and clients
-    // share the machine's cores, and a starved node must be slow, not "unreachable".
-    const routerArgs = ['router', 'serve', '--endpoints', endpoint, '--cluster', DEMO_CLUSTER, '--id', 'demo-router', '--listen', routerAddress, '--lease-ttl', '5', '--drain-timeout', '2s', '--report-interval', '1s', '--node-timeout', '5s', '--request-timeout', '15s']
-    const router = children.shardctl('router', [...routerArgs, ...(await tlsFlags('demo-router'))])
+    const router = children.shardctl('router', [...demoRouterArgs(DEMO_ROUTER_ID, routerAddress, endpoint), ...(await tlsFlags(DEMO_ROUTER_ID))])
     await Promise.all(nodes.map((n) => waitServing(n.child, dataPlaneUrl(n.spec.address, nodeTls, '/healthz'), nodeTls, signal)))
     await waitServing(router, dataPlaneUrl(routerAddress, security?.routerCredentials.tls, '/healthz'), security?.routerCredentials.tls, signal)
     report({type: 'line', text: `${opts.nodes} storage nodes serving (${specs.map((s) => `${s.id} ${s.address}`).join(', ')}); router at ${routerAddress}`})
@@ -164,17 +160,8 @@ export async function startDemoCluster(opts: DemoClusterOptions, report: (r: Dem
       },
       stop,
       keep() {
-        const kept: KeptDemo = {
-          version: 1,
-          dir: dataDir,
-          cluster: DEMO_CLUSTER,
-          endpoint,
-          router: routerAddress,
-          nodes: specs.map((s) => ({id: s.id, address: s.address})),
-          processes: [...(etcd ? [{name: 'etcd', pid: etcd.pid}] : []), ...children.list().filter((c) => !c.exited()).map((c) => ({name: c.name, pid: c.pid}))],
-          secure: security ? {ca: security.pki.ca, tokenFile: security.tokenFile} : null,
-          keptAt: new Date().toISOString(),
-        }
+        const running = [...(etcd ? [{name: 'etcd', pid: etcd.pid}] : []), ...children.list().filter((c) => !c.exited()).map((c) => ({name: c.name, pid: c.pid}))]
+        const kept = keptDemoOf({dir: dataDir, endpoint, router: routerAddress, specs, processes: running, security}, new Date())
         writeKeptDemo(kept)
         stopping = Promise.resolve()
         children.release()
@@ -187,6 +174,44 @@ export async function startDemoCluster(opts: DemoClusterOptions, report: (r: Dem
   } catch (err) {
     await stop()
     throw err
+  }
+}
+
+/** DEMO_ROUTER_ID is the demo router's id (its `routers/<id>` entry, its certificate's name). */
+const DEMO_ROUTER_ID = 'demo-router'
+
+/** demoNodeArgs is the `shardctl` command line of demo node `spec` (TLS flags apart): fast stats, a short lease and shutdown, fsync normal. */
+export function demoNodeArgs(spec: NodeSpec, endpoint: string, dataDir: string): string[] {
+  return [
+    ...['node', 'serve', '--endpoints', endpoint, '--cluster', DEMO_CLUSTER, '--id', spec.id, '--listen', spec.address, '--data-dir', dataDir, '--zone', spec.zone],
+    ...['--stats-interval', `${STATS_INTERVAL_MS}ms`, '--lease-ttl', '5s', '--fsync', 'normal', '--shutdown-timeout', '3s'],
+  ]
+}
+
+/**
+ * demoRouterArgs is the `shardctl` command line of the demo's router (TLS flags apart).
+ * Generous node and request timeouts: the demo's etcd, nodes, router, executor and clients
+ * share the machine's cores, and a starved node must be slow, not "unreachable".
+ */
+export function demoRouterArgs(id: string, address: string, endpoint: string): string[] {
+  return [
+    ...['router', 'serve', '--endpoints', endpoint, '--cluster', DEMO_CLUSTER, '--id', id, '--listen', address],
+    ...['--lease-ttl', '5', '--drain-timeout', '2s', '--report-interval', '1s', '--node-timeout', '5s', '--request-timeout', '15s'],
+  ]
+}
+
+/** keptDemoOf is the record `demo --keep` leaves for `demo stop` (and the operator): what runs, its pids, how to reach it. */
+export function keptDemoOf(c: {dir: string; endpoint: string; router: string; specs: readonly NodeSpec[]; processes: {name: string; pid: number}[]; security: DemoSecurity | undefined}, now: Date): KeptDemo {
+  return {
+    version: 1,
+    dir: c.dir,
+    cluster: DEMO_CLUSTER,
+    endpoint: c.endpoint,
+    router: c.router,
+    nodes: c.specs.map((s) => ({id: s.id, address: s.address})),
+    processes: c.processes,
+    secure: c.security ? {ca: c.security.pki.ca, tokenFile: c.security.tokenFile} : null,
+    keptAt: now.toISOString(),
   }
 }
 

@@ -11,7 +11,7 @@ import {DEMO_USER} from './demoSecurity.js'
 import {awaitSkew, runFullStory, runRounds, settleRound} from './demoStory.js'
 import {type KeptDemo} from './keptDemo.js'
 import {preloadData} from './preload.js'
-import {type SkewedLoad, startSkewedLoad} from './skewedLoad.js'
+import {type LoadCounters, type SkewedLoad, startSkewedLoad} from './skewedLoad.js'
 
 export {DEMO_CLUSTER, demoNodes} from './demoCluster.js'
 
@@ -172,31 +172,7 @@ export async function runDemo(opts: DemoOptions, report: (r: DemoReport) => void
     const after = acts.last && acts.acts.length === 0 ? acts.last : await acts.plan('final')
     const final = await load.stop()
     load = undefined
-    const nodeIds = [...new Set([...utilisationBefore.keys(), ...after.nodes.map((n) => n.id)])].sort()
-    const summary: DemoSummary = {
-      ok: final.errors === 0 && acts.moves.failed === 0 && acts.moves.aborted === 0,
-      cluster: DEMO_CLUSTER,
-      endpoint: cluster.endpoint,
-      nodes: cluster.specs.length,
-      rf: opts.rf,
-      shards: opts.shards,
-      hotNode,
-      target: opts.target,
-      imbalanceBefore,
-      imbalancePredicted: acts.predicted,
-      imbalanceAfter: after.summary.imbalanceBefore,
-      balanced: after.summary.status === 'balanced',
-      rounds: acts.acts.length,
-      acts: acts.acts,
-      utilisation: nodeIds.map((id) => ({node: id, before: utilisationBefore.get(id) ?? null, after: after.nodes.find((n) => n.id === id)?.before.utilisation ?? null})),
-      moves: acts.moves,
-      bytesMoved: acts.bytesMoved,
-      rebalanceMs,
-      totalMs: Date.now() - started,
-      requests: {total: final.requests, errors: final.errors, duringRebalance: atEnd.requests - atRebalance.requests, errorsDuringRebalance: atEnd.errors - atRebalance.errors, worstMs: final.worstMs, firstErrors: final.firstErrors},
-      security: {tls: cluster.security !== undefined, auth: cluster.security !== undefined, user: cluster.security ? DEMO_USER : null},
-      kept: null,
-    }
+    const summary = summariseDemo({opts, cluster, hotNode, imbalanceBefore, utilisationBefore, acts, after, rebalanceMs, totalMs: Date.now() - started, final, atRebalance, atEnd})
     if (opts.keep) {
       summary.kept = cluster.keep()
       report({type: 'step', text: 'the cluster keeps running (--keep)'})
@@ -205,5 +181,53 @@ export async function runDemo(opts: DemoOptions, report: (r: DemoReport) => void
   } finally {
     await load?.stop().catch(() => {})
     await cluster?.stop()
+  }
+}
+
+/** DemoOutcome is what the story measured, for {@link summariseDemo}. */
+interface DemoOutcome {
+  opts: DemoOptions
+  cluster: DemoCluster
+  hotNode: string
+  imbalanceBefore: number | null
+  /** utilisationBefore is each starting node's utilisation when the skew showed. */
+  utilisationBefore: Map<string, number>
+  acts: DemoActs
+  /** after is the plan computed on the settled stats after the last act. */
+  after: Plan
+  rebalanceMs: number
+  totalMs: number
+  final: LoadCounters
+  atRebalance: LoadCounters
+  atEnd: LoadCounters
+}
+
+/** summariseDemo turns what the story measured into its summary (pure); `ok` only with no failed request or move. */
+function summariseDemo(o: DemoOutcome): DemoSummary {
+  const {opts, cluster, acts, after, final} = o
+  const nodeIds = [...new Set([...o.utilisationBefore.keys(), ...after.nodes.map((n) => n.id)])].sort()
+  return {
+    ok: final.errors === 0 && acts.moves.failed === 0 && acts.moves.aborted === 0,
+    cluster: DEMO_CLUSTER,
+    endpoint: cluster.endpoint,
+    nodes: cluster.specs.length,
+    rf: opts.rf,
+    shards: opts.shards,
+    hotNode: o.hotNode,
+    target: opts.target,
+    imbalanceBefore: o.imbalanceBefore,
+    imbalancePredicted: acts.predicted,
+    imbalanceAfter: after.summary.imbalanceBefore,
+    balanced: after.summary.status === 'balanced',
+    rounds: acts.acts.length,
+    acts: acts.acts,
+    utilisation: nodeIds.map((id) => ({node: id, before: o.utilisationBefore.get(id) ?? null, after: after.nodes.find((n) => n.id === id)?.before.utilisation ?? null})),
+    moves: acts.moves,
+    bytesMoved: acts.bytesMoved,
+    rebalanceMs: o.rebalanceMs,
+    totalMs: o.totalMs,
+    requests: {total: final.requests, errors: final.errors, duringRebalance: o.atEnd.requests - o.atRebalance.requests, errorsDuringRebalance: o.atEnd.errors - o.atRebalance.errors, worstMs: final.worstMs, firstErrors: final.firstErrors},
+    security: {tls: cluster.security !== undefined, auth: cluster.security !== undefined, user: cluster.security ? DEMO_USER : null},
+    kept: null,
   }
 }
