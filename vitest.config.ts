@@ -35,6 +35,8 @@ export default defineConfig({
           name: 'integration',
           include: ['test/integration/**/*.test.{ts,tsx}', 'test/e2e/**/*.test.{ts,tsx}', 'test/fuzz/live/**/*.test.ts'],
           globalSetup: ['test/support/globalEtcd.ts'],
+          // Fails a file that compacted the shared etcd (see the file).
+          setupFiles: ['test/support/sharedEtcdGuard.ts'],
           testTimeout: 30_000,
           hookTimeout: 60_000,
           maxWorkers: 2,

@@ -2,13 +2,23 @@ import {FreshReads} from './freshReads.js'
 import {type ServiceContext} from './serviceContext.js'
 import {lastSegment} from '../etcd/keys.js'
 import {type ResumableWatch, type WatchEvent, type WatchStatus, watchPrefix} from '../etcd/resumableWatch.js'
+import {UserError} from '../errors/errors.js'
 import {ClusterMetaSchema} from '../model/cluster.js'
 import {type Shard} from '../model/shard.js'
 import {parseStoredJson} from '../model/zodIssues.js'
 import {LIST_PAGE_SIZE} from '../store/store.js'
 import {scanInParts} from '../store/splitListing.js'
+import {isCompactedError} from '../store/storeBase.js'
 import {ShardDecoder} from './shardDecoder.js'
 import {type ShardEntry, ShardMapState} from './shardMapState.js'
+
+/**
+ * MAX_LISTINGS bounds how many times {@link ShardMapFollower.resync} lists the map when etcd
+ * compacts each listing's revision away before it is done. Each listing is at a newer
+ * revision, so only another compaction during it fails it again: three in a row means etcd
+ * compacts faster than the map can be read, which more listings would not change.
+ */
+const MAX_LISTINGS = 3
 
 /** MAX_LIST_PARTS bounds how many parts of the map a resync reads at once (each one page of LIST_PAGE_SIZE at most, about 3 MiB). */
 const MAX_LIST_PARTS = 16
@@ -79,10 +89,27 @@ export class ShardMapFollower {
   /**
    * resync re-reads every shard at one revision, folds the listing in (monotonically: it
    * never undoes a newer event or refresh) and returns the listing's revision. The map is
-   * read in parts, two at a time (see scanInParts), cut by the cluster's shard count. Throws the
-   * store's UserErrors.
+   * read in parts, two at a time (see scanInParts), cut by the cluster's shard count. When
+   * etcd compacts the listing's revision away before the last part is read (a large map
+   * takes seconds; auto-compaction or an operator may run meanwhile), it lists the whole
+   * map again at a newer revision, up to {@link MAX_LISTINGS} listings. Throws the store's
+   * UserErrors, and CONFLICT when every listing was compacted away.
    */
   async resync(): Promise<bigint> {
+    for (let listing = 1; ; listing++) {
+      try {
+        return await this.listOnce()
+      } catch (err) {
+        if (!isCompactedError(err)) throw err
+        if (listing === MAX_LISTINGS) {
+          throw new UserError('CONFLICT', `the shard map could not be read: ${MAX_LISTINGS} listings in a row had their revision compacted away before they finished (${err.message})`, 'etcd compacts its history faster than the whole map can be read: compact less often (a longer auto-compaction retention)', {cause: err})
+        }
+      }
+    }
+  }
+
+  /** listOnce is one listing of {@link resync}: the whole map at one revision, folded in only once every part is in. */
+  private async listOnce(): Promise<bigint> {
     const meta = await this.ctx.store.get(this.ctx.keys.meta)
     const parsed = meta ? parseStoredJson(meta.key, meta.value, ClusterMetaSchema) : undefined
     // No usable meta (a test store, a cluster being created): one listing, cut nowhere.

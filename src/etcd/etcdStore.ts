@@ -4,7 +4,7 @@ import {type ConnectionConfig} from '../config/connectionConfig.js'
 import {isUserError, UserError} from '../errors/errors.js'
 import {prefixEnd} from '../store/keyRange.js'
 import {type Compare, type LeaseHandle, type Page, type PageQuery, type StoredValue, type Txn, type Watch, type WatchOptions} from '../store/store.js'
-import {StoreBase, checkTxnSize, compactedError, futureRevisionError} from '../store/storeBase.js'
+import {StoreBase, checkTxnSize, compactedError, futureRevisionError, isCompactedError} from '../store/storeBase.js'
 import {toEtcdUserError} from './etcdErrors.js'
 import {rawRange, rawRangeAvailable} from './rawRange.js'
 import {grantEtcdLease} from './leaseHandle.js'
@@ -146,7 +146,7 @@ export class EtcdStore extends StoreBase {
     try {
       await this.wrap(() => this.#client.kv.compact({revision: revision.toString(), physical: true}), revision)
     } catch (err) {
-      if (!(isUserError(err, 'CONFLICT') && /compacted/.test(err.message))) throw err
+      if (!isCompactedError(err)) throw err
     }
   }
 

@@ -1,5 +1,5 @@
 import {type z} from 'zod'
-import {UserError} from '../errors/errors.js'
+import {isUserError, UserError} from '../errors/errors.js'
 import {decodeStored} from './decodeStored.js'
 import {
   LIST_PAGE_SIZE,
@@ -123,6 +123,17 @@ export function checkTxnSize(txn: Txn): void {
 export function compactedError(revision: bigint, compactRevision?: bigint): UserError {
   const oldest = compactRevision === undefined ? '' : ` (history starts at ${compactRevision})`
   return new UserError('CONFLICT', `revision ${revision} has been compacted${oldest}`, 'read again at the current revision')
+}
+
+/** COMPACTED matches {@link compactedError}'s message (and only it: other CONFLICTs are failed compares). */
+const COMPACTED = /^revision \d+ has been compacted/
+
+/**
+ * isCompactedError tells whether `err` is a {@link compactedError}, from any store: the
+ * revision the read was pinned to is gone, so the same read can only succeed at a newer one.
+ */
+export function isCompactedError(err: unknown): err is UserError {
+  return isUserError(err, 'CONFLICT') && COMPACTED.test(err.message)
 }
 
 /** futureRevisionError is the BAD_INPUT a read at a revision not yet written throws, on every store. */

@@ -184,9 +184,63 @@ describe('ShardMapFollower on the memory store', () => {
 })
 
 describe('ShardMapFollower reading the map in parts', () => {
+  /** meta's nextShardId 30,000 cuts the map into three parts: [0, 10000), [10000, 20000), [20000, ...). */
+  const meta = {version: 1, name: 'c', rf: 1, hash: HASH_NAME, createdAt: '2026-01-01T00:00:00Z', nextShardId: 30_000}
+
+  /**
+   * compactBeforeLastPart makes each of the next `times` reads of the last part ([20000, ...)) first bump shard
+   * 25,000's epoch and compact the store at that write, as etcd (auto-compaction, an operator) may do while a
+   * follower reads a large map: the listing's revision is then gone before the part is read. Returns the bumps' revisions.
+   */
+  function compactBeforeLastPart(store: MemoryStore, times: number): bigint[] {
+    const admin = store.connect()
+    const bumps: bigint[] = []
+    const listPage = store.listPage.bind(store)
+    vi.spyOn(store, 'listPage').mockImplementation(async (prefix, query) => {
+      if (query.from === keys.shard(20_000) && bumps.length < times) {
+        const rev = await put(admin, shard(25_000, bumps.length + 2))
+        bumps.push(rev)
+        await admin.compact(rev)
+      }
+      return listPage(prefix, query)
+    })
+    return bumps
+  }
+
+  it('Given etcd compacting past the revision start lists at before the last part is read, Then start lists the map again at a newer revision and has the write made meanwhile', async () => {
+    const store = new MemoryStore()
+    await store.put(keys.meta, JSON.stringify(meta))
+    for (const id of [1, 15_000, 25_000]) await put(store, shard(id, 1))
+    const follower = new ShardMapFollower(makeServiceContext(store, {cluster: 'c'}))
+    open.push({store, follower})
+    const bumps = compactBeforeLastPart(store, 1)
+
+    await follower.start()
+
+    expect(bumps).toHaveLength(1)
+    expect(epochs(follower)).toEqual({1: 1, 15000: 1, 25000: 2})
+    expect(follower.mapRevision()).toBeGreaterThanOrEqual(bumps[0]!)
+    // And it keeps following: the watch starts after the new listing, past the compaction.
+    await settle(store, follower)
+  })
+
+  it('Given etcd compacting past every listing before it ends, Then start gives up after three listings with a CONFLICT that says why, and nothing is folded in', async () => {
+    const store = new MemoryStore()
+    await store.put(keys.meta, JSON.stringify(meta))
+    for (const id of [1, 15_000, 25_000]) await put(store, shard(id, 1))
+    const follower = new ShardMapFollower(makeServiceContext(store, {cluster: 'c'}))
+    open.push({store, follower})
+    const bumps = compactBeforeLastPart(store, Infinity)
+
+    const err = await follower.start().then(() => undefined, (e: unknown) => e)
+
+    expect(err).toMatchObject({code: 'CONFLICT', message: expect.stringContaining('3 listings in a row'), hint: expect.stringContaining('compact')})
+    expect(bumps).toHaveLength(3)
+    expect(follower.all()).toEqual([])
+  })
+
   it('Given a resync read in several parts while the map changed, Then until the last part is in the follower still serves the previous whole map, and afterwards exactly the new one', async () => {
-    // nextShardId 30,000 cuts the listing into three parts ([0, 10000), [10000, 20000), [20000, ...)); four shards spread over them.
-    const meta = {version: 1, name: 'c', rf: 1, hash: HASH_NAME, createdAt: '2026-01-01T00:00:00Z', nextShardId: 30_000}
+    // meta's nextShardId 30,000 cuts the listing into three parts ([0, 10000), [10000, 20000), [20000, ...)); four shards spread over them.
     const store = new MemoryStore()
     await store.put(keys.meta, JSON.stringify(meta))
     for (const id of [1, 2, 15_000, 25_000]) await put(store, shard(id, 1))
@@ -216,7 +270,6 @@ describe('ShardMapFollower reading the map in parts', () => {
   })
 
   it('Given a part that fails mid-resync, Then nothing of the parts already read is folded in', async () => {
-    const meta = {version: 1, name: 'c', rf: 1, hash: HASH_NAME, createdAt: '2026-01-01T00:00:00Z', nextShardId: 30_000}
     const store = new MemoryStore()
     await store.put(keys.meta, JSON.stringify(meta))
     for (const id of [1, 15_000, 25_000]) await put(store, shard(id, 1))

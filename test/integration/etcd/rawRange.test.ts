@@ -1,11 +1,19 @@
-import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {type Etcd3} from 'etcd3'
 import {rawRange, rawRangeAvailable} from '../../../src/etcd/rawRange.js'
 import {prefixEnd} from '../../../src/store/keyRange.js'
+import {startPrivateEtcd, type PrivateEtcd} from '../../support/privateEtcd.js'
 import {etcdAdminClient, uniqueCluster} from '../../support/testStore.js'
 
-/** The hand-decoded Range (what EtcdStore's page reads use) against etcd3's own range call on a real etcd. */
+/**
+ * The hand-decoded Range (what EtcdStore's page reads use) against etcd3's own range call on a
+ * real etcd. A private etcd: this file compacts its history (which on the shared etcd failed
+ * other files' reads pinned to an older revision, followerStartUnderWrites' start-up listing),
+ * and compares the revision two reads at "the current revision" answer with, which only holds
+ * while no other file writes to the same etcd between them.
+ */
 const prefix = `/shardctl/${uniqueCluster('rawrange')}/`
+let etcd: PrivateEtcd
 let client: Etcd3
 
 /** viaEtcd3 is the same range through etcd3's decode, in the store's StoredValue form. */
@@ -21,7 +29,8 @@ async function viaEtcd3(key: string, end: string, limit: number, revision?: bigi
 }
 
 beforeAll(async () => {
-  client = etcdAdminClient(inject('etcdEndpoint'))
+  etcd = await startPrivateEtcd()
+  client = etcdAdminClient(etcd.endpoint)
   for (let i = 0; i < 30; i++) await client.put(`${prefix}k${String(i).padStart(3, '0')}`).value(JSON.stringify({i, text: 'é ✓ 𝄞'}))
   await client.put(`${prefix}k005`).value('rewritten') // version 2, a newer mod revision than its create revision
   const lease = client.lease(60)
@@ -29,9 +38,8 @@ beforeAll(async () => {
   await client.put(`${prefix.slice(0, -1)}0sibling`).value('outside the prefix')
 })
 afterAll(async () => {
-  await client.delete().prefix(prefix)
-  await client.delete().key(`${prefix.slice(0, -1)}0sibling`)
-  client.close()
+  client?.close()
+  await etcd?.dispose()
 })
 
 describe('rawRange on a real etcd', () => {
