@@ -88,7 +88,11 @@ export async function runRedisMove(env: ExecutorEnv, initial: FencedMove, opts: 
   if (!shardRec) throw new UserError('NOT_FOUND', `shard ${m.value.shard} of move ${m.value.id} does not exist`)
   const {first, end} = slotsOfRange(shardRec.value.range)
   const nodes = (await listNodes(env.ctx)).map((n) => n.value)
-  const masters = await connectMasters(nodes, connectRedisNode)
+  const masters = await connectMasters(nodes, connectRedisNode).catch((err: unknown) => {
+    // The retry line is all an operator watching apply sees: name the way out of a failover there.
+    if (isUserError(err, 'NODE_UNREACHABLE')) throw new UserError('NODE_UNREACHABLE', `${err.message}; if Redis failed that master over, stop apply, then run \`shardctl redis fix --seed <live node> --yes\` (it finishes slots left open towards the master that took over) and \`shardctl cluster init --engine redis --seed <live node> --force\``, err.hint, {cause: err})
+    throw err
+  })
   const keyBucket = new TokenBucket(opts.keysPerSec, env.now)
   try {
     const from = masters.get(m.value.from)
