@@ -18,7 +18,8 @@ import {runCli} from '../support/runCli.js'
 
 /**
  * A master SIGKILLed in the middle of a shardctl move on a real 3+3 Redis Cluster, so Redis
- * fails it over to its replica, under a client load through ioredis (up to the kill when the
+ * fails it over to its replica (or SIGSTOPped past cluster-node-timeout, then continued: it
+ * rejoins as a replica with the same id and address), under a client load through ioredis (up to the kill when the
  * target dies: see the comment there). Replication is made to
  * catch up first (CLIENT PAUSE WRITE on the master until its replica's offset matches, then
  * the kill), so async replication's own loss is out of the measure: what is left is what the
@@ -101,8 +102,13 @@ async function recordMove(id: string, shard: Shard, to: string): Promise<void> {
   await file.ctx.store.put(file.ctx.keys.move(id), JSON.stringify(move))
 }
 
-/** killAfterReplicaCaughtUp pauses writes on `m`, waits until its replica has acknowledged every byte, and SIGKILLs it: a failover that loses nothing to async replication. */
-async function killAfterReplicaCaughtUp(m: RedisMaster): Promise<void> {
+/**
+ * takeDown pauses writes on `m`, waits until its replica has acknowledged every byte, then
+ * SIGKILLs it, or SIGSTOPs it (`stop`: the caller SIGCONTs it after the failover, and it rejoins
+ * as a replica with the same id at the same address): a failover that loses nothing to async
+ * replication. Returns the signal to send to the process (SIGCONT) once the failover happened.
+ */
+async function takeDown(m: RedisMaster, how: 'kill' | 'stop'): Promise<() => void> {
   await withRedisNode(m.address, async (r) => {
     await r.call('CLIENT', 'PAUSE', '10000', 'WRITE')
     await poll(`the replica of ${m.node} to catch up`, async () => {
@@ -113,7 +119,8 @@ async function killAfterReplicaCaughtUp(m: RedisMaster): Promise<void> {
     })
   })
   const server = file.redis.servers.find((s) => s.address === m.address)!
-  server.child.kill('SIGKILL')
+  server.child.kill(how === 'kill' ? 'SIGKILL' : 'SIGSTOP')
+  return () => void (how === 'stop' && server.child.kill('SIGCONT'))
 }
 
 /** liveMasters is every live master (its own view) as the cluster sees it now. */
@@ -137,7 +144,7 @@ async function expectEtcdMatchesRedis(masters: readonly RedisMaster[]): Promise<
   }
 }
 
-async function failoverMidMove(index: number, side: 'source' | 'target', from: RedisMaster, to: RedisMaster): Promise<void> {
+async function failoverMidMove(index: number, side: 'source' | 'target', from: RedisMaster, to: RedisMaster, how: 'kill' | 'stop'): Promise<void> {
   // A fresh record through a live node: the first test's failed master may be the file's seed.
   await file.freshNamespace()
   await initRedisCluster(file.ctx, {seed: to.address, slotsPerShard: 16, force: false})
@@ -158,12 +165,15 @@ async function failoverMidMove(index: number, side: 'source' | 'target', from: R
     // ioredis 5.11 sends ASKING to an ASK target without handling its rejection: with the target dead (or
     // paused, then dead), each redirected request is an unhandled rejection. The load stops just before.
     if (side === 'target') await work.stop()
-    await killAfterReplicaCaughtUp(side === 'source' ? from : to)
+    const down = side === 'source' ? from : to
+    const resume = await takeDown(down, how)
+    await poll('the failover', async () => ((await liveMasters(seed)).length === 3 && (await liveMasters(seed)).every((m) => m.address !== down.address) ? true : undefined))
+    resume()
+    if (how === 'stop') await poll(`${down.node} to rejoin as a replica`, async () => ((await withRedisNode(down.address, (r) => r.call('ROLE'))) as string[])[0] === 'slave')
     // The apply retries without end, naming the way out, and changes nothing meanwhile.
     await poll('apply to name the way out', async () => /redis fix --seed <live node> --yes/.test(child!.logs() + child!.stdout()), 60_000)
     child.signal('SIGINT')
     await child.exited
-    await poll('the failover', async () => ((await liveMasters(seed)).length === 3 && (await liveMasters(seed)).every((m) => m.address !== (side === 'source' ? from : to).address) ? true : undefined))
     const fix = await cli(['redis', 'fix', '--seed', seed, '--yes', '--json'])
     expect(fix.code, fix.stderr).toBe(0)
     expect(JSON.parse(fix.stdout).slots).toContainEqual(expect.objectContaining({slot: hot.slot, action: 'finish', failed: (side === 'source' ? from : to).node}))
@@ -186,10 +196,17 @@ async function failoverMidMove(index: number, side: 'source' | 'target', from: R
 
 describe.skipIf(!available)('a master failed over by Redis in the middle of a move', () => {
   it('the source: redis fix finishes the open slot towards the target, init --force re-records, nothing acknowledged is lost', async () => {
-    await failoverMidMove(1, 'source', file.masters[0]!, file.masters[1]!)
+    await failoverMidMove(1, 'source', file.masters[0]!, file.masters[1]!, 'kill')
   }, 120_000)
 
   it('the target: redis fix finishes the open slot towards the replica that took over, nothing acknowledged is lost', async () => {
-    await failoverMidMove(2, 'target', file.masters[2]!, file.masters[1]!)
+    await failoverMidMove(2, 'target', file.masters[2]!, file.masters[1]!, 'kill')
+  }, 120_000)
+
+  it('the source stopped (SIGSTOP) past cluster-node-timeout rejoins as a replica: apply refuses to drive it, redis fix and init --force end clean', async () => {
+    // The first two tests failed masters[0] and masters[1] over; masters[2] still has its replica.
+    const source = file.masters[2]!
+    const target = (await liveMasters(source.address)).find((m) => m.address !== source.address)!
+    await failoverMidMove(3, 'source', source, target, 'stop')
   }, 120_000)
 })
