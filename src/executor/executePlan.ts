@@ -17,6 +17,7 @@ import {NodeDirectory} from './nodeDirectory.js'
 import {engineLimits, type LatencySignal, latencySignalFor, moveRunnerFor, type MoveRunnerFn} from './engineMoveRunner.js'
 import {type RedisMoveOptions} from '../redis/redisMoveRunner.js'
 import {checkPlanIntegrity, preflightPlan, type Preflight} from './planPreflight.js'
+import {backoffMs} from './retryPolicy.js'
 import {type ConcurrencyLimits, pickStartable} from './scheduler.js'
 import {applySplit} from './splitShard.js'
 import {TokenBucket} from '../throttle/tokenBucket.js'
@@ -179,6 +180,8 @@ interface RunLoop {
   running: Map<string, Promise<void>>
   /** reread: moves whose runner ended without finishing (re-read so the scheduler sees their real phase). */
   reread: Set<string>
+  /** failures: how many runs of each move in a row ended in an error (reset by a run that returns), for the backoff before the next. */
+  failures: Map<string, number>
   /** fatal: the LockLostError that stops the loop. */
   fatal?: unknown
   /** wake ends the loop's current sleep early (a runner ended: its slot can be refilled now). */
@@ -191,7 +194,7 @@ interface RunLoop {
  * that ended early. Returns the latest record of every move; rethrows a lost lock.
  */
 async function runAll(ctx: ServiceContext, lock: HeldLock, moves: FencedMove[], input: ApplyInput, deps: ApplyDeps, clients: NodeClients, signal: AbortSignal, runMove: MoveRunnerFn): Promise<Map<string, Move>> {
-  const loop: RunLoop = {latest: new Map(moves.map((m) => [m.value.id, m.value])), fenced: new Map(moves.map((m) => [m.value.id, m])), running: new Map(), reread: new Set()}
+  const loop: RunLoop = {latest: new Map(moves.map((m) => [m.value.id, m.value])), fenced: new Map(moves.map((m) => [m.value.id, m])), running: new Map(), reread: new Set(), failures: new Map()}
   const control: LiveControl = {paused: false, inWindow: () => (input.window ? inWindow(input.window, new Date(deps.now())) : true)}
   const latency = input.adaptive ? await latencySignalFor(ctx) : undefined
   const throttles = new LiveThrottles(latency ? await withBaselineTarget(input, latency, moves, deps, signal) : input, deps)
@@ -264,22 +267,35 @@ function executorEnv(ctx: ServiceContext, lock: HeldLock, input: ApplyInput, dep
   }
 }
 
-/** startMoves starts a runner for every move the scheduler allows now. */
+/**
+ * startMoves starts a runner for every move the scheduler allows now. A runner that throws
+ * (the redis engine's runner leaves every error to this loop: a master down or failed over, a
+ * refused SETSLOT) is run again after the retry policy's backoff (backoffMs, doubling to 5 s
+ * while it keeps failing), and the move keeps its place in the schedule meanwhile, so no other
+ * move takes its masters while one of its slots may be open. Without the backoff a master
+ * that refused connections was retried every few milliseconds, a log line each, for ever.
+ */
 function startMoves(env: ExecutorEnv, loop: RunLoop, limits: ConcurrencyLimits, deps: ApplyDeps, runMove: MoveRunnerFn): void {
   for (const m of pickStartable([...loop.latest.values()], new Set(loop.running.keys()), limits)) {
     const fm = loop.fenced.get(m.id)
     if (!fm) throw new BugError(`move ${m.id} is scheduled but was never read`)
     const p = runMove(env, fm)
       .then((done) => {
+        loop.failures.delete(m.id)
         loop.latest.set(done.value.id, done.value)
         loop.fenced.set(done.value.id, done)
       })
-      .catch((err: unknown) => {
-        if (err instanceof LockLostError) loop.fatal = err
-        else {
-          loop.reread.add(m.id)
-          deps.emit({type: 'retry', move: m.id, what: 'run', error: errorMessage(err), at: new Date(deps.now()).toISOString()})
+      .catch(async (err: unknown) => {
+        if (err instanceof LockLostError) {
+          loop.fatal = err
+          return
         }
+        loop.reread.add(m.id)
+        const failures = (loop.failures.get(m.id) ?? 0) + 1
+        loop.failures.set(m.id, failures)
+        const waitMs = backoffMs(failures)
+        deps.emit({type: 'retry', move: m.id, what: 'run', error: `${errorMessage(err)} (run ${failures} in a row to fail; next in ${(waitMs / 1000).toFixed(1)} s)`, at: new Date(deps.now()).toISOString()})
+        await env.sleep(waitMs)
       })
       .finally(() => {
         loop.running.delete(m.id)

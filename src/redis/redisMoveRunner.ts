@@ -88,12 +88,17 @@ export async function runRedisMove(env: ExecutorEnv, initial: FencedMove, opts: 
   if (!shardRec) throw new UserError('NOT_FOUND', `shard ${m.value.shard} of move ${m.value.id} does not exist`)
   const {first, end} = slotsOfRange(shardRec.value.range)
   const nodes = (await listNodes(env.ctx)).map((n) => n.value)
-  const masters = await connectMasters(nodes, connectRedisNode)
+  const masters = await connectMasters(nodes, connectRedisNode).catch((err: unknown) => {
+    // The retry line is all an operator watching apply sees: name the way out of a failover there.
+    if (isUserError(err, 'NODE_UNREACHABLE')) throw new UserError('NODE_UNREACHABLE', `${err.message}; if Redis failed that master over, ${FAILOVER_WAY_OUT}`, err.hint, {cause: err})
+    throw err
+  })
   const keyBucket = new TokenBucket(opts.keysPerSec, env.now)
   try {
     const from = masters.get(m.value.from)
     const to = masters.get(m.value.to)
     if (!from || !to) throw new UserError('NOT_FOUND', `move ${m.value.id} names a node that is not recorded (${m.value.from} -> ${m.value.to})`)
+    for (const side of [from, to]) await requireMaster(side)
     const others = [...masters.values()].filter((x) => x !== from && x !== to)
     if (m.value.phase === 'pending') {
       const big = opts.allowBigKeys ? undefined : await findBigKey(from, first, end, opts.bigKeyBytes)
@@ -294,6 +299,20 @@ async function awaitEpochOrder(env: ExecutorEnv, src: MasterConn, dst: MasterCon
     await env.sleep(100)
   }
 }
+
+/**
+ * requireMaster throws PRECONDITION when `m` answers as a replica: Redis failed it over (it
+ * was stopped or cut off past cluster-node-timeout, and rejoined under the replica that took
+ * its place, with the same id at the same address). Driving it would fail on every SETSLOT,
+ * and the keys of the open slot are with the master that took over: `redis fix` closes it.
+ */
+async function requireMaster(m: MasterConn): Promise<void> {
+  const role = ((await m.conn.call('ROLE')) as unknown[])[0]
+  if (role !== 'master') throw new UserError('PRECONDITION', `redis node ${m.node} at ${m.address} is a ${String(role)} now: Redis failed it over; ${FAILOVER_WAY_OUT}`)
+}
+
+/** FAILOVER_WAY_OUT is what an operator runs after Redis failed over a master a move names. */
+const FAILOVER_WAY_OUT = 'stop apply, then run `shardctl redis fix --seed <live node> --yes` (it finishes slots left open towards the master that took over) and `shardctl cluster init --engine redis --seed <live node> --force`'
 
 /** findBigKey scans every key of slots [first, end) on `m` and returns the first above `limit`. */
 async function findBigKey(m: MasterConn, first: number, end: number, limit: number): Promise<{slot: number; key: string; bytes: number} | undefined> {

@@ -1,0 +1,155 @@
+import {setTimeout as sleepFor} from 'node:timers/promises'
+import {describe, expect, it} from 'vitest'
+import {parseClusterNodes} from '../../../src/redis/clusterNodes.js'
+import {fixOpenSlots} from '../../../src/redis/fixOpenSlots.js'
+import {withRedisNode} from '../../../src/redis/redisConnection.js'
+import {openSlotMarks, redisAvailable, type RedisMaster, servedSlots, tagsInSlots} from '../../support/redisCluster.js'
+import {useRedisCluster} from '../../support/redisTestFile.js'
+
+/**
+ * `redis fix` after Redis failed a master over in the middle of a slot migration, on a real
+ * 3+3 cluster. Redis 7.0 does not replicate MIGRATING/IMPORTING marks: the replica that takes
+ * over a failed master serves its slots without them, while the other side still names the
+ * failed node. The migration here is done by hand (what redis-cli or a killed executor
+ * leaves), so what the client sees before the fix is Redis's own behaviour:
+ * - the source failed: the migrated keys are on the target only and the new source answers
+ *   for the slot without ASK, so clients read them as missing;
+ * - the target failed: the source sends clients to the dead target with ASK.
+ * `redis fix` must finish the slot towards the side holding the migrated keys, so that every
+ * key reads its value again. Before resolveOpenSlotSides it refused both ("open towards a node
+ * that is not a live master"), and the only way out it named (SETSLOT by hand) lost the keys.
+ * Each test kills a different master; replication is awaited before each kill so that the
+ * loss measured is not async replication's own.
+ */
+
+const available = await redisAvailable()
+const file = useRedisCluster('redis-failover-fix', available)
+
+interface Server {
+  address: string
+  kill(): void
+}
+
+function serverAt(address: string): Server {
+  const s = file.redis.servers.find((x) => x.address === address)
+  if (!s) throw new Error(`no server at ${address}`)
+  return {address, kill: () => s.child.kill('SIGKILL')}
+}
+
+const nodesSeenBy = async (address: string) => parseClusterNodes(await withRedisNode(address, async (r) => String(await r.call('CLUSTER', 'NODES'))))
+const countAt = (address: string, slot: number) => withRedisNode(address, async (r) => Number(await r.call('CLUSTER', 'COUNTKEYSINSLOT', String(slot))))
+
+async function poll<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const v = await fn().catch(() => undefined)
+    if (v !== undefined) return v
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await sleepFor(200)
+  }
+}
+
+/** replicaOf is the address of `master`'s replica (from `master`'s own view). */
+async function replicaOf(master: RedisMaster): Promise<string> {
+  const r = (await nodesSeenBy(master.address)).find((n) => n.masterId === master.redisId)
+  if (!r) throw new Error(`${master.node} has no replica`)
+  return r.address
+}
+
+/** openByHand marks `slot` IMPORTING on `dst` and MIGRATING on `src`, migrates `n` of its keys, and waits until both replicas hold what their masters hold. */
+async function openByHand(src: RedisMaster, dst: RedisMaster, slot: number, n: number): Promise<void> {
+  await withRedisNode(dst.address, (r) => r.call('CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', src.redisId))
+  await withRedisNode(src.address, async (r) => {
+    await r.call('CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', dst.redisId)
+    const keys = (await r.call('CLUSTER', 'GETKEYSINSLOT', String(slot), String(n))) as string[]
+    const i = dst.address.lastIndexOf(':')
+    await r.call('MIGRATE', dst.address.slice(0, i), dst.address.slice(i + 1), '', '0', '5000', 'KEYS', ...keys)
+  })
+  for (const m of [src, dst]) {
+    const want = await countAt(m.address, slot)
+    const replica = await replicaOf(m)
+    await poll(`${replica} to hold ${want} keys of slot ${slot}`, async () => ((await countAt(replica, slot)) === want ? true : undefined))
+  }
+}
+
+/** liveMasterServing waits until a live master other than `except`, not `dead`, serves `slot` by its own view (the failover happened) and returns its address. */
+async function successorServing(slot: number, dead: string, except: string): Promise<string> {
+  return poll(`a new master serving slot ${slot}`, async () => {
+    for (const s of file.redis.servers) {
+      if (s.address === dead || s.address === except) continue
+      const me = (await nodesSeenBy(s.address)).find((n) => n.flags.includes('myself'))
+      if (me?.flags.includes('master') && me.slots.includes(slot)) return s.address
+    }
+    return undefined
+  })
+}
+
+/** successorHolding waits until the replica of the dead master `dead` is a master and returns its address. */
+async function promoted(replica: string): Promise<string> {
+  return poll(`${replica} to become a master`, async () => ((await nodesSeenBy(replica)).find((n) => n.flags.includes('myself'))?.flags.includes('master') ? replica : undefined))
+}
+
+async function readAll(keys: readonly string[]): Promise<(string | null)[]> {
+  return Promise.all(keys.map((k) => file.client.get(k).catch(() => 'error')))
+}
+
+describe.skipIf(!available)('redis fix after a master failed over mid-migration', () => {
+  it('finishes a slot whose source failed over: the migrated keys, unserved until then, read their values again', async () => {
+    const [src, dst] = [file.masters[0]!, file.masters[1]!]
+    const mine = [...(await servedSlots(src))]
+    const [{tag, slot}] = tagsInSlots(mine[0]!, mine[mine.length - 1]! + 1, 1) as [{tag: string; slot: number}]
+    const keys = Array.from({length: 200}, (_, j) => `{${tag}}:${j}`)
+    await Promise.all(keys.map((k) => file.client.set(k, `${k}=1`)))
+    await openByHand(src, dst, slot, 120)
+    expect(await countAt(dst.address, slot)).toBe(120)
+
+    serverAt(src.address).kill()
+    const successor = await successorServing(slot, src.address, dst.address)
+    // Redis's own state now: the new master serves the slot without the MIGRATING mark, so the 120 migrated keys read as missing.
+    const before = await poll('the client to follow the failover', async () => {
+      const values = await readAll(keys)
+      return values.includes('error') ? undefined : values
+    })
+    expect(before.filter((v) => v === null)).toHaveLength(120)
+
+    const seed = dst.address
+    const dry = await fixOpenSlots(seed, true)
+    expect(dry.slots).toEqual([expect.objectContaining({slot, action: 'finish', target: dst.node, failed: src.node, targetKeys: 120, sourceKeys: 80})])
+    const done = await fixOpenSlots(seed, false)
+    expect(done.slots).toEqual([expect.objectContaining({slot, action: 'finish', keysMoved: 80})])
+    expect((await servedSlots(dst)).has(slot)).toBe(true)
+    expect(await countAt(successor, slot)).toBe(0)
+    expect(await poll('every key to read its value', async () => {
+      const values = await readAll(keys)
+      return values.every((v, i) => v === `${keys[i]}=1`) ? values : undefined
+    }, 30_000)).toHaveLength(200)
+    expect(await openSlotMarks(file.masters.filter((m) => m !== src).concat({node: 'successor', redisId: '', address: successor}))).toEqual([])
+    expect((await fixOpenSlots(seed, false)).slots).toEqual([])
+  }, 120_000)
+
+  it('finishes a slot whose target failed over: the keys its replica kept, and the rest, end on the new target', async () => {
+    // The first test killed masters[0]; these two still have their replicas.
+    const [src, dst] = [file.masters[2]!, file.masters[1]!]
+    const mine = [...(await servedSlots(src))]
+    const [{tag, slot}] = tagsInSlots(mine[0]!, mine[mine.length - 1]! + 1, 1, 't') as [{tag: string; slot: number}]
+    const keys = Array.from({length: 200}, (_, j) => `{${tag}}:${j}`)
+    await Promise.all(keys.map((k) => file.client.set(k, `${k}=1`)))
+    await openByHand(src, dst, slot, 120)
+    const replica = await replicaOf(dst)
+
+    serverAt(dst.address).kill()
+    const successor = await promoted(replica)
+    expect(await countAt(successor, slot)).toBe(120)
+
+    const dry = await fixOpenSlots(src.address, true)
+    expect(dry.slots).toEqual([expect.objectContaining({slot, action: 'finish', source: src.node, failed: dst.node, targetKeys: 120, sourceKeys: 80})])
+    const done = await fixOpenSlots(src.address, false)
+    expect(done.slots).toEqual([expect.objectContaining({slot, action: 'finish', keysMoved: 80})])
+    expect(await countAt(successor, slot)).toBe(200)
+    expect(await poll('every key to read its value', async () => {
+      const values = await readAll(keys)
+      return values.every((v, i) => v === `${keys[i]}=1`) ? values : undefined
+    }, 30_000)).toHaveLength(200)
+    expect((await fixOpenSlots(src.address, false)).slots).toEqual([])
+  }, 120_000)
+})
