@@ -45,8 +45,10 @@ export function preflightPlan(plan: Plan, shards: readonly Shard[], nodeIds: Rea
     const ok = (reason?: string): ActionVerdict => ({index, action, ok: reason === undefined, ...(reason ? {reason} : {})})
     let verdict: ActionVerdict
     if (action.kind === 'split') {
-      if (!shard) verdict = ok(`shard ${action.shard} does not exist`)
-      else if (plannedBase === undefined && shard.epoch !== action.epoch) verdict = ok(`shard ${action.shard} is at epoch ${shard.epoch}, the plan expected ${action.epoch}`)
+      // A piece an earlier split of this plan creates (the planner splits a hot shard's pieces
+      // again) does not exist yet: its epoch is the one that split gives it.
+      if (!shard && plannedBase === undefined) verdict = ok(`shard ${action.shard} does not exist`)
+      else if (shard && plannedBase === undefined && shard.epoch !== action.epoch) verdict = ok(`shard ${action.shard} is at epoch ${shard.epoch}, the plan expected ${action.epoch}`)
       else verdict = ok()
       for (const p of action.parts) expected.set(p.shard, p.epoch)
       return verdict
