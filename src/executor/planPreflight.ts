@@ -1,5 +1,5 @@
 import {UserError} from '../errors/errors.js'
-import {type Plan, type PlanAction, verifyPlanHash} from '../model/plan.js'
+import {type Plan, type PlanAction, type SplitAction, verifyPlanHash} from '../model/plan.js'
 import {type Shard} from '../model/shard.js'
 import {shardMapFingerprint} from '../model/snapshot.js'
 
@@ -48,6 +48,8 @@ export function preflightPlan(plan: Plan, shards: readonly Shard[], nodeIds: Rea
       // A piece an earlier split of this plan creates (the planner splits a hot shard's pieces
       // again) does not exist yet: its epoch is the one that split gives it.
       if (!shard && plannedBase === undefined) verdict = ok(`shard ${action.shard} does not exist`)
+      // Applied by a run that died before recording the moves: runnable, and applySplit reports it already done.
+      else if (plannedBase === undefined && splitApplied(action, byId)) verdict = ok()
       else if (shard && plannedBase === undefined && shard.epoch !== action.epoch) verdict = ok(`shard ${action.shard} is at epoch ${shard.epoch}, the plan expected ${action.epoch}`)
       else verdict = ok()
       for (const p of action.parts) expected.set(p.shard, p.epoch)
@@ -65,4 +67,12 @@ export function preflightPlan(plan: Plan, shards: readonly Shard[], nodeIds: Rea
   })
   const runnable = verdicts.filter((v) => v.ok).length
   return {planId: plan.id, cluster: plan.cluster, fingerprintMatches: shardMapFingerprint(shards) === plan.createdFrom.fingerprint, verdicts, runnable, stale: verdicts.length - runnable}
+}
+
+/** splitApplied tells whether the map already holds both of `action`'s parts as it makes them (what decideSplit calls already-done). */
+function splitApplied(action: SplitAction, byId: ReadonlyMap<number, Shard>): boolean {
+  return action.parts.every((p) => {
+    const s = byId.get(p.shard)
+    return s !== undefined && s.epoch === p.epoch && s.range.lo === p.range.lo && s.range.hi === p.range.hi
+  })
 }
