@@ -439,7 +439,7 @@ export const SCENARIOS: Scenario[] = [
 
 SCENARIOS.push(...PARTITION_SCENARIOS)
 SCENARIOS.push(autopilotLeaderKill())
-SCENARIOS.push(splitsUnderMoves(), splitsUnderFlappingFreezes())
+SCENARIOS.push(splitsUnderMoves(), splitsUnderFlappingFreezes(), splitsUnderMoves({restart: true}))
 /** keysOfShard lists the preloaded `bulk-<i>` keys that hash into `shard`. */
 function keysOfShard(env: ChaosEnv, shard: Shard): string[] {
   const out: string[] = []

@@ -142,14 +142,15 @@ function createdOpsAfter(history: ChaosHistory, result: SplitPlanResult, at: num
  * old map; they stay stopped until their leases lapsed (so the joining barriers of the halves'
  * moves skip them) and a created half's move is copying, then SIGCONT while the moves run.
  * Each operation goes to a router drawn at random, so r1 serves again after the SIGCONT.
+ * With `restart` the frozen node is SIGKILLed instead of continued and restarted on its data.
  */
-export function splitsUnderMoves(): Scenario {
+export function splitsUnderMoves(opts: {restart?: boolean} = {}): Scenario {
   let setup: SplitSetup | undefined
   let contAt = 0
   let lapsed = {node: false, router: false}
   let copyingWhileFrozen: Move | undefined
   return {
-    name: 'splits under moves: router + replica SIGSTOP past lease across the split',
+    name: opts.restart ? 'splits under moves: router SIGSTOP past lease + replica SIGKILLed while frozen, restarted on its data' : 'splits under moves: router + replica SIGSTOP past lease across the split',
     short: false,
     ownsMoves: true,
     workload: {keysPerWorker: KEYS_PER_WORKER, routerPerOp: true},
@@ -179,11 +180,16 @@ export function splitsUnderMoves(): Scenario {
         // Keep them frozen a little longer under the moves, at least 2 TTL in all.
         await sleep(Math.max(1000, stoppedAt + 2 * LEASE_TTL_MS - Date.now()))
       } finally {
-        node.signal('SIGCONT')
         router.signal('SIGCONT')
+        if (opts.restart) await node.kill()
+        else node.signal('SIGCONT')
         contAt = Date.now()
       }
-      notes.push(`SIGCONT after ${((contAt - stoppedAt) / 1000).toFixed(1)} s`)
+      if (opts.restart) {
+        // Restarted on its data: it lists the map afresh, holding writes it took before the freeze and none since.
+        await env.dp.startNode(frozen)
+        notes.push(`SIGCONT r1 and SIGKILL ${frozen} after ${((contAt - stoppedAt) / 1000).toFixed(1)} s; ${frozen} restarted and serving ${((Date.now() - contAt) / 1000).toFixed(1)} s later`)
+      } else notes.push(`SIGCONT after ${((contAt - stoppedAt) / 1000).toFixed(1)} s`)
       // The rest of the moves run with both back; the harness waits for the executor to finish.
       return notes
     },
