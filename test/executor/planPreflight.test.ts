@@ -33,6 +33,19 @@ describe('preflightPlan', () => {
     expect(pre.verdicts.filter((v) => !v.ok).map((v) => v.reason)).toEqual([])
   })
 
+  it('Given a stale split whose new id another split took since, When preflighted, Then the move naming that id is stale too, not run on the other shard', () => {
+    // Since the plan: shard 0 moved (epoch 5), and another plan split shard 1 into 1 and 2 (epoch 2, on n2).
+    const [, s1] = snapshot.shards
+    const mid = s1!.range.lo + Math.floor((s1!.range.hi - s1!.range.lo) / 2)
+    const now = [{...s0!, epoch: 5}, {...s1!, range: {lo: s1!.range.lo, hi: mid}, epoch: 2}, {...s1!, id: 2, range: {lo: mid, hi: s1!.range.hi}, epoch: 2}]
+    const plan = planOf([
+      split(0, 1, s0!.range.lo, q(1 / 2), s0!.range.hi, 2),
+      {kind: 'move', shard: 2, epoch: 2, from: 'n2', to: 'n3', bytes: 0, keys: 0, reason: {kind: 'balance', detail: 'x'}, predicted: {source: 1, target: 1}} as PlanAction,
+    ])
+    const pre = preflightPlan(plan, now, ids, EPOCH_STEPS)
+    expect(pre.verdicts.map((v) => v.ok)).toEqual([false, false])
+  })
+
   it('Given a split of a shard neither the map nor an earlier split has, When preflighted, Then it is stale: the shard does not exist', () => {
     const pre = preflightPlan(planOf([split(7, 1, q(0), q(1 / 2), q(1), 8)]), snapshot.shards, ids, EPOCH_STEPS)
     expect(pre.verdicts[0]).toMatchObject({ok: false, reason: 'shard 7 does not exist'})
