@@ -2,6 +2,7 @@ import {UserError} from '../errors/errors.js'
 import {type Plan, type PlanAction, verifyPlanHash} from '../model/plan.js'
 import {type Shard} from '../model/shard.js'
 import {shardMapFingerprint} from '../model/snapshot.js'
+import {splitMade} from './splitShard.js'
 
 /** ActionVerdict says whether one plan action can still run, and why not. */
 export interface ActionVerdict {
@@ -39,19 +40,33 @@ export function checkPlanIntegrity(plan: Plan, cluster: string): void {
 export function preflightPlan(plan: Plan, shards: readonly Shard[], nodeIds: ReadonlySet<string>, epochSteps: {move: number; split: number}): Preflight {
   const byId = new Map(shards.map((s) => [s.id, s]))
   const expected = new Map<number, number>()
+  /** unmade maps a shard id a stale split of the plan was to create to the split's shard. */
+  const unmade = new Map<number, number>()
   const verdicts: ActionVerdict[] = plan.actions.map((action, index) => {
     const shard = byId.get(action.shard)
     const plannedBase = expected.get(action.shard)
     const ok = (reason?: string): ActionVerdict => ({index, action, ok: reason === undefined, ...(reason ? {reason} : {})})
     let verdict: ActionVerdict
+    // A stale split makes no parts: an action on its new id is stale too (that id may be
+    // another split's shard by now, with the same epoch and replicas by chance).
+    const parent = plannedBase === undefined ? unmade.get(action.shard) : undefined
+    const unmadeReason = `shard ${action.shard} was to be made by the split of shard ${parent}, which will not run`
     if (action.kind === 'split') {
-      if (!shard) verdict = ok(`shard ${action.shard} does not exist`)
-      else if (plannedBase === undefined && shard.epoch !== action.epoch) verdict = ok(`shard ${action.shard} is at epoch ${shard.epoch}, the plan expected ${action.epoch}`)
+      if (parent !== undefined) verdict = ok(unmadeReason)
+      // A piece an earlier split of this plan creates (the planner splits a hot shard's pieces
+      // again) does not exist yet: its epoch is the one that split gives it.
+      else if (!shard && plannedBase === undefined) verdict = ok(`shard ${action.shard} does not exist`)
+      // Applied by a run that died before recording the moves: runnable, and applySplit reports it already done.
+      else if (plannedBase === undefined && splitMade(action, (id) => byId.get(id))) verdict = ok()
+      else if (shard && plannedBase === undefined && shard.epoch !== action.epoch) verdict = ok(`shard ${action.shard} is at epoch ${shard.epoch}, the plan expected ${action.epoch}`)
       else verdict = ok()
-      for (const p of action.parts) expected.set(p.shard, p.epoch)
+      // After a stale split, a move of its lower part is checked against the map.
+      if (verdict.ok) for (const p of action.parts) expected.set(p.shard, p.epoch)
+      else unmade.set(action.parts[1].shard, action.shard)
       return verdict
     }
-    if (!nodeIds.has(action.to)) verdict = ok(`destination node "${action.to}" does not exist`)
+    if (parent !== undefined) verdict = ok(unmadeReason)
+    else if (!nodeIds.has(action.to)) verdict = ok(`destination node "${action.to}" does not exist`)
     else if (!nodeIds.has(action.from)) verdict = ok(`source node "${action.from}" does not exist`)
     else if (!shard && plannedBase === undefined) verdict = ok(`shard ${action.shard} does not exist`)
     else if (shard && plannedBase === undefined && shard.epoch !== action.epoch) verdict = ok(`shard ${action.shard} is at epoch ${shard.epoch}, the plan expected ${action.epoch}`)
@@ -64,3 +79,4 @@ export function preflightPlan(plan: Plan, shards: readonly Shard[], nodeIds: Rea
   const runnable = verdicts.filter((v) => v.ok).length
   return {planId: plan.id, cluster: plan.cluster, fingerprintMatches: shardMapFingerprint(shards) === plan.createdFrom.fingerprint, verdicts, runnable, stale: verdicts.length - runnable}
 }
+

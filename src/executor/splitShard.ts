@@ -15,10 +15,8 @@ export type SplitOutcome = {status: 'done' | 'already-done'} | {status: 'skipped
  * it, or `skipped` with the reason the plan no longer fits (stale).
  */
 export function decideSplit(action: SplitAction, shard: Shard | undefined, upper: Shard | undefined, meta: ClusterMeta): {kind: 'apply'; lower: Shard; upper: Shard; meta: ClusterMeta} | {kind: 'already-done'} | {kind: 'skipped'; reason: string} {
-  const [lo, hi] = action.parts
-  if (shard && upper && shard.range.lo === lo.range.lo && shard.range.hi === lo.range.hi && upper.range.lo === hi.range.lo && upper.range.hi === hi.range.hi && shard.epoch === lo.epoch) {
-    return {kind: 'already-done'}
-  }
+  const [, hi] = action.parts
+  if (splitMade(action, (id) => (id === action.shard ? shard : id === hi.shard ? upper : undefined))) return {kind: 'already-done'}
   if (!shard) return {kind: 'skipped', reason: `shard ${action.shard} no longer exists`}
   if (shard.epoch !== action.epoch) return {kind: 'skipped', reason: `shard ${action.shard} changed since the plan (epoch ${shard.epoch}, plan expected ${action.epoch})`}
   if (shard.replicas.some((r) => r.role !== 'voter')) return {kind: 'skipped', reason: `shard ${action.shard} is in the middle of a move`}
@@ -30,6 +28,19 @@ export function decideSplit(action: SplitAction, shard: Shard | undefined, upper
     upper: {id: hi.shard, range: {lo: action.at, hi: shard.range.hi}, epoch: shard.epoch + 1, replicas: shard.replicas},
     meta: {...meta, nextShardId: meta.nextShardId + 1},
   }
+}
+
+/**
+ * splitMade (pure) tells whether the shards `get` returns show `action` made: each part's id
+ * holds a shard that starts where the part starts, ends no later and is at its epoch or newer
+ * (a later split of a part keeps its id for the lower piece; a move raises the epoch). Only
+ * this split makes the new id start at its cut, so nothing else looks like it.
+ */
+export function splitMade(action: SplitAction, get: (id: number) => Shard | undefined): boolean {
+  return action.parts.every((p) => {
+    const s = get(p.shard)
+    return s !== undefined && s.range.lo === p.range.lo && s.range.hi <= p.range.hi && s.epoch >= p.epoch
+  })
 }
 
 /**

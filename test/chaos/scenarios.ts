@@ -13,6 +13,7 @@ import {autopilotLeaderKill} from './autopilotScenario.js'
 import {PARTITION_SCENARIOS} from './partitionScenarios.js'
 import {purgesIn} from './purgeLog.js'
 import {churnLanding} from './churnLanding.js'
+import {splitsUnderFlappingFreezes, splitsUnderMoves} from './splitScenario.js'
 
 /**
  * Scenario is one fault schedule. `inject` runs while the drain plan executes under load:
@@ -438,6 +439,7 @@ export const SCENARIOS: Scenario[] = [
 
 SCENARIOS.push(...PARTITION_SCENARIOS)
 SCENARIOS.push(autopilotLeaderKill())
+SCENARIOS.push(splitsUnderMoves(), splitsUnderFlappingFreezes(), splitsUnderMoves({restart: true}))
 /** keysOfShard lists the preloaded `bulk-<i>` keys that hash into `shard`. */
 function keysOfShard(env: ChaosEnv, shard: Shard): string[] {
   const out: string[] = []

@@ -1,0 +1,53 @@
+import {describe, expect, it} from 'vitest'
+import {preflightPlan} from '../../src/executor/planPreflight.js'
+import {EPOCH_STEPS, type PlanAction, sealPlan, type SplitAction} from '../../src/model/plan.js'
+import {planRebalance} from '../../src/planner/planRebalance.js'
+import {snapshotOf} from '../planner/snapshotBuilder.js'
+
+describe('preflightPlan', () => {
+  const snapshot = snapshotOf({nodes: ['n1', 'n2', 'n3'].map((id) => ({id})), shards: [{replicas: ['n1']}, {replicas: ['n2']}]})
+  const base = planRebalance(snapshot, {}, {id: 'p', createdAt: '2025-01-01T00:00:00.000Z'})
+  const [s0] = snapshot.shards
+  const q = (f: number) => s0!.range.lo + Math.floor((s0!.range.hi - s0!.range.lo) * f)
+  const split = (shard: number, epoch: number, lo: number, at: number, hi: number, upper: number): SplitAction => ({kind: 'split', shard, epoch, at, parts: [{shard, range: {lo, hi: at}, epoch: epoch + 1}, {shard: upper, range: {lo: at, hi}, epoch: epoch + 1}], reason: {kind: 'split', detail: 'hot'}})
+  const planOf = (actions: PlanAction[]) => sealPlan({...base, actions})
+  const ids = new Set(['n1', 'n2', 'n3'])
+
+  it('Given a split of the upper piece an earlier split of the same plan creates (the planner splits pieces again), When preflighted, Then both splits and the piece moves are runnable', () => {
+    // Shard 0 at epoch 1 is cut at 1/2 into 0 and 2 (epoch 2); then piece 2 is cut at 3/4 into 2 and 3 (epoch 3).
+    const plan = planOf([
+      split(0, 1, s0!.range.lo, q(1 / 2), s0!.range.hi, 2),
+      split(2, 2, q(1 / 2), q(3 / 4), s0!.range.hi, 3),
+      {kind: 'move', shard: 3, epoch: 3, from: 'n1', to: 'n3', bytes: 0, keys: 0, reason: {kind: 'balance', detail: 'x'}, predicted: {source: 1, target: 1}} as PlanAction,
+    ])
+    const pre = preflightPlan(plan, snapshot.shards, ids, EPOCH_STEPS)
+    expect(pre.verdicts.map((v) => v.reason ?? 'ok')).toEqual(['ok', 'ok', 'ok'])
+  })
+
+  it('Given a shard so hot the planner (--allow-split) cuts its pieces again, When its plan is preflighted, Then no split or move is stale', () => {
+    const hot = snapshotOf({nodes: ['n1', 'n2', 'n3', 'n4'].map((id) => ({id})), shards: [{replicas: ['n1'], reads: 4000}, ...['n2', 'n3', 'n4'].map((n) => ({replicas: [n], reads: 10}))]})
+    const plan = planRebalance(hot, {allowSplit: true}, {id: 'hot', createdAt: '2025-01-01T00:00:00.000Z'})
+    // Main skipped 4 of the 7 splits here ('shard 4 does not exist'): the pieces the first splits create.
+    expect(plan.actions.filter((a) => a.kind === 'split' && !hot.shards.some((s) => s.id === a.shard)).length).toBeGreaterThan(0)
+    const pre = preflightPlan(plan, hot.shards, new Set(['n1', 'n2', 'n3', 'n4']), EPOCH_STEPS)
+    expect(pre.verdicts.filter((v) => !v.ok).map((v) => v.reason)).toEqual([])
+  })
+
+  it('Given a stale split whose new id another split took since, When preflighted, Then the move naming that id is stale too, not run on the other shard', () => {
+    // Since the plan: shard 0 moved (epoch 5), and another plan split shard 1 into 1 and 2 (epoch 2, on n2).
+    const [, s1] = snapshot.shards
+    const mid = s1!.range.lo + Math.floor((s1!.range.hi - s1!.range.lo) / 2)
+    const now = [{...s0!, epoch: 5}, {...s1!, range: {lo: s1!.range.lo, hi: mid}, epoch: 2}, {...s1!, id: 2, range: {lo: mid, hi: s1!.range.hi}, epoch: 2}]
+    const plan = planOf([
+      split(0, 1, s0!.range.lo, q(1 / 2), s0!.range.hi, 2),
+      {kind: 'move', shard: 2, epoch: 2, from: 'n2', to: 'n3', bytes: 0, keys: 0, reason: {kind: 'balance', detail: 'x'}, predicted: {source: 1, target: 1}} as PlanAction,
+    ])
+    const pre = preflightPlan(plan, now, ids, EPOCH_STEPS)
+    expect(pre.verdicts.map((v) => v.ok)).toEqual([false, false])
+  })
+
+  it('Given a split of a shard neither the map nor an earlier split has, When preflighted, Then it is stale: the shard does not exist', () => {
+    const pre = preflightPlan(planOf([split(7, 1, q(0), q(1 / 2), q(1), 8)]), snapshot.shards, ids, EPOCH_STEPS)
+    expect(pre.verdicts[0]).toMatchObject({ok: false, reason: 'shard 7 does not exist'})
+  })
+})
