@@ -3,10 +3,11 @@
  * disk fills mid-copy: the copy fails with a line naming the full data dir, the source keeps
  * every record, and the destination's partial copy is never taken for a replica. Freed
  * space lets the retried copy resume from its durable cursor and complete; a move cancelled
- * while the disk stays full drops the partial copy only if the delete fits in the WAL space
- * the failed frame left allocated (a delete needs room too); else the move ends `failed`
- * with that line as its reason, and the destination's orphan sweep removes the partial copy
- * once there is room. The destination's data dir is on a small tmpfs
+ * while the disk stays full cannot drop the partial copy (a delete needs room too, once the
+ * WAL space a failed frame left allocated is used up): its drop is refused with that line
+ * (left so, after 8 attempts the move ends `failed` with it as its reason, and the orphan
+ * sweep removes the partial copy once there is room), while the shard map is back on the
+ * source; resumed once there is room, the abort drops the partial copy. The destination's data dir is on a small tmpfs
  * (needs root; skipped with the reason otherwise).
  */
 import {mkdtempSync, rmSync} from 'node:fs'
@@ -25,6 +26,7 @@ import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent} from '../../../src/executo
 import {requestCancel} from '../../../src/executor/moveStore.js'
 import {freePort} from '../../../src/localEtcd/freePort.js'
 import {formatHlc} from '../../../src/model/hlc.js'
+import {type Plan} from '../../../src/model/plan.js'
 import {type Shard} from '../../../src/model/shard.js'
 import {loadClusterToken} from '../../../src/node/clusterToken.js'
 import {NodeClient} from '../../../src/node/nodeClient.js'
@@ -106,17 +108,43 @@ async function startMoveCluster(label: string): Promise<MoveCluster> {
 }
 
 /** drain moves every shard off `mc.src` (to `mc.dst`) with an in-process executor; `onEvent` sees each event as it comes. */
-async function drain(mc: MoveCluster, onEvent: (e: ExecutorEvent) => void): Promise<{result: ApplyResult; events: ExecutorEvent[]}> {
+async function drain(mc: MoveCluster, onEvent: (e: ExecutorEvent) => void, signal?: AbortSignal): Promise<{result: ApplyResult; events: ExecutorEvent[]}> {
   await setNodeState(mc.ctx, mc.src, 'draining')
   const plan = planRebalance(await readSnapshot(mc.ctx), {drainOnly: true}, {id: 'drain', createdAt: new Date().toISOString()})
+  return execute(mc, plan, onEvent, signal)
+}
+
+/** execute runs `plan` (undefined: resumes the unfinished moves) with an in-process executor until it ends or `signal` aborts. */
+async function execute(mc: MoveCluster, plan: Plan | undefined, onEvent: (e: ExecutorEvent) => void, signal?: AbortSignal): Promise<{result: ApplyResult; events: ExecutorEvent[]}> {
   const input: ApplyInput = {plan, limits: {maxConcurrent: 1, perNode: 1}, throttle: null, nodeThrottle: null, options: {...DEFAULT_EXECUTOR_OPTIONS, drainTimeoutMs: 2000, barrierTimeoutMs: 15_000}, confirm: async () => true, holder: 'test'}
   const events: ExecutorEvent[] = []
   const emit = (e: ExecutorEvent) => {
     events.push(e)
     onEvent(e)
   }
-  const result = await executors.start((stop) => executePlan(mc.ctx, input, {now: () => Date.now(), sleep: (ms, s) => sleepFor(ms, undefined, {signal: s}).catch(() => {}), emit}, stop))
+  const result = await executors.start((stop) => executePlan(mc.ctx, input, {now: () => Date.now(), sleep: (ms, s) => sleepFor(ms, undefined, {signal: s}).catch(() => {}), emit}, stop), signal)
   return {result, events}
+}
+
+/**
+ * fillWalSlack writes small records to the joining destination until it refuses one: a
+ * copy frame that found no room leaves the WAL file longer than its last commit, and
+ * commits reuse that space, so until it is used up a small delete (the abort's drop)
+ * may still fit. Returns how many it wrote (bounded). Their keys are no client's: the
+ * source never had them, and they go with the partial copy.
+ */
+async function fillWalSlack(mc: MoveCluster): Promise<number> {
+  const shard = (await listShards(mc.ctx)).shards[0]!.value
+  const dst = mc.client(mc.dst)
+  for (let i = 0; i < 10_000; i++) {
+    const record = {key: Buffer.from(`slack-${i}`), value: Buffer.alloc(100, 1), version: formatHlc({wall: Date.now(), counter: i, writer: 'slack'})}
+    const refused = await dst.apply(shard.id, shard.epoch, [record], 'write').then(
+      () => false,
+      () => true,
+    )
+    if (refused) return i
+  }
+  throw new Error('the destination took 10,000 writes on a full disk')
 }
 
 /** records reads every record `c` holds of `shard` (bounded). */
@@ -164,32 +192,42 @@ describe.skipIf(refusal !== undefined)(`a move onto a destination whose disk fil
     }
   })
 
-  it('Given the copy failed for want of room, When the move is cancelled while the disk stays full, Then the source keeps every record, the move ends aborted or failed naming the full disk, and no partial copy is left once there is room', async () => {
+  it('Given the copy failed for want of room, When the move is cancelled while the disk stays full, Then the source keeps every record, the abort retries its drop naming the full disk, and once space is freed the resumed abort drops the partial copy', async () => {
     const mc = await startMoveCluster('diskfullmove-full')
     try {
       let cancel: Promise<unknown> | undefined
-      const {result} = await drain(mc, (e) => {
-        if (e.type === 'retry' && e.what === 'copying') cancel ??= requestCancel(mc.ctx, e.move)
-      })
+      let abortRefusal: string | undefined
+      const stop = new AbortController()
+      const first = await drain(
+        mc,
+        (e) => {
+          if (e.type === 'retry' && e.what === 'copying') cancel ??= fillWalSlack(mc).then(() => requestCancel(mc.ctx, e.move))
+          if (e.type === 'retry' && e.what === 'aborting' && abortRefusal === undefined) {
+            abortRefusal = e.error
+            stop.abort()
+          }
+        },
+        stop.signal,
+      )
       await cancel
-      // The destination is out of the shard map again: the source is its only replica, with every record.
+      // The abort's drop found no room (a delete needs room too), and said so in one line (before: "node nX: internal error").
+      expect(abortRefusal).toMatch(FULL_LINE)
+      expect(first.result.moves[0]).toMatchObject({phase: 'aborting'})
+      // The destination is out of the shard map already: the source is the only replica, with every record.
       const {shards} = await listShards(mc.ctx)
       const shard = shards[0]!.value
       expect(shard.replicas).toEqual([{node: mc.src, role: 'voter'}])
       expectEveryRecord(await records(mc.client(mc.src), shard))
-      // The abort drops the partial copy if the delete fits in the WAL space the failed frame
-      // left allocated; when it does not (a delete needs room too), the abort gives up after
-      // its attempts and the move fails, naming the full disk in its reason.
-      expect(result.moves).toHaveLength(1)
-      const move = result.moves[0]!
-      expect(['aborted', 'failed']).toContain(move.phase)
-      if (move.phase === 'failed') expect(move.reason).toMatch(FULL_LINE)
-      expect(move.reason ?? '').not.toContain('internal error')
-      // Holding no role, whatever the destination kept serves no one; once there is room the orphan sweep removes it.
+      // Holding no role, the partial copy serves no one.
       const dst = mc.client(mc.dst)
       expect((await dst.stats()).shards).toEqual([])
+      expect((await dst.stats()).storage.keys).toBeGreaterThan(0)
+      // Once there is room, the resumed abort drops it (or the orphan sweep got there first).
       mc.disk.release()
-      await waitFor(async () => ((await dst.stats()).storage.keys === 0 ? true : undefined), 'the orphan sweep of the partial copy', 30_000)
+      const resumed = await execute(mc, undefined, () => {})
+      expect(resumed.result.moves[0]).toMatchObject({phase: 'aborted'})
+      await waitFor(async () => ((await dst.stats()).storage.keys === 0 ? true : undefined), 'the partial copy to be dropped', 30_000)
+      expectEveryRecord(await records(mc.client(mc.src), shard))
       expect(mc.dstProc().gone()).toBe(false)
     } finally {
       await mc.close()

@@ -111,6 +111,16 @@ describe.skipIf(!disk)(`a node whose disk fills under client writes${skipped}`, 
     expect(await unreadable(acked)).toEqual([])
   })
 
+  it('Given the full disk, When the node is stopped with SIGTERM, Then it exits 0, restarts on the full disk, and every acknowledged write is readable', async () => {
+    const node = dp.nodes.n1!
+    node.signal('SIGTERM')
+    const code = await node.exited
+    expect(code).toBe(0)
+    await dp.startNode('n1')
+    await waitFor(async () => ((await kv(router.address, 'GET', `k${acked[0]}`)).status === 200 ? true : undefined), 'the router reading from the restarted node')
+    expect(await unreadable(acked)).toEqual([])
+  })
+
   it('Given the full disk, When space is freed, Then writes commit again by themselves (one info line says so) and every acknowledged write is still readable', async () => {
     // The restarted node has not met the full disk yet: make it, so the recovery below is one it logs.
     const refused = await kv(router.address, 'PUT', 'after-restart', valueOf(0))
