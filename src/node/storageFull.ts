@@ -22,12 +22,17 @@ export function isStorageFullCode(code: unknown): boolean {
  */
 export class StorageFullError extends UserError {
   constructor(readonly dataDir: string) {
-    super('NOT_SERVING', storageFullMessage(dataDir), 'free space on that disk or move shards off this node; writes resume by themselves once there is room')
+    super('NOT_SERVING', storageFullMessage(dataDir), 'free space on that disk; writes resume by themselves once there is room')
     this.name = 'StorageFullError'
   }
 }
 
-/** storageFullMessage is the one line a write refused for want of disk space answers with (the data plane sends no hint, so it says what to do too). */
+/**
+ * storageFullMessage is the one line a write refused for want of disk space answers with
+ * (the data plane sends no hint, so it says what to do too). It does not suggest moving
+ * shards off the node as the way out: a move cuts over, but the source's drop that would
+ * free the space is a write too, and waits for room like any other.
+ */
 export function storageFullMessage(dataDir: string): string {
-  return `out of disk space in data dir ${dataDir}: the write was not stored; free space on that disk or move shards off this node (writes resume by themselves once there is room)`
+  return `out of disk space in data dir ${dataDir}: the write was not stored; free space on that disk (deletes and drops need room too); writes resume by themselves once there is room`
 }

@@ -91,7 +91,7 @@ describe.skipIf(!disk)(`a node whose disk fills under client writes${skipped}`, 
       expect(r.status).toBe(503)
       expect(r.json).toMatchObject({code: 'QUORUM_FAILED', failed: [{node: 'n1', code: 'NOT_SERVING'}]})
       const message = (r.json!.failed as {message: string}[])[0]!.message
-      expect(message).toBe(`node n1: out of disk space in data dir ${disk!.dataDir}: the write was not stored; free space on that disk or move shards off this node (writes resume by themselves once there is room)`)
+      expect(message).toBe(`node n1: out of disk space in data dir ${disk!.dataDir}: the write was not stored; free space on that disk (deletes and drops need room too); writes resume by themselves once there is room`)
     }
     // The writer thread did not die: the node serves, and reads every acknowledged write.
     expect(dp.nodes.n1!.gone()).toBe(false)
