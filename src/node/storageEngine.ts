@@ -85,7 +85,7 @@ export interface StorageEngineOptions {
   /**
    * onStorageFull hears when writes start failing for want of disk space (`err`: the first
    * refusal, a {@link StorageFullError}; every refused write rejects with one) and when a
-   * write commits again (`err` undefined). The writer stays up: reads go on, and writes
+   * write that changed rows commits again (`err` undefined). The writer stays up: reads go on, and writes
    * resume by themselves once there is room.
    */
   onStorageFull?: (err: StorageFullError | undefined) => void

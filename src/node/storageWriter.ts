@@ -30,8 +30,10 @@ export interface StorageWriterOptions extends WriterData {
   onCommit?: (kind: CommitKind, seconds: number, records: number) => void
   /**
    * storageFull hears when writes start failing for want of disk space (`err` set: the first
-   * transaction that found no room) and when one commits again (`err` undefined): once per
-   * change, so an operator's log gets one line each way instead of one per refused write.
+   * transaction that found no room) and when one that changed rows commits again (`err`
+   * undefined; a transaction that changed nothing, such as an empty purge or a drop's row
+   * listing, commits on a full disk too and says nothing of room): once per change, so an
+   * operator's log gets one line each way instead of one per refused write.
    */
   storageFull?: (err: StorageFullError | undefined) => void
   /**
@@ -234,7 +236,7 @@ export class StorageWriter {
     if (!flight || flight.id !== reply.id) return
     this.inFlight = undefined
     if (reply.ok) {
-      if (this.full) {
+      if (this.full && reply.changes.length > 0) {
         this.full = false
         this.opts.storageFull?.(undefined)
       }

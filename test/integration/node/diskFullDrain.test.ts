@@ -143,5 +143,9 @@ describe.skipIf(!disk)(`draining a node whose disk is full${skipped}`, {timeout:
     const {shards} = await listShards(ctx)
     expect(shards[0]!.value.replicas).toEqual([{node: dst, role: 'voter'}])
     expect((await client(src).stats()).storage.keys).toBe(0)
+    // The source logged its disk filling once (the drop's retries list their rows fine, which is no write), and room coming back.
+    const logs = procs[0]!.logs()
+    expect(logs.match(/storage full: out of disk space/g)).toHaveLength(1)
+    expect(logs).toContain('storage has room again: writes commit')
   })
 })
