@@ -19,7 +19,7 @@ export const ERROR_CODES = [
   'STALE_EPOCH', // data plane: the request carried an older shard epoch than the node knows (retriable: refresh the map)
   'NOT_OWNER', // data plane: the node holds no replica of the shard in a role that allows the request
   'UNAUTHORIZED', // data plane: missing or wrong cluster token
-  'NOT_SERVING', // data plane: the node is starting, shutting down or re-registering after a lost lease (retriable)
+  'NOT_SERVING', // data plane: the node is starting, shutting down or re-registering after a lost lease, or its disk has no room for a write (retriable)
   'TOO_LARGE', // data plane: a request body, key or value over its limit
   'NODE_UNREACHABLE', // data plane: a node did not answer (connection refused, reset or timed out)
   'QUORUM_FAILED', // router: too few replicas of a shard answered to reach the read or write quorum

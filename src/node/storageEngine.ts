@@ -14,6 +14,7 @@ import {type CopyPage, type CopyPageStatements, prepareCopyPageStatements, readC
 import {CopyReader, type WalCheckpoint} from './copyReader.js'
 import {type BucketListing, readBucketListing} from './bucketListing.js'
 import {allocTransferable, transferableCopyOf} from './transferableBatch.js'
+import {type StorageFullError} from './storageFull.js'
 import {type CommitKind, StorageWriter} from './storageWriter.js'
 import {FileSyncer} from './fileSyncer.js'
 import {WalSyncPacer} from './walSyncPacer.js'
@@ -81,6 +82,13 @@ export interface StorageEngineOptions {
    * restarted (see StorageNode). Not called when the engine is closed.
    */
   onWriterFailed?: (err: Error) => void
+  /**
+   * onStorageFull hears when writes start failing for want of disk space (`err`: the first
+   * refusal, a {@link StorageFullError}; every refused write rejects with one) and when a
+   * write that changed rows commits again (`err` undefined). The writer stays up: reads go on, and writes
+   * resume by themselves once there is room.
+   */
+  onStorageFull?: (err: StorageFullError | undefined) => void
   /** clock returns wall milliseconds (injected for tests). */
   clock?: () => number
   /** maxTxnBytes bounds one group-commit transaction (one call is never split). */
@@ -287,6 +295,7 @@ export class StorageEngine {
       },
       onCommit: opts.onCommit,
       failed: opts.onWriterFailed,
+      storageFull: opts.onStorageFull,
       thread: threads,
     })
     this.copyReader = threads ? new CopyReader({file, pageSize: PAGE_SIZE}) : undefined

@@ -25,6 +25,7 @@ import {OrphanSweeper, RangeWriteGate} from './orphanSweeper.js'
 import {type NodeLog} from './nodeLog.js'
 import {NodeShardView} from './shardMapFollower.js'
 import {ForeignClusterError, StorageEngine} from './storageEngine.js'
+import {type StorageFullError} from './storageFull.js'
 import {StopSignals} from '../daemon/stopSignals.js'
 import {repairShards} from '../repair/repairService.js'
 import {requireTransportAllowed} from '../security/clusterSecurity.js'
@@ -144,7 +145,7 @@ export class StorageNode {
     // The writer can fail before the node exists (it opens its connection in its thread).
     const storageFailed = new StorageFailure()
     try {
-      engine = StorageEngine.open({dir: opts.dataDir, nodeId: opts.id, clusterUid: meta.value.uid, tombstoneGraceMs: opts.tombstoneGraceMs, maxClockOffsetMs: opts.maxClockOffsetMs, synchronous: opts.synchronous, onWriterFailed: (err) => storageFailed.report(err), onCommit: (kind, seconds, records) => {
+      engine = StorageEngine.open({dir: opts.dataDir, nodeId: opts.id, clusterUid: meta.value.uid, tombstoneGraceMs: opts.tombstoneGraceMs, maxClockOffsetMs: opts.maxClockOffsetMs, synchronous: opts.synchronous, onWriterFailed: (err) => storageFailed.report(err), onStorageFull: (err) => logStorageFull(opts.log, err), onCommit: (kind, seconds, records) => {
         metrics?.committed(kind, seconds)
         if (kind === 'purge') metrics?.purged(records)
       }, onWalSync: (file, seconds) => metrics?.backgroundSynced(file, seconds), onWalWait: (outcome, seconds) => metrics?.walWaited(outcome, seconds)})
@@ -557,4 +558,14 @@ class StorageFailure {
     this.error = err
     this.resolve(err)
   }
+}
+
+/**
+ * logStorageFull logs the node's disk filling (`err`: writes are refused from now on, one
+ * warning naming the data dir and what to do) and room coming back (`err` undefined): one
+ * line each way, not one per refused write, which answers its caller with the same line.
+ */
+function logStorageFull(log: NodeLog, err: StorageFullError | undefined): void {
+  if (err) log.warn(`storage full: ${err.message}`, {dataDir: err.dataDir})
+  else log.info('storage has room again: writes commit')
 }

@@ -1,3 +1,4 @@
+import {dirname} from 'node:path'
 import {type Worker} from 'node:worker_threads'
 import {keyHash} from '../model/hash.js'
 import {type CellChanges} from './digestCells.js'
@@ -5,6 +6,7 @@ import {FINE_WIDTH, fineOf} from './digestLayout.js'
 import {type ApplyOptions, type ApplyResult} from './lwwSql.js'
 import {type NodeRecord} from './protocol.js'
 import {decodeRecords, encodeRecords} from './recordCodec.js'
+import {isStorageFullCode, StorageFullError} from './storageFull.js'
 import {openWriterCore} from './storageWriterCore.js'
 import {type WriterData, type WriterOp, type WriterReply, type WriterRequest} from './storageWriterProtocol.js'
 import {startModuleWorker} from './workerModule.js'
@@ -26,6 +28,14 @@ export interface StorageWriterOptions extends WriterData {
   failed?: (err: Error) => void
   /** onCommit hears each transaction's duration (fsync included) and record count. */
   onCommit?: (kind: CommitKind, seconds: number, records: number) => void
+  /**
+   * storageFull hears when writes start failing for want of disk space (`err` set: the first
+   * transaction that found no room) and when one that changed rows commits again (`err`
+   * undefined; a transaction that changed nothing, such as an empty purge or a drop's row
+   * listing, commits on a full disk too and says nothing of room): once per change, so an
+   * operator's log gets one line each way instead of one per refused write.
+   */
+  storageFull?: (err: StorageFullError | undefined) => void
   /**
    * thread: true (the default, what nodes run) writes in a worker thread; false runs the
    * same writer core on this thread, answering each request on a later turn (for tests
@@ -97,6 +107,8 @@ export class StorageWriter {
   private pumpScheduled = false
   private failure: Error | undefined
   private closing = false
+  /** full is true from a transaction that failed for want of disk space until one commits. */
+  private full = false
   private readonly exited: Promise<void>
 
   constructor(private readonly opts: StorageWriterOptions) {
@@ -224,6 +236,10 @@ export class StorageWriter {
     if (!flight || flight.id !== reply.id) return
     this.inFlight = undefined
     if (reply.ok) {
+      if (this.full && reply.changes.length > 0) {
+        this.full = false
+        this.opts.storageFull?.(undefined)
+      }
       this.opts.committed(reply.changes)
       if (flight.commitKind) this.opts.onCommit?.(flight.commitKind, reply.seconds, flight.records)
       const results = reply.result
@@ -234,10 +250,25 @@ export class StorageWriter {
     } else {
       // What the request committed before it failed is in the rows: the cache must match them.
       if (reply.changes.length > 0) this.opts.committed(reply.changes)
-      const err = Object.assign(new Error(reply.error.message), {name: reply.error.name, code: reply.error.code})
+      const err = this.replyError(reply.error)
       for (const item of flight.items) item.reject(err)
     }
     this.pump()
+  }
+
+  /**
+   * replyError is the error a failed request's callers get: {@link StorageFullError} when the
+   * disk had no room (a coded, one-line refusal; {@link StorageWriterOptions.storageFull}
+   * hears of the first), else the writer's error with its name and SQLite code.
+   */
+  private replyError(e: {name: string; message: string; code?: string}): Error {
+    if (!isStorageFullCode(e.code)) return Object.assign(new Error(e.message), {name: e.name, code: e.code})
+    const err = new StorageFullError(dirname(this.opts.file))
+    if (!this.full) {
+      this.full = true
+      this.opts.storageFull?.(err)
+    }
+    return err
   }
 
   private fail(err: Error): void {
