@@ -184,6 +184,8 @@ interface RunLoop {
   failures: Map<string, number>
   /** fatal: the LockLostError that stops the loop. */
   fatal?: unknown
+  /** halt aborts every runner's sleeps (a backoff included) once {@link RunLoop.fatal} is set: a lost lock ends the run now. */
+  halt: AbortController
   /** wake ends the loop's current sleep early (a runner ended: its slot can be refilled now). */
   wake?: AbortController
 }
@@ -194,11 +196,12 @@ interface RunLoop {
  * that ended early. Returns the latest record of every move; rethrows a lost lock.
  */
 async function runAll(ctx: ServiceContext, lock: HeldLock, moves: FencedMove[], input: ApplyInput, deps: ApplyDeps, clients: NodeClients, signal: AbortSignal, runMove: MoveRunnerFn): Promise<Map<string, Move>> {
-  const loop: RunLoop = {latest: new Map(moves.map((m) => [m.value.id, m.value])), fenced: new Map(moves.map((m) => [m.value.id, m])), running: new Map(), reread: new Set(), failures: new Map()}
+  const loop: RunLoop = {latest: new Map(moves.map((m) => [m.value.id, m.value])), fenced: new Map(moves.map((m) => [m.value.id, m])), running: new Map(), reread: new Set(), failures: new Map(), halt: new AbortController()}
   const control: LiveControl = {paused: false, inWindow: () => (input.window ? inWindow(input.window, new Date(deps.now())) : true)}
   const latency = input.adaptive ? await latencySignalFor(ctx) : undefined
   const throttles = new LiveThrottles(latency ? await withBaselineTarget(input, latency, moves, deps, signal) : input, deps)
-  const env = executorEnv(ctx, lock, input, {...deps, emit: (ev) => (throttles.noteProgress(ev), deps.emit(ev))}, clients, signal, control, throttles, loop)
+  // Runners sleep on the stop signal and on the loop's halt (a lost lock), so neither waits out a backoff.
+  const env = executorEnv(ctx, lock, input, {...deps, emit: (ev) => (throttles.noteProgress(ev), deps.emit(ev))}, clients, AbortSignal.any([signal, loop.halt.signal]), control, throttles, loop)
   const runningMoves = () => [...loop.running.keys()].flatMap((id) => loop.latest.get(id) ?? [])
   const followControl = controlFollower(ctx, input, deps, control, throttles, latency && {signal: latency, running: runningMoves, flowing: () => throttles.flowing(new Set(loop.running.keys()))})
   const foldNow = censusFolder(ctx, deps)
@@ -288,8 +291,10 @@ function startMoves(env: ExecutorEnv, loop: RunLoop, limits: ConcurrencyLimits, 
       .catch(async (err: unknown) => {
         if (err instanceof LockLostError) {
           loop.fatal = err
+          loop.halt.abort()
           return
         }
+        // Re-read once this run has ended (after its backoff: rereadEnded keeps a move still running for a later pass).
         loop.reread.add(m.id)
         const failures = (loop.failures.get(m.id) ?? 0) + 1
         loop.failures.set(m.id, failures)
@@ -305,18 +310,24 @@ function startMoves(env: ExecutorEnv, loop: RunLoop, limits: ConcurrencyLimits, 
   }
 }
 
-/** rereadEnded re-reads moves whose runner ended unexpectedly (not terminal) so the scheduler sees their real phase. */
+/**
+ * rereadEnded re-reads moves whose runner ended unexpectedly (not terminal) so the scheduler
+ * sees their real phase. A move whose runner is still settling (sleeping its backoff) stays
+ * marked for a later pass: its next run must get the record its failed run left, not the one
+ * from before it (a stale phase or cursor would undo that run's progress, or an abort).
+ */
 async function rereadEnded(ctx: ServiceContext, loop: RunLoop): Promise<void> {
-  if (loop.reread.size === 0) return
+  const ended = [...loop.reread].filter((id) => !loop.running.has(id))
+  if (ended.length === 0) return
   const all = await listMoves(ctx).catch(() => undefined)
   if (!all) return
   for (const fm of all) {
-    if (loop.reread.has(fm.value.id) && !loop.running.has(fm.value.id)) {
+    if (ended.includes(fm.value.id) && !loop.running.has(fm.value.id)) {
       loop.latest.set(fm.value.id, fm.value)
       loop.fenced.set(fm.value.id, fm)
     }
   }
-  loop.reread.clear()
+  for (const id of ended) loop.reread.delete(id)
 }
 
 /**
