@@ -56,9 +56,14 @@ export function preflightPlan(plan: Plan, shards: readonly Shard[], nodeIds: Rea
       // A piece an earlier split of this plan creates (the planner splits a hot shard's pieces
       // again) does not exist yet: its epoch is the one that split gives it.
       else if (!shard && plannedBase === undefined) verdict = ok(`shard ${action.shard} does not exist`)
-      // Applied by a run that died before recording the moves: runnable, and applySplit reports it already done.
-      else if (plannedBase === undefined && splitMade(action, (id) => byId.get(id))) verdict = ok()
-      else if (shard && plannedBase === undefined && shard.epoch !== action.epoch) verdict = ok(`shard ${action.shard} is at epoch ${shard.epoch}, the plan expected ${action.epoch}`)
+      // Applied by a run that died before recording the moves: runnable, and applySplit reports it
+      // already done. Its parts are in the map, so later actions on them are checked against it
+      // (as applySplit and the move runner will), not against the epochs the plan gave them: the
+      // map may have moved on since (another plan's split of a part, with ids of its own).
+      else if (plannedBase === undefined && splitMade(action, (id) => byId.get(id))) {
+        verdict = ok()
+        return verdict
+      } else if (shard && plannedBase === undefined && shard.epoch !== action.epoch) verdict = ok(`shard ${action.shard} is at epoch ${shard.epoch}, the plan expected ${action.epoch}`)
       else verdict = ok()
       // After a stale split, a move of its lower part is checked against the map.
       if (verdict.ok) for (const p of action.parts) expected.set(p.shard, p.epoch)
@@ -79,4 +84,3 @@ export function preflightPlan(plan: Plan, shards: readonly Shard[], nodeIds: Rea
   const runnable = verdicts.filter((v) => v.ok).length
   return {planId: plan.id, cluster: plan.cluster, fingerprintMatches: shardMapFingerprint(shards) === plan.createdFrom.fingerprint, verdicts, runnable, stale: verdicts.length - runnable}
 }
-
