@@ -4,7 +4,7 @@ import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
 import {makeServiceContext} from '../../src/cluster/serviceContext.js'
 import {UserError} from '../../src/errors/errors.js'
 import {executePlan} from '../../src/executor/executePlan.js'
-import {DEFAULT_EXECUTOR_OPTIONS} from '../../src/executor/executorEnv.js'
+import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEnv} from '../../src/executor/executorEnv.js'
 import {commitMoveTransition, type FencedMove} from '../../src/executor/moveStore.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
 import {moveOf} from './fixtures.js'
@@ -28,7 +28,7 @@ vi.mock('../../src/executor/engineMoveRunner.js', async (orig) => {
   const real = await orig<typeof import('../../src/executor/engineMoveRunner.js')>()
   return {
     ...real,
-    moveRunnerFor: async () => async (env: Parameters<typeof real.runMove>[0], fm: FencedMove) => {
+    moveRunnerFor: async () => async (env: ExecutorEnv, fm: FencedMove) => {
       runs.push(fm)
       const {getMove} = await import('../../src/executor/moveStore.js')
       const now = await getMove(env.ctx, fm.value.id)

@@ -116,7 +116,7 @@ describe('leases', () => {
     const other = new Etcd3({hosts: endpoint})
     try {
       await other.leaseClient.leaseRevoke({ID: lease.id})
-      const err = await Promise.race([lost, new Promise<undefined>((resolve) => setTimeout(resolve, 12_000).unref())])
+      const err = await Promise.race([lost, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 12_000).unref())])
       expect(err, 'the holder still counted its revoked lease as held 12 s after the revoke').toBeDefined()
       expect(err!.message).not.toMatch(/no keepalive of lease/)
       expect(lease.lost).toBe(true)

@@ -25,6 +25,7 @@ import {formatHlc} from '../../../src/model/hlc.js'
 import {type Shard} from '../../../src/model/shard.js'
 import {loadClusterToken} from '../../../src/node/clusterToken.js'
 import {NodeClient} from '../../../src/node/nodeClient.js'
+import {shardRecords} from './shardRecords.js'
 import {type NodeRecord} from '../../../src/node/protocol.js'
 import {planRebalance} from '../../../src/planner/planRebalance.js'
 import {ExecutorsOfTest} from '../../support/executorAbort.js'
@@ -99,18 +100,6 @@ afterAll(async () => {
   }
 })
 
-/** records reads every record `c` holds of `s` (bounded). */
-async function records(c: NodeClient, s: Shard): Promise<Map<string, Buffer | null>> {
-  const out = new Map<string, Buffer | null>()
-  let cursor: string | undefined
-  for (let i = 0; i < 1000; i++) {
-    const chunk = await c.snapshotChunk(s.id, s.epoch, {cursor, maxBytes: 1024 * 1024})
-    for (const r of chunk.records) out.set(r.key.toString(), r.value)
-    cursor = chunk.cursor
-    if (!cursor) return out
-  }
-  throw new Error('snapshot did not finish')
-}
 
 describe.skipIf(!disk)(`draining a node whose disk is full${skipped}`, {timeout: 90_000}, () => {
   it('Given a full source, When it is drained, Then the move cuts over with every record on the destination, its cleanup drop is refused with the full-disk line until space is freed, and then the move finishes and the source copy is gone', async () => {
@@ -125,7 +114,7 @@ describe.skipIf(!disk)(`draining a node whose disk is full${skipped}`, {timeout:
       // What the map and the destination hold while the drop waits for room; then free it.
       atRefusal = listShards(ctx).then(async ({shards}) => {
         const s = shards[0]!.value
-        const held = await records(client(dst), s)
+        const held = await shardRecords(client(dst), s)
         expect(held.size).toBe(KEYS + [...held.keys()].filter((k) => k.startsWith('small-')).length)
         for (let n = 0; n < KEYS; n++) expect(held.get(`k${n}`)?.equals(valueOf(n)), `k${n}`).toBe(true)
         disk!.release()

@@ -27,9 +27,9 @@ import {requestCancel} from '../../../src/executor/moveStore.js'
 import {freePort} from '../../../src/localEtcd/freePort.js'
 import {formatHlc} from '../../../src/model/hlc.js'
 import {type Plan} from '../../../src/model/plan.js'
-import {type Shard} from '../../../src/model/shard.js'
 import {loadClusterToken} from '../../../src/node/clusterToken.js'
 import {NodeClient} from '../../../src/node/nodeClient.js'
+import {shardRecords} from './shardRecords.js'
 import {type NodeRecord} from '../../../src/node/protocol.js'
 import {planRebalance} from '../../../src/planner/planRebalance.js'
 import {ExecutorsOfTest} from '../../support/executorAbort.js'
@@ -147,18 +147,6 @@ async function fillWalSlack(mc: MoveCluster): Promise<number> {
   throw new Error('the destination took 10,000 writes on a full disk')
 }
 
-/** records reads every record `c` holds of `shard` (bounded). */
-async function records(c: NodeClient, shard: Shard): Promise<Map<string, Buffer | null>> {
-  const out = new Map<string, Buffer | null>()
-  let cursor: string | undefined
-  for (let i = 0; i < 1000; i++) {
-    const chunk = await c.snapshotChunk(shard.id, shard.epoch, {cursor, maxBytes: 1024 * 1024})
-    for (const r of chunk.records) out.set(r.key.toString(), r.value)
-    cursor = chunk.cursor
-    if (!cursor) return out
-  }
-  throw new Error('snapshot did not finish')
-}
 
 /** expectEveryRecord checks that `held` is exactly the records the cluster was filled with. */
 function expectEveryRecord(held: Map<string, Buffer | null>): void {
@@ -186,7 +174,7 @@ describe.skipIf(refusal !== undefined)(`a move onto a destination whose disk fil
       const {shards} = await listShards(mc.ctx)
       const shard = shards[0]!.value
       expect(shard.replicas).toEqual([{node: mc.dst, role: 'voter'}])
-      expectEveryRecord(await records(mc.client(mc.dst), shard))
+      expectEveryRecord(await shardRecords(mc.client(mc.dst), shard))
     } finally {
       await mc.close()
     }
@@ -217,7 +205,7 @@ describe.skipIf(refusal !== undefined)(`a move onto a destination whose disk fil
       const {shards} = await listShards(mc.ctx)
       const shard = shards[0]!.value
       expect(shard.replicas).toEqual([{node: mc.src, role: 'voter'}])
-      expectEveryRecord(await records(mc.client(mc.src), shard))
+      expectEveryRecord(await shardRecords(mc.client(mc.src), shard))
       // Holding no role, the partial copy serves no one.
       const dst = mc.client(mc.dst)
       expect((await dst.stats()).shards).toEqual([])
@@ -227,7 +215,7 @@ describe.skipIf(refusal !== undefined)(`a move onto a destination whose disk fil
       const resumed = await execute(mc, undefined, () => {})
       expect(resumed.result.moves[0]).toMatchObject({phase: 'aborted'})
       await waitFor(async () => ((await dst.stats()).storage.keys === 0 ? true : undefined), 'the partial copy to be dropped', 30_000)
-      expectEveryRecord(await records(mc.client(mc.src), shard))
+      expectEveryRecord(await shardRecords(mc.client(mc.src), shard))
       expect(mc.dstProc().gone()).toBe(false)
     } finally {
       await mc.close()
