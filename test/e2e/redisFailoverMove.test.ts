@@ -181,7 +181,7 @@ async function failoverMidMove(index: number, side: 'source' | 'target', from: R
     if (fix.code !== 0 && side === 'source') {
       // The successor served the slot without ASK, so the writers' SETs to keys already migrated made second copies there:
       // fix refuses to pick one. Every write here is a whole-value SET, and the successor's copies are the later ones: keep them.
-      expect(fix.stderr).toMatch(/on both .* --replace/s)
+      expect(fix.stdout + fix.stderr).toMatch(/PRECONDITION.*on both .* --replace/s)
       fix = await cli(['redis', 'fix', '--seed', seed, '--yes', '--replace', '--json'])
     }
     expect(fix.code, fix.stderr).toBe(0)
