@@ -7,11 +7,12 @@ import {type FixResult, fixOpenSlots} from '../../src/redis/fixOpenSlots.js'
 
 export default class RedisFix extends EtcdCommand {
   static override summary = 'Close Redis Cluster slots left open mid-migration (by shardctl or redis-cli), deciding from where their keys are.'
-  static override description = 'Finds every slot a master marks MIGRATING or IMPORTING. A slot with keys on the importing side is finished (the rest of its keys move there, then every master assigns it there); a slot whose keys are all still on the migrating side is rolled back (marks cleared, owner unchanged). Prints what it would do unless --yes. Refused while a shardctl executor holds the cluster lock: `apply --resume` finishes its own slots.'
+  static override description = 'Finds every slot a master marks MIGRATING or IMPORTING. A slot with keys on the importing side is finished (the rest of its keys move there, then every master assigns it there); a slot whose keys are all still on the migrating side is rolled back (marks cleared, owner unchanged). A side Redis failed over is replaced by the master that took its place; a slot open towards a master that is down but not replaced is refused, and so is a slot to finish after a failover with keys on both sides (each copy may hold acknowledged writes) unless --replace. Prints what it would do unless --yes. Refused while a shardctl executor holds the cluster lock: `apply --resume` finishes its own slots.'
   static override examples = ['<%= config.bin %> redis fix', '<%= config.bin %> redis fix --yes', '<%= config.bin %> redis fix --seed 127.0.0.1:7000 --yes --json']
   static override flags = {
     seed: Flags.string({description: 'host:port of a node of the Redis Cluster (default: the seed the cluster was recorded with)'}),
     yes: Flags.boolean({description: 'close the slots (without it: a dry run that only reports)'}),
+    replace: Flags.boolean({description: 'after a failover, a key on both sides of a slot to finish is taken from the source (the master serving the slot), replacing the target\'s copy; without it such a slot is refused'}),
   }
 
   async run(): Promise<FixResult> {
@@ -23,10 +24,11 @@ export default class RedisFix extends EtcdCommand {
     if (lock && flags.yes) throw new UserError('LOCK_HELD', `an executor is running on cluster "${ctx.cluster}"`, 'wait for it, or stop it and run `shardctl apply --resume`, which finishes its own open slots')
     const seed = flags.seed ?? meta.value.redisSeed
     if (!seed) throw new UserError('BAD_INPUT', `cluster "${ctx.cluster}" has no recorded redis seed`, 'pass --seed HOST:PORT')
-    const result = await fixOpenSlots(seed, !flags.yes)
+    const result = await fixOpenSlots(seed, !flags.yes, {replace: flags.replace})
     if (result.slots.length === 0) this.log('No open slots: nothing to fix.')
     else {
       this.log(renderTable(['SLOT', 'SOURCE', 'TARGET', 'KEYS@SOURCE', 'KEYS@TARGET', result.dryRun ? 'WOULD' : 'DID', 'MOVED'], result.slots.map((s) => [s.slot, s.source, s.target, s.sourceKeys, s.targetKeys, s.action, s.keysMoved]), [0, 3, 4, 6]))
+      for (const s of result.slots.filter((x) => x.keysOnBothSides.length > 0)) this.log(`slot ${s.slot}: ${s.keysOnBothSides.length} key(s) on both ${s.source} and ${s.target} (${s.keysOnBothSides.slice(0, 10).join(', ')}${s.keysOnBothSides.length > 10 ? ', …' : ''}): --yes refuses it unless --replace (${s.source}'s copies win)`)
       if (result.dryRun) this.log('Dry run: nothing changed. Run again with --yes to close these slots.')
     }
     return result

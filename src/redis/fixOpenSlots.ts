@@ -1,13 +1,13 @@
 import {setTimeout as sleepFor} from 'node:timers/promises'
 import {type Redis} from 'ioredis'
 import {UserError} from '../errors/errors.js'
-import {isLiveMaster, myself, parseClusterNodes, shortNodeId} from './clusterNodes.js'
+import {isLiveMaster, myself, parseClusterNodes, type RedisClusterNode, shortNodeId} from './clusterNodes.js'
 import {discoverTopology} from './discovery.js'
 import {decideOpenSlot} from './openSlotDecision.js'
 import {clusterCommand, connectRedisNode} from './redisConnection.js'
 import {targetWillOutrankSource} from './epochOrder.js'
-import {resolveOpenSlotSides} from './openSlotSides.js'
-import {assignSlot, countKeys, keysInSlot, type MasterConn, migrateKeys, openSlot, readEpochs, stableSlot} from './slotOps.js'
+import {failedTargetReplaced, resolveOpenSlotSides} from './openSlotSides.js'
+import {assignSlot, countKeys, isBusyKey, keysInSlot, type MasterConn, migrateKeys, openSlot, readEpochs, stableSlot} from './slotOps.js'
 
 /** OpenSlotFix is one slot found open and what closing it does (or did). */
 export interface OpenSlotFix {
@@ -22,6 +22,20 @@ export interface OpenSlotFix {
   keysMoved: number
   /** failed is the master a mark still names that is no longer a live master (Redis failed it over; `source` or `target` is the master that took its place), null when both are live. */
   failed: string | null
+  /**
+   * keysOnBothSides lists the keys of a slot to finish after a failover that both sides hold
+   * (empty otherwise): the replica that took over a failed source served the slot without
+   * ASK, so a write there to a key already migrated made a second copy, and each copy may hold
+   * writes the other lacks. Without `replace`, `redis fix` refuses such a slot (the operator
+   * merges or deletes one copy); with it, the source's copy replaces the target's.
+   */
+  keysOnBothSides: string[]
+}
+
+/** FixOptions tune fixOpenSlots. */
+export interface FixOptions {
+  /** replace: when finishing a slot after a failover, a key on both sides is taken from the source (MIGRATE ... REPLACE) instead of refusing. */
+  replace?: boolean
 }
 
 /** FixResult is what `shardctl redis fix` reports (its --json output). */
@@ -37,40 +51,53 @@ export interface FixResult {
  * and, unless `dryRun`, closes it: `finish` migrates the keys left on the source and assigns
  * the slot to the target on every master; `rollback` clears the marks (the source keeps the
  * slot). Idempotent: a second run finds nothing open. Throws NODE_UNREACHABLE when a master
- * does not answer, PRECONDITION for a slot whose two sides cannot be identified.
+ * does not answer, PRECONDITION for a slot whose two sides cannot be identified (dry run
+ * too: a failed target not shown replaced, a third master serving the slot) and, unless
+ * `dryRun` or `opts.replace`, for a slot to finish after a failover with keys on both sides
+ * (listed in `keysOnBothSides`; also when MIGRATE, which then goes without REPLACE, meets one
+ * with BUSYKEY). Slots before the refused one are closed already.
  */
-export async function fixOpenSlots(seed: string, dryRun: boolean): Promise<FixResult> {
+export async function fixOpenSlots(seed: string, dryRun: boolean, opts: FixOptions = {}): Promise<FixResult> {
   const topo = await discoverTopology(seed)
   const masters = new Map<string, MasterConn>()
   try {
     for (const n of topo.masters) masters.set(n.id, {node: shortNodeId(n.id), redisId: n.id, address: n.address, conn: await connectRedisNode(n.address)})
     const open = new Map<number, {source?: string; target?: string}>()
     const served = new Map<string, Set<number>>()
+    const views: RedisClusterNode[][] = []
     for (const m of masters.values()) {
-      const me = myself(parseClusterNodes(String(await clusterCommand(m.conn, 'NODES'))))
+      const view = parseClusterNodes(String(await clusterCommand(m.conn, 'NODES')))
+      const me = myself(view)
       if (!me || !isLiveMaster(me)) continue
       served.set(m.redisId, new Set(me.slots))
+      views.push(view)
       for (const [slot, to] of me.migrating) open.set(slot, {...open.get(slot), source: m.redisId, target: open.get(slot)?.target ?? to})
       for (const [slot, from] of me.importing) open.set(slot, {...open.get(slot), target: m.redisId, source: open.get(slot)?.source ?? from})
     }
     const live = [...masters.values()].filter((m) => served.has(m.redisId))
     const slots: OpenSlotFix[] = []
     for (const [slot, ends] of [...open].sort((a, b) => a[0] - b[0])) {
-      const views = await Promise.all(live.map(async (m) => ({id: m.redisId, owns: served.get(m.redisId)!.has(slot), keys: await countKeys(m, slot)})))
-      const sides = resolveOpenSlotSides({source: ends.source, target: ends.target, masters: views})
-      if (!sides) throw new UserError('PRECONDITION', `slot ${slot} is open towards a node that is not a live master (${ends.source ?? '?'} -> ${ends.target ?? '?'}), and no live master took its place`, 'bring that node back, or close the slot by hand with CLUSTER SETSLOT')
+      const slotViews = await Promise.all(live.map(async (m) => ({id: m.redisId, owns: served.get(m.redisId)!.has(slot), keys: await countKeys(m, slot)})))
+      const targetReplaced = ends.target !== undefined && !served.has(ends.target) && failedTargetReplaced(ends.target, views)
+      const sides = resolveOpenSlotSides({source: ends.source, target: ends.target, masters: slotViews, targetReplaced})
+      if (!sides) throw refusal(slot, ends, slotViews, served, targetReplaced)
       const source = masters.get(sides.source)!
       const target = sides.target === null ? undefined : masters.get(sides.target)!
       const failed = [ends.source, ends.target].find((id) => id !== undefined && !served.has(id))
-      const sourceKeys = views.find((v) => v.id === source.redisId)!.keys
-      const targetKeys = target ? views.find((v) => v.id === target.redisId)!.keys : 0
+      const sourceKeys = slotViews.find((v) => v.id === source.redisId)!.keys
+      const targetKeys = target ? slotViews.find((v) => v.id === target.redisId)!.keys : 0
       const targetOwns = target ? served.get(target.redisId)!.has(slot) : false
       const action = target ? decideOpenSlot({sourceKeys, targetKeys, targetOwns, preferFinish: false}) : 'rollback'
-      const fix: OpenSlotFix = {slot, source: source.node, target: target?.node ?? shortNodeId(ends.target ?? '?'), sourceKeys, targetKeys, action, keysMoved: 0, failed: failed === undefined ? null : shortNodeId(failed)}
+      // After a failover the source is not authoritative for keys the target holds (see keysOnBothSides): list them, and MIGRATE without REPLACE.
+      const afterFailover = failed !== undefined
+      const both = afterFailover && target && action === 'finish' && sourceKeys > 0 && targetKeys > 0 ? await keysOnBothSides(source, target, slot) : []
+      const fix: OpenSlotFix = {slot, source: source.node, target: target?.node ?? shortNodeId(ends.target ?? '?'), sourceKeys, targetKeys, action, keysMoved: 0, failed: failed === undefined ? null : shortNodeId(failed), keysOnBothSides: both}
       if (!dryRun) {
+        if (both.length > 0 && !opts.replace) throw bothSidesRefusal(slot, source, target!, both)
         // The target's view of the slot is frozen on the failed source by its IMPORTING mark, which leaves the target CLUSTERDOWN (it refuses the MIGRATE): point it at the new owner first.
         if (target && ends.source !== source.redisId) await clusterCommand(target.conn, 'SETSLOT', slot, 'NODE', source.redisId)
-        fix.keysMoved = await closeSlot(source, target, live.filter((m) => m !== source && m !== target), slot, action)
+        const failedSource = ends.source !== undefined && ends.source !== source.redisId ? ends.source : undefined
+        fix.keysMoved = await closeSlot(source, target, live.filter((m) => m !== source && m !== target), slot, action, !afterFailover || opts.replace === true, failedSource)
       }
       slots.push(fix)
     }
@@ -80,8 +107,16 @@ export async function fixOpenSlots(seed: string, dryRun: boolean): Promise<FixRe
   }
 }
 
-/** closeSlot finishes or rolls back one open slot; with no target (the importing side failed and kept no key) a rollback clears the source's mark alone. */
-async function closeSlot(source: MasterConn, target: MasterConn | undefined, others: MasterConn[], slot: number, action: 'finish' | 'rollback'): Promise<number> {
+/**
+ * closeSlot finishes or rolls back one open slot; with no target (the importing side failed,
+ * was replaced and kept no key) a rollback clears the source's mark alone. `replace` false:
+ * MIGRATE without REPLACE, and a key the target already holds (BUSYKEY) stops it with
+ * PRECONDITION naming the keys on both sides (the slot stays open, the rest moved). When the
+ * source is the successor of the failed source `failedSource`, the marks are put back as
+ * Redis left them (no mark on the successor, the target importing from the failed node), so
+ * that the next run still sees the failover and does not take the successor as authoritative.
+ */
+async function closeSlot(source: MasterConn, target: MasterConn | undefined, others: MasterConn[], slot: number, action: 'finish' | 'rollback', replace: boolean, failedSource?: string): Promise<number> {
   if (action === 'rollback' || !target) {
     if (target) await stableSlot(target, slot)
     await stableSlot(source, slot)
@@ -92,7 +127,17 @@ async function closeSlot(source: MasterConn, target: MasterConn | undefined, oth
   if (sourceOwns) {
     await openSlot(source, target, slot)
     for (let keys = await keysInSlot(source, slot, 100); keys.length > 0; keys = await keysInSlot(source, slot, 100)) {
-      await migrateKeys(source, target, keys, 5000)
+      try {
+        await migrateKeys(source, target, keys, 5000, {replace})
+      } catch (err) {
+        if (replace || !isBusyKey(err)) throw err
+        const both = await keysOnBothSides(source, target, slot)
+        if (failedSource !== undefined) {
+          await stableSlot(source, slot).catch(() => undefined)
+          await clusterCommand(target.conn, 'SETSLOT', slot, 'IMPORTING', failedSource).catch(() => undefined)
+        }
+        throw bothSidesRefusal(slot, source, target, both)
+      }
       moved += keys.length
     }
     await awaitEpochOrder(source, target, slot)
@@ -114,6 +159,35 @@ async function awaitEpochOrder(source: MasterConn, target: MasterConn, slot: num
     if (waited >= EPOCH_WAIT_MS) throw new UserError('PRECONDITION', `slot ${slot}: ${target.node} (config epoch ${r.targetOwn}) still sees ${source.node} at epoch ${r.sourceSeenByTarget ?? 'unknown'}, not its ${r.sourceOwn}: assigning the slot now could lose its keys`, 'check the cluster bus between the two masters (`redis-cli --cluster check`), then run `redis fix` again')
     await sleepFor(100)
   }
+}
+
+/** keysOnBothSides lists the keys of `slot` that `source` and `target` both hold (CLUSTER GETKEYSINSLOT answers on either, whoever serves the slot). */
+async function keysOnBothSides(source: MasterConn, target: MasterConn, slot: number): Promise<string[]> {
+  const onTarget = new Set(await keysInSlot(target, slot, (await countKeys(target, slot)) + 1000))
+  return (await keysInSlot(source, slot, (await countKeys(source, slot)) + 1000)).filter((k) => onTarget.has(k)).sort()
+}
+
+function bothSidesRefusal(slot: number, source: MasterConn, target: MasterConn, keys: readonly string[]): UserError {
+  const shown = keys.slice(0, 10).join(', ') + (keys.length > 10 ? ` and ${keys.length - 10} more` : '')
+  return new UserError(
+    'PRECONDITION',
+    `slot ${slot}: ${keys.length} key(s) exist on both ${source.node} (which took over the slot after a failover and served it without ASK) and ${target.node} (which holds what was migrated before): ${shown}. Each copy may hold acknowledged writes the other lacks`,
+    `merge each key by hand and delete one copy (on ${target.node}, send ASKING first), or run \`redis fix --yes --replace\` to keep ${source.node}'s copies; the dry run (--json) lists them in keysOnBothSides`,
+  )
+}
+
+/** refusal explains why the sides of `slot` cannot be named (resolveOpenSlotSides answered undefined). */
+function refusal(slot: number, ends: {source?: string; target?: string}, slotViews: readonly {id: string; owns: boolean}[], served: ReadonlyMap<string, Set<number>>, targetReplaced: boolean): UserError {
+  const named = (id: string | undefined) => (id === undefined ? '?' : shortNodeId(id))
+  const marked = `${named(ends.source)} -> ${named(ends.target)}`
+  const sourceLive = ends.source !== undefined && served.has(ends.source)
+  const targetLive = ends.target !== undefined && served.has(ends.target)
+  const owners = slotViews.filter((v) => v.owns).map((v) => shortNodeId(v.id))
+  if (sourceLive && owners.some((o) => o !== named(ends.source) && o !== named(ends.target)))
+    return new UserError('PRECONDITION', `slot ${slot} (open ${marked}) is served by more than one live master by their own views (${owners.join(', ')}): a failed-over master that resumed may still answer as its owner`, 'wait a few seconds for the cluster to settle (Redis demotes the stale master), check with `redis-cli --cluster check`, then run `redis fix` again')
+  if (sourceLive && !targetLive && !targetReplaced)
+    return new UserError('PRECONDITION', `slot ${slot} is open towards ${named(ends.target)}, which is down but not replaced (no replica took over yet): it may hold the keys already migrated, which rolling the slot back would leave unreachable once it returns`, `bring ${named(ends.target)} back, or wait for Redis to fail it over to a replica, then run \`redis fix\` again`)
+  return new UserError('PRECONDITION', `slot ${slot} is open towards a node that is not a live master (${marked}), and no single live master took its place`, 'bring that node back, or close the slot by hand with CLUSTER SETSLOT')
 }
 
 /** EPOCH_WAIT_MS bounds awaitEpochOrder (gossip carries an epoch within a few pings). */

@@ -75,12 +75,22 @@ export async function openSlot(from: MasterConn, to: MasterConn, slot: number): 
  * migrateKeys moves `keys` from `from` to `to` in one `MIGRATE host port "" 0 timeout REPLACE
  * KEYS ...` (REPLACE: a key still on the source is authoritative, since writes to it go to the
  * source until it leaves; a retry after a lost reply must not fail on BUSYKEY). Returns
- * whether any of them was still there (NOKEY = all gone already).
+ * whether any of them was still there (NOKEY = all gone already). `replace: false` leaves
+ * REPLACE out, for a source that is not authoritative (the replica that took over a failed
+ * source served the slot without ASK, so a key on both sides may hold writes each side
+ * acknowledged): the target then refuses a key it already holds with BUSYKEY (the other keys
+ * of the batch still move), and the error is thrown (see isBusyKey).
  */
-export async function migrateKeys(from: MasterConn, to: MasterConn, keys: readonly string[], timeoutMs: number): Promise<boolean> {
+export async function migrateKeys(from: MasterConn, to: MasterConn, keys: readonly string[], timeoutMs: number, opts: {replace?: boolean} = {}): Promise<boolean> {
   const i = to.address.lastIndexOf(':')
-  const reply = await from.conn.call('MIGRATE', to.address.slice(0, i).replace(/^\[|\]$/g, ''), to.address.slice(i + 1), '', '0', String(timeoutMs), 'REPLACE', 'KEYS', ...keys)
+  const replace = opts.replace === false ? [] : ['REPLACE']
+  const reply = await from.conn.call('MIGRATE', to.address.slice(0, i).replace(/^\[|\]$/g, ''), to.address.slice(i + 1), '', '0', String(timeoutMs), ...replace, 'KEYS', ...keys)
   return reply !== 'NOKEY'
+}
+
+/** isBusyKey tells whether `err` is the target's BUSYKEY refusal relayed by MIGRATE without REPLACE (a key it already holds). */
+export function isBusyKey(err: unknown): boolean {
+  return err instanceof Error && /BUSYKEY/.test(err.message)
 }
 
 /**
