@@ -1,10 +1,8 @@
-import {setTimeout as sleepFor} from 'node:timers/promises'
 import {describe, expect, it} from 'vitest'
-import {parseClusterNodes} from '../../../src/redis/clusterNodes.js'
 import {fixOpenSlots} from '../../../src/redis/fixOpenSlots.js'
-import {withRedisNode} from '../../../src/redis/redisConnection.js'
-import {openSlotMarks, redisAvailable, type RedisMaster, servedSlots, tagsInSlots} from '../../support/redisCluster.js'
+import {openSlotMarks, redisAvailable, servedSlots, tagsInSlots} from '../../support/redisCluster.js'
 import {useRedisCluster} from '../../support/redisTestFile.js'
+import {countAt, nodesSeenBy, openSlotByHand, poll, replicaOf} from '../../support/redisFailover.js'
 
 /**
  * `redis fix` after Redis failed a master over in the middle of a slot migration, on a real
@@ -36,41 +34,8 @@ function serverAt(address: string): Server {
   return {address, kill: () => s.child.kill('SIGKILL')}
 }
 
-const nodesSeenBy = async (address: string) => parseClusterNodes(await withRedisNode(address, async (r) => String(await r.call('CLUSTER', 'NODES'))))
-const countAt = (address: string, slot: number) => withRedisNode(address, async (r) => Number(await r.call('CLUSTER', 'COUNTKEYSINSLOT', String(slot))))
 
-async function poll<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const v = await fn().catch(() => undefined)
-    if (v !== undefined) return v
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleepFor(200)
-  }
-}
 
-/** replicaOf is the address of `master`'s replica (from `master`'s own view). */
-async function replicaOf(master: RedisMaster): Promise<string> {
-  const r = (await nodesSeenBy(master.address)).find((n) => n.masterId === master.redisId)
-  if (!r) throw new Error(`${master.node} has no replica`)
-  return r.address
-}
-
-/** openByHand marks `slot` IMPORTING on `dst` and MIGRATING on `src`, migrates `n` of its keys, and waits until both replicas hold what their masters hold. */
-async function openByHand(src: RedisMaster, dst: RedisMaster, slot: number, n: number): Promise<void> {
-  await withRedisNode(dst.address, (r) => r.call('CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', src.redisId))
-  await withRedisNode(src.address, async (r) => {
-    await r.call('CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', dst.redisId)
-    const keys = (await r.call('CLUSTER', 'GETKEYSINSLOT', String(slot), String(n))) as string[]
-    const i = dst.address.lastIndexOf(':')
-    await r.call('MIGRATE', dst.address.slice(0, i), dst.address.slice(i + 1), '', '0', '5000', 'KEYS', ...keys)
-  })
-  for (const m of [src, dst]) {
-    const want = await countAt(m.address, slot)
-    const replica = await replicaOf(m)
-    await poll(`${replica} to hold ${want} keys of slot ${slot}`, async () => ((await countAt(replica, slot)) === want ? true : undefined))
-  }
-}
 
 /** liveMasterServing waits until a live master other than `except`, not `dead`, serves `slot` by its own view (the failover happened) and returns its address. */
 async function successorServing(slot: number, dead: string, except: string): Promise<string> {
@@ -100,7 +65,7 @@ describe.skipIf(!available)('redis fix after a master failed over mid-migration'
     const [{tag, slot}] = tagsInSlots(mine[0]!, mine[mine.length - 1]! + 1, 1) as [{tag: string; slot: number}]
     const keys = Array.from({length: 200}, (_, j) => `{${tag}}:${j}`)
     await Promise.all(keys.map((k) => file.client.set(k, `${k}=1`)))
-    await openByHand(src, dst, slot, 120)
+    await openSlotByHand(src, dst, slot, 120, {awaitReplicas: true})
     expect(await countAt(dst.address, slot)).toBe(120)
 
     serverAt(src.address).kill()
@@ -134,7 +99,7 @@ describe.skipIf(!available)('redis fix after a master failed over mid-migration'
     const [{tag, slot}] = tagsInSlots(mine[0]!, mine[mine.length - 1]! + 1, 1, 't') as [{tag: string; slot: number}]
     const keys = Array.from({length: 200}, (_, j) => `{${tag}}:${j}`)
     await Promise.all(keys.map((k) => file.client.set(k, `${k}=1`)))
-    await openByHand(src, dst, slot, 120)
+    await openSlotByHand(src, dst, slot, 120, {awaitReplicas: true})
     const replica = await replicaOf(dst)
 
     serverAt(dst.address).kill()

@@ -1,10 +1,8 @@
-import {setTimeout as sleepFor} from 'node:timers/promises'
 import {describe, expect, it} from 'vitest'
-import {parseClusterNodes} from '../../../src/redis/clusterNodes.js'
 import {fixOpenSlots} from '../../../src/redis/fixOpenSlots.js'
-import {withRedisNode} from '../../../src/redis/redisConnection.js'
-import {redisAvailable, type RedisMaster, servedSlots, tagsInSlots} from '../../support/redisCluster.js'
+import {redisAvailable, servedSlots, tagsInSlots} from '../../support/redisCluster.js'
 import {useRedisCluster} from '../../support/redisTestFile.js'
+import {nodesSeenBy, openSlotByHand, poll} from '../../support/redisFailover.js'
 
 /**
  * Review (s18, review-a): `redis fix` while the IMPORTING side of an open slot is down and
@@ -21,27 +19,7 @@ import {useRedisCluster} from '../../support/redisTestFile.js'
 const available = await redisAvailable()
 const file = useRedisCluster('redis-fix-target-down', available, {masters: 3, replicasPerMaster: 0})
 
-const nodesSeenBy = async (address: string) => parseClusterNodes(await withRedisNode(address, async (r) => String(await r.call('CLUSTER', 'NODES'))))
 
-async function poll<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const v = await fn().catch(() => undefined)
-    if (v !== undefined) return v
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleepFor(200)
-  }
-}
-
-async function openByHand(src: RedisMaster, dst: RedisMaster, slot: number, n: number): Promise<void> {
-  await withRedisNode(dst.address, (r) => r.call('CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', src.redisId))
-  await withRedisNode(src.address, async (r) => {
-    await r.call('CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', dst.redisId)
-    const keys = (await r.call('CLUSTER', 'GETKEYSINSLOT', String(slot), String(n))) as string[]
-    const i = dst.address.lastIndexOf(':')
-    await r.call('MIGRATE', dst.address.slice(0, i), dst.address.slice(i + 1), '', '0', '5000', 'KEYS', ...keys)
-  })
-}
 
 describe.skipIf(!available)('redis fix with the importing master down and not replaced', () => {
   it('does not roll the slot back onto the source while the down target holds the migrated keys', async () => {
@@ -50,7 +28,7 @@ describe.skipIf(!available)('redis fix with the importing master down and not re
     const [{tag, slot}] = tagsInSlots(mine[0]!, mine[mine.length - 1]! + 1, 1, 'd') as [{tag: string; slot: number}]
     const keys = Array.from({length: 200}, (_, j) => `{${tag}}:${j}`)
     await Promise.all(keys.map((k) => file.client.set(k, `${k}=1`)))
-    await openByHand(src, dst, slot, 120)
+    await openSlotByHand(src, dst, slot, 120)
 
     const child = file.redis.servers.find((s) => s.address === dst.address)!.child
     child.kill('SIGSTOP')

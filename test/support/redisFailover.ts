@@ -1,0 +1,54 @@
+import {setTimeout as sleepFor} from 'node:timers/promises'
+import {parseClusterNodes, type RedisClusterNode} from '../../src/redis/clusterNodes.js'
+import {withRedisNode} from '../../src/redis/redisConnection.js'
+import {type RedisMaster} from './redisCluster.js'
+
+/** nodesSeenBy is the `CLUSTER NODES` view of the node at `address`. */
+export async function nodesSeenBy(address: string): Promise<RedisClusterNode[]> {
+  return parseClusterNodes(await withRedisNode(address, async (r) => String(await r.call('CLUSTER', 'NODES'))))
+}
+
+/** countAt is how many keys of `slot` the node at `address` holds. */
+export function countAt(address: string, slot: number): Promise<number> {
+  return withRedisNode(address, async (r) => Number(await r.call('CLUSTER', 'COUNTKEYSINSLOT', String(slot))))
+}
+
+/** poll calls `fn` every 200 ms until it answers something (a throw counts as nothing yet); throws naming `what` after `timeoutMs`. */
+export async function poll<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const v = await fn().catch(() => undefined)
+    if (v !== undefined) return v
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await sleepFor(200)
+  }
+}
+
+/** replicaOf is the address of `master`'s replica (from `master`'s own view); throws when it has none. */
+export async function replicaOf(master: RedisMaster): Promise<string> {
+  const r = (await nodesSeenBy(master.address)).find((n) => n.masterId === master.redisId)
+  if (!r) throw new Error(`${master.node} has no replica`)
+  return r.address
+}
+
+/**
+ * openSlotByHand marks `slot` IMPORTING on `dst` and MIGRATING on `src` and migrates `n` of its
+ * keys (what redis-cli or a killed executor leaves); with `awaitReplicas`, it then waits until
+ * both masters' replicas hold what their masters hold, so a later kill measures no loss of
+ * async replication's own.
+ */
+export async function openSlotByHand(src: RedisMaster, dst: RedisMaster, slot: number, n: number, opts: {awaitReplicas?: boolean} = {}): Promise<void> {
+  await withRedisNode(dst.address, (r) => r.call('CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', src.redisId))
+  await withRedisNode(src.address, async (r) => {
+    await r.call('CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', dst.redisId)
+    const keys = (await r.call('CLUSTER', 'GETKEYSINSLOT', String(slot), String(n))) as string[]
+    const i = dst.address.lastIndexOf(':')
+    await r.call('MIGRATE', dst.address.slice(0, i), dst.address.slice(i + 1), '', '0', '5000', 'KEYS', ...keys)
+  })
+  if (!opts.awaitReplicas) return
+  for (const m of [src, dst]) {
+    const want = await countAt(m.address, slot)
+    const replica = await replicaOf(m)
+    await poll(`${replica} to hold ${want} keys of slot ${slot}`, async () => ((await countAt(replica, slot)) === want ? true : undefined))
+  }
+}
