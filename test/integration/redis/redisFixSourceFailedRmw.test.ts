@@ -2,7 +2,8 @@ import {describe, expect, it} from 'vitest'
 import {fixOpenSlots} from '../../../src/redis/fixOpenSlots.js'
 import {redisAvailable, servedSlots, tagsInSlots} from '../../support/redisCluster.js'
 import {useRedisCluster} from '../../support/redisTestFile.js'
-import {openSlotByHand, poll} from '../../support/redisFailover.js'
+import {nodesSeenBy, openSlotByHand, poll} from '../../support/redisFailover.js'
+import {withRedisNode} from '../../../src/redis/redisConnection.js'
 
 /**
  * Review (s18, review-a): the source of an open slot fails over; its promoted replica serves
@@ -30,14 +31,27 @@ describe.skipIf(!available)('redis fix after the source failed over, with a migr
     // Open the slot by hand and migrate the hash (what a killed executor or redis-cli leaves).
     await openSlotByHand(src, dst, slot, 1, {awaitReplicas: true}) // the slot's one key: the hash
     file.redis.servers.find((s) => s.address === src.address)!.child.kill('SIGKILL')
-    // The client follows the failover to the successor, which serves the slot without ASK: the hash reads as missing there, and HSET creates a fresh one.
-    // Any answer means the successor took it (the target answers MOVED without ASKING, the old
-    // source is dead); not `=== 1`: an HSET that landed but whose reply was lost makes every
-    // later one answer 0 (the field exists), which waited out the poll.
-    await poll('the client to reach the successor', async () => ((await file.client.hset(key, 'age', '36')) >= 0 ? true : undefined))
+    // The replica that takes over serves the slot without ASK: the hash is missing there, and
+    // an HSET on it creates a fresh one, acknowledged. Written on the successor itself (found by
+    // its own view), not through the cluster client, which stayed on the dead source for over
+    // 60 s under CI's load (twice).
+    const successor = await poll(`a new master serving slot ${slot}`, async () => {
+      for (const s of file.redis.servers) {
+        if (s.address === src.address || s.address === dst.address) continue
+        const me = (await nodesSeenBy(s.address)).find((n) => n.flags.includes('myself'))
+        if (me?.flags.includes('master') && me.slots.includes(slot)) return s.address
+      }
+      return undefined
+    })
+    expect(await withRedisNode(successor, (r) => r.hset(key, 'age', '36'))).toBe(1)
     const fixed = await fixOpenSlots(dst.address, false).catch((e: unknown) => e)
-    if (fixed instanceof Error) return // a refusal naming the key is acceptable
-    const hash = await poll('the hash to read', async () => file.client.hgetall(key))
+    if (fixed instanceof Error) {
+      // A refusal naming the key on both sides is the fix's answer: nothing was overwritten.
+      expect(fixed.message).toContain(key)
+      return
+    }
+    // Finished: the slot is the target's; read the hash there.
+    const hash = await poll('the hash to read', async () => withRedisNode(dst.address, (r) => r.hgetall(key)))
     expect(hash, `fix: ${JSON.stringify(fixed)}`).toEqual({name: 'ada', age: '36'})
   }, 120_000)
 })
