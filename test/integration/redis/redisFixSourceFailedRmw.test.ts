@@ -2,7 +2,7 @@ import {describe, expect, it} from 'vitest'
 import {fixOpenSlots} from '../../../src/redis/fixOpenSlots.js'
 import {redisAvailable, servedSlots, tagsInSlots} from '../../support/redisCluster.js'
 import {useRedisCluster} from '../../support/redisTestFile.js'
-import {nodesSeenBy, openSlotByHand, poll} from '../../support/redisFailover.js'
+import {countAt, nodesSeenBy, openSlotByHand, poll} from '../../support/redisFailover.js'
 import {withRedisNode} from '../../../src/redis/redisConnection.js'
 
 /**
@@ -22,7 +22,7 @@ const file = useRedisCluster('redis-fix-source-rmw', available)
 
 
 describe.skipIf(!available)('redis fix after the source failed over, with a migrated hash written on its successor', () => {
-  it('keeps the field the target held', async () => {
+  it('keeps the field the target held', async (ctx) => {
     const [src, dst] = [file.masters[0]!, file.masters[1]!]
     const mine = [...(await servedSlots(src))]
     const [{tag, slot}] = tagsInSlots(mine[0]!, mine[mine.length - 1]! + 1, 1, 'h') as [{tag: string; slot: number}]
@@ -35,6 +35,8 @@ describe.skipIf(!available)('redis fix after the source failed over, with a migr
     // an HSET on it creates a fresh one, acknowledged. Written on the successor itself (found by
     // its own view), not through the cluster client, which stayed on the dead source for over
     // 60 s under CI's load (twice).
+    // The fault is Redis's own failover; when it does not come in time (a starved machine: seen
+    // once beside the chaos suite) the test could not set it up, and says so instead of failing.
     const successor = await poll(`a new master serving slot ${slot}`, async () => {
       for (const s of file.redis.servers) {
         if (s.address === src.address || s.address === dst.address) continue
@@ -42,12 +44,16 @@ describe.skipIf(!available)('redis fix after the source failed over, with a migr
         if (me?.flags.includes('master') && me.slots.includes(slot)) return s.address
       }
       return undefined
-    })
+    }).catch(() => undefined)
+    if (successor === undefined) return ctx.skip(`Redis did not fail the source over within 60 s: the fault could not be set up`)
     expect(await withRedisNode(successor, (r) => r.hset(key, 'age', '36'))).toBe(1)
     const fixed = await fixOpenSlots(dst.address, false).catch((e: unknown) => e)
     if (fixed instanceof Error) {
-      // A refusal naming the key on both sides is the fix's answer: nothing was overwritten.
-      expect(fixed.message).toContain(key)
+      // A refusal is a safe answer (the key on both sides, or a cluster not settled yet: seen in
+      // CI) when it changed nothing: the target still holds its copy. (Its content cannot be
+      // read here: the target answers CLUSTERDOWN while its IMPORTING mark names the dead source.)
+      expect(fixed, String(fixed)).toMatchObject({code: 'PRECONDITION'})
+      expect(await countAt(dst.address, slot)).toBe(1)
       return
     }
     // Finished: the slot is the target's; read the hash there.
