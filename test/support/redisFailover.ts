@@ -52,3 +52,28 @@ export async function openSlotByHand(src: RedisMaster, dst: RedisMaster, slot: n
     await poll(`${replica} to hold ${want} keys of slot ${slot}`, async () => ((await countAt(replica, slot)) === want ? true : undefined))
   }
 }
+
+/**
+ * failoverSeenBy waits until every node at `addresses` sees the failover of the dead master
+ * `deadId` to `successor` in its own `CLUSTER NODES` view: the successor a master, the dead node
+ * serving no slot but those the viewer imports from it (Redis keeps an importing slot's owner
+ * as it was, whatever gossip says). A replica promotes itself before gossip reaches the others, and `redis fix`
+ * reads every live master's view: asked in between, it rightly refuses (the dead node still
+ * looks like it serves the slot), which is not the case a test of the failover path means.
+ */
+export async function failoverSeenBy(addresses: readonly string[], deadId: string, successor: string): Promise<void> {
+  for (const address of addresses) {
+    let last = 'no answer'
+    await poll(`${address} to see ${successor} take over from ${deadId.slice(0, 12)}`, async () => {
+      const view = await nodesSeenBy(address)
+      const next = view.find((n) => n.address === successor)
+      const dead = view.find((n) => n.id === deadId)
+      const importing = view.find((n) => n.flags.includes('myself'))?.importing ?? new Map<number, string>()
+      const kept = dead?.slots.filter((slot) => importing.get(slot) !== deadId) ?? []
+      last = `successor ${next ? next.flags.join(',') : 'absent'}, dead node ${dead ? `${dead.flags.join(',')} serving ${kept.length} slots` : 'absent'}`
+      return next?.flags.includes('master') && kept.length === 0 ? true : undefined
+    }).catch((e: Error) => {
+      throw new Error(`${e.message} (last seen: ${last})`)
+    })
+  }
+}

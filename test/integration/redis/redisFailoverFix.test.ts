@@ -2,7 +2,7 @@ import {describe, expect, it} from 'vitest'
 import {fixOpenSlots} from '../../../src/redis/fixOpenSlots.js'
 import {openSlotMarks, redisAvailable, servedSlots, tagsInSlots} from '../../support/redisCluster.js'
 import {useRedisCluster} from '../../support/redisTestFile.js'
-import {countAt, nodesSeenBy, openSlotByHand, poll, replicaOf} from '../../support/redisFailover.js'
+import {countAt, failoverSeenBy, nodesSeenBy, openSlotByHand, poll, replicaOf} from '../../support/redisFailover.js'
 
 /**
  * `redis fix` after Redis failed a master over in the middle of a slot migration, on a real
@@ -28,16 +28,18 @@ interface Server {
   kill(): void
 }
 
+/** liveAddresses are the addresses of the file's servers not killed yet. */
+function liveAddresses(): string[] {
+  return file.redis.servers.filter((s) => s.child.exitCode === null && s.child.signalCode === null).map((s) => s.address)
+}
+
 function serverAt(address: string): Server {
   const s = file.redis.servers.find((x) => x.address === address)
   if (!s) throw new Error(`no server at ${address}`)
   return {address, kill: () => s.child.kill('SIGKILL')}
 }
 
-
-
-
-/** liveMasterServing waits until a live master other than `except`, not `dead`, serves `slot` by its own view (the failover happened) and returns its address. */
+/** successorServing waits until a live master other than `except`, not `dead`, serves `slot` by its own view (the failover happened) and returns its address. */
 async function successorServing(slot: number, dead: string, except: string): Promise<string> {
   return poll(`a new master serving slot ${slot}`, async () => {
     for (const s of file.redis.servers) {
@@ -49,7 +51,7 @@ async function successorServing(slot: number, dead: string, except: string): Pro
   })
 }
 
-/** successorHolding waits until the replica of the dead master `dead` is a master and returns its address. */
+/** promoted waits until `replica` (of a master just killed) is a master by its own view and returns its address. */
 async function promoted(replica: string): Promise<string> {
   return poll(`${replica} to become a master`, async () => ((await nodesSeenBy(replica)).find((n) => n.flags.includes('myself'))?.flags.includes('master') ? replica : undefined))
 }
@@ -70,6 +72,7 @@ describe.skipIf(!available)('redis fix after a master failed over mid-migration'
 
     serverAt(src.address).kill()
     const successor = await successorServing(slot, src.address, dst.address)
+    await failoverSeenBy(liveAddresses(), src.redisId, successor)
     // Redis's own state now: the new master serves the slot without the MIGRATING mark, so the 120 migrated keys read as missing.
     const before = await poll('the client to follow the failover', async () => {
       const values = await readAll(keys)
@@ -104,6 +107,7 @@ describe.skipIf(!available)('redis fix after a master failed over mid-migration'
 
     serverAt(dst.address).kill()
     const successor = await promoted(replica)
+    await failoverSeenBy(liveAddresses(), dst.redisId, successor)
     expect(await countAt(successor, slot)).toBe(120)
 
     const dry = await fixOpenSlots(src.address, true)
