@@ -62,7 +62,8 @@ export async function requireRedisBinaries(): Promise<void> {
  * cluster mode, each on a run-time port of 127.0.0.1 (whose cluster bus port, +10000, is a
  * valid port too) with its own temp dir and no persistence; creates the cluster with
  * `redis-cli --cluster create --cluster-yes` and waits until every node reports
- * `cluster_state:ok`, knows every node and sees exactly `masters` masters (60 s bound). On
+ * `cluster_state:ok`, knows every node, sees exactly `masters` masters and, on a replica, has
+ * its master link up (60 s bound; replicas sync at once, without diskless sync's 5 s delay). On
  * failure everything started is stopped. Throws UserError(INTERNAL) when a server does not
  * come up (naming its log).
  */
@@ -96,7 +97,7 @@ async function startServer(opts: LocalRedisClusterOptions): Promise<LocalRedisSe
     // The cluster bus listens on port + 10000: pick a port whose bus port exists.
     if (port > 55_000) continue
     const dir = mkdtempSync(join(opts.parentDir ?? tmpdir(), 'shardctl-redis-'))
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', '5000', '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--logfile', join(dir, 'redis.log'), '--protected-mode', 'no', ...(opts.serverArgs ?? [])]
+    const args = ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', '5000', '--dir', dir, '--save', '', '--appendonly', 'no', '--repl-diskless-sync-delay', '0', '--daemonize', 'no', '--logfile', join(dir, 'redis.log'), '--protected-mode', 'no', ...(opts.serverArgs ?? [])]
     const child = spawn('redis-server', args, {stdio: 'ignore'})
     child.on('error', () => {}) // a missing binary shows as a server that never answers
     if (child.pid !== undefined) opts.onSpawn?.(child.pid)
@@ -137,7 +138,12 @@ async function waitClusterOk(servers: LocalRedisServer[], masters: number, timeo
         // Every node must also see the replicas as replicas (gossip lags CLUSTER REPLICATE).
         const lines = String(await r.call('CLUSTER', 'NODES')).trim().split('\n')
         const seenMasters = lines.filter((l) => (l.split(' ')[2] ?? '').includes('master')).length
-        if (info.includes('cluster_state:ok') && Number(known) === servers.length && seenMasters === masters) break
+        // A replica must have finished its first sync: one that never did refuses to fail over
+        // (its data counts as too old), which a test killing its master would take for Redis
+        // not failing over at all.
+        const replication = String(await r.call('INFO', 'replication'))
+        const synced = !replication.includes('role:slave') || replication.includes('master_link_status:up')
+        if (info.includes('cluster_state:ok') && Number(known) === servers.length && seenMasters === masters && synced) break
         if (Date.now() > deadline) throw new UserError('INTERNAL', `redis node ${s.address} not ok after ${timeoutMs} ms: ${info.split('\r\n').slice(0, 3).join(' ')}`, `see ${s.dir}/redis.log`)
         await new Promise((res) => setTimeout(res, 200))
       }
