@@ -39,9 +39,9 @@ export interface DiskReserveOptions {
  * sweep, a tombstone purge) still find room for the WAL frames their deletes write. SQLite
  * needs room to delete; without the reserve a full node could not even be drained.
  *
- * Only {@link release} gives it up, and only the storage engine's freeing operations call it
- * (through {@link freeingFull}); client writes never do, so they keep failing with the
- * full-disk error while the disk is full. It comes back by {@link maintain} once the file
+ * Only {@link freeingFull} gives it up, and only the storage engine's freeing operations call
+ * it; client writes never do, so they keep failing with the full-disk error while the disk
+ * is full. It comes back by {@link maintain} once the file
  * system has room for it plus a margin (see reserveAction and recreateMargin).
  */
 export class DiskReserve {
@@ -135,11 +135,20 @@ export class DiskReserve {
     return step
   }
 
-  /** release deletes the reserve file (space given back to the file system), with one warning naming `why`. */
+  /**
+   * release deletes the reserve file (space given back to the file system), with one warning
+   * naming `why`. A file it cannot delete is logged and counted as gone: the freeing
+   * operation then goes on to its next step instead of failing on an unrelated error.
+   */
   private async release(why: string): Promise<void> {
     const bytes = this.heldBytes
-    await rm(this.file, {force: true})
     this.heldBytes = 0
+    try {
+      await rm(this.file, {force: true})
+    } catch (err) {
+      this.opts.log.warn(`disk reserve: cannot delete ${this.file}: ${errorMessage(err)}; delete it by hand to free ${formatBytes(bytes)}`)
+      return
+    }
     this.opts.log.warn(`disk reserve released: ${formatBytes(bytes)} given up in ${this.opts.dir} so that ${why} can finish on a full disk; it is made again once ${formatBytes(this.targetBytes + recreateMargin(this.targetBytes))} are free`)
   }
 }
