@@ -109,7 +109,7 @@ export class DiskReserve {
     }
     if (action === 'wait' && !spending && !this.announcedWait) {
       this.announcedWait = true
-      this.opts.log.info(`disk reserve: not enough room for ${formatBytes(this.targetBytes)} in ${this.opts.dir} (${formatBytes(freeBytes)} free; it is made once ${formatBytes(this.targetBytes + recreateMargin(this.targetBytes))} are free); running without it`)
+      this.opts.log.warn(`disk reserve: not enough room for ${formatBytes(this.targetBytes)} in ${this.opts.dir} (${formatBytes(freeBytes)} free; it is made once ${formatBytes(this.targetBytes + recreateMargin(this.targetBytes))} are free); running without it`)
     }
     if (action !== 'create') return
     const made = await writeReserve(this.file, this.targetBytes)

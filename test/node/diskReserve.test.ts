@@ -39,7 +39,7 @@ describe('DiskReserve', () => {
     await reserve.maintain()
     expect(reserve.held()).toBe(0)
     expect(existsSync(file)).toBe(false)
-    expect(lines).toEqual([expect.stringMatching(/^info disk reserve: not enough room for 2\.0 MiB in .* \(3\.0 MiB free; it is made once 4\.0 MiB are free\); running without it$/)])
+    expect(lines).toEqual([expect.stringMatching(/^warn disk reserve: not enough room for 2\.0 MiB in .* \(3\.0 MiB free; it is made once 4\.0 MiB are free\); running without it$/)])
     space.free = 4 * MiB
     await reserve.maintain()
     expect(reserve.held()).toBe(2 * MiB)
