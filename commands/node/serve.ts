@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 import {EtcdCommand} from '../../src/cli/baseCommand.js'
-import {DATA_PLANE_TLS_FLAGS, capacityFlag, durationFlag, listenFlag, withDefault} from '../../src/cli/flags.js'
+import {DATA_PLANE_TLS_FLAGS, capacityFlag, diskReserveFlag, durationFlag, listenFlag, withDefault} from '../../src/cli/flags.js'
+import {parseDiskReserve} from '../../src/node/diskReservePolicy.js'
 import {parseDuration} from '../../src/model/units.js'
 import {jsonLineLog} from '../../src/node/nodeLog.js'
 import {serveOptions} from '../../src/node/serveOptions.js'
@@ -30,6 +31,7 @@ export default class NodeServe extends EtcdCommand {
     'shutdown-timeout': durationFlag({description: 'deadline for draining in-flight requests on SIGTERM', env: 'SHARDCTL_NODE_SHUTDOWN_TIMEOUT', ...withDefault('10s', parseDuration)}),
     'orphan-grace': durationFlag({description: 'how long data of a range this node holds no role for is kept before it is removed (leftovers of moves whose drop never reached the node)', min: 1000, env: 'SHARDCTL_NODE_ORPHAN_GRACE', ...withDefault('10m', parseDuration)}),
     'max-clock-offset': durationFlag({description: "the cluster's bound on clock offset between members: writes stamped further ahead are refused, and this node stops taking writes while its clock is off its peers by more", min: 1, env: 'SHARDCTL_MAX_CLOCK_OFFSET', ...withDefault('500ms', parseDuration)}),
+    'disk-reserve': diskReserveFlag({description: "space kept in a file in the data dir and given up only so that drops, aborts, orphan sweeps and tombstone purges can free a full disk (client writes never use it); auto: 1% of the disk, at most 64MiB; 0: off", env: 'SHARDCTL_NODE_DISK_RESERVE', ...withDefault('auto', parseDiskReserve)}),
     fsync: Flags.string({description: 'full: fsync every commit (durable on power loss); normal: fsync at checkpoints only', options: ['full', 'normal'], default: 'full', env: 'SHARDCTL_NODE_FSYNC'}),
     // With them the node serves mutual TLS only: peers need a certificate of the same CA.
     ...DATA_PLANE_TLS_FLAGS,

@@ -4,6 +4,7 @@ import {badShardIdText, SHARD_LIST_HINT} from '../model/ids.js'
 import {type Capacity, parseCapacity} from '../model/resources.js'
 import {type ListenAddress, parseBytes, parseDuration, parseListen, parseRate} from '../model/units.js'
 import {type LatencyTarget, parseLatencyTarget} from '../executor/latencyBaseline.js'
+import {type DiskReserveSetting, parseDiskReserve} from '../node/diskReservePolicy.js'
 
 /*
  * The custom flag types of every command, in one place: one parser per unit (durations,
@@ -81,6 +82,9 @@ export const bytesFlag = Flags.custom<number, BytesOptions>({
     return bytes
   },
 })
+
+/** diskReserveFlag is `node serve --disk-reserve`: `auto` or a size, 0 turning the reserve off (see parseDiskReserve). */
+export const diskReserveFlag = Flags.custom<DiskReserveSetting>({helpValue: '<size|auto>', parse: async (input) => parseDiskReserve(input)})
 
 /** listenFlag is a `HOST:PORT` to listen on (IPv6 in brackets, port 0 = any free port). */
 export const listenFlag = Flags.custom<ListenAddress>({helpValue: '<host:port>', parse: async (input) => parseListen(input)})

@@ -92,6 +92,8 @@ export interface NodeApiDeps {
   acceptWaitMs?: number
   /** clock bounds client writes: `write` applies are refused (CLOCK_OFFSET) while the gate is closed or when a version is more than `maxOffsetMs` ahead of `now()`. Absent: unbounded. */
   clock?: {now: () => number; maxOffsetMs: number; gate: WriteGate; verdict: () => ClockVerdict}
+  /** reserve reports the node's disk reserve for `/v1/stats` (DiskReserve: bytes held and its target). Absent: not reported. */
+  reserve?: () => {held: number; target: number}
   /** metrics, when given, records every request and is served on GET /metrics (no token: it carries no secret). */
   metrics?: NodeMetrics
   /**
@@ -641,7 +643,7 @@ export class NodeHttpApi {
       const totals = sizes[i] ?? {keys: 0, bytes: 0}
       return {shard: shard.id, epoch: shard.epoch, role, inflight: this.inflightFor(shard.id), ...this.deps.meter.rate(shard.id), bytes: totals.bytes, keys: totals.keys}
     })
-    return {node: this.deps.nodeId, serving: this.deps.serving(), mapRevision: this.deps.map.mapRevision().toString(), shards, storage: this.deps.engine.totals()}
+    return {node: this.deps.nodeId, serving: this.deps.serving(), mapRevision: this.deps.map.mapRevision().toString(), shards, storage: {...this.deps.engine.totals(), ...(this.deps.reserve ? {reserve: this.deps.reserve()} : {})}}
   }
 
   private fail(req: IncomingMessage, res: ServerResponse, err: unknown): void {

@@ -28,7 +28,7 @@ export class NodeMetrics {
   private readonly backgroundSyncSeconds: Histogram<'file'>
   private readonly walWaitSeconds: Histogram<'outcome'>
 
-  constructor(shards: () => ShardFigure[], opts: {defaultMetrics?: boolean; tombstones?: () => number} = {}) {
+  constructor(shards: () => ShardFigure[], opts: {defaultMetrics?: boolean; tombstones?: () => number; diskReserve?: () => number} = {}) {
     const registers = [this.registry]
     this.requests = new Counter({name: 'shardctl_node_requests_total', help: 'Requests by operation and HTTP status.', labelNames: ['op', 'status'], registers})
     this.latency = new Histogram({
@@ -71,6 +71,17 @@ export class NodeMetrics {
         registers,
         collect() {
           this.set(tombstones())
+        },
+      })
+    }
+    const diskReserve = opts.diskReserve
+    if (diskReserve) {
+      new Gauge({
+        name: 'shardctl_node_disk_reserve_bytes',
+        help: 'Bytes of the disk reserve file held in the data dir (0: given up to let drops and purges free a full disk, no room for it yet, or --disk-reserve 0).',
+        registers,
+        collect() {
+          this.set(diskReserve())
         },
       })
     }

@@ -315,7 +315,16 @@ export const NodeStatusResponseSchema = z.object({
   serving: z.boolean(),
   mapRevision: z.string(),
   shards: z.array(ShardStatusSchema),
-  storage: z.object({keys: z.number().int().nonnegative(), bytes: z.number().int().nonnegative()}),
+  /**
+   * storage: records and bytes stored; `reserve` (absent from a node built before it) is the
+   * disk reserve: `held` bytes on disk now, `target` bytes it keeps when it can (0: off).
+   * held < target means it was given up to free a full disk, or had no room yet.
+   */
+  storage: z.object({
+    keys: z.number().int().nonnegative(),
+    bytes: z.number().int().nonnegative(),
+    reserve: z.object({held: z.number().int().nonnegative(), target: z.number().int().nonnegative()}).optional(),
+  }),
 })
 
 /** NodeStatusResponse is a validated node status. */

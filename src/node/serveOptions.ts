@@ -3,6 +3,7 @@ import {loadTlsMaterial} from '../transport/tlsMaterial.js'
 import {AddressSchema, NodeIdSchema} from '../model/ids.js'
 import {type Capacity} from '../model/resources.js'
 import {formatListen, type ListenAddress} from '../model/units.js'
+import {type DiskReserveSetting} from './diskReservePolicy.js'
 import {type NodeLog} from './nodeLog.js'
 import {type StorageNodeOptions} from './storageNode.js'
 
@@ -23,6 +24,8 @@ export interface ServeFlags {
   'shutdown-timeout': number
   'max-clock-offset': number
   fsync: string
+  /** disk-reserve: optional so callers that predate it keep working (default auto). */
+  'disk-reserve'?: DiskReserveSetting
   /** TLS files (optional: plaintext without them); all three together. */
   'tls-cert'?: string
   'tls-key'?: string
@@ -69,6 +72,7 @@ export function serveOptions(flags: ServeFlags, log: NodeLog): StorageNodeOption
     shutdownTimeoutMs: flags['shutdown-timeout'],
     maxClockOffsetMs,
     synchronous: flags.fsync === 'full' ? 'FULL' : 'NORMAL',
+    diskReserve: flags['disk-reserve'] ?? 'auto',
     // A node both serves (mutual TLS) and dials its peers, so it needs its own certificate.
     tls: loadTlsMaterial({cert: flags['tls-cert'], key: flags['tls-key'], ca: flags['tls-ca']}, 'certificate'),
     log,

@@ -14,7 +14,8 @@ import {type CopyPage, type CopyPageStatements, prepareCopyPageStatements, readC
 import {CopyReader, type WalCheckpoint} from './copyReader.js'
 import {type BucketListing, readBucketListing} from './bucketListing.js'
 import {allocTransferable, transferableCopyOf} from './transferableBatch.js'
-import {type StorageFullError} from './storageFull.js'
+import {StorageFullError} from './storageFull.js'
+import {type FullRetry} from './diskReservePolicy.js'
 import {type CommitKind, StorageWriter} from './storageWriter.js'
 import {FileSyncer} from './fileSyncer.js'
 import {WalSyncPacer} from './walSyncPacer.js'
@@ -89,6 +90,15 @@ export interface StorageEngineOptions {
    * resume by themselves once there is room.
    */
   onStorageFull?: (err: StorageFullError | undefined) => void
+  /**
+   * onFreeingFull is asked when a transaction of an operation that frees space (a range
+   * drop, a copy state's removal, a tombstone purge) found no room: `what` names the
+   * operation, `checkpointed` says this transaction was already retried after a WAL
+   * checkpoint. It answers the next step (the node's DiskReserve: `release` after giving its
+   * reserve up, `checkpoint`, or `fail`); the engine then retries the transaction or rejects
+   * with the StorageFullError. Absent: such a transaction fails like any write.
+   */
+  onFreeingFull?: (what: string, checkpointed: boolean) => Promise<FullRetry>
   /** clock returns wall milliseconds (injected for tests). */
   clock?: () => number
   /** maxTxnBytes bounds one group-commit transaction (one call is never split). */
@@ -263,6 +273,9 @@ export class StorageEngine {
   private readonly onWalWait: StorageEngineOptions['onWalWait']
   /** synchronousFull: commits fsync the WAL unless asked not to (a copy slice). */
   private readonly synchronousFull: boolean
+  private readonly onFreeingFull: StorageEngineOptions['onFreeingFull']
+  /** strained counts freeing operations running since one of their transactions found no room (see {@link freeing}). */
+  private strained = 0
 
   private constructor(db: Database.Database, file: string, opts: StorageEngineOptions) {
     this.db = db
@@ -277,6 +290,7 @@ export class StorageEngine {
     this.synchronousFull = (opts.synchronous ?? 'FULL') === 'FULL'
     this.onWalSync = opts.onWalSync
     this.onWalWait = opts.onWalWait
+    this.onFreeingFull = opts.onFreeingFull
     this.walBook = new WalRestartBook({restartBytes: opts.walRestartBytes ?? WAL_RESTART_BYTES, pageSize: PAGE_SIZE})
     this.floors = this.db.prepare<[], GcFloor>('SELECT lo, hi, floor FROM gc_floor').all()
     const threads = opts.writerThread ?? true
@@ -296,6 +310,8 @@ export class StorageEngine {
       onCommit: opts.onCommit,
       failed: opts.onWriterFailed,
       storageFull: opts.onStorageFull,
+      // While a drop or purge frees space on a full disk, the room it found is its own.
+      refuseWrites: () => this.strained > 0,
       thread: threads,
     })
     this.copyReader = threads ? new CopyReader({file, pageSize: PAGE_SIZE}) : undefined
@@ -534,6 +550,8 @@ export class StorageEngine {
   /** setMetaValue stores (`value` given) or deletes (null) meta `name`; resolves once committed. */
   setMetaValue(name: string, value: string | null): Promise<void> {
     if (this.closed) return Promise.reject(new Error('storage engine is closed'))
+    // Removing a value (a dropped copy's state, before its data goes) frees space: it must pass on a full disk too.
+    if (value === null) return this.freeing('a copy state removal', (txn) => txn(() => this.writer.run<void>({op: 'meta', name, value})))
     return this.writer.run<void>({op: 'meta', name, value})
   }
 
@@ -812,7 +830,57 @@ export class StorageEngine {
    */
   purgeTombstones(range: HashRange, before: number, limit = 1000): Promise<number> {
     if (this.closed) return Promise.reject(new Error('storage engine is closed'))
-    return this.writer.run<number>({op: 'purge', range, before, limit}, 'purge')
+    return this.freeing('a tombstone purge', (txn) => txn(() => this.writer.run<number>({op: 'purge', range, before, limit}, 'purge')))
+  }
+
+  /**
+   * spendingReserve is true while an operation that frees space runs after one of its
+   * transactions found no room (see {@link freeing}): client writes and copies are refused
+   * meanwhile (StorageFullError, as on a full disk), and the node does not make its reserve
+   * again under it.
+   */
+  spendingReserve(): boolean {
+    return this.strained > 0
+  }
+
+  /**
+   * freeing runs `body`, an operation that frees space and so must finish on a full disk
+   * (deletes need room for their WAL frames too), giving it `txn` to run each of its writer
+   * transactions with: one refused with StorageFullError is retried as onFreeingFull says
+   * (after the node gave its reserve up, or after a WAL checkpoint so the next commit
+   * restarts the WAL and reuses its file's own space), at most once per step, so it ends.
+   * From the first refusal until `body` ends, client writes and copies are refused
+   * ({@link spendingReserve}): the space the reserve gave back is for the deletes, not
+   * for new data. What a retried transaction commits is exactly what it would have: a
+   * refused transaction rolled back whole.
+   */
+  private async freeing<T>(what: string, body: (txn: <R>(run: () => Promise<R>) => Promise<R>) => Promise<T>): Promise<T> {
+    let strained = false
+    const txn = async <R>(run: () => Promise<R>): Promise<R> => {
+      let checkpointed = false
+      for (;;) {
+        try {
+          return await run()
+        } catch (err) {
+          if (!(err instanceof StorageFullError) || !this.onFreeingFull || this.closed) throw err
+          if (!strained) {
+            strained = true
+            this.strained++
+          }
+          const step = await this.onFreeingFull(what, checkpointed)
+          if (step === 'fail') throw err
+          if (step === 'checkpoint') {
+            checkpointed = true
+            await this.writer.run<WalCheckpoint>({op: 'checkpoint'}).catch(() => undefined)
+          }
+        }
+      }
+    }
+    try {
+      return await body(txn)
+    } finally {
+      if (strained) this.strained--
+    }
   }
 
   /**
@@ -838,12 +906,17 @@ export class StorageEngine {
    * before the map changed (and deletes only older rows), or after `keepGoing` saw the
    * change and stopped.
    */
-  async deleteRange(range: HashRange, keepGoing: () => boolean = () => true): Promise<number> {
+  deleteRange(range: HashRange, keepGoing: () => boolean = () => true): Promise<number> {
+    return this.freeing('a shard data drop', (txn) => this.deleteRangeIn(range, keepGoing, txn))
+  }
+
+  /** deleteRangeIn is {@link deleteRange}, each of its write transactions run through `txn` (see {@link freeing}). */
+  private async deleteRangeIn(range: HashRange, keepGoing: () => boolean, txn: <R>(run: () => Promise<R>) => Promise<R>): Promise<number> {
     const stop = (deleted: number) => {
       if (!keepGoing()) throw new RangeDropStoppedError(deleted)
     }
     stop(0)
-    await this.clearFloors(range)
+    await this.clearFloors(range, txn)
     let deleted = 0
     if (this.averageRowBytes(range) < BIG_ROW_BYTES) {
       const parts: Float64Array[] = []
@@ -860,7 +933,7 @@ export class StorageEngine {
         stop(deleted)
         // slice, not subarray: a posted view would copy its whole buffer to the writer thread.
         const chunk = ids.slice(i, i + budget)
-        const done = await this.writer.run<{deleted: number; used: number; seconds: number}>({op: 'deleteRows', range, ids: chunk, sliceMs: DROP_SLICE_MS, minIds: DROP_BUDGET.minRows}, 'purge', chunk.length)
+        const done = await txn(() => this.writer.run<{deleted: number; used: number; seconds: number}>({op: 'deleteRows', range, ids: chunk, sliceMs: DROP_SLICE_MS, minIds: DROP_BUDGET.minRows}, 'purge', chunk.length))
         deleted += done.deleted
         i += Math.max(1, done.used)
         budget = nextDropBudget(DROP_BUDGET, budget, done.used, done.seconds)
@@ -868,7 +941,7 @@ export class StorageEngine {
     }
     for (let from = fineOf(range.lo); from >= 0 && !this.closed; ) {
       stop(deleted)
-      const slice = await this.writer.run<{deleted: number; next: number}>({op: 'deleteSlice', range, from, sliceMs: DELETE_SLICE_MS}, 'purge')
+      const slice = await txn(() => this.writer.run<{deleted: number; next: number}>({op: 'deleteSlice', range, from, sliceMs: DELETE_SLICE_MS}, 'purge'))
       deleted += slice.deleted
       from = slice.next
     }
@@ -943,7 +1016,7 @@ export class StorageEngine {
   }
 
   /** clearFloors removes the gc floors over `range` (its data is being dropped; a later copy starts afresh), keeping those parts outside it. */
-  private async clearFloors(range: HashRange): Promise<void> {
+  private async clearFloors(range: HashRange, txn: <R>(run: () => Promise<R>) => Promise<R>): Promise<void> {
     const next: GcFloor[] = []
     for (const f of this.floors) {
       if (f.hi <= range.lo || f.lo >= range.hi) next.push(f)
@@ -954,7 +1027,7 @@ export class StorageEngine {
     }
     if (next.length === this.floors.length && next.every((f, i) => f === this.floors[i])) return
     this.floors = next
-    await this.writer.run<void>({op: 'floors', floors: next.map((f) => ({...f}))})
+    await txn(() => this.writer.run<void>({op: 'floors', floors: next.map((f) => ({...f}))}))
   }
 
   /** close commits every queued write, stops the writer thread and closes the database. Idempotent. */

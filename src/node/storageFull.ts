@@ -29,9 +29,10 @@ export class StorageFullError extends UserError {
 
 /**
  * storageFullMessage is the one line a write refused for want of disk space answers with
- * (the data plane sends no hint, so it says what to do too). It does not suggest moving
- * shards off the node as the way out: a move cuts over, but the source's drop that would
- * free the space is a write too, and waits for room like any other.
+ * (the data plane sends no hint, so it says what to do too). Deletes need room too: the
+ * node's drops and purges spend its disk reserve (diskReserve.ts) to finish, so draining the
+ * node completes, but the node's files do not shrink, so the disk is only really freed by
+ * the operator.
  */
 export function storageFullMessage(dataDir: string): string {
   return `out of disk space in data dir ${dataDir}: the write was not stored; free space on that disk (deletes and drops need room too); writes resume by themselves once there is room`

@@ -26,6 +26,8 @@ import {type NodeLog} from './nodeLog.js'
 import {NodeShardView} from './shardMapFollower.js'
 import {ForeignClusterError, StorageEngine} from './storageEngine.js'
 import {type StorageFullError} from './storageFull.js'
+import {DiskReserve} from './diskReserve.js'
+import {type DiskReserveSetting, fullRetry} from './diskReservePolicy.js'
 import {StopSignals} from '../daemon/stopSignals.js'
 import {repairShards} from '../repair/repairService.js'
 import {requireTransportAllowed} from '../security/clusterSecurity.js'
@@ -39,6 +41,9 @@ import {type TlsMaterial} from '../transport/tlsMaterial.js'
  * let in before to finish; past it the attempt fails and the membership retries with backoff.
  */
 const RECOVERY_WRITES_WAIT_MS = 5000
+
+/** RESERVE_CHECK_MS: how often (at most) the node checks whether its disk reserve can be made again. */
+const RESERVE_CHECK_MS = 5000
 
 /** antiEntropyIntervalMs: a quarter of the grace, between 1 s and 5 min, so a tombstone is collected within about 1.25 graces of its delete. */
 export function antiEntropyIntervalMs(graceMs: number): number {
@@ -71,6 +76,8 @@ export interface StorageNodeOptions {
   log: NodeLog
   /** tls: serve mutual TLS only (peers need a certificate of the CA) and dial peers with it; absent: plaintext, refused by a TLS-only cluster. */
   tls?: TlsMaterial
+  /** diskReserve is the `--disk-reserve` setting (default auto; 0: off; see DiskReserve). */
+  diskReserve?: DiskReserveSetting
   /** tlsPollMs: how often the TLS files are polled for rotation, beside file events and SIGHUP (default 2000). */
   tlsPollMs?: number
 }
@@ -109,6 +116,8 @@ export class StorageNode {
   private publishedPages = 0
   private publishedLease = ''
   private tlsReloader?: TlsReloader
+  /** reserve is the disk reserve file, checked on a timer (made again once there is room for it). */
+  private reserve?: DiskReserve
   /** storageFailed settles when the storage writer thread died or could not open the database. */
   private storageFailed = new StorageFailure()
 
@@ -144,8 +153,10 @@ export class StorageNode {
     let metrics: NodeMetrics | undefined
     // The writer can fail before the node exists (it opens its connection in its thread).
     const storageFailed = new StorageFailure()
+    // Made once the engine has made the data dir; the engine asks it when a drop finds no room.
+    let reserve: DiskReserve | undefined
     try {
-      engine = StorageEngine.open({dir: opts.dataDir, nodeId: opts.id, clusterUid: meta.value.uid, tombstoneGraceMs: opts.tombstoneGraceMs, maxClockOffsetMs: opts.maxClockOffsetMs, synchronous: opts.synchronous, onWriterFailed: (err) => storageFailed.report(err), onStorageFull: (err) => logStorageFull(opts.log, err), onCommit: (kind, seconds, records) => {
+      engine = StorageEngine.open({dir: opts.dataDir, nodeId: opts.id, clusterUid: meta.value.uid, tombstoneGraceMs: opts.tombstoneGraceMs, maxClockOffsetMs: opts.maxClockOffsetMs, synchronous: opts.synchronous, onWriterFailed: (err) => storageFailed.report(err), onStorageFull: (err) => logStorageFull(opts.log, err), onFreeingFull: (what, checkpointed) => (reserve ? reserve.freeingFull(what, checkpointed) : Promise.resolve(fullRetry(0, checkpointed))), onCommit: (kind, seconds, records) => {
         metrics?.committed(kind, seconds)
         if (kind === 'purge') metrics?.purged(records)
       }, onWalSync: (file, seconds) => metrics?.backgroundSynced(file, seconds), onWalWait: (outcome, seconds) => metrics?.walWaited(outcome, seconds)})
@@ -154,6 +165,8 @@ export class StorageNode {
       throw new UserError('BAD_INPUT', `cannot open data dir ${opts.dataDir}: ${errorMessage(err)}`, 'pass a writable --data-dir that belongs to this node id', {cause: err})
     }
     try {
+      const diskReserve = (reserve = new DiskReserve({dir: opts.dataDir, setting: opts.diskReserve ?? 'auto', log: opts.log, spending: () => engine.spendingReserve()}))
+      await diskReserve.start()
       const token = await resolveToken(ctx, opts.token)
       const map = new NodeShardView(ctx, opts.id, (problem) => opts.log.warn('ignored a corrupt shard record', {problem}))
       const meter = new LoadMeter(Date.now())
@@ -184,7 +197,8 @@ export class StorageNode {
         draining: () => node?.stopping ?? false,
         leaseHeld: () => node?.leaseHeld() ?? false,
         // Read at scrape time from the node's own status (held shards with their sizes).
-        metrics: (metrics = new NodeMetrics((): ShardFigure[] => api.status().shards, {tombstones: () => engine.tombstoneCount()})),
+        reserve: () => ({held: diskReserve.held(), target: diskReserve.target()}),
+        metrics: (metrics = new NodeMetrics((): ShardFigure[] => api.status().shards, {tombstones: () => engine.tombstoneCount(), diskReserve: () => diskReserve.held()})),
       })
       const server = createDataPlaneServer(
         {tls: opts.tls, clientCertificates: 'require', keepAliveTimeout: 65_000, headersTimeout: 15_000, requestTimeout: 120_000, onRefused: (reason, remote) => opts.log.warn('refused a connection', {reason, remote})},
@@ -196,6 +210,7 @@ export class StorageNode {
       node.sweeper = sweeper
       node.copyPeers = copyPeers
       node.copyReceiver = copyReceiver
+      node.reserve = diskReserve
       await node.boot(abort)
       if (opts.tls) node.followTlsFiles(opts.tls)
       return node
@@ -351,6 +366,8 @@ export class StorageNode {
       if (this.serving()) await this.sweeper?.sweep()
     })
     every(this.opts.statsIntervalMs, () => this.publishStats())
+    // statfs is cheap: the reserve comes back within seconds of there being room for it.
+    every(Math.min(RESERVE_CHECK_MS, this.opts.statsIntervalMs), () => this.reserve?.maintain())
     every(antiEntropyIntervalMs(this.opts.tombstoneGraceMs), () => this.antiEntropy())
   }
 

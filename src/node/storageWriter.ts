@@ -37,6 +37,13 @@ export interface StorageWriterOptions extends WriterData {
    */
   storageFull?: (err: StorageFullError | undefined) => void
   /**
+   * refuseWrites, while it says true, makes every queued apply group and copy frame reject
+   * with StorageFullError instead of being sent to the thread: the engine's freeing
+   * operations are using the room the node's disk reserve gave back (StorageEngine.freeing).
+   * Drops, purges, meta and floors still go.
+   */
+  refuseWrites?: () => boolean
+  /**
    * thread: true (the default, what nodes run) writes in a worker thread; false runs the
    * same writer core on this thread, answering each request on a later turn (for tests
    * that open hundreds of engines; the queue, ordering and LWW code are the same).
@@ -203,6 +210,12 @@ export class StorageWriter {
     const head = this.queue[0]
     if (!head) {
       this.worker.unref()
+      return
+    }
+    if ((head.kind === 'apply' || head.op.op === 'copy') && this.opts.refuseWrites?.()) {
+      this.queue.shift()
+      head.reject(new StorageFullError(dirname(this.opts.file)))
+      this.pump()
       return
     }
     const id = this.nextId++

@@ -1,5 +1,6 @@
 /**
- * Draining a node whose disk is full (the executor in-process, real etcd, real node
+ * Draining a node whose disk is full and that holds no disk reserve (`--disk-reserve 0`; with one the drain completes:
+ * test/integration/node/diskReserve.test.ts) (the executor in-process, real etcd, real node
  * processes): the move copies and cuts over (reading needs no room), so every record is on
  * the destination and the full node gets no more writes for the shard; but its cleanup drop
  * on the full source is a write too, refused with the full-disk line and retried (past
@@ -71,7 +72,8 @@ beforeAll(async () => {
   shard = (await listShards(ctx)).shards[0]!.value
   src = shard.replicas[0]!.node
   dst = src === 'n1' ? 'n2' : 'n1'
-  procs.push(await startNodeProcess({endpoint, cluster, id: src, port: ports[src]!, dataDir: disk.dataDir}))
+  // Without a disk reserve: what a full node does when it has none to give up (with one, test/integration/node/diskReserve.test.ts).
+  procs.push(await startNodeProcess({endpoint, cluster, id: src, port: ports[src]!, dataDir: disk.dataDir, extra: ['--disk-reserve', '0']}))
   procs.push(await startNodeProcess({endpoint, cluster, id: dst, port: ports[dst]!, dataDir: join(dir, dst)}))
   token = await loadClusterToken(ctx, {create: false})
   const source = client(src)

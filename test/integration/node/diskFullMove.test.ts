@@ -1,5 +1,7 @@
 /**
- * A move (the executor in-process, real etcd, real node processes) onto a destination whose
+ * Without a disk reserve (`--disk-reserve 0` on the destination; with one the abort completes
+ * on the full disk: test/integration/node/diskReserve.test.ts):
+ * a move (the executor in-process, real etcd, real node processes) onto a destination whose
  * disk fills mid-copy: the copy fails with a line naming the full data dir, the source keeps
  * every record, and the destination's partial copy is never taken for a replica. Freed
  * space lets the retried copy resume from its durable cursor and complete; a move cancelled
@@ -84,7 +86,7 @@ async function startMoveCluster(label: string): Promise<MoveCluster> {
     const src = (await listShards(ctx)).shards[0]!.value.replicas[0]!.node
     const dst = src === 'n1' ? 'n2' : 'n1'
     procs.push(await startNodeProcess({endpoint, cluster, id: src, port: ports[src]!, dataDir: join(dir, src)}))
-    procs.push(await startNodeProcess({endpoint, cluster, id: dst, port: ports[dst]!, dataDir: mounted.dataDir, extra: ['--orphan-grace', '1s']}))
+    procs.push(await startNodeProcess({endpoint, cluster, id: dst, port: ports[dst]!, dataDir: mounted.dataDir, extra: ['--orphan-grace', '1s', '--disk-reserve', '0']}))
     const token = await loadClusterToken(ctx, {create: false})
     const client = (id: string) => {
       const c = new NodeClient({node: id, address: `127.0.0.1:${ports[id]}`, token, timeoutMs: 10_000})

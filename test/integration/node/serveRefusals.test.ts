@@ -69,3 +69,17 @@ describe('node serve: an id the cluster does not have', () => {
     expect(existsSync(dir)).toBe(false)
   }, 30_000)
 })
+
+describe('node serve: a bad --disk-reserve', () => {
+  it('a value that is not auto or a size: exits 2 with one line naming the value and the forms, and creates no data dir', async () => {
+    const dataDir = join(tmpdir(), `shardctl-serverefuse-reserve-${process.pid}`)
+    dirs.push(dataDir)
+    const child = spawnCli(['node', 'serve', '--endpoints', endpoint, '--cluster', cluster, '--id', 'n1', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--disk-reserve', 'lots'])
+    children.push(child)
+    expect(await exitedWithin(child, 20_000), child.logs()).toBe(2)
+    const lines = child.logs().trim().split('\n')
+    expect(lines, child.logs()).toHaveLength(1)
+    expect(lines[0]).toMatch(/--disk-reserve.*"lots" is not a disk reserve size; use auto, 0 \(off\) or a size such as 64MiB/)
+    expect(existsSync(dataDir)).toBe(false)
+  }, 30_000)
+})

@@ -1,0 +1,79 @@
+/**
+ * StorageEngine's freeing operations on a full disk (StorageEngine.freeing), without a full
+ * disk: the writer's first delete transaction is made to fail as SQLITE_FULL does, so the
+ * retry, the refusal of client writes meanwhile and the steps onFreeingFull picks are seen
+ * on a real engine. Full-disk runs on real processes: test/integration/node/diskReserve.test.ts.
+ */
+import {describe, expect, it} from 'vitest'
+import {type FullRetry} from '../../src/node/diskReservePolicy.js'
+import {type StorageEngine} from '../../src/node/storageEngine.js'
+import {StorageFullError} from '../../src/node/storageFull.js'
+import {ALL, engineFixture, rec, v} from './engineFixture.js'
+
+const open = engineFixture('freeing', {writerThread: false})
+
+/** failDeletes makes `engine`'s next `times` delete transactions fail as a full disk does (rolled back: nothing deleted), calling `during` at each. */
+function failDeletes(engine: StorageEngine, times: number, during: () => Promise<void> = async () => {}): {ops: string[]} {
+  const writer = (engine as unknown as {writer: {run: (op: {op: string}, ...rest: unknown[]) => Promise<unknown>}}).writer
+  const run = writer.run.bind(writer)
+  const seen = {ops: [] as string[]}
+  let left = times
+  writer.run = async (op, ...rest) => {
+    seen.ops.push(op.op)
+    if ((op.op === 'deleteRows' || op.op === 'deleteSlice' || op.op === 'purge') && left > 0) {
+      left--
+      await during()
+      throw new StorageFullError('/data')
+    }
+    return run(op, ...rest)
+  }
+  return seen
+}
+
+async function filled(opts: {onFreeingFull?: (what: string, checkpointed: boolean) => Promise<FullRetry>}) {
+  const {engine} = open(opts)
+  await engine.apply(Array.from({length: 200}, (_, i) => rec(`k${i}`, v(1), 'value')))
+  return engine
+}
+
+describe('StorageEngine freeing operations on a full disk', () => {
+  it('given a drop refused for want of room, when onFreeingFull releases the reserve, then the transaction is retried and the drop completes; client writes meanwhile are refused with the full-disk error', async () => {
+    const asked: [string, boolean][] = []
+    let writeDuring: Promise<unknown> | undefined
+    const engine = await filled({
+      onFreeingFull: async (what, checkpointed) => {
+        asked.push([what, checkpointed])
+        writeDuring = engine.apply([rec('new', v(2), 'x')]).then(() => 'stored', (err: unknown) => err)
+        return 'release'
+      },
+    })
+    failDeletes(engine, 1)
+    expect(await engine.deleteRange(ALL)).toBe(200)
+    expect(asked).toEqual([['a shard data drop', false]])
+    expect(await writeDuring).toBeInstanceOf(StorageFullError)
+    expect(engine.totals().keys).toBe(0)
+    expect(engine.spendingReserve()).toBe(false)
+    // Once the drop ended, writes go again.
+    await engine.apply([rec('after', v(3), 'y')])
+    expect(engine.get(Buffer.from('after'))?.value?.toString()).toBe('y')
+  })
+
+  it('given no reserve left, when a purge is refused twice, then it checkpoints, retries once, and then fails with the full-disk error; nothing was purged', async () => {
+    const asked: boolean[] = []
+    const {engine} = open({onFreeingFull: async (_what, checkpointed) => (asked.push(checkpointed), checkpointed ? 'fail' : 'checkpoint')})
+    await engine.apply([rec('gone', v(1), null)])
+    const seen = failDeletes(engine, 2)
+    await expect(engine.purgeTombstones(ALL, 1_000_000)).rejects.toBeInstanceOf(StorageFullError)
+    expect(asked).toEqual([false, true])
+    expect(seen.ops).toEqual(['purge', 'checkpoint', 'purge'])
+    expect(engine.tombstoneCount()).toBe(1)
+    expect(engine.spendingReserve()).toBe(false)
+  })
+
+  it('given no onFreeingFull (a node without the reserve wiring), when a drop is refused, then it fails with the full-disk error at once', async () => {
+    const engine = await filled({})
+    failDeletes(engine, 1)
+    await expect(engine.deleteRange(ALL)).rejects.toBeInstanceOf(StorageFullError)
+    expect(engine.totals().keys).toBe(200)
+  })
+})
