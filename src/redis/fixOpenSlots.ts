@@ -5,9 +5,9 @@ import {isLiveMaster, myself, parseClusterNodes, type RedisClusterNode, shortNod
 import {discoverTopology} from './discovery.js'
 import {decideOpenSlot} from './openSlotDecision.js'
 import {clusterCommand, connectRedisNode} from './redisConnection.js'
-import {targetWillOutrankSource} from './epochOrder.js'
+import {awaitEpochOrder, type EpochWaitOptions} from './epochOrderWait.js'
 import {failedTargetReplaced, resolveOpenSlotSides} from './openSlotSides.js'
-import {assignSlot, countKeys, isBusyKey, keysInSlot, type MasterConn, migrateKeys, openSlot, readEpochs, stableSlot} from './slotOps.js'
+import {assignSlot, countKeys, isBusyKey, keysInSlot, type MasterConn, migrateKeys, openSlot, stableSlot} from './slotOps.js'
 
 /** OpenSlotFix is one slot found open and what closing it does (or did). */
 export interface OpenSlotFix {
@@ -140,25 +140,10 @@ async function closeSlot(source: MasterConn, target: MasterConn | undefined, oth
       }
       moved += keys.length
     }
-    await awaitEpochOrder(source, target, slot)
+    await awaitEpochOrder(source, target, slot, FIX_EPOCH_WAIT)
   }
   await assignSlot(target, source, others, slot)
   return moved
-}
-
-/**
- * awaitEpochOrder waits (EPOCH_WAIT_MS at most) until the target's SETSLOT NODE will leave it
- * above the source's config epoch (see targetWillOutrankSource): a source that just won a
- * failover has a new epoch the target may not have heard of, and would win the slot back,
- * deleting the keys the target holds. Throws PRECONDITION after the wait (the slot stays open).
- */
-async function awaitEpochOrder(source: MasterConn, target: MasterConn, slot: number): Promise<void> {
-  for (let waited = 0; ; waited += 100) {
-    const r = await readEpochs(source, target)
-    if (targetWillOutrankSource(r)) return
-    if (waited >= EPOCH_WAIT_MS) throw new UserError('PRECONDITION', `slot ${slot}: ${target.node} (config epoch ${r.targetOwn}) still sees ${source.node} at epoch ${r.sourceSeenByTarget ?? 'unknown'}, not its ${r.sourceOwn}: assigning the slot now could lose its keys`, 'check the cluster bus between the two masters (`redis-cli --cluster check`), then run `redis fix` again')
-    await sleepFor(100)
-  }
 }
 
 /** keysOnBothSides lists the keys of `slot` that `source` and `target` both hold (CLUSTER GETKEYSINSLOT answers on either, whoever serves the slot). */
@@ -190,8 +175,8 @@ function refusal(slot: number, ends: {source?: string; target?: string}, slotVie
   return new UserError('PRECONDITION', `slot ${slot} is open towards a node that is not a live master (${marked}), and no single live master took its place`, 'bring that node back, or close the slot by hand with CLUSTER SETSLOT')
 }
 
-/** EPOCH_WAIT_MS bounds awaitEpochOrder (gossip carries an epoch within a few pings). */
-const EPOCH_WAIT_MS = 30_000
+/** FIX_EPOCH_WAIT: `redis fix` runs by hand, with no executor to stop it: the wall clock, no stop signal, and the way out is running it again. */
+const FIX_EPOCH_WAIT: EpochWaitOptions = {now: () => Date.now(), sleep: (ms: number) => sleepFor(ms), wayOut: 'check the cluster bus between the two masters (`redis-cli --cluster check`), then run `redis fix` again'}
 
 async function owns(r: Redis, slot: number): Promise<boolean> {
   return myself(parseClusterNodes(String(await clusterCommand(r, 'NODES'))))!.slots.includes(slot)
