@@ -2,9 +2,11 @@ import {EtcdCommand} from '../../src/cli/baseCommand.js'
 import {renderTable} from '../../src/cli/table.js'
 import {type ClusterStatus, clusterStatus, type MemberClock} from '../../src/cluster/clusterStatus.js'
 import {formatBytes} from '../../src/model/units.js'
+import {redisTroubleLines} from '../../src/redis/redisTroubleText.js'
 
 export default class ClusterStatusCommand extends EtcdCommand {
   static override summary = 'Show the cluster: nodes, liveness, replicas, load, shards and executor.'
+  static override description = 'On a Redis Cluster (`--engine redis`) it also reads every live master\'s CLUSTER NODES view and, only when something needs the operator, adds a "Redis cluster trouble" section, one line each with its way out: slots left open (MIGRATING/IMPORTING, between which masters, and whether a side failed), masters failed (`fail`/`fail?`), failed over or gone, slots no live master serves (or two serve), and shards etcd records on a master that does not serve their slots. With --json the same is in `redis` (null on kv; `redis.trouble` tells whether any of it needs the operator: a slot the running executor is migrating does not). Exits 0 whenever it could read the cluster, trouble or not (as for nodes down on kv); scripts read `redis.trouble`.'
   static override examples = ['<%= config.bin %> cluster status', '<%= config.bin %> cluster status --cluster staging --json']
 
   async run(): Promise<ClusterStatus> {
@@ -25,6 +27,11 @@ export default class ClusterStatusCommand extends EtcdCommand {
     if (status.routers.length > 0) {
       this.log('')
       this.log(renderTable(['ROUTER', 'ADDRESS', 'CLOCK'], status.routers.map((r) => [r.id, r.address, formatClock(r.clock)])))
+    }
+    const trouble = status.redis ? redisTroubleLines(status.redis) : []
+    if (trouble.length > 0) {
+      this.log('')
+      for (const line of trouble) this.log(line)
     }
     return status
   }

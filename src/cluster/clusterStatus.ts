@@ -1,6 +1,7 @@
 import {etcdVersionReport, type EtcdVersionReport} from '../etcd/etcdVersionCheck.js'
 import {parseLockHolder} from '../etcd/leaseLock.js'
-import {type ClusterMeta} from '../model/cluster.js'
+import {type ClusterMeta, engineOf} from '../model/cluster.js'
+import {type RedisTrouble} from '../redis/redisTrouble.js'
 import {type Control} from '../model/control.js'
 import {listRouters} from '../router/routerRegistration.js'
 import {getControl, getMeta, listNodes, listStatsSummaries} from './clusterRepo.js'
@@ -53,6 +54,12 @@ export interface ClusterStatus {
   control: Control
   /** etcd is the version of the etcd member answering and the known bugs it has (etcdKnownBugs.ts); null when not known (no server, an unreadable version, or etcd refused to say: the status is shown without it). */
   etcd: EtcdVersionReport | null
+  /**
+   * redis is a Redis Cluster's trouble, from every live master's own CLUSTER NODES view: slots
+   * left open, masters failed or failed over, slots no live master serves (or two serve), and
+   * recorded shards Redis serves elsewhere, each with its way out (see redisTrouble); null on kv.
+   */
+  redis: RedisTrouble | null
 }
 
 /**
@@ -65,10 +72,12 @@ export interface ClusterStatus {
  * with more voter sets than it keeps) costs one paged read of the map.
  * Load and clock come from each node's stats summary, not its per-replica load.
  * When more than CENSUS_FOLD_THRESHOLD census deltas are pending it folds them (best effort).
+ * On a redis cluster it also reports the cluster's trouble (`redis`, see redisClusterTrouble),
+ * which reads every shard and move record and each master's CLUSTER NODES (2 s bound per node).
  */
 export async function clusterStatus(ctx: ServiceContext): Promise<ClusterStatus> {
   const meta = await getMeta(ctx)
-  const [nodes, alive, census, stats, control, lock, routers, etcd] = await Promise.all([listNodes(ctx), listLiveNodes(ctx, meta.value), shardCounts(ctx, meta.value.rf), listStatsSummaries(ctx), getControl(ctx), ctx.store.get(ctx.keys.executorLock), listRouters(ctx), etcdVersionReport(ctx.store).catch(() => undefined)])
+  const [nodes, alive, census, stats, control, lock, routers, etcd, redis] = await Promise.all([listNodes(ctx), listLiveNodes(ctx, meta.value), shardCounts(ctx, meta.value.rf), listStatsSummaries(ctx), getControl(ctx), ctx.store.get(ctx.keys.executorLock), listRouters(ctx), etcdVersionReport(ctx.store).catch(() => undefined), redisTroubleOf(ctx, meta.value)])
   const {replicasByNode: replicas, moving, revision} = census
   const loadByNode = new Map(stats.map((st) => [st.node, {reads: st.reads, writes: st.writes, bytes: st.bytes, keys: st.keys}]))
   const clockByNode = new Map(stats.map((st) => [st.node, st.clockOk === undefined ? null : {offsetMs: st.clockOffsetMs ?? null, ok: st.clockOk}]))
@@ -102,5 +111,13 @@ export async function clusterStatus(ctx: ServiceContext): Promise<ClusterStatus>
     executor: holder ? {holder: `${holder.holder} (pid ${holder.pid} on ${holder.host})`, since: holder.acquiredAt} : lock ? {holder: 'unknown (unreadable lock value)', since: ''} : null,
     control,
     etcd: etcd ?? null,
+    redis,
   }
+}
+
+/** redisTroubleOf is redisClusterTrouble for a redis cluster (imported only then: a kv status must not load ioredis), null for kv. */
+async function redisTroubleOf(ctx: ServiceContext, meta: ClusterMeta): Promise<RedisTrouble | null> {
+  if (engineOf(meta) !== 'redis') return null
+  const {redisClusterTrouble} = await import('../redis/redisStatus.js')
+  return redisClusterTrouble(ctx, meta)
 }

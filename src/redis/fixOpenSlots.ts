@@ -3,11 +3,10 @@ import {type Redis} from 'ioredis'
 import {UserError} from '../errors/errors.js'
 import {isLiveMaster, myself, parseClusterNodes, type RedisClusterNode, shortNodeId} from './clusterNodes.js'
 import {discoverTopology} from './discovery.js'
-import {decideOpenSlot} from './openSlotDecision.js'
+import {planOpenSlot} from './openSlotDecision.js'
 import {clusterCommand, connectRedisNode} from './redisConnection.js'
-import {targetWillOutrankSource} from './epochOrder.js'
-import {failedTargetReplaced, resolveOpenSlotSides} from './openSlotSides.js'
-import {assignSlot, countKeys, isBusyKey, keysInSlot, type MasterConn, migrateKeys, openSlot, readEpochs, stableSlot} from './slotOps.js'
+import {awaitEpochOrder, type EpochWaitOptions} from './epochOrderWait.js'
+import {assignSlot, countKeys, isBusyKey, keysInSlot, type MasterConn, migrateKeys, openSlot, stableSlot} from './slotOps.js'
 
 /** OpenSlotFix is one slot found open and what closing it does (or did). */
 export interface OpenSlotFix {
@@ -47,7 +46,7 @@ export interface FixResult {
 
 /**
  * fixOpenSlots finds every slot some master of the cluster behind `seed` marks MIGRATING or
- * IMPORTING (each master's own view), decides from where its keys are (see decideOpenSlot)
+ * IMPORTING (each master's own view), decides from where its keys are (see planOpenSlot)
  * and, unless `dryRun`, closes it: `finish` migrates the keys left on the source and assigns
  * the slot to the target on every master; `rollback` clears the marks (the source keeps the
  * slot). Idempotent: a second run finds nothing open. Throws NODE_UNREACHABLE when a master
@@ -78,26 +77,17 @@ export async function fixOpenSlots(seed: string, dryRun: boolean, opts: FixOptio
     const slots: OpenSlotFix[] = []
     for (const [slot, ends] of [...open].sort((a, b) => a[0] - b[0])) {
       const slotViews = await Promise.all(live.map(async (m) => ({id: m.redisId, owns: served.get(m.redisId)!.has(slot), keys: await countKeys(m, slot)})))
-      const targetReplaced = ends.target !== undefined && !served.has(ends.target) && failedTargetReplaced(ends.target, views)
-      const sides = resolveOpenSlotSides({source: ends.source, target: ends.target, masters: slotViews, targetReplaced})
-      if (!sides) throw refusal(slot, ends, slotViews, served, targetReplaced)
-      const source = masters.get(sides.source)!
-      const target = sides.target === null ? undefined : masters.get(sides.target)!
-      const failed = [ends.source, ends.target].find((id) => id !== undefined && !served.has(id))
-      const sourceKeys = slotViews.find((v) => v.id === source.redisId)!.keys
-      const targetKeys = target ? slotViews.find((v) => v.id === target.redisId)!.keys : 0
-      const targetOwns = target ? served.get(target.redisId)!.has(slot) : false
-      const action = target ? decideOpenSlot({sourceKeys, targetKeys, targetOwns, preferFinish: false}) : 'rollback'
+      const plan = planOpenSlot({slot, ends, masters: slotViews, views})
+      const source = masters.get(plan.source)!
+      const target = plan.target === null ? undefined : masters.get(plan.target)!
       // After a failover the source is not authoritative for keys the target holds (see keysOnBothSides): list them, and MIGRATE without REPLACE.
-      const afterFailover = failed !== undefined
-      const both = afterFailover && target && action === 'finish' && sourceKeys > 0 && targetKeys > 0 ? await keysOnBothSides(source, target, slot) : []
-      const fix: OpenSlotFix = {slot, source: source.node, target: target?.node ?? shortNodeId(ends.target ?? '?'), sourceKeys, targetKeys, action, keysMoved: 0, failed: failed === undefined ? null : shortNodeId(failed), keysOnBothSides: both}
+      const both = plan.listBothSides && target ? await keysOnBothSides(source, target, slot) : []
+      const fix: OpenSlotFix = {slot, source: source.node, target: target?.node ?? shortNodeId(ends.target ?? '?'), sourceKeys: plan.sourceKeys, targetKeys: plan.targetKeys, action: plan.action, keysMoved: 0, failed: plan.failed === null ? null : shortNodeId(plan.failed), keysOnBothSides: both}
       if (!dryRun) {
         if (both.length > 0 && !opts.replace) throw bothSidesRefusal(slot, source, target!, both)
         // The target's view of the slot is frozen on the failed source by its IMPORTING mark, which leaves the target CLUSTERDOWN (it refuses the MIGRATE): point it at the new owner first.
-        if (target && ends.source !== source.redisId) await clusterCommand(target.conn, 'SETSLOT', slot, 'NODE', source.redisId)
-        const failedSource = ends.source !== undefined && ends.source !== source.redisId ? ends.source : undefined
-        fix.keysMoved = await closeSlot(source, target, live.filter((m) => m !== source && m !== target), slot, action, !afterFailover || opts.replace === true, failedSource)
+        if (target && plan.repointTarget) await clusterCommand(target.conn, 'SETSLOT', slot, 'NODE', source.redisId)
+        fix.keysMoved = await closeSlot(source, target, live.filter((m) => m !== source && m !== target), slot, plan.action, !plan.afterFailover || opts.replace === true, plan.failedSource ?? undefined)
       }
       slots.push(fix)
     }
@@ -140,25 +130,10 @@ async function closeSlot(source: MasterConn, target: MasterConn | undefined, oth
       }
       moved += keys.length
     }
-    await awaitEpochOrder(source, target, slot)
+    await awaitEpochOrder(source, target, slot, FIX_EPOCH_WAIT)
   }
   await assignSlot(target, source, others, slot)
   return moved
-}
-
-/**
- * awaitEpochOrder waits (EPOCH_WAIT_MS at most) until the target's SETSLOT NODE will leave it
- * above the source's config epoch (see targetWillOutrankSource): a source that just won a
- * failover has a new epoch the target may not have heard of, and would win the slot back,
- * deleting the keys the target holds. Throws PRECONDITION after the wait (the slot stays open).
- */
-async function awaitEpochOrder(source: MasterConn, target: MasterConn, slot: number): Promise<void> {
-  for (let waited = 0; ; waited += 100) {
-    const r = await readEpochs(source, target)
-    if (targetWillOutrankSource(r)) return
-    if (waited >= EPOCH_WAIT_MS) throw new UserError('PRECONDITION', `slot ${slot}: ${target.node} (config epoch ${r.targetOwn}) still sees ${source.node} at epoch ${r.sourceSeenByTarget ?? 'unknown'}, not its ${r.sourceOwn}: assigning the slot now could lose its keys`, 'check the cluster bus between the two masters (`redis-cli --cluster check`), then run `redis fix` again')
-    await sleepFor(100)
-  }
 }
 
 /** keysOnBothSides lists the keys of `slot` that `source` and `target` both hold (CLUSTER GETKEYSINSLOT answers on either, whoever serves the slot). */
@@ -176,22 +151,8 @@ function bothSidesRefusal(slot: number, source: MasterConn, target: MasterConn, 
   )
 }
 
-/** refusal explains why the sides of `slot` cannot be named (resolveOpenSlotSides answered undefined). */
-function refusal(slot: number, ends: {source?: string; target?: string}, slotViews: readonly {id: string; owns: boolean}[], served: ReadonlyMap<string, Set<number>>, targetReplaced: boolean): UserError {
-  const named = (id: string | undefined) => (id === undefined ? '?' : shortNodeId(id))
-  const marked = `${named(ends.source)} -> ${named(ends.target)}`
-  const sourceLive = ends.source !== undefined && served.has(ends.source)
-  const targetLive = ends.target !== undefined && served.has(ends.target)
-  const owners = slotViews.filter((v) => v.owns).map((v) => shortNodeId(v.id))
-  if (sourceLive && owners.some((o) => o !== named(ends.source) && o !== named(ends.target)))
-    return new UserError('PRECONDITION', `slot ${slot} (open ${marked}) is served by more than one live master by their own views (${owners.join(', ')}): a failed-over master that resumed may still answer as its owner`, 'wait a few seconds for the cluster to settle (Redis demotes the stale master), check with `redis-cli --cluster check`, then run `redis fix` again')
-  if (sourceLive && !targetLive && !targetReplaced)
-    return new UserError('PRECONDITION', `slot ${slot} is open towards ${named(ends.target)}, which is down but not replaced (no replica took over yet): it may hold the keys already migrated, which rolling the slot back would leave unreachable once it returns`, `bring ${named(ends.target)} back, or wait for Redis to fail it over to a replica, then run \`redis fix\` again`)
-  return new UserError('PRECONDITION', `slot ${slot} is open towards a node that is not a live master (${marked}), and no single live master took its place`, 'bring that node back, or close the slot by hand with CLUSTER SETSLOT')
-}
-
-/** EPOCH_WAIT_MS bounds awaitEpochOrder (gossip carries an epoch within a few pings). */
-const EPOCH_WAIT_MS = 30_000
+/** FIX_EPOCH_WAIT: `redis fix` runs by hand, with no executor to stop it: the wall clock, no stop signal, and the way out is running it again. */
+const FIX_EPOCH_WAIT: EpochWaitOptions = {now: () => Date.now(), sleep: (ms: number) => sleepFor(ms), wayOut: 'check the cluster bus between the two masters (`redis-cli --cluster check`), then run `redis fix` again'}
 
 async function owns(r: Redis, slot: number): Promise<boolean> {
   return myself(parseClusterNodes(String(await clusterCommand(r, 'NODES'))))!.slots.includes(slot)

@@ -9,8 +9,8 @@ import {formatBytes} from '../model/units.js'
 import {migrateBatchKeys, tightestRate} from './migrateBatch.js'
 import {formatMoveCursor, parseMoveCursor} from './moveCursor.js'
 import {connectRedisNode} from './redisConnection.js'
-import {targetWillOutrankSource} from './epochOrder.js'
-import {assignSlot, assignSlots, connectMasters, countKeys, countKeysMany, keepMaster, keySizes, keysInSlot, type MasterConn, migrateKeys, openSlot, openSlots, ownSlots, readEpochs, slotsNotOwned, slotView} from './slotOps.js'
+import {awaitEpochOrder, type EpochWaitOptions} from './epochOrderWait.js'
+import {assignSlot, assignSlots, connectMasters, countKeys, countKeysMany, keepMaster, keySizes, keysInSlot, type MasterConn, migrateKeys, openSlot, openSlots, ownSlots, slotsNotOwned, slotView} from './slotOps.js'
 import {slotsOfRange} from './slotMap.js'
 
 /** RedisMoveOptions tune the redis engine's slot migration. */
@@ -34,14 +34,6 @@ const CURSOR_INTERVAL_MS = 1000
  * the side they were moved to; beyond it the runner throws and the executor retries it later.
  */
 const MAX_VERIFY_PASSES = 3
-
-/**
- * EPOCH_WAIT_MS bounds how long a slot waits, keys moved and still open, for the target to
- * learn the source's config epoch by gossip (a few pings; cluster-node-timeout/2 at worst).
- * Beyond it the runner throws, the slot stays open and safe (ASK still routes its keys), and
- * the executor retries the move later.
- */
-const EPOCH_WAIT_MS = 30_000
 
 /**
  * EMPTY_SLOT_BATCH is the most slots without keys moved together: their IMPORTING, MIGRATING
@@ -202,7 +194,7 @@ async function migrateSlot(env: ExecutorEnv, opts: RedisMoveOptions, keyBucket: 
     await openSlot(src, dst, slot)
     if (!(await migrateSlotKeys(env, opts, keyBucket, src, dst, slot, onBatch))) return false
   }
-  if (!(await awaitEpochOrder(env, src, dst, slot))) return false
+  if (!(await awaitEpochOrder(src, dst, slot, runnerEpochWait(env)))) return false
   const missed = await assignSlot(dst, src, others, slot)
   if (missed.length > 0) env.emit({type: 'info', message: `slot ${slot}: ${missed.join(', ')} did not take SETSLOT NODE; gossip will tell them`, at: new Date(env.now()).toISOString()})
   return true
@@ -276,28 +268,19 @@ async function migrateEmptySlots(env: ExecutorEnv, opts: RedisMoveOptions, keyBu
   for (const [i, slot] of toOpen.entries()) {
     if ((counts[i] ?? 0) > 0 && !(await migrateSlotKeys(env, opts, keyBucket, src, dst, slot, onBatch))) return false
   }
-  if (!(await awaitEpochOrder(env, src, dst, slots[0] ?? -1))) return false
+  if (!(await awaitEpochOrder(src, dst, slots[0] ?? -1, runnerEpochWait(env)))) return false
   const missed = await assignSlots(dst, src, others, slots)
   if (missed.length > 0) env.emit({type: 'info', message: `slots ${slots[0]}…${slots[slots.length - 1]}: ${missed.join(', ')} did not take SETSLOT NODE; gossip will tell them`, at: new Date(env.now()).toISOString()})
   return true
 }
 
 /**
- * awaitEpochOrder holds the slot, open, until `dst` taking it by SETSLOT NODE leaves `dst` with
- * a config epoch above `src`'s (targetWillOutrankSource): otherwise `src`, still claiming the
- * slot until its own SETSLOT NODE, would win it back by gossip and Redis would delete the
- * keys `dst` just received. Returns false when the executor stopped meanwhile; throws
- * PRECONDITION after EPOCH_WAIT_MS.
+ * runnerEpochWait is how the runner waits for the config-epoch order (awaitEpochOrder): on the
+ * executor's clock, ending with the slot open when the executor stops, and after the bound
+ * throwing for the executor to retry the move later.
  */
-async function awaitEpochOrder(env: ExecutorEnv, src: MasterConn, dst: MasterConn, slot: number): Promise<boolean> {
-  const deadline = env.now() + EPOCH_WAIT_MS
-  for (;;) {
-    const r = await readEpochs(src, dst)
-    if (targetWillOutrankSource(r)) return true
-    if (env.stopped()) return false
-    if (env.now() > deadline) throw new UserError('PRECONDITION', `slot ${slot}: ${dst.node} (config epoch ${r.targetOwn}) still sees ${src.node} at epoch ${r.sourceSeenByTarget ?? 'unknown'}, not its ${r.sourceOwn}, after ${EPOCH_WAIT_MS / 1000} s: assigning the slot now could lose its keys`, 'check the cluster bus between the two masters (`redis-cli --cluster check`); `apply --resume` retries')
-    await env.sleep(100)
-  }
+function runnerEpochWait(env: ExecutorEnv): EpochWaitOptions {
+  return {now: env.now, sleep: (ms) => env.sleep(ms), stopped: () => env.stopped(), wayOut: 'check the cluster bus between the two masters (`redis-cli --cluster check`); `apply --resume` retries'}
 }
 
 /**

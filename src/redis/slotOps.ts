@@ -1,7 +1,6 @@
 import {type Redis} from 'ioredis'
 import {UserError} from '../errors/errors.js'
 import {myself, parseClusterNodes} from './clusterNodes.js'
-import {type EpochReadings} from './epochOrder.js'
 import {clusterCommand} from './redisConnection.js'
 
 /** MasterConn is an open admin connection to one master, with its full Redis id and address. */
@@ -40,20 +39,6 @@ export async function slotsNotOwned(m: MasterConn, first: number, end: number): 
   const out: number[] = []
   for (let slot = first; slot < end; slot++) if (!owned.has(slot)) out.push(slot)
   return out
-}
-
-/**
- * readEpochs reads the config epochs that decide whether `target` can take a slot from
- * `source` safely (see targetWillOutrankSource): the source's own from the source's
- * `CLUSTER NODES`, then the target's own and the target's view of the source from the target's.
- */
-export async function readEpochs(source: MasterConn, target: MasterConn): Promise<EpochReadings> {
-  const srcNodes = parseClusterNodes(String(await clusterCommand(source.conn, 'NODES')))
-  const dstNodes = parseClusterNodes(String(await clusterCommand(target.conn, 'NODES')))
-  const srcMe = myself(srcNodes)
-  const dstMe = myself(dstNodes)
-  if (!srcMe || !dstMe) throw new UserError('PRECONDITION', `redis node ${srcMe ? target.address : source.address} did not report itself in CLUSTER NODES`, 'check that it runs in cluster mode')
-  return {sourceOwn: srcMe.configEpoch, targetOwn: dstMe.configEpoch, sourceSeenByTarget: dstNodes.find((n) => n.id === source.redisId)?.configEpoch}
 }
 
 /** countKeys is CLUSTER COUNTKEYSINSLOT on `m`. */

@@ -1,0 +1,29 @@
+import {listNodes, listShards} from '../cluster/clusterRepo.js'
+import {type ServiceContext} from '../cluster/serviceContext.js'
+import {listMoves} from '../executor/moveStore.js'
+import {type ClusterMeta} from '../model/cluster.js'
+import {isTerminal} from '../model/move.js'
+import {readClusterViews} from './clusterViews.js'
+import {redisTrouble, type RedisTrouble} from './redisTrouble.js'
+import {slotsOfRange} from './slotMap.js'
+
+/**
+ * redisClusterTrouble is the Redis part of `cluster status`: it reads etcd's records (masters,
+ * shards, moves not terminal, the executor lock) and the `CLUSTER NODES` view of every recorded
+ * master, the recorded seed and every master their views name (see readClusterViews), and
+ * hands them to the pure {@link redisTrouble}. Bounded in time (each node by VIEW_TIMEOUT_MS);
+ * throws only what reading etcd throws.
+ */
+export async function redisClusterTrouble(ctx: ServiceContext, meta: ClusterMeta): Promise<RedisTrouble> {
+  const [nodes, {shards}, moves, lock] = await Promise.all([listNodes(ctx), listShards(ctx), listMoves(ctx), ctx.store.get(ctx.keys.executorLock)])
+  const recordedNodes = nodes.map((n) => ({id: n.value.id, address: n.value.address}))
+  const {views} = await readClusterViews([...(meta.redisSeed ? [meta.redisSeed] : []), ...recordedNodes.map((n) => n.address)])
+  return redisTrouble({
+    views,
+    recordedNodes,
+    recordedShards: shards.map((s) => ({id: s.value.id, ...slotsOfRange(s.value.range), owner: s.value.replicas[0]?.node ?? ''})),
+    movingShards: new Set(moves.filter((m) => !isTerminal(m.value.phase)).map((m) => m.value.shard)),
+    executorRunning: lock !== undefined,
+    seed: meta.redisSeed,
+  })
+}
