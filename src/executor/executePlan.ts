@@ -87,6 +87,8 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
   const stop = new AbortController()
   const onAbort = () => stop.abort()
   signal.addEventListener('abort', onAbort)
+  // A stop asked before the listener was added (Ctrl-C while the lock was being taken) fires no event.
+  if (signal.aborted) stop.abort()
   lock.lease.onLost(() => {
     deps.emit({type: 'info', message: 'executor lease lost: stopping', at: new Date(deps.now()).toISOString()})
     stop.abort()

@@ -62,6 +62,8 @@ async function world() {
       const stop = new AbortController()
       return apply(ctxA, plan, 'operator A', undefined, {signal: stop.signal, effects: {...effects, copy: async () => (stop.abort(), Promise.reject(new Error('stopped while copying')))}})
     },
+    /** applyAStoppedBeforeMoves runs operator A's plan with its stop already asked for: its moves are recorded `pending` and none starts. */
+    applyAStoppedBeforeMoves: (plan: Plan) => apply(ctxA, plan, 'operator A', undefined, {signal: AbortSignal.abort()}),
     /** resumeA is `apply --resume` on operator A's client. */
     resumeA: () => apply(ctxA, undefined, 'operator A'),
     /** writeShardIgnoringLock writes a shard record as a writer that ignores the executor lock would (no fence). */
@@ -180,6 +182,19 @@ describe('two applies at about the same time', () => {
     expect(result.moves.map((m) => m.phase)).toEqual(['skipped'])
     const resumed = await w.resumeA()
     expect(resumed.moves.map((m) => `${m.id}:${m.phase}`)).toEqual(['plan-a-0000:done'])
+    expect((await w.shard(w.b.id))?.replicas).toEqual([{node: w.other, role: 'voter'}])
+  })
+
+  it('Given A was stopped before its move of shard b started (recorded pending: an interrupted drain\'s queue), When B applies a plan moving shard b, Then B\'s move runs, and A\'s resumed move is skipped at its start, not run on the moved shard', async () => {
+    const w = await world()
+    const stopped = await w.applyAStoppedBeforeMoves(w.planOf('plan-a', [w.move(w.b.id, w.b.epoch)]))
+    // The stop asked before the lock was taken is honoured (main missed it: the move ran to done).
+    expect(stopped.stopped).toBe(true)
+    expect(stopped.moves.map((m) => m.phase)).toEqual(['pending'])
+    const result = await w.applyBRacing(w.planOf('plan-b', [w.move(w.b.id, w.b.epoch)]), async () => {})
+    expect(result.moves.map((m) => m.phase)).toEqual(['done'])
+    const resumed = await w.resumeA()
+    expect(resumed.moves.map((m) => m.phase)).toEqual(['skipped'])
     expect((await w.shard(w.b.id))?.replicas).toEqual([{node: w.other, role: 'voter'}])
   })
 })
