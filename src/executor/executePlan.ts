@@ -1,4 +1,4 @@
-import {getControl, listNodes, listShards} from '../cluster/clusterRepo.js'
+import {getControl, getMeta, listNodes, listShards} from '../cluster/clusterRepo.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {foldCensus, foldCensusIfDue} from '../cluster/shardCensus.js'
 import {sharedNodeView} from './clusterView.js'
@@ -71,25 +71,24 @@ export interface ApplyDeps {
 
 /**
  * executePlan runs a plan's actions under the cluster's executor lock: verifies the plan's
- * hash, shows the preflight (stale actions are skipped with a reason), asks for
- * confirmation, records every move in etcd (so another process can resume them), applies
- * splits, then runs moves as concurrently as the limits allow, following pause, throttle
- * and cancel requests from etcd within a second. With `resume` and no plan it continues
- * unfinished moves. Throws LOCK_HELD (naming the holder) when another executor runs.
+ * hash, takes the lock, preflights the plan against the map read under it (stale actions
+ * are skipped with a reason) and asks for confirmation, applies splits, records every move
+ * in etcd (so another process can resume them), then runs moves as concurrently as the
+ * limits allow, following pause, throttle and cancel requests from etcd within a second.
+ * With `resume` and no plan it continues unfinished moves. Throws LOCK_HELD (naming the
+ * holder) when another executor runs, CONFLICT (nothing changed) when the verdicts changed
+ * between the preflight and the answer.
  * Stops cleanly on `signal`; every move resumes from its persisted phase next time.
  */
 export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: ApplyDeps, signal: AbortSignal): Promise<ApplyResult> {
   const started = deps.now()
-  let preflight: Preflight | undefined
-  if (input.plan) {
-    checkPlanIntegrity(input.plan, ctx.cluster)
-    const [{shards}, nodes] = await Promise.all([listShards(ctx), listNodes(ctx)])
-    preflight = preflightPlan(input.plan, shards.map((s) => s.value), new Set(nodes.map((n) => n.value.id)), EPOCH_STEPS)
-  }
+  if (input.plan) checkPlanIntegrity(input.plan, ctx.cluster)
   const lock = await acquireLock(ctx.store, ctx.keys.executorLock, input.holder)
   const stop = new AbortController()
   const onAbort = () => stop.abort()
   signal.addEventListener('abort', onAbort)
+  // A stop asked before the listener was added (Ctrl-C while the lock was being taken) fires no event.
+  if (signal.aborted) stop.abort()
   lock.lease.onLost(() => {
     deps.emit({type: 'info', message: 'executor lease lost: stopping', at: new Date(deps.now()).toISOString()})
     stop.abort()
@@ -101,11 +100,20 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
     const existing = await listMoves(ctx)
     const planMoves = input.plan ? existing.filter((m) => m.value.plan === input.plan!.id) : []
     const alreadyRecorded = planMoves.length > 0
-    if (!(await input.confirm(alreadyRecorded ? undefined : preflight))) {
+    // The verdicts are read only now, under the lock: every shard-map writer (splits, move
+    // transitions) is fenced on it, so what the operator confirms is what runs. Read before
+    // the lock, another apply's splits and cutovers could land between the read and the run.
+    const plan = input.plan && !alreadyRecorded ? input.plan : undefined
+    const preflight = plan ? await preflightNow(ctx, plan) : undefined
+    if (!(await input.confirm(preflight))) {
       return summarise(input.plan?.id ?? null, [], [], started, deps.now(), true)
     }
-    const splits = input.plan && !alreadyRecorded ? await runSplits(ctx, lock, preflight!, deps) : []
-    if (input.plan && !alreadyRecorded) await recordMoves(ctx, lock, input.plan, preflight!, deps.now())
+    let splits: ApplyResult['splits'] = []
+    if (plan && preflight) {
+      refuseIfChanged(preflight, await preflightNow(ctx, plan))
+      splits = await runSplits(ctx, lock, preflight, deps)
+      await recordMoves(ctx, lock, plan, movesVerdicts(preflight, await preflightNow(ctx, plan), deps), deps.now())
+    }
     const all = await listMoves(ctx)
     const mine = all.filter((m) => (input.plan ? m.value.plan === input.plan.id : true) && !isTerminal(m.value.phase))
     if (input.plan === undefined && mine.length === 0) deps.emit({type: 'info', message: 'nothing to resume: every recorded move has finished', at: new Date(deps.now()).toISOString()})
@@ -121,6 +129,45 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
     await clients.close()
     await lock.release()
   }
+}
+
+/** preflightNow preflights `plan` against the shard map, nodes, meta and moves as they are now (apply calls it holding the executor lock). */
+async function preflightNow(ctx: ServiceContext, plan: Plan): Promise<Preflight> {
+  const [{shards}, nodes, meta, moves] = await Promise.all([listShards(ctx), listNodes(ctx), getMeta(ctx), listMoves(ctx)])
+  const unfinished = moves.map((m) => m.value).filter((m) => !isTerminal(m.phase))
+  return preflightPlan(plan, shards.map((s) => s.value), new Set(nodes.map((n) => n.value.id)), EPOCH_STEPS, {nextShardId: meta.value.nextShardId, unfinished})
+}
+
+/**
+ * refuseIfChanged throws CONFLICT when the verdicts read again after the confirmation differ
+ * from the ones confirmed (the map changed while the question was open, by a writer that
+ * ignored the executor lock): nothing has been split or recorded yet, and a reviewed plan
+ * (a CI gate, an operator's "y") must not run on verdicts nobody saw. Re-running `apply`
+ * shows the new ones.
+ */
+function refuseIfChanged(confirmed: Preflight, now: Preflight): void {
+  const changed = confirmed.verdicts.filter((v, i) => v.ok !== now.verdicts[i]?.ok || v.reason !== now.verdicts[i]?.reason)
+  if (changed.length === 0) return
+  const first = now.verdicts[changed[0]!.index]
+  throw new UserError('CONFLICT', `the shard map changed while apply waited for confirmation: ${changed.length} action verdict(s) differ from those confirmed (action ${changed[0]!.index}: now ${first?.ok ? 'runnable' : `stale, ${first?.reason}`}); nothing was split or recorded`, `run \`shardctl apply ${confirmed.planId}\` again to see the new preflight`)
+}
+
+/**
+ * movesVerdicts returns the verdicts to record the moves by once the splits have run: a move
+ * runs only if it was confirmed runnable and still is on the map the splits left (a split
+ * confirmed runnable that applySplit skipped makes no piece, and the move of "its" new id would
+ * otherwise be recorded pending, to run on whatever shard holds that id). The splits this run
+ * made are "already made" to preflightPlan, so they do not make their pieces' moves stale.
+ */
+function movesVerdicts(confirmed: Preflight, afterSplits: Preflight, deps: ApplyDeps): Preflight {
+  const verdicts = confirmed.verdicts.map((v, i) => {
+    const later = afterSplits.verdicts[i]
+    if (!v.ok || v.action.kind !== 'move' || !later || later.ok) return v
+    deps.emit({type: 'info', message: `move of shard ${v.action.shard} (action ${v.index}) is skipped: ${later.reason ?? 'stale'} once the splits ran`, at: new Date(deps.now()).toISOString()})
+    return later
+  })
+  const runnable = verdicts.filter((v) => v.ok).length
+  return {...confirmed, verdicts, runnable, stale: verdicts.length - runnable}
 }
 
 async function runSplits(ctx: ServiceContext, lock: HeldLock, preflight: Preflight, deps: ApplyDeps): Promise<ApplyResult['splits']> {

@@ -1,4 +1,5 @@
 import {UserError} from '../errors/errors.js'
+import {type Move, type MovePhase} from '../model/move.js'
 import {type Plan, type PlanAction, verifyPlanHash} from '../model/plan.js'
 import {type Shard} from '../model/shard.js'
 import {shardMapFingerprint} from '../model/snapshot.js'
@@ -33,15 +34,42 @@ export function checkPlanIntegrity(plan: Plan, cluster: string): void {
 }
 
 /**
+ * PreflightContext is what, beside the shard map and nodes, decides whether an action can
+ * still run: the cluster's next free shard id (a split creates exactly that id, as
+ * decideSplit requires) and the unfinished moves of other plans (their shards are busy).
+ */
+export interface PreflightContext {
+  /** nextShardId is the cluster meta's next free shard id; undefined skips that check. */
+  nextShardId?: number
+  /**
+   * unfinished are the non-terminal moves recorded in etcd (this plan's are ignored). Those
+   * that have started changing their shard make it busy; a `pending` or `checked` one has not,
+   * and re-validates against the map when it starts, so whichever runs first wins and the
+   * other is skipped with a reason (an interrupted drain's unstarted moves must not block the
+   * next drain of the node).
+   */
+  unfinished?: readonly Pick<Move, 'id' | 'plan' | 'shard' | 'phase'>[]
+}
+
+/** UNSTARTED are the phases in which a move has not changed its shard yet. */
+const UNSTARTED: ReadonlySet<MovePhase> = new Set(['pending', 'checked'])
+
+/**
  * preflightPlan (pure) checks every action against the current shard map and nodes:
  * epochs the plan expects (earlier actions of the same plan on a shard raise it by their
- * steps), replicas still in place, nodes known. Stale actions are reported, not run.
+ * steps), replicas still in place, nodes known, a split's new id still the next free one
+ * and its shard not mid-move (as applySplit will check), no move of another plan under way
+ * on the shard. Stale actions are reported, not run. `apply` calls it with a map read
+ * while it holds the executor lock, so the verdicts it shows are the ones that run.
  */
-export function preflightPlan(plan: Plan, shards: readonly Shard[], nodeIds: ReadonlySet<string>, epochSteps: {move: number; split: number}): Preflight {
+export function preflightPlan(plan: Plan, shards: readonly Shard[], nodeIds: ReadonlySet<string>, epochSteps: {move: number; split: number}, context: PreflightContext = {}): Preflight {
   const byId = new Map(shards.map((s) => [s.id, s]))
   const expected = new Map<number, number>()
   /** unmade maps a shard id a stale split of the plan was to create to the split's shard. */
   const unmade = new Map<number, number>()
+  const busy = new Map((context.unfinished ?? []).filter((m) => m.plan !== plan.id && !UNSTARTED.has(m.phase)).map((m) => [m.shard, m]))
+  /** nextId is the id the next split this preflight lets run will create (meta's, raised by each). */
+  let nextId = context.nextShardId
   const verdicts: ActionVerdict[] = plan.actions.map((action, index) => {
     const shard = byId.get(action.shard)
     const plannedBase = expected.get(action.shard)
@@ -51,7 +79,10 @@ export function preflightPlan(plan: Plan, shards: readonly Shard[], nodeIds: Rea
     // another split's shard by now, with the same epoch and replicas by chance).
     const parent = plannedBase === undefined ? unmade.get(action.shard) : undefined
     const unmadeReason = `shard ${action.shard} was to be made by the split of shard ${parent}, which will not run`
+    const other = busy.get(action.shard)
+    const busyReason = other && `shard ${action.shard} has an unfinished move ${other.id} (${other.phase}) of plan ${other.plan}: finish it first (\`shardctl apply --resume\`) or cancel it (\`shardctl moves cancel ${other.id}\`)`
     if (action.kind === 'split') {
+      const upper = action.parts[1].shard
       if (parent !== undefined) verdict = ok(unmadeReason)
       // A piece an earlier split of this plan creates (the planner splits a hot shard's pieces
       // again) does not exist yet: its epoch is the one that split gives it.
@@ -63,20 +94,30 @@ export function preflightPlan(plan: Plan, shards: readonly Shard[], nodeIds: Rea
       else if (plannedBase === undefined && splitMade(action, (id) => byId.get(id))) {
         verdict = ok()
         return verdict
-      } else if (shard && plannedBase === undefined && shard.epoch !== action.epoch) verdict = ok(`shard ${action.shard} is at epoch ${shard.epoch}, the plan expected ${action.epoch}`)
+      } else if (busyReason) verdict = ok(busyReason)
+      else if (shard && plannedBase === undefined && shard.epoch !== action.epoch) verdict = ok(`shard ${action.shard} is at epoch ${shard.epoch}, the plan expected ${action.epoch}`)
+      else if (shard && plannedBase === undefined && shard.replicas.some((r) => r.role !== 'voter')) verdict = ok(`shard ${action.shard} is in the middle of a move`)
+      // Another split (another plan's, applied since this plan was made) took the id this one creates:
+      // the move of "that id" would move the other split's piece.
+      else if (byId.has(upper)) verdict = ok(`shard id ${upper} this split would create is another shard's by now (split off since the plan was made)`)
+      else if (nextId !== undefined && nextId !== upper) verdict = ok(`shard id ${upper} is no longer the next free id (next is ${nextId})`)
       else verdict = ok()
       // After a stale split, a move of its lower part is checked against the map.
-      if (verdict.ok) for (const p of action.parts) expected.set(p.shard, p.epoch)
-      else unmade.set(action.parts[1].shard, action.shard)
+      if (verdict.ok) {
+        for (const p of action.parts) expected.set(p.shard, p.epoch)
+        if (nextId !== undefined) nextId++
+      } else unmade.set(upper, action.shard)
       return verdict
     }
     if (parent !== undefined) verdict = ok(unmadeReason)
+    else if (busyReason) verdict = ok(busyReason)
     else if (!nodeIds.has(action.to)) verdict = ok(`destination node "${action.to}" does not exist`)
     else if (!nodeIds.has(action.from)) verdict = ok(`source node "${action.from}" does not exist`)
     else if (!shard && plannedBase === undefined) verdict = ok(`shard ${action.shard} does not exist`)
     else if (shard && plannedBase === undefined && shard.epoch !== action.epoch) verdict = ok(`shard ${action.shard} is at epoch ${shard.epoch}, the plan expected ${action.epoch}`)
     else if (shard && plannedBase === undefined && !shard.replicas.some((r) => r.node === action.from && r.role === 'voter')) verdict = ok(`node "${action.from}" no longer holds shard ${action.shard}`)
     else if (shard && plannedBase === undefined && shard.replicas.some((r) => r.node === action.to)) verdict = ok(`node "${action.to}" already holds shard ${action.shard}`)
+    else if (shard && plannedBase === undefined && shard.replicas.some((r) => r.role !== 'voter')) verdict = ok(`shard ${action.shard} is in the middle of another change`)
     else verdict = ok()
     expected.set(action.shard, action.epoch + epochSteps.move)
     return verdict

@@ -50,4 +50,52 @@ describe('preflightPlan', () => {
     const pre = preflightPlan(planOf([split(7, 1, q(0), q(1 / 2), q(1), 8)]), snapshot.shards, ids, EPOCH_STEPS)
     expect(pre.verdicts[0]).toMatchObject({ok: false, reason: 'shard 7 does not exist'})
   })
+
+  describe('against another plan applied since (two plans made from one snapshot)', () => {
+    const [, s1] = snapshot.shards
+    const half = (s: typeof s0) => s!.range.lo + Math.floor((s!.range.hi - s!.range.lo) / 2)
+    const moveOf = (shard: number, epoch: number, from: string, to: string) => ({kind: 'move', shard, epoch, from, to, bytes: 0, keys: 0, reason: {kind: 'balance', detail: 'x'}, predicted: {source: 1, target: 1}}) as PlanAction
+    // The other plan split shard 1 (on n2) into 1 and 2, both at epoch 2: id 2 is taken.
+    const afterOther = [s0!, {...s1!, range: {lo: s1!.range.lo, hi: half(s1)}, epoch: 2}, {...s1!, id: 2, range: {lo: half(s1), hi: s1!.range.hi}, epoch: 2}]
+    const mine = planOf([split(0, 1, s0!.range.lo, half(s0), s0!.range.hi, 2), moveOf(2, 2, 'n1', 'n3')])
+
+    it('Given the new id this split creates is another split\'s piece by now, When preflighted, Then the split is stale (naming the id), and so is the move of that id, even with its epoch matching', () => {
+      const pre = preflightPlan(mine, afterOther, ids, EPOCH_STEPS)
+      expect(pre.verdicts.map((v) => v.ok)).toEqual([false, false])
+      expect(pre.verdicts[0]!.reason).toContain('shard id 2')
+    })
+
+    it('Given the meta\'s next free id moved past the split\'s new id (that id is not in the map), When preflighted with it, Then the split is stale as applySplit would skip it', () => {
+      const pre = preflightPlan(mine, snapshot.shards, ids, EPOCH_STEPS, {nextShardId: 3})
+      expect(pre.verdicts.map((v) => v.reason ?? 'ok')).toEqual(['shard id 2 is no longer the next free id (next is 3)', 'shard 2 was to be made by the split of shard 0, which will not run'])
+    })
+
+    it('Given a chain of splits (the second cuts the first one\'s piece), When preflighted with the next free id, Then each split takes the next id in turn and all run', () => {
+      const chain = planOf([split(0, 1, s0!.range.lo, q(1 / 2), s0!.range.hi, 2), split(2, 2, q(1 / 2), q(3 / 4), s0!.range.hi, 3), moveOf(3, 3, 'n1', 'n3')])
+      expect(preflightPlan(chain, snapshot.shards, ids, EPOCH_STEPS, {nextShardId: 2}).verdicts.map((v) => v.reason ?? 'ok')).toEqual(['ok', 'ok', 'ok'])
+    })
+
+    it('Given shard 0 is in the middle of a move (a joining replica), When its split is preflighted, Then it is stale, as applySplit would skip it', () => {
+      const moving = [{...s0!, replicas: [...s0!.replicas, {node: 'n3', role: 'joining' as const}]}, s1!]
+      expect(preflightPlan(planOf([split(0, 1, s0!.range.lo, half(s0), s0!.range.hi, 2)]), moving, ids, EPOCH_STEPS).verdicts[0]).toMatchObject({ok: false, reason: 'shard 0 is in the middle of a move'})
+    })
+
+    it('Given another plan\'s move of shard 0 is recorded and under way (interrupted mid-copy), When a move and a split of shard 0 are preflighted, Then both are stale, naming that move and how to finish or cancel it', () => {
+      const unfinished = [{id: 'other-0000', plan: 'other', shard: 0, phase: 'copying' as const}]
+      const moveVerdict = preflightPlan(planOf([moveOf(0, 1, 'n1', 'n3')]), snapshot.shards, ids, EPOCH_STEPS, {unfinished}).verdicts[0]!
+      expect(moveVerdict.ok).toBe(false)
+      expect(moveVerdict.reason).toContain('other-0000 (copying) of plan other')
+      expect(moveVerdict.reason).toContain('apply --resume')
+      expect(preflightPlan(planOf([split(0, 1, s0!.range.lo, half(s0), s0!.range.hi, 2)]), snapshot.shards, ids, EPOCH_STEPS, {unfinished}).verdicts[0]!.ok).toBe(false)
+      // The plan's own recorded moves do not make its shards busy.
+      expect(preflightPlan(planOf([moveOf(0, 1, 'n1', 'n3')]), snapshot.shards, ids, EPOCH_STEPS, {unfinished: [{...unfinished[0]!, plan: 'p'}]}).verdicts[0]!.ok).toBe(true)
+    })
+
+    it('Given another plan\'s move of shard 0 is recorded but not started (pending or checked: an interrupted drain\'s queue), When a move of shard 0 is preflighted, Then it runs: that move re-validates when it starts and is skipped then', () => {
+      for (const phase of ['pending', 'checked'] as const) {
+        const pre = preflightPlan(planOf([moveOf(0, 1, 'n1', 'n3')]), snapshot.shards, ids, EPOCH_STEPS, {unfinished: [{id: 'other-0000', plan: 'other', shard: 0, phase}]})
+        expect(pre.verdicts[0]!.ok).toBe(true)
+      }
+    })
+  })
 })
