@@ -30,7 +30,7 @@
  * Every load loop is bounded in count and time. Everything started is killed at exit.
  */
 import {type ChildProcess, spawn} from 'node:child_process'
-import {closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync} from 'node:fs'
+import {closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync} from 'node:fs'
 import {createServer, connect} from 'node:net'
 import {cpus, loadavg, tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
@@ -98,11 +98,14 @@ const dirs: string[] = []
  */
 const CPU_PROF_DIR = process.env.BENCH_CPU_PROF_DIR
 
+/** TRACE_GC_DIR: BENCH_TRACE_GC=dir runs every node and router under `--trace-gc` and writes each one's stdout (its log and every isolate's GC lines) to `dir/<command>-<id>.log` when it exits. */
+const TRACE_GC_DIR = process.env.BENCH_TRACE_GC
+
 /** PASSED_ENV are the node settings the bench's processes take from its own environment. */
 const PASSED_ENV = ['SHARDCTL_COPY_THREAD_NICE', 'SHARDCTL_SQLITE_PAGE_SIZE', 'SHARDCTL_COPY_RECEIVE_THREAD', 'SHARDCTL_COPY_RECEIVE_NICE'] as const
 
 function spawnCli(args: string[]): {child: ChildProcess; stdout: () => string} {
-  const prof = CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${resolve(CPU_PROF_DIR)}`] : []
+  const prof = CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${resolve(CPU_PROF_DIR)}`] : TRACE_GC_DIR ? ['--trace-gc'] : []
   // These pass through, so a run can measure a node setting: the copy reader at normal priority (0), another SQLite page size, the copy receive thread off (0) or lowered.
   const env: NodeJS.ProcessEnv = {PATH: process.env.PATH, HOME: process.env.HOME}
   for (const name of PASSED_ENV) if (process.env[name] !== undefined) env[name] = process.env[name]
@@ -111,6 +114,7 @@ function spawnCli(args: string[]): {child: ChildProcess; stdout: () => string} {
   let out = ''
   child.stdout!.on('data', (d) => (out += d))
   child.stderr!.on('data', () => {})
+  if (TRACE_GC_DIR) child.once('exit', () => writeFileSync(join(TRACE_GC_DIR, `${args.slice(0, 2).join('-')}-${args[args.indexOf('--id') + 1] ?? child.pid}.log`), out))
   return {child, stdout: () => out}
 }
 
