@@ -63,28 +63,20 @@ export class NodeMetrics {
       registers,
     })
     this.purgedTombstones = new Counter({name: 'shardctl_node_tombstones_purged_total', help: 'Tombstones purged by this node (two-phase purge after anti-entropy).', registers})
-    const tombstones = opts.tombstones
-    if (tombstones) {
+    // Read when scraped, from the node's own figure (absent: the gauge is not exported).
+    const readAtScrape = (name: string, help: string, read: (() => number) | undefined) => {
+      if (!read) return
       new Gauge({
-        name: 'shardctl_node_tombstones',
-        help: 'Tombstones stored on this node (deletes kept until every replica has them and the grace passed).',
+        name,
+        help,
         registers,
         collect() {
-          this.set(tombstones())
+          this.set(read())
         },
       })
     }
-    const diskReserve = opts.diskReserve
-    if (diskReserve) {
-      new Gauge({
-        name: 'shardctl_node_disk_reserve_bytes',
-        help: 'Bytes of the disk reserve file held in the data dir (0: given up to let drops and purges free a full disk, no room for it yet, or --disk-reserve 0).',
-        registers,
-        collect() {
-          this.set(diskReserve())
-        },
-      })
-    }
+    readAtScrape('shardctl_node_tombstones', 'Tombstones stored on this node (deletes kept until every replica has them and the grace passed).', opts.tombstones)
+    readAtScrape('shardctl_node_disk_reserve_bytes', 'Bytes of the disk reserve file held in the data dir (0: given up to let drops and purges free a full disk, no room for it yet, or --disk-reserve 0).', opts.diskReserve)
     const perShard = (name: string, help: string, pick: (f: ShardFigure) => number) =>
       new Gauge({
         name,

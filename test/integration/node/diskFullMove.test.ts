@@ -12,33 +12,26 @@
  * source; resumed once there is room, the abort drops the partial copy. The destination's data dir is on a small tmpfs
  * (needs root; skipped with the reason otherwise).
  */
-import {mkdtempSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
 import {setTimeout as sleepFor} from 'node:timers/promises'
-import {describe, expect, inject, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 import {listShards} from '../../../src/cluster/clusterRepo.js'
-import {initCluster} from '../../../src/cluster/initCluster.js'
 import {setNodeState} from '../../../src/cluster/nodeService.js'
-import {parseNodeSpecs} from '../../../src/cluster/nodeSpec.js'
-import {makeServiceContext, type ServiceContext} from '../../../src/cluster/serviceContext.js'
+import {type ServiceContext} from '../../../src/cluster/serviceContext.js'
 import {readSnapshot} from '../../../src/cluster/snapshotService.js'
 import {type ApplyInput, type ApplyResult, executePlan} from '../../../src/executor/executePlan.js'
 import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent} from '../../../src/executor/executorEnv.js'
 import {requestCancel} from '../../../src/executor/moveStore.js'
-import {freePort} from '../../../src/localEtcd/freePort.js'
 import {formatHlc} from '../../../src/model/hlc.js'
 import {type Plan} from '../../../src/model/plan.js'
-import {loadClusterToken} from '../../../src/node/clusterToken.js'
 import {NodeClient} from '../../../src/node/nodeClient.js'
 import {shardRecords} from './shardRecords.js'
 import {type NodeRecord} from '../../../src/node/protocol.js'
 import {planRebalance} from '../../../src/planner/planRebalance.js'
 import {ExecutorsOfTest} from '../../support/executorAbort.js'
-import {StoreSet, uniqueCluster} from '../../support/testStore.js'
 import {waitFor} from '../router/dataPlane.js'
-import {type NodeProcess, startNodeProcess} from './nodeProcess.js'
+import {type NodeProcess} from './nodeProcess.js'
 import {isRefusal, mountTmpfs} from './tmpfsDisk.js'
+import {startTmpfsPair} from './tmpfsPair.js'
 
 const probe = mountTmpfs('diskfullmove-probe', 1)
 const refusal = isRefusal(probe) ? probe.refused : undefined
@@ -61,50 +54,20 @@ interface MoveCluster {
 }
 
 async function startMoveCluster(label: string): Promise<MoveCluster> {
-  const mounted = mountTmpfs(label, 24)
-  if (isRefusal(mounted)) throw new Error(mounted.refused)
-  const stores = new StoreSet()
-  const procs: NodeProcess[] = []
-  const clients: NodeClient[] = []
-  const dir = mkdtempSync(join(tmpdir(), `shardctl-${label}-`))
-  const close = async () => {
-    try {
-      for (const c of clients) await c.destroy()
-      await Promise.all(procs.map((p) => p.kill()))
-      stores.closeAll()
-      rmSync(dir, {recursive: true, force: true})
-    } finally {
-      mounted.unmount()
-    }
-  }
+  const pair = await startTmpfsPair(label, 'dst', ['--orphan-grace', '1s', '--disk-reserve', '0'])
   try {
-    const endpoint = inject('etcdEndpoint')
-    const cluster = uniqueCluster(label)
-    const ctx = makeServiceContext(stores.open(endpoint, cluster), {cluster})
-    const ports: Record<string, number> = {n1: await freePort(), n2: await freePort()}
-    await initCluster(ctx, {shards: 1, rf: 1, nodes: parseNodeSpecs(`n1=127.0.0.1:${ports.n1},n2=127.0.0.1:${ports.n2}`), force: false})
-    const src = (await listShards(ctx)).shards[0]!.value.replicas[0]!.node
-    const dst = src === 'n1' ? 'n2' : 'n1'
-    procs.push(await startNodeProcess({endpoint, cluster, id: src, port: ports[src]!, dataDir: join(dir, src)}))
-    procs.push(await startNodeProcess({endpoint, cluster, id: dst, port: ports[dst]!, dataDir: mounted.dataDir, extra: ['--orphan-grace', '1s', '--disk-reserve', '0']}))
-    const token = await loadClusterToken(ctx, {create: false})
-    const client = (id: string) => {
-      const c = new NodeClient({node: id, address: `127.0.0.1:${ports[id]}`, token, timeoutMs: 10_000})
-      clients.push(c)
-      return c
-    }
     // Fill the shard on its source, then leave the destination 2 MiB of room.
-    const shard = (await listShards(ctx)).shards[0]!.value
-    const source = client(src)
+    const shard = (await listShards(pair.ctx)).shards[0]!.value
+    const source = pair.client(pair.src)
     for (let b = 0, n = 0; b < BATCHES; b++) {
       const records: NodeRecord[] = []
       for (let i = 0; i < 32; i++, n++) records.push({key: Buffer.from(`k${n}`), value: valueOf(n), version: formatHlc({wall: Date.now(), counter: n, writer: 'test'})})
       await source.apply(shard.id, shard.epoch, records, 'write')
     }
-    mounted.fill(2 * 1024 * 1024)
-    return {ctx, src, dst, client, disk: mounted, dstProc: () => procs[1]!, close}
+    pair.disk.fill(2 * 1024 * 1024)
+    return {...pair, dstProc: () => pair.proc(pair.dst)}
   } catch (err) {
-    await close()
+    await pair.close()
     throw err
   }
 }

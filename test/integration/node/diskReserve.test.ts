@@ -6,34 +6,24 @@
  * there is room. Without a reserve (`--disk-reserve 0`) both waited for an operator to free
  * space: test/integration/node/diskFullDrain.test.ts and diskFullMove.test.ts.
  */
-import {mkdtempSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
 import {setTimeout as sleepFor} from 'node:timers/promises'
-import {describe, expect, inject, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 import {listShards} from '../../../src/cluster/clusterRepo.js'
-import {initCluster} from '../../../src/cluster/initCluster.js'
 import {setNodeState} from '../../../src/cluster/nodeService.js'
-import {parseNodeSpecs} from '../../../src/cluster/nodeSpec.js'
-import {makeServiceContext, type ServiceContext} from '../../../src/cluster/serviceContext.js'
 import {readSnapshot} from '../../../src/cluster/snapshotService.js'
 import {type ApplyInput, type ApplyResult, executePlan} from '../../../src/executor/executePlan.js'
 import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent} from '../../../src/executor/executorEnv.js'
 import {requestCancel} from '../../../src/executor/moveStore.js'
-import {freePort} from '../../../src/localEtcd/freePort.js'
 import {formatHlc} from '../../../src/model/hlc.js'
-import {loadClusterToken} from '../../../src/node/clusterToken.js'
 import {NodeClient} from '../../../src/node/nodeClient.js'
 import {type NodeRecord} from '../../../src/node/protocol.js'
 import {planRebalance} from '../../../src/planner/planRebalance.js'
 import {dataPlaneFetch} from '../../support/dataPlaneFetch.js'
 import {ExecutorsOfTest} from '../../support/executorAbort.js'
-import {StoreSet, uniqueCluster} from '../../support/testStore.js'
 import {kv, waitFor} from '../router/dataPlane.js'
-import {type RouterProcess, startRouterProcess} from '../router/routerProcess.js'
-import {type NodeProcess, startNodeProcess} from './nodeProcess.js'
 import {shardRecords} from './shardRecords.js'
-import {isRefusal, mountTmpfs, type TmpfsDisk} from './tmpfsDisk.js'
+import {isRefusal, mountTmpfs} from './tmpfsDisk.js'
+import {startTmpfsPair, type TmpfsPair} from './tmpfsPair.js'
 
 const probe = mountTmpfs('diskreserve-probe', 1)
 const refusal = isRefusal(probe) ? probe.refused : undefined
@@ -46,64 +36,10 @@ const valueOf = (i: number) => Buffer.alloc(16 * 1024, i % 251)
 const FULL_LINE = /out of disk space in data dir \S+: the write was not stored/
 
 /** ReserveCluster: shard 0 (rf 1) on `src`, and `dst`; the node named `onDisk` has its data dir on a 24 MiB tmpfs and a 2 MiB reserve. */
-interface ReserveCluster {
-  ctx: ServiceContext
-  src: string
-  dst: string
-  disk: TmpfsDisk
-  client(id: string): NodeClient
-  proc(id: string): NodeProcess
-  router(): Promise<RouterProcess>
-  close(): Promise<void>
-}
+type ReserveCluster = TmpfsPair
 
-async function startCluster(label: string, onDisk: 'src' | 'dst'): Promise<ReserveCluster> {
-  const disk = mountTmpfs(label, 24)
-  if (isRefusal(disk)) throw new Error(disk.refused)
-  const stores = new StoreSet()
-  const procs: Record<string, NodeProcess> = {}
-  const others: RouterProcess[] = []
-  const clients: NodeClient[] = []
-  const dir = mkdtempSync(join(tmpdir(), `shardctl-${label}-`))
-  const close = async () => {
-    try {
-      for (const c of clients) await c.destroy()
-      await Promise.all([...Object.values(procs), ...others].map((p) => p.kill()))
-      stores.closeAll()
-      rmSync(dir, {recursive: true, force: true})
-    } finally {
-      disk.unmount()
-    }
-  }
-  try {
-    const endpoint = inject('etcdEndpoint')
-    const cluster = uniqueCluster(label)
-    const ctx = makeServiceContext(stores.open(endpoint, cluster), {cluster})
-    const ports: Record<string, number> = {n1: await freePort(), n2: await freePort()}
-    await initCluster(ctx, {shards: 1, rf: 1, nodes: parseNodeSpecs(`n1=127.0.0.1:${ports.n1},n2=127.0.0.1:${ports.n2}`), force: false})
-    const src = (await listShards(ctx)).shards[0]!.value.replicas[0]!.node
-    const dst = src === 'n1' ? 'n2' : 'n1'
-    const full = onDisk === 'src' ? src : dst
-    for (const id of [src, dst]) {
-      const extra = id === full ? ['--disk-reserve', `${RESERVE}`, '--orphan-grace', '1s'] : []
-      procs[id] = await startNodeProcess({endpoint, cluster, id, port: ports[id]!, dataDir: id === full ? disk.dataDir : join(dir, id), extra})
-    }
-    const token = await loadClusterToken(ctx, {create: false})
-    const client = (id: string) => {
-      const c = new NodeClient({node: id, address: `127.0.0.1:${ports[id]}`, token, timeoutMs: 10_000})
-      clients.push(c)
-      return c
-    }
-    const router = async () => {
-      const r = await startRouterProcess({endpoint, cluster, id: 'r1'})
-      others.push(r)
-      return r
-    }
-    return {ctx, src, dst, disk, client, proc: (id) => procs[id]!, router, close}
-  } catch (err) {
-    await close()
-    throw err
-  }
+function startCluster(label: string, onDisk: 'src' | 'dst'): Promise<ReserveCluster> {
+  return startTmpfsPair(label, onDisk, ['--disk-reserve', `${RESERVE}`, '--orphan-grace', '1s'])
 }
 
 /** execute drains `rc.src` (plan undefined: resumes the unfinished moves) with an in-process executor until it ends or `signal` aborts. */
