@@ -78,4 +78,18 @@ describe('DiskReserve', () => {
     expect(reserve.held()).toBe(0)
     expect(reserve.target()).toBe(0)
   })
+
+  it('given a held reserve that an operator deleted, when checked, then it is seen gone (held 0, not a phantom) and made again once there is room', async () => {
+    const {file, reserve, space} = setup(100 * MiB)
+    await reserve.start()
+    rmSync(file)
+    space.free = 3 * MiB
+    await reserve.maintain()
+    // Held must say what is on disk: a gauge showing 2 MiB over no file lets a full node be drained with nothing to spend.
+    expect(reserve.held()).toBe(0)
+    space.free = 100 * MiB
+    await reserve.maintain()
+    expect(reserve.held()).toBe(2 * MiB)
+    expect(statSync(file).size).toBe(2 * MiB)
+  })
 })
