@@ -91,7 +91,8 @@ export class DiskReserve {
   /**
    * maintain brings the reserve file to its target when {@link reserveAction} says so:
    * removes one of another size, makes it when the file system has room for it and the
-   * margin. Called at start and periodically. Never throws.
+   * margin. Called at start and periodically; it reads the file's size on disk each time, so
+   * a reserve an operator deleted is reported gone and made again. Never throws.
    */
   maintain(): Promise<void> {
     this.busy = this.busy.then(() => this.maintainNow()).catch((err) => this.opts.log.warn(`disk reserve: ${errorMessage(err)}`))
@@ -99,6 +100,8 @@ export class DiskReserve {
   }
 
   private async maintainNow(): Promise<void> {
+    // Read what is on disk, not what was last made: an operator may have deleted (or replaced) the file.
+    this.heldBytes = await fileSize(this.file)
     const {freeBytes} = await this.disk.space(this.opts.dir)
     const spending = this.opts.spending?.() ?? false
     const action = reserveAction({target: this.targetBytes, held: this.heldBytes, freeBytes, spending})
