@@ -6,7 +6,7 @@
  */
 import {describe, expect, it} from 'vitest'
 import {type FullRetry} from '../../src/node/diskReservePolicy.js'
-import {type StorageEngine} from '../../src/node/storageEngine.js'
+import {RangeDropStoppedError, type StorageEngine} from '../../src/node/storageEngine.js'
 import {StorageFullError} from '../../src/node/storageFull.js'
 import {ALL, engineFixture, rec, v} from './engineFixture.js'
 
@@ -75,5 +75,22 @@ describe('StorageEngine freeing operations on a full disk', () => {
     failDeletes(engine, 1)
     await expect(engine.deleteRange(ALL)).rejects.toBeInstanceOf(StorageFullError)
     expect(engine.totals().keys).toBe(200)
+  })
+
+  it('given a drop refused for want of room while the shard came back to the node and a write to it committed, when retried, then it asks keepGoing again and stops: the write is kept', async () => {
+    // The writer pumps the next queued write as soon as the refused delete's reply is handled,
+    // before freeing's catch runs (and before writes are refused), so a write the node accepted
+    // once its map held the range again can commit between the refusal and the retry. The retry
+    // re-runs a transaction chosen before the map changed: it must ask keepGoing first, as every
+    // other drop transaction does.
+    let holdsAgain = false
+    const engine = await filled({onFreeingFull: async () => 'release'})
+    failDeletes(engine, 1, async () => {
+      holdsAgain = true
+      await engine.apply([rec('k5', v(2), 'acknowledged')])
+    })
+    await expect(engine.deleteRange(ALL, () => !holdsAgain)).rejects.toBeInstanceOf(RangeDropStoppedError)
+    expect(engine.get(Buffer.from('k5'))?.value?.toString()).toBe('acknowledged')
+    expect(engine.spendingReserve()).toBe(false)
   })
 })
