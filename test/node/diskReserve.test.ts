@@ -92,4 +92,15 @@ describe('DiskReserve', () => {
     expect(reserve.held()).toBe(2 * MiB)
     expect(statSync(file).size).toBe(2 * MiB)
   })
+
+  it('given a held reserve, when a check runs while a freeing operation releases it, then it is counted gone: the next refusal checkpoints instead of releasing nothing', async () => {
+    const {file, reserve, space} = setup(100 * MiB)
+    await reserve.start()
+    space.spending = true
+    const [step] = await Promise.all([reserve.freeingFull('a shard data drop', false), reserve.maintain()])
+    expect(step).toBe('release')
+    expect(existsSync(file)).toBe(false)
+    expect(reserve.held()).toBe(0)
+    expect(await reserve.freeingFull('a shard data drop', false)).toBe('checkpoint')
+  })
 })
