@@ -95,8 +95,21 @@ export class DiskReserve {
    * a reserve an operator deleted is reported gone and made again. Never throws.
    */
   maintain(): Promise<void> {
-    this.busy = this.busy.then(() => this.maintainNow()).catch((err) => this.opts.log.warn(`disk reserve: ${errorMessage(err)}`))
-    return this.busy
+    return this.serial(() => this.maintainNow()).catch(() => undefined)
+  }
+
+  /**
+   * serial runs `step` after every step queued before it: a check (which reads the file's size)
+   * and a release never interleave, so a check cannot count held a reserve being deleted.
+   * A step's error is logged once here (the chain goes on) and rejects its own promise.
+   */
+  private serial<T>(step: () => Promise<T>): Promise<T> {
+    const run = this.busy.then(step)
+    this.busy = run.then(
+      () => undefined,
+      (err: unknown) => this.opts.log.warn(`disk reserve: ${errorMessage(err)}`),
+    )
+    return run
   }
 
   private async maintainNow(): Promise<void> {
@@ -131,11 +144,12 @@ export class DiskReserve {
    * after a WAL checkpoint. Releases the reserve when one is held (one warning naming why)
    * and answers the next step (see fullRetry).
    */
-  async freeingFull(what: string, checkpointed: boolean): Promise<FullRetry> {
-    await this.busy
-    const step = fullRetry(this.heldBytes, checkpointed)
-    if (step === 'release') await this.release(what)
-    return step
+  freeingFull(what: string, checkpointed: boolean): Promise<FullRetry> {
+    return this.serial(async () => {
+      const step = fullRetry(this.heldBytes, checkpointed)
+      if (step === 'release') await this.release(what)
+      return step
+    })
   }
 
   /**
