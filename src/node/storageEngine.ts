@@ -1034,7 +1034,9 @@ export class StorageEngine {
     }
     if (next.length === this.floors.length && next.every((f, i) => f === this.floors[i])) return
     this.floors = next
-    await txn(() => this.writer.run<void>({op: 'floors', floors: next.map((f) => ({...f}))}))
+    // The floors as they are at each attempt: a retry after a full-disk refusal comes later, and
+    // another drop or a fence may have changed them meanwhile (every floors write is the whole set).
+    await txn(() => this.writer.run<void>({op: 'floors', floors: this.floors.map((f) => ({...f}))}))
   }
 
   /** close commits every queued write, stops the writer thread and closes the database. Idempotent. */
