@@ -103,4 +103,19 @@ describe('DiskReserve', () => {
     expect(reserve.held()).toBe(0)
     expect(await reserve.freeingFull('a shard data drop', false)).toBe('checkpoint')
   })
+
+  it('given a reserve file of another size on a disk without room for a new one (restarted on a full disk), when started, then it is kept: a larger one cut to the target, a smaller one held until the target fits', async () => {
+    const larger = setup(3 * MiB)
+    writeFileSync(larger.file, Buffer.alloc(4 * MiB))
+    await larger.reserve.start()
+    expect(larger.reserve.held()).toBe(2 * MiB)
+    expect(statSync(larger.file).size).toBe(2 * MiB)
+    const smaller = setup(3 * MiB)
+    writeFileSync(smaller.file, Buffer.alloc(1 * MiB))
+    await smaller.reserve.start()
+    // Removed, it would leave a full node nothing to free a drop with.
+    expect(smaller.reserve.held()).toBe(1 * MiB)
+    expect(await smaller.reserve.freeingFull('a shard data drop', false)).toBe('release')
+    expect(existsSync(smaller.file)).toBe(false)
+  })
 })
