@@ -1,4 +1,4 @@
-import {open, rename, rm, stat, statfs} from 'node:fs/promises'
+import {open, rename, rm, stat, statfs, truncate} from 'node:fs/promises'
 import {join} from 'node:path'
 import {errorMessage} from '../errors/errors.js'
 import {formatBytes} from '../model/units.js'
@@ -90,8 +90,8 @@ export class DiskReserve {
 
   /**
    * maintain brings the reserve file to its target when {@link reserveAction} says so:
-   * removes one of another size, makes it when the file system has room for it and the
-   * margin. Called at start and periodically; it reads the file's size on disk each time, so
+   * cuts a larger one to it, removes one while turned off, makes it (replacing a smaller one)
+   * when the file system has room for it and the margin. Called at start and periodically; it reads the file's size on disk each time, so
    * a reserve an operator deleted is reported gone and made again. Never throws.
    */
   maintain(): Promise<void> {
@@ -122,6 +122,12 @@ export class DiskReserve {
       await rm(this.file, {force: true})
       this.heldBytes = 0
       return this.maintainNow()
+    }
+    if (action === 'shrink') {
+      await truncate(this.file, this.targetBytes)
+      this.heldBytes = this.targetBytes
+      this.opts.log.info(`disk reserve: holding ${formatBytes(this.targetBytes)} in ${this.file} (cut from a larger one)`)
+      return
     }
     if (action === 'wait' && !spending && !this.announcedWait) {
       this.announcedWait = true
