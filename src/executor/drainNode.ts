@@ -8,6 +8,7 @@ import {UserError} from '../errors/errors.js'
 import {type Plan} from '../model/plan.js'
 import {planRebalance} from '../planner/planRebalance.js'
 import {type ApplyDeps, type ApplyInput, executePlan, type ApplyResult} from './executePlan.js'
+import {listMoves} from './moveStore.js'
 
 /** DrainResult is what `node drain` reports. */
 export interface DrainResult {
@@ -42,6 +43,7 @@ export async function drainNode(ctx: ServiceContext, id: string, input: Omit<App
     if (held === 0) return {node: id, plan: null, result: null, remaining: 0, message: `node ${id} was already drained (it holds no replicas)`}
     plan = planRebalance(snapshot, {drainOnly: true}, {id: `drain-${id}-${new Date(deps.now()).toISOString().replace(/[-:.]/g, '').slice(0, 15)}`, createdAt: new Date(deps.now()).toISOString()})
     const moves = plan.actions.filter((a) => a.kind === 'move' && a.from === id).length
+    if (moves < held) await refuseIfMidMove(ctx, id, plan, before)
     if (moves < held) throw new UserError('UNREACHABLE_TARGET', `node ${id} cannot be fully drained: the plan moves ${moves} of its ${held} replicas (${plan.summary.stopDetail})`, `add capacity or nodes in other zones, or relax placement constraints; node ${id} stays ${before}`)
     result = await executePlan(ctx, {...input, plan, confirm: async (p) => (confirmed = await input.confirm(p))}, deps, signal)
   } catch (err) {
@@ -59,14 +61,30 @@ export async function drainNode(ctx: ServiceContext, id: string, input: Omit<App
 }
 
 /**
+ * refuseIfMidMove throws PRECONDITION when a replica the drain plan leaves on node `id` is
+ * in an unfinished move (an interrupted drain's or apply's): the planner leaves shards mid-move
+ * to a later plan and apply would skip them, so no rerun of the drain moves them; what does is
+ * finishing (or cancelling) that move. Without this the drain blamed capacity.
+ */
+async function refuseIfMidMove(ctx: ServiceContext, id: string, plan: Plan, before: string): Promise<void> {
+  const planned = new Set(plan.actions.flatMap((a) => (a.kind === 'move' && a.from === id ? [a.shard] : [])))
+  const left = new Set((await listShards(ctx)).shards.map((s) => s.value).filter((s) => !planned.has(s.id) && s.replicas.some((r) => r.node === id)).map((s) => s.id))
+  const stuck = (await listMoves(ctx)).map((m) => m.value).filter((m) => !isTerminal(m.phase) && left.has(m.shard))
+  const first = stuck[0]
+  if (!first) return
+  throw new UserError('PRECONDITION', `node ${id} cannot be drained yet: ${stuck.length} of its shard(s) are in unfinished moves (first: move ${first.id} of shard ${first.shard}, ${first.phase}), which a new drain plan leaves alone`, `finish them with \`shardctl apply --resume\` (or cancel them with \`shardctl moves cancel ${first.id}\`), then rerun \`shardctl node drain ${id}\`; node ${id} stays ${before}`)
+}
+
+/**
  * notDrained says why a node still holds data after a drain run and what finishes it: an
- * interrupted run leaves moves `apply --resume` continues; a run that ended with moves
+ * interrupted run leaves moves only `apply --resume` continues; a run that ended with moves
  * aborted, failed or skipped leaves nothing to resume (resume would report "nothing to
  * resume"), so only a new drain, planned afresh, moves the rest.
  */
 function notDrained(id: string, left: number, redis: boolean, result: ApplyResult): string {
   const held = `node ${id} still holds ${left} ${redis ? 'shard(s)' : 'replica(s)'}`
-  if (result.moves.some((m) => !isTerminal(m.phase))) return `${held}; finish with \`shardctl apply --resume\`, or rerun \`shardctl node drain ${id}\``
+  // Not "or rerun the drain": a new plan leaves shards mid-move alone (see refuseIfMidMove).
+  if (result.moves.some((m) => !isTerminal(m.phase))) return `${held}; finish with \`shardctl apply --resume\``
   const notMoved = Object.entries(result.counts)
     .filter(([phase, n]) => phase !== 'done' && (n ?? 0) > 0)
     .map(([phase, n]) => `${n} ${phase}`)

@@ -1,4 +1,4 @@
-import {open, rename, rm, stat, statfs} from 'node:fs/promises'
+import {open, rename, rm, stat, statfs, truncate} from 'node:fs/promises'
 import {join} from 'node:path'
 import {errorMessage} from '../errors/errors.js'
 import {formatBytes} from '../model/units.js'
@@ -90,15 +90,31 @@ export class DiskReserve {
 
   /**
    * maintain brings the reserve file to its target when {@link reserveAction} says so:
-   * removes one of another size, makes it when the file system has room for it and the
-   * margin. Called at start and periodically. Never throws.
+   * cuts a larger one to it, removes one while turned off, makes it (replacing a smaller one)
+   * when the file system has room for it and the margin. Called at start and periodically; it reads the file's size on disk each time, so
+   * a reserve an operator deleted is reported gone and made again. Never throws.
    */
   maintain(): Promise<void> {
-    this.busy = this.busy.then(() => this.maintainNow()).catch((err) => this.opts.log.warn(`disk reserve: ${errorMessage(err)}`))
-    return this.busy
+    return this.serial(() => this.maintainNow()).catch(() => undefined)
+  }
+
+  /**
+   * serial runs `step` after every step queued before it: a check (which reads the file's size)
+   * and a release never interleave, so a check cannot count held a reserve being deleted.
+   * A step's error is logged once here (the chain goes on) and rejects its own promise.
+   */
+  private serial<T>(step: () => Promise<T>): Promise<T> {
+    const run = this.busy.then(step)
+    this.busy = run.then(
+      () => undefined,
+      (err: unknown) => this.opts.log.warn(`disk reserve: ${errorMessage(err)}`),
+    )
+    return run
   }
 
   private async maintainNow(): Promise<void> {
+    // Read what is on disk, not what was last made: an operator may have deleted (or replaced) the file.
+    this.heldBytes = await fileSize(this.file)
     const {freeBytes} = await this.disk.space(this.opts.dir)
     const spending = this.opts.spending?.() ?? false
     const action = reserveAction({target: this.targetBytes, held: this.heldBytes, freeBytes, spending})
@@ -106,6 +122,12 @@ export class DiskReserve {
       await rm(this.file, {force: true})
       this.heldBytes = 0
       return this.maintainNow()
+    }
+    if (action === 'shrink') {
+      await truncate(this.file, this.targetBytes)
+      this.heldBytes = this.targetBytes
+      this.opts.log.info(`disk reserve: holding ${formatBytes(this.targetBytes)} in ${this.file} (cut from a larger one)`)
+      return
     }
     if (action === 'wait' && !spending && !this.announcedWait) {
       this.announcedWait = true
@@ -128,11 +150,12 @@ export class DiskReserve {
    * after a WAL checkpoint. Releases the reserve when one is held (one warning naming why)
    * and answers the next step (see fullRetry).
    */
-  async freeingFull(what: string, checkpointed: boolean): Promise<FullRetry> {
-    await this.busy
-    const step = fullRetry(this.heldBytes, checkpointed)
-    if (step === 'release') await this.release(what)
-    return step
+  freeingFull(what: string, checkpointed: boolean): Promise<FullRetry> {
+    return this.serial(async () => {
+      const step = fullRetry(this.heldBytes, checkpointed)
+      if (step === 'release') await this.release(what)
+      return step
+    })
   }
 
   /**

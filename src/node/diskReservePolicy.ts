@@ -69,21 +69,26 @@ export interface ReserveState {
 
 /**
  * ReserveAction: `keep` (held at its target, or nothing to do), `create` (make the file at
- * the target size now), `remove` (a file of another size than the target: the flag changed or
- * turned it off; made again at the target once there is room), `wait` (none held, and not
- * room enough to make one yet).
+ * the target size now, replacing a smaller one), `shrink` (a file larger than the target: cut
+ * it to the target in place, its blocks staying allocated), `remove` (a file while the reserve
+ * is turned off), `wait` (none held or a smaller one, and not room enough to make one of the
+ * target size yet).
  */
-export type ReserveAction = 'keep' | 'create' | 'remove' | 'wait'
+export type ReserveAction = 'keep' | 'create' | 'shrink' | 'remove' | 'wait'
 
 /**
  * reserveAction decides what the node does with its reserve file, at start and every check
- * after: a file whose size is not the target is removed; none is made while a freeing
- * operation spends the room the last one left (`spending`), nor until the file system has
- * the target plus {@link recreateMargin} free.
+ * after. A file of another size than the target (the flag changed, or `auto` sized from a file
+ * system whose total moved) is not simply removed: at start on a nearly full disk that would
+ * give up the very room a drop needs, and it would not be made again until twice its size is
+ * free. A larger one is cut to the target, a smaller one is held until one of the target size
+ * fits. None is made while a freeing operation spends the room the last one left (`spending`),
+ * nor until the file system has the target plus {@link recreateMargin} free.
  */
 export function reserveAction(s: ReserveState): ReserveAction {
-  if (s.held > 0 && s.held !== s.target) return 'remove'
-  if (s.held > 0 || s.target === 0) return 'keep'
+  if (s.target === 0) return s.held > 0 ? 'remove' : 'keep'
+  if (s.held > s.target) return 'shrink'
+  if (s.held === s.target) return 'keep'
   if (s.spending) return 'wait'
   return s.freeBytes >= s.target + recreateMargin(s.target) ? 'create' : 'wait'
 }

@@ -898,7 +898,8 @@ export class StorageEngine {
    * hash range, in slices of DELETE_SLICE_MS. Either way a final sweep by hash range
    * takes anything that arrived after the ids were read.
    *
-   * `keepGoing` is asked before every transaction; when it says no (the node holds the
+   * `keepGoing` is asked before every transaction (a retry after a full-disk refusal
+   * included: see {@link freeing}); when it says no (the node holds the
    * range again: a shard moved back while its old copy was being dropped), the drop stops
    * with RangeDropStoppedError. Asking in the same turn as the next transaction is queued
    * is what keeps new data safe: a write to the range is only accepted once the node's
@@ -915,9 +916,17 @@ export class StorageEngine {
     const stop = (deleted: number) => {
       if (!keepGoing()) throw new RangeDropStoppedError(deleted)
     }
-    stop(0)
-    await this.clearFloors(range, txn)
     let deleted = 0
+    // Every transaction, a retry after a full-disk refusal included, asks keepGoing in the turn
+    // it is queued: between a refusal and its retry the shard may have come back and a write to
+    // it committed (the writer runs the next queued write at once), which the retry must not delete.
+    const step = <R>(run: () => Promise<R>): Promise<R> =>
+      txn(() => {
+        stop(deleted)
+        return run()
+      })
+    stop(0)
+    await this.clearFloors(range, step)
     if (this.averageRowBytes(range) < BIG_ROW_BYTES) {
       const parts: Float64Array[] = []
       for (let from = fineOf(range.lo); from >= 0 && !this.closed; ) {
@@ -930,18 +939,16 @@ export class StorageEngine {
       ids.sort()
       let budget = DROP_BUDGET.minRows
       for (let i = 0; i < ids.length && !this.closed; ) {
-        stop(deleted)
         // slice, not subarray: a posted view would copy its whole buffer to the writer thread.
         const chunk = ids.slice(i, i + budget)
-        const done = await txn(() => this.writer.run<{deleted: number; used: number; seconds: number}>({op: 'deleteRows', range, ids: chunk, sliceMs: DROP_SLICE_MS, minIds: DROP_BUDGET.minRows}, 'purge', chunk.length))
+        const done = await step(() => this.writer.run<{deleted: number; used: number; seconds: number}>({op: 'deleteRows', range, ids: chunk, sliceMs: DROP_SLICE_MS, minIds: DROP_BUDGET.minRows}, 'purge', chunk.length))
         deleted += done.deleted
         i += Math.max(1, done.used)
         budget = nextDropBudget(DROP_BUDGET, budget, done.used, done.seconds)
       }
     }
     for (let from = fineOf(range.lo); from >= 0 && !this.closed; ) {
-      stop(deleted)
-      const slice = await txn(() => this.writer.run<{deleted: number; next: number}>({op: 'deleteSlice', range, from, sliceMs: DELETE_SLICE_MS}, 'purge'))
+      const slice = await step(() => this.writer.run<{deleted: number; next: number}>({op: 'deleteSlice', range, from, sliceMs: DELETE_SLICE_MS}, 'purge'))
       deleted += slice.deleted
       from = slice.next
     }
@@ -1027,7 +1034,9 @@ export class StorageEngine {
     }
     if (next.length === this.floors.length && next.every((f, i) => f === this.floors[i])) return
     this.floors = next
-    await txn(() => this.writer.run<void>({op: 'floors', floors: next.map((f) => ({...f}))}))
+    // The floors as they are at each attempt: a retry after a full-disk refusal comes later, and
+    // another drop or a fence may have changed them meanwhile (every floors write is the whole set).
+    await txn(() => this.writer.run<void>({op: 'floors', floors: this.floors.map((f) => ({...f}))}))
   }
 
   /** close commits every queued write, stops the writer thread and closes the database. Idempotent. */

@@ -78,4 +78,44 @@ describe('DiskReserve', () => {
     expect(reserve.held()).toBe(0)
     expect(reserve.target()).toBe(0)
   })
+
+  it('given a held reserve that an operator deleted, when checked, then it is seen gone (held 0, not a phantom) and made again once there is room', async () => {
+    const {file, reserve, space} = setup(100 * MiB)
+    await reserve.start()
+    rmSync(file)
+    space.free = 3 * MiB
+    await reserve.maintain()
+    // Held must say what is on disk: a gauge showing 2 MiB over no file lets a full node be drained with nothing to spend.
+    expect(reserve.held()).toBe(0)
+    space.free = 100 * MiB
+    await reserve.maintain()
+    expect(reserve.held()).toBe(2 * MiB)
+    expect(statSync(file).size).toBe(2 * MiB)
+  })
+
+  it('given a held reserve, when a check runs while a freeing operation releases it, then it is counted gone: the next refusal checkpoints instead of releasing nothing', async () => {
+    const {file, reserve, space} = setup(100 * MiB)
+    await reserve.start()
+    space.spending = true
+    const [step] = await Promise.all([reserve.freeingFull('a shard data drop', false), reserve.maintain()])
+    expect(step).toBe('release')
+    expect(existsSync(file)).toBe(false)
+    expect(reserve.held()).toBe(0)
+    expect(await reserve.freeingFull('a shard data drop', false)).toBe('checkpoint')
+  })
+
+  it('given a reserve file of another size on a disk without room for a new one (restarted on a full disk), when started, then it is kept: a larger one cut to the target, a smaller one held until the target fits', async () => {
+    const larger = setup(3 * MiB)
+    writeFileSync(larger.file, Buffer.alloc(4 * MiB))
+    await larger.reserve.start()
+    expect(larger.reserve.held()).toBe(2 * MiB)
+    expect(statSync(larger.file).size).toBe(2 * MiB)
+    const smaller = setup(3 * MiB)
+    writeFileSync(smaller.file, Buffer.alloc(1 * MiB))
+    await smaller.reserve.start()
+    // Removed, it would leave a full node nothing to free a drop with.
+    expect(smaller.reserve.held()).toBe(1 * MiB)
+    expect(await smaller.reserve.freeingFull('a shard data drop', false)).toBe('release')
+    expect(existsSync(smaller.file)).toBe(false)
+  })
 })

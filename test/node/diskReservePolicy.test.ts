@@ -47,8 +47,10 @@ describe('reserveAction', () => {
     expect(reserveAction({target: 0, held: 0, freeBytes: 0, spending: false})).toBe('keep')
   })
 
-  it('given a reserve of another size (the flag changed, or turned it off), when checked, then it is removed', () => {
-    expect(reserveAction({target, held: 2 * MiB, freeBytes: 100 * MiB, spending: false})).toBe('remove')
+  it('given a reserve of another size (the flag changed, or turned it off), when checked, then a larger one is cut, a smaller one replaced once the target fits and held until then, and any is removed when turned off', () => {
+    expect(reserveAction({target, held: 8 * MiB, freeBytes: 0, spending: false})).toBe('shrink')
+    expect(reserveAction({target, held: 2 * MiB, freeBytes: 100 * MiB, spending: false})).toBe('create')
+    expect(reserveAction({target, held: 2 * MiB, freeBytes: target, spending: false})).toBe('wait')
     expect(reserveAction({target: 0, held: 2 * MiB, freeBytes: 100 * MiB, spending: false})).toBe('remove')
   })
 })

@@ -6,9 +6,10 @@
  */
 import {describe, expect, it} from 'vitest'
 import {type FullRetry} from '../../src/node/diskReservePolicy.js'
-import {type StorageEngine} from '../../src/node/storageEngine.js'
+import {RangeDropStoppedError, type StorageEngine} from '../../src/node/storageEngine.js'
 import {StorageFullError} from '../../src/node/storageFull.js'
 import {ALL, engineFixture, rec, v} from './engineFixture.js'
+import {HASH_SPACE} from '../../src/model/hash.js'
 
 const open = engineFixture('freeing', {writerThread: false})
 
@@ -75,5 +76,48 @@ describe('StorageEngine freeing operations on a full disk', () => {
     failDeletes(engine, 1)
     await expect(engine.deleteRange(ALL)).rejects.toBeInstanceOf(StorageFullError)
     expect(engine.totals().keys).toBe(200)
+  })
+
+  it('given a drop refused for want of room while the shard came back to the node and a write to it committed, when retried, then it asks keepGoing again and stops: the write is kept', async () => {
+    // The writer pumps the next queued write as soon as the refused delete's reply is handled,
+    // before freeing's catch runs (and before writes are refused), so a write the node accepted
+    // once its map held the range again can commit between the refusal and the retry. The retry
+    // re-runs a transaction chosen before the map changed: it must ask keepGoing first, as every
+    // other drop transaction does.
+    let holdsAgain = false
+    const engine = await filled({onFreeingFull: async () => 'release'})
+    failDeletes(engine, 1, async () => {
+      holdsAgain = true
+      await engine.apply([rec('k5', v(2), 'acknowledged')])
+    })
+    await expect(engine.deleteRange(ALL, () => !holdsAgain)).rejects.toBeInstanceOf(RangeDropStoppedError)
+    expect(engine.get(Buffer.from('k5'))?.value?.toString()).toBe('acknowledged')
+    expect(engine.spendingReserve()).toBe(false)
+  })
+
+  it('given a drop whose gc floor removal was refused for want of room, when another drop and a new fence land before its retry, then the retry writes the floors as they are now: after a restart the new fence holds and the other drop\'s floor stays gone', async () => {
+    const {engine, dir} = open({clock: () => 10_000_000, onFreeingFull: async () => 'release'})
+    const quarter = HASH_SPACE / 4
+    const [a, b, c] = [{lo: 0, hi: quarter}, {lo: quarter, hi: 2 * quarter}, {lo: 2 * quarter, hi: 3 * quarter}]
+    await engine.fenceBelow(a, 5000)
+    await engine.fenceBelow(b, 5000)
+    const writer = (engine as unknown as {writer: {run: (op: {op: string}, ...rest: unknown[]) => Promise<unknown>}}).writer
+    const run = writer.run.bind(writer)
+    let refused = false
+    writer.run = async (op, ...rest) => {
+      if (op.op === 'floors' && !refused) {
+        refused = true
+        // While drop a waits to retry: drop b runs whole, and range c is fenced.
+        await engine.deleteRange(b)
+        await engine.fenceBelow(c, 6000)
+        throw new StorageFullError('/data')
+      }
+      return run(op, ...rest)
+    }
+    await engine.deleteRange(a)
+    expect([engine.fenceOf(a), engine.fenceOf(b), engine.fenceOf(c)]).toEqual([0, 0, 6000])
+    await engine.close()
+    const {engine: again} = open({clock: () => 10_000_000}, dir)
+    expect([again.fenceOf(a), again.fenceOf(b), again.fenceOf(c)]).toEqual([0, 0, 6000])
   })
 })

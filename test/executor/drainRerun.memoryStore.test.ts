@@ -1,0 +1,88 @@
+import {describe, expect, it} from 'vitest'
+import {listShards} from '../../src/cluster/clusterRepo.js'
+import {initCluster} from '../../src/cluster/initCluster.js'
+import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
+import {makeServiceContext} from '../../src/cluster/serviceContext.js'
+import {drainNode} from '../../src/executor/drainNode.js'
+import {DEFAULT_EXECUTOR_OPTIONS} from '../../src/executor/executorEnv.js'
+import {type MoveEffects} from '../../src/executor/moveEffects.js'
+import {commitMoveTransition, listMoves} from '../../src/executor/moveStore.js'
+import {isTerminal} from '../../src/model/move.js'
+import {MemoryStore} from '../../src/store/memoryStore.js'
+import {UserError} from '../../src/errors/errors.js'
+
+/** twoNodeCluster is an 8-shard, rf 1 cluster of two live nodes on the memory store, with a fake clock whose sleep advances it. */
+async function twoNodeCluster() {
+  let now = 1_000_000
+  const store = new MemoryStore()
+  const ctx = makeServiceContext(store, {cluster: 'drain'}, () => new Date(now))
+  await initCluster(ctx, {shards: 8, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:7101,n2=127.0.0.1:7102'), force: false})
+  for (const id of ['n1', 'n2']) await store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: '127.0.0.1:1', pid: 1, startedAt: 't'}))
+  return {ctx, clock: {now: () => now, sleep: async (ms: number) => void (now += ms)}}
+}
+
+/**
+ * An interrupted `node drain` (Ctrl-C while a move copies) tells the operator to finish with
+ * what finishes it. The planner leaves a shard mid-move to a later plan (and apply's preflight
+ * marks another plan's started move's shard stale), so a rerun of the drain cannot finish that
+ * move: the advice must be `apply --resume`, and a rerun must say so rather than blame capacity.
+ */
+describe('node drain rerun after an interrupted drain', () => {
+  it('given a drain stopped while a move copies, when the drain is rerun, then it drains the node or refuses naming the interrupted move and `apply --resume` (not "add capacity")', async () => {
+    const {ctx, clock} = await twoNodeCluster()
+    const node = (await listShards(ctx)).shards[0]!.value.replicas[0]!.node
+    const stop = new AbortController()
+    let copies = 0
+    const effects: MoveEffects = {
+      barrier: async () => {},
+      copy: async (env, m) => {
+        copies++
+        // The first drain is stopped during its first copy: that move stays mid-way (copying).
+        if (copies === 1) {
+          stop.abort()
+          return m
+        }
+        return commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'})
+      },
+      verify: async () => {},
+      drain: async () => {},
+      drop: async () => 0,
+      catchUp: async () => {},
+    }
+    const input = {limits: {maxConcurrent: 1, perNode: 1}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test'}
+    const first = await drainNode(ctx, node, input, {...clock, emit: () => {}, effects}, stop.signal)
+    expect(first.remaining).toBeGreaterThan(0)
+    const unfinished = (await listMoves(ctx)).filter((m) => !isTerminal(m.value.phase))
+    expect(unfinished.map((m) => m.value.phase)).toContain('copying')
+
+    // The rerun the message offered must lead somewhere: finish the drain, or refuse naming the
+    // interrupted move and the way out (`apply --resume`), not "add capacity or nodes" (there is room).
+    const second = await drainNode(ctx, node, input, {...clock, emit: () => {}, effects}, new AbortController().signal).catch((err: unknown) => err as UserError)
+    if (second instanceof UserError) {
+      const copying = unfinished.find((m) => m.value.phase === 'copying')!.value
+      expect(`${second.message} ${second.hint}`).toContain('apply --resume')
+      expect(second.message).toContain(copying.id)
+      expect(second.hint).not.toMatch(/add capacity/)
+      // Refused: the node is left as the interrupted drain left it (draining), nothing new recorded.
+      expect((await listMoves(ctx)).length).toBe((await listMoves(ctx)).filter((m) => m.value.plan === first.plan!.id).length)
+    } else expect(second.remaining).toBe(0)
+  })
+
+  it('given a drain stopped while a move copies, then its message offers apply --resume only (a rerun skips shards mid-move)', async () => {
+    const {ctx, clock} = await twoNodeCluster()
+    const node = (await listShards(ctx)).shards[0]!.value.replicas[0]!.node
+    const stop = new AbortController()
+    const effects: MoveEffects = {
+      barrier: async () => {},
+      copy: async (_env, m) => (stop.abort(), m),
+      verify: async () => {},
+      drain: async () => {},
+      drop: async () => 0,
+      catchUp: async () => {},
+    }
+    const input = {limits: {maxConcurrent: 1, perNode: 1}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test'}
+    const first = await drainNode(ctx, node, input, {...clock, emit: () => {}, effects}, stop.signal)
+    expect(first.message).toContain('apply --resume')
+    expect(first.message).not.toContain('rerun')
+  })
+})
