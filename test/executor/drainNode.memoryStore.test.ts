@@ -7,7 +7,9 @@ import {drainNode} from '../../src/executor/drainNode.js'
 import {executePlan} from '../../src/executor/executePlan.js'
 import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent} from '../../src/executor/executorEnv.js'
 import {type MoveEffects} from '../../src/executor/moveEffects.js'
-import {commitMoveTransition, getMove, requestCancel} from '../../src/executor/moveStore.js'
+import {commitMoveTransition, getMove, listMoves, requestCancel} from '../../src/executor/moveStore.js'
+import {isTerminal} from '../../src/model/move.js'
+import {UserError} from '../../src/errors/errors.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
 
 /** twoNodeCluster is an 8-shard, rf 1 cluster of two live nodes on the memory store, with a fake clock whose sleep advances it. */
@@ -19,6 +21,14 @@ async function twoNodeCluster(): Promise<{ctx: ReturnType<typeof makeServiceCont
   for (const id of ['n1', 'n2']) await store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: '127.0.0.1:1', pid: 1, startedAt: 't'}))
   return {ctx, clock: {now: () => now, sleep: async (ms) => void (now += ms)}}
 }
+
+/** effectsCopying are node effects that do nothing but `copy` (the test's). */
+function effectsCopying(copy: MoveEffects['copy']): MoveEffects {
+  return {barrier: async () => {}, copy, verify: async () => {}, drain: async () => {}, drop: async () => 0, catchUp: async () => {}}
+}
+
+/** DRAIN_INPUT: one move at a time, no throttle, confirmed. */
+const DRAIN_INPUT = {limits: {maxConcurrent: 1, perNode: 1}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test'}
 
 /**
  * What `node drain` tells the operator when the run ends with the node still holding data,
@@ -33,24 +43,16 @@ describe('drainNode when replicas are left on the node', () => {
     const held = shards.filter((s) => s.replicas.some((r) => r.node === node)).length
 
     let cancelled: string | undefined
-    const effects: MoveEffects = {
-      barrier: async () => {},
-      // The operator cancels the first move while it copies (`moves cancel ID`); the others copy.
-      copy: async (env, m) => {
-        if (cancelled === undefined) {
-          cancelled = m.value.id
-          await requestCancel(env.ctx, m.value.id)
-          return getMove(env.ctx, m.value.id)
-        }
-        return commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'})
-      },
-      verify: async () => {},
-      drain: async () => {},
-      drop: async () => 0,
-      catchUp: async () => {},
-    }
-    const input = {limits: {maxConcurrent: 1, perNode: 1}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test'}
-    const drained = await drainNode(ctx, node, input, {...clock, emit: () => {}, effects}, new AbortController().signal)
+    // The operator cancels the first move while it copies (`moves cancel ID`); the others copy.
+    const effects = effectsCopying(async (env, m) => {
+      if (cancelled === undefined) {
+        cancelled = m.value.id
+        await requestCancel(env.ctx, m.value.id)
+        return getMove(env.ctx, m.value.id)
+      }
+      return commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'})
+    })
+    const drained = await drainNode(ctx, node, DRAIN_INPUT, {...clock, emit: () => {}, effects}, new AbortController().signal)
 
     expect(cancelled).toBeDefined()
     expect(drained.result?.counts).toEqual({done: held - 1, aborted: 1})
@@ -67,28 +69,71 @@ describe('executePlan of a plan applied already', () => {
     const {ctx, clock} = await twoNodeCluster()
     const node = (await listShards(ctx)).shards[0]!.value.replicas[0]!.node
     let copies = 0
-    const effects: MoveEffects = {
-      barrier: async () => {},
-      copy: async (env, m) => {
-        copies++
-        return commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'})
-      },
-      verify: async () => {},
-      drain: async () => {},
-      drop: async () => 0,
-      catchUp: async () => {},
-    }
-    const input = {limits: {maxConcurrent: 1, perNode: 1}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test'}
+    const effects = effectsCopying(async (env, m) => {
+      copies++
+      return commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'})
+    })
     const deps = (events: ExecutorEvent[]) => ({...clock, emit: (e: ExecutorEvent) => events.push(e), effects})
-    const first = await drainNode(ctx, node, input, deps([]), new AbortController().signal)
+    const first = await drainNode(ctx, node, DRAIN_INPUT, deps([]), new AbortController().signal)
     const moved = copies
     expect(moved).toBeGreaterThan(0)
 
     const events: ExecutorEvent[] = []
-    const again = await executePlan(ctx, {...input, plan: first.plan!}, deps(events), new AbortController().signal)
+    const again = await executePlan(ctx, {...DRAIN_INPUT, plan: first.plan!}, deps(events), new AbortController().signal)
     expect(copies).toBe(moved)
     expect(again.counts).toEqual({done: moved})
     const info = events.filter((e) => e.type === 'info').map((e) => (e as {message: string}).message)
     expect(info).toContain(`plan ${first.plan!.id} was applied already: every one of its ${moved} recorded move(s) has finished; nothing to run (the moves and bytes below are that run's)`)
+  })
+})
+
+/**
+ * An interrupted `node drain` (Ctrl-C while a move copies) tells the operator to finish with
+ * what finishes it. The planner leaves a shard mid-move to a later plan (and apply's preflight
+ * marks another plan's started move's shard stale), so a rerun of the drain cannot finish that
+ * move: the advice must be `apply --resume`, and a rerun must say so rather than blame capacity.
+ */
+describe('node drain rerun after an interrupted drain', () => {
+  it('given a drain stopped while a move copies, when the drain is rerun, then it drains the node or refuses naming the interrupted move and `apply --resume` (not "add capacity")', async () => {
+    const {ctx, clock} = await twoNodeCluster()
+    const node = (await listShards(ctx)).shards[0]!.value.replicas[0]!.node
+    const stop = new AbortController()
+    let copies = 0
+    const effects = effectsCopying(async (env, m) => {
+      copies++
+      // The first drain is stopped during its first copy: that move stays mid-way (copying).
+      if (copies === 1) {
+        stop.abort()
+        return m
+      }
+      return commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'})
+    })
+    const first = await drainNode(ctx, node, DRAIN_INPUT, {...clock, emit: () => {}, effects}, stop.signal)
+    expect(first.remaining).toBeGreaterThan(0)
+    const unfinished = (await listMoves(ctx)).filter((m) => !isTerminal(m.value.phase))
+    expect(unfinished.map((m) => m.value.phase)).toContain('copying')
+
+    // The rerun the message offered must lead somewhere: finish the drain, or refuse naming the
+    // interrupted move and the way out (`apply --resume`), not "add capacity or nodes" (there is room).
+    const second = await drainNode(ctx, node, DRAIN_INPUT, {...clock, emit: () => {}, effects}, new AbortController().signal).catch((err: unknown) => err as UserError)
+    if (second instanceof UserError) {
+      const copying = unfinished.find((m) => m.value.phase === 'copying')!.value
+      expect(`${second.message} ${second.hint}`).toContain('apply --resume')
+      expect(second.message).toContain(copying.id)
+      expect(second.hint).not.toMatch(/add capacity/)
+      // Refused: the node is left as the interrupted drain left it (draining), nothing new recorded.
+      expect((await listMoves(ctx)).length).toBe((await listMoves(ctx)).filter((m) => m.value.plan === first.plan!.id).length)
+    } else expect(second.remaining).toBe(0)
+  })
+
+  it('given a drain stopped while a move copies, then its message offers apply --resume only (a rerun skips shards mid-move)', async () => {
+    const {ctx, clock} = await twoNodeCluster()
+    const node = (await listShards(ctx)).shards[0]!.value.replicas[0]!.node
+    const stop = new AbortController()
+    const effects = effectsCopying(async (_env, m) => (stop.abort(), m))
+
+    const first = await drainNode(ctx, node, DRAIN_INPUT, {...clock, emit: () => {}, effects}, stop.signal)
+    expect(first.message).toContain('apply --resume')
+    expect(first.message).not.toContain('rerun')
   })
 })
