@@ -6,6 +6,7 @@ import {type ServiceContext} from '../cluster/serviceContext.js'
 import {readSnapshot} from '../cluster/snapshotService.js'
 import {UserError} from '../errors/errors.js'
 import {type Plan} from '../model/plan.js'
+import {type Shard} from '../model/shard.js'
 import {planRebalance} from '../planner/planRebalance.js'
 import {type ApplyDeps, type ApplyInput, executePlan, type ApplyResult} from './executePlan.js'
 import {listMoves} from './moveStore.js'
@@ -43,7 +44,7 @@ export async function drainNode(ctx: ServiceContext, id: string, input: Omit<App
     if (held === 0) return {node: id, plan: null, result: null, remaining: 0, message: `node ${id} was already drained (it holds no replicas)`}
     plan = planRebalance(snapshot, {drainOnly: true}, {id: `drain-${id}-${new Date(deps.now()).toISOString().replace(/[-:.]/g, '').slice(0, 15)}`, createdAt: new Date(deps.now()).toISOString()})
     const moves = plan.actions.filter((a) => a.kind === 'move' && a.from === id).length
-    if (moves < held) await refuseIfMidMove(ctx, id, plan, before)
+    if (moves < held) await refuseIfMidMove(ctx, id, snapshot.shards, plan, before)
     if (moves < held) throw new UserError('UNREACHABLE_TARGET', `node ${id} cannot be fully drained: the plan moves ${moves} of its ${held} replicas (${plan.summary.stopDetail})`, `add capacity or nodes in other zones, or relax placement constraints; node ${id} stays ${before}`)
     result = await executePlan(ctx, {...input, plan, confirm: async (p) => (confirmed = await input.confirm(p))}, deps, signal)
   } catch (err) {
@@ -66,9 +67,10 @@ export async function drainNode(ctx: ServiceContext, id: string, input: Omit<App
  * to a later plan and apply would skip them, so no rerun of the drain moves them; what does is
  * finishing (or cancelling) that move. Without this the drain blamed capacity.
  */
-async function refuseIfMidMove(ctx: ServiceContext, id: string, plan: Plan, before: string): Promise<void> {
+async function refuseIfMidMove(ctx: ServiceContext, id: string, shards: readonly Shard[], plan: Plan, before: string): Promise<void> {
   const planned = new Set(plan.actions.flatMap((a) => (a.kind === 'move' && a.from === id ? [a.shard] : [])))
-  const left = new Set((await listShards(ctx)).shards.map((s) => s.value).filter((s) => !planned.has(s.id) && s.replicas.some((r) => r.node === id)).map((s) => s.id))
+  // The shards the plan was made from: the drain read them a moment ago.
+  const left = new Set(shards.filter((s) => !planned.has(s.id) && s.replicas.some((r) => r.node === id)).map((s) => s.id))
   const stuck = (await listMoves(ctx)).map((m) => m.value).filter((m) => !isTerminal(m.phase) && left.has(m.shard))
   const first = stuck[0]
   if (!first) return

@@ -1,6 +1,5 @@
-import {type Redis} from 'ioredis'
-import {isLiveMaster, parseClusterNodes} from './clusterNodes.js'
-import {clusterCommand, connectRedisNode} from './redisConnection.js'
+import {isLiveMaster} from './clusterNodes.js'
+import {readClusterNodes, withRedisNodeWithin} from './redisConnection.js'
 import {type NodeView} from './redisTrouble.js'
 
 /** VIEW_TIMEOUT_MS: a node that has not answered CLUSTER NODES by then counts as not answering (status must not hang on a stopped one). */
@@ -31,32 +30,7 @@ export async function readClusterViews(addresses: readonly string[], timeoutMs =
   return {views, unreachable}
 }
 
-/** readView is one node's parsed CLUSTER NODES, undefined when it does not answer within `timeoutMs` (its connection is then closed, so nothing keeps the process alive). */
-async function readView(address: string, timeoutMs: number): Promise<NodeView['nodes'] | undefined> {
-  let conn: Redis | undefined
-  let expired = false
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => {
-      expired = true
-      conn?.disconnect()
-      resolve(undefined)
-    }, timeoutMs)
-  })
-  const read = (async () => {
-    try {
-      conn = await connectRedisNode(address)
-      if (expired) return undefined
-      return parseClusterNodes(String(await clusterCommand(conn, 'NODES')))
-    } catch {
-      return undefined
-    } finally {
-      conn?.disconnect()
-    }
-  })()
-  try {
-    return await Promise.race([read, timeout])
-  } finally {
-    clearTimeout(timer)
-  }
+/** readView is one node's parsed CLUSTER NODES, undefined when it does not answer within `timeoutMs`. */
+function readView(address: string, timeoutMs: number): Promise<NodeView['nodes'] | undefined> {
+  return withRedisNodeWithin(address, timeoutMs, readClusterNodes)
 }

@@ -1,7 +1,7 @@
 import {UserError} from '../errors/errors.js'
-import {myself, parseClusterNodes} from './clusterNodes.js'
+import {myself} from './clusterNodes.js'
 import {type EpochReadings, targetWillOutrankSource} from './epochOrder.js'
-import {clusterCommand} from './redisConnection.js'
+import {readClusterNodes} from './redisConnection.js'
 import {type MasterConn} from './slotOps.js'
 
 /**
@@ -58,8 +58,8 @@ export async function awaitEpochOrder(source: MasterConn, target: MasterConn, sl
  * Throws PRECONDITION when a node does not list itself (not in cluster mode).
  */
 export async function readEpochs(source: MasterConn, target: MasterConn): Promise<EpochReadings> {
-  const srcNodes = parseClusterNodes(String(await clusterCommand(source.conn, 'NODES')))
-  const dstNodes = parseClusterNodes(String(await clusterCommand(target.conn, 'NODES')))
+  const srcNodes = await readClusterNodes(source.conn)
+  const dstNodes = await readClusterNodes(target.conn)
   const srcMe = myself(srcNodes)
   const dstMe = myself(dstNodes)
   if (!srcMe || !dstMe) throw new UserError('PRECONDITION', `redis node ${srcMe ? target.address : source.address} did not report itself in CLUSTER NODES`, 'check that it runs in cluster mode')

@@ -1,10 +1,10 @@
 import {setTimeout as sleepFor} from 'node:timers/promises'
 import {type Redis} from 'ioredis'
 import {UserError} from '../errors/errors.js'
-import {isLiveMaster, myself, parseClusterNodes, type RedisClusterNode, shortNodeId} from './clusterNodes.js'
+import {isLiveMaster, myself, type RedisClusterNode, shortNodeId} from './clusterNodes.js'
 import {discoverTopology} from './discovery.js'
 import {planOpenSlot} from './openSlotDecision.js'
-import {clusterCommand, connectRedisNode} from './redisConnection.js'
+import {clusterCommand, connectRedisNode, readClusterNodes} from './redisConnection.js'
 import {awaitEpochOrder, type EpochWaitOptions} from './epochOrderWait.js'
 import {assignSlot, countKeys, isBusyKey, keysInSlot, type MasterConn, migrateKeys, openSlot, stableSlot} from './slotOps.js'
 
@@ -65,7 +65,7 @@ export async function fixOpenSlots(seed: string, dryRun: boolean, opts: FixOptio
     const served = new Map<string, Set<number>>()
     const views: RedisClusterNode[][] = []
     for (const m of masters.values()) {
-      const view = parseClusterNodes(String(await clusterCommand(m.conn, 'NODES')))
+      const view = await readClusterNodes(m.conn)
       const me = myself(view)
       if (!me || !isLiveMaster(me)) continue
       served.set(m.redisId, new Set(me.slots))
@@ -155,5 +155,5 @@ function bothSidesRefusal(slot: number, source: MasterConn, target: MasterConn, 
 const FIX_EPOCH_WAIT: EpochWaitOptions = {now: () => Date.now(), sleep: (ms: number) => sleepFor(ms), wayOut: 'check the cluster bus between the two masters (`redis-cli --cluster check`), then run `redis fix` again'}
 
 async function owns(r: Redis, slot: number): Promise<boolean> {
-  return myself(parseClusterNodes(String(await clusterCommand(r, 'NODES'))))!.slots.includes(slot)
+  return myself(await readClusterNodes(r))!.slots.includes(slot)
 }

@@ -1,6 +1,7 @@
 import {Redis} from 'ioredis'
 import {UserError} from '../errors/errors.js'
 import {AddressSchema} from '../model/ids.js'
+import {parseClusterNodes, type RedisClusterNode} from './clusterNodes.js'
 
 /** RedisCommandTimeoutMs bounds every admin command shardctl sends (MIGRATE batches carry their own timeout). */
 export const REDIS_COMMAND_TIMEOUT_MS = 10_000
@@ -35,6 +36,46 @@ export async function withRedisNode<T>(address: string, fn: (r: Redis) => Promis
   } finally {
     r.disconnect()
   }
+}
+
+/**
+ * withRedisNodeWithin is {@link withRedisNode} bounded in time: `fn`'s answer, or undefined
+ * when the node does not answer (connecting or running `fn`) within `timeoutMs` or fails. On
+ * expiry the connection is closed at once, so a stopped node keeps nothing open (status and
+ * probes must not hang on one).
+ */
+export async function withRedisNodeWithin<T>(address: string, timeoutMs: number, fn: (r: Redis) => Promise<T>): Promise<T | undefined> {
+  let conn: Redis | undefined
+  let expired = false
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => {
+      expired = true
+      conn?.disconnect()
+      resolve(undefined)
+    }, timeoutMs)
+  })
+  const run = (async () => {
+    try {
+      conn = await connectRedisNode(address)
+      if (expired) return undefined
+      return await fn(conn)
+    } catch {
+      return undefined
+    } finally {
+      conn?.disconnect()
+    }
+  })()
+  try {
+    return await Promise.race([run, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** readClusterNodes is the parsed `CLUSTER NODES` view of the node `r` is connected to. */
+export async function readClusterNodes(r: Redis): Promise<RedisClusterNode[]> {
+  return parseClusterNodes(String(await clusterCommand(r, 'NODES')))
 }
 
 /** clusterCommand sends `CLUSTER <args>` and returns the reply as text (or the raw reply for arrays). */

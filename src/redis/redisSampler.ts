@@ -2,11 +2,11 @@ import {type Redis} from 'ioredis'
 import {UserError} from '../errors/errors.js'
 import {type ClusterNode} from '../model/node.js'
 import {type Shard} from '../model/shard.js'
-import {myself, parseClusterNodes, shortNodeId} from './clusterNodes.js'
+import {myself, shortNodeId} from './clusterNodes.js'
 import {type OpCounts, opsRate, parseCommandStats} from './commandStats.js'
 import {apportionLoad, estimateBytes, type ShardLoadEstimate, type ShardSample} from './loadApportion.js'
 import {isLfuPolicy, lfuAccessWeight} from './lfuCounter.js'
-import {clusterCommand, connectRedisNode} from './redisConnection.js'
+import {clusterCommand, connectRedisNode, readClusterNodes} from './redisConnection.js'
 import {slotsOfRange} from './slotMap.js'
 import {parseSlotStats, slotCpuDelta, type SlotCounters} from './slotStats.js'
 
@@ -121,7 +121,7 @@ export async function sampleRedisLoad(nodes: readonly ClusterNode[], shards: rea
 async function checkOwnership(conns: Map<string, Redis>, shards: readonly Shard[]): Promise<void> {
   const served = new Map<string, {slots: Set<number>; open: number[]}>()
   for (const [id, r] of conns) {
-    const me = myself(parseClusterNodes(String(await clusterCommand(r, 'NODES'))))
+    const me = myself(await readClusterNodes(r))
     if (!me || shortNodeId(me.id) !== id) throw new UserError('PRECONDITION', `redis node recorded as "${id}" now has id ${me?.id ?? 'unknown'}`, 're-record the cluster: `shardctl cluster init --engine redis --seed HOST:PORT --force`')
     served.set(id, {slots: new Set(me.slots), open: [...me.migrating.keys(), ...me.importing.keys()]})
   }

@@ -1,7 +1,7 @@
 import {type Redis} from 'ioredis'
 import {UserError} from '../errors/errors.js'
-import {myself, parseClusterNodes} from './clusterNodes.js'
-import {clusterCommand} from './redisConnection.js'
+import {myself} from './clusterNodes.js'
+import {clusterCommand, readClusterNodes} from './redisConnection.js'
 
 /** MasterConn is an open admin connection to one master, with its full Redis id and address. */
 export interface MasterConn {
@@ -23,7 +23,7 @@ export interface SlotView {
 
 /** slotView reads `CLUSTER NODES` on `m` and reports its own view of `slot`. */
 export async function slotView(m: MasterConn, slot: number): Promise<SlotView> {
-  const me = myself(parseClusterNodes(String(await clusterCommand(m.conn, 'NODES'))))
+  const me = myself(await readClusterNodes(m.conn))
   if (!me) throw new UserError('PRECONDITION', `redis node ${m.address} did not report itself in CLUSTER NODES`, 'check that it runs in cluster mode')
   return {owns: me.slots.includes(slot), slotCount: me.slots.length, migratingTo: me.migrating.get(slot) ?? null, importingFrom: me.importing.get(slot) ?? null}
 }
@@ -33,7 +33,7 @@ export async function slotView(m: MasterConn, slot: number): Promise<SlotView> {
  * NODES` view (the view `plan` checks shard records against), in ascending order.
  */
 export async function slotsNotOwned(m: MasterConn, first: number, end: number): Promise<number[]> {
-  const me = myself(parseClusterNodes(String(await clusterCommand(m.conn, 'NODES'))))
+  const me = myself(await readClusterNodes(m.conn))
   if (!me) throw new UserError('PRECONDITION', `redis node ${m.address} did not report itself in CLUSTER NODES`, 'check that it runs in cluster mode')
   const owned = new Set(me.slots)
   const out: number[] = []
@@ -165,7 +165,7 @@ export async function countKeysMany(m: MasterConn, slots: readonly number[]): Pr
 
 /** ownView is what `m` says of itself in `CLUSTER NODES`: the slots it serves. */
 export async function ownSlots(m: MasterConn): Promise<Set<number>> {
-  const me = myself(parseClusterNodes(String(await clusterCommand(m.conn, 'NODES'))))
+  const me = myself(await readClusterNodes(m.conn))
   if (!me) throw new UserError('PRECONDITION', `redis node ${m.address} did not report itself in CLUSTER NODES`, 'check that it runs in cluster mode')
   return new Set(me.slots)
 }

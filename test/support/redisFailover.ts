@@ -1,11 +1,12 @@
 import {setTimeout as sleepFor} from 'node:timers/promises'
-import {parseClusterNodes, type RedisClusterNode} from '../../src/redis/clusterNodes.js'
-import {withRedisNode} from '../../src/redis/redisConnection.js'
-import {type RedisMaster} from './redisCluster.js'
+import {type RedisClusterNode} from '../../src/redis/clusterNodes.js'
+import {readClusterNodes, withRedisNode} from '../../src/redis/redisConnection.js'
+import {type Cluster} from 'ioredis'
+import {type RedisMaster, servedSlots, tagsInSlots} from './redisCluster.js'
 
 /** nodesSeenBy is the `CLUSTER NODES` view of the node at `address`. */
 export async function nodesSeenBy(address: string): Promise<RedisClusterNode[]> {
-  return parseClusterNodes(await withRedisNode(address, async (r) => String(await r.call('CLUSTER', 'NODES'))))
+  return withRedisNode(address, readClusterNodes)
 }
 
 /** countAt is how many keys of `slot` the node at `address` holds. */
@@ -76,4 +77,17 @@ export async function failoverSeenBy(addresses: readonly string[], deadId: strin
       throw new Error(`${e.message} (last seen: ${last})`)
     })
   }
+}
+
+/** slotServedBy is one slot `master` serves now and a hash tag in it (`prefix` makes tags differ between tests of one cluster). */
+export async function slotServedBy(master: RedisMaster, prefix = 'm'): Promise<{tag: string; slot: number}> {
+  const mine = [...(await servedSlots(master))]
+  return tagsInSlots(mine[0]!, mine[mine.length - 1]! + 1, 1, prefix)[0]!
+}
+
+/** writeTagged writes `n` keys `{tag}:<j>` through `client`, each valued `<key>=1` (or `value`), and returns them. */
+export async function writeTagged(client: Cluster, tag: string, n: number, value?: string): Promise<string[]> {
+  const keys = Array.from({length: n}, (_, j) => `{${tag}}:${j}`)
+  await Promise.all(keys.map((k) => client.set(k, value ?? `${k}=1`)))
+  return keys
 }

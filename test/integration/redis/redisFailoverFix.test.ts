@@ -1,8 +1,8 @@
 import {describe, expect, it} from 'vitest'
 import {fixOpenSlots} from '../../../src/redis/fixOpenSlots.js'
-import {openSlotMarks, redisAvailable, servedSlots, tagsInSlots} from '../../support/redisCluster.js'
+import {openSlotMarks, redisAvailable, servedSlots} from '../../support/redisCluster.js'
 import {useRedisCluster} from '../../support/redisTestFile.js'
-import {countAt, failoverSeenBy, nodesSeenBy, openSlotByHand, poll, replicaOf} from '../../support/redisFailover.js'
+import {countAt, failoverSeenBy, nodesSeenBy, openSlotByHand, poll, replicaOf, slotServedBy, writeTagged} from '../../support/redisFailover.js'
 
 /**
  * `redis fix` after Redis failed a master over in the middle of a slot migration, on a real
@@ -63,10 +63,8 @@ async function readAll(keys: readonly string[]): Promise<(string | null)[]> {
 describe.skipIf(!available)('redis fix after a master failed over mid-migration', () => {
   it('finishes a slot whose source failed over: the migrated keys, unserved until then, read their values again', async () => {
     const [src, dst] = [file.masters[0]!, file.masters[1]!]
-    const mine = [...(await servedSlots(src))]
-    const [{tag, slot}] = tagsInSlots(mine[0]!, mine[mine.length - 1]! + 1, 1) as [{tag: string; slot: number}]
-    const keys = Array.from({length: 200}, (_, j) => `{${tag}}:${j}`)
-    await Promise.all(keys.map((k) => file.client.set(k, `${k}=1`)))
+    const {tag, slot} = await slotServedBy(src)
+    const keys = await writeTagged(file.client, tag, 200)
     await openSlotByHand(src, dst, slot, 120, {awaitReplicas: true})
     expect(await countAt(dst.address, slot)).toBe(120)
 
@@ -98,10 +96,8 @@ describe.skipIf(!available)('redis fix after a master failed over mid-migration'
   it('finishes a slot whose target failed over: the keys its replica kept, and the rest, end on the new target', async () => {
     // The first test killed masters[0]; these two still have their replicas.
     const [src, dst] = [file.masters[2]!, file.masters[1]!]
-    const mine = [...(await servedSlots(src))]
-    const [{tag, slot}] = tagsInSlots(mine[0]!, mine[mine.length - 1]! + 1, 1, 't') as [{tag: string; slot: number}]
-    const keys = Array.from({length: 200}, (_, j) => `{${tag}}:${j}`)
-    await Promise.all(keys.map((k) => file.client.set(k, `${k}=1`)))
+    const {tag, slot} = await slotServedBy(src, 't')
+    const keys = await writeTagged(file.client, tag, 200)
     await openSlotByHand(src, dst, slot, 120, {awaitReplicas: true})
     const replica = await replicaOf(dst)
 

@@ -1,8 +1,8 @@
 import {describe, expect, it} from 'vitest'
 import {fixOpenSlots} from '../../../src/redis/fixOpenSlots.js'
-import {redisAvailable, servedSlots, tagsInSlots} from '../../support/redisCluster.js'
+import {redisAvailable} from '../../support/redisCluster.js'
 import {useRedisCluster} from '../../support/redisTestFile.js'
-import {countAt, nodesSeenBy, openSlotByHand, poll} from '../../support/redisFailover.js'
+import {countAt, nodesSeenBy, openSlotByHand, poll, slotServedBy} from '../../support/redisFailover.js'
 import {withRedisNode} from '../../../src/redis/redisConnection.js'
 
 /**
@@ -24,8 +24,7 @@ const file = useRedisCluster('redis-fix-source-rmw', available)
 describe.skipIf(!available)('redis fix after the source failed over, with a migrated hash written on its successor', () => {
   it('keeps the field the target held', async (ctx) => {
     const [src, dst] = [file.masters[0]!, file.masters[1]!]
-    const mine = [...(await servedSlots(src))]
-    const [{tag, slot}] = tagsInSlots(mine[0]!, mine[mine.length - 1]! + 1, 1, 'h') as [{tag: string; slot: number}]
+    const {tag, slot} = await slotServedBy(src, 'h')
     const key = `{${tag}}:user`
     await file.client.hset(key, 'name', 'ada')
     // Open the slot by hand and migrate the hash (what a killed executor or redis-cli leaves).

@@ -1,8 +1,8 @@
 import {describe, expect, it} from 'vitest'
 import {fixOpenSlots} from '../../../src/redis/fixOpenSlots.js'
-import {redisAvailable, servedSlots, tagsInSlots} from '../../support/redisCluster.js'
+import {redisAvailable} from '../../support/redisCluster.js'
 import {useRedisCluster} from '../../support/redisTestFile.js'
-import {nodesSeenBy, openSlotByHand, poll} from '../../support/redisFailover.js'
+import {nodesSeenBy, openSlotByHand, poll, slotServedBy, writeTagged} from '../../support/redisFailover.js'
 
 /**
  * Review (s18, review-a): `redis fix` while the IMPORTING side of an open slot is down and
@@ -24,10 +24,8 @@ const file = useRedisCluster('redis-fix-target-down', available, {masters: 3, re
 describe.skipIf(!available)('redis fix with the importing master down and not replaced', () => {
   it('does not roll the slot back onto the source while the down target holds the migrated keys', async () => {
     const [src, dst] = [file.masters[0]!, file.masters[1]!]
-    const mine = [...(await servedSlots(src))]
-    const [{tag, slot}] = tagsInSlots(mine[0]!, mine[mine.length - 1]! + 1, 1, 'd') as [{tag: string; slot: number}]
-    const keys = Array.from({length: 200}, (_, j) => `{${tag}}:${j}`)
-    await Promise.all(keys.map((k) => file.client.set(k, `${k}=1`)))
+    const {tag, slot} = await slotServedBy(src, 'd')
+    const keys = await writeTagged(file.client, tag, 200)
     await openSlotByHand(src, dst, slot, 120)
 
     const child = file.redis.servers.find((s) => s.address === dst.address)!.child

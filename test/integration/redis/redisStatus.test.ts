@@ -7,8 +7,8 @@ import {shortNodeId} from '../../../src/redis/clusterNodes.js'
 import {fixOpenSlots} from '../../../src/redis/fixOpenSlots.js'
 import {initRedisCluster} from '../../../src/redis/initRedisCluster.js'
 import {type RedisTrouble} from '../../../src/redis/redisTrouble.js'
-import {redisAvailable, servedSlots, tagsInSlots} from '../../support/redisCluster.js'
-import {failoverSeenBy, nodesSeenBy, openSlotByHand, poll} from '../../support/redisFailover.js'
+import {redisAvailable, servedSlots} from '../../support/redisCluster.js'
+import {failoverSeenBy, nodesSeenBy, openSlotByHand, poll, slotServedBy, writeTagged} from '../../support/redisFailover.js'
 import {useRedisCluster} from '../../support/redisTestFile.js'
 import {runCli} from '../../support/runCli.js'
 
@@ -74,10 +74,9 @@ describe.skipIf(!available)('cluster status on a redis cluster in trouble', () =
     expect(clean.stdout).not.toContain('trouble')
 
     const [src, dst] = [file.masters[0]!, file.masters[1]!]
-    const mine = [...(await servedSlots(src))]
-    const [{tag, slot: s}] = tagsInSlots(mine[0]!, mine[mine.length - 1]! + 1, 1) as [{tag: string; slot: number}]
-    slot = s
-    await Promise.all(Array.from({length: 50}, (_, j) => file.client.set(`{${tag}}:${j}`, 'v')))
+    const served = await slotServedBy(src)
+    slot = served.slot
+    await writeTagged(file.client, served.tag, 50, 'v')
     await openSlotByHand(src, dst, slot, 20, {awaitReplicas: true})
 
     const t = await trouble()
