@@ -4,11 +4,19 @@ import {type NodeRecord} from './protocol.js'
 import {encodeRecords} from './recordCodec.js'
 import {decodeCursor, encodeCursor} from './snapshotCursor.js'
 
-/** CopyPage is one page of a copy stream: its records as one encoded batch (recordCodec.ts), how many, and the cursor resuming after it (undefined: the range is exhausted). */
+/**
+ * CopyPage is one page of a copy stream: its records as one encoded batch (recordCodec.ts),
+ * how many, and the cursor resuming after it (undefined: the range is exhausted).
+ * `release`, when present, says the batch lives in a slab shared with the copy reader
+ * thread (copyPageSlabs.ts): whoever holds the page calls it once nothing will read the
+ * batch's bytes again (after its socket write completed, or the page was dropped), and the
+ * slab then takes a later page. Not calling it only costs the slab.
+ */
 export interface CopyPage {
   batch: Buffer
   records: number
   cursor: string | undefined
+  release?: () => void
 }
 
 type RawRow = [h: number, k: Buffer, ver: string, v: Buffer | null]
@@ -68,8 +76,8 @@ export function scanPage(stmts: CopyPageStatements, range: HashRange, cursor: st
   return {records, cursor: more && lastKey ? encodeCursor(lastHash, lastKey) : undefined, bytes}
 }
 
-/** readCopyPage is {@link scanPage} with the records encoded as one batch (recordCodec.ts), as a copy stream sends them. */
-export function readCopyPage(stmts: CopyPageStatements, range: HashRange, cursor: string | undefined, maxBytes: number): CopyPage {
+/** readCopyPage is {@link scanPage} with the records encoded as one batch (recordCodec.ts), as a copy stream sends them, into a buffer from `alloc`. */
+export function readCopyPage(stmts: CopyPageStatements, range: HashRange, cursor: string | undefined, maxBytes: number, alloc?: (size: number) => Buffer): CopyPage {
   const page = scanPage(stmts, range, cursor, maxBytes)
-  return {batch: encodeRecords(page.records), records: page.records.length, cursor: page.cursor}
+  return {batch: encodeRecords(page.records, alloc), records: page.records.length, cursor: page.cursor}
 }

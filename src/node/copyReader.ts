@@ -3,12 +3,15 @@ import {type HashRange} from '../model/range.js'
 import {type BucketListing} from './bucketListing.js'
 import {type CopyPage} from './copyPageReader.js'
 import {type BucketListReply, type CheckpointReply, type CopyReadReply, type CopyReaderData} from './copyReaderProtocol.js'
+import {SlabLender} from './copyPageSlabs.js'
 import {startModuleWorker} from './workerModule.js'
 
 interface Pending {
   /** resolve takes a read's page, a bucket listing or a checkpoint's report (each request's promise is typed by its method). */
   resolve: (answer: Answer) => void
   reject: (err: Error) => void
+  /** slab is the slab lent for a read (copyPageSlabs.ts), given back unless the page kept it. */
+  slab?: number
 }
 
 type Answer = CopyPage | BucketListing | WalCheckpoint
@@ -34,8 +37,12 @@ export class CopyReader {
   private readonly pending = new Map<number, Pending>()
   private nextId = 1
   private closed = false
+  /** lender owns the slabs pages are written into; shared with every thread this reader starts, so a restarted thread writes the same ones. */
+  private readonly lender: SlabLender
 
-  constructor(private readonly data: CopyReaderData) {}
+  constructor(private readonly data: CopyReaderData, lender = new SlabLender()) {
+    this.lender = lender
+  }
 
   /**
    * read returns the page of `range` after `cursor` of about `maxBytes` (see readCopyPage).
@@ -43,7 +50,8 @@ export class CopyReader {
    * thread's error; with Error('copy reader is closed') after {@link close}.
    */
   read(range: HashRange, cursor: string | undefined, maxBytes: number): Promise<CopyPage> {
-    return this.ask<CopyPage>((id) => ({id, range, cursor, maxBytes}))
+    const slab = this.closed ? undefined : this.lender.lend()
+    return this.ask<CopyPage>((id) => (slab === undefined ? {id, range, cursor, maxBytes} : {id, range, cursor, maxBytes, slab}), slab)
   }
 
   /**
@@ -66,12 +74,12 @@ export class CopyReader {
   }
 
   /** ask posts the request `message(id)` to the thread (started if need be) and resolves with its answer. */
-  private ask<T extends Answer>(message: (id: number) => object): Promise<T> {
+  private ask<T extends Answer>(message: (id: number) => object, slab?: number): Promise<T> {
     if (this.closed) return Promise.reject(new Error('copy reader is closed'))
     const worker = this.started()
     const id = this.nextId++
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, {resolve: resolve as (answer: Answer) => void, reject})
+      this.pending.set(id, {resolve: resolve as (answer: Answer) => void, reject, ...(slab === undefined ? {} : {slab})})
       worker.ref()
       worker.postMessage(message(id))
     })
@@ -88,7 +96,7 @@ export class CopyReader {
 
   private started(): Worker {
     if (this.worker) return this.worker
-    const worker = startModuleWorker(import.meta.url, 'copyReaderWorker', this.data)
+    const worker = startModuleWorker(import.meta.url, 'copyReaderWorker', {...this.data, slabs: this.lender.slabs})
     worker.unref()
     worker.on('message', (reply: CopyReadReply | CheckpointReply | BucketListReply) => this.answer(reply))
     worker.on('error', (err) => this.lost(worker, err))
@@ -106,10 +114,21 @@ export class CopyReader {
     else if ('listing' in reply) {
       const {batch: b, records, answered} = reply.listing
       p.resolve({batch: Buffer.from(b.buffer, b.byteOffset, b.byteLength), records, answered})
-    } else if (reply.ok) {
+    } else if (reply.ok && reply.inSlab !== undefined && p.slab !== undefined) {
+      // The page is in the slab lent for it: it stays out until the page's holder releases it.
+      const {batch, release} = this.lender.page(p.slab, reply.inSlab)
+      p.resolve({batch, records: reply.records, cursor: reply.cursor, release})
+    } else if (reply.ok && reply.batch) {
+      this.giveBack(p)
       const b = reply.batch
       p.resolve({batch: Buffer.from(b.buffer, b.byteOffset, b.byteLength), records: reply.records, cursor: reply.cursor})
-    } else p.reject(Object.assign(reply.error.name === 'RangeError' ? new RangeError(reply.error.message) : new Error(reply.error.message), {name: reply.error.name}))
+    } else if (reply.ok) {
+      this.giveBack(p)
+      p.reject(new Error('copy reader answered a read without its page'))
+    } else {
+      this.giveBack(p)
+      p.reject(Object.assign(reply.error.name === 'RangeError' ? new RangeError(reply.error.message) : new Error(reply.error.message), {name: reply.error.name}))
+    }
   }
 
   private lost(worker: Worker, err: Error): void {
@@ -121,6 +140,15 @@ export class CopyReader {
   private failAll(err: Error): void {
     const all = [...this.pending.values()]
     this.pending.clear()
-    for (const p of all) p.reject(err)
+    for (const p of all) {
+      this.giveBack(p)
+      p.reject(err)
+    }
+  }
+
+  /** giveBack returns the slab lent for a read that ends without a page in it (the thread wrote it elsewhere, failed, or died). */
+  private giveBack(p: Pending): void {
+    if (p.slab !== undefined) this.lender.giveBack(p.slab)
+    p.slab = undefined
   }
 }

@@ -1,9 +1,10 @@
 import {type HashRange} from '../model/range.js'
 
-/** CopyReaderData is what the copy reader thread is started with: the database file it reads. */
+/** CopyReaderData is what the copy reader thread is started with: the database file it reads, and the slabs it writes pages into (copyPageSlabs.ts). */
 export interface CopyReaderData {
   file: string
   pageSize: number
+  slabs?: SharedArrayBuffer[]
 }
 
 /** CopyReadRequest asks the copy reader thread for one page (see readCopyPage). */
@@ -13,6 +14,8 @@ export interface CopyReadRequest {
   range: HashRange
   cursor: string | undefined
   maxBytes: number
+  /** slab is the index of the slab lent for this read: the page is written there when it fits. */
+  slab?: number
 }
 
 /** CheckpointRequest asks the copy reader thread for a PASSIVE WAL checkpoint on its connection (see CopyReader.checkpoint). */
@@ -44,7 +47,11 @@ export interface CheckpointReply {
   checkpoint: {log: number; checkpointed: number}
 }
 
-/** CopyReadReply answers one {@link CopyReadRequest}: the page's encoded batch (transferred when it owns its memory), or the error. */
+/**
+ * CopyReadReply answers one {@link CopyReadRequest}: the page's encoded batch, either in
+ * the lent slab (`inSlab`: its length there) or as `batch` (transferred: it owns its
+ * memory), or the error.
+ */
 export type CopyReadReply =
-  | {id: number; ok: true; batch: Uint8Array; records: number; cursor: string | undefined}
+  | {id: number; ok: true; batch?: Uint8Array; inSlab?: number; records: number; cursor: string | undefined}
   | {id: number; ok: false; error: {name: string; message: string}}

@@ -16,6 +16,7 @@ import {
   type CopyReaderData,
   type CopyReadRequest,
 } from './copyReaderProtocol.js'
+import {slabAllocator} from './copyPageSlabs.js'
 import {openConnection, passiveCheckpoint} from './lwwSql.js'
 import {COPY_THREAD_NICE, lowerThisThreadPriority} from './threadPriority.js'
 
@@ -46,11 +47,16 @@ port.on('message', (req: CopyReadRequest | CheckpointRequest | BucketListRequest
       port.postMessage(done, [listing.batch.buffer as ArrayBuffer])
       return
     }
-    const page = readCopyPage(stmts, req.range, req.cursor, req.maxBytes)
+    // Into the lent slab when the page fits (the main thread gets an index, not a new buffer), else a buffer of its own, transferred.
+    const into = slabAllocator(req.slab === undefined ? undefined : data.slabs?.[req.slab])
+    const page = readCopyPage(stmts, req.range, req.cursor, req.maxBytes, into.alloc)
+    if (into.used()) {
+      reply = {id: req.id, ok: true, inSlab: page.batch.length, records: page.records, cursor: page.cursor}
+      port.postMessage(reply)
+      return
+    }
     reply = {id: req.id, ok: true, batch: page.batch, records: page.records, cursor: page.cursor}
-    // Transfer (no copy) only a buffer that owns its whole ArrayBuffer: small ones share Node's pool.
-    const own = page.batch.byteOffset === 0 && page.batch.buffer.byteLength === page.batch.length
-    port.postMessage(reply, own ? [page.batch.buffer as ArrayBuffer] : [])
+    port.postMessage(reply, [page.batch.buffer as ArrayBuffer])
   } catch (err) {
     const e = err as {name?: string; message?: string}
     reply = {id: req.id, ok: false, error: {name: e.name ?? 'Error', message: e.message ?? String(err)}}

@@ -49,7 +49,23 @@ export interface CopyStreamSource {
  */
 export async function writeCopyStream(src: CopyStreamSource, res: ServerResponse): Promise<'done' | 'closed' | 'fenced'> {
   const closed = new AbortController()
-  res.once('close', () => closed.abort())
+  // Pages in shared slabs are released once their bytes can no longer be read: after their
+  // socket write completed, or when the response closed (after 'finish', every write has
+  // completed; after the socket is destroyed, libuv has cancelled every pending write
+  // before the close is emitted). Never earlier: the slab's next page would overwrite bytes
+  // still waiting in the socket's queue.
+  const sending = new Set<() => void>()
+  res.once('close', () => {
+    closed.abort()
+    for (const release of sending) release()
+    sending.clear()
+  })
+  return streamPages(src, res, closed.signal, sending)
+}
+
+/** streamPages is writeCopyStream's loop; `sending` holds the releases of pages written and not yet flushed. */
+async function streamPages(src: CopyStreamSource, res: ServerResponse, signal: AbortSignal, sending: Set<() => void>): Promise<'done' | 'closed' | 'fenced'> {
+  const closed = {signal}
   let cursor = src.cursor
   let pageBytes = firstPageBytes(src.frameBytes)
   // The next page is read while the one before it drains into the socket: reading only
@@ -58,9 +74,21 @@ export async function writeCopyStream(src: CopyStreamSource, res: ServerResponse
   // 1 / max(read time, send time). At most one page is read ahead (memory stays bounded by
   // two frames per stream); it is checked against the fence and the live rate before it is sent.
   let ahead: Promise<ReadPage> | undefined
+  // A page read ahead and never sent gives its slab back once its read settles.
+  const dropAhead = () => {
+    ahead?.then(
+      (r) => r.page.release?.(),
+      () => {},
+    )
+    ahead = undefined
+  }
   for (;;) {
-    if (closed.signal.aborted) return 'closed'
+    if (closed.signal.aborted) {
+      dropAhead()
+      return 'closed'
+    }
     if (src.fenceLost() !== undefined) {
+      dropAhead()
       res.destroy()
       return 'fenced'
     }
@@ -68,19 +96,26 @@ export async function writeCopyStream(src: CopyStreamSource, res: ServerResponse
     const read = await (ahead ?? readPage(src, cursor, pageBytes))
     ahead = undefined
     // A page read ahead at a rate since cut is read again at the new size (see readPage).
-    const page = fitsPace(src, read) ? read.page : (await readPage(src, cursor, read.asked)).page
+    let page = read.page
+    if (!fitsPace(src, read)) {
+      page.release?.()
+      page = (await readPage(src, cursor, read.asked)).page
+    }
     pageBytes = Math.min(src.frameBytes, pageBytes * 2)
     const batch = page.batch
-    if (!(await spend(src.pace ? [...src.buckets, src.pace] : src.buckets, batch.length, src.sleep, closed.signal))) return 'closed'
-    if (closed.signal.aborted) return 'closed'
+    if (!(await spend(src.pace ? [...src.buckets, src.pace] : src.buckets, batch.length, src.sleep, closed.signal)) || closed.signal.aborted) {
+      page.release?.()
+      return 'closed'
+    }
     if (src.fenceLost() !== undefined) {
+      page.release?.()
       res.destroy()
       return 'fenced'
     }
     const last = page.cursor === undefined
     // Head and batch as two writes: one frame's batch (up to MiBs) is never copied into another buffer.
     res.write(encodeFrameHead(batch.length, page.cursor, last))
-    const ok = res.write(batch)
+    const ok = writeReleasing(res, batch, page.release, sending)
     src.onBytes?.(batch.length)
     if (last) {
       res.end()
@@ -129,8 +164,24 @@ async function readPage(src: CopyStreamSource, cursor: string | undefined, pageB
     const page = await src.engine.readCopyPage(src.range, cursor, size)
     const allowed = pacedBytes(src, pageBytes)
     if (allowed >= size) return {page, asked: size}
+    page.release?.()
     size = allowed
   }
+}
+
+/**
+ * writeReleasing writes `batch` to `res` and releases its page (when it is in a slab) once
+ * the write completed, or when the response closes first (writeCopyStream's close handler
+ * runs what is left in `sending`). Returns what `res.write` returned.
+ */
+function writeReleasing(res: ServerResponse, batch: Buffer, release: (() => void) | undefined, sending: Set<() => void>): boolean {
+  if (!release) return res.write(batch)
+  // Once: the write's callback may still come after the close released the page.
+  const done = () => {
+    if (sending.delete(done)) release()
+  }
+  sending.add(done)
+  return res.write(batch, done)
 }
 
 /** FIRST_PAGE_BYTES is the first frame's page: small, so the first bytes land (and show in progress) without waiting on a whole frame. */

@@ -406,6 +406,8 @@ export class NodeHttpApi {
       if (err instanceof RangeError) throw new HttpError('BAD_INPUT', err.message)
       throw err
     }
+    // A page in a shared slab (copyPageSlabs.ts) is released once the response closed: every write completed or was cancelled by then.
+    if (page.release) res.once('close', page.release)
     res.setHeader(EPOCH_HEADER, String(shard.epoch))
     if (page.cursor) res.setHeader(CURSOR_HEADER, page.cursor)
     res.writeHead(200, {'content-type': RECORDS_CONTENT_TYPE, 'content-length': page.batch.length}).end(page.batch)

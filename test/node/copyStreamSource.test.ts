@@ -217,3 +217,114 @@ describe('writeCopyStream, a page read ahead that fails or outlives its stream',
     expect(reads.filter((r) => r.cursor === '1')).toHaveLength(2) // read twice, sent once
   })
 })
+
+/**
+ * SlowSocketResponse is a response whose batch writes complete only when the test says so
+ * (`complete(i)` runs write i's callback), as a socket's do once the kernel took the bytes.
+ */
+class SlowSocketResponse extends FakeResponse {
+  readonly callbacks: (() => void)[] = []
+  override write(chunk: Buffer, cb?: () => void): boolean {
+    if (chunk.length >= 64 && cb) this.callbacks.push(cb)
+    return super.write(chunk)
+  }
+  complete(i: number): void {
+    this.callbacks[i]!()
+  }
+}
+
+/** slabEngine serves pages like pagedEngine, each with a `release` that logs its page number (pages in shared slabs, copyPageSlabs.ts). */
+function slabEngine(pages: number, readHook?: () => void) {
+  const released: number[] = []
+  const served: number[] = []
+  return {
+    released,
+    served,
+    engine: {
+      readCopyPage: async (_range: unknown, cursor: string | undefined, size: number): Promise<CopyPage> => {
+        readHook?.()
+        const n = cursor === undefined ? 1 : Number(cursor) + 1
+        served.push(n)
+        return {batch: Buffer.alloc(size, n), records: 1, cursor: n < pages ? String(n) : undefined, release: () => void released.push(n)}
+      },
+    },
+  }
+}
+
+describe('writeCopyStream, pages in shared slabs', () => {
+  it('given a page written to the socket, when the write has not completed, then its slab is not released; once it completes, it is (once)', async () => {
+    const {engine, released} = slabEngine(3)
+    const res = new SlowSocketResponse()
+    const done = writeCopyStream(source(engine), res as unknown as ServerResponse)
+    await until(() => res.batches.length === 1)
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r))
+    expect(released).toEqual([]) // the socket may still be reading page 1's bytes
+    res.complete(0)
+    expect(released).toEqual([1])
+    res.emit('drain')
+    await until(() => res.batches.length === 2)
+    res.emit('drain')
+    expect(await done).toBe('done')
+    expect(released).toEqual([1]) // pages 2 and 3 still in the socket's queue
+    res.complete(1)
+    res.complete(2)
+    expect(released).toEqual([1, 2, 3])
+    res.emit('close') // after 'finish': nothing is released twice
+    expect(released).toEqual([1, 2, 3])
+  })
+
+  it('given writes that never completed, when the response closes, then their pages and the page read ahead are released, and nothing twice', async () => {
+    const {engine, released, served} = slabEngine(5)
+    const res = new SlowSocketResponse()
+    const done = writeCopyStream(source(engine), res as unknown as ServerResponse)
+    await until(() => res.batches.length === 1 && served.length === 2)
+    res.emit('close')
+    expect(await done).toBe('closed')
+    await until(() => released.length === 2)
+    expect(released.sort()).toEqual([1, 2])
+    res.complete(0) // a late callback (libuv cancelling the write) changes nothing
+    expect(released.sort()).toEqual([1, 2])
+  })
+
+  it('given the fence lost while a page was read ahead, when the drain comes, then the page read ahead is released, and the one sent only once the socket closed', async () => {
+    let lost: string | undefined
+    const {engine, released, served} = slabEngine(5)
+    const res = new SlowSocketResponse()
+    res.destroy = () => {
+      res.destroyed = true // a real socket emits 'close' only once its handle closed, later
+    }
+    const done = writeCopyStream(source(engine, {fenceLost: () => lost}), res as unknown as ServerResponse)
+    await until(() => res.batches.length === 1 && served.length === 2)
+    lost = 'epoch moved on'
+    res.emit('drain')
+    expect(await done).toBe('fenced')
+    expect(res.destroyed).toBe(true)
+    await until(() => released.length === 1)
+    expect(released).toEqual([2])
+    res.emit('close')
+    expect(released).toEqual([2, 1])
+    res.complete(0)
+    expect(released).toEqual([2, 1])
+  })
+
+  it('given the stream rate cut while a page was read ahead at the old rate, when it is read again smaller, then the dropped page is released at once', async () => {
+    const {engine, released, served} = slabEngine(4)
+    const res = new SlowSocketResponse()
+    const pace = new TokenBucket(null, () => 0)
+    const done = writeCopyStream(source(engine, {pace}), res as unknown as ServerResponse)
+    await until(() => res.batches.length === 1 && served.length === 2)
+    pace.setRate(320 * 1024)
+    res.emit('drain')
+    await until(() => res.batches.length === 2)
+    expect(served.slice(0, 3)).toEqual([1, 2, 2])
+    expect(released).toEqual([2]) // the page 2 read at the old size, never sent
+    pace.setRate(null)
+    for (let i = 0; i < 20 && !res.ended; i++) {
+      res.emit('drain')
+      for (let j = 0; j < 20; j++) await new Promise((r) => setImmediate(r))
+    }
+    expect(await done).toBe('done')
+    res.callbacks.forEach((cb) => cb())
+    expect(released.sort()).toEqual([1, 2, 2, 3, 4])
+  })
+})
