@@ -17,7 +17,9 @@ import {StaticShardMap} from '../support/staticShardMap.js'
  * A seeded history against three storage nodes serving in this process (their HTTP API:
  * write screening, repair's gc floor, fence and purge) and the real anti-entropy
  * (repairShards: agreed cutoffs, planRepair, two-phase purge), with a grace and clock bound
- * of tens of milliseconds so every record becomes purgeable within the run. Client writes
+ * of tens of milliseconds so every record becomes purgeable within the run, and node clocks
+ * skewed within that bound. Now and then a node is down for a while (writes and late
+ * deliveries miss it, anti-entropy cannot reach it), longer than the grace. Client writes
  * land on a random subset of the replicas (two or more: acknowledged; one: not); what a
  * replica missed comes later, late and in any order, as a hint replay (kind write, replay)
  * or a read repair (kind repair), both of which may find it refused or dropped by then.
@@ -29,25 +31,33 @@ import {StaticShardMap} from '../support/staticShardMap.js'
 
 const TOKEN = 'purge-history-token-0123456789'
 const GRACE_MS = 40
-const OFFSET_MS = 5
+const OFFSET_MS = 15
+/** SKEW_MS: each node's clock against this process's (the routers'), within the bound. */
+const SKEW_MS: Record<string, number> = {n1: OFFSET_MS, n2: 0, n3: -OFFSET_MS}
 
 let ctx: ServiceContext
+let store: MemoryStore
 let shard: Shard
 const nodes = new Map<string, InProcessNode>()
 const ids = ['n1', 'n2', 'n3']
 
 beforeAll(async () => {
-  const store = new MemoryStore()
+  store = new MemoryStore()
   ctx = makeServiceContext(store, {cluster: 'purge-history'}, () => new Date())
   await initCluster(ctx, {shards: 1, rf: 3, nodes: parseNodeSpecs('n1=127.0.0.1:1,n2=127.0.0.1:2,n3=127.0.0.1:3'), force: false})
   await store.put(ctx.keys.token, TOKEN)
   shard = (await listShards(ctx)).shards[0]!.value
   for (const id of ids) {
-    const node = await startInProcessNode({nodeId: id, map: new StaticShardMap(id, [shard]), token: TOKEN, tombstoneGraceMs: GRACE_MS, maxClockOffsetMs: OFFSET_MS, timeoutMs: 20_000, dirPrefix: `shardctl-purge-history-${id}-`})
+    const node = await startInProcessNode({nodeId: id, map: new StaticShardMap(id, [shard]), token: TOKEN, tombstoneGraceMs: GRACE_MS, maxClockOffsetMs: OFFSET_MS, clock: () => Date.now() + SKEW_MS[id]!, timeoutMs: 20_000, dirPrefix: `shardctl-purge-history-${id}-`})
     nodes.set(id, node)
-    await store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: `127.0.0.1:${node.port}`, pid: 1, startedAt: 't'}))
+    await markAlive(id)
   }
 }, 60_000)
+
+/** markAlive publishes node `id`'s address; without it anti-entropy reaches the node record's dead port (a node that is down). */
+async function markAlive(id: string): Promise<void> {
+  await store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: `127.0.0.1:${nodes.get(id)!.port}`, pid: 1, startedAt: 't'}))
+}
 
 afterAll(async () => {
   for (const n of nodes.values()) await n.close()
@@ -90,13 +100,25 @@ describe('tombstone purge under late hints and read repairs', {timeout: 240_000}
         }
       }
     }
+    let away: string | undefined
+    let awaySteps = 0
     for (let step = 0; step < 400; step++) {
       const roll = rand()
-      if (roll < 0.45) {
+      if (roll < 0.04) {
+        // A node goes down (writes miss it, hints wait, anti-entropy cannot reach it) or comes back.
+        if (away) {
+          await markAlive(away)
+          away = undefined
+        } else {
+          away = pick(ids)
+          await store.delete(ctx.keys.alive(away))
+          awaySteps++
+        }
+      } else if (roll < 0.45) {
         const k = Math.floor(rand() * keys.length)
         const record: NodeRecord = {key: keys[k]!, version: formatHlc({wall: Date.now(), counter: counter++, writer: 'router'}), value: rand() < 0.4 ? null : Buffer.from(`v${step}`)}
         issued.set(k, [...(issued.get(k) ?? []), record])
-        const reached = ids.filter(() => rand() < 0.6)
+        const reached = ids.filter((id) => id !== away && rand() < 0.6)
         let stored = 0
         for (const id of reached) {
           const res = await nodes.get(id)!.client.apply(shard.id, shard.epoch, [record], 'write').catch(() => undefined)
@@ -104,8 +126,9 @@ describe('tombstone purge under late hints and read repairs', {timeout: 240_000}
         }
         if (stored >= 2) lastAcked.set(k, record)
         for (const id of ids.filter((n) => !reached.includes(n))) late.push({node: id, record, k})
-      } else if (roll < 0.75 && late.length > 0) {
-        const i = Math.floor(rand() * late.length)
+      } else if (roll < 0.75 && late.some((l) => l.node !== away)) {
+        const waiting = late.flatMap((l, i) => (l.node === away ? [] : [i]))
+        const i = pick(waiting)
         const {node, record} = late.splice(i, 1)[0]!
         const replay = rand() < 0.5
         const res = await nodes
@@ -123,6 +146,7 @@ describe('tombstone purge under late hints and read repairs', {timeout: 240_000}
     }
     // The history must have exercised what it is about: purges, and late deliveries refused or dropped by then.
     expect(purged).toBeGreaterThan(10)
+    expect(awaySteps).toBeGreaterThan(2)
     expect(dropped).toBeGreaterThan(10)
   })
 })

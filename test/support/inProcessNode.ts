@@ -27,6 +27,8 @@ export interface InProcessNodeOptions {
   tombstoneGraceMs: number
   /** maxClockOffsetMs is the engine's clock bound (default 500 ms): its purge cutoffs stay twice it below the stale floor. */
   maxClockOffsetMs?: number
+  /** clock is the engine's wall clock (default Date.now), for tests of nodes with skewed clocks. */
+  clock?: () => number
   timeoutMs: number
   dirPrefix: string
   serving?: () => boolean
@@ -51,7 +53,7 @@ export interface InProcessNodeOptions {
  */
 export async function startInProcessNode(opts: InProcessNodeOptions): Promise<InProcessNode> {
   const dir = mkdtempSync(join(tmpdir(), opts.dirPrefix))
-  const engine = StorageEngine.open({dir, tombstoneGraceMs: opts.tombstoneGraceMs, maxClockOffsetMs: opts.maxClockOffsetMs, synchronous: 'NORMAL', writerThread: opts.writerThread ?? false})
+  const engine = StorageEngine.open({dir, tombstoneGraceMs: opts.tombstoneGraceMs, maxClockOffsetMs: opts.maxClockOffsetMs, clock: opts.clock, synchronous: 'NORMAL', writerThread: opts.writerThread ?? false})
   const nodeId = opts.nodeId ?? 'me'
   const api = new NodeHttpApi({
     nodeId,
