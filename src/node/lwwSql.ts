@@ -8,9 +8,10 @@ import {type NodeRecord} from './protocol.js'
 
 /**
  * ApplyResult counts the records that won the LWW merge (written) and those that lost or
- * repeated (ignored), and names each record that lost to a strictly newer version held
- * here: `superseded[j] = {i, version}` says record `i` of the call was not stored because
- * this replica keeps `version`. A repeat of the stored version is not superseded (it is
+ * repeated (ignored), and names each record that lost to another record held here:
+ * `superseded[j] = {i, version}` says record `i` of the call was not stored because this
+ * replica keeps `version` — a newer one, or this very version with a record that wins the
+ * tie (compareRecords). An identical repeat of the stored record is not superseded (it is
  * an idempotent retry that succeeded). Coordinators must not count a superseded write as
  * acknowledged (see Coordinator).
  */
@@ -335,13 +336,17 @@ export class LwwWriter {
       if (head) {
         const current: NodeRecord = {key: r.key, version: head.ver, value: head.tomb ? null : EMPTY}
         let cmp = compareRecords(r, current)
-        if (cmp > 0 && r.version === head.ver && !head.tomb && r.value !== null) {
-          // Same version, both values (a misbehaving writer): order by bytes, as compareRecords does.
+        if (r.version === head.ver && !head.tomb && r.value !== null) {
+          // Same version, both values (a writer id reused by a restarted router): order by the
+          // stored bytes, as compareRecords does. Not by the placeholder: an empty value would
+          // compare equal to it and pass for a repeat of the stored one.
           cmp = compareRecords(r, {...current, value: this.stmts.value.get(h, r.key)?.v ?? EMPTY})
         }
         if (cmp <= 0) {
           ignored++
-          if (head.ver > r.version) superseded.push({i, version: head.ver})
+          // Lost to another record, newer or at this very version: not stored here, so no ack.
+          // Only an identical repeat (cmp 0) is an idempotent retry that succeeded.
+          if (cmp < 0) superseded.push({i, version: head.ver})
           continue
         }
         stage.toggle(h, r.key, head.ver, head.v, head.len, -1)

@@ -136,9 +136,11 @@ export type ErrorBody = z.infer<typeof ErrorBodySchema>
 
 /**
  * ApplyResponseSchema: `applied` records won the LWW merge and were written; `ignored` were
- * older or equal (idempotent). `superseded` lists the ignored records that lost to a
- * strictly newer version this replica keeps (`i` indexes the request's records), so a
- * coordinator never acknowledges a write that lost; absent from older nodes' answers.
+ * older or equal (idempotent). `superseded` lists the ignored records that lost to the
+ * version this replica keeps (`i` indexes the request's records): a newer one, or the same
+ * version holding a record that wins the tie (a writer id reused across a router restart),
+ * so a coordinator never acknowledges a write that lost; an identical repeat is not
+ * listed. Absent from older nodes' answers; nodes before 2026-12-02 list only newer versions.
  */
 export const ApplyResponseSchema = z.object({
   epoch,

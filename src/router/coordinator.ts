@@ -137,8 +137,8 @@ const FENCING = new Set(['STALE_EPOCH', 'NOT_OWNER'])
  * already has it ignores the duplicate.
  *
  * Real-time order: a write is acknowledged only by replicas that stored its version (or
- * already held exactly it). A replica that keeps a strictly newer version reports it
- * (`superseded`); that answer counts against the quorum, the version is observed into the
+ * already held exactly this record). A replica that keeps a strictly newer version, or
+ * another record at this version that wins the LWW tie, reports it (`superseded`); that answer counts against the quorum, the version is observed into the
  * HLC, and the write is re-issued above it (at most {@link MAX_REISSUES} times, within the
  * request's deadline) or fails — it is never acknowledged having lost. With w + w > rf
  * (and joint quorums during moves) every acknowledged write A shares a replica with the
@@ -375,8 +375,10 @@ type ReplicaWriteAnswer = {kind: 'acked'} | {kind: 'newer'; version: string; fai
 /** replicaWriteAnswer reads a replica's answer to the write of `record` (record index 0 of the request). */
 function replicaWriteAnswer(node: string, record: NodeRecord, res: ApplyResponse): ReplicaWriteAnswer {
   const lost = res.superseded?.find((x) => x.i === 0)
-  // The replica keeps a newer version: this write did not land there, so it is no ack.
-  if (lost && lost.version > record.version) return {kind: 'newer', version: lost.version, failure: {node, code: 'CONFLICT', message: `node ${node} keeps a newer version ${lost.version}`}}
+  // The replica keeps a newer version, or another record at this very version that wins the
+  // tie (a router restarted under the same id can issue a version its previous incarnation
+  // used): this write did not land there, so it is no ack; the re-issue goes above it.
+  if (lost && lost.version >= record.version) return {kind: 'newer', version: lost.version, failure: {node, code: 'CONFLICT', message: `node ${node} keeps a newer version ${lost.version}`}}
   // A tombstone older than the replica's grace (a late retry, a slow node) deleted what it
   // beat but was not stored: nothing there hides an older value another replica holds.
   if (res.expired?.includes(0)) return {kind: 'expired', failure: {node, code: 'CONFLICT', message: `node ${node} found the tombstone ${record.version} already past its --tombstone-grace and stored nothing`}}

@@ -45,7 +45,8 @@ export class FakeNode implements NodeDataApi {
         return
       }
       const kept = mergeRecord(head, r)
-      if (kept.version > r.version) superseded.push({i, version: kept.version})
+      // As StorageEngine: lost to a newer version, or to another record at this one (a tie); an identical repeat is no loss.
+      if (compareRecords(kept, r) > 0) superseded.push({i, version: kept.version})
       if (kind === 'write' && r.value === null && (!head || compareRecords(r, head) > 0)) deletePriors.push(head ? {i, version: head.version, live: head.value !== null} : {i, live: false})
       this.records.set(r.key.toString('hex'), kept)
     })

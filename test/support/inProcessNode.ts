@@ -25,6 +25,10 @@ export interface InProcessNodeOptions {
   map: ShardView
   token: string
   tombstoneGraceMs: number
+  /** maxClockOffsetMs is the engine's clock bound (default 500 ms): its purge cutoffs stay twice it below the stale floor. */
+  maxClockOffsetMs?: number
+  /** clock is the engine's wall clock (default Date.now), for tests of nodes with skewed clocks. */
+  clock?: () => number
   timeoutMs: number
   dirPrefix: string
   serving?: () => boolean
@@ -49,7 +53,7 @@ export interface InProcessNodeOptions {
  */
 export async function startInProcessNode(opts: InProcessNodeOptions): Promise<InProcessNode> {
   const dir = mkdtempSync(join(tmpdir(), opts.dirPrefix))
-  const engine = StorageEngine.open({dir, tombstoneGraceMs: opts.tombstoneGraceMs, synchronous: 'NORMAL', writerThread: opts.writerThread ?? false})
+  const engine = StorageEngine.open({dir, tombstoneGraceMs: opts.tombstoneGraceMs, maxClockOffsetMs: opts.maxClockOffsetMs, clock: opts.clock, synchronous: 'NORMAL', writerThread: opts.writerThread ?? false})
   const nodeId = opts.nodeId ?? 'me'
   const api = new NodeHttpApi({
     nodeId,
