@@ -147,7 +147,7 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
 
 /** stoppedUnchanged is the result of a run stopped before it changed anything (no split, no record, no move). */
 function stoppedUnchanged(input: ApplyInput, started: number, deps: ApplyDeps, info: (message: string) => void): ApplyResult {
-  info('stopped before anything changed: nothing was split, recorded or moved')
+  info('stopped before this run split, recorded or started anything')
   return summarise(input.plan?.id ?? null, [], [], started, deps.now(), true)
 }
 

@@ -7,7 +7,8 @@ import {readSnapshot} from '../../src/cluster/snapshotService.js'
 import {executePlan} from '../../src/executor/executePlan.js'
 import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent} from '../../src/executor/executorEnv.js'
 import {type MoveEffects} from '../../src/executor/moveEffects.js'
-import {readRecordings} from '../../src/executor/moveRecording.js'
+import {readRecordings, unrecordedText} from '../../src/executor/moveRecording.js'
+import {unrecordedPlans} from '../../src/executor/moveViews.js'
 import {commitMoveTransition, listMoves} from '../../src/executor/moveStore.js'
 import {type Plan, type PlanAction, sealPlan} from '../../src/model/plan.js'
 import {planRebalance} from '../../src/planner/planRebalance.js'
@@ -88,7 +89,9 @@ describe('apply killed while recording a plan of more moves than one transaction
     const w = await world()
     await w.applyKilledAt('moves', 2)
     const recorded = (await w.moves()).length
-    expect(await readRecordings(w.ctx)).toEqual([{plan: 'big', named: MOVES, recorded, whole: true}])
+    const unrecorded = await unrecordedPlans(w.ctx, 'big')
+    expect(unrecorded).toEqual([{plan: 'big', named: MOVES, recorded, whole: true}])
+    expect(unrecordedText(unrecorded[0]!)).toBe(`plan big: ${MOVES - recorded} of its ${MOVES} confirmed move(s) are not recorded yet (apply was stopped while recording them): \`shardctl apply --resume\` records and runs them`)
   })
 
   it('Given apply died after recording some of the moves, When the same plan is applied again, Then it is not "applied already" with a part of it: all its moves run', async () => {
