@@ -76,10 +76,13 @@ export interface ApplyDeps {
  * are skipped with a reason) and asks for confirmation, applies splits, records every move
  * in etcd (so another process can resume them), then runs moves as concurrently as the
  * limits allow, following pause, throttle and cancel requests from etcd within a second.
- * With `resume` and no plan it continues unfinished moves. Throws LOCK_HELD (naming the
- * holder) when another executor runs, CONFLICT (nothing changed) when the verdicts changed
- * between the preflight and the answer.
- * Stops cleanly on `signal`; every move resumes from its persisted phase next time.
+ * With `resume` and no plan it continues unfinished moves. Every run first records the moves
+ * an apply killed while recording a plan left unrecorded (moveRecording.ts). Throws LOCK_HELD
+ * (naming the holder) when another executor runs, CONFLICT (nothing changed) when the
+ * verdicts changed between the preflight and the answer.
+ * Stops cleanly on `signal`: before its first split or record, with nothing changed; later,
+ * once the splits and records are written, before the next move starts; every move resumes
+ * from its persisted phase next time.
  */
 export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: ApplyDeps, signal: AbortSignal): Promise<ApplyResult> {
   const started = deps.now()
