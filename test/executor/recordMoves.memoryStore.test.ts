@@ -65,12 +65,27 @@ async function world() {
       for (const id of store.leaseIds()) store.expireLease(id)
     },
     resume: () => apply(ctx, undefined),
+    /** applyOther applies another plan: the moves of the given actions of the big plan, under its own id. */
+    applyOther: (id: string, indexes: number[]) => apply(ctx, sealPlan({...template, id, actions: indexes.map((i) => actions[i]!)})),
     applyAgain: () => apply(ctx, plan),
     moves: async () => (await listMoves(ctx)).map((m) => m.value).filter((m) => m.plan === 'big'),
   }
 }
 
 describe('apply killed while recording a plan of more moves than one transaction holds', () => {
+  it('Given apply died after recording some of the moves, When another plan moves the shard of an unrecorded one first, Then that plan runs (an unstarted move of another plan does not block it), and the resume records the first plan\'s move and skips it at its start, saying why', async () => {
+    const w = await world()
+    await w.applyKilledAt('moves', 2)
+    const other = await w.applyOther('other', [MOVES - 1])
+    expect(other.counts).toEqual({done: 1})
+    expect((await w.moves()).length).toBe(MOVES)
+    const resumed = await w.resume()
+    expect(resumed.counts).toEqual({done: MOVES - 1, skipped: 1})
+    const skipped = resumed.moves.find((m) => m.phase === 'skipped')
+    expect(skipped?.id).toBe(`big-${String(MOVES - 1).padStart(4, '0')}`)
+    expect(skipped?.reason).toMatch(/epoch/)
+  })
+
   it('Given apply died after recording some of the moves, When `apply --resume` runs, Then every move the plan named is recorded and runs to done, and the resume says it recorded the rest', async () => {
     const w = await world()
     await w.applyKilledAt('moves', 2)
