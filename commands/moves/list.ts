@@ -1,7 +1,8 @@
 import {Flags} from '@oclif/core'
 import {EtcdCommand} from '../../src/cli/baseCommand.js'
 import {renderTable} from '../../src/cli/table.js'
-import {listMoveViews, type MoveView} from '../../src/executor/moveViews.js'
+import {unrecordedText, type Recording} from '../../src/executor/moveRecording.js'
+import {listMoveViews, type MoveView, unrecordedPlans} from '../../src/executor/moveViews.js'
 import {formatBytes} from '../../src/model/units.js'
 
 export default class MovesList extends EtcdCommand {
@@ -12,9 +13,11 @@ export default class MovesList extends EtcdCommand {
     plan: Flags.string({description: 'only moves of this plan id'}),
   }
 
-  async run(): Promise<{moves: MoveView[]}> {
+  async run(): Promise<{moves: MoveView[]; unrecorded: Recording[]}> {
     const {flags} = await this.parse(MovesList)
-    const moves = await listMoveViews(await this.services(flags), {active: flags.active, plan: flags.plan})
+    const ctx = await this.services(flags)
+    const moves = await listMoveViews(ctx, {active: flags.active, plan: flags.plan})
+    const unrecorded = await unrecordedPlans(ctx, flags.plan)
     this.log(
       renderTable(
         ['MOVE', 'SHARD', 'FROM', 'TO', 'PHASE', 'COPIED', 'RATE', 'ETA', 'NOTE'],
@@ -22,6 +25,8 @@ export default class MovesList extends EtcdCommand {
         [1],
       ),
     )
-    return {moves}
+    // A plan an apply was killed while recording: the rows above are not all of it.
+    if (!this.jsonEnabled()) for (const r of unrecorded) process.stderr.write(`warning: ${unrecordedText(r)}\n`)
+    return {moves, unrecorded}
   }
 }

@@ -8,6 +8,8 @@ import {errorMessage, isUserError, UserError} from '../errors/errors.js'
 import {acquireLock, type HeldLock, parseLockHolder} from '../etcd/leaseLock.js'
 import {type ApplyDeps, type ApplyInput, type ApplyResult, executePlan} from '../executor/executePlan.js'
 import {type ExecutorEvent, type ExecutorOptions} from '../executor/executorEnv.js'
+import {type MoveEffects} from '../executor/moveEffects.js'
+import {readRecordings} from '../executor/moveRecording.js'
 import {listMoves} from '../executor/moveStore.js'
 import {type ConcurrencyLimits} from '../executor/scheduler.js'
 import {inWindow, type MaintenanceWindow} from '../executor/window.js'
@@ -61,6 +63,24 @@ export interface AutopilotDeps {
   now: () => number
   sleep: (ms: number, signal: AbortSignal) => Promise<void>
   report: (ev: AutopilotEvent) => void
+  /** effects replaces the moves' side effects on nodes (tests, as {@link ApplyDeps.effects}); default: real nodes. */
+  effects?: MoveEffects
+}
+
+/**
+ * CONFLICT_ATTEMPTS bounds the plans one check applies after `apply` refused with CONFLICT
+ * (the map changed between its preflight and its go-ahead: nothing was split or recorded).
+ * Such a refusal is not a lost leadership: the check re-reads the cluster and re-plans at
+ * once, and after this many refusals in a row it records the failure and waits for the next
+ * check, so a writer that keeps changing the map cannot make it spin.
+ */
+export const CONFLICT_ATTEMPTS = 3
+
+/** ApplyRefused wraps the CONFLICT an `apply` of the autopilot was refused with, so it is not taken for the autopilot's own fenced writes failing (lost leadership). */
+class ApplyRefused extends Error {
+  constructor(readonly conflict: UserError) {
+    super(conflict.message)
+  }
 }
 
 /**
@@ -143,10 +163,25 @@ async function lead(ctx: ServiceContext, input: AutopilotInput, deps: AutopilotD
   }
 }
 
-/** check is one reconcile step: observe, decide, record, act, record the outcome. Returns the new state. */
+/**
+ * check is one reconcile step: observe, decide, record, act, record the outcome. Returns the
+ * new state. An apply refused with CONFLICT is re-planned at once, up to CONFLICT_ATTEMPTS
+ * plans in all (see there); the refused plan's bytes and cool-downs are not counted, since
+ * nothing of it ran. Throws UserError(CONFLICT) only when this autopilot's own fenced writes
+ * fail (it lost its leadership).
+ */
 async function check(ctx: ServiceContext, input: AutopilotInput, deps: AutopilotDeps, lock: HeldLock, state: AutopilotState, signal: AbortSignal): Promise<AutopilotState> {
   // The autopilot outlives executors: it bounds the census deltas one that died left unfolded.
   await foldCensusIfDue(ctx)
+  for (let attempt = 1; ; attempt++) {
+    const r = await attemptOnce(ctx, input, deps, lock, state, signal, attempt)
+    if (!r.refused || attempt >= CONFLICT_ATTEMPTS || signal.aborted) return r.state
+    state = r.state
+  }
+}
+
+/** attemptOnce observes, decides and acts once; `refused` says the apply was refused with CONFLICT (the state then keeps the history from before the refused plan). */
+async function attemptOnce(ctx: ServiceContext, input: AutopilotInput, deps: AutopilotDeps, lock: HeldLock, state: AutopilotState, signal: AbortSignal, attempt: number): Promise<{state: AutopilotState; refused: boolean}> {
   const obs = await observe(ctx, input, deps.now())
   const step = decide(obs, state.history, input.policy)
   const d = step.decision
@@ -158,25 +193,37 @@ async function check(ctx: ServiceContext, input: AutopilotInput, deps: Autopilot
   const record: DecisionRecord = {at: new Date(obs.now).toISOString(), kind: d.kind, reason: d.reason, plan: planId, outcome: null}
   let next = withDecision(state, step.history, step.underReplicated, record, repeated, obs.now, input)
   await saveState(ctx, lock, next)
-  if (d.kind === 'idle' || d.kind === 'wait') return next
+  if (d.kind === 'idle' || d.kind === 'wait') return {state: next, refused: false}
+  let refused = false
   const outcome = await act(ctx, input, deps, lock, d, signal).catch((err: unknown) => {
+    if (err instanceof ApplyRefused) {
+      refused = true
+      return attempt < CONFLICT_ATTEMPTS
+        ? `refused (CONFLICT): ${err.message}; re-planning now (attempt ${attempt} of ${CONFLICT_ATTEMPTS})`
+        : `failed: refused with CONFLICT ${attempt} times in a row (the shard map kept changing under the executor: a writer ignoring its lock?); last: ${err.message}; next check in ${Math.round(input.intervalMs / 1000)}s`
+    }
     if (isUserError(err, 'CONFLICT')) throw err
     // LOCK_HELD: a human took the executor lock between the check and the run; defer.
     return isUserError(err, 'LOCK_HELD') ? `deferred: ${errorMessage(err)}` : `failed: ${errorMessage(err)}`
   })
   deps.report({type: 'outcome', kind: d.kind, plan: planId, outcome})
-  next = {...next, decisions: next.decisions.map((r) => (r === record ? {...r, outcome} : r))}
+  // Nothing of a refused plan ran: its bytes and cool-downs are not spent (the re-plan would
+  // otherwise find the shards it must move pinned, and the budget shrunk by a plan that did nothing).
+  const history = refused ? {...next.history, spent: state.history.spent, movedAt: state.history.movedAt, aboveSince: state.history.aboveSince ?? next.history.aboveSince} : next.history
+  next = {...next, history, decisions: next.decisions.map((r) => (r === record ? {...r, outcome} : r))}
   await saveState(ctx, lock, next)
-  return next
+  return {state: next, refused}
 }
 
 async function observe(ctx: ServiceContext, input: AutopilotInput, now: number): Promise<Observation> {
-  const [snapshot, moves, executor, control] = await Promise.all([readSnapshot(ctx), listMoves(ctx), ctx.store.get(ctx.keys.executorLock), readAutopilotControl(ctx)])
+  const [snapshot, moves, executor, control, recordings] = await Promise.all([readSnapshot(ctx), listMoves(ctx), ctx.store.get(ctx.keys.executorLock), readAutopilotControl(ctx), readRecordings(ctx)])
   const holder = executor ? (parseLockHolder(executor.value)?.holder ?? 'an unreadable holder') : null
+  // Moves a killed apply confirmed but did not record are unfinished too: a resume records and runs them (moveRecording.ts).
+  const unrecorded = recordings.reduce((n, r) => n + r.named - r.recorded, 0)
   return {
     now,
     snapshot,
-    unfinishedMoves: moves.filter((m) => !isTerminal(m.value.phase)).length,
+    unfinishedMoves: moves.filter((m) => !isTerminal(m.value.phase)).length + unrecorded,
     executorHolder: holder,
     paused: control.paused,
     inWindow: input.window ? inWindow(input.window, new Date(now)) : true,
@@ -185,7 +232,9 @@ async function observe(ctx: ServiceContext, input: AutopilotInput, now: number):
 
 /** act carries out a heal, rebalance or resume decision and says how it went, in one line. */
 async function act(ctx: ServiceContext, input: AutopilotInput, deps: AutopilotDeps, lock: HeldLock, d: Exclude<Decision, {kind: 'idle' | 'wait'}>, signal: AbortSignal): Promise<string> {
-  const applyDeps: ApplyDeps = {now: deps.now, sleep: deps.sleep, emit: (event) => deps.report({type: 'executor', event})}
+  const applyDeps: ApplyDeps = {now: deps.now, sleep: deps.sleep, emit: (event) => deps.report({type: 'executor', event}), ...(deps.effects ? {effects: deps.effects} : {})}
+  // The executor's CONFLICT (a refused apply) is not the autopilot's own (its lost leadership).
+  const run = (apply: ApplyInput) => executePlan(ctx, apply, applyDeps, signal).catch((err: unknown) => Promise.reject(isUserError(err, 'CONFLICT') ? new ApplyRefused(err) : err))
   const base: Omit<ApplyInput, 'plan'> = {
     limits: input.limits,
     throttle: d.kind === 'rebalance' ? input.throttle : input.healThrottle,
@@ -197,14 +246,14 @@ async function act(ctx: ServiceContext, input: AutopilotInput, deps: AutopilotDe
   }
   if (d.kind === 'resume') {
     if (input.dryRun) return 'dry run: left the recorded moves alone'
-    return summarise(await executePlan(ctx, base, applyDeps, signal))
+    return summarise(await run(base))
   }
   const plan: Plan = input.signKey ? signPlan(d.plan, input.signKey) : d.plan
   const file = join(input.plansDir, `${plan.id}.json`)
   writePlanFile(plan, file)
   if (input.dryRun) return `dry run: plan written to ${file}, not applied`
   if (d.kind === 'heal') for (const node of d.markDraining) await markDraining(ctx, lock, node)
-  return `${summarise(await executePlan(ctx, {...base, plan}, applyDeps, signal))}; plan ${file}`
+  return `${summarise(await run({...base, plan}))}; plan ${file}`
 }
 
 /**

@@ -38,6 +38,10 @@ export function keysOf(cluster: string) {
     routerLatency: (id: string) => `${p}latency/routers/${id}`,
     movesPrefix: `${p}moves/`,
     move: (id: string) => `${p}moves/${id}`,
+    /** recordingPrefix holds the list of a plan's moves while apply records them in several transactions: `recording/<plan>/<page>` (see src/executor/moveRecording.ts). */
+    recordingPrefix: `${p}recording/`,
+    recordingOf: (plan: string) => `${p}recording/${plan}/`,
+    recordingPage: (plan: string, page: number) => `${p}recording/${plan}/${String(page).padStart(4, '0')}`,
     executorLock: `${p}lock/executor`,
     control: `${p}control`,
     constraints: `${p}constraints`,

@@ -12,6 +12,7 @@ import {LatencyThrottle, type LatencyThrottleOptions} from './adaptiveThrottle.j
 import {BASELINE_DEFAULTS, measureBaseline} from './latencyBaseline.js'
 import {type ExecutorEnv, type ExecutorEvent, type ExecutorOptions, type LiveControl} from './executorEnv.js'
 import {type MoveEffects} from './moveEffects.js'
+import {completeRecordings, recordPlanMoves} from './moveRecording.js'
 import {listMoves, type FencedMove, LockLostError} from './moveStore.js'
 import {NodeDirectory} from './nodeDirectory.js'
 import {engineLimits, type LatencySignal, latencySignalFor, moveRunnerFor, type MoveRunnerFn} from './engineMoveRunner.js'
@@ -75,10 +76,13 @@ export interface ApplyDeps {
  * are skipped with a reason) and asks for confirmation, applies splits, records every move
  * in etcd (so another process can resume them), then runs moves as concurrently as the
  * limits allow, following pause, throttle and cancel requests from etcd within a second.
- * With `resume` and no plan it continues unfinished moves. Throws LOCK_HELD (naming the
- * holder) when another executor runs, CONFLICT (nothing changed) when the verdicts changed
- * between the preflight and the answer.
- * Stops cleanly on `signal`; every move resumes from its persisted phase next time.
+ * With `resume` and no plan it continues unfinished moves. Every run first records the moves
+ * an apply killed while recording a plan left unrecorded (moveRecording.ts). Throws LOCK_HELD
+ * (naming the holder) when another executor runs, CONFLICT (nothing changed) when the
+ * verdicts changed between the preflight and the answer.
+ * Stops cleanly on `signal`: before its first split or record, with nothing changed; later,
+ * once the splits and records are written, before the next move starts; every move resumes
+ * from its persisted phase next time.
  */
 export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: ApplyDeps, signal: AbortSignal): Promise<ApplyResult> {
   const started = deps.now()
@@ -94,9 +98,18 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
     stop.abort()
   })
   const clients = new NodeClients({token: await loadClusterToken(ctx, {create: false}).catch(() => ''), timeoutMs: 10_000})
-  // A previous executor may have died before its last fold: bound the deltas it left before adding more.
-  await foldCensusIfDue(ctx)
+  const info = (message: string) => deps.emit({type: 'info', message, at: new Date(deps.now()).toISOString()})
   try {
+    // Ctrl-C while the lock was being taken: stop before changing anything, not after the
+    // splits and the moves' records (a stop must not be the last thing that happens).
+    if (stop.signal.aborted) return stoppedUnchanged(input, started, deps, info)
+    // A previous executor may have died before its last fold: bound the deltas it left before adding more.
+    await foldCensusIfDue(ctx)
+    // A previous apply may have died while recording a plan's moves: record the rest first, so
+    // every view below (and the preflight's "unfinished moves") sees the whole plan.
+    for (const r of await completeRecordings(ctx, lock)) {
+      info(r.whole ? `recorded the ${r.named - r.recorded} move(s) of plan ${r.plan} that an interrupted apply left unrecorded (${r.recorded} of its ${r.named} were recorded)` : `deleted the unfinished list of plan ${r.plan}'s moves that an apply stopped before recording any of them`)
+    }
     const existing = await listMoves(ctx)
     const planMoves = input.plan ? existing.filter((m) => m.value.plan === input.plan!.id) : []
     const alreadyRecorded = planMoves.length > 0
@@ -108,6 +121,10 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
     if (!(await input.confirm(preflight))) {
       return summarise(input.plan?.id ?? null, [], [], started, deps.now(), true)
     }
+    // Ctrl-C while the preflight was read or the question answered: nothing has changed yet.
+    // Once the splits start, they and the moves' records are finished (a few transactions; a
+    // plan left split but unrecorded would need a fresh preflight), and no move starts.
+    if (stop.signal.aborted) return stoppedUnchanged(input, started, deps, info)
     let splits: ApplyResult['splits'] = []
     if (plan && preflight) {
       refuseIfChanged(preflight, await preflightNow(ctx, plan))
@@ -129,6 +146,12 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
     await clients.close()
     await lock.release()
   }
+}
+
+/** stoppedUnchanged is the result of a run stopped before it changed anything (no split, no record, no move). */
+function stoppedUnchanged(input: ApplyInput, started: number, deps: ApplyDeps, info: (message: string) => void): ApplyResult {
+  info('stopped before this run split, recorded or started anything')
+  return summarise(input.plan?.id ?? null, [], [], started, deps.now(), true)
 }
 
 /** preflightNow preflights `plan` against the shard map, nodes, meta and moves as they are now (apply calls it holding the executor lock). */
@@ -185,39 +208,39 @@ async function runSplits(ctx: ServiceContext, lock: HeldLock, preflight: Preflig
   return out
 }
 
-/** recordMoves creates a `moves/<plan>-<index>` record per move action (stale ones as skipped), fenced on the lock. */
+/**
+ * recordMoves creates a `moves/<plan>-<index>` record per move action (stale ones as
+ * skipped), fenced on the lock, all or nothing as far as a kill goes: see moveRecording.ts.
+ */
 async function recordMoves(ctx: ServiceContext, lock: HeldLock, plan: Plan, preflight: Preflight, now: number): Promise<void> {
   const at = new Date(now).toISOString()
-  const puts = preflight.verdicts.flatMap((v) => {
+  const moves = preflight.verdicts.flatMap((v): Move[] => {
     if (v.action.kind !== 'move') return []
     const a = v.action
-    const move: Move = {
-      id: `${plan.id}-${String(v.index).padStart(4, '0')}`,
-      plan: plan.id,
-      index: v.index,
-      shard: a.shard,
-      from: a.from,
-      to: a.to,
-      baseEpoch: a.epoch,
-      epoch: a.epoch,
-      phase: v.ok ? 'pending' : 'skipped',
-      progress: {bytes: 0, keys: 0, totalBytes: a.bytes, rateBytesPerSec: 0, dataRateBytesPerSec: 0, cursor: null, stalled: false},
-      cancelRequested: false,
-      rollbackRequested: false,
-      reason: v.ok ? null : (v.reason ?? 'stale'),
-      attempts: 0,
-      createdAt: at,
-      updatedAt: at,
-      cutoverAt: null,
-      copyStartedAt: null,
-    }
-    return [{key: ctx.keys.move(move.id), value: JSON.stringify(move)}]
+    return [
+      {
+        id: `${plan.id}-${String(v.index).padStart(4, '0')}`,
+        plan: plan.id,
+        index: v.index,
+        shard: a.shard,
+        from: a.from,
+        to: a.to,
+        baseEpoch: a.epoch,
+        epoch: a.epoch,
+        phase: v.ok ? 'pending' : 'skipped',
+        progress: {bytes: 0, keys: 0, totalBytes: a.bytes, rateBytesPerSec: 0, dataRateBytesPerSec: 0, cursor: null, stalled: false},
+        cancelRequested: false,
+        rollbackRequested: false,
+        reason: v.ok ? null : (v.reason ?? 'stale'),
+        attempts: 0,
+        createdAt: at,
+        updatedAt: at,
+        cutoverAt: null,
+        copyStartedAt: null,
+      },
+    ]
   })
-  for (let i = 0; i < puts.length; i += 100) {
-    const batch = puts.slice(i, i + 100)
-    const rev = await ctx.store.commit({compares: [lock.fence, ...batch.map((p) => ({key: p.key, createRevision: 0n}))], puts: batch})
-    if (rev === undefined) throw new UserError('CONFLICT', `moves of plan ${plan.id} were recorded concurrently`, 'run `shardctl apply --resume`')
-  }
+  await recordPlanMoves(ctx, lock, plan.id, moves)
 }
 
 /** RunLoop is the shared state of one executor loop: the latest record of every move and the runners in flight. */

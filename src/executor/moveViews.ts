@@ -1,6 +1,7 @@
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {getMeta} from '../cluster/clusterRepo.js'
 import {isTerminal, type Move} from '../model/move.js'
+import {readRecordings, type Recording} from './moveRecording.js'
 import {getMove, listMoves} from './moveStore.js'
 
 /** MoveView is a move record plus its estimated time to finish copying. */
@@ -34,4 +35,13 @@ export async function listMoveViews(ctx: ServiceContext, filter: {active?: boole
 export async function showMove(ctx: ServiceContext, id: string): Promise<MoveView> {
   const m = (await getMove(ctx, id)).value
   return {...m, etaSeconds: etaSeconds(m)}
+}
+
+/**
+ * unrecordedPlans lists plans (optionally one) whose confirmed moves are not all recorded: an
+ * apply was killed while recording them. `moves list` shows them, since a list of the
+ * recorded moves alone would read as the whole plan (see moveRecording.ts).
+ */
+export async function unrecordedPlans(ctx: ServiceContext, plan?: string): Promise<Recording[]> {
+  return (await readRecordings(ctx)).filter((r) => plan === undefined || r.plan === plan)
 }

@@ -1,0 +1,160 @@
+import {z} from 'zod'
+import {type ServiceContext} from '../cluster/serviceContext.js'
+import {UserError} from '../errors/errors.js'
+import {type HeldLock} from '../etcd/leaseLock.js'
+import {type Move, MoveSchema} from '../model/move.js'
+import {MAX_TXN_OPS} from '../store/store.js'
+import {listMoves} from './moveStore.js'
+
+/**
+ * How `apply` records a plan's moves, so that a kill at any moment leaves either none of
+ * them recorded or a list that the next executor completes.
+ *
+ * A plan of up to RECORD_BATCH moves is recorded in one transaction: all or nothing. A
+ * larger plan cannot be (etcd takes at most 128 operations a transaction), and recording it
+ * in batches alone let a kill between two batches leave the plan half recorded with nothing
+ * saying so: `apply --resume` ran the recorded part and called it finished, applying the plan
+ * again said "applied already", and the rest was silently dropped. So a larger plan first
+ * writes the full list of its move records under `recording/<plan>/` (pages, in as few
+ * transactions as etcd's request size allows; a list is whole once its last page is there),
+ * then records the moves in batches, the last batch deleting the list in its transaction.
+ * A `recording/<plan>/` list therefore exists exactly while some of the plan's confirmed
+ * moves are not recorded yet, and every executor (`apply`, `apply --resume`, `node drain`,
+ * the autopilot) completes such lists first, under the executor lock, before it reads the
+ * moves: the rest are recorded as confirmed (`pending` or `skipped`), and a pending one still
+ * checks its shard's epoch and replicas when it starts (skipped if a later plan moved it). A
+ * list that is not whole is from an apply killed before it recorded any move: it is deleted
+ * and the plan, applied again, is preflighted afresh. `moves list` and the autopilot count
+ * unrecorded moves as unfinished. Why not refuse instead: the operator confirmed every move,
+ * and the splits that made their pieces already ran; finishing the confirmed plan is what
+ * `apply --resume` promises.
+ */
+
+/** RECORD_BATCH is how many moves one transaction records: below etcd's 128 operations, with room for the list's deletion. */
+export const RECORD_BATCH = 100
+
+/** PAGE_MOVES is how many move records one list page holds (~500 bytes each: ~100 KiB a page). */
+const PAGE_MOVES = 200
+
+/** TXN_BYTES bounds the page bytes of one transaction, below etcd's 1.5 MiB request limit. */
+const TXN_BYTES = 1024 * 1024
+
+/** RecordingPageSchema is one page of a plan's list of moves to record. */
+export const RecordingPageSchema = z.object({
+  plan: z.string(),
+  page: z.number().int().nonnegative(),
+  pages: z.number().int().positive(),
+  moves: z.array(MoveSchema),
+})
+
+type RecordingPage = z.infer<typeof RecordingPageSchema>
+
+/** Recording is what `moves list` and the autopilot see of a plan whose moves are not all recorded. */
+export interface Recording {
+  plan: string
+  /** named: the moves the plan's list names (0 when the list is not whole). */
+  named: number
+  /** recorded: how many of them have a `moves/` record. */
+  recorded: number
+  /** whole is false for a list an apply was killed while writing (no move of it was recorded). */
+  whole: boolean
+}
+
+/**
+ * recordPlanMoves records `moves` (all of one plan), fenced on `lock`: in one transaction
+ * when they fit, else through the list described above. Throws UserError(CONFLICT) when a
+ * transaction's compares fail (the lock lost, or a move recorded by someone else), having
+ * recorded what it could: the list stays, and the next executor completes it.
+ */
+export async function recordPlanMoves(ctx: ServiceContext, lock: HeldLock, plan: string, moves: Move[]): Promise<void> {
+  if (moves.length <= RECORD_BATCH) return recordBatches(ctx, lock, plan, moves, false)
+  const pages: RecordingPage[] = []
+  for (let i = 0; i < moves.length; i += PAGE_MOVES) pages.push({plan, page: pages.length, pages: Math.ceil(moves.length / PAGE_MOVES), moves: moves.slice(i, i + PAGE_MOVES)})
+  let txn: {key: string; value: string}[] = []
+  let bytes = 0
+  const flush = async () => {
+    if (txn.length === 0) return
+    if ((await ctx.store.commit({compares: [lock.fence], puts: txn})) === undefined) throw lockLost(plan)
+    txn = []
+    bytes = 0
+  }
+  for (const p of pages) {
+    const value = JSON.stringify(p)
+    if (bytes + value.length > TXN_BYTES || txn.length >= MAX_TXN_OPS) await flush()
+    txn.push({key: ctx.keys.recordingPage(plan, p.page), value})
+    bytes += value.length
+  }
+  await flush()
+  await recordBatches(ctx, lock, plan, moves, true)
+}
+
+/**
+ * completeRecordings finishes every plan's list left by an interrupted apply (see above),
+ * under the executor lock: records the moves it names that have no record, deleting the list
+ * with the last batch, and deletes lists that are not whole. Returns what it did, one entry
+ * per list (for the executor's log).
+ */
+export async function completeRecordings(ctx: ServiceContext, lock: HeldLock): Promise<Recording[]> {
+  const lists = await readLists(ctx)
+  if (lists.size === 0) return []
+  const existing = new Set((await listMoves(ctx)).map((m) => m.value.id))
+  const out: Recording[] = []
+  for (const [plan, pages] of lists) {
+    const whole = isWhole(pages)
+    const named = whole ? pages.flatMap((p) => p.moves) : []
+    const missing = named.filter((m) => !existing.has(m.id))
+    out.push({plan, named: named.length, recorded: named.length - missing.length, whole})
+    if (missing.length === 0) {
+      if ((await ctx.store.commit({compares: [lock.fence], deletePrefixes: [ctx.keys.recordingOf(plan)]})) === undefined) throw lockLost(plan)
+      continue
+    }
+    await recordBatches(ctx, lock, plan, missing, true)
+  }
+  return out
+}
+
+/** readRecordings lists the plans whose moves are not all recorded (read-only: `moves list`, the autopilot's observation). */
+export async function readRecordings(ctx: ServiceContext): Promise<Recording[]> {
+  const lists = await readLists(ctx)
+  if (lists.size === 0) return []
+  const existing = new Set((await listMoves(ctx)).map((m) => m.value.id))
+  return [...lists].map(([plan, pages]) => {
+    const whole = isWhole(pages)
+    const named = whole ? pages.flatMap((p) => p.moves) : []
+    return {plan, named: named.length, recorded: named.filter((m) => existing.has(m.id)).length, whole}
+  })
+}
+
+/** unrecordedText is the one line that says a plan's moves are not all recorded and what to run. */
+export function unrecordedText(r: Recording): string {
+  if (!r.whole) return `plan ${r.plan}: an apply was stopped while it listed the moves to record; none was recorded (apply the plan again; the next executor deletes the list)`
+  return `plan ${r.plan}: ${r.named - r.recorded} of its ${r.named} confirmed move(s) are not recorded yet (apply was stopped while recording them): \`shardctl apply --resume\` records and runs them`
+}
+
+/** recordBatches creates the move records in transactions of RECORD_BATCH, each fenced and refusing an existing record; with `list`, the last also deletes the plan's list. */
+async function recordBatches(ctx: ServiceContext, lock: HeldLock, plan: string, moves: Move[], list: boolean): Promise<void> {
+  for (let i = 0; i < moves.length; i += RECORD_BATCH) {
+    const batch = moves.slice(i, i + RECORD_BATCH).map((m) => ({key: ctx.keys.move(m.id), value: JSON.stringify(m)}))
+    const last = i + RECORD_BATCH >= moves.length
+    const rev = await ctx.store.commit({compares: [lock.fence, ...batch.map((p) => ({key: p.key, createRevision: 0n}))], puts: batch, ...(list && last ? {deletePrefixes: [ctx.keys.recordingOf(plan)]} : {})})
+    if (rev === undefined) throw new UserError('CONFLICT', `moves of plan ${plan} were recorded concurrently, or the executor lost its lock`, 'run `shardctl apply --resume`: it records what is missing and runs them')
+  }
+}
+
+/** readLists reads every `recording/` page, grouped by plan, in page order. */
+async function readLists(ctx: ServiceContext): Promise<Map<string, RecordingPage[]>> {
+  const {items} = await ctx.store.listTyped(ctx.keys.recordingPrefix, RecordingPageSchema)
+  const lists = new Map<string, RecordingPage[]>()
+  for (const {value} of items) lists.set(value.plan, [...(lists.get(value.plan) ?? []), value])
+  return lists
+}
+
+/** isWhole: every page 0..pages-1 is there (pages are written before any move; only a kill leaves some). */
+function isWhole(pages: RecordingPage[]): boolean {
+  const n = pages[0]?.pages ?? 0
+  return pages.length === n && pages.every((p, i) => p.page === i && p.pages === n)
+}
+
+function lockLost(plan: string): UserError {
+  return new UserError('CONFLICT', `the executor lost its lock while recording the moves of plan ${plan}`, 'run `shardctl apply --resume`: it records what is missing and runs them')
+}

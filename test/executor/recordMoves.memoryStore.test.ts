@@ -1,0 +1,128 @@
+import {describe, expect, it} from 'vitest'
+import {listShards} from '../../src/cluster/clusterRepo.js'
+import {initCluster} from '../../src/cluster/initCluster.js'
+import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
+import {makeServiceContext, type ServiceContext} from '../../src/cluster/serviceContext.js'
+import {readSnapshot} from '../../src/cluster/snapshotService.js'
+import {executePlan} from '../../src/executor/executePlan.js'
+import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent} from '../../src/executor/executorEnv.js'
+import {type MoveEffects} from '../../src/executor/moveEffects.js'
+import {readRecordings, unrecordedText} from '../../src/executor/moveRecording.js'
+import {unrecordedPlans} from '../../src/executor/moveViews.js'
+import {commitMoveTransition, listMoves} from '../../src/executor/moveStore.js'
+import {type Plan, type PlanAction, sealPlan} from '../../src/model/plan.js'
+import {planRebalance} from '../../src/planner/planRebalance.js'
+import {type Txn} from '../../src/store/store.js'
+import {MemoryStore} from '../../src/store/memoryStore.js'
+
+/**
+ * `apply` dies (SIGKILL) while it records a plan's moves: a plan of more moves than one etcd
+ * transaction may hold (128 operations) is recorded in several. The dying process is a
+ * client of the shared memory store whose every write fails from the chosen transaction on
+ * (that transaction lands nothing); the next executor is another client of the same store.
+ * Node effects are fakes: a move runs its phases in etcd and copies nothing.
+ */
+const MOVES = 150
+
+async function world() {
+  let now = 1_000_000
+  const store = new MemoryStore()
+  const ctx = makeServiceContext(store, {cluster: 'rec'}, () => new Date(now))
+  await initCluster(ctx, {shards: 2 * MOVES + 40, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:7101,n2=127.0.0.1:7102'), force: false})
+  for (const id of ['n1', 'n2']) await store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: '127.0.0.1:1', pid: 1, startedAt: 't'}))
+  const shards = (await listShards(ctx)).shards.map((s) => s.value).filter((s) => s.replicas[0]!.node === 'n1')
+  if (shards.length < MOVES) throw new Error(`n1 holds ${shards.length} shards, the test needs ${MOVES}`)
+  const template = planRebalance(await readSnapshot(ctx), {}, {id: 'rec', createdAt: new Date(now).toISOString()})
+  const actions: PlanAction[] = shards.slice(0, MOVES).map((s) => ({kind: 'move', shard: s.id, epoch: s.epoch, from: 'n1', to: 'n2', bytes: 0, keys: 0, reason: {kind: 'balance', detail: 'x'}, predicted: {source: 1, target: 1}}))
+  const plan: Plan = sealPlan({...template, id: 'big', actions})
+  const effects: MoveEffects = {barrier: async () => {}, copy: async (env, m) => commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'}), verify: async () => {}, drain: async () => {}, drop: async () => 0, catchUp: async () => {}}
+  const events: ExecutorEvent[] = []
+  const apply = (c: ServiceContext, p: Plan | undefined) =>
+    executePlan(c, {plan: p, limits: {maxConcurrent: 50, perNode: 50, incomingPerNode: 50}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test'}, {now: () => now, sleep: async (ms) => void (now += ms), emit: (ev) => events.push(ev), effects}, new AbortController().signal)
+  return {
+    ctx,
+    plan,
+    events,
+    /**
+     * applyKilledAt runs `apply plan` on its own client, which dies at its `n`th transaction
+     * that records moves (`moves/` keys) or, with `what` 'list', at its first that writes the
+     * list of the moves to record (`recording/`): that transaction lands nothing.
+     */
+    applyKilledAt: async (what: 'moves' | 'list', n = 1) => {
+      const dying = store.connect()
+      const commit = dying.commit.bind(dying)
+      const prefix = what === 'moves' ? ctx.keys.movesPrefix : `${ctx.keys.prefix}recording/`
+      let seen = 0
+      let dead = false
+      dying.commit = async (txn: Txn) => {
+        const creates = (txn.puts ?? []).some((p) => p.key.startsWith(prefix)) && !txn.compares.some((c) => c.key.startsWith(ctx.keys.movesPrefix) && 'modRevision' in c)
+        if (creates && ++seen === n) dead = true
+        if (dead) throw new Error('killed (SIGKILL)')
+        return commit(txn)
+      }
+      await expect(apply(makeServiceContext(dying, {cluster: 'rec'}, () => new Date(now)), plan)).rejects.toThrow(/killed/)
+      // The process is gone: its lease lapses.
+      for (const id of store.leaseIds()) store.expireLease(id)
+    },
+    resume: () => apply(ctx, undefined),
+    /** applyOther applies another plan: the moves of the given actions of the big plan, under its own id. */
+    applyOther: (id: string, indexes: number[]) => apply(ctx, sealPlan({...template, id, actions: indexes.map((i) => actions[i]!)})),
+    applyAgain: () => apply(ctx, plan),
+    moves: async () => (await listMoves(ctx)).map((m) => m.value).filter((m) => m.plan === 'big'),
+  }
+}
+
+describe('apply killed while recording a plan of more moves than one transaction holds', () => {
+  it('Given apply died after recording some of the moves, When another plan moves the shard of an unrecorded one first, Then that plan runs (an unstarted move of another plan does not block it), and the resume records the first plan\'s move and skips it at its start, saying why', async () => {
+    const w = await world()
+    await w.applyKilledAt('moves', 2)
+    const other = await w.applyOther('other', [MOVES - 1])
+    expect(other.counts).toEqual({done: 1})
+    expect((await w.moves()).length).toBe(MOVES)
+    const resumed = await w.resume()
+    expect(resumed.counts).toEqual({done: MOVES - 1, skipped: 1})
+    const skipped = resumed.moves.find((m) => m.phase === 'skipped')
+    expect(skipped?.id).toBe(`big-${String(MOVES - 1).padStart(4, '0')}`)
+    expect(skipped?.reason).toMatch(/epoch/)
+  })
+
+  it('Given apply died after recording some of the moves, When `apply --resume` runs, Then every move the plan named is recorded and runs to done, and the resume says it recorded the rest', async () => {
+    const w = await world()
+    await w.applyKilledAt('moves', 2)
+    const before = await w.moves()
+    expect(before.length).toBeGreaterThan(0)
+    expect(before.length).toBeLessThan(MOVES)
+    const result = await w.resume()
+    expect(result.moves.length).toBe(MOVES)
+    expect(result.counts).toEqual({done: MOVES})
+    expect((await w.moves()).length).toBe(MOVES)
+    expect(w.events.some((e) => e.type === 'info' && /recorded the \d+ move\(s\) of plan big that an interrupted apply left unrecorded/.test(e.message))).toBe(true)
+    expect(await readRecordings(w.ctx)).toEqual([])
+  })
+
+  it('Given apply died after recording some of the moves, When the moves are listed, Then the plan shows as partly recorded, naming how many and `apply --resume`', async () => {
+    const w = await world()
+    await w.applyKilledAt('moves', 2)
+    const recorded = (await w.moves()).length
+    const unrecorded = await unrecordedPlans(w.ctx, 'big')
+    expect(unrecorded).toEqual([{plan: 'big', named: MOVES, recorded, whole: true}])
+    expect(unrecordedText(unrecorded[0]!)).toBe(`plan big: ${MOVES - recorded} of its ${MOVES} confirmed move(s) are not recorded yet (apply was stopped while recording them): \`shardctl apply --resume\` records and runs them`)
+  })
+
+  it('Given apply died after recording some of the moves, When the same plan is applied again, Then it is not "applied already" with a part of it: all its moves run', async () => {
+    const w = await world()
+    await w.applyKilledAt('moves', 2)
+    const result = await w.applyAgain()
+    expect(result.counts).toEqual({done: MOVES})
+    expect(w.events.some((e) => e.type === 'info' && /was applied already/.test(e.message))).toBe(false)
+  })
+
+  it('Given apply died before any move was recorded (while writing the list of the moves to record), When the plan is applied again, Then it is preflighted and recorded afresh, every move done, nothing left of the interrupted list', async () => {
+    const w = await world()
+    await w.applyKilledAt('list')
+    expect(await w.moves()).toEqual([])
+    const result = await w.applyAgain()
+    expect(result.counts).toEqual({done: MOVES})
+    expect(await readRecordings(w.ctx)).toEqual([])
+  })
+})
