@@ -14,8 +14,18 @@ import {MAX_KEY_BYTES, MAX_VALUE_BYTES} from './recordLimits.js'
  * micro-benchmark).
  */
 
-/** COPY_PAGE_SLABS is how many slabs a node shares with its copy reader thread: two pages in flight per stream (one sending, one read ahead), for four streams. */
-export const COPY_PAGE_SLABS = 8
+/**
+ * COPY_PAGE_SLABS is how many slabs a node shares with its copy reader thread: two pages in
+ * flight per stream (one sending, one read ahead), for four streams. SHARDCTL_COPY_PAGE_SLABS
+ * overrides it for benchmarks (0: every page in a buffer of its own, as before the slabs).
+ */
+export const COPY_PAGE_SLABS = slabCount(process.env.SHARDCTL_COPY_PAGE_SLABS)
+
+/** slabCount reads SHARDCTL_COPY_PAGE_SLABS: a whole number from 0 to 64, else the default 8. */
+export function slabCount(raw: string | undefined): number {
+  const n = Number(raw?.trim() || NaN)
+  return Number.isInteger(n) && n >= 0 && n <= 64 ? n : 8
+}
 
 /**
  * COPY_PAGE_SLAB_BYTES holds one page of the default 4 MiB frame: a page stops at its

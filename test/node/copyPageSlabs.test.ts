@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {SlabLender, slabAllocator} from '../../src/node/copyPageSlabs.js'
+import {SlabLender, slabAllocator, slabCount} from '../../src/node/copyPageSlabs.js'
 
 describe('SlabLender', () => {
   it('lends each slab once until it comes back, and says so when all are out', () => {
@@ -50,5 +50,18 @@ describe('slabAllocator', () => {
     const none = slabAllocator(undefined)
     expect(none.alloc(1).buffer.byteLength).toBe(1)
     expect(none.used()).toBe(false)
+  })
+})
+
+describe('slabCount (SHARDCTL_COPY_PAGE_SLABS)', () => {
+  it('takes a whole number from 0 to 64 and falls back to 8 for anything else', () => {
+    expect(slabCount('0')).toBe(0)
+    expect(slabCount(' 16 ')).toBe(16)
+    expect(slabCount(undefined)).toBe(8)
+    for (const bad of ['', 'many', '-1', '2.5', '65']) expect(slabCount(bad)).toBe(8)
+  })
+
+  it('with no slabs, lends none: every page gets a buffer of its own', () => {
+    expect(new SlabLender(0, 1024).lend()).toBeUndefined()
   })
 })
