@@ -2,7 +2,9 @@ import {getMeta} from '../cluster/clusterRepo.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {engineOf} from '../model/cluster.js'
 import {DEFAULT_REDIS_MOVE_OPTIONS, type RedisMoveOptions, runRedisMove} from '../redis/redisMoveRunner.js'
-import {type Move} from '../model/move.js'
+import {type Move, type MovePhase} from '../model/move.js'
+import {type Shard} from '../model/shard.js'
+import {resumePhaseOfFailed} from '../redis/failedMoveResume.js'
 import {redisMoveLatency} from '../redis/moveLatency.js'
 import {connectRedisNode} from '../redis/redisConnection.js'
 import {RedisLatencyProbe} from '../redis/redisLatencyProbe.js'
@@ -13,8 +15,19 @@ import {runMove} from './moveRunner.js'
 import {worstRouterLatency} from './routerLatency.js'
 import {type ConcurrencyLimits} from './scheduler.js'
 
-/** MoveRunnerFn drives one move from its persisted phase to a terminal one (or until the executor stops). */
-export type MoveRunnerFn = (env: ExecutorEnv, move: FencedMove) => Promise<FencedMove>
+/**
+ * MoveRunnerFn drives one move from its persisted phase to a terminal one (or until the
+ * executor stops). An engine whose runner leaves its errors to the executor's loop says how
+ * that loop gives up on it and takes it up again:
+ * - giveUpWayOut: runs that keep throwing are bounded (judgeRunFailure), then the move is
+ *   recorded `failed` with a reason ending in this way out. Unset (kv): the runner handles its
+ *   own failures through the move machine, and the loop retries what escapes it.
+ * - resumeFailed: the phase `apply --resume` runs a `failed` move in again (undefined: it stays failed).
+ */
+export type MoveRunnerFn = ((env: ExecutorEnv, move: FencedMove) => Promise<FencedMove>) & {
+  giveUpWayOut?: string
+  resumeFailed?: (move: Move, shard: Shard | undefined, busyShards: ReadonlySet<number>) => MovePhase | undefined
+}
 
 /**
  * moveRunnerFor picks the move runner of the cluster's engine (docs/redis.md for the redis engine):
@@ -25,10 +38,17 @@ export async function moveRunnerFor(ctx: ServiceContext, redis?: Partial<RedisMo
   const meta = await getMeta(ctx)
   if (engineOf(meta.value) === 'redis') {
     const opts = {...DEFAULT_REDIS_MOVE_OPTIONS, ...redis}
-    return (env, move) => runRedisMove(env, move, opts)
+    return Object.assign((env: ExecutorEnv, move: FencedMove) => runRedisMove(env, move, opts), {giveUpWayOut: REDIS_GIVE_UP_WAY_OUT, resumeFailed: resumePhaseOfFailed})
   }
   return runMove
 }
+
+/**
+ * REDIS_GIVE_UP_WAY_OUT ends the reason of a redis move the executor gave up on: the runner
+ * stopped between steps, so at most one slot is open (still served through ASK), and a resume
+ * finishes it first.
+ */
+export const REDIS_GIVE_UP_WAY_OUT = 'a slot of it may be left open: fix what the error names, then `shardctl apply --resume` runs the move again from where it stopped (it finishes that slot first); or close the slot with `shardctl redis fix --seed <live node> --yes` (dry run without --yes)'
 
 /**
  * engineLimits returns the concurrency limits the cluster's engine needs on top of the

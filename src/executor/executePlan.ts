@@ -2,7 +2,7 @@ import {getControl, getMeta, listNodes, listShards} from '../cluster/clusterRepo
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {foldCensus, foldCensusIfDue} from '../cluster/shardCensus.js'
 import {sharedNodeView} from './clusterView.js'
-import {BugError, UserError, errorMessage} from '../errors/errors.js'
+import {BugError, UserError, errorMessage, isUserError} from '../errors/errors.js'
 import {acquireLock, type HeldLock} from '../etcd/leaseLock.js'
 import {isTerminal, type Move, type MovePhase} from '../model/move.js'
 import {EPOCH_STEPS, type Plan} from '../model/plan.js'
@@ -13,12 +13,12 @@ import {BASELINE_DEFAULTS, measureBaseline} from './latencyBaseline.js'
 import {type ExecutorEnv, type ExecutorEvent, type ExecutorOptions, type LiveControl} from './executorEnv.js'
 import {type MoveEffects} from './moveEffects.js'
 import {completeRecordings, recordPlanMoves} from './moveRecording.js'
-import {listMoves, type FencedMove, LockLostError} from './moveStore.js'
+import {commitMoveTransition, getMove, listMoves, type FencedMove, LockLostError} from './moveStore.js'
 import {NodeDirectory} from './nodeDirectory.js'
 import {engineLimits, type LatencySignal, latencySignalFor, moveRunnerFor, type MoveRunnerFn} from './engineMoveRunner.js'
 import {type RedisMoveOptions} from '../redis/redisMoveRunner.js'
 import {checkPlanIntegrity, preflightPlan, type Preflight} from './planPreflight.js'
-import {backoffMs} from './retryPolicy.js'
+import {backoffMs, judgeRunFailure, RETRY_POLICY, type RunVerdict} from './retryPolicy.js'
 import {type ConcurrencyLimits, pickStartable} from './scheduler.js'
 import {applySplit} from './splitShard.js'
 import {TokenBucket} from '../throttle/tokenBucket.js'
@@ -131,13 +131,15 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
       splits = await runSplits(ctx, lock, preflight, deps)
       await recordMoves(ctx, lock, plan, movesVerdicts(preflight, await preflightNow(ctx, plan), deps), deps.now())
     }
+    const runMove = await moveRunnerFor(ctx, input.redis)
     const all = await listMoves(ctx)
     const mine = all.filter((m) => (input.plan ? m.value.plan === input.plan.id : true) && !isTerminal(m.value.phase))
+    if (input.plan === undefined && runMove.resumeFailed) mine.push(...(await reviveFailed(ctx, lock, all, runMove.resumeFailed, deps)))
     if (input.plan === undefined && mine.length === 0) deps.emit({type: 'info', message: 'nothing to resume: every recorded move has finished', at: new Date(deps.now()).toISOString()})
     // Applying a plan again is "already done", not a silent run whose summary reads as fresh work.
     if (input.plan && alreadyRecorded && mine.length === 0) deps.emit({type: 'info', message: `plan ${input.plan.id} was applied already: every one of its ${planMoves.length} recorded move(s) has finished; nothing to run (the moves and bytes below are that run's)`, at: new Date(deps.now()).toISOString()})
     const limits = await engineLimits(ctx, input.limits)
-    const final = await runAll(ctx, lock, mine, {...input, limits}, deps, clients, stop.signal, await moveRunnerFor(ctx, input.redis))
+    const final = await runAll(ctx, lock, mine, {...input, limits}, deps, clients, stop.signal, runMove)
     const ids = new Set(mine.map((m) => m.value.id))
     const report = (await listMoves(ctx)).filter((m) => ids.has(m.value.id) || (input.plan && m.value.plan === input.plan.id))
     return summarise(input.plan?.id ?? null, report.map((m) => final.get(m.value.id) ?? m.value), splits, started, deps.now(), stop.signal.aborted)
@@ -152,6 +154,34 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
 function stoppedUnchanged(input: ApplyInput, started: number, deps: ApplyDeps, info: (message: string) => void): ApplyResult {
   info('stopped before this run split, recorded or started anything')
   return summarise(input.plan?.id ?? null, [], [], started, deps.now(), true)
+}
+
+/**
+ * reviveFailed puts the `failed` moves the engine can run again (resumeFailed) back in the
+ * phase it names, each in one fenced transaction, and returns them: `apply --resume` after
+ * the executor gave up on a move (the redis engine) takes it up from where it stopped. Each
+ * is logged with the reason it had failed. A move another writer changed meanwhile is left.
+ */
+async function reviveFailed(ctx: ServiceContext, lock: HeldLock, all: readonly FencedMove[], resumeFailed: NonNullable<MoveRunnerFn['resumeFailed']>, deps: ApplyDeps): Promise<FencedMove[]> {
+  const failed = all.filter((m) => m.value.phase === 'failed')
+  if (failed.length === 0) return []
+  const {shards} = await listShards(ctx)
+  const byId = new Map(shards.map((s) => [s.value.id, s.value]))
+  const busy = new Set(all.filter((m) => !isTerminal(m.value.phase)).map((m) => m.value.shard))
+  const out: FencedMove[] = []
+  for (const m of failed) {
+    const phase = resumeFailed(m.value, byId.get(m.value.shard), busy)
+    if (!phase) continue
+    const revived = await commitMoveTransition(ctx, lock.fence, m, {phase, reason: null}).catch((err: unknown) => {
+      if (isUserError(err, 'CONFLICT')) return undefined
+      throw err
+    })
+    if (!revived) continue
+    busy.add(m.value.shard)
+    out.push(revived)
+    deps.emit({type: 'info', message: `move ${m.value.id} (shard ${m.value.shard}) had failed (${m.value.reason ?? 'no reason recorded'}): resuming it in ${phase}`, at: new Date(deps.now()).toISOString()})
+  }
+  return out
 }
 
 /** preflightNow preflights `plan` against the shard map, nodes, meta and moves as they are now (apply calls it holding the executor lock). */
@@ -346,7 +376,9 @@ function executorEnv(ctx: ServiceContext, lock: HeldLock, input: ApplyInput, dep
  * refused SETSLOT) is run again after the retry policy's backoff (backoffMs, doubling to 5 s
  * while it keeps failing), and the move keeps its place in the schedule meanwhile, so no other
  * move takes its masters while one of its slots may be open. Without the backoff a master
- * that refused connections was retried every few milliseconds, a log line each, for ever.
+ * that refused connections was retried every few milliseconds, a log line each. When the
+ * engine names a way out (redis), runs that keep failing without progress are bounded
+ * (judgeRun): the move is then recorded `failed` with it, rather than retried for ever.
  */
 function startMoves(env: ExecutorEnv, loop: RunLoop, limits: ConcurrencyLimits, deps: ApplyDeps, runMove: MoveRunnerFn): void {
   for (const m of pickStartable([...loop.latest.values()], new Set(loop.running.keys()), limits)) {
@@ -366,17 +398,51 @@ function startMoves(env: ExecutorEnv, loop: RunLoop, limits: ConcurrencyLimits, 
         }
         // Re-read once this run has ended (after its backoff: rereadEnded keeps a move still running for a later pass).
         loop.reread.add(m.id)
-        const failures = (loop.failures.get(m.id) ?? 0) + 1
-        loop.failures.set(m.id, failures)
-        const waitMs = backoffMs(failures)
-        deps.emit({type: 'retry', move: m.id, what: 'run', error: `${errorMessage(err)} (run ${failures} in a row to fail; next in ${(waitMs / 1000).toFixed(1)} s)`, at: new Date(deps.now()).toISOString()})
-        await env.sleep(waitMs)
+        const v = await judgeRun(env, loop, fm, err, runMove.giveUpWayOut)
+        if (v.do === 'fail') return
+        loop.failures.set(m.id, v.failures)
+        deps.emit({type: 'retry', move: m.id, what: 'run', error: `${errorMessage(err)} (run ${v.failures} in a row to fail${runMove.giveUpWayOut ? ` of ${RETRY_POLICY.maxAttempts}` : ''}; next in ${(v.afterMs / 1000).toFixed(1)} s)`, at: new Date(deps.now()).toISOString()})
+        await env.sleep(v.afterMs)
       })
       .finally(() => {
         loop.running.delete(m.id)
         loop.wake?.abort()
       })
     loop.running.set(m.id, p)
+  }
+}
+
+/**
+ * judgeRun decides what follows a run of `fm` that threw `err`. Without a way out from the
+ * engine (kv) the run is retried for ever with backoff, as before. With one, judgeRunFailure
+ * bounds runs that fail without progress (the phase or cursor in etcd unchanged since the run
+ * started); when it gives up, the move is recorded `failed` (fenced) with the reason and way
+ * out, the loop keeps that record, and a phase event says so. A give-up that cannot be recorded
+ * (etcd down, the record changed) is retried; a lost lock stops the loop.
+ */
+async function judgeRun(env: ExecutorEnv, loop: RunLoop, fm: FencedMove, err: unknown, wayOut: string | undefined): Promise<RunVerdict> {
+  const failures = loop.failures.get(fm.value.id) ?? 0
+  if (wayOut === undefined) return {do: 'retry', afterMs: backoffMs(failures + 1), failures: failures + 1}
+  const now = await getMove(env.ctx, fm.value.id).catch(() => undefined)
+  const progressed = now !== undefined && (now.value.phase !== fm.value.phase || now.value.progress.cursor !== fm.value.progress.cursor)
+  const v = judgeRunFailure({failures, progressed, counts: now !== undefined && !isUserError(err, 'ETCD_UNREACHABLE'), message: errorMessage(err), wayOut})
+  if (v.do === 'retry' || !now || isTerminal(now.value.phase)) return v.do === 'retry' ? v : {do: 'retry', afterMs: backoffMs(failures), failures}
+  try {
+    const failed = await commitMoveTransition(env.ctx, env.fence, now, {phase: 'failed', reason: v.reason})
+    loop.latest.set(failed.value.id, failed.value)
+    loop.fenced.set(failed.value.id, failed)
+    loop.failures.delete(failed.value.id)
+    loop.reread.delete(failed.value.id)
+    const f = failed.value
+    env.emit({type: 'phase', move: f.id, shard: f.shard, from: f.from, to: f.to, phase: f.phase, reason: f.reason, at: new Date(env.now()).toISOString()})
+    return v
+  } catch (e) {
+    if (e instanceof LockLostError) {
+      loop.fatal = e
+      loop.halt.abort()
+      return v
+    }
+    return {do: 'retry', afterMs: backoffMs(failures), failures}
   }
 }
 

@@ -125,3 +125,36 @@ export function judgeFailure(ctx: FailureContext, failure: Failure): Verdict {
   if (failures >= RETRY_POLICY.maxAttempts && phase === 'aborting') return {do: 'fail', reason: `abort could not finish after ${failures} attempts: ${failure.message}${was}; needs an operator`, counted: true}
   return {do: 'retry', afterMs: backoffMs(ctx.tries + 1), counted: true}
 }
+
+/**
+ * RunFailure is what {@link judgeRunFailure} weighs about a move runner that threw (the redis
+ * engine's runner leaves every error to the executor's loop): how many runs of it in a row
+ * failed before this one without getting anywhere, and whether this one got anywhere.
+ */
+export interface RunFailure {
+  /** failures: runs of this move in a row that failed without progress, before this one. */
+  failures: number
+  /** progressed: this run moved the move on (its phase or cursor changed) before it failed. */
+  progressed: boolean
+  /** counts: false for trouble that is not the move's (etcd unreachable: the fail could not be recorded anyway). */
+  counts: boolean
+  message: string
+  /** wayOut: what the operator runs once the executor gives up, appended to the reason. */
+  wayOut: string
+}
+
+/** RunVerdict: run the move again after `afterMs` (with `failures` now counted), or record it `failed` with `reason`. */
+export type RunVerdict = {do: 'retry'; afterMs: number; failures: number} | {do: 'fail'; reason: string}
+
+/**
+ * judgeRunFailure bounds a runner that keeps failing: a run that made progress starts the count
+ * again at 1 (a long move that meets a blip now and then goes on), one that did not adds 1,
+ * trouble that is not the move's (etcd down) adds nothing; the wait doubles as backoffMs. At
+ * RETRY_POLICY.maxAttempts runs in a row without progress the move is to be recorded `failed`,
+ * its reason naming the last error and the way out, instead of being retried for ever.
+ */
+export function judgeRunFailure(f: RunFailure): RunVerdict {
+  const failures = !f.counts ? f.failures : f.progressed ? 1 : f.failures + 1
+  if (failures >= RETRY_POLICY.maxAttempts) return {do: 'fail', reason: `gave up after ${failures} runs in a row failed without progress; last: ${f.message}; ${f.wayOut}`}
+  return {do: 'retry', afterMs: backoffMs(Math.max(failures, 1)), failures}
+}

@@ -1,9 +1,9 @@
 import {listNodes} from '../cluster/clusterRepo.js'
 import {UserError, isUserError} from '../errors/errors.js'
 import {type ExecutorEnv} from '../executor/executorEnv.js'
-import {commitMoveTransition, type FencedMove, getMove, readShard} from '../executor/moveStore.js'
+import {commitMoveTransition, type FencedMove, getMove, LockLostError, readShard} from '../executor/moveStore.js'
 import {reserveAll, TokenBucket} from '../throttle/tokenBucket.js'
-import {type Move} from '../model/move.js'
+import {isTerminal, type Move} from '../model/move.js'
 import {EPOCH_STEPS} from '../model/plan.js'
 import {formatBytes} from '../model/units.js'
 import {migrateBatchKeys, tightestRate} from './migrateBatch.js'
@@ -12,6 +12,8 @@ import {connectRedisNode} from './redisConnection.js'
 import {awaitEpochOrder, type EpochWaitOptions} from './epochOrderWait.js'
 import {assignSlot, assignSlots, connectMasters, countKeys, countKeysMany, keepMaster, keySizes, keysInSlot, type MasterConn, migrateKeys, openSlot, openSlots, ownSlots, slotsNotOwned, slotView} from './slotOps.js'
 import {slotsOfRange} from './slotMap.js'
+import {readClusterViews} from './clusterViews.js'
+import {failoverHandOff, moveSideFailover} from './moveSideFailover.js'
 
 /** RedisMoveOptions tune the redis engine's slot migration. */
 export interface RedisMoveOptions {
@@ -57,9 +59,56 @@ export const DEFAULT_REDIS_MOVE_OPTIONS: RedisMoveOptions = {keysPerBatch: 100, 
  * between batches; a cancel finishes the open slot, then returns the slots already moved and
  * ends `aborted`. The shard record changes owner (epoch + EPOCH_STEPS.move) only when every
  * slot is on the target. Returns when the move is terminal or the executor stops; throws
- * LockLostError when fenced out, and whatever Redis throws for the caller to retry.
+ * LockLostError when fenced out, and whatever Redis throws for the caller to retry (bounded
+ * by the executor, see judgeRunFailure) unless Redis failed the source or the target over:
+ * then the move is recorded `failed` with the way out (handOffAfterFailover) and returned.
  */
 export async function runRedisMove(env: ExecutorEnv, initial: FencedMove, opts: RedisMoveOptions): Promise<FencedMove> {
+  try {
+    return await driveRedisMove(env, initial, opts)
+  } catch (err) {
+    if (err instanceof LockLostError || env.stopped()) throw err
+    // A side Redis failed over never comes back as the master the records name: hand over instead of retrying.
+    const handed = await handOffAfterFailover(env, initial.value.id).catch(() => undefined)
+    if (handed) return handed
+    throw err
+  }
+}
+
+/**
+ * handOffAfterFailover runs after the runner failed: it reads the `CLUSTER NODES` view of every
+ * recorded master (and the masters those name, each bounded) and asks moveSideFailover whether
+ * Redis failed the source or the target over. If so, the move is recorded `failed` (fenced) with
+ * a one-line reason naming the side, the master that took its place, the slot that may be open
+ * and the way out through a live master (`redis fix --seed <it> --yes`, then `cluster init
+ * --force`), and returned: nothing more is changed, so no key moves after the failover but by
+ * `redis fix`, which finishes the slot towards the side holding its keys. Returns undefined
+ * when no side was failed over (down, or something else went wrong): the executor retries.
+ */
+async function handOffAfterFailover(env: ExecutorEnv, id: string): Promise<FencedMove | undefined> {
+  const m = await getMove(env.ctx, id)
+  if (isTerminal(m.value.phase)) return undefined
+  const shard = await readShard(env.ctx, m.value.shard)
+  if (!shard) return undefined
+  const {first, end} = slotsOfRange(shard.value.range)
+  const cur = parseMoveCursor(m.value.progress.cursor)
+  const next = Math.min(Math.max(cur?.next ?? first, first), end)
+  const nodes = (await listNodes(env.ctx)).map((n) => n.value)
+  const source = nodes.find((n) => n.id === m.value.from)
+  const target = nodes.find((n) => n.id === m.value.to)
+  if (!source || !target) return undefined
+  const {views} = await readClusterViews(nodes.map((n) => n.address))
+  const slots = (a: number, b: number) => Array.from({length: Math.max(0, b - a)}, (_, i) => a + i)
+  const verdict = moveSideFailover({source: {node: source.id, address: source.address}, target: {node: target.id, address: target.address}, sourceSlots: slots(next, end), targetSlots: slots(first, next), views})
+  if (verdict.kind !== 'failed-over') return undefined
+  const reason = failoverHandOff(verdict, cur?.open ? cur.next : null)
+  const failed = await commitMoveTransition(env.ctx, env.fence, m, {phase: 'failed', reason})
+  emitPhase(env, failed.value)
+  return failed
+}
+
+/** driveRedisMove is runRedisMove without the failover hand-off: it throws whatever stops it. */
+async function driveRedisMove(env: ExecutorEnv, initial: FencedMove, opts: RedisMoveOptions): Promise<FencedMove> {
   let m = initial
   const save = async (patch: Partial<Move>, shard?: Parameters<typeof commitMoveTransition>[4]): Promise<FencedMove> => {
     try {
@@ -295,7 +344,7 @@ async function requireMaster(m: MasterConn): Promise<void> {
 }
 
 /** FAILOVER_WAY_OUT is what an operator runs after Redis failed over a master a move names. */
-const FAILOVER_WAY_OUT = 'stop apply, then run `shardctl redis fix --seed <live node> --yes` (it finishes slots left open towards the master that took over) and `shardctl cluster init --engine redis --seed <live node> --force`'
+const FAILOVER_WAY_OUT = 'apply records the move failed, naming a live master to fix through, once the cluster shows the failover; the way out is then `shardctl redis fix --seed <live node> --yes` (it finishes slots left open towards the side holding their keys) and `shardctl cluster init --engine redis --seed <live node> --force`'
 
 /** findBigKey scans every key of slots [first, end) on `m` and returns the first above `limit`. */
 async function findBigKey(m: MasterConn, first: number, end: number, limit: number): Promise<{slot: number; key: string; bytes: number} | undefined> {

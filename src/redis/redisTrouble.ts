@@ -99,6 +99,22 @@ export interface RecordMismatch {
   wayOut: string
 }
 
+/**
+ * UnreplicatedMaster is a live master serving slots with no live replica, in a cluster that
+ * shows it is meant to have them (another live master has one, or a failed master was failed
+ * over): after a failover the replica that took over is alone, its old master is down, and
+ * one more failure leaves its slots served by no one.
+ */
+export interface UnreplicatedMaster {
+  node: string
+  address: string
+  /** slots is how many slots it serves by its own view. */
+  slots: number
+  /** failedReplicas are the nodes listed as its replicas that are flagged failed (short ids). */
+  failedReplicas: string[]
+  wayOut: string
+}
+
 /** RedisTrouble is the Redis part of `cluster status` (its `redis` field in --json). */
 export interface RedisTrouble {
   /** seed is the live master the ways out name (the recorded seed when it is one); null when no master answered. */
@@ -110,6 +126,8 @@ export interface RedisTrouble {
   unservedSlots: UnservedSlots[]
   contestedSlots: ContestedSlots[]
   recordMismatches: RecordMismatch[]
+  /** unreplicatedMasters: live masters serving slots with no live replica (see UnreplicatedMaster). */
+  unreplicatedMasters: UnreplicatedMaster[]
   /** trouble: something above needs the operator (open slots and records a running executor is changing do not count). */
   trouble: boolean
 }
@@ -125,7 +143,9 @@ const NO_SEED = '<live node>'
  *   after a failover, not answering, or gone from the cluster, with the slots live masters
  *   still give them and who took their recorded slots;
  * - slots no live master serves, and slots more than one serves (each by its own view);
- * - recorded shards whose slots the recorded master does not serve.
+ * - recorded shards whose slots the recorded master does not serve;
+ * - live masters serving slots with no live replica, in a cluster meant to have them (another
+ *   master has one, or a master was failed over): what a failover leaves.
  * Each item names its way out, with a live master as `--seed`. A slot open between two live
  * masters while an executor runs, and the record of a shard it is moving, are its own work in
  * flight; a failed master no record names and that serves no slot is settled: listed, but
@@ -182,8 +202,10 @@ export function redisTrouble(input: RedisTroubleInput): RedisTrouble {
 
   const recordMismatches = live.length === 0 ? [] : mismatches(input, owners, s)
 
-  const trouble = openSlots.some((o) => !o.inFlight) || failedMasters.some((f) => !f.settled) || unservedSlots.length > 0 || contestedSlots.length > 0 || recordMismatches.some((r) => !r.inFlight) || live.length === 0
-  return {seed, mastersAnswering: live.length, openSlots, failedMasters, unservedSlots, contestedSlots, recordMismatches, trouble}
+  const unreplicatedMasters = unreplicated(input.views, live)
+
+  const trouble = openSlots.some((o) => !o.inFlight) || failedMasters.some((f) => !f.settled) || unservedSlots.length > 0 || contestedSlots.length > 0 || recordMismatches.some((r) => !r.inFlight) || unreplicatedMasters.length > 0 || live.length === 0
+  return {seed, mastersAnswering: live.length, openSlots, failedMasters, unservedSlots, contestedSlots, recordMismatches, unreplicatedMasters, trouble}
 }
 
 /** LiveMaster is a node that answered and calls itself a master, not failed: its own entry and view. */
@@ -329,4 +351,46 @@ function mismatches(input: RedisTroubleInput, owners: readonly string[][], s: st
     groups.set(key, g)
   }
   return [...groups.values()]
+}
+
+/** isDown tells whether a viewer flags `n` failed (or suspects it). */
+function isDown(n: RedisClusterNode): boolean {
+  return n.flags.includes('fail') || n.flags.includes('fail?') || n.flags.includes('noaddr')
+}
+
+/**
+ * unreplicated lists the live masters serving slots that no view shows a live replica of,
+ * when the cluster is meant to have replicas: another live master has a live one, or some
+ * master is flagged failed with no slot left (Redis failed it over, so it had a replica). A
+ * cluster built without replicas reports nothing: that is the operator's choice, not trouble.
+ * A replica counts as live when it answered as one itself or no view flags it down.
+ */
+function unreplicated(views: readonly NodeView[], live: readonly LiveMaster[]): UnreplicatedMaster[] {
+  const all = views.flatMap((v) => v.nodes)
+  const downIds = new Set(all.filter(isDown).map((n) => n.id))
+  const answeredAsReplica = new Set(views.map((v) => myself(v.nodes)).filter((me) => me !== undefined && me.masterId !== null && !isDown(me)).map((me) => me!.id))
+  const replicasOf = (id: string): {live: string[]; down: string[]} => {
+    const ids = new Set(all.filter((n) => n.masterId === id).map((n) => n.id))
+    const liveOnes = [...ids].filter((r) => answeredAsReplica.has(r) || !downIds.has(r))
+    return {live: liveOnes, down: [...ids].filter((r) => !liveOnes.includes(r))}
+  }
+  const withSlots = live.filter((m) => m.me.slots.length > 0)
+  const lacking = withSlots.filter((m) => replicasOf(m.me.id).live.length === 0)
+  if (lacking.length === 0) return []
+  const liveIds = new Set(live.map((m) => m.me.id))
+  const failedOver = all.filter((n) => !liveIds.has(n.id) && n.flags.includes('master') && n.flags.includes('fail') && n.slots.length === 0 && n.configEpoch > 0)
+  const meantToHave = live.some((m) => replicasOf(m.me.id).live.length > 0) || failedOver.length > 0
+  if (!meantToHave) return []
+  const failedNames = [...new Map(failedOver.map((n) => [n.id, `${shortNodeId(n.id)} at ${n.address}`])).values()]
+  return lacking.map((m) => {
+    const down = replicasOf(m.me.id).down
+    const back = down.length > 0 ? `restart its failed replica (${down.map(shortNodeId).join(', ')}), or add one` : failedNames.length > 0 ? `restart the master it took over from (failed: ${failedNames.join(', ')}): it rejoins as its replica; or add one` : 'add one'
+    return {
+      node: shortNodeId(m.me.id),
+      address: m.address,
+      slots: m.me.slots.length,
+      failedReplicas: down.map(shortNodeId),
+      wayOut: `${back}: \`redis-cli --cluster add-node NEW_HOST:PORT ${m.address} --cluster-slave --cluster-master-id ${m.me.id}\` (or \`CLUSTER REPLICATE ${m.me.id}\` on a spare node); until then one more failure leaves its ${m.me.slots.length} slots served by no one`,
+    }
+  })
 }

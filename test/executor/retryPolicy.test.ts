@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import {BugError, UserError} from '../../src/errors/errors.js'
 import {LockLostError} from '../../src/executor/moveStore.js'
-import {backoffMs, classifyError, judgeFailure, MoveFailure, RETRY_POLICY, WaitingForNode} from '../../src/executor/retryPolicy.js'
+import {backoffMs, classifyError, judgeFailure, judgeRunFailure, MoveFailure, RETRY_POLICY, WaitingForNode} from '../../src/executor/retryPolicy.js'
 import {NodeRequestError} from '../../src/node/nodeRequestError.js'
 
 describe('retry policy', () => {
@@ -31,5 +31,22 @@ describe('retry policy', () => {
 
   it('never counts waiting for a down node, however long', () => {
     expect(judgeFailure({phase: 'aborting', failures: 50, tries: 50, reason: null}, {kind: 'waiting-for-node', message: 'down'})).toEqual({do: 'retry', afterMs: 5000, counted: false})
+  })
+})
+
+describe('judgeRunFailure', () => {
+  const base = {failures: 0, progressed: false, counts: true, message: 'boom', wayOut: 'do X'}
+  it('counts runs in a row without progress and gives up at maxAttempts, naming the last error and the way out', () => {
+    let failures = 0
+    for (let run = 1; run < RETRY_POLICY.maxAttempts; run++) {
+      const v = judgeRunFailure({...base, failures})
+      expect(v).toEqual({do: 'retry', afterMs: backoffMs(run), failures: run})
+      failures = run
+    }
+    expect(judgeRunFailure({...base, failures})).toEqual({do: 'fail', reason: `gave up after ${RETRY_POLICY.maxAttempts} runs in a row failed without progress; last: boom; do X`})
+  })
+  it('starts again at 1 after a run that made progress, and does not count trouble that is not the move\'s', () => {
+    expect(judgeRunFailure({...base, failures: RETRY_POLICY.maxAttempts - 1, progressed: true})).toMatchObject({do: 'retry', failures: 1})
+    expect(judgeRunFailure({...base, failures: RETRY_POLICY.maxAttempts - 1, counts: false})).toMatchObject({do: 'retry', failures: RETRY_POLICY.maxAttempts - 1})
   })
 })

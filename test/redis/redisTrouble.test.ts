@@ -72,7 +72,7 @@ describe('redisTrouble', () => {
   it('reports nothing on a healthy cluster that agrees with its records', () => {
     const h = healthy()
     const t = redisTrouble(input([view(A, h), view(B, h), view(C, h), view(A2, h)]))
-    expect(t).toEqual({seed: addr(A), mastersAnswering: 3, openSlots: [], failedMasters: [], unservedSlots: [], contestedSlots: [], recordMismatches: [], trouble: false})
+    expect(t).toEqual({seed: addr(A), mastersAnswering: 3, openSlots: [], failedMasters: [], unservedSlots: [], contestedSlots: [], recordMismatches: [], unreplicatedMasters: [], trouble: false})
     expect(redisTroubleLines(t)).toEqual([])
   })
 
@@ -122,7 +122,10 @@ describe('redisTrouble', () => {
     expect(lines[1]).toContain(`slots 100-102 (3) left open ${short(A)} -> ${short(B)} (source ${short(A)} failed (fail))`)
     expect(lines[2]).toContain(`master ${short(A)} at ${addr(A)} is failed (fail), flagged by 3 of 3 masters, 0 slots still its own, its recorded slots now on ${short(A2)}`)
     expect(lines[3]).toContain(`etcd records 43 shard(s) (5461 slots, first shard 0) on ${short(A)}, but those slots are served by ${short(A2)}`)
-    expect(lines).toHaveLength(4)
+    // The replica that took over is alone now: its old master, its only replica, is the one down.
+    expect(t.unreplicatedMasters).toEqual([expect.objectContaining({node: short(A2), address: addr(A2), slots: 5461, failedReplicas: []})])
+    expect(lines[4]).toContain(`master ${short(A2)} at ${addr(A2)} serves 5461 slots with no live replica. Way out: restart the master it took over from (failed: ${short(A)} at ${addr(A)})`)
+    expect(lines).toHaveLength(5)
   })
 
   it('a target down with no replica to take over: bring it back (fix would refuse), and its slots are unserved', () => {
@@ -198,8 +201,42 @@ describe('redisTrouble', () => {
     const shards = recordedShards.map((sh) => (sh.owner === short(A) ? {...sh, owner: short(A2)} : sh))
     const t = redisTrouble(input([view(A2, h), view(B, h), view(C, h)], {recordedNodes: rerecorded, recordedShards: shards}))
     expect(t.failedMasters).toEqual([expect.objectContaining({node: short(A), state: 'fail', slots: 0, recorded: false, settled: true, wayOut: expect.stringContaining(`redis-cli --cluster del-node ${addr(B)} ${A}`)})])
-    expect(t.trouble).toBe(false)
-    expect(redisTroubleLines(t)).toEqual([])
+    expect(t.failedMasters.every((f) => f.settled)).toBe(true)
+    // Settled, except that A2 is alone (see the next test); once A rejoins as its replica, nothing is left.
+    h[A] = {flags: 'slave', master: A2, epoch: 1}
+    const back = redisTrouble(input([view(A, h), view(A2, h), view(B, h), view(C, h)], {recordedNodes: rerecorded, recordedShards: shards}))
+    expect(back.failedMasters).toEqual([])
+    expect(back.unreplicatedMasters).toEqual([])
+    expect(back.trouble).toBe(false)
+    expect(redisTroubleLines(back)).toEqual([])
+  })
+
+  it('a master left without a replica after a failover is trouble, with the way to give it one; a cluster built without replicas is not', () => {
+    // A was failed over to A2, the ways out followed (fix, init --force): A is settled, but A2 has no replica left.
+    const h = healthy()
+    h[A] = {flags: 'master,fail', epoch: 1}
+    h[A2] = {flags: 'master', epoch: 7, slots: ['0-5460']}
+    const rerecorded = [A2, B, C].map((id) => ({id: short(id), address: addr(id)}))
+    const shards = recordedShards.map((sh) => (sh.owner === short(A) ? {...sh, owner: short(A2)} : sh))
+    const t = redisTrouble(input([view(A2, h), view(B, h), view(C, h)], {recordedNodes: rerecorded, recordedShards: shards}))
+    expect(t.unreplicatedMasters).toEqual([{node: short(A2), address: addr(A2), slots: 5461, failedReplicas: [], wayOut: expect.stringContaining(`redis-cli --cluster add-node NEW_HOST:PORT ${addr(A2)} --cluster-slave --cluster-master-id ${A2}`)}])
+    expect(t.unreplicatedMasters[0]!.wayOut).toMatch(new RegExp(`^restart the master it took over from \\(failed: ${short(A)} at ${addr(A)}\\)`))
+    expect(t.trouble).toBe(true)
+    expect(redisTroubleLines(t)).toContainEqual(expect.stringContaining(`master ${short(A2)} at ${addr(A2)} serves 5461 slots with no live replica. Way out:`))
+
+    // A replica flagged failed while its master lives: the same trouble, naming the replica.
+    const g = healthy()
+    g[B2] = {...g[B2]!, flags: 'slave,fail'}
+    const lost = redisTrouble(input([view(A, g), view(B, g), view(C, g)]))
+    expect(lost.unreplicatedMasters).toEqual([expect.objectContaining({node: short(B), slots: 5462, failedReplicas: [short(B2)], wayOut: expect.stringMatching(new RegExp(`^restart its failed replica \\(${short(B2)}\\), or add one`))})])
+    expect(lost.trouble).toBe(true)
+
+    // Three masters and no replica anywhere, none failed: the operator's choice, not trouble.
+    const bare = healthy()
+    for (const id of [A2, B2, C2]) delete bare[id]
+    const none = redisTrouble(input([view(A, bare), view(B, bare), view(C, bare)]))
+    expect(none.unreplicatedMasters).toEqual([])
+    expect(none.trouble).toBe(false)
   })
 
   it('no master answering is trouble, and no slot is reported unserved for want of a view', () => {
