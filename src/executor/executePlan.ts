@@ -154,6 +154,20 @@ function stoppedUnchanged(input: ApplyInput, started: number, deps: ApplyDeps, i
   return summarise(input.plan?.id ?? null, [], [], started, deps.now(), true)
 }
 
+/**
+ * PlanChangedError is `apply`'s refusal (CONFLICT, exit 7) when the verdicts changed between
+ * the preflight and the go-ahead (see refuseIfChanged): thrown before anything was split or
+ * recorded. Its own class because executePlan throws other CONFLICTs after it changed the
+ * cluster (its lease lapsed while it split or recorded the moves: some are recorded, the rest
+ * listed for the next executor), and a caller that re-plans after a refusal (the autopilot)
+ * must tell the two apart.
+ */
+export class PlanChangedError extends UserError {
+  constructor(message: string, hint: string) {
+    super('CONFLICT', message, hint)
+  }
+}
+
 /** preflightNow preflights `plan` against the shard map, nodes, meta and moves as they are now (apply calls it holding the executor lock). */
 async function preflightNow(ctx: ServiceContext, plan: Plan): Promise<Preflight> {
   const [{shards}, nodes, meta, moves] = await Promise.all([listShards(ctx), listNodes(ctx), getMeta(ctx), listMoves(ctx)])
@@ -172,7 +186,7 @@ function refuseIfChanged(confirmed: Preflight, now: Preflight): void {
   const changed = confirmed.verdicts.filter((v, i) => v.ok !== now.verdicts[i]?.ok || v.reason !== now.verdicts[i]?.reason)
   if (changed.length === 0) return
   const first = now.verdicts[changed[0]!.index]
-  throw new UserError('CONFLICT', `the shard map changed while apply waited for confirmation: ${changed.length} action verdict(s) differ from those confirmed (action ${changed[0]!.index}: now ${first?.ok ? 'runnable' : `stale, ${first?.reason}`}); nothing was split or recorded`, `run \`shardctl apply ${confirmed.planId}\` again to see the new preflight`)
+  throw new PlanChangedError( `the shard map changed while apply waited for confirmation: ${changed.length} action verdict(s) differ from those confirmed (action ${changed[0]!.index}: now ${first?.ok ? 'runnable' : `stale, ${first?.reason}`}); nothing was split or recorded`, `run \`shardctl apply ${confirmed.planId}\` again to see the new preflight`)
 }
 
 /**
