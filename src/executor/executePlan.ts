@@ -127,12 +127,13 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
     // Once the splits start, they and the moves' records are finished (a few transactions; a
     // plan left split but unrecorded would need a fresh preflight), and no move starts.
     if (stop.signal.aborted) return stoppedUnchanged(input, started, deps, info)
+    // A refusal, too, changes nothing (PlanChangedError says so): it comes before the lists are completed.
+    if (plan && preflight) refuseIfChanged(preflight, await preflightNow(ctx, plan))
     for (const r of await completeRecordings(ctx, lock)) {
       info(r.whole ? `recorded the ${r.named - r.recorded} move(s) of plan ${r.plan} that an interrupted apply left unrecorded (${r.recorded} of its ${r.named} were recorded)` : `deleted the unfinished list of plan ${r.plan}'s moves that an apply stopped before recording any of them`)
     }
     let splits: ApplyResult['splits'] = []
     if (plan && preflight) {
-      refuseIfChanged(preflight, await preflightNow(ctx, plan))
       splits = await runSplits(ctx, lock, preflight, deps)
       await recordMoves(ctx, lock, plan, movesVerdicts(preflight, await preflightNow(ctx, plan), deps), deps.now())
     }

@@ -69,6 +69,11 @@ async function world() {
     resumeAnswered: (confirm: () => Promise<boolean>, signal?: AbortSignal) => apply(ctx, undefined, confirm, signal),
     /** applyOtherAnswered applies another plan (as applyOther) whose confirmation `confirm` answers. */
     applyOtherAnswered: (id: string, indexes: number[], confirm: () => Promise<boolean>) => apply(ctx, sealPlan({...template, id, actions: indexes.map((i) => actions[i]!)}), confirm),
+    /** bumpEpochOf is a writer that ignores the executor lock: it raises the epoch of the shard the big plan's action `index` moves. */
+    bumpEpochOf: async (index: number) => {
+      const s = (await listShards(ctx)).shards.find((x) => x.value.id === actions[index]!.shard)!.value
+      await store.put(ctx.keys.shard(s.id), JSON.stringify({...s, epoch: s.epoch + 5}))
+    },
     /** applyOther applies another plan: the moves of the given actions of the big plan, under its own id. */
     applyOther: (id: string, indexes: number[]) => apply(ctx, sealPlan({...template, id, actions: indexes.map((i) => actions[i]!)})),
     applyAgain: () => apply(ctx, plan),
@@ -167,4 +172,14 @@ describe('apply killed while recording a plan of more moves than one transaction
     expect(result.counts).toEqual({done: MOVES})
     expect(await readRecordings(w.ctx)).toEqual([])
   })
+
+  it('Given apply died after recording some of the moves, When another plan\'s apply is refused with CONFLICT (the map changed while it asked), Then the refusal changes nothing: the list is still there for the resume', async () => {
+    const w = await world()
+    await w.applyKilledAt('moves', 2)
+    const before = await readRecordings(w.ctx)
+    await expect(w.applyOtherAnswered('other', [MOVES - 1], async () => (await w.bumpEpochOf(MOVES - 1), true))).rejects.toThrow(/nothing was split or recorded/)
+    expect(await readRecordings(w.ctx)).toEqual(before)
+    expect((await w.moves()).length).toBe(before[0]!.recorded)
+  })
 })
+
