@@ -6,7 +6,7 @@ import {foldCensusIfDue} from '../cluster/shardCensus.js'
 import {readSnapshot} from '../cluster/snapshotService.js'
 import {errorMessage, isUserError, UserError} from '../errors/errors.js'
 import {acquireLock, type HeldLock, parseLockHolder} from '../etcd/leaseLock.js'
-import {type ApplyDeps, type ApplyInput, type ApplyResult, executePlan} from '../executor/executePlan.js'
+import {type ApplyDeps, type ApplyInput, type ApplyResult, executePlan, PlanChangedError} from '../executor/executePlan.js'
 import {type ExecutorEvent, type ExecutorOptions} from '../executor/executorEnv.js'
 import {type MoveEffects} from '../executor/moveEffects.js'
 import {readRecordings} from '../executor/moveRecording.js'
@@ -69,7 +69,8 @@ export interface AutopilotDeps {
 
 /**
  * CONFLICT_ATTEMPTS bounds the plans one check applies after `apply` refused with CONFLICT
- * (the map changed between its preflight and its go-ahead: nothing was split or recorded).
+ * (the map changed between its preflight and its go-ahead: nothing was split or recorded;
+ * PlanChangedError, not the executor's other CONFLICTs, which come after it changed things).
  * Such a refusal is not a lost leadership: the check re-reads the cluster and re-plans at
  * once, and after this many refusals in a row it records the failure and waits for the next
  * check, so a writer that keeps changing the map cannot make it spin.
@@ -233,8 +234,16 @@ async function observe(ctx: ServiceContext, input: AutopilotInput, now: number):
 /** act carries out a heal, rebalance or resume decision and says how it went, in one line. */
 async function act(ctx: ServiceContext, input: AutopilotInput, deps: AutopilotDeps, lock: HeldLock, d: Exclude<Decision, {kind: 'idle' | 'wait'}>, signal: AbortSignal): Promise<string> {
   const applyDeps: ApplyDeps = {now: deps.now, sleep: deps.sleep, emit: (event) => deps.report({type: 'executor', event}), ...(deps.effects ? {effects: deps.effects} : {})}
-  // The executor's CONFLICT (a refused apply) is not the autopilot's own (its lost leadership).
-  const run = (apply: ApplyInput) => executePlan(ctx, apply, applyDeps, signal).catch((err: unknown) => Promise.reject(isUserError(err, 'CONFLICT') ? new ApplyRefused(err) : err))
+  // The executor's CONFLICTs are not the autopilot's own (its lost leadership). Only a refusal
+  // (PlanChangedError) changed nothing and is re-planned at once; any other came after the apply
+  // may have split or recorded moves (its lease lapsed while recording: some recorded, the rest
+  // listed for the next executor), so the plan counts as started and the next check resumes it.
+  const run = (apply: ApplyInput) =>
+    executePlan(ctx, apply, applyDeps, signal).catch((err: unknown) => {
+      if (err instanceof PlanChangedError) throw new ApplyRefused(err)
+      if (isUserError(err, 'CONFLICT')) throw new Error(`the executor stopped: ${err.message}`, {cause: err})
+      throw err
+    })
   const base: Omit<ApplyInput, 'plan'> = {
     limits: input.limits,
     throttle: d.kind === 'rebalance' ? input.throttle : input.healThrottle,

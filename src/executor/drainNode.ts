@@ -28,7 +28,8 @@ export interface DrainResult {
  * UNREACHABLE_TARGET when the planner cannot place every replica elsewhere (the message
  * names the shard and why), NOT_FOUND for an unknown node. When nothing started (the
  * confirmation was declined or threw, the plan cannot place every replica, the lock is
- * held) the node's state is put back as it was, so a refused drain changes nothing.
+ * held, the run was stopped before it recorded anything) the node's state is put back as it
+ * was, so a refused or stopped drain changes nothing.
  */
 export async function drainNode(ctx: ServiceContext, id: string, input: Omit<ApplyInput, 'plan'>, deps: ApplyDeps, signal: AbortSignal): Promise<DrainResult> {
   const before = (await getNode(ctx, id)).value.state
@@ -51,14 +52,19 @@ export async function drainNode(ctx: ServiceContext, id: string, input: Omit<App
     if (!confirmed) await restore()
     throw err
   }
-  if (!confirmed) await restore()
+  // Stopped (Ctrl-C) before it split, recorded or started anything: nothing started, as when
+  // declined, so the node is put back too (else it stays draining, and the autopilot, which
+  // empties draining nodes, would finish the drain the operator stopped).
+  const stoppedUnstarted = confirmed && result.stopped && result.moves.length === 0 && result.splits.length === 0
+  if (!confirmed || stoppedUnstarted) await restore()
   // Counted from the shard records, not a snapshot: a redis-engine snapshot refuses a cluster
   // with a move stopped part-way (some slots already on the target), which is exactly when the
   // count matters.
   const left = (await listShards(ctx)).shards.filter((s) => s.value.replicas.some((r) => r.node === id)).length
   const redis = engineOf((await getMeta(ctx)).value) === 'redis'
   const drained = redis ? `node ${id} is drained: the master serves no slot and stays a master (\`redis-cli --cluster del-node\` takes it out of the Redis cluster)` : `node ${id} is drained: it holds no replicas; \`shardctl node remove ${id}\` can delete it`
-  return {node: id, plan, result, remaining: left, message: left === 0 ? drained : notDrained(id, left, redis, result)}
+  const message = left === 0 ? drained : stoppedUnstarted ? `node ${id}: the drain was stopped before it recorded or started any move; node ${id} is ${before} again (rerun \`shardctl node drain ${id}\` to drain it)` : notDrained(id, left, redis, result)
+  return {node: id, plan, result, remaining: left, message}
 }
 
 /**

@@ -12,7 +12,7 @@ import {LatencyThrottle, type LatencyThrottleOptions} from './adaptiveThrottle.j
 import {BASELINE_DEFAULTS, measureBaseline} from './latencyBaseline.js'
 import {type ExecutorEnv, type ExecutorEvent, type ExecutorOptions, type LiveControl} from './executorEnv.js'
 import {type MoveEffects} from './moveEffects.js'
-import {completeRecordings, recordPlanMoves} from './moveRecording.js'
+import {completeRecordings, readRecordings, recordPlanMoves} from './moveRecording.js'
 import {commitMoveTransition, getMove, listMoves, type FencedMove, LockLostError} from './moveStore.js'
 import {NodeDirectory} from './nodeDirectory.js'
 import {engineLimits, type LatencySignal, latencySignalFor, moveRunnerFor, type MoveRunnerFn} from './engineMoveRunner.js'
@@ -76,8 +76,9 @@ export interface ApplyDeps {
  * are skipped with a reason) and asks for confirmation, applies splits, records every move
  * in etcd (so another process can resume them), then runs moves as concurrently as the
  * limits allow, following pause, throttle and cancel requests from etcd within a second.
- * With `resume` and no plan it continues unfinished moves. Every run first records the moves
- * an apply killed while recording a plan left unrecorded (moveRecording.ts). Throws LOCK_HELD
+ * With `resume` and no plan it continues unfinished moves. Every run that goes ahead (confirmed,
+ * not stopped) first records the moves an apply killed while recording a plan left unrecorded
+ * (moveRecording.ts); a declined or stopped run leaves them listed. Throws LOCK_HELD
  * (naming the holder) when another executor runs, CONFLICT (nothing changed) when the
  * verdicts changed between the preflight and the answer.
  * Stops cleanly on `signal`: before its first split or record, with nothing changed; later,
@@ -105,14 +106,15 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
     if (stop.signal.aborted) return stoppedUnchanged(input, started, deps, info)
     // A previous executor may have died before its last fold: bound the deltas it left before adding more.
     await foldCensusIfDue(ctx)
-    // A previous apply may have died while recording a plan's moves: record the rest first, so
-    // every view below (and the preflight's "unfinished moves") sees the whole plan.
-    for (const r of await completeRecordings(ctx, lock)) {
-      info(r.whole ? `recorded the ${r.named - r.recorded} move(s) of plan ${r.plan} that an interrupted apply left unrecorded (${r.recorded} of its ${r.named} were recorded)` : `deleted the unfinished list of plan ${r.plan}'s moves that an apply stopped before recording any of them`)
-    }
+    // A previous apply may have died while recording a plan's moves (moveRecording.ts): its list
+    // is read now and completed only once this run goes ahead (below), so a run declined or
+    // stopped before then changes nothing. A plan with a whole list counts as recorded: it is
+    // completed, not preflighted and recorded a second time. The list's unrecorded moves are
+    // `pending` or `skipped`, which make no shard busy, so the preflight's view needs them not.
+    const lists = await readRecordings(ctx)
     const existing = await listMoves(ctx)
     const planMoves = input.plan ? existing.filter((m) => m.value.plan === input.plan!.id) : []
-    const alreadyRecorded = planMoves.length > 0
+    const alreadyRecorded = planMoves.length > 0 || lists.some((r) => r.whole && r.plan === input.plan?.id)
     // The verdicts are read only now, under the lock: every shard-map writer (splits, move
     // transitions) is fenced on it, so what the operator confirms is what runs. Read before
     // the lock, another apply's splits and cutovers could land between the read and the run.
@@ -125,9 +127,13 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
     // Once the splits start, they and the moves' records are finished (a few transactions; a
     // plan left split but unrecorded would need a fresh preflight), and no move starts.
     if (stop.signal.aborted) return stoppedUnchanged(input, started, deps, info)
+    // A refusal, too, changes nothing (PlanChangedError says so): it comes before the lists are completed.
+    if (plan && preflight) refuseIfChanged(preflight, await preflightNow(ctx, plan))
+    for (const r of await completeRecordings(ctx, lock)) {
+      info(r.whole ? `recorded the ${r.named - r.recorded} move(s) of plan ${r.plan} that an interrupted apply left unrecorded (${r.recorded} of its ${r.named} were recorded)` : `deleted the unfinished list of plan ${r.plan}'s moves that an apply stopped before recording any of them`)
+    }
     let splits: ApplyResult['splits'] = []
     if (plan && preflight) {
-      refuseIfChanged(preflight, await preflightNow(ctx, plan))
       splits = await runSplits(ctx, lock, preflight, deps)
       await recordMoves(ctx, lock, plan, movesVerdicts(preflight, await preflightNow(ctx, plan), deps), deps.now())
     }
@@ -137,7 +143,7 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
     if (input.plan === undefined && runMove.resumeFailed) mine.push(...(await reviveFailed(ctx, lock, all, runMove.resumeFailed, deps)))
     if (input.plan === undefined && mine.length === 0) deps.emit({type: 'info', message: 'nothing to resume: every recorded move has finished', at: new Date(deps.now()).toISOString()})
     // Applying a plan again is "already done", not a silent run whose summary reads as fresh work.
-    if (input.plan && alreadyRecorded && mine.length === 0) deps.emit({type: 'info', message: `plan ${input.plan.id} was applied already: every one of its ${planMoves.length} recorded move(s) has finished; nothing to run (the moves and bytes below are that run's)`, at: new Date(deps.now()).toISOString()})
+    if (input.plan && alreadyRecorded && mine.length === 0) deps.emit({type: 'info', message: `plan ${input.plan.id} was applied already: every one of its ${all.filter((m) => m.value.plan === input.plan!.id).length} recorded move(s) has finished; nothing to run (the moves and bytes below are that run's)`, at: new Date(deps.now()).toISOString()})
     const limits = await engineLimits(ctx, input.limits)
     const final = await runAll(ctx, lock, mine, {...input, limits}, deps, clients, stop.signal, runMove)
     const ids = new Set(mine.map((m) => m.value.id))
@@ -184,6 +190,20 @@ async function reviveFailed(ctx: ServiceContext, lock: HeldLock, all: readonly F
   return out
 }
 
+/**
+ * PlanChangedError is `apply`'s refusal (CONFLICT, exit 7) when the verdicts changed between
+ * the preflight and the go-ahead (see refuseIfChanged): thrown before anything was split or
+ * recorded. Its own class because executePlan throws other CONFLICTs after it changed the
+ * cluster (its lease lapsed while it split or recorded the moves: some are recorded, the rest
+ * listed for the next executor), and a caller that re-plans after a refusal (the autopilot)
+ * must tell the two apart.
+ */
+export class PlanChangedError extends UserError {
+  constructor(message: string, hint: string) {
+    super('CONFLICT', message, hint)
+  }
+}
+
 /** preflightNow preflights `plan` against the shard map, nodes, meta and moves as they are now (apply calls it holding the executor lock). */
 async function preflightNow(ctx: ServiceContext, plan: Plan): Promise<Preflight> {
   const [{shards}, nodes, meta, moves] = await Promise.all([listShards(ctx), listNodes(ctx), getMeta(ctx), listMoves(ctx)])
@@ -202,7 +222,7 @@ function refuseIfChanged(confirmed: Preflight, now: Preflight): void {
   const changed = confirmed.verdicts.filter((v, i) => v.ok !== now.verdicts[i]?.ok || v.reason !== now.verdicts[i]?.reason)
   if (changed.length === 0) return
   const first = now.verdicts[changed[0]!.index]
-  throw new UserError('CONFLICT', `the shard map changed while apply waited for confirmation: ${changed.length} action verdict(s) differ from those confirmed (action ${changed[0]!.index}: now ${first?.ok ? 'runnable' : `stale, ${first?.reason}`}); nothing was split or recorded`, `run \`shardctl apply ${confirmed.planId}\` again to see the new preflight`)
+  throw new PlanChangedError( `the shard map changed while apply waited for confirmation: ${changed.length} action verdict(s) differ from those confirmed (action ${changed[0]!.index}: now ${first?.ok ? 'runnable' : `stale, ${first?.reason}`}); nothing was split or recorded`, `run \`shardctl apply ${confirmed.planId}\` again to see the new preflight`)
 }
 
 /**

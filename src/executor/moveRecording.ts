@@ -20,8 +20,9 @@ import {listMoves} from './moveStore.js'
  * then records the moves in batches, the last batch deleting the list in its transaction.
  * A `recording/<plan>/` list therefore exists exactly while some of the plan's confirmed
  * moves are not recorded yet, and every executor (`apply`, `apply --resume`, `node drain`,
- * the autopilot) completes such lists first, under the executor lock, before it reads the
- * moves: the rest are recorded as confirmed (`pending` or `skipped`), and a pending one still
+ * the autopilot) completes such lists under the executor lock once it goes ahead (confirmed,
+ * not stopped or refused: a declined, stopped or refused run changes nothing), before its splits, records and
+ * moves; a plan with a whole list counts as recorded. The rest are recorded as confirmed (`pending` or `skipped`), and a pending one still
  * checks its shard's epoch and replicas when it starts (skipped if a later plan moved it). A
  * list that is not whole is from an apply killed before it recorded any move: it is deleted
  * and the plan, applied again, is preflighted afresh. `moves list` and the autopilot count

@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {listShards} from '../../src/cluster/clusterRepo.js'
+import {getNode, listShards} from '../../src/cluster/clusterRepo.js'
 import {initCluster} from '../../src/cluster/initCluster.js'
 import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
 import {makeServiceContext} from '../../src/cluster/serviceContext.js'
@@ -135,5 +135,25 @@ describe('node drain rerun after an interrupted drain', () => {
     const first = await drainNode(ctx, node, DRAIN_INPUT, {...clock, emit: () => {}, effects}, stop.signal)
     expect(first.message).toContain('apply --resume')
     expect(first.message).not.toContain('rerun')
+  })
+})
+
+/**
+ * Ctrl-C (the drain's abort signal) while the drain's confirmation is answered: `apply` stops
+ * before it splits or records anything ("stopped before this run split, recorded or started
+ * anything"). A drain that started nothing puts the node's state back (as a declined one does),
+ * so no one else (the autopilot heals draining nodes) empties a node the operator stopped draining.
+ */
+describe('drainNode stopped before anything started', () => {
+  it('given Ctrl-C while the confirmation is answered (yes), when the drain returns, then nothing is recorded and the node is active again', async () => {
+    const {ctx, clock} = await twoNodeCluster()
+    const node = (await listShards(ctx)).shards[0]!.value.replicas[0]!.node
+    const ctrlC = new AbortController()
+    const effects = effectsCopying(async (env, m) => commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'}))
+    const drained = await drainNode(ctx, node, {...DRAIN_INPUT, confirm: async () => (ctrlC.abort(), true)}, {...clock, emit: () => {}, effects}, ctrlC.signal)
+    expect(drained.result?.stopped).toBe(true)
+    expect(await listMoves(ctx)).toEqual([])
+    expect((await getNode(ctx, node)).value.state).toBe('active')
+    expect(drained.message).toMatch(/stopped before it recorded or started any move; node \S+ is active again/)
   })
 })

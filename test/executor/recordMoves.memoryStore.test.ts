@@ -37,8 +37,8 @@ async function world() {
   const plan: Plan = sealPlan({...template, id: 'big', actions})
   const effects: MoveEffects = {barrier: async () => {}, copy: async (env, m) => commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'}), verify: async () => {}, drain: async () => {}, drop: async () => 0, catchUp: async () => {}}
   const events: ExecutorEvent[] = []
-  const apply = (c: ServiceContext, p: Plan | undefined) =>
-    executePlan(c, {plan: p, limits: {maxConcurrent: 50, perNode: 50, incomingPerNode: 50}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test'}, {now: () => now, sleep: async (ms) => void (now += ms), emit: (ev) => events.push(ev), effects}, new AbortController().signal)
+  const apply = (c: ServiceContext, p: Plan | undefined, confirm: () => Promise<boolean> = async () => true, signal = new AbortController().signal) =>
+    executePlan(c, {plan: p, limits: {maxConcurrent: 50, perNode: 50, incomingPerNode: 50}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm, holder: 'test'}, {now: () => now, sleep: async (ms) => void (now += ms), emit: (ev) => events.push(ev), effects}, signal)
   return {
     ctx,
     plan,
@@ -65,6 +65,15 @@ async function world() {
       for (const id of store.leaseIds()) store.expireLease(id)
     },
     resume: () => apply(ctx, undefined),
+    /** resumeAnswered runs `apply --resume` whose confirmation `confirm` answers, with `signal` as its Ctrl-C. */
+    resumeAnswered: (confirm: () => Promise<boolean>, signal?: AbortSignal) => apply(ctx, undefined, confirm, signal),
+    /** applyOtherAnswered applies another plan (as applyOther) whose confirmation `confirm` answers. */
+    applyOtherAnswered: (id: string, indexes: number[], confirm: () => Promise<boolean>) => apply(ctx, sealPlan({...template, id, actions: indexes.map((i) => actions[i]!)}), confirm),
+    /** bumpEpochOf is a writer that ignores the executor lock: it raises the epoch of the shard the big plan's action `index` moves. */
+    bumpEpochOf: async (index: number) => {
+      const s = (await listShards(ctx)).shards.find((x) => x.value.id === actions[index]!.shard)!.value
+      await store.put(ctx.keys.shard(s.id), JSON.stringify({...s, epoch: s.epoch + 5}))
+    },
     /** applyOther applies another plan: the moves of the given actions of the big plan, under its own id. */
     applyOther: (id: string, indexes: number[]) => apply(ctx, sealPlan({...template, id, actions: indexes.map((i) => actions[i]!)})),
     applyAgain: () => apply(ctx, plan),
@@ -125,4 +134,52 @@ describe('apply killed while recording a plan of more moves than one transaction
     expect(result.counts).toEqual({done: MOVES})
     expect(await readRecordings(w.ctx)).toEqual([])
   })
+
+  it('Given apply died after recording some of the moves, When the next `apply --resume` is declined, or another plan\'s apply is declined, Then nothing is recorded: the declined run changes nothing, and the list is still there for the resume', async () => {
+    const w = await world()
+    await w.applyKilledAt('moves', 2)
+    const before = await readRecordings(w.ctx)
+    expect(before).toHaveLength(1)
+    const declined = await w.resumeAnswered(async () => false)
+    expect(declined.moves).toEqual([])
+    const other = await w.applyOtherAnswered('other', [MOVES - 1], async () => false)
+    expect(other.moves).toEqual([])
+    expect(await readRecordings(w.ctx)).toEqual(before)
+    expect((await w.moves()).length).toBe(before[0]!.recorded)
+    expect(w.events.some((e) => e.type === 'info' && /recorded the \d+ move\(s\)/.test(e.message))).toBe(false)
+    // Answered yes, the resume records and runs them all.
+    const result = await w.resumeAnswered(async () => true)
+    expect(result.counts).toEqual({done: MOVES})
+  })
+
+  it('Given apply died after recording some of the moves, When the next `apply --resume` is stopped (Ctrl-C) while its confirmation is answered, Then it records nothing ("stopped before this run split, recorded or started anything" is true)', async () => {
+    const w = await world()
+    await w.applyKilledAt('moves', 2)
+    const before = await readRecordings(w.ctx)
+    const ctrlC = new AbortController()
+    const stopped = await w.resumeAnswered(async () => (ctrlC.abort(), true), ctrlC.signal)
+    expect(stopped.stopped).toBe(true)
+    expect(await readRecordings(w.ctx)).toEqual(before)
+    expect((await w.moves()).length).toBe(before[0]!.recorded)
+  })
+
+  it('Given apply died after writing the whole list and before recording any move, When the same plan is applied again, Then it completes the list (not a fresh preflight that would record the moves a second time) and every move runs once', async () => {
+    const w = await world()
+    await w.applyKilledAt('moves', 1)
+    expect(await w.moves()).toEqual([])
+    expect(await readRecordings(w.ctx)).toEqual([{plan: 'big', named: MOVES, recorded: 0, whole: true}])
+    const result = await w.applyAgain()
+    expect(result.counts).toEqual({done: MOVES})
+    expect(await readRecordings(w.ctx)).toEqual([])
+  })
+
+  it('Given apply died after recording some of the moves, When another plan\'s apply is refused with CONFLICT (the map changed while it asked), Then the refusal changes nothing: the list is still there for the resume', async () => {
+    const w = await world()
+    await w.applyKilledAt('moves', 2)
+    const before = await readRecordings(w.ctx)
+    await expect(w.applyOtherAnswered('other', [MOVES - 1], async () => (await w.bumpEpochOf(MOVES - 1), true))).rejects.toThrow(/nothing was split or recorded/)
+    expect(await readRecordings(w.ctx)).toEqual(before)
+    expect((await w.moves()).length).toBe(before[0]!.recorded)
+  })
 })
+

@@ -106,4 +106,44 @@ describe('apply killed while recording a plan of many moves, on etcd', () => {
     expect((await listMoves(ctx)).filter((m) => m.value.plan === plan.id)).toHaveLength(4000)
     expect(await readRecordings(ctx)).toEqual([])
   }, 60_000)
+
+  /** applyLosingLeaseAt runs `apply plan` on its own client whose executor lease is revoked (as a stalled process's lapses) just before its `n`th transaction matching `what`; the apply goes on and its writes must be fenced off. */
+  async function applyLosingLeaseAt(plan: Plan, what: (txn: Txn) => boolean, n: number): Promise<void> {
+    const store = stores.open(endpoint, cluster)
+    const commit = store.commit.bind(store)
+    let seen = 0
+    let revoked = false
+    store.commit = async (txn: Txn) => {
+      if (what(txn) && ++seen === n) {
+        const lock = await store.get(ctx.keys.executorLock)
+        if (lock) await store.revokeLease(lock.lease)
+        revoked = true
+      }
+      return commit(txn)
+    }
+    await expect(apply(makeServiceContext(store, {cluster}), plan, new AbortController().signal)).rejects.toThrow(/lost its lock/)
+    expect(revoked).toBe(true)
+  }
+
+  it('Given apply\'s lease lapses between the two requests writing a 4,000-move list, When it goes on writing, Then etcd refuses the rest (fenced on the lock): the list stays partial, no move is recorded, and the next executor deletes the partial list', async () => {
+    const plan = planOf('fenced-list', onN1.slice(0, 4000))
+    await applyLosingLeaseAt(plan, (txn) => (txn.puts ?? []).some((p) => p.key.startsWith(ctx.keys.recordingPrefix)), 2)
+    expect(await readRecordings(ctx)).toEqual([{plan: plan.id, named: 0, recorded: 0, whole: false}])
+    expect((await listMoves(ctx)).filter((m) => m.value.plan === plan.id)).toEqual([])
+    const stop = new AbortController()
+    await apply(ctx, undefined, stop.signal, (ev) => ev.type === 'info' && /deleted the unfinished list/.test(ev.message) && stop.abort())
+    expect(await readRecordings(ctx)).toEqual([])
+    expect((await listMoves(ctx)).filter((m) => m.value.plan === plan.id)).toEqual([])
+  }, 60_000)
+
+  it('Given apply\'s lease lapses between its first and second batch of move records (250 confirmed), When it goes on, Then the second batch is refused (fenced on the lock): 100 recorded, the whole list kept for the next executor', async () => {
+    const plan = planOf('fenced-batch', onN1.slice(0, 250))
+    await applyLosingLeaseAt(plan, (txn) => txn.compares.some((c) => c.key.startsWith(ctx.keys.movesPrefix) && 'createRevision' in c), 2)
+    expect((await listMoves(ctx)).filter((m) => m.value.plan === plan.id)).toHaveLength(100)
+    expect(await readRecordings(ctx)).toEqual([{plan: plan.id, named: 250, recorded: 100, whole: true}])
+    await resumeUntilRecorded()
+    expect((await listMoves(ctx)).filter((m) => m.value.plan === plan.id)).toHaveLength(250)
+    expect(await readRecordings(ctx)).toEqual([])
+  }, 60_000)
 })
+

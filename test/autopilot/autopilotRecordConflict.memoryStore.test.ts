@@ -1,0 +1,119 @@
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {afterEach, describe, expect, it} from 'vitest'
+import {type AutopilotEvent, runAutopilot} from '../../src/autopilot/autopilotLoop.js'
+import {autopilotKeys, AutopilotStateSchema} from '../../src/autopilot/autopilotState.js'
+import {listShards} from '../../src/cluster/clusterRepo.js'
+import {initCluster} from '../../src/cluster/initCluster.js'
+import {setNodeState} from '../../src/cluster/nodeService.js'
+import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
+import {makeServiceContext} from '../../src/cluster/serviceContext.js'
+import {DEFAULT_EXECUTOR_OPTIONS} from '../../src/executor/executorEnv.js'
+import {type MoveEffects} from '../../src/executor/moveEffects.js'
+import {readRecordings} from '../../src/executor/moveRecording.js'
+import {commitMoveTransition, listMoves} from '../../src/executor/moveStore.js'
+import {type Txn} from '../../src/store/store.js'
+import {MemoryStore} from '../../src/store/memoryStore.js'
+
+/**
+ * The autopilot's `apply` fails with CONFLICT *after* it changed the cluster: the executor's
+ * lease lapses (its lock goes) between two of the transactions that record a heal plan of
+ * more moves than one transaction holds, so the first batch of moves is recorded and the rest
+ * stay in the plan's `recording/` list. The autopilot's own leadership lease is unaffected.
+ * That is not a refusal before anything changed: the recorded moves (and the list's) are the
+ * plan's and will run (the next check resumes them), so the plan's bytes and cool-downs must
+ * stay counted, and the check must not plan afresh as if nothing had happened.
+ * The real runAutopilot on a memory store with fake node effects; node n3 is draining.
+ */
+const INTERVAL_MS = 60_000
+const dirs: string[] = []
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, {recursive: true, force: true})
+})
+
+async function run() {
+  let now = 1_000_000
+  const store = new MemoryStore()
+  const ctx = makeServiceContext(store, {cluster: 'aprec'}, () => new Date(now))
+  await initCluster(ctx, {shards: 450, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:7101,n2=127.0.0.1:7102,n3=127.0.0.1:7103'), force: false})
+  for (const id of ['n1', 'n2', 'n3']) await store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: '127.0.0.1:1', pid: 1, startedAt: 't'}))
+  await setNodeState(ctx, 'n3', 'draining')
+  const onN3Before = (await listShards(ctx)).shards.filter((s) => s.value.replicas.some((r) => r.node === 'n3')).length
+  if (onN3Before <= 100) throw new Error(`n3 holds ${onN3Before} shards; the test needs more than one transaction of moves (100)`)
+  // The executor's lease lapses just before its second transaction creating move records.
+  const commit = store.commit.bind(store)
+  let creates = 0
+  let lapsed = 0
+  store.commit = async (txn: Txn) => {
+    const createsMoves = (txn.puts ?? []).some((p) => p.key.startsWith(ctx.keys.movesPrefix)) && txn.compares.some((c) => c.key.startsWith(ctx.keys.movesPrefix) && 'createRevision' in c)
+    if (createsMoves && ++creates === 2) {
+      const lock = await store.get(ctx.keys.executorLock)
+      if (lock) {
+        store.expireLease(lock.lease)
+        lapsed++
+      }
+    }
+    return commit(txn)
+  }
+  const stop = new AbortController()
+  const events: AutopilotEvent[] = []
+  const effects: MoveEffects = {barrier: async () => {}, copy: async (env, m) => commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'}), verify: async () => {}, drain: async () => {}, drop: async () => 0, catchUp: async () => {}}
+  const dir = mkdtempSync(join(tmpdir(), 'ap-record-conflict-'))
+  dirs.push(dir)
+  await runAutopilot(
+    ctx,
+    {
+      id: 'a1',
+      policy: {deadAfterMs: 5000, rebalanceAbove: 100, forMs: 0, coolDownMs: 3_600_000, maxBytesPerHour: null, planOptions: {}},
+      intervalMs: INTERVAL_MS,
+      leaseTtlSeconds: 10,
+      dryRun: false,
+      limits: {maxConcurrent: 50, perNode: 50, incomingPerNode: 50},
+      throttle: null,
+      healThrottle: null,
+      nodeThrottle: null,
+      options: DEFAULT_EXECUTOR_OPTIONS,
+      plansDir: dir,
+    },
+    {
+      now: () => now,
+      // The first wait of a whole interval ends the test: one check, whatever it did.
+      sleep: async (ms) => {
+        now += ms
+        if (ms === INTERVAL_MS) stop.abort()
+      },
+      report: (ev) => {
+        events.push(ev)
+        if (ev.type === 'deposed') stop.abort()
+      },
+      effects,
+    },
+    stop.signal,
+  )
+  const state = (await store.getTyped(autopilotKeys(ctx.keys.prefix).state, AutopilotStateSchema))?.value
+  return {ctx, events, lapsed, onN3Before, moves: (await listMoves(ctx)).map((m) => m.value), history: state?.history}
+}
+
+describe('autopilot: an apply that fails with CONFLICT after it recorded moves', () => {
+  it('Given the executor lease lapses between two transactions recording a heal plan, When the check ends, Then the plan counts as started (bytes spent, shards cooling down), the outcome does not call it refused, and the autopilot stays leader with the plan\'s moves left for a resume', async () => {
+    const r = await run()
+    expect(r.lapsed).toBe(1)
+    expect(r.events.filter((e) => e.type === 'deposed')).toEqual([])
+    const decisions = r.events.flatMap((e) => (e.type === 'decision' ? [e] : []))
+    const heal = decisions.find((d) => d.kind === 'heal')
+    expect(heal?.plan).toBeTruthy()
+    // Part of the plan is recorded (and the rest is in its list): the plan did change the cluster.
+    const recorded = r.moves.filter((m) => m.plan === heal!.plan)
+    expect(recorded.length).toBeGreaterThan(0)
+    const outcomes = r.events.flatMap((e) => (e.type === 'outcome' ? [e.outcome] : []))
+    expect(outcomes[0]).not.toMatch(/refused/)
+    // Its bytes and cool-downs are counted: the moves it recorded run (now or at a resume).
+    expect(r.history?.spent).toHaveLength(1)
+    const moved = new Set(recorded.map((m) => String(m.shard)))
+    expect(Object.keys(r.history?.movedAt ?? {}).filter((s) => moved.has(s)).length).toBe(moved.size)
+    // Nothing of it is lost: every move it named is recorded or still listed for the next executor.
+    const listed = (await readRecordings(r.ctx)).filter((x) => x.plan === heal!.plan)
+    expect(recorded.length + listed.reduce((n, x) => n + x.named - x.recorded, 0)).toBe(r.onN3Before)
+  })
+})
