@@ -60,6 +60,10 @@ export async function writeCopyStream(src: CopyStreamSource, res: ServerResponse
     for (const release of sending) release()
     sending.clear()
   })
+  // A response closed (or destroyed) before the stream began, while the caller awaited its
+  // fence, emits no 'close' for us: its writes are dropped and it never drains, so the loop
+  // would wait for good, holding the page read ahead (and its slab) with it.
+  if (res.destroyed) closed.abort()
   return streamPages(src, res, closed.signal, sending)
 }
 

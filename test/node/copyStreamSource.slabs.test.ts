@@ -76,3 +76,39 @@ describe('writeCopyStream over a real socket, pages in two reused slabs', {timeo
     expect(lender.available()).toBe(2)
   })
 })
+
+describe('writeCopyStream over a real socket, a response closed before the stream began', {timeout: 60_000}, () => {
+  it('given a client gone while the stream was being opened (its fence awaited), when writeCopyStream runs on the closed response, then it ends as closed and every slab comes back', async () => {
+    const {engine, dir} = open()
+    const records = Array.from({length: 64}, (_, i) => rec(`gone-${String(i).padStart(3, '0')}`, v(100 + i), String(i % 10).repeat(16 * 1024)))
+    await engine.apply(records)
+    const lender = new SlabLender(2, 512 * 1024)
+    const reader = new CopyReader({file: `${dir}/${DB_FILE}`, pageSize: 16384}, lender)
+    readers.push(reader)
+    let outcome: string | undefined
+    let sawClose!: () => void
+    const closedSeen = new Promise<void>((r) => (sawClose = r))
+    const server = createServer((_req, res) => {
+      // The handler is still awaiting (the node's fence) when the client goes away; it writes only once the response closed.
+      res.once('close', () => {
+        sawClose()
+        res.writeHead(200)
+        void writeCopyStream(
+          {engine: {readCopyPage: (range, cursor, maxBytes) => reader.read(range, cursor, maxBytes)}, range: ALL, cursor: undefined, frameBytes: 64 * 1024, fenceLost: () => undefined, buckets: [], sleep: async () => {}},
+          res,
+        ).then((o) => (outcome = o))
+      })
+    })
+    servers.push(server)
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    const port = (server.address() as AddressInfo).port
+    const req = get({host: '127.0.0.1', port, path: '/'})
+    req.on('error', () => {})
+    req.once('socket', (s) => s.once('connect', () => setImmediate(() => req.destroy())))
+    await closedSeen
+    // Bounded polls, not timings: a stream that waits for a drain or a close that never comes stays undefined.
+    for (let i = 0; i < 300 && (outcome === undefined || lender.available() < 2); i++) await new Promise((r) => setTimeout(r, 10))
+    expect(outcome).toBe('closed')
+    expect(lender.available()).toBe(2)
+  })
+})
