@@ -406,6 +406,12 @@ export class NodeHttpApi {
       if (err instanceof RangeError) throw new HttpError('BAD_INPUT', err.message)
       throw err
     }
+    // The client went away while the page was read: the response closed already (no 'close'
+    // left to release the page's slab on) and would drop the write anyway.
+    if (res.destroyed) {
+      page.release?.()
+      return
+    }
     // A page in a shared slab (copyPageSlabs.ts) is released once the response closed: every write completed or was cancelled by then.
     if (page.release) res.once('close', page.release)
     res.setHeader(EPOCH_HEADER, String(shard.epoch))
