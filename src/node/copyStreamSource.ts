@@ -55,15 +55,25 @@ export async function writeCopyStream(src: CopyStreamSource, res: ServerResponse
   // before the close is emitted). Never earlier: the slab's next page would overwrite bytes
   // still waiting in the socket's queue.
   const sending = new Set<() => void>()
-  res.once('close', () => {
+  const onClose = () => {
     closed.abort()
     for (const release of sending) release()
     sending.clear()
-  })
+  }
+  res.once('close', onClose)
+  // A response queued behind another on a pipelined connection has no socket yet, and when
+  // the connection closes first Node emits no 'close' for it (_http_server.js abortIncoming
+  // destroys only the requests): the connection's own 'close' ends the stream. Nothing the
+  // response buffered is written after that (assignSocket's _flush needs a writable socket).
+  const conn = res.req?.socket
+  if (conn) {
+    conn.once('close', onClose)
+    res.once('close', () => conn.off('close', onClose))
+  }
   // A response closed (or destroyed) before the stream began, while the caller awaited its
   // fence, emits no 'close' for us: its writes are dropped and it never drains, so the loop
   // would wait for good, holding the page read ahead (and its slab) with it.
-  if (res.destroyed) closed.abort()
+  if (res.destroyed || conn?.destroyed) closed.abort()
   return streamPages(src, res, closed.signal, sending)
 }
 

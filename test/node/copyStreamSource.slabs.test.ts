@@ -2,7 +2,7 @@ import {createHash} from 'node:crypto'
 import {readFileSync} from 'node:fs'
 import {createServer, get, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
 import {createServer as createTlsServer, get as getTls} from 'node:https'
-import {type AddressInfo} from 'node:net'
+import {type AddressInfo, connect} from 'node:net'
 import {afterEach, describe, expect, it} from 'vitest'
 import {FrameReader} from '../../src/node/copyFrames.js'
 import {SlabLender} from '../../src/node/copyPageSlabs.js'
@@ -237,5 +237,38 @@ describe('writeCopyStream over real sockets (plain and TLS), many streams sharin
     } finally {
       certs.remove()
     }
+  })
+})
+
+describe('writeCopyStream over a real socket, a stream queued behind another on a pipelined connection', {timeout: 60_000}, () => {
+  it('given two streams asked for at once on one connection, when the connection goes away during the first, then the second (which never had the socket) ends as closed too and every slab comes back', async () => {
+    const {engine, dir} = open()
+    await engine.apply(Array.from({length: 256}, (_, i) => rec(`piped-${String(i).padStart(4, '0')}`, v(100 + i), String(i % 10).repeat(16 * 1024))))
+    const lender = new SlabLender(4, 160 * 1024)
+    const reader = new CopyReader({file: `${dir}/${DB_FILE}`, pageSize: 16384}, lender)
+    readers.push(reader)
+    const outcomes = new Map<string, string>()
+    const server = createServer((req, res) => {
+      res.writeHead(200)
+      void writeCopyStream(
+        {engine: {readCopyPage: (range, cursor, maxBytes) => reader.read(range, cursor, maxBytes)}, range: ALL, cursor: undefined, frameBytes: 128 * 1024, fenceLost: () => undefined, buckets: [], sleep: async () => {}},
+        res,
+      ).then((o) => outcomes.set(req.url!, o))
+    })
+    servers.push(server)
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    const socket = connect((server.address() as AddressInfo).port, '127.0.0.1')
+    socket.on('error', () => {})
+    await new Promise((r) => socket.once('connect', r))
+    // Node answers pipelined requests in order: /b's response is queued (its frames buffered in it) until /a's ends.
+    socket.write('GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n')
+    let got = 0
+    socket.on('data', (d: Buffer) => (got += d.length))
+    for (let i = 0; i < 500 && got < 1024 * 1024; i++) await new Promise((r) => setTimeout(r, 10))
+    expect(got).toBeGreaterThanOrEqual(1024 * 1024)
+    socket.destroy()
+    for (let i = 0; i < 300 && (outcomes.size < 2 || lender.available() < 4); i++) await new Promise((r) => setTimeout(r, 10))
+    expect(Object.fromEntries(outcomes)).toEqual({'/a': 'closed', '/b': 'closed'})
+    expect(lender.available()).toBe(4)
   })
 })
