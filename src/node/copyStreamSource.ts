@@ -2,6 +2,7 @@ import {type ServerResponse} from 'node:http'
 import {type HashRange} from '../model/range.js'
 import {encodeFrameHead, frameBytesFor} from './copyFrames.js'
 import {spend} from './nodeThrottles.js'
+import {onResponseGone} from './responseGone.js'
 import {type CopyPage} from './copyPageReader.js'
 import {type StorageEngine} from './storageEngine.js'
 import {type TokenBucket} from '../throttle/tokenBucket.js'
@@ -55,25 +56,14 @@ export async function writeCopyStream(src: CopyStreamSource, res: ServerResponse
   // before the close is emitted). Never earlier: the slab's next page would overwrite bytes
   // still waiting in the socket's queue.
   const sending = new Set<() => void>()
-  const onClose = () => {
+  // Also when the response was gone before the stream began (the client left while the
+  // caller awaited its fence: its writes would be dropped and it would never drain) or it
+  // never had the socket (queued on a pipelined connection): see onResponseGone.
+  onResponseGone(res, () => {
     closed.abort()
     for (const release of sending) release()
     sending.clear()
-  }
-  res.once('close', onClose)
-  // A response queued behind another on a pipelined connection has no socket yet, and when
-  // the connection closes first Node emits no 'close' for it (_http_server.js abortIncoming
-  // destroys only the requests): the connection's own 'close' ends the stream. Nothing the
-  // response buffered is written after that (assignSocket's _flush needs a writable socket).
-  const conn = res.req?.socket
-  if (conn) {
-    conn.once('close', onClose)
-    res.once('close', () => conn.off('close', onClose))
-  }
-  // A response closed (or destroyed) before the stream began, while the caller awaited its
-  // fence, emits no 'close' for us: its writes are dropped and it never drains, so the loop
-  // would wait for good, holding the page read ahead (and its slab) with it.
-  if (res.destroyed || conn?.destroyed) closed.abort()
+  })
   return streamPages(src, res, closed.signal, sending)
 }
 
