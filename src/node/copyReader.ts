@@ -76,7 +76,14 @@ export class CopyReader {
   /** ask posts the request `message(id)` to the thread (started if need be) and resolves with its answer. */
   private ask<T extends Answer>(message: (id: number) => object, slab?: number): Promise<T> {
     if (this.closed) return Promise.reject(new Error('copy reader is closed'))
-    const worker = this.started()
+    let worker: Worker
+    try {
+      worker = this.started()
+    } catch (err) {
+      // No thread took the request: the slab lent for it is free again.
+      if (slab !== undefined) this.lender.giveBack(slab)
+      throw err
+    }
     const id = this.nextId++
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, {resolve: resolve as (answer: Answer) => void, reject, ...(slab === undefined ? {} : {slab})})

@@ -2,6 +2,7 @@ import {type ServerResponse} from 'node:http'
 import {type HashRange} from '../model/range.js'
 import {encodeFrameHead, frameBytesFor} from './copyFrames.js'
 import {spend} from './nodeThrottles.js'
+import {onResponseGone} from './responseGone.js'
 import {type CopyPage} from './copyPageReader.js'
 import {type StorageEngine} from './storageEngine.js'
 import {type TokenBucket} from '../throttle/tokenBucket.js'
@@ -55,7 +56,10 @@ export async function writeCopyStream(src: CopyStreamSource, res: ServerResponse
   // before the close is emitted). Never earlier: the slab's next page would overwrite bytes
   // still waiting in the socket's queue.
   const sending = new Set<() => void>()
-  res.once('close', () => {
+  // Also when the response was gone before the stream began (the client left while the
+  // caller awaited its fence: its writes would be dropped and it would never drain) or it
+  // never had the socket (queued on a pipelined connection): see onResponseGone.
+  onResponseGone(res, () => {
     closed.abort()
     for (const release of sending) release()
     sending.clear()

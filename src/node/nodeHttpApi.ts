@@ -52,6 +52,7 @@ import {RangeDropStoppedError, type StorageEngine} from './storageEngine.js'
 import {COPY_STREAM_CONTENT_TYPE, type CopyFrame, frameBytesFor} from './copyFrames.js'
 import {type CopySourceAddress, CopyPuller} from './copyPuller.js'
 import {writeCopyStream} from './copyStreamSource.js'
+import {onResponseGone} from './responseGone.js'
 import {type NodeThrottles} from './nodeThrottles.js'
 import {type StreamPace, StreamPaces} from './streamPaces.js'
 
@@ -406,8 +407,13 @@ export class NodeHttpApi {
       if (err instanceof RangeError) throw new HttpError('BAD_INPUT', err.message)
       throw err
     }
-    // A page in a shared slab (copyPageSlabs.ts) is released once the response closed: every write completed or was cancelled by then.
-    if (page.release) res.once('close', page.release)
+    // The client went away while the page was read: the response would drop the write, and the 'close' the release waits on came already.
+    if (res.destroyed) {
+      page.release?.()
+      return
+    }
+    // A page in a shared slab (copyPageSlabs.ts) is released once the response (or its connection) closed: every write completed or was cancelled by then.
+    if (page.release) onResponseGone(res, page.release)
     res.setHeader(EPOCH_HEADER, String(shard.epoch))
     if (page.cursor) res.setHeader(CURSOR_HEADER, page.cursor)
     res.writeHead(200, {'content-type': RECORDS_CONTENT_TYPE, 'content-length': page.batch.length}).end(page.batch)

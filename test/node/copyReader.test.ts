@@ -1,5 +1,9 @@
 import {describe, expect, it} from 'vitest'
 import {HASH_SPACE} from '../../src/model/hash.js'
+import {SlabLender} from '../../src/node/copyPageSlabs.js'
+import {CopyReader} from '../../src/node/copyReader.js'
+import {type CopyReaderData} from '../../src/node/copyReaderProtocol.js'
+import {DB_FILE} from '../../src/node/lwwSql.js'
 import {decodeRecords} from '../../src/node/recordCodec.js'
 import {type StorageEngine} from '../../src/node/storageEngine.js'
 import {ALL, engineFixture, rec, v} from './engineFixture.js'
@@ -65,5 +69,50 @@ describe('StorageEngine.readCopyPage (copy reader thread)', {timeout: 60_000}, (
     const {engine} = open()
     await engine.close()
     await expect(engine.readCopyPage(ALL, undefined, 100)).rejects.toThrow(/closed/)
+  })
+})
+
+describe('CopyReader and its slabs (copyPageSlabs.ts)', {timeout: 60_000}, () => {
+  it('given the thread killed while reads wait in its queue, when the next reads start a new thread, then the lost reads gave their slabs back and the new pages are exact', async () => {
+    const {engine, dir} = open()
+    const records = Array.from({length: 64}, (_, i) => rec(`dies-${String(i).padStart(2, '0')}`, v(10 + i), `${i}-`.repeat(500)))
+    await engine.apply(records)
+    const lender = new SlabLender(2, 256 * 1024)
+    const reader = new CopyReader({file: `${dir}/${DB_FILE}`, pageSize: 16384}, lender)
+    try {
+      const first = await reader.read(ALL, undefined, 1 << 20)
+      expect(first.release).toBeDefined()
+      first.release!()
+      const queued = [reader.read(ALL, undefined, 1 << 20), reader.read(ALL, undefined, 1 << 20)]
+      for (const q of queued) q.catch(() => {})
+      expect(lender.available()).toBe(0)
+      const exited = (reader as unknown as {worker: {terminate(): Promise<number>}}).worker.terminate()
+      const settled = await Promise.allSettled(queued)
+      await exited
+      // A read the thread answered before it went keeps its slab until released; one it did not gave it back.
+      for (const s of settled) if (s.status === 'fulfilled') s.value.release?.()
+      expect(lender.available()).toBe(2)
+      const again = await reader.read(ALL, undefined, 1 << 20)
+      expect(again.release).toBeDefined()
+      const line = (r: {key: Buffer; version: string; value: Buffer | null}) => `${r.key.toString()}@${r.version}=${r.value!.toString()}`
+      expect(decodeRecords(again.batch).map(line).sort()).toEqual(records.map(line).sort())
+      again.release!()
+      expect(lender.available()).toBe(2)
+    } finally {
+      await reader.close()
+    }
+  })
+
+  it('given a thread that cannot be started, when a read is asked, then it fails and its slab is not kept', async () => {
+    const {dir} = open()
+    const lender = new SlabLender(2, 1024)
+    // A function cannot be cloned into a thread's workerData: the Worker constructor throws at once.
+    const reader = new CopyReader({file: `${dir}/${DB_FILE}`, pageSize: 16384, unclonable: () => 1} as unknown as CopyReaderData, lender)
+    try {
+      await expect(Promise.resolve().then(() => reader.read(ALL, undefined, 100))).rejects.toThrow()
+      expect(lender.available()).toBe(2)
+    } finally {
+      await reader.close()
+    }
   })
 })

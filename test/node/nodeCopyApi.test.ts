@@ -6,6 +6,7 @@ import {NodeThrottles} from '../../src/node/nodeThrottles.js'
 import {NodeMetrics} from '../../src/node/nodeMetrics.js'
 import {FrameReader} from '../../src/node/copyFrames.js'
 import {FIRST_PAGE_BYTES} from '../../src/node/copyStreamSource.js'
+import {COPY_PAGE_SLABS, type SlabLender} from '../../src/node/copyPageSlabs.js'
 import {decodeRecords} from '../../src/node/recordCodec.js'
 import {type CopySourceAddress} from '../../src/node/copyPuller.js'
 import {CopyShardMap, settledPull} from '../support/copyShard.js'
@@ -254,5 +255,14 @@ describe('node-to-node copy over HTTP', {timeout: 30_000}, () => {
     expect(sizes[1]!).toBeLessThanOrEqual(2 * FIRST_PAGE_BYTES + record)
     expect(Math.max(...sizes)).toBeLessThanOrEqual(512 * 1024 + record)
     expect(Math.max(...sizes)).toBeGreaterThan(256 * 1024)
+  })
+})
+
+describe('the source after the copies above', {timeout: 30_000}, () => {
+  it('given every copy above ended (done, fenced, refused, throttled, paced, cancelled), then every slab its pages were read into is free again', async () => {
+    const lender = (src.engine as unknown as {copyReader: {lender: SlabLender}}).copyReader.lender
+    // A stream's last slab comes back once its response closed, just after the destination saw the end.
+    for (let i = 0; i < 300 && lender.available() < COPY_PAGE_SLABS; i++) await new Promise((r) => setTimeout(r, 10))
+    expect(lender.available()).toBe(COPY_PAGE_SLABS)
   })
 })

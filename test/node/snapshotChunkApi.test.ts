@@ -1,5 +1,7 @@
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {connect} from 'node:net'
 import {HASH_SPACE} from '../../src/model/hash.js'
+import {COPY_PAGE_SLABS, type SlabLender} from '../../src/node/copyPageSlabs.js'
 import {type Shard} from '../../src/model/shard.js'
 import {decodeRecords} from '../../src/node/recordCodec.js'
 import {CURSOR_HEADER, TOKEN_HEADER} from '../../src/node/protocol.js'
@@ -24,8 +26,8 @@ beforeAll(async () => {
 afterAll(() => node.close())
 
 /** getChunk fetches one snapshot chunk of LOWER; it settles at the response headers, which the node sends once the chunk is read. */
-function getChunk(query: string): Promise<Response> {
-  return fetch(`http://127.0.0.1:${node.port}/v1/shards/${LOWER.id}/snapshot?epoch=${LOWER.epoch}&${query}`, {headers: {[TOKEN_HEADER]: TOKEN}})
+function getChunk(query: string, signal?: AbortSignal): Promise<Response> {
+  return fetch(`http://127.0.0.1:${node.port}/v1/shards/${LOWER.id}/snapshot?epoch=${LOWER.epoch}&${query}`, {headers: {[TOKEN_HEADER]: TOKEN}, ...(signal ? {signal} : {})})
 }
 
 describe('a snapshot chunk and the event loop', {timeout: 60_000}, () => {
@@ -79,5 +81,86 @@ describe('a snapshot chunk and the event loop', {timeout: 60_000}, () => {
     const bad = await getChunk('cursor=not-a-cursor')
     expect(bad.status).toBe(400)
     expect(await codeOf(node.client.snapshotChunk(LOWER.id, LOWER.epoch, {cursor: 'not-a-cursor'}))).toBe('BAD_INPUT')
+  })
+
+  it('given a client gone while its chunk was being read, when the read completes, then the chunk is not sent and its slab comes back', async () => {
+    const engine = node.engine
+    const lender = (engine as unknown as {copyReader: {lender: SlabLender}}).copyReader.lender
+    const settle = async (cond: () => boolean) => {
+      for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 10))
+    }
+    await settle(() => lender.available() === COPY_PAGE_SLABS) // earlier chunks' slabs come back once their responses closed
+    expect(lender.available()).toBe(COPY_PAGE_SLABS)
+    const readCopyPage = engine.readCopyPage.bind(engine)
+    let began!: () => void
+    const reading = new Promise<void>((resolve) => (began = resolve))
+    let gone!: () => void
+    const clientGone = new Promise<void>((resolve) => (gone = resolve))
+    let reads = 0
+    engine.readCopyPage = async (...args) => {
+      began()
+      await clientGone
+      reads++
+      return readCopyPage(...args)
+    }
+    try {
+      const abort = new AbortController()
+      const chunk = getChunk(`maxBytes=${1024 * 1024}`, abort.signal).then(
+        () => 'answered',
+        () => 'aborted',
+      )
+      await reading
+      abort.abort()
+      expect(await chunk).toBe('aborted')
+      await settle(() => node.api.activeRequests() === 0) // the node saw the response close
+      expect(node.api.activeRequests()).toBe(0)
+      gone()
+      await settle(() => reads === 1 && lender.available() === COPY_PAGE_SLABS)
+      expect(reads).toBe(1)
+      expect(lender.available()).toBe(COPY_PAGE_SLABS)
+    } finally {
+      engine.readCopyPage = readCopyPage
+    }
+  })
+
+  it('given a chunk asked for behind another on a pipelined connection, when the connection goes away before the first is answered, then the slab of the queued chunk comes back', async () => {
+    const engine = node.engine
+    const lender = (engine as unknown as {copyReader: {lender: SlabLender}}).copyReader.lender
+    const settle = async (cond: () => boolean) => {
+      for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 10))
+    }
+    await settle(() => lender.available() === COPY_PAGE_SLABS)
+    expect(lender.available()).toBe(COPY_PAGE_SLABS)
+    const readCopyPage = engine.readCopyPage.bind(engine)
+    let held!: () => void
+    const hold = new Promise<void>((resolve) => (held = resolve))
+    let reads = 0
+    let heldRead!: () => void
+    const heldReadDone = new Promise<void>((resolve) => (heldRead = resolve))
+    engine.readCopyPage = async (...args) => {
+      // The first chunk's read is held: the second, read meanwhile, waits for the first's answer (Node answers in order).
+      if (reads++ > 0) return readCopyPage(...args)
+      await hold
+      const page = await readCopyPage(...args)
+      heldRead()
+      return page
+    }
+    try {
+      const socket = connect(node.port, '127.0.0.1')
+      socket.on('error', () => {})
+      await new Promise((r) => socket.once('connect', r))
+      const ask = `GET /v1/shards/${LOWER.id}/snapshot?epoch=${LOWER.epoch}&maxBytes=${256 * 1024} HTTP/1.1\r\nHost: x\r\n${TOKEN_HEADER}: ${TOKEN}\r\n\r\n`
+      socket.write(ask + ask)
+      await settle(() => reads === 2 && lender.available() === COPY_PAGE_SLABS - 1) // the second chunk is read, in a slab, queued
+      expect(lender.available()).toBe(COPY_PAGE_SLABS - 1)
+      socket.destroy()
+      await settle(() => node.api.activeRequests() <= 1) // the first (held) response closed; the queued one never had the socket
+      held()
+      await heldReadDone
+      await settle(() => lender.available() === COPY_PAGE_SLABS)
+      expect(lender.available()).toBe(COPY_PAGE_SLABS)
+    } finally {
+      engine.readCopyPage = readCopyPage
+    }
   })
 })

@@ -12,6 +12,8 @@ import {StorageEngine} from '../../src/node/storageEngine.js'
 /** InProcessNode is a storage node's HTTP API on its own engine, served on 127.0.0.1 in the test's process, with a client to it. */
 export interface InProcessNode {
   engine: StorageEngine
+  /** api is the node's HTTP API (for tests that watch its requests, e.g. activeRequests). */
+  api: NodeHttpApi
   client: NodeClient
   port: number
   /** close destroys the client, the server's connections, the server and the engine, and removes the data dir. */
@@ -76,6 +78,7 @@ export async function startInProcessNode(opts: InProcessNodeOptions): Promise<In
   const client = new NodeClient({node: nodeId, address: `127.0.0.1:${port}`, token: opts.token, timeoutMs: opts.timeoutMs})
   return {
     engine,
+    api,
     client,
     port,
     async close() {
