@@ -2,7 +2,7 @@ import {type Worker} from 'node:worker_threads'
 import {type HashRange} from '../model/range.js'
 import {type BucketListing} from './bucketListing.js'
 import {type CopyPage} from './copyPageReader.js'
-import {type BucketListReply, type CheckpointReply, type CopyReadReply, type CopyReaderData} from './copyReaderProtocol.js'
+import {type BucketListReply, type CheckpointReply, type CopyReadReply, type CopyReaderData, type SlabsMessage} from './copyReaderProtocol.js'
 import {SlabLender} from './copyPageSlabs.js'
 import {startModuleWorker} from './workerModule.js'
 
@@ -37,12 +37,19 @@ export class CopyReader {
   private readonly pending = new Map<number, Pending>()
   private nextId = 1
   private closed = false
-  /** lender owns the slabs pages are written into; shared with every thread this reader starts, so a restarted thread writes the same ones. */
-  private readonly lender: SlabLender
+  /**
+   * lender owns the slabs pages are written into, made at the first page read (a node that
+   * never serves a copy never holds them: 42 MiB V8 counts as external memory); shared with
+   * every thread this reader starts, so a restarted thread writes the same ones.
+   */
+  private lender: SlabLender | undefined
+  /** slabsShared is the thread the slabs were last sent to (once per thread, before its first read into one). */
+  private slabsShared: Worker | undefined
 
-  constructor(private readonly data: CopyReaderData, lender = new SlabLender()) {
-    this.lender = lender
-  }
+  constructor(
+    private readonly data: CopyReaderData,
+    private readonly makeLender: () => SlabLender = () => new SlabLender(),
+  ) {}
 
   /**
    * read returns the page of `range` after `cursor` of about `maxBytes` (see readCopyPage).
@@ -50,7 +57,7 @@ export class CopyReader {
    * thread's error; with Error('copy reader is closed') after {@link close}.
    */
   read(range: HashRange, cursor: string | undefined, maxBytes: number): Promise<CopyPage> {
-    const slab = this.closed ? undefined : this.lender.lend()
+    const slab = this.closed ? undefined : (this.lender ??= this.makeLender()).lend()
     return this.ask<CopyPage>((id) => (slab === undefined ? {id, range, cursor, maxBytes} : {id, range, cursor, maxBytes, slab}), slab)
   }
 
@@ -81,8 +88,13 @@ export class CopyReader {
       worker = this.started()
     } catch (err) {
       // No thread took the request: the slab lent for it is free again.
-      if (slab !== undefined) this.lender.giveBack(slab)
+      if (slab !== undefined) this.lender?.giveBack(slab)
       throw err
+    }
+    if (slab !== undefined && this.lender && this.slabsShared !== worker) {
+      // Once per thread, ahead of its first read into a slab (messages arrive in order).
+      worker.postMessage({op: 'slabs', slabs: this.lender.slabs} satisfies SlabsMessage)
+      this.slabsShared = worker
     }
     const id = this.nextId++
     return new Promise<T>((resolve, reject) => {
@@ -103,7 +115,7 @@ export class CopyReader {
 
   private started(): Worker {
     if (this.worker) return this.worker
-    const worker = startModuleWorker(import.meta.url, 'copyReaderWorker', {...this.data, slabs: this.lender.slabs})
+    const worker = startModuleWorker(import.meta.url, 'copyReaderWorker', this.data)
     worker.unref()
     worker.on('message', (reply: CopyReadReply | CheckpointReply | BucketListReply) => this.answer(reply))
     worker.on('error', (err) => this.lost(worker, err))
@@ -123,7 +135,7 @@ export class CopyReader {
       p.resolve({batch: Buffer.from(b.buffer, b.byteOffset, b.byteLength), records, answered})
     } else if (reply.ok && reply.inSlab !== undefined && p.slab !== undefined) {
       // The page is in the slab lent for it: it stays out until the page's holder releases it.
-      const {batch, release} = this.lender.page(p.slab, reply.inSlab)
+      const {batch, release} = this.lender!.page(p.slab, reply.inSlab)
       p.resolve({batch, records: reply.records, cursor: reply.cursor, release})
     } else if (reply.ok && reply.batch) {
       this.giveBack(p)
@@ -155,7 +167,7 @@ export class CopyReader {
 
   /** giveBack returns the slab lent for a read that ends without a page in it (the thread wrote it elsewhere, failed, or died). */
   private giveBack(p: Pending): void {
-    if (p.slab !== undefined) this.lender.giveBack(p.slab)
+    if (p.slab !== undefined) this.lender?.giveBack(p.slab)
     p.slab = undefined
   }
 }

@@ -1,10 +1,15 @@
 import {type HashRange} from '../model/range.js'
 
-/** CopyReaderData is what the copy reader thread is started with: the database file it reads, and the slabs it writes pages into (copyPageSlabs.ts). */
+/** CopyReaderData is what the copy reader thread is started with: the database file it reads. */
 export interface CopyReaderData {
   file: string
   pageSize: number
-  slabs?: SharedArrayBuffer[]
+}
+
+/** SlabsMessage shares the slabs pages are written into (copyPageSlabs.ts) with the thread: sent once, before its first read into one; no answer. */
+export interface SlabsMessage {
+  op: 'slabs'
+  slabs: SharedArrayBuffer[]
 }
 
 /** CopyReadRequest asks the copy reader thread for one page (see readCopyPage). */

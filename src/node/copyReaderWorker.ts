@@ -15,6 +15,7 @@ import {
   type CopyReadReply,
   type CopyReaderData,
   type CopyReadRequest,
+  type SlabsMessage,
 } from './copyReaderProtocol.js'
 import {slabAllocator} from './copyPageSlabs.js'
 import {openConnection, passiveCheckpoint} from './lwwSql.js'
@@ -30,7 +31,14 @@ lowerThisThreadPriority(COPY_THREAD_NICE)
 const db = openConnection(data.file, 'NORMAL', data.pageSize)
 const stmts = prepareCopyPageStatements(db)
 
-port.on('message', (req: CopyReadRequest | CheckpointRequest | BucketListRequest) => {
+/** slabs are the main thread's page slabs, once it shared them (SlabsMessage). */
+let slabs: SharedArrayBuffer[] | undefined
+
+port.on('message', (req: CopyReadRequest | CheckpointRequest | BucketListRequest | SlabsMessage) => {
+  if (req.op === 'slabs') {
+    slabs = req.slabs
+    return
+  }
   let reply: CopyReadReply
   try {
     if (req.op === 'checkpoint') {
@@ -48,7 +56,7 @@ port.on('message', (req: CopyReadRequest | CheckpointRequest | BucketListRequest
       return
     }
     // Into the lent slab when the page fits (the main thread gets an index, not a new buffer), else a buffer of its own, transferred.
-    const into = slabAllocator(req.slab === undefined ? undefined : data.slabs?.[req.slab])
+    const into = slabAllocator(req.slab === undefined ? undefined : slabs?.[req.slab])
     const page = readCopyPage(stmts, req.range, req.cursor, req.maxBytes, into.alloc)
     if (into.used()) {
       reply = {id: req.id, ok: true, inSlab: page.batch.length, records: page.records, cursor: page.cursor}

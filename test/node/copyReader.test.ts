@@ -78,7 +78,7 @@ describe('CopyReader and its slabs (copyPageSlabs.ts)', {timeout: 60_000}, () =>
     const records = Array.from({length: 64}, (_, i) => rec(`dies-${String(i).padStart(2, '0')}`, v(10 + i), `${i}-`.repeat(500)))
     await engine.apply(records)
     const lender = new SlabLender(2, 256 * 1024)
-    const reader = new CopyReader({file: `${dir}/${DB_FILE}`, pageSize: 16384}, lender)
+    const reader = new CopyReader({file: `${dir}/${DB_FILE}`, pageSize: 16384}, () => lender)
     try {
       const first = await reader.read(ALL, undefined, 1 << 20)
       expect(first.release).toBeDefined()
@@ -107,7 +107,7 @@ describe('CopyReader and its slabs (copyPageSlabs.ts)', {timeout: 60_000}, () =>
     const {dir} = open()
     const lender = new SlabLender(2, 1024)
     // A function cannot be cloned into a thread's workerData: the Worker constructor throws at once.
-    const reader = new CopyReader({file: `${dir}/${DB_FILE}`, pageSize: 16384, unclonable: () => 1} as unknown as CopyReaderData, lender)
+    const reader = new CopyReader({file: `${dir}/${DB_FILE}`, pageSize: 16384, unclonable: () => 1} as unknown as CopyReaderData, () => lender)
     try {
       await expect(Promise.resolve().then(() => reader.read(ALL, undefined, 100))).rejects.toThrow()
       expect(lender.available()).toBe(2)
