@@ -1,18 +1,13 @@
-import {mkdtempSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
-import {afterEach, describe, expect, it} from 'vitest'
-import {type AutopilotEvent, runAutopilot} from '../../src/autopilot/autopilotLoop.js'
+import {describe, expect, it} from 'vitest'
 import {autopilotKeys, AutopilotStateSchema} from '../../src/autopilot/autopilotState.js'
 import {listShards} from '../../src/cluster/clusterRepo.js'
 import {initCluster} from '../../src/cluster/initCluster.js'
 import {setNodeState} from '../../src/cluster/nodeService.js'
 import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
 import {makeServiceContext} from '../../src/cluster/serviceContext.js'
-import {DEFAULT_EXECUTOR_OPTIONS} from '../../src/executor/executorEnv.js'
-import {type MoveEffects} from '../../src/executor/moveEffects.js'
-import {commitMoveTransition, listMoves} from '../../src/executor/moveStore.js'
+import {listMoves} from '../../src/executor/moveStore.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
+import {cleanOneCheckDirs, runOneAutopilotCheck} from './oneAutopilotCheck.js'
 
 /**
  * The autopilot's `apply` is refused with CONFLICT (the shard map changed between the
@@ -21,16 +16,12 @@ import {MemoryStore} from '../../src/store/memoryStore.js'
  * check heals (moves n3's replicas away). The lock-ignoring writer bumps the epoch of one of
  * n3's shards just after the executor's first read of the map under the lock.
  */
-const INTERVAL_MS = 60_000
-const dirs: string[] = []
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, {recursive: true, force: true})
-})
+cleanOneCheckDirs()
 
 async function run(conflicts: number) {
-  let now = 1_000_000
+  const clock = {now: 1_000_000}
   const store = new MemoryStore()
-  const ctx = makeServiceContext(store, {cluster: 'ap'}, () => new Date(now))
+  const ctx = makeServiceContext(store, {cluster: 'ap'}, () => new Date(clock.now))
   await initCluster(ctx, {shards: 6, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:7101,n2=127.0.0.1:7102,n3=127.0.0.1:7103'), force: false})
   for (const id of ['n1', 'n2', 'n3']) await store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: '127.0.0.1:1', pid: 1, startedAt: 't'}))
   await setNodeState(ctx, 'n3', 'draining')
@@ -51,46 +42,12 @@ async function run(conflicts: number) {
     return out
   }) as typeof store.listTyped
   const grant = store.grantLease.bind(store)
-  const stop = new AbortController()
-  const events: AutopilotEvent[] = []
-  const effects: MoveEffects = {barrier: async () => {}, copy: async (env, m) => commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'}), verify: async () => {}, drain: async () => {}, drop: async () => 0, catchUp: async () => {}}
-  const dir = mkdtempSync(join(tmpdir(), 'ap-conflict-'))
-  dirs.push(dir)
   store.grantLease = async (ttl) => {
     // Every executor run takes the executor lock (the autopilot's own lock is taken once, first).
     executorRuns++
     return grant(ttl)
   }
-  await runAutopilot(
-    ctx,
-    {
-      id: 'a1',
-      policy: {deadAfterMs: 5000, rebalanceAbove: 100, forMs: 0, coolDownMs: 0, maxBytesPerHour: null, planOptions: {}},
-      intervalMs: INTERVAL_MS,
-      leaseTtlSeconds: 10,
-      dryRun: false,
-      limits: {maxConcurrent: 4, perNode: 4, incomingPerNode: 4},
-      throttle: null,
-      healThrottle: null,
-      nodeThrottle: null,
-      options: DEFAULT_EXECUTOR_OPTIONS,
-      plansDir: dir,
-    },
-    {
-      now: () => now,
-      // The first wait of a whole interval ends the test: one check, whatever it did.
-      sleep: async (ms) => {
-        now += ms
-        if (ms === INTERVAL_MS) stop.abort()
-      },
-      report: (ev) => {
-        events.push(ev)
-        if (ev.type === 'deposed') stop.abort()
-      },
-      effects,
-    },
-    stop.signal,
-  )
+  const events = await runOneAutopilotCheck(ctx, clock, {coolDownMs: 0, limit: 4})
   const onN3 = (await listShards(ctx)).shards.filter((s) => s.value.replicas.some((r) => r.node === 'n3')).length
   const state = (await store.getTyped(autopilotKeys(ctx.keys.prefix).state, AutopilotStateSchema))?.value
   return {events, onN3, executorRuns: executorRuns - 1, injected, moves: (await listMoves(ctx)).map((m) => m.value), spent: state?.history.spent ?? []}

@@ -1,20 +1,15 @@
-import {mkdtempSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
-import {afterEach, describe, expect, it} from 'vitest'
-import {type AutopilotEvent, runAutopilot} from '../../src/autopilot/autopilotLoop.js'
+import {describe, expect, it} from 'vitest'
 import {autopilotKeys, AutopilotStateSchema} from '../../src/autopilot/autopilotState.js'
 import {listShards} from '../../src/cluster/clusterRepo.js'
 import {initCluster} from '../../src/cluster/initCluster.js'
 import {setNodeState} from '../../src/cluster/nodeService.js'
 import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
 import {makeServiceContext} from '../../src/cluster/serviceContext.js'
-import {DEFAULT_EXECUTOR_OPTIONS} from '../../src/executor/executorEnv.js'
-import {type MoveEffects} from '../../src/executor/moveEffects.js'
 import {readRecordings} from '../../src/executor/moveRecording.js'
-import {commitMoveTransition, listMoves} from '../../src/executor/moveStore.js'
+import {listMoves} from '../../src/executor/moveStore.js'
 import {type Txn} from '../../src/store/store.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
+import {cleanOneCheckDirs, runOneAutopilotCheck} from './oneAutopilotCheck.js'
 
 /**
  * The autopilot's `apply` fails with CONFLICT *after* it changed the cluster: the executor's
@@ -26,16 +21,12 @@ import {MemoryStore} from '../../src/store/memoryStore.js'
  * stay counted, and the check must not plan afresh as if nothing had happened.
  * The real runAutopilot on a memory store with fake node effects; node n3 is draining.
  */
-const INTERVAL_MS = 60_000
-const dirs: string[] = []
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, {recursive: true, force: true})
-})
+cleanOneCheckDirs()
 
 async function run() {
-  let now = 1_000_000
+  const clock = {now: 1_000_000}
   const store = new MemoryStore()
-  const ctx = makeServiceContext(store, {cluster: 'aprec'}, () => new Date(now))
+  const ctx = makeServiceContext(store, {cluster: 'aprec'}, () => new Date(clock.now))
   await initCluster(ctx, {shards: 450, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:7101,n2=127.0.0.1:7102,n3=127.0.0.1:7103'), force: false})
   for (const id of ['n1', 'n2', 'n3']) await store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: '127.0.0.1:1', pid: 1, startedAt: 't'}))
   await setNodeState(ctx, 'n3', 'draining')
@@ -56,41 +47,7 @@ async function run() {
     }
     return commit(txn)
   }
-  const stop = new AbortController()
-  const events: AutopilotEvent[] = []
-  const effects: MoveEffects = {barrier: async () => {}, copy: async (env, m) => commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'}), verify: async () => {}, drain: async () => {}, drop: async () => 0, catchUp: async () => {}}
-  const dir = mkdtempSync(join(tmpdir(), 'ap-record-conflict-'))
-  dirs.push(dir)
-  await runAutopilot(
-    ctx,
-    {
-      id: 'a1',
-      policy: {deadAfterMs: 5000, rebalanceAbove: 100, forMs: 0, coolDownMs: 3_600_000, maxBytesPerHour: null, planOptions: {}},
-      intervalMs: INTERVAL_MS,
-      leaseTtlSeconds: 10,
-      dryRun: false,
-      limits: {maxConcurrent: 50, perNode: 50, incomingPerNode: 50},
-      throttle: null,
-      healThrottle: null,
-      nodeThrottle: null,
-      options: DEFAULT_EXECUTOR_OPTIONS,
-      plansDir: dir,
-    },
-    {
-      now: () => now,
-      // The first wait of a whole interval ends the test: one check, whatever it did.
-      sleep: async (ms) => {
-        now += ms
-        if (ms === INTERVAL_MS) stop.abort()
-      },
-      report: (ev) => {
-        events.push(ev)
-        if (ev.type === 'deposed') stop.abort()
-      },
-      effects,
-    },
-    stop.signal,
-  )
+  const events = await runOneAutopilotCheck(ctx, clock, {coolDownMs: 3_600_000, limit: 50})
   const state = (await store.getTyped(autopilotKeys(ctx.keys.prefix).state, AutopilotStateSchema))?.value
   return {ctx, events, lapsed, onN3Before, moves: (await listMoves(ctx)).map((m) => m.value), history: state?.history}
 }
