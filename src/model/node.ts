@@ -38,6 +38,12 @@ export const AliveSchema = z.object({
   address: AddressSchema,
   pid: z.number().int().positive(),
   startedAt: z.string(),
+  /**
+   * tombstoneGraceMs is the node's `--tombstone-grace` (absent: a build before it was
+   * published). Anti-entropy purges tombstones only while every alive node publishes the
+   * same one (src/repair/graceCheck.ts).
+   */
+  tombstoneGraceMs: z.number().int().nonnegative().optional(),
 })
 
 /** Alive is a validated liveness record. */

@@ -339,7 +339,7 @@ export class StorageNode {
   }
 
   private async publishAlive(lease: LeaseHandle): Promise<void> {
-    const alive: Alive = {node: this.opts.id, address: this.advertised, pid: process.pid, startedAt: this.ctx.clock().toISOString()}
+    const alive: Alive = {node: this.opts.id, address: this.advertised, pid: process.pid, startedAt: this.ctx.clock().toISOString(), tombstoneGraceMs: this.opts.tombstoneGraceMs}
     await this.ctx.store.put(this.ctx.keys.alive(this.opts.id), JSON.stringify(alive), lease.id)
   }
 

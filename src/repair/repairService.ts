@@ -13,6 +13,7 @@ import {RECORD_HASH_FORMAT} from '../node/recordHash.js'
 import {encodedRecordSize} from '../node/recordCodec.js'
 import {agreedDigests, initialCutoff} from './agreedCutoff.js'
 import {listBucketsOnAll} from './bucketListings.js'
+import {graceRefusal} from './graceCheck.js'
 import {differingBuckets, planRepair} from './repairPlan.js'
 
 /** RepairOptions select what to repair and bound the work. */
@@ -94,7 +95,7 @@ export async function repairShards(ctx: ServiceContext, opts: RepairOptions = {}
     opts.shard !== undefined
       ? [(await getShard(ctx, opts.shard)).value]
       : (await ctx.store.listTyped(ctx.keys.shardsPrefix, ShardSchema)).items.map((i) => i.value).filter((s) => !wanted || wanted.has(s.id))
-  const addresses = await nodeAddresses(ctx)
+  const {addresses, graces} = await nodeAddresses(ctx)
   const clients = new NodeClients({token, timeoutMs: opts.timeoutMs ?? 10_000})
   const client = (node: string): NodeClient | undefined => {
     const address = addresses.get(node)
@@ -102,33 +103,38 @@ export async function repairShards(ctx: ServiceContext, opts: RepairOptions = {}
   }
   try {
     const out: ShardRepair[] = []
-    for (const shard of shards) out.push(await repairShardWithRetry(ctx, shard, client, opts))
+    for (const shard of shards) out.push(await repairShardWithRetry(ctx, shard, client, graces, opts))
     return {cluster: ctx.cluster, shards: out, recordsFixed: out.reduce((n, s) => n + Object.values(s.fixed).reduce((a, b) => a + b, 0), 0), converged: out.every((s) => s.converged)}
   } finally {
     await clients.close()
   }
 }
 
-async function nodeAddresses(ctx: ServiceContext): Promise<Map<string, string>> {
+/** nodeAddresses reads where each node is reached and the `--tombstone-grace` each alive node publishes (undefined: none published). */
+async function nodeAddresses(ctx: ServiceContext): Promise<{addresses: Map<string, string>; graces: Map<string, number | undefined>}> {
   const out = new Map<string, string>()
+  const graces = new Map<string, number | undefined>()
   for (const n of await listNodes(ctx)) out.set(n.value.id, n.value.address)
   const {items} = await ctx.store.list(ctx.keys.alivePrefix)
   for (const kv of items) {
     try {
       const a = AliveSchema.safeParse(JSON.parse(kv.value))
-      if (a.success) out.set(lastSegment(kv.key), a.data.address)
+      if (a.success) {
+        out.set(lastSegment(kv.key), a.data.address)
+        graces.set(lastSegment(kv.key), a.data.tombstoneGraceMs)
+      }
     } catch {
       // an invalid alive record: keep the node record's address
     }
   }
-  return out
+  return {addresses: out, graces}
 }
 
-async function repairShardWithRetry(ctx: ServiceContext, initial: Shard, client: (node: string) => NodeClient | undefined, opts: RepairOptions): Promise<ShardRepair> {
+async function repairShardWithRetry(ctx: ServiceContext, initial: Shard, client: (node: string) => NodeClient | undefined, graces: ReadonlyMap<string, number | undefined>, opts: RepairOptions): Promise<ShardRepair> {
   let shard = initial
   for (let attempt = 0; ; attempt++) {
     try {
-      return await repairShard(shard, client, opts)
+      return await repairShard(shard, client, graces, opts)
     } catch (err) {
       if (attempt < 3 && (isNodeRequestError(err, 'STALE_EPOCH') || err instanceof RangeError)) {
         shard = (await getShard(ctx, shard.id)).value
@@ -144,7 +150,7 @@ function comparedReplicas(shard: Shard): string[] {
 }
 
 /** repairShard throws STALE_EPOCH NodeRequestErrors and RangeError (bounds differ) for the caller to retry on a fresh shard. */
-async function repairShard(shard: Shard, client: (node: string) => NodeClient | undefined, opts: RepairOptions): Promise<ShardRepair> {
+async function repairShard(shard: Shard, client: (node: string) => NodeClient | undefined, graces: ReadonlyMap<string, number | undefined>, opts: RepairOptions): Promise<ShardRepair> {
   const replicas = comparedReplicas(shard)
   const report: ShardRepair = {shard: shard.id, epoch: shard.epoch, replicas, unreachable: [], buckets: 0, differingBuckets: 0, fixed: Object.fromEntries(replicas.map((n) => [n, 0])), rounds: 0, converged: false, purged: 0}
   const maxRounds = opts.rounds ?? 3
@@ -171,7 +177,7 @@ async function repairShard(shard: Shard, client: (node: string) => NodeClient | 
       report.converged = report.unreachable.length === 0
       // Fence (a scan of the shard) only when some replica holds tombstones to purge.
       const expired = [...digests.values()].some((d) => (d.tombstonesExcluded ?? 1) > 0)
-      if (report.converged && expired && (opts.purge ?? true)) await purgeShard(shard, client, cutoff, format, report)
+      if (report.converged && expired && (opts.purge ?? true)) await purgeShard(shard, client, graces, cutoff, format, report)
       return report
     }
     report.rounds = round + 1
@@ -198,11 +204,19 @@ async function repairShard(shard: Shard, client: (node: string) => NodeClient | 
  * answers the digest of the values older than it it holds), and only when every replica
  * fenced with equal digests, purge on each. Why that cannot undo an acknowledged delete: StorageEngine.purgeTombstones.
  * Skipped (reason in `report.gc`) unless every replica of the shard is a voter — a move's
- * joining replica is not compared, so its holdings are not known.
+ * joining replica is not compared, so its holdings are not known — and unless every alive
+ * node and every replica publish the same tombstone grace (graceRefusal: a node that
+ * joins the shard later must refuse the late writes the replicas refuse).
  */
-async function purgeShard(shard: Shard, client: (node: string) => NodeClient | undefined, cutoff: number, format: number, report: ShardRepair): Promise<void> {
+async function purgeShard(shard: Shard, client: (node: string) => NodeClient | undefined, graces: ReadonlyMap<string, number | undefined>, cutoff: number, format: number, report: ShardRepair): Promise<void> {
   if (!shard.replicas.every((r) => r.role === 'voter')) {
     report.gc = 'a move is running on the shard'
+    return
+  }
+  // Every node that may hold the shard later counts, not only its replicas; a replica with no alive record publishes no grace.
+  const refusal = graceRefusal(new Map([...graces, ...shard.replicas.filter((r) => !graces.has(r.node)).map((r) => [r.node, undefined] as const)]))
+  if (refusal) {
+    report.gc = refusal
     return
   }
   const nodes = shard.replicas.map((r) => r.node)

@@ -56,7 +56,7 @@ beforeAll(async () => {
 
 /** markAlive publishes node `id`'s address; without it anti-entropy reaches the node record's dead port (a node that is down). */
 async function markAlive(id: string): Promise<void> {
-  await store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: `127.0.0.1:${nodes.get(id)!.port}`, pid: 1, startedAt: 't'}))
+  await store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: `127.0.0.1:${nodes.get(id)!.port}`, pid: 1, startedAt: 't', tombstoneGraceMs: GRACE_MS}))
 }
 
 afterAll(async () => {
