@@ -41,6 +41,10 @@ export default class Repair extends EtcdCommand {
     )
     const purged = report.shards.reduce((n, s) => n + s.purged, 0)
     this.log(`${report.recordsFixed} record(s) repaired across ${report.shards.length} shard(s); ${report.converged ? 'all converged' : 'some shards did not converge'}; ${purged} expired tombstone(s) purged`)
+    // Why tombstones were kept, once per reason (e.g. nodes serving different --tombstone-grace): the operator has something to fix.
+    const kept = new Map<string, number>()
+    for (const s of report.shards) if (s.gc) kept.set(s.gc, (kept.get(s.gc) ?? 0) + 1)
+    for (const [reason, n] of kept) this.log(`tombstones kept on ${n} shard(s): ${reason}`)
     if (!report.converged) process.exitCode = 1
     return report
   }

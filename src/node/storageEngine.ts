@@ -714,6 +714,9 @@ export class StorageEngine {
    * its stale floor minus twice the maximum clock offset. With one grace cluster-wide and
    * every clock within the bound, every node's stale floor — a joining replica's too, now
    * and later — is at or above such a cutoff, so no node takes a client write older than it.
+   * The agreed cutoff is the oldest of the replicas' limits, so differing graces are safe
+   * among the current replicas; a joining one (whose copy brings no gc floor) is covered
+   * only by the one grace, which repairShards checks before purging (repair/graceCheck.ts).
    */
   cutoffLimit(): number {
     return this.staleFloor() - 2 * this.maxOffsetMs
@@ -809,7 +812,8 @@ export class StorageEngine {
    *    (values and tombstones) older than its {@link staleFloor} are refused with an error,
    *    the fence cutoff is never newer than {@link cutoffLimit} (that floor minus twice the
    *    clock bound, so with one grace cluster-wide every in-bounds node's floor, a later
-   *    joining replica's included, is above it), and the floor never goes backwards (the
+   *    joining replica's included, is above it; repairShards purges only while every
+   *    alive node publishes the same grace), and the floor never goes backwards (the
    *    clock is taken as a running maximum, and the persisted gc floor counts too); repair
    *    values below the gc floor are dropped ({@link withoutFenced}); the shard is only
    *    purged with no move running, and a copy comes from a fenced replica. Apply stores

@@ -110,6 +110,8 @@ export class StorageNode {
   /** copyReceiver receives the copy streams this node pulls in its own thread (closed at shutdown; absent with SHARDCTL_COPY_RECEIVE_THREAD=0). */
   private copyReceiver?: CopyReceiver
   private antiEntropyRunning = false
+  /** graceWarning is the last grace refusal anti-entropy logged (logged again only when it changes). */
+  private graceWarning: string | undefined
   /** statsPublishing is set while a publish runs: a slow one is not overlapped by the next tick. */
   private statsPublishing = false
   /** publishedPages is how many load pages the last publish under `publishedLease` wrote (older ones beyond the new count are deleted). */
@@ -391,6 +393,10 @@ export class StorageNode {
       const report = await repairShards(this.ctx, {shards: led, rounds: 2, purge: true, maxClockOffsetMs: this.opts.maxClockOffsetMs, timeoutMs: 5000})
       const purged = report.shards.reduce((n, s) => n + s.purged, 0)
       if (report.recordsFixed > 0 || purged > 0) this.opts.log.info('anti-entropy', {shards: led.length, repaired: report.recordsFixed, purgedTombstones: purged})
+      // Nodes with different (or unpublished) graces keep every tombstone: say so, once per change, since only the operator can fix it.
+      const refusal = report.shards.find((s) => s.gc?.includes('--tombstone-grace'))?.gc
+      if (refusal !== this.graceWarning && refusal) this.opts.log.warn('tombstones are not purged', {reason: refusal})
+      this.graceWarning = refusal
     } finally {
       this.antiEntropyRunning = false
     }

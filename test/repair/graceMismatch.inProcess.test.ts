@@ -122,7 +122,7 @@ describe('tombstone purge with nodes of different --tombstone-grace', {timeout: 
   })
 
   it('Given a node whose alive record publishes no grace (an older build), When anti-entropy runs, Then nothing is purged and the reason names it', async () => {
-    const c = await cluster((node, replica) => (replica ? GRACE_MS : undefined))
+    const c = await cluster((_, replica) => (replica ? GRACE_MS : undefined))
     const {report, reads} = await history(c)
     expect(report.purged).toBe(0)
     expect(report.gc).toBe(`node ${c.joiner} publishes no --tombstone-grace (an older build): tombstones are kept until every node runs a build that publishes it`)
