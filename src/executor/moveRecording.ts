@@ -96,33 +96,29 @@ export async function recordPlanMoves(ctx: ServiceContext, lock: HeldLock, plan:
  * per list (for the executor's log).
  */
 export async function completeRecordings(ctx: ServiceContext, lock: HeldLock): Promise<Recording[]> {
-  const lists = await readLists(ctx)
-  if (lists.size === 0) return []
-  const existing = new Set((await listMoves(ctx)).map((m) => m.value.id))
-  const out: Recording[] = []
-  for (const [plan, pages] of lists) {
-    const whole = isWhole(pages)
-    const named = whole ? pages.flatMap((p) => p.moves) : []
-    const missing = named.filter((m) => !existing.has(m.id))
-    out.push({plan, named: named.length, recorded: named.length - missing.length, whole})
-    if (missing.length === 0) {
-      if ((await ctx.store.commit({compares: [lock.fence], deletePrefixes: [ctx.keys.recordingOf(plan)]})) === undefined) throw lockLost(plan)
-      continue
-    }
-    await recordBatches(ctx, lock, plan, missing, true)
+  const found = await readUnrecorded(ctx)
+  for (const {recording, missing} of found) {
+    if (missing.length > 0) await recordBatches(ctx, lock, recording.plan, missing, true)
+    else if ((await ctx.store.commit({compares: [lock.fence], deletePrefixes: [ctx.keys.recordingOf(recording.plan)]})) === undefined) throw lockLost(recording.plan)
   }
-  return out
+  return found.map((f) => f.recording)
 }
 
 /** readRecordings lists the plans whose moves are not all recorded (read-only: `moves list`, the autopilot's observation). */
 export async function readRecordings(ctx: ServiceContext): Promise<Recording[]> {
+  return (await readUnrecorded(ctx)).map((f) => f.recording)
+}
+
+/** readUnrecorded reads every plan's list and, for each, what it names and which of those moves have no record yet (none for a list that is not whole). */
+async function readUnrecorded(ctx: ServiceContext): Promise<{recording: Recording; missing: Move[]}[]> {
   const lists = await readLists(ctx)
   if (lists.size === 0) return []
   const existing = new Set((await listMoves(ctx)).map((m) => m.value.id))
   return [...lists].map(([plan, pages]) => {
     const whole = isWhole(pages)
     const named = whole ? pages.flatMap((p) => p.moves) : []
-    return {plan, named: named.length, recorded: named.filter((m) => existing.has(m.id)).length, whole}
+    const missing = named.filter((m) => !existing.has(m.id))
+    return {recording: {plan, named: named.length, recorded: named.length - missing.length, whole}, missing}
   })
 }
 

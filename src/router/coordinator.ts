@@ -138,8 +138,8 @@ const FENCING = new Set(['STALE_EPOCH', 'NOT_OWNER'])
  *
  * Real-time order: a write is acknowledged only by replicas that stored its version (or
  * already held exactly this record). A replica that keeps a strictly newer version, or
- * another record at this version that wins the LWW tie, reports it (`superseded`); that answer counts against the quorum, the version is observed into the
- * HLC, and the write is re-issued above it (at most {@link MAX_REISSUES} times, within the
+ * another record at this version that wins the LWW tie, reports it (`superseded`); that
+ * answer counts against the quorum, the version is observed into the HLC, and the write is re-issued above it (at most {@link MAX_REISSUES} times, within the
  * request's deadline) or fails — it is never acknowledged having lost. With w + w > rf
  * (and joint quorums during moves) every acknowledged write A shares a replica with the
  * quorum of any write B invoked after A's ack, so B either lands above A or is re-issued
