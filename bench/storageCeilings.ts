@@ -32,7 +32,7 @@ const MiB = 1024 * 1024
 const TOTAL_MIB = Number(process.env.STORAGE_CEILING_MIB ?? 512)
 const VALUE_BYTES = 64 * 1024
 const BATCH_BYTES = 2 * MiB
-const PAGE_SIZE = 16384
+const PAGE_SIZE = Number(process.env.STORAGE_CEILING_PAGE_SIZE ?? 16384)
 const CHECKPOINT_BYTES = 16 * MiB
 
 interface Value {
