@@ -1,9 +1,9 @@
 import {z} from 'zod'
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {UserError} from '../errors/errors.js'
-import {type HeldLock} from '../etcd/leaseLock.js'
+import {type HeldLock, parseLockHolder} from '../etcd/leaseLock.js'
 import {type Move, MoveSchema} from '../model/move.js'
-import {MAX_TXN_OPS} from '../store/store.js'
+import {MAX_TXN_OPS, type Typed} from '../store/store.js'
 import {listMoves} from './moveStore.js'
 
 /**
@@ -57,8 +57,14 @@ export interface Recording {
   named: number
   /** recorded: how many of them have a `moves/` record. */
   recorded: number
-  /** whole is false for a list an apply was killed while writing (no move of it was recorded). */
+  /** whole is false for a list an apply was killed while writing (no move of it was recorded), or one a running apply is writing. */
   whole: boolean
+  /**
+   * recordingBy names the executor lock's holder when the list was written under the lock
+   * held now: a running apply is recording the moves (a list outlives its writer only when
+   * the writer stopped). Absent when the list is a stopped apply's.
+   */
+  recordingBy?: string
 }
 
 /**
@@ -104,26 +110,49 @@ export async function completeRecordings(ctx: ServiceContext, lock: HeldLock): P
   return found.map((f) => f.recording)
 }
 
-/** readRecordings lists the plans whose moves are not all recorded (read-only: `moves list`, the autopilot's observation). */
+/**
+ * readRecordings lists the plans whose moves are not all recorded (read-only: `moves list`,
+ * the autopilot's observation), each with `recordingBy` when a running apply is recording
+ * it: its pages were all created after the executor lock held now was (every page is
+ * written under the lock, and a later lock is a new key with a higher create revision), so
+ * the lock's holder wrote them. A list older than the lock is a stopped apply's, even while
+ * another executor holds the lock. The lock is read first: a list the holder wrote and
+ * finished since is gone by the time the lists are read.
+ */
 export async function readRecordings(ctx: ServiceContext): Promise<Recording[]> {
-  return (await readUnrecorded(ctx)).map((f) => f.recording)
-}
-
-/** readUnrecorded reads every plan's list and, for each, what it names and which of those moves have no record yet (none for a list that is not whole). */
-async function readUnrecorded(ctx: ServiceContext): Promise<{recording: Recording; missing: Move[]}[]> {
-  const lists = await readLists(ctx)
-  if (lists.size === 0) return []
-  const existing = new Set((await listMoves(ctx)).map((m) => m.value.id))
-  return [...lists].map(([plan, pages]) => {
-    const whole = isWhole(pages)
-    const named = whole ? pages.flatMap((p) => p.moves) : []
-    const missing = named.filter((m) => !existing.has(m.id))
-    return {recording: {plan, named: named.length, recorded: named.length - missing.length, whole}, missing}
+  const lock = await ctx.store.get(ctx.keys.executorLock)
+  return (await readUnrecorded(ctx)).map(({recording, createdAt}) => {
+    if (!lock || createdAt <= lock.createRevision) return recording
+    const h = parseLockHolder(lock.value)
+    return {...recording, recordingBy: h ? `${h.holder} (pid ${h.pid} on ${h.host})` : 'an unreadable lock holder'}
   })
 }
 
-/** unrecordedText is the one line that says a plan's moves are not all recorded and what to run. */
+/**
+ * readUnrecorded reads every plan's list and, for each, what it names, which of those moves
+ * have no record yet (none for a list that is not whole) and the oldest create revision of
+ * its pages.
+ */
+async function readUnrecorded(ctx: ServiceContext): Promise<{recording: Recording; missing: Move[]; createdAt: bigint}[]> {
+  const lists = await readLists(ctx)
+  if (lists.size === 0) return []
+  const existing = new Set((await listMoves(ctx)).map((m) => m.value.id))
+  return [...lists].map(([plan, list]) => {
+    const pages = list.map((p) => p.value)
+    const whole = isWhole(pages)
+    const named = whole ? pages.flatMap((p) => p.moves) : []
+    const missing = named.filter((m) => !existing.has(m.id))
+    const createdAt = list.reduce((min, p) => (p.createRevision < min ? p.createRevision : min), list[0]!.createRevision)
+    return {recording: {plan, named: named.length, recorded: named.length - missing.length, whole}, missing, createdAt}
+  })
+}
+
+/** unrecordedText is the one line that says a plan's moves are not all recorded and what to run (nothing while a running apply records them). */
 export function unrecordedText(r: Recording): string {
+  if (r.recordingBy !== undefined) {
+    if (!r.whole) return `plan ${r.plan}: its moves are being listed for recording by a running apply (${r.recordingBy}); none is recorded yet`
+    return `plan ${r.plan}: ${r.named - r.recorded} of its ${r.named} confirmed move(s) are not recorded yet: they are being recorded by a running apply (${r.recordingBy})`
+  }
   if (!r.whole) return `plan ${r.plan}: an apply was stopped while it listed the moves to record; none was recorded (apply the plan again; the next executor deletes the list)`
   return `plan ${r.plan}: ${r.named - r.recorded} of its ${r.named} confirmed move(s) are not recorded yet (apply was stopped while recording them): \`shardctl apply --resume\` records and runs them`
 }
@@ -139,10 +168,10 @@ async function recordBatches(ctx: ServiceContext, lock: HeldLock, plan: string, 
 }
 
 /** readLists reads every `recording/` page, grouped by plan, in page order. */
-async function readLists(ctx: ServiceContext): Promise<Map<string, RecordingPage[]>> {
+async function readLists(ctx: ServiceContext): Promise<Map<string, Typed<RecordingPage>[]>> {
   const {items} = await ctx.store.listTyped(ctx.keys.recordingPrefix, RecordingPageSchema)
-  const lists = new Map<string, RecordingPage[]>()
-  for (const {value} of items) lists.set(value.plan, [...(lists.get(value.plan) ?? []), value])
+  const lists = new Map<string, Typed<RecordingPage>[]>()
+  for (const item of items) lists.set(item.value.plan, [...(lists.get(item.value.plan) ?? []), item])
   return lists
 }
 

@@ -39,7 +39,7 @@ export async function showMove(ctx: ServiceContext, id: string): Promise<MoveVie
 
 /**
  * unrecordedPlans lists plans (optionally one) whose confirmed moves are not all recorded: an
- * apply was killed while recording them. `moves list` shows them, since a list of the
+ * apply was killed while recording them, or a running one is (`recordingBy`). `moves list` shows them, since a list of the
  * recorded moves alone would read as the whole plan (see moveRecording.ts).
  */
 export async function unrecordedPlans(ctx: ServiceContext, plan?: string): Promise<Recording[]> {

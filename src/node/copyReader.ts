@@ -80,7 +80,12 @@ export class CopyReader {
     return this.ask<WalCheckpoint>((id) => ({id, op: 'checkpoint'}))
   }
 
-  /** ask posts the request `message(id)` to the thread (started if need be) and resolves with its answer. */
+  /**
+   * ask posts the request `message(id)` to the thread (started if need be) and resolves with
+   * its answer. A thread that cannot start (the Worker constructor throws) is a rejection
+   * like any other failure, never a throw: every caller awaits the promise, and a throw
+   * escaped a copy stream's read-ahead (which only catches its promise) as an exception.
+   */
   private ask<T extends Answer>(message: (id: number) => object, slab?: number): Promise<T> {
     if (this.closed) return Promise.reject(new Error('copy reader is closed'))
     let worker: Worker
@@ -89,7 +94,7 @@ export class CopyReader {
     } catch (err) {
       // No thread took the request: the slab lent for it is free again.
       if (slab !== undefined) this.lender?.giveBack(slab)
-      throw err
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)))
     }
     if (slab !== undefined && this.lender && this.slabsShared !== worker) {
       // Once per thread, ahead of its first read into a slab (messages arrive in order).

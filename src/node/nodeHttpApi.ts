@@ -475,6 +475,9 @@ export class NodeHttpApi {
       purged += n
       if (n < 1000) break
     }
+    // Counted here, from what the purges deleted: a purge commit's record count is not known
+    // before it runs (the counter stayed 0), and range drops commit as kind `purge` too.
+    this.deps.metrics?.purged(purged)
     if (purged > 0) this.deps.log.info('purged tombstones', {shard: id, epoch: shard.epoch, before: body.before, purged})
     sendJson(res, 200, {shard: id, epoch: shard.epoch, purged})
   }

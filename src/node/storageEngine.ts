@@ -592,13 +592,13 @@ export class StorageEngine {
   /**
    * offLoop runs a read in the copy reader thread (`threaded`), or on this thread (`here`)
    * when the engine runs without threads; rejects once the engine is closed, and with
-   * `here`'s error as a rejection, never a throw.
+   * `threaded`'s or `here`'s error as a rejection, never a throw.
    */
   private offLoop<T>(threaded: (reader: CopyReader) => Promise<T>, here: () => T): Promise<T> {
     if (this.closed) return Promise.reject(new Error('storage engine is closed'))
-    if (this.copyReader) return threaded(this.copyReader)
     try {
-      return Promise.resolve(here())
+      // Either may throw before it has a promise to give (a reader thread that cannot start): still a rejection.
+      return this.copyReader ? threaded(this.copyReader) : Promise.resolve(here())
     } catch (err) {
       return Promise.reject(err)
     }

@@ -158,9 +158,8 @@ export class StorageNode {
     // Made once the engine has made the data dir; the engine asks it when a drop finds no room.
     let reserve: DiskReserve | undefined
     try {
-      engine = StorageEngine.open({dir: opts.dataDir, nodeId: opts.id, clusterUid: meta.value.uid, tombstoneGraceMs: opts.tombstoneGraceMs, maxClockOffsetMs: opts.maxClockOffsetMs, synchronous: opts.synchronous, onWriterFailed: (err) => storageFailed.report(err), onStorageFull: (err) => logStorageFull(opts.log, err), onFreeingFull: (what, checkpointed) => (reserve ? reserve.freeingFull(what, checkpointed) : Promise.resolve(fullRetry(0, checkpointed))), onCommit: (kind, seconds, records) => {
+      engine = StorageEngine.open({dir: opts.dataDir, nodeId: opts.id, clusterUid: meta.value.uid, tombstoneGraceMs: opts.tombstoneGraceMs, maxClockOffsetMs: opts.maxClockOffsetMs, synchronous: opts.synchronous, onWriterFailed: (err) => storageFailed.report(err), onStorageFull: (err) => logStorageFull(opts.log, err), onFreeingFull: (what, checkpointed) => (reserve ? reserve.freeingFull(what, checkpointed) : Promise.resolve(fullRetry(0, checkpointed))), onCommit: (kind, seconds) => {
         metrics?.committed(kind, seconds)
-        if (kind === 'purge') metrics?.purged(records)
       }, onWalSync: (file, seconds) => metrics?.backgroundSynced(file, seconds), onWalWait: (outcome, seconds) => metrics?.walWaited(outcome, seconds)})
     } catch (err) {
       if (err instanceof ForeignClusterError) throw new UserError('BAD_INPUT', err.message, `empty ${opts.dataDir} (its data must not merge into the new cluster) or pass another --data-dir`, {cause: err})

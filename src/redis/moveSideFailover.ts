@@ -39,7 +39,7 @@ export interface MoveFailoverInput {
  * retrying is pointless and the slot state is handed to `redis fix`.
  */
 export function moveSideFailover(input: MoveFailoverInput): SideFailover {
-  const live = input.views.map((v) => ({address: v.address, me: myself(v.nodes), view: v.nodes})).filter((x): x is {address: string; me: RedisClusterNode; view: readonly RedisClusterNode[]} => x.me !== undefined && isUp(x.me) && x.me.flags.includes('master'))
+  const live = liveMasters(input.views)
   const isLive = (s: MoveSide) => live.some((m) => shortNodeId(m.me.id) === s.node)
   for (const [side, s, other, slots] of [['source', input.source, input.target, input.sourceSlots], ['target', input.target, input.source, input.targetSlots]] as const) {
     if (isLive(s)) continue
@@ -59,6 +59,71 @@ export function moveSideFailover(input: MoveFailoverInput): SideFailover {
   return {kind: 'live'}
 }
 
+/** LiveMaster is a node that answered `CLUSTER NODES` as a master not flagged failing: its address, its own entry and its view. */
+interface LiveMaster {
+  address: string
+  me: RedisClusterNode
+  view: readonly RedisClusterNode[]
+}
+
+function liveMasters(views: readonly NodeView[]): LiveMaster[] {
+  return views.map((v) => ({address: v.address, me: myself(v.nodes), view: v.nodes})).filter((x): x is LiveMaster => x.me !== undefined && isUp(x.me) && x.me.flags.includes('master'))
+}
+
+/**
+ * BystanderDown is a recorded master the move does not name that did not answer: the move
+ * cannot run while it is down (the runner drives every recorded master, see
+ * downBystander). `failedOver`: the live masters show Redis replaced it (see takenOver);
+ * `seed` is a live master to run `redis fix` through.
+ */
+export interface BystanderDown {
+  node: string
+  address: string
+  failedOver: boolean
+  seed: string | null
+}
+
+/** BystanderInput: the move's sides, the other recorded masters, and the `CLUSTER NODES` views of every node that answered. */
+export interface BystanderInput {
+  source: MoveSide
+  target: MoveSide
+  others: readonly MoveSide[]
+  views: readonly NodeView[]
+}
+
+/**
+ * downBystander (pure) names the first recorded master, neither the move's source nor its
+ * target, that gave no view of its own: a redis move connects to every recorded master
+ * before it changes anything (SETSLOT NODE goes to each), so one down stops every run, and
+ * bounded retries ended with a reason that named neither it nor the way out. One that
+ * answers, even as a replica (Redis failed it over and it rejoined), is not down: the move
+ * runs (a replica's refused SETSLOT is left to gossip). Undefined when none is down.
+ */
+export function downBystander(input: BystanderInput): BystanderDown | undefined {
+  const live = liveMasters(input.views)
+  const answered = new Set(input.views.map((v) => myself(v.nodes)).filter((me) => me !== undefined).map((me) => shortNodeId(me.id)))
+  const sides = new Set([input.source.node, input.target.node])
+  const down = input.others.find((o) => !sides.has(o.node) && !answered.has(o.node))
+  if (!down) return undefined
+  const fullId = input.views.flatMap((v) => v.nodes).find((n) => shortNodeId(n.id) === down.node)?.id
+  const liveSide = [input.source, input.target].find((s) => live.some((m) => shortNodeId(m.me.id) === s.node))
+  return {node: down.node, address: down.address, failedOver: fullId !== undefined && takenOver(fullId, live), seed: liveSide?.address ?? live[0]?.address ?? null}
+}
+
+/**
+ * bystanderDownText is the one line a run stopped by a down bystander fails with (the
+ * executor's retry line, and the last error its give-up reason names): which master, why
+ * it stops the move, and the way out: restart it, or, when Redis failed it over and it is
+ * gone for good, `redis fix` and `cluster init --force` through a live master (the records
+ * still name it).
+ */
+export function bystanderDownText(b: BystanderDown): string {
+  const seed = b.seed ?? '<live node>'
+  const what = `master ${b.node} at ${b.address} (not a side of this move) does not answer${b.failedOver ? ', and Redis failed it over' : ''}: a redis move drives every recorded master, so none runs while it is down`
+  if (!b.failedOver) return `${what}; restart it, then \`shardctl apply --resume\` runs the move from where it stopped`
+  return `${what}; restart it (it rejoins as a replica), then \`shardctl apply --resume\`; or, if it is gone for good, run \`shardctl redis fix --seed ${seed} --yes\`, then \`shardctl cluster init --engine redis --seed ${seed} --force\` (the records name it) and plan again`
+}
+
 /**
  * takenOver tells whether the live masters' views show the failed master `id` replaced: every
  * view that lists it flags it `fail`, gives it no slot (but those the viewer imports from it:
@@ -66,7 +131,7 @@ export function moveSideFailover(input: MoveFailoverInput): SideFailover {
  * could still be elected), and its config epoch says it once served slots (Redis never fails
  * over a master without slots).
  */
-function takenOver(id: string, live: readonly {me: RedisClusterNode; view: readonly RedisClusterNode[]}[]): boolean {
+function takenOver(id: string, live: readonly LiveMaster[]): boolean {
   const entries = live.flatMap((m) => {
     const n = m.view.find((x) => x.id === id)
     return n ? [{viewer: m.me, n}] : []

@@ -13,7 +13,7 @@ import {awaitEpochOrder, type EpochWaitOptions} from './epochOrderWait.js'
 import {assignSlot, assignSlots, connectMasters, countKeys, countKeysMany, keepMaster, keySizes, keysInSlot, type MasterConn, migrateKeys, openSlot, openSlots, ownSlots, slotsNotOwned, slotView} from './slotOps.js'
 import {slotsOfRange} from './slotMap.js'
 import {readClusterViews} from './clusterViews.js'
-import {failoverHandOff, moveSideFailover} from './moveSideFailover.js'
+import {bystanderDownText, downBystander, failoverHandOff, moveSideFailover} from './moveSideFailover.js'
 
 /** RedisMoveOptions tune the redis engine's slot migration. */
 export interface RedisMoveOptions {
@@ -71,8 +71,27 @@ export async function runRedisMove(env: ExecutorEnv, initial: FencedMove, opts: 
     // A side Redis failed over never comes back as the master the records name: hand over instead of retrying.
     const handed = await handOffAfterFailover(env, initial.value.id).catch(() => undefined)
     if (handed) return handed
-    throw err
+    // A master the move does not name, down, stops every run at its connect: say which and the way out.
+    const bystander = isUserError(err, 'NODE_UNREACHABLE') ? await bystanderError(env, initial.value.id, err).catch(() => undefined) : undefined
+    throw bystander ?? err
   }
+}
+
+/**
+ * bystanderError reads the recorded masters' views when a run failed to reach a master and,
+ * when a master other than the move's sides is down (downBystander), returns the
+ * NODE_UNREACHABLE error naming it and the way out, for the executor to retry (a restart
+ * brings it back) and, once it gives up, to record. Undefined otherwise: the error stands.
+ */
+async function bystanderError(env: ExecutorEnv, id: string, err: UserError): Promise<UserError | undefined> {
+  const m = await getMove(env.ctx, id)
+  const nodes = (await listNodes(env.ctx)).map((n) => n.value)
+  const source = nodes.find((n) => n.id === m.value.from)
+  const target = nodes.find((n) => n.id === m.value.to)
+  if (!source || !target) return undefined
+  const {views} = await readClusterViews(nodes.map((n) => n.address))
+  const down = downBystander({source: {node: source.id, address: source.address}, target: {node: target.id, address: target.address}, others: nodes.map((n) => ({node: n.id, address: n.address})), views})
+  return down ? new UserError('NODE_UNREACHABLE', bystanderDownText(down), `restart redis-server at ${down.address}`, {cause: err}) : undefined
 }
 
 /**

@@ -166,8 +166,16 @@ async function repairShard(shard: Shard, client: (node: string) => NodeClient | 
     format = agreed.format
     report.tombstonesBefore = cutoff
     live = [...digests.keys()]
+    // Fence (a scan of the shard) only when some replica holds tombstones to purge.
+    const purgeIfExpired = async (): Promise<void> => {
+      const expired = [...digests.values()].some((d) => (d.tombstonesExcluded ?? 1) > 0)
+      if (report.converged && expired && (opts.purge ?? true)) await purgeShard(shard, client, graces, cutoff, format, report)
+    }
     if (live.length < 2) {
       report.converged = live.length === replicas.length
+      // A lone replica (rf 1) has nothing to compare, but its tombstones are collected all
+      // the same, through the same fence: returning here kept every tombstone of an rf 1 shard.
+      if (live.length === 1) await purgeIfExpired()
       return report
     }
     const differing = differingBuckets([...digests.values()])
@@ -175,9 +183,7 @@ async function repairShard(shard: Shard, client: (node: string) => NodeClient | 
     if (round === 0) report.differingBuckets = differing.length
     if (differing.length === 0) {
       report.converged = report.unreachable.length === 0
-      // Fence (a scan of the shard) only when some replica holds tombstones to purge.
-      const expired = [...digests.values()].some((d) => (d.tombstonesExcluded ?? 1) > 0)
-      if (report.converged && expired && (opts.purge ?? true)) await purgeShard(shard, client, graces, cutoff, format, report)
+      await purgeIfExpired()
       return report
     }
     report.rounds = round + 1

@@ -64,6 +64,30 @@ async function world() {
       // The process is gone: its lease lapses.
       for (const id of store.leaseIds()) store.expireLease(id)
     },
+    /**
+     * applyHeldAt runs `apply plan` on its own client, alive, whose `n`th transaction that
+     * records moves waits until `release` is called: a running apply caught between two
+     * batches. `reached` resolves once it waits; `done` is the apply's result.
+     */
+    applyHeldAt: (n: number) => {
+      const live = store.connect()
+      const commit = live.commit.bind(live)
+      let seen = 0
+      let reach!: () => void
+      let release!: () => void
+      const reached = new Promise<void>((r) => (reach = r))
+      const gate = new Promise<void>((r) => (release = r))
+      live.commit = async (txn: Txn) => {
+        const creates = (txn.puts ?? []).some((p) => p.key.startsWith(ctx.keys.movesPrefix)) && !txn.compares.some((c) => c.key.startsWith(ctx.keys.movesPrefix) && 'modRevision' in c)
+        if (creates && ++seen === n) {
+          reach()
+          await gate
+        }
+        return commit(txn)
+      }
+      const done = apply(makeServiceContext(live, {cluster: 'rec'}, () => new Date(now)), plan)
+      return {reached, release, done}
+    },
     resume: () => apply(ctx, undefined),
     /** resumeAnswered runs `apply --resume` whose confirmation `confirm` answers, with `signal` as its Ctrl-C. */
     resumeAnswered: (confirm: () => Promise<boolean>, signal?: AbortSignal) => apply(ctx, undefined, confirm, signal),
@@ -116,6 +140,37 @@ describe('apply killed while recording a plan of more moves than one transaction
     const unrecorded = await unrecordedPlans(w.ctx, 'big')
     expect(unrecorded).toEqual([{plan: 'big', named: MOVES, recorded, whole: true}])
     expect(unrecordedText(unrecorded[0]!)).toBe(`plan big: ${MOVES - recorded} of its ${MOVES} confirmed move(s) are not recorded yet (apply was stopped while recording them): \`shardctl apply --resume\` records and runs them`)
+  })
+
+  it('Given a running apply between two batches of recording its moves, When the moves are listed, Then the plan shows as being recorded by that apply (naming it), not as stopped with `apply --resume` advice', async () => {
+    const w = await world()
+    const running = w.applyHeldAt(2)
+    await running.reached
+    const unrecorded = await unrecordedPlans(w.ctx, 'big')
+    expect(unrecorded).toHaveLength(1)
+    const r = unrecorded[0]!
+    expect(r).toMatchObject({plan: 'big', named: MOVES, whole: true, recordingBy: expect.stringMatching(/^test \(pid \d+ on /)})
+    expect(unrecordedText(r)).toBe(`plan big: ${MOVES - r.recorded} of its ${MOVES} confirmed move(s) are not recorded yet: they are being recorded by a running apply (${r.recordingBy})`)
+    expect(unrecordedText(r)).not.toMatch(/stopped|--resume/)
+    running.release()
+    expect((await running.done).counts).toEqual({done: MOVES})
+    expect(await unrecordedPlans(w.ctx)).toEqual([])
+  })
+
+  it('Given apply died after recording some of the moves, When another executor holds the lock now (a resume waiting for its confirmation), Then the plan still shows as stopped, with the `apply --resume` advice', async () => {
+    const w = await world()
+    await w.applyKilledAt('moves', 2)
+    let answer!: (yes: boolean) => void
+    let asked!: () => void
+    const asking = new Promise<void>((r) => (asked = r))
+    const resume = w.resumeAnswered(() => (asked(), new Promise<boolean>((r) => (answer = r))))
+    await asking
+    expect(await w.ctx.store.get(w.ctx.keys.executorLock)).toBeDefined()
+    const [r] = await unrecordedPlans(w.ctx, 'big')
+    expect(r?.recordingBy).toBeUndefined()
+    expect(unrecordedText(r!)).toMatch(/apply was stopped while recording them\): `shardctl apply --resume` records and runs them$/)
+    answer(true)
+    expect((await resume).counts).toEqual({done: MOVES})
   })
 
   it('Given apply died after recording some of the moves, When the same plan is applied again, Then it is not "applied already" with a part of it: all its moves run', async () => {

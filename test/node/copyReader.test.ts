@@ -103,16 +103,35 @@ describe('CopyReader and its slabs (copyPageSlabs.ts)', {timeout: 60_000}, () =>
     }
   })
 
-  it('given a thread that cannot be started, when a read is asked, then it fails and its slab is not kept', async () => {
+  it('given a thread that cannot be started, when a read is asked, then it rejects (never throws) and its slab is not kept', async () => {
     const {dir} = open()
     const lender = new SlabLender(2, 1024)
     // A function cannot be cloned into a thread's workerData: the Worker constructor throws at once.
     const reader = new CopyReader({file: `${dir}/${DB_FILE}`, pageSize: 16384, unclonable: () => 1} as unknown as CopyReaderData, () => lender)
     try {
-      await expect(Promise.resolve().then(() => reader.read(ALL, undefined, 100))).rejects.toThrow()
+      const asked: (() => Promise<unknown>)[] = [() => reader.read(ALL, undefined, 100), () => reader.listBuckets(ALL, [0], undefined), () => reader.checkpoint()]
+      for (const ask of asked) await expect(returned(ask)).rejects.toThrow(/could not be cloned/)
       expect(lender.available()).toBe(2)
     } finally {
       await reader.close()
     }
   })
+
+  it('given an engine whose copy reader thread cannot be started, when a copy page or a bucket listing is read, then the engine rejects (every caller awaits a promise; none catches a throw)', async () => {
+    const {engine} = open()
+    // The thread starts at the first read: make its workerData unclonable before, as above.
+    Object.assign((engine as unknown as {copyReader: {data: object}}).copyReader.data, {unclonable: () => 1})
+    await expect(returned(() => engine.readCopyPage(ALL, undefined, 100))).rejects.toThrow(/could not be cloned/)
+    await expect(returned(() => engine.listBuckets(ALL, [0]))).rejects.toThrow(/could not be cloned/)
+  })
 })
+
+/** returned is what `call` returned, or a rejection saying it threw instead: so a test fails on a synchronous throw. */
+function returned<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return call()
+  } catch {
+    // Not the error's message: the test matches the rejection's message against it.
+    return Promise.reject(new Error('threw synchronously instead of rejecting'))
+  }
+}

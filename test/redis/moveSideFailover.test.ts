@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import {parseClusterNodes, shortNodeId} from '../../src/redis/clusterNodes.js'
-import {failoverHandOff, moveSideFailover, type MoveFailoverInput} from '../../src/redis/moveSideFailover.js'
+import {bystanderDownText, downBystander, failoverHandOff, moveSideFailover, type MoveFailoverInput} from '../../src/redis/moveSideFailover.js'
 import {type NodeView} from '../../src/redis/redisTrouble.js'
 
 /**
@@ -99,5 +99,54 @@ describe('moveSideFailover', () => {
     expect(moveSideFailover(input([view(B, noReplica), view(C, noReplica)]))).toEqual({kind: 'down', side: 'source', node: shortNodeId(A)})
     // Nothing answered at all: down.
     expect(moveSideFailover(input([]))).toEqual({kind: 'down', side: 'source', node: shortNodeId(A)})
+  })
+})
+
+/**
+ * downBystander on the same 3 + 3 cluster: the move A -> B stands while C, a master it does
+ * not name, is down (stopped, with its replica still to be elected or with no replica), or was
+ * failed over by Redis and stays down, or was failed over and rejoined as a replica.
+ */
+describe('downBystander', () => {
+  const masters = [side(A), side(B), side(C)]
+  const bystanderInput = (views: NodeView[]) => ({source: side(A), target: side(B), others: masters, views})
+
+  it('every recorded master answers: none is down (the trouble is something else)', () => {
+    const h = during()
+    expect(downBystander(bystanderInput([view(A, h), view(B, h), view(C, h)]))).toBeUndefined()
+  })
+
+  it('C stopped, not failed over yet: names C, not failed over, a live side as seed; the line says to restart it and resume', () => {
+    const h = during()
+    h[C] = {...h[C]!, flags: 'master,fail'}
+    const b = downBystander(bystanderInput([view(A, h), view(B, h)]))
+    expect(b).toEqual({node: shortNodeId(C), address: addr(C), failedOver: false, seed: addr(A)})
+    const line = bystanderDownText(b!)
+    expect(line).toBe(`master ${shortNodeId(C)} at ${addr(C)} (not a side of this move) does not answer: a redis move drives every recorded master, so none runs while it is down; restart it, then \`shardctl apply --resume\` runs the move from where it stopped`)
+    expect(line).not.toContain('\n')
+  })
+
+  it('C failed over to C2 and still down: names C as failed over, and the ways out (restart it, or redis fix and cluster init through a live master)', () => {
+    const h = during()
+    h[C] = {flags: 'master,fail', epoch: 3, slots: []}
+    h[C2] = {flags: 'master', epoch: 11, slots: ['10923-16383']}
+    const b = downBystander(bystanderInput([view(A, h), view(B, h), view(C2, h)]))
+    expect(b).toEqual({node: shortNodeId(C), address: addr(C), failedOver: true, seed: addr(A)})
+    expect(bystanderDownText(b!)).toBe(`master ${shortNodeId(C)} at ${addr(C)} (not a side of this move) does not answer, and Redis failed it over: a redis move drives every recorded master, so none runs while it is down; restart it (it rejoins as a replica), then \`shardctl apply --resume\`; or, if it is gone for good, run \`shardctl redis fix --seed ${addr(A)} --yes\`, then \`shardctl cluster init --engine redis --seed ${addr(A)} --force\` (the records name it) and plan again`)
+  })
+
+  it('C failed over and back as a replica of C2: it answers, so it is not down (the move runs)', () => {
+    const h = during()
+    h[C] = {flags: 'slave', master: C2, epoch: 3}
+    h[C2] = {flags: 'master', epoch: 11, slots: ['10923-16383']}
+    expect(downBystander(bystanderInput([view(A, h), view(B, h), view(C, h), view(C2, h)]))).toBeUndefined()
+  })
+
+  it('a side down is not a bystander (moveSideFailover speaks for it); with the source down too, the seed is the live target', () => {
+    const h = during()
+    h[A] = {...h[A]!, flags: 'master,fail'}
+    expect(downBystander(bystanderInput([view(B, h), view(C, h)]))).toBeUndefined()
+    h[C] = {...h[C]!, flags: 'master,fail'}
+    expect(downBystander(bystanderInput([view(B, h)]))).toMatchObject({node: shortNodeId(C), seed: addr(B)})
   })
 })
