@@ -1,6 +1,7 @@
 import {setTimeout as sleepFor} from 'node:timers/promises'
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
 import {setNodeState} from '../../../src/cluster/nodeService.js'
+import {grantLease, type LeaseHandle} from '../../../src/etcd/leaseHandle.js'
 import {readSnapshot} from '../../../src/cluster/snapshotService.js'
 import {type ApplyInput, type ApplyResult, executePlan} from '../../../src/executor/executePlan.js'
 import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent} from '../../../src/executor/executorEnv.js'
@@ -67,13 +68,17 @@ describe.each([
   }, 90_000)
   afterAll(() => dp?.teardown())
 
+  /** drainBusiest marks the node holding the most replicas draining (so a drain plan has several moves). */
+  async function drainBusiest(shardList: readonly Shard[]): Promise<void> {
+    const held = (id: string) => shardList.filter((s) => s.replicas.some((r) => r.node === id)).length
+    const drained = Array.from({length: nodes}, (_, i) => `n${i + 1}`).sort((a, b) => held(b) - held(a))[0]!
+    await setNodeState(dp.ctx, drained, 'draining')
+  }
+
   it('rolls every move of a drain back from draining while clients write and read: no acknowledged write lost, no stale read, no request failed', async () => {
     const initial = await dp.shards()
     const before = new Map(initial.map((s) => [s.id, s.replicas]))
-    // Drain the node holding the most replicas, so the plan has several moves.
-    const held = (id: string) => initial.filter((s) => s.replicas.some((r) => r.node === id)).length
-    const drained = Array.from({length: nodes}, (_, i) => `n${i + 1}`).sort((a, b) => held(b) - held(a))[0]!
-    await setNodeState(dp.ctx, drained, 'draining')
+    await drainBusiest(initial)
     const plan = planRebalance(await readSnapshot(dp.ctx), {drainOnly: true}, {id: `rb-load-rf${rf}`, createdAt: new Date().toISOString()})
     const planned = plan.actions.filter((a) => a.kind === 'move')
     expect(planned.length).toBeGreaterThan(1)
@@ -133,6 +138,80 @@ describe.each([
     await waitForHintsDrained(router)
     await expectDigestsAgree(dp, after as Shard[])
     console.info(`rollback under load rf ${rf}: ${report.writesAcked} writes acknowledged, ${report.reads} reads, ${planned.length} moves rolled back`)
+    await expectWorkloadIntact(router, report, 200)
+  })
+
+  it('rolls moves back from cutover, while the cutover barrier still waits: reads flip back to the old set with no catch-up, and no acknowledged write is lost or read stale', async () => {
+    // Interleaving: the move cuts over (E+2: reads on the new set, the source outgoing but still
+    // written), and its barrier is held by a router entry that never catches up (a lease-held
+    // entry the test owns), so routers on E+1 and E+2 both serve. Clients write for a while at
+    // E+2; then the rollback flips reads straight back to the old set (E+3) with no catch-up,
+    // which is only right if every write acknowledged at E+2 reached a write quorum of the old
+    // set too (the joint quorum: at rf 1 the source itself). The rb-cutover barrier is held a
+    // while longer, then released. Every move of a second drain goes this way where the test
+    // catches it in time (else it rolls back from draining, as above).
+    const initial = await dp.shards()
+    const before = new Map(initial.map((s) => [s.id, s.replicas]))
+    await drainBusiest(initial)
+    const plan = planRebalance(await readSnapshot(dp.ctx), {drainOnly: true}, {id: `rb-cutover-rf${rf}`, createdAt: new Date().toISOString()})
+    const planned = plan.actions.filter((a) => a.kind === 'move')
+    expect(planned.length).toBeGreaterThan(1)
+
+    const stop = new AbortController()
+    const load = runWorkload(router, {workers: 4, keysPerWorker: 25, maxOps: 40_000, maxMs: 150_000, stop: stop.signal})
+    await sleepFor(500)
+    const deps = {now: () => Date.now(), sleep: (ms: number, s?: AbortSignal) => sleepFor(ms, undefined, {signal: s}).catch(() => {}), emit: () => {}}
+    // The executor notices the rollback once the held cutover barrier gives up (then retried): a short barrier timeout keeps that wait short.
+    const held = input(plan)
+    const running = executors.start((signal) => executePlan(dp.ctx, {...held, limits: {maxConcurrent: 1, perNode: 1}, options: {...held.options, barrierTimeoutMs: 4000}}, deps, signal))
+
+    let blocker: {lease: LeaseHandle; move: string} | undefined
+    const fromCutover = new Set<string>()
+    const drainingSince = new Map<string, number>()
+    try {
+      for (let i = 0; ; i++) {
+        if (i > 6000) throw new Error('the moves did not all roll back in time')
+        const all = await movesOf(dp, plan.id)
+        if (all.length === planned.length && all.every((m) => m.phase === 'rolledback')) break
+        for (const m of all) {
+          if (m.phase === 'verifying' && !blocker && !fromCutover.has(m.id)) {
+            // Every barrier from here on waits for this entry (unreadable: it may be a router on an old map).
+            const lease = await grantLease(dp.ctx.store, 30)
+            await dp.ctx.store.put(dp.ctx.keys.router('zz-lagging'), '{}', lease.id)
+            blocker = {lease, move: m.id}
+          } else if (m.phase === 'cutover' && blocker?.move === m.id && !m.rollbackRequested) {
+            await sleepFor(1000) // clients write at E+2 meanwhile
+            await requestRollback(dp.ctx, m.id)
+            fromCutover.add(m.id)
+          } else if (m.phase === 'rb-cutover' && blocker?.move === m.id) {
+            await sleepFor(500) // routers on E+2 and on E+3 both serve meanwhile
+            await blocker.lease.revoke()
+            blocker = undefined
+          } else if (m.phase === 'draining' && !m.rollbackRequested) {
+            const since = drainingSince.get(m.id) ?? Date.now()
+            drainingSince.set(m.id, since)
+            if (Date.now() - since > 1500) await requestRollback(dp.ctx, m.id)
+          }
+          if (blocker?.move === m.id && (m.phase === 'release' || m.phase === 'draining' || m.phase === 'rolledback')) {
+            // Missed: the cutover barrier passed before the entry was seen; this one rolls back from draining.
+            await blocker.lease.revoke()
+            blocker = undefined
+          }
+        }
+        await sleepFor(20)
+      }
+    } finally {
+      await blocker?.lease.revoke()
+    }
+    await running
+    stop.abort()
+    const report = await load
+    expect(fromCutover.size, 'moves rolled back from cutover').toBeGreaterThan(0)
+    const after = await dp.shards()
+    for (const s of after) expect(s.replicas, `shard ${s.id}`).toEqual(before.get(s.id))
+    await waitForHintsDrained(router)
+    await expectDigestsAgree(dp, after as Shard[])
+    console.info(`rollback from cutover rf ${rf}: ${fromCutover.size} of ${planned.length} moves rolled back from cutover; ${report.writesAcked} writes acknowledged, ${report.reads} reads`)
     await expectWorkloadIntact(router, report, 200)
   })
 })
