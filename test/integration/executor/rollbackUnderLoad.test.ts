@@ -161,9 +161,8 @@ describe.each([
     const load = runWorkload(router, {workers: 4, keysPerWorker: 25, maxOps: 40_000, maxMs: 150_000, stop: stop.signal})
     await sleepFor(500)
     const deps = {now: () => Date.now(), sleep: (ms: number, s?: AbortSignal) => sleepFor(ms, undefined, {signal: s}).catch(() => {}), emit: () => {}}
-    // The executor notices the rollback once the held cutover barrier gives up (then retried): a short barrier timeout keeps that wait short.
-    const held = input(plan)
-    const running = executors.start((signal) => executePlan(dp.ctx, {...held, limits: {maxConcurrent: 1, perNode: 1}, options: {...held.options, barrierTimeoutMs: 4000}}, deps, signal))
+    // The executor leaves the held cutover barrier for the rollback within half a second (BARRIER_INTERRUPT_MS), not at the barrier's timeout.
+    const running = executors.start((signal) => executePlan(dp.ctx, {...input(plan), limits: {maxConcurrent: 1, perNode: 1}}, deps, signal))
 
     let blocker: {lease: LeaseHandle; move: string} | undefined
     const fromCutover = new Set<string>()
