@@ -82,6 +82,9 @@ interface FuzzOptions {
   undo?: boolean
 }
 
+/** UNDO_WAYS: how the moves of a history with `undo` end, in turn. */
+const UNDO_WAYS = ['aborted', 'rolled back from cutover', 'rolled back after release', 'done'] as const
+
 /** run drives one seeded history; `log` receives epoch changes and drops (to debug a failing seed next to the history). */
 async function run(seed: number, opts: FuzzOptions, log: (line: string) => void = () => {}) {
   const rand = rng(seed)
@@ -208,16 +211,17 @@ async function run(seed: number, opts: FuzzOptions, log: (line: string) => void 
       undone[how] = (undone[how] ?? 0) + 1
       log(`${now().toFixed(0)} ${how}: ${to} cleared`)
     }
-    const way = opts.undo ? rand() : 1
-    if (way < 0.2) return back('aborted')
+    // With `undo`, moves take the four ways in turn (so any history of 3 moves or more has every undo).
+    const way = opts.undo ? UNDO_WAYS[(moves - 1) % UNDO_WAYS.length]! : 'done'
+    if (way === 'aborted') return back('aborted')
     await newEpoch([...stay, {node: to, role: 'voter'}, {node: from, role: 'outgoing'}])
     await hops(rand, 10)
-    if (way < 0.4) {
+    if (way === 'rolled back from cutover') {
       await newEpoch([...old, {node: to, role: 'joining'}])
       await hops(rand, 10)
       return back('rolled back from cutover')
     }
-    if (way < 0.7) {
+    if (way === 'rolled back after release') {
       await newEpoch([...stay, {node: to, role: 'voter'}, {node: from, role: 'leaving'}])
       await hops(rand, 20) // clients write to the new set alone
       await newEpoch([...stay, {node: to, role: 'voter'}, {node: from, role: 'joining'}])
@@ -340,7 +344,7 @@ describe('router protocol under a randomized Jepsen-style model check', {timeout
     it(`seed ${seed}: rf ${rf} with moves aborted, rolled back from cutover and rolled back after release, hinted handoff, outages and skew`, async () => {
       const {report, moves, strays, undone} = await run(seed, {skews: [0, 2000, -1500], ops: 800, workers: 8, keys: 3, moves: true, undo: true, hints: true, rf})
       expect(report.writesAcked).toBeGreaterThan(10)
-      expect(moves).toBeGreaterThan(4)
+      expect(moves).toBeGreaterThan(2)
       // Each way of undoing a move happened in this history.
       expect(Object.keys(undone).sort()).toEqual(['aborted', 'rolled back after release', 'rolled back from cutover'])
       expect(strays).toBe(0)
