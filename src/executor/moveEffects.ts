@@ -16,8 +16,12 @@ import {MoveFailure} from './retryPolicy.js'
  * move now, or anything else for a bug (see retryPolicy.ts).
  */
 export interface MoveEffects {
-  /** barrier returns once every live router applied the map up to `mapRevision` and every live node of `nodes` reports `shard.epoch`. */
-  barrier(shard: Shard, mapRevision: bigint, nodes: readonly string[]): Promise<void>
+  /**
+   * barrier returns once every live router applied the map up to `mapRevision` and every live
+   * node of `nodes` reports `shard.epoch`; it throws UserError(CONFLICT) once `interrupted`
+   * (asked now and then while it waits) names a reason to stop waiting.
+   */
+  barrier(shard: Shard, mapRevision: bigint, nodes: readonly string[], interrupted?: () => Promise<string | undefined>): Promise<void>
   /** copy copies the move's range to its destination, committing progress and finally `verifying` (or `aborting` on cancel); returns the move as stored. */
   copy(env: ExecutorEnv, m: FencedMove): Promise<FencedMove>
   /** verify compares digests of the destination and the source (or the old set when the source is down) and repairs, bounded rounds. */
@@ -33,7 +37,7 @@ export interface MoveEffects {
 /** nodeMoveEffects performs the effects on real nodes through `env`; `copy` is the copy path (kept apart: it is being replaced). */
 export function nodeMoveEffects(env: ExecutorEnv, copy: MoveEffects['copy']): MoveEffects {
   return {
-    barrier: (shard, mapRevision, nodes) => awaitBarrier(env, shard, mapRevision, nodes),
+    barrier: (shard, mapRevision, nodes, interrupted) => awaitBarrier(env, shard, mapRevision, nodes, interrupted),
     copy,
     verify: (move, shard) => verify(env, move, shard),
     drain: (move) => drainSource(env, move),

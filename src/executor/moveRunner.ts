@@ -1,9 +1,9 @@
 import {listAlive} from '../cluster/clusterRepo.js'
-import {type Move} from '../model/move.js'
+import {type Move, PHASE_TABLE} from '../model/move.js'
 import {type ExecutorEnv} from './executorEnv.js'
 import {type MoveEffects, nodeMoveEffects} from './moveEffects.js'
 import {copyShard} from './nodeCopy.js'
-import {decideMove, type MoveDecision, type MoveEffect, type MoveObservation} from './moveMachine.js'
+import {decideMove, type MoveDecision, type MoveEffect, type MoveObservation, ROLLBACK_PHASES} from './moveMachine.js'
 import {commitMoveTransition, type FencedMove, getMove, readShard, transitionPatch} from './moveStore.js'
 import {backoffMs, classifyError, type Failure} from './retryPolicy.js'
 
@@ -159,7 +159,7 @@ async function runEffect(env: ExecutorEnv, effects: MoveEffects, m: FencedMove, 
       return next
     }
     case 'barrier':
-      await effects.barrier(e.shard, e.mapRevision, e.nodes)
+      await effects.barrier(e.shard, e.mapRevision, e.nodes, () => operatorRequest(env, move.id))
       break
     case 'verify':
       await effects.verify(move, e.shard)
@@ -178,6 +178,18 @@ async function runEffect(env: ExecutorEnv, effects: MoveEffects, m: FencedMove, 
   }
   run.done.add(e.key)
   return m
+}
+
+/**
+ * operatorRequest names a cancel or rollback request that the move's phase honours, read
+ * fresh (undefined: none): a barrier held by a laggard gives way to it, and the machine
+ * then decides the move again with the request in view.
+ */
+async function operatorRequest(env: ExecutorEnv, id: string): Promise<string | undefined> {
+  const m = (await getMove(env.ctx, id)).value
+  if (m.cancelRequested && PHASE_TABLE[m.phase].cancel === 'accept') return `move ${id} was cancelled`
+  if (m.rollbackRequested && ROLLBACK_PHASES.has(m.phase)) return `move ${id} is to be rolled back`
+  return undefined
 }
 
 function emitPhase(env: ExecutorEnv, m: Move): void {

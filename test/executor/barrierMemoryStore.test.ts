@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import {makeServiceContext} from '../../src/cluster/serviceContext.js'
-import {awaitBarrier} from '../../src/executor/barrier.js'
+import {awaitBarrier, BARRIER_INTERRUPT_MS} from '../../src/executor/barrier.js'
 import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEnv} from '../../src/executor/executorEnv.js'
 import {type NodeClient} from '../../src/node/nodeClient.js'
 import {NodeRequestError} from '../../src/node/nodeRequestError.js'
@@ -123,6 +123,36 @@ describe('awaitBarrier on the memory store', () => {
     expect(err).toMatchObject({code: 'PRECONDITION', message: expect.stringMatching(/node n2, router r1 behind$/)})
     expect(w.polls()).toBeGreaterThanOrEqual(TIMEOUT_MS / 100)
     expect(await w.store.revision()).toBe(before)
+  })
+
+  it('Given a router that never catches up and an operator request arriving while the barrier waits, Then the barrier gives way to it within BARRIER_INTERRUPT_MS (CONFLICT: decide again), not at its timeout', async () => {
+    const w = await world({})
+    Object.assign(w.env, {options: {...w.env.options, barrierTimeoutMs: 30_000}})
+    const lease = await w.store.grantLease(10)
+    for (const n of ['n1', 'n2', 'n3']) await w.alive(n, lease.id)
+    await w.router('r-stuck', 10n, lease.id)
+    let request: string | undefined
+    const asked: number[] = []
+    w.whenPolled(async (polls) => {
+      if (polls === 12) request = 'move m-1 was cancelled' // 1.2 s into the wait
+    })
+
+    const err = await awaitBarrier(w.env, SHARD, 50n, ['n1', 'n2', 'n3'], async () => (asked.push(w.polls()), request)).catch((e: unknown) => e)
+
+    expect(err).toMatchObject({code: 'CONFLICT', message: expect.stringMatching(/move m-1 was cancelled$/)})
+    // Asked every BARRIER_INTERRUPT_MS of waiting (a poll is 100 ms), and left at the first ask after the request.
+    const every = BARRIER_INTERRUPT_MS / 100
+    expect(asked).toEqual([every, 2 * every, 3 * every])
+    expect(w.polls()).toBeLessThan(30_000 / 100)
+  })
+
+  it('Given a barrier that passes at once, Then nobody is asked about operator requests (no extra read)', async () => {
+    const w = await world({})
+    const lease = await w.store.grantLease(10)
+    for (const n of ['n1', 'n2', 'n3']) await w.alive(n, lease.id)
+    let asked = 0
+    await awaitBarrier(w.env, SHARD, 1n, ['n1', 'n2', 'n3'], async () => (asked++, 'never'))
+    expect(asked).toBe(0)
   })
 
   it('Given the store failing to list routers once, Then the barrier throws the store\'s error for the runner to retry', async () => {

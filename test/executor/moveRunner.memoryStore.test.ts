@@ -8,7 +8,7 @@ import {executePlan} from '../../src/executor/executePlan.js'
 import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEnv, type ExecutorEvent} from '../../src/executor/executorEnv.js'
 import {type MoveEffects} from '../../src/executor/moveEffects.js'
 import {runMove} from '../../src/executor/moveRunner.js'
-import {commitMoveTransition, getMove, LockLostError} from '../../src/executor/moveStore.js'
+import {commitMoveTransition, getMove, LockLostError, requestCancel, requestRollback} from '../../src/executor/moveStore.js'
 import {TokenBucket} from '../../src/throttle/tokenBucket.js'
 import {type Move, type MovePhase} from '../../src/model/move.js'
 import {type Shard} from '../../src/model/shard.js'
@@ -156,6 +156,45 @@ describe('runMove on the memory store with fake nodes', () => {
     if (phase === 'verifying') expect(resumed[0]).toBe('verify')
     if (phase === 'draining') expect(resumed[0]).toBe('drain')
     if (phase !== 'checked') expect(resumed).not.toContain(`drop:${c.spare}`)
+  })
+
+  it.each([
+    ['joining', 'a cancel', 'aborted'],
+    ['cutover', 'a rollback', 'rolledback'],
+    ['release', 'a rollback', 'rolledback'],
+  ] as const)('leaves a %s barrier held by a laggard for %s, and the move ends %s with no barrier timing out', async (phase, what, end) => {
+    const c = await cluster()
+    const id = await recordMove(c)
+    const held: string[] = []
+    const base = fakeNodes(c)
+    // The barrier of `phase` is held (a laggard): it asks `interrupted` as awaitBarrier does and, asked
+    // nothing, runs to its timeout. The operator's request comes while it waits.
+    const effects: MoveEffects = {
+      ...base,
+      barrier: async (shard, rev, nodes, interrupted) => {
+        const m = (await getMove(c.ctx, id)).value
+        if (m.phase !== phase || held.length > 0) return base.barrier(shard, rev, nodes)
+        held.push('held')
+        await (what === 'a cancel' ? requestCancel(c.ctx, id) : requestRollback(c.ctx, id))
+        for (let i = 0; i < 60; i++) {
+          const why = await interrupted?.()
+          if (why) {
+            held.push(`left: ${why}`)
+            throw new UserError('CONFLICT', why)
+          }
+        }
+        held.push('timed out')
+        throw new UserError('PRECONDITION', 'barrier not reached: router r-stuck behind')
+      },
+    }
+    const env = envOf(c, await c.lock(), effects)
+    const done = await runMove(env, await getMove(c.ctx, id))
+    expect(done.value.phase).toBe(end)
+    expect(held).toEqual(['held', `left: move ${id} ${what === 'a cancel' ? 'was cancelled' : 'is to be rolled back'}`])
+    // Left at once: not a failed attempt, nothing retried.
+    expect(done.value.attempts).toBe(0)
+    expect(env.events.filter((e) => e.type === 'retry')).toEqual([])
+    expect(roles((await listShards(c.ctx)).shards[0]!.value)).toEqual(roles(c.shard))
   })
 
   it('stops with LockLostError when the executor lock is taken away, and writes nothing after', async () => {

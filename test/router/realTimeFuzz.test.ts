@@ -71,7 +71,19 @@ interface FuzzOptions {
   nodeAheadMs?: number
   /** hints: each router hands the replicas a write round missed to its own hint queue (hinted handoff, re-placed on its view at every delivery), delayed like any request. */
   hints?: boolean
+  /**
+   * undo: moves also end the other ways the executor has (with `moves: true`): aborted before
+   * cutover (the destination removed, then its copy dropped), rolled back from cutover (reads
+   * flip straight back to the old set: the source voter again, the destination joining, then
+   * removed and dropped) and rolled back after release (the source `leaving` and written no
+   * more, clients writing to the new set alone for a while; then rb-joining, the source caught
+   * up from the destination, rb-cutover, the destination removed and dropped).
+   */
+  undo?: boolean
 }
+
+/** UNDO_WAYS: how the moves of a history with `undo` end, in turn. */
+const UNDO_WAYS = ['aborted', 'rolled back from cutover', 'rolled back after release', 'done'] as const
 
 /** run drives one seeded history; `log` receives epoch changes and drops (to debug a failing seed next to the history). */
 async function run(seed: number, opts: FuzzOptions, log: (line: string) => void = () => {}) {
@@ -177,6 +189,7 @@ async function run(seed: number, opts: FuzzOptions, log: (line: string) => void 
   const voters = () => etcd.shard.replicas.map((r) => r.node)
   /** move replaces voter `from` by `to` with the executor's phases; the copy reads the source, as the executor does. */
   let moves = 0
+  const undone: Record<string, number> = {}
   const move = async (from: string, to: string) => {
     moves++
     const vs = voters()
@@ -189,9 +202,40 @@ async function run(seed: number, opts: FuzzOptions, log: (line: string) => void 
       const k = rec.key.toString('hex')
       dest.records.set(k, mergeRecord(dest.records.get(k), rec))
     }
-    await newEpoch([...vs.filter((n) => n !== from).map((node) => ({node, role: 'voter' as const})), {node: to, role: 'voter'}, {node: from, role: 'outgoing'}])
+    const stay = vs.filter((n) => n !== from).map((node) => ({node, role: 'voter' as const}))
+    const old = vs.map((node) => ({node, role: 'voter' as const}))
+    /** back ends a move on the old set: the destination removed (every node learns it), then its copy dropped. */
+    const back = async (how: string) => {
+      await newEpoch(old)
+      dest.records.clear()
+      undone[how] = (undone[how] ?? 0) + 1
+      log(`${now().toFixed(0)} ${how}: ${to} cleared`)
+    }
+    // With `undo`, moves take the four ways in turn (so any history of 3 moves or more has every undo).
+    const way = opts.undo ? UNDO_WAYS[(moves - 1) % UNDO_WAYS.length]! : 'done'
+    if (way === 'aborted') return back('aborted')
+    await newEpoch([...stay, {node: to, role: 'voter'}, {node: from, role: 'outgoing'}])
     await hops(rand, 10)
-    await newEpoch([...vs.filter((n) => n !== from).map((node) => ({node, role: 'voter' as const})), {node: to, role: 'voter'}])
+    if (way === 'rolled back from cutover') {
+      await newEpoch([...old, {node: to, role: 'joining'}])
+      await hops(rand, 10)
+      return back('rolled back from cutover')
+    }
+    if (way === 'rolled back after release') {
+      await newEpoch([...stay, {node: to, role: 'voter'}, {node: from, role: 'leaving'}])
+      await hops(rand, 20) // clients write to the new set alone
+      await newEpoch([...stay, {node: to, role: 'voter'}, {node: from, role: 'joining'}])
+      // The catch-up: the source gets, LWW, what the destination holds (syncReplicas from dst to src).
+      for (const rec of [...dest.records.values()]) {
+        await hops(rand, 2)
+        const k = rec.key.toString('hex')
+        source.records.set(k, mergeRecord(source.records.get(k), rec))
+      }
+      await newEpoch([...old, {node: to, role: 'joining'}])
+      await hops(rand, 10)
+      return back('rolled back after release')
+    }
+    await newEpoch([...stay, {node: to, role: 'voter'}])
     source.records.clear() // the source drops its copy once it holds no role
     log(`${now().toFixed(0)} ${from} cleared`)
   }
@@ -244,7 +288,7 @@ async function run(seed: number, opts: FuzzOptions, log: (line: string) => void 
   const expired = [...nodes.values()].reduce((n, node) => n + node.expiredSeen, 0)
   // Records on a node that holds no role for the shard: written after the move dropped its copy (a late apply past the fence).
   const strays = [...nodes.values()].filter((n) => !etcd.shard.replicas.some((r) => r.node === n.id)).reduce((a, n) => a + n.records.size, 0)
-  return {report: checkHistory(ops, finals), ops, moves, expired, hintsDelivered, strays}
+  return {report: checkHistory(ops, finals), ops, moves, expired, hintsDelivered, strays, undone}
 }
 
 describe('router protocol under a randomized Jepsen-style model check', {timeout: 60_000}, () => {
@@ -291,6 +335,18 @@ describe('router protocol under a randomized Jepsen-style model check', {timeout
       const {report, moves, strays} = await run(seed, {skews: [0, 2000, -1500], ops: 800, workers: 6, keys: 3, moves: true, rf: 1, hints: true})
       expect(report.writesAcked).toBeGreaterThan(10)
       expect(moves).toBeGreaterThan(2)
+      expect(strays).toBe(0)
+      expect([...report.lostWrites, ...report.staleReads, ...report.phantomReads].map((a) => a.detail)).toEqual([])
+    })
+  }
+
+  for (const [seed, rf] of [[61, 3], [62, 3], [63, 3], [71, 1], [72, 1], [73, 1]] as const) {
+    it(`seed ${seed}: rf ${rf} with moves aborted, rolled back from cutover and rolled back after release, hinted handoff, outages and skew`, async () => {
+      const {report, moves, strays, undone} = await run(seed, {skews: [0, 2000, -1500], ops: 800, workers: 8, keys: 3, moves: true, undo: true, hints: true, rf})
+      expect(report.writesAcked).toBeGreaterThan(10)
+      expect(moves).toBeGreaterThan(2)
+      // Each way of undoing a move happened in this history.
+      expect(Object.keys(undone).sort()).toEqual(['aborted', 'rolled back after release', 'rolled back from cutover'])
       expect(strays).toBe(0)
       expect([...report.lostWrites, ...report.staleReads, ...report.phantomReads].map((a) => a.detail)).toEqual([])
     })
