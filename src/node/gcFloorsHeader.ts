@@ -9,8 +9,12 @@ import {type GcFloor} from './lwwSql.js'
  */
 export const GC_FLOORS_HEADER = 'x-shardctl-gc-floors'
 
-/** MAX_GC_FLOORS bounds the floors one header may carry (a node holds one per fenced range: a handful per shard). */
-export const MAX_GC_FLOORS = 1024
+/**
+ * MAX_GC_FLOORS bounds the floors one header carries (about 9 KiB, under the 16 KiB of
+ * response headers a client takes). A shard's range holds a handful: its own fence's, one
+ * per split generation above it, and those adopted from a copy's source.
+ */
+export const MAX_GC_FLOORS = 256
 
 /** floorsOver returns the parts of `floors` inside `range` (each clipped to it; floors of 0 and empty parts left out). */
 export function floorsOver(floors: readonly GcFloor[], range: HashRange): GcFloor[] {
@@ -23,9 +27,14 @@ export function floorsOver(floors: readonly GcFloor[], range: HashRange): GcFloo
   return out
 }
 
-/** encodeGcFloors is the {@link GC_FLOORS_HEADER} value of `floors`. */
+/**
+ * encodeGcFloors is the {@link GC_FLOORS_HEADER} value of `floors`. Past {@link MAX_GC_FLOORS}
+ * it keeps the highest ones: a part of the range left out is copied as from a source that
+ * sends no floor (as before floors were sent), never with a wrong one.
+ */
 export function encodeGcFloors(floors: readonly GcFloor[]): string {
-  return JSON.stringify(floors.slice(0, MAX_GC_FLOORS).map((f) => [f.lo, f.hi, f.floor]))
+  const kept = floors.length <= MAX_GC_FLOORS ? floors : [...floors].sort((a, b) => b.floor - a.floor).slice(0, MAX_GC_FLOORS)
+  return JSON.stringify(kept.map((f) => [f.lo, f.hi, f.floor]))
 }
 
 /**

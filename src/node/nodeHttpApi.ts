@@ -437,8 +437,10 @@ export class NodeHttpApi {
    * router fails it or re-issues it with a fresh version; this replica never acknowledges
    * it), since a purge may already have judged that part of history settled; repair values
    * below the gc floor are dropped (they come back from a replica that missed a purged
-   * delete). Repair tombstones always pass, however old. Copies into a joining replica
-   * come from fenced replicas and pass unchanged.
+   * delete). Repair tombstones always pass, however old. Copies pass unchanged: a move's
+   * stream comes from a fenced replica, whose floor the destination adopted before its
+   * first frame (CopyPuller.adoptSourceFloors), and from then on the floor screens this
+   * node's client writes and repairs too.
    */
   private screen(records: NodeRecord[], kind: ApplyKind): readonly NodeRecord[] {
     if (kind === 'write') {

@@ -819,8 +819,10 @@ export class StorageEngine {
    *    alive node publishes the same grace), and the floor never goes backwards (the
    *    clock is taken as a running maximum, and the persisted gc floor counts too); repair
    *    values below the gc floor are dropped ({@link withoutFenced}); the shard is only
-   *    purged with no move running, and a copy comes from a fenced replica. Apply stores
-   *    every tombstone it takes.
+   *    purged with no move running, and a copy comes from a fenced replica whose floor the
+   *    destination adopts before the copy's first frame ({@link adoptFloors}: a later
+   *    replica never holds a value below it that the source did not). Apply stores every
+   *    tombstone it takes.
    * 2. So after its fence, the values older than `before` a replica holds are a subset of
    *    those its fence digest covered. Equal fence digests mean: V was held by every
    *    replica at its fence, or by none.

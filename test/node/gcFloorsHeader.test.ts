@@ -12,6 +12,11 @@ describe('the gc floors header of a copy stream', () => {
     expect(parseGcFloors(encodeGcFloors(floors))).toEqual(floors)
     expect(parseGcFloors(undefined)).toBeUndefined()
     expect(parseGcFloors(encodeGcFloors([]))).toEqual([])
+    // Past the bound, the highest floors are kept (the rest of the range is copied as from an older source).
+    const many = Array.from({length: MAX_GC_FLOORS + 10}, (_, i) => ({lo: i, hi: i + 1, floor: i + 1}))
+    const sent = parseGcFloors(encodeGcFloors(many))!
+    expect(sent.length).toBe(MAX_GC_FLOORS)
+    expect(Math.min(...sent.map((f) => f.floor))).toBe(11)
   })
 
   it('Given a header that is not a list of [lo, hi, floor] non-negative integers with lo < hi, When parsed, Then it throws a RangeError naming it', () => {
