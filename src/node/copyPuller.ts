@@ -382,7 +382,8 @@ export class CopyPuller {
    * either the source holds it or a newer record of its key (the stream, starting at the
    * beginning, brings that back), or the source does not: then no write quorum acknowledged
    * it, since every quorum needs a voter of the old set, and each of them refuses a value
-   * older than its own floor (the floors of one gc round are equal on every replica).
+   * older than the source's floor (every replica of the round that set it agreed to that
+   * cutoff, so its stale floor is above it; and it holds the same floor or a higher one).
    * A stream that resumes at a cursor only adopts the floors: they were adopted, and the
    * window closed, before the first frame of the copy committed (a restarted destination
    * reads them back from gc_floor). Left open: a first stream from a source of an older
