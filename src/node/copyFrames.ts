@@ -1,3 +1,4 @@
+import {type GcFloor} from './lwwSql.js'
 import {allocTransferable} from './transferableBatch.js'
 
 /**
@@ -24,6 +25,12 @@ export interface CopyFrame {
   batch: Buffer
   cursor: string | undefined
   last: boolean
+  /**
+   * gcFloors, on a stream's first frame only, are the source's gc floors over the streamed
+   * range (its GC_FLOORS_HEADER, gcFloorsHeader.ts): the reader adopts them before it
+   * applies the frame (CopyPuller). Absent on later frames and from a source that predates them.
+   */
+  gcFloors?: GcFloor[]
 }
 
 /** CopyFrameError: the stream is malformed (the reader must drop it and resume from its last applied cursor). */

@@ -11,6 +11,7 @@ import {type StreamPace} from './streamPaces.js'
 import {type NodeRecord, recordsDataBytes} from './protocol.js'
 import {decodeRecords, encodedRecordSize, RECORD_BATCH_HEADER} from './recordCodec.js'
 import {type ApplyResult} from './storageEngine.js'
+import {type GcFloor} from './lwwSql.js'
 import {allocTransferable} from './transferableBatch.js'
 
 /** CopySourceAddress names a replica a copy reads from and where it serves. */
@@ -92,18 +93,22 @@ export interface CopyPullerDeps {
     applyCopyBatch(records: ReturnType<typeof decodeRecords>, name: string, state: string, encoded?: Buffer, durable?: boolean): Promise<ApplyResult>
     metaValue(name: string): string | undefined
     setMetaValue(name: string, value: string | null): Promise<void>
+    /** adoptFloors takes a source's gc floors over `range` as the node's own, deleting values older than them when asked (StorageEngine.adoptFloors). */
+    adoptFloors(range: HashRange, floors: readonly GcFloor[], dropValuesBelow?: boolean): Promise<number>
   }
   /**
    * openStream asks `source` for its copy stream of `shard` at `epoch` from `cursor` and
-   * yields the response bytes. Throws (or the iteration throws) an error with a `code`
-   * when the source refuses or cannot be reached.
+   * yields the response bytes, telling `onGcFloors` the source's gc floors over the range
+   * (undefined: a source that predates them) before the first. Throws (or the iteration
+   * throws) an error with a `code` when the source refuses or cannot be reached.
    */
-  openStream(source: CopySourceAddress, shard: number, epoch: number, cursor: string | undefined, frameBytes: number, signal: AbortSignal, pace?: StreamPace): AsyncIterable<Buffer>
+  openStream(source: CopySourceAddress, shard: number, epoch: number, cursor: string | undefined, frameBytes: number, signal: AbortSignal, pace?: StreamPace, onGcFloors?: (floors: GcFloor[] | undefined) => void): AsyncIterable<Buffer>
   /**
    * openFrames, when given, replaces openStream and the frame cutting: it yields the same
    * stream's frames, in order, received elsewhere (CopyReceiver: the copy receive thread),
-   * and throws what openStream and FrameReader would (same class, code and fields). A
-   * CopyReceiveThreadError is this node's failure, never the source's.
+   * the source's gc floors on the first (CopyFrame.gcFloors), and throws what openStream
+   * and FrameReader would (same class, code and fields). A CopyReceiveThreadError is this
+   * node's failure, never the source's.
    */
   openFrames?(source: CopySourceAddress, shard: number, epoch: number, cursor: string | undefined, frameBytes: number, signal: AbortSignal, pace?: StreamPace): AsyncIterable<CopyFrame>
   /**
@@ -342,7 +347,52 @@ export class CopyPuller {
       return
     }
     const reader = new FrameReader()
-    for await (const chunk of this.deps.openStream(source, shard, epoch, cursor, frameBytes, signal, pace)) yield* reader.push(chunk)
+    let floors: GcFloor[] | undefined
+    let first = true
+    for await (const chunk of this.deps.openStream(source, shard, epoch, cursor, frameBytes, signal, pace, (f) => void (floors = f))) {
+      for (const frame of reader.push(chunk)) {
+        yield first && floors ? {...frame, gcFloors: floors} : frame
+        first = false
+      }
+    }
+  }
+
+  /**
+   * adoptSourceFloors makes the gc floors a source sent with its stream (`floors`, on the
+   * stream's first frame) this node's own before any of the stream's frames is applied:
+   * `fromStart` says the stream starts at the range's beginning (no cursor).
+   *
+   * Why: a node that was down while the source purged a delete D, and restarted with a
+   * longer --tombstone-grace, refuses only writes older than its own grace. Without the
+   * source's floor it takes a late write of the value V that D deleted (a router's hint
+   * replay), the copy brings nothing for the key (D is gone), and after cutover V is live
+   * on a voter: a read quorum returns the deleted value. Once the floor is adopted, such a
+   * write is refused (the write screen counts the gc floor), a repair value that old is
+   * dropped, and the floor is persisted (gc_floor), so a restarted destination that resumes
+   * from its cursor keeps it. The stream's own frames are not screened: every value a
+   * source holds below its floor was held by every replica when the floor was fenced (equal
+   * fence digests), so none of them is one a purged tombstone shadowed.
+   *
+   * The window before the first frame: the destination takes writes from `joining` (the
+   * accept at E+1), before it knows the floor, so a late V may already be stored. When the
+   * stream starts at the range's beginning, the values below the source's floor are deleted
+   * with the adoption (StorageEngine.adoptFloors: behind every write screened before it).
+   * That deletes nothing a client was told is stored: the destination dropped the range
+   * before it joined, so every such value arrived since (a write, a replay, a repair), and
+   * either the source holds it or a newer record of its key (the stream, starting at the
+   * beginning, brings that back), or the source does not: then no write quorum acknowledged
+   * it, since every quorum needs a voter of the old set, and each of them refuses a value
+   * older than the source's floor (every replica of the round that set it agreed to that
+   * cutoff, so its stale floor is above it; and it holds the same floor or a higher one).
+   * A stream that resumes at a cursor only adopts the floors: they were adopted, and the
+   * window closed, before the first frame of the copy committed (a restarted destination
+   * reads them back from gc_floor). Left open: a first stream from a source of an older
+   * build (no floors) followed, after a failover, by one that resumes at a cursor from a
+   * source that sends them; the grace check (repair/graceCheck.ts) covers alive nodes there.
+   */
+  private async adoptSourceFloors(range: HashRange, floors: GcFloor[], fromStart: boolean, job: Job, source: CopySourceAddress): Promise<void> {
+    const dropped = await this.deps.engine.adoptFloors(range, floors, fromStart)
+    if (dropped > 0) this.deps.log.info('copy source gc floor adopted: dropped values older than it taken before the copy', {shard: job.spec.shard, move: job.spec.moveId, source: source.node, dropped})
   }
 
   /**
@@ -401,7 +451,8 @@ export class CopyPuller {
       try {
         // Frames no larger than a slice: each is then applied whole, its batch handed to the writer thread as received (see applyFrame).
         const frameBytes = Math.max(MIN_FRAME_BYTES, Math.min(spec.frameBytes, this.sliceBytes()))
-        for await (const frame of this.frames(job, source, p.cursor ?? undefined, frameBytes)) {
+        const streamCursor = p.cursor ?? undefined
+        for await (const frame of this.frames(job, source, streamCursor, frameBytes)) {
           if (job.abort.signal.aborted) return
           this.keepSourceInStep(job)
           const records = decodeRecords(frame.batch)
@@ -411,6 +462,8 @@ export class CopyPuller {
             const h = keyHash(r.key)
             if (h < range.lo || h >= range.hi) throw Object.assign(new CopyFrameError(`source ${source.node} sent a key hashing to ${h}, outside shard ${spec.shard}'s range`), {code: 'INTERNAL'})
           }
+          // Only a stream's first frame carries them: nothing of this stream is applied yet, and an earlier stream's frames all committed.
+          if (frame.gcFloors?.length) await this.adoptSourceFloors(range, frame.gcFloors, streamCursor === undefined, job, source)
           if (!(await spend([job.bucket, this.deps.receive], frame.batch.length, this.deps.sleep, job.abort.signal))) return
           await committed()
           // Fenced again after waiting: the throttle and the previous commit may have held the frame across an epoch change.

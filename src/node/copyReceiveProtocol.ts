@@ -2,6 +2,7 @@ import {type StreamPace} from './streamPaces.js'
 import {type TlsMaterial} from '../transport/tlsMaterial.js'
 import {type CopySourceAddress} from './copyPuller.js'
 import {type NodeRequestErrorWire} from './nodeRequestError.js'
+import {type GcFloor} from './lwwSql.js'
 
 /**
  * COPY_RECEIVE_CREDIT is how many frames of one stream the copy receive thread may have
@@ -68,11 +69,12 @@ export type CopyReceiveErrorData =
 
 /**
  * CopyReceiveReply is a message from the thread about stream `id`: a frame (its batch's
- * ArrayBuffer transferred, never copied), the stream's end, or its failure. A stream's
+ * ArrayBuffer transferred, never copied; the stream's first one carries the source's gc
+ * floors, CopyFrame.gcFloors), the stream's end, or its failure. A stream's
  * messages arrive in the order they were posted (one port), so frames keep stream order.
  */
 export type CopyReceiveReply =
-  | {id: number; type: 'frame'; batch: Uint8Array; cursor: string | undefined; last: boolean}
+  | {id: number; type: 'frame'; batch: Uint8Array; cursor: string | undefined; last: boolean; gcFloors?: GcFloor[]}
   | {id: number; type: 'end'}
   | {id: number; type: 'error'; error: CopyReceiveErrorData}
 

@@ -9,6 +9,7 @@
  */
 import {parentPort, workerData} from 'node:worker_threads'
 import {type CopyFrame, FrameReader} from './copyFrames.js'
+import {type GcFloor} from './lwwSql.js'
 import {NodeClients} from './nodeClients.js'
 import {NodeRequestError} from './nodeRequestError.js'
 import {COPY_RECEIVE_CREDIT, type CopyPeerSettings, type CopyReceiveData, type CopyReceiveErrorData, type CopyReceiveOpen, type CopyReceiveReply, type CopyReceiveRequest} from './copyReceiveProtocol.js'
@@ -69,14 +70,19 @@ async function receive(req: CopyReceiveOpen): Promise<void> {
   try {
     const client = clientsFor(req).client({id: req.source.node, address: req.source.address})
     const reader = new FrameReader()
-    for await (const chunk of client.copyStream(req.shard, req.epoch, {cursor: req.cursor, frameBytes: req.frameBytes, signal: s.abort.signal, idleMs: req.idleMs, pace: req.pace})) {
+    // The source's gc floors ride on the stream's first frame (CopyFrame.gcFloors).
+    let floors: GcFloor[] | undefined
+    let first = true
+    const onGcFloors = (f: GcFloor[] | undefined) => void (floors = f)
+    for await (const chunk of client.copyStream(req.shard, req.epoch, {cursor: req.cursor, frameBytes: req.frameBytes, signal: s.abort.signal, idleMs: req.idleMs, pace: req.pace, onGcFloors})) {
       // The next chunk is read only once every frame of this one is posted: while the main
       // thread holds its credit's worth, the socket is left unread and the source waits.
       for (const frame of reader.push(chunk)) {
         while (s.credit === 0 && open()) await new Promise<void>((r) => (s.wake = r))
         if (!open()) return
         s.credit--
-        post(req.id, frame)
+        post(req.id, first && floors ? {...frame, gcFloors: floors} : frame)
+        first = false
       }
     }
     if (open()) out.postMessage({id: req.id, type: 'end'} satisfies CopyReceiveReply)
@@ -91,7 +97,7 @@ async function receive(req: CopyReceiveOpen): Promise<void> {
 function post(id: number, frame: CopyFrame): void {
   const b = frame.batch
   const own = b.byteOffset === 0 && b.buffer.byteLength === b.length && b.length > 0
-  const reply: CopyReceiveReply = {id, type: 'frame', batch: b, cursor: frame.cursor, last: frame.last}
+  const reply: CopyReceiveReply = {id, type: 'frame', batch: b, cursor: frame.cursor, last: frame.last, ...(frame.gcFloors ? {gcFloors: frame.gcFloors} : {})}
   out.postMessage(reply, own ? [b.buffer as ArrayBuffer] : [])
 }
 

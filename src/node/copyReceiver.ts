@@ -145,7 +145,7 @@ export class CopyReceiver {
     if (reply.type === 'frame') {
       const b = reply.batch
       // Moved here whole: the puller hands it on to the writer thread without a copy, as a frame cut on this thread.
-      s.frames.push({batch: adoptTransferable(Buffer.from(b.buffer, b.byteOffset, b.byteLength)), cursor: reply.cursor, last: reply.last})
+      s.frames.push({batch: adoptTransferable(Buffer.from(b.buffer, b.byteOffset, b.byteLength)), cursor: reply.cursor, last: reply.last, ...(reply.gcFloors ? {gcFloors: reply.gcFloors} : {})})
     } else s.outcome = reply.type === 'end' ? null : rebuild(reply.error)
     this.wake(s)
   }

@@ -296,11 +296,24 @@ export class LwwWriter {
     })
   }
 
-  /** setFloors replaces every gc floor with `floors`. */
-  setFloors(floors: readonly GcFloor[]): Committed<void> {
-    return this.inTransaction(() => {
+  /**
+   * setFloors replaces every gc floor with `floors` and, in the same transaction, deletes
+   * the values (tombstones stay) of each `dropValuesBelow` range whose version's wall clock
+   * is older than its floor, keeping the digest cells exact; returns how many it deleted.
+   */
+  setFloors(floors: readonly GcFloor[], dropValuesBelow: readonly GcFloor[] = []): Committed<number> {
+    return this.inTransaction((stage) => {
       this.stmts.floorsClear.run()
       for (const f of floors) this.stmts.floorPut.run(f.lo, f.hi, f.floor)
+      let dropped = 0
+      for (const f of dropValuesBelow) {
+        for (const row of this.stmts.valuesBelow.all(f.lo, f.hi, f.floor)) {
+          this.stmts.del.run(row.h, row.k)
+          stage.toggle(row.h, row.k, row.ver, row.v, row.len, -1)
+          dropped++
+        }
+      }
+      return dropped
     })
   }
 
@@ -403,6 +416,8 @@ function prepareWrites(db: Database.Database) {
     metaDel: db.prepare('DELETE FROM meta WHERE name = ?'),
     fineSet: db.prepare('INSERT INTO fine (f, xhi, xlo, n, bytes) VALUES (?, ?, ?, ?, ?) ON CONFLICT (f) DO UPDATE SET xhi = excluded.xhi, xlo = excluded.xlo, n = excluded.n, bytes = excluded.bytes'),
     floorsClear: db.prepare('DELETE FROM gc_floor'),
+    // Values (not tombstones) older than a floor, by a range scan (the version's first 15 digits are its wall ms).
+    valuesBelow: db.prepare<[number, number, number], {h: number; k: Buffer; ver: string; v: Buffer; len: number}>('SELECT h, k, ver, v, length(k) + length(v) AS len FROM kv WHERE h >= ? AND h < ? AND v IS NOT NULL AND CAST(substr(ver, 1, 15) AS INTEGER) < ?'),
     floorPut: db.prepare('INSERT INTO gc_floor (lo, hi, floor) VALUES (?, ?, ?) ON CONFLICT (lo, hi) DO UPDATE SET floor = max(floor, excluded.floor)'),
   }
 }

@@ -41,6 +41,10 @@ import {
   VERSION_HEADER,
 } from './protocol.js'
 import {bucketAnswerOrder} from './bucketListing.js'
+import {CopyFrameError} from './copyFrames.js'
+import {GC_FLOORS_HEADER, parseGcFloors} from './gcFloorsHeader.js'
+import {type GcFloor} from './lwwSql.js'
+import {errorMessage} from '../errors/errors.js'
 import {decodeRecords, encodeRecords} from './recordCodec.js'
 import {RECORD_HASH_FORMAT} from './recordHash.js'
 import {type StreamPace} from './streamPaces.js'
@@ -268,9 +272,12 @@ export class NodeClient {
    * copyStream opens `shard`'s copy stream at `epoch` (copyFrames.ts) from `cursor` and
    * yields its bytes as they arrive. Refusals throw before the first byte (STALE_EPOCH,
    * NOT_OWNER, ...); a connection that fails or stays silent for `idleMs` throws
-   * NODE_UNREACHABLE from the iteration. `signal` aborts it.
+   * NODE_UNREACHABLE from the iteration. `signal` aborts it. `onGcFloors` hears the source's
+   * gc floors over the range ({@link GC_FLOORS_HEADER}; undefined: a source that predates
+   * them) before the first byte is yielded; a header it cannot read fails the stream with
+   * CopyFrameError, as a malformed frame does.
    */
-  async *copyStream(shard: number, epoch: number, opts: {cursor?: string; frameBytes: number; signal: AbortSignal; idleMs?: number; pace?: StreamPace}): AsyncGenerator<Buffer> {
+  async *copyStream(shard: number, epoch: number, opts: {cursor?: string; frameBytes: number; signal: AbortSignal; idleMs?: number; pace?: StreamPace; onGcFloors?: (floors: GcFloor[] | undefined) => void}): AsyncGenerator<Buffer> {
     const q = new URLSearchParams({epoch: String(epoch), frameBytes: String(opts.frameBytes)})
     if (opts.cursor) q.set('cursor', opts.cursor)
     // The source paces the stream at the move's rate itself (see StreamPaces); a node that predates it ignores both.
@@ -287,6 +294,16 @@ export class NodeClient {
     if (res.statusCode < 200 || res.statusCode >= 300) {
       const buf = Buffer.from(await res.body.arrayBuffer().catch(() => new ArrayBuffer(0)))
       throw this.refusal(res.statusCode, buf, res.headers)
+    }
+    if (opts.onGcFloors) {
+      let floors
+      try {
+        floors = parseGcFloors(res.headers[GC_FLOORS_HEADER])
+      } catch (err) {
+        res.body.destroy()
+        throw new CopyFrameError(`node ${this.node}: ${errorMessage(err)}`)
+      }
+      opts.onGcFloors(floors)
     }
     try {
       for await (const chunk of res.body) yield chunk as Buffer

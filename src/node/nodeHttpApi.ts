@@ -51,6 +51,8 @@ import {versionWall} from './lwwMerge.js'
 import {RangeDropStoppedError, type StorageEngine} from './storageEngine.js'
 import {COPY_STREAM_CONTENT_TYPE, type CopyFrame, frameBytesFor} from './copyFrames.js'
 import {type CopySourceAddress, CopyPuller} from './copyPuller.js'
+import {encodeGcFloors, GC_FLOORS_HEADER} from './gcFloorsHeader.js'
+import {type GcFloor} from './lwwSql.js'
 import {writeCopyStream} from './copyStreamSource.js'
 import {onResponseGone} from './responseGone.js'
 import {type NodeThrottles} from './nodeThrottles.js'
@@ -113,7 +115,7 @@ export interface CopyFrameOpener {
 
 /** CopyStreamOpener opens a source's copy stream (NodeClient.copyStream) and changes its pace (NodeClient.streamRate). */
 export interface CopyStreamOpener {
-  copyStream(shard: number, epoch: number, opts: {cursor?: string; frameBytes: number; signal: AbortSignal; pace?: StreamPace}): AsyncIterable<Buffer>
+  copyStream(shard: number, epoch: number, opts: {cursor?: string; frameBytes: number; signal: AbortSignal; pace?: StreamPace; onGcFloors?: (floors: GcFloor[] | undefined) => void}): AsyncIterable<Buffer>
   streamRate(shard: number, pace: StreamPace): Promise<{streams: number}>
 }
 
@@ -155,7 +157,7 @@ export class NodeHttpApi {
     this.copies = copy
       ? new CopyPuller({
           engine: meteredCopyEngine(deps.engine, deps.metrics),
-          openStream: (source, shard, epoch, cursor, frameBytes, signal, pace) => copy.peer(source).copyStream(shard, epoch, {cursor, frameBytes, signal, pace}),
+          openStream: (source, shard, epoch, cursor, frameBytes, signal, pace, onGcFloors) => copy.peer(source).copyStream(shard, epoch, {cursor, frameBytes, signal, pace, onGcFloors}),
           setSourcePace: async (source, shard, pace) => (await copy.peer(source).streamRate(shard, pace)).streams,
           ...(copy.frames ? {openFrames: copy.frames.openFrames.bind(copy.frames)} : {}),
           fence: async (shardId, epoch) => {
@@ -435,8 +437,10 @@ export class NodeHttpApi {
    * router fails it or re-issues it with a fresh version; this replica never acknowledges
    * it), since a purge may already have judged that part of history settled; repair values
    * below the gc floor are dropped (they come back from a replica that missed a purged
-   * delete). Repair tombstones always pass, however old. Copies into a joining replica
-   * come from fenced replicas and pass unchanged.
+   * delete). Repair tombstones always pass, however old. Copies pass unchanged: a move's
+   * stream comes from a fenced replica, whose floor the destination adopted before its
+   * first frame (CopyPuller.adoptSourceFloors), and from then on the floor screens this
+   * node's client writes and repairs too.
    */
   private screen(records: NodeRecord[], kind: ApplyKind): readonly NodeRecord[] {
     if (kind === 'write') {
@@ -574,6 +578,10 @@ export class NodeHttpApi {
     }
     const pace = paceParam(url)
     res.setHeader(EPOCH_HEADER, String(shard.epoch))
+    // The gc floors over the range go with the copy: the destination adopts them before its
+    // first frame, so a longer grace there cannot let in a value a purge here settled (see
+    // CopyPuller.adoptSourceFloors). Read after the fence check: a gc fence only raises them.
+    res.setHeader(GC_FLOORS_HEADER, encodeGcFloors(this.deps.engine.floorsOver(shard.range)))
     res.writeHead(200, {'content-type': COPY_STREAM_CONTENT_TYPE})
     // The stream's own bucket (when the destination named its move): the source keeps the move's rate itself instead of running ahead of it by the buffers in between (see StreamPaces).
     const paced = pace ? this.paces.open(id, pace) : undefined

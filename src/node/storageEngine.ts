@@ -21,6 +21,7 @@ import {FileSyncer} from './fileSyncer.js'
 import {WalSyncPacer} from './walSyncPacer.js'
 import {WalRestartBook} from './walRestartBook.js'
 import {nextDropBudget} from './dropBudget.js'
+import {floorsOver} from './gcFloorsHeader.js'
 import {makeDirectories} from '../fs/makeDirectories.js'
 
 export type {ApplyOptions, ApplyResult, DeletePrior, Superseded} from './lwwSql.js'
@@ -715,8 +716,10 @@ export class StorageEngine {
    * every clock within the bound, every node's stale floor — a joining replica's too, now
    * and later — is at or above such a cutoff, so no node takes a client write older than it.
    * The agreed cutoff is the oldest of the replicas' limits, so differing graces are safe
-   * among the current replicas; a joining one (whose copy brings no gc floor) is covered
-   * only by the one grace, which repairShards checks before purging (repair/graceCheck.ts).
+   * among the current replicas. A node that joins later adopts its copy source's gc floor
+   * ({@link adoptFloors}), so its own grace does not matter for the shard's purged history;
+   * repairShards still purges only while every alive node publishes one grace
+   * (repair/graceCheck.ts), for a source of an older build that sends no floor.
    */
   cutoffLimit(): number {
     return this.staleFloor() - 2 * this.maxOffsetMs
@@ -816,8 +819,10 @@ export class StorageEngine {
    *    alive node publishes the same grace), and the floor never goes backwards (the
    *    clock is taken as a running maximum, and the persisted gc floor counts too); repair
    *    values below the gc floor are dropped ({@link withoutFenced}); the shard is only
-   *    purged with no move running, and a copy comes from a fenced replica. Apply stores
-   *    every tombstone it takes.
+   *    purged with no move running, and a copy comes from a fenced replica whose floor the
+   *    destination adopts before the copy's first frame ({@link adoptFloors}: a later
+   *    replica never holds a value below it that the source did not). Apply stores every
+   *    tombstone it takes.
    * 2. So after its fence, the values older than `before` a replica holds are a subset of
    *    those its fence digest covered. Equal fence digests mean: V was held by every
    *    replica at its fence, or by none.
@@ -1002,6 +1007,40 @@ export class StorageEngine {
     return {format, bounds, ...digestOfRows(bounds, this.stmts.oldValues.iterate(range.lo, range.hi, before), format)}
   }
 
+  /**
+   * adoptFloors makes the gc floors a copy's source holds over `range` (`floors`, from its
+   * stream's GC_FLOORS_HEADER; clipped to `range` here) this node's own: each raises the
+   * floor of its part of the range (never lowering one) and is persisted in gc_floor, so
+   * from this call on, and across a restart, the node refuses client writes (a hint's
+   * replay included) older than it and drops repair values older than it, as the source
+   * does. Unlike {@link fenceBelow}, a floor above this node's {@link cutoffLimit} is taken:
+   * the source set it under its own grace, and a longer grace here is exactly what must not
+   * let an older value in (see CopyPuller.adoptSourceFloors).
+   *
+   * With `dropValuesBelow`, the values (never tombstones) of `range` older than the adopted
+   * floors are deleted in the same transaction. The in-memory floors change in the turn the
+   * request is queued, and the writer's queue is FIFO, so every apply screened before this
+   * call is committed before the deletion (and deleted if that old), and every apply
+   * screened after it is refused or dropped by the new floors: no value that old survives
+   * the call, whichever way it raced. Resolves to how many values were deleted.
+   */
+  async adoptFloors(range: HashRange, floors: readonly GcFloor[], dropValuesBelow = false): Promise<number> {
+    if (this.closed) throw new Error('storage engine is closed')
+    const inside = floorsOver(floors, range)
+    if (inside.length === 0) return 0
+    for (const f of inside) {
+      const current = this.floors.find((c) => c.lo === f.lo && c.hi === f.hi)
+      if (!current) this.floors.push({...f})
+      else if (current.floor < f.floor) current.floor = f.floor
+    }
+    return this.writer.run<number>({op: 'floors', floors: this.floors.map((f) => ({...f})), ...(dropValuesBelow ? {dropValuesBelow: inside} : {})})
+  }
+
+  /** floorsOver is this node's gc floors over `range`, clipped to it (what a copy stream of `range` tells its destination: GC_FLOORS_HEADER). */
+  floorsOver(range: HashRange): GcFloor[] {
+    return floorsOver(this.floors, range)
+  }
+
   /** fenceOf is the gc floor set for exactly `range` (0 when it was never fenced). */
   fenceOf(range: HashRange): number {
     return this.floors.find((f) => f.lo === range.lo && f.hi === range.hi)?.floor ?? 0
@@ -1019,7 +1058,9 @@ export class StorageEngine {
    * (tombstones always pass). Apply repair and read-repair batches through it: such a
    * value is one a purged (or being purged) tombstone shadowed, coming back from a replica
    * that had not yet seen the delete. Client writes that old are refused before this
-   * (staleFloor), and a copy into a joining replica comes from a fenced replica.
+   * (staleFloor and the gc floor), and a copy stream into a joining replica comes from a
+   * replica whose own floor it adopted first ({@link adoptFloors}): every value that source
+   * holds below its floor was held by every replica at the fence, so it is not screened.
    */
   withoutFenced(records: readonly NodeRecord[]): readonly NodeRecord[] {
     if (this.floors.length === 0) return records

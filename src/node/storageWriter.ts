@@ -159,7 +159,7 @@ export class StorageWriter {
   /**
    * inFlightCells names the fine digest cells the request now in flight may change (none
    * when nothing is in flight): the cells of its records' keys, or of the hash range a
-   * purge or drop works on. A reader that sees rows newer than the digest cache (the writer
+   * purge, drop or adopted floor's deletion works on. A reader that sees rows newer than the digest cache (the writer
    * committed, its reply is not handled yet) recomputes these cells from the rows.
    */
   inFlightCells(): Set<number> {
@@ -177,6 +177,8 @@ export class StorageWriter {
       else if (op.op === 'purge') addRange(op.range.lo, op.range.hi)
       else if (op.op === 'deleteSlice') addRange(Math.max(op.range.lo, op.from * FINE_WIDTH), op.range.hi)
       else if (op.op === 'deleteRows') addRange(op.range.lo, op.range.hi)
+      // Floors adopted from a copy's source may delete the values below them (StorageEngine.adoptFloors).
+      else if (op.op === 'floors') for (const f of op.dropValuesBelow ?? []) addRange(f.lo, f.hi)
     }
     return cells
   }

@@ -43,7 +43,7 @@ export function openWriterCore(data: WriterData): WriterCore {
       case 'meta':
         return writer.setMeta(req.name, req.value)
       case 'floors':
-        return writer.setFloors(req.floors)
+        return writer.setFloors(req.floors, req.dropValuesBelow)
       case 'checkpoint': {
         const started = performance.now()
         const result = passiveCheckpoint(db)

@@ -25,7 +25,8 @@ export type WriterOp =
   | {op: 'meta'; name: string; value: string | null}
   /** A PASSIVE WAL checkpoint on the writing connection: copies the frames left once background checkpoints did the bulk, so the next commit restarts the WAL (StorageEngine.walRoom). */
   | {op: 'checkpoint'}
-  | {op: 'floors'; floors: GcFloor[]}
+  /** Replaces every gc floor; with `dropValuesBelow`, also deletes the values (never tombstones) older than each of those floors in its range, in the same transaction (StorageEngine.adoptFloors). */
+  | {op: 'floors'; floors: GcFloor[]; dropValuesBelow?: GcFloor[]}
   | {op: 'close'}
 
 /** WriterRequest is a {@link WriterOp} with the id its reply carries. */

@@ -5,10 +5,13 @@
  *
  * Why the purge needs one grace on every node, not only on the shard's replicas: the
  * agreed cutoff is below every current replica's stale floor, but a node that later joins
- * the shard (a move's destination copies no gc floor) refuses only client writes older
- * than its own clock minus its own grace. With a longer grace it takes a late write of a
- * value the purged tombstone had deleted, and a read quorum holding it and a replica that
- * purged returns the deleted value. A node that publishes no grace (a build before it was
+ * the shard refuses only client writes older than its own clock minus its own grace. With
+ * a longer grace it takes a late write of a value the purged tombstone had deleted, and a
+ * read quorum holding it and a replica that purged returns the deleted value. A move's
+ * copy now carries the source's gc floor, which the destination adopts before the copy's
+ * first frame (CopyPuller.adoptSourceFloors), so that case is closed even for a node this
+ * check cannot see (down during the purge); the check stays for a source of an older
+ * build, which sends no floor. A node that publishes no grace (a build before it was
  * published) may serve any: unknown, so no purge.
  */
 export function graceRefusal(graces: ReadonlyMap<string, number | undefined>): string | undefined {

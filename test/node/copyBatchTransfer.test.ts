@@ -3,7 +3,7 @@ import {describe, expect, it, vi} from 'vitest'
 import {keyHash} from '../../src/model/hash.js'
 import {encodeFrame, FrameReader} from '../../src/node/copyFrames.js'
 import {sliceEncoding, sliceRecords} from '../../src/node/copyPuller.js'
-import {fineOf} from '../../src/node/digestLayout.js'
+import {FINE_WIDTH, fineOf} from '../../src/node/digestLayout.js'
 import {type NodeRecord} from '../../src/node/protocol.js'
 import {decodeRecords, encodeRecords, RECORD_BATCH_HEADER} from '../../src/node/recordCodec.js'
 import {StorageWriter} from '../../src/node/storageWriter.js'
@@ -71,6 +71,25 @@ describe('copy batches handed to the writer thread', {timeout: 30_000}, () => {
     await reference.apply(records)
     expect(reopened.digest(ALL)).toEqual(reference.digest(ALL))
     for (const r of records) expect(reopened.get(r.key)).toEqual(r)
+  })
+
+  it("given gc floors adopted from a copy's source with their deletion, when in flight in the writer thread, then the cells in flight cover each floor's range (a digest read meanwhile recomputes them), and a floors write without deletion names none", async () => {
+    const {engine, dir} = open()
+    await engine.close()
+    const writer = new StorageWriter({file: `${dir}/shardctl-node.sqlite`, synchronous: 'NORMAL', pageSize: 16384, maxTxnBytes: 1 << 20, committed: () => {}})
+    try {
+      const floor = {lo: 3 * FINE_WIDTH + 5, hi: 5 * FINE_WIDTH + 1, floor: 100}
+      const plain = writer.run({op: 'floors', floors: [floor]})
+      await new Promise((r) => setImmediate(r))
+      expect([...writer.inFlightCells()]).toEqual([])
+      await plain
+      const dropping = writer.run({op: 'floors', floors: [floor], dropValuesBelow: [floor]})
+      await new Promise((r) => setImmediate(r))
+      expect([...writer.inFlightCells()].sort((a, b) => a - b)).toEqual([3, 4, 5])
+      expect(await dropping).toBe(0)
+    } finally {
+      await writer.close()
+    }
   })
 
   it('given applyCopyBatch with an encoding the caller keeps, when committed, then the caller still reads its buffer and its pooled neighbours unchanged', async () => {

@@ -9,6 +9,7 @@ import {type HashRange} from '../../src/model/range.js'
 import {encodeFrame} from '../../src/node/copyFrames.js'
 import {type CopySourceAddress, CopyPuller, type PullSpec} from '../../src/node/copyPuller.js'
 import {jsonLog} from '../../src/log/jsonLog.js'
+import {type GcFloor} from '../../src/node/lwwSql.js'
 import {type NodeRecord} from '../../src/node/protocol.js'
 import {encodeRecords} from '../../src/node/recordCodec.js'
 import {StorageEngine} from '../../src/node/storageEngine.js'
@@ -47,13 +48,16 @@ async function fill(engine: StorageEngine, n: number, wall = 1_000_000): Promise
 class FakeSources {
   readonly opened: {node: string; cursor: string | undefined}[] = []
   cutAfter: number | undefined
+  /** floors: the sources send their gc floors (GC_FLOORS_HEADER) as a node of this build does; false: as an older build, none. */
+  floors = true
 
   constructor(private readonly engines: Record<string, StorageEngine>) {}
 
-  async *open(source: CopySourceAddress, _shard: number, _epoch: number, cursor: string | undefined, frameBytes: number, signal: AbortSignal): AsyncGenerator<Buffer> {
+  async *open(source: CopySourceAddress, _shard: number, _epoch: number, cursor: string | undefined, frameBytes: number, signal: AbortSignal, onGcFloors?: (floors: GcFloor[] | undefined) => void): AsyncGenerator<Buffer> {
     this.opened.push({node: source.node, cursor})
     const engine = this.engines[source.node]
     if (!engine) throw Object.assign(new Error(`node ${source.node}: ECONNREFUSED`), {code: 'NODE_UNREACHABLE'})
+    onGcFloors?.(this.floors ? engine.floorsOver(ALL) : undefined)
     let at = cursor
     for (let frames = 0; ; frames++) {
       if (signal.aborted) return
@@ -74,7 +78,7 @@ class FakeSources {
 function puller(dest: StorageEngine, sources: FakeSources, over: Partial<ConstructorParameters<typeof CopyPuller>[0]> = {}): CopyPuller {
   return new CopyPuller({
     engine: dest,
-    openStream: (s, shard, epoch, cursor, frameBytes, signal) => sources.open(s, shard, epoch, cursor, frameBytes, signal),
+    openStream: (s, shard, epoch, cursor, frameBytes, signal, _pace, onGcFloors) => sources.open(s, shard, epoch, cursor, frameBytes, signal, onGcFloors),
     fence: async () => ALL,
     receive: new TokenBucket(null, Date.now),
     now: Date.now,
@@ -456,6 +460,7 @@ describe('CopyPuller', {timeout: 30_000}, () => {
     const engine = {
       metaValue: (n: string) => dest.metaValue(n),
       setMetaValue: (n: string, v: string | null) => dest.setMetaValue(n, v),
+      adoptFloors: (range: HashRange, floors: readonly GcFloor[], drop?: boolean) => dest.adoptFloors(range, floors, drop),
       async applyCopyBatch(records: NodeRecord[], name: string, state: string, encoded?: Buffer, durable?: boolean) {
         const index = calls.length
         calls.push({state, durable, sentAtCall: sent()})
@@ -585,6 +590,7 @@ describe('CopyPuller', {timeout: 30_000}, () => {
     const engine = {
       metaValue: (n: string) => dest.metaValue(n),
       setMetaValue: (n: string, v: string | null) => dest.setMetaValue(n, v),
+      adoptFloors: (range: HashRange, floors: readonly GcFloor[], drop?: boolean) => dest.adoptFloors(range, floors, drop),
       applyCopyBatch: (records: NodeRecord[], name: string, state: string, encoded?: Buffer, durable?: boolean) => {
         applied.push(records.length)
         return dest.applyCopyBatch(records, name, state, encoded, durable)
@@ -603,5 +609,66 @@ describe('CopyPuller', {timeout: 30_000}, () => {
     const s = await settle(p)
     expect(s).toMatchObject({state: 'failed', errorCode: 'STALE_EPOCH', failedSource: null, keys: 0})
     expect(applied).toHaveLength(1)
+  })
+
+  describe('the source gc floor', () => {
+    /** FLOOR is the source's gc floor: every value `fill` writes (walls from 1,000,000) is older, and legitimately held. */
+    const FLOOR = 2_000_000
+    const late = rec('late-value', v(1_500_000), 'a value a purged delete shadowed')
+    const fresh = rec('fresh-value', v(3_000_000), 'newer than the floor')
+    const oldTombstone = rec('late-tombstone', v(1_500_000), null)
+    const lateKeys = (e: StorageEngine) => [late, fresh, oldTombstone].map((r) => (e.get(r.key) ? r.key.toString() : '-'))
+
+    it("Given a fenced source and a destination that took a late value older than its floor before the copy, When the copy starts at the range's beginning, Then the floor is the destination's (persisted), the late value is gone, a tombstone and a newer value stay, and every record of the source is copied", async () => {
+      const a = engineAt().engine
+      await fill(a, 500)
+      await a.fenceBelow(ALL, FLOOR)
+      const {engine: dest, dir} = engineAt()
+      await dest.apply([late, fresh, oldTombstone])
+      const p = puller(dest, new FakeSources({a}))
+      p.pull(spec())
+      expect(await settle(p)).toMatchObject({state: 'done', keys: 500})
+      expect(lateKeys(dest)).toEqual(['-', 'fresh-value', 'late-tombstone'])
+      expect(dest.fenceOf(ALL)).toBe(FLOOR)
+      // The destination now holds the source's records plus the two it took that are not below the floor (digest cells exact).
+      await a.apply([fresh, oldTombstone])
+      expect(dest.digest(ALL)).toEqual(a.digest(ALL))
+      await dest.close()
+      expect(engineAt(dir).engine.floorOf(0)).toBe(FLOOR)
+    })
+
+    it('Given a copy cut mid-stream, When it resumes at its cursor and the source sends its floor again, Then nothing the first stream copied is deleted (it would not be sent again) and the floor stays', async () => {
+      const a = engineAt().engine
+      await fill(a, 2000)
+      await a.fenceBelow(ALL, FLOOR)
+      const dest = engineAt().engine
+      const sources = new FakeSources({a})
+      const p = puller(dest, sources)
+      sources.cutAfter = 3
+      p.pull(spec())
+      expect((await settle(p)).state).toBe('failed')
+      expect(dest.fenceOf(ALL)).toBe(FLOOR)
+      sources.cutAfter = undefined
+      p.pull(spec())
+      expect((await settle(p)).state).toBe('done')
+      expect(sources.opened[1]?.cursor).toBeDefined()
+      expect(dest.digest(ALL)).toEqual(a.digest(ALL))
+      expect(dest.fenceOf(ALL)).toBe(FLOOR)
+    })
+
+    it('Given a source of an older build (it sends no floor), When copied from, Then the destination adopts none and keeps what it took, as before', async () => {
+      const a = engineAt().engine
+      await fill(a, 100)
+      await a.fenceBelow(ALL, FLOOR)
+      const dest = engineAt().engine
+      await dest.apply([late])
+      const sources = new FakeSources({a})
+      sources.floors = false
+      const p = puller(dest, sources)
+      p.pull(spec())
+      expect((await settle(p)).state).toBe('done')
+      expect(dest.fenceOf(ALL)).toBe(0)
+      expect(dest.get(late.key)?.value?.toString()).toBe(late.value!.toString())
+    })
   })
 })

@@ -53,6 +53,7 @@ describe('copy slices keep LWW against client writes committed between slices', 
       },
       metaValue: (name: string) => dst.metaValue(name),
       setMetaValue: (name: string, value: string | null) => dst.setMetaValue(name, value),
+      adoptFloors: (...args: Parameters<StorageEngine['adoptFloors']>) => dst.adoptFloors(...args),
     }
     const p = new CopyPuller({
       engine,

@@ -11,6 +11,10 @@ function recordingEngine(): {engine: CopyEngine; calls: unknown[][]} {
     },
     metaValue: (name) => meta.get(name),
     setMetaValue: async (name, value) => void (value === null ? meta.delete(name) : meta.set(name, value)),
+    adoptFloors: async (...args) => {
+      calls.push(args)
+      return 0
+    },
   }
   return {engine, calls}
 }
@@ -29,5 +33,12 @@ describe('meteredCopyEngine', () => {
     const records = [{key: Buffer.from('k1'), version: 'v', value: Buffer.from('abc')}, {key: Buffer.from('k22'), version: 'v', value: null}]
     await meteredCopyEngine(engine, {applied: (kind, bytes) => void applied.push([kind, bytes])}).applyCopyBatch(records, 'copy/1', '{}', undefined, true)
     expect(applied).toEqual([['copy', 2 + 3 + 3]])
+  })
+
+  it("Given a copy source's gc floors, When adopted through the node's copy engine, Then the storage engine gets them with every argument (an adapter that dropped one would lose the floor or the drop)", async () => {
+    const {engine, calls} = recordingEngine()
+    const floors = [{lo: 0, hi: 10, floor: 5}]
+    await meteredCopyEngine(engine, undefined).adoptFloors({lo: 0, hi: 10}, floors, true)
+    expect(calls).toEqual([[{lo: 0, hi: 10}, floors, true]])
   })
 })

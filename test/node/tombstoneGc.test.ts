@@ -167,6 +167,32 @@ describe('tombstone gc', {timeout: 60_000}, () => {
     expect(again.staleFloor()).toBe(9000)
   })
 
+  it("given a copy source's floors, when adopted, then a floor above this node's own cutoff limit is taken, none is lowered, only the range's parts count, and values below it go only when asked (tombstones stay, digest cells exact)", async () => {
+    const now = 10_000
+    const {engine, dir} = open({clock: () => now})
+    const [left, right] = splitRange(ALL, HASH_SPACE / 2)
+    const keysIn = (r: HashRange) => Array.from({length: 100}, (_, i) => `k${i}`).filter((k) => keyHash(Buffer.from(k)) >= r.lo && keyHash(Buffer.from(k)) < r.hi)
+    const [l, t] = keysIn(left)
+    const [r] = keysIn(right)
+    const kept = [rec(t!, v(9500), null), rec(r!, v(9500), 'outside the range')]
+    await engine.apply([rec(l!, v(9500), 'below the adopted floor'), ...kept])
+    // Not asked to drop: the value stays. The floor (clipped to the range) counts at once.
+    expect(await engine.adoptFloors(left, [{lo: 0, hi: HASH_SPACE, floor: 9000}])).toBe(0)
+    expect([engine.fenceOf(left), engine.floorOf(keyHash(Buffer.from(r!)))]).toEqual([9000, 0])
+    expect(engine.get(Buffer.from(l!))?.value).toBeTruthy()
+    // 9,800 is above this node's cutoff limit (8,000): a source with a shorter grace set it.
+    expect(await engine.adoptFloors(left, [{lo: left.lo, hi: left.hi, floor: 9800}], true)).toBe(1)
+    expect(engine.get(Buffer.from(l!))).toBeUndefined()
+    // Never lowered.
+    await engine.adoptFloors(left, [{lo: left.lo, hi: left.hi, floor: 9000}], true)
+    expect(engine.fenceOf(left)).toBe(9800)
+    const {engine: fresh} = open({clock: () => now})
+    await fresh.apply(kept)
+    expect(engine.digest(ALL)).toEqual(fresh.digest(ALL))
+    await engine.close()
+    expect(open({clock: () => now}, dir).engine.fenceOf(left)).toBe(9800)
+  })
+
   it('given two fenced replicas, when fresh writes land on one only, then their fence digests (old values only) stay equal; an old value on one only makes them differ', async () => {
     const now = 10_000
     const {engine: a} = open({clock: () => now})
