@@ -150,6 +150,10 @@ async function driveRedisMove(env: ExecutorEnv, initial: FencedMove, opts: Redis
     const progress = {bytes: m.value.progress.bytes, keys: m.value.progress.keys}
     const started = env.now()
     let lastRecorded = env.now()
+    // Its own clock, not lastRecorded: the cursor is recorded before every slot holding keys, so
+    // a move whose slots each take under a second never came to a check and ignored a cancel.
+    // Not before the first slot of a run: a resumed run's first slot may be open, and is finished first.
+    let lastCancelCheck = env.now()
     let verifyPasses = 0
     const onBatch = (keys: number, bytes: number): void => {
       progress.keys += keys
@@ -191,9 +195,11 @@ async function driveRedisMove(env: ExecutorEnv, initial: FencedMove, opts: Redis
         emitPhase(env, m.value)
         break
       }
-      // Cancel is checked (and the cursor written) at most once a second, and before every slot that holds keys.
+      // Cancel is checked about once a second, between slots; the cursor is written at most once a second, and before every slot that holds keys.
       const due = env.now() - lastRecorded >= CURSOR_INTERVAL_MS
-      if (forward && due && (await getMove(env.ctx, m.value.id)).value.cancelRequested) {
+      const cancelDue = forward && env.now() - lastCancelCheck >= CURSOR_INTERVAL_MS
+      if (cancelDue) lastCancelCheck = env.now()
+      if (cancelDue && (await getMove(env.ctx, m.value.id)).value.cancelRequested) {
         m = await getMove(env.ctx, m.value.id)
         await save({phase: 'aborting', reason: 'cancelled by operator', progress: {...m.value.progress, bytes: progress.bytes, keys: progress.keys, cursor: formatMoveCursor({dir: 'back', next: cur.next - 1, open: true})}})
         emitPhase(env, m.value)

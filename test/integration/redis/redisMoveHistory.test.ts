@@ -3,6 +3,7 @@ import {describe, expect, it} from 'vitest'
 import {listShards} from '../../../src/cluster/clusterRepo.js'
 import {DEFAULT_EXECUTOR_OPTIONS} from '../../../src/executor/executorEnv.js'
 import {type ApplyResult, executePlan} from '../../../src/executor/executePlan.js'
+import {requestCancel} from '../../../src/executor/moveStore.js'
 import {type Move} from '../../../src/model/move.js'
 import {type RedisMoveOptions} from '../../../src/redis/redisMoveRunner.js'
 import {slotsOfRange} from '../../../src/redis/slotMap.js'
@@ -98,61 +99,85 @@ async function writer(keys: readonly string[], model: Map<string, KeyModel>, sto
   return acked
 }
 
+/**
+ * moveUnderHistory runs move `id` of the shard at `shardIndex` under the writers, stopping and
+ * resuming its executor until it ends (at most 20 runs); with `cancelInRun`, `moves cancel` is
+ * requested in that run (the move then ends aborted, its slots walked back). Then checks the
+ * history: no reply contradicted it, no slot open, every slot of the shard on the side the move
+ * ended on and no key of it left on the other, every key its model's value and TTL.
+ */
+async function moveUnderHistory(id: string, shardIndex: number, prefix: string, opts: {cancelInRun?: number} = {}): Promise<void> {
+  const shard = (await listShards(file.ctx)).shards[shardIndex]!.value
+  const from = file.master(shard.replicas[0]!.node)
+  const to = file.masters.find((m) => m.node !== from.node)!
+  const {first, end} = slotsOfRange(shard.range)
+  // Keys in every third slot of the shard: runs of empty slots between slots with keys.
+  const tags = tagsInSlots(first, end, end - first, prefix).filter((_, i) => i % 3 === 0)
+  const keys = tags.flatMap(({tag}) => Array.from({length: 12}, (_, j) => `{${tag}}:${j}`))
+  const model = new Map<string, KeyModel>(keys.map((k) => [k, {value: null, ttl: false, uncertain: false}]))
+  const at = new Date().toISOString()
+  const move: Move = {id, plan: 'by-hand', index: 0, shard: shard.id, from: from.node, to: to.node, baseEpoch: shard.epoch, epoch: shard.epoch, phase: 'pending', progress: {bytes: 0, keys: 0, totalBytes: 0, rateBytesPerSec: 0, dataRateBytesPerSec: 0, cursor: null, stalled: false}, cancelRequested: false, rollbackRequested: false, reason: null, attempts: 0, createdAt: at, updatedAt: at, cutoverAt: null, copyStartedAt: null}
+
+  let stopWriters = false
+  let runs = 0
+  const violations: string[] = []
+  const writers = [0, 1, 2].map((w) => writer(keys.filter((_, i) => i % 3 === w), model, () => stopWriters, 7 + w, violations))
+  const phase = opts.cancelInRun === undefined ? 'done' : 'aborted'
+  try {
+    // Every key written before the move starts, so that most slots have keys to migrate.
+    await sleepFor(1000)
+    await file.ctx.store.put(file.ctx.keys.move(move.id), JSON.stringify(move))
+    let result: ApplyResult | undefined
+    while (runs < 20 && !result) {
+      const run = apply({keysPerBatch: 2, keysPerSec: 25})
+      if (runs === opts.cancelInRun) {
+        await sleepFor(300)
+        expect((await requestCancel(file.ctx, id)).changed).toBe(true)
+      }
+      // The run that is asked to cancel goes on long enough to see it (the runner looks once a second).
+      const ended = await Promise.race([run.done, sleepFor(runs === opts.cancelInRun ? 1600 : 700 + 150 * (runs % 4)).then(() => undefined)])
+      runs++
+      if (ended && !ended.stopped) {
+        result = ended
+        break
+      }
+      run.abort.abort()
+      const r = await run.done
+      if (!r.stopped) result = r
+    }
+    expect(result?.moves).toEqual([expect.objectContaining({id, phase})])
+    // A cancel half-way: keys had moved to the target before they were walked back.
+    expect(result!.moves[0]!.bytes).toBeGreaterThan(0)
+  } finally {
+    stopWriters = true
+    await Promise.allSettled(writers)
+  }
+  const acked = (await Promise.all(writers)).reduce((a, b) => a + b, 0)
+  expect(violations).toEqual([])
+
+  const [landed, left] = phase === 'done' ? [to, from] : [from, to]
+  expect(await openSlotMarks(file.masters)).toEqual([])
+  const served = await servedSlots(landed)
+  expect(Array.from({length: end - first}, (_, i) => first + i).filter((s) => !served.has(s))).toEqual([])
+  for (const {slot} of tags) expect(await countAt(left.address, slot)).toBe(0)
+  const certain = keys.filter((k) => !model.get(k)!.uncertain)
+  const values = await Promise.all(certain.map((k) => file.client.get(k)))
+  expect(Object.fromEntries(certain.map((k, i) => [k, values[i]]))).toEqual(Object.fromEntries(certain.map((k) => [k, model.get(k)!.value])))
+  const ttls = await Promise.all(certain.map((k) => file.client.pttl(k)))
+  const ttlOf = (k: string) => (model.get(k)!.value === null ? 'absent' : model.get(k)!.ttl ? 'ttl' : 'none')
+  expect(Object.fromEntries(certain.map((k, i) => [k, ttls[i]! === -2 ? 'absent' : ttls[i]! === -1 ? 'none' : 'ttl']))).toEqual(Object.fromEntries(certain.map((k) => [k, ttlOf(k)])))
+  console.log(`history (${id}): ${acked} acknowledged operations on ${keys.length} keys, ${keys.length - certain.length} key(s) uncertain (an operation failed), the executor ran ${runs} time(s)`)
+  // Stopped mid-move at least twice (once, before the cancel, when cancelled), or the resume path was not what this measured.
+  expect(runs).toBeGreaterThanOrEqual(opts.cancelInRun === undefined ? 3 : 2)
+  expect(certain.length).toBeGreaterThan(keys.length / 2)
+}
+
 describe.skipIf(!available)('a redis move under a client changing every key, its executor stopped and resumed', () => {
   it('leaves every key as its acknowledged history says', async () => {
-    const shard = (await listShards(file.ctx)).shards[1]!.value
-    const from = file.master(shard.replicas[0]!.node)
-    const to = file.masters.find((m) => m.node !== from.node)!
-    const {first, end} = slotsOfRange(shard.range)
-    // Keys in every third slot of the shard: runs of empty slots between slots with keys.
-    const tags = tagsInSlots(first, end, end - first, 'h').filter((_, i) => i % 3 === 0)
-    const keys = tags.flatMap(({tag}) => Array.from({length: 12}, (_, j) => `{${tag}}:${j}`))
-    const model = new Map<string, KeyModel>(keys.map((k) => [k, {value: null, ttl: false, uncertain: false}]))
-    const at = new Date().toISOString()
-    const move: Move = {id: 'history', plan: 'by-hand', index: 0, shard: shard.id, from: from.node, to: to.node, baseEpoch: shard.epoch, epoch: shard.epoch, phase: 'pending', progress: {bytes: 0, keys: 0, totalBytes: 0, rateBytesPerSec: 0, dataRateBytesPerSec: 0, cursor: null, stalled: false}, cancelRequested: false, rollbackRequested: false, reason: null, attempts: 0, createdAt: at, updatedAt: at, cutoverAt: null, copyStartedAt: null}
+    await moveUnderHistory('history', 1, 'h')
+  }, 120_000)
 
-    let stopWriters = false
-    let rounds = 0
-    const violations: string[] = []
-    const writers = [0, 1, 2].map((w) => writer(keys.filter((_, i) => i % 3 === w), model, () => stopWriters, 7 + w, violations))
-    try {
-      // Every key written before the move starts, so that most slots have keys to migrate.
-      await sleepFor(1000)
-      await file.ctx.store.put(file.ctx.keys.move(move.id), JSON.stringify(move))
-      let result: ApplyResult | undefined
-      for (; rounds < 20 && !result; rounds++) {
-        const round = rounds
-        const run = apply({keysPerBatch: 2, keysPerSec: 25})
-        const stopped = await Promise.race([run.done.then((r) => r), sleepFor(700 + 150 * (round % 4)).then(() => undefined)])
-        if (stopped && !stopped.stopped) {
-          result = stopped
-          break
-        }
-        run.abort.abort()
-        const r = await run.done
-        if (!r.stopped) result = r
-      }
-      expect(result?.moves).toEqual([expect.objectContaining({id: 'history', phase: 'done'})])
-    } finally {
-      stopWriters = true
-      await Promise.allSettled(writers)
-    }
-    const acked = (await Promise.all(writers)).reduce((a, b) => a + b, 0)
-    expect(violations).toEqual([])
-
-    expect(await openSlotMarks(file.masters)).toEqual([])
-    const served = await servedSlots(to)
-    expect(Array.from({length: end - first}, (_, i) => first + i).filter((s) => !served.has(s))).toEqual([])
-    for (const {slot} of tags) expect(await countAt(from.address, slot)).toBe(0)
-    const certain = keys.filter((k) => !model.get(k)!.uncertain)
-    const values = await Promise.all(certain.map((k) => file.client.get(k)))
-    expect(Object.fromEntries(certain.map((k, i) => [k, values[i]]))).toEqual(Object.fromEntries(certain.map((k) => [k, model.get(k)!.value])))
-    const ttls = await Promise.all(certain.map((k) => file.client.pttl(k)))
-    const ttlOf = (k: string) => (model.get(k)!.value === null ? 'absent' : model.get(k)!.ttl ? 'ttl' : 'none')
-    expect(Object.fromEntries(certain.map((k, i) => [k, ttls[i]! === -2 ? 'absent' : ttls[i]! === -1 ? 'none' : 'ttl']))).toEqual(Object.fromEntries(certain.map((k) => [k, ttlOf(k)])))
-    console.log(`history: ${acked} acknowledged operations on ${keys.length} keys, ${keys.length - certain.length} key(s) uncertain (an operation failed), the executor run ${rounds + 1} time(s)`)
-    // Stopped mid-move at least twice, or the resume path was not what this measured.
-    expect(rounds).toBeGreaterThanOrEqual(2)
-    expect(certain.length).toBeGreaterThan(keys.length / 2)
+  it('leaves every key as its acknowledged history says when the move is cancelled half-way', async () => {
+    await moveUnderHistory('history-cancel', 2, 'c', {cancelInRun: 1})
   }, 120_000)
 })
