@@ -65,7 +65,7 @@ describe.skipIf(!available)('a MIGRATE that times out on a stalled target, then 
     const from = file.master(shard.replicas[0]!.node)
     const to = file.masters.find((m) => m.node !== from.node)!
     const {first, end} = slotsOfRange(shard.range)
-    const [{tag, slot}] = tagsInSlots(first, end, 1, 't')
+    const {tag, slot} = tagsInSlots(first, end, 1, 't')[0]!
     const keys = Array.from({length: 12}, (_, j) => `{${tag}}:${j}`)
     for (const k of keys) expect(await file.client.set(k, `${k}=1`)).toBe('OK')
     const at = new Date().toISOString()
