@@ -10,7 +10,7 @@ import {migrateBatchKeys, tightestRate} from './migrateBatch.js'
 import {formatMoveCursor, parseMoveCursor} from './moveCursor.js'
 import {connectRedisNode} from './redisConnection.js'
 import {awaitEpochOrder, type EpochWaitOptions} from './epochOrderWait.js'
-import {assignSlot, assignSlots, connectMasters, countKeys, countKeysMany, keepMaster, keySizes, keysInSlot, type MasterConn, migrateKeys, openSlot, openSlots, ownSlots, slotsNotOwned, slotView} from './slotOps.js'
+import {assignSlot, assignSlots, connectMasters, countKeys, countKeysMany, keepMaster, keySizes, keysInSlot, type MasterConn, migrateKeys, openSlot, openSlots, ownSlots, slotsNotOwned, slotsStaying, slotView} from './slotOps.js'
 import {slotsOfRange} from './slotMap.js'
 import {readClusterViews} from './clusterViews.js'
 import {failoverHandOff, moveSideFailover} from './moveSideFailover.js'
@@ -242,11 +242,14 @@ async function migrateSlot(env: ExecutorEnv, opts: RedisMoveOptions, keyBucket: 
   if (!dstView.owns) {
     const srcView = await slotView(src, slot)
     if (!srcView.owns) throw new UserError('PRECONDITION', `slot ${slot} is owned by neither ${src.node} nor ${dst.node}`, 'the cluster changed outside shardctl: check it with `redis-cli --cluster check`')
-    if (srcView.slotCount === 1) {
+    await openSlot(src, dst, slot)
+    // Counted after opening, and with the slots other moves are taking (MIGRATING) as gone: two
+    // moves out of one master (a drain) each saw the other's last slot still there and neither
+    // kept it a master. Whichever opens its last slot second sees both marks.
+    if ((await slotsStaying(src)) === 0) {
       const kept = await keepMaster(src)
       env.emit({type: 'info', message: kept ? `slot ${slot} is the last slot of ${src.node}: set cluster-allow-replica-migration no there, so it stays a master with no slots` : `slot ${slot} is the last slot of ${src.node}, which refused CONFIG SET cluster-allow-replica-migration no: Redis may turn it into a replica`, at: new Date(env.now()).toISOString()})
     }
-    await openSlot(src, dst, slot)
     if (!(await migrateSlotKeys(env, opts, keyBucket, src, dst, slot, onBatch))) return false
   }
   if (!(await awaitEpochOrder(src, dst, slot, runnerEpochWait(env)))) return false
@@ -314,11 +317,12 @@ async function migrateEmptySlots(env: ExecutorEnv, opts: RedisMoveOptions, keyBu
   const toOpen = slots.filter((slot) => !dstOwns.has(slot))
   const orphan = toOpen.find((slot) => !srcOwns.has(slot))
   if (orphan !== undefined) throw new UserError('PRECONDITION', `slot ${orphan} is owned by neither ${src.node} nor ${dst.node}`, 'the cluster changed outside shardctl: check it with `redis-cli --cluster check`')
-  if (toOpen.length > 0 && toOpen.length >= srcOwns.size) {
+  await openSlots(src, dst, toOpen)
+  // After opening, other moves' MIGRATING slots counted as gone (see migrateSlot).
+  if (toOpen.length > 0 && (await slotsStaying(src)) === 0) {
     const kept = await keepMaster(src)
     env.emit({type: 'info', message: kept ? `slots ${toOpen[0]}…${toOpen[toOpen.length - 1]} are the last of ${src.node}: set cluster-allow-replica-migration no there, so it stays a master with no slots` : `slots ${toOpen[0]}…${toOpen[toOpen.length - 1]} are the last of ${src.node}, which refused CONFIG SET cluster-allow-replica-migration no: Redis may turn it into a replica`, at: new Date(env.now()).toISOString()})
   }
-  await openSlots(src, dst, toOpen)
   const counts = await countKeysMany(src, toOpen)
   for (const [i, slot] of toOpen.entries()) {
     if ((counts[i] ?? 0) > 0 && !(await migrateSlotKeys(env, opts, keyBucket, src, dst, slot, onBatch))) return false
