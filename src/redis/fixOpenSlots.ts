@@ -87,7 +87,11 @@ export async function fixOpenSlots(seed: string, dryRun: boolean, opts: FixOptio
         if (both.length > 0 && !opts.replace) throw bothSidesRefusal(slot, source, target!, both)
         // The target's view of the slot is frozen on the failed source by its IMPORTING mark, which leaves the target CLUSTERDOWN (it refuses the MIGRATE): point it at the new owner first.
         if (target && plan.repointTarget) await clusterCommand(target.conn, 'SETSLOT', slot, 'NODE', source.redisId)
-        fix.keysMoved = await closeSlot(source, target, live.filter((m) => m !== source && m !== target), slot, plan.action, !plan.afterFailover || opts.replace === true, plan.failedSource ?? undefined)
+        const closed = await closeSlot(source, target, live.filter((m) => m !== source && m !== target), slot, plan.action, !plan.afterFailover || opts.replace === true, plan.failedSource ?? undefined)
+        fix.keysMoved = closed.moved
+        // A rollback that met keys written to the target after the count finished instead: say so.
+        fix.action = closed.action
+        fix.targetKeys = closed.targetKeys ?? fix.targetKeys
       }
       slots.push(fix)
     }
@@ -105,13 +109,33 @@ export async function fixOpenSlots(seed: string, dryRun: boolean, opts: FixOptio
  * source is the successor of the failed source `failedSource`, the marks are put back as
  * Redis left them (no mark on the successor, the target importing from the failed node), so
  * that the next run still sees the failover and does not take the successor as authoritative.
+ *
+ * A rollback clears the target's mark first and counts its keys again: until then the target
+ * took, through ASK, writes of keys the source did not hold, and one that came after the count
+ * the decision was made on would be left on a master that does not serve the slot (an
+ * acknowledged write unreachable). Once its mark is cleared the target answers MOVED instead,
+ * so the recount is final: with keys there the slot is opened again and finished instead.
  */
-async function closeSlot(source: MasterConn, target: MasterConn | undefined, others: MasterConn[], slot: number, action: 'finish' | 'rollback', replace: boolean, failedSource?: string): Promise<number> {
+async function closeSlot(source: MasterConn, target: MasterConn | undefined, others: MasterConn[], slot: number, action: 'finish' | 'rollback', replace: boolean, failedSource?: string): Promise<{action: 'finish' | 'rollback'; moved: number; targetKeys?: number}> {
   if (action === 'rollback' || !target) {
-    if (target) await stableSlot(target, slot)
-    await stableSlot(source, slot)
-    return 0
+    if (!target) {
+      await stableSlot(source, slot)
+      return {action: 'rollback', moved: 0}
+    }
+    await stableSlot(target, slot)
+    const late = await countKeys(target, slot)
+    if (late === 0) {
+      await stableSlot(source, slot)
+      return {action: 'rollback', moved: 0, targetKeys: 0}
+    }
+    // Finishing opens the slot again (IMPORTING on the target first): the late keys stay where they are.
+    return {action: 'finish', moved: await finishSlot(source, target, others, slot, replace, failedSource), targetKeys: late}
   }
+  return {action: 'finish', moved: await finishSlot(source, target, others, slot, replace, failedSource)}
+}
+
+/** finishSlot is closeSlot's `finish`: the keys left on the source go to the target, which is then assigned the slot everywhere. Returns how many keys moved. */
+async function finishSlot(source: MasterConn, target: MasterConn, others: MasterConn[], slot: number, replace: boolean, failedSource?: string): Promise<number> {
   let moved = 0
   const sourceOwns = await owns(source.conn, slot)
   if (sourceOwns) {

@@ -10,7 +10,7 @@ import {migrateBatchKeys, tightestRate} from './migrateBatch.js'
 import {formatMoveCursor, parseMoveCursor} from './moveCursor.js'
 import {connectRedisNode} from './redisConnection.js'
 import {awaitEpochOrder, type EpochWaitOptions} from './epochOrderWait.js'
-import {assignSlot, assignSlots, connectMasters, countKeys, countKeysMany, keepMaster, keySizes, keysInSlot, type MasterConn, migrateKeys, openSlot, openSlots, ownSlots, slotsNotOwned, slotView} from './slotOps.js'
+import {assignSlot, assignSlots, connectMasters, countKeys, countKeysMany, keepMaster, keySizes, keysInSlot, type MasterConn, migrateKeys, openSlot, openSlots, ownSlots, slotsNotOwned, slotsStaying, slotView} from './slotOps.js'
 import {slotsOfRange} from './slotMap.js'
 import {readClusterViews} from './clusterViews.js'
 import {bystanderDownText, downBystander, failoverHandOff, moveSideFailover} from './moveSideFailover.js'
@@ -169,6 +169,10 @@ async function driveRedisMove(env: ExecutorEnv, initial: FencedMove, opts: Redis
     const progress = {bytes: m.value.progress.bytes, keys: m.value.progress.keys}
     const started = env.now()
     let lastRecorded = env.now()
+    // Its own clock, not lastRecorded: the cursor is recorded before every slot holding keys, so
+    // a move whose slots each take under a second never came to a check and ignored a cancel.
+    // Not before the first slot of a run: a resumed run's first slot may be open, and is finished first.
+    let lastCancelCheck = env.now()
     let verifyPasses = 0
     const onBatch = (keys: number, bytes: number): void => {
       progress.keys += keys
@@ -210,9 +214,11 @@ async function driveRedisMove(env: ExecutorEnv, initial: FencedMove, opts: Redis
         emitPhase(env, m.value)
         break
       }
-      // Cancel is checked (and the cursor written) at most once a second, and before every slot that holds keys.
+      // Cancel is checked about once a second, between slots; the cursor is written at most once a second, and before every slot that holds keys.
       const due = env.now() - lastRecorded >= CURSOR_INTERVAL_MS
-      if (forward && due && (await getMove(env.ctx, m.value.id)).value.cancelRequested) {
+      const cancelDue = forward && env.now() - lastCancelCheck >= CURSOR_INTERVAL_MS
+      if (cancelDue) lastCancelCheck = env.now()
+      if (cancelDue && (await getMove(env.ctx, m.value.id)).value.cancelRequested) {
         m = await getMove(env.ctx, m.value.id)
         await save({phase: 'aborting', reason: 'cancelled by operator', progress: {...m.value.progress, bytes: progress.bytes, keys: progress.keys, cursor: formatMoveCursor({dir: 'back', next: cur.next - 1, open: true})}})
         emitPhase(env, m.value)
@@ -255,11 +261,14 @@ async function migrateSlot(env: ExecutorEnv, opts: RedisMoveOptions, keyBucket: 
   if (!dstView.owns) {
     const srcView = await slotView(src, slot)
     if (!srcView.owns) throw new UserError('PRECONDITION', `slot ${slot} is owned by neither ${src.node} nor ${dst.node}`, 'the cluster changed outside shardctl: check it with `redis-cli --cluster check`')
-    if (srcView.slotCount === 1) {
+    await openSlot(src, dst, slot)
+    // Counted after opening, and with the slots other moves are taking (MIGRATING) as gone: two
+    // moves out of one master (a drain) each saw the other's last slot still there and neither
+    // kept it a master. Whichever opens its last slot second sees both marks.
+    if ((await slotsStaying(src)) === 0) {
       const kept = await keepMaster(src)
       env.emit({type: 'info', message: kept ? `slot ${slot} is the last slot of ${src.node}: set cluster-allow-replica-migration no there, so it stays a master with no slots` : `slot ${slot} is the last slot of ${src.node}, which refused CONFIG SET cluster-allow-replica-migration no: Redis may turn it into a replica`, at: new Date(env.now()).toISOString()})
     }
-    await openSlot(src, dst, slot)
     if (!(await migrateSlotKeys(env, opts, keyBucket, src, dst, slot, onBatch))) return false
   }
   if (!(await awaitEpochOrder(src, dst, slot, runnerEpochWait(env)))) return false
@@ -327,11 +336,12 @@ async function migrateEmptySlots(env: ExecutorEnv, opts: RedisMoveOptions, keyBu
   const toOpen = slots.filter((slot) => !dstOwns.has(slot))
   const orphan = toOpen.find((slot) => !srcOwns.has(slot))
   if (orphan !== undefined) throw new UserError('PRECONDITION', `slot ${orphan} is owned by neither ${src.node} nor ${dst.node}`, 'the cluster changed outside shardctl: check it with `redis-cli --cluster check`')
-  if (toOpen.length > 0 && toOpen.length >= srcOwns.size) {
+  await openSlots(src, dst, toOpen)
+  // After opening, other moves' MIGRATING slots counted as gone (see migrateSlot).
+  if (toOpen.length > 0 && (await slotsStaying(src)) === 0) {
     const kept = await keepMaster(src)
     env.emit({type: 'info', message: kept ? `slots ${toOpen[0]}…${toOpen[toOpen.length - 1]} are the last of ${src.node}: set cluster-allow-replica-migration no there, so it stays a master with no slots` : `slots ${toOpen[0]}…${toOpen[toOpen.length - 1]} are the last of ${src.node}, which refused CONFIG SET cluster-allow-replica-migration no: Redis may turn it into a replica`, at: new Date(env.now()).toISOString()})
   }
-  await openSlots(src, dst, toOpen)
   const counts = await countKeysMany(src, toOpen)
   for (const [i, slot] of toOpen.entries()) {
     if ((counts[i] ?? 0) > 0 && !(await migrateSlotKeys(env, opts, keyBucket, src, dst, slot, onBatch))) return false

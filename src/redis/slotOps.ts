@@ -41,6 +41,17 @@ export async function slotsNotOwned(m: MasterConn, first: number, end: number): 
   return out
 }
 
+/**
+ * slotsStaying counts the slots `m` serves by its own `CLUSTER NODES` view that it does not
+ * mark MIGRATING: those no migration is taking away from it now. Zero once every slot it has
+ * left is on its way out.
+ */
+export async function slotsStaying(m: MasterConn): Promise<number> {
+  const me = myself(await readClusterNodes(m.conn))
+  if (!me) throw new UserError('PRECONDITION', `redis node ${m.address} did not report itself in CLUSTER NODES`, 'check that it runs in cluster mode')
+  return me.slots.filter((slot) => !me.migrating.has(slot)).length
+}
+
 /** countKeys is CLUSTER COUNTKEYSINSLOT on `m`. */
 export async function countKeys(m: MasterConn, slot: number): Promise<number> {
   return Number(await clusterCommand(m.conn, 'COUNTKEYSINSLOT', slot))
