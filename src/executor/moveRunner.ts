@@ -183,7 +183,10 @@ async function runEffect(env: ExecutorEnv, effects: MoveEffects, m: FencedMove, 
 /**
  * operatorRequest names a cancel or rollback request that the move's phase honours, read
  * fresh (undefined: none): a barrier held by a laggard gives way to it, and the machine
- * then decides the move again with the request in view.
+ * then decides the move again with the request in view. Only a request the phase honours:
+ * the rollback request stays set through `rb-joining` and `rb-cutover`, whose barriers must
+ * never give way (the catch-up needs every router off the new-set-only epoch; see
+ * test/executor/barrierInterrupt.memoryStore.test.ts and realTimeFuzz's leftBarriers).
  */
 async function operatorRequest(env: ExecutorEnv, id: string): Promise<string | undefined> {
   const m = (await getMove(env.ctx, id)).value
