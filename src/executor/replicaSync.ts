@@ -51,7 +51,10 @@ const DIGEST_LOOKS = 3
  *   aside, which every look leaves out alike (same cutoff and format, else the look is ignored);
  * - what the destination needs from the source is on the source from the copy's start on,
  *   or superseded there by a newer version: during a move nothing deletes from a replica
- *   (purges need no move running, drops come after), and LWW never takes a version back. So
+ *   (purges need no move running, drops come after; the one exception, the destination's
+ *   deletion of values below an adopted gc floor, runs only at the start of a copy stream
+ *   that begins at the range's beginning, before the copy is done and so before any look:
+ *   CopyPuller.adoptSourceFloors), and LWW never takes a version back. So
  *   if the bucket was equal in look k, the destination then held each such record or a newer
  *   one, and holds it from then on;
  * - what the source gains after look k and the destination never gets is what one look

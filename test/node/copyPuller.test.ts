@@ -656,6 +656,65 @@ describe('CopyPuller', {timeout: 30_000}, () => {
       expect(dest.fenceOf(ALL)).toBe(FLOOR)
     })
 
+    // Adversarial (review of the floor adoption): a copy from several sources reads each whole
+    // from the range's beginning, so every source's stream after the first adopts its floor
+    // WITH the deletion, over values the earlier streams brought. Nothing they brought may go:
+    // below the floor the sources agree (equal fence digests), and above it nothing is deleted.
+    it("Given a copy from two sources (the moved replica down) that agree below their floor and each hold fresh writes the other missed, and a destination that took a fresh client write and a late value, When the second source's stream starts at the beginning (adopting its floor with the deletion), Then the destination holds exactly the LWW union of both sources and its client write, without the late value", async () => {
+      const b = engineAt().engine
+      const c = engineAt().engine
+      const want = engineAt().engine
+      for (const e of [b, c, want]) await fill(e, 300)
+      for (const e of [b, c]) await e.fenceBelow(ALL, FLOOR)
+      // Acknowledged by the moved replica and b only (w = 2 of 3): c missed them. key-5 and key-7 hold values below the floor on both sources.
+      const onlyB = [rec('key-5', v(3_000_000), 'overwritten after the floor'), rec('key-7', v(3_000_000), null), rec('b-only', v(3_000_000), 'fresh on b')]
+      // Acknowledged by the moved replica and c only: b missed it.
+      const onlyC = [rec('c-only', v(3_100_000), 'fresh on c')]
+      await b.apply(onlyB)
+      await c.apply(onlyC)
+      const clientWrite = rec('dest-client', v(3_200_000), 'acknowledged through the joint quorum')
+      const dest = engineAt().engine
+      await dest.apply([late, clientWrite])
+      await want.apply([...onlyB, ...onlyC, clientWrite])
+      const sources = new FakeSources({b, c})
+      const p = puller(dest, sources)
+      p.pull(spec({sources: [{node: 'b', address: '127.0.0.1:1'}, {node: 'c', address: '127.0.0.1:2'}]}))
+      expect((await settle(p)).state).toBe('done')
+      // Both streams started at the beginning: the second one's adoption ran the deletion over what the first brought.
+      expect(sources.opened.map((o) => [o.node, o.cursor])).toEqual([['b', undefined], ['c', undefined]])
+      expect(dest.get(late.key)).toBeUndefined()
+      expect(dest.get(Buffer.from('key-5'))?.value?.toString()).toBe('overwritten after the floor')
+      expect(dest.get(Buffer.from('key-7'))?.value).toBeNull()
+      expect(dest.digest(ALL)).toEqual(want.digest(ALL))
+      expect(dest.fenceOf(ALL)).toBe(FLOOR)
+    })
+
+    it('Given a copy that applied frames and is then started over from the beginning (a new move or epoch), while the source overwrote and deleted copied values and the destination took fresh client writes, When the new stream adopts the floor with the deletion, Then the destination holds the LWW union of the source and its client writes: the source\'s newer records win, and no write above the floor is touched', async () => {
+      const a = engineAt().engine
+      const want = engineAt().engine
+      for (const e of [a, want]) await fill(e, 2000)
+      await a.fenceBelow(ALL, FLOOR)
+      const dest = engineAt().engine
+      const sources = new FakeSources({a})
+      const p = puller(dest, sources)
+      sources.cutAfter = 3
+      p.pull(spec())
+      expect((await settle(p)).state).toBe('failed')
+      const copied = dest.scan(ALL, undefined, 1 << 30).records.filter((r) => r.value !== null)
+      expect(copied.length).toBeGreaterThan(10)
+      // Meanwhile: the source overwrites one copied value and deletes another (acknowledged, fresh); the destination takes fresh client writes, one to a key it copied an old value of.
+      const onSource = [rec(copied[0]!.key.toString(), v(3_000_000), 'newer on the source'), rec(copied[1]!.key.toString(), v(3_000_000), null)]
+      const onDest = [rec(copied[2]!.key.toString(), v(3_000_000), 'client write over a copied key'), rec('dest-only', v(3_000_000), 'client write')]
+      await a.apply(onSource)
+      await dest.apply(onDest)
+      await want.apply([...onSource, ...onDest])
+      sources.cutAfter = undefined
+      p.pull(spec({moveId: 'm2', epoch: 4}))
+      expect((await settle(p)).state).toBe('done')
+      expect(sources.opened[1]?.cursor).toBeUndefined()
+      expect(dest.digest(ALL)).toEqual(want.digest(ALL))
+    })
+
     it('Given a source of an older build (it sends no floor), When copied from, Then the destination adopts none and keeps what it took, as before', async () => {
       const a = engineAt().engine
       await fill(a, 100)

@@ -193,6 +193,34 @@ describe('tombstone gc', {timeout: 60_000}, () => {
     expect(open({clock: () => now}, dir).engine.fenceOf(left)).toBe(9800)
   })
 
+  // Review of the floor adoption's ordering claim: the node's write screen (NodeHttpApi.screen)
+  // reads floorOf synchronously and queues the apply in the same turn, so "a write screened
+  // before the adoption is deleted, one screened after is refused" needs exactly these two:
+  // the floor counts from the call itself (before its commit), and the deletion runs behind
+  // every apply queued before the call (and only those, so nothing queued after is touched).
+  it('given an apply queued just before a floor adoption with the deletion and one queued in the same turn after it, then the floor counts from the call, before its commit, and only the earlier apply is deleted (digest cells exact)', async () => {
+    const now = 10_000
+    const {engine} = open({clock: () => now})
+    const floor = {lo: 0, hi: HASH_SPACE, floor: 9800}
+    const early = rec('screened-before', v(9500), 'queued before the adoption')
+    const after = rec('queued-after', v(9500), 'let past a screen that ran before the call, queued after it')
+    const fresh = rec('fresh', v(9900), 'newer than the floor, queued before')
+    const queuedBefore = engine.apply([early, fresh])
+    const adopting = engine.adoptFloors(ALL, [floor], true)
+    // Same turn, nothing committed yet: a screen now refuses a value below the floor.
+    expect(engine.floorOf(keyHash(early.key))).toBe(9800)
+    expect(engine.withoutFenced([early])).toEqual([])
+    const queuedAfter = engine.apply([after])
+    await queuedBefore
+    expect(await adopting).toBe(1)
+    await queuedAfter
+    expect(engine.get(early.key)).toBeUndefined()
+    expect(engine.get(after.key)?.value?.toString()).toBe(after.value!.toString())
+    const {engine: want} = open({clock: () => now})
+    await want.apply([fresh, after])
+    expect(engine.digest(ALL)).toEqual(want.digest(ALL))
+  })
+
   it('given two fenced replicas, when fresh writes land on one only, then their fence digests (old values only) stay equal; an old value on one only makes them differ', async () => {
     const now = 10_000
     const {engine: a} = open({clock: () => now})
