@@ -14,6 +14,7 @@ import {type NodeRecord} from '../../src/node/protocol.js'
 import {repairShards} from '../../src/repair/repairService.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
 import {type InProcessNode, startInProcessNode} from '../support/inProcessNode.js'
+import {settledPull} from '../support/copyShard.js'
 import {keyIn} from '../support/nodeTestData.js'
 import {StaticShardMap} from '../support/staticShardMap.js'
 
@@ -45,15 +46,6 @@ afterEach(async () => {
   for (const c of closing.reverse()) await c()
   closing = []
 })
-
-async function settled(c: NodeClient, shard: number) {
-  for (let i = 0; i < 2000; i++) {
-    const s = await c.pullStatus(shard)
-    if (s.state !== 'running') return s
-    await sleep(10)
-  }
-  throw new Error('copy did not settle in 20 s')
-}
 
 /** story runs the history above; `thread` receives the destination's copy in the copy receive thread (as a served node does). */
 async function story(thread: boolean) {
@@ -127,7 +119,7 @@ async function story(thread: boolean) {
   const beforeCopy = await late(joining.epoch)
   const source = replicas[0]!
   await dst.client.pull(shard.id, {moveId: 'm-gc-floor', epoch: joining.epoch, sources: [{node: source, address: `127.0.0.1:${node(source).port}`}], rate: null, frameBytes: 64 * 1024})
-  const copy = await settled(dst.client, shard.id)
+  const copy = await settledPull(dst.client, shard.id, 20_000)
   // After the copy: the destination has the floor by now.
   const afterCopy = await late(joining.epoch)
 

@@ -13,6 +13,7 @@ import {type NodeRecord} from '../../src/node/protocol.js'
 import {repairShards} from '../../src/repair/repairService.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
 import {type InProcessNode, startInProcessNode} from '../support/inProcessNode.js'
+import {settledPull} from '../support/copyShard.js'
 import {keyIn} from '../support/nodeTestData.js'
 import {StaticShardMap} from '../support/staticShardMap.js'
 
@@ -42,15 +43,6 @@ afterEach(async () => {
   for (const c of closing.reverse()) await c()
   closing = []
 })
-
-async function settled(c: NodeClient, shard: number) {
-  for (let i = 0; i < 2000; i++) {
-    const s = await c.pullStatus(shard)
-    if (s.state !== 'running') return s
-    await sleep(10)
-  }
-  throw new Error('copy did not settle in 20 s')
-}
 
 async function story(thread: boolean) {
   const store = new MemoryStore()
@@ -126,7 +118,7 @@ async function story(thread: boolean) {
   const tookLate = dst.engine.get(v.key)?.value?.toString()
 
   await dst.client.pull(shard.id, {moveId: 'm-gc-floor-sources', epoch: joining.epoch, sources: [b, c].map((id) => ({node: id, address: `127.0.0.1:${node(id).port}`})), rate: null, frameBytes: 64 * 1024})
-  const copy = await settled(dst.client, shard.id)
+  const copy = await settledPull(dst.client, shard.id, 20_000)
   const held = (r: NodeRecord) => dst.engine.get(r.key)?.value?.toString() ?? null
   return {report, floors, tookLate, copy, late: held(v), live: held(live), onB: held(onB), onC: held(onC), floor: dst.engine.floorOf(0)}
 }

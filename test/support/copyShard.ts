@@ -20,12 +20,12 @@ export class CopyShardMap extends StaticShardMap {
   }
 }
 
-/** settledPull polls the destination `c`'s pull of shard 1 until it is no longer running and returns its status; throws after 10 s. */
-export async function settledPull(c: NodeClient): Promise<Awaited<ReturnType<NodeClient['pullStatus']>>> {
-  for (let i = 0; i < 1000; i++) {
-    const s = await c.pullStatus(1)
+/** settledPull polls the destination `c`'s pull of `shard` (default 1) until it is no longer running and returns its status; throws after `timeoutMs` (default 10 s). */
+export async function settledPull(c: NodeClient, shard = 1, timeoutMs = 10_000): Promise<Awaited<ReturnType<NodeClient['pullStatus']>>> {
+  for (let i = 0; i < timeoutMs / 10; i++) {
+    const s = await c.pullStatus(shard)
     if (s.state !== 'running') return s
     await new Promise((r) => setTimeout(r, 10))
   }
-  throw new Error('copy did not settle in 10 s')
+  throw new Error(`copy of shard ${shard} did not settle in ${timeoutMs / 1000} s`)
 }
