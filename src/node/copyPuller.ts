@@ -391,7 +391,14 @@ export class CopyPuller {
    * source that sends them; the grace check (repair/graceCheck.ts) covers alive nodes there.
    */
   private async adoptSourceFloors(range: HashRange, floors: GcFloor[], fromStart: boolean, job: Job, source: CopySourceAddress): Promise<void> {
-    const dropped = await this.deps.engine.adoptFloors(range, floors, fromStart)
+    let dropped: number
+    try {
+      dropped = await this.deps.engine.adoptFloors(range, floors, fromStart)
+    } catch (err) {
+      // A floor from the future (StorageEngine.adoptFloors): the source's fault, like a key outside the range; nothing was adopted.
+      if (err instanceof RangeError) throw Object.assign(new CopyFrameError(`source ${source.node} sent ${err.message}`), {code: 'INTERNAL'})
+      throw err
+    }
     if (dropped > 0) this.deps.log.info('copy source gc floor adopted: dropped values older than it taken before the copy', {shard: job.spec.shard, move: job.spec.moveId, source: source.node, dropped})
   }
 

@@ -1023,11 +1023,20 @@ export class StorageEngine {
    * call is committed before the deletion (and deleted if that old), and every apply
    * screened after it is refused or dropped by the new floors: no value that old survives
    * the call, whichever way it raced. Resolves to how many values were deleted.
+   *
+   * A floor newer than this node's clock plus the clock bound is refused (RangeError, nothing
+   * changed): a source within the bound fences at most its clock minus its grace minus twice
+   * the bound, so such a floor is a corrupt header or a source clock far off, and taking it
+   * would refuse every fresh write to the range and, with `dropValuesBelow`, delete the
+   * acknowledged values it holds.
    */
   async adoptFloors(range: HashRange, floors: readonly GcFloor[], dropValuesBelow = false): Promise<number> {
     if (this.closed) throw new Error('storage engine is closed')
     const inside = floorsOver(floors, range)
     if (inside.length === 0) return 0
+    const newest = this.clock() + this.maxOffsetMs
+    const future = inside.find((f) => f.floor > newest)
+    if (future) throw new RangeError(`gc floor ${future.floor} over [${future.lo}, ${future.hi}) is newer than this node's clock plus the ${this.maxOffsetMs} ms clock bound (${newest}): no source within the bound fences that late`)
     for (const f of inside) {
       const current = this.floors.find((c) => c.lo === f.lo && c.hi === f.hi)
       if (!current) this.floors.push({...f})

@@ -48,8 +48,8 @@ async function fill(engine: StorageEngine, n: number, wall = 1_000_000): Promise
 class FakeSources {
   readonly opened: {node: string; cursor: string | undefined}[] = []
   cutAfter: number | undefined
-  /** floors: the sources send their gc floors (GC_FLOORS_HEADER) as a node of this build does; false: as an older build, none. */
-  floors = true
+  /** floors: the sources send their gc floors (GC_FLOORS_HEADER) as a node of this build does; false: as an older build, none; a list: these instead (a corrupt header). */
+  floors: boolean | GcFloor[] = true
 
   constructor(private readonly engines: Record<string, StorageEngine>) {}
 
@@ -57,7 +57,7 @@ class FakeSources {
     this.opened.push({node: source.node, cursor})
     const engine = this.engines[source.node]
     if (!engine) throw Object.assign(new Error(`node ${source.node}: ECONNREFUSED`), {code: 'NODE_UNREACHABLE'})
-    onGcFloors?.(this.floors ? engine.floorsOver(ALL) : undefined)
+    onGcFloors?.(Array.isArray(this.floors) ? this.floors : this.floors ? engine.floorsOver(ALL) : undefined)
     let at = cursor
     for (let frames = 0; ; frames++) {
       if (signal.aborted) return
@@ -713,6 +713,24 @@ describe('CopyPuller', {timeout: 30_000}, () => {
       expect((await settle(p)).state).toBe('done')
       expect(sources.opened[1]?.cursor).toBeUndefined()
       expect(dest.digest(ALL)).toEqual(want.digest(ALL))
+    })
+
+    it('Given a source that sends a floor newer than the destination\'s clock plus the clock bound (a corrupt header, or a clock far off), When copied from, Then the copy fails naming the source, adopts nothing and deletes nothing', async () => {
+      const a = engineAt().engine
+      await fill(a, 100)
+      const dest = engineAt().engine
+      const acknowledged = rec('acknowledged', v(Date.now()), 'a fresh client write')
+      await dest.apply([acknowledged, late])
+      const sources = new FakeSources({a})
+      sources.floors = [{lo: 0, hi: HASH_SPACE, floor: Date.now() + 3_600_000}]
+      const p = puller(dest, sources)
+      p.pull(spec())
+      const s = await settle(p)
+      expect(s).toMatchObject({state: 'failed', keys: 0})
+      expect(s.error).toMatch(/^source a sent gc floor \d+ over \[0, \d+\) is newer than this node's clock/)
+      expect(dest.fenceOf(ALL)).toBe(0)
+      expect(dest.get(acknowledged.key)?.value?.toString()).toBe(acknowledged.value!.toString())
+      expect(dest.get(late.key)?.value?.toString()).toBe(late.value!.toString())
     })
 
     it('Given a source of an older build (it sends no floor), When copied from, Then the destination adopts none and keeps what it took, as before', async () => {

@@ -193,6 +193,21 @@ describe('tombstone gc', {timeout: 60_000}, () => {
     expect(open({clock: () => now}, dir).engine.fenceOf(left)).toBe(9800)
   })
 
+  it('given a copy source floor newer than this node\'s clock plus the clock bound, when adopted, then it is refused with a RangeError and nothing changes (no floor, no value deleted)', async () => {
+    const now = 10_000
+    const {engine} = open({clock: () => now, maxClockOffsetMs: 500})
+    const fresh = rec('fresh', v(9900), 'acknowledged just now')
+    await engine.apply([fresh])
+    const before = engine.digest(ALL)
+    await expect(engine.adoptFloors(ALL, [{lo: 0, hi: HASH_SPACE, floor: 10_501}], true)).rejects.toThrow(/newer than this node's clock plus the 500 ms clock bound/)
+    expect(engine.fenceOf(ALL)).toBe(0)
+    expect(engine.get(fresh.key)?.value?.toString()).toBe(fresh.value!.toString())
+    expect(engine.digest(ALL)).toEqual(before)
+    // At the bound itself it is taken (a source whose clock runs ahead by the bound).
+    expect(await engine.adoptFloors(ALL, [{lo: 0, hi: HASH_SPACE, floor: 10_500}])).toBe(0)
+    expect(engine.fenceOf(ALL)).toBe(10_500)
+  })
+
   // Review of the floor adoption's ordering claim: the node's write screen (NodeHttpApi.screen)
   // reads floorOf synchronously and queues the apply in the same turn, so "a write screened
   // before the adoption is deleted, one screened after is refused" needs exactly these two:
