@@ -394,6 +394,14 @@ export function committedChangesOf(err: unknown): CellChanges {
 }
 
 /**
+ * VALUES_BEFORE_WHERE selects, given (lo, hi, before), the values (not tombstones) of the hash
+ * range [lo, hi) whose version's wall clock (its first 15 digits, in ms) is before `before`: a
+ * gc fence's digest (StorageEngine.oldValuesDigest, read side) and an adopted floor's deletion
+ * (LwwWriter.setFloors) take the same rows.
+ */
+export const VALUES_BEFORE_WHERE = 'h >= ? AND h < ? AND v IS NOT NULL AND CAST(substr(ver, 1, 15) AS INTEGER) < ?'
+
+/**
  * EXPIRED_TOMBSTONES_SQL lists up to a limit of the tombstones older than a cutoff inside
  * a hash range (a purge's batch), through the partial tombstone index, named for the same
  * reason as storageEngine's TOMBSTONES_BEFORE_SQL: left to itself the planner walks every
@@ -416,8 +424,7 @@ function prepareWrites(db: Database.Database) {
     metaDel: db.prepare('DELETE FROM meta WHERE name = ?'),
     fineSet: db.prepare('INSERT INTO fine (f, xhi, xlo, n, bytes) VALUES (?, ?, ?, ?, ?) ON CONFLICT (f) DO UPDATE SET xhi = excluded.xhi, xlo = excluded.xlo, n = excluded.n, bytes = excluded.bytes'),
     floorsClear: db.prepare('DELETE FROM gc_floor'),
-    // Values (not tombstones) older than a floor, by a range scan (the version's first 15 digits are its wall ms).
-    valuesBelow: db.prepare<[number, number, number], {h: number; k: Buffer; ver: string; v: Buffer; len: number}>('SELECT h, k, ver, v, length(k) + length(v) AS len FROM kv WHERE h >= ? AND h < ? AND v IS NOT NULL AND CAST(substr(ver, 1, 15) AS INTEGER) < ?'),
+    valuesBelow: db.prepare<[number, number, number], {h: number; k: Buffer; ver: string; v: Buffer; len: number}>(`SELECT h, k, ver, v, length(k) + length(v) AS len FROM kv WHERE ${VALUES_BEFORE_WHERE}`),
     floorPut: db.prepare('INSERT INTO gc_floor (lo, hi, floor) VALUES (?, ?, ?) ON CONFLICT (lo, hi) DO UPDATE SET floor = max(floor, excluded.floor)'),
   }
 }

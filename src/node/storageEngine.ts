@@ -5,7 +5,7 @@ import {parseHlc} from '../model/hlc.js'
 import {type HashRange} from '../model/range.js'
 import {DigestCells, type FineCell} from './digestCells.js'
 import {digestLayout, FINE_COUNT, fineOf} from './digestLayout.js'
-import {type ApplyOptions, type ApplyResult, DB_FILE, type GcFloor, openConnection} from './lwwSql.js'
+import {type ApplyOptions, type ApplyResult, DB_FILE, type GcFloor, openConnection, VALUES_BEFORE_WHERE} from './lwwSql.js'
 import {versionWall} from './lwwMerge.js'
 import {type NodeRecord, recordsDataBytes} from './protocol.js'
 import {encodeRecords} from './recordCodec.js'
@@ -370,7 +370,7 @@ export class StorageEngine {
       heads: db.prepare<[number, number], {h: number; k: Buffer; ver: string; v: Buffer | null; len: number}>('SELECT h, k, ver, v, length(k) + coalesce(length(v), 0) AS len FROM kv WHERE h >= ? AND h < ?'),
       totals: db.prepare<[number, number], {n: number; bytes: number | null}>('SELECT count(*) AS n, sum(length(k) + coalesce(length(v), 0)) AS bytes FROM kv WHERE h >= ? AND h < ?'),
       // Values older than a cutoff (the version's first 15 digits are its wall ms), by a range scan.
-      oldValues: db.prepare<[number, number, number], {h: number; k: Buffer; ver: string; v: Buffer}>('SELECT h, k, ver, v FROM kv WHERE h >= ? AND h < ? AND v IS NOT NULL AND CAST(substr(ver, 1, 15) AS INTEGER) < ?'),
+      oldValues: db.prepare<[number, number, number], {h: number; k: Buffer; ver: string; v: Buffer}>(`SELECT h, k, ver, v FROM kv WHERE ${VALUES_BEFORE_WHERE}`),
       tombstonesBefore: db.prepare<[number, number, number], {h: number; k: Buffer; ver: string}>(TOMBSTONES_BEFORE_SQL),
       tombstoneCount: db.prepare<[], {n: number}>('SELECT count(*) AS n FROM kv WHERE v IS NULL'),
       fineAll: db.prepare<[], {f: number; xhi: number; xlo: number; n: number; bytes: number}>('SELECT f, xhi, xlo, n, bytes FROM fine'),

@@ -1,16 +1,12 @@
 import {afterEach, describe, expect, it} from 'vitest'
-import {listShards} from '../../src/cluster/clusterRepo.js'
-import {initCluster} from '../../src/cluster/initCluster.js'
-import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
-import {makeServiceContext} from '../../src/cluster/serviceContext.js'
 import {formatHlc} from '../../src/model/hlc.js'
 import {type Shard} from '../../src/model/shard.js'
 import {compareRecords} from '../../src/node/lwwMerge.js'
 import {type NodeRecord} from '../../src/node/protocol.js'
 import {repairShards} from '../../src/repair/repairService.js'
-import {MemoryStore} from '../../src/store/memoryStore.js'
 import {type InProcessNode, startInProcessNode} from '../support/inProcessNode.js'
 import {keyIn} from '../support/nodeTestData.js'
+import {oneShardCluster} from '../support/oneShardCluster.js'
 import {StaticShardMap} from '../support/staticShardMap.js'
 
 /**
@@ -39,11 +35,7 @@ afterEach(async () => {
 
 /** cluster starts n1..n3 in process (rf 2), each with the grace `graceOf` gives it (undefined: its alive record publishes none). */
 async function cluster(graceOf: (node: string, replica: boolean) => number | undefined) {
-  const store = new MemoryStore()
-  const ctx = makeServiceContext(store, {cluster: 'grace-mismatch'}, () => new Date())
-  await initCluster(ctx, {shards: 1, rf: 2, nodes: parseNodeSpecs('n1=127.0.0.1:1,n2=127.0.0.1:2,n3=127.0.0.1:3'), force: false})
-  await store.put(ctx.keys.token, TOKEN)
-  const shard = (await listShards(ctx)).shards[0]!.value
+  const {store, ctx, shard} = await oneShardCluster('grace-mismatch', 2, 3, TOKEN)
   const replicas = shard.replicas.map((r) => r.node)
   const joiner = ['n1', 'n2', 'n3'].find((n) => !replicas.includes(n))!
   const maps = new Map<string, StaticShardMap>()

@@ -1,8 +1,4 @@
 import {afterEach, describe, expect, it} from 'vitest'
-import {listShards} from '../../src/cluster/clusterRepo.js'
-import {initCluster} from '../../src/cluster/initCluster.js'
-import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
-import {makeServiceContext} from '../../src/cluster/serviceContext.js'
 import {formatHlc} from '../../src/model/hlc.js'
 import {type Shard} from '../../src/model/shard.js'
 import {type CopySourceAddress} from '../../src/node/copyPuller.js'
@@ -11,10 +7,10 @@ import {NodeClient} from '../../src/node/nodeClient.js'
 import {NodeThrottles} from '../../src/node/nodeThrottles.js'
 import {type NodeRecord} from '../../src/node/protocol.js'
 import {repairShards} from '../../src/repair/repairService.js'
-import {MemoryStore} from '../../src/store/memoryStore.js'
 import {type InProcessNode, startInProcessNode} from '../support/inProcessNode.js'
 import {settledPull} from '../support/copyShard.js'
 import {keyIn} from '../support/nodeTestData.js'
+import {oneShardCluster} from '../support/oneShardCluster.js'
 import {StaticShardMap} from '../support/staticShardMap.js'
 
 /**
@@ -45,11 +41,7 @@ afterEach(async () => {
 })
 
 async function story(thread: boolean) {
-  const store = new MemoryStore()
-  const ctx = makeServiceContext(store, {cluster: 'move-gc-floor-sources'}, () => new Date())
-  await initCluster(ctx, {shards: 1, rf: 3, nodes: parseNodeSpecs('n1=127.0.0.1:1,n2=127.0.0.1:2,n3=127.0.0.1:3,n4=127.0.0.1:4'), force: false})
-  await store.put(ctx.keys.token, TOKEN)
-  const shard = (await listShards(ctx)).shards[0]!.value
+  const {store, ctx, shard} = await oneShardCluster('move-gc-floor-sources', 3, 4, TOKEN)
   const [moved, b, c] = shard.replicas.map((r) => r.node) as [string, string, string]
   const joiner = ['n1', 'n2', 'n3', 'n4'].find((n) => ![moved, b, c].includes(n))!
   const maps = new Map<string, StaticShardMap>()
