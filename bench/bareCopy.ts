@@ -11,6 +11,10 @@
  * else (no records, no index, no hashing, no client load), so the table can say how far the
  * copy is from what any copy could do here, not only from each part alone.
  *
+ * Beside the rate it gives each process's CPU time (user + system, all threads) over the
+ * copy: the CPU a copy of these bytes costs with no work of its own, which with the
+ * machine's core count bounds the rate of any copy that costs more per byte.
+ *
  * Run as a script (`node dist/bench/bareCopy.js receive <file>`) it is the receiving process:
  * it prints `port <n>`, takes one connection, and prints `done <bytes>` once every byte is
  * written and fdatasync'd.
@@ -40,15 +44,28 @@ function writeSourceFile(file: string, total: number): void {
   }
 }
 
+/** BareCopy is a bare copy's rate (bytes/s) and the CPU seconds each process spent on it (the sender from its first read, the receiver from the connection, both to the receiver's last fdatasync). */
+export interface BareCopy {
+  bytesPerSecond: number
+  senderCpuSeconds: number
+  receiverCpuSeconds: number
+}
+
+/** cpuSecondsSince is this process's CPU time (user + system, every thread) since `from` (a process.cpuUsage()). */
+function cpuSecondsSince(from: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(from)
+  return (d.user + d.system) / 1e6
+}
+
 /**
  * bareCopyRate copies a `total`-byte file made in `dir` to another file in `dir` through a
- * second Node process over loopback TCP and returns bytes/s, timed from the connection to
+ * second Node process over loopback TCP and returns its rate in bytes/s, timed from the connection to
  * the receiver's `done` (every byte fdatasync'd). The source file is written (and left in
  * the page cache) first, outside the timing. Both files are removed; the receiver is
  * killed if anything fails. Rejects after `timeoutMs`. `receiver` is the built script the
  * receiving process runs (this module; tests, which run the TypeScript source, pass dist's).
  */
-export async function bareCopyRate(dir: string, total: number, timeoutMs = 120_000, receiver = fileURLToPath(import.meta.url)): Promise<number> {
+export async function bareCopyRate(dir: string, total: number, timeoutMs = 120_000, receiver = fileURLToPath(import.meta.url)): Promise<BareCopy> {
   const from = join(dir, 'bare-from.bin')
   const to = join(dir, 'bare-to.bin')
   writeSourceFile(from, total)
@@ -76,6 +93,7 @@ export async function bareCopyRate(dir: string, total: number, timeoutMs = 120_0
     const sock = connect(port, '127.0.0.1')
     await new Promise((r) => sock.once('connect', r))
     const start = performance.now()
+    const cpu0 = process.cpuUsage()
     const fd = openSync(from, 'r')
     try {
       for (let sent = 0; sent < total; ) {
@@ -89,11 +107,12 @@ export async function bareCopyRate(dir: string, total: number, timeoutMs = 120_0
       closeSync(fd)
     }
     sock.end()
-    const done = await line(/done (\d+)\n/)
+    const done = await line(/done (\d+) cpu (\d+)\n/)
     const secs = (performance.now() - start) / 1000
+    const senderCpuSeconds = cpuSecondsSince(cpu0)
     sock.destroy()
     if (Number(done[1]) !== total) throw new Error(`bare copy: the receiver wrote ${done[1]} bytes of ${total}`)
-    return total / secs
+    return {bytesPerSecond: total / secs, senderCpuSeconds, receiverCpuSeconds: Number(done[2]) / 1e6}
   } finally {
     clearTimeout(timer)
     child.kill('SIGKILL')
@@ -113,6 +132,7 @@ function receive(file: string): void {
       flushing = undefined
     })
   const server = createServer((sock) => {
+    const cpu0 = process.cpuUsage()
     sock.on('data', (chunk: Buffer) => {
       writeSync(fd, chunk)
       written += chunk.length
@@ -127,7 +147,8 @@ function receive(file: string): void {
         await flushing
         await flush()
         closeSync(fd)
-        process.stdout.write(`done ${written}\n`)
+        const cpu = process.cpuUsage(cpu0)
+        process.stdout.write(`done ${written} cpu ${cpu.user + cpu.system}\n`)
         sock.end()
         server.close()
       })()

@@ -57,6 +57,7 @@ import {NodeClient} from '../src/node/nodeClient.js'
 import {type NodeRecord} from '../src/node/protocol.js'
 import {DEFAULT_RECENT_LATENCY} from '../src/router/recentLatency.js'
 import {bareCopyRate} from './bareCopy.js'
+import {cpuBudgetText} from './cpuBudget.js'
 import {paceBySegments} from './copyPace.js'
 import {histogramBetween, quantileBound, total} from './promHistogram.js'
 import {type Scrape, stageP99s, walWaitsDuring} from './moveScrapeFigures.js'
@@ -586,13 +587,16 @@ async function main(): Promise<void> {
   const diskRun = diskLimit(tempDir('disk'), 1024 * MiB)
   const disk = diskRun.rate
   console.log(`raw loopback TCP ${mib(tcp)}, fsync'd sequential write ${mib(disk)} (the fastest of: ${diskRun.all})`)
-  const bare = await bareCopyRate(tempDir('bare'), Math.min(SHARD_MIB, 1024) * MiB)
-  console.log(`bare file → TCP → file copy between two Node processes ${mib(bare)} (${Math.min(SHARD_MIB, 1024)} MiB, fdatasync'd)`)
+  const bareMiB = Math.min(SHARD_MIB, 1024)
+  const bareRun = await bareCopyRate(tempDir('bare'), bareMiB * MiB)
+  const bare = bareRun.bytesPerSecond
+  const bareCpuMsPerMiB = {sender: (1000 * bareRun.senderCpuSeconds) / bareMiB, receiver: (1000 * bareRun.receiverCpuSeconds) / bareMiB}
+  console.log(`bare file → TCP → file copy between two Node processes ${mib(bare)} (${bareMiB} MiB, fdatasync'd; CPU ${bareCpuMsPerMiB.sender.toFixed(2)} ms/MiB sending, ${bareCpuMsPerMiB.receiver.toFixed(2)} receiving)`)
 
   const etcd = await startEtcd({dataDir: tempDir('etcd'), name: 'bench-move'})
   etcdPid = etcd.pid
   try {
-    if (PARTS.has('big')) await bigShard(etcd.endpoint, tcp, disk, bare)
+    if (PARTS.has('big')) await bigShard(etcd.endpoint, tcp, disk, bare, bareCpuMsPerMiB)
     if (PARTS.has('verify')) await verifyShard(etcd.endpoint)
     if (PARTS.has('small')) await smallMoves(etcd.endpoint)
   } finally {
@@ -610,7 +614,7 @@ async function main(): Promise<void> {
 }
 
 /** bigShard: one big shard, unthrottled, under client load through the router; then back, throttled. */
-async function bigShard(endpoint: string, tcp: number, disk: number, bare: number): Promise<void> {
+async function bigShard(endpoint: string, tcp: number, disk: number, bare: number, bareCpuMsPerMiB: {sender: number; receiver: number}): Promise<void> {
   {
     const a = await benchCluster(endpoint, 'bench-move-a', ['a1', 'a2'], 1)
     let [big] = await shardsOf(a)
@@ -687,6 +691,12 @@ async function bigShard(endpoint: string, tcp: number, disk: number, bare: numbe
     row(
       'copy CPU cost: MiB copied per CPU-second of the copy, source / destination (whole process, client requests at their no-copy cost taken out)',
       `${charged.srcMiBPerCpuS.toFixed(1)} / ${charged.dstMiBPerCpuS.toFixed(1)} MiB per CPU-s (${charged.rawSrc.toFixed(1)} / ${charged.rawDst.toFixed(1)} with the client load's CPU left in; client CPU taken out ${charged.srcClientCpu.toFixed(2)} / ${charged.dstClientCpu.toFixed(2)} s at ${perMs(srcPerRequest)} / ${perMs(dstPerRequest)} ms per request)`,
+      'measured',
+      null,
+    )
+    row(
+      'copy CPU per MiB against the bare copy (source + destination; sender + receiver), and the most the CPUs allow at that cost',
+      cpuBudgetText({srcMiBPerCpuS: charged.srcMiBPerCpuS, dstMiBPerCpuS: charged.dstMiBPerCpuS}, bareCpuMsPerMiB, cpus().length),
       'measured',
       null,
     )

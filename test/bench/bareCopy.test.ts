@@ -16,9 +16,11 @@ describe('bareCopyRate (a real receiving process on 127.0.0.1)', () => {
   it('copies every byte (the receiver counts what it wrote and fdatasync\'d) and leaves no file behind', async () => {
     dir = mkdtempSync(join(tmpdir(), 'bare-copy-'))
     // Not a whole number of 1 MiB reads, so the last short read is exercised.
-    const rate = await bareCopyRate(dir, 9 * MiB + 12_345, 60_000, RECEIVER)
-    expect(rate).toBeGreaterThan(0)
-    expect(Number.isFinite(rate)).toBe(true)
+    const copy = await bareCopyRate(dir, 9 * MiB + 12_345, 60_000, RECEIVER)
+    for (const figure of [copy.bytesPerSecond, copy.senderCpuSeconds, copy.receiverCpuSeconds]) {
+      expect(Number.isFinite(figure)).toBe(true)
+      expect(figure).toBeGreaterThan(0)
+    }
     expect(readdirSync(dir)).toEqual([])
   })
 
