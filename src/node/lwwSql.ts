@@ -83,6 +83,9 @@ export function openConnection(file: string, synchronous: 'FULL' | 'NORMAL', pag
   const db = new Database(file)
   try {
     db.pragma(`page_size = ${pageSize}`) // effective on a new file only
+    // Effective on a new file only (before its first table): pages a drop frees can then be
+    // given back to the file system (LwwWriter.returnFreePages), not only reused.
+    db.pragma('auto_vacuum = INCREMENTAL')
     db.pragma('journal_mode = WAL')
     db.pragma(`synchronous = ${synchronous}`)
     db.pragma('cache_size = -65536')
@@ -286,6 +289,22 @@ export class LwwWriter {
       }
       return {deleted, used}
     })
+  }
+
+  /**
+   * returnFreePages gives up to `pages` of the database file's free pages back to the file
+   * system in one transaction (SQLite's incremental vacuum: live pages at the file's end move
+   * into free slots, the end is cut off at the next checkpoint that reaches the WAL's end),
+   * and returns how many free pages are left. Rows, their ids and the digest cells are
+   * unchanged. A data dir created before auto-vacuum (auto_vacuum NONE) cannot: 0 left, so a
+   * caller looping until none are left stops at once.
+   */
+  returnFreePages(pages: number): Committed<{freePages: number}> {
+    const started = performance.now()
+    if (Number(this.db.pragma('auto_vacuum', {simple: true})) !== 2) return {result: {freePages: 0}, changes: new Float64Array(0), seconds: 0}
+    this.db.pragma(`incremental_vacuum(${Math.max(1, Math.floor(pages))})`)
+    const freePages = Number(this.db.pragma('freelist_count', {simple: true}))
+    return {result: {freePages}, changes: new Float64Array(0), seconds: (performance.now() - started) / 1000}
   }
 
   /** setMeta stores (`value` given) or deletes (null) meta `name`. */

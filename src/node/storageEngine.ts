@@ -206,6 +206,18 @@ const DELETE_SLICE_MS = 8
 const DROP_BUDGET = {targetSeconds: 0.04, minRows: 64, maxRows: 4096}
 /** DROP_SLICE_MS also stops a drop transaction's deletes after this long (after DROP_BUDGET.minRows), when rows are slower than the budget expected. */
 const DROP_SLICE_MS = 25
+
+/**
+ * FREE_PAGES_PER_TXN: free pages one transaction gives back to the file system after a drop
+ * (LwwWriter.returnFreePages): at most 4 MiB of live pages moved at 16 KiB pages, about as
+ * long as a drop's transaction holds the writer (a 97 MiB give-back of 1024-page
+ * transactions took 83 ms each on the development VM), so client writes queued meanwhile wait
+ * no longer than behind the drop itself.
+ */
+const FREE_PAGES_PER_TXN = 256
+/** FINAL_CHECKPOINT_ATTEMPTS and _RETRY_MS: how often, and how far apart, a give-back asks for the checkpoint that cuts the file. */
+const FINAL_CHECKPOINT_ATTEMPTS = 5
+const FINAL_CHECKPOINT_RETRY_MS = 100
 /** DROP_IDS_PER_READ bounds the row ids one writer request collects for a drop (a short read of the (h, k) index). */
 const DROP_IDS_PER_READ = 65_536
 /** BIG_ROW_BYTES: rows this large on average fill their own table pages, so a drop deletes them by hash range (no id pass). */
@@ -275,6 +287,9 @@ export class StorageEngine {
   /** synchronousFull: commits fsync the WAL unless asked not to (a copy slice). */
   private readonly synchronousFull: boolean
   private readonly onFreeingFull: StorageEngineOptions['onFreeingFull']
+  /** givingBack is the running {@link returnFreeSpace}; giveBackAgain: a drop ended during it. */
+  private givingBack: Promise<void> | undefined
+  private giveBackAgain = false
   /** strained counts freeing operations running since one of their transactions found no room (see {@link freeing}). */
   private strained = 0
 
@@ -917,7 +932,59 @@ export class StorageEngine {
    * change and stopped.
    */
   deleteRange(range: HashRange, keepGoing: () => boolean = () => true): Promise<number> {
-    return this.freeing('a shard data drop', (txn) => this.deleteRangeIn(range, keepGoing, txn))
+    return this.freeing('a shard data drop', (txn) => this.deleteRangeIn(range, keepGoing, txn)).then((deleted) => {
+      if (deleted > 0) this.returnFreeSpace()
+      return deleted
+    })
+  }
+
+  /**
+   * returnFreeSpace gives the database file's free pages back to the file system in the
+   * background (one give-back at a time; a drop ending during one runs another after it),
+   * and resolves when the give-back it started or joined has ended. A drop frees pages
+   * inside the file; without this the file system stayed as full after a node was drained
+   * as before (src/node/README.md, "Where the space goes"). Each transaction gives back
+   * {@link FREE_PAGES_PER_TXN} pages through the writer queue, so writes interleave; the
+   * file is cut at the checkpoint that follows. It stops when no free page is left, when a
+   * transaction leaves no fewer than the one before (writes are taking them again), on any
+   * error (a full disk: tried again after the next drop) and when the engine closes. Never
+   * rejects.
+   */
+  returnFreeSpace(): Promise<void> {
+    if (this.closed) return Promise.resolve()
+    if (this.givingBack) {
+      this.giveBackAgain = true
+      return this.givingBack
+    }
+    const run = this.returnFreePages()
+      .catch(() => undefined)
+      .finally(() => {
+        this.givingBack = undefined
+        if (this.giveBackAgain && !this.closed) {
+          this.giveBackAgain = false
+          void this.returnFreeSpace()
+        }
+      })
+    this.givingBack = run
+    return run
+  }
+
+  private async returnFreePages(): Promise<void> {
+    let left = Infinity
+    while (!this.closed) {
+      const r = await this.wrote(this.writer.run<{freePages: number}>({op: 'returnFreePages', pages: FREE_PAGES_PER_TXN}), FREE_PAGES_PER_TXN * PAGE_SIZE, this.synchronousFull)
+      if (r.freePages === 0 || r.freePages >= left) break
+      left = r.freePages
+    }
+    // The file is cut when a checkpoint copies the WAL's last frame: ask for one now rather than
+    // at the next copy's. One may find the checkpoint lock held (a background checkpoint) or a
+    // reader's snapshot in the way: try a few times, then leave it to the next checkpoint.
+    for (let attempt = 0; attempt < FINAL_CHECKPOINT_ATTEMPTS && !this.closed; attempt++) {
+      await this.walTask
+      const c = await this.writer.run<WalCheckpoint>({op: 'checkpoint'})
+      if (c.log >= 0 && c.checkpointed >= c.log) return
+      await new Promise((resolve) => setTimeout(resolve, FINAL_CHECKPOINT_RETRY_MS))
+    }
   }
 
   /** deleteRangeIn is {@link deleteRange}, each of its write transactions run through `txn` (see {@link freeing}). */
@@ -1097,6 +1164,8 @@ export class StorageEngine {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
+    // A give-back stops after its transaction in flight (it checks closed).
+    await this.givingBack
     // A sync in flight must end before its descriptor closes (a closed fd number may be reused).
     await this.walTask
     await this.copyReader?.close()

@@ -42,6 +42,8 @@ export function openWriterCore(data: WriterData): WriterCore {
       }
       case 'meta':
         return writer.setMeta(req.name, req.value)
+      case 'returnFreePages':
+        return writer.returnFreePages(req.pages)
       case 'floors':
         return writer.setFloors(req.floors, req.dropValuesBelow)
       case 'checkpoint': {

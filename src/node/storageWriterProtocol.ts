@@ -23,6 +23,8 @@ export type WriterOp =
   | {op: 'rangeRowIds'; range: HashRange; from: number; maxRows: number}
   | {op: 'deleteRows'; range: HashRange; ids: Float64Array; sliceMs: number; minIds: number}
   | {op: 'meta'; name: string; value: string | null}
+  /** Gives up to `pages` free pages of the database file back to the file system (LwwWriter.returnFreePages). */
+  | {op: 'returnFreePages'; pages: number}
   /** A PASSIVE WAL checkpoint on the writing connection: copies the frames left once background checkpoints did the bulk, so the next commit restarts the WAL (StorageEngine.walRoom). */
   | {op: 'checkpoint'}
   /** Replaces every gc floor; with `dropValuesBelow`, also deletes the values (never tombstones) older than each of those floors in its range, in the same transaction (StorageEngine.adoptFloors). */
