@@ -1,16 +1,32 @@
-import {Args} from '@oclif/core'
+import {Args, Flags} from '@oclif/core'
 import {EtcdCommand} from '../../src/cli/baseCommand.js'
+import {UserError} from '../../src/errors/errors.js'
 import {requestCancel} from '../../src/executor/moveStore.js'
+import {type PlanCancel, planCancelText, requestPlanCancel} from '../../src/executor/planCancel.js'
 
 export default class MovesCancel extends EtcdCommand {
-  static override summary = 'Cancel a move: it aborts cleanly back to its old replicas if it has not cut over.'
-  static override description = 'After cutover a move always finishes: cancelling it then, or while it is being rolled back, is refused (exit 1) and changes nothing; roll it back instead. A cancel that is accepted is always honoured: the move ends `aborted` on its old replicas.'
-  static override examples = ['<%= config.bin %> moves cancel default-20261129-0003']
-  static override args = {id: Args.string({description: 'move id', required: true})}
+  static override summary = 'Cancel a move, or every move of a plan: each aborts cleanly back to its old replicas if it has not cut over.'
+  static override description =
+    'After cutover a move always finishes: cancelling it then, or while it is being rolled back, is refused (exit 1) and changes nothing; roll it back instead. A cancel that is accepted is always honoured: the move ends `aborted` on its old replicas. With `--plan` every move of the plan that has not cut over is marked (the cut-over ones finish): this abandons a plan, e.g. one whose apply died. A running executor honours the marks within a second; with none running, `shardctl apply --resume` carries them out.'
+  static override examples = ['<%= config.bin %> moves cancel default-20261129-0003', '<%= config.bin %> moves cancel --plan default-20261129']
+  static override args = {id: Args.string({description: 'move id (not with --plan)', required: false})}
+  static override flags = {
+    plan: Flags.string({description: 'cancel every move of this plan id that has not cut over (not with a move ID)'}),
+  }
 
-  async run(): Promise<{changed: boolean; message: string}> {
+  async run(): Promise<{changed: boolean; message: string} | PlanCancel> {
     const {args, flags} = await this.parse(MovesCancel)
-    const result = await requestCancel(await this.services(flags), args.id)
+    // oclif's `exclusive` only relates flags, so the argument/--plan choice is checked here.
+    if ((args.id === undefined) === (flags.plan === undefined)) {
+      throw new UserError('BAD_INPUT', args.id === undefined ? 'name a move ID or --plan; nothing was cancelled' : `both move ${args.id} and --plan ${flags.plan} were given; nothing was cancelled`, 'cancel one move with `shardctl moves cancel ID`, or a whole plan with `shardctl moves cancel --plan PLAN`')
+    }
+    const ctx = await this.services(flags)
+    if (flags.plan !== undefined) {
+      const result = await requestPlanCancel(ctx, flags.plan)
+      for (const line of planCancelText(result)) this.log(line)
+      return result
+    }
+    const result = await requestCancel(ctx, args.id!)
     this.log(result.message)
     return result
   }

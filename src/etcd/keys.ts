@@ -41,7 +41,8 @@ export function keysOf(cluster: string) {
     /** recordingPrefix holds the list of a plan's moves while apply records them in several transactions: `recording/<plan>/<page>` (see src/executor/moveRecording.ts). */
     recordingPrefix: `${p}recording/`,
     recordingOf: (plan: string) => `${p}recording/${plan}/`,
-    recordingPage: (plan: string, page: number) => `${p}recording/${plan}/${String(page).padStart(4, '0')}`,
+    // 10 digits, so keys sort in page order at any page count a plan can have (4 digits put page 10000 between 1000 and 1001); readers order pages by their `page` field, so lists written with 4 digits by older builds read the same.
+    recordingPage: (plan: string, page: number) => `${p}recording/${plan}/${String(page).padStart(10, '0')}`,
     executorLock: `${p}lock/executor`,
     control: `${p}control`,
     constraints: `${p}constraints`,

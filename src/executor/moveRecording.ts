@@ -40,6 +40,15 @@ const PAGE_MOVES = 200
 /** TXN_BYTES bounds the page bytes of one transaction, below etcd's 1.5 MiB request limit. */
 const TXN_BYTES = 1024 * 1024
 
+/**
+ * READ_PAGES is how many list pages one etcd range request reads. Each page was written in a
+ * request etcd accepted (at most 1.5 MiB), so a response is at most 24 MiB, below the 64 MiB
+ * the client receives. Read with the store's default of 10,000 keys a range, a list of more
+ * than ~650 pages (~130k moves at ~500 bytes) was one response over that limit: `moves list`,
+ * `apply --resume` and the autopilot all failed on it (RESOURCE_EXHAUSTED).
+ */
+export const READ_PAGES = 16
+
 /** RecordingPageSchema is one page of a plan's list of moves to record. */
 export const RecordingPageSchema = z.object({
   plan: z.string(),
@@ -167,11 +176,20 @@ async function recordBatches(ctx: ServiceContext, lock: HeldLock, plan: string, 
   }
 }
 
-/** readLists reads every `recording/` page, grouped by plan, in page order. */
+/**
+ * readLists reads every `recording/` page, grouped by plan, in page order: {@link READ_PAGES}
+ * pages a request, all at one revision. Ordered by each page's `page` field, not by key:
+ * older builds padded page numbers to 4 digits, whose keys sort page 10000 before 1001.
+ */
 async function readLists(ctx: ServiceContext): Promise<Map<string, Typed<RecordingPage>[]>> {
-  const {items} = await ctx.store.listTyped(ctx.keys.recordingPrefix, RecordingPageSchema)
+  const {items} = await ctx.store.listTyped(ctx.keys.recordingPrefix, RecordingPageSchema, {pageSize: READ_PAGES})
   const lists = new Map<string, Typed<RecordingPage>[]>()
-  for (const item of items) lists.set(item.value.plan, [...(lists.get(item.value.plan) ?? []), item])
+  for (const item of items) {
+    const list = lists.get(item.value.plan)
+    if (list) list.push(item)
+    else lists.set(item.value.plan, [item])
+  }
+  for (const list of lists.values()) list.sort((a, b) => a.value.page - b.value.page)
   return lists
 }
 

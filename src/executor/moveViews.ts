@@ -45,3 +45,26 @@ export async function showMove(ctx: ServiceContext, id: string): Promise<MoveVie
 export async function unrecordedPlans(ctx: ServiceContext, plan?: string): Promise<Recording[]> {
   return (await readRecordings(ctx)).filter((r) => plan === undefined || r.plan === plan)
 }
+
+/** StoppedPlan is a plan with unfinished moves while no executor runs (the apply running it died or was stopped). */
+export interface StoppedPlan {
+  plan: string
+  unfinished: number
+}
+
+/**
+ * stoppedPlans lists the plans (optionally one) whose moves are not all finished while no
+ * executor holds the lock: nothing advances them until an operator continues or abandons
+ * them (see stoppedPlanText). Empty while an executor runs.
+ */
+export async function stoppedPlans(ctx: ServiceContext, moves: readonly Move[], plan?: string): Promise<StoppedPlan[]> {
+  if (await ctx.store.get(ctx.keys.executorLock)) return []
+  const unfinished = new Map<string, number>()
+  for (const m of moves) if (!isTerminal(m.phase) && (plan === undefined || m.plan === plan)) unfinished.set(m.plan, (unfinished.get(m.plan) ?? 0) + 1)
+  return [...unfinished].map(([p, n]) => ({plan: p, unfinished: n}))
+}
+
+/** stoppedPlanText is the line `moves list` warns with: what to run to continue the plan, or to abandon it. */
+export function stoppedPlanText(s: StoppedPlan): string {
+  return `plan ${s.plan}: ${s.unfinished} move(s) are unfinished and no executor is running: \`shardctl apply --resume\` continues them; to abandon the plan instead, \`shardctl moves cancel --plan ${s.plan}\` then \`shardctl apply --resume\` (moves not cut over abort back to their old replicas, cut-over ones finish)`
+}

@@ -1,0 +1,88 @@
+import {type ServiceContext} from '../cluster/serviceContext.js'
+import {UserError, isUserError} from '../errors/errors.js'
+import {PHASE_TABLE} from '../model/move.js'
+import {readRecordings} from './moveRecording.js'
+import {type FencedMove, getMove, listMoves, requestCancel} from './moveStore.js'
+
+/** CANCEL_BATCH is how many cancels one transaction writes (etcd takes 128 operations a transaction: one compare and one put each). */
+const CANCEL_BATCH = 60
+
+/** PlanCancel says what `moves cancel --plan` did to each of the plan's moves. */
+export interface PlanCancel {
+  plan: string
+  /** cancelled: moves now marked for cancellation (they abort back to their old replicas when an executor runs them). */
+  cancelled: number
+  /** already: moves already being cancelled or aborted. */
+  already: number
+  /** finishing: moves that have cut over (or are being rolled back): they cannot be cancelled and will finish. */
+  finishing: number
+  /** finished: moves already in a final phase. */
+  finished: number
+  /** unrecorded: confirmed moves of the plan that a stopped apply had not recorded yet (see moveRecording.ts): not cancelled. */
+  unrecorded: number
+  /** executorRunning: whether an executor holds the lock now (it honours the cancels within a second). */
+  executorRunning: boolean
+}
+
+/**
+ * requestPlanCancel abandons a plan: every move of it that has not cut over is marked for
+ * cancellation, as `moves cancel` marks one (honoured only before cutover; a running
+ * executor aborts each back to its old replicas, and `apply --resume` does when none runs,
+ * e.g. after the apply that ran the plan died). Marks are written in fenced batches (each
+ * compares the moves' revisions); a batch that loses a race falls back to one move at a
+ * time. Moves that cut over finish (or roll back if asked). Confirmed moves a stopped apply
+ * left unrecorded are not cancelled (they are not records yet): they are counted, and
+ * PlanCancel.unrecorded says so. Throws NOT_FOUND when the plan has no move at all.
+ */
+export async function requestPlanCancel(ctx: ServiceContext, plan: string): Promise<PlanCancel> {
+  const [moves, recordings, lock] = await Promise.all([listMoves(ctx), readRecordings(ctx), ctx.store.get(ctx.keys.executorLock)])
+  const mine = moves.filter((m) => m.value.plan === plan)
+  const recording = recordings.find((r) => r.plan === plan)
+  if (mine.length === 0 && !recording) throw new UserError('NOT_FOUND', `plan "${plan}" has no moves in cluster "${ctx.cluster}"`, 'list plans with moves with `shardctl moves list`')
+  const out: PlanCancel = {plan, cancelled: 0, already: 0, finishing: 0, finished: 0, unrecorded: recording ? recording.named - recording.recorded : 0, executorRunning: lock !== undefined}
+  const toMark: FencedMove[] = []
+  for (const m of mine) {
+    const answer = PHASE_TABLE[m.value.phase].cancel
+    if (answer === 'finished') out.finished++
+    else if (answer === 'already-aborting' || (answer === 'accept' && m.value.cancelRequested)) out.already++
+    else if (answer === 'accept') toMark.push(m)
+    else out.finishing++
+  }
+  for (let i = 0; i < toMark.length; i += CANCEL_BATCH) {
+    const batch = toMark.slice(i, i + CANCEL_BATCH)
+    const now = ctx.clock().toISOString()
+    const rev = await ctx.store.commit({
+      compares: batch.map((m) => ({key: m.key, modRevision: m.modRevision})),
+      puts: batch.map((m) => ({key: m.key, value: JSON.stringify({...m.value, cancelRequested: true, updatedAt: now})})),
+    })
+    if (rev !== undefined) {
+      out.cancelled += batch.length
+      continue
+    }
+    // A move changed meanwhile (a running executor advanced it): decide again for each, as `moves cancel ID` does.
+    for (const m of batch) await cancelOne(ctx, m.value.id, out)
+  }
+  return out
+}
+
+async function cancelOne(ctx: ServiceContext, id: string, out: PlanCancel): Promise<void> {
+  try {
+    if ((await requestCancel(ctx, id)).changed) out.cancelled++
+    else if (PHASE_TABLE[(await getMove(ctx, id)).value.phase].cancel === 'finished') out.finished++
+    else out.already++
+  } catch (err) {
+    // Refused: it cut over (or is rolling back) since it was listed; it finishes.
+    if (!isUserError(err, 'PRECONDITION')) throw err
+    out.finishing++
+  }
+}
+
+/** planCancelText is what `moves cancel --plan` prints: what it did and what happens next. */
+export function planCancelText(r: PlanCancel): string[] {
+  const lines = [`plan ${r.plan}: ${r.cancelled} move(s) marked for cancellation, ${r.already} already being cancelled or aborted, ${r.finishing} cut over (they finish), ${r.finished} finished`]
+  if (r.cancelled + r.already > 0) {
+    lines.push(r.executorRunning ? 'the running executor aborts the marked moves back to their old replicas' : 'no executor is running: `shardctl apply --resume` aborts the marked moves back to their old replicas (and finishes the cut-over ones)')
+  }
+  if (r.unrecorded > 0) lines.push(`${r.unrecorded} confirmed move(s) of the plan are not recorded yet and were not cancelled: \`shardctl apply --resume\` records them first; run this again once it has (its log says "recorded the ... move(s) of plan ${r.plan}")`)
+  return lines
+}
