@@ -4,7 +4,7 @@ import {readReplicas, type Shard} from '../../../src/model/shard.js'
 import {checkHistory} from '../../chaos/checker.js'
 import {type HistoryOp, readFinal, runHistoryWorkload} from '../../chaos/history.js'
 import {dataPlaneFetch} from '../../support/dataPlaneFetch.js'
-import {expectDigestsAgree, waitForHintsDrained} from '../../support/workloadChecks.js'
+import {expectDigestsAgree, replicaLag, waitForHintsDrained} from '../../support/workloadChecks.js'
 import {DataPlane, waitFor} from './dataPlane.js'
 import {type RouterProcess} from './routerProcess.js'
 
@@ -20,13 +20,17 @@ import {type RouterProcess} from './routerProcess.js'
  * afterwards every replica is read directly, key by key.
  *
  * Guards the rule that a tombstone older than the agreed cutoff still goes to a replica that
- * holds an older value of its key (planRepair): with that rule skipped, the woken node keeps
- * the deleted values forever (checked by hand: this test then fails on the replicas' direct
- * reads and digests).
+ * holds an older value of its key (planRepair): with that rule skipped (a tombstone older than
+ * the cutoff never sent), the woken node keeps the deleted values for good and the shard never
+ * converges, so it is never purged; checked by hand: this test then fails, n3 holding 15 to 30
+ * of the 30 deleted preloaded keys (the deletes acknowledged last may still be younger than
+ * the cutoff when n3 wakes, and those repair sends).
  */
 const GRACE_S = 2
-/** The freeze: 4 graces, and past the 3 s lease test nodes run with (nodeProcess.ts). */
+/** The freeze after the last preloaded delete: 4 graces, and past the 3 s lease test nodes run with (nodeProcess.ts). */
 const FREEZE_MS = 4 * GRACE_S * 1000
+/** PRELOADED keys are written before the freeze and deleted during it. */
+const PRELOADED = 30
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 describe('a replica frozen past the tombstone grace and its lease, under writes, deletes and purges', () => {
@@ -50,18 +54,29 @@ describe('a replica frozen past the tombstone grace and its lease, under writes,
 
   it('no deleted key comes back and no acknowledged write is lost, on the router or on any replica', async () => {
     const frozen = dp.nodes.n3!
+    // Keys every replica holds before the freeze, deleted during it and not read again until
+    // the end: n3 wakes up holding their values, and nothing but anti-entropy may tell it.
+    const preOps: HistoryOp[] = []
+    for (let i = 0; i < PRELOADED; i++) preOps.push(await recordedOp(router.address, preOps.length, `pre-${i}`, `pre-value-${i}`))
+    await waitForHintsDrained(router.address, 45_000)
+    expect((await valuesHeld(dp, shards, 'n3', preOps.map((o) => o.key))).length, 'n3 holds the preloaded keys before the freeze').toBe(PRELOADED)
+
     const stop = new AbortController()
     // delete-churn: each worker writes a fresh key twice, deletes it and reads an earlier deleted key back.
     const load = runHistoryWorkload({routers: () => [router.address], workers: 4, keysPerWorker: 12, maxOps: 4000, maxMs: 60_000, stop: stop.signal, pattern: 'delete-churn'})
     let frozenAt = 0
     let wokenAt = 0
     try {
-      // Keys written before the freeze, deleted during it: n3 wakes up holding their values.
-      await sleep(3000)
+      await sleep(1000)
       frozenAt = now()
       frozen.signal('SIGSTOP')
+      for (let i = 0; i < PRELOADED; i++) preOps.push(await recordedOp(router.address, preOps.length, `pre-${i}`, null))
+      // Frozen for FREEZE_MS after the last of those deletes: n3 wakes with every one of them
+      // older than any purge cutoff (so anti-entropy must still send them), and every hint of
+      // them past the grace (so n3 refuses those).
+      const deletedAt = now()
       await waitFor(async () => ((await dp.ctx.store.get(`${dp.ctx.keys.alivePrefix}n3`)) === undefined ? true : undefined), 'n3\'s alive key to lapse', FREEZE_MS + 20_000)
-      await sleep(Math.max(0, frozenAt + FREEZE_MS - now()))
+      await sleep(Math.max(0, deletedAt + FREEZE_MS - now()))
     } finally {
       frozen.signal('SIGCONT')
       wokenAt = now()
@@ -69,29 +84,39 @@ describe('a replica frozen past the tombstone grace and its lease, under writes,
     // Several graces of churn after the wake-up: anti-entropy repairs n3 and purges behind it.
     await sleep(6 * GRACE_S * 1000)
     stop.abort()
-    const history = await load
+    const history = [...preOps, ...(await load).ops.map((o) => ({...o, id: o.id + PRELOADED * 2}))]
 
     const hints = await waitForHintsDrained(router.address, 45_000)
-    // Every tombstone is purged once the load stopped: the replicas converged, fenced and purged.
-    await waitFor(async () => ((await Promise.all(['n1', 'n2', 'n3'].map((n) => nodeMetric(dp, n, 'shardctl_node_tombstones')))).every((t) => t === 0) ? true : undefined), 'every replica to purge its tombstones', 40_000)
+    // Once the load stopped every tombstone is purged: the replicas converged, fenced and purged.
+    const tombstones = () => Promise.all(['n1', 'n2', 'n3'].map((n) => nodeMetric(dp, n, 'shardctl_node_tombstones')))
+    const allPurged = await waitFor(async () => ((await tombstones()).every((t) => t === 0) ? true : undefined), 'every replica to purge its tombstones', 40_000).catch(() => false)
     const purged = await Promise.all(['n1', 'n2', 'n3'].map((n) => nodeMetric(dp, n, 'shardctl_node_tombstones_purged_total')))
 
-    const keys = new Set(history.ops.map((o) => o.key))
+    // Each replica, asked directly before any read through the router (whose read repair
+    // could hide a straggler, or spread its stale value), holds none of the deleted keys.
+    const keys = new Set(history.map((o) => o.key))
+    const resurrected: string[] = []
+    for (const node of ['n1', 'n2', 'n3']) resurrected.push(...(await valuesHeld(dp, shards, node, preOps.map((o) => o.key))).map((k) => `${k} on ${node}`))
+    const lag = (await Promise.all(shards.map((s) => replicaLag(dp, s)))).filter((l) => l !== undefined)
+
     const finals = await readFinal(router.address, keys)
-    const check = checkHistory(history.ops, finals)
+    const check = checkHistory(history, finals)
     const during = (o: HistoryOp) => o.kind === 'write' && o.outcome === 'ok' && o.invoke >= frozenAt && o.complete <= wokenAt
-    const deletesDuring = history.ops.filter((o) => during(o) && o.value === null).length
-    const writesDuring = history.ops.filter((o) => during(o) && o.value !== null).length
-    console.info(`frozen replica: ${check.operations} ops, ${check.writesAcked} writes acked (${writesDuring} values and ${deletesDuring} deletes during the ${((wokenAt - frozenAt) / 1000).toFixed(1)} s freeze), purged per node ${purged.join('/')}, hints ${JSON.stringify(hints)}`)
+    const deletesDuring = history.filter((o) => during(o) && o.value === null).length
+    const writesDuring = history.filter((o) => during(o) && o.value !== null).length
+    console.info(`frozen replica: ${check.operations} ops, ${check.writesAcked} writes acked (${writesDuring} values and ${deletesDuring} deletes during the ${((wokenAt - frozenAt) / 1000).toFixed(1)} s freeze), purged per node ${purged.join('/')}, tombstones left ${(await tombstones()).join('/')}, hints ${JSON.stringify(hints)}`)
+    expect(resurrected, 'replicas holding a value of a preloaded key deleted during the freeze').toEqual([])
+    expect(lag.slice(0, 2)).toEqual([])
     // The fault landed: writes and deletes were acknowledged without n3, and purges ran.
     expect(writesDuring).toBeGreaterThan(0)
-    expect(deletesDuring).toBeGreaterThan(0)
+    expect(deletesDuring).toBeGreaterThanOrEqual(PRELOADED)
+    expect(allPurged, 'every tombstone purged once the load stopped').toBe(true)
     expect(purged[2]).toBeGreaterThan(0)
     expect(check.lostWrites, JSON.stringify(check.lostWrites.slice(0, 5))).toEqual([])
     expect(check.staleReads, JSON.stringify(check.staleReads.slice(0, 5))).toEqual([])
     expect(check.phantomReads, JSON.stringify(check.phantomReads.slice(0, 5))).toEqual([])
 
-    // Each replica, asked directly (no quorum to hide a straggler), holds what the router read.
+    // And each replica holds exactly what the router reads, key by key.
     await expectDigestsAgree(dp, shards)
     const mismatches: string[] = []
     for (const key of keys) {
@@ -120,4 +145,32 @@ async function nodeMetric(dp: DataPlane, node: string, name: string): Promise<nu
   const v = new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]
   if (v === undefined) throw new Error(`${node} has no ${name}`)
   return Number(v)
+}
+
+/** recordedOp sends one PUT (value) or DELETE (null) through the router and records it as a history entry on the test's clock. */
+async function recordedOp(router: string, id: number, key: string, value: string | null): Promise<HistoryOp> {
+  const op: HistoryOp = {id, worker: -1, key, kind: 'write', value, invoke: now(), complete: 0, outcome: 'unknown', status: 0, version: null, router}
+  try {
+    const res = await dataPlaneFetch(router, `/kv/${encodeURIComponent(key)}`, {method: value === null ? 'DELETE' : 'PUT', body: value ?? undefined, signal: AbortSignal.timeout(8000)})
+    await res.arrayBuffer()
+    op.status = res.status
+    op.version = res.headers.get('x-shardctl-version')
+    op.outcome = res.status >= 200 && res.status < 300 ? 'ok' : res.status >= 400 && res.status < 500 && res.status !== 408 ? 'fail' : 'unknown'
+  } catch {
+    // outcome unknown
+  }
+  op.complete = now()
+  if (op.outcome !== 'ok') throw new Error(`${value === null ? 'DELETE' : 'PUT'} ${key} was not acknowledged: status ${op.status}`)
+  return op
+}
+
+/** valuesHeld lists the keys of `keys` of which `node` holds a value (not a tombstone, not nothing), asked directly, as `key (shard s, version v)`. */
+async function valuesHeld(dp: DataPlane, shards: readonly Shard[], node: string, keys: readonly string[]): Promise<string[]> {
+  const out: string[] = []
+  for (const key of new Set(keys)) {
+    const s = shards.find((x) => inRange(x, key))!
+    const got = await dp.client(node).get(s.id, s.epoch, Buffer.from(key))
+    if (got.record?.value) out.push(`${key} (shard ${s.id}, version ${got.record.version})`)
+  }
+  return out
 }
