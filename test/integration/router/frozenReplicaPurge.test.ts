@@ -26,7 +26,7 @@ import {type RouterProcess} from './routerProcess.js'
  * the cutoff never sent), the woken node keeps the deleted values for good and the shard never
  * converges, so it is never purged; checked by hand: this test then fails, n3 holding 15 to 30
  * of the 30 deleted preloaded keys (the deletes acknowledged last may still be younger than
- * the cutoff when n3 wakes, and those repair sends).
+ * the cutoff when n3 wakes, and those repair sends), in the frozen and the SIGKILL cases.
  */
 const GRACE_S = 2
 /** The freeze after the last preloaded delete: 4 graces, and past the 3 s lease test nodes run with (nodeProcess.ts). */
@@ -44,12 +44,19 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
  * stale each sees its one other node beyond the bound and closes its write gate, so no write
  * reaches W=2 for the rest of the freeze: see the s22 datahunt report.)
  */
-const CLOCKS: {name: string; skews: Record<string, number>}[] = [
-  {name: 'clocks in step', skews: {}},
-  {name: 'n1 200 ms ahead, n2 200 ms behind', skews: {n1: 200, n2: -200}},
+/**
+ * And with n3 SIGKILLed instead of frozen (down as long, then restarted on its data dir),
+ * then SIGKILLed again under load soon after its return and restarted at once: applies it had
+ * committed but not yet answered become hints of writes it holds, and the deletes it missed
+ * must reach it through anti-entropy before their tombstones are purged elsewhere.
+ */
+const CASES: {name: string; skews: Record<string, number>; fault: 'freeze' | 'kill'}[] = [
+  {name: 'frozen, clocks in step', skews: {}, fault: 'freeze'},
+  {name: 'frozen, n1 200 ms ahead, n2 200 ms behind', skews: {n1: 200, n2: -200}, fault: 'freeze'},
+  {name: 'SIGKILLed twice, clocks in step', skews: {}, fault: 'kill'},
 ]
 
-describe.each(CLOCKS)('a replica frozen past the tombstone grace and its lease, under writes, deletes and purges ($name)', ({skews}) => {
+describe.each(CASES)('a replica down past the tombstone grace and its lease, under writes, deletes and purges ($name)', ({skews, fault}) => {
   let dp: DataPlane
   let router: RouterProcess
   let shards: Shard[]
@@ -85,7 +92,7 @@ describe.each(CLOCKS)('a replica frozen past the tombstone grace and its lease, 
     const preOps: HistoryOp[] = []
     for (let i = 0; i < PRELOADED; i++) await recordedOp(router.address, preOps, `pre-${i}`, `pre-value-${i}`)
     await waitForHintsDrained(router.address, 45_000)
-    expect((await valuesHeld(dp, shards, 'n3', preOps.map((o) => o.key))).length, 'n3 holds the preloaded keys before the freeze').toBe(PRELOADED)
+    expect((await valuesHeld(dp, shards, 'n3', preOps.map((o) => o.key))).length, 'n3 holds the preloaded keys before it goes down').toBe(PRELOADED)
 
     const stop = new AbortController()
     // delete-churn: each worker writes a fresh key twice, deletes it and reads an earlier deleted key back.
@@ -95,7 +102,8 @@ describe.each(CLOCKS)('a replica frozen past the tombstone grace and its lease, 
     try {
       await sleep(1000)
       frozenAt = now()
-      frozen.signal('SIGSTOP')
+      if (fault === 'freeze') frozen.signal('SIGSTOP')
+      else await frozen.kill()
       for (let i = 0; i < PRELOADED; i++) await recordedOp(router.address, preOps, `pre-${i}`, null)
       // Frozen for FREEZE_MS after the last of those deletes: n3 wakes with every one of them
       // older than any purge cutoff (so anti-entropy must still send them), and every hint of
@@ -104,8 +112,15 @@ describe.each(CLOCKS)('a replica frozen past the tombstone grace and its lease, 
       await waitFor(async () => ((await dp.ctx.store.get(`${dp.ctx.keys.alivePrefix}n3`)) === undefined ? true : undefined), 'n3\'s alive key to lapse', FREEZE_MS + 20_000)
       await sleep(Math.max(0, deletedAt + FREEZE_MS - now()))
     } finally {
-      frozen.signal('SIGCONT')
-      wokenAt = now()
+      if (fault === 'freeze') frozen.signal('SIGCONT')
+    }
+    if (fault === 'kill') await dp.startNode('n3')
+    wokenAt = now()
+    if (fault === 'kill') {
+      // Killed again under load (writes in flight to it), and straight back.
+      await sleep(2000)
+      await dp.nodes.n3!.kill()
+      await dp.startNode('n3')
     }
     // Several graces of churn after the wake-up: anti-entropy repairs n3 and purges behind it.
     await sleep(6 * GRACE_S * 1000)
@@ -130,8 +145,8 @@ describe.each(CLOCKS)('a replica frozen past the tombstone grace and its lease, 
     const during = (o: HistoryOp) => o.kind === 'write' && o.outcome === 'ok' && o.invoke >= frozenAt && o.complete <= wokenAt
     const deletesDuring = history.filter((o) => during(o) && o.value === null).length
     const writesDuring = history.filter((o) => during(o) && o.value !== null).length
-    console.info(`frozen replica: ${check.operations} ops, ${check.writesAcked} writes acked (${writesDuring} values and ${deletesDuring} deletes during the ${((wokenAt - frozenAt) / 1000).toFixed(1)} s freeze), purged per node ${purged.join('/')}, tombstones left ${(await tombstones()).join('/')}, hints ${JSON.stringify(hints)}`)
-    expect(resurrected, 'replicas holding a value of a preloaded key deleted during the freeze').toEqual([])
+    console.info(`replica ${fault === 'freeze' ? 'frozen' : 'killed'}: ${check.operations} ops, ${check.writesAcked} writes acked (${writesDuring} values and ${deletesDuring} deletes during the ${((wokenAt - frozenAt) / 1000).toFixed(1)} s n3 was down), purged per node ${purged.join('/')}, tombstones left ${(await tombstones()).join('/')}, hints ${JSON.stringify(hints)}`)
+    expect(resurrected, 'replicas holding a value of a preloaded key deleted while n3 was down').toEqual([])
     expect(lag.slice(0, 2)).toEqual([])
     // The fault landed: writes and deletes were acknowledged without n3, and purges ran.
     expect(writesDuring).toBeGreaterThan(0)
