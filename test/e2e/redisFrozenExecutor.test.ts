@@ -6,13 +6,13 @@ import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
 import {listShards} from '../../src/cluster/clusterRepo.js'
 import {type Move, MoveSchema} from '../../src/model/move.js'
 import {type Shard} from '../../src/model/shard.js'
-import {withRedisNode} from '../../src/redis/redisConnection.js'
 import {slotsOfRange} from '../../src/redis/slotMap.js'
 import {type CliChild, spawnCli} from '../support/cliChild.js'
 import {countAt, poll} from '../support/redisFailover.js'
 import {openSlotMarks, redisAvailable, servedSlots, tagsInSlots} from '../support/redisCluster.js'
 import {useRedisCluster} from '../support/redisTestFile.js'
 import {RedisWorkload} from '../support/redisWorkload.js'
+import {changingCommandsSent, sentSince} from '../support/redisCommandStats.js'
 import {runCli} from '../support/runCli.js'
 
 /**
@@ -43,33 +43,6 @@ afterAll(() => {
 })
 
 const cli = (args: string[], timeoutMs = 90_000) => runCli([...args, '--endpoints', inject('etcdEndpoint'), '--cluster', file.ctx.cluster], {cwd, timeoutMs})
-
-/** SIDE_EFFECTS: the commands the move runner sends that change a master, as INFO commandstats names them. */
-const SIDE_EFFECTS = ['migrate', 'cluster|setslot', 'config|set', 'cluster|bumpepoch']
-
-/**
- * sideEffectsSent counts, per master and command, every side-effecting command the master
- * received: executed, failed or refused (`rejected_calls`: a MIGRATE of keys whose slot moved
- * away is answered MOVED before it runs, and MONITOR never shows it).
- */
-async function sideEffectsSent(addresses: readonly string[]): Promise<Map<string, number>> {
-  const out = new Map<string, number>()
-  for (const address of addresses) {
-    const info = String(await withRedisNode(address, (r) => r.call('INFO', 'commandstats')))
-    for (const line of info.split('\n')) {
-      const m = /^cmdstat_([^:]+):(.*)$/.exec(line.trim())
-      if (!m || !SIDE_EFFECTS.includes(m[1]!)) continue
-      const field = (name: string) => Number(new RegExp(`${name}=(\\d+)`).exec(m[2]!)?.[1] ?? 0)
-      out.set(`${address} ${m[1]}`, field('calls') + field('rejected_calls'))
-    }
-  }
-  return out
-}
-
-/** sentSince lists what `after` counts beyond `before`, as "master command +n". */
-function sentSince(before: Map<string, number>, after: Map<string, number>): string[] {
-  return [...after].filter(([k, n]) => n > (before.get(k) ?? 0)).map(([k, n]) => `${k} +${n - (before.get(k) ?? 0)}`)
-}
 
 async function recordMove(id: string, shard: Shard, to: string): Promise<void> {
   const at = new Date().toISOString()
@@ -113,10 +86,10 @@ describe.skipIf(!available)('an executor frozen past its lease mid-slot, then ta
       const done = MoveSchema.parse(JSON.parse((await file.ctx.store.get(file.ctx.keys.move('frozen-1')))!.value))
       expect(done.phase).toBe('done')
       // Nothing else sends these from here on: the takeover exited, the client load only reads and writes keys.
-      const before = await sideEffectsSent(addresses)
+      const before = await changingCommandsSent(addresses)
       frozen.signal('SIGCONT')
       const exit = await Promise.race([frozen.exited, sleepFor(60_000).then(() => 'still running')])
-      const after = await sideEffectsSent(addresses)
+      const after = await changingCommandsSent(addresses)
       // (c) nothing that changes the cluster was sent after it woke (counted even when Redis refused it).
       expect(sentSince(before, after), `the woken executor's output:\n${frozen.stdout().slice(-1500)}${frozen.logs().slice(-1500)}`).toEqual([])
       expect(exit).not.toBe('still running')
