@@ -56,6 +56,7 @@ export async function grantEtcdLease(client: etcd.Etcd3, wrap: <T>(fn: () => Pro
     onLost(fn) {
       callbacks.push(fn)
     },
+    msLeft: () => deadline.expiresAt() - now(),
     async revoke() {
       clearTimeout(timer)
       if (lease.revoked()) return

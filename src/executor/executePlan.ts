@@ -384,6 +384,9 @@ function executorEnv(ctx: ServiceContext, lock: HeldLock, input: ApplyInput, dep
     sleep: (ms) => deps.sleep(ms, signal),
     runningMoves: () => loop.running.size,
     stopped: () => signal.aborted || loop.fatal !== undefined,
+    // Read now, not from the lost event: a process that wakes from a freeze runs what its I/O
+    // answered before the lease's own timer fires, and must not act on the stale "held".
+    lockState: () => ({key: lock.key, lost: !lock.held(), msLeft: lock.lease.msLeft?.() ?? null}),
     emit: deps.emit,
     ...(deps.effects ? {effects: deps.effects} : {}),
     nodeView: sharedNodeView(ctx, deps.now),

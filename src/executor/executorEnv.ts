@@ -5,6 +5,7 @@ import {type NodeClient} from '../node/nodeClient.js'
 import {type ControlAction} from './adaptiveThrottle.js'
 import {type MoveEffects} from './moveEffects.js'
 import {type TokenBucket} from '../throttle/tokenBucket.js'
+import {type LockState} from '../redis/lockGate.js'
 
 /** ExecutorOptions tune how moves run. */
 export interface ExecutorOptions {
@@ -101,6 +102,12 @@ export interface ExecutorEnv {
   /** runningMoves is how many moves share the global throttle now (optional: 1 assumed). */
   runningMoves?(): number
   stopped(): boolean
+  /**
+   * lockState reads the executor lock's lease synchronously (no I/O): the redis runner asks it
+   * before every command that changes the cluster (src/redis/lockGate.ts). Absent: only the
+   * fenced etcd writes guard the run.
+   */
+  lockState?(): LockState
   emit(ev: ExecutorEvent): void
   /** effects performs the move machine's side effects (default: on real nodes through `client`); tests substitute them. */
   effects?: MoveEffects

@@ -31,8 +31,9 @@ export async function readShard(ctx: ServiceContext, id: number): Promise<Typed<
  * The executor must stop at once; another executor may be running.
  */
 export class LockLostError extends UserError {
-  constructor(key: string) {
-    super('LOCK_HELD', `the executor lost its lock (${key}); stopping before it can do harm`, 'run `shardctl apply --resume` to continue from the last persisted phase')
+  /** `message`: what was not done and why (default: a fenced write). */
+  constructor(key: string, message = `the executor lost its lock (${key}); stopping before it can do harm`) {
+    super('LOCK_HELD', message, 'run `shardctl apply --resume` to continue from the last persisted phase')
   }
 }
 

@@ -10,7 +10,8 @@ import {migrateBatchKeys, tightestRate} from './migrateBatch.js'
 import {formatMoveCursor, parseMoveCursor} from './moveCursor.js'
 import {connectRedisNode} from './redisConnection.js'
 import {awaitEpochOrder, type EpochWaitOptions} from './epochOrderWait.js'
-import {assignSlot, assignSlots, connectMasters, countKeys, countKeysMany, keepMaster, keySizes, keysInSlot, type MasterConn, migrateKeys, openSlot, openSlots, ownSlots, slotsNotOwned, slotsStaying, slotView} from './slotOps.js'
+import {lockGate} from './lockGate.js'
+import {assignSlot, assignSlots, type BeforeSend, connectMasters, countKeys, countKeysMany, keepMaster, keySizes, keysInSlot, type MasterConn, migrateKeys, openSlot, openSlots, ownSlots, slotsNotOwned, slotsStaying, slotView} from './slotOps.js'
 import {slotsOfRange} from './slotMap.js'
 import {readClusterViews} from './clusterViews.js'
 import {bystanderDownText, downBystander, failoverHandOff, moveSideFailover} from './moveSideFailover.js'
@@ -257,22 +258,23 @@ async function driveRedisMove(env: ExecutorEnv, initial: FencedMove, opts: Redis
  * still open. Throws PRECONDITION when neither side owns the slot (changed outside shardctl).
  */
 async function migrateSlot(env: ExecutorEnv, opts: RedisMoveOptions, keyBucket: TokenBucket, src: MasterConn, dst: MasterConn, others: readonly MasterConn[], slot: number, onBatch: (keys: number, bytes: number) => void): Promise<boolean> {
+  const guard = sendGuard(env)
   const dstView = await slotView(dst, slot)
   if (!dstView.owns) {
     const srcView = await slotView(src, slot)
     if (!srcView.owns) throw new UserError('PRECONDITION', `slot ${slot} is owned by neither ${src.node} nor ${dst.node}`, 'the cluster changed outside shardctl: check it with `redis-cli --cluster check`')
-    await openSlot(src, dst, slot)
+    await openSlot(src, dst, slot, guard)
     // Counted after opening, and with the slots other moves are taking (MIGRATING) as gone: two
     // moves out of one master (a drain) each saw the other's last slot still there and neither
     // kept it a master. Whichever opens its last slot second sees both marks.
     if ((await slotsStaying(src)) === 0) {
-      const kept = await keepMaster(src)
+      const kept = await keepMaster(src, guard)
       env.emit({type: 'info', message: kept ? `slot ${slot} is the last slot of ${src.node}: set cluster-allow-replica-migration no there, so it stays a master with no slots` : `slot ${slot} is the last slot of ${src.node}, which refused CONFIG SET cluster-allow-replica-migration no: Redis may turn it into a replica`, at: new Date(env.now()).toISOString()})
     }
     if (!(await migrateSlotKeys(env, opts, keyBucket, src, dst, slot, onBatch))) return false
   }
   if (!(await awaitEpochOrder(src, dst, slot, runnerEpochWait(env)))) return false
-  const missed = await assignSlot(dst, src, others, slot)
+  const missed = await assignSlot(dst, src, others, slot, guard)
   if (missed.length > 0) env.emit({type: 'info', message: `slot ${slot}: ${missed.join(', ')} did not take SETSLOT NODE; gossip will tell them`, at: new Date(env.now()).toISOString()})
   return true
 }
@@ -300,7 +302,7 @@ async function migrateSlotKeys(env: ExecutorEnv, opts: RedisMoveOptions, keyBuck
     const wait = Math.max(reserveAll([env.throttles.global, env.throttles.node(src.node), env.throttles.node(dst.node)], bytes), keyBucket.take(keys.length))
     if (wait > 0) await env.sleep(wait)
     if (env.stopped()) return false
-    await migrateKeys(src, dst, keys, opts.migrateTimeoutMs)
+    await migrateKeys(src, dst, keys, opts.migrateTimeoutMs, {beforeSend: sendGuard(env)})
     onBatch(keys.length, bytes)
   }
   return true
@@ -336,10 +338,11 @@ async function migrateEmptySlots(env: ExecutorEnv, opts: RedisMoveOptions, keyBu
   const toOpen = slots.filter((slot) => !dstOwns.has(slot))
   const orphan = toOpen.find((slot) => !srcOwns.has(slot))
   if (orphan !== undefined) throw new UserError('PRECONDITION', `slot ${orphan} is owned by neither ${src.node} nor ${dst.node}`, 'the cluster changed outside shardctl: check it with `redis-cli --cluster check`')
-  await openSlots(src, dst, toOpen)
+  const guard = sendGuard(env)
+  await openSlots(src, dst, toOpen, guard)
   // After opening, other moves' MIGRATING slots counted as gone (see migrateSlot).
   if (toOpen.length > 0 && (await slotsStaying(src)) === 0) {
-    const kept = await keepMaster(src)
+    const kept = await keepMaster(src, guard)
     env.emit({type: 'info', message: kept ? `slots ${toOpen[0]}…${toOpen[toOpen.length - 1]} are the last of ${src.node}: set cluster-allow-replica-migration no there, so it stays a master with no slots` : `slots ${toOpen[0]}…${toOpen[toOpen.length - 1]} are the last of ${src.node}, which refused CONFIG SET cluster-allow-replica-migration no: Redis may turn it into a replica`, at: new Date(env.now()).toISOString()})
   }
   const counts = await countKeysMany(src, toOpen)
@@ -347,9 +350,26 @@ async function migrateEmptySlots(env: ExecutorEnv, opts: RedisMoveOptions, keyBu
     if ((counts[i] ?? 0) > 0 && !(await migrateSlotKeys(env, opts, keyBucket, src, dst, slot, onBatch))) return false
   }
   if (!(await awaitEpochOrder(src, dst, slots[0] ?? -1, runnerEpochWait(env)))) return false
-  const missed = await assignSlots(dst, src, others, slots)
+  const missed = await assignSlots(dst, src, others, slots, guard)
   if (missed.length > 0) env.emit({type: 'info', message: `slots ${slots[0]}…${slots[slots.length - 1]}: ${missed.join(', ')} did not take SETSLOT NODE; gossip will tell them`, at: new Date(env.now()).toISOString()})
   return true
+}
+
+/**
+ * sendGuard is the runner's BeforeSend: right before each command that changes the cluster it
+ * reads the executor lock (env.lockState, no I/O) and, when lockGate refuses, throws
+ * LockLostError with the one-line reason instead of sending. The stop signal alone is not
+ * enough: an executor woken from a freeze past its lease runs the timers and replies that were
+ * due (a throttle's sleep, a MIGRATE's answer) before the lease's own timer tells it, and sent
+ * its next MIGRATE in between (test/e2e/redisFrozenExecutor.test.ts).
+ */
+function sendGuard(env: ExecutorEnv): BeforeSend {
+  return (what) => {
+    const state = env.lockState?.()
+    if (!state) return
+    const verdict = lockGate(state, what)
+    if (verdict.kind === 'refuse') throw new LockLostError(state.key, verdict.message)
+  }
 }
 
 /**

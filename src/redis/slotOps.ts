@@ -12,6 +12,13 @@ export interface MasterConn {
   conn: Redis
 }
 
+/**
+ * BeforeSend is called, synchronously and right before the write, with the command about to be
+ * sent that changes a master; it throws to keep the command from being sent (the redis move
+ * runner checks its executor lock there: src/redis/lockGate.ts). `redis fix` passes none.
+ */
+export type BeforeSend = (what: string) => void
+
 /** SlotView is what one master says about a slot: whether it owns it and whether it is open. */
 export interface SlotView {
   owns: boolean
@@ -62,8 +69,10 @@ export async function countKeys(m: MasterConn, slot: number): Promise<number> {
  * in that order, so a client redirected by ASK always finds the target ready. Idempotent
  * (repeating it on an open slot re-sets the same marks).
  */
-export async function openSlot(from: MasterConn, to: MasterConn, slot: number): Promise<void> {
+export async function openSlot(from: MasterConn, to: MasterConn, slot: number, beforeSend?: BeforeSend): Promise<void> {
+  beforeSend?.(`SETSLOT ${slot} IMPORTING on ${to.node}`)
   await clusterCommand(to.conn, 'SETSLOT', slot, 'IMPORTING', from.redisId)
+  beforeSend?.(`SETSLOT ${slot} MIGRATING on ${from.node}`)
   await clusterCommand(from.conn, 'SETSLOT', slot, 'MIGRATING', to.redisId)
 }
 
@@ -77,9 +86,10 @@ export async function openSlot(from: MasterConn, to: MasterConn, slot: number): 
  * acknowledged): the target then refuses a key it already holds with BUSYKEY (the other keys
  * of the batch still move), and the error is thrown (see isBusyKey).
  */
-export async function migrateKeys(from: MasterConn, to: MasterConn, keys: readonly string[], timeoutMs: number, opts: {replace?: boolean} = {}): Promise<boolean> {
+export async function migrateKeys(from: MasterConn, to: MasterConn, keys: readonly string[], timeoutMs: number, opts: {replace?: boolean; beforeSend?: BeforeSend} = {}): Promise<boolean> {
   const i = to.address.lastIndexOf(':')
   const replace = opts.replace === false ? [] : ['REPLACE']
+  opts.beforeSend?.(`MIGRATE of ${keys.length} key(s) from ${from.node} to ${to.node}`)
   const reply = await from.conn.call('MIGRATE', to.address.slice(0, i).replace(/^\[|\]$/g, ''), to.address.slice(i + 1), '', '0', String(timeoutMs), ...replace, 'KEYS', ...keys)
   return reply !== 'NOKEY'
 }
@@ -95,11 +105,15 @@ export function isBusyKey(err: unknown): boolean {
  * of the slot: the caller empties it first), then on every other master, best effort (gossip
  * spreads the new owner to any that miss it). Returns the masters that refused or did not answer.
  */
-export async function assignSlot(owner: MasterConn, previous: MasterConn, others: readonly MasterConn[], slot: number): Promise<string[]> {
+export async function assignSlot(owner: MasterConn, previous: MasterConn, others: readonly MasterConn[], slot: number, beforeSend?: BeforeSend): Promise<string[]> {
+  beforeSend?.(`SETSLOT ${slot} NODE on ${owner.node}`)
   await clusterCommand(owner.conn, 'SETSLOT', slot, 'NODE', owner.redisId)
+  beforeSend?.(`SETSLOT ${slot} NODE on ${previous.node}`)
   await clusterCommand(previous.conn, 'SETSLOT', slot, 'NODE', owner.redisId)
   const missed: string[] = []
   for (const o of others) {
+    // Outside the try: a refusal to send stops the run, it is not a master that missed the command.
+    beforeSend?.(`SETSLOT ${slot} NODE on ${o.node}`)
     try {
       await clusterCommand(o.conn, 'SETSLOT', slot, 'NODE', owner.redisId)
     } catch {
@@ -116,7 +130,8 @@ export async function assignSlot(owner: MasterConn, previous: MasterConn, others
  * decides whether to remove it). Returns false when the server refused CONFIG SET (renamed
  * or denied by ACL: the master may then turn into a replica).
  */
-export async function keepMaster(m: MasterConn): Promise<boolean> {
+export async function keepMaster(m: MasterConn, beforeSend?: BeforeSend): Promise<boolean> {
+  beforeSend?.(`CONFIG SET cluster-allow-replica-migration no on ${m.node}`)
   try {
     await m.conn.call('CONFIG', 'SET', 'cluster-allow-replica-migration', 'no')
     return true
@@ -187,13 +202,15 @@ export async function ownSlots(m: MasterConn): Promise<Set<number>> {
  * target ready. Idempotent. Throws the first error either side returned (the slots are left
  * as far as they got; every step can be repeated).
  */
-export async function openSlots(from: MasterConn, to: MasterConn, slots: readonly number[]): Promise<void> {
+export async function openSlots(from: MasterConn, to: MasterConn, slots: readonly number[], beforeSend?: BeforeSend): Promise<void> {
   if (slots.length === 0) return
   const imp = to.conn.pipeline()
   for (const slot of slots) imp.call('CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', from.redisId)
+  beforeSend?.(`SETSLOT IMPORTING of ${slots.length} slot(s) on ${to.node}`)
   pipelineReplies(await imp.exec(), `SETSLOT IMPORTING on ${to.node}`)
   const mig = from.conn.pipeline()
   for (const slot of slots) mig.call('CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', to.redisId)
+  beforeSend?.(`SETSLOT MIGRATING of ${slots.length} slot(s) on ${from.node}`)
   pipelineReplies(await mig.exec(), `SETSLOT MIGRATING on ${from.node}`)
 }
 
@@ -203,15 +220,19 @@ export async function openSlots(from: MasterConn, to: MasterConn, slots: readonl
  * the old owner refuses a slot it still holds keys of), then on every other master at once,
  * best effort. Returns the other masters that refused or did not answer.
  */
-export async function assignSlots(owner: MasterConn, previous: MasterConn, others: readonly MasterConn[], slots: readonly number[]): Promise<string[]> {
+export async function assignSlots(owner: MasterConn, previous: MasterConn, others: readonly MasterConn[], slots: readonly number[], beforeSend?: BeforeSend): Promise<string[]> {
   const setNode = async (m: MasterConn): Promise<void> => {
     const p = m.conn.pipeline()
     for (const slot of slots) p.call('CLUSTER', 'SETSLOT', String(slot), 'NODE', owner.redisId)
     pipelineReplies(await p.exec(), `SETSLOT NODE on ${m.node}`)
   }
   if (slots.length === 0) return []
+  beforeSend?.(`SETSLOT NODE of ${slots.length} slot(s) on ${owner.node}`)
   await setNode(owner)
+  beforeSend?.(`SETSLOT NODE of ${slots.length} slot(s) on ${previous.node}`)
   await setNode(previous)
+  // Once, outside allSettled (which would swallow a refusal): the others' pipelines are all written in this tick.
+  if (others.length > 0) beforeSend?.(`SETSLOT NODE of ${slots.length} slot(s) on ${others.map((o) => o.node).join(', ')}`)
   const results = await Promise.allSettled(others.map(setNode))
   return others.filter((_, i) => results[i]?.status === 'rejected').map((o) => o.node)
 }

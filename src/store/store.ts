@@ -77,6 +77,8 @@ export interface LeaseHandle {
   readonly lost: boolean
   /** onLost registers a callback fired once when the lease is lost. */
   onLost(fn: (err: Error) => void): void
+  /** msLeft is how long from now the holder trusts the lease alive by its own deadline (see src/etcd/leaseDeadline.ts); absent when the store keeps none. */
+  msLeft?(): number
   /** revoke ends the lease now, deleting every key attached to it. Idempotent. */
   revoke(): Promise<void>
 }
