@@ -18,6 +18,7 @@ import {NodeDirectory} from './nodeDirectory.js'
 import {engineLimits, type LatencySignal, latencySignalFor, moveRunnerFor, type MoveRunnerFn} from './engineMoveRunner.js'
 import {type RedisMoveOptions} from '../redis/redisMoveRunner.js'
 import {checkPlanIntegrity, preflightPlan, type Preflight} from './planPreflight.js'
+import {conflictsWithUnfinished, refuseConflicts} from './unfinishedConflicts.js'
 import {backoffMs, judgeRunFailure, RETRY_POLICY, type RunVerdict} from './retryPolicy.js'
 import {type ConcurrencyLimits, pickStartable} from './scheduler.js'
 import {applySplit} from './splitShard.js'
@@ -120,6 +121,10 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
     // the lock, another apply's splits and cutovers could land between the read and the run.
     const plan = input.plan && !alreadyRecorded ? input.plan : undefined
     const preflight = plan ? await preflightNow(ctx, plan) : undefined
+    // Another plan's unfinished moves would still run after this plan's, on nodes it did not
+    // count them on (overfilling a node both fill): refused before asking, nothing changed.
+    // Read under the lock, so no move can start or finish in between.
+    if (plan) refuseConflicts(plan.id, conflictsWithUnfinished(plan, existing.map((m) => m.value).filter((m) => !isTerminal(m.phase))))
     if (!(await input.confirm(preflight))) {
       return summarise(input.plan?.id ?? null, [], [], started, deps.now(), true)
     }
