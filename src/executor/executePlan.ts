@@ -19,6 +19,7 @@ import {engineLimits, type LatencySignal, latencySignalFor, moveRunnerFor, type 
 import {type RedisMoveOptions} from '../redis/redisMoveRunner.js'
 import {checkPlanIntegrity, preflightPlan, type Preflight} from './planPreflight.js'
 import {conflictsWithUnfinished, refuseConflicts} from './unfinishedConflicts.js'
+import {refuseOtherPlanUnderSameId} from './recordedPlanIdentity.js'
 import {backoffMs, judgeRunFailure, RETRY_POLICY, type RunVerdict} from './retryPolicy.js'
 import {type ConcurrencyLimits, pickStartable} from './scheduler.js'
 import {applySplit} from './splitShard.js'
@@ -115,6 +116,8 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
     const lists = await readRecordings(ctx)
     const existing = await listMoves(ctx)
     const planMoves = input.plan ? existing.filter((m) => m.value.plan === input.plan!.id) : []
+    // Recorded moves under this id that are not this plan's: another plan with the same id, not "applied already".
+    if (input.plan) refuseOtherPlanUnderSameId(input.plan, planMoves.map((m) => m.value))
     const alreadyRecorded = planMoves.length > 0 || lists.some((r) => r.whole && r.plan === input.plan?.id)
     // The verdicts are read only now, under the lock: every shard-map writer (splits, move
     // transitions) is fenced on it, so what the operator confirms is what runs. Read before
