@@ -45,7 +45,8 @@ export default class PlanVerify extends EtcdCommand {
     this.log(`plan ${plan.id}: hash ok; ${signedBy === undefined ? '' : `signature by key ${signedBy} ok; `}${checks.length - stale.length} of ${checks.length} action(s) still valid`)
     if (stale.length > 0) this.log(renderTable(['#', 'KIND', 'SHARD', 'WHY STALE'], stale.map((c) => [c.index + 1, c.kind, c.shard, c.reason ?? '']), [0, 2]))
     // A snapshot file holds no moves: only etcd says which other plans' moves are unfinished.
-    const conflicts = ctx ? conflictsWithUnfinished(plan, (await listMoves(ctx)).map((m) => m.value).filter((m) => !isTerminal(m.phase))) : []
+    const epochs = new Map(current.shards.map((s) => [s.id, s.epoch]))
+    const conflicts = ctx ? conflictsWithUnfinished(plan, (await listMoves(ctx)).map((m) => m.value).filter((m) => !isTerminal(m.phase)), (id) => epochs.get(id)) : []
     const result: PlanVerifyResult = {plan: plan.id, hash: 'ok', ...(signedBy === undefined ? {} : {signedBy}), valid: checks.length - stale.length, stale: stale.length, actions: checks, conflicts}
     if (stale.length > 0) {
       const first = stale[0]!

@@ -128,7 +128,10 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
     // Another plan's unfinished moves would still run after this plan's, on nodes it did not
     // count them on (overfilling a node both fill): refused before asking, nothing changed.
     // Read under the lock, so no move can start or finish in between.
-    if (plan) refuseConflicts(plan.id, conflictsWithUnfinished(plan, existing.map((m) => m.value).filter((m) => !isTerminal(m.phase))))
+    if (plan) {
+      const epochs = new Map((await listShards(ctx)).shards.map((s) => [s.value.id, s.value.epoch]))
+      refuseConflicts(plan.id, conflictsWithUnfinished(plan, existing.map((m) => m.value).filter((m) => !isTerminal(m.phase)), (id) => epochs.get(id)))
+    }
     if (!(await input.confirm(preflight))) {
       return summarise(input.plan?.id ?? null, [], [], started, deps.now(), true)
     }

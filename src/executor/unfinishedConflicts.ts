@@ -29,14 +29,17 @@ const UNSTARTED: ReadonlySet<MovePhase> = new Set(['pending', 'checked'])
  * first wins and the other is skipped at its epoch check). An unstarted move of another plan
  * on a shard this plan acts on first at the same epoch changes nothing later (this plan's
  * action raises the epoch, so that move is skipped when it starts): it conflicts with nothing,
- * so an interrupted drain's queue does not block the next drain of the node.
+ * so an interrupted drain's queue does not block the next drain of the node; nor does an
+ * unstarted move whose shard `epochOf` (the map now) no longer has at its base epoch.
  */
-export function conflictsWithUnfinished(plan: Pick<Plan, 'id' | 'actions'>, unfinished: readonly UnfinishedMove[]): MoveConflict[] {
+export function conflictsWithUnfinished(plan: Pick<Plan, 'id' | 'actions'>, unfinished: readonly UnfinishedMove[], epochOf: (shard: number) => number | undefined): MoveConflict[] {
   const firstEpoch = new Map<number, number>()
   for (const a of plan.actions) if (!firstEpoch.has(a.shard)) firstEpoch.set(a.shard, a.epoch)
   const out: MoveConflict[] = []
   for (const other of unfinished) {
     if (other.plan === plan.id) continue
+    // An unstarted move whose shard is no longer at its epoch (or gone) is skipped when it starts: it changes nothing.
+    if (UNSTARTED.has(other.phase) && epochOf(other.shard) !== other.baseEpoch) continue
     if (UNSTARTED.has(other.phase) && firstEpoch.get(other.shard) === other.baseEpoch) continue
     plan.actions.forEach((a, index) => {
       if (a.kind !== 'move' || a.shard === other.shard) return
