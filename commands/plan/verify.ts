@@ -6,6 +6,9 @@ import {UserError} from '../../src/errors/errors.js'
 import {readPlanFile, readSnapshotFile} from '../../src/plans/planFiles.js'
 import {requirePlanSignature} from '../../src/plans/signing.js'
 import {type ActionCheck, checkPlanActions} from '../../src/planner/checkPlan.js'
+import {listMoves} from '../../src/executor/moveStore.js'
+import {conflictsWithUnfinished, type MoveConflict, refuseConflicts} from '../../src/executor/unfinishedConflicts.js'
+import {isTerminal} from '../../src/model/move.js'
 
 /** PlanVerifyResult is `plan verify`'s --json output. */
 interface PlanVerifyResult {
@@ -16,11 +19,13 @@ interface PlanVerifyResult {
   valid: number
   stale: number
   actions: ActionCheck[]
+  /** conflicts: actions whose nodes another plan's unfinished moves also change (read from etcd; empty with --snapshot). */
+  conflicts: MoveConflict[]
 }
 
 export default class PlanVerify extends EtcdCommand {
   static override summary = "Check a plan's hash and which of its actions are still valid against the cluster."
-  static override description = 'An action is still valid when its shard is at the epoch the plan expects, the source still holds a replica and the target none. Exits 2 for a malformed or modified plan, 7 when some actions are stale.'
+  static override description = 'An action is still valid when its shard is at the epoch the plan expects, the source still holds a replica and the target none. Against etcd it also refuses a plan that moves a replica to or from a node another plan\'s unfinished moves (recorded, not yet done) also change: those would still run after it, on load the plan did not count. Exits 2 for a malformed or modified plan, 7 when some actions are stale or conflict with another plan\'s unfinished moves (finish or cancel them, then plan again).'
   static override examples = ['<%= config.bin %> plan verify plans/prod-20260101T000000000Z.json', '<%= config.bin %> plan verify plan.json --snapshot now.json --json', '<%= config.bin %> plan verify plan.json --require-signature ci-plan.pub']
   static override args = {file: Args.string({description: 'the plan file', required: true})}
   static override flags = {
@@ -32,17 +37,22 @@ export default class PlanVerify extends EtcdCommand {
     const {args, flags} = await this.parse(PlanVerify)
     const plan = readPlanFile(args.file)
     const signedBy = flags['require-signature'] === undefined ? undefined : requirePlanSignature(plan, flags['require-signature'])
-    const current = flags.snapshot ? readSnapshotFile(flags.snapshot) : await readSnapshot(await this.services(flags))
-    if (current.cluster.name !== plan.cluster) throw new UserError('BAD_INPUT', `plan ${args.file} is for cluster "${plan.cluster}", not "${current.cluster.name}"`, 'pass --cluster')
+    const ctx = flags.snapshot ? undefined : await this.services(flags)
+    const current = ctx ? await readSnapshot(ctx) : readSnapshotFile(flags.snapshot!)
+    if (current.cluster.name !== plan.cluster) throw new UserError('BAD_INPUT', `plan ${args.file} is for cluster "${plan.cluster}", not "${current.cluster.name}"`, ctx ? `pass --cluster ${plan.cluster}` : `verify it against a snapshot of cluster "${plan.cluster}"`)
     const checks = checkPlanActions(current, plan)
     const stale = checks.filter((c) => !c.valid)
     this.log(`plan ${plan.id}: hash ok; ${signedBy === undefined ? '' : `signature by key ${signedBy} ok; `}${checks.length - stale.length} of ${checks.length} action(s) still valid`)
     if (stale.length > 0) this.log(renderTable(['#', 'KIND', 'SHARD', 'WHY STALE'], stale.map((c) => [c.index + 1, c.kind, c.shard, c.reason ?? '']), [0, 2]))
-    const result: PlanVerifyResult = {plan: plan.id, hash: 'ok', ...(signedBy === undefined ? {} : {signedBy}), valid: checks.length - stale.length, stale: stale.length, actions: checks}
+    // A snapshot file holds no moves: only etcd says which other plans' moves are unfinished.
+    const epochs = new Map(current.shards.map((s) => [s.id, s.epoch]))
+    const conflicts = ctx ? conflictsWithUnfinished(plan, (await listMoves(ctx)).map((m) => m.value).filter((m) => !isTerminal(m.phase)), (id) => epochs.get(id)) : []
+    const result: PlanVerifyResult = {plan: plan.id, hash: 'ok', ...(signedBy === undefined ? {} : {signedBy}), valid: checks.length - stale.length, stale: stale.length, actions: checks, conflicts}
     if (stale.length > 0) {
       const first = stale[0]!
       throw new UserError('CONFLICT', `${stale.length} of ${checks.length} plan action(s) are stale (first: action ${first.index + 1}, shard ${first.shard}: ${first.reason})`, 'compute a fresh plan with `shardctl plan`')
     }
+    refuseConflicts(plan.id, conflicts)
     return result
   }
 }

@@ -17,7 +17,9 @@ import {commitMoveTransition, getMove, listMoves, type FencedMove, LockLostError
 import {NodeDirectory} from './nodeDirectory.js'
 import {engineLimits, type LatencySignal, latencySignalFor, moveRunnerFor, type MoveRunnerFn} from './engineMoveRunner.js'
 import {type RedisMoveOptions} from '../redis/redisMoveRunner.js'
-import {checkPlanIntegrity, preflightPlan, type Preflight} from './planPreflight.js'
+import {checkPlanIntegrity, preflightPlan, type Preflight, refuseUnknownNodes} from './planPreflight.js'
+import {conflictsWithUnfinished, refuseConflicts} from './unfinishedConflicts.js'
+import {refuseOtherPlanUnderSameId} from './recordedPlanIdentity.js'
 import {backoffMs, judgeRunFailure, RETRY_POLICY, type RunVerdict} from './retryPolicy.js'
 import {type ConcurrencyLimits, pickStartable} from './scheduler.js'
 import {applySplit} from './splitShard.js'
@@ -114,12 +116,22 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
     const lists = await readRecordings(ctx)
     const existing = await listMoves(ctx)
     const planMoves = input.plan ? existing.filter((m) => m.value.plan === input.plan!.id) : []
+    // Recorded moves under this id that are not this plan's: another plan with the same id, not "applied already".
+    if (input.plan) refuseOtherPlanUnderSameId(input.plan, planMoves.map((m) => m.value))
     const alreadyRecorded = planMoves.length > 0 || lists.some((r) => r.whole && r.plan === input.plan?.id)
     // The verdicts are read only now, under the lock: every shard-map writer (splits, move
     // transitions) is fenced on it, so what the operator confirms is what runs. Read before
     // the lock, another apply's splits and cutovers could land between the read and the run.
     const plan = input.plan && !alreadyRecorded ? input.plan : undefined
+    if (plan) refuseUnknownNodes(plan, new Set((await listNodes(ctx)).map((n) => n.value.id)))
     const preflight = plan ? await preflightNow(ctx, plan) : undefined
+    // Another plan's unfinished moves would still run after this plan's, on nodes it did not
+    // count them on (overfilling a node both fill): refused before asking, nothing changed.
+    // Read under the lock, so no move can start or finish in between.
+    if (plan) {
+      const epochs = new Map((await listShards(ctx)).shards.map((s) => [s.value.id, s.value.epoch]))
+      refuseConflicts(plan.id, conflictsWithUnfinished(plan, existing.map((m) => m.value).filter((m) => !isTerminal(m.phase)), (id) => epochs.get(id)))
+    }
     if (!(await input.confirm(preflight))) {
       return summarise(input.plan?.id ?? null, [], [], started, deps.now(), true)
     }

@@ -34,6 +34,22 @@ export function checkPlanIntegrity(plan: Plan, cluster: string): void {
 }
 
 /**
+ * refuseUnknownNodes (pure) throws CONFLICT (exit 7, as `plan verify` calls such an action
+ * stale) when a move of `plan` names a node the cluster does not have: a plan made for
+ * another cluster of the same name, or before the node was removed. Each of its actions
+ * would otherwise be skipped one by one and `apply` end "finished", exit 0, having run
+ * nothing the plan meant; refused before anything is recorded, it changes nothing.
+ */
+export function refuseUnknownNodes(plan: Pick<Plan, 'id' | 'cluster' | 'actions'>, nodeIds: ReadonlySet<string>): void {
+  for (const [i, a] of plan.actions.entries()) {
+    if (a.kind !== 'move') continue
+    const unknown = [a.from, a.to].find((n) => !nodeIds.has(n))
+    if (unknown === undefined) continue
+    throw new UserError('CONFLICT', `plan ${plan.id} names node "${unknown}", which cluster "${plan.cluster}" does not have (action ${i + 1}: move shard ${a.shard} ${a.from} -> ${a.to}); nothing was changed`, 'it was made for another cluster of that name or before the node was removed: compute a fresh plan with `shardctl plan`')
+  }
+}
+
+/**
  * PreflightContext is what, beside the shard map and nodes, decides whether an action can
  * still run: the cluster's next free shard id (a split creates exactly that id, as
  * decideSplit requires) and the unfinished moves of other plans (their shards are busy).

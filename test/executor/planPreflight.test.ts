@@ -1,5 +1,6 @@
 import {describe, expect, it} from 'vitest'
-import {preflightPlan} from '../../src/executor/planPreflight.js'
+import {preflightPlan, refuseUnknownNodes} from '../../src/executor/planPreflight.js'
+import {isUserError} from '../../src/errors/errors.js'
 import {EPOCH_STEPS, type PlanAction, sealPlan, type SplitAction} from '../../src/model/plan.js'
 import {planRebalance} from '../../src/planner/planRebalance.js'
 import {snapshotOf} from '../planner/snapshotBuilder.js'
@@ -97,5 +98,26 @@ describe('preflightPlan', () => {
         expect(pre.verdicts[0]!.ok).toBe(true)
       }
     })
+  })
+})
+
+describe('refuseUnknownNodes', () => {
+  const move = (from: string, to: string): PlanAction => ({kind: 'move', shard: 0, epoch: 1, from, to, bytes: 0, keys: 0, reason: {kind: 'balance', detail: 'x'}, predicted: {source: 1, target: 1}})
+  const ids = new Set(['n1', 'n2'])
+  it('Given every move names nodes of the cluster, Then it passes', () => {
+    expect(() => refuseUnknownNodes({id: 'p', cluster: 'c', actions: [move('n1', 'n2')]}, ids)).not.toThrow()
+  })
+  it('Given a move to or from a node the cluster does not have, Then CONFLICT in one line naming the node, the action and a fresh plan', () => {
+    for (const [from, to, node] of [['n1', 'n9', 'n9'], ['n7', 'n2', 'n7']] as const) {
+      let err: unknown
+      try {
+        refuseUnknownNodes({id: 'p', cluster: 'c', actions: [move('n1', 'n2'), move(from, to)]}, ids)
+      } catch (e) {
+        err = e
+      }
+      expect(isUserError(err, 'CONFLICT')).toBe(true)
+      expect((err as Error).message).toBe(`plan p names node "${node}", which cluster "c" does not have (action 2: move shard 0 ${from} -> ${to}); nothing was changed`)
+      expect((err as {hint: string}).hint).toContain('shardctl plan')
+    }
   })
 })

@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {listShards} from '../../src/cluster/clusterRepo.js'
+import {getMeta, listShards} from '../../src/cluster/clusterRepo.js'
 import {initCluster} from '../../src/cluster/initCluster.js'
 import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
 import {makeServiceContext, type ServiceContext} from '../../src/cluster/serviceContext.js'
@@ -35,6 +35,17 @@ async function world() {
   const template = planRebalance(await readSnapshot(ctx), {}, {id: 'rec', createdAt: new Date(now).toISOString()})
   const actions: PlanAction[] = shards.slice(0, MOVES).map((s) => ({kind: 'move', shard: s.id, epoch: s.epoch, from: 'n1', to: 'n2', bytes: 0, keys: 0, reason: {kind: 'balance', detail: 'x'}, predicted: {source: 1, target: 1}}))
   const plan: Plan = sealPlan({...template, id: 'big', actions})
+  /** splitsOf are splits at their midpoints of the shards the big plan's actions `indexes` move, each piece taking the next free id. */
+  const splitsOf = async (indexes: number[]): Promise<PlanAction[]> => {
+    const {shards: now} = await listShards(ctx)
+    let next = (await getMeta(ctx)).value.nextShardId
+    return indexes.map((i) => {
+      const s = now.find((x) => x.value.id === actions[i]!.shard)!.value
+      const at = s.range.lo + Math.floor((s.range.hi - s.range.lo) / 2)
+      const upper = next++
+      return {kind: 'split', shard: s.id, epoch: s.epoch, at, parts: [{shard: s.id, range: {lo: s.range.lo, hi: at}, epoch: s.epoch + 1}, {shard: upper, range: {lo: at, hi: s.range.hi}, epoch: s.epoch + 1}], reason: {kind: 'split', detail: 'hot'}}
+    })
+  }
   const effects: MoveEffects = {barrier: async () => {}, copy: async (env, m) => commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'}), verify: async () => {}, drain: async () => {}, drop: async () => 0, catchUp: async () => {}}
   const events: ExecutorEvent[] = []
   const apply = (c: ServiceContext, p: Plan | undefined, confirm: () => Promise<boolean> = async () => true, signal = new AbortController().signal) =>
@@ -92,25 +103,33 @@ async function world() {
     /** resumeAnswered runs `apply --resume` whose confirmation `confirm` answers, with `signal` as its Ctrl-C. */
     resumeAnswered: (confirm: () => Promise<boolean>, signal?: AbortSignal) => apply(ctx, undefined, confirm, signal),
     /** applyOtherAnswered applies another plan (as applyOther) whose confirmation `confirm` answers. */
-    applyOtherAnswered: (id: string, indexes: number[], confirm: () => Promise<boolean>) => apply(ctx, sealPlan({...template, id, actions: indexes.map((i) => actions[i]!)}), confirm),
+    applyOtherAnswered: async (id: string, indexes: number[], confirm: () => Promise<boolean>) => apply(ctx, sealPlan({...template, id, actions: await splitsOf(indexes)}), confirm),
+    /** applyOtherMoving applies another plan that moves the shards of the given actions as the big plan does, under its own id. */
+    applyOtherMoving: (id: string, indexes: number[]) => apply(ctx, sealPlan({...template, id, actions: indexes.map((i) => actions[i]!)})),
     /** bumpEpochOf is a writer that ignores the executor lock: it raises the epoch of the shard the big plan's action `index` moves. */
     bumpEpochOf: async (index: number) => {
       const s = (await listShards(ctx)).shards.find((x) => x.value.id === actions[index]!.shard)!.value
       await store.put(ctx.keys.shard(s.id), JSON.stringify({...s, epoch: s.epoch + 5}))
     },
-    /** applyOther applies another plan: the moves of the given actions of the big plan, under its own id. */
-    applyOther: (id: string, indexes: number[]) => apply(ctx, sealPlan({...template, id, actions: indexes.map((i) => actions[i]!)})),
+    /**
+     * applyOther applies another plan that splits the shards the given actions of the big plan
+     * move (raising their epochs): it changes no node's load, so the big plan's unfinished
+     * moves do not conflict with it, while its moves of those shards become stale.
+     */
+    applyOther: async (id: string, indexes: number[]) => apply(ctx, sealPlan({...template, id, actions: await splitsOf(indexes)})),
     applyAgain: () => apply(ctx, plan),
     moves: async () => (await listMoves(ctx)).map((m) => m.value).filter((m) => m.plan === 'big'),
   }
 }
 
 describe('apply killed while recording a plan of more moves than one transaction holds', () => {
-  it('Given apply died after recording some of the moves, When another plan moves the shard of an unrecorded one first, Then that plan runs (an unstarted move of another plan does not block it), and the resume records the first plan\'s move and skips it at its start, saying why', async () => {
+  it('Given apply died after recording some of the moves, When another plan splits the shard of an unrecorded one first, Then that plan runs (an unstarted move of another plan does not block it), and the resume records the first plan\'s move and skips it at its start, saying why', async () => {
     const w = await world()
     await w.applyKilledAt('moves', 2)
+    // A plan moving that shard to n2 as well is refused: the big plan's recorded moves still fill n2 after it.
+    await expect(w.applyOtherMoving('mover', [MOVES - 1])).rejects.toThrow(/plan mover conflicts with \d+ unfinished move\(s\) of plan big: .* both change node n2/)
     const other = await w.applyOther('other', [MOVES - 1])
-    expect(other.counts).toEqual({done: 1})
+    expect(other.splits.map((x) => x.status)).toEqual(['done'])
     expect((await w.moves()).length).toBe(MOVES)
     const resumed = await w.resume()
     expect(resumed.counts).toEqual({done: MOVES - 1, skipped: 1})

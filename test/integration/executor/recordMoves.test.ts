@@ -1,4 +1,4 @@
-import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
+import {afterAll, afterEach, beforeAll, describe, expect, inject, it} from 'vitest'
 import {listShards} from '../../../src/cluster/clusterRepo.js'
 import {initCluster} from '../../../src/cluster/initCluster.js'
 import {parseNodeSpecs} from '../../../src/cluster/nodeSpec.js'
@@ -41,6 +41,14 @@ beforeAll(async () => {
 }, 120_000)
 
 afterAll(() => stores.closeAll())
+
+// Nothing runs a move here: every record a test leaves is `pending`, the shard map untouched.
+// They go after each test (100 keys a transaction), so the next test's plan on the same two
+// nodes is not refused as conflicting with another plan's unfinished moves.
+afterEach(async () => {
+  const ids = (await listMoves(ctx)).filter((m) => m.value.phase === 'pending').map((m) => ctx.keys.move(m.value.id))
+  for (let i = 0; i < ids.length; i += 100) await ctx.store.commit({compares: [], deletes: ids.slice(i, i + 100)})
+}, 120_000)
 
 const effects: MoveEffects = {barrier: async () => {}, copy: async (env, m) => commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'}), verify: async () => {}, drain: async () => {}, drop: async () => 0, catchUp: async () => {}}
 

@@ -1,0 +1,70 @@
+import {UserError} from '../errors/errors.js'
+import {type Move, type MovePhase} from '../model/move.js'
+import {type Plan} from '../model/plan.js'
+
+/** UnfinishedMove is what the conflict check needs of a recorded, non-terminal move. */
+export type UnfinishedMove = Pick<Move, 'id' | 'plan' | 'shard' | 'from' | 'to' | 'phase' | 'baseEpoch'>
+
+/** MoveConflict: action `action` of the plan and another plan's unfinished move `other` both change node `node`. */
+export interface MoveConflict {
+  action: number
+  shard: number
+  from: string
+  to: string
+  node: string
+  other: UnfinishedMove
+}
+
+/** UNSTARTED are the phases in which a move has not changed its shard yet (it re-validates its epoch when it starts). */
+const UNSTARTED: ReadonlySet<MovePhase> = new Set(['pending', 'checked'])
+
+/**
+ * conflictsWithUnfinished (pure) lists the pairs of a move action of `plan` and an unfinished
+ * move of another plan that change the same node (as source or destination) on different
+ * shards. A plan predicts each node's load from the map it was made from, which does not
+ * hold the other plan's moves still to come: run after it, they would fill (or empty) the
+ * same node again, past what either plan placed there, up to breaking a capacity.
+ *
+ * Pairs on the same shard are the preflight's (the shard is busy, or whichever move runs
+ * first wins and the other is skipped at its epoch check). An unstarted move of another plan
+ * on a shard this plan acts on first at the same epoch changes nothing later (this plan's
+ * action raises the epoch, so that move is skipped when it starts): it conflicts with nothing,
+ * so an interrupted drain's queue does not block the next drain of the node; nor does an
+ * unstarted move whose shard `epochOf` (the map now) no longer has at its base epoch.
+ */
+export function conflictsWithUnfinished(plan: Pick<Plan, 'id' | 'actions'>, unfinished: readonly UnfinishedMove[], epochOf: (shard: number) => number | undefined): MoveConflict[] {
+  const firstEpoch = new Map<number, number>()
+  for (const a of plan.actions) if (!firstEpoch.has(a.shard)) firstEpoch.set(a.shard, a.epoch)
+  const out: MoveConflict[] = []
+  for (const other of unfinished) {
+    if (other.plan === plan.id) continue
+    // An unstarted move whose shard is no longer at its epoch (or gone) is skipped when it starts: it changes nothing.
+    if (UNSTARTED.has(other.phase) && epochOf(other.shard) !== other.baseEpoch) continue
+    if (UNSTARTED.has(other.phase) && firstEpoch.get(other.shard) === other.baseEpoch) continue
+    plan.actions.forEach((a, index) => {
+      if (a.kind !== 'move' || a.shard === other.shard) return
+      // The node both fill (or both empty) first: the one that overflows.
+      const node = a.to === other.to ? a.to : a.from === other.from ? a.from : [a.from, a.to].find((n) => n === other.from || n === other.to)
+      if (node !== undefined) out.push({action: index, shard: a.shard, from: a.from, to: a.to, node, other})
+    })
+  }
+  return out
+}
+
+/**
+ * refuseConflicts throws CONFLICT (exit 7) when `conflicts` is not empty: one line naming the
+ * first pair, the other plan and how many moves are in the way, and the way out (finish or
+ * cancel those moves, then plan again from the map they leave).
+ */
+export function refuseConflicts(planId: string, conflicts: readonly MoveConflict[]): void {
+  const first = conflicts[0]
+  if (!first) return
+  const others = [...new Set(conflicts.map((c) => c.other.id))]
+  const plans = [...new Set(conflicts.map((c) => c.other.plan))]
+  const o = first.other
+  throw new UserError(
+    'CONFLICT',
+    `plan ${planId} conflicts with ${others.length} unfinished move(s) of plan ${plans.join(', plan ')}: its action ${first.action + 1} (shard ${first.shard} ${first.from} -> ${first.to}) and move ${o.id} (shard ${o.shard} ${o.from} -> ${o.to}, ${o.phase}) both change node ${first.node}, which the plan did not count on`,
+    `finish those moves (\`shardctl apply --resume\`) or cancel them (\`shardctl moves cancel ${o.id}\`), then compute a fresh plan with \`shardctl plan\``,
+  )
+}

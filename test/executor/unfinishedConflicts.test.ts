@@ -1,0 +1,63 @@
+import {describe, expect, it} from 'vitest'
+import {isUserError} from '../../src/errors/errors.js'
+import {type MovePhase} from '../../src/model/move.js'
+import {type PlanAction} from '../../src/model/plan.js'
+import {conflictsWithUnfinished, refuseConflicts, type UnfinishedMove} from '../../src/executor/unfinishedConflicts.js'
+
+const move = (shard: number, from: string, to: string, epoch = 1): PlanAction => ({kind: 'move', shard, epoch, from, to, bytes: 0, keys: 0, reason: {kind: 'balance', detail: 'x'}, predicted: {source: 1, target: 1}})
+const other = (shard: number, from: string, to: string, phase: MovePhase = 'pending', baseEpoch = 1, plan = 'a'): UnfinishedMove => ({id: `${plan}-000${shard}`, plan, shard, from, to, phase, baseEpoch})
+const planB = (...actions: PlanAction[]) => ({id: 'b', actions})
+/** conflictsWith checks against a map where every shard is still at epoch 1 (every move's base epoch here, unless said). */
+const conflictsWith = (plan: ReturnType<typeof planB>, unfinished: UnfinishedMove[], epochOf: (shard: number) => number | undefined = () => 1) => conflictsWithUnfinished(plan, unfinished, epochOf)
+
+describe('conflictsWithUnfinished', () => {
+  it('Given another plan\'s pending move to n3 of another shard, When this plan moves a shard to n3 (or from it), Then that pair conflicts on n3', () => {
+    expect(conflictsWith(planB(move(5, 'n2', 'n3')), [other(7, 'n1', 'n3')])).toMatchObject([{action: 0, shard: 5, node: 'n3', other: {id: 'a-0007'}}])
+    expect(conflictsWith(planB(move(5, 'n3', 'n2')), [other(7, 'n1', 'n3')])).toMatchObject([{node: 'n3'}])
+    expect(conflictsWith(planB(move(5, 'n1', 'n2')), [other(7, 'n1', 'n3', 'copying')])).toMatchObject([{node: 'n1'}])
+  })
+
+  it('Given moves on disjoint nodes, or the plan\'s own recorded moves, Then nothing conflicts', () => {
+    expect(conflictsWith(planB(move(5, 'n1', 'n2')), [other(7, 'n3', 'n4')])).toEqual([])
+    expect(conflictsWith(planB(move(5, 'n2', 'n3')), [other(7, 'n1', 'n3', 'pending', 1, 'b')])).toEqual([])
+  })
+
+  it('Given an unstarted move of another plan on a shard this plan moves first at the same epoch (an interrupted drain\'s queue), Then it conflicts with nothing: it is skipped when it starts', () => {
+    const drainAgain = planB(move(1, 'd', 'n1'), move(2, 'd', 'n2'))
+    for (const phase of ['pending', 'checked'] as const) expect(conflictsWith(drainAgain, [other(1, 'd', 'n2', phase), other(2, 'd', 'n1', phase)])).toEqual([])
+  })
+
+  it('Given such a move already started, or the plan expecting another epoch of its shard, Then it still runs after the plan and conflicts with the plan\'s moves of other shards on its nodes', () => {
+    const plan = planB(move(1, 'd', 'n1'), move(2, 'd', 'n2'))
+    expect(conflictsWith(plan, [other(1, 'd', 'n2', 'copying')]).map((c) => c.shard)).toEqual([2])
+    expect(conflictsWith(plan, [other(1, 'd', 'n2', 'pending', 5)], () => 5).map((c) => c.shard)).toEqual([2])
+  })
+
+  it('Given an unstarted move of another plan whose shard is no longer at its base epoch (or gone), Then it conflicts with nothing: it is skipped when it starts; a started one still conflicts', () => {
+    const plan = planB(move(2, 'd', 'n2'))
+    expect(conflictsWith(plan, [other(1, 'd', 'n2', 'checked')], () => 5)).toEqual([])
+    expect(conflictsWith(plan, [other(1, 'd', 'n2', 'pending')], () => undefined)).toEqual([])
+    expect(conflictsWith(plan, [other(1, 'd', 'n2', 'copying')], () => 5).map((c) => c.shard)).toEqual([2])
+  })
+
+  it('Given a pair on the same shard, Then it is left to the preflight (busy shard, or the epoch check at start)', () => {
+    expect(conflictsWith(planB(move(7, 'n1', 'n2')), [other(7, 'n1', 'n3', 'copying')])).toEqual([])
+  })
+
+  it('refuseConflicts throws one CONFLICT line naming the first pair, the other plan, and the way out; nothing when there is no conflict', () => {
+    expect(() => refuseConflicts('b', [])).not.toThrow()
+    const err = (() => {
+      try {
+        refuseConflicts('b', conflictsWith(planB(move(5, 'n2', 'n3'), move(6, 'n1', 'n3')), [other(7, 'n1', 'n3')]))
+      } catch (e) {
+        return e
+      }
+    })()
+    expect(isUserError(err, 'CONFLICT')).toBe(true)
+    const e = err as Error & {hint: string}
+    expect(e.message).toBe('plan b conflicts with 1 unfinished move(s) of plan a: its action 1 (shard 5 n2 -> n3) and move a-0007 (shard 7 n1 -> n3, pending) both change node n3, which the plan did not count on')
+    expect(e.message).not.toContain('\n')
+    expect(e.hint).toContain('shardctl apply --resume')
+    expect(e.hint).toContain('shardctl moves cancel a-0007')
+  })
+})
