@@ -42,9 +42,9 @@ export interface ClockOffsetTrackerOptions {
 /**
  * ClockOffsetTracker keeps the latest clock sample per peer and decides, like CockroachDB's
  * clock monitor, whether this member is out of bounds: it is when a majority of the peers
- * with a fresh sample are certainly more than `maxOffsetMs` away. A single wrong peer
- * therefore cannot stop a healthy member, while a member whose own clock is wrong sees
- * (nearly) every peer beyond the bound. With one peer only, that peer decides: two
+ * with a fresh sample are certainly more than `maxOffsetMs` away (half is not a majority).
+ * A single wrong peer therefore cannot stop a healthy member, while a member whose own
+ * clock is wrong sees (nearly) every peer beyond the bound. With one peer only, that peer decides: two
  * members that disagree both stop writing, the safe side when no one can tell which is
  * wrong. Pure: times are passed in.
  */
@@ -73,7 +73,11 @@ export class ClockOffsetTracker {
     const mid = sorted.length >> 1
     const median = sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
     const offsetMs = Math.round(-median)
-    const ok = beyond * 2 < fresh.length || (fresh.length === 1 && beyond === 0)
+    // A strict majority closes the gate: a tie (one of two) leaves it open. Members each within
+    // the bound of true time can be twice the bound apart (see versionTooFarAhead), and with one
+    // node of three down its two healthy peers each see just the other and the router: closing
+    // on a tie stopped both, so a shard at W = 2 took no write at all (s22 datahunt).
+    const ok = fresh.length === 1 ? beyond === 0 : beyond * 2 <= fresh.length
     return {
       ok,
       offsetMs,

@@ -23,11 +23,24 @@ describe('ClockOffsetTracker', () => {
     expect(t.verdict(0)).toMatchObject({ok: true, beyond: 1})
   })
 
-  it('given half the peers beyond, then we are out of bounds (no majority vouches for us)', () => {
+  it('given half the peers beyond, then we stay in bounds (half is not a majority: two healthy members 800 ms apart, each within the bound of the third, keep writing while a fourth is down)', () => {
+    const t = tracker()
+    t.record({peer: 'other-node', offsetMs: -800, rttMs: 2, at: 0})
+    t.record({peer: 'router', offsetMs: -400, rttMs: 2, at: 0})
+    expect(t.verdict(0)).toMatchObject({ok: true, beyond: 1, peers: 2})
+  })
+
+  it('given more than half the peers beyond, then we are out of bounds', () => {
+    const t = tracker()
+    for (const p of ['a', 'b']) t.record({peer: p, offsetMs: 900, rttMs: 2, at: 0})
+    t.record({peer: 'c', offsetMs: 0, rttMs: 2, at: 0})
+    expect(t.verdict(0)).toMatchObject({ok: false, beyond: 2, peers: 3})
+  })
+
+  it('given one peer only and it is beyond, then we are out of bounds (it decides: two members that disagree both stop)', () => {
     const t = tracker()
     t.record({peer: 'a', offsetMs: 900, rttMs: 2, at: 0})
-    t.record({peer: 'b', offsetMs: 0, rttMs: 2, at: 0})
-    expect(t.verdict(0).ok).toBe(false)
+    expect(t.verdict(0)).toMatchObject({ok: false, beyond: 1, peers: 1})
   })
 
   it('grants the round trip: an offset within the bound once rtt/2 is allowed for is not beyond', () => {
