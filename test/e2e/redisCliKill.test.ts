@@ -2,7 +2,6 @@ import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {setTimeout as sleepFor} from 'node:timers/promises'
-import {type Cluster} from 'ioredis'
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
 import {listShards} from '../../src/cluster/clusterRepo.js'
 import {type Move, MoveSchema} from '../../src/model/move.js'
@@ -14,6 +13,7 @@ import {type CliChild, spawnCli} from '../support/cliChild.js'
 import {openSlotMarks, redisAvailable, type RedisMaster, servedSlots, tagsInSlots} from '../support/redisCluster.js'
 import {useRedisCluster} from '../support/redisTestFile.js'
 import {runCli} from '../support/runCli.js'
+import {RedisWorkload as Workload} from '../support/redisWorkload.js'
 
 /**
  * `shardctl apply` on the redis engine, SIGKILLed as a real process with a slot open, at three
@@ -39,38 +39,6 @@ afterAll(() => {
 })
 
 const cli = (args: string[], timeoutMs = 90_000) => runCli([...args, '--endpoints', inject('etcdEndpoint'), '--cluster', file.ctx.cluster], {cwd, timeoutMs})
-
-/** Workload: bounded writers on a cluster-aware client, each key written by one worker only, so a key must read its last acknowledged value. */
-class Workload {
-  readonly last = new Map<string, string>()
-  readonly errors: string[] = []
-  ops = 0
-  #stopped = false
-  readonly #done: Promise<void[]>
-  constructor(client: Cluster, keys: readonly string[], workers: number, maxOps: number) {
-    this.#done = Promise.all(
-      Array.from({length: workers}, async (_, w) => {
-        const mine = keys.filter((_, i) => i % workers === w)
-        for (let n = 1; !this.#stopped && this.ops < maxOps; n++) {
-          const key = mine[n % mine.length]!
-          const value = `${key}=${n}`
-          try {
-            await client.set(key, value)
-            this.last.set(key, value)
-            this.ops++
-          } catch (err) {
-            this.errors.push(`${key}: ${(err as Error).message}`)
-          }
-          await sleepFor(2)
-        }
-      }),
-    )
-  }
-  async stop(): Promise<void> {
-    this.#stopped = true
-    await this.#done
-  }
-}
 
 async function poll<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs
