@@ -6,9 +6,8 @@ import {UserError} from '../../src/errors/errors.js'
 import {readPlanFile, readSnapshotFile} from '../../src/plans/planFiles.js'
 import {requirePlanSignature} from '../../src/plans/signing.js'
 import {type ActionCheck, checkPlanActions} from '../../src/planner/checkPlan.js'
-import {listMoves} from '../../src/executor/moveStore.js'
+import {unfinishedMoves} from '../../src/executor/moveRecording.js'
 import {conflictsWithUnfinished, type MoveConflict, refuseConflicts} from '../../src/executor/unfinishedConflicts.js'
-import {isTerminal} from '../../src/model/move.js'
 
 /** PlanVerifyResult is `plan verify`'s --json output. */
 interface PlanVerifyResult {
@@ -46,7 +45,7 @@ export default class PlanVerify extends EtcdCommand {
     if (stale.length > 0) this.log(renderTable(['#', 'KIND', 'SHARD', 'WHY STALE'], stale.map((c) => [c.index + 1, c.kind, c.shard, c.reason ?? '']), [0, 2]))
     // A snapshot file holds no moves: only etcd says which other plans' moves are unfinished.
     const epochs = new Map(current.shards.map((s) => [s.id, s.epoch]))
-    const conflicts = ctx ? conflictsWithUnfinished(plan, (await listMoves(ctx)).map((m) => m.value).filter((m) => !isTerminal(m.phase)), (id) => epochs.get(id)) : []
+    const conflicts = ctx ? conflictsWithUnfinished(plan, await unfinishedMoves(ctx), (id) => epochs.get(id)) : []
     const result: PlanVerifyResult = {plan: plan.id, hash: 'ok', ...(signedBy === undefined ? {} : {signedBy}), valid: checks.length - stale.length, stale: stale.length, actions: checks, conflicts}
     if (stale.length > 0) {
       const first = stale[0]!

@@ -12,7 +12,7 @@ import {LatencyThrottle, type LatencyThrottleOptions} from './adaptiveThrottle.j
 import {BASELINE_DEFAULTS, measureBaseline} from './latencyBaseline.js'
 import {type ExecutorEnv, type ExecutorEvent, type ExecutorOptions, type LiveControl} from './executorEnv.js'
 import {type MoveEffects} from './moveEffects.js'
-import {completeRecordings, readRecordings, recordPlanMoves} from './moveRecording.js'
+import {completeRecordings, readRecordings, recordPlanMoves, unfinishedMoves} from './moveRecording.js'
 import {commitMoveTransition, getMove, listMoves, type FencedMove, LockLostError} from './moveStore.js'
 import {NodeDirectory} from './nodeDirectory.js'
 import {engineLimits, type LatencySignal, latencySignalFor, moveRunnerFor, type MoveRunnerFn} from './engineMoveRunner.js'
@@ -130,7 +130,8 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
     // Read under the lock, so no move can start or finish in between.
     if (plan) {
       const epochs = new Map((await listShards(ctx)).shards.map((s) => [s.value.id, s.value.epoch]))
-      refuseConflicts(plan.id, conflictsWithUnfinished(plan, existing.map((m) => m.value).filter((m) => !isTerminal(m.phase)), (id) => epochs.get(id)))
+      // With the moves an interrupted apply listed but did not record: the next run records and runs them too.
+      refuseConflicts(plan.id, conflictsWithUnfinished(plan, await unfinishedMoves(ctx), (id) => epochs.get(id)))
     }
     if (!(await input.confirm(preflight))) {
       return summarise(input.plan?.id ?? null, [], [], started, deps.now(), true)

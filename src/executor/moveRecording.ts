@@ -2,7 +2,7 @@ import {z} from 'zod'
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {UserError} from '../errors/errors.js'
 import {type HeldLock, parseLockHolder} from '../etcd/leaseLock.js'
-import {type Move, MoveSchema} from '../model/move.js'
+import {isTerminal, type Move, MoveSchema} from '../model/move.js'
 import {MAX_TXN_OPS, type Typed} from '../store/store.js'
 import {listMoves} from './moveStore.js'
 
@@ -135,6 +135,17 @@ export async function readRecordings(ctx: ServiceContext): Promise<Recording[]> 
     const h = parseLockHolder(lock.value)
     return {...recording, recordingBy: h ? `${h.holder} (pid ${h.pid} on ${h.host})` : 'an unreadable lock holder'}
   })
+}
+
+/**
+ * unfinishedMoves lists every move not terminal (read-only): the recorded ones and those an
+ * interrupted apply confirmed and listed but did not record, as pending (the next executor
+ * records and runs them: completeRecordings). What apply and `plan verify` check a plan's
+ * conflicts against (unfinishedConflicts.ts).
+ */
+export async function unfinishedMoves(ctx: ServiceContext): Promise<Move[]> {
+  const unrecorded = (await readUnrecorded(ctx)).flatMap((r) => r.missing)
+  return [...(await listMoves(ctx)).map((m) => m.value), ...unrecorded].filter((m) => !isTerminal(m.phase))
 }
 
 /**

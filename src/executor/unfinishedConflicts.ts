@@ -1,9 +1,9 @@
 import {UserError} from '../errors/errors.js'
-import {type Move, type MovePhase} from '../model/move.js'
+import {type Move, type MovePhase, PHASE_TABLE} from '../model/move.js'
 import {type Plan} from '../model/plan.js'
 
 /** UnfinishedMove is what the conflict check needs of a recorded, non-terminal move. */
-export type UnfinishedMove = Pick<Move, 'id' | 'plan' | 'shard' | 'from' | 'to' | 'phase' | 'baseEpoch'>
+export type UnfinishedMove = Pick<Move, 'id' | 'plan' | 'shard' | 'from' | 'to' | 'phase' | 'baseEpoch' | 'cancelRequested'>
 
 /** MoveConflict: action `action` of the plan and another plan's unfinished move `other` both change node `node`. */
 export interface MoveConflict {
@@ -30,7 +30,9 @@ const UNSTARTED: ReadonlySet<MovePhase> = new Set(['pending', 'checked'])
  * on a shard this plan acts on first at the same epoch changes nothing later (this plan's
  * action raises the epoch, so that move is skipped when it starts): it conflicts with nothing,
  * so an interrupted drain's queue does not block the next drain of the node; nor does an
- * unstarted move whose shard `epochOf` (the map now) no longer has at its base epoch.
+ * unstarted move whose shard `epochOf` (the map now) no longer has at its base epoch. Nor
+ * does a move cancelled (`moves cancel`) or aborting before its cutover: it ends aborted, its
+ * shard back where it was, so cancelling is a way out the refusal can name.
  */
 export function conflictsWithUnfinished(plan: Pick<Plan, 'id' | 'actions'>, unfinished: readonly UnfinishedMove[], epochOf: (shard: number) => number | undefined): MoveConflict[] {
   const firstEpoch = new Map<number, number>()
@@ -38,6 +40,8 @@ export function conflictsWithUnfinished(plan: Pick<Plan, 'id' | 'actions'>, unfi
   const out: MoveConflict[] = []
   for (const other of unfinished) {
     if (other.plan === plan.id) continue
+    // Cancelled before its cutover: the next executor aborts it, leaving its shard as the map has it now.
+    if ((other.cancelRequested || other.phase === 'aborting') && !PHASE_TABLE[other.phase].cutOver) continue
     // An unstarted move whose shard is no longer at its epoch (or gone) is skipped when it starts: it changes nothing.
     if (UNSTARTED.has(other.phase) && epochOf(other.shard) !== other.baseEpoch) continue
     if (UNSTARTED.has(other.phase) && firstEpoch.get(other.shard) === other.baseEpoch) continue
@@ -65,6 +69,6 @@ export function refuseConflicts(planId: string, conflicts: readonly MoveConflict
   throw new UserError(
     'CONFLICT',
     `plan ${planId} conflicts with ${others.length} unfinished move(s) of plan ${plans.join(', plan ')}: its action ${first.action + 1} (shard ${first.shard} ${first.from} -> ${first.to}) and move ${o.id} (shard ${o.shard} ${o.from} -> ${o.to}, ${o.phase}) both change node ${first.node}, which the plan did not count on`,
-    `finish those moves (\`shardctl apply --resume\`) or cancel them (\`shardctl moves cancel ${o.id}\`), then compute a fresh plan with \`shardctl plan\``,
+    `finish those moves (\`shardctl apply --resume\`), or cancel the ones not cut over yet (\`shardctl moves cancel ${o.id}\`, or \`shardctl moves cancel --plan ${o.plan}\`), then compute a fresh plan with \`shardctl plan\``,
   )
 }

@@ -118,6 +118,12 @@ async function world() {
      */
     applyOther: async (id: string, indexes: number[]) => apply(ctx, sealPlan({...template, id, actions: await splitsOf(indexes)})),
     applyAgain: () => apply(ctx, plan),
+    /** applyMovingSpare applies another plan moving one shard of n1 that the big plan does not move to n2. */
+    applyMovingSpare: async (id: string) => {
+      const inBig = new Set(actions.map((a) => a.shard))
+      const spare = (await listShards(ctx)).shards.map((x) => x.value).find((x) => x.replicas[0]!.node === 'n1' && !inBig.has(x.id))!
+      return apply(ctx, sealPlan({...template, id, actions: [{kind: 'move', shard: spare.id, epoch: spare.epoch, from: 'n1', to: 'n2', bytes: 0, keys: 0, reason: {kind: 'balance', detail: 'x'}, predicted: {source: 1, target: 1}}]}))
+    },
     moves: async () => (await listMoves(ctx)).map((m) => m.value).filter((m) => m.plan === 'big'),
   }
 }
@@ -245,6 +251,16 @@ describe('apply killed while recording a plan of more moves than one transaction
     const result = await w.applyAgain()
     expect(result.counts).toEqual({done: MOVES})
     expect(await readRecordings(w.ctx)).toEqual([])
+  })
+
+  it('Given apply died after listing its moves and before recording any, When another plan moves another shard to the same node, Then it is refused with CONFLICT (the resume would still record and run the listed moves after it), and the list is left for the resume', async () => {
+    const w = await world()
+    await w.applyKilledAt('moves', 1)
+    expect(await w.moves()).toEqual([])
+    const before = await readRecordings(w.ctx)
+    expect(before[0]).toMatchObject({plan: 'big', whole: true, recorded: 0})
+    await expect(w.applyMovingSpare('mover')).rejects.toThrow(/plan mover conflicts with \d+ unfinished move\(s\) of plan big: .* both change node n2/)
+    expect(await readRecordings(w.ctx)).toEqual(before)
   })
 
   it('Given apply died after recording some of the moves, When another plan\'s apply is refused with CONFLICT (the map changed while it asked), Then the refusal changes nothing: the list is still there for the resume', async () => {

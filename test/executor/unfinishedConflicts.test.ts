@@ -5,7 +5,7 @@ import {type PlanAction} from '../../src/model/plan.js'
 import {conflictsWithUnfinished, refuseConflicts, type UnfinishedMove} from '../../src/executor/unfinishedConflicts.js'
 
 const move = (shard: number, from: string, to: string, epoch = 1): PlanAction => ({kind: 'move', shard, epoch, from, to, bytes: 0, keys: 0, reason: {kind: 'balance', detail: 'x'}, predicted: {source: 1, target: 1}})
-const other = (shard: number, from: string, to: string, phase: MovePhase = 'pending', baseEpoch = 1, plan = 'a'): UnfinishedMove => ({id: `${plan}-000${shard}`, plan, shard, from, to, phase, baseEpoch})
+const other = (shard: number, from: string, to: string, phase: MovePhase = 'pending', baseEpoch = 1, plan = 'a', cancelRequested = false): UnfinishedMove => ({id: `${plan}-000${shard}`, plan, shard, from, to, phase, baseEpoch, cancelRequested})
 const planB = (...actions: PlanAction[]) => ({id: 'b', actions})
 /** conflictsWith checks against a map where every shard is still at epoch 1 (every move's base epoch here, unless said). */
 const conflictsWith = (plan: ReturnType<typeof planB>, unfinished: UnfinishedMove[], epochOf: (shard: number) => number | undefined = () => 1) => conflictsWithUnfinished(plan, unfinished, epochOf)
@@ -15,6 +15,13 @@ describe('conflictsWithUnfinished', () => {
     expect(conflictsWith(planB(move(5, 'n2', 'n3')), [other(7, 'n1', 'n3')])).toMatchObject([{action: 0, shard: 5, node: 'n3', other: {id: 'a-0007'}}])
     expect(conflictsWith(planB(move(5, 'n3', 'n2')), [other(7, 'n1', 'n3')])).toMatchObject([{node: 'n3'}])
     expect(conflictsWith(planB(move(5, 'n1', 'n2')), [other(7, 'n1', 'n3', 'copying')])).toMatchObject([{node: 'n1'}])
+  })
+
+  it('Given another plan\'s move cancelled (or aborting) before its cutover, Then it conflicts with nothing: it ends aborted, its shard where the map has it (the way out the refusal names); cancelled past its cutover it still conflicts', () => {
+    const plan = planB(move(5, 'n2', 'n3'))
+    for (const phase of ['pending', 'checked', 'joining', 'copying', 'verifying'] as const) expect(conflictsWith(plan, [other(7, 'n1', 'n3', phase, 1, 'a', true)])).toEqual([])
+    expect(conflictsWith(plan, [other(7, 'n1', 'n3', 'aborting')])).toEqual([])
+    for (const phase of ['cutover', 'release', 'draining', 'cleanup', 'rb-joining'] as const) expect(conflictsWith(plan, [other(7, 'n1', 'n3', phase, 1, 'a', true)])).toHaveLength(1)
   })
 
   it('Given moves on disjoint nodes, or the plan\'s own recorded moves, Then nothing conflicts', () => {

@@ -13,9 +13,11 @@ import {planRebalance} from '../../../src/planner/planRebalance.js'
 import {StoreSet, uniqueCluster} from '../../support/testStore.js'
 
 /**
- * Review of s22-planhunt: the refusal's hint says "cancel them (`shardctl moves cancel ID`), then
- * compute a fresh plan". `moves cancel` only sets cancelRequested; the move stays `pending`
- * (non-terminal) until an executor runs it, so the fresh plan is refused again.
+ * The way out a conflict refusal names must work: "cancel them (`shardctl moves cancel ID`), then
+ * compute a fresh plan". `moves cancel` only sets cancelRequested (the move stays `pending` until
+ * an executor runs it); a move cancelled before its cutover counts as no conflict, since it ends
+ * aborted with its shard where the map has it. Found by the review of the conflict check, where
+ * the fresh plan was refused again.
  */
 const stores = new StoreSet()
 let ctx: ServiceContext
