@@ -3,6 +3,7 @@ import {type Etcd3, Lease} from 'etcd3'
 import {afterEach, beforeEach, describe, expect, it, vi} from 'vitest'
 import {grantEtcdLease} from '../../src/etcd/leaseHandle.js'
 import {LEASE_TRUSTED_SHARE} from '../../src/etcd/leaseDeadline.js'
+import {lockGate, SEND_MARGIN_MS} from '../../src/redis/lockGate.js'
 
 /** FakeKeepaliveStream is etcd3's LeaseKeepAlive stream as far as etcd3's Lease uses it; etcd answers each write after `answerDelayMs` (never when frozen). */
 class FakeKeepaliveStream extends EventEmitter {
@@ -103,6 +104,23 @@ describe('grantEtcdLease', () => {
     expect(lostAt).toBe(lastAnsweredSend + 3000 * LEASE_TRUSTED_SHARE)
     expect(streams.every((s) => s.ended)).toBe(true)
     expect(streams.reduce((n, s) => n + s.writesAfterEnd, 0)).toBe(0)
+  })
+
+  it('given answers stop, then msLeft counts down to the lease\'s deadline, and inside the send margin the redis lock gate refuses while the lease is not yet lost', async () => {
+    const {client, streams} = answering(() => 50)
+    const lease = await grantEtcdLease(client, wrap, 3, now)
+    await vi.advanceTimersByTimeAsync(2000)
+    const stream = streams.at(-1)!
+    stream.frozen = true
+    const lastAnsweredSend = stream.writes.filter((t) => t + 50 <= Date.now()).at(-1)!
+    const deadline = lastAnsweredSend + 3000 * LEASE_TRUSTED_SHARE
+    expect(lease.msLeft?.()).toBe(deadline - Date.now())
+    await vi.advanceTimersByTimeAsync(deadline - Date.now() - SEND_MARGIN_MS + 1)
+    const state = {key: 'lock', lost: lease.lost, msLeft: lease.msLeft?.() ?? null}
+    expect(state).toEqual({key: 'lock', lost: false, msLeft: SEND_MARGIN_MS - 1})
+    expect(lockGate(state, 'MIGRATE').kind).toBe('refuse')
+    await vi.advanceTimersByTimeAsync(SEND_MARGIN_MS)
+    expect(lease.lost).toBe(true)
   })
 
   it('given a keepalive stream that fails, when etcd3 opens a new one, then the failed stream gets no more keepalives and the lease stays held', async () => {
