@@ -83,9 +83,11 @@ export function openConnection(file: string, synchronous: 'FULL' | 'NORMAL', pag
   const db = new Database(file)
   try {
     db.pragma(`page_size = ${pageSize}`) // effective on a new file only
-    // Effective on a new file only (before its first table): pages a drop frees can then be
-    // given back to the file system (LwwWriter.returnFreePages), not only reused.
-    db.pragma('auto_vacuum = INCREMENTAL')
+    // Chosen for a new file only (before its first table): pages a drop frees can then be given
+    // back to the file system (LwwWriter.returnFreePages), not only reused. Not on an existing
+    // file: there the pragma rewrites the header in a write transaction at every open, which
+    // on a full disk failed the writer's start (test/integration/node/diskFullWrites.test.ts).
+    if (Number(db.pragma('page_count', {simple: true})) === 0) db.pragma('auto_vacuum = INCREMENTAL')
     db.pragma('journal_mode = WAL')
     db.pragma(`synchronous = ${synchronous}`)
     db.pragma('cache_size = -65536')
