@@ -40,6 +40,9 @@ export function conflictsWithUnfinished(plan: Pick<Plan, 'id' | 'actions'>, unfi
   const out: MoveConflict[] = []
   for (const other of unfinished) {
     if (other.plan === plan.id) continue
+    // The plan makes this very move itself (a drain run again while the first one's move is under
+    // way): it counted on that change, whichever of the two ends up making it.
+    if (plan.actions.some((a) => a.kind === 'move' && a.shard === other.shard && a.from === other.from && a.to === other.to)) continue
     // Cancelled before its cutover: the next executor aborts it, leaving its shard as the map has it now.
     if ((other.cancelRequested || other.phase === 'aborting') && !PHASE_TABLE[other.phase].cutOver) continue
     // An unstarted move whose shard is no longer at its epoch (or gone) is skipped when it starts: it changes nothing.

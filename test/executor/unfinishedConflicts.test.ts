@@ -24,6 +24,12 @@ describe('conflictsWithUnfinished', () => {
     for (const phase of ['cutover', 'release', 'draining', 'cleanup', 'rb-joining'] as const) expect(conflictsWith(plan, [other(7, 'n1', 'n3', phase, 1, 'a', true)])).toHaveLength(1)
   })
 
+  it('Given another plan\'s started move that this plan makes too (same shard, source and destination: a drain run again), Then it conflicts with nothing; moving that shard elsewhere still conflicts', () => {
+    const drainAgain = planB(move(4, 'n2', 'n1'), move(2, 'n2', 'n1'))
+    expect(conflictsWith(drainAgain, [other(4, 'n2', 'n1', 'copying')])).toEqual([])
+    expect(conflictsWith(planB(move(4, 'n2', 'n3'), move(2, 'n2', 'n1')), [other(4, 'n2', 'n1', 'copying')]).map((c) => c.shard)).toEqual([2])
+  })
+
   it('Given moves on disjoint nodes, or the plan\'s own recorded moves, Then nothing conflicts', () => {
     expect(conflictsWith(planB(move(5, 'n1', 'n2')), [other(7, 'n3', 'n4')])).toEqual([])
     expect(conflictsWith(planB(move(5, 'n2', 'n3')), [other(7, 'n1', 'n3', 'pending', 1, 'b')])).toEqual([])
