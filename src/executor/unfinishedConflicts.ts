@@ -42,7 +42,7 @@ export function conflictsWithUnfinished(plan: Pick<Plan, 'id' | 'actions'>, unfi
     if (other.plan === plan.id) continue
     // The plan makes this very move itself (a drain run again while the first one's move is under
     // way): it counted on that change, whichever of the two ends up making it.
-    if (plan.actions.some((a) => a.kind === 'move' && a.shard === other.shard && a.from === other.from && a.to === other.to)) continue
+    if (makesTheSameMove(plan, other)) continue
     // Cancelled before its cutover: the next executor aborts it, leaving its shard as the map has it now.
     if ((other.cancelRequested || other.phase === 'aborting') && !PHASE_TABLE[other.phase].cutOver) continue
     // An unstarted move whose shard is no longer at its epoch (or gone) is skipped when it starts: it changes nothing.
@@ -56,6 +56,15 @@ export function conflictsWithUnfinished(plan: Pick<Plan, 'id' | 'actions'>, unfi
     })
   }
   return out
+}
+
+/**
+ * makesTheSameMove (pure): `plan` has a move action of `move`'s shard from the same source to
+ * the same destination. Such a move of another plan is no conflict, and the plan's apply runs
+ * it (src/executor/executePlan.ts): the plan's own action is skipped as stale once it started.
+ */
+export function makesTheSameMove(plan: Pick<Plan, 'actions'>, move: Pick<Move, 'shard' | 'from' | 'to'>): boolean {
+  return plan.actions.some((a) => a.kind === 'move' && a.shard === move.shard && a.from === move.from && a.to === move.to)
 }
 
 /**

@@ -16,9 +16,10 @@ import {isUserError} from '../../../src/errors/errors.js'
 import {acquireLock} from '../../../src/etcd/leaseLock.js'
 import {type ApplyInput, executePlan, type ApplyResult} from '../../../src/executor/executePlan.js'
 import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent} from '../../../src/executor/executorEnv.js'
-import {requestCancel, requestRollback} from '../../../src/executor/moveStore.js'
+import {listMoves, requestCancel, requestRollback} from '../../../src/executor/moveStore.js'
 import {freePort} from '../../../src/localEtcd/freePort.js'
 import {keyHash} from '../../../src/model/hash.js'
+import {isTerminal} from '../../../src/model/move.js'
 import {formatHlc} from '../../../src/model/hlc.js'
 import {type Plan} from '../../../src/model/plan.js'
 import {type Shard} from '../../../src/model/shard.js'
@@ -234,6 +235,10 @@ describe('apply on real etcd and real nodes', () => {
     expect(skipped.phase).toBe('skipped')
     expect(skipped.reason).toMatch(new RegExp(`shard ${first.shard} is at epoch \\d+, the plan expected ${first.epoch}`))
     expect(second.moves.filter((m) => m.phase !== 'skipped').every((m) => m.phase === 'done')).toBe(true)
+    // The stopped run left the next move of drain-n2 started; `later` makes the same move, so its
+    // run finished that one too, instead of skipping it as stale and leaving it half-done.
+    const leftBehind = (await listMoves(ctx)).map((m) => m.value).filter((m) => m.plan === 'drain-n2' && m.id !== moveId && !isTerminal(m.phase))
+    expect(leftBehind.filter((m) => later.actions.some((a) => a.kind === 'move' && a.shard === m.shard && a.from === m.from && a.to === m.to))).toEqual([])
   }, 120_000)
 
   it('fails safe when the destination dies mid-copy: the move aborts to the old replicas, stays aborting until the destination is back and has dropped its partial copy (across an executor restart), and a new plan succeeds', async () => {
