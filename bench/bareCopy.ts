@@ -72,23 +72,7 @@ export async function bareCopyRate(dir: string, total: number, timeoutMs = 120_0
   const child = spawn(process.execPath, [receiver, 'receive', to], {stdio: ['ignore', 'pipe', 'inherit']})
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
   try {
-    let out = ''
-    const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`bare copy receiver exited (code ${code}): ${out.trim()}`))))
-    const line = (re: RegExp) => Promise.race([exited, new Promise<RegExpExecArray>((resolve) => {
-      const look = () => {
-        const m = re.exec(out)
-        if (m) {
-          child.stdout!.off('data', onData)
-          resolve(m)
-        }
-      }
-      const onData = (b: Buffer) => {
-        out += b.toString()
-        look()
-      }
-      child.stdout!.on('data', onData)
-      look()
-    })])
+    const line = lineReader(child, 'bare copy receiver')
     const port = Number((await line(/port (\d+)\n/))[1])
     const sock = connect(port, '127.0.0.1')
     await new Promise((r) => sock.once('connect', r))
@@ -119,6 +103,90 @@ export async function bareCopyRate(dir: string, total: number, timeoutMs = 120_0
     rmSync(from, {force: true})
     rmSync(to, {force: true})
   }
+}
+
+/**
+ * pacedBareCopy is the same copy with the sender in a third process too, paced to at most
+ * `rateBytesPerSec` (null: as fast as it goes): a copy that costs the machine only a socket
+ * and a file, run beside a client load in the calling process without taking that process's
+ * event loop (the in-process sender's synchronous reads would delay the load's own timing).
+ * Returns the rate reached. Kills both children on failure or after `timeoutMs`.
+ */
+export async function pacedBareCopy(dir: string, total: number, rateBytesPerSec: number | null, timeoutMs = 180_000, script = fileURLToPath(import.meta.url)): Promise<number> {
+  const from = join(dir, 'paced-from.bin')
+  const to = join(dir, 'paced-to.bin')
+  writeSourceFile(from, total)
+  const receiver = spawn(process.execPath, [script, 'receive', to], {stdio: ['ignore', 'pipe', 'inherit']})
+  let sender: ReturnType<typeof spawn> | undefined
+  const timer = setTimeout(() => {
+    receiver.kill('SIGKILL')
+    sender?.kill('SIGKILL')
+  }, timeoutMs)
+  try {
+    const fromReceiver = lineReader(receiver, 'bare copy receiver')
+    const port = Number((await fromReceiver(/port (\d+)\n/))[1])
+    const start = performance.now()
+    sender = spawn(process.execPath, [script, 'send', from, String(port), String(total), String(rateBytesPerSec ?? 0)], {stdio: ['ignore', 'pipe', 'inherit']})
+    const fromSender = lineReader(sender, 'bare copy sender')
+    await fromSender(/sent (\d+)\n/)
+    const done = await fromReceiver(/done (\d+) cpu (\d+)\n/)
+    if (Number(done[1]) !== total) throw new Error(`bare copy: the receiver wrote ${done[1]} bytes of ${total}`)
+    return total / ((performance.now() - start) / 1000)
+  } finally {
+    clearTimeout(timer)
+    receiver.kill('SIGKILL')
+    sender?.kill('SIGKILL')
+    rmSync(from, {force: true})
+    rmSync(to, {force: true})
+  }
+}
+
+/** lineReader waits for lines of a child's stdout matching a pattern; it rejects once the child exits before printing one. */
+function lineReader(child: ReturnType<typeof spawn>, what: string): (re: RegExp) => Promise<RegExpExecArray> {
+  let out = ''
+  let exitCode: number | null | undefined
+  child.stdout!.on('data', (b: Buffer) => (out += b.toString()))
+  child.once('exit', (code) => (exitCode = code))
+  return (re) =>
+    new Promise<RegExpExecArray>((resolve, reject) => {
+      const look = () => {
+        const m = re.exec(out)
+        if (m) return finish(() => resolve(m))
+        if (exitCode !== undefined) return finish(() => reject(new Error(`${what} exited (code ${exitCode}): ${out.trim()}`)))
+      }
+      const finish = (then: () => void) => {
+        child.stdout!.off('data', look)
+        child.off('exit', onExit)
+        then()
+      }
+      const onExit = () => setImmediate(look)
+      child.stdout!.on('data', look)
+      child.once('exit', onExit)
+      look()
+    })
+}
+
+/** send is the sending process of a paced copy: `total` bytes of `file` to 127.0.0.1:`port` in 1 MiB writes, at most `rate` bytes/s (0: unpaced). */
+async function send(file: string, port: number, total: number, rate: number): Promise<void> {
+  const sock = connect(port, '127.0.0.1')
+  await new Promise((r) => sock.once('connect', r))
+  const start = performance.now()
+  const fd = openSync(file, 'r')
+  try {
+    for (let sent = 0; sent < total; ) {
+      const buf = Buffer.allocUnsafe(Math.min(READ_BYTES, total - sent))
+      const n = readSync(fd, buf, 0, buf.length, sent)
+      if (n <= 0) throw new Error(`bare copy: short read at ${sent} of ${total}`)
+      sent += n
+      if (!sock.write(n === buf.length ? buf : buf.subarray(0, n))) await new Promise((r) => sock.once('drain', r))
+      // Paced: never ahead of `rate` since the start.
+      const ahead = rate > 0 ? (sent * 1000) / rate - (performance.now() - start) : 0
+      if (ahead > 0) await new Promise((r) => setTimeout(r, ahead))
+    }
+  } finally {
+    closeSync(fd)
+  }
+  sock.end(() => process.stdout.write(`sent ${total}\n`))
 }
 
 /** receive is the receiving process: one connection, every byte written once to `file`, fdatasync'd as it goes and at the end. */
@@ -158,3 +226,9 @@ function receive(file: string): void {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === 'receive' && process.argv[3]) receive(process.argv[3])
+if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === 'send' && process.argv[6] !== undefined) {
+  send(process.argv[3]!, Number(process.argv[4]), Number(process.argv[5]), Number(process.argv[6])).catch((err: unknown) => {
+    process.stderr.write(`bare copy sender: ${String(err)}\n`)
+    process.exit(1)
+  })
+}
