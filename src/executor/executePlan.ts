@@ -18,7 +18,7 @@ import {NodeDirectory} from './nodeDirectory.js'
 import {engineLimits, type LatencySignal, latencySignalFor, moveRunnerFor, type MoveRunnerFn} from './engineMoveRunner.js'
 import {type RedisMoveOptions} from '../redis/redisMoveRunner.js'
 import {checkPlanIntegrity, preflightPlan, type Preflight, refuseUnknownNodes} from './planPreflight.js'
-import {conflictsWithUnfinished, makesTheSameMove, refuseConflicts} from './unfinishedConflicts.js'
+import {adoptable, conflictsWithUnfinished, refuseConflicts} from './unfinishedConflicts.js'
 import {refuseOtherPlanUnderSameId} from './recordedPlanIdentity.js'
 import {backoffMs, judgeRunFailure, RETRY_POLICY, type RunVerdict} from './retryPolicy.js'
 import {type ConcurrencyLimits, pickStartable} from './scheduler.js'
@@ -156,8 +156,9 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
     // Another plan's unfinished move that this plan makes too (a drain applied again after the
     // first apply stopped mid-move) runs in this run: the conflict check let the plan through
     // because it counts on that move, and this plan's own action for it is skipped as stale once
-    // the move has started. Left to a later `apply --resume`, it would sit half-done.
-    if (input.plan) mine.push(...all.filter((m) => m.value.plan !== input.plan!.id && !isTerminal(m.value.phase) && !m.value.cancelRequested && makesTheSameMove(input.plan!, m.value)))
+    // the move has started. Left to a later `apply --resume`, it would sit half-done. Only one
+    // still making the move (adoptable): an abort or rollback is left to `apply --resume`.
+    if (input.plan) mine.push(...all.filter((m) => adoptable(input.plan!, m.value)))
     if (input.plan === undefined && runMove.resumeFailed) mine.push(...(await reviveFailed(ctx, lock, all, runMove.resumeFailed, deps)))
     if (input.plan === undefined && mine.length === 0) deps.emit({type: 'info', message: 'nothing to resume: every recorded move has finished', at: new Date(deps.now()).toISOString()})
     // Applying a plan again is "already done", not a silent run whose summary reads as fresh work.

@@ -68,6 +68,18 @@ export function makesTheSameMove(plan: Pick<Plan, 'actions'>, move: Pick<Move, '
 }
 
 /**
+ * adoptable (pure): another plan's move that `plan`'s apply runs in its own run: one it makes
+ * too (makesTheSameMove) that is still on its way to making it, i.e. on the forward track with
+ * neither a cancel nor a rollback asked. A move aborting or rolling back (or about to) ends with
+ * the shard back on its source, not the change the plan counts on; run by the plan's apply, it
+ * made that run wait for whatever the abort or rollback waits for (a down destination's drop,
+ * without bound) and end INCOMPLETE for another plan's abort. It is left to `apply --resume`.
+ */
+export function adoptable(plan: Pick<Plan, 'id' | 'actions'>, move: Pick<Move, 'plan' | 'shard' | 'from' | 'to' | 'phase' | 'cancelRequested' | 'rollbackRequested'>): boolean {
+  return move.plan !== plan.id && PHASE_TABLE[move.phase].track === 'forward' && !move.cancelRequested && !move.rollbackRequested && makesTheSameMove(plan, move)
+}
+
+/**
  * refuseConflicts throws CONFLICT (exit 7) when `conflicts` is not empty: one line naming the
  * first pair, the other plan and how many moves are in the way, and the way out (finish or
  * cancel those moves, then plan again from the map they leave).

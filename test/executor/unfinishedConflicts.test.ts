@@ -2,7 +2,7 @@ import {describe, expect, it} from 'vitest'
 import {isUserError} from '../../src/errors/errors.js'
 import {type MovePhase} from '../../src/model/move.js'
 import {type PlanAction} from '../../src/model/plan.js'
-import {conflictsWithUnfinished, refuseConflicts, type UnfinishedMove} from '../../src/executor/unfinishedConflicts.js'
+import {adoptable, conflictsWithUnfinished, refuseConflicts, type UnfinishedMove} from '../../src/executor/unfinishedConflicts.js'
 
 const move = (shard: number, from: string, to: string, epoch = 1): PlanAction => ({kind: 'move', shard, epoch, from, to, bytes: 0, keys: 0, reason: {kind: 'balance', detail: 'x'}, predicted: {source: 1, target: 1}})
 const other = (shard: number, from: string, to: string, phase: MovePhase = 'pending', baseEpoch = 1, plan = 'a', cancelRequested = false): UnfinishedMove => ({id: `${plan}-000${shard}`, plan, shard, from, to, phase, baseEpoch, cancelRequested})
@@ -72,5 +72,22 @@ describe('conflictsWithUnfinished', () => {
     expect(e.message).not.toContain('\n')
     expect(e.hint).toContain('shardctl apply --resume')
     expect(e.hint).toContain('shardctl moves cancel a-0007')
+  })
+})
+
+describe('adoptable', () => {
+  const same = (phase: MovePhase, over: {cancelRequested?: boolean; rollbackRequested?: boolean; plan?: string} = {}) => ({plan: 'a', shard: 4, from: 'n2', to: 'n1', phase, cancelRequested: false, rollbackRequested: false, ...over})
+  const drainAgain = planB(move(4, 'n2', 'n1'))
+
+  it('Given another plan\'s move this plan makes too, still on its way (forward, no cancel or rollback asked), Then this plan\'s apply runs it', () => {
+    for (const phase of ['pending', 'checked', 'joining', 'copying', 'verifying', 'cutover', 'release', 'draining', 'cleanup'] as const) expect(adoptable(drainAgain, same(phase))).toBe(true)
+  })
+
+  it('Given it is aborting, rolling back, or has a cancel or rollback asked, Then it is not run (it does not make the move: left to apply --resume); nor this plan\'s own, another move, or a finished one', () => {
+    for (const phase of ['aborting', 'rb-joining', 'rb-cutover', 'done', 'aborted', 'skipped', 'failed', 'rolledback'] as const) expect(adoptable(drainAgain, same(phase))).toBe(false)
+    expect(adoptable(drainAgain, same('copying', {cancelRequested: true}))).toBe(false)
+    expect(adoptable(drainAgain, same('release', {rollbackRequested: true}))).toBe(false)
+    expect(adoptable(drainAgain, same('copying', {plan: 'b'}))).toBe(false)
+    expect(adoptable(drainAgain, {...same('copying'), to: 'n3'})).toBe(false)
   })
 })
