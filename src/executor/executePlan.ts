@@ -18,7 +18,7 @@ import {NodeDirectory} from './nodeDirectory.js'
 import {engineLimits, type LatencySignal, latencySignalFor, moveRunnerFor, type MoveRunnerFn} from './engineMoveRunner.js'
 import {type RedisMoveOptions} from '../redis/redisMoveRunner.js'
 import {checkPlanIntegrity, preflightPlan, type Preflight, refuseUnknownNodes} from './planPreflight.js'
-import {adoptable, conflictsWithUnfinished, refuseConflicts} from './unfinishedConflicts.js'
+import {adoptedMoves, conflictsWithUnfinished, refuseConflicts} from './unfinishedConflicts.js'
 import {refuseOtherPlanUnderSameId} from './recordedPlanIdentity.js'
 import {backoffMs, judgeRunFailure, RETRY_POLICY, type RunVerdict} from './retryPolicy.js'
 import {type ConcurrencyLimits, pickStartable} from './scheduler.js'
@@ -157,8 +157,9 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
     // first apply stopped mid-move) runs in this run: the conflict check let the plan through
     // because it counts on that move, and this plan's own action for it is skipped as stale once
     // the move has started. Left to a later `apply --resume`, it would sit half-done. Only one
-    // still making the move (adoptable): an abort or rollback is left to `apply --resume`.
-    if (input.plan) mine.push(...all.filter((m) => adoptable(input.plan!, m.value)))
+    // still making the move, and there when this plan recorded its own (adoptedMoves): an abort
+    // or rollback, or a move recorded since, is left to `apply --resume`.
+    if (input.plan) mine.push(...adoptedMoves(input.plan, all))
     if (input.plan === undefined && runMove.resumeFailed) mine.push(...(await reviveFailed(ctx, lock, all, runMove.resumeFailed, deps)))
     if (input.plan === undefined && mine.length === 0) deps.emit({type: 'info', message: 'nothing to resume: every recorded move has finished', at: new Date(deps.now()).toISOString()})
     // Applying a plan again is "already done", not a silent run whose summary reads as fresh work.

@@ -61,7 +61,7 @@ export function conflictsWithUnfinished(plan: Pick<Plan, 'id' | 'actions'>, unfi
 /**
  * makesTheSameMove (pure): `plan` has a move action of `move`'s shard from the same source to
  * the same destination. Such a move of another plan is no conflict, and the plan's apply runs
- * it (src/executor/executePlan.ts): the plan's own action is skipped as stale once it started.
+ * it (adoptedMoves, src/executor/executePlan.ts): the plan's own action is skipped as stale once it started.
  */
 export function makesTheSameMove(plan: Pick<Plan, 'actions'>, move: Pick<Move, 'shard' | 'from' | 'to'>): boolean {
   return plan.actions.some((a) => a.kind === 'move' && a.shard === move.shard && a.from === move.from && a.to === move.to)
@@ -77,6 +77,20 @@ export function makesTheSameMove(plan: Pick<Plan, 'actions'>, move: Pick<Move, '
  */
 export function adoptable(plan: Pick<Plan, 'id' | 'actions'>, move: Pick<Move, 'plan' | 'shard' | 'from' | 'to' | 'phase' | 'cancelRequested' | 'rollbackRequested'>): boolean {
   return move.plan !== plan.id && PHASE_TABLE[move.phase].track === 'forward' && !move.cancelRequested && !move.rollbackRequested && makesTheSameMove(plan, move)
+}
+
+/**
+ * adoptedMoves (pure) picks, from every recorded move (with the store revision that created
+ * it), the other plans' moves `plan`'s apply runs in its own run: adoptable ones recorded before
+ * the plan's own record of the same move, i.e. there when its apply checked the conflicts and
+ * counted on them. One recorded since (the plan applied again long after it finished, the shard
+ * back where it was and another plan's identical move recorded meanwhile) is no move this plan
+ * counted on: running it ran a move another operator had stopped, as "plan applied already".
+ */
+export function adoptedMoves<T extends {value: Move; createRevision: bigint}>(plan: Pick<Plan, 'id' | 'actions'>, moves: readonly T[]): T[] {
+  const own = moves.filter((m) => m.value.plan === plan.id)
+  const sameMove = (a: Move, b: Move) => a.shard === b.shard && a.from === b.from && a.to === b.to
+  return moves.filter((m) => adoptable(plan, m.value) && own.some((o) => sameMove(o.value, m.value) && m.createRevision < o.createRevision))
 }
 
 /**

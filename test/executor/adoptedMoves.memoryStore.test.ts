@@ -148,6 +148,26 @@ describe('another plan\'s move this plan makes too (adopted by its apply)', () =
     expect((await getMove(w.ctx, 'plan-q-0000')).value.phase).toBe('rb-cutover')
   })
 
+  // Found by the s23 adopt hunt: adoption matched the plan's actions by shard, source and
+  // destination only. A plan applied (and finished) long ago, applied again (a pipeline that
+  // re-applies its plan files: "applied already"), ran another plan's move recorded since that
+  // happens to move the same shard between the same nodes (the shard came back meanwhile), a move
+  // whose own apply was stopped before it started and that this plan never counted on.
+  it('Given plan P moved s n1 -> n3 and finished, s came back to n1, and plan Q recorded the same move since (its apply stopped before it started), When P is applied again, Then it runs nothing: P was applied already, and Q\'s move is left to Q', async () => {
+    const w = await world()
+    await w.setAlive('n3')
+    const p = w.planOf('plan-p', [w.move(w.s, 'n3')])
+    expect((await w.apply(p)).moves.map((m) => m.phase)).toEqual(['done'])
+    const there = await w.shard(w.s.id)
+    expect((await w.apply(w.planOf('plan-r', [w.move(there, 'n1', 'n3')]))).moves.map((m) => m.phase)).toEqual(['done'])
+    const back = await w.shard(w.s.id)
+    await w.leftover(moveOf({id: 'plan-q-0000', plan: 'plan-q', shard: w.s.id, from: 'n1', to: 'n3', baseEpoch: back.epoch, epoch: back.epoch}), back)
+    const again = await w.apply(p)
+    expect(again.moves.map((m) => `${m.id}:${m.phase}`)).toEqual(['plan-p-0000:done'])
+    expect((await getMove(w.ctx, 'plan-q-0000')).value.phase).toBe('pending')
+    expect((await w.shard(w.s.id)).replicas).toEqual([{node: 'n1', role: 'voter'}])
+  })
+
   // Kill the other plan's apply at each phase of the move, apply the plan that makes it too,
   // kill that apply at the next phase, then re-apply it: the move finishes exactly once, the
   // shard ends on n3 alone at four epochs up, and nothing is left unfinished.

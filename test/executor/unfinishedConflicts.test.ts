@@ -2,7 +2,8 @@ import {describe, expect, it} from 'vitest'
 import {isUserError} from '../../src/errors/errors.js'
 import {type MovePhase} from '../../src/model/move.js'
 import {type PlanAction} from '../../src/model/plan.js'
-import {adoptable, conflictsWithUnfinished, refuseConflicts, type UnfinishedMove} from '../../src/executor/unfinishedConflicts.js'
+import {moveOf} from './fixtures.js'
+import {adoptable, adoptedMoves, conflictsWithUnfinished, refuseConflicts, type UnfinishedMove} from '../../src/executor/unfinishedConflicts.js'
 
 const move = (shard: number, from: string, to: string, epoch = 1): PlanAction => ({kind: 'move', shard, epoch, from, to, bytes: 0, keys: 0, reason: {kind: 'balance', detail: 'x'}, predicted: {source: 1, target: 1}})
 const other = (shard: number, from: string, to: string, phase: MovePhase = 'pending', baseEpoch = 1, plan = 'a', cancelRequested = false): UnfinishedMove => ({id: `${plan}-000${shard}`, plan, shard, from, to, phase, baseEpoch, cancelRequested})
@@ -89,5 +90,17 @@ describe('adoptable', () => {
     expect(adoptable(drainAgain, same('release', {rollbackRequested: true}))).toBe(false)
     expect(adoptable(drainAgain, same('copying', {plan: 'b'}))).toBe(false)
     expect(adoptable(drainAgain, {...same('copying'), to: 'n3'})).toBe(false)
+  })
+})
+
+describe('adoptedMoves', () => {
+  const at = (rev: number, plan: string, phase: MovePhase = 'copying') => ({createRevision: BigInt(rev), value: moveOf({id: `${plan}-0000`, plan, shard: 4, from: 'n2', to: 'n1', phase})})
+
+  it('Given another plan\'s identical move recorded before this plan\'s own record of it, Then it is run; recorded after it (a finished plan applied again), Then it is not', () => {
+    const plan = planB(move(4, 'n2', 'n1'))
+    expect(adoptedMoves(plan, [at(10, 'a'), at(20, 'b', 'skipped')]).map((m) => m.value.id)).toEqual(['a-0000'])
+    expect(adoptedMoves(plan, [at(20, 'b', 'done'), at(30, 'a', 'pending')])).toEqual([])
+    // No record of this plan yet (not applied): nothing it counted on.
+    expect(adoptedMoves(plan, [at(10, 'a')])).toEqual([])
   })
 })
