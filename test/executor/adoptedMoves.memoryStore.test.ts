@@ -8,7 +8,7 @@ import {readSnapshot} from '../../src/cluster/snapshotService.js'
 import {executePlan} from '../../src/executor/executePlan.js'
 import {DEFAULT_EXECUTOR_OPTIONS} from '../../src/executor/executorEnv.js'
 import {type MoveEffects} from '../../src/executor/moveEffects.js'
-import {commitMoveTransition, getMove, listMoves} from '../../src/executor/moveStore.js'
+import {commitMoveTransition, getMove, listMoves, requestCancel} from '../../src/executor/moveStore.js'
 import {isTerminal, type Move, type MovePhase} from '../../src/model/move.js'
 import {type Plan, type PlanAction, sealPlan} from '../../src/model/plan.js'
 import {type Shard} from '../../src/model/shard.js'
@@ -40,7 +40,7 @@ async function world() {
   const move = (shard: Shard, to: string, from = 'n1'): PlanAction => ({kind: 'move', shard: shard.id, epoch: shard.epoch, from, to, bytes: 0, keys: 0, reason: {kind: 'balance', detail: 'x'}, predicted: {source: 1, target: 1}})
   const effects: MoveEffects = {barrier: async () => {}, copy: async (env, m) => commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'}), verify: async () => {}, drain: async () => {}, drop: async () => 0, catchUp: async () => {}}
   /** apply runs `plan` (or `apply --resume`) to its end; a run still going after SLEEPS_BEFORE_GIVING_UP loop sleeps is stopped (result.stopped). */
-  const apply = (c: ServiceContext, plan: Plan | undefined) => {
+  const apply = (c: ServiceContext, plan: Plan | undefined, runEffects = effects) => {
     const stop = new AbortController()
     let sleeps = 0
     return executePlan(
@@ -53,7 +53,7 @@ async function world() {
           if (++sleeps >= SLEEPS_BEFORE_GIVING_UP) stop.abort()
         },
         emit: () => {},
-        effects,
+        effects: runEffects,
       },
       stop.signal,
     )
@@ -65,7 +65,8 @@ async function world() {
     setAlive,
     planOf: (id: string, actions: PlanAction[]) => sealPlan({...template, id, actions}),
     move,
-    apply: (plan: Plan | undefined) => apply(ctx, plan),
+    effects,
+    apply: (plan: Plan | undefined, runEffects?: MoveEffects) => apply(ctx, plan, runEffects),
     /** leftover writes another plan's move record and its shard as an executor killed in that phase left them. */
     leftover: async (m: Move, shard: Shard) => {
       await store.put(ctx.keys.move(m.id), JSON.stringify(m))
@@ -165,6 +166,43 @@ describe('another plan\'s move this plan makes too (adopted by its apply)', () =
     const again = await w.apply(p)
     expect(again.moves.map((m) => `${m.id}:${m.phase}`)).toEqual(['plan-p-0000:done'])
     expect((await getMove(w.ctx, 'plan-q-0000')).value.phase).toBe('pending')
+    expect((await w.shard(w.s.id)).replicas).toEqual([{node: 'n1', role: 'voter'}])
+  })
+
+  it('Given plan Q\'s move of s n1 -> n3 was killed copying and plans P1 and P2 both make it too, When P1 adopts it and is killed at its cutover, and P2 is applied, Then the move finishes once, each plan\'s own action on s is skipped, and nothing is left to resume', async () => {
+    const w = await world()
+    await w.setAlive('n3')
+    const e = w.s.epoch
+    await w.applyKilledAt(w.planOf('plan-q', [w.move(w.s, 'n3')]), 'plan-q-0000', 'copying')
+    await w.applyKilledAt(w.planOf('plan-p1', [w.move(w.s, 'n3')]), 'plan-q-0000', 'cutover')
+    const result = await w.apply(w.planOf('plan-p2', [w.move(w.s, 'n3')]))
+    expect(result.moves.map((m) => `${m.id}:${m.phase}`).sort()).toEqual(['plan-p2-0000:skipped', 'plan-q-0000:done'])
+    const moves = (await listMoves(w.ctx)).map((m) => m.value)
+    expect(moves.filter((m) => m.shard === w.s.id).map((m) => `${m.id}:${m.phase}`).sort()).toEqual(['plan-p1-0000:skipped', 'plan-p2-0000:skipped', 'plan-q-0000:done'])
+    expect(await w.shard(w.s.id)).toMatchObject({epoch: e + 4, replicas: [{node: 'n3', role: 'voter'}]})
+    expect(moves.filter((m) => !isTerminal(m.phase))).toEqual([])
+    expect((await w.apply(undefined)).moves).toEqual([])
+  })
+
+  it('Given plan P runs plan Q\'s identical move (killed copying), When the operator cancels that move mid-copy (`moves cancel`), Then it aborts to n1, P\'s run ends INCOMPLETE with it aborted, and P applied again does not run the move again', async () => {
+    const w = await world()
+    await w.setAlive('n3')
+    await w.applyKilledAt(w.planOf('plan-q', [w.move(w.s, 'n3')]), 'plan-q-0000', 'copying')
+    const cancelling: MoveEffects = {
+      ...w.effects,
+      copy: async (env, m) => {
+        if (m.value.id === 'plan-q-0000' && !m.value.cancelRequested) await requestCancel(env.ctx, m.value.id)
+        return commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'})
+      },
+    }
+    const p = w.planOf('plan-p', [w.move(w.s, 'n3'), w.move(w.t, 'n2')])
+    const result = await w.apply(p, cancelling)
+    expect(result.stopped).toBe(false)
+    expect(result.moves.map((m) => `${m.id}:${m.phase}`).sort()).toEqual(['plan-p-0000:skipped', 'plan-p-0001:done', 'plan-q-0000:aborted'])
+    expect(applyOutcome(result).code).toBe('INCOMPLETE')
+    expect((await w.shard(w.s.id)).replicas).toEqual([{node: 'n1', role: 'voter'}])
+    const again = await w.apply(p)
+    expect(again.moves.map((m) => `${m.id}:${m.phase}`)).toEqual(['plan-p-0000:skipped', 'plan-p-0001:done'])
     expect((await w.shard(w.s.id)).replicas).toEqual([{node: 'n1', role: 'voter'}])
   })
 
