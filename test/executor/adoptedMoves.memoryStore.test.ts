@@ -8,7 +8,7 @@ import {readSnapshot} from '../../src/cluster/snapshotService.js'
 import {executePlan} from '../../src/executor/executePlan.js'
 import {DEFAULT_EXECUTOR_OPTIONS} from '../../src/executor/executorEnv.js'
 import {type MoveEffects} from '../../src/executor/moveEffects.js'
-import {commitMoveTransition, getMove, listMoves, requestCancel} from '../../src/executor/moveStore.js'
+import {commitMoveTransition, getMove, listMoves, requestCancel, requestRollback} from '../../src/executor/moveStore.js'
 import {isTerminal, type Move, type MovePhase} from '../../src/model/move.js'
 import {type Plan, type PlanAction, sealPlan} from '../../src/model/plan.js'
 import {type Shard} from '../../src/model/shard.js'
@@ -203,6 +203,26 @@ describe('another plan\'s move this plan makes too (adopted by its apply)', () =
     expect((await w.shard(w.s.id)).replicas).toEqual([{node: 'n1', role: 'voter'}])
     const again = await w.apply(p)
     expect(again.moves.map((m) => `${m.id}:${m.phase}`)).toEqual(['plan-p-0000:skipped', 'plan-p-0001:done'])
+    expect((await w.shard(w.s.id)).replicas).toEqual([{node: 'n1', role: 'voter'}])
+  })
+
+  it('Given plan P runs plan Q\'s identical move (killed copying), When the operator rolls it back while it drains its source, Then it rolls back to n1 alone, P\'s run ends without failure (let go), and neither P applied again nor a resume moves it again', async () => {
+    const w = await world()
+    await w.setAlive('n3')
+    await w.applyKilledAt(w.planOf('plan-q', [w.move(w.s, 'n3')]), 'plan-q-0000', 'copying')
+    const rollingBack: MoveEffects = {
+      ...w.effects,
+      drain: async (m) => {
+        if (m.id === 'plan-q-0000' && !m.rollbackRequested) await requestRollback(w.ctx, m.id)
+      },
+    }
+    const p = w.planOf('plan-p', [w.move(w.s, 'n3'), w.move(w.t, 'n2')])
+    const result = await w.apply(p, rollingBack)
+    expect(result.moves.map((m) => `${m.id}:${m.phase}`).sort()).toEqual(['plan-p-0000:skipped', 'plan-p-0001:done', 'plan-q-0000:rolledback'])
+    expect(applyOutcome(result).code).toBeNull()
+    expect((await w.shard(w.s.id)).replicas).toEqual([{node: 'n1', role: 'voter'}])
+    expect((await w.apply(p)).moves.map((m) => `${m.id}:${m.phase}`)).toEqual(['plan-p-0000:skipped', 'plan-p-0001:done'])
+    expect((await w.apply(undefined)).moves).toEqual([])
     expect((await w.shard(w.s.id)).replicas).toEqual([{node: 'n1', role: 'voter'}])
   })
 
