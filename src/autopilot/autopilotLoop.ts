@@ -69,7 +69,8 @@ export interface AutopilotDeps {
 
 /**
  * CONFLICT_ATTEMPTS bounds the plans one check applies after `apply` refused with CONFLICT
- * (the map changed between its preflight and its go-ahead: nothing was split or recorded;
+ * (the map changed between its preflight and its go-ahead, or the plan conflicts with moves a
+ * human's apply left unfinished since the check looked: nothing was split or recorded;
  * PlanChangedError, not the executor's other CONFLICTs, which come after it changed things).
  * Such a refusal is not a lost leadership: the check re-reads the cluster and re-plans at
  * once, and after this many refusals in a row it records the failure and waits for the next

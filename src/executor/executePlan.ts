@@ -131,7 +131,15 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
     if (plan) {
       const epochs = new Map((await listShards(ctx)).shards.map((s) => [s.value.id, s.value.epoch]))
       // With the moves an interrupted apply listed but did not record: the next run records and runs them too.
-      refuseConflicts(plan.id, conflictsWithUnfinished(plan, await unfinishedMoves(ctx), (id) => epochs.get(id)))
+      // Thrown as PlanChangedError: nothing has changed yet, and the autopilot (which re-plans
+      // after such a refusal) must not take it for an executor that stopped part way.
+      const conflicts = conflictsWithUnfinished(plan, await unfinishedMoves(ctx), (id) => epochs.get(id))
+      try {
+        refuseConflicts(plan.id, conflicts)
+      } catch (err) {
+        if (err instanceof UserError) throw new PlanChangedError(err.message, err.hint ?? '')
+        throw err
+      }
     }
     if (!(await input.confirm(preflight))) {
       return summarise(input.plan?.id ?? null, [], [], started, deps.now(), true)
@@ -212,8 +220,8 @@ async function reviveFailed(ctx: ServiceContext, lock: HeldLock, all: readonly F
 
 /**
  * PlanChangedError is `apply`'s refusal (CONFLICT, exit 7) when the verdicts changed between
- * the preflight and the go-ahead (see refuseIfChanged): thrown before anything was split or
- * recorded. Its own class because executePlan throws other CONFLICTs after it changed the
+ * the preflight and the go-ahead (see refuseIfChanged), or when the plan conflicts with another
+ * plan's unfinished moves (refuseConflicts): thrown before anything was split or recorded. Its own class because executePlan throws other CONFLICTs after it changed the
  * cluster (its lease lapsed while it split or recorded the moves: some are recorded, the rest
  * listed for the next executor), and a caller that re-plans after a refusal (the autopilot)
  * must tell the two apart.
