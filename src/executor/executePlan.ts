@@ -18,7 +18,7 @@ import {NodeDirectory} from './nodeDirectory.js'
 import {engineLimits, type LatencySignal, latencySignalFor, moveRunnerFor, type MoveRunnerFn} from './engineMoveRunner.js'
 import {type RedisMoveOptions} from '../redis/redisMoveRunner.js'
 import {checkPlanIntegrity, preflightPlan, type Preflight, refuseUnknownNodes} from './planPreflight.js'
-import {adoptedMoves, conflictsWithUnfinished, refuseConflicts} from './unfinishedConflicts.js'
+import {adoptedMoves, conflictsWithUnfinished, refuseConflicts, supersededMoves} from './unfinishedConflicts.js'
 import {refuseOtherPlanUnderSameId} from './recordedPlanIdentity.js'
 import {backoffMs, judgeRunFailure, RETRY_POLICY, type RunVerdict} from './retryPolicy.js'
 import {type ConcurrencyLimits, pickStartable} from './scheduler.js'
@@ -156,7 +156,9 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
     let splits: ApplyResult['splits'] = []
     if (plan && preflight) {
       splits = await runSplits(ctx, lock, preflight, deps)
-      await recordMoves(ctx, lock, plan, movesVerdicts(preflight, await preflightNow(ctx, plan), deps), deps.now())
+      const verdicts = movesVerdicts(preflight, await preflightNow(ctx, plan), deps)
+      await recordMoves(ctx, lock, plan, verdicts, deps.now())
+      await skipSuperseded(ctx, lock, plan, verdicts, deps)
     }
     const runMove = await moveRunnerFor(ctx, input.redis)
     const all = await listMoves(ctx)
@@ -319,6 +321,27 @@ async function recordMoves(ctx: ServiceContext, lock: HeldLock, plan: Plan, pref
     ]
   })
   await recordPlanMoves(ctx, lock, plan.id, moves)
+}
+
+/**
+ * skipSuperseded records `skipped` (fenced, with a reason naming this plan's move) the other
+ * plans' unstarted moves this plan moves the shard of first, at their epoch (supersededMoves):
+ * the conflict check let the plan through counting on them being skipped, which held only if
+ * this plan's move ran first. A move another writer changed meanwhile is left (it re-validates
+ * its epoch when it starts).
+ */
+async function skipSuperseded(ctx: ServiceContext, lock: HeldLock, plan: Plan, verdicts: Preflight, deps: ApplyDeps): Promise<void> {
+  const runnable = new Set(verdicts.verdicts.filter((v) => v.ok && v.action.kind === 'move').map((v) => v.index))
+  for (const {move: m, action} of supersededMoves(plan, runnable, (await listMoves(ctx)).map((fm) => ({...fm.value, fenced: fm})))) {
+    const a = plan.actions[action]
+    const route = a?.kind === 'move' ? ` (${a.from} -> ${a.to})` : ''
+    const reason = `superseded by plan ${plan.id}'s move of shard ${m.shard}${route}, which acts on it first at epoch ${m.baseEpoch}; that plan was let through counting on this move being skipped`
+    const done = await commitMoveTransition(ctx, lock.fence, m.fenced, {phase: 'skipped', reason}).catch((err: unknown) => {
+      if (isUserError(err, 'CONFLICT')) return undefined
+      throw err
+    })
+    if (done) deps.emit({type: 'info', message: `move ${m.id} (plan ${m.plan}, shard ${m.shard} ${m.from} -> ${m.to}) is skipped: ${reason}`, at: new Date(deps.now()).toISOString()})
+  }
 }
 
 /** RunLoop is the shared state of one executor loop: the latest record of every move and the runners in flight. */

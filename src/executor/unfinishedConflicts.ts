@@ -94,6 +94,28 @@ export function adoptedMoves<T extends {value: Move; createRevision: bigint}>(pl
 }
 
 /**
+ * supersededMoves (pure) lists the other plans' unstarted moves (not cancelled, not a move the
+ * plan makes too) that conflictsWithUnfinished let `plan` past because the plan moves their
+ * shard first at their base epoch, when that move of the plan is recorded to run (`runnable`:
+ * its action indexes recorded pending). The check counts on them being skipped at their start,
+ * once the plan's move raised the epoch; but nothing ran the plan's move first (a resume runs
+ * moves in plan-index order across plans), and one that ran first put its shard where the plan
+ * did not count on. executePlan records them skipped in the same run.
+ */
+export function supersededMoves<T extends Pick<Move, 'plan' | 'shard' | 'from' | 'to' | 'phase' | 'baseEpoch' | 'cancelRequested'>>(plan: Pick<Plan, 'id' | 'actions'>, runnable: ReadonlySet<number>, unfinished: readonly T[]): {move: T; action: number}[] {
+  const first = new Map<number, number>()
+  plan.actions.forEach((a, i) => {
+    if (!first.has(a.shard)) first.set(a.shard, i)
+  })
+  return unfinished.flatMap((m) => {
+    if (m.plan === plan.id || !UNSTARTED.has(m.phase) || m.cancelRequested || makesTheSameMove(plan, m)) return []
+    const i = first.get(m.shard)
+    const a = i === undefined ? undefined : plan.actions[i]
+    return a?.kind === 'move' && a.epoch === m.baseEpoch && runnable.has(i!) ? [{move: m, action: i!}] : []
+  })
+}
+
+/**
  * refuseConflicts throws CONFLICT (exit 7) when `conflicts` is not empty: one line naming the
  * first pair, the other plan and how many moves are in the way, and the way out (finish or
  * cancel those moves, then plan again from the map they leave).

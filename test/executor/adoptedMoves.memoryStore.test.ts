@@ -34,8 +34,8 @@ async function world() {
   const setAlive = (id: string) => store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: '127.0.0.1:1', pid: 1, startedAt: 't'}))
   for (const id of ['n1', 'n2']) await setAlive(id)
   const onN1 = (await listShards(ctx)).shards.map((x) => x.value).filter((x) => x.replicas[0]!.node === 'n1')
-  const [s, t] = onN1
-  if (!s || !t) throw new Error('the cluster needs two shards on n1')
+  const [s, t, u] = onN1
+  if (!s || !t || !u) throw new Error('the cluster needs three shards on n1')
   const template = planRebalance(await readSnapshot(ctx), {}, {id: 'x', createdAt: new Date(now).toISOString()})
   const move = (shard: Shard, to: string, from = 'n1'): PlanAction => ({kind: 'move', shard: shard.id, epoch: shard.epoch, from, to, bytes: 0, keys: 0, reason: {kind: 'balance', detail: 'x'}, predicted: {source: 1, target: 1}})
   const effects: MoveEffects = {barrier: async () => {}, copy: async (env, m) => commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'}), verify: async () => {}, drain: async () => {}, drop: async () => 0, catchUp: async () => {}}
@@ -62,6 +62,7 @@ async function world() {
     ctx,
     s,
     t,
+    u,
     setAlive,
     planOf: (id: string, actions: PlanAction[]) => sealPlan({...template, id, actions}),
     move,
@@ -94,6 +95,21 @@ async function world() {
       void apply(makeServiceContext(dying, {cluster: 'adopt'}, () => new Date(now)), plan)
       await dead
       for (const lease of store.leaseIds()) store.expireLease(lease)
+    },
+    /** applyStoppedAfterRecording runs `plan` and stops it (Ctrl-C) once its moves are recorded: none starts. */
+    applyStoppedAfterRecording: async (plan: Plan) => {
+      const stop = new AbortController()
+      const commit = store.commit.bind(store)
+      store.commit = async (txn) => {
+        const rev = await commit(txn)
+        if ((txn.puts ?? []).some((p) => p.key.startsWith(ctx.keys.move(`${plan.id}-`)))) stop.abort()
+        return rev
+      }
+      try {
+        return await executePlan(ctx, {plan, limits: {maxConcurrent: 2, perNode: 2}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test'}, {now: () => now, sleep: async (ms) => void (now += ms), emit: () => {}, effects}, stop.signal)
+      } finally {
+        store.commit = commit
+      }
     },
     shard: async (id: number) => (await listShards(ctx)).shards.find((x) => x.value.id === id)!.value,
   }
@@ -252,4 +268,26 @@ describe('another plan\'s move this plan makes too (adopted by its apply)', () =
       expect(applyOutcome(result).code).toBeNull()
     })
   }
+})
+
+describe('another plan\'s unstarted move of a shard this plan moves first at the same epoch (no conflict: "skipped when it starts")', () => {
+  // Found by the s23 adopt hunt. The conflict check lets plan P through past plan Q's pending
+  // move of shard s to n2 because P moves s first at that epoch (to n3), so Q's move would be
+  // skipped at its start. But nothing makes P's move run first: P stopped once recorded, the
+  // resume runs moves in plan-index order across plans, Q's move of s (index 0) goes before P's
+  // (index 1) and lands s on n2, which P had filled with u counting on s going to n3; P's own move
+  // of s is then skipped. n2 ended with what neither plan placed there. P's apply now records
+  // Q's move skipped once it recorded its own (supersededMoves).
+  it('Given Q\'s pending move of s n1 -> n2, and P (u n1 -> n2, then s n1 -> n3) applied and stopped once recorded, When `apply --resume` runs, Then s ends on n3 as P planned, not on n2', async () => {
+    const w = await world()
+    await w.setAlive('n3')
+    await w.leftover(moveOf({id: 'plan-q-0000', plan: 'plan-q', shard: w.s.id, from: 'n1', to: 'n2', baseEpoch: w.s.epoch, epoch: w.s.epoch}), w.s)
+    const stopped = await w.applyStoppedAfterRecording(w.planOf('plan-p', [w.move(w.u, 'n2'), w.move(w.s, 'n3')]))
+    expect(stopped.stopped).toBe(true)
+    expect((await getMove(w.ctx, 'plan-q-0000')).value).toMatchObject({phase: 'skipped', reason: expect.stringMatching(/^superseded by plan plan-p's move of shard \d+ \(n1 -> n3\)/)})
+    const resumed = await w.apply(undefined)
+    expect(resumed.moves.map((m) => `${m.id}:${m.phase}`).sort()).toEqual(['plan-p-0000:done', 'plan-p-0001:done'])
+    expect((await w.shard(w.u.id)).replicas).toEqual([{node: 'n2', role: 'voter'}])
+    expect((await w.shard(w.s.id)).replicas).toEqual([{node: 'n3', role: 'voter'}])
+  })
 })

@@ -3,7 +3,7 @@ import {isUserError} from '../../src/errors/errors.js'
 import {type MovePhase} from '../../src/model/move.js'
 import {type PlanAction} from '../../src/model/plan.js'
 import {moveOf} from './fixtures.js'
-import {adoptable, adoptedMoves, conflictsWithUnfinished, refuseConflicts, type UnfinishedMove} from '../../src/executor/unfinishedConflicts.js'
+import {adoptable, adoptedMoves, conflictsWithUnfinished, refuseConflicts, supersededMoves, type UnfinishedMove} from '../../src/executor/unfinishedConflicts.js'
 
 const move = (shard: number, from: string, to: string, epoch = 1): PlanAction => ({kind: 'move', shard, epoch, from, to, bytes: 0, keys: 0, reason: {kind: 'balance', detail: 'x'}, predicted: {source: 1, target: 1}})
 const other = (shard: number, from: string, to: string, phase: MovePhase = 'pending', baseEpoch = 1, plan = 'a', cancelRequested = false): UnfinishedMove => ({id: `${plan}-000${shard}`, plan, shard, from, to, phase, baseEpoch, cancelRequested})
@@ -102,5 +102,15 @@ describe('adoptedMoves', () => {
     expect(adoptedMoves(plan, [at(20, 'b', 'done'), at(30, 'a', 'pending')])).toEqual([])
     // No record of this plan yet (not applied): nothing it counted on.
     expect(adoptedMoves(plan, [at(10, 'a')])).toEqual([])
+  })
+})
+
+describe('supersededMoves', () => {
+  it('Given another plan\'s unstarted move of a shard this plan moves first at its epoch (recorded to run), Then it is superseded; started, cancelled, the same move, at another epoch, or this plan\'s move stale, Then it is not', () => {
+    const plan = planB(move(5, 'n2', 'n1'), move(7, 'n1', 'n3'))
+    const runnable = new Set([0, 1])
+    expect(supersededMoves(plan, runnable, [other(7, 'n1', 'n2'), other(7, 'n1', 'n2', 'checked')]).map((s) => s.action)).toEqual([1, 1])
+    expect(supersededMoves(plan, runnable, [other(7, 'n1', 'n2', 'copying'), other(7, 'n1', 'n2', 'pending', 1, 'a', true), other(7, 'n1', 'n3'), other(7, 'n1', 'n2', 'pending', 2), other(9, 'n1', 'n2')])).toEqual([])
+    expect(supersededMoves(plan, new Set([0]), [other(7, 'n1', 'n2')])).toEqual([])
   })
 })
