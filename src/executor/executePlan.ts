@@ -223,9 +223,10 @@ async function reviveFailed(ctx: ServiceContext, lock: HeldLock, all: readonly F
 /**
  * PlanChangedError is `apply`'s refusal (CONFLICT, exit 7) when the verdicts changed between
  * the preflight and the go-ahead (see refuseIfChanged), or when the plan conflicts with another
- * plan's unfinished moves (refuseConflicts): thrown before anything was split or recorded. Its own class because executePlan throws other CONFLICTs after it changed the
- * cluster (its lease lapsed while it split or recorded the moves: some are recorded, the rest
- * listed for the next executor), and a caller that re-plans after a refusal (the autopilot)
+ * plan's unfinished moves (refuseConflicts): thrown before anything was split or recorded.
+ * Its own class because executePlan throws other CONFLICTs after it changed the cluster (its
+ * lease lapsed while it split or recorded the moves: some are recorded, the rest listed for the
+ * next executor), and a caller that re-plans after a refusal (the autopilot)
  * must tell the two apart.
  */
 export class PlanChangedError extends UserError {
