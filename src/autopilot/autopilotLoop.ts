@@ -10,7 +10,7 @@ import {type ApplyDeps, type ApplyInput, type ApplyResult, executePlan, PlanChan
 import {type ExecutorEvent, type ExecutorOptions} from '../executor/executorEnv.js'
 import {type MoveEffects} from '../executor/moveEffects.js'
 import {readRecordings} from '../executor/moveRecording.js'
-import {listMoves} from '../executor/moveStore.js'
+import {listMoves, LockLostError} from '../executor/moveStore.js'
 import {type ConcurrencyLimits} from '../executor/scheduler.js'
 import {inWindow, type MaintenanceWindow} from '../executor/window.js'
 import {isTerminal} from '../model/move.js'
@@ -69,7 +69,8 @@ export interface AutopilotDeps {
 
 /**
  * CONFLICT_ATTEMPTS bounds the plans one check applies after `apply` refused with CONFLICT
- * (the map changed between its preflight and its go-ahead: nothing was split or recorded;
+ * (the map changed between its preflight and its go-ahead, or the plan conflicts with moves a
+ * human's apply left unfinished since the check looked: nothing was split or recorded;
  * PlanChangedError, not the executor's other CONFLICTs, which come after it changed things).
  * Such a refusal is not a lost leadership: the check re-reads the cluster and re-plans at
  * once, and after this many refusals in a row it records the failure and waits for the next
@@ -196,6 +197,9 @@ async function attemptOnce(ctx: ServiceContext, input: AutopilotInput, deps: Aut
   await saveState(ctx, lock, next)
   if (d.kind === 'idle' || d.kind === 'wait') return {state: next, refused: false}
   let refused = false
+  // deferred: a human took the executor lock before this apply could (its acquire failed, not a
+  // lock lost mid-run, LockLostError): nothing of the plan ran, so none of it is counted.
+  let deferred = false
   const outcome = await act(ctx, input, deps, lock, d, signal).catch((err: unknown) => {
     if (err instanceof ApplyRefused) {
       refused = true
@@ -205,12 +209,13 @@ async function attemptOnce(ctx: ServiceContext, input: AutopilotInput, deps: Aut
     }
     if (isUserError(err, 'CONFLICT')) throw err
     // LOCK_HELD: a human took the executor lock between the check and the run; defer.
+    deferred = isUserError(err, 'LOCK_HELD') && !(err instanceof LockLostError)
     return isUserError(err, 'LOCK_HELD') ? `deferred: ${errorMessage(err)}` : `failed: ${errorMessage(err)}`
   })
   deps.report({type: 'outcome', kind: d.kind, plan: planId, outcome})
-  // Nothing of a refused plan ran: its bytes and cool-downs are not spent (the re-plan would
+  // Nothing of a refused (or deferred) plan ran: its bytes and cool-downs are not spent (the re-plan would
   // otherwise find the shards it must move pinned, and the budget shrunk by a plan that did nothing).
-  const history = refused ? {...next.history, spent: state.history.spent, movedAt: state.history.movedAt, aboveSince: state.history.aboveSince ?? next.history.aboveSince} : next.history
+  const history = refused || deferred ? {...next.history, spent: state.history.spent, movedAt: state.history.movedAt, aboveSince: state.history.aboveSince ?? next.history.aboveSince} : next.history
   next = {...next, history, decisions: next.decisions.map((r) => (r === record ? {...r, outcome} : r))}
   await saveState(ctx, lock, next)
   return {state: next, refused}

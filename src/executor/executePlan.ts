@@ -18,7 +18,7 @@ import {NodeDirectory} from './nodeDirectory.js'
 import {engineLimits, type LatencySignal, latencySignalFor, moveRunnerFor, type MoveRunnerFn} from './engineMoveRunner.js'
 import {type RedisMoveOptions} from '../redis/redisMoveRunner.js'
 import {checkPlanIntegrity, preflightPlan, type Preflight, refuseUnknownNodes} from './planPreflight.js'
-import {conflictsWithUnfinished, makesTheSameMove, refuseConflicts} from './unfinishedConflicts.js'
+import {adoptedMoves, conflictsWithUnfinished, refuseConflicts, supersededMoves} from './unfinishedConflicts.js'
 import {refuseOtherPlanUnderSameId} from './recordedPlanIdentity.js'
 import {backoffMs, judgeRunFailure, RETRY_POLICY, type RunVerdict} from './retryPolicy.js'
 import {type ConcurrencyLimits, pickStartable} from './scheduler.js'
@@ -131,7 +131,15 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
     if (plan) {
       const epochs = new Map((await listShards(ctx)).shards.map((s) => [s.value.id, s.value.epoch]))
       // With the moves an interrupted apply listed but did not record: the next run records and runs them too.
-      refuseConflicts(plan.id, conflictsWithUnfinished(plan, await unfinishedMoves(ctx), (id) => epochs.get(id)))
+      // Thrown as PlanChangedError: nothing has changed yet, and the autopilot (which re-plans
+      // after such a refusal) must not take it for an executor that stopped part way.
+      const conflicts = conflictsWithUnfinished(plan, await unfinishedMoves(ctx), (id) => epochs.get(id))
+      try {
+        refuseConflicts(plan.id, conflicts)
+      } catch (err) {
+        if (err instanceof UserError) throw new PlanChangedError(err.message, err.hint ?? '')
+        throw err
+      }
     }
     if (!(await input.confirm(preflight))) {
       return summarise(input.plan?.id ?? null, [], [], started, deps.now(), true)
@@ -148,7 +156,9 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
     let splits: ApplyResult['splits'] = []
     if (plan && preflight) {
       splits = await runSplits(ctx, lock, preflight, deps)
-      await recordMoves(ctx, lock, plan, movesVerdicts(preflight, await preflightNow(ctx, plan), deps), deps.now())
+      const verdicts = movesVerdicts(preflight, await preflightNow(ctx, plan), deps)
+      await recordMoves(ctx, lock, plan, verdicts, deps.now())
+      await skipSuperseded(ctx, lock, plan, verdicts, deps)
     }
     const runMove = await moveRunnerFor(ctx, input.redis)
     const all = await listMoves(ctx)
@@ -156,8 +166,10 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
     // Another plan's unfinished move that this plan makes too (a drain applied again after the
     // first apply stopped mid-move) runs in this run: the conflict check let the plan through
     // because it counts on that move, and this plan's own action for it is skipped as stale once
-    // the move has started. Left to a later `apply --resume`, it would sit half-done.
-    if (input.plan) mine.push(...all.filter((m) => m.value.plan !== input.plan!.id && !isTerminal(m.value.phase) && !m.value.cancelRequested && makesTheSameMove(input.plan!, m.value)))
+    // the move has started. Left to a later `apply --resume`, it would sit half-done. Only one
+    // still making the move, and there when this plan recorded its own (adoptedMoves): an abort
+    // or rollback, or a move recorded since, is left to `apply --resume`.
+    if (input.plan) mine.push(...adoptedMoves(input.plan, all))
     if (input.plan === undefined && runMove.resumeFailed) mine.push(...(await reviveFailed(ctx, lock, all, runMove.resumeFailed, deps)))
     if (input.plan === undefined && mine.length === 0) deps.emit({type: 'info', message: 'nothing to resume: every recorded move has finished', at: new Date(deps.now()).toISOString()})
     // Applying a plan again is "already done", not a silent run whose summary reads as fresh work.
@@ -210,10 +222,11 @@ async function reviveFailed(ctx: ServiceContext, lock: HeldLock, all: readonly F
 
 /**
  * PlanChangedError is `apply`'s refusal (CONFLICT, exit 7) when the verdicts changed between
- * the preflight and the go-ahead (see refuseIfChanged): thrown before anything was split or
- * recorded. Its own class because executePlan throws other CONFLICTs after it changed the
- * cluster (its lease lapsed while it split or recorded the moves: some are recorded, the rest
- * listed for the next executor), and a caller that re-plans after a refusal (the autopilot)
+ * the preflight and the go-ahead (see refuseIfChanged), or when the plan conflicts with another
+ * plan's unfinished moves (refuseConflicts): thrown before anything was split or recorded.
+ * Its own class because executePlan throws other CONFLICTs after it changed the cluster (its
+ * lease lapsed while it split or recorded the moves: some are recorded, the rest listed for the
+ * next executor), and a caller that re-plans after a refusal (the autopilot)
  * must tell the two apart.
  */
 export class PlanChangedError extends UserError {
@@ -309,6 +322,27 @@ async function recordMoves(ctx: ServiceContext, lock: HeldLock, plan: Plan, pref
     ]
   })
   await recordPlanMoves(ctx, lock, plan.id, moves)
+}
+
+/**
+ * skipSuperseded records `skipped` (fenced, with a reason naming this plan's move) the other
+ * plans' unstarted moves this plan moves the shard of first, at their epoch (supersededMoves):
+ * the conflict check let the plan through counting on them being skipped, which held only if
+ * this plan's move ran first. A move another writer changed meanwhile is left (it re-validates
+ * its epoch when it starts).
+ */
+async function skipSuperseded(ctx: ServiceContext, lock: HeldLock, plan: Plan, verdicts: Preflight, deps: ApplyDeps): Promise<void> {
+  const runnable = new Set(verdicts.verdicts.filter((v) => v.ok && v.action.kind === 'move').map((v) => v.index))
+  for (const {move: m, action} of supersededMoves(plan, runnable, (await listMoves(ctx)).map((fm) => ({...fm.value, fenced: fm})))) {
+    const a = plan.actions[action]
+    const route = a?.kind === 'move' ? ` (${a.from} -> ${a.to})` : ''
+    const reason = `superseded by plan ${plan.id}'s move of shard ${m.shard}${route}, which acts on it first at epoch ${m.baseEpoch}; that plan was let through counting on this move being skipped`
+    const done = await commitMoveTransition(ctx, lock.fence, m.fenced, {phase: 'skipped', reason}).catch((err: unknown) => {
+      if (isUserError(err, 'CONFLICT')) return undefined
+      throw err
+    })
+    if (done) deps.emit({type: 'info', message: `move ${m.id} (plan ${m.plan}, shard ${m.shard} ${m.from} -> ${m.to}) is skipped: ${reason}`, at: new Date(deps.now()).toISOString()})
+  }
 }
 
 /** RunLoop is the shared state of one executor loop: the latest record of every move and the runners in flight. */

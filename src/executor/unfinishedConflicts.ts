@@ -61,10 +61,58 @@ export function conflictsWithUnfinished(plan: Pick<Plan, 'id' | 'actions'>, unfi
 /**
  * makesTheSameMove (pure): `plan` has a move action of `move`'s shard from the same source to
  * the same destination. Such a move of another plan is no conflict, and the plan's apply runs
- * it (src/executor/executePlan.ts): the plan's own action is skipped as stale once it started.
+ * it (adoptedMoves, src/executor/executePlan.ts): the plan's own action is skipped as stale once it started.
  */
 export function makesTheSameMove(plan: Pick<Plan, 'actions'>, move: Pick<Move, 'shard' | 'from' | 'to'>): boolean {
   return plan.actions.some((a) => a.kind === 'move' && a.shard === move.shard && a.from === move.from && a.to === move.to)
+}
+
+/**
+ * adoptable (pure): another plan's move that `plan`'s apply runs in its own run: one it makes
+ * too (makesTheSameMove) that is still on its way to making it, i.e. on the forward track with
+ * neither a cancel nor a rollback asked. A move aborting or rolling back (or about to) ends with
+ * the shard back on its source, not the change the plan counts on; run by the plan's apply, it
+ * made that run wait for whatever the abort or rollback waits for (a down destination's drop,
+ * without bound) and end INCOMPLETE for another plan's abort. It is left to `apply --resume`.
+ */
+export function adoptable(plan: Pick<Plan, 'id' | 'actions'>, move: Pick<Move, 'plan' | 'shard' | 'from' | 'to' | 'phase' | 'cancelRequested' | 'rollbackRequested'>): boolean {
+  return move.plan !== plan.id && PHASE_TABLE[move.phase].track === 'forward' && !move.cancelRequested && !move.rollbackRequested && makesTheSameMove(plan, move)
+}
+
+/**
+ * adoptedMoves (pure) picks, from every recorded move (with the store revision that created
+ * it), the other plans' moves `plan`'s apply runs in its own run: adoptable ones recorded before
+ * the plan's own record of the same move, i.e. there when its apply checked the conflicts and
+ * counted on them. One recorded since (the plan applied again long after it finished, the shard
+ * back where it was and another plan's identical move recorded meanwhile) is no move this plan
+ * counted on: running it ran a move another operator had stopped, as "plan applied already".
+ */
+export function adoptedMoves<T extends {value: Move; createRevision: bigint}>(plan: Pick<Plan, 'id' | 'actions'>, moves: readonly T[]): T[] {
+  const own = moves.filter((m) => m.value.plan === plan.id)
+  const sameMove = (a: Move, b: Move) => a.shard === b.shard && a.from === b.from && a.to === b.to
+  return moves.filter((m) => adoptable(plan, m.value) && own.some((o) => sameMove(o.value, m.value) && m.createRevision < o.createRevision))
+}
+
+/**
+ * supersededMoves (pure) lists the other plans' unstarted moves (not cancelled, not a move the
+ * plan makes too) that conflictsWithUnfinished let `plan` past because the plan moves their
+ * shard first at their base epoch, when that move of the plan is recorded to run (`runnable`:
+ * its action indexes recorded pending). The check counts on them being skipped at their start,
+ * once the plan's move raised the epoch; but nothing ran the plan's move first (a resume runs
+ * moves in plan-index order across plans), and one that ran first put its shard where the plan
+ * did not count on. executePlan records them skipped in the same run.
+ */
+export function supersededMoves<T extends Pick<Move, 'plan' | 'shard' | 'from' | 'to' | 'phase' | 'baseEpoch' | 'cancelRequested'>>(plan: Pick<Plan, 'id' | 'actions'>, runnable: ReadonlySet<number>, unfinished: readonly T[]): {move: T; action: number}[] {
+  const first = new Map<number, number>()
+  plan.actions.forEach((a, i) => {
+    if (!first.has(a.shard)) first.set(a.shard, i)
+  })
+  return unfinished.flatMap((m) => {
+    if (m.plan === plan.id || !UNSTARTED.has(m.phase) || m.cancelRequested || makesTheSameMove(plan, m)) return []
+    const i = first.get(m.shard)
+    const a = i === undefined ? undefined : plan.actions[i]
+    return a?.kind === 'move' && a.epoch === m.baseEpoch && runnable.has(i!) ? [{move: m, action: i!}] : []
+  })
 }
 
 /**

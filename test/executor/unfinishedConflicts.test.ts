@@ -2,7 +2,8 @@ import {describe, expect, it} from 'vitest'
 import {isUserError} from '../../src/errors/errors.js'
 import {type MovePhase} from '../../src/model/move.js'
 import {type PlanAction} from '../../src/model/plan.js'
-import {conflictsWithUnfinished, refuseConflicts, type UnfinishedMove} from '../../src/executor/unfinishedConflicts.js'
+import {moveOf} from './fixtures.js'
+import {adoptable, adoptedMoves, conflictsWithUnfinished, refuseConflicts, supersededMoves, type UnfinishedMove} from '../../src/executor/unfinishedConflicts.js'
 
 const move = (shard: number, from: string, to: string, epoch = 1): PlanAction => ({kind: 'move', shard, epoch, from, to, bytes: 0, keys: 0, reason: {kind: 'balance', detail: 'x'}, predicted: {source: 1, target: 1}})
 const other = (shard: number, from: string, to: string, phase: MovePhase = 'pending', baseEpoch = 1, plan = 'a', cancelRequested = false): UnfinishedMove => ({id: `${plan}-000${shard}`, plan, shard, from, to, phase, baseEpoch, cancelRequested})
@@ -72,5 +73,44 @@ describe('conflictsWithUnfinished', () => {
     expect(e.message).not.toContain('\n')
     expect(e.hint).toContain('shardctl apply --resume')
     expect(e.hint).toContain('shardctl moves cancel a-0007')
+  })
+})
+
+describe('adoptable', () => {
+  const same = (phase: MovePhase, over: {cancelRequested?: boolean; rollbackRequested?: boolean; plan?: string} = {}) => ({plan: 'a', shard: 4, from: 'n2', to: 'n1', phase, cancelRequested: false, rollbackRequested: false, ...over})
+  const drainAgain = planB(move(4, 'n2', 'n1'))
+
+  it('Given another plan\'s move this plan makes too, still on its way (forward, no cancel or rollback asked), Then this plan\'s apply runs it', () => {
+    for (const phase of ['pending', 'checked', 'joining', 'copying', 'verifying', 'cutover', 'release', 'draining', 'cleanup'] as const) expect(adoptable(drainAgain, same(phase))).toBe(true)
+  })
+
+  it('Given it is aborting, rolling back, or has a cancel or rollback asked, Then it is not run (it does not make the move: left to apply --resume); nor this plan\'s own, another move, or a finished one', () => {
+    for (const phase of ['aborting', 'rb-joining', 'rb-cutover', 'done', 'aborted', 'skipped', 'failed', 'rolledback'] as const) expect(adoptable(drainAgain, same(phase))).toBe(false)
+    expect(adoptable(drainAgain, same('copying', {cancelRequested: true}))).toBe(false)
+    expect(adoptable(drainAgain, same('release', {rollbackRequested: true}))).toBe(false)
+    expect(adoptable(drainAgain, same('copying', {plan: 'b'}))).toBe(false)
+    expect(adoptable(drainAgain, {...same('copying'), to: 'n3'})).toBe(false)
+  })
+})
+
+describe('adoptedMoves', () => {
+  const at = (rev: number, plan: string, phase: MovePhase = 'copying') => ({createRevision: BigInt(rev), value: moveOf({id: `${plan}-0000`, plan, shard: 4, from: 'n2', to: 'n1', phase})})
+
+  it('Given another plan\'s identical move recorded before this plan\'s own record of it, Then it is run; recorded after it (a finished plan applied again), Then it is not', () => {
+    const plan = planB(move(4, 'n2', 'n1'))
+    expect(adoptedMoves(plan, [at(10, 'a'), at(20, 'b', 'skipped')]).map((m) => m.value.id)).toEqual(['a-0000'])
+    expect(adoptedMoves(plan, [at(20, 'b', 'done'), at(30, 'a', 'pending')])).toEqual([])
+    // No record of this plan yet (not applied): nothing it counted on.
+    expect(adoptedMoves(plan, [at(10, 'a')])).toEqual([])
+  })
+})
+
+describe('supersededMoves', () => {
+  it('Given another plan\'s unstarted move of a shard this plan moves first at its epoch (recorded to run), Then it is superseded; started, cancelled, the same move, at another epoch, or this plan\'s move stale, Then it is not', () => {
+    const plan = planB(move(5, 'n2', 'n1'), move(7, 'n1', 'n3'))
+    const runnable = new Set([0, 1])
+    expect(supersededMoves(plan, runnable, [other(7, 'n1', 'n2'), other(7, 'n1', 'n2', 'checked')]).map((s) => s.action)).toEqual([1, 1])
+    expect(supersededMoves(plan, runnable, [other(7, 'n1', 'n2', 'copying'), other(7, 'n1', 'n2', 'pending', 1, 'a', true), other(7, 'n1', 'n3'), other(7, 'n1', 'n2', 'pending', 2), other(9, 'n1', 'n2')])).toEqual([])
+    expect(supersededMoves(plan, new Set([0]), [other(7, 'n1', 'n2')])).toEqual([])
   })
 })

@@ -1,0 +1,293 @@
+import {describe, expect, it} from 'vitest'
+import {applyOutcome} from '../../src/cli/runOutcome.js'
+import {listShards} from '../../src/cluster/clusterRepo.js'
+import {initCluster} from '../../src/cluster/initCluster.js'
+import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
+import {makeServiceContext, type ServiceContext} from '../../src/cluster/serviceContext.js'
+import {readSnapshot} from '../../src/cluster/snapshotService.js'
+import {executePlan} from '../../src/executor/executePlan.js'
+import {DEFAULT_EXECUTOR_OPTIONS} from '../../src/executor/executorEnv.js'
+import {type MoveEffects} from '../../src/executor/moveEffects.js'
+import {commitMoveTransition, getMove, listMoves, requestCancel, requestRollback} from '../../src/executor/moveStore.js'
+import {isTerminal, type Move, type MovePhase} from '../../src/model/move.js'
+import {type Plan, type PlanAction, sealPlan} from '../../src/model/plan.js'
+import {type Shard} from '../../src/model/shard.js'
+import {planRebalance} from '../../src/planner/planRebalance.js'
+import {type Txn} from '../../src/store/store.js'
+import {MemoryStore} from '../../src/store/memoryStore.js'
+import {moveOf} from './fixtures.js'
+
+/**
+ * A plan's apply runs another plan's unfinished move that it makes too (same shard, source and
+ * destination: executePlan "adopts" it), because its own action for that shard is skipped as
+ * stale once that move has started. Here on one memory store with fake node effects: the other
+ * plan's leftovers are written as a killed executor leaves them (a move record in some phase,
+ * the shard as that phase has it), or made by an apply whose client freezes (SIGKILL).
+ */
+const SLEEPS_BEFORE_GIVING_UP = 5000
+
+async function world() {
+  let now = 1_000_000
+  const store = new MemoryStore()
+  const ctx = makeServiceContext(store, {cluster: 'adopt'}, () => new Date(now))
+  await initCluster(ctx, {shards: 12, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:7101,n2=127.0.0.1:7102,n3=127.0.0.1:7103'), force: false})
+  const setAlive = (id: string) => store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: '127.0.0.1:1', pid: 1, startedAt: 't'}))
+  for (const id of ['n1', 'n2']) await setAlive(id)
+  const onN1 = (await listShards(ctx)).shards.map((x) => x.value).filter((x) => x.replicas[0]!.node === 'n1')
+  const [s, t, u] = onN1
+  if (!s || !t || !u) throw new Error('the cluster needs three shards on n1')
+  const template = planRebalance(await readSnapshot(ctx), {}, {id: 'x', createdAt: new Date(now).toISOString()})
+  const move = (shard: Shard, to: string, from = 'n1'): PlanAction => ({kind: 'move', shard: shard.id, epoch: shard.epoch, from, to, bytes: 0, keys: 0, reason: {kind: 'balance', detail: 'x'}, predicted: {source: 1, target: 1}})
+  const effects: MoveEffects = {barrier: async () => {}, copy: async (env, m) => commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'}), verify: async () => {}, drain: async () => {}, drop: async () => 0, catchUp: async () => {}}
+  /** apply runs `plan` (or `apply --resume`) to its end; a run still going after SLEEPS_BEFORE_GIVING_UP loop sleeps is stopped (result.stopped). */
+  const apply = (c: ServiceContext, plan: Plan | undefined, runEffects = effects) => {
+    const stop = new AbortController()
+    let sleeps = 0
+    return executePlan(
+      c,
+      {plan, limits: {maxConcurrent: 2, perNode: 2, incomingPerNode: 2}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test'},
+      {
+        now: () => now,
+        sleep: async (ms) => {
+          now += ms
+          if (++sleeps >= SLEEPS_BEFORE_GIVING_UP) stop.abort()
+        },
+        emit: () => {},
+        effects: runEffects,
+      },
+      stop.signal,
+    )
+  }
+  return {
+    ctx,
+    s,
+    t,
+    u,
+    setAlive,
+    planOf: (id: string, actions: PlanAction[]) => sealPlan({...template, id, actions}),
+    move,
+    effects,
+    apply: (plan: Plan | undefined, runEffects?: MoveEffects) => apply(ctx, plan, runEffects),
+    /** leftover writes another plan's move record and its shard as an executor killed in that phase left them. */
+    leftover: async (m: Move, shard: Shard) => {
+      await store.put(ctx.keys.move(m.id), JSON.stringify(m))
+      await store.put(ctx.keys.shard(shard.id), JSON.stringify(shard))
+    },
+    /**
+     * applyKilledAt runs `plan` on its own client, which freezes for good (SIGKILL: none of its
+     * writes lands any more) once move `id` has committed phase `phase`; its lease then lapses.
+     */
+    applyKilledAt: async (plan: Plan, id: string, phase: MovePhase) => {
+      const dying = store.connect()
+      const commit = dying.commit.bind(dying)
+      let frozen = false
+      let killed!: () => void
+      const dead = new Promise<void>((r) => (killed = r))
+      dying.commit = async (txn: Txn) => {
+        if (frozen) {
+          killed()
+          return new Promise<bigint | undefined>(() => {})
+        }
+        const rev = await commit(txn)
+        if (rev !== undefined && (txn.puts ?? []).some((p) => p.key === ctx.keys.move(id) && p.value.includes(`"phase":"${phase}"`))) frozen = true
+        return rev
+      }
+      void apply(makeServiceContext(dying, {cluster: 'adopt'}, () => new Date(now)), plan)
+      await dead
+      for (const lease of store.leaseIds()) store.expireLease(lease)
+    },
+    /** applyStoppedAfterRecording runs `plan` and stops it (Ctrl-C) once its moves are recorded: none starts. */
+    applyStoppedAfterRecording: async (plan: Plan) => {
+      const stop = new AbortController()
+      const commit = store.commit.bind(store)
+      store.commit = async (txn) => {
+        const rev = await commit(txn)
+        if ((txn.puts ?? []).some((p) => p.key.startsWith(ctx.keys.move(`${plan.id}-`)))) stop.abort()
+        return rev
+      }
+      try {
+        return await executePlan(ctx, {plan, limits: {maxConcurrent: 2, perNode: 2}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test'}, {now: () => now, sleep: async (ms) => void (now += ms), emit: () => {}, effects}, stop.signal)
+      } finally {
+        store.commit = commit
+      }
+    },
+    shard: async (id: number) => (await listShards(ctx)).shards.find((x) => x.value.id === id)!.value,
+  }
+}
+
+describe('another plan\'s move this plan makes too (adopted by its apply)', () => {
+  // Found by the s23 adopt hunt: 91c8566 adopted every unfinished, not-cancelled move of the
+  // same shard, source and destination, whatever its track. A move already aborting (its
+  // destination died mid-copy, the executor gave up and was then killed) or rolling back does not
+  // make the move the plan counts on: it ends with the shard back on its source. Adopted, the
+  // plan's run waited for its destination to come back (a drop only that node can confirm is
+  // waited for without bound), so `apply` of a plan whose own moves all finished never returned.
+  it('Given another plan\'s move of shard s n1 -> n3 is aborting with n3 down, When a plan making that move (and another) is applied, Then its run ends once its own moves have, leaving that abort to `apply --resume`', async () => {
+    const w = await world()
+    const e = w.s.epoch
+    await w.leftover(
+      moveOf({id: 'plan-q-0000', plan: 'plan-q', shard: w.s.id, from: 'n1', to: 'n3', baseEpoch: e, epoch: e + 2, phase: 'aborting', reason: 'gave up after 8 attempts in copying: destination node "n3" is not up'}),
+      {...w.s, epoch: e + 2, replicas: [{node: 'n1', role: 'voter'}]},
+    )
+    const result = await w.apply(w.planOf('plan-p', [w.move(w.s, 'n3'), w.move(w.t, 'n2')]))
+    expect(result.stopped).toBe(false)
+    expect(result.moves.filter((m) => m.id.startsWith('plan-p')).map((m) => `${m.shard}:${m.phase}`)).toEqual([`${w.s.id}:skipped`, `${w.t.id}:done`])
+    expect(applyOutcome(result).code).toBeNull()
+    // The abort is left as it was, for the next `apply --resume` once n3 is back.
+    expect((await getMove(w.ctx, 'plan-q-0000')).value.phase).toBe('aborting')
+  })
+
+  it('Given another plan\'s move of shard s n1 -> n3 is aborting (n3 up), When a plan making that move is applied, Then its run does not end INCOMPLETE for that other plan\'s abort', async () => {
+    const w = await world()
+    await w.setAlive('n3')
+    const e = w.s.epoch
+    await w.leftover(
+      moveOf({id: 'plan-q-0000', plan: 'plan-q', shard: w.s.id, from: 'n1', to: 'n3', baseEpoch: e, epoch: e + 1, phase: 'aborting', reason: 'verification kept differing'}),
+      {...w.s, epoch: e + 1, replicas: [{node: 'n1', role: 'voter'}, {node: 'n3', role: 'joining'}]},
+    )
+    const result = await w.apply(w.planOf('plan-p', [w.move(w.s, 'n3'), w.move(w.t, 'n2')]))
+    expect(result.stopped).toBe(false)
+    expect(result.counts.aborted ?? 0).toBe(0)
+    expect(applyOutcome(result).code).toBeNull()
+  })
+
+  it('Given another plan\'s cut-over move of shard s n1 -> n3 is rolling back with n3 down, When a plan making that move is applied, Then its run ends once its own moves have', async () => {
+    const w = await world()
+    const e = w.s.epoch
+    // Rolled back from cutover: reads are back on n1, n3 is to leave and drop its copy (it is down).
+    await w.leftover(
+      moveOf({id: 'plan-q-0000', plan: 'plan-q', shard: w.s.id, from: 'n1', to: 'n3', baseEpoch: e, epoch: e + 3, phase: 'rb-cutover', rollbackRequested: true, cutoverAt: 't'}),
+      {...w.s, epoch: e + 3, replicas: [{node: 'n1', role: 'voter'}]},
+    )
+    const result = await w.apply(w.planOf('plan-p', [w.move(w.s, 'n3'), w.move(w.t, 'n2')]))
+    expect(result.stopped).toBe(false)
+    expect(result.moves.filter((m) => m.id.startsWith('plan-p')).map((m) => m.phase)).toEqual(['skipped', 'done'])
+    expect((await getMove(w.ctx, 'plan-q-0000')).value.phase).toBe('rb-cutover')
+  })
+
+  // Found by the s23 adopt hunt: adoption matched the plan's actions by shard, source and
+  // destination only. A plan applied (and finished) long ago, applied again (a pipeline that
+  // re-applies its plan files: "applied already"), ran another plan's move recorded since that
+  // happens to move the same shard between the same nodes (the shard came back meanwhile), a move
+  // whose own apply was stopped before it started and that this plan never counted on.
+  it('Given plan P moved s n1 -> n3 and finished, s came back to n1, and plan Q recorded the same move since (its apply stopped before it started), When P is applied again, Then it runs nothing: P was applied already, and Q\'s move is left to Q', async () => {
+    const w = await world()
+    await w.setAlive('n3')
+    const p = w.planOf('plan-p', [w.move(w.s, 'n3')])
+    expect((await w.apply(p)).moves.map((m) => m.phase)).toEqual(['done'])
+    const there = await w.shard(w.s.id)
+    expect((await w.apply(w.planOf('plan-r', [w.move(there, 'n1', 'n3')]))).moves.map((m) => m.phase)).toEqual(['done'])
+    const back = await w.shard(w.s.id)
+    await w.leftover(moveOf({id: 'plan-q-0000', plan: 'plan-q', shard: w.s.id, from: 'n1', to: 'n3', baseEpoch: back.epoch, epoch: back.epoch}), back)
+    const again = await w.apply(p)
+    expect(again.moves.map((m) => `${m.id}:${m.phase}`)).toEqual(['plan-p-0000:done'])
+    expect((await getMove(w.ctx, 'plan-q-0000')).value.phase).toBe('pending')
+    expect((await w.shard(w.s.id)).replicas).toEqual([{node: 'n1', role: 'voter'}])
+  })
+
+  it('Given plan Q\'s move of s n1 -> n3 was killed copying and plans P1 and P2 both make it too, When P1 adopts it and is killed at its cutover, and P2 is applied, Then the move finishes once, each plan\'s own action on s is skipped, and nothing is left to resume', async () => {
+    const w = await world()
+    await w.setAlive('n3')
+    const e = w.s.epoch
+    await w.applyKilledAt(w.planOf('plan-q', [w.move(w.s, 'n3')]), 'plan-q-0000', 'copying')
+    await w.applyKilledAt(w.planOf('plan-p1', [w.move(w.s, 'n3')]), 'plan-q-0000', 'cutover')
+    const result = await w.apply(w.planOf('plan-p2', [w.move(w.s, 'n3')]))
+    expect(result.moves.map((m) => `${m.id}:${m.phase}`).sort()).toEqual(['plan-p2-0000:skipped', 'plan-q-0000:done'])
+    const moves = (await listMoves(w.ctx)).map((m) => m.value)
+    expect(moves.filter((m) => m.shard === w.s.id).map((m) => `${m.id}:${m.phase}`).sort()).toEqual(['plan-p1-0000:skipped', 'plan-p2-0000:skipped', 'plan-q-0000:done'])
+    expect(await w.shard(w.s.id)).toMatchObject({epoch: e + 4, replicas: [{node: 'n3', role: 'voter'}]})
+    expect(moves.filter((m) => !isTerminal(m.phase))).toEqual([])
+    expect((await w.apply(undefined)).moves).toEqual([])
+  })
+
+  it('Given plan P runs plan Q\'s identical move (killed copying), When the operator cancels that move mid-copy (`moves cancel`), Then it aborts to n1, P\'s run ends INCOMPLETE with it aborted, and P applied again does not run the move again', async () => {
+    const w = await world()
+    await w.setAlive('n3')
+    await w.applyKilledAt(w.planOf('plan-q', [w.move(w.s, 'n3')]), 'plan-q-0000', 'copying')
+    const cancelling: MoveEffects = {
+      ...w.effects,
+      copy: async (env, m) => {
+        if (m.value.id === 'plan-q-0000' && !m.value.cancelRequested) await requestCancel(env.ctx, m.value.id)
+        return commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'})
+      },
+    }
+    const p = w.planOf('plan-p', [w.move(w.s, 'n3'), w.move(w.t, 'n2')])
+    const result = await w.apply(p, cancelling)
+    expect(result.stopped).toBe(false)
+    expect(result.moves.map((m) => `${m.id}:${m.phase}`).sort()).toEqual(['plan-p-0000:skipped', 'plan-p-0001:done', 'plan-q-0000:aborted'])
+    expect(applyOutcome(result).code).toBe('INCOMPLETE')
+    expect((await w.shard(w.s.id)).replicas).toEqual([{node: 'n1', role: 'voter'}])
+    const again = await w.apply(p)
+    expect(again.moves.map((m) => `${m.id}:${m.phase}`)).toEqual(['plan-p-0000:skipped', 'plan-p-0001:done'])
+    expect((await w.shard(w.s.id)).replicas).toEqual([{node: 'n1', role: 'voter'}])
+  })
+
+  it('Given plan P runs plan Q\'s identical move (killed copying), When the operator rolls it back while it drains its source, Then it rolls back to n1 alone, P\'s run ends without failure (let go), and neither P applied again nor a resume moves it again', async () => {
+    const w = await world()
+    await w.setAlive('n3')
+    await w.applyKilledAt(w.planOf('plan-q', [w.move(w.s, 'n3')]), 'plan-q-0000', 'copying')
+    const rollingBack: MoveEffects = {
+      ...w.effects,
+      drain: async (m) => {
+        if (m.id === 'plan-q-0000' && !m.rollbackRequested) await requestRollback(w.ctx, m.id)
+      },
+    }
+    const p = w.planOf('plan-p', [w.move(w.s, 'n3'), w.move(w.t, 'n2')])
+    const result = await w.apply(p, rollingBack)
+    expect(result.moves.map((m) => `${m.id}:${m.phase}`).sort()).toEqual(['plan-p-0000:skipped', 'plan-p-0001:done', 'plan-q-0000:rolledback'])
+    expect(applyOutcome(result).code).toBeNull()
+    expect((await w.shard(w.s.id)).replicas).toEqual([{node: 'n1', role: 'voter'}])
+    expect((await w.apply(p)).moves.map((m) => `${m.id}:${m.phase}`)).toEqual(['plan-p-0000:skipped', 'plan-p-0001:done'])
+    expect((await w.apply(undefined)).moves).toEqual([])
+    expect((await w.shard(w.s.id)).replicas).toEqual([{node: 'n1', role: 'voter'}])
+  })
+
+  // Kill the other plan's apply at each phase of the move, apply the plan that makes it too,
+  // kill that apply at the next phase, then re-apply it: the move finishes exactly once, the
+  // shard ends on n3 alone at four epochs up, and nothing is left unfinished.
+  const PHASES: MovePhase[] = ['checked', 'joining', 'verifying', 'cutover', 'release', 'draining', 'cleanup']
+  for (const [i, phase] of PHASES.entries()) {
+    const next = PHASES[i + 1]
+    it(`Given plan Q's move of shard s n1 -> n3 was killed in ${phase}, When plan P (making it too) adopts it${next ? `, is killed in ${next} and is applied again` : ''}, Then the move finishes once and the shard is on n3 alone`, async () => {
+      const w = await world()
+      await w.setAlive('n3')
+      const e = w.s.epoch
+      await w.applyKilledAt(w.planOf('plan-q', [w.move(w.s, 'n3')]), 'plan-q-0000', phase)
+      // P's action on s comes after Q's (index 1 against 0): where both are runnable (Q's killed
+      // in checked), Q's runs first and P's is skipped at its start.
+      const p = w.planOf('plan-p', [w.move(w.t, 'n2'), w.move(w.s, 'n3')])
+      if (next) await w.applyKilledAt(p, 'plan-q-0000', next)
+      const result = await w.apply(p)
+      expect(result.stopped).toBe(false)
+      const moves = (await listMoves(w.ctx)).map((m) => m.value)
+      expect(moves.filter((m) => !isTerminal(m.phase))).toEqual([])
+      expect(moves.filter((m) => m.shard === w.s.id && m.phase === 'done').map((m) => m.id)).toEqual(['plan-q-0000'])
+      const s = await w.shard(w.s.id)
+      expect(s.replicas).toEqual([{node: 'n3', role: 'voter'}])
+      expect(s.epoch).toBe(e + 4)
+      expect(applyOutcome(result).code).toBeNull()
+    })
+  }
+})
+
+describe('another plan\'s unstarted move of a shard this plan moves first at the same epoch (no conflict: "skipped when it starts")', () => {
+  // Found by the s23 adopt hunt. The conflict check lets plan P through past plan Q's pending
+  // move of shard s to n2 because P moves s first at that epoch (to n3), so Q's move would be
+  // skipped at its start. But nothing makes P's move run first: P stopped once recorded, the
+  // resume runs moves in plan-index order across plans, Q's move of s (index 0) goes before P's
+  // (index 1) and lands s on n2, which P had filled with u counting on s going to n3; P's own move
+  // of s is then skipped. n2 ended with what neither plan placed there. P's apply now records
+  // Q's move skipped once it recorded its own (supersededMoves).
+  it('Given Q\'s pending move of s n1 -> n2, and P (u n1 -> n2, then s n1 -> n3) applied and stopped once recorded, When `apply --resume` runs, Then s ends on n3 as P planned, not on n2', async () => {
+    const w = await world()
+    await w.setAlive('n3')
+    await w.leftover(moveOf({id: 'plan-q-0000', plan: 'plan-q', shard: w.s.id, from: 'n1', to: 'n2', baseEpoch: w.s.epoch, epoch: w.s.epoch}), w.s)
+    const stopped = await w.applyStoppedAfterRecording(w.planOf('plan-p', [w.move(w.u, 'n2'), w.move(w.s, 'n3')]))
+    expect(stopped.stopped).toBe(true)
+    expect((await getMove(w.ctx, 'plan-q-0000')).value).toMatchObject({phase: 'skipped', reason: expect.stringMatching(/^superseded by plan plan-p's move of shard \d+ \(n1 -> n3\)/)})
+    const resumed = await w.apply(undefined)
+    expect(resumed.moves.map((m) => `${m.id}:${m.phase}`).sort()).toEqual(['plan-p-0000:done', 'plan-p-0001:done'])
+    expect((await w.shard(w.u.id)).replicas).toEqual([{node: 'n2', role: 'voter'}])
+    expect((await w.shard(w.s.id)).replicas).toEqual([{node: 'n3', role: 'voter'}])
+  })
+})
