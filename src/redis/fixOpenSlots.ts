@@ -188,7 +188,7 @@ function bothSidesRefusal(slot: number, source: MasterConn, target: MasterConn, 
 }
 
 /** NO_GUARDS check nothing: fixOpenSlots called without a lock (a dry run). */
-const NO_GUARDS: LeaseGuards = {beforeSend: () => undefined, migrate: (_what, requestedMs) => ({timeoutMs: requestedMs, waitMs: null, late: () => new Error('unreachable')})}
+const NO_GUARDS: LeaseGuards = {beforeSend: () => undefined, migrate: (_what, requestedMs) => ({timeoutMs: requestedMs, wait: () => null})}
 
 /** FIX_EPOCH_WAIT: `redis fix` runs by hand, with no executor to stop it: the wall clock, no stop signal, and the way out is running it again. */
 const FIX_EPOCH_WAIT: EpochWaitOptions = {now: () => Date.now(), sleep: (ms: number) => sleepFor(ms), wayOut: 'check the cluster bus between the two masters (`redis-cli --cluster check`), then run `redis fix` again'}

@@ -1,11 +1,11 @@
-import {lockGate, type LockState, migrateWithinLease} from './lockGate.js'
+import {lockGate, type LockState, migrateWithinLease, SEND_MARGIN_MS} from './lockGate.js'
 import {type BeforeSend, type MigrateBound} from './slotOps.js'
 
 /** LeaseGuards are the slotOps hooks that hold every command changing the cluster to the executor lock's lease. */
 export interface LeaseGuards {
   /** beforeSend refuses a SETSLOT, CONFIG SET or pipeline once the lease is lost or inside its margin (lockGate). */
   beforeSend: BeforeSend
-  /** migrate also bounds a MIGRATE's own timeout and the wait for its answer by the lease left (migrateWithinLease). */
+  /** migrate also bounds a MIGRATE's own timeout by the lease left (migrateWithinLease), and waits for its answer only while the lease, as renewed, has more than the margin left. */
   migrate: MigrateBound
 }
 
@@ -26,11 +26,25 @@ export function leaseGuards(lockState: () => LockState | undefined, refused: (ke
     },
     migrate: (what, requestedMs) => {
       const state = lockState()
-      if (!state) return {timeoutMs: requestedMs, waitMs: null, late: () => new Error(`${what}: no answer`)}
+      if (!state) return {timeoutMs: requestedMs, wait: () => null}
       const verdict = migrateWithinLease(state, what, requestedMs)
       if (verdict.kind === 'refuse') throw refused(state.key, verdict.message)
-      const late = () => refused(state.key, `${what}: no answer within the ${verdict.waitMs} ms the lock ${state.key} had left of its lease when it was sent (the MIGRATE itself gives up on the target after ${verdict.timeoutMs} ms); stopped waiting: keys it had not moved are still on the source`)
-      return {timeoutMs: verdict.timeoutMs, waitMs: verdict.waitMs, late}
+      // The answer is awaited while the lease (as renewed since) has more than the margin left:
+      // a holder frozen or cut off from etcd stops waiting there, one whose lease is renewed
+      // waits on (a source that does not answer is the connection's command timeout's case).
+      let first = true
+      const wait = (): number | null => {
+        if (first) {
+          first = false
+          return verdict.waitMs
+        }
+        const now = lockState()
+        if (!now) return null
+        const gate = lockGate(now, `waiting for the answer to ${what}`)
+        if (gate.kind === 'refuse') throw refused(now.key, `${gate.message.replace(' not sent:', ': stopped:')}; the MIGRATE (its own timeout ${verdict.timeoutMs} ms) may still be running on the source: keys it had no answer for stay there`)
+        return now.msLeft === null ? null : Math.max(1, Math.floor(now.msLeft - SEND_MARGIN_MS))
+      }
+      return {timeoutMs: verdict.timeoutMs, wait}
     },
   }
 }

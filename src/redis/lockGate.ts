@@ -56,8 +56,8 @@ export type MigrateVerdict = {kind: 'send'; timeoutMs: number; waitMs: number | 
  * sent it. A MIGRATE sent with 600 ms of the lease left and a 5 s timeout could still be
  * waiting on a stalled target when a successor (`apply --resume`, `redis fix`) took the slot
  * over. So its timeout is at most the lease left minus the send margin and
- * {@link MIGRATE_REPLY_SLACK_MS}, the sender waits for the answer no longer than the lease
- * left minus the margin, and a MIGRATE that would get under {@link MIN_MIGRATE_TIMEOUT_MS} is
+ * {@link MIGRATE_REPLY_SLACK_MS}, the sender first waits for the answer no longer than the
+ * lease left minus the margin (then again only while its renewed lease allows: leaseGuards.ts), and a MIGRATE that would get under {@link MIN_MIGRATE_TIMEOUT_MS} is
  * not sent at all (the holder stops, as lockGate refuses). A MIGRATE that times out leaves the
  * keys it had no answer for on the source (Redis deletes a key there only once the target
  * answered its RESTORE): the next run or the successor migrates them again with REPLACE.

@@ -21,12 +21,13 @@ export type BeforeSend = (what: string) => void
 
 /**
  * MigrateBound is a MIGRATE's BeforeSend: called, synchronously and right before the write,
- * with the command and the timeout asked for, it returns the timeout to send and how long to
- * wait for the answer (null: the connection's command timeout), with the error to throw when
- * that wait ends first; or it throws to keep the MIGRATE from being sent (the holder of the
- * executor lock bounds both by its lease: src/redis/lockGate.ts, migrateWithinLease).
+ * with the command and the timeout asked for, it returns the timeout to send and `wait`, asked
+ * at the send and again each time that long passed without an answer: how much longer to wait
+ * (null: as long as the connection's command timeout), or it throws to stop waiting; or it
+ * throws to keep the MIGRATE from being sent (the holder of the executor lock bounds both by
+ * its lease: src/redis/lockGate.ts, migrateWithinLease; leaseGuards.ts).
  */
-export type MigrateBound = (what: string, requestedMs: number) => {timeoutMs: number; waitMs: number | null; late: () => Error}
+export type MigrateBound = (what: string, requestedMs: number) => {timeoutMs: number; wait: () => number | null}
 
 /** SlotView is what one master says about a slot: whether it owns it and whether it is open. */
 export interface SlotView {
@@ -102,25 +103,25 @@ export async function migrateKeys(from: MasterConn, to: MasterConn, keys: readon
   opts.beforeSend?.(what)
   const bound = opts.within?.(what, timeoutMs)
   const call = from.conn.call('MIGRATE', to.address.slice(0, i).replace(/^\[|\]$/g, ''), to.address.slice(i + 1), '', '0', String(bound?.timeoutMs ?? timeoutMs), ...replace, 'KEYS', ...keys)
-  const reply = bound && bound.waitMs !== null ? await answerWithin(call, bound.waitMs, bound.late) : await call
+  const reply = bound ? await answerWithin(call, bound.wait) : await call
   return reply !== 'NOKEY'
 }
 
 /**
- * answerWithin is `call`'s answer, or `late()` thrown once `waitMs` passed without one. The
- * command may still be running then (Redis cannot be told to stop it); its answer, when it
- * comes, is dropped: the caller stops and whoever runs next reads Redis's own state.
+ * answerWithin is `call`'s answer, waited for `wait()` ms at a time (null: without a bound of
+ * its own) for as long as `wait` does not throw; what it throws is thrown instead. The command
+ * may still be running then (Redis cannot be told to stop it); its answer, when it comes, is
+ * dropped: the caller stops and whoever runs next reads Redis's own state.
  */
-async function answerWithin<T>(call: Promise<T>, waitMs: number, late: () => Error): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(late()), waitMs)
-  })
-  call.catch(() => undefined) // answered (or failed) after the wait ended: nobody listens any more
-  try {
-    return await Promise.race([call, expired])
-  } finally {
-    clearTimeout(timer)
+async function answerWithin<T>(call: Promise<T>, wait: () => number | null): Promise<T> {
+  const answered = call.then((v) => ({v}))
+  answered.catch(() => undefined) // answered (or failed) after waiting stopped: nobody listens any more
+  for (;;) {
+    const ms = wait()
+    if (ms === null) return (await answered).v
+    let timer: NodeJS.Timeout | undefined
+    const got = await Promise.race([answered, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)))]).finally(() => clearTimeout(timer))
+    if (got) return got.v
   }
 }
 
