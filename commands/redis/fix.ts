@@ -4,10 +4,11 @@ import {renderTable} from '../../src/cli/table.js'
 import {getMeta} from '../../src/cluster/clusterRepo.js'
 import {UserError} from '../../src/errors/errors.js'
 import {type FixResult, fixOpenSlots} from '../../src/redis/fixOpenSlots.js'
+import {fixUnderLock} from '../../src/redis/fixUnderLock.js'
 
 export default class RedisFix extends EtcdCommand {
   static override summary = 'Close Redis Cluster slots left open mid-migration (by shardctl or redis-cli), deciding from where their keys are.'
-  static override description = 'Finds every slot a master marks MIGRATING or IMPORTING. A slot with keys on the importing side is finished (the rest of its keys move there, then every master assigns it there); a slot whose keys are all still on the migrating side is rolled back (marks cleared, owner unchanged). A side Redis failed over is replaced by the master that took its place; a slot open towards a master that is down but not replaced is refused, and so is a slot to finish after a failover with keys on both sides (each copy may hold acknowledged writes) unless --replace. Prints what it would do unless --yes. Refused while a shardctl executor holds the cluster lock: `apply --resume` finishes its own slots.'
+  static override description = 'Finds every slot a master marks MIGRATING or IMPORTING. A slot with keys on the importing side is finished (the rest of its keys move there, then every master assigns it there); a slot whose keys are all still on the migrating side is rolled back (marks cleared, owner unchanged). A side Redis failed over is replaced by the master that took its place; a slot open towards a master that is down but not replaced is refused, and so is a slot to finish after a failover with keys on both sides (each copy may hold acknowledged writes) unless --replace. Prints what it would do unless --yes. With --yes it takes the executor lock for as long as it runs (refused, exit 8, naming the holder, while an executor holds it: `apply --resume` finishes its own slots; no apply can start meanwhile), and sends nothing more once that lock\'s lease is lost or nearly so.'
   static override examples = ['<%= config.bin %> redis fix', '<%= config.bin %> redis fix --yes', '<%= config.bin %> redis fix --seed 127.0.0.1:7000 --yes --json']
   static override flags = {
     seed: Flags.string({description: 'host:port of a node of the Redis Cluster (default: the seed the cluster was recorded with)'}),
@@ -20,11 +21,11 @@ export default class RedisFix extends EtcdCommand {
     const ctx = await this.services(flags)
     const meta = await getMeta(ctx)
     if (meta.value.engine !== 'redis') throw new UserError('BAD_INPUT', `cluster "${ctx.cluster}" uses the ${meta.value.engine ?? 'kv'} engine, not redis`, 'pick the redis cluster with --cluster; for the kv engine use `shardctl repair`')
-    const lock = await ctx.store.get(ctx.keys.executorLock)
-    if (lock && flags.yes) throw new UserError('LOCK_HELD', `an executor is running on cluster "${ctx.cluster}"`, 'wait for it, or stop it and run `shardctl apply --resume`, which finishes its own open slots')
     const seed = flags.seed ?? meta.value.redisSeed
     if (!seed) throw new UserError('BAD_INPUT', `cluster "${ctx.cluster}" has no recorded redis seed`, 'pass --seed HOST:PORT')
-    const result = await fixOpenSlots(seed, !flags.yes, {replace: flags.replace})
+    // A dry run only reads. --yes changes the cluster: under the executor lock, so no executor can start
+    // while it runs, and through the same lease checks as the runner (fixUnderLock.ts).
+    const result = flags.yes ? await fixUnderLock(ctx, seed, {replace: flags.replace}) : await fixOpenSlots(seed, true, {replace: flags.replace})
     if (result.slots.length === 0) this.log('No open slots: nothing to fix.')
     else {
       this.log(renderTable(['SLOT', 'SOURCE', 'TARGET', 'KEYS@SOURCE', 'KEYS@TARGET', result.dryRun ? 'WOULD' : 'DID', 'MOVED'], result.slots.map((s) => [s.slot, s.source, s.target, s.sourceKeys, s.targetKeys, s.action, s.keysMoved]), [0, 3, 4, 6]))

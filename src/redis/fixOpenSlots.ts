@@ -6,6 +6,7 @@ import {discoverTopology} from './discovery.js'
 import {planOpenSlot} from './openSlotDecision.js'
 import {clusterCommand, connectRedisNode, readClusterNodes} from './redisConnection.js'
 import {awaitEpochOrder, type EpochWaitOptions} from './epochOrderWait.js'
+import {type LeaseGuards} from './leaseGuards.js'
 import {assignSlot, countKeys, isBusyKey, keysInSlot, type MasterConn, migrateKeys, openSlot, stableSlot} from './slotOps.js'
 
 /** OpenSlotFix is one slot found open and what closing it does (or did). */
@@ -35,6 +36,12 @@ export interface OpenSlotFix {
 export interface FixOptions {
   /** replace: when finishing a slot after a failover, a key on both sides is taken from the source (MIGRATE ... REPLACE) instead of refusing. */
   replace?: boolean
+  /**
+   * guards hold every command that changes the cluster to the executor lock `redis fix --yes`
+   * takes (leaseGuards.ts): nothing is sent once its lease is lost or nearly so, and a MIGRATE
+   * cannot run past it. Absent: nothing is checked (a dry run sends no such command).
+   */
+  guards?: LeaseGuards
 }
 
 /** FixResult is what `shardctl redis fix` reports (its --json output). */
@@ -57,6 +64,7 @@ export interface FixResult {
  * with BUSYKEY). Slots before the refused one are closed already.
  */
 export async function fixOpenSlots(seed: string, dryRun: boolean, opts: FixOptions = {}): Promise<FixResult> {
+  const guards = opts.guards ?? NO_GUARDS
   const topo = await discoverTopology(seed)
   const masters = new Map<string, MasterConn>()
   try {
@@ -86,8 +94,11 @@ export async function fixOpenSlots(seed: string, dryRun: boolean, opts: FixOptio
       if (!dryRun) {
         if (both.length > 0 && !opts.replace) throw bothSidesRefusal(slot, source, target!, both)
         // The target's view of the slot is frozen on the failed source by its IMPORTING mark, which leaves the target CLUSTERDOWN (it refuses the MIGRATE): point it at the new owner first.
-        if (target && plan.repointTarget) await clusterCommand(target.conn, 'SETSLOT', slot, 'NODE', source.redisId)
-        const closed = await closeSlot(source, target, live.filter((m) => m !== source && m !== target), slot, plan.action, !plan.afterFailover || opts.replace === true, plan.failedSource ?? undefined)
+        if (target && plan.repointTarget) {
+          guards.beforeSend(`SETSLOT ${slot} NODE ${shortNodeId(source.redisId)} on ${target.node}`)
+          await clusterCommand(target.conn, 'SETSLOT', slot, 'NODE', source.redisId)
+        }
+        const closed = await closeSlot(guards, source, target, live.filter((m) => m !== source && m !== target), slot, plan.action, !plan.afterFailover || opts.replace === true, plan.failedSource ?? undefined)
         fix.keysMoved = closed.moved
         // A rollback that met keys written to the target after the count finished instead: say so.
         fix.action = closed.action
@@ -116,38 +127,39 @@ export async function fixOpenSlots(seed: string, dryRun: boolean, opts: FixOptio
  * acknowledged write unreachable). Once its mark is cleared the target answers MOVED instead,
  * so the recount is final: with keys there the slot is opened again and finished instead.
  */
-async function closeSlot(source: MasterConn, target: MasterConn | undefined, others: MasterConn[], slot: number, action: 'finish' | 'rollback', replace: boolean, failedSource?: string): Promise<{action: 'finish' | 'rollback'; moved: number; targetKeys?: number}> {
+async function closeSlot(guards: LeaseGuards, source: MasterConn, target: MasterConn | undefined, others: MasterConn[], slot: number, action: 'finish' | 'rollback', replace: boolean, failedSource?: string): Promise<{action: 'finish' | 'rollback'; moved: number; targetKeys?: number}> {
   if (action === 'rollback' || !target) {
     if (!target) {
-      await stableSlot(source, slot)
+      await stableSlot(source, slot, guards.beforeSend)
       return {action: 'rollback', moved: 0}
     }
-    await stableSlot(target, slot)
+    await stableSlot(target, slot, guards.beforeSend)
     const late = await countKeys(target, slot)
     if (late === 0) {
-      await stableSlot(source, slot)
+      await stableSlot(source, slot, guards.beforeSend)
       return {action: 'rollback', moved: 0, targetKeys: 0}
     }
     // Finishing opens the slot again (IMPORTING on the target first): the late keys stay where they are.
-    return {action: 'finish', moved: await finishSlot(source, target, others, slot, replace, failedSource), targetKeys: late}
+    return {action: 'finish', moved: await finishSlot(guards, source, target, others, slot, replace, failedSource), targetKeys: late}
   }
-  return {action: 'finish', moved: await finishSlot(source, target, others, slot, replace, failedSource)}
+  return {action: 'finish', moved: await finishSlot(guards, source, target, others, slot, replace, failedSource)}
 }
 
 /** finishSlot is closeSlot's `finish`: the keys left on the source go to the target, which is then assigned the slot everywhere. Returns how many keys moved. */
-async function finishSlot(source: MasterConn, target: MasterConn, others: MasterConn[], slot: number, replace: boolean, failedSource?: string): Promise<number> {
+async function finishSlot(guards: LeaseGuards, source: MasterConn, target: MasterConn, others: MasterConn[], slot: number, replace: boolean, failedSource?: string): Promise<number> {
   let moved = 0
   const sourceOwns = await owns(source.conn, slot)
   if (sourceOwns) {
-    await openSlot(source, target, slot)
+    await openSlot(source, target, slot, guards.beforeSend)
     for (let keys = await keysInSlot(source, slot, 100); keys.length > 0; keys = await keysInSlot(source, slot, 100)) {
       try {
-        await migrateKeys(source, target, keys, 5000, {replace})
+        await migrateKeys(source, target, keys, 5000, {replace, within: guards.migrate})
       } catch (err) {
         if (replace || !isBusyKey(err)) throw err
         const both = await keysOnBothSides(source, target, slot)
         if (failedSource !== undefined) {
-          await stableSlot(source, slot).catch(() => undefined)
+          await stableSlot(source, slot, guards.beforeSend).catch(() => undefined)
+          guards.beforeSend(`SETSLOT ${slot} IMPORTING on ${target.node}`)
           await clusterCommand(target.conn, 'SETSLOT', slot, 'IMPORTING', failedSource).catch(() => undefined)
         }
         throw bothSidesRefusal(slot, source, target, both)
@@ -156,7 +168,7 @@ async function finishSlot(source: MasterConn, target: MasterConn, others: Master
     }
     await awaitEpochOrder(source, target, slot, FIX_EPOCH_WAIT)
   }
-  await assignSlot(target, source, others, slot)
+  await assignSlot(target, source, others, slot, guards.beforeSend)
   return moved
 }
 
@@ -174,6 +186,9 @@ function bothSidesRefusal(slot: number, source: MasterConn, target: MasterConn, 
     `merge each key by hand and delete one copy (on ${target.node}, send ASKING first), or run \`redis fix --yes --replace\` to keep ${source.node}'s copies; the dry run (--json) lists them in keysOnBothSides`,
   )
 }
+
+/** NO_GUARDS check nothing: fixOpenSlots called without a lock (a dry run). */
+const NO_GUARDS: LeaseGuards = {beforeSend: () => undefined, migrate: (_what, requestedMs) => ({timeoutMs: requestedMs, wait: () => null})}
 
 /** FIX_EPOCH_WAIT: `redis fix` runs by hand, with no executor to stop it: the wall clock, no stop signal, and the way out is running it again. */
 const FIX_EPOCH_WAIT: EpochWaitOptions = {now: () => Date.now(), sleep: (ms: number) => sleepFor(ms), wayOut: 'check the cluster bus between the two masters (`redis-cli --cluster check`), then run `redis fix` again'}

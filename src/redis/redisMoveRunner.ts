@@ -10,7 +10,7 @@ import {migrateBatchKeys, tightestRate} from './migrateBatch.js'
 import {formatMoveCursor, parseMoveCursor} from './moveCursor.js'
 import {connectRedisNode} from './redisConnection.js'
 import {awaitEpochOrder, type EpochWaitOptions} from './epochOrderWait.js'
-import {lockGate} from './lockGate.js'
+import {leaseGuards, type LeaseGuards} from './leaseGuards.js'
 import {assignSlot, assignSlots, type BeforeSend, connectMasters, countKeys, countKeysMany, keepMaster, keySizes, keysInSlot, type MasterConn, migrateKeys, openSlot, openSlots, ownSlots, slotsNotOwned, slotsStaying, slotView} from './slotOps.js'
 import {slotsOfRange} from './slotMap.js'
 import {readClusterViews} from './clusterViews.js'
@@ -302,7 +302,7 @@ async function migrateSlotKeys(env: ExecutorEnv, opts: RedisMoveOptions, keyBuck
     const wait = Math.max(reserveAll([env.throttles.global, env.throttles.node(src.node), env.throttles.node(dst.node)], bytes), keyBucket.take(keys.length))
     if (wait > 0) await env.sleep(wait)
     if (env.stopped()) return false
-    await migrateKeys(src, dst, keys, opts.migrateTimeoutMs, {beforeSend: sendGuard(env)})
+    await migrateKeys(src, dst, keys, opts.migrateTimeoutMs, {within: runnerGuards(env).migrate})
     onBatch(keys.length, bytes)
   }
   return true
@@ -364,12 +364,17 @@ async function migrateEmptySlots(env: ExecutorEnv, opts: RedisMoveOptions, keyBu
  * its next MIGRATE in between (test/e2e/redisFrozenExecutor.test.ts).
  */
 function sendGuard(env: ExecutorEnv): BeforeSend {
-  return (what) => {
-    const state = env.lockState?.()
-    if (!state) return
-    const verdict = lockGate(state, what)
-    if (verdict.kind === 'refuse') throw new LockLostError(state.key, verdict.message)
-  }
+  return runnerGuards(env).beforeSend
+}
+
+/**
+ * runnerGuards are the runner's lease hooks (leaseGuards.ts): its MIGRATEs also get a timeout,
+ * and an answer awaited, no longer than the lease left, so a batch cannot keep the source
+ * busy past the lease while a successor takes the slot over
+ * (test/integration/redis/redisMigrateLease.test.ts).
+ */
+function runnerGuards(env: ExecutorEnv): LeaseGuards {
+  return leaseGuards(() => env.lockState?.(), (key, message) => new LockLostError(key, message))
 }
 
 /**

@@ -15,9 +15,19 @@ export interface MasterConn {
 /**
  * BeforeSend is called, synchronously and right before the write, with the command about to be
  * sent that changes a master; it throws to keep the command from being sent (the redis move
- * runner checks its executor lock there: src/redis/lockGate.ts). `redis fix` passes none.
+ * runner and `redis fix --yes` check the executor lock there: src/redis/lockGate.ts, leaseGuards.ts).
  */
 export type BeforeSend = (what: string) => void
+
+/**
+ * MigrateBound is a MIGRATE's BeforeSend: called, synchronously and right before the write,
+ * with the command and the timeout asked for, it returns the timeout to send and `wait`, asked
+ * at the send and again each time that long passed without an answer: how much longer to wait
+ * (null: as long as the connection's command timeout), or it throws to stop waiting; or it
+ * throws to keep the MIGRATE from being sent (the holder of the executor lock bounds both by
+ * its lease: src/redis/lockGate.ts, migrateWithinLease; leaseGuards.ts).
+ */
+export type MigrateBound = (what: string, requestedMs: number) => {timeoutMs: number; wait: () => number | null}
 
 /** SlotView is what one master says about a slot: whether it owns it and whether it is open. */
 export interface SlotView {
@@ -86,12 +96,33 @@ export async function openSlot(from: MasterConn, to: MasterConn, slot: number, b
  * acknowledged): the target then refuses a key it already holds with BUSYKEY (the other keys
  * of the batch still move), and the error is thrown (see isBusyKey).
  */
-export async function migrateKeys(from: MasterConn, to: MasterConn, keys: readonly string[], timeoutMs: number, opts: {replace?: boolean; beforeSend?: BeforeSend} = {}): Promise<boolean> {
+export async function migrateKeys(from: MasterConn, to: MasterConn, keys: readonly string[], timeoutMs: number, opts: {replace?: boolean; beforeSend?: BeforeSend; within?: MigrateBound} = {}): Promise<boolean> {
   const i = to.address.lastIndexOf(':')
   const replace = opts.replace === false ? [] : ['REPLACE']
-  opts.beforeSend?.(`MIGRATE of ${keys.length} key(s) from ${from.node} to ${to.node}`)
-  const reply = await from.conn.call('MIGRATE', to.address.slice(0, i).replace(/^\[|\]$/g, ''), to.address.slice(i + 1), '', '0', String(timeoutMs), ...replace, 'KEYS', ...keys)
+  const what = `MIGRATE of ${keys.length} key(s) from ${from.node} to ${to.node}`
+  opts.beforeSend?.(what)
+  const bound = opts.within?.(what, timeoutMs)
+  const call = from.conn.call('MIGRATE', to.address.slice(0, i).replace(/^\[|\]$/g, ''), to.address.slice(i + 1), '', '0', String(bound?.timeoutMs ?? timeoutMs), ...replace, 'KEYS', ...keys)
+  const reply = bound ? await answerWithin(call, bound.wait) : await call
   return reply !== 'NOKEY'
+}
+
+/**
+ * answerWithin is `call`'s answer, waited for `wait()` ms at a time (null: without a bound of
+ * its own) for as long as `wait` does not throw; what it throws is thrown instead. The command
+ * may still be running then (Redis cannot be told to stop it); its answer, when it comes, is
+ * dropped: the caller stops and whoever runs next reads Redis's own state.
+ */
+async function answerWithin<T>(call: Promise<T>, wait: () => number | null): Promise<T> {
+  const answered = call.then((v) => ({v}))
+  answered.catch(() => undefined) // answered (or failed) after waiting stopped: nobody listens any more
+  for (;;) {
+    const ms = wait()
+    if (ms === null) return (await answered).v
+    let timer: NodeJS.Timeout | undefined
+    const got = await Promise.race([answered, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)))]).finally(() => clearTimeout(timer))
+    if (got) return got.v
+  }
 }
 
 /** isBusyKey tells whether `err` is the target's BUSYKEY refusal relayed by MIGRATE without REPLACE (a key it already holds). */
@@ -154,7 +185,8 @@ export async function keysInSlot(m: MasterConn, slot: number, count: number): Pr
 }
 
 /** stableSlot clears MIGRATING/IMPORTING marks of `slot` on `m` (CLUSTER SETSLOT slot STABLE); ownership is unchanged. */
-export async function stableSlot(m: MasterConn, slot: number): Promise<void> {
+export async function stableSlot(m: MasterConn, slot: number, beforeSend?: BeforeSend): Promise<void> {
+  beforeSend?.(`SETSLOT ${slot} STABLE on ${m.node}`)
   await clusterCommand(m.conn, 'SETSLOT', slot, 'STABLE')
 }
 
