@@ -1,8 +1,8 @@
 import {Flags} from '@oclif/core'
 import {EtcdCommand} from '../../src/cli/baseCommand.js'
-import {readSnapshot} from '../../src/cluster/snapshotService.js'
+import {conflictsMarkdown, conflictsTextLines, conflictsWarning} from '../../src/executor/unfinishedConflictsText.js'
 import {readSnapshotFile} from '../../src/plans/planFiles.js'
-import {assertWithinTarget, computePlan, planOptionsFromFlags, type PlanRun} from '../../src/plans/planService.js'
+import {assertPlanCheck, computeLivePlan, computePlan, planOptionsFromFlags, type PlanRun} from '../../src/plans/planService.js'
 import {renderPlanMarkdown} from '../../src/planner/render/planMarkdown.js'
 import {renderPlanText} from '../../src/planner/render/planText.js'
 
@@ -10,7 +10,9 @@ export default class Plan extends EtcdCommand {
   static override summary = 'Compute a rebalance plan from etcd or from a snapshot file.'
   static override description = `Goals in order: every hard rule (empty draining nodes, fix forbidden/pinned placements, zone spread and capacity, largest replica first to the node that ends least utilised), then lower the most utilised node, then the next, and so on, until every node's utilisation (weighted load / capacity, 1.00 = the mean of the nodes that will hold data) is within --max-imbalance X of the mean on both sides (between 2 - X and X, so an added node fills up); then fewer moves, then fewer bytes (the move that shifts the most load per byte copied). When the band is out of reach it still evens out what it can, swapping replicas when no single move helps. A replica that must move but fits nowhere is listed as unplaceable and everything else is planned. Shards too hot for any node are reported, or split with --allow-split. The plan is written to plans/<cluster>-<timestamp>.json (or --out) with a sha256 of its content.
 
---check exits 0 when the cluster is within target, 10 when a rebalance is needed and the plan reaches the target, and 11 when it does not: the target cannot be reached, a replica is unplaceable, or the plan stops short of it (--max-moves, --max-bytes, --drain-only, --strategy ring; the plan's status is then unreachable and the message says so). With --check the plan is only written when --out is given.`
+--check exits 0 when the cluster is within target, 10 when a rebalance is needed and the plan reaches the target, and 11 when it does not: the target cannot be reached, a replica is unplaceable, or the plan stops short of it (--max-moves, --max-bytes, --drain-only, --strategy ring; the plan's status is then unreachable and the message says so). With --check the plan is only written when --out is given.
+
+From etcd (not from a snapshot file, which holds no moves) the output also names the moves of other plans, recorded but unfinished, that the plan conflicts with: its actions move replicas to or from nodes those moves also change, so \`apply\` and \`plan verify\` refuse it (exit 7). The plan is still written, with a warning on stderr; --check exits 7 (before 10 or 11) with the line \`apply\` would print; --json lists every pair as conflicts. The way out: finish those moves (\`apply --resume\`) or cancel them (\`moves cancel\`), then plan again.`
   static override examples = [
     '<%= config.bin %> plan',
     '<%= config.bin %> plan --snapshot snap.json --format markdown --check',
@@ -31,7 +33,7 @@ export default class Plan extends EtcdCommand {
     'drain-only': Flags.boolean({description: 'only empty draining nodes and fix placement rules'}),
     'allow-split': Flags.boolean({description: 'split shards too hot for any node (at the hash midpoint) before moving them'}),
     format: Flags.string({description: 'output format', options: ['table', 'json', 'markdown'], default: 'table'}),
-    check: Flags.boolean({description: 'exit 10 when a rebalance is needed and the plan reaches the target, 11 when it does not'}),
+    check: Flags.boolean({description: 'exit 10 when a rebalance is needed and the plan reaches the target, 11 when it does not, 7 when it conflicts with other plans\' unfinished moves'}),
     sign: Flags.string({description: 'sign the plan with this Ed25519 private key (PEM, from `plan keygen`); `apply --require-signature` checks it'}),
     baseline: Flags.boolean({description: 'compare with the ring baseline in the summary (--no-baseline skips it: faster on very large clusters)', default: true, allowNo: true}),
   }
@@ -48,12 +50,16 @@ export default class Plan extends EtcdCommand {
       drainOnly: flags['drain-only'],
       allowSplit: flags['allow-split'],
     })
-    const snapshot = flags.snapshot ? readSnapshotFile(flags.snapshot) : await readSnapshot(await this.services(flags))
-    const result = computePlan(snapshot, options, {now: new Date(), cwd: process.cwd(), out: flags.out, write: !flags.check || flags.out !== undefined, signKeyFile: flags.sign, baseline: flags.baseline})
-    if (flags.format === 'json') this.log(JSON.stringify(result.plan, null, 2))
-    else this.log(flags.format === 'markdown' ? renderPlanMarkdown(result.plan) : renderPlanText(result.plan))
+    const context = {now: new Date(), cwd: process.cwd(), out: flags.out, write: !flags.check || flags.out !== undefined, signKeyFile: flags.sign, baseline: flags.baseline}
+    const result = flags.snapshot ? computePlan(readSnapshotFile(flags.snapshot), options, context) : await computeLivePlan(await this.services(flags), options, context)
+    const {plan, conflicts} = result
+    // --format json prints the plan file's content only (it is piped into files `apply` reads): conflicts go to stderr and --json.
+    if (flags.format === 'json') this.log(JSON.stringify(plan, null, 2))
+    else this.log(flags.format === 'markdown' ? renderPlanMarkdown(plan, {}, conflictsMarkdown(plan.id, conflicts)) : renderPlanText(plan, {}, conflictsTextLines(plan.id, conflicts)))
     if (result.file && flags.format !== 'json') this.logToStderr(`plan written to ${result.file}`)
-    if (flags.check) assertWithinTarget(result.plan)
+    if (flags.check) assertPlanCheck(result)
+    const warning = conflictsWarning(plan.id, conflicts)
+    if (warning) this.logToStderr(warning)
     return result
   }
 }

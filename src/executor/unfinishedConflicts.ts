@@ -116,19 +116,36 @@ export function supersededMoves<T extends Pick<Move, 'plan' | 'shard' | 'from' |
 }
 
 /**
- * refuseConflicts throws CONFLICT (exit 7) when `conflicts` is not empty: one line naming the
- * first pair, the other plan and how many moves are in the way, and the way out (finish or
- * cancel those moves, then plan again from the map they leave).
+ * unfinishedMoveOf (pure) keeps of a move record what the conflict check reads, so a
+ * conflict printed or returned as JSON names the move without its progress counters.
  */
-export function refuseConflicts(planId: string, conflicts: readonly MoveConflict[]): void {
+export function unfinishedMoveOf(m: UnfinishedMove): UnfinishedMove {
+  return {id: m.id, plan: m.plan, shard: m.shard, from: m.from, to: m.to, phase: m.phase, baseEpoch: m.baseEpoch, cancelRequested: m.cancelRequested}
+}
+
+/**
+ * conflictsVerdict (pure) is what `apply`, `plan verify` and `plan` say about `conflicts`:
+ * null when there are none, else one line naming the first pair, the other plan(s) and how
+ * many of their moves are in the way, and the way out (finish or cancel those moves, then
+ * plan again from the map they leave). One text, so the three commands cannot disagree.
+ */
+export function conflictsVerdict(planId: string, conflicts: readonly MoveConflict[]): {message: string; hint: string} | null {
   const first = conflicts[0]
-  if (!first) return
+  if (!first) return null
   const others = [...new Set(conflicts.map((c) => c.other.id))]
   const plans = [...new Set(conflicts.map((c) => c.other.plan))]
   const o = first.other
-  throw new UserError(
-    'CONFLICT',
-    `plan ${planId} conflicts with ${others.length} unfinished move(s) of plan ${plans.join(', plan ')}: its action ${first.action + 1} (shard ${first.shard} ${first.from} -> ${first.to}) and move ${o.id} (shard ${o.shard} ${o.from} -> ${o.to}, ${o.phase}) both change node ${first.node}, which the plan did not count on`,
-    `finish those moves (\`shardctl apply --resume\`), or cancel the ones not cut over yet (\`shardctl moves cancel ${o.id}\`, or \`shardctl moves cancel --plan ${o.plan}\`), then compute a fresh plan with \`shardctl plan\``,
-  )
+  return {
+    message: `plan ${planId} conflicts with ${others.length} unfinished move(s) of plan ${plans.join(', plan ')}: its action ${first.action + 1} (shard ${first.shard} ${first.from} -> ${first.to}) and move ${o.id} (shard ${o.shard} ${o.from} -> ${o.to}, ${o.phase}) both change node ${first.node}, which the plan did not count on`,
+    hint: `finish those moves (\`shardctl apply --resume\`), or cancel the ones not cut over yet (\`shardctl moves cancel ${o.id}\`, or \`shardctl moves cancel --plan ${o.plan}\`), then compute a fresh plan with \`shardctl plan\``,
+  }
+}
+
+/**
+ * refuseConflicts throws CONFLICT (exit 7) with {@link conflictsVerdict}'s line and hint when
+ * `conflicts` is not empty; returns otherwise.
+ */
+export function refuseConflicts(planId: string, conflicts: readonly MoveConflict[]): void {
+  const verdict = conflictsVerdict(planId, conflicts)
+  if (verdict) throw new UserError('CONFLICT', verdict.message, verdict.hint)
 }

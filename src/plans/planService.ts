@@ -1,4 +1,8 @@
+import {type ServiceContext} from '../cluster/serviceContext.js'
+import {readSnapshot} from '../cluster/snapshotService.js'
 import {UserError} from '../errors/errors.js'
+import {unfinishedMoves} from '../executor/moveRecording.js'
+import {conflictsWithUnfinished, type MoveConflict, refuseConflicts, unfinishedMoveOf} from '../executor/unfinishedConflicts.js'
 import {type Plan, PLAN_STRATEGIES, type PlanStrategy, shortStopOf, type ShortStop} from '../model/plan.js'
 import {parseWeights} from '../model/resources.js'
 import {type ClusterSnapshot} from '../model/snapshot.js'
@@ -69,6 +73,22 @@ export function planOptionsFromFlags(flags: PlanFlagValues): PlanOptionsInput {
 export interface PlanRun {
   plan: Plan
   file: string | null
+  /**
+   * conflicts: the plan's actions that change a node other plans' unfinished moves also
+   * change, so `apply` and `plan verify` refuse the plan (src/executor/unfinishedConflicts.ts).
+   * Read from etcd; always empty for a plan made from a snapshot file, which holds no moves.
+   */
+  conflicts: MoveConflict[]
+}
+
+/** PlanContext is where and how `computePlan` writes and signs the plan. */
+export interface PlanContext {
+  now: Date
+  cwd: string
+  out?: string
+  write: boolean
+  signKeyFile?: string
+  baseline?: boolean
 }
 
 /**
@@ -77,14 +97,44 @@ export interface PlanRun {
  * key fails before planning), and writes it to `out` (or `plans/<cluster>-<timestamp>.json`
  * under `cwd`) unless `write` is false. Nothing is written when planning throws.
  */
-export function computePlan(snapshot: ClusterSnapshot, options: PlanOptionsInput, context: {now: Date; cwd: string; out?: string; write: boolean; signKeyFile?: string; baseline?: boolean}): PlanRun {
+export function computePlan(snapshot: ClusterSnapshot, options: PlanOptionsInput, context: PlanContext): PlanRun {
   const key = context.signKeyFile === undefined ? undefined : readKeyFile(context.signKeyFile, 'private')
   const unsigned = planRebalance(snapshot, options, {id: planIdFor(snapshot.cluster.name, context.now), createdAt: context.now.toISOString()}, {baseline: context.baseline ?? true})
   const plan = key ? signPlan(unsigned, key) : unsigned
-  if (!context.write) return {plan, file: null}
+  if (!context.write) return {plan, file: null, conflicts: []}
   const file = context.out ?? defaultPlanPath(plan, context.cwd)
   writePlanFile(plan, file)
-  return {plan, file}
+  return {plan, file, conflicts: []}
+}
+
+/**
+ * computeLivePlan plans the live cluster (as {@link computePlan}) and lists the plan's
+ * conflicts with other plans' unfinished moves, with the very check `apply` and `plan verify`
+ * run (`conflictsWithUnfinished`, against the epochs of the map the plan was made from), so
+ * `plan` says up front what `apply` would refuse. The moves are read right after the map
+ * (not at the same revision: a move recorded or finished in between shows in `apply`'s check,
+ * which runs again under the executor lock), and before planning, so a read that fails
+ * writes no plan. The plan is written even when it conflicts, for review; `--check` refuses it
+ * ({@link assertPlanCheck}).
+ */
+export async function computeLivePlan(ctx: ServiceContext, options: PlanOptionsInput, context: PlanContext): Promise<PlanRun> {
+  const snapshot = await readSnapshot(ctx)
+  const unfinished = (await unfinishedMoves(ctx)).map(unfinishedMoveOf)
+  const run = computePlan(snapshot, options, context)
+  const epochs = new Map(snapshot.shards.map((s) => [s.id, s.epoch]))
+  return {...run, conflicts: conflictsWithUnfinished(run.plan, unfinished, (id) => epochs.get(id))}
+}
+
+/**
+ * assertPlanCheck is `plan --check`'s verdict on a run: a plan that conflicts with other
+ * plans' unfinished moves throws CONFLICT (exit 7, the line `apply` and `plan verify` refuse
+ * it with) before any balance verdict, since `apply` would refuse it whatever its status: a
+ * CI gate must not pass it on for review and signing as 10 ("review and apply the plan").
+ * Otherwise {@link assertWithinTarget} (0, 10 or 11).
+ */
+export function assertPlanCheck(run: PlanRun): void {
+  refuseConflicts(run.plan.id, run.conflicts)
+  assertWithinTarget(run.plan)
 }
 
 /**

@@ -3,7 +3,7 @@ import {isUserError} from '../../src/errors/errors.js'
 import {type MovePhase} from '../../src/model/move.js'
 import {type PlanAction} from '../../src/model/plan.js'
 import {moveOf} from './fixtures.js'
-import {adoptable, adoptedMoves, conflictsWithUnfinished, refuseConflicts, supersededMoves, type UnfinishedMove} from '../../src/executor/unfinishedConflicts.js'
+import {adoptable, adoptedMoves, conflictsVerdict, conflictsWithUnfinished, refuseConflicts, supersededMoves, type UnfinishedMove, unfinishedMoveOf} from '../../src/executor/unfinishedConflicts.js'
 
 const move = (shard: number, from: string, to: string, epoch = 1): PlanAction => ({kind: 'move', shard, epoch, from, to, bytes: 0, keys: 0, reason: {kind: 'balance', detail: 'x'}, predicted: {source: 1, target: 1}})
 const other = (shard: number, from: string, to: string, phase: MovePhase = 'pending', baseEpoch = 1, plan = 'a', cancelRequested = false): UnfinishedMove => ({id: `${plan}-000${shard}`, plan, shard, from, to, phase, baseEpoch, cancelRequested})
@@ -73,6 +73,26 @@ describe('conflictsWithUnfinished', () => {
     expect(e.message).not.toContain('\n')
     expect(e.hint).toContain('shardctl apply --resume')
     expect(e.hint).toContain('shardctl moves cancel a-0007')
+  })
+
+  it('conflictsVerdict is null without conflicts, else the very message and hint refuseConflicts throws', () => {
+    expect(conflictsVerdict('b', [])).toBeNull()
+    const c = conflictsWith(planB(move(5, 'n2', 'n3')), [other(7, 'n1', 'n3')])
+    const thrown = (() => {
+      try {
+        refuseConflicts('b', c)
+      } catch (e) {
+        return e as Error & {hint: string}
+      }
+    })()
+    expect(conflictsVerdict('b', c)).toEqual({message: thrown!.message, hint: thrown!.hint})
+  })
+
+  it('unfinishedMoveOf keeps what the check reads and drops the rest of a move record (progress, timestamps), changing no verdict', () => {
+    const record = {...other(7, 'n1', 'n3', 'copying'), index: 0, epoch: 2, progress: {copiedKeys: 5}, reason: null, attempts: 0, createdAt: 't', updatedAt: 't'}
+    expect(unfinishedMoveOf(record)).toEqual(other(7, 'n1', 'n3', 'copying'))
+    const plan = planB(move(5, 'n2', 'n3'))
+    expect(conflictsWith(plan, [unfinishedMoveOf(record)]).map((x) => x.action)).toEqual(conflictsWith(plan, [record]).map((x) => x.action))
   })
 })
 

@@ -40,6 +40,22 @@ describe('renderPlanText', () => {
   })
 })
 
+describe('alerts (lines about the plan that are not in its file: conflicts with other plans\' unfinished moves)', () => {
+  it('given alerts, when rendered as text, then they sit right under the status line, indented as the header; without alerts the text is unchanged', () => {
+    const lines = renderPlanText(plan, {}, ['conflicts  first', '           second']).split('\n')
+    const status = lines.findIndex((l) => l.startsWith('  status '))
+    expect(lines.slice(status + 1, status + 3)).toEqual(['  conflicts  first', '             second'])
+    expect(renderPlanText(plan, {}, [])).toBe(renderPlanText(plan))
+  })
+
+  it('given alerts, when rendered as markdown, then they follow the verdict as their own block; without alerts the markdown is unchanged', () => {
+    const lines = renderPlanMarkdown(plan, {}, ['> **refused**', '> - pair']).split('\n')
+    const verdict = lines.findIndex((l) => l.startsWith('**Rebalance needed'))
+    expect(lines.slice(verdict + 1, verdict + 5)).toEqual(['', '> **refused**', '> - pair', ''])
+    expect(renderPlanMarkdown(plan, {}, [])).toBe(renderPlanMarkdown(plan))
+  })
+})
+
 describe('renderPlanMarkdown', () => {
   it('given a plan, when rendered, then it is a PR summary with a before/after/baseline table and collapsible details', () => {
     const md = renderPlanMarkdown(plan)

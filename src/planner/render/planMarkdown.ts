@@ -28,8 +28,10 @@ function cell(text: string): string {
 /**
  * renderPlanMarkdown renders a PR-ready summary: the verdict, a before/after/ring-baseline
  * table, why the planner stopped, and collapsible per-node bars and actions. Pure.
+ * `alerts` are markdown lines about the plan that are not in the plan file (`plan` names
+ * other plans' unfinished moves it conflicts with): shown right under the verdict.
  */
-export function renderPlanMarkdown(plan: Plan, limits: {nodes?: number; actions?: number} = {}): string {
+export function renderPlanMarkdown(plan: Plan, limits: {nodes?: number; actions?: number} = {}, alerts: readonly string[] = []): string {
   const s = plan.summary
   const b = s.baseline
   const out: string[] = []
@@ -37,6 +39,7 @@ export function renderPlanMarkdown(plan: Plan, limits: {nodes?: number; actions?
   out.push('')
   out.push(`**${verdictOf(s)}** (${plan.options.strategy} strategy, target ${s.target}x the mean)`)
   out.push('')
+  if (alerts.length > 0) out.push(...alerts, '')
   out.push('| | before | after | ring baseline |')
   out.push('|---|---:|---:|---:|')
   out.push(`| max utilisation (x mean) | ${ratioText(s.imbalanceBefore, [s.target])} | ${ratioText(s.imbalanceAfter, [s.target])} | ${b ? ratioText(b.imbalanceAfter, [s.target]) : 'n/a'} |`)

@@ -41,9 +41,11 @@ export function describeAction(a: PlanAction, band: readonly number[] = []): str
 /**
  * renderPlanText renders a plan for a terminal: the verdict, imbalance before/after beside
  * the ring baseline, data to move, why it stopped, per-node utilisation before and after
- * as horizontal bars (`│` marks the target), and the first actions. Pure.
+ * as horizontal bars (`│` marks the target), and the first actions. Pure. `alerts` are lines
+ * about the plan that are not in the plan file (`plan` names other plans' unfinished moves
+ * it conflicts with): shown under the status line, where a reader looks first.
  */
-export function renderPlanText(plan: Plan, limits: RenderLimits = {}): string {
+export function renderPlanText(plan: Plan, limits: RenderLimits = {}, alerts: readonly string[] = []): string {
   const s = plan.summary
   const nodeLimit = limits.nodes ?? 40
   const actionLimit = limits.actions ?? 20
@@ -51,6 +53,7 @@ export function renderPlanText(plan: Plan, limits: RenderLimits = {}): string {
   out.push(`Plan ${plan.id} for cluster "${plan.cluster}" (${plan.options.strategy}; from revision ${plan.createdFrom.revision}, shard map ${plan.createdFrom.fingerprint.slice(0, 12)})`)
   const short = shortStopOf(s)
   out.push(`  status     ${s.status}${short === null ? '' : ` (this plan stops short of the target: ${short})`}`)
+  for (const line of alerts) out.push(`  ${line}`)
   out.push(`  ${imbalanceLine(plan)}`)
   out.push(`  moves      ${s.moves} (${formatBytes(s.bytesToMove)}, ${Math.round(s.keysToMove)} keys); splits ${s.splits}`)
   out.push(`  load moved ${s.loadMoved.toFixed(2)} average nodes (at least ${s.loadOutsideTarget.toFixed(2)} needed)`)
