@@ -21,7 +21,7 @@
  */
 import {spawn} from 'node:child_process'
 import {closeSync, fdatasync, fdatasyncSync, openSync, readSync, rmSync, writeSync} from 'node:fs'
-import {connect, createServer} from 'node:net'
+import {connect, createServer, type Socket} from 'node:net'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
@@ -78,18 +78,7 @@ export async function bareCopyRate(dir: string, total: number, timeoutMs = 120_0
     await new Promise((r) => sock.once('connect', r))
     const start = performance.now()
     const cpu0 = process.cpuUsage()
-    const fd = openSync(from, 'r')
-    try {
-      for (let sent = 0; sent < total; ) {
-        const buf = Buffer.allocUnsafe(Math.min(READ_BYTES, total - sent))
-        const n = readSync(fd, buf, 0, buf.length, sent)
-        if (n <= 0) throw new Error(`bare copy: short read at ${sent} of ${total}`)
-        sent += n
-        if (!sock.write(n === buf.length ? buf : buf.subarray(0, n))) await new Promise((r) => sock.once('drain', r))
-      }
-    } finally {
-      closeSync(fd)
-    }
+    await sendFile(from, sock, total, 0)
     sock.end()
     const done = await line(/done (\d+) cpu (\d+)\n/)
     const secs = (performance.now() - start) / 1000
@@ -166,10 +155,8 @@ function lineReader(child: ReturnType<typeof spawn>, what: string): (re: RegExp)
     })
 }
 
-/** send is the sending process of a paced copy: `total` bytes of `file` to 127.0.0.1:`port` in 1 MiB writes, at most `rate` bytes/s (0: unpaced). */
-async function send(file: string, port: number, total: number, rate: number): Promise<void> {
-  const sock = connect(port, '127.0.0.1')
-  await new Promise((r) => sock.once('connect', r))
+/** sendFile writes `total` bytes of `file` to `sock` in 1 MiB reads and writes, at most `rate` bytes/s since the start (0: unpaced). */
+async function sendFile(file: string, sock: Socket, total: number, rate: number): Promise<void> {
   const start = performance.now()
   const fd = openSync(file, 'r')
   try {
@@ -179,13 +166,19 @@ async function send(file: string, port: number, total: number, rate: number): Pr
       if (n <= 0) throw new Error(`bare copy: short read at ${sent} of ${total}`)
       sent += n
       if (!sock.write(n === buf.length ? buf : buf.subarray(0, n))) await new Promise((r) => sock.once('drain', r))
-      // Paced: never ahead of `rate` since the start.
       const ahead = rate > 0 ? (sent * 1000) / rate - (performance.now() - start) : 0
       if (ahead > 0) await new Promise((r) => setTimeout(r, ahead))
     }
   } finally {
     closeSync(fd)
   }
+}
+
+/** send is the sending process of a paced copy: `total` bytes of `file` to 127.0.0.1:`port`, at most `rate` bytes/s (0: unpaced). */
+async function send(file: string, port: number, total: number, rate: number): Promise<void> {
+  const sock = connect(port, '127.0.0.1')
+  await new Promise((r) => sock.once('connect', r))
+  await sendFile(file, sock, total, rate)
   sock.end(() => process.stdout.write(`sent ${total}\n`))
 }
 
