@@ -30,7 +30,19 @@ export interface HeldLock {
 }
 
 /**
- * acquireLock takes the lease-backed lock at `key`, or throws UserError(LOCK_HELD) naming
+ * LockHeldError is {@link acquireLock}'s refusal (LOCK_HELD, exit 8): another process holds
+ * the lock, so nothing was done under it. Its own class because LOCK_HELD is also the code of
+ * a holder fenced out after its lease was lost (the executor's LockLostError), which comes
+ * after work was done: a caller that defers on the first (the autopilot) must tell the two apart.
+ */
+export class LockHeldError extends UserError {
+  constructor(message: string, hint: string) {
+    super('LOCK_HELD', message, hint)
+  }
+}
+
+/**
+ * acquireLock takes the lease-backed lock at `key`, or throws LockHeldError (LOCK_HELD) naming
  * the current holder, or CONFLICT when its lease lapsed while it was being taken. It does not wait. The lock vanishes with its lease when the holder
  * dies (after `ttlSeconds`). Writes made under it must carry `fence`, so a holder whose
  * lease lapsed cannot write after another process took over.
@@ -77,11 +89,11 @@ export async function acquireLock(store: Store, key: string, holder: string, ttl
   }
 }
 
-async function lockHeldError(store: Store, key: string): Promise<UserError> {
+async function lockHeldError(store: Store, key: string): Promise<LockHeldError> {
   const current = await store.get(key).catch(() => undefined)
   const found = current ? parseLockHolder(current.value) : undefined
   const who = found ? `${found.holder} (pid ${found.pid} on ${found.host}, since ${found.acquiredAt})` : 'another process'
-  return new UserError('LOCK_HELD', `${key} is held by ${who}`, 'wait for it to finish, or stop that process; a dead holder releases the lock when its lease expires')
+  return new LockHeldError(`${key} is held by ${who}`, 'wait for it to finish, or stop that process; a dead holder releases the lock when its lease expires')
 }
 
 /** parseLockHolder reads a lock key's value; undefined when it is not a valid holder record. */

@@ -61,6 +61,12 @@ export interface ApplyResult {
   bytesCopied: number
   durationMs: number
   stopped: boolean
+  /**
+   * leaseLost: the executor's lease on its lock was lost during the run (etcd unreachable past
+   * the TTL), which stopped it (`stopped`): another executor may have taken over, and the
+   * unfinished moves continue at the next `apply --resume`. No human took the lock from it.
+   */
+  leaseLost: boolean
 }
 
 /** ApplyDeps are the injected side effects: clock and sleep (tests control time), and optionally the moves' node effects. */
@@ -96,8 +102,10 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
   signal.addEventListener('abort', onAbort)
   // A stop asked before the listener was added (Ctrl-C while the lock was being taken) fires no event.
   if (signal.aborted) stop.abort()
+  let leaseLost = false
   lock.lease.onLost(() => {
     deps.emit({type: 'info', message: 'executor lease lost: stopping', at: new Date(deps.now()).toISOString()})
+    leaseLost = true
     stop.abort()
   })
   const clients = new NodeClients({token: await loadClusterToken(ctx, {create: false}).catch(() => ''), timeoutMs: 10_000})
@@ -105,7 +113,7 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
   try {
     // Ctrl-C while the lock was being taken: stop before changing anything, not after the
     // splits and the moves' records (a stop must not be the last thing that happens).
-    if (stop.signal.aborted) return stoppedUnchanged(input, started, deps, info)
+    if (stop.signal.aborted) return {...stoppedUnchanged(input, started, deps, info), leaseLost}
     // A previous executor may have died before its last fold: bound the deltas it left before adding more.
     await foldCensusIfDue(ctx)
     // A previous apply may have died while recording a plan's moves (moveRecording.ts): its list
@@ -139,7 +147,7 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
     // Ctrl-C while the preflight was read or the question answered: nothing has changed yet.
     // Once the splits start, they and the moves' records are finished (a few transactions; a
     // plan left split but unrecorded would need a fresh preflight), and no move starts.
-    if (stop.signal.aborted) return stoppedUnchanged(input, started, deps, info)
+    if (stop.signal.aborted) return {...stoppedUnchanged(input, started, deps, info), leaseLost}
     // A refusal, too, changes nothing (PlanChangedError says so): it comes before the lists are completed.
     if (plan && preflight) refuseIfChanged(preflight, await preflightNow(ctx, plan))
     for (const r of await completeRecordings(ctx, lock)) {
@@ -166,7 +174,7 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
     const final = await runAll(ctx, lock, mine, {...input, limits}, deps, clients, stop.signal, runMove)
     const ids = new Set(mine.map((m) => m.value.id))
     const report = (await listMoves(ctx)).filter((m) => ids.has(m.value.id) || (input.plan && m.value.plan === input.plan.id))
-    return summarise(input.plan?.id ?? null, report.map((m) => final.get(m.value.id) ?? m.value), splits, started, deps.now(), stop.signal.aborted)
+    return {...summarise(input.plan?.id ?? null, report.map((m) => final.get(m.value.id) ?? m.value), splits, started, deps.now(), stop.signal.aborted), leaseLost}
   } finally {
     signal.removeEventListener('abort', onAbort)
     await clients.close()
@@ -629,5 +637,6 @@ function summarise(plan: string | null, moves: Move[], splits: ApplyResult['spli
     bytesCopied: moves.reduce((a, m) => a + m.progress.bytes, 0),
     durationMs: now - started,
     stopped,
+    leaseLost: false,
   }
 }

@@ -68,9 +68,29 @@ export function makesTheSameMove(plan: Pick<Plan, 'actions'>, move: Pick<Move, '
 }
 
 /**
- * refuseConflicts throws CONFLICT (exit 7) when `conflicts` is not empty: one line naming the
- * first pair, the other plan and how many moves are in the way, and the way out (finish or
- * cancel those moves, then plan again from the map they leave).
+ * UnfinishedConflictError is `apply`'s refusal (CONFLICT, exit 7, nothing changed) of a plan
+ * that conflicts with other plans' unfinished moves. Its own class, with the moves and plans in
+ * the way as fields, because apply throws other CONFLICTs: the map changing before the go-ahead
+ * (PlanChangedError: planning again may succeed), or its lease lapsing after it changed things.
+ * Planning again from the same map gives this one again: a caller that plans by itself (the
+ * autopilot) must finish or cancel these moves first.
+ */
+export class UnfinishedConflictError extends UserError {
+  constructor(
+    message: string,
+    hint: string,
+    /** moves are the ids of the unfinished moves in the way; plans, the plans they belong to. */
+    readonly moves: readonly string[],
+    readonly plans: readonly string[],
+  ) {
+    super('CONFLICT', message, hint)
+  }
+}
+
+/**
+ * refuseConflicts throws UnfinishedConflictError (CONFLICT, exit 7) when `conflicts` is not
+ * empty: one line naming the first pair, the other plan and how many moves are in the way, and
+ * the way out (finish or cancel those moves, then plan again from the map they leave).
  */
 export function refuseConflicts(planId: string, conflicts: readonly MoveConflict[]): void {
   const first = conflicts[0]
@@ -78,9 +98,10 @@ export function refuseConflicts(planId: string, conflicts: readonly MoveConflict
   const others = [...new Set(conflicts.map((c) => c.other.id))]
   const plans = [...new Set(conflicts.map((c) => c.other.plan))]
   const o = first.other
-  throw new UserError(
-    'CONFLICT',
+  throw new UnfinishedConflictError(
     `plan ${planId} conflicts with ${others.length} unfinished move(s) of plan ${plans.join(', plan ')}: its action ${first.action + 1} (shard ${first.shard} ${first.from} -> ${first.to}) and move ${o.id} (shard ${o.shard} ${o.from} -> ${o.to}, ${o.phase}) both change node ${first.node}, which the plan did not count on`,
     `finish those moves (\`shardctl apply --resume\`), or cancel the ones not cut over yet (\`shardctl moves cancel ${o.id}\`, or \`shardctl moves cancel --plan ${o.plan}\`), then compute a fresh plan with \`shardctl plan\``,
+    others,
+    plans,
   )
 }

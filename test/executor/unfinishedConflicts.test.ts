@@ -2,7 +2,7 @@ import {describe, expect, it} from 'vitest'
 import {isUserError} from '../../src/errors/errors.js'
 import {type MovePhase} from '../../src/model/move.js'
 import {type PlanAction} from '../../src/model/plan.js'
-import {conflictsWithUnfinished, refuseConflicts, type UnfinishedMove} from '../../src/executor/unfinishedConflicts.js'
+import {conflictsWithUnfinished, refuseConflicts, UnfinishedConflictError, type UnfinishedMove} from '../../src/executor/unfinishedConflicts.js'
 
 const move = (shard: number, from: string, to: string, epoch = 1): PlanAction => ({kind: 'move', shard, epoch, from, to, bytes: 0, keys: 0, reason: {kind: 'balance', detail: 'x'}, predicted: {source: 1, target: 1}})
 const other = (shard: number, from: string, to: string, phase: MovePhase = 'pending', baseEpoch = 1, plan = 'a', cancelRequested = false): UnfinishedMove => ({id: `${plan}-000${shard}`, plan, shard, from, to, phase, baseEpoch, cancelRequested})
@@ -72,5 +72,9 @@ describe('conflictsWithUnfinished', () => {
     expect(e.message).not.toContain('\n')
     expect(e.hint).toContain('shardctl apply --resume')
     expect(e.hint).toContain('shardctl moves cancel a-0007')
+    // Its own class, with the moves in the way: a caller (the autopilot) tells it from apply's other CONFLICTs without reading the text.
+    expect(err).toBeInstanceOf(UnfinishedConflictError)
+    expect((err as UnfinishedConflictError).moves).toEqual(['a-0007'])
+    expect((err as UnfinishedConflictError).plans).toEqual(['a'])
   })
 })
