@@ -100,9 +100,6 @@ class ApplyRefused extends Error {
   }
 }
 
-/** ExecutorLeaseLost: the executor's lease on its lock was lost while it ran the autopilot's moves (LockLostError). Moves ran; the rest wait for a resume. */
-class ExecutorLeaseLost extends Error {}
-
 /**
  * runAutopilot campaigns for the cluster's autopilot leadership and, while it leads, runs the
  * reconcile loop: every `intervalMs` it reads the cluster, asks {@link decide} what to do and
@@ -225,7 +222,6 @@ async function attemptOnce(ctx: ServiceContext, input: AutopilotInput, deps: Aut
       refused = err.kind
       return refusalOutcome(err, attempt, input.intervalMs)
     }
-    if (err instanceof ExecutorLeaseLost) return err.message
     if (isUserError(err, 'CONFLICT')) throw err
     return `failed: ${errorMessage(err)}`
   })
@@ -284,14 +280,17 @@ async function act(ctx: ServiceContext, input: AutopilotInput, deps: AutopilotDe
   // or the run stopped with leaseLost) moves ran, and no human is involved.
   const leaseLost = (detail: string) => `stopped: the executor lost its lease on the executor lock mid-run (${detail}); the next check resumes the unfinished moves once the executor lock is free`
   const run = async (apply: ApplyInput): Promise<string> => {
-    const r = await executePlan(ctx, apply, applyDeps, signal).catch((err: unknown) => {
+    let r: ApplyResult
+    try {
+      r = await executePlan(ctx, apply, applyDeps, signal)
+    } catch (err) {
       if (err instanceof PlanChangedError) throw new ApplyRefused('map-changed', err)
       if (err instanceof UnfinishedConflictError) throw new ApplyRefused('unfinished-moves', err)
       if (err instanceof LockHeldError) throw new ApplyRefused('lock-held', err)
-      if (err instanceof LockLostError) throw new ExecutorLeaseLost(leaseLost(err.message), {cause: err})
+      if (err instanceof LockLostError) return leaseLost(err.message)
       if (isUserError(err, 'CONFLICT')) throw new Error(`the executor stopped: ${err.message}`, {cause: err})
       throw err
-    })
+    }
     return r.leaseLost ? leaseLost(summarise(r)) : summarise(r)
   }
   const base: Omit<ApplyInput, 'plan'> = {

@@ -80,7 +80,7 @@ describe('autopilot: the executor lock stops its apply', () => {
     const outcomes = events.flatMap((e) => (e.type === 'outcome' ? [e] : []))
     expect(outcomes).toHaveLength(1)
     expect(outcomes[0]!.outcome).not.toMatch(/^deferred/)
-    expect(outcomes[0]!.outcome).toMatch(/^stopped: the executor lost its lease on the executor lock mid-run \(the executor lost its lock .*\); the next check resumes the unfinished moves once the executor lock is free/)
+    expect(outcomes[0]!.outcome).toMatch(/^stopped: the executor lost its lease on the executor lock mid-run \(the executor lost its lock .*\); the next check resumes the unfinished moves once the executor lock is free; plan \S+\.json$/)
     const moves = (await listMoves(w.ctx)).map((m) => m.value)
     expect(moves.length).toBeGreaterThan(0)
     expect((await w.state())?.history.spent).toHaveLength(1)
