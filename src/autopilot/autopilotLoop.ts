@@ -5,7 +5,7 @@ import {type ServiceContext} from '../cluster/serviceContext.js'
 import {foldCensusIfDue} from '../cluster/shardCensus.js'
 import {readSnapshot} from '../cluster/snapshotService.js'
 import {errorMessage, isUserError, UserError} from '../errors/errors.js'
-import {acquireLock, type HeldLock, LockHeldError, parseLockHolder} from '../etcd/leaseLock.js'
+import {acquireLock, type HeldLock, LockHeldError, LockLapsedError, parseLockHolder} from '../etcd/leaseLock.js'
 import {type ApplyDeps, type ApplyInput, type ApplyResult, executePlan, PlanChangedError} from '../executor/executePlan.js'
 import {type ExecutorEvent, type ExecutorOptions} from '../executor/executorEnv.js'
 import {type MoveEffects} from '../executor/moveEffects.js'
@@ -85,10 +85,12 @@ export const CONFLICT_ATTEMPTS = 3
  * RefusalKind says why an `apply` of the autopilot was refused before anything of it ran,
  * told by the error's class, never its text: `map-changed` (PlanChangedError: planning again
  * may pass), `unfinished-moves` (UnfinishedConflictError: planning again from the same map
- * gives the same refusal; those moves must run first) and `lock-held` (LockHeldError: someone
- * took the executor lock between the check and the apply; the autopilot defers to them).
+ * gives the same refusal; those moves must run first), `lock-held` (LockHeldError: someone
+ * took the executor lock between the check and the apply; the autopilot defers to them) and
+ * `lock-lapsed` (LockLapsedError: the executor's lease lapsed while it took the lock, etcd
+ * trouble; the next check tries again).
  */
-type RefusalKind = 'map-changed' | 'unfinished-moves' | 'lock-held'
+type RefusalKind = 'map-changed' | 'unfinished-moves' | 'lock-held' | 'lock-lapsed'
 
 /** ApplyRefused wraps the refusal of an `apply` of the autopilot, so it is not taken for the autopilot's own fenced writes failing (lost leadership), nor its plan for one that ran. */
 class ApplyRefused extends Error {
@@ -231,8 +233,9 @@ async function attemptOnce(ctx: ServiceContext, input: AutopilotInput, deps: Aut
   const history = refused ? {...next.history, spent: state.history.spent, movedAt: state.history.movedAt, aboveSince: state.history.aboveSince ?? next.history.aboveSince} : next.history
   next = {...next, history, decisions: next.decisions.map((r) => (r === record ? {...r, outcome} : r))}
   await saveState(ctx, lock, next)
-  // A held lock is deferred to (the next check waits for its holder); a CONFLICT refusal is looked at again now.
-  return {state: next, again: refused !== null && refused !== 'lock-held'}
+  // A held lock is deferred to (the next check waits for its holder), etcd trouble taking it waits
+  // for the next check too; a CONFLICT refusal of the plan is looked at again now.
+  return {state: next, again: refused === 'map-changed' || refused === 'unfinished-moves'}
 }
 
 /** refusalOutcome is the one-line outcome of a refused apply: what refused it, that nothing of it ran, and what the autopilot does next. */
@@ -241,6 +244,8 @@ function refusalOutcome(err: ApplyRefused, attempt: number, intervalMs: number):
   switch (err.kind) {
     case 'lock-held':
       return `deferred: ${err.message}; nothing of this plan ran; the next check waits for that holder`
+    case 'lock-lapsed':
+      return `failed: could not take the executor lock (${err.message}); nothing of this plan ran; ${nextCheck}`
     case 'unfinished-moves':
       // decide() resumes unfinished moves before it plans anything: observing again runs them (or waits, naming why).
       return attempt < CONFLICT_ATTEMPTS
@@ -276,7 +281,8 @@ async function act(ctx: ServiceContext, input: AutopilotInput, deps: AutopilotDe
   // any other came after the apply may have split or recorded moves (its lease lapsed while
   // recording: some recorded, the rest listed for the next executor), so the plan counts as
   // started and the next check resumes it. Likewise the executor lock: held by someone else
-  // when the apply starts (LockHeldError) nothing ran; its lease lost mid-run (LockLostError,
+  // when the apply starts (LockHeldError), or its lease lapsed as it was taken (LockLapsedError),
+  // nothing ran; its lease lost mid-run (LockLostError,
   // or the run stopped with leaseLost) moves ran, and no human is involved.
   const leaseLost = (detail: string) => `stopped: the executor lost its lease on the executor lock mid-run (${detail}); the next check resumes the unfinished moves once the executor lock is free`
   const run = async (apply: ApplyInput): Promise<string> => {
@@ -287,6 +293,7 @@ async function act(ctx: ServiceContext, input: AutopilotInput, deps: AutopilotDe
       if (err instanceof PlanChangedError) throw new ApplyRefused('map-changed', err)
       if (err instanceof UnfinishedConflictError) throw new ApplyRefused('unfinished-moves', err)
       if (err instanceof LockHeldError) throw new ApplyRefused('lock-held', err)
+      if (err instanceof LockLapsedError) throw new ApplyRefused('lock-lapsed', err)
       if (err instanceof LockLostError) return leaseLost(err.message)
       if (isUserError(err, 'CONFLICT')) throw new Error(`the executor stopped: ${err.message}`, {cause: err})
       throw err

@@ -42,8 +42,19 @@ export class LockHeldError extends UserError {
 }
 
 /**
+ * LockLapsedError is {@link acquireLock}'s CONFLICT when the lease lapsed while the lock was
+ * being taken: nothing was done under it. Its own class because a caller's other CONFLICTs
+ * (the executor's, after it changed things) mean work was done.
+ */
+export class LockLapsedError extends UserError {
+  constructor(message: string, hint: string) {
+    super('CONFLICT', message, hint)
+  }
+}
+
+/**
  * acquireLock takes the lease-backed lock at `key`, or throws LockHeldError (LOCK_HELD) naming
- * the current holder, or CONFLICT when its lease lapsed while it was being taken. It does not wait. The lock vanishes with its lease when the holder
+ * the current holder, or LockLapsedError (CONFLICT) when its lease lapsed while it was being taken. It does not wait. The lock vanishes with its lease when the holder
  * dies (after `ttlSeconds`). Writes made under it must carry `fence`, so a holder whose
  * lease lapsed cannot write after another process took over.
  *
@@ -67,7 +78,7 @@ export async function acquireLock(store: Store, key: string, holder: string, ttl
   if (!membership.held()) {
     // The lease lapsed between the grant and the lock key's write: the key went with it.
     await membership.stop()
-    throw new UserError('CONFLICT', `${key}: the lease expired while the lock was being taken`, 'try again; if it keeps happening, check the connection to etcd')
+    throw new LockLapsedError(`${key}: the lease expired while the lock was being taken`, 'try again; if it keeps happening, check the connection to etcd')
   }
   const lease = membership.lease()!
   const rev = createRevision!

@@ -6,6 +6,7 @@ import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
 import {makeServiceContext} from '../../src/cluster/serviceContext.js'
 import {type MoveEffects} from '../../src/executor/moveEffects.js'
 import {commitMoveTransition, listMoves} from '../../src/executor/moveStore.js'
+import {type Txn} from '../../src/store/store.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
 import {cleanOneCheckDirs, runOneAutopilotCheck} from './oneAutopilotCheck.js'
 
@@ -48,6 +49,32 @@ describe('autopilot: the executor lock stops its apply', () => {
     expect(outcomes).toHaveLength(1)
     expect(outcomes[0]!.kind).toBe('heal')
     expect(outcomes[0]!.outcome).toMatch(/^deferred: .*is held by shardctl apply plans\/human\.json/)
+    expect(await listMoves(w.ctx)).toEqual([])
+    const s = await w.state()
+    expect(s?.history.spent).toEqual([])
+    expect(s?.history.movedAt).toEqual({})
+  })
+
+  it('Given the executor\'s lease lapses while its apply takes the executor lock, When the apply is refused, Then the outcome says the lock could not be taken (not that the executor stopped), and the plan that never ran costs no budget', async () => {
+    const w = await world('aplocklapsed')
+    let lapsed = 0
+    const commit = w.store.commit.bind(w.store)
+    w.store.commit = async (txn: Txn) => {
+      const rev = await commit(txn)
+      // The executor lock's key was just written under its lease: the lease lapses before the taker checks it.
+      const put = (txn.puts ?? []).find((p) => p.key === w.ctx.keys.executorLock && p.lease !== undefined)
+      if (put && rev !== undefined && lapsed === 0) {
+        w.store.expireLease(put.lease!)
+        lapsed++
+      }
+      return rev
+    }
+    const events = await runOneAutopilotCheck(w.ctx, w.clock, {coolDownMs: 3_600_000, limit: 4})
+    expect(lapsed).toBe(1)
+    expect(events.filter((e) => e.type === 'deposed')).toEqual([])
+    const outcomes = events.flatMap((e) => (e.type === 'outcome' ? [e] : []))
+    expect(outcomes).toHaveLength(1)
+    expect(outcomes[0]!.outcome).toMatch(/^failed: could not take the executor lock \(.*the lease expired while the lock was being taken\); nothing of this plan ran; next check in 60s/)
     expect(await listMoves(w.ctx)).toEqual([])
     const s = await w.state()
     expect(s?.history.spent).toEqual([])
