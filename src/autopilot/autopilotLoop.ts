@@ -243,9 +243,9 @@ function refusalOutcome(err: ApplyRefused, attempt: number, intervalMs: number):
   const nextCheck = `next check in ${Math.round(intervalMs / 1000)}s`
   switch (err.kind) {
     case 'lock-held':
-      return `deferred: ${err.message}; nothing of this plan ran; the next check waits for that holder`
+      return `deferred: ${err.message}; nothing of it ran; the next check waits for that holder`
     case 'lock-lapsed':
-      return `failed: could not take the executor lock (${err.message}); nothing of this plan ran; ${nextCheck}`
+      return `failed: could not take the executor lock (${err.message}); nothing of it ran; ${nextCheck}`
     case 'unfinished-moves':
       // decide() resumes unfinished moves before it plans anything: observing again runs them (or waits, naming why).
       return attempt < CONFLICT_ATTEMPTS
@@ -282,8 +282,8 @@ async function act(ctx: ServiceContext, input: AutopilotInput, deps: AutopilotDe
   // recording: some recorded, the rest listed for the next executor), so the plan counts as
   // started and the next check resumes it. Likewise the executor lock: held by someone else
   // when the apply starts (LockHeldError), or its lease lapsed as it was taken (LockLapsedError),
-  // nothing ran; its lease lost mid-run (LockLostError,
-  // or the run stopped with leaseLost) moves ran, and no human is involved.
+  // nothing ran; its lease lost mid-run (LockLostError, or the run stopped with leaseLost),
+  // moves ran, and no human is involved.
   const leaseLost = (detail: string) => `stopped: the executor lost its lease on the executor lock mid-run (${detail}); the next check resumes the unfinished moves once the executor lock is free`
   const run = async (apply: ApplyInput): Promise<string> => {
     let r: ApplyResult
