@@ -5,13 +5,14 @@ import {type ServiceContext} from '../cluster/serviceContext.js'
 import {foldCensusIfDue} from '../cluster/shardCensus.js'
 import {readSnapshot} from '../cluster/snapshotService.js'
 import {errorMessage, isUserError, UserError} from '../errors/errors.js'
-import {acquireLock, type HeldLock, parseLockHolder} from '../etcd/leaseLock.js'
+import {acquireLock, type HeldLock, LockHeldError, LockLapsedError, parseLockHolder} from '../etcd/leaseLock.js'
 import {type ApplyDeps, type ApplyInput, type ApplyResult, executePlan, PlanChangedError} from '../executor/executePlan.js'
 import {type ExecutorEvent, type ExecutorOptions} from '../executor/executorEnv.js'
 import {type MoveEffects} from '../executor/moveEffects.js'
 import {readRecordings} from '../executor/moveRecording.js'
 import {listMoves, LockLostError} from '../executor/moveStore.js'
 import {type ConcurrencyLimits} from '../executor/scheduler.js'
+import {UnfinishedConflictError} from '../executor/unfinishedConflicts.js'
 import {inWindow, type MaintenanceWindow} from '../executor/window.js'
 import {isTerminal} from '../model/move.js'
 import {NodeSchema} from '../model/node.js'
@@ -68,20 +69,36 @@ export interface AutopilotDeps {
 }
 
 /**
- * CONFLICT_ATTEMPTS bounds the plans one check applies after `apply` refused with CONFLICT
- * (the map changed between its preflight and its go-ahead, or the plan conflicts with moves a
- * human's apply left unfinished since the check looked: nothing was split or recorded;
- * PlanChangedError, not the executor's other CONFLICTs, which come after it changed things).
- * Such a refusal is not a lost leadership: the check re-reads the cluster and re-plans at
- * once, and after this many refusals in a row it records the failure and waits for the next
- * check, so a writer that keeps changing the map cannot make it spin.
+ * CONFLICT_ATTEMPTS bounds the observations one check acts on after `apply` refused its plan
+ * with CONFLICT before anything of it was split or recorded: the map changed between its
+ * preflight and its go-ahead (PlanChangedError), or the plan conflicts with another plan's
+ * unfinished moves (UnfinishedConflictError) — not the executor's other CONFLICTs, which come
+ * after it changed things. Such a refusal is not a lost leadership: the check re-reads the
+ * cluster at once (a fresh plan for a changed map; for unfinished moves, decide() then
+ * resumes them before planning anything), and after this many refusals in a row it records
+ * the failure and waits for the next check, so a writer that keeps changing the map cannot
+ * make it spin.
  */
 export const CONFLICT_ATTEMPTS = 3
 
-/** ApplyRefused wraps the CONFLICT an `apply` of the autopilot was refused with, so it is not taken for the autopilot's own fenced writes failing (lost leadership). */
+/**
+ * RefusalKind says why an `apply` of the autopilot was refused before anything of it ran,
+ * told by the error's class, never its text: `map-changed` (PlanChangedError: planning again
+ * may pass), `unfinished-moves` (UnfinishedConflictError: planning again from the same map
+ * gives the same refusal; those moves must run first), `lock-held` (LockHeldError: someone
+ * took the executor lock between the check and the apply; the autopilot defers to them) and
+ * `lock-lapsed` (LockLapsedError: the executor's lease lapsed while it took the lock, etcd
+ * trouble; the next check tries again).
+ */
+type RefusalKind = 'map-changed' | 'unfinished-moves' | 'lock-held' | 'lock-lapsed'
+
+/** ApplyRefused wraps the refusal of an `apply` of the autopilot, so it is not taken for the autopilot's own fenced writes failing (lost leadership), nor its plan for one that ran. */
 class ApplyRefused extends Error {
-  constructor(readonly conflict: UserError) {
-    super(conflict.message)
+  constructor(
+    readonly kind: RefusalKind,
+    readonly refusal: UserError,
+  ) {
+    super(refusal.message)
   }
 }
 
@@ -167,23 +184,28 @@ async function lead(ctx: ServiceContext, input: AutopilotInput, deps: AutopilotD
 
 /**
  * check is one reconcile step: observe, decide, record, act, record the outcome. Returns the
- * new state. An apply refused with CONFLICT is re-planned at once, up to CONFLICT_ATTEMPTS
- * plans in all (see there); the refused plan's bytes and cool-downs are not counted, since
- * nothing of it ran. Throws UserError(CONFLICT) only when this autopilot's own fenced writes
- * fail (it lost its leadership).
+ * new state. An apply refused with CONFLICT is followed at once by a fresh observation and
+ * decision, up to CONFLICT_ATTEMPTS in all (see there). A refused plan's bytes and cool-downs
+ * are not counted, since nothing of it ran (nor those of a plan deferred to a human who took
+ * the executor lock first). Throws UserError(CONFLICT) only when this autopilot's own fenced
+ * writes fail (it lost its leadership).
  */
 async function check(ctx: ServiceContext, input: AutopilotInput, deps: AutopilotDeps, lock: HeldLock, state: AutopilotState, signal: AbortSignal): Promise<AutopilotState> {
   // The autopilot outlives executors: it bounds the census deltas one that died left unfolded.
   await foldCensusIfDue(ctx)
   for (let attempt = 1; ; attempt++) {
     const r = await attemptOnce(ctx, input, deps, lock, state, signal, attempt)
-    if (!r.refused || attempt >= CONFLICT_ATTEMPTS || signal.aborted) return r.state
+    if (!r.again || attempt >= CONFLICT_ATTEMPTS || signal.aborted) return r.state
     state = r.state
   }
 }
 
-/** attemptOnce observes, decides and acts once; `refused` says the apply was refused with CONFLICT (the state then keeps the history from before the refused plan). */
-async function attemptOnce(ctx: ServiceContext, input: AutopilotInput, deps: AutopilotDeps, lock: HeldLock, state: AutopilotState, signal: AbortSignal, attempt: number): Promise<{state: AutopilotState; refused: boolean}> {
+/**
+ * attemptOnce observes, decides and acts once; `again` says the apply was refused with CONFLICT
+ * and the check should observe again at once. When nothing of the plan ran (any refusal) the
+ * state keeps the history from before it.
+ */
+async function attemptOnce(ctx: ServiceContext, input: AutopilotInput, deps: AutopilotDeps, lock: HeldLock, state: AutopilotState, signal: AbortSignal, attempt: number): Promise<{state: AutopilotState; again: boolean}> {
   const obs = await observe(ctx, input, deps.now())
   const step = decide(obs, state.history, input.policy)
   const d = step.decision
@@ -195,30 +217,45 @@ async function attemptOnce(ctx: ServiceContext, input: AutopilotInput, deps: Aut
   const record: DecisionRecord = {at: new Date(obs.now).toISOString(), kind: d.kind, reason: d.reason, plan: planId, outcome: null}
   let next = withDecision(state, step.history, step.underReplicated, record, repeated, obs.now, input)
   await saveState(ctx, lock, next)
-  if (d.kind === 'idle' || d.kind === 'wait') return {state: next, refused: false}
-  let refused = false
-  // deferred: a human took the executor lock before this apply could (its acquire failed, not a
-  // lock lost mid-run, LockLostError): nothing of the plan ran, so none of it is counted.
-  let deferred = false
+  if (d.kind === 'idle' || d.kind === 'wait') return {state: next, again: false}
+  let refused: RefusalKind | null = null
   const outcome = await act(ctx, input, deps, lock, d, signal).catch((err: unknown) => {
     if (err instanceof ApplyRefused) {
-      refused = true
-      return attempt < CONFLICT_ATTEMPTS
-        ? `refused (CONFLICT): ${err.message}; re-planning now (attempt ${attempt} of ${CONFLICT_ATTEMPTS})`
-        : `failed: refused with CONFLICT ${attempt} times in a row (the shard map kept changing under the executor: a writer ignoring its lock?); last: ${err.message}; next check in ${Math.round(input.intervalMs / 1000)}s`
+      refused = err.kind
+      return refusalOutcome(err, attempt, input.intervalMs)
     }
     if (isUserError(err, 'CONFLICT')) throw err
-    // LOCK_HELD: a human took the executor lock between the check and the run; defer.
-    deferred = isUserError(err, 'LOCK_HELD') && !(err instanceof LockLostError)
-    return isUserError(err, 'LOCK_HELD') ? `deferred: ${errorMessage(err)}` : `failed: ${errorMessage(err)}`
+    return `failed: ${errorMessage(err)}`
   })
   deps.report({type: 'outcome', kind: d.kind, plan: planId, outcome})
   // Nothing of a refused (or deferred) plan ran: its bytes and cool-downs are not spent (the re-plan would
   // otherwise find the shards it must move pinned, and the budget shrunk by a plan that did nothing).
-  const history = refused || deferred ? {...next.history, spent: state.history.spent, movedAt: state.history.movedAt, aboveSince: state.history.aboveSince ?? next.history.aboveSince} : next.history
+  const history = refused ? {...next.history, spent: state.history.spent, movedAt: state.history.movedAt, aboveSince: state.history.aboveSince ?? next.history.aboveSince} : next.history
   next = {...next, history, decisions: next.decisions.map((r) => (r === record ? {...r, outcome} : r))}
   await saveState(ctx, lock, next)
-  return {state: next, refused}
+  // A held lock is deferred to (the next check waits for its holder), etcd trouble taking it waits
+  // for the next check too; a CONFLICT refusal of the plan is looked at again now.
+  return {state: next, again: refused === 'map-changed' || refused === 'unfinished-moves'}
+}
+
+/** refusalOutcome is the one-line outcome of a refused apply: what refused it, that nothing of it ran, and what the autopilot does next. */
+function refusalOutcome(err: ApplyRefused, attempt: number, intervalMs: number): string {
+  const nextCheck = `next check in ${Math.round(intervalMs / 1000)}s`
+  switch (err.kind) {
+    case 'lock-held':
+      return `deferred: ${err.message}; nothing of it ran; the next check waits for that holder`
+    case 'lock-lapsed':
+      return `failed: could not take the executor lock (${err.message}); nothing of it ran; ${nextCheck}`
+    case 'unfinished-moves':
+      // decide() resumes unfinished moves before it plans anything: observing again runs them (or waits, naming why).
+      return attempt < CONFLICT_ATTEMPTS
+        ? `refused (CONFLICT): ${err.message}; nothing of this plan ran; resuming those moves first (re-checking now), then planning afresh from the map they leave`
+        : `failed: refused with CONFLICT ${attempt} times in a row; last: ${err.message}; nothing of this plan ran; ${nextCheck} (way out: ${err.refusal.hint ?? 'finish or cancel those moves'})`
+    case 'map-changed':
+      return attempt < CONFLICT_ATTEMPTS
+        ? `refused (CONFLICT): ${err.message}; re-planning now (attempt ${attempt} of ${CONFLICT_ATTEMPTS})`
+        : `failed: refused with CONFLICT ${attempt} times in a row (the shard map kept changing under the executor: a writer ignoring its lock?); last: ${err.message}; ${nextCheck}`
+  }
 }
 
 async function observe(ctx: ServiceContext, input: AutopilotInput, now: number): Promise<Observation> {
@@ -240,15 +277,29 @@ async function observe(ctx: ServiceContext, input: AutopilotInput, now: number):
 async function act(ctx: ServiceContext, input: AutopilotInput, deps: AutopilotDeps, lock: HeldLock, d: Exclude<Decision, {kind: 'idle' | 'wait'}>, signal: AbortSignal): Promise<string> {
   const applyDeps: ApplyDeps = {now: deps.now, sleep: deps.sleep, emit: (event) => deps.report({type: 'executor', event}), ...(deps.effects ? {effects: deps.effects} : {})}
   // The executor's CONFLICTs are not the autopilot's own (its lost leadership). Only a refusal
-  // (PlanChangedError) changed nothing and is re-planned at once; any other came after the apply
-  // may have split or recorded moves (its lease lapsed while recording: some recorded, the rest
-  // listed for the next executor), so the plan counts as started and the next check resumes it.
-  const run = (apply: ApplyInput) =>
-    executePlan(ctx, apply, applyDeps, signal).catch((err: unknown) => {
-      if (err instanceof PlanChangedError) throw new ApplyRefused(err)
+  // (PlanChangedError, UnfinishedConflictError) changed nothing and is looked at again at once;
+  // any other came after the apply may have split or recorded moves (its lease lapsed while
+  // recording: some recorded, the rest listed for the next executor), so the plan counts as
+  // started and the next check resumes it. Likewise the executor lock: held by someone else
+  // when the apply starts (LockHeldError), or its lease lapsed as it was taken (LockLapsedError),
+  // nothing ran; its lease lost mid-run (LockLostError, or the run stopped with leaseLost),
+  // moves ran, and no human is involved.
+  const leaseLost = (detail: string) => `stopped: the executor lost its lease on the executor lock mid-run (${detail}); the next check resumes the unfinished moves once the executor lock is free`
+  const run = async (apply: ApplyInput): Promise<string> => {
+    let r: ApplyResult
+    try {
+      r = await executePlan(ctx, apply, applyDeps, signal)
+    } catch (err) {
+      if (err instanceof PlanChangedError) throw new ApplyRefused('map-changed', err)
+      if (err instanceof UnfinishedConflictError) throw new ApplyRefused('unfinished-moves', err)
+      if (err instanceof LockHeldError) throw new ApplyRefused('lock-held', err)
+      if (err instanceof LockLapsedError) throw new ApplyRefused('lock-lapsed', err)
+      if (err instanceof LockLostError) return leaseLost(err.message)
       if (isUserError(err, 'CONFLICT')) throw new Error(`the executor stopped: ${err.message}`, {cause: err})
       throw err
-    })
+    }
+    return r.leaseLost ? leaseLost(summarise(r)) : summarise(r)
+  }
   const base: Omit<ApplyInput, 'plan'> = {
     limits: input.limits,
     throttle: d.kind === 'rebalance' ? input.throttle : input.healThrottle,
@@ -260,14 +311,14 @@ async function act(ctx: ServiceContext, input: AutopilotInput, deps: AutopilotDe
   }
   if (d.kind === 'resume') {
     if (input.dryRun) return 'dry run: left the recorded moves alone'
-    return summarise(await run(base))
+    return run(base)
   }
   const plan: Plan = input.signKey ? signPlan(d.plan, input.signKey) : d.plan
   const file = join(input.plansDir, `${plan.id}.json`)
   writePlanFile(plan, file)
   if (input.dryRun) return `dry run: plan written to ${file}, not applied`
   if (d.kind === 'heal') for (const node of d.markDraining) await markDraining(ctx, lock, node)
-  return `${summarise(await run({...base, plan}))}; plan ${file}`
+  return `${await run({...base, plan})}; plan ${file}`
 }
 
 /**

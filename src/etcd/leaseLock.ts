@@ -30,8 +30,31 @@ export interface HeldLock {
 }
 
 /**
- * acquireLock takes the lease-backed lock at `key`, or throws UserError(LOCK_HELD) naming
- * the current holder, or CONFLICT when its lease lapsed while it was being taken. It does not wait. The lock vanishes with its lease when the holder
+ * LockHeldError is {@link acquireLock}'s refusal (LOCK_HELD, exit 8): another process holds
+ * the lock, so nothing was done under it. Its own class because LOCK_HELD is also the code of
+ * a holder fenced out after its lease was lost (the executor's LockLostError), which comes
+ * after work was done: a caller that defers on the first (the autopilot) must tell the two apart.
+ */
+export class LockHeldError extends UserError {
+  constructor(message: string, hint: string) {
+    super('LOCK_HELD', message, hint)
+  }
+}
+
+/**
+ * LockLapsedError is {@link acquireLock}'s CONFLICT when the lease lapsed while the lock was
+ * being taken: nothing was done under it. Its own class because a caller's other CONFLICTs
+ * (the executor's, after it changed things) mean work was done.
+ */
+export class LockLapsedError extends UserError {
+  constructor(message: string, hint: string) {
+    super('CONFLICT', message, hint)
+  }
+}
+
+/**
+ * acquireLock takes the lease-backed lock at `key`, or throws LockHeldError (LOCK_HELD) naming
+ * the current holder, or LockLapsedError (CONFLICT) when its lease lapsed while it was being taken. It does not wait. The lock vanishes with its lease when the holder
  * dies (after `ttlSeconds`). Writes made under it must carry `fence`, so a holder whose
  * lease lapsed cannot write after another process took over.
  *
@@ -55,7 +78,7 @@ export async function acquireLock(store: Store, key: string, holder: string, ttl
   if (!membership.held()) {
     // The lease lapsed between the grant and the lock key's write: the key went with it.
     await membership.stop()
-    throw new UserError('CONFLICT', `${key}: the lease expired while the lock was being taken`, 'try again; if it keeps happening, check the connection to etcd')
+    throw new LockLapsedError(`${key}: the lease expired while the lock was being taken`, 'try again; if it keeps happening, check the connection to etcd')
   }
   const lease = membership.lease()!
   const rev = createRevision!
@@ -77,11 +100,11 @@ export async function acquireLock(store: Store, key: string, holder: string, ttl
   }
 }
 
-async function lockHeldError(store: Store, key: string): Promise<UserError> {
+async function lockHeldError(store: Store, key: string): Promise<LockHeldError> {
   const current = await store.get(key).catch(() => undefined)
   const found = current ? parseLockHolder(current.value) : undefined
   const who = found ? `${found.holder} (pid ${found.pid} on ${found.host}, since ${found.acquiredAt})` : 'another process'
-  return new UserError('LOCK_HELD', `${key} is held by ${who}`, 'wait for it to finish, or stop that process; a dead holder releases the lock when its lease expires')
+  return new LockHeldError(`${key} is held by ${who}`, 'wait for it to finish, or stop that process; a dead holder releases the lock when its lease expires')
 }
 
 /** parseLockHolder reads a lock key's value; undefined when it is not a valid holder record. */

@@ -61,6 +61,12 @@ export interface ApplyResult {
   bytesCopied: number
   durationMs: number
   stopped: boolean
+  /**
+   * leaseLost: the executor's lease on its lock was lost during the run (etcd unreachable past
+   * the TTL), which stopped it (`stopped`): another executor may have taken over, and the
+   * unfinished moves continue at the next `apply --resume`. No human took the lock from it.
+   */
+  leaseLost: boolean
 }
 
 /** ApplyDeps are the injected side effects: clock and sleep (tests control time), and optionally the moves' node effects. */
@@ -96,8 +102,10 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
   signal.addEventListener('abort', onAbort)
   // A stop asked before the listener was added (Ctrl-C while the lock was being taken) fires no event.
   if (signal.aborted) stop.abort()
+  let leaseLost = false
   lock.lease.onLost(() => {
     deps.emit({type: 'info', message: 'executor lease lost: stopping', at: new Date(deps.now()).toISOString()})
+    leaseLost = true
     stop.abort()
   })
   const clients = new NodeClients({token: await loadClusterToken(ctx, {create: false}).catch(() => ''), timeoutMs: 10_000})
@@ -105,7 +113,7 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
   try {
     // Ctrl-C while the lock was being taken: stop before changing anything, not after the
     // splits and the moves' records (a stop must not be the last thing that happens).
-    if (stop.signal.aborted) return stoppedUnchanged(input, started, deps, info)
+    if (stop.signal.aborted) return {...stoppedUnchanged(input, started, deps, info), leaseLost}
     // A previous executor may have died before its last fold: bound the deltas it left before adding more.
     await foldCensusIfDue(ctx)
     // A previous apply may have died while recording a plan's moves (moveRecording.ts): its list
@@ -131,15 +139,9 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
     if (plan) {
       const epochs = new Map((await listShards(ctx)).shards.map((s) => [s.value.id, s.value.epoch]))
       // With the moves an interrupted apply listed but did not record: the next run records and runs them too.
-      // Thrown as PlanChangedError: nothing has changed yet, and the autopilot (which re-plans
-      // after such a refusal) must not take it for an executor that stopped part way.
-      const conflicts = conflictsWithUnfinished(plan, await unfinishedMoves(ctx), (id) => epochs.get(id))
-      try {
-        refuseConflicts(plan.id, conflicts)
-      } catch (err) {
-        if (err instanceof UserError) throw new PlanChangedError(err.message, err.hint ?? '')
-        throw err
-      }
+      // Thrown as UnfinishedConflictError: nothing has changed yet, and the autopilot (which
+      // resumes those moves after such a refusal) must not take it for an executor that stopped part way.
+      refuseConflicts(plan.id, conflictsWithUnfinished(plan, await unfinishedMoves(ctx), (id) => epochs.get(id)))
     }
     if (!(await input.confirm(preflight))) {
       return summarise(input.plan?.id ?? null, [], [], started, deps.now(), true)
@@ -147,7 +149,7 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
     // Ctrl-C while the preflight was read or the question answered: nothing has changed yet.
     // Once the splits start, they and the moves' records are finished (a few transactions; a
     // plan left split but unrecorded would need a fresh preflight), and no move starts.
-    if (stop.signal.aborted) return stoppedUnchanged(input, started, deps, info)
+    if (stop.signal.aborted) return {...stoppedUnchanged(input, started, deps, info), leaseLost}
     // A refusal, too, changes nothing (PlanChangedError says so): it comes before the lists are completed.
     if (plan && preflight) refuseIfChanged(preflight, await preflightNow(ctx, plan))
     for (const r of await completeRecordings(ctx, lock)) {
@@ -178,7 +180,7 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
     const final = await runAll(ctx, lock, mine, {...input, limits}, deps, clients, stop.signal, runMove)
     const ids = new Set(mine.map((m) => m.value.id))
     const report = (await listMoves(ctx)).filter((m) => ids.has(m.value.id) || (input.plan && m.value.plan === input.plan.id))
-    return summarise(input.plan?.id ?? null, report.map((m) => final.get(m.value.id) ?? m.value), splits, started, deps.now(), stop.signal.aborted)
+    return {...summarise(input.plan?.id ?? null, report.map((m) => final.get(m.value.id) ?? m.value), splits, started, deps.now(), stop.signal.aborted), leaseLost}
   } finally {
     signal.removeEventListener('abort', onAbort)
     await clients.close()
@@ -222,8 +224,8 @@ async function reviveFailed(ctx: ServiceContext, lock: HeldLock, all: readonly F
 
 /**
  * PlanChangedError is `apply`'s refusal (CONFLICT, exit 7) when the verdicts changed between
- * the preflight and the go-ahead (see refuseIfChanged), or when the plan conflicts with another
- * plan's unfinished moves (refuseConflicts): thrown before anything was split or recorded.
+ * the preflight and the go-ahead (see refuseIfChanged): thrown before anything was split or
+ * recorded (as is UnfinishedConflictError, the refusal of a plan in other plans' moves' way).
  * Its own class because executePlan throws other CONFLICTs after it changed the cluster (its
  * lease lapsed while it split or recorded the moves: some are recorded, the rest listed for the
  * next executor), and a caller that re-plans after a refusal (the autopilot)
@@ -663,5 +665,6 @@ function summarise(plan: string | null, moves: Move[], splits: ApplyResult['spli
     bytesCopied: moves.reduce((a, m) => a + m.progress.bytes, 0),
     durationMs: now - started,
     stopped,
+    leaseLost: false,
   }
 }

@@ -68,6 +68,26 @@ export function makesTheSameMove(plan: Pick<Plan, 'actions'>, move: Pick<Move, '
 }
 
 /**
+ * UnfinishedConflictError is `apply`'s refusal (CONFLICT, exit 7, nothing changed) of a plan
+ * that conflicts with other plans' unfinished moves. Its own class, with the moves and plans in
+ * the way as fields, because apply throws other CONFLICTs: the map changing before the go-ahead
+ * (PlanChangedError: planning again may succeed), or its lease lapsing after it changed things.
+ * Planning again from the same map gives this one again: a caller that plans by itself (the
+ * autopilot) must finish or cancel these moves first.
+ */
+export class UnfinishedConflictError extends UserError {
+  constructor(
+    message: string,
+    hint: string,
+    /** moves are the ids of the unfinished moves in the way; plans, the plans they belong to. */
+    readonly moves: readonly string[],
+    readonly plans: readonly string[],
+  ) {
+    super('CONFLICT', message, hint)
+  }
+}
+
+/**
  * adoptable (pure): another plan's move that `plan`'s apply runs in its own run: one it makes
  * too (makesTheSameMove) that is still on its way to making it, i.e. on the forward track with
  * neither a cancel nor a rollback asked. A move aborting or rolling back (or about to) ends with
@@ -142,10 +162,10 @@ export function conflictsVerdict(planId: string, conflicts: readonly MoveConflic
 }
 
 /**
- * refuseConflicts throws CONFLICT (exit 7) with {@link conflictsVerdict}'s line and hint when
+ * refuseConflicts throws UnfinishedConflictError (CONFLICT, exit 7) with {@link conflictsVerdict}'s line and hint when
  * `conflicts` is not empty; returns otherwise.
  */
 export function refuseConflicts(planId: string, conflicts: readonly MoveConflict[]): void {
   const verdict = conflictsVerdict(planId, conflicts)
-  if (verdict) throw new UserError('CONFLICT', verdict.message, verdict.hint)
+  if (verdict) throw new UnfinishedConflictError(verdict.message, verdict.hint, [...new Set(conflicts.map((c) => c.other.id))], [...new Set(conflicts.map((c) => c.other.plan))])
 }

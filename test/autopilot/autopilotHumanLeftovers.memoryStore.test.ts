@@ -42,7 +42,7 @@ describe('autopilot: a human\'s apply leaves a move unfinished just before the a
     }
     const events = await runOneAutopilotCheck(ctx, clock, {coolDownMs: 60_000, limit: 4})
     const outcomes = events.flatMap((e) => (e.type === 'outcome' ? [e.outcome] : []))
-    expect(outcomes[0]).toMatch(/^refused \(CONFLICT\): plan \S+ conflicts with 1 unfinished move\(s\) of plan human.*re-planning now/)
+    expect(outcomes[0]).toMatch(/^refused \(CONFLICT\): plan \S+ conflicts with 1 unfinished move\(s\) of plan human.*nothing of this plan ran; resuming those moves first/)
     expect(outcomes[1]).toMatch(/^1 done/)
     const state = (await store.getTyped(autopilotKeys(ctx.keys.prefix).state, AutopilotStateSchema))?.value
     expect(state?.history.spent).toEqual([])

@@ -13,7 +13,7 @@ export const ONE_CHECK_INTERVAL_MS = 60_000
 
 /**
  * runOneAutopilotCheck runs the real runAutopilot on `ctx` for one check, with fake node
- * effects (a copy goes straight to verifying, the rest do nothing) and a fake clock read
+ * effects (by default a copy goes straight to verifying, the rest do nothing) and a fake clock read
  * through `clock` (advanced by every sleep). It ends at the first wait of a whole interval
  * (one check, whatever it did) or when the autopilot is deposed, and returns every event.
  * Register {@link cleanOneCheckDirs} once per file for its plans dirs.
@@ -21,11 +21,11 @@ export const ONE_CHECK_INTERVAL_MS = 60_000
 export async function runOneAutopilotCheck(
   ctx: ServiceContext,
   clock: {now: number},
-  opts: {coolDownMs: number; limit: number},
+  opts: {coolDownMs: number; limit: number; effects?: MoveEffects},
 ): Promise<AutopilotEvent[]> {
   const stop = new AbortController()
   const events: AutopilotEvent[] = []
-  const effects: MoveEffects = {barrier: async () => {}, copy: async (env, m) => commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'}), verify: async () => {}, drain: async () => {}, drop: async () => 0, catchUp: async () => {}}
+  const effects: MoveEffects = opts.effects ?? {barrier: async () => {}, copy: async (env, m) => commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'}), verify: async () => {}, drain: async () => {}, drop: async () => 0, catchUp: async () => {}}
   const dir = mkdtempSync(join(tmpdir(), 'ap-one-check-'))
   dirs.push(dir)
   await runAutopilot(

@@ -1,5 +1,5 @@
 import {describe, expect, it, vi} from 'vitest'
-import {acquireLock} from '../../src/etcd/leaseLock.js'
+import {acquireLock, LockHeldError} from '../../src/etcd/leaseLock.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
 
 const KEY = '/shardctl/c/lock/executor'
@@ -15,6 +15,8 @@ describe('acquireLock on the memory store', () => {
     const err = await acquireLock(other, KEY, 'executor-b').catch((e: unknown) => e)
 
     expect(err).toMatchObject({code: 'LOCK_HELD', message: expect.stringMatching(/held by executor-a \(pid \d+ on /)})
+    // Its own class: LOCK_HELD is also the code of a holder fenced out after its lease was lost (work was done then).
+    expect(err).toBeInstanceOf(LockHeldError)
     expect(store.leaseIds()).toEqual(before)
     expect(held.held()).toBe(true)
   })

@@ -3,7 +3,7 @@ import {isUserError} from '../../src/errors/errors.js'
 import {type MovePhase} from '../../src/model/move.js'
 import {type PlanAction} from '../../src/model/plan.js'
 import {moveOf} from './fixtures.js'
-import {adoptable, adoptedMoves, conflictsVerdict, conflictsWithUnfinished, refuseConflicts, supersededMoves, type UnfinishedMove, unfinishedMoveOf} from '../../src/executor/unfinishedConflicts.js'
+import {adoptable, adoptedMoves, conflictsVerdict, conflictsWithUnfinished, refuseConflicts, supersededMoves, UnfinishedConflictError, type UnfinishedMove, unfinishedMoveOf} from '../../src/executor/unfinishedConflicts.js'
 
 const move = (shard: number, from: string, to: string, epoch = 1): PlanAction => ({kind: 'move', shard, epoch, from, to, bytes: 0, keys: 0, reason: {kind: 'balance', detail: 'x'}, predicted: {source: 1, target: 1}})
 const other = (shard: number, from: string, to: string, phase: MovePhase = 'pending', baseEpoch = 1, plan = 'a', cancelRequested = false): UnfinishedMove => ({id: `${plan}-000${shard}`, plan, shard, from, to, phase, baseEpoch, cancelRequested})
@@ -73,6 +73,10 @@ describe('conflictsWithUnfinished', () => {
     expect(e.message).not.toContain('\n')
     expect(e.hint).toContain('shardctl apply --resume')
     expect(e.hint).toContain('shardctl moves cancel a-0007')
+    // Its own class, with the moves in the way: a caller (the autopilot) tells it from apply's other CONFLICTs without reading the text.
+    expect(err).toBeInstanceOf(UnfinishedConflictError)
+    expect((err as UnfinishedConflictError).moves).toEqual(['a-0007'])
+    expect((err as UnfinishedConflictError).plans).toEqual(['a'])
   })
 
   it('conflictsVerdict is null without conflicts, else the very message and hint refuseConflicts throws', () => {
