@@ -15,18 +15,20 @@ export interface RunOutcome {
 /**
  * applyOutcome judges an executor run. Stopped early (Ctrl-C, SIGTERM, `q` in the
  * dashboard, a lost executor lease) is INTERRUPTED, and the line says whether anything is
- * left to resume: "Resume with apply --resume" only when an unfinished move is recorded.
+ * left to resume (and, for a lost lease, that it was lost: nobody asked it to stop): "Resume with apply --resume" only when an unfinished move is recorded.
  * Finished with a move aborted or failed is INCOMPLETE. Otherwise success.
  */
-export function applyOutcome(r: Pick<ApplyResult, 'moves' | 'counts' | 'stopped'>): RunOutcome {
+export function applyOutcome(r: Pick<ApplyResult, 'moves' | 'counts' | 'stopped'> & Partial<Pick<ApplyResult, 'leaseLost'>>): RunOutcome {
   if (r.stopped) {
     const unfinished = r.moves.filter((m) => !isTerminal(m.phase as MovePhase)).length
+    // No one pressed Ctrl-C when the lease was lost: say why it stopped, and that the lock may be someone else's now.
+    const why = r.leaseLost ? 'Interrupted: the executor lost its lease on the executor lock (etcd unreachable for longer than the lease), so it stopped; another executor may hold the lock now' : 'Interrupted'
     return {
       code: 'INTERRUPTED',
       line:
         unfinished > 0
-          ? `Interrupted: ${unfinished} recorded move(s) unfinished; each continues from its last persisted phase with \`shardctl apply --resume\`.`
-          : 'Interrupted: no recorded move is left unfinished; nothing to resume.',
+          ? `${why}: ${unfinished} recorded move(s) unfinished; each continues from its last persisted phase with \`shardctl apply --resume\`${r.leaseLost ? ' once the executor lock is free' : ''}.`
+          : `${why}: no recorded move is left unfinished; nothing to resume.`,
     }
   }
   if (phasesWhere((i) => i.outcome === 'unsuccessful').some((p) => (r.counts[p] ?? 0) > 0)) return {code: 'INCOMPLETE', line: null}

@@ -30,6 +30,15 @@ describe('applyOutcome', () => {
     expect(nothing.line).not.toMatch(/apply --resume/)
     expect(nothing.line).toMatch(/nothing to resume/)
   })
+
+  it('says a run stopped by a lost executor lease stopped for that (nobody pressed Ctrl-C), still exit 130 and --resume once the lock is free', () => {
+    const lost = applyOutcome({...run(['done', 'copying'], true), leaseLost: true})
+    expect(lost.code).toBe('INTERRUPTED')
+    expect(lost.line).toMatch(/^Interrupted: the executor lost its lease on the executor lock .*another executor may hold the lock now: 1 recorded move\(s\) unfinished.*apply --resume` once the executor lock is free\.$/)
+    expect(lost.line).not.toContain('\n')
+    expect(applyOutcome({...run(['done'], true), leaseLost: true}).line).toMatch(/lost its lease.*nothing to resume/)
+    expect(applyOutcome({...run(['copying'], true), leaseLost: false}).line).toMatch(/^Interrupted: 1 recorded/)
+  })
 })
 
 describe('drainOutcome', () => {
