@@ -160,8 +160,10 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
       splits = await runSplits(ctx, lock, preflight, deps)
       const verdicts = movesVerdicts(preflight, await preflightNow(ctx, plan), deps)
       await recordMoves(ctx, lock, plan, verdicts, deps.now())
-      await skipSuperseded(ctx, lock, plan, verdicts, deps)
     }
+    // In every run, not only right after recording: a run killed between recording its moves
+    // and this left the moves its plan supersedes pending, and a resume would run them first.
+    await skipSuperseded(ctx, lock, deps)
     const runMove = await moveRunnerFor(ctx, input.redis)
     const all = await listMoves(ctx)
     const mine = all.filter((m) => (input.plan ? m.value.plan === input.plan.id : true) && !isTerminal(m.value.phase))
@@ -327,19 +329,18 @@ async function recordMoves(ctx: ServiceContext, lock: HeldLock, plan: Plan, pref
 }
 
 /**
- * skipSuperseded records `skipped` (fenced, with a reason naming this plan's move) the other
- * plans' unstarted moves this plan moves the shard of first, at their epoch (supersededMoves):
- * the conflict check let the plan through counting on them being skipped, which held only if
- * this plan's move ran first. A move another writer changed meanwhile is left (it re-validates
- * its epoch when it starts).
+ * skipSuperseded records `skipped` (fenced, with a reason naming the superseding move) every
+ * unstarted move that a later-recorded plan's move of its shard at the same epoch supersedes
+ * (supersededMoves): that plan was let through counting on it being skipped, which held only if
+ * its own move ran first. A move another writer changed meanwhile is left (it re-validates its
+ * epoch when it starts).
  */
-async function skipSuperseded(ctx: ServiceContext, lock: HeldLock, plan: Plan, verdicts: Preflight, deps: ApplyDeps): Promise<void> {
-  const runnable = new Set(verdicts.verdicts.filter((v) => v.ok && v.action.kind === 'move').map((v) => v.index))
-  for (const {move: m, action} of supersededMoves(plan, runnable, (await listMoves(ctx)).map((fm) => ({...fm.value, fenced: fm})))) {
-    const a = plan.actions[action]
-    const route = a?.kind === 'move' ? ` (${a.from} -> ${a.to})` : ''
-    const reason = `superseded by plan ${plan.id}'s move of shard ${m.shard}${route}, which acts on it first at epoch ${m.baseEpoch}; that plan was let through counting on this move being skipped`
-    const done = await commitMoveTransition(ctx, lock.fence, m.fenced, {phase: 'skipped', reason}).catch((err: unknown) => {
+async function skipSuperseded(ctx: ServiceContext, lock: HeldLock, deps: ApplyDeps): Promise<void> {
+  for (const {move, by} of supersededMoves(await listMoves(ctx))) {
+    const m = move.value
+    const o = by.value
+    const reason = `superseded by plan ${o.plan}'s move of shard ${o.shard} (${o.from} -> ${o.to}), which acts on it first at epoch ${m.baseEpoch}; that plan was let through counting on this move being skipped`
+    const done = await commitMoveTransition(ctx, lock.fence, move, {phase: 'skipped', reason}).catch((err: unknown) => {
       if (isUserError(err, 'CONFLICT')) return undefined
       throw err
     })

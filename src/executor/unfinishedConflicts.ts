@@ -114,24 +114,25 @@ export function adoptedMoves<T extends {value: Move; createRevision: bigint}>(pl
 }
 
 /**
- * supersededMoves (pure) lists the other plans' unstarted moves (not cancelled, not a move the
- * plan makes too) that conflictsWithUnfinished let `plan` past because the plan moves their
- * shard first at their base epoch, when that move of the plan is recorded to run (`runnable`:
- * its action indexes recorded pending). The check counts on them being skipped at their start,
- * once the plan's move raised the epoch; but nothing ran the plan's move first (a resume runs
- * moves in plan-index order across plans), and one that ran first put its shard where the plan
- * did not count on. executePlan records them skipped in the same run.
+ * supersededMoves (pure) lists the unstarted moves (pending or checked, no cancel asked) that
+ * a move of another plan recorded after them supersedes, each with that move (`by`): an
+ * unstarted move of the same shard at the same base epoch, not cancelled, to elsewhere (the same
+ * move is adopted instead, adoptedMoves). conflictsWithUnfinished let the later plan through
+ * only because it moves that shard first at that epoch, counting on the earlier move being
+ * skipped at its start once its own move raised the epoch. Nothing makes the later one run
+ * first (a resume runs moves in plan-index order across plans), and the earlier one, run first,
+ * lands the shard on a node the later plan filled counting on it going elsewhere. executePlan
+ * records them skipped in every run, right after a plan's moves are recorded, so a run killed
+ * between the two transactions leaves it to the next run's sweep. A move already started has
+ * moved the epoch on, and the one it superseded is skipped as stale at its start anyway.
  */
-export function supersededMoves<T extends Pick<Move, 'plan' | 'shard' | 'from' | 'to' | 'phase' | 'baseEpoch' | 'cancelRequested'>>(plan: Pick<Plan, 'id' | 'actions'>, runnable: ReadonlySet<number>, unfinished: readonly T[]): {move: T; action: number}[] {
-  const first = new Map<number, number>()
-  plan.actions.forEach((a, i) => {
-    if (!first.has(a.shard)) first.set(a.shard, i)
-  })
-  return unfinished.flatMap((m) => {
-    if (m.plan === plan.id || !UNSTARTED.has(m.phase) || m.cancelRequested || makesTheSameMove(plan, m)) return []
-    const i = first.get(m.shard)
-    const a = i === undefined ? undefined : plan.actions[i]
-    return a?.kind === 'move' && a.epoch === m.baseEpoch && runnable.has(i!) ? [{move: m, action: i!}] : []
+export function supersededMoves<T extends {value: Pick<Move, 'plan' | 'shard' | 'from' | 'to' | 'phase' | 'baseEpoch' | 'cancelRequested'>; createRevision: bigint}>(moves: readonly T[]): {move: T; by: T}[] {
+  const waiting = moves.filter((m) => UNSTARTED.has(m.value.phase) && !m.value.cancelRequested)
+  return waiting.flatMap((m) => {
+    const later = waiting.filter((o) => o.value.plan !== m.value.plan && o.value.shard === m.value.shard && o.value.baseEpoch === m.value.baseEpoch && o.createRevision > m.createRevision && (o.value.from !== m.value.from || o.value.to !== m.value.to))
+    // The latest recording was let through past all the others (each past those before it).
+    const by = later.reduce<T | undefined>((a, o) => (a === undefined || o.createRevision > a.createRevision ? o : a), undefined)
+    return by ? [{move: m, by}] : []
   })
 }
 

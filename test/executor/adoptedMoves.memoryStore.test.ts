@@ -111,6 +111,30 @@ async function world() {
         store.commit = commit
       }
     },
+    /**
+     * applyKilledAfterRecording runs `plan` on its own client, which freezes for good (SIGKILL)
+     * right after the commit that records the plan's moves: nothing after it lands (the skips
+     * of the moves it supersedes included); its lease then lapses.
+     */
+    applyKilledAfterRecording: async (plan: Plan) => {
+      const dying = store.connect()
+      const commit = dying.commit.bind(dying)
+      let frozen = false
+      let killed!: () => void
+      const dead = new Promise<void>((r) => (killed = r))
+      dying.commit = async (txn: Txn) => {
+        if (frozen) {
+          killed()
+          return new Promise<bigint | undefined>(() => {})
+        }
+        const rev = await commit(txn)
+        if (rev !== undefined && (txn.puts ?? []).some((p) => p.key.startsWith(ctx.keys.move(`${plan.id}-`)))) frozen = true
+        return rev
+      }
+      void apply(makeServiceContext(dying, {cluster: 'adopt'}, () => new Date(now)), plan)
+      await dead
+      for (const lease of store.leaseIds()) store.expireLease(lease)
+    },
     shard: async (id: number) => (await listShards(ctx)).shards.find((x) => x.value.id === id)!.value,
   }
 }
@@ -289,5 +313,30 @@ describe('another plan\'s unstarted move of a shard this plan moves first at the
     expect(resumed.moves.map((m) => `${m.id}:${m.phase}`).sort()).toEqual(['plan-p-0000:done', 'plan-p-0001:done'])
     expect((await w.shard(w.u.id)).replicas).toEqual([{node: 'n2', role: 'voter'}])
     expect((await w.shard(w.s.id)).replicas).toEqual([{node: 'n3', role: 'voter'}])
+  })
+
+  // The s23 adopt hunt's open window: P's apply records its moves and Q's skip in two
+  // transactions. Killed between them, Q's move stayed pending, and the resume ran it first.
+  it('Given the same, but P\'s apply is killed (SIGKILL) right after recording its moves, before it records Q\'s move skipped, When `apply --resume` runs, Then Q\'s move is skipped and s ends on n3 as P planned', async () => {
+    const w = await world()
+    await w.setAlive('n3')
+    await w.leftover(moveOf({id: 'plan-q-0000', plan: 'plan-q', shard: w.s.id, from: 'n1', to: 'n2', baseEpoch: w.s.epoch, epoch: w.s.epoch}), w.s)
+    await w.applyKilledAfterRecording(w.planOf('plan-p', [w.move(w.u, 'n2'), w.move(w.s, 'n3')]))
+    expect((await getMove(w.ctx, 'plan-q-0000')).value.phase).toBe('pending')
+    const resumed = await w.apply(undefined)
+    expect((await getMove(w.ctx, 'plan-q-0000')).value).toMatchObject({phase: 'skipped', reason: expect.stringMatching(/^superseded by plan plan-p's move of shard \d+ \(n1 -> n3\)/)})
+    expect(resumed.moves.filter((m) => m.id.startsWith('plan-p-')).map((m) => `${m.id}:${m.phase}`).sort()).toEqual(['plan-p-0000:done', 'plan-p-0001:done'])
+    expect((await w.shard(w.u.id)).replicas).toEqual([{node: 'n2', role: 'voter'}])
+    expect((await w.shard(w.s.id)).replicas).toEqual([{node: 'n3', role: 'voter'}])
+  })
+
+  it('Given Q\'s pending move of s n1 -> n2 recorded AFTER P\'s pending move of s n1 -> n3 (Q was let through, moving s first at that epoch), When `apply --resume` runs, Then P\'s move is the one skipped and s ends on n2: the later plan wins, whichever plan-index order says', async () => {
+    const w = await world()
+    await w.setAlive('n3')
+    await w.leftover(moveOf({id: 'plan-p-0001', plan: 'plan-p', index: 1, shard: w.s.id, from: 'n1', to: 'n3', baseEpoch: w.s.epoch, epoch: w.s.epoch}), w.s)
+    await w.leftover(moveOf({id: 'plan-q-0000', plan: 'plan-q', index: 0, shard: w.s.id, from: 'n1', to: 'n2', baseEpoch: w.s.epoch, epoch: w.s.epoch}), w.s)
+    await w.apply(undefined)
+    expect((await getMove(w.ctx, 'plan-p-0001')).value).toMatchObject({phase: 'skipped', reason: expect.stringMatching(/^superseded by plan plan-q's move of shard \d+ \(n1 -> n2\)/)})
+    expect((await w.shard(w.s.id)).replicas).toEqual([{node: 'n2', role: 'voter'}])
   })
 })

@@ -130,11 +130,26 @@ describe('adoptedMoves', () => {
 })
 
 describe('supersededMoves', () => {
-  it('Given another plan\'s unstarted move of a shard this plan moves first at its epoch (recorded to run), Then it is superseded; started, cancelled, the same move, at another epoch, or this plan\'s move stale, Then it is not', () => {
-    const plan = planB(move(5, 'n2', 'n1'), move(7, 'n1', 'n3'))
-    const runnable = new Set([0, 1])
-    expect(supersededMoves(plan, runnable, [other(7, 'n1', 'n2'), other(7, 'n1', 'n2', 'checked')]).map((s) => s.action)).toEqual([1, 1])
-    expect(supersededMoves(plan, runnable, [other(7, 'n1', 'n2', 'copying'), other(7, 'n1', 'n2', 'pending', 1, 'a', true), other(7, 'n1', 'n3'), other(7, 'n1', 'n2', 'pending', 2), other(9, 'n1', 'n2')])).toEqual([])
-    expect(supersededMoves(plan, new Set([0]), [other(7, 'n1', 'n2')])).toEqual([])
+  const rec = (rev: number, plan: string, shard: number, from: string, to: string, phase: MovePhase = 'pending', baseEpoch = 1, cancelRequested = false) => ({createRevision: BigInt(rev), value: {...other(shard, from, to, phase, baseEpoch, plan, cancelRequested), id: `${plan}-${rev}`}})
+
+  it('Given an unstarted move and another plan\'s unstarted move of its shard at its epoch to elsewhere recorded after it, Then the earlier one is superseded by the later one (pending or checked)', () => {
+    const q = rec(10, 'q', 7, 'n1', 'n2')
+    const p = rec(20, 'p', 7, 'n1', 'n3')
+    expect(supersededMoves([q, p])).toEqual([{move: q, by: p}])
+    const qc = rec(10, 'q', 7, 'n1', 'n2', 'checked')
+    expect(supersededMoves([p, qc])).toEqual([{move: qc, by: p}])
+  })
+
+  it('Given three plans\' moves of one shard at one epoch, Then the latest supersedes both others', () => {
+    const [a, b, c] = [rec(10, 'a', 7, 'n1', 'n2'), rec(20, 'b', 7, 'n1', 'n3'), rec(30, 'c', 7, 'n1', 'n4')]
+    expect(supersededMoves([a, b, c]).map((s) => `${s.move.value.plan}<${s.by.value.plan}`)).toEqual(['a<c', 'b<c'])
+  })
+
+  it('Given the later move started, cancelled, the same move, at another epoch, of another shard or of the same plan, or the earlier one started or cancelled, Then nothing is superseded', () => {
+    const q = rec(10, 'q', 7, 'n1', 'n2')
+    for (const later of [rec(20, 'p', 7, 'n1', 'n3', 'copying'), rec(20, 'p', 7, 'n1', 'n3', 'pending', 1, true), rec(20, 'p', 7, 'n1', 'n2'), rec(20, 'p', 7, 'n1', 'n3', 'pending', 2), rec(20, 'p', 9, 'n1', 'n3'), rec(20, 'q', 7, 'n1', 'n3')]) expect(supersededMoves([q, later])).toEqual([])
+    for (const earlier of [rec(10, 'q', 7, 'n1', 'n2', 'joining'), rec(10, 'q', 7, 'n1', 'n2', 'pending', 1, true)]) expect(supersededMoves([earlier, rec(20, 'p', 7, 'n1', 'n3')])).toEqual([])
+    // Recorded before, not after: the later one is the earlier's to supersede, not the reverse.
+    expect(supersededMoves([rec(30, 'q', 7, 'n1', 'n2'), rec(20, 'p', 7, 'n1', 'n3')]).map((s) => s.move.value.plan)).toEqual(['p'])
   })
 })
