@@ -3,9 +3,9 @@ import {LEASE_TRUSTED_SHARE} from '../../../src/etcd/leaseDeadline.js'
 import {type ExecutorEvent} from '../../../src/executor/executorEnv.js'
 import {MIGRATE_REPLY_SLACK_MS, SEND_MARGIN_MS} from '../../../src/redis/lockGate.js'
 import {withRedisNode} from '../../../src/redis/redisConnection.js'
-import {openSlotMarks, redisAvailable, tagsInSlots} from '../../support/redisCluster.js'
+import {openSlotMarks, redisAvailable} from '../../support/redisCluster.js'
 import {inProcessApplyOf, useRedisCluster} from '../../support/redisTestFile.js'
-import {countAt, poll} from '../../support/redisFailover.js'
+import {countAt, poll, writeKeysInOneSlot} from '../../support/redisFailover.js'
 
 /**
  * A MIGRATE cannot outlast the executor's lease.
@@ -34,9 +34,7 @@ const LOCK_TTL_MS = 10_000
 describe.skipIf(!available)('a MIGRATE to a stalled target while the executor holds its lease', () => {
   it('goes with a timeout within the lease, gives up on the target before the lease ends, and the move finishes with nothing lost', async () => {
     const {shard, from, to, first, end} = await file.shardToMove(0)
-    const {tag, slot} = tagsInSlots(first, end, 1, 'ml')[0]!
-    const keys = Array.from({length: 12}, (_, j) => `{${tag}}:${j}`)
-    for (const k of keys) expect(await file.client.set(k, `${k}=1`)).toBe('OK')
+    const {slot, keys} = await writeKeysInOneSlot(file.client, {first, end}, 'ml', 12)
     await file.recordPendingMove('migrate-lease', shard, from, to)
     // Only commands slower than 100 ms are logged: the stalled MIGRATE, not the ordinary batches.
     await withRedisNode(from.address, async (r) => {

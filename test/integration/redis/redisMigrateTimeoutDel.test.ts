@@ -1,9 +1,9 @@
 import {describe, expect, it} from 'vitest'
 import {type ExecutorEvent} from '../../../src/executor/executorEnv.js'
 import {withRedisNode} from '../../../src/redis/redisConnection.js'
-import {openSlotMarks, redisAvailable, tagsInSlots, type RedisMaster} from '../../support/redisCluster.js'
+import {openSlotMarks, redisAvailable, type RedisMaster} from '../../support/redisCluster.js'
 import {inProcessApplyOf, useRedisCluster} from '../../support/redisTestFile.js'
-import {countAt, poll} from '../../support/redisFailover.js'
+import {countAt, poll, writeKeysInOneSlot} from '../../support/redisFailover.js'
 
 /**
  * Hunt (s21, redishunt): a MIGRATE batch that times out on a stalled target, then a client DEL.
@@ -44,9 +44,7 @@ describe.skipIf(!available)('a MIGRATE that times out on a stalled target, then 
   let deleted: string[] = []
   it('runs the interleaving: a timed-out MIGRATE, the target waking with a copy, a DEL on the source, the move finishing', async () => {
     const {shard, from, to, first, end} = await file.shardToMove(0)
-    const {tag, slot} = tagsInSlots(first, end, 1, 't')[0]!
-    const keys = Array.from({length: 12}, (_, j) => `{${tag}}:${j}`)
-    for (const k of keys) expect(await file.client.set(k, `${k}=1`)).toBe('OK')
+    const {slot, keys} = await writeKeysInOneSlot(file.client, {first, end}, 't', 12)
     await file.recordPendingMove('timeout-del', shard, from, to)
 
     const events: ExecutorEvent[] = []
