@@ -1,13 +1,7 @@
 import {describe, expect, it} from 'vitest'
-import {autopilotKeys, AutopilotStateSchema} from '../../src/autopilot/autopilotState.js'
 import {listShards} from '../../src/cluster/clusterRepo.js'
-import {initCluster} from '../../src/cluster/initCluster.js'
-import {setNodeState} from '../../src/cluster/nodeService.js'
-import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
-import {makeServiceContext} from '../../src/cluster/serviceContext.js'
 import {listMoves} from '../../src/executor/moveStore.js'
-import {MemoryStore} from '../../src/store/memoryStore.js'
-import {cleanOneCheckDirs, runOneAutopilotCheck} from './oneAutopilotCheck.js'
+import {cleanOneCheckDirs, drainingN3Cluster, runOneAutopilotCheck} from './oneAutopilotCheck.js'
 
 /**
  * The autopilot's `apply` is refused with CONFLICT (the shard map changed between the
@@ -19,12 +13,7 @@ import {cleanOneCheckDirs, runOneAutopilotCheck} from './oneAutopilotCheck.js'
 cleanOneCheckDirs()
 
 async function run(conflicts: number) {
-  const clock = {now: 1_000_000}
-  const store = new MemoryStore()
-  const ctx = makeServiceContext(store, {cluster: 'ap'}, () => new Date(clock.now))
-  await initCluster(ctx, {shards: 6, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:7101,n2=127.0.0.1:7102,n3=127.0.0.1:7103'), force: false})
-  for (const id of ['n1', 'n2', 'n3']) await store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: '127.0.0.1:1', pid: 1, startedAt: 't'}))
-  await setNodeState(ctx, 'n3', 'draining')
+  const {clock, store, ctx, state} = await drainingN3Cluster('ap')
   // The lock-ignoring writer: right after the executor first lists the shards while holding its lock.
   let injected = 0
   let injecting = false
@@ -49,8 +38,7 @@ async function run(conflicts: number) {
   }
   const events = await runOneAutopilotCheck(ctx, clock, {coolDownMs: 0, limit: 4})
   const onN3 = (await listShards(ctx)).shards.filter((s) => s.value.replicas.some((r) => r.node === 'n3')).length
-  const state = (await store.getTyped(autopilotKeys(ctx.keys.prefix).state, AutopilotStateSchema))?.value
-  return {events, onN3, executorRuns: executorRuns - 1, injected, moves: (await listMoves(ctx)).map((m) => m.value), spent: state?.history.spent ?? []}
+  return {events, onN3, executorRuns: executorRuns - 1, injected, moves: (await listMoves(ctx)).map((m) => m.value), spent: (await state())?.history.spent ?? []}
 }
 
 describe('autopilot: an apply refused with CONFLICT', () => {

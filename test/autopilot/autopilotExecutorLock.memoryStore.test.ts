@@ -1,14 +1,7 @@
 import {describe, expect, it} from 'vitest'
-import {autopilotKeys, AutopilotStateSchema} from '../../src/autopilot/autopilotState.js'
-import {initCluster} from '../../src/cluster/initCluster.js'
-import {setNodeState} from '../../src/cluster/nodeService.js'
-import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
-import {makeServiceContext} from '../../src/cluster/serviceContext.js'
-import {type MoveEffects} from '../../src/executor/moveEffects.js'
-import {commitMoveTransition, listMoves} from '../../src/executor/moveStore.js'
+import {listMoves} from '../../src/executor/moveStore.js'
 import {type Txn} from '../../src/store/store.js'
-import {MemoryStore} from '../../src/store/memoryStore.js'
-import {cleanOneCheckDirs, runOneAutopilotCheck} from './oneAutopilotCheck.js'
+import {beforeExecutorLockGrant, cleanOneCheckDirs, drainingN3Cluster, fakeEffects, runOneAutopilotCheck, verifyingAfterCopy} from './oneAutopilotCheck.js'
 
 /**
  * The two ways the executor lock stops an `apply` of the autopilot, which are not the same:
@@ -20,30 +13,14 @@ import {cleanOneCheckDirs, runOneAutopilotCheck} from './oneAutopilotCheck.js'
  */
 cleanOneCheckDirs()
 
-async function world(cluster: string) {
-  const clock = {now: 1_000_000}
-  const store = new MemoryStore()
-  const ctx = makeServiceContext(store, {cluster}, () => new Date(clock.now))
-  await initCluster(ctx, {shards: 6, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:7101,n2=127.0.0.1:7102,n3=127.0.0.1:7103'), force: false})
-  for (const id of ['n1', 'n2', 'n3']) await store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: '127.0.0.1:1', pid: 1, startedAt: 't'}))
-  await setNodeState(ctx, 'n3', 'draining')
-  const state = async () => (await store.getTyped(autopilotKeys(ctx.keys.prefix).state, AutopilotStateSchema))?.value
-  return {clock, store, ctx, state}
-}
-
 describe('autopilot: the executor lock stops its apply', () => {
   it('Given a human apply takes the executor lock between the check and its apply, When the autopilot defers, Then it names the holder and the plan that never ran costs no budget and cools nothing down', async () => {
-    const w = await world('aplockheld')
-    let grants = 0
-    const grant = w.store.grantLease.bind(w.store)
-    w.store.grantLease = async (ttl) => {
-      // Grant 1 is the autopilot's leadership lock; grant 2 the executor lock of its apply: a human's lands first.
-      if (++grants === 2) {
-        const human = await grant(30)
-        await w.store.commit({compares: [], puts: [{key: w.ctx.keys.executorLock, value: JSON.stringify({holder: 'shardctl apply plans/human.json', host: 'ops1', pid: 4242, acquiredAt: 't'}), lease: human.id}]})
-      }
-      return grant(ttl)
-    }
+    const w = await drainingN3Cluster('aplockheld')
+    // A human's executor lock lands first.
+    beforeExecutorLockGrant(w.store, async (grant) => {
+      const human = await grant(30)
+      await w.store.commit({compares: [], puts: [{key: w.ctx.keys.executorLock, value: JSON.stringify({holder: 'shardctl apply plans/human.json', host: 'ops1', pid: 4242, acquiredAt: 't'}), lease: human.id}]})
+    })
     const events = await runOneAutopilotCheck(w.ctx, w.clock, {coolDownMs: 3_600_000, limit: 4})
     const outcomes = events.flatMap((e) => (e.type === 'outcome' ? [e] : []))
     expect(outcomes).toHaveLength(1)
@@ -56,7 +33,7 @@ describe('autopilot: the executor lock stops its apply', () => {
   })
 
   it('Given the executor\'s lease lapses while its apply takes the executor lock, When the apply is refused, Then the outcome says the lock could not be taken (not that the executor stopped), and the plan that never ran costs no budget', async () => {
-    const w = await world('aplocklapsed')
+    const w = await drainingN3Cluster('aplocklapsed')
     let lapsed = 0
     const commit = w.store.commit.bind(w.store)
     w.store.commit = async (txn: Txn) => {
@@ -82,10 +59,9 @@ describe('autopilot: the executor lock stops its apply', () => {
   })
 
   it('Given the executor\'s lock changes hands under it (its lease lapsed in etcd, another executor took the lock) while it copies, When its next fenced write fails (LockLostError), Then the outcome says the lease was lost, not that it deferred to a human, and the plan counts as started', async () => {
-    const w = await world('aplockfenced')
+    const w = await drainingN3Cluster('aplockfenced')
     let takenOver = 0
-    const effects: MoveEffects = {
-      barrier: async () => {},
+    const effects = fakeEffects({
       copy: async (env, m) => {
         // The key goes with the lapsed lease and a resume elsewhere takes the lock; this executor has not noticed yet.
         if (takenOver === 0) {
@@ -94,13 +70,9 @@ describe('autopilot: the executor lock stops its apply', () => {
           await w.store.commit({compares: [], deletes: [w.ctx.keys.executorLock]})
           await w.store.commit({compares: [], puts: [{key: w.ctx.keys.executorLock, value: JSON.stringify({holder: 'shardctl apply --resume', host: 'ops2', pid: 7, acquiredAt: 't'}), lease: other.id}]})
         }
-        return commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'})
+        return verifyingAfterCopy(env, m)
       },
-      verify: async () => {},
-      drain: async () => {},
-      drop: async () => 0,
-      catchUp: async () => {},
-    }
+    })
     const events = await runOneAutopilotCheck(w.ctx, w.clock, {coolDownMs: 3_600_000, limit: 1, effects})
     expect(takenOver).toBe(1)
     expect(events.filter((e) => e.type === 'deposed')).toEqual([])
@@ -114,10 +86,9 @@ describe('autopilot: the executor lock stops its apply', () => {
   })
 
   it('Given the executor\'s lease on its lock is lost while it copies, When the apply ends, Then the outcome says the lease was lost (not that a human took the lock), the plan counts as started, and the autopilot stays leader', async () => {
-    const w = await world('aplocklost')
+    const w = await drainingN3Cluster('aplocklost')
     let lapsed = 0
-    const effects: MoveEffects = {
-      barrier: async () => {},
+    const effects = fakeEffects({
       copy: async (env, m) => {
         // The executor's lease lapses (etcd unreachable past its TTL) under the first copy.
         const lock = await w.store.get(w.ctx.keys.executorLock)
@@ -125,13 +96,9 @@ describe('autopilot: the executor lock stops its apply', () => {
           w.store.expireLease(lock.lease)
           lapsed++
         }
-        return commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'})
+        return verifyingAfterCopy(env, m)
       },
-      verify: async () => {},
-      drain: async () => {},
-      drop: async () => 0,
-      catchUp: async () => {},
-    }
+    })
     const events = await runOneAutopilotCheck(w.ctx, w.clock, {coolDownMs: 3_600_000, limit: 1, effects})
     expect(lapsed).toBe(1)
     expect(events.filter((e) => e.type === 'deposed')).toEqual([])

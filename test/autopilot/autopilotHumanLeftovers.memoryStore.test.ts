@@ -1,15 +1,9 @@
 import {describe, expect, it} from 'vitest'
-import {autopilotKeys, AutopilotStateSchema} from '../../src/autopilot/autopilotState.js'
 import {listShards} from '../../src/cluster/clusterRepo.js'
-import {initCluster} from '../../src/cluster/initCluster.js'
-import {setNodeState} from '../../src/cluster/nodeService.js'
-import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
-import {makeServiceContext} from '../../src/cluster/serviceContext.js'
 import {acquireLock} from '../../src/etcd/leaseLock.js'
 import {listMoves} from '../../src/executor/moveStore.js'
-import {MemoryStore} from '../../src/store/memoryStore.js'
 import {moveOf} from '../executor/fixtures.js'
-import {cleanOneCheckDirs, runOneAutopilotCheck} from './oneAutopilotCheck.js'
+import {beforeExecutorLockGrant, cleanOneCheckDirs, drainingN3Cluster, runOneAutopilotCheck} from './oneAutopilotCheck.js'
 
 /**
  * A human's `apply` leaves a move unfinished (killed, or stopped with Ctrl-C once it recorded
@@ -26,51 +20,30 @@ describe('autopilot: a human\'s apply leaves a move unfinished just before the a
   // executor stopped", and the refused plan's bytes and cool-downs were counted as spent (the
   // next heal finds its budget shrunk by a plan that moved nothing).
   it('Given the refusal changed nothing, When the autopilot heals, Then it says refused, counts nothing spent, and re-plans at once: it resumes the human\'s move', async () => {
-    const clock = {now: 1_000_000}
-    const store = new MemoryStore()
-    const ctx = makeServiceContext(store, {cluster: 'ap'}, () => new Date(clock.now))
-    await initCluster(ctx, {shards: 6, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:7101,n2=127.0.0.1:7102,n3=127.0.0.1:7103'), force: false})
-    for (const id of ['n1', 'n2', 'n3']) await store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: '127.0.0.1:1', pid: 1, startedAt: 't'}))
-    await setNodeState(ctx, 'n3', 'draining')
+    const {clock, store, ctx, state} = await drainingN3Cluster('ap')
     const human = (await listShards(ctx)).shards.map((s) => s.value).find((s) => s.replicas[0]!.node === 'n1')!
-    let grants = 0
-    const grant = store.grantLease.bind(store)
-    store.grantLease = async (ttl) => {
-      // The first grant is the autopilot's leadership; the second its executor lock.
-      if (++grants === 2) await store.put(ctx.keys.move('human-0000'), JSON.stringify(moveOf({id: 'human-0000', plan: 'human', shard: human.id, from: 'n1', to: 'n2', baseEpoch: human.epoch, epoch: human.epoch})))
-      return grant(ttl)
-    }
+    beforeExecutorLockGrant(store, () => store.put(ctx.keys.move('human-0000'), JSON.stringify(moveOf({id: 'human-0000', plan: 'human', shard: human.id, from: 'n1', to: 'n2', baseEpoch: human.epoch, epoch: human.epoch}))))
     const events = await runOneAutopilotCheck(ctx, clock, {coolDownMs: 60_000, limit: 4})
     const outcomes = events.flatMap((e) => (e.type === 'outcome' ? [e.outcome] : []))
     expect(outcomes[0]).toMatch(/^refused \(CONFLICT\): plan \S+ conflicts with 1 unfinished move\(s\) of plan human.*nothing of this plan ran; resuming those moves first/)
     expect(outcomes[1]).toMatch(/^1 done/)
-    const state = (await store.getTyped(autopilotKeys(ctx.keys.prefix).state, AutopilotStateSchema))?.value
-    expect(state?.history.spent).toEqual([])
-    expect(state?.history.movedAt).toEqual({})
+    const s = await state()
+    expect(s?.history.spent).toEqual([])
+    expect(s?.history.movedAt).toEqual({})
     expect((await listMoves(ctx)).map((m) => `${m.value.id}:${m.value.phase}`)).toEqual(['human-0000:done'])
   })
   // Found by the s23 adopt hunt: a heal deferred because a human's apply took the executor lock
   // in that gap ran nothing, yet its bytes and cool-downs were counted as spent.
   it('Given a human\'s apply takes the executor lock just before the autopilot\'s, When the autopilot heals, Then it defers and counts nothing of the plan it did not run', async () => {
-    const clock = {now: 1_000_000}
-    const store = new MemoryStore()
-    const ctx = makeServiceContext(store, {cluster: 'ap'}, () => new Date(clock.now))
-    await initCluster(ctx, {shards: 6, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:7101,n2=127.0.0.1:7102,n3=127.0.0.1:7103'), force: false})
-    for (const id of ['n1', 'n2', 'n3']) await store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: '127.0.0.1:1', pid: 1, startedAt: 't'}))
-    await setNodeState(ctx, 'n3', 'draining')
-    let grants = 0
-    const grant = store.grantLease.bind(store)
-    store.grantLease = async (ttl) => {
-      if (++grants === 2) await acquireLock(store, ctx.keys.executorLock, 'human apply')
-      return grant(ttl)
-    }
+    const {clock, store, ctx, state} = await drainingN3Cluster('ap')
+    beforeExecutorLockGrant(store, () => acquireLock(store, ctx.keys.executorLock, 'human apply'))
     const events = await runOneAutopilotCheck(ctx, clock, {coolDownMs: 60_000, limit: 4})
     const outcomes = events.flatMap((e) => (e.type === 'outcome' ? [e.outcome] : []))
     expect(outcomes).toHaveLength(1)
     expect(outcomes[0]).toMatch(/^deferred: /)
-    const state = (await store.getTyped(autopilotKeys(ctx.keys.prefix).state, AutopilotStateSchema))?.value
-    expect(state?.history.spent).toEqual([])
-    expect(state?.history.movedAt).toEqual({})
+    const s = await state()
+    expect(s?.history.spent).toEqual([])
+    expect(s?.history.movedAt).toEqual({})
     expect(await listMoves(ctx)).toEqual([])
   })
 })

@@ -1,15 +1,9 @@
 import {describe, expect, it} from 'vitest'
-import {autopilotKeys, AutopilotStateSchema} from '../../src/autopilot/autopilotState.js'
 import {listShards} from '../../src/cluster/clusterRepo.js'
-import {initCluster} from '../../src/cluster/initCluster.js'
-import {setNodeState} from '../../src/cluster/nodeService.js'
-import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
-import {makeServiceContext} from '../../src/cluster/serviceContext.js'
 import {readRecordings} from '../../src/executor/moveRecording.js'
 import {listMoves} from '../../src/executor/moveStore.js'
 import {type Txn} from '../../src/store/store.js'
-import {MemoryStore} from '../../src/store/memoryStore.js'
-import {cleanOneCheckDirs, runOneAutopilotCheck} from './oneAutopilotCheck.js'
+import {cleanOneCheckDirs, drainingN3Cluster, runOneAutopilotCheck} from './oneAutopilotCheck.js'
 
 /**
  * The autopilot's `apply` fails with CONFLICT *after* it changed the cluster: the executor's
@@ -24,12 +18,7 @@ import {cleanOneCheckDirs, runOneAutopilotCheck} from './oneAutopilotCheck.js'
 cleanOneCheckDirs()
 
 async function run() {
-  const clock = {now: 1_000_000}
-  const store = new MemoryStore()
-  const ctx = makeServiceContext(store, {cluster: 'aprec'}, () => new Date(clock.now))
-  await initCluster(ctx, {shards: 450, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:7101,n2=127.0.0.1:7102,n3=127.0.0.1:7103'), force: false})
-  for (const id of ['n1', 'n2', 'n3']) await store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: '127.0.0.1:1', pid: 1, startedAt: 't'}))
-  await setNodeState(ctx, 'n3', 'draining')
+  const {clock, store, ctx, state} = await drainingN3Cluster('aprec', 450)
   const onN3Before = (await listShards(ctx)).shards.filter((s) => s.value.replicas.some((r) => r.node === 'n3')).length
   if (onN3Before <= 100) throw new Error(`n3 holds ${onN3Before} shards; the test needs more than one transaction of moves (100)`)
   // The executor's lease lapses just before its second transaction creating move records.
@@ -48,8 +37,7 @@ async function run() {
     return commit(txn)
   }
   const events = await runOneAutopilotCheck(ctx, clock, {coolDownMs: 3_600_000, limit: 50})
-  const state = (await store.getTyped(autopilotKeys(ctx.keys.prefix).state, AutopilotStateSchema))?.value
-  return {ctx, events, lapsed, onN3Before, moves: (await listMoves(ctx)).map((m) => m.value), history: state?.history}
+  return {ctx, events, lapsed, onN3Before, moves: (await listMoves(ctx)).map((m) => m.value), history: (await state())?.history}
 }
 
 describe('autopilot: an apply that fails with CONFLICT after it recorded moves', () => {

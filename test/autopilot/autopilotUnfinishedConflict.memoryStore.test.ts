@@ -1,14 +1,9 @@
 import {describe, expect, it} from 'vitest'
-import {autopilotKeys, AutopilotStateSchema} from '../../src/autopilot/autopilotState.js'
 import {listShards} from '../../src/cluster/clusterRepo.js'
-import {initCluster} from '../../src/cluster/initCluster.js'
-import {setNodeState} from '../../src/cluster/nodeService.js'
-import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
-import {makeServiceContext} from '../../src/cluster/serviceContext.js'
 import {listMoves} from '../../src/executor/moveStore.js'
 import {type Move, MoveSchema} from '../../src/model/move.js'
-import {MemoryStore} from '../../src/store/memoryStore.js'
-import {cleanOneCheckDirs, runOneAutopilotCheck} from './oneAutopilotCheck.js'
+import {moveOf} from '../executor/fixtures.js'
+import {beforeExecutorLockGrant, cleanOneCheckDirs, drainingN3Cluster, runOneAutopilotCheck} from './oneAutopilotCheck.js'
 
 /**
  * The autopilot's `apply` is refused because its plan conflicts with ANOTHER plan's unfinished
@@ -22,45 +17,14 @@ import {cleanOneCheckDirs, runOneAutopilotCheck} from './oneAutopilotCheck.js'
 cleanOneCheckDirs()
 
 async function run() {
-  const clock = {now: 1_000_000}
-  const store = new MemoryStore()
-  const ctx = makeServiceContext(store, {cluster: 'apuc'}, () => new Date(clock.now))
-  await initCluster(ctx, {shards: 6, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:7101,n2=127.0.0.1:7102,n3=127.0.0.1:7103'), force: false})
-  for (const id of ['n1', 'n2', 'n3']) await store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: '127.0.0.1:1', pid: 1, startedAt: 't'}))
-  await setNodeState(ctx, 'n3', 'draining')
+  const {clock, store, ctx, state} = await drainingN3Cluster('apuc')
   const onN1 = (await listShards(ctx)).shards.map((s) => s.value).find((s) => s.replicas.some((r) => r.node === 'n1'))!
   const at = new Date(clock.now).toISOString()
-  const human: Move = MoveSchema.parse({
-    id: 'human-0000',
-    plan: 'human',
-    index: 0,
-    shard: onN1.id,
-    from: 'n1',
-    to: 'n2',
-    baseEpoch: onN1.epoch,
-    epoch: onN1.epoch,
-    phase: 'pending',
-    progress: {bytes: 0, keys: 0, totalBytes: 0, rateBytesPerSec: 0, dataRateBytesPerSec: 0, cursor: null, stalled: false},
-    cancelRequested: false,
-    rollbackRequested: false,
-    reason: null,
-    attempts: 0,
-    createdAt: at,
-    updatedAt: at,
-    cutoverAt: null,
-    copyStartedAt: null,
-  })
+  const human: Move = MoveSchema.parse(moveOf({id: 'human-0000', plan: 'human', shard: onN1.id, from: 'n1', to: 'n2', baseEpoch: onN1.epoch, epoch: onN1.epoch, createdAt: at, updatedAt: at}))
   // The human's killed apply records its move just before the autopilot's apply takes the executor lock.
-  let grants = 0
-  const grant = store.grantLease.bind(store)
-  store.grantLease = async (ttl) => {
-    // Grant 1 is the autopilot's leadership lock; grant 2 the executor lock of its first apply.
-    if (++grants === 2) await store.put(ctx.keys.move(human.id), JSON.stringify(human))
-    return grant(ttl)
-  }
+  beforeExecutorLockGrant(store, () => store.put(ctx.keys.move(human.id), JSON.stringify(human)))
   const events = await runOneAutopilotCheck(ctx, clock, {coolDownMs: 3_600_000, limit: 4})
-  const state = (await store.getTyped(autopilotKeys(ctx.keys.prefix).state, AutopilotStateSchema))?.value
-  return {events, state, moves: (await listMoves(ctx)).map((m) => m.value), humanShard: onN1.id}
+  return {events, state: await state(), moves: (await listMoves(ctx)).map((m) => m.value), humanShard: onN1.id}
 }
 
 describe('autopilot: an apply refused for conflicting with another plan\'s unfinished moves', () => {

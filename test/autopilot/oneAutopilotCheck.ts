@@ -3,10 +3,15 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterEach} from 'vitest'
 import {type AutopilotEvent, runAutopilot} from '../../src/autopilot/autopilotLoop.js'
-import {type ServiceContext} from '../../src/cluster/serviceContext.js'
-import {DEFAULT_EXECUTOR_OPTIONS} from '../../src/executor/executorEnv.js'
+import {autopilotKeys, AutopilotStateSchema} from '../../src/autopilot/autopilotState.js'
+import {initCluster} from '../../src/cluster/initCluster.js'
+import {setNodeState} from '../../src/cluster/nodeService.js'
+import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
+import {makeServiceContext, type ServiceContext} from '../../src/cluster/serviceContext.js'
+import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEnv} from '../../src/executor/executorEnv.js'
 import {type MoveEffects} from '../../src/executor/moveEffects.js'
-import {commitMoveTransition} from '../../src/executor/moveStore.js'
+import {commitMoveTransition, type FencedMove} from '../../src/executor/moveStore.js'
+import {MemoryStore} from '../../src/store/memoryStore.js'
 
 /** ONE_CHECK_INTERVAL_MS is the autopilot interval of {@link runOneAutopilotCheck}: its first wait of this long ends the run. */
 export const ONE_CHECK_INTERVAL_MS = 60_000
@@ -25,7 +30,7 @@ export async function runOneAutopilotCheck(
 ): Promise<AutopilotEvent[]> {
   const stop = new AbortController()
   const events: AutopilotEvent[] = []
-  const effects: MoveEffects = opts.effects ?? {barrier: async () => {}, copy: async (env, m) => commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'}), verify: async () => {}, drain: async () => {}, drop: async () => 0, catchUp: async () => {}}
+  const effects = opts.effects ?? fakeEffects()
   const dir = mkdtempSync(join(tmpdir(), 'ap-one-check-'))
   dirs.push(dir)
   await runAutopilot(
@@ -58,6 +63,53 @@ export async function runOneAutopilotCheck(
     stop.signal,
   )
   return events
+}
+
+/** verifyingAfterCopy is a fake copy's end: the move goes straight to verifying (nothing is copied). */
+export function verifyingAfterCopy(env: ExecutorEnv, m: FencedMove): Promise<FencedMove> {
+  return commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'})
+}
+
+/**
+ * fakeEffects are node effects that do nothing, but for a copy that goes straight to
+ * verifying; `over` replaces some (a test's own copy, doing something under it).
+ */
+export function fakeEffects(over: Partial<MoveEffects> = {}): MoveEffects {
+  return {barrier: async () => {}, copy: async (env, m) => verifyingAfterCopy(env, m), verify: async () => {}, drain: async () => {}, drop: async () => 0, catchUp: async () => {}, ...over}
+}
+
+/**
+ * drainingN3Cluster is the cluster the one-check tests start from, shared so that each says
+ * only what it changes: `shards` shards (rf 1) on n1, n2, n3 in a memory store (cluster name
+ * `cluster`), all three alive and n3 draining, so the first check heals (moves n3's replicas
+ * away). `clock` is the fake clock its context reads (pass it to runOneAutopilotCheck);
+ * `state` reads the autopilot's recorded state.
+ */
+export async function drainingN3Cluster(cluster: string, shards = 6) {
+  const clock = {now: 1_000_000}
+  const store = new MemoryStore()
+  const ctx = makeServiceContext(store, {cluster}, () => new Date(clock.now))
+  await initCluster(ctx, {shards, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:7101,n2=127.0.0.1:7102,n3=127.0.0.1:7103'), force: false})
+  for (const id of ['n1', 'n2', 'n3']) await store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: '127.0.0.1:1', pid: 1, startedAt: 't'}))
+  await setNodeState(ctx, 'n3', 'draining')
+  const state = async () => (await store.getTyped(autopilotKeys(ctx.keys.prefix).state, AutopilotStateSchema))?.value
+  return {clock, store, ctx, state}
+}
+
+/**
+ * beforeExecutorLockGrant makes `store` run `fn` just before it grants the lease of the
+ * executor lock of the autopilot's first apply: its second grant (the first is the autopilot's
+ * leadership lock). That is the gap between a check's observation and its apply, where the
+ * tests put what a human does. `fn` gets the unpatched grant (a grant through the store
+ * itself, as acquireLock's, counts as a later one and runs nothing).
+ */
+export function beforeExecutorLockGrant(store: MemoryStore, fn: (grant: MemoryStore['grantLease']) => Promise<unknown>): void {
+  let grants = 0
+  const grant = store.grantLease.bind(store)
+  store.grantLease = async (ttl) => {
+    if (++grants === 2) await fn(grant)
+    return grant(ttl)
+  }
 }
 
 const dirs: string[] = []

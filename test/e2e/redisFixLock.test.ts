@@ -2,13 +2,11 @@ import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
-import {listShards} from '../../src/cluster/clusterRepo.js'
 import {acquireLock, parseLockHolder} from '../../src/etcd/leaseLock.js'
 import {withRedisNode} from '../../src/redis/redisConnection.js'
-import {slotsOfRange} from '../../src/redis/slotMap.js'
 import {type CliChild, spawnCli} from '../support/cliChild.js'
-import {openSlotByHand, poll} from '../support/redisFailover.js'
-import {openSlotMarks, redisAvailable, type RedisMaster, tagsInSlots} from '../support/redisCluster.js'
+import {openSlotWithKeys, poll} from '../support/redisFailover.js'
+import {openSlotMarks, redisAvailable, type RedisMaster} from '../support/redisCluster.js'
 import {useRedisCluster} from '../support/redisTestFile.js'
 import {runCli} from '../support/runCli.js'
 
@@ -38,23 +36,16 @@ afterAll(() => {
 const cliArgs = (args: string[]) => [...args, '--endpoints', inject('etcdEndpoint'), '--cluster', file.ctx.cluster]
 const cli = (args: string[]) => runCli(cliArgs(args), {cwd, timeoutMs: 90_000})
 
-/** openSlotWithKeys writes 30 keys to a slot of the second shard and leaves it open towards another master, 10 keys moved. */
-async function openSlotWithKeys(prefix: string): Promise<{src: RedisMaster; dst: RedisMaster; slot: number; keys: string[]}> {
-  const shard = (await listShards(file.ctx)).shards[1]!.value
-  const src = file.master(shard.replicas[0]!.node)
-  const dst = file.masters.find((m) => m !== src)!
-  const {first, end} = slotsOfRange(shard.range)
-  const {tag, slot} = tagsInSlots(first, end, 1, prefix)[0]!
-  const keys = Array.from({length: 30}, (_, j) => `{${tag}}:${j}`)
-  for (const k of keys) expect(await file.client.set(k, `${k}=1`)).toBe('OK')
-  await openSlotByHand(src, dst, slot, 10)
-  return {src, dst, slot, keys}
+/** openSlotOfSecondShard writes 30 keys to a slot of the second shard and leaves it open towards another master, 10 keys moved. */
+async function openSlotOfSecondShard(prefix: string): Promise<{src: RedisMaster; dst: RedisMaster; slot: number; keys: string[]}> {
+  const {from: src, to: dst, first, end} = await file.shardToMove(1)
+  return {src, dst, ...(await openSlotWithKeys(file.client, src, dst, {first, end}, prefix, 30))}
 }
 
 describe.skipIf(!available)('redis fix --yes under the executor lock', () => {
   it('is refused (exit 8) while an executor holds the lock, naming it, and changes nothing', async () => {
     await file.freshNamespace(16)
-    const {slot} = await openSlotWithKeys('fl1')
+    const {slot} = await openSlotOfSecondShard('fl1')
     const before = await openSlotMarks(file.masters)
     const lock = await acquireLock(file.ctx.store, file.ctx.keys.executorLock, 'shardctl apply --resume')
     let refused: Awaited<ReturnType<typeof cli>>
@@ -76,7 +67,7 @@ describe.skipIf(!available)('redis fix --yes under the executor lock', () => {
 
   it('holds the lock while it runs: an apply started meanwhile is refused (exit 8) naming redis fix', async () => {
     await file.freshNamespace(16)
-    const {dst, slot, keys} = await openSlotWithKeys('fl2')
+    const {dst, slot, keys} = await openSlotOfSecondShard('fl2')
     // The target holds its clients for 5 s (CLIENT PAUSE: the cluster bus goes on, so no master is
     // failed): redis fix, which takes the lock before it reads a master, waits on it holding the lock.
     await withRedisNode(dst.address, (r) => r.call('CLIENT', 'PAUSE', '5000', 'ALL'))

@@ -139,6 +139,17 @@ async function world() {
   }
 }
 
+/**
+ * worldWithQKilledIn is where the tests of a plan making another plan's move start: plan Q's
+ * move of s from n1 to n3 (n3 alive), its apply killed once the move reached `phase`.
+ */
+async function worldWithQKilledIn(phase: MovePhase) {
+  const w = await world()
+  await w.setAlive('n3')
+  await w.applyKilledAt(w.planOf('plan-q', [w.move(w.s, 'n3')]), 'plan-q-0000', phase)
+  return w
+}
+
 describe('another plan\'s move this plan makes too (adopted by its apply)', () => {
   // Found by the s23 adopt hunt: 91c8566 adopted every unfinished, not-cancelled move of the
   // same shard, source and destination, whatever its track. A move already aborting (its
@@ -210,10 +221,8 @@ describe('another plan\'s move this plan makes too (adopted by its apply)', () =
   })
 
   it('Given plan Q\'s move of s n1 -> n3 was killed copying and plans P1 and P2 both make it too, When P1 adopts it and is killed at its cutover, and P2 is applied, Then the move finishes once, each plan\'s own action on s is skipped, and nothing is left to resume', async () => {
-    const w = await world()
-    await w.setAlive('n3')
+    const w = await worldWithQKilledIn('copying')
     const e = w.s.epoch
-    await w.applyKilledAt(w.planOf('plan-q', [w.move(w.s, 'n3')]), 'plan-q-0000', 'copying')
     await w.applyKilledAt(w.planOf('plan-p1', [w.move(w.s, 'n3')]), 'plan-q-0000', 'cutover')
     const result = await w.apply(w.planOf('plan-p2', [w.move(w.s, 'n3')]))
     expect(result.moves.map((m) => `${m.id}:${m.phase}`).sort()).toEqual(['plan-p2-0000:skipped', 'plan-q-0000:done'])
@@ -225,9 +234,7 @@ describe('another plan\'s move this plan makes too (adopted by its apply)', () =
   })
 
   it('Given plan P runs plan Q\'s identical move (killed copying), When the operator cancels that move mid-copy (`moves cancel`), Then it aborts to n1, P\'s run ends INCOMPLETE with it aborted, and P applied again does not run the move again', async () => {
-    const w = await world()
-    await w.setAlive('n3')
-    await w.applyKilledAt(w.planOf('plan-q', [w.move(w.s, 'n3')]), 'plan-q-0000', 'copying')
+    const w = await worldWithQKilledIn('copying')
     const cancelling: MoveEffects = {
       ...w.effects,
       copy: async (env, m) => {
@@ -247,9 +254,7 @@ describe('another plan\'s move this plan makes too (adopted by its apply)', () =
   })
 
   it('Given plan P runs plan Q\'s identical move (killed copying), When the operator rolls it back while it drains its source, Then it rolls back to n1 alone, P\'s run ends without failure (let go), and neither P applied again nor a resume moves it again', async () => {
-    const w = await world()
-    await w.setAlive('n3')
-    await w.applyKilledAt(w.planOf('plan-q', [w.move(w.s, 'n3')]), 'plan-q-0000', 'copying')
+    const w = await worldWithQKilledIn('copying')
     const rollingBack: MoveEffects = {
       ...w.effects,
       drain: async (m) => {
@@ -273,10 +278,8 @@ describe('another plan\'s move this plan makes too (adopted by its apply)', () =
   for (const [i, phase] of PHASES.entries()) {
     const next = PHASES[i + 1]
     it(`Given plan Q's move of shard s n1 -> n3 was killed in ${phase}, When plan P (making it too) adopts it${next ? `, is killed in ${next} and is applied again` : ''}, Then the move finishes once and the shard is on n3 alone`, async () => {
-      const w = await world()
-      await w.setAlive('n3')
+      const w = await worldWithQKilledIn(phase)
       const e = w.s.epoch
-      await w.applyKilledAt(w.planOf('plan-q', [w.move(w.s, 'n3')]), 'plan-q-0000', phase)
       // P's action on s comes after Q's (index 1 against 0): where both are runnable (Q's killed
       // in checked), Q's runs first and P's is skipped at its start.
       const p = w.planOf('plan-p', [w.move(w.t, 'n2'), w.move(w.s, 'n3')])

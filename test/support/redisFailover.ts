@@ -3,7 +3,8 @@ import {type RedisClusterNode} from '../../src/redis/clusterNodes.js'
 import {readClusterNodes, withRedisNode} from '../../src/redis/redisConnection.js'
 import {keySlot} from '../../src/redis/keySlot.js'
 import {type Cluster} from 'ioredis'
-import {type RedisMaster, servedSlots} from './redisCluster.js'
+import {expect} from 'vitest'
+import {type RedisMaster, servedSlots, tagsInSlots} from './redisCluster.js'
 
 /** nodesSeenBy is the `CLUSTER NODES` view of the node at `address`. */
 export async function nodesSeenBy(address: string): Promise<RedisClusterNode[]> {
@@ -53,6 +54,29 @@ export async function openSlotByHand(src: RedisMaster, dst: RedisMaster, slot: n
   for (const m of [src, dst]) {
     await poll(`a replica of ${m.address} to acknowledge its writes`, () => withRedisNode(m.address, async (r) => (Number(await r.call('WAIT', '1', '1000')) >= 1 ? true : undefined)))
   }
+}
+
+/**
+ * writeKeysInOneSlot writes `n` keys `{tag}:<j>` through `client`, one after the other and each
+ * valued `<key>=1` (checked OK), in one slot of [`first`, `end`) (a hash tag of `prefix`): the
+ * slot a test then moves or leaves open.
+ */
+export async function writeKeysInOneSlot(client: Cluster, slots: {first: number; end: number}, prefix: string, n: number): Promise<{slot: number; keys: string[]}> {
+  const {tag, slot} = tagsInSlots(slots.first, slots.end, 1, prefix)[0]!
+  const keys = Array.from({length: n}, (_, j) => `{${tag}}:${j}`)
+  for (const k of keys) expect(await client.set(k, `${k}=1`)).toBe('OK')
+  return {slot, keys}
+}
+
+/**
+ * openSlotWithKeys writes `n` keys to a slot in [`first`, `end`) ({@link writeKeysInOneSlot}),
+ * then leaves it open from `src` to `dst` with 10 of them moved: a slot with keys on both
+ * sides, which the `redis fix` tests finish.
+ */
+export async function openSlotWithKeys(client: Cluster, src: RedisMaster, dst: RedisMaster, slots: {first: number; end: number}, prefix: string, n: number): Promise<{slot: number; keys: string[]}> {
+  const written = await writeKeysInOneSlot(client, slots, prefix, n)
+  await openSlotByHand(src, dst, written.slot, 10)
+  return written
 }
 
 /**

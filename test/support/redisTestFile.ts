@@ -1,9 +1,19 @@
+import {setTimeout as sleepFor} from 'node:timers/promises'
 import {Cluster} from 'ioredis'
 import {afterAll, beforeAll, inject} from 'vitest'
+import {listShards} from '../../src/cluster/clusterRepo.js'
 import {makeServiceContext, type ServiceContext} from '../../src/cluster/serviceContext.js'
+import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent} from '../../src/executor/executorEnv.js'
+import {type ApplyResult, executePlan} from '../../src/executor/executePlan.js'
+import {type Move} from '../../src/model/move.js'
+import {type Shard} from '../../src/model/shard.js'
 import {isLiveMaster, shortNodeId} from '../../src/redis/clusterNodes.js'
 import {discoverTopology} from '../../src/redis/discovery.js'
 import {initRedisCluster} from '../../src/redis/initRedisCluster.js'
+import {type RedisMoveOptions} from '../../src/redis/redisMoveRunner.js'
+import {slotsOfRange} from '../../src/redis/slotMap.js'
+import {moveOf} from '../executor/fixtures.js'
+import {abortExecutorAfterEach, type RunningExecutor} from './executorAbort.js'
 import {type RealRedisCluster, type RedisMaster, startRedisCluster} from './redisCluster.js'
 import {StoreSet, uniqueCluster} from './testStore.js'
 
@@ -38,6 +48,20 @@ export class RedisTestFile {
     const m = this.masters.find((x) => x.node === node)
     if (!m) throw new Error(`no master ${node} in the test cluster (masters: ${this.masters.map((x) => x.node).join(', ')})`)
     return m
+  }
+  /** shardToMove is shard `index` of `ctx` (in key order), the master serving it (`from`), another master (`to`) and its slots [`first`, `end`): what a test moving one shard by hand starts from. */
+  async shardToMove(index: number): Promise<{shard: Shard; from: RedisMaster; to: RedisMaster; first: number; end: number}> {
+    const shard = (await listShards(this.ctx)).shards[index]!.value
+    const from = this.master(shard.replicas[0]!.node)
+    const to = this.masters.find((m) => m.node !== from.node)!
+    return {shard, from, to, ...slotsOfRange(shard.range)}
+  }
+  /** recordPendingMove records in `ctx` a pending move `id` of `shard` from `from` to `to` (a plan `by-hand`, as if an apply had recorded it and stopped), for the executor to take up. */
+  async recordPendingMove(id: string, shard: Shard, from: RedisMaster, to: RedisMaster): Promise<Move> {
+    const at = new Date().toISOString()
+    const move = moveOf({id, plan: 'by-hand', index: 0, shard: shard.id, from: from.node, to: to.node, baseEpoch: shard.epoch, epoch: shard.epoch, createdAt: at, updatedAt: at})
+    await this.ctx.store.put(this.ctx.keys.move(move.id), JSON.stringify(move))
+    return move
   }
   /** freshNamespace opens a new etcd namespace (a new shardctl cluster name) and makes it `ctx`; with `slotsPerShard` it records the Redis cluster there. */
   async freshNamespace(slotsPerShard?: number): Promise<ServiceContext> {
@@ -81,3 +105,24 @@ export function useRedisCluster(label: string, available: boolean, opts: {master
 }
 
 export {abortExecutorAfterEach, type RunningExecutor} from './executorAbort.js'
+
+/**
+ * inProcessApplyOf returns `apply`, which runs the executor in-process on `file`'s namespace as
+ * `apply --resume` would (the moves recorded there, one at a time, the real clock, `redis`
+ * tuning the slot migration), and registers the afterEach that aborts and awaits each test's
+ * run: shared because every redis move test that drives the executor itself needs both.
+ */
+export function inProcessApplyOf(file: RedisTestFile): (opts?: {redis?: Partial<RedisMoveOptions>; emit?: (e: ExecutorEvent) => void}) => Promise<ApplyResult> {
+  let running: RunningExecutor | undefined
+  abortExecutorAfterEach(() => {
+    const r = running
+    running = undefined
+    return r
+  })
+  return ({redis, emit = () => {}} = {}) => {
+    const abort = new AbortController()
+    const done = executePlan(file.ctx, {limits: {maxConcurrent: 1, perNode: 1}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test', redis}, {now: () => Date.now(), sleep: (ms, s) => sleepFor(ms, undefined, {signal: s}).catch(() => {}), emit}, abort.signal)
+    running = {abort, done: done.catch(() => {})}
+    return done
+  }
+}

@@ -3,6 +3,7 @@ import {makeServiceContext, type ServiceContext} from '../../../src/cluster/serv
 import {readRecordings} from '../../../src/executor/moveRecording.js'
 import {unrecordedPlans} from '../../../src/executor/moveViews.js'
 import {type Move} from '../../../src/model/move.js'
+import {moveOf} from '../../executor/fixtures.js'
 import {startPrivateEtcd, type PrivateEtcd} from '../../support/privateEtcd.js'
 import {StoreSet, uniqueCluster} from '../../support/testStore.js'
 
@@ -30,26 +31,7 @@ afterAll(async () => {
 
 function move(plan: string, index: number): Move {
   const at = '2026-12-02T18:00:00.000Z'
-  return {
-    id: `${plan}-${String(index).padStart(4, '0')}`,
-    plan,
-    index,
-    shard: index,
-    from: 'n1',
-    to: 'n2',
-    baseEpoch: 1,
-    epoch: 1,
-    phase: 'pending',
-    progress: {bytes: 0, keys: 0, totalBytes: 0, rateBytesPerSec: 0, dataRateBytesPerSec: 0, cursor: null, stalled: false},
-    cancelRequested: false,
-    rollbackRequested: false,
-    reason: null,
-    attempts: 0,
-    createdAt: at,
-    updatedAt: at,
-    cutoverAt: null,
-    copyStartedAt: null,
-  }
+  return moveOf({id: `${plan}-${String(index).padStart(4, '0')}`, plan, index, shard: index, from: 'n1', to: 'n2', baseEpoch: 1, epoch: 1, createdAt: at, updatedAt: at})
 }
 
 /** writeList writes `plan`'s list of `moves` moves as pages of `perPage` under the keys `keyOf` names, in transactions under 1 MiB and 128 keys. */

@@ -4,8 +4,8 @@ import {fixOpenSlots} from '../../../src/redis/fixOpenSlots.js'
 import {leaseGuards} from '../../../src/redis/leaseGuards.js'
 import {type LockState, MIGRATE_REPLY_SLACK_MS, SEND_MARGIN_MS} from '../../../src/redis/lockGate.js'
 import {withRedisNode} from '../../../src/redis/redisConnection.js'
-import {openSlotByHand} from '../../support/redisFailover.js'
-import {openSlotMarks, redisAvailable, tagsInSlots} from '../../support/redisCluster.js'
+import {openSlotWithKeys} from '../../support/redisFailover.js'
+import {openSlotMarks, redisAvailable} from '../../support/redisCluster.js'
 import {changingCommandsSent, sentSince} from '../../support/redisCommandStats.js'
 import {useRedisCluster} from '../../support/redisTestFile.js'
 
@@ -30,11 +30,7 @@ function guardsOf(state: () => LockState) {
 async function openOne(prefix: string) {
   const [src, dst] = file.masters as [(typeof file.masters)[0], (typeof file.masters)[0]]
   const first = Math.min(...(await withRedisNode(src.address, async (r) => ((await r.call('CLUSTER', 'SLOTS')) as [number, number, [string, number]][]).filter((s) => `${s[2][0]}:${s[2][1]}` === src.address).map((s) => s[0]))))
-  const {tag, slot} = tagsInSlots(first, first + 64, 1, prefix)[0]!
-  const keys = Array.from({length: 40}, (_, j) => `{${tag}}:${j}`)
-  for (const k of keys) expect(await file.client.set(k, `${k}=1`)).toBe('OK')
-  await openSlotByHand(src, dst, slot, 10)
-  return {src, dst, slot, keys}
+  return {src, dst, ...(await openSlotWithKeys(file.client, src, dst, {first, end: first + 64}, prefix, 40))}
 }
 
 describe.skipIf(!available)('redis fix through the lease checks', () => {

@@ -1,17 +1,11 @@
-import {setTimeout as sleepFor} from 'node:timers/promises'
 import {describe, expect, it} from 'vitest'
-import {listShards} from '../../../src/cluster/clusterRepo.js'
 import {LEASE_TRUSTED_SHARE} from '../../../src/etcd/leaseDeadline.js'
-import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent} from '../../../src/executor/executorEnv.js'
-import {type ApplyResult, executePlan} from '../../../src/executor/executePlan.js'
-import {type Move} from '../../../src/model/move.js'
+import {type ExecutorEvent} from '../../../src/executor/executorEnv.js'
 import {MIGRATE_REPLY_SLACK_MS, SEND_MARGIN_MS} from '../../../src/redis/lockGate.js'
 import {withRedisNode} from '../../../src/redis/redisConnection.js'
-import {type RedisMoveOptions} from '../../../src/redis/redisMoveRunner.js'
-import {slotsOfRange} from '../../../src/redis/slotMap.js'
-import {openSlotMarks, redisAvailable, tagsInSlots} from '../../support/redisCluster.js'
-import {abortExecutorAfterEach, type RunningExecutor, useRedisCluster} from '../../support/redisTestFile.js'
-import {countAt, poll} from '../../support/redisFailover.js'
+import {openSlotMarks, redisAvailable} from '../../support/redisCluster.js'
+import {inProcessApplyOf, useRedisCluster} from '../../support/redisTestFile.js'
+import {countAt, poll, writeKeysInOneSlot} from '../../support/redisFailover.js'
 
 /**
  * A MIGRATE cannot outlast the executor's lease.
@@ -32,35 +26,16 @@ import {countAt, poll} from '../../support/redisFailover.js'
 const available = await redisAvailable()
 const file = useRedisCluster('redis-migrate-lease', available, {replicasPerMaster: 0, slotsPerShard: 16, serverArgs: ['--enable-debug-command', 'yes']})
 
-let running: RunningExecutor | undefined
-abortExecutorAfterEach(() => {
-  const r = running
-  running = undefined
-  return r
-})
-
-function apply(redis: Partial<RedisMoveOptions>, emit: (e: ExecutorEvent) => void): Promise<ApplyResult> {
-  const abort = new AbortController()
-  const done = executePlan(file.ctx, {limits: {maxConcurrent: 1, perNode: 1}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test', redis}, {now: () => Date.now(), sleep: (ms, s) => sleepFor(ms, undefined, {signal: s}).catch(() => {}), emit}, abort.signal)
-  running = {abort, done: done.catch(() => {})}
-  return done
-}
+const apply = inProcessApplyOf(file)
 
 /** LOCK_TTL_MS is the executor lock's lease TTL (acquireLock's default, 10 s). */
 const LOCK_TTL_MS = 10_000
 
 describe.skipIf(!available)('a MIGRATE to a stalled target while the executor holds its lease', () => {
   it('goes with a timeout within the lease, gives up on the target before the lease ends, and the move finishes with nothing lost', async () => {
-    const shard = (await listShards(file.ctx)).shards[0]!.value
-    const from = file.master(shard.replicas[0]!.node)
-    const to = file.masters.find((m) => m.node !== from.node)!
-    const {first, end} = slotsOfRange(shard.range)
-    const {tag, slot} = tagsInSlots(first, end, 1, 'ml')[0]!
-    const keys = Array.from({length: 12}, (_, j) => `{${tag}}:${j}`)
-    for (const k of keys) expect(await file.client.set(k, `${k}=1`)).toBe('OK')
-    const at = new Date().toISOString()
-    const move: Move = {id: 'migrate-lease', plan: 'by-hand', index: 0, shard: shard.id, from: from.node, to: to.node, baseEpoch: shard.epoch, epoch: shard.epoch, phase: 'pending', progress: {bytes: 0, keys: 0, totalBytes: 0, rateBytesPerSec: 0, dataRateBytesPerSec: 0, cursor: null, stalled: false}, cancelRequested: false, rollbackRequested: false, reason: null, attempts: 0, createdAt: at, updatedAt: at, cutoverAt: null, copyStartedAt: null}
-    await file.ctx.store.put(file.ctx.keys.move(move.id), JSON.stringify(move))
+    const {shard, from, to, first, end} = await file.shardToMove(0)
+    const {slot, keys} = await writeKeysInOneSlot(file.client, {first, end}, 'ml', 12)
+    await file.recordPendingMove('migrate-lease', shard, from, to)
     // Only commands slower than 100 ms are logged: the stalled MIGRATE, not the ordinary batches.
     await withRedisNode(from.address, async (r) => {
       await r.call('CONFIG', 'SET', 'slowlog-log-slower-than', '100000')
@@ -68,7 +43,7 @@ describe.skipIf(!available)('a MIGRATE to a stalled target while the executor ho
     })
 
     const events: ExecutorEvent[] = []
-    const done = apply({migrateTimeoutMs: 30_000, keysPerSec: 5, keysPerBatch: 1}, (e) => events.push(e))
+    const done = apply({redis: {migrateTimeoutMs: 30_000, keysPerSec: 5, keysPerBatch: 1}, emit: (e) => events.push(e)})
     await poll('the first keys on the target', async () => ((await countAt(to.address, slot)) >= 2 ? true : undefined), 30_000)
     // Longer than the admin connection's 10 s command timeout: this client gives up on its answer, the target sleeps on.
     const stall = withRedisNode(to.address, (r) => r.call('DEBUG', 'SLEEP', '12')).catch(() => undefined)

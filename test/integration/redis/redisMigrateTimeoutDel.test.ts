@@ -1,15 +1,9 @@
-import {setTimeout as sleepFor} from 'node:timers/promises'
 import {describe, expect, it} from 'vitest'
-import {listShards} from '../../../src/cluster/clusterRepo.js'
-import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent} from '../../../src/executor/executorEnv.js'
-import {type ApplyResult, executePlan} from '../../../src/executor/executePlan.js'
-import {type Move} from '../../../src/model/move.js'
+import {type ExecutorEvent} from '../../../src/executor/executorEnv.js'
 import {withRedisNode} from '../../../src/redis/redisConnection.js'
-import {type RedisMoveOptions} from '../../../src/redis/redisMoveRunner.js'
-import {slotsOfRange} from '../../../src/redis/slotMap.js'
-import {openSlotMarks, redisAvailable, tagsInSlots, type RedisMaster} from '../../support/redisCluster.js'
-import {abortExecutorAfterEach, type RunningExecutor, useRedisCluster} from '../../support/redisTestFile.js'
-import {countAt, poll} from '../../support/redisFailover.js'
+import {openSlotMarks, redisAvailable, type RedisMaster} from '../../support/redisCluster.js'
+import {inProcessApplyOf, useRedisCluster} from '../../support/redisTestFile.js'
+import {countAt, poll, writeKeysInOneSlot} from '../../support/redisFailover.js'
 
 /**
  * Hunt (s21, redishunt): a MIGRATE batch that times out on a stalled target, then a client DEL.
@@ -38,19 +32,7 @@ import {countAt, poll} from '../../support/redisFailover.js'
 const available = await redisAvailable()
 const file = useRedisCluster('redis-migrate-timeout-del', available, {replicasPerMaster: 0, slotsPerShard: 16, serverArgs: ['--enable-debug-command', 'yes']})
 
-let running: RunningExecutor | undefined
-abortExecutorAfterEach(() => {
-  const r = running
-  running = undefined
-  return r
-})
-
-function apply(redis: Partial<RedisMoveOptions>, emit: (e: ExecutorEvent) => void): Promise<ApplyResult> {
-  const abort = new AbortController()
-  const done = executePlan(file.ctx, {limits: {maxConcurrent: 1, perNode: 1}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test', redis}, {now: () => Date.now(), sleep: (ms, s) => sleepFor(ms, undefined, {signal: s}).catch(() => {}), emit}, abort.signal)
-  running = {abort, done: done.catch(() => {})}
-  return done
-}
+const apply = inProcessApplyOf(file)
 
 const migrateAllowed = (m: RedisMaster, allowed: boolean) => withRedisNode(m.address, (r) => r.call('ACL', 'SETUSER', 'default', allowed ? '+migrate' : '-migrate'))
 
@@ -61,19 +43,12 @@ async function keysAt(address: string, slot: number): Promise<string[]> {
 describe.skipIf(!available)('a MIGRATE that times out on a stalled target, then a client DEL', () => {
   let deleted: string[] = []
   it('runs the interleaving: a timed-out MIGRATE, the target waking with a copy, a DEL on the source, the move finishing', async () => {
-    const shard = (await listShards(file.ctx)).shards[0]!.value
-    const from = file.master(shard.replicas[0]!.node)
-    const to = file.masters.find((m) => m.node !== from.node)!
-    const {first, end} = slotsOfRange(shard.range)
-    const {tag, slot} = tagsInSlots(first, end, 1, 't')[0]!
-    const keys = Array.from({length: 12}, (_, j) => `{${tag}}:${j}`)
-    for (const k of keys) expect(await file.client.set(k, `${k}=1`)).toBe('OK')
-    const at = new Date().toISOString()
-    const move: Move = {id: 'timeout-del', plan: 'by-hand', index: 0, shard: shard.id, from: from.node, to: to.node, baseEpoch: shard.epoch, epoch: shard.epoch, phase: 'pending', progress: {bytes: 0, keys: 0, totalBytes: 0, rateBytesPerSec: 0, dataRateBytesPerSec: 0, cursor: null, stalled: false}, cancelRequested: false, rollbackRequested: false, reason: null, attempts: 0, createdAt: at, updatedAt: at, cutoverAt: null, copyStartedAt: null}
-    await file.ctx.store.put(file.ctx.keys.move(move.id), JSON.stringify(move))
+    const {shard, from, to, first, end} = await file.shardToMove(0)
+    const {slot, keys} = await writeKeysInOneSlot(file.client, {first, end}, 't', 12)
+    await file.recordPendingMove('timeout-del', shard, from, to)
 
     const events: ExecutorEvent[] = []
-    const done = apply({migrateTimeoutMs: 300, keysPerSec: 5, keysPerBatch: 1}, (e) => events.push(e))
+    const done = apply({redis: {migrateTimeoutMs: 300, keysPerSec: 5, keysPerBatch: 1}, emit: (e) => events.push(e)})
     let gone: string[] = []
     try {
       await poll('the first keys on the target', async () => ((await countAt(to.address, slot)) >= 2 ? true : undefined), 30_000)

@@ -1,15 +1,11 @@
-import {setTimeout as sleepFor} from 'node:timers/promises'
 import {describe, expect, it} from 'vitest'
 import {listShards} from '../../../src/cluster/clusterRepo.js'
-import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent} from '../../../src/executor/executorEnv.js'
-import {type ApplyResult, executePlan} from '../../../src/executor/executePlan.js'
+import {type ExecutorEvent} from '../../../src/executor/executorEnv.js'
 import {getMove} from '../../../src/executor/moveStore.js'
 import {RETRY_POLICY} from '../../../src/executor/retryPolicy.js'
-import {type Move} from '../../../src/model/move.js'
 import {withRedisNode} from '../../../src/redis/redisConnection.js'
-import {slotsOfRange} from '../../../src/redis/slotMap.js'
 import {openSlotMarks, redisAvailable, servedSlots, tagsInSlots, type RedisMaster} from '../../support/redisCluster.js'
-import {abortExecutorAfterEach, type RunningExecutor, useRedisCluster} from '../../support/redisTestFile.js'
+import {inProcessApplyOf, useRedisCluster} from '../../support/redisTestFile.js'
 
 /**
  * A redis move that keeps failing on a real 3-master Redis Cluster: the source refuses `CLUSTER
@@ -25,38 +21,21 @@ import {abortExecutorAfterEach, type RunningExecutor, useRedisCluster} from '../
 const available = await redisAvailable()
 const file = useRedisCluster('redis-give-up', available, {replicasPerMaster: 0, slotsPerShard: 16})
 
-let running: RunningExecutor | undefined
-abortExecutorAfterEach(() => {
-  const r = running
-  running = undefined
-  return r
-})
-
-function applyResume(emit: (e: ExecutorEvent) => void): Promise<ApplyResult> {
-  const abort = new AbortController()
-  const done = executePlan(file.ctx, {limits: {maxConcurrent: 1, perNode: 1}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test'}, {now: () => Date.now(), sleep: (ms, s) => sleepFor(ms, undefined, {signal: s}).catch(() => {}), emit}, abort.signal)
-  running = {abort, done: done.catch(() => {})}
-  return done
-}
+const applyResume = inProcessApplyOf(file)
 
 const setslotAllowed = (m: RedisMaster, allowed: boolean) => withRedisNode(m.address, (r) => r.call('ACL', 'SETUSER', 'default', allowed ? '+cluster|setslot' : '-cluster|setslot'))
 
 describe.skipIf(!available)('a redis move that keeps failing', () => {
   it('is recorded failed after the bounded retries with its ways out; apply --resume finishes it once the cause is gone', async () => {
-    const shard = (await listShards(file.ctx)).shards[2]!.value
-    const from = file.master(shard.replicas[0]!.node)
-    const to = file.masters.find((m) => m.node !== from.node)!
-    const {first, end} = slotsOfRange(shard.range)
+    const {shard, from, to, first, end} = await file.shardToMove(2)
     const keys = tagsInSlots(first, end, end - first, 'g').flatMap(({tag}) => Array.from({length: 5}, (_, j) => `{${tag}}:${j}`))
     await Promise.all(keys.map((k) => file.client.set(k, `${k}:v`)))
-    const at = new Date().toISOString()
-    const move: Move = {id: 'give-up', plan: 'by-hand', index: 0, shard: shard.id, from: from.node, to: to.node, baseEpoch: shard.epoch, epoch: shard.epoch, phase: 'pending', progress: {bytes: 0, keys: 0, totalBytes: 0, rateBytesPerSec: 0, dataRateBytesPerSec: 0, cursor: null, stalled: false}, cancelRequested: false, rollbackRequested: false, reason: null, attempts: 0, createdAt: at, updatedAt: at, cutoverAt: null, copyStartedAt: null}
-    await file.ctx.store.put(file.ctx.keys.move(move.id), JSON.stringify(move))
+    await file.recordPendingMove('give-up', shard, from, to)
 
     await setslotAllowed(from, false)
     try {
       const events: ExecutorEvent[] = []
-      const result = await applyResume((e) => events.push(e))
+      const result = await applyResume({emit: (e) => events.push(e)})
       expect(result.stopped).toBe(false)
       expect(result.moves).toEqual([expect.objectContaining({id: 'give-up', phase: 'failed'})])
       expect(events.filter((e) => e.type === 'retry')).toHaveLength(RETRY_POLICY.maxAttempts - 1)
@@ -73,7 +52,7 @@ describe.skipIf(!available)('a redis move that keeps failing', () => {
     }
 
     const events: ExecutorEvent[] = []
-    const result = await applyResume((e) => events.push(e))
+    const result = await applyResume({emit: (e) => events.push(e)})
     expect(events).toContainEqual(expect.objectContaining({type: 'info', message: expect.stringMatching(/^move give-up \(shard \d+\) had failed \(gave up after .*\): resuming it in copying$/)}))
     expect(result.moves).toEqual([expect.objectContaining({id: 'give-up', phase: 'done'})])
     const served = await servedSlots(to)
