@@ -58,6 +58,26 @@ async function world() {
       stop.signal,
     )
   }
+  /** applyKilledAfter runs `plan` on its own client, which freezes for good (SIGKILL) after the first commit with a put matching `killedBy`; its lease then lapses. */
+  const applyKilledAfter = async (plan: Plan, killedBy: (put: {key: string; value: string}) => boolean) => {
+    const dying = store.connect()
+    const commit = dying.commit.bind(dying)
+    let frozen = false
+    let killed!: () => void
+    const dead = new Promise<void>((r) => (killed = r))
+    dying.commit = async (txn: Txn) => {
+      if (frozen) {
+        killed()
+        return new Promise<bigint | undefined>(() => {})
+      }
+      const rev = await commit(txn)
+      if (rev !== undefined && (txn.puts ?? []).some(killedBy)) frozen = true
+      return rev
+    }
+    void apply(makeServiceContext(dying, {cluster: 'adopt'}, () => new Date(now)), plan)
+    await dead
+    for (const lease of store.leaseIds()) store.expireLease(lease)
+  }
   return {
     ctx,
     s,
@@ -77,25 +97,7 @@ async function world() {
      * applyKilledAt runs `plan` on its own client, which freezes for good (SIGKILL: none of its
      * writes lands any more) once move `id` has committed phase `phase`; its lease then lapses.
      */
-    applyKilledAt: async (plan: Plan, id: string, phase: MovePhase) => {
-      const dying = store.connect()
-      const commit = dying.commit.bind(dying)
-      let frozen = false
-      let killed!: () => void
-      const dead = new Promise<void>((r) => (killed = r))
-      dying.commit = async (txn: Txn) => {
-        if (frozen) {
-          killed()
-          return new Promise<bigint | undefined>(() => {})
-        }
-        const rev = await commit(txn)
-        if (rev !== undefined && (txn.puts ?? []).some((p) => p.key === ctx.keys.move(id) && p.value.includes(`"phase":"${phase}"`))) frozen = true
-        return rev
-      }
-      void apply(makeServiceContext(dying, {cluster: 'adopt'}, () => new Date(now)), plan)
-      await dead
-      for (const lease of store.leaseIds()) store.expireLease(lease)
-    },
+    applyKilledAt: (plan: Plan, id: string, phase: MovePhase) => applyKilledAfter(plan, (p) => p.key === ctx.keys.move(id) && p.value.includes(`"phase":"${phase}"`)),
     /** applyStoppedAfterRecording runs `plan` and stops it (Ctrl-C) once its moves are recorded: none starts. */
     applyStoppedAfterRecording: async (plan: Plan) => {
       const stop = new AbortController()
@@ -116,25 +118,7 @@ async function world() {
      * right after the commit that records the plan's moves: nothing after it lands (the skips
      * of the moves it supersedes included); its lease then lapses.
      */
-    applyKilledAfterRecording: async (plan: Plan) => {
-      const dying = store.connect()
-      const commit = dying.commit.bind(dying)
-      let frozen = false
-      let killed!: () => void
-      const dead = new Promise<void>((r) => (killed = r))
-      dying.commit = async (txn: Txn) => {
-        if (frozen) {
-          killed()
-          return new Promise<bigint | undefined>(() => {})
-        }
-        const rev = await commit(txn)
-        if (rev !== undefined && (txn.puts ?? []).some((p) => p.key.startsWith(ctx.keys.move(`${plan.id}-`)))) frozen = true
-        return rev
-      }
-      void apply(makeServiceContext(dying, {cluster: 'adopt'}, () => new Date(now)), plan)
-      await dead
-      for (const lease of store.leaseIds()) store.expireLease(lease)
-    },
+    applyKilledAfterRecording: (plan: Plan) => applyKilledAfter(plan, (p) => p.key.startsWith(ctx.keys.move(`${plan.id}-`))),
     shard: async (id: number) => (await listShards(ctx)).shards.find((x) => x.value.id === id)!.value,
   }
 }
