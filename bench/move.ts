@@ -710,6 +710,7 @@ async function bigShard(endpoint: string, tcp: number, disk: number, bare: numbe
     if (BIG_UNTHROTTLED_ONLY) {
       await load.halt()
       await pool.destroy()
+      await copyWithoutClients(a, dst, src, limit, bare)
       await a.close()
       return
     }
@@ -763,6 +764,8 @@ async function bigShard(endpoint: string, tcp: number, disk: number, bare: numbe
     await autoThrottled(a, load, src, dst, pBefore)
     await load.halt()
     await pool.destroy()
+    // 4. The same shard back, unthrottled, with the clients stopped (copyWithoutClients).
+    await copyWithoutClients(a, dst, src, limit, bare)
     await a.close()
   }
 }
@@ -775,6 +778,34 @@ async function bigShard(endpoint: string, tcp: number, disk: number, bare: numbe
  * the clients leave. Rows: the client p99 during the copy vs before, the copy rate and time,
  * the controller's steps; with AUTO_STEPS, every step as a table.
  */
+/**
+ * copyWithoutClients moves the big shard from `from` back to `to` unthrottled with the client
+ * load stopped (router idle), and prints its copy rate beside the copy row's target and the
+ * bare copy: what the copy itself costs on this machine, apart from sharing the two CPUs with
+ * the clients. `to` held the shard before (its copy was dropped at cleanup), so its database
+ * file has the free pages to reuse; the first move's destination started empty.
+ */
+async function copyWithoutClients(a: BenchCluster, from: string, to: string, limit: number, bare: number): Promise<void> {
+  await setNodeState(a.ctx, to, 'active')
+  const [big] = await shardsOf(a)
+  const events: ExecutorEvent[] = []
+  const progress = sampleProgress(a.client(to), big!.id, a.ports[from]!, a.ports[to]!)
+  await drain(a, from, {}, events)
+  await progress.stop()
+  const copyFrom = phaseAt(events, 'copying')
+  const copyTo = phaseAt(events, 'verifying')
+  const copied = progress.samples.at(-1)?.bytes ?? 0
+  const rate = (copied * 1000) / (copyTo - copyFrom)
+  const fifths = paceBySegments(progress.samples.filter((x) => x.t >= copyFrom && x.t <= copyTo), 5)
+  const cost = copyCost(progress.samples, copyFrom, copyTo, {src: {cpuSeconds: NaN, requests: 0}, dst: {cpuSeconds: NaN, requests: 0}})
+  row(
+    `copy rate, the same shard back (${from} → ${to}) unthrottled with the clients stopped`,
+    `${mib(rate)} (${(copied / MiB).toFixed(0)} MiB in ${((copyTo - copyFrom) / 1000).toFixed(1)} s; ${((100 * rate) / bare).toFixed(0)} % of the bare copy's ${mib(bare)}; by fifth ${fifths.map((r) => mib(r)).join(', ')}; ${cost.rawSrc.toFixed(1)} / ${cost.rawDst.toFixed(1)} MiB per CPU-s, source / destination)`,
+    `>= 50 % of min(TCP, disk) = ${mib(limit / 2)}`,
+    rate >= limit / 2,
+  )
+}
+
 /**
  * besideBareCopy runs a bare copy (bareCopy.ts, sender and receiver in their own processes) of
  * `bytes` paced at `rate` while `load` runs, and says the clients' p99 during it against
