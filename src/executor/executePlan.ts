@@ -161,11 +161,10 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
       const verdicts = movesVerdicts(preflight, await preflightNow(ctx, plan), deps)
       await recordMoves(ctx, lock, plan, verdicts, deps.now())
     }
+    const runMove = await moveRunnerFor(ctx, input.redis)
     // In every run, not only right after recording: a run killed between recording its moves
     // and this left the moves its plan supersedes pending, and a resume would run them first.
-    await skipSuperseded(ctx, lock, deps)
-    const runMove = await moveRunnerFor(ctx, input.redis)
-    const all = await listMoves(ctx)
+    const all = await skipSuperseded(ctx, lock, await listMoves(ctx), deps)
     const mine = all.filter((m) => (input.plan ? m.value.plan === input.plan.id : true) && !isTerminal(m.value.phase))
     // Another plan's unfinished move that this plan makes too (a drain applied again after the
     // first apply stopped mid-move) runs in this run: the conflict check let the plan through
@@ -333,10 +332,11 @@ async function recordMoves(ctx: ServiceContext, lock: HeldLock, plan: Plan, pref
  * unstarted move that a later-recorded plan's move of its shard at the same epoch supersedes
  * (supersededMoves): that plan was let through counting on it being skipped, which held only if
  * its own move ran first. A move another writer changed meanwhile is left (it re-validates its
- * epoch when it starts).
+ * epoch when it starts). Returns `all` with the moves it skipped as they are now.
  */
-async function skipSuperseded(ctx: ServiceContext, lock: HeldLock, deps: ApplyDeps): Promise<void> {
-  for (const {move, by} of supersededMoves(await listMoves(ctx))) {
+async function skipSuperseded(ctx: ServiceContext, lock: HeldLock, all: FencedMove[], deps: ApplyDeps): Promise<FencedMove[]> {
+  const now = new Map<string, FencedMove>()
+  for (const {move, by} of supersededMoves(all)) {
     const m = move.value
     const o = by.value
     const reason = `superseded by plan ${o.plan}'s move of shard ${o.shard} (${o.from} -> ${o.to}), which acts on it first at epoch ${m.baseEpoch}; that plan was let through counting on this move being skipped`
@@ -344,8 +344,12 @@ async function skipSuperseded(ctx: ServiceContext, lock: HeldLock, deps: ApplyDe
       if (isUserError(err, 'CONFLICT')) return undefined
       throw err
     })
-    if (done) deps.emit({type: 'info', message: `move ${m.id} (plan ${m.plan}, shard ${m.shard} ${m.from} -> ${m.to}) is skipped: ${reason}`, at: new Date(deps.now()).toISOString()})
+    if (!done) continue
+    now.set(m.id, done)
+    deps.emit({type: 'info', message: `move ${m.id} (plan ${m.plan}, shard ${m.shard} ${m.from} -> ${m.to}) is skipped: ${reason}`, at: new Date(deps.now()).toISOString()})
   }
+  // The list as it is now, without reading every move again (a move list can be 100k long).
+  return now.size === 0 ? all : all.map((m) => now.get(m.value.id) ?? m)
 }
 
 /** RunLoop is the shared state of one executor loop: the latest record of every move and the runners in flight. */
