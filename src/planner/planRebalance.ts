@@ -2,7 +2,8 @@ import {UserError} from '../errors/errors.js'
 import {type BaselineFigures, type Plan, type PlanBody, PlanBodySchema, type PlanOptions, type PlanStatus, sealPlan, type StopReason, type Unplaceable} from '../model/plan.js'
 import {type ClusterSnapshot} from '../model/snapshot.js'
 import {ActionLog, roundUtil} from './actionLog.js'
-import {balance, type BalanceOutcome, worseFirst} from './balancePhase.js'
+import {applyBandSolution, BAND_SEARCH_MAX_DEPTH, BAND_SEARCH_MAX_NODES, BAND_SEARCH_MAX_REPLICAS, fewestMovesToBand} from './bandSearch.js'
+import {averageReplicaUnits, balance, type BalanceOutcome, worseFirst} from './balancePhase.js'
 import {ClusterState} from './clusterState.js'
 import {drainAndRepair} from './drainAndRepair.js'
 import {handleHotShards, type HotShard} from './hotShards.js'
@@ -208,9 +209,60 @@ function balanceOnce(initial: ClusterState, options: PlanOptions, forced: Readon
  * byte-thrifty run can strand a big replica where no node has room left for it; placing big
  * replicas first avoids that but copies more, so it is only tried when it can matter. The
  * two largest-first variants are local searches that end in different local optima (on the
- * optimality test's wider sweep each beats the other somewhere), so both run.
+ * optimality test's wider sweep each beats the other somewhere), so both run. On clusters of
+ * at most {@link BAND_SEARCH_MAX_REPLICAS} replicas and {@link BAND_SEARCH_MAX_NODES} nodes a
+ * bounded search then looks for fewer moves that reach the band (see searchFewerMoves).
  */
-function balanceBestOrder(state: ClusterState, log: ActionLog, options: PlanOptions): {state: ClusterState; log: ActionLog; outcome: BalanceOutcome} {
+function balanceBestOrder(state: ClusterState, log: ActionLog, options: PlanOptions): Balanced {
+  // The search's copy is taken before balancing changes the state (see searchFewerMoves).
+  const searchable = state.placement.slotCount <= BAND_SEARCH_MAX_REPLICAS && state.model.nodeCount <= BAND_SEARCH_MAX_NODES
+  const searchState = searchable ? state.clone() : undefined
+  const searchLog = searchState ? log.forkOnto(searchState) : undefined
+  const greedy = balanceGreedy(state, log, options)
+  return searchState && searchLog ? searchFewerMoves(greedy, searchState, searchLog, options) : greedy
+}
+
+interface Balanced {
+  state: ClusterState
+  log: ActionLog
+  outcome: BalanceOutcome
+}
+
+/**
+ * searchFewerMoves runs {@link fewestMovesToBand} from the state balancing started from
+ * (`state`, `log`) and keeps its moves instead of the greedy ones when they reach the band
+ * the greedy runs missed, or reach it in fewer moves copying no more bytes (the search's
+ * order: fewest moves, then fewest bytes). The greedy orders stop in local optima on small
+ * clusters: filling a new node with 2-unit replicas can leave one node a unit over and
+ * another a unit under with no move or swap between them that helps, and gain per byte
+ * prefers four small moves to one of a big replica that overshoots the band's top. Small
+ * clusters only (see balanceBestOrder).
+ *
+ * Anti-churn holds for the search as a whole: its moves must take at least `minImprovement`
+ * of an average replica's load out of the band each, on average (a node a hair over the top
+ * is not worth a copy here either).
+ */
+function searchFewerMoves(greedy: Balanced, state: ClusterState, log: ActionLog, options: PlanOptions): Balanced {
+  const greedyMoves = greedy.log.moves - log.moves
+  const greedyInBand = outsideNodes(greedy.state).length === 0
+  if (greedyInBand && greedyMoves <= 1) return greedy
+  const bytesLeft = options.maxBytes === null ? Infinity : options.maxBytes - log.bytes
+  const limits = {
+    moves: options.maxMoves === null ? Infinity : options.maxMoves - log.moves,
+    // Fewer moves are no gain if they copy more than the greedy plan that reaches the band.
+    bytes: greedyInBand ? Math.min(bytesLeft, greedy.log.bytes - log.bytes) : bytesLeft,
+  }
+  const solution = fewestMovesToBand(state, greedyInBand ? greedyMoves - 1 : BAND_SEARCH_MAX_DEPTH, limits)
+  if (!solution) return greedy
+  const minStep = options.minImprovement * averageReplicaUnits(state)
+  if (totalOutside(state) < minStep * solution.moves.length) return greedy
+  const greedyText = greedyInBand ? `the greedy orders took ${greedyMoves}` : `the greedy orders stopped outside the band after ${greedyMoves}`
+  if (!applyBandSolution(state, log, solution, greedyText)) return greedy
+  return {state, log, outcome: {stop: 'within-target', stuck: []}}
+}
+
+/** balanceGreedy balances by the greedy orders, the byte-thrifty one and, where it stops short on a small cluster, the largest-first ones (see balanceBestOrder). */
+function balanceGreedy(state: ClusterState, log: ActionLog, options: PlanOptions): Balanced {
   // The fork is taken before balancing, and only where the second run may happen (a copy of
   // a big cluster's placement costs more than the small runs it serves).
   const small = state.placement.slotCount <= LARGEST_FIRST_MAX_REPLICAS

@@ -211,17 +211,22 @@ describe('planner moves and bytes vs exhaustive search (default band)', () => {
       ].join('\n'),
     )
     expect(breaks.slice(0, 5)).toEqual([])
-    // Measured: the plan misses a reachable band in about 2% of these instances (a local optimum
-    // after filling a node, or anti-churn when little load is outside the band); more is a regression.
+    // Measured: with the band search (src/planner/bandSearch.ts) the plan misses a reachable band
+    // in 2 of 378 instances at 700 (0.5%, was 8, 2.1%, before it): both are anti-churn, too little
+    // load outside the band for the moves it takes (seeds 75 and 323 reach it with
+    // --min-improvement 0); more is a regression.
     const reachable = [...perFamily.values()].reduce((sum, x) => sum + x.reachable, 0)
-    expect(missed.length / reachable).toBeLessThanOrEqual(0.03)
+    expect(missed.length / reachable).toBeLessThanOrEqual(0.01)
     expect(moveRatios.length).toBeGreaterThan(INSTANCES / 4)
-    // Near the fewest: the median at the optimum, 9 in 10 within twice it. Measured at most 4x
-    // (seed 170: four small moves where one of the big shard reaches the band: the planner ranks
-    // moves by gain per byte, and the big one overshoots the band's top, so its gain per byte is lower).
+    // Near the fewest: the median at the optimum, p90 measured 1.25x at 300 instances and 1.00x at
+    // 700. Measured at most 2.5x (seed 373: the zone-spread repair, which runs before balancing,
+    // picks replicas whose moves leave 3 balance moves where other repair choices leave none; it
+    // was 4x, seed 170, before the band search). The rest above 1x are plans where fewer moves
+    // would copy more bytes than the greedy plan (seed 37: 2 moves of 11 bytes, not 1 of 12),
+    // which the band search does not trade for, or the repair's choice of replica (seed 102).
     expect(quantile(moveRatios, 0.5)).toBeLessThanOrEqual(1)
-    expect(quantile(moveRatios, 0.9)).toBeLessThanOrEqual(2)
-    expect(Math.max(...moveRatios)).toBeLessThanOrEqual(4)
+    expect(quantile(moveRatios, 0.9)).toBeLessThanOrEqual(1.5)
+    expect(Math.max(...moveRatios)).toBeLessThanOrEqual(2.5)
   }, 300_000)
 })
 
