@@ -670,6 +670,7 @@ async function bigShard(endpoint: string, tcp: number, disk: number, bare: numbe
     const limit = Math.min(tcp, disk)
     row(`copy rate, ${SHARD_MIB} MiB shard unthrottled`, `${mib(copyRate)} (${(copied / MiB).toFixed(0)} MiB in ${((copyTo - copyFrom) / 1000).toFixed(1)} s; ${((100 * copyRate) / bare).toFixed(0)} % of the bare copy's ${mib(bare)})`, `>= 50 % of min(TCP, disk) = ${mib(limit / 2)}`, copyRate >= limit / 2)
     const fifths = paceBySegments(progress1.samples.filter((x) => x.t >= copyFrom && x.t <= copyTo), 5)
+    if (process.env.BENCH_PACE_TRACE) for (let t = copyFrom; t < copyTo; t += 500) console.log(`pace +${((t - copyFrom) / 1000).toFixed(1)} s: ${mib((bytesAt(progress1.samples, t + 500) - bytesAt(progress1.samples, t)) * 2)} (sent ${mib((bytesAt(progress1.samples, t + 500, 'sent') - bytesAt(progress1.samples, t, 'sent')) * 2)})`)
     row('copy rate by fifth of the shard, first to last (does the copy slow as the destination fills?)', fifths.length ? fifths.map((r) => mib(r)).join(', ') : 'too few progress readings', 'measured', null)
     // Event-loop delays only: the CPU rows wait for the destination's no-copy window after the move.
     const cost = copyCost(progress1.samples, copyFrom, copyTo, {src: srcPerRequest, dst: {cpuSeconds: NaN, requests: 0}})
