@@ -165,8 +165,10 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
     if (plan && preflight) {
       splits = await runSplits(ctx, lock, preflight, deps)
       const verdicts = movesVerdicts(preflight, await preflightNow(ctx, plan), deps)
-      await recordMoves(ctx, lock, plan, verdicts, deps.now())
+      // Superseded moves are skipped before this plan's moves are recorded, not after: killed in
+      // between, the other way round left them pending beside this plan's, and a resume ran them first.
       await skipSuperseded(ctx, lock, plan, verdicts, deps)
+      await recordMoves(ctx, lock, plan, verdicts, deps.now())
     }
     const runMove = await moveRunnerFor(ctx, input.redis)
     const all = await listMoves(ctx)
@@ -337,7 +339,10 @@ async function recordMoves(ctx: ServiceContext, lock: HeldLock, plan: Plan, pref
  * plans' unstarted moves this plan moves the shard of first, at their epoch (supersededMoves):
  * the conflict check let the plan through counting on them being skipped, which held only if
  * this plan's move ran first. A move another writer changed meanwhile is left (it re-validates
- * its epoch when it starts).
+ * its epoch when it starts). Called just before the plan's moves are recorded: an apply killed
+ * between the two leaves those moves skipped and the plan unrecorded (its shards where they
+ * are; applying it again runs it), never both pending, which a resume runs in plan-index order,
+ * the other plan's first (landing the shard where this plan did not count on it).
  */
 async function skipSuperseded(ctx: ServiceContext, lock: HeldLock, plan: Plan, verdicts: Preflight, deps: ApplyDeps): Promise<void> {
   const runnable = new Set(verdicts.verdicts.filter((v) => v.ok && v.action.kind === 'move').map((v) => v.index))

@@ -120,7 +120,8 @@ export function adoptedMoves<T extends {value: Move; createRevision: bigint}>(pl
  * its action indexes recorded pending). The check counts on them being skipped at their start,
  * once the plan's move raised the epoch; but nothing ran the plan's move first (a resume runs
  * moves in plan-index order across plans), and one that ran first put its shard where the plan
- * did not count on. executePlan records them skipped in the same run.
+ * did not count on. executePlan records them skipped in the same run, just before it records
+ * the plan's own moves (killed in between, the plan is unrecorded, not run beside them).
  */
 export function supersededMoves<T extends Pick<Move, 'plan' | 'shard' | 'from' | 'to' | 'phase' | 'baseEpoch' | 'cancelRequested'>>(plan: Pick<Plan, 'id' | 'actions'>, runnable: ReadonlySet<number>, unfinished: readonly T[]): {move: T; action: number}[] {
   const first = new Map<number, number>()

@@ -290,4 +290,19 @@ describe('another plan\'s unstarted move of a shard this plan moves first at the
     expect((await w.shard(w.u.id)).replicas).toEqual([{node: 'n2', role: 'voter'}])
     expect((await w.shard(w.s.id)).replicas).toEqual([{node: 'n3', role: 'voter'}])
   })
+
+  // Found by the s24 autopilot hunt: P records its moves and Q's superseded move skipped in two
+  // transactions. An apply killed between them (SIGKILL, or its lease lapsing: the skip is fenced)
+  // leaves Q's move pending beside P's, and the resume runs Q's first, as before supersession.
+  it('Given Q\'s pending move of s n1 -> n2, and P (u n1 -> n2, then s n1 -> n3) killed just after it recorded its moves, When `apply --resume` runs, Then s ends on n3 as P planned, not on n2', async () => {
+    const w = await world()
+    await w.setAlive('n3')
+    await w.leftover(moveOf({id: 'plan-q-0000', plan: 'plan-q', shard: w.s.id, from: 'n1', to: 'n2', baseEpoch: w.s.epoch, epoch: w.s.epoch}), w.s)
+    await w.applyKilledAt(w.planOf('plan-p', [w.move(w.u, 'n2'), w.move(w.s, 'n3')]), 'plan-p-0001', 'pending')
+    expect((await listMoves(w.ctx)).map((m) => `${m.value.id}:${m.value.phase}`).sort()).toEqual(expect.arrayContaining(['plan-p-0000:pending', 'plan-p-0001:pending']))
+    await w.apply(undefined)
+    expect((await w.shard(w.u.id)).replicas).toEqual([{node: 'n2', role: 'voter'}])
+    expect((await w.shard(w.s.id)).replicas).toEqual([{node: 'n3', role: 'voter'}])
+    expect((await getMove(w.ctx, 'plan-q-0000')).value.phase).toBe('skipped')
+  })
 })
