@@ -154,6 +154,8 @@ async function lead(ctx: ServiceContext, input: AutopilotInput, deps: AutopilotD
   const deposed = new AbortController()
   const onAbort = () => deposed.abort()
   signal.addEventListener('abort', onAbort)
+  // A stop asked while the lock was being taken fires no event: without this the leader never stopped.
+  if (signal.aborted) deposed.abort()
   lock.lease.onLost(() => {
     deps.report({type: 'deposed', reason: 'the leadership lease was lost'})
     deposed.abort()
