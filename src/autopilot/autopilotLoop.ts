@@ -91,7 +91,9 @@ export const CONFLICT_ATTEMPTS = 3
  * took the executor lock between the check and the apply; the autopilot defers to them),
  * `lock-lapsed` (LockLapsedError: the executor's lease lapsed while it took the lock, etcd
  * trouble; the next check tries again), `lease-lost-unchanged` (the lease was lost after it
- * took the lock, before it split or recorded anything: the same, a moment later) and
+ * took the lock, before it split or recorded anything of the plan: the same, a moment later;
+ * told by the result's `unchanged`, or, for a plan without splits, by no move of it recorded
+ * or listed once its fenced writes failed) and
  * `stopped-unchanged` (the autopilot stopping or deposed before then).
  */
 type RefusalKind = 'map-changed' | 'unfinished-moves' | 'lock-held' | 'lock-lapsed' | 'lease-lost-unchanged' | 'stopped-unchanged'
@@ -259,7 +261,7 @@ function refusalOutcome(err: ApplyRefused, attempt: number, intervalMs: number):
     case 'lock-lapsed':
       return `failed: could not take the executor lock (${err.message}); nothing of it ran; ${nextCheck}`
     case 'lease-lost-unchanged':
-      return `failed: the executor lost its lease on the executor lock before it split or recorded anything; nothing of it ran; ${nextCheck}`
+      return `failed: the executor lost its lease on the executor lock before it split or recorded anything of the plan (${err.message}); nothing of it ran; ${nextCheck}`
     case 'stopped-unchanged':
       return 'stopped before it split or recorded anything (the autopilot is stopping); nothing of it ran'
     case 'unfinished-moves':
@@ -311,12 +313,14 @@ async function act(ctx: ServiceContext, input: AutopilotInput, deps: AutopilotDe
       if (err instanceof UnfinishedConflictError) throw ApplyRefused.of('unfinished-moves', err)
       if (err instanceof LockHeldError) throw ApplyRefused.of('lock-held', err)
       if (err instanceof LockLapsedError) throw ApplyRefused.of('lock-lapsed', err)
+      // Fenced out after the go-ahead but before the plan's moves were recorded (or listed): nothing of it ran either.
+      if (apply.plan && (err instanceof LockLostError || isUserError(err, 'CONFLICT')) && (await recordedNothingOf(ctx, apply.plan).catch(() => false))) throw new ApplyRefused('lease-lost-unchanged', errorMessage(err))
       if (err instanceof LockLostError) return leaseLost(err.message)
       if (isUserError(err, 'CONFLICT')) throw new Error(`the executor stopped: ${err.message}`, {cause: err})
       throw err
     }
     // Stopped before it split or recorded anything (its lease lost, or the autopilot stopping): nothing of it ran either.
-    if (r.unchanged) throw new ApplyRefused(r.leaseLost ? 'lease-lost-unchanged' : 'stopped-unchanged', summarise(r))
+    if (r.unchanged) throw new ApplyRefused(r.leaseLost ? 'lease-lost-unchanged' : 'stopped-unchanged', 'stopped while it took the lock or preflighted')
     return r.leaseLost ? leaseLost(summarise(r)) : summarise(r)
   }
   const base: Omit<ApplyInput, 'plan'> = {
@@ -338,6 +342,17 @@ async function act(ctx: ServiceContext, input: AutopilotInput, deps: AutopilotDe
   if (input.dryRun) return `dry run: plan written to ${file}, not applied`
   if (d.kind === 'heal') for (const node of d.markDraining) await markDraining(ctx, lock, node)
   return `${await run({...base, plan})}; plan ${file}`
+}
+
+/**
+ * recordedNothingOf: `plan` splits nothing and none of its moves is recorded or listed for
+ * recording (moveRecording.ts), so an apply of it that failed ran nothing of it, and no later
+ * executor will. A plan with splits is taken to have run (they come before the records).
+ */
+async function recordedNothingOf(ctx: ServiceContext, plan: Plan): Promise<boolean> {
+  if (plan.actions.some((a) => a.kind === 'split')) return false
+  const [moves, lists] = await Promise.all([listMoves(ctx), readRecordings(ctx)])
+  return !moves.some((m) => m.value.plan === plan.id) && !lists.some((r) => r.plan === plan.id)
 }
 
 /**

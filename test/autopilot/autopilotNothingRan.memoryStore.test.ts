@@ -59,7 +59,7 @@ describe('autopilot: an apply that ends before it changed anything', () => {
     const outcomes = events.flatMap((e) => (e.type === 'outcome' ? [e] : []))
     expect(outcomes).toHaveLength(1)
     expect(outcomes[0]!.kind).toBe('heal')
-    expect(outcomes[0]!.outcome).toMatch(/before it split or recorded anything; nothing of it ran; next check in 60s/)
+    expect(outcomes[0]!.outcome).toMatch(/^failed: the executor lost its lease on the executor lock before it split or recorded anything of the plan \(.*\); nothing of it ran; next check in 60s/)
     expect(outcomes[0]!.outcome).not.toMatch(/mid-run|resumes the unfinished moves/)
   })
 
