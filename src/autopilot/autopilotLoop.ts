@@ -93,10 +93,11 @@ export const CONFLICT_ATTEMPTS = 3
  * trouble; the next check tries again), `lease-lost-unchanged` (the lease was lost after it
  * took the lock, before it split or recorded anything of the plan: the same, a moment later;
  * told by the result's `unchanged`, or, for a plan without splits, by no move of it recorded
- * or listed once its fenced writes failed) and
- * `stopped-unchanged` (the autopilot stopping or deposed before then).
+ * or listed once its fenced writes failed), `stopped-unchanged` (the autopilot stopping or
+ * deposed before then) and `failed-unchanged` (any other error, etcd trouble, before a move of
+ * a plan without splits was recorded or listed: the next check plans afresh).
  */
-type RefusalKind = 'map-changed' | 'unfinished-moves' | 'lock-held' | 'lock-lapsed' | 'lease-lost-unchanged' | 'stopped-unchanged'
+type RefusalKind = 'map-changed' | 'unfinished-moves' | 'lock-held' | 'lock-lapsed' | 'lease-lost-unchanged' | 'stopped-unchanged' | 'failed-unchanged'
 
 /** ApplyRefused wraps the refusal of an `apply` of the autopilot, so it is not taken for the autopilot's own fenced writes failing (lost leadership), nor its plan for one that ran. */
 class ApplyRefused extends Error {
@@ -262,6 +263,8 @@ function refusalOutcome(err: ApplyRefused, attempt: number, intervalMs: number):
       return `failed: could not take the executor lock (${err.message}); nothing of it ran; ${nextCheck}`
     case 'lease-lost-unchanged':
       return `failed: the executor lost its lease on the executor lock before it split or recorded anything of the plan (${err.message}); nothing of it ran; ${nextCheck}`
+    case 'failed-unchanged':
+      return `failed: ${err.message}; nothing of it ran; ${nextCheck}`
     case 'stopped-unchanged':
       return 'stopped before it split or recorded anything (the autopilot is stopping); nothing of it ran'
     case 'unfinished-moves':
@@ -313,8 +316,10 @@ async function act(ctx: ServiceContext, input: AutopilotInput, deps: AutopilotDe
       if (err instanceof UnfinishedConflictError) throw ApplyRefused.of('unfinished-moves', err)
       if (err instanceof LockHeldError) throw ApplyRefused.of('lock-held', err)
       if (err instanceof LockLapsedError) throw ApplyRefused.of('lock-lapsed', err)
-      // Fenced out after the go-ahead but before the plan's moves were recorded (or listed): nothing of it ran either.
-      if (apply.plan && (err instanceof LockLostError || isUserError(err, 'CONFLICT')) && (await recordedNothingOf(ctx, apply.plan).catch(() => false))) throw new ApplyRefused('lease-lost-unchanged', errorMessage(err))
+      // Fenced out (or etcd trouble) before a move of the plan was recorded or listed: nothing of it ran either.
+      if (apply.plan && (await recordedNothingOf(ctx, apply.plan).catch(() => false))) {
+        throw new ApplyRefused(err instanceof LockLostError || isUserError(err, 'CONFLICT') ? 'lease-lost-unchanged' : 'failed-unchanged', errorMessage(err))
+      }
       if (err instanceof LockLostError) return leaseLost(err.message)
       if (isUserError(err, 'CONFLICT')) throw new Error(`the executor stopped: ${err.message}`, {cause: err})
       throw err

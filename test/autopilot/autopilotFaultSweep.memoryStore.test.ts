@@ -5,6 +5,7 @@ import {initCluster} from '../../src/cluster/initCluster.js'
 import {setNodeState} from '../../src/cluster/nodeService.js'
 import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
 import {makeServiceContext} from '../../src/cluster/serviceContext.js'
+import {UserError} from '../../src/errors/errors.js'
 import {parseLockHolder} from '../../src/etcd/leaseLock.js'
 import {listMoves} from '../../src/executor/moveStore.js'
 import {type Txn} from '../../src/store/store.js'
@@ -17,14 +18,14 @@ import {cleanOneCheckDirs, runOneAutopilotCheck} from './oneAutopilotCheck.js'
  * operation, for every k the fault-free check makes and every fault: the executor's lease
  * lapsing, a human's move recorded in the heal's way, a lock-ignoring writer changing a shard
  * of n3 before the heal records its moves, a human taking the executor lock, the autopilot
- * stopped (SIGTERM). Whatever happens, a plan of which moves ran is counted against the budget
+ * stopped (SIGTERM), one store operation failing (etcd briefly unreachable). Whatever happens, a plan of which moves ran is counted against the budget
  * and its outcome never says nothing of it ran, and a plan of which nothing ran is not counted
  * and says so: the budget is neither overspent nor spent on nothing.
  */
 cleanOneCheckDirs()
 
-type Fault = 'lease' | 'human-move' | 'map' | 'human-lock' | 'stop'
-const FAULTS: Fault[] = ['lease', 'human-move', 'map', 'human-lock', 'stop']
+type Fault = 'lease' | 'human-move' | 'map' | 'human-lock' | 'stop' | 'etcd'
+const FAULTS: Fault[] = ['lease', 'human-move', 'map', 'human-lock', 'stop', 'etcd']
 const SLEEPS_BEFORE_GIVING_UP = 2000
 
 async function check(fault: Fault | undefined, at: number) {
@@ -52,10 +53,12 @@ async function check(fault: Fault | undefined, at: number) {
   let ops = 0
   let injected: Fault | undefined
   let injecting = false
+  // Faults land in the check only, not in this test's reads after it.
+  let done = false
   const raw = {get: store.get.bind(store), list: store.list.bind(store), commit: store.commit.bind(store)}
   const autopilotMoves = async () => (await raw.list(ctx.keys.movesPrefix)).items.some((kv) => !kv.key.includes('human'))
   const inject = async () => {
-    if (injecting) return
+    if (injecting || done) return
     if (++ops !== at || injected || fault === undefined) return
     injecting = true
     try {
@@ -73,7 +76,11 @@ async function check(fault: Fault | undefined, at: number) {
         const lease = await store.grantLease(30)
         await raw.commit({compares: [], puts: [{key: ctx.keys.executorLock, value: JSON.stringify({holder: 'human apply', host: 'ops', pid: 1, acquiredAt: 't'}), lease: lease.id}]})
       } else if (fault === 'stop') stop.abort()
-      else return
+      else if (fault === 'etcd') {
+        // This one store operation fails (etcd briefly unreachable); the next ones succeed.
+        injected = fault
+        throw new UserError('ETCD_UNREACHABLE', 'etcd unreachable (injected)')
+      } else return
       injected = fault
     } finally {
       injecting = false
@@ -92,6 +99,7 @@ async function check(fault: Fault | undefined, at: number) {
     return raw.commit(txn)
   }
   const events = await runOneAutopilotCheck(ctx, clock, {coolDownMs: 3_600_000, limit: 4, stop})
+  done = true
   const moves = (await listMoves(ctx)).map((m) => m.value)
   const state = (await raw.get(autopilotKeys(ctx.keys.prefix).state)) && (await store.getTyped(autopilotKeys(ctx.keys.prefix).state, AutopilotStateSchema))?.value
   return {events, moves, state, ops, injected, hung: sleeps >= SLEEPS_BEFORE_GIVING_UP}
@@ -128,7 +136,7 @@ describe('autopilot: one fault anywhere in a heal check', () => {
     expect(wrong).toEqual([])
     // The sweep reached the refusals and stops it is about, not only checks the fault missed.
     const kinds = [...seen.keys()].join('\n')
-    for (const expected of [/^lease: failed: the executor lost its lease on the executor lock before/m, /^lease: stopped: the executor lost its lease on the executor lock mid-run/m, /^human-move: refused \(CONFLICT\)/m, /^map: refused \(CONFLICT\)/m, /^human-lock: deferred/m, /^stop: stopped before it split or recorded anything/m]) {
+    for (const expected of [/^lease: failed: the executor lost its lease on the executor lock before/m, /^lease: stopped: the executor lost its lease on the executor lock mid-run/m, /^human-move: refused \(CONFLICT\)/m, /^map: refused \(CONFLICT\)/m, /^human-lock: deferred/m, /^stop: stopped before it split or recorded anything/m, /^etcd: failed: etcd unreachable \(injected\); nothing of it ran/m]) {
       expect(kinds).toMatch(expected)
     }
   }, 600_000)
