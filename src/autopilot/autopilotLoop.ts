@@ -12,6 +12,7 @@ import {type MoveEffects} from '../executor/moveEffects.js'
 import {readRecordings} from '../executor/moveRecording.js'
 import {listMoves, LockLostError} from '../executor/moveStore.js'
 import {type ConcurrencyLimits} from '../executor/scheduler.js'
+import {UnknownNodeError} from '../executor/planPreflight.js'
 import {UnfinishedConflictError} from '../executor/unfinishedConflicts.js'
 import {inWindow, type MaintenanceWindow} from '../executor/window.js'
 import {isTerminal} from '../model/move.js'
@@ -82,23 +83,35 @@ export interface AutopilotDeps {
 export const CONFLICT_ATTEMPTS = 3
 
 /**
- * RefusalKind says why an `apply` of the autopilot was refused before anything of it ran,
- * told by the error's class, never its text: `map-changed` (PlanChangedError: planning again
- * may pass), `unfinished-moves` (UnfinishedConflictError: planning again from the same map
+ * RefusalKind says why an `apply` of the autopilot ended before anything of it ran, told by
+ * the error's class (or the result's `unchanged`), never its text: `map-changed`
+ * (PlanChangedError, or UnknownNodeError for a node removed since the check looked: planning
+ * again may pass), `unfinished-moves` (UnfinishedConflictError: planning again from the same map
  * gives the same refusal; those moves must run first), `lock-held` (LockHeldError: someone
- * took the executor lock between the check and the apply; the autopilot defers to them) and
+ * took the executor lock between the check and the apply; the autopilot defers to them),
  * `lock-lapsed` (LockLapsedError: the executor's lease lapsed while it took the lock, etcd
- * trouble; the next check tries again).
+ * trouble; the next check tries again), `lease-lost-unchanged` (the lease was lost after it
+ * took the lock, before it split or recorded anything of the plan: the same, a moment later;
+ * told by the result's `unchanged`, or, for a plan without splits, by no move of it recorded
+ * or listed once its fenced writes failed), `stopped-unchanged` (the autopilot stopping or
+ * deposed before then) and `failed-unchanged` (any other error, etcd trouble, before a move of
+ * a plan without splits was recorded or listed: the next check plans afresh).
  */
-type RefusalKind = 'map-changed' | 'unfinished-moves' | 'lock-held' | 'lock-lapsed'
+type RefusalKind = 'map-changed' | 'unfinished-moves' | 'lock-held' | 'lock-lapsed' | 'lease-lost-unchanged' | 'stopped-unchanged' | 'failed-unchanged'
 
 /** ApplyRefused wraps the refusal of an `apply` of the autopilot, so it is not taken for the autopilot's own fenced writes failing (lost leadership), nor its plan for one that ran. */
 class ApplyRefused extends Error {
   constructor(
     readonly kind: RefusalKind,
-    readonly refusal: UserError,
+    message: string,
+    /** hint is the refusal's way out, when it names one. */
+    readonly hint?: string,
   ) {
-    super(refusal.message)
+    super(message)
+  }
+
+  static of(kind: RefusalKind, refusal: UserError): ApplyRefused {
+    return new ApplyRefused(kind, refusal.message, refusal.hint)
   }
 }
 
@@ -144,6 +157,8 @@ async function lead(ctx: ServiceContext, input: AutopilotInput, deps: AutopilotD
   const deposed = new AbortController()
   const onAbort = () => deposed.abort()
   signal.addEventListener('abort', onAbort)
+  // A stop asked while the lock was being taken fires no event: without this the leader never stopped.
+  if (signal.aborted) deposed.abort()
   lock.lease.onLost(() => {
     deps.report({type: 'deposed', reason: 'the leadership lease was lost'})
     deposed.abort()
@@ -246,11 +261,17 @@ function refusalOutcome(err: ApplyRefused, attempt: number, intervalMs: number):
       return `deferred: ${err.message}; nothing of it ran; the next check waits for that holder`
     case 'lock-lapsed':
       return `failed: could not take the executor lock (${err.message}); nothing of it ran; ${nextCheck}`
+    case 'lease-lost-unchanged':
+      return `failed: the executor lost its lease on the executor lock before it split or recorded anything of the plan (${err.message}); nothing of it ran; ${nextCheck}`
+    case 'failed-unchanged':
+      return `failed: ${err.message}; nothing of it ran; ${nextCheck}`
+    case 'stopped-unchanged':
+      return 'stopped before it split or recorded anything (the autopilot is stopping); nothing of it ran'
     case 'unfinished-moves':
       // decide() resumes unfinished moves before it plans anything: observing again runs them (or waits, naming why).
       return attempt < CONFLICT_ATTEMPTS
         ? `refused (CONFLICT): ${err.message}; nothing of this plan ran; resuming those moves first (re-checking now), then planning afresh from the map they leave`
-        : `failed: refused with CONFLICT ${attempt} times in a row; last: ${err.message}; nothing of this plan ran; ${nextCheck} (way out: ${err.refusal.hint ?? 'finish or cancel those moves'})`
+        : `failed: refused with CONFLICT ${attempt} times in a row; last: ${err.message}; nothing of this plan ran; ${nextCheck} (way out: ${err.hint ?? 'finish or cancel those moves'})`
     case 'map-changed':
       return attempt < CONFLICT_ATTEMPTS
         ? `refused (CONFLICT): ${err.message}; re-planning now (attempt ${attempt} of ${CONFLICT_ATTEMPTS})`
@@ -277,27 +298,34 @@ async function observe(ctx: ServiceContext, input: AutopilotInput, now: number):
 async function act(ctx: ServiceContext, input: AutopilotInput, deps: AutopilotDeps, lock: HeldLock, d: Exclude<Decision, {kind: 'idle' | 'wait'}>, signal: AbortSignal): Promise<string> {
   const applyDeps: ApplyDeps = {now: deps.now, sleep: deps.sleep, emit: (event) => deps.report({type: 'executor', event}), ...(deps.effects ? {effects: deps.effects} : {})}
   // The executor's CONFLICTs are not the autopilot's own (its lost leadership). Only a refusal
-  // (PlanChangedError, UnfinishedConflictError) changed nothing and is looked at again at once;
-  // any other came after the apply may have split or recorded moves (its lease lapsed while
+  // (PlanChangedError, UnknownNodeError, UnfinishedConflictError) changed nothing and is looked at
+  // again at once; any other came after the apply may have split or recorded moves (its lease lapsed while
   // recording: some recorded, the rest listed for the next executor), so the plan counts as
   // started and the next check resumes it. Likewise the executor lock: held by someone else
   // when the apply starts (LockHeldError), or its lease lapsed as it was taken (LockLapsedError),
   // nothing ran; its lease lost mid-run (LockLostError, or the run stopped with leaseLost),
-  // moves ran, and no human is involved.
+  // moves ran, and no human is involved, unless the run says it stopped `unchanged` (before its
+  // first split or record), when nothing ran either.
   const leaseLost = (detail: string) => `stopped: the executor lost its lease on the executor lock mid-run (${detail}); the next check resumes the unfinished moves once the executor lock is free`
   const run = async (apply: ApplyInput): Promise<string> => {
     let r: ApplyResult
     try {
       r = await executePlan(ctx, apply, applyDeps, signal)
     } catch (err) {
-      if (err instanceof PlanChangedError) throw new ApplyRefused('map-changed', err)
-      if (err instanceof UnfinishedConflictError) throw new ApplyRefused('unfinished-moves', err)
-      if (err instanceof LockHeldError) throw new ApplyRefused('lock-held', err)
-      if (err instanceof LockLapsedError) throw new ApplyRefused('lock-lapsed', err)
+      if (err instanceof PlanChangedError || err instanceof UnknownNodeError) throw ApplyRefused.of('map-changed', err)
+      if (err instanceof UnfinishedConflictError) throw ApplyRefused.of('unfinished-moves', err)
+      if (err instanceof LockHeldError) throw ApplyRefused.of('lock-held', err)
+      if (err instanceof LockLapsedError) throw ApplyRefused.of('lock-lapsed', err)
+      // Fenced out (or etcd trouble) before a move of the plan was recorded or listed: nothing of it ran either.
+      if (apply.plan && (await recordedNothingOf(ctx, apply.plan).catch(() => false))) {
+        throw new ApplyRefused(err instanceof LockLostError || isUserError(err, 'CONFLICT') ? 'lease-lost-unchanged' : 'failed-unchanged', errorMessage(err))
+      }
       if (err instanceof LockLostError) return leaseLost(err.message)
       if (isUserError(err, 'CONFLICT')) throw new Error(`the executor stopped: ${err.message}`, {cause: err})
       throw err
     }
+    // Stopped before it split or recorded anything (its lease lost, or the autopilot stopping): nothing of it ran either.
+    if (r.unchanged) throw new ApplyRefused(r.leaseLost ? 'lease-lost-unchanged' : 'stopped-unchanged', 'stopped while it took the lock or preflighted')
     return r.leaseLost ? leaseLost(summarise(r)) : summarise(r)
   }
   const base: Omit<ApplyInput, 'plan'> = {
@@ -319,6 +347,17 @@ async function act(ctx: ServiceContext, input: AutopilotInput, deps: AutopilotDe
   if (input.dryRun) return `dry run: plan written to ${file}, not applied`
   if (d.kind === 'heal') for (const node of d.markDraining) await markDraining(ctx, lock, node)
   return `${await run({...base, plan})}; plan ${file}`
+}
+
+/**
+ * recordedNothingOf: `plan` splits nothing and none of its moves is recorded or listed for
+ * recording (moveRecording.ts), so an apply of it that failed ran nothing of it, and no later
+ * executor will. A plan with splits is taken to have run (they come before the records).
+ */
+async function recordedNothingOf(ctx: ServiceContext, plan: Plan): Promise<boolean> {
+  if (plan.actions.some((a) => a.kind === 'split')) return false
+  const [moves, lists] = await Promise.all([listMoves(ctx), readRecordings(ctx)])
+  return !moves.some((m) => m.value.plan === plan.id) && !lists.some((r) => r.plan === plan.id)
 }
 
 /**

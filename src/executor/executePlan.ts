@@ -67,6 +67,12 @@ export interface ApplyResult {
    * unfinished moves continue at the next `apply --resume`. No human took the lock from it.
    */
   leaseLost: boolean
+  /**
+   * unchanged: the run ended before it split, recorded or started anything (declined, or
+   * stopped while it took the lock, preflighted or asked; a lease lost then included). A
+   * caller that budgets what it applies (the autopilot) counts nothing of such a plan.
+   */
+  unchanged: boolean
 }
 
 /** ApplyDeps are the injected side effects: clock and sleep (tests control time), and optionally the moves' node effects. */
@@ -144,7 +150,7 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
       refuseConflicts(plan.id, conflictsWithUnfinished(plan, await unfinishedMoves(ctx), (id) => epochs.get(id)))
     }
     if (!(await input.confirm(preflight))) {
-      return summarise(input.plan?.id ?? null, [], [], started, deps.now(), true)
+      return {...summarise(input.plan?.id ?? null, [], [], started, deps.now(), true), unchanged: true}
     }
     // Ctrl-C while the preflight was read or the question answered: nothing has changed yet.
     // Once the splits start, they and the moves' records are finished (a few transactions; a
@@ -192,7 +198,7 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
 /** stoppedUnchanged is the result of a run stopped before it changed anything (no split, no record, no move). */
 function stoppedUnchanged(input: ApplyInput, started: number, deps: ApplyDeps, info: (message: string) => void): ApplyResult {
   info('stopped before this run split, recorded or started anything')
-  return summarise(input.plan?.id ?? null, [], [], started, deps.now(), true)
+  return {...summarise(input.plan?.id ?? null, [], [], started, deps.now(), true), unchanged: true}
 }
 
 /**
@@ -671,5 +677,6 @@ function summarise(plan: string | null, moves: Move[], splits: ApplyResult['spli
     durationMs: now - started,
     stopped,
     leaseLost: false,
+    unchanged: false,
   }
 }

@@ -34,9 +34,22 @@ export function checkPlanIntegrity(plan: Plan, cluster: string): void {
 }
 
 /**
- * refuseUnknownNodes (pure) throws CONFLICT (exit 7, as `plan verify` calls such an action
- * stale) when a move of `plan` names a node the cluster does not have: a plan made for
- * another cluster of the same name, or before the node was removed. Each of its actions
+ * UnknownNodeError is refuseUnknownNodes' refusal (CONFLICT, exit 7): thrown before anything
+ * was split or recorded. Its own class because `apply` throws other CONFLICTs after it changed
+ * the cluster, and a caller that plans by itself (the autopilot, whose plan named a node
+ * removed since it looked) must tell them apart: nothing of the plan ran, and planning again
+ * from the nodes there are now may pass.
+ */
+export class UnknownNodeError extends UserError {
+  constructor(message: string, hint: string) {
+    super('CONFLICT', message, hint)
+  }
+}
+
+/**
+ * refuseUnknownNodes (pure) throws UnknownNodeError (CONFLICT, exit 7, as `plan verify` calls
+ * such an action stale) when a move of `plan` names a node the cluster does not have: a plan
+ * made for another cluster of the same name, or before the node was removed. Each of its actions
  * would otherwise be skipped one by one and `apply` end "finished", exit 0, having run
  * nothing the plan meant; refused before anything is recorded, it changes nothing.
  */
@@ -45,7 +58,7 @@ export function refuseUnknownNodes(plan: Pick<Plan, 'id' | 'cluster' | 'actions'
     if (a.kind !== 'move') continue
     const unknown = [a.from, a.to].find((n) => !nodeIds.has(n))
     if (unknown === undefined) continue
-    throw new UserError('CONFLICT', `plan ${plan.id} names node "${unknown}", which cluster "${plan.cluster}" does not have (action ${i + 1}: move shard ${a.shard} ${a.from} -> ${a.to}); nothing was changed`, 'it was made for another cluster of that name or before the node was removed: compute a fresh plan with `shardctl plan`')
+    throw new UnknownNodeError(`plan ${plan.id} names node "${unknown}", which cluster "${plan.cluster}" does not have (action ${i + 1}: move shard ${a.shard} ${a.from} -> ${a.to}); nothing was changed`, 'it was made for another cluster of that name or before the node was removed: compute a fresh plan with `shardctl plan`')
   }
 }
 

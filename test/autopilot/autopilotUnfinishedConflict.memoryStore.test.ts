@@ -1,7 +1,14 @@
 import {describe, expect, it} from 'vitest'
+import {CONFLICT_ATTEMPTS} from '../../src/autopilot/autopilotLoop.js'
+import {autopilotKeys, AutopilotStateSchema} from '../../src/autopilot/autopilotState.js'
 import {listShards} from '../../src/cluster/clusterRepo.js'
+import {initCluster} from '../../src/cluster/initCluster.js'
+import {setNodeState} from '../../src/cluster/nodeService.js'
+import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
+import {makeServiceContext} from '../../src/cluster/serviceContext.js'
 import {listMoves} from '../../src/executor/moveStore.js'
 import {type Move, MoveSchema} from '../../src/model/move.js'
+import {MemoryStore} from '../../src/store/memoryStore.js'
 import {moveOf} from '../executor/fixtures.js'
 import {beforeExecutorLockGrant, cleanOneCheckDirs, drainingN3Cluster, runOneAutopilotCheck} from './oneAutopilotCheck.js'
 
@@ -48,5 +55,52 @@ describe('autopilot: an apply refused for conflicting with another plan\'s unfin
     expect(r.state?.history.movedAt).toEqual({})
     // autopilot status shows the refusal and the resume.
     expect(r.state?.decisions.map((d) => d.kind)).toEqual(['heal', 'resume'])
+  })
+})
+
+describe('autopilot: refusals for other plans\' unfinished moves that the check never sees', () => {
+  // A human's apply records a move just before each apply of the autopilot takes the executor
+  // lock, and finishes it as soon as the autopilot's apply lets the lock go: every observation
+  // sees nothing unfinished, so decide() never resumes, and every re-plan is refused again.
+  it('Given every apply of the check is refused for a move that is gone by the next look, When the check re-plans, Then it stops after CONFLICT_ATTEMPTS plans, says it gave up until the next check, and counts none of them', async () => {
+    const clock = {now: 1_000_000}
+    const store = new MemoryStore()
+    const ctx = makeServiceContext(store, {cluster: 'apucloop'}, () => new Date(clock.now))
+    await initCluster(ctx, {shards: 6, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:7101,n2=127.0.0.1:7102,n3=127.0.0.1:7103'), force: false})
+    for (const id of ['n1', 'n2', 'n3']) await store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: '127.0.0.1:1', pid: 1, startedAt: 't'}))
+    await setNodeState(ctx, 'n3', 'draining')
+    const onN1 = (await listShards(ctx)).shards.map((s) => s.value).find((s) => s.replicas.some((r) => r.node === 'n1'))!
+    let grants = 0
+    let human: Move | undefined
+    const grant = store.grantLease.bind(store)
+    store.grantLease = async (ttl) => {
+      // Grant 1 is the leadership lock; every later one an apply of the autopilot taking the executor lock.
+      if (++grants >= 2 && grants < 20) {
+        human = MoveSchema.parse(moveOf({id: `human-${grants}`, plan: `human-${grants}`, shard: onN1.id, from: 'n1', to: 'n2', baseEpoch: onN1.epoch, epoch: onN1.epoch}))
+        await store.put(ctx.keys.move(human.id), JSON.stringify(human))
+      }
+      return grant(ttl)
+    }
+    const commit = store.commit.bind(store)
+    store.commit = async (txn) => {
+      const rev = await commit(txn)
+      // The autopilot's apply lets the executor lock go: the human's move is let go too (cancelled before it started).
+      if ((txn.deletes ?? []).includes(ctx.keys.executorLock) && human) {
+        await store.put(ctx.keys.move(human.id), JSON.stringify({...human, phase: 'aborted'}))
+        human = undefined
+      }
+      return rev
+    }
+    const events = await runOneAutopilotCheck(ctx, clock, {coolDownMs: 3_600_000, limit: 4})
+    expect(events.filter((e) => e.type === 'deposed')).toEqual([])
+    const outcomes = events.flatMap((e) => (e.type === 'outcome' ? [e] : []))
+    expect(outcomes.map((o) => o.kind)).toEqual(Array(CONFLICT_ATTEMPTS).fill('heal'))
+    for (const o of outcomes.slice(0, -1)) expect(o.outcome).toMatch(/^refused \(CONFLICT\): .*nothing of this plan ran; resuming those moves first/)
+    expect(outcomes.at(-1)!.outcome).toMatch(new RegExp(`^failed: refused with CONFLICT ${CONFLICT_ATTEMPTS} times in a row; .*nothing of this plan ran; next check in 60s \\(way out: finish those moves`))
+    expect(grants).toBe(1 + CONFLICT_ATTEMPTS)
+    const state = (await store.getTyped(autopilotKeys(ctx.keys.prefix).state, AutopilotStateSchema))?.value
+    expect(state?.history.spent).toEqual([])
+    expect(state?.history.movedAt).toEqual({})
+    expect((await listMoves(ctx)).filter((m) => !m.value.plan.startsWith('human'))).toEqual([])
   })
 })

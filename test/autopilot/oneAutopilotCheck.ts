@@ -26,9 +26,10 @@ export const ONE_CHECK_INTERVAL_MS = 60_000
 export async function runOneAutopilotCheck(
   ctx: ServiceContext,
   clock: {now: number},
-  opts: {coolDownMs: number; limit: number; effects?: MoveEffects},
+  opts: {coolDownMs: number; limit: number; effects?: MoveEffects; stop?: AbortController},
 ): Promise<AutopilotEvent[]> {
-  const stop = new AbortController()
+  // opts.stop lets a test stop the autopilot (SIGTERM) at a moment of its choosing.
+  const stop = opts.stop ?? new AbortController()
   const events: AutopilotEvent[] = []
   const effects = opts.effects ?? fakeEffects()
   const dir = mkdtempSync(join(tmpdir(), 'ap-one-check-'))
