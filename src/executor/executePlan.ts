@@ -141,7 +141,8 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
       // With the moves an interrupted apply listed but did not record: the next run records and runs them too.
       // Thrown as UnfinishedConflictError: nothing has changed yet, and the autopilot (which
       // resumes those moves after such a refusal) must not take it for an executor that stopped part way.
-      refuseConflicts(plan.id, conflictsWithUnfinished(plan, await unfinishedMoves(ctx), (id) => epochs.get(id)))
+      // Only actions that run count as acting on a shard first: a stale one leaves the other move valid.
+      refuseConflicts(plan.id, conflictsWithUnfinished(plan, await unfinishedMoves(ctx), (id) => epochs.get(id), (i) => preflight?.verdicts[i]?.ok === true))
     }
     if (!(await input.confirm(preflight))) {
       return summarise(input.plan?.id ?? null, [], [], started, deps.now(), true)

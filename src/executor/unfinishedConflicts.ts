@@ -33,10 +33,17 @@ const UNSTARTED: ReadonlySet<MovePhase> = new Set(['pending', 'checked'])
  * unstarted move whose shard `epochOf` (the map now) no longer has at its base epoch. Nor
  * does a move cancelled (`moves cancel`) or aborting before its cutover: it ends aborted, its
  * shard back where it was, so cancelling is a way out the refusal can name.
+ *
+ * `runs` says which of the plan's actions will run (apply: the preflight's verdicts). An
+ * action that will not (stale: a split whose new id another plan's split took since) raises no
+ * epoch, so the other move it would have made stale still runs after the plan: it conflicts.
  */
-export function conflictsWithUnfinished(plan: Pick<Plan, 'id' | 'actions'>, unfinished: readonly UnfinishedMove[], epochOf: (shard: number) => number | undefined): MoveConflict[] {
-  const firstEpoch = new Map<number, number>()
-  for (const a of plan.actions) if (!firstEpoch.has(a.shard)) firstEpoch.set(a.shard, a.epoch)
+export function conflictsWithUnfinished(plan: Pick<Plan, 'id' | 'actions'>, unfinished: readonly UnfinishedMove[], epochOf: (shard: number) => number | undefined, runs: (action: number) => boolean = () => true): MoveConflict[] {
+  // The epoch at which the plan acts on each shard first, when that action runs (no entry otherwise).
+  const firstEpoch = new Map<number, number | undefined>()
+  plan.actions.forEach((a, i) => {
+    if (!firstEpoch.has(a.shard)) firstEpoch.set(a.shard, runs(i) ? a.epoch : undefined)
+  })
   const out: MoveConflict[] = []
   for (const other of unfinished) {
     if (other.plan === plan.id) continue

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import {applyOutcome} from '../../src/cli/runOutcome.js'
-import {listShards} from '../../src/cluster/clusterRepo.js'
+import {getMeta, listShards} from '../../src/cluster/clusterRepo.js'
 import {initCluster} from '../../src/cluster/initCluster.js'
 import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
 import {makeServiceContext, type ServiceContext} from '../../src/cluster/serviceContext.js'
@@ -12,6 +12,7 @@ import {commitMoveTransition, getMove, listMoves, requestCancel, requestRollback
 import {isTerminal, type Move, type MovePhase} from '../../src/model/move.js'
 import {type Plan, type PlanAction, sealPlan} from '../../src/model/plan.js'
 import {type Shard} from '../../src/model/shard.js'
+import {UnfinishedConflictError} from '../../src/executor/unfinishedConflicts.js'
 import {planRebalance} from '../../src/planner/planRebalance.js'
 import {type Txn} from '../../src/store/store.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
@@ -136,6 +137,12 @@ async function world() {
       for (const lease of store.leaseIds()) store.expireLease(lease)
     },
     shard: async (id: number) => (await listShards(ctx)).shards.find((x) => x.value.id === id)!.value,
+    /** split cuts `shard` at its midpoint, the upper piece taking id `upper` (the next free id when the plan was made). */
+    split: (shard: Shard, upper: number): PlanAction => {
+      const at = shard.range.lo + Math.floor((shard.range.hi - shard.range.lo) / 2)
+      return {kind: 'split', shard: shard.id, epoch: shard.epoch, at, parts: [{shard: shard.id, range: {lo: shard.range.lo, hi: at}, epoch: shard.epoch + 1}, {shard: upper, range: {lo: at, hi: shard.range.hi}, epoch: shard.epoch + 1}], reason: {kind: 'split', detail: 'hot'}}
+    },
+    nextShardId: async () => (await getMeta(ctx)).value.nextShardId,
   }
 }
 
@@ -341,5 +348,28 @@ describe('another plan\'s unstarted move of a shard this plan moves first at the
     await w.apply(undefined)
     expect((await getMove(w.ctx, 'plan-p-0001')).value).toMatchObject({phase: 'skipped', reason: expect.stringMatching(/^superseded by plan plan-q's move of shard \d+ \(n1 -> n2\)/)})
     expect((await w.shard(w.s.id)).replicas).toEqual([{node: 'n2', role: 'voter'}])
+  })
+
+  // Found by the s24 sweep hunt: the conflict check let a plan past another plan's unstarted
+  // move of a shard the plan acts on first at that epoch, whether or not that action would run.
+  // A split whose new id another plan's split took since (two plans made from one map) is stale:
+  // it does not raise the epoch, the other move stays valid, no move of the plan supersedes it
+  // (the sweep has nothing to go on), and it ran after the plan, on a node the plan filled.
+  it('Given Q\'s pending move of s n1 -> n2, When plan P (split s, then u n1 -> n2) is applied after another plan\'s split took the id P\'s split creates, Then P is refused (CONFLICT, nothing changed): its split is stale, so Q\'s move still runs after it and n2 would get both s and u', async () => {
+    const w = await world()
+    const id = await w.nextShardId()
+    await w.leftover(moveOf({id: 'plan-q-0000', plan: 'plan-q', shard: w.s.id, from: 'n1', to: 'n2', baseEpoch: w.s.epoch, epoch: w.s.epoch}), w.s)
+    const p = w.planOf('plan-p', [w.split(w.s, id), w.move(w.u, 'n2')])
+    // Plan R, made from the same map, splits t first: it takes the id P's split was to create.
+    expect((await w.apply(w.planOf('plan-r', [w.split(w.t, id)]))).splits.map((x) => x.status)).toEqual(['done'])
+    const err = await w.apply(p).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect(err).toBeInstanceOf(UnfinishedConflictError)
+    expect((err as Error).message).toMatch(/plan plan-p conflicts with 1 unfinished move\(s\) of plan plan-q: .* both change node n/)
+    expect((await listMoves(w.ctx)).filter((m) => m.value.plan === 'plan-p')).toEqual([])
+    expect((await w.shard(w.u.id)).replicas).toEqual([{node: 'n1', role: 'voter'}])
+    expect((await getMove(w.ctx, 'plan-q-0000')).value.phase).toBe('pending')
   })
 })

@@ -41,6 +41,13 @@ describe('conflictsWithUnfinished', () => {
     for (const phase of ['pending', 'checked'] as const) expect(conflictsWith(drainAgain, [other(1, 'd', 'n2', phase), other(2, 'd', 'n1', phase)])).toEqual([])
   })
 
+  it('Given the plan\'s first action on that shard will not run (stale at apply: a split whose new id is taken), Then that move still runs after the plan and conflicts with the plan\'s moves of other shards on its nodes', () => {
+    const plan = planB(move(1, 'd', 'n1'), move(2, 'd', 'n2'))
+    const moves = [other(1, 'd', 'n2')]
+    expect(conflictsWithUnfinished(plan, moves, () => 1, (i) => i !== 0).map((c) => c.shard)).toEqual([2])
+    expect(conflictsWithUnfinished(plan, moves, () => 1, () => true)).toEqual([])
+  })
+
   it('Given such a move already started, or the plan expecting another epoch of its shard, Then it still runs after the plan and conflicts with the plan\'s moves of other shards on its nodes', () => {
     const plan = planB(move(1, 'd', 'n1'), move(2, 'd', 'n2'))
     expect(conflictsWith(plan, [other(1, 'd', 'n2', 'copying')]).map((c) => c.shard)).toEqual([2])
