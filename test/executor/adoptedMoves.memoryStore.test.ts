@@ -350,6 +350,36 @@ describe('another plan\'s unstarted move of a shard this plan moves first at the
     expect((await w.shard(w.s.id)).replicas).toEqual([{node: 'n2', role: 'voter'}])
   })
 
+  // Found by the s24 sweep hunt: the sweep took a cancelled move for one that supersedes nothing.
+  // Unkilled, P's apply records Q's move skipped before anyone can cancel P's move of s; killed in
+  // between, the operator's cancel of that one move (P's others left to run) brought Q's move back
+  // to life, and the resume ran it: n2 got s beside u, what P was let through counting on it not.
+  it('Given P\'s apply is killed right after recording its moves (before it records Q\'s move skipped), When the operator cancels P\'s move of s alone and `apply --resume` runs, Then Q\'s move is still skipped: n2 gets u only, s stays on n1, as had P\'s apply not been killed', async () => {
+    const w = await world()
+    await w.setAlive('n3')
+    await w.leftover(moveOf({id: 'plan-q-0000', plan: 'plan-q', shard: w.s.id, from: 'n1', to: 'n2', baseEpoch: w.s.epoch, epoch: w.s.epoch}), w.s)
+    await w.applyKilledAfterRecording(w.planOf('plan-p', [w.move(w.u, 'n2'), w.move(w.s, 'n3')]))
+    await requestCancel(w.ctx, 'plan-p-0001')
+    const resumed = await w.apply(undefined)
+    expect(resumed.moves.map((m) => `${m.id}:${m.phase}`).sort()).toEqual(['plan-p-0000:done', 'plan-p-0001:aborted'])
+    expect((await getMove(w.ctx, 'plan-q-0000')).value).toMatchObject({phase: 'skipped', reason: expect.stringMatching(/^superseded by plan plan-p's move of shard \d+ \(n1 -> n3\)/)})
+    expect((await w.shard(w.u.id)).replicas).toEqual([{node: 'n2', role: 'voter'}])
+    expect((await w.shard(w.s.id)).replicas).toEqual([{node: 'n1', role: 'voter'}])
+  })
+
+  // The same cancel, P's apply not killed: what the sweep must leave the killed one at.
+  it('Given P\'s apply stopped once recorded (Q\'s move recorded skipped), When the operator cancels P\'s move of s and `apply --resume` runs, Then Q\'s move stays skipped and s stays on n1', async () => {
+    const w = await world()
+    await w.setAlive('n3')
+    await w.leftover(moveOf({id: 'plan-q-0000', plan: 'plan-q', shard: w.s.id, from: 'n1', to: 'n2', baseEpoch: w.s.epoch, epoch: w.s.epoch}), w.s)
+    await w.applyStoppedAfterRecording(w.planOf('plan-p', [w.move(w.u, 'n2'), w.move(w.s, 'n3')]))
+    await requestCancel(w.ctx, 'plan-p-0001')
+    await w.apply(undefined)
+    expect((await getMove(w.ctx, 'plan-q-0000')).value.phase).toBe('skipped')
+    expect((await w.shard(w.u.id)).replicas).toEqual([{node: 'n2', role: 'voter'}])
+    expect((await w.shard(w.s.id)).replicas).toEqual([{node: 'n1', role: 'voter'}])
+  })
+
   // Found by the s24 sweep hunt: the conflict check let a plan past another plan's unstarted
   // move of a shard the plan acts on first at that epoch, whether or not that action would run.
   // A split whose new id another plan's split took since (two plans made from one map) is stale:

@@ -152,9 +152,17 @@ describe('supersededMoves', () => {
     expect(supersededMoves([a, b, c]).map((s) => `${s.move.value.plan}<${s.by.value.plan}`)).toEqual(['a<c', 'b<c'])
   })
 
-  it('Given the later move started, cancelled, the same move, at another epoch, of another shard or of the same plan, or the earlier one started or cancelled, Then nothing is superseded', () => {
+  // A cancel of the later move (its apply killed before it recorded the earlier one skipped) does
+  // not bring the earlier one back: the later plan's other moves still run, counted without it.
+  it('Given the later move cancelled, Then it still supersedes the earlier one, as its apply would have recorded before the cancel', () => {
     const q = rec(10, 'q', 7, 'n1', 'n2')
-    for (const later of [rec(20, 'p', 7, 'n1', 'n3', 'copying'), rec(20, 'p', 7, 'n1', 'n3', 'pending', 1, true), rec(20, 'p', 7, 'n1', 'n2'), rec(20, 'p', 7, 'n1', 'n3', 'pending', 2), rec(20, 'p', 9, 'n1', 'n3'), rec(20, 'q', 7, 'n1', 'n3')]) expect(supersededMoves([q, later])).toEqual([])
+    const p = rec(20, 'p', 7, 'n1', 'n3', 'pending', 1, true)
+    expect(supersededMoves([q, p])).toEqual([{move: q, by: p}])
+  })
+
+  it('Given the later move started, the same move, at another epoch, of another shard or of the same plan, or the earlier one started or cancelled, Then nothing is superseded', () => {
+    const q = rec(10, 'q', 7, 'n1', 'n2')
+    for (const later of [rec(20, 'p', 7, 'n1', 'n3', 'copying'), rec(20, 'p', 7, 'n1', 'n2'), rec(20, 'p', 7, 'n1', 'n3', 'pending', 2), rec(20, 'p', 9, 'n1', 'n3'), rec(20, 'q', 7, 'n1', 'n3')]) expect(supersededMoves([q, later])).toEqual([])
     for (const earlier of [rec(10, 'q', 7, 'n1', 'n2', 'joining'), rec(10, 'q', 7, 'n1', 'n2', 'pending', 1, true)]) expect(supersededMoves([earlier, rec(20, 'p', 7, 'n1', 'n3')])).toEqual([])
     // Recorded before, not after: the later one is the earlier's to supersede, not the reverse.
     expect(supersededMoves([rec(30, 'q', 7, 'n1', 'n2'), rec(20, 'p', 7, 'n1', 'n3')]).map((s) => s.move.value.plan)).toEqual(['p'])
