@@ -8,6 +8,7 @@ import {readSnapshot} from '../../src/cluster/snapshotService.js'
 import {executePlan} from '../../src/executor/executePlan.js'
 import {DEFAULT_EXECUTOR_OPTIONS} from '../../src/executor/executorEnv.js'
 import {type MoveEffects} from '../../src/executor/moveEffects.js'
+import {RECORD_BATCH} from '../../src/executor/moveRecording.js'
 import {commitMoveTransition, getMove, listMoves, requestCancel, requestRollback} from '../../src/executor/moveStore.js'
 import {isTerminal, type Move, type MovePhase} from '../../src/model/move.js'
 import {type Plan, type PlanAction, sealPlan} from '../../src/model/plan.js'
@@ -348,6 +349,26 @@ describe('another plan\'s unstarted move of a shard this plan moves first at the
     await w.apply(undefined)
     expect((await getMove(w.ctx, 'plan-p-0001')).value).toMatchObject({phase: 'skipped', reason: expect.stringMatching(/^superseded by plan plan-q's move of shard \d+ \(n1 -> n2\)/)})
     expect((await w.shard(w.s.id)).replicas).toEqual([{node: 'n2', role: 'voter'}])
+  })
+
+  // The sweep's order is the order moves were recorded in. A large plan's moves an apply killed
+  // mid-recording listed but did not record are recorded by the next executor: here by the apply
+  // of the plan let through past them, before that plan's own, so they still come first.
+  it('Given Q (more moves than one transaction) killed after its first batch, its move of s n1 -> n2 listed but unrecorded, When P (u n1 -> n2, then s n1 -> n3) is applied, Then Q\'s move is recorded and skipped as superseded by P\'s, and s ends on n3', async () => {
+    const w = await world()
+    await w.setAlive('n3')
+    // RECORD_BATCH stale moves (their shards do not exist: recorded skipped) fill Q's first batch.
+    const stale = Array.from({length: RECORD_BATCH}, (_, i): PlanAction => ({...w.move(w.t, 'n3'), shard: 1000 + i}))
+    await w.applyKilledAfterRecording(w.planOf('plan-q', [...stale, w.move(w.s, 'n2')]))
+    const qs = `plan-q-${String(RECORD_BATCH).padStart(4, '0')}`
+    await expect(getMove(w.ctx, qs)).rejects.toThrow(/does not exist/)
+    const result = await w.apply(w.planOf('plan-p', [w.move(w.u, 'n2'), w.move(w.s, 'n3')]))
+    expect(result.moves.map((m) => `${m.id}:${m.phase}`)).toEqual(['plan-p-0000:done', 'plan-p-0001:done'])
+    expect((await getMove(w.ctx, qs)).value).toMatchObject({phase: 'skipped', reason: expect.stringMatching(/^superseded by plan plan-p's move of shard \d+ \(n1 -> n3\)/)})
+    expect((await w.shard(w.u.id)).replicas).toEqual([{node: 'n2', role: 'voter'}])
+    expect((await w.shard(w.s.id)).replicas).toEqual([{node: 'n3', role: 'voter'}])
+    expect((await w.apply(undefined)).moves).toEqual([])
+    expect((await w.shard(w.s.id)).replicas).toEqual([{node: 'n3', role: 'voter'}])
   })
 
   // Found by the s24 sweep hunt: the sweep took a cancelled move for one that supersedes nothing.
