@@ -140,8 +140,17 @@ export function supersededMoves<T extends {value: Pick<Move, 'plan' | 'shard' | 
   // own apply records the earlier one skipped before anyone can cancel; a sweep after a kill
   // in between must leave what that apply would have).
   const waiting = unstarted.filter((m) => !m.value.cancelRequested)
+  // Grouped by shard and epoch: every executor run sweeps every recorded move, and comparing
+  // each unstarted move with all the others took seconds at tens of thousands (a large drain).
+  const sameShardAndEpoch = new Map<string, T[]>()
+  for (const o of unstarted) {
+    const key = `${o.value.shard}@${o.value.baseEpoch}`
+    const group = sameShardAndEpoch.get(key)
+    if (group) group.push(o)
+    else sameShardAndEpoch.set(key, [o])
+  }
   return waiting.flatMap((m) => {
-    const later = unstarted.filter((o) => o.value.plan !== m.value.plan && o.value.shard === m.value.shard && o.value.baseEpoch === m.value.baseEpoch && o.createRevision > m.createRevision && (o.value.from !== m.value.from || o.value.to !== m.value.to))
+    const later = sameShardAndEpoch.get(`${m.value.shard}@${m.value.baseEpoch}`)!.filter((o) => o.value.plan !== m.value.plan && o.createRevision > m.createRevision && (o.value.from !== m.value.from || o.value.to !== m.value.to))
     // The latest recording was let through past all the others (each past those before it).
     const by = later.reduce<T | undefined>((a, o) => (a === undefined || o.createRevision > a.createRevision ? o : a), undefined)
     return by ? [{move: m, by}] : []
