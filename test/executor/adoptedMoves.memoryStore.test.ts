@@ -371,6 +371,27 @@ describe('another plan\'s unstarted move of a shard this plan moves first at the
     expect((await w.shard(w.s.id)).replicas).toEqual([{node: 'n3', role: 'voter'}])
   })
 
+  // The other way round: the plan let through later is the one still listed. Its move must be
+  // recorded before the sweep of the run that completes the list, or that run (here P applied
+  // again) ran P's move first and left Q, which counted on it being skipped, a shard short.
+  it('Given P\'s pending move of s n1 -> n3, and Q (more moves than one transaction, s n1 -> n2 last) let through past it and killed after its first batch, When P is applied again, Then P\'s move is skipped as superseded by Q\'s, and the resume lands s on n2', async () => {
+    const w = await world()
+    await w.setAlive('n3')
+    const p = w.planOf('plan-p', [w.move(w.s, 'n3')])
+    expect((await w.applyStoppedAfterRecording(p)).stopped).toBe(true)
+    // Q's first batch: stale moves (their shards do not exist) on n2 alone, no node P's move changes.
+    const stale = Array.from({length: RECORD_BATCH}, (_, i): PlanAction => ({...w.move(w.t, 'n2', 'n2'), shard: 1000 + i}))
+    await w.applyKilledAfterRecording(w.planOf('plan-q', [...stale, w.move(w.s, 'n2')]))
+    const qs = `plan-q-${String(RECORD_BATCH).padStart(4, '0')}`
+    const again = await w.apply(p)
+    expect(again.moves.map((m) => `${m.id}:${m.phase}`)).toEqual(['plan-p-0000:skipped'])
+    expect((await getMove(w.ctx, 'plan-p-0000')).value.reason).toMatch(/^superseded by plan plan-q's move of shard \d+ \(n1 -> n2\)/)
+    expect((await w.shard(w.s.id)).replicas).toEqual([{node: 'n1', role: 'voter'}])
+    await w.apply(undefined)
+    expect((await getMove(w.ctx, qs)).value.phase).toBe('done')
+    expect((await w.shard(w.s.id)).replicas).toEqual([{node: 'n2', role: 'voter'}])
+  })
+
   // Found by the s24 sweep hunt: the sweep took a cancelled move for one that supersedes nothing.
   // Unkilled, P's apply records Q's move skipped before anyone can cancel P's move of s; killed in
   // between, the operator's cancel of that one move (P's others left to run) brought Q's move back
