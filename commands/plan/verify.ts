@@ -45,7 +45,8 @@ export default class PlanVerify extends EtcdCommand {
     if (stale.length > 0) this.log(renderTable(['#', 'KIND', 'SHARD', 'WHY STALE'], stale.map((c) => [c.index + 1, c.kind, c.shard, c.reason ?? '']), [0, 2]))
     // A snapshot file holds no moves: only etcd says which other plans' moves are unfinished.
     const epochs = new Map(current.shards.map((s) => [s.id, s.epoch]))
-    const conflicts = ctx ? conflictsWithUnfinished(plan, await unfinishedMoves(ctx), (id) => epochs.get(id)) : []
+    const valid = new Set(checks.filter((c) => c.valid).map((c) => c.index))
+    const conflicts = ctx ? conflictsWithUnfinished(plan, await unfinishedMoves(ctx), (id) => epochs.get(id), (i) => valid.has(i)) : []
     const result: PlanVerifyResult = {plan: plan.id, hash: 'ok', ...(signedBy === undefined ? {} : {signedBy}), valid: checks.length - stale.length, stale: stale.length, actions: checks, conflicts}
     if (stale.length > 0) {
       const first = stale[0]!

@@ -12,7 +12,7 @@ import {LatencyThrottle, type LatencyThrottleOptions} from './adaptiveThrottle.j
 import {BASELINE_DEFAULTS, measureBaseline} from './latencyBaseline.js'
 import {type ExecutorEnv, type ExecutorEvent, type ExecutorOptions, type LiveControl} from './executorEnv.js'
 import {type MoveEffects} from './moveEffects.js'
-import {completeRecordings, readRecordings, recordPlanMoves, unfinishedMoves} from './moveRecording.js'
+import {completeRecordings, readRecordings, recordPlanMoves, unfinishedMoves, unrecordedMovesOf} from './moveRecording.js'
 import {commitMoveTransition, getMove, listMoves, type FencedMove, LockLostError} from './moveStore.js'
 import {NodeDirectory} from './nodeDirectory.js'
 import {engineLimits, type LatencySignal, latencySignalFor, moveRunnerFor, type MoveRunnerFn} from './engineMoveRunner.js'
@@ -130,8 +130,8 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
     const lists = await readRecordings(ctx)
     const existing = await listMoves(ctx)
     const planMoves = input.plan ? existing.filter((m) => m.value.plan === input.plan!.id) : []
-    // Recorded moves under this id that are not this plan's: another plan with the same id, not "applied already".
-    if (input.plan) refuseOtherPlanUnderSameId(input.plan, planMoves.map((m) => m.value))
+    // Recorded (or listed) moves under this id that are not this plan's: another plan with the same id, not "applied already".
+    if (input.plan) refuseOtherPlanUnderSameId(input.plan, [...planMoves.map((m) => m.value), ...(await unrecordedMovesOf(ctx, input.plan.id))])
     const alreadyRecorded = planMoves.length > 0 || lists.some((r) => r.whole && r.plan === input.plan?.id)
     // The verdicts are read only now, under the lock: every shard-map writer (splits, move
     // transitions) is fenced on it, so what the operator confirms is what runs. Read before
@@ -147,7 +147,8 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
       // With the moves an interrupted apply listed but did not record: the next run records and runs them too.
       // Thrown as UnfinishedConflictError: nothing has changed yet, and the autopilot (which
       // resumes those moves after such a refusal) must not take it for an executor that stopped part way.
-      refuseConflicts(plan.id, conflictsWithUnfinished(plan, await unfinishedMoves(ctx), (id) => epochs.get(id)))
+      // Only actions that run count as acting on a shard first: a stale one leaves the other move valid.
+      refuseConflicts(plan.id, conflictsWithUnfinished(plan, await unfinishedMoves(ctx), (id) => epochs.get(id), (i) => preflight?.verdicts[i]?.ok === true))
     }
     if (!(await input.confirm(preflight))) {
       return {...summarise(input.plan?.id ?? null, [], [], started, deps.now(), true), unchanged: true}

@@ -149,6 +149,16 @@ export async function unfinishedMoves(ctx: ServiceContext): Promise<Move[]> {
 }
 
 /**
+ * unrecordedMovesOf lists the moves plan `plan`'s whole list names that have no record yet
+ * (read-only). A plan with a whole list counts as recorded, so apply checks that the plan it
+ * was given is the one listed under its id against these too (recordedPlanIdentity.ts): with
+ * none of them recorded yet, the recorded moves alone say nothing.
+ */
+export async function unrecordedMovesOf(ctx: ServiceContext, plan: string): Promise<Move[]> {
+  return (await readUnrecorded(ctx)).filter((r) => r.recording.plan === plan).flatMap((r) => r.missing)
+}
+
+/**
  * readUnrecorded reads every plan's list and, for each, what it names, which of those moves
  * have no record yet (none for a list that is not whole) and the oldest create revision of
  * its pages.

@@ -33,10 +33,17 @@ const UNSTARTED: ReadonlySet<MovePhase> = new Set(['pending', 'checked'])
  * unstarted move whose shard `epochOf` (the map now) no longer has at its base epoch. Nor
  * does a move cancelled (`moves cancel`) or aborting before its cutover: it ends aborted, its
  * shard back where it was, so cancelling is a way out the refusal can name.
+ *
+ * `runs` says which of the plan's actions will run (apply: the preflight's verdicts). An
+ * action that will not (stale: a split whose new id another plan's split took since) raises no
+ * epoch, so the other move it would have made stale still runs after the plan: it conflicts.
  */
-export function conflictsWithUnfinished(plan: Pick<Plan, 'id' | 'actions'>, unfinished: readonly UnfinishedMove[], epochOf: (shard: number) => number | undefined): MoveConflict[] {
-  const firstEpoch = new Map<number, number>()
-  for (const a of plan.actions) if (!firstEpoch.has(a.shard)) firstEpoch.set(a.shard, a.epoch)
+export function conflictsWithUnfinished(plan: Pick<Plan, 'id' | 'actions'>, unfinished: readonly UnfinishedMove[], epochOf: (shard: number) => number | undefined, runs: (action: number) => boolean = () => true): MoveConflict[] {
+  // The epoch at which the plan acts on each shard first, when that action runs (no entry otherwise).
+  const firstEpoch = new Map<number, number | undefined>()
+  plan.actions.forEach((a, i) => {
+    if (!firstEpoch.has(a.shard)) firstEpoch.set(a.shard, runs(i) ? a.epoch : undefined)
+  })
   const out: MoveConflict[] = []
   for (const other of unfinished) {
     if (other.plan === plan.id) continue
@@ -116,8 +123,8 @@ export function adoptedMoves<T extends {value: Move; createRevision: bigint}>(pl
 /**
  * supersededMoves (pure) lists the unstarted moves (pending or checked, no cancel asked) that
  * a move of another plan recorded after them supersedes, each with that move (`by`): an
- * unstarted move of the same shard at the same base epoch, not cancelled, to elsewhere (the same
- * move is adopted instead, adoptedMoves). conflictsWithUnfinished let the later plan through
+ * unstarted move of the same shard at the same base epoch, cancelled or not, to elsewhere (the
+ * same move is adopted instead, adoptedMoves). conflictsWithUnfinished let the later plan through
  * only because it moves that shard first at that epoch, counting on the earlier move being
  * skipped at its start once its own move raised the epoch. Nothing makes the later one run
  * first (a resume runs moves in plan-index order across plans), and the earlier one, run first,
@@ -127,9 +134,23 @@ export function adoptedMoves<T extends {value: Move; createRevision: bigint}>(pl
  * moved the epoch on, and the one it superseded is skipped as stale at its start anyway.
  */
 export function supersededMoves<T extends {value: Pick<Move, 'plan' | 'shard' | 'from' | 'to' | 'phase' | 'baseEpoch' | 'cancelRequested'>; createRevision: bigint}>(moves: readonly T[]): {move: T; by: T}[] {
-  const waiting = moves.filter((m) => UNSTARTED.has(m.value.phase) && !m.value.cancelRequested)
+  const unstarted = moves.filter((m) => UNSTARTED.has(m.value.phase))
+  // A cancelled move aborts anyway. But a cancel of the later move does not bring the earlier
+  // one back: its plan's other moves still run, on load counted without it (the later plan's
+  // own apply records the earlier one skipped before anyone can cancel; a sweep after a kill
+  // in between must leave what that apply would have).
+  const waiting = unstarted.filter((m) => !m.value.cancelRequested)
+  // Grouped by shard and epoch: every executor run sweeps every recorded move, and comparing
+  // each unstarted move with all the others took seconds at tens of thousands (a large drain).
+  const sameShardAndEpoch = new Map<string, T[]>()
+  for (const o of unstarted) {
+    const key = `${o.value.shard}@${o.value.baseEpoch}`
+    const group = sameShardAndEpoch.get(key)
+    if (group) group.push(o)
+    else sameShardAndEpoch.set(key, [o])
+  }
   return waiting.flatMap((m) => {
-    const later = waiting.filter((o) => o.value.plan !== m.value.plan && o.value.shard === m.value.shard && o.value.baseEpoch === m.value.baseEpoch && o.createRevision > m.createRevision && (o.value.from !== m.value.from || o.value.to !== m.value.to))
+    const later = sameShardAndEpoch.get(`${m.value.shard}@${m.value.baseEpoch}`)!.filter((o) => o.value.plan !== m.value.plan && o.createRevision > m.createRevision && (o.value.from !== m.value.from || o.value.to !== m.value.to))
     // The latest recording was let through past all the others (each past those before it).
     const by = later.reduce<T | undefined>((a, o) => (a === undefined || o.createRevision > a.createRevision ? o : a), undefined)
     return by ? [{move: m, by}] : []

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import {applyOutcome} from '../../src/cli/runOutcome.js'
-import {listShards} from '../../src/cluster/clusterRepo.js'
+import {getMeta, listShards} from '../../src/cluster/clusterRepo.js'
 import {initCluster} from '../../src/cluster/initCluster.js'
 import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
 import {makeServiceContext, type ServiceContext} from '../../src/cluster/serviceContext.js'
@@ -8,10 +8,12 @@ import {readSnapshot} from '../../src/cluster/snapshotService.js'
 import {executePlan} from '../../src/executor/executePlan.js'
 import {DEFAULT_EXECUTOR_OPTIONS} from '../../src/executor/executorEnv.js'
 import {type MoveEffects} from '../../src/executor/moveEffects.js'
+import {RECORD_BATCH} from '../../src/executor/moveRecording.js'
 import {commitMoveTransition, getMove, listMoves, requestCancel, requestRollback} from '../../src/executor/moveStore.js'
 import {isTerminal, type Move, type MovePhase} from '../../src/model/move.js'
 import {type Plan, type PlanAction, sealPlan} from '../../src/model/plan.js'
 import {type Shard} from '../../src/model/shard.js'
+import {UnfinishedConflictError} from '../../src/executor/unfinishedConflicts.js'
 import {planRebalance} from '../../src/planner/planRebalance.js'
 import {type Txn} from '../../src/store/store.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
@@ -120,6 +122,12 @@ async function world() {
      */
     applyKilledAfterRecording: (plan: Plan) => applyKilledAfter(plan, (p) => p.key.startsWith(ctx.keys.move(`${plan.id}-`))),
     shard: async (id: number) => (await listShards(ctx)).shards.find((x) => x.value.id === id)!.value,
+    /** split cuts `shard` at its midpoint, the upper piece taking id `upper` (the next free id when the plan was made). */
+    split: (shard: Shard, upper: number): PlanAction => {
+      const at = shard.range.lo + Math.floor((shard.range.hi - shard.range.lo) / 2)
+      return {kind: 'split', shard: shard.id, epoch: shard.epoch, at, parts: [{shard: shard.id, range: {lo: shard.range.lo, hi: at}, epoch: shard.epoch + 1}, {shard: upper, range: {lo: at, hi: shard.range.hi}, epoch: shard.epoch + 1}], reason: {kind: 'split', detail: 'hot'}}
+    },
+    nextShardId: async () => (await getMeta(ctx)).value.nextShardId,
   }
 }
 
@@ -325,5 +333,99 @@ describe('another plan\'s unstarted move of a shard this plan moves first at the
     await w.apply(undefined)
     expect((await getMove(w.ctx, 'plan-p-0001')).value).toMatchObject({phase: 'skipped', reason: expect.stringMatching(/^superseded by plan plan-q's move of shard \d+ \(n1 -> n2\)/)})
     expect((await w.shard(w.s.id)).replicas).toEqual([{node: 'n2', role: 'voter'}])
+  })
+
+  // The sweep's order is the order moves were recorded in. A large plan's moves an apply killed
+  // mid-recording listed but did not record are recorded by the next executor: here by the apply
+  // of the plan let through past them, before that plan's own, so they still come first.
+  it('Given Q (more moves than one transaction) killed after its first batch, its move of s n1 -> n2 listed but unrecorded, When P (u n1 -> n2, then s n1 -> n3) is applied, Then Q\'s move is recorded and skipped as superseded by P\'s, and s ends on n3', async () => {
+    const w = await world()
+    await w.setAlive('n3')
+    // RECORD_BATCH stale moves (their shards do not exist: recorded skipped) fill Q's first batch.
+    const stale = Array.from({length: RECORD_BATCH}, (_, i): PlanAction => ({...w.move(w.t, 'n3'), shard: 1000 + i}))
+    await w.applyKilledAfterRecording(w.planOf('plan-q', [...stale, w.move(w.s, 'n2')]))
+    const qs = `plan-q-${String(RECORD_BATCH).padStart(4, '0')}`
+    await expect(getMove(w.ctx, qs)).rejects.toThrow(/does not exist/)
+    const result = await w.apply(w.planOf('plan-p', [w.move(w.u, 'n2'), w.move(w.s, 'n3')]))
+    expect(result.moves.map((m) => `${m.id}:${m.phase}`)).toEqual(['plan-p-0000:done', 'plan-p-0001:done'])
+    expect((await getMove(w.ctx, qs)).value).toMatchObject({phase: 'skipped', reason: expect.stringMatching(/^superseded by plan plan-p's move of shard \d+ \(n1 -> n3\)/)})
+    expect((await w.shard(w.u.id)).replicas).toEqual([{node: 'n2', role: 'voter'}])
+    expect((await w.shard(w.s.id)).replicas).toEqual([{node: 'n3', role: 'voter'}])
+    expect((await w.apply(undefined)).moves).toEqual([])
+    expect((await w.shard(w.s.id)).replicas).toEqual([{node: 'n3', role: 'voter'}])
+  })
+
+  // The other way round: the plan let through later is the one still listed. Its move must be
+  // recorded before the sweep of the run that completes the list, or that run (here P applied
+  // again) ran P's move first and left Q, which counted on it being skipped, a shard short.
+  it('Given P\'s pending move of s n1 -> n3, and Q (more moves than one transaction, s n1 -> n2 last) let through past it and killed after its first batch, When P is applied again, Then P\'s move is skipped as superseded by Q\'s, and the resume lands s on n2', async () => {
+    const w = await world()
+    await w.setAlive('n3')
+    const p = w.planOf('plan-p', [w.move(w.s, 'n3')])
+    expect((await w.applyStoppedAfterRecording(p)).stopped).toBe(true)
+    // Q's first batch: stale moves (their shards do not exist) on n2 alone, no node P's move changes.
+    const stale = Array.from({length: RECORD_BATCH}, (_, i): PlanAction => ({...w.move(w.t, 'n2', 'n2'), shard: 1000 + i}))
+    await w.applyKilledAfterRecording(w.planOf('plan-q', [...stale, w.move(w.s, 'n2')]))
+    const qs = `plan-q-${String(RECORD_BATCH).padStart(4, '0')}`
+    const again = await w.apply(p)
+    expect(again.moves.map((m) => `${m.id}:${m.phase}`)).toEqual(['plan-p-0000:skipped'])
+    expect((await getMove(w.ctx, 'plan-p-0000')).value.reason).toMatch(/^superseded by plan plan-q's move of shard \d+ \(n1 -> n2\)/)
+    expect((await w.shard(w.s.id)).replicas).toEqual([{node: 'n1', role: 'voter'}])
+    await w.apply(undefined)
+    expect((await getMove(w.ctx, qs)).value.phase).toBe('done')
+    expect((await w.shard(w.s.id)).replicas).toEqual([{node: 'n2', role: 'voter'}])
+  })
+
+  // Found by the s24 sweep hunt: the sweep took a cancelled move for one that supersedes nothing.
+  // Unkilled, P's apply records Q's move skipped before anyone can cancel P's move of s; killed in
+  // between, the operator's cancel of that one move (P's others left to run) brought Q's move back
+  // to life, and the resume ran it: n2 got s beside u, what P was let through counting on it not.
+  it('Given P\'s apply is killed right after recording its moves (before it records Q\'s move skipped), When the operator cancels P\'s move of s alone and `apply --resume` runs, Then Q\'s move is still skipped: n2 gets u only, s stays on n1, as had P\'s apply not been killed', async () => {
+    const w = await world()
+    await w.setAlive('n3')
+    await w.leftover(moveOf({id: 'plan-q-0000', plan: 'plan-q', shard: w.s.id, from: 'n1', to: 'n2', baseEpoch: w.s.epoch, epoch: w.s.epoch}), w.s)
+    await w.applyKilledAfterRecording(w.planOf('plan-p', [w.move(w.u, 'n2'), w.move(w.s, 'n3')]))
+    await requestCancel(w.ctx, 'plan-p-0001')
+    const resumed = await w.apply(undefined)
+    expect(resumed.moves.map((m) => `${m.id}:${m.phase}`).sort()).toEqual(['plan-p-0000:done', 'plan-p-0001:aborted'])
+    expect((await getMove(w.ctx, 'plan-q-0000')).value).toMatchObject({phase: 'skipped', reason: expect.stringMatching(/^superseded by plan plan-p's move of shard \d+ \(n1 -> n3\)/)})
+    expect((await w.shard(w.u.id)).replicas).toEqual([{node: 'n2', role: 'voter'}])
+    expect((await w.shard(w.s.id)).replicas).toEqual([{node: 'n1', role: 'voter'}])
+  })
+
+  // The same cancel, P's apply not killed: what the sweep must leave the killed one at.
+  it('Given P\'s apply stopped once recorded (Q\'s move recorded skipped), When the operator cancels P\'s move of s and `apply --resume` runs, Then Q\'s move stays skipped and s stays on n1', async () => {
+    const w = await world()
+    await w.setAlive('n3')
+    await w.leftover(moveOf({id: 'plan-q-0000', plan: 'plan-q', shard: w.s.id, from: 'n1', to: 'n2', baseEpoch: w.s.epoch, epoch: w.s.epoch}), w.s)
+    await w.applyStoppedAfterRecording(w.planOf('plan-p', [w.move(w.u, 'n2'), w.move(w.s, 'n3')]))
+    await requestCancel(w.ctx, 'plan-p-0001')
+    await w.apply(undefined)
+    expect((await getMove(w.ctx, 'plan-q-0000')).value.phase).toBe('skipped')
+    expect((await w.shard(w.u.id)).replicas).toEqual([{node: 'n2', role: 'voter'}])
+    expect((await w.shard(w.s.id)).replicas).toEqual([{node: 'n1', role: 'voter'}])
+  })
+
+  // Found by the s24 sweep hunt: the conflict check let a plan past another plan's unstarted
+  // move of a shard the plan acts on first at that epoch, whether or not that action would run.
+  // A split whose new id another plan's split took since (two plans made from one map) is stale:
+  // it does not raise the epoch, the other move stays valid, no move of the plan supersedes it
+  // (the sweep has nothing to go on), and it ran after the plan, on a node the plan filled.
+  it('Given Q\'s pending move of s n1 -> n2, When plan P (split s, then u n1 -> n2) is applied after another plan\'s split took the id P\'s split creates, Then P is refused (CONFLICT, nothing changed): its split is stale, so Q\'s move still runs after it and n2 would get both s and u', async () => {
+    const w = await world()
+    const id = await w.nextShardId()
+    await w.leftover(moveOf({id: 'plan-q-0000', plan: 'plan-q', shard: w.s.id, from: 'n1', to: 'n2', baseEpoch: w.s.epoch, epoch: w.s.epoch}), w.s)
+    const p = w.planOf('plan-p', [w.split(w.s, id), w.move(w.u, 'n2')])
+    // Plan R, made from the same map, splits t first: it takes the id P's split was to create.
+    expect((await w.apply(w.planOf('plan-r', [w.split(w.t, id)]))).splits.map((x) => x.status)).toEqual(['done'])
+    const err = await w.apply(p).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect(err).toBeInstanceOf(UnfinishedConflictError)
+    expect((err as Error).message).toMatch(/plan plan-p conflicts with 1 unfinished move\(s\) of plan plan-q: .* both change node n/)
+    expect((await listMoves(w.ctx)).filter((m) => m.value.plan === 'plan-p')).toEqual([])
+    expect((await w.shard(w.u.id)).replicas).toEqual([{node: 'n1', role: 'voter'}])
+    expect((await getMove(w.ctx, 'plan-q-0000')).value.phase).toBe('pending')
   })
 })

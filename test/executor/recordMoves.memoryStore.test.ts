@@ -253,6 +253,20 @@ describe('apply killed while recording a plan of more moves than one transaction
     expect(await readRecordings(w.ctx)).toEqual([])
   })
 
+  // Found by the s24 sweep hunt: the identity check read only the recorded moves, and a plan with
+  // a whole list counts as recorded. Another plan under that id (two plans computed in the same
+  // millisecond) was neither preflighted nor checked for conflicts: the run recorded and ran the
+  // listed plan's moves and reported them as this plan's, none of this plan's own having run.
+  it('Given apply died after listing its moves and before recording any, When a different plan carrying the same id is applied, Then it is refused (BAD_INPUT) naming a listed move, and nothing changes: the list is left for the resume', async () => {
+    const w = await world()
+    await w.applyKilledAt('moves', 1)
+    const before = await readRecordings(w.ctx)
+    expect(before[0]).toMatchObject({plan: 'big', whole: true, recorded: 0})
+    await expect(w.applyMovingSpare('big')).rejects.toThrow(/plan big is not the plan recorded under that id: its recorded move big-0000 \(action 1\)/)
+    expect(await readRecordings(w.ctx)).toEqual(before)
+    expect(await listMoves(w.ctx)).toEqual([])
+  })
+
   it('Given apply died after listing its moves and before recording any, When another plan moves another shard to the same node, Then it is refused with CONFLICT (the resume would still record and run the listed moves after it), and the list is left for the resume', async () => {
     const w = await world()
     await w.applyKilledAt('moves', 1)
