@@ -3,7 +3,7 @@ import {type Move, type MovePhase, PHASE_TABLE} from '../model/move.js'
 import {type Plan} from '../model/plan.js'
 
 /** UnfinishedMove is what the conflict check needs of a recorded, non-terminal move. */
-export type UnfinishedMove = Pick<Move, 'id' | 'plan' | 'shard' | 'from' | 'to' | 'phase' | 'baseEpoch' | 'cancelRequested'>
+export type UnfinishedMove = Pick<Move, 'id' | 'plan' | 'shard' | 'from' | 'to' | 'phase' | 'baseEpoch' | 'cancelRequested'> & Partial<Pick<Move, 'rollbackRequested'>>
 
 /** MoveConflict: action `action` of the plan and another plan's unfinished move `other` both change node `node`. */
 export interface MoveConflict {
@@ -48,8 +48,11 @@ export function conflictsWithUnfinished(plan: Pick<Plan, 'id' | 'actions'>, unfi
   for (const other of unfinished) {
     if (other.plan === plan.id) continue
     // The plan makes this very move itself (a drain run again while the first one's move is under
-    // way): it counted on that change, whichever of the two ends up making it.
-    if (makesTheSameMove(plan, other)) continue
+    // way): it counted on that change, whichever of the two ends up making it. Only while that move
+    // is still making it (adoptable): one rolling back puts its shard back on its source, which the
+    // plan counted on emptying, so it conflicts like any other (a cancelled or aborting one before
+    // its cutover is let past below: its shard stays where the map has it).
+    if (adoptable(plan, {...other, rollbackRequested: other.rollbackRequested ?? false})) continue
     // Cancelled before its cutover: the next executor aborts it, leaving its shard as the map has it now.
     if ((other.cancelRequested || other.phase === 'aborting') && !PHASE_TABLE[other.phase].cutOver) continue
     // An unstarted move whose shard is no longer at its epoch (or gone) is skipped when it starts: it changes nothing.
@@ -162,7 +165,7 @@ export function supersededMoves<T extends {value: Pick<Move, 'plan' | 'shard' | 
  * conflict printed or returned as JSON names the move without its progress counters.
  */
 export function unfinishedMoveOf(m: UnfinishedMove): UnfinishedMove {
-  return {id: m.id, plan: m.plan, shard: m.shard, from: m.from, to: m.to, phase: m.phase, baseEpoch: m.baseEpoch, cancelRequested: m.cancelRequested}
+  return {id: m.id, plan: m.plan, shard: m.shard, from: m.from, to: m.to, phase: m.phase, baseEpoch: m.baseEpoch, cancelRequested: m.cancelRequested, ...(m.rollbackRequested ? {rollbackRequested: true} : {})}
 }
 
 /**

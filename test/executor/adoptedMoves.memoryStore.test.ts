@@ -178,18 +178,35 @@ describe('another plan\'s move this plan makes too (adopted by its apply)', () =
     expect(applyOutcome(result).code).toBeNull()
   })
 
-  it('Given another plan\'s cut-over move of shard s n1 -> n3 is rolling back with n3 down, When a plan making that move is applied, Then its run ends once its own moves have', async () => {
+  // Found by the s24 autopilot hunt: the conflict check let a plan making the same move past a
+  // move rolling back (which adoption rightly does not run): the rollback puts the shard back on
+  // its source, which the plan counted on emptying, and a plan filling that node overfilled it.
+  it('Given another plan\'s cut-over move of shard s n1 -> n3 is rolling back with n3 down, When a plan making that move and filling n1 is applied, Then it is refused (CONFLICT) with nothing changed: the rollback puts s back on n1', async () => {
     const w = await world()
     const e = w.s.epoch
     // Rolled back from cutover: reads are back on n1, n3 is to leave and drop its copy (it is down).
-    await w.leftover(
-      moveOf({id: 'plan-q-0000', plan: 'plan-q', shard: w.s.id, from: 'n1', to: 'n3', baseEpoch: e, epoch: e + 3, phase: 'rb-cutover', rollbackRequested: true, cutoverAt: 't'}),
-      {...w.s, epoch: e + 3, replicas: [{node: 'n1', role: 'voter'}]},
-    )
-    const result = await w.apply(w.planOf('plan-p', [w.move(w.s, 'n3'), w.move(w.t, 'n2')]))
+    const back = {...w.s, epoch: e + 3, replicas: [{node: 'n1', role: 'voter' as const}]}
+    await w.leftover(moveOf({id: 'plan-q-0000', plan: 'plan-q', shard: w.s.id, from: 'n1', to: 'n3', baseEpoch: e, epoch: e + 3, phase: 'rb-cutover', rollbackRequested: true, cutoverAt: 't'}), back)
+    const v = {...w.t, replicas: [{node: 'n2', role: 'voter' as const}]}
+    await w.leftover(moveOf({id: 'plan-z-0000', plan: 'plan-z', shard: v.id, from: 'n1', to: 'n2', phase: 'done', baseEpoch: v.epoch, epoch: v.epoch}), v)
+    const err = await w.apply(w.planOf('plan-p', [w.move(w.s, 'n3'), w.move(v, 'n1', 'n2')])).then(() => undefined, (x: unknown) => x)
+    expect(err).toBeInstanceOf(UnfinishedConflictError)
+    expect((err as UnfinishedConflictError).moves).toEqual(['plan-q-0000'])
+    expect((await listMoves(w.ctx)).filter((m) => m.value.plan === 'plan-p')).toEqual([])
+    expect((await w.shard(v.id)).replicas).toEqual([{node: 'n2', role: 'voter'}])
+  })
+
+  it('Given another plan\'s identical move still on its way (copying), When a plan making it and filling n1 is applied, Then that move is no conflict: the plan runs it and its own moves', async () => {
+    const w = await world()
+    await w.setAlive('n3')
+    await w.leftover(moveOf({id: 'plan-q-0000', plan: 'plan-q', shard: w.s.id, from: 'n1', to: 'n3', baseEpoch: w.s.epoch, epoch: w.s.epoch + 1, phase: 'copying'}), {...w.s, epoch: w.s.epoch + 1, replicas: [{node: 'n1', role: 'voter'}, {node: 'n3', role: 'joining'}]})
+    const v = {...w.t, replicas: [{node: 'n2', role: 'voter' as const}]}
+    await w.leftover(moveOf({id: 'plan-z-0000', plan: 'plan-z', shard: v.id, from: 'n1', to: 'n2', phase: 'done', baseEpoch: v.epoch, epoch: v.epoch}), v)
+    const result = await w.apply(w.planOf('plan-p', [w.move(w.s, 'n3'), w.move(v, 'n1', 'n2')]))
     expect(result.stopped).toBe(false)
-    expect(result.moves.filter((m) => m.id.startsWith('plan-p')).map((m) => m.phase)).toEqual(['skipped', 'done'])
-    expect((await getMove(w.ctx, 'plan-q-0000')).value.phase).toBe('rb-cutover')
+    expect((await getMove(w.ctx, 'plan-q-0000')).value.phase).toBe('done')
+    expect((await w.shard(w.s.id)).replicas).toEqual([{node: 'n3', role: 'voter'}])
+    expect((await w.shard(v.id)).replicas).toEqual([{node: 'n1', role: 'voter'}])
   })
 
   // Found by the s23 adopt hunt: adoption matched the plan's actions by shard, source and

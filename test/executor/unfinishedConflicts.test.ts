@@ -31,6 +31,14 @@ describe('conflictsWithUnfinished', () => {
     expect(conflictsWith(planB(move(4, 'n2', 'n3'), move(2, 'n2', 'n1')), [other(4, 'n2', 'n1', 'copying')]).map((c) => c.shard)).toEqual([2])
   })
 
+  it('Given that same move rolling back (or with a rollback asked past its cutover), Then it conflicts like any other move: the rollback puts its shard back on the source the plan counted on emptying', () => {
+    const drainAgain = planB(move(4, 'n2', 'n1'), move(2, 'n2', 'n1'))
+    for (const phase of ['rb-joining', 'rb-cutover'] as const) expect(conflictsWith(drainAgain, [{...other(4, 'n2', 'n1', phase), rollbackRequested: true}]).map((c) => c.action)).toEqual([1])
+    expect(conflictsWith(drainAgain, [{...other(4, 'n2', 'n1', 'release'), rollbackRequested: true}]).map((c) => c.action)).toEqual([1])
+    // Cancelled or aborting before its cutover: its shard stays where the map has it, so still no conflict.
+    expect(conflictsWith(drainAgain, [other(4, 'n2', 'n1', 'copying', 1, 'a', true), other(4, 'n2', 'n1', 'aborting')])).toEqual([])
+  })
+
   it('Given moves on disjoint nodes, or the plan\'s own recorded moves, Then nothing conflicts', () => {
     expect(conflictsWith(planB(move(5, 'n1', 'n2')), [other(7, 'n3', 'n4')])).toEqual([])
     expect(conflictsWith(planB(move(5, 'n2', 'n3')), [other(7, 'n1', 'n3', 'pending', 1, 'b')])).toEqual([])
