@@ -11,7 +11,7 @@ import {listMoves} from '../../src/executor/moveStore.js'
 import {type Txn} from '../../src/store/store.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
 import {moveOf} from '../executor/fixtures.js'
-import {cleanOneCheckDirs, runOneAutopilotCheck} from './oneAutopilotCheck.js'
+import {cleanOneCheckDirs, runOneAutopilotCheck, sleepCountingClock} from './oneAutopilotCheck.js'
 
 /**
  * One autopilot check (a heal: n3 is draining) with one fault injected at its k-th store
@@ -33,19 +33,12 @@ async function check(fault: Fault | undefined, at: number) {
   const stop = new AbortController()
   // Every sleep of the check advances this clock: a check still sleeping after SLEEPS_BEFORE_GIVING_UP
   // is stopped and its leases lapse (which ends even a leader deaf to its stop), and it is reported.
-  let sleeps = 0
-  let now = 1_000_000
-  const clock = {
-    get now() {
-      return now
-    },
-    set now(v: number) {
-      now = v
-      if (++sleeps !== SLEEPS_BEFORE_GIVING_UP) return
-      stop.abort()
-      for (const id of store.leaseIds()) store.expireLease(id)
-    },
-  }
+  let hung = false
+  const clock = sleepCountingClock(1_000_000, SLEEPS_BEFORE_GIVING_UP, () => {
+    hung = true
+    stop.abort()
+    for (const id of store.leaseIds()) store.expireLease(id)
+  })
   const ctx = makeServiceContext(store, {cluster: 'apsweep'}, () => new Date(clock.now))
   await initCluster(ctx, {shards: 6, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:7101,n2=127.0.0.1:7102,n3=127.0.0.1:7103'), force: false})
   for (const id of ['n1', 'n2', 'n3']) await store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: '127.0.0.1:1', pid: 1, startedAt: 't'}))
@@ -102,7 +95,7 @@ async function check(fault: Fault | undefined, at: number) {
   done = true
   const moves = (await listMoves(ctx)).map((m) => m.value)
   const state = (await raw.get(autopilotKeys(ctx.keys.prefix).state)) && (await store.getTyped(autopilotKeys(ctx.keys.prefix).state, AutopilotStateSchema))?.value
-  return {events, moves, state, ops, injected, hung: sleeps >= SLEEPS_BEFORE_GIVING_UP}
+  return {events, moves, state, ops, injected, hung}
 }
 
 describe('autopilot: one fault anywhere in a heal check', () => {

@@ -5,7 +5,7 @@ import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
 import {makeServiceContext} from '../../src/cluster/serviceContext.js'
 import {listMoves} from '../../src/executor/moveStore.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
-import {cleanOneCheckDirs, runOneAutopilotCheck} from './oneAutopilotCheck.js'
+import {cleanOneCheckDirs, runOneAutopilotCheck, sleepCountingClock} from './oneAutopilotCheck.js'
 
 /**
  * The autopilot is stopped (SIGTERM, the service's abort) while it takes the leadership lock.
@@ -21,18 +21,10 @@ describe('autopilot: stopped while it takes the leadership lock', () => {
     const store = new MemoryStore()
     const stop = new AbortController()
     // Bounds the run without the fix: a few sleeps in, every lease lapses (which deposes a leader that ignores its stop).
-    let sleeps = 0
-    let now = 1_000_000
-    const clock = {
-      get now() {
-        return now
-      },
-      set now(v: number) {
-        now = v
-        if (++sleeps === 3) for (const id of store.leaseIds()) store.expireLease(id)
-      },
-    }
-    const ctx = makeServiceContext(store, {cluster: 'apstopelect'}, () => new Date(now))
+    const clock = sleepCountingClock(1_000_000, 3, () => {
+      for (const id of store.leaseIds()) store.expireLease(id)
+    })
+    const ctx = makeServiceContext(store, {cluster: 'apstopelect'}, () => new Date(clock.now))
     await initCluster(ctx, {shards: 6, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:7101,n2=127.0.0.1:7102,n3=127.0.0.1:7103'), force: false})
     for (const id of ['n1', 'n2', 'n3']) await store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: '127.0.0.1:1', pid: 1, startedAt: 't'}))
     await setNodeState(ctx, 'n3', 'draining')

@@ -116,6 +116,25 @@ export function beforeExecutorLockGrant(store: MemoryStore, fn: (grant: MemorySt
 const dirs: string[] = []
 
 /** cleanOneCheckDirs registers the afterEach that deletes the plans dirs of {@link runOneAutopilotCheck}. */
+/**
+ * sleepCountingClock is a test clock the check's every sleep advances (its `now` setter): at the
+ * `limit`th advance it calls `onLimit` once (stop the check, lapse its leases), so a check that
+ * would otherwise sleep for ever (a leader deaf to its stop) ends and is seen to.
+ */
+export function sleepCountingClock(start: number, limit: number, onLimit: () => void): {now: number} {
+  let sleeps = 0
+  let now = start
+  return {
+    get now() {
+      return now
+    },
+    set now(v: number) {
+      now = v
+      if (++sleeps === limit) onLimit()
+    },
+  }
+}
+
 export function cleanOneCheckDirs(): void {
   afterEach(() => {
     for (const d of dirs.splice(0)) rmSync(d, {recursive: true, force: true})
