@@ -3,7 +3,7 @@ import {UserError, isUserError} from '../errors/errors.js'
 import {type ExecutorEnv} from '../executor/executorEnv.js'
 import {commitMoveTransition, type FencedMove, getMove, LockLostError, readShard} from '../executor/moveStore.js'
 import {reserveAll, TokenBucket} from '../throttle/tokenBucket.js'
-import {isTerminal, type Move} from '../model/move.js'
+import {isTerminal, type Move, type MovePhase} from '../model/move.js'
 import {EPOCH_STEPS} from '../model/plan.js'
 import {formatBytes} from '../model/units.js'
 import {migrateBatchKeys, tightestRate} from './migrateBatch.js'
@@ -58,8 +58,9 @@ export const DEFAULT_REDIS_MOVE_OPTIONS: RedisMoveOptions = {keysPerBatch: 100, 
  * (`apply --resume`) restarts from it, re-assigns the slots it finds already moved (each step
  * is idempotent and reads Redis's own state), finishes the open one and carries on. Pause holds
  * between batches; a cancel finishes the open slot, then returns the slots already moved and
- * ends `aborted`. The shard record changes owner (epoch + EPOCH_STEPS.move) only when every
- * slot is on the target. Returns when the move is terminal or the executor stops; throws
+ * ends `aborted`; a cancel asked before the first slot (the move still `pending`, or during
+ * its big-key scan) ends it `aborted` at once: no slot opened, nothing sent that changes Redis.
+ * The shard record changes owner (epoch + EPOCH_STEPS.move) only when every slot is on the target. Returns when the move is terminal or the executor stops; throws
  * LockLostError when fenced out, and whatever Redis throws for the caller to retry (bounded
  * by the executor, see judgeRunFailure) unless Redis failed the source or the target over:
  * then the move is recorded `failed` with the way out (handOffAfterFailover) and returned.
@@ -140,8 +141,19 @@ async function driveRedisMove(env: ExecutorEnv, initial: FencedMove, opts: Redis
       return (m = await commitMoveTransition(env.ctx, env.fence, m, patch))
     }
   }
+  const cancelBeforeStart = async (): Promise<FencedMove> => {
+    const ended = await save({phase: 'aborted', reason: CANCELLED_BEFORE_START})
+    emitPhase(env, ended.value)
+    return ended
+  }
+  if (notStarted(m.value.phase)) {
+    // Read fresh: the executor's copy of the record predates a `moves cancel` written since it
+    // listed the moves, and the copying loop looks only between slots (after one was opened).
+    m = await getMove(env.ctx, m.value.id)
+    if (m.value.cancelRequested && notStarted(m.value.phase)) return cancelBeforeStart()
+  }
   const shardRec = await readShard(env.ctx, m.value.shard)
-  if (m.value.phase === 'pending') {
+  if (notStarted(m.value.phase)) {
     const s = shardRec?.value
     const stale = !s ? `shard ${m.value.shard} no longer exists` : s.epoch !== m.value.baseEpoch ? `shard ${s.id} changed since the plan (epoch ${s.epoch}, plan expected ${m.value.baseEpoch})` : s.replicas[0]?.node !== m.value.from ? `shard ${s.id} is on ${s.replicas[0]?.node}, not ${m.value.from}` : undefined
     if (stale) return save({phase: 'skipped', reason: stale})
@@ -161,10 +173,21 @@ async function driveRedisMove(env: ExecutorEnv, initial: FencedMove, opts: Redis
     if (!from || !to) throw new UserError('NOT_FOUND', `move ${m.value.id} names a node that is not recorded (${m.value.from} -> ${m.value.to})`)
     for (const side of [from, to]) await requireMaster(side)
     const others = [...masters.values()].filter((x) => x !== from && x !== to)
-    if (m.value.phase === 'pending') {
+    if (notStarted(m.value.phase)) {
       const big = opts.allowBigKeys ? undefined : await findBigKey(from, first, end, opts.bigKeyBytes)
       if (big) return await save({phase: 'aborted', reason: `slot ${big.slot} holds key "${big.key}" of ${formatBytes(big.bytes)}, above the ${formatBytes(opts.bigKeyBytes)} limit (MIGRATE would block both masters): nothing was moved; pass --allow-big-keys to move it anyway`})
-      await save({phase: 'copying', reason: null, copyStartedAt: env.now(), progress: {...m.value.progress, cursor: formatMoveCursor({dir: 'fwd', next: first, open: false})}})
+      const start = (): Promise<FencedMove> => commitMoveTransition(env.ctx, env.fence, m, {phase: 'copying', reason: null, copyStartedAt: env.now(), progress: {...m.value.progress, cursor: formatMoveCursor({dir: 'fwd', next: first, open: false})}})
+      // Not `save`, which writes its patch again over a concurrent write: the commit compares the
+      // record read before the big-key scan (which takes seconds on a big shard), so a cancel
+      // written meanwhile fails it and is honoured here, before the first slot is opened.
+      try {
+        m = await start()
+      } catch (err) {
+        if (!isUserError(err, 'CONFLICT')) throw err
+        m = await getMove(env.ctx, m.value.id)
+        if (m.value.cancelRequested) return await cancelBeforeStart()
+        m = await start() // written by something else: once more; another conflict throws and the executor retries the run
+      }
       emitPhase(env, m.value)
     }
     const progress = {bytes: m.value.progress.bytes, keys: m.value.progress.keys}
@@ -415,6 +438,18 @@ async function findBigKey(m: MasterConn, first: number, end: number, limit: numb
     }
   }
   return undefined
+}
+
+/** CANCELLED_BEFORE_START is the reason of a move cancelled before its first slot was opened: it ends `aborted` with Redis untouched. */
+const CANCELLED_BEFORE_START = 'cancelled by operator before it started: nothing was moved'
+
+/**
+ * notStarted tells whether a move in `phase` has not opened a slot yet: `pending`, and
+ * `checked` (a phase of the kv engine's move machine only; a redis move in it is treated as
+ * pending rather than returned unchanged, which the executor would run again at once for ever).
+ */
+function notStarted(phase: MovePhase): boolean {
+  return phase === 'pending' || phase === 'checked'
 }
 
 function emitPhase(env: ExecutorEnv, m: Move): void {

@@ -109,19 +109,20 @@ export {abortExecutorAfterEach, type RunningExecutor} from './executorAbort.js'
 /**
  * inProcessApplyOf returns `apply`, which runs the executor in-process on `file`'s namespace as
  * `apply --resume` would (the moves recorded there, one at a time, the real clock, `redis`
- * tuning the slot migration), and registers the afterEach that aborts and awaits each test's
- * run: shared because every redis move test that drives the executor itself needs both.
+ * tuning the slot migration; `ctx` instead of the file's, e.g. one whose store a test wraps),
+ * and registers the afterEach that aborts and awaits each test's run: shared because every
+ * redis move test that drives the executor itself needs both.
  */
-export function inProcessApplyOf(file: RedisTestFile): (opts?: {redis?: Partial<RedisMoveOptions>; emit?: (e: ExecutorEvent) => void}) => Promise<ApplyResult> {
+export function inProcessApplyOf(file: RedisTestFile): (opts?: {redis?: Partial<RedisMoveOptions>; emit?: (e: ExecutorEvent) => void; ctx?: ServiceContext}) => Promise<ApplyResult> {
   let running: RunningExecutor | undefined
   abortExecutorAfterEach(() => {
     const r = running
     running = undefined
     return r
   })
-  return ({redis, emit = () => {}} = {}) => {
+  return ({redis, emit = () => {}, ctx = file.ctx} = {}) => {
     const abort = new AbortController()
-    const done = executePlan(file.ctx, {limits: {maxConcurrent: 1, perNode: 1}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test', redis}, {now: () => Date.now(), sleep: (ms, s) => sleepFor(ms, undefined, {signal: s}).catch(() => {}), emit}, abort.signal)
+    const done = executePlan(ctx, {limits: {maxConcurrent: 1, perNode: 1}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test', redis}, {now: () => Date.now(), sleep: (ms, s) => sleepFor(ms, undefined, {signal: s}).catch(() => {}), emit}, abort.signal)
     running = {abort, done: done.catch(() => {})}
     return done
   }

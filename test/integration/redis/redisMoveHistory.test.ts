@@ -32,8 +32,9 @@ import {countAt, openSlotByHand, slotServedBy} from '../../support/redisFailover
  * cursor. The crash variant failed when a resumed slot still open on the target was taken as moved
  * (a mutation of migrateSlot): the target served it without the source's keys.
  *
- * Batches of 2 keys at 20 keys/s (10 for the cancel, asked before the first run and seen about a
- * second into it) and slots with keys between empty ones make the runner take
+ * Batches of 2 keys at 20 keys/s (10 for the cancel, asked between runs once the move is copying
+ * and seen about a second into the next; one asked before the first slot ends the move with
+ * nothing moved, redisCancelBeforeStart.test.ts) and slots with keys between empty ones make the runner take
  * both its paths (one slot at a time, runs of empty slots opened together) while writes land
  * on both sides of open slots.
  */
@@ -154,7 +155,8 @@ async function writer(keys: readonly string[], model: Map<string, KeyModel>, sto
 /**
  * moveUnderHistory runs move `id` of the shard at `shardIndex` under the writers, stopping and
  * resuming its executor until it ends (at most 20 runs); with `cancelInRun`, `moves cancel` is
- * requested in that run (the move then ends aborted, its slots walked back). Then checks the
+ * requested before that run, or the first later one that finds the move copying (the move then
+ * ends aborted, its slots walked back). Then checks the
  * history: no reply contradicted it, no slot open, every slot of the shard on the side the move
  * ended on and no key of it left on the other, every key its model's value and TTL.
  */
@@ -174,6 +176,7 @@ async function moveUnderHistory(id: string, shardIndex: number, prefix: string, 
 
   let stopWriters = false
   let runs = 0
+  let cancelRun: number | undefined
   const violations: string[] = []
   const writers = [0, 1, 2].map((w) => writer(keys.filter((_, i) => i % 3 === w), model, () => stopWriters, 7 + w, violations))
   const phase = opts.cancelInRun === undefined ? 'done' : 'aborted'
@@ -184,12 +187,16 @@ async function moveUnderHistory(id: string, shardIndex: number, prefix: string, 
     for (const c of crashes) crashAfter.add(c)
     let result: ApplyResult | undefined
     while (runs < 20 && !result) {
-      // Asked between runs: the runner looks about once a second, not before a run's first slot (which may be open).
-      if (runs === opts.cancelInRun) expect((await requestCancel(file.ctx, id)).changed).toBe(true)
+      // Asked between runs, once keys are moving (a cancel before the first slot moves nothing, so
+      // walks nothing back): the runner looks about once a second, not before a run's first slot (which may be open).
+      if (opts.cancelInRun !== undefined && cancelRun === undefined && runs >= opts.cancelInRun && (await getMove(file.ctx, id)).value.phase === 'copying') {
+        expect((await requestCancel(file.ctx, id)).changed).toBe(true)
+        cancelRun = runs
+      }
       const run = apply({keysPerBatch: 2, keysPerSec: opts.cancelInRun === undefined ? 20 : 10})
       // The run that is asked to cancel goes on long enough to see it (the runner looks once a second).
       // With crashes, one run: the executor's own retries are the resumes.
-      const ended = await Promise.race([run.done, sleepFor(crashes.length > 0 ? 60_000 : runs === opts.cancelInRun ? 2000 : 700 + 150 * (runs % 4)).then(() => undefined)])
+      const ended = await Promise.race([run.done, sleepFor(crashes.length > 0 ? 60_000 : runs === cancelRun ? 2000 : 700 + 150 * (runs % 4)).then(() => undefined)])
       runs++
       if (ended && !ended.stopped) {
         result = ended
@@ -203,6 +210,7 @@ async function moveUnderHistory(id: string, shardIndex: number, prefix: string, 
     // The record, not the last run's result: a run stopped just as the move ended leaves the next one nothing to do.
     const final = (await getMove(file.ctx, id)).value
     expect(final.phase).toBe(phase)
+    if (opts.cancelInRun !== undefined) expect(cancelRun).toBeDefined()
     // Keys had moved (for a cancel: to the target, before they were walked back).
     expect(final.progress.bytes).toBeGreaterThan(0)
   } finally {
@@ -237,7 +245,7 @@ describe.skipIf(!available)('a redis move under a client changing every key, its
   }, 120_000)
 
   it('leaves every key as its acknowledged history says when the move is cancelled half-way', async () => {
-    await moveUnderHistory('history-cancel', 2, 'c', {cancelInRun: 0})
+    await moveUnderHistory('history-cancel', 2, 'c', {cancelInRun: 1})
   }, 120_000)
 
   it('leaves every key as its acknowledged history says when the runner dies after each kind of step and is retried', async () => {
