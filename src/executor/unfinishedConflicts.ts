@@ -177,8 +177,7 @@ export function unfinishedMoveOf(m: UnfinishedMove): UnfinishedMove {
 export function conflictsVerdict(planId: string, conflicts: readonly MoveConflict[]): {message: string; hint: string} | null {
   const first = conflicts[0]
   if (!first) return null
-  const others = [...new Set(conflicts.map((c) => c.other.id))]
-  const plans = [...new Set(conflicts.map((c) => c.other.plan))]
+  const {moves: others, plans} = inTheWay(conflicts)
   const o = first.other
   return {
     message: `plan ${planId} conflicts with ${others.length} unfinished move(s) of plan ${plans.join(', plan ')}: its action ${first.action + 1} (shard ${first.shard} ${first.from} -> ${first.to}) and move ${o.id} (shard ${o.shard} ${o.from} -> ${o.to}, ${o.phase}) both change node ${first.node}, which the plan did not count on`,
@@ -192,5 +191,12 @@ export function conflictsVerdict(planId: string, conflicts: readonly MoveConflic
  */
 export function refuseConflicts(planId: string, conflicts: readonly MoveConflict[]): void {
   const verdict = conflictsVerdict(planId, conflicts)
-  if (verdict) throw new UnfinishedConflictError(verdict.message, verdict.hint, [...new Set(conflicts.map((c) => c.other.id))], [...new Set(conflicts.map((c) => c.other.plan))])
+  if (!verdict) return
+  const {moves, plans} = inTheWay(conflicts)
+  throw new UnfinishedConflictError(verdict.message, verdict.hint, moves, plans)
+}
+
+/** inTheWay names the other plans' moves in `conflicts` and the plans they belong to, each once, in order. */
+function inTheWay(conflicts: readonly MoveConflict[]): {moves: string[]; plans: string[]} {
+  return {moves: [...new Set(conflicts.map((c) => c.other.id))], plans: [...new Set(conflicts.map((c) => c.other.plan))]}
 }

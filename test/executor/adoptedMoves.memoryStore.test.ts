@@ -90,6 +90,13 @@ async function world() {
     move,
     effects,
     apply: (plan: Plan | undefined, runEffects?: MoveEffects) => apply(ctx, plan, runEffects),
+    /** leftoverQMovingSToN2 leaves plan Q's pending move of shard s n1 -> n2, as an apply stopped once it recorded it does. */
+    leftoverQMovingSToN2: async () => {
+      await store.put(ctx.keys.move('plan-q-0000'), JSON.stringify(moveOf({id: 'plan-q-0000', plan: 'plan-q', shard: s.id, from: 'n1', to: 'n2', baseEpoch: s.epoch, epoch: s.epoch})))
+      await store.put(ctx.keys.shard(s.id), JSON.stringify(s))
+    },
+    /** planP moves u n1 -> n2, then s n1 -> n3: let past Q's move of s because it moves s first at that epoch. */
+    planP: () => sealPlan({...template, id: 'plan-p', actions: [move(u, 'n2'), move(s, 'n3')]}),
     /** leftover writes another plan's move record and its shard as an executor killed in that phase left them. */
     leftover: async (m: Move, shard: Shard) => {
       await store.put(ctx.keys.move(m.id), JSON.stringify(m))
@@ -317,8 +324,8 @@ describe('another plan\'s unstarted move of a shard this plan moves first at the
   it('Given Q\'s pending move of s n1 -> n2, and P (u n1 -> n2, then s n1 -> n3) applied and stopped once recorded, When `apply --resume` runs, Then s ends on n3 as P planned, not on n2', async () => {
     const w = await world()
     await w.setAlive('n3')
-    await w.leftover(moveOf({id: 'plan-q-0000', plan: 'plan-q', shard: w.s.id, from: 'n1', to: 'n2', baseEpoch: w.s.epoch, epoch: w.s.epoch}), w.s)
-    const stopped = await w.applyStoppedAfterRecording(w.planOf('plan-p', [w.move(w.u, 'n2'), w.move(w.s, 'n3')]))
+    await w.leftoverQMovingSToN2()
+    const stopped = await w.applyStoppedAfterRecording(w.planP())
     expect(stopped.stopped).toBe(true)
     expect((await getMove(w.ctx, 'plan-q-0000')).value).toMatchObject({phase: 'skipped', reason: expect.stringMatching(/^superseded by plan plan-p's move of shard \d+ \(n1 -> n3\)/)})
     const resumed = await w.apply(undefined)
@@ -332,8 +339,8 @@ describe('another plan\'s unstarted move of a shard this plan moves first at the
   it('Given the same, but P\'s apply is killed (SIGKILL) right after recording its moves, before it records Q\'s move skipped, When `apply --resume` runs, Then Q\'s move is skipped and s ends on n3 as P planned', async () => {
     const w = await world()
     await w.setAlive('n3')
-    await w.leftover(moveOf({id: 'plan-q-0000', plan: 'plan-q', shard: w.s.id, from: 'n1', to: 'n2', baseEpoch: w.s.epoch, epoch: w.s.epoch}), w.s)
-    await w.applyKilledAfterRecording(w.planOf('plan-p', [w.move(w.u, 'n2'), w.move(w.s, 'n3')]))
+    await w.leftoverQMovingSToN2()
+    await w.applyKilledAfterRecording(w.planP())
     expect((await getMove(w.ctx, 'plan-q-0000')).value.phase).toBe('pending')
     const resumed = await w.apply(undefined)
     expect((await getMove(w.ctx, 'plan-q-0000')).value).toMatchObject({phase: 'skipped', reason: expect.stringMatching(/^superseded by plan plan-p's move of shard \d+ \(n1 -> n3\)/)})
@@ -363,7 +370,7 @@ describe('another plan\'s unstarted move of a shard this plan moves first at the
     await w.applyKilledAfterRecording(w.planOf('plan-q', [...stale, w.move(w.s, 'n2')]))
     const qs = `plan-q-${String(RECORD_BATCH).padStart(4, '0')}`
     await expect(getMove(w.ctx, qs)).rejects.toThrow(/does not exist/)
-    const result = await w.apply(w.planOf('plan-p', [w.move(w.u, 'n2'), w.move(w.s, 'n3')]))
+    const result = await w.apply(w.planP())
     expect(result.moves.map((m) => `${m.id}:${m.phase}`)).toEqual(['plan-p-0000:done', 'plan-p-0001:done'])
     expect((await getMove(w.ctx, qs)).value).toMatchObject({phase: 'skipped', reason: expect.stringMatching(/^superseded by plan plan-p's move of shard \d+ \(n1 -> n3\)/)})
     expect((await w.shard(w.u.id)).replicas).toEqual([{node: 'n2', role: 'voter'}])
@@ -400,8 +407,8 @@ describe('another plan\'s unstarted move of a shard this plan moves first at the
   it('Given P\'s apply is killed right after recording its moves (before it records Q\'s move skipped), When the operator cancels P\'s move of s alone and `apply --resume` runs, Then Q\'s move is still skipped: n2 gets u only, s stays on n1, as had P\'s apply not been killed', async () => {
     const w = await world()
     await w.setAlive('n3')
-    await w.leftover(moveOf({id: 'plan-q-0000', plan: 'plan-q', shard: w.s.id, from: 'n1', to: 'n2', baseEpoch: w.s.epoch, epoch: w.s.epoch}), w.s)
-    await w.applyKilledAfterRecording(w.planOf('plan-p', [w.move(w.u, 'n2'), w.move(w.s, 'n3')]))
+    await w.leftoverQMovingSToN2()
+    await w.applyKilledAfterRecording(w.planP())
     await requestCancel(w.ctx, 'plan-p-0001')
     const resumed = await w.apply(undefined)
     expect(resumed.moves.map((m) => `${m.id}:${m.phase}`).sort()).toEqual(['plan-p-0000:done', 'plan-p-0001:aborted'])
@@ -414,8 +421,8 @@ describe('another plan\'s unstarted move of a shard this plan moves first at the
   it('Given P\'s apply stopped once recorded (Q\'s move recorded skipped), When the operator cancels P\'s move of s and `apply --resume` runs, Then Q\'s move stays skipped and s stays on n1', async () => {
     const w = await world()
     await w.setAlive('n3')
-    await w.leftover(moveOf({id: 'plan-q-0000', plan: 'plan-q', shard: w.s.id, from: 'n1', to: 'n2', baseEpoch: w.s.epoch, epoch: w.s.epoch}), w.s)
-    await w.applyStoppedAfterRecording(w.planOf('plan-p', [w.move(w.u, 'n2'), w.move(w.s, 'n3')]))
+    await w.leftoverQMovingSToN2()
+    await w.applyStoppedAfterRecording(w.planP())
     await requestCancel(w.ctx, 'plan-p-0001')
     await w.apply(undefined)
     expect((await getMove(w.ctx, 'plan-q-0000')).value.phase).toBe('skipped')
@@ -431,7 +438,7 @@ describe('another plan\'s unstarted move of a shard this plan moves first at the
   it('Given Q\'s pending move of s n1 -> n2, When plan P (split s, then u n1 -> n2) is applied after another plan\'s split took the id P\'s split creates, Then P is refused (CONFLICT, nothing changed): its split is stale, so Q\'s move still runs after it and n2 would get both s and u', async () => {
     const w = await world()
     const id = await w.nextShardId()
-    await w.leftover(moveOf({id: 'plan-q-0000', plan: 'plan-q', shard: w.s.id, from: 'n1', to: 'n2', baseEpoch: w.s.epoch, epoch: w.s.epoch}), w.s)
+    await w.leftoverQMovingSToN2()
     const p = w.planOf('plan-p', [w.split(w.s, id), w.move(w.u, 'n2')])
     // Plan R, made from the same map, splits t first: it takes the id P's split was to create.
     expect((await w.apply(w.planOf('plan-r', [w.split(w.t, id)]))).splits.map((x) => x.status)).toEqual(['done'])
