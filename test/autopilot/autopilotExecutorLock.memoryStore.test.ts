@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import {listMoves} from '../../src/executor/moveStore.js'
 import {type Txn} from '../../src/store/store.js'
-import {beforeExecutorLockGrant, cleanOneCheckDirs, drainingN3Cluster, fakeEffects, runOneAutopilotCheck, verifyingAfterCopy} from './oneAutopilotCheck.js'
+import {beforeExecutorLockGrant, cleanOneCheckDirs, drainingN3Cluster, expectNothingCounted, fakeEffects, runOneAutopilotCheck, verifyingAfterCopy} from './oneAutopilotCheck.js'
 
 /**
  * The two ways the executor lock stops an `apply` of the autopilot, which are not the same:
@@ -28,8 +28,7 @@ describe('autopilot: the executor lock stops its apply', () => {
     expect(outcomes[0]!.outcome).toMatch(/^deferred: .*is held by shardctl apply plans\/human\.json.*; nothing of it ran; the next check waits for that holder/)
     expect(await listMoves(w.ctx)).toEqual([])
     const s = await w.state()
-    expect(s?.history.spent).toEqual([])
-    expect(s?.history.movedAt).toEqual({})
+    expectNothingCounted(s)
   })
 
   it('Given the executor\'s lease lapses while its apply takes the executor lock, When the apply is refused, Then the outcome says the lock could not be taken (not that the executor stopped), and the plan that never ran costs no budget', async () => {
@@ -54,8 +53,7 @@ describe('autopilot: the executor lock stops its apply', () => {
     expect(outcomes[0]!.outcome).toMatch(/^failed: could not take the executor lock \(.*the lease expired while the lock was being taken\); nothing of it ran; next check in 60s/)
     expect(await listMoves(w.ctx)).toEqual([])
     const s = await w.state()
-    expect(s?.history.spent).toEqual([])
-    expect(s?.history.movedAt).toEqual({})
+    expectNothingCounted(s)
   })
 
   it('Given the executor\'s lock changes hands under it (its lease lapsed in etcd, another executor took the lock) while it copies, When its next fenced write fails (LockLostError), Then the outcome says the lease was lost, not that it deferred to a human, and the plan counts as started', async () => {

@@ -10,7 +10,7 @@ import {listMoves} from '../../src/executor/moveStore.js'
 import {type Move, MoveSchema} from '../../src/model/move.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
 import {moveOf} from '../executor/fixtures.js'
-import {beforeExecutorLockGrant, cleanOneCheckDirs, drainingN3Cluster, runOneAutopilotCheck} from './oneAutopilotCheck.js'
+import {beforeExecutorLockGrant, cleanOneCheckDirs, drainingN3Cluster, expectNothingCounted, runOneAutopilotCheck} from './oneAutopilotCheck.js'
 
 /**
  * The autopilot's `apply` is refused because its plan conflicts with ANOTHER plan's unfinished
@@ -51,8 +51,7 @@ describe('autopilot: an apply refused for conflicting with another plan\'s unfin
     expect(r.moves.find((m) => m.id === 'human-0000')?.phase).toBe('done')
     expect(r.moves.filter((m) => m.plan !== 'human')).toEqual([])
     // Nothing of the refused plan counts against --max-bytes-per-hour or cools its shards down.
-    expect(r.state?.history.spent).toEqual([])
-    expect(r.state?.history.movedAt).toEqual({})
+    expectNothingCounted(r.state)
     // autopilot status shows the refusal and the resume.
     expect(r.state?.decisions.map((d) => d.kind)).toEqual(['heal', 'resume'])
   })
@@ -99,8 +98,7 @@ describe('autopilot: refusals for other plans\' unfinished moves that the check 
     expect(outcomes.at(-1)!.outcome).toMatch(new RegExp(`^failed: refused with CONFLICT ${CONFLICT_ATTEMPTS} times in a row; .*nothing of this plan ran; next check in 60s \\(way out: finish those moves`))
     expect(grants).toBe(1 + CONFLICT_ATTEMPTS)
     const state = (await store.getTyped(autopilotKeys(ctx.keys.prefix).state, AutopilotStateSchema))?.value
-    expect(state?.history.spent).toEqual([])
-    expect(state?.history.movedAt).toEqual({})
+    expectNothingCounted(state)
     expect((await listMoves(ctx)).filter((m) => !m.value.plan.startsWith('human'))).toEqual([])
   })
 })

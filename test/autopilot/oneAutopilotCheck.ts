@@ -1,7 +1,7 @@
 import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {afterEach} from 'vitest'
+import {afterEach, expect} from 'vitest'
 import {type AutopilotEvent, runAutopilot} from '../../src/autopilot/autopilotLoop.js'
 import {autopilotKeys, AutopilotStateSchema} from '../../src/autopilot/autopilotState.js'
 import {initCluster} from '../../src/cluster/initCluster.js'
@@ -133,6 +133,12 @@ export function sleepCountingClock(start: number, limit: number, onLimit: () => 
       if (++sleeps === limit) onLimit()
     },
   }
+}
+
+/** expectNothingCounted: the autopilot state counts no bytes against --max-bytes-per-hour and cools no shard down (a plan of which nothing ran). */
+export function expectNothingCounted(state: {history: {spent: unknown; movedAt: unknown}} | undefined): void {
+  expect(state?.history.spent).toEqual([])
+  expect(state?.history.movedAt).toEqual({})
 }
 
 export function cleanOneCheckDirs(): void {
