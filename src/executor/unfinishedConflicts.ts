@@ -1,6 +1,6 @@
 import {UserError} from '../errors/errors.js'
 import {type Move, type MovePhase, PHASE_TABLE} from '../model/move.js'
-import {type Plan} from '../model/plan.js'
+import {type MoveAction, type Plan, type SplitAction} from '../model/plan.js'
 
 /** UnfinishedMove is what the conflict check needs of a recorded, non-terminal move. */
 export type UnfinishedMove = Pick<Move, 'id' | 'plan' | 'shard' | 'from' | 'to' | 'phase' | 'baseEpoch' | 'cancelRequested'> & Partial<Pick<Move, 'rollbackRequested'>>
@@ -68,12 +68,18 @@ export function conflictsWithUnfinished(plan: Pick<Plan, 'id' | 'actions'>, unfi
   return out
 }
 
+/** PlanMoves is what adoption reads of a plan: its id and which shard each action moves from where to where (a split moves nothing). */
+export interface PlanMoves {
+  id: string
+  actions: readonly (Pick<MoveAction, 'kind' | 'shard' | 'from' | 'to'> | Pick<SplitAction, 'kind' | 'shard'>)[]
+}
+
 /**
  * makesTheSameMove (pure): `plan` has a move action of `move`'s shard from the same source to
  * the same destination. Such a move of another plan is no conflict, and the plan's apply runs
  * it (adoptedMoves, src/executor/executePlan.ts): the plan's own action is skipped as stale once it started.
  */
-export function makesTheSameMove(plan: Pick<Plan, 'actions'>, move: Pick<Move, 'shard' | 'from' | 'to'>): boolean {
+export function makesTheSameMove(plan: Pick<PlanMoves, 'actions'>, move: Pick<Move, 'shard' | 'from' | 'to'>): boolean {
   return plan.actions.some((a) => a.kind === 'move' && a.shard === move.shard && a.from === move.from && a.to === move.to)
 }
 
@@ -105,7 +111,7 @@ export class UnfinishedConflictError extends UserError {
  * made that run wait for whatever the abort or rollback waits for (a down destination's drop,
  * without bound) and end INCOMPLETE for another plan's abort. It is left to `apply --resume`.
  */
-export function adoptable(plan: Pick<Plan, 'id' | 'actions'>, move: Pick<Move, 'plan' | 'shard' | 'from' | 'to' | 'phase' | 'cancelRequested' | 'rollbackRequested'>): boolean {
+export function adoptable(plan: PlanMoves, move: Pick<Move, 'plan' | 'shard' | 'from' | 'to' | 'phase' | 'cancelRequested' | 'rollbackRequested'>): boolean {
   return move.plan !== plan.id && PHASE_TABLE[move.phase].track === 'forward' && !move.cancelRequested && !move.rollbackRequested && makesTheSameMove(plan, move)
 }
 
@@ -117,10 +123,20 @@ export function adoptable(plan: Pick<Plan, 'id' | 'actions'>, move: Pick<Move, '
  * back where it was and another plan's identical move recorded meanwhile) is no move this plan
  * counted on: running it ran a move another operator had stopped, as "plan applied already".
  */
-export function adoptedMoves<T extends {value: Move; createRevision: bigint}>(plan: Pick<Plan, 'id' | 'actions'>, moves: readonly T[]): T[] {
+export function adoptedMoves<T extends {value: Move; createRevision: bigint}>(plan: PlanMoves, moves: readonly T[]): T[] {
   const own = moves.filter((m) => m.value.plan === plan.id)
   const sameMove = (a: Move, b: Move) => a.shard === b.shard && a.from === b.from && a.to === b.to
   return moves.filter((m) => adoptable(plan, m.value) && own.some((o) => sameMove(o.value, m.value) && m.createRevision < o.createRevision))
+}
+
+/**
+ * movesAdoptedBy (pure) is {@link adoptedMoves} for a plan known by its id only (`moves cancel
+ * --plan`): the plan's actions are read off its recorded moves, one record per move action,
+ * stale ones (recorded skipped) included, so it picks the moves the plan's apply runs.
+ */
+export function movesAdoptedBy<T extends {value: Move; createRevision: bigint}>(plan: string, moves: readonly T[]): T[] {
+  const actions = moves.filter((m) => m.value.plan === plan).map((m) => ({kind: 'move' as const, shard: m.value.shard, from: m.value.from, to: m.value.to}))
+  return adoptedMoves({id: plan, actions}, moves)
 }
 
 /**

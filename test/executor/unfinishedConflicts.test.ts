@@ -3,7 +3,7 @@ import {isUserError} from '../../src/errors/errors.js'
 import {type MovePhase} from '../../src/model/move.js'
 import {type PlanAction} from '../../src/model/plan.js'
 import {moveOf} from './fixtures.js'
-import {adoptable, adoptedMoves, conflictsVerdict, conflictsWithUnfinished, refuseConflicts, supersededMoves, UnfinishedConflictError, type UnfinishedMove, unfinishedMoveOf} from '../../src/executor/unfinishedConflicts.js'
+import {adoptable, adoptedMoves, conflictsVerdict, movesAdoptedBy, conflictsWithUnfinished, refuseConflicts, supersededMoves, UnfinishedConflictError, type UnfinishedMove, unfinishedMoveOf} from '../../src/executor/unfinishedConflicts.js'
 
 const move = (shard: number, from: string, to: string, epoch = 1): PlanAction => ({kind: 'move', shard, epoch, from, to, bytes: 0, keys: 0, reason: {kind: 'balance', detail: 'x'}, predicted: {source: 1, target: 1}})
 const other = (shard: number, from: string, to: string, phase: MovePhase = 'pending', baseEpoch = 1, plan = 'a', cancelRequested = false): UnfinishedMove => ({id: `${plan}-000${shard}`, plan, shard, from, to, phase, baseEpoch, cancelRequested})
@@ -141,6 +141,14 @@ describe('adoptedMoves', () => {
     expect(adoptedMoves(plan, [at(20, 'b', 'done'), at(30, 'a', 'pending')])).toEqual([])
     // No record of this plan yet (not applied): nothing it counted on.
     expect(adoptedMoves(plan, [at(10, 'a')])).toEqual([])
+  })
+
+  it('movesAdoptedBy reads the plan\'s actions off its records (a stale one recorded skipped included), as its apply adopts: the same moves as adoptedMoves of the plan itself', () => {
+    const plan = planB(move(4, 'n2', 'n1'), move(5, 'n2', 'n3'))
+    const records = [at(10, 'a'), {...at(11, 'c'), value: {...at(11, 'c').value, shard: 5, to: 'n3'}}, at(20, 'b', 'skipped'), {...at(21, 'b'), value: {...at(21, 'b').value, id: 'b-0001', shard: 5, to: 'n3', phase: 'pending' as const}}, {...at(30, 'd'), value: {...at(30, 'd').value, shard: 5, to: 'n3'}}]
+    expect(movesAdoptedBy('b', records).map((m) => m.value.id)).toEqual(['a-0000', 'c-0000'])
+    expect(movesAdoptedBy('b', records)).toEqual(adoptedMoves(plan, records))
+    expect(movesAdoptedBy('a', records)).toEqual([])
   })
 })
 
