@@ -7,11 +7,11 @@ import {type PlanCancel, planCancelText, requestPlanCancel} from '../../src/exec
 export default class MovesCancel extends EtcdCommand {
   static override summary = 'Cancel a move, or every move of a plan: each aborts cleanly back to its old replicas if it has not cut over.'
   static override description =
-    'After cutover a move always finishes: cancelling it then, or while it is being rolled back, is refused (exit 1) and changes nothing; roll it back instead. A cancel that is accepted is always honoured: the move ends `aborted` on its old replicas. With `--plan` every move of the plan that has not cut over is marked (the cut-over ones finish): this abandons a plan, e.g. one whose apply died. A running executor honours the marks within a second; with none running, `shardctl apply --resume` carries them out.'
+    'After cutover a move always finishes: cancelling it then, or while it is being rolled back, is refused (exit 1) and changes nothing; roll it back instead. A cancel that is accepted is always honoured: the move ends `aborted` on its old replicas. With `--plan` every move of the plan that has not cut over is marked (the cut-over ones finish), and so is every move of another plan that this plan\'s apply runs as its own (one it makes too, still under way, that its apply took over: counted and named as `adopted`); their plans\' other moves are left alone. This abandons a plan, e.g. one whose apply died. A running executor honours the marks within a second; with none running, `shardctl apply --resume` carries them out.'
   static override examples = ['<%= config.bin %> moves cancel default-20261129-0003', '<%= config.bin %> moves cancel --plan default-20261129']
   static override args = {id: Args.string({description: 'move id (not with --plan)', required: false})}
   static override flags = {
-    plan: Flags.string({description: 'cancel every move of this plan id that has not cut over (not with a move ID)'}),
+    plan: Flags.string({description: 'cancel every move of this plan id that has not cut over, and the other plans\' moves its apply took over (not with a move ID)'}),
   }
 
   async run(): Promise<{changed: boolean; message: string} | PlanCancel> {

@@ -18,13 +18,13 @@ interface PlanVerifyResult {
   valid: number
   stale: number
   actions: ActionCheck[]
-  /** conflicts: actions whose nodes another plan's unfinished moves also change (read from etcd; empty with --snapshot). */
+  /** conflicts: actions whose nodes another plan's unfinished moves also change, or that would have a heal skipped (read from etcd; empty with --snapshot). */
   conflicts: MoveConflict[]
 }
 
 export default class PlanVerify extends EtcdCommand {
   static override summary = "Check a plan's hash and which of its actions are still valid against the cluster."
-  static override description = 'An action is still valid when its shard is at the epoch the plan expects, the source still holds a replica and the target none. Against etcd it also refuses a plan that moves a replica to or from a node another plan\'s unfinished moves (recorded, not yet done) also change: those would still run after it, on load the plan did not count. Exits 2 for a malformed or modified plan, 7 when some actions are stale or conflict with another plan\'s unfinished moves (finish or cancel them, then plan again).'
+  static override description = 'An action is still valid when its shard is at the epoch the plan expects, the source still holds a replica and the target none. Against etcd it also refuses a plan that moves a replica to or from a node another plan\'s unfinished moves (recorded, not yet done) also change: those would still run after it, on load the plan did not count; and a plan that would have such a move taking a shard off a draining node (a heal) skipped without taking the shard off that node itself. Exits 2 for a malformed or modified plan, 7 when some actions are stale or conflict with another plan\'s unfinished moves (finish or cancel them, then plan again).'
   static override examples = ['<%= config.bin %> plan verify plans/prod-20260101T000000000Z.json', '<%= config.bin %> plan verify plan.json --snapshot now.json --json', '<%= config.bin %> plan verify plan.json --require-signature ci-plan.pub']
   static override args = {file: Args.string({description: 'the plan file', required: true})}
   static override flags = {
@@ -46,7 +46,8 @@ export default class PlanVerify extends EtcdCommand {
     // A snapshot file holds no moves: only etcd says which other plans' moves are unfinished.
     const epochs = new Map(current.shards.map((s) => [s.id, s.epoch]))
     const valid = new Set(checks.filter((c) => c.valid).map((c) => c.index))
-    const conflicts = ctx ? conflictsWithUnfinished(plan, await unfinishedMoves(ctx), (id) => epochs.get(id), (i) => valid.has(i)) : []
+    const draining = new Set(current.nodes.filter((n) => n.state === 'draining').map((n) => n.id))
+    const conflicts = ctx ? conflictsWithUnfinished(plan, await unfinishedMoves(ctx), (id) => epochs.get(id), (node) => draining.has(node), (i) => valid.has(i)) : []
     const result: PlanVerifyResult = {plan: plan.id, hash: 'ok', ...(signedBy === undefined ? {} : {signedBy}), valid: checks.length - stale.length, stale: stale.length, actions: checks, conflicts}
     if (stale.length > 0) {
       const first = stale[0]!

@@ -137,7 +137,8 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
     // transitions) is fenced on it, so what the operator confirms is what runs. Read before
     // the lock, another apply's splits and cutovers could land between the read and the run.
     const plan = input.plan && !alreadyRecorded ? input.plan : undefined
-    if (plan) refuseUnknownNodes(plan, new Set((await listNodes(ctx)).map((n) => n.value.id)))
+    const nodes = plan ? await listNodes(ctx) : []
+    if (plan) refuseUnknownNodes(plan, new Set(nodes.map((n) => n.value.id)))
     const preflight = plan ? await preflightNow(ctx, plan) : undefined
     // Another plan's unfinished moves would still run after this plan's, on nodes it did not
     // count them on (overfilling a node both fill): refused before asking, nothing changed.
@@ -148,7 +149,9 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
       // Thrown as UnfinishedConflictError: nothing has changed yet, and the autopilot (which
       // resumes those moves after such a refusal) must not take it for an executor that stopped part way.
       // Only actions that run count as acting on a shard first: a stale one leaves the other move valid.
-      refuseConflicts(plan.id, conflictsWithUnfinished(plan, await unfinishedMoves(ctx), (id) => epochs.get(id), (i) => preflight?.verdicts[i]?.ok === true))
+      // A heal's move (off a draining node) the plan would have skipped without taking its shard off that node counts too.
+      const draining = new Set(nodes.filter((n) => n.value.state === 'draining').map((n) => n.value.id))
+      refuseConflicts(plan.id, conflictsWithUnfinished(plan, await unfinishedMoves(ctx), (id) => epochs.get(id), (node) => draining.has(node), (i) => preflight?.verdicts[i]?.ok === true))
     }
     if (!(await input.confirm(preflight))) {
       return {...summarise(input.plan?.id ?? null, [], [], started, deps.now(), true), unchanged: true}
@@ -338,15 +341,19 @@ async function recordMoves(ctx: ServiceContext, lock: HeldLock, plan: Plan, pref
  * skipSuperseded records `skipped` (fenced, with a reason naming the superseding move) every
  * unstarted move that a later-recorded plan's move of its shard at the same epoch supersedes
  * (supersededMoves): that plan was let through counting on it being skipped, which held only if
- * its own move ran first. A move another writer changed meanwhile is left (it re-validates its
- * epoch when it starts). Returns `all` with the moves it skipped as they are now.
+ * its own move ran first. Where one of them takes the shard off a draining node (a heal), that
+ * one wins, and the reason says so. A move another writer changed meanwhile is left (it
+ * re-validates its epoch when it starts). Returns `all` with the moves it skipped as they are now.
  */
 async function skipSuperseded(ctx: ServiceContext, lock: HeldLock, all: FencedMove[], deps: ApplyDeps): Promise<FencedMove[]> {
   const now = new Map<string, FencedMove>()
-  for (const {move, by} of supersededMoves(all)) {
+  const draining = new Set((await listNodes(ctx)).filter((n) => n.value.state === 'draining').map((n) => n.value.id))
+  for (const {move, by} of supersededMoves(all, (node) => draining.has(node))) {
     const m = move.value
     const o = by.value
-    const reason = `superseded by plan ${o.plan}'s move of shard ${o.shard} (${o.from} -> ${o.to}), which acts on it first at epoch ${m.baseEpoch}; that plan was let through counting on this move being skipped`
+    const reason = draining.has(o.from)
+      ? `superseded by plan ${o.plan}'s move of shard ${o.shard} (${o.from} -> ${o.to}), which takes it off draining node ${o.from} at epoch ${m.baseEpoch}: a move re-creating a draining node's replica elsewhere wins over other moves of its shard`
+      : `superseded by plan ${o.plan}'s move of shard ${o.shard} (${o.from} -> ${o.to}), which acts on it first at epoch ${m.baseEpoch}; that plan was let through counting on this move being skipped`
     const done = await commitMoveTransition(ctx, lock.fence, move, {phase: 'skipped', reason}).catch((err: unknown) => {
       if (isUserError(err, 'CONFLICT')) return undefined
       throw err

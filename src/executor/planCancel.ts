@@ -3,6 +3,7 @@ import {UserError, isUserError} from '../errors/errors.js'
 import {PHASE_TABLE} from '../model/move.js'
 import {readRecordings} from './moveRecording.js'
 import {type FencedMove, getMove, listMoves, requestCancel} from './moveStore.js'
+import {movesAdoptedBy} from './unfinishedConflicts.js'
 
 /** CANCEL_BATCH is how many cancels one transaction writes (etcd takes 128 operations a transaction: one compare and one put each). */
 const CANCEL_BATCH = 60
@@ -22,13 +23,22 @@ export interface PlanCancel {
   unrecorded: number
   /** executorRunning: whether an executor holds the lock now (it honours the cancels within a second). */
   executorRunning: boolean
+  /**
+   * adopted: the other plans' moves among those counted above that the plan's apply runs as its
+   * own (it makes the same moves: movesAdoptedBy), each with its plan; marked like the plan's own.
+   */
+  adopted: {id: string; plan: string}[]
 }
 
 /**
  * requestPlanCancel abandons a plan: every move of it that has not cut over is marked for
  * cancellation, as `moves cancel` marks one (honoured only before cutover; a running
  * executor aborts each back to its old replicas, and `apply --resume` does when none runs,
- * e.g. after the apply that ran the plan died). Marks are written in fenced batches (each
+ * e.g. after the apply that ran the plan died). So is every other plan's move the plan's
+ * apply runs as its own (movesAdoptedBy: one the plan makes too, still on its way, recorded
+ * before the plan's own record of it, whose own action is then skipped as stale): it is the
+ * plan's move of that shard, and left unmarked it still ran (in the plan's running apply, or at
+ * the next `apply --resume`). The other plans' moves the plan does not run are left alone. Marks are written in fenced batches (each
  * compares the moves' revisions); a batch that loses a race falls back to one move at a
  * time. Moves that cut over finish (or roll back if asked). Confirmed moves a stopped apply
  * left unrecorded are not cancelled (they are not records yet): they are counted, and
@@ -36,10 +46,11 @@ export interface PlanCancel {
  */
 export async function requestPlanCancel(ctx: ServiceContext, plan: string): Promise<PlanCancel> {
   const [moves, recordings, lock] = await Promise.all([listMoves(ctx), readRecordings(ctx), ctx.store.get(ctx.keys.executorLock)])
-  const mine = moves.filter((m) => m.value.plan === plan)
+  const adopted = movesAdoptedBy(plan, moves)
+  const mine = [...moves.filter((m) => m.value.plan === plan), ...adopted]
   const recording = recordings.find((r) => r.plan === plan)
   if (mine.length === 0 && !recording) throw new UserError('NOT_FOUND', `plan "${plan}" has no moves in cluster "${ctx.cluster}"`, 'list plans with moves with `shardctl moves list`')
-  const out: PlanCancel = {plan, cancelled: 0, already: 0, finishing: 0, finished: 0, unrecorded: recording ? recording.named - recording.recorded : 0, executorRunning: lock !== undefined}
+  const out: PlanCancel = {plan, cancelled: 0, already: 0, finishing: 0, finished: 0, unrecorded: recording ? recording.named - recording.recorded : 0, executorRunning: lock !== undefined, adopted: adopted.map((m) => ({id: m.value.id, plan: m.value.plan}))}
   const toMark: FencedMove[] = []
   for (const m of mine) {
     const answer = PHASE_TABLE[m.value.phase].cancel
@@ -80,6 +91,7 @@ async function cancelOne(ctx: ServiceContext, id: string, out: PlanCancel): Prom
 /** planCancelText is what `moves cancel --plan` prints: what it did and what happens next. */
 export function planCancelText(r: PlanCancel): string[] {
   const lines = [`plan ${r.plan}: ${r.cancelled} move(s) marked for cancellation, ${r.already} already being cancelled or aborted, ${r.finishing} cut over (they finish), ${r.finished} finished`]
+  if (r.adopted.length > 0) lines.push(`counted with them: ${r.adopted.length} move(s) of other plans that this plan's apply runs as its own (it makes the same moves): ${r.adopted.map((m) => `${m.id} (plan ${m.plan})`).join(', ')}`)
   if (r.cancelled + r.already > 0) {
     lines.push(r.executorRunning ? 'the running executor aborts the marked moves back to their old replicas' : 'no executor is running: `shardctl apply --resume` aborts the marked moves back to their old replicas (and finishes the cut-over ones)')
   }

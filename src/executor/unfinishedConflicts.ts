@@ -1,16 +1,35 @@
 import {UserError} from '../errors/errors.js'
 import {type Move, type MovePhase, PHASE_TABLE} from '../model/move.js'
-import {type Plan} from '../model/plan.js'
+import {type MoveAction, type Plan, type PlanAction, type SplitAction} from '../model/plan.js'
 
 /** UnfinishedMove is what the conflict check needs of a recorded, non-terminal move. */
 export type UnfinishedMove = Pick<Move, 'id' | 'plan' | 'shard' | 'from' | 'to' | 'phase' | 'baseEpoch' | 'cancelRequested'> & Partial<Pick<Move, 'rollbackRequested'>>
 
-/** MoveConflict: action `action` of the plan and another plan's unfinished move `other` both change node `node`. */
-export interface MoveConflict {
+/** MoveConflict is a pair of one of the plan's actions and another plan's unfinished move that makes `apply` refuse the plan. */
+export type MoveConflict = NodeConflict | StrandConflict
+
+/** NodeConflict: action `action` of the plan (a move of `shard` from `from` to `to`) and another plan's unfinished move `other` of another shard both change node `node`. */
+export interface NodeConflict {
   action: number
   shard: number
   from: string
   to: string
+  node: string
+  other: UnfinishedMove
+}
+
+/**
+ * StrandConflict: action `action` of the plan (a move of `shard` from `from` to `to`, or a split
+ * of it: neither) acts first, at its epoch, on the shard of `other`, an unstarted move taking it
+ * off node `node`, which is draining (a heal of a dead node, or a drain). Let past, the action has
+ * `other` skipped (superseded, or stale at its start) and leaves the shard's replica on `node`.
+ */
+export interface StrandConflict {
+  strands: true
+  action: number
+  shard: number
+  from?: string
+  to?: string
   node: string
   other: UnfinishedMove
 }
@@ -21,7 +40,8 @@ const UNSTARTED: ReadonlySet<MovePhase> = new Set(['pending', 'checked'])
 /**
  * conflictsWithUnfinished (pure) lists the pairs of a move action of `plan` and an unfinished
  * move of another plan that change the same node (as source or destination) on different
- * shards. A plan predicts each node's load from the map it was made from, which does not
+ * shards (NodeConflict), and the unstarted moves taking a shard off a `draining` node that the
+ * plan would have skipped without taking the shard off that node itself (StrandConflict). A plan predicts each node's load from the map it was made from, which does not
  * hold the other plan's moves still to come: run after it, they would fill (or empty) the
  * same node again, past what either plan placed there, up to breaking a capacity.
  *
@@ -30,7 +50,11 @@ const UNSTARTED: ReadonlySet<MovePhase> = new Set(['pending', 'checked'])
  * on a shard this plan acts on first at the same epoch changes nothing later (this plan's
  * action raises the epoch, so that move is skipped when it starts): it conflicts with nothing,
  * so an interrupted drain's queue does not block the next drain of the node; nor does an
- * unstarted move whose shard `epochOf` (the map now) no longer has at its base epoch. Nor
+ * unstarted move whose shard `epochOf` (the map now) no longer has at its base epoch.
+ * Except a move taking its shard off a node that is `draining` (a heal re-creating a dead
+ * node's replicas, or a drain): skipped for an action that does not take the shard off that
+ * node too (a move of another replica, a split), it left the shard on the node (at RF 2, on a
+ * dead node: one live copy) until the next heal. The heal wins: that pair is a StrandConflict. Nor
  * does a move cancelled (`moves cancel`) or aborting before its cutover: it ends aborted, its
  * shard back where it was, so cancelling is a way out the refusal can name.
  *
@@ -38,11 +62,11 @@ const UNSTARTED: ReadonlySet<MovePhase> = new Set(['pending', 'checked'])
  * action that will not (stale: a split whose new id another plan's split took since) raises no
  * epoch, so the other move it would have made stale still runs after the plan: it conflicts.
  */
-export function conflictsWithUnfinished(plan: Pick<Plan, 'id' | 'actions'>, unfinished: readonly UnfinishedMove[], epochOf: (shard: number) => number | undefined, runs: (action: number) => boolean = () => true): MoveConflict[] {
-  // The epoch at which the plan acts on each shard first, when that action runs (no entry otherwise).
-  const firstEpoch = new Map<number, number | undefined>()
+export function conflictsWithUnfinished(plan: Pick<Plan, 'id' | 'actions'>, unfinished: readonly UnfinishedMove[], epochOf: (shard: number) => number | undefined, draining: (node: string) => boolean, runs: (action: number) => boolean = () => true): MoveConflict[] {
+  // The plan's first action on each shard, when that action runs (undefined otherwise).
+  const first = new Map<number, {index: number; action: PlanAction} | undefined>()
   plan.actions.forEach((a, i) => {
-    if (!firstEpoch.has(a.shard)) firstEpoch.set(a.shard, runs(i) ? a.epoch : undefined)
+    if (!first.has(a.shard)) first.set(a.shard, runs(i) ? {index: i, action: a} : undefined)
   })
   const out: MoveConflict[] = []
   for (const other of unfinished) {
@@ -57,7 +81,13 @@ export function conflictsWithUnfinished(plan: Pick<Plan, 'id' | 'actions'>, unfi
     if ((other.cancelRequested || other.phase === 'aborting') && !PHASE_TABLE[other.phase].cutOver) continue
     // An unstarted move whose shard is no longer at its epoch (or gone) is skipped when it starts: it changes nothing.
     if (UNSTARTED.has(other.phase) && epochOf(other.shard) !== other.baseEpoch) continue
-    if (UNSTARTED.has(other.phase) && firstEpoch.get(other.shard) === other.baseEpoch) continue
+    const firstOnShard = first.get(other.shard)
+    if (UNSTARTED.has(other.phase) && firstOnShard?.action.epoch === other.baseEpoch) {
+      const {index, action} = firstOnShard
+      if (!draining(other.from) || (action.kind === 'move' && action.from === other.from)) continue
+      // A heal the plan would have skipped: refused, so it still runs after the plan, and its node pairs count too (below).
+      out.push({strands: true, action: index, shard: action.shard, ...(action.kind === 'move' ? {from: action.from, to: action.to} : {}), node: other.from, other})
+    }
     plan.actions.forEach((a, index) => {
       if (a.kind !== 'move' || a.shard === other.shard) return
       // The node both fill (or both empty) first: the one that overflows.
@@ -68,12 +98,18 @@ export function conflictsWithUnfinished(plan: Pick<Plan, 'id' | 'actions'>, unfi
   return out
 }
 
+/** PlanMoves is what adoption reads of a plan: its id and which shard each action moves from where to where (a split moves nothing). */
+export interface PlanMoves {
+  id: string
+  actions: readonly (Pick<MoveAction, 'kind' | 'shard' | 'from' | 'to'> | Pick<SplitAction, 'kind' | 'shard'>)[]
+}
+
 /**
  * makesTheSameMove (pure): `plan` has a move action of `move`'s shard from the same source to
  * the same destination. Such a move of another plan is no conflict, and the plan's apply runs
  * it (adoptedMoves, src/executor/executePlan.ts): the plan's own action is skipped as stale once it started.
  */
-export function makesTheSameMove(plan: Pick<Plan, 'actions'>, move: Pick<Move, 'shard' | 'from' | 'to'>): boolean {
+export function makesTheSameMove(plan: Pick<PlanMoves, 'actions'>, move: Pick<Move, 'shard' | 'from' | 'to'>): boolean {
   return plan.actions.some((a) => a.kind === 'move' && a.shard === move.shard && a.from === move.from && a.to === move.to)
 }
 
@@ -105,7 +141,7 @@ export class UnfinishedConflictError extends UserError {
  * made that run wait for whatever the abort or rollback waits for (a down destination's drop,
  * without bound) and end INCOMPLETE for another plan's abort. It is left to `apply --resume`.
  */
-export function adoptable(plan: Pick<Plan, 'id' | 'actions'>, move: Pick<Move, 'plan' | 'shard' | 'from' | 'to' | 'phase' | 'cancelRequested' | 'rollbackRequested'>): boolean {
+export function adoptable(plan: PlanMoves, move: Pick<Move, 'plan' | 'shard' | 'from' | 'to' | 'phase' | 'cancelRequested' | 'rollbackRequested'>): boolean {
   return move.plan !== plan.id && PHASE_TABLE[move.phase].track === 'forward' && !move.cancelRequested && !move.rollbackRequested && makesTheSameMove(plan, move)
 }
 
@@ -117,10 +153,20 @@ export function adoptable(plan: Pick<Plan, 'id' | 'actions'>, move: Pick<Move, '
  * back where it was and another plan's identical move recorded meanwhile) is no move this plan
  * counted on: running it ran a move another operator had stopped, as "plan applied already".
  */
-export function adoptedMoves<T extends {value: Move; createRevision: bigint}>(plan: Pick<Plan, 'id' | 'actions'>, moves: readonly T[]): T[] {
+export function adoptedMoves<T extends {value: Move; createRevision: bigint}>(plan: PlanMoves, moves: readonly T[]): T[] {
   const own = moves.filter((m) => m.value.plan === plan.id)
   const sameMove = (a: Move, b: Move) => a.shard === b.shard && a.from === b.from && a.to === b.to
   return moves.filter((m) => adoptable(plan, m.value) && own.some((o) => sameMove(o.value, m.value) && m.createRevision < o.createRevision))
+}
+
+/**
+ * movesAdoptedBy (pure) is {@link adoptedMoves} for a plan known by its id only (`moves cancel
+ * --plan`): the plan's actions are read off its recorded moves, one record per move action,
+ * stale ones (recorded skipped) included, so it picks the moves the plan's apply runs.
+ */
+export function movesAdoptedBy<T extends {value: Move; createRevision: bigint}>(plan: string, moves: readonly T[]): T[] {
+  const actions = moves.filter((m) => m.value.plan === plan).map((m) => ({kind: 'move' as const, shard: m.value.shard, from: m.value.from, to: m.value.to}))
+  return adoptedMoves({id: plan, actions}, moves)
 }
 
 /**
@@ -135,8 +181,16 @@ export function adoptedMoves<T extends {value: Move; createRevision: bigint}>(pl
  * records them skipped in every run, right after a plan's moves are recorded, so a run killed
  * between the two transactions leaves it to the next run's sweep. A move already started has
  * moved the epoch on, and the one it superseded is skipped as stale at its start anyway.
+ *
+ * The heal wins: where such a group holds a waiting move taking the shard off a `draining` node
+ * (a heal of a dead node, or a drain), the latest of those supersedes every other move of the
+ * group, recorded before or after it. Superseded by a move of another replica (a pair the check
+ * refuses now, StrandConflict, but an older apply recorded, or one let past before the node was
+ * marked draining), the heal left the shard's replica on the node, at RF 2 on a dead node one
+ * live copy, until the next heal. A cancelled move off the node does not count: it aborts, moving
+ * nothing. Two heals off different nodes: the later one runs, the next heal does the other.
  */
-export function supersededMoves<T extends {value: Pick<Move, 'plan' | 'shard' | 'from' | 'to' | 'phase' | 'baseEpoch' | 'cancelRequested'>; createRevision: bigint}>(moves: readonly T[]): {move: T; by: T}[] {
+export function supersededMoves<T extends {value: Pick<Move, 'plan' | 'shard' | 'from' | 'to' | 'phase' | 'baseEpoch' | 'cancelRequested'>; createRevision: bigint}>(moves: readonly T[], draining: (node: string) => boolean): {move: T; by: T}[] {
   const unstarted = moves.filter((m) => UNSTARTED.has(m.value.phase))
   // A cancelled move aborts anyway. But a cancel of the later move does not bring the earlier
   // one back: its plan's other moves still run, on load counted without it (the later plan's
@@ -145,16 +199,21 @@ export function supersededMoves<T extends {value: Pick<Move, 'plan' | 'shard' | 
   const waiting = unstarted.filter((m) => !m.value.cancelRequested)
   // Grouped by shard and epoch: every executor run sweeps every recorded move, and comparing
   // each unstarted move with all the others took seconds at tens of thousands (a large drain).
-  const sameShardAndEpoch = new Map<string, T[]>()
+  const sameShardAndEpoch = new Map<string, {moves: T[]; heal?: T}>()
   for (const o of unstarted) {
     const key = `${o.value.shard}@${o.value.baseEpoch}`
-    const group = sameShardAndEpoch.get(key)
-    if (group) group.push(o)
-    else sameShardAndEpoch.set(key, [o])
+    const group = sameShardAndEpoch.get(key) ?? {moves: []}
+    group.moves.push(o)
+    if (!o.value.cancelRequested && draining(o.value.from) && (group.heal === undefined || o.createRevision > group.heal.createRevision)) group.heal = o
+    sameShardAndEpoch.set(key, group)
   }
+  // Another plan's move to elsewhere: the same move is adopted, not superseded.
+  const supersedes = (o: T, m: T) => o.value.plan !== m.value.plan && (o.value.from !== m.value.from || o.value.to !== m.value.to)
   return waiting.flatMap((m) => {
-    const later = sameShardAndEpoch.get(`${m.value.shard}@${m.value.baseEpoch}`)!.filter((o) => o.value.plan !== m.value.plan && o.createRevision > m.createRevision && (o.value.from !== m.value.from || o.value.to !== m.value.to))
+    const group = sameShardAndEpoch.get(`${m.value.shard}@${m.value.baseEpoch}`)!
+    if (group.heal) return supersedes(group.heal, m) ? [{move: m, by: group.heal}] : []
     // The latest recording was let through past all the others (each past those before it).
+    const later = group.moves.filter((o) => o.createRevision > m.createRevision && supersedes(o, m))
     const by = later.reduce<T | undefined>((a, o) => (a === undefined || o.createRevision > a.createRevision ? o : a), undefined)
     return by ? [{move: m, by}] : []
   })
@@ -169,6 +228,19 @@ export function unfinishedMoveOf(m: UnfinishedMove): UnfinishedMove {
 }
 
 /**
+ * conflictPairText is one conflicting pair as words: `action 3 (shard 5 n1 -> n3) and move
+ * a-0002 (shard 2 n2 -> n3, pending) both change node n3`, or for a heal the action would
+ * skip, `action 1 (shard 5 n2 -> n4) would have move h-0000 (shard 5 n1 -> n3, pending)
+ * skipped, which takes shard 5 off draining node n1`. `code` wraps names (markdown).
+ */
+export function conflictPairText(c: MoveConflict, code: (s: string) => string = (s) => s): string {
+  const o = c.other
+  const action = c.from !== undefined && c.to !== undefined ? `action ${c.action + 1} (shard ${c.shard} ${code(c.from)} -> ${code(c.to)})` : `action ${c.action + 1} (split of shard ${c.shard})`
+  const move = `move ${code(o.id)} (shard ${o.shard} ${code(o.from)} -> ${code(o.to)}, ${o.phase})`
+  return 'strands' in c ? `${action} would have ${move} skipped, which takes shard ${o.shard} off draining node ${code(c.node)}` : `${action} and ${move} both change node ${code(c.node)}`
+}
+
+/**
  * conflictsVerdict (pure) is what `apply`, `plan verify` and `plan` say about `conflicts`:
  * null when there are none, else one line naming the first pair, the other plan(s) and how
  * many of their moves are in the way, and the way out (finish or cancel those moves, then
@@ -179,8 +251,9 @@ export function conflictsVerdict(planId: string, conflicts: readonly MoveConflic
   if (!first) return null
   const {moves: others, plans} = inTheWay(conflicts)
   const o = first.other
+  const why = 'strands' in first ? `: shard ${first.shard} would keep its replica on node ${first.node}` : ', which the plan did not count on'
   return {
-    message: `plan ${planId} conflicts with ${others.length} unfinished move(s) of plan ${plans.join(', plan ')}: its action ${first.action + 1} (shard ${first.shard} ${first.from} -> ${first.to}) and move ${o.id} (shard ${o.shard} ${o.from} -> ${o.to}, ${o.phase}) both change node ${first.node}, which the plan did not count on`,
+    message: `plan ${planId} conflicts with ${others.length} unfinished move(s) of plan ${plans.join(', plan ')}: its ${conflictPairText(first)}${why}`,
     hint: `finish those moves (\`shardctl apply --resume\`), or cancel the ones not cut over yet (\`shardctl moves cancel ${o.id}\`, or \`shardctl moves cancel --plan ${o.plan}\`), then compute a fresh plan with \`shardctl plan\``,
   }
 }

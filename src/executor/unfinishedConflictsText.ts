@@ -1,20 +1,26 @@
-import {conflictsVerdict, type MoveConflict} from './unfinishedConflicts.js'
+import {conflictPairText, conflictsVerdict, type MoveConflict} from './unfinishedConflicts.js'
 
 /** CONFLICT_PAIRS_SHOWN is how many conflicting pairs a human rendering lists before counting the rest (`--json` lists all). */
 export const CONFLICT_PAIRS_SHOWN = 10
 
-/** conflictPairText is one conflicting pair as words: `action 3 (shard 5 n1 -> n3) and move a-0002 (shard 2 n2 -> n3, pending) both change node n3`. */
-export function conflictPairText(c: MoveConflict, code: (s: string) => string = (s) => s): string {
-  const o = c.other
-  return `action ${c.action + 1} (shard ${c.shard} ${code(c.from)} -> ${code(c.to)}) and move ${code(o.id)} (shard ${o.shard} ${code(o.from)} -> ${code(o.to)}, ${o.phase}) both change node ${code(c.node)}`
-}
-
-/** headline says how much is in the way: how many of the plan's actions, how many moves of which plans. */
+/**
+ * headline says how much is in the way: how many of the plan's actions, how many moves of which
+ * plans; the heals the plan would have skipped (StrandConflict) apart from the node pairs.
+ */
 function headline(conflicts: readonly MoveConflict[], code: (s: string) => string): string {
-  const actions = new Set(conflicts.map((c) => c.action)).size
-  const moves = new Set(conflicts.map((c) => c.other.id)).size
-  const plans = [...new Set(conflicts.map((c) => c.other.plan))].map(code).join(', ')
-  return `${actions} of its action(s) change nodes that ${moves} unfinished move(s) of plan ${plans} also change; those moves would still run after this plan, on load it did not count`
+  const count = (cs: readonly MoveConflict[]) => ({actions: new Set(cs.map((c) => c.action)).size, moves: new Set(cs.map((c) => c.other.id)).size, plans: [...new Set(cs.map((c) => c.other.plan))].map(code).join(', ')})
+  const strands = conflicts.filter((c) => 'strands' in c)
+  const pairs = conflicts.filter((c) => !('strands' in c))
+  const parts: string[] = []
+  if (pairs.length > 0) {
+    const n = count(pairs)
+    parts.push(`${n.actions} of its action(s) change nodes that ${n.moves} unfinished move(s) of plan ${n.plans} also change; those moves would still run after this plan, on load it did not count`)
+  }
+  if (strands.length > 0) {
+    const n = count(strands)
+    parts.push(`${n.actions} of its action(s) would have ${n.moves} unfinished move(s) of plan ${n.plans} skipped, which take their shards off draining nodes: the shards would keep their replicas there`)
+  }
+  return parts.join('; ')
 }
 
 /**

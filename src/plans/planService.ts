@@ -122,7 +122,8 @@ export async function computeLivePlan(ctx: ServiceContext, options: PlanOptionsI
   const unfinished = (await unfinishedMoves(ctx)).map(unfinishedMoveOf)
   const run = computePlan(snapshot, options, context)
   const epochs = new Map(snapshot.shards.map((s) => [s.id, s.epoch]))
-  return {...run, conflicts: conflictsWithUnfinished(run.plan, unfinished, (id) => epochs.get(id))}
+  const draining = new Set(snapshot.nodes.filter((n) => n.state === 'draining').map((n) => n.id))
+  return {...run, conflicts: conflictsWithUnfinished(run.plan, unfinished, (id) => epochs.get(id), (node) => draining.has(node))}
 }
 
 /**

@@ -1,5 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import {listShards} from '../../src/cluster/clusterRepo.js'
+import {addNode} from '../../src/cluster/nodeService.js'
 import {initCluster} from '../../src/cluster/initCluster.js'
 import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
 import {makeServiceContext, type ServiceContext} from '../../src/cluster/serviceContext.js'
@@ -8,13 +9,15 @@ import {isUserError} from '../../src/errors/errors.js'
 import {executePlan} from '../../src/executor/executePlan.js'
 import {DEFAULT_EXECUTOR_OPTIONS} from '../../src/executor/executorEnv.js'
 import {type MoveEffects} from '../../src/executor/moveEffects.js'
-import {commitMoveTransition, listMoves} from '../../src/executor/moveStore.js'
+import {commitMoveTransition, getMove, listMoves} from '../../src/executor/moveStore.js'
 import {stoppedPlans, stoppedPlanText} from '../../src/executor/moveViews.js'
 import {planCancelText, requestPlanCancel} from '../../src/executor/planCancel.js'
 import {type Plan, type PlanAction, sealPlan} from '../../src/model/plan.js'
 import {planRebalance} from '../../src/planner/planRebalance.js'
 import {type Txn} from '../../src/store/store.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
+import {adoptWorld} from './adoptWorld.js'
+import {moveOf} from './fixtures.js'
 
 /**
  * Abandoning a plan whose apply died (SIGKILL) half way: `moves list` says nothing runs it
@@ -104,5 +107,59 @@ describe('abandoning a plan whose apply died', () => {
     const w = await world()
     const err = await requestPlanCancel(w.ctx, 'nope').catch((e: unknown) => e)
     expect(isUserError(err, 'NOT_FOUND')).toBe(true)
+  })
+})
+
+// Found by the s24 adopt review: `moves cancel --plan P` marked P's own records only. A move of
+// another plan Q that P makes too is run by P's apply (adopted, adoptedMoves): P's own action for
+// it is skipped as stale once it started, so that move IS P's move of the shard. Cancelling P left
+// it running (or, P's apply dead, to the next `apply --resume`): the shard moved anyway.
+describe('moves cancel --plan P and the moves P\'s run adopted from another plan', () => {
+  it('Given Q (s n1 -> n3, v n2 -> n4) killed with its move of s copying, and P (t n1 -> n3, s n1 -> n3) adopting that move, killed once it verifies, When P is cancelled and `apply --resume` runs, Then Q\'s move of s aborts (s back on n1), and Q\'s move of v, which P did not adopt, is not cancelled and finishes', async () => {
+    const w = await adoptWorld()
+    await w.setAlive('n3')
+    await addNode(w.ctx, parseNodeSpecs('n4=127.0.0.1:7104')[0]!, undefined)
+    await w.setAlive('n4')
+    const v = (await listShards(w.ctx)).shards.map((x) => x.value).find((x) => x.replicas[0]!.node === 'n2')!
+    await w.applyKilledAt(w.planOf('plan-q', [w.move(w.s, 'n3'), w.move(v, 'n4', 'n2')]), 'plan-q-0000', 'copying')
+    await w.applyKilledAt(w.planOf('plan-p', [w.move(w.t, 'n3'), w.move(w.s, 'n3')]), 'plan-q-0000', 'verifying')
+    expect((await getMove(w.ctx, 'plan-p-0001')).value.phase).toBe('skipped')
+
+    const r = await requestPlanCancel(w.ctx, 'plan-p')
+    expect((await getMove(w.ctx, 'plan-q-0000')).value.cancelRequested).toBe(true)
+    expect((await getMove(w.ctx, 'plan-q-0001')).value.cancelRequested).toBe(false)
+    expect(r.adopted).toEqual([{id: 'plan-q-0000', plan: 'plan-q'}])
+    expect(planCancelText(r).join('\n')).toContain('plan-q-0000 (plan plan-q)')
+
+    await w.apply(undefined)
+    expect((await getMove(w.ctx, 'plan-q-0000')).value.phase).toBe('aborted')
+    expect((await w.shard(w.s.id)).replicas).toEqual([{node: 'n1', role: 'voter'}])
+    expect((await getMove(w.ctx, 'plan-q-0001')).value.phase).toBe('done')
+    expect((await w.shard(v.id)).replicas).toEqual([{node: 'n4', role: 'voter'}])
+    // P's own move of t: aborted back to n1 unless it had cut over before P's apply died.
+    const pt = (await getMove(w.ctx, 'plan-p-0000')).value.phase
+    expect((await w.shard(w.t.id)).replicas).toEqual([{node: pt === 'done' ? 'n3' : 'n1', role: 'voter'}])
+    expect(['aborted', 'done']).toContain(pt)
+  })
+
+  it('Given Q\'s pending move of s n1 -> n3 and P (u n1 -> n2, s n1 -> n3) stopped once recorded (both moves of s pending), When P is cancelled and `apply --resume` runs, Then neither moves s: P\'s run would have run Q\'s', async () => {
+    const w = await adoptWorld()
+    await w.setAlive('n3')
+    await w.leftover(moveOf({id: 'plan-q-0000', plan: 'plan-q', shard: w.s.id, from: 'n1', to: 'n3', baseEpoch: w.s.epoch, epoch: w.s.epoch}), w.s)
+    expect((await w.applyStoppedAfterRecording(w.planOf('plan-p', [w.move(w.u, 'n2'), w.move(w.s, 'n3')]))).stopped).toBe(true)
+    expect(await requestPlanCancel(w.ctx, 'plan-p')).toMatchObject({cancelled: 3, adopted: [{id: 'plan-q-0000', plan: 'plan-q'}]})
+    await w.apply(undefined)
+    expect((await listMoves(w.ctx)).map((m) => `${m.value.id}:${m.value.phase}`).sort()).toEqual(['plan-p-0000:aborted', 'plan-p-0001:aborted', 'plan-q-0000:aborted'])
+    expect((await w.shard(w.s.id)).replicas).toEqual([{node: 'n1', role: 'voter'}])
+    expect((await w.shard(w.u.id)).replicas).toEqual([{node: 'n1', role: 'voter'}])
+  })
+
+  it('Given Q\'s move of s n1 -> n3 recorded after P\'s identical one (P never counted on it: its run does not adopt it), When P is cancelled, Then Q\'s move is left alone', async () => {
+    const w = await adoptWorld()
+    await w.setAlive('n3')
+    expect((await w.applyStoppedAfterRecording(w.planOf('plan-p', [w.move(w.s, 'n3')]))).stopped).toBe(true)
+    await w.leftover(moveOf({id: 'plan-q-0000', plan: 'plan-q', shard: w.s.id, from: 'n1', to: 'n3', baseEpoch: w.s.epoch, epoch: w.s.epoch}), w.s)
+    expect(await requestPlanCancel(w.ctx, 'plan-p')).toMatchObject({cancelled: 1, adopted: []})
+    expect((await getMove(w.ctx, 'plan-q-0000')).value.cancelRequested).toBe(false)
   })
 })

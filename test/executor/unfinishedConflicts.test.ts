@@ -3,13 +3,15 @@ import {isUserError} from '../../src/errors/errors.js'
 import {type MovePhase} from '../../src/model/move.js'
 import {type PlanAction} from '../../src/model/plan.js'
 import {moveOf} from './fixtures.js'
-import {adoptable, adoptedMoves, conflictsVerdict, conflictsWithUnfinished, refuseConflicts, supersededMoves, UnfinishedConflictError, type UnfinishedMove, unfinishedMoveOf} from '../../src/executor/unfinishedConflicts.js'
+import {adoptable, adoptedMoves, conflictsVerdict, movesAdoptedBy, conflictsWithUnfinished, refuseConflicts, supersededMoves, UnfinishedConflictError, type UnfinishedMove, unfinishedMoveOf} from '../../src/executor/unfinishedConflicts.js'
 
 const move = (shard: number, from: string, to: string, epoch = 1): PlanAction => ({kind: 'move', shard, epoch, from, to, bytes: 0, keys: 0, reason: {kind: 'balance', detail: 'x'}, predicted: {source: 1, target: 1}})
 const other = (shard: number, from: string, to: string, phase: MovePhase = 'pending', baseEpoch = 1, plan = 'a', cancelRequested = false): UnfinishedMove => ({id: `${plan}-000${shard}`, plan, shard, from, to, phase, baseEpoch, cancelRequested})
 const planB = (...actions: PlanAction[]) => ({id: 'b', actions})
 /** conflictsWith checks against a map where every shard is still at epoch 1 (every move's base epoch here, unless said). */
-const conflictsWith = (plan: ReturnType<typeof planB>, unfinished: UnfinishedMove[], epochOf: (shard: number) => number | undefined = () => 1) => conflictsWithUnfinished(plan, unfinished, epochOf)
+/** noneDraining: no node is draining (no move is a heal). */
+const noneDraining = () => false
+const conflictsWith = (plan: ReturnType<typeof planB>, unfinished: UnfinishedMove[], epochOf: (shard: number) => number | undefined = () => 1) => conflictsWithUnfinished(plan, unfinished, epochOf, noneDraining)
 
 describe('conflictsWithUnfinished', () => {
   it('Given another plan\'s pending move to n3 of another shard, When this plan moves a shard to n3 (or from it), Then that pair conflicts on n3', () => {
@@ -52,8 +54,8 @@ describe('conflictsWithUnfinished', () => {
   it('Given the plan\'s first action on that shard will not run (stale at apply: a split whose new id is taken), Then that move still runs after the plan and conflicts with the plan\'s moves of other shards on its nodes', () => {
     const plan = planB(move(1, 'd', 'n1'), move(2, 'd', 'n2'))
     const moves = [other(1, 'd', 'n2')]
-    expect(conflictsWithUnfinished(plan, moves, () => 1, (i) => i !== 0).map((c) => c.shard)).toEqual([2])
-    expect(conflictsWithUnfinished(plan, moves, () => 1, () => true)).toEqual([])
+    expect(conflictsWithUnfinished(plan, moves, () => 1, noneDraining, (i) => i !== 0).map((c) => c.shard)).toEqual([2])
+    expect(conflictsWithUnfinished(plan, moves, () => 1, noneDraining, () => true)).toEqual([])
   })
 
   it('Given such a move already started, or the plan expecting another epoch of its shard, Then it still runs after the plan and conflicts with the plan\'s moves of other shards on its nodes', () => {
@@ -67,6 +69,40 @@ describe('conflictsWithUnfinished', () => {
     expect(conflictsWith(plan, [other(1, 'd', 'n2', 'checked')], () => 5)).toEqual([])
     expect(conflictsWith(plan, [other(1, 'd', 'n2', 'pending')], () => undefined)).toEqual([])
     expect(conflictsWith(plan, [other(1, 'd', 'n2', 'copying')], () => 5).map((c) => c.shard)).toEqual([2])
+  })
+
+  // Found by the s24 heal review: a plan acting first on a shard a heal was taking off a dead
+  // (draining) node was let past the heal's move, which it then had skipped: the shard kept its
+  // replica on the dead node (at RF 2 one live copy) until the next heal.
+  describe('a heal: another plan\'s unstarted move taking a shard off a draining node', () => {
+    const drainingN1 = (node: string) => node === 'n1'
+    const heal = other(7, 'n1', 'n3')
+    const split = (shard: number): PlanAction => ({kind: 'split', shard, epoch: 1, at: 50, parts: [{shard, range: {lo: 0, hi: 50}, epoch: 2}, {shard: 99, range: {lo: 50, hi: 100}, epoch: 2}], reason: {kind: 'split', detail: 'hot'}})
+
+    it('Given the plan moves another replica of that shard first (or splits it), Then the pair strands the shard on the node: a conflict naming the node', () => {
+      expect(conflictsWithUnfinished(planB(move(7, 'n2', 'n4')), [heal], () => 1, drainingN1)).toEqual([{strands: true, action: 0, shard: 7, from: 'n2', to: 'n4', node: 'n1', other: heal}])
+      expect(conflictsWithUnfinished(planB(split(7)), [heal], () => 1, drainingN1)).toEqual([{strands: true, action: 0, shard: 7, node: 'n1', other: heal}])
+    })
+
+    it('Given the plan takes the shard off that node itself (anywhere), or the node is not draining, or the move is cancelled or at another epoch, Then there is no conflict', () => {
+      expect(conflictsWithUnfinished(planB(move(7, 'n1', 'n4')), [heal], () => 1, drainingN1)).toEqual([])
+      expect(conflictsWithUnfinished(planB(move(7, 'n2', 'n4')), [heal], () => 1, noneDraining)).toEqual([])
+      expect(conflictsWithUnfinished(planB(move(7, 'n2', 'n4')), [{...heal, cancelRequested: true}], () => 1, drainingN1)).toEqual([])
+      expect(conflictsWithUnfinished(planB(move(7, 'n2', 'n4')), [{...heal, baseEpoch: 5}], () => 5, drainingN1)).toEqual([])
+      expect(conflictsWithUnfinished(planB(move(7, 'n2', 'n4')), [heal], () => 1, drainingN1, () => false)).toEqual([])
+    })
+
+    it('Given the plan also fills the heal\'s destination with another shard, Then that pair is named too: refused, the heal still runs after the plan', () => {
+      const c = conflictsWithUnfinished(planB(move(7, 'n2', 'n4'), move(8, 'n2', 'n3')), [heal], () => 1, drainingN1)
+      expect(c.map((x) => `${x.action}:${'strands' in x ? 'strands' : 'node'}:${x.node}`)).toEqual(['0:strands:n1', '1:node:n3'])
+    })
+
+    it('refuseConflicts says the shard would keep its replica on the draining node, naming the heal move', () => {
+      const verdict = conflictsVerdict('b', conflictsWithUnfinished(planB(move(7, 'n2', 'n4')), [heal], () => 1, drainingN1))!
+      expect(verdict.message).toBe('plan b conflicts with 1 unfinished move(s) of plan a: its action 1 (shard 7 n2 -> n4) would have move a-0007 (shard 7 n1 -> n3, pending) skipped, which takes shard 7 off draining node n1: shard 7 would keep its replica on node n1')
+      expect(verdict.hint).toContain('shardctl apply --resume')
+      expect(conflictsVerdict('b', conflictsWithUnfinished(planB(split(7)), [heal], () => 1, drainingN1))!.message).toContain('its action 1 (split of shard 7) would have move a-0007')
+    })
   })
 
   it('Given a pair on the same shard, Then it is left to the preflight (busy shard, or the epoch check at start)', () => {
@@ -142,22 +178,31 @@ describe('adoptedMoves', () => {
     // No record of this plan yet (not applied): nothing it counted on.
     expect(adoptedMoves(plan, [at(10, 'a')])).toEqual([])
   })
+
+  it('movesAdoptedBy reads the plan\'s actions off its records (a stale one recorded skipped included), as its apply adopts: the same moves as adoptedMoves of the plan itself', () => {
+    const plan = planB(move(4, 'n2', 'n1'), move(5, 'n2', 'n3'))
+    const records = [at(10, 'a'), {...at(11, 'c'), value: {...at(11, 'c').value, shard: 5, to: 'n3'}}, at(20, 'b', 'skipped'), {...at(21, 'b'), value: {...at(21, 'b').value, id: 'b-0001', shard: 5, to: 'n3', phase: 'pending' as const}}, {...at(30, 'd'), value: {...at(30, 'd').value, shard: 5, to: 'n3'}}]
+    expect(movesAdoptedBy('b', records).map((m) => m.value.id)).toEqual(['a-0000', 'c-0000'])
+    expect(movesAdoptedBy('b', records)).toEqual(adoptedMoves(plan, records))
+    expect(movesAdoptedBy('a', records)).toEqual([])
+  })
 })
 
 describe('supersededMoves', () => {
+  const superseded = <T extends Parameters<typeof supersededMoves>[0][number]>(moves: readonly T[]) => supersededMoves(moves, noneDraining)
   const rec = (rev: number, plan: string, shard: number, from: string, to: string, phase: MovePhase = 'pending', baseEpoch = 1, cancelRequested = false) => ({createRevision: BigInt(rev), value: {...other(shard, from, to, phase, baseEpoch, plan, cancelRequested), id: `${plan}-${rev}`}})
 
   it('Given an unstarted move and another plan\'s unstarted move of its shard at its epoch to elsewhere recorded after it, Then the earlier one is superseded by the later one (pending or checked)', () => {
     const q = rec(10, 'q', 7, 'n1', 'n2')
     const p = rec(20, 'p', 7, 'n1', 'n3')
-    expect(supersededMoves([q, p])).toEqual([{move: q, by: p}])
+    expect(superseded([q, p])).toEqual([{move: q, by: p}])
     const qc = rec(10, 'q', 7, 'n1', 'n2', 'checked')
-    expect(supersededMoves([p, qc])).toEqual([{move: qc, by: p}])
+    expect(superseded([p, qc])).toEqual([{move: qc, by: p}])
   })
 
   it('Given three plans\' moves of one shard at one epoch, Then the latest supersedes both others', () => {
     const [a, b, c] = [rec(10, 'a', 7, 'n1', 'n2'), rec(20, 'b', 7, 'n1', 'n3'), rec(30, 'c', 7, 'n1', 'n4')]
-    expect(supersededMoves([a, b, c]).map((s) => `${s.move.value.plan}<${s.by.value.plan}`)).toEqual(['a<c', 'b<c'])
+    expect(superseded([a, b, c]).map((s) => `${s.move.value.plan}<${s.by.value.plan}`)).toEqual(['a<c', 'b<c'])
   })
 
   // Every executor run sweeps every recorded move before it starts one: comparing each unstarted
@@ -174,7 +219,7 @@ describe('supersededMoves', () => {
         },
       }
     })
-    expect(supersededMoves(moves)).toEqual([])
+    expect(superseded(moves)).toEqual([])
     expect(reads).toBeLessThan(20 * moves.length)
   })
 
@@ -183,14 +228,38 @@ describe('supersededMoves', () => {
   it('Given the later move cancelled, Then it still supersedes the earlier one, as its apply would have recorded before the cancel', () => {
     const q = rec(10, 'q', 7, 'n1', 'n2')
     const p = rec(20, 'p', 7, 'n1', 'n3', 'pending', 1, true)
-    expect(supersededMoves([q, p])).toEqual([{move: q, by: p}])
+    expect(superseded([q, p])).toEqual([{move: q, by: p}])
+  })
+
+  // The heal wins (s24 heal review): superseded by another replica's move, the heal left the
+  // shard on its draining (dead) node.
+  it('Given a waiting move off a draining node (a heal) and other plans\' moves of its shard at its epoch, recorded before or after it, Then the heal supersedes them all; a later heal off that node supersedes it', () => {
+    const drainingN1 = (node: string) => node === 'n1'
+    const h = rec(10, 'h', 7, 'n1', 'n3')
+    const p = rec(20, 'p', 7, 'n2', 'n4')
+    const q = rec(5, 'q', 7, 'n2', 'n3')
+    expect(supersededMoves([h, p], drainingN1)).toEqual([{move: p, by: h}])
+    expect(supersededMoves([q, h, p], drainingN1).map((x) => `${x.move.value.plan}<${x.by.value.plan}`)).toEqual(['q<h', 'p<h'])
+    const h2 = rec(30, 'r', 7, 'n1', 'n4')
+    expect(supersededMoves([h, p, h2], drainingN1).map((x) => `${x.move.value.plan}<${x.by.value.plan}`)).toEqual(['h<r', 'p<r'])
+    // Not draining: the later-recorded move wins, as before.
+    expect(supersededMoves([h, p], noneDraining)).toEqual([{move: h, by: p}])
+  })
+
+  it('Given the heal cancelled, or a later move off that node cancelled, Then a cancelled move wins nothing from the heal: it aborts, moving nothing', () => {
+    const drainingN1 = (node: string) => node === 'n1'
+    const h = rec(10, 'h', 7, 'n1', 'n3')
+    const p = rec(20, 'p', 7, 'n2', 'n4')
+    expect(supersededMoves([rec(10, 'h', 7, 'n1', 'n3', 'pending', 1, true), p], drainingN1)).toEqual([])
+    expect(supersededMoves([h, rec(20, 'p', 7, 'n1', 'n4', 'pending', 1, true)], drainingN1)).toEqual([])
+    expect(supersededMoves([h, rec(15, 'p', 7, 'n2', 'n4', 'joining')], drainingN1)).toEqual([])
   })
 
   it('Given the later move started, the same move, at another epoch, of another shard or of the same plan, or the earlier one started or cancelled, Then nothing is superseded', () => {
     const q = rec(10, 'q', 7, 'n1', 'n2')
-    for (const later of [rec(20, 'p', 7, 'n1', 'n3', 'copying'), rec(20, 'p', 7, 'n1', 'n2'), rec(20, 'p', 7, 'n1', 'n3', 'pending', 2), rec(20, 'p', 9, 'n1', 'n3'), rec(20, 'q', 7, 'n1', 'n3')]) expect(supersededMoves([q, later])).toEqual([])
-    for (const earlier of [rec(10, 'q', 7, 'n1', 'n2', 'joining'), rec(10, 'q', 7, 'n1', 'n2', 'pending', 1, true)]) expect(supersededMoves([earlier, rec(20, 'p', 7, 'n1', 'n3')])).toEqual([])
+    for (const later of [rec(20, 'p', 7, 'n1', 'n3', 'copying'), rec(20, 'p', 7, 'n1', 'n2'), rec(20, 'p', 7, 'n1', 'n3', 'pending', 2), rec(20, 'p', 9, 'n1', 'n3'), rec(20, 'q', 7, 'n1', 'n3')]) expect(superseded([q, later])).toEqual([])
+    for (const earlier of [rec(10, 'q', 7, 'n1', 'n2', 'joining'), rec(10, 'q', 7, 'n1', 'n2', 'pending', 1, true)]) expect(superseded([earlier, rec(20, 'p', 7, 'n1', 'n3')])).toEqual([])
     // Recorded before, not after: the later one is the earlier's to supersede, not the reverse.
-    expect(supersededMoves([rec(30, 'q', 7, 'n1', 'n2'), rec(20, 'p', 7, 'n1', 'n3')]).map((s) => s.move.value.plan)).toEqual(['p'])
+    expect(superseded([rec(30, 'q', 7, 'n1', 'n2'), rec(20, 'p', 7, 'n1', 'n3')]).map((s) => s.move.value.plan)).toEqual(['p'])
   })
 })

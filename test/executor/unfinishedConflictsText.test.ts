@@ -7,7 +7,7 @@ import {CONFLICT_PAIRS_SHOWN, conflictsMarkdown, conflictsTextLines, conflictsWa
 const move = (shard: number, from: string, to: string): PlanAction => ({kind: 'move', shard, epoch: 1, from, to, bytes: 0, keys: 0, reason: {kind: 'drain', detail: 'x'}, predicted: {source: 1, target: 1}})
 const other = (shard: number, from: string, to: string, phase: MovePhase = 'pending', plan = 'a'): UnfinishedMove => ({id: `${plan}-000${shard}`, plan, shard, from, to, phase, baseEpoch: 1, cancelRequested: false})
 /** conflicts of plan `b` with `unfinished`, from the one check `apply` runs, on a map with every shard at epoch 1. */
-const conflicts = (actions: PlanAction[], unfinished: UnfinishedMove[]) => conflictsWithUnfinished({id: 'b', actions}, unfinished, () => 1)
+const conflicts = (actions: PlanAction[], unfinished: UnfinishedMove[]) => conflictsWithUnfinished({id: 'b', actions}, unfinished, () => 1, () => false)
 
 describe('unfinished conflicts as `plan` prints them', () => {
   it('Given no conflict, Then nothing is rendered and there is no warning', () => {
@@ -48,6 +48,14 @@ describe('unfinished conflicts as `plan` prints them', () => {
   it('Given moves of two plans in the way, Then the headline names both plans and counts distinct moves', () => {
     const c = conflicts([move(5, 'n2', 'n3')], [other(7, 'n1', 'n3'), other(8, 'n4', 'n2', 'copying', 'c')])
     expect(conflictsTextLines('b', c)[0]).toContain('1 of its action(s) change nodes that 2 unfinished move(s) of plan a, c also change')
+  })
+
+  it('Given plan b moving shard 7\'s other replica while plan a\'s heal takes it off draining n1, Then the headline and the pair say the heal would be skipped and the shard kept on n1', () => {
+    const c = conflictsWithUnfinished({id: 'b', actions: [move(7, 'n2', 'n4'), move(5, 'n2', 'n3')]}, [other(7, 'n1', 'n3')], () => 1, (node) => node === 'n1')
+    const text = conflictsTextLines('b', c)
+    expect(text[0]).toBe('conflicts  `apply` and `plan verify` will refuse this plan (exit 7): 1 of its action(s) change nodes that 1 unfinished move(s) of plan a also change; those moves would still run after this plan, on load it did not count; 1 of its action(s) would have 1 unfinished move(s) of plan a skipped, which take their shards off draining nodes: the shards would keep their replicas there')
+    expect(text).toContain('             action 1 (shard 7 n2 -> n4) would have move a-0007 (shard 7 n1 -> n3, pending) skipped, which takes shard 7 off draining node n1')
+    expect(conflictsMarkdown('b', c)).toContain('> - action 1 (shard 7 `n2` -> `n4`) would have move `a-0007` (shard 7 `n1` -> `n3`, pending) skipped, which takes shard 7 off draining node `n1`')
   })
 
   it('Given conflicts, Then the stderr warning is one line with the very message apply refuses with, and the way out', () => {

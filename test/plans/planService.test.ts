@@ -18,7 +18,7 @@ const shard = (node: string, reads = 10) => ({replicas: [node], reads, bytes: 10
 /** run plans `snap` and adds the conflicts `apply` would find with `unfinished` (every shard at epoch 1). */
 function run(snap: ReturnType<typeof snapshotOf>, options: Parameters<typeof computePlan>[1], unfinished: UnfinishedMove[]) {
   const r = computePlan(snap, options, {now, cwd: dir, write: false})
-  return {...r, conflicts: conflictsWithUnfinished(r.plan, unfinished, () => 1)}
+  return {...r, conflicts: conflictsWithUnfinished(r.plan, unfinished, () => 1, () => false)}
 }
 const pendingTo = (node: string, from: string, shardId = 99): UnfinishedMove => ({id: `a-${shardId}`, plan: 'a', shard: shardId, from, to: node, phase: 'pending', baseEpoch: 1, cancelRequested: false})
 
