@@ -280,9 +280,6 @@ export class StorageEngine {
   private readonly dbSyncer: FileSyncer
   /** walTask is the background flush or checkpoint running (one at a time), settled (never rejects). */
   private walTask: Promise<void> | undefined
-  /** dbSync is the database file's background fdatasync running, if any (settled, never rejects); dbSyncAgain: a checkpoint copied more pages during it. */
-  private dbSync: Promise<void> | undefined
-  private dbSyncAgain = false
   /** walBook estimates the WAL's length and says when a copy commit must wait for it to restart (see {@link walRoom}). */
   private readonly walBook: WalRestartBook
   private readonly onWalSync: StorageEngineOptions['onWalSync']
@@ -416,8 +413,8 @@ export class StorageEngine {
    * wrote returns `write`, and once it committed counts its `bytes` (`synced`: the commit
    * fsync'd the WAL) towards the background WAL work {@link walPacer} asks for, one task
    * at a time, never on the writer thread: every {@link BACKGROUND_CHECKPOINT_BYTES} a
-   * PASSIVE checkpoint in the copy reader thread, then an fdatasync of the database file
-   * beside the next ones, and every {@link WAL_FLUSH_BYTES} committed without fsync an fdatasync of the WAL.
+   * PASSIVE checkpoint in the copy reader thread followed by an fdatasync of the database
+   * file, and every {@link WAL_FLUSH_BYTES} committed without fsync an fdatasync of the WAL.
    *
    * Why the database file too: a PASSIVE checkpoint that does not reach the WAL's end (a
    * copy keeps committing) writes pages into the database file without syncing it; left
@@ -440,11 +437,10 @@ export class StorageEngine {
 
   /**
    * checkpointed runs a background checkpoint, tells walBook what it found, fdatasyncs the
-   * database file when it copied frames there that the last one had not (beside the
-   * checkpoints: see {@link syncDatabaseFile}), and returns what it found (log -1: SQLite's
-   * checkpoint lock was held, see WalRestartBook.checkpointFound). It tells walPacer whether
-   * the checkpoint fsync'd the WAL: only one that copied something did (a failed one is
-   * counted as not).
+   * database file when it copied frames there that the last one had not, and returns what
+   * it found (log -1: SQLite's checkpoint lock was held, see WalRestartBook.checkpointFound).
+   * It tells walPacer whether the checkpoint fsync'd the WAL: only one that copied something
+   * did (a failed one is counted as not).
    */
   private async checkpointed(reader: CopyReader): Promise<WalCheckpoint> {
     const mark = this.walBook.checkpointBegins()
@@ -454,37 +450,8 @@ export class StorageEngine {
     })
     const copied = this.walBook.checkpointFound(c, mark)
     this.walPacer.checkpointEnded(copied)
-    if (copied) this.syncDatabaseFile()
+    if (copied) await this.synced('db', this.dbSyncer)
     return c
-  }
-
-  /**
-   * syncDatabaseFile fdatasyncs the database file after a checkpoint copied pages into it,
-   * beside the checkpoints rather than inside one: one sync at a time, and one more after
-   * it when checkpoints copied pages meanwhile.
-   *
-   * Why not inside the checkpoint task: nothing SQLite relies on waits for this sync (a
-   * checkpoint that copies the WAL's last frame syncs the file itself, before the WAL can
-   * restart: wal.c walCheckpoint); it only makes pages durable sooner, so that the writer's
-   * own checkpoints find few left to sync. Inside the task it took 20 to 50 ms of every
-   * 16 MiB checkpoint cycle during a copy, in which no checkpoint copied, and a copy commit
-   * waiting for the WAL to restart waited for it twice (bench:copy-destination).
-   */
-  private syncDatabaseFile(): void {
-    if (this.dbSync) {
-      this.dbSyncAgain = true
-      return
-    }
-    const running: Promise<void> = this.synced('db', this.dbSyncer)
-      .catch(() => undefined)
-      .finally(() => {
-        if (this.dbSync === running) this.dbSync = undefined
-        if (this.dbSyncAgain) {
-          this.dbSyncAgain = false
-          this.syncDatabaseFile()
-        }
-      })
-    this.dbSync = running
   }
 
   /**
@@ -1201,7 +1168,6 @@ export class StorageEngine {
     await this.givingBack
     // A sync in flight must end before its descriptor closes (a closed fd number may be reused).
     await this.walTask
-    while (this.dbSync) await this.dbSync
     await this.copyReader?.close()
     await this.writer.close()
     this.db.close()
