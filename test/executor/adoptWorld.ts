@@ -16,6 +16,25 @@ import {MemoryStore} from '../../src/store/memoryStore.js'
 import {moveOf} from './fixtures.js'
 
 /**
+ * stoppedAfterRecording runs `run` (an apply of `plan`) and stops it, as Ctrl-C does, once a
+ * transaction recorded the plan's moves: none of them starts.
+ */
+export async function stoppedAfterRecording<R>(store: MemoryStore, ctx: ServiceContext, plan: Plan, run: (signal: AbortSignal) => Promise<R>): Promise<R> {
+  const stop = new AbortController()
+  const commit = store.commit.bind(store)
+  store.commit = async (txn) => {
+    const rev = await commit(txn)
+    if ((txn.puts ?? []).some((p) => p.key.startsWith(ctx.keys.move(`${plan.id}-`)))) stop.abort()
+    return rev
+  }
+  try {
+    return await run(stop.signal)
+  } finally {
+    store.commit = commit
+  }
+}
+
+/**
  * adoptWorld is the world of the tests of one plan's apply running (adopting) another plan's
  * unfinished move that it makes too, and of the moves a later-recorded plan supersedes: a
  * cluster of 12 shards at RF 1 on n1, n2, n3 (n1 and n2 alive), one memory store, fake node
@@ -105,20 +124,8 @@ export async function adoptWorld() {
      */
     applyKilledAt: (plan: Plan, id: string, phase: MovePhase) => applyKilledAfter(plan, (p) => p.key === ctx.keys.move(id) && p.value.includes(`"phase":"${phase}"`)),
     /** applyStoppedAfterRecording runs `plan` and stops it (Ctrl-C) once its moves are recorded: none starts. */
-    applyStoppedAfterRecording: async (plan: Plan) => {
-      const stop = new AbortController()
-      const commit = store.commit.bind(store)
-      store.commit = async (txn) => {
-        const rev = await commit(txn)
-        if ((txn.puts ?? []).some((p) => p.key.startsWith(ctx.keys.move(`${plan.id}-`)))) stop.abort()
-        return rev
-      }
-      try {
-        return await executePlan(ctx, {plan, limits: {maxConcurrent: 2, perNode: 2}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test'}, {now: () => now, sleep: async (ms) => void (now += ms), emit: () => {}, effects}, stop.signal)
-      } finally {
-        store.commit = commit
-      }
-    },
+    applyStoppedAfterRecording: (plan: Plan) =>
+      stoppedAfterRecording(store, ctx, plan, (signal) => executePlan(ctx, {plan, limits: {maxConcurrent: 2, perNode: 2}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test'}, {now: () => now, sleep: async (ms) => void (now += ms), emit: () => {}, effects}, signal)),
     /**
      * applyKilledAfterRecording runs `plan` on its own client, which freezes for good (SIGKILL)
      * right after the commit that records the plan's moves: nothing after it lands (the skips

@@ -14,6 +14,7 @@ import {type Plan, type PlanAction, sealPlan} from '../../src/model/plan.js'
 import {type Shard} from '../../src/model/shard.js'
 import {planRebalance} from '../../src/planner/planRebalance.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
+import {stoppedAfterRecording} from './adoptWorld.js'
 import {moveOf} from './fixtures.js'
 
 /**
@@ -51,20 +52,7 @@ async function world() {
     planOf: (id: string, actions: PlanAction[]) => sealPlan({...template, id, actions}),
     apply: (plan: Plan | undefined) => run(plan),
     /** applyStoppedAfterRecording runs `plan` and stops it (Ctrl-C) once its moves are recorded: none starts. */
-    applyStoppedAfterRecording: async (plan: Plan) => {
-      const stop = new AbortController()
-      const commit = store.commit.bind(store)
-      store.commit = async (txn) => {
-        const rev = await commit(txn)
-        if ((txn.puts ?? []).some((p) => p.key.startsWith(ctx.keys.move(`${plan.id}-`)))) stop.abort()
-        return rev
-      }
-      try {
-        return await run(plan, stop.signal)
-      } finally {
-        store.commit = commit
-      }
-    },
+    applyStoppedAfterRecording: (plan: Plan) => stoppedAfterRecording(store, ctx, plan, (signal) => run(plan, signal)),
     /** n1Dies: n1's lease lapses for good and it is marked draining, as the autopilot does before it heals. */
     n1Dies: async () => {
       await store.delete(ctx.keys.alive('n1'))
