@@ -90,7 +90,12 @@ async function main(): Promise<void> {
     process.exit(130)
   }
   process.once('SIGINT', interrupted).once('SIGTERM', interrupted)
-  const engine = StorageEngine.open({dir, tombstoneGraceMs: 86_400_000})
+  // The copy's waits for the WAL to restart (StorageEngine.walRoom): time in which its commits stop while checkpoints catch up.
+  const walWaits = {count: 0, seconds: 0}
+  const engine = StorageEngine.open({dir, tombstoneGraceMs: 86_400_000, onWalWait: (_outcome, seconds) => {
+    walWaits.count++
+    walWaits.seconds += seconds
+  }})
   try {
     let wire: Buffer = Buffer.alloc(0)
     let asked = 0
@@ -114,6 +119,8 @@ async function main(): Promise<void> {
     await puller.settled(2, 60_000)
     wire = wireAt(all, asked)
     all.length = 0
+    walWaits.count = 0
+    walWaits.seconds = 0
     const threads0 = threadCpu()
     const cpu0 = process.cpuUsage()
     const started = performance.now()
@@ -131,6 +138,7 @@ async function main(): Promise<void> {
     const spent = [...threads1].map(([tid, s]) => [tid, s - (threads0.get(tid) ?? 0)] as const).filter(([, s]) => s >= 0.01)
     const others = spent.filter(([tid]) => tid !== main).sort((a, b) => b[1] - a[1])
     if (spent.length > 0) console.log(`CPU s by thread: main ${(spent.find(([tid]) => tid === main)?.[1] ?? 0).toFixed(2)}; others ${others.map(([, s]) => s.toFixed(2)).join(', ')}`)
+    console.log(`waits for the WAL to restart: ${walWaits.count}, ${walWaits.seconds.toFixed(2)} s of the copy's ${seconds.toFixed(1)} s`)
     console.log(`1-minute load average ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]}`)
   } finally {
     await engine.close()
