@@ -1,4 +1,6 @@
 import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {createServer} from 'node:http2'
+import type {AddressInfo} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
@@ -82,5 +84,27 @@ describe('config file', () => {
     expect(JSON.parse(r.stdout).nodes.map((n: {id: string}) => n.id)).toEqual(['n1'])
     const without = await cli(['node', 'list', '--json', '--endpoints', 'http://127.0.0.1:1'], {SHARDCTL_CONFIG_DIR: dir})
     expect(without.code).toBe(3)
+  }, 90_000)
+})
+
+describe('an etcd endpoint that is not etcd', () => {
+  it('an HTTP/2 server answering 404 (a proxy, another service) is exit 3 with one line naming the endpoint and the fix, not "this is a bug"', async () => {
+    const server = createServer((_req, res) => {
+      res.statusCode = 404
+      res.end('not here')
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+      const r = await cli(['node', 'list', '--endpoints', url])
+      expect(r.code, r.stderr).toBe(3)
+      expect(r.stderr.trim().split('\n')).toHaveLength(1)
+      expect(r.stderr).toContain(`Error: etcd at ${url} (from --endpoints) answered, but not as etcd: Received HTTP status code 404 — point --endpoints / ETCDCTL_ENDPOINTS at an etcd client URL`)
+      const json = await cli(['node', 'list', '--json', '--endpoints', url])
+      expect(json.code).toBe(3)
+      expect(JSON.parse(json.stdout).error).toMatchObject({code: 'ETCD_UNREACHABLE', exitCode: 3})
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    }
   }, 90_000)
 })
