@@ -4,6 +4,7 @@ import Apply from '../../commands/apply.js'
 import KvDel from '../../commands/kv/del.js'
 import KvGet from '../../commands/kv/get.js'
 import KvPut from '../../commands/kv/put.js'
+import Stats from '../../commands/stats.js'
 import NodeDrain from '../../commands/node/drain.js'
 import {EXECUTOR_FLAGS, executorInput, redisMoveOptions} from '../../src/cli/executorFlags.js'
 import {bytesFlag, capacityFlag, durationFlag, listenFlag, rateFlag, rateOrAutoFlag, shardIdArg, withDefault} from '../../src/cli/flags.js'
@@ -209,5 +210,26 @@ describe('kv --router', () => {
         expect(rendered?.line).not.toContain('\n')
       }
     }
+  })
+})
+
+describe('stats --for / --count', () => {
+  it('refuse to run without --watch, with one line naming --watch and exit 2 (they were ignored: one report, exit 0)', async () => {
+    for (const argv of [['--for', '3s'], ['--count', '2']]) {
+      let rendered: ReturnType<typeof renderError> | undefined
+      try {
+        await Parser.parse(argv, {flags: Stats.flags, strict: true})
+      } catch (err) {
+        rendered = renderError(err, 'stats')
+      }
+      expect(rendered?.exitCode, argv.join(' ')).toBe(2)
+      expect(rendered?.line, argv.join(' ')).toContain('--watch')
+      expect(rendered?.line).not.toContain('\n')
+    }
+  })
+
+  it('are taken with --watch', async () => {
+    const {flags} = await Parser.parse(['--watch', '--for', '3s', '--count', '2'], {flags: Stats.flags, strict: true})
+    expect(flags).toMatchObject({watch: true, for: 3000, count: 2})
   })
 })
