@@ -7,6 +7,7 @@ import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
 import {initCluster} from '../../src/cluster/initCluster.js'
 import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
 import {makeServiceContext} from '../../src/cluster/serviceContext.js'
+import {spawnCli} from '../support/cliChild.js'
 import {runCli} from '../support/runCli.js'
 import {StoreSet, uniqueCluster} from '../support/testStore.js'
 
@@ -105,6 +106,32 @@ describe('an etcd endpoint that is not etcd', () => {
       expect(JSON.parse(json.stdout).error).toMatchObject({code: 'ETCD_UNREACHABLE', exitCode: 3})
     } finally {
       await new Promise<void>((resolve) => server.close(() => resolve()))
+    }
+  }, 90_000)
+})
+
+describe('router serve without --id', () => {
+  it('logs under the id it registers and prints (<host>-<pid>), not "router": null', async () => {
+    const endpoint = inject('etcdEndpoint')
+    const named = uniqueCluster('rid')
+    const ctx = makeServiceContext(stores.open(endpoint, named), {cluster: named})
+    await initCluster(ctx, {shards: 1, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:7203'), force: false})
+    const router = spawnCli(['router', 'serve', '--endpoints', endpoint, '--cluster', named, '--listen', '127.0.0.1:0', '--lease-ttl', '3'])
+    try {
+      const deadline = Date.now() + 60_000
+      let id: string | undefined
+      while (!(id = /^router (\S+) serving/m.exec(router.stdout())?.[1])) {
+        if (router.gone() || Date.now() > deadline) throw new Error(`router did not serve: ${router.logs().slice(-2000)}`)
+        await new Promise((r) => setTimeout(r, 100))
+      }
+      // SIGTERM makes it log its drain: at least one line whatever the etcd version.
+      router.signal('SIGTERM')
+      await Promise.race([router.exited, new Promise((r) => setTimeout(r, 30_000))])
+      const lines = router.logs().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as {router: unknown; msg: string})
+      expect(lines.some((l) => /SIGTERM: draining/.test(l.msg)), router.logs()).toBe(true)
+      for (const line of lines) expect(line.router, line.msg).toBe(id)
+    } finally {
+      await router.kill()
     }
   }, 90_000)
 })
