@@ -63,6 +63,12 @@ describe('daemon flags and their environment variables', () => {
     expect(node.stderr).toMatch(/^Error: --listen: "localhost" is not HOST:PORT/)
   }, 60_000)
 
+  it('refuses a bad router --id with exit 2, one line saying what an id may hold and how to fix it, before connecting anywhere', async () => {
+    const r = await cli(['router', 'serve', '--listen', '127.0.0.1:0', '--id', 'bad id', '--endpoints', 'http://127.0.0.1:1'])
+    expect(r.code).toBe(2)
+    expect(r.stderr.trim()).toBe('Error: router id "bad id" must be 1-64 letters, digits, "_", "." or "-" — pick an id such as r1, or leave --id out for <host>-<pid>')
+  }, 60_000)
+
   it('reads every unit the same way: `stats --interval 2x` is a usage error, not a bug', async () => {
     const r = await cli(['stats', '--interval', '2x', '--endpoints', 'http://127.0.0.1:1'])
     expect(r.code).toBe(2)
