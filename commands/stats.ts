@@ -11,10 +11,10 @@ export default class Stats extends EtcdCommand {
     'Reads the leased stats/<node> summaries and loads/<node>/ pages (reads and writes per second, exponentially weighted; bytes and keys) and joins them with the shard map. Per shard, reads are summed over replicas; writes, bytes and keys are the largest replica\'s. With --watch, re-renders on every change (at most once per --interval) until Ctrl-C or --for; with --json --watch, prints one JSON report per line.'
   static override examples = ['<%= config.bin %> stats', '<%= config.bin %> stats --json', '<%= config.bin %> stats --watch --interval 2s --for 1m']
   static override flags = {
-    watch: Flags.boolean({description: 're-render on every change until interrupted', default: false}),
+    watch: Flags.boolean({description: 're-render on every change until interrupted'}),
     interval: durationFlag({description: 'with --watch: at most one render per interval', ...withDefault('1s', parseDuration)}),
-    for: durationFlag({description: 'with --watch: stop after this long (default: until Ctrl-C)'}),
-    count: Flags.integer({description: 'with --watch: stop after this many renders', min: 1}),
+    for: durationFlag({description: 'with --watch: stop after this long (default: until Ctrl-C)', dependsOn: ['watch']}),
+    count: Flags.integer({description: 'with --watch: stop after this many renders', min: 1, dependsOn: ['watch']}),
   }
 
   async run(): Promise<LoadReport | undefined> {

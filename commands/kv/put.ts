@@ -1,7 +1,7 @@
 import {readFileSync} from 'node:fs'
 import {Args, Flags} from '@oclif/core'
 import {EtcdCommand} from '../../src/cli/baseCommand.js'
-import {DATA_PLANE_TLS_FLAGS, ROUTER_CREDENTIAL_FLAGS, tlsPathsOf} from '../../src/cli/flags.js'
+import {DATA_PLANE_TLS_FLAGS, ROUTER_CREDENTIAL_FLAGS, routerAddressFlag, tlsPathsOf} from '../../src/cli/flags.js'
 import {loadRouterCredentials} from '../../src/security/clientCredentials.js'
 import {UserError} from '../../src/errors/errors.js'
 import {type KvWriteOutput, kvPut} from '../../src/router/kvService.js'
@@ -11,7 +11,7 @@ export default class KvPut extends EtcdCommand {
   static override examples = ['<%= config.bin %> kv put user:42 \'{"name":"Ada"}\'', '<%= config.bin %> kv put blob --file ./photo.jpg', 'echo hi | <%= config.bin %> kv put greeting']
   static override args = {key: Args.string({description: 'the key', required: true}), value: Args.string({description: 'the value (UTF-8); omit to use --file or stdin'})}
   static override flags = {
-    router: Flags.string({description: 'router host:port (default: a live router registered in etcd)', env: 'SHARDCTL_ROUTER'}),
+    router: routerAddressFlag({description: 'router host:port (default: a live router registered in etcd)', env: 'SHARDCTL_ROUTER'}),
     file: Flags.string({description: 'read the value from this file (binary-safe); not with a VALUE argument'}),
     ...DATA_PLANE_TLS_FLAGS,
     ...ROUTER_CREDENTIAL_FLAGS,

@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 import {EtcdCommand} from '../../src/cli/baseCommand.js'
 import {capacityFlag} from '../../src/cli/flags.js'
 import {addNode, type NodeChange} from '../../src/cluster/nodeService.js'
-import {parseNodeSpec} from '../../src/cluster/nodeSpec.js'
+import {parseNodeFields} from '../../src/cluster/nodeSpec.js'
 
 export default class NodeAdd extends EtcdCommand {
   static override summary = 'Register a storage node (it receives replicas from the next plan).'
@@ -16,7 +16,8 @@ export default class NodeAdd extends EtcdCommand {
 
   async run(): Promise<NodeChange> {
     const {args, flags} = await this.parse(NodeAdd)
-    const spec = parseNodeSpec(`${args.id}=${flags.address}@${flags.zone}`)
+    const fields = parseNodeFields({id: args.id, address: flags.address, zone: flags.zone})
+    const spec = {id: fields.id, address: fields.address!, zone: fields.zone!}
     const capacity = flags.capacity
     const result = await addNode(await this.services(flags), spec, capacity)
     this.log(result.message)

@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 import {EtcdCommand} from '../../src/cli/baseCommand.js'
 import {capacityFlag} from '../../src/cli/flags.js'
 import {type NodeChange, setNode} from '../../src/cluster/nodeService.js'
-import {parseNodeSpec} from '../../src/cluster/nodeSpec.js'
+import {parseNodeFields} from '../../src/cluster/nodeSpec.js'
 
 export default class NodeSet extends EtcdCommand {
   static override summary = "Change a node's address, zone or capacity."
@@ -17,10 +17,10 @@ export default class NodeSet extends EtcdCommand {
   async run(): Promise<NodeChange> {
     const {args, flags} = await this.parse(NodeSet)
     // Validate address and zone with the same rules as `node add`.
-    const spec = flags.address || flags.zone ? parseNodeSpec(`${args.id}=${flags.address ?? '127.0.0.1:1'}@${flags.zone ?? 'default'}`) : undefined
+    const fields = parseNodeFields({id: args.id, address: flags.address, zone: flags.zone})
     const result = await setNode(await this.services(flags), args.id, {
-      address: flags.address === undefined ? undefined : spec?.address,
-      zone: flags.zone === undefined ? undefined : spec?.zone,
+      address: fields.address,
+      zone: fields.zone,
       capacity: flags.capacity,
     })
     this.log(result.message)

@@ -5,7 +5,7 @@ import {setDefaultClientTls} from '../../src/transport/clientTls.js'
 import {loadTlsMaterial} from '../../src/transport/tlsMaterial.js'
 import {formatListen, parseDuration, parseListen} from '../../src/model/units.js'
 import {jsonLog} from '../../src/log/jsonLog.js'
-import {startRouter} from '../../src/router/routerService.js'
+import {defaultRouterId, startRouter} from '../../src/router/routerService.js'
 import {StopSignals} from '../../src/daemon/stopSignals.js'
 
 export default class RouterServe extends EtcdCommand {
@@ -20,8 +20,8 @@ export default class RouterServe extends EtcdCommand {
   static override flags = {
     listen: listenFlag({description: 'host:port to serve on (port 0 picks a free one)', env: 'SHARDCTL_ROUTER_LISTEN', ...withDefault('127.0.0.1:7000', parseListen)}),
     id: Flags.string({description: 'router id in etcd and in write versions (default: <host>-<pid>)', env: 'SHARDCTL_ROUTER_ID'}),
-    w: Flags.integer({description: 'write quorum (default: a majority of the voters: 2 of 3, 1 of 1)', min: 1, env: 'SHARDCTL_ROUTER_W'}),
-    r: Flags.integer({description: 'read quorum (default: a majority of the voters)', min: 1, env: 'SHARDCTL_ROUTER_R'}),
+    w: Flags.integer({description: 'write quorum (default: a majority of the voters: 2 of 3, 1 of 1; a larger value than a shard has voters means all of them)', min: 1, env: 'SHARDCTL_ROUTER_W'}),
+    r: Flags.integer({description: 'read quorum (default: a majority of the voters; a larger value than a shard has voters means all of them)', min: 1, env: 'SHARDCTL_ROUTER_R'}),
     'node-timeout': durationFlag({description: 'timeout of one request to one node', min: 1, env: 'SHARDCTL_ROUTER_NODE_TIMEOUT', ...withDefault('2s', parseDuration)}),
     'request-timeout': durationFlag({description: 'end-to-end bound of one client request, retries included', min: 1, env: 'SHARDCTL_ROUTER_REQUEST_TIMEOUT', ...withDefault('5s', parseDuration)}),
     'drain-timeout': durationFlag({description: 'on SIGTERM, how long in-flight requests may take before connections are closed', env: 'SHARDCTL_ROUTER_DRAIN_TIMEOUT', ...withDefault('10s', parseDuration)}),
@@ -39,14 +39,16 @@ export default class RouterServe extends EtcdCommand {
     setDefaultClientTls(tls)
     const ctx = await this.services(flags)
     // JSON lines with time, level and msg, like the storage nodes' logs.
-    const logger = jsonLog({router: flags.id ?? null})
+    // The id it registers under, chosen here so every log line carries it (it logged "router": null without --id).
+    const id = flags.id ?? defaultRouterId()
+    const logger = jsonLog({router: id})
     const log = (line: string) => logger.info(line)
     // Listened for before start-up, as `node serve` does: a SIGTERM while the router loads the
     // map or registers must not kill it with routers/<id> left for its lease's TTL; it stops
     // once started. A second signal exits 1 at once.
     const signals = new StopSignals()
     const router = await startRouter(ctx, {
-      id: flags.id,
+      id,
       listen: formatListen(flags.listen),
       w: flags.w,
       r: flags.r,

@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {UserError} from '../errors/errors.js'
-import {badShardIdText, SHARD_LIST_HINT} from '../model/ids.js'
+import {AddressSchema, badShardIdText, SHARD_LIST_HINT} from '../model/ids.js'
 import {type Capacity, parseCapacity} from '../model/resources.js'
 import {type ListenAddress, parseBytes, parseDuration, parseListen, parseRate} from '../model/units.js'
 import {type LatencyTarget, parseLatencyTarget} from '../executor/latencyBaseline.js'
@@ -88,6 +88,20 @@ export const diskReserveFlag = Flags.custom<DiskReserveSetting>({helpValue: '<si
 
 /** listenFlag is a `HOST:PORT` to listen on (IPv6 in brackets, port 0 = any free port). */
 export const listenFlag = Flags.custom<ListenAddress>({helpValue: '<host:port>', parse: async (input) => parseListen(input)})
+
+/**
+ * routerAddressFlag is the `host:port` of a router to dial (`kv --router`). A URL, a missing
+ * port or one out of range is a usage error here, before anything is sent: dialed, it failed
+ * as a router that "did not answer" (exit 17), which sent operators looking for a down router.
+ */
+export const routerAddressFlag = Flags.custom<string>({
+  helpValue: '<host:port>',
+  parse: async (input) => {
+    const address = AddressSchema.safeParse(input.trim())
+    if (!address.success) throw new Error(`"${input}" is not HOST:PORT (a router address such as 127.0.0.1:7100, without a scheme)`)
+    return address.data
+  },
+})
 
 /** capacityFlag is a per-resource capacity: `reads=5000,writes=2000,bytes=100GiB` (any subset). */
 export const capacityFlag = Flags.custom<Capacity>({helpValue: '<resource=value,...>', parse: async (input) => parseCapacity(input)})

@@ -65,10 +65,17 @@ function loadYaml(): typeof import('yaml') {
  * resolved against the file's folder. Throws UserError(BAD_INPUT) naming the file and field.
  */
 export function readConfigFile(path: string): ConnectionInput {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err) {
+    // A missing or unreadable file is not a YAML problem (a --config typo was "not valid YAML: ENOENT ...").
+    throw new UserError('BAD_INPUT', `cannot read config file ${path}: ${readFailure(err)}`, 'check the path, or pass another file with --config')
+  }
   let raw: unknown
   try {
     // logLevel 'error': YAML warnings go to stderr quoting the offending line, which may hold the password.
-    raw = loadYaml().parse(readFileSync(path, 'utf8'), {logLevel: 'error'}) ?? {}
+    raw = loadYaml().parse(text, {logLevel: 'error'}) ?? {}
   } catch (err) {
     throw new UserError('BAD_INPUT', `config file ${path} is not valid YAML: ${(err as Error).message.split('\n')[0]}`, 'fix the YAML syntax or remove the file')
   }
@@ -80,6 +87,15 @@ export function readConfigFile(path: string): ConnectionInput {
   const file = parsed.data
   const abs = (p?: string) => (p === undefined ? undefined : resolve(dir, p))
   return {...file, cacert: abs(file.cacert), cert: abs(file.cert), key: abs(file.key)}
+}
+
+/** readFailure says in a few words why a file could not be read. */
+function readFailure(err: unknown): string {
+  const code = (err as {code?: string}).code
+  if (code === 'ENOENT') return 'no such file'
+  if (code === 'EISDIR') return 'it is a directory'
+  if (code === 'EACCES') return 'permission denied'
+  return code ?? (err as Error).message
 }
 
 /** envInput reads etcdctl's environment variables (ETCDCTL_*) and SHARDCTL_CLUSTER. */

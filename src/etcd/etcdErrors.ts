@@ -11,7 +11,7 @@ const TLS_HINT = /ssl|tls|certificate|handshake|alert|x509/i
 
 /**
  * toEtcdUserError turns an etcd3/gRPC failure into a one-line UserError naming the endpoint
- * and the fix: ETCD_UNREACHABLE (exit 3) when nothing answers, ETCD_AUTH (exit 4) for
+ * and the fix: ETCD_UNREACHABLE (exit 3) when nothing answers or what answers is not etcd, ETCD_AUTH (exit 4) for
  * credentials, permission or TLS trouble. Other errors are returned unchanged.
  */
 export function toEtcdUserError(err: unknown, target: EtcdTarget): unknown {
@@ -32,6 +32,12 @@ export function toEtcdUserError(err: unknown, target: EtcdTarget): unknown {
   // repeated failures; a paged range read then throws it instead of the connection error.
   if (isBrokenCircuit(err)) {
     return new UserError('ETCD_UNREACHABLE', `${where} is unreachable: the client stopped trying after repeated connection failures`, 'start a local one with `shardctl etcd start`, or point --endpoints / ETCDCTL_ENDPOINTS at a running etcd', {cause: err})
+  }
+  // Something answered on the endpoint, but not etcd: an HTTP/2 server or proxy that is not
+  // gRPC answers with an HTTP status (grpc-js: "Received HTTP status code 404"), another gRPC
+  // service has no etcd KV methods (UNIMPLEMENTED). The endpoint is wrong, not shardctl.
+  if (err instanceof etcd.GRPCNotImplementedError || (err instanceof Error && /Received HTTP status code \d+/.test(err.message))) {
+    return new UserError('ETCD_UNREACHABLE', `${where} answered, but not as etcd: ${detail}`, 'point --endpoints / ETCDCTL_ENDPOINTS at an etcd client URL (etcd listens on 2379 by default), or start a local one with `shardctl etcd start`', {cause: err})
   }
   if (err instanceof etcd.GRPCUnavailableError || err instanceof etcd.GRPCDeadlineExceededError || err instanceof etcd.GRPCCancelledError || err instanceof etcd.ClientClosedError || (err instanceof Error && /ECONNREFUSED|No connection established|UNAVAILABLE|DEADLINE_EXCEEDED|isolated/i.test(err.message))) {
     if (TLS_HINT.test(detail)) return new UserError('ETCD_AUTH', `TLS handshake with ${where} failed: ${detail}`, 'check --cacert/--cert/--key (or ETCDCTL_CACERT/CERT/KEY) and use an https:// endpoint', {cause: err})

@@ -41,7 +41,7 @@ export async function kvGet(target: RouterTarget, key: string): Promise<{output:
   const client = new RouterClient(address, undefined, undefined, target.credentials)
   try {
     const r = await client.get(key)
-    if (!r.found) throw new UserError('NOT_FOUND', `key "${key}" not found${r.version ? ` (deleted at ${r.version})` : ''}`)
+    if (!r.found) throw new UserError('NOT_FOUND', `key "${key}" not found${r.version ? ` (deleted at ${r.version})` : ''}`, 'check the key (keys are exact bytes, case-sensitive), or write it with `shardctl kv put`')
     const utf8 = r.value.toString('utf8')
     const valid = Buffer.from(utf8, 'utf8').equals(r.value)
     return {output: {key, router: address, version: r.version, value: valid ? utf8 : null, valueBase64: r.value.toString('base64'), bytes: r.value.length}, raw: r.value}

@@ -3,6 +3,7 @@ import {ERROR_CODES, type ErrorCode} from '../errors/codes.js'
 import {UserError} from '../errors/errors.js'
 import {REMOVED_VALUE_HEADER, VERSION_HEADER} from '../node/protocol.js'
 import {encodeKeyPath} from './keyPath.js'
+import {routerRefusalHint} from './routerRefusalHint.js'
 import {dataPlaneUrl, describeTlsFailure, tlsConnectOptions} from '../transport/clientTls.js'
 import {type TlsMaterial} from '../transport/tlsMaterial.js'
 
@@ -103,7 +104,7 @@ function isKeyNotFound(buf: Buffer): boolean {
 function refusal(address: string, status: number, buf: Buffer): UserError {
   try {
     const body = JSON.parse(buf.toString('utf8')) as {code?: string; message?: string}
-    if (body.code && (ERROR_CODES as readonly string[]).includes(body.code)) return new UserError(body.code as ErrorCode, `router: ${body.message ?? `HTTP ${status}`}`)
+    if (body.code && (ERROR_CODES as readonly string[]).includes(body.code)) return new UserError(body.code as ErrorCode, `router: ${body.message ?? `HTTP ${status}`}`, routerRefusalHint(body.code as ErrorCode))
   } catch {
     // not JSON
   }

@@ -182,7 +182,7 @@ export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions)
 /** routerIdOf is the router's id (`--id`, else one derived from the host and pid), checked. */
 function routerIdOf(opts: RouterServeOptions): string {
   const id = opts.id ?? defaultRouterId()
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(id)) throw new UserError('BAD_INPUT', `router id "${id}" must be 1-64 letters, digits, "_", "." or "-"`)
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(id)) throw new UserError('BAD_INPUT', `router id "${id}" must be 1-64 letters, digits, "_", "." or "-"`, 'pick an id such as r1, or leave --id out for <host>-<pid>')
   return id
 }
 

@@ -1,6 +1,10 @@
 import {Parser} from '@oclif/core'
 import {describe, expect, it} from 'vitest'
 import Apply from '../../commands/apply.js'
+import KvDel from '../../commands/kv/del.js'
+import KvGet from '../../commands/kv/get.js'
+import KvPut from '../../commands/kv/put.js'
+import Stats from '../../commands/stats.js'
 import NodeDrain from '../../commands/node/drain.js'
 import {EXECUTOR_FLAGS, executorInput, redisMoveOptions} from '../../src/cli/executorFlags.js'
 import {bytesFlag, capacityFlag, durationFlag, listenFlag, rateFlag, rateOrAutoFlag, shardIdArg, withDefault} from '../../src/cli/flags.js'
@@ -178,5 +182,54 @@ describe('listen addresses', () => {
   it('round-trip through format, IPv6 in brackets', () => {
     for (const s of ['127.0.0.1:7001', '[::1]:0', 'node-1.example:65535']) expect(formatListen(parseListen(s))).toBe(s)
     expect(() => parseListen('127.0.0.1:65536')).toThrow(/HOST:PORT/)
+  })
+})
+
+describe('kv --router', () => {
+  const kvCommands = [['kv:get', KvGet], ['kv:put', KvPut], ['kv:del', KvDel]] as const
+
+  it('takes a host:port as given (IPv6 in brackets, a host name)', async () => {
+    for (const [, command] of kvCommands) {
+      for (const address of ['127.0.0.1:7100', '[::1]:7100', 'router-1.internal:7100']) {
+        expect((await Parser.parse(['--router', address], {flags: command.flags, strict: true})).flags.router).toBe(address)
+      }
+    }
+  })
+
+  it('refuses a URL, a missing port or a port out of range with one line naming --router and exit 2 (it dialed them and said "did not answer", exit 17)', async () => {
+    for (const [id, command] of kvCommands) {
+      for (const bad of ['http://127.0.0.1:7100', '127.0.0.1', '127.0.0.1:99999', 'nothost']) {
+        let rendered: ReturnType<typeof renderError> | undefined
+        try {
+          await Parser.parse(['--router', bad], {flags: command.flags, strict: true})
+        } catch (err) {
+          rendered = renderError(err, id)
+        }
+        expect(rendered?.exitCode, `${id} --router ${bad}`).toBe(2)
+        expect(rendered?.line).toContain(`Error: --router: "${bad}" is not HOST:PORT`)
+        expect(rendered?.line).not.toContain('\n')
+      }
+    }
+  })
+})
+
+describe('stats --for / --count', () => {
+  it('refuse to run without --watch, with one line naming --watch and exit 2 (they were ignored: one report, exit 0)', async () => {
+    for (const argv of [['--for', '3s'], ['--count', '2']]) {
+      let rendered: ReturnType<typeof renderError> | undefined
+      try {
+        await Parser.parse(argv, {flags: Stats.flags, strict: true})
+      } catch (err) {
+        rendered = renderError(err, 'stats')
+      }
+      expect(rendered?.exitCode, argv.join(' ')).toBe(2)
+      expect(rendered?.line, argv.join(' ')).toContain('--watch')
+      expect(rendered?.line).not.toContain('\n')
+    }
+  })
+
+  it('are taken with --watch', async () => {
+    const {flags} = await Parser.parse(['--watch', '--for', '3s', '--count', '2'], {flags: Stats.flags, strict: true})
+    expect(flags).toMatchObject({watch: true, for: 3000, count: 2})
   })
 })

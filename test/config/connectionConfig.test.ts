@@ -180,6 +180,21 @@ describe('readConfigFile', () => {
     expect(err.message).not.toContain('\n')
   })
 
+  it('given a file that does not exist (a --config typo), then BAD_INPUT says it cannot be read, not that its YAML is invalid', () => {
+    const path = join(dir, 'missing.yaml')
+
+    const err = badInput(() => readConfigFile(path))
+
+    expect(err.message).toBe(`cannot read config file ${path}: no such file`)
+    expect(err.hint).toBe('check the path, or pass another file with --config')
+  })
+
+  it('given a directory instead of a file, then BAD_INPUT says so', () => {
+    mkdirSync(join(dir, 'a-dir.yaml'), {recursive: true})
+
+    expect(badInput(() => readConfigFile(join(dir, 'a-dir.yaml'))).message).toBe(`cannot read config file ${join(dir, 'a-dir.yaml')}: it is a directory`)
+  })
+
   it('given an unknown key, then BAD_INPUT names the file and lists the allowed keys', () => {
     const path = writeYaml('typo.yaml', 'endpoint: http://a:1\n')
 

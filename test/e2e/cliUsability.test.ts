@@ -1,10 +1,13 @@
 import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {createServer} from 'node:http2'
+import type {AddressInfo} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
 import {initCluster} from '../../src/cluster/initCluster.js'
 import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
 import {makeServiceContext} from '../../src/cluster/serviceContext.js'
+import {spawnCli} from '../support/cliChild.js'
 import {runCli} from '../support/runCli.js'
 import {StoreSet, uniqueCluster} from '../support/testStore.js'
 
@@ -60,6 +63,12 @@ describe('daemon flags and their environment variables', () => {
     expect(node.stderr).toMatch(/^Error: --listen: "localhost" is not HOST:PORT/)
   }, 60_000)
 
+  it('refuses a bad router --id with exit 2, one line saying what an id may hold and how to fix it, before connecting anywhere', async () => {
+    const r = await cli(['router', 'serve', '--listen', '127.0.0.1:0', '--id', 'bad id', '--endpoints', 'http://127.0.0.1:1'])
+    expect(r.code).toBe(2)
+    expect(r.stderr.trim()).toBe('Error: router id "bad id" must be 1-64 letters, digits, "_", "." or "-" — pick an id such as r1, or leave --id out for <host>-<pid>')
+  }, 60_000)
+
   it('reads every unit the same way: `stats --interval 2x` is a usage error, not a bug', async () => {
     const r = await cli(['stats', '--interval', '2x', '--endpoints', 'http://127.0.0.1:1'])
     expect(r.code).toBe(2)
@@ -82,5 +91,53 @@ describe('config file', () => {
     expect(JSON.parse(r.stdout).nodes.map((n: {id: string}) => n.id)).toEqual(['n1'])
     const without = await cli(['node', 'list', '--json', '--endpoints', 'http://127.0.0.1:1'], {SHARDCTL_CONFIG_DIR: dir})
     expect(without.code).toBe(3)
+  }, 90_000)
+})
+
+describe('an etcd endpoint that is not etcd', () => {
+  it('an HTTP/2 server answering 404 (a proxy, another service) is exit 3 with one line naming the endpoint and the fix, not "this is a bug"', async () => {
+    const server = createServer((_req, res) => {
+      res.statusCode = 404
+      res.end('not here')
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+      const r = await cli(['node', 'list', '--endpoints', url])
+      expect(r.code, r.stderr).toBe(3)
+      expect(r.stderr.trim().split('\n')).toHaveLength(1)
+      expect(r.stderr).toContain(`Error: etcd at ${url} (from --endpoints) answered, but not as etcd: Received HTTP status code 404 — point --endpoints / ETCDCTL_ENDPOINTS at an etcd client URL`)
+      const json = await cli(['node', 'list', '--json', '--endpoints', url])
+      expect(json.code).toBe(3)
+      expect(JSON.parse(json.stdout).error).toMatchObject({code: 'ETCD_UNREACHABLE', exitCode: 3})
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    }
+  }, 90_000)
+})
+
+describe('router serve without --id', () => {
+  it('logs under the id it registers and prints (<host>-<pid>), not "router": null', async () => {
+    const endpoint = inject('etcdEndpoint')
+    const named = uniqueCluster('rid')
+    const ctx = makeServiceContext(stores.open(endpoint, named), {cluster: named})
+    await initCluster(ctx, {shards: 1, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:7203'), force: false})
+    const router = spawnCli(['router', 'serve', '--endpoints', endpoint, '--cluster', named, '--listen', '127.0.0.1:0', '--lease-ttl', '3'])
+    try {
+      const deadline = Date.now() + 60_000
+      let id: string | undefined
+      while (!(id = /^router (\S+) serving/m.exec(router.stdout())?.[1])) {
+        if (router.gone() || Date.now() > deadline) throw new Error(`router did not serve: ${router.logs().slice(-2000)}`)
+        await new Promise((r) => setTimeout(r, 100))
+      }
+      // SIGTERM makes it log its drain: at least one line whatever the etcd version.
+      router.signal('SIGTERM')
+      await Promise.race([router.exited, new Promise((r) => setTimeout(r, 30_000))])
+      const lines = router.logs().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as {router: unknown; msg: string})
+      expect(lines.some((l) => /SIGTERM: draining/.test(l.msg)), router.logs()).toBe(true)
+      for (const line of lines) expect(line.router, line.msg).toBe(id)
+    } finally {
+      await router.kill()
+    }
   }, 90_000)
 })

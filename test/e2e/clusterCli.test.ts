@@ -84,6 +84,10 @@ describe('shardctl CLI against a real etcd', () => {
       // A negative id is a number the cluster cannot have: the error names the ids it has, as `shard show 99` does.
       if (args[2] === '-1') expect(r.stderr.trim()).toBe('Error: argument ID: a shard id is a whole number, 0 or more (shards are numbered from 0); got "-1"; this cluster has shards 0..31 — list the shard ids with `shardctl shard list`')
     }
+    // node add checks its id, --address and --zone each on its own and names the one that is wrong.
+    const badId = await cli(['node', 'add', 'n=9', '--address', '127.0.0.1:7009', '--endpoints', endpoint, '--cluster', cluster])
+    expect(badId.code).toBe(2)
+    expect(badId.stderr.trim()).toBe('Error: node id "n=9" is invalid: node id must be 1-63 characters of letters, digits, "_", "." or "-", starting with a letter or digit — pick an id such as n4')
     const status = await cli(['shard', 'list', '--endpoints', endpoint, '--cluster', cluster, '--json'])
     const lines = status.stdout.trim().split('\n').map((l) => JSON.parse(l) as {id: number})
     expect(lines.map((s) => s.id)).toEqual([...Array(32).keys()])
@@ -94,7 +98,7 @@ describe('shardctl CLI against a real etcd', () => {
     expect(down.stderr).toMatch(new RegExp(`etcd at http://127.0.0.1:${port} \\(from --endpoints\\) is unreachable`))
     const downJson = await cli(['cluster', 'status', '--endpoints', `http://127.0.0.1:${port}`, '--json'])
     expect(JSON.parse(downJson.stdout).error).toMatchObject({code: 'ETCD_UNREACHABLE', exitCode: 3})
-  }, 120_000) // nine CLI runs, each a cold start: on a loaded 2-core machine 30 s is not enough
+  }, 150_000) // ten CLI runs, each a cold start: on a loaded 2-core machine 30 s is not enough
 
   it('shard list --node with a node the cluster does not have is an error naming it (exit 1), not an empty list', async () => {
     const r = await cli(['shard', 'list', '--node', 'n99', '--endpoints', endpoint, '--cluster', cluster])

@@ -97,6 +97,12 @@ describe('kv put', () => {
     expect(r.code).toBe(2)
     expect(r.stderr.trim()).toBe(`Error: cannot read --file ${join(cwd, 'missing.bin')}: no such file; nothing was written — check the path, or pass the value as an argument or on stdin`)
   }, 120_000)
+
+  it('refuses a --router that is not host:port (a URL) with exit 2 naming the flag, instead of dialing it and calling it unreachable (exit 17)', async () => {
+    const r = await runCli(['kv', 'put', 'k1', 'v', '--router', 'http://127.0.0.1:7100', ...conn()], {cwd, timeoutMs: 90_000})
+    expect(r.code, r.stderr).toBe(2)
+    expect(r.stderr.trim()).toBe('Error: --router: "http://127.0.0.1:7100" is not HOST:PORT (a router address such as 127.0.0.1:7100, without a scheme) — see `shardctl kv put --help`')
+  }, 120_000)
 })
 
 describe.skipIf(!hasScript)('an operator at a terminal', () => {

@@ -1,3 +1,4 @@
+import * as etcd from 'etcd3'
 import {describe, expect, it} from 'vitest'
 import {toEtcdUserError} from '../../src/etcd/etcdErrors.js'
 import {UserError} from '../../src/errors/errors.js'
@@ -22,5 +23,19 @@ describe('toEtcdUserError', () => {
     expect(err).toBeInstanceOf(UserError)
     expect((err as UserError).code).toBe('ETCD_UNREACHABLE')
     expect((err as UserError).message).toBe('etcd at http://127.0.0.1:44427 (from --endpoints) is unreachable: the client stopped trying after repeated connection failures')
+  })
+
+  it('Given --endpoints names an HTTP/2 server that is not etcd (grpc-js: "Received HTTP status code 404"), Then it is ETCD_UNREACHABLE (exit 3) saying it is not etcd, not an unexpected failure', () => {
+    const err = toEtcdUserError(new etcd.GRPCNotImplementedError('12 UNIMPLEMENTED: Received HTTP status code 404'), target)
+    expect(err).toBeInstanceOf(UserError)
+    expect((err as UserError).code).toBe('ETCD_UNREACHABLE')
+    expect((err as UserError).message).toBe('etcd at http://127.0.0.1:44427 (from --endpoints) answered, but not as etcd: Received HTTP status code 404')
+    expect((err as UserError).hint).toMatch(/point --endpoints \/ ETCDCTL_ENDPOINTS at an etcd client URL/)
+  })
+
+  it('Given another gRPC service on the endpoint (no etcd KV methods: UNIMPLEMENTED), Then it is ETCD_UNREACHABLE as well', () => {
+    const err = toEtcdUserError(new etcd.GRPCNotImplementedError('12 UNIMPLEMENTED: unknown service etcdserverpb.KV'), target)
+    expect((err as UserError).code).toBe('ETCD_UNREACHABLE')
+    expect((err as UserError).message).toBe('etcd at http://127.0.0.1:44427 (from --endpoints) answered, but not as etcd: unknown service etcdserverpb.KV')
   })
 })
