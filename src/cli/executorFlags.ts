@@ -15,7 +15,7 @@ import {DATA_PLANE_TLS_FLAGS, bytesFlag, durationFlag, latencyTargetFlag, parseL
 /** EXECUTOR_FLAGS are the flags of every command that runs moves (`apply`, `node drain`). */
 export const EXECUTOR_FLAGS = {
   yes: Flags.boolean({char: 'y', description: 'do not ask for confirmation (CI)'}),
-  throttle: rateOrAutoFlag({description: 'global copy rate, e.g. 50MiB/s, or `auto` to adapt it to the clients\' latency: the routers\' p99 on kv, PING round trips to the moving masters on redis (default unlimited; `throttle set` overrides it live)'}),
+  throttle: rateOrAutoFlag({description: 'global copy rate, e.g. 50MiB/s, or `auto` to adapt it to the clients\' latency: the routers\' p99 on kv, PING round trips to the moving masters on redis (default unlimited; `throttle set` overrides it live; given, it clears a rate an earlier `throttle set` left, which a run without it keeps)'}),
   'max-client-p99': latencyTargetFlag({description: 'with --throttle auto: the client p99 the copy keeps clients under (kv: the routers\' p99 over about the last second; redis: the moving masters\' PING p99), a duration or a factor of the p99 measured before the moves start (kv: the routers\' p99 over their last 10 s) (2x: twice it, at least 5ms; 25ms when no client traffic is measured); the rate rises while the p99 is under 0.8x this and is cut in proportion to any overshoot', defaultHelp: async () => DEFAULT_MAX_CLIENT_P99}),
   'node-throttle': rateFlag({description: 'copy rate per source and per target node, e.g. 20MiB/s'}),
   'max-concurrent': Flags.integer({description: 'moves running at once', default: 4, min: 1, max: 256}),
@@ -73,6 +73,7 @@ export function executorInput(flags: ExecutorFlagValues, holder: string, confirm
   return {
     limits: {maxConcurrent: flags['max-concurrent'], perNode: flags['per-node'], incomingPerNode: flags['incoming-per-node']},
     throttle: flags.throttle === 'auto' ? null : (flags.throttle ?? null),
+    throttleGiven: flags.throttle !== undefined,
     adaptive: flags.throttle === 'auto' ? defaultLatencyThrottle('ms' in target ? target.ms : BASELINE_DEFAULTS.fallbackMs) : undefined,
     latencyFactor: flags.throttle === 'auto' && 'factor' in target ? target.factor : undefined,
     nodeThrottle: flags['node-throttle'] ?? null,

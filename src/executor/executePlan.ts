@@ -22,6 +22,7 @@ import {adoptedMoves, conflictsWithUnfinished, refuseConflicts, supersededMoves}
 import {refuseOtherPlanUnderSameId} from './recordedPlanIdentity.js'
 import {backoffMs, judgeRunFailure, RETRY_POLICY, type RunVerdict} from './retryPolicy.js'
 import {type ConcurrencyLimits, pickStartable} from './scheduler.js'
+import {settleStoredThrottle} from './storedThrottle.js'
 import {applySplit} from './splitShard.js'
 import {TokenBucket} from '../throttle/tokenBucket.js'
 import {inWindow, type MaintenanceWindow} from './window.js'
@@ -33,6 +34,12 @@ export interface ApplyInput {
   limits: ConcurrencyLimits
   /** throttle is the global copy rate (bytes/s); null = unlimited. The `control` key overrides it live. */
   throttle: number | null
+  /**
+   * throttleGiven: the operator gave this run a global rate of its own (`--throttle RATE` or
+   * `auto`), so a rate an earlier `throttle set` left in the control key is cleared as the run
+   * starts (settleStoredThrottle); without it that rate still holds (a resume, the autopilot).
+   */
+  throttleGiven?: boolean
   /** adaptive, when set, drives the global rate from the clients' p99 (`--throttle auto`, see LatencyThrottle). */
   adaptive?: LatencyThrottleOptions
   /**
@@ -391,6 +398,9 @@ interface RunLoop {
 async function runAll(ctx: ServiceContext, lock: HeldLock, moves: FencedMove[], input: ApplyInput, deps: ApplyDeps, clients: NodeClients, signal: AbortSignal, runMove: MoveRunnerFn): Promise<Map<string, Move>> {
   const loop: RunLoop = {latest: new Map(moves.map((m) => [m.value.id, m.value])), fenced: new Map(moves.map((m) => [m.value.id, m])), running: new Map(), reread: new Set(), failures: new Map(), halt: new AbortController()}
   const control: LiveControl = {paused: false, inWindow: () => (input.window ? inWindow(input.window, new Date(deps.now())) : true)}
+  // Unreadable now, the control is followed (and its rate used) from the first half-second tick on, as before.
+  const stored = await settleStoredThrottle(ctx, input.throttleGiven === true).catch(() => undefined)
+  if (stored) deps.emit({type: 'info', message: stored, at: new Date(deps.now()).toISOString()})
   const latency = input.adaptive ? await latencySignalFor(ctx) : undefined
   const throttles = new LiveThrottles(latency ? await withBaselineTarget(input, latency, moves, deps, signal) : input, deps)
   // Runners sleep on the stop signal and on the loop's halt (a lost lock), so neither waits out a backoff.

@@ -119,6 +119,12 @@ describe('--throttle auto flags of the commands that run moves', () => {
     expect((await inputOf([])).adaptive).toBeUndefined()
   })
 
+  it('tells the executor whether the run was given a --throttle of its own (it then clears a rate an earlier `throttle set` left)', async () => {
+    expect((await inputOf(['--throttle', '1MiB/s'])).throttleGiven).toBe(true)
+    expect((await inputOf(['--throttle', 'auto'])).throttleGiven).toBe(true)
+    expect((await inputOf([])).throttleGiven).toBe(false)
+  })
+
   it('refuses a malformed --window with one line naming the flag and one example (it gave "e.g." twice)', async () => {
     let rendered: {line: string; exitCode: number} | undefined
     await inputOf(['--window', '01:00']).catch((err: unknown) => (rendered = renderError(err, 'test')))
