@@ -182,13 +182,18 @@ export function movesAdoptedBy<T extends {value: Move; createRevision: bigint}>(
  * between the two transactions leaves it to the next run's sweep. A move already started has
  * moved the epoch on, and the one it superseded is skipped as stale at its start anyway.
  *
- * The heal wins: where such a group holds a waiting move taking the shard off a `draining` node
- * (a heal of a dead node, or a drain), the latest of those supersedes every other move of the
- * group, recorded before or after it. Superseded by a move of another replica (a pair the check
- * refuses now, StrandConflict, but an older apply recorded, or one let past before the node was
- * marked draining), the heal left the shard's replica on the node, at RF 2 on a dead node one
- * live copy, until the next heal. A cancelled move off the node does not count: it aborts, moving
- * nothing. Two heals off different nodes: the later one runs, the next heal does the other.
+ * The heal wins: a waiting move taking the shard off a `draining` node (a heal of a dead node,
+ * or a drain) supersedes every other move of the group that is not one, recorded before or after
+ * it, and is superseded only by a later one (the latest of those wins). Superseded by a move of
+ * another replica (a pair the check refuses now, StrandConflict, but an older apply recorded, or
+ * one let past before the node was marked draining), the heal left the shard's replica on the
+ * node, at RF 2 on a dead node one live copy, until the next heal. A cancelled move off the node
+ * wins nothing recorded after it (it aborts, moving nothing), but, like any cancelled move, it
+ * still supersedes those recorded before it: the check let its plan past them only because it
+ * takes the shard off that node itself, weighing none of its other actions against them, and its
+ * apply recorded them skipped before anyone could cancel; a sweep after a kill in between must
+ * leave what that apply would have. Two heals off different nodes: the later one runs, the next
+ * heal does the other.
  */
 export function supersededMoves<T extends {value: Pick<Move, 'plan' | 'shard' | 'from' | 'to' | 'phase' | 'baseEpoch' | 'cancelRequested'>; createRevision: bigint}>(moves: readonly T[], draining: (node: string) => boolean): {move: T; by: T}[] {
   const unstarted = moves.filter((m) => UNSTARTED.has(m.value.phase))
@@ -199,22 +204,28 @@ export function supersededMoves<T extends {value: Pick<Move, 'plan' | 'shard' | 
   const waiting = unstarted.filter((m) => !m.value.cancelRequested)
   // Grouped by shard and epoch: every executor run sweeps every recorded move, and comparing
   // each unstarted move with all the others took seconds at tens of thousands (a large drain).
-  const sameShardAndEpoch = new Map<string, {moves: T[]; heal?: T}>()
+  const heal = (o: T) => draining(o.value.from)
+  const latest = (a: T | undefined, o: T) => (a === undefined || o.createRevision > a.createRevision ? o : a)
+  const sameShardAndEpoch = new Map<string, {moves: T[]; lastHeal?: T}>()
   for (const o of unstarted) {
     const key = `${o.value.shard}@${o.value.baseEpoch}`
     const group = sameShardAndEpoch.get(key) ?? {moves: []}
     group.moves.push(o)
-    if (!o.value.cancelRequested && draining(o.value.from) && (group.heal === undefined || o.createRevision > group.heal.createRevision)) group.heal = o
+    if (heal(o)) group.lastHeal = latest(group.lastHeal, o)
     sameShardAndEpoch.set(key, group)
   }
   // Another plan's move to elsewhere: the same move is adopted, not superseded.
   const supersedes = (o: T, m: T) => o.value.plan !== m.value.plan && (o.value.from !== m.value.from || o.value.to !== m.value.to)
   return waiting.flatMap((m) => {
     const group = sameShardAndEpoch.get(`${m.value.shard}@${m.value.baseEpoch}`)!
-    if (group.heal) return supersedes(group.heal, m) ? [{move: m, by: group.heal}] : []
-    // The latest recording was let through past all the others (each past those before it).
+    const w = group.lastHeal
+    // The last heal, waiting, wins over the moves that are not heals, whenever they were recorded.
+    if (w && !heal(m) && !w.value.cancelRequested && supersedes(w, m)) return [{move: m, by: w}]
+    // Else the latest recording was let through past all the others (each past those before it);
+    // a heal only past another heal, and past every other move before any that is not a heal.
     const later = group.moves.filter((o) => o.createRevision > m.createRevision && supersedes(o, m))
-    const by = later.reduce<T | undefined>((a, o) => (a === undefined || o.createRevision > a.createRevision ? o : a), undefined)
+    const laterHeals = later.filter(heal)
+    const by = (laterHeals.length > 0 || heal(m) ? laterHeals : later).reduce<T | undefined>(latest, undefined)
     return by ? [{move: m, by}] : []
   })
 }

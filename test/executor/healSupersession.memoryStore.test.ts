@@ -8,7 +8,7 @@ import {readSnapshot} from '../../src/cluster/snapshotService.js'
 import {executePlan} from '../../src/executor/executePlan.js'
 import {DEFAULT_EXECUTOR_OPTIONS} from '../../src/executor/executorEnv.js'
 import {type MoveEffects} from '../../src/executor/moveEffects.js'
-import {commitMoveTransition, getMove, listMoves} from '../../src/executor/moveStore.js'
+import {commitMoveTransition, getMove, listMoves, requestCancel} from '../../src/executor/moveStore.js'
 import {UnfinishedConflictError} from '../../src/executor/unfinishedConflicts.js'
 import {type Plan, type PlanAction, sealPlan} from '../../src/model/plan.js'
 import {type Shard} from '../../src/model/shard.js'
@@ -16,6 +16,7 @@ import {planRebalance} from '../../src/planner/planRebalance.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
 import {stoppedAfterRecording} from './adoptWorld.js'
 import {moveOf} from './fixtures.js'
+import {clientFrozenAfter} from './frozenClient.js'
 
 /**
  * A heal (the autopilot's, or a human's drain of a dead node) re-creates elsewhere the replicas
@@ -40,8 +41,8 @@ async function world() {
   const template = planRebalance(await readSnapshot(ctx), {}, {id: 'x', createdAt: new Date(now).toISOString()})
   const move = (shard: Shard, from: string, to: string, kind: 'balance' | 'drain' = 'balance'): PlanAction => ({kind: 'move', shard: shard.id, epoch: shard.epoch, from, to, bytes: 0, keys: 0, reason: {kind, detail: 'x'}, predicted: {source: 1, target: 1}})
   const effects: MoveEffects = {barrier: async () => {}, copy: async (env, m) => commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'}), verify: async () => {}, drain: async () => {}, drop: async () => 0, catchUp: async () => {}}
-  const run = (plan: Plan | undefined, signal = new AbortController().signal) =>
-    executePlan(ctx, {plan, limits: {maxConcurrent: 2, perNode: 2, incomingPerNode: 2}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test'}, {now: () => now, sleep: async (ms) => void (now += ms), emit: () => {}, effects}, signal)
+  const run = (plan: Plan | undefined, signal = new AbortController().signal, c = ctx) =>
+    executePlan(c, {plan, limits: {maxConcurrent: 2, perNode: 2, incomingPerNode: 2}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test'}, {now: () => now, sleep: async (ms) => void (now += ms), emit: () => {}, effects}, signal)
   return {
     ctx,
     s,
@@ -53,6 +54,17 @@ async function world() {
     apply: (plan: Plan | undefined) => run(plan),
     /** applyStoppedAfterRecording runs `plan` and stops it (Ctrl-C) once its moves are recorded: none starts. */
     applyStoppedAfterRecording: (plan: Plan) => stoppedAfterRecording(store, ctx, plan, (signal) => run(plan, signal)),
+    /**
+     * applyKilledAfterRecording runs `plan` on its own client, which freezes for good (SIGKILL)
+     * right after the commit that records the plan's moves: nothing after it lands (the sweep's
+     * skips included); its lease then lapses.
+     */
+    applyKilledAfterRecording: async (plan: Plan) => {
+      const dying = clientFrozenAfter(store, (p) => p.key.startsWith(ctx.keys.move(`${plan.id}-`)))
+      void run(plan, undefined, makeServiceContext(dying.client, {cluster: 'heal'}, () => new Date(now)))
+      await dying.dead
+      dying.expireLeases()
+    },
     /** n1Dies: n1's lease lapses for good and it is marked draining, as the autopilot does before it heals. */
     n1Dies: async () => {
       await store.delete(ctx.keys.alive('n1'))
@@ -60,6 +72,9 @@ async function world() {
     },
     leftover: (m: ReturnType<typeof moveOf>) => store.put(ctx.keys.move(m.id), JSON.stringify(m)),
     shard: async () => (await listShards(ctx)).shards.find((v) => v.value.id === s.id)!.value,
+    shardById: async (id: number) => (await listShards(ctx)).shards.find((v) => v.value.id === id)!.value,
+    /** t: another shard, on neither n1 nor z (a plan can move it to z). */
+    t: (await listShards(ctx)).shards.map((v) => v.value).find((v) => v.id !== s.id && v.replicas.every((r) => r.node !== 'n1' && r.node !== z))!,
   }
 }
 
@@ -105,5 +120,39 @@ describe('a pending heal move (taking a shard off a draining node) and another p
     expect((await w.shard()).replicas.map((r) => r.node).sort()).toEqual([w.x, w.z].sort())
     expect((await getMove(w.ctx, 'plan-q-0000')).value.phase).toBe('done')
     expect((await getMove(w.ctx, 'plan-p-0000')).value).toMatchObject({phase: 'skipped', reason: expect.stringMatching(/^superseded by plan plan-q's move of shard \d+ \(n1 -> n\d\), which takes it off draining node n1/)})
+  })
+
+  // Found by the s25 heal hunt. P takes s off n1 itself, so it is let past the heal move (which
+  // it supersedes) without its other actions being weighed against it: P counts on z not getting
+  // s. Unkilled, P's apply records the heal move skipped before anyone can cancel P's move of s.
+  // Killed in between, the sweep took the cancelled move off n1 for one that wins nothing from
+  // the heal, and the resume ran the heal move: z got s beside t, which neither plan counted on.
+  it('Given the heal\'s pending move of s n1 -> z and plan P (s n1 -> y, then t to z) whose apply is killed right after recording its moves, When the operator cancels P\'s move of s alone and `apply --resume` runs, Then the heal move is still skipped, as P\'s apply would have recorded it: z gets t only', async () => {
+    const w = await world()
+    await w.n1Dies()
+    await w.applyStoppedAfterRecording(w.planOf('heal-h', [w.move(w.s, 'n1', w.z, 'drain')]))
+    const t = w.t
+    await w.applyKilledAfterRecording(w.planOf('plan-p', [w.move(w.s, 'n1', w.y), w.move(t, t.replicas[0]!.node, w.z)]))
+    expect((await getMove(w.ctx, 'heal-h-0000')).value.phase).toBe('pending')
+    await requestCancel(w.ctx, 'plan-p-0000')
+    const resumed = await w.apply(undefined)
+    expect(resumed.moves.map((m) => `${m.id}:${m.phase}`).sort()).toEqual(['plan-p-0000:aborted', 'plan-p-0001:done'])
+    expect((await getMove(w.ctx, 'heal-h-0000')).value).toMatchObject({phase: 'skipped', reason: expect.stringMatching(/^superseded by plan plan-p's move of shard \d+ \(n1 -> n\d\), which takes it off draining node n1/)})
+    expect((await w.shardById(t.id)).replicas.map((r) => r.node)).toContain(w.z)
+    expect((await w.shard()).replicas.map((r) => r.node).sort()).toEqual(['n1', w.x].sort())
+  })
+
+  // The same cancel, P's apply not killed: what the sweep must leave the killed one at.
+  it('Given P\'s apply stopped once recorded (the heal move recorded skipped), When the operator cancels P\'s move of s and `apply --resume` runs, Then the heal move stays skipped and z gets t only', async () => {
+    const w = await world()
+    await w.n1Dies()
+    await w.applyStoppedAfterRecording(w.planOf('heal-h', [w.move(w.s, 'n1', w.z, 'drain')]))
+    const t = w.t
+    await w.applyStoppedAfterRecording(w.planOf('plan-p', [w.move(w.s, 'n1', w.y), w.move(t, t.replicas[0]!.node, w.z)]))
+    expect((await getMove(w.ctx, 'heal-h-0000')).value.phase).toBe('skipped')
+    await requestCancel(w.ctx, 'plan-p-0000')
+    await w.apply(undefined)
+    expect((await w.shardById(t.id)).replicas.map((r) => r.node)).toContain(w.z)
+    expect((await w.shard()).replicas.map((r) => r.node).sort()).toEqual(['n1', w.x].sort())
   })
 })
