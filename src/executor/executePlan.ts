@@ -102,7 +102,8 @@ export interface ApplyDeps {
 export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: ApplyDeps, signal: AbortSignal): Promise<ApplyResult> {
   const started = deps.now()
   if (input.plan) checkPlanIntegrity(input.plan, ctx.cluster)
-  const lock = await acquireLock(ctx.store, ctx.keys.executorLock, input.holder)
+  // The lock says what this run runs, so `moves cancel --plan` can tell whether it aborts a plan's marked moves.
+  const lock = await acquireLock(ctx.store, ctx.keys.executorLock, input.holder, undefined, undefined, {plan: input.plan?.id ?? null})
   const stop = new AbortController()
   const onAbort = () => stop.abort()
   signal.addEventListener('abort', onAbort)
