@@ -47,10 +47,13 @@ const UNSTARTED: ReadonlySet<MovePhase> = new Set(['pending', 'checked'])
  *
  * Pairs on the same shard are the preflight's (the shard is busy, or whichever move runs
  * first wins and the other is skipped at its epoch check). An unstarted move of another plan
- * on a shard this plan acts on first at the same epoch changes nothing later (this plan's
- * action raises the epoch, so that move is skipped when it starts): it conflicts with nothing,
- * so an interrupted drain's queue does not block the next drain of the node; nor does an
- * unstarted move whose shard `epochOf` (the map now) no longer has at its base epoch.
+ * on a shard this plan acts on at that move's epoch changes nothing later (the sweep,
+ * supersededMoves, records it skipped, and this plan's action raises the epoch past it): it
+ * conflicts with nothing, so an interrupted drain's queue does not block the next drain of the
+ * node; nor does an unstarted move whose shard `epochOf` (the map now) is past its base epoch.
+ * One whose base epoch the shard has not reached yet (another plan's second move of a shard,
+ * recorded at the epoch its first move leaves) is not skipped: any move of the shard takes it
+ * there (every move raises the epoch by EPOCH_STEPS.move), and it runs after this plan.
  * Except a move taking its shard off a node that is `draining` (a heal re-creating a dead
  * node's replicas, or a drain): skipped for an action that does not take the shard off that
  * node too (a move of another replica, a split), it left the shard on the node (at RF 2, on a
@@ -63,10 +66,11 @@ const UNSTARTED: ReadonlySet<MovePhase> = new Set(['pending', 'checked'])
  * epoch, so the other move it would have made stale still runs after the plan: it conflicts.
  */
 export function conflictsWithUnfinished(plan: Pick<Plan, 'id' | 'actions'>, unfinished: readonly UnfinishedMove[], epochOf: (shard: number) => number | undefined, draining: (node: string) => boolean, runs: (action: number) => boolean = () => true): MoveConflict[] {
-  // The plan's first action on each shard, when that action runs (undefined otherwise).
-  const first = new Map<number, {index: number; action: PlanAction} | undefined>()
+  // The plan's action on each shard at each epoch, when that action runs: its first one on the
+  // shard at the shard's epoch now, and the later ones at the epochs the earlier leave.
+  const at = new Map<string, {index: number; action: PlanAction}>()
   plan.actions.forEach((a, i) => {
-    if (!first.has(a.shard)) first.set(a.shard, runs(i) ? {index: i, action: a} : undefined)
+    if (runs(i) && !at.has(`${a.shard}@${a.epoch}`)) at.set(`${a.shard}@${a.epoch}`, {index: i, action: a})
   })
   const out: MoveConflict[] = []
   for (const other of unfinished) {
@@ -79,11 +83,15 @@ export function conflictsWithUnfinished(plan: Pick<Plan, 'id' | 'actions'>, unfi
     if (adoptable(plan, {...other, rollbackRequested: other.rollbackRequested ?? false})) continue
     // Cancelled before its cutover: the next executor aborts it, leaving its shard as the map has it now.
     if ((other.cancelRequested || other.phase === 'aborting') && !PHASE_TABLE[other.phase].cutOver) continue
-    // An unstarted move whose shard is no longer at its epoch (or gone) is skipped when it starts: it changes nothing.
-    if (UNSTARTED.has(other.phase) && epochOf(other.shard) !== other.baseEpoch) continue
-    const firstOnShard = first.get(other.shard)
-    if (UNSTARTED.has(other.phase) && firstOnShard?.action.epoch === other.baseEpoch) {
-      const {index, action} = firstOnShard
+    // An unstarted move whose shard is past its epoch (or gone) is skipped when it starts: it
+    // changes nothing. Not one whose epoch the shard has not reached yet (a plan's second move of
+    // a shard, recorded at the epoch its first leaves): every move raises the epoch by the same
+    // steps, whoever makes it, so that move runs once the shard gets there.
+    const epochNow = epochOf(other.shard)
+    if (UNSTARTED.has(other.phase) && (epochNow === undefined || epochNow > other.baseEpoch)) continue
+    const actsAtItsEpoch = UNSTARTED.has(other.phase) ? at.get(`${other.shard}@${other.baseEpoch}`) : undefined
+    if (actsAtItsEpoch) {
+      const {index, action} = actsAtItsEpoch
       if (!draining(other.from) || (action.kind === 'move' && action.from === other.from)) continue
       // A heal the plan would have skipped: refused, so it still runs after the plan, and its node pairs count too (below).
       out.push({strands: true, action: index, shard: action.shard, ...(action.kind === 'move' ? {from: action.from, to: action.to} : {}), node: other.from, other})

@@ -71,6 +71,18 @@ describe('conflictsWithUnfinished', () => {
     expect(conflictsWith(plan, [other(1, 'd', 'n2', 'copying')], () => 5).map((c) => c.shard)).toEqual([2])
   })
 
+  // Found by the s25 heal hunt: every move raises its shard's epoch by EPOCH_STEPS.move, whoever
+  // makes it, so another plan's second move of a shard (recorded at the epoch its first leaves)
+  // runs once the shard gets there: it was taken for one skipped at its start.
+  it('Given an unstarted move of another plan at an epoch its shard has not reached yet, Then it conflicts like a move at the shard\'s epoch, unless this plan acts on its shard at that epoch too (the sweep supersedes it then)', () => {
+    const second = other(1, 'x', 'z', 'pending', 5)
+    expect(conflictsWith(planB(move(2, 'x', 'z')), [second], () => 1)).toMatchObject([{action: 0, node: 'z', other: {id: 'a-0001'}}])
+    // This plan's own first move of shard 1 takes it to epoch 5 as well: the second move still runs after it.
+    expect(conflictsWith(planB(move(1, 'n1', 'y', 1), move(2, 'x', 'z')), [second], () => 1).map((c) => c.action)).toEqual([1])
+    // This plan moves shard 1 at epoch 5 too: the later recording wins at that epoch.
+    expect(conflictsWith(planB(move(1, 'n1', 'y', 1), move(1, 'x', 'w', 5), move(2, 'x', 'z')), [second], () => 1)).toEqual([])
+  })
+
   // Found by the s24 heal review: a plan acting first on a shard a heal was taking off a dead
   // (draining) node was let past the heal's move, which it then had skipped: the shard kept its
   // replica on the dead node (at RF 2 one live copy) until the next heal.
