@@ -91,4 +91,23 @@ describe('a pending heal move (taking a shard off a draining node) and another p
     expect((await w.shardById(t.id)).replicas.map((r) => r.node)).toContain(w.z)
     expect((await w.shard()).replicas.map((r) => r.node).sort()).toEqual(['n1', w.x].sort())
   })
+
+  // Found by the s25 heal hunt: the node's state is read for the conflict check before the
+  // question, and the sweep reads it again after the answer. n1 marked draining in between (the
+  // autopilot marks a dead node before it takes the executor lock, `node drain` before its apply),
+  // the check let P past Q's move as an ordinary one, and the sweep then let that move, now a heal,
+  // win over P's: P's run recorded its own move skipped and did not run Q's, s left on dead n1.
+  it('Given Q\'s pending move of s n1 -> z (n1 alive, active), When n1 dies and is marked draining while an apply of P (s x -> y) waits for its answer, Then P is refused (CONFLICT, nothing changed) as it would have been a moment later, and `apply --resume` takes s off n1', async () => {
+    const w = await world()
+    expect((await w.applyStoppedAfterRecording(w.planOf('plan-q', [w.move(w.s, 'n1', w.z)]))).stopped).toBe(true)
+    const err = await w.applyAnswering(w.planOf('plan-p', [w.move(w.s, w.x, w.y)]), w.n1Dies).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect((await listMoves(w.ctx)).filter((m) => m.value.plan === 'plan-p').map((m) => `${m.value.id}:${m.value.phase}`)).toEqual([])
+    expect(err).toBeInstanceOf(UnfinishedConflictError)
+    expect((err as UnfinishedConflictError).moves).toEqual(['plan-q-0000'])
+    await w.apply(undefined)
+    expect((await w.shard()).replicas.map((r) => r.node).sort()).toEqual([w.x, w.z].sort())
+  })
 })

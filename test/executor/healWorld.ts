@@ -36,8 +36,8 @@ export async function healWorld() {
   const template = planRebalance(await readSnapshot(ctx), {}, {id: 'x', createdAt: new Date(now).toISOString()})
   const move = (shard: Shard, from: string, to: string, kind: 'balance' | 'drain' = 'balance'): PlanAction => ({kind: 'move', shard: shard.id, epoch: shard.epoch, from, to, bytes: 0, keys: 0, reason: {kind, detail: 'x'}, predicted: {source: 1, target: 1}})
   const effects: MoveEffects = {barrier: async () => {}, copy: async (env, m) => commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'}), verify: async () => {}, drain: async () => {}, drop: async () => 0, catchUp: async () => {}}
-  const run = (plan: Plan | undefined, signal = new AbortController().signal, c = ctx) =>
-    executePlan(c, {plan, limits: {maxConcurrent: 2, perNode: 2, incomingPerNode: 2}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test'}, {now: () => now, sleep: async (ms) => void (now += ms), emit: () => {}, effects}, signal)
+  const run = (plan: Plan | undefined, signal = new AbortController().signal, c = ctx, confirm = async () => true) =>
+    executePlan(c, {plan, limits: {maxConcurrent: 2, perNode: 2, incomingPerNode: 2}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm, holder: 'test'}, {now: () => now, sleep: async (ms) => void (now += ms), emit: () => {}, effects}, signal)
   return {
     ctx,
     s,
@@ -47,6 +47,8 @@ export async function healWorld() {
     move,
     planOf: (id: string, actions: PlanAction[]) => sealPlan({...template, id, actions}),
     apply: (plan: Plan | undefined) => run(plan),
+    /** applyAnswering runs `plan`, doing `meanwhile` while it waits for the operator's answer (yes). */
+    applyAnswering: (plan: Plan, meanwhile: () => Promise<void>) => run(plan, undefined, ctx, async () => (await meanwhile(), true)),
     /** applyStoppedAfterRecording runs `plan` and stops it (Ctrl-C) once its moves are recorded: none starts. */
     applyStoppedAfterRecording: (plan: Plan) => stoppedAfterRecording(store, ctx, plan, (signal) => run(plan, signal)),
     /**
