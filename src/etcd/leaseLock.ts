@@ -10,6 +10,13 @@ export const LockHolderSchema = z.object({
   host: z.string(),
   pid: z.number().int(),
   acquiredAt: z.string(),
+  /**
+   * plan, on the executor lock only: what the executor runs. A plan id: that plan's moves and
+   * those its apply took over from other plans (adoptedMoves); null: `apply --resume`, every
+   * recorded unfinished move. Absent: not said (`redis fix`, which runs no move, or an older
+   * executor): `moves cancel --plan` then cannot say whether the holder runs a plan's moves.
+   */
+  plan: z.string().nullable().optional(),
 })
 
 /** LockHolder describes the process holding a lock. */
@@ -61,10 +68,10 @@ export class LockLapsedError extends UserError {
  * The lease lifecycle is the {@link LeasedMembership} nodes and routers use, without
  * recovery: a lost lock stays lost (its fence is the old key's create revision, so the
  * holder must stop, and a later `apply --resume` takes a new one). A failed attempt never
- * leaves its lease kept alive.
+ * leaves its lease kept alive. `runs` is written with the holder (the executor says which plan it runs).
  */
-export async function acquireLock(store: Store, key: string, holder: string, ttlSeconds = 10, clock: () => Date = () => new Date()): Promise<HeldLock> {
-  const me: LockHolder = {holder, host: hostname(), pid: process.pid, acquiredAt: clock().toISOString()}
+export async function acquireLock(store: Store, key: string, holder: string, ttlSeconds = 10, clock: () => Date = () => new Date(), runs?: Pick<LockHolder, 'plan'>): Promise<HeldLock> {
+  const me: LockHolder = {holder, host: hostname(), pid: process.pid, acquiredAt: clock().toISOString(), ...runs}
   let createRevision: bigint | undefined
   const membership = new LeasedMembership({
     grant: () => store.grantLease(ttlSeconds),

@@ -109,7 +109,8 @@ export interface ApplyDeps {
 export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: ApplyDeps, signal: AbortSignal): Promise<ApplyResult> {
   const started = deps.now()
   if (input.plan) checkPlanIntegrity(input.plan, ctx.cluster)
-  const lock = await acquireLock(ctx.store, ctx.keys.executorLock, input.holder)
+  // The lock says what this run runs, so `moves cancel --plan` can tell whether it aborts a plan's marked moves.
+  const lock = await acquireLock(ctx.store, ctx.keys.executorLock, input.holder, undefined, undefined, {plan: input.plan?.id ?? null})
   const stop = new AbortController()
   const onAbort = () => stop.abort()
   signal.addEventListener('abort', onAbort)
@@ -144,22 +145,12 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
     // transitions) is fenced on it, so what the operator confirms is what runs. Read before
     // the lock, another apply's splits and cutovers could land between the read and the run.
     const plan = input.plan && !alreadyRecorded ? input.plan : undefined
-    const nodes = plan ? await listNodes(ctx) : []
-    if (plan) refuseUnknownNodes(plan, new Set(nodes.map((n) => n.value.id)))
+    if (plan) refuseUnknownNodes(plan, new Set((await listNodes(ctx)).map((n) => n.value.id)))
     const preflight = plan ? await preflightNow(ctx, plan) : undefined
     // Another plan's unfinished moves would still run after this plan's, on nodes it did not
     // count them on (overfilling a node both fill): refused before asking, nothing changed.
     // Read under the lock, so no move can start or finish in between.
-    if (plan) {
-      const epochs = new Map((await listShards(ctx)).shards.map((s) => [s.value.id, s.value.epoch]))
-      // With the moves an interrupted apply listed but did not record: the next run records and runs them too.
-      // Thrown as UnfinishedConflictError: nothing has changed yet, and the autopilot (which
-      // resumes those moves after such a refusal) must not take it for an executor that stopped part way.
-      // Only actions that run count as acting on a shard first: a stale one leaves the other move valid.
-      // A heal's move (off a draining node) the plan would have skipped without taking its shard off that node counts too.
-      const draining = new Set(nodes.filter((n) => n.value.state === 'draining').map((n) => n.value.id))
-      refuseConflicts(plan.id, conflictsWithUnfinished(plan, await unfinishedMoves(ctx), (id) => epochs.get(id), (node) => draining.has(node), (i) => preflight?.verdicts[i]?.ok === true))
-    }
+    if (plan && preflight) await refuseConflictsNow(ctx, plan, preflight)
     if (!(await input.confirm(preflight))) {
       return {...summarise(input.plan?.id ?? null, [], [], started, deps.now(), true), unchanged: true}
     }
@@ -168,7 +159,15 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
     // plan left split but unrecorded would need a fresh preflight), and no move starts.
     if (stop.signal.aborted) return {...stoppedUnchanged(input, started, deps, info), leaseLost}
     // A refusal, too, changes nothing (PlanChangedError says so): it comes before the lists are completed.
-    if (plan && preflight) refuseIfChanged(preflight, await preflightNow(ctx, plan))
+    if (plan && preflight) {
+      const now = await preflightNow(ctx, plan)
+      refuseIfChanged(preflight, now)
+      // The lock keeps moves from being recorded or changing, not nodes: one marked draining while
+      // the question was open (the autopilot marks a dead node before it takes the executor lock,
+      // `node drain` before its apply) makes a move off it a heal, which the sweep lets win over
+      // this plan's move of its shard: refused as the check would refuse it now, nothing changed.
+      await refuseConflictsNow(ctx, plan, now)
+    }
     for (const r of await completeRecordings(ctx, lock)) {
       info(r.whole ? `recorded the ${r.named - r.recorded} move(s) of plan ${r.plan} that an interrupted apply left unrecorded (${r.recorded} of its ${r.named} were recorded)` : `deleted the unfinished list of plan ${r.plan}'s moves that an apply stopped before recording any of them`)
     }
@@ -204,6 +203,24 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
     await clients.close()
     await lock.release()
   }
+}
+
+/**
+ * refuseConflictsNow throws UnfinishedConflictError (CONFLICT, nothing changed) when `plan`
+ * conflicts with other plans' unfinished moves (conflictsWithUnfinished) as the map, the nodes'
+ * states and the moves are now; `preflight`, read under the lock too, says which actions run.
+ * With the moves an interrupted apply listed but did not record: the next run records and runs
+ * them too. Its own error class: nothing has changed yet, and the autopilot (which resumes those
+ * moves after such a refusal) must not take it for an executor that stopped part way. Only
+ * actions that run count as acting on a shard: a stale one leaves the other move valid. A heal's
+ * move (off a draining node) the plan would have skipped without taking its shard off that node
+ * counts too.
+ */
+async function refuseConflictsNow(ctx: ServiceContext, plan: Plan, preflight: Preflight): Promise<void> {
+  const [{shards}, nodes, unfinished] = await Promise.all([listShards(ctx), listNodes(ctx), unfinishedMoves(ctx)])
+  const epochs = new Map(shards.map((s) => [s.value.id, s.value.epoch]))
+  const draining = new Set(nodes.filter((n) => n.value.state === 'draining').map((n) => n.value.id))
+  refuseConflicts(plan.id, conflictsWithUnfinished(plan, unfinished, (id) => epochs.get(id), (node) => draining.has(node), (i) => preflight.verdicts[i]?.ok === true))
 }
 
 /** stoppedUnchanged is the result of a run stopped before it changed anything (no split, no record, no move). */

@@ -1,5 +1,6 @@
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {UserError, isUserError} from '../errors/errors.js'
+import {type LockHolder, parseLockHolder} from '../etcd/leaseLock.js'
 import {PHASE_TABLE} from '../model/move.js'
 import {readRecordings} from './moveRecording.js'
 import {type FencedMove, getMove, listMoves, requestCancel} from './moveStore.js'
@@ -21,8 +22,17 @@ export interface PlanCancel {
   finished: number
   /** unrecorded: confirmed moves of the plan that a stopped apply had not recorded yet (see moveRecording.ts): not cancelled. */
   unrecorded: number
-  /** executorRunning: whether an executor holds the lock now (it honours the cancels within a second). */
+  /** executorRunning: whether an executor holds the lock now (it honours the cancels of the moves it runs within a second). */
   executorRunning: boolean
+  /** executor: who holds the executor lock and what it runs (its lock's `plan`: a plan id, null for `apply --resume`, absent when not said); null when none does. */
+  executor: Pick<LockHolder, 'holder' | 'plan'> | null
+  /**
+   * leftToResume: how many of the moves marked (or already being cancelled) no running executor
+   * aborts: `apply --resume` does, once the running one (if any) ends. All of them with no
+   * executor; those an apply of another plan does not run (not its own, not taken over by it);
+   * null when the executor's lock does not say what it runs.
+   */
+  leftToResume: number | null
   /**
    * adopted: the other plans' moves among those counted above that the plan's apply runs as its
    * own (it makes the same moves: movesAdoptedBy), each with its plan; marked like the plan's own.
@@ -50,15 +60,21 @@ export async function requestPlanCancel(ctx: ServiceContext, plan: string): Prom
   const mine = [...moves.filter((m) => m.value.plan === plan), ...adopted]
   const recording = recordings.find((r) => r.plan === plan)
   if (mine.length === 0 && !recording) throw new UserError('NOT_FOUND', `plan "${plan}" has no moves in cluster "${ctx.cluster}"`, 'list plans with moves with `shardctl moves list`')
-  const out: PlanCancel = {plan, cancelled: 0, already: 0, finishing: 0, finished: 0, unrecorded: recording ? recording.named - recording.recorded : 0, executorRunning: lock !== undefined, adopted: adopted.map((m) => ({id: m.value.id, plan: m.value.plan}))}
+  const holder: Pick<LockHolder, 'holder' | 'plan'> | undefined = lock ? (parseLockHolder(lock.value) ?? {holder: 'an unreadable holder'}) : undefined
+  const executor = holder ? {holder: holder.holder, ...(holder.plan !== undefined ? {plan: holder.plan} : {})} : null
+  const out: PlanCancel = {plan, cancelled: 0, already: 0, finishing: 0, finished: 0, unrecorded: recording ? recording.named - recording.recorded : 0, executorRunning: lock !== undefined, executor, leftToResume: 0, adopted: adopted.map((m) => ({id: m.value.id, plan: m.value.plan}))}
   const toMark: FencedMove[] = []
+  const aborting: FencedMove[] = []
   for (const m of mine) {
     const answer = PHASE_TABLE[m.value.phase].cancel
     if (answer === 'finished') out.finished++
-    else if (answer === 'already-aborting' || (answer === 'accept' && m.value.cancelRequested)) out.already++
-    else if (answer === 'accept') toMark.push(m)
+    else if (answer === 'already-aborting' || (answer === 'accept' && m.value.cancelRequested)) {
+      out.already++
+      aborting.push(m)
+    } else if (answer === 'accept') toMark.push(m)
     else out.finishing++
   }
+  out.leftToResume = leftToResume([...toMark, ...aborting], moves, executor)
   for (let i = 0; i < toMark.length; i += CANCEL_BATCH) {
     const batch = toMark.slice(i, i + CANCEL_BATCH)
     const now = ctx.clock().toISOString()
@@ -74,6 +90,20 @@ export async function requestPlanCancel(ctx: ServiceContext, plan: string): Prom
     for (const m of batch) await cancelOne(ctx, m.value.id, out)
   }
   return out
+}
+
+/**
+ * leftToResume counts the moves of `marked` the executor holding the lock does not run (see
+ * PlanCancel.leftToResume): `apply --resume` runs every recorded move, an apply of plan R its own
+ * and those it took over (movesAdoptedBy), and it never looks at another move until it ends.
+ */
+function leftToResume(marked: readonly FencedMove[], moves: readonly FencedMove[], executor: PlanCancel['executor']): number | null {
+  if (executor === null) return marked.length
+  if (executor.plan === undefined) return null
+  const runs = executor.plan
+  if (runs === null) return 0
+  const adopted = new Set(movesAdoptedBy(runs, moves).map((m) => m.value.id))
+  return marked.filter((m) => m.value.plan !== runs && !adopted.has(m.value.id)).length
 }
 
 async function cancelOne(ctx: ServiceContext, id: string, out: PlanCancel): Promise<void> {
@@ -92,9 +122,18 @@ async function cancelOne(ctx: ServiceContext, id: string, out: PlanCancel): Prom
 export function planCancelText(r: PlanCancel): string[] {
   const lines = [`plan ${r.plan}: ${r.cancelled} move(s) marked for cancellation, ${r.already} already being cancelled or aborted, ${r.finishing} cut over (they finish), ${r.finished} finished`]
   if (r.adopted.length > 0) lines.push(`counted with them: ${r.adopted.length} move(s) of other plans that this plan's apply runs as its own (it makes the same moves): ${r.adopted.map((m) => `${m.id} (plan ${m.plan})`).join(', ')}`)
-  if (r.cancelled + r.already > 0) {
-    lines.push(r.executorRunning ? 'the running executor aborts the marked moves back to their old replicas' : 'no executor is running: `shardctl apply --resume` aborts the marked moves back to their old replicas (and finishes the cut-over ones)')
-  }
+  if (r.cancelled + r.already > 0) lines.push(executorLine(r, r.executor))
   if (r.unrecorded > 0) lines.push(`${r.unrecorded} confirmed move(s) of the plan are not recorded yet and were not cancelled: \`shardctl apply --resume\` records them first; run this again once it has (its log says "recorded the ... move(s) of plan ${r.plan}")`)
   return lines
+}
+
+/** executorLine says who aborts the marked moves: the running executor, or `apply --resume` (after it). */
+function executorLine(r: PlanCancel, executor: PlanCancel['executor']): string {
+  if (executor === null) return 'no executor is running: `shardctl apply --resume` aborts the marked moves back to their old replicas (and finishes the cut-over ones)'
+  if (r.leftToResume === null) return `an executor holds the lock (${executor.holder}) without saying which moves it runs: it aborts those of the marked moves it runs, and once it ends \`shardctl apply --resume\` aborts the rest back to their old replicas`
+  const runner = `the running executor (${executor.holder}, ${executor.plan === null ? 'resuming every recorded move' : `applying plan ${executor.plan}`})`
+  if (r.leftToResume === 0) return `${runner} aborts the marked moves back to their old replicas`
+  const marked = r.cancelled + r.already
+  const rest = marked - r.leftToResume
+  return `${runner} does not run ${r.leftToResume} of the marked move(s): once it ends, \`shardctl apply --resume\` aborts them back to their old replicas${rest > 0 ? `; it aborts the other ${rest}` : ''}`
 }

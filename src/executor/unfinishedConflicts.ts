@@ -47,10 +47,13 @@ const UNSTARTED: ReadonlySet<MovePhase> = new Set(['pending', 'checked'])
  *
  * Pairs on the same shard are the preflight's (the shard is busy, or whichever move runs
  * first wins and the other is skipped at its epoch check). An unstarted move of another plan
- * on a shard this plan acts on first at the same epoch changes nothing later (this plan's
- * action raises the epoch, so that move is skipped when it starts): it conflicts with nothing,
- * so an interrupted drain's queue does not block the next drain of the node; nor does an
- * unstarted move whose shard `epochOf` (the map now) no longer has at its base epoch.
+ * on a shard this plan acts on at that move's epoch changes nothing later (the sweep,
+ * supersededMoves, records it skipped, and this plan's action raises the epoch past it): it
+ * conflicts with nothing, so an interrupted drain's queue does not block the next drain of the
+ * node; nor does an unstarted move whose shard `epochOf` (the map now) is past its base epoch.
+ * One whose base epoch the shard has not reached yet (another plan's second move of a shard,
+ * recorded at the epoch its first move leaves) is not skipped: any move of the shard takes it
+ * there (every move raises the epoch by EPOCH_STEPS.move), and it runs after this plan.
  * Except a move taking its shard off a node that is `draining` (a heal re-creating a dead
  * node's replicas, or a drain): skipped for an action that does not take the shard off that
  * node too (a move of another replica, a split), it left the shard on the node (at RF 2, on a
@@ -63,10 +66,11 @@ const UNSTARTED: ReadonlySet<MovePhase> = new Set(['pending', 'checked'])
  * epoch, so the other move it would have made stale still runs after the plan: it conflicts.
  */
 export function conflictsWithUnfinished(plan: Pick<Plan, 'id' | 'actions'>, unfinished: readonly UnfinishedMove[], epochOf: (shard: number) => number | undefined, draining: (node: string) => boolean, runs: (action: number) => boolean = () => true): MoveConflict[] {
-  // The plan's first action on each shard, when that action runs (undefined otherwise).
-  const first = new Map<number, {index: number; action: PlanAction} | undefined>()
+  // The plan's action on each shard at each epoch, when that action runs: its first one on the
+  // shard at the shard's epoch now, and the later ones at the epochs the earlier leave.
+  const at = new Map<string, {index: number; action: PlanAction}>()
   plan.actions.forEach((a, i) => {
-    if (!first.has(a.shard)) first.set(a.shard, runs(i) ? {index: i, action: a} : undefined)
+    if (runs(i) && !at.has(`${a.shard}@${a.epoch}`)) at.set(`${a.shard}@${a.epoch}`, {index: i, action: a})
   })
   const out: MoveConflict[] = []
   for (const other of unfinished) {
@@ -79,11 +83,15 @@ export function conflictsWithUnfinished(plan: Pick<Plan, 'id' | 'actions'>, unfi
     if (adoptable(plan, {...other, rollbackRequested: other.rollbackRequested ?? false})) continue
     // Cancelled before its cutover: the next executor aborts it, leaving its shard as the map has it now.
     if ((other.cancelRequested || other.phase === 'aborting') && !PHASE_TABLE[other.phase].cutOver) continue
-    // An unstarted move whose shard is no longer at its epoch (or gone) is skipped when it starts: it changes nothing.
-    if (UNSTARTED.has(other.phase) && epochOf(other.shard) !== other.baseEpoch) continue
-    const firstOnShard = first.get(other.shard)
-    if (UNSTARTED.has(other.phase) && firstOnShard?.action.epoch === other.baseEpoch) {
-      const {index, action} = firstOnShard
+    // An unstarted move whose shard is past its epoch (or gone) is skipped when it starts: it
+    // changes nothing. Not one whose epoch the shard has not reached yet (a plan's second move of
+    // a shard, recorded at the epoch its first leaves): every move raises the epoch by the same
+    // steps, whoever makes it, so that move runs once the shard gets there.
+    const epochNow = epochOf(other.shard)
+    if (UNSTARTED.has(other.phase) && (epochNow === undefined || epochNow > other.baseEpoch)) continue
+    const actsAtItsEpoch = UNSTARTED.has(other.phase) ? at.get(`${other.shard}@${other.baseEpoch}`) : undefined
+    if (actsAtItsEpoch) {
+      const {index, action} = actsAtItsEpoch
       if (!draining(other.from) || (action.kind === 'move' && action.from === other.from)) continue
       // A heal the plan would have skipped: refused, so it still runs after the plan, and its node pairs count too (below).
       out.push({strands: true, action: index, shard: action.shard, ...(action.kind === 'move' ? {from: action.from, to: action.to} : {}), node: other.from, other})
@@ -182,13 +190,18 @@ export function movesAdoptedBy<T extends {value: Move; createRevision: bigint}>(
  * between the two transactions leaves it to the next run's sweep. A move already started has
  * moved the epoch on, and the one it superseded is skipped as stale at its start anyway.
  *
- * The heal wins: where such a group holds a waiting move taking the shard off a `draining` node
- * (a heal of a dead node, or a drain), the latest of those supersedes every other move of the
- * group, recorded before or after it. Superseded by a move of another replica (a pair the check
- * refuses now, StrandConflict, but an older apply recorded, or one let past before the node was
- * marked draining), the heal left the shard's replica on the node, at RF 2 on a dead node one
- * live copy, until the next heal. A cancelled move off the node does not count: it aborts, moving
- * nothing. Two heals off different nodes: the later one runs, the next heal does the other.
+ * The heal wins: a waiting move taking the shard off a `draining` node (a heal of a dead node,
+ * or a drain) supersedes every other move of the group that is not one, recorded before or after
+ * it, and is superseded only by a later one (the latest of those wins). Superseded by a move of
+ * another replica (a pair the check refuses now, StrandConflict, but an older apply recorded, or
+ * one let past before the node was marked draining), the heal left the shard's replica on the
+ * node, at RF 2 on a dead node one live copy, until the next heal. A cancelled move off the node
+ * wins nothing recorded after it (it aborts, moving nothing), but, like any cancelled move, it
+ * still supersedes those recorded before it: the check let its plan past them only because it
+ * takes the shard off that node itself, weighing none of its other actions against them, and its
+ * apply recorded them skipped before anyone could cancel; a sweep after a kill in between must
+ * leave what that apply would have. Two heals off different nodes: the later one runs, the next
+ * heal does the other.
  */
 export function supersededMoves<T extends {value: Pick<Move, 'plan' | 'shard' | 'from' | 'to' | 'phase' | 'baseEpoch' | 'cancelRequested'>; createRevision: bigint}>(moves: readonly T[], draining: (node: string) => boolean): {move: T; by: T}[] {
   const unstarted = moves.filter((m) => UNSTARTED.has(m.value.phase))
@@ -199,22 +212,28 @@ export function supersededMoves<T extends {value: Pick<Move, 'plan' | 'shard' | 
   const waiting = unstarted.filter((m) => !m.value.cancelRequested)
   // Grouped by shard and epoch: every executor run sweeps every recorded move, and comparing
   // each unstarted move with all the others took seconds at tens of thousands (a large drain).
-  const sameShardAndEpoch = new Map<string, {moves: T[]; heal?: T}>()
+  const heal = (o: T) => draining(o.value.from)
+  const latest = (a: T | undefined, o: T) => (a === undefined || o.createRevision > a.createRevision ? o : a)
+  const sameShardAndEpoch = new Map<string, {moves: T[]; lastHeal?: T}>()
   for (const o of unstarted) {
     const key = `${o.value.shard}@${o.value.baseEpoch}`
     const group = sameShardAndEpoch.get(key) ?? {moves: []}
     group.moves.push(o)
-    if (!o.value.cancelRequested && draining(o.value.from) && (group.heal === undefined || o.createRevision > group.heal.createRevision)) group.heal = o
+    if (heal(o)) group.lastHeal = latest(group.lastHeal, o)
     sameShardAndEpoch.set(key, group)
   }
   // Another plan's move to elsewhere: the same move is adopted, not superseded.
   const supersedes = (o: T, m: T) => o.value.plan !== m.value.plan && (o.value.from !== m.value.from || o.value.to !== m.value.to)
   return waiting.flatMap((m) => {
     const group = sameShardAndEpoch.get(`${m.value.shard}@${m.value.baseEpoch}`)!
-    if (group.heal) return supersedes(group.heal, m) ? [{move: m, by: group.heal}] : []
-    // The latest recording was let through past all the others (each past those before it).
+    const w = group.lastHeal
+    // The last heal, waiting, wins over the moves that are not heals, whenever they were recorded.
+    if (w && !heal(m) && !w.value.cancelRequested && supersedes(w, m)) return [{move: m, by: w}]
+    // Else the latest recording was let through past all the others (each past those before it);
+    // a heal only past another heal, and past every other move before any that is not a heal.
     const later = group.moves.filter((o) => o.createRevision > m.createRevision && supersedes(o, m))
-    const by = later.reduce<T | undefined>((a, o) => (a === undefined || o.createRevision > a.createRevision ? o : a), undefined)
+    const laterHeals = later.filter(heal)
+    const by = (laterHeals.length > 0 || heal(m) ? laterHeals : later).reduce<T | undefined>(latest, undefined)
     return by ? [{move: m, by}] : []
   })
 }

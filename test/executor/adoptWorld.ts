@@ -11,9 +11,9 @@ import {type Move, type MovePhase} from '../../src/model/move.js'
 import {type Plan, type PlanAction, sealPlan} from '../../src/model/plan.js'
 import {type Shard} from '../../src/model/shard.js'
 import {planRebalance} from '../../src/planner/planRebalance.js'
-import {type Txn} from '../../src/store/store.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
 import {moveOf} from './fixtures.js'
+import {clientFrozenAfter} from './frozenClient.js'
 
 /**
  * stoppedAfterRecording runs `run` (an apply of `plan`) and stops it, as Ctrl-C does, once a
@@ -78,23 +78,10 @@ export async function adoptWorld() {
   }
   /** applyKilledAfter runs `plan` on its own client, which freezes for good (SIGKILL) after the first commit with a put matching `killedBy`; its lease then lapses. */
   const applyKilledAfter = async (plan: Plan, killedBy: (put: {key: string; value: string}) => boolean) => {
-    const dying = store.connect()
-    const commit = dying.commit.bind(dying)
-    let frozen = false
-    let killed!: () => void
-    const dead = new Promise<void>((r) => (killed = r))
-    dying.commit = async (txn: Txn) => {
-      if (frozen) {
-        killed()
-        return new Promise<bigint | undefined>(() => {})
-      }
-      const rev = await commit(txn)
-      if (rev !== undefined && (txn.puts ?? []).some(killedBy)) frozen = true
-      return rev
-    }
-    void apply(makeServiceContext(dying, {cluster: 'adopt'}, () => new Date(now)), plan)
-    await dead
-    for (const lease of store.leaseIds()) store.expireLease(lease)
+    const dying = clientFrozenAfter(store, killedBy)
+    void apply(makeServiceContext(dying.client, {cluster: 'adopt'}, () => new Date(now)), plan)
+    await dying.dead
+    dying.expireLeases()
   }
   return {
     ctx,

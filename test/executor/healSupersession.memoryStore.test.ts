@@ -1,21 +1,8 @@
 import {describe, expect, it} from 'vitest'
-import {listShards} from '../../src/cluster/clusterRepo.js'
-import {initCluster} from '../../src/cluster/initCluster.js'
-import {setNodeState} from '../../src/cluster/nodeService.js'
-import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
-import {makeServiceContext} from '../../src/cluster/serviceContext.js'
-import {readSnapshot} from '../../src/cluster/snapshotService.js'
-import {executePlan} from '../../src/executor/executePlan.js'
-import {DEFAULT_EXECUTOR_OPTIONS} from '../../src/executor/executorEnv.js'
-import {type MoveEffects} from '../../src/executor/moveEffects.js'
-import {commitMoveTransition, getMove, listMoves} from '../../src/executor/moveStore.js'
+import {getMove, listMoves, requestCancel} from '../../src/executor/moveStore.js'
 import {UnfinishedConflictError} from '../../src/executor/unfinishedConflicts.js'
-import {type Plan, type PlanAction, sealPlan} from '../../src/model/plan.js'
-import {type Shard} from '../../src/model/shard.js'
-import {planRebalance} from '../../src/planner/planRebalance.js'
-import {MemoryStore} from '../../src/store/memoryStore.js'
-import {stoppedAfterRecording} from './adoptWorld.js'
 import {moveOf} from './fixtures.js'
+import {healWorld} from './healWorld.js'
 
 /**
  * A heal (the autopilot's, or a human's drain of a dead node) re-creates elsewhere the replicas
@@ -23,45 +10,9 @@ import {moveOf} from './fixtures.js'
  * shard at the heal move's epoch used to be let past it (the heal move "is skipped when it
  * starts") and the superseded-move sweep recorded the heal move skipped, while the plan's own
  * move of the shard moved another replica: at RF 2 the shard kept its replica on the dead node,
- * one live copy left until the next heal. Here on one memory store with fake node effects: RF 2
- * on n1..n4, n1 dead (no alive key) and marked draining, the heal's move of s n1 -> z pending.
+ * one live copy left until the next heal. The world: test/executor/healWorld.ts.
  */
-async function world() {
-  let now = 1_000_000
-  const store = new MemoryStore()
-  const ctx = makeServiceContext(store, {cluster: 'heal'}, () => new Date(now))
-  await initCluster(ctx, {shards: 8, rf: 2, nodes: parseNodeSpecs('n1=127.0.0.1:7101,n2=127.0.0.1:7102,n3=127.0.0.1:7103,n4=127.0.0.1:7104'), force: false})
-  for (const id of ['n1', 'n2', 'n3', 'n4']) await store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: '127.0.0.1:1', pid: 1, startedAt: 't'}))
-  const s = (await listShards(ctx)).shards.map((x) => x.value).find((x) => x.replicas.some((r) => r.node === 'n1'))
-  if (!s) throw new Error('the cluster needs a shard on n1')
-  // x: s's other (live) replica; y and z: the nodes without s.
-  const x = s.replicas.find((r) => r.node !== 'n1')!.node
-  const [y, z] = ['n2', 'n3', 'n4'].filter((n) => n !== x) as [string, string]
-  const template = planRebalance(await readSnapshot(ctx), {}, {id: 'x', createdAt: new Date(now).toISOString()})
-  const move = (shard: Shard, from: string, to: string, kind: 'balance' | 'drain' = 'balance'): PlanAction => ({kind: 'move', shard: shard.id, epoch: shard.epoch, from, to, bytes: 0, keys: 0, reason: {kind, detail: 'x'}, predicted: {source: 1, target: 1}})
-  const effects: MoveEffects = {barrier: async () => {}, copy: async (env, m) => commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'}), verify: async () => {}, drain: async () => {}, drop: async () => 0, catchUp: async () => {}}
-  const run = (plan: Plan | undefined, signal = new AbortController().signal) =>
-    executePlan(ctx, {plan, limits: {maxConcurrent: 2, perNode: 2, incomingPerNode: 2}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test'}, {now: () => now, sleep: async (ms) => void (now += ms), emit: () => {}, effects}, signal)
-  return {
-    ctx,
-    s,
-    x,
-    y,
-    z,
-    move,
-    planOf: (id: string, actions: PlanAction[]) => sealPlan({...template, id, actions}),
-    apply: (plan: Plan | undefined) => run(plan),
-    /** applyStoppedAfterRecording runs `plan` and stops it (Ctrl-C) once its moves are recorded: none starts. */
-    applyStoppedAfterRecording: (plan: Plan) => stoppedAfterRecording(store, ctx, plan, (signal) => run(plan, signal)),
-    /** n1Dies: n1's lease lapses for good and it is marked draining, as the autopilot does before it heals. */
-    n1Dies: async () => {
-      await store.delete(ctx.keys.alive('n1'))
-      await setNodeState(ctx, 'n1', 'draining')
-    },
-    leftover: (m: ReturnType<typeof moveOf>) => store.put(ctx.keys.move(m.id), JSON.stringify(m)),
-    shard: async () => (await listShards(ctx)).shards.find((v) => v.value.id === s.id)!.value,
-  }
-}
+const world = healWorld
 
 describe('a pending heal move (taking a shard off a draining node) and another plan\'s move of that shard at its epoch', () => {
   it('Given the heal\'s pending move of s n1 -> z (n1 dead, draining), When a plan moving s\'s live replica x -> y (made before n1 died) is applied, Then it is refused (CONFLICT, nothing changed) naming the heal move, and `apply --resume` takes s off n1', async () => {
@@ -105,5 +56,58 @@ describe('a pending heal move (taking a shard off a draining node) and another p
     expect((await w.shard()).replicas.map((r) => r.node).sort()).toEqual([w.x, w.z].sort())
     expect((await getMove(w.ctx, 'plan-q-0000')).value.phase).toBe('done')
     expect((await getMove(w.ctx, 'plan-p-0000')).value).toMatchObject({phase: 'skipped', reason: expect.stringMatching(/^superseded by plan plan-q's move of shard \d+ \(n1 -> n\d\), which takes it off draining node n1/)})
+  })
+
+  // Found by the s25 heal hunt. P takes s off n1 itself, so it is let past the heal move (which
+  // it supersedes) without its other actions being weighed against it: P counts on z not getting
+  // s. Unkilled, P's apply records the heal move skipped before anyone can cancel P's move of s.
+  // Killed in between, the sweep took the cancelled move off n1 for one that wins nothing from
+  // the heal, and the resume ran the heal move: z got s beside t, which neither plan counted on.
+  it('Given the heal\'s pending move of s n1 -> z and plan P (s n1 -> y, then t to z) whose apply is killed right after recording its moves, When the operator cancels P\'s move of s alone and `apply --resume` runs, Then the heal move is still skipped, as P\'s apply would have recorded it: z gets t only', async () => {
+    const w = await world()
+    await w.n1Dies()
+    await w.applyStoppedAfterRecording(w.planOf('heal-h', [w.move(w.s, 'n1', w.z, 'drain')]))
+    const t = w.t
+    await w.applyKilledAfterRecording(w.planOf('plan-p', [w.move(w.s, 'n1', w.y), w.move(t, t.replicas[0]!.node, w.z)]))
+    expect((await getMove(w.ctx, 'heal-h-0000')).value.phase).toBe('pending')
+    await requestCancel(w.ctx, 'plan-p-0000')
+    const resumed = await w.apply(undefined)
+    expect(resumed.moves.map((m) => `${m.id}:${m.phase}`).sort()).toEqual(['plan-p-0000:aborted', 'plan-p-0001:done'])
+    expect((await getMove(w.ctx, 'heal-h-0000')).value).toMatchObject({phase: 'skipped', reason: expect.stringMatching(/^superseded by plan plan-p's move of shard \d+ \(n1 -> n\d\), which takes it off draining node n1/)})
+    expect((await w.shardById(t.id)).replicas.map((r) => r.node)).toContain(w.z)
+    expect((await w.shard()).replicas.map((r) => r.node).sort()).toEqual(['n1', w.x].sort())
+  })
+
+  // The same cancel, P's apply not killed: what the sweep must leave the killed one at.
+  it('Given P\'s apply stopped once recorded (the heal move recorded skipped), When the operator cancels P\'s move of s and `apply --resume` runs, Then the heal move stays skipped and z gets t only', async () => {
+    const w = await world()
+    await w.n1Dies()
+    await w.applyStoppedAfterRecording(w.planOf('heal-h', [w.move(w.s, 'n1', w.z, 'drain')]))
+    const t = w.t
+    await w.applyStoppedAfterRecording(w.planOf('plan-p', [w.move(w.s, 'n1', w.y), w.move(t, t.replicas[0]!.node, w.z)]))
+    expect((await getMove(w.ctx, 'heal-h-0000')).value.phase).toBe('skipped')
+    await requestCancel(w.ctx, 'plan-p-0000')
+    await w.apply(undefined)
+    expect((await w.shardById(t.id)).replicas.map((r) => r.node)).toContain(w.z)
+    expect((await w.shard()).replicas.map((r) => r.node).sort()).toEqual(['n1', w.x].sort())
+  })
+
+  // Found by the s25 heal hunt: the node's state is read for the conflict check before the
+  // question, and the sweep reads it again after the answer. n1 marked draining in between (the
+  // autopilot marks a dead node before it takes the executor lock, `node drain` before its apply),
+  // the check let P past Q's move as an ordinary one, and the sweep then let that move, now a heal,
+  // win over P's: P's run recorded its own move skipped and did not run Q's, s left on dead n1.
+  it('Given Q\'s pending move of s n1 -> z (n1 alive, active), When n1 dies and is marked draining while an apply of P (s x -> y) waits for its answer, Then P is refused (CONFLICT, nothing changed) as it would have been a moment later, and `apply --resume` takes s off n1', async () => {
+    const w = await world()
+    expect((await w.applyStoppedAfterRecording(w.planOf('plan-q', [w.move(w.s, 'n1', w.z)]))).stopped).toBe(true)
+    const err = await w.applyAnswering(w.planOf('plan-p', [w.move(w.s, w.x, w.y)]), w.n1Dies).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect((await listMoves(w.ctx)).filter((m) => m.value.plan === 'plan-p').map((m) => `${m.value.id}:${m.value.phase}`)).toEqual([])
+    expect(err).toBeInstanceOf(UnfinishedConflictError)
+    expect((err as UnfinishedConflictError).moves).toEqual(['plan-q-0000'])
+    await w.apply(undefined)
+    expect((await w.shard()).replicas.map((r) => r.node).sort()).toEqual([w.x, w.z].sort())
   })
 })

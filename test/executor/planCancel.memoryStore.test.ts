@@ -163,3 +163,59 @@ describe('moves cancel --plan P and the moves P\'s run adopted from another plan
     expect((await getMove(w.ctx, 'plan-q-0000')).value.cancelRequested).toBe(false)
   })
 })
+
+// Found by the s25 heal hunt: with the executor lock held, `moves cancel --plan P` said "the
+// running executor aborts the marked moves", whatever that executor runs. An apply of another
+// plan R runs R's moves (and those R adopted) only: P's marked moves waited, unaborted, until an
+// `apply --resume` after it, which the text did not say.
+describe('moves cancel --plan P while an executor holds the lock', () => {
+  /** cancelDuring applies `running` and cancels plan P while the move of shard `shard` copies; returns the cancel's text. */
+  async function cancelDuring(w: Awaited<ReturnType<typeof adoptWorld>>, running: Plan | undefined, shard: number) {
+    let text: string[] = []
+    const cancelling: MoveEffects = {
+      ...w.effects,
+      copy: async (env, m) => {
+        if (m.value.shard === shard && text.length === 0) text = planCancelText(await requestPlanCancel(env.ctx, 'plan-p'))
+        return w.effects.copy(env, m)
+      },
+    }
+    const result = await w.apply(running, cancelling)
+    return {text: text.join('\n'), result}
+  }
+
+  it('Given P (u n1 -> n2) stopped once recorded, When P is cancelled while an apply of plan R (a shard n3 -> n4: no conflict) runs, Then the text says R\'s run leaves P\'s move to `apply --resume` once it ends, which it does: R\'s run ends with P\'s move still pending, the resume aborts it', async () => {
+    const w = await adoptWorld()
+    await w.setAlive('n3')
+    await addNode(w.ctx, parseNodeSpecs('n4=127.0.0.1:7104')[0]!, undefined)
+    await w.setAlive('n4')
+    const onN3 = (await listShards(w.ctx)).shards.map((x) => x.value).find((x) => x.replicas[0]!.node === 'n3')!
+    expect((await w.applyStoppedAfterRecording(w.planOf('plan-p', [w.move(w.u, 'n2')]))).stopped).toBe(true)
+    const {text, result} = await cancelDuring(w, w.planOf('plan-r', [w.move(onN3, 'n4', 'n3')]), onN3.id)
+    expect(result.moves.map((m) => `${m.id}:${m.phase}`)).toEqual(['plan-r-0000:done'])
+    expect((await getMove(w.ctx, 'plan-p-0000')).value).toMatchObject({phase: 'pending', cancelRequested: true})
+    expect(text).not.toContain('the running executor aborts the marked moves')
+    expect(text).toContain('the running executor (test, applying plan plan-r) does not run 1 of the marked move(s): once it ends, `shardctl apply --resume` aborts them back to their old replicas')
+    await w.apply(undefined)
+    expect((await getMove(w.ctx, 'plan-p-0000')).value.phase).toBe('aborted')
+    expect((await w.shard(w.u.id)).replicas).toEqual([{node: 'n1', role: 'voter'}])
+  })
+
+  it('Given P (t n1 -> n2) stopped once recorded, When P is cancelled while `apply --resume` (or an apply of P) runs it, Then the text says the running executor aborts the marked moves, and it does', async () => {
+    for (const again of [false, true]) {
+      const w = await adoptWorld()
+      const p = w.planOf('plan-p', [w.move(w.t, 'n2')])
+      expect((await w.applyStoppedAfterRecording(p)).stopped).toBe(true)
+      const {text} = await cancelDuring(w, again ? p : undefined, w.t.id)
+      expect(text).toContain(`the running executor (test, ${again ? 'applying plan plan-p' : 'resuming every recorded move'}) aborts the marked moves back to their old replicas`)
+      expect((await getMove(w.ctx, 'plan-p-0000')).value.phase).toBe('aborted')
+      expect((await w.shard(w.t.id)).replicas).toEqual([{node: 'n1', role: 'voter'}])
+    }
+  })
+})
+
+describe('planCancelText with the executor lock held by one that does not say what it runs', () => {
+  it('Given the lock of `redis fix` (or of an older executor), Then the text says only the moves it runs are aborted by it, and `apply --resume` aborts the rest once it ends', () => {
+    const text = planCancelText({plan: 'p', cancelled: 2, already: 0, finishing: 0, finished: 0, unrecorded: 0, executorRunning: true, executor: {holder: 'shardctl redis fix'}, leftToResume: null, adopted: []})
+    expect(text).toContain('an executor holds the lock (shardctl redis fix) without saying which moves it runs: it aborts those of the marked moves it runs, and once it ends `shardctl apply --resume` aborts the rest back to their old replicas')
+  })
+})

@@ -71,6 +71,18 @@ describe('conflictsWithUnfinished', () => {
     expect(conflictsWith(plan, [other(1, 'd', 'n2', 'copying')], () => 5).map((c) => c.shard)).toEqual([2])
   })
 
+  // Found by the s25 heal hunt: every move raises its shard's epoch by EPOCH_STEPS.move, whoever
+  // makes it, so another plan's second move of a shard (recorded at the epoch its first leaves)
+  // runs once the shard gets there: it was taken for one skipped at its start.
+  it('Given an unstarted move of another plan at an epoch its shard has not reached yet, Then it conflicts like a move at the shard\'s epoch, unless this plan acts on its shard at that epoch too (the sweep supersedes it then)', () => {
+    const second = other(1, 'x', 'z', 'pending', 5)
+    expect(conflictsWith(planB(move(2, 'x', 'z')), [second], () => 1)).toMatchObject([{action: 0, node: 'z', other: {id: 'a-0001'}}])
+    // This plan's own first move of shard 1 takes it to epoch 5 as well: the second move still runs after it.
+    expect(conflictsWith(planB(move(1, 'n1', 'y', 1), move(2, 'x', 'z')), [second], () => 1).map((c) => c.action)).toEqual([1])
+    // This plan moves shard 1 at epoch 5 too: the later recording wins at that epoch.
+    expect(conflictsWith(planB(move(1, 'n1', 'y', 1), move(1, 'x', 'w', 5), move(2, 'x', 'z')), [second], () => 1)).toEqual([])
+  })
+
   // Found by the s24 heal review: a plan acting first on a shard a heal was taking off a dead
   // (draining) node was let past the heal's move, which it then had skipped: the shard kept its
   // replica on the dead node (at RF 2 one live copy) until the next heal.
@@ -246,13 +258,27 @@ describe('supersededMoves', () => {
     expect(supersededMoves([h, p], noneDraining)).toEqual([{move: h, by: p}])
   })
 
-  it('Given the heal cancelled, or a later move off that node cancelled, Then a cancelled move wins nothing from the heal: it aborts, moving nothing', () => {
+  it('Given the heal cancelled, Then it wins nothing recorded after it: it aborts, moving nothing', () => {
     const drainingN1 = (node: string) => node === 'n1'
     const h = rec(10, 'h', 7, 'n1', 'n3')
     const p = rec(20, 'p', 7, 'n2', 'n4')
     expect(supersededMoves([rec(10, 'h', 7, 'n1', 'n3', 'pending', 1, true), p], drainingN1)).toEqual([])
-    expect(supersededMoves([h, rec(20, 'p', 7, 'n1', 'n4', 'pending', 1, true)], drainingN1)).toEqual([])
     expect(supersededMoves([h, rec(15, 'p', 7, 'n2', 'n4', 'joining')], drainingN1)).toEqual([])
+  })
+
+  // Found by the s25 heal hunt: a later move off the node, cancelled after its apply was killed
+  // before the sweep, let the earlier heal run, beside the later plan's other moves counted
+  // without it (test/executor/healSupersession.memoryStore.test.ts has the whole story).
+  it('Given a later move off that node cancelled, Then it still supersedes the heal and the other moves recorded before it, as its apply would have recorded before the cancel', () => {
+    const drainingN1 = (node: string) => node === 'n1'
+    const h = rec(10, 'h', 7, 'n1', 'n3')
+    const q = rec(15, 'q', 7, 'n2', 'n3')
+    const p = rec(20, 'p', 7, 'n1', 'n4', 'pending', 1, true)
+    expect(supersededMoves([h, p], drainingN1)).toEqual([{move: h, by: p}])
+    expect(supersededMoves([h, q, p], drainingN1).map((x) => `${x.move.value.plan}<${x.by.value.plan}`)).toEqual(['h<p', 'q<p'])
+    // A move recorded after the cancelled one was let past a heal already skipped: it runs.
+    const r = rec(30, 'r', 7, 'n2', 'n4')
+    expect(supersededMoves([h, p, r], drainingN1).map((x) => `${x.move.value.plan}<${x.by.value.plan}`)).toEqual(['h<p'])
   })
 
   it('Given the later move started, the same move, at another epoch, of another shard or of the same plan, or the earlier one started or cancelled, Then nothing is superseded', () => {
