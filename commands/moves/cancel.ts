@@ -1,6 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 import {EtcdCommand} from '../../src/cli/baseCommand.js'
 import {UserError} from '../../src/errors/errors.js'
+import {markedMoveNext} from '../../src/executor/markedMoveRunner.js'
 import {requestCancel} from '../../src/executor/moveStore.js'
 import {type PlanCancel, planCancelText, requestPlanCancel} from '../../src/executor/planCancel.js'
 
@@ -27,6 +28,8 @@ export default class MovesCancel extends EtcdCommand {
       return result
     }
     const result = await requestCancel(ctx, args.id!)
+    // Who carries it out: said only when this call marked it (a repeat or a refusal says what is already so).
+    if (result.changed) result.message = `${result.message}: ${await markedMoveNext(ctx, args.id!, 'the cancel')}`
     this.log(result.message)
     return result
   }

@@ -1,5 +1,6 @@
 import {Args} from '@oclif/core'
 import {EtcdCommand} from '../../src/cli/baseCommand.js'
+import {markedMoveNext} from '../../src/executor/markedMoveRunner.js'
 import {requestRollback} from '../../src/executor/moveStore.js'
 
 export default class MovesRollback extends EtcdCommand {
@@ -10,7 +11,10 @@ export default class MovesRollback extends EtcdCommand {
 
   async run(): Promise<{changed: boolean; message: string}> {
     const {args, flags} = await this.parse(MovesRollback)
-    const result = await requestRollback(await this.services(flags), args.id)
+    const ctx = await this.services(flags)
+    const result = await requestRollback(ctx, args.id)
+    // Who carries it out: said only when this call marked it (a repeat or a refusal says what is already so).
+    if (result.changed) result.message = `${result.message}: ${await markedMoveNext(ctx, args.id, 'the rollback')}`
     this.log(result.message)
     return result
   }

@@ -108,7 +108,7 @@ export async function requestCancel(ctx: ServiceContext, id: string): Promise<{c
     const next = {...m.value, cancelRequested: true, updatedAt: ctx.clock().toISOString()}
     try {
       await ctx.store.update(m.key, JSON.stringify(next), m.modRevision)
-      return {changed: true, message: `move ${id} will be cancelled by the executor`}
+      return {changed: true, message: `move ${id} marked for cancellation`}
     } catch (err) {
       if (!isUserError(err, 'CONFLICT')) throw err
     }
@@ -133,7 +133,7 @@ export async function requestRollback(ctx: ServiceContext, id: string): Promise<
     const next = {...m.value, rollbackRequested: true, updatedAt: ctx.clock().toISOString()}
     try {
       await ctx.store.update(m.key, JSON.stringify(next), m.modRevision)
-      return {changed: true, message: `move ${id} will be rolled back by the executor (run \`shardctl apply --resume\` if none is running)`}
+      return {changed: true, message: `move ${id} marked for rollback`}
     } catch (err) {
       if (!isUserError(err, 'CONFLICT')) throw err
     }

@@ -60,8 +60,7 @@ export async function requestPlanCancel(ctx: ServiceContext, plan: string): Prom
   const mine = [...moves.filter((m) => m.value.plan === plan), ...adopted]
   const recording = recordings.find((r) => r.plan === plan)
   if (mine.length === 0 && !recording) throw new UserError('NOT_FOUND', `plan "${plan}" has no moves in cluster "${ctx.cluster}"`, 'list plans with moves with `shardctl moves list`')
-  const holder: Pick<LockHolder, 'holder' | 'plan'> | undefined = lock ? (parseLockHolder(lock.value) ?? {holder: 'an unreadable holder'}) : undefined
-  const executor = holder ? {holder: holder.holder, ...(holder.plan !== undefined ? {plan: holder.plan} : {})} : null
+  const executor = executorOf(lock?.value)
   const out: PlanCancel = {plan, cancelled: 0, already: 0, finishing: 0, finished: 0, unrecorded: recording ? recording.named - recording.recorded : 0, executorRunning: lock !== undefined, executor, leftToResume: 0, adopted: adopted.map((m) => ({id: m.value.id, plan: m.value.plan}))}
   const toMark: FencedMove[] = []
   const aborting: FencedMove[] = []
@@ -92,12 +91,19 @@ export async function requestPlanCancel(ctx: ServiceContext, plan: string): Prom
   return out
 }
 
+/** executorOf reads who holds the executor lock (its value `lockValue`, undefined: none) and what it says it runs. */
+export function executorOf(lockValue: string | undefined): PlanCancel['executor'] {
+  if (lockValue === undefined) return null
+  const holder: Pick<LockHolder, 'holder' | 'plan'> = parseLockHolder(lockValue) ?? {holder: 'an unreadable holder'}
+  return {holder: holder.holder, ...(holder.plan !== undefined ? {plan: holder.plan} : {})}
+}
+
 /**
  * leftToResume counts the moves of `marked` the executor holding the lock does not run (see
  * PlanCancel.leftToResume): `apply --resume` runs every recorded move, an apply of plan R its own
  * and those it took over (movesAdoptedBy), and it never looks at another move until it ends.
  */
-function leftToResume(marked: readonly FencedMove[], moves: readonly FencedMove[], executor: PlanCancel['executor']): number | null {
+export function leftToResume(marked: readonly FencedMove[], moves: readonly FencedMove[], executor: PlanCancel['executor']): number | null {
   if (executor === null) return marked.length
   if (executor.plan === undefined) return null
   const runs = executor.plan

@@ -80,6 +80,28 @@ describe('moves cancel --plan P while an apply of another plan holds the executo
     expect((await getMove(ctx, 'plan-p-0000')).value).toMatchObject({phase: 'pending', cancelRequested: true})
     await apply(undefined, fake)
     expect((await getMove(ctx, 'plan-p-0000')).value.phase).toBe('aborted')
+  })
+
+  it('Given P\'s pending move, When `moves cancel ID` of it runs while R\'s apply copies, Then it says R\'s run does not run that move and `apply --resume` carries the cancel out (it said "will be cancelled by the executor")', async () => {
+    const shards = (await listShards(ctx)).shards.map((s) => s.value)
+    const on = (node: string) => shards.find((s) => s.replicas[0]!.node === node)!
+    const [s, t] = [on('n1'), on('n4')] as [Shard, Shard]
+    await ctx.store.put(ctx.keys.move('plan-q-0000'), JSON.stringify(moveOf({id: 'plan-q-0000', plan: 'plan-q', shard: s.id, from: 'n1', to: 'n2', baseEpoch: s.epoch, epoch: s.epoch})))
+    const template = planRebalance(await readSnapshot(ctx), {}, {id: 't', createdAt: new Date().toISOString()})
+    const action: PlanAction = {kind: 'move', shard: t.id, epoch: t.epoch, from: 'n4', to: 'n3', bytes: 0, keys: 0, reason: {kind: 'balance', detail: 'x'}, predicted: {source: 1, target: 1}}
+    let cancel: CliResult | undefined
+    const cancelling: MoveEffects = {
+      ...fake,
+      copy: async (env, m) => {
+        cancel ??= await runCli(['moves', 'cancel', 'plan-q-0000', '--endpoints', endpoint, '--cluster', cluster], {cwd})
+        return fake.copy(env, m)
+      },
+    }
+    await apply(sealPlan({...template, id: 'plan-s', actions: [action]}), cancelling)
+    expect(cancel?.code).toBe(0)
+    expect(cancel?.stdout).toContain('move plan-q-0000 marked for cancellation: the running executor (shardctl apply plan-r, applying plan plan-s) does not run this move: once it ends, `shardctl apply --resume` carries out the cancel')
+    await apply(undefined, fake)
+    expect((await getMove(ctx, 'plan-q-0000')).value.phase).toBe('aborted')
     expect((await listShards(ctx)).shards.find((x) => x.value.id === s.id)!.value.replicas).toEqual([{node: 'n1', role: 'voter'}])
   })
 })
