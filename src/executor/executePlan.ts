@@ -18,7 +18,7 @@ import {NodeDirectory} from './nodeDirectory.js'
 import {engineLimits, type LatencySignal, latencySignalFor, moveRunnerFor, type MoveRunnerFn} from './engineMoveRunner.js'
 import {type RedisMoveOptions} from '../redis/redisMoveRunner.js'
 import {checkPlanIntegrity, preflightPlan, type Preflight, refuseUnknownNodes} from './planPreflight.js'
-import {adoptedMoves, conflictsWithUnfinished, refuseConflicts, supersededMoves} from './unfinishedConflicts.js'
+import {adoptedMoves, conflictsWithUnfinished, drainingIn, refuseConflicts, supersededMoves} from './unfinishedConflicts.js'
 import {refuseOtherPlanUnderSameId} from './recordedPlanIdentity.js'
 import {backoffMs, judgeRunFailure, RETRY_POLICY, type RunVerdict} from './retryPolicy.js'
 import {type ConcurrencyLimits, pickStartable} from './scheduler.js'
@@ -217,10 +217,14 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
  * counts too.
  */
 async function refuseConflictsNow(ctx: ServiceContext, plan: Plan, preflight: Preflight): Promise<void> {
-  const [{shards}, nodes, unfinished] = await Promise.all([listShards(ctx), listNodes(ctx), unfinishedMoves(ctx)])
+  const [{shards}, draining, unfinished] = await Promise.all([listShards(ctx), drainingNow(ctx), unfinishedMoves(ctx)])
   const epochs = new Map(shards.map((s) => [s.value.id, s.value.epoch]))
-  const draining = new Set(nodes.filter((n) => n.value.state === 'draining').map((n) => n.value.id))
-  refuseConflicts(plan.id, conflictsWithUnfinished(plan, unfinished, (id) => epochs.get(id), (node) => draining.has(node), (i) => preflight.verdicts[i]?.ok === true))
+  refuseConflicts(plan.id, conflictsWithUnfinished(plan, unfinished, (id) => epochs.get(id), draining, (i) => preflight.verdicts[i]?.ok === true))
+}
+
+/** drainingNow reads which nodes are marked draining now (a move off one is a heal, see conflictsWithUnfinished). */
+async function drainingNow(ctx: ServiceContext): Promise<(node: string) => boolean> {
+  return drainingIn((await listNodes(ctx)).map((n) => n.value))
 }
 
 /** stoppedUnchanged is the result of a run stopped before it changed anything (no split, no record, no move). */
@@ -371,11 +375,11 @@ async function recordMoves(ctx: ServiceContext, lock: HeldLock, plan: Plan, pref
  */
 async function skipSuperseded(ctx: ServiceContext, lock: HeldLock, all: FencedMove[], deps: ApplyDeps): Promise<FencedMove[]> {
   const now = new Map<string, FencedMove>()
-  const draining = new Set((await listNodes(ctx)).filter((n) => n.value.state === 'draining').map((n) => n.value.id))
-  for (const {move, by} of supersededMoves(all, (node) => draining.has(node))) {
+  const draining = await drainingNow(ctx)
+  for (const {move, by} of supersededMoves(all, draining)) {
     const m = move.value
     const o = by.value
-    const reason = draining.has(o.from)
+    const reason = draining(o.from)
       ? `superseded by plan ${o.plan}'s move of shard ${o.shard} (${o.from} -> ${o.to}), which takes it off draining node ${o.from} at epoch ${m.baseEpoch}: a move re-creating a draining node's replica elsewhere wins over other moves of its shard`
       : `superseded by plan ${o.plan}'s move of shard ${o.shard} (${o.from} -> ${o.to}), which acts on it first at epoch ${m.baseEpoch}; that plan was let through counting on this move being skipped`
     const done = await commitMoveTransition(ctx, lock.fence, move, {phase: 'skipped', reason}).catch((err: unknown) => {

@@ -34,6 +34,12 @@ export interface StrandConflict {
   other: UnfinishedMove
 }
 
+/** drainingIn (pure) is the `draining` predicate conflictsWithUnfinished and supersededMoves take: the nodes of `nodes` marked draining. */
+export function drainingIn(nodes: readonly {id: string; state: string}[]): (node: string) => boolean {
+  const draining = new Set(nodes.filter((n) => n.state === 'draining').map((n) => n.id))
+  return (node) => draining.has(node)
+}
+
 /** UNSTARTED are the phases in which a move has not changed its shard yet (it re-validates its epoch when it starts). */
 const UNSTARTED: ReadonlySet<MovePhase> = new Set(['pending', 'checked'])
 

@@ -2,7 +2,7 @@ import {type ServiceContext} from '../cluster/serviceContext.js'
 import {readSnapshot} from '../cluster/snapshotService.js'
 import {UserError} from '../errors/errors.js'
 import {unfinishedMoves} from '../executor/moveRecording.js'
-import {conflictsWithUnfinished, type MoveConflict, refuseConflicts, unfinishedMoveOf} from '../executor/unfinishedConflicts.js'
+import {conflictsWithUnfinished, drainingIn, type MoveConflict, refuseConflicts, unfinishedMoveOf} from '../executor/unfinishedConflicts.js'
 import {type Plan, PLAN_STRATEGIES, type PlanStrategy, shortStopOf, type ShortStop} from '../model/plan.js'
 import {parseWeights} from '../model/resources.js'
 import {type ClusterSnapshot} from '../model/snapshot.js'
@@ -122,8 +122,7 @@ export async function computeLivePlan(ctx: ServiceContext, options: PlanOptionsI
   const unfinished = (await unfinishedMoves(ctx)).map(unfinishedMoveOf)
   const run = computePlan(snapshot, options, context)
   const epochs = new Map(snapshot.shards.map((s) => [s.id, s.epoch]))
-  const draining = new Set(snapshot.nodes.filter((n) => n.state === 'draining').map((n) => n.id))
-  return {...run, conflicts: conflictsWithUnfinished(run.plan, unfinished, (id) => epochs.get(id), (node) => draining.has(node))}
+  return {...run, conflicts: conflictsWithUnfinished(run.plan, unfinished, (id) => epochs.get(id), drainingIn(snapshot.nodes))}
 }
 
 /**
