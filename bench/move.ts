@@ -153,6 +153,22 @@ async function loopbackTcpRate(total: number): Promise<number> {
   return total / secs
 }
 
+/**
+ * TCP_LIMIT_RUNS: how many times the loopback rate is measured; the limit is the fastest.
+ * One 2 GiB run (until session 26) measured 200.4 MiB/s once on the development VM, quiet
+ * (load 0.9), where runs in a fresh process minutes later gave 1,300 to 1,530: a single
+ * disturbed run set the copy row's target at a fifth of what it should be and judged it met.
+ * A limit is what the machine can do, so a slow run says nothing about it.
+ */
+const TCP_LIMIT_RUNS = 3
+
+/** loopbackTcpLimit measures loopbackTcpRate `runs` times over `total` bytes each: the fastest, and every run's rate as text. */
+async function loopbackTcpLimit(runs: number, total: number): Promise<{rate: number; all: string}> {
+  const rates: number[] = []
+  for (let i = 0; i < runs; i++) rates.push(await loopbackTcpRate(total))
+  return {rate: Math.max(...rates), all: rates.map((r) => mib(r)).join(', ')}
+}
+
 /** fsyncWriteRate writes `total` bytes sequentially in `chunkBytes` writes and fdatasyncs once at the end (dd conv=fdatasync); bytes/s. */
 function fsyncWriteRate(dir: string, total: number, chunkBytes: number): number {
   const file = join(dir, 'seq.bin')
@@ -583,10 +599,11 @@ function row(what: string, measured: string, target: string, met: boolean | null
 async function main(): Promise<void> {
   const load0 = loadavg()[0]!
   console.log(`move bench on ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), 1-minute load average ${load0.toFixed(1)} at start; shard ${SHARD_MIB} MiB of 64 KiB values`)
-  const tcp = await loopbackTcpRate(2048 * MiB)
+  const tcpRun = await loopbackTcpLimit(TCP_LIMIT_RUNS, 1024 * MiB)
+  const tcp = tcpRun.rate
   const diskRun = diskLimit(tempDir('disk'), 1024 * MiB)
   const disk = diskRun.rate
-  console.log(`raw loopback TCP ${mib(tcp)}, fsync'd sequential write ${mib(disk)} (the fastest of: ${diskRun.all})`)
+  console.log(`raw loopback TCP ${mib(tcp)} (the fastest of: ${tcpRun.all}), fsync'd sequential write ${mib(disk)} (the fastest of: ${diskRun.all})`)
   const bareMiB = Math.min(SHARD_MIB, 1024)
   const bareRun = await bareCopyRate(tempDir('bare'), bareMiB * MiB)
   const bare = bareRun.bytesPerSecond
