@@ -6,13 +6,12 @@ import {readSnapshot} from '../../src/cluster/snapshotService.js'
 import {executePlan} from '../../src/executor/executePlan.js'
 import {DEFAULT_EXECUTOR_OPTIONS} from '../../src/executor/executorEnv.js'
 import {type MoveEffects} from '../../src/executor/moveEffects.js'
-import {commitMoveTransition} from '../../src/executor/moveStore.js'
 import {type Move, type MovePhase} from '../../src/model/move.js'
 import {type Plan, type PlanAction, sealPlan} from '../../src/model/plan.js'
 import {type Shard} from '../../src/model/shard.js'
 import {planRebalance} from '../../src/planner/planRebalance.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
-import {moveOf} from './fixtures.js'
+import {copyOnlyEffects, moveOf} from './fixtures.js'
 import {clientFrozenAfter} from './frozenClient.js'
 
 /**
@@ -56,7 +55,7 @@ export async function adoptWorld() {
   if (!s || !t || !u) throw new Error('the cluster needs three shards on n1')
   const template = planRebalance(await readSnapshot(ctx), {}, {id: 'x', createdAt: new Date(now).toISOString()})
   const move = (shard: Shard, to: string, from = 'n1'): PlanAction => ({kind: 'move', shard: shard.id, epoch: shard.epoch, from, to, bytes: 0, keys: 0, reason: {kind: 'balance', detail: 'x'}, predicted: {source: 1, target: 1}})
-  const effects: MoveEffects = {barrier: async () => {}, copy: async (env, m) => commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'}), verify: async () => {}, drain: async () => {}, drop: async () => 0, catchUp: async () => {}}
+  const effects = copyOnlyEffects
   /** apply runs `plan` (or `apply --resume`) to its end; a run still going after SLEEPS_BEFORE_GIVING_UP loop sleeps is stopped (result.stopped). */
   const apply = (c: ServiceContext, plan: Plan | undefined, runEffects = effects) => {
     const stop = new AbortController()

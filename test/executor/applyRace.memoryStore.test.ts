@@ -7,12 +7,12 @@ import {readSnapshot} from '../../src/cluster/snapshotService.js'
 import {executePlan} from '../../src/executor/executePlan.js'
 import {DEFAULT_EXECUTOR_OPTIONS} from '../../src/executor/executorEnv.js'
 import {type MoveEffects} from '../../src/executor/moveEffects.js'
-import {commitMoveTransition} from '../../src/executor/moveStore.js'
 import {type Preflight} from '../../src/executor/planPreflight.js'
 import {type Plan, type PlanAction, sealPlan, type SplitAction} from '../../src/model/plan.js'
 import {type Shard} from '../../src/model/shard.js'
 import {planRebalance} from '../../src/planner/planRebalance.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
+import {copyOnlyEffects} from './fixtures.js'
 
 /**
  * Two operators (or CI pipelines) run `apply` at about the same time: the real executePlan
@@ -43,7 +43,7 @@ async function world() {
   }
   const move = (shard: number, epoch: number, from = holder, to = other) => ({kind: 'move', shard, epoch, from, to, bytes: 0, keys: 0, reason: {kind: 'balance', detail: 'x'}, predicted: {source: 1, target: 1}}) as PlanAction
   const template = planRebalance(await readSnapshot(ctxA), {allowSplit: true}, {id: 'race', createdAt: new Date(now).toISOString()})
-  const effects: MoveEffects = {barrier: async () => {}, copy: async (env, m) => commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'}), verify: async () => {}, drain: async () => {}, drop: async () => 0, catchUp: async () => {}}
+  const effects = copyOnlyEffects
   const apply = (ctx: ServiceContext, plan: Plan | undefined, holderName: string, confirm: (p: Preflight | undefined) => Promise<boolean> = async () => true, run: {effects?: MoveEffects; signal?: AbortSignal} = {}) =>
     executePlan(ctx, {plan, limits: {maxConcurrent: 1, perNode: 1}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm, holder: holderName}, {now: () => now, sleep: async (ms) => void (now += ms), emit: () => {}, effects: run.effects ?? effects}, run.signal ?? new AbortController().signal)
   return {

@@ -6,12 +6,12 @@ import {makeServiceContext} from '../../src/cluster/serviceContext.js'
 import {readSnapshot} from '../../src/cluster/snapshotService.js'
 import {executePlan} from '../../src/executor/executePlan.js'
 import {DEFAULT_EXECUTOR_OPTIONS} from '../../src/executor/executorEnv.js'
-import {type MoveEffects} from '../../src/executor/moveEffects.js'
-import {commitMoveTransition, listMoves} from '../../src/executor/moveStore.js'
+import {listMoves} from '../../src/executor/moveStore.js'
 import {type Plan, type PlanAction, sealPlan, type SplitAction} from '../../src/model/plan.js'
 import {type Preflight} from '../../src/executor/planPreflight.js'
 import {planRebalance} from '../../src/planner/planRebalance.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
+import {copyOnlyEffects} from './fixtures.js'
 
 /**
  * Ctrl-C (SIGINT: apply's abort signal) before `apply` changed anything: while it takes the
@@ -36,7 +36,7 @@ async function world() {
   const move: PlanAction = {kind: 'move', shard: b.id, epoch: b.epoch, from: holder, to: other, bytes: 0, keys: 0, reason: {kind: 'balance', detail: 'x'}, predicted: {source: 1, target: 1}}
   const template = planRebalance(await readSnapshot(ctx), {allowSplit: true}, {id: 'stop', createdAt: new Date(now).toISOString()})
   const plan: Plan = sealPlan({...template, id: 'stop', actions: [split, move]})
-  const effects: MoveEffects = {barrier: async () => {}, copy: async (env, m) => commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'}), verify: async () => {}, drain: async () => {}, drop: async () => 0, catchUp: async () => {}}
+  const effects = copyOnlyEffects
   const apply = (signal: AbortSignal, confirm: (p: Preflight | undefined) => Promise<boolean> = async () => true) =>
     executePlan(ctx, {plan, limits: {maxConcurrent: 1, perNode: 1}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm, holder: 'operator'}, {now: () => now, sleep: async (ms) => void (now += ms), emit: () => {}, effects}, signal)
   return {

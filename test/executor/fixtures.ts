@@ -1,3 +1,6 @@
+import {type ServiceContext} from '../../src/cluster/serviceContext.js'
+import {type MoveEffects} from '../../src/executor/moveEffects.js'
+import {commitMoveTransition} from '../../src/executor/moveStore.js'
 import {type Move} from '../../src/model/move.js'
 import {type Shard} from '../../src/model/shard.js'
 
@@ -26,4 +29,16 @@ export function moveOf(over: Partial<Move> & Pick<Move, 'shard' | 'from' | 'to'>
     copyStartedAt: null,
     ...over,
   }
+}
+
+/**
+ * copyOnlyEffects: move effects that touch no node. The copy only records the move's step to
+ * `verifying` (on the memory store or real etcd), so a run exercises the executor's records,
+ * fencing, lock and map transitions alone.
+ */
+export const copyOnlyEffects: MoveEffects = {barrier: async () => {}, copy: async (env, m) => commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'}), verify: async () => {}, drain: async () => {}, drop: async () => 0, catchUp: async () => {}}
+
+/** markNodesAlive writes an alive key for each node (no process behind it), as the executor's preflight asks of a move's nodes. */
+export async function markNodesAlive(ctx: ServiceContext, ids: readonly string[]): Promise<void> {
+  for (const id of ids) await ctx.store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: '127.0.0.1:1', pid: 1, startedAt: 't'}))
 }

@@ -6,14 +6,12 @@ import {makeServiceContext} from '../../src/cluster/serviceContext.js'
 import {readSnapshot} from '../../src/cluster/snapshotService.js'
 import {executePlan} from '../../src/executor/executePlan.js'
 import {DEFAULT_EXECUTOR_OPTIONS} from '../../src/executor/executorEnv.js'
-import {type MoveEffects} from '../../src/executor/moveEffects.js'
-import {commitMoveTransition} from '../../src/executor/moveStore.js'
 import {type Plan, type PlanAction, sealPlan} from '../../src/model/plan.js'
 import {type Shard} from '../../src/model/shard.js'
 import {planRebalance} from '../../src/planner/planRebalance.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
 import {stoppedAfterRecording} from './adoptWorld.js'
-import {type moveOf} from './fixtures.js'
+import {copyOnlyEffects, type moveOf} from './fixtures.js'
 import {clientFrozenAfter} from './frozenClient.js'
 
 /**
@@ -35,7 +33,7 @@ export async function healWorld() {
   const [y, z] = ['n2', 'n3', 'n4'].filter((n) => n !== x) as [string, string]
   const template = planRebalance(await readSnapshot(ctx), {}, {id: 'x', createdAt: new Date(now).toISOString()})
   const move = (shard: Shard, from: string, to: string, kind: 'balance' | 'drain' = 'balance'): PlanAction => ({kind: 'move', shard: shard.id, epoch: shard.epoch, from, to, bytes: 0, keys: 0, reason: {kind, detail: 'x'}, predicted: {source: 1, target: 1}})
-  const effects: MoveEffects = {barrier: async () => {}, copy: async (env, m) => commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'}), verify: async () => {}, drain: async () => {}, drop: async () => 0, catchUp: async () => {}}
+  const effects = copyOnlyEffects
   const run = (plan: Plan | undefined, signal = new AbortController().signal, c = ctx, confirm = async () => true) =>
     executePlan(c, {plan, limits: {maxConcurrent: 2, perNode: 2, incomingPerNode: 2}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm, holder: 'test'}, {now: () => now, sleep: async (ms) => void (now += ms), emit: () => {}, effects}, signal)
   return {

@@ -9,7 +9,7 @@ import {isUserError} from '../../src/errors/errors.js'
 import {executePlan} from '../../src/executor/executePlan.js'
 import {DEFAULT_EXECUTOR_OPTIONS} from '../../src/executor/executorEnv.js'
 import {type MoveEffects} from '../../src/executor/moveEffects.js'
-import {commitMoveTransition, getMove, listMoves} from '../../src/executor/moveStore.js'
+import {getMove, listMoves} from '../../src/executor/moveStore.js'
 import {stoppedPlans, stoppedPlanText} from '../../src/executor/moveViews.js'
 import {planCancelText, requestPlanCancel} from '../../src/executor/planCancel.js'
 import {type Plan, type PlanAction, sealPlan} from '../../src/model/plan.js'
@@ -17,7 +17,7 @@ import {planRebalance} from '../../src/planner/planRebalance.js'
 import {type Txn} from '../../src/store/store.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
 import {adoptWorld} from './adoptWorld.js'
-import {moveOf} from './fixtures.js'
+import {copyOnlyEffects, moveOf} from './fixtures.js'
 
 /**
  * Abandoning a plan whose apply died (SIGKILL) half way: `moves list` says nothing runs it
@@ -38,7 +38,7 @@ async function world() {
   const template = planRebalance(await readSnapshot(ctx), {}, {id: 'x', createdAt: new Date(now).toISOString()})
   const actions: PlanAction[] = shards.slice(0, MOVES).map((s) => ({kind: 'move', shard: s.id, epoch: s.epoch, from: 'n1', to: 'n2', bytes: 0, keys: 0, reason: {kind: 'balance', detail: 'x'}, predicted: {source: 1, target: 1}}))
   const plan: Plan = sealPlan({...template, id: 'big', actions})
-  const effects: MoveEffects = {barrier: async () => {}, copy: async (env, m) => commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'}), verify: async () => {}, drain: async () => {}, drop: async () => 0, catchUp: async () => {}}
+  const effects = copyOnlyEffects
   const apply = (c: ServiceContext, p: Plan | undefined) =>
     executePlan(c, {plan: p, limits: {maxConcurrent: 3, perNode: 3, incomingPerNode: 3}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test'}, {now: () => now, sleep: async (ms) => void (now += ms), emit: () => {}, effects}, new AbortController().signal)
   return {

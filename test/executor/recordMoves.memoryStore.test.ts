@@ -6,14 +6,14 @@ import {makeServiceContext, type ServiceContext} from '../../src/cluster/service
 import {readSnapshot} from '../../src/cluster/snapshotService.js'
 import {executePlan} from '../../src/executor/executePlan.js'
 import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent} from '../../src/executor/executorEnv.js'
-import {type MoveEffects} from '../../src/executor/moveEffects.js'
 import {readRecordings, unrecordedText} from '../../src/executor/moveRecording.js'
 import {unrecordedPlans} from '../../src/executor/moveViews.js'
-import {commitMoveTransition, listMoves} from '../../src/executor/moveStore.js'
+import {listMoves} from '../../src/executor/moveStore.js'
 import {type Plan, type PlanAction, sealPlan} from '../../src/model/plan.js'
 import {planRebalance} from '../../src/planner/planRebalance.js'
 import {type Txn} from '../../src/store/store.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
+import {copyOnlyEffects} from './fixtures.js'
 
 /**
  * `apply` dies (SIGKILL) while it records a plan's moves: a plan of more moves than one etcd
@@ -46,7 +46,7 @@ async function world() {
       return {kind: 'split', shard: s.id, epoch: s.epoch, at, parts: [{shard: s.id, range: {lo: s.range.lo, hi: at}, epoch: s.epoch + 1}, {shard: upper, range: {lo: at, hi: s.range.hi}, epoch: s.epoch + 1}], reason: {kind: 'split', detail: 'hot'}}
     })
   }
-  const effects: MoveEffects = {barrier: async () => {}, copy: async (env, m) => commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'}), verify: async () => {}, drain: async () => {}, drop: async () => 0, catchUp: async () => {}}
+  const effects = copyOnlyEffects
   const events: ExecutorEvent[] = []
   const apply = (c: ServiceContext, p: Plan | undefined, confirm: () => Promise<boolean> = async () => true, signal = new AbortController().signal) =>
     executePlan(c, {plan: p, limits: {maxConcurrent: 50, perNode: 50, incomingPerNode: 50}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm, holder: 'test'}, {now: () => now, sleep: async (ms) => void (now += ms), emit: (ev) => events.push(ev), effects}, signal)

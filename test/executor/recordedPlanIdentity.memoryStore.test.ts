@@ -7,11 +7,11 @@ import {readSnapshot} from '../../src/cluster/snapshotService.js'
 import {isUserError} from '../../src/errors/errors.js'
 import {executePlan} from '../../src/executor/executePlan.js'
 import {DEFAULT_EXECUTOR_OPTIONS} from '../../src/executor/executorEnv.js'
-import {type MoveEffects} from '../../src/executor/moveEffects.js'
-import {commitMoveTransition, listMoves} from '../../src/executor/moveStore.js'
+import {listMoves} from '../../src/executor/moveStore.js'
 import {type Plan, type PlanAction, sealPlan} from '../../src/model/plan.js'
 import {planRebalance} from '../../src/planner/planRebalance.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
+import {copyOnlyEffects} from './fixtures.js'
 
 /**
  * The executor knows a plan by its id. A second, different plan carrying an id already
@@ -31,7 +31,7 @@ describe('apply of a different plan under an id already recorded', () => {
       return {kind: 'move', shard: s.id, epoch: s.epoch, from, to: from === 'n1' ? 'n2' : 'n1', bytes: 0, keys: 0, reason: {kind: 'balance', detail: 'x'}, predicted: {source: 1, target: 1}}
     }
     const template = planRebalance(await readSnapshot(ctx), {}, {id: 'p', createdAt: new Date(now).toISOString()})
-    const effects: MoveEffects = {barrier: async () => {}, copy: async (env, m) => commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'}), verify: async () => {}, drain: async () => {}, drop: async () => 0, catchUp: async () => {}}
+    const effects = copyOnlyEffects
     const apply = (plan: Plan) => executePlan(ctx, {plan, limits: {maxConcurrent: 1, perNode: 1}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test'}, {now: () => now, sleep: async (ms) => void (now += ms), emit: () => {}, effects}, new AbortController().signal)
 
     const first = await apply(sealPlan({...template, id: 'p', actions: [move(shards[0]!)]}))

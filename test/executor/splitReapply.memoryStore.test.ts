@@ -6,12 +6,11 @@ import {makeServiceContext} from '../../src/cluster/serviceContext.js'
 import {readSnapshot} from '../../src/cluster/snapshotService.js'
 import {executePlan} from '../../src/executor/executePlan.js'
 import {DEFAULT_EXECUTOR_OPTIONS} from '../../src/executor/executorEnv.js'
-import {type MoveEffects} from '../../src/executor/moveEffects.js'
-import {commitMoveTransition} from '../../src/executor/moveStore.js'
 import {applySplit} from '../../src/executor/splitShard.js'
 import {type Plan, type PlanAction, sealPlan, type SplitAction} from '../../src/model/plan.js'
 import {planRebalance} from '../../src/planner/planRebalance.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
+import {copyOnlyEffects} from './fixtures.js'
 
 /**
  * `apply PLAN` again after an executor died between a plan's splits and recording its moves
@@ -31,7 +30,7 @@ async function world() {
   const split = (shard: number, epoch: number, lo: number, at: number, hi: number, upper: number): SplitAction => ({kind: 'split', shard, epoch, at, parts: [{shard, range: {lo, hi: at}, epoch: epoch + 1}, {shard: upper, range: {lo: at, hi}, epoch: epoch + 1}], reason: {kind: 'split', detail: 'hot'}})
   const move = (shard: number, epoch: number) => ({kind: 'move', shard, epoch, from: holder, to: holder === 'n1' ? 'n2' : 'n1', bytes: 0, keys: 0, reason: {kind: 'balance', detail: 'hot piece'}, predicted: {source: 1, target: 1}}) as PlanAction
   const template = planRebalance(await readSnapshot(ctx), {allowSplit: true}, {id: 'resplit', createdAt: new Date(now).toISOString()})
-  const effects: MoveEffects = {barrier: async () => {}, copy: async (env, m) => commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'}), verify: async () => {}, drain: async () => {}, drop: async () => 0, catchUp: async () => {}}
+  const effects = copyOnlyEffects
   return {
     ctx,
     s0,

@@ -6,12 +6,11 @@ import {makeServiceContext} from '../../../src/cluster/serviceContext.js'
 import {readSnapshot} from '../../../src/cluster/snapshotService.js'
 import {executePlan} from '../../../src/executor/executePlan.js'
 import {DEFAULT_EXECUTOR_OPTIONS} from '../../../src/executor/executorEnv.js'
-import {type MoveEffects} from '../../../src/executor/moveEffects.js'
-import {commitMoveTransition, getMove} from '../../../src/executor/moveStore.js'
+import {getMove} from '../../../src/executor/moveStore.js'
 import {type Plan, type PlanAction, sealPlan} from '../../../src/model/plan.js'
 import {type Shard} from '../../../src/model/shard.js'
 import {planRebalance} from '../../../src/planner/planRebalance.js'
-import {moveOf} from '../../executor/fixtures.js'
+import {copyOnlyEffects, markNodesAlive, moveOf} from '../../executor/fixtures.js'
 import {StoreSet, uniqueCluster} from '../../support/testStore.js'
 
 /**
@@ -28,13 +27,13 @@ beforeAll(() => {
 })
 afterAll(() => stores.closeAll())
 
-const effects: MoveEffects = {barrier: async () => {}, copy: async (env, m) => commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'}), verify: async () => {}, drain: async () => {}, drop: async () => 0, catchUp: async () => {}}
+const effects = copyOnlyEffects
 
 async function world(name: string) {
   const cluster = uniqueCluster(name)
   const ctx = makeServiceContext(stores.open(endpoint, cluster), {cluster})
   await initCluster(ctx, {shards: 12, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:7101,n2=127.0.0.1:7102,n3=127.0.0.1:7103'), force: false})
-  for (const id of ['n1', 'n2', 'n3']) await ctx.store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: '127.0.0.1:1', pid: 1, startedAt: 't'}))
+  await markNodesAlive(ctx, ['n1', 'n2', 'n3'])
   const template = planRebalance(await readSnapshot(ctx), {}, {id: 'x', createdAt: new Date().toISOString()})
   const [s, u] = (await listShards(ctx)).shards.map((x) => x.value).filter((x) => x.replicas[0]!.node === 'n1')
   if (!s || !u) throw new Error('the cluster needs two shards on n1')

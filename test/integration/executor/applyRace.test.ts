@@ -7,12 +7,11 @@ import {readSnapshot} from '../../../src/cluster/snapshotService.js'
 import {type EtcdStore} from '../../../src/etcd/etcdStore.js'
 import {executePlan} from '../../../src/executor/executePlan.js'
 import {DEFAULT_EXECUTOR_OPTIONS} from '../../../src/executor/executorEnv.js'
-import {type MoveEffects} from '../../../src/executor/moveEffects.js'
-import {commitMoveTransition} from '../../../src/executor/moveStore.js'
 import {type Plan, type PlanAction, sealPlan, type SplitAction} from '../../../src/model/plan.js'
 import {type Shard} from '../../../src/model/shard.js'
 import {planRebalance} from '../../../src/planner/planRebalance.js'
 import {StoreSet, uniqueCluster} from '../../support/testStore.js'
+import {copyOnlyEffects} from '../../executor/fixtures.js'
 
 /**
  * Two `apply`s at about the same time on real etcd, each on its own client (two processes):
@@ -40,7 +39,7 @@ beforeAll(async () => {
 
 afterAll(() => stores.closeAll())
 
-const effects: MoveEffects = {barrier: async () => {}, copy: async (env, m) => commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'}), verify: async () => {}, drain: async () => {}, drop: async () => 0, catchUp: async () => {}}
+const effects = copyOnlyEffects
 
 function apply(ctx: ServiceContext, plan: Plan, holder: string) {
   let now = Date.now()

@@ -10,13 +10,13 @@ import {readSnapshot} from '../../../src/cluster/snapshotService.js'
 import {executePlan} from '../../../src/executor/executePlan.js'
 import {DEFAULT_EXECUTOR_OPTIONS} from '../../../src/executor/executorEnv.js'
 import {type MoveEffects} from '../../../src/executor/moveEffects.js'
-import {commitMoveTransition, getMove} from '../../../src/executor/moveStore.js'
+import {getMove} from '../../../src/executor/moveStore.js'
 import {type Plan, type PlanAction, sealPlan} from '../../../src/model/plan.js'
 import {type Shard} from '../../../src/model/shard.js'
 import {planRebalance} from '../../../src/planner/planRebalance.js'
 import {type CliResult, runCli} from '../../support/runCli.js'
 import {StoreSet, uniqueCluster} from '../../support/testStore.js'
-import {moveOf} from '../../executor/fixtures.js'
+import {copyOnlyEffects, markNodesAlive, moveOf} from '../../executor/fixtures.js'
 
 /**
  * `shardctl moves cancel --plan P` run (the real binary) while an apply of another plan R holds
@@ -35,7 +35,7 @@ beforeAll(async () => {
   cluster = uniqueCluster('cancel-while-applying')
   ctx = makeServiceContext(stores.open(endpoint, cluster), {cluster})
   await initCluster(ctx, {shards: 8, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:7101,n2=127.0.0.1:7102,n3=127.0.0.1:7103,n4=127.0.0.1:7104'), force: false})
-  for (const id of ['n1', 'n2', 'n3', 'n4']) await ctx.store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: '127.0.0.1:1', pid: 1, startedAt: 't'}))
+  await markNodesAlive(ctx, ['n1', 'n2', 'n3', 'n4'])
   cwd = mkdtempSync(join(tmpdir(), 'shardctl-cancel-while-applying-'))
 })
 
@@ -44,7 +44,7 @@ afterAll(async () => {
   rmSync(cwd, {recursive: true, force: true})
 })
 
-const fake: MoveEffects = {barrier: async () => {}, copy: async (env, m) => commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'}), verify: async () => {}, drain: async () => {}, drop: async () => 0, catchUp: async () => {}}
+const fake = copyOnlyEffects
 
 function apply(plan: Plan | undefined, effects: MoveEffects) {
   let now = Date.now()

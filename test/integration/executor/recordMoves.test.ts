@@ -6,14 +6,14 @@ import {makeServiceContext, type ServiceContext} from '../../../src/cluster/serv
 import {readSnapshot} from '../../../src/cluster/snapshotService.js'
 import {executePlan} from '../../../src/executor/executePlan.js'
 import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent} from '../../../src/executor/executorEnv.js'
-import {type MoveEffects} from '../../../src/executor/moveEffects.js'
 import {readRecordings} from '../../../src/executor/moveRecording.js'
-import {commitMoveTransition, listMoves} from '../../../src/executor/moveStore.js'
+import {listMoves} from '../../../src/executor/moveStore.js'
 import {type Plan, type PlanAction, sealPlan} from '../../../src/model/plan.js'
 import {type Shard} from '../../../src/model/shard.js'
 import {planRebalance} from '../../../src/planner/planRebalance.js'
 import {type Txn} from '../../../src/store/store.js'
 import {StoreSet, uniqueCluster} from '../../support/testStore.js'
+import {copyOnlyEffects, markNodesAlive} from '../../executor/fixtures.js'
 
 /**
  * `apply` killed while it records a plan of more moves than one etcd transaction may hold
@@ -34,7 +34,7 @@ beforeAll(async () => {
   cluster = uniqueCluster('record-moves')
   ctx = makeServiceContext(stores.open(endpoint, cluster), {cluster})
   await initCluster(ctx, {shards: 9000, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:7101,n2=127.0.0.1:7102'), force: false})
-  for (const id of ['n1', 'n2']) await ctx.store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: '127.0.0.1:1', pid: 1, startedAt: 't'}))
+  await markNodesAlive(ctx, ['n1', 'n2'])
   onN1 = (await listShards(ctx)).shards.map((s) => s.value).filter((s) => s.replicas[0]!.node === 'n1')
   if (onN1.length < 4250) throw new Error(`n1 holds ${onN1.length} shards; the tests need 4,250`)
   template = planRebalance(await readSnapshot(ctx), {}, {id: 'rec', createdAt: new Date().toISOString()})
@@ -50,7 +50,7 @@ afterEach(async () => {
   for (let i = 0; i < ids.length; i += 100) await ctx.store.commit({compares: [], deletes: ids.slice(i, i + 100)})
 }, 120_000)
 
-const effects: MoveEffects = {barrier: async () => {}, copy: async (env, m) => commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'}), verify: async () => {}, drain: async () => {}, drop: async () => 0, catchUp: async () => {}}
+const effects = copyOnlyEffects
 
 function planOf(id: string, shards: Shard[]): Plan {
   const actions: PlanAction[] = shards.map((s) => ({kind: 'move', shard: s.id, epoch: s.epoch, from: 'n1', to: 'n2', bytes: 0, keys: 0, reason: {kind: 'balance', detail: 'x'}, predicted: {source: 1, target: 1}}))

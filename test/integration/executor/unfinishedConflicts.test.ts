@@ -10,13 +10,13 @@ import {readSnapshot} from '../../../src/cluster/snapshotService.js'
 import {isUserError} from '../../../src/errors/errors.js'
 import {executePlan} from '../../../src/executor/executePlan.js'
 import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent} from '../../../src/executor/executorEnv.js'
-import {type MoveEffects} from '../../../src/executor/moveEffects.js'
-import {commitMoveTransition, listMoves} from '../../../src/executor/moveStore.js'
+import {listMoves} from '../../../src/executor/moveStore.js'
 import {isTerminal} from '../../../src/model/move.js'
 import {type Plan, type PlanAction, sealPlan} from '../../../src/model/plan.js'
 import {planRebalance} from '../../../src/planner/planRebalance.js'
 import {runCli} from '../../support/runCli.js'
 import {StoreSet, uniqueCluster} from '../../support/testStore.js'
+import {copyOnlyEffects, markNodesAlive} from '../../executor/fixtures.js'
 
 /**
  * Two plans filling the same new node, one after the other, on real etcd (node effects are
@@ -39,7 +39,7 @@ beforeAll(async () => {
   cluster = uniqueCluster('plan-conflicts')
   ctx = makeServiceContext(stores.open(endpoint, cluster), {cluster})
   await initCluster(ctx, {shards: 4, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:7101,n2=127.0.0.1:7102,n3=127.0.0.1:7103'), force: false})
-  for (const id of ['n1', 'n2', 'n3']) await ctx.store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: '127.0.0.1:1', pid: 1, startedAt: 't'}))
+  await markNodesAlive(ctx, ['n1', 'n2', 'n3'])
   cwd = mkdtempSync(join(tmpdir(), 'shardctl-conflicts-'))
 })
 
@@ -48,7 +48,7 @@ afterAll(async () => {
   rmSync(cwd, {recursive: true, force: true})
 })
 
-const effects: MoveEffects = {barrier: async () => {}, copy: async (env, m) => commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'}), verify: async () => {}, drain: async () => {}, drop: async () => 0, catchUp: async () => {}}
+const effects = copyOnlyEffects
 
 function apply(plan: Plan | undefined, opts: {onEvent?: (ev: ExecutorEvent, stop: AbortController) => void} = {}) {
   let now = Date.now()

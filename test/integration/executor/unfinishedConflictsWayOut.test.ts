@@ -6,11 +6,11 @@ import {makeServiceContext, type ServiceContext} from '../../../src/cluster/serv
 import {readSnapshot} from '../../../src/cluster/snapshotService.js'
 import {executePlan} from '../../../src/executor/executePlan.js'
 import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent} from '../../../src/executor/executorEnv.js'
-import {type MoveEffects} from '../../../src/executor/moveEffects.js'
-import {commitMoveTransition, requestCancel} from '../../../src/executor/moveStore.js'
+import {requestCancel} from '../../../src/executor/moveStore.js'
 import {type Plan, type PlanAction, sealPlan} from '../../../src/model/plan.js'
 import {planRebalance} from '../../../src/planner/planRebalance.js'
 import {StoreSet, uniqueCluster} from '../../support/testStore.js'
+import {copyOnlyEffects, markNodesAlive} from '../../executor/fixtures.js'
 
 /**
  * The way out a conflict refusal names must work: "cancel them (`shardctl moves cancel ID`), then
@@ -26,13 +26,13 @@ beforeAll(async () => {
   const cluster = uniqueCluster('plan-conflicts-wayout')
   ctx = makeServiceContext(stores.open(inject('etcdEndpoint'), cluster), {cluster})
   await initCluster(ctx, {shards: 4, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:7101,n2=127.0.0.1:7102,n3=127.0.0.1:7103'), force: false})
-  for (const id of ['n1', 'n2', 'n3']) await ctx.store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: '127.0.0.1:1', pid: 1, startedAt: 't'}))
+  await markNodesAlive(ctx, ['n1', 'n2', 'n3'])
 })
 afterAll(async () => {
   await stores.closeAll()
 })
 
-const effects: MoveEffects = {barrier: async () => {}, copy: async (env, m) => commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'}), verify: async () => {}, drain: async () => {}, drop: async () => 0, catchUp: async () => {}}
+const effects = copyOnlyEffects
 
 function apply(plan: Plan | undefined, onEvent?: (ev: ExecutorEvent, stop: AbortController) => void) {
   let now = Date.now()

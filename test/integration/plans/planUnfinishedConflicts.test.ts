@@ -10,12 +10,11 @@ import {makeServiceContext, type ServiceContext} from '../../../src/cluster/serv
 import {readSnapshot} from '../../../src/cluster/snapshotService.js'
 import {executePlan} from '../../../src/executor/executePlan.js'
 import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent} from '../../../src/executor/executorEnv.js'
-import {type MoveEffects} from '../../../src/executor/moveEffects.js'
-import {commitMoveTransition} from '../../../src/executor/moveStore.js'
 import {type Plan, type PlanAction, sealPlan} from '../../../src/model/plan.js'
 import {planRebalance} from '../../../src/planner/planRebalance.js'
 import {runCli} from '../../support/runCli.js'
 import {StoreSet, uniqueCluster} from '../../support/testStore.js'
+import {copyOnlyEffects, markNodesAlive} from '../../executor/fixtures.js'
 
 /**
  * `shardctl plan` against a cluster where another plan's moves are unfinished, on real etcd
@@ -34,7 +33,7 @@ let etcd: string[]
 let cwd: string
 let pendingShard: number
 
-const effects: MoveEffects = {barrier: async () => {}, copy: async (env, m) => commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'}), verify: async () => {}, drain: async () => {}, drop: async () => 0, catchUp: async () => {}}
+const effects = copyOnlyEffects
 
 function apply(plan: Plan, onEvent: (ev: ExecutorEvent, stop: AbortController) => void) {
   let now = Date.now()
@@ -56,7 +55,7 @@ beforeAll(async () => {
   ctx = makeServiceContext(stores.open(endpoint, cluster), {cluster})
   cwd = mkdtempSync(join(tmpdir(), 'shardctl-plan-unfinished-'))
   await initCluster(ctx, {shards: 6, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:7201,n2=127.0.0.1:7202,n3=127.0.0.1:7203'), force: false})
-  for (const id of ['n1', 'n2', 'n3']) await ctx.store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: '127.0.0.1:1', pid: 1, startedAt: 't'}))
+  await markNodesAlive(ctx, ['n1', 'n2', 'n3'])
 
   // Plan A: two shards of n2 to n3, stopped (as by Ctrl-C) once the first is done.
   const shards = (await listShards(ctx)).shards.map((s) => s.value)
