@@ -36,6 +36,12 @@ export interface LatencyThrottleOptions {
   maxCut: number
   /** flowHeadroom: the rate never rises above this × the rate the copies actually flow at (no wind-up past what the machine copies). */
   flowHeadroom: number
+  /**
+   * floorNoticeAfter: this many fresh readings in a row over target with the rate already at
+   * `min` make one step say so ({@link ControlStep.floorBound}): cutting further is not
+   * possible, so the target is out of the throttle's reach.
+   */
+  floorNoticeAfter: number
 }
 
 const MiB = 1024 * 1024
@@ -44,10 +50,11 @@ const MiB = 1024 * 1024
  * defaultLatencyThrottle returns the settings `--throttle auto --max-client-p99 <target>`
  * runs with: start at 8 MiB/s, between 256 KiB/s and 1 GiB/s; readings at most 5 s old,
  * from windows starting 0.5 s after the last change; raise by up to ×1.5 while p99 is
- * under 0.8 × target (on readings of 20 latencies or more), cut by up to ×0.25 over it.
+ * under 0.8 × target (on readings of 20 latencies or more), cut by up to ×0.25 over it;
+ * say so after 5 readings in a row over target at the floor (about 5 s).
  */
 export function defaultLatencyThrottle(targetP99Ms: number): LatencyThrottleOptions {
-  return {targetP99Ms, start: 8 * MiB, min: 256 * 1024, max: 1024 * MiB, minSamples: 20, settleMs: 500, maxAgeMs: 5000, band: 0.8, maxRaise: 1.5, minRaise: 256 * 1024, maxCut: 0.25, flowHeadroom: 2}
+  return {targetP99Ms, start: 8 * MiB, min: 256 * 1024, max: 1024 * MiB, minSamples: 20, settleMs: 500, maxAgeMs: 5000, band: 0.8, maxRaise: 1.5, minRaise: 256 * 1024, maxCut: 0.25, flowHeadroom: 2, floorNoticeAfter: 5}
 }
 
 /** ControlAction is what one control step did: raised, cut, or held the rate (and why it held). */
@@ -57,6 +64,13 @@ export type ControlAction = 'raise' | 'cut' | 'hold' | 'no reading' | 'seen' | '
 export interface ControlStep {
   rate: number
   action: ControlAction
+  /**
+   * floorBound is set on the one step of an episode where `floorNoticeAfter` fresh readings
+   * in a row were over target with the rate at its floor: the clients' p99 is not the
+   * copy's rate to fix (the move itself, or load that is not the copy's, costs them that).
+   * The episode ends with a reading at or under target, or a raise; the next one says so again.
+   */
+  floorBound?: {readings: number; p99Ms: number}
 }
 
 /**
@@ -84,6 +98,8 @@ export class LatencyThrottle {
   private lastAt = -Infinity
   private changedAt = -Infinity
   private lastChange: 'raise' | 'cut' | undefined
+  /** overAtFloor counts the fresh readings in a row over target with the rate at its floor. */
+  private overAtFloor = 0
 
   constructor(private readonly opts: LatencyThrottleOptions) {
     this.rate = clamp(opts.start, opts.min, opts.max)
@@ -115,7 +131,8 @@ export class LatencyThrottle {
     // that breach is building (or the raise did not help), so waiting a window only deepens it.
     const straddles = reading.at - reading.windowMs < this.changedAt + o.settleMs
     if (straddles && !(x > 1 && this.lastChange === 'raise')) return this.hold('settling')
-    if (x > 1) return this.set(this.rate * Math.max(o.maxCut, 1 / x), 'cut', now)
+    if (x > 1) return this.cutOver(x, reading.p99Ms, now)
+    this.overAtFloor = 0
     if (x >= o.band) return this.hold('hold')
     if (reading.samples < o.minSamples) return this.hold('few samples')
     if (flowing === null) return this.hold('idle')
@@ -123,6 +140,15 @@ export class LatencyThrottle {
     next = Math.min(next, Math.max(this.rate, flowing * o.flowHeadroom))
     if (next <= this.rate) return this.hold('hold')
     return this.set(next, 'raise', now)
+  }
+
+  /** cutOver cuts for a reading `x` × target, and counts it when the rate was already at the floor (see ControlStep.floorBound). */
+  private cutOver(x: number, p99Ms: number, now: number): ControlStep {
+    const atFloor = this.rate <= this.opts.min
+    const step = this.set(this.rate * Math.max(this.opts.maxCut, 1 / x), 'cut', now)
+    if (!atFloor) return step
+    this.overAtFloor++
+    return this.overAtFloor === this.opts.floorNoticeAfter ? {...step, floorBound: {readings: this.overAtFloor, p99Ms}} : step
   }
 
   private hold(action: ControlAction): ControlStep {

@@ -9,6 +9,7 @@ import {EPOCH_STEPS, type Plan} from '../model/plan.js'
 import {loadClusterToken} from '../node/clusterToken.js'
 import {NodeClients} from '../node/nodeClients.js'
 import {LatencyThrottle, type LatencyThrottleOptions} from './adaptiveThrottle.js'
+import {describeFloorBound} from './throttleStepText.js'
 import {BASELINE_DEFAULTS, measureBaseline} from './latencyBaseline.js'
 import {type ExecutorEnv, type ExecutorEvent, type ExecutorOptions, type LiveControl} from './executorEnv.js'
 import {type MoveEffects} from './moveEffects.js'
@@ -701,6 +702,7 @@ async function adaptRate(deps: ApplyDeps, throttles: LiveThrottles, latency: Ada
   if (step.action !== 'seen') {
     deps.emit({type: 'throttle', signal: latency.signal.what, p99Ms: reading?.p99Ms ?? null, samples: reading?.samples ?? null, windowMs: reading?.windowMs ?? null, ageMs: reading ? now - reading.at : null, targetP99Ms: auto.target(), action: step.action, rateBytesPerSec: step.rate, flowingBytesPerSec: flowing, at: new Date(now).toISOString()})
   }
+  if (step.floorBound) deps.emit({type: 'info', message: describeFloorBound(latency.signal.what, auto.target(), step.rate, step.floorBound), at: new Date(now).toISOString()})
   return step.rate
 }
 

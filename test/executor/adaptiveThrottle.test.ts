@@ -82,6 +82,39 @@ describe('LatencyThrottle, one step at a time', () => {
     for (let i = 50; i < 100; i++) expect(t.observe(reading(1000, T0 + i * 2000), T0 + i * 2000, FAST).rate).toBeGreaterThanOrEqual(1 * MiB)
     expect(t.current()).toBe(1 * MiB)
   })
+
+  it('says once, after 5 readings in a row over target with the rate at its floor, that cutting cannot meet the target; again only after a reading under target', () => {
+    const t = new LatencyThrottle(defaultLatencyThrottle(20))
+    let at = T0
+    // 20x over target: 8 MiB/s cut to a quarter per step, 2, 0.5, then the 256 KiB/s floor.
+    const steps = Array.from({length: 12}, () => t.observe(reading(400, (at += 2000)), at, FAST))
+    const firstAtFloor = steps.findIndex((s) => s.rate === 256 * 1024)
+    expect(firstAtFloor).toBe(2)
+    const said = steps.flatMap((s, i) => (s.floorBound ? [i] : []))
+    // The step that cut to the floor does not count: readings 3 to 7 were over target at the floor.
+    expect(said).toEqual([firstAtFloor + 5])
+    expect(steps[firstAtFloor + 5]!.floorBound).toEqual({readings: 5, p99Ms: 400})
+    expect(steps.every((s) => s.rate >= 256 * 1024)).toBe(true)
+    // A reading at target ends the episode (held, not raised: in the band); the next episode is told again.
+    expect(t.observe(reading(20, (at += 2000)), at, FAST)).toEqual({rate: 256 * 1024, action: 'hold'})
+    const again = Array.from({length: 5}, () => t.observe(reading(30, (at += 2000)), at, FAST))
+    expect(again.map((s) => s.floorBound !== undefined)).toEqual([false, false, false, false, true])
+  })
+
+  it('does not count readings over target while the rate is still above the floor, nor a stale or already seen one at it', () => {
+    const t = new LatencyThrottle({...defaultLatencyThrottle(20), maxCut: 0.9})
+    let at = T0
+    // Cut by at most 10 % a step: over target for 20 readings, still far above the floor.
+    const steps = Array.from({length: 20}, () => t.observe(reading(40, (at += 2000)), at, FAST))
+    expect(steps.some((s) => s.floorBound)).toBe(false)
+    expect(t.current()).toBeGreaterThan(256 * 1024)
+    const low = new LatencyThrottle({...defaultLatencyThrottle(20), start: 256 * 1024})
+    const r = reading(40, (at += 2000))
+    const seen = Array.from({length: 8}, (_, i) => low.observe(r, at + i * 1000, FAST))
+    expect(seen.some((s) => s.floorBound)).toBe(false)
+    const stale = Array.from({length: 8}, () => low.observe(reading(40, (at += 2000)), at + 6000, FAST))
+    expect(stale.every((s) => s.action === 'stale' && !s.floorBound)).toBe(true)
+  })
 })
 
 /**
