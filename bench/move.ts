@@ -891,9 +891,11 @@ async function autoThrottled(a: BenchCluster, load: ClientLoad, src: string, dst
   const over = acted.filter((e) => e.p99Ms !== null && e.p99Ms > maxP99).length
   const rates = steps.map((e) => e.rateBytesPerSec).sort((x, y) => x - y)
   const ages = acted.flatMap((e) => (e.ageMs === null ? [] : [e.ageMs])).sort((x, y) => x - y)
+  // The run's one-line notice that the p99 stayed over target with the copy at its floor (docs/moves.md "When slowing cannot help").
+  const floorNotices = ev3.flatMap((e) => (e.type === 'info' && e.message.includes('slowing the copy cannot meet') && Date.parse(e.at) >= from3 && Date.parse(e.at) <= to3 ? [Date.parse(e.at)] : []))
   row(
-    '--throttle auto controller during the copy: readings acted on (over target), raises / cuts, rate p10 / median / p90, reading age median',
-    `${acted.length} (${over}), ${steps.filter((e) => e.action === 'raise').length} / ${steps.filter((e) => e.action === 'cut').length}, ${mib(rates[Math.floor(rates.length * 0.1)] ?? NaN)} / ${mib(rates[Math.floor(rates.length / 2)] ?? NaN)} / ${mib(rates[Math.floor(rates.length * 0.9)] ?? NaN)}, ${((ages[Math.floor(ages.length / 2)] ?? NaN) / 1000).toFixed(2)} s`,
+    '--throttle auto controller during the copy: readings acted on (over target), raises / cuts, rate p10 / median / p90, reading age median; when it said slowing could not meet the target',
+    `${acted.length} (${over}), ${steps.filter((e) => e.action === 'raise').length} / ${steps.filter((e) => e.action === 'cut').length}, ${mib(rates[Math.floor(rates.length * 0.1)] ?? NaN)} / ${mib(rates[Math.floor(rates.length / 2)] ?? NaN)} / ${mib(rates[Math.floor(rates.length * 0.9)] ?? NaN)}, ${((ages[Math.floor(ages.length / 2)] ?? NaN) / 1000).toFixed(2)} s; ${floorNotices.length ? floorNotices.map((t) => `+${((t - from3) / 1000).toFixed(1)} s`).join(', ') : 'never'}`,
     'measured',
     null,
   )
