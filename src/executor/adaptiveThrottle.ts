@@ -37,11 +37,12 @@ export interface LatencyThrottleOptions {
   /** flowHeadroom: the rate never rises above this × the rate the copies actually flow at (no wind-up past what the machine copies). */
   flowHeadroom: number
   /**
-   * floorNoticeAfter: this many fresh readings in a row over target with the rate already at
-   * `min` make one step say so ({@link ControlStep.floorBound}): cutting further is not
-   * possible, so the target is out of the throttle's reach.
+   * floorNotice: when `over` of the last `of` fresh readings were over target by more than a
+   * cut down to `min` could answer (the floor clipped the cut), one step says so
+   * ({@link ControlStep.floorBound}), at most once every `everyMs`: the target is out of the
+   * throttle's reach.
    */
-  floorNoticeAfter: number
+  floorNotice: {over: number; of: number; everyMs: number}
 }
 
 const MiB = 1024 * 1024
@@ -51,10 +52,10 @@ const MiB = 1024 * 1024
  * runs with: start at 8 MiB/s, between 256 KiB/s and 1 GiB/s; readings at most 5 s old,
  * from windows starting 0.5 s after the last change; raise by up to ×1.5 while p99 is
  * under 0.8 × target (on readings of 20 latencies or more), cut by up to ×0.25 over it;
- * say so after 5 readings in a row over target at the floor (about 5 s).
+ * say so when 5 of the last 10 readings asked for a cut below the floor (at most once a minute).
  */
 export function defaultLatencyThrottle(targetP99Ms: number): LatencyThrottleOptions {
-  return {targetP99Ms, start: 8 * MiB, min: 256 * 1024, max: 1024 * MiB, minSamples: 20, settleMs: 500, maxAgeMs: 5000, band: 0.8, maxRaise: 1.5, minRaise: 256 * 1024, maxCut: 0.25, flowHeadroom: 2, floorNoticeAfter: 5}
+  return {targetP99Ms, start: 8 * MiB, min: 256 * 1024, max: 1024 * MiB, minSamples: 20, settleMs: 500, maxAgeMs: 5000, band: 0.8, maxRaise: 1.5, minRaise: 256 * 1024, maxCut: 0.25, flowHeadroom: 2, floorNotice: {over: 5, of: 10, everyMs: 60_000}}
 }
 
 /** ControlAction is what one control step did: raised, cut, or held the rate (and why it held). */
@@ -65,12 +66,12 @@ export interface ControlStep {
   rate: number
   action: ControlAction
   /**
-   * floorBound is set on the one step of an episode where `floorNoticeAfter` fresh readings
-   * in a row were over target with the rate at its floor: the clients' p99 is not the
-   * copy's rate to fix (the move itself, or load that is not the copy's, costs them that).
-   * The episode ends with a reading at or under target, or a raise; the next one says so again.
+   * floorBound is set on a step where `floorNotice.over` of the last `floorNotice.of` fresh
+   * readings asked for a cut the floor clipped (at most once every `floorNotice.everyMs`):
+   * the clients' p99 is not the copy's rate to fix (the move itself, or load that is not the
+   * copy's, costs them that). `over` of `of` is what was seen, `p99Ms` the last reading.
    */
-  floorBound?: {readings: number; p99Ms: number}
+  floorBound?: {over: number; of: number; p99Ms: number}
 }
 
 /**
@@ -98,8 +99,9 @@ export class LatencyThrottle {
   private lastAt = -Infinity
   private changedAt = -Infinity
   private lastChange: 'raise' | 'cut' | undefined
-  /** overAtFloor counts the fresh readings in a row over target with the rate at its floor. */
-  private overAtFloor = 0
+  /** clipped: for each of the last floorNotice.of fresh readings, whether it asked for a cut below the floor. */
+  private clipped: boolean[] = []
+  private noticedAt = -Infinity
 
   constructor(private readonly opts: LatencyThrottleOptions) {
     this.rate = clamp(opts.start, opts.min, opts.max)
@@ -132,7 +134,7 @@ export class LatencyThrottle {
     const straddles = reading.at - reading.windowMs < this.changedAt + o.settleMs
     if (straddles && !(x > 1 && this.lastChange === 'raise')) return this.hold('settling')
     if (x > 1) return this.cutOver(x, reading.p99Ms, now)
-    this.overAtFloor = 0
+    this.remember(false)
     if (x >= o.band) return this.hold('hold')
     if (reading.samples < o.minSamples) return this.hold('few samples')
     if (flowing === null) return this.hold('idle')
@@ -142,13 +144,22 @@ export class LatencyThrottle {
     return this.set(next, 'raise', now)
   }
 
-  /** cutOver cuts for a reading `x` × target, and counts it when the rate was already at the floor (see ControlStep.floorBound). */
+  /** cutOver cuts for a reading `x` × target, and notes whether the floor clipped the cut (see ControlStep.floorBound). */
   private cutOver(x: number, p99Ms: number, now: number): ControlStep {
-    const atFloor = this.rate <= this.opts.min
-    const step = this.set(this.rate * Math.max(this.opts.maxCut, 1 / x), 'cut', now)
-    if (!atFloor) return step
-    this.overAtFloor++
-    return this.overAtFloor === this.opts.floorNoticeAfter ? {...step, floorBound: {readings: this.overAtFloor, p99Ms}} : step
+    const wanted = this.rate * Math.max(this.opts.maxCut, 1 / x)
+    const step = this.set(wanted, 'cut', now)
+    this.remember(wanted < this.opts.min)
+    const {over, of, everyMs} = this.opts.floorNotice
+    const seen = this.clipped.filter(Boolean).length
+    if (seen < over || now - this.noticedAt < everyMs) return step
+    this.noticedAt = now
+    this.clipped = []
+    return {...step, floorBound: {over: seen, of, p99Ms}}
+  }
+
+  private remember(clipped: boolean): void {
+    this.clipped.push(clipped)
+    if (this.clipped.length > this.opts.floorNotice.of) this.clipped.shift()
   }
 
   private hold(action: ControlAction): ControlStep {

@@ -15,13 +15,13 @@ export function isRateChange(ev: ExecutorEvent): boolean {
 }
 
 /**
- * describeFloorBound tells the operator, once per episode, that `--throttle auto` cut the copy
- * to its floor and the clients' p99 stayed over the target: slowing the copy cannot meet it.
+ * describeFloorBound tells the operator (at most once a minute) that `--throttle auto` kept
+ * asking for a copy slower than its floor: slowing the copy cannot meet the target.
  */
-export function describeFloorBound(signal: string, targetP99Ms: number, floorBytesPerSec: number, bound: {readings: number; p99Ms: number}): string {
+export function describeFloorBound(signal: string, targetP99Ms: number, floorBytesPerSec: number, bound: {over: number; of: number; p99Ms: number}): string {
   return (
-    `auto throttle: ${signal} stayed over the target ${targetP99Ms.toFixed(1)} ms (last ${bound.p99Ms.toFixed(1)} ms) for ${bound.readings} readings in a row with the copy at its ${formatBytes(Math.round(floorBytesPerSec))}/s floor: ` +
+    `auto throttle: ${signal} was over the target ${targetP99Ms.toFixed(1)} ms (last ${bound.p99Ms.toFixed(1)} ms) in ${bound.over} of the last ${bound.of} readings, each asking for a copy slower than its ${formatBytes(Math.round(floorBytesPerSec))}/s floor: ` +
     'slowing the copy cannot meet the target (what the clients feel is the move itself, such as writes also going to the new replica, or load that is not the copy\'s); ' +
-    'the copy goes on at the floor. To copy faster, raise --max-client-p99 or move when the load is lower'
+    'the copy goes on at or near the floor. To copy faster, raise --max-client-p99 or move when the load is lower'
   )
 }

@@ -83,36 +83,39 @@ describe('LatencyThrottle, one step at a time', () => {
     expect(t.current()).toBe(1 * MiB)
   })
 
-  it('says once, after 5 readings in a row over target with the rate at its floor, that cutting cannot meet the target; again only after a reading under target', () => {
+  it('says so when 5 of the last 10 readings asked for a cut below the floor, then at most once a minute while it lasts', () => {
     const t = new LatencyThrottle(defaultLatencyThrottle(20))
     let at = T0
-    // 20x over target: 8 MiB/s cut to a quarter per step, 2, 0.5, then the 256 KiB/s floor.
-    const steps = Array.from({length: 12}, () => t.observe(reading(400, (at += 2000)), at, FAST))
-    const firstAtFloor = steps.findIndex((s) => s.rate === 256 * 1024)
-    expect(firstAtFloor).toBe(2)
-    const said = steps.flatMap((s, i) => (s.floorBound ? [i] : []))
-    // The step that cut to the floor does not count: readings 3 to 7 were over target at the floor.
-    expect(said).toEqual([firstAtFloor + 5])
-    expect(steps[firstAtFloor + 5]!.floorBound).toEqual({readings: 5, p99Ms: 400})
+    // 20x over target, a reading every 2 s: 8 MiB/s cut to a quarter per step, 2, 0.5, then the 256 KiB/s floor.
+    const steps = Array.from({length: 40}, () => t.observe(reading(400, (at += 2000)), at, FAST))
+    expect(steps.map((s) => s.rate / 1024).slice(0, 4)).toEqual([2048, 512, 256, 256])
+    // The cut to 128 KiB/s (reading 2) is the first the floor clipped: the fifth is reading 6; then once 60 s later.
+    expect(steps.flatMap((s, i) => (s.floorBound ? [i] : []))).toEqual([6, 36])
+    expect(steps[6]!.floorBound).toEqual({over: 5, of: 10, p99Ms: 400})
     expect(steps.every((s) => s.rate >= 256 * 1024)).toBe(true)
-    // A reading at target ends the episode (held, not raised: in the band); the next episode is told again.
-    expect(t.observe(reading(20, (at += 2000)), at, FAST)).toEqual({rate: 256 * 1024, action: 'hold'})
-    const again = Array.from({length: 5}, () => t.observe(reading(30, (at += 2000)), at, FAST))
-    expect(again.map((s) => s.floorBound !== undefined)).toEqual([false, false, false, false, true])
   })
 
-  it('does not count readings over target while the rate is still above the floor, nor a stale or already seen one at it', () => {
+  it('counts clipped cuts among raises: a rate bouncing off its floor (raised on a good reading, cut back on the next) is told too', () => {
+    const t = new LatencyThrottle({...defaultLatencyThrottle(20), start: 256 * 1024})
+    let at = T0
+    const steps = Array.from({length: 10}, (_, i) => t.observe(reading(i % 2 === 0 ? 5 : 400, (at += 2000)), at, FAST))
+    expect(steps.map((s) => s.action)).toEqual(Array.from({length: 10}, (_, i) => (i % 2 === 0 ? 'raise' : 'cut')))
+    expect(steps.flatMap((s, i) => (s.floorBound ? [i] : []))).toEqual([9])
+    expect(steps[9]!.floorBound).toEqual({over: 5, of: 10, p99Ms: 400})
+  })
+
+  it('does not count cuts the floor did not clip, nor stale or already seen readings', () => {
     const t = new LatencyThrottle({...defaultLatencyThrottle(20), maxCut: 0.9})
     let at = T0
-    // Cut by at most 10 % a step: over target for 20 readings, still far above the floor.
-    const steps = Array.from({length: 20}, () => t.observe(reading(40, (at += 2000)), at, FAST))
+    // Cut by at most 10 % a step: over target for 30 readings, never asking for less than the floor.
+    const steps = Array.from({length: 30}, () => t.observe(reading(40, (at += 2000)), at, FAST))
     expect(steps.some((s) => s.floorBound)).toBe(false)
     expect(t.current()).toBeGreaterThan(256 * 1024)
     const low = new LatencyThrottle({...defaultLatencyThrottle(20), start: 256 * 1024})
-    const r = reading(40, (at += 2000))
+    const r = reading(400, (at += 2000))
     const seen = Array.from({length: 8}, (_, i) => low.observe(r, at + i * 1000, FAST))
     expect(seen.some((s) => s.floorBound)).toBe(false)
-    const stale = Array.from({length: 8}, () => low.observe(reading(40, (at += 2000)), at + 6000, FAST))
+    const stale = Array.from({length: 8}, () => low.observe(reading(400, (at += 2000)), at + 6000, FAST))
     expect(stale.every((s) => s.action === 'stale' && !s.floorBound)).toBe(true)
   })
 })
