@@ -244,12 +244,14 @@ describe('stats --for / --count', () => {
 
 describe('a flag or argument a command does not have', () => {
   const root = resolve(import.meta.dirname, '../..')
+  /** CommandClass is a command's default export: a concrete Command. */
+  type CommandClass = new (argv: string[], config: Config) => Command
 
   /**
    * runRefused runs command `Cmd` in this process with `argv` (nothing it has), catching what
    * it writes; a command that parses first refuses before connecting anywhere or writing anything.
    */
-  async function runRefused(Cmd: Command.Class, id: string, argv: string[], config: Config): Promise<{exitCode: number; stdout: string; stderr: string}> {
+  async function runRefused(Cmd: CommandClass, id: string, argv: string[], config: Config): Promise<{exitCode: number; stdout: string; stderr: string}> {
     let stdout = ''
     let stderr = ''
     const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((stdout += String(chunk)), true))
@@ -275,7 +277,7 @@ describe('a flag or argument a command does not have', () => {
     const accepted: string[] = []
     for (const file of files) {
       const id = file.replace(/\.ts$/, '').replace(/(^|\/)index$/, '').replaceAll('/', ':')
-      const Cmd = ((await import(join(root, 'commands', file))) as {default: Command.Class}).default
+      const Cmd = ((await import(join(root, 'commands', file))) as {default: CommandClass}).default
       for (const argv of [['--zz-no-such-flag'], ['--zz-no-such-flag=1']]) {
         const r = await runRefused(Cmd, id, argv, config)
         const ok = r.exitCode === 2 && r.stdout === '' && r.stderr.trim().split('\n').length === 1 && r.stderr.startsWith('Error: Nonexistent flag: --zz-no-such-flag')
@@ -287,8 +289,8 @@ describe('a flag or argument a command does not have', () => {
 
   it('an argument is refused by the commands that take none, as `plan schema extra` is', async () => {
     const config = await Config.load({root})
-    for (const [id, file] of [['plan:schema', 'plan/schema.ts'], ['snapshot:schema', 'snapshot/schema.ts']]) {
-      const Cmd = ((await import(join(root, 'commands', file))) as {default: Command.Class}).default
+    for (const [id, file] of [['plan:schema', 'plan/schema.ts'], ['snapshot:schema', 'snapshot/schema.ts']] as const) {
+      const Cmd = ((await import(join(root, 'commands', file))) as {default: CommandClass}).default
       const r = await runRefused(Cmd, id, ['extra'], config)
       expect(r.exitCode, id).toBe(2)
       expect(r.stdout, id).toBe('')
