@@ -25,7 +25,7 @@ export default class NodeServe extends EtcdCommand {
     zone: Flags.string({description: 'failure zone (recorded in the node record)', env: 'SHARDCTL_NODE_ZONE'}),
     capacity: capacityFlag({description: 'per-resource capacity, e.g. reads=5000,writes=2000,bytes=100GiB', env: 'SHARDCTL_NODE_CAPACITY'}),
     token: Flags.string({description: 'cluster token (default: the one in etcd, created if absent)', env: 'SHARDCTL_TOKEN'}),
-    'stats-interval': durationFlag({description: 'how often to publish load stats', min: 100, env: 'SHARDCTL_NODE_STATS_INTERVAL', ...withDefault('5s', parseDuration)}),
+    'stats-interval': durationFlag({description: 'how often to publish load stats (a change of the replicas the node holds is published at once)', min: 100, env: 'SHARDCTL_NODE_STATS_INTERVAL', ...withDefault('5s', parseDuration)}),
     'lease-ttl': durationFlag({description: 'TTL of the alive/stats lease (whole seconds)', min: 2000, env: 'SHARDCTL_NODE_LEASE_TTL', ...withDefault('10s', parseDuration)}),
     'tombstone-grace': durationFlag({description: 'stale-write window: client writes older than this are refused, and tombstones older than this may be purged once anti-entropy has confirmed every replica (run every grace/4); give every node the same one: while alive nodes publish different graces, no tombstone is purged', env: 'SHARDCTL_NODE_TOMBSTONE_GRACE', ...withDefault('1h', parseDuration)}),
     'shutdown-timeout': durationFlag({description: 'deadline for draining in-flight requests on SIGTERM', env: 'SHARDCTL_NODE_SHUTDOWN_TIMEOUT', ...withDefault('10s', parseDuration)}),

@@ -1,8 +1,8 @@
 import {Args, Flags} from '@oclif/core'
 import {EtcdCommand} from '../../src/cli/baseCommand.js'
 import {formatCapacity} from '../../src/cli/formatCapacity.js'
+import {nodeLoadLine} from '../../src/cli/nodeLoadText.js'
 import {NODE_SHOW_LIMIT, showNode} from '../../src/cluster/nodeService.js'
-import {formatBytes} from '../../src/model/units.js'
 
 export default class NodeShow extends EtcdCommand {
   static override summary = 'Show one node and the shards it holds.'
@@ -17,8 +17,7 @@ export default class NodeShow extends EtcdCommand {
     const node = await showNode(await this.services(flags), args.id, flags.limit)
     this.log(`Node ${node.id} at ${node.address}, zone ${node.zone}, ${node.state}, ${node.alive ? 'up' : 'down'}`)
     this.log(`capacity: ${formatCapacity(node.capacity)}; created ${node.createdAt}`)
-    const load = node.load
-    this.log(load ? `load at ${load.at}: ${load.reads.toFixed(1)} reads/s, ${load.writes.toFixed(1)} writes/s, ${formatBytes(load.bytes)} in ${load.keys} keys over ${load.replicas} replicas${load.clockOk === false ? `; CLOCK OFF by ${load.clockOffsetMs ?? '?'} ms (refusing writes)` : ''}` : 'load: not published (the node is down or not serving yet)')
+    this.log(nodeLoadLine(node.load, node.replicas))
     this.log(`${node.replicas} replicas: ${node.shards.map((s) => (s.role === 'voter' ? String(s.id) : `${s.id}(${s.role})`)).join(' ') || '-'}${node.moreShards > 0 ? ` … and ${node.moreShards} more (\`shardctl shard list --node ${node.id}\`)` : ''}`)
     return node
   }

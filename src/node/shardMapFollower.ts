@@ -28,12 +28,14 @@ export class NodeShardView implements ShardView {
   /** heldAt is the last {@link held} list and the follower version it was made at. */
   private heldAt?: {version: number; list: HeldShard[]}
 
+  /** `onChange` runs once per burst of shard-map changes (any shard's: see {@link held} for this node's). */
   constructor(
     ctx: ServiceContext,
     private readonly nodeId: string,
     onProblem: (message: string) => void = () => {},
+    onChange: () => void = () => {},
   ) {
-    this.follower = new ShardMapFollower(ctx, {onInvalid: (key, message) => onProblem(`${key}: ${message}`)})
+    this.follower = new ShardMapFollower(ctx, {onInvalid: (key, message) => onProblem(`${key}: ${message}`), onChange})
   }
 
   /** start lists the shard map and watches it; calling it again (after a lost lease) re-lists and restarts the watch. Throws etcd UserErrors. */

@@ -12,6 +12,7 @@ import {ClockMonitor} from '../clock/clockMonitor.js'
 import {DEFAULT_MAX_CLOCK_OFFSET_MS} from '../clock/clockOffsetTracker.js'
 import {type NodeStats} from '../model/stats.js'
 import {putNodeStats} from '../stats/statsPublish.js'
+import {earlyPublishAt, type LastPublish, sameShards} from './statsPublishPacing.js'
 import {loadClusterToken} from './clusterToken.js'
 import {withKeySamples} from './keyLoadSampler.js'
 import {LoadMeter} from './loadMeter.js'
@@ -117,6 +118,14 @@ export class StorageNode {
   /** publishedPages is how many load pages the last publish under `publishedLease` wrote (older ones beyond the new count are deleted). */
   private publishedPages = 0
   private publishedLease = ''
+  /** publishedShards are the shard ids the last publish named (in id order). */
+  private publishedShards: number[] = []
+  /** lastPublish is when the last publish started and how long it took: it paces the early ones (statsPublishPacing.ts). */
+  private lastPublish?: LastPublish
+  /** earlyPublish is the timer of a publish asked for by a change of the node's replicas, waiting for its turn. */
+  private earlyPublish?: NodeJS.Timeout
+  /** checkAfterPublish: the map changed while a publish ran, which named the replicas as they were before: check once it ends. */
+  private checkAfterPublish = false
   private tlsReloader?: TlsReloader
   /** reserve is the disk reserve file, checked on a timer (made again once there is room for it). */
   private reserve?: DiskReserve
@@ -169,7 +178,9 @@ export class StorageNode {
       const diskReserve = (reserve = new DiskReserve({dir: opts.dataDir, setting: opts.diskReserve ?? 'auto', log: opts.log, spending: () => engine.spendingReserve()}))
       await diskReserve.start()
       const token = await resolveToken(ctx, opts.token)
-      const map = new NodeShardView(ctx, opts.id, (problem) => opts.log.warn('ignored a corrupt shard record', {problem}))
+      let node: StorageNode | undefined
+      // A change of the replicas the node holds is published at once (paced), not at the next tick.
+      const map = new NodeShardView(ctx, opts.id, (problem) => opts.log.warn('ignored a corrupt shard record', {problem}), () => node?.replicasMayHaveChanged())
       const meter = new LoadMeter(Date.now())
       const maxOffsetMs = opts.maxClockOffsetMs ?? DEFAULT_MAX_CLOCK_OFFSET_MS
       const clock = new ClockMonitor(ctx, {
@@ -177,7 +188,6 @@ export class StorageNode {
         maxOffsetMs,
         onChange: (v) => (v.ok ? opts.log.info('clock back within bounds: taking writes again', {clockOffsetMs: v.offsetMs}) : opts.log.warn('clock out of bounds: refusing writes', {reason: v.reason, clockOffsetMs: v.offsetMs})),
       })
-      let node: StorageNode | undefined
       const rangeGate = new RangeWriteGate()
       const sweeper = new OrphanSweeper({nodeId: opts.id, map, storage: engine, gate: rangeGate, log: opts.log, graceMs: opts.orphanGraceMs ?? 600_000, now: Date.now})
       // Copies pull from peers with the cluster token, over their own pools (not the router's).
@@ -411,6 +421,7 @@ export class StorageNode {
     const lease = this.membership?.lease()
     if (!this.serving() || !lease || this.statsPublishing) return
     this.statsPublishing = true
+    const startedAt = Date.now()
     try {
       const clock = this.clock.verdict()
       const held = this.map.held()
@@ -433,9 +444,34 @@ export class StorageNode {
       const pages = await putNodeStats(this.ctx, stats, lease.id, this.publishedLease === lease.id ? this.publishedPages : 0)
       this.publishedLease = lease.id
       this.publishedPages = pages
+      this.publishedShards = held.map(({shard}) => shard.id)
     } finally {
+      this.lastPublish = {startedAt, tookMs: Date.now() - startedAt}
       this.statsPublishing = false
+      if (this.checkAfterPublish) {
+        this.checkAfterPublish = false
+        this.replicasMayHaveChanged()
+      }
     }
+  }
+
+  /**
+   * replicasMayHaveChanged runs after the shard map changed. Once the pacing lets it
+   * (statsPublishPacing.ts) the node publishes again if the replicas it holds are not the ones
+   * its last publish named: stats naming a replica the map took away (a drain's last move
+   * done, its range dropped) would otherwise stand until the next `--stats-interval` tick.
+   */
+  private replicasMayHaveChanged(): void {
+    if (this.earlyPublish || this.stopping) return
+    const delayMs = Math.max(0, earlyPublishAt(this.lastPublish, this.opts.statsIntervalMs) - Date.now())
+    this.earlyPublish = setTimeout(() => {
+      this.earlyPublish = undefined
+      if (this.statsPublishing) this.checkAfterPublish = true
+      else if (!sameShards(this.map.held().map(({shard}) => shard.id), this.publishedShards)) {
+        void this.publishStats().catch((err) => this.opts.log.warn('stats publish failed', {error: errorMessage(err)}))
+      }
+    }, delayMs)
+    this.earlyPublish.unref()
   }
 
   /**
@@ -449,6 +485,7 @@ export class StorageNode {
       this.stopping = true
       this.opts.log.info('shutting down', {reason, inflight: this.api.activeRequests()})
       for (const t of this.timers) clearInterval(t)
+      clearTimeout(this.earlyPublish)
       this.tlsReloader?.stop()
       // Copies stop first: each stops between frames, its cursor durable; the executor re-issues them.
       await this.api.copies?.close()

@@ -1,5 +1,7 @@
-import {Parser} from '@oclif/core'
-import {describe, expect, it} from 'vitest'
+import {readdirSync} from 'node:fs'
+import {join, resolve} from 'node:path'
+import {type Command, Config, Parser} from '@oclif/core'
+import {describe, expect, it, vi} from 'vitest'
 import Apply from '../../commands/apply.js'
 import KvDel from '../../commands/kv/del.js'
 import KvGet from '../../commands/kv/get.js'
@@ -237,5 +239,62 @@ describe('stats --for / --count', () => {
   it('are taken with --watch', async () => {
     const {flags} = await Parser.parse(['--watch', '--for', '3s', '--count', '2'], {flags: Stats.flags, strict: true})
     expect(flags).toMatchObject({watch: true, for: 3000, count: 2})
+  })
+})
+
+describe('a flag or argument a command does not have', () => {
+  const root = resolve(import.meta.dirname, '../..')
+  /** CommandClass is a command's default export: a concrete Command. */
+  type CommandClass = new (argv: string[], config: Config) => Command
+
+  /**
+   * runRefused runs command `Cmd` in this process with `argv` (nothing it has), catching what
+   * it writes; a command that parses first refuses before connecting anywhere or writing anything.
+   */
+  async function runRefused(Cmd: CommandClass, id: string, argv: string[], config: Config): Promise<{exitCode: number; stdout: string; stderr: string}> {
+    let stdout = ''
+    let stderr = ''
+    const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((stdout += String(chunk)), true))
+    const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((stderr += String(chunk)), true))
+    try {
+      const cmd = new Cmd(argv, config)
+      cmd.id = id
+      await (cmd as unknown as {_run(): Promise<unknown>})._run()
+      return {exitCode: 0, stdout, stderr}
+    } catch (e) {
+      return {exitCode: (e as {oclif?: {exit?: number}}).oclif?.exit ?? 1, stdout, stderr}
+    } finally {
+      out.mockRestore()
+      err.mockRestore()
+    }
+  }
+
+  it('is refused by every command with exit 2 and one line naming it, before the command runs (plan schema and snapshot schema printed their schema, exit 0)', async () => {
+    const config = await Config.load({root})
+    const files = readdirSync(join(root, 'commands'), {recursive: true, encoding: 'utf8'}).filter((f) => f.endsWith('.ts')).sort()
+    expect(files.length).toBeGreaterThan(50)
+    expect(files).toContain(join('plan', 'schema.ts'))
+    const accepted: string[] = []
+    for (const file of files) {
+      const id = file.replace(/\.ts$/, '').replace(/(^|\/)index$/, '').replaceAll('/', ':')
+      const Cmd = ((await import(join(root, 'commands', file))) as {default: CommandClass}).default
+      for (const argv of [['--zz-no-such-flag'], ['--zz-no-such-flag=1']]) {
+        const r = await runRefused(Cmd, id, argv, config)
+        const ok = r.exitCode === 2 && r.stdout === '' && r.stderr.trim().split('\n').length === 1 && r.stderr.startsWith('Error: Nonexistent flag: --zz-no-such-flag')
+        if (!ok) accepted.push(`${id} ${argv.join(' ')}: exit ${r.exitCode}, stdout ${JSON.stringify(r.stdout.slice(0, 60))}, stderr ${JSON.stringify(r.stderr.slice(0, 200))}`)
+      }
+    }
+    expect(accepted, accepted.join('\n')).toEqual([])
+  }, 120_000)
+
+  it('an argument is refused by the commands that take none, as `plan schema extra` is', async () => {
+    const config = await Config.load({root})
+    for (const [id, file] of [['plan:schema', 'plan/schema.ts'], ['snapshot:schema', 'snapshot/schema.ts']] as const) {
+      const Cmd = ((await import(join(root, 'commands', file))) as {default: CommandClass}).default
+      const r = await runRefused(Cmd, id, ['extra'], config)
+      expect(r.exitCode, id).toBe(2)
+      expect(r.stdout, id).toBe('')
+      expect(r.stderr.trim(), id).toBe(`Error: Unexpected argument: extra — see \`shardctl ${id.replace(':', ' ')} --help\``)
+    }
   })
 })

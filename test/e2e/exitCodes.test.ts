@@ -83,6 +83,22 @@ describe('without a terminal and without --yes', () => {
   }, 120_000)
 })
 
+describe('a flag a command does not have', () => {
+  it('is refused by the commands that print a JSON Schema as by every other: exit 2, one line naming it, nothing on stdout (they printed the schema, exit 0)', async () => {
+    for (const command of [['plan', 'schema'], ['snapshot', 'schema']]) {
+      for (const bad of ['--bogus', '--json']) {
+        const r = await runCli([...command, bad], {cwd, timeoutMs: 90_000})
+        expect(r.code, `${command.join(' ')} ${bad}: ${r.stderr}`).toBe(2)
+        expect(r.stdout).toBe('')
+        expect(r.stderr.trim()).toBe(`Error: Nonexistent flag: ${bad} — see \`shardctl ${command.join(' ')} --help\``)
+      }
+      const good = await runCli(command, {cwd, timeoutMs: 90_000})
+      expect(good.code, good.stderr).toBe(0)
+      expect(JSON.parse(good.stdout)).toHaveProperty('$id')
+    }
+  }, 180_000)
+})
+
 describe('kv put', () => {
   it('refuses a VALUE argument together with --file (exit 2) instead of silently preferring one', async () => {
     writeFileSync(join(cwd, 'value.bin'), 'from-file')

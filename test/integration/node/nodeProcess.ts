@@ -25,6 +25,8 @@ export interface NodeProcessOptions {
   env?: Record<string, string>
   /** tls: the node serves mutual TLS (its flags are in `extra` or `env`); readiness is probed with this client material. */
   tls?: TlsMaterial
+  /** statsInterval is the node's --stats-interval (default 300ms: tests wait little for stats). */
+  statsInterval?: string
 }
 
 /** NodeProcess is a running `shardctl node serve` child. */
@@ -40,7 +42,7 @@ export async function startNodeProcess(opts: NodeProcessOptions, readyTimeoutMs 
     'node', 'serve',
     '--endpoints', opts.endpoint, '--cluster', opts.cluster,
     '--id', opts.id, '--listen', `${opts.host ?? '127.0.0.1'}:${opts.port}`, '--data-dir', opts.dataDir,
-    '--stats-interval', '300ms', '--lease-ttl', '3s',
+    '--stats-interval', opts.statsInterval ?? '300ms', '--lease-ttl', '3s',
     ...(opts.extra ?? []),
   ]
   const proc: NodeProcess = {...spawnCli(args, opts.env), address: `${opts.host ?? '127.0.0.1'}:${opts.port}`}

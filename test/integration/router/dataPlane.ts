@@ -33,6 +33,8 @@ export class DataPlane {
   token = ''
   /** nodeArgs are extra `node serve` flags every node (re)start gets (set before init). */
   nodeArgs: string[] = []
+  /** statsInterval is every node's --stats-interval (set before init; default: startNodeProcess's). */
+  statsInterval?: string
   /** hosts: process id (n1, r1, ...) → the 127.x address it listens on (default 127.0.0.1); set before init. */
   hosts: Record<string, string> = {}
   /** readyTimeoutMs bounds each node or router start (raise it for tests that start many processes on a loaded machine). */
@@ -62,7 +64,7 @@ export class DataPlane {
 
   /** startNode (re)starts node `id` on its port and data dir. */
   async startNode(id: string, env?: Record<string, string>, extra: string[] = []): Promise<NodeProcess> {
-    const p = await startNodeProcess({endpoint: this.endpoint, cluster: this.cluster, id, port: this.ports[id]!, dataDir: this.dataDirs[id]!, host: this.host(id), env: {...this.childEnv(id), ...env}, extra: [...this.nodeArgs, ...extra], tls: defaultClientTls()}, this.readyTimeoutMs)
+    const p = await startNodeProcess({endpoint: this.endpoint, cluster: this.cluster, id, port: this.ports[id]!, dataDir: this.dataDirs[id]!, host: this.host(id), env: {...this.childEnv(id), ...env}, extra: [...this.nodeArgs, ...extra], statsInterval: this.statsInterval, tls: defaultClientTls()}, this.readyTimeoutMs)
     this.procs.push(p)
     this.nodes[id] = p
     return p
