@@ -9,6 +9,7 @@ import {type Move, MoveSchema} from '../../src/model/move.js'
 import {NodeSchema} from '../../src/model/node.js'
 import {planRebalance} from '../../src/planner/planRebalance.js'
 import {assertDistFresh, type CliChild, spawnCli} from '../support/cliChild.js'
+import {expireDeadExecutorLock} from '../support/deadExecutorLock.js'
 import {runWorkload} from '../support/workload.js'
 import {expectDigestsAgree, expectWorkloadIntact} from '../support/workloadChecks.js'
 import {DataPlane, keyFor, kv, waitFor} from '../integration/router/dataPlane.js'
@@ -23,6 +24,12 @@ import {DataPlane, keyFor, kv, waitFor} from '../integration/router/dataPlane.js
  */
 
 const WRITES_ONLY = {weights: {reads: 0, writes: 1, bytes: 0}}
+/**
+ * COOL_DOWN_S is the rebalancing autopilot's --cool-down: long enough that the 15 checks watched
+ * after its rebalance fall inside it (about 20 s from the decision at load 25 on 2 cores), short
+ * enough that the heal's own cool-down is not most of the test.
+ */
+const COOL_DOWN_S = 45
 
 describe('autopilot on real processes', () => {
   let dp: DataPlane
@@ -65,7 +72,8 @@ describe('autopilot on real processes', () => {
     const heal = ['--dead-after', '5s', '--heal-throttle', '16KiB/s', '--chunk-size', '4KiB', '--max-concurrent', '2', '--rebalance-above', '50']
     const a1 = pilot('a1', heal)
     await waitFor(async () => ((await leader()) === 'autopilot a1' ? true : undefined), 'a1 to lead', 120_000)
-    const a2 = pilot('a2', heal)
+    // The standby's own copy rate: a1's 16 KiB/s only has to keep a1 copying until it is killed.
+    const a2 = pilot('a2', heal.map((f) => (f === '16KiB/s' ? '256KiB/s' : f)))
     await waitFor(async () => (a2.logs().includes('standing by') ? true : undefined), 'a2 to stand by', 120_000)
 
     const stop = new AbortController()
@@ -82,6 +90,10 @@ describe('autopilot on real processes', () => {
 
     // The standby leads within the lease TTL, defers to the dead executor's lock until it lapses, then resumes.
     await waitFor(async () => ((await leader()) === 'autopilot a2' ? true : undefined), 'a2 to take over', 60_000)
+    // Once a2 defers to it, the dead executor's lock lapses: revoked here as etcd does once its
+    // 10 s TTL passes without keepalives (a1 is checked dead), unless it lapsed already.
+    await waitFor(async () => ((await decisions()).some((d) => d.kind === 'wait' && /executor lock is held by autopilot a1/.test(d.reason)) ? true : undefined), 'a2 to defer to a1\'s executor lock', 60_000)
+    await expireDeadExecutorLock(dp.ctx, {holder: 'autopilot a1'})
     const healed = await waitFor(
       async () => {
         const shards = await dp.shards()
@@ -142,12 +154,14 @@ describe('autopilot on real processes', () => {
     // Wait until the hot load dominates the nodes' decaying rates (EWMA, 10 s).
     await waitFor(async () => ((await imbalance()) > 1.28 ? true : undefined), 'the skew to show in the load stats', 60_000)
 
-    // The heal's moves cool down too (60 s below): let them expire so the skew is the only story.
-    const healedAt = Math.max(...(await decisions()).filter((d) => d.kind === 'heal' || d.kind === 'resume').map((d) => Date.parse(d.at)))
-    await waitFor(async () => (Date.now() - healedAt > 61_000 ? true : undefined), 'the heal cool-down to pass', 90_000)
+    // The heal's moves cool down too (COOL_DOWN_S below): let them expire so the skew is the only story.
+    // a3 takes over the recorded history, so the shards it pins are exactly those in history.movedAt.
+    const movedAt = Object.values((await dp.ctx.store.getTyped(autopilotKeys(dp.ctx.keys.prefix).state, AutopilotStateSchema))!.value.history.movedAt)
+    const healedAt = Math.max(0, ...movedAt)
+    await waitFor(async () => (Date.now() - healedAt > (COOL_DOWN_S + 1) * 1000 ? true : undefined), 'the heal cool-down to pass', 90_000)
     const since = new Date().toISOString()
     const newer = async () => (await decisions()).filter((d) => d.at > since)
-    pilot('a3', ['--dead-after', '5s', '--rebalance-above', '1.25', '--for', '4s', '--cool-down', '60s', '--weights', 'reads=0,writes=1,bytes=0'])
+    pilot('a3', ['--dead-after', '5s', '--rebalance-above', '1.25', '--for', '4s', '--cool-down', `${COOL_DOWN_S}s`, '--weights', 'reads=0,writes=1,bytes=0'])
     const first = await waitFor(async () => (await newer()).find((d) => d.kind === 'rebalance' && d.outcome !== null), 'one rebalance to run', 240_000).catch((err: unknown) => {
       throw new Error(`${String(err)}\n${logsOf()}`)
     })

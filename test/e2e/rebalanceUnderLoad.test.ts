@@ -2,6 +2,7 @@ import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
 import {listShards} from '../../src/cluster/clusterRepo.js'
 import {type Move, MoveSchema} from '../../src/model/move.js'
 import {DataPlane, kv, waitFor} from '../integration/router/dataPlane.js'
+import {expireDeadExecutorLock} from '../support/deadExecutorLock.js'
 import {runCli} from '../support/runCli.js'
 import {runWorkload, type WorkloadReport} from '../support/workload.js'
 import {expectDigestsAgree, expectWorkloadIntact, waitForHintsDrained} from '../support/workloadChecks.js'
@@ -86,7 +87,9 @@ describe.each([
     process.kill(pid, 'SIGKILL')
     const dead = await killed
     expect(dead.code).not.toBe(0)
-    // Its lease expires; then the resume takes the lock and finishes from the persisted phases.
+    // Its lease expires (revoked here as etcd does once the 10 s TTL passes without keepalives;
+    // the holder is checked dead); then the resume takes the lock and finishes from the persisted phases.
+    await expireDeadExecutorLock(dp.ctx)
     const resumed = await waitFor(
       async () => {
         const r = await runCli(['apply', '--resume', '--yes', ...cliArgs(dp)], {cwd: process.cwd(), timeoutMs: 90_000})

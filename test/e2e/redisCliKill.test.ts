@@ -10,6 +10,7 @@ import {shortNodeId} from '../../src/redis/clusterNodes.js'
 import {withRedisNode} from '../../src/redis/redisConnection.js'
 import {slotsOfRange} from '../../src/redis/slotMap.js'
 import {type CliChild, spawnCli} from '../support/cliChild.js'
+import {expireDeadExecutorLock} from '../support/deadExecutorLock.js'
 import {openSlotMarks, redisAvailable, type RedisMaster, servedSlots, tagsInSlots} from '../support/redisCluster.js'
 import {useRedisCluster} from '../support/redisTestFile.js'
 import {runCli} from '../support/runCli.js'
@@ -84,7 +85,9 @@ async function expectEtcdMatchesRedis(): Promise<void> {
 }
 
 async function resume(): Promise<{code: number; out: string}> {
-  // The killed executor's lease (10 s TTL) lapses first: LOCK_HELD (exit 8) until then.
+  // The killed executor's lock goes with its lease: revoked here as etcd expires it once its
+  // 10 s TTL passes without keepalives (the holder is checked dead). LOCK_HELD (exit 8) while held.
+  await expireDeadExecutorLock(file.ctx)
   for (let i = 0; ; i++) {
     const r = await cli(['apply', '--resume', '--yes'])
     if (r.code !== 8 || i >= 20) return {code: r.code, out: r.stdout + r.stderr}

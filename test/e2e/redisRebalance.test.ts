@@ -14,6 +14,7 @@ import {parseMoveCursor} from '../../src/redis/moveCursor.js'
 import {connectRedisNode} from '../../src/redis/redisConnection.js'
 import {slotsOfRange} from '../../src/redis/slotMap.js'
 import {spawnCli} from '../support/cliChild.js'
+import {expireDeadExecutorLock} from '../support/deadExecutorLock.js'
 import {type RealRedisCluster, redisAvailable, startRedisCluster} from '../support/redisCluster.js'
 import {runCli} from '../support/runCli.js'
 import {StoreSet, uniqueCluster} from '../support/testStore.js'
@@ -206,7 +207,9 @@ describe.skipIf(!available)('redis engine end to end on real redis-server proces
       expect(recorded.some((m) => parseMoveCursor(m.progress.cursor)?.open === true && parseMoveCursor(m.progress.cursor)?.next === open.slot), first.logs()).toBe(true)
       expect((await openSlotsNow()).length).toBeGreaterThan(0)
 
-      // The killed executor's lease (10 s TTL) must lapse first: LOCK_HELD (exit 8) until then.
+      // The killed executor's lock goes with its lease: revoked here as etcd expires it once its
+      // 10 s TTL passes without keepalives (the holder is checked dead). LOCK_HELD (exit 8) while held.
+      await expireDeadExecutorLock(ctx)
       let resumed = await cli(['apply', '--resume', '--yes', '--json'], 180_000)
       for (let i = 0; i < 10 && resumed.code === 8; i++) {
         await new Promise((r) => setTimeout(r, 2000))
