@@ -1,6 +1,7 @@
 import {existsSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {z} from 'zod'
+import {processAlive} from '../daemon/processAlive.js'
 import {type ErrorCode} from '../errors/codes.js'
 import {makeDirectories} from '../fs/makeDirectories.js'
 import {healthy, startEtcd} from './etcdProcess.js'
@@ -58,15 +59,6 @@ export function readLocalEtcdState(cwd: string): LocalEtcdState | undefined {
     return processAlive(state.pid) ? state : undefined
   } catch {
     return undefined
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
   }
 }
 

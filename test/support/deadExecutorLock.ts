@@ -1,5 +1,6 @@
 import {hostname} from 'node:os'
 import {type ServiceContext} from '../../src/cluster/serviceContext.js'
+import {processAlive} from '../../src/daemon/processAlive.js'
 import {parseLockHolder} from '../../src/etcd/leaseLock.js'
 
 /**
@@ -17,17 +18,7 @@ export async function expireDeadExecutorLock(ctx: ServiceContext, opts: {holder?
   const holder = parseLockHolder(kv.value)
   if (!holder) throw new Error(`expireDeadExecutorLock: the executor lock holds no holder record: ${kv.value.slice(0, 200)}`)
   if (opts.holder !== undefined && holder.holder !== opts.holder) return null
-  if (holder.host === hostname() && running(holder.pid)) throw new Error(`expireDeadExecutorLock: the holder ${holder.holder} (pid ${holder.pid}) still runs; its lease must lapse on its own`)
+  if (holder.host === hostname() && processAlive(holder.pid)) throw new Error(`expireDeadExecutorLock: the holder ${holder.holder} (pid ${holder.pid}) still runs; its lease must lapse on its own`)
   await ctx.store.revokeLease(kv.lease)
   return holder.holder
-}
-
-/** running tells whether process `pid` exists (signal 0 checks without sending anything). */
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
 }

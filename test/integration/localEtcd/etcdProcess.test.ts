@@ -1,4 +1,5 @@
 import {afterAll, describe, expect, it} from 'vitest'
+import {processAlive} from '../../../src/daemon/processAlive.js'
 import {startPrivateEtcd, type PrivateEtcd} from '../../support/privateEtcd.js'
 import {StoreSet, uniqueCluster} from '../../support/testStore.js'
 
@@ -10,15 +11,6 @@ afterAll(async () => {
   stores.closeAll()
   await Promise.all(started.map((e) => e.dispose()))
 })
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
 
 describe('startEtcd', () => {
   it('given a local etcd restarted twice, then it keeps its port and data, and stop() ends the last process (no leak)', async () => {
@@ -34,12 +26,12 @@ describe('startEtcd', () => {
     pids.push(etcd.etcd.pid)
 
     expect(new Set(pids).size).toBe(3)
-    expect(pids.slice(0, 2).some(alive)).toBe(false)
+    expect(pids.slice(0, 2).some(processAlive)).toBe(false)
     expect(etcd.etcd.endpoint).toBe(etcd.endpoint)
     expect((await stores.open(etcd.endpoint, cluster).get(`/shardctl/${cluster}/meta`))?.value).toBe('"kept"')
 
     await etcd.etcd.stop()
 
-    expect(pids.some(alive)).toBe(false)
+    expect(pids.some(processAlive)).toBe(false)
   })
 })
