@@ -268,7 +268,8 @@ describe('CopyReceiver: copy streams received in the copy receive thread', {time
       res.on('close', () => clearInterval(timer))
     })
     await dst.client.pull(1, {moveId: 'm4', epoch: 5, sources: [sourceAt(endless.address, 'endless')], rate: null, frameBytes: 64 * 1024})
-    await expect.poll(async () => (await dst.client.pullStatus(1)).keys, {timeout: 3000}).toBeGreaterThan(0)
+    // The thread's first start loads its module: seconds on a loaded 2-core runner.
+    await expect.poll(async () => (await dst.client.pullStatus(1)).keys, {timeout: 15_000}).toBeGreaterThan(0)
     const worker = (receiver as unknown as {worker: Worker}).worker
     await worker.terminate()
     const s = await settledPull(dst.client)
@@ -279,7 +280,11 @@ describe('CopyReceiver: copy streams received in the copy receive thread', {time
     const direct = receiver.openFrames(sourceAt(endless.address, 'endless'), 1, 5, undefined, 64 * 1024, new AbortController().signal)[Symbol.asyncIterator]()
     expect((await direct.next()).done).toBe(false)
     await (receiver as unknown as {worker: Worker}).worker.terminate()
-    await expect(direct.next()).rejects.toBeInstanceOf(CopyReceiveThreadError)
+    // Frames the thread posted before it died (at most 2 wait here) are still handed out, then the stream fails:
+    // on a loaded runner one had arrived by the time of the kill, and the next read took it (CI, session 26).
+    let failure: unknown
+    for (let read = 0; read < 4 && failure === undefined; read++) failure = await direct.next().then((r) => (r.done ? 'ended' : undefined), (err: unknown) => err)
+    expect(failure).toBeInstanceOf(CopyReceiveThreadError)
     clearInterval(timer)
     expect(await thrown(receiver.openFrames(sourceAt(src.client.address), 1, 5, undefined, 64 * 1024, new AbortController().signal))).toBeUndefined()
   })
