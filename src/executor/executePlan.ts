@@ -65,7 +65,7 @@ export interface ApplyResult {
   moves: {id: string; shard: number; from: string; to: string; phase: MovePhase; reason: string | null; bytes: number}[]
   splits: {shard: number; status: string; reason?: string}[]
   counts: Partial<Record<MovePhase, number>>
-  /** bytesCopied sums the moves' key and value bytes copied (progress.bytes), not the copy streams' framing. */
+  /** bytesCopied sums the moves' key and value bytes copied (progress.bytes), not the copy streams' framing; a copy merged from several replicas counts each it read. */
   bytesCopied: number
   durationMs: number
   stopped: boolean

@@ -64,8 +64,8 @@ export interface ThrottleStepEvent {
 /** ExecutorEvent is something worth telling the operator (rendered as spinner text, a log line or a JSON line). */
 export type ExecutorEvent =
   | {type: 'phase'; move: string; shard: number; from: string; to: string; phase: string; reason?: string | null; at: string}
-  /** progress: `bytes` and `dataRateBytesPerSec` count key and value bytes; `rateBytesPerSec` is the copy stream's (wire) rate, what the throttles spend. */
-  | {type: 'progress'; move: string; bytes: number; keys: number; totalBytes: number; rateBytesPerSec: number; dataRateBytesPerSec: number; stalled: boolean; at: string}
+  /** progress: `bytes` and `dataRateBytesPerSec` count key and value bytes; `rateBytesPerSec` is the copy stream's (wire) rate, what the throttles spend; `expectedBytes` is what `bytes` run to (MoveProgress.expectedBytes). */
+  | {type: 'progress'; move: string; bytes: number; keys: number; totalBytes: number; expectedBytes?: number; rateBytesPerSec: number; dataRateBytesPerSec: number; stalled: boolean; at: string}
   | {type: 'retry'; move: string; what: string; error: string; at: string}
   | {type: 'info'; message: string; at: string}
   | ThrottleStepEvent

@@ -1,6 +1,6 @@
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {getMeta} from '../cluster/clusterRepo.js'
-import {isTerminal, type Move} from '../model/move.js'
+import {copyGoalBytes, isTerminal, type Move} from '../model/move.js'
 import {readRecordings, type Recording} from './moveRecording.js'
 import {getMove, listMoves} from './moveStore.js'
 
@@ -10,16 +10,19 @@ export interface MoveView extends Move {
 }
 
 /**
- * etaSeconds estimates the remaining copy time: the key and value bytes left of the planned
- * size over the rate of key and value bytes (the stream's rate, in other units, read ETAs
- * several times too short for small values). Null when unknown: not copying, no estimate, no
+ * etaSeconds estimates the remaining copy time: the key and value bytes left of what the copy
+ * is expected to apply in all (copyGoalBytes: the planned size, times the sources a merged
+ * copy reads) over the rate of key and value bytes (the stream's rate, in other units, read
+ * ETAs several times too short for small values). Null when unknown: not copying, no estimate, no
  * data rate, or the copy is past the estimate.
  */
 export function etaSeconds(m: Move): number | null {
   const p = m.progress
+  // What is left of what the copy applies in all (several times the planned size when it merges replicas: copyGoalBytes).
+  const goal = copyGoalBytes(p)
   // Past the estimate (writes since the plan), what is left is unknown: no ETA rather than "0s".
-  if (m.phase !== 'copying' || p.dataRateBytesPerSec <= 0 || p.totalBytes <= 0 || p.bytes > p.totalBytes) return null
-  return Math.max(0, Math.round((p.totalBytes - p.bytes) / p.dataRateBytesPerSec))
+  if (m.phase !== 'copying' || p.dataRateBytesPerSec <= 0 || goal <= 0 || p.bytes > goal) return null
+  return Math.max(0, Math.round((goal - p.bytes) / p.dataRateBytesPerSec))
 }
 
 /** listMoveViews lists moves (optionally only unfinished, or of one plan) in id order. */

@@ -8,6 +8,7 @@ import {type PullStatusResponse} from '../node/protocol.js'
 import {RouterRecordSchema} from '../router/routerRegistration.js'
 import {CopyMeter, stallThreshold, throttleShare} from './copyProgress.js'
 import {chooseCopySources} from './copySources.js'
+import {expectedCopyBytes} from './copyTarget.js'
 import {type ExecutorEnv} from './executorEnv.js'
 import {commitMoveTransition, type FencedMove, readShard} from './moveStore.js'
 import {MoveFailure} from './retryPolicy.js'
@@ -113,16 +114,21 @@ export async function copyShard(env: ExecutorEnv, m: FencedMove): Promise<Fenced
     lastBytes = wire
     lastDataBytes = bytes
     const finished = status.state === 'done'
+    // What the bytes run to: the plan's size once per source read (a heal merging two live
+    // replicas reads each whole), from where the sources start. A node that predates it does
+    // not say: the planned size stands, as before.
+    const expectedBytes = status.passes === undefined ? current.value.progress.expectedBytes : expectedCopyBytes(current.value.progress.totalBytes, {passes: status.passes, carriedDataBytes: status.carriedDataBytes ?? 0, prefixDataBytes: status.prefixDataBytes ?? 0})
     const progress = {
       ...current.value.progress,
       bytes,
+      ...(expectedBytes === undefined ? {} : {expectedBytes}),
       keys: status.keys,
       cursor: status.cursor,
       rateBytesPerSec: Math.round(meter.rate(env.now())),
       dataRateBytesPerSec: Math.round(dataMeter.rate(env.now())),
       stalled: finished ? false : meter.stalled(env.now(), stallThreshold(shareOf(env, sources[0]!, move.to))),
     }
-    const event = {type: 'progress', move: move.id, bytes, keys: status.keys, totalBytes: progress.totalBytes, rateBytesPerSec: progress.rateBytesPerSec, dataRateBytesPerSec: progress.dataRateBytesPerSec} as const
+    const event = {type: 'progress', move: move.id, bytes, keys: status.keys, totalBytes: progress.totalBytes, ...(expectedBytes === undefined ? {} : {expectedBytes}), rateBytesPerSec: progress.rateBytesPerSec, dataRateBytesPerSec: progress.dataRateBytesPerSec} as const
     if (finished) {
       env.emit({...event, stalled: false, at: new Date(env.now()).toISOString()})
       return commitMoveTransition(env.ctx, env.fence, current, {phase: 'verifying', progress})

@@ -91,8 +91,16 @@ export const MoveProgressSchema = z.object({
   /** bytes are the key and value bytes copied, as load stats and {@link totalBytes} count them (0 for an empty shard). */
   bytes: z.number().nonnegative(),
   keys: z.number().nonnegative(),
-  /** totalBytes is the planned size (from load stats), for ETA; 0 when unknown. */
+  /** totalBytes is the planned size (from load stats): the shard's key and value bytes, once; 0 when unknown. */
   totalBytes: z.number().nonnegative(),
+  /**
+   * expectedBytes is about how many key and value bytes the copy applies in all, what
+   * {@link bytes} runs to (see {@link copyGoalBytes}): {@link totalBytes} for a copy from one
+   * source, more when it merges several replicas, each read whole (a heal whose source is
+   * down), or re-reads part of the range after its sources changed. Absent in a record
+   * written before it existed, or while the destination has not said yet: {@link totalBytes}.
+   */
+  expectedBytes: z.number().nonnegative().optional(),
   /**
    * rateBytesPerSec is the copy stream's rate, what the throttles limit: its bytes also carry
    * each record's version and framing, so it runs above the rate of `bytes`. Shown beside a
@@ -113,6 +121,16 @@ export const MoveProgressSchema = z.object({
 
 /** MoveProgress is validated copy progress. */
 export type MoveProgress = z.infer<typeof MoveProgressSchema>
+
+/**
+ * copyGoalBytes is what a copy's progress counts towards: the bytes it is expected to apply
+ * in all (expectedBytes) when known, else the planned size; 0 when unknown. The fraction
+ * shown, "of ~X" and the ETA all use it, so a copy merged from two replicas reads 50 % after
+ * its first, not 100 % and then "past the estimate".
+ */
+export function copyGoalBytes(p: {totalBytes: number; expectedBytes?: number | undefined}): number {
+  return p.expectedBytes !== undefined && p.expectedBytes > 0 ? p.expectedBytes : p.totalBytes
+}
 
 /** MoveSchema: a `moves/<id>` value: one replica replacement, its phase, epochs and progress. */
 export const MoveSchema = z.object({

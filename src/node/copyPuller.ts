@@ -50,8 +50,23 @@ export interface PullStatus {
    * lengths, each frame a 4-byte count, so an empty shard's copy is 4 bytes on the wire.
    */
   bytes: number
-  /** dataBytes are the key and value bytes applied so far (what load stats and a plan's size estimate count): 0 for an empty shard. */
+  /**
+   * dataBytes are the key and value bytes applied so far (what load stats and a plan's size
+   * estimate count): 0 for an empty shard. They count every pass: a copy merged from several
+   * sources reads the range from each, so it applies about that many times the range's bytes.
+   */
   dataBytes: number
+  /** passes is how many sources the copy reads now, each from the range's start (or `prefixDataBytes` on) to its end, one after another. */
+  passes: number
+  /**
+   * carriedDataBytes are the dataBytes applied before the current sources were named (a
+   * source list that changed mid-copy: its passes' bytes stay counted); 0 for a copy that
+   * kept its sources. What the copy reads in all is about
+   * carriedDataBytes + passes × (the range's bytes − prefixDataBytes) (executor/copyTarget.ts).
+   */
+  carriedDataBytes: number
+  /** prefixDataBytes are the range's key and value bytes below where the current sources start (copied once, before they were named); 0 when they start at the beginning. */
+  prefixDataBytes: number
   keys: number
   /** cursor is the durable resume point in the current source (null: its start, or done). */
   cursor: string | null
@@ -78,6 +93,9 @@ interface PersistedPull {
   bytes: number
   /** dataBytes are key and value bytes applied; absent in a state written before they were counted. */
   dataBytes?: number
+  /** carriedDataBytes, prefixDataBytes: see {@link PullStatus}; absent (0) in a state written before they were kept. */
+  carriedDataBytes?: number
+  prefixDataBytes?: number
   keys: number
   done: boolean
 }
@@ -224,10 +242,10 @@ export class CopyPuller {
     const job = this.jobs.get(shard)
     if (job) {
       const p = job.persisted
-      return {shard, moveId: job.spec.moveId, epoch: job.spec.epoch, state: job.state, bytes: p.bytes, dataBytes: p.dataBytes ?? 0, keys: p.keys, cursor: p.cursor, source: job.spec.sources[Math.min(p.sourceIndex, job.spec.sources.length - 1)]?.node ?? null, rate: job.bucket.currentRate(), error: job.error, errorCode: job.errorCode, failedSource: job.failedSource}
+      return {shard, moveId: job.spec.moveId, epoch: job.spec.epoch, state: job.state, bytes: p.bytes, dataBytes: p.dataBytes ?? 0, passes: p.sources.length, carriedDataBytes: p.carriedDataBytes ?? 0, prefixDataBytes: p.prefixDataBytes ?? 0, keys: p.keys, cursor: p.cursor, source: job.spec.sources[Math.min(p.sourceIndex, job.spec.sources.length - 1)]?.node ?? null, rate: job.bucket.currentRate(), error: job.error, errorCode: job.errorCode, failedSource: job.failedSource}
     }
     const p = this.readPersisted(shard)
-    return {shard, moveId: p?.moveId ?? null, epoch: p?.epoch ?? 0, state: p?.done ? 'done' : 'idle', bytes: p?.bytes ?? 0, dataBytes: p?.dataBytes ?? 0, keys: p?.keys ?? 0, cursor: p?.cursor ?? null, source: null, rate: null, error: null, errorCode: null, failedSource: null}
+    return {shard, moveId: p?.moveId ?? null, epoch: p?.epoch ?? 0, state: p?.done ? 'done' : 'idle', bytes: p?.bytes ?? 0, dataBytes: p?.dataBytes ?? 0, passes: p?.sources.length ?? 1, carriedDataBytes: p?.carriedDataBytes ?? 0, prefixDataBytes: p?.prefixDataBytes ?? 0, keys: p?.keys ?? 0, cursor: p?.cursor ?? null, source: null, rate: null, error: null, errorCode: null, failedSource: null}
   }
 
   /**
@@ -288,13 +306,18 @@ export class CopyPuller {
   private resumePoint(spec: PullSpec): PersistedPull {
     const names = spec.sources.map((s) => s.node)
     const p = this.readPersisted(spec.shard)
-    const fresh: PersistedPull = {moveId: spec.moveId, epoch: spec.epoch, sources: names, sourceIndex: 0, cursor: null, startCursor: null, bytes: 0, dataBytes: 0, keys: 0, done: false}
+    const fresh: PersistedPull = {moveId: spec.moveId, epoch: spec.epoch, sources: names, sourceIndex: 0, cursor: null, startCursor: null, bytes: 0, dataBytes: 0, carriedDataBytes: 0, prefixDataBytes: 0, keys: 0, done: false}
     if (!p || p.moveId !== spec.moveId || p.epoch !== spec.epoch) return fresh
     if (p.done || sameNames(p.sources, names)) return p
     // A single-source prefix is complete (that source held every acknowledged write up to
     // its cursor); a multi-source one is complete only up to where all its sources started.
     const start = p.sources.length === 1 ? p.cursor : p.startCursor
-    return {...fresh, cursor: start, startCursor: start, bytes: p.bytes, dataBytes: p.dataBytes, keys: p.keys}
+    // What the progress counts from here (see PullStatus): the bytes applied so far stay
+    // counted (carried), and the prefix grows by a single source's pass, read once from the
+    // old start to its cursor; a multi-source prefix stays what it was.
+    const carried = p.carriedDataBytes ?? 0
+    const prefix = (p.prefixDataBytes ?? 0) + (p.sources.length === 1 ? Math.max(0, (p.dataBytes ?? 0) - carried) : 0)
+    return {...fresh, cursor: start, startCursor: start, bytes: p.bytes, dataBytes: p.dataBytes, keys: p.keys, carriedDataBytes: p.dataBytes ?? 0, prefixDataBytes: start === null ? 0 : prefix}
   }
 
   /**

@@ -398,6 +398,10 @@ export const PullStatusResponseSchema = z.object({
   bytes: z.number().nonnegative(),
   /** dataBytes: key and value bytes applied (absent from a node that predates it). */
   dataBytes: z.number().nonnegative().optional(),
+  /** passes, carriedDataBytes, prefixDataBytes: what the copy reads in all (see PullStatus in copyPuller.ts; absent from a node that predates them). */
+  passes: z.number().int().min(1).optional(),
+  carriedDataBytes: z.number().nonnegative().optional(),
+  prefixDataBytes: z.number().nonnegative().optional(),
   keys: z.number().nonnegative(),
   cursor: z.string().nullable(),
   source: z.string().nullable(),

@@ -1,6 +1,6 @@
 import {etaSeconds} from '../executor/moveViews.js'
 import {underReplicatedLive, underReplicatedOf} from '../cluster/censusCounts.js'
-import {isTerminal, type MovePhase} from '../model/move.js'
+import {copyGoalBytes, isTerminal, type MovePhase} from '../model/move.js'
 import {type NodeState} from '../model/node.js'
 import {liveFigures} from './liveFigures.js'
 import {censusCountsOrEmpty} from './topCensus.js'
@@ -64,7 +64,7 @@ export interface MoveRowView {
   to: string
   phase: MovePhase
   terminal: boolean
-  /** fraction copied (0..1) from planned size; null when the size is unknown. */
+  /** fraction copied (0..1) of what the copy applies in all (copyGoalBytes: the planned size, more for a merged copy), never above 1; null when the size is unknown. */
   fraction: number | null
   bytes: number
   /** dataRateBytesPerSec is the rate of `bytes` (key and value bytes), 0 unless copying: the unit of the bar and the ETA. */
@@ -125,7 +125,7 @@ export function deriveTopView(state: TopState, target: number): TopView {
     to: m.to,
     phase: m.phase,
     terminal: isTerminal(m.phase),
-    fraction: m.phase === 'done' ? 1 : m.progress.totalBytes > 0 ? Math.min(1, m.progress.bytes / m.progress.totalBytes) : null,
+    fraction: m.phase === 'done' ? 1 : copyGoalBytes(m.progress) > 0 ? Math.min(1, m.progress.bytes / copyGoalBytes(m.progress)) : null,
     bytes: m.progress.bytes,
     dataRateBytesPerSec: m.phase === 'copying' ? m.progress.dataRateBytesPerSec : 0,
     etaSeconds: etaSeconds(m),

@@ -19,6 +19,16 @@ describe('etaSeconds', () => {
     expect(etaSeconds(record)).toBeNull()
   })
 
+  it('given a copy merged from two replicas (it reads twice the planned size: expectedBytes), when estimated, then the ETA runs to all of it, not to the planned size (it went "past the estimate" halfway)', () => {
+    const merged = (bytes: number) => {
+      const m = copying(bytes, 1200)
+      return {...m, progress: {...m.progress, expectedBytes: 2400}}
+    }
+    expect(etaSeconds(merged(200))).toBe(22)
+    expect(etaSeconds(merged(1300))).toBe(11)
+    expect(etaSeconds(merged(2500))).toBeNull()
+  })
+
   it('given no estimate, or a copy past it, when estimated, then it is unknown (null), not "0s"', () => {
     expect(etaSeconds(copying(4, 0))).toBeNull()
     expect(etaSeconds(copying(1300, 1200))).toBeNull()

@@ -7,6 +7,7 @@ import {HASH_SPACE} from '../../src/model/hash.js'
 import {formatHlc} from '../../src/model/hlc.js'
 import {type HashRange} from '../../src/model/range.js'
 import {encodeFrame} from '../../src/node/copyFrames.js'
+import {expectedCopyBytes} from '../../src/executor/copyTarget.js'
 import {type CopySourceAddress, CopyPuller, type PullSpec} from '../../src/node/copyPuller.js'
 import {jsonLog} from '../../src/log/jsonLog.js'
 import {type GcFloor} from '../../src/node/lwwSql.js'
@@ -194,6 +195,8 @@ describe('CopyPuller', {timeout: 30_000}, () => {
     expect((await settle(second)).state).toBe('done')
     expect(sources.opened.at(-1)!.cursor).toBe(cut.cursor)
     expect(reopened.digest(ALL)).toEqual(a.digest(ALL))
+    // Nothing counted twice: the resumed stream starts after what was applied, and the bytes before the restart were stored with it.
+    expect(second.status(1)).toMatchObject({dataBytes: a.rangeTotals(ALL).bytes, keys: 1500, passes: 1, carriedDataBytes: 0, prefixDataBytes: 0})
     // A restart after the copy finished still reports it done.
     await reopened.close()
     expect(puller(engineAt(d.dir).engine, sources).status(1).state).toBe('done')
@@ -224,6 +227,66 @@ describe('CopyPuller', {timeout: 30_000}, () => {
     p.pull(spec({moveId: 'm2'}))
     await settle(p)
     expect(sources.opened.at(-1)).toEqual({node: 'a', cursor: undefined})
+  })
+
+  // Session 26 saw a heal move report 71,936 bytes copied of a 35,959-byte shard: its source
+  // was dead, so it merged the two live replicas, reading each whole. The status now says how
+  // the copy reads the range, so the executor's goal (expectedCopyBytes) is what it applies.
+  it('given two sources read whole (a heal whose source is down), then the data bytes run to twice the shard\'s, and the status says two passes, so the goal is what was applied', async () => {
+    const b = engineAt().engine
+    const c = engineAt().engine
+    await fill(b, 600)
+    await fill(c, 600)
+    const shardBytes = b.rangeTotals(ALL).bytes
+    const p = puller(engineAt().engine, new FakeSources({b, c}))
+    p.pull(spec({sources: [{node: 'b', address: '127.0.0.1:2'}, {node: 'c', address: '127.0.0.1:3'}]}))
+    const s = await settle(p)
+    expect(s).toMatchObject({state: 'done', dataBytes: 2 * shardBytes, passes: 2, carriedDataBytes: 0, prefixDataBytes: 0})
+    expect(expectedCopyBytes(shardBytes, s)).toBe(s.dataBytes)
+  })
+
+  it('given a source cut mid-copy and replaced by two replicas read from its cursor, then the bytes applied before are carried and the prefix counted once, so the goal is what was applied', async () => {
+    const a = engineAt().engine
+    const b = engineAt().engine
+    const c = engineAt().engine
+    for (const e of [a, b, c]) await fill(e, 1200)
+    const shardBytes = a.rangeTotals(ALL).bytes
+    const sources = new FakeSources({a, b, c})
+    sources.cutAfter = 2
+    const p = puller(engineAt().engine, sources)
+    p.pull(spec())
+    const cut = await settle(p)
+    expect(cut).toMatchObject({state: 'failed', passes: 1, carriedDataBytes: 0, prefixDataBytes: 0})
+    expect(cut.dataBytes).toBeGreaterThan(0)
+    expect(cut.dataBytes).toBeLessThan(shardBytes)
+    sources.cutAfter = undefined
+    p.pull(spec({sources: [{node: 'b', address: '127.0.0.1:2'}, {node: 'c', address: '127.0.0.1:3'}]}))
+    const s = await settle(p)
+    expect(s).toMatchObject({state: 'done', passes: 2, carriedDataBytes: cut.dataBytes, prefixDataBytes: cut.dataBytes})
+    // a's prefix once, then the rest from b and from c.
+    expect(s.dataBytes).toBe(cut.dataBytes + 2 * (shardBytes - cut.dataBytes))
+    expect(expectedCopyBytes(shardBytes, s)).toBe(s.dataBytes)
+  })
+
+  it('given two replicas cut mid-copy and the source back instead, then what they applied is carried and the range is read again from its start, so the goal is what was applied', async () => {
+    const a = engineAt().engine
+    const b = engineAt().engine
+    const c = engineAt().engine
+    for (const e of [a, b, c]) await fill(e, 1200)
+    const shardBytes = a.rangeTotals(ALL).bytes
+    const sources = new FakeSources({a, b, c})
+    sources.cutAfter = 2
+    const p = puller(engineAt().engine, sources)
+    p.pull(spec({sources: [{node: 'b', address: '127.0.0.1:2'}, {node: 'c', address: '127.0.0.1:3'}]}))
+    const cut = await settle(p)
+    expect(cut).toMatchObject({state: 'failed', failedSource: 'b', passes: 2})
+    sources.cutAfter = undefined
+    p.pull(spec())
+    const s = await settle(p)
+    // A multi-source prefix is complete only where all its sources started (the beginning): a reads it all.
+    expect(sources.opened.at(-1)).toEqual({node: 'a', cursor: undefined})
+    expect(s).toMatchObject({state: 'done', passes: 1, carriedDataBytes: cut.dataBytes, prefixDataBytes: 0, dataBytes: cut.dataBytes + shardBytes})
+    expect(expectedCopyBytes(shardBytes, s)).toBe(s.dataBytes)
   })
 
   it('stops at a lost fence without applying the frame, blaming no source', async () => {

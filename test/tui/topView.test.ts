@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import {deriveTopView} from '../../src/tui/topView.js'
 import {nextThrottle, THROTTLE_STEPS} from '../../src/tui/throttleSteps.js'
-import {alive, busyCluster, census, censusDelta, KEYS, meta, node, reduce, seeded, shard, T0} from './fixtures.js'
+import {alive, busyCluster, census, censusDelta, KEYS, meta, move, node, reduce, seeded, shard, T0} from './fixtures.js'
 
 describe('deriveTopView', () => {
   it('Given a node that goes down, When derived, Then shards short of live voters are counted from the census voter sets until it is back', () => {
@@ -58,6 +58,14 @@ describe('deriveTopView', () => {
     // 512 KiB of data left at 128 KiB/s of data: 4 s (the stream's 256 KiB/s said 2 s).
     expect(running).toMatchObject({id: 'm1', phase: 'copying', fraction: 0.5, dataRateBytesPerSec: 128 * 1024, etaSeconds: 4, terminal: false})
     expect(done).toMatchObject({id: 'm0', phase: 'done', fraction: 1, terminal: true})
+  })
+
+  it('Given a heal merging two replicas (the copy reads 2 MiB of a 1 MiB shard), When derived, Then its bar is a quarter at 512 KiB, not a half, with the ETA to the whole 2 MiB; and past what was expected it stays full, without an ETA', () => {
+    const merged = {bytes: 512 * 1024, keys: 100, totalBytes: 1024 * 1024, expectedBytes: 2 * 1024 * 1024, rateBytesPerSec: 256 * 1024, dataRateBytesPerSec: 128 * 1024, cursor: null, stalled: false}
+    const [running] = deriveTopView(seeded([meta(), node('n1'), node('n4'), move('m1', {progress: merged})]), 1.1).moves
+    expect(running).toMatchObject({fraction: 0.25, etaSeconds: 12})
+    const [past] = deriveTopView(seeded([meta(), node('n1'), node('n4'), move('m1', {progress: {...merged, bytes: 2 * 1024 * 1024 + 10}})]), 1.1).moves
+    expect(past).toMatchObject({fraction: 1, etaSeconds: null})
   })
 
   it('Given no stats, When derived, Then imbalance and utilisation are unknown, not zero', () => {
