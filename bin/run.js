@@ -8,6 +8,17 @@ import {dropStaleManifest} from './freshManifest.js'
 // commands or run a stale bundle: then it is dropped (see freshManifest.js) and everything
 // loads from dist/commands and node_modules, one module at a time.
 const bundled = !dropStaleManifest(fileURLToPath(new URL('..', import.meta.url)))
-const {execute} = bundled ? await import('../dist/cli/core/oclif.js') : await import('@oclif/core')
+const {flush, handle, run} = bundled ? await import('../dist/cli/core/oclif.js') : await import('@oclif/core')
 
-await execute({dir: import.meta.url})
+// oclif's execute(), with one more case: a parse error that gets here (only a command of
+// oclif's own plugins lets one through) is the one line every command prints, not oclif's
+// error lines and usage (src/cli/topLevelUsageError.ts); any other error is oclif's to print.
+const argv = process.argv.slice(2)
+await run(argv, import.meta.url)
+  .then(() => flush())
+  .catch(async (err) => {
+    const usage = await import('../dist/src/cli/topLevelUsageError.js').then(({topLevelUsageError}) => topLevelUsageError(err, argv), () => undefined)
+    if (!usage) return handle(err)
+    process.stderr.write(`${usage.line}\n`)
+    process.exitCode = usage.exitCode
+  })

@@ -6,6 +6,7 @@ import {NODE_SHOW_LIMIT, showNode} from '../../src/cluster/nodeService.js'
 
 export default class NodeShow extends EtcdCommand {
   static override summary = 'Show one node and the shards it holds.'
+  static override description = 'With --json, `load` is what the node last published (null while it publishes nothing), and `load.stale` is true when those figures predate the shard map\'s latest change for the node: they are over another number of replicas (`load.replicas`) than the map gives it now (`replicas`), as after a move it has not published since (it does once it sees the change). The check is by that count: the node publishes no map revision.'
   static override examples = ['<%= config.bin %> node show n1 --json']
   static override args = {id: Args.string({description: 'node id', required: true})}
   static override flags = {

@@ -7,9 +7,6 @@ export default class PlanSchemaCommand extends BaseCommand {
   static override enableJsonFlag = false
 
   async run(): Promise<void> {
-    // Parsed although the command takes nothing: parsing is what refuses an unknown flag or
-    // argument (oclif checks `strict` only in this.parse), with exit 2 like every command.
-    await this.parse(PlanSchemaCommand)
     this.log(JSON.stringify(planJsonSchema(), null, 2))
   }
 }

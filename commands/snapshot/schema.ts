@@ -7,9 +7,6 @@ export default class SnapshotSchemaCommand extends BaseCommand {
   static override enableJsonFlag = false
 
   async run(): Promise<void> {
-    // Parsed although the command takes nothing: parsing is what refuses an unknown flag or
-    // argument (oclif checks `strict` only in this.parse), with exit 2 like every command.
-    await this.parse(SnapshotSchemaCommand)
     this.log(JSON.stringify(snapshotJsonSchema(), null, 2))
   }
 }

@@ -7,6 +7,9 @@ import {renderError} from './renderError.js'
 import {EXIT_CODES, type ErrorCode} from '../errors/codes.js'
 import {existsSync} from 'node:fs'
 
+/** ParsedValues is oclif's FlagOutput and ArgOutput (not exported by @oclif/core): parsed flags or args by name. */
+type ParsedValues = {[name: string]: unknown}
+
 /**
  * BaseCommand gives every command `--json` (the command's return value is its JSON
  * output) and one error handler: a one-line message on stderr (or a JSON error body with
@@ -15,6 +18,25 @@ import {existsSync} from 'node:fs'
  */
 export abstract class BaseCommand extends Command {
   static override enableJsonFlag = true
+  /** parsedArgv is init's parse of the command line, which the command's own `this.parse(Self)` returns. */
+  private parsedArgv?: Promise<Interfaces.ParserOutput>
+
+  /**
+   * init parses the command line before any command runs: parsing is what refuses a flag or
+   * argument the command does not have (oclif checks `strict` only in this.parse), with one
+   * line and exit 2 (see catch), so a command that takes nothing (`plan schema`) refuses them too.
+   */
+  override async init(): Promise<void> {
+    await super.init()
+    this.parsedArgv = super.parse(this.ctor)
+    await this.parsedArgv
+  }
+
+  /** parse of the command's own flags and args on its own argv is init's, not a second pass over it. */
+  protected override async parse<F extends ParsedValues, B extends ParsedValues, A extends ParsedValues>(options?: Interfaces.Input<F, B, A>, argv?: string[]): Promise<Interfaces.ParserOutput<F, B, A>> {
+    if (this.parsedArgv && argv === undefined && (options === undefined || options === this.ctor)) return this.parsedArgv as Promise<Interfaces.ParserOutput<F, B, A>>
+    return super.parse(options, argv)
+  }
 
   override async catch(err: Error & {exitCode?: number}): Promise<unknown> {
     // oclif's own exit (this.exit) passes through untouched.

@@ -88,6 +88,22 @@ export interface NodeLoad {
   keys: number
   clockOffsetMs: number | null
   clockOk: boolean | null
+  /**
+   * stale: the figures predate the shard map's latest change for this node: they name another
+   * number of replicas than the map gives it now (a move took one on or off since, and the node
+   * has not published again: it does as soon as it sees the change). See loadPredatesMap.
+   */
+  stale: boolean
+}
+
+/**
+ * loadPredatesMap tells whether a node's published load, over `loadReplicas` replicas, predates
+ * the map that gives it `mapReplicas`: the count is what the summary can be checked by (it
+ * carries no map revision), so a publish between a move that took one replica on and one that
+ * took another off reads as current. Pure.
+ */
+export function loadPredatesMap(loadReplicas: number, mapReplicas: number): boolean {
+  return loadReplicas !== mapReplicas
 }
 
 /**
@@ -106,7 +122,6 @@ export async function showNode(ctx: ServiceContext, id: string, limit = NODE_SHO
   if (!Number.isInteger(limit) || limit < 0) throw new UserError('BAD_INPUT', `the shard limit must be a whole number >= 0, got ${limit}`, 'pass e.g. --limit 100 (0 lists every shard)')
   const [node, meta] = await Promise.all([getNode(ctx, id), getMeta(ctx)])
   const [alive, counts, summary] = await Promise.all([listAlive(ctx), shardCounts(ctx, meta.value.rf), getStatsSummary(ctx, id)])
-  const load: NodeLoad | null = summary ? {at: summary.at, replicas: summary.replicas, reads: summary.reads, writes: summary.writes, bytes: summary.bytes, keys: summary.keys, clockOffsetMs: summary.clockOffsetMs ?? null, clockOk: summary.clockOk ?? null} : null
   const replicas = counts.replicasByNode.get(id) ?? 0
   const shards: {id: number; role: string}[] = []
   if (limit > 0 && replicas > 0) {
@@ -115,7 +130,9 @@ export async function showNode(ctx: ServiceContext, id: string, limit = NODE_SHO
   } else if (limit === 0) {
     shards.push(...(await replicaCensus(ctx, meta.value.rf, id)).heldBy)
   }
-  return {...node.value, alive: alive.has(id), replicas: limit === 0 ? shards.length : replicas, shards, moreShards: Math.max(0, (limit === 0 ? shards.length : replicas) - shards.length), load}
+  const mapReplicas = limit === 0 ? shards.length : replicas
+  const load: NodeLoad | null = summary ? {at: summary.at, replicas: summary.replicas, reads: summary.reads, writes: summary.writes, bytes: summary.bytes, keys: summary.keys, clockOffsetMs: summary.clockOffsetMs ?? null, clockOk: summary.clockOk ?? null, stale: loadPredatesMap(summary.replicas, mapReplicas)} : null
+  return {...node.value, alive: alive.has(id), replicas: mapReplicas, shards, moreShards: Math.max(0, mapReplicas - shards.length), load}
 }
 
 /**

@@ -1,5 +1,6 @@
 import {execFileSync} from 'node:child_process'
 import {existsSync} from 'node:fs'
+import {processAlive} from '../../src/daemon/processAlive.js'
 
 const IPTABLES = ['/usr/sbin/iptables', '/sbin/iptables'].find((p) => existsSync(p)) ?? 'iptables'
 const CHAIN_PREFIX = 'SHARDCTL_CHAOS_'
@@ -97,14 +98,7 @@ function removeOrphanChains(): void {
     return
   }
   for (const m of listing.matchAll(new RegExp(`^-N (${CHAIN_PREFIX}(\\d+))$`, 'gm'))) {
-    const pid = Number(m[2])
-    let alive = true
-    try {
-      process.kill(pid, 0)
-    } catch {
-      alive = false
-    }
-    if (!alive) removeChain(m[1]!)
+    if (!processAlive(Number(m[2]))) removeChain(m[1]!)
   }
 }
 

@@ -46,6 +46,19 @@ describe('help and typos', () => {
     expect(r.stdout).toBe('')
   }, 60_000)
 
+  it('answers a flag or argument oclif\'s own help and autocomplete do not take as every command does: one line, exit 2, nothing on stdout (they printed `›` lines and their usage)', async () => {
+    for (const [argv, line] of [
+      [['help', '--bogus'], 'Error: Nonexistent flag: --bogus — see `shardctl help --help`'],
+      [['autocomplete', '--bogus'], 'Error: Nonexistent flag: --bogus — see `shardctl autocomplete --help`'],
+      [['autocomplete', 'fish'], 'Error: Expected fish to be one of: zsh, bash, powershell — see `shardctl autocomplete --help`'],
+    ] as const) {
+      const r = await cli([...argv])
+      expect(r.code, `${argv.join(' ')}: ${r.stderr}`).toBe(2)
+      expect(r.stdout, argv.join(' ')).toBe('')
+      expect(r.stderr.trim(), argv.join(' ')).toBe(line)
+    }
+  }, 60_000)
+
   it('prints shell completion setup', async () => {
     const r = await cli(['autocomplete', 'bash'])
     expect(r.code, r.stderr).toBe(0)

@@ -3,15 +3,13 @@ import {initCluster} from '../../src/cluster/initCluster.js'
 import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
 import {makeServiceContext, type ServiceContext} from '../../src/cluster/serviceContext.js'
 import {readSnapshot} from '../../src/cluster/snapshotService.js'
-import {executePlan} from '../../src/executor/executePlan.js'
-import {DEFAULT_EXECUTOR_OPTIONS} from '../../src/executor/executorEnv.js'
 import {type MoveEffects} from '../../src/executor/moveEffects.js'
 import {type Move, type MovePhase} from '../../src/model/move.js'
 import {type Plan, type PlanAction, sealPlan} from '../../src/model/plan.js'
 import {type Shard} from '../../src/model/shard.js'
 import {planRebalance} from '../../src/planner/planRebalance.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
-import {copyOnlyEffects, moveOf} from './fixtures.js'
+import {copyOnlyEffects, fakeClock, fakeClockApply, moveOf} from './fixtures.js'
 import {clientFrozenAfter} from './frozenClient.js'
 
 /**
@@ -44,41 +42,31 @@ export async function stoppedAfterRecording<R>(store: MemoryStore, ctx: ServiceC
 const SLEEPS_BEFORE_GIVING_UP = 5000
 
 export async function adoptWorld() {
-  let now = 1_000_000
+  const clock = fakeClock()
   const store = new MemoryStore()
-  const ctx = makeServiceContext(store, {cluster: 'adopt'}, () => new Date(now))
+  const ctx = makeServiceContext(store, {cluster: 'adopt'}, () => new Date(clock.now))
   await initCluster(ctx, {shards: 12, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:7101,n2=127.0.0.1:7102,n3=127.0.0.1:7103'), force: false})
   const setAlive = (id: string) => store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: '127.0.0.1:1', pid: 1, startedAt: 't'}))
   for (const id of ['n1', 'n2']) await setAlive(id)
   const onN1 = (await listShards(ctx)).shards.map((x) => x.value).filter((x) => x.replicas[0]!.node === 'n1')
   const [s, t, u] = onN1
   if (!s || !t || !u) throw new Error('the cluster needs three shards on n1')
-  const template = planRebalance(await readSnapshot(ctx), {}, {id: 'x', createdAt: new Date(now).toISOString()})
+  const template = planRebalance(await readSnapshot(ctx), {}, {id: 'x', createdAt: new Date(clock.now).toISOString()})
   const move = (shard: Shard, to: string, from = 'n1'): PlanAction => ({kind: 'move', shard: shard.id, epoch: shard.epoch, from, to, bytes: 0, keys: 0, reason: {kind: 'balance', detail: 'x'}, predicted: {source: 1, target: 1}})
   const effects = copyOnlyEffects
   /** apply runs `plan` (or `apply --resume`) to its end; a run still going after SLEEPS_BEFORE_GIVING_UP loop sleeps is stopped (result.stopped). */
   const apply = (c: ServiceContext, plan: Plan | undefined, runEffects = effects) => {
     const stop = new AbortController()
     let sleeps = 0
-    return executePlan(
-      c,
-      {plan, limits: {maxConcurrent: 2, perNode: 2, incomingPerNode: 2}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test'},
-      {
-        now: () => now,
-        sleep: async (ms) => {
-          now += ms
-          if (++sleeps >= SLEEPS_BEFORE_GIVING_UP) stop.abort()
-        },
-        emit: () => {},
-        effects: runEffects,
-      },
-      stop.signal,
-    )
+    const onSleep = () => {
+      if (++sleeps >= SLEEPS_BEFORE_GIVING_UP) stop.abort()
+    }
+    return fakeClockApply(c, clock, {plan, limits: {maxConcurrent: 2, perNode: 2, incomingPerNode: 2}, effects: runEffects, signal: stop.signal, onSleep})
   }
   /** applyKilledAfter runs `plan` on its own client, which freezes for good (SIGKILL) after the first commit with a put matching `killedBy`; its lease then lapses. */
   const applyKilledAfter = async (plan: Plan, killedBy: (put: {key: string; value: string}) => boolean) => {
     const dying = clientFrozenAfter(store, killedBy)
-    void apply(makeServiceContext(dying.client, {cluster: 'adopt'}, () => new Date(now)), plan)
+    void apply(makeServiceContext(dying.client, {cluster: 'adopt'}, () => new Date(clock.now)), plan)
     await dying.dead
     dying.expireLeases()
   }
@@ -111,7 +99,7 @@ export async function adoptWorld() {
     applyKilledAt: (plan: Plan, id: string, phase: MovePhase) => applyKilledAfter(plan, (p) => p.key === ctx.keys.move(id) && p.value.includes(`"phase":"${phase}"`)),
     /** applyStoppedAfterRecording runs `plan` and stops it (Ctrl-C) once its moves are recorded: none starts. */
     applyStoppedAfterRecording: (plan: Plan) =>
-      stoppedAfterRecording(store, ctx, plan, (signal) => executePlan(ctx, {plan, limits: {maxConcurrent: 2, perNode: 2}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test'}, {now: () => now, sleep: async (ms) => void (now += ms), emit: () => {}, effects}, signal)),
+      stoppedAfterRecording(store, ctx, plan, (signal) => fakeClockApply(ctx, clock, {plan, limits: {maxConcurrent: 2, perNode: 2}, effects, signal})),
     /**
      * applyKilledAfterRecording runs `plan` on its own client, which freezes for good (SIGKILL)
      * right after the commit that records the plan's moves: nothing after it lands (the skips

@@ -4,15 +4,13 @@ import {initCluster} from '../../src/cluster/initCluster.js'
 import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
 import {makeServiceContext, type ServiceContext} from '../../src/cluster/serviceContext.js'
 import {readSnapshot} from '../../src/cluster/snapshotService.js'
-import {executePlan} from '../../src/executor/executePlan.js'
-import {DEFAULT_EXECUTOR_OPTIONS} from '../../src/executor/executorEnv.js'
 import {type MoveEffects} from '../../src/executor/moveEffects.js'
 import {type Preflight} from '../../src/executor/planPreflight.js'
 import {type Plan, type PlanAction, sealPlan, type SplitAction} from '../../src/model/plan.js'
 import {type Shard} from '../../src/model/shard.js'
 import {planRebalance} from '../../src/planner/planRebalance.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
-import {copyOnlyEffects} from './fixtures.js'
+import {copyOnlyEffects, fakeClock, fakeClockApply} from './fixtures.js'
 
 /**
  * Two operators (or CI pipelines) run `apply` at about the same time: the real executePlan
@@ -22,11 +20,11 @@ import {copyOnlyEffects} from './fixtures.js'
  * where the preflight used to read the map, so B's verdicts were stale by the time it ran.
  */
 async function world() {
-  let now = 1_000_000
+  const clock = fakeClock()
   const store = new MemoryStore()
-  const ctxA = makeServiceContext(store, {cluster: 'race'}, () => new Date(now))
+  const ctxA = makeServiceContext(store, {cluster: 'race'}, () => new Date(clock.now))
   const storeB = store.connect()
-  const ctxB = makeServiceContext(storeB, {cluster: 'race'}, () => new Date(now))
+  const ctxB = makeServiceContext(storeB, {cluster: 'race'}, () => new Date(clock.now))
   // Four shards on two nodes, rf 1: two shards on each node, all at the same epoch.
   await initCluster(ctxA, {shards: 4, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:7101,n2=127.0.0.1:7102'), force: false})
   for (const id of ['n1', 'n2']) await store.put(ctxA.keys.alive(id), JSON.stringify({node: id, address: '127.0.0.1:1', pid: 1, startedAt: 't'}))
@@ -42,10 +40,10 @@ async function world() {
     return {kind: 'split', shard: s.id, epoch: s.epoch, at, parts: [{shard: s.id, range: {lo: s.range.lo, hi: at}, epoch: s.epoch + 1}, {shard: upper, range: {lo: at, hi: s.range.hi}, epoch: s.epoch + 1}], reason: {kind: 'split', detail: 'hot'}}
   }
   const move = (shard: number, epoch: number, from = holder, to = other) => ({kind: 'move', shard, epoch, from, to, bytes: 0, keys: 0, reason: {kind: 'balance', detail: 'x'}, predicted: {source: 1, target: 1}}) as PlanAction
-  const template = planRebalance(await readSnapshot(ctxA), {allowSplit: true}, {id: 'race', createdAt: new Date(now).toISOString()})
+  const template = planRebalance(await readSnapshot(ctxA), {allowSplit: true}, {id: 'race', createdAt: new Date(clock.now).toISOString()})
   const effects = copyOnlyEffects
   const apply = (ctx: ServiceContext, plan: Plan | undefined, holderName: string, confirm: (p: Preflight | undefined) => Promise<boolean> = async () => true, run: {effects?: MoveEffects; signal?: AbortSignal} = {}) =>
-    executePlan(ctx, {plan, limits: {maxConcurrent: 1, perNode: 1}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm, holder: holderName}, {now: () => now, sleep: async (ms) => void (now += ms), emit: () => {}, effects: run.effects ?? effects}, run.signal ?? new AbortController().signal)
+    fakeClockApply(ctx, clock, {plan, limits: {maxConcurrent: 1, perNode: 1}, confirm, holder: holderName, ...run})
   return {
     a,
     b,

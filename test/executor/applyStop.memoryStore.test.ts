@@ -4,14 +4,12 @@ import {initCluster} from '../../src/cluster/initCluster.js'
 import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
 import {makeServiceContext} from '../../src/cluster/serviceContext.js'
 import {readSnapshot} from '../../src/cluster/snapshotService.js'
-import {executePlan} from '../../src/executor/executePlan.js'
-import {DEFAULT_EXECUTOR_OPTIONS} from '../../src/executor/executorEnv.js'
 import {listMoves} from '../../src/executor/moveStore.js'
 import {type Plan, type PlanAction, sealPlan, type SplitAction} from '../../src/model/plan.js'
 import {type Preflight} from '../../src/executor/planPreflight.js'
 import {planRebalance} from '../../src/planner/planRebalance.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
-import {copyOnlyEffects} from './fixtures.js'
+import {fakeClock, fakeClockApply} from './fixtures.js'
 
 /**
  * Ctrl-C (SIGINT: apply's abort signal) before `apply` changed anything: while it takes the
@@ -20,9 +18,9 @@ import {copyOnlyEffects} from './fixtures.js'
  * moves another.
  */
 async function world() {
-  let now = 1_000_000
+  const clock = fakeClock()
   const store = new MemoryStore()
-  const ctx = makeServiceContext(store, {cluster: 'stop'}, () => new Date(now))
+  const ctx = makeServiceContext(store, {cluster: 'stop'}, () => new Date(clock.now))
   await initCluster(ctx, {shards: 4, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:7101,n2=127.0.0.1:7102'), force: false})
   for (const id of ['n1', 'n2']) await store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: '127.0.0.1:1', pid: 1, startedAt: 't'}))
   const shards = (await listShards(ctx)).shards.map((s) => s.value)
@@ -34,11 +32,10 @@ async function world() {
   const at = a.range.lo + Math.floor((a.range.hi - a.range.lo) / 2)
   const split: SplitAction = {kind: 'split', shard: a.id, epoch: a.epoch, at, parts: [{shard: a.id, range: {lo: a.range.lo, hi: at}, epoch: a.epoch + 1}, {shard: nextId, range: {lo: at, hi: a.range.hi}, epoch: a.epoch + 1}], reason: {kind: 'split', detail: 'hot'}}
   const move: PlanAction = {kind: 'move', shard: b.id, epoch: b.epoch, from: holder, to: other, bytes: 0, keys: 0, reason: {kind: 'balance', detail: 'x'}, predicted: {source: 1, target: 1}}
-  const template = planRebalance(await readSnapshot(ctx), {allowSplit: true}, {id: 'stop', createdAt: new Date(now).toISOString()})
+  const template = planRebalance(await readSnapshot(ctx), {allowSplit: true}, {id: 'stop', createdAt: new Date(clock.now).toISOString()})
   const plan: Plan = sealPlan({...template, id: 'stop', actions: [split, move]})
-  const effects = copyOnlyEffects
   const apply = (signal: AbortSignal, confirm: (p: Preflight | undefined) => Promise<boolean> = async () => true) =>
-    executePlan(ctx, {plan, limits: {maxConcurrent: 1, perNode: 1}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm, holder: 'operator'}, {now: () => now, sleep: async (ms) => void (now += ms), emit: () => {}, effects}, signal)
+    fakeClockApply(ctx, clock, {plan, limits: {maxConcurrent: 1, perNode: 1}, confirm, holder: 'operator', signal})
   return {
     store,
     ctx,

@@ -4,13 +4,12 @@ import {initCluster} from '../../src/cluster/initCluster.js'
 import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
 import {makeServiceContext} from '../../src/cluster/serviceContext.js'
 import {defaultLatencyThrottle} from '../../src/executor/adaptiveThrottle.js'
-import {executePlan} from '../../src/executor/executePlan.js'
-import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent, type ThrottleStepEvent} from '../../src/executor/executorEnv.js'
+import {type ExecutorEvent, type ThrottleStepEvent} from '../../src/executor/executorEnv.js'
 import {type MoveEffects} from '../../src/executor/moveEffects.js'
 import {commitMoveTransition} from '../../src/executor/moveStore.js'
 import {type RouterLatency} from '../../src/router/latencyPublisher.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
-import {moveOf} from './fixtures.js'
+import {fakeClock, fakeClockApply, moveOf} from './fixtures.js'
 
 const MiB = 1024 * 1024
 
@@ -36,11 +35,11 @@ async function oneMoveCluster(now: () => number): Promise<{store: MemoryStore; c
 
 describe('--throttle auto in executePlan', () => {
   it('follows the routers\' report: raises while under target, cuts once it breaches, and the copy sees each rate', async () => {
-    let now = 1_000_000
-    const {store, ctx} = await oneMoveCluster(() => now)
+    const clock = fakeClock()
+    const {store, ctx} = await oneMoveCluster(() => clock.now)
 
     const report = async (p99Ms: number) => {
-      const r: RouterLatency = {p99Ms, samples: 400, windowMs: 1000, at: now}
+      const r: RouterLatency = {p99Ms, samples: 400, windowMs: 1000, at: clock.now}
       await store.put(ctx.keys.routerLatency('r1'), JSON.stringify(r))
     }
     const seenByCopy: number[] = []
@@ -50,7 +49,7 @@ describe('--throttle auto in executePlan', () => {
       copy: async (env, m) => {
         for (let i = 0; i < 240; i++) {
           await report(i < 120 ? 5 : 100) // target 20 ms: a quarter of it, then 5x
-          env.emit({type: 'progress', move: m.value.id, bytes: i * MiB, keys: i, totalBytes: 0, rateBytesPerSec: 10 * MiB, dataRateBytesPerSec: 9 * MiB, stalled: false, at: new Date(now).toISOString()})
+          env.emit({type: 'progress', move: m.value.id, bytes: i * MiB, keys: i, totalBytes: 0, rateBytesPerSec: 10 * MiB, dataRateBytesPerSec: 9 * MiB, stalled: false, at: new Date(clock.now).toISOString()})
           seenByCopy.push(env.throttles.global.currentRate() ?? Infinity)
           await env.sleep(250)
         }
@@ -61,12 +60,7 @@ describe('--throttle auto in executePlan', () => {
       drop: async () => 0,
       catchUp: async () => {},
     }
-    const result = await executePlan(
-      ctx,
-      {limits: {maxConcurrent: 1, perNode: 1}, throttle: null, adaptive: defaultLatencyThrottle(20), nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test'},
-      {now: () => now, sleep: async (ms) => void (now += ms), emit: (e) => events.push(e), effects},
-      new AbortController().signal,
-    )
+    const result = await fakeClockApply(ctx, clock, {limits: {maxConcurrent: 1, perNode: 1}, adaptive: defaultLatencyThrottle(20), emit: (e) => events.push(e), effects})
     expect(result.counts).toEqual({done: 1})
 
     const steps = events.filter((e): e is ThrottleStepEvent => e.type === 'throttle')
@@ -91,8 +85,8 @@ describe('--throttle auto in executePlan', () => {
 
   it('with a factor target (--max-client-p99 2x), sets the target from the routers\' p99 before the moves start, and falls back to the given one without client traffic', async () => {
     for (const [before, steadyMs] of [[8, undefined], [null, undefined], [8, 6]] as const) {
-      let now = 1_000_000
-      const {store, ctx} = await oneMoveCluster(() => now)
+      const clock = fakeClock()
+      const {store, ctx} = await oneMoveCluster(() => clock.now)
       let copyStartedAt: number | undefined
       // The router reports `before` each second until the copy starts (none at all for null), then twice that;
       // with `steadyMs`, its 10 s window beside it.
@@ -100,7 +94,7 @@ describe('--throttle auto in executePlan', () => {
         const p99Ms = copyStartedAt === undefined ? before : 2 * (before ?? 10)
         if (p99Ms === null) return
         const steady = steadyMs === undefined ? {} : {steady: {p99Ms: steadyMs, samples: 4000, windowMs: 10_000}}
-        const r: RouterLatency = {p99Ms, samples: 400, windowMs: 1000, at: now, ...steady}
+        const r: RouterLatency = {p99Ms, samples: 400, windowMs: 1000, at: clock.now, ...steady}
         await store.put(ctx.keys.routerLatency('r1'), JSON.stringify(r))
       }
       await report()
@@ -108,9 +102,9 @@ describe('--throttle auto in executePlan', () => {
       const effects: MoveEffects = {
         barrier: async () => {},
         copy: async (env, m) => {
-          copyStartedAt = now
+          copyStartedAt = clock.now
           for (let i = 0; i < 20; i++) {
-            env.emit({type: 'progress', move: m.value.id, bytes: i * MiB, keys: i, totalBytes: 0, rateBytesPerSec: 10 * MiB, dataRateBytesPerSec: 9 * MiB, stalled: false, at: new Date(now).toISOString()})
+            env.emit({type: 'progress', move: m.value.id, bytes: i * MiB, keys: i, totalBytes: 0, rateBytesPerSec: 10 * MiB, dataRateBytesPerSec: 9 * MiB, stalled: false, at: new Date(clock.now).toISOString()})
             await env.sleep(250)
           }
           return commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying', progress: {...m.value.progress, bytes: 20 * MiB, keys: 20}})
@@ -120,20 +114,7 @@ describe('--throttle auto in executePlan', () => {
         drop: async () => 0,
         catchUp: async () => {},
       }
-      const result = await executePlan(
-        ctx,
-        {limits: {maxConcurrent: 1, perNode: 1}, throttle: null, adaptive: defaultLatencyThrottle(25), latencyFactor: 2, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test'},
-        {
-          now: () => now,
-          sleep: async (ms) => {
-            now += ms
-            await report()
-          },
-          emit: (e) => events.push(e),
-          effects,
-        },
-        new AbortController().signal,
-      )
+      const result = await fakeClockApply(ctx, clock, {limits: {maxConcurrent: 1, perNode: 1}, adaptive: defaultLatencyThrottle(25), latencyFactor: 2, onSleep: report, emit: (e) => events.push(e), effects})
       expect(result.counts).toEqual({done: 1})
       const info = events.filter((e) => e.type === 'info').map((e) => (e as {message: string}).message)
       const steps = events.filter((e): e is ThrottleStepEvent => e.type === 'throttle')

@@ -11,15 +11,16 @@ import {commitMoveTransition, getMove, listMoves, requestCancel} from '../../src
 import {isTerminal} from '../../src/model/move.js'
 import {UserError} from '../../src/errors/errors.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
+import {fakeClock, fakeClockDeps} from './fixtures.js'
 
 /** twoNodeCluster is an 8-shard, rf 1 cluster of two live nodes on the memory store, with a fake clock whose sleep advances it. */
-async function twoNodeCluster(): Promise<{ctx: ReturnType<typeof makeServiceContext>; clock: {now: () => number; sleep: (ms: number) => Promise<void>}}> {
-  let now = 1_000_000
+async function twoNodeCluster(): Promise<{ctx: ReturnType<typeof makeServiceContext>; clock: ReturnType<typeof fakeClockDeps>}> {
+  const clock = fakeClock()
   const store = new MemoryStore()
-  const ctx = makeServiceContext(store, {cluster: 'drain'}, () => new Date(now))
+  const ctx = makeServiceContext(store, {cluster: 'drain'}, () => new Date(clock.now))
   await initCluster(ctx, {shards: 8, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:7101,n2=127.0.0.1:7102'), force: false})
   for (const id of ['n1', 'n2']) await store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: '127.0.0.1:1', pid: 1, startedAt: 't'}))
-  return {ctx, clock: {now: () => now, sleep: async (ms) => void (now += ms)}}
+  return {ctx, clock: fakeClockDeps(clock)}
 }
 
 /** effectsCopying are node effects that do nothing but `copy` (the test's). */

@@ -2,11 +2,10 @@ import {describe, expect, it} from 'vitest'
 import {initCluster} from '../../src/cluster/initCluster.js'
 import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
 import {makeServiceContext} from '../../src/cluster/serviceContext.js'
-import {executePlan} from '../../src/executor/executePlan.js'
-import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent} from '../../src/executor/executorEnv.js'
+import {type ExecutorEvent} from '../../src/executor/executorEnv.js'
 import {backoffMs} from '../../src/executor/retryPolicy.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
-import {moveOf} from './fixtures.js'
+import {fakeClock, fakeClockApply, moveOf} from './fixtures.js'
 
 /**
  * A redis-engine move whose runner keeps throwing (here: its shard record is gone, which the
@@ -18,9 +17,9 @@ import {moveOf} from './fixtures.js'
  */
 describe('executePlan retries a failing engine runner with backoff', () => {
   it('spaces the runs of a redis move that keeps failing by the doubling backoff, and keeps it scheduled', async () => {
-    let now = 1_000_000
+    const clock = fakeClock()
     const store = new MemoryStore()
-    const ctx = makeServiceContext(store, {cluster: 'backoff'}, () => new Date(now))
+    const ctx = makeServiceContext(store, {cluster: 'backoff'}, () => new Date(clock.now))
     await initCluster(ctx, {shards: 1, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:7101@a,n2=127.0.0.1:7102@b'), force: false})
     const meta = await store.get(ctx.keys.meta)
     await store.put(ctx.keys.meta, JSON.stringify({...JSON.parse(meta!.value), engine: 'redis', redisSeed: '127.0.0.1:7101'}))
@@ -28,20 +27,15 @@ describe('executePlan retries a failing engine runner with backoff', () => {
 
     const stop = new AbortController()
     const retries: ExecutorEvent[] = []
-    const result = await executePlan(
-      ctx,
-      {limits: {maxConcurrent: 1, perNode: 1}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test'},
-      {
-        now: () => now,
-        sleep: async (ms) => void (now += ms),
-        emit: (e) => {
-          if (e.type !== 'retry') return
-          retries.push(e)
-          if (retries.length === 6) stop.abort()
-        },
+    const result = await fakeClockApply(ctx, clock, {
+      limits: {maxConcurrent: 1, perNode: 1},
+      emit: (e) => {
+        if (e.type !== 'retry') return
+        retries.push(e)
+        if (retries.length === 6) stop.abort()
       },
-      stop.signal,
-    )
+      signal: stop.signal,
+    })
     expect(result.moves).toEqual([expect.objectContaining({id: 'p-0', phase: 'copying'})])
     expect(retries.every((e) => e.type === 'retry' && /shard 999 of move p-0 does not exist/.test(e.error))).toBe(true)
     const at = retries.map((e) => Date.parse(e.at))

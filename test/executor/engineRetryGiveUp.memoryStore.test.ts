@@ -2,13 +2,13 @@ import {describe, expect, it} from 'vitest'
 import {initCluster} from '../../src/cluster/initCluster.js'
 import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
 import {makeServiceContext, type ServiceContext} from '../../src/cluster/serviceContext.js'
-import {type ApplyResult, executePlan} from '../../src/executor/executePlan.js'
-import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent} from '../../src/executor/executorEnv.js'
+import {type ApplyResult} from '../../src/executor/executePlan.js'
+import {type ExecutorEvent} from '../../src/executor/executorEnv.js'
 import {getMove} from '../../src/executor/moveStore.js'
 import {RETRY_POLICY} from '../../src/executor/retryPolicy.js'
 import {type Move} from '../../src/model/move.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
-import {moveOf} from './fixtures.js'
+import {type FakeClock, fakeClock, fakeClockApply, moveOf} from './fixtures.js'
 
 /**
  * A redis-engine move whose runner keeps failing without progress is given up after
@@ -20,8 +20,8 @@ import {moveOf} from './fixtures.js'
  * nothing listens on, so every run fails at connect (or, for a missing shard, before any I/O).
  */
 
-async function redisCluster(name: string): Promise<{ctx: ServiceContext; clock: {now: number}}> {
-  const clock = {now: 1_000_000}
+async function redisCluster(name: string): Promise<{ctx: ServiceContext; clock: FakeClock}> {
+  const clock = fakeClock()
   const store = new MemoryStore()
   const ctx = makeServiceContext(store, {cluster: name}, () => new Date(clock.now))
   // Ports in 1..1023 that no test server binds: connection refused at once.
@@ -31,27 +31,20 @@ async function redisCluster(name: string): Promise<{ctx: ServiceContext; clock: 
   return {ctx, clock}
 }
 
-async function resume(ctx: ServiceContext, clock: {now: number}, events: ExecutorEvent[], stopAfterRetries = 40): Promise<ApplyResult> {
+async function resume(ctx: ServiceContext, clock: FakeClock, events: ExecutorEvent[], stopAfterRetries = 40): Promise<ApplyResult> {
   const stop = new AbortController()
   let retries = 0
-  return executePlan(
-    ctx,
-    {limits: {maxConcurrent: 1, perNode: 1}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test'},
-    {
-      now: () => clock.now,
-      // Advance the clock and yield to I/O: the runner's connects are real (refused at once), and a loop of resolved sleeps would starve them.
-      sleep: async (ms) => {
-        clock.now += ms
-        await new Promise((r) => setImmediate(r))
-      },
-      emit: (e) => {
-        events.push(e)
-        // A guard, not the behaviour: without a bound the run would never end.
-        if (e.type === 'retry' && ++retries >= stopAfterRetries) stop.abort()
-      },
+  return fakeClockApply(ctx, clock, {
+    limits: {maxConcurrent: 1, perNode: 1},
+    // Yield to I/O at each sleep: the runner's connects are real (refused at once), and a loop of resolved sleeps would starve them.
+    onSleep: () => new Promise<void>((r) => setImmediate(r)),
+    emit: (e) => {
+      events.push(e)
+      // A guard, not the behaviour: without a bound the run would never end.
+      if (e.type === 'retry' && ++retries >= stopAfterRetries) stop.abort()
     },
-    stop.signal,
-  )
+    signal: stop.signal,
+  })
 }
 
 describe('executePlan gives up on a redis move that keeps failing', () => {

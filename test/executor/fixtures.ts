@@ -1,4 +1,6 @@
 import {type ServiceContext} from '../../src/cluster/serviceContext.js'
+import {type ApplyDeps, type ApplyInput, type ApplyResult, executePlan} from '../../src/executor/executePlan.js'
+import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent} from '../../src/executor/executorEnv.js'
 import {type MoveEffects} from '../../src/executor/moveEffects.js'
 import {commitMoveTransition} from '../../src/executor/moveStore.js'
 import {type Move} from '../../src/model/move.js'
@@ -41,4 +43,51 @@ export const copyOnlyEffects: MoveEffects = {barrier: async () => {}, copy: asyn
 /** markNodesAlive writes an alive key for each node (no process behind it), as the executor's preflight asks of a move's nodes. */
 export async function markNodesAlive(ctx: ServiceContext, ids: readonly string[]): Promise<void> {
   for (const id of ids) await ctx.store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: '127.0.0.1:1', pid: 1, startedAt: 't'}))
+}
+
+/** FakeClock is a test's clock in ms; fakeClockDeps' sleep moves it on instead of waiting. */
+export interface FakeClock {
+  now: number
+}
+
+/** fakeClock starts a FakeClock at `start` (an arbitrary epoch ms, far from 0 so a `Date` of it reads as a time). */
+export function fakeClock(start = 1_000_000): FakeClock {
+  return {now: start}
+}
+
+/**
+ * fakeClockDeps are the clock deps of an executor run in fake time: `now` reads `clock`, and
+ * `sleep(ms)` advances it by ms at once, then runs `onSleep` (a test's hook: a guard that
+ * stops a runaway run, a report written as time passes, a yield to real I/O).
+ */
+export function fakeClockDeps(clock: FakeClock, onSleep?: () => void | Promise<void>): Pick<ApplyDeps, 'now' | 'sleep'> {
+  return {
+    now: () => clock.now,
+    sleep: async (ms) => {
+      clock.now += ms
+      // Await only a hook's promise: a sleep then settles as soon as a bare `now += ms` one did.
+      const hooked = onSleep?.()
+      if (hooked) await hooked
+    },
+  }
+}
+
+/**
+ * FakeClockApplyRun is what a fake-clock apply sets: `limits`, and whatever of ApplyInput differs
+ * from the tests' usual run (no throttle, confirmed, holder `test`, default options), the node
+ * effects (default copyOnlyEffects), events (default: dropped), the stop signal and onSleep.
+ */
+export type FakeClockApplyRun = Partial<ApplyInput> &
+  Pick<ApplyInput, 'limits'> & {
+    effects?: MoveEffects
+    emit?: (ev: ExecutorEvent) => void
+    signal?: AbortSignal
+    onSleep?: () => void | Promise<void>
+  }
+
+/** fakeClockApply runs executePlan on `ctx` in fake time on `clock` (see fakeClockDeps and FakeClockApplyRun). */
+export function fakeClockApply(ctx: ServiceContext, clock: FakeClock, run: FakeClockApplyRun): Promise<ApplyResult> {
+  const {effects = copyOnlyEffects, emit = () => {}, signal = new AbortController().signal, onSleep, ...input} = run
+  const applyInput: ApplyInput = {throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test', ...input}
+  return executePlan(ctx, applyInput, {...fakeClockDeps(clock, onSleep), emit, effects}, signal)
 }

@@ -4,14 +4,12 @@ import {setNodeState} from '../../src/cluster/nodeService.js'
 import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
 import {makeServiceContext} from '../../src/cluster/serviceContext.js'
 import {readSnapshot} from '../../src/cluster/snapshotService.js'
-import {executePlan} from '../../src/executor/executePlan.js'
-import {DEFAULT_EXECUTOR_OPTIONS} from '../../src/executor/executorEnv.js'
 import {type Plan, type PlanAction, sealPlan} from '../../src/model/plan.js'
 import {type Shard} from '../../src/model/shard.js'
 import {planRebalance} from '../../src/planner/planRebalance.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
 import {stoppedAfterRecording} from './adoptWorld.js'
-import {copyOnlyEffects, type moveOf} from './fixtures.js'
+import {copyOnlyEffects, fakeClock, fakeClockApply, type moveOf} from './fixtures.js'
 import {clientFrozenAfter} from './frozenClient.js'
 
 /**
@@ -21,9 +19,9 @@ import {clientFrozenAfter} from './frozenClient.js'
  * dead (no alive key) and marks it draining, as the autopilot does before it heals.
  */
 export async function healWorld() {
-  let now = 1_000_000
+  const clock = fakeClock()
   const store = new MemoryStore()
-  const ctx = makeServiceContext(store, {cluster: 'heal'}, () => new Date(now))
+  const ctx = makeServiceContext(store, {cluster: 'heal'}, () => new Date(clock.now))
   await initCluster(ctx, {shards: 8, rf: 2, nodes: parseNodeSpecs('n1=127.0.0.1:7101,n2=127.0.0.1:7102,n3=127.0.0.1:7103,n4=127.0.0.1:7104'), force: false})
   for (const id of ['n1', 'n2', 'n3', 'n4']) await store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: '127.0.0.1:1', pid: 1, startedAt: 't'}))
   const s = (await listShards(ctx)).shards.map((x) => x.value).find((x) => x.replicas.some((r) => r.node === 'n1'))
@@ -31,11 +29,11 @@ export async function healWorld() {
   // x: s's other (live) replica; y and z: the nodes without s.
   const x = s.replicas.find((r) => r.node !== 'n1')!.node
   const [y, z] = ['n2', 'n3', 'n4'].filter((n) => n !== x) as [string, string]
-  const template = planRebalance(await readSnapshot(ctx), {}, {id: 'x', createdAt: new Date(now).toISOString()})
+  const template = planRebalance(await readSnapshot(ctx), {}, {id: 'x', createdAt: new Date(clock.now).toISOString()})
   const move = (shard: Shard, from: string, to: string, kind: 'balance' | 'drain' = 'balance'): PlanAction => ({kind: 'move', shard: shard.id, epoch: shard.epoch, from, to, bytes: 0, keys: 0, reason: {kind, detail: 'x'}, predicted: {source: 1, target: 1}})
   const effects = copyOnlyEffects
   const run = (plan: Plan | undefined, signal = new AbortController().signal, c = ctx, confirm = async () => true) =>
-    executePlan(c, {plan, limits: {maxConcurrent: 2, perNode: 2, incomingPerNode: 2}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm, holder: 'test'}, {now: () => now, sleep: async (ms) => void (now += ms), emit: () => {}, effects}, signal)
+    fakeClockApply(c, clock, {plan, limits: {maxConcurrent: 2, perNode: 2, incomingPerNode: 2}, confirm, effects, signal})
   return {
     ctx,
     s,
@@ -56,7 +54,7 @@ export async function healWorld() {
      */
     applyKilledAfterRecording: async (plan: Plan) => {
       const dying = clientFrozenAfter(store, (p) => p.key.startsWith(ctx.keys.move(`${plan.id}-`)))
-      void run(plan, undefined, makeServiceContext(dying.client, {cluster: 'heal'}, () => new Date(now)))
+      void run(plan, undefined, makeServiceContext(dying.client, {cluster: 'heal'}, () => new Date(clock.now)))
       await dying.dead
       dying.expireLeases()
     },

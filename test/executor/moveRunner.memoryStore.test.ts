@@ -4,7 +4,6 @@ import {initCluster} from '../../src/cluster/initCluster.js'
 import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
 import {makeServiceContext, type ServiceContext} from '../../src/cluster/serviceContext.js'
 import {UserError} from '../../src/errors/errors.js'
-import {executePlan} from '../../src/executor/executePlan.js'
 import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEnv, type ExecutorEvent} from '../../src/executor/executorEnv.js'
 import {type MoveEffects} from '../../src/executor/moveEffects.js'
 import {runMove} from '../../src/executor/moveRunner.js'
@@ -13,7 +12,7 @@ import {TokenBucket} from '../../src/throttle/tokenBucket.js'
 import {type Move, type MovePhase} from '../../src/model/move.js'
 import {type Shard} from '../../src/model/shard.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
-import {moveOf} from './fixtures.js'
+import {fakeClock, fakeClockApply, moveOf} from './fixtures.js'
 
 /**
  * The real runMove and executePlan on the in-memory store, with fake node effects: the
@@ -234,13 +233,7 @@ describe('runMove on the memory store with fake nodes', () => {
   it('executePlan --resume runs a recorded move to done on the memory store', async () => {
     const c = await cluster()
     const id = await recordMove(c)
-    let now = 1_000_000
-    const result = await executePlan(
-      c.ctx,
-      {limits: {maxConcurrent: 2, perNode: 1}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test'},
-      {now: () => now, sleep: async (ms) => void (now += ms), emit: () => {}, effects: fakeNodes(c)},
-      new AbortController().signal,
-    )
+    const result = await fakeClockApply(c.ctx, fakeClock(), {limits: {maxConcurrent: 2, perNode: 1}, effects: fakeNodes(c)})
     expect(result.moves.map((m) => [m.id, m.phase])).toEqual([[id, 'done']])
     expect(result.counts).toEqual({done: 1})
     expect(await c.store.get(c.ctx.keys.executorLock)).toBeUndefined()

@@ -6,8 +6,6 @@ import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
 import {makeServiceContext, type ServiceContext} from '../../src/cluster/serviceContext.js'
 import {readSnapshot} from '../../src/cluster/snapshotService.js'
 import {isUserError} from '../../src/errors/errors.js'
-import {executePlan} from '../../src/executor/executePlan.js'
-import {DEFAULT_EXECUTOR_OPTIONS} from '../../src/executor/executorEnv.js'
 import {type MoveEffects} from '../../src/executor/moveEffects.js'
 import {getMove, listMoves} from '../../src/executor/moveStore.js'
 import {stoppedPlans, stoppedPlanText} from '../../src/executor/moveViews.js'
@@ -17,7 +15,7 @@ import {planRebalance} from '../../src/planner/planRebalance.js'
 import {type Txn} from '../../src/store/store.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
 import {adoptWorld} from './adoptWorld.js'
-import {copyOnlyEffects, moveOf} from './fixtures.js'
+import {copyOnlyEffects, fakeClock, fakeClockApply, moveOf} from './fixtures.js'
 
 /**
  * Abandoning a plan whose apply died (SIGKILL) half way: `moves list` says nothing runs it
@@ -29,18 +27,18 @@ import {copyOnlyEffects, moveOf} from './fixtures.js'
 const MOVES = 20
 
 async function world() {
-  let now = 1_000_000
+  const clock = fakeClock()
   const store = new MemoryStore()
-  const ctx = makeServiceContext(store, {cluster: 'abandon'}, () => new Date(now))
+  const ctx = makeServiceContext(store, {cluster: 'abandon'}, () => new Date(clock.now))
   await initCluster(ctx, {shards: 2 * MOVES + 20, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:7101,n2=127.0.0.1:7102'), force: false})
   for (const id of ['n1', 'n2']) await store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: '127.0.0.1:1', pid: 1, startedAt: 't'}))
   const shards = (await listShards(ctx)).shards.map((s) => s.value).filter((s) => s.replicas[0]!.node === 'n1')
-  const template = planRebalance(await readSnapshot(ctx), {}, {id: 'x', createdAt: new Date(now).toISOString()})
+  const template = planRebalance(await readSnapshot(ctx), {}, {id: 'x', createdAt: new Date(clock.now).toISOString()})
   const actions: PlanAction[] = shards.slice(0, MOVES).map((s) => ({kind: 'move', shard: s.id, epoch: s.epoch, from: 'n1', to: 'n2', bytes: 0, keys: 0, reason: {kind: 'balance', detail: 'x'}, predicted: {source: 1, target: 1}}))
   const plan: Plan = sealPlan({...template, id: 'big', actions})
   const effects = copyOnlyEffects
   const apply = (c: ServiceContext, p: Plan | undefined) =>
-    executePlan(c, {plan: p, limits: {maxConcurrent: 3, perNode: 3, incomingPerNode: 3}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test'}, {now: () => now, sleep: async (ms) => void (now += ms), emit: () => {}, effects}, new AbortController().signal)
+    fakeClockApply(c, clock, {plan: p, limits: {maxConcurrent: 3, perNode: 3, incomingPerNode: 3}, effects})
   return {
     ctx,
     plan,
@@ -65,7 +63,7 @@ async function world() {
         if (rev !== undefined && (txn.puts ?? []).some((p) => p.key.startsWith(ctx.keys.movesPrefix) && p.value.includes('"phase":"cutover"'))) cutovers++
         return rev
       }
-      void apply(makeServiceContext(dying, {cluster: 'abandon'}, () => new Date(now)), plan)
+      void apply(makeServiceContext(dying, {cluster: 'abandon'}, () => new Date(clock.now)), plan)
       await dead
       for (const id of store.leaseIds()) store.expireLease(id)
     },

@@ -4,8 +4,7 @@ import {initCluster} from '../../src/cluster/initCluster.js'
 import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
 import {makeServiceContext, type ServiceContext} from '../../src/cluster/serviceContext.js'
 import {readSnapshot} from '../../src/cluster/snapshotService.js'
-import {executePlan} from '../../src/executor/executePlan.js'
-import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent} from '../../src/executor/executorEnv.js'
+import {type ExecutorEvent} from '../../src/executor/executorEnv.js'
 import {readRecordings, unrecordedText} from '../../src/executor/moveRecording.js'
 import {unrecordedPlans} from '../../src/executor/moveViews.js'
 import {listMoves} from '../../src/executor/moveStore.js'
@@ -13,7 +12,7 @@ import {type Plan, type PlanAction, sealPlan} from '../../src/model/plan.js'
 import {planRebalance} from '../../src/planner/planRebalance.js'
 import {type Txn} from '../../src/store/store.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
-import {copyOnlyEffects} from './fixtures.js'
+import {fakeClock, fakeClockApply} from './fixtures.js'
 
 /**
  * `apply` dies (SIGKILL) while it records a plan's moves: a plan of more moves than one etcd
@@ -25,14 +24,14 @@ import {copyOnlyEffects} from './fixtures.js'
 const MOVES = 150
 
 async function world() {
-  let now = 1_000_000
+  const clock = fakeClock()
   const store = new MemoryStore()
-  const ctx = makeServiceContext(store, {cluster: 'rec'}, () => new Date(now))
+  const ctx = makeServiceContext(store, {cluster: 'rec'}, () => new Date(clock.now))
   await initCluster(ctx, {shards: 2 * MOVES + 40, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:7101,n2=127.0.0.1:7102'), force: false})
   for (const id of ['n1', 'n2']) await store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: '127.0.0.1:1', pid: 1, startedAt: 't'}))
   const shards = (await listShards(ctx)).shards.map((s) => s.value).filter((s) => s.replicas[0]!.node === 'n1')
   if (shards.length < MOVES) throw new Error(`n1 holds ${shards.length} shards, the test needs ${MOVES}`)
-  const template = planRebalance(await readSnapshot(ctx), {}, {id: 'rec', createdAt: new Date(now).toISOString()})
+  const template = planRebalance(await readSnapshot(ctx), {}, {id: 'rec', createdAt: new Date(clock.now).toISOString()})
   const actions: PlanAction[] = shards.slice(0, MOVES).map((s) => ({kind: 'move', shard: s.id, epoch: s.epoch, from: 'n1', to: 'n2', bytes: 0, keys: 0, reason: {kind: 'balance', detail: 'x'}, predicted: {source: 1, target: 1}}))
   const plan: Plan = sealPlan({...template, id: 'big', actions})
   /** splitsOf are splits at their midpoints of the shards the big plan's actions `indexes` move, each piece taking the next free id. */
@@ -46,10 +45,9 @@ async function world() {
       return {kind: 'split', shard: s.id, epoch: s.epoch, at, parts: [{shard: s.id, range: {lo: s.range.lo, hi: at}, epoch: s.epoch + 1}, {shard: upper, range: {lo: at, hi: s.range.hi}, epoch: s.epoch + 1}], reason: {kind: 'split', detail: 'hot'}}
     })
   }
-  const effects = copyOnlyEffects
   const events: ExecutorEvent[] = []
   const apply = (c: ServiceContext, p: Plan | undefined, confirm: () => Promise<boolean> = async () => true, signal = new AbortController().signal) =>
-    executePlan(c, {plan: p, limits: {maxConcurrent: 50, perNode: 50, incomingPerNode: 50}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm, holder: 'test'}, {now: () => now, sleep: async (ms) => void (now += ms), emit: (ev) => events.push(ev), effects}, signal)
+    fakeClockApply(c, clock, {plan: p, limits: {maxConcurrent: 50, perNode: 50, incomingPerNode: 50}, confirm, emit: (ev) => events.push(ev), signal})
   return {
     ctx,
     plan,
@@ -71,7 +69,7 @@ async function world() {
         if (dead) throw new Error('killed (SIGKILL)')
         return commit(txn)
       }
-      await expect(apply(makeServiceContext(dying, {cluster: 'rec'}, () => new Date(now)), plan)).rejects.toThrow(/killed/)
+      await expect(apply(makeServiceContext(dying, {cluster: 'rec'}, () => new Date(clock.now)), plan)).rejects.toThrow(/killed/)
       // The process is gone: its lease lapses.
       for (const id of store.leaseIds()) store.expireLease(id)
     },
@@ -96,7 +94,7 @@ async function world() {
         }
         return commit(txn)
       }
-      const done = apply(makeServiceContext(live, {cluster: 'rec'}, () => new Date(now)), plan)
+      const done = apply(makeServiceContext(live, {cluster: 'rec'}, () => new Date(clock.now)), plan)
       return {reached, release, done}
     },
     resume: () => apply(ctx, undefined),

@@ -5,13 +5,11 @@ import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
 import {makeServiceContext} from '../../src/cluster/serviceContext.js'
 import {readSnapshot} from '../../src/cluster/snapshotService.js'
 import {isUserError} from '../../src/errors/errors.js'
-import {executePlan} from '../../src/executor/executePlan.js'
-import {DEFAULT_EXECUTOR_OPTIONS} from '../../src/executor/executorEnv.js'
 import {listMoves} from '../../src/executor/moveStore.js'
 import {type Plan, type PlanAction, sealPlan} from '../../src/model/plan.js'
 import {planRebalance} from '../../src/planner/planRebalance.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
-import {copyOnlyEffects} from './fixtures.js'
+import {fakeClock, fakeClockApply} from './fixtures.js'
 
 /**
  * The executor knows a plan by its id. A second, different plan carrying an id already
@@ -20,9 +18,9 @@ import {copyOnlyEffects} from './fixtures.js'
  */
 describe('apply of a different plan under an id already recorded', () => {
   it('Given plan p applied to done, When another plan with the same id and other moves is applied, Then it is refused (BAD_INPUT) naming the recorded move, and nothing changes', async () => {
-    let now = 1_000_000
+    const clock = fakeClock()
     const store = new MemoryStore()
-    const ctx = makeServiceContext(store, {cluster: 'ids'}, () => new Date(now))
+    const ctx = makeServiceContext(store, {cluster: 'ids'}, () => new Date(clock.now))
     await initCluster(ctx, {shards: 4, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:7101,n2=127.0.0.1:7102'), force: false})
     for (const id of ['n1', 'n2']) await store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: '127.0.0.1:1', pid: 1, startedAt: 't'}))
     const shards = (await listShards(ctx)).shards.map((s) => s.value)
@@ -30,9 +28,8 @@ describe('apply of a different plan under an id already recorded', () => {
       const from = s.replicas[0]!.node
       return {kind: 'move', shard: s.id, epoch: s.epoch, from, to: from === 'n1' ? 'n2' : 'n1', bytes: 0, keys: 0, reason: {kind: 'balance', detail: 'x'}, predicted: {source: 1, target: 1}}
     }
-    const template = planRebalance(await readSnapshot(ctx), {}, {id: 'p', createdAt: new Date(now).toISOString()})
-    const effects = copyOnlyEffects
-    const apply = (plan: Plan) => executePlan(ctx, {plan, limits: {maxConcurrent: 1, perNode: 1}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test'}, {now: () => now, sleep: async (ms) => void (now += ms), emit: () => {}, effects}, new AbortController().signal)
+    const template = planRebalance(await readSnapshot(ctx), {}, {id: 'p', createdAt: new Date(clock.now).toISOString()})
+    const apply = (plan: Plan) => fakeClockApply(ctx, clock, {plan, limits: {maxConcurrent: 1, perNode: 1}})
 
     const first = await apply(sealPlan({...template, id: 'p', actions: [move(shards[0]!)]}))
     expect(first.counts).toEqual({done: 1})

@@ -4,13 +4,11 @@ import {initCluster} from '../../src/cluster/initCluster.js'
 import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
 import {makeServiceContext} from '../../src/cluster/serviceContext.js'
 import {readSnapshot} from '../../src/cluster/snapshotService.js'
-import {executePlan} from '../../src/executor/executePlan.js'
-import {DEFAULT_EXECUTOR_OPTIONS} from '../../src/executor/executorEnv.js'
 import {applySplit} from '../../src/executor/splitShard.js'
 import {type Plan, type PlanAction, sealPlan, type SplitAction} from '../../src/model/plan.js'
 import {planRebalance} from '../../src/planner/planRebalance.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
-import {copyOnlyEffects} from './fixtures.js'
+import {fakeClock, fakeClockApply} from './fixtures.js'
 
 /**
  * `apply PLAN` again after an executor died between a plan's splits and recording its moves
@@ -19,9 +17,9 @@ import {copyOnlyEffects} from './fixtures.js'
  */
 /** world is a 2-shard rf 1 cluster of two live nodes on the memory store, with a fake clock, and the plan runner. */
 async function world() {
-  let now = 1_000_000
+  const clock = fakeClock()
   const store = new MemoryStore()
-  const ctx = makeServiceContext(store, {cluster: 'resplit'}, () => new Date(now))
+  const ctx = makeServiceContext(store, {cluster: 'resplit'}, () => new Date(clock.now))
   await initCluster(ctx, {shards: 2, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:7101,n2=127.0.0.1:7102'), force: false})
   for (const id of ['n1', 'n2']) await store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: '127.0.0.1:1', pid: 1, startedAt: 't'}))
   const s0 = (await listShards(ctx)).shards[0]!.value
@@ -29,8 +27,7 @@ async function world() {
   const cut = (f: number) => s0.range.lo + Math.floor((s0.range.hi - s0.range.lo) * f)
   const split = (shard: number, epoch: number, lo: number, at: number, hi: number, upper: number): SplitAction => ({kind: 'split', shard, epoch, at, parts: [{shard, range: {lo, hi: at}, epoch: epoch + 1}, {shard: upper, range: {lo: at, hi}, epoch: epoch + 1}], reason: {kind: 'split', detail: 'hot'}})
   const move = (shard: number, epoch: number) => ({kind: 'move', shard, epoch, from: holder, to: holder === 'n1' ? 'n2' : 'n1', bytes: 0, keys: 0, reason: {kind: 'balance', detail: 'hot piece'}, predicted: {source: 1, target: 1}}) as PlanAction
-  const template = planRebalance(await readSnapshot(ctx), {allowSplit: true}, {id: 'resplit', createdAt: new Date(now).toISOString()})
-  const effects = copyOnlyEffects
+  const template = planRebalance(await readSnapshot(ctx), {allowSplit: true}, {id: 'resplit', createdAt: new Date(clock.now).toISOString()})
   return {
     ctx,
     s0,
@@ -42,7 +39,7 @@ async function world() {
     deadRun: async (...splits: SplitAction[]) => {
       for (const a of splits) expect(await applySplit(ctx, {key: ctx.keys.executorLock, createRevision: 0n}, a)).toEqual({status: 'done'})
     },
-    apply: (plan: Plan) => executePlan(ctx, {plan, limits: {maxConcurrent: 1, perNode: 1}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test'}, {now: () => now, sleep: async (ms) => void (now += ms), emit: () => {}, effects}, new AbortController().signal),
+    apply: (plan: Plan) => fakeClockApply(ctx, clock, {plan, limits: {maxConcurrent: 1, perNode: 1}}),
   }
 }
 

@@ -5,13 +5,13 @@ import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
 import {makeServiceContext} from '../../src/cluster/serviceContext.js'
 import {readSnapshot} from '../../src/cluster/snapshotService.js'
 import {setThrottle} from '../../src/executor/controlService.js'
-import {executePlan} from '../../src/executor/executePlan.js'
-import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent} from '../../src/executor/executorEnv.js'
+import {type ExecutorEvent} from '../../src/executor/executorEnv.js'
 import {type MoveEffects} from '../../src/executor/moveEffects.js'
 import {commitMoveTransition} from '../../src/executor/moveStore.js'
 import {sealPlan} from '../../src/model/plan.js'
 import {planRebalance} from '../../src/planner/planRebalance.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
+import {fakeClock, fakeClockApply} from './fixtures.js'
 
 /**
  * A `throttle set` overrides the running executor's rate and stays in etcd after that run. A
@@ -21,9 +21,9 @@ import {MemoryStore} from '../../src/store/memoryStore.js'
  * notes the global rate the run copies at.
  */
 async function world() {
-  let now = 1_000_000
+  const clock = fakeClock()
   const store = new MemoryStore()
-  const ctx = makeServiceContext(store, {cluster: 'stored-throttle'}, () => new Date(now))
+  const ctx = makeServiceContext(store, {cluster: 'stored-throttle'}, () => new Date(clock.now))
   await initCluster(ctx, {shards: 2, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:7101,n2=127.0.0.1:7102'), force: false})
   for (const id of ['n1', 'n2']) await store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: '127.0.0.1:1', pid: 1, startedAt: 't'}))
   const copiedAt: (number | null)[] = []
@@ -42,10 +42,10 @@ async function world() {
   const applyOneMove = async (id: string, throttle: number | null, throttleGiven: boolean | undefined) => {
     const shard = (await listShards(ctx)).shards[0]!.value
     const from = shard.replicas[0]!.node
-    const template = planRebalance(await readSnapshot(ctx), {}, {id: 'x', createdAt: new Date(now).toISOString()})
+    const template = planRebalance(await readSnapshot(ctx), {}, {id: 'x', createdAt: new Date(clock.now).toISOString()})
     const plan = sealPlan({...template, id, actions: [{kind: 'move', shard: shard.id, epoch: shard.epoch, from, to: from === 'n1' ? 'n2' : 'n1', bytes: 0, keys: 0, reason: {kind: 'balance', detail: 'x'}, predicted: {source: 1, target: 1}}]})
     const events: ExecutorEvent[] = []
-    const result = await executePlan(ctx, {plan, limits: {maxConcurrent: 1, perNode: 1}, throttle, ...(throttleGiven === undefined ? {} : {throttleGiven}), nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test'}, {now: () => now, sleep: async (ms) => void (now += ms), emit: (e) => void events.push(e), effects}, new AbortController().signal)
+    const result = await fakeClockApply(ctx, clock, {plan, limits: {maxConcurrent: 1, perNode: 1}, throttle, ...(throttleGiven === undefined ? {} : {throttleGiven}), emit: (e) => void events.push(e), effects})
     expect(result.counts.done).toBe(1)
     return events.flatMap((e) => (e.type === 'info' ? [e.message] : []))
   }

@@ -4,13 +4,11 @@ import {initCluster} from '../../../src/cluster/initCluster.js'
 import {parseNodeSpecs} from '../../../src/cluster/nodeSpec.js'
 import {makeServiceContext} from '../../../src/cluster/serviceContext.js'
 import {readSnapshot} from '../../../src/cluster/snapshotService.js'
-import {executePlan} from '../../../src/executor/executePlan.js'
-import {DEFAULT_EXECUTOR_OPTIONS} from '../../../src/executor/executorEnv.js'
 import {getMove} from '../../../src/executor/moveStore.js'
 import {type Plan, type PlanAction, sealPlan} from '../../../src/model/plan.js'
 import {type Shard} from '../../../src/model/shard.js'
 import {planRebalance} from '../../../src/planner/planRebalance.js'
-import {copyOnlyEffects, markNodesAlive, moveOf} from '../../executor/fixtures.js'
+import {fakeClock, fakeClockApply, markNodesAlive, moveOf} from '../../executor/fixtures.js'
 import {StoreSet, uniqueCluster} from '../../support/testStore.js'
 
 /**
@@ -27,7 +25,6 @@ beforeAll(() => {
 })
 afterAll(() => stores.closeAll())
 
-const effects = copyOnlyEffects
 
 async function world(name: string) {
   const cluster = uniqueCluster(name)
@@ -39,8 +36,7 @@ async function world(name: string) {
   if (!s || !u) throw new Error('the cluster needs two shards on n1')
   const move = (shard: Shard, to: string, from = 'n1'): PlanAction => ({kind: 'move', shard: shard.id, epoch: shard.epoch, from, to, bytes: 0, keys: 0, reason: {kind: 'balance', detail: 'x'}, predicted: {source: 1, target: 1}})
   const apply = (plan: Plan | undefined, signal = new AbortController().signal) => {
-    let now = Date.now()
-    return executePlan(ctx, {plan, limits: {maxConcurrent: 2, perNode: 2}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test'}, {now: () => now, sleep: async (ms) => void (now += ms), emit: () => {}, effects}, signal)
+    return fakeClockApply(ctx, fakeClock(Date.now()), {plan, limits: {maxConcurrent: 2, perNode: 2}, signal})
   }
   const shard = async (id: number) => (await listShards(ctx)).shards.find((x) => x.value.id === id)!.value
   /** pendingMoveOf records another plan's move of `x` as its apply stopped before starting it leaves it. */
@@ -66,13 +62,7 @@ describe('another plan\'s moves in a plan\'s apply, on etcd', () => {
     const stop = new AbortController()
     // Stopped before any move starts: asked when the superseded move is skipped, just after the records are written.
     const p = w.planOf('p', [w.move(w.u, 'n2'), w.move(w.s, 'n3')])
-    let now = Date.now()
-    const stopped = await executePlan(
-      w.ctx,
-      {plan: p, limits: {maxConcurrent: 2, perNode: 2}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, holder: 'test', confirm: async () => true},
-      {now: () => now, sleep: async (ms) => void (now += ms), emit: (ev) => ev.type === 'info' && /superseded/.test(ev.message) && stop.abort(), effects},
-      stop.signal,
-    )
+    const stopped = await fakeClockApply(w.ctx, fakeClock(Date.now()), {plan: p, limits: {maxConcurrent: 2, perNode: 2}, emit: (ev) => ev.type === 'info' && /superseded/.test(ev.message) && stop.abort(), signal: stop.signal})
     expect(stopped.stopped).toBe(true)
     expect((await getMove(w.ctx, 'q-0000')).value).toMatchObject({phase: 'skipped', reason: expect.stringMatching(/^superseded by plan p's move/)})
     const resumed = await w.apply(undefined)

@@ -5,13 +5,11 @@ import {parseNodeSpecs} from '../../../src/cluster/nodeSpec.js'
 import {makeServiceContext, type ServiceContext} from '../../../src/cluster/serviceContext.js'
 import {readSnapshot} from '../../../src/cluster/snapshotService.js'
 import {type EtcdStore} from '../../../src/etcd/etcdStore.js'
-import {executePlan} from '../../../src/executor/executePlan.js'
-import {DEFAULT_EXECUTOR_OPTIONS} from '../../../src/executor/executorEnv.js'
 import {type Plan, type PlanAction, sealPlan, type SplitAction} from '../../../src/model/plan.js'
 import {type Shard} from '../../../src/model/shard.js'
 import {planRebalance} from '../../../src/planner/planRebalance.js'
 import {StoreSet, uniqueCluster} from '../../support/testStore.js'
-import {copyOnlyEffects} from '../../executor/fixtures.js'
+import {fakeClock, fakeClockApply} from '../../executor/fixtures.js'
 
 /**
  * Two `apply`s at about the same time on real etcd, each on its own client (two processes):
@@ -39,11 +37,8 @@ beforeAll(async () => {
 
 afterAll(() => stores.closeAll())
 
-const effects = copyOnlyEffects
-
 function apply(ctx: ServiceContext, plan: Plan, holder: string) {
-  let now = Date.now()
-  return executePlan(ctx, {plan, limits: {maxConcurrent: 1, perNode: 1}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder}, {now: () => now, sleep: async (ms) => void (now += ms), emit: () => {}, effects}, new AbortController().signal)
+  return fakeClockApply(ctx, fakeClock(Date.now()), {plan, limits: {maxConcurrent: 1, perNode: 1}, holder})
 }
 
 function split(s: Shard, upper: number): SplitAction {

@@ -7,8 +7,6 @@ import {initCluster} from '../../../src/cluster/initCluster.js'
 import {parseNodeSpecs} from '../../../src/cluster/nodeSpec.js'
 import {makeServiceContext, type ServiceContext} from '../../../src/cluster/serviceContext.js'
 import {readSnapshot} from '../../../src/cluster/snapshotService.js'
-import {executePlan} from '../../../src/executor/executePlan.js'
-import {DEFAULT_EXECUTOR_OPTIONS} from '../../../src/executor/executorEnv.js'
 import {type MoveEffects} from '../../../src/executor/moveEffects.js'
 import {getMove} from '../../../src/executor/moveStore.js'
 import {type Plan, type PlanAction, sealPlan} from '../../../src/model/plan.js'
@@ -16,7 +14,7 @@ import {type Shard} from '../../../src/model/shard.js'
 import {planRebalance} from '../../../src/planner/planRebalance.js'
 import {type CliResult, runCli} from '../../support/runCli.js'
 import {StoreSet, uniqueCluster} from '../../support/testStore.js'
-import {copyOnlyEffects, markNodesAlive, moveOf} from '../../executor/fixtures.js'
+import {copyOnlyEffects, fakeClock, fakeClockApply, markNodesAlive, moveOf} from '../../executor/fixtures.js'
 
 /**
  * `shardctl moves cancel --plan P` run (the real binary) while an apply of another plan R holds
@@ -47,13 +45,7 @@ afterAll(async () => {
 const fake = copyOnlyEffects
 
 function apply(plan: Plan | undefined, effects: MoveEffects) {
-  let now = Date.now()
-  return executePlan(
-    ctx,
-    {plan, limits: {maxConcurrent: 1, perNode: 1}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'shardctl apply plan-r'},
-    {now: () => now, sleep: async (ms) => void (now += ms), emit: () => {}, effects},
-    new AbortController().signal,
-  )
+  return fakeClockApply(ctx, fakeClock(Date.now()), {plan, limits: {maxConcurrent: 1, perNode: 1}, holder: 'shardctl apply plan-r', effects})
 }
 
 describe('moves cancel --plan P while an apply of another plan holds the executor lock', () => {

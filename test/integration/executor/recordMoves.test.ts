@@ -4,8 +4,7 @@ import {initCluster} from '../../../src/cluster/initCluster.js'
 import {parseNodeSpecs} from '../../../src/cluster/nodeSpec.js'
 import {makeServiceContext, type ServiceContext} from '../../../src/cluster/serviceContext.js'
 import {readSnapshot} from '../../../src/cluster/snapshotService.js'
-import {executePlan} from '../../../src/executor/executePlan.js'
-import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent} from '../../../src/executor/executorEnv.js'
+import {type ExecutorEvent} from '../../../src/executor/executorEnv.js'
 import {readRecordings} from '../../../src/executor/moveRecording.js'
 import {listMoves} from '../../../src/executor/moveStore.js'
 import {type Plan, type PlanAction, sealPlan} from '../../../src/model/plan.js'
@@ -13,7 +12,7 @@ import {type Shard} from '../../../src/model/shard.js'
 import {planRebalance} from '../../../src/planner/planRebalance.js'
 import {type Txn} from '../../../src/store/store.js'
 import {StoreSet, uniqueCluster} from '../../support/testStore.js'
-import {copyOnlyEffects, markNodesAlive} from '../../executor/fixtures.js'
+import {fakeClock, fakeClockApply, markNodesAlive} from '../../executor/fixtures.js'
 
 /**
  * `apply` killed while it records a plan of more moves than one etcd transaction may hold
@@ -50,16 +49,13 @@ afterEach(async () => {
   for (let i = 0; i < ids.length; i += 100) await ctx.store.commit({compares: [], deletes: ids.slice(i, i + 100)})
 }, 120_000)
 
-const effects = copyOnlyEffects
-
 function planOf(id: string, shards: Shard[]): Plan {
   const actions: PlanAction[] = shards.map((s) => ({kind: 'move', shard: s.id, epoch: s.epoch, from: 'n1', to: 'n2', bytes: 0, keys: 0, reason: {kind: 'balance', detail: 'x'}, predicted: {source: 1, target: 1}}))
   return sealPlan({...template, id, actions})
 }
 
 function apply(c: ServiceContext, plan: Plan | undefined, signal: AbortSignal, emit: (ev: ExecutorEvent) => void = () => {}) {
-  let now = Date.now()
-  return executePlan(c, {plan, limits: {maxConcurrent: 4, perNode: 4}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test'}, {now: () => now, sleep: async (ms) => void (now += ms), emit, effects}, signal)
+  return fakeClockApply(c, fakeClock(Date.now()), {plan, limits: {maxConcurrent: 4, perNode: 4}, emit, signal})
 }
 
 /** applyKilledAtBatch runs `apply plan` on its own client, which dies at its `n`th transaction creating move records (that one lands nothing). */

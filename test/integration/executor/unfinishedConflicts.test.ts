@@ -8,15 +8,14 @@ import {parseNodeSpecs} from '../../../src/cluster/nodeSpec.js'
 import {makeServiceContext, type ServiceContext} from '../../../src/cluster/serviceContext.js'
 import {readSnapshot} from '../../../src/cluster/snapshotService.js'
 import {isUserError} from '../../../src/errors/errors.js'
-import {executePlan} from '../../../src/executor/executePlan.js'
-import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent} from '../../../src/executor/executorEnv.js'
+import {type ExecutorEvent} from '../../../src/executor/executorEnv.js'
 import {listMoves} from '../../../src/executor/moveStore.js'
 import {isTerminal} from '../../../src/model/move.js'
 import {type Plan, type PlanAction, sealPlan} from '../../../src/model/plan.js'
 import {planRebalance} from '../../../src/planner/planRebalance.js'
 import {runCli} from '../../support/runCli.js'
 import {StoreSet, uniqueCluster} from '../../support/testStore.js'
-import {copyOnlyEffects, markNodesAlive} from '../../executor/fixtures.js'
+import {fakeClock, fakeClockApply, markNodesAlive} from '../../executor/fixtures.js'
 
 /**
  * Two plans filling the same new node, one after the other, on real etcd (node effects are
@@ -48,17 +47,9 @@ afterAll(async () => {
   rmSync(cwd, {recursive: true, force: true})
 })
 
-const effects = copyOnlyEffects
-
 function apply(plan: Plan | undefined, opts: {onEvent?: (ev: ExecutorEvent, stop: AbortController) => void} = {}) {
-  let now = Date.now()
   const stop = new AbortController()
-  return executePlan(
-    ctx,
-    {plan, limits: {maxConcurrent: 1, perNode: 1}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test'},
-    {now: () => now, sleep: async (ms) => void (now += ms), emit: (ev) => opts.onEvent?.(ev, stop), effects},
-    stop.signal,
-  )
+  return fakeClockApply(ctx, fakeClock(Date.now()), {plan, limits: {maxConcurrent: 1, perNode: 1}, emit: (ev) => opts.onEvent?.(ev, stop), signal: stop.signal})
 }
 
 const holders = async () => new Map((await listShards(ctx)).shards.map((s) => [s.value.id, s.value.replicas.map((r) => r.node).join(',')]))

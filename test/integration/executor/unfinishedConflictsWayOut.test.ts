@@ -4,13 +4,12 @@ import {initCluster} from '../../../src/cluster/initCluster.js'
 import {parseNodeSpecs} from '../../../src/cluster/nodeSpec.js'
 import {makeServiceContext, type ServiceContext} from '../../../src/cluster/serviceContext.js'
 import {readSnapshot} from '../../../src/cluster/snapshotService.js'
-import {executePlan} from '../../../src/executor/executePlan.js'
-import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent} from '../../../src/executor/executorEnv.js'
+import {type ExecutorEvent} from '../../../src/executor/executorEnv.js'
 import {requestCancel} from '../../../src/executor/moveStore.js'
 import {type Plan, type PlanAction, sealPlan} from '../../../src/model/plan.js'
 import {planRebalance} from '../../../src/planner/planRebalance.js'
 import {StoreSet, uniqueCluster} from '../../support/testStore.js'
-import {copyOnlyEffects, markNodesAlive} from '../../executor/fixtures.js'
+import {fakeClock, fakeClockApply, markNodesAlive} from '../../executor/fixtures.js'
 
 /**
  * The way out a conflict refusal names must work: "cancel them (`shardctl moves cancel ID`), then
@@ -32,17 +31,9 @@ afterAll(async () => {
   await stores.closeAll()
 })
 
-const effects = copyOnlyEffects
-
 function apply(plan: Plan | undefined, onEvent?: (ev: ExecutorEvent, stop: AbortController) => void) {
-  let now = Date.now()
   const stop = new AbortController()
-  return executePlan(
-    ctx,
-    {plan, limits: {maxConcurrent: 1, perNode: 1}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test'},
-    {now: () => now, sleep: async (ms) => void (now += ms), emit: (ev) => onEvent?.(ev, stop), effects},
-    stop.signal,
-  )
+  return fakeClockApply(ctx, fakeClock(Date.now()), {plan, limits: {maxConcurrent: 1, perNode: 1}, emit: (ev) => onEvent?.(ev, stop), signal: stop.signal})
 }
 
 describe('the way out named by the unfinished-moves refusal', () => {

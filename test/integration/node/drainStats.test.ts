@@ -67,5 +67,8 @@ describe('node stats after a drain', () => {
     expect(show.stdout).toMatch(/: 0\.0 reads\/s, 0\.0 writes\/s, 0 B in 0 keys over 0 replicas/)
     expect(show.stdout).toMatch(/^0 replicas: -$/m)
     expect(show.stdout).not.toMatch(/published before/)
+    const json = await cli(['node', 'show', 'n3', '--json'])
+    expect(json.code, json.stderr).toBe(0)
+    expect((JSON.parse(json.stdout) as {replicas: number; load: unknown}).load).toMatchObject({replicas: 0, stale: false})
   }, 240_000)
 })
