@@ -1,12 +1,12 @@
 import {EtcdCommand} from '../../src/cli/baseCommand.js'
+import {formatClock, nodeStatusTable} from '../../src/cli/clusterStatusText.js'
 import {renderTable} from '../../src/cli/table.js'
-import {type ClusterStatus, clusterStatus, type MemberClock} from '../../src/cluster/clusterStatus.js'
-import {formatBytes} from '../../src/model/units.js'
+import {type ClusterStatus, clusterStatus} from '../../src/cluster/clusterStatus.js'
 import {redisTroubleLines} from '../../src/redis/redisTroubleText.js'
 
 export default class ClusterStatusCommand extends EtcdCommand {
   static override summary = 'Show the cluster: nodes, liveness, replicas, load, shards and executor.'
-  static override description = 'On a Redis Cluster (`--engine redis`) it also reads every live master\'s CLUSTER NODES view and, only when something needs the operator, adds a "Redis cluster trouble" section, one line each with its way out: slots left open (MIGRATING/IMPORTING, between which masters, and whether a side failed), masters failed (`fail`/`fail?`), failed over or gone, slots no live master serves (or two serve), and shards etcd records on a master that does not serve their slots. With --json the same is in `redis` (null on kv; `redis.trouble` tells whether any of it needs the operator: a slot the running executor is migrating does not). Exits 0 whenever it could read the cluster, trouble or not (as for nodes down on kv); scripts read `redis.trouble`.'
+  static override description = 'Each node\'s load is what it last published (with --json, `load`, null while it publishes nothing; `load.replicas` is how many replicas its figures are over). `load.stale` is true, and the table marks the figures with *, when they predate the shard map\'s latest change for the node: they are over another number of replicas than the map gives it now (`replicas`), as right after a drain or a move it has not published since (it does once it sees the change); the same check as `node show`. On a Redis Cluster (`--engine redis`) it also reads every live master\'s CLUSTER NODES view and, only when something needs the operator, adds a "Redis cluster trouble" section, one line each with its way out: slots left open (MIGRATING/IMPORTING, between which masters, and whether a side failed), masters failed (`fail`/`fail?`), failed over or gone, slots no live master serves (or two serve), and shards etcd records on a master that does not serve their slots. With --json the same is in `redis` (null on kv; `redis.trouble` tells whether any of it needs the operator: a slot the running executor is migrating does not). Exits 0 whenever it could read the cluster, trouble or not (as for nodes down on kv); scripts read `redis.trouble`.'
   static override examples = ['<%= config.bin %> cluster status', '<%= config.bin %> cluster status --cluster staging --json']
 
   async run(): Promise<ClusterStatus> {
@@ -17,13 +17,7 @@ export default class ClusterStatusCommand extends EtcdCommand {
     this.log(`rf ${status.meta.rf} · ${status.shards} shards (${status.shardStates.moving} moving${status.shardStates.underReplicated > 0 ? `, ${status.shardStates.underReplicated} under-replicated` : ''}) · nodes ${status.nodesUp} up, ${status.nodesDown} down · executor ${ex}${status.control.paused ? ' (paused)' : ''}`)
     if (status.etcd?.warning) this.log(`WARNING: ${status.etcd.warning}`)
     this.log('')
-    this.log(
-      renderTable(
-        ['NODE', 'ADDRESS', 'ZONE', 'STATE', 'UP', 'REPLICAS', 'READS/S', 'WRITES/S', 'BYTES', 'CLOCK'],
-        status.nodes.map((n) => [n.id, n.address, n.zone, n.state, n.alive ? 'up' : 'down', n.replicas, n.load ? n.load.reads.toFixed(0) : '-', n.load ? n.load.writes.toFixed(0) : '-', n.load ? formatBytes(n.load.bytes) : '-', formatClock(n.clock)]),
-        [5, 6, 7, 8],
-      ),
-    )
+    for (const line of nodeStatusTable(status.nodes)) this.log(line)
     if (status.routers.length > 0) {
       this.log('')
       this.log(renderTable(['ROUTER', 'ADDRESS', 'CLOCK'], status.routers.map((r) => [r.id, r.address, formatClock(r.clock)])))
@@ -35,11 +29,4 @@ export default class ClusterStatusCommand extends EtcdCommand {
     }
     return status
   }
-}
-
-/** formatClock shows a member's offset from its peers, flagged when beyond the cluster's bound (it then refuses writes). */
-function formatClock(c: MemberClock | null): string {
-  if (!c || c.offsetMs === null) return '-'
-  const ms = `${c.offsetMs > 0 ? '+' : ''}${c.offsetMs}ms`
-  return c.ok ? ms : `${ms} OUT OF BOUNDS`
 }

@@ -6,6 +6,7 @@ import {type Control} from '../model/control.js'
 import {listRouters} from '../router/routerRegistration.js'
 import {getControl, getMeta, listNodes, listStatsSummaries} from './clusterRepo.js'
 import {listLiveNodes} from './engineLiveness.js'
+import {loadPredatesMap} from './loadStaleness.js'
 import {underReplicatedLive} from './censusCounts.js'
 import {foldCensusIfDue, shardCounts} from './shardCensus.js'
 import {replicaCensus} from './shardScan.js'
@@ -19,9 +20,26 @@ export interface NodeStatus {
   state: string
   alive: boolean
   replicas: number
-  load: {reads: number; writes: number; bytes: number; keys: number} | null
+  /** load is what the node last published (null while it publishes nothing); see NodeStatusLoad. */
+  load: NodeStatusLoad | null
   /** clock is the node's measured offset from its peers (ms, positive: ahead) and whether it is within the bound; null before it published one. */
   clock: MemberClock | null
+}
+
+/**
+ * NodeStatusLoad is a node's published load in `cluster status`: summed over `replicas`, the
+ * replicas the node held when it published. `stale`, as in `node show`, is true when those
+ * figures predate the shard map's latest change for the node: they name another number of
+ * replicas than the map gives it now (NodeStatus.replicas), as right after a drain or a move it
+ * has not published since (it does as soon as it sees the change). See loadPredatesMap.
+ */
+export interface NodeStatusLoad {
+  replicas: number
+  reads: number
+  writes: number
+  bytes: number
+  keys: number
+  stale: boolean
 }
 
 /** MemberClock is a member's self-reported clock offset and verdict (see ClockMonitor). */
@@ -70,7 +88,8 @@ export interface ClusterStatus {
  * on live voters (what `top` and the autopilot count: a dead node's voters hold data nobody
  * can read) from the census's voter-set histogram; only a census without one (older, or
  * with more voter sets than it keeps) costs one paged read of the map.
- * Load and clock come from each node's stats summary, not its per-replica load.
+ * Load and clock come from each node's stats summary, not its per-replica load; the load says
+ * when it predates the map's latest change for the node (NodeStatusLoad.stale).
  * When more than CENSUS_FOLD_THRESHOLD census deltas are pending it folds them (best effort).
  * On a redis cluster it also reports the cluster's trouble (`redis`, see redisClusterTrouble),
  * which reads every shard and move record and each master's CLUSTER NODES (2 s bound per node).
@@ -79,19 +98,23 @@ export async function clusterStatus(ctx: ServiceContext): Promise<ClusterStatus>
   const meta = await getMeta(ctx)
   const [nodes, alive, census, stats, control, lock, routers, etcd, redis] = await Promise.all([listNodes(ctx), listLiveNodes(ctx, meta.value), shardCounts(ctx, meta.value.rf), listStatsSummaries(ctx), getControl(ctx), ctx.store.get(ctx.keys.executorLock), listRouters(ctx), etcdVersionReport(ctx.store).catch(() => undefined), redisTroubleOf(ctx, meta.value)])
   const {replicasByNode: replicas, moving, revision} = census
-  const loadByNode = new Map(stats.map((st) => [st.node, {reads: st.reads, writes: st.writes, bytes: st.bytes, keys: st.keys}]))
+  const statsByNode = new Map(stats.map((st) => [st.node, st]))
   const clockByNode = new Map(stats.map((st) => [st.node, st.clockOk === undefined ? null : {offsetMs: st.clockOffsetMs ?? null, ok: st.clockOk}]))
   const holder = lock ? parseLockHolder(lock.value) : undefined
-  const nodeStatus: NodeStatus[] = nodes.map((n) => ({
-    id: n.value.id,
-    address: n.value.address,
-    zone: n.value.zone,
-    state: n.value.state,
-    alive: alive.has(n.value.id),
-    replicas: replicas.get(n.value.id) ?? 0,
-    load: loadByNode.get(n.value.id) ?? null,
-    clock: clockByNode.get(n.value.id) ?? null,
-  }))
+  const nodeStatus: NodeStatus[] = nodes.map((n) => {
+    const held = replicas.get(n.value.id) ?? 0
+    const st = statsByNode.get(n.value.id)
+    return {
+      id: n.value.id,
+      address: n.value.address,
+      zone: n.value.zone,
+      state: n.value.state,
+      alive: alive.has(n.value.id),
+      replicas: held,
+      load: st ? {replicas: st.replicas, reads: st.reads, writes: st.writes, bytes: st.bytes, keys: st.keys, stale: loadPredatesMap(st.replicas, held)} : null,
+      clock: clockByNode.get(n.value.id) ?? null,
+    }
+  })
   const up = nodeStatus.filter((n) => n.alive).length
   const downWithReplicas = nodeStatus.some((n) => !n.alive && n.replicas > 0)
   const underReplicated = downWithReplicas ? (underReplicatedLive(census, meta.value.rf, alive) ?? (await replicaCensus(ctx, meta.value.rf, undefined, alive)).underReplicated) : census.underReplicated

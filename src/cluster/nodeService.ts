@@ -3,6 +3,7 @@ import {type Capacity} from '../model/resources.js'
 import {type ClusterNode, NodeSchema, type NodeState} from '../model/node.js'
 import {getMeta, getNode, getStatsSummary, listAlive, listNodes, updateNode} from './clusterRepo.js'
 import {listLiveNodes} from './engineLiveness.js'
+import {loadPredatesMap} from './loadStaleness.js'
 import {type NodeSpec} from './nodeSpec.js'
 import {shardCounts} from './shardCensus.js'
 import {replicaCensus, scanShards} from './shardScan.js'
@@ -94,16 +95,6 @@ export interface NodeLoad {
    * has not published again: it does as soon as it sees the change). See loadPredatesMap.
    */
   stale: boolean
-}
-
-/**
- * loadPredatesMap tells whether a node's published load, over `loadReplicas` replicas, predates
- * the map that gives it `mapReplicas`: the count is what the summary can be checked by (it
- * carries no map revision), so a publish between a move that took one replica on and one that
- * took another off reads as current. Pure.
- */
-export function loadPredatesMap(loadReplicas: number, mapReplicas: number): boolean {
-  return loadReplicas !== mapReplicas
 }
 
 /**

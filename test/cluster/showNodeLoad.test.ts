@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import {listShards} from '../../src/cluster/clusterRepo.js'
 import {initCluster} from '../../src/cluster/initCluster.js'
-import {loadPredatesMap, showNode} from '../../src/cluster/nodeService.js'
+import {showNode} from '../../src/cluster/nodeService.js'
 import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
 import {makeServiceContext, type ServiceContext} from '../../src/cluster/serviceContext.js'
 import {readSnapshot} from '../../src/cluster/snapshotService.js'
@@ -50,11 +50,5 @@ describe('node show: load.stale', () => {
     expect((await showNode(ctx, node)).load).toMatchObject({replicas: held - 1, stale: false})
     // The other node publishes nothing: no load, so nothing to be stale.
     expect((await showNode(ctx, other)).load).toBeNull()
-  })
-
-  it('compares the counts only: the summary carries no map revision', () => {
-    expect(loadPredatesMap(3, 3)).toBe(false)
-    expect(loadPredatesMap(3, 2)).toBe(true)
-    expect(loadPredatesMap(0, 1)).toBe(true)
   })
 })

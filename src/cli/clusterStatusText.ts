@@ -1,0 +1,30 @@
+import {type MemberClock, type NodeStatus} from '../cluster/clusterStatus.js'
+import {formatBytes} from '../model/units.js'
+import {renderTable} from './table.js'
+
+/** STALE_MARK follows each load figure of a node whose load is stale; STALE_NOTE, printed once under the table, says what it means. */
+export const STALE_MARK = '*'
+export const STALE_NOTE = `${STALE_MARK} load published before the shard map's latest change, over another number of replicas than REPLICAS (--json: load.replicas); the node publishes again once it sees the change`
+
+/**
+ * nodeStatusTable is `cluster status`'s table of nodes, and the note on stale load under it
+ * when a node's load is (load.stale, as in `node show`: right after a drain or a move the node
+ * may still sum replicas it no longer holds, beside a REPLICAS that no longer counts them).
+ * The note is printed once whatever the number of stale nodes. Pure.
+ */
+export function nodeStatusTable(nodes: readonly NodeStatus[]): string[] {
+  const figure = (n: NodeStatus, text: (load: NonNullable<NodeStatus['load']>) => string) => (n.load ? `${text(n.load)}${n.load.stale ? STALE_MARK : ''}` : '-')
+  const table = renderTable(
+    ['NODE', 'ADDRESS', 'ZONE', 'STATE', 'UP', 'REPLICAS', 'READS/S', 'WRITES/S', 'BYTES', 'CLOCK'],
+    nodes.map((n) => [n.id, n.address, n.zone, n.state, n.alive ? 'up' : 'down', n.replicas, figure(n, (l) => l.reads.toFixed(0)), figure(n, (l) => l.writes.toFixed(0)), figure(n, (l) => formatBytes(l.bytes)), formatClock(n.clock)]),
+    [5, 6, 7, 8],
+  )
+  return nodes.some((n) => n.load?.stale) ? [table, STALE_NOTE] : [table]
+}
+
+/** formatClock shows a member's offset from its peers, flagged when beyond the cluster's bound (it then refuses writes). */
+export function formatClock(c: MemberClock | null): string {
+  if (!c || c.offsetMs === null) return '-'
+  const ms = `${c.offsetMs > 0 ? '+' : ''}${c.offsetMs}ms`
+  return c.ok ? ms : `${ms} OUT OF BOUNDS`
+}

@@ -1,0 +1,10 @@
+/**
+ * loadPredatesMap tells whether a node's published load, over `loadReplicas` replicas, predates
+ * the map that gives it `mapReplicas`: the count is what the summary can be checked by (it
+ * carries no map revision), so a publish between a move that took one replica on and one that
+ * took another off reads as current. Pure, and apart from the services so that every view of a
+ * node's load (`node show`, `cluster status`, `top`) gives the same verdict.
+ */
+export function loadPredatesMap(loadReplicas: number, mapReplicas: number): boolean {
+  return loadReplicas !== mapReplicas
+}
