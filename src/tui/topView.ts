@@ -1,5 +1,6 @@
 import {etaSeconds} from '../executor/moveViews.js'
 import {underReplicatedLive, underReplicatedOf} from '../cluster/censusCounts.js'
+import {loadPredatesMap} from '../cluster/loadStaleness.js'
 import {copyGoalBytes, isTerminal, type MovePhase} from '../model/move.js'
 import {type NodeState} from '../model/node.js'
 import {liveFigures} from './liveFigures.js'
@@ -54,6 +55,14 @@ export interface NodeRowView {
   replicas: number
   utilisation: number | null
   perResource: {reads: number; writes: number; bytes: number} | null
+  /**
+   * loadStale: the load the utilisation is figured from predates the shard map's latest change
+   * for the node, as `node show` and `cluster status` say it (loadPredatesMap): it is over
+   * another number of replicas than `replicas`, as right after a drain or a move the node has
+   * not published since. False while it publishes nothing (its figures are then estimated from
+   * `replicas`) and while the census is unknown (no count to check against).
+   */
+  loadStale: boolean
 }
 
 /** MoveRowView is one row of the moves panel. */
@@ -114,7 +123,10 @@ export function deriveTopView(state: TopState, target: number): TopView {
     .sort((a, b) => (a.id < b.id ? -1 : 1))
     .map((n) => {
       const f = figures.nodes.get(n.id)
-      return {id: n.id, zone: n.zone, state: n.state, down: !state.alive.has(n.id), replicas: replicas[n.id] ?? 0, utilisation: f?.utilisation ?? null, perResource: f?.perResource ?? null}
+      const held = replicas[n.id] ?? 0
+      const own = state.load.get(n.id)
+      const loadStale = state.census.counts !== null && own !== undefined && loadPredatesMap(own.replicas, held)
+      return {id: n.id, zone: n.zone, state: n.state, down: !state.alive.has(n.id), replicas: held, utilisation: f?.utilisation ?? null, perResource: f?.perResource ?? null, loadStale}
     })
   const up = nodes.filter((n) => !n.down).length
   const paused = state.control?.paused ?? false

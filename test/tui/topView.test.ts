@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import {deriveTopView} from '../../src/tui/topView.js'
 import {nextThrottle, THROTTLE_STEPS} from '../../src/tui/throttleSteps.js'
-import {alive, busyCluster, census, censusDelta, KEYS, meta, move, node, reduce, seeded, shard, T0} from './fixtures.js'
+import {alive, busyCluster, census, censusDelta, KEYS, meta, move, node, reduce, seeded, shard, stats, T0} from './fixtures.js'
 
 describe('deriveTopView', () => {
   it('Given a node that goes down, When derived, Then shards short of live voters are counted from the census voter sets until it is back', () => {
@@ -66,6 +66,23 @@ describe('deriveTopView', () => {
     expect(running).toMatchObject({fraction: 0.25, etaSeconds: 12})
     const [past] = deriveTopView(seeded([meta(), node('n1'), node('n4'), move('m1', {progress: {...merged, bytes: 2 * 1024 * 1024 + 10}})]), 1.1).moves
     expect(past).toMatchObject({fraction: 1, etaSeconds: null})
+  })
+
+  it('Given a node whose published load names a replica a move took away, When derived, Then its row says the load predates the map (as cluster status and node show do) until it publishes again', () => {
+    const before = seeded([meta(1), node('n1'), alive('n1'), node('n2'), alive('n2'), shard(0, ['n1']), shard(1, ['n1']), stats('n1', [0, 1], 10)])
+    const row = (s: typeof before, id: string) => deriveTopView(s, 1.1).nodes.find((n) => n.id === id)!
+    expect(row(before, 'n1')).toMatchObject({replicas: 2, loadStale: false})
+    const moved = reduce([{type: 'kv', at: T0 + 1, item: censusDelta(shard(1, ['n1']), shard(1, ['n2']), 5n)}], before)
+    expect(row(moved, 'n1')).toMatchObject({replicas: 1, loadStale: true})
+    // n2 publishes nothing: its figures are estimated from its replicas, nothing to be stale.
+    expect(row(moved, 'n2')).toMatchObject({replicas: 1, loadStale: false})
+    const published = reduce([{type: 'kv', at: T0 + 2, item: stats('n1', [0], 10)}], moved)
+    expect(row(published, 'n1')).toMatchObject({replicas: 1, loadStale: false})
+  })
+
+  it('Given a cluster without a census, When derived, Then no load is called stale: there is no replica count to check it against', () => {
+    const v = deriveTopView(seeded([meta(), node('n1'), alive('n1'), stats('n1', [0, 1], 10)]), 1.1)
+    expect(v.nodes[0]).toMatchObject({replicas: 0, loadStale: false})
   })
 
   it('Given no stats, When derived, Then imbalance and utilisation are unknown, not zero', () => {

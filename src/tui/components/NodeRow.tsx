@@ -18,6 +18,9 @@ const RESOURCE_LABELS = [
   ['bytes', 'B'],
 ] as const
 
+/** STALE_MARK follows the utilisation of a node whose published load is stale (NodeRowView.loadStale), as `cluster status` marks its figures. */
+export const STALE_MARK = '*'
+
 /** badge is the node's state badge: DOWN beats draining beats cordoned. */
 function badge(n: NodeRowView): {text: string; color: string} {
   if (n.down) return {text: 'DOWN', color: 'red'}
@@ -29,7 +32,8 @@ function badge(n: NodeRowView): {text: string; color: string} {
 /**
  * NodeRow is one node: id, state badge, replica count, a utilisation bar per resource
  * (reads, writes, bytes; 1.00 = the cluster mean) coloured by distance from the mean, and
- * the overall utilisation.
+ * the overall utilisation, then STALE_MARK when the load those figures come from predates the
+ * shard map's latest change for the node (NodesPanel explains the mark).
  */
 export function NodeRow({node, barWidth, scale, compact}: NodeRowProps) {
   const b = badge(node)
@@ -53,6 +57,7 @@ export function NodeRow({node, barWidth, scale, compact}: NodeRowProps) {
           {' '}
           {u === null ? '  n/a' : `${u.toFixed(2)}x`}
         </Text>
+        {node.loadStale ? <Text color="yellow">{STALE_MARK}</Text> : null}
       </Text>
     </Box>
   )

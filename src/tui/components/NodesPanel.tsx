@@ -1,6 +1,9 @@
 import {Box, Text} from 'ink'
 import {type NodeRowView} from '../topView.js'
-import {NodeRow} from './NodeRow.js'
+import {NodeRow, STALE_MARK} from './NodeRow.js'
+
+/** STALE_NOTE explains STALE_MARK once, in the panel's title line, while a row shown carries it. */
+export const STALE_NOTE = `${STALE_MARK} load from before the map's latest change (over other replicas)`
 
 /** NodesPanelProps: the nodes, the screen width and how many rows the panel may use for nodes. */
 export interface NodesPanelProps {
@@ -10,12 +13,13 @@ export interface NodesPanelProps {
 }
 
 /** FIXED_COLUMNS is what a node row takes besides its bars (id, badge, replicas, labels, figures). */
-const FIXED_COLUMNS = 27
+const FIXED_COLUMNS = 28
 
 /**
  * NodesPanel lists nodes (all when they fit `maxRows`, else the ones furthest from the
  * mean, down nodes first, with a "more" line). Bars share the width: one per resource
- * when each can be at least 6 cells, else one overall bar.
+ * when each can be at least 6 cells, else one overall bar. A node whose load predates the
+ * shard map's latest change is marked (NodeRow), and the title line says what the mark means.
  */
 export function NodesPanel({nodes, width, maxRows}: NodesPanelProps) {
   const perResource = Math.min(20, Math.floor((width - FIXED_COLUMNS - 3 * 8) / 3))
@@ -28,6 +32,7 @@ export function NodesPanel({nodes, width, maxRows}: NodesPanelProps) {
     <Box flexDirection="column" width={width}>
       <Text bold wrap="truncate-end">
         NODES <Text dimColor>utilisation per resource, 1.00 = cluster mean{compact ? ' (overall)' : ' (R reads, W writes, B bytes)'}</Text>
+        {shown.some((n) => n.loadStale) ? <Text color="yellow"> {STALE_NOTE}</Text> : null}
       </Text>
       {nodes.length === 0 ? <Text dimColor>no nodes registered</Text> : null}
       {shown.map((n) => (

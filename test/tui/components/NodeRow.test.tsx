@@ -4,7 +4,7 @@ import {NodeRow} from '../../../src/tui/components/NodeRow.js'
 import {type NodeRowView} from '../../../src/tui/topView.js'
 import {plain} from './frame.js'
 
-const hot: NodeRowView = {id: 'n1', zone: 'a', state: 'active', down: false, replicas: 12, utilisation: 1.5, perResource: {reads: 2, writes: 1.5, bytes: 1}}
+const hot: NodeRowView = {id: 'n1', zone: 'a', state: 'active', down: false, replicas: 12, utilisation: 1.5, perResource: {reads: 2, writes: 1.5, bytes: 1}, loadStale: false}
 
 describe('NodeRow', () => {
   it('Given a hot node, When rendered per resource, Then it shows badge, replicas, three bars with figures and the overall utilisation', () => {
@@ -17,6 +17,11 @@ describe('NodeRow', () => {
       const {lastFrame} = render(<NodeRow node={{...hot, ...patch}} barWidth={4} scale={2} compact />)
       expect(plain(lastFrame())).toContain(badge)
     }
+  })
+
+  it('Given load from before the map\'s latest change, When rendered, Then the utilisation is marked', () => {
+    const {lastFrame} = render(<NodeRow node={{...hot, loadStale: true}} barWidth={8} scale={2} compact={false} />)
+    expect(plain(lastFrame())).toBe('n1     up        12r R ████████ 2.00 W ██████·· 1.50 B ████···· 1.00  1.50x*')
   })
 
   it('Given unknown load, When rendered compact, Then it shows n/a and an empty bar marking the mean', () => {
