@@ -10,7 +10,7 @@ import {loadTopSession} from '../src/tui/loadTopSession.js'
 export default class Top extends EtcdCommand {
   static override summary = 'Live dashboard of the cluster: nodes, load balance, moves and events, fed by etcd watches.'
   static override description =
-    'A full-screen terminal UI: header (cluster, etcd, nodes up/down, shards, rf, imbalance vs target, executor state, throttle), per-node utilisation bars, running and recent moves with progress, rate and ETA, and an event log. Keys: p pause/resume (the moves and the autopilot), +/- throttle, ↑/↓ select a move, c cancel it, ? help, q quit. Survives etcd restarts ("reconnecting"). Needs a terminal; `--json` prints the same figures once.'
+    'A full-screen terminal UI: header (cluster, etcd, nodes up/down, shards, rf, imbalance vs target, executor state, throttle), per-node utilisation bars, running and recent moves with progress, rate and ETA, and an event log. Keys: p pause/resume (the moves and the autopilot), +/- throttle, ↑/↓ select a move, c cancel it, ? help, q quit. Survives etcd restarts ("reconnecting"). A node\'s utilisation is marked `*` (with --json, `loadStale`) when the load it is figured from predates the shard map\'s latest change for the node (over another number of replicas than the map gives it, as right after a drain or a move), as `cluster status` marks it. Needs a terminal; `--json` prints the same figures once.'
   static override examples = ['<%= config.bin %> top', '<%= config.bin %> top --cluster prod --target 1.2', '<%= config.bin %> top --json']
   static override flags = {
     target: Flags.string({description: 'balance target shown beside the imbalance (max node utilisation / mean)', default: String(DEFAULT_PLAN_OPTIONS.maxImbalance)}),
