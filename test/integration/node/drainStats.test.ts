@@ -70,5 +70,9 @@ describe('node stats after a drain', () => {
     const json = await cli(['node', 'show', 'n3', '--json'])
     expect(json.code, json.stderr).toBe(0)
     expect((JSON.parse(json.stdout) as {replicas: number; load: unknown}).load).toMatchObject({replicas: 0, stale: false})
+    // cluster status gives the same verdict, from the same check.
+    const status = await cli(['cluster', 'status', '--json'])
+    expect(status.code, status.stderr).toBe(0)
+    expect((JSON.parse(status.stdout) as {nodes: {id: string}[]}).nodes.find((n) => n.id === 'n3')).toMatchObject({replicas: 0, load: {replicas: 0, bytes: 0, stale: false}})
   }, 240_000)
 })
