@@ -1,14 +1,14 @@
 import {Flags} from '@oclif/core'
 import {EtcdCommand} from '../src/cli/baseCommand.js'
 import {durationFlag, withDefault} from '../src/cli/flags.js'
-import {renderTable} from '../src/cli/table.js'
-import {formatBytes, parseDuration} from '../src/model/units.js'
+import {renderLoadReport as render} from '../src/cli/statsText.js'
+import {parseDuration} from '../src/model/units.js'
 import {type LoadReport, loadReport, watchLoadReport} from '../src/stats/loadReport.js'
 
 export default class Stats extends EtcdCommand {
   static override summary = 'Show per-node and per-shard load from the stats the nodes publish in etcd.'
   static override description =
-    'Reads the leased stats/<node> summaries and loads/<node>/ pages (reads and writes per second, exponentially weighted; bytes and keys) and joins them with the shard map. Per shard, reads are summed over replicas; writes, bytes and keys are the largest replica\'s. With --watch, re-renders on every change (at most once per --interval) until Ctrl-C or --for; with --json --watch, prints one JSON report per line.'
+    'Reads the leased stats/<node> summaries and loads/<node>/ pages (reads and writes per second, exponentially weighted; bytes and keys) and joins them with the shard map. A node\'s figures marked * were published before the shard map\'s latest change for it (they sum another number of replicas than REPLICAS; --json: stale, reportedReplicas): the node publishes again once it sees the change. Per shard, reads are summed over replicas; writes, bytes and keys are the largest replica\'s. With --watch, re-renders on every change (at most once per --interval) until Ctrl-C or --for; with --json --watch, prints one JSON report per line.'
   static override examples = ['<%= config.bin %> stats', '<%= config.bin %> stats --json', '<%= config.bin %> stats --watch --interval 2s --for 1m']
   static override flags = {
     watch: Flags.boolean({description: 're-render on every change until interrupted'}),
@@ -47,19 +47,4 @@ export default class Stats extends EtcdCommand {
     }
     return undefined
   }
-}
-
-function render(r: LoadReport): string {
-  const rate = (x: number) => x.toFixed(1)
-  const nodes = renderTable(
-    ['NODE', 'UP', 'REPLICAS', 'READS/S', 'WRITES/S', 'BYTES', 'KEYS', 'REPORTED'],
-    r.nodes.map((n) => [n.node, n.alive ? 'up' : 'down', n.replicas, n.reporting ? rate(n.reads) : '-', n.reporting ? rate(n.writes) : '-', n.reporting ? formatBytes(n.bytes) : '-', n.reporting ? n.keys : '-', n.at ?? '-']),
-    [2, 3, 4, 5, 6],
-  )
-  const shards = renderTable(
-    ['SHARD', 'EPOCH', 'REPLICAS', 'READS/S', 'WRITES/S', 'BYTES', 'KEYS', 'REPORTING'],
-    r.shards.map((s) => [s.shard, s.epoch, s.replicas.join(' '), rate(s.reads), rate(s.writes), formatBytes(s.bytes), s.keys, `${s.reporting}/${s.replicas.length}`]),
-    [0, 1, 3, 4, 5, 6],
-  )
-  return `Load of cluster ${r.cluster} at ${r.at}: ${rate(r.totals.reads)} reads/s, ${rate(r.totals.writes)} writes/s, ${formatBytes(r.totals.bytes)} in ${r.totals.keys} keys\n\n${nodes}\n\n${shards}`
 }

@@ -2,6 +2,7 @@ import {abortableSleep} from '../clock/abortableSleep.js'
 import {listAlive, listNodes, listShards, listStats} from '../cluster/clusterRepo.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {watchPrefix} from '../etcd/resumableWatch.js'
+import {loadPredatesMap} from '../cluster/loadStaleness.js'
 import {type ClusterNode} from '../model/node.js'
 import {type Shard} from '../model/shard.js'
 import {type NodeStats} from '../model/stats.js'
@@ -12,11 +13,21 @@ export interface NodeLoad {
   alive: boolean
   /** reporting is false when the node has no live stats key (down, or not started yet). */
   reporting: boolean
+  /** replicas is how many replicas (any role) the shard map gives the node now. */
   replicas: number
+  /** reportedReplicas is how many replicas the node's last publish summed (0 when not reporting). */
+  reportedReplicas: number
   reads: number
   writes: number
   bytes: number
   keys: number
+  /**
+   * stale: the figures predate the shard map's latest change for this node (the publish summed
+   * another number of replicas than `replicas`: right after a drain or a move the node may still
+   * count replicas it no longer holds; it publishes again once it sees the change). The same
+   * verdict as `node show`, `cluster status` and `top` (loadPredatesMap). False when not reporting.
+   */
+  stale: boolean
   /** at is when the node last published (ISO), or null. */
   at: string | null
 }
@@ -57,7 +68,9 @@ export function buildLoadReport(cluster: string, at: Date, nodes: readonly Clust
   const nodeRows: NodeLoad[] = nodes.map((n) => {
     const st = statsByNode.get(n.id)
     const sum = (f: 'reads' | 'writes' | 'bytes' | 'keys') => st?.shards.reduce((a, l) => a + l[f], 0) ?? 0
-    return {node: n.id, alive: alive.has(n.id), reporting: st !== undefined, replicas: replicaCount.get(n.id) ?? 0, reads: sum('reads'), writes: sum('writes'), bytes: sum('bytes'), keys: sum('keys'), at: st?.at ?? null}
+    const replicas = replicaCount.get(n.id) ?? 0
+    const reportedReplicas = st?.shards.length ?? 0
+    return {node: n.id, alive: alive.has(n.id), reporting: st !== undefined, replicas, reportedReplicas, reads: sum('reads'), writes: sum('writes'), bytes: sum('bytes'), keys: sum('keys'), stale: st !== undefined && loadPredatesMap(reportedReplicas, replicas), at: st?.at ?? null}
   })
   const shardRows: ShardLoadRow[] = shards.map((s) => {
     const row: ShardLoadRow = {shard: s.id, epoch: s.epoch, replicas: s.replicas.map((r) => (r.role === 'voter' ? r.node : `${r.node}(${r.role})`)), reads: 0, writes: 0, bytes: 0, keys: 0, reporting: 0}

@@ -74,5 +74,9 @@ describe('node stats after a drain', () => {
     const status = await cli(['cluster', 'status', '--json'])
     expect(status.code, status.stderr).toBe(0)
     expect((JSON.parse(status.stdout) as {nodes: {id: string}[]}).nodes.find((n) => n.id === 'n3')).toMatchObject({replicas: 0, load: {replicas: 0, bytes: 0, stale: false}})
+    // And so does stats (its node rows sum the pages the node published).
+    const stats = await cli(['stats', '--json'])
+    expect(stats.code, stats.stderr).toBe(0)
+    expect((JSON.parse(stats.stdout) as {nodes: {node: string}[]}).nodes.find((n) => n.node === 'n3')).toMatchObject({replicas: 0, reportedReplicas: 0, bytes: 0, stale: false})
   }, 240_000)
 })
