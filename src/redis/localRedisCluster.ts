@@ -58,7 +58,7 @@ export async function requireRedisBinaries(): Promise<void> {
 }
 
 /**
- * startLocalRedisCluster starts `masters * (1 + replicasPerMaster)` redis-server processes in
+ * startLocalRedisCluster starts `masters * (1 + replicasPerMaster)` redis-server processes (side by side) in
  * cluster mode, each on a run-time port of 127.0.0.1 (whose cluster bus port, +10000, is a
  * valid port too) with its own temp dir and no persistence; creates the cluster with
  * `redis-cli --cluster create --cluster-yes` and waits until every node reports
@@ -80,7 +80,12 @@ export async function startLocalRedisCluster(opts: LocalRedisClusterOptions = {}
     },
   }
   try {
-    for (let i = 0; i < masters * (1 + replicas); i++) servers.push(await startServer(opts))
+    // Side by side: one after another, the six servers of a test cluster took 0.8 s to answer.
+    const started = await Promise.allSettled(Array.from({length: masters * (1 + replicas)}, () => startServer(opts)))
+    // In start order (the first is the seed); the ones that came up are stopped below if another did not.
+    for (const s of started) if (s.status === 'fulfilled') servers.push(s.value)
+    const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected')
+    if (failed) throw failed.reason
     cluster.seed = servers[0]!.address
     await run('redis-cli', ['--cluster', 'create', ...servers.map((s) => s.address), '--cluster-replicas', String(replicas), '--cluster-yes'], {timeout: 60_000})
     await waitClusterOk(servers, masters, 60_000)
