@@ -109,20 +109,22 @@ export {abortExecutorAfterEach, type RunningExecutor} from './executorAbort.js'
 /**
  * inProcessApplyOf returns `apply`, which runs the executor in-process on `file`'s namespace as
  * `apply --resume` would (the moves recorded there, one at a time, the real clock, `redis`
- * tuning the slot migration; `ctx` instead of the file's, e.g. one whose store a test wraps),
+ * tuning the slot migration; `ctx` instead of the file's, e.g. one whose store a test wraps;
+ * `sleepCapMs` cutting each of the executor's waits short, e.g. its retry backoff, which
+ * doubles to 5 s),
  * and registers the afterEach that aborts and awaits each test's run: shared because every
  * redis move test that drives the executor itself needs both.
  */
-export function inProcessApplyOf(file: RedisTestFile): (opts?: {redis?: Partial<RedisMoveOptions>; emit?: (e: ExecutorEvent) => void; ctx?: ServiceContext}) => Promise<ApplyResult> {
+export function inProcessApplyOf(file: RedisTestFile): (opts?: {redis?: Partial<RedisMoveOptions>; emit?: (e: ExecutorEvent) => void; ctx?: ServiceContext; sleepCapMs?: number}) => Promise<ApplyResult> {
   let running: RunningExecutor | undefined
   abortExecutorAfterEach(() => {
     const r = running
     running = undefined
     return r
   })
-  return ({redis, emit = () => {}, ctx = file.ctx} = {}) => {
+  return ({redis, emit = () => {}, ctx = file.ctx, sleepCapMs = Number.POSITIVE_INFINITY} = {}) => {
     const abort = new AbortController()
-    const done = executePlan(ctx, {limits: {maxConcurrent: 1, perNode: 1}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test', redis}, {now: () => Date.now(), sleep: (ms, s) => sleepFor(ms, undefined, {signal: s}).catch(() => {}), emit}, abort.signal)
+    const done = executePlan(ctx, {limits: {maxConcurrent: 1, perNode: 1}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test', redis}, {now: () => Date.now(), sleep: (ms, s) => sleepFor(Math.min(ms, sleepCapMs), undefined, {signal: s}).catch(() => {}), emit}, abort.signal)
     running = {abort, done: done.catch(() => {})}
     return done
   }

@@ -343,7 +343,11 @@ describe('apply on real etcd and real nodes', () => {
     const plan = await drainPlan('n1', 'drain-n1-rb')
     const first = plan.actions.find((a) => a.kind === 'move')!
     const before = (await listShards(ctx)).shards.find((s) => s.value.id === first.shard)!.value
-    const running = run(plan, {limits: {maxConcurrent: 1, perNode: 1}, options: {...input().options, cleanupGraceMs: 8000}})
+    // Every move of the drain side by side: each one sits out the whole grace (8 s, the test's
+    // window to see the move draining and ask for its rollback), so one at a time the drain's
+    // moves made the test last their number times the grace.
+    const side = plan.actions.length
+    const running = run(plan, {limits: {maxConcurrent: side, perNode: side, incomingPerNode: side}, options: {...input().options, cleanupGraceMs: 8000}})
     let draining: {id: string; to: string; from: string} | undefined
     for (let i = 0; i < 300 && !draining; i++) {
       await sleepFor(100)
