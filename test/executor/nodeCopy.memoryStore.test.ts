@@ -109,38 +109,7 @@ describe('copyShard progress', () => {
   })
 
   it('given a stream four times its data, when copying, then the progress carries the data rate beside its data bytes (the ETA divides by it) and keeps the stream rate for the throttles', async () => {
-    let now = 1_000_000
-    const {ctx, fence, move} = await copyingMove(() => now)
-    let polls = 0
-    const status = (): PullStatusResponse => ({shard: move.shard, moveId: move.id, epoch: move.epoch, state: polls >= POLLS ? 'done' : 'running', bytes: polls * WIRE_PER_POLL, dataBytes: polls * DATA_PER_POLL, keys: polls * 10, cursor: null, source: move.from, rate: null, error: null, errorCode: null, failedSource: null})
-    const destination = {
-      address: '127.0.0.1:1',
-      setThrottle: async () => ({}),
-      cancelPull: async () => status(),
-      pull: async () => status(),
-      pullStatus: async () => {
-        now += POLL_MS
-        polls++
-        return status()
-      },
-    } as unknown as NodeClient
-    const events: ExecutorEvent[] = []
-    const env: ExecutorEnv = {
-      ctx,
-      fence,
-      client: async () => destination,
-      throttles: {global: new TokenBucket(null, () => now), node: () => new TokenBucket(null, () => now)},
-      control: {paused: false, inWindow: () => true},
-      options: DEFAULT_EXECUTOR_OPTIONS,
-      now: () => now,
-      sleep: async (ms) => {
-        now += ms
-      },
-      stopped: () => polls > POLLS + 5,
-      emit: (ev) => events.push(ev),
-    }
-
-    const done = await copyShard(env, await getMove(ctx, move.id))
+    const {events, result: done} = await copyAgainst((polls, m) => ({shard: m.shard, moveId: m.id, epoch: m.epoch, state: polls >= POLLS ? 'done' : 'running', bytes: polls * WIRE_PER_POLL, dataBytes: polls * DATA_PER_POLL, keys: polls * 10, cursor: null, source: m.from, rate: null, error: null, errorCode: null, failedSource: null}), POLLS)
 
     expect(done.value.phase).toBe('verifying')
     // 100 data bytes and 400 stream bytes every 250 ms.

@@ -246,14 +246,7 @@ describe('CopyPuller', {timeout: 30_000}, () => {
   })
 
   it('given a source cut mid-copy and replaced by two replicas read from its cursor, then the bytes applied before are carried and the prefix counted once, so the goal is what was applied', async () => {
-    const a = engineAt().engine
-    const b = engineAt().engine
-    const c = engineAt().engine
-    for (const e of [a, b, c]) await fill(e, 1200)
-    const shardBytes = a.rangeTotals(ALL).bytes
-    const sources = new FakeSources({a, b, c})
-    sources.cutAfter = 2
-    const p = puller(engineAt().engine, sources)
+    const {shardBytes, sources, p} = await threeReplicasCutAfter(2)
     p.pull(spec())
     const cut = await settle(p)
     expect(cut).toMatchObject({state: 'failed', passes: 1, carriedDataBytes: 0, prefixDataBytes: 0})
@@ -269,14 +262,7 @@ describe('CopyPuller', {timeout: 30_000}, () => {
   })
 
   it('given two replicas cut mid-copy and the source back instead, then what they applied is carried and the range is read again from its start, so the goal is what was applied', async () => {
-    const a = engineAt().engine
-    const b = engineAt().engine
-    const c = engineAt().engine
-    for (const e of [a, b, c]) await fill(e, 1200)
-    const shardBytes = a.rangeTotals(ALL).bytes
-    const sources = new FakeSources({a, b, c})
-    sources.cutAfter = 2
-    const p = puller(engineAt().engine, sources)
+    const {shardBytes, sources, p} = await threeReplicasCutAfter(2)
     p.pull(spec({sources: [{node: 'b', address: '127.0.0.1:2'}, {node: 'c', address: '127.0.0.1:3'}]}))
     const cut = await settle(p)
     expect(cut).toMatchObject({state: 'failed', failedSource: 'b', passes: 2})
@@ -812,3 +798,17 @@ describe('CopyPuller', {timeout: 30_000}, () => {
     })
   })
 })
+
+/**
+ * threeReplicasCutAfter fills three source replicas a, b and c alike (1,200 records), whose
+ * streams are cut after `frames` frames, and a puller into an empty engine reading them.
+ */
+async function threeReplicasCutAfter(frames: number) {
+  const a = engineAt().engine
+  const b = engineAt().engine
+  const c = engineAt().engine
+  for (const e of [a, b, c]) await fill(e, 1200)
+  const sources = new FakeSources({a, b, c})
+  sources.cutAfter = frames
+  return {shardBytes: a.rangeTotals(ALL).bytes, sources, p: puller(engineAt().engine, sources)}
+}
