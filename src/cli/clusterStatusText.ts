@@ -1,9 +1,9 @@
 import {type MemberClock, type NodeStatus} from '../cluster/clusterStatus.js'
+import {STALE_MARK} from '../cluster/loadStaleness.js'
 import {formatBytes} from '../model/units.js'
 import {renderTable} from './table.js'
 
-/** STALE_MARK follows each load figure of a node whose load is stale; STALE_NOTE, printed once under the table, says what it means. */
-export const STALE_MARK = '*'
+/** STALE_NOTE, printed once under the table, says what STALE_MARK after a node's load figures means. */
 export const STALE_NOTE = `${STALE_MARK} load published before the shard map's latest change, over another number of replicas than REPLICAS (--json: load.replicas); the node publishes again once it sees the change`
 
 /**

@@ -1,6 +1,6 @@
+import {STALE_MARK} from '../cluster/loadStaleness.js'
 import {formatBytes} from '../model/units.js'
 import {type LoadReport, type NodeLoad} from '../stats/loadReport.js'
-import {STALE_MARK} from './clusterStatusText.js'
 import {renderTable} from './table.js'
 
 /** STATS_STALE_NOTE, printed once under the node table when a node's load is stale, says what the mark means. */

@@ -8,3 +8,6 @@
 export function loadPredatesMap(loadReplicas: number, mapReplicas: number): boolean {
   return loadReplicas !== mapReplicas
 }
+
+/** STALE_MARK follows a node's load figures wherever they are stale (loadPredatesMap): `cluster status`, `stats`, `top`. Each view explains it once. */
+export const STALE_MARK = '*'

@@ -1,10 +1,11 @@
 import {type ServiceContext} from '../../src/cluster/serviceContext.js'
 import {type ApplyDeps, type ApplyInput, type ApplyResult, executePlan} from '../../src/executor/executePlan.js'
-import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent} from '../../src/executor/executorEnv.js'
+import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEnv, type ExecutorEvent} from '../../src/executor/executorEnv.js'
 import {type MoveEffects} from '../../src/executor/moveEffects.js'
 import {commitMoveTransition} from '../../src/executor/moveStore.js'
 import {type Move} from '../../src/model/move.js'
 import {type Shard} from '../../src/model/shard.js'
+import {TokenBucket} from '../../src/throttle/tokenBucket.js'
 
 /** shardOf builds a stable shard with voters on `nodes`. */
 export function shardOf(id: number, nodes: string[], epoch = 5): Shard {
@@ -60,7 +61,7 @@ export function fakeClock(start = 1_000_000): FakeClock {
  * `sleep(ms)` advances it by ms at once, then runs `onSleep` (a test's hook: a guard that
  * stops a runaway run, a report written as time passes, a yield to real I/O).
  */
-export function fakeClockDeps(clock: FakeClock, onSleep?: () => void | Promise<void>): Pick<ApplyDeps, 'now' | 'sleep'> {
+export function fakeClockDeps(clock: FakeClock, onSleep?: () => void | Promise<void>): Pick<ApplyDeps, 'now' | 'sleep'> & Pick<ExecutorEnv, 'now' | 'sleep'> {
   return {
     now: () => clock.now,
     sleep: async (ms) => {
@@ -69,6 +70,20 @@ export function fakeClockDeps(clock: FakeClock, onSleep?: () => void | Promise<v
       const hooked = onSleep?.()
       if (hooked) await hooked
     },
+  }
+}
+
+/**
+ * fakeClockEnv is the part of an ExecutorEnv a memory-store test of one move's steps (runMove,
+ * copyShard) sets the same way: no throttle (buckets on `clock`), not paused and always inside
+ * the window, default options, and fakeClockDeps' `now` and `sleep`.
+ */
+export function fakeClockEnv(clock: FakeClock): Pick<ExecutorEnv, 'throttles' | 'control' | 'options' | 'now' | 'sleep'> {
+  return {
+    throttles: {global: new TokenBucket(null, () => clock.now), node: () => new TokenBucket(null, () => clock.now)},
+    control: {paused: false, inWindow: () => true},
+    options: DEFAULT_EXECUTOR_OPTIONS,
+    ...fakeClockDeps(clock),
   }
 }
 

@@ -4,15 +4,14 @@ import {initCluster} from '../../src/cluster/initCluster.js'
 import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
 import {makeServiceContext, type ServiceContext} from '../../src/cluster/serviceContext.js'
 import {UserError} from '../../src/errors/errors.js'
-import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEnv, type ExecutorEvent} from '../../src/executor/executorEnv.js'
+import {type ExecutorEnv, type ExecutorEvent} from '../../src/executor/executorEnv.js'
 import {type MoveEffects} from '../../src/executor/moveEffects.js'
 import {runMove} from '../../src/executor/moveRunner.js'
 import {commitMoveTransition, getMove, LockLostError, requestCancel, requestRollback} from '../../src/executor/moveStore.js'
-import {TokenBucket} from '../../src/throttle/tokenBucket.js'
 import {type Move, type MovePhase} from '../../src/model/move.js'
 import {type Shard} from '../../src/model/shard.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
-import {fakeClock, fakeClockApply, moveOf} from './fixtures.js'
+import {fakeClock, fakeClockApply, fakeClockEnv, moveOf} from './fixtures.js'
 
 /**
  * The real runMove and executePlan on the in-memory store, with fake node effects: the
@@ -80,7 +79,7 @@ function fakeNodes(c: Cluster, fail?: (what: string) => Error | undefined): Move
 }
 
 function envOf(c: Cluster, fence: {key: string; createRevision: bigint}, effects: MoveEffects, opts: {stopAt?: MovePhase} = {}): ExecutorEnv & {events: ExecutorEvent[]} {
-  let now = 1_000_000
+  const clock = fakeClock()
   let stopped = false
   let turns = 0
   const events: ExecutorEvent[] = []
@@ -91,13 +90,7 @@ function envOf(c: Cluster, fence: {key: string; createRevision: bigint}, effects
     client: async () => {
       throw new Error('no node client in memory-store tests: effects are injected')
     },
-    throttles: {global: new TokenBucket(null, () => now), node: () => new TokenBucket(null, () => now)},
-    control: {paused: false, inWindow: () => true},
-    options: DEFAULT_EXECUTOR_OPTIONS,
-    now: () => now,
-    sleep: async (ms) => {
-      now += ms
-    },
+    ...fakeClockEnv(clock),
     // Bounded: a runner that loops without progress (all microtasks here, so no timeout could
     // fire) is stopped after this many turns, and the test fails on what it left behind.
     stopped: () => stopped || ++turns > 5000,

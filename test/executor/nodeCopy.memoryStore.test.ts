@@ -3,7 +3,7 @@ import {listShards} from '../../src/cluster/clusterRepo.js'
 import {initCluster} from '../../src/cluster/initCluster.js'
 import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
 import {makeServiceContext} from '../../src/cluster/serviceContext.js'
-import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEnv, type ExecutorEvent} from '../../src/executor/executorEnv.js'
+import {type ExecutorEnv, type ExecutorEvent} from '../../src/executor/executorEnv.js'
 import {copyShard} from '../../src/executor/nodeCopy.js'
 import {describeCopied} from '../../src/executor/copyProgressText.js'
 import {etaSeconds} from '../../src/executor/moveViews.js'
@@ -13,8 +13,7 @@ import {getMove} from '../../src/executor/moveStore.js'
 import {type NodeClient} from '../../src/node/nodeClient.js'
 import {type PullStatusResponse} from '../../src/node/protocol.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
-import {TokenBucket} from '../../src/throttle/tokenBucket.js'
-import {moveOf} from './fixtures.js'
+import {fakeClock, fakeClockEnv, moveOf} from './fixtures.js'
 
 /**
  * The real copyShard on the in-memory store, in fake time, against a fake destination whose
@@ -46,8 +45,8 @@ async function copyingMove(now: () => number) {
  * (the long poll advancing fake time by POLL_MS), until it reports done.
  */
 async function copyAgainst(status: (polls: number, move: Move) => PullStatusResponse, done: number) {
-  let now = 1_000_000
-  const {ctx, fence, move} = await copyingMove(() => now)
+  const clock = fakeClock()
+  const {ctx, fence, move} = await copyingMove(() => clock.now)
   let polls = 0
   const destination = {
     address: '127.0.0.1:1',
@@ -55,7 +54,7 @@ async function copyAgainst(status: (polls: number, move: Move) => PullStatusResp
     cancelPull: async () => status(polls, move),
     pull: async () => status(polls, move),
     pullStatus: async () => {
-      now += POLL_MS
+      clock.now += POLL_MS
       polls++
       return status(polls, move)
     },
@@ -65,13 +64,7 @@ async function copyAgainst(status: (polls: number, move: Move) => PullStatusResp
     ctx,
     fence,
     client: async () => destination,
-    throttles: {global: new TokenBucket(null, () => now), node: () => new TokenBucket(null, () => now)},
-    control: {paused: false, inWindow: () => true},
-    options: DEFAULT_EXECUTOR_OPTIONS,
-    now: () => now,
-    sleep: async (ms) => {
-      now += ms
-    },
+    ...fakeClockEnv(clock),
     stopped: () => polls > done + 5,
     emit: (ev) => events.push(ev),
   }

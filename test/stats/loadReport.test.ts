@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import {type ClusterNode} from '../../src/model/node.js'
 import {type NodeStats} from '../../src/model/stats.js'
-import {STALE_MARK} from '../../src/cli/clusterStatusText.js'
+import {STALE_MARK} from '../../src/cluster/loadStaleness.js'
 import {renderLoadReport, STATS_STALE_NOTE} from '../../src/cli/statsText.js'
 import {buildLoadReport} from '../../src/stats/loadReport.js'
 import {shardOf} from '../router/fixtures.js'

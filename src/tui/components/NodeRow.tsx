@@ -1,4 +1,5 @@
 import {Box, Text} from 'ink'
+import {STALE_MARK} from '../../cluster/loadStaleness.js'
 import {type NodeRowView} from '../topView.js'
 import {Bar} from './Bar.js'
 import {utilisationColor} from './utilisationColor.js'
@@ -17,9 +18,6 @@ const RESOURCE_LABELS = [
   ['writes', 'W'],
   ['bytes', 'B'],
 ] as const
-
-/** STALE_MARK follows the utilisation of a node whose published load is stale (NodeRowView.loadStale), as `cluster status` marks its figures. */
-export const STALE_MARK = '*'
 
 /** badge is the node's state badge: DOWN beats draining beats cordoned. */
 function badge(n: NodeRowView): {text: string; color: string} {

@@ -1,6 +1,7 @@
 import {Box, Text} from 'ink'
+import {STALE_MARK} from '../../cluster/loadStaleness.js'
 import {type NodeRowView} from '../topView.js'
-import {NodeRow, STALE_MARK} from './NodeRow.js'
+import {NodeRow} from './NodeRow.js'
 
 /** STALE_NOTE explains STALE_MARK once, in the panel's title line, while a row shown carries it. */
 export const STALE_NOTE = `${STALE_MARK} load from before the map's latest change (over other replicas)`
