@@ -5,6 +5,7 @@ import {readReplicas, type Shard} from '../model/shard.js'
 import {isNodeRequestError} from '../node/nodeRequestError.js'
 import {awaitBarrier} from './barrier.js'
 import {type ExecutorEnv} from './executorEnv.js'
+import {liveCopySources} from './liveCopySources.js'
 import {type FencedMove, getMove, readShard} from './moveStore.js'
 import {syncReplicas} from './replicaSync.js'
 import {MoveFailure} from './retryPolicy.js'
@@ -24,7 +25,7 @@ export interface MoveEffects {
   barrier(shard: Shard, mapRevision: bigint, nodes: readonly string[], interrupted?: () => Promise<string | undefined>): Promise<void>
   /** copy copies the move's range to its destination, committing progress and finally `verifying` (or `aborting` on cancel); returns the move as stored. */
   copy(env: ExecutorEnv, m: FencedMove): Promise<FencedMove>
-  /** verify compares digests of the destination and the source (or the old set when the source is down) and repairs, bounded rounds. */
+  /** verify compares digests of the destination and the source (or, when the source is down, the old voters a copy may read from: see liveCopySources) and repairs, bounded rounds. */
   verify(move: Move, shard: Shard): Promise<void>
   /** drain waits for the source's in-flight requests (bounded), then the cleanup grace, returning early on a rollback request. */
   drain(move: Move): Promise<void>
@@ -80,9 +81,11 @@ export async function nodeRetryFor(env: ExecutorEnv, move: Move): Promise<number
 
 async function verify(env: ExecutorEnv, move: Move, shard: Shard): Promise<void> {
   const dst = await env.client(move.to)
-  const alive = await listAlive(env.ctx)
   const retryMs = readReplicas(shard).length <= 1 ? env.options.nodeRetryMs : env.options.nodeRetryReplicatedMs
-  const peers = alive.has(move.from) ? [move.from] : readReplicas(shard).filter((n) => n !== move.from && n !== move.to && alive.has(n))
+  // The same replicas a copy may read from: never none, never fewer than a write quorum
+  // could have left out (see liveCopySources), since verification carries over what the
+  // learning destination missed.
+  const peers = await liveCopySources(env, move, 'verifying')
   for (const peer of peers) {
     const src = await env.client(peer)
     let ok = false

@@ -10,11 +10,22 @@ import {abortable, type Failure, judgeFailure, RETRY_POLICY} from './retryPolicy
  * and the shard's revision. Shard changes always raise the epoch by one.
  *
  * Shard roles through a move of shard S from `src` to `dst` (old set O, new set N):
- *   joining  E+1: O voters + dst `joining`   — writes to O ∪ {dst} (joint quorum), reads O
- *   cutover  E+2: N voters + src `outgoing`  — writes joint, reads N
- *   release  E+3: N voters + src `leaving`   — writes and reads N only
- *   cleanup  E+4: N voters                   — src's copy dropped
- *   abort        : O voters (dst removed)    — at a new epoch; then dst's copy is dropped
+ *   joining    E+1: O voters + dst `learning` — writes to O ∪ {dst}, acknowledged on O's quorum alone; reads O
+ *   (copying)       unchanged
+ *   verifying  E+2: O voters + dst `joining`  — writes to O ∪ {dst} (joint quorum), reads O;
+ *                                               barrier, then verification repairs what dst missed
+ *   cutover    E+3: N voters + src `outgoing` — writes joint, reads N
+ *   release    E+4: N voters + src `leaving`  — writes and reads N only
+ *   cleanup    E+5: N voters                  — src's copy dropped
+ *   abort          : O voters (dst removed)   — at a new epoch; then dst's copy is dropped
+ *
+ * Why the destination learns first: a joint quorum during the copy puts the destination's
+ * writer, busy committing copy batches, in the path of every client write (at rf 1 each
+ * write waits for it). While it learns, its answers are not awaited; once it is promoted
+ * (E+2) and every router and replica is at E+2 (the barrier), every new write reaches it
+ * through the joint quorum, and every write acknowledged before is on the source (or on
+ * every other old voter, which stay) — verification, which compares the destination with
+ * the source after that barrier, carries over whatever the learner missed.
  *
  * Dropping a copy is a step of its own: a transition that names `dropFirst` may only be
  * committed once that node holds nothing in the shard's range, so a move never ends (or a
@@ -66,8 +77,22 @@ export function checkMove(move: Move, shard: Shard | undefined, nodeExists: (id:
  * earlier aborted move would otherwise be merged back into the shard.
  */
 export function beginJoining(move: Move, shard: Shard): Transition {
-  if (roleOf(shard, move.to) === 'joining') return {phase: 'joining'} // already done (resume)
-  return {phase: 'joining', shard: withReplicas(shard, [...shard.replicas, {node: move.to, role: 'joining'}]), dropFirst: move.to}
+  const role = roleOf(shard, move.to)
+  if (role === 'learning' || role === 'joining') return {phase: 'joining'} // already done (resume)
+  return {phase: 'joining', shard: withReplicas(shard, [...shard.replicas, {node: move.to, role: 'learning'}]), dropFirst: move.to}
+}
+
+/**
+ * promoteDestination makes the learning destination `joining` (epoch +1): from then on its
+ * answer counts (joint quorum). The phase stays `verifying`: the barrier on the new epoch and
+ * the verification follow. A destination that is already joining (promoted, or a move begun
+ * before destinations learned) needs nothing; any other shape aborts.
+ */
+export function promoteDestination(move: Move, shard: Shard): Transition {
+  const dst = roleOf(shard, move.to)
+  if (dst === 'joining' && roleOf(shard, move.from) === 'voter') return {phase: 'verifying'}
+  if (dst !== 'learning' || roleOf(shard, move.from) !== 'voter') return {phase: 'aborting', reason: `shard ${move.shard} changed under the move (roles ${describe(shard)})`}
+  return {phase: 'verifying', shard: withReplicas(shard, shard.replicas.map((r) => (r.node === move.to ? {node: r.node, role: 'joining' as const} : r)))}
 }
 
 /** beginCutover makes `to` a voter and `from` outgoing (epoch +1): reads flip to the new set. */
@@ -102,14 +127,15 @@ export function finishCleanup(move: Move, shard: Shard): Transition {
  * is still listed, remove it (epoch +1, phase stays `aborting`: writes go back to the old
  * set at once); once it is gone, `aborted` — after its copy is dropped (`dropFirst`).
  * Only valid before cutover; after cutover a move finishes (or is rolled back). Throws
- * when the destination is already more than joining (an invariant the runner reports).
+ * when the destination is already more than learning or joining (an invariant the runner reports).
  */
 export function abortMove(move: Move, shard: Shard | undefined, reason: string): Transition {
   if (!shard) return {phase: 'aborted', reason}
   // A move that never changed the shard (cancelled before joining) sent the destination
   // nothing: no drop to wait for, even when the destination is down.
   if (roleOf(shard, move.to) === undefined) return move.epoch === move.baseEpoch ? {phase: 'aborted', reason} : {phase: 'aborted', reason, dropFirst: move.to}
-  if (roleOf(shard, move.to) !== 'joining') throw new BugError(`cannot abort move ${move.id}: ${move.to} is already ${roleOf(shard, move.to)} of shard ${move.shard}`)
+  const dst = roleOf(shard, move.to)
+  if (dst !== 'learning' && dst !== 'joining') throw new BugError(`cannot abort move ${move.id}: ${move.to} is already ${roleOf(shard, move.to)} of shard ${move.shard}`)
   return {phase: 'aborting', reason, shard: withReplicas(shard, shard.replicas.filter((r) => r.node !== move.to))}
 }
 
@@ -318,7 +344,15 @@ export const PHASE_STEPS = {
   },
   joining: (o) => withShard(o, (s) => barrier(o, s, writeReplicas(s.value), () => commitOf({phase: 'copying'}, s, {patch: {copyStartedAt: o.move.copyStartedAt ?? o.now}}))),
   copying: () => ({kind: 'effect', effect: {type: 'copy', key: 'copy'}}),
-  verifying: (o) => withShard(o, (s) => once(o, {type: 'verify', key: 'verify', shard: s.value}, () => commitOf(beginCutover(o.move, s.value), s))),
+  // First the destination's promotion (E+2) and the barrier on it: verification must start
+  // only once every write reaches the destination through the joint quorum, or it could
+  // leave behind a write acknowledged without it (the learner's answer was not awaited).
+  verifying: (o) =>
+    withShard(o, (s) => {
+      const promoted = promoteDestination(o.move, s.value)
+      if (promoted.shard || promoted.phase !== 'verifying') return commitOf(promoted, s)
+      return barrier(o, s, writeReplicas(s.value), () => once(o, {type: 'verify', key: 'verify', shard: s.value}, () => commitOf(beginCutover(o.move, s.value), s)))
+    }),
   cutover: (o) => withShard(o, (s) => barrier(o, s, writeReplicas(s.value), () => commitOf(beginRelease(o.move, s.value), s))),
   release: (o) => withShard(o, (s) => barrier(o, s, [...readReplicas(s.value), o.move.from], () => commitOf({phase: 'draining'}))),
   draining: (o) => once(o, {type: 'drain', key: 'drain'}, () => commitOf({phase: 'cleanup'})),

@@ -1,15 +1,13 @@
-import {listAlive} from '../cluster/clusterRepo.js'
 import {errorMessage, UserError} from '../errors/errors.js'
 import {type Move} from '../model/move.js'
 import {readReplicas} from '../model/shard.js'
 import {frameBytesFor} from '../node/copyFrames.js'
 import {isNodeRequestError} from '../node/nodeRequestError.js'
 import {type PullStatusResponse} from '../node/protocol.js'
-import {RouterRecordSchema} from '../router/routerRegistration.js'
 import {CopyMeter, stallThreshold, throttleShare} from './copyProgress.js'
-import {chooseCopySources} from './copySources.js'
 import {expectedCopyBytes} from './copyTarget.js'
 import {type ExecutorEnv} from './executorEnv.js'
+import {liveCopySources} from './liveCopySources.js'
 import {commitMoveTransition, type FencedMove, readShard} from './moveStore.js'
 import {MoveFailure} from './retryPolicy.js'
 
@@ -49,7 +47,7 @@ export async function copyShard(env: ExecutorEnv, m: FencedMove): Promise<Fenced
   const move = m.value
   const dst = await env.client(move.to)
   const retryMs = await nodeRetryFor(env, move)
-  let sources = await copySourcesFor(env, move)
+  let sources = await liveCopySources(env, move, 'copying')
   // Two meters over one copy: the stream's bytes (what the throttles spend: stall verdict,
   // `top`'s COPY line, the auto throttle) and the key and value bytes (the progress's unit:
   // the rate beside it and the ETA).
@@ -161,7 +159,7 @@ async function sourcesAfterFailure(env: ExecutorEnv, move: Move, status: PullSta
   const what = `copy of shard ${move.shard} into ${move.to} failed${status.failedSource ? ` reading from ${status.failedSource}` : ''}: ${status.error ?? 'unknown error'}`
   if (!status.failedSource) throw new UserError('PRECONDITION', what, 'the executor retries the copy from its durable cursor')
   if (window.troubleMs > window.retryMs) throw new CopyGaveUp(`source ${status.failedSource} unreachable while copying: ${what} (for ${Math.round(window.troubleMs / 1000)} s)`)
-  const next = await copySourcesFor(env, move)
+  const next = await liveCopySources(env, move, 'copying')
   if (next.join(',') !== sources.join(',')) env.emit({type: 'info', message: `move ${move.id}: copying from ${next.join(', ')} instead of ${sources.join(', ')} (${status.error ?? 'source failed'})`, at: new Date(env.now()).toISOString()})
   return next
 }
@@ -208,32 +206,3 @@ async function nodeRetryFor(env: ExecutorEnv, move: Move): Promise<number> {
   return readReplicas(shard.value).length <= 1 ? env.options.nodeRetryMs : env.options.nodeRetryReplicatedMs
 }
 
-/**
- * copySourcesFor picks where the copy reads from: the move's source when it is up (any
- * write acknowledged before the barrier is on it or on every other old replica);
- * otherwise the other voters of the old set chooseCopySources allows (merged by LWW on
- * the destination). Throws UserError(PRECONDITION) when it must wait for the source.
- */
-async function copySourcesFor(env: ExecutorEnv, move: Move): Promise<string[]> {
-  const alive = await listAlive(env.ctx)
-  if (alive.has(move.from)) return [move.from]
-  const shard = await readShard(env.ctx, move.shard)
-  if (!shard) throw new CopyGaveUp(`shard ${move.shard} disappeared`)
-  const {items} = await env.ctx.store.list(env.ctx.keys.routersPrefix)
-  const routerW = items.map((kv) => {
-    const r = RouterRecordSchema.safeParse(safeJson(kv.value))
-    return r.success ? r.data.w : undefined // an entry we cannot read may be a w = 1 router
-  })
-  const d = chooseCopySources({shard: move.shard, from: move.from, to: move.to, oldSet: readReplicas(shard.value), alive, routerW})
-  if (d.kind === 'wait') throw new UserError('PRECONDITION', d.reason, 'restart the source node; the move resumes, or aborts after its retries')
-  env.emit({type: 'info', message: `move ${move.id}: source ${move.from} is down; copying from ${d.sources.join(', ')}`, at: new Date(env.now()).toISOString()})
-  return d.sources
-}
-
-function safeJson(s: string): unknown {
-  try {
-    return JSON.parse(s)
-  } catch {
-    return undefined
-  }
-}

@@ -51,9 +51,9 @@ export interface PhaseInfo {
 export const PHASE_TABLE = {
   pending: {track: 'forward', terminal: false, outcome: 'running', cutOver: false, cancel: 'accept', rollback: 'refuse-not-cut-over', level: 'info', effect: 'waits for the scheduler; then checks the shard against the plan'},
   checked: {track: 'forward', terminal: false, outcome: 'running', cutOver: false, cancel: 'accept', rollback: 'refuse-not-cut-over', level: 'info', effect: 're-checks the plan, destination drops leftovers of the range, then joins'},
-  joining: {track: 'forward', terminal: false, outcome: 'running', cutOver: false, cancel: 'accept', rollback: 'refuse-not-cut-over', level: 'info', effect: 'barrier on the joint write set'},
+  joining: {track: 'forward', terminal: false, outcome: 'running', cutOver: false, cancel: 'accept', rollback: 'refuse-not-cut-over', level: 'info', effect: 'barrier on the write set, the destination learning (written, not counted)'},
   copying: {track: 'forward', terminal: false, outcome: 'running', cutOver: false, cancel: 'accept', rollback: 'refuse-not-cut-over', level: 'info', effect: 'copies the range to the destination under the throttles'},
-  verifying: {track: 'forward', terminal: false, outcome: 'running', cutOver: false, cancel: 'accept', rollback: 'refuse-not-cut-over', level: 'info', effect: 'compares digests and repairs differing buckets, bounded rounds'},
+  verifying: {track: 'forward', terminal: false, outcome: 'running', cutOver: false, cancel: 'accept', rollback: 'refuse-not-cut-over', level: 'info', effect: 'the destination joins the joint quorum (barrier), then digests are compared and differing buckets repaired, bounded rounds'},
   cutover: {track: 'forward', terminal: false, outcome: 'running', cutOver: true, cancel: 'refuse-cut-over', rollback: 'accept', level: 'info', effect: 'barrier on the new read set'},
   release: {track: 'forward', terminal: false, outcome: 'running', cutOver: true, cancel: 'refuse-cut-over', rollback: 'accept', level: 'info', effect: 'barrier with the source leaving'},
   draining: {track: 'forward', terminal: false, outcome: 'running', cutOver: true, cancel: 'refuse-cut-over', rollback: 'accept', level: 'info', effect: "waits for the source's in-flight requests, then the cleanup grace"},

@@ -6,12 +6,15 @@ import {HashRangeSchema} from './shard.js'
 
 /**
  * EPOCH_STEPS says how much an action raises a shard's epoch when it completes: a move
- * passes joining (E+1), cutover (E+2), release (E+3) and cleanup (E+4, the source leaves
- * the replica list); a split is one metadata change. See src/executor/moveMachine.ts.
+ * passes joining (E+1, the destination learning), the destination's promotion (E+2),
+ * cutover (E+3), release (E+4) and cleanup (E+5, the source leaves the replica list); a
+ * split is one metadata change. (Before destinations learned, a move took 4: a plan
+ * computed then chains its later actions on a shard at epochs a move no longer reaches,
+ * and those are skipped as stale.) See src/executor/moveMachine.ts.
  * A later action on the same shard in one plan records the epoch these steps predict, so
  * the executor's epoch check still holds when earlier actions went as planned.
  */
-export const EPOCH_STEPS = {move: 4, split: 1} as const
+export const EPOCH_STEPS = {move: 5, split: 1} as const
 
 /** PLAN_STRATEGIES: `balance` is load-aware; `ring` is the load-oblivious consistent-hash baseline. */
 export const PLAN_STRATEGIES = ['balance', 'ring'] as const

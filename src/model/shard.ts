@@ -5,11 +5,14 @@ import {NodeIdSchema, ShardIdSchema} from './ids.js'
 /**
  * REPLICA_ROLES, following the move protocol (docs/moves.md):
  * - `voter`: read and written; part of the shard's replica set.
+ * - `learning`: a move's destination while it is filled: written, but its answer is not
+ *   awaited and does not count towards any quorum, not read. It becomes `joining` (a new
+ *   epoch, with a barrier) before verification carries over what it missed.
  * - `joining`: a move's destination before cutover: written (joint quorum), not read.
  * - `outgoing`: a move's source after cutover: still written (joint quorum), not read.
  * - `leaving`: a move's source after release: neither read nor written; awaiting cleanup.
  */
-export const REPLICA_ROLES = ['voter', 'joining', 'outgoing', 'leaving'] as const
+export const REPLICA_ROLES = ['voter', 'learning', 'joining', 'outgoing', 'leaving'] as const
 
 /** ReplicaRole is one of {@link REPLICA_ROLES}. */
 export type ReplicaRole = (typeof REPLICA_ROLES)[number]

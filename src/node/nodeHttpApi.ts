@@ -58,12 +58,12 @@ import {onResponseGone} from './responseGone.js'
 import {type NodeThrottles} from './nodeThrottles.js'
 import {type StreamPace, StreamPaces} from './streamPaces.js'
 
-/** READ_ROLES may serve gets: a joining replica is still being filled, a leaving one is stale. */
+/** READ_ROLES may serve gets: a learning or joining replica is still being filled, a leaving one is stale. */
 const READ_ROLES: ReadonlySet<ReplicaRole> = new Set(['voter', 'outgoing'])
 /** WRITE_ROLES take applies (client writes, read repair, copy): everything but leaving (ARCHITECTURE "The move"). */
-const WRITE_ROLES: ReadonlySet<ReplicaRole> = new Set(['voter', 'joining', 'outgoing'])
+const WRITE_ROLES: ReadonlySet<ReplicaRole> = new Set(['voter', 'learning', 'joining', 'outgoing'])
 /** ADMIN_ROLES may be snapshotted, digested and listed: any listed role (a leaving source is copied back on rollback). */
-const ADMIN_ROLES: ReadonlySet<ReplicaRole> = new Set(['voter', 'joining', 'outgoing', 'leaving'])
+const ADMIN_ROLES: ReadonlySet<ReplicaRole> = new Set(['voter', 'learning', 'joining', 'outgoing', 'leaving'])
 
 /**
  * ACCEPT_WAIT_MS: how long `accept` waits for writes let in at an older epoch before it answers

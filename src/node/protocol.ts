@@ -282,8 +282,8 @@ export type AcceptResponse = z.infer<typeof AcceptResponseSchema>
 
 /**
  * DropRequestSchema: delete this node's copy of the shard's range (or of `range`, which
- * must lie inside it). Refused (PRECONDITION) while the node is a voter, joining or
- * outgoing replica of any shard overlapping the range, per a fresh etcd read: only an
+ * must lie inside it). Refused (PRECONDITION) while the node is a voter, learning, joining
+ * or outgoing replica of any shard overlapping the range, per a fresh etcd read: only an
  * aborted destination or a released (`leaving` / removed) source may drop. Idempotent.
  */
 export const DropRequestSchema = z.object({

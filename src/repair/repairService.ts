@@ -46,7 +46,7 @@ export interface RepairOptions {
 export interface ShardRepair {
   shard: number
   epoch: number
-  /** replicas compared: voters and outgoing replicas (joining ones are the executor's to verify; leaving ones are not served). */
+  /** replicas compared: voters and outgoing replicas (learning and joining ones are the executor's to verify; leaving ones are not served). */
   replicas: string[]
   /** unreachable replicas were skipped (run repair again once they are back). */
   unreachable: {node: string; reason: string}[]
@@ -210,7 +210,7 @@ async function repairShard(shard: Shard, client: (node: string) => NodeClient | 
  * answers the digest of the values older than it it holds), and only when every replica
  * fenced with equal digests, purge on each. Why that cannot undo an acknowledged delete: StorageEngine.purgeTombstones.
  * Skipped (reason in `report.gc`) unless every replica of the shard is a voter — a move's
- * joining replica is not compared, so its holdings are not known — and unless every alive
+ * learning or joining replica is not compared, so its holdings are not known — and unless every alive
  * node and every replica publish the same tombstone grace (graceRefusal: a node that
  * joins the shard later must refuse the late writes the replicas refuse).
  */

@@ -48,7 +48,7 @@ export interface CoordinatorHooks {
   /**
    * replicaApplyFailed: one replica's apply of a write threw (`reason`: TIMEOUT, or the
    * node's error code: NODE_UNREACHABLE, STALE_EPOCH, ...); `duringMove` when the shard had
-   * a joining or outgoing replica. Answers that are no ack (a newer version kept) are not failures.
+   * a learning, joining or outgoing replica (a learner's failures are counted too). Answers that are no ack (a newer version kept) are not failures.
    */
   replicaApplyFailed?(reason: string, duringMove: boolean): void
 }
@@ -125,7 +125,7 @@ const FENCING = new Set(['STALE_EPOCH', 'NOT_OWNER'])
  * Coordinator runs quorum reads and writes against a shard's replicas.
  *
  * Writes get an HLC version from the router's clock and go to every write replica (voters,
- * joining, outgoing) at the shard's epoch; they are acknowledged once {@link writeSatisfied}
+ * learning, joining, outgoing) at the shard's epoch; they are acknowledged once {@link writeSatisfied}
  * holds (w voters, joint quorum during a move) and fail fast once it no longer can.
  * Reads ask `r` voters (rotating), fall back to the other voters when one fails, return
  * the newest record and queue read repairs for stale answers.
@@ -296,14 +296,28 @@ export class Coordinator {
             failed.add(node)
             failures.push(f)
             missed.push(node)
-            this.deps.hooks?.replicaApplyFailed?.(failureReason(f), q.extras.length > 0)
+            this.deps.hooks?.replicaApplyFailed?.(failureReason(f), q.extras.length > 0 || q.learners.length > 0)
             settle()
             handOff()
           },
         )
       }
+      for (const node of q.learners) this.teach(shard, node, record, timeoutMs)
       settle()
     })
+  }
+
+  /**
+   * teach writes `record` to a learning replica (a move's destination while it is filled):
+   * not awaited, and whatever it answers changes nothing for the write: not counted (the
+   * write is acknowledged by the voters alone), no re-issue above a version only the learner
+   * holds, no hint (a hint to the learner could spread a version no quorum acknowledged, and
+   * the move's verification carries over what the learner missed). A failure is only counted.
+   */
+  private teach(shard: Shard, node: string, record: NodeRecord, timeoutMs: number): void {
+    const api = this.deps.node(node)
+    if (!api) return
+    api.apply(shard.id, shard.epoch, [record], 'write', {timeoutMs}).catch((err: unknown) => this.deps.hooks?.replicaApplyFailed?.(failureReason(failureOf(node, err)), true))
   }
 
   private readOnce(shard: Shard, key: Buffer, budget: RetryBudget): Promise<Attempt<ReadResult>> {

@@ -352,7 +352,7 @@ export class HintQueue {
 /**
  * placeHint resolves where a hint for `node` and `key` goes in `table`: the shard that owns
  * the key now, at its current epoch, when `node` is one of that shard's write targets
- * (voter, joining or outgoing; never leaving); undefined otherwise, and then the node must
+ * (voter, joining or outgoing; never learning or leaving); undefined otherwise, and then the node must
  * not get the record.
  */
 export function placeHint(table: RoutingTable, node: string, key: Buffer): HintPlacement | undefined {

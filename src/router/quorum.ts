@@ -16,9 +16,12 @@ export function majority(n: number): number {
 }
 
 /**
- * WriteQuorum is what a write of one shard must reach. `targets` are every replica a
- * write goes to (voters, joining and outgoing; never leaving). `extras` are the
- * non-voting written replicas (joining before cutover, outgoing after it).
+ * WriteQuorum is what a write of one shard must reach. `targets` are the replicas whose
+ * answers the write awaits (voters, joining and outgoing; never leaving). `extras` are the
+ * non-voting counted replicas (joining before cutover, outgoing after it). `learners` (a
+ * move's destination while it is filled) are written too, but never awaited or counted:
+ * their answers neither acknowledge, nor fail, nor re-issue a write, and they get no hints
+ * (the move's verification carries over what they miss).
  */
 export interface WriteQuorum {
   shard: number
@@ -26,6 +29,7 @@ export interface WriteQuorum {
   targets: string[]
   voters: string[]
   extras: string[]
+  learners: string[]
   w: number
 }
 
@@ -33,8 +37,9 @@ export interface WriteQuorum {
 export function writeQuorum(shard: Shard, settings: QuorumSettings = {}): WriteQuorum {
   const voters = shard.replicas.filter((r) => r.role === 'voter').map((r) => r.node)
   const extras = shard.replicas.filter((r) => r.role === 'joining' || r.role === 'outgoing').map((r) => r.node)
+  const learners = shard.replicas.filter((r) => r.role === 'learning').map((r) => r.node)
   const w = clamp(settings.w ?? majority(voters.length), voters.length)
-  return {shard: shard.id, epoch: shard.epoch, targets: [...voters, ...extras], voters, extras, w}
+  return {shard: shard.id, epoch: shard.epoch, targets: [...voters, ...extras], voters, extras, learners, w}
 }
 
 /**
@@ -69,8 +74,8 @@ export function writeStillPossible(q: WriteQuorum, failed: ReadonlySet<string>):
 
 /**
  * ReadPlan orders the voters a read asks: the first `r` are asked at once, the rest are
- * fallbacks asked one by one as earlier ones fail. Joining, outgoing and leaving replicas
- * are never read.
+ * fallbacks asked one by one as earlier ones fail. Learning, joining, outgoing and leaving
+ * replicas are never read.
  */
 export interface ReadPlan {
   shard: number

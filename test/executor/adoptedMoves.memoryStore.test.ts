@@ -110,7 +110,7 @@ describe('another plan\'s move this plan makes too (adopted by its apply)', () =
     expect(result.moves.map((m) => `${m.id}:${m.phase}`).sort()).toEqual(['plan-p2-0000:skipped', 'plan-q-0000:done'])
     const moves = (await listMoves(w.ctx)).map((m) => m.value)
     expect(moves.filter((m) => m.shard === w.s.id).map((m) => `${m.id}:${m.phase}`).sort()).toEqual(['plan-p1-0000:skipped', 'plan-p2-0000:skipped', 'plan-q-0000:done'])
-    expect(await w.shard(w.s.id)).toMatchObject({epoch: e + 4, replicas: [{node: 'n3', role: 'voter'}]})
+    expect(await w.shard(w.s.id)).toMatchObject({epoch: e + 5, replicas: [{node: 'n3', role: 'voter'}]})
     expect(moves.filter((m) => !isTerminal(m.phase))).toEqual([])
     expect((await w.apply(undefined)).moves).toEqual([])
   })
@@ -173,7 +173,7 @@ describe('another plan\'s move this plan makes too (adopted by its apply)', () =
       expect(moves.filter((m) => m.shard === w.s.id && m.phase === 'done').map((m) => m.id)).toEqual(['plan-q-0000'])
       const s = await w.shard(w.s.id)
       expect(s.replicas).toEqual([{node: 'n3', role: 'voter'}])
-      expect(s.epoch).toBe(e + 4)
+      expect(s.epoch).toBe(e + 5)
       expect(applyOutcome(result).code).toBeNull()
     })
   }

@@ -210,7 +210,7 @@ describe('a barrier left for an operator request, with the laggard still behind 
         // The catch-up ran once, with nobody behind the source's re-join; the destination was
         // dropped only after the old set took every write again (the last barrier passed).
         const catchUps = r.trace.filter((t) => t.startsWith('catch-up'))
-        expect(catchUps).toEqual(at === 'release' ? [`catch-up@${r.base + 4}`] : [])
+        expect(catchUps).toEqual(at === 'release' ? [`catch-up@${r.base + 5}`] : [])
         const lastBarrier = r.trace.map((t) => t.startsWith('barrier')).lastIndexOf(true)
         const dropDst = r.trace.findIndex((t) => t.startsWith('drop dst') && r.trace.indexOf('request at ' + at) < r.trace.indexOf(t))
         expect(dropDst).toBeGreaterThan(lastBarrier)

@@ -35,9 +35,9 @@ describe('the move machine, driven through its pure decision function', () => {
     const w = start()
     runWorld(w)
     expect(w.phases).toEqual(['pending', 'checked', 'joining', 'copying', 'verifying', 'cutover', 'release', 'draining', 'cleanup', 'done'])
-    expect(w.effects).toEqual(['drop:d', 'barrier', 'copy', 'verify', 'barrier', 'barrier', 'drain', 'drop:a'])
+    expect(w.effects).toEqual(['drop:d', 'barrier', 'copy', 'barrier', 'verify', 'barrier', 'barrier', 'drain', 'drop:a'])
     expect(voters(w.shard)).toEqual(MOVED)
-    expect(w.shard!.epoch).toBe(5 + 4)
+    expect(w.shard!.epoch).toBe(5 + 5)
     expect(w.move.attempts).toBe(0)
     expect(w.move.cutoverAt).not.toBeNull()
   })
@@ -53,7 +53,19 @@ describe('the move machine, driven through its pure decision function', () => {
       ['a', 'b', 'c', 'd'],
       ['a', 'b', 'c', 'd'],
       ['a', 'b', 'c', 'd'],
+      ['a', 'b', 'c', 'd'],
     ])
+  })
+
+  it('verifies only after the destination was promoted and the barrier on that epoch passed: what the learner missed is on the source by then', () => {
+    const w = start()
+    const seen: string[] = []
+    runWorld(w, (d, world) => {
+      if (d.kind === 'effect' && d.effect.type === 'barrier') seen.push(`barrier@${d.effect.shard.epoch}:${d.effect.shard.replicas.find((r) => r.node === 'd')?.role}`)
+      if (d.kind === 'effect' && d.effect.type === 'verify') seen.push(`verify@${world.shard!.epoch}:${d.effect.shard.replicas.find((r) => r.node === 'd')?.role}`)
+      return undefined
+    })
+    expect(seen.slice(0, 3)).toEqual(['barrier@6:learning', 'barrier@7:joining', 'verify@7:joining'])
   })
 
   it.each(FORWARD)('resumes from %s as a restarted executor sees it (no memory of done effects) and finishes the same way', (phase) => {
@@ -63,13 +75,26 @@ describe('the move machine, driven through its pure decision function', () => {
     // A phase with side effects runs them again first (they are idempotent); none is skipped.
     if (['joining', 'cutover', 'release'].includes(phase)) expect(first).toMatchObject({kind: 'effect', effect: {type: 'barrier'}})
     if (phase === 'copying') expect(first).toMatchObject({kind: 'effect', effect: {type: 'copy'}})
-    if (phase === 'verifying') expect(first).toMatchObject({kind: 'effect', effect: {type: 'verify'}})
+    // The first verifying snapshot still has the destination learning: it is promoted first.
+    if (phase === 'verifying') expect(first).toMatchObject({kind: 'commit', transition: {phase: 'verifying', shard: {epoch: 7}}})
     if (phase === 'draining') expect(first).toMatchObject({kind: 'effect', effect: {type: 'drain'}})
     if (phase === 'cleanup') expect(first).toMatchObject({kind: 'effect', effect: {type: 'drop', node: 'a'}})
     runWorld(w)
     expect(w.move.phase).toBe('done')
     expect(voters(w.shard)).toEqual(MOVED)
-    expect(w.shard!.epoch).toBe(9)
+    expect(w.shard!.epoch).toBe(10)
+  })
+
+  it('resumes a promoted destination (killed after the promotion, before or during the verification) with the barrier on its epoch, then the verification', () => {
+    const w = happySnapshots().get('verifying')!
+    stepWorld(w) // the promotion
+    expect(w.shard!.replicas.find((r) => r.node === 'd')?.role).toBe('joining')
+    for (const done of [new Set<string>(), new Set([`barrier@${w.revision}`])]) {
+      // A restarted executor remembers nothing; one that ran the barrier and died in the verification, too.
+      const first = decideMove(observationOf({...w, done: new Set()}))
+      expect(first).toMatchObject({kind: 'effect', effect: {type: 'barrier', shard: {epoch: 7}}})
+      expect(decideMove(observationOf({...w, done}))).toMatchObject({kind: 'effect', effect: {type: done.size ? 'verify' : 'barrier'}})
+    }
   })
 
   it('skips a move whose shard changed since the plan, and one whose checked state went stale while no executor ran', () => {

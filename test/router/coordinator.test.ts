@@ -84,6 +84,44 @@ describe('Coordinator writes', () => {
     await expect(coordinator.write(k('x'), Buffer.from('1'))).resolves.toBeDefined()
   })
 
+  it('rf 1 with the destination learning: acknowledged by the source alone while the learner hangs, and the learner still gets the write', async () => {
+    const {coordinator, nodes, state} = setup('a d:learning')
+    let release = () => {}
+    nodes.get('d')!.stalled = new Promise<void>((r) => (release = r))
+    const res = await coordinator.write(k('x'), Buffer.from('1'))
+    expect(nodes.get('a')!.records.get(k('x').toString('hex'))?.version).toBe(res.version)
+    expect(nodes.get('d')!.records.size).toBe(0)
+    release()
+    await new Promise((r) => setImmediate(r))
+    expect(nodes.get('d')!.records.get(k('x').toString('hex'))?.version).toBe(res.version)
+    expect(state.hints).toEqual([])
+  })
+
+  it('a learner that is down or refuses costs nothing: no failure, no hint for it (only the voter that missed the write gets one), the failure counted as during a move', async () => {
+    const {coordinator, nodes, state} = setup('a b c d:learning')
+    nodes.get('d')!.down = true
+    nodes.get('b')!.down = true
+    await expect(coordinator.write(k('x'), Buffer.from('1'))).resolves.toMatchObject({shard: 0})
+    await new Promise((r) => setImmediate(r))
+    expect(state.hints.map((h) => h.node)).toEqual(['b'])
+    expect(state.applyFailures).toContain('NODE_UNREACHABLE (move)')
+    // The voters alone decide: with two of three down the write fails, whatever the learner says.
+    nodes.get('d')!.down = false
+    nodes.get('c')!.down = true
+    await expect(coordinator.write(k('y'), Buffer.from('1'))).rejects.toBeInstanceOf(QuorumError)
+  })
+
+  it('a newer version only the learner holds neither re-issues nor fails the write, and is not spread by a hint', async () => {
+    const {coordinator, nodes, state} = setup('a b c d:learning')
+    nodes.get('d')!.records.set(k('x').toString('hex'), {key: k('x'), version: formatHlc({wall: 9_000_000, counter: 0, writer: 'r9'}), value: Buffer.from('unacknowledged')})
+    nodes.get('c')!.down = true
+    const res = await coordinator.write(k('x'), Buffer.from('1'))
+    await new Promise((r) => setImmediate(r))
+    expect(nodes.get('a')!.records.get(k('x').toString('hex'))?.version).toBe(res.version)
+    expect(parseHlc(res.version)!.wall).toBeLessThan(9_000_000) // not re-issued above the learner's version
+    expect(state.hints.map((h) => h.node)).toEqual(['c'])
+  })
+
   it('never writes to a leaving replica', async () => {
     const {coordinator, nodes} = setup('a b c z:leaving')
     await coordinator.write(k('x'), Buffer.from('1'))

@@ -20,6 +20,8 @@ export class FakeNode implements NodeDataApi {
   tombstoneCutoff?: () => number
   /** expiredSeen counts tombstones that arrived already expired. */
   expiredSeen = 0
+  /** stalled, while set, holds every apply until it resolves (a node busy or frozen). */
+  stalled?: Promise<unknown>
 
   constructor(readonly id: string) {}
 
@@ -30,6 +32,7 @@ export class FakeNode implements NodeDataApi {
   }
 
   async apply(_shard: number, epoch: number, records: readonly NodeRecord[], kind: ApplyKind = 'write'): Promise<ApplyResponse> {
+    if (this.stalled) await this.stalled
     this.check(epoch)
     const superseded: {i: number; version: string}[] = []
     const expired: number[] = []
