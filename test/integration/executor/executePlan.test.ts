@@ -173,7 +173,7 @@ describe('apply on real etcd and real nodes', () => {
     }
     for (const a of moving) {
       const moved = shards.find((s) => s.value.id === a.shard)!.value
-      expect(moved.epoch).toBe(a.epoch + 4)
+      expect(moved.epoch).toBe(a.epoch + 5) // learning, promoted, cutover, release, cleanup
     }
     // The drained node dropped its copies: nothing left to snapshot.
     const stats = await client('n1').stats()

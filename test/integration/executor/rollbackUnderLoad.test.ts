@@ -142,11 +142,11 @@ describe.each([
   })
 
   it('rolls moves back from cutover, while the cutover barrier still waits: reads flip back to the old set with no catch-up, and no acknowledged write is lost or read stale', async () => {
-    // Interleaving: the move cuts over (E+2: reads on the new set, the source outgoing but still
+    // Interleaving: the move cuts over (E+3: reads on the new set, the source outgoing but still
     // written), and its barrier is held by a router entry that never catches up (a lease-held
-    // entry the test owns), so routers on E+1 and E+2 both serve. Clients write for a while at
-    // E+2; then the rollback flips reads straight back to the old set (E+3) with no catch-up,
-    // which is only right if every write acknowledged at E+2 reached a write quorum of the old
+    // entry the test owns), so routers on E+2 and E+3 both serve. Clients write for a while at
+    // E+3; then the rollback flips reads straight back to the old set (E+4) with no catch-up,
+    // which is only right if every write acknowledged at E+3 reached a write quorum of the old
     // set too (the joint quorum: at rf 1 the source itself). The rb-cutover barrier is held a
     // while longer, then released. Every move of a second drain goes this way where the test
     // catches it in time (else it rolls back from draining, as above).
@@ -165,6 +165,12 @@ describe.each([
     const running = executors.start((signal) => executePlan(dp.ctx, {...input(plan), limits: {maxConcurrent: 1, perNode: 1}}, deps, signal))
 
     let blocker: {lease: LeaseHandle; move: string} | undefined
+    // The shard's revision once the move's destination was promoted (joining), before cutover; undefined before or after.
+    const promotedShardRevision = async (m: Move): Promise<bigint | undefined> => {
+      const kv = await dp.ctx.store.get(dp.ctx.keys.shard(m.shard))
+      const shard = kv && (JSON.parse(kv.value) as Shard)
+      return shard?.replicas.some((r) => r.node === m.to && r.role === 'joining') ? kv!.modRevision : undefined
+    }
     const fromCutover = new Set<string>()
     const drainingSince = new Map<string, number>()
     try {
@@ -173,17 +179,20 @@ describe.each([
         const all = await movesOf(dp, plan.id)
         if (all.length === planned.length && all.every((m) => m.phase === 'rolledback')) break
         for (const m of all) {
-          if (m.phase === 'verifying' && !blocker && !fromCutover.has(m.id)) {
-            // Every barrier from here on waits for this entry (unreadable: it may be a router on an old map).
+          const promoted = m.phase === 'verifying' && !blocker && !fromCutover.has(m.id) ? await promotedShardRevision(m) : undefined
+          if (promoted !== undefined) {
+            // A router entry at the promotion's map revision: it lets the destination's promotion
+            // barrier (E+2, before verification) pass and holds every later one, the cutover's first.
             const lease = await grantLease(dp.ctx.store, 30)
-            await dp.ctx.store.put(dp.ctx.keys.router('zz-lagging'), '{}', lease.id)
+            const at = new Date().toISOString()
+            await dp.ctx.store.put(dp.ctx.keys.router('zz-lagging'), JSON.stringify({id: 'zz-lagging', address: '127.0.0.1:1', pid: 1, startedAt: at, updatedAt: at, mapRevision: String(promoted), epochs: {}, p99Ms: null, w: null}), lease.id)
             blocker = {lease, move: m.id}
           } else if (m.phase === 'cutover' && blocker?.move === m.id && !m.rollbackRequested) {
-            await sleepFor(1000) // clients write at E+2 meanwhile
+            await sleepFor(1000) // clients write at E+3 meanwhile
             await requestRollback(dp.ctx, m.id)
             fromCutover.add(m.id)
           } else if (m.phase === 'rb-cutover' && blocker?.move === m.id) {
-            await sleepFor(500) // routers on E+2 and on E+3 both serve meanwhile
+            await sleepFor(500) // routers on E+3 and on E+4 both serve meanwhile
             await blocker.lease.revoke()
             blocker = undefined
           } else if (m.phase === 'draining' && !m.rollbackRequested) {

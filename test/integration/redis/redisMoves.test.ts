@@ -6,6 +6,7 @@ import {type ApplyInput, type ApplyResult, executePlan} from '../../../src/execu
 import {setKeysThrottle} from '../../../src/executor/controlService.js'
 import {getMove, requestCancel} from '../../../src/executor/moveStore.js'
 import {type Move} from '../../../src/model/move.js'
+import {EPOCH_STEPS} from '../../../src/model/plan.js'
 import {type Shard} from '../../../src/model/shard.js'
 import {fixOpenSlots} from '../../../src/redis/fixOpenSlots.js'
 import {slotsOfRange} from '../../../src/redis/slotMap.js'
@@ -166,7 +167,7 @@ describe.skipIf(!available)('redis move runner under the executor', () => {
     const moved = await startExecutor({redis: {bigKeyBytes: 512 * 1024, allowBigKeys: true}})
     expect(moved.moves).toEqual([expect.objectContaining({id: 'big-allowed', phase: 'done'})])
     expect((await file.client.get(`{${tag}}:big`))?.length).toBe(1024 * 1024)
-    expect((await expectShardSettled(shard, to, [])).epoch).toBe(shard.epoch + 4)
+    expect((await expectShardSettled(shard, to, [])).epoch).toBe(shard.epoch + EPOCH_STEPS.move)
   }, 120_000)
 
   it('follows a live keys/s change: a move held to 1 key/s finishes once the operator raises it', async () => {
