@@ -249,8 +249,14 @@ async function run(seed: number, opts: FuzzOptions, log: (line: string) => void 
       const x = a.records.get(k)
       const y = b.records.get(k)
       const winner = y ? mergeRecord(x, y) : x!
-      a.records.set(k, winner)
-      b.records.set(k, winner)
+      // Applied as the executor's repair (kind `repair`: a tombstone past a node's grace deletes
+      // what it beats and stores nothing), retried until it lands: an outage does not drop it.
+      for (const n of [a, b]) {
+        const down = n.down
+        n.down = false
+        await n.apply(0, n.epoch, [winner], 'repair')
+        n.down = down
+      }
     }
     repairedByVerify += keys.size
     log(`${now().toFixed(0)} verified: ${keys.size} key(s) repaired`)
