@@ -8,7 +8,6 @@ import {type ExecutorEnv} from '../../src/executor/executorEnv.js'
 import {nodeMoveEffects} from '../../src/executor/moveEffects.js'
 import {runMove} from '../../src/executor/moveRunner.js'
 import {commitMoveTransition, getMove, readShard} from '../../src/executor/moveStore.js'
-import {type MovePhase} from '../../src/model/move.js'
 import {type NodeClient} from '../../src/node/nodeClient.js'
 import {type DigestResponse} from '../../src/node/protocol.js'
 import {RECORD_HASH_FORMAT} from '../../src/node/recordHash.js'
@@ -75,7 +74,7 @@ describe('verification with the source down, after a --w 1 router that wrote dur
       format: o.format ?? RECORD_HASH_FORMAT,
     })
     const client = async () => ({accept: async (_s: number, epoch: number) => ({epoch}), digest, drop: async () => ({deleted: 0})}) as unknown as NodeClient
-    const phases: MovePhase[] = []
+    const phases: string[] = []
     let turns = 0
     const env: ExecutorEnv = {
       ctx,
