@@ -297,7 +297,12 @@ async function run(seed: number, opts: FuzzOptions, log: (line: string) => void 
       dest.records.set(k, mergeRecord(dest.records.get(k), rec))
     }
     if (opts.learner) {
-      // The promotion: a cancel at its barrier (some nodes still at the learning epoch) aborts from there.
+      // A cancel during the copy aborts with the destination still learning; with `leftBarriers`,
+      // one at the promotion's barrier (some nodes still at the learning epoch) aborts from there.
+      if (way === 'aborted' && !left) {
+        learners.delete(to)
+        return back('aborted')
+      }
       if (way === 'aborted' && left) {
         await leftBehind(joining)
         learners.delete(to)
@@ -462,11 +467,15 @@ describe('router protocol under a randomized Jepsen-style model check', {timeout
     })
   }
 
-  // These fail without the verification (stale reads in every seed) and, at rf 1, with the
-  // verification run before the promotion's barrier (seeds 111, 113, 114): checked by hand.
-  for (const [seed, rf, undo] of [[101, 3, false], [102, 3, false], [103, 3, true], [104, 3, true], [111, 1, false], [112, 1, false], [113, 1, true], [114, 1, true]] as const) {
-    it(`seed ${seed}: rf ${rf} with the destination learning (written, not awaited; a share of its writes lost), promoted, verified, then cut over${undo ? ', aborted and rolled back, barriers left' : ''}, hinted handoff, outages and skew`, async () => {
-      const {report, moves, strays, undone, repairedByVerify} = await run(seed, {skews: [0, 2000, -1500], ops: 800, workers: 8, keys: 3, moves: true, learner: true, hints: true, rf, ...(undo ? {undo: true, leftBarriers: true} : {})})
+  // Checked by hand: without the verification, seeds 102, 111, 112 and 114 read stale values
+  // (the others then only fail the repairedByVerify count: read repair and hints healed them);
+  // with the verification run before the promotion's barrier, seeds 105, 111, 112 and 113 do.
+  // Without hints, at rf 3 the voter that missed a write the learner missed too keeps it
+  // missing until the cutover: only the verification puts it on w of the new set.
+  for (const [seed, rf, undo, left, hints] of [[101, 3, false, false, false], [102, 3, false, false, true], [103, 3, true, false, false], [104, 3, true, true, true], [105, 3, false, false, false], [111, 1, false, false, true], [112, 1, false, false, true], [113, 1, true, false, true], [114, 1, true, true, true]] as const) {
+    const how = (undo ? (left ? ', cancelled at the promotion barrier and rolled back at left barriers' : ', cancelled while learning and rolled back') : '') + (hints ? ', hinted handoff' : '')
+    it(`seed ${seed}: rf ${rf} with the destination learning (written, not awaited; a share of its writes lost), promoted, verified, then cut over${how}, outages and skew`, async () => {
+      const {report, moves, strays, undone, repairedByVerify} = await run(seed, {skews: [0, 2000, -1500], ops: 800, workers: 8, keys: 3, moves: true, learner: true, hints, rf, undo, leftBarriers: left})
       expect(report.writesAcked).toBeGreaterThan(10)
       expect(moves).toBeGreaterThan(2)
       expect([...report.lostWrites, ...report.staleReads, ...report.phantomReads].map((a) => a.detail)).toEqual([])
