@@ -4,7 +4,7 @@ import {type FailureKind} from '../../src/executor/retryPolicy.js'
 import {PHASE_TABLE, type MovePhase} from '../../src/model/move.js'
 import {readReplicas, type Shard} from '../../src/model/shard.js'
 import {moveOf, shardOf} from './fixtures.js'
-import {type CommitHook, runWorld, stepWorld, type World, worldOf} from './moveSimulator.js'
+import {type CommitHook, type Fault, runWorld, stepWorld, type World, worldOf} from './moveSimulator.js'
 
 /**
  * ALLOWED is the protocol's transition graph, written out independently of the machine: a
@@ -40,6 +40,7 @@ type Event =
   | {type: 'rollback'}
   | {type: 'down' | 'up'; node: string}
   | {type: 'pause' | 'resume'}
+  | {type: 'restart'}
 
 // Mostly clean steps, so runs get deep into the protocol; rare aborts, common transient trouble.
 const faultArb: fc.Arbitrary<FailureKind | null> = fc.oneof(
@@ -56,10 +57,32 @@ const eventArb: fc.Arbitrary<Event> = fc.oneof(
   {weight: 1, arbitrary: fc.constant({type: 'rollback' as const})},
   {weight: 1, arbitrary: fc.record({type: fc.constantFrom('down' as const, 'up' as const), node: fc.constantFrom(...NODES)})},
   {weight: 1, arbitrary: fc.constantFrom({type: 'pause' as const}, {type: 'resume' as const})},
+  {weight: 2, arbitrary: fc.constant({type: 'restart' as const})},
 )
+
+/**
+ * TRACES: per world, the side effects that succeeded and the shard changes committed, with
+ * the epoch and the destination's role (`barrier@7:joining`, `verify@7`, `shard@7`), to
+ * check the order the learner's safety rests on.
+ */
+const TRACES = new WeakMap<World, string[]>()
+const traceOf = (w: World) => TRACES.get(w) ?? (TRACES.set(w, []), TRACES.get(w)!)
+const dstRole = (s: Shard | undefined) => s?.replicas.find((r) => r.node === 'd')?.role
+
+/** traced is a fault hook that injects `fault` (or none) and records every effect that succeeds. */
+const traced =
+  (fault: FailureKind | null): Fault =>
+  (d, w) => {
+    if (fault) return {kind: fault, message: `injected ${fault}`}
+    if (d.kind === 'effect' && (d.effect.type === 'barrier' || d.effect.type === 'verify')) {
+      traceOf(w).push(d.effect.type === 'barrier' ? `barrier@${d.effect.shard.epoch}:${dstRole(d.effect.shard)}` : `verify@${w.shard?.epoch}`)
+    }
+    return undefined
+  }
 
 /** checkCommit asserts the safety invariants of one committed transition. */
 const checkCommit: CommitHook = (before, d, w) => {
+  if (d.transition.shard) traceOf(w).push(`shard@${d.transition.shard.epoch}`)
   const from = before.move.phase
   const to = w.move.phase
   if (from !== to) expect(ALLOWED[from], `${from} → ${to}`).toContain(to)
@@ -71,6 +94,20 @@ const checkCommit: CommitHook = (before, d, w) => {
     expect(from).toBe('verifying')
     expect(w.effects.lastIndexOf('verify')).toBeGreaterThan(w.effects.lastIndexOf('copy'))
     expect(w.effects).toContain('copy')
+    // The learner's missed writes are carried over only by a verification that ran after the
+    // destination was promoted (joining) and the barrier on that very epoch passed, with no
+    // shard change since: the verification must not have started while a router could still
+    // acknowledge a write without the destination.
+    const t = traceOf(w)
+    const e = before.shard!.epoch
+    expect(dstRole(before.shard)).toBe('joining')
+    const promoted = t.lastIndexOf(`shard@${e}`)
+    const fenced = t.indexOf(`barrier@${e}:joining`, promoted)
+    expect(promoted, t.join(' ')).toBeGreaterThanOrEqual(0)
+    expect(fenced, t.join(' ')).toBeGreaterThan(promoted)
+    expect(t.indexOf(`verify@${e}`, fenced), t.join(' ')).toBeGreaterThan(fenced)
+    // Shard changes after the promotion before this one: none (the flip is the next).
+    expect(t.slice(promoted + 1, -1).filter((x) => x.startsWith('shard@')), t.join(' ')).toEqual([])
   }
   // The source leaves the shard only when the move is done, after the destination serves reads.
   const has = (s: Shard | undefined, n: string) => s?.replicas.some((r) => r.node === n) ?? false
@@ -86,7 +123,13 @@ const checkCommit: CommitHook = (before, d, w) => {
 function apply(w: World, ev: Event): void {
   switch (ev.type) {
     case 'step':
-      stepWorld(w, ev.fault ? () => ({kind: ev.fault!, message: `injected ${ev.fault}`}) : undefined, checkCommit)
+      stepWorld(w, traced(ev.fault), checkCommit)
+      return
+    // The executor is killed and a successor resumes: it remembers no effect of the phase.
+    case 'restart':
+      w.done = new Set()
+      w.failures = 0
+      w.tries = 0
       return
     // The operator's requests land only where `moves cancel` / `moves rollback` accept them.
     case 'cancel':
@@ -119,7 +162,7 @@ describe('the move machine under any sequence of observations', () => {
         // Trouble ends: every node up, not paused. The move must finish, whatever happened.
         for (const n of NODES) w.alive.add(n)
         w.paused = false
-        runWorld(w, undefined, 500, checkCommit)
+        runWorld(w, traced(null), 500, checkCommit)
         const phase = w.move.phase
         expect(PHASE_TABLE[phase].terminal).toBe(true)
         if (phase === 'done') expect(sorted(w.shard)).toEqual(sorted(shardOf(1, ['b', 'c', 'd'])))

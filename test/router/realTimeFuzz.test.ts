@@ -11,6 +11,7 @@ import {HINT_DEFAULTS, HintQueue, placeHint} from '../../src/router/hintQueue.js
 import {RoutingTable} from '../../src/router/routingTable.js'
 import {checkHistory} from '../chaos/checker.js'
 import {type FinalRead, type HistoryOp} from '../chaos/history.js'
+import {NodeRequestError} from '../../src/node/nodeRequestError.js'
 import {FakeNode} from './fakeNode.js'
 import {shardOf} from './fixtures.js'
 
@@ -30,6 +31,8 @@ class SlowLink implements NodeDataApi {
   constructor(
     private readonly node: FakeNode,
     private readonly rand: () => number,
+    /** drops tells whether this apply is lost on the way (a learner's writer too busy, a timed-out apply). */
+    private readonly drops: () => boolean = () => false,
   ) {}
 
   async get(shard: number, epoch: number, key: Buffer) {
@@ -41,6 +44,7 @@ class SlowLink implements NodeDataApi {
 
   async apply(shard: number, epoch: number, records: readonly NodeRecord[], kind?: ApplyKind, _opts?: RequestOptions) {
     await hops(this.rand, 4)
+    if (this.drops()) throw new NodeRequestError('NODE_UNREACHABLE', `node ${this.node.id}: apply timed out`, this.node.id, 0, undefined, {timedOut: true})
     const r = await this.node.apply(shard, epoch, records, kind)
     await hops(this.rand, 4)
     return r
@@ -90,6 +94,17 @@ interface FuzzOptions {
    * destination leaves) are waited out, as the executor never leaves them.
    */
   leftBarriers?: boolean
+  /**
+   * learner (with `moves`): the move's destination learns first, as the executor runs a move
+   * now (src/executor/moveMachine.ts): `learning` at the move's first epoch (written by the
+   * routers but never awaited, counted or hinted), the copy from the source, then promoted to
+   * `joining` at the next epoch (joint quorum from there on), that epoch's barrier, and the
+   * verification: source and destination compared key by key in three looks, and keys that
+   * differed in every look repaired both ways (LWW), as syncReplicas does by digest bucket.
+   * Only then the cutover. The learner also drops a share of the writes it is sent (a writer
+   * busy with copy slices, a timed-out apply), so verification has something to carry over.
+   */
+  learner?: boolean
 }
 
 /** UNDO_WAYS: how the moves of a history with `undo` end, in turn. */
@@ -103,11 +118,14 @@ async function run(seed: number, opts: FuzzOptions, log: (line: string) => void 
   const nodes = new Map(ids.map((id) => [id, new FakeNode(id)]))
   if (opts.graceMs !== undefined) for (const n of nodes.values()) n.tombstoneCutoff = () => Date.now() + (n.id === 'a' ? (opts.nodeAheadMs ?? 0) : 0) - opts.graceMs!
   const etcd = {shard: shardOf(0, rf === 3 ? 'a b c' : 'a') as Shard}
+  /** learners are the destinations still learning: the routers' applies to them are dropped now and then (never awaited, so nothing retries them). */
+  const learners = new Set<string>()
+  let repairedByVerify = 0
   const queues: HintQueue[] = []
   let hintsDelivered = 0
   const routers = opts.skews.map((skew, i) => {
     let view = etcd.shard
-    const batchers = new Map(ids.map((id) => [id, new ApplyBatcher(new SlowLink(nodes.get(id)!, rand), {maxRecords: 64, maxBytes: 1 << 20})]))
+    const batchers = new Map(ids.map((id) => [id, new ApplyBatcher(new SlowLink(nodes.get(id)!, rand, () => learners.has(id) && rand() < 0.4), {maxRecords: 64, maxBytes: 1 << 20})]))
     const hints = opts.hints
       ? new HintQueue({
           ...HINT_DEFAULTS,
@@ -205,6 +223,44 @@ async function run(seed: number, opts: FuzzOptions, log: (line: string) => void 
     await hops(rand, 3)
   }
   const voters = () => etcd.shard.replicas.map((r) => r.node)
+  /**
+   * verify compares source and destination in three looks, a few turns apart while clients
+   * write on, and repairs both ways (LWW) the keys that differed in every look, as
+   * syncReplicas does by digest bucket (a bucket equal in one look is never fetched).
+   */
+  const verify = async (a: FakeNode, b: FakeNode) => {
+    const differing = () => {
+      const out = new Set<string>()
+      for (const k of new Set([...a.records.keys(), ...b.records.keys()])) {
+        const x = a.records.get(k)
+        const y = b.records.get(k)
+        if (!x || !y || x.version !== y.version || x.value?.toString() !== y.value?.toString()) out.add(k)
+      }
+      return out
+    }
+    let keys = differing()
+    for (let look = 1; look < 3 && keys.size > 0; look++) {
+      await hops(rand, 6)
+      const again = differing()
+      keys = new Set([...keys].filter((k) => again.has(k)))
+    }
+    for (const k of keys) {
+      await hops(rand, 2)
+      const x = a.records.get(k)
+      const y = b.records.get(k)
+      const winner = y ? mergeRecord(x, y) : x!
+      // Applied as the executor's repair (kind `repair`: a tombstone past a node's grace deletes
+      // what it beats and stores nothing), retried until it lands: an outage does not drop it.
+      for (const n of [a, b]) {
+        const down = n.down
+        n.down = false
+        await n.apply(0, n.epoch, [winner], 'repair')
+        n.down = down
+      }
+    }
+    repairedByVerify += keys.size
+    log(`${now().toFixed(0)} verified: ${keys.size} key(s) repaired`)
+  }
   /** move replaces voter `from` by `to` with the executor's phases; the copy reads the source, as the executor does. */
   let moves = 0
   const undone: Record<string, number> = {}
@@ -215,6 +271,7 @@ async function run(seed: number, opts: FuzzOptions, log: (line: string) => void 
     const way = opts.undo ? UNDO_WAYS[(moves - 1) % UNDO_WAYS.length]! : 'done'
     const left = opts.leftBarriers === true
     const joining = [...vs.map((node) => ({node, role: 'voter' as const})), {node: to, role: 'joining' as const}]
+    const learning = [...vs.map((node) => ({node, role: 'voter' as const})), {node: to, role: 'learning' as const}]
     const source = nodes.get(from)!
     const dest = nodes.get(to)!
     const stay = vs.filter((n) => n !== from).map((node) => ({node, role: 'voter' as const}))
@@ -227,16 +284,33 @@ async function run(seed: number, opts: FuzzOptions, log: (line: string) => void 
       log(`${now().toFixed(0)} ${how}: ${to} cleared`)
     }
     // A cancel at the joining barrier: the destination leaves before any node need have seen it join.
-    if (way === 'aborted' && left) {
+    if (way === 'aborted' && left && !opts.learner) {
       await leftBehind(joining)
       return back('aborted')
     }
-    await newEpoch(joining)
+    await newEpoch(opts.learner ? learning : joining)
+    if (opts.learner) learners.add(to)
     for (const rec of [...source.records.values()]) {
       await hops(rand, 2)
       // The executor retries a copy until it lands (or aborts the move): outages do not drop records.
       const k = rec.key.toString('hex')
       dest.records.set(k, mergeRecord(dest.records.get(k), rec))
+    }
+    if (opts.learner) {
+      // A cancel during the copy aborts with the destination still learning; with `leftBarriers`,
+      // one at the promotion's barrier (some nodes still at the learning epoch) aborts from there.
+      if (way === 'aborted' && !left) {
+        learners.delete(to)
+        return back('aborted')
+      }
+      if (way === 'aborted' && left) {
+        await leftBehind(joining)
+        learners.delete(to)
+        return back('aborted')
+      }
+      await newEpoch(joining) // its barrier: every node knows the destination counts
+      learners.delete(to)
+      await verify(source, dest)
     }
     if (way === 'aborted') return back('aborted')
     const cutover = [...stay, {node: to, role: 'voter' as const}, {node: from, role: 'outgoing' as const}]
@@ -318,7 +392,7 @@ async function run(seed: number, opts: FuzzOptions, log: (line: string) => void 
   const expired = [...nodes.values()].reduce((n, node) => n + node.expiredSeen, 0)
   // Records on a node that holds no role for the shard: written after the move dropped its copy (a late apply past the fence).
   const strays = [...nodes.values()].filter((n) => !etcd.shard.replicas.some((r) => r.node === n.id)).reduce((a, n) => a + n.records.size, 0)
-  return {report: checkHistory(ops, finals), ops, moves, expired, hintsDelivered, strays, undone}
+  return {report: checkHistory(ops, finals), ops, moves, expired, hintsDelivered, strays, undone, repairedByVerify}
 }
 
 describe('router protocol under a randomized Jepsen-style model check', {timeout: 60_000}, () => {
@@ -390,6 +464,24 @@ describe('router protocol under a randomized Jepsen-style model check', {timeout
       expect(Object.keys(undone).sort()).toEqual(['aborted', 'rolled back after release', 'rolled back from cutover'])
       expect(strays).toBe(0)
       expect([...report.lostWrites, ...report.staleReads, ...report.phantomReads].map((a) => a.detail)).toEqual([])
+    })
+  }
+
+  // Checked by hand: without the verification, seeds 102, 111, 112 and 114 read stale values
+  // (the others then only fail the repairedByVerify count: read repair and hints healed them);
+  // with the verification run before the promotion's barrier, seeds 105, 111, 112 and 113 do.
+  // Without hints, at rf 3 the voter that missed a write the learner missed too keeps it
+  // missing until the cutover: only the verification puts it on w of the new set.
+  for (const [seed, rf, undo, left, hints] of [[101, 3, false, false, false], [102, 3, false, false, true], [103, 3, true, false, false], [104, 3, true, true, true], [105, 3, false, false, false], [111, 1, false, false, true], [112, 1, false, false, true], [113, 1, true, false, true], [114, 1, true, true, true]] as const) {
+    const how = (undo ? (left ? ', cancelled at the promotion barrier and rolled back at left barriers' : ', cancelled while learning and rolled back') : '') + (hints ? ', hinted handoff' : '')
+    it(`seed ${seed}: rf ${rf} with the destination learning (written, not awaited; a share of its writes lost), promoted, verified, then cut over${how}, outages and skew`, async () => {
+      const {report, moves, strays, undone, repairedByVerify} = await run(seed, {skews: [0, 2000, -1500], ops: 800, workers: 8, keys: 3, moves: true, learner: true, hints, rf, undo, leftBarriers: left})
+      expect(report.writesAcked).toBeGreaterThan(10)
+      expect(moves).toBeGreaterThan(2)
+      expect([...report.lostWrites, ...report.staleReads, ...report.phantomReads].map((a) => a.detail)).toEqual([])
+      expect(repairedByVerify).toBeGreaterThan(0) // verification carried over writes the learner missed
+      if (undo) expect(Object.keys(undone).sort()).toEqual(['aborted', 'rolled back after release', 'rolled back from cutover'])
+      expect(strays).toBe(0)
     })
   }
 
