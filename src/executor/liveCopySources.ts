@@ -2,18 +2,19 @@ import {listAlive} from '../cluster/clusterRepo.js'
 import {UserError} from '../errors/errors.js'
 import {type Move} from '../model/move.js'
 import {readReplicas} from '../model/shard.js'
-import {RouterRecordSchema} from '../router/routerRegistration.js'
 import {chooseCopySources} from './copySources.js'
 import {type ExecutorEnv} from './executorEnv.js'
 import {readShard} from './moveStore.js'
 import {MoveFailure} from './retryPolicy.js'
+import {routerWrites} from './writeQuorumFloor.js'
 
 /**
  * liveCopySources picks, from etcd as it is now, the replicas a move's destination may be
  * filled from (`copying`) or compared with (`verifying`): the move's source when it is up
  * (every write acknowledged before the barrier is on it or on every other old voter);
  * otherwise the other voters of the old set that chooseCopySources allows under the
- * smallest `--w` any registered router published. Both steps need the same rule: the copy
+ * smallest `--w` any registered router published, or any router registered earlier in the
+ * move was seen with (`writeQuorumFloor`, see writeQuorumFloor.ts). Both steps need the same rule: the copy
  * must not miss an acknowledged write, and verification is what carries over the writes a
  * learning destination missed, so comparing it with too few replicas (none at all, at rf 1)
  * would let a write acknowledged by the source alone be lost at cutover. Throws
@@ -25,21 +26,10 @@ export async function liveCopySources(env: ExecutorEnv, move: Move, step: 'copyi
   if (alive.has(move.from)) return [move.from]
   const shard = await readShard(env.ctx, move.shard)
   if (!shard) throw new MoveFailure(`shard ${move.shard} disappeared`)
-  const {items} = await env.ctx.store.list(env.ctx.keys.routersPrefix)
-  const routerW = items.map((kv) => {
-    const r = RouterRecordSchema.safeParse(safeJson(kv.value))
-    return r.success ? r.data.w : undefined // an entry we cannot read may be a w = 1 router
-  })
+  // The routers registered now, and the smallest quorum one registered earlier in the move had.
+  const routerW = [...(await routerWrites(env)), ...(move.writeQuorumFloor === undefined ? [] : [move.writeQuorumFloor])]
   const d = chooseCopySources({shard: move.shard, from: move.from, to: move.to, oldSet: readReplicas(shard.value), alive, routerW})
   if (d.kind === 'wait') throw new UserError('PRECONDITION', d.reason, 'restart the source node; the move resumes, or aborts after its retries')
   env.emit({type: 'info', message: `move ${move.id}: source ${move.from} is down; ${step === 'copying' ? 'copying from' : 'verifying against'} ${d.sources.join(', ')}`, at: new Date(env.now()).toISOString()})
   return d.sources
-}
-
-function safeJson(s: string): unknown {
-  try {
-    return JSON.parse(s)
-  } catch {
-    return undefined
-  }
 }

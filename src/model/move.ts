@@ -160,6 +160,13 @@ export const MoveSchema = z.object({
   cutoverAt: z.string().nullable(),
   /** copyStartedAt (ms) bounds verification: records newer than it reached both sides by dual writes. */
   copyStartedAt: z.number().nullable(),
+  /**
+   * writeQuorumFloor is the smallest write quorum a router registered while the move ran (as
+   * sampled at its barriers and while it copied) may have acknowledged a write with; the copy's
+   * and the verification's fallback from a down source counts it beside the routers registered
+   * then (src/executor/writeQuorumFloor.ts). Absent until first sampled.
+   */
+  writeQuorumFloor: z.number().int().min(1).optional(),
 })
 
 /** Move is a validated move record. */
