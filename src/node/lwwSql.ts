@@ -75,11 +75,18 @@ export interface Committed<T> {
 export const DB_FILE = 'shardctl-node.sqlite'
 
 /**
+ * BUSY_TIMEOUT_MS is how long a connection waits for a lock another connection holds before
+ * its statement fails with SQLITE_BUSY (see openConnection).
+ */
+export const BUSY_TIMEOUT_MS = 5000
+
+/**
  * openConnection opens a connection to the node's database with the pragmas both the
  * reader (main thread) and the writer (worker thread) use. `synchronous` only matters
- * for the writer: it is the connection whose commits fsync.
+ * for the writer: it is the connection whose commits fsync. `busyTimeoutMs` replaces
+ * {@link BUSY_TIMEOUT_MS} (tests that hold the write lock on purpose).
  */
-export function openConnection(file: string, synchronous: 'FULL' | 'NORMAL', pageSize: number): Database.Database {
+export function openConnection(file: string, synchronous: 'FULL' | 'NORMAL', pageSize: number, busyTimeoutMs = BUSY_TIMEOUT_MS): Database.Database {
   const db = new Database(file)
   try {
     db.pragma(`page_size = ${pageSize}`) // effective on a new file only
@@ -96,7 +103,7 @@ export function openConnection(file: string, synchronous: 'FULL' | 'NORMAL', pag
     db.pragma('temp_store = MEMORY')
     // Only the writer thread writes; the reader never waits for a lock (WAL readers do not
     // block), but a checkpoint or schema read may briefly; never fail on SQLITE_BUSY for that.
-    db.pragma('busy_timeout = 5000')
+    db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`)
     return db
   } catch (err) {
     db.close()

@@ -110,6 +110,12 @@ export interface StorageEngineOptions {
    * a thread per engine costs more than the test).
    */
   writerThread?: boolean
+  /**
+   * writerBusyTimeoutMs: how long a write waits for the database's write lock while another
+   * connection (a backup tool, an operator's sqlite3) holds it before it fails; default 5 s
+   * (BUSY_TIMEOUT_MS). Tests that hold the lock on purpose set it short.
+   */
+  writerBusyTimeoutMs?: number
 }
 
 export type {ScanPage} from './copyPageReader.js'
@@ -315,6 +321,7 @@ export class StorageEngine {
       file,
       synchronous: opts.synchronous ?? 'FULL',
       pageSize: PAGE_SIZE,
+      busyTimeoutMs: opts.writerBusyTimeoutMs,
       // With a copy reader thread to checkpoint in the background, the writer's own autocheckpoint is only a backstop.
       autocheckpointPages: threads ? Math.ceil(WRITER_AUTOCHECKPOINT_BYTES / PAGE_SIZE) : undefined,
       maxTxnBytes: opts.maxTxnBytes ?? 8 * 1024 * 1024,

@@ -119,7 +119,7 @@ export class StorageWriter {
   private readonly exited: Promise<void>
 
   constructor(private readonly opts: StorageWriterOptions) {
-    const data: WriterData = {file: opts.file, synchronous: opts.synchronous, pageSize: opts.pageSize, autocheckpointPages: opts.autocheckpointPages}
+    const data: WriterData = {file: opts.file, synchronous: opts.synchronous, pageSize: opts.pageSize, autocheckpointPages: opts.autocheckpointPages, busyTimeoutMs: opts.busyTimeoutMs}
     if (opts.thread === false) {
       const core = openWriterCore(data)
       this.worker = {post: (req) => setImmediate(() => this.answer(core(req))), ref: () => {}, unref: () => {}, terminate: async () => {}}

@@ -14,7 +14,7 @@ export type WriterCore = (req: WriterRequest) => WriterReply
  * After a `close` request the connection is closed.
  */
 export function openWriterCore(data: WriterData): WriterCore {
-  const db = openConnection(data.file, data.synchronous, data.pageSize)
+  const db = openConnection(data.file, data.synchronous, data.pageSize, data.busyTimeoutMs)
   if (data.autocheckpointPages !== undefined) db.pragma(`wal_autocheckpoint = ${Math.max(1, Math.floor(data.autocheckpointPages))}`)
   const cells = new DigestCells()
   cells.load(db.prepare<[], {f: number; xhi: number; xlo: number; n: number; bytes: number}>('SELECT f, xhi, xlo, n, bytes FROM fine').all())

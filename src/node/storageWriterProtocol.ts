@@ -12,6 +12,11 @@ export interface WriterData {
    * to a backstop (see StorageEngine), so its commits rarely wait on a checkpoint.
    */
   autocheckpointPages?: number
+  /**
+   * busyTimeoutMs is how long the writer connection waits for a write lock another
+   * connection holds before the transaction fails (default BUSY_TIMEOUT_MS, 5 s).
+   */
+  busyTimeoutMs?: number
 }
 
 /** WriterOp is one request to the writer thread, without its id (see LwwWriter for each operation's contract). */

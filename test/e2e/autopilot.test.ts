@@ -7,6 +7,7 @@ import {readSnapshot} from '../../src/cluster/snapshotService.js'
 import {parseLockHolder} from '../../src/etcd/leaseLock.js'
 import {type Move, MoveSchema} from '../../src/model/move.js'
 import {NodeSchema} from '../../src/model/node.js'
+import {readPlanFile} from '../../src/plans/planFiles.js'
 import {planRebalance} from '../../src/planner/planRebalance.js'
 import {assertDistFresh, type CliChild, spawnCli} from '../support/cliChild.js'
 import {expireDeadExecutorLock} from '../support/deadExecutorLock.js'
@@ -26,8 +27,7 @@ import {DataPlane, keyFor, kv, waitFor} from '../integration/router/dataPlane.js
 const WRITES_ONLY = {weights: {reads: 0, writes: 1, bytes: 0}}
 /**
  * COOL_DOWN_S is the rebalancing autopilot's --cool-down: long enough that the 15 checks watched
- * after its rebalance fall inside it (about 20 s from the decision at load 25 on 2 cores), short
- * enough that the heal's own cool-down is not most of the test.
+ * after its rebalance fall inside it (about 20 s from the decision at load 25 on 2 cores).
  */
 const COOL_DOWN_S = 45
 
@@ -131,6 +131,13 @@ describe('autopilot on real processes', () => {
 
   it('rebalances a skewed write load once, then settles: no second plan within the cool-down', async () => {
     await Promise.all(pilots.map((p) => p.kill()))
+    // The heal's moves are pinned by the cool-down too, so the skew must not meet them: a3 would
+    // plan around them and might rebalance again once they expire. Instead of waiting COOL_DOWN_S
+    // for them, an autopilot with a 1 s cool-down leads first (it never rebalances: 50x) and drops
+    // the heal's entries from the recorded history, as any leader drops moves older than its cool-down.
+    const stateOf = async () => (await dp.ctx.store.getTyped(autopilotKeys(dp.ctx.keys.prefix).state, AutopilotStateSchema))!.value
+    expect(Object.keys((await stateOf()).history.movedAt).length).toBeGreaterThan(0)
+    const sweeper = pilot('sweep', ['--dead-after', '5s', '--rebalance-above', '50', '--cool-down', '1s'])
     // Four hot shards that all hold a replica on the busiest node: that node carries 4/3 of the mean.
     const shards = await dp.shards()
     const count = new Map<string, number>()
@@ -157,11 +164,14 @@ describe('autopilot on real processes', () => {
     // Wait until the hot load dominates the nodes' decaying rates (EWMA, 10 s).
     await waitFor(async () => ((await imbalance()) > 1.28 ? true : undefined), 'the skew to show in the load stats', 60_000)
 
-    // The heal's moves cool down too (COOL_DOWN_S below): let them expire so the skew is the only story.
-    // a3 takes over the recorded history, so the shards it pins are exactly those in history.movedAt.
-    const movedAt = Object.values((await dp.ctx.store.getTyped(autopilotKeys(dp.ctx.keys.prefix).state, AutopilotStateSchema))!.value.history.movedAt)
-    const healedAt = Math.max(0, ...movedAt)
-    await waitFor(async () => (Date.now() - healedAt > (COOL_DOWN_S + 1) * 1000 ? true : undefined), 'the heal cool-down to pass', 90_000)
+    // a3 takes over the recorded history, so the shards it pins are exactly those in history.movedAt:
+    // none once the sweeper has led one check. It stops on SIGTERM and releases the lock for a3.
+    await waitFor(async () => {
+      const state = await stateOf()
+      return state.leader === 'autopilot sweep' && state.updatedAt !== state.leaderSince && Object.keys(state.history.movedAt).length === 0 ? true : undefined
+    }, 'the 1 s cool-down to drop the heal\'s pins', 60_000)
+    sweeper.signal('SIGTERM')
+    expect(await sweeper.exited).toBe(0)
     const since = new Date().toISOString()
     const newer = async () => (await decisions()).filter((d) => d.at > since)
     pilot('a3', ['--dead-after', '5s', '--rebalance-above', '1.25', '--for', '4s', '--cool-down', `${COOL_DOWN_S}s`, '--weights', 'reads=0,writes=1,bytes=0'])
@@ -172,14 +182,19 @@ describe('autopilot on real processes', () => {
     expect(first.plan).not.toBeNull()
     expect(existsSync(join(plansDir, `${first.plan}.json`))).toBe(true)
     // Watch it settle: bounded by a count of checks (the autopilot checks every second), not by a clock assertion.
+    // Each check keeps the rebalanced shards pinned while its own time is within the cool-down of
+    // the decision (times as a3 recorded them: movedAt is the decision's, updatedAt the check's).
+    const rebalanced = [...new Set(readPlanFile(join(plansDir, `${first.plan}.json`)).actions.map((a) => String(a.shard)))].sort()
+    const pinnedUntil = Date.parse(first.at) + COOL_DOWN_S * 1000
     const checksToWatch = 15
     let seen = 0
     let lastAt = ''
     while (seen < checksToWatch) {
       await new Promise((r) => setTimeout(r, 1000))
-      const state = (await dp.ctx.store.getTyped(autopilotKeys(dp.ctx.keys.prefix).state, AutopilotStateSchema))!.value
+      const state = await stateOf()
       if (state.updatedAt !== lastAt) seen++
       lastAt = state.updatedAt
+      expect(Object.keys(state.history.movedAt).sort(), state.updatedAt).toEqual(Date.parse(state.updatedAt) < pinnedUntil ? rebalanced : [])
     }
     stop.abort()
     await skew

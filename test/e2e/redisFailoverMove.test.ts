@@ -12,7 +12,7 @@ import {isLiveMaster, parseClusterNodes, shortNodeId} from '../../src/redis/clus
 import {withRedisNode} from '../../src/redis/redisConnection.js'
 import {slotsOfRange} from '../../src/redis/slotMap.js'
 import {type CliChild, spawnCli} from '../support/cliChild.js'
-import {redisAvailable, type RedisMaster, tagsInSlots} from '../support/redisCluster.js'
+import {FAST_FAILURE_DETECTION, redisAvailable, type RedisMaster, tagsInSlots} from '../support/redisCluster.js'
 import {useRedisCluster} from '../support/redisTestFile.js'
 import {EXIT_CODES} from '../../src/errors/codes.js'
 import {runCli} from '../support/runCli.js'
@@ -39,7 +39,7 @@ import {runCli} from '../support/runCli.js'
  */
 
 const available = await redisAvailable()
-const file = useRedisCluster('redis-failover-move', available)
+const file = useRedisCluster('redis-failover-move', available, {serverArgs: FAST_FAILURE_DETECTION})
 let cwd: string
 beforeAll(() => {
   cwd = mkdtempSync(join(tmpdir(), 'shardctl-redis-fo-'))

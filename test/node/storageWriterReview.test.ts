@@ -158,7 +158,8 @@ describe('storage writer thread (review)', {timeout: 60_000}, () => {
   })
 
   it('given another connection holds the write lock, when writes are queued, then they reject (nothing acknowledged, nothing visible), the queue is not wedged, and writes after the release commit', async () => {
-    const {engine, dir} = open({synchronous: 'NORMAL'})
+    // A short busy timeout: each write gives up after 200 ms instead of the default 5 s (the next test checks both).
+    const {engine, dir} = open({synchronous: 'NORMAL', writerBusyTimeoutMs: 200})
     await engine.apply([rec('base', v(1), 'b')])
     const blocker = new Database(join(dir, DB_FILE))
     blocker.prepare('BEGIN IMMEDIATE').run()
@@ -182,16 +183,28 @@ describe('storage writer thread (review)', {timeout: 60_000}, () => {
   // any other connection holds the write lock (a backup tool, an operator's sqlite3, a
   // leftover engine). Safe (the writes are rejected, not acknowledged) but needlessly
   // fails writes. Fixed: inTransaction begins IMMEDIATE (db.transaction(fn).immediate()).
-  it('given another connection holds the write lock briefly, when a write is queued, then it waits (busy_timeout) and commits instead of failing at once', async () => {
+  // The same hold also meets an engine opened with a short writerBusyTimeoutMs: that one's write
+  // must fail while the default engine's write, queued 500 ms earlier, still waits. Had the
+  // option not reached the writer thread, both would wait the default 5 s and the earlier one
+  // would fail first (no clock is asserted: only which of the two gives up first).
+  it('given another connection holds the write lock briefly, when a write is queued, then it waits (busy_timeout) and commits instead of failing at once, while an engine with a short writerBusyTimeoutMs gives up first', async () => {
     const {engine, dir} = open({synchronous: 'NORMAL'})
+    const {engine: quick, dir: quickDir} = open({synchronous: 'NORMAL', writerBusyTimeoutMs: 100})
     await engine.apply([rec('base', v(1), 'b')])
+    await quick.apply([rec('base', v(1), 'b')])
     const blocker = new Database(join(dir, DB_FILE))
+    const quickBlocker = new Database(join(quickDir, DB_FILE))
     blocker.prepare('BEGIN IMMEDIATE').run()
+    quickBlocker.prepare('BEGIN IMMEDIATE').run()
     const write = settle(engine.apply([rec('waits', v(2), 'x')]), 20_000)
     await new Promise((r) => setTimeout(r, 500))
+    expect(await settle(quick.apply([rec('gives-up', v(2), 'x')]), 20_000)).toBe('rejected')
     blocker.prepare('ROLLBACK').run()
     blocker.close()
+    quickBlocker.prepare('ROLLBACK').run()
+    quickBlocker.close()
     expect(await write).toBe('resolved')
+    expect(quick.get(Buffer.from('gives-up'))).toBeUndefined()
   })
 
   // Low severity (050b3d2): a transaction is visible to the main thread's reads as soon as

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import {fixOpenSlots} from '../../../src/redis/fixOpenSlots.js'
-import {openSlotMarks, redisAvailable, servedSlots} from '../../support/redisCluster.js'
+import {FAST_FAILURE_DETECTION, openSlotMarks, redisAvailable, servedSlots} from '../../support/redisCluster.js'
 import {useRedisCluster} from '../../support/redisTestFile.js'
 import {countAt, failoverSeenBy, nodesSeenBy, openSlotByHand, poll, replicaOf, slotServedBy, writeTagged} from '../../support/redisFailover.js'
 
@@ -21,7 +21,7 @@ import {countAt, failoverSeenBy, nodesSeenBy, openSlotByHand, poll, replicaOf, s
  */
 
 const available = await redisAvailable()
-const file = useRedisCluster('redis-failover-fix', available)
+const file = useRedisCluster('redis-failover-fix', available, {serverArgs: FAST_FAILURE_DETECTION})
 
 interface Server {
   address: string

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import {fixOpenSlots} from '../../../src/redis/fixOpenSlots.js'
-import {redisAvailable} from '../../support/redisCluster.js'
+import {FAST_FAILURE_DETECTION, redisAvailable} from '../../support/redisCluster.js'
 import {useRedisCluster} from '../../support/redisTestFile.js'
 import {countAt, nodesSeenBy, openSlotByHand, poll, slotServedBy} from '../../support/redisFailover.js'
 import {withRedisNode} from '../../../src/redis/redisConnection.js'
@@ -17,7 +17,7 @@ import {withRedisNode} from '../../../src/redis/redisConnection.js'
  */
 
 const available = await redisAvailable()
-const file = useRedisCluster('redis-fix-source-rmw', available)
+const file = useRedisCluster('redis-fix-source-rmw', available, {serverArgs: FAST_FAILURE_DETECTION})
 
 
 

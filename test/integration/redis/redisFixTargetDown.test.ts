@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import {fixOpenSlots} from '../../../src/redis/fixOpenSlots.js'
-import {redisAvailable} from '../../support/redisCluster.js'
+import {FAST_FAILURE_DETECTION, redisAvailable} from '../../support/redisCluster.js'
 import {useRedisCluster} from '../../support/redisTestFile.js'
 import {nodesSeenBy, openSlotByHand, poll, slotServedBy, writeTagged} from '../../support/redisFailover.js'
 
@@ -17,7 +17,7 @@ import {nodesSeenBy, openSlotByHand, poll, slotServedBy, writeTagged} from '../.
  */
 
 const available = await redisAvailable()
-const file = useRedisCluster('redis-fix-target-down', available, {masters: 3, replicasPerMaster: 0})
+const file = useRedisCluster('redis-fix-target-down', available, {masters: 3, replicasPerMaster: 0, serverArgs: FAST_FAILURE_DETECTION})
 
 
 

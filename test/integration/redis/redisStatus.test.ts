@@ -7,7 +7,7 @@ import {shortNodeId} from '../../../src/redis/clusterNodes.js'
 import {fixOpenSlots} from '../../../src/redis/fixOpenSlots.js'
 import {initRedisCluster} from '../../../src/redis/initRedisCluster.js'
 import {type RedisTrouble} from '../../../src/redis/redisTrouble.js'
-import {redisAvailable, servedSlots} from '../../support/redisCluster.js'
+import {FAST_FAILURE_DETECTION, redisAvailable, servedSlots} from '../../support/redisCluster.js'
 import {failoverSeenBy, nodesSeenBy, openSlotByHand, poll, slotServedBy, writeTagged} from '../../support/redisFailover.js'
 import {useRedisCluster} from '../../support/redisTestFile.js'
 import {runCli} from '../../support/runCli.js'
@@ -23,7 +23,7 @@ import {runCli} from '../../support/runCli.js'
  */
 
 const available = await redisAvailable()
-const file = useRedisCluster('redis-status', available, {slotsPerShard: 128})
+const file = useRedisCluster('redis-status', available, {slotsPerShard: 128, serverArgs: FAST_FAILURE_DETECTION})
 let cwd: string
 beforeAll(() => {
   cwd = mkdtempSync(join(tmpdir(), 'shardctl-redis-status-'))
