@@ -3,7 +3,7 @@ import {UserError} from '../errors/errors.js'
 import {type StoredValue} from '../etcd/etcdStore.js'
 import {lastSegment} from '../etcd/keys.js'
 import {type Shard} from '../model/shard.js'
-import {RouterRecordSchema} from '../router/routerRegistration.js'
+import {parseRouterRecord} from '../router/routerRegistration.js'
 import {isNodeRequestError} from '../node/nodeRequestError.js'
 import {type ExecutorEnv} from './executorEnv.js'
 
@@ -75,17 +75,9 @@ export function routersBehind(items: readonly Pick<StoredValue, 'key' | 'value' 
   const out: string[] = []
   for (const kv of items) {
     if (kv.lease === '0' || kv.lease === '') continue
-    const parsed = RouterRecordSchema.safeParse(safeJson(kv.value))
-    if (!parsed.success) out.push(`${lastSegment(kv.key)} (unreadable entry)`)
-    else if (BigInt(parsed.data.mapRevision) < mapRevision) out.push(lastSegment(kv.key))
+    const r = parseRouterRecord(kv.value)
+    if (!r) out.push(`${lastSegment(kv.key)} (unreadable entry)`)
+    else if (BigInt(r.mapRevision) < mapRevision) out.push(lastSegment(kv.key))
   }
   return out
-}
-
-function safeJson(s: string): unknown {
-  try {
-    return JSON.parse(s)
-  } catch {
-    return undefined
-  }
 }

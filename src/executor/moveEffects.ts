@@ -6,7 +6,7 @@ import {isNodeRequestError} from '../node/nodeRequestError.js'
 import {awaitBarrier} from './barrier.js'
 import {type ExecutorEnv} from './executorEnv.js'
 import {liveCopySources} from './liveCopySources.js'
-import {type FencedMove, getMove, readShard} from './moveStore.js'
+import {type FencedMove, getMove} from './moveStore.js'
 import {syncReplicas} from './replicaSync.js'
 import {MoveFailure} from './retryPolicy.js'
 
@@ -49,13 +49,6 @@ export function nodeMoveEffects(env: ExecutorEnv, copy: MoveEffects['copy']): Mo
   }
 }
 
-/** mustReadShard reads the move's shard; a shard that is gone aborts the move (MoveFailure). */
-export async function mustReadShard(env: ExecutorEnv, id: number) {
-  const s = await readShard(env.ctx, id)
-  if (!s) throw new MoveFailure(`shard ${id} disappeared`)
-  return s
-}
-
 /**
  * withNodeRetry runs `fn` against a node, retrying while it is unreachable or not serving
  * for up to `retryMs`; then `onGiveUp` decides (fail the move or fall back).
@@ -73,15 +66,14 @@ export async function withNodeRetry<T>(env: ExecutorEnv, fn: () => Promise<T>, o
   }
 }
 
-/** nodeRetryFor is how long the move tolerates an unreachable node: short at rf 1 (writes wait on both copies), longer otherwise. */
-export async function nodeRetryFor(env: ExecutorEnv, move: Move): Promise<number> {
-  const shard = await mustReadShard(env, move.shard)
-  return readReplicas(shard.value).length <= 1 ? env.options.nodeRetryMs : env.options.nodeRetryReplicatedMs
+/** nodeRetryMs is how long a move tolerates an unreachable node of `shard`: short at rf 1 (once the destination counts, writes wait on both copies), longer otherwise. */
+export function nodeRetryMs(options: ExecutorEnv['options'], shard: Shard): number {
+  return readReplicas(shard).length <= 1 ? options.nodeRetryMs : options.nodeRetryReplicatedMs
 }
 
 async function verify(env: ExecutorEnv, move: Move, shard: Shard): Promise<void> {
   const dst = await env.client(move.to)
-  const retryMs = readReplicas(shard).length <= 1 ? env.options.nodeRetryMs : env.options.nodeRetryReplicatedMs
+  const retryMs = nodeRetryMs(env.options, shard)
   // The same replicas a copy may read from: never none, never fewer than a write quorum
   // could have left out (see liveCopySources), since verification carries over what the
   // learning destination missed.

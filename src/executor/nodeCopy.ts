@@ -1,6 +1,5 @@
 import {errorMessage, UserError} from '../errors/errors.js'
 import {type Move} from '../model/move.js'
-import {readReplicas} from '../model/shard.js'
 import {frameBytesFor} from '../node/copyFrames.js'
 import {isNodeRequestError} from '../node/nodeRequestError.js'
 import {type PullStatusResponse} from '../node/protocol.js'
@@ -8,6 +7,7 @@ import {CopyMeter, stallThreshold, throttleShare} from './copyProgress.js'
 import {expectedCopyBytes} from './copyTarget.js'
 import {type ExecutorEnv} from './executorEnv.js'
 import {liveCopySources} from './liveCopySources.js'
+import {nodeRetryMs} from './moveEffects.js'
 import {commitMoveTransition, type FencedMove, readShard} from './moveStore.js'
 import {MoveFailure} from './retryPolicy.js'
 import {floorPatch} from './writeQuorumFloor.js'
@@ -49,10 +49,10 @@ export class CopyGaveUp extends MoveFailure {
 export async function copyShard(env: ExecutorEnv, m: FencedMove): Promise<FencedMove> {
   const move = m.value
   const dst = await env.client(move.to)
-  const retryMs = await nodeRetryFor(env, move)
-  let sources = await liveCopySources(env, move, 'copying')
   const shard = await readShard(env.ctx, move.shard)
   if (!shard) throw new CopyGaveUp(`shard ${move.shard} disappeared`)
+  const retryMs = nodeRetryMs(env.options, shard.value)
+  let sources = await liveCopySources(env, move, 'copying')
   let lastFloorSample = -Infinity
   // Two meters over one copy: the stream's bytes (what the throttles spend: stall verdict,
   // `top`'s COPY line, the auto throttle) and the key and value bytes (the progress's unit:
@@ -207,12 +207,5 @@ async function pushNodeRates(env: ExecutorEnv, sources: readonly string[], desti
       if (node === destination || !isNodeRequestError(err) || !err.retriable) throw err
     }
   }
-}
-
-/** nodeRetryFor is how long the move tolerates an unreachable node: short at rf 1 (writes wait on both copies), longer otherwise. */
-async function nodeRetryFor(env: ExecutorEnv, move: Move): Promise<number> {
-  const shard = await readShard(env.ctx, move.shard)
-  if (!shard) throw new CopyGaveUp(`shard ${move.shard} disappeared`)
-  return readReplicas(shard.value).length <= 1 ? env.options.nodeRetryMs : env.options.nodeRetryReplicatedMs
 }
 

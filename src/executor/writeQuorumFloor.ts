@@ -1,6 +1,6 @@
 import {type Move} from '../model/move.js'
 import {readReplicas, type Shard} from '../model/shard.js'
-import {RouterRecordSchema} from '../router/routerRegistration.js'
+import {parseRouterRecord} from '../router/routerRegistration.js'
 import {effectiveWriteQuorum} from './copySources.js'
 import {type ExecutorEnv} from './executorEnv.js'
 
@@ -11,10 +11,7 @@ import {type ExecutorEnv} from './executorEnv.js'
  */
 export async function routerWrites(env: Pick<ExecutorEnv, 'ctx'>): Promise<(number | null | undefined)[]> {
   const {items} = await env.ctx.store.list(env.ctx.keys.routersPrefix)
-  return items.map((kv) => {
-    const r = RouterRecordSchema.safeParse(safeJson(kv.value))
-    return r.success ? r.data.w : undefined
-  })
+  return items.map((kv) => parseRouterRecord(kv.value)?.w)
 }
 
 /**
@@ -34,12 +31,4 @@ export async function routerWrites(env: Pick<ExecutorEnv, 'ctx'>): Promise<(numb
 export async function floorPatch(env: Pick<ExecutorEnv, 'ctx'>, move: Move, shard: Shard): Promise<Pick<Move, 'writeQuorumFloor'> | undefined> {
   const w = effectiveWriteQuorum(readReplicas(shard).length, await routerWrites(env))
   return move.writeQuorumFloor !== undefined && move.writeQuorumFloor <= w ? undefined : {writeQuorumFloor: w}
-}
-
-function safeJson(s: string): unknown {
-  try {
-    return JSON.parse(s)
-  } catch {
-    return undefined
-  }
 }

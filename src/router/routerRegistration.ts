@@ -157,17 +157,20 @@ export class RouterRegistration {
   }
 }
 
+/** parseRouterRecord reads one `routers/<id>` value: the registration, or undefined when it is not JSON or not a valid record. */
+export function parseRouterRecord(value: string): RouterRecord | undefined {
+  let json: unknown
+  try {
+    json = JSON.parse(value)
+  } catch {
+    return undefined
+  }
+  const r = RouterRecordSchema.safeParse(json)
+  return r.success ? r.data : undefined
+}
+
 /** listRouters returns the live routers' registrations (invalid entries skipped), in id order. */
 export async function listRouters(ctx: ServiceContext): Promise<RouterRecord[]> {
   const {items} = await ctx.store.list(ctx.keys.routersPrefix)
-  const out: RouterRecord[] = []
-  for (const kv of items) {
-    try {
-      const r = RouterRecordSchema.safeParse(JSON.parse(kv.value))
-      if (r.success) out.push(r.data)
-    } catch {
-      // not JSON: skip
-    }
-  }
-  return out
+  return items.map((kv) => parseRouterRecord(kv.value)).filter((r): r is RouterRecord => r !== undefined)
 }
