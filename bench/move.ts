@@ -11,7 +11,7 @@
  *    do here, which the copy rate row also states its share of;
  *  - one shard of BENCH_SHARD_MIB (default 1536: at least 1 GiB, and enough that the copy back
  *    still has a whole 10 s window at 100 MiB/s after its 20 MiB/s one) of 64 KiB values drained unthrottled from
- *    its node to an empty one: copy rate (copying → verifying), `apply` start to first byte
+ *    its node to an empty one: copy rate (copying → promoting: the copy commits promoting when it ends), `apply` start to first byte
  *    copied; under a steady bounded client load through the router on the same shard, p99
  *    before vs during the copy, the longest gap between successful client operations from
  *    the end of the copy to the end of the move (cutover inside), errors;
@@ -24,7 +24,8 @@
  *    only its ceiling (no window above +5 %) is judged;
  *  - the cleanup of the source's copy after cutover (cleanup → done), for the big shard and
  *    for the 1M-key one;
- *  - verifying a BENCH_VERIFY_KEYS (default 1M) key shard (verifying → cutover of its move);
+ *  - verifying a BENCH_VERIFY_KEYS (default 1M) key shard (promoting → cutover of its move: the
+ *    promotion, its barrier and the verification, what verifying → cutover was before session 29);
  *  - BENCH_SMALL_MOVES (default 100) small moves onto a new node: moves per second.
  *
  * Every load loop is bounded in count and time. Everything started is killed at exit.
@@ -674,12 +675,12 @@ async function bigShard(endpoint: string, tcp: number, disk: number, bare: numbe
     const progress1 = sampleProgress(a.client(dst), big!.id, a.ports[src]!, a.ports[dst]!)
     const applyStart = Date.now()
     await drain(a, src, {}, ev1, false, (phase) => {
-      if (phase === 'copying' || phase === 'verifying' || phase === 'cleanup') scrapes[phase] = scrapeMetrics(metricsUrls)
+      if (phase === 'copying' || phase === 'promoting' || phase === 'cleanup') scrapes[phase] = scrapeMetrics(metricsUrls)
     })
     const moveEnd = Date.now()
     await progress1.stop()
     const copyFrom = phaseAt(ev1, 'copying')
-    const copyTo = phaseAt(ev1, 'verifying')
+    const copyTo = phaseAt(ev1, 'promoting')
     const firstByte = progress1.samples.find((s) => s.bytes > 0)?.t ?? NaN
     console.log(`unthrottled move: ${timeline(ev1, applyStart, [['first byte seen', firstByte]])}`)
     const copied = progress1.samples.at(-1)?.bytes ?? 0
@@ -697,7 +698,7 @@ async function bigShard(endpoint: string, tcp: number, disk: number, bare: numbe
     const pDuring = load.p99(copyFrom, copyTo)
     row('client p99 during copy vs before', `${pDuring.p99.toFixed(1)} ms vs ${pBefore.p99.toFixed(1)} ms (${pDuring.ops} / ${pBefore.ops} ops)`, '<= 2x before', pDuring.p99 <= 2 * pBefore.p99)
     row(beside.measure, beside.result, 'measured (the limit of the row above)', null)
-    const [sBeforeFrom, sBeforeTo, sCopying, sVerifying] = await Promise.all([scrapes.beforeFrom, scrapes.beforeTo, scrapes.copying, scrapes.verifying].map((p) => p ?? Promise.resolve({})))
+    const [sBeforeFrom, sBeforeTo, sCopying, sVerifying] = await Promise.all([scrapes.beforeFrom, scrapes.beforeTo, scrapes.copying, scrapes.promoting].map((p) => p ?? Promise.resolve({})))
     row('p99 bound by stage, before → during copy (router request; router→node; node request; writer commit)', stageP99s(src, dst, [sBeforeFrom ?? {}, sBeforeTo ?? {}], [sCopying ?? {}, sVerifying ?? {}]), 'measured', null)
     row('destination copy commits that waited for the WAL to restart, during the copy', walWaitsDuring([sCopying ?? {}, sVerifying ?? {}]), 'measured', null)
     await sleepFor(1000)
@@ -751,7 +752,7 @@ async function bigShard(endpoint: string, tcp: number, disk: number, bare: numbe
     await progress2.stop()
     const s2 = progress2.samples
     const start2 = s2.find((s) => s.bytes > 0)!.t + 1000 // the first second may carry the bucket's start
-    const end2 = phaseAt(ev2, 'verifying')
+    const end2 = phaseAt(ev2, 'promoting')
     const w20 = windows(s2, start2, setAt)
     const w20sent = windows(s2, start2, setAt, 'sent')
     const within = (xs: number[], r: number) => xs.length > 0 && xs.every((x) => Math.abs(x - r) <= 0.05 * r)
@@ -811,7 +812,7 @@ async function copyWithoutClients(a: BenchCluster, from: string, to: string, lim
   await drain(a, from, {}, events)
   await progress.stop()
   const copyFrom = phaseAt(events, 'copying')
-  const copyTo = phaseAt(events, 'verifying')
+  const copyTo = phaseAt(events, 'promoting')
   const copied = progress.samples.at(-1)?.bytes ?? 0
   const rate = (copied * 1000) / (copyTo - copyFrom)
   const fifths = paceBySegments(progress.samples.filter((x) => x.t >= copyFrom && x.t <= copyTo), 5)
@@ -869,12 +870,12 @@ async function autoThrottled(a: BenchCluster, load: ClientLoad, src: string, dst
   let bound: NodeJS.Timeout | undefined
   await drain(a, src, {adaptive: defaultLatencyThrottle(Math.max(1, Math.round(AUTO_FACTOR * pBefore.p99))), latencyFactor: AUTO_FACTOR}, ev3, false, (phase) => {
     if (phase === 'copying') bound = setTimeout(() => void setThrottle(a.ctx, 1024 * MiB).then(() => (boundAt = Date.now())), AUTO_MAX_MS)
-    if (phase === 'verifying') clearTimeout(bound)
+    if (phase === 'promoting') clearTimeout(bound)
   }).finally(() => clearTimeout(bound))
   await setThrottle(a.ctx, null)
   await progress3.stop()
   const from3 = phaseAt(ev3, 'copying')
-  const to3 = Math.min(phaseAt(ev3, 'verifying'), boundAt ?? Infinity)
+  const to3 = Math.min(phaseAt(ev3, 'promoting'), boundAt ?? Infinity)
   const copied3 = bytesAt(progress3.samples, to3)
   const p3 = load.p99(from3, to3)
   // The target the executor set from its own measurement before the move (its info line says what it rests on).
@@ -933,7 +934,7 @@ const SETTLE_WINDOW_MS = DEFAULT_RECENT_LATENCY.steadySlices * DEFAULT_RECENT_LA
 /** SETTLE_MAX_MS bounds the wait for the clients' p99 to settle before the auto part (BENCH_SETTLE_MAX_S, default 120). */
 const SETTLE_MAX_MS = Number(process.env.BENCH_SETTLE_MAX_S ?? 120) * 1000
 
-/** verifyShard: verifying a VERIFY_KEYS-key shard (its move's verifying → cutover). */
+/** verifyShard: verifying a VERIFY_KEYS-key shard (its move's promoting → cutover: promotion, barrier, verification). */
 async function verifyShard(endpoint: string): Promise<void> {
   {
     const c = await benchCluster(endpoint, 'bench-move-c', ['c1', 'c2'], 1)
@@ -946,8 +947,8 @@ async function verifyShard(endpoint: string): Promise<void> {
     const purge0 = await fetch(srcMetrics).then((r) => r.text()).catch(() => '')
     await drain(c, vs!.replicas[0]!.node, {}, ev3, true)
     const purge1 = await fetch(srcMetrics).then((r) => r.text()).catch(() => '')
-    const verifyMs = phaseAt(ev3, 'cutover') - phaseAt(ev3, 'verifying')
-    const smallCopyMs = phaseAt(ev3, 'verifying') - phaseAt(ev3, 'copying')
+    const verifyMs = phaseAt(ev3, 'cutover') - phaseAt(ev3, 'promoting')
+    const smallCopyMs = phaseAt(ev3, 'promoting') - phaseAt(ev3, 'copying')
     // What of that is the node's: one digest of the moved replica as verify asks for it
     // (from cached cells, so it should not grow with the keys); the rest is etcd round trips.
     const [moved] = await shardsOf(c)

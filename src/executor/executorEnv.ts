@@ -21,10 +21,11 @@ export interface ExecutorOptions {
   verifyRounds: number
   /**
    * nodeRetryMs is how long a node may stay unreachable before the move fails safe, at
-   * rf 1 (where a dead destination blocks writes: both copies must ack, so abort fast).
+   * rf 1 once the destination is promoted (where a dead destination blocks writes: both
+   * copies must ack, so abort fast). See nodeRetryMs in moveEffects.ts.
    */
   nodeRetryMs: number
-  /** nodeRetryReplicatedMs is the same at rf >= 2, where writes go on without the node: ride out a restart. */
+  /** nodeRetryReplicatedMs is the same at rf >= 2, or while the destination learns, where writes go on without the node: ride out a restart. */
   nodeRetryReplicatedMs: number
 }
 

@@ -23,7 +23,7 @@ export interface MoveEffects {
    * (asked now and then while it waits) names a reason to stop waiting.
    */
   barrier(shard: Shard, mapRevision: bigint, nodes: readonly string[], interrupted?: () => Promise<string | undefined>): Promise<void>
-  /** copy copies the move's range to its destination, committing progress and finally `verifying` (or `aborting` on cancel); returns the move as stored. */
+  /** copy copies the move's range to its destination, committing progress and finally `promoting` (or returns early on cancel or stop); returns the move as stored. */
   copy(env: ExecutorEnv, m: FencedMove): Promise<FencedMove>
   /** verify compares digests of the destination and the source (or, when the source is down, the old voters a copy may read from: see liveCopySources) and repairs, bounded rounds. */
   verify(move: Move, shard: Shard): Promise<void>
@@ -66,14 +66,22 @@ export async function withNodeRetry<T>(env: ExecutorEnv, fn: () => Promise<T>, o
   }
 }
 
-/** nodeRetryMs is how long a move tolerates an unreachable node of `shard`: short at rf 1 (once the destination counts, writes wait on both copies), longer otherwise. */
-export function nodeRetryMs(options: ExecutorEnv['options'], shard: Shard): number {
-  return readReplicas(shard).length <= 1 ? options.nodeRetryMs : options.nodeRetryReplicatedMs
+/**
+ * nodeRetryMs is how long a move to `destination` tolerates an unreachable node of `shard`:
+ * short at rf 1 once the destination's answer counts (joining or later: every write then
+ * waits on both copies, so a dead node blocks writes), the longer replicated window
+ * otherwise. While the destination learns (the whole copy) writes are acknowledged by the
+ * source alone and never wait for it, so a node restart is ridden out as at rf ≥ 2.
+ */
+export function nodeRetryMs(options: ExecutorEnv['options'], shard: Shard, destination: string): number {
+  const role = shard.replicas.find((r) => r.node === destination)?.role
+  const awaited = role !== undefined && role !== 'learning'
+  return readReplicas(shard).length <= 1 && awaited ? options.nodeRetryMs : options.nodeRetryReplicatedMs
 }
 
 async function verify(env: ExecutorEnv, move: Move, shard: Shard): Promise<void> {
   const dst = await env.client(move.to)
-  const retryMs = nodeRetryMs(env.options, shard)
+  const retryMs = nodeRetryMs(env.options, shard, move.to)
   // The same replicas a copy may read from: never none, never fewer than a write quorum
   // could have left out (see liveCopySources), since verification carries over what the
   // learning destination missed.

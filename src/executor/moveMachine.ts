@@ -12,8 +12,8 @@ import {abortable, type Failure, judgeFailure, RETRY_POLICY} from './retryPolicy
  * Shard roles through a move of shard S from `src` to `dst` (old set O, new set N):
  *   joining    E+1: O voters + dst `learning` — writes to O ∪ {dst}, acknowledged on O's quorum alone; reads O
  *   (copying)       unchanged
- *   verifying  E+2: O voters + dst `joining`  — writes to O ∪ {dst} (joint quorum), reads O;
- *                                               barrier, then verification repairs what dst missed
+ *   promoting  E+2: O voters + dst `joining`  — writes to O ∪ {dst} (joint quorum), reads O; barrier on E+2
+ *   (verifying)     unchanged                 — barrier again (cheap), then verification repairs what dst missed
  *   cutover    E+3: N voters + src `outgoing` — writes joint, reads N
  *   release    E+4: N voters + src `leaving`  — writes and reads N only
  *   cleanup    E+5: N voters                  — src's copy dropped
@@ -26,6 +26,13 @@ import {abortable, type Failure, judgeFailure, RETRY_POLICY} from './retryPolicy
  * through the joint quorum, and every write acknowledged before is on the source (or on
  * every other old voter, which stay) — verification, which compares the destination with
  * the source after that barrier, carries over whatever the learner missed.
+ *
+ * Why `promoting` is a phase of its own: `verifying` once meant "joint quorum since joining,
+ * barrier done" (before destinations learned). An executor of that build resuming a record
+ * that says `verifying` verifies and cuts over without the E+2 barrier, so a router still at
+ * E+1 could acknowledge a write on the source alone after verification compared its bucket:
+ * lost at cutover. A record is therefore only ever committed as `verifying` after the E+2
+ * barrier passed, and the promotion runs under a name older builds refuse to parse.
  *
  * Dropping a copy is a step of its own: a transition that names `dropFirst` may only be
  * committed once that node holds nothing in the shard's range, so a move never ends (or a
@@ -84,15 +91,15 @@ export function beginJoining(move: Move, shard: Shard): Transition {
 
 /**
  * promoteDestination makes the learning destination `joining` (epoch +1): from then on its
- * answer counts (joint quorum). The phase stays `verifying`: the barrier on the new epoch and
- * the verification follow. A destination that is already joining (promoted, or a move begun
- * before destinations learned) needs nothing; any other shape aborts.
+ * answer counts (joint quorum). The phase stays `promoting`: the barrier on the new epoch
+ * follows, and only then `verifying`. A destination that is already joining (promoted, or a
+ * move begun before destinations learned) needs nothing; any other shape aborts.
  */
 export function promoteDestination(move: Move, shard: Shard): Transition {
   const dst = roleOf(shard, move.to)
-  if (dst === 'joining' && roleOf(shard, move.from) === 'voter') return {phase: 'verifying'}
+  if (dst === 'joining' && roleOf(shard, move.from) === 'voter') return {phase: 'promoting'}
   if (dst !== 'learning' || roleOf(shard, move.from) !== 'voter') return {phase: 'aborting', reason: `shard ${move.shard} changed under the move (roles ${describe(shard)})`}
-  return {phase: 'verifying', shard: withReplicas(shard, shard.replicas.map((r) => (r.node === move.to ? {node: r.node, role: 'joining' as const} : r)))}
+  return {phase: 'promoting', shard: withReplicas(shard, shard.replicas.map((r) => (r.node === move.to ? {node: r.node, role: 'joining' as const} : r)))}
 }
 
 /** beginCutover makes `to` a voter and `from` outgoing (epoch +1): reads flip to the new set. */
@@ -221,7 +228,7 @@ export interface MoveObservation {
  * {@link MoveObservation.done} (a barrier and a drop are keyed on the shard revision they
  * were run against, so a changed shard runs them again).
  * - `barrier`: every live router at `mapRevision`, every live node of `nodes` at `shard.epoch`;
- * - `copy`: copy the range to the destination (commits its own progress and `verifying`);
+ * - `copy`: copy the range to the destination (commits its own progress and `promoting`);
  * - `verify`: digest-compare the destination with the source (or the old set) and repair;
  * - `drain`: wait for the source's in-flight requests, then the cleanup grace;
  * - `drop`: `node` drops its copy of `shard`'s range (fenced on the shard's epoch);
@@ -344,13 +351,26 @@ export const PHASE_STEPS = {
   },
   joining: (o) => withShard(o, (s) => barrier(o, s, writeReplicas(s.value), () => commitOf({phase: 'copying'}, s, {patch: {copyStartedAt: o.move.copyStartedAt ?? o.now}}))),
   copying: () => ({kind: 'effect', effect: {type: 'copy', key: 'copy'}}),
-  // First the destination's promotion (E+2) and the barrier on it: verification must start
-  // only once every write reaches the destination through the joint quorum, or it could
-  // leave behind a write acknowledged without it (the learner's answer was not awaited).
-  verifying: (o) =>
+  // The destination's promotion (E+2), then the barrier on it; only then `verifying`:
+  // verification must start only once every write reaches the destination through the joint
+  // quorum, or it could leave behind a write acknowledged without it (the learner's answer
+  // was not awaited). A destination already joining (a move begun before learners) only
+  // needs the barrier.
+  promoting: (o) =>
     withShard(o, (s) => {
       const promoted = promoteDestination(o.move, s.value)
-      if (promoted.shard || promoted.phase !== 'verifying') return commitOf(promoted, s)
+      if (promoted.shard || promoted.phase !== 'promoting') return commitOf(promoted, s)
+      return barrier(o, s, writeReplicas(s.value), () => commitOf({phase: 'verifying'}))
+    }),
+  verifying: (o) =>
+    withShard(o, (s) => {
+      // Still learning: a record whose copy committed `verifying` before `promoting` existed
+      // (session 28's build). Back to `promoting`, nothing else changed, so the promotion and
+      // its barrier run before any verification.
+      if (roleOf(s.value, o.move.to) === 'learning') return commitOf({phase: 'promoting'})
+      // The barrier again on the shard as it is: a record promoted by session 28's build (which
+      // promoted within `verifying`) may not have passed it; when it did, every router and
+      // replica is there already and it returns at once.
       return barrier(o, s, writeReplicas(s.value), () => once(o, {type: 'verify', key: 'verify', shard: s.value}, () => commitOf(beginCutover(o.move, s.value), s)))
     }),
   cutover: (o) => withShard(o, (s) => barrier(o, s, writeReplicas(s.value), () => commitOf(beginRelease(o.move, s.value), s))),

@@ -38,7 +38,7 @@ export class CopyGaveUp extends MoveFailure {
  * source (node to node): it asks the destination to pull (POST /pull: sources, epoch, this
  * move's share of the cluster throttle), keeps the nodes' send/receive rates set from
  * `--node-throttle`, polls the destination's progress and writes it to the move record
- * (for `moves show`, `top` and the TUI), and commits `verifying` once the destination
+ * (for `moves show`, `top` and the TUI), and commits `promoting` once the destination
  * reports the copy done. A source that fails is re-chosen under the same rules as before
  * (chooseCopySources: the `w = 1` rule included) and the destination resumes from its
  * durable cursor; a destination that restarted is asked again and resumes the same way.
@@ -51,7 +51,7 @@ export async function copyShard(env: ExecutorEnv, m: FencedMove): Promise<Fenced
   const dst = await env.client(move.to)
   const shard = await readShard(env.ctx, move.shard)
   if (!shard) throw new CopyGaveUp(`shard ${move.shard} disappeared`)
-  const retryMs = nodeRetryMs(env.options, shard.value)
+  const retryMs = nodeRetryMs(env.options, shard.value, move.to)
   let sources = await liveCopySources(env, move, 'copying')
   let lastFloorSample = -Infinity
   // Two meters over one copy: the stream's bytes (what the throttles spend: stall verdict,
@@ -135,7 +135,7 @@ export async function copyShard(env: ExecutorEnv, m: FencedMove): Promise<Fenced
     const event = {type: 'progress', move: move.id, bytes, keys: status.keys, totalBytes: progress.totalBytes, ...(expectedBytes === undefined ? {} : {expectedBytes}), rateBytesPerSec: progress.rateBytesPerSec, dataRateBytesPerSec: progress.dataRateBytesPerSec} as const
     if (finished) {
       env.emit({...event, stalled: false, at: new Date(env.now()).toISOString()})
-      return commitMoveTransition(env.ctx, env.fence, current, {phase: 'verifying', progress})
+      return commitMoveTransition(env.ctx, env.fence, current, {phase: 'promoting', progress})
     }
     if (env.now() - lastSave >= PROGRESS_INTERVAL_MS) {
       // Routers that come and go during the copy: the smallest write quorum one had counts for a fallback from a down source (writeQuorumFloor.ts).

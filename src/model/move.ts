@@ -7,14 +7,20 @@ import {NodeIdSchema, ShardIdSchema} from './ids.js'
  * effects run, so a restarted executor resumes by re-running the side effects of the
  * phase it finds — every one of them is idempotent.
  *
- * pending → checked → joining → copying → verifying → cutover → release → draining →
- * cleanup → done; `aborting` → aborted (before cutover only); `skipped` (stale plan);
+ * pending → checked → joining → copying → promoting → verifying → cutover → release →
+ * draining → cleanup → done; `aborting` → aborted (before cutover only); `skipped` (stale plan);
  * `failed` (an abort that could not complete: needs an operator). A rollback requested
  * after cutover, while the source still has its copy: [rb-joining →] rb-cutover →
  * rolledback (the source is caught up from the destination by digest repair, reads flip
  * back, the destination leaves).
+ *
+ * `promoting` (the destination's promotion from learner to joining and the barrier on that
+ * epoch) is a phase of its own, not a first step of `verifying`, so that an executor build
+ * that predates it refuses the record (its enum does not know the name) instead of reading
+ * `verifying` as "barrier done" and verifying while routers may still acknowledge writes
+ * without the destination. `verifying` is only ever committed once that barrier passed.
  */
-export const MOVE_PHASES = ['pending', 'checked', 'joining', 'copying', 'verifying', 'cutover', 'release', 'draining', 'cleanup', 'done', 'aborting', 'aborted', 'skipped', 'failed', 'rb-joining', 'rb-cutover', 'rolledback'] as const
+export const MOVE_PHASES = ['pending', 'checked', 'joining', 'copying', 'promoting', 'verifying', 'cutover', 'release', 'draining', 'cleanup', 'done', 'aborting', 'aborted', 'skipped', 'failed', 'rb-joining', 'rb-cutover', 'rolledback'] as const
 
 /** MovePhase is one of {@link MOVE_PHASES}. */
 export type MovePhase = (typeof MOVE_PHASES)[number]
@@ -53,7 +59,8 @@ export const PHASE_TABLE = {
   checked: {track: 'forward', terminal: false, outcome: 'running', cutOver: false, cancel: 'accept', rollback: 'refuse-not-cut-over', level: 'info', effect: 're-checks the plan, destination drops leftovers of the range, then joins'},
   joining: {track: 'forward', terminal: false, outcome: 'running', cutOver: false, cancel: 'accept', rollback: 'refuse-not-cut-over', level: 'info', effect: 'barrier on the write set, the destination learning (written, not counted)'},
   copying: {track: 'forward', terminal: false, outcome: 'running', cutOver: false, cancel: 'accept', rollback: 'refuse-not-cut-over', level: 'info', effect: 'copies the range to the destination under the throttles'},
-  verifying: {track: 'forward', terminal: false, outcome: 'running', cutOver: false, cancel: 'accept', rollback: 'refuse-not-cut-over', level: 'info', effect: 'the destination joins the joint quorum (barrier), then digests are compared and differing buckets repaired, bounded rounds'},
+  promoting: {track: 'forward', terminal: false, outcome: 'running', cutOver: false, cancel: 'accept', rollback: 'refuse-not-cut-over', level: 'info', effect: 'the learning destination joins the joint quorum at a new epoch, then the barrier on that epoch'},
+  verifying: {track: 'forward', terminal: false, outcome: 'running', cutOver: false, cancel: 'accept', rollback: 'refuse-not-cut-over', level: 'info', effect: 'barrier on the joint quorum again (cheap), then digests are compared and differing buckets repaired, bounded rounds'},
   cutover: {track: 'forward', terminal: false, outcome: 'running', cutOver: true, cancel: 'refuse-cut-over', rollback: 'accept', level: 'info', effect: 'barrier on the new read set'},
   release: {track: 'forward', terminal: false, outcome: 'running', cutOver: true, cancel: 'refuse-cut-over', rollback: 'accept', level: 'info', effect: 'barrier with the source leaving'},
   draining: {track: 'forward', terminal: false, outcome: 'running', cutOver: true, cancel: 'refuse-cut-over', rollback: 'accept', level: 'info', effect: "waits for the source's in-flight requests, then the cleanup grace"},

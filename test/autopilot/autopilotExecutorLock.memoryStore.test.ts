@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import {listMoves} from '../../src/executor/moveStore.js'
 import {type Txn} from '../../src/store/store.js'
-import {beforeExecutorLockGrant, cleanOneCheckDirs, drainingN3Cluster, expectNothingCounted, fakeEffects, runOneAutopilotCheck, verifyingAfterCopy} from './oneAutopilotCheck.js'
+import {beforeExecutorLockGrant, cleanOneCheckDirs, drainingN3Cluster, expectNothingCounted, fakeEffects, runOneAutopilotCheck, promotingAfterCopy} from './oneAutopilotCheck.js'
 
 /**
  * The two ways the executor lock stops an `apply` of the autopilot, which are not the same:
@@ -68,7 +68,7 @@ describe('autopilot: the executor lock stops its apply', () => {
           await w.store.commit({compares: [], deletes: [w.ctx.keys.executorLock]})
           await w.store.commit({compares: [], puts: [{key: w.ctx.keys.executorLock, value: JSON.stringify({holder: 'shardctl apply --resume', host: 'ops2', pid: 7, acquiredAt: 't'}), lease: other.id}]})
         }
-        return verifyingAfterCopy(env, m)
+        return promotingAfterCopy(env, m)
       },
     })
     const events = await runOneAutopilotCheck(w.ctx, w.clock, {coolDownMs: 3_600_000, limit: 1, effects})
@@ -94,7 +94,7 @@ describe('autopilot: the executor lock stops its apply', () => {
           w.store.expireLease(lock.lease)
           lapsed++
         }
-        return verifyingAfterCopy(env, m)
+        return promotingAfterCopy(env, m)
       },
     })
     const events = await runOneAutopilotCheck(w.ctx, w.clock, {coolDownMs: 3_600_000, limit: 1, effects})

@@ -18,7 +18,7 @@ export const ONE_CHECK_INTERVAL_MS = 60_000
 
 /**
  * runOneAutopilotCheck runs the real runAutopilot on `ctx` for one check, with fake node
- * effects (by default a copy goes straight to verifying, the rest do nothing) and a fake clock read
+ * effects (by default a copy goes straight to promoting, the rest do nothing) and a fake clock read
  * through `clock` (advanced by every sleep). It ends at the first wait of a whole interval
  * (one check, whatever it did) or when the autopilot is deposed, and returns every event.
  * Register {@link cleanOneCheckDirs} once per file for its plans dirs.
@@ -66,17 +66,17 @@ export async function runOneAutopilotCheck(
   return events
 }
 
-/** verifyingAfterCopy is a fake copy's end: the move goes straight to verifying (nothing is copied). */
-export function verifyingAfterCopy(env: ExecutorEnv, m: FencedMove): Promise<FencedMove> {
-  return commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'})
+/** promotingAfterCopy is a fake copy's end: the move goes straight to promoting, as the real copy's end does (nothing is copied). */
+export function promotingAfterCopy(env: ExecutorEnv, m: FencedMove): Promise<FencedMove> {
+  return commitMoveTransition(env.ctx, env.fence, m, {phase: 'promoting'})
 }
 
 /**
  * fakeEffects are node effects that do nothing, but for a copy that goes straight to
- * verifying; `over` replaces some (a test's own copy, doing something under it).
+ * promoting; `over` replaces some (a test's own copy, doing something under it).
  */
 export function fakeEffects(over: Partial<MoveEffects> = {}): MoveEffects {
-  return {barrier: async () => {}, copy: async (env, m) => verifyingAfterCopy(env, m), verify: async () => {}, drain: async () => {}, drop: async () => 0, catchUp: async () => {}, ...over}
+  return {barrier: async () => {}, copy: async (env, m) => promotingAfterCopy(env, m), verify: async () => {}, drain: async () => {}, drop: async () => 0, catchUp: async () => {}, ...over}
 }
 
 /**

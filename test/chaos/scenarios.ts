@@ -239,7 +239,7 @@ export const SCENARIOS: Scenario[] = [
       // rate took over a minute, longer than the kill waits (seen: FAULT MISSED).
       await setThrottle(env.dp.ctx, 16 * 1024)
       try {
-        await killExecutorMidMove(env, await startResume(env, 60_000, ['--chunk-size', '4KiB']), notes, 'kill 2', ['copying', 'verifying', 'cutover', 'release', 'draining'], first)
+        await killExecutorMidMove(env, await startResume(env, 60_000, ['--chunk-size', '4KiB']), notes, 'kill 2', ['copying', 'promoting', 'verifying', 'cutover', 'release', 'draining'], first)
       } finally {
         await setThrottle(env.dp.ctx, null)
       }
@@ -366,9 +366,9 @@ export const SCENARIOS: Scenario[] = [
     name: 'etcd restart during cutover',
     short: false,
     async inject(env) {
-      const m = await env.waitForMove((x) => x.phase === 'verifying' || x.phase === 'cutover' || x.phase === 'release', 90_000)
+      const m = await env.waitForMove((x) => x.phase === 'promoting' || x.phase === 'verifying' || x.phase === 'cutover' || x.phase === 'release', 90_000)
       if (!m) return [missed('no move reached cutover')]
-      const check = await stillRunning(env, m, 'etcd restart', ['verifying', 'cutover', 'release'])
+      const check = await stillRunning(env, m, 'etcd restart', ['promoting', 'verifying', 'cutover', 'release'])
       if (!check.ok) return [check.note]
       await Promise.all([0, 1, 2].map((i) => env.etcd.kill(i, true)))
       await sleep(3000)

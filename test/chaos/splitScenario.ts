@@ -173,7 +173,7 @@ export function splitsUnderMoves(opts: {restart?: boolean} = {}): Scenario {
         const budget = deadline.budget(cap)
         const [nodeGone, routerGone] = await Promise.all([keyGone(env, ctx.keys.alive(frozen), budget), keyGone(env, ctx.keys.router('r1'), budget)])
         lapsed = {node: nodeGone, router: routerGone}
-        copyingWhileFrozen = await env.waitForMove((m) => created.includes(m.shard) && ((m.phase === 'copying' && m.progress.bytes > 0) || ['verifying', 'cutover', 'release'].includes(m.phase)), deadline.budget(cap))
+        copyingWhileFrozen = await env.waitForMove((m) => created.includes(m.shard) && ((m.phase === 'copying' && m.progress.bytes > 0) || ['promoting', 'verifying', 'cutover', 'release'].includes(m.phase)), deadline.budget(cap))
         const seen = (await env.moves().catch(() => [])).map((m) => `${m.shard}:${m.phase}`).join(' ')
         if (!copyingWhileFrozen) throw new FaultMissed(`no move of a created half got past joining while r1 and ${frozen} were frozen (moves: ${seen}; executor: ${env.executors.at(-1)?.stderr().slice(-300)})`)
         notes.push(`SIGSTOP r1 and ${frozen} (a voter of every split shard) before the splits; leases lapsed: node ${nodeGone}, router ${routerGone}; shard ${copyingWhileFrozen.shard} (created by a split) was ${copyingWhileFrozen.phase} ${((Date.now() - stoppedAt) / 1000).toFixed(1)} s in; moves then: ${seen}`)

@@ -121,7 +121,7 @@ describe('another plan\'s move this plan makes too (adopted by its apply)', () =
       ...w.effects,
       copy: async (env, m) => {
         if (m.value.id === 'plan-q-0000' && !m.value.cancelRequested) await requestCancel(env.ctx, m.value.id)
-        return commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'})
+        return commitMoveTransition(env.ctx, env.fence, m, {phase: 'promoting'})
       },
     }
     const p = w.planOf('plan-p', [w.move(w.s, 'n3'), w.move(w.t, 'n2')])
@@ -156,7 +156,7 @@ describe('another plan\'s move this plan makes too (adopted by its apply)', () =
   // Kill the other plan's apply at each phase of the move, apply the plan that makes it too,
   // kill that apply at the next phase, then re-apply it: the move finishes exactly once, the
   // shard ends on n3 alone at four epochs up, and nothing is left unfinished.
-  const PHASES: MovePhase[] = ['checked', 'joining', 'verifying', 'cutover', 'release', 'draining', 'cleanup']
+  const PHASES: MovePhase[] = ['checked', 'joining', 'promoting', 'verifying', 'cutover', 'release', 'draining', 'cleanup']
   for (const [i, phase] of PHASES.entries()) {
     const next = PHASES[i + 1]
     it(`Given plan Q's move of shard s n1 -> n3 was killed in ${phase}, When plan P (making it too) adopts it${next ? `, is killed in ${next} and is applied again` : ''}, Then the move finishes once and the shard is on n3 alone`, async () => {

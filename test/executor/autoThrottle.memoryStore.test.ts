@@ -53,7 +53,7 @@ describe('--throttle auto in executePlan', () => {
           seenByCopy.push(env.throttles.global.currentRate() ?? Infinity)
           await env.sleep(250)
         }
-        return commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying', progress: {...m.value.progress, bytes: 240 * MiB, keys: 240}})
+        return commitMoveTransition(env.ctx, env.fence, m, {phase: 'promoting', progress: {...m.value.progress, bytes: 240 * MiB, keys: 240}})
       },
       verify: async () => {},
       drain: async () => {},
@@ -107,7 +107,7 @@ describe('--throttle auto in executePlan', () => {
             env.emit({type: 'progress', move: m.value.id, bytes: i * MiB, keys: i, totalBytes: 0, rateBytesPerSec: 10 * MiB, dataRateBytesPerSec: 9 * MiB, stalled: false, at: new Date(clock.now).toISOString()})
             await env.sleep(250)
           }
-          return commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying', progress: {...m.value.progress, bytes: 20 * MiB, keys: 20}})
+          return commitMoveTransition(env.ctx, env.fence, m, {phase: 'promoting', progress: {...m.value.progress, bytes: 20 * MiB, keys: 20}})
         },
         verify: async () => {},
         drain: async () => {},

@@ -145,7 +145,7 @@ async function scenario(at: 'joining' | 'cutover' | 'release', laggard: Laggard,
     },
     copy: async (e, m) => {
       trace.push('copy')
-      return commitMoveTransition(e.ctx, e.fence, m, {phase: 'verifying', progress: {...m.value.progress, bytes: 1024, keys: 8}})
+      return commitMoveTransition(e.ctx, e.fence, m, {phase: 'promoting', progress: {...m.value.progress, bytes: 1024, keys: 8}})
     },
     verify: async () => void trace.push('verify'),
     drain: async () => void trace.push('drain'),

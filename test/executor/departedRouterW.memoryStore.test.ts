@@ -110,7 +110,7 @@ describe('verification with the source down, after a --w 1 router that wrote dur
         routers.delete('r-w1')
         await store.revokeLease(routerLeases.get('r-w1')!)
         await store.delete(ctx.keys.alive(from))
-        return commitMoveTransition(e.ctx, e.fence, m, {phase: 'verifying'})
+        return commitMoveTransition(e.ctx, e.fence, m, {phase: 'promoting'})
       },
     }
     await runMove(env, await getMove(ctx, move.id))

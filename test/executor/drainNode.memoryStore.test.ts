@@ -51,7 +51,7 @@ describe('drainNode when replicas are left on the node', () => {
         await requestCancel(env.ctx, m.value.id)
         return getMove(env.ctx, m.value.id)
       }
-      return commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'})
+      return commitMoveTransition(env.ctx, env.fence, m, {phase: 'promoting'})
     })
     const drained = await drainNode(ctx, node, DRAIN_INPUT, {...clock, emit: () => {}, effects}, new AbortController().signal)
 
@@ -72,7 +72,7 @@ describe('executePlan of a plan applied already', () => {
     let copies = 0
     const effects = effectsCopying(async (env, m) => {
       copies++
-      return commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'})
+      return commitMoveTransition(env.ctx, env.fence, m, {phase: 'promoting'})
     })
     const deps = (events: ExecutorEvent[]) => ({...clock, emit: (e: ExecutorEvent) => events.push(e), effects})
     const first = await drainNode(ctx, node, DRAIN_INPUT, deps([]), new AbortController().signal)
@@ -107,7 +107,7 @@ describe('node drain rerun after an interrupted drain', () => {
         stop.abort()
         return m
       }
-      return commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'})
+      return commitMoveTransition(env.ctx, env.fence, m, {phase: 'promoting'})
     })
     const first = await drainNode(ctx, node, DRAIN_INPUT, {...clock, emit: () => {}, effects}, stop.signal)
     expect(first.remaining).toBeGreaterThan(0)
@@ -150,7 +150,7 @@ describe('drainNode stopped before anything started', () => {
     const {ctx, clock} = await twoNodeCluster()
     const node = (await listShards(ctx)).shards[0]!.value.replicas[0]!.node
     const ctrlC = new AbortController()
-    const effects = effectsCopying(async (env, m) => commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'}))
+    const effects = effectsCopying(async (env, m) => commitMoveTransition(env.ctx, env.fence, m, {phase: 'promoting'}))
     const drained = await drainNode(ctx, node, {...DRAIN_INPUT, confirm: async () => (ctrlC.abort(), true)}, {...clock, emit: () => {}, effects}, ctrlC.signal)
     expect(drained.result?.stopped).toBe(true)
     expect(await listMoves(ctx)).toEqual([])

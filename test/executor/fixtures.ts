@@ -36,10 +36,10 @@ export function moveOf(over: Partial<Move> & Pick<Move, 'shard' | 'from' | 'to'>
 
 /**
  * copyOnlyEffects: move effects that touch no node. The copy only records the move's step to
- * `verifying` (on the memory store or real etcd), so a run exercises the executor's records,
+ * `promoting`, as the real copy's end does (on the memory store or real etcd), so a run exercises the executor's records,
  * fencing, lock and map transitions alone.
  */
-export const copyOnlyEffects: MoveEffects = {barrier: async () => {}, copy: async (env, m) => commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'}), verify: async () => {}, drain: async () => {}, drop: async () => 0, catchUp: async () => {}}
+export const copyOnlyEffects: MoveEffects = {barrier: async () => {}, copy: async (env, m) => commitMoveTransition(env.ctx, env.fence, m, {phase: 'promoting'}), verify: async () => {}, drain: async () => {}, drop: async () => 0, catchUp: async () => {}}
 
 /** markNodesAlive writes an alive key for each node (no process behind it), as the executor's preflight asks of a move's nodes. */
 export async function markNodesAlive(ctx: ServiceContext, ids: readonly string[]): Promise<void> {

@@ -23,7 +23,7 @@ function happySnapshots(): Map<MovePhase, World> {
   return out
 }
 
-const FORWARD: MovePhase[] = ['pending', 'checked', 'joining', 'copying', 'verifying', 'cutover', 'release', 'draining', 'cleanup']
+const FORWARD: MovePhase[] = ['pending', 'checked', 'joining', 'copying', 'promoting', 'verifying', 'cutover', 'release', 'draining', 'cleanup']
 
 describe('the move machine, driven through its pure decision function', () => {
   it('has a step for every phase and a table row for every phase', () => {
@@ -34,8 +34,9 @@ describe('the move machine, driven through its pure decision function', () => {
   it('walks a move from pending to done: destination emptied, barriers on each new epoch, copy, verify, drain, source dropped', () => {
     const w = start()
     runWorld(w)
-    expect(w.phases).toEqual(['pending', 'checked', 'joining', 'copying', 'verifying', 'cutover', 'release', 'draining', 'cleanup', 'done'])
-    expect(w.effects).toEqual(['drop:d', 'barrier', 'copy', 'barrier', 'verify', 'barrier', 'barrier', 'drain', 'drop:a'])
+    expect(w.phases).toEqual(['pending', 'checked', 'joining', 'copying', 'promoting', 'verifying', 'cutover', 'release', 'draining', 'cleanup', 'done'])
+    // The promotion's barrier (promoting), then the same barrier again before the verification (verifying: cheap, every router is there).
+    expect(w.effects).toEqual(['drop:d', 'barrier', 'copy', 'barrier', 'barrier', 'verify', 'barrier', 'barrier', 'drain', 'drop:a'])
     expect(voters(w.shard)).toEqual(MOVED)
     expect(w.shard!.epoch).toBe(5 + 5)
     expect(w.move.attempts).toBe(0)
@@ -54,6 +55,7 @@ describe('the move machine, driven through its pure decision function', () => {
       ['a', 'b', 'c', 'd'],
       ['a', 'b', 'c', 'd'],
       ['a', 'b', 'c', 'd'],
+      ['a', 'b', 'c', 'd'],
     ])
   })
 
@@ -61,11 +63,25 @@ describe('the move machine, driven through its pure decision function', () => {
     const w = start()
     const seen: string[] = []
     runWorld(w, (d, world) => {
-      if (d.kind === 'effect' && d.effect.type === 'barrier') seen.push(`barrier@${d.effect.shard.epoch}:${d.effect.shard.replicas.find((r) => r.node === 'd')?.role}`)
-      if (d.kind === 'effect' && d.effect.type === 'verify') seen.push(`verify@${world.shard!.epoch}:${d.effect.shard.replicas.find((r) => r.node === 'd')?.role}`)
+      const dst = (s: Shard) => s.replicas.find((r) => r.node === 'd')?.role
+      if (d.kind === 'effect' && d.effect.type === 'barrier') seen.push(`${world.move.phase}: barrier@${d.effect.shard.epoch}:${dst(d.effect.shard)}`)
+      if (d.kind === 'effect' && d.effect.type === 'verify') seen.push(`${world.move.phase}: verify@${world.shard!.epoch}:${dst(d.effect.shard)}`)
+      if (d.kind === 'commit' && d.transition.phase !== world.move.phase) seen.push(`commit ${d.transition.phase}${d.transition.shard ? `@${d.transition.shard.epoch}` : ''}`)
+      if (d.kind === 'commit' && d.transition.phase === world.move.phase && d.transition.shard) seen.push(`${world.move.phase}: shard@${d.transition.shard.epoch}:${dst(d.transition.shard)}`)
       return undefined
     })
-    expect(seen.slice(0, 3)).toEqual(['barrier@6:learning', 'barrier@7:joining', 'verify@7:joining'])
+    expect(seen.slice(0, 10)).toEqual([
+      'commit checked',
+      'commit joining@6',
+      'joining: barrier@6:learning',
+      'commit copying',
+      'promoting: shard@7:joining',
+      'promoting: barrier@7:joining',
+      'commit verifying',
+      'verifying: barrier@7:joining',
+      'verifying: verify@7:joining',
+      'commit cutover@8',
+    ])
   })
 
   it.each(FORWARD)('resumes from %s as a restarted executor sees it (no memory of done effects) and finishes the same way', (phase) => {
@@ -75,8 +91,10 @@ describe('the move machine, driven through its pure decision function', () => {
     // A phase with side effects runs them again first (they are idempotent); none is skipped.
     if (['joining', 'cutover', 'release'].includes(phase)) expect(first).toMatchObject({kind: 'effect', effect: {type: 'barrier'}})
     if (phase === 'copying') expect(first).toMatchObject({kind: 'effect', effect: {type: 'copy'}})
-    // The first verifying snapshot still has the destination learning: it is promoted first.
-    if (phase === 'verifying') expect(first).toMatchObject({kind: 'commit', transition: {phase: 'verifying', shard: {epoch: 7}}})
+    // The first promoting snapshot still has the destination learning: it is promoted first.
+    if (phase === 'promoting') expect(first).toMatchObject({kind: 'commit', transition: {phase: 'promoting', shard: {epoch: 7}}})
+    // A verifying record was promoted and passed the barrier, which runs again (cheap) before the verification.
+    if (phase === 'verifying') expect(first).toMatchObject({kind: 'effect', effect: {type: 'barrier', shard: {epoch: 7}}})
     if (phase === 'draining') expect(first).toMatchObject({kind: 'effect', effect: {type: 'drain'}})
     if (phase === 'cleanup') expect(first).toMatchObject({kind: 'effect', effect: {type: 'drop', node: 'a'}})
     runWorld(w)
@@ -85,16 +103,71 @@ describe('the move machine, driven through its pure decision function', () => {
     expect(w.shard!.epoch).toBe(10)
   })
 
-  it('resumes a promoted destination (killed after the promotion, before or during the verification) with the barrier on its epoch, then the verification', () => {
-    const w = happySnapshots().get('verifying')!
+  it('resumes a promoted destination (killed after the promotion, before its barrier passed) with the barrier on its epoch, and commits verifying only after it', () => {
+    const w = happySnapshots().get('promoting')!
     stepWorld(w) // the promotion
+    expect(w.move.phase).toBe('promoting')
     expect(w.shard!.replicas.find((r) => r.node === 'd')?.role).toBe('joining')
-    for (const done of [new Set<string>(), new Set([`barrier@${w.revision}`])]) {
-      // A restarted executor remembers nothing; one that ran the barrier and died in the verification, too.
-      const first = decideMove(observationOf({...w, done: new Set()}))
-      expect(first).toMatchObject({kind: 'effect', effect: {type: 'barrier', shard: {epoch: 7}}})
-      expect(decideMove(observationOf({...w, done}))).toMatchObject({kind: 'effect', effect: {type: done.size ? 'verify' : 'barrier'}})
-    }
+    // A restarted executor remembers nothing: the barrier again, no second promotion.
+    expect(decideMove(observationOf({...w, done: new Set()}))).toMatchObject({kind: 'effect', effect: {type: 'barrier', shard: {epoch: 7}}})
+    // Only once the barrier on the promoted epoch passed is `verifying` committed (no shard change).
+    expect(decideMove(observationOf({...w, done: new Set([`barrier@${w.revision}`])}))).toEqual({kind: 'commit', transition: {phase: 'verifying'}})
+  })
+
+  it('sends a verifying record whose destination still learns (written by session 28\'s build: its copy committed verifying) back to promoting, then promotes, waits out the barrier, and verifies', () => {
+    const w = happySnapshots().get('promoting')!
+    w.move = {...w.move, phase: 'verifying'}
+    w.phases = ['verifying']
+    expect(w.shard!.replicas.find((r) => r.node === 'd')?.role).toBe('learning')
+    // Nothing else changes: no shard change, no barrier, no verification first.
+    expect(decideMove(observationOf(w))).toEqual({kind: 'commit', transition: {phase: 'promoting'}})
+    const seen: string[] = []
+    runWorld(w, (d) => {
+      if (d.kind === 'effect') seen.push(`${d.effect.type}${d.effect.type === 'barrier' ? `@${d.effect.shard.epoch}` : ''}`)
+      return undefined
+    })
+    expect(w.phases).toEqual(['verifying', 'promoting', 'verifying', 'cutover', 'release', 'draining', 'cleanup', 'done'])
+    expect(seen.slice(0, 3)).toEqual(['barrier@7', 'barrier@7', 'verify'])
+    expect(w.shard!.epoch).toBe(10)
+  })
+
+  it('the same from a fake copy that commits verifying (as session 28\'s copy did): the move takes the promotion path and still ends five epochs on', () => {
+    const w = start()
+    w.copyCommits = 'verifying'
+    runWorld(w)
+    expect(w.phases).toEqual(['pending', 'checked', 'joining', 'copying', 'verifying', 'promoting', 'verifying', 'cutover', 'release', 'draining', 'cleanup', 'done'])
+    expect(w.effects).toEqual(['drop:d', 'barrier', 'copy', 'barrier', 'barrier', 'verify', 'barrier', 'barrier', 'drain', 'drop:a'])
+    expect(w.shard!.epoch).toBe(10)
+  })
+
+  it('runs the barrier before verifying a record that session 28\'s build promoted within verifying (it may not have passed the barrier)', () => {
+    const w = happySnapshots().get('promoting')!
+    stepWorld(w) // the promotion, as session 28's build committed it: phase verifying
+    w.move = {...w.move, phase: 'verifying'}
+    w.done = new Set()
+    expect(decideMove(observationOf(w))).toMatchObject({kind: 'effect', effect: {type: 'barrier', shard: {epoch: 7}}})
+    const seen: string[] = []
+    runWorld(w, (d) => {
+      if (d.kind === 'effect') seen.push(d.effect.type)
+      return undefined
+    })
+    expect(seen.slice(0, 2)).toEqual(['barrier', 'verify'])
+    expect(w.move.phase).toBe('done')
+  })
+
+  it('resumes a move begun before destinations learned (destination joining from the start, epoch E+1): no promotion, the barrier in promoting, then verification, four epochs in all', () => {
+    const move = moveOf({shard: 1, from: 'a', to: 'd', phase: 'copying', epoch: 6})
+    const shard: Shard = {...shardOf(1, ['a', 'b', 'c']), epoch: 6, replicas: [...shardOf(1, ['a', 'b', 'c']).replicas, {node: 'd', role: 'joining'}]}
+    const w = worldOf(move, shard, NODES)
+    const seen: string[] = []
+    runWorld(w, (d) => {
+      if (d.kind === 'effect') seen.push(`${d.effect.type}${d.effect.type === 'barrier' ? `@${d.effect.shard.epoch}` : ''}`)
+      return undefined
+    })
+    expect(w.phases).toEqual(['copying', 'promoting', 'verifying', 'cutover', 'release', 'draining', 'cleanup', 'done'])
+    expect(seen.slice(0, 4)).toEqual(['copy', 'barrier@6', 'barrier@6', 'verify'])
+    expect(voters(w.shard)).toEqual(MOVED)
+    expect(w.shard!.epoch).toBe(9)
   })
 
   it('skips a move whose shard changed since the plan, and one whose checked state went stale while no executor ran', () => {

@@ -15,8 +15,10 @@ const ALLOWED: Record<MovePhase, MovePhase[]> = {
   pending: ['checked', 'skipped', 'aborting'],
   checked: ['joining', 'skipped', 'aborting'],
   joining: ['copying', 'aborting'],
-  copying: ['verifying', 'aborting'],
-  verifying: ['cutover', 'aborting'],
+  copying: ['promoting', 'aborting'],
+  promoting: ['verifying', 'aborting'],
+  // Back to promoting only from a record whose destination still learns (checked below).
+  verifying: ['cutover', 'aborting', 'promoting'],
   cutover: ['release', 'rb-cutover', 'failed'],
   release: ['draining', 'rb-joining', 'failed'],
   draining: ['cleanup', 'rb-joining', 'failed'],
@@ -86,6 +88,22 @@ const checkCommit: CommitHook = (before, d, w) => {
   const from = before.move.phase
   const to = w.move.phase
   if (from !== to) expect(ALLOWED[from], `${from} → ${to}`).toContain(to)
+  if (from === 'verifying' && to === 'promoting') {
+    expect(dstRole(before.shard)).toBe('learning')
+    expect(d.transition.shard).toBeUndefined()
+  }
+  // No record is ever committed as `verifying` unless the barrier on the shard as it is now,
+  // with the destination joining, passed after its last change, in this run or an earlier
+  // one: an older executor that resumes a `verifying` record verifies and cuts over without
+  // a barrier of its own (the mixed-build hazard `promoting` exists for).
+  if (to === 'verifying' && from !== 'verifying') {
+    const t = traceOf(w)
+    const e = w.shard!.epoch
+    expect(dstRole(w.shard), `${from} → verifying`).toBe('joining')
+    const changed = t.lastIndexOf(`shard@${e}`)
+    expect(changed, t.join(' ')).toBeGreaterThanOrEqual(0)
+    expect(t.indexOf(`barrier@${e}:joining`, changed), `${from} → verifying: ${t.join(' ')}`).toBeGreaterThan(changed)
+  }
   // Never fewer readers than the replication factor: no up-to-date voter is ever removed without a replacement.
   if (w.shard) expect(readReplicas(w.shard), `readers after ${from} → ${to}`).toHaveLength(3)
   // Reads flip to the destination only from verifying, after a copy and a verify that succeeded after it.
@@ -150,11 +168,38 @@ function apply(w: World, ev: Event): void {
   }
 }
 
+/**
+ * START: the records a run may begin from. Beside a new move, those older builds leave: a
+ * copy of session 28's build committed `verifying` with the destination still learning (E+1);
+ * its `verifying` step promoted the destination (E+2) and may have died before the barrier;
+ * a move begun before destinations learned has the destination joining from E+1 (copying or
+ * verifying, its barrier done then, by that build, but not in this trace). Each record's last
+ * shard change is seeded into the trace, as the commit that made it, and a `verifying`
+ * record's copy into the effects.
+ */
+type Start = 'new' | 'legacy-verifying-learning' | 'legacy-verifying-promoted' | 'pre-learner-copying' | 'pre-learner-verifying'
+const startArb: fc.Arbitrary<Start> = fc.constantFrom('new', 'new', 'legacy-verifying-learning', 'legacy-verifying-promoted', 'pre-learner-copying', 'pre-learner-verifying')
+function startWorld(start: Start): World {
+  const base = shardOf(1, ['a', 'b', 'c'])
+  const withDst = (role: 'learning' | 'joining', epoch: number): Shard => ({...base, epoch, replicas: [...base.replicas, {node: 'd', role}]})
+  const at = (phase: MovePhase, shard: Shard) => worldOf(moveOf({shard: 1, from: 'a', to: 'd', phase, epoch: shard.epoch, copyStartedAt: 1}), shard, NODES)
+  const w =
+    start === 'new' ? worldOf(moveOf({shard: 1, from: 'a', to: 'd'}), base, NODES)
+    : start === 'legacy-verifying-learning' ? at('verifying', withDst('learning', 6))
+    : start === 'legacy-verifying-promoted' ? at('verifying', withDst('joining', 7))
+    : start === 'pre-learner-copying' ? at('copying', withDst('joining', 6))
+    : at('verifying', withDst('joining', 6))
+  traceOf(w).push(`shard@${w.shard!.epoch}`)
+  // A record past its copy was copied by the build that wrote it.
+  if (w.move.phase === 'verifying') w.effects.push('copy')
+  return w
+}
+
 describe('the move machine under any sequence of observations', () => {
   it('never commits an illegal transition, and once trouble stops every move reaches a terminal phase with a consistent shard', () => {
     fc.assert(
-      fc.property(fc.array(eventArb, {maxLength: 150}), (events) => {
-        const w = worldOf(moveOf({shard: 1, from: 'a', to: 'd'}), shardOf(1, ['a', 'b', 'c']), NODES)
+      fc.property(startArb, fc.array(eventArb, {maxLength: 150}), (start, events) => {
+        const w = startWorld(start)
         for (const ev of events) {
           apply(w, ev)
           if (w.stopped) return // fenced out: the successor resumes (another run)

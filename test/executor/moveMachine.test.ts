@@ -25,7 +25,7 @@ describe('move state machine', () => {
     expect(writeQuorum(shard)).toMatchObject({targets: ['a', 'b', 'c'], extras: [], learners: ['d'], w: 2})
 
     const promoted = promoteDestination(move, shard)
-    expect(promoted.phase).toBe('verifying')
+    expect(promoted.phase).toBe('promoting')
     shard = promoted.shard!
     expect(shard.epoch).toBe(7)
     expect(readReplicas(shard)).toEqual(['a', 'b', 'c'])
@@ -51,7 +51,7 @@ describe('move state machine', () => {
     let shard = beginJoining(move, shardOf(1, ['a', 'b', 'c'])).shard!
     expect(beginJoining(move, shard)).toEqual({phase: 'joining'})
     shard = promoteDestination(move, shard).shard!
-    expect(promoteDestination(move, shard)).toEqual({phase: 'verifying'})
+    expect(promoteDestination(move, shard)).toEqual({phase: 'promoting'})
     expect(beginJoining(move, shard)).toEqual({phase: 'joining'})
     shard = beginCutover(move, shard).shard!
     expect(beginCutover(move, shard)).toEqual({phase: 'cutover'})

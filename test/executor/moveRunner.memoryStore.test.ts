@@ -20,7 +20,7 @@ import {fakeClock, fakeClockApply, fakeClockEnv, moveOf} from './fixtures.js'
  * sleeps, so these run in milliseconds.
  */
 
-const FORWARD: MovePhase[] = ['checked', 'joining', 'copying', 'verifying', 'cutover', 'release', 'draining', 'cleanup']
+const FORWARD: MovePhase[] = ['checked', 'joining', 'copying', 'promoting', 'verifying', 'cutover', 'release', 'draining', 'cleanup']
 const roles = (s: Shard) => s.replicas.map((r) => `${r.node}:${r.role}`).sort()
 
 interface Cluster {
@@ -54,7 +54,7 @@ async function cluster(): Promise<Cluster> {
   }
 }
 
-/** fakeNodes are node effects that succeed and record what they were asked; `copy` commits `verifying` as the real one does. */
+/** fakeNodes are node effects that succeed and record what they were asked; `copy` commits `promoting` as the real one does. */
 function fakeNodes(c: Cluster, fail?: (what: string) => Error | undefined): MoveEffects {
   // Each effect records itself, then fails if `fail` says so.
   const step = async (what: string) => {
@@ -66,7 +66,7 @@ function fakeNodes(c: Cluster, fail?: (what: string) => Error | undefined): Move
     barrier: async (shard, _rev, nodes) => step(`barrier@${shard.epoch}:${[...nodes].sort().join(',')}`),
     copy: async (env, m) => {
       await step('copy')
-      return commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying', progress: {...m.value.progress, bytes: 1024, keys: 8}})
+      return commitMoveTransition(env.ctx, env.fence, m, {phase: 'promoting', progress: {...m.value.progress, bytes: 1024, keys: 8}})
     },
     verify: async () => step('verify'),
     drain: async () => step('drain'),
@@ -125,6 +125,26 @@ describe('runMove on the memory store with fake nodes', () => {
     expect(c.calls.filter((x) => x === 'copy' || x === 'verify')).toEqual(['copy', 'verify'])
   })
 
+  it("runs a move whose copy commits verifying with the destination still learning (session 28's copy did): back to promoting, promoted, the barrier on the promoted epoch, then verified; five epochs", async () => {
+    const c = await cluster()
+    const id = await recordMove(c)
+    const base = fakeNodes(c)
+    const env = envOf(c, await c.lock(), {
+      ...base,
+      copy: async (e, m) => {
+        c.calls.push('copy')
+        return commitMoveTransition(e.ctx, e.fence, m, {phase: 'verifying'})
+      },
+    })
+    const end = await runMove(env, await getMove(c.ctx, id))
+    expect(end.value.phase).toBe('done')
+    expect(env.events.filter((e) => e.type === 'phase').map((e) => (e as {phase: string}).phase)).toEqual(['checked', 'joining', 'copying', 'verifying', 'promoting', 'verifying', 'cutover', 'release', 'draining', 'cleanup', 'done'])
+    const promotedBarrier = `barrier@${c.shard.epoch + 2}:${[...c.shard.replicas.map((r) => r.node), c.spare].sort().join(',')}`
+    const afterCopy = c.calls.slice(c.calls.indexOf('copy') + 1)
+    expect(afterCopy.slice(0, 3)).toEqual([promotedBarrier, promotedBarrier, 'verify'])
+    expect((await listShards(c.ctx)).shards[0]!.value.epoch).toBe(c.shard.epoch + 5)
+  })
+
   it.each(FORWARD)('survives a kill in %s: a new executor on the same store resumes the move from its persisted phase and finishes it', async (phase) => {
     const c = await cluster()
     const id = await recordMove(c)
@@ -145,8 +165,11 @@ describe('runMove on the memory store with fake nodes', () => {
     // The resumed phase's side effects ran again (they are idempotent), nothing before it did.
     const resumed = c.calls.slice(callsBefore)
     if (phase === 'copying') expect(resumed[0]).toBe('copy')
-    // Killed as it entered verifying, the destination still learning: promoted, the barrier on the new epoch, then the verification.
-    if (phase === 'verifying') expect(resumed.slice(0, 2)).toEqual([`barrier@${c.shard.epoch + 2}:${[...c.shard.replicas.map((r) => r.node), c.spare].sort().join(',')}`, 'verify'])
+    const promotedBarrier = `barrier@${c.shard.epoch + 2}:${[...c.shard.replicas.map((r) => r.node), c.spare].sort().join(',')}`
+    // Killed as it entered promoting, the destination still learning: promoted, the barrier on the new epoch, verifying (the barrier again), then the verification.
+    if (phase === 'promoting') expect(resumed.slice(0, 3)).toEqual([promotedBarrier, promotedBarrier, 'verify'])
+    // Killed as it entered verifying (promoted, barrier passed): the barrier again, then the verification.
+    if (phase === 'verifying') expect(resumed.slice(0, 2)).toEqual([promotedBarrier, 'verify'])
     if (phase === 'draining') expect(resumed[0]).toBe('drain')
     if (phase !== 'checked') expect(resumed).not.toContain(`drop:${c.spare}`)
   })

@@ -30,6 +30,8 @@ export interface World {
   effects: string[]
   /** phases lists every phase committed, in order, starting with the initial one. */
   phases: MovePhase[]
+  /** copyCommits is the phase the copy commits when done: `promoting` as the real one does; `verifying` as session 28's build did. */
+  copyCommits?: MovePhase
 }
 
 /** Fault answers a decision with a failure (the effect or commit threw), or undefined to let it succeed. */
@@ -87,7 +89,7 @@ export function stepWorld(w: World, fault?: Fault, onCommit?: CommitHook): MoveD
   if (d.kind === 'effect') {
     const e = d.effect
     w.effects.push(e.type === 'drop' ? `drop:${e.node}` : e.type)
-    if (e.type === 'copy') setPhase(w, {...w.move, phase: 'verifying', copyStartedAt: w.move.copyStartedAt ?? w.now})
+    if (e.type === 'copy') setPhase(w, {...w.move, phase: w.copyCommits ?? 'promoting', copyStartedAt: w.move.copyStartedAt ?? w.now})
     else w.done.add(e.key)
     return d
   }

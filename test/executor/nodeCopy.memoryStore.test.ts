@@ -79,7 +79,7 @@ describe('copyShard progress', () => {
     const planned = POLLS * DATA_PER_POLL
     const {move, events, result} = await copyAgainst((polls, m) => ({shard: m.shard, moveId: m.id, epoch: m.epoch, state: polls >= 2 * POLLS ? 'done' : 'running', bytes: polls * WIRE_PER_POLL, dataBytes: polls * DATA_PER_POLL, passes: 2, carriedDataBytes: 0, prefixDataBytes: 0, keys: polls * 10, cursor: null, source: m.from, rate: null, error: null, errorCode: null, failedSource: null}), 2 * POLLS)
 
-    expect(result.value.phase).toBe('verifying')
+    expect(result.value.phase).toBe('promoting')
     expect(result.value.progress).toMatchObject({bytes: 2 * planned, totalBytes: planned, expectedBytes: 2 * planned})
     const progress = events.flatMap((e) => (e.type === 'progress' ? [e] : []))
     expect(progress.length).toBeGreaterThan(10)
@@ -104,7 +104,7 @@ describe('copyShard progress', () => {
   it('given a stream four times its data, when copying, then the progress carries the data rate beside its data bytes (the ETA divides by it) and keeps the stream rate for the throttles', async () => {
     const {events, result: done} = await copyAgainst((polls, m) => ({shard: m.shard, moveId: m.id, epoch: m.epoch, state: polls >= POLLS ? 'done' : 'running', bytes: polls * WIRE_PER_POLL, dataBytes: polls * DATA_PER_POLL, keys: polls * 10, cursor: null, source: m.from, rate: null, error: null, errorCode: null, failedSource: null}), POLLS)
 
-    expect(done.value.phase).toBe('verifying')
+    expect(done.value.phase).toBe('promoting')
     // 100 data bytes and 400 stream bytes every 250 ms.
     expect(done.value.progress).toMatchObject({bytes: POLLS * DATA_PER_POLL, dataRateBytesPerSec: 400, rateBytesPerSec: 1600})
     const progress = events.filter((e) => e.type === 'progress')

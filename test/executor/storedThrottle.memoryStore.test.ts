@@ -31,7 +31,7 @@ async function world() {
     barrier: async () => {},
     copy: async (env, m) => {
       copiedAt.push(env.throttles.global.currentRate())
-      return commitMoveTransition(env.ctx, env.fence, m, {phase: 'verifying'})
+      return commitMoveTransition(env.ctx, env.fence, m, {phase: 'promoting'})
     },
     verify: async () => {},
     drain: async () => {},

@@ -7,7 +7,7 @@ import {isTerminal, isUnsuccessful, MOVE_PHASES, PHASE_TABLE, phasesWhere, TERMI
 describe('the move phase table', () => {
   it('is the one source of the phase lists: terminal, cancellable, rollback-able, unsuccessful', () => {
     expect([...TERMINAL_PHASES]).toEqual(['done', 'aborted', 'skipped', 'failed', 'rolledback'])
-    expect(phasesWhere((i) => i.cancel === 'accept')).toEqual(['pending', 'checked', 'joining', 'copying', 'verifying'])
+    expect(phasesWhere((i) => i.cancel === 'accept')).toEqual(['pending', 'checked', 'joining', 'copying', 'promoting', 'verifying'])
     expect(phasesWhere((i) => i.rollback === 'accept')).toEqual(['cutover', 'release', 'draining'])
     expect(MOVE_PHASES.filter(isUnsuccessful)).toEqual(['aborted', 'failed'])
     expect(MOVE_PHASES.filter((p) => isTerminal(p))).toEqual([...TERMINAL_PHASES])

@@ -18,7 +18,7 @@ describe('topReducer', () => {
   })
 
   it('Given a running move, When it walks every phase to done, Then the log has one line each for start, cutover and finish (the row shows the rest)', () => {
-    const phases = ['pending', 'checked', 'joining', 'copying', 'verifying', 'cutover', 'release', 'draining', 'cleanup', 'done'] as const
+    const phases = ['pending', 'checked', 'joining', 'copying', 'promoting', 'verifying', 'cutover', 'release', 'draining', 'cleanup', 'done'] as const
     const start = seeded(busyCluster().filter((kv) => !kv.key.endsWith('/m1')))
     const s = reduce(phases.map((phase, i) => ({type: 'kv', at: T0 + 1000 + i, item: move('m1', {shard: 1, phase, progress: {bytes: 2048, keys: 2, totalBytes: 2048, rateBytesPerSec: 0, dataRateBytesPerSec: 0, cursor: null, stalled: false}})})), start)
     expect(s.moves.get('m1')?.phase).toBe('done')

@@ -249,7 +249,7 @@ describe('apply on real etcd and real nodes', () => {
     const keysOn = async (node: string) => (await client(node).stats()).storage.keys
     const dstKeysBefore = await keysOn(first.to)
     const abort = new AbortController()
-    const running = run(plan, {throttle: 20 * 1024, limits: {maxConcurrent: 1, perNode: 1}, options: {...input().options, chunkBytes: 4096, nodeRetryMs: 2000}}, abort.signal)
+    const running = run(plan, {throttle: 20 * 1024, limits: {maxConcurrent: 1, perNode: 1}, options: {...input().options, chunkBytes: 4096, nodeRetryMs: 2000, nodeRetryReplicatedMs: 2000}}, abort.signal)
     let copying: {id: string; to: string} | undefined
     for (let i = 0; i < 200 && !copying; i++) {
       await sleepFor(100)

@@ -179,7 +179,7 @@ describe.each([
         const all = await movesOf(dp, plan.id)
         if (all.length === planned.length && all.every((m) => m.phase === 'rolledback')) break
         for (const m of all) {
-          const promoted = m.phase === 'verifying' && !blocker && !fromCutover.has(m.id) ? await promotedShardRevision(m) : undefined
+          const promoted = (m.phase === 'promoting' || m.phase === 'verifying') && !blocker && !fromCutover.has(m.id) ? await promotedShardRevision(m) : undefined
           if (promoted !== undefined) {
             // A router entry at the promotion's map revision: it lets the destination's promotion
             // barrier (E+2, before verification) pass and holds every later one, the cutover's first.
