@@ -30,7 +30,7 @@ export async function liveCopySources(env: ExecutorEnv, move: Move, step: 'copyi
   // Every router that ever ran counts, registered now or gone: a write it acknowledged may be on the source alone.
   const routerW = await writeQuorumsEver(env, move)
   const d = chooseCopySources({shard: move.shard, from: move.from, to: move.to, oldSet: readReplicas(shard.value), alive, routerW})
-  if (d.kind === 'wait') throw new UserError('PRECONDITION', d.reason, 'restart the source node; the move resumes, or aborts after its retries')
+  if (d.kind === 'wait') throw new UserError('PRECONDITION', d.reason, 'restart the source node; the move resumes, or aborts after its retries (w counts every router that ever ran: the cluster\'s write floor, docs/moves.md "The write floor")')
   env.emit({type: 'info', message: `move ${move.id}: source ${move.from} is down; ${step === 'copying' ? 'copying from' : 'verifying against'} ${d.sources.join(', ')}`, at: new Date(env.now()).toISOString()})
   return d.sources
 }
