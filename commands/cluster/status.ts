@@ -1,12 +1,12 @@
 import {EtcdCommand} from '../../src/cli/baseCommand.js'
-import {formatClock, nodeStatusTable} from '../../src/cli/clusterStatusText.js'
+import {formatClock, nodeStatusTable, writeFloorLine} from '../../src/cli/clusterStatusText.js'
 import {renderTable} from '../../src/cli/table.js'
 import {type ClusterStatus, clusterStatus} from '../../src/cluster/clusterStatus.js'
 import {redisTroubleLines} from '../../src/redis/redisTroubleText.js'
 
 export default class ClusterStatusCommand extends EtcdCommand {
   static override summary = 'Show the cluster: nodes, liveness, replicas, load, shards and executor.'
-  static override description = 'Each node\'s load is what it last published (with --json, `load`, null while it publishes nothing; `load.replicas` is how many replicas its figures are over). `load.stale` is true, and the table marks the figures with `*`, when they predate the shard map\'s latest change for the node: they are over another number of replicas than the map gives it now (`replicas`), as right after a drain or a move it has not published since (it does once it sees the change); the same check as `node show`. On a Redis Cluster (`--engine redis`) it also reads every live master\'s CLUSTER NODES view and, only when something needs the operator, adds a "Redis cluster trouble" section, one line each with its way out: slots left open (MIGRATING/IMPORTING, between which masters, and whether a side failed), masters failed (`fail`/`fail?`), failed over or gone, slots no live master serves (or two serve), and shards etcd records on a master that does not serve their slots. With --json the same is in `redis` (null on kv; `redis.trouble` tells whether any of it needs the operator: a slot the running executor is migrating does not). Exits 0 whenever it could read the cluster, trouble or not (as for nodes down on kv); scripts read `redis.trouble`.'
+  static override description = 'Each node\'s load is what it last published (with --json, `load`, null while it publishes nothing; `load.replicas` is how many replicas its figures are over). `load.stale` is true, and the table marks the figures with `*`, when they predate the shard map\'s latest change for the node: they are over another number of replicas than the map gives it now (`replicas`), as right after a drain or a move it has not published since (it does once it sees the change); the same check as `node show`. On a Redis Cluster (`--engine redis`) it also reads every live master\'s CLUSTER NODES view and, only when something needs the operator, adds a "Redis cluster trouble" section, one line each with its way out: slots left open (MIGRATING/IMPORTING, between which masters, and whether a side failed), masters failed (`fail`/`fail?`), failed over or gone, slots no live master serves (or two serve), and shards etcd records on a master that does not serve their slots. With --json the same is in `redis` (null on kv; `redis.trouble` tells whether any of it needs the operator: a slot the running executor is migrating does not). Exits 0 whenever it could read the cluster, trouble or not (as for nodes down on kv); scripts read `redis.trouble`. On kv it also says the cluster\'s write floor (with --json, `writeFloor`: the smallest --w any router has run with and whether one ran with a majority; null when the cluster predates it, which counts as w = 1): at w = 1 a move whose source is down, a heal of a dead node included, waits for the source.'
   static override examples = ['<%= config.bin %> cluster status', '<%= config.bin %> cluster status --cluster staging --json']
 
   async run(): Promise<ClusterStatus> {
@@ -21,6 +21,11 @@ export default class ClusterStatusCommand extends EtcdCommand {
     if (status.routers.length > 0) {
       this.log('')
       this.log(renderTable(['ROUTER', 'ADDRESS', 'CLOCK'], status.routers.map((r) => [r.id, r.address, formatClock(r.clock)])))
+    }
+    // Routers and their quorums are the kv data plane's (a Redis Cluster has none).
+    if (!status.redis) {
+      this.log('')
+      this.log(writeFloorLine(status.writeFloor, status.meta.rf))
     }
     const trouble = status.redis ? redisTroubleLines(status.redis) : []
     if (trouble.length > 0) {

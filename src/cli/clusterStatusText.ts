@@ -1,5 +1,7 @@
 import {type MemberClock, type NodeStatus} from '../cluster/clusterStatus.js'
 import {STALE_MARK} from '../cluster/loadStaleness.js'
+import {effectiveWriteQuorum} from '../executor/copySources.js'
+import {floorQuorums, type WriteFloor} from '../model/writeFloor.js'
 import {formatBytes} from '../model/units.js'
 import {renderTable} from './table.js'
 
@@ -27,4 +29,19 @@ export function formatClock(c: MemberClock | null): string {
   if (!c || c.offsetMs === null) return '-'
   const ms = `${c.offsetMs > 0 ? '+' : ''}${c.offsetMs}ms`
   return c.ok ? ms : `${ms} OUT OF BOUNDS`
+}
+
+/**
+ * writeFloorLine says what the cluster's write floor (src/model/writeFloor.ts) lets a move
+ * whose source is down do at `rf`: with w = 1 it waits for the source (heals of a dead node
+ * included), which an operator otherwise sees only as moves that keep aborting. Pure.
+ */
+export function writeFloorLine(floor: WriteFloor | null, rf: number): string {
+  const waits = 'a move whose source is down waits for it (heals of a dead node included; docs/moves.md "The write floor")'
+  if (!floor) return `write floor: unknown (the cluster predates it): counts as w = 1, so ${waits}`
+  const parts = [...(floor.w === null ? [] : [`--w ${floor.w}`]), ...(floor.majority ? ['majority'] : [])]
+  if (parts.length === 0) return 'write floor: no router has run yet'
+  const w = effectiveWriteQuorum(rf, floorQuorums(floor))
+  const by = floor.by ? ` (last lowered by router ${floor.by} at ${floor.updatedAt})` : ''
+  return `write floor: ${parts.join(' and ')}${by}: w = ${w} at rf ${rf}, so ${w <= 1 ? waits : 'a move whose source is down may copy from the other voters when no write quorum fits outside them'}`
 }

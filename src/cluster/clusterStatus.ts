@@ -3,6 +3,7 @@ import {parseLockHolder} from '../etcd/leaseLock.js'
 import {type ClusterMeta, engineOf} from '../model/cluster.js'
 import {type RedisTrouble} from '../redis/redisTrouble.js'
 import {type Control} from '../model/control.js'
+import {parseWriteFloor, type WriteFloor} from '../model/writeFloor.js'
 import {listRouters} from '../router/routerRegistration.js'
 import {getControl, getMeta, listNodes, listStatsSummaries} from './clusterRepo.js'
 import {listLiveNodes} from './engineLiveness.js'
@@ -78,6 +79,11 @@ export interface ClusterStatus {
    * recorded shards Redis serves elsewhere, each with its way out (see redisTrouble); null on kv.
    */
   redis: RedisTrouble | null
+  /**
+   * writeFloor is the smallest write quorum any router has run with (src/model/writeFloor.ts);
+   * null when absent or unreadable (a cluster from before it existed), which counts as w = 1.
+   */
+  writeFloor: WriteFloor | null
 }
 
 /**
@@ -96,7 +102,7 @@ export interface ClusterStatus {
  */
 export async function clusterStatus(ctx: ServiceContext): Promise<ClusterStatus> {
   const meta = await getMeta(ctx)
-  const [nodes, alive, census, stats, control, lock, routers, etcd, redis] = await Promise.all([listNodes(ctx), listLiveNodes(ctx, meta.value), shardCounts(ctx, meta.value.rf), listStatsSummaries(ctx), getControl(ctx), ctx.store.get(ctx.keys.executorLock), listRouters(ctx), etcdVersionReport(ctx.store).catch(() => undefined), redisTroubleOf(ctx, meta.value)])
+  const [nodes, alive, census, stats, control, lock, routers, etcd, redis, floor] = await Promise.all([listNodes(ctx), listLiveNodes(ctx, meta.value), shardCounts(ctx, meta.value.rf), listStatsSummaries(ctx), getControl(ctx), ctx.store.get(ctx.keys.executorLock), listRouters(ctx), etcdVersionReport(ctx.store).catch(() => undefined), redisTroubleOf(ctx, meta.value), ctx.store.get(ctx.keys.writeFloor)])
   const {replicasByNode: replicas, moving, revision} = census
   const statsByNode = new Map(stats.map((st) => [st.node, st]))
   const clockByNode = new Map(stats.map((st) => [st.node, st.clockOk === undefined ? null : {offsetMs: st.clockOffsetMs ?? null, ok: st.clockOk}]))
@@ -135,6 +141,7 @@ export async function clusterStatus(ctx: ServiceContext): Promise<ClusterStatus>
     control,
     etcd: etcd ?? null,
     redis,
+    writeFloor: (floor && parseWriteFloor(floor.value)) ?? null,
   }
 }
 

@@ -6,6 +6,7 @@ import {HASH_NAME} from '../model/hash.js'
 import {type ClusterNode} from '../model/node.js'
 import {evenRanges} from '../model/range.js'
 import {type Shard} from '../model/shard.js'
+import {newWriteFloor} from '../model/writeFloor.js'
 import {PlacementRing} from '../placement/ring.js'
 import {type NodeSpec} from './nodeSpec.js'
 import {censusBasePut} from './shardCensus.js'
@@ -98,6 +99,8 @@ export async function writeNewCluster(ctx: ServiceContext, layout: {nodes: Clust
       {key: ctx.keys.meta, value: JSON.stringify(meta)},
       {key: ctx.keys.control, value: JSON.stringify({paused: false, throttleBytesPerSec: null, updatedAt: now})},
       {key: ctx.keys.constraints, value: JSON.stringify({items: []})},
+      // No router has run on a new cluster yet: its write floor starts empty (an absent one reads as w = 1; src/model/writeFloor.ts).
+      {key: ctx.keys.writeFloor, value: JSON.stringify(newWriteFloor(now))},
       // The census counts every shard just written; deltas of later shard writes come after `cleared`.
       censusBasePut(ctx, shards, cleared),
     ],

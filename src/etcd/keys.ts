@@ -32,6 +32,8 @@ export function keysOf(cluster: string) {
     nodeLoads: (node: string) => `${p}loads/${node}/`,
     loadPage: (node: string, page: number) => `${p}loads/${node}/${String(page).padStart(4, '0')}`,
     routersPrefix: `${p}routers/`,
+    /** writeFloor is the smallest write quorum any router has ever run with (not leased; only lowered: src/router/writeFloorRecord.ts). Outside routers/, whose entries are all registrations. */
+    writeFloor: `${p}write-floor`,
     router: (id: string) => `${p}routers/${id}`,
     /** routerLatencyPrefix holds each router's short-window client p99 (`latency/routers/<id>`, leased, rewritten every second; see src/router/latencyPublisher.ts). */
     routerLatencyPrefix: `${p}latency/routers/`,

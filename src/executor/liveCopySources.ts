@@ -6,15 +6,16 @@ import {chooseCopySources} from './copySources.js'
 import {type ExecutorEnv} from './executorEnv.js'
 import {readShard} from './moveStore.js'
 import {MoveFailure} from './retryPolicy.js'
-import {routerWrites} from './writeQuorumFloor.js'
+import {writeQuorumsEver} from './writeQuorumFloor.js'
 
 /**
  * liveCopySources picks, from etcd as it is now, the replicas a move's destination may be
  * filled from (`copying`) or compared with (`verifying`): the move's source when it is up
  * (every write acknowledged before the barrier is on it or on every other old voter);
  * otherwise the other voters of the old set that chooseCopySources allows under the
- * smallest `--w` any registered router published, or any router registered earlier in the
- * move was seen with (`writeQuorumFloor`, see writeQuorumFloor.ts). Both steps need the same rule: the copy
+ * smallest write quorum any router may have acknowledged a write with: the registered
+ * routers' `--w` and the cluster's write floor, which every router lowers before it
+ * registers (writeQuorumsEver in writeQuorumFloor.ts). Both steps need the same rule: the copy
  * must not miss an acknowledged write, and verification is what carries over the writes a
  * learning destination missed, so comparing it with too few replicas (none at all, at rf 1)
  * would let a write acknowledged by the source alone be lost at cutover. Throws
@@ -26,10 +27,10 @@ export async function liveCopySources(env: ExecutorEnv, move: Move, step: 'copyi
   if (alive.has(move.from)) return [move.from]
   const shard = await readShard(env.ctx, move.shard)
   if (!shard) throw new MoveFailure(`shard ${move.shard} disappeared`)
-  // The routers registered now, and the smallest quorum one registered earlier in the move had.
-  const routerW = [...(await routerWrites(env)), ...(move.writeQuorumFloor === undefined ? [] : [move.writeQuorumFloor])]
+  // Every router that ever ran counts, registered now or gone: a write it acknowledged may be on the source alone.
+  const routerW = await writeQuorumsEver(env, move)
   const d = chooseCopySources({shard: move.shard, from: move.from, to: move.to, oldSet: readReplicas(shard.value), alive, routerW})
-  if (d.kind === 'wait') throw new UserError('PRECONDITION', d.reason, 'restart the source node; the move resumes, or aborts after its retries')
+  if (d.kind === 'wait') throw new UserError('PRECONDITION', d.reason, 'restart the source node; the move resumes, or aborts after its retries (w counts every router that ever ran: the cluster\'s write floor, docs/moves.md "The write floor")')
   env.emit({type: 'info', message: `move ${move.id}: source ${move.from} is down; ${step === 'copying' ? 'copying from' : 'verifying against'} ${d.sources.join(', ')}`, at: new Date(env.now()).toISOString()})
   return d.sources
 }

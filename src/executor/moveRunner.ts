@@ -6,7 +6,6 @@ import {copyShard} from './nodeCopy.js'
 import {decideMove, type MoveDecision, type MoveEffect, type MoveObservation, ROLLBACK_PHASES} from './moveMachine.js'
 import {commitMoveTransition, type FencedMove, getMove, readShard, transitionPatch} from './moveStore.js'
 import {backoffMs, classifyError, type Failure} from './retryPolicy.js'
-import {floorPatch} from './writeQuorumFloor.js'
 
 /**
  * RunState is what the runner remembers between observations of one phase: the effects
@@ -159,13 +158,9 @@ async function runEffect(env: ExecutorEnv, effects: MoveEffects, m: FencedMove, 
       if (next.value.phase !== move.phase) emitPhase(env, next.value)
       return next
     }
-    case 'barrier': {
+    case 'barrier':
       await effects.barrier(e.shard, e.mapRevision, e.nodes, () => operatorRequest(env, move.id))
-      run.done.add(e.key)
-      // Before cutover, sample the routers' write quorums for a fallback from a down source (writeQuorumFloor.ts).
-      const patch = PHASE_TABLE[move.phase].cutOver ? undefined : await floorPatch(env, move, e.shard)
-      return patch ? commitMoveTransition(env.ctx, env.fence, m, patch) : m
-    }
+      break
     case 'verify':
       await effects.verify(move, e.shard)
       break

@@ -10,14 +10,11 @@ import {liveCopySources} from './liveCopySources.js'
 import {nodeRetryMs} from './moveEffects.js'
 import {commitMoveTransition, type FencedMove, readShard} from './moveStore.js'
 import {MoveFailure} from './retryPolicy.js'
-import {floorPatch} from './writeQuorumFloor.js'
 
 /** POLL_MS is how often the executor asks the destination for progress, as a long poll (and re-checks the throttle: `throttle set` acts within a second). */
 const POLL_MS = 250
 /** PROGRESS_INTERVAL_MS: progress goes to etcd at most this often per move. */
 const PROGRESS_INTERVAL_MS = 250
-/** FLOOR_SAMPLE_MS paces the copy's samples of the routers' write quorums (one etcd range each). */
-const FLOOR_SAMPLE_MS = 1000
 /** THROTTLE_REFRESH_MS: node rates are pushed again this often even unchanged (a restarted node starts unthrottled). */
 const THROTTLE_REFRESH_MS = 2000
 
@@ -53,7 +50,6 @@ export async function copyShard(env: ExecutorEnv, m: FencedMove): Promise<Fenced
   if (!shard) throw new CopyGaveUp(`shard ${move.shard} disappeared`)
   const retryMs = nodeRetryMs(env.options, shard.value, move.to)
   let sources = await liveCopySources(env, move, 'copying')
-  let lastFloorSample = -Infinity
   // Two meters over one copy: the stream's bytes (what the throttles spend: stall verdict,
   // `top`'s COPY line, the auto throttle) and the key and value bytes (the progress's unit:
   // the rate beside it and the ETA).
@@ -138,11 +134,7 @@ export async function copyShard(env: ExecutorEnv, m: FencedMove): Promise<Fenced
       return commitMoveTransition(env.ctx, env.fence, current, {phase: 'promoting', progress})
     }
     if (env.now() - lastSave >= PROGRESS_INTERVAL_MS) {
-      // Routers that come and go during the copy: the smallest write quorum one had counts for a fallback from a down source (writeQuorumFloor.ts).
-      const sample = env.now() - lastFloorSample >= FLOOR_SAMPLE_MS
-      if (sample) lastFloorSample = env.now()
-      const floor = sample ? await floorPatch(env, current.value, shard.value) : undefined
-      current = await commitMoveTransition(env.ctx, env.fence, current, {progress, ...floor})
+      current = await commitMoveTransition(env.ctx, env.fence, current, {progress})
       lastSave = env.now()
       env.emit({...event, stalled: progress.stalled, at: new Date(env.now()).toISOString()})
     }

@@ -1,7 +1,6 @@
 import {type Move} from '../model/move.js'
-import {readReplicas, type Shard} from '../model/shard.js'
+import {floorQuorums, parseWriteFloor} from '../model/writeFloor.js'
 import {parseRouterRecord} from '../router/routerRegistration.js'
-import {effectiveWriteQuorum} from './copySources.js'
 import {type ExecutorEnv} from './executorEnv.js'
 
 /**
@@ -15,20 +14,25 @@ export async function routerWrites(env: Pick<ExecutorEnv, 'ctx'>): Promise<(numb
 }
 
 /**
- * floorPatch records, on a move, the smallest write quorum a router registered while the move
- * ran may have acknowledged a write of its shard with (`writeQuorumFloor`), when what the
- * routers registered now allow is below what the move holds; undefined when nothing changes.
+ * writeQuorumsEver lists every write quorum a write of `move`'s shard may have been
+ * acknowledged with, for the copy's and the verification's fallback from a down source
+ * (liveCopySources): the routers registered now, the cluster's write floor (the smallest
+ * quorum any router ever ran with; an absent one counts as w = 1, see src/model/writeFloor.ts)
+ * and, on a move recorded by an earlier build, the smallest quorum that build sampled
+ * (`writeQuorumFloor`).
  *
- * Why: with the destination learning during the copy, a write acknowledged by a `--w 1`
- * router may live on the source alone until verification carries it over. When the source is
- * down, verification (like the copy) falls back to the other old voters only when no write
- * quorum fits outside them, and a router that acknowledged such a write and has stopped since
- * is no longer registered to say how small its quorum was (session 28's lost-write hunt). The
- * executor samples the routers at the move's barriers and while it copies, and the fallback
- * counts the smallest quorum it saw. A sample, not a proof: a router that came and went between
- * two samples a second apart is still missed.
+ * Why the floor, not the routers registered now: with the destination learning during the
+ * copy, a write acknowledged by a `--w 1` router may live on the source alone until
+ * verification carries it over, and a router that acknowledged it and has stopped is no
+ * longer registered to say so (session 28's lost-write hunt). Sampling the registrations
+ * during the move missed routers that came and went between two samples, and routers gone
+ * before the move began (whose writes can be on the source alone too). Every router lowers
+ * the floor before it registers, so it covers them all. The floor is read after the
+ * registrations: a router that registers in between lowered it first.
  */
-export async function floorPatch(env: Pick<ExecutorEnv, 'ctx'>, move: Move, shard: Shard): Promise<Pick<Move, 'writeQuorumFloor'> | undefined> {
-  const w = effectiveWriteQuorum(readReplicas(shard).length, await routerWrites(env))
-  return move.writeQuorumFloor !== undefined && move.writeQuorumFloor <= w ? undefined : {writeQuorumFloor: w}
+export async function writeQuorumsEver(env: Pick<ExecutorEnv, 'ctx'>, move: Move): Promise<(number | null | undefined)[]> {
+  const registered = await routerWrites(env)
+  const kv = await env.ctx.store.get(env.ctx.keys.writeFloor)
+  const floor = floorQuorums(kv && parseWriteFloor(kv.value))
+  return [...registered, ...floor, ...(move.writeQuorumFloor === undefined ? [] : [move.writeQuorumFloor])]
 }

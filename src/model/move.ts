@@ -168,10 +168,10 @@ export const MoveSchema = z.object({
   /** copyStartedAt (ms) bounds verification: records newer than it reached both sides by dual writes. */
   copyStartedAt: z.number().nullable(),
   /**
-   * writeQuorumFloor is the smallest write quorum a router registered while the move ran (as
-   * sampled at its barriers and while it copied) may have acknowledged a write with; the copy's
-   * and the verification's fallback from a down source counts it beside the routers registered
-   * then (src/executor/writeQuorumFloor.ts). Absent until first sampled.
+   * writeQuorumFloor: on a move recorded by the session 28 build, the smallest write quorum a
+   * router registered while the move ran was sampled with. No longer written (the cluster's
+   * write floor, `write-floor`, covers every router ever run: src/model/writeFloor.ts); still
+   * read, and still counted by the fallback from a down source (writeQuorumsEver).
    */
   writeQuorumFloor: z.number().int().min(1).optional(),
 })

@@ -25,6 +25,7 @@ import {ReadRepairQueue} from './readRepairQueue.js'
 import {createRouterHttp, type RouterHttp} from './routerHttp.js'
 import {RouterMetrics} from './routerMetrics.js'
 import {RouterRegistration} from './routerRegistration.js'
+import {recordWriteQuorum} from './writeFloorRecord.js'
 import {nodeClientLookup, type NodeClientLookup} from './nodeClientLookup.js'
 import {ShardMapView} from './shardMapView.js'
 import {authorize} from '../security/accessControl.js'
@@ -103,7 +104,8 @@ export function defaultRouterId(): string {
  * and registered again — so an executor's barrier may ignore routers without a lease.
  *
  * Throws UserError: NOT_FOUND (no such cluster), BAD_INPUT (listen address), ALREADY_EXISTS
- * (router id in use), ETCD_UNREACHABLE; the listen error when the port is taken.
+ * (router id in use), ETCD_UNREACHABLE (also when the write floor cannot be lowered to its
+ * `--w`), CONFLICT (the floor kept changing); the listen error when the port is taken.
  */
 export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions): Promise<RunningRouter> {
   const id = routerIdOf(opts)
@@ -131,7 +133,11 @@ export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions)
 
   // Registration lives and dies with the lease: when it lapses the router stops serving
   // (503 NOT_SERVING) until it has re-read the map and registered under a new lease.
+  // Before each registration (and so before any client write it acknowledges), the cluster's
+  // write floor covers this router's --w: a move whose source is down counts it even after
+  // this router has gone (src/router/writeFloorRecord.ts).
   const membership = routerMembership(ctx, opts, log, view, async (lease) => {
+    await recordWriteQuorum(ctx, {id, w: opts.w ?? null})
     registration = await registerRouter(ctx, {id, address, w: opts.w, parts, p99: () => lastP99}, lease)
     latencyPublisher.attach(lease)
   })

@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {formatClock, nodeStatusTable, STALE_NOTE} from '../../src/cli/clusterStatusText.js'
+import {formatClock, nodeStatusTable, STALE_NOTE, writeFloorLine} from '../../src/cli/clusterStatusText.js'
 import {type NodeStatus} from '../../src/cluster/clusterStatus.js'
 
 const row = (id: string, replicas: number, load: NodeStatus['load']): NodeStatus => ({id, address: '127.0.0.1:7101', zone: 'z1', state: 'active', alive: true, replicas, load, clock: {offsetMs: 3, ok: true}})
@@ -30,5 +30,21 @@ describe('cluster status: the nodes table', () => {
   it('flags a clock beyond the bound', () => {
     expect(formatClock({offsetMs: -812, ok: false})).toBe('-812ms OUT OF BOUNDS')
     expect(formatClock(null)).toBe('-')
+  })
+})
+
+describe('cluster status: the write floor line', () => {
+  const floor = (w: number | null, majority: boolean) => ({version: 1 as const, w, majority, updatedAt: '2026-12-03T21:00:00.000Z', by: w === null && !majority ? null : 'r1'})
+  it('says a move whose source is down waits for it while the floor allows w = 1, or is unknown', () => {
+    expect(writeFloorLine(null, 3)).toMatch(/^write floor: unknown .*counts as w = 1, so a move whose source is down waits for it/)
+    expect(writeFloorLine(floor(1, true), 3)).toBe('write floor: --w 1 and majority (last lowered by router r1 at 2026-12-03T21:00:00.000Z): w = 1 at rf 3, so a move whose source is down waits for it (heals of a dead node included; docs/moves.md "The write floor")')
+    // At rf 1 a majority is the one voter.
+    expect(writeFloorLine(floor(null, true), 1)).toMatch(/w = 1 at rf 1, so a move whose source is down waits/)
+  })
+
+  it('says the fallback may run at w >= 2, and that no router ran on a new cluster', () => {
+    expect(writeFloorLine(floor(null, true), 3)).toMatch(/^write floor: majority .*: w = 2 at rf 3, so a move whose source is down may copy from the other voters/)
+    expect(writeFloorLine(floor(2, true), 5)).toMatch(/w = 2 at rf 5/)
+    expect(writeFloorLine(floor(null, false), 3)).toBe('write floor: no router has run yet')
   })
 })

@@ -46,6 +46,8 @@ describe('cluster services on a real etcd', () => {
     expect(status.shards).toBe(300)
     expect(status.meta).toMatchObject({rf: 3, nextShardId: 300, hash: 'murmur3-x86_32'})
     expect(status.nodes.map((n) => n.id)).toEqual(['n1', 'n2', 'n3', 'n4'])
+    // A new cluster's write floor: no router has run yet (docs/moves.md "The write floor").
+    expect(status.writeFloor).toMatchObject({w: null, majority: false, by: null})
   })
 
   it('re-initialises with --force, replacing every shard', async () => {

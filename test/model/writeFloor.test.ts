@@ -1,0 +1,63 @@
+import {describe, expect, it} from 'vitest'
+import {effectiveWriteQuorum} from '../../src/executor/copySources.js'
+import {floorQuorums, lowerWriteFloor, newWriteFloor, parseWriteFloor, type WriteFloor} from '../../src/model/writeFloor.js'
+import {majority} from '../../src/router/quorum.js'
+
+const NOW = '2026-12-03T21:00:00.000Z'
+const empty = newWriteFloor(NOW)
+/** quorumAt is the smallest write quorum the fallback assumes for a shard of `voters` voters under `floor` alone. */
+const quorumAt = (voters: number, floor: WriteFloor | undefined) => effectiveWriteQuorum(voters, floorQuorums(floor))
+/** after lowers `floor` by each router setting in turn (no write when it is already covered). */
+const after = (floor: WriteFloor, ...ws: (number | null)[]) => ws.reduce((f, w) => lowerWriteFloor(f, w, 'r', NOW) ?? f, floor)
+
+describe('the write floor (pure)', () => {
+  it('absent or unreadable reads as w = 1 at every voter count (a cluster from before the floor may have run --w 1 routers)', () => {
+    for (const v of [1, 2, 3, 5]) expect(quorumAt(v, undefined)).toBe(1)
+    expect(parseWriteFloor('{not json')).toBeUndefined()
+    expect(parseWriteFloor(JSON.stringify({...empty, w: 0}))).toBeUndefined()
+    expect(floorQuorums(parseWriteFloor('{"version":1}'))).toEqual([undefined])
+  })
+
+  it('a new cluster\'s floor (no router yet) adds nothing: a majority, as with no router registered', () => {
+    expect(floorQuorums(empty)).toEqual([])
+    for (const v of [1, 2, 3, 5]) expect(quorumAt(v, empty)).toBe(majority(v))
+  })
+
+  it('a majority router: majority(V) per shard; an explicit --w: clamped to V; both: the smaller at each V', () => {
+    const maj = after(empty, null)
+    expect([1, 2, 3, 4, 5].map((v) => quorumAt(v, maj))).toEqual([1, 2, 2, 3, 3])
+    const w2 = after(empty, 2)
+    expect([1, 2, 3, 4, 5].map((v) => quorumAt(v, w2))).toEqual([1, 2, 2, 2, 2])
+    const w3 = after(empty, 3)
+    expect([1, 2, 3, 4, 5].map((v) => quorumAt(v, w3))).toEqual([1, 2, 3, 3, 3])
+    // Neither part covers the other at every V: majority(3) = 2 < 3, majority(5) = 3 = 3, majority(7) = 4 > 3.
+    const both = after(empty, 3, null)
+    expect([3, 5, 7].map((v) => quorumAt(v, both))).toEqual([2, 3, 3])
+    expect(both).toMatchObject({w: 3, majority: true})
+  })
+
+  it('only ever lowers: a larger --w, or a second majority router, writes nothing', () => {
+    const w1 = after(empty, 1)
+    expect(lowerWriteFloor(w1, 2, 'r2', NOW)).toBeUndefined()
+    expect(lowerWriteFloor(w1, 1, 'r2', NOW)).toBeUndefined()
+    const maj = after(empty, null)
+    expect(lowerWriteFloor(maj, null, 'r2', NOW)).toBeUndefined()
+    expect(lowerWriteFloor(maj, 2, 'r2', NOW)).toEqual({version: 1, w: 2, majority: true, updatedAt: NOW, by: 'r2'})
+  })
+
+  it('any order of routers gives the same floor, never above what any of them needs, at every voter count', () => {
+    const settings: (number | null)[] = [null, 1, 2, 3, 4]
+    // Every sequence of up to three routers, in every order.
+    const seqs: (number | null)[][] = [[]]
+    for (let n = 0; n < 3; n++) for (const s of [...seqs]) for (const w of settings) seqs.push([...s, w])
+    for (const seq of seqs) {
+      const floor = after(empty, ...seq)
+      const reversed = after(empty, ...[...seq].reverse())
+      for (let v = 1; v <= 7; v++) {
+        expect(quorumAt(v, floor)).toBe(quorumAt(v, reversed))
+        // What the routers themselves would publish: the floor is exactly their minimum.
+        expect(quorumAt(v, floor)).toBe(effectiveWriteQuorum(v, seq))
+      }
+    }
+  })
+})

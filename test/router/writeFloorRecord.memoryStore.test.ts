@@ -1,0 +1,91 @@
+import {describe, expect, it} from 'vitest'
+import {initCluster} from '../../src/cluster/initCluster.js'
+import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
+import {makeServiceContext} from '../../src/cluster/serviceContext.js'
+import {isUserError} from '../../src/errors/errors.js'
+import {parseWriteFloor} from '../../src/model/writeFloor.js'
+import {startRouter} from '../../src/router/routerService.js'
+import {recordWriteQuorum} from '../../src/router/writeFloorRecord.js'
+import {MemoryStore} from '../../src/store/memoryStore.js'
+
+async function cluster(opts: {init?: boolean} = {}) {
+  const store = new MemoryStore()
+  const ctx = makeServiceContext(store, {cluster: 'floor'})
+  if (opts.init !== false) await initCluster(ctx, {shards: 2, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:1@a'), force: false})
+  const floor = async () => {
+    const kv = await store.get(ctx.keys.writeFloor)
+    return kv && parseWriteFloor(kv.value)
+  }
+  return {store, ctx, floor}
+}
+
+describe('recordWriteQuorum (a router lowers the cluster\'s write floor before it registers)', () => {
+  it('cluster init starts the floor empty; a majority router sets its majority part, an explicit --w lowers the count, a larger one writes nothing', async () => {
+    const {ctx, floor} = await cluster()
+    expect(await floor()).toMatchObject({w: null, majority: false, by: null})
+    await recordWriteQuorum(ctx, {id: 'r-maj', w: null})
+    expect(await floor()).toMatchObject({w: null, majority: true, by: 'r-maj'})
+    await recordWriteQuorum(ctx, {id: 'r-3', w: 3})
+    await recordWriteQuorum(ctx, {id: 'r-2', w: 2})
+    const rev = (await ctx.store.get(ctx.keys.writeFloor))!.modRevision
+    await recordWriteQuorum(ctx, {id: 'r-4', w: 4})
+    await recordWriteQuorum(ctx, {id: 'r-maj2', w: null})
+    expect(await floor()).toMatchObject({w: 2, majority: true, by: 'r-2'})
+    expect((await ctx.store.get(ctx.keys.writeFloor))!.modRevision).toBe(rev)
+  })
+
+  it('leaves an absent floor absent (a cluster from an older build: it reads as w = 1 already)', async () => {
+    const {ctx, store} = await cluster({init: false})
+    await recordWriteQuorum(ctx, {id: 'r-2', w: 2})
+    expect(await store.get(ctx.keys.writeFloor)).toBeUndefined()
+  })
+
+  for (const order of [[2, 1], [1, 2]] as const) {
+    it(`two routers starting at once with --w ${order[0]} and --w ${order[1]} (both read the floor before either writes): it ends at 1`, async () => {
+      const {ctx, store, floor} = await cluster()
+      // Two gates, one per router's first compare-and-swap: both have read the empty floor by then.
+      const first = store.faults.hold({op: 'txn', key: ctx.keys.writeFloor})
+      const second = store.faults.hold({op: 'txn', key: ctx.keys.writeFloor})
+      const a = recordWriteQuorum(makeServiceContext(store.connect(), {cluster: 'floor'}), {id: `r-${order[0]}`, w: order[0]})
+      const b = recordWriteQuorum(makeServiceContext(store.connect(), {cluster: 'floor'}), {id: `r-${order[1]}`, w: order[1]})
+      await Promise.all([first.reached, second.reached])
+      first.release()
+      second.release()
+      await Promise.all([a, b])
+      expect(await floor()).toMatchObject({w: 1, majority: false})
+    })
+  }
+
+  it('a floor it cannot write is a one-line error naming the router and its --w (never skipped)', async () => {
+    const {ctx, store} = await cluster()
+    store.faults.fail({op: 'txn', key: ctx.keys.writeFloor})
+    const err = await recordWriteQuorum(ctx, {id: 'r-1', w: 1}).catch((e: unknown) => e)
+    expect(isUserError(err, 'ETCD_UNREACHABLE')).toBe(true)
+    expect((err as Error).message).toMatch(/^router r-1 cannot record its --w 1 in the cluster's write floor/)
+    expect((err as Error).message).not.toContain('\n')
+  })
+})
+
+describe('router start-up and the write floor', () => {
+  it('a --w 1 router has lowered the floor before routers/<id> exists', async () => {
+    const {ctx, store, floor} = await cluster()
+    // Hold the registration: by then the floor must already say 1.
+    const gate = store.faults.hold({op: 'txn', key: ctx.keys.router('r1')})
+    const started = startRouter(ctx, {id: 'r1', listen: '127.0.0.1:0', w: 1, leaseTtlSeconds: 60})
+    await gate.reached
+    expect(await floor()).toMatchObject({w: 1, by: 'r1'})
+    expect(await store.get(ctx.keys.router('r1'))).toBeUndefined()
+    gate.release()
+    const router = await started
+    await router.stop(0)
+  })
+
+  it('a router that cannot lower the floor does not start, and never registers', async () => {
+    const {ctx, store, floor} = await cluster()
+    store.faults.fail({op: 'txn', key: ctx.keys.writeFloor})
+    const err = await startRouter(ctx, {id: 'r1', listen: '127.0.0.1:0', w: 1, leaseTtlSeconds: 60}).catch((e: unknown) => e)
+    expect((err as Error).message).toMatch(/^router r1 cannot record its --w 1 in the cluster's write floor/)
+    expect(await store.get(ctx.keys.router('r1'))).toBeUndefined()
+    expect(await floor()).toMatchObject({w: null})
+  })
+})
