@@ -46,6 +46,23 @@ describe('help and typos', () => {
     expect(r.stdout).toBe('')
   }, 60_000)
 
+  it('answers help about an unknown command (`help nosuch`, `nosuch --help`) as it answers the command itself: the same one line on stderr, exit 2, nothing on stdout (help printed oclif\'s `›   Error: Command nosuch not found.`)', async () => {
+    for (const [help, direct] of [
+      [['help', 'nosuch'], ['nosuch']],
+      [['help', 'moves', 'shw'], ['moves', 'shw']],
+      [['moves', 'shw', '--help'], ['moves', 'shw']],
+    ] as const) {
+      const [h, d] = await Promise.all([cli([...help]), cli([...direct])])
+      expect(d.code, direct.join(' ')).toBe(2)
+      expect(h.code, `${help.join(' ')}: ${h.stderr}`).toBe(2)
+      expect(h.stdout, help.join(' ')).toBe('')
+      expect(h.stderr.trim().split('\n'), help.join(' ')).toHaveLength(1)
+      expect(h.stderr, help.join(' ')).toBe(d.stderr)
+    }
+    const r = await cli(['help', 'moves', 'shw'])
+    expect(r.stderr.trim()).toBe('Error: `shardctl moves shw` is not a shardctl command — did you mean `shardctl moves show`? See `shardctl moves show --help`')
+  }, 60_000)
+
   it('answers a flag or argument oclif\'s own help and autocomplete do not take as every command does: one line, exit 2, nothing on stdout (they printed `›` lines and their usage)', async () => {
     for (const [argv, line] of [
       [['help', '--bogus'], 'Error: Nonexistent flag: --bogus — see `shardctl help --help`'],
