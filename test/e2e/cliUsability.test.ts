@@ -63,6 +63,18 @@ describe('help and typos', () => {
     expect(r.stderr.trim()).toBe('Error: `shardctl moves shw` is not a shardctl command — did you mean `shardctl moves show`? See `shardctl moves show --help`')
   }, 60_000)
 
+  it('answers an argument to a command that takes none as that command\'s unexpected argument, one line, exit 2 (it said the command typed right was not a shardctl command)', async () => {
+    for (const [argv, line] of [
+      [['moves', 'resume', 'nosuch'], 'Error: Unexpected argument: nosuch — see `shardctl moves resume --help`'],
+      [['cluster', 'status', 'extra'], 'Error: Unexpected argument: extra — see `shardctl cluster status --help`'],
+    ] as const) {
+      const r = await cli([...argv])
+      expect(r.code, argv.join(' ')).toBe(2)
+      expect(r.stdout, argv.join(' ')).toBe('')
+      expect(r.stderr.trim(), argv.join(' ')).toBe(line)
+    }
+  }, 60_000)
+
   it('answers a flag or argument oclif\'s own help and autocomplete do not take as every command does: one line, exit 2, nothing on stdout (they printed `›` lines and their usage)', async () => {
     for (const [argv, line] of [
       [['help', '--bogus'], 'Error: Nonexistent flag: --bogus — see `shardctl help --help`'],
