@@ -52,7 +52,9 @@ export async function removeRole(ctx: ServiceContext, name: string): Promise<boo
 
 /** listRoles returns every valid role by name (an invalid value throws CORRUPT_VALUE naming its key). */
 export async function listRoles(ctx: ServiceContext): Promise<RoleView[]> {
-  return (await ctx.store.listTyped(securityKeys(ctx).rolesPrefix, RoleSchema)).items.map((r) => view(r.value))
+  // A mistyped --cluster is NOT_FOUND, not a cluster without roles.
+  const [, roles] = await Promise.all([getMeta(ctx), ctx.store.listTyped(securityKeys(ctx).rolesPrefix, RoleSchema)])
+  return roles.items.map((r) => view(r.value))
 }
 
 /**
@@ -116,7 +118,9 @@ export async function removeUser(ctx: ServiceContext, name: string): Promise<boo
 
 /** listUsers returns every user without secrets or hashes. */
 export async function listUsers(ctx: ServiceContext): Promise<UserView[]> {
-  return (await ctx.store.listTyped(securityKeys(ctx).usersPrefix, UserSchema)).items.map((u) => userView(u.value))
+  // A mistyped --cluster is NOT_FOUND, not a cluster without users.
+  const [, users] = await Promise.all([getMeta(ctx), ctx.store.listTyped(securityKeys(ctx).usersPrefix, UserSchema)])
+  return users.items.map((u) => userView(u.value))
 }
 
 async function getUser(ctx: ServiceContext, name: string): Promise<{user: User; revision: bigint}> {

@@ -120,6 +120,20 @@ describe('daemon flags and their environment variables', () => {
   }, 60_000)
 })
 
+describe('a cluster name that does not exist', () => {
+  it('stats, user list and role list say so in one line, exit 1, as every other view does (they printed empty tables, exit 0)', async () => {
+    const endpoint = inject('etcdEndpoint')
+    const missing = uniqueCluster('usab-missing')
+    for (const argv of [['stats'], ['user', 'list'], ['role', 'list']]) {
+      const r = await cli([...argv, '--endpoints', endpoint, '--cluster', missing])
+      expect(r.code, `${argv.join(' ')}: ${r.stdout}${r.stderr}`).toBe(1)
+      expect(r.stdout, argv.join(' ')).toBe('')
+      expect(r.stderr.trim().split('\n'), argv.join(' ')).toHaveLength(1)
+      expect(r.stderr, argv.join(' ')).toMatch(new RegExp(`^Error: cluster "${missing}" does not exist in etcd — `))
+    }
+  }, 60_000)
+})
+
 describe('config file', () => {
   it("is found in the CLI's config directory (SHARDCTL_CONFIG_DIR)", async () => {
     const endpoint = inject('etcdEndpoint')
