@@ -2,21 +2,27 @@ import {EXIT_CODES} from '../errors/codes.js'
 import {suggestCommand} from './commandSuggestion.js'
 import {type RenderedError} from './renderError.js'
 
-/** CommandList is what an unknown-command line is figured from: the CLI's name and its visible command ids (colon-separated). */
+/**
+ * CommandList is what an unknown-command line is figured from: the CLI's name, its visible
+ * command ids and its visible topics (`node`, `moves`: colon-separated ids too). A topic is
+ * suggested like a command (`nod` → `node`, whose help lists its commands), never run.
+ */
 export interface CommandList {
   bin: string
   ids: readonly string[]
+  topics?: readonly string[]
 }
 
 /** CommandSource is the part of an oclif Config a CommandList is read from. */
 export interface CommandSource {
   bin: string
   commands: readonly {id: string; hidden?: boolean}[]
+  topics?: readonly {name: string; hidden?: boolean}[]
 }
 
-/** commandListOf takes the CommandList from an oclif Config (hidden commands are never suggested). */
+/** commandListOf takes the CommandList from an oclif Config (hidden commands and topics are never suggested). */
 export function commandListOf(config: CommandSource): CommandList {
-  return {bin: config.bin, ids: config.commands.filter((c) => !c.hidden).map((c) => c.id)}
+  return {bin: config.bin, ids: config.commands.filter((c) => !c.hidden).map((c) => c.id), topics: (config.topics ?? []).filter((t) => !t.hidden).map((t) => t.name)}
 }
 
 /**
@@ -31,7 +37,7 @@ export function commandListOf(config: CommandSource): CommandList {
  * command the user typed right does not exist. Otherwise it names what was typed and the
  * closest real command, or points at the command list. Pure.
  */
-export function unknownCommandError(id: string, {bin, ids}: CommandList): RenderedError {
+export function unknownCommandError(id: string, {bin, ids, topics = []}: CommandList): RenderedError {
   const spaced = (x: string) => x.replaceAll(':', ' ')
   const exitCode = EXIT_CODES.BAD_INPUT
   const extra = extraArguments(id, ids)
@@ -40,7 +46,7 @@ export function unknownCommandError(id: string, {bin, ids}: CommandList): Render
     const hint = `see \`${bin} ${spaced(extra.command)} --help\``
     return {line: `Error: ${message} — ${hint}`, json: {error: {code: 'USAGE', message, hint, exitCode}}, exitCode}
   }
-  const guess = suggestCommand(id, ids)
+  const guess = suggestCommand(id, [...new Set([...ids, ...topics])])
   const message = `\`${bin} ${spaced(id)}\` is not a ${bin} command`
   const hint = guess ? `did you mean \`${bin} ${spaced(guess)}\`? See \`${bin} ${spaced(guess)} --help\`` : `see \`${bin} --help\` for the commands`
   return {line: `Error: ${message} — ${hint}`, json: {error: {code: 'BAD_INPUT', message, hint, exitCode}}, exitCode}

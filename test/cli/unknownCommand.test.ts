@@ -27,4 +27,11 @@ describe('unknownCommandError', () => {
     expect(unknownCommandError('plan:shw', LIST).line).toBe('Error: `shardctl plan shw` is not a shardctl command — did you mean `shardctl plan show`? See `shardctl plan show --help`')
     expect(unknownCommandError('plan:veriyf:x', LIST).line).toMatch(/did you mean `shardctl plan verify`/)
   })
+
+  it('suggests a topic as a command is suggested (`nod` said "did you mean `shardctl top`?": topics were no candidates), and never a hidden one', () => {
+    const list = commandListOf({bin: 'shardctl', commands: [{id: 'top'}, {id: 'node:drain'}, {id: 'node:list'}], topics: [{name: 'node'}, {name: 'secret', hidden: true}]})
+    expect(unknownCommandError('nod', list).line).toBe('Error: `shardctl nod` is not a shardctl command — did you mean `shardctl node`? See `shardctl node --help`')
+    expect(unknownCommandError('secrt', list).line).not.toMatch(/secret/)
+    expect(unknownCommandError('node:dran', list).line).toMatch(/did you mean `shardctl node drain`\?/)
+  })
 })
