@@ -44,6 +44,8 @@ export async function putRole(ctx: ServiceContext, name: string, access: Access,
 /** removeRole deletes a role (users naming it lose what it granted). Returns false when it was already absent ("already done"). */
 export async function removeRole(ctx: ServiceContext, name: string): Promise<boolean> {
   checkName('role', name)
+  // "already absent" (exit 0) only in a cluster that exists: a mistyped --cluster is NOT_FOUND.
+  await getMeta(ctx)
   const key = securityKeys(ctx).role(name)
   if (!(await ctx.store.get(key))) return false
   await ctx.store.delete(key)
@@ -110,6 +112,8 @@ export async function revokeToken(ctx: ServiceContext, name: string, id: string)
 /** removeUser deletes a user; false when already absent ("already done"). */
 export async function removeUser(ctx: ServiceContext, name: string): Promise<boolean> {
   checkName('user', name)
+  // "already absent" (exit 0) only in a cluster that exists: a mistyped --cluster is NOT_FOUND.
+  await getMeta(ctx)
   const key = securityKeys(ctx).user(name)
   if (!(await ctx.store.get(key))) return false
   await ctx.store.delete(key)

@@ -2,7 +2,7 @@ import {describe, expect, it} from 'vitest'
 import {initCluster} from '../../src/cluster/initCluster.js'
 import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
 import {makeServiceContext} from '../../src/cluster/serviceContext.js'
-import {addUser, listRoles, listUsers, putRole, revokeToken} from '../../src/security/userService.js'
+import {addUser, listRoles, listUsers, putRole, removeRole, removeUser, revokeToken} from '../../src/security/userService.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
 
 async function cluster(): Promise<ReturnType<typeof makeServiceContext>> {
@@ -33,7 +33,7 @@ describe('what role add and user revoke-token say when nothing changes', () => {
   })
 })
 
-describe('user list and role list of a cluster that does not exist', () => {
+describe('user list, role list, user remove and role remove in a cluster that does not exist', () => {
   it('throw NOT_FOUND naming the cluster, as the commands that write users and roles do (they listed an empty table, exit 0, for a mistyped --cluster)', async () => {
     const ctx = await cluster()
     await putRole(ctx, 'reader', 'read', ['app/'])
@@ -42,5 +42,14 @@ describe('user list and role list of a cluster that does not exist', () => {
     const typo = makeServiceContext(ctx.store, {cluster: 'secc'})
     await expect(listRoles(typo)).rejects.toMatchObject({code: 'NOT_FOUND', message: 'cluster "secc" does not exist in etcd'})
     await expect(listUsers(typo)).rejects.toMatchObject({code: 'NOT_FOUND', message: 'cluster "secc" does not exist in etcd'})
+  })
+
+  it('remove throws NOT_FOUND there, not "already absent" (exit 0 for a mistyped --cluster); in the cluster it is still "already absent"', async () => {
+    const ctx = await cluster()
+    expect(await removeRole(ctx, 'reader')).toBe(false)
+    expect(await removeUser(ctx, 'alice')).toBe(false)
+    const typo = makeServiceContext(ctx.store, {cluster: 'secc'})
+    await expect(removeRole(typo, 'reader')).rejects.toMatchObject({code: 'NOT_FOUND', message: 'cluster "secc" does not exist in etcd'})
+    await expect(removeUser(typo, 'alice')).rejects.toMatchObject({code: 'NOT_FOUND', message: 'cluster "secc" does not exist in etcd'})
   })
 })
