@@ -75,8 +75,6 @@ describe('bad copy flags', () => {
       [['node', 'drain', owner, '--yes', '--throttle', '0'], /--throttle: "0" is not a usable rate/],
       [['node', 'drain', owner, '--yes', '--chunk-size', '-4KiB'], /--chunk-size: "-4KiB" is not a size/],
       [['node', 'drain', owner, '--yes', '--node-throttle', '-1MiB/s'], /--node-throttle: "-1MiB\/s" is not a rate/],
-      [['node', 'drain', owner, '--yes', '--rate-window', '500ms'], /--rate-window: "500ms" is shorter than the minimum 1s/],
-      [['apply', '--resume', '--yes', '--rate-window', '1m'], /--rate-window: "1m" is longer than the maximum 30s/],
       [['apply', '--resume', '--yes', '--throttle', 'fast'], /--throttle: "fast" is not a rate/],
       [['throttle', 'set', 'fast'], /"fast" is not a rate/],
     ]
