@@ -5,6 +5,7 @@ import {currentTerminals, needsQuestion, type TerminalState} from './confirmatio
 import {type ApplyDeps, type ApplyInput} from '../executor/executePlan.js'
 import {defaultLatencyThrottle} from '../executor/adaptiveThrottle.js'
 import {BASELINE_DEFAULTS} from '../executor/latencyBaseline.js'
+import {MAX_RATE_WINDOW_MS, MIN_RATE_WINDOW_MS} from '../executor/copyProgress.js'
 import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent, MIN_CHUNK_BYTES} from '../executor/executorEnv.js'
 import {type Preflight} from '../executor/planPreflight.js'
 import {parseWindow} from '../executor/window.js'
@@ -24,6 +25,7 @@ export const EXECUTOR_FLAGS = {
   'drain-timeout': durationFlag({description: "how long to wait for the source's in-flight requests", ...withDefault('30s', parseDuration)}),
   'cleanup-grace': durationFlag({description: 'how long the source keeps its copy after release (rollback window)', ...withDefault('0s', parseDuration)}),
   window: Flags.string({description: 'maintenance window HH:MM-HH:MM (local time): moves start and copy only inside it'}),
+  'rate-window': durationFlag({description: "window of each copy's rate in its progress (`moves show`, `top`, the ETA, and the flowing rate `--throttle auto` reads): shorter follows a `throttle set` sooner, longer is smoother; 1s to 30s", min: MIN_RATE_WINDOW_MS, max: MAX_RATE_WINDOW_MS, ...withDefault('5s', parseDuration)}),
   'chunk-size': bytesFlag({description: 'largest copy frame, at least 4KiB (frames shrink to about 0.1 s of the throttle below it)', min: MIN_CHUNK_BYTES, ...withDefault('4MiB', parseBytes)}),
   // The executor dials nodes: on a TLS cluster with a certificate of its CA (`cert create-client`).
   ...DATA_PLANE_TLS_FLAGS,
@@ -83,6 +85,7 @@ export function executorInput(flags: ExecutorFlagValues, holder: string, confirm
       drainTimeoutMs: flags['drain-timeout'],
       cleanupGraceMs: flags['cleanup-grace'],
       chunkBytes: flags['chunk-size'],
+      rateWindowMs: flags['rate-window'],
     },
     holder,
     confirm: (p) => confirm(p, interactive),

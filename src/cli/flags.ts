@@ -15,20 +15,22 @@ import {type DiskReserveSetting, parseDiskReserve} from '../node/diskReservePoli
  * so help shows `[default: 30s]` and the value goes through the same parser.
  */
 
-/** DurationOptions bound a duration flag: `min` in milliseconds. */
+/** DurationOptions bound a duration flag: `min` and `max` in milliseconds. */
 type DurationOptions = {
   min?: number
+  max?: number
 }
 
 /**
  * durationFlag is a flag in milliseconds: `500ms`, `30s`, `5m`, `1h`, `7d`; a bare number
- * is seconds everywhere. `min` (ms) refuses shorter values.
+ * is seconds everywhere. `min` (ms) refuses shorter values, `max` (ms) longer ones.
  */
 export const durationFlag = Flags.custom<number, DurationOptions>({
   helpValue: '<duration>',
   async parse(input, _ctx, opts) {
     const ms = parseDuration(input)
     if (opts.min !== undefined && ms < opts.min) throw new RangeError(`"${input}" is shorter than the minimum ${formatMs(opts.min)}`)
+    if (opts.max !== undefined && ms > opts.max) throw new RangeError(`"${input}" is longer than the maximum ${formatMs(opts.max)}`)
     return ms
   },
 })

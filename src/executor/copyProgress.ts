@@ -3,11 +3,19 @@ export const STALL_RATE = 0.1 * 1024 * 1024
 /** STALL_WINDOW_MS is how long a copy must stay under its stall threshold to be flagged stalled. */
 export const STALL_WINDOW_MS = 30_000
 /**
- * RATE_WINDOW_MS is the window of the rate `moves show`, `top` and the ETA show: short, so
- * the figure follows a `throttle set` within a few seconds (a 30 s average still showed
- * most of the old rate 10 s after the change), yet long enough to span many frames.
+ * RATE_WINDOW_MS is the default window of the rate `moves show`, `top` and the ETA show
+ * (`--rate-window`): short, so the figure follows a `throttle set` within a few seconds (a
+ * 30 s average still showed most of the old rate 10 s after the change), yet long enough to
+ * span many frames.
  */
 export const RATE_WINDOW_MS = 5_000
+/**
+ * MIN_RATE_WINDOW_MS is the shortest rate window: the executor polls a copy's progress every
+ * 250 ms, so a shorter window would hold a handful of samples and jump with each.
+ */
+export const MIN_RATE_WINDOW_MS = 1_000
+/** MAX_RATE_WINDOW_MS is the longest rate window: a meter keeps only the stall window's samples. */
+export const MAX_RATE_WINDOW_MS = STALL_WINDOW_MS
 /**
  * STALL_SHARE_FRACTION: a throttled copy is stalled under this fraction of its throttle
  * share. A healthy throttled copy runs at about its share, so a quarter leaves room for
@@ -45,15 +53,20 @@ export function stallThreshold(share: number | null): number {
 }
 
 /**
- * CopyMeter tracks a copy's live rate (bytes over the last {@link RATE_WINDOW_MS}) and
- * whether it stalled (under a threshold for a whole {@link STALL_WINDOW_MS}). Time is passed in, so it
- * is pure and tested without waiting.
+ * CopyMeter tracks a copy's live rate (bytes over the last `rateWindowMs`, default
+ * {@link RATE_WINDOW_MS}) and whether it stalled (under a threshold for a whole
+ * {@link STALL_WINDOW_MS}). Time is passed in, so it is pure and tested without waiting.
  */
 export class CopyMeter {
   private samples: {t: number; bytes: number}[] = []
   private readonly startedAt: number
 
-  constructor(now: number) {
+  /** Throws RangeError for a window outside {@link MIN_RATE_WINDOW_MS}..{@link MAX_RATE_WINDOW_MS} (the flag refuses those first). */
+  constructor(
+    now: number,
+    private readonly rateWindowMs = RATE_WINDOW_MS,
+  ) {
+    if (!(rateWindowMs >= MIN_RATE_WINDOW_MS && rateWindowMs <= MAX_RATE_WINDOW_MS)) throw new RangeError(`rate window ${rateWindowMs} ms is outside ${MIN_RATE_WINDOW_MS}..${MAX_RATE_WINDOW_MS} ms`)
     this.startedAt = now
     this.samples.push({t: now, bytes: 0})
   }
@@ -65,9 +78,9 @@ export class CopyMeter {
     while (this.samples.length > 2 && this.samples[1]!.t <= cutoff) this.samples.shift()
   }
 
-  /** rate is bytes per second over the {@link RATE_WINDOW_MS} ending at `now` (or since the start, when shorter; 0 before any time passed). */
+  /** rate is bytes per second over the rate window ending at `now` (or since the start, when shorter; 0 before any time passed). */
   rate(now: number): number {
-    const from = Math.max(this.samples[0]!.t, now - RATE_WINDOW_MS)
+    const from = Math.max(this.samples[0]!.t, now - this.rateWindowMs)
     const bytes = this.samples.filter((s) => s.t > from).reduce((a, s) => a + s.bytes, 0)
     const secs = (now - from) / 1000
     return secs > 0 ? bytes / secs : 0

@@ -1,4 +1,5 @@
 import {type NodeView} from './clusterView.js'
+import {RATE_WINDOW_MS} from './copyProgress.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {type Compare} from '../etcd/etcdStore.js'
 import {type NodeClient} from '../node/nodeClient.js'
@@ -27,6 +28,8 @@ export interface ExecutorOptions {
   nodeRetryMs: number
   /** nodeRetryReplicatedMs is the same at rf >= 2, or while the destination learns, where writes go on without the node: ride out a restart. */
   nodeRetryReplicatedMs: number
+  /** rateWindowMs is the window of a copy's rate in its progress (`moves show`, `top`, the ETA): `--rate-window`. */
+  rateWindowMs: number
 }
 
 /** MIN_CHUNK_BYTES is the smallest copy frame `--chunk-size` takes; a smaller value is a usage error (exit 2), not raised silently. */
@@ -41,6 +44,7 @@ export const DEFAULT_EXECUTOR_OPTIONS: ExecutorOptions = {
   verifyRounds: 5,
   nodeRetryMs: 5_000,
   nodeRetryReplicatedMs: 30_000,
+  rateWindowMs: RATE_WINDOW_MS,
 }
 
 /**

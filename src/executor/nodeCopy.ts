@@ -53,8 +53,8 @@ export async function copyShard(env: ExecutorEnv, m: FencedMove): Promise<Fenced
   // Two meters over one copy: the stream's bytes (what the throttles spend: stall verdict,
   // `top`'s COPY line, the auto throttle) and the key and value bytes (the progress's unit:
   // the rate beside it and the ETA).
-  const meter = new CopyMeter(env.now())
-  const dataMeter = new CopyMeter(env.now())
+  const meter = new CopyMeter(env.now(), env.options.rateWindowMs)
+  const dataMeter = new CopyMeter(env.now(), env.options.rateWindowMs)
   const pushed = new Map<string, {rates: string; at: number}>()
   let current = m
   let lastSave = env.now()

@@ -9,6 +9,7 @@ import KvPut from '../../commands/kv/put.js'
 import Stats from '../../commands/stats.js'
 import NodeDrain from '../../commands/node/drain.js'
 import {EXECUTOR_FLAGS, executorInput, redisMoveOptions} from '../../src/cli/executorFlags.js'
+import {DEFAULT_EXECUTOR_OPTIONS} from '../../src/executor/executorEnv.js'
 import {bytesFlag, capacityFlag, durationFlag, listenFlag, rateFlag, rateOrAutoFlag, shardIdArg, withDefault} from '../../src/cli/flags.js'
 import {renderError} from '../../src/cli/renderError.js'
 import {formatListen, parseDuration, parseListen} from '../../src/model/units.js'
@@ -170,6 +171,29 @@ describe('--chunk-size of the commands that run moves', () => {
       await parseExecutor(['--chunk-size', bad]).catch((err: unknown) => (rendered = renderError(err, 'test')))
       expect(rendered?.exitCode, bad).toBe(2)
       expect(rendered?.line, bad).toContain(`--chunk-size: "${bad}" is smaller than the minimum 4KiB`)
+      expect(rendered?.line, bad).not.toContain('\n')
+    }
+  })
+})
+
+describe('--rate-window of the commands that run moves', () => {
+  const parseExecutor = async (argv: string[]) => (await Parser.parse(argv, {flags: EXECUTOR_FLAGS, strict: true})).flags
+  const inputOf = async (argv: string[]) => executorInput(await parseExecutor(['--yes', ...argv]), 'test', async () => true, {stdin: false, stderr: false})
+
+  it('reaches the executor as given, 5 s when not given (the rate window the copy meter had before the flag)', async () => {
+    expect((await inputOf(['--rate-window', '2s'])).options.rateWindowMs).toBe(2000)
+    expect((await inputOf(['--rate-window', '1s'])).options.rateWindowMs).toBe(1000)
+    expect((await inputOf(['--rate-window', '30s'])).options.rateWindowMs).toBe(30_000)
+    expect((await inputOf([])).options.rateWindowMs).toBe(5000)
+    expect(DEFAULT_EXECUTOR_OPTIONS.rateWindowMs).toBe(5000)
+  })
+
+  it('refuses a window under 1s or over 30s with one line naming the flag and the bound, exit 2', async () => {
+    for (const [bad, message] of [['999ms', 'is shorter than the minimum 1s'], ['0', 'is shorter than the minimum 1s'], ['31s', 'is longer than the maximum 30s'], ['soon', 'is not a duration']] as const) {
+      let rendered: {line: string; exitCode: number} | undefined
+      await parseExecutor(['--rate-window', bad]).catch((err: unknown) => (rendered = renderError(err, 'test')))
+      expect(rendered?.exitCode, bad).toBe(2)
+      expect(rendered?.line, bad).toContain(`--rate-window: "${bad}" ${message}`.trim())
       expect(rendered?.line, bad).not.toContain('\n')
     }
   })

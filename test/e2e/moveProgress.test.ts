@@ -19,6 +19,8 @@ const KiB = 1024
 const MiB = 1024 * KiB
 const SHARD_BYTES = 24 * MiB
 const VALUE_BYTES = 16 * KiB
+/** RATE_WINDOW_MS is the drain's --rate-window: the looks below wait one window and a 2 s margin. */
+const RATE_WINDOW_MS = 2000
 
 let dp: DataPlane
 let owner: string
@@ -89,11 +91,13 @@ describe('bad copy flags', () => {
 
 describe('a running copy in `moves show` and `top`', () => {
   it('shows the rate the node copies at and an ETA from it, and follows `throttle set` within seconds', async () => {
-    const drain = cli(['node', 'drain', owner, '--yes', '--throttle', '256KiB/s'], 150_000)
+    // A 2 s rate window (--rate-window; 5 s by default), so each look below waits one short
+    // window (and a margin), not two default ones.
+    const drain = cli(['node', 'drain', owner, '--yes', '--throttle', '256KiB/s', '--rate-window', `${RATE_WINDOW_MS}ms`], 150_000)
     try {
       const copying = await waitFor(async () => (await moves()).find((m) => m.phase === 'copying' && m.progress.bytes > 0), 'the move to copy', 60_000)
-      // A full rate window (5 s) after the copy started, so the start's burst is out of it.
-      await new Promise((r) => setTimeout(r, 7000))
+      // A full rate window after the copy started, so the start's burst is out of it.
+      await new Promise((r) => setTimeout(r, RATE_WINDOW_MS + 2000))
       type Shown = Move & {etaSeconds: number | null}
       const slow = json<Shown>(await cli(['moves', 'show', copying.id, '--json']))
       expect(slow.phase).toBe('copying')
@@ -117,7 +121,7 @@ describe('a running copy in `moves show` and `top`', () => {
       // Four times the rate: the figure shown must follow within a rate window, the ETA with it.
       expect((await cli(['throttle', 'set', '1MiB/s'])).code).toBe(0)
       const setAt = Date.now()
-      await new Promise((r) => setTimeout(r, Math.max(0, setAt + 7000 - Date.now())))
+      await new Promise((r) => setTimeout(r, Math.max(0, setAt + RATE_WINDOW_MS + 2000 - Date.now())))
       const fast = json<Shown>(await cli(['moves', 'show', copying.id, '--json']))
       expect(fast.phase, 'the copy ended before the second look: make the shard bigger').toBe('copying')
       expect(fast.progress.rateBytesPerSec / MiB).toBeGreaterThan(0.8)

@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {CopyMeter, RATE_WINDOW_MS, STALL_RATE, STALL_WINDOW_MS, stallThreshold, throttleShare} from '../../src/executor/copyProgress.js'
+import {CopyMeter, MAX_RATE_WINDOW_MS, MIN_RATE_WINDOW_MS, RATE_WINDOW_MS, STALL_RATE, STALL_WINDOW_MS, stallThreshold, throttleShare} from '../../src/executor/copyProgress.js'
 
 describe('CopyMeter', () => {
   it('measures the rate over the window', () => {
@@ -19,6 +19,30 @@ describe('CopyMeter', () => {
     // and the stall verdict still looks at its whole window (no stall at 1000 B/s either way)
     expect(m.stalled(t, 50)).toBe(false)
     expect(RATE_WINDOW_MS).toBeLessThan(10_000)
+  })
+
+  it('takes its rate over the window it is given (--rate-window): a 2 s meter shows a step 2 s after it, a default one still a mix', () => {
+    const short = new CopyMeter(0, 2000)
+    const long = new CopyMeter(0)
+    let t = 0
+    for (; t < 10_000; t += 100) for (const m of [short, long]) m.record(t + 100, 10)
+    for (; t < 12_000; t += 100) for (const m of [short, long]) m.record(t + 100, 100)
+    expect(short.rate(t)).toBe(1000)
+    // 2 s at 1000 B/s and 3 s at 100 B/s over the default 5 s.
+    expect(long.rate(t)).toBe((2 * 1000 + 3 * 100) / 5)
+    // The stall window does not follow the rate window.
+    const quiet = new CopyMeter(0, 2000)
+    for (let u = 1000; u <= STALL_WINDOW_MS; u += 1000) quiet.record(u, u === STALL_WINDOW_MS ? 10 * 1024 * 1024 : 0)
+    expect(quiet.rate(STALL_WINDOW_MS)).toBe((10 * 1024 * 1024) / 2)
+    expect(quiet.stalled(STALL_WINDOW_MS)).toBe(false)
+  })
+
+  it('refuses a rate window outside 1 s .. the stall window', () => {
+    expect(() => new CopyMeter(0, MIN_RATE_WINDOW_MS - 1)).toThrow(RangeError)
+    expect(() => new CopyMeter(0, MAX_RATE_WINDOW_MS + 1)).toThrow(RangeError)
+    expect(() => new CopyMeter(0, Number.NaN)).toThrow(RangeError)
+    expect(new CopyMeter(0, MIN_RATE_WINDOW_MS).rate(0)).toBe(0)
+    expect(MAX_RATE_WINDOW_MS).toBe(STALL_WINDOW_MS)
   })
 
   it('flags a copy stalled only after a full window under 0.1 MiB/s', () => {
