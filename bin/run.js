@@ -8,16 +8,20 @@ import {dropStaleManifest} from './freshManifest.js'
 // commands or run a stale bundle: then it is dropped (see freshManifest.js) and everything
 // loads from dist/commands and node_modules, one module at a time.
 const bundled = !dropStaleManifest(fileURLToPath(new URL('..', import.meta.url)))
-const {flush, handle, run} = bundled ? await import('../dist/cli/core/oclif.js') : await import('@oclif/core')
+const {Config, flush, handle, run} = bundled ? await import('../dist/cli/core/oclif.js') : await import('@oclif/core')
 
-// oclif's execute(), with one more case: a parse error that gets here (only a command of
-// oclif's own plugins lets one through) is the one line every command prints, not oclif's
-// error lines and usage (src/cli/topLevelUsageError.ts); any other error is oclif's to print.
+// oclif's execute(), with two more cases (src/cli/topLevelUsageError.ts): help about an
+// unknown command (`help nosuch`, `nosuch --help`) is the one line `shardctl nosuch` prints,
+// and a parse error that gets here (only a command of oclif's own plugins lets one through)
+// is the one line every command prints, not oclif's error lines and usage; any other error
+// is oclif's to print. The command list is loaded only for the unknown-command line.
 const argv = process.argv.slice(2)
 await run(argv, import.meta.url)
   .then(() => flush())
   .catch(async (err) => {
-    const usage = await import('../dist/src/cli/topLevelUsageError.js').then(({topLevelUsageError}) => topLevelUsageError(err, argv), () => undefined)
+    const usage = await import('../dist/src/cli/topLevelUsageError.js')
+      .then(({topLevelError}) => topLevelError(err, argv, () => Config.load(import.meta.url)))
+      .catch(() => undefined)
     if (!usage) return handle(err)
     process.stderr.write(`${usage.line}\n`)
     process.exitCode = usage.exitCode

@@ -19,7 +19,7 @@ export interface PolicyFlagValues extends Pick<PlanFlagValues, 'maxImbalance' | 
  * start the next plan at once, and the loop would flap.
  */
 export function policyFromFlags(f: PolicyFlagValues): AutopilotPolicy {
-  const planOptions = planOptionsFromFlags({maxImbalance: f.maxImbalance, maxMoves: f.maxMoves, minImprovement: f.minImprovement, weights: f.weights})
+  const planOptions = planOptionsFromFlags({maxImbalance: f.maxImbalance, maxMoves: f.maxMoves, minImprovement: f.minImprovement, weights: f.weights}, 'autopilot')
   const above = Number(f.rebalanceAbove)
   if (f.rebalanceAbove.trim() === '' || !Number.isFinite(above) || above <= 1) throw new UserError('BAD_INPUT', `--rebalance-above: must be a ratio above 1 (largest node utilisation over the mean), got "${f.rebalanceAbove}"`, 'e.g. --rebalance-above 1.2')
   const target = planOptions.maxImbalance ?? DEFAULT_PLAN_OPTIONS.maxImbalance

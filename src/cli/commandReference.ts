@@ -45,7 +45,7 @@ export function renderCommandReference(manifest: CommandManifest, bin: string): 
   const shared = new Map<string, ManifestFlag>()
   for (const c of commands) for (const f of Object.values(c.flags ?? {})) if (isShared(f) && !shared.has(f.name)) shared.set(f.name, f)
   const out: string[] = [GENERATED_NOTE, '', `# ${bin} command reference`, '']
-  out.push(`Every command takes \`-h\`/\`--help\`. Durations read \`500ms\`, \`30s\`, \`5m\`, \`1h\`, \`7d\` (a bare number is seconds); rates \`50MiB/s\`; sizes \`256KiB\`, \`100GiB\`. A bad value exits 2 with one line naming the flag. Shell completion: \`${bin} autocomplete [bash|zsh|powershell]\` prints the setup steps; a mistyped command gets a "did you mean" line and exit 2.`, '')
+  out.push(`Every command takes \`-h\`/\`--help\`. Durations read \`500ms\`, \`30s\`, \`5m\`, \`1h\`, \`7d\` (a bare number is seconds); rates \`50MiB/s\`; sizes \`256KiB\`, \`100GiB\`. A bad value exits 2 with one line naming the flag. Shell completion: \`${bin} autocomplete [bash|zsh|powershell]\` prints the setup steps; a mistyped command or topic, also after \`help\` or before \`--help\`, gets a "did you mean" line and exit 2.`, '')
   out.push('| command | summary |', '| --- | --- |')
   for (const c of commands) out.push(`| [\`${bin} ${spaced(c.id)}\`](#${anchor(`${bin} ${spaced(c.id)}`)}) | ${cell(c.summary ?? '')} |`)
   out.push('', '## Shared flags', '', 'Commands that talk to etcd take the connection flags; commands that print a result take `--json`.', '')

@@ -36,15 +36,16 @@ export const MIN_MAX_IMBALANCE = 1.01
 
 /**
  * planOptionsFromFlags turns flag text into planner options. Throws UserError BAD_INPUT
- * naming the flag (`--max-bytes: "12XB" is not a size ...`).
+ * naming the flag (`--max-bytes: "12XB" is not a size ...`) and, in its hint, the help of
+ * `command`: the command whose flags these are (`plan`, `autopilot`).
  */
-export function planOptionsFromFlags(flags: PlanFlagValues): PlanOptionsInput {
+export function planOptionsFromFlags(flags: PlanFlagValues, command = 'plan'): PlanOptionsInput {
   const parse = <T>(flag: string, raw: string | undefined, read: (raw: string) => T): T | undefined => {
     if (raw === undefined) return undefined
     try {
       return read(raw)
     } catch (e) {
-      throw new UserError('BAD_INPUT', `--${flag}: ${(e as Error).message}`, `see \`shardctl plan --help\``)
+      throw new UserError('BAD_INPUT', `--${flag}: ${(e as Error).message}`, `see \`shardctl ${command} --help\``)
     }
   }
   // The bounds of PlanOptionsSchema, checked here so the error names the flag, not the option field.

@@ -44,6 +44,8 @@ export async function putRole(ctx: ServiceContext, name: string, access: Access,
 /** removeRole deletes a role (users naming it lose what it granted). Returns false when it was already absent ("already done"). */
 export async function removeRole(ctx: ServiceContext, name: string): Promise<boolean> {
   checkName('role', name)
+  // "already absent" (exit 0) only in a cluster that exists: a mistyped --cluster is NOT_FOUND.
+  await getMeta(ctx)
   const key = securityKeys(ctx).role(name)
   if (!(await ctx.store.get(key))) return false
   await ctx.store.delete(key)
@@ -52,7 +54,9 @@ export async function removeRole(ctx: ServiceContext, name: string): Promise<boo
 
 /** listRoles returns every valid role by name (an invalid value throws CORRUPT_VALUE naming its key). */
 export async function listRoles(ctx: ServiceContext): Promise<RoleView[]> {
-  return (await ctx.store.listTyped(securityKeys(ctx).rolesPrefix, RoleSchema)).items.map((r) => view(r.value))
+  // A mistyped --cluster is NOT_FOUND, not a cluster without roles.
+  const [, roles] = await Promise.all([getMeta(ctx), ctx.store.listTyped(securityKeys(ctx).rolesPrefix, RoleSchema)])
+  return roles.items.map((r) => view(r.value))
 }
 
 /**
@@ -108,6 +112,8 @@ export async function revokeToken(ctx: ServiceContext, name: string, id: string)
 /** removeUser deletes a user; false when already absent ("already done"). */
 export async function removeUser(ctx: ServiceContext, name: string): Promise<boolean> {
   checkName('user', name)
+  // "already absent" (exit 0) only in a cluster that exists: a mistyped --cluster is NOT_FOUND.
+  await getMeta(ctx)
   const key = securityKeys(ctx).user(name)
   if (!(await ctx.store.get(key))) return false
   await ctx.store.delete(key)
@@ -116,7 +122,9 @@ export async function removeUser(ctx: ServiceContext, name: string): Promise<boo
 
 /** listUsers returns every user without secrets or hashes. */
 export async function listUsers(ctx: ServiceContext): Promise<UserView[]> {
-  return (await ctx.store.listTyped(securityKeys(ctx).usersPrefix, UserSchema)).items.map((u) => userView(u.value))
+  // A mistyped --cluster is NOT_FOUND, not a cluster without users.
+  const [, users] = await Promise.all([getMeta(ctx), ctx.store.listTyped(securityKeys(ctx).usersPrefix, UserSchema)])
+  return users.items.map((u) => userView(u.value))
 }
 
 async function getUser(ctx: ServiceContext, name: string): Promise<{user: User; revision: bigint}> {

@@ -1,5 +1,5 @@
 import {abortableSleep} from '../clock/abortableSleep.js'
-import {listAlive, listNodes, listShards, listStats} from '../cluster/clusterRepo.js'
+import {getMeta, listAlive, listNodes, listShards, listStats} from '../cluster/clusterRepo.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {watchPrefix} from '../etcd/resumableWatch.js'
 import {loadPredatesMap} from '../cluster/loadStaleness.js'
@@ -89,8 +89,17 @@ export function buildLoadReport(cluster: string, at: Date, nodes: readonly Clust
   return {cluster, at: at.toISOString(), nodes: nodeRows, shards: shardRows, totals}
 }
 
-/** loadReport reads nodes, shards, liveness and stats from etcd and builds the report. */
+/**
+ * loadReport reads nodes, shards, liveness and stats from etcd and builds the report. Throws
+ * NOT_FOUND for a cluster that does not exist (a mistyped --cluster is not an empty cluster).
+ */
 export async function loadReport(ctx: ServiceContext): Promise<LoadReport> {
+  const [, report] = await Promise.all([getMeta(ctx), readLoadReport(ctx)])
+  return report
+}
+
+/** readLoadReport is loadReport without the check that the cluster exists (the watch checks once, before it starts). */
+async function readLoadReport(ctx: ServiceContext): Promise<LoadReport> {
   const [nodes, {shards}, stats, alive] = await Promise.all([listNodes(ctx), listShards(ctx), listStats(ctx), listAlive(ctx)])
   return buildLoadReport(
     ctx.cluster,
@@ -126,6 +135,7 @@ export async function watchLoadReport(ctx: ServiceContext, onReport: (r: LoadRep
     dirty = true
     wake?.()
   }
+  await getMeta(ctx)
   const revision = await ctx.store.revision()
   const watch = watchPrefix(ctx.store, ctx.keys.prefix, {
     fromRevision: revision,
@@ -144,7 +154,7 @@ export async function watchLoadReport(ctx: ServiceContext, onReport: (r: LoadRep
     while (!opts.signal.aborted && (opts.maxReports === undefined || emitted < opts.maxReports)) {
       if (dirty) {
         dirty = false
-        onReport(await loadReport(ctx))
+        onReport(await readLoadReport(ctx))
         emitted++
         await sleep(opts.minIntervalMs, opts.signal)
         continue

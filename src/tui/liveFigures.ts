@@ -10,7 +10,7 @@ export type LiveNodeFigures = NodeUtilisation
 /** LiveFigures are the planner's load figures for the cluster as it is now. */
 export interface LiveFigures {
   nodes: ReadonlyMap<string, LiveNodeFigures>
-  /** imbalance is the largest utilisation among alive, non-draining nodes (1 = perfectly even); null when unknown. */
+  /** imbalance is the largest utilisation among the planner's pool: every node but the draining ones, down nodes too (they still hold their replicas); 1 = perfectly even; null when unknown. */
   imbalance: number | null
 }
 

@@ -46,6 +46,35 @@ describe('help and typos', () => {
     expect(r.stdout).toBe('')
   }, 60_000)
 
+  it('answers help about an unknown command (`help nosuch`, `nosuch --help`) as it answers the command itself: the same one line on stderr, exit 2, nothing on stdout (help printed oclif\'s `›   Error: Command nosuch not found.`)', async () => {
+    for (const [help, direct] of [
+      [['help', 'nosuch'], ['nosuch']],
+      [['help', 'moves', 'shw'], ['moves', 'shw']],
+      [['moves', 'shw', '--help'], ['moves', 'shw']],
+    ] as const) {
+      const [h, d] = await Promise.all([cli([...help]), cli([...direct])])
+      expect(d.code, direct.join(' ')).toBe(2)
+      expect(h.code, `${help.join(' ')}: ${h.stderr}`).toBe(2)
+      expect(h.stdout, help.join(' ')).toBe('')
+      expect(h.stderr.trim().split('\n'), help.join(' ')).toHaveLength(1)
+      expect(h.stderr, help.join(' ')).toBe(d.stderr)
+    }
+    const r = await cli(['help', 'moves', 'shw'])
+    expect(r.stderr.trim()).toBe('Error: `shardctl moves shw` is not a shardctl command — did you mean `shardctl moves show`? See `shardctl moves show --help`')
+  }, 60_000)
+
+  it('answers an argument to a command that takes none as that command\'s unexpected argument, one line, exit 2 (it said the command typed right was not a shardctl command)', async () => {
+    for (const [argv, line] of [
+      [['moves', 'resume', 'nosuch'], 'Error: Unexpected argument: nosuch — see `shardctl moves resume --help`'],
+      [['cluster', 'status', 'extra'], 'Error: Unexpected argument: extra — see `shardctl cluster status --help`'],
+    ] as const) {
+      const r = await cli([...argv])
+      expect(r.code, argv.join(' ')).toBe(2)
+      expect(r.stdout, argv.join(' ')).toBe('')
+      expect(r.stderr.trim(), argv.join(' ')).toBe(line)
+    }
+  }, 60_000)
+
   it('answers a flag or argument oclif\'s own help and autocomplete do not take as every command does: one line, exit 2, nothing on stdout (they printed `›` lines and their usage)', async () => {
     for (const [argv, line] of [
       [['help', '--bogus'], 'Error: Nonexistent flag: --bogus — see `shardctl help --help`'],
@@ -88,6 +117,20 @@ describe('daemon flags and their environment variables', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1)
     expect(r.stderr).toMatch(/--interval: "2x" is not a duration/)
     expect(r.stderr).not.toMatch(/bug/)
+  }, 60_000)
+})
+
+describe('a cluster name that does not exist', () => {
+  it('stats, user list and role list say so in one line, exit 1, as every other view does (they printed empty tables, exit 0)', async () => {
+    const endpoint = inject('etcdEndpoint')
+    const missing = uniqueCluster('usab-missing')
+    for (const argv of [['stats'], ['user', 'list'], ['role', 'list']]) {
+      const r = await cli([...argv, '--endpoints', endpoint, '--cluster', missing])
+      expect(r.code, `${argv.join(' ')}: ${r.stdout}${r.stderr}`).toBe(1)
+      expect(r.stdout, argv.join(' ')).toBe('')
+      expect(r.stderr.trim().split('\n'), argv.join(' ')).toHaveLength(1)
+      expect(r.stderr, argv.join(' ')).toMatch(new RegExp(`^Error: cluster "${missing}" does not exist in etcd — `))
+    }
   }, 60_000)
 })
 

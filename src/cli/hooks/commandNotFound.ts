@@ -1,6 +1,5 @@
 import {type Hook} from '@oclif/core'
-import {EXIT_CODES} from '../../errors/codes.js'
-import {suggestCommand} from '../commandSuggestion.js'
+import {commandListOf, unknownCommandError} from '../unknownCommand.js'
 
 /**
  * commandNotFound is the `command_not_found` hook: a mistyped command gets one line on
@@ -8,13 +7,9 @@ import {suggestCommand} from '../commandSuggestion.js'
  * flag). It never asks a question, so scripts and CI fail fast instead of waiting.
  */
 const commandNotFound: Hook<'command_not_found'> = async function (opts) {
-  const bin = this.config.bin
-  const spaced = (id: string) => id.replaceAll(':', ' ')
-  const ids = this.config.commands.filter((c) => !c.hidden).map((c) => c.id)
-  const guess = suggestCommand(opts.id, ids)
-  const hint = guess ? `did you mean \`${bin} ${spaced(guess)}\`? See \`${bin} ${spaced(guess)} --help\`` : `see \`${bin} --help\` for the commands`
-  process.stderr.write(`Error: \`${bin} ${spaced(opts.id)}\` is not a ${bin} command — ${hint}\n`)
-  this.exit(EXIT_CODES.BAD_INPUT)
+  const {line, exitCode} = unknownCommandError(opts.id, commandListOf(this.config))
+  process.stderr.write(`${line}\n`)
+  this.exit(exitCode)
 }
 
 export default commandNotFound
