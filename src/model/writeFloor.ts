@@ -16,6 +16,9 @@ import {z} from 'zod'
  * The smallest quorum for a shard of V voters is then min(w clamped to V, majority(V)) over
  * the parts present (see {@link floorQuorums}). `updatedAt` and `by` name the last router
  * that lowered it, for operators. Only ever lowered (see src/router/writeFloorRecord.ts).
+ * `adopted` is there when an operator created it for a cluster that predates the floor
+ * (`cluster write-floor adopt`, src/model/writeFloorAdoption.ts): when, what they stated
+ * (`--lowest-w`), and how many routers were registered then; routers keep it as they lower.
  */
 export const WriteFloorSchema = z.object({
   version: z.literal(1),
@@ -23,6 +26,7 @@ export const WriteFloorSchema = z.object({
   majority: z.boolean(),
   updatedAt: z.string(),
   by: z.string().nullable(),
+  adopted: z.object({at: z.string(), lowestW: z.string(), routers: z.number().int().nonnegative()}).optional(),
 })
 
 /** WriteFloor is a validated write floor. */

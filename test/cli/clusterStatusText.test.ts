@@ -37,6 +37,9 @@ describe('cluster status: the write floor line', () => {
   const floor = (w: number | null, majority: boolean) => ({version: 1 as const, w, majority, updatedAt: '2026-12-03T21:00:00.000Z', by: w === null && !majority ? null : 'r1'})
   it('says a move whose source is down waits for it while the floor allows w = 1, or is unknown', () => {
     expect(writeFloorLine(null, 3)).toMatch(/^write floor: unknown .*counts as w = 1, so a move whose source is down waits for it/)
+    // The way out for a cluster from before the floor is named where the operator sees the problem.
+    expect(writeFloorLine(null, 3)).toContain('`shardctl cluster write-floor adopt --lowest-w N|majority` records it')
+    expect(writeFloorLine({...floor(2, false), by: null, adopted: {at: '2026-12-03T22:00:00.000Z', lowestW: '2', routers: 0}}, 3)).toMatch(/^write floor: --w 2 \(adopted at 2026-12-03T22:00:00.000Z from the operator's --lowest-w 2\): w = 2 at rf 3/)
     expect(writeFloorLine(floor(1, true), 3)).toBe('write floor: --w 1 and majority (last lowered by router r1 at 2026-12-03T21:00:00.000Z): w = 1 at rf 3, so a move whose source is down waits for it (heals of a dead node included; docs/moves.md "The write floor")')
     // At rf 1 a majority is the one voter.
     expect(writeFloorLine(floor(null, true), 1)).toMatch(/w = 1 at rf 1, so a move whose source is down waits/)

@@ -1,0 +1,96 @@
+import {UserError} from '../errors/errors.js'
+import {type WriteFloor, parseWriteFloor} from '../model/writeFloor.js'
+import {adoptWriteFloor, type LowestW} from '../model/writeFloorAdoption.js'
+import {parseRouterRecord} from '../router/routerRegistration.js'
+import {recordWriteQuorum} from '../router/writeFloorRecord.js'
+import {getMeta} from './clusterRepo.js'
+import {type ServiceContext} from './serviceContext.js'
+
+/** RegisteredRouter is one `routers/<id>` entry as adoption counts it: its `--w` (null: a majority; undefined: it does not say or cannot be read, counted as 1). */
+interface RegisteredRouter {
+  id: string
+  w: number | null | undefined
+}
+
+/** AdoptionPreview is what the operator is shown before confirming: the floor that would be written. */
+export interface AdoptionPreview {
+  cluster: string
+  rf: number
+  floor: WriteFloor
+  routers: number
+}
+
+/** WriteFloorAdoptionResult is what `cluster write-floor adopt` reports (and prints with --json). */
+export interface WriteFloorAdoptionResult extends AdoptionPreview {
+  revision: string
+  /** loweredAfter names routers that registered while the floor was being written and lowered it further (as they would have, had it existed). */
+  loweredAfter: string[]
+}
+
+async function registeredRouters(ctx: ServiceContext): Promise<RegisteredRouter[]> {
+  const {items} = await ctx.store.list(ctx.keys.routersPrefix)
+  return items.map((kv) => ({id: kv.key.slice(ctx.keys.routersPrefix.length), w: parseRouterRecord(kv.value)?.w}))
+}
+
+async function preview(ctx: ServiceContext, stated: LowestW): Promise<AdoptionPreview & {metaRevision: bigint}> {
+  const meta = await getMeta(ctx)
+  // Routers first, the floor after: a router of this build that registers in between read the floor first, found it absent and left it so, and is counted.
+  const routers = await registeredRouters(ctx)
+  const existing = await ctx.store.get(ctx.keys.writeFloor)
+  const floor = adoptWriteFloor({existing: existing?.value, stated, registered: routers.map((r) => r.w), now: ctx.clock().toISOString()})
+  return {cluster: ctx.cluster, rf: meta.value.rf, floor, routers: routers.length, metaRevision: meta.modRevision}
+}
+
+const sameLimits = (a: WriteFloor, b: WriteFloor) => a.w === b.w && a.majority === b.majority
+
+/**
+ * adoptClusterWriteFloor creates the write floor of a cluster created before it existed
+ * (`write-floor` absent, read as w = 1 by every move with a down source) from the
+ * operator's statement `stated` of the smallest quorum any router ever ran with, lowered to
+ * cover every registered router (src/model/writeFloorAdoption.ts). `confirm` sees the floor
+ * before anything is written and throws to stop.
+ *
+ * Refused, changing nothing: an existing floor (ALREADY_EXISTS, exit 6), before or after the
+ * question (a router of this build never creates one, but another adopt or `cluster init
+ * --force` may); a registration that changed the result while the operator was asked
+ * (CONFLICT, exit 7: run it again to see the new one). The write is one transaction
+ * conditioned on the key still being absent and the cluster's meta unchanged.
+ *
+ * A router that read the floor as absent just before the write registers just after it
+ * without having lowered it, so the registrations are read once more after the write and
+ * the floor is lowered for each (recordWriteQuorum, as the router itself would have).
+ */
+export async function adoptClusterWriteFloor(ctx: ServiceContext, stated: LowestW, confirm: (p: AdoptionPreview) => Promise<void>): Promise<WriteFloorAdoptionResult> {
+  const shown = await preview(ctx, stated)
+  const {metaRevision: _, ...visible} = shown
+  await confirm(visible)
+  const now = await preview(ctx, stated)
+  if (now.metaRevision !== shown.metaRevision) throw new UserError('CONFLICT', `cluster "${ctx.cluster}" changed while you were asked: nothing was written`, 'run the command again')
+  if (!sameLimits(now.floor, shown.floor)) throw new UserError('CONFLICT', `the registered routers changed while you were asked (the floor would now be ${describe(now.floor)}, not ${describe(shown.floor)}): nothing was written`, 'run the command again to see the new floor')
+  const floor = now.floor
+  const revision = await ctx.store.commit({
+    compares: [
+      {key: ctx.keys.writeFloor, createRevision: 0n},
+      {key: ctx.keys.meta, modRevision: now.metaRevision},
+    ],
+    puts: [{key: ctx.keys.writeFloor, value: JSON.stringify(floor)}],
+  })
+  if (revision === undefined) {
+    if (await ctx.store.get(ctx.keys.writeFloor)) throw new UserError('ALREADY_EXISTS', 'the write floor was created while adopting it (another adopt, or `cluster init --force`): nothing was written', 'see it with `shardctl cluster status`')
+    throw new UserError('CONFLICT', `cluster "${ctx.cluster}" changed while adopting its write floor: nothing was written`, 'run the command again')
+  }
+  const loweredAfter: string[] = []
+  for (const r of await registeredRouters(ctx)) {
+    const before = await ctx.store.get(ctx.keys.writeFloor)
+    await recordWriteQuorum(ctx, {id: r.id, w: r.w === undefined ? 1 : r.w})
+    const after = await ctx.store.get(ctx.keys.writeFloor)
+    if (before?.modRevision !== after?.modRevision) loweredAfter.push(r.id)
+  }
+  const final = await ctx.store.get(ctx.keys.writeFloor)
+  return {...visible, floor: (final && parseWriteFloor(final.value)) ?? floor, revision: revision.toString(), loweredAfter}
+}
+
+/** describe is a floor's limits in words (`--w 2 and majority`). */
+function describe(f: WriteFloor): string {
+  return [...(f.w === null ? [] : [`--w ${f.w}`]), ...(f.majority ? ['majority'] : [])].join(' and ')
+}
