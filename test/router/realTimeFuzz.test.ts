@@ -117,9 +117,11 @@ interface FuzzOptions {
    * (chooseCopySources under the write floor the routers lowered, src/model/writeFloor.ts): with
    * majority routers (w = 2) both others; with a `--w 1` router none, and the move waits for its
    * source (modelled as the source coming back at once). While it is held down, the fault loop
-   * now and then takes a second replica down too.
+   * now and then takes a second replica down too. `copy-back`: down for the copy only, back up
+   * before the promotion, so verification compares with the source alone (liveCopySources with
+   * the source alive), which missed whatever was acknowledged while it was down.
    */
-  sourceDown?: 'copy' | 'verify'
+  sourceDown?: 'copy' | 'verify' | 'copy-back'
   /**
    * fallbackPeers: which of the other old voters the fallback reads; `all` is what the executor
    * does. `one` breaks the |O \ S| < w rule on purpose (a write quorum, the source and the voter
@@ -331,8 +333,9 @@ async function run(seed: number, opts: FuzzOptions, log: (line: string) => void 
       source.down = true
       log(`${now().toFixed(0)} source ${from} down until the move is done`)
     }
-    if (opts.sourceDown === 'copy') holdDown()
-    for (const copyFrom of opts.sourceDown === 'copy' ? fallback : [source]) {
+    const copyDown = opts.sourceDown === 'copy' || opts.sourceDown === 'copy-back'
+    if (copyDown) holdDown()
+    for (const copyFrom of copyDown ? fallback : [source]) {
       for (const rec of [...copyFrom.records.values()]) {
         await hops(rand, 2)
         // The executor retries a copy until it lands (or aborts the move): outages do not drop records.
@@ -355,7 +358,12 @@ async function run(seed: number, opts: FuzzOptions, log: (line: string) => void 
       await newEpoch(joining) // its barrier: every node knows the destination counts
       learners.delete(to)
       if (opts.sourceDown === 'verify') holdDown()
-      if (opts.sourceDown && heldDown === from) for (const peer of fallback) await verify(peer, dest)
+      if (opts.sourceDown === 'copy-back' && heldDown === from) {
+        heldDown = undefined
+        source.down = false
+        log(`${now().toFixed(0)} source ${from} back up: verification compares with it alone`)
+      }
+      if (opts.sourceDown && opts.sourceDown !== 'copy-back' && heldDown === from) for (const peer of fallback) await verify(peer, dest)
       else await verify(source, dest)
     }
     if (way === 'aborted') return back('aborted')
@@ -566,8 +574,9 @@ describe('router protocol under a randomized Jepsen-style model check', {timeout
   // The fallback from a down source (liveCopySources, with majority routers: w = 2 of 3): the
   // copy and/or the verification read the two other old voters, never fewer (|O \ S| < w).
   // Judged also as each majority of the final voters holds each key (majorityLost).
-  for (const [seed, down, hints] of [[121, 'verify', false], [122, 'verify', true], [123, 'verify', false], [124, 'copy', false], [125, 'copy', true], [126, 'copy', false], [127, 'verify', false], [128, 'verify', true], [129, 'copy', false], [130, 'copy', true], [131, 'verify', false], [132, 'copy', false]] as const) {
-    it(`seed ${seed}: rf 3, the learner's source down from ${down === 'copy' ? 'the learning barrier: copied from' : 'the end of the copy: verified against'} the other two old voters${hints ? ', hinted handoff' : ''}, outages and skew`, async () => {
+  for (const [seed, down, hints] of [[121, 'verify', false], [122, 'verify', true], [123, 'verify', false], [124, 'copy', false], [125, 'copy', true], [126, 'copy', false], [127, 'verify', false], [128, 'verify', true], [129, 'copy', false], [130, 'copy', true], [131, 'verify', false], [132, 'copy', false], [133, 'copy-back', false], [134, 'copy-back', true], [135, 'copy-back', false], [136, 'copy-back', false]] as const) {
+    const how = down === 'copy' ? 'the learning barrier: copied from' : down === 'verify' ? 'the end of the copy: verified against' : 'the learning barrier to the end of the copy (verified against it alone): copied from'
+    it(`seed ${seed}: rf 3, the learner's source down from ${how} the other two old voters${hints ? ', hinted handoff' : ''}, outages and skew`, async () => {
       const {report, moves, strays, repairedByVerify, majorityLost, waitedForSource} = await run(seed, {skews: [0, 2000, -1500], ops: 800, workers: 8, keys: 24, moves: true, learner: true, hints, sourceDown: down})
       expect(waitedForSource).toBe(0) // majority routers only: the fallback ran
       expect(report.writesAcked).toBeGreaterThan(10)
