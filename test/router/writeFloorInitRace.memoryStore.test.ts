@@ -4,6 +4,7 @@ import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
 import {makeServiceContext} from '../../src/cluster/serviceContext.js'
 import {effectiveWriteQuorum} from '../../src/executor/copySources.js'
 import {writeQuorumsEver} from '../../src/executor/writeQuorumFloor.js'
+import {isUserError} from '../../src/errors/errors.js'
 import {startRouter} from '../../src/router/routerService.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
 import {moveOf} from '../executor/fixtures.js'
@@ -28,12 +29,13 @@ import {moveOf} from '../executor/fixtures.js'
  * need not hold a write this router acknowledged on the source alone: a lost acknowledged write.
  *
  * docs/moves.md tells operators to stop the routers before `cluster init --force` (one that
- * keeps running across it is covered only when it next registers); it does not cover a router
- * started during it. Proposed fix: fence the registration on the floor the router lowered (the
- * `routers/<id>` create compares the floor's mod revision it wrote or read, and the cluster's
- * meta create revision it started on; a failed compare lowers again and retries), so a
- * registration never lands after a floor reset it has not lowered. Left failing (`it.fails`):
- * the fix touches the router's registration path and wants the lead's call.
+ * keeps running across it is covered only when it next registers); that did not cover a router
+ * started during it. The fix: the registration is fenced on the floor the router lowered (the
+ * `routers/<id>` create compares the floor's mod revision as recordWriteQuorum left it, or its
+ * absence, and the create revision of the cluster's meta read first; a failed fence lowers
+ * again and retries; no meta means the cluster is being re-created: the start fails), so a
+ * registration never lands after a floor reset it has not lowered. Both tests failed before it
+ * (the move counted w = 2).
  */
 
 const SPECS = parseNodeSpecs('n1=127.0.0.1:7101@a,n2=127.0.0.1:7102@b,n3=127.0.0.1:7103@c')
@@ -51,7 +53,7 @@ async function quorumAfter(ctx: ReturnType<typeof makeServiceContext>): Promise<
 }
 
 describe('a --w 1 router started while cluster init --force re-creates the cluster', () => {
-  it.fails('lowered the old floor, registered in the new cluster: the new floor must still say w = 1 once it has gone (lost-write hazard, see the file comment)', async () => {
+  it('lowered the old floor before the re-creation: it lowers the new floor before its registration lands, which says w = 1 once it has gone', async () => {
     const {store, ctx} = await oldCluster()
     const registration = store.faults.hold({op: 'txn', key: ctx.keys.router('r1')})
     const started = startRouter(ctx, {id: 'r1', listen: '127.0.0.1:0', w: 1, leaseTtlSeconds: 60})
@@ -65,7 +67,7 @@ describe('a --w 1 router started while cluster init --force re-creates the clust
     expect(await quorumAfter(ctx)).toBe(1)
   })
 
-  it.fails('read the floor in the middle of the re-creation (absent, left alone): the new floor must still say w = 1 once it has gone (lost-write hazard, see the file comment)', async () => {
+  it('read the floor absent in the middle of the re-creation: it does not start (no cluster yet), and started again it lowers the new floor', async () => {
     const {store, ctx} = await oldCluster()
     const floorRead = store.faults.hold({op: 'get', key: ctx.keys.writeFloor})
     const started = startRouter(ctx, {id: 'r1', listen: '127.0.0.1:0', w: 1, leaseTtlSeconds: 60})
@@ -75,10 +77,13 @@ describe('a --w 1 router started while cluster init --force re-creates the clust
     const init = initCluster(makeServiceContext(store.connect(), {cluster: 'race'}), {shards: 1, rf: 3, nodes: SPECS, force: true})
     await last.reached
     floorRead.release()
-    const router = await started
+    // Its registration's fence (the old meta, the floor absent) fails; lowering again finds no cluster.
+    const err = await started.catch((e: unknown) => e)
+    expect(isUserError(err, 'NOT_FOUND')).toBe(true)
+    expect(await store.get(ctx.keys.router('r1'))).toBeUndefined()
     last.release()
     await init
-    expect(await store.get(ctx.keys.router('r1'))).toBeDefined()
+    const router = await startRouter(ctx, {id: 'r1', listen: '127.0.0.1:0', w: 1, leaseTtlSeconds: 60})
     await router.stop(0)
     expect(await quorumAfter(ctx)).toBe(1)
   })
