@@ -1,7 +1,9 @@
 import {z} from 'zod'
 import {type ServiceContext} from '../cluster/serviceContext.js'
-import {UserError, isUserError} from '../errors/errors.js'
+import {UserError} from '../errors/errors.js'
 import {type LeaseHandle} from '../etcd/leaseHandle.js'
+import {type Compare} from '../store/store.js'
+import {FloorFenceError} from './writeFloorRecord.js'
 
 /**
  * RouterRecordSchema: the leased `routers/<id>` value a serving router keeps current.
@@ -89,15 +91,16 @@ export class RouterRegistration {
 
   /**
    * register creates the entry under `lease`. Throws UserError(ALREADY_EXISTS) when another
-   * live router uses the same id, and the store's errors when etcd is unreachable; the
-   * caller owns (and revokes) the lease.
+   * live router uses the same id, {@link FloorFenceError} when `fence` (what recordWriteQuorum
+   * returned) no longer holds, and the store's errors when etcd is unreachable; the caller
+   * owns (and revokes) the lease.
    */
-  async register(lease: LeaseHandle): Promise<void> {
-    try {
-      await this.ctx.store.create(this.ctx.keys.router(this.opts.id), this.body(), lease.id)
-    } catch (err) {
-      if (isUserError(err, 'ALREADY_EXISTS')) throw new UserError('ALREADY_EXISTS', `router id "${this.opts.id}" is registered by another live router`, 'pick another --id, or wait for the other one\'s lease to expire')
-      throw err
+  async register(lease: LeaseHandle, fence: readonly Compare[] = []): Promise<void> {
+    const key = this.ctx.keys.router(this.opts.id)
+    const rev = await this.ctx.store.commit({compares: [{key, createRevision: 0n}, ...fence], puts: [{key, value: this.body(), lease: lease.id}]})
+    if (rev === undefined) {
+      if (await this.ctx.store.get(key)) throw new UserError('ALREADY_EXISTS', `router id "${this.opts.id}" is registered by another live router`, 'pick another --id, or wait for the other one\'s lease to expire')
+      throw new FloorFenceError(this.opts.id)
     }
     this.lease = lease
   }

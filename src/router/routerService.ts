@@ -3,6 +3,7 @@ import {type AddressInfo, type Server} from 'node:net'
 import {getMeta} from '../cluster/clusterRepo.js'
 import {warnOnEtcdBugs} from '../etcd/etcdVersionCheck.js'
 import {LeasedMembership} from '../store/leasedMembership.js'
+import {type Compare} from '../store/store.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {UserError, errorMessage} from '../errors/errors.js'
 import {grantLease} from '../etcd/leaseHandle.js'
@@ -25,7 +26,7 @@ import {ReadRepairQueue} from './readRepairQueue.js'
 import {createRouterHttp, type RouterHttp} from './routerHttp.js'
 import {RouterMetrics} from './routerMetrics.js'
 import {RouterRegistration} from './routerRegistration.js'
-import {recordWriteQuorum} from './writeFloorRecord.js'
+import {FloorFenceError, recordWriteQuorum} from './writeFloorRecord.js'
 import {nodeClientLookup, type NodeClientLookup} from './nodeClientLookup.js'
 import {ShardMapView} from './shardMapView.js'
 import {authorize} from '../security/accessControl.js'
@@ -137,8 +138,17 @@ export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions)
   // write floor covers this router's --w: a move whose source is down counts it even after
   // this router has gone (src/router/writeFloorRecord.ts).
   const membership = routerMembership(ctx, opts, log, view, async (lease) => {
-    await recordWriteQuorum(ctx, {id, w: opts.w ?? null})
-    registration = await registerRouter(ctx, {id, address, w: opts.w, parts, p99: () => lastP99}, lease)
+    // The registration is fenced on the floor as lowered (and the cluster it was lowered in):
+    // if either changed meanwhile (cluster init --force), lower it again.
+    for (let attempt = 1; ; attempt++) {
+      const fence = await recordWriteQuorum(ctx, {id, w: opts.w ?? null})
+      try {
+        registration = await registerRouter(ctx, {id, address, w: opts.w, parts, p99: () => lastP99}, lease, fence)
+        break
+      } catch (err) {
+        if (!(err instanceof FloorFenceError) || attempt >= REGISTER_FENCE_ATTEMPTS) throw err
+      }
+    }
     latencyPublisher.attach(lease)
   })
   serving = () => !drainEnded && membership.held()
@@ -375,11 +385,14 @@ function routerHttp(id: string, opts: RouterServeOptions, parts: RouterParts, au
   })
 }
 
+/** REGISTER_FENCE_ATTEMPTS bounds the rounds of lowering the floor and registering fenced on it (each lost round means the floor or the cluster changed meanwhile). */
+const REGISTER_FENCE_ATTEMPTS = 5
+
 /** registerRouter publishes the router's registration under `lease`: its address, the epochs it follows and its client figures. */
-async function registerRouter(ctx: ServiceContext, r: {id: string; address: string; w: number | undefined; parts: RouterParts; p99: () => number | null}, lease: Awaited<ReturnType<typeof grantLease>>): Promise<RouterRegistration> {
+async function registerRouter(ctx: ServiceContext, r: {id: string; address: string; w: number | undefined; parts: RouterParts; p99: () => number | null}, lease: Awaited<ReturnType<typeof grantLease>>, fence: readonly Compare[]): Promise<RouterRegistration> {
   const {view, clockMonitor, tally} = r.parts
   const reg = new RouterRegistration(ctx, {id: r.id, address: r.address, view: () => ({mapRevision: view.mapRevision(), epochs: view.table().epochs(), p99Ms: r.p99(), clockOffsetMs: clockMonitor.verdict().offsetMs, clockOk: clockMonitor.verdict().ok, clientRequests: tally.totals().requests, clientErrors: tally.totals().errors}), writeQuorum: r.w ?? null})
-  await reg.register(lease)
+  await reg.register(lease, fence)
   return reg
 }
 

@@ -9,6 +9,9 @@ import {Coordinator, type NodeDataApi} from '../../src/router/coordinator.js'
 import {hintDelivery} from '../../src/router/hintDelivery.js'
 import {HINT_DEFAULTS, HintQueue, placeHint} from '../../src/router/hintQueue.js'
 import {RoutingTable} from '../../src/router/routingTable.js'
+import {type QuorumSettings} from '../../src/router/quorum.js'
+import {chooseCopySources} from '../../src/executor/copySources.js'
+import {floorQuorums, lowerWriteFloor, newWriteFloor} from '../../src/model/writeFloor.js'
 import {checkHistory} from '../chaos/checker.js'
 import {type FinalRead, type HistoryOp} from '../chaos/history.js'
 import {NodeRequestError} from '../../src/node/nodeRequestError.js'
@@ -105,6 +108,28 @@ interface FuzzOptions {
    * busy with copy slices, a timed-out apply), so verification has something to carry over.
    */
   learner?: boolean
+  /**
+   * sourceDown (with `learner`, rf 3): the move's source goes down (its lease lapses) and stays
+   * down until the move is done, as in a heal or a source that died mid-move: from the end of the
+   * copy (`verify`: verification compares the destination with the other old voters instead) or
+   * from the learning epoch's barrier (`copy`: the copy merges the other old voters, LWW, and
+   * verification compares with them too). Which ones is the executor's own rule
+   * (chooseCopySources under the write floor the routers lowered, src/model/writeFloor.ts): with
+   * majority routers (w = 2) both others; with a `--w 1` router none, and the move waits for its
+   * source (modelled as the source coming back at once). While it is held down, the fault loop
+   * now and then takes a second replica down too. `copy-back`: down for the copy only, back up
+   * before the promotion, so verification compares with the source alone (liveCopySources with
+   * the source alive), which missed whatever was acknowledged while it was down.
+   */
+  sourceDown?: 'copy' | 'verify' | 'copy-back'
+  /**
+   * fallbackPeers: which of the other old voters the fallback reads; `all` is what the executor
+   * does. `one` breaks the |O \ S| < w rule on purpose (a write quorum, the source and the voter
+   * left out, fits outside it): the harness must then find writes a majority read can miss.
+   */
+  fallbackPeers?: 'all' | 'one'
+  /** quorum: every router's `--w` / `--r` (default: majorities). Each lowers the cluster's write floor as it starts. */
+  quorum?: QuorumSettings
 }
 
 /** UNDO_WAYS: how the moves of a history with `undo` end, in turn. */
@@ -120,6 +145,11 @@ async function run(seed: number, opts: FuzzOptions, log: (line: string) => void 
   const etcd = {shard: shardOf(0, rf === 3 ? 'a b c' : 'a') as Shard}
   /** learners are the destinations still learning: the routers' applies to them are dropped now and then (never awaited, so nothing retries them). */
   const learners = new Set<string>()
+  /** heldDown is a move's source kept down (sourceDown) until the move is done: the fault loop leaves it down. */
+  let heldDown: string | undefined
+  /** floor is the cluster's write floor once every router has started (each lowers it to its --w first). */
+  const floor = opts.skews.reduce((f, _, i) => lowerWriteFloor(f, opts.quorum?.w ?? null, `router${i}`, 't') ?? f, newWriteFloor('t'))
+  let waitedForSource = 0
   let repairedByVerify = 0
   const queues: HintQueue[] = []
   let hintsDelivered = 0
@@ -165,7 +195,7 @@ async function run(seed: number, opts: FuzzOptions, log: (line: string) => void 
       ...(hints ? {hint: (h: Parameters<HintQueue['add']>[0]) => hints.add(h)} : {}),
       clock: new HybridClock(`router${i}`, () => Math.floor(Date.now()) + skew),
       now: Date.now,
-      options: {quorum: {}, nodeTimeoutMs: 1000, requestTimeoutMs: 5000, staleRetries: 5},
+      options: {quorum: opts.quorum ?? {}, nodeTimeoutMs: 1000, requestTimeoutMs: 5000, staleRetries: 5},
     })
   })
   const ops: HistoryOp[] = []
@@ -290,11 +320,28 @@ async function run(seed: number, opts: FuzzOptions, log: (line: string) => void 
     }
     await newEpoch(opts.learner ? learning : joining)
     if (opts.learner) learners.add(to)
-    for (const rec of [...source.records.values()]) {
-      await hops(rand, 2)
-      // The executor retries a copy until it lands (or aborts the move): outages do not drop records.
-      const k = rec.key.toString('hex')
-      dest.records.set(k, mergeRecord(dest.records.get(k), rec))
+    // The replicas the fallback from a down source reads, as the executor decides (liveCopySources): the source's lease gone, chooseCopySources under
+    // the cluster's write floor, which every router lowered to its --w before it started. A
+    // `wait` is the move waiting for its source: it comes back, and the source is read.
+    const choice = chooseCopySources({shard: 0, from, to, oldSet: vs, alive: new Set(ids.filter((n) => n !== from)), routerW: floorQuorums(floor)})
+    const chosen = choice.kind === 'copy' ? choice.sources.map((n) => nodes.get(n)!) : [source]
+    const fallback = opts.fallbackPeers === 'one' ? chosen.slice(0, 1) : chosen
+    if (opts.sourceDown && choice.kind === 'wait') waitedForSource++
+    const holdDown = () => {
+      if (choice.kind === 'wait') return
+      heldDown = from
+      source.down = true
+      log(`${now().toFixed(0)} source ${from} down until the move is done`)
+    }
+    const copyDown = opts.sourceDown === 'copy' || opts.sourceDown === 'copy-back'
+    if (copyDown) holdDown()
+    for (const copyFrom of copyDown ? fallback : [source]) {
+      for (const rec of [...copyFrom.records.values()]) {
+        await hops(rand, 2)
+        // The executor retries a copy until it lands (or aborts the move): outages do not drop records.
+        const k = rec.key.toString('hex')
+        dest.records.set(k, mergeRecord(dest.records.get(k), rec))
+      }
     }
     if (opts.learner) {
       // A cancel during the copy aborts with the destination still learning; with `leftBarriers`,
@@ -310,7 +357,14 @@ async function run(seed: number, opts: FuzzOptions, log: (line: string) => void 
       }
       await newEpoch(joining) // its barrier: every node knows the destination counts
       learners.delete(to)
-      await verify(source, dest)
+      if (opts.sourceDown === 'verify') holdDown()
+      if (opts.sourceDown === 'copy-back' && heldDown === from) {
+        heldDown = undefined
+        source.down = false
+        log(`${now().toFixed(0)} source ${from} back up: verification compares with it alone`)
+      }
+      if (opts.sourceDown && opts.sourceDown !== 'copy-back' && heldDown === from) for (const peer of fallback) await verify(peer, dest)
+      else await verify(source, dest)
     }
     if (way === 'aborted') return back('aborted')
     const cutover = [...stay, {node: to, role: 'voter' as const}, {node: from, role: 'outgoing' as const}]
@@ -339,6 +393,7 @@ async function run(seed: number, opts: FuzzOptions, log: (line: string) => void 
       return back('rolled back after release')
     }
     await newEpoch([...stay, {node: to, role: 'voter'}])
+    if (heldDown === from) heldDown = undefined // back up, holding no role
     source.records.clear() // the source drops its copy once it holds no role
     log(`${now().toFixed(0)} ${from} cleared`)
   }
@@ -347,8 +402,10 @@ async function run(seed: number, opts: FuzzOptions, log: (line: string) => void 
       await hops(rand, 20)
       const f = rand()
       if (f < 0.4) {
-        for (const n of nodes.values()) n.down = false
+        for (const n of nodes.values()) n.down = n.id === heldDown
         if (rand() < 0.7) nodes.get(ids[Math.floor(rand() * ids.length)]!)!.down = true
+        // With a source held down, now and then a second replica too: writes a --w 1 router acknowledged on one replica alone.
+        if (opts.sourceDown && rand() < 0.3) nodes.get(ids[Math.floor(rand() * ids.length)]!)!.down = true
       } else if (f < 0.6) {
         await newEpoch()
       }
@@ -392,7 +449,36 @@ async function run(seed: number, opts: FuzzOptions, log: (line: string) => void 
   const expired = [...nodes.values()].reduce((n, node) => n + node.expiredSeen, 0)
   // Records on a node that holds no role for the shard: written after the move dropped its copy (a late apply past the fence).
   const strays = [...nodes.values()].filter((n) => !etcd.shard.replicas.some((r) => r.node === n.id)).reduce((a, n) => a + n.records.size, 0)
-  return {report: checkHistory(ops, finals), ops, moves, expired, hintsDelivered, strays, undone, repairedByVerify}
+  // The final read above asks every replica, so a write left on fewer than w voters still shows
+  // there. A client's read asks a majority (r = 2 of 3), so also judge the final state as each
+  // majority of the final voters holds it, without read repair: a write the last move left on
+  // one voter only (verification compared the destination with too few replicas) shows up here.
+  const finalVoters = etcd.shard.replicas.filter((r) => r.role === 'voter').map((r) => nodes.get(r.node)!)
+  const majorityLost = majoritiesOf(finalVoters).flatMap((sub) => {
+    const seen = new Map<string, FinalRead>()
+    for (let i = 0; i < opts.keys; i++) {
+      const k = Buffer.from(`k${i}`).toString('hex')
+      const rec = sub.reduce<NodeRecord | undefined>((m, n) => {
+        const x = n.records.get(k)
+        return x ? mergeRecord(m, x) : m
+      }, undefined)
+      seen.set(`k${i}`, {status: rec?.value ? 200 : 404, value: rec?.value?.toString() ?? null, version: rec?.version ?? null})
+    }
+    return checkHistory(ops, seen).lostWrites.map((a) => `read of ${sub.map((n) => n.id).join(', ')}: ${a.detail}`)
+  })
+  return {report: checkHistory(ops, finals), ops, moves, expired, hintsDelivered, strays, undone, repairedByVerify, majorityLost, waitedForSource}
+}
+
+/** majoritiesOf lists every subset of `xs` of majority size (r = 2 of 3; the one voter at rf 1). */
+function majoritiesOf<T>(xs: readonly T[]): T[][] {
+  const size = Math.floor(xs.length / 2) + 1
+  const out: T[][] = []
+  const pick = (from: number, acc: T[]) => {
+    if (acc.length === size) return void out.push(acc)
+    for (let i = from; i < xs.length; i++) pick(i + 1, [...acc, xs[i]!])
+  }
+  pick(0, [])
+  return out
 }
 
 describe('router protocol under a randomized Jepsen-style model check', {timeout: 60_000}, () => {
@@ -482,6 +568,41 @@ describe('router protocol under a randomized Jepsen-style model check', {timeout
       expect(repairedByVerify).toBeGreaterThan(0) // verification carried over writes the learner missed
       if (undo) expect(Object.keys(undone).sort()).toEqual(['aborted', 'rolled back after release', 'rolled back from cutover'])
       expect(strays).toBe(0)
+    })
+  }
+
+  // The fallback from a down source (liveCopySources, with majority routers: w = 2 of 3): the
+  // copy and/or the verification read the two other old voters, never fewer (|O \ S| < w).
+  // Judged also as each majority of the final voters holds each key (majorityLost).
+  for (const [seed, down, hints] of [[121, 'verify', false], [122, 'verify', true], [123, 'verify', false], [124, 'copy', false], [125, 'copy', true], [126, 'copy', false], [127, 'verify', false], [128, 'verify', true], [129, 'copy', false], [130, 'copy', true], [131, 'verify', false], [132, 'copy', false], [133, 'copy-back', false], [134, 'copy-back', true], [135, 'copy-back', false], [136, 'copy-back', false]] as const) {
+    const how = down === 'copy' ? 'the learning barrier: copied from' : down === 'verify' ? 'the end of the copy: verified against' : 'the learning barrier to the end of the copy (verified against it alone): copied from'
+    it(`seed ${seed}: rf 3, the learner's source down from ${how} the other two old voters${hints ? ', hinted handoff' : ''}, outages and skew`, async () => {
+      const {report, moves, strays, repairedByVerify, majorityLost, waitedForSource} = await run(seed, {skews: [0, 2000, -1500], ops: 800, workers: 8, keys: 24, moves: true, learner: true, hints, sourceDown: down})
+      expect(waitedForSource).toBe(0) // majority routers only: the fallback ran
+      expect(report.writesAcked).toBeGreaterThan(10)
+      expect(moves).toBeGreaterThan(2)
+      expect([...report.lostWrites, ...report.staleReads, ...report.phantomReads].map((a) => a.detail)).toEqual([])
+      expect(majorityLost).toEqual([])
+      expect(repairedByVerify).toBeGreaterThan(0)
+      expect(strays).toBe(0)
+    })
+  }
+
+  // The same with --w 1 routers (reads at r = 3, so w + r > rf still): a write may be acknowledged
+  // by the source alone, so the floor (w = 1) makes every move wait for its source instead.
+  // Judged on versions only: with w + w <= rf two writes' quorums need not meet, so real-time
+  // order across routers with skewed clocks is not promised (Coordinator's doc), moves or not.
+  for (const [seed, down] of [[141, 'verify'], [142, 'copy'], [143, 'verify'], [144, 'copy']] as const) {
+    it(`seed ${seed}: rf 3 with --w 1 --r 3 routers, the learner's source down from ${down === 'copy' ? 'the learning barrier' : 'the end of the copy'}: the move waits for it (the write floor), outages and skew`, async () => {
+      const {report, moves, strays, majorityLost, waitedForSource} = await run(seed, {skews: [0, 2000, -1500], ops: 800, workers: 8, keys: 24, moves: true, learner: true, sourceDown: down, quorum: {w: 1, r: 3}})
+      const waitedCheck = () => expect(waitedForSource).toBe(moves)
+      expect(report.writesAcked).toBeGreaterThan(10)
+      expect(moves).toBeGreaterThan(2)
+      const byVersion = [...report.lostWrites.filter((a) => a.detail.startsWith('write #')), ...report.staleReads.filter((a) => a.kind === 'stale-read'), ...report.phantomReads]
+      expect(byVersion.map((a) => a.detail)).toEqual([])
+      expect(strays).toBe(0)
+      void majorityLost // r = 3: a majority read is not what clients do here
+      waitedCheck()
     })
   }
 
