@@ -11,7 +11,7 @@ import {EXIT_CODES} from '../../src/errors/codes.js'
 import {listMoves} from '../../src/executor/moveStore.js'
 import {getClusterSecurity, setClusterSecurity} from '../../src/security/clusterSecurity.js'
 import {trackPid, untrackPid} from '../support/processReaper.js'
-import {HAS_SCRIPT as hasScript, spawnPty} from '../support/pty.js'
+import {answerInPty, HAS_SCRIPT as hasScript} from '../support/pty.js'
 import {CLI_BIN, runCli} from '../support/runCli.js'
 import {StoreSet, uniqueCluster} from '../support/testStore.js'
 
@@ -30,26 +30,6 @@ let ctx: ServiceContext
 let cwd: string
 const conn = () => ['--endpoints', endpoint, '--cluster', cluster]
 
-/**
- * inPty runs a shell command line in a pseudo-terminal, answers `answer` once `question`
- * is on the screen, and resolves with the exit code and everything the terminal showed.
- */
-async function inPty(cmd: string, question: RegExp, answer: string): Promise<{code: number | null; screen: string}> {
-  const pty = spawnPty(cmd, {cwd, home: cwd})
-  try {
-    const deadline = Date.now() + 60_000
-    while (!question.test(pty.screen())) {
-      if (Date.now() > deadline) throw new Error(`no question on the screen; it shows:\n${pty.screen().slice(-2000)}`)
-      await new Promise((r) => setTimeout(r, 100))
-    }
-    pty.child.stdin.write(answer)
-    const code = await Promise.race([pty.exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 60_000))])
-    if (code === 'timeout') throw new Error(`no exit after the answer; screen:\n${pty.screen().slice(-2000)}`)
-    return {code, screen: pty.screen()}
-  } finally {
-    pty.dispose()
-  }
-}
 
 beforeAll(async () => {
   endpoint = inject('etcdEndpoint')
@@ -124,7 +104,7 @@ describe('kv put', () => {
 describe.skipIf(!hasScript)('an operator at a terminal', () => {
   it('answering N to node drain exits 19 (declined), records nothing and leaves the node active; the question is on the terminal, not in --json stdout', async () => {
     const out = join(cwd, 'drain.json')
-    const {code, screen} = await inPty(`exec ${process.execPath} ${CLI_BIN} node drain n1 ${conn().join(' ')} --json > ${out}`, /Drain n1\? \[y\/N\]/, 'n\r')
+    const {code, screen} = await answerInPty(cwd, `exec ${process.execPath} ${CLI_BIN} node drain n1 ${conn().join(' ')} --json > ${out}`, /Drain n1\? \[y\/N\]/, 'n\r')
     expect(code).toBe(EXIT_CODES.DECLINED)
     expect(code).toBe(19)
     expect(screen).toMatch(/move shard \d+ n1 → n\d/)
@@ -166,7 +146,7 @@ describe('a run that is stopped', () => {
 
   it.skipIf(!hasScript)('answering N to apply --resume exits 19 and leaves every recorded move as it was', async () => {
     const before = (await listMoves(ctx)).map((m) => [m.value.id, m.value.phase, m.value.updatedAt])
-    const {code, screen} = await inPty(`exec ${process.execPath} ${CLI_BIN} apply --resume ${conn().join(' ')}`, /Resume unfinished moves\? \[y\/N\]/, 'n\r')
+    const {code, screen} = await answerInPty(cwd, `exec ${process.execPath} ${CLI_BIN} apply --resume ${conn().join(' ')}`, /Resume unfinished moves\? \[y\/N\]/, 'n\r')
     expect(code).toBe(19)
     expect(screen).toMatch(/declined: nothing was recorded or changed/)
     expect((await listMoves(ctx)).map((m) => [m.value.id, m.value.phase, m.value.updatedAt])).toEqual(before)
@@ -198,14 +178,14 @@ describe('moves cancel', () => {
 
 describe('cluster security', () => {
   it.skipIf(!hasScript)('asks before turning a switch on, saying whom it locks out: N exits 19 and changes nothing, y turns it on', async () => {
-    const declined = await inPty(`exec ${process.execPath} ${CLI_BIN} cluster security --tls-only --auth ${conn().join(' ')}`, /Turn on tls-only and auth for cluster "[^"]+"\? \[y\/N\]/, 'n\r')
+    const declined = await answerInPty(cwd, `exec ${process.execPath} ${CLI_BIN} cluster security --tls-only --auth ${conn().join(' ')}`, /Turn on tls-only and auth for cluster "[^"]+"\? \[y\/N\]/, 'n\r')
     expect(declined.code, declined.screen).toBe(EXIT_CODES.DECLINED)
     expect(declined.screen).toContain('tls-only: nodes, routers, the executor and repair without --tls-cert/--tls-key/--tls-ca refuse to start')
     expect(declined.screen).toContain('auth: within about a second, routers answer 401')
     expect(declined.screen).toMatch(/declined: the security settings were left as they were/)
     expect(await getClusterSecurity(ctx)).toMatchObject({tlsOnly: false, authRequired: false})
     try {
-      const accepted = await inPty(`exec ${process.execPath} ${CLI_BIN} cluster security --auth ${conn().join(' ')}`, /Turn on auth for cluster "[^"]+"\? \[y\/N\]/, 'y\r')
+      const accepted = await answerInPty(cwd, `exec ${process.execPath} ${CLI_BIN} cluster security --auth ${conn().join(' ')}`, /Turn on auth for cluster "[^"]+"\? \[y\/N\]/, 'y\r')
       expect(accepted.code, accepted.screen).toBe(0)
       expect(accepted.screen).toContain('now: tls-only off, authentication on')
       expect(await getClusterSecurity(ctx)).toMatchObject({tlsOnly: false, authRequired: true})

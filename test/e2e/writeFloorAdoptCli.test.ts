@@ -6,7 +6,7 @@ import {keysOf} from '../../src/etcd/keys.js'
 import {parseWriteFloor} from '../../src/model/writeFloor.js'
 import {type RouterRecord} from '../../src/router/routerRegistration.js'
 import {EXIT_CODES} from '../../src/errors/codes.js'
-import {HAS_SCRIPT as hasScript, spawnPty} from '../support/pty.js'
+import {answerInPty, HAS_SCRIPT as hasScript} from '../support/pty.js'
 import {CLI_BIN, runCli, type CliResult} from '../support/runCli.js'
 import {StoreSet, uniqueCluster} from '../support/testStore.js'
 
@@ -32,23 +32,6 @@ async function oldCluster(label: string) {
   return {cluster, store, keys, floor: () => store.get(keys.writeFloor)}
 }
 
-/** inPty runs `cmd` in a pseudo-terminal, answers `answer` once `question` is on the screen, and resolves with the exit code and the screen. */
-async function inPty(cmd: string, question: RegExp, answer: string): Promise<{code: number | null; screen: string}> {
-  const pty = spawnPty(cmd, {cwd, home: cwd})
-  try {
-    const deadline = Date.now() + 60_000
-    while (!question.test(pty.screen())) {
-      if (Date.now() > deadline) throw new Error(`no question on the screen; it shows:\n${pty.screen().slice(-2000)}`)
-      await new Promise((r) => setTimeout(r, 100))
-    }
-    pty.child.stdin.write(answer)
-    const code = await Promise.race([pty.exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 60_000))])
-    if (code === 'timeout') throw new Error(`no exit after the answer; screen:\n${pty.screen().slice(-2000)}`)
-    return {code, screen: pty.screen()}
-  } finally {
-    pty.dispose()
-  }
-}
 
 beforeAll(() => {
   cwd = mkdtempSync(join(tmpdir(), 'shardctl-adoptcli-'))
@@ -106,11 +89,11 @@ describe('shardctl cluster write-floor adopt', () => {
     const c = await oldCluster('adopt-pty')
     const cmd = `exec ${process.execPath} ${CLI_BIN} cluster write-floor adopt --lowest-w majority --endpoints ${endpoint} --cluster ${c.cluster}`
     const question = /ever ran with a smaller write quorum than --lowest-w majority: adopt this write floor\? \[y\/N\]/
-    const declined = await inPty(cmd, question, 'n\r')
+    const declined = await answerInPty(cwd, cmd, question, 'n\r')
     expect(declined.code, declined.screen).toBe(EXIT_CODES.DECLINED)
     expect(declined.screen).toContain('moves with a down source may then copy from, and verify against, the other voters of shards with >= 2 voters (w = 2 at rf 3)')
     expect(await c.floor()).toBeUndefined()
-    const accepted = await inPty(cmd, question, 'y\r')
+    const accepted = await answerInPty(cwd, cmd, question, 'y\r')
     expect(accepted.code, accepted.screen).toBe(0)
     expect(parseWriteFloor((await c.floor())!.value)).toMatchObject({w: null, majority: true, adopted: {lowestW: 'majority'}})
   }, 180_000)

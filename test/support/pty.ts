@@ -68,3 +68,26 @@ export async function untilScreen(what: string, read: () => string, test: (s: st
   }
   throw new Error(`timed out waiting for ${what}; screen so far:\n${read().slice(-3000)}`)
 }
+
+/**
+ * answerInPty runs a shell command line in a pseudo-terminal (in `cwd`, with it as HOME),
+ * answers `answer` once `question` is on the screen, and resolves with the exit code and
+ * everything the terminal showed; throws with the screen's tail when the question or the
+ * exit does not come within 60 s each.
+ */
+export async function answerInPty(cwd: string, cmd: string, question: RegExp, answer: string): Promise<{code: number | null; screen: string}> {
+  const pty = spawnPty(cmd, {cwd, home: cwd})
+  try {
+    const deadline = Date.now() + 60_000
+    while (!question.test(pty.screen())) {
+      if (Date.now() > deadline) throw new Error(`no question on the screen; it shows:\n${pty.screen().slice(-2000)}`)
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    pty.child.stdin.write(answer)
+    const code = await Promise.race([pty.exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 60_000))])
+    if (code === 'timeout') throw new Error(`no exit after the answer; screen:\n${pty.screen().slice(-2000)}`)
+    return {code, screen: pty.screen()}
+  } finally {
+    pty.dispose()
+  }
+}
