@@ -6,7 +6,7 @@ import {LeasedMembership} from '../store/leasedMembership.js'
 import {type Compare} from '../store/store.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {UserError, errorMessage} from '../errors/errors.js'
-import {grantLease} from '../etcd/leaseHandle.js'
+import {grantLease, type LeaseHandle} from '../etcd/leaseHandle.js'
 import {HybridClock} from '../model/hlc.js'
 import {loadClusterToken} from '../node/clusterToken.js'
 import {type NodeClient} from '../node/nodeClient.js'
@@ -143,7 +143,7 @@ export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions)
     for (let attempt = 1; ; attempt++) {
       const fence = await recordWriteQuorum(ctx, {id, w: opts.w ?? null})
       try {
-        registration = await registerRouter(ctx, {id, address, w: opts.w, parts, p99: () => lastP99}, lease, fence)
+        registration = await registerRouter(ctx, {id, address, w: opts.w, parts, p99: () => lastP99, onLost: (l, err) => membership.lose(l, err)}, lease, fence)
         break
       } catch (err) {
         if (!(err instanceof FloorFenceError) || attempt >= REGISTER_FENCE_ATTEMPTS) throw err
@@ -389,9 +389,9 @@ function routerHttp(id: string, opts: RouterServeOptions, parts: RouterParts, au
 const REGISTER_FENCE_ATTEMPTS = 5
 
 /** registerRouter publishes the router's registration under `lease`: its address, the epochs it follows and its client figures. */
-async function registerRouter(ctx: ServiceContext, r: {id: string; address: string; w: number | undefined; parts: RouterParts; p99: () => number | null}, lease: Awaited<ReturnType<typeof grantLease>>, fence: readonly Compare[]): Promise<RouterRegistration> {
+async function registerRouter(ctx: ServiceContext, r: {id: string; address: string; w: number | undefined; parts: RouterParts; p99: () => number | null; onLost: (lease: LeaseHandle, err: Error) => void}, lease: Awaited<ReturnType<typeof grantLease>>, fence: readonly Compare[]): Promise<RouterRegistration> {
   const {view, clockMonitor, tally} = r.parts
-  const reg = new RouterRegistration(ctx, {id: r.id, address: r.address, view: () => ({mapRevision: view.mapRevision(), epochs: view.table().epochs(), p99Ms: r.p99(), clockOffsetMs: clockMonitor.verdict().offsetMs, clockOk: clockMonitor.verdict().ok, clientRequests: tally.totals().requests, clientErrors: tally.totals().errors}), writeQuorum: r.w ?? null})
+  const reg = new RouterRegistration(ctx, {id: r.id, address: r.address, view: () => ({mapRevision: view.mapRevision(), epochs: view.table().epochs(), p99Ms: r.p99(), clockOffsetMs: clockMonitor.verdict().offsetMs, clockOk: clockMonitor.verdict().ok, clientRequests: tally.totals().requests, clientErrors: tally.totals().errors}), writeQuorum: r.w ?? null, onLost: r.onLost})
   await reg.register(lease, fence)
   return reg
 }
