@@ -26,7 +26,7 @@ import {ReadRepairQueue} from './readRepairQueue.js'
 import {createRouterHttp, type RouterHttp} from './routerHttp.js'
 import {RouterMetrics} from './routerMetrics.js'
 import {RouterRegistration} from './routerRegistration.js'
-import {FloorFenceError, recordWriteQuorum} from './writeFloorRecord.js'
+import {FloorFenceError, recordWriteQuorum, registrationGaveUp} from './writeFloorRecord.js'
 import {nodeClientLookup, type NodeClientLookup} from './nodeClientLookup.js'
 import {ShardMapView} from './shardMapView.js'
 import {authorize} from '../security/accessControl.js'
@@ -106,7 +106,8 @@ export function defaultRouterId(): string {
  *
  * Throws UserError: NOT_FOUND (no such cluster), BAD_INPUT (listen address), ALREADY_EXISTS
  * (router id in use), ETCD_UNREACHABLE (also when the write floor cannot be lowered to its
- * `--w`), CONFLICT (the floor kept changing); the listen error when the port is taken.
+ * `--w`), CONFLICT (the floor kept changing, or the cluster's floor or meta changed in each round of
+ * lowering it and registering); the listen error when the port is taken.
  */
 export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions): Promise<RunningRouter> {
   const id = routerIdOf(opts)
@@ -146,7 +147,8 @@ export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions)
         registration = await registerRouter(ctx, {id, address, w: opts.w, parts, p99: () => lastP99, onLost: (l, err) => membership.lose(l, err)}, lease, fence)
         break
       } catch (err) {
-        if (!(err instanceof FloorFenceError) || attempt >= REGISTER_FENCE_ATTEMPTS) throw err
+        if (!(err instanceof FloorFenceError)) throw err
+        if (attempt >= REGISTER_FENCE_ATTEMPTS) throw registrationGaveUp(id, REGISTER_FENCE_ATTEMPTS)
       }
     }
     latencyPublisher.attach(lease)
