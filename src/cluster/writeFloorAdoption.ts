@@ -37,7 +37,7 @@ async function preview(ctx: ServiceContext, stated: LowestW): Promise<AdoptionPr
   // Routers first, the floor after: a router of this build that registers in between read the floor first, found it absent and left it so, and is counted.
   const routers = await registeredRouters(ctx)
   const existing = await ctx.store.get(ctx.keys.writeFloor)
-  const floor = adoptWriteFloor({existing: existing?.value, stated, registered: routers.map((r) => r.w), now: ctx.clock().toISOString()})
+  const floor = adoptWriteFloor({existing: existing?.value, keyName: ctx.keys.writeFloor, stated, registered: routers.map((r) => r.w), now: ctx.clock().toISOString()})
   return {cluster: ctx.cluster, rf: meta.value.rf, floor, routers: routers.length, metaRevision: meta.modRevision}
 }
 
