@@ -9,7 +9,7 @@ import {DEFAULT_SLOTS_PER_SHARD} from '../../src/redis/redisLayout.js'
 
 export default class ClusterInit extends EtcdCommand {
   static override summary = 'Create a cluster: meta, nodes and the initial shard map.'
-  static override description = 'Cuts the hash space into --shards contiguous ranges and places --rf replicas of each with a consistent-hash ring (never two on one node, zones spread). Refuses to overwrite an existing cluster unless --force. With --engine redis it records an existing Redis Cluster (or Valkey) found through --seed instead: its masters become nodes and its slots shards of at most --slots-per-shard contiguous slots.'
+  static override description = 'Cuts the hash space into --shards contiguous ranges and places --rf replicas of each with a consistent-hash ring (never two on one node, zones spread). Refuses to overwrite an existing cluster unless --force; --force refuses, changing nothing, while an executor holds the lock (exit 8) or a router is registered (exit 1: a running router would keep serving in the new cluster; stop the routers first). With --engine redis it records an existing Redis Cluster (or Valkey) found through --seed instead: its masters become nodes and its slots shards of at most --slots-per-shard contiguous slots.'
   static override examples = [
     '<%= config.bin %> cluster init --shards 64 --rf 3 --nodes n1=127.0.0.1:7001@a,n2=127.0.0.1:7002@b,n3=127.0.0.1:7003@c',
     '<%= config.bin %> cluster init --cluster staging --shards 16 --rf 1 --nodes n1=127.0.0.1:7001 --force --json',

@@ -2,6 +2,7 @@ import {type MemberClock, type NodeStatus} from '../cluster/clusterStatus.js'
 import {STALE_MARK} from '../cluster/loadStaleness.js'
 import {effectiveWriteQuorum} from '../executor/copySources.js'
 import {floorQuorums, type WriteFloor} from '../model/writeFloor.js'
+import {unreadableFloorHint} from '../model/writeFloorAdoption.js'
 import {formatBytes} from '../model/units.js'
 import {renderTable} from './table.js'
 
@@ -36,8 +37,9 @@ export function formatClock(c: MemberClock | null): string {
  * whose source is down do at `rf`: with w = 1 it waits for the source (heals of a dead node
  * included), which an operator otherwise sees only as moves that keep aborting. Pure.
  */
-export function writeFloorLine(floor: WriteFloor | null, rf: number): string {
+export function writeFloorLine(floor: WriteFloor | null, rf: number, unreadable?: {key: string}): string {
   const waits = 'a move whose source is down waits for it (heals of a dead node included; docs/moves.md "The write floor")'
+  if (unreadable) return `write floor: unreadable (the key exists but does not parse): counts as w = 1, so ${waits}; ${unreadableFloorHint(unreadable.key)}`
   if (!floor) return `write floor: unknown (the cluster predates it): counts as w = 1, so ${waits}; if no router of this cluster ever ran with a smaller --w than N, \`shardctl cluster write-floor adopt --lowest-w N|majority\` records it`
   const parts = [...(floor.w === null ? [] : [`--w ${floor.w}`]), ...(floor.majority ? ['majority'] : [])]
   if (parts.length === 0) return 'write floor: no router has run yet'

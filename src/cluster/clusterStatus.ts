@@ -84,6 +84,11 @@ export interface ClusterStatus {
    * null when absent or unreadable (a cluster from before it existed), which counts as w = 1.
    */
   writeFloor: WriteFloor | null
+  /**
+   * writeFloorUnreadable is true when the key exists but does not parse (writeFloor is then null
+   * too): not a cluster that predates the floor, and `adopt` refuses it until it is deleted.
+   */
+  writeFloorUnreadable: boolean
 }
 
 /**
@@ -142,6 +147,7 @@ export async function clusterStatus(ctx: ServiceContext): Promise<ClusterStatus>
     etcd: etcd ?? null,
     redis,
     writeFloor: (floor && parseWriteFloor(floor.value)) ?? null,
+    writeFloorUnreadable: floor !== undefined && !parseWriteFloor(floor.value),
   }
 }
 

@@ -55,7 +55,7 @@ export function planInitialLayout(input: Omit<InitClusterInput, 'force'>, now: s
  * each guarded by "meta absent", then meta and control last, so a cluster is visible only
  * once complete. Refuses (ALREADY_EXISTS) when the cluster exists, unless `force`, which
  * first deletes everything under the cluster's prefix — refused while an executor holds
- * its lock (LOCK_HELD).
+ * its lock (LOCK_HELD) or a router is registered (PRECONDITION).
  */
 export async function initCluster(ctx: ServiceContext, input: InitClusterInput): Promise<InitClusterResult> {
   const now = ctx.clock().toISOString()
@@ -66,7 +66,7 @@ export async function initCluster(ctx: ServiceContext, input: InitClusterInput):
 /**
  * writeNewCluster stores a complete layout as a new cluster (see {@link initCluster} for the
  * guarantees: refused when it exists unless `force`, refused while an executor holds the
- * lock, visible only once complete). `extraMeta` adds engine fields to the meta record.
+ * lock or a router is registered, visible only once complete). `extraMeta` adds engine fields to the meta record.
  */
 export async function writeNewCluster(ctx: ServiceContext, layout: {nodes: ClusterNode[]; shards: Shard[]; rf: number; force: boolean; now: string; extraMeta: Partial<ClusterMeta>}): Promise<InitClusterResult> {
   const {nodes, shards, now} = layout
@@ -77,6 +77,14 @@ export async function writeNewCluster(ctx: ServiceContext, layout: {nodes: Clust
   }
   if (await ctx.store.get(ctx.keys.executorLock)) {
     throw new UserError('LOCK_HELD', `cluster "${ctx.cluster}" has a running executor`, 'wait for `shardctl apply` to finish or stop it before re-initialising')
+  }
+  // A running router keeps its lease across the clear below and would write routers/<id> back
+  // into the new cluster with its next update, registered without having lowered the new,
+  // empty write floor (docs/moves.md "The write floor"). Its entries are leased: any is live.
+  const routers = (await ctx.store.list(ctx.keys.routersPrefix)).items
+  if (routers.length > 0) {
+    const ids = routers.map((kv) => kv.key.slice(ctx.keys.routersPrefix.length))
+    throw new UserError('PRECONDITION', `cluster "${ctx.cluster}" has ${ids.length} running router(s): ${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', ...' : ''}`, 'stop the routers first (their entries under routers/ go with their leases)')
   }
   // Clear whatever is under the prefix: an old cluster (with --force) or a half-written init.
   const cleared = await ctx.store.commit({

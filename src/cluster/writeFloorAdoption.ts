@@ -34,10 +34,10 @@ async function registeredRouters(ctx: ServiceContext): Promise<RegisteredRouter[
 
 async function preview(ctx: ServiceContext, stated: LowestW): Promise<AdoptionPreview & {metaRevision: bigint}> {
   const meta = await getMeta(ctx)
-  // Routers first, the floor after: a router of this build that registers in between read the floor first, found it absent and left it so, and is counted.
+  // Routers first, the floor after: a router that registers in between is counted by the floor (this build lowered it, or left it absent) or not at all (older builds: the read after the write lowers it).
   const routers = await registeredRouters(ctx)
   const existing = await ctx.store.get(ctx.keys.writeFloor)
-  const floor = adoptWriteFloor({existing: existing?.value, stated, registered: routers.map((r) => r.w), now: ctx.clock().toISOString()})
+  const floor = adoptWriteFloor({existing: existing?.value, keyName: ctx.keys.writeFloor, stated, registered: routers.map((r) => r.w), now: ctx.clock().toISOString()})
   return {cluster: ctx.cluster, rf: meta.value.rf, floor, routers: routers.length, metaRevision: meta.modRevision}
 }
 
@@ -56,9 +56,12 @@ const sameLimits = (a: WriteFloor, b: WriteFloor) => a.w === b.w && a.majority =
  * (CONFLICT, exit 7: run it again to see the new one). The write is one transaction
  * conditioned on the key still being absent and the cluster's meta unchanged.
  *
- * A router that read the floor as absent just before the write registers just after it
- * without having lowered it, so the registrations are read once more after the write and
- * the floor is lowered for each (recordWriteQuorum, as the router itself would have).
+ * A router of this build that read the floor as absent just before the write cannot register
+ * just after it without lowering it (its registration is fenced on the floor's absence:
+ * src/router/writeFloorRecord.ts). Routers of older builds never lower it, so the registrations
+ * are read once more after the write and the floor is lowered for each (recordWriteQuorum, as
+ * a router of this build would have); an older-build router that starts and stops between the
+ * preview and that read is not seen (docs/moves.md: adopt while none is starting).
  */
 export async function adoptClusterWriteFloor(ctx: ServiceContext, stated: LowestW, confirm: (p: AdoptionPreview) => Promise<void>): Promise<WriteFloorAdoptionResult> {
   const shown = await preview(ctx, stated)

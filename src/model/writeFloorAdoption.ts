@@ -1,5 +1,5 @@
 import {UserError} from '../errors/errors.js'
-import {lowerWriteFloor, newWriteFloor, type WriteFloor} from './writeFloor.js'
+import {lowerWriteFloor, newWriteFloor, parseWriteFloor, type WriteFloor} from './writeFloor.js'
 
 /**
  * LowestW is an operator's statement of the smallest write quorum any router of a cluster
@@ -36,6 +36,14 @@ export function formatLowestW(s: LowestW): string {
 }
 
 /**
+ * unreadableFloorHint is the way out of a write floor that exists but does not parse (`key`: its
+ * etcd key): adopt refuses an existing key, so it has to go first.
+ */
+export function unreadableFloorHint(key = 'write-floor'): string {
+  return `inspect it with \`etcdctl get ${key}\`, delete it (\`etcdctl del ${key}\`), then run \`shardctl cluster write-floor adopt\``
+}
+
+/**
  * adoptWriteFloor (pure) is the write floor an operator adopts for a cluster that has none
  * (created before the floor existed): the operator's statement, lowered to cover every
  * router registered now (`registered`: each one's `--w`, null for a majority, undefined
@@ -45,9 +53,13 @@ export function formatLowestW(s: LowestW): string {
  *
  * Undefined `existing` is the only case it decides for; a floor that exists (even empty) is
  * refused with UserError(ALREADY_EXISTS): adoption never raises a floor, and an existing one
- * is kept low by the routers themselves (src/router/writeFloorRecord.ts).
+ * is kept low by the routers themselves (src/router/writeFloorRecord.ts). An existing one that
+ * cannot be read is refused with the way out ({@link unreadableFloorHint}; `keyName` its key).
  */
-export function adoptWriteFloor(input: {existing: string | undefined; stated: LowestW; registered: readonly (number | null | undefined)[]; now: string}): WriteFloor {
+export function adoptWriteFloor(input: {existing: string | undefined; keyName?: string; stated: LowestW; registered: readonly (number | null | undefined)[]; now: string}): WriteFloor {
+  if (input.existing !== undefined && !parseWriteFloor(input.existing)) {
+    throw new UserError('ALREADY_EXISTS', 'the cluster\'s write floor exists but cannot be read (it counts as w = 1): adopt never changes one', unreadableFloorHint(input.keyName))
+  }
   if (input.existing !== undefined) {
     throw new UserError('ALREADY_EXISTS', 'the cluster already has a write floor: adopt is only for a cluster created before it existed, and never changes one', 'see it with `shardctl cluster status`; routers lower it themselves')
   }

@@ -68,6 +68,12 @@ export interface RouterRegistrationOptions {
   view: () => RouterView
   /** writeQuorum is the router's `--w` (undefined/null: majority), published for the executor's copy-source choice. */
   writeQuorum?: number | null
+  /**
+   * onLost: the entry is gone, or is another registration's, though the lease lives (`cluster
+   * init --force` deleted the prefix under a running router). The owner must treat it as a lost
+   * lease: stop serving, lower the write floor again and register fenced (LeasedMembership.lose).
+   */
+  onLost?: (lease: LeaseHandle, err: Error) => void
 }
 
 /**
@@ -79,6 +85,8 @@ export interface RouterRegistrationOptions {
  */
 export class RouterRegistration {
   private lease?: LeaseHandle
+  /** createRevision is routers/<id>'s create revision as register() committed it: every update is conditioned on it. */
+  private createRevision = 0n
   private writing?: Promise<void>
   private again = false
   private stopped = false
@@ -102,6 +110,7 @@ export class RouterRegistration {
       if (await this.ctx.store.get(key)) throw new UserError('ALREADY_EXISTS', `router id "${this.opts.id}" is registered by another live router`, 'pick another --id, or wait for the other one\'s lease to expire')
       throw new FloorFenceError(this.opts.id)
     }
+    this.createRevision = rev
     this.lease = lease
   }
 
@@ -133,10 +142,25 @@ export class RouterRegistration {
     await this.lease?.revoke().catch(() => {})
   }
 
+  /**
+   * put rewrites the entry only while it is still the one register() created: an unconditional
+   * put would re-create it after `cluster init --force` deleted it (the lease survives that), so
+   * the router would be registered in the new cluster without having lowered its write floor.
+   * A failed condition is reported as a lost registration; etcd errors are left to the next update.
+   */
   private async put(): Promise<void> {
     const lease = this.lease
     if (!lease || lease.lost) return
-    await this.ctx.store.put(this.ctx.keys.router(this.opts.id), this.body(), lease.id).catch(() => {})
+    const key = this.ctx.keys.router(this.opts.id)
+    let rev: bigint | undefined
+    try {
+      rev = await this.ctx.store.commit({compares: [{key, createRevision: this.createRevision}], puts: [{key, value: this.body(), lease: lease.id}]})
+    } catch {
+      return
+    }
+    if (rev !== undefined || this.stopped) return
+    this.stopped = true
+    this.opts.onLost?.(lease, new Error(`its registration ${key} was deleted or replaced (cluster init --force?)`))
   }
 
   private body(): string {

@@ -6,7 +6,7 @@ import {LeasedMembership} from '../store/leasedMembership.js'
 import {type Compare} from '../store/store.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {UserError, errorMessage} from '../errors/errors.js'
-import {grantLease} from '../etcd/leaseHandle.js'
+import {grantLease, type LeaseHandle} from '../etcd/leaseHandle.js'
 import {HybridClock} from '../model/hlc.js'
 import {loadClusterToken} from '../node/clusterToken.js'
 import {type NodeClient} from '../node/nodeClient.js'
@@ -26,7 +26,7 @@ import {ReadRepairQueue} from './readRepairQueue.js'
 import {createRouterHttp, type RouterHttp} from './routerHttp.js'
 import {RouterMetrics} from './routerMetrics.js'
 import {RouterRegistration} from './routerRegistration.js'
-import {FloorFenceError, recordWriteQuorum} from './writeFloorRecord.js'
+import {FloorFenceError, recordWriteQuorum, registrationGaveUp} from './writeFloorRecord.js'
 import {nodeClientLookup, type NodeClientLookup} from './nodeClientLookup.js'
 import {ShardMapView} from './shardMapView.js'
 import {authorize} from '../security/accessControl.js'
@@ -106,7 +106,8 @@ export function defaultRouterId(): string {
  *
  * Throws UserError: NOT_FOUND (no such cluster), BAD_INPUT (listen address), ALREADY_EXISTS
  * (router id in use), ETCD_UNREACHABLE (also when the write floor cannot be lowered to its
- * `--w`), CONFLICT (the floor kept changing); the listen error when the port is taken.
+ * `--w`), CONFLICT (the floor kept changing, or the cluster's floor or meta changed in each round of
+ * lowering it and registering); the listen error when the port is taken.
  */
 export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions): Promise<RunningRouter> {
   const id = routerIdOf(opts)
@@ -143,10 +144,11 @@ export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions)
     for (let attempt = 1; ; attempt++) {
       const fence = await recordWriteQuorum(ctx, {id, w: opts.w ?? null})
       try {
-        registration = await registerRouter(ctx, {id, address, w: opts.w, parts, p99: () => lastP99}, lease, fence)
+        registration = await registerRouter(ctx, {id, address, w: opts.w, parts, p99: () => lastP99, onLost: (l, err) => membership.lose(l, err)}, lease, fence)
         break
       } catch (err) {
-        if (!(err instanceof FloorFenceError) || attempt >= REGISTER_FENCE_ATTEMPTS) throw err
+        if (!(err instanceof FloorFenceError)) throw err
+        if (attempt >= REGISTER_FENCE_ATTEMPTS) throw registrationGaveUp(id, REGISTER_FENCE_ATTEMPTS)
       }
     }
     latencyPublisher.attach(lease)
@@ -389,9 +391,9 @@ function routerHttp(id: string, opts: RouterServeOptions, parts: RouterParts, au
 const REGISTER_FENCE_ATTEMPTS = 5
 
 /** registerRouter publishes the router's registration under `lease`: its address, the epochs it follows and its client figures. */
-async function registerRouter(ctx: ServiceContext, r: {id: string; address: string; w: number | undefined; parts: RouterParts; p99: () => number | null}, lease: Awaited<ReturnType<typeof grantLease>>, fence: readonly Compare[]): Promise<RouterRegistration> {
+async function registerRouter(ctx: ServiceContext, r: {id: string; address: string; w: number | undefined; parts: RouterParts; p99: () => number | null; onLost: (lease: LeaseHandle, err: Error) => void}, lease: Awaited<ReturnType<typeof grantLease>>, fence: readonly Compare[]): Promise<RouterRegistration> {
   const {view, clockMonitor, tally} = r.parts
-  const reg = new RouterRegistration(ctx, {id: r.id, address: r.address, view: () => ({mapRevision: view.mapRevision(), epochs: view.table().epochs(), p99Ms: r.p99(), clockOffsetMs: clockMonitor.verdict().offsetMs, clockOk: clockMonitor.verdict().ok, clientRequests: tally.totals().requests, clientErrors: tally.totals().errors}), writeQuorum: r.w ?? null})
+  const reg = new RouterRegistration(ctx, {id: r.id, address: r.address, view: () => ({mapRevision: view.mapRevision(), epochs: view.table().epochs(), p99Ms: r.p99(), clockOffsetMs: clockMonitor.verdict().offsetMs, clockOk: clockMonitor.verdict().ok, clientRequests: tally.totals().requests, clientErrors: tally.totals().errors}), writeQuorum: r.w ?? null, onLost: r.onLost})
   await reg.register(lease, fence)
   return reg
 }

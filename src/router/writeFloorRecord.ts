@@ -21,10 +21,13 @@ const FLOOR_CAS_ATTEMPTS = 20
  * written (etcd unreachable, or it kept changing): the router must not start without it.
  *
  * Returns the fence the registration that follows must commit under (RouterRegistration.register):
- * the floor as this call left it (its mod revision, or absent) and the cluster's meta as read
- * first (its create revision). `cluster init --force` deletes both and writes a new, empty floor
- * with new meta: a registration fenced so lands only in the cluster whose floor covers this
- * router (else it fails with {@link FloorFenceError} and the router lowers the floor again).
+ * the floor this call left covering the router (its create revision, or its absence) and the
+ * cluster's meta as read first (its create revision). `cluster init --force` deletes both and
+ * writes a new, empty floor with new meta: a registration fenced so lands only in the cluster
+ * whose floor covers this router (else it fails with {@link FloorFenceError} and the router
+ * lowers the floor again). The floor's create revision, not its mod revision: the floor only
+ * goes down, so another router lowering it meanwhile still covers this one and must not fail
+ * the fence; only a re-created floor (a new create revision) may have forgotten it.
  * Without the fence, a router that lowered the old floor, or read the floor absent while the
  * cluster was being re-created, registered in the new cluster with its floor saying nothing of
  * it (test/router/writeFloorInitRace.memoryStore.test.ts). No meta at all: the cluster is being
@@ -44,13 +47,15 @@ export async function recordWriteQuorum(ctx: ServiceContext, router: {id: string
     for (let i = 0; i < FLOOR_CAS_ATTEMPTS; i++) {
       const kv = await ctx.store.get(ctx.keys.writeFloor)
       const floor = kv && parseWriteFloor(kv.value)
-      // Absent (or unreadable: left alone too, it reads as w = 1): the registration needs it unchanged.
-      if (!kv) return [cluster, {key: ctx.keys.writeFloor, modRevision: 0n}]
-      if (!floor) return [cluster, {key: ctx.keys.writeFloor, modRevision: kv.modRevision}]
+      // Absent: the registration needs it still absent. Present (unreadable ones are left alone:
+      // they read as w = 1): the same key, not re-created since; later lowering by others is fine.
+      if (!kv) return [cluster, {key: ctx.keys.writeFloor, createRevision: 0n}]
+      const sameFloor: Compare = {key: ctx.keys.writeFloor, createRevision: kv.createRevision}
+      if (!floor) return [cluster, sameFloor]
       const lowered = lowerWriteFloor(floor, router.w, router.id, ctx.clock().toISOString())
-      if (!lowered) return [cluster, {key: ctx.keys.writeFloor, modRevision: kv.modRevision}]
+      if (!lowered) return [cluster, sameFloor]
       const rev = await ctx.store.commit({compares: [cluster, {key: ctx.keys.writeFloor, modRevision: kv.modRevision}], puts: [{key: ctx.keys.writeFloor, value: JSON.stringify(lowered)}]})
-      if (rev !== undefined) return [cluster, {key: ctx.keys.writeFloor, modRevision: rev}]
+      if (rev !== undefined) return [cluster, sameFloor]
     }
   } catch (err) {
     throw unwritable(router.id, what, ctx.keys.writeFloor, err)
@@ -63,14 +68,23 @@ function unwritable(id: string, what: string, key: string, err: unknown): UserEr
   return new UserError(code, `router ${id} cannot record its ${what} in the cluster's write floor (${key}): ${errorMessage(err)}`, 'check etcd and start the router again; it does not serve before the floor covers its --w', {cause: err})
 }
 
+/** FENCE_HINT is what an operator can do when a router's registration keeps failing its fence. */
+const FENCE_HINT = 'is `cluster init --force` or another router starting? start the router again'
+
 /**
- * FloorFenceError: a registration's fence failed (the cluster's meta or write floor changed
- * since the router lowered the floor: `cluster init --force`, or another router lowering it
- * meanwhile). The router lowers the floor again and retries the registration.
+ * FloorFenceError: a registration's fence failed (the cluster's meta was re-created, or its
+ * write floor deleted or re-created, since the router lowered the floor: `cluster init --force`).
+ * The router lowers the floor again and retries, a bounded number of rounds
+ * ({@link registrationGaveUp} once they are spent).
  */
 export class FloorFenceError extends UserError {
   constructor(id: string) {
-    super('CONFLICT', `router ${id}: the cluster's write floor or meta changed while it registered`, 'the router lowers the floor again and registers')
+    super('CONFLICT', `router ${id}: the cluster's write floor or meta changed while it registered`, FENCE_HINT)
     this.name = 'FloorFenceError'
   }
+}
+
+/** registrationGaveUp is the one-line error (CONFLICT, exit 7) of a router whose registration failed its fence `rounds` times: it does not start. */
+export function registrationGaveUp(id: string, rounds: number): UserError {
+  return new UserError('CONFLICT', `router ${id} did not register: the cluster's write floor or meta changed each of the ${rounds} times it lowered the floor and registered`, FENCE_HINT)
 }

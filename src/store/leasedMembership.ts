@@ -76,6 +76,19 @@ export class LeasedMembership {
     return this.current
   }
 
+  /**
+   * lose declares the registration under `lease` lost though the lease lives (its keys were
+   * deleted or replaced under it: `cluster init --force`): the member is fenced at once and
+   * recovers as from a lapsed lease (new lease, register again). Ignored unless `lease` is the
+   * current, registered one (a late report from a replaced registration changes nothing).
+   */
+  lose(lease: LeaseHandle, err: Error): void {
+    if (this.current !== lease || !this.registered || this.stopped) return
+    this.registered = false
+    this.opts.onLost?.(err)
+    if (this.opts.recover !== false) this.recover()
+  }
+
   /** recovered resolves when no recovery is running (tests, shutdown). */
   async recovered(): Promise<void> {
     while (this.recovering) await this.recovering

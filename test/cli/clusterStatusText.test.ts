@@ -45,6 +45,14 @@ describe('cluster status: the write floor line', () => {
     expect(writeFloorLine(floor(null, true), 1)).toMatch(/w = 1 at rf 1, so a move whose source is down waits/)
   })
 
+  it('an unreadable floor is not one the cluster predates: it says how to inspect and delete it, not to adopt over it (adopt refuses an existing key)', () => {
+    const line = writeFloorLine(null, 3, {key: '/shardctl/c/write-floor'})
+    expect(line).toMatch(/^write floor: unreadable .*counts as w = 1, so a move whose source is down waits for it/)
+    expect(line).toContain('`etcdctl get /shardctl/c/write-floor`')
+    expect(line).toContain('`etcdctl del /shardctl/c/write-floor`')
+    expect(line).not.toContain('predates')
+  })
+
   it('says the fallback may run at w >= 2, and that no router ran on a new cluster', () => {
     expect(writeFloorLine(floor(null, true), 3)).toMatch(/^write floor: majority .*: w = 2 at rf 3, so a move whose source is down may copy from the other voters/)
     expect(writeFloorLine(floor(2, true), 5)).toMatch(/w = 2 at rf 5/)

@@ -52,6 +52,23 @@ function harness(register: (lease: FakeLease, recovering: boolean, call: number)
 }
 
 describe('LeasedMembership', () => {
+  it('Given its registration was deleted under a live lease, When lose() reports it, Then it is fenced at once and registers again under a new lease (the old one revoked); a late report about a replaced lease changes nothing', async () => {
+    const recovering: boolean[] = []
+    const {m, leases, events} = harness(async (_, r) => void recovering.push(r))
+    await m.start()
+    m.lose(leases[0]!, new Error('routers/r1 was deleted'))
+    expect(m.held()).toBe(false)
+    await m.recovered()
+    expect(m.held()).toBe(true)
+    expect(recovering).toEqual([false, true])
+    expect(m.lease()).toBe(leases[1])
+    expect(leases[0]!.revoked).toBe(true)
+    expect(events).toEqual(['lost: routers/r1 was deleted', 'recovered after 1'])
+    m.lose(leases[0]!, new Error('late'))
+    expect(m.held()).toBe(true)
+    expect(leases).toHaveLength(2)
+  })
+
   it('Given recover: false (a lock), When its lease is lost, Then it is fenced for good: told once, no new lease granted, no retry', async () => {
     const {m, leases, events, sleeps} = harness(undefined, {recover: false})
     await m.start()

@@ -1,4 +1,5 @@
 import {describe, expect, it} from 'vitest'
+import {clusterStatus} from '../../src/cluster/clusterStatus.js'
 import {initCluster} from '../../src/cluster/initCluster.js'
 import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
 import {makeServiceContext} from '../../src/cluster/serviceContext.js'
@@ -61,6 +62,21 @@ describe('adoptClusterWriteFloor (a cluster created before the write floor)', ()
     await b.register('r-old', undefined)
     await adoptClusterWriteFloor(b.ctx, parseLowestW('2'), yes)
     expect(await b.floor()).toMatchObject({w: 1, majority: false})
+  })
+
+  it('an unreadable floor: status says so (not absent), and adopt refuses it with the way out (inspect, delete, adopt)', async () => {
+    const {ctx, store} = await oldCluster()
+    await store.put(ctx.keys.writeFloor, '{unreadable')
+    const status = await clusterStatus(ctx)
+    expect(status).toMatchObject({writeFloor: null, writeFloorUnreadable: true})
+    const err = await adoptClusterWriteFloor(ctx, parseLowestW('2'), yes).catch((e: unknown) => e)
+    expect(isUserError(err, 'ALREADY_EXISTS')).toBe(true)
+    if (!isUserError(err)) return
+    expect(err.message).toContain('cannot be read')
+    expect(err.hint).toContain(`\`etcdctl get ${ctx.keys.writeFloor}\``)
+    expect(await store.get(ctx.keys.writeFloor)).toMatchObject({value: '{unreadable'})
+    await store.delete(ctx.keys.writeFloor)
+    expect(await clusterStatus(ctx)).toMatchObject({writeFloor: null, writeFloorUnreadable: false})
   })
 
   it('a declined question writes nothing', async () => {

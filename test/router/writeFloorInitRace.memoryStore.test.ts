@@ -31,7 +31,7 @@ import {moveOf} from '../executor/fixtures.js'
  * docs/moves.md tells operators to stop the routers before `cluster init --force` (one that
  * keeps running across it is covered only when it next registers); that did not cover a router
  * started during it. The fix: the registration is fenced on the floor the router lowered (the
- * `routers/<id>` create compares the floor's mod revision as recordWriteQuorum left it, or its
+ * `routers/<id>` create compares the floor's create revision as recordWriteQuorum left it, or its
  * absence, and the create revision of the cluster's meta read first; a failed fence lowers
  * again and retries; no meta means the cluster is being re-created: the start fails), so a
  * registration never lands after a floor reset it has not lowered. Both tests failed before it

@@ -2,10 +2,12 @@ import {describe, expect, it} from 'vitest'
 import {initCluster} from '../../src/cluster/initCluster.js'
 import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
 import {makeServiceContext} from '../../src/cluster/serviceContext.js'
+import {EXIT_CODES} from '../../src/errors/codes.js'
 import {isUserError} from '../../src/errors/errors.js'
-import {parseWriteFloor} from '../../src/model/writeFloor.js'
+import {newWriteFloor, parseWriteFloor} from '../../src/model/writeFloor.js'
+import {RouterRegistration} from '../../src/router/routerRegistration.js'
 import {startRouter} from '../../src/router/routerService.js'
-import {recordWriteQuorum} from '../../src/router/writeFloorRecord.js'
+import {FloorFenceError, recordWriteQuorum} from '../../src/router/writeFloorRecord.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
 
 async function cluster(opts: {init?: boolean} = {}) {
@@ -90,3 +92,53 @@ describe('router start-up and the write floor', () => {
     expect(await floor()).toMatchObject({w: null})
   })
 })
+
+describe('the registration fence (what recordWriteQuorum returns)', () => {
+  it('holds when another router lowers the floor between this one lowering it and registering (review, session 29)', async () => {
+    const {ctx, store} = await cluster()
+    const fence = await recordWriteQuorum(ctx, {id: 'r-3', w: 3})
+    // Another router lowers it further meanwhile: the floor still covers r-3.
+    await recordWriteQuorum(ctx, {id: 'r-1', w: 1})
+    const lease = await store.grantLease(60)
+    await new RouterRegistration(ctx, {id: 'r-3', address: 'a', view, writeQuorum: 3}).register(lease, fence)
+    expect(await store.get(ctx.keys.router('r-3'))).toBeDefined()
+  })
+
+  it('fails when the floor was re-created meanwhile (it may have forgotten this router)', async () => {
+    const {ctx, store} = await cluster()
+    const fence = await recordWriteQuorum(ctx, {id: 'r-1', w: 1})
+    await store.delete(ctx.keys.writeFloor)
+    await store.put(ctx.keys.writeFloor, JSON.stringify(newWriteFloor('t')))
+    const lease = await store.grantLease(60)
+    const err = await new RouterRegistration(ctx, {id: 'r-1', address: 'a', view, writeQuorum: 1}).register(lease, fence).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(FloorFenceError)
+    expect(await store.get(ctx.keys.router('r-1'))).toBeUndefined()
+  })
+
+  it('a router whose fence fails every round does not start: one line, exit 7, a hint that says what to do', async () => {
+    const {ctx, store} = await cluster()
+    let err: unknown
+    const started = startRouter(ctx, {id: 'r-1', listen: '127.0.0.1:0', w: 1, leaseTtlSeconds: 60}).then(
+      async (r) => r.stop(0),
+      (e: unknown) => (err = e),
+    )
+    for (let round = 0; round < 5; round++) {
+      const gate = store.faults.hold({op: 'txn', key: ctx.keys.router('r-1')})
+      await gate.reached
+      // The floor re-created between its lowering and the registration (as by `cluster init --force`).
+      await store.delete(ctx.keys.writeFloor)
+      await store.put(ctx.keys.writeFloor, JSON.stringify(newWriteFloor('t')))
+      gate.release()
+    }
+    await started
+    expect(isUserError(err, 'CONFLICT')).toBe(true)
+    if (!isUserError(err)) return
+    expect(EXIT_CODES[err.code]).toBe(7)
+    expect(err.message).not.toContain('\n')
+    expect(err.message).toContain('r-1')
+    expect(err.hint).toBe('is `cluster init --force` or another router starting? start the router again')
+    expect(await store.get(ctx.keys.router('r-1'))).toBeUndefined()
+  })
+})
+
+const view = () => ({mapRevision: 1n, epochs: {}, p99Ms: null})
