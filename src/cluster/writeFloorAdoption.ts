@@ -1,5 +1,5 @@
 import {UserError} from '../errors/errors.js'
-import {type WriteFloor, parseWriteFloor} from '../model/writeFloor.js'
+import {floorLimitsText, type WriteFloor, parseWriteFloor} from '../model/writeFloor.js'
 import {adoptWriteFloor, type LowestW} from '../model/writeFloorAdoption.js'
 import {parseRouterRecord} from '../router/routerRegistration.js'
 import {recordWriteQuorum} from '../router/writeFloorRecord.js'
@@ -69,7 +69,7 @@ export async function adoptClusterWriteFloor(ctx: ServiceContext, stated: Lowest
   await confirm(visible)
   const now = await preview(ctx, stated)
   if (now.metaRevision !== shown.metaRevision) throw new UserError('CONFLICT', `cluster "${ctx.cluster}" changed while you were asked: nothing was written`, 'run the command again')
-  if (!sameLimits(now.floor, shown.floor)) throw new UserError('CONFLICT', `the registered routers changed while you were asked (the floor would now be ${describe(now.floor)}, not ${describe(shown.floor)}): nothing was written`, 'run the command again to see the new floor')
+  if (!sameLimits(now.floor, shown.floor)) throw new UserError('CONFLICT', `the registered routers changed while you were asked (the floor would now be ${floorLimitsText(now.floor)}, not ${floorLimitsText(shown.floor)}): nothing was written`, 'run the command again to see the new floor')
   const floor = now.floor
   const revision = await ctx.store.commit({
     compares: [
@@ -91,9 +91,4 @@ export async function adoptClusterWriteFloor(ctx: ServiceContext, stated: Lowest
   }
   const final = await ctx.store.get(ctx.keys.writeFloor)
   return {...visible, floor: (final && parseWriteFloor(final.value)) ?? floor, revision: revision.toString(), loweredAfter}
-}
-
-/** describe is a floor's limits in words (`--w 2 and majority`). */
-function describe(f: WriteFloor): string {
-  return [...(f.w === null ? [] : [`--w ${f.w}`]), ...(f.majority ? ['majority'] : [])].join(' and ')
 }
