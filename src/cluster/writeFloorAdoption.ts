@@ -1,16 +1,10 @@
 import {UserError} from '../errors/errors.js'
 import {floorLimitsText, type WriteFloor, parseWriteFloor} from '../model/writeFloor.js'
 import {adoptWriteFloor, type LowestW} from '../model/writeFloorAdoption.js'
-import {parseRouterRecord} from '../router/routerRegistration.js'
+import {listRouterQuorums} from '../router/routerRegistration.js'
 import {recordWriteQuorum} from '../router/writeFloorRecord.js'
 import {getMeta} from './clusterRepo.js'
 import {type ServiceContext} from './serviceContext.js'
-
-/** RegisteredRouter is one `routers/<id>` entry as adoption counts it: its `--w` (null: a majority; undefined: it does not say or cannot be read, counted as 1). */
-interface RegisteredRouter {
-  id: string
-  w: number | null | undefined
-}
 
 /** AdoptionPreview is what the operator is shown before confirming: the floor that would be written. */
 export interface AdoptionPreview {
@@ -27,15 +21,10 @@ export interface WriteFloorAdoptionResult extends AdoptionPreview {
   loweredAfter: string[]
 }
 
-async function registeredRouters(ctx: ServiceContext): Promise<RegisteredRouter[]> {
-  const {items} = await ctx.store.list(ctx.keys.routersPrefix)
-  return items.map((kv) => ({id: kv.key.slice(ctx.keys.routersPrefix.length), w: parseRouterRecord(kv.value)?.w}))
-}
-
 async function preview(ctx: ServiceContext, stated: LowestW): Promise<AdoptionPreview & {metaRevision: bigint}> {
   const meta = await getMeta(ctx)
   // Routers first, the floor after: a router that registers in between is counted by the floor (this build lowered it, or left it absent) or not at all (older builds: the read after the write lowers it).
-  const routers = await registeredRouters(ctx)
+  const routers = await listRouterQuorums(ctx)
   const existing = await ctx.store.get(ctx.keys.writeFloor)
   const floor = adoptWriteFloor({existing: existing?.value, keyName: ctx.keys.writeFloor, stated, registered: routers.map((r) => r.w), now: ctx.clock().toISOString()})
   return {cluster: ctx.cluster, rf: meta.value.rf, floor, routers: routers.length, metaRevision: meta.modRevision}
@@ -83,7 +72,7 @@ export async function adoptClusterWriteFloor(ctx: ServiceContext, stated: Lowest
     throw new UserError('CONFLICT', `cluster "${ctx.cluster}" changed while adopting its write floor: nothing was written`, 'run the command again')
   }
   const loweredAfter: string[] = []
-  for (const r of await registeredRouters(ctx)) {
+  for (const r of await listRouterQuorums(ctx)) {
     const before = await ctx.store.get(ctx.keys.writeFloor)
     await recordWriteQuorum(ctx, {id: r.id, w: r.w === undefined ? 1 : r.w})
     const after = await ctx.store.get(ctx.keys.writeFloor)
