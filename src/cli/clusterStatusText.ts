@@ -1,6 +1,6 @@
 import {type MemberClock, type NodeStatus} from '../cluster/clusterStatus.js'
 import {STALE_MARK} from '../cluster/loadStaleness.js'
-import {effectiveWriteQuorum} from '../executor/copySources.js'
+import {effectiveWriteQuorum, fallbackVoters} from '../executor/copySources.js'
 import {floorLimitsText, floorQuorums, type WriteFloor} from '../model/writeFloor.js'
 import {unreadableFloorHint} from '../model/writeFloorAdoption.js'
 import {formatBytes} from '../model/units.js'
@@ -47,20 +47,6 @@ export function writeFloorLine(floor: WriteFloor | null, rf: number, unreadable?
   const by = floor.by ? ` (last lowered by router ${floor.by} at ${floor.updatedAt})` : ''
   const adopted = floor.adopted ? ` (adopted at ${floor.adopted.at} from the operator's --lowest-w ${floor.adopted.lowestW})` : ''
   return `write floor: ${limits}${adopted}${by}: w = ${w} at rf ${rf}, so ${w <= 1 ? waits : 'a move whose source is down may copy from the other voters when no write quorum fits outside them'}`
-}
-
-/** MAX_VOTERS bounds the voter counts {@link fallbackVoters} looks at (the largest rf `cluster init` takes). */
-const MAX_VOTERS = 7
-
-/**
- * fallbackVoters (pure) is the smallest voter count at which `floor` lets a move whose source
- * is down copy from the other voters (its write quorum there is at least 2, so a write cannot
- * live on the source alone), or undefined when it lets none (w = 1 at every count up to 7).
- * The quorum only grows with the voter count, so every larger shard may too.
- */
-export function fallbackVoters(floor: WriteFloor): number | undefined {
-  for (let v = 1; v <= MAX_VOTERS; v++) if (effectiveWriteQuorum(v, floorQuorums(floor)) >= 2) return v
-  return undefined
 }
 
 /**
