@@ -1,4 +1,4 @@
-import {UserError} from '../errors/errors.js'
+import {UserError, errorMessage, isUserError} from '../errors/errors.js'
 import {floorLimitsText, type WriteFloor, parseWriteFloor} from '../model/writeFloor.js'
 import {adoptWriteFloor, type LowestW} from '../model/writeFloorAdoption.js'
 import {listRouterQuorums} from '../router/routerRegistration.js'
@@ -72,12 +72,40 @@ export async function adoptClusterWriteFloor(ctx: ServiceContext, stated: Lowest
     throw new UserError('CONFLICT', `cluster "${ctx.cluster}" changed while adopting its write floor: nothing was written`, 'run the command again')
   }
   const loweredAfter: string[] = []
-  for (const r of await listRouterQuorums(ctx)) {
-    const before = await ctx.store.get(ctx.keys.writeFloor)
-    await recordWriteQuorum(ctx, {id: r.id, w: r.w === undefined ? 1 : r.w})
-    const after = await ctx.store.get(ctx.keys.writeFloor)
-    if (before?.modRevision !== after?.modRevision) loweredAfter.push(r.id)
+  let routers
+  try {
+    routers = await listRouterQuorums(ctx)
+  } catch (err) {
+    throw failedAfterWrite(revision, 'reading the registered routers (to lower it for any that registered during adoption)', err, 'then `shardctl cluster status`; a router of this build that registered meanwhile lowered the floor itself, one of an older build lowers it once restarted with this build')
   }
-  const final = await ctx.store.get(ctx.keys.writeFloor)
+  for (const r of routers) {
+    try {
+      const before = await ctx.store.get(ctx.keys.writeFloor)
+      await recordWriteQuorum(ctx, {id: r.id, w: r.w === undefined ? 1 : r.w})
+      const after = await ctx.store.get(ctx.keys.writeFloor)
+      if (before?.modRevision !== after?.modRevision) loweredAfter.push(r.id)
+    } catch (err) {
+      throw failedAfterWrite(revision, `lowering it for router ${r.id}`, err, `then \`shardctl cluster status\`: if the floor is above router ${r.id}'s --w (it registered during adoption), restarting router ${r.id} makes it lower the floor itself if it is of this build`)
+    }
+  }
+  let final
+  try {
+    final = await ctx.store.get(ctx.keys.writeFloor)
+  } catch (err) {
+    throw failedAfterWrite(revision, 'reading it back', err, 'then `shardctl cluster status`')
+  }
   return {...visible, floor: (final && parseWriteFloor(final.value)) ?? floor, revision: revision.toString(), loweredAfter}
+}
+
+/**
+ * failedAfterWrite is the one-line error of a step after the floor was written: the floor
+ * exists (adopting again is refused), so the advice of the step's own error ("start the router
+ * again", from recordWriteQuorum) is wrong here. Keeps the underlying code (exit code); what is
+ * not a UserError is a bug (the store's errors are coded) and is rethrown as it is.
+ */
+function failedAfterWrite(revision: bigint, step: string, err: unknown, then: string): unknown {
+  if (!isUserError(err)) return err
+  // recordWriteQuorum wraps the store's error in a router's words; the store's own says what failed.
+  const reason = errorMessage(err.cause ?? err)
+  return new UserError(err.code, `the write floor was written at revision ${revision}, but ${step} failed: ${reason}`, `check etcd, ${then}`, {cause: err})
 }
