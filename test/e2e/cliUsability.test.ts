@@ -46,6 +46,21 @@ describe('help and typos', () => {
     expect(r.stdout).toBe('')
   }, 60_000)
 
+  it('answers an unknown command with --json as every command answers a usage error with --json: the JSON error body on stdout, nothing on stderr, exit 2 (it printed the text line)', async () => {
+    for (const [argv, error] of [
+      [['nosuch', '--json'], {code: 'BAD_INPUT', message: '`shardctl nosuch` is not a shardctl command', hint: 'see `shardctl --help` for the commands', exitCode: 2}],
+      [['cluster', 'status', 'extra', '--json'], {code: 'USAGE', message: 'Unexpected argument: extra', hint: 'see `shardctl cluster status --help`', exitCode: 2}],
+    ] as const) {
+      const r = await cli([...argv])
+      expect(r.code, argv.join(' ')).toBe(2)
+      expect(r.stderr, argv.join(' ')).toBe('')
+      expect(JSON.parse(r.stdout), argv.join(' ')).toEqual({error})
+    }
+    // The same body a command gives for its own usage error with --json.
+    const own = await cli(['stats', '--bogus', '--json'])
+    expect(JSON.parse(own.stdout)).toEqual({error: {code: 'USAGE', message: 'Nonexistent flag: --bogus', hint: 'see `shardctl stats --help`', exitCode: 2}})
+  }, 60_000)
+
   it('answers help about an unknown command (`help nosuch`, `nosuch --help`) as it answers the command itself: the same one line on stderr, exit 2, nothing on stdout (help printed oclif\'s `›   Error: Command nosuch not found.`)', async () => {
     for (const [help, direct] of [
       [['help', 'nosuch'], ['nosuch']],
