@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 import {EtcdCommand} from '../src/cli/baseCommand.js'
 import {durationFlag, withDefault} from '../src/cli/flags.js'
 import {renderLoadReport as render} from '../src/cli/statsText.js'
+import {UserError} from '../src/errors/errors.js'
 import {parseDuration} from '../src/model/units.js'
 import {type LoadReport, loadReport, watchLoadReport} from '../src/stats/loadReport.js'
 
@@ -18,7 +19,9 @@ export default class Stats extends EtcdCommand {
   }
 
   async run(): Promise<LoadReport | undefined> {
-    const {flags} = await this.parse(Stats)
+    const {flags, metadata} = await this.parse(Stats)
+    // oclif's `dependsOn` (as --for and --count have) counts a default as given, and --interval has one, so its need for --watch is checked here.
+    if (!flags.watch && metadata.flags.interval?.setFromDefault !== true) throw new UserError('BAD_INPUT', '--interval needs --watch: without it one report is printed, once', 'add --watch, or leave --interval out')
     const ctx = await this.services(flags)
     if (!flags.watch) {
       const report = await loadReport(ctx)

@@ -1,7 +1,7 @@
 import {type MemberClock, type NodeStatus} from '../cluster/clusterStatus.js'
 import {STALE_MARK} from '../cluster/loadStaleness.js'
-import {effectiveWriteQuorum} from '../executor/copySources.js'
-import {floorQuorums, type WriteFloor} from '../model/writeFloor.js'
+import {effectiveWriteQuorum, fallbackVoters} from '../executor/copySources.js'
+import {floorLimitsText, floorQuorums, type WriteFloor} from '../model/writeFloor.js'
 import {unreadableFloorHint} from '../model/writeFloorAdoption.js'
 import {formatBytes} from '../model/units.js'
 import {renderTable} from './table.js'
@@ -41,26 +41,12 @@ export function writeFloorLine(floor: WriteFloor | null, rf: number, unreadable?
   const waits = 'a move whose source is down waits for it (heals of a dead node included; docs/moves.md "The write floor")'
   if (unreadable) return `write floor: unreadable (the key exists but does not parse): counts as w = 1, so ${waits}; ${unreadableFloorHint(unreadable.key)}`
   if (!floor) return `write floor: unknown (the cluster predates it): counts as w = 1, so ${waits}; if no router of this cluster ever ran with a smaller --w than N, \`shardctl cluster write-floor adopt --lowest-w N|majority\` records it`
-  const parts = [...(floor.w === null ? [] : [`--w ${floor.w}`]), ...(floor.majority ? ['majority'] : [])]
-  if (parts.length === 0) return 'write floor: no router has run yet'
+  const limits = floorLimitsText(floor)
+  if (!limits) return 'write floor: no router has run yet'
   const w = effectiveWriteQuorum(rf, floorQuorums(floor))
   const by = floor.by ? ` (last lowered by router ${floor.by} at ${floor.updatedAt})` : ''
   const adopted = floor.adopted ? ` (adopted at ${floor.adopted.at} from the operator's --lowest-w ${floor.adopted.lowestW})` : ''
-  return `write floor: ${parts.join(' and ')}${adopted}${by}: w = ${w} at rf ${rf}, so ${w <= 1 ? waits : 'a move whose source is down may copy from the other voters when no write quorum fits outside them'}`
-}
-
-/** MAX_VOTERS bounds the voter counts {@link fallbackVoters} looks at (the largest rf `cluster init` takes). */
-const MAX_VOTERS = 7
-
-/**
- * fallbackVoters (pure) is the smallest voter count at which `floor` lets a move whose source
- * is down copy from the other voters (its write quorum there is at least 2, so a write cannot
- * live on the source alone), or undefined when it lets none (w = 1 at every count up to 7).
- * The quorum only grows with the voter count, so every larger shard may too.
- */
-export function fallbackVoters(floor: WriteFloor): number | undefined {
-  for (let v = 1; v <= MAX_VOTERS; v++) if (effectiveWriteQuorum(v, floorQuorums(floor)) >= 2) return v
-  return undefined
+  return `write floor: ${limits}${adopted}${by}: w = ${w} at rf ${rf}, so ${w <= 1 ? waits : 'a move whose source is down may copy from the other voters when no write quorum fits outside them'}`
 }
 
 /**
@@ -68,9 +54,9 @@ export function fallbackVoters(floor: WriteFloor): number | undefined {
  * the voter counts whose moves with a down source may then copy from the other voters.
  */
 export function adoptionEffect(floor: WriteFloor, rf: number): string {
-  const parts = [...(floor.w === null ? [] : [`--w ${floor.w}`]), ...(floor.majority ? ['majority'] : [])].join(' and ')
+  const limits = floorLimitsText(floor)
   const v = fallbackVoters(floor)
-  if (v === undefined) return `write floor ${parts}: w = 1 at every shard size, so moves with a down source still wait for it (adopting changes nothing they do)`
+  if (v === undefined) return `write floor ${limits}: w = 1 at every shard size, so moves with a down source still wait for it (adopting changes nothing they do)`
   const atRf = effectiveWriteQuorum(rf, floorQuorums(floor))
-  return `write floor ${parts}: moves with a down source may then copy from, and verify against, the other voters of shards with >= ${v} voters (w = ${atRf} at rf ${rf}); a write acknowledged with a smaller quorum than that by a router that has stopped could be lost`
+  return `write floor ${limits}: moves with a down source may then copy from, and verify against, the other voters of shards with >= ${v} voters (w = ${atRf} at rf ${rf}); a write acknowledged with a smaller quorum than that by a router that has stopped could be lost`
 }

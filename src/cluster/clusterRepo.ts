@@ -26,11 +26,16 @@ export async function listNodes(ctx: ServiceContext): Promise<Typed<ClusterNode>
   return (await ctx.store.listTyped(ctx.keys.nodesPrefix, NodeSchema)).items
 }
 
-/** getNode reads one node. Throws UserError(NOT_FOUND) naming it when absent. */
+/**
+ * getNode reads one node. Throws UserError(NOT_FOUND) naming it when absent, or naming the
+ * cluster when that does not exist (a mistyped --cluster is not a missing node; checked only
+ * on that path, as removeNode does).
+ */
 export async function getNode(ctx: ServiceContext, id: string): Promise<Typed<ClusterNode>> {
   const node = await ctx.store.getTyped(ctx.keys.node(id), NodeSchema)
-  if (!node) throw new UserError('NOT_FOUND', `node "${id}" does not exist in cluster "${ctx.cluster}"`, 'list nodes with `shardctl node list`')
-  return node
+  if (node) return node
+  await getMeta(ctx)
+  throw new UserError('NOT_FOUND', `node "${id}" does not exist in cluster "${ctx.cluster}"`, 'list nodes with `shardctl node list`')
 }
 
 /** listShards returns every shard in id order, read at one revision (paged). */

@@ -1,16 +1,10 @@
-import {UserError} from '../errors/errors.js'
-import {type WriteFloor, parseWriteFloor} from '../model/writeFloor.js'
+import {UserError, errorMessage, isUserError} from '../errors/errors.js'
+import {floorLimitsText, type WriteFloor, parseWriteFloor} from '../model/writeFloor.js'
 import {adoptWriteFloor, type LowestW} from '../model/writeFloorAdoption.js'
-import {parseRouterRecord} from '../router/routerRegistration.js'
+import {listRouterQuorums} from '../router/routerRegistration.js'
 import {recordWriteQuorum} from '../router/writeFloorRecord.js'
 import {getMeta} from './clusterRepo.js'
 import {type ServiceContext} from './serviceContext.js'
-
-/** RegisteredRouter is one `routers/<id>` entry as adoption counts it: its `--w` (null: a majority; undefined: it does not say or cannot be read, counted as 1). */
-interface RegisteredRouter {
-  id: string
-  w: number | null | undefined
-}
 
 /** AdoptionPreview is what the operator is shown before confirming: the floor that would be written. */
 export interface AdoptionPreview {
@@ -27,15 +21,10 @@ export interface WriteFloorAdoptionResult extends AdoptionPreview {
   loweredAfter: string[]
 }
 
-async function registeredRouters(ctx: ServiceContext): Promise<RegisteredRouter[]> {
-  const {items} = await ctx.store.list(ctx.keys.routersPrefix)
-  return items.map((kv) => ({id: kv.key.slice(ctx.keys.routersPrefix.length), w: parseRouterRecord(kv.value)?.w}))
-}
-
 async function preview(ctx: ServiceContext, stated: LowestW): Promise<AdoptionPreview & {metaRevision: bigint}> {
   const meta = await getMeta(ctx)
   // Routers first, the floor after: a router that registers in between is counted by the floor (this build lowered it, or left it absent) or not at all (older builds: the read after the write lowers it).
-  const routers = await registeredRouters(ctx)
+  const routers = await listRouterQuorums(ctx)
   const existing = await ctx.store.get(ctx.keys.writeFloor)
   const floor = adoptWriteFloor({existing: existing?.value, keyName: ctx.keys.writeFloor, stated, registered: routers.map((r) => r.w), now: ctx.clock().toISOString()})
   return {cluster: ctx.cluster, rf: meta.value.rf, floor, routers: routers.length, metaRevision: meta.modRevision}
@@ -69,7 +58,7 @@ export async function adoptClusterWriteFloor(ctx: ServiceContext, stated: Lowest
   await confirm(visible)
   const now = await preview(ctx, stated)
   if (now.metaRevision !== shown.metaRevision) throw new UserError('CONFLICT', `cluster "${ctx.cluster}" changed while you were asked: nothing was written`, 'run the command again')
-  if (!sameLimits(now.floor, shown.floor)) throw new UserError('CONFLICT', `the registered routers changed while you were asked (the floor would now be ${describe(now.floor)}, not ${describe(shown.floor)}): nothing was written`, 'run the command again to see the new floor')
+  if (!sameLimits(now.floor, shown.floor)) throw new UserError('CONFLICT', `the registered routers changed while you were asked (the floor would now be ${floorLimitsText(now.floor)}, not ${floorLimitsText(shown.floor)}): nothing was written`, 'run the command again to see the new floor')
   const floor = now.floor
   const revision = await ctx.store.commit({
     compares: [
@@ -83,17 +72,40 @@ export async function adoptClusterWriteFloor(ctx: ServiceContext, stated: Lowest
     throw new UserError('CONFLICT', `cluster "${ctx.cluster}" changed while adopting its write floor: nothing was written`, 'run the command again')
   }
   const loweredAfter: string[] = []
-  for (const r of await registeredRouters(ctx)) {
-    const before = await ctx.store.get(ctx.keys.writeFloor)
-    await recordWriteQuorum(ctx, {id: r.id, w: r.w === undefined ? 1 : r.w})
-    const after = await ctx.store.get(ctx.keys.writeFloor)
-    if (before?.modRevision !== after?.modRevision) loweredAfter.push(r.id)
+  let routers
+  try {
+    routers = await listRouterQuorums(ctx)
+  } catch (err) {
+    throw failedAfterWrite(revision, 'reading the registered routers (to lower it for any that registered during adoption)', err, 'then `shardctl cluster status`; a router of this build that registered meanwhile lowered the floor itself, one of an older build lowers it once restarted with this build')
   }
-  const final = await ctx.store.get(ctx.keys.writeFloor)
+  for (const r of routers) {
+    try {
+      const before = await ctx.store.get(ctx.keys.writeFloor)
+      await recordWriteQuorum(ctx, {id: r.id, w: r.w === undefined ? 1 : r.w})
+      const after = await ctx.store.get(ctx.keys.writeFloor)
+      if (before?.modRevision !== after?.modRevision) loweredAfter.push(r.id)
+    } catch (err) {
+      throw failedAfterWrite(revision, `lowering it for router ${r.id}`, err, `then \`shardctl cluster status\`: if the floor is above router ${r.id}'s --w (it registered during adoption), restarting router ${r.id} makes it lower the floor itself if it is of this build`)
+    }
+  }
+  let final
+  try {
+    final = await ctx.store.get(ctx.keys.writeFloor)
+  } catch (err) {
+    throw failedAfterWrite(revision, 'reading it back', err, 'then `shardctl cluster status`')
+  }
   return {...visible, floor: (final && parseWriteFloor(final.value)) ?? floor, revision: revision.toString(), loweredAfter}
 }
 
-/** describe is a floor's limits in words (`--w 2 and majority`). */
-function describe(f: WriteFloor): string {
-  return [...(f.w === null ? [] : [`--w ${f.w}`]), ...(f.majority ? ['majority'] : [])].join(' and ')
+/**
+ * failedAfterWrite is the one-line error of a step after the floor was written: the floor
+ * exists (adopting again is refused), so the advice of the step's own error ("start the router
+ * again", from recordWriteQuorum) is wrong here. Keeps the underlying code (exit code); what is
+ * not a UserError is a bug (the store's errors are coded) and is rethrown as it is.
+ */
+function failedAfterWrite(revision: bigint, step: string, err: unknown, then: string): unknown {
+  if (!isUserError(err)) return err
+  // recordWriteQuorum wraps the store's error in a router's words; the store's own says what failed.
+  const reason = errorMessage(err.cause ?? err)
+  return new UserError(err.code, `the write floor was written at revision ${revision}, but ${step} failed: ${reason}`, `check etcd, ${then}`, {cause: err})
 }

@@ -1,17 +1,7 @@
 import {type Move} from '../model/move.js'
 import {floorQuorums, parseWriteFloor} from '../model/writeFloor.js'
-import {parseRouterRecord} from '../router/routerRegistration.js'
+import {listRouterQuorums} from '../router/routerRegistration.js'
 import {type ExecutorEnv} from './executorEnv.js'
-
-/**
- * routerWrites lists the `--w` of every registered router, as chooseCopySources reads them:
- * a number, null (a majority) or undefined (an entry that does not say or cannot be read:
- * it may be a `--w 1` router).
- */
-export async function routerWrites(env: Pick<ExecutorEnv, 'ctx'>): Promise<(number | null | undefined)[]> {
-  const {items} = await env.ctx.store.list(env.ctx.keys.routersPrefix)
-  return items.map((kv) => parseRouterRecord(kv.value)?.w)
-}
 
 /**
  * writeQuorumsEver lists every write quorum a write of `move`'s shard may have been
@@ -31,7 +21,7 @@ export async function routerWrites(env: Pick<ExecutorEnv, 'ctx'>): Promise<(numb
  * registrations: a router that registers in between lowered it first.
  */
 export async function writeQuorumsEver(env: Pick<ExecutorEnv, 'ctx'>, move: Move): Promise<(number | null | undefined)[]> {
-  const registered = await routerWrites(env)
+  const registered = (await listRouterQuorums(env.ctx)).map((r) => r.w)
   const kv = await env.ctx.store.get(env.ctx.keys.writeFloor)
   const floor = floorQuorums(kv && parseWriteFloor(kv.value))
   return [...registered, ...floor, ...(move.writeQuorumFloor === undefined ? [] : [move.writeQuorumFloor])]

@@ -61,6 +61,15 @@ export function floorQuorums(floor: WriteFloor | undefined): (number | null | un
   return [...(floor.w === null ? [] : [floor.w]), ...(floor.majority ? [null] : [])]
 }
 
+/**
+ * floorLimitsText (pure) is the floor's limits in words, as `cluster status`, `cluster
+ * write-floor adopt` and its errors print them: `--w 2`, `majority`, `--w 2 and majority`;
+ * empty while no router has lowered it (a new cluster's floor).
+ */
+export function floorLimitsText(floor: WriteFloor): string {
+  return [...(floor.w === null ? [] : [`--w ${floor.w}`]), ...(floor.majority ? ['majority'] : [])].join(' and ')
+}
+
 /** parseWriteFloor reads the stored value: the floor, or undefined when it is not JSON or not a valid floor (read as unknown). */
 export function parseWriteFloor(value: string): WriteFloor | undefined {
   let json: unknown

@@ -201,3 +201,24 @@ export async function listRouters(ctx: ServiceContext): Promise<RouterRecord[]> 
   const {items} = await ctx.store.list(ctx.keys.routersPrefix)
   return items.map((kv) => parseRouterRecord(kv.value)).filter((r): r is RouterRecord => r !== undefined)
 }
+
+/**
+ * RouterQuorum is one `routers/<id>` entry's write quorum: `w` is its `--w`, null for a
+ * majority, undefined when the entry does not say (a router that predates it) or cannot be
+ * read; readers count undefined as 1 (effectiveWriteQuorum): it may be a `--w 1` router.
+ */
+export interface RouterQuorum {
+  id: string
+  w: number | null | undefined
+}
+
+/**
+ * listRouterQuorums lists every `routers/<id>` entry with its write quorum, in id order,
+ * unreadable ones included (unlike {@link listRouters}: skipping one would drop a router
+ * that may acknowledge with w = 1). Read by the copy-source choice of a move whose source
+ * is down and by `cluster write-floor adopt`.
+ */
+export async function listRouterQuorums(ctx: ServiceContext): Promise<RouterQuorum[]> {
+  const {items} = await ctx.store.list(ctx.keys.routersPrefix)
+  return items.map((kv) => ({id: kv.key.slice(ctx.keys.routersPrefix.length), w: parseRouterRecord(kv.value)?.w}))
+}

@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {formatClock, nodeStatusTable, STALE_NOTE, writeFloorLine} from '../../src/cli/clusterStatusText.js'
+import {adoptionEffect, formatClock, nodeStatusTable, STALE_NOTE, writeFloorLine} from '../../src/cli/clusterStatusText.js'
 import {type NodeStatus} from '../../src/cluster/clusterStatus.js'
 
 const row = (id: string, replicas: number, load: NodeStatus['load']): NodeStatus => ({id, address: '127.0.0.1:7101', zone: 'z1', state: 'active', alive: true, replicas, load, clock: {offsetMs: 3, ok: true}})
@@ -57,5 +57,13 @@ describe('cluster status: the write floor line', () => {
     expect(writeFloorLine(floor(null, true), 3)).toMatch(/^write floor: majority .*: w = 2 at rf 3, so a move whose source is down may copy from the other voters/)
     expect(writeFloorLine(floor(2, true), 5)).toMatch(/w = 2 at rf 5/)
     expect(writeFloorLine(floor(null, false), 3)).toBe('write floor: no router has run yet')
+  })
+})
+
+describe('write-floor adopt: what the floor will allow', () => {
+  const floor = (w: number | null, majority: boolean) => ({version: 1 as const, w, majority, updatedAt: '2026-12-03T22:00:00.000Z', by: null, adopted: {at: '2026-12-03T22:00:00.000Z', lowestW: '2', routers: 0}})
+  it('names the shard sizes whose moves with a down source may then copy from the other voters, or says nothing changes', () => {
+    expect(adoptionEffect(floor(2, false), 3)).toMatch(/^write floor --w 2: moves with a down source may then copy from, and verify against, the other voters of shards with >= 2 voters \(w = 2 at rf 3\)/)
+    expect(adoptionEffect(floor(1, true), 3)).toMatch(/^write floor --w 1 and majority: w = 1 at every shard size, so moves with a down source still wait for it/)
   })
 })

@@ -124,6 +124,39 @@ describe('adoptClusterWriteFloor (a cluster created before the write floor)', ()
     expect(await floor()).toMatchObject({w: 1, by: 'r-late', adopted: {lowestW: '2'}})
   })
 
+  it('a failure lowering the written floor for a router that registered meanwhile says the floor was written, keeps its code, and does not say to start the router again', async () => {
+    const {ctx, store, floor, register} = await oldCluster()
+    const gate = store.faults.hold({op: 'txn', key: ctx.keys.writeFloor})
+    const adopting = adoptClusterWriteFloor(makeServiceContext(store.connect(), {cluster: 'adopt'}), parseLowestW('2'), yes).catch((e: unknown) => e)
+    await gate.reached
+    await register('r-late', 1)
+    // The adopt transaction is past its faults; the next write of the floor is the lowering for r-late.
+    store.faults.fail({op: 'txn', key: ctx.keys.writeFloor})
+    gate.release()
+    const err = await adopting
+    expect(isUserError(err, 'ETCD_UNREACHABLE')).toBe(true)
+    if (!isUserError(err)) return
+    const written = await store.get(ctx.keys.writeFloor)
+    expect(err.message.startsWith(`the write floor was written at revision ${written!.createRevision}, but lowering it for router r-late failed: memory store: injected txn failure on `)).toBe(true)
+    expect(err.message).not.toContain('\n')
+    expect(err.hint).toMatch(/^check etcd, then `shardctl cluster status`: if the floor is above router r-late's --w \(it registered during adoption\), restarting router r-late makes it lower the floor itself if it is of this build$/)
+    expect(`${err.message} ${err.hint}`).not.toContain('start the router again')
+    expect(await floor()).toMatchObject({w: 2, adopted: {lowestW: '2'}})
+  })
+
+  it('a failure reading the routers after the write says the floor was written too', async () => {
+    const {ctx, store} = await oldCluster()
+    const gate = store.faults.hold({op: 'txn', key: ctx.keys.writeFloor})
+    const adopting = adoptClusterWriteFloor(makeServiceContext(store.connect(), {cluster: 'adopt'}), parseLowestW('2'), yes).catch((e: unknown) => e)
+    await gate.reached
+    store.faults.fail({op: 'list', key: ctx.keys.routersPrefix})
+    gate.release()
+    const err = await adopting
+    expect(isUserError(err, 'ETCD_UNREACHABLE')).toBe(true)
+    expect(isUserError(err) && err.message).toMatch(/^the write floor was written at revision \d+, but reading the registered routers \(to lower it for any that registered during adoption\) failed: memory store: injected list failure/)
+    expect(await store.get(ctx.keys.writeFloor)).toBeDefined()
+  })
+
   it('a cluster that does not exist is NOT_FOUND', async () => {
     const store = new MemoryStore()
     expect(await codeOf(adoptClusterWriteFloor(makeServiceContext(store, {cluster: 'none'}), parseLowestW('2'), yes))).toBe('NOT_FOUND')

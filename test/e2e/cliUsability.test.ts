@@ -46,6 +46,21 @@ describe('help and typos', () => {
     expect(r.stdout).toBe('')
   }, 60_000)
 
+  it('answers an unknown command with --json as every command answers a usage error with --json: the JSON error body on stdout, nothing on stderr, exit 2 (it printed the text line)', async () => {
+    for (const [argv, error] of [
+      [['nosuch', '--json'], {code: 'BAD_INPUT', message: '`shardctl nosuch` is not a shardctl command', hint: 'see `shardctl --help` for the commands', exitCode: 2}],
+      [['cluster', 'status', 'extra', '--json'], {code: 'USAGE', message: 'Unexpected argument: extra', hint: 'see `shardctl cluster status --help`', exitCode: 2}],
+    ] as const) {
+      const r = await cli([...argv])
+      expect(r.code, argv.join(' ')).toBe(2)
+      expect(r.stderr, argv.join(' ')).toBe('')
+      expect(JSON.parse(r.stdout), argv.join(' ')).toEqual({error})
+    }
+    // The same body a command gives for its own usage error with --json.
+    const own = await cli(['stats', '--bogus', '--json'])
+    expect(JSON.parse(own.stdout)).toEqual({error: {code: 'USAGE', message: 'Nonexistent flag: --bogus', hint: 'see `shardctl stats --help`', exitCode: 2}})
+  }, 60_000)
+
   it('answers help about an unknown command (`help nosuch`, `nosuch --help`) as it answers the command itself: the same one line on stderr, exit 2, nothing on stdout (help printed oclif\'s `›   Error: Command nosuch not found.`)', async () => {
     for (const [help, direct] of [
       [['help', 'nosuch'], ['nosuch']],
@@ -111,6 +126,16 @@ describe('daemon flags and their environment variables', () => {
     expect(r.stderr.trim()).toBe('Error: router id "bad id" must be 1-64 letters, digits, "_", "." or "-" — pick an id such as r1, or leave --id out for <host>-<pid>')
   }, 60_000)
 
+  it('refuses `stats --interval` without --watch as a usage error naming the fix, before connecting anywhere (it was silently ignored)', async () => {
+    const r = await cli(['stats', '--interval', '2', '--endpoints', 'http://127.0.0.1:1'])
+    expect(r.code, r.stderr).toBe(2)
+    expect(r.stdout).toBe('')
+    expect(r.stderr.trim()).toBe('Error: --interval needs --watch: without it one report is printed, once — add --watch, or leave --interval out')
+    const json = await cli(['stats', '--interval', '2', '--json', '--endpoints', 'http://127.0.0.1:1'])
+    expect(json.code).toBe(2)
+    expect(JSON.parse(json.stdout)).toMatchObject({error: {code: 'BAD_INPUT', exitCode: 2}})
+  }, 60_000)
+
   it('reads every unit the same way: `stats --interval 2x` is a usage error, not a bug', async () => {
     const r = await cli(['stats', '--interval', '2x', '--endpoints', 'http://127.0.0.1:1'])
     expect(r.code).toBe(2)
@@ -131,6 +156,19 @@ describe('a cluster name that does not exist', () => {
       expect(r.stderr.trim().split('\n'), argv.join(' ')).toHaveLength(1)
       expect(r.stderr, argv.join(' ')).toMatch(new RegExp(`^Error: cluster "${missing}" does not exist in etcd — `))
     }
+  }, 60_000)
+})
+
+describe('a cluster name that does not exist, on node commands', () => {
+  it('every node command that names a node says the cluster does not exist, not the node (`node uncordon n1 --cluster typo` said node "n1" does not exist)', async () => {
+    const endpoint = inject('etcdEndpoint')
+    const missing = uniqueCluster('usab-nodes')
+    const commands = [['node', 'cordon', 'n1'], ['node', 'uncordon', 'n1'], ['node', 'set', 'n1', '--zone', 'z9'], ['node', 'show', 'n1'], ['node', 'drain', 'n1', '--yes'], ['node', 'remove', 'n1'], ['node', 'list'], ['node', 'add', 'n1', '--address', '127.0.0.1:7001']]
+    const runs = await Promise.all(commands.map((argv) => cli([...argv, '--endpoints', endpoint, '--cluster', missing])))
+    const line = new RegExp(`^Error: cluster "${missing}" does not exist in etcd — [^\n]*\n$`)
+    // Every command's answer at once, so a failure names each command that gets it wrong.
+    const wrong = runs.map((r, i) => ({argv: commands[i]!.join(' '), ...r})).filter((r) => r.code !== 1 || r.stdout !== '' || !line.test(r.stderr))
+    expect(wrong).toEqual([])
   }, 60_000)
 })
 

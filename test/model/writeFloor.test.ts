@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import {effectiveWriteQuorum} from '../../src/executor/copySources.js'
-import {floorQuorums, lowerWriteFloor, newWriteFloor, parseWriteFloor, type WriteFloor} from '../../src/model/writeFloor.js'
+import {floorLimitsText, floorQuorums, lowerWriteFloor, newWriteFloor, parseWriteFloor, type WriteFloor} from '../../src/model/writeFloor.js'
 import {majority} from '../../src/router/quorum.js'
 
 const NOW = '2026-12-03T21:00:00.000Z'
@@ -59,5 +59,14 @@ describe('the write floor (pure)', () => {
         expect(quorumAt(v, floor)).toBe(effectiveWriteQuorum(v, seq))
       }
     }
+  })
+})
+
+describe('the write floor in words (pure)', () => {
+  it('names each limit present, --w first, and nothing for a floor no router has lowered', () => {
+    expect(floorLimitsText(after(empty, 2))).toBe('--w 2')
+    expect(floorLimitsText(after(empty, null))).toBe('majority')
+    expect(floorLimitsText(after(empty, null, 3))).toBe('--w 3 and majority')
+    expect(floorLimitsText(empty)).toBe('')
   })
 })

@@ -1,5 +1,4 @@
 import {describe, expect, it} from 'vitest'
-import {adoptionEffect, fallbackVoters} from '../../src/cli/clusterStatusText.js'
 import {isUserError} from '../../src/errors/errors.js'
 import {newWriteFloor, parseWriteFloor} from '../../src/model/writeFloor.js'
 import {adoptWriteFloor, formatLowestW, parseLowestW} from '../../src/model/writeFloorAdoption.js'
@@ -51,14 +50,5 @@ describe('adopting a write floor (pure)', () => {
     expect(adopt('2', [null])).toMatchObject({w: 2, majority: true})
     // A registered router with a larger quorum does not raise the statement.
     expect(adopt('2', [3, null])).toMatchObject({w: 2, majority: true})
-  })
-
-  it('says what it allows: moves with a down source may copy from the other voters of shards with >= N voters', () => {
-    expect(fallbackVoters(adopt('2'))).toBe(2)
-    expect(fallbackVoters(adopt('majority'))).toBe(2)
-    expect(fallbackVoters(adopt('3,majority'))).toBe(2)
-    expect(fallbackVoters(adopt('majority', [1]))).toBeUndefined()
-    expect(adoptionEffect(adopt('2'), 3)).toMatch(/^write floor --w 2: moves with a down source may then copy from, and verify against, the other voters of shards with >= 2 voters \(w = 2 at rf 3\)/)
-    expect(adoptionEffect(adopt('majority', [1]), 3)).toMatch(/w = 1 at every shard size, so moves with a down source still wait for it/)
   })
 })
