@@ -8,6 +8,7 @@ import {requirePlanSignature} from '../../src/plans/signing.js'
 import {type ActionCheck, checkPlanActions} from '../../src/planner/checkPlan.js'
 import {unfinishedMoves} from '../../src/executor/moveRecording.js'
 import {conflictsWithUnfinished, type MoveConflict, refuseConflicts} from '../../src/executor/unfinishedConflicts.js'
+import {refuseOtherIncarnation} from '../../src/executor/planPreflight.js'
 
 /** PlanVerifyResult is `plan verify`'s --json output. */
 interface PlanVerifyResult {
@@ -24,7 +25,7 @@ interface PlanVerifyResult {
 
 export default class PlanVerify extends EtcdCommand {
   static override summary = "Check a plan's hash and which of its actions are still valid against the cluster."
-  static override description = 'An action is still valid when its shard is at the epoch the plan expects, the source still holds a replica and the target none. Against etcd it also refuses a plan that moves a replica to or from a node another plan\'s unfinished moves (recorded, not yet done) also change: those would still run after it, on load the plan did not count; and a plan that would have such a move taking a shard off a draining node (a heal) skipped without taking the shard off that node itself. Exits 2 for a malformed or modified plan, 7 when some actions are stale or conflict with another plan\'s unfinished moves (finish or cancel them, then plan again).'
+  static override description = 'An action is still valid when its shard is at the epoch the plan expects, the source still holds a replica and the target none. Against etcd it also refuses a plan that moves a replica to or from a node another plan\'s unfinished moves (recorded, not yet done) also change: those would still run after it, on load the plan did not count; and a plan that would have such a move taking a shard off a draining node (a heal) skipped without taking the shard off that node itself. Exits 2 for a malformed or modified plan, or one made from another incarnation of the cluster (initialised again since, or another cluster of that name), 7 when some actions are stale or conflict with another plan\'s unfinished moves (finish or cancel them, then plan again).'
   static override examples = ['<%= config.bin %> plan verify plans/prod-20260101T000000000Z.json', '<%= config.bin %> plan verify plan.json --snapshot now.json --json', '<%= config.bin %> plan verify plan.json --require-signature ci-plan.pub']
   static override args = {file: Args.string({description: 'the plan file', required: true})}
   static override flags = {
@@ -39,6 +40,7 @@ export default class PlanVerify extends EtcdCommand {
     const ctx = flags.snapshot ? undefined : await this.services(flags)
     const current = ctx ? await readSnapshot(ctx) : readSnapshotFile(flags.snapshot!)
     if (current.cluster.name !== plan.cluster) throw new UserError('BAD_INPUT', `plan ${args.file} is for cluster "${plan.cluster}", not "${current.cluster.name}"`, ctx ? `pass --cluster ${plan.cluster}` : `verify it against a snapshot of cluster "${plan.cluster}"`)
+    refuseOtherIncarnation(plan, current.cluster)
     const checks = checkPlanActions(current, plan)
     const stale = checks.filter((c) => !c.valid)
     this.log(`plan ${plan.id}: hash ok; ${signedBy === undefined ? '' : `signature by key ${signedBy} ok; `}${checks.length - stale.length} of ${checks.length} action(s) still valid`)
