@@ -96,7 +96,11 @@ export function verifyPlanSignature(plan: Plan, publicKey: KeyObject): string {
   if (!plan.signature) throw new UserError('BAD_INPUT', `plan ${plan.id} is not signed; a signature by key ${expectedId} is required`, 'sign it where it is reviewed: `shardctl plan --sign KEYFILE`')
   if (hashPlan(plan) !== plan.hash) throw new UserError('BAD_INPUT', `plan ${plan.id} has been modified: its sha256 does not match its body`, 'recompute and re-sign it; never edit plan files by hand')
   if (plan.signature.keyId !== expectedId) throw new UserError('BAD_INPUT', `plan ${plan.id} is signed by key ${plan.signature.keyId}, not by the required key ${expectedId}`, 'sign it with the key CI trusts')
-  const ok = verify(null, message(plan.hash), publicKey, Buffer.from(plan.signature.value, 'base64'))
+  const bytes = Buffer.from(plan.signature.value, 'base64')
+  // Base64 leaves 4 bits of the last character unused, which Buffer ignores: 16 spellings decode to
+  // the same signature. Only the one `plan --sign` writes is accepted, so a signed file has one form.
+  if (bytes.toString('base64') !== plan.signature.value) throw new UserError('BAD_INPUT', `plan ${plan.id}: the signature is not in canonical base64: it was edited after signing`, 'recompute and re-sign it; never edit plan files by hand')
+  const ok = verify(null, message(plan.hash), publicKey, bytes)
   if (!ok) throw new UserError('BAD_INPUT', `plan ${plan.id}: the signature does not verify: the plan was altered after signing`, 'recompute and re-sign it; never edit plan files by hand')
   return expectedId
 }

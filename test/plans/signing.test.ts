@@ -51,6 +51,12 @@ describe('plan signing', () => {
     expect(messageOf(() => verifyPlanSignature(byOther, pub))).toMatch(new RegExp(`signed by key ${other.keyId}, not by the required key ${keys.keyId}`))
     const forged: Plan = {...byOther, signature: {...byOther.signature!, keyId: keys.keyId}}
     expect(messageOf(() => verifyPlanSignature(forged, pub))).toMatch(/does not verify/)
+    // The unused low bits of the last base64 character: another spelling of the same 64 bytes.
+    const value = signed.signature!.value
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
+    const respelled = `${value.slice(0, 85)}${alphabet[alphabet.indexOf(value[85]!) ^ 1]}==`
+    expect(Buffer.from(respelled, 'base64')).toEqual(Buffer.from(value, 'base64'))
+    expect(messageOf(() => verifyPlanSignature({...signed, signature: {...signed.signature!, value: respelled}}, pub))).toMatch(/not in canonical base64/)
   })
 
   it('sealing a plan drops its signature; --resume cannot be verified; bad key files are named, never printed', () => {
