@@ -54,6 +54,10 @@ export function readKeyFile(path: string, kind: 'private' | 'public'): KeyObject
   } catch (e) {
     throw new UserError('BAD_INPUT', `${kind} key ${path}: cannot read it (${(e as NodeJS.ErrnoException).code ?? 'error'})`, 'check the path; create a key pair with `shardctl plan keygen`')
   }
+  // node:crypto reads the first PEM block and ignores the rest: a file of several keys (an old and a
+  // new one during a rotation) would trust only the first while its owner believes it trusts them all.
+  const blocks = text.toString('latin1').match(/-----BEGIN [A-Z0-9 ]+-----/g)?.length ?? 0
+  if (blocks > 1) throw new UserError('BAD_INPUT', `${kind} key ${path}: holds ${blocks} PEM blocks; exactly one key is read, and the others would be ignored`, 'give a file with one key: a plan is checked against exactly one trusted key')
   if (kind === 'public' && isPrivateKey(text)) throw new UserError('BAD_INPUT', `public key ${path}: is a private key; a verifier must be given only the public half, never the signing key`, 'pass the .pub file `shardctl plan keygen` wrote beside it, or derive it with `openssl pkey -in KEYFILE -pubout -out KEYFILE.pub`')
   let key: KeyObject
   try {

@@ -1,4 +1,4 @@
-import {mkdtempSync, rmSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
@@ -71,6 +71,11 @@ describe('plan signing', () => {
     expect(asPublic).toMatch(/^public key .*ci\.key: is a private key; a verifier must be given only the public half/)
     expect(asPublic).not.toContain('BEGIN')
     expect(messageOf(() => writeSigningKeyPair(join(dir, 'ci')))).toMatch(/already exists/)
+    // Two public keys in one file (a rotation): only the first would be trusted, silently; refused.
+    const other = writeSigningKeyPair(join(dir, 'other'))
+    const bundle = join(dir, 'bundle.pub')
+    writeFileSync(bundle, readFileSync(keys.publicKeyFile, 'utf8') + readFileSync(other.publicKeyFile, 'utf8'))
+    expect(messageOf(() => readKeyFile(bundle, 'public'))).toMatch(/bundle\.pub: holds 2 PEM blocks; exactly one key is read/)
     expect(messageOf(() => computePlan(snap, {}, {now, cwd: dir, write: true, signKeyFile: keys.publicKeyFile}))).not.toContain('BEGIN')
   })
 
