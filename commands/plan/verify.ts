@@ -43,13 +43,15 @@ export default class PlanVerify extends EtcdCommand {
     refuseOtherIncarnation(plan, current.cluster)
     const checks = checkPlanActions(current, plan)
     const stale = checks.filter((c) => !c.valid)
-    this.log(`plan ${plan.id}: hash ok; ${signedBy === undefined ? '' : `signature by key ${signedBy} ok; `}${checks.length - stale.length} of ${checks.length} action(s) still valid`)
-    if (stale.length > 0) this.log(renderTable(['#', 'KIND', 'SHARD', 'WHY STALE'], stale.map((c) => [c.index + 1, c.kind, c.shard, c.reason ?? '']), [0, 2]))
     // A snapshot file holds no moves: only etcd says which other plans' moves are unfinished.
     const epochs = new Map(current.shards.map((s) => [s.id, s.epoch]))
     const valid = new Set(checks.filter((c) => c.valid).map((c) => c.index))
     const draining = new Set(current.nodes.filter((n) => n.state === 'draining').map((n) => n.id))
     const conflicts = ctx ? conflictsWithUnfinished(plan, await unfinishedMoves(ctx), (id) => epochs.get(id), (node) => draining.has(node), (i) => valid.has(i)) : []
+    // The line says what was checked: a snapshot's pass does not cover other plans' unfinished moves.
+    const moves = ctx ? `${conflicts.length} conflict(s) with other plans' unfinished moves` : `other plans' unfinished moves not checked (a snapshot file holds none: verify against etcd before apply)`
+    this.log(`plan ${plan.id}: hash ok; ${signedBy === undefined ? '' : `signature by key ${signedBy} ok; `}${checks.length - stale.length} of ${checks.length} action(s) still valid; ${moves}`)
+    if (stale.length > 0) this.log(renderTable(['#', 'KIND', 'SHARD', 'WHY STALE'], stale.map((c) => [c.index + 1, c.kind, c.shard, c.reason ?? '']), [0, 2]))
     const result: PlanVerifyResult = {plan: plan.id, hash: 'ok', ...(signedBy === undefined ? {} : {signedBy}), valid: checks.length - stale.length, stale: stale.length, actions: checks, conflicts}
     if (stale.length > 0) {
       const first = stale[0]!

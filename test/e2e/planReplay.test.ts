@@ -122,6 +122,18 @@ describe('signed plans replayed, stale or ambiguous', () => {
     await expectRefused(conn, ['apply', 'dup.json', '--yes', '--require-signature', 'ci.pub', ...conn], 2, twice)
   }, 120_000)
 
+  it('Given a signed plan, When plan verify passes against a snapshot file, Then its line says other plans\' unfinished moves were not checked; against etcd it says how many conflict', async () => {
+    const {conn} = await world('replay-snapshot')
+    await basePlan(conn, 'snapshot-base.json')
+    expect((await cli(['snapshot', 'export', ...conn, '--out', 'snapshot.json'])).code).toBe(0)
+    const offline = await cli(['plan', 'verify', 'snapshot-base.json', '--require-signature', 'ci.pub', '--snapshot', 'snapshot.json'])
+    expect(offline.code, offline.stderr).toBe(0)
+    expect(offline.stdout).toMatch(/action\(s\) still valid; other plans' unfinished moves not checked \(a snapshot file holds none: verify against etcd before apply\)/)
+    const live = await cli(['plan', 'verify', 'snapshot-base.json', '--require-signature', 'ci.pub', ...conn])
+    expect(live.code, live.stderr).toBe(0)
+    expect(live.stdout).toMatch(/action\(s\) still valid; 0 conflict\(s\) with other plans' unfinished moves/)
+  }, 120_000)
+
   // Left failing on purpose (session 30, reported): `plan verify` refuses a plan with any stale
   // action (exit 7), but `apply --require-signature` skips the stale ones and runs the rest,
   // though the signer approved the plan as a whole (its later moves were planned counting on the
