@@ -8,6 +8,7 @@ import {requirePlanSignature} from '../../src/plans/signing.js'
 import {type ActionCheck, checkPlanActions} from '../../src/planner/checkPlan.js'
 import {unfinishedMoves} from '../../src/executor/moveRecording.js'
 import {conflictsWithUnfinished, type MoveConflict, refuseConflicts} from '../../src/executor/unfinishedConflicts.js'
+import {refuseOtherIncarnation} from '../../src/executor/planPreflight.js'
 
 /** PlanVerifyResult is `plan verify`'s --json output. */
 interface PlanVerifyResult {
@@ -24,7 +25,7 @@ interface PlanVerifyResult {
 
 export default class PlanVerify extends EtcdCommand {
   static override summary = "Check a plan's hash and which of its actions are still valid against the cluster."
-  static override description = 'An action is still valid when its shard is at the epoch the plan expects, the source still holds a replica and the target none. Against etcd it also refuses a plan that moves a replica to or from a node another plan\'s unfinished moves (recorded, not yet done) also change: those would still run after it, on load the plan did not count; and a plan that would have such a move taking a shard off a draining node (a heal) skipped without taking the shard off that node itself. Exits 2 for a malformed or modified plan, 7 when some actions are stale or conflict with another plan\'s unfinished moves (finish or cancel them, then plan again).'
+  static override description = 'An action is still valid when its shard is at the epoch the plan expects, the source still holds a replica and the target none. Against etcd it also refuses a plan that moves a replica to or from a node another plan\'s unfinished moves (recorded, not yet done) also change: those would still run after it, on load the plan did not count; and a plan that would have such a move taking a shard off a draining node (a heal) skipped without taking the shard off that node itself. Exits 2 for a malformed or modified plan, or one made from another incarnation of the cluster (initialised again since, or another cluster of that name), 7 when some actions are stale or conflict with another plan\'s unfinished moves (finish or cancel them, then plan again).'
   static override examples = ['<%= config.bin %> plan verify plans/prod-20260101T000000000Z.json', '<%= config.bin %> plan verify plan.json --snapshot now.json --json', '<%= config.bin %> plan verify plan.json --require-signature ci-plan.pub']
   static override args = {file: Args.string({description: 'the plan file', required: true})}
   static override flags = {
@@ -39,15 +40,18 @@ export default class PlanVerify extends EtcdCommand {
     const ctx = flags.snapshot ? undefined : await this.services(flags)
     const current = ctx ? await readSnapshot(ctx) : readSnapshotFile(flags.snapshot!)
     if (current.cluster.name !== plan.cluster) throw new UserError('BAD_INPUT', `plan ${args.file} is for cluster "${plan.cluster}", not "${current.cluster.name}"`, ctx ? `pass --cluster ${plan.cluster}` : `verify it against a snapshot of cluster "${plan.cluster}"`)
+    refuseOtherIncarnation(plan, current.cluster)
     const checks = checkPlanActions(current, plan)
     const stale = checks.filter((c) => !c.valid)
-    this.log(`plan ${plan.id}: hash ok; ${signedBy === undefined ? '' : `signature by key ${signedBy} ok; `}${checks.length - stale.length} of ${checks.length} action(s) still valid`)
-    if (stale.length > 0) this.log(renderTable(['#', 'KIND', 'SHARD', 'WHY STALE'], stale.map((c) => [c.index + 1, c.kind, c.shard, c.reason ?? '']), [0, 2]))
     // A snapshot file holds no moves: only etcd says which other plans' moves are unfinished.
     const epochs = new Map(current.shards.map((s) => [s.id, s.epoch]))
     const valid = new Set(checks.filter((c) => c.valid).map((c) => c.index))
     const draining = new Set(current.nodes.filter((n) => n.state === 'draining').map((n) => n.id))
     const conflicts = ctx ? conflictsWithUnfinished(plan, await unfinishedMoves(ctx), (id) => epochs.get(id), (node) => draining.has(node), (i) => valid.has(i)) : []
+    // The line says what was checked: a snapshot's pass does not cover other plans' unfinished moves.
+    const moves = ctx ? `${conflicts.length} conflict(s) with other plans' unfinished moves` : `other plans' unfinished moves not checked (a snapshot file holds none: verify against etcd before apply)`
+    this.log(`plan ${plan.id}: hash ok; ${signedBy === undefined ? '' : `signature by key ${signedBy} ok; `}${checks.length - stale.length} of ${checks.length} action(s) still valid; ${moves}`)
+    if (stale.length > 0) this.log(renderTable(['#', 'KIND', 'SHARD', 'WHY STALE'], stale.map((c) => [c.index + 1, c.kind, c.shard, c.reason ?? '']), [0, 2]))
     const result: PlanVerifyResult = {plan: plan.id, hash: 'ok', ...(signedBy === undefined ? {} : {signedBy}), valid: checks.length - stale.length, stale: stale.length, actions: checks, conflicts}
     if (stale.length > 0) {
       const first = stale[0]!

@@ -37,8 +37,9 @@ case "$step" in
     ;;
   apply)
     : "${SHARDCTL_PLAN_PUB_FILE:?set SHARDCTL_PLAN_PUB_FILE to the public key that signed the plan (PEM)}"
-    # Refuses a plan that is unsigned, signed by another key, or altered since (exit 2),
-    # and skips actions the cluster moved past since the snapshot (stale plan).
+    # Refuses a plan that is unsigned, signed by another key, altered since, or made before the
+    # cluster was initialised again (exit 2), and one the cluster moved past entirely (exit 7);
+    # skips single actions the cluster moved past since the snapshot.
     $SHARDCTL apply "$out/plan.json" --yes --require-signature "$SHARDCTL_PLAN_PUB_FILE" --json > "$out/apply.json"
     ;;
   *)

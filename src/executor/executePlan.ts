@@ -18,7 +18,7 @@ import {commitMoveTransition, getMove, listMoves, type FencedMove, LockLostError
 import {NodeDirectory} from './nodeDirectory.js'
 import {engineLimits, type LatencySignal, latencySignalFor, moveRunnerFor, type MoveRunnerFn} from './engineMoveRunner.js'
 import {type RedisMoveOptions} from '../redis/redisMoveRunner.js'
-import {checkPlanIntegrity, preflightPlan, type Preflight, refuseUnknownNodes} from './planPreflight.js'
+import {checkPlanIntegrity, preflightPlan, type Preflight, refuseOtherIncarnation, refuseUnknownNodes} from './planPreflight.js'
 import {adoptedMoves, conflictsWithUnfinished, drainingIn, refuseConflicts, supersededMoves} from './unfinishedConflicts.js'
 import {refuseOtherPlanUnderSameId} from './recordedPlanIdentity.js'
 import {backoffMs, judgeRunFailure, RETRY_POLICY, type RunVerdict} from './retryPolicy.js'
@@ -146,6 +146,8 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
     // transitions) is fenced on it, so what the operator confirms is what runs. Read before
     // the lock, another apply's splits and cutovers could land between the read and the run.
     const plan = input.plan && !alreadyRecorded ? input.plan : undefined
+    // Read under the lock, as the nodes: an init --force since the plan was made restarts every epoch at 1.
+    if (input.plan) refuseOtherIncarnation(input.plan, (await getMeta(ctx)).value)
     if (plan) refuseUnknownNodes(plan, new Set((await listNodes(ctx)).map((n) => n.value.id)))
     const preflight = plan ? await preflightNow(ctx, plan) : undefined
     // Another plan's unfinished moves would still run after this plan's, on nodes it did not

@@ -34,6 +34,31 @@ export function checkPlanIntegrity(plan: Plan, cluster: string): void {
 }
 
 /**
+ * refuseOtherIncarnation (pure) throws UserError(BAD_INPUT, exit 2, nothing changed) when `plan`
+ * was made from another incarnation of its cluster than `meta` is: `cluster init --force` since
+ * (epochs start again at 1, so an old plan's epoch checks would pass and its moves run on a
+ * cluster it never saw), or another cluster of the same name (staging and production both
+ * `default`). A plan without `createdFrom.uid` (its cluster had none) cannot be told apart.
+ */
+export function refuseOtherIncarnation(plan: Pick<Plan, 'id' | 'cluster' | 'createdFrom'>, meta: {uid?: string | undefined}): void {
+  const made = plan.createdFrom.uid
+  if (made === undefined || made === meta.uid) return
+  throw new UserError('BAD_INPUT', `plan ${plan.id} was made from another incarnation of cluster "${plan.cluster}" (uid ${made}; this one is ${meta.uid === undefined ? 'without a uid' : `uid ${meta.uid}`}): the cluster was initialised again since, or is another cluster of that name; nothing was changed`, 'compute a fresh plan of this cluster with `shardctl plan`')
+}
+
+/**
+ * refuseAllStale (pure) throws UserError(CONFLICT, exit 7) when not one of a plan's actions can
+ * still run (`plan verify` exits 7 for it too): `apply` would otherwise record every action
+ * `skipped` and end "Finished", exit 0, having run nothing of what was reviewed (a plan applied
+ * after the cluster moved past it, or replayed). A plan with no actions is not refused.
+ */
+export function refuseAllStale(p: Pick<Preflight, 'planId' | 'verdicts' | 'runnable'>): void {
+  if (p.verdicts.length === 0 || p.runnable > 0) return
+  const first = p.verdicts[0]!
+  throw new UserError('CONFLICT', `every one of plan ${p.planId}'s ${p.verdicts.length} action(s) is stale (first: action ${first.index + 1}, shard ${first.action.shard}: ${first.reason ?? 'stale'}); nothing was recorded or changed`, 'the cluster moved past the plan: compute a fresh plan with `shardctl plan` (`plan verify` lists every stale action)')
+}
+
+/**
  * UnknownNodeError is refuseUnknownNodes' refusal (CONFLICT, exit 7): thrown before anything
  * was split or recorded. Its own class because `apply` throws other CONFLICTs after it changed
  * the cluster, and a caller that plans by itself (the autopilot, whose plan named a node

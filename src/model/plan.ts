@@ -282,6 +282,16 @@ const PlanBodyShape = {
     .object({
       revision: z.string().regex(/^\d+$/, 'revision must be a decimal etcd revision'),
       fingerprint: z.string().regex(/^[0-9a-f]{64}$/, 'fingerprint must be a sha256 hex digest'),
+      /**
+       * uid: the incarnation of the cluster the plan was made from (its meta's `uid`, new on every
+       * `cluster init`, `--force` too). `apply` and `plan verify` refuse the plan on a cluster of
+       * another uid: after a re-init (epochs start again at 1) or on another cluster of the same
+       * name, its actions' epoch checks would pass. Absent in plans of clusters without a uid.
+       */
+      uid: z
+        .string()
+        .regex(/^[A-Za-z0-9-]{8,64}$/)
+        .optional(),
     })
     .strict(),
   options: PlanOptionsSchema,

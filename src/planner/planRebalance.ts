@@ -47,7 +47,7 @@ export function planRebalance(snapshot: ClusterSnapshot, input: PlanOptionsInput
     createdAt: meta.createdAt,
     cluster: snapshot.cluster.name,
     rf: snapshot.cluster.rf,
-    createdFrom: {revision: snapshot.revision, fingerprint: snapshot.fingerprint},
+    createdFrom: {revision: snapshot.revision, fingerprint: snapshot.fingerprint, ...(snapshot.cluster.uid === undefined ? {} : {uid: snapshot.cluster.uid})},
     options,
     actions: run.log.actions,
     nodes: planNodes(run.state, run.before, run.after),

@@ -6,6 +6,7 @@ import {makeDirectories} from '../fs/makeDirectories.js'
 import {hashPlan, type Plan, PlanSchema, verifyPlanHash} from '../model/plan.js'
 import {type ClusterSnapshot, ClusterSnapshotSchema, shardMapFingerprint} from '../model/snapshot.js'
 import {formatZodIssue} from '../model/zodIssues.js'
+import {firstDuplicateKey} from './duplicateKeys.js'
 import {readStdinTextSync} from './stdinText.js'
 
 /** PLANS_DIR is where plans (and exported snapshots) are written when no --out is given, relative to the working directory. */
@@ -16,8 +17,8 @@ export const STDIO_PATH = '-'
 
 /**
  * readJsonFile reads and parses a JSON file (`-`: all of standard input). Throws UserError
- * BAD_INPUT with one line naming the file when it cannot be read or is not JSON (NaN and
- * Infinity are not JSON).
+ * BAD_INPUT with one line naming the file when it cannot be read, is not JSON (NaN and
+ * Infinity are not JSON), or repeats a key within one object.
  */
 export function readJsonFile(path: string, what: string): unknown {
   let text: string
@@ -27,11 +28,16 @@ export function readJsonFile(path: string, what: string): unknown {
     const code = (e as NodeJS.ErrnoException).code
     throw new UserError('BAD_INPUT', `${what} ${path}: cannot read it (${code === 'ENOENT' ? 'no such file' : (code ?? 'error')})`, 'check the path')
   }
+  let value: unknown
   try {
-    return JSON.parse(text) as unknown
+    value = JSON.parse(text) as unknown
   } catch (e) {
     throw new UserError('BAD_INPUT', `${what} ${path}: not valid JSON (${(e as Error).message.split('\n')[0]})`, `${what}s are JSON documents; NaN and Infinity are not allowed`)
   }
+  // JSON.parse keeps a repeated key's last value; a reader of the file may see the first (duplicateKeys.ts).
+  const duplicate = firstDuplicateKey(text)
+  if (duplicate) throw new UserError('BAD_INPUT', `${what} ${path}: ${duplicate.path}: key "${duplicate.key}" appears twice in one object; which value counts depends on the reader`, `shardctl never writes a repeated key: the file was edited; ${what === 'plan' ? 'compute a new plan with `shardctl plan`' : 'export it again'}`)
+  return value
 }
 
 /**

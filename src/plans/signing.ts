@@ -54,6 +54,10 @@ export function readKeyFile(path: string, kind: 'private' | 'public'): KeyObject
   } catch (e) {
     throw new UserError('BAD_INPUT', `${kind} key ${path}: cannot read it (${(e as NodeJS.ErrnoException).code ?? 'error'})`, 'check the path; create a key pair with `shardctl plan keygen`')
   }
+  // node:crypto reads the first PEM block and ignores the rest: a file of several keys (an old and a
+  // new one during a rotation) would trust only the first while its owner believes it trusts them all.
+  const blocks = text.toString('latin1').match(/-----BEGIN [A-Z0-9 ]+-----/g)?.length ?? 0
+  if (blocks > 1) throw new UserError('BAD_INPUT', `${kind} key ${path}: holds ${blocks} PEM blocks; exactly one key is read, and the others would be ignored`, 'give a file with one key: a plan is checked against exactly one trusted key')
   if (kind === 'public' && isPrivateKey(text)) throw new UserError('BAD_INPUT', `public key ${path}: is a private key; a verifier must be given only the public half, never the signing key`, 'pass the .pub file `shardctl plan keygen` wrote beside it, or derive it with `openssl pkey -in KEYFILE -pubout -out KEYFILE.pub`')
   let key: KeyObject
   try {
@@ -96,7 +100,11 @@ export function verifyPlanSignature(plan: Plan, publicKey: KeyObject): string {
   if (!plan.signature) throw new UserError('BAD_INPUT', `plan ${plan.id} is not signed; a signature by key ${expectedId} is required`, 'sign it where it is reviewed: `shardctl plan --sign KEYFILE`')
   if (hashPlan(plan) !== plan.hash) throw new UserError('BAD_INPUT', `plan ${plan.id} has been modified: its sha256 does not match its body`, 'recompute and re-sign it; never edit plan files by hand')
   if (plan.signature.keyId !== expectedId) throw new UserError('BAD_INPUT', `plan ${plan.id} is signed by key ${plan.signature.keyId}, not by the required key ${expectedId}`, 'sign it with the key CI trusts')
-  const ok = verify(null, message(plan.hash), publicKey, Buffer.from(plan.signature.value, 'base64'))
+  const bytes = Buffer.from(plan.signature.value, 'base64')
+  // Base64 leaves 4 bits of the last character unused, which Buffer ignores: 16 spellings decode to
+  // the same signature. Only the one `plan --sign` writes is accepted, so a signed file has one form.
+  if (bytes.toString('base64') !== plan.signature.value) throw new UserError('BAD_INPUT', `plan ${plan.id}: the signature is not in canonical base64: it was edited after signing`, 'recompute and re-sign it; never edit plan files by hand')
+  const ok = verify(null, message(plan.hash), publicKey, bytes)
   if (!ok) throw new UserError('BAD_INPUT', `plan ${plan.id}: the signature does not verify: the plan was altered after signing`, 'recompute and re-sign it; never edit plan files by hand')
   return expectedId
 }

@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {preflightPlan, refuseUnknownNodes} from '../../src/executor/planPreflight.js'
+import {preflightPlan, refuseAllStale, refuseOtherIncarnation, refuseUnknownNodes} from '../../src/executor/planPreflight.js'
 import {isUserError} from '../../src/errors/errors.js'
 import {EPOCH_STEPS, type PlanAction, sealPlan, type SplitAction} from '../../src/model/plan.js'
 import {planRebalance} from '../../src/planner/planRebalance.js'
@@ -119,5 +119,44 @@ describe('refuseUnknownNodes', () => {
       expect((err as Error).message).toBe(`plan p names node "${node}", which cluster "c" does not have (action 2: move shard 0 ${from} -> ${to}); nothing was changed`)
       expect((err as {hint: string}).hint).toContain('shardctl plan')
     }
+  })
+})
+
+describe('refuseOtherIncarnation and refuseAllStale', () => {
+  const snapshot = snapshotOf({nodes: ['n1', 'n2'].map((id) => ({id})), shards: [{replicas: ['n1']}, {replicas: ['n1']}]})
+  const withUid = {...snapshot, cluster: {...snapshot.cluster, uid: 'incarnation-a'}}
+  const move = (shard: number, epoch: number): PlanAction => ({kind: 'move', shard, epoch, from: 'n1', to: 'n2', bytes: 0, keys: 0, reason: {kind: 'balance', detail: 'x'}, predicted: {source: 1, target: 1}})
+
+  it('Given a plan made from a cluster with a uid, When checked against another uid or none, Then it is refused (BAD_INPUT) naming both; the same uid, or a plan without one, passes', () => {
+    const plan = planRebalance(withUid, {}, {id: 'p', createdAt: '2025-01-01T00:00:00.000Z'})
+    expect(plan.createdFrom.uid).toBe('incarnation-a')
+    expect(() => refuseOtherIncarnation(plan, {uid: 'incarnation-a'})).not.toThrow()
+    for (const meta of [{uid: 'incarnation-b'}, {}]) {
+      try {
+        refuseOtherIncarnation(plan, meta)
+        expect.unreachable()
+      } catch (e) {
+        expect(isUserError(e, 'BAD_INPUT')).toBe(true)
+        expect((e as Error).message).toMatch(/was made from another incarnation of cluster ".*" \(uid incarnation-a; this one is (uid incarnation-b|without a uid)\)/)
+      }
+    }
+    const old = planRebalance(snapshot, {}, {id: 'p', createdAt: '2025-01-01T00:00:00.000Z'})
+    expect(old.createdFrom.uid).toBeUndefined()
+    expect(() => refuseOtherIncarnation(old, {uid: 'incarnation-b'})).not.toThrow()
+  })
+
+  it('Given a plan none of whose actions can run, When checked, Then it is refused (CONFLICT) naming the first; one runnable action, or no action, passes', () => {
+    const base = planRebalance(snapshot, {}, {id: 'p', createdAt: '2025-01-01T00:00:00.000Z'})
+    const ids = new Set(['n1', 'n2'])
+    const pre = (actions: PlanAction[]) => preflightPlan(sealPlan({...base, actions}), snapshot.shards, ids, EPOCH_STEPS)
+    try {
+      refuseAllStale(pre([move(0, 9), move(1, 9)]))
+      expect.unreachable()
+    } catch (e) {
+      expect(isUserError(e, 'CONFLICT')).toBe(true)
+      expect((e as Error).message).toBe("every one of plan p's 2 action(s) is stale (first: action 1, shard 0: shard 0 is at epoch 1, the plan expected 9); nothing was recorded or changed")
+    }
+    expect(() => refuseAllStale(pre([move(0, 9), move(1, 1)]))).not.toThrow()
+    expect(() => refuseAllStale(pre([]))).not.toThrow()
   })
 })

@@ -1,4 +1,4 @@
-import {mkdtempSync, rmSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
@@ -51,6 +51,12 @@ describe('plan signing', () => {
     expect(messageOf(() => verifyPlanSignature(byOther, pub))).toMatch(new RegExp(`signed by key ${other.keyId}, not by the required key ${keys.keyId}`))
     const forged: Plan = {...byOther, signature: {...byOther.signature!, keyId: keys.keyId}}
     expect(messageOf(() => verifyPlanSignature(forged, pub))).toMatch(/does not verify/)
+    // The unused low bits of the last base64 character: another spelling of the same 64 bytes.
+    const value = signed.signature!.value
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
+    const respelled = `${value.slice(0, 85)}${alphabet[alphabet.indexOf(value[85]!) ^ 1]}==`
+    expect(Buffer.from(respelled, 'base64')).toEqual(Buffer.from(value, 'base64'))
+    expect(messageOf(() => verifyPlanSignature({...signed, signature: {...signed.signature!, value: respelled}}, pub))).toMatch(/not in canonical base64/)
   })
 
   it('sealing a plan drops its signature; --resume cannot be verified; bad key files are named, never printed', () => {
@@ -65,6 +71,11 @@ describe('plan signing', () => {
     expect(asPublic).toMatch(/^public key .*ci\.key: is a private key; a verifier must be given only the public half/)
     expect(asPublic).not.toContain('BEGIN')
     expect(messageOf(() => writeSigningKeyPair(join(dir, 'ci')))).toMatch(/already exists/)
+    // Two public keys in one file (a rotation): only the first would be trusted, silently; refused.
+    const other = writeSigningKeyPair(join(dir, 'other'))
+    const bundle = join(dir, 'bundle.pub')
+    writeFileSync(bundle, readFileSync(keys.publicKeyFile, 'utf8') + readFileSync(other.publicKeyFile, 'utf8'))
+    expect(messageOf(() => readKeyFile(bundle, 'public'))).toMatch(/bundle\.pub: holds 2 PEM blocks; exactly one key is read/)
     expect(messageOf(() => computePlan(snap, {}, {now, cwd: dir, write: true, signKeyFile: keys.publicKeyFile}))).not.toContain('BEGIN')
   })
 
