@@ -1,3 +1,4 @@
+import {getMeta} from '../cluster/clusterRepo.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {UserError} from '../errors/errors.js'
 import {RouterClient, type RouterCredentials} from './routerClient.js'
@@ -19,7 +20,10 @@ export interface RouterTarget {
  */
 export async function resolveRouter(target: RouterTarget): Promise<string> {
   if (target.router) return target.router
-  const routers = await listRouters(await target.services())
+  const ctx = await target.services()
+  // A mistyped --cluster has no routers either: say the cluster is missing, not "start a router".
+  await getMeta(ctx)
+  const routers = await listRouters(ctx)
   const first = routers[0]
   if (!first) throw new UserError('NOT_FOUND', 'no router is registered in etcd for this cluster', 'start one with `shardctl router serve`, or pass --router host:port')
   return first.address
