@@ -3,7 +3,7 @@ import {EtcdCommand} from '../src/cli/baseCommand.js'
 import {askYesNo} from '../src/cli/confirmation.js'
 import {describeEvent, makeProgressSink, progressMode} from '../src/cli/executorProgress.js'
 import {describePreflight, EXECUTOR_FLAGS, executorInput, realDeps, REDIS_MOVE_FLAGS, redisMoveOptions, withSignals} from '../src/cli/executorFlags.js'
-import {applyOutcome} from '../src/cli/runOutcome.js'
+import {afterConfirmedError, applyOutcome} from '../src/cli/runOutcome.js'
 import {writeJsonResultLine} from '../src/cli/jsonResultLine.js'
 import {UserError} from '../src/errors/errors.js'
 import {tlsPathsOf} from '../src/cli/flags.js'
@@ -38,6 +38,8 @@ export default class Apply extends EtcdCommand {
     const tui = flags.tui && !this.jsonEnabled()
     if (tui && !(process.stdout.isTTY && process.stdin.isTTY)) throw new UserError('BAD_INPUT', '--tui needs an interactive terminal', 'drop --tui (progress lines), or use --json')
     const quit = new AbortController()
+    // From the confirmation on, the run may record moves: an error then says how to continue them.
+    let confirmed = false
     let session: TopSession | undefined
     const input = executorInput(flags, `shardctl apply ${plan ? plan.id : '--resume'}`, async (p, interactive) => {
       // When asking, the preflight goes where the question does (stderr, even with --json): what is confirmed is always seen.
@@ -46,6 +48,7 @@ export default class Apply extends EtcdCommand {
       if (p) refuseAllStale(p)
       const ok = !interactive || (await askYesNo(p ? 'Apply these actions?' : 'Resume unfinished moves?'))
       if (!ok) throw new UserError('DECLINED', 'declined: nothing was recorded or changed', 'run it again and answer y, or pass --yes')
+      confirmed = true
       // The dashboard starts once confirmed, so the question is asked on a plain terminal.
       if (tui) session = startTopSession(ctx, {target: plan?.options.maxImbalance ?? DEFAULT_PLAN_OPTIONS.maxImbalance, onQuit: () => quit.abort()})
       return ok
@@ -66,6 +69,8 @@ export default class Apply extends EtcdCommand {
       if (outcome.line) process.stderr.write(`${outcome.line}\n`)
       if (outcome.code) this.setExitCode(outcome.code)
       return result
+    } catch (err) {
+      throw afterConfirmedError(err, confirmed)
     } finally {
       await session?.stop()
       sink.stop()

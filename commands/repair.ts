@@ -1,5 +1,6 @@
 import {Flags} from '@oclif/core'
 import {EtcdCommand} from '../src/cli/baseCommand.js'
+import {getMeta} from '../src/cluster/clusterRepo.js'
 import {renderTable} from '../src/cli/table.js'
 import {DATA_PLANE_TLS_FLAGS, tlsPathsOf} from '../src/cli/flags.js'
 import {useDataPlaneTls} from '../src/security/processTls.js'
@@ -19,6 +20,8 @@ export default class Repair extends EtcdCommand {
   async run(): Promise<RepairReport> {
     const {flags} = await this.parse(Repair)
     const ctx = await this.services(flags)
+    // A mistyped --cluster has no token either: say the cluster is missing, not "start a storage node".
+    await getMeta(ctx)
     await useDataPlaneTls(ctx, tlsPathsOf(flags), 'repair')
     const report = await repairShards(ctx, {shard: flags.shard, rounds: flags.rounds})
     this.log(

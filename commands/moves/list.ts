@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 import {EtcdCommand} from '../../src/cli/baseCommand.js'
 import {renderTable} from '../../src/cli/table.js'
 import {unrecordedText, type Recording} from '../../src/executor/moveRecording.js'
-import {listMoveViews, type MoveView, type StoppedPlan, stoppedPlans, stoppedPlanText, unrecordedPlans} from '../../src/executor/moveViews.js'
+import {listMoveViews, moveNote, type MoveView, type StoppedPlan, stoppedPlans, stoppedPlanText, unrecordedPlans} from '../../src/executor/moveViews.js'
 import {formatBytes} from '../../src/model/units.js'
 
 export default class MovesList extends EtcdCommand {
@@ -22,7 +22,7 @@ export default class MovesList extends EtcdCommand {
     this.log(
       renderTable(
         ['MOVE', 'SHARD', 'FROM', 'TO', 'PHASE', 'COPIED', 'RATE', 'ETA', 'NOTE'],
-        moves.map((m) => [m.id, m.shard, m.from, m.to, m.phase, formatBytes(m.progress.bytes), m.phase === 'copying' ? `${formatBytes(m.progress.dataRateBytesPerSec)}/s` : '-', m.etaSeconds === null ? '-' : `${m.etaSeconds}s`, m.progress.stalled ? 'STALLED' : (m.reason ?? '')]),
+        moves.map((m) => [m.id, m.shard, m.from, m.to, m.phase, formatBytes(m.progress.bytes), m.phase === 'copying' && !m.paused ? `${formatBytes(m.progress.dataRateBytesPerSec)}/s` : '-', m.etaSeconds === null ? '-' : `${m.etaSeconds}s`, moveNote(m)]),
         [1],
       ),
     )

@@ -14,6 +14,8 @@ export default class MovesShow extends EtcdCommand {
     this.log(`Move ${m.id} (plan ${m.plan}): shard ${m.shard} ${m.from} → ${m.to}`)
     this.log(`phase ${m.phase}; epoch ${m.baseEpoch} → ${m.epoch}${m.cancelRequested ? '; cancel requested' : ''}${m.cutoverAt ? `; cut over at ${m.cutoverAt}` : ''}`)
     this.log(describeCopyProgress(m.progress, m.etaSeconds))
+    // The executor writes no progress while paused: the rate above is the last one written.
+    if (m.paused) this.log(`paused: the executor copies nothing until \`shardctl moves resume\` (the rate above is from ${m.updatedAt})`)
     if (m.reason) this.log(`reason: ${m.reason}`)
     this.log(`updated ${m.updatedAt}`)
     return m

@@ -3,7 +3,7 @@ import {EtcdCommand} from '../../src/cli/baseCommand.js'
 import {askYesNo} from '../../src/cli/confirmation.js'
 import {makeProgressSink, progressMode} from '../../src/cli/executorProgress.js'
 import {describePreflight, EXECUTOR_FLAGS, executorInput, realDeps, REDIS_MOVE_FLAGS, redisMoveOptions, withSignals} from '../../src/cli/executorFlags.js'
-import {drainOutcome} from '../../src/cli/runOutcome.js'
+import {afterConfirmedError, drainOutcome} from '../../src/cli/runOutcome.js'
 import {writeJsonResultLine} from '../../src/cli/jsonResultLine.js'
 import {UserError} from '../../src/errors/errors.js'
 import {tlsPathsOf} from '../../src/cli/flags.js'
@@ -19,10 +19,13 @@ export default class NodeDrain extends EtcdCommand {
 
   async run(): Promise<DrainResult> {
     const {args, flags} = await this.parse(NodeDrain)
+    // From the confirmation on, the drain may record moves: an error then says how to continue them.
+    let confirmed = false
     const input = executorInput(flags, `shardctl node drain ${args.id}`, async (p, interactive) => {
       // When asking, the preflight goes where the question does (stderr, even with --json): what is confirmed is always seen.
       if (p && (interactive || !this.jsonEnabled())) for (const line of describePreflight(p)) (interactive ? process.stderr.write(`${line}\n`) : this.log(line))
       if (interactive && !(await askYesNo(`Drain ${args.id}?`))) throw new UserError('DECLINED', `declined: node ${args.id} was left as it was and no move was recorded`, 'run it again and answer y, or pass --yes')
+      confirmed = true
       return true
     })
     const ctx = await this.services(flags)
@@ -36,6 +39,8 @@ export default class NodeDrain extends EtcdCommand {
       if (outcome.line) process.stderr.write(`${outcome.line}\n`)
       if (outcome.code) this.setExitCode(outcome.code)
       return result
+    } catch (err) {
+      throw afterConfirmedError(err, confirmed)
     } finally {
       sink.stop()
     }

@@ -4,7 +4,7 @@ import {exportSnapshot} from '../../src/plans/snapshotExport.js'
 
 export default class SnapshotExportCommand extends EtcdCommand {
   static override summary = 'Export the cluster (nodes, shards, load, constraints) as one snapshot file for offline planning.'
-  static override description = `The snapshot is what \`plan --snapshot\` and \`plan verify --snapshot\` read, with no etcd access: one revision of the shard map, each node's liveness, the load the nodes published and the placement constraints. Without --out it goes to plans/<cluster>-snapshot-<timestamp>.json, or to standard output when that is a pipe, so \`snapshot export | plan --snapshot -\` plans the live cluster offline. \`snapshot schema\` prints its JSON Schema.`
+  static override description = `The snapshot is what \`plan --snapshot\` and \`plan verify --snapshot\` read, with no etcd access: one revision of the shard map, each node's liveness, the load the nodes published and the placement constraints. Without --out it goes to plans/<cluster>-snapshot-<timestamp>.json, or to standard output when that is not a terminal (a pipe, or a redirect to a file), so \`snapshot export | plan --snapshot -\` plans the live cluster offline. \`snapshot schema\` prints its JSON Schema.`
   static override examples = [
     '<%= config.bin %> snapshot export',
     '<%= config.bin %> snapshot export --out snap.json && <%= config.bin %> plan --snapshot snap.json --check',

@@ -4,7 +4,8 @@
 #
 #   rebalance.sh plan  OUT_DIR   snapshot export -> plan --check --format markdown -> sign
 #                                writes OUT_DIR/snapshot.json, plan.json, plan.md and
-#                                OUT_DIR/needs-rebalance (true|false)
+#                                OUT_DIR/needs-rebalance (true|false: false also when the target
+#                                is out of reach and the plan has no action)
 #   rebalance.sh apply OUT_DIR   apply OUT_DIR/plan.json --yes --require-signature
 #
 # Environment: etcd connection as for every shardctl command (ETCDCTL_ENDPOINTS,
@@ -23,14 +24,18 @@ case "$step" in
   plan)
     : "${SHARDCTL_PLAN_KEY_FILE:?set SHARDCTL_PLAN_KEY_FILE to the plan signing key (PEM)}"
     $SHARDCTL snapshot export --out "$out/snapshot.json"
-    # --check: 0 within target, 10 rebalance needed, 11 target unreachable (the plan still
-    # improves the spread); anything else is an error and stops the job.
+    # --check: 0 within target, 10 rebalance needed, 11 target unreachable (the plan may still
+    # improve the spread); anything else is an error and stops the job.
     rc=0
     $SHARDCTL plan --snapshot "$out/snapshot.json" --check --format markdown \
       --out "$out/plan.json" --sign "$SHARDCTL_PLAN_KEY_FILE" > "$out/plan.md" || rc=$?
+    # An 11 whose plan has no action (a shard too hot for any node, one hot key) changes nothing:
+    # no approval to ask for on every scheduled run. The report still says why.
+    actions=$(node -e 'process.stdout.write(String(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).actions.length))' "$out/plan.json" 2> /dev/null || echo unknown)
     case "$rc" in
       0) echo false > "$out/needs-rebalance" ;;
-      10 | 11) echo true > "$out/needs-rebalance" ;;
+      10) echo true > "$out/needs-rebalance" ;;
+      11) if [ "$actions" = 0 ]; then echo false; else echo true; fi > "$out/needs-rebalance" ;;
       *) exit "$rc" ;;
     esac
     echo "plan: exit $rc, needs rebalance: $(cat "$out/needs-rebalance")" >&2

@@ -1,4 +1,5 @@
 import {type ErrorCode} from '../errors/codes.js'
+import {isUserError, UserError} from '../errors/errors.js'
 import {type ApplyResult} from '../executor/executePlan.js'
 import {isTerminal, type MovePhase, phasesWhere} from '../model/move.js'
 
@@ -44,4 +45,16 @@ export function drainOutcome(d: {remaining: number; result: Pick<ApplyResult, 'm
   const run = d.result ? applyOutcome(d.result) : {code: null, line: null}
   if (run.code === 'INTERRUPTED') return run
   return {code: d.remaining > 0 ? 'INCOMPLETE' : null, line: null}
+}
+
+/**
+ * afterConfirmedError is the error a run ends with once its confirmation passed: etcd lost
+ * then (stopped, restarted, cut off) may leave moves recorded and unfinished, and the plain
+ * "etcd is unreachable" hint says how to reach etcd but not that those moves wait for
+ * `apply --resume`. Anything else, or a run not yet confirmed (nothing recorded), is passed on.
+ */
+export function afterConfirmedError(err: unknown, confirmed: boolean): unknown {
+  if (!confirmed || !isUserError(err, 'ETCD_UNREACHABLE')) return err
+  const resume = 'once it answers again, `shardctl moves list` shows what this run recorded and `shardctl apply --resume` continues it'
+  return new UserError('ETCD_UNREACHABLE', err.message, err.hint ? `${err.hint}; ${resume}` : resume, {cause: err})
 }

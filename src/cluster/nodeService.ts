@@ -1,6 +1,6 @@
 import {UserError} from '../errors/errors.js'
 import {type Capacity} from '../model/resources.js'
-import {type ClusterNode, NodeSchema, type NodeState} from '../model/node.js'
+import {AliveSchema, type ClusterNode, NodeSchema, type NodeState} from '../model/node.js'
 import {getMeta, getNode, getStatsSummary, listAlive, listNodes, updateNode} from './clusterRepo.js'
 import {listLiveNodes} from './engineLiveness.js'
 import {loadPredatesMap} from './loadStaleness.js'
@@ -143,5 +143,9 @@ export async function removeNode(ctx: ServiceContext, id: string): Promise<{id: 
     throw new UserError('PRECONDITION', `node "${id}" still holds ${held.length} replica(s) (shards ${held.slice(0, 5).map((s) => s.id).join(', ')}${held.length > 5 ? ', …' : ''})`, `move them off first: \`shardctl node drain ${id}\``)
   }
   await ctx.store.delete(ctx.keys.node(id), node.modRevision)
-  return {id, changed: true, message: `node ${id} removed`}
+  // An empty node may still run: nothing else would tell the operator its process is now idle for good.
+  // Best effort: the record is gone already, and an unreadable alive entry must not turn that into a failure.
+  const alive = await ctx.store.getTyped(ctx.keys.alive(id), AliveSchema).catch(() => undefined)
+  const running = alive ? `; its \`shardctl node serve\` (pid ${alive.value.pid} at ${alive.value.address}) is still running: stop it, as no shard will be placed on it` : ''
+  return {id, changed: true, message: `node ${id} removed${running}`}
 }

@@ -25,6 +25,10 @@ export function toEtcdUserError(err: unknown, target: EtcdTarget): unknown {
   if (err instanceof Error && /user name is empty/i.test(err.message)) {
     return new UserError('ETCD_AUTH', `${where} requires credentials: ${detail}`, 'pass --user name:password (or ETCDCTL_USER / ETCDCTL_PASSWORD)', {cause: err})
   }
+  // A user given (a flag, or an ETCDCTL_USER a CI secret sets) to an etcd without auth: etcd refuses the authenticate call.
+  if (err instanceof Error && /authentication is not enabled/i.test(err.message)) {
+    return new UserError('ETCD_AUTH', `${where} has authentication disabled, but a user was given: ${detail}`, 'drop --user/--password (and ETCDCTL_USER / ETCDCTL_PASSWORD, or user/password in the config file), or enable authentication on that etcd', {cause: err})
+  }
   if (err instanceof etcd.EtcdPermissionDeniedError) {
     return new UserError('ETCD_AUTH', `${where} denied permission: ${detail}`, 'grant the user a role with read/write on the /shardctl/<cluster>/ prefix', {cause: err})
   }

@@ -97,5 +97,6 @@ function notDrained(id: string, left: number, redis: boolean, result: ApplyResul
     .filter(([phase, n]) => phase !== 'done' && (n ?? 0) > 0)
     .map(([phase, n]) => `${n} ${phase}`)
     .join(', ')
-  return `${held}${notMoved ? ` (moves ${notMoved}: see \`shardctl moves list\`)` : ''}; rerun \`shardctl node drain ${id}\` to plan them again`
+  // The node stays draining (so an autopilot would go on emptying it): say how to give up the drain as well.
+  return `${held}${notMoved ? ` (moves ${notMoved}: see \`shardctl moves list\`)` : ''} and stays draining; rerun \`shardctl node drain ${id}\` to plan them again, or \`shardctl node uncordon ${id}\` to abandon the drain`
 }

@@ -26,7 +26,7 @@ import {type ConcurrencyLimits, pickStartable} from './scheduler.js'
 import {settleStoredThrottle} from './storedThrottle.js'
 import {applySplit} from './splitShard.js'
 import {TokenBucket} from '../throttle/tokenBucket.js'
-import {inWindow, type MaintenanceWindow} from './window.js'
+import {formatWindow, inWindow, type MaintenanceWindow} from './window.js'
 
 /** ApplyInput configures one `apply` run. */
 export interface ApplyInput {
@@ -447,10 +447,18 @@ async function runAll(ctx: ServiceContext, lock: HeldLock, moves: FencedMove[], 
 /** runUntilDone is runAll's loop: start what the scheduler allows, sleep half a second (or until a runner ends), follow control, re-read ended runners. */
 async function runUntilDone(env: ExecutorEnv, loop: RunLoop, input: ApplyInput, deps: ApplyDeps, signal: AbortSignal, runMove: MoveRunnerFn, followControl: () => Promise<void>, foldNow: (force: boolean) => Promise<void>): Promise<void> {
   const control = env.control
+  // Outside --window nothing starts or copies: say so when that begins and ends, else the run looks hung.
+  let outside = false
   while (!env.stopped()) {
     const pending = [...loop.latest.values()].filter((m) => !isTerminal(m.phase))
     if (pending.length === 0 && loop.running.size === 0) break
-    if (!control.paused && control.inWindow()) startMoves(env, loop, input.limits, deps, runMove)
+    const open = control.inWindow()
+    if (input.window && open === outside) {
+      const w = formatWindow(input.window)
+      deps.emit({type: 'info', message: open ? `the maintenance window ${w} is open: moves go on` : `outside the maintenance window ${w} (local time): ${pending.length} move(s) wait for it to open`, at: new Date(deps.now()).toISOString()})
+      outside = !open
+    }
+    if (!control.paused && open) startMoves(env, loop, input.limits, deps, runMove)
     // Moves already running keep their own pace; in-progress (resumed) moves with
     // phases past pending are started like any other: runMove continues from their phase.
     // A runner that ends wakes the loop, so its slot is refilled at once, not up to 500 ms later.

@@ -1,12 +1,30 @@
 import {type ServiceContext} from '../cluster/serviceContext.js'
-import {getMeta} from '../cluster/clusterRepo.js'
+import {getControl, getMeta} from '../cluster/clusterRepo.js'
 import {copyGoalBytes, isTerminal, type Move} from '../model/move.js'
 import {readRecordings, type Recording} from './moveRecording.js'
 import {getMove, listMoves} from './moveStore.js'
 
-/** MoveView is a move record plus its estimated time to finish copying. */
+/**
+ * MoveView is a move record plus its estimated time to finish copying, and whether it is
+ * held by `moves pause`: the executor writes no progress while paused, so the record's rate
+ * and ETA are those of its last write, not of a copy that runs.
+ */
 export interface MoveView extends Move {
   etaSeconds: number | null
+  /** paused: the move is unfinished and the executor is paused (`moves pause`); no ETA then. */
+  paused: boolean
+}
+
+/** viewOf is a move's view under the current pause switch: no ETA for a held move (the record's rate is stale). */
+function viewOf(m: Move, paused: boolean): MoveView {
+  const held = paused && !isTerminal(m.phase)
+  return {...m, etaSeconds: held ? null : etaSeconds(m), paused: held}
+}
+
+/** moveNote is the NOTE column of `moves list`: paused, else stalled, else the move's reason. */
+export function moveNote(m: MoveView): string {
+  if (m.paused) return 'paused (moves resume)'
+  return m.progress.stalled ? 'STALLED' : (m.reason ?? '')
 }
 
 /**
@@ -25,19 +43,20 @@ export function etaSeconds(m: Move): number | null {
   return Math.max(0, Math.round((goal - p.bytes) / p.dataRateBytesPerSec))
 }
 
-/** listMoveViews lists moves (optionally only unfinished, or of one plan) in id order. */
+/** listMoveViews lists moves (optionally only unfinished, or of one plan) in id order, with their ETAs (none while paused). */
 export async function listMoveViews(ctx: ServiceContext, filter: {active?: boolean; plan?: string} = {}): Promise<MoveView[]> {
   await getMeta(ctx)
+  const {paused} = await getControl(ctx)
   return (await listMoves(ctx))
     .map((m) => m.value)
     .filter((m) => (!filter.active || !isTerminal(m.phase)) && (filter.plan === undefined || m.plan === filter.plan))
-    .map((m) => ({...m, etaSeconds: etaSeconds(m)}))
+    .map((m) => viewOf(m, paused))
 }
 
-/** showMove returns one move with its ETA. Throws NOT_FOUND. */
+/** showMove returns one move with its ETA (none while paused). Throws NOT_FOUND. */
 export async function showMove(ctx: ServiceContext, id: string): Promise<MoveView> {
   const m = (await getMove(ctx, id)).value
-  return {...m, etaSeconds: etaSeconds(m)}
+  return viewOf(m, (await getControl(ctx)).paused)
 }
 
 /**

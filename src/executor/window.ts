@@ -16,6 +16,12 @@ export function parseWindow(input: string): MaintenanceWindow {
   return {startMinute, endMinute}
 }
 
+/** formatWindow renders a window as `HH:MM-HH:MM`, the form --window takes. */
+export function formatWindow(w: MaintenanceWindow): string {
+  const hhmm = (minute: number) => `${String(Math.floor(minute / 60)).padStart(2, '0')}:${String(minute % 60).padStart(2, '0')}`
+  return `${hhmm(w.startMinute)}-${hhmm(w.endMinute)}`
+}
+
 /** inWindow tells whether `date` (local time) falls inside `w`; a window wrapping midnight works. */
 export function inWindow(w: MaintenanceWindow, date: Date): boolean {
   const minute = date.getHours() * 60 + date.getMinutes()

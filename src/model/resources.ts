@@ -18,8 +18,9 @@ export type Capacity = Partial<Record<Resource, number>>
  */
 export function parseCapacity(input: string): Capacity {
   return parseKeyValueList(input, RESOURCES, (key, raw) => {
-    const v = key === 'bytes' ? parseBytes(raw) : parseNonNegativeNumber(raw, key)
-    if (v <= 0) throw new RangeError(`capacity ${key} must be > 0, got "${raw}"`)
+    // One rule in one message: a refusal of -5 that said ">= 0" sent the operator to try 0, refused next.
+    const v = key === 'bytes' ? parseBytes(raw) : raw.trim() === '' ? NaN : Number(raw)
+    if (!Number.isFinite(v) || v <= 0) throw new RangeError(`capacity ${key} must be a number > 0, got "${raw}"`)
     return v
   })
 }

@@ -32,7 +32,8 @@ export function readJsonFile(path: string, what: string): unknown {
   try {
     value = JSON.parse(text) as unknown
   } catch (e) {
-    throw new UserError('BAD_INPUT', `${what} ${path}: not valid JSON (${(e as Error).message.split('\n')[0]})`, `${what}s are JSON documents; NaN and Infinity are not allowed`)
+    // The parser quotes the text it stopped at, newlines and all: escape them (cutting at the first lost the rest of its sentence).
+    throw new UserError('BAD_INPUT', `${what} ${path}: not valid JSON (${(e as Error).message.replace(/\r/g, '\\r').replace(/\n/g, '\\n')})`, `${what}s are JSON documents; NaN and Infinity are not allowed`)
   }
   // JSON.parse keeps a repeated key's last value; a reader of the file may see the first (duplicateKeys.ts).
   const duplicate = firstDuplicateKey(text)

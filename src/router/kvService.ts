@@ -1,3 +1,4 @@
+import {getMeta} from '../cluster/clusterRepo.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {UserError} from '../errors/errors.js'
 import {RouterClient, type RouterCredentials} from './routerClient.js'
@@ -19,10 +20,21 @@ export interface RouterTarget {
  */
 export async function resolveRouter(target: RouterTarget): Promise<string> {
   if (target.router) return target.router
-  const routers = await listRouters(await target.services())
+  const ctx = await target.services()
+  // A mistyped --cluster has no routers either: say the cluster is missing, not "start a router".
+  await getMeta(ctx)
+  const routers = await listRouters(ctx)
   const first = routers[0]
   if (!first) throw new UserError('NOT_FOUND', 'no router is registered in etcd for this cluster', 'start one with `shardctl router serve`, or pass --router host:port')
   return first.address
+}
+
+/**
+ * requireKey refuses an empty key before anything is sent: the router would refuse it too,
+ * but in its HTTP terms ("use /kv/{url-encoded key}"), which tell a CLI user nothing.
+ */
+function requireKey(key: string): void {
+  if (key.length === 0) throw new UserError('BAD_INPUT', 'the key is empty; nothing was sent to the router', 'give a non-empty key (at most 4096 bytes)')
 }
 
 /** KvGetOutput is `kv get`'s result (its --json output): the value as UTF-8 when it is valid UTF-8, always as base64. */
@@ -37,6 +49,7 @@ export interface KvGetOutput {
 
 /** kvGet reads `key` through a router. Throws UserError(NOT_FOUND) when the key is absent or deleted, and RouterClient's errors. */
 export async function kvGet(target: RouterTarget, key: string): Promise<{output: KvGetOutput; raw: Buffer}> {
+  requireKey(key)
   const address = await resolveRouter(target)
   const client = new RouterClient(address, undefined, undefined, target.credentials)
   try {
@@ -71,6 +84,7 @@ export function deleteLine(out: KvWriteOutput): string {
 
 /** kvPut stores `value` under `key` through a router. Throws RouterClient's errors (QUORUM_FAILED, TOO_LARGE, ...). */
 export async function kvPut(target: RouterTarget, key: string, value: Buffer): Promise<KvWriteOutput> {
+  requireKey(key)
   const address = await resolveRouter(target)
   const client = new RouterClient(address, undefined, undefined, target.credentials)
   try {
@@ -83,6 +97,7 @@ export async function kvPut(target: RouterTarget, key: string, value: Buffer): P
 
 /** kvDel deletes `key` through a router (a tombstone; deleting an absent key also succeeds, with `removedValue` false). */
 export async function kvDel(target: RouterTarget, key: string): Promise<KvWriteOutput> {
+  requireKey(key)
   const address = await resolveRouter(target)
   const client = new RouterClient(address, undefined, undefined, target.credentials)
   try {

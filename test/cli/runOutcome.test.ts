@@ -1,5 +1,7 @@
 import {describe, expect, it} from 'vitest'
-import {applyOutcome, drainOutcome} from '../../src/cli/runOutcome.js'
+import {renderError} from '../../src/cli/renderError.js'
+import {afterConfirmedError, applyOutcome, drainOutcome} from '../../src/cli/runOutcome.js'
+import {UserError} from '../../src/errors/errors.js'
 import {EXIT_CODES} from '../../src/errors/codes.js'
 import {type MovePhase} from '../../src/model/move.js'
 
@@ -54,5 +56,27 @@ describe('drainOutcome', () => {
 
   it('is interrupted when the run was stopped', () => {
     expect(drainOutcome({remaining: 3, result: run(['copying'], true)}).code).toBe('INTERRUPTED')
+  })
+})
+
+describe('afterConfirmedError', () => {
+  // etcd stopped mid-apply: the run exited 3 with "start a local one with `shardctl etcd start`"
+  // and nothing about the moves it had recorded, which only `apply --resume` continues.
+  const lost = new UserError('ETCD_UNREACHABLE', 'etcd at http://127.0.0.1:2379 (from --endpoints) is unreachable: connect ECONNREFUSED', 'start a local one with `shardctl etcd start`, or point --endpoints / ETCDCTL_ENDPOINTS at a running etcd')
+
+  it('Given etcd lost after the run was confirmed, Then the error keeps its code and message and its hint adds how to continue', () => {
+    const err = afterConfirmedError(lost, true) as UserError
+    expect(err.code).toBe('ETCD_UNREACHABLE')
+    expect(err.message).toBe(lost.message)
+    const {line, exitCode} = renderError(err, 'apply')
+    expect(exitCode).toBe(3)
+    expect(line.split('\n')).toHaveLength(1)
+    expect(line).toMatch(/running etcd; once it answers again, `shardctl moves list` shows what this run recorded and `shardctl apply --resume` continues it$/)
+  })
+
+  it('Given etcd lost before the confirmation (nothing recorded), or another error, Then it is passed on as it was', () => {
+    expect(afterConfirmedError(lost, false)).toBe(lost)
+    const other = new UserError('LOCK_HELD', 'held')
+    expect(afterConfirmedError(other, true)).toBe(other)
   })
 })

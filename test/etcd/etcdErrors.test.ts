@@ -11,6 +11,16 @@ function brokenCircuit(): Error {
 }
 
 describe('toEtcdUserError', () => {
+  // `--user root:pw` (or an ETCDCTL_USER a CI secret sets) against an etcd without auth was
+  // "unexpected failure: … — this is a bug; rerun with DEBUG=1", exit 1.
+  it('Given credentials sent to an etcd with authentication disabled (FAILED_PRECONDITION), Then it is ETCD_AUTH (exit 4) saying to drop them, not a bug', () => {
+    const err = toEtcdUserError(new etcd.GRPCFailedPreconditionError('9 FAILED_PRECONDITION: etcdserver: authentication is not enabled'), target)
+    expect(err).toBeInstanceOf(UserError)
+    expect((err as UserError).code).toBe('ETCD_AUTH')
+    expect((err as UserError).message).toBe('etcd at http://127.0.0.1:44427 (from --endpoints) has authentication disabled, but a user was given: etcdserver: authentication is not enabled')
+    expect((err as UserError).hint).toBe('drop --user/--password (and ETCDCTL_USER / ETCDCTL_PASSWORD, or user/password in the config file), or enable authentication on that etcd')
+  })
+
   it('Given a refused connection, Then it is ETCD_UNREACHABLE naming the endpoint and where it came from', () => {
     const err = toEtcdUserError(new Error('14 UNAVAILABLE: No connection established. Last error: connect ECONNREFUSED 127.0.0.1:44427'), target)
     expect(err).toBeInstanceOf(UserError)

@@ -60,7 +60,8 @@ describe('drainNode when replicas are left on the node', () => {
     expect(drained.remaining).toBe(1)
     // Nothing is left for `apply --resume`: it would only say "nothing to resume".
     expect(drained.message).not.toContain('apply --resume')
-    expect(drained.message).toBe(`node ${node} still holds 1 replica(s) (moves 1 aborted: see \`shardctl moves list\`); rerun \`shardctl node drain ${node}\` to plan them again`)
+    // The node stays draining (an autopilot would empty it): the way to abandon the drain is named too.
+    expect(drained.message).toBe(`node ${node} still holds 1 replica(s) (moves 1 aborted: see \`shardctl moves list\`) and stays draining; rerun \`shardctl node drain ${node}\` to plan them again, or \`shardctl node uncordon ${node}\` to abandon the drain`)
   })
 
 })

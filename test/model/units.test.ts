@@ -41,9 +41,18 @@ describe('parseCapacity / parseWeights', () => {
   it('rejects unknown keys, repeats, negatives, zero capacity and NaN', () => {
     expect(() => parseCapacity('cpu=4')).toThrow(/unknown key "cpu"/)
     expect(() => parseCapacity('reads=1,reads=2')).toThrow(/given twice/)
-    expect(() => parseCapacity('reads=-5')).toThrow(/>= 0/)
+    expect(() => parseCapacity('reads=-5')).toThrow(/> 0/)
     expect(() => parseCapacity('reads=0')).toThrow(/> 0/)
+    expect(() => parseCapacity('writes=abc')).toThrow(/> 0/)
     expect(() => parseWeights('reads=NaN')).toThrow(/finite/)
     expect(() => parseWeights('reads')).toThrow(/key=value/)
+  })
+
+  // An operator who typed reads=-5 was told ">= 0", then "> 0" for the 0 they tried next.
+  it('states the one rule for every capacity it refuses: a number above 0', () => {
+    for (const bad of ['reads=-5', 'reads=0', 'writes=abc', 'reads=Infinity']) {
+      expect(() => parseCapacity(bad)).toThrow(/must be a number > 0/)
+      expect(() => parseCapacity(bad)).not.toThrow(/>= 0/)
+    }
   })
 })

@@ -121,6 +121,14 @@ describe('plan files', () => {
     expect(errorOf(() => readPlanFile(join(dir, 'missing.json'))).message).toMatch(/no such file/)
   })
 
+  // `plan verify notes.txt` (a text file "hello\n") said: not valid JSON (Unexpected token 'h', "hello)
+  // — the parser's excerpt was cut at the file's newline, leaving the rest of its sentence off.
+  it('given a text file that is not JSON, when read, then the parser\'s whole sentence is kept on one line', () => {
+    const message = errorOf(() => readPlanFile(write('notes.txt', 'hello\nworld\n'))).message
+    expect(message).toMatch(/not valid JSON \(Unexpected token 'h', "hello\\nworld\\n" is not valid JSON\)$/)
+    expect(message).not.toContain('\n')
+  })
+
   it('given bad snapshots, when read, then the error names the field: negative capacity, NaN load, unknown node, edited shard map', () => {
     const negative = structuredClone(snap) as {nodes: {capacity: {reads?: number}}[]}
     negative.nodes[0]!.capacity.reads = -3
