@@ -18,7 +18,7 @@ import {StorageFullError} from './storageFull.js'
 import {type FullRetry} from './diskReservePolicy.js'
 import {type CommitKind, StorageWriter} from './storageWriter.js'
 import {FileSyncer} from './fileSyncer.js'
-import {WalSyncPacer} from './walSyncPacer.js'
+import {WalSyncPacer, type WalSyncTask} from './walSyncPacer.js'
 import {WalRestartBook} from './walRestartBook.js'
 import {nextDropBudget} from './dropBudget.js'
 import {floorsOver} from './gcFloorsHeader.js'
@@ -435,11 +435,15 @@ export class StorageEngine {
     if (!reader) return write
     return write.then((result) => {
       this.walBook.committed(bytes)
-      const task = this.closed ? undefined : this.walPacer.committed(bytes, synced)
-      if (task === 'checkpoint') this.background(this.checkpointed(reader))
-      else if (task === 'flush') this.background(this.synced('wal', this.walSyncer))
+      this.startWalTask(this.closed ? undefined : this.walPacer.committed(bytes, synced), reader)
       return result
     })
+  }
+
+  /** startWalTask starts the background WAL task walPacer asked for, if any. */
+  private startWalTask(task: WalSyncTask, reader: CopyReader): void {
+    if (task === 'checkpoint') this.background(this.checkpointed(reader))
+    else if (task === 'flush') this.background(this.synced('wal', this.walSyncer))
   }
 
   /**
@@ -524,8 +528,11 @@ export class StorageEngine {
     const running: Promise<void> = task
       .then(() => undefined, () => undefined)
       .finally(() => {
-        this.walPacer.finished()
+        const owed = this.walPacer.finished()
         if (this.walTask === running) this.walTask = undefined
+        // Not once closing: close() awaits the task it found, not one started after it.
+        const reader = this.copyReader
+        if (!this.closed && reader) this.startWalTask(owed, reader)
       })
     this.walTask = running
   }

@@ -85,9 +85,15 @@ export class WalSyncPacer {
     this.unsynced = 0
   }
 
-  /** finished says the task last returned by {@link committed} ended (done or failed): the next commit may start another. */
-  finished(): void {
+  /**
+   * finished says the task last returned by {@link committed} ended (done or failed), and
+   * returns the task owed now, if any (the caller must start it): commits that passed a
+   * limit while it ran could not start theirs, and the last commit of a copy may be among
+   * them, leaving no later commit to ask (a checkpoint owed then waited for the next copy).
+   */
+  finished(): WalSyncTask {
     this.running = false
+    return this.committed(0, false)
   }
 
   /** pendingUnsynced is the unsynced bytes not yet covered by a flush that started (for tests and metrics). */

@@ -11,9 +11,18 @@ describe('WalSyncPacer', () => {
     for (let i = 0; i < 3; i++) tasks.push(p.committed(2 << 20, false))
     expect(tasks).toEqual([undefined, 'flush', undefined])
     expect(p.committed(2 << 20, false)).toBeUndefined()
-    p.finished()
-    // 4 MiB committed while the flush ran: the next commit starts the next flush.
-    expect(p.committed(1, false)).toBe('flush')
+    // 4 MiB committed while the flush ran: its end starts the next flush, without waiting for a commit.
+    expect(p.finished()).toBe('flush')
+    expect(p.committed(1, false)).toBeUndefined()
+    expect(p.finished()).toBeUndefined()
+  })
+
+  it('given the commits that pass the checkpoint limit all land while a flush runs, when the flush ends, then the checkpoint they owe starts (no later commit may come to ask for it)', () => {
+    const p = new WalSyncPacer(limits)
+    expect(p.committed(4 << 20, false)).toBe('flush')
+    for (let i = 0; i < 6; i++) expect(p.committed(2 << 20, true)).toBeUndefined()
+    expect(p.finished()).toBe('checkpoint')
+    expect(p.finished()).toBeUndefined()
   })
 
   it('given fsyncd commits between unsynced ones, when counted, then each fsync zeroes the unsynced bytes (it made them durable) and no flush is asked for', () => {
@@ -53,8 +62,9 @@ describe('WalSyncPacer', () => {
       worst = Math.max(worst, p.pendingUnsynced() / bound)
       expect(p.pendingUnsynced()).toBeLessThanOrEqual(bound)
       if (running && rnd() < 0.3) {
-        p.finished()
-        running = false
+        // The task owed at its end starts at once.
+        running = p.finished() !== undefined
+        sinceStart = 0
       }
     }
     // The bound is tight enough to be reached: the test would notice a pacer that never flushes.
@@ -68,21 +78,20 @@ describe('WalSyncPacer', () => {
     expect(p.pendingUnsynced()).toBe(0)
     expect(p.committed(20, false)).toBeUndefined()
     expect(p.checkpointNow()).toBe(false)
-    p.finished()
-    // The 20 bytes committed while it ran count toward the next task.
-    expect(p.committed(0, false)).toBe('checkpoint')
+    // The 20 bytes committed while it ran count toward the next task, which its end starts.
+    expect(p.finished()).toBe('checkpoint')
     expect(p.checkpointNow()).toBe(false)
   })
 
-  it('given a checkpoint that copied nothing (SQLite then skips its WAL sync: a reader holding an old snapshot, the checkpoint lock held), when it ended, then the unsynced bytes it had zeroed count again and the next commit asks for a flush', () => {
+  it('given a checkpoint that copied nothing (SQLite then skips its WAL sync: a reader holding an old snapshot, the checkpoint lock held), when it ended, then the unsynced bytes it had zeroed count again and its end starts a flush', () => {
     const p = new WalSyncPacer({flushBytes: 4, checkpointBytes: 100})
     expect(p.committed(3, false)).toBeUndefined()
     expect(p.checkpointNow()).toBe(true)
     expect(p.committed(2, false)).toBeUndefined()
     p.checkpointEnded(false)
-    p.finished()
-    expect(p.pendingUnsynced()).toBe(5)
-    expect(p.committed(0, false)).toBe('flush')
+    // The 5 bytes count again, so its end starts a flush of them.
+    expect(p.finished()).toBe('flush')
+    expect(p.pendingUnsynced()).toBe(0)
   })
 
   it('given a checkpoint started by the commits (not out of turn) that copied nothing, when it ended, then its zeroed unsynced bytes count again too', () => {
@@ -90,9 +99,9 @@ describe('WalSyncPacer', () => {
     expect(p.committed(6, false)).toBeUndefined()
     expect(p.committed(6, false)).toBe('checkpoint')
     p.checkpointEnded(false)
-    p.finished()
-    expect(p.pendingUnsynced()).toBe(12)
-    expect(p.committed(0, false)).toBe('flush')
+    // The 12 bytes count again, so its end starts a flush of them.
+    expect(p.finished()).toBe('flush')
+    expect(p.pendingUnsynced()).toBe(0)
   })
 
   it('given a checkpoint that copied frames (it fsyncd the WAL first), when it ended, then only the bytes committed while it ran stay unsynced', () => {
