@@ -29,9 +29,18 @@ export function parseBytes(input: string): number {
 }
 
 /**
+ * MIN_RATE_BYTES_PER_SEC is the slowest copy rate a throttle takes: one smallest copy frame
+ * (MIN_FRAME_BYTES, 16 KiB) a second. Slower, each frame is held back for longer and longer
+ * (at 1 B/s, four and a half hours), and the destination, hearing nothing for its idle
+ * timeout, gives the source up as unreachable: the move aborts instead of going slowly.
+ */
+export const MIN_RATE_BYTES_PER_SEC = 16 * 1024
+
+/**
  * parseRate reads a byte rate such as `50MiB/s` (the `/s` is optional) into bytes per
- * second. Throws RangeError naming the input for anything else, and for a zero rate (a
- * copy throttled to 0 would wait forever; a rate is limited, never off).
+ * second. Throws RangeError naming the input for anything else, and for a rate below
+ * {@link MIN_RATE_BYTES_PER_SEC} (zero included: a copy throttled to 0 would wait forever;
+ * a rate is limited, never off).
  */
 export function parseRate(input: string): number {
   let bytes: number
@@ -40,7 +49,7 @@ export function parseRate(input: string): number {
   } catch {
     throw new RangeError(`"${input}" is not a rate; use bytes per second such as 50MiB/s, 64KiB/s or 1048576`)
   }
-  if (bytes < 1) throw new RangeError(`"${input}" is not a usable rate: a copy throttled to 0 never finishes; use at least 1 byte per second, e.g. 64KiB/s`)
+  if (bytes < MIN_RATE_BYTES_PER_SEC) throw new RangeError(`"${input}" is not a usable rate: a copy sends frames of 16 KiB, and below 16KiB/s a destination waiting on one takes its source for dead (0 never finishes); use at least 16KiB/s, e.g. 64KiB/s`)
   return bytes
 }
 

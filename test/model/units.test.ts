@@ -1,6 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import {parseCapacity, parseWeights} from '../../src/model/resources.js'
-import {formatBytes, parseBytes, parseRate} from '../../src/model/units.js'
+import {MIN_FRAME_BYTES} from '../../src/node/copyFrames.js'
+import {formatBytes, MIN_RATE_BYTES_PER_SEC, parseBytes, parseRate} from '../../src/model/units.js'
 
 describe('parseBytes', () => {
   it('reads binary and decimal units', () => {
@@ -17,11 +18,16 @@ describe('parseBytes', () => {
     for (const bad of ['', 'abc', '-1', '1XB', '1e3', 'NaN']) expect(() => parseBytes(bad)).toThrow(/is not a size/)
   })
 
-  it('names a bad rate as a rate, and refuses a zero rate (a copy at 0 B/s would wait forever)', () => {
+  it('names a bad rate as a rate, and refuses a rate below one smallest copy frame a second (0 included: a copy at 0 B/s would wait forever)', () => {
     for (const bad of ['fast', '-5MiB/s', '10MiB/h', '']) expect(() => parseRate(bad)).toThrow(/is not a rate; use bytes per second such as 50MiB\/s/)
-    for (const zero of ['0', '0MiB/s', '0.1']) expect(() => parseRate(zero)).toThrow(/not a usable rate: a copy throttled to 0 never finishes/)
-    expect(parseRate('1')).toBe(1)
+    for (const slow of ['0', '0MiB/s', '0.1', '0.5', '1', '16383', '15KiB/s']) expect(() => parseRate(slow)).toThrow(/not a usable rate: .*use at least 16KiB\/s/)
+    expect(parseRate('16KiB/s')).toBe(16 * 1024)
+    expect(parseRate('16384')).toBe(16384)
     expect(parseRate('64KiB/s')).toBe(64 * 1024)
+  })
+
+  it('keeps the slowest rate at one smallest copy frame a second (a slower one holds a frame past the destination\'s patience)', () => {
+    expect(MIN_RATE_BYTES_PER_SEC).toBeGreaterThanOrEqual(MIN_FRAME_BYTES)
   })
 
   it('formats with binary units', () => {
