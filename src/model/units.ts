@@ -67,11 +67,15 @@ export function formatBytes(n: number): string {
 
 /**
  * parseKeyValueList reads `a=1,b=2` into an object, checking every key is in `allowed`
- * and every value parses with `parseValue`. Throws RangeError naming the offending part.
+ * and every value parses with `parseValue`. Throws RangeError naming the offending part,
+ * or the input when it names no pair at all.
  */
 export function parseKeyValueList<K extends string>(input: string, allowed: readonly K[], parseValue: (key: K, raw: string) => number): Partial<Record<K, number>> {
   const out: Partial<Record<K, number>> = {}
-  for (const part of input.split(',').map((s) => s.trim()).filter(Boolean)) {
+  const parts = input.split(',').map((s) => s.trim()).filter(Boolean)
+  // An empty list (`--capacity ''`, a variable left unset) is a mistake, not "set nothing".
+  if (parts.length === 0) throw new RangeError(`"${input}" names nothing; expected key=value pairs such as ${allowed[0]}=100 (keys: ${allowed.join(', ')})`)
+  for (const part of parts) {
     const eq = part.indexOf('=')
     const key = (eq < 0 ? part : part.slice(0, eq).trim()) as K
     if (eq < 0) throw new RangeError(`"${part}" is not key=value; expected e.g. ${allowed[0]}=100`)

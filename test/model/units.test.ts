@@ -44,6 +44,13 @@ describe('parseCapacity / parseWeights', () => {
     expect(parseWeights('writes=2,bytes=0.5')).toEqual({reads: 1, writes: 2, bytes: 0.5})
   })
 
+  it('refuses a list that names nothing (an empty --capacity is a mistake, not "no change")', () => {
+    for (const empty of ['', ' ', ',', ' , ']) {
+      expect(() => parseCapacity(empty)).toThrow(/names nothing; expected key=value pairs such as reads=100 \(keys: reads, writes, bytes\)/)
+      expect(() => parseWeights(empty)).toThrow(/names nothing/)
+    }
+  })
+
   it('rejects unknown keys, repeats, negatives, zero capacity and NaN', () => {
     expect(() => parseCapacity('cpu=4')).toThrow(/unknown key "cpu"/)
     expect(() => parseCapacity('reads=1,reads=2')).toThrow(/given twice/)
