@@ -1,6 +1,7 @@
 import {UserError} from '../errors/errors.js'
 import {keyHash} from '../model/hash.js'
 import {badShardIdText, SHARD_LIST_HINT} from '../model/ids.js'
+import {KV_KEY_RULE, kvKeyProblem} from '../model/kvKey.js'
 import {findRange} from '../model/range.js'
 import {readReplicas, type Shard, writeReplicas} from '../model/shard.js'
 import {describeShardIds, getMeta, getShard, listNodes, listShards} from './clusterRepo.js'
@@ -46,7 +47,8 @@ export interface KeyLocation {
 
 /** locateKey maps a key to its shard and replicas, as the router would. */
 export async function locateKey(ctx: ServiceContext, key: string): Promise<KeyLocation> {
-  if (key.length === 0) throw new UserError('BAD_INPUT', 'the key is empty', 'give a non-empty key')
+  const problem = kvKeyProblem(key)
+  if (problem) throw new UserError('BAD_INPUT', problem, KV_KEY_RULE)
   await getMeta(ctx)
   const [{shards}, nodes] = await Promise.all([listShards(ctx), listNodes(ctx)])
   const sorted = shards.map((s) => s.value).sort((a, b) => a.range.lo - b.range.lo)

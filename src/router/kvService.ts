@@ -1,6 +1,7 @@
 import {getMeta} from '../cluster/clusterRepo.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {UserError} from '../errors/errors.js'
+import {KV_KEY_RULE, kvKeyProblem} from '../model/kvKey.js'
 import {RouterClient, type RouterCredentials} from './routerClient.js'
 import {listRouters} from './routerRegistration.js'
 
@@ -30,11 +31,12 @@ export async function resolveRouter(target: RouterTarget): Promise<string> {
 }
 
 /**
- * requireKey refuses an empty key before anything is sent: the router would refuse it too,
+ * requireKey refuses an empty or oversized key before anything is sent: the router would refuse it too,
  * but in its HTTP terms ("use /kv/{url-encoded key}"), which tell a CLI user nothing.
  */
 function requireKey(key: string): void {
-  if (key.length === 0) throw new UserError('BAD_INPUT', 'the key is empty; nothing was sent to the router', 'give a non-empty key (at most 4096 bytes)')
+  const problem = kvKeyProblem(key)
+  if (problem) throw new UserError('BAD_INPUT', `${problem}; nothing was sent to the router`, KV_KEY_RULE)
 }
 
 /** KvGetOutput is `kv get`'s result (its --json output): the value as UTF-8 when it is valid UTF-8, always as base64. */

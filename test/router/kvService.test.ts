@@ -64,4 +64,15 @@ describe('kv get/put/del of an empty key', () => {
     }
     expect(requests).toBe(before)
   })
+
+  it('Given a key over 4096 bytes in UTF-8 (2049 two-byte characters), Then BAD_INPUT (exit 2) names its length and the limit, and no request reaches the router', async () => {
+    const before = requests
+    const key = 'é'.repeat(2049)
+    for (const call of [() => kvGet({router, services}, key), () => kvPut({router, services}, key, Buffer.from('v')), () => kvDel({router, services}, key)]) {
+      const err = (await call().catch((e: unknown) => e)) as UserError
+      expect(err.code).toBe('BAD_INPUT')
+      expect(renderError(err, 'kv:put').line).toMatch(/^Error: the key is 4098 bytes long in UTF-8; keys are at most 4096 bytes; nothing was sent to the router — give a non-empty key of at most 4096 bytes/)
+    }
+    expect(requests).toBe(before)
+  })
 })

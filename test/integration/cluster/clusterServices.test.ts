@@ -76,6 +76,15 @@ describe('cluster services on a real etcd', () => {
     }
   })
 
+  it('refuses to locate a key no replica would store (empty, or over 4096 bytes in UTF-8): BAD_INPUT naming the rule', async () => {
+    for (const [key, says] of [['', /the key is empty/], ['k'.repeat(4097), /the key is 4097 bytes long in UTF-8; keys are at most 4096 bytes/]] as const) {
+      const err: unknown = await locateKey(ctx, key).catch((e: unknown) => e)
+      expect(isUserError(err) && err.code).toBe('BAD_INPUT')
+      expect((err as Error).message).toMatch(says)
+    }
+    expect((await locateKey(ctx, 'k'.repeat(4096))).hash).toBe(keyHash('k'.repeat(4096)))
+  })
+
   it('adds, updates, cordons and removes nodes; repeats report "already"', async () => {
     await addNode(ctx, {id: 'n5', address: '127.0.0.1:7005', zone: 'c'}, {reads: 100})
     await expectCode(addNode(ctx, {id: 'n5', address: '127.0.0.1:7009', zone: 'c'}, undefined), 'ALREADY_EXISTS')
