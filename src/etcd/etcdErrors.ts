@@ -12,9 +12,10 @@ const TLS_HINT = /ssl|tls|certificate|handshake|alert|x509/i
 /**
  * toEtcdUserError turns an etcd3/gRPC failure into a one-line UserError naming the endpoint
  * and the fix: ETCD_UNREACHABLE (exit 3) when nothing answers or what answers is not etcd, ETCD_AUTH (exit 4) for
- * credentials, permission or TLS trouble. Other errors are returned unchanged.
+ * credentials, permission or TLS trouble. `elapsedMs` is how long the failed call took in
+ * all (said when long). Other errors are returned unchanged.
  */
-export function toEtcdUserError(err: unknown, target: EtcdTarget): unknown {
+export function toEtcdUserError(err: unknown, target: EtcdTarget, elapsedMs?: number): unknown {
   if (err instanceof UserError) return err
   const where = `etcd at ${target.endpoints.join(',')} (from ${target.source})`
   const detail = conciseDetail(err)
@@ -45,9 +46,18 @@ export function toEtcdUserError(err: unknown, target: EtcdTarget): unknown {
   }
   if (err instanceof etcd.GRPCUnavailableError || err instanceof etcd.GRPCDeadlineExceededError || err instanceof etcd.GRPCCancelledError || err instanceof etcd.ClientClosedError || (err instanceof Error && /ECONNREFUSED|No connection established|UNAVAILABLE|DEADLINE_EXCEEDED|isolated/i.test(err.message))) {
     if (TLS_HINT.test(detail)) return new UserError('ETCD_AUTH', `TLS handshake with ${where} failed: ${detail}`, 'check --cacert/--cert/--key (or ETCDCTL_CACERT/CERT/KEY) and use an https:// endpoint', {cause: err})
-    return new UserError('ETCD_UNREACHABLE', `${where} is unreachable: ${detail}`, 'start a local one with `shardctl etcd start`, or point --endpoints / ETCDCTL_ENDPOINTS at a running etcd', {cause: err})
+    return new UserError('ETCD_UNREACHABLE', `${where} is unreachable${waited(elapsedMs)}: ${detail}`, 'start a local one with `shardctl etcd start`, or point --endpoints / ETCDCTL_ENDPOINTS at a running etcd', {cause: err})
   }
   return err
+}
+
+/**
+ * waited says how long the call waited in all, when that was long: etcd3 retries a call that
+ * timed out (three tries of the 5 s deadline against an endpoint that accepts and never
+ * answers), so gRPC's "Deadline exceeded after 5.0s" alone understated a 15 s wait.
+ */
+function waited(elapsedMs: number | undefined): string {
+  return elapsedMs !== undefined && elapsedMs >= 1000 ? ` (no answer in ${(elapsedMs / 1000).toFixed(1)} s, retries included)` : ''
 }
 
 function isBrokenCircuit(err: unknown): boolean {

@@ -152,21 +152,22 @@ export class EtcdStore extends StoreBase {
 
   /** wrap runs one etcd call and maps its failure to a coded UserError (`revision`: the revision the call reads at, for messages). */
   private async wrap<T>(fn: () => Promise<T>, revision?: bigint): Promise<T> {
+    const started = performance.now()
     try {
       return await fn()
     } catch (err) {
-      throw toStoreError(err, this.conn, revision)
+      throw toStoreError(err, this.conn, revision, performance.now() - started)
     }
   }
 }
 
 /** toStoreError adds the store-level codes (NOT_FOUND lease, compacted/future revision) to etcd's connection and auth codes. */
-function toStoreError(err: unknown, conn: ConnectionConfig, revision: bigint | undefined): unknown {
+function toStoreError(err: unknown, conn: ConnectionConfig, revision: bigint | undefined, elapsedMs: number): unknown {
   if (err instanceof etcd.EtcdLeaseInvalidError) return new UserError('NOT_FOUND', 'the lease does not exist (it expired or was revoked)', 'grant a new lease', {cause: err})
   const msg = err instanceof Error ? err.message : ''
   if (/required revision has been compacted/.test(msg)) return compactedError(revision ?? 0n)
   if (/required revision is a future revision/.test(msg)) return futureRevisionError(revision ?? 0n)
-  return toEtcdUserError(err, conn)
+  return toEtcdUserError(err, conn, elapsedMs)
 }
 
 function compareArgs(c: Compare): ['Mod' | 'Create', '==', string] {

@@ -28,6 +28,14 @@ describe('toEtcdUserError', () => {
     expect((err as UserError).message).toBe('etcd at http://127.0.0.1:44427 (from --endpoints) is unreachable: connect ECONNREFUSED 127.0.0.1:44427')
   })
 
+  it('Given a call that waited long (an endpoint that accepts and never answers: etcd3 retried the 5 s deadline), Then the message says the whole wait, not only the last try\'s deadline; a quick refusal adds nothing', () => {
+    const slow = toEtcdUserError(new etcd.GRPCDeadlineExceededError('4 DEADLINE_EXCEEDED: Deadline exceeded after 5.005s'), target, 15_012)
+    expect((slow as UserError).code).toBe('ETCD_UNREACHABLE')
+    expect((slow as UserError).message).toBe('etcd at http://127.0.0.1:44427 (from --endpoints) is unreachable (no answer in 15.0 s, retries included): Deadline exceeded after 5.005s')
+    const quick = toEtcdUserError(new Error('14 UNAVAILABLE: No connection established. Last error: connect ECONNREFUSED 127.0.0.1:44427'), target, 3)
+    expect((quick as UserError).message).toBe('etcd at http://127.0.0.1:44427 (from --endpoints) is unreachable: connect ECONNREFUSED 127.0.0.1:44427')
+  })
+
   it('Given the etcd3 client gave up after repeated failures (circuit breaker open, as `user list` and `kv get` met it with etcd down), Then it is ETCD_UNREACHABLE (exit 3), not an unexpected failure', () => {
     const err = toEtcdUserError(brokenCircuit(), target)
     expect(err).toBeInstanceOf(UserError)
