@@ -6,6 +6,7 @@ import {UserError} from '../../src/errors/errors.js'
 import {readPlanFile, readSnapshotFile} from '../../src/plans/planFiles.js'
 import {requirePlanSignature} from '../../src/plans/signing.js'
 import {type ActionCheck, checkPlanActions} from '../../src/planner/checkPlan.js'
+import {appliedAlready, type AppliedPlan, appliedVerdict} from '../../src/executor/appliedPlan.js'
 import {unfinishedMoves} from '../../src/executor/moveRecording.js'
 import {conflictsWithUnfinished, type MoveConflict, refuseConflicts} from '../../src/executor/unfinishedConflicts.js'
 import {refuseOtherIncarnation} from '../../src/executor/planPreflight.js'
@@ -21,11 +22,13 @@ interface PlanVerifyResult {
   actions: ActionCheck[]
   /** conflicts: actions whose nodes another plan's unfinished moves also change, or that would have a heal skipped (read from etcd; empty with --snapshot). */
   conflicts: MoveConflict[]
+  /** applied: the plan was applied already (its moves are recorded in etcd): how many, and how many `apply` of it would still continue. Absent otherwise and with --snapshot. */
+  applied?: AppliedPlan
 }
 
 export default class PlanVerify extends EtcdCommand {
   static override summary = "Check a plan's hash and which of its actions are still valid against the cluster."
-  static override description = 'An action is still valid when its shard is at the epoch the plan expects, the source still holds a replica and the target none. Against etcd it also refuses a plan that moves a replica to or from a node another plan\'s unfinished moves (recorded, not yet done) also change: those would still run after it, on load the plan did not count; and a plan that would have such a move taking a shard off a draining node (a heal) skipped without taking the shard off that node itself. Exits 2 for a malformed or modified plan, or one made from another incarnation of the cluster (initialised again since, or another cluster of that name), 7 when some actions are stale or conflict with another plan\'s unfinished moves (finish or cancel them, then plan again).'
+  static override description = 'An action is still valid when its shard is at the epoch the plan expects, the source still holds a replica and the target none. Against etcd it also refuses a plan that moves a replica to or from a node another plan\'s unfinished moves (recorded, not yet done) also change: those would still run after it, on load the plan did not count; and a plan that would have such a move taking a shard off a draining node (a heal) skipped without taking the shard off that node itself. A plan applied already (its moves are recorded) is judged as `apply` treats it: its actions are not checked again; it passes, saying how many of its moves are unfinished (apply would continue only those), unless some ended aborted or failed (exit 7: applying it again runs nothing). Exits 2 for a malformed or modified plan, or one made from another incarnation of the cluster (initialised again since, or another cluster of that name), 7 when some actions are stale or conflict with another plan\'s unfinished moves (finish or cancel them, then plan again).'
   static override examples = ['<%= config.bin %> plan verify plans/prod-20260101T000000000Z.json', '<%= config.bin %> plan verify plan.json --snapshot now.json --json', '<%= config.bin %> plan verify plan.json --require-signature ci-plan.pub']
   static override args = {file: Args.string({description: 'the plan file', required: true})}
   static override flags = {
@@ -42,6 +45,12 @@ export default class PlanVerify extends EtcdCommand {
     if (current.cluster.name !== plan.cluster) throw new UserError('BAD_INPUT', `plan ${args.file} is for cluster "${plan.cluster}", not "${current.cluster.name}"`, ctx ? `pass --cluster ${plan.cluster}` : `verify it against a snapshot of cluster "${plan.cluster}"`)
     refuseOtherIncarnation(plan, current.cluster)
     const checks = checkPlanActions(current, plan)
+    const applied = ctx ? await appliedAlready(ctx, plan) : undefined
+    if (applied) {
+      this.log(`plan ${plan.id}: hash ok; ${signedBy === undefined ? '' : `signature by key ${signedBy} ok; `}${appliedVerdict(plan.id, applied)}`)
+      const valid = checks.filter((c) => c.valid).length
+      return {plan: plan.id, hash: 'ok', ...(signedBy === undefined ? {} : {signedBy}), valid, stale: checks.length - valid, actions: checks, conflicts: [], applied}
+    }
     const stale = checks.filter((c) => !c.valid)
     // A snapshot file holds no moves: only etcd says which other plans' moves are unfinished.
     const epochs = new Map(current.shards.map((s) => [s.id, s.epoch]))

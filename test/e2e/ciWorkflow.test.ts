@@ -125,6 +125,14 @@ describe('rebalance.sh against a local cluster (snapshot export, plan, sign, app
     const result = JSON.parse(lines.at(-1)!)
     expect(result).toMatchObject({type: 'result', stopped: false})
     expect(result.counts.done).toBeGreaterThan(0)
+
+    // The pipeline run again (a retried deploy job): the gate judges the applied plan as apply
+    // does ("applied already", exit 0), where it called every action stale (exit 7) while apply passed.
+    const verify = await runShardctl(['plan', 'verify', join(cwd, 'out/plan.json'), '--require-signature', join(cwd, 'ci-plan.pub'), '--json'], env, cwd)
+    expect(verify.code, verify.stderr).toBe(0)
+    expect(JSON.parse(verify.stdout)).toMatchObject({applied: {moves: result.counts.done, unfinished: 0, unsuccessful: 0}})
+    const again = await runScript(['apply', 'out'], env, cwd)
+    expect(again.code, again.stderr).toBe(0)
   }, 600_000)
 })
 
@@ -171,12 +179,14 @@ describe('rebalance.sh when the target is out of reach and the plan changes noth
   }, 300_000)
 })
 
-function runShardctl(args: string[], env: Record<string, string>, cwd: string): Promise<{code: number | null; stderr: string}> {
+function runShardctl(args: string[], env: Record<string, string>, cwd: string): Promise<{code: number | null; stdout: string; stderr: string}> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [CLI_BIN, ...args], {cwd, env: {PATH: process.env.PATH, HOME: cwd, ...env}, stdio: ['ignore', 'ignore', 'pipe']})
+    const child = spawn(process.execPath, [CLI_BIN, ...args], {cwd, env: {PATH: process.env.PATH, HOME: cwd, ...env}, stdio: ['ignore', 'pipe', 'pipe']})
+    let stdout = ''
     let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
     child.stderr.on('data', (d) => (stderr += d))
     child.on('error', reject)
-    child.on('close', (code) => resolvePromise({code, stderr}))
+    child.on('close', (code) => resolvePromise({code, stdout, stderr}))
   })
 }
