@@ -5,6 +5,7 @@ import {makeServiceContext, type ServiceContext} from '../../src/cluster/service
 import {type Alive} from '../../src/model/node.js'
 import {type HolderProbe} from '../../src/node/identityClaim.js'
 import {type IdentityGuardOptions, probeHolder, resolveIdentityClaim} from '../../src/node/identityGuard.js'
+import {startingHandler} from '../../src/node/nodeHttpApi.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
 
 const closers: (() => Promise<void>)[] = []
@@ -115,6 +116,14 @@ describe('probeHolder', () => {
   it('reads the node id and instance a node answers /healthz with', async () => {
     const {address} = await listenHttp((_req, res) => res.writeHead(200, {'content-type': 'application/json'}).end(JSON.stringify({node: 'n1', serving: true, instance: 'abc'})))
     expect(await probeHolder(address, 'n1')).toEqual({kind: 'answered', node: 'n1', instance: 'abc'})
+  })
+
+  it('reads the instance of a node still starting (its listener opens before its API: startingHandler), which refuses data requests 503', async () => {
+    const {address} = await listenHttp(startingHandler('n1', 'starting-instance'))
+    expect(await probeHolder(address, 'n1')).toEqual({kind: 'answered', node: 'n1', instance: 'starting-instance'})
+    const res = await fetch(`http://${address}/v1/stats`, {method: 'GET'})
+    expect(res.status).toBe(503)
+    expect(await res.json()).toMatchObject({code: 'NOT_SERVING'})
   })
 
   it('says refused when nothing listens at the address (a dead holder)', async () => {
