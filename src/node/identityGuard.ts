@@ -110,7 +110,9 @@ async function waitForChange(ctx: ServiceContext, opts: IdentityGuardOptions, he
   const deadline = Date.now() + waitMs
   while (Date.now() < deadline) {
     if (opts.abort?.aborted) throw opts.onAbort?.() ?? new Error('aborted')
-    await new Promise((r) => setTimeout(r, LAPSE_POLL_MS).unref())
+    // Not unref'd: before the node listens this timer may be all that keeps the process alive
+    // (it exited silently in the middle of the wait when it was unref'd).
+    await new Promise((r) => setTimeout(r, LAPSE_POLL_MS))
     const now = await ctx.store.get(ctx.keys.alive(opts.node))
     if (!now || now.modRevision !== held.modRevision) return true
   }

@@ -8,6 +8,7 @@ import {makeServiceContext, type ServiceContext} from '../../../src/cluster/serv
 import {freePort} from '../../../src/localEtcd/freePort.js'
 import {keyHash} from '../../../src/model/hash.js'
 import {formatHlc} from '../../../src/model/hlc.js'
+import {NodeSchema} from '../../../src/model/node.js'
 import {type Shard, ShardSchema} from '../../../src/model/shard.js'
 import {loadClusterToken} from '../../../src/node/clusterToken.js'
 import {NodeClient} from '../../../src/node/nodeClient.js'
@@ -112,6 +113,31 @@ afterAll(async () => {
   for (const d of dirs) rmSync(d, {recursive: true, force: true})
 })
 
+describe('two node serve for one id started at once', () => {
+  it('exactly one serves: the other exits 8, and the record and alive key name the one that serves', async () => {
+    await ctx.store.create(ctx.keys.node('n2'), JSON.stringify(NodeSchema.parse({id: 'n2', address: '127.0.0.1:1', createdAt: new Date().toISOString()})))
+    const ports = [await freePort(), await freePort()]
+    const racers = ports.map((p, i) => {
+      const child = spawnCli(['node', 'serve', '--endpoints', endpoint, '--cluster', cluster, '--id', 'n2', '--listen', `127.0.0.1:${p}`, '--data-dir', newDir(`race${i}`), '--lease-ttl', '3s'])
+      children.push(child)
+      return {child, address: `127.0.0.1:${p}`}
+    })
+    // Whichever wins, the other is refused: by the check before it starts, or by the claim's compare and the check after it.
+    const loser = await waitFor(async () => racers.find((r) => r.child.gone()), 'one of the two to exit', 45_000)
+    const winner = racers.find((r) => r !== loser)!
+    expect(await loser.child.exited, loser.child.logs()).toBe(8)
+    expect(loser.child.logs()).toMatch(/Error: node n2 is already running/)
+    await waitFor(async () => {
+      const alive = await ctx.store.get(ctx.keys.alive('n2'))
+      return alive && JSON.parse(alive.value).pid === winner.child.pid ? true : undefined
+    }, 'the winner to hold alive/n2', 30_000)
+    expect(winner.child.gone(), winner.child.logs()).toBe(false)
+    expect(JSON.parse((await ctx.store.get(ctx.keys.alive('n2')))!.value).address).toBe(winner.address)
+    expect(JSON.parse((await ctx.store.get(ctx.keys.node('n2')))!.value).address).toBe(winner.address)
+    await winner.child.kill()
+  }, 90_000)
+})
+
 describe('a second node serve for a running node id', () => {
   it('exits 8 with one line naming the running process, and changes nothing: record, alive key, data dir; the keys stay readable', async () => {
     const before = await registration()
@@ -133,7 +159,9 @@ describe('a second node serve for a running node id', () => {
     try {
       const second = await secondN1()
       await waitFor(async () => (/waiting up to \d+ ms for its lease to lapse/.test(second.child.logs()) ? true : undefined), 'the second process to wait for the lease', 30_000)
-      expect(second.child.gone(), second.child.logs()).toBe(false)
+      // It keeps waiting (several polls of the key), neither taking over nor exiting.
+      await new Promise((r) => setTimeout(r, 2000))
+      expect(second.child.gone(), `${second.child.logs()}\nexit: ${second.child.gone() ? await second.child.exited : 'running'}`).toBe(false)
       expect(await registration()).toEqual(before)
       expect(existsSync(second.dir)).toBe(false)
       await second.child.kill()
