@@ -44,6 +44,14 @@ export const AliveSchema = z.object({
    * same one (src/repair/graceCheck.ts).
    */
   tombstoneGraceMs: z.number().int().nonnegative().optional(),
+  /**
+   * instance is a random id of the process (absent: an older build). A second process
+   * started with the same --id probes the holder's /healthz and refuses to start while it
+   * answers with this instance (src/node/identityClaim.ts).
+   */
+  instance: z.string().min(1).max(64).optional(),
+  /** leaseTtlSeconds is the node's --lease-ttl: how long a starter waits for a silent holder's lease to lapse. */
+  leaseTtlSeconds: z.number().int().positive().optional(),
 })
 
 /** Alive is a validated liveness record. */

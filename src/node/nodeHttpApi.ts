@@ -74,6 +74,8 @@ export const ACCEPT_WAIT_MS = 1500
 /** NodeApiDeps are what the HTTP API serves from. */
 export interface NodeApiDeps {
   nodeId: string
+  /** instance is the process's random id, answered on /healthz (see identityClaim.ts). Absent: not answered. */
+  instance?: string
   token: Buffer
   engine: StorageEngine
   map: ShardView
@@ -233,7 +235,7 @@ export class NodeHttpApi {
     if (url.pathname === '/healthz' && req.method === 'GET') {
       const v = this.deps.clock?.verdict()
       // `clock` lets peers measure their offset from this node (see ClockMonitor).
-      sendJson(res, 200, {node: this.deps.nodeId, serving: this.deps.serving(), clock: this.deps.clock?.now() ?? Date.now(), ...(v ? {clockOk: v.ok, clockOffsetMs: v.offsetMs} : {})})
+      sendJson(res, 200, {node: this.deps.nodeId, serving: this.deps.serving(), clock: this.deps.clock?.now() ?? Date.now(), ...(v ? {clockOk: v.ok, clockOffsetMs: v.offsetMs} : {}), ...(this.deps.instance ? {instance: this.deps.instance} : {})})
       return
     }
     if (url.pathname === '/metrics' && req.method === 'GET' && this.deps.metrics) {
@@ -690,6 +692,26 @@ export class NodeHttpApi {
     // off the wire before the next request. A body readRequestBody already read or drained is left alone.
     void settleUnreadBody(req, res).then(() => {
       if (!res.headersSent && !res.destroyed) sendJson(res, status, body)
+    })
+  }
+}
+
+/**
+ * startingHandler answers while the node's listener is open but its storage and API are not
+ * (the node listens before it opens its data dir, so a taken --listen port is found before
+ * anything is created on disk): /healthz says `serving: false` with the node id and instance
+ * (a second starter probing this address tells it from the process it replaces), every other
+ * request 503 NOT_SERVING, retriable as during any start.
+ */
+export function startingHandler(nodeId: string, instance: string): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    const path = (req.url ?? '/').split('?')[0]
+    if (path === '/healthz' && req.method === 'GET') {
+      sendJson(res, 200, {node: nodeId, serving: false, clock: Date.now(), instance})
+      return
+    }
+    void settleUnreadBody(req, res).then(() => {
+      if (!res.headersSent && !res.destroyed) sendJson(res, HTTP_STATUS.NOT_SERVING, {code: 'NOT_SERVING', message: 'node is not serving (starting)'})
     })
   }
 }

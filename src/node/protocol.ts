@@ -341,6 +341,8 @@ export const HealthResponseSchema = z.object({
   /** clockOk is false while the node's clock is out of bounds of its peers (it then refuses writes); clockOffsetMs its offset from them. */
   clockOk: z.boolean().optional(),
   clockOffsetMs: z.number().nullable().optional(),
+  /** instance is the random id of the answering process (as in its alive/<id>): tells a running node from a restarted one on the same address. */
+  instance: z.string().optional(),
 })
 
 /** HealthResponse is a validated health answer. */

@@ -1,12 +1,13 @@
-import {type Server} from 'node:http'
+import {randomUUID} from 'node:crypto'
+import {type IncomingMessage, type Server, type ServerResponse} from 'node:http'
 import {type AddressInfo} from 'node:net'
-import {getMeta, updateNode} from '../cluster/clusterRepo.js'
+import {getMeta, getNode} from '../cluster/clusterRepo.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {UserError, errorMessage, isUserError} from '../errors/errors.js'
 import {LeasedMembership} from '../store/leasedMembership.js'
 import {grantLease, type LeaseHandle} from '../etcd/leaseHandle.js'
 import {warnOnEtcdBugs} from '../etcd/etcdVersionCheck.js'
-import {type Alive} from '../model/node.js'
+import {type Alive, NodeSchema} from '../model/node.js'
 import {type Capacity} from '../model/resources.js'
 import {ClockMonitor} from '../clock/clockMonitor.js'
 import {DEFAULT_MAX_CLOCK_OFFSET_MS} from '../clock/clockOffsetTracker.js'
@@ -17,7 +18,8 @@ import {loadClusterToken} from './clusterToken.js'
 import {withKeySamples} from './keyLoadSampler.js'
 import {LoadMeter} from './loadMeter.js'
 import {NodeMetrics, type ShardFigure} from './nodeMetrics.js'
-import {NodeHttpApi} from './nodeHttpApi.js'
+import {NodeHttpApi, startingHandler} from './nodeHttpApi.js'
+import {resolveIdentityClaim} from './identityGuard.js'
 import {CopyReceiver} from './copyReceiver.js'
 import {COPY_RECEIVE_THREAD_NICE} from './threadPriority.js'
 import {NodeClients} from './nodeClients.js'
@@ -141,14 +143,19 @@ export class StorageNode {
     private readonly api: NodeHttpApi,
     private readonly server: Server,
     private readonly clock: ClockMonitor,
+    /** instance is this process's random id: in its alive/<id> and on /healthz, so a second process with the same --id can tell it runs (identityClaim.ts). */
+    private readonly instance: string,
   ) {}
 
   /**
-   * start opens the data dir, checks the cluster exists, loads (or creates) the cluster
-   * token, listens, registers the node, follows the shard map and takes a lease; the node
-   * serves once all of that is done. Throws UserError: NOT_FOUND (no cluster, or no record of
-   * this node id: it must be added by `cluster init` or `node add` first), BAD_INPUT
-   * (unusable data dir or listen address, token mismatch), ETCD_* (etcd trouble).
+   * start checks the cluster exists and that no other process serves this node id, listens,
+   * opens the data dir, loads (or creates) the cluster token, follows the shard map, takes a
+   * lease and registers the node (alive/<id> and its record, in one conditional write); the
+   * node serves once all of that is done. Throws UserError: NOT_FOUND (no cluster, or no
+   * record of this node id: it must be added by `cluster init` or `node add` first),
+   * LOCK_HELD (another process serves this id: see identityClaim.ts; nothing was changed),
+   * BAD_INPUT (unusable data dir or listen address, token mismatch), ETCD_* (etcd trouble).
+   * The checks that need no disk come first: a refused start creates no data dir.
    * `abort` is checked between the steps up to the lease: once it is aborted, start undoes
    * what it did (lease revoked, listener and storage closed) and throws {@link StartAborted};
    * aborted later, it returns the node without its first stats publish (the caller stops it).
@@ -158,7 +165,31 @@ export class StorageNode {
     const meta = await getMeta(ctx)
     await requireTransportAllowed(ctx, opts.tls, `node ${opts.id}`)
     await requireNodeRecord(ctx, opts)
+    const instance = randomUUID()
+    // Before anything is written: a second process with this id must change nothing. The
+    // claim itself (publishAlive) decides again and compares, for starters racing.
+    await resolveIdentityClaim(ctx, {node: opts.id, instance, leaseTtlSeconds: opts.leaseTtlSeconds, log: opts.log, abort, onAbort: () => new StartAborted()})
     throwIfAborted(abort)
+    // The listener opens before the data dir: a taken --listen port creates nothing on disk.
+    // Until the API exists it answers as a starting node (startingHandler).
+    let handler: (req: IncomingMessage, res: ServerResponse) => void = startingHandler(opts.id, instance)
+    const server = createDataPlaneServer(
+      {tls: opts.tls, clientCertificates: 'require', keepAliveTimeout: 65_000, headersTimeout: 15_000, requestTimeout: 120_000, onRefused: (reason, remote) => opts.log.warn('refused a connection', {reason, remote})},
+      (req, res) => handler(req, res),
+    )
+    const advertised = await listen(server, opts)
+    try {
+      return await StorageNode.open(ctx, opts, abort, {meta, instance, server, advertised, serve: (h) => (handler = h)})
+    } catch (err) {
+      server.close()
+      server.closeAllConnections()
+      throw err
+    }
+  }
+
+  /** open is {@link start} once the node id is its to claim and its listener is open. */
+  private static async open(ctx: ServiceContext, opts: StorageNodeOptions, abort: AbortSignal | undefined, started: {meta: Awaited<ReturnType<typeof getMeta>>; instance: string; server: Server; advertised: string; serve: (h: (req: IncomingMessage, res: ServerResponse) => void) => void}): Promise<StorageNode> {
+    const {meta, instance, server} = started
     let engine: StorageEngine
     // Made below, once the API it reads shard figures from exists; commits before that are not timed.
     let metrics: NodeMetrics | undefined
@@ -199,6 +230,7 @@ export class StorageNode {
         copy: {peer: (s) => copyPeers.client({id: s.node, address: s.address}), frames: copyReceiver, throttles: new NodeThrottles(Date.now)},
         clock: {now: Date.now, maxOffsetMs, gate: clock.writeGate, verdict: () => clock.verdict()},
         nodeId: opts.id,
+        instance,
         token: Buffer.from(token),
         engine,
         map,
@@ -211,11 +243,9 @@ export class StorageNode {
         reserve: () => ({held: diskReserve.held(), target: diskReserve.target()}),
         metrics: (metrics = new NodeMetrics((): ShardFigure[] => api.status().shards, {tombstones: () => engine.tombstoneCount(), diskReserve: () => diskReserve.held()})),
       })
-      const server = createDataPlaneServer(
-        {tls: opts.tls, clientCertificates: 'require', keepAliveTimeout: 65_000, headersTimeout: 15_000, requestTimeout: 120_000, onRefused: (reason, remote) => opts.log.warn('refused a connection', {reason, remote})},
-        api.handle,
-      )
-      node = new StorageNode(ctx, opts, engine, map, meter, api, server, clock)
+      started.serve(api.handle)
+      node = new StorageNode(ctx, opts, engine, map, meter, api, server, clock, instance)
+      node.advertised = started.advertised
       node.storageFailed = storageFailed
       storageFailed.promise.then((err) => opts.log.error(`storage writer failed: ${errorMessage(err)}; not serving (every write would fail), exiting for a restart`, {error: errorMessage(err)}))
       node.sweeper = sweeper
@@ -232,19 +262,7 @@ export class StorageNode {
   }
 
   private async boot(abort: AbortSignal | undefined): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException) => reject(new UserError('BAD_INPUT', `cannot listen on ${this.opts.listenHost}:${this.opts.listenPort}: ${err.code ?? err.message}`, 'pick a free --listen HOST:PORT', {cause: err}))
-      this.server.once('error', onError)
-      this.server.listen(this.opts.listenPort, this.opts.listenHost, () => {
-        this.server.off('error', onError)
-        resolve()
-      })
-    })
     try {
-      const port = (this.server.address() as AddressInfo).port
-      this.advertised = this.opts.advertise ?? `${this.opts.listenHost.includes(':') ? `[${this.opts.listenHost}]` : this.opts.listenHost}:${port}`
-      throwIfAborted(abort)
-      await this.registerRecord()
       throwIfAborted(abort)
       await this.map.start()
       throwIfAborted(abort)
@@ -313,14 +331,17 @@ export class StorageNode {
     return this.storageFailed.promise
   }
 
-  /** registerRecord brings the node's record (added before: see requireNodeRecord) up to date with its address, zone and capacity flags. Throws NOT_FOUND when the node was removed meanwhile. */
-  private async registerRecord(): Promise<void> {
+  /**
+   * recordUpdate reads the node's record (added before: see requireNodeRecord) and returns it
+   * brought up to date with the address, zone and capacity flags (`next` undefined: already
+   * so). Throws NOT_FOUND when the node was removed meanwhile.
+   */
+  private async recordUpdate(): Promise<{modRevision: bigint; next: string | undefined}> {
     const {ctx, opts} = this
-    const {changed} = await updateNode(ctx, opts.id, (n) => {
-      const next = {...n, address: this.advertised, zone: opts.zone ?? n.zone, capacity: opts.capacity ? {...n.capacity, ...opts.capacity} : n.capacity}
-      return JSON.stringify(next) === JSON.stringify(n) ? 'unchanged' : next
-    })
-    if (changed) opts.log.info('updated node record', {address: this.advertised})
+    const current = await getNode(ctx, opts.id)
+    const n = current.value
+    const next = NodeSchema.parse({...n, address: this.advertised, zone: opts.zone ?? n.zone, capacity: opts.capacity ? {...n.capacity, ...opts.capacity} : n.capacity})
+    return {modRevision: current.modRevision, next: JSON.stringify(next) === JSON.stringify(current.value) ? undefined : JSON.stringify(next)}
   }
 
   /**
@@ -339,7 +360,7 @@ export class StorageNode {
           // before and still commits must land before a copy can read from it again.
           if (!(await this.api.writesSettled(RECOVERY_WRITES_WAIT_MS))) throw new Error(`writes let in before the lease was lost are still committing after ${RECOVERY_WRITES_WAIT_MS} ms`)
         }
-        await this.publishAlive(lease)
+        await this.publishAlive(lease, recovering)
       },
       onLost: (err) => {
         if (!this.stopping) log.warn('etcd lease lost; not serving until re-registered', {error: errorMessage(err)})
@@ -349,9 +370,30 @@ export class StorageNode {
     })
   }
 
-  private async publishAlive(lease: LeaseHandle): Promise<void> {
-    const alive: Alive = {node: this.opts.id, address: this.advertised, pid: process.pid, startedAt: this.ctx.clock().toISOString(), tombstoneGraceMs: this.opts.tombstoneGraceMs}
-    await this.ctx.store.put(this.ctx.keys.alive(this.opts.id), JSON.stringify(alive), lease.id)
+  /**
+   * publishAlive claims alive/<id> under `lease`, only while no other process serves the id
+   * (resolveIdentityClaim: else it throws LOCK_HELD; when re-registering, LeasedMembership
+   * retries it with backoff, the node not serving meanwhile). The put compares on the key as
+   * judged, so of two processes claiming at once one wins and the other judges again. The
+   * first registration writes the node record (address, zone, capacity) in the same
+   * transaction: a refused process never rewrites it.
+   */
+  private async publishAlive(lease: LeaseHandle, recovering: boolean): Promise<void> {
+    const {ctx, opts} = this
+    const key = ctx.keys.alive(opts.id)
+    const alive: Alive = {node: opts.id, address: this.advertised, pid: process.pid, startedAt: ctx.clock().toISOString(), tombstoneGraceMs: opts.tombstoneGraceMs, instance: this.instance, leaseTtlSeconds: opts.leaseTtlSeconds}
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const expected = await resolveIdentityClaim(ctx, {node: opts.id, instance: this.instance, leaseTtlSeconds: opts.leaseTtlSeconds, log: opts.log})
+      const record = recovering ? undefined : await this.recordUpdate()
+      const done = await ctx.store.commit({
+        compares: [{key, modRevision: expected}, ...(record ? [{key: ctx.keys.node(opts.id), modRevision: record.modRevision}] : [])],
+        puts: [{key, value: JSON.stringify(alive), lease: lease.id}, ...(record?.next ? [{key: ctx.keys.node(opts.id), value: record.next}] : [])],
+      })
+      if (done === undefined) continue
+      if (record?.next) opts.log.info('updated node record', {address: this.advertised})
+      return
+    }
+    throw new UserError('CONFLICT', `alive/${opts.id} or the record of node ${opts.id} kept changing while this process registered; gave up after 10 attempts`, 'check that only one process runs this --id, then start it again')
   }
 
   private sleep(ms: number): Promise<void> {
@@ -527,6 +569,20 @@ export class StartAborted extends Error {
     super('node start-up aborted')
     this.name = 'StartAborted'
   }
+}
+
+/** listen opens `server` on --listen and returns the advertised address (BAD_INPUT when the address is taken or unusable). */
+async function listen(server: Server, opts: Pick<StorageNodeOptions, 'listenHost' | 'listenPort' | 'advertise'>): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => reject(new UserError('BAD_INPUT', `cannot listen on ${opts.listenHost}:${opts.listenPort}: ${err.code ?? err.message}`, 'pick a free --listen HOST:PORT', {cause: err}))
+    server.once('error', onError)
+    server.listen(opts.listenPort, opts.listenHost, () => {
+      server.off('error', onError)
+      resolve()
+    })
+  })
+  const port = (server.address() as AddressInfo).port
+  return opts.advertise ?? `${opts.listenHost.includes(':') ? `[${opts.listenHost}]` : opts.listenHost}:${port}`
 }
 
 function throwIfAborted(abort: AbortSignal | undefined): void {

@@ -4,7 +4,7 @@ import {type TlsMaterial} from '../../../src/transport/tlsMaterial.js'
 import {assertDistFresh, type CliChild, spawnCli} from '../../support/cliChild.js'
 
 /** Sources the spawned `node serve` runs from dist/; each must be built from the current source. */
-const BUILT = ['commands/node/serve', 'src/node/storageNode', 'src/node/nodeHttpApi', 'src/node/nodeMetrics', 'src/node/storageEngine', 'src/node/shardMapFollower', 'src/node/orphanSweeper', 'src/node/diskReserve', 'src/node/storageWriter']
+const BUILT = ['commands/node/serve', 'src/node/storageNode', 'src/node/identityGuard', 'src/node/identityClaim', 'src/node/nodeHttpApi', 'src/node/nodeMetrics', 'src/node/storageEngine', 'src/node/shardMapFollower', 'src/node/orphanSweeper', 'src/node/diskReserve', 'src/node/storageWriter']
 
 /** assertNodeDistFresh fails clearly when dist/ is older than the node sources (`npm test` builds first). */
 export function assertNodeDistFresh(): void {
@@ -27,6 +27,8 @@ export interface NodeProcessOptions {
   tls?: TlsMaterial
   /** statsInterval is the node's --stats-interval (default 300ms: tests wait little for stats). */
   statsInterval?: string
+  /** leaseTtl is the node's --lease-ttl (default 3s: a lost lease is noticed quickly). */
+  leaseTtl?: string
 }
 
 /** NodeProcess is a running `shardctl node serve` child. */
@@ -42,7 +44,7 @@ export async function startNodeProcess(opts: NodeProcessOptions, readyTimeoutMs 
     'node', 'serve',
     '--endpoints', opts.endpoint, '--cluster', opts.cluster,
     '--id', opts.id, '--listen', `${opts.host ?? '127.0.0.1'}:${opts.port}`, '--data-dir', opts.dataDir,
-    '--stats-interval', opts.statsInterval ?? '300ms', '--lease-ttl', '3s',
+    '--stats-interval', opts.statsInterval ?? '300ms', '--lease-ttl', opts.leaseTtl ?? '3s',
     ...(opts.extra ?? []),
   ]
   const proc: NodeProcess = {...spawnCli(args, opts.env), address: `${opts.host ?? '127.0.0.1'}:${opts.port}`}

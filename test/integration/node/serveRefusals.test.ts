@@ -1,4 +1,5 @@
 import {existsSync, rmSync} from 'node:fs'
+import {createServer} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, afterEach, beforeAll, describe, expect, inject, it} from 'vitest'
@@ -81,5 +82,26 @@ describe('node serve: a bad --disk-reserve', () => {
     expect(lines, child.logs()).toHaveLength(1)
     expect(lines[0]).toMatch(/--disk-reserve.*"lots" is not a disk reserve size; use auto, 0 \(off\) or a size such as 64MiB/)
     expect(existsSync(dataDir)).toBe(false)
+  }, 30_000)
+})
+
+describe('node serve: a taken --listen port', () => {
+  it('exits 2 with one line naming the address, creating no data dir and no disk reserve (it listens before it opens the data dir)', async () => {
+    const dataDir = join(tmpdir(), `shardctl-serverefuse-taken-${process.pid}`)
+    dirs.push(dataDir)
+    const squatter = createServer()
+    await new Promise<void>((r) => squatter.listen(0, '127.0.0.1', r))
+    const taken = (squatter.address() as {port: number}).port
+    try {
+      // Its record points at the taken port, so the refusal is the listen, not a probe of a holder.
+      const child = spawnCli(['node', 'serve', '--endpoints', endpoint, '--cluster', cluster, '--id', 'n1', '--listen', `127.0.0.1:${taken}`, '--data-dir', dataDir])
+      children.push(child)
+      expect(await exitedWithin(child, 20_000), child.logs()).toBe(2)
+      expect(child.logs().trim().split('\n')).toEqual([`Error: cannot listen on 127.0.0.1:${taken}: EADDRINUSE — pick a free --listen HOST:PORT`])
+      expect(existsSync(dataDir)).toBe(false)
+      expect(await ctx.store.get(ctx.keys.alive('n1'))).toBeUndefined()
+    } finally {
+      await new Promise((r) => squatter.close(r))
+    }
   }, 30_000)
 })

@@ -189,8 +189,11 @@ describe('storage node process', () => {
     for (const r of [noToken, unknown, badEpoch, badBody, oversize, wrongShard]) expect(r.body).not.toMatch(/\n\s+at /)
     const health = await raw('n1', 'GET', '/healthz')
     const healthBody = JSON.parse(health.body) as Record<string, unknown>
-    expect(Object.keys(healthBody).sort()).toEqual(['clock', 'clockOffsetMs', 'clockOk', 'node', 'serving'])
-    expect(healthBody).toMatchObject({node: 'n1', serving: true, clock: expect.any(Number), clockOk: expect.any(Boolean)})
+    expect(Object.keys(healthBody).sort()).toEqual(['clock', 'clockOffsetMs', 'clockOk', 'instance', 'node', 'serving'])
+    // instance is the process's random id, as in its alive/<id>: a second `node serve --id n1` tells a running n1 by it.
+    const alive = await ctx.store.getTyped(ctx.keys.alive('n1'), AliveSchema)
+    expect(healthBody).toMatchObject({node: 'n1', serving: true, clock: expect.any(Number), clockOk: expect.any(Boolean), instance: alive?.value.instance})
+    expect(healthBody.instance).toEqual(expect.any(String))
   })
 
   it('fences epochs: a newer epoch is learned from etcd and served; the old one is then refused with a distinct retriable STALE_EPOCH carrying the node epoch', async () => {
