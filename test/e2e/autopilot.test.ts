@@ -5,8 +5,11 @@ import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
 import {autopilotKeys, AutopilotStateSchema, type DecisionRecord} from '../../src/autopilot/autopilotState.js'
 import {readSnapshot} from '../../src/cluster/snapshotService.js'
 import {parseLockHolder} from '../../src/etcd/leaseLock.js'
+import {formatHlc} from '../../src/model/hlc.js'
+import {keyHash} from '../../src/model/hash.js'
 import {type Move, MoveSchema} from '../../src/model/move.js'
 import {NodeSchema} from '../../src/model/node.js'
+import {type Shard} from '../../src/model/shard.js'
 import {readPlanFile} from '../../src/plans/planFiles.js'
 import {planRebalance} from '../../src/planner/planRebalance.js'
 import {assertDistFresh, type CliChild, spawnCli} from '../support/cliChild.js'
@@ -48,6 +51,35 @@ describe('autopilot on real processes', () => {
   }
   const decisions = async (): Promise<DecisionRecord[]> => (await dp.ctx.store.getTyped(autopilotKeys(dp.ctx.keys.prefix).state, AutopilotStateSchema))?.value.decisions ?? []
   const moves = async (): Promise<Move[]> => (await dp.ctx.store.listTyped(dp.ctx.keys.movesPrefix, MoveSchema)).items.map((i) => i.value)
+  /** unacked counts, per bulk key, the PUTs the router answered with anything but 204 before one was acknowledged. */
+  const unacked = new Map<string, string[]>()
+  /**
+   * putAcked writes `key` until the router acknowledges it (204; at most 5 tries). Only an
+   * acknowledged write is promised to survive: a PUT answered otherwise (a quorum not reached
+   * in time under load: 503) may be on no replica, or on the node killed below alone. The bulk
+   * keys' statuses used to go unchecked, so a 404 read back at the end could not tell a lost
+   * write from one that was never acknowledged.
+   */
+  const putAcked = async (key: string, value: string): Promise<void> => {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const r = await kv(router, 'PUT', key, value).catch((err: unknown) => ({status: 0, body: Buffer.from(String(err))}))
+      if (r.status === 204) return
+      unacked.set(key, [...(unacked.get(key) ?? []), `${r.status} ${r.body.toString().slice(0, 120)}`])
+    }
+    throw new Error(`PUT ${key} was not acknowledged in 5 tries: ${unacked.get(key)!.join(' | ')}`)
+  }
+  /** holders says what each replica of `key`'s shard in `shards` holds for it (a failed read back names them all). */
+  const holders = async (key: string, shards: readonly Shard[]): Promise<string> => {
+    const h = keyHash(key)
+    const s = shards.find((x) => h >= x.range.lo && h < x.range.hi)!
+    const each = await Promise.all(
+      s.replicas.map(async (r) => {
+        const held = await dp.client(r.node).get(s.id, s.epoch, key).then((g) => (g.record ? `${g.record.version} (${g.record.value?.length ?? 'tombstone'} B)` : 'absent'), (err: unknown) => String(err))
+        return `${r.node} (${r.role}): ${held}`
+      }),
+    )
+    return `shard ${s.id} at epoch ${s.epoch}: ${each.join(', ')}`
+  }
   const logsOf = () => pilots.map((p, i) => `--- autopilot ${i}\n${p.logs().slice(-3000)}`).join('\n')
 
   beforeAll(async () => {
@@ -59,7 +91,7 @@ describe('autopilot on real processes', () => {
     router = (await dp.startRouter('r1')).address
     // ~300 KiB of data, so healing at 16 KiB/s takes many chunks: the leader dies mid-copy.
     const bulk = 'b'.repeat(1000)
-    for (let i = 0; i < 300; i += 10) await Promise.all(Array.from({length: 10}, (_, j) => kv(router, 'PUT', `bulk-${i + j}`, bulk)))
+    for (let i = 0; i < 300; i += 10) await Promise.all(Array.from({length: 10}, (_, j) => putAcked(`bulk-${i + j}`, bulk)))
   }, 300_000)
 
   afterAll(async () => {
@@ -78,8 +110,25 @@ describe('autopilot on real processes', () => {
 
     const stop = new AbortController()
     const load = runWorkload(router, {workers: 4, keysPerWorker: 25, maxOps: 30_000, maxMs: 400_000, stop: stop.signal})
-    const held = (await dp.shards()).filter((s) => s.replicas.some((r) => r.node === 'n5')).map((s) => s.id)
+    const heldShards = (await dp.shards()).filter((s) => s.replicas.some((r) => r.node === 'n5'))
+    const held = heldShards.map((s) => s.id)
     expect(held.length).toBeGreaterThan(0)
+    // The state a heal must not lose: writes acknowledged (w = 2) by n5 and one other voter X
+    // alone, the third voter Y never getting them (the router died before its apply, and its
+    // hint with it). Applied here as that router did, 5 keys per shard n5 holds: once n5 is dead,
+    // X is the only live copy, so the heal must copy from (or verify against) X, not Y alone.
+    const solo = new Map<string, string>()
+    for (const s of heldShards) {
+      const [x, y] = s.replicas.filter((r) => r.node !== 'n5').map((r) => r.node)
+      for (let i = 0; i < 5; i++) {
+        const key = keyFor(s, `solo${s.id}x${i}`)
+        const value = `solo of shard ${s.id} on n5 and ${x}`
+        const record = {key: Buffer.from(key), version: formatHlc({wall: Date.now(), counter: i, writer: 'e2e-dead-router'}), value: Buffer.from(value)}
+        await Promise.all(['n5', x!].map((n) => dp.client(n).apply(s.id, s.epoch, [record], 'write')))
+        expect((await dp.client(y!).get(s.id, s.epoch, key)).record, `${key} on ${y}`).toBeUndefined()
+        solo.set(key, value)
+      }
+    }
     await dp.nodes.n5!.kill()
 
     // The heal starts only after --dead-after; a1 runs it and dies mid-copy.
@@ -125,7 +174,13 @@ describe('autopilot on real processes', () => {
 
     // Zero lost, zero stale: every acknowledged write reads back; replicas agree.
     await expectWorkloadIntact(router, report)
-    for (let i = 0; i < 300; i++) expect((await kv(router, 'GET', `bulk-${i}`)).status).toBe(200)
+    const expected = new Map([...Array.from({length: 300}, (_, i) => [`bulk-${i}`, 'b'.repeat(1000)] as const), ...solo])
+    for (const [key, value] of expected) {
+      const r = await kv(router, 'GET', key)
+      if (r.status !== 200 || r.body.toString() !== value) {
+        expect.fail(`GET ${key}: ${r.status} ${r.status === 200 ? `${r.body.length} B` : r.body.toString().slice(0, 200)}; ${await holders(key, healed)}; PUTs before its ack: ${JSON.stringify(unacked.get(key) ?? [])}`)
+      }
+    }
     await expectDigestsAgree(dp, healed)
   }, 600_000)
 
