@@ -19,7 +19,7 @@ import {withKeySamples} from './keyLoadSampler.js'
 import {LoadMeter} from './loadMeter.js'
 import {NodeMetrics, type ShardFigure} from './nodeMetrics.js'
 import {NodeHttpApi, startingHandler} from './nodeHttpApi.js'
-import {resolveIdentityClaim} from './identityGuard.js'
+import {resolveIdentityClaim, Superseded} from './identityGuard.js'
 import {CopyReceiver} from './copyReceiver.js'
 import {COPY_RECEIVE_THREAD_NICE} from './threadPriority.js'
 import {NodeClients} from './nodeClients.js'
@@ -133,6 +133,8 @@ export class StorageNode {
   private reserve?: DiskReserve
   /** storageFailed settles when the storage writer thread died or could not open the database. */
   private storageFailed = new StorageFailure()
+  /** superseded settles when re-registration found another process serving this node id: the node stops for good (see decideClaim). */
+  private readonly superseded = new StorageFailure()
 
   private constructor(
     private readonly ctx: ServiceContext,
@@ -319,7 +321,7 @@ export class StorageNode {
 
   /** serving is true when the node answers data requests (registered, lease held, not stopping, storage writer alive). */
   serving(): boolean {
-    return this.registered && !this.stopping && !this.storageFailed.error && (this.membership?.held() ?? false)
+    return this.registered && !this.stopping && !this.storageFailed.error && !this.superseded.error && (this.membership?.held() ?? false)
   }
 
   /**
@@ -329,6 +331,15 @@ export class StorageNode {
    */
   storageFailure(): Promise<Error> {
     return this.storageFailed.promise
+  }
+
+  /**
+   * supersededBy resolves (never otherwise) once the node, re-registering after a lapsed
+   * lease, found its id claimed by another process: it no longer serves nor tries to; its
+   * owner should stop it and exit (see {@link runUntilStopped}).
+   */
+  supersededBy(): Promise<Error> {
+    return this.superseded.promise
   }
 
   /**
@@ -354,13 +365,23 @@ export class StorageNode {
     return new LeasedMembership({
       grant: () => grantLease(this.ctx.store, this.opts.leaseTtlSeconds),
       register: async (lease, recovering) => {
+        // Superseded is final: a later attempt could find the other process dead and take the id back.
+        if (this.superseded.error) throw this.superseded.error
         if (recovering) {
           await this.map.start()
           // Barriers skipped this node while it had no lease (alive/<id> gone): a write it let in
           // before and still commits must land before a copy can read from it again.
           if (!(await this.api.writesSettled(RECOVERY_WRITES_WAIT_MS))) throw new Error(`writes let in before the lease was lost are still committing after ${RECOVERY_WRITES_WAIT_MS} ms`)
         }
-        await this.publishAlive(lease, recovering)
+        try {
+          await this.publishAlive(lease, recovering)
+        } catch (err) {
+          if (err instanceof Superseded && !this.superseded.error) {
+            log.error(`${err.message}; stopping`)
+            this.superseded.report(err)
+          }
+          throw err
+        }
       },
       onLost: (err) => {
         if (!this.stopping) log.warn('etcd lease lost; not serving until re-registered', {error: errorMessage(err)})
@@ -383,7 +404,7 @@ export class StorageNode {
     const key = ctx.keys.alive(opts.id)
     const alive: Alive = {node: opts.id, address: this.advertised, pid: process.pid, startedAt: ctx.clock().toISOString(), tombstoneGraceMs: opts.tombstoneGraceMs, instance: this.instance, leaseTtlSeconds: opts.leaseTtlSeconds}
     for (let attempt = 0; attempt < 10; attempt++) {
-      const expected = await resolveIdentityClaim(ctx, {node: opts.id, instance: this.instance, leaseTtlSeconds: opts.leaseTtlSeconds, log: opts.log})
+      const expected = await resolveIdentityClaim(ctx, {node: opts.id, instance: this.instance, leaseTtlSeconds: opts.leaseTtlSeconds, log: opts.log, recovering})
       const record = recovering ? undefined : await this.recordUpdate()
       const done = await ctx.store.commit({
         compares: [{key, modRevision: expected}, ...(record ? [{key: ctx.keys.node(opts.id), modRevision: record.modRevision}] : [])],
@@ -637,16 +658,22 @@ export async function serveNode(ctx: ServiceContext, opts: StorageNodeOptions): 
  * runUntilStopped serves with a started node until SIGTERM or SIGINT (then stops it
  * gracefully and returns how the shutdown went) or until its storage writer fails: then it
  * stops the node and throws UserError NOT_SERVING (exit 15), so a supervisor restarts the
- * process. A second signal during shutdown exits at once (code 1). `signals` is the watch
+ * process; or until it was superseded (re-registering after a lapsed lease, it found its id
+ * claimed by another process): then it stops and throws that UserError LOCK_HELD (exit 8).
+ * A second signal during shutdown exits at once (code 1). `signals` is the watch
  * installed before start-up (a signal already received stops the node at once); without it
  * one is installed here and removed when the node has stopped.
  */
 export async function runUntilStopped(node: StorageNode, opts: Pick<StorageNodeOptions, 'id' | 'dataDir'>, signals?: StopSignals): Promise<StopSummary> {
   const watch = signals ?? new StopSignals()
   try {
-    const ended = await Promise.race([watch.signalled, node.storageFailure()])
+    const ended = await Promise.race([watch.signalled, node.storageFailure(), node.supersededBy().then((err) => ({superseded: err}))])
     if (typeof ended === 'string') return await node.stop(ended)
     watch.stoppingForAnotherReason()
+    if ('superseded' in ended) {
+      await node.stop('superseded by another process')
+      throw ended.superseded
+    }
     await node.stop('storage writer failed')
     throw new UserError('NOT_SERVING', `node ${opts.id} stopped: its storage writer failed (${errorMessage(ended)})`, `check ${opts.dataDir} (disk space, permissions, the log) and restart the node`, {cause: ended})
   } finally {
@@ -655,8 +682,9 @@ export async function runUntilStopped(node: StorageNode, opts: Pick<StorageNodeO
 }
 
 /**
- * StorageFailure records the first failure of a node's storage writer: {@link error} is
- * set from then on and {@link promise} resolves with it (it never rejects).
+ * StorageFailure records the first failure of a node's storage writer (or, as `superseded`,
+ * the refusal that ends a superseded node): {@link error} is set from then on and
+ * {@link promise} resolves with it (it never rejects).
  */
 class StorageFailure {
   error: Error | undefined
