@@ -7,7 +7,8 @@ import {UserError, errorMessage, isUserError} from '../errors/errors.js'
 import {LeasedMembership} from '../store/leasedMembership.js'
 import {grantLease, type LeaseHandle} from '../etcd/leaseHandle.js'
 import {warnOnEtcdBugs} from '../etcd/etcdVersionCheck.js'
-import {type Alive, NodeSchema} from '../model/node.js'
+import {type Alive, AliveSchema, NodeSchema} from '../model/node.js'
+import {type Watch} from '../store/store.js'
 import {type Capacity} from '../model/resources.js'
 import {ClockMonitor} from '../clock/clockMonitor.js'
 import {DEFAULT_MAX_CLOCK_OFFSET_MS} from '../clock/clockOffsetTracker.js'
@@ -102,6 +103,9 @@ export interface StopSummary {
  */
 export class StorageNode {
   private membership?: LeasedMembership
+  /** claimedAt is the revision of this process's latest claim of alive/<id>; aliveWatch follows the key from the first one. */
+  private claimedAt = 0n
+  private aliveWatch?: Watch
   private registered = false
   private stopping = false
   private stopped?: Promise<StopSummary>
@@ -270,6 +274,7 @@ export class StorageNode {
       throwIfAborted(abort)
       this.membership = this.newMembership()
       await this.membership.start()
+      this.aliveWatch = await this.watchOwnAlive()
       throwIfAborted(abort)
       this.registered = true
       this.startTimers()
@@ -284,6 +289,7 @@ export class StorageNode {
       void warnOnEtcdBugs(this.ctx.store, (line) => this.opts.log.warn(line), (line) => this.opts.log.info(line))
     } catch (err) {
       this.server.close()
+      await this.aliveWatch?.close()
       await this.map.stop()
       await this.membership?.stop()
       throw err
@@ -392,6 +398,46 @@ export class StorageNode {
   }
 
   /**
+   * watchOwnAlive follows alive/<id> from this process's claim: another process's value there
+   * means the id was taken over while this one served it (a second starter misjudged it dead:
+   * say its advertised address refuses connections from where that starter runs, as a host
+   * name mapped to 127.0.1.1 in /etc/hosts does). Nothing else would tell it: its lease is still
+   * held, so it would go on accepting writes while routers, barriers and copies go to the other
+   * one. It stops as superseded instead (see {@link runUntilStopped}).
+   */
+  private async watchOwnAlive(): Promise<Watch> {
+    const {ctx, opts} = this
+    const key = ctx.keys.alive(opts.id)
+    const judge = (value: string, modRevision: bigint) => {
+      let instance: string | undefined
+      try {
+        instance = AliveSchema.safeParse(JSON.parse(value)).data?.instance
+      } catch {
+        instance = undefined
+      }
+      if (instance === this.instance || this.superseded.error || this.stopping) return
+      const holder = readableHolder(value)
+      const err = new Superseded('LOCK_HELD', `node ${opts.id} is served by another process now in cluster "${ctx.cluster}": ${holder} wrote alive/${opts.id} over this process's claim (revision ${modRevision}: it judged this one gone, or this one was frozen or cut off past its lease); this process stops rather than serve beside it`, `find out why that process judged this one gone (its --advertise address must reach this process from that host too), stop one of the two, and restart the one whose data dir should serve node ${opts.id}`)
+      opts.log.error(`${err.message}; stopping`)
+      this.superseded.report(err)
+    }
+    const reread = async () => {
+      const {items, revision} = await ctx.store.list(key)
+      const own = items.find((kv) => kv.key === key)
+      if (own) judge(own.value, own.modRevision)
+      return revision
+    }
+    return ctx.store.watch(key, {
+      fromRevision: this.claimedAt,
+      // The prefix also covers alive/<id>0...: only this key counts; a delete is the lease's lapse (LeasedMembership's business).
+      onEvent: (ev) => {
+        if (ev.key === key && ev.type === 'put') judge(ev.value, ev.modRevision)
+      },
+      resync: reread,
+    })
+  }
+
+  /**
    * publishAlive claims alive/<id> under `lease`, only while no other process serves the id
    * (resolveIdentityClaim: else it throws LOCK_HELD; when re-registering, LeasedMembership
    * retries it with backoff, the node not serving meanwhile). The put compares on the key as
@@ -411,6 +457,7 @@ export class StorageNode {
         puts: [{key, value: JSON.stringify(alive), lease: lease.id}, ...(record?.next ? [{key: ctx.keys.node(opts.id), value: record.next}] : [])],
       })
       if (done === undefined) continue
+      this.claimedAt = done
       if (record?.next) opts.log.info('updated node record', {address: this.advertised})
       return
     }
@@ -563,6 +610,7 @@ export class StorageNode {
       this.server.closeAllConnections()
       await closed
       await this.engine.close()
+      await this.aliveWatch?.close()
       await this.map.stop()
       await Promise.race([this.membership?.stop(), this.sleep(3000)])
       this.opts.log.info('stopped', {reason, abandoned})
@@ -678,6 +726,16 @@ export async function runUntilStopped(node: StorageNode, opts: Pick<StorageNodeO
     throw new UserError('NOT_SERVING', `node ${opts.id} stopped: its storage writer failed (${errorMessage(ended)})`, `check ${opts.dataDir} (disk space, permissions, the log) and restart the node`, {cause: ended})
   } finally {
     if (!signals) watch.dispose()
+  }
+}
+
+/** readableHolder names the writer of an alive value for a message: pid and address, or that it is unreadable. */
+function readableHolder(value: string): string {
+  try {
+    const a = AliveSchema.parse(JSON.parse(value))
+    return `pid ${a.pid} at ${a.address}`
+  } catch {
+    return 'a process (unreadable alive record)'
   }
 }
 

@@ -141,3 +141,29 @@ describe('exit of a superseded node', () => {
     await second.kill()
   }, 90_000)
 })
+
+describe('a running node whose alive key another process takes over', () => {
+  it('stops serving and exits 8 at once: two processes never both serve one id, whatever made the other misjudge it dead', async () => {
+    // n1 advertises an address that refuses connections from where the second process runs
+    // (here 127.0.0.2, where nothing listens; in the field a host name that /etc/hosts maps to
+    // 127.0.1.1 on the node's own host): the second process's probe is refused, so it takes
+    // alive/n1 over as a dead holder's while n1 runs and holds its lease.
+    const cluster3 = uniqueCluster('superseded3')
+    const ctx3 = makeServiceContext(stores.open(endpoint, cluster3), {cluster: cluster3})
+    const port1 = await freePort()
+    const port2 = await freePort()
+    await initCluster(ctx3, {shards: 1, rf: 1, nodes: parseNodeSpecs(`n1=127.0.0.2:${port1}`), force: false})
+    const first = await startNodeProcess({endpoint, cluster: cluster3, id: 'n1', port: port1, dataDir: await newDir('first3'), leaseTtl: '3s', extra: ['--advertise', `127.0.0.2:${port1}`]})
+    children.push(first)
+    const second = await startNodeProcess({endpoint, cluster: cluster3, id: 'n1', port: port2, dataDir: await newDir('second3'), leaseTtl: '3s'})
+    children.push(second)
+    expect(second.logs()).toMatch(/alive\/n1 is left by a process that is gone: taking it over/)
+    expect(JSON.parse((await ctx3.store.get(ctx3.keys.alive('n1')))!.value).pid).toBe(second.pid)
+    const outcome = await exitedWithin(first, 10_000)
+    const still = outcome === 'still running' ? await withClient(`127.0.0.1:${port1}`, (c) => c.health({timeoutMs: 5000})).catch(() => undefined) : undefined
+    expect({outcome, serving: still?.serving}, first.logs().slice(-3000)).toEqual({outcome: 8, serving: undefined})
+    expect(first.logs()).toMatch(/node n1 is served by another process now in cluster "[^"]+": pid \d+ at 127\.0\.0\.1:\d+ wrote alive\/n1 over this process's claim/)
+    expect(JSON.parse((await ctx3.store.get(ctx3.keys.alive('n1')))!.value).pid).toBe(second.pid)
+    await second.kill()
+  }, 90_000)
+})
