@@ -139,6 +139,16 @@ describe('probeHolder', () => {
     expect(await res.json()).toMatchObject({code: 'NOT_SERVING'})
   })
 
+  it('probes an IPv6 holder at its bracketed advertised address ([::1]:port): answered while it listens, refused once closed', async () => {
+    const server = createServer(startingHandler('n1', 'v6-instance'))
+    await new Promise<void>((r) => server.listen(0, '::1', r))
+    const address = `[::1]:${(server.address() as AddressInfo).port}`
+    expect(await probeHolder(address, 'n1')).toEqual({kind: 'answered', node: 'n1', instance: 'v6-instance'})
+    server.closeAllConnections()
+    await new Promise((r) => server.close(r))
+    expect(await probeHolder(address, 'n1')).toEqual({kind: 'refused'})
+  })
+
   it('says refused when nothing listens at the address (a dead holder)', async () => {
     const {server, address} = await listenHttp(() => {})
     await new Promise((r) => server.close(r))
