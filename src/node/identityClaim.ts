@@ -39,6 +39,12 @@ export interface ClaimInput {
   probe?: HolderProbe
   /** lapseWaited: this same key (same mod revision) already outlived a wait for its lease to lapse. */
   lapseWaited: boolean
+  /**
+   * recovering: this process served the id and is re-registering after its lease lapsed. Its
+   * alive/<id> is then absent or its own; another process's there claimed the id after this
+   * one lost it (see `superseded` in {@link decideClaim}).
+   */
+  recovering?: boolean
 }
 
 /**
@@ -46,13 +52,13 @@ export interface ClaimInput {
  * `expectModRevision`, 0n = absent), `probe` the holder at `address`, `wait` for the holder's
  * lease to lapse (then read again), or `refuse` (another process serves the id: `running`
  * when it answered as itself, `unresponsive` when it did not answer and its lease outlived
- * the wait).
+ * the wait; `superseded` when a recovering process finds another process's claim).
  */
 export type ClaimStep =
   | {kind: 'claim'; expectModRevision: bigint; why: 'absent' | 'own' | 'dead' | 'moved'}
   | {kind: 'probe'; address: string}
   | {kind: 'wait'; why: string}
-  | {kind: 'refuse'; why: 'running' | 'unresponsive'; detail?: string}
+  | {kind: 'refuse'; why: 'running' | 'unresponsive' | 'superseded'; detail?: string}
 
 /**
  * decideClaim: absent → claim; written by this very process (its instance: a lapsed lease
@@ -61,12 +67,19 @@ export type ClaimStep =
  * dead holder's key (the compare on its mod revision makes two such claimers race safely);
  * no usable answer → wait for the lease to lapse, and refuse if it outlives the wait.
  * An alive value that fails validation cannot be probed: it is treated as silent.
+ *
+ * Re-registering (`recovering`), another process's key means this one was superseded, and it
+ * is refused whether or not that process still answers: it claimed the id while this one
+ * was frozen or cut off past its lease and acknowledged writes into its own data dir. Taking
+ * the id back once that process died (its address refuses: `dead`) would serve a data dir
+ * without those writes and refuse that process's restart (exit 8) for as long as this one runs.
  */
 export function decideClaim(input: ClaimInput): ClaimStep {
   const {held, probe} = input
   if (!held) return {kind: 'claim', expectModRevision: 0n, why: 'absent'}
   const alive = held.value
   if (alive?.instance !== undefined && alive.instance === input.instance) return {kind: 'claim', expectModRevision: held.modRevision, why: 'own'}
+  if (input.recovering) return {kind: 'refuse', why: 'superseded'}
   if (alive && !probe) return {kind: 'probe', address: alive.address}
   if (alive && probe?.kind === 'answered') {
     // This very process answering (it already listens on the holder's old address: a restart

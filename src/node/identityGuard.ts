@@ -23,6 +23,8 @@ export interface IdentityGuardOptions {
   /** abort stops a wait (start-up interrupted by a signal): resolveIdentityClaim then throws `onAbort()`. */
   abort?: AbortSignal
   onAbort?: () => Error
+  /** recovering: re-registering after this process's lease lapsed; another process's claim then throws {@link Superseded}. */
+  recovering?: boolean
   /** probe asks the holder's address (default {@link probeHolder}; injected by tests). */
   probe?: (address: string) => Promise<HolderProbe>
 }
@@ -40,7 +42,7 @@ export async function resolveIdentityClaim(ctx: ServiceContext, opts: IdentityGu
   let waitedOut: bigint | undefined
   for (;;) {
     const held = await readHolder(ctx, opts.node)
-    const input = {node: opts.node, instance: opts.instance, held, lapseWaited: held !== undefined && held.modRevision === waitedOut}
+    const input = {node: opts.node, instance: opts.instance, held, lapseWaited: held !== undefined && held.modRevision === waitedOut, recovering: opts.recovering}
     let step = decideClaim(input)
     if (step.kind === 'probe') step = decideClaim({...input, probe: await probe(step.address)})
     switch (step.kind) {
@@ -119,8 +121,17 @@ async function waitForChange(ctx: ServiceContext, opts: IdentityGuardOptions, he
   return false
 }
 
-function refusal(ctx: ServiceContext, node: string, held: AliveHolder, why: 'running' | 'unresponsive', detail: string | undefined): UserError {
+/**
+ * Superseded (LOCK_HELD, exit 8): a process re-registering after its lease lapsed found its
+ * node id claimed by another process meanwhile. It must stop for good, not retry: see decideClaim.
+ */
+export class Superseded extends UserError {}
+
+function refusal(ctx: ServiceContext, node: string, held: AliveHolder, why: 'running' | 'unresponsive' | 'superseded', detail: string | undefined): UserError {
   const holder = describeHolder(held)
+  if (why === 'superseded') {
+    return new Superseded('LOCK_HELD', `node ${node} is served by another process now in cluster "${ctx.cluster}": ${holder} claimed alive/${node} after this process's lease lapsed (it was frozen or cut off from etcd); this process stops without serving again, since that process acknowledged writes this one's data dir lacks`, `leave node ${node} to that process; if it is gone, restart it (its data dir has those writes), not this one`)
+  }
   if (why === 'running') {
     return new UserError('LOCK_HELD', `node ${node} is already running in cluster "${ctx.cluster}": ${holder} holds alive/${node} and answers as it; this process changed nothing`, `stop that process first (or restart it instead of starting a second one); to run another node, \`shardctl node add\` it and pass its --id`)
   }

@@ -7,7 +7,8 @@ import {UserError, errorMessage, isUserError} from '../errors/errors.js'
 import {LeasedMembership} from '../store/leasedMembership.js'
 import {grantLease, type LeaseHandle} from '../etcd/leaseHandle.js'
 import {warnOnEtcdBugs} from '../etcd/etcdVersionCheck.js'
-import {type Alive, NodeSchema} from '../model/node.js'
+import {type Alive, AliveSchema, NodeSchema} from '../model/node.js'
+import {type Watch} from '../store/store.js'
 import {type Capacity} from '../model/resources.js'
 import {ClockMonitor} from '../clock/clockMonitor.js'
 import {DEFAULT_MAX_CLOCK_OFFSET_MS} from '../clock/clockOffsetTracker.js'
@@ -19,7 +20,7 @@ import {withKeySamples} from './keyLoadSampler.js'
 import {LoadMeter} from './loadMeter.js'
 import {NodeMetrics, type ShardFigure} from './nodeMetrics.js'
 import {NodeHttpApi, startingHandler} from './nodeHttpApi.js'
-import {resolveIdentityClaim} from './identityGuard.js'
+import {resolveIdentityClaim, Superseded} from './identityGuard.js'
 import {CopyReceiver} from './copyReceiver.js'
 import {COPY_RECEIVE_THREAD_NICE} from './threadPriority.js'
 import {NodeClients} from './nodeClients.js'
@@ -102,6 +103,9 @@ export interface StopSummary {
  */
 export class StorageNode {
   private membership?: LeasedMembership
+  /** claimedAt is the revision of this process's latest claim of alive/<id>; aliveWatch follows the key from the first one. */
+  private claimedAt = 0n
+  private aliveWatch?: Watch
   private registered = false
   private stopping = false
   private stopped?: Promise<StopSummary>
@@ -133,6 +137,8 @@ export class StorageNode {
   private reserve?: DiskReserve
   /** storageFailed settles when the storage writer thread died or could not open the database. */
   private storageFailed = new StorageFailure()
+  /** superseded settles when re-registration found another process serving this node id: the node stops for good (see decideClaim). */
+  private readonly superseded = new StorageFailure()
 
   private constructor(
     private readonly ctx: ServiceContext,
@@ -268,6 +274,7 @@ export class StorageNode {
       throwIfAborted(abort)
       this.membership = this.newMembership()
       await this.membership.start()
+      this.aliveWatch = await this.watchOwnAlive()
       throwIfAborted(abort)
       this.registered = true
       this.startTimers()
@@ -282,6 +289,7 @@ export class StorageNode {
       void warnOnEtcdBugs(this.ctx.store, (line) => this.opts.log.warn(line), (line) => this.opts.log.info(line))
     } catch (err) {
       this.server.close()
+      await this.aliveWatch?.close()
       await this.map.stop()
       await this.membership?.stop()
       throw err
@@ -319,7 +327,7 @@ export class StorageNode {
 
   /** serving is true when the node answers data requests (registered, lease held, not stopping, storage writer alive). */
   serving(): boolean {
-    return this.registered && !this.stopping && !this.storageFailed.error && (this.membership?.held() ?? false)
+    return this.registered && !this.stopping && !this.storageFailed.error && !this.superseded.error && (this.membership?.held() ?? false)
   }
 
   /**
@@ -329,6 +337,15 @@ export class StorageNode {
    */
   storageFailure(): Promise<Error> {
     return this.storageFailed.promise
+  }
+
+  /**
+   * supersededBy resolves (never otherwise) once the node, re-registering after a lapsed
+   * lease, found its id claimed by another process: it no longer serves nor tries to; its
+   * owner should stop it and exit (see {@link runUntilStopped}).
+   */
+  supersededBy(): Promise<Error> {
+    return this.superseded.promise
   }
 
   /**
@@ -354,19 +371,69 @@ export class StorageNode {
     return new LeasedMembership({
       grant: () => grantLease(this.ctx.store, this.opts.leaseTtlSeconds),
       register: async (lease, recovering) => {
+        // Superseded is final: a later attempt could find the other process dead and take the id back.
+        if (this.superseded.error) throw this.superseded.error
         if (recovering) {
           await this.map.start()
           // Barriers skipped this node while it had no lease (alive/<id> gone): a write it let in
           // before and still commits must land before a copy can read from it again.
           if (!(await this.api.writesSettled(RECOVERY_WRITES_WAIT_MS))) throw new Error(`writes let in before the lease was lost are still committing after ${RECOVERY_WRITES_WAIT_MS} ms`)
         }
-        await this.publishAlive(lease, recovering)
+        try {
+          await this.publishAlive(lease, recovering)
+        } catch (err) {
+          if (err instanceof Superseded && !this.superseded.error) {
+            log.error(`${err.message}; stopping`)
+            this.superseded.report(err)
+          }
+          throw err
+        }
       },
       onLost: (err) => {
         if (!this.stopping) log.warn('etcd lease lost; not serving until re-registered', {error: errorMessage(err)})
       },
       onRecovered: (attempts) => log.info('re-registered after lease loss', {attempts, mapRevision: this.map.mapRevision().toString()}),
       onRetry: (err, delayMs) => log.warn('re-registration failed; retrying', {error: errorMessage(err), delayMs}),
+    })
+  }
+
+  /**
+   * watchOwnAlive follows alive/<id> from this process's claim: another process's value there
+   * means the id was taken over while this one served it (a second starter misjudged it dead:
+   * say its advertised address refuses connections from where that starter runs, as a host
+   * name mapped to 127.0.1.1 in /etc/hosts does). Nothing else would tell it: its lease is still
+   * held, so it would go on accepting writes while routers, barriers and copies go to the other
+   * one. It stops as superseded instead (see {@link runUntilStopped}).
+   */
+  private async watchOwnAlive(): Promise<Watch> {
+    const {ctx, opts} = this
+    const key = ctx.keys.alive(opts.id)
+    const judge = (value: string, modRevision: bigint) => {
+      let instance: string | undefined
+      try {
+        instance = AliveSchema.safeParse(JSON.parse(value)).data?.instance
+      } catch {
+        instance = undefined
+      }
+      if (instance === this.instance || this.superseded.error || this.stopping) return
+      const holder = readableHolder(value)
+      const err = new Superseded('LOCK_HELD', `node ${opts.id} is served by another process now in cluster "${ctx.cluster}": ${holder} wrote alive/${opts.id} over this process's claim (revision ${modRevision}: it judged this one gone, or this one was frozen or cut off past its lease); this process stops rather than serve beside it`, `find out why that process judged this one gone (its --advertise address must reach this process from that host too), stop one of the two, and restart the one whose data dir should serve node ${opts.id}`)
+      opts.log.error(`${err.message}; stopping`)
+      this.superseded.report(err)
+    }
+    const reread = async () => {
+      const {items, revision} = await ctx.store.list(key)
+      const own = items.find((kv) => kv.key === key)
+      if (own) judge(own.value, own.modRevision)
+      return revision
+    }
+    return ctx.store.watch(key, {
+      fromRevision: this.claimedAt,
+      // The prefix also covers alive/<id>0...: only this key counts; a delete is the lease's lapse (LeasedMembership's business).
+      onEvent: (ev) => {
+        if (ev.key === key && ev.type === 'put') judge(ev.value, ev.modRevision)
+      },
+      resync: reread,
     })
   }
 
@@ -383,13 +450,14 @@ export class StorageNode {
     const key = ctx.keys.alive(opts.id)
     const alive: Alive = {node: opts.id, address: this.advertised, pid: process.pid, startedAt: ctx.clock().toISOString(), tombstoneGraceMs: opts.tombstoneGraceMs, instance: this.instance, leaseTtlSeconds: opts.leaseTtlSeconds}
     for (let attempt = 0; attempt < 10; attempt++) {
-      const expected = await resolveIdentityClaim(ctx, {node: opts.id, instance: this.instance, leaseTtlSeconds: opts.leaseTtlSeconds, log: opts.log})
+      const expected = await resolveIdentityClaim(ctx, {node: opts.id, instance: this.instance, leaseTtlSeconds: opts.leaseTtlSeconds, log: opts.log, recovering})
       const record = recovering ? undefined : await this.recordUpdate()
       const done = await ctx.store.commit({
         compares: [{key, modRevision: expected}, ...(record ? [{key: ctx.keys.node(opts.id), modRevision: record.modRevision}] : [])],
         puts: [{key, value: JSON.stringify(alive), lease: lease.id}, ...(record?.next ? [{key: ctx.keys.node(opts.id), value: record.next}] : [])],
       })
       if (done === undefined) continue
+      this.claimedAt = done
       if (record?.next) opts.log.info('updated node record', {address: this.advertised})
       return
     }
@@ -542,6 +610,7 @@ export class StorageNode {
       this.server.closeAllConnections()
       await closed
       await this.engine.close()
+      await this.aliveWatch?.close()
       await this.map.stop()
       await Promise.race([this.membership?.stop(), this.sleep(3000)])
       this.opts.log.info('stopped', {reason, abandoned})
@@ -637,16 +706,22 @@ export async function serveNode(ctx: ServiceContext, opts: StorageNodeOptions): 
  * runUntilStopped serves with a started node until SIGTERM or SIGINT (then stops it
  * gracefully and returns how the shutdown went) or until its storage writer fails: then it
  * stops the node and throws UserError NOT_SERVING (exit 15), so a supervisor restarts the
- * process. A second signal during shutdown exits at once (code 1). `signals` is the watch
+ * process; or until it was superseded (re-registering after a lapsed lease, it found its id
+ * claimed by another process): then it stops and throws that UserError LOCK_HELD (exit 8).
+ * A second signal during shutdown exits at once (code 1). `signals` is the watch
  * installed before start-up (a signal already received stops the node at once); without it
  * one is installed here and removed when the node has stopped.
  */
 export async function runUntilStopped(node: StorageNode, opts: Pick<StorageNodeOptions, 'id' | 'dataDir'>, signals?: StopSignals): Promise<StopSummary> {
   const watch = signals ?? new StopSignals()
   try {
-    const ended = await Promise.race([watch.signalled, node.storageFailure()])
+    const ended = await Promise.race([watch.signalled, node.storageFailure(), node.supersededBy().then((err) => ({superseded: err}))])
     if (typeof ended === 'string') return await node.stop(ended)
     watch.stoppingForAnotherReason()
+    if ('superseded' in ended) {
+      await node.stop('superseded by another process')
+      throw ended.superseded
+    }
     await node.stop('storage writer failed')
     throw new UserError('NOT_SERVING', `node ${opts.id} stopped: its storage writer failed (${errorMessage(ended)})`, `check ${opts.dataDir} (disk space, permissions, the log) and restart the node`, {cause: ended})
   } finally {
@@ -654,9 +729,20 @@ export async function runUntilStopped(node: StorageNode, opts: Pick<StorageNodeO
   }
 }
 
+/** readableHolder names the writer of an alive value for a message: pid and address, or that it is unreadable. */
+function readableHolder(value: string): string {
+  try {
+    const a = AliveSchema.parse(JSON.parse(value))
+    return `pid ${a.pid} at ${a.address}`
+  } catch {
+    return 'a process (unreadable alive record)'
+  }
+}
+
 /**
- * StorageFailure records the first failure of a node's storage writer: {@link error} is
- * set from then on and {@link promise} resolves with it (it never rejects).
+ * StorageFailure records the first failure of a node's storage writer (or, as `superseded`,
+ * the refusal that ends a superseded node): {@link error} is set from then on and
+ * {@link promise} resolves with it (it never rejects).
  */
 class StorageFailure {
   error: Error | undefined

@@ -18,6 +18,17 @@ describe('decideClaim', () => {
     expect(decideClaim(input({held: held(alive({instance: ME}))}))).toEqual({kind: 'claim', expectModRevision: 77n, why: 'own'})
   })
 
+  it('re-registering after a lapsed lease: claims an absent key or its own, and is superseded by any other process key, answering or dead', () => {
+    expect(decideClaim(input({recovering: true, held: undefined}))).toEqual({kind: 'claim', expectModRevision: 0n, why: 'absent'})
+    expect(decideClaim(input({recovering: true, held: held(alive({instance: ME}))}))).toEqual({kind: 'claim', expectModRevision: 77n, why: 'own'})
+    // The process that claimed the id meanwhile acknowledged writes into its own data dir: dead or not, it is not taken back.
+    for (const probe of [undefined, {kind: 'refused'} as const, {kind: 'answered', node: 'n1', instance: 'holder-instance'} as const, {kind: 'silent', detail: 'timeout'} as const]) {
+      expect(decideClaim(input({recovering: true, probe}))).toEqual({kind: 'refuse', why: 'superseded'})
+    }
+    expect(decideClaim(input({recovering: true, held: unreadable}))).toEqual({kind: 'refuse', why: 'superseded'})
+    expect(decideClaim(input({recovering: true, held: held(alive({instance: undefined}))}))).toEqual({kind: 'refuse', why: 'superseded'})
+  })
+
   it('asks the holder first when another process wrote the key', () => {
     expect(decideClaim(input())).toEqual({kind: 'probe', address: '127.0.0.1:7001'})
   })

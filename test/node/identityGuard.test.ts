@@ -4,7 +4,7 @@ import {afterEach, describe, expect, it} from 'vitest'
 import {makeServiceContext, type ServiceContext} from '../../src/cluster/serviceContext.js'
 import {type Alive} from '../../src/model/node.js'
 import {type HolderProbe} from '../../src/node/identityClaim.js'
-import {type IdentityGuardOptions, probeHolder, resolveIdentityClaim} from '../../src/node/identityGuard.js'
+import {type IdentityGuardOptions, probeHolder, resolveIdentityClaim, Superseded} from '../../src/node/identityGuard.js'
 import {startingHandler} from '../../src/node/nodeHttpApi.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
 
@@ -55,6 +55,19 @@ describe('resolveIdentityClaim', () => {
     const {modRevision} = await putHeld(t, holder({instance: 'me'}))
     expect(await resolveIdentityClaim(t.ctx, t.opts({kind: 'answered', node: 'n1', instance: 'me'}))).toBe(modRevision)
     expect(t.probes).toEqual([])
+  })
+
+  it('re-registering, throws Superseded (LOCK_HELD) over a dead holder without probing or waiting, and writes nothing', async () => {
+    const t = setup()
+    const {modRevision} = await putHeld(t)
+    const err = await resolveIdentityClaim(t.ctx, t.opts({kind: 'refused'}, {recovering: true})).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(Superseded)
+    expect(err).toMatchObject({code: 'LOCK_HELD', message: expect.stringMatching(/^node n1 is served by another process now in cluster "c1": pid 4242 at 10\.0\.0\.1:7001 .* claimed alive\/n1 after this process's lease lapsed/)})
+    expect(t.probes).toEqual([])
+    expect((await t.store.get(t.ctx.keys.alive('n1')))?.modRevision).toBe(modRevision)
+    // Its own key or none it claims as before.
+    await t.store.delete(t.ctx.keys.alive('n1'))
+    expect(await resolveIdentityClaim(t.ctx, t.opts({kind: 'refused'}, {recovering: true}))).toBe(0n)
   })
 
   it('refuses with LOCK_HELD naming pid and address while the holder answers as itself, and writes nothing', async () => {
@@ -124,6 +137,16 @@ describe('probeHolder', () => {
     const res = await fetch(`http://${address}/v1/stats`, {method: 'GET'})
     expect(res.status).toBe(503)
     expect(await res.json()).toMatchObject({code: 'NOT_SERVING'})
+  })
+
+  it('probes an IPv6 holder at its bracketed advertised address ([::1]:port): answered while it listens, refused once closed', async () => {
+    const server = createServer(startingHandler('n1', 'v6-instance'))
+    await new Promise<void>((r) => server.listen(0, '::1', r))
+    const address = `[::1]:${(server.address() as AddressInfo).port}`
+    expect(await probeHolder(address, 'n1')).toEqual({kind: 'answered', node: 'n1', instance: 'v6-instance'})
+    server.closeAllConnections()
+    await new Promise((r) => server.close(r))
+    expect(await probeHolder(address, 'n1')).toEqual({kind: 'refused'})
   })
 
   it('says refused when nothing listens at the address (a dead holder)', async () => {
