@@ -122,7 +122,13 @@ describe('a running copy in `moves show` and `top`', () => {
       expect((await cli(['throttle', 'set', '1MiB/s'])).code).toBe(0)
       const setAt = Date.now()
       await new Promise((r) => setTimeout(r, Math.max(0, setAt + RATE_WINDOW_MS + 2000 - Date.now())))
-      const fast = json<Shown>(await cli(['moves', 'show', copying.id, '--json']))
+      // Looked at again for a few seconds more: on a starved CI machine one look came at 0.74 MiB/s
+      // (the window still held slow seconds). A rate that never follows still fails below.
+      let fast = json<Shown>(await cli(['moves', 'show', copying.id, '--json']))
+      for (let look = 0; look < 8 && fast.phase === 'copying' && Math.abs(fast.progress.rateBytesPerSec / MiB - 1) >= 0.2; look++) {
+        await new Promise((r) => setTimeout(r, 1000))
+        fast = json<Shown>(await cli(['moves', 'show', copying.id, '--json']))
+      }
       expect(fast.phase, 'the copy ended before the second look: make the shard bigger').toBe('copying')
       expect(fast.progress.rateBytesPerSec / MiB).toBeGreaterThan(0.8)
       expect(fast.progress.rateBytesPerSec / MiB).toBeLessThan(1.2)
