@@ -282,13 +282,16 @@ export function splitsUnderFlappingFreezes(): Scenario {
         while (Date.now() < by) {
           await sleep(THAW_MS)
           const moves = (await env.moves().catch(() => [] as Move[])).filter((m) => m.plan === setup!.planId && created.has(m.shard))
-          const open = moves.filter((m) => ['pending', 'checked', 'joining'].includes(m.phase))
+          // Since the destination learns during the copy (session 28), `joining` is a moment: the
+          // barriers the frozen router and replica must pass run there (E+1) and in `promoting`
+          // (E+2), so the freezes go on through the copy until each part is past both.
+          const open = moves.filter((m) => ['pending', 'checked', 'joining', 'copying', 'promoting'].includes(m.phase))
           if (cycles > 0 && moves.length === created.size && open.length === 0) break
           freeze()
           cycles++
           const until = Date.now() + FREEZE_MS
           while (Date.now() < until) {
-            for (const m of await env.moves().catch(() => [] as Move[])) if (created.has(m.shard) && m.phase === 'joining' && !joiningFrozen.includes(`${m.shard}`)) joiningFrozen.push(`${m.shard}`)
+            for (const m of await env.moves().catch(() => [] as Move[])) if (created.has(m.shard) && (m.phase === 'joining' || m.phase === 'promoting') && !joiningFrozen.includes(`${m.shard}`)) joiningFrozen.push(`${m.shard}`)
             await sleep(100)
           }
           lapses.push(...(await leasesHeld()))
@@ -296,7 +299,7 @@ export function splitsUnderFlappingFreezes(): Scenario {
         }
         const recorded = (await env.moves().catch(() => [] as Move[])).filter((m) => m.plan === setup!.planId).length
         if (recorded === 0) throw new FaultMissed(`the executor recorded no move of plan ${setup.planId} within the freezes (exit ${await Promise.race([env.executors.at(-1)!.exited, sleep(10).then(() => 'running')])}: ${env.executors.at(-1)!.stderr().slice(-400)})`)
-        notes.push(`${cycles} more freeze(s) of ${FREEZE_MS} ms every ${FREEZE_MS + THAW_MS} ms; created halves seen joining while frozen: ${joiningFrozen.join(',') || 'none'}; leases lost meanwhile: ${lapses.join(', ') || 'none'}`)
+        notes.push(`${cycles} more freeze(s) of ${FREEZE_MS} ms every ${FREEZE_MS + THAW_MS} ms; created halves seen joining or promoting (a barrier) while frozen: ${joiningFrozen.join(',') || 'none'}; leases lost meanwhile: ${lapses.join(', ') || 'none'}`)
       } finally {
         thaw()
       }
@@ -311,7 +314,7 @@ export function splitsUnderFlappingFreezes(): Scenario {
       const splits = result.plan.actions.filter((a) => a.kind === 'split').length
       const done = splitOutcomes.filter((o) => o.endsWith(':done')).length
       if (done !== splits) problems.push(`${done} of ${splits} splits done while frozen (${splitOutcomes.join(' ')})`)
-      if (joiningFrozen.length === 0) problems.push('no created half was seen joining while r1 and the replica were frozen')
+      if (joiningFrozen.length === 0) problems.push('no created half was seen joining or promoting (a barrier) while r1 and the replica were frozen')
       if (lapses.length > 0) problems.push(`a lease lapsed during the flapping freezes (${lapses.join(', ')}): the barriers skipped instead of waiting`)
       const moves = await env.moves()
       problems.push(...(await partMovesProblems(env, result, setup.planId)))
