@@ -98,3 +98,20 @@ describe('shardctl cluster write-floor adopt', () => {
     expect(parseWriteFloor((await c.floor())!.value)).toMatchObject({w: null, majority: true, adopted: {lowestW: 'majority'}})
   }, 180_000)
 })
+
+describe('shardctl cluster write-floor', () => {
+  it('shows the floor as cluster status words it (absent, then adopted), with --json, and refuses a cluster that does not exist (exit 1)', async () => {
+    const c = await oldCluster('floorshow')
+    const absent = await cli(c.cluster, ['cluster', 'write-floor', '--json'])
+    expect(absent.code, absent.stderr).toBe(0)
+    expect(JSON.parse(absent.stdout)).toMatchObject({cluster: c.cluster, rf: 3, floor: null, unreadable: false})
+    const adopt = await cli(c.cluster, ['cluster', 'write-floor', 'adopt', '--lowest-w', '2', '--yes'])
+    expect(adopt.code, adopt.stderr).toBe(0)
+    const shown = await cli(c.cluster, ['cluster', 'write-floor'])
+    expect(shown.code, shown.stderr).toBe(0)
+    expect(shown.stdout).toMatch(new RegExp(`^cluster ${c.cluster}: write floor: --w 2 \\(adopted at `))
+    const missing = await cli(`${c.cluster}-nosuch`, ['cluster', 'write-floor'])
+    expect(missing.code).toBe(EXIT_CODES.NOT_FOUND)
+    expect(missing.stderr).toMatch(/^Error: .*does not exist/)
+  }, 240_000)
+})
