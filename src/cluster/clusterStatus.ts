@@ -3,7 +3,8 @@ import {parseLockHolder} from '../etcd/leaseLock.js'
 import {type ClusterMeta, engineOf} from '../model/cluster.js'
 import {type RedisTrouble} from '../redis/redisTrouble.js'
 import {type Control} from '../model/control.js'
-import {parseWriteFloor, type WriteFloor} from '../model/writeFloor.js'
+import {type WriteFloor} from '../model/writeFloor.js'
+import {readWriteFloorKey} from './writeFloorRead.js'
 import {listRouters} from '../router/routerRegistration.js'
 import {getControl, getMeta, listNodes, listStatsSummaries} from './clusterRepo.js'
 import {listLiveNodes} from './engineLiveness.js'
@@ -107,7 +108,7 @@ export interface ClusterStatus {
  */
 export async function clusterStatus(ctx: ServiceContext): Promise<ClusterStatus> {
   const meta = await getMeta(ctx)
-  const [nodes, alive, census, stats, control, lock, routers, etcd, redis, floor] = await Promise.all([listNodes(ctx), listLiveNodes(ctx, meta.value), shardCounts(ctx, meta.value.rf), listStatsSummaries(ctx), getControl(ctx), ctx.store.get(ctx.keys.executorLock), listRouters(ctx), etcdVersionReport(ctx.store).catch(() => undefined), redisTroubleOf(ctx, meta.value), ctx.store.get(ctx.keys.writeFloor)])
+  const [nodes, alive, census, stats, control, lock, routers, etcd, redis, floor] = await Promise.all([listNodes(ctx), listLiveNodes(ctx, meta.value), shardCounts(ctx, meta.value.rf), listStatsSummaries(ctx), getControl(ctx), ctx.store.get(ctx.keys.executorLock), listRouters(ctx), etcdVersionReport(ctx.store).catch(() => undefined), redisTroubleOf(ctx, meta.value), readWriteFloorKey(ctx)])
   const {replicasByNode: replicas, moving, revision} = census
   const statsByNode = new Map(stats.map((st) => [st.node, st]))
   const clockByNode = new Map(stats.map((st) => [st.node, st.clockOk === undefined ? null : {offsetMs: st.clockOffsetMs ?? null, ok: st.clockOk}]))
@@ -146,8 +147,8 @@ export async function clusterStatus(ctx: ServiceContext): Promise<ClusterStatus>
     control,
     etcd: etcd ?? null,
     redis,
-    writeFloor: (floor && parseWriteFloor(floor.value)) ?? null,
-    writeFloorUnreadable: floor !== undefined && !parseWriteFloor(floor.value),
+    writeFloor: floor.floor,
+    writeFloorUnreadable: floor.unreadable,
   }
 }
 

@@ -15,7 +15,16 @@ export interface ClusterWriteFloor {
 /** readClusterWriteFloor reads the cluster's write floor (NOT_FOUND when the cluster does not exist). */
 export async function readClusterWriteFloor(ctx: ServiceContext): Promise<ClusterWriteFloor> {
   const meta = await getMeta(ctx)
+  return {cluster: ctx.cluster, rf: meta.value.rf, ...(await readWriteFloorKey(ctx)), key: ctx.keys.writeFloor}
+}
+
+/**
+ * readWriteFloorKey reads and parses the write-floor key: `floor` null when the key is absent (a
+ * cluster from before it) or does not parse, `unreadable` telling the two apart (`adopt` refuses
+ * an unreadable key until it is deleted). Shared by `cluster write-floor` and `cluster status`.
+ */
+export async function readWriteFloorKey(ctx: ServiceContext): Promise<{floor: WriteFloor | null; unreadable: boolean}> {
   const kv = await ctx.store.get(ctx.keys.writeFloor)
   const floor = kv ? (parseWriteFloor(kv.value) ?? null) : null
-  return {cluster: ctx.cluster, rf: meta.value.rf, floor, unreadable: kv !== undefined && floor === null, key: ctx.keys.writeFloor}
+  return {floor, unreadable: kv !== undefined && floor === null}
 }
