@@ -1,0 +1,179 @@
+import {afterEach, describe, expect, it} from 'vitest'
+import {formatHlc} from '../../src/model/hlc.js'
+import {type Shard} from '../../src/model/shard.js'
+import {type CopySourceAddress} from '../../src/node/copyPuller.js'
+import {CopyReceiver} from '../../src/node/copyReceiver.js'
+import {NodeClient} from '../../src/node/nodeClient.js'
+import {isNodeRequestError} from '../../src/node/nodeRequestError.js'
+import {NodeThrottles} from '../../src/node/nodeThrottles.js'
+import {type NodeRecord} from '../../src/node/protocol.js'
+import {type StorageEngine} from '../../src/node/storageEngine.js'
+import {repairShards} from '../../src/repair/repairService.js'
+import {type InProcessNode, startInProcessNode} from '../support/inProcessNode.js'
+import {settledPull} from '../support/copyShard.js'
+import {keyIn} from '../support/nodeTestData.js'
+import {oneShardCluster} from '../support/oneShardCluster.js'
+import {StaticShardMap} from '../support/staticShardMap.js'
+
+/**
+ * Session 32's hunt (a heal's merged copy and the gc floor): a gc fence whose digests
+ * differ purges nothing, but every replica's floor stays raised. Real nodes (their write
+ * screen, digests, fences and copy streams), real anti-entropy (repairShards):
+ *
+ * 1. A write W (a hint replay, or a retry after STALE_EPOCH: same version) stamped just
+ *    inside the grace reaches the moved replica and B, whose screens take it; their
+ *    writers are behind (held here), so it is not committed yet. C screens it later and
+ *    refuses it (PRECONDITION). The router has its w = 2 acks once the commits land.
+ * 2. Anti-entropy's digests run meanwhile at a cutoff above W's version (the clock moved on
+ *    by more than twice the clock bound): equal, so it fences. The queued commits land
+ *    before each fence (a fence waits for every apply queued before it), the fence digests
+ *    differ: no purge, but every floor is above W. C can never take W now (a repair of it
+ *    is dropped below C's floor).
+ * 3. The moved replica dies; the heal copies from B, then C, each whole. Until session 32
+ *    C's stream deleted, below C's floor, what B's brought: W was then on B alone of the
+ *    new set, and a read quorum of C and the destination returned the older value.
+ */
+
+const TOKEN = 'raced-fence-heal-token-0123456789'
+const GRACE_MS = 2_000
+const OFFSET_MS = 20
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+let closing: (() => Promise<void>)[] = []
+afterEach(async () => {
+  for (const c of closing.reverse()) await c()
+  closing = []
+})
+
+/**
+ * holdApplies makes `engine` hold every apply of a batch holding `key` until the next gc
+ * fence, which lets them commit first: a writer still busy with earlier work when the
+ * write was screened, whose queue a fence waits for.
+ */
+function holdApplies(engine: StorageEngine, key: Buffer): {held: () => number} {
+  const apply = engine.apply.bind(engine)
+  const fenceBelow = engine.fenceBelow.bind(engine)
+  const waiting: (() => void)[] = []
+  const committing: Promise<unknown>[] = []
+  let held = 0
+  engine.apply = (records, opts) => {
+    if (!records.some((r) => r.key.equals(key))) return apply(records, opts)
+    held++
+    const done = new Promise<void>((r) => waiting.push(r)).then(() => apply(records, opts))
+    committing.push(done.catch(() => undefined))
+    return done
+  }
+  engine.fenceBelow = async (range, before, format) => {
+    for (const release of waiting.splice(0)) release()
+    await Promise.all(committing)
+    return fenceBelow(range, before, format)
+  }
+  return {held: () => held}
+}
+
+async function story(thread: boolean) {
+  const {store, ctx, shard} = await oneShardCluster('raced-fence-heal', 3, 4, TOKEN)
+  const [moved, b, c] = shard.replicas.map((r) => r.node) as [string, string, string]
+  const joiner = ['n1', 'n2', 'n3', 'n4'].find((n) => ![moved, b, c].includes(n))!
+  const maps = new Map<string, StaticShardMap>()
+  const nodes = new Map<string, InProcessNode>()
+  const peers: NodeClient[] = []
+  const receiver = thread ? new CopyReceiver({peers: () => ({token: TOKEN, timeoutMs: 10_000, tls: undefined}), idleMs: 10_000}) : undefined
+  closing.push(async () => {
+    for (const p of peers) await p.destroy()
+    await receiver?.close()
+  })
+  const start = async (id: string) => {
+    const map = new StaticShardMap(id, [shard])
+    const copy = {
+      peer: (s: CopySourceAddress) => {
+        const cl = new NodeClient({node: s.node, address: s.address, token: TOKEN})
+        peers.push(cl)
+        return cl
+      },
+      ...(receiver ? {frames: receiver} : {}),
+      throttles: new NodeThrottles(Date.now),
+    }
+    const node = await startInProcessNode({nodeId: id, map, token: TOKEN, tombstoneGraceMs: GRACE_MS, maxClockOffsetMs: OFFSET_MS, timeoutMs: 20_000, dirPrefix: `shardctl-raced-fence-heal-${id}-`, copy})
+    let closed = false
+    const close = async () => {
+      if (!closed) await node.close()
+      closed = true
+    }
+    closing.push(close)
+    maps.set(id, map)
+    nodes.set(id, node)
+    await store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: `127.0.0.1:${node.port}`, pid: 1, startedAt: 't', tombstoneGraceMs: GRACE_MS}))
+    return {node, close}
+  }
+  const stops = new Map<string, () => Promise<void>>()
+  for (const id of [moved, b, c]) stops.set(id, (await start(id)).close)
+  const node = (id: string) => nodes.get(id)!
+  const key = (prefix: string) => keyIn(shard.range.lo, shard.range.hi, prefix)
+
+  // History on every replica: an older value of the key W overwrites, and a delete to purge (anti-entropy fences only then).
+  const wall = Date.now()
+  const older: NodeRecord = {key: key('rfh-w-'), version: formatHlc({wall, counter: 0, writer: 'router'}), value: Buffer.from('older value')}
+  const deleted: NodeRecord = {key: key('rfh-d-'), version: formatHlc({wall, counter: 1, writer: 'router'}), value: null}
+  for (const id of [moved, b, c]) await node(id).client.apply(shard.id, shard.epoch, [older, deleted], 'write')
+  await sleep(GRACE_MS + 4 * OFFSET_MS + 100)
+
+  // 1. W, stamped 600 ms inside the grace: the moved replica and B take it (their commits held), C screens it 1 s later and refuses it.
+  const holds = [moved, b].map((id) => holdApplies(node(id).engine, older.key))
+  const sent = Date.now()
+  const w: NodeRecord = {key: older.key, version: formatHlc({wall: sent - GRACE_MS + 600, counter: 0, writer: 'router'}), value: Buffer.from('acknowledged overwrite')}
+  const acks = [moved, b].map((id) => node(id).client.apply(shard.id, shard.epoch, [w], 'write'))
+  for (let i = 0; i < 200 && holds.some((h) => h.held() === 0); i++) await sleep(5)
+  const screenedIn = Date.now() - sent
+  await sleep(Math.max(0, 1_000 - (Date.now() - sent)))
+  const refusedByC = await node(c).client.apply(shard.id, shard.epoch, [w], 'write').then(
+    () => 'taken',
+    (err: unknown) => (isNodeRequestError(err, 'PRECONDITION') ? 'PRECONDITION' : String(err)),
+  )
+
+  // 2. Anti-entropy: converged digests (W not committed anywhere), then the fence, before which the held commits land.
+  const round = (await repairShards(ctx, {shard: shard.id, rounds: 2, purge: true, maxClockOffsetMs: OFFSET_MS, timeoutMs: 10_000})).shards[0]!
+  const acked = await Promise.all(acks).then(
+    () => true,
+    () => false,
+  )
+  const floors = [moved, b, c].map((id) => node(id).engine.floorOf(0))
+  // Anti-entropy again: C cannot take W any more.
+  const again = (await repairShards(ctx, {shard: shard.id, rounds: 2, purge: true, maxClockOffsetMs: OFFSET_MS, timeoutMs: 10_000})).shards[0]!
+
+  // 3. The moved replica dies; the heal copies from B, then C.
+  await stops.get(moved)!()
+  const dst = (await start(joiner)).node
+  const joining: Shard = {...shard, epoch: shard.epoch + 1, replicas: [...shard.replicas, {node: joiner, role: 'joining'}]}
+  await store.put(ctx.keys.shard(shard.id), JSON.stringify(joining))
+  for (const m of maps.values()) m.shards = [joining]
+  await dst.client.pull(shard.id, {moveId: 'm-raced-fence-heal', epoch: joining.epoch, sources: [b, c].map((id) => ({node: id, address: `127.0.0.1:${node(id).port}`})), rate: null, frameBytes: 64 * 1024})
+  const copy = await settledPull(dst.client, shard.id, 20_000)
+  const held = (e: StorageEngine) => e.get(w.key)?.value?.toString() ?? null
+  return {w, screenedIn, refusedByC, round, acked, floors, again, copy, onB: held(node(b).engine), onC: held(node(c).engine), onDst: held(dst.engine)}
+}
+
+describe('a heal merged from two replicas after a raced gc fence', {timeout: 60_000}, () => {
+  for (const thread of [false, true]) {
+    it(`Given a write acknowledged by the moved replica and B, committed after anti-entropy's digests and refused by C, below every floor of a fence whose digests then differed, When the moved replica dies and the destination copies from B then C (received ${thread ? 'in the copy receive thread' : 'on the main thread'}), Then the destination holds the write, so a read quorum of C and the destination returns it`, async () => {
+      const r = await story(thread)
+      // The story ran as told: W screened in time on two replicas, refused by C, and below the floor the round fenced.
+      expect(r.screenedIn).toBeLessThan(600)
+      expect(r.refusedByC).toBe('PRECONDITION')
+      expect(r.acked).toBe(true)
+      expect(r.round.converged).toBe(true)
+      expect(r.round.purged).toBe(0)
+      expect(r.round.gc).toMatch(/a write raced the fence/)
+      expect(r.floors.every((f) => f === r.round.tombstonesBefore)).toBe(true)
+      expect(Number(r.w.version.slice(0, 15))).toBeLessThan(r.round.tombstonesBefore!)
+      // C can never take W: a repair of it is dropped below C's floor, so the shard stays apart (and unpurged) for good.
+      expect(r.again.converged).toBe(false)
+      expect(r.onB).toBe('acknowledged overwrite')
+      expect(r.onC).toBe('older value')
+      // The heal.
+      expect(r.copy.state).toBe('done')
+      expect(r.onDst).toBe('acknowledged overwrite')
+    })
+  }
+})
