@@ -1149,8 +1149,14 @@ export class StorageEngine {
    * value is one a purged (or being purged) tombstone shadowed, coming back from a replica
    * that had not yet seen the delete. Client writes that old are refused before this
    * (staleFloor and the gc floor), and a copy stream into a joining replica comes from a
-   * replica whose own floor it adopted first ({@link adoptFloors}): every value that source
-   * holds below its floor was held by every replica at the fence, so it is not screened.
+   * replica whose own floor it adopted first ({@link adoptFloors}) and is not screened: a
+   * value that source holds below a floor some purge used was held by every replica at
+   * that purge's fence. Not every dropped value is a shadowed one: a fence whose digests
+   * differed purged nothing but left its floor, and a write committed on some replicas
+   * after anti-entropy's digests and refused by this one can be below it (session 32,
+   * test/repair/racedFenceHeal.inProcess.test.ts): it stays on the replicas that took it,
+   * this one never takes it, and anti-entropy finds the shard apart (so never purges it)
+   * until the key is written again.
    */
   withoutFenced(records: readonly NodeRecord[]): readonly NodeRecord[] {
     if (this.floors.length === 0) return records
