@@ -433,7 +433,8 @@ export class CopyPuller {
    * adopted the floors of a source that was). The later floors are still adopted: they
    * screen what comes after. Left open: a first stream from a source of an older
    * build (no floors) followed, after a failover, by one that resumes at a cursor from a
-   * source that sends them; the grace check (repair/graceCheck.ts) covers alive nodes there.
+   * source that sends them, or by the next source of a merged copy (it adopts without the
+   * deletion too); the grace check (repair/graceCheck.ts) covers alive nodes there.
    */
   private async adoptSourceFloors(range: HashRange, floors: GcFloor[], fromStart: boolean, job: Job, source: CopySourceAddress): Promise<void> {
     let dropped: number
