@@ -1078,6 +1078,17 @@ export class StorageEngine {
   }
 
   /**
+   * writesQueuedBefore resolves once every write queued before the call has committed (or
+   * failed): the writer runs in queue order, and this queues a request that writes nothing.
+   * A client write is queued in the same turn its version passed the write screen, so what
+   * it waits for includes every write screened before the call (see NodeHttpApi.digest).
+   */
+  writesQueuedBefore(): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('storage engine is closed'))
+    return this.writer.run<void>({op: 'barrier'})
+  }
+
+  /**
    * oldValuesDigest is the digest (same layout as {@link digest}) of the values of `range`
    * whose version's wall clock is before `before`, tombstones left out. Fresh writes do
    * not change it, so replicas compare equal on it under load. Scans the range, so any

@@ -9,6 +9,7 @@ import {NodeThrottles} from '../../src/node/nodeThrottles.js'
 import {type NodeRecord} from '../../src/node/protocol.js'
 import {type StorageEngine} from '../../src/node/storageEngine.js'
 import {repairShards} from '../../src/repair/repairService.js'
+import {syncReplicas} from '../../src/executor/replicaSync.js'
 import {type InProcessNode, startInProcessNode} from '../support/inProcessNode.js'
 import {settledPull} from '../support/copyShard.js'
 import {keyIn} from '../support/nodeTestData.js'
@@ -31,7 +32,14 @@ import {StaticShardMap} from '../support/staticShardMap.js'
  *    is dropped below C's floor).
  * 3. The moved replica dies; the heal copies from B, then C, each whole. Until session 32
  *    C's stream deleted, below C's floor, what B's brought: W was then on B alone of the
- *    new set, and a read quorum of C and the destination returned the older value.
+ *    new set, and a read quorum of C and the destination returned the older value (the
+ *    move's verification against B then failed in every round: it aborted instead of
+ *    cutting over, and the heal could never complete).
+ *
+ * Session 32 fixed both ends. A digest at a cutoff now waits for the writes queued before
+ * it (the last describe: a busy writer no longer races the fence). The first describes hold
+ * W before it reaches the writer (holdApplies), which the wait cannot see, to keep the
+ * raced state: the copy must not depend on the replicas agreeing below a floor.
  */
 
 const TOKEN = 'raced-fence-heal-token-0123456789'
@@ -48,8 +56,9 @@ afterEach(async () => {
 
 /**
  * holdApplies makes `engine` hold every apply of a batch holding `key` until the next gc
- * fence, which lets them commit first: a writer still busy with earlier work when the
- * write was screened, whose queue a fence waits for.
+ * fence, which lets them commit first. Held before the writer's queue (unlike
+ * busyWriterUntil): a digest's wait for queued writes does not see it, so anti-entropy's
+ * digests miss it and its fence races, the state a busy writer left until session 32.
  */
 function holdApplies(engine: StorageEngine, key: Buffer): {held: () => number} {
   const apply = engine.apply.bind(engine)
@@ -73,7 +82,23 @@ function holdApplies(engine: StorageEngine, key: Buffer): {held: () => number} {
 }
 
 /** story runs the steps above for W (`deleteIt`: W is a delete of the older value instead), healing from `order`'s replicas (b, c). */
-async function story(thread: boolean, opts: {deleteIt?: boolean; order?: readonly ('b' | 'c')[]} = {}) {
+/**
+ * busyWriterUntil makes `engine`'s writer busy until wall time `at`: every request it would
+ * hand to its writer from now on waits until then, in queue order (a writer behind a large
+ * copy slice, a range drop or a slow fsync). Unlike holdApplies, a write screened meanwhile
+ * is queued: what waits for the writer's queue (a gc fence, a digest at a cutoff) waits for it.
+ */
+function busyWriterUntil(engine: StorageEngine, at: number): void {
+  const worker = (engine as unknown as {writer: {worker: {post: (req: unknown, transfer?: unknown) => void}}}).writer.worker
+  const post = worker.post.bind(worker)
+  worker.post = (req, transfer) => {
+    const wait = at - Date.now()
+    if (wait <= 0) post(req, transfer)
+    else setTimeout(() => post(req, transfer), wait)
+  }
+}
+
+async function story(thread: boolean, opts: {deleteIt?: boolean; order?: readonly ('b' | 'c')[]; busyWriter?: boolean} = {}) {
   const {store, ctx, shard} = await oneShardCluster('raced-fence-heal', 3, 4, TOKEN)
   const [moved, b, c] = shard.replicas.map((r) => r.node) as [string, string, string]
   const joiner = ['n1', 'n2', 'n3', 'n4'].find((n) => ![moved, b, c].includes(n))!
@@ -121,8 +146,9 @@ async function story(thread: boolean, opts: {deleteIt?: boolean; order?: readonl
   await sleep(GRACE_MS + 4 * OFFSET_MS + 100)
 
   // 1. W, stamped 600 ms inside the grace: the moved replica and B take it (their commits held), C screens it 1 s later and refuses it.
-  const holds = [moved, b].map((id) => holdApplies(node(id).engine, older.key))
   const sent = Date.now()
+  const holds = opts.busyWriter ? [] : [moved, b].map((id) => holdApplies(node(id).engine, older.key))
+  if (opts.busyWriter) for (const id of [moved, b]) busyWriterUntil(node(id).engine, sent + 2_000)
   const w: NodeRecord = {key: older.key, version: formatHlc({wall: sent - GRACE_MS + 600, counter: 0, writer: 'router'}), value: opts.deleteIt ? null : Buffer.from('acknowledged overwrite')}
   const acks = [moved, b].map((id) => node(id).client.apply(shard.id, shard.epoch, [w], 'write'))
   for (let i = 0; i < 200 && holds.some((h) => h.held() === 0); i++) await sleep(5)
@@ -151,11 +177,21 @@ async function story(thread: boolean, opts: {deleteIt?: boolean; order?: readonl
   for (const m of maps.values()) m.shards = [joining]
   await dst.client.pull(shard.id, {moveId: 'm-raced-fence-heal', epoch: joining.epoch, sources: (opts.order ?? ['b', 'c']).map((n) => (n === 'b' ? b : c)).map((id) => ({node: id, address: `127.0.0.1:${node(id).port}`})), rate: null, frameBytes: 64 * 1024})
   const copy = await settledPull(dst.client, shard.id, 20_000)
+  // The move's verification compares the destination with each replica it could copy from (moveEffects.verify).
+  const verify = async (id: string) => {
+    const first = await syncReplicas(node(id).client, dst.client, shard.id, joining.epoch, sent)
+    return first.equal ? 'equal' : (await syncReplicas(node(id).client, dst.client, shard.id, joining.epoch, sent)).equal ? 'repaired' : 'apart'
+  }
   const held = (e: StorageEngine) => {
     const r = e.get(w.key)
     return r === undefined ? null : r.value === null ? 'tombstone' : r.value.toString()
   }
-  return {w, screenedIn, refusedByC, round, acked, floors, again, copy, onB: held(node(b).engine), onC: held(node(c).engine), onDst: held(dst.engine)}
+  const onB = held(node(b).engine)
+  const onC = held(node(c).engine)
+  const onDst = held(dst.engine)
+  // Last: a verification repairs what differs.
+  const verified = {b: await verify(b), c: await verify(c)}
+  return {w, screenedIn, refusedByC, round, acked, floors, again, copy, verified, onB, onC, onDst}
 }
 
 describe('a heal merged from two replicas after a raced gc fence', {timeout: 60_000}, () => {
@@ -207,4 +243,29 @@ describe('a heal merged from two replicas after a delete raced the gc fence', {t
       expect(r.onDst).toBe('tombstone')
     })
   }
+})
+
+/**
+ * The root of it (fixed in session 32): the write queued behind a busy writer across
+ * anti-entropy's digests. A digest at a cutoff now waits for every write screened before
+ * it, so the replicas that took the write show it, the one that refused it gets it by
+ * repair (not below any floor yet), the shard converges, the fence digests agree and the
+ * purge runs; the heal then copies and verifies cleanly. Without the wait (checked) the
+ * fence races: C never takes the write and the heal's verification against C never passes.
+ */
+describe('a write queued behind a busy writer across anti-entropy\'s digests', {timeout: 60_000}, () => {
+  it('Given a write screened just inside the grace by the moved replica and B, whose writers are busy, and refused by C, When anti-entropy runs meanwhile, Then its digests wait for the write, C gets it by repair, the shard converges and is purged, and a heal from B then C verifies against both', async () => {
+    const r = await story(false, {busyWriter: true})
+    expect(r.refusedByC).toBe('PRECONDITION')
+    expect(r.acked).toBe(true)
+    expect(Number(r.w.version.slice(0, 15))).toBeLessThan(r.round.tombstonesBefore!)
+    expect(r.round.gc).toBeUndefined()
+    expect(r.round.purged).toBe(3)
+    expect(r.round.converged).toBe(true)
+    expect(r.onC).toBe('acknowledged overwrite')
+    expect(r.again!.converged).toBe(true)
+    expect(r.copy.state).toBe('done')
+    expect(r.onDst).toBe('acknowledged overwrite')
+    expect(r.verified).toEqual({b: 'equal', c: 'equal'})
+  })
 })
