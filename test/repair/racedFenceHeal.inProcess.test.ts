@@ -214,6 +214,9 @@ describe('a heal merged from two replicas after a raced gc fence', {timeout: 60_
       // The heal.
       expect(r.copy.state).toBe('done')
       expect(r.onDst).toBe('acknowledged overwrite')
+      // The verification against B passes (it stayed apart in every round while the copy deleted W). Against C it
+      // cannot in this held state (C never takes W): the digest's wait is what keeps a busy writer from making it.
+      expect(r.verified.b).toBe('equal')
     })
   }
 })
