@@ -383,7 +383,8 @@ export class CopyPuller {
   /**
    * adoptSourceFloors makes the gc floors a source sent with its stream (`floors`, on the
    * stream's first frame) this node's own before any of the stream's frames is applied:
-   * `fromStart` says the stream starts at the range's beginning (no cursor).
+   * `fromStart` says the stream starts at the range's beginning (no cursor) and is the
+   * copy's first: no frame of this copy was applied yet.
    *
    * Why: a node that was down while the source purged a delete D, and restarted with a
    * longer --tombstone-grace, refuses only writes older than its own grace. Without the
@@ -392,9 +393,11 @@ export class CopyPuller {
    * on a voter: a read quorum returns the deleted value. Once the floor is adopted, such a
    * write is refused (the write screen counts the gc floor), a repair value that old is
    * dropped, and the floor is persisted (gc_floor), so a restarted destination that resumes
-   * from its cursor keeps it. The stream's own frames are not screened: every value a
-   * source holds below its floor was held by every replica when the floor was fenced (equal
-   * fence digests), so none of them is one a purged tombstone shadowed.
+   * from its cursor keeps it. The stream's own frames are not screened: a value a source
+   * holds below a floor some purge used was held by every replica at that purge's fence
+   * (a purge needs equal fence digests), so none of them is one a purged tombstone
+   * shadowed. (A floor can also come from a fence whose digests differed, which purged
+   * nothing: below such a floor the replicas may differ, see the later streams below.)
    *
    * The window before the first frame: the destination takes writes from `joining` (the
    * accept at E+1), before it knows the floor, so a late V may already be stored. When the
@@ -409,9 +412,29 @@ export class CopyPuller {
    * cutoff, so its stale floor is above it; and it holds the same floor or a higher one).
    * A stream that resumes at a cursor only adopts the floors: they were adopted, and the
    * window closed, before the first frame of the copy committed (a restarted destination
-   * reads them back from gc_floor). Left open: a first stream from a source of an older
+   * reads them back from gc_floor).
+   *
+   * So does a later stream that starts at the beginning (a copy merged from several
+   * sources, each read whole; new sources after a failover): deleting below its source's
+   * floor would run over what the earlier streams brought, and a value one live replica
+   * holds below another's floor, with no newer record of its key there, can be an
+   * acknowledged write. A gc fence raises every replica's floor even when its digests then
+   * differ (repairShards does not purge, but the floors stay): a write screened just inside
+   * the grace (a hint replay, a retry after STALE_EPOCH: same version) and committed after
+   * anti-entropy's digests, on the replicas that acknowledged it, while a replica that
+   * screened it later refused it, is below the floor on the first and absent on the other,
+   * and no repair brings it there (test/node/copyPuller.test.ts, "a raced gc fence").
+   * Deleting it from the destination left it on one replica of the new set: a read quorum
+   * of the other two missed it. Not deleting is safe: what a later stream's floor would
+   * delete is either copied (every copied value was held by an old voter, and a value a
+   * purged tombstone shadowed is on none: a purge needs equal fence digests) or taken by
+   * this node since the first adoption, screened by the first source's floor, which is at
+   * least every purge cutoff of the range (that source was fenced in every purge of it, or
+   * adopted the floors of a source that was). The later floors are still adopted: they
+   * screen what comes after. Left open: a first stream from a source of an older
    * build (no floors) followed, after a failover, by one that resumes at a cursor from a
-   * source that sends them; the grace check (repair/graceCheck.ts) covers alive nodes there.
+   * source that sends them, or by the next source of a merged copy (it adopts without the
+   * deletion too); the grace check (repair/graceCheck.ts) covers alive nodes there.
    */
   private async adoptSourceFloors(range: HashRange, floors: GcFloor[], fromStart: boolean, job: Job, source: CopySourceAddress): Promise<void> {
     let dropped: number
@@ -493,7 +516,10 @@ export class CopyPuller {
             if (h < range.lo || h >= range.hi) throw Object.assign(new CopyFrameError(`source ${source.node} sent a key hashing to ${h}, outside shard ${spec.shard}'s range`), {code: 'INTERNAL'})
           }
           // Only a stream's first frame carries them: nothing of this stream is applied yet, and an earlier stream's frames all committed.
-          if (frame.gcFloors?.length) await this.adoptSourceFloors(range, frame.gcFloors, streamCursor === undefined, job, source)
+          // The deletion runs only before the copy's first frame (see adoptSourceFloors): a later
+          // stream from the beginning (the next source of a merged copy, or new sources after a
+          // failover) adopts the floors alone, so it never deletes what an earlier stream brought.
+          if (frame.gcFloors?.length) await this.adoptSourceFloors(range, frame.gcFloors, streamCursor === undefined && p.bytes === 0, job, source)
           if (!(await spend([job.bucket, this.deps.receive], frame.batch.length, this.deps.sleep, job.abort.signal))) return
           await committed()
           // Fenced again after waiting: the throttle and the previous commit may have held the frame across an epoch change.

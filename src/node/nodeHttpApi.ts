@@ -428,6 +428,18 @@ export class NodeHttpApi {
     const {shard} = await this.fence(id, epochParam(url), ADMIN_ROLES, 'serve digests')
     // A cutoff newer than the node's limit would cover tombstones a late client write could still shadow.
     const cutoff = url.searchParams.has('tombstonesBefore') ? Math.min(intParam(url, 'tombstonesBefore', 0, 0, Number.MAX_SAFE_INTEGER), this.deps.engine.cutoffLimit()) : undefined
+    // At a cutoff, the digest waits for every write screened before this line (each is queued
+    // in the turn it passed the screen) to commit. A write older than the cutoff passed its
+    // screen only before it (the cutoff stays twice the clock bound below the stale floor
+    // now, and that floor only rises), so the digest holds every such write this replica
+    // took or will take. Until session 32 it did not wait: a write screened just inside the
+    // grace and queued behind a busy writer committed after the digest on the replicas that
+    // took it, anti-entropy saw the shard converged and fenced, the fence digests differed
+    // (no purge) but every floor stayed above the write, and the replica that refused it
+    // could never take it (a repair below the floor is dropped): the shard stayed apart,
+    // unpurged, and a heal's verification against that replica never passed
+    // (test/repair/racedFenceHeal.inProcess.test.ts).
+    if (cutoff !== undefined) await this.deps.engine.writesQueuedBefore()
     const d = this.deps.engine.digest(shard.range, cutoff, formatParam(url.searchParams.has('format') ? intParam(url, 'format', undefined, 1, 1_000_000) : undefined))
     res.setHeader(EPOCH_HEADER, String(shard.epoch))
     sendJson(res, 200, {shard: id, epoch: shard.epoch, range: shard.range, ...d, ...(cutoff === undefined ? {} : {tombstonesBefore: cutoff})})

@@ -51,6 +51,8 @@ export function openWriterCore(data: WriterData): WriterCore {
         const result = passiveCheckpoint(db)
         return {result, changes: new Float64Array(0), seconds: (performance.now() - started) / 1000}
       }
+      case 'barrier':
+        return {result: undefined, changes: new Float64Array(0), seconds: 0}
       case 'close':
         if (db.open) db.close()
         return {result: undefined, changes: new Float64Array(0), seconds: 0}

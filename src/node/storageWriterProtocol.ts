@@ -34,6 +34,8 @@ export type WriterOp =
   | {op: 'checkpoint'}
   /** Replaces every gc floor; with `dropValuesBelow`, also deletes the values (never tombstones) older than each of those floors in its range, in the same transaction (StorageEngine.adoptFloors). */
   | {op: 'floors'; floors: GcFloor[]; dropValuesBelow?: GcFloor[]}
+  /** Writes nothing: answered once every request queued before it was (StorageEngine.writesQueuedBefore). */
+  | {op: 'barrier'}
   | {op: 'close'}
 
 /** WriterRequest is a {@link WriterOp} with the id its reply carries. */

@@ -11,10 +11,13 @@ import {expectedCopyBytes} from '../../src/executor/copyTarget.js'
 import {type CopySourceAddress, CopyPuller, type PullSpec} from '../../src/node/copyPuller.js'
 import {jsonLog} from '../../src/log/jsonLog.js'
 import {type GcFloor} from '../../src/node/lwwSql.js'
-import {type NodeRecord} from '../../src/node/protocol.js'
+import {type DigestResponse, type NodeRecord} from '../../src/node/protocol.js'
 import {encodeRecords} from '../../src/node/recordCodec.js'
 import {StorageEngine} from '../../src/node/storageEngine.js'
 import {StreamPaces} from '../../src/node/streamPaces.js'
+import {versionWall} from '../../src/node/lwwMerge.js'
+import {initialCutoff} from '../../src/repair/agreedCutoff.js'
+import {differingBuckets} from '../../src/repair/repairPlan.js'
 
 const ALL: HashRange = {lo: 0, hi: HASH_SPACE}
 const dirs: string[] = []
@@ -34,6 +37,7 @@ afterEach(async () => {
 })
 
 const v = (wall: number, counter = 0) => formatHlc({wall, counter, writer: 'w'})
+const versionWallOf = (r: NodeRecord) => versionWall(r.version)
 const rec = (key: string, version: string, value: string | null): NodeRecord => ({key: Buffer.from(key), version, value: value === null ? null : Buffer.from(value)})
 
 async function fill(engine: StorageEngine, n: number, wall = 1_000_000): Promise<void> {
@@ -736,6 +740,70 @@ describe('CopyPuller', {timeout: 30_000}, () => {
       expect(dest.get(Buffer.from('key-7'))?.value).toBeNull()
       expect(dest.digest(ALL)).toEqual(want.digest(ALL))
       expect(dest.fenceOf(ALL)).toBe(FLOOR)
+    })
+
+    // Session 32's hunt: the merged copy's later passes may not delete what an earlier one
+    // brought. The test above relies on the sources agreeing below their floor (equal fence
+    // digests); a fence whose digests differ ("a write raced the fence") still raises the
+    // floor on every replica, and a late commit of a write screened just inside the grace
+    // leaves a value below the floor on the replicas that acknowledged it and not on the one
+    // that refused it. Built here on real engines with the node's own arithmetic (screen at
+    // staleFloor, digests and fences at the agreed cutoffLimit).
+    describe('a raced gc fence (floors raised over unequal values), then the moved replica dies', () => {
+      const GRACE = 10_000
+      const T = Date.now() - 60_000
+      /** raced builds a (acknowledged the write) and b (refused it), both fenced at the cutoff of a round whose fence digests differed. */
+      async function raced() {
+        let now = T
+        const open = () => {
+          const dir = mkdtempSync(join(tmpdir(), 'shardctl-puller-'))
+          dirs.push(dir)
+          const engine = StorageEngine.open({dir, tombstoneGraceMs: GRACE, synchronous: 'NORMAL', clock: () => now})
+          engines.push(engine)
+          return engine
+        }
+        const a = open()
+        const b = open()
+        // Both hold the same history, an older value of `overwritten` included.
+        const older = rec('overwritten', v(T - 50_000), 'older value')
+        for (const e of [a, b]) {
+          await fill(e, 200, T - 60_000)
+          await e.apply([older])
+        }
+        // A write (a hint replay, or a retry after STALE_EPOCH: same version) stamped just
+        // inside the grace. a (and the moved replica) screen it in time; b screens it 1.5 s
+        // later and refuses it (PRECONDITION). The router has its w = 2 acks.
+        const acked = [rec('overwritten', v(T - GRACE + 100), 'acknowledged overwrite'), rec('acked-new', v(T - GRACE + 100), 'acknowledged new key')]
+        expect(acked.every((r) => versionWallOf(r) >= a.staleFloor())).toBe(true)
+        now = T + 1500
+        expect(acked.every((r) => versionWallOf(r) < b.staleFloor())).toBe(true)
+        // Anti-entropy's digests run while a's writer still holds the write (1.5 s behind a
+        // busy writer or a slow fsync, more than twice the 500 ms clock bound): equal, so the shard is converged.
+        const cutoff = Math.min(initialCutoff(now), a.cutoffLimit(), b.cutoffLimit())
+        expect(acked.every((r) => versionWallOf(r) < cutoff)).toBe(true)
+        expect(a.digest(ALL, cutoff)).toEqual(b.digest(ALL, cutoff))
+        // The write commits on a, then the fence: its digests differ (no purge), but every floor is raised.
+        await a.apply(acked)
+        const fenced = await Promise.all([a, b].map(async (e) => ({shard: 1, epoch: 3, ...(await e.fenceBelow(ALL, cutoff))})))
+        expect(differingBuckets(fenced as DigestResponse[]).length).toBeGreaterThan(0)
+        expect([a.fenceOf(ALL), b.fenceOf(ALL)]).toEqual([cutoff, cutoff])
+        // b can never take it now: a repair of it is dropped below b's floor.
+        expect(b.withoutFenced(acked)).toEqual([])
+        return {a, b, acked}
+      }
+
+      for (const order of [['a', 'b'], ['b', 'a']] as const) {
+        it(`Given the acknowledged write on a alone of the survivors, below both floors, When the destination copies from ${order.join(' then ')}, Then it holds the write (a quorum of b and the destination returns it), not the older value`, async () => {
+          const {a, b, acked} = await raced()
+          const dest = engineAt().engine
+          const sources = new FakeSources({a, b})
+          const p = puller(dest, sources)
+          p.pull(spec({sources: order.map((node, i) => ({node, address: `127.0.0.1:${i + 1}`}))}))
+          expect((await settle(p)).state).toBe('done')
+          for (const r of acked) expect(dest.get(r.key)?.value?.toString()).toBe(r.value!.toString())
+          expect(dest.digest(ALL)).toEqual(a.digest(ALL))
+        })
+      }
     })
 
     it('Given a copy that applied frames and is then started over from the beginning (a new move or epoch), while the source overwrote and deleted copied values and the destination took fresh client writes, When the new stream adopts the floor with the deletion, Then the destination holds the LWW union of the source and its client writes: the source\'s newer records win, and no write above the floor is touched', async () => {
