@@ -66,7 +66,12 @@ export async function copyShard(env: ExecutorEnv, m: FencedMove): Promise<Fenced
   let status: PullStatusResponse | undefined
   try {
     for (;;) {
-      if (env.stopped() || current.value.cancelRequested) return current
+      if (env.stopped()) return current
+      if (current.value.cancelRequested) {
+        // The move aborts from here: it copies no more, so its slot goes to another move now.
+        env.copies?.unbind(move.id)
+        return current
+      }
       if (env.control.paused || !env.control.inWindow()) {
         await waitOutPause(env, dst, move)
         status = undefined
@@ -80,6 +85,8 @@ export async function copyShard(env: ExecutorEnv, m: FencedMove): Promise<Fenced
         dataMeter = new CopyMeter(env.now(), env.options.rateWindowMs)
         lastBytes = undefined
         lastDataBytes = undefined
+        // Time held is no trouble with the nodes: counted, it would give the copy up at its first failed poll.
+        troubleSince = undefined
         continue
       }
       // Admitted again after a hold: the move's note no longer says it is held.
@@ -183,7 +190,8 @@ async function waitForSlot(env: ExecutorEnv, copies: CopyAdmission, dst: {cancel
   let lastRead = env.now()
   for (;;) {
     const cause = copies.want({id: move.id, sources, destination: move.to})
-    if (!cause || env.stopped() || current.value.cancelRequested || env.control.paused || !env.control.inWindow()) return current
+    if (env.stopped()) return unheld(env, current)
+    if (!cause || current.value.cancelRequested || env.control.paused || !env.control.inWindow()) return current
     const reason = holdReason(cause)
     if (current.value.reason !== reason) {
       current = await commitMoveTransition(env.ctx, env.fence, current, {reason, progress: {...current.value.progress, rateBytesPerSec: 0, dataRateBytesPerSec: 0, stalled: false}})
@@ -201,6 +209,16 @@ async function waitForSlot(env: ExecutorEnv, copies: CopyAdmission, dst: {cancel
 async function waitOutPause(env: ExecutorEnv, dst: {cancelPull(shard: number, moveId: string): Promise<unknown>}, move: Move): Promise<void> {
   await dst.cancelPull(move.shard, move.id).catch(() => undefined)
   while ((env.control.paused || !env.control.inWindow()) && !env.stopped()) await env.sleep(POLL_MS)
+}
+
+/**
+ * unheld clears a throttle hold from the move's reason as the executor stops (best effort: a
+ * failed write leaves it for the next run, which clears it once the copy is admitted), so
+ * `moves list` does not show a move waiting for a slot while no executor runs.
+ */
+async function unheld(env: ExecutorEnv, m: FencedMove): Promise<FencedMove> {
+  if (!isThrottleHold(m.value.reason)) return m
+  return commitMoveTransition(env.ctx, env.fence, m, {reason: null}).catch(() => m)
 }
 
 /**

@@ -23,7 +23,7 @@ import {fakeClock, fakeClockEnv, moveOf} from './fixtures.js'
 const POLLS = 12
 const KiB = 1024
 
-async function world(moves: number, globalRate: number, onPoll: (running: number, global: TokenBucket) => void = () => {}) {
+async function world(moves: number, globalRate: number, onPoll: (running: number, global: TokenBucket) => void = () => {}, stopWhen: (events: readonly ExecutorEvent[]) => boolean = () => false) {
   const clock = fakeClock()
   const store = new MemoryStore()
   const ctx = makeServiceContext(store, {cluster: 'admit'}, () => new Date(clock.now))
@@ -84,7 +84,7 @@ async function world(moves: number, globalRate: number, onPoll: (running: number
     // Without admission the rate was split over the running moves: all of them.
     runningMoves: () => moves,
     copies,
-    stopped: () => ++guard > 100_000,
+    stopped: () => ++guard > 100_000 || stopWhen(events),
     emit: (ev) => events.push(ev),
   }
   for (const id of ids) copies.bind(id)
@@ -126,5 +126,12 @@ describe('copies under a throttle too low for all of them', () => {
     for (const p of seen.pulls) expect(p.rate).toBeGreaterThanOrEqual(MIN_RATE_BYTES_PER_SEC)
     // After the cut, one copy at a time, at the whole rate.
     for (const p of seen.pulls.slice(cutAt)) expect(p.rate).toBe(16 * KiB)
+  })
+
+  it('given a copy held when the executor stops, then its move no longer says it is held (no executor runs to admit it)', async () => {
+    const {ctx, env, ids} = await world(2, 16 * KiB, undefined, (events) => events.some((e) => e.type === 'info' && e.message.includes('held by the throttle')))
+    const done = await Promise.all(ids.map(async (id) => copyShard(env, await getMove(ctx, id))))
+    expect(done.map((m) => m.value.phase)).toEqual(['copying', 'copying'])
+    for (const id of ids) expect((await getMove(ctx, id)).value.reason).toBeNull()
   })
 })
