@@ -4,11 +4,12 @@ import {initCluster} from '../../src/cluster/initCluster.js'
 import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
 import {makeServiceContext} from '../../src/cluster/serviceContext.js'
 import {CopyAdmission} from '../../src/executor/copyAdmission.js'
-import {type ExecutorEnv, type ExecutorEvent} from '../../src/executor/executorEnv.js'
+import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEnv, type ExecutorEvent} from '../../src/executor/executorEnv.js'
 import {getMove} from '../../src/executor/moveStore.js'
 import {copyShard} from '../../src/executor/nodeCopy.js'
 import {MIN_RATE_BYTES_PER_SEC} from '../../src/model/units.js'
 import {type NodeClient} from '../../src/node/nodeClient.js'
+import {NodeRequestError} from '../../src/node/nodeRequestError.js'
 import {type PullRequest, type PullStatusResponse} from '../../src/node/protocol.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
 import {TokenBucket} from '../../src/throttle/tokenBucket.js'
@@ -23,7 +24,19 @@ import {fakeClock, fakeClockEnv, moveOf} from './fixtures.js'
 const POLLS = 12
 const KiB = 1024
 
-async function world(moves: number, globalRate: number, onPoll: (running: number, global: TokenBucket) => void = () => {}, stopWhen: (events: readonly ExecutorEvent[]) => boolean = () => false) {
+interface WorldHooks {
+  /** onPoll runs at every long poll with the number of pulls running (a test cuts the rate there). */
+  onPoll?: (running: number, global: TokenBucket) => void
+  /** stopWhen stops the executor once the events say so. */
+  stopWhen?: (events: readonly ExecutorEvent[]) => boolean
+  /** failPull makes the destination unreachable for the `n`th pull (from 1) of move `id`. */
+  failPull?: (id: string, n: number, global: TokenBucket) => boolean
+  /** retryMs is how long the destination may stay unreachable before the copy gives up. */
+  retryMs?: number
+}
+
+async function world(moves: number, globalRate: number, hooks: WorldHooks = {}) {
+  const {onPoll = () => {}, stopWhen = () => false, failPull = () => false} = hooks
   const clock = fakeClock()
   const store = new MemoryStore()
   const ctx = makeServiceContext(store, {cluster: 'admit'}, () => new Date(clock.now))
@@ -44,6 +57,7 @@ async function world(moves: number, globalRate: number, onPoll: (running: number
   const seen = {pulls: [] as {move: string; rate: number | null; at: number}[], running: new Set<number>(), mostAtOnce: 0, cancels: 0}
   const polls = new Map<number, number>()
   const byShard = new Map<number, string>()
+  const pullsOf = new Map<string, number>()
   const status = (shard: number): PullStatusResponse => {
     const n = polls.get(shard) ?? 0
     const state = n >= POLLS ? 'done' : seen.running.has(shard) ? 'running' : 'cancelled'
@@ -53,6 +67,9 @@ async function world(moves: number, globalRate: number, onPoll: (running: number
     address: '127.0.0.1:1',
     setThrottle: async () => ({}),
     pull: async (shard: number, req: PullRequest) => {
+      const n = (pullsOf.get(req.moveId) ?? 0) + 1
+      pullsOf.set(req.moveId, n)
+      if (failPull(req.moveId, n, global)) throw new NodeRequestError('NODE_UNREACHABLE', 'connect ECONNREFUSED', 'n2', 0, undefined)
       byShard.set(shard, req.moveId)
       seen.pulls.push({move: req.moveId, rate: req.rate, at: clock.now})
       seen.running.add(shard)
@@ -80,6 +97,7 @@ async function world(moves: number, globalRate: number, onPoll: (running: number
     fence,
     client: async () => destination,
     ...fakeClockEnv(clock),
+    ...(hooks.retryMs === undefined ? {} : {options: {...DEFAULT_EXECUTOR_OPTIONS, nodeRetryMs: hooks.retryMs, nodeRetryReplicatedMs: hooks.retryMs}}),
     throttles: {global, node: () => new TokenBucket(null, () => clock.now)},
     // Without admission the rate was split over the running moves: all of them.
     runningMoves: () => moves,
@@ -112,10 +130,12 @@ describe('copies under a throttle too low for all of them', () => {
   it('given a throttle set lower while three copy, then the copies admitted last are held between frames (pull cancelled, not aborted), the rest keep the floor, and all finish', async () => {
     // Once all three copy, the operator cuts the rate to 16KiB/s.
     let cutAt: number | undefined
-    const w = await world(3, 48 * KiB, (running, global) => {
-      if (running < 3 || cutAt !== undefined) return
-      cutAt = w.seen.pulls.length
-      global.setRate(16 * KiB)
+    const w = await world(3, 48 * KiB, {
+      onPoll: (running, global) => {
+        if (running < 3 || cutAt !== undefined) return
+        cutAt = w.seen.pulls.length
+        global.setRate(16 * KiB)
+      },
     })
     const {ctx, env, ids, seen} = w
     const done = await Promise.all(ids.map(async (id) => copyShard(env, await getMove(ctx, id))))
@@ -129,9 +149,26 @@ describe('copies under a throttle too low for all of them', () => {
   })
 
   it('given a copy held when the executor stops, then its move no longer says it is held (no executor runs to admit it)', async () => {
-    const {ctx, env, ids} = await world(2, 16 * KiB, undefined, (events) => events.some((e) => e.type === 'info' && e.message.includes('held by the throttle')))
+    const {ctx, env, ids} = await world(2, 16 * KiB, {stopWhen: (events) => events.some((e) => e.type === 'info' && e.message.includes('held by the throttle'))})
     const done = await Promise.all(ids.map(async (id) => copyShard(env, await getMove(ctx, id))))
     expect(done.map((m) => m.value.phase)).toEqual(['copying', 'copying'])
     for (const id of ids) expect((await getMove(ctx, id)).value.reason).toBeNull()
+  })
+
+  it('given a copy whose destination failed once just before the throttle held it, then the time held is not counted as trouble: it fails once more after and still finishes', async () => {
+    // m1's first pull fails and the operator cuts the rate at that moment: m1 waits for m0's
+    // whole copy (several seconds), then its next pull fails once more. Counted from the first
+    // failure, the 1 s retry window was long gone: the copy gave up (and the move aborted).
+    const {ctx, env, ids, events} = await world(2, 32 * KiB, {
+      retryMs: 1000,
+      failPull: (id, n, global) => {
+        if (id !== 'm1' || n > 2) return false
+        if (n === 1) global.setRate(16 * KiB)
+        return true
+      },
+    })
+    const done = await Promise.all(ids.map(async (id) => copyShard(env, await getMove(ctx, id))))
+    expect(events.some((e) => e.type === 'info' && e.message.startsWith('move m1 (shard') && e.message.includes('held by the throttle'))).toBe(true)
+    expect(done.map((m) => m.value.phase)).toEqual(['promoting', 'promoting'])
   })
 })
