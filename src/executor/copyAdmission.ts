@@ -107,6 +107,35 @@ export function holdReason(cause: HoldCause): string {
 }
 
 /**
+ * HOLD_NOTE_MS: a held copy's reason is rewritten for a new rate at most this often. Under
+ * `--throttle auto` the rate changes about every second, and each of many held moves would
+ * otherwise write its record and log a line every time.
+ */
+export const HOLD_NOTE_MS = 10_000
+
+/** HoldNote is the hold a copy's reason last said, and when it was written. */
+export interface HoldNote {
+  cause: HoldCause
+  at: number
+}
+
+/**
+ * holdNoteDue says what a held copy does about its reason now: `announce` (write it and log
+ * it: the copy was not held, or another rate holds it now), `refresh` (write it, quietly: the
+ * same rate holds it at another figure, and the last write is {@link HOLD_NOTE_MS} old) or
+ * `keep`.
+ */
+export function holdNoteDue(last: HoldNote | undefined, cause: HoldCause, now: number): 'announce' | 'refresh' | 'keep' {
+  if (!last || last.cause.limit !== cause.limit || nodeOf(last.cause) !== nodeOf(cause)) return 'announce'
+  if ((last.cause.rate !== cause.rate || last.cause.slots !== cause.slots) && now - last.at >= HOLD_NOTE_MS) return 'refresh'
+  return 'keep'
+}
+
+function nodeOf(c: HoldCause): string | undefined {
+  return c.limit === 'cluster' ? undefined : c.node
+}
+
+/**
  * CopyAdmission is one executor run's admission state: the moves that still have to copy
  * (`bind`, in the order the run started them, which is the order held copies go in), the copies
  * asking now (`want`) and those admitted. Every question decides again under the rates given

@@ -3,7 +3,7 @@ import {type Move} from '../model/move.js'
 import {frameBytesFor} from '../node/copyFrames.js'
 import {isNodeRequestError} from '../node/nodeRequestError.js'
 import {type PullStatusResponse} from '../node/protocol.js'
-import {type CopyAdmission, holdReason, isThrottleHold} from './copyAdmission.js'
+import {type CopyAdmission, type HoldNote, holdNoteDue, holdReason, isThrottleHold} from './copyAdmission.js'
 import {CopyMeter, stallThreshold, throttleShare} from './copyProgress.js'
 import {expectedCopyBytes} from './copyTarget.js'
 import {type ExecutorEnv} from './executorEnv.js'
@@ -188,14 +188,17 @@ async function waitForSlot(env: ExecutorEnv, copies: CopyAdmission, dst: {cancel
   await dst.cancelPull(move.shard, move.id).catch(() => undefined)
   let current = m
   let lastRead = env.now()
+  let note: HoldNote | undefined
   for (;;) {
     const cause = copies.want({id: move.id, sources, destination: move.to})
     if (env.stopped()) return unheld(env, current)
     if (!cause || current.value.cancelRequested || env.control.paused || !env.control.inWindow()) return current
-    const reason = holdReason(cause)
-    if (current.value.reason !== reason) {
+    const due = holdNoteDue(note, cause, env.now())
+    if (due !== 'keep') {
+      const reason = holdReason(cause)
       current = await commitMoveTransition(env.ctx, env.fence, current, {reason, progress: {...current.value.progress, rateBytesPerSec: 0, dataRateBytesPerSec: 0, stalled: false}})
-      env.emit({type: 'info', message: `move ${move.id} (shard ${move.shard}): ${reason}`, at: new Date(env.now()).toISOString()})
+      note = {cause, at: env.now()}
+      if (due === 'announce') env.emit({type: 'info', message: `move ${move.id} (shard ${move.shard}): ${reason}`, at: new Date(env.now()).toISOString()})
     }
     await env.sleep(POLL_MS)
     if (env.now() - lastRead >= HOLD_REREAD_MS) {

@@ -171,4 +171,12 @@ describe('copies under a throttle too low for all of them', () => {
     expect(events.some((e) => e.type === 'info' && e.message.startsWith('move m1 (shard') && e.message.includes('held by the throttle'))).toBe(true)
     expect(done.map((m) => m.value.phase)).toEqual(['promoting', 'promoting'])
   })
+
+  it('given the rate changing at every poll (as --throttle auto does) while a copy is held, then the hold is announced once, not at every change', async () => {
+    // 16 and 20 KiB/s both carry one copy: the same hold, at another figure.
+    const {ctx, env, ids, events} = await world(2, 16 * KiB, {onPoll: (_, global) => global.setRate(global.currentRate() === 16 * KiB ? 20 * KiB : 16 * KiB)})
+    const done = await Promise.all(ids.map(async (id) => copyShard(env, await getMove(ctx, id))))
+    expect(done.map((m) => m.value.phase)).toEqual(['promoting', 'promoting'])
+    expect(events.filter((e) => e.type === 'info' && e.message.includes('held by the throttle'))).toHaveLength(1)
+  })
 })

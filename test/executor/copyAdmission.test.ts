@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {admitCopies, type AdmissionRates, CopyAdmission, copySlots, type CopyWant, holdReason, isThrottleHold, willCopy} from '../../src/executor/copyAdmission.js'
+import {admitCopies, type AdmissionRates, CopyAdmission, copySlots, type CopyWant, HOLD_NOTE_MS, holdNoteDue, holdReason, isThrottleHold, willCopy} from '../../src/executor/copyAdmission.js'
 import {MIN_RATE_BYTES_PER_SEC} from '../../src/model/units.js'
 
 const KiB = 1024
@@ -159,5 +159,17 @@ describe('holdReason', () => {
     expect(holdReason({limit: 'receive', node: 'n9', rate: 16 * KiB, slots: 1})).toContain("node n9's receive rate 16.0 KiB/s (--node-throttle) carries 1 copy at 16.0 KiB/s")
     expect(isThrottleHold('destination n2 unreachable')).toBe(false)
     expect(isThrottleHold(null)).toBe(false)
+  })
+})
+
+describe('holdNoteDue', () => {
+  const at32 = {limit: 'cluster', rate: 32 * KiB, slots: 2} as const
+  it('announces a new hold and a hold by another rate, and rewrites a new figure of the same rate at most every HOLD_NOTE_MS (auto changes the rate every second)', () => {
+    expect(holdNoteDue(undefined, at32, 0)).toBe('announce')
+    expect(holdNoteDue({cause: at32, at: 0}, {limit: 'receive', node: 'n9', rate: 16 * KiB, slots: 1}, 1)).toBe('announce')
+    expect(holdNoteDue({cause: {limit: 'send', node: 'n1', rate: 16 * KiB, slots: 1}, at: 0}, {limit: 'send', node: 'n2', rate: 16 * KiB, slots: 1}, 1)).toBe('announce')
+    expect(holdNoteDue({cause: at32, at: 0}, at32, HOLD_NOTE_MS * 5)).toBe('keep')
+    expect(holdNoteDue({cause: at32, at: 0}, {...at32, rate: 40 * KiB}, 1000)).toBe('keep')
+    expect(holdNoteDue({cause: at32, at: 0}, {...at32, rate: 40 * KiB}, HOLD_NOTE_MS)).toBe('refresh')
   })
 })
