@@ -9,7 +9,7 @@ import {parseRate} from '../../src/model/units.js'
 export default class ThrottleSet extends EtcdCommand {
   static override summary = "Change the running executor's global copy rate, or a redis move's keys per second (within a second)."
   static override examples = ['<%= config.bin %> throttle set 50MiB/s', '<%= config.bin %> throttle set unset', '<%= config.bin %> throttle set --keys-per-sec 2000', '<%= config.bin %> throttle set --keys-per-sec unset']
-  static override args = {rate: Args.string({description: 'bytes per second, at least 16KiB/s, e.g. 50MiB/s; `unset` returns to apply --throttle'})}
+  static override args = {rate: Args.string({description: 'bytes per second, at least 16KiB/s, e.g. 50MiB/s: split over the copies running, each given at least 16KiB/s (a lower rate runs fewer copies at once and holds the rest between frames); `unset` returns to apply --throttle'})}
   static override flags = {
     'keys-per-sec': keysRateOrUnsetFlag({description: 'redis engine: keys each move migrates per second, a whole number; `unset` returns to apply --keys-per-sec'}),
   }

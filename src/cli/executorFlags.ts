@@ -16,9 +16,9 @@ import {DATA_PLANE_TLS_FLAGS, bytesFlag, durationFlag, latencyTargetFlag, parseL
 /** EXECUTOR_FLAGS are the flags of every command that runs moves (`apply`, `node drain`). */
 export const EXECUTOR_FLAGS = {
   yes: Flags.boolean({char: 'y', description: 'do not ask for confirmation (CI)'}),
-  throttle: rateOrAutoFlag({description: 'global copy rate, e.g. 50MiB/s, or `auto` to adapt it to the clients\' latency: the routers\' p99 on kv, PING round trips to the moving masters on redis (default unlimited; `throttle set` overrides it live; given, it clears a rate an earlier `throttle set` left, which a run without it keeps)'}),
+  throttle: rateOrAutoFlag({description: 'global copy rate, e.g. 50MiB/s, or `auto` to adapt it to the clients\' latency: the routers\' p99 on kv, PING round trips to the moving masters on redis (default unlimited; `throttle set` overrides it live; given, it clears a rate an earlier `throttle set` left, which a run without it keeps); split over the copies running, each given at least 16KiB/s, so a low rate runs fewer copies at once'}),
   'max-client-p99': latencyTargetFlag({description: 'with --throttle auto: the client p99 the copy keeps clients under (kv: the routers\' p99 over about the last second; redis: the moving masters\' PING p99), a duration or a factor of the p99 measured before the moves start (kv: the routers\' p99 over their last 10 s) (2x: twice it, at least 5ms; 25ms when no client traffic is measured); the rate rises while the p99 is under 0.8x this and is cut in proportion to any overshoot', defaultHelp: async () => DEFAULT_MAX_CLIENT_P99}),
-  'node-throttle': rateFlag({description: 'copy rate per source and per target node, e.g. 20MiB/s'}),
+  'node-throttle': rateFlag({description: 'copy rate per source and per target node, e.g. 20MiB/s, shared by the node\'s copies, each given at least 16KiB/s (a low rate runs fewer through the node at once)'}),
   'max-concurrent': Flags.integer({description: 'moves running at once', default: 4, min: 1, max: 256}),
   'per-node': Flags.integer({description: 'moves copying out of one node at once', default: 1, min: 1, max: 64}),
   'incoming-per-node': Flags.integer({description: 'moves copying into one node at once', default: 2, min: 1, max: 64}),

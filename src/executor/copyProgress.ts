@@ -26,7 +26,7 @@ export const STALL_SHARE_FRACTION = 0.25
 /** ThrottleRates are the limits one move copies under (bytes/s; null = unlimited). */
 export interface ThrottleRates {
   global: number | null
-  /** running is how many moves share the global rate now (at least 1 is assumed). */
+  /** running is how many copies share the global rate now (at least 1 is assumed). */
   running: number
   source: number | null
   destination: number | null
@@ -34,7 +34,8 @@ export interface ThrottleRates {
 
 /**
  * throttleShare is the rate one move can expect: the global rate split evenly among the
- * running moves, capped by its source's and destination's node rates. Null when nothing
+ * copies running, capped by its source's and destination's node rates (the caller gives each
+ * its share of the node: the node's rate over the copies through it). Null when nothing
  * limits it.
  */
 export function throttleShare(r: ThrottleRates): number | null {

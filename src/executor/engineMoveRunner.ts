@@ -25,6 +25,13 @@ import {type ConcurrencyLimits} from './scheduler.js'
  * - resumeFailed: the phase `apply --resume` runs a `failed` move in again (undefined: it stays failed).
  */
 export type MoveRunnerFn = ((env: ExecutorEnv, move: FencedMove) => Promise<FencedMove>) & {
+  /**
+   * copySlots: the runner's copies send frames the destination times out on (kv: 16 KiB
+   * frames, 30 s), so each must keep the 16KiB/s floor: the executor starts and admits them
+   * under the throttles' copy slots (copyAdmission.ts). Unset (redis: MIGRATE batches spent from
+   * the executor's own buckets): moves start under the concurrency limits alone.
+   */
+  copySlots?: boolean
   giveUpWayOut?: string
   resumeFailed?: (move: Move, shard: Shard | undefined, busyShards: ReadonlySet<number>) => MovePhase | undefined
 }
@@ -40,7 +47,7 @@ export async function moveRunnerFor(ctx: ServiceContext, redis?: Partial<RedisMo
     const opts = {...DEFAULT_REDIS_MOVE_OPTIONS, ...redis}
     return Object.assign((env: ExecutorEnv, move: FencedMove) => runRedisMove(env, move, opts), {giveUpWayOut: REDIS_GIVE_UP_WAY_OUT, resumeFailed: resumePhaseOfFailed})
   }
-  return runMove
+  return Object.assign((env: ExecutorEnv, move: FencedMove) => runMove(env, move), {copySlots: true})
 }
 
 /**

@@ -22,7 +22,8 @@ import {checkPlanIntegrity, preflightPlan, type Preflight, refuseOtherIncarnatio
 import {adoptedMoves, conflictsWithUnfinished, drainingIn, refuseConflicts, supersededMoves} from './unfinishedConflicts.js'
 import {refuseOtherPlanUnderSameId} from './recordedPlanIdentity.js'
 import {backoffMs, judgeRunFailure, RETRY_POLICY, type RunVerdict} from './retryPolicy.js'
-import {type ConcurrencyLimits, pickStartable} from './scheduler.js'
+import {type ConcurrencyLimits, DEFAULT_INCOMING_PER_NODE, pickStartable} from './scheduler.js'
+import {CopyAdmission, copySlots, willCopy} from './copyAdmission.js'
 import {settleStoredThrottle} from './storedThrottle.js'
 import {applySplit} from './splitShard.js'
 import {TokenBucket} from '../throttle/tokenBucket.js'
@@ -428,7 +429,9 @@ async function runAll(ctx: ServiceContext, lock: HeldLock, moves: FencedMove[], 
   const latency = input.adaptive ? await latencySignalFor(ctx) : undefined
   const throttles = new LiveThrottles(latency ? await withBaselineTarget(input, latency, moves, deps, signal) : input, deps)
   // Runners sleep on the stop signal and on the loop's halt (a lost lock), so neither waits out a backoff.
-  const env = executorEnv(ctx, lock, input, {...deps, emit: (ev) => (throttles.noteProgress(ev), deps.emit(ev))}, clients, AbortSignal.any([signal, loop.halt.signal]), control, throttles, loop)
+  // The kv engine's copies each keep the 16KiB/s floor: fewer run at once when the rates are low (copyAdmission.ts).
+  const copies = runMove.copySlots ? new CopyAdmission(() => ({global: throttles.global.currentRate(), send: (n) => throttles.node(n).currentRate(), receive: (n) => throttles.node(n).currentRate()})) : undefined
+  const env = executorEnv(ctx, lock, input, {...deps, emit: (ev) => (throttles.noteProgress(ev), deps.emit(ev))}, clients, AbortSignal.any([signal, loop.halt.signal]), control, throttles, loop, copies)
   const runningMoves = () => [...loop.running.keys()].flatMap((id) => loop.latest.get(id) ?? [])
   const followControl = controlFollower(ctx, input, deps, control, throttles, latency && {signal: latency, running: runningMoves, flowing: () => throttles.flowing(new Set(loop.running.keys()))})
   const foldNow = censusFolder(ctx, deps)
@@ -458,7 +461,7 @@ async function runUntilDone(env: ExecutorEnv, loop: RunLoop, input: ApplyInput, 
       deps.emit({type: 'info', message: open ? `the maintenance window ${w} is open: moves go on` : `outside the maintenance window ${w} (local time): ${pending.length} move(s) wait for it to open`, at: new Date(deps.now()).toISOString()})
       outside = !open
     }
-    if (!control.paused && open) startMoves(env, loop, input.limits, deps, runMove)
+    if (!control.paused && open) startMoves(env, loop, copyLimits(input.limits, input.nodeThrottle, env.copies), deps, runMove)
     // Moves already running keep their own pace; in-progress (resumed) moves with
     // phases past pending are started like any other: runMove continues from their phase.
     // A runner that ends wakes the loop, so its slot is refilled at once, not up to 500 ms later.
@@ -484,7 +487,7 @@ function censusFolder(ctx: ServiceContext, deps: ApplyDeps): (force: boolean) =>
 }
 
 /** executorEnv builds the environment every move runner of this run shares. */
-function executorEnv(ctx: ServiceContext, lock: HeldLock, input: ApplyInput, deps: ApplyDeps, clients: NodeClients, signal: AbortSignal, control: LiveControl, throttles: LiveThrottles, loop: RunLoop): ExecutorEnv {
+function executorEnv(ctx: ServiceContext, lock: HeldLock, input: ApplyInput, deps: ApplyDeps, clients: NodeClients, signal: AbortSignal, control: LiveControl, throttles: LiveThrottles, loop: RunLoop, copies: CopyAdmission | undefined): ExecutorEnv {
   const directory = new NodeDirectory(async () => new Map((await listNodes(ctx)).map((n) => [n.value.id, n.value.address])), deps.now)
   return {
     ctx,
@@ -498,6 +501,7 @@ function executorEnv(ctx: ServiceContext, lock: HeldLock, input: ApplyInput, dep
     now: deps.now,
     sleep: (ms) => deps.sleep(ms, signal),
     runningMoves: () => loop.running.size,
+    ...(copies ? {copies} : {}),
     stopped: () => signal.aborted || loop.fatal !== undefined,
     // Read now, not from the lost event: a process that wakes from a freeze runs what its I/O
     // answered before the lease's own timer fires, and must not act on the stale "held".
@@ -506,6 +510,19 @@ function executorEnv(ctx: ServiceContext, lock: HeldLock, input: ApplyInput, dep
     ...(deps.effects ? {effects: deps.effects} : {}),
     nodeView: sharedNodeView(ctx, deps.now),
   }
+}
+
+/**
+ * copyLimits narrows `limits` to what the throttles carry with every copy at the 16KiB/s
+ * floor (copyAdmission.ts): no more moves that still have to copy start than the cluster
+ * rate has free copy slots, and no more moves out of or into one node than `--node-throttle`
+ * carries. Moves started anyway (a source chosen again, a rate cut since) wait for a slot in
+ * their copy. Without `copies` (the redis engine), `limits` as they are.
+ */
+function copyLimits(limits: ConcurrencyLimits, nodeThrottle: number | null, copies: CopyAdmission | undefined): ConcurrencyLimits {
+  if (!copies) return limits
+  const node = copySlots(nodeThrottle)
+  return {...limits, perNode: Math.min(limits.perNode, node), incomingPerNode: Math.min(limits.incomingPerNode ?? DEFAULT_INCOMING_PER_NODE, node), copySlots: copies.freeSlots()}
 }
 
 /**
@@ -522,6 +539,7 @@ function startMoves(env: ExecutorEnv, loop: RunLoop, limits: ConcurrencyLimits, 
   for (const m of pickStartable([...loop.latest.values()], new Set(loop.running.keys()), limits)) {
     const fm = loop.fenced.get(m.id)
     if (!fm) throw new BugError(`move ${m.id} is scheduled but was never read`)
+    if (willCopy(m.phase)) env.copies?.bind(m.id)
     const p = runMove(env, fm)
       .then((done) => {
         loop.failures.delete(m.id)
@@ -543,6 +561,7 @@ function startMoves(env: ExecutorEnv, loop: RunLoop, limits: ConcurrencyLimits, 
         await env.sleep(v.afterMs)
       })
       .finally(() => {
+        env.copies?.unbind(m.id)
         loop.running.delete(m.id)
         loop.wake?.abort()
       })

@@ -5,6 +5,7 @@ import {type Compare} from '../etcd/etcdStore.js'
 import {type NodeClient} from '../node/nodeClient.js'
 import {type ControlAction} from './adaptiveThrottle.js'
 import {type MoveEffects} from './moveEffects.js'
+import {type CopyAdmission} from './copyAdmission.js'
 import {type TokenBucket} from '../throttle/tokenBucket.js'
 import {type LockState} from '../redis/lockGate.js'
 
@@ -104,8 +105,14 @@ export interface ExecutorEnv {
   options: ExecutorOptions
   now(): number
   sleep(ms: number): Promise<void>
-  /** runningMoves is how many moves share the global throttle now (optional: 1 assumed). */
+  /** runningMoves is how many moves share the global throttle now, when there is no {@link ExecutorEnv.copies} (optional: 1 assumed). */
   runningMoves?(): number
+  /**
+   * copies admits copies under the throttles so none runs below the 16KiB/s floor
+   * (copyAdmission.ts): the cluster rate is split over the copies it admitted. Absent: every
+   * copy runs, splitting the rate over {@link ExecutorEnv.runningMoves}.
+   */
+  copies?: CopyAdmission
   stopped(): boolean
   /**
    * lockState reads the executor lock's lease synchronously (no I/O): the redis runner asks it

@@ -3,12 +3,13 @@ import {type Move} from '../model/move.js'
 import {frameBytesFor} from '../node/copyFrames.js'
 import {isNodeRequestError} from '../node/nodeRequestError.js'
 import {type PullStatusResponse} from '../node/protocol.js'
+import {type CopyAdmission, type HoldNote, holdNoteDue, holdReason, isThrottleHold} from './copyAdmission.js'
 import {CopyMeter, stallThreshold, throttleShare} from './copyProgress.js'
 import {expectedCopyBytes} from './copyTarget.js'
 import {type ExecutorEnv} from './executorEnv.js'
 import {liveCopySources} from './liveCopySources.js'
 import {nodeRetryMs} from './moveEffects.js'
-import {commitMoveTransition, type FencedMove, readShard} from './moveStore.js'
+import {commitMoveTransition, type FencedMove, getMove, readShard} from './moveStore.js'
 import {MoveFailure} from './retryPolicy.js'
 
 /** POLL_MS is how often the executor asks the destination for progress, as a long poll (and re-checks the throttle: `throttle set` acts within a second). */
@@ -53,8 +54,8 @@ export async function copyShard(env: ExecutorEnv, m: FencedMove): Promise<Fenced
   // Two meters over one copy: the stream's bytes (what the throttles spend: stall verdict,
   // `top`'s COPY line, the auto throttle) and the key and value bytes (the progress's unit:
   // the rate beside it and the ETA).
-  const meter = new CopyMeter(env.now(), env.options.rateWindowMs)
-  const dataMeter = new CopyMeter(env.now(), env.options.rateWindowMs)
+  let meter = new CopyMeter(env.now(), env.options.rateWindowMs)
+  let dataMeter = new CopyMeter(env.now(), env.options.rateWindowMs)
   const pushed = new Map<string, {rates: string; at: number}>()
   let current = m
   let lastSave = env.now()
@@ -63,85 +64,147 @@ export async function copyShard(env: ExecutorEnv, m: FencedMove): Promise<Fenced
   let askedRate: number | null | undefined
   let troubleSince: number | undefined
   let status: PullStatusResponse | undefined
-  for (;;) {
-    if (env.stopped() || current.value.cancelRequested) return current
-    if (env.control.paused || !env.control.inWindow()) {
-      await waitOutPause(env, dst, move)
-      status = undefined
-      continue
-    }
-    const rate = moveRate(env)
-    const polledAt = env.now()
-    let asked = false
-    try {
-      await pushNodeRates(env, sources, move.to, pushed)
-      if (!status || status.state === 'idle' || status.state === 'cancelled' || status.state === 'failed' || rate !== askedRate || status.moveId !== move.id) {
-        const addressed = await Promise.all(sources.map(async (id) => ({node: id, address: (await env.client(id)).address})))
-        const share = shareOf(env, sources[0]!, move.to)
-        status = await dst.pull(move.shard, {moveId: move.id, epoch: move.epoch, sources: addressed, rate, frameBytes: frameBytesFor(share, env.options.chunkBytes)})
-        askedRate = rate
-        asked = true
-      } else {
-        // A long poll: the destination answers the moment the copy ends (or after POLL_MS),
-        // so a small move's copy is seen done in milliseconds, not at the next poll.
-        status = await dst.pullStatus(move.shard, {waitMs: POLL_MS})
+  try {
+    for (;;) {
+      if (env.stopped()) return current
+      if (current.value.cancelRequested) {
+        // The move aborts from here: it copies no more, so its slot goes to another move now.
+        env.copies?.unbind(move.id)
+        return current
       }
-    } catch (err) {
-      if (!isNodeRequestError(err) || !err.retriable) throw err
-      troubleSince ??= env.now()
-      if (env.now() - troubleSince > retryMs) throw new CopyGaveUp(`destination ${move.to} unreachable while copying shard ${move.shard}: ${errorMessage(err)} (for ${Math.round((env.now() - troubleSince) / 1000)} s)`)
-      status = undefined
-      await env.sleep(POLL_MS)
-      continue
+      if (env.control.paused || !env.control.inWindow()) {
+        await waitOutPause(env, dst, move)
+        status = undefined
+        continue
+      }
+      if (env.copies?.want({id: move.id, sources, destination: move.to})) {
+        current = await waitForSlot(env, env.copies, dst, current, sources)
+        status = undefined
+        // The wait is no stall, nor part of the rate: both are measured afresh from here.
+        meter = new CopyMeter(env.now(), env.options.rateWindowMs)
+        dataMeter = new CopyMeter(env.now(), env.options.rateWindowMs)
+        lastBytes = undefined
+        lastDataBytes = undefined
+        // Time held is no trouble with the nodes: counted, it would give the copy up at its first failed poll.
+        troubleSince = undefined
+        continue
+      }
+      // Admitted again after a hold: the move's note no longer says it is held.
+      if (isThrottleHold(current.value.reason)) current = await commitMoveTransition(env.ctx, env.fence, current, {reason: null})
+      const rate = moveRate(env)
+      const polledAt = env.now()
+      let asked = false
+      try {
+        await pushNodeRates(env, sources, move.to, pushed)
+        if (!status || status.state === 'idle' || status.state === 'cancelled' || status.state === 'failed' || rate !== askedRate || status.moveId !== move.id) {
+          const addressed = await Promise.all(sources.map(async (id) => ({node: id, address: (await env.client(id)).address})))
+          const share = shareOf(env, sources[0]!, move.to)
+          status = await dst.pull(move.shard, {moveId: move.id, epoch: move.epoch, sources: addressed, rate, frameBytes: frameBytesFor(share, env.options.chunkBytes)})
+          askedRate = rate
+          asked = true
+        } else {
+          // A long poll: the destination answers the moment the copy ends (or after POLL_MS),
+          // so a small move's copy is seen done in milliseconds, not at the next poll.
+          status = await dst.pullStatus(move.shard, {waitMs: POLL_MS})
+        }
+      } catch (err) {
+        if (!isNodeRequestError(err) || !err.retriable) throw err
+        troubleSince ??= env.now()
+        if (env.now() - troubleSince > retryMs) throw new CopyGaveUp(`destination ${move.to} unreachable while copying shard ${move.shard}: ${errorMessage(err)} (for ${Math.round((env.now() - troubleSince) / 1000)} s)`)
+        status = undefined
+        await env.sleep(POLL_MS)
+        continue
+      }
+      if (status.state === 'failed') {
+        troubleSince ??= env.now()
+        sources = await sourcesAfterFailure(env, move, status, sources, {troubleMs: env.now() - troubleSince, retryMs})
+        await env.sleep(POLL_MS)
+        continue
+      }
+      // Trouble is over once bytes flow again (a refused stream shows `running` until it fails).
+      if (status.state === 'done' || (lastBytes !== undefined && status.bytes > lastBytes)) troubleSince = undefined
+      if (status.state === 'idle' || status.state === 'cancelled') continue
+      // The wire rate (and so the stall verdict, `top`'s COPY line and the auto throttle's
+      // flowing rate) counts the stream's bytes, which the throttles limit; the progress and its
+      // data rate count key and value bytes, as the plan's estimate does: an empty shard is 4
+      // bytes on the wire, 0 copied. A node that predates dataBytes reports only the stream's bytes.
+      const wire = status.bytes
+      const bytes = status.dataBytes ?? status.bytes
+      meter.record(env.now(), lastBytes === undefined ? 0 : Math.max(0, wire - lastBytes))
+      dataMeter.record(env.now(), lastDataBytes === undefined ? 0 : Math.max(0, bytes - lastDataBytes))
+      lastBytes = wire
+      lastDataBytes = bytes
+      const finished = status.state === 'done'
+      // What the bytes run to: the plan's size once per source read (a heal merging two live
+      // replicas reads each whole), from where the sources start. A node that predates it does
+      // not say: the planned size stands, as before.
+      const expectedBytes = status.passes === undefined ? current.value.progress.expectedBytes : expectedCopyBytes(current.value.progress.totalBytes, {passes: status.passes, carriedDataBytes: status.carriedDataBytes ?? 0, prefixDataBytes: status.prefixDataBytes ?? 0})
+      const progress = {
+        ...current.value.progress,
+        bytes,
+        ...(expectedBytes === undefined ? {} : {expectedBytes}),
+        keys: status.keys,
+        cursor: status.cursor,
+        rateBytesPerSec: Math.round(meter.rate(env.now())),
+        dataRateBytesPerSec: Math.round(dataMeter.rate(env.now())),
+        stalled: finished ? false : meter.stalled(env.now(), stallThreshold(shareOf(env, sources[0]!, move.to))),
+      }
+      const event = {type: 'progress', move: move.id, bytes, keys: status.keys, totalBytes: progress.totalBytes, ...(expectedBytes === undefined ? {} : {expectedBytes}), rateBytesPerSec: progress.rateBytesPerSec, dataRateBytesPerSec: progress.dataRateBytesPerSec} as const
+      if (finished) {
+        env.emit({...event, stalled: false, at: new Date(env.now()).toISOString()})
+        const promoted = await commitMoveTransition(env.ctx, env.fence, current, {phase: 'promoting', progress})
+        // The copy is done: its slot goes to a held copy or a new move now, not when the move ends.
+        env.copies?.unbind(move.id)
+        return promoted
+      }
+      if (env.now() - lastSave >= PROGRESS_INTERVAL_MS) {
+        current = await commitMoveTransition(env.ctx, env.fence, current, {progress})
+        lastSave = env.now()
+        env.emit({...event, stalled: progress.stalled, at: new Date(env.now()).toISOString()})
+      }
+      // The long poll paced this turn; after a pull request the next long poll does. Only a
+      // status answered early (a node without the long poll) needs the rest of POLL_MS here.
+      const early = POLL_MS - (env.now() - polledAt)
+      if (!asked && early > 0) await env.sleep(early)
     }
-    if (status.state === 'failed') {
-      troubleSince ??= env.now()
-      sources = await sourcesAfterFailure(env, move, status, sources, {troubleMs: env.now() - troubleSince, retryMs})
-      await env.sleep(POLL_MS)
-      continue
+  } finally {
+    // Not copying now (stopped, paused for good, cancelled, failed): its slot is free while it is away; it asks again when the copy runs again.
+    env.copies?.leave(move.id)
+  }
+}
+
+/** HOLD_REREAD_MS: a held copy re-reads its move this often, so a `moves cancel` is answered while it waits. */
+const HOLD_REREAD_MS = 1000
+
+/**
+ * waitForSlot holds a copy the throttles cannot carry at the floor now (copyAdmission.ts):
+ * the destination's pull is cancelled (between frames; it resumes from its durable cursor,
+ * nothing is aborted), the move's reason says why it waits and its rates read 0 (no ETA), and
+ * it asks again every POLL_MS until admitted, the executor stops or pauses, or the move is
+ * cancelled. Returns the move as last read or committed.
+ */
+async function waitForSlot(env: ExecutorEnv, copies: CopyAdmission, dst: {cancelPull(shard: number, moveId: string): Promise<unknown>}, m: FencedMove, sources: readonly string[]): Promise<FencedMove> {
+  const move = m.value
+  await dst.cancelPull(move.shard, move.id).catch(() => undefined)
+  let current = m
+  let lastRead = env.now()
+  let note: HoldNote | undefined
+  for (;;) {
+    const cause = copies.want({id: move.id, sources, destination: move.to})
+    if (env.stopped()) return unheld(env, current)
+    if (!cause || current.value.cancelRequested || env.control.paused || !env.control.inWindow()) return current
+    const due = holdNoteDue(note, cause, env.now())
+    if (due !== 'keep') {
+      const reason = holdReason(cause)
+      current = await commitMoveTransition(env.ctx, env.fence, current, {reason, progress: {...current.value.progress, rateBytesPerSec: 0, dataRateBytesPerSec: 0, stalled: false}})
+      note = {cause, at: env.now()}
+      if (due === 'announce') env.emit({type: 'info', message: `move ${move.id} (shard ${move.shard}): ${reason}`, at: new Date(env.now()).toISOString()})
     }
-    // Trouble is over once bytes flow again (a refused stream shows `running` until it fails).
-    if (status.state === 'done' || (lastBytes !== undefined && status.bytes > lastBytes)) troubleSince = undefined
-    if (status.state === 'idle' || status.state === 'cancelled') continue
-    // The wire rate (and so the stall verdict, `top`'s COPY line and the auto throttle's
-    // flowing rate) counts the stream's bytes, which the throttles limit; the progress and its
-    // data rate count key and value bytes, as the plan's estimate does: an empty shard is 4
-    // bytes on the wire, 0 copied. A node that predates dataBytes reports only the stream's bytes.
-    const wire = status.bytes
-    const bytes = status.dataBytes ?? status.bytes
-    meter.record(env.now(), lastBytes === undefined ? 0 : Math.max(0, wire - lastBytes))
-    dataMeter.record(env.now(), lastDataBytes === undefined ? 0 : Math.max(0, bytes - lastDataBytes))
-    lastBytes = wire
-    lastDataBytes = bytes
-    const finished = status.state === 'done'
-    // What the bytes run to: the plan's size once per source read (a heal merging two live
-    // replicas reads each whole), from where the sources start. A node that predates it does
-    // not say: the planned size stands, as before.
-    const expectedBytes = status.passes === undefined ? current.value.progress.expectedBytes : expectedCopyBytes(current.value.progress.totalBytes, {passes: status.passes, carriedDataBytes: status.carriedDataBytes ?? 0, prefixDataBytes: status.prefixDataBytes ?? 0})
-    const progress = {
-      ...current.value.progress,
-      bytes,
-      ...(expectedBytes === undefined ? {} : {expectedBytes}),
-      keys: status.keys,
-      cursor: status.cursor,
-      rateBytesPerSec: Math.round(meter.rate(env.now())),
-      dataRateBytesPerSec: Math.round(dataMeter.rate(env.now())),
-      stalled: finished ? false : meter.stalled(env.now(), stallThreshold(shareOf(env, sources[0]!, move.to))),
+    await env.sleep(POLL_MS)
+    if (env.now() - lastRead >= HOLD_REREAD_MS) {
+      current = await getMove(env.ctx, move.id)
+      lastRead = env.now()
     }
-    const event = {type: 'progress', move: move.id, bytes, keys: status.keys, totalBytes: progress.totalBytes, ...(expectedBytes === undefined ? {} : {expectedBytes}), rateBytesPerSec: progress.rateBytesPerSec, dataRateBytesPerSec: progress.dataRateBytesPerSec} as const
-    if (finished) {
-      env.emit({...event, stalled: false, at: new Date(env.now()).toISOString()})
-      return commitMoveTransition(env.ctx, env.fence, current, {phase: 'promoting', progress})
-    }
-    if (env.now() - lastSave >= PROGRESS_INTERVAL_MS) {
-      current = await commitMoveTransition(env.ctx, env.fence, current, {progress})
-      lastSave = env.now()
-      env.emit({...event, stalled: progress.stalled, at: new Date(env.now()).toISOString()})
-    }
-    // The long poll paced this turn; after a pull request the next long poll does. Only a
-    // status answered early (a node without the long poll) needs the rest of POLL_MS here.
-    const early = POLL_MS - (env.now() - polledAt)
-    if (!asked && early > 0) await env.sleep(early)
   }
 }
 
@@ -149,6 +212,16 @@ export async function copyShard(env: ExecutorEnv, m: FencedMove): Promise<Fenced
 async function waitOutPause(env: ExecutorEnv, dst: {cancelPull(shard: number, moveId: string): Promise<unknown>}, move: Move): Promise<void> {
   await dst.cancelPull(move.shard, move.id).catch(() => undefined)
   while ((env.control.paused || !env.control.inWindow()) && !env.stopped()) await env.sleep(POLL_MS)
+}
+
+/**
+ * unheld clears a throttle hold from the move's reason as the executor stops (best effort: a
+ * failed write leaves it for the next run, which clears it once the copy is admitted), so
+ * `moves list` does not show a move waiting for a slot while no executor runs.
+ */
+async function unheld(env: ExecutorEnv, m: FencedMove): Promise<FencedMove> {
+  if (!isThrottleHold(m.value.reason)) return m
+  return commitMoveTransition(env.ctx, env.fence, m, {reason: null}).catch(() => m)
 }
 
 /**
@@ -166,16 +239,26 @@ async function sourcesAfterFailure(env: ExecutorEnv, move: Move, status: PullSta
   return next
 }
 
-/** moveRate is this move's share of the cluster throttle (the global rate split over the running moves), null when unthrottled. */
+/**
+ * moveRate is this move's share of the cluster throttle, null when unthrottled: the global rate
+ * split over the copies admitted (at least the 16KiB/s floor each: copyAdmission.ts), or
+ * without admission over the running moves.
+ */
 function moveRate(env: ExecutorEnv): number | null {
   const g = env.throttles.global.currentRate()
-  return g === null ? null : Math.max(1, Math.floor(g / Math.max(1, env.runningMoves?.() ?? 1)))
+  return g === null ? null : Math.max(1, Math.floor(g / sharers(env)))
 }
 
-/** shareOf is the copy rate one move from `source` to `destination` can expect under the live throttles. */
+/** sharers is how many copies split the cluster rate now. */
+function sharers(env: ExecutorEnv): number {
+  return Math.max(1, env.copies ? env.copies.copying() : (env.runningMoves?.() ?? 1))
+}
+
+/** shareOf is the copy rate one move from `source` to `destination` can expect under the live throttles (a node's rate split over the admitted copies through it). */
 function shareOf(env: ExecutorEnv, source: string, destination: string): number | null {
   const t = env.throttles
-  return throttleShare({global: t.global.currentRate(), running: env.runningMoves?.() ?? 1, source: t.node(source).currentRate(), destination: t.node(destination).currentRate()})
+  const split = (rate: number | null, n: number) => (rate === null ? null : rate / n)
+  return throttleShare({global: t.global.currentRate(), running: sharers(env), source: split(t.node(source).currentRate(), env.copies?.sharing(source, 'send') ?? 1), destination: split(t.node(destination).currentRate(), env.copies?.sharing(destination, 'receive') ?? 1)})
 }
 
 /**

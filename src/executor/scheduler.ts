@@ -1,4 +1,5 @@
 import {isTerminal, type Move} from '../model/move.js'
+import {willCopy} from './copyAdmission.js'
 
 /** DEFAULT_INCOMING_PER_NODE is how many moves may copy into one node at once when not set (like Elasticsearch's incoming recoveries). */
 export const DEFAULT_INCOMING_PER_NODE = 2
@@ -19,6 +20,12 @@ export interface ConcurrencyLimits {
    * just received (docs/redis.md, "Config epochs").
    */
   oneSidePerNode?: boolean
+  /**
+   * copySlots bounds how many more moves that still have to copy (willCopy) may start now: the
+   * cluster throttle's copies at the 16KiB/s floor that no started move holds yet
+   * (CopyAdmission.freeSlots). Unset: no bound. A move resumed past its copy needs none.
+   */
+  copySlots?: number
 }
 
 /**
@@ -27,7 +34,8 @@ export interface ConcurrencyLimits {
  * node, at most `incomingPerNode` copying into any node (so filling a new node is not
  * serial), never two moves of the same shard at once (a later action on a shard waits
  * for the earlier one to finish), and with `oneSidePerNode` never a node that is the source of one
- * move and the target of another. Pure and deterministic.
+ * move and the target of another, and with `copySlots` at most that many moves that still have
+ * to copy (a later move past its copy may still start). Pure and deterministic.
  */
 export function pickStartable(moves: readonly Move[], running: ReadonlySet<string>, limits: ConcurrencyLimits): Move[] {
   const incomingLimit = limits.incomingPerNode ?? DEFAULT_INCOMING_PER_NODE
@@ -37,6 +45,7 @@ export function pickStartable(moves: readonly Move[], running: ReadonlySet<strin
   const sources = new Set<string>()
   const targets = new Set<string>()
   let active = 0
+  let copySlots = limits.copySlots ?? Infinity
   for (const m of moves) {
     if (!running.has(m.id)) continue
     active++
@@ -56,6 +65,10 @@ export function pickStartable(moves: readonly Move[], running: ReadonlySet<strin
     busyShards.add(m.shard)
     if ((outgoing.get(m.from) ?? 0) >= limits.perNode || (incoming.get(m.to) ?? 0) >= incomingLimit) continue
     if (limits.oneSidePerNode && (targets.has(m.from) || sources.has(m.to))) continue
+    if (willCopy(m.phase)) {
+      if (copySlots <= 0) continue
+      copySlots--
+    }
     outgoing.set(m.from, (outgoing.get(m.from) ?? 0) + 1)
     incoming.set(m.to, (incoming.get(m.to) ?? 0) + 1)
     sources.add(m.from)

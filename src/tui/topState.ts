@@ -1,6 +1,7 @@
 import {autopilotKeys, type AutopilotState, AutopilotStateSchema, type DecisionRecord} from '../autopilot/autopilotState.js'
 import {type ClusterKeys} from '../etcd/keys.js'
 import {type LockHolder, LockHolderSchema} from '../etcd/leaseLock.js'
+import {isThrottleHold} from '../executor/copyAdmission.js'
 import {type ExecutorEvent} from '../executor/executorEnv.js'
 import {describeThrottleStep, isRateChange} from '../executor/throttleStepText.js'
 import {type ClusterMeta, ClusterMetaSchema} from '../model/cluster.js'
@@ -334,7 +335,8 @@ function moveLines(before: Move | undefined, m: Move, at: number, lines: LogLine
     const detail = m.phase === 'done' ? ` — ${formatBytes(m.progress.bytes)} copied` : bad && m.reason ? ` — ${m.reason}` : ''
     lines.push({at, level: m.phase === 'failed' ? 'error' : bad ? 'warn' : 'info', text: `${what}: ${milestone}${detail}`})
   } else if (before && before.phase === m.phase && !isTerminal(m.phase) && m.reason && m.reason !== before.reason) {
-    lines.push({at, level: 'warn', text: `${what}: retrying: ${m.reason}`})
+    // A copy held by the throttle is waiting its turn, not failing.
+    lines.push(isThrottleHold(m.reason) ? {at, level: 'info', text: `${what}: ${m.reason}`} : {at, level: 'warn', text: `${what}: retrying: ${m.reason}`})
   }
   if (m.progress.stalled && !before?.progress.stalled) lines.push({at, level: 'warn', text: `${what}: copy stalled`})
   if (m.cancelRequested && !before?.cancelRequested) lines.push({at, level: 'warn', text: `${what}: cancel requested`})

@@ -111,3 +111,17 @@ describe('pickStartable one side per node (the redis engine)', () => {
     expect(picks).toBeGreaterThan(300)
   })
 })
+
+describe('pickStartable copy slots', () => {
+  const queue = Array.from({length: 6}, (_, i) => moveOf({id: `q${i}`, index: i, shard: 20 + i, from: `s${i}`, to: `t${i}`}))
+
+  it('starts no more moves that still have to copy than the throttle has free copy slots', () => {
+    expect(pickStartable(queue, new Set(), {maxConcurrent: 30, perNode: 1, copySlots: 2}).map((m) => m.id)).toEqual(['q0', 'q1'])
+    expect(pickStartable(queue, new Set(['q0', 'q1']), {maxConcurrent: 30, perNode: 1, copySlots: 0})).toEqual([])
+  })
+
+  it('still starts a move resumed past its copy when no copy slot is free', () => {
+    const resumed = queue.map((m) => (m.id === 'q3' ? {...m, phase: 'cutover' as const} : m))
+    expect(pickStartable(resumed, new Set(), {maxConcurrent: 30, perNode: 1, copySlots: 1}).map((m) => m.id)).toEqual(['q0', 'q3'])
+  })
+})

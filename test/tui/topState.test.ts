@@ -1,5 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import {autopilotKeys, type AutopilotState, type DecisionRecord} from '../../src/autopilot/autopilotState.js'
+import {holdReason} from '../../src/executor/copyAdmission.js'
 import {type ThrottleStepEvent} from '../../src/executor/executorEnv.js'
 import {LOG_LIMIT, orderedMoves} from '../../src/tui/topState.js'
 import {alive, busyCluster, control, KEYS, lock, meta, move, node, reduce, router, seeded, shard, T0} from './fixtures.js'
@@ -35,6 +36,12 @@ describe('topReducer', () => {
   it('Given a running move, When a new reason appears without a phase change, Then it is logged as a retry', () => {
     const s = reduce([{type: 'kv', at: T0 + 1, item: move('m1', {shard: 1, reason: 'STALE_EPOCH from n2'})}], seeded(busyCluster()))
     expect(s.log.at(-1)).toMatchObject({level: 'warn', text: 'shard 1 n1 → n4: retrying: STALE_EPOCH from n2'})
+  })
+
+  it('Given a running move, When the throttle holds its copy, Then the log says so as news, not as a retry', () => {
+    const reason = holdReason({limit: 'cluster', rate: 32 * 1024, slots: 2})
+    const s = reduce([{type: 'kv', at: T0 + 1, item: move('m1', {shard: 1, phase: 'copying', reason})}], seeded(busyCluster()))
+    expect(s.log.at(-1)).toMatchObject({level: 'info', text: `shard 1 n1 → n4: ${reason}`})
   })
 
   it('Given a failed move, When it arrives, Then the log shows it as an error with its reason', () => {
