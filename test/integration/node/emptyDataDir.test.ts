@@ -89,7 +89,20 @@ describe('a node that holds replicas, started on a new data dir', () => {
     const got = await kv(r2.address, 'GET', key)
     expect({status: got.status, value: got.body.toString()}).toEqual({status: 200, value: 'acknowledged'})
     await dp.startNode('n2')
-  }, 180_000)
+
+    // The operator's override (a disk lost at rf 1): the new dir serves, with a warning, and is
+    // recorded; the old dir is then the other one, refused in turn (it exists: judged once open).
+    await dp.nodes.n1!.kill()
+    const overridden = await startNodeProcess({endpoint: dp.endpoint, cluster: dp.cluster, id: 'n1', port: dp.ports.n1!, dataDir: join(tmp(), 'accepted'), extra: ['--accept-empty-data']})
+    children.push(overridden)
+    expect(overridden.logs()).toMatch(/although it holds replicas of 2 shards .*--accept-empty-data/)
+    expect((await nodeRecord('n1'))?.value.dataDirId).not.toBe(before.record?.value.dataDirId)
+    await overridden.kill()
+    const old = spawnNodeProcess({endpoint: dp.endpoint, cluster: dp.cluster, id: 'n1', port: dp.ports.n1!, dataDir: dp.dataDirs.n1!})
+    children.push(old)
+    expect(await exitedWithin(old, 30_000), old.logs()).toBe(2)
+    expect(old.logs()).toContain(`Error: data dir ${dp.dataDirs.n1!} is not the one node n1 last served from`)
+  }, 240_000)
 })
 
 describe('a node that holds no replicas', () => {
