@@ -81,7 +81,7 @@ export function decideDataDir(input: DataDirInput): DataDirStep {
   return {
     kind: 'refuse',
     message: `data dir ${input.dir} is not the one node ${input.node} last served from (a new or other dir: a replaced disk, a mistyped --data-dir, a lost volume?) and node ${input.node} holds replicas of ${held}: serving them without their data would lose acknowledged writes; nothing was changed`,
-    hint: `point --data-dir at node ${input.node}'s previous data dir; if that dir is lost, move its replicas off from their surviving copies with \`shardctl node drain ${input.node}\`, then start it on the new dir (or \`shardctl node remove ${input.node}\` and add the new dir's node under a new id)`,
+    hint: `point --data-dir at node ${input.node}'s previous data dir; if that dir is lost, move its replicas off from their surviving copies with \`shardctl node drain ${input.node}\`, then start it on the new dir and \`shardctl node uncordon ${input.node}\` (or \`shardctl node remove ${input.node}\` and add the new dir's node under a new id)`,
   }
 }
 

@@ -36,6 +36,7 @@ describe('decideDataDir', () => {
     expect(step.message).toContain('nothing was changed')
     expect(step.hint).toContain("point --data-dir at node n1's previous data dir")
     expect(step.hint).toContain('`shardctl node drain n1`')
+    expect(step.hint).toContain('`shardctl node uncordon n1`')
     expect(step.hint).toContain('`shardctl node remove n1`')
     expect(`${step.message} — ${step.hint}`).not.toContain('\n')
   })

@@ -7,6 +7,7 @@ import {parseNodeSpecs} from '../../../src/cluster/nodeSpec.js'
 import {freePort} from '../../../src/localEtcd/freePort.js'
 import {NodeSchema} from '../../../src/model/node.js'
 import {exitedWithin} from '../../support/daemonProbe.js'
+import {runCli} from '../../support/runCli.js'
 import {DataPlane, keyFor, kv, waitFor} from '../router/dataPlane.js'
 import {type NodeProcess, spawnNodeProcess, startNodeProcess} from './nodeProcess.js'
 
@@ -123,4 +124,34 @@ describe('a node that holds no replicas', () => {
     expect(now).not.toBe(recorded)
     await second.kill()
   }, 120_000)
+})
+
+describe('the fix the refusal names when the old dir is lost', () => {
+  it('drain the id while it is down (its replicas copied from the surviving ones), then it starts on the new dir and the write is still read', async () => {
+    const dp2 = new DataPlane(inject('etcdEndpoint'), 'emptydir-drain')
+    try {
+      await dp2.init(4, 2, 3)
+      const router = await dp2.startRouter('r1')
+      const shard = (await dp2.shards())[0]!
+      const id = shard.replicas[0]!.node
+      const key = keyFor(shard, 'drained')
+      expect((await kv(router.address, 'PUT', key, 'kept')).status).toBe(204)
+      await dp2.nodes[id]!.kill()
+      const newDisk = join(tmp(), 'new-disk')
+      const node = {endpoint: dp2.endpoint, cluster: dp2.cluster, id, port: dp2.ports[id]!, dataDir: newDisk}
+      const refused = spawnNodeProcess(node)
+      children.push(refused)
+      expect(await exitedWithin(refused, 30_000), refused.logs()).toBe(2)
+
+      const drained = await runCli(['node', 'drain', id, '--yes', '--drain-timeout', '3s', '--endpoints', dp2.endpoint, '--cluster', dp2.cluster], {cwd: tmp(), timeoutMs: 150_000})
+      expect(drained.code, drained.stderr + drained.stdout).toBe(0)
+      const started = await startNodeProcess(node)
+      children.push(started)
+      expect(started.logs()).toMatch(/serving from a new data dir: the node holds no replicas/)
+      const got = await kv(router.address, 'GET', key)
+      expect({status: got.status, value: got.body.toString()}).toEqual({status: 200, value: 'kept'})
+    } finally {
+      await dp2.teardown()
+    }
+  }, 240_000)
 })
