@@ -24,6 +24,13 @@ export const NodeSchema = z.object({
   capacity: CapacitySchema.default({}),
   state: z.enum(NODE_STATES).default('active'),
   createdAt: z.string(),
+  /**
+   * dataDirId is the id of the data dir the node last registered with (written by `node serve`
+   * with its claim; absent: not started yet, or only by builds before session 32, and then
+   * taken as it comes). A start on another dir while the node holds replicas is refused
+   * (src/node/dataDirClaim.ts).
+   */
+  dataDirId: z.string().min(1).max(64).optional(),
 })
 
 /** ClusterNode is a validated node record. */

@@ -26,6 +26,8 @@ export interface ServeFlags {
   fsync: string
   /** disk-reserve: optional so callers that predate it keep working (default auto). */
   'disk-reserve'?: DiskReserveSetting
+  /** accept-empty-data: optional so callers that predate it keep working (default false). */
+  'accept-empty-data'?: boolean
   /** TLS files (optional: plaintext without them); all three together. */
   'tls-cert'?: string
   'tls-key'?: string
@@ -73,6 +75,7 @@ export function serveOptions(flags: ServeFlags, log: NodeLog): StorageNodeOption
     maxClockOffsetMs,
     synchronous: flags.fsync === 'full' ? 'FULL' : 'NORMAL',
     diskReserve: flags['disk-reserve'] ?? 'auto',
+    acceptEmptyData: flags['accept-empty-data'] === true,
     // A node both serves (mutual TLS) and dials its peers, so it needs its own certificate.
     tls: loadTlsMaterial({cert: flags['tls-cert'], key: flags['tls-key'], ca: flags['tls-ca']}, 'certificate'),
     log,

@@ -1,3 +1,5 @@
+import {randomUUID} from 'node:crypto'
+import {existsSync} from 'node:fs'
 import {join} from 'node:path'
 import type Database from 'better-sqlite3'
 import {keyHash} from '../model/hash.js'
@@ -26,6 +28,17 @@ import {makeDirectories} from '../fs/makeDirectories.js'
 
 export type {ApplyOptions, ApplyResult, DeletePrior, Superseded} from './lwwSql.js'
 export type {CommitKind} from './storageWriter.js'
+
+/** DATA_DIR_ID is the meta row holding the data dir's id (see {@link StorageEngine.dataDirId}). */
+const DATA_DIR_ID = 'dataDir'
+
+/**
+ * hasDatabase: `dir` holds a database already (its dir id can be read once it is opened).
+ * Without one the dir is new: a start there makes it, which a refused start must not do.
+ */
+export function hasDatabase(dir: string): boolean {
+  return existsSync(join(dir, DB_FILE))
+}
 
 /** ForeignClusterError: a data dir recorded for another cluster incarnation (see StorageEngineOptions.clusterUid). */
 export class ForeignClusterError extends Error {}
@@ -376,6 +389,10 @@ export class StorageEngine {
         if (row && row.value !== opts.clusterUid) throw new ForeignClusterError(`data dir ${opts.dir} holds data of an earlier incarnation of the cluster (uid ${row.value}, now ${opts.clusterUid}: it was re-initialised since)`)
         if (!row) db.prepare('INSERT INTO meta (name, value) VALUES (?, ?)').run('cluster', opts.clusterUid)
       }
+      // The dir's own id, made on first open (and on the first open of a dir made before it
+      // existed): the node publishes it in its record, so a start on another dir (a replaced
+      // disk, a mistyped --data-dir) can be told from a restart (src/node/dataDirClaim.ts).
+      if (!db.prepare('SELECT value FROM meta WHERE name = ?').get(DATA_DIR_ID)) db.prepare('INSERT INTO meta (name, value) VALUES (?, ?)').run(DATA_DIR_ID, randomUUID())
       return new StorageEngine(db, file, opts)
     } catch (err) {
       db.close()
@@ -570,6 +587,11 @@ export class StorageEngine {
     const write = () => this.writer.run<ApplyResult>({op: 'copy', batch, name, state, durable}, 'copy', records.length, {transfer: [batch.buffer as ArrayBuffer], keys: records})
     // The WAL check is synchronous when there is room, so a copy commit is queued at once as before.
     return this.wrote(this.walBook.mustWait() ? this.walRoom().then(write) : write(), bytes, durable && this.synchronousFull)
+  }
+
+  /** dataDirId is the data dir's random id (meta `dataDir`, made when the dir was first opened by a build that has it). */
+  dataDirId(): string {
+    return this.stmts.metaGet.get(DATA_DIR_ID)!.value
   }
 
   /** metaValue returns the value stored under meta `name` (copy state, see {@link applyCopyBatch}), or undefined. */

@@ -28,7 +28,8 @@ import {NodeThrottles} from './nodeThrottles.js'
 import {OrphanSweeper, RangeWriteGate} from './orphanSweeper.js'
 import {type NodeLog} from './nodeLog.js'
 import {NodeShardView} from './shardMapFollower.js'
-import {ForeignClusterError, StorageEngine} from './storageEngine.js'
+import {ForeignClusterError, hasDatabase, StorageEngine} from './storageEngine.js'
+import {type DataDirGuardOptions, guardDataDir, judgeDataDir} from './dataDirGuard.js'
 import {type StorageFullError} from './storageFull.js'
 import {DiskReserve} from './diskReserve.js'
 import {type DiskReserveSetting, fullRetry} from './diskReservePolicy.js'
@@ -84,6 +85,8 @@ export interface StorageNodeOptions {
   diskReserve?: DiskReserveSetting
   /** tlsPollMs: how often the TLS files are polled for rotation, beside file events and SIGHUP (default 2000). */
   tlsPollMs?: number
+  /** acceptEmptyData: serve from a dir other than the one the node record names even though the node holds replicas (--accept-empty-data; see src/node/dataDirClaim.ts). */
+  acceptEmptyData?: boolean
 }
 
 /** StopSummary says how a node's shutdown went. */
@@ -160,7 +163,9 @@ export class StorageNode {
    * node serves once all of that is done. Throws UserError: NOT_FOUND (no cluster, or no
    * record of this node id: it must be added by `cluster init` or `node add` first),
    * LOCK_HELD (another process serves this id: see identityClaim.ts; nothing was changed),
-   * BAD_INPUT (unusable data dir or listen address, token mismatch), ETCD_* (etcd trouble).
+   * BAD_INPUT (unusable data dir or listen address, token mismatch, or a data dir other than
+   * the one the node record names while the node holds replicas: see dataDirClaim.ts; nothing
+   * was changed), ETCD_* (etcd trouble).
    * The checks that need no disk come first: a refused start creates no data dir.
    * `abort` is checked between the steps up to the lease: once it is aborted, start undoes
    * what it did (lease revoked, listener and storage closed) and throws {@link StartAborted};
@@ -176,6 +181,11 @@ export class StorageNode {
     // claim itself (publishAlive) decides again and compares, for starters racing.
     await resolveIdentityClaim(ctx, {node: opts.id, instance, leaseTtlSeconds: opts.leaseTtlSeconds, log: opts.log, abort, onAbort: () => new StartAborted()})
     throwIfAborted(abort)
+    // A dir without a database is new: judged here, before anything makes it (a refused start
+    // on a mistyped --data-dir leaves no dir behind). A dir that exists is judged once it is
+    // open (its id is in it), and either is judged again by the claim (publishAlive).
+    const newDir = !hasDatabase(opts.dataDir)
+    if (newDir) await guardDataDir(ctx, dataDirGuard(opts, undefined))
     // The listener opens before the data dir: a taken --listen port creates nothing on disk.
     // Until the API exists it answers as a starting node (startingHandler).
     let handler: (req: IncomingMessage, res: ServerResponse) => void = startingHandler(opts.id, instance)
@@ -185,7 +195,7 @@ export class StorageNode {
     )
     const advertised = await listen(server, opts)
     try {
-      return await StorageNode.open(ctx, opts, abort, {meta, instance, server, advertised, serve: (h) => (handler = h)})
+      return await StorageNode.open(ctx, opts, abort, {meta, instance, server, advertised, newDir, serve: (h) => (handler = h)})
     } catch (err) {
       server.close()
       server.closeAllConnections()
@@ -194,7 +204,7 @@ export class StorageNode {
   }
 
   /** open is {@link start} once the node id is its to claim and its listener is open. */
-  private static async open(ctx: ServiceContext, opts: StorageNodeOptions, abort: AbortSignal | undefined, started: {meta: Awaited<ReturnType<typeof getMeta>>; instance: string; server: Server; advertised: string; serve: (h: (req: IncomingMessage, res: ServerResponse) => void) => void}): Promise<StorageNode> {
+  private static async open(ctx: ServiceContext, opts: StorageNodeOptions, abort: AbortSignal | undefined, started: {meta: Awaited<ReturnType<typeof getMeta>>; instance: string; server: Server; advertised: string; newDir: boolean; serve: (h: (req: IncomingMessage, res: ServerResponse) => void) => void}): Promise<StorageNode> {
     const {meta, instance, server} = started
     let engine: StorageEngine
     // Made below, once the API it reads shard figures from exists; commits before that are not timed.
@@ -212,6 +222,7 @@ export class StorageNode {
       throw new UserError('BAD_INPUT', `cannot open data dir ${opts.dataDir}: ${errorMessage(err)}`, 'pass a writable --data-dir that belongs to this node id', {cause: err})
     }
     try {
+      if (!started.newDir) await guardDataDir(ctx, dataDirGuard(opts, engine.dataDirId()))
       const diskReserve = (reserve = new DiskReserve({dir: opts.dataDir, setting: opts.diskReserve ?? 'auto', log: opts.log, spending: () => engine.spendingReserve()}))
       await diskReserve.start()
       const token = await resolveToken(ctx, opts.token)
@@ -350,15 +361,16 @@ export class StorageNode {
 
   /**
    * recordUpdate reads the node's record (added before: see requireNodeRecord) and returns it
-   * brought up to date with the address, zone and capacity flags (`next` undefined: already
-   * so). Throws NOT_FOUND when the node was removed meanwhile.
+   * brought up to date with the address, zone and capacity flags and this data dir's id
+   * (`next` undefined: already so), with the dir id it named. Throws NOT_FOUND when the node
+   * was removed meanwhile.
    */
-  private async recordUpdate(): Promise<{modRevision: bigint; next: string | undefined}> {
+  private async recordUpdate(): Promise<{modRevision: bigint; recordedDataDir: string | undefined; next: string | undefined}> {
     const {ctx, opts} = this
     const current = await getNode(ctx, opts.id)
     const n = current.value
-    const next = NodeSchema.parse({...n, address: this.advertised, zone: opts.zone ?? n.zone, capacity: opts.capacity ? {...n.capacity, ...opts.capacity} : n.capacity})
-    return {modRevision: current.modRevision, next: JSON.stringify(next) === JSON.stringify(current.value) ? undefined : JSON.stringify(next)}
+    const next = NodeSchema.parse({...n, address: this.advertised, zone: opts.zone ?? n.zone, capacity: opts.capacity ? {...n.capacity, ...opts.capacity} : n.capacity, dataDirId: this.engine.dataDirId()})
+    return {modRevision: current.modRevision, recordedDataDir: n.dataDirId, next: JSON.stringify(next) === JSON.stringify(current.value) ? undefined : JSON.stringify(next)}
   }
 
   /**
@@ -442,8 +454,9 @@ export class StorageNode {
    * (resolveIdentityClaim: else it throws LOCK_HELD; when re-registering, LeasedMembership
    * retries it with backoff, the node not serving meanwhile). The put compares on the key as
    * judged, so of two processes claiming at once one wins and the other judges again. The
-   * first registration writes the node record (address, zone, capacity) in the same
-   * transaction: a refused process never rewrites it.
+   * first registration writes the node record (address, zone, capacity, data dir id) in the
+   * same transaction: a refused process never rewrites it. The first registration refuses a
+   * data dir that is not the node's while it holds replicas (judgeDataDir: BAD_INPUT).
    */
   private async publishAlive(lease: LeaseHandle, recovering: boolean): Promise<void> {
     const {ctx, opts} = this
@@ -452,6 +465,12 @@ export class StorageNode {
     for (let attempt = 0; attempt < 10; attempt++) {
       const expected = await resolveIdentityClaim(ctx, {node: opts.id, instance: this.instance, leaseTtlSeconds: opts.leaseTtlSeconds, log: opts.log, recovering})
       const record = recovering ? undefined : await this.recordUpdate()
+      // The data dir, judged against the record read just now, after the id was judged free
+      // (judgeDataDir says why the map needs no compare of its own): start() judged it
+      // before, but another process may have registered the id with another dir since.
+      const verdict = record ? await judgeDataDir(ctx, dataDirGuard(opts, this.engine.dataDirId()), record.recordedDataDir) : undefined
+      if (verdict?.kind === 'accept-empty') opts.log.warn(verdict.warning, {dataDir: opts.dataDir})
+      if (verdict?.kind === 'new') opts.log.info('serving from a new data dir: the node holds no replicas', {dataDir: opts.dataDir})
       const done = await ctx.store.commit({
         compares: [{key, modRevision: expected}, ...(record ? [{key: ctx.keys.node(opts.id), modRevision: record.modRevision}] : [])],
         puts: [{key, value: JSON.stringify(alive), lease: lease.id}, ...(record?.next ? [{key: ctx.keys.node(opts.id), value: record.next}] : [])],
@@ -630,6 +649,11 @@ async function requireNodeRecord(ctx: ServiceContext, opts: Pick<StorageNodeOpti
   if (await ctx.store.get(ctx.keys.node(opts.id))) return
   const address = opts.advertise ?? `${opts.listenHost}:${opts.listenPort}`
   throw new UserError('NOT_FOUND', `node ${opts.id} is not in cluster "${ctx.cluster}": node serve runs a node the cluster already has (a typo in --id, or a removed node?)`, `add it first with \`shardctl node add ${opts.id} --address ${address}${opts.zone ? ` --zone ${opts.zone}` : ''}\`, or see \`shardctl node list\``)
+}
+
+/** dataDirGuard: the options of judgeDataDir for this node and a dir of id `local` (undefined: new). */
+function dataDirGuard(opts: Pick<StorageNodeOptions, 'id' | 'dataDir' | 'acceptEmptyData'>, local: string | undefined): DataDirGuardOptions {
+  return {node: opts.id, dir: opts.dataDir, local, acceptEmpty: opts.acceptEmptyData}
 }
 
 /** StartAborted: {@link StorageNode.start} gave up because its abort signal fired; it left nothing registered. */

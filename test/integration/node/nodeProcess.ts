@@ -35,10 +35,10 @@ export interface NodeProcessOptions {
 export type NodeProcess = CliChild
 
 /**
- * startNodeProcess spawns `node bin/run.js node serve ...` and resolves once /healthz says
- * it serves (bounded: rejects after `readyTimeoutMs`, killing the child, with its stderr).
+ * spawnNodeProcess spawns `node bin/run.js node serve ...` with `opts` and returns at once
+ * (a test of a refused start waits for its exit; {@link startNodeProcess} waits for it to serve).
  */
-export async function startNodeProcess(opts: NodeProcessOptions, readyTimeoutMs = 45_000): Promise<NodeProcess> {
+export function spawnNodeProcess(opts: NodeProcessOptions): NodeProcess {
   assertNodeDistFresh()
   const args = [
     'node', 'serve',
@@ -47,7 +47,15 @@ export async function startNodeProcess(opts: NodeProcessOptions, readyTimeoutMs 
     '--stats-interval', opts.statsInterval ?? '300ms', '--lease-ttl', opts.leaseTtl ?? '3s',
     ...(opts.extra ?? []),
   ]
-  const proc: NodeProcess = {...spawnCli(args, opts.env), address: `${opts.host ?? '127.0.0.1'}:${opts.port}`}
+  return {...spawnCli(args, opts.env), address: `${opts.host ?? '127.0.0.1'}:${opts.port}`}
+}
+
+/**
+ * startNodeProcess spawns `node bin/run.js node serve ...` and resolves once /healthz says
+ * it serves (bounded: rejects after `readyTimeoutMs`, killing the child, with its stderr).
+ */
+export async function startNodeProcess(opts: NodeProcessOptions, readyTimeoutMs = 45_000): Promise<NodeProcess> {
+  const proc = spawnNodeProcess(opts)
   const deadline = Date.now() + readyTimeoutMs
   while (Date.now() < deadline) {
     if (proc.gone()) throw new Error(`node ${opts.id} exited before serving (${await proc.exited}): ${proc.logs().slice(-2000)}`)

@@ -1,4 +1,4 @@
-import {rmSync} from 'node:fs'
+import {cpSync, rmSync} from 'node:fs'
 import {mkdtemp} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -12,6 +12,7 @@ import {formatHlc} from '../../../src/model/hlc.js'
 import {type Shard, ShardSchema} from '../../../src/model/shard.js'
 import {loadClusterToken} from '../../../src/node/clusterToken.js'
 import {NodeClient} from '../../../src/node/nodeClient.js'
+import {RESERVE_FILE} from '../../../src/node/diskReserve.js'
 import {type CliChild} from '../../support/cliChild.js'
 import {exitedWithin} from '../../support/daemonProbe.js'
 import {StoreSet, uniqueCluster} from '../../support/testStore.js'
@@ -20,7 +21,7 @@ import {startNodeProcess} from './nodeProcess.js'
 
 /**
  * A node frozen (SIGSTOP) past its lease is replaced: a new process claims its id (another
- * port, another data dir) and acknowledges writes. When the frozen one resumes it must not
+ * port, a copy of its data dir) and acknowledges writes. When the frozen one resumes it must not
  * serve, and its re-registration must not take the id back, not even once the new process
  * died: the new process's acknowledged writes are only in its data dir, so its restart must
  * find the id free, not held by the resumed process (which would refuse it, exit 8, and
@@ -40,6 +41,19 @@ async function newDir(name: string): Promise<string> {
   const d = await mkdtemp(join(tmpdir(), `shardctl-superseded-${name}-`))
   dirs.push(d)
   return d
+}
+
+/**
+ * replicaOf copies data dir `from` to a new one, as a replacement process mounting the frozen
+ * one's volume would see it: since session 32 a process on an empty dir is refused while the
+ * id holds replicas (emptyDataDir.test.ts), so the replacement serves a copy, which carries the
+ * dir's id. SQLite's shared-memory index (rebuilt on open) and the disk reserve (made again)
+ * are left out.
+ */
+async function replicaOf(from: string, name: string): Promise<string> {
+  const to = await newDir(name)
+  cpSync(from, to, {recursive: true, filter: (src) => !src.endsWith('-shm') && !src.endsWith(RESERVE_FILE)})
+  return to
 }
 
 function keyOf(prefix: string): Buffer {
@@ -83,12 +97,13 @@ describe('a node frozen past its lease and replaced', () => {
     const port2 = await freePort()
     await initCluster(ctx, {shards: 1, rf: 1, nodes: parseNodeSpecs(`n1=127.0.0.1:${port1}`), force: false})
     shard = (await ctx.store.listTyped(ctx.keys.shardsPrefix, ShardSchema)).items[0]!.value
-    const dir2 = await newDir('second')
+    const dir1 = await newDir('first')
 
-    const first = await startNodeProcess({endpoint, cluster, id: 'n1', port: port1, dataDir: await newDir('first'), leaseTtl: '2s'})
+    const first = await startNodeProcess({endpoint, cluster, id: 'n1', port: port1, dataDir: dir1, leaseTtl: '2s'})
     children.push(first)
     token = await loadClusterToken(ctx, {create: false})
     first.signal('SIGSTOP')
+    const dir2 = await replicaOf(dir1, 'second')
     // Its lease lapses: etcd deletes alive/n1, and a new process claims the id at once.
     await waitFor(async () => ((await alivePid()) === undefined ? true : undefined), 'the frozen node lease to lapse', 20_000)
     let second = await startNodeProcess({endpoint, cluster, id: 'n1', port: port2, dataDir: dir2, leaseTtl: '2s'})
@@ -128,11 +143,13 @@ describe('exit of a superseded node', () => {
     const port1 = await freePort()
     const port2 = await freePort()
     await initCluster(ctx2, {shards: 1, rf: 1, nodes: parseNodeSpecs(`n1=127.0.0.1:${port1}`), force: false})
-    const first = await startNodeProcess({endpoint, cluster: cluster2, id: 'n1', port: port1, dataDir: await newDir('first2'), leaseTtl: '2s'})
+    const dir1 = await newDir('first2')
+    const first = await startNodeProcess({endpoint, cluster: cluster2, id: 'n1', port: port1, dataDir: dir1, leaseTtl: '2s'})
     children.push(first)
     first.signal('SIGSTOP')
+    const dir2 = await replicaOf(dir1, 'second2')
     await waitFor(async () => ((await ctx2.store.get(ctx2.keys.alive('n1'))) === undefined ? true : undefined), 'the frozen node lease to lapse', 20_000)
-    const second = await startNodeProcess({endpoint, cluster: cluster2, id: 'n1', port: port2, dataDir: await newDir('second2'), leaseTtl: '2s'})
+    const second = await startNodeProcess({endpoint, cluster: cluster2, id: 'n1', port: port2, dataDir: dir2, leaseTtl: '2s'})
     children.push(second)
     first.signal('SIGCONT')
     expect(await exitedWithin(first, 15_000), first.logs().slice(-3000)).toBe(8)
@@ -153,9 +170,11 @@ describe('a running node whose alive key another process takes over', () => {
     const port1 = await freePort()
     const port2 = await freePort()
     await initCluster(ctx3, {shards: 1, rf: 1, nodes: parseNodeSpecs(`n1=127.0.0.2:${port1}`), force: false})
-    const first = await startNodeProcess({endpoint, cluster: cluster3, id: 'n1', port: port1, dataDir: await newDir('first3'), leaseTtl: '3s', extra: ['--advertise', `127.0.0.2:${port1}`]})
+    const dir1 = await newDir('first3')
+    const first = await startNodeProcess({endpoint, cluster: cluster3, id: 'n1', port: port1, dataDir: dir1, leaseTtl: '3s', extra: ['--advertise', `127.0.0.2:${port1}`]})
     children.push(first)
-    const second = await startNodeProcess({endpoint, cluster: cluster3, id: 'n1', port: port2, dataDir: await newDir('second3'), leaseTtl: '3s'})
+    // Copied while it runs idle (it has written nothing since it registered).
+    const second = await startNodeProcess({endpoint, cluster: cluster3, id: 'n1', port: port2, dataDir: await replicaOf(dir1, 'second3'), leaseTtl: '3s'})
     children.push(second)
     expect(second.logs()).toMatch(/alive\/n1 is left by a process that is gone: taking it over/)
     expect(JSON.parse((await ctx3.store.get(ctx3.keys.alive('n1')))!.value).pid).toBe(second.pid)

@@ -1,0 +1,52 @@
+import {getMeta, getNode} from '../cluster/clusterRepo.js'
+import {type ServiceContext} from '../cluster/serviceContext.js'
+import {replicaCensus} from '../cluster/shardScan.js'
+import {UserError} from '../errors/errors.js'
+import {countHeld, decideDataDir, matchDataDir} from './dataDirClaim.js'
+
+/** DataDirGuardOptions configure {@link judgeDataDir}. */
+export interface DataDirGuardOptions {
+  node: string
+  dir: string
+  /** local is this dir's id (undefined: the dir holds no database yet, so it is new). */
+  local: string | undefined
+  /** acceptEmpty is --accept-empty-data. */
+  acceptEmpty?: boolean
+}
+
+/**
+ * judgeDataDir throws UserError BAD_INPUT (exit 2, one line naming the dir, the node, the
+ * replicas it holds and the fix) when {@link decideDataDir} refuses this dir for the node,
+ * whose record names `recorded` (see dataDirClaim.ts); it writes nothing. The shard map is
+ * read only when the record names another dir (one paged read, at one revision).
+ *
+ * Races. A caller that goes on to claim the id must call this after the claim's
+ * resolveIdentityClaim (which judged alive/<id> free or its holder gone, at the mod revision
+ * the claim compares on) and compare on the record's mod revision read for `recorded`. Then
+ * the map is read after any other process serving the id was gone, so every replica that
+ * holds writes only that process acknowledged is still in it (or was moved off, its data
+ * copied); and a replica placed on the id after this read is filled (by its move's copy) and
+ * written only by the process that serves the id from then on, which the claim's compare
+ * proves is this one. A map change between this read and the claim therefore cannot make the
+ * new dir lack an acknowledged write, and the claim needs no compare on the map.
+ */
+export async function judgeDataDir(ctx: ServiceContext, opts: DataDirGuardOptions, recorded: string | undefined): Promise<DataDirVerdict> {
+  const match = matchDataDir(recorded, opts.local)
+  if (match !== 'other') return {kind: match}
+  const census = await replicaCensus(ctx, (await getMeta(ctx)).value.rf, opts.node)
+  const step = decideDataDir({node: opts.node, dir: opts.dir, match, held: countHeld(census.heldBy), acceptEmpty: opts.acceptEmpty})
+  if (step.kind === 'refuse') throw new UserError('BAD_INPUT', step.message, step.hint)
+  return step.kind === 'accept-empty' ? {kind: 'accept-empty', warning: step.warning} : {kind: 'new'}
+}
+
+/**
+ * DataDirVerdict is how {@link judgeDataDir} let the dir serve: the record names it (`same`)
+ * or none (`unrecorded`), it is a new dir and the node holds no replicas (`new`), or
+ * --accept-empty-data overrode a refusal (`accept-empty`, with the warning to log).
+ */
+export type DataDirVerdict = {kind: 'same' | 'unrecorded' | 'new'} | {kind: 'accept-empty'; warning: string}
+
+/** guardDataDir is {@link judgeDataDir} against the node record as it is now: start-up's check before the claim, so that a refused start makes nothing. */
+export async function guardDataDir(ctx: ServiceContext, opts: DataDirGuardOptions): Promise<DataDirVerdict> {
+  return judgeDataDir(ctx, opts, (await getNode(ctx, opts.node)).value.dataDirId)
+}
