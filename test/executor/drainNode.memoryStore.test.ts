@@ -138,7 +138,10 @@ describe('node drain rerun after an interrupted drain', () => {
     // Another executor runs now (an operator's apply of another plan): it holds the lock.
     const lock = await acquireLock(ctx.store, ctx.keys.executorLock, 'shardctl apply plans/other.json')
     try {
-      const err = await drainNode(ctx, node, DRAIN_INPUT, {...clock, emit: () => {}, effects: effectsCopying(async (_env, m) => m)}, new AbortController().signal).catch((e: unknown) => e as UserError)
+      const err = await drainNode(ctx, node, DRAIN_INPUT, {...clock, emit: () => {}, effects: effectsCopying(async (_env, m) => m)}, new AbortController().signal).then(
+        () => expect.fail('the drain ran while another executor held the lock'),
+        (e: unknown) => e as UserError,
+      )
       expect(err).toBeInstanceOf(UserError)
       expect(err).toMatchObject({code: 'PRECONDITION', message: expect.stringMatching(/cannot be drained yet: 1 of its shard\(s\) are in unfinished moves/)})
       expect(err.hint).toMatch(/^they may be the moves shardctl apply plans\/other\.json \(pid \d+ on [^)]+\) runs \(it holds the executor lock, so `apply --resume` would be refused\): wait for it to end/)
