@@ -68,8 +68,9 @@ export type ClaimStep =
  * being replaced) → claim; otherwise ask the holder: answering as that node and instance →
  * refuse (it runs), unless it says it is stopping: then wait for its key to go (a graceful
  * stop revokes its lease once its in-flight writes are done, and only then closes its
- * listener), and refuse if it still holds it after the wait; connection refused, or something else answering there → claim over the
- * dead holder's key (the compare on its mod revision makes two such claimers race safely);
+ * listener), and refuse if it still holds it after the wait; connection refused, or
+ * something else answering there → claim over the dead holder's key (the compare on its mod
+ * revision makes two such claimers race safely);
  * no usable answer → wait for the lease to lapse, and refuse if it outlives the wait.
  * An alive value that fails validation cannot be probed: it is treated as silent.
  *
