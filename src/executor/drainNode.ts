@@ -5,6 +5,7 @@ import {setNodeState} from '../cluster/nodeService.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {readSnapshot} from '../cluster/snapshotService.js'
 import {UserError} from '../errors/errors.js'
+import {parseLockHolder} from '../etcd/leaseLock.js'
 import {type Plan} from '../model/plan.js'
 import {type Shard} from '../model/shard.js'
 import {planRebalance} from '../planner/planRebalance.js'
@@ -80,7 +81,19 @@ async function refuseIfMidMove(ctx: ServiceContext, id: string, shards: readonly
   const stuck = (await listMoves(ctx)).map((m) => m.value).filter((m) => !isTerminal(m.phase) && left.has(m.shard))
   const first = stuck[0]
   if (!first) return
-  throw new UserError('PRECONDITION', `node ${id} cannot be drained yet: ${stuck.length} of its shard(s) are in unfinished moves (first: move ${first.id} of shard ${first.shard}, ${first.phase}), which a new drain plan leaves alone`, `finish them with \`shardctl apply --resume\` (or cancel them with \`shardctl moves cancel ${first.id}\`), then rerun \`shardctl node drain ${id}\`; node ${id} stays ${before}`)
+  const cancel = `cancel them with \`shardctl moves cancel ${first.id}\``
+  // A running executor holds the lock: `apply --resume` would be refused (LOCK_HELD); that executor finishes them.
+  const running = await runningExecutor(ctx)
+  const finish = running ? `they may be the moves ${running} runs (it holds the executor lock, so \`apply --resume\` would be refused): wait for it to end (\`shardctl moves list\` shows their progress), then run \`shardctl apply --resume\` if any is left unfinished (or ${cancel})` : `finish them with \`shardctl apply --resume\` (or ${cancel})`
+  throw new UserError('PRECONDITION', `node ${id} cannot be drained yet: ${stuck.length} of its shard(s) are in unfinished moves (first: move ${first.id} of shard ${first.shard}, ${first.phase}), which a new drain plan leaves alone`, `${finish}, then rerun \`shardctl node drain ${id}\`; node ${id} stays ${before}`)
+}
+
+/** runningExecutor names the holder of the executor lock (pid and host when readable); undefined when none holds it. */
+async function runningExecutor(ctx: ServiceContext): Promise<string | undefined> {
+  const lock = await ctx.store.get(ctx.keys.executorLock)
+  if (!lock) return undefined
+  const h = parseLockHolder(lock.value)
+  return h ? `${h.holder} (pid ${h.pid} on ${h.host})` : 'another executor'
 }
 
 /**

@@ -21,12 +21,13 @@ export interface AliveHolder {
 
 /**
  * HolderProbe is what the holder's published address said to `GET /healthz`:
- * `answered` a health answer (the node id and instance it runs as); `refused` the connection
+ * `answered` a health answer (the node id and instance it runs as; `stopping`: it is shutting
+ * down, still holding its lease until its in-flight writes are done); `refused` the connection
  * was refused (nothing listens there: the holder is dead); `silent` anything else that
  * proves nothing (a timeout, a reset, a TLS failure, an answer that is not a node's health:
  * the holder may be frozen, partitioned or overloaded).
  */
-export type HolderProbe = {kind: 'answered'; node: string; instance?: string} | {kind: 'refused'} | {kind: 'silent'; detail: string}
+export type HolderProbe = {kind: 'answered'; node: string; instance?: string; stopping?: boolean} | {kind: 'refused'} | {kind: 'silent'; detail: string}
 
 /** ClaimInput is what {@link decideClaim} decides from. */
 export interface ClaimInput {
@@ -50,21 +51,26 @@ export interface ClaimInput {
 /**
  * ClaimStep is the next step: `claim` (put alive/<id> only if its mod revision is still
  * `expectModRevision`, 0n = absent), `probe` the holder at `address`, `wait` for the holder's
- * lease to lapse (then read again), or `refuse` (another process serves the id: `running`
- * when it answered as itself, `unresponsive` when it did not answer and its lease outlived
- * the wait; `superseded` when a recovering process finds another process's claim).
+ * lease to lapse (then read again; `stopping`: for a holder shutting down to revoke it), or
+ * `refuse` (another process serves the id: `running` when it answered as itself,
+ * `unresponsive` when it did not answer and its lease outlived the wait, `stopping` when it
+ * said it shuts down but still held the key after the wait; `superseded` when a recovering
+ * process finds another process's claim).
  */
 export type ClaimStep =
   | {kind: 'claim'; expectModRevision: bigint; why: 'absent' | 'own' | 'dead' | 'moved'}
   | {kind: 'probe'; address: string}
-  | {kind: 'wait'; why: string}
-  | {kind: 'refuse'; why: 'running' | 'unresponsive' | 'superseded'; detail?: string}
+  | {kind: 'wait'; why: string; stopping?: true}
+  | {kind: 'refuse'; why: 'running' | 'unresponsive' | 'stopping' | 'superseded'; detail?: string}
 
 /**
  * decideClaim: absent → claim; written by this very process (its instance: a lapsed lease
  * being replaced) → claim; otherwise ask the holder: answering as that node and instance →
- * refuse (it runs); connection refused, or something else answering there → claim over the
- * dead holder's key (the compare on its mod revision makes two such claimers race safely);
+ * refuse (it runs), unless it says it is stopping: then wait for its key to go (a graceful
+ * stop revokes its lease once its in-flight writes are done, and only then closes its
+ * listener), and refuse if it still holds it after the wait; connection refused, or
+ * something else answering there → claim over the dead holder's key (the compare on its mod
+ * revision makes two such claimers race safely);
  * no usable answer → wait for the lease to lapse, and refuse if it outlives the wait.
  * An alive value that fails validation cannot be probed: it is treated as silent.
  *
@@ -85,7 +91,12 @@ export function decideClaim(input: ClaimInput): ClaimStep {
     // This very process answering (it already listens on the holder's old address: a restart
     // on the same port) proves the holder gone, whatever build wrote the record.
     if (probe.instance === input.instance) return {kind: 'claim', expectModRevision: held.modRevision, why: 'moved'}
-    if (answersAsHolder(input.node, alive, probe)) return {kind: 'refuse', why: 'running'}
+    if (answersAsHolder(input.node, alive, probe)) {
+      // A holder shutting down still acknowledges its in-flight writes: the id is free only
+      // once its key is gone. Waiting for that is friendlier than refusing a restart.
+      if (!probe.stopping) return {kind: 'refuse', why: 'running'}
+      return input.lapseWaited ? {kind: 'refuse', why: 'stopping'} : {kind: 'wait', why: 'it is shutting down', stopping: true}
+    }
     return {kind: 'claim', expectModRevision: held.modRevision, why: 'moved'}
   }
   if (alive && probe?.kind === 'refused') return {kind: 'claim', expectModRevision: held.modRevision, why: 'dead'}

@@ -25,6 +25,12 @@ export interface IdentityGuardOptions {
   onAbort?: () => Error
   /** recovering: re-registering after this process's lease lapsed; another process's claim then throws {@link Superseded}. */
   recovering?: boolean
+  /**
+   * onHolderStopped: a holder that said it was shutting down gave up alive/<id> while this
+   * process waited. It closes its listener right after: a restart on its --listen port may
+   * find the port still taken for a moment.
+   */
+  onHolderStopped?: () => void
   /** probe asks the holder's address (default {@link probeHolder}; injected by tests). */
   probe?: (address: string) => Promise<HolderProbe>
 }
@@ -53,9 +59,11 @@ export async function resolveIdentityClaim(ctx: ServiceContext, opts: IdentityGu
         throw refusal(ctx, opts.node, held!, step.why, step.detail)
       case 'wait': {
         const waitMs = lapseWaitMs(held!.value, opts.leaseTtlSeconds)
-        opts.log.warn(`alive/${opts.node} is held by ${describeHolder(held!)}, which does not answer (${step.why}): waiting up to ${waitMs} ms for its lease to lapse before taking over, so a frozen or partitioned node is not doubled`, {lease: held!.lease})
+        if (step.stopping) opts.log.info(`alive/${opts.node} is held by ${describeHolder(held!)}, which is shutting down: waiting up to ${waitMs} ms for it to finish its in-flight writes and give up its lease before taking over`, {lease: held!.lease})
+        else opts.log.warn(`alive/${opts.node} is held by ${describeHolder(held!)}, which does not answer (${step.why}): waiting up to ${waitMs} ms for its lease to lapse before taking over, so a frozen or partitioned node is not doubled`, {lease: held!.lease})
         const lapsed = await waitForChange(ctx, opts, held!, waitMs)
         if (!lapsed) waitedOut = held!.modRevision
+        else if (step.stopping) opts.onHolderStopped?.()
         continue
       }
       case 'probe':
@@ -88,7 +96,7 @@ export async function probeHolder(address: string, node: string, timeoutMs = PRO
   const client = new NodeClient({node, address, token: '', connections: 1, timeoutMs})
   try {
     const h = await client.health({timeoutMs, signal: AbortSignal.timeout(timeoutMs + 500)})
-    return {kind: 'answered', node: h.node, ...(h.instance ? {instance: h.instance} : {})}
+    return {kind: 'answered', node: h.node, ...(h.instance ? {instance: h.instance} : {}), ...(h.stopping ? {stopping: true} : {})}
   } catch (err) {
     if (isNodeRequestError(err, 'NODE_UNREACHABLE') && connectionRefused(err.cause)) return {kind: 'refused'}
     return {kind: 'silent', detail: errorMessage(err)}
@@ -127,13 +135,16 @@ async function waitForChange(ctx: ServiceContext, opts: IdentityGuardOptions, he
  */
 export class Superseded extends UserError {}
 
-function refusal(ctx: ServiceContext, node: string, held: AliveHolder, why: 'running' | 'unresponsive' | 'superseded', detail: string | undefined): UserError {
+function refusal(ctx: ServiceContext, node: string, held: AliveHolder, why: 'running' | 'unresponsive' | 'stopping' | 'superseded', detail: string | undefined): UserError {
   const holder = describeHolder(held)
   if (why === 'superseded') {
     return new Superseded('LOCK_HELD', `node ${node} is served by another process now in cluster "${ctx.cluster}": ${holder} claimed alive/${node} after this process's lease lapsed (it was frozen or cut off from etcd); this process stops without serving again, since that process acknowledged writes this one's data dir lacks`, `leave node ${node} to that process; if it is gone, restart it (its data dir has those writes), not this one`)
   }
   if (why === 'running') {
     return new UserError('LOCK_HELD', `node ${node} is already running in cluster "${ctx.cluster}": ${holder} holds alive/${node} and answers as it; this process changed nothing`, `stop that process first (or restart it instead of starting a second one); to run another node, \`shardctl node add\` it and pass its --id`)
+  }
+  if (why === 'stopping') {
+    return new UserError('LOCK_HELD', `node ${node} is still shutting down in cluster "${ctx.cluster}": ${holder} holds alive/${node} and answers that it is stopping, but did not give up its lease within the wait; this process changed nothing`, `wait for that process to exit (its --shutdown-timeout bounds its in-flight requests), then start again`)
   }
   return new UserError('LOCK_HELD', `node ${node} may still be running in cluster "${ctx.cluster}": ${holder} holds alive/${node} under a live lease but does not answer (${detail ?? 'no answer'}; frozen or partitioned?); this process changed nothing`, `stop that process (SIGKILL it if it is frozen) or wait for its lease to lapse, then start again`)
 }

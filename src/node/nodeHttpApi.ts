@@ -83,7 +83,7 @@ export interface NodeApiDeps {
   log: NodeLog
   /** serving is false while starting, after a lost lease (until re-registered) and while shutting down. */
   serving: () => boolean
-  /** draining is true once shutdown began: responses close their connection. */
+  /** draining is true once shutdown began: responses close their connection, and /healthz says `stopping`. */
   draining: () => boolean
   /**
    * leaseHeld is false once the node's etcd lease may have expired (until it re-registered
@@ -234,8 +234,9 @@ export class NodeHttpApi {
     const url = new URL(req.url ?? '/', 'http://node')
     if (url.pathname === '/healthz' && req.method === 'GET') {
       const v = this.deps.clock?.verdict()
-      // `clock` lets peers measure their offset from this node (see ClockMonitor).
-      sendJson(res, 200, {node: this.deps.nodeId, serving: this.deps.serving(), clock: this.deps.clock?.now() ?? Date.now(), ...(v ? {clockOk: v.ok, clockOffsetMs: v.offsetMs} : {}), ...(this.deps.instance ? {instance: this.deps.instance} : {})})
+      // `clock` lets peers measure their offset from this node (see ClockMonitor). `stopping`
+      // tells a second process for this id probing here to wait for the key, not take it over.
+      sendJson(res, 200, {node: this.deps.nodeId, serving: this.deps.serving(), clock: this.deps.clock?.now() ?? Date.now(), ...(v ? {clockOk: v.ok, clockOffsetMs: v.offsetMs} : {}), ...(this.deps.instance ? {instance: this.deps.instance} : {}), ...(this.deps.draining() ? {stopping: true} : {})})
       return
     }
     if (url.pathname === '/metrics' && req.method === 'GET' && this.deps.metrics) {

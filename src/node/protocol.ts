@@ -343,6 +343,8 @@ export const HealthResponseSchema = z.object({
   clockOffsetMs: z.number().nullable().optional(),
   /** instance is the random id of the answering process (as in its alive/<id>): tells a running node from a restarted one on the same address. */
   instance: z.string().optional(),
+  /** stopping: the node is shutting down; it answers (and holds its lease) until its in-flight writes are done, then gives up alive/<id>. */
+  stopping: z.boolean().optional(),
 })
 
 /** HealthResponse is a validated health answer. */

@@ -142,6 +142,15 @@ export class StorageNode {
   private storageFailed = new StorageFailure()
   /** superseded settles when re-registration found another process serving this node id: the node stops for good (see decideClaim). */
   private readonly superseded = new StorageFailure()
+  /**
+   * judgedAtStart is the mod revision of alive/<id> that start() judged this process may claim
+   * (0n: absent), before it listened. The first registration compares on it instead of judging
+   * again: unchanged, nothing was learned since (a holder found dead stays dead, its key unchanged).
+   */
+  private judgedAtStart?: bigint
+  /** startAbort (the start-up's signal, set by boot) and stopAbort (aborted by stop) end a wait of the identity check in publishAlive. */
+  private startAbort?: AbortSignal
+  private readonly stopAbort = new AbortController()
 
   private constructor(
     private readonly ctx: ServiceContext,
@@ -178,8 +187,11 @@ export class StorageNode {
     await requireNodeRecord(ctx, opts)
     const instance = randomUUID()
     // Before anything is written: a second process with this id must change nothing. The
-    // claim itself (publishAlive) decides again and compares, for starters racing.
-    await resolveIdentityClaim(ctx, {node: opts.id, instance, leaseTtlSeconds: opts.leaseTtlSeconds, log: opts.log, abort, onAbort: () => new StartAborted()})
+    // claim itself (publishAlive) compares on the revision judged here, and judges again if
+    // it changed meanwhile, for starters racing.
+    // A holder that was shutting down closes its listener just after giving up the key: a restart on its port may wait for it.
+    let holderStopped = false
+    const judged = await resolveIdentityClaim(ctx, {node: opts.id, instance, leaseTtlSeconds: opts.leaseTtlSeconds, log: opts.log, abort, onAbort: () => new StartAborted(), onHolderStopped: () => (holderStopped = true)})
     throwIfAborted(abort)
     // A dir without a database is new: judged here, before anything makes it (a refused start
     // on a mistyped --data-dir leaves no dir behind). A dir that exists is judged once it is
@@ -193,9 +205,9 @@ export class StorageNode {
       {tls: opts.tls, clientCertificates: 'require', keepAliveTimeout: 65_000, headersTimeout: 15_000, requestTimeout: 120_000, onRefused: (reason, remote) => opts.log.warn('refused a connection', {reason, remote})},
       (req, res) => handler(req, res),
     )
-    const advertised = await listen(server, opts)
+    const advertised = await listen(server, opts, holderStopped ? PORT_RELEASE_WAIT_MS : 0)
     try {
-      return await StorageNode.open(ctx, opts, abort, {meta, instance, server, advertised, newDir, serve: (h) => (handler = h)})
+      return await StorageNode.open(ctx, opts, abort, {meta, instance, judged, server, advertised, newDir, serve: (h) => (handler = h)})
     } catch (err) {
       server.close()
       server.closeAllConnections()
@@ -204,7 +216,7 @@ export class StorageNode {
   }
 
   /** open is {@link start} once the node id is its to claim and its listener is open. */
-  private static async open(ctx: ServiceContext, opts: StorageNodeOptions, abort: AbortSignal | undefined, started: {meta: Awaited<ReturnType<typeof getMeta>>; instance: string; server: Server; advertised: string; newDir: boolean; serve: (h: (req: IncomingMessage, res: ServerResponse) => void) => void}): Promise<StorageNode> {
+  private static async open(ctx: ServiceContext, opts: StorageNodeOptions, abort: AbortSignal | undefined, started: {meta: Awaited<ReturnType<typeof getMeta>>; instance: string; judged: bigint; server: Server; advertised: string; newDir: boolean; serve: (h: (req: IncomingMessage, res: ServerResponse) => void) => void}): Promise<StorageNode> {
     const {meta, instance, server} = started
     let engine: StorageEngine
     // Made below, once the API it reads shard figures from exists; commits before that are not timed.
@@ -263,6 +275,7 @@ export class StorageNode {
       started.serve(api.handle)
       node = new StorageNode(ctx, opts, engine, map, meter, api, server, clock, instance)
       node.advertised = started.advertised
+      node.judgedAtStart = started.judged
       node.storageFailed = storageFailed
       storageFailed.promise.then((err) => opts.log.error(`storage writer failed: ${errorMessage(err)}; not serving (every write would fail), exiting for a restart`, {error: errorMessage(err)}))
       node.sweeper = sweeper
@@ -279,6 +292,7 @@ export class StorageNode {
   }
 
   private async boot(abort: AbortSignal | undefined): Promise<void> {
+    this.startAbort = abort
     try {
       throwIfAborted(abort)
       await this.map.start()
@@ -299,10 +313,11 @@ export class StorageNode {
       this.opts.log.info('serving', {address: this.advertised, shards: this.map.held().length, mapRevision: this.map.mapRevision().toString()})
       void warnOnEtcdBugs(this.ctx.store, (line) => this.opts.log.warn(line), (line) => this.opts.log.info(line))
     } catch (err) {
-      this.server.close()
       await this.aliveWatch?.close()
       await this.map.stop()
+      // Revoked before the listener closes: a starter probing meanwhile must not find it refused while alive/<id> is held.
       await this.membership?.stop()
+      this.server.close()
       throw err
     }
   }
@@ -462,8 +477,13 @@ export class StorageNode {
     const {ctx, opts} = this
     const key = ctx.keys.alive(opts.id)
     const alive: Alive = {node: opts.id, address: this.advertised, pid: process.pid, startedAt: ctx.clock().toISOString(), tombstoneGraceMs: opts.tombstoneGraceMs, instance: this.instance, leaseTtlSeconds: opts.leaseTtlSeconds}
+    // Its waits end on a signal: during start-up StartAborted (nothing stays registered), later at stop().
+    const abort = AbortSignal.any([this.stopAbort.signal, ...(this.startAbort ? [this.startAbort] : [])])
     for (let attempt = 0; attempt < 10; attempt++) {
-      const expected = await resolveIdentityClaim(ctx, {node: opts.id, instance: this.instance, leaseTtlSeconds: opts.leaseTtlSeconds, log: opts.log, recovering})
+      // The first registration compares on the key as start() judged it: if it changed since
+      // (another starter claimed it), the put fails and the key is judged afresh below.
+      const judged = attempt === 0 && !recovering ? this.judgedAtStart : undefined
+      const expected = judged ?? (await resolveIdentityClaim(ctx, {node: opts.id, instance: this.instance, leaseTtlSeconds: opts.leaseTtlSeconds, log: opts.log, recovering, abort, onAbort: () => (recovering ? new Error('the node is stopping') : new StartAborted())}))
       const record = recovering ? undefined : await this.recordUpdate()
       // The data dir, judged against the record read just now, after the id was judged free
       // (judgeDataDir says why the map needs no compare of its own): start() judged it
@@ -604,14 +624,16 @@ export class StorageNode {
   }
 
   /**
-   * stop shuts down gracefully: stop accepting connections, answer new requests on open
-   * connections with 503 NOT_SERVING and `connection: close`, let in-flight requests finish
-   * until the deadline, close every connection, commit and close storage, stop the watch
-   * and revoke the lease (deleting alive/<id> and stats/<id>). Idempotent.
+   * stop shuts down gracefully: answer new requests with 503 NOT_SERVING and `connection:
+   * close` (/healthz with `stopping`), let in-flight requests finish until the deadline, close
+   * every connection, commit and close storage, stop the watch, revoke the lease (deleting
+   * alive/<id> and stats/<id>) and only then close the listener: while alive/<id> is held, a
+   * second process for this id probing it finds it answering, never refused. Idempotent.
    */
   stop(reason: string): Promise<StopSummary> {
     this.stopped ??= (async () => {
       this.stopping = true
+      this.stopAbort.abort()
       this.opts.log.info('shutting down', {reason, inflight: this.api.activeRequests()})
       for (const t of this.timers) clearInterval(t)
       clearTimeout(this.earlyPublish)
@@ -621,17 +643,23 @@ export class StorageNode {
       await this.copyReceiver?.close()
       await this.copyPeers?.close()
       await this.clock.stop()
-      const closed = new Promise<void>((resolve) => this.server.close(() => resolve()))
+      // The listener stays open until the lease is revoked: /healthz answers `stopping` (a
+      // second process for this id waits for the key instead of finding the port refused and
+      // taking the id over while this one still acknowledges its in-flight writes); data
+      // requests get 503 NOT_SERVING with `connection: close`.
       this.server.closeIdleConnections()
       const deadline = Date.now() + this.opts.shutdownTimeoutMs
       while (this.api.activeRequests() > 0 && Date.now() < deadline) await this.sleep(10)
       const abandoned = this.api.activeRequests()
+      // No write is acknowledged past here: requests still running lose their connection.
       this.server.closeAllConnections()
-      await closed
       await this.engine.close()
       await this.aliveWatch?.close()
       await this.map.stop()
       await Promise.race([this.membership?.stop(), this.sleep(3000)])
+      const closed = new Promise<void>((resolve) => this.server.close(() => resolve()))
+      this.server.closeAllConnections()
+      await closed
       this.opts.log.info('stopped', {reason, abandoned})
       return {node: this.opts.id, address: this.advertised, reason, abandoned}
     })()
@@ -664,8 +692,26 @@ export class StartAborted extends Error {
   }
 }
 
-/** listen opens `server` on --listen and returns the advertised address (BAD_INPUT when the address is taken or unusable). */
-async function listen(server: Server, opts: Pick<StorageNodeOptions, 'listenHost' | 'listenPort' | 'advertise'>): Promise<string> {
+/** PORT_RELEASE_WAIT_MS: how long a taken --listen port is tried again after the holder of this node id stopped (it closes its listener just after). */
+const PORT_RELEASE_WAIT_MS = 3000
+
+/**
+ * listen opens `server` on --listen and returns the advertised address (BAD_INPUT when the
+ * address is taken or unusable). A taken address is tried again for up to `inUseWaitMs`.
+ */
+async function listen(server: Server, opts: Pick<StorageNodeOptions, 'listenHost' | 'listenPort' | 'advertise'>, inUseWaitMs = 0): Promise<string> {
+  const until = Date.now() + inUseWaitMs
+  for (;;) {
+    try {
+      return await listenOnce(server, opts)
+    } catch (err) {
+      if (!(isUserError(err, 'BAD_INPUT') && (err.cause as NodeJS.ErrnoException | undefined)?.code === 'EADDRINUSE' && Date.now() < until)) throw err
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  }
+}
+
+async function listenOnce(server: Server, opts: Pick<StorageNodeOptions, 'listenHost' | 'listenPort' | 'advertise'>): Promise<string> {
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => reject(new UserError('BAD_INPUT', `cannot listen on ${opts.listenHost}:${opts.listenPort}: ${err.code ?? err.message}`, 'pick a free --listen HOST:PORT', {cause: err}))
     server.once('error', onError)

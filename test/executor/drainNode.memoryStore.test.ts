@@ -10,6 +10,7 @@ import {type MoveEffects} from '../../src/executor/moveEffects.js'
 import {commitMoveTransition, getMove, listMoves, requestCancel} from '../../src/executor/moveStore.js'
 import {isTerminal} from '../../src/model/move.js'
 import {UserError} from '../../src/errors/errors.js'
+import {acquireLock} from '../../src/etcd/leaseLock.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
 import {fakeClock, fakeClockDeps} from './fixtures.js'
 
@@ -126,6 +127,31 @@ describe('node drain rerun after an interrupted drain', () => {
       // Refused: the node is left as the interrupted drain left it (draining), nothing new recorded.
       expect((await listMoves(ctx)).length).toBe((await listMoves(ctx)).filter((m) => m.value.plan === first.plan!.id).length)
     } else expect(second.remaining).toBe(0)
+  })
+
+  it('given an executor holding the lock, when the drain is refused over unfinished moves, then its hint says to wait for that executor, not to run `apply --resume` (refused while the lock is held)', async () => {
+    const {ctx, clock} = await twoNodeCluster()
+    const node = (await listShards(ctx)).shards[0]!.value.replicas[0]!.node
+    const stop = new AbortController()
+    const first = await drainNode(ctx, node, DRAIN_INPUT, {...clock, emit: () => {}, effects: effectsCopying(async (_env, m) => (stop.abort(), m))}, stop.signal)
+    expect(first.remaining).toBeGreaterThan(0)
+    // Another executor runs now (an operator's apply of another plan): it holds the lock.
+    const lock = await acquireLock(ctx.store, ctx.keys.executorLock, 'shardctl apply plans/other.json')
+    try {
+      const err = await drainNode(ctx, node, DRAIN_INPUT, {...clock, emit: () => {}, effects: effectsCopying(async (_env, m) => m)}, new AbortController().signal).then(
+        () => expect.fail('the drain ran while another executor held the lock'),
+        (e: unknown) => e as UserError,
+      )
+      expect(err).toBeInstanceOf(UserError)
+      expect(err).toMatchObject({code: 'PRECONDITION', message: expect.stringMatching(/cannot be drained yet: 1 of its shard\(s\) are in unfinished moves/)})
+      expect(err.hint).toMatch(/^they may be the moves shardctl apply plans\/other\.json \(pid \d+ on [^)]+\) runs \(it holds the executor lock, so `apply --resume` would be refused\): wait for it to end/)
+      expect(err.hint).not.toMatch(/^finish them with `shardctl apply --resume`/)
+    } finally {
+      await lock.release()
+    }
+    // With no executor running, `apply --resume` is the way to finish them.
+    const again = await drainNode(ctx, node, DRAIN_INPUT, {...clock, emit: () => {}, effects: effectsCopying(async (_env, m) => m)}, new AbortController().signal).catch((e: unknown) => e as UserError)
+    expect(again).toMatchObject({code: 'PRECONDITION', hint: expect.stringMatching(/^finish them with `shardctl apply --resume`/)})
   })
 
   it('given a drain stopped while a move copies, then its message offers apply --resume only (a rerun skips shards mid-move)', async () => {

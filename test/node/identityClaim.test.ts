@@ -62,6 +62,16 @@ describe('decideClaim', () => {
     expect(decideClaim(input({probe: {kind: 'silent', detail: 'timed out'}, lapseWaited: true}))).toEqual({kind: 'refuse', why: 'unresponsive', detail: 'timed out'})
   })
 
+  it('waits for a holder answering that it is stopping (it still acknowledges its in-flight writes), and refuses if it still holds the key after the wait', () => {
+    const stopping = {kind: 'answered', node: 'n1', instance: 'holder-instance', stopping: true} as const
+    expect(decideClaim(input({probe: stopping}))).toEqual({kind: 'wait', why: 'it is shutting down', stopping: true})
+    expect(decideClaim(input({probe: stopping, lapseWaited: true}))).toEqual({kind: 'refuse', why: 'stopping'})
+    // Another process stopping at the holder's address is not the holder: its key is left behind, as for any other answer there.
+    expect(decideClaim(input({probe: {...stopping, instance: 'someone-else'}}))).toMatchObject({kind: 'claim', why: 'moved'})
+    // Re-registering, it changes nothing: another process's key supersedes this one.
+    expect(decideClaim(input({recovering: true, probe: stopping}))).toEqual({kind: 'refuse', why: 'superseded'})
+  })
+
   it('treats an unreadable alive value as silent: waits, then refuses', () => {
     expect(decideClaim(input({held: unreadable}))).toMatchObject({kind: 'wait'})
     expect(decideClaim(input({held: unreadable, lapseWaited: true}))).toMatchObject({kind: 'refuse', why: 'unresponsive'})

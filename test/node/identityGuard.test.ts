@@ -105,6 +105,30 @@ describe('resolveIdentityClaim', () => {
     await expect(resolveIdentityClaim(t.ctx, t.opts({kind: 'silent', detail: 'timed out'}))).rejects.toMatchObject({code: 'LOCK_HELD', message: expect.stringMatching(/^node n1 may still be running in cluster "c1": pid 4242 at 10\.0\.0\.1:7001 .* does not answer \(timed out; frozen or partitioned\?\)/)})
   }, 10_000)
 
+  it('waits for a holder that says it is stopping: once it revoked its lease it claims the absent key and says the holder stopped', async () => {
+    const t = setup()
+    const {lease} = await putHeld(t)
+    let stopped = 0
+    const claim = resolveIdentityClaim(t.ctx, t.opts({kind: 'answered', node: 'n1', instance: 'other', stopping: true}, {onHolderStopped: () => stopped++}))
+    await new Promise((r) => setTimeout(r, 300))
+    expect(stopped).toBe(0)
+    await t.store.revokeLease(lease)
+    expect(await claim).toBe(0n)
+    expect(stopped).toBe(1)
+    expect(t.logs.join('\n')).toMatch(/held by pid 4242 at 10\.0\.0\.1:7001 .*, which is shutting down: waiting up to 3000 ms for it to finish its in-flight writes and give up its lease/)
+  })
+
+  it('refuses a stopping holder that still holds its key after the wait, writing nothing', async () => {
+    const t = setup()
+    const {modRevision} = await putHeld(t)
+    await expect(resolveIdentityClaim(t.ctx, t.opts({kind: 'answered', node: 'n1', instance: 'other', stopping: true}))).rejects.toMatchObject({
+      code: 'LOCK_HELD',
+      message: expect.stringMatching(/^node n1 is still shutting down in cluster "c1": pid 4242 at 10\.0\.0\.1:7001 .* answers that it is stopping, but did not give up its lease within the wait; this process changed nothing$/),
+      hint: expect.stringMatching(/^wait for that process to exit/),
+    })
+    expect((await t.store.get(t.ctx.keys.alive('n1')))?.modRevision).toBe(modRevision)
+  }, 10_000)
+
   it('stops waiting when start-up is aborted', async () => {
     const t = setup()
     await putHeld(t)
@@ -129,6 +153,11 @@ describe('probeHolder', () => {
   it('reads the node id and instance a node answers /healthz with', async () => {
     const {address} = await listenHttp((_req, res) => res.writeHead(200, {'content-type': 'application/json'}).end(JSON.stringify({node: 'n1', serving: true, instance: 'abc'})))
     expect(await probeHolder(address, 'n1')).toEqual({kind: 'answered', node: 'n1', instance: 'abc'})
+  })
+
+  it('reads that a node is stopping from its health answer', async () => {
+    const {address} = await listenHttp((_req, res) => res.writeHead(200, {'content-type': 'application/json'}).end(JSON.stringify({node: 'n1', serving: false, instance: 'abc', stopping: true})))
+    expect(await probeHolder(address, 'n1')).toEqual({kind: 'answered', node: 'n1', instance: 'abc', stopping: true})
   })
 
   it('reads the instance of a node still starting (its listener opens before its API: startingHandler), which refuses data requests 503', async () => {

@@ -1,10 +1,12 @@
 import {mkdtempSync, rmSync} from 'node:fs'
+import {type AddressInfo, createServer, type Socket} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, afterEach, beforeAll, describe, expect, inject, it} from 'vitest'
 import {initCluster} from '../../../src/cluster/initCluster.js'
 import {parseNodeSpecs} from '../../../src/cluster/nodeSpec.js'
 import {makeServiceContext, type ServiceContext} from '../../../src/cluster/serviceContext.js'
+import {NodeSchema} from '../../../src/model/node.js'
 import {freePort} from '../../../src/localEtcd/freePort.js'
 import {type CliChild, spawnCli} from '../../support/cliChild.js'
 import {exitedWithin, listening, pollUntil} from '../../support/daemonProbe.js'
@@ -34,8 +36,10 @@ beforeAll(async () => {
   endpoint = inject('etcdEndpoint')
   cluster = uniqueCluster('startsignal')
   ctx = makeServiceContext(stores.open(endpoint, cluster), {cluster})
-  for (const id of ['n1', 'n2']) ports[id] = await freePort()
+  for (const id of ['n1', 'n2', 'n3']) ports[id] = await freePort()
   await initCluster(ctx, {shards: SHARDS, rf: 1, nodes: parseNodeSpecs(`n1=127.0.0.1:${ports.n1}@a,n2=127.0.0.1:${ports.n2}@b`), force: false})
+  // n3 holds nothing: a node whose start only the identity check stops.
+  await ctx.store.create(ctx.keys.node('n3'), JSON.stringify(NodeSchema.parse({id: 'n3', address: `127.0.0.1:${ports.n3}`, createdAt: new Date().toISOString()})))
 })
 
 afterEach(async () => {
@@ -96,4 +100,32 @@ describe('node serve: SIGTERM during start-up', () => {
     expect(await exitedWithin(child, 20_000)).toBe(0)
     await expectNothingLeased('n2')
   })
+})
+
+describe('node serve: SIGTERM while its claim waits on another holder', () => {
+  it('a holder that appeared after the start-up check and does not answer: SIGTERM ends the wait, exits 0, its key left alone', async () => {
+    // The holder's address accepts connections and never answers (a frozen process): the claim waits for its lease.
+    const sockets: Socket[] = []
+    const frozen = createServer((s) => sockets.push(s))
+    await new Promise<void>((r) => frozen.listen(0, '127.0.0.1', r))
+    const lease = await ctx.store.grantLease(60)
+    try {
+      const child = serve('n3')
+      // Its listener opens after the start-up check found alive/n3 absent, before it claims the key.
+      await pollUntil(child, 'its listener to accept', () => listening(ports.n3 ?? 0))
+      const holder = {node: 'n3', address: `127.0.0.1:${(frozen.address() as AddressInfo).port}`, pid: 1, startedAt: new Date().toISOString(), instance: 'frozen-holder', leaseTtlSeconds: 60}
+      const put = await ctx.store.put(ctx.keys.alive('n3'), JSON.stringify(holder), lease.id)
+      // The claim's compare fails on the new key, which is judged afresh: silent, so it waits (up to 90 s here).
+      await pollUntil(child, 'the claim to wait for the holder', async () => /does not answer .*waiting up to \d+ ms for its lease to lapse/.test(child.logs()))
+      child.signal('SIGTERM')
+      expect(await exitedWithin(child, 15_000), child.logs()).toBe(0)
+      expect(child.stdout()).toMatch(/node n3 stopped \(SIGTERM\)/)
+      expect((await ctx.store.get(ctx.keys.alive('n3')))?.modRevision).toBe(put)
+      expect(await ctx.store.get(ctx.keys.stats('n3'))).toBeUndefined()
+    } finally {
+      await lease.revoke()
+      for (const s of sockets) s.destroy()
+      await new Promise((r) => frozen.close(r))
+    }
+  }, 60_000)
 })
