@@ -1,18 +1,13 @@
 import {afterEach, describe, expect, it} from 'vitest'
 import {formatHlc} from '../../src/model/hlc.js'
 import {type Shard} from '../../src/model/shard.js'
-import {type CopySourceAddress} from '../../src/node/copyPuller.js'
-import {CopyReceiver} from '../../src/node/copyReceiver.js'
 import {compareRecords} from '../../src/node/lwwMerge.js'
-import {NodeClient} from '../../src/node/nodeClient.js'
-import {NodeThrottles} from '../../src/node/nodeThrottles.js'
 import {type NodeRecord} from '../../src/node/protocol.js'
 import {repairShards} from '../../src/repair/repairService.js'
-import {type InProcessNode, startInProcessNode} from '../support/inProcessNode.js'
 import {settledPull} from '../support/copyShard.js'
 import {keyIn} from '../support/nodeTestData.js'
+import {copyNodeWorld} from '../support/copyNodeWorld.js'
 import {oneShardCluster} from '../support/oneShardCluster.js'
-import {StaticShardMap} from '../support/staticShardMap.js'
 
 /**
  * The hole the grace check (graceMismatch.inProcess.test.ts) cannot see: a node that was
@@ -45,35 +40,13 @@ afterEach(async () => {
 
 /** story runs the history above; `thread` receives the destination's copy in the copy receive thread (as a served node does). */
 async function story(thread: boolean) {
-  const {store, ctx, shard} = await oneShardCluster('move-gc-floor', 2, 3, TOKEN)
+  const cluster = await oneShardCluster('move-gc-floor', 2, 3, TOKEN)
+  const {store, ctx, shard} = cluster
   const replicas = shard.replicas.map((r) => r.node)
   const joiner = ['n1', 'n2', 'n3'].find((n) => !replicas.includes(n))!
-  const maps = new Map<string, StaticShardMap>()
-  const nodes = new Map<string, InProcessNode>()
-  const peers: NodeClient[] = []
-  const receiver = thread ? new CopyReceiver({peers: () => ({token: TOKEN, timeoutMs: 10_000, tls: undefined}), idleMs: 10_000}) : undefined
-  closing.push(async () => {
-    for (const p of peers) await p.destroy()
-    await receiver?.close()
-  })
-  const start = async (id: string, grace: number) => {
-    const map = new StaticShardMap(id, [shard])
-    const copy = {
-      peer: (s: CopySourceAddress) => {
-        const c = new NodeClient({node: s.node, address: s.address, token: TOKEN})
-        peers.push(c)
-        return c
-      },
-      ...(receiver ? {frames: receiver} : {}),
-      throttles: new NodeThrottles(Date.now),
-    }
-    const node = await startInProcessNode({nodeId: id, map, token: TOKEN, tombstoneGraceMs: grace, maxClockOffsetMs: OFFSET_MS, timeoutMs: 20_000, dirPrefix: `shardctl-move-gc-floor-${id}-`, copy})
-    closing.push(() => node.close())
-    maps.set(id, map)
-    nodes.set(id, node)
-    await store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: `127.0.0.1:${node.port}`, pid: 1, startedAt: 't', tombstoneGraceMs: grace}))
-    return node
-  }
+  const world = copyNodeWorld({cluster, token: TOKEN, thread, maxClockOffsetMs: OFFSET_MS, dirPrefix: 'shardctl-move-gc-floor-', closing})
+  const {maps, nodes} = world
+  const start = async (id: string, grace: number) => (await world.start(id, grace)).node
   // The joiner is down while the replicas purge: it has no alive record, the grace check sees the replicas only.
   for (const id of replicas) await start(id, GRACE_MS)
   const node = (id: string) => nodes.get(id)!

@@ -1,20 +1,15 @@
 import {afterEach, describe, expect, it} from 'vitest'
 import {formatHlc} from '../../src/model/hlc.js'
 import {type Shard} from '../../src/model/shard.js'
-import {type CopySourceAddress} from '../../src/node/copyPuller.js'
-import {CopyReceiver} from '../../src/node/copyReceiver.js'
-import {NodeClient} from '../../src/node/nodeClient.js'
 import {isNodeRequestError} from '../../src/node/nodeRequestError.js'
-import {NodeThrottles} from '../../src/node/nodeThrottles.js'
 import {type NodeRecord} from '../../src/node/protocol.js'
 import {type StorageEngine} from '../../src/node/storageEngine.js'
 import {repairShards} from '../../src/repair/repairService.js'
 import {syncReplicas} from '../../src/executor/replicaSync.js'
-import {type InProcessNode, startInProcessNode} from '../support/inProcessNode.js'
 import {settledPull} from '../support/copyShard.js'
 import {keyIn} from '../support/nodeTestData.js'
+import {copyNodeWorld} from '../support/copyNodeWorld.js'
 import {oneShardCluster} from '../support/oneShardCluster.js'
-import {StaticShardMap} from '../support/staticShardMap.js'
 
 /**
  * Session 32's hunt (a heal's merged copy and the gc floor): a gc fence whose digests
@@ -99,40 +94,13 @@ function busyWriterUntil(engine: StorageEngine, at: number): void {
 }
 
 async function story(thread: boolean, opts: {deleteIt?: boolean; order?: readonly ('b' | 'c')[]; busyWriter?: boolean} = {}) {
-  const {store, ctx, shard} = await oneShardCluster('raced-fence-heal', 3, 4, TOKEN)
+  const cluster = await oneShardCluster('raced-fence-heal', 3, 4, TOKEN)
+  const {store, ctx, shard} = cluster
   const [moved, b, c] = shard.replicas.map((r) => r.node) as [string, string, string]
   const joiner = ['n1', 'n2', 'n3', 'n4'].find((n) => ![moved, b, c].includes(n))!
-  const maps = new Map<string, StaticShardMap>()
-  const nodes = new Map<string, InProcessNode>()
-  const peers: NodeClient[] = []
-  const receiver = thread ? new CopyReceiver({peers: () => ({token: TOKEN, timeoutMs: 10_000, tls: undefined}), idleMs: 10_000}) : undefined
-  closing.push(async () => {
-    for (const p of peers) await p.destroy()
-    await receiver?.close()
-  })
-  const start = async (id: string) => {
-    const map = new StaticShardMap(id, [shard])
-    const copy = {
-      peer: (s: CopySourceAddress) => {
-        const cl = new NodeClient({node: s.node, address: s.address, token: TOKEN})
-        peers.push(cl)
-        return cl
-      },
-      ...(receiver ? {frames: receiver} : {}),
-      throttles: new NodeThrottles(Date.now),
-    }
-    const node = await startInProcessNode({nodeId: id, map, token: TOKEN, tombstoneGraceMs: GRACE_MS, maxClockOffsetMs: OFFSET_MS, timeoutMs: 20_000, dirPrefix: `shardctl-raced-fence-heal-${id}-`, copy})
-    let closed = false
-    const close = async () => {
-      if (!closed) await node.close()
-      closed = true
-    }
-    closing.push(close)
-    maps.set(id, map)
-    nodes.set(id, node)
-    await store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: `127.0.0.1:${node.port}`, pid: 1, startedAt: 't', tombstoneGraceMs: GRACE_MS}))
-    return {node, close}
-  }
+  const world = copyNodeWorld({cluster, token: TOKEN, thread, maxClockOffsetMs: OFFSET_MS, dirPrefix: 'shardctl-raced-fence-heal-', closing})
+  const {maps, nodes} = world
+  const start = (id: string) => world.start(id, GRACE_MS)
   const stops = new Map<string, () => Promise<void>>()
   for (const id of [moved, b, c]) stops.set(id, (await start(id)).close)
   const node = (id: string) => nodes.get(id)!
