@@ -450,12 +450,13 @@ export class NodeHttpApi {
    * screen applies the gc rules to an apply batch: a client write (kind `write`) whose
    * version is older than the node's stale floor is refused whole (PRECONDITION: the
    * router fails it or re-issues it with a fresh version; this replica never acknowledges
-   * it), since a purge may already have judged that part of history settled; repair values
-   * below the gc floor are dropped (they come back from a replica that missed a purged
-   * delete). Repair tombstones always pass, however old. Copies pass unchanged: a move's
+   * it), since a purge may already have judged that part of history settled, and so is one
+   * below a gc floor; repair values below a gc floor are dropped while its screen window
+   * is open (StorageEngine.withoutFenced: until every replica of a round that may purge has
+   * fenced). Repair tombstones always pass, however old. Copies pass unchanged: a move's
    * stream comes from a fenced replica, whose floor the destination adopted before its
    * first frame (CopyPuller.adoptSourceFloors), and from then on the floor screens this
-   * node's client writes and repairs too.
+   * node's client writes (and for a window its repairs) too.
    */
   private screen(records: NodeRecord[], kind: ApplyKind): readonly NodeRecord[] {
     if (kind === 'write') {
@@ -483,7 +484,7 @@ export class NodeHttpApi {
         if (err instanceof RangeError) throw new HttpError('PRECONDITION', `shard ${id}: ${err.message}; pick an older cutoff`, shard.epoch)
         throw err
       }
-      sendJson(res, 200, {shard: id, epoch: shard.epoch, range: shard.range, ...d, tombstonesBefore: body.before})
+      sendJson(res, 200, {shard: id, epoch: shard.epoch, range: shard.range, ...d, tombstonesBefore: body.before, repairScreenMs: Math.max(1, Math.floor(engine.fenceScreenMs()))})
       return
     }
     const fenced = engine.fenceOf(shard.range)

@@ -192,6 +192,13 @@ export const DigestResponseSchema = z.object({
   tombstonesExcluded: z.number().int().nonnegative().optional(),
   /** format is the record hash format of `buckets` (absent: a node that predates it, format 2). */
   format: z.number().int().positive().optional(),
+  /**
+   * repairScreenMs (a gc fence's answer only) is how long from the fence the node drops
+   * repair values below the floor it set (StorageEngine.withoutFenced). A requester purges
+   * only when every fence answered within half of it. Absent: a node that predates it,
+   * which screens for good.
+   */
+  repairScreenMs: z.number().int().positive().optional(),
 })
 
 /** DigestResponse is a validated digest. */

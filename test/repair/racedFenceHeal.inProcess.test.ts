@@ -93,12 +93,12 @@ function busyWriterUntil(engine: StorageEngine, at: number): void {
   }
 }
 
-async function story(thread: boolean, opts: {deleteIt?: boolean; order?: readonly ('b' | 'c')[]; busyWriter?: boolean} = {}) {
+async function story(thread: boolean, opts: {deleteIt?: boolean; order?: readonly ('b' | 'c')[]; busyWriter?: boolean; screenMs?: number} = {}) {
   const cluster = await oneShardCluster('raced-fence-heal', 3, 4, TOKEN)
   const {store, ctx, shard} = cluster
   const [moved, b, c] = shard.replicas.map((r) => r.node) as [string, string, string]
   const joiner = ['n1', 'n2', 'n3', 'n4'].find((n) => ![moved, b, c].includes(n))!
-  const world = copyNodeWorld({cluster, token: TOKEN, thread, maxClockOffsetMs: OFFSET_MS, dirPrefix: 'shardctl-raced-fence-heal-', closing})
+  const world = copyNodeWorld({cluster, token: TOKEN, thread, maxClockOffsetMs: OFFSET_MS, dirPrefix: 'shardctl-raced-fence-heal-', closing, ...(opts.screenMs === undefined ? {} : {fenceScreenMs: opts.screenMs})})
   const {maps, nodes} = world
   const start = (id: string) => world.start(id, GRACE_MS)
   const stops = new Map<string, () => Promise<void>>()
@@ -136,7 +136,19 @@ async function story(thread: boolean, opts: {deleteIt?: boolean; order?: readonl
   )
   const floors = [moved, b, c].map((id) => node(id).engine.floorOf(0))
   // Anti-entropy again: C cannot take W any more (a delete it can: repair tombstones pass however old; so not for a delete, whose heal is the raced state's).
+  const fencedBy = Date.now()
   const again = opts.deleteIt ? undefined : (await repairShards(ctx, {shard: shard.id, rounds: 2, purge: true, maxClockOffsetMs: OFFSET_MS, timeoutMs: 10_000})).shards[0]!
+  // With a screen window: anti-entropy once the floors' windows are over (nothing fenced the shard since: it was apart).
+  let healed
+  if (opts.screenMs !== undefined) {
+    await sleep(Math.max(0, fencedBy + opts.screenMs + 100 - Date.now()))
+    healed = (await repairShards(ctx, {shard: shard.id, rounds: 2, purge: true, maxClockOffsetMs: OFFSET_MS, timeoutMs: 10_000})).shards[0]!
+  }
+  const record = (e: StorageEngine, k: Buffer) => {
+    const r = e.get(k)
+    return r === undefined ? null : r.value === null ? 'tombstone' : r.value.toString()
+  }
+  const afterRounds = Object.fromEntries([moved, b, c].map((id) => [id, {w: record(node(id).engine, w.key), deleted: record(node(id).engine, deleted.key)}]))
 
   // 3. The moved replica dies; the heal copies from B, then C.
   await stops.get(moved)!()
@@ -151,16 +163,13 @@ async function story(thread: boolean, opts: {deleteIt?: boolean; order?: readonl
     const first = await syncReplicas(node(id).client, dst.client, shard.id, joining.epoch, sent)
     return first.equal ? 'equal' : (await syncReplicas(node(id).client, dst.client, shard.id, joining.epoch, sent)).equal ? 'repaired' : 'apart'
   }
-  const held = (e: StorageEngine) => {
-    const r = e.get(w.key)
-    return r === undefined ? null : r.value === null ? 'tombstone' : r.value.toString()
-  }
+  const held = (e: StorageEngine) => record(e, w.key)
   const onB = held(node(b).engine)
   const onC = held(node(c).engine)
   const onDst = held(dst.engine)
   // Last: a verification repairs what differs.
   const verified = {b: await verify(b), c: await verify(c)}
-  return {w, screened, refusedByC, round, acked, floors, again, copy, verified, onB, onC, onDst}
+  return {w, screened, refusedByC, round, acked, floors, again, healed, afterRounds, copy, verified, onB, onC, onDst}
 }
 
 /** expectRacedFence checks the raced state the story sets up: W refused by C but acknowledged, the digests converged, the fence's differed (no purge), every floor raised to the round's cutoff. */
@@ -236,6 +245,36 @@ describe('a write queued behind a busy writer across anti-entropy\'s digests', {
     expect(r.round.converged).toBe(true)
     expect(r.onC).toBe('acknowledged overwrite')
     expect(r.again!.converged).toBe(true)
+    expect(r.copy.state).toBe('done')
+    expect(r.onDst).toBe('acknowledged overwrite')
+    expect(r.verified).toEqual({b: 'equal', c: 'equal'})
+  })
+})
+
+/**
+ * Session 33: a shard a raced fence left apart heals by itself. A gc floor drops repair
+ * values below it only for a window after its fence (StorageEngine.withoutFenced: a purge
+ * needs that only until every replica of its round fenced, and repairShards purges only
+ * when the fences answered within half of the window); client writes stay refused below
+ * it for good. Here the raced state is built as above (W held from the writers across the
+ * digests, C refusing it, the fence digests differing), with a window of a few seconds:
+ * once it is over, the next anti-entropy round's repair brings W to C, the shard
+ * converges, and the gc fences and purges it. Screened for good (as until session 33),
+ * C dropped W in every round and the shard stayed apart (checked: this test then fails).
+ */
+describe('a shard a raced gc fence left apart', {timeout: 60_000}, () => {
+  it('Given a write acknowledged by two replicas and refused by C below every floor of a fence whose digests differed, When anti-entropy runs after the floors\' repair screen window, Then W is on every replica, the shard converges and its tombstone is purged, and a heal from B then C verifies against both', async () => {
+    const r = await story(false, {screenMs: 4_000})
+    expect(r.screened).toBe(true)
+    expectRacedFence(r)
+    expect(Number(r.w.version.slice(0, 15))).toBeLessThan(r.round.tombstonesBefore!)
+    // The next rounds: converged, W on every replica, and the delete purged everywhere.
+    expect(r.healed!.converged).toBe(true)
+    expect(r.healed!.gc).toBeUndefined()
+    expect(r.again!.purged + r.healed!.purged).toBe(3)
+    for (const held of Object.values(r.afterRounds)) expect(held).toEqual({w: 'acknowledged overwrite', deleted: null})
+    // Still on every replica at the heal's end, and the heal verifies against both.
+    expect(r.onC).toBe('acknowledged overwrite')
     expect(r.copy.state).toBe('done')
     expect(r.onDst).toBe('acknowledged overwrite')
     expect(r.verified).toEqual({b: 'equal', c: 'equal'})
