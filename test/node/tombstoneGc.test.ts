@@ -167,6 +167,51 @@ describe('tombstone gc', {timeout: 60_000}, () => {
     expect(again.staleFloor()).toBe(9000)
   })
 
+  it('given a fence, when its repair screen window is over, then repair values below the floor pass while client writes stay below it for good; a fence again, an adoption and a reopen (old dirs: floors without any window) each screen a whole window; a drop keeps the window of the parts it leaves', async () => {
+    const now = 10_000
+    let mono = 0
+    const at = {clock: () => now, monotonic: () => mono, fenceScreenMs: 1_000}
+    const {engine, dir} = open(at)
+    const [left, right] = splitRange(ALL, HASH_SPACE / 2)
+    const keyOf = (r: HashRange) => Array.from({length: 100}, (_, i) => `k${i}`).find((k) => keyHash(Buffer.from(k)) >= r.lo && keyHash(Buffer.from(k)) < r.hi)!
+    const below = rec(keyOf(left), v(7000), 'below the floor')
+    const belowRight = rec(keyOf(right), v(7000), 'below the floor, right half')
+    await engine.fenceBelow(ALL, 8000)
+    expect(engine.fenceScreenMs()).toBe(1_000)
+    mono = 999
+    expect(engine.withoutFenced([below])).toEqual([])
+    mono = 1_000
+    expect(engine.withoutFenced([below])).toEqual([below])
+    // Client writes: the floor counts for good (NodeHttpApi.screen reads floorOf).
+    expect(engine.floorOf(keyHash(below.key))).toBe(8000)
+    // A fence again, even at an older cutoff (another round's), screens a whole window again.
+    await engine.fenceBelow(ALL, 7500)
+    mono = 1_999
+    expect(engine.withoutFenced([below])).toEqual([])
+    mono = 2_000
+    expect(engine.withoutFenced([below])).toEqual([below])
+    // An adoption screens its parts a whole window.
+    await engine.adoptFloors(left, [{lo: left.lo, hi: left.hi, floor: 8000}])
+    expect(engine.withoutFenced([below, belowRight])).toEqual([belowRight])
+    // A drop of the left half keeps the right part of the whole-range floor and its window.
+    await engine.fenceBelow(ALL, 8000)
+    await engine.deleteRange(left)
+    mono = 2_999
+    expect(engine.withoutFenced([belowRight])).toEqual([])
+    mono = 3_000
+    expect(engine.withoutFenced([belowRight])).toEqual([belowRight])
+    await engine.close()
+    // Reopened (as a data dir of an older build, whose floors screened for good, is): every loaded floor screens a whole window from the open.
+    mono = 50_000
+    const {engine: again} = open(at, dir)
+    expect(again.floorOf(keyHash(belowRight.key))).toBe(8000)
+    mono = 50_999
+    expect(again.withoutFenced([belowRight])).toEqual([])
+    mono = 51_000
+    expect(again.withoutFenced([belowRight])).toEqual([belowRight])
+    expect(again.floorOf(keyHash(belowRight.key))).toBe(8000)
+  })
+
   it("given a copy source's floors, when adopted, then a floor above this node's own cutoff limit is taken, none is lowered, only the range's parts count, and values below it go only when asked (tombstones stay, digest cells exact)", async () => {
     const now = 10_000
     const {engine, dir} = open({clock: () => now})
