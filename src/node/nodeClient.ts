@@ -13,6 +13,8 @@ import {
   CURSOR_HEADER,
   type DigestResponse,
   DigestResponseSchema,
+  type GcConfirmResponse,
+  GcConfirmResponseSchema,
   type GcPurgeResponse,
   GcPurgeResponseSchema,
   type DropResponse,
@@ -218,9 +220,18 @@ export class NodeClient {
     return this.parse(await this.request('GET', `/v1/shards/${shard}/digest?epoch=${epoch}${cutoff}${format}`, undefined, opts), DigestResponseSchema)
   }
 
-  /** gcFence sets the node's gc floor for `shard` to `before` and returns its digest at that cutoff and `format` (see GcRequest, {@link digest}). */
-  async gcFence(shard: number, epoch: number, before: number, opts: RequestOptions & {format?: number} = {}): Promise<DigestResponse> {
-    return this.parse(await this.request('POST', `/v1/shards/${shard}/gc?epoch=${epoch}`, json({phase: 'fence', before, format: opts.format ?? RECORD_HASH_FORMAT}), opts), DigestResponseSchema)
+  /**
+   * gcFence sets the node's gc floor for `shard` to `before` (with `pending`: records a
+   * pending fence there instead, whose id the answer's `fence` carries, for {@link gcConfirm})
+   * and returns its digest at that cutoff and `format` (see GcRequest, {@link digest}).
+   */
+  async gcFence(shard: number, epoch: number, before: number, opts: RequestOptions & {format?: number; pending?: boolean} = {}): Promise<DigestResponse> {
+    return this.parse(await this.request('POST', `/v1/shards/${shard}/gc?epoch=${epoch}`, json({phase: 'fence', before, format: opts.format ?? RECORD_HASH_FORMAT, ...(opts.pending ? {pending: true} : {})}), opts), DigestResponseSchema)
+  }
+
+  /** gcConfirm makes the pending fence `fence` at `before` the node's gc floor for `shard`; PRECONDITION when it is not held any more (see GcRequest). */
+  async gcConfirm(shard: number, epoch: number, before: number, fence: number, opts: RequestOptions = {}): Promise<GcConfirmResponse> {
+    return this.parse(await this.request('POST', `/v1/shards/${shard}/gc?epoch=${epoch}`, json({phase: 'confirm', before, fence}), opts), GcConfirmResponseSchema)
   }
 
   /** gcPurge deletes `shard`'s tombstones older than `before`, which the node must have been fenced at (see GcRequest). */

@@ -450,13 +450,12 @@ export class NodeHttpApi {
    * screen applies the gc rules to an apply batch: a client write (kind `write`) whose
    * version is older than the node's stale floor is refused whole (PRECONDITION: the
    * router fails it or re-issues it with a fresh version; this replica never acknowledges
-   * it), since a purge may already have judged that part of history settled, and so is one
-   * below a gc floor; repair values below a gc floor are dropped while its screen window
-   * is open (StorageEngine.withoutFenced: until every replica of a round that may purge has
-   * fenced). Repair tombstones always pass, however old. Copies pass unchanged: a move's
+   * it), since a purge may already have judged that part of history settled; repair values
+   * below the gc floor are dropped (they come back from a replica that missed a purged
+   * delete). Repair tombstones always pass, however old. Copies pass unchanged: a move's
    * stream comes from a fenced replica, whose floor the destination adopted before its
    * first frame (CopyPuller.adoptSourceFloors), and from then on the floor screens this
-   * node's client writes (and for a window its repairs) too.
+   * node's client writes and repairs too.
    */
   private screen(records: NodeRecord[], kind: ApplyKind): readonly NodeRecord[] {
     if (kind === 'write') {
@@ -478,13 +477,27 @@ export class NodeHttpApi {
     res.setHeader(EPOCH_HEADER, String(shard.epoch))
     if (body.phase === 'fence') {
       let d
+      let fence: number | undefined
       try {
-        d = await engine.fenceBelow(shard.range, body.before, formatParam(body.format))
+        // A requester that confirms (since session 33) gets a pending fence; one of an older build a floor at once.
+        if (body.pending) ({fence, digest: d} = await engine.fencePending(shard.range, body.before, formatParam(body.format)))
+        else d = await engine.fenceBelow(shard.range, body.before, formatParam(body.format))
       } catch (err) {
         if (err instanceof RangeError) throw new HttpError('PRECONDITION', `shard ${id}: ${err.message}; pick an older cutoff`, shard.epoch)
         throw err
       }
-      sendJson(res, 200, {shard: id, epoch: shard.epoch, range: shard.range, ...d, tombstonesBefore: body.before, repairScreenMs: Math.max(1, Math.floor(engine.fenceScreenMs()))})
+      sendJson(res, 200, {shard: id, epoch: shard.epoch, range: shard.range, ...d, tombstonesBefore: body.before, ...(fence === undefined ? {} : {fence})})
+      return
+    }
+    if (body.phase === 'confirm') {
+      if (body.fence === undefined) throw new HttpError('BAD_INPUT', 'a confirm names the fence it confirms (`fence`: the id its answer carried)', shard.epoch)
+      try {
+        await engine.confirmFence(shard.range, body.before, body.fence)
+      } catch (err) {
+        if (err instanceof RangeError) throw new HttpError('PRECONDITION', `shard ${id}: ${err.message}; next run`, shard.epoch)
+        throw err
+      }
+      sendJson(res, 200, {shard: id, epoch: shard.epoch, confirmed: body.before})
       return
     }
     const fenced = engine.fenceOf(shard.range)

@@ -192,13 +192,8 @@ export const DigestResponseSchema = z.object({
   tombstonesExcluded: z.number().int().nonnegative().optional(),
   /** format is the record hash format of `buckets` (absent: a node that predates it, format 2). */
   format: z.number().int().positive().optional(),
-  /**
-   * repairScreenMs (a gc fence's answer only) is how long from the fence the node drops
-   * repair values below the floor it set (StorageEngine.withoutFenced). A requester purges
-   * only when every fence answered within half of it. Absent: a node that predates it,
-   * which screens for good.
-   */
-  repairScreenMs: z.number().int().positive().optional(),
+  /** fence (a pending gc fence's answer only) is the fence's id, for its confirm (see GcRequest); absent: the node set its floor at once. */
+  fence: z.number().int().nonnegative().optional(),
 })
 
 /** DigestResponse is a validated digest. */
@@ -228,23 +223,45 @@ export const BucketsRequestSchema = z.object({
 export type BucketsRequest = z.infer<typeof BucketsRequestSchema>
 
 /**
- * GcRequestSchema: the two steps of purging a shard's tombstones older than `before`
- * (version wall ms), sent by anti-entropy to every replica (see repairShards):
- * `fence` sets the replica's gc floor for the shard's range (from then on it takes no
- * repair value older than `before`) and answers its digest at that cutoff; once every
- * replica fenced with equal digests, `purge` deletes the tombstones older than `before`.
- * A fence newer than the node's clock minus its grace, and a purge above the node's fence,
- * are refused with PRECONDITION.
+ * GcRequestSchema: the steps of purging a shard's tombstones older than `before` (version
+ * wall ms), sent by anti-entropy to every replica (see repairShards):
+ * - `fence` with `pending: true` (requesters since session 33) records a pending fence of
+ *   the shard's range at `before` and answers its digest at that cutoff with the fence's
+ *   id (DigestResponse.fence); it raises no floor (StorageEngine.fencePending);
+ * - `confirm` (`fence`: that id), once every replica fenced with equal digests, makes the
+ *   fence the replica's gc floor (from then on it takes no client or repair value older than
+ *   `before`), or is refused with PRECONDITION when the replica took a value older than
+ *   `before` since the fence, restarted or dropped the range (StorageEngine.confirmFence);
+ * - `fence` without `pending` (a requester of an older build) sets the gc floor at once;
+ * - once every replica confirmed (or fenced without `pending`), `purge` deletes the
+ *   tombstones older than `before`.
+ * A fence newer than the node's clock minus its grace, and a purge above the node's gc
+ * floor, are refused with PRECONDITION. A node of an older build ignores `pending` (it sets
+ * the floor at once and answers no `fence` id: nothing to confirm) and refuses `confirm`.
  */
 export const GcRequestSchema = z.object({
-  phase: z.enum(['fence', 'purge']),
+  phase: z.enum(['fence', 'confirm', 'purge']),
   before: z.number().int().nonnegative(),
   /** format: the record hash format of a fence's digest (absent: {@link LEGACY_RECORD_HASH_FORMAT}; see DigestResponse). */
   format: z.number().int().positive().optional(),
+  /** pending (phase fence): record a pending fence to confirm, raising no floor. */
+  pending: z.boolean().optional(),
+  /** fence (phase confirm): the id the pending fence's answer carried. */
+  fence: z.number().int().nonnegative().optional(),
 })
 
 /** GcRequest is a validated gc request. */
 export type GcRequest = z.infer<typeof GcRequestSchema>
+
+/** GcConfirmResponseSchema: a confirmed fence (its cutoff, now the replica's gc floor over the shard's range or below it). */
+export const GcConfirmResponseSchema = z.object({
+  shard: z.number().int().nonnegative(),
+  epoch,
+  confirmed: z.number().int().nonnegative(),
+})
+
+/** GcConfirmResponse is a validated confirm answer. */
+export type GcConfirmResponse = z.infer<typeof GcConfirmResponseSchema>
 
 /** GcPurgeResponseSchema: how many tombstones a purge deleted. */
 export const GcPurgeResponseSchema = z.object({

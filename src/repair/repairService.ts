@@ -206,11 +206,14 @@ async function repairShard(shard: Shard, client: (node: string) => NodeClient | 
 
 /**
  * purgeShard deletes the shard's tombstones older than `cutoff` on every replica, in two
- * steps: fence every replica at the cutoff (each then refuses client values older than it
- * for good, drops repair values older than it for the window its answer reports, and
- * answers the digest of the values older than it it holds), and only when every replica
- * fenced with equal digests within half of every such window (fenceTooSlow), purge on
- * each. Why that cannot undo an acknowledged delete: StorageEngine.purgeTombstones.
+ * steps: fence every replica at the cutoff (a pending fence: each answers the digest of the
+ * values older than it it holds, and the fence stays held while it gains none), and only
+ * when every replica fenced with equal digests, confirm every fence (each then takes no
+ * value older than the cutoff, for good: its gc floor; refused where the replica gained
+ * one since its fence), and only when every replica confirmed, purge on each. Why that
+ * cannot undo an acknowledged delete: StorageEngine.purgeTombstones. A round that stops
+ * before the confirms leaves no floor: a write that raced its fence is repaired by the
+ * next round (StorageEngine.fencePending).
  * Skipped (reason in `report.gc`) unless every replica of the shard is a voter — a move's
  * learning or joining replica is not compared, so its holdings are not known — and unless every alive
  * node and every replica publish the same tombstone grace (graceRefusal: a node that
@@ -235,14 +238,7 @@ async function purgeShard(shard: Shard, client: (node: string) => NodeClient | u
   }
   try {
     // At the format the replicas' digests agreed on: a node of an older build fences at its own.
-    const started = performance.now()
-    const fenced = await Promise.all(clients.map((c) => c!.gcFence(shard.id, shard.epoch, cutoff, {format})))
-    const took = performance.now() - started
-    const late = fenceTooSlow(took, fenced)
-    if (late) {
-      report.gc = late
-      return
-    }
+    const fenced = await Promise.all(clients.map((c) => c!.gcFence(shard.id, shard.epoch, cutoff, {format, pending: true})))
     if (new Set(fenced.map(digestFormatOf)).size > 1) {
       report.gc = 'replicas fenced at different record hash formats (a node was upgraded or rolled back meanwhile); next run'
       return
@@ -251,26 +247,31 @@ async function purgeShard(shard: Shard, client: (node: string) => NodeClient | u
       report.gc = 'replicas hold different values older than the cutoff (a write raced the fence); next run'
       return
     }
+    // Every pending fence confirmed (each still held: no value older than the cutoff came since) before any replica purges.
+    // A node of an older build answered no fence id: it set its floor at once, and screens from its fence on.
+    const refused = await Promise.all(
+      clients.map((c, i) => {
+        const id = fenced[i]!.fence
+        if (id === undefined) return undefined
+        return c!.gcConfirm(shard.id, shard.epoch, cutoff, id).then(
+          () => undefined,
+          (err: unknown) => {
+            if (isNodeRequestError(err, 'PRECONDITION')) return `${nodes[i]}: ${errorMessage(err)}`
+            throw err
+          },
+        )
+      }),
+    )
+    const first = refused.find((r) => r !== undefined)
+    if (first) {
+      report.gc = `a replica's fence was not held to its confirm (a write raced the fence); next run (${first})`
+      return
+    }
     const purged = await Promise.all(clients.map((c) => c!.gcPurge(shard.id, shard.epoch, cutoff)))
     report.purged = purged.reduce((n, p) => n + p.purged, 0)
   } catch (err) {
     report.gc = `gc failed: ${errorMessage(err)}`
   }
-}
-
-/**
- * fenceTooSlow says why a fence phase that took `tookMs` (from before the first fence was
- * sent to the last answer) may not purge, or undefined when it may: each replica drops
- * repair values below its new floor for the `repairScreenMs` its answer reports
- * (StorageEngine.withoutFenced), from its fence on, which came after the phase began, and
- * a purge needs every replica screened until the last one fenced. Half of the shortest
- * window leaves room for clocks that run at different rates. A replica of an older build
- * reports none and screens for good.
- */
-export function fenceTooSlow(tookMs: number, fenced: readonly DigestResponse[]): string | undefined {
-  const window = Math.min(...fenced.map((d) => d.repairScreenMs ?? Number.POSITIVE_INFINITY))
-  if (tookMs * 2 < window) return undefined
-  return `the fences took ${Math.round(tookMs)} ms, not under half of the ${window} ms a replica screens repairs below its new floor for; next run`
 }
 
 async function digestsOf(shard: Shard, nodes: readonly string[], client: (node: string) => NodeClient | undefined, report: ShardRepair, cutoff: number, format: number): Promise<Map<string, DigestResponse>> {

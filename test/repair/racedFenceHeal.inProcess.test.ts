@@ -58,6 +58,7 @@ afterEach(async () => {
 function holdApplies(engine: StorageEngine, key: Buffer): {held: () => number} {
   const apply = engine.apply.bind(engine)
   const fenceBelow = engine.fenceBelow.bind(engine)
+  const fencePending = engine.fencePending.bind(engine)
   const waiting: (() => void)[] = []
   const committing: Promise<unknown>[] = []
   let held = 0
@@ -68,12 +69,29 @@ function holdApplies(engine: StorageEngine, key: Buffer): {held: () => number} {
     committing.push(done.catch(() => undefined))
     return done
   }
-  engine.fenceBelow = async (range, before, format) => {
+  const released = async () => {
     for (const release of waiting.splice(0)) release()
     await Promise.all(committing)
+  }
+  engine.fenceBelow = async (range, before, format) => {
+    await released()
     return fenceBelow(range, before, format)
   }
+  engine.fencePending = async (range, before, format) => {
+    await released()
+    return fencePending(range, before, format)
+  }
   return {held: () => held}
+}
+
+/**
+ * legacyFences makes `engine` fence as a node of a build before session 33 did: a pending
+ * fence sets its floor at once (fenceBelow) and answers no fence id, so anti-entropy has
+ * nothing to confirm (the raced state such nodes, and the data dirs they left, are in).
+ */
+function legacyFences(engine: StorageEngine): void {
+  const fenceBelow = engine.fenceBelow.bind(engine)
+  engine.fencePending = async (range, before, format) => ({fence: undefined as unknown as number, digest: await fenceBelow(range, before, format)})
 }
 
 /** story runs the steps above for W (`deleteIt`: W is a delete of the older value instead), healing from `order`'s replicas (b, c). */
@@ -93,12 +111,12 @@ function busyWriterUntil(engine: StorageEngine, at: number): void {
   }
 }
 
-async function story(thread: boolean, opts: {deleteIt?: boolean; order?: readonly ('b' | 'c')[]; busyWriter?: boolean; screenMs?: number} = {}) {
+async function story(thread: boolean, opts: {deleteIt?: boolean; order?: readonly ('b' | 'c')[]; busyWriter?: boolean; legacy?: boolean} = {}) {
   const cluster = await oneShardCluster('raced-fence-heal', 3, 4, TOKEN)
   const {store, ctx, shard} = cluster
   const [moved, b, c] = shard.replicas.map((r) => r.node) as [string, string, string]
   const joiner = ['n1', 'n2', 'n3', 'n4'].find((n) => ![moved, b, c].includes(n))!
-  const world = copyNodeWorld({cluster, token: TOKEN, thread, maxClockOffsetMs: OFFSET_MS, dirPrefix: 'shardctl-raced-fence-heal-', closing, ...(opts.screenMs === undefined ? {} : {fenceScreenMs: opts.screenMs})})
+  const world = copyNodeWorld({cluster, token: TOKEN, thread, maxClockOffsetMs: OFFSET_MS, dirPrefix: 'shardctl-raced-fence-heal-', closing})
   const {maps, nodes} = world
   const start = (id: string) => world.start(id, GRACE_MS)
   const stops = new Map<string, () => Promise<void>>()
@@ -115,6 +133,7 @@ async function story(thread: boolean, opts: {deleteIt?: boolean; order?: readonl
 
   // 1. W, stamped 600 ms inside the grace: the moved replica and B take it (their commits held), C screens it 1 s later and refuses it.
   const sent = Date.now()
+  if (opts.legacy) for (const id of [moved, b, c]) legacyFences(node(id).engine)
   const holds = opts.busyWriter ? [] : [moved, b].map((id) => holdApplies(node(id).engine, older.key))
   if (opts.busyWriter) for (const id of [moved, b]) busyWriterUntil(node(id).engine, sent + 2_000)
   const w: NodeRecord = {key: older.key, version: formatHlc({wall: sent - GRACE_MS + 600, counter: 0, writer: 'router'}), value: opts.deleteIt ? null : Buffer.from('acknowledged overwrite')}
@@ -135,15 +154,9 @@ async function story(thread: boolean, opts: {deleteIt?: boolean; order?: readonl
     () => false,
   )
   const floors = [moved, b, c].map((id) => node(id).engine.floorOf(0))
+  const pending = [moved, b, c].map((id) => node(id).engine.pendingFencesOf(shard.range))
   // Anti-entropy again: C cannot take W any more (a delete it can: repair tombstones pass however old; so not for a delete, whose heal is the raced state's).
-  const fencedBy = Date.now()
   const again = opts.deleteIt ? undefined : (await repairShards(ctx, {shard: shard.id, rounds: 2, purge: true, maxClockOffsetMs: OFFSET_MS, timeoutMs: 10_000})).shards[0]!
-  // With a screen window: anti-entropy once the floors' windows are over (nothing fenced the shard since: it was apart).
-  let healed
-  if (opts.screenMs !== undefined) {
-    await sleep(Math.max(0, fencedBy + opts.screenMs + 100 - Date.now()))
-    healed = (await repairShards(ctx, {shard: shard.id, rounds: 2, purge: true, maxClockOffsetMs: OFFSET_MS, timeoutMs: 10_000})).shards[0]!
-  }
   const record = (e: StorageEngine, k: Buffer) => {
     const r = e.get(k)
     return r === undefined ? null : r.value === null ? 'tombstone' : r.value.toString()
@@ -169,26 +182,35 @@ async function story(thread: boolean, opts: {deleteIt?: boolean; order?: readonl
   const onDst = held(dst.engine)
   // Last: a verification repairs what differs.
   const verified = {b: await verify(b), c: await verify(c)}
-  return {w, screened, refusedByC, round, acked, floors, again, healed, afterRounds, copy, verified, onB, onC, onDst}
+  return {w, screened, refusedByC, round, acked, floors, pending, again, afterRounds, copy, verified, onB, onC, onDst}
 }
 
-/** expectRacedFence checks the raced state the story sets up: W refused by C but acknowledged, the digests converged, the fence's differed (no purge), every floor raised to the round's cutoff. */
-function expectRacedFence(r: Awaited<ReturnType<typeof story>>): void {
+/**
+ * expectRacedFence checks the raced state the story sets up: W refused by C but acknowledged, the digests converged, the
+ * fence's differed (no purge), and every floor raised to the round's cutoff (`legacy`: fenced as before session 33), or
+ * none raised, each replica's fence left pending, unconfirmed.
+ */
+function expectRacedFence(r: Awaited<ReturnType<typeof story>>, legacy: boolean): void {
   expect(r.refusedByC).toBe('PRECONDITION')
   expect(r.acked).toBe(true)
   expect(r.round.converged).toBe(true)
   expect(r.round.purged).toBe(0)
   expect(r.round.gc).toMatch(/a write raced the fence/)
-  expect(r.floors.every((f) => f === r.round.tombstonesBefore)).toBe(true)
+  if (legacy) expect(r.floors.every((f) => f === r.round.tombstonesBefore)).toBe(true)
+  else {
+    expect(r.floors).toEqual([0, 0, 0])
+    expect(r.pending).toEqual([[r.round.tombstonesBefore], [r.round.tombstonesBefore], [r.round.tombstonesBefore]])
+  }
 }
 
+// The raced state as nodes of a build before session 33 left it (their fences set floors at once): a data dir can still hold it.
 describe('a heal merged from two replicas after a raced gc fence', {timeout: 60_000}, () => {
   for (const thread of [false, true]) {
     it(`Given a write acknowledged by the moved replica and B, committed after anti-entropy's digests and refused by C, below every floor of a fence whose digests then differed, When the moved replica dies and the destination copies from B then C (received ${thread ? 'in the copy receive thread' : 'on the main thread'}), Then the destination holds the write, so a read quorum of C and the destination returns it`, async () => {
-      const r = await story(thread)
+      const r = await story(thread, {legacy: true})
       // The story ran as told: W screened in time on two replicas, refused by C, and below the floor the round fenced.
       expect(r.screened).toBe(true)
-      expectRacedFence(r)
+      expectRacedFence(r, true)
       expect(Number(r.w.version.slice(0, 15))).toBeLessThan(r.round.tombstonesBefore!)
       // C can never take W: a repair of it is dropped below C's floor, so the shard stays apart (and unpurged) for good.
       expect(r.again!.converged).toBe(false)
@@ -216,8 +238,8 @@ describe('a heal merged from two replicas after a raced gc fence', {timeout: 60_
 describe('a heal merged from two replicas after a delete raced the gc fence', {timeout: 60_000}, () => {
   for (const order of [['b', 'c'], ['c', 'b']] as const) {
     it(`Given a delete acknowledged by the moved replica and B, committed after anti-entropy's digests and refused by C (which still holds the value), When the moved replica dies and the destination copies from ${order.join(' then ')}, Then nothing was purged and the destination holds the delete`, async () => {
-      const r = await story(false, {deleteIt: true, order})
-      expectRacedFence(r)
+      const r = await story(false, {deleteIt: true, order, legacy: true})
+      expectRacedFence(r, true)
       expect(r.onB).toBe('tombstone')
       expect(r.onC).toBe('older value')
       expect(r.copy.state).toBe('done')
@@ -252,28 +274,27 @@ describe('a write queued behind a busy writer across anti-entropy\'s digests', {
 })
 
 /**
- * Session 33: a shard a raced fence left apart heals by itself. A gc floor drops repair
- * values below it only for a window after its fence (StorageEngine.withoutFenced: a purge
- * needs that only until every replica of its round fenced, and repairShards purges only
- * when the fences answered within half of the window); client writes stay refused below
- * it for good. Here the raced state is built as above (W held from the writers across the
- * digests, C refusing it, the fence digests differing), with a window of a few seconds:
- * once it is over, the next anti-entropy round's repair brings W to C, the shard
- * converges, and the gc fences and purges it. Screened for good (as until session 33),
- * C dropped W in every round and the shard stayed apart (checked: this test then fails).
+ * Session 33: the raced fence leaves no floor. A fence is pending until its round confirms
+ * it, after equal fence digests (StorageEngine.fencePending, confirmFence), and only a
+ * confirmed fence is a floor: the round whose fence digests differed confirmed nothing, so
+ * no replica refuses W, and the next anti-entropy round's repair brings W to C; the shard
+ * converges, and its gc fences, confirms and purges. Before (every fence a floor at once,
+ * as in the describes above) C dropped W in every round and the shard stayed apart,
+ * unpurged, for good (checked: this test then fails at the next round's convergence).
  */
 describe('a shard a raced gc fence left apart', {timeout: 60_000}, () => {
-  it('Given a write acknowledged by two replicas and refused by C below every floor of a fence whose digests differed, When anti-entropy runs after the floors\' repair screen window, Then W is on every replica, the shard converges and its tombstone is purged, and a heal from B then C verifies against both', async () => {
-    const r = await story(false, {screenMs: 4_000})
+  it('Given a write acknowledged by two replicas, committed after anti-entropy\'s digests and refused by C, below a fence whose digests then differed, When anti-entropy runs again, Then W is on every replica, the shard converges and its tombstone is purged, and a heal from B then C verifies against both', async () => {
+    const r = await story(false)
     expect(r.screened).toBe(true)
-    expectRacedFence(r)
+    expectRacedFence(r, false)
     expect(Number(r.w.version.slice(0, 15))).toBeLessThan(r.round.tombstonesBefore!)
-    // The next rounds: converged, W on every replica, and the delete purged everywhere.
-    expect(r.healed!.converged).toBe(true)
-    expect(r.healed!.gc).toBeUndefined()
-    expect(r.again!.purged + r.healed!.purged).toBe(3)
+    // The next round: W repaired to C, converged, fenced, confirmed and purged.
+    expect(r.again!.fixed).toMatchObject({[Object.keys(r.afterRounds)[2]!]: 1})
+    expect(r.again!.converged).toBe(true)
+    expect(r.again!.gc).toBeUndefined()
+    expect(r.again!.purged).toBe(3)
     for (const held of Object.values(r.afterRounds)) expect(held).toEqual({w: 'acknowledged overwrite', deleted: null})
-    // Still on every replica at the heal's end, and the heal verifies against both.
+    // The heal then copies W from either and verifies against both.
     expect(r.onC).toBe('acknowledged overwrite')
     expect(r.copy.state).toBe('done')
     expect(r.onDst).toBe('acknowledged overwrite')

@@ -17,8 +17,6 @@ export interface CopyNodeWorldOptions {
   dirPrefix: string
   /** closing collects what the test's afterEach must close, in order of making. */
   closing: (() => Promise<void>)[]
-  /** fenceScreenMs is each node's engine's (how long a gc floor drops repair values below it; default FENCE_SCREEN_MS). */
-  fenceScreenMs?: number
 }
 
 /** CopyNodeWorld: in-process nodes of one shard that copy from each other, each with a map the test rewrites. */
@@ -56,7 +54,7 @@ export function copyNodeWorld(opts: CopyNodeWorldOptions): CopyNodeWorld {
       ...(receiver ? {frames: receiver} : {}),
       throttles: new NodeThrottles(Date.now),
     }
-    const node = await startInProcessNode({nodeId: id, map, token: opts.token, tombstoneGraceMs: grace, maxClockOffsetMs: opts.maxClockOffsetMs, fenceScreenMs: opts.fenceScreenMs, timeoutMs: 20_000, dirPrefix: `${opts.dirPrefix}${id}-`, copy})
+    const node = await startInProcessNode({nodeId: id, map, token: opts.token, tombstoneGraceMs: grace, maxClockOffsetMs: opts.maxClockOffsetMs, timeoutMs: 20_000, dirPrefix: `${opts.dirPrefix}${id}-`, copy})
     let closed = false
     const close = async () => {
       if (!closed) await node.close()

@@ -31,8 +31,6 @@ export interface InProcessNodeOptions {
   maxClockOffsetMs?: number
   /** clock is the engine's wall clock (default Date.now), for tests of nodes with skewed clocks. */
   clock?: () => number
-  /** fenceScreenMs is the engine's (how long a gc floor drops repair values below it; default FENCE_SCREEN_MS). */
-  fenceScreenMs?: number
   timeoutMs: number
   dirPrefix: string
   serving?: () => boolean
@@ -57,7 +55,7 @@ export interface InProcessNodeOptions {
  */
 export async function startInProcessNode(opts: InProcessNodeOptions): Promise<InProcessNode> {
   const dir = mkdtempSync(join(tmpdir(), opts.dirPrefix))
-  const engine = StorageEngine.open({dir, tombstoneGraceMs: opts.tombstoneGraceMs, maxClockOffsetMs: opts.maxClockOffsetMs, clock: opts.clock, fenceScreenMs: opts.fenceScreenMs, synchronous: 'NORMAL', writerThread: opts.writerThread ?? false})
+  const engine = StorageEngine.open({dir, tombstoneGraceMs: opts.tombstoneGraceMs, maxClockOffsetMs: opts.maxClockOffsetMs, clock: opts.clock, synchronous: 'NORMAL', writerThread: opts.writerThread ?? false})
   const nodeId = opts.nodeId ?? 'me'
   const api = new NodeHttpApi({
     nodeId,
