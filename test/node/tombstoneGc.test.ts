@@ -167,49 +167,50 @@ describe('tombstone gc', {timeout: 60_000}, () => {
     expect(again.staleFloor()).toBe(9000)
   })
 
-  it('given a fence, when its repair screen window is over, then repair values below the floor pass while client writes stay below it for good; a fence again, an adoption and a reopen (old dirs: floors without any window) each screen a whole window; a drop keeps the window of the parts it leaves', async () => {
+  it('given a pending fence, then it raises no floor and refuses nothing; confirmed while held it becomes the floor (refusing and dropping below it, persisted), and a value older than it gained since (a repair, a copy) drops it, so its confirm is refused; a drop forgets it, and so does a restart', async () => {
     const now = 10_000
-    let mono = 0
-    const at = {clock: () => now, monotonic: () => mono, fenceScreenMs: 1_000}
-    const {engine, dir} = open(at)
+    const {engine, dir} = open({clock: () => now})
     const [left, right] = splitRange(ALL, HASH_SPACE / 2)
-    const keyOf = (r: HashRange) => Array.from({length: 100}, (_, i) => `k${i}`).find((k) => keyHash(Buffer.from(k)) >= r.lo && keyHash(Buffer.from(k)) < r.hi)!
-    const below = rec(keyOf(left), v(7000), 'below the floor')
-    const belowRight = rec(keyOf(right), v(7000), 'below the floor, right half')
-    await engine.fenceBelow(ALL, 8000)
-    expect(engine.fenceScreenMs()).toBe(1_000)
-    mono = 999
-    expect(engine.withoutFenced([below])).toEqual([])
-    mono = 1_000
-    expect(engine.withoutFenced([below])).toEqual([below])
-    // Client writes: the floor counts for good (NodeHttpApi.screen reads floorOf).
-    expect(engine.floorOf(keyHash(below.key))).toBe(8000)
-    // A fence again, even at an older cutoff (another round's), screens a whole window again.
-    await engine.fenceBelow(ALL, 7500)
-    mono = 1_999
-    expect(engine.withoutFenced([below])).toEqual([])
-    mono = 2_000
-    expect(engine.withoutFenced([below])).toEqual([below])
-    // An adoption screens its parts a whole window.
-    await engine.adoptFloors(left, [{lo: left.lo, hi: left.hi, floor: 8000}])
-    expect(engine.withoutFenced([below, belowRight])).toEqual([belowRight])
-    // A drop of the left half keeps the right part of the whole-range floor and its window.
-    await engine.fenceBelow(ALL, 8000)
-    await engine.deleteRange(left)
-    mono = 2_999
-    expect(engine.withoutFenced([belowRight])).toEqual([])
-    mono = 3_000
-    expect(engine.withoutFenced([belowRight])).toEqual([belowRight])
+    const keyOf = (r: HashRange, n = 0) => Array.from({length: 200}, (_, i) => `k${i}`).filter((k) => keyHash(Buffer.from(k)) >= r.lo && keyHash(Buffer.from(k)) < r.hi)[n]!
+    const old = rec(keyOf(left), v(7000), 'older than the cutoff')
+    await expect(engine.fencePending(left, 8001)).rejects.toThrow(RangeError)
+    // Pending: no floor, nothing dropped; the digest covers the values older than the cutoff.
+    const a = await engine.fencePending(left, 8000)
+    expect(a.digest).toEqual(engine.oldValuesDigest(left, 8000))
+    expect([engine.fenceOf(left), engine.floorOf(keyHash(old.key)), engine.pendingFencesOf(left)]).toEqual([0, 0, [8000]])
+    expect(engine.withoutFenced([old])).toEqual([old])
+    // Confirmed while held: the floor, at once (in the turn of the call) and persisted.
+    const confirming = engine.confirmFence(left, 8000, a.fence)
+    expect(engine.withoutFenced([old])).toEqual([])
+    await confirming
+    expect([engine.fenceOf(left), engine.pendingFencesOf(left)]).toEqual([8000, []])
+    // Confirmed once only (and a wrong id, cutoff or range never).
+    await expect(engine.confirmFence(left, 8000, a.fence)).rejects.toThrow(RangeError)
+    const b = await engine.fencePending(right, 8000)
+    await expect(engine.confirmFence(right, 7999, b.fence)).rejects.toThrow(RangeError)
+    await expect(engine.confirmFence(left, 8000, b.fence)).rejects.toThrow(RangeError)
+    // A value older than the cutoff gained since the fence drops it: fresh values, tombstones and other ranges do not.
+    await engine.apply([rec(keyOf(right), v(9500), 'fresh'), rec(keyOf(right, 1), v(7000), null), rec(keyOf(left, 1), v(7000), 'other range')])
+    expect(engine.pendingFencesOf(right)).toEqual([8000])
+    await engine.apply([rec(keyOf(right, 2), v(7999), 'a late read repair')])
+    expect(engine.pendingFencesOf(right)).toEqual([])
+    await expect(engine.confirmFence(right, 8000, b.fence)).rejects.toThrow(/no held fence/)
+    expect(engine.fenceOf(right)).toBe(0)
+    // So does a copy's batch.
+    const c = await engine.fencePending(right, 7500)
+    await engine.applyCopyBatch([rec(keyOf(right, 3), v(7400), 'copied')], 'copy-state', 'cursor')
+    await expect(engine.confirmFence(right, 7500, c.fence)).rejects.toThrow(RangeError)
+    // A drop of the range forgets its pending fences; a restart forgets every one.
+    const d = await engine.fencePending(right, 8000)
+    await engine.deleteRange(right)
+    await expect(engine.confirmFence(right, 8000, d.fence)).rejects.toThrow(RangeError)
+    const e = await engine.fencePending(right, 8000)
     await engine.close()
-    // Reopened (as a data dir of an older build, whose floors screened for good, is): every loaded floor screens a whole window from the open.
-    mono = 50_000
-    const {engine: again} = open(at, dir)
-    expect(again.floorOf(keyHash(belowRight.key))).toBe(8000)
-    mono = 50_999
-    expect(again.withoutFenced([belowRight])).toEqual([])
-    mono = 51_000
-    expect(again.withoutFenced([belowRight])).toEqual([belowRight])
-    expect(again.floorOf(keyHash(belowRight.key))).toBe(8000)
+    const {engine: again} = open({clock: () => now}, dir)
+    await expect(again.confirmFence(right, 8000, e.fence)).rejects.toThrow(RangeError)
+    // The confirmed floor survived the restart, and screens (an old dir's floors are floors: there is no other kind on disk).
+    expect(again.fenceOf(left)).toBe(8000)
+    expect(again.withoutFenced([old])).toEqual([])
   })
 
   it("given a copy source's floors, when adopted, then a floor above this node's own cutoff limit is taken, none is lowered, only the range's parts count, and values below it go only when asked (tombstones stay, digest cells exact)", async () => {
