@@ -885,13 +885,19 @@ export class StorageEngine {
    * deleted (call again while it returns `limit`).
    *
    * The caller must know it is safe, and only anti-entropy does (repairShards, through the
-   * node's `gc` endpoint, after {@link fenceBelow} on every replica of the shard at one
-   * epoch returned equal digests). Why purging then never undoes an acknowledged delete D
+   * node's `gc` endpoint, after {@link fencePending} on every replica of the shard at one
+   * epoch returned equal digests and every one was confirmed: {@link confirmFence}; or
+   * {@link fenceBelow}, for a requester of an older build). Why purging then never undoes
+   * an acknowledged delete D
    * (a tombstone with version v < `before`) — i.e. no replica holds, nor later gains, a
    * value V of the same key with version u < v, which a quorum read could return once D
    * is gone:
    *
-   * 1. From its fence on, a replica gains no value older than `before`: client writes
+   * 1. From its fence on, a replica gains no value older than `before`. Between a pending
+   *    fence ({@link fencePending}) and its confirm, gaining one drops the fence and its
+   *    confirm is refused, so the round purges nothing (a fence without `pending`, from a
+   *    requester of an older build, is the floor at once); from the confirm on, the floor
+   *    holds it off: client writes
    *    (values and tombstones) older than its {@link staleFloor} are refused with an error,
    *    the fence cutoff is never newer than {@link cutoffLimit} (that floor minus twice the
    *    clock bound, so with one grace cluster-wide every in-bounds node's floor, a later
@@ -1109,7 +1115,8 @@ export class StorageEngine {
   }
 
   /**
-   * fenceBelow sets the gc floor of `range` to `before` (never lowering it) and returns the
+   * fenceBelow (a gc fence from a requester of an older build, which confirms nothing: see
+   * {@link fencePending} for this build's) sets the gc floor of `range` to `before` (never lowering it) and returns the
    * digest of the range's values older than `before` ({@link oldValuesDigest}), after
    * every apply queued before it committed (the writer runs in queue order). From the call
    * on, {@link withoutFenced} drops values older than the floor in that range, so the
@@ -1277,12 +1284,17 @@ export class StorageEngine {
    * (staleFloor and the gc floor), and a copy stream into a joining replica comes from a
    * replica whose own floor it adopted first ({@link adoptFloors}) and is not screened: a
    * value that source holds below a floor some purge used was held by every replica at
-   * that purge's fence. Not every dropped value is a shadowed one: a fence whose digests
-   * differed purged nothing but left its floor, and a write committed on some replicas
-   * after anti-entropy's digests and refused by this one can be below it (session 32,
-   * test/repair/racedFenceHeal.inProcess.test.ts): it stays on the replicas that took it,
-   * this one never takes it, and anti-entropy finds the shard apart (so never purges it)
-   * until the key is written again.
+   * that purge's fence. A floor is a confirmed fence ({@link confirmFence}), one set by a
+   * requester of an older build ({@link fenceBelow}), or one adopted from a copy's source;
+   * a floor on disk is one of those, whatever build wrote it. Until session 33 every fence
+   * was a floor at once, and one whose digests differed (a write raced the fence) purged
+   * nothing but left its floor: a write committed on some replicas after anti-entropy's
+   * digests and refused by this one below it stayed on the replicas that took it, this one
+   * never took it, and anti-entropy found the shard apart (so never purged it) until the
+   * key was written again (test/repair/racedFenceHeal.inProcess.test.ts). Such a round now
+   * confirms nothing, so it leaves no floor and the next round's repair heals the shard; a
+   * data dir those builds left in that state keeps its floors (nothing tells which purge,
+   * if any, relied on one) and stays apart until the key is written again.
    */
   withoutFenced(records: readonly NodeRecord[]): readonly NodeRecord[] {
     if (this.floors.length === 0) return records

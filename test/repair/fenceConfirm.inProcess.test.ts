@@ -18,7 +18,8 @@ import {oneShardCluster} from '../support/oneShardCluster.js'
  * fence digest leaves V out (D is newer), Y's was taken before V came, Z holds D. The fence
  * digests are equal, but Y holds V: a purge of D now would leave a read quorum of X and Y
  * returning V, the deleted value back (checked: when Y's fence stays held whatever it
- * gains, this test fails so, and the next round spreads V to every replica).
+ * gains, Y confirms, D is purged and this test fails so: two of the three read quorums
+ * return V).
  */
 
 const TOKEN = 'fence-window-token-0123456789'
