@@ -92,3 +92,24 @@ describe('a value older than the cutoff that reaches a replica between its gc fe
     expect(r.next.purged).toBeGreaterThan(0)
   })
 })
+
+describe('gc across builds', {timeout: 60_000}, () => {
+  it('Given a replica of an older build (its fence sets its floor at once and carries no fence id) among two of this build, When anti-entropy purges, Then it confirms the two pending fences only and purges on all three, each with its floor at the cutoff', async () => {
+    const cluster = await oneShardCluster('fence-builds', 3, 3, TOKEN)
+    const {ctx, shard} = cluster
+    const ids = shard.replicas.map((r) => r.node)
+    const world = copyNodeWorld({cluster, token: TOKEN, thread: false, maxClockOffsetMs: OFFSET_MS, dirPrefix: 'shardctl-fence-builds-', closing})
+    for (const id of ids) await world.start(id, GRACE_MS)
+    const old = world.node(ids[0]!).engine
+    const fenceBelow = old.fenceBelow.bind(old)
+    old.fencePending = async (range, before, format) => ({fence: undefined as unknown as number, digest: await fenceBelow(range, before, format)})
+    const deleted: NodeRecord = {key: keyIn(shard.range.lo, shard.range.hi, 'fb-'), version: formatHlc({wall: Date.now(), counter: 0, writer: 'router'}), value: null}
+    for (const id of ids) await world.node(id).client.apply(shard.id, shard.epoch, [deleted], 'write')
+    await sleep(GRACE_MS + 4 * OFFSET_MS + 100)
+    const round = (await repairShards(ctx, {shard: shard.id, rounds: 2, purge: true, maxClockOffsetMs: OFFSET_MS, timeoutMs: 20_000})).shards[0]!
+    expect(round.gc).toBeUndefined()
+    expect(round.purged).toBe(3)
+    expect(ids.map((id) => world.node(id).engine.fenceOf(shard.range))).toEqual([round.tombstonesBefore, round.tombstonesBefore, round.tombstonesBefore])
+    expect(ids.map((id) => world.node(id).engine.pendingFencesOf(shard.range))).toEqual([[], [], []])
+  })
+})
