@@ -227,6 +227,21 @@ describe('NodeHttpApi tombstone gc', {timeout: 30_000}, () => {
     expect((await client.get(5, 1, keyIn(0, half, 'stale'))).record).toBeUndefined()
     expect(await client.gcPurge(5, 1, cutoff)).toEqual({shard: 5, epoch: 1, purged: 0})
   })
+
+  it('given a pending fence, then it carries an id and raises no floor (an older repair value is taken, a purge above the floor refused); that value voids it (confirm PRECONDITION); a fence confirmed while held is the floor, and the purge goes', async () => {
+    const cutoff = Date.now() - HOUR - 30_000
+    const pending = await client.gcFence(5, 1, cutoff, {pending: true})
+    expect(pending.fence).toEqual(expect.any(Number))
+    expect(await codeOf(client.gcPurge(5, 1, cutoff))).toBe('PRECONDITION')
+    const raced = keyIn(0, half, 'raced')
+    expect(await client.apply(5, 1, [{key: raced, version: at(cutoff - 1000), value: Buffer.from('raced')}], 'repair')).toMatchObject({applied: 1})
+    expect(await codeOf(client.gcConfirm(5, 1, cutoff, pending.fence!))).toBe('PRECONDITION')
+    expect(await codeOf(client.gcPurge(5, 1, cutoff))).toBe('PRECONDITION')
+    const again = await client.gcFence(5, 1, cutoff, {pending: true})
+    expect(await client.gcConfirm(5, 1, cutoff, again.fence!)).toEqual({shard: 5, epoch: 1, confirmed: cutoff})
+    expect(await client.apply(5, 1, [{key: keyIn(0, half, 'late'), version: at(cutoff - 1000), value: Buffer.from('late')}], 'repair')).toMatchObject({applied: 0})
+    expect(await client.gcPurge(5, 1, cutoff)).toEqual({shard: 5, epoch: 1, purged: 0})
+  })
 })
 
 describe('NodeHttpApi replays (hinted handoff, replay=1)', {timeout: 30_000}, () => {
