@@ -26,7 +26,7 @@ const UNITS: readonly (readonly [string, number])[] = [
   ['s', 1000],
 ]
 
-/** formatAge writes a duration in its two largest units, rounded down: `3h 12m`, `2d 1h`, `45s`; below a second, `850ms`. */
+/** formatAge writes a duration in its two largest units, rounded down: `3h 12m`, `2d 1h`, `45s`; below a second, `850ms` (none: `0s`). */
 export function formatAge(ms: number): string {
   const parts: string[] = []
   let rest = Math.floor(ms)
@@ -37,5 +37,6 @@ export function formatAge(ms: number): string {
     if (n > 0 || parts.length === 1) parts.push(`${n}${unit}`)
     rest -= n * size
   }
-  return parts.length > 0 ? parts.join(' ') : `${rest}ms`
+  if (parts.length > 0) return parts.join(' ')
+  return rest === 0 ? '0s' : `${rest}ms`
 }

@@ -38,6 +38,7 @@ describe('refuseOldPlan', () => {
 
 describe('formatAge', () => {
   it('writes the two largest units, rounded down, and milliseconds only below a second', () => {
+    expect(formatAge(0)).toBe('0s')
     expect(formatAge(850)).toBe('850ms')
     expect(formatAge(45_999)).toBe('45s')
     expect(formatAge(3 * 3_600_000 + 12 * 60_000 + 59_000)).toBe('3h 12m')
