@@ -17,6 +17,8 @@ export function keysOf(cluster: string) {
     meta: `${p}meta`,
     nodesPrefix: `${p}nodes/`,
     node: (id: string) => `${p}nodes/${id}`,
+    /** dataDir is `datadirs/<id>`: the id of the data dir node `<id>` last registered with (see DataDirRecordSchema; outside nodes/, whose every key is a node record). */
+    dataDir: (id: string) => `${p}datadirs/${id}`,
     alivePrefix: `${p}alive/`,
     alive: (id: string) => `${p}alive/${id}`,
     shardsPrefix: `${p}shards/`,

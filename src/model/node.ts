@@ -28,10 +28,28 @@ export const NodeSchema = z.object({
    * dataDirId is the id of the data dir the node last registered with (written by `node serve`
    * with its claim; absent: not started yet, or only by builds before session 32, and then
    * taken as it comes). A start on another dir while the node holds replicas is refused
-   * (src/node/dataDirClaim.ts).
+   * (src/node/dataDirClaim.ts). Builds before session 32 drop it when they rewrite the record
+   * (`node set`, `node cordon`, an autopilot marking the node draining: their schema does not
+   * name it), so it is also kept in `datadirs/<id>` ({@link DataDirRecordSchema}).
    */
   dataDirId: z.string().min(1).max(64).optional(),
 })
+
+/**
+ * DataDirRecordSchema: a `datadirs/<id>` value, the id of the data dir node `<id>` last
+ * registered with, written by `node serve` in its claim's transaction together with the
+ * record's `dataDirId`. A key of its own because no build that predates dir ids ever writes
+ * it: one that rewrites `nodes/<id>` during a rolling upgrade drops the record's field, and
+ * without this copy the next start took any dir, a new empty one too, while the node held
+ * replicas (test/integration/node/dataDirIdentity.test.ts).
+ */
+export const DataDirRecordSchema = z.object({
+  node: NodeIdSchema,
+  dataDirId: z.string().min(1).max(64),
+})
+
+/** DataDirRecord is a validated `datadirs/<id>` value. */
+export type DataDirRecord = z.infer<typeof DataDirRecordSchema>
 
 /** ClusterNode is a validated node record. */
 export type ClusterNode = z.infer<typeof NodeSchema>

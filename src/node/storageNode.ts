@@ -1,13 +1,13 @@
 import {randomUUID} from 'node:crypto'
 import {type IncomingMessage, type Server, type ServerResponse} from 'node:http'
 import {type AddressInfo} from 'node:net'
-import {getMeta, getNode} from '../cluster/clusterRepo.js'
+import {getMeta} from '../cluster/clusterRepo.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {UserError, errorMessage, isUserError} from '../errors/errors.js'
 import {LeasedMembership} from '../store/leasedMembership.js'
 import {grantLease, type LeaseHandle} from '../etcd/leaseHandle.js'
 import {warnOnEtcdBugs} from '../etcd/etcdVersionCheck.js'
-import {type Alive, AliveSchema, NodeSchema} from '../model/node.js'
+import {type Alive, AliveSchema, DataDirRecordSchema, NodeSchema} from '../model/node.js'
 import {type Watch} from '../store/store.js'
 import {type Capacity} from '../model/resources.js'
 import {ClockMonitor} from '../clock/clockMonitor.js'
@@ -29,7 +29,7 @@ import {OrphanSweeper, RangeWriteGate} from './orphanSweeper.js'
 import {type NodeLog} from './nodeLog.js'
 import {NodeShardView} from './shardMapFollower.js'
 import {ForeignClusterError, hasDatabase, StorageEngine} from './storageEngine.js'
-import {type DataDirGuardOptions, guardDataDir, judgeDataDir} from './dataDirGuard.js'
+import {type DataDirGuardOptions, guardDataDir, judgeDataDir, readRecordedDataDir} from './dataDirGuard.js'
 import {type StorageFullError} from './storageFull.js'
 import {DiskReserve} from './diskReserve.js'
 import {type DiskReserveSetting, fullRetry} from './diskReservePolicy.js'
@@ -377,15 +377,18 @@ export class StorageNode {
   /**
    * recordUpdate reads the node's record (added before: see requireNodeRecord) and returns it
    * brought up to date with the address, zone and capacity flags and this data dir's id
-   * (`next` undefined: already so), with the dir id it named. Throws NOT_FOUND when the node
-   * was removed meanwhile.
+   * (`next` undefined: already so), with the dir id it names (readRecordedDataDir: the record's,
+   * else datadirs/<id>'s) and `dirKey`, datadirs/<id> naming this dir (undefined: already so).
+   * Throws NOT_FOUND when the node was removed meanwhile.
    */
-  private async recordUpdate(): Promise<{modRevision: bigint; recordedDataDir: string | undefined; next: string | undefined}> {
+  private async recordUpdate(): Promise<{modRevision: bigint; dirKeyModRevision: bigint; recordedDataDir: string | undefined; next: string | undefined; dirKey: string | undefined}> {
     const {ctx, opts} = this
-    const current = await getNode(ctx, opts.id)
-    const n = current.value
-    const next = NodeSchema.parse({...n, address: this.advertised, zone: opts.zone ?? n.zone, capacity: opts.capacity ? {...n.capacity, ...opts.capacity} : n.capacity, dataDirId: this.engine.dataDirId()})
-    return {modRevision: current.modRevision, recordedDataDir: n.dataDirId, next: JSON.stringify(next) === JSON.stringify(current.value) ? undefined : JSON.stringify(next)}
+    const read = await readRecordedDataDir(ctx, opts.id)
+    const n = read.record
+    const dataDirId = this.engine.dataDirId()
+    const next = NodeSchema.parse({...n, address: this.advertised, zone: opts.zone ?? n.zone, capacity: opts.capacity ? {...n.capacity, ...opts.capacity} : n.capacity, dataDirId})
+    const dirKey = read.dirKeyNames === dataDirId ? undefined : JSON.stringify(DataDirRecordSchema.parse({node: opts.id, dataDirId}))
+    return {modRevision: read.recordModRevision, dirKeyModRevision: read.dirKeyModRevision, recordedDataDir: read.recorded, next: JSON.stringify(next) === JSON.stringify(n) ? undefined : JSON.stringify(next), dirKey}
   }
 
   /**
@@ -492,8 +495,8 @@ export class StorageNode {
       if (verdict?.kind === 'accept-empty') opts.log.warn(verdict.warning, {dataDir: opts.dataDir})
       if (verdict?.kind === 'new') opts.log.info('serving from a new data dir: the node holds no replicas', {dataDir: opts.dataDir})
       const done = await ctx.store.commit({
-        compares: [{key, modRevision: expected}, ...(record ? [{key: ctx.keys.node(opts.id), modRevision: record.modRevision}] : [])],
-        puts: [{key, value: JSON.stringify(alive), lease: lease.id}, ...(record?.next ? [{key: ctx.keys.node(opts.id), value: record.next}] : [])],
+        compares: [{key, modRevision: expected}, ...(record ? [{key: ctx.keys.node(opts.id), modRevision: record.modRevision}, {key: ctx.keys.dataDir(opts.id), modRevision: record.dirKeyModRevision}] : [])],
+        puts: [{key, value: JSON.stringify(alive), lease: lease.id}, ...(record?.next ? [{key: ctx.keys.node(opts.id), value: record.next}] : []), ...(record?.dirKey ? [{key: ctx.keys.dataDir(opts.id), value: record.dirKey}] : [])],
       })
       if (done === undefined) continue
       this.claimedAt = done
