@@ -2,7 +2,7 @@ import {getMeta, getNode} from '../cluster/clusterRepo.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {replicaCensus} from '../cluster/shardScan.js'
 import {UserError} from '../errors/errors.js'
-import {type ClusterNode, DataDirRecordSchema} from '../model/node.js'
+import {type ClusterNode, type NodeClaim, NodeClaimSchema} from '../model/node.js'
 import {countHeld, decideDataDir, matchDataDir} from './dataDirClaim.js'
 
 /** DataDirGuardOptions configure {@link judgeDataDir}. */
@@ -24,7 +24,7 @@ export interface DataDirGuardOptions {
  * Races. A caller that goes on to claim the id must call this after the claim's
  * resolveIdentityClaim (which judged alive/<id> free or its holder gone, at the mod revision
  * the claim compares on) and compare on the mod revisions of the record and of
- * datadirs/<id> read for `recorded` ({@link readRecordedDataDir}). Then
+ * claims/<id> read for `recorded` ({@link readRecordedDataDir}). Then
  * the map is read after any other process serving the id was gone, so every replica that
  * holds writes only that process acknowledged is still in it (or was moved off, its data
  * copied); and a replica placed on the id after this read is filled (by its move's copy) and
@@ -50,30 +50,30 @@ export type DataDirVerdict = {kind: 'same' | 'unrecorded' | 'new'} | {kind: 'acc
 
 /**
  * RecordedDataDir is the data dir node `node` last registered with, as read for a claim: the
- * node record (with its mod revision) and `datadirs/<id>` (its mod revision, 0n: absent).
+ * node record (with its mod revision) and `claims/<id>` (its mod revision, 0n: absent).
  */
 export interface RecordedDataDir {
   record: ClusterNode
   recordModRevision: bigint
-  dirKeyModRevision: bigint
-  /** dirKeyNames: the dir id datadirs/<id> names (undefined: absent). */
-  dirKeyNames: string | undefined
-  /** recorded: the record's dataDirId, else the one datadirs/<id> names (undefined: neither names one). */
+  claimModRevision: bigint
+  /** claim: claims/<id> (undefined: absent). */
+  claim: NodeClaim | undefined
+  /** recorded: the record's dataDirId, else the one claims/<id> names (undefined: neither names one). */
   recorded: string | undefined
 }
 
 /**
  * readRecordedDataDir reads which data dir node `node` last registered with. The record's
- * `dataDirId` comes first (every build that writes datadirs/<id> writes it too, in the same
- * transaction); when the record names none, `datadirs/<id>` is asked: a build that predates
+ * `dataDirId` comes first (every build that writes claims/<id> writes it too, in the same
+ * transaction); when the record names none, `claims/<id>` is asked: a build that predates
  * dir ids, rewriting the record during a rolling upgrade (`node set`, `node cordon`, its
  * autopilot marking the node draining), drops the field but never touches that key. Before
  * the key existed such a rewrite turned the check off: the next start took any dir, a new
  * empty one too, while the node held replicas.
  */
 export async function readRecordedDataDir(ctx: ServiceContext, node: string): Promise<RecordedDataDir> {
-  const [record, dirKey] = await Promise.all([getNode(ctx, node), ctx.store.getTyped(ctx.keys.dataDir(node), DataDirRecordSchema)])
-  return {record: record.value, recordModRevision: record.modRevision, dirKeyModRevision: dirKey?.modRevision ?? 0n, dirKeyNames: dirKey?.value.dataDirId, recorded: record.value.dataDirId ?? dirKey?.value.dataDirId}
+  const [record, claim] = await Promise.all([getNode(ctx, node), ctx.store.getTyped(ctx.keys.claim(node), NodeClaimSchema)])
+  return {record: record.value, recordModRevision: record.modRevision, claimModRevision: claim?.modRevision ?? 0n, claim: claim?.value, recorded: record.value.dataDirId ?? claim?.value.dataDirId}
 }
 
 /** guardDataDir is {@link judgeDataDir} against the node record as it is now: start-up's check before the claim, so that a refused start makes nothing. */

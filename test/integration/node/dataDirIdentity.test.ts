@@ -81,10 +81,10 @@ describe('the data dir id in the node record', () => {
     await a.stop('test')
     const recorded = (await getNode(ctx, 'n1')).value.dataDirId
     expect(recorded).toMatch(/.+/)
-    // As a build before session 32 left it: no dataDirId, and no datadirs/n1.
+    // As a build before session 32 left it: no dataDirId, and no claims/n1.
     const {dataDirId: _, ...before} = (await getNode(ctx, 'n1')).value
     await ctx.store.put(ctx.keys.node('n1'), JSON.stringify(NodeSchema.parse(before)))
-    await ctx.store.delete(ctx.keys.dataDir('n1'))
+    await ctx.store.delete(ctx.keys.claim('n1'))
 
     const upgraded = newDir()
     const b = await StorageNode.start(ctx, options(upgraded))
