@@ -47,7 +47,7 @@ export const NodeSchema = z.object({
  * - the process: one re-registering after its lease lapsed is superseded when another instance
  *   claimed the id since, even if that process stopped and its alive/<id> is gone and the
  *   watch that would have shown its claim came back after etcd compacted it
- *   (test/node/recoveryAfterCompaction.memoryStore.test.ts).
+ *   (test/integration/node/recoveryAfterCompaction.test.ts).
  */
 export const NodeClaimSchema = z.object({
   node: NodeIdSchema,

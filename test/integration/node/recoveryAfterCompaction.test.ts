@@ -2,28 +2,31 @@ import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
-import {listShards} from '../../src/cluster/clusterRepo.js'
-import {initCluster} from '../../src/cluster/initCluster.js'
-import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
-import {makeServiceContext} from '../../src/cluster/serviceContext.js'
-import {freePort} from '../../src/localEtcd/freePort.js'
-import {keyHash} from '../../src/model/hash.js'
-import {formatHlc} from '../../src/model/hlc.js'
-import {type Shard} from '../../src/model/shard.js'
-import {loadClusterToken} from '../../src/node/clusterToken.js'
-import {NodeClient} from '../../src/node/nodeClient.js'
-import {type NodeLog} from '../../src/node/nodeLog.js'
-import {StorageNode, type StorageNodeOptions} from '../../src/node/storageNode.js'
-import {MemoryStore} from '../../src/store/memoryStore.js'
+import {listShards} from '../../../src/cluster/clusterRepo.js'
+import {initCluster} from '../../../src/cluster/initCluster.js'
+import {parseNodeSpecs} from '../../../src/cluster/nodeSpec.js'
+import {makeServiceContext} from '../../../src/cluster/serviceContext.js'
+import {freePort} from '../../../src/localEtcd/freePort.js'
+import {keyHash} from '../../../src/model/hash.js'
+import {formatHlc} from '../../../src/model/hlc.js'
+import {type Shard} from '../../../src/model/shard.js'
+import {loadClusterToken} from '../../../src/node/clusterToken.js'
+import {NodeClient} from '../../../src/node/nodeClient.js'
+import {type NodeLog} from '../../../src/node/nodeLog.js'
+import {StorageNode, type StorageNodeOptions} from '../../../src/node/storageNode.js'
+import {MemoryStore} from '../../../src/store/memoryStore.js'
 
 /**
- * A node cut off from etcd (a partition, a freeze) past its lease, replaced meanwhile by another
- * process that acknowledged writes from its own data dir and then stopped cleanly (its
+ * A node cut off from etcd (a partition, a freeze) past its lease, replaced meanwhile by
+ * another process that acknowledged writes from its own data dir and then stopped cleanly (its
  * alive/<id> gone with its revoked lease). When the first one reaches etcd again it must not
  * serve the id: its data dir lacks those writes. Its watch of alive/<id> would have told it of
  * the other process's claim, but only from history: a watch that comes back after etcd
  * compacted that history re-reads the key, finds it absent, and the re-registration used to
  * take the id back (alive/<id> absent: "claim") and serve, at rf 1 without the write.
+ *
+ * In-process nodes over one MemoryStore state (two clients: two processes on one etcd), which
+ * can drop a watch, expire a lease, hold a grant and compact on cue.
  */
 
 const dirs: string[] = []
