@@ -2,7 +2,7 @@ import {getMeta, getNode} from '../cluster/clusterRepo.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {replicaCensus} from '../cluster/shardScan.js'
 import {UserError} from '../errors/errors.js'
-import {type ClusterNode, type NodeClaim, NodeClaimSchema} from '../model/node.js'
+import {type ClusterNode, NodeClaimSchema} from '../model/node.js'
 import {countHeld, decideDataDir, matchDataDir} from './dataDirClaim.js'
 
 /** DataDirGuardOptions configure {@link judgeDataDir}. */
@@ -56,8 +56,6 @@ export interface RecordedDataDir {
   record: ClusterNode
   recordModRevision: bigint
   claimModRevision: bigint
-  /** claim: claims/<id> (undefined: absent). */
-  claim: NodeClaim | undefined
   /** recorded: the record's dataDirId, else the one claims/<id> names (undefined: neither names one). */
   recorded: string | undefined
 }
@@ -73,7 +71,7 @@ export interface RecordedDataDir {
  */
 export async function readRecordedDataDir(ctx: ServiceContext, node: string): Promise<RecordedDataDir> {
   const [record, claim] = await Promise.all([getNode(ctx, node), ctx.store.getTyped(ctx.keys.claim(node), NodeClaimSchema)])
-  return {record: record.value, recordModRevision: record.modRevision, claimModRevision: claim?.modRevision ?? 0n, claim: claim?.value, recorded: record.value.dataDirId ?? claim?.value.dataDirId}
+  return {record: record.value, recordModRevision: record.modRevision, claimModRevision: claim?.modRevision ?? 0n, recorded: record.value.dataDirId ?? claim?.value.dataDirId}
 }
 
 /** guardDataDir is {@link judgeDataDir} against the node record as it is now: start-up's check before the claim, so that a refused start makes nothing. */
