@@ -10,6 +10,8 @@ import {appliedAlready, type AppliedPlan, appliedVerdict} from '../../src/execut
 import {unfinishedMoves} from '../../src/executor/moveRecording.js'
 import {conflictsWithUnfinished, type MoveConflict, refuseConflicts} from '../../src/executor/unfinishedConflicts.js'
 import {refuseOtherIncarnation} from '../../src/executor/planPreflight.js'
+import {durationFlag} from '../../src/cli/flags.js'
+import {refuseOldPlan} from '../../src/plans/planAge.js'
 
 /** PlanVerifyResult is `plan verify`'s --json output. */
 interface PlanVerifyResult {
@@ -28,18 +30,20 @@ interface PlanVerifyResult {
 
 export default class PlanVerify extends EtcdCommand {
   static override summary = "Check a plan's hash and which of its actions are still valid against the cluster."
-  static override description = 'An action is still valid when its shard is at the epoch the plan expects, the source still holds a replica and the target none. Against etcd it also refuses a plan that moves a replica to or from a node another plan\'s unfinished moves (recorded, not yet done) also change: those would still run after it, on load the plan did not count; and a plan that would have such a move taking a shard off a draining node (a heal) skipped without taking the shard off that node itself. A plan applied already (its moves are recorded) is judged as `apply` treats it: its actions are not checked again; it passes, saying how many of its moves are unfinished (apply would continue only those), unless some ended aborted or failed (exit 7: applying it again runs nothing). Exits 2 for a malformed or modified plan, or one made from another incarnation of the cluster (initialised again since, or another cluster of that name), 7 when some actions are stale or conflict with another plan\'s unfinished moves (finish or cancel them, then plan again).'
-  static override examples = ['<%= config.bin %> plan verify plans/prod-20260101T000000000Z.json', '<%= config.bin %> plan verify plan.json --snapshot now.json --json', '<%= config.bin %> plan verify plan.json --require-signature ci-plan.pub']
+  static override description = 'An action is still valid when its shard is at the epoch the plan expects, the source still holds a replica and the target none. Against etcd it also refuses a plan that moves a replica to or from a node another plan\'s unfinished moves (recorded, not yet done) also change: those would still run after it, on load the plan did not count; and a plan that would have such a move taking a shard off a draining node (a heal) skipped without taking the shard off that node itself. A plan applied already (its moves are recorded) is judged as `apply` treats it: its actions are not checked again; it passes, saying how many of its moves are unfinished (apply would continue only those), unless some ended aborted or failed (exit 7: applying it again runs nothing). Exits 2 for a malformed or modified plan, or one made from another incarnation of the cluster (initialised again since, or another cluster of that name), 7 when some actions are stale, the plan is older than --max-plan-age, or actions conflict with another plan\'s unfinished moves (finish or cancel them, then plan again).'
+  static override examples = ['<%= config.bin %> plan verify plans/prod-20260101T000000000Z.json', '<%= config.bin %> plan verify plan.json --snapshot now.json --json', '<%= config.bin %> plan verify plan.json --require-signature ci-plan.pub --max-plan-age 2h']
   static override args = {file: Args.string({description: 'the plan file', required: true})}
   static override flags = {
     snapshot: Flags.string({description: 'check against this snapshot file instead of etcd'}),
     'require-signature': Flags.string({description: 'also require a signature (`plan --sign`) by the Ed25519 key whose public half (PEM) is in this file; exit 2 otherwise'}),
+    'max-plan-age': durationFlag({description: 'also refuse (exit 7) a plan made longer ago than this, e.g. 2h, as `apply --max-plan-age` would'}),
   }
 
   async run(): Promise<PlanVerifyResult> {
     const {args, flags} = await this.parse(PlanVerify)
     const plan = readPlanFile(args.file)
     const signedBy = flags['require-signature'] === undefined ? undefined : requirePlanSignature(plan, flags['require-signature'])
+    if (flags['max-plan-age'] !== undefined) refuseOldPlan(plan, flags['max-plan-age'], Date.now())
     const ctx = flags.snapshot ? undefined : await this.services(flags)
     const current = ctx ? await readSnapshot(ctx) : readSnapshotFile(flags.snapshot!)
     if (current.cluster.name !== plan.cluster) throw new UserError('BAD_INPUT', `plan ${args.file} is for cluster "${plan.cluster}", not "${current.cluster.name}"`, ctx ? `pass --cluster ${plan.cluster}` : `verify it against a snapshot of cluster "${plan.cluster}"`)

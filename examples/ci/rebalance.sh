@@ -6,12 +6,13 @@
 #                                writes OUT_DIR/snapshot.json, plan.json, plan.md and
 #                                OUT_DIR/needs-rebalance (true|false: false also when the target
 #                                is out of reach and the plan has no action)
-#   rebalance.sh apply OUT_DIR   apply OUT_DIR/plan.json --yes --require-signature
+#   rebalance.sh apply OUT_DIR   apply OUT_DIR/plan.json --yes --require-signature [--max-plan-age]
 #
 # Environment: etcd connection as for every shardctl command (ETCDCTL_ENDPOINTS,
 # ETCDCTL_CACERT/CERT/KEY, ETCDCTL_USER/PASSWORD, SHARDCTL_CLUSTER);
 # SHARDCTL_PLAN_KEY_FILE (plan: Ed25519 private key, PEM) and SHARDCTL_PLAN_PUB_FILE
-# (apply: its public half); SHARDCTL (the command, default `shardctl`).
+# (apply: its public half); SHARDCTL_PLAN_MAX_AGE (apply, optional: refuse a plan made longer
+# ago, e.g. 24h, however long the approval waited); SHARDCTL (the command, default `shardctl`).
 # Exit codes: 0 done; shardctl's own codes otherwise (2 bad input, 3 etcd unreachable, ...).
 set -euo pipefail
 
@@ -43,9 +44,12 @@ case "$step" in
   apply)
     : "${SHARDCTL_PLAN_PUB_FILE:?set SHARDCTL_PLAN_PUB_FILE to the public key that signed the plan (PEM)}"
     # Refuses a plan that is unsigned, signed by another key, altered since, or made before the
-    # cluster was initialised again (exit 2), and one the cluster moved past entirely (exit 7);
-    # skips single actions the cluster moved past since the snapshot.
-    $SHARDCTL apply "$out/plan.json" --yes --require-signature "$SHARDCTL_PLAN_PUB_FILE" --json > "$out/apply.json"
+    # cluster was initialised again (exit 2); and one with any action the cluster moved past since
+    # the snapshot, or older than SHARDCTL_PLAN_MAX_AGE (exit 7): a signed plan runs whole or not
+    # at all, so plan again.
+    age=()
+    if [ -n "${SHARDCTL_PLAN_MAX_AGE:-}" ]; then age=(--max-plan-age "$SHARDCTL_PLAN_MAX_AGE"); fi
+    $SHARDCTL apply "$out/plan.json" --yes --require-signature "$SHARDCTL_PLAN_PUB_FILE" "${age[@]}" --json > "$out/apply.json"
     ;;
   *)
     echo "rebalance.sh: unknown step \"$step\"; use plan or apply" >&2

@@ -17,6 +17,8 @@ export function keysOf(cluster: string) {
     meta: `${p}meta`,
     nodesPrefix: `${p}nodes/`,
     node: (id: string) => `${p}nodes/${id}`,
+    /** claim is `claims/<id>`: the last process that registered node `<id>` from start-up and its data dir (see NodeClaimSchema; outside nodes/, whose every key is a node record). */
+    claim: (id: string) => `${p}claims/${id}`,
     alivePrefix: `${p}alive/`,
     alive: (id: string) => `${p}alive/${id}`,
     shardsPrefix: `${p}shards/`,

@@ -59,6 +59,34 @@ export function refuseAllStale(p: Pick<Preflight, 'planId' | 'verdicts' | 'runna
 }
 
 /**
+ * StalePolicy says what `apply` does with a plan some of whose actions are stale: `skip` them
+ * and run the rest, or `refuse` the whole plan. A signed plan (`--require-signature`) is refused
+ * by default: its signer approved it whole, and its later actions were planned counting on the
+ * earlier ones (a plan that empties n1 into n3 and then fills n1 would overfill n1 with the
+ * emptying skipped).
+ */
+export type StalePolicy = 'skip' | 'refuse'
+
+/** stalePolicyOf (pure) is `apply`'s policy: the one asked for (`--stale`), else refuse for a signature-checked plan and skip for any other. */
+export function stalePolicyOf(asked: string | undefined, signatureRequired: boolean): StalePolicy {
+  if (asked === 'skip' || asked === 'refuse') return asked
+  if (asked !== undefined) throw new UserError('BAD_INPUT', `--stale ${asked}: not a policy`, 'pass --stale skip (run the rest) or --stale refuse (the whole plan or nothing)')
+  return signatureRequired ? 'refuse' : 'skip'
+}
+
+/**
+ * refuseAnyStale (pure) throws UserError(CONFLICT, exit 7, as `plan verify` exits for it) when
+ * any of a plan's actions is stale, naming how many and the first: `apply --stale refuse`, the
+ * default under `--require-signature`. Called before anything is recorded, so it changes nothing.
+ */
+export function refuseAnyStale(p: Pick<Preflight, 'planId' | 'verdicts'>): void {
+  const stale = p.verdicts.filter((v) => !v.ok)
+  if (stale.length === 0) return
+  const first = stale[0]!
+  throw new UserError('CONFLICT', `${stale.length} of plan ${p.planId}'s ${p.verdicts.length} action(s) are stale (first: action ${first.index + 1}, shard ${first.action.shard}: ${first.reason ?? 'stale'}), and --stale refuse runs a plan whole or not at all; nothing was recorded or changed`, 'compute (and sign) a fresh plan with `shardctl plan`, or pass --stale skip to run the rest (`plan verify` lists every stale action)')
+}
+
+/**
  * UnknownNodeError is refuseUnknownNodes' refusal (CONFLICT, exit 7): thrown before anything
  * was split or recorded. Its own class because `apply` throws other CONFLICTs after it changed
  * the cluster, and a caller that plans by itself (the autopilot, whose plan named a node

@@ -28,10 +28,35 @@ export const NodeSchema = z.object({
    * dataDirId is the id of the data dir the node last registered with (written by `node serve`
    * with its claim; absent: not started yet, or only by builds before session 32, and then
    * taken as it comes). A start on another dir while the node holds replicas is refused
-   * (src/node/dataDirClaim.ts).
+   * (src/node/dataDirClaim.ts). Builds before session 32 drop it when they rewrite the record
+   * (`node set`, `node cordon`, an autopilot marking the node draining: their schema does not
+   * name it), so it is also kept in `claims/<id>` ({@link NodeClaimSchema}).
    */
   dataDirId: z.string().min(1).max(64).optional(),
 })
+
+/**
+ * NodeClaimSchema: a `claims/<id>` value, the last process that registered node `<id>` from
+ * start-up (its random `instance`, as in its alive/<id>) and the id of its data dir, written by
+ * `node serve` in its claim's transaction (with the record's `dataDirId`); never leased, so it
+ * outlives that process. Two uses:
+ * - the data dir: no build that predates dir ids writes this key, while one that rewrites
+ *   `nodes/<id>` during a rolling upgrade drops the record's field; without this copy the next
+ *   start took any dir, a new empty one too, while the node held replicas
+ *   (test/integration/node/dataDirIdentity.test.ts);
+ * - the process: one re-registering after its lease lapsed is superseded when another instance
+ *   claimed the id since, even if that process stopped and its alive/<id> is gone and the
+ *   watch that would have shown its claim came back after etcd compacted it
+ *   (test/integration/node/recoveryAfterCompaction.test.ts).
+ */
+export const NodeClaimSchema = z.object({
+  node: NodeIdSchema,
+  dataDirId: z.string().min(1).max(64),
+  instance: z.string().min(1).max(64),
+})
+
+/** NodeClaim is a validated `claims/<id>` value. */
+export type NodeClaim = z.infer<typeof NodeClaimSchema>
 
 /** ClusterNode is a validated node record. */
 export type ClusterNode = z.infer<typeof NodeSchema>

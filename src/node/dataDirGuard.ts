@@ -2,6 +2,7 @@ import {getMeta, getNode} from '../cluster/clusterRepo.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {replicaCensus} from '../cluster/shardScan.js'
 import {UserError} from '../errors/errors.js'
+import {type ClusterNode, NodeClaimSchema} from '../model/node.js'
 import {countHeld, decideDataDir, matchDataDir} from './dataDirClaim.js'
 
 /** DataDirGuardOptions configure {@link judgeDataDir}. */
@@ -22,7 +23,8 @@ export interface DataDirGuardOptions {
  *
  * Races. A caller that goes on to claim the id must call this after the claim's
  * resolveIdentityClaim (which judged alive/<id> free or its holder gone, at the mod revision
- * the claim compares on) and compare on the record's mod revision read for `recorded`. Then
+ * the claim compares on) and compare on the mod revisions of the record and of
+ * claims/<id> read for `recorded` ({@link readRecordedDataDir}). Then
  * the map is read after any other process serving the id was gone, so every replica that
  * holds writes only that process acknowledged is still in it (or was moved off, its data
  * copied); and a replica placed on the id after this read is filled (by its move's copy) and
@@ -46,7 +48,33 @@ export async function judgeDataDir(ctx: ServiceContext, opts: DataDirGuardOption
  */
 export type DataDirVerdict = {kind: 'same' | 'unrecorded' | 'new'} | {kind: 'accept-empty'; warning: string}
 
+/**
+ * RecordedDataDir is the data dir node `node` last registered with, as read for a claim: the
+ * node record (with its mod revision) and `claims/<id>` (its mod revision, 0n: absent).
+ */
+export interface RecordedDataDir {
+  record: ClusterNode
+  recordModRevision: bigint
+  claimModRevision: bigint
+  /** recorded: the record's dataDirId, else the one claims/<id> names (undefined: neither names one). */
+  recorded: string | undefined
+}
+
+/**
+ * readRecordedDataDir reads which data dir node `node` last registered with. The record's
+ * `dataDirId` comes first (every build that writes claims/<id> writes it too, in the same
+ * transaction); when the record names none, `claims/<id>` is asked: a build that predates
+ * dir ids, rewriting the record during a rolling upgrade (`node set`, `node cordon`, its
+ * autopilot marking the node draining), drops the field but never touches that key. Before
+ * the key existed such a rewrite turned the check off: the next start took any dir, a new
+ * empty one too, while the node held replicas.
+ */
+export async function readRecordedDataDir(ctx: ServiceContext, node: string): Promise<RecordedDataDir> {
+  const [record, claim] = await Promise.all([getNode(ctx, node), ctx.store.getTyped(ctx.keys.claim(node), NodeClaimSchema)])
+  return {record: record.value, recordModRevision: record.modRevision, claimModRevision: claim?.modRevision ?? 0n, recorded: record.value.dataDirId ?? claim?.value.dataDirId}
+}
+
 /** guardDataDir is {@link judgeDataDir} against the node record as it is now: start-up's check before the claim, so that a refused start makes nothing. */
 export async function guardDataDir(ctx: ServiceContext, opts: DataDirGuardOptions): Promise<DataDirVerdict> {
-  return judgeDataDir(ctx, opts, (await getNode(ctx, opts.node)).value.dataDirId)
+  return judgeDataDir(ctx, opts, (await readRecordedDataDir(ctx, opts.node)).recorded)
 }

@@ -1,13 +1,13 @@
 import {randomUUID} from 'node:crypto'
 import {type IncomingMessage, type Server, type ServerResponse} from 'node:http'
 import {type AddressInfo} from 'node:net'
-import {getMeta, getNode} from '../cluster/clusterRepo.js'
+import {getMeta} from '../cluster/clusterRepo.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {UserError, errorMessage, isUserError} from '../errors/errors.js'
 import {LeasedMembership} from '../store/leasedMembership.js'
 import {grantLease, type LeaseHandle} from '../etcd/leaseHandle.js'
 import {warnOnEtcdBugs} from '../etcd/etcdVersionCheck.js'
-import {type Alive, AliveSchema, NodeSchema} from '../model/node.js'
+import {type Alive, AliveSchema, NodeClaimSchema, NodeSchema} from '../model/node.js'
 import {type Watch} from '../store/store.js'
 import {type Capacity} from '../model/resources.js'
 import {ClockMonitor} from '../clock/clockMonitor.js'
@@ -29,7 +29,7 @@ import {OrphanSweeper, RangeWriteGate} from './orphanSweeper.js'
 import {type NodeLog} from './nodeLog.js'
 import {NodeShardView} from './shardMapFollower.js'
 import {ForeignClusterError, hasDatabase, StorageEngine} from './storageEngine.js'
-import {type DataDirGuardOptions, guardDataDir, judgeDataDir} from './dataDirGuard.js'
+import {type DataDirGuardOptions, guardDataDir, judgeDataDir, readRecordedDataDir} from './dataDirGuard.js'
 import {type StorageFullError} from './storageFull.js'
 import {DiskReserve} from './diskReserve.js'
 import {type DiskReserveSetting, fullRetry} from './diskReservePolicy.js'
@@ -377,15 +377,36 @@ export class StorageNode {
   /**
    * recordUpdate reads the node's record (added before: see requireNodeRecord) and returns it
    * brought up to date with the address, zone and capacity flags and this data dir's id
-   * (`next` undefined: already so), with the dir id it named. Throws NOT_FOUND when the node
-   * was removed meanwhile.
+   * (`next` undefined: already so), with the dir id it names (readRecordedDataDir: the record's,
+   * else claims/<id>'s), and the claims/<id> of this process (always new: its instance is).
+   * Throws NOT_FOUND when the node was removed meanwhile.
    */
-  private async recordUpdate(): Promise<{modRevision: bigint; recordedDataDir: string | undefined; next: string | undefined}> {
+  private async recordUpdate(): Promise<{modRevision: bigint; claimModRevision: bigint; recordedDataDir: string | undefined; next: string | undefined; claim: string}> {
     const {ctx, opts} = this
-    const current = await getNode(ctx, opts.id)
-    const n = current.value
-    const next = NodeSchema.parse({...n, address: this.advertised, zone: opts.zone ?? n.zone, capacity: opts.capacity ? {...n.capacity, ...opts.capacity} : n.capacity, dataDirId: this.engine.dataDirId()})
-    return {modRevision: current.modRevision, recordedDataDir: n.dataDirId, next: JSON.stringify(next) === JSON.stringify(current.value) ? undefined : JSON.stringify(next)}
+    const read = await readRecordedDataDir(ctx, opts.id)
+    const n = read.record
+    const dataDirId = this.engine.dataDirId()
+    const next = NodeSchema.parse({...n, address: this.advertised, zone: opts.zone ?? n.zone, capacity: opts.capacity ? {...n.capacity, ...opts.capacity} : n.capacity, dataDirId})
+    const claim = JSON.stringify(NodeClaimSchema.parse({node: opts.id, dataDirId, instance: this.instance}))
+    return {modRevision: read.recordModRevision, claimModRevision: read.claimModRevision, recordedDataDir: read.recorded, next: JSON.stringify(next) === JSON.stringify(n) ? undefined : JSON.stringify(next), claim}
+  }
+
+  /**
+   * claimedSince reads claims/<id> when re-registering: its mod revision (0n: absent), which
+   * the registration compares on, and throws {@link Superseded} when another process claimed
+   * the id since this one did. The check does not rest on alive/<id> or on the watch of it:
+   * that process may have stopped since (its alive/<id> gone with its lease), and a watch that
+   * comes back after etcd compacted the history only re-reads the key. Retaking the id then
+   * served this data dir without the writes that process acknowledged. A claim by a build
+   * that writes no claims/<id> is not seen here (only the watch sees it).
+   */
+  private async claimedSince(): Promise<bigint> {
+    const {ctx, opts} = this
+    const claim = await ctx.store.getTyped(ctx.keys.claim(opts.id), NodeClaimSchema)
+    if (claim && claim.value.instance !== this.instance) {
+      throw new Superseded('LOCK_HELD', `node ${opts.id} was registered by another process (instance ${claim.value.instance}, data dir ${claim.value.dataDirId}) after this process's lease lapsed (it was frozen or cut off from etcd); this process stops without serving again, since that process may have acknowledged writes this one's data dir lacks`, `leave node ${opts.id} to that process; if it is gone, restart it (its data dir has those writes), not this one`)
+    }
+    return claim?.modRevision ?? 0n
   }
 
   /**
@@ -485,6 +506,7 @@ export class StorageNode {
       const judged = attempt === 0 && !recovering ? this.judgedAtStart : undefined
       const expected = judged ?? (await resolveIdentityClaim(ctx, {node: opts.id, instance: this.instance, leaseTtlSeconds: opts.leaseTtlSeconds, log: opts.log, recovering, abort, onAbort: () => (recovering ? new Error('the node is stopping') : new StartAborted())}))
       const record = recovering ? undefined : await this.recordUpdate()
+      const claimedAt = record ? record.claimModRevision : await this.claimedSince()
       // The data dir, judged against the record read just now, after the id was judged free
       // (judgeDataDir says why the map needs no compare of its own): start() judged it
       // before, but another process may have registered the id with another dir since.
@@ -492,8 +514,9 @@ export class StorageNode {
       if (verdict?.kind === 'accept-empty') opts.log.warn(verdict.warning, {dataDir: opts.dataDir})
       if (verdict?.kind === 'new') opts.log.info('serving from a new data dir: the node holds no replicas', {dataDir: opts.dataDir})
       const done = await ctx.store.commit({
-        compares: [{key, modRevision: expected}, ...(record ? [{key: ctx.keys.node(opts.id), modRevision: record.modRevision}] : [])],
-        puts: [{key, value: JSON.stringify(alive), lease: lease.id}, ...(record?.next ? [{key: ctx.keys.node(opts.id), value: record.next}] : [])],
+        // claims/<id> is compared on either way: a claim by another process meanwhile fails the put, and is judged on the next attempt.
+        compares: [{key, modRevision: expected}, {key: ctx.keys.claim(opts.id), modRevision: claimedAt}, ...(record ? [{key: ctx.keys.node(opts.id), modRevision: record.modRevision}] : [])],
+        puts: [{key, value: JSON.stringify(alive), lease: lease.id}, ...(record ? [{key: ctx.keys.claim(opts.id), value: record.claim}] : []), ...(record?.next ? [{key: ctx.keys.node(opts.id), value: record.next}] : [])],
       })
       if (done === undefined) continue
       this.claimedAt = done

@@ -32,4 +32,11 @@ describe('node remove of a node whose process still runs', () => {
     const ctx = await clusterWithEmptyN3()
     expect((await removeNode(ctx, 'n3')).message).toBe('node n3 removed')
   })
+
+  it('Given n3 served once (its claim in claims/n3), Then the key goes with the record: an n3 added again is a new node', async () => {
+    const ctx = await clusterWithEmptyN3()
+    await ctx.store.put(ctx.keys.claim('n3'), JSON.stringify({node: 'n3', dataDirId: 'dir-1', instance: 'i-1'}))
+    expect((await removeNode(ctx, 'n3')).changed).toBe(true)
+    expect(await ctx.store.get(ctx.keys.claim('n3'))).toBeUndefined()
+  })
 })

@@ -119,7 +119,12 @@ describe('rebalance.sh against a local cluster (snapshot export, plan, sign, app
     expect(tampered.code).toBe(2)
 
     writeFileSync(join(cwd, 'out/plan.json'), signed)
-    const apply = await runScript(['apply', 'out'], env, cwd)
+    // SHARDCTL_PLAN_MAX_AGE bounds how long after signing the plan may run: the plan is seconds old.
+    const tooOld = await runScript(['apply', 'out'], {...env, SHARDCTL_PLAN_MAX_AGE: '0s'}, cwd)
+    expect(tooOld.code, tooOld.stderr).toBe(7)
+    // --json: the error is the JSON line the script writes to apply.json.
+    expect(readFileSync(join(cwd, 'out/apply.json'), 'utf8')).toMatch(/more than --max-plan-age 0s allows; nothing was recorded or changed/)
+    const apply = await runScript(['apply', 'out'], {...env, SHARDCTL_PLAN_MAX_AGE: '1h'}, cwd)
     expect(apply.code, apply.stderr).toBe(0)
     const lines = readFileSync(join(cwd, 'out/apply.json'), 'utf8').trim().split('\n')
     const result = JSON.parse(lines.at(-1)!)

@@ -134,15 +134,35 @@ describe('signed plans replayed, stale or ambiguous', () => {
     expect(live.stdout).toMatch(/action\(s\) still valid; 0 conflict\(s\) with other plans' unfinished moves/)
   }, 120_000)
 
-  // Left failing on purpose (session 30, reported): `plan verify` refuses a plan with any stale
-  // action (exit 7), but `apply --require-signature` skips the stale ones and runs the rest,
-  // though the signer approved the plan as a whole (its later moves were planned counting on the
-  // skipped ones: a plan emptying n1 into n3 then filling n1 could now overfill n1). docs/plans.md
-  // documents the skip; whether a signed plan must run whole or not at all is a design decision.
-  it.fails('Given a signed plan one of whose two actions is stale, When applied with --require-signature, Then it is refused (exit 7) and nothing runs', async () => {
+  // Accepted until session 33: a signed plan one of whose actions was stale ran the rest, though its
+  // signer approved it whole (its later moves were planned counting on the skipped ones: a plan
+  // emptying n1 into n3 then filling n1 could overfill n1). A signed plan now runs whole or not at
+  // all unless `--stale skip` asks otherwise.
+  it('Given a signed plan one of whose two actions is stale, When applied with --require-signature (or any plan with --stale refuse), Then it is refused (exit 7) naming the stale action and nothing runs', async () => {
     const {conn, shards} = await world('replay-partial')
     const base = await basePlan(conn, 'partial-base.json')
     signed('partial.json', base, 'partial', [move(shards[0]!, 6), move(shards[1]!)])
-    await expectRefused(conn, ['apply', 'partial.json', '--yes', '--require-signature', 'ci.pub', ...conn], 7, /stale/)
+    const whole = /1 of plan partial's 2 action\(s\) are stale \(first: action 1, shard 0: shard 0 is at epoch 1, the plan expected 6\), and --stale refuse runs a plan whole or not at all; nothing was recorded or changed/
+    await expectRefused(conn, ['apply', 'partial.json', '--yes', '--require-signature', 'ci.pub', ...conn], 7, whole)
+    await expectRefused(conn, ['apply', 'partial.json', '--yes', '--stale', 'refuse', ...conn], 7, whole)
+  }, 120_000)
+
+  it('Given a signed plan made three hours ago, When verified or applied with --max-plan-age 2h, Then both refuse it (exit 7) naming its age, nothing changed; with 4h verify passes', async () => {
+    const {conn, shards} = await world('replay-old')
+    const base = await basePlan(conn, 'old-base.json')
+    const made = new Date(Date.now() - 3 * 3_600_000 - 60_000).toISOString()
+    signed('old.json', {...base, createdAt: made}, 'old', [move(shards[0]!)])
+    const old = new RegExp(`plan old was made 3h 1m ago \\(${made.replace(/[.]/g, '\\.')}\\), more than --max-plan-age 2h 0m allows; nothing was recorded or changed`)
+    await expectRefused(conn, ['plan', 'verify', 'old.json', '--require-signature', 'ci.pub', '--max-plan-age', '2h', ...conn], 7, old)
+    await expectRefused(conn, ['apply', 'old.json', '--yes', '--require-signature', 'ci.pub', '--max-plan-age', '2h', ...conn], 7, old)
+    const fresh = await cli(['plan', 'verify', 'old.json', '--require-signature', 'ci.pub', '--max-plan-age', '4h', ...conn])
+    expect(fresh.code, fresh.stderr).toBe(0)
+  }, 120_000)
+
+  it('Given apply --resume, When --stale or --max-plan-age is passed (there is no plan file to judge), Then it is refused (exit 2) in one line, nothing changed', async () => {
+    const {conn} = await world('replay-resume')
+    await expectRefused(conn, ['apply', '--resume', '--yes', '--stale', 'refuse', ...conn], 2, /--stale judges a plan file, and apply --resume has none/)
+    await expectRefused(conn, ['apply', '--resume', '--yes', '--max-plan-age', '1h', ...conn], 2, /--max-plan-age judges a plan file, and apply --resume has none/)
+    await expectRefused(conn, ['apply', '--resume', '--yes', '--max-plan-age', 'soon', ...conn], 2, /--max-plan-age|soon/)
   }, 120_000)
 })

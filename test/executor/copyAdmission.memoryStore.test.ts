@@ -1,8 +1,4 @@
 import {describe, expect, it} from 'vitest'
-import {listShards} from '../../src/cluster/clusterRepo.js'
-import {initCluster} from '../../src/cluster/initCluster.js'
-import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
-import {makeServiceContext} from '../../src/cluster/serviceContext.js'
 import {CopyAdmission} from '../../src/executor/copyAdmission.js'
 import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEnv, type ExecutorEvent} from '../../src/executor/executorEnv.js'
 import {getMove} from '../../src/executor/moveStore.js'
@@ -11,9 +7,8 @@ import {MIN_RATE_BYTES_PER_SEC} from '../../src/model/units.js'
 import {type NodeClient} from '../../src/node/nodeClient.js'
 import {NodeRequestError} from '../../src/node/nodeRequestError.js'
 import {type PullRequest, type PullStatusResponse} from '../../src/node/protocol.js'
-import {MemoryStore} from '../../src/store/memoryStore.js'
 import {TokenBucket} from '../../src/throttle/tokenBucket.js'
-import {fakeClock, fakeClockEnv, moveOf} from './fixtures.js'
+import {copyingCluster, fakeClock, fakeClockEnv} from './fixtures.js'
 
 /**
  * The real copyShard of several moves at once, on the in-memory store in fake time, under a
@@ -38,20 +33,8 @@ interface WorldHooks {
 async function world(moves: number, globalRate: number, hooks: WorldHooks = {}) {
   const {onPoll = () => {}, stopWhen = () => false, failPull = () => false} = hooks
   const clock = fakeClock()
-  const store = new MemoryStore()
-  const ctx = makeServiceContext(store, {cluster: 'admit'}, () => new Date(clock.now))
-  await initCluster(ctx, {shards: moves, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:7101@a,n2=127.0.0.1:7102@b,n3=127.0.0.1:7103@c'), force: false})
-  for (const id of ['n1', 'n2', 'n3']) await store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: '127.0.0.1:1', pid: 1, startedAt: 't'}))
-  const ids: string[] = []
-  for (const [i, s] of (await listShards(ctx)).shards.entries()) {
-    const from = s.value.replicas[0]!.node
-    const to = ['n1', 'n2', 'n3'].find((n) => n !== from)!
-    const move = moveOf({id: `m${i}`, index: i, shard: s.value.id, from, to, baseEpoch: s.value.epoch, epoch: s.value.epoch, phase: 'copying'})
-    await store.put(ctx.keys.move(move.id), JSON.stringify(move))
-    ids.push(move.id)
-  }
-  await store.put(ctx.keys.executorLock, JSON.stringify({holder: 'test'}))
-  const fence = {key: ctx.keys.executorLock, createRevision: (await store.get(ctx.keys.executorLock))!.createRevision}
+  const {ctx, fence, moves: recorded} = await copyingCluster(() => clock.now, {cluster: 'admit', nodes: 3, shards: moves})
+  const ids = recorded.map((m) => m.id)
   // What the destination saw: every pull with its rate, which pulls run now, and the most that ran at once.
   const global = new TokenBucket(globalRate, () => clock.now)
   const seen = {pulls: [] as {move: string; rate: number | null; at: number}[], running: new Set<number>(), mostAtOnce: 0, cancels: 0}

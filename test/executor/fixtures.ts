@@ -1,10 +1,15 @@
-import {type ServiceContext} from '../../src/cluster/serviceContext.js'
+import {listShards} from '../../src/cluster/clusterRepo.js'
+import {initCluster} from '../../src/cluster/initCluster.js'
+import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
+import {makeServiceContext, type ServiceContext} from '../../src/cluster/serviceContext.js'
+import {type Compare} from '../../src/etcd/etcdStore.js'
 import {type ApplyDeps, type ApplyInput, type ApplyResult, executePlan} from '../../src/executor/executePlan.js'
 import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEnv, type ExecutorEvent} from '../../src/executor/executorEnv.js'
 import {type MoveEffects} from '../../src/executor/moveEffects.js'
 import {commitMoveTransition} from '../../src/executor/moveStore.js'
 import {type Move} from '../../src/model/move.js'
 import {type Shard} from '../../src/model/shard.js'
+import {MemoryStore} from '../../src/store/memoryStore.js'
 import {TokenBucket} from '../../src/throttle/tokenBucket.js'
 
 /** shardOf builds a stable shard with voters on `nodes`. */
@@ -44,6 +49,42 @@ export const copyOnlyEffects: MoveEffects = {barrier: async () => {}, copy: asyn
 /** markNodesAlive writes an alive key for each node (no process behind it), as the executor's preflight asks of a move's nodes. */
 export async function markNodesAlive(ctx: ServiceContext, ids: readonly string[]): Promise<void> {
   for (const id of ids) await ctx.store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: '127.0.0.1:1', pid: 1, startedAt: 't'}))
+}
+
+/** CopyingCluster is a memory-store cluster whose moves are all at their copy step, the executor lock held: where a test of copyShard begins. */
+export interface CopyingCluster {
+  store: MemoryStore
+  ctx: ServiceContext
+  /** fence is the executor lock's, as a running executor holds it. */
+  fence: Compare
+  /** moves are the recorded moves, one a shard in shard order. */
+  moves: Move[]
+}
+
+/**
+ * copyingCluster creates, on a new memory store whose clock is `now`: nodes n1 to n`nodes`
+ * (zones a, b, c, ... in turn), all marked alive; `shards` shards of rf 1; one move a shard,
+ * `m<i>`, from its replica to the first other node, in phase `copying` (of a shard of
+ * `totalBytes` when given); and the executor lock, held by `test`.
+ */
+export async function copyingCluster(now: () => number, layout: {cluster: string; nodes: number; shards: number; totalBytes?: number}): Promise<CopyingCluster> {
+  const store = new MemoryStore()
+  const ctx = makeServiceContext(store, {cluster: layout.cluster}, () => new Date(now()))
+  const ids = Array.from({length: layout.nodes}, (_, i) => `n${i + 1}`)
+  await initCluster(ctx, {shards: layout.shards, rf: 1, nodes: parseNodeSpecs(ids.map((id, i) => `${id}=127.0.0.1:${7101 + i}@${String.fromCharCode(97 + (i % 26))}`).join(',')), force: false})
+  await markNodesAlive(ctx, ids)
+  const moves: Move[] = []
+  for (const [i, s] of (await listShards(ctx)).shards.entries()) {
+    const from = s.value.replicas[0]!.node
+    const to = ids.find((n) => n !== from)!
+    const move = moveOf({id: `m${i}`, index: i, shard: s.value.id, from, to, baseEpoch: s.value.epoch, epoch: s.value.epoch, phase: 'copying'})
+    if (layout.totalBytes !== undefined) move.progress = {...move.progress, totalBytes: layout.totalBytes}
+    await store.put(ctx.keys.move(move.id), JSON.stringify(move))
+    moves.push(move)
+  }
+  await store.put(ctx.keys.executorLock, JSON.stringify({holder: 'test'}))
+  const fence = {key: ctx.keys.executorLock, createRevision: (await store.get(ctx.keys.executorLock))!.createRevision}
+  return {store, ctx, fence, moves}
 }
 
 /** FakeClock is a test's clock in ms; fakeClockDeps' sleep moves it on instead of waiting. */

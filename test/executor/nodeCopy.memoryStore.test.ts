@@ -1,8 +1,4 @@
 import {describe, expect, it} from 'vitest'
-import {listShards} from '../../src/cluster/clusterRepo.js'
-import {initCluster} from '../../src/cluster/initCluster.js'
-import {parseNodeSpecs} from '../../src/cluster/nodeSpec.js'
-import {makeServiceContext} from '../../src/cluster/serviceContext.js'
 import {type ExecutorEnv, type ExecutorEvent} from '../../src/executor/executorEnv.js'
 import {copyShard} from '../../src/executor/nodeCopy.js'
 import {describeCopied} from '../../src/executor/copyProgressText.js'
@@ -12,8 +8,7 @@ import {formatBytes} from '../../src/model/units.js'
 import {getMove} from '../../src/executor/moveStore.js'
 import {type NodeClient} from '../../src/node/nodeClient.js'
 import {type PullStatusResponse} from '../../src/node/protocol.js'
-import {MemoryStore} from '../../src/store/memoryStore.js'
-import {fakeClock, fakeClockEnv, moveOf} from './fixtures.js'
+import {copyingCluster, fakeClock, fakeClockEnv} from './fixtures.js'
 
 /**
  * The real copyShard on the in-memory store, in fake time, against a fake destination whose
@@ -25,28 +20,14 @@ const WIRE_PER_POLL = 400
 const DATA_PER_POLL = 100
 const POLLS = 40
 
-async function copyingMove(now: () => number) {
-  const store = new MemoryStore()
-  const ctx = makeServiceContext(store, {cluster: 'copy'}, () => new Date(now()))
-  await initCluster(ctx, {shards: 1, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:7101@a,n2=127.0.0.1:7102@b'), force: false})
-  for (const id of ['n1', 'n2']) await store.put(ctx.keys.alive(id), JSON.stringify({node: id, address: '127.0.0.1:1', pid: 1, startedAt: 't'}))
-  const shard = (await listShards(ctx)).shards[0]!.value
-  const from = shard.replicas[0]!.node
-  const move = moveOf({shard: shard.id, from, to: from === 'n1' ? 'n2' : 'n1', baseEpoch: shard.epoch, epoch: shard.epoch, phase: 'copying'})
-  move.progress = {...move.progress, totalBytes: POLLS * DATA_PER_POLL}
-  await store.put(ctx.keys.move(move.id), JSON.stringify(move))
-  await store.put(ctx.keys.executorLock, JSON.stringify({holder: 'test'}))
-  const fence = {key: ctx.keys.executorLock, createRevision: (await store.get(ctx.keys.executorLock))!.createRevision}
-  return {ctx, fence, move}
-}
-
 /**
  * copyAgainst runs the real copyShard against a fake destination answering `status(polls)`
  * (the long poll advancing fake time by POLL_MS), until it reports done.
  */
 async function copyAgainst(status: (polls: number, move: Move) => PullStatusResponse, done: number) {
   const clock = fakeClock()
-  const {ctx, fence, move} = await copyingMove(() => clock.now)
+  const {ctx, fence, moves} = await copyingCluster(() => clock.now, {cluster: 'copy', nodes: 2, shards: 1, totalBytes: POLLS * DATA_PER_POLL})
+  const move = moves[0]!
   let polls = 0
   const destination = {
     address: '127.0.0.1:1',

@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {preflightPlan, refuseAllStale, refuseOtherIncarnation, refuseUnknownNodes} from '../../src/executor/planPreflight.js'
+import {preflightPlan, refuseAllStale, refuseAnyStale, refuseOtherIncarnation, refuseUnknownNodes, stalePolicyOf} from '../../src/executor/planPreflight.js'
 import {isUserError} from '../../src/errors/errors.js'
 import {EPOCH_STEPS, type PlanAction, sealPlan, type SplitAction} from '../../src/model/plan.js'
 import {planRebalance} from '../../src/planner/planRebalance.js'
@@ -126,6 +126,8 @@ describe('refuseOtherIncarnation and refuseAllStale', () => {
   const snapshot = snapshotOf({nodes: ['n1', 'n2'].map((id) => ({id})), shards: [{replicas: ['n1']}, {replicas: ['n1']}]})
   const withUid = {...snapshot, cluster: {...snapshot.cluster, uid: 'incarnation-a'}}
   const move = (shard: number, epoch: number): PlanAction => ({kind: 'move', shard, epoch, from: 'n1', to: 'n2', bytes: 0, keys: 0, reason: {kind: 'balance', detail: 'x'}, predicted: {source: 1, target: 1}})
+  /** pre preflights a plan of `actions` (both shards at epoch 1, nodes n1 and n2). */
+  const pre = (actions: PlanAction[]) => preflightPlan(sealPlan({...planRebalance(snapshot, {}, {id: 'p', createdAt: '2025-01-01T00:00:00.000Z'}), actions}), snapshot.shards, new Set(['n1', 'n2']), EPOCH_STEPS)
 
   it('Given a plan made from a cluster with a uid, When checked against another uid or none, Then it is refused (BAD_INPUT) naming both; the same uid, or a plan without one, passes', () => {
     const plan = planRebalance(withUid, {}, {id: 'p', createdAt: '2025-01-01T00:00:00.000Z'})
@@ -146,9 +148,6 @@ describe('refuseOtherIncarnation and refuseAllStale', () => {
   })
 
   it('Given a plan none of whose actions can run, When checked, Then it is refused (CONFLICT) naming the first; one runnable action, or no action, passes', () => {
-    const base = planRebalance(snapshot, {}, {id: 'p', createdAt: '2025-01-01T00:00:00.000Z'})
-    const ids = new Set(['n1', 'n2'])
-    const pre = (actions: PlanAction[]) => preflightPlan(sealPlan({...base, actions}), snapshot.shards, ids, EPOCH_STEPS)
     try {
       refuseAllStale(pre([move(0, 9), move(1, 9)]))
       expect.unreachable()
@@ -158,5 +157,26 @@ describe('refuseOtherIncarnation and refuseAllStale', () => {
     }
     expect(() => refuseAllStale(pre([move(0, 9), move(1, 1)]))).not.toThrow()
     expect(() => refuseAllStale(pre([]))).not.toThrow()
+  })
+
+  it('Given a plan one of whose actions is stale, When checked with refuseAnyStale (apply --stale refuse), Then it is refused (CONFLICT) counting the stale ones and naming the first; a plan with every action runnable, or none, passes', () => {
+    try {
+      refuseAnyStale(pre([move(0, 1), move(1, 9)]))
+      expect.unreachable()
+    } catch (e) {
+      expect(isUserError(e, 'CONFLICT')).toBe(true)
+      expect((e as Error).message).toBe("1 of plan p's 2 action(s) are stale (first: action 2, shard 1: shard 1 is at epoch 1, the plan expected 9), and --stale refuse runs a plan whole or not at all; nothing was recorded or changed")
+      expect((e as {hint: string}).hint).toContain('--stale skip')
+    }
+    expect(() => refuseAnyStale(pre([move(0, 1), move(1, 1)]))).not.toThrow()
+    expect(() => refuseAnyStale(pre([]))).not.toThrow()
+  })
+
+  it('Given --stale and --require-signature, When apply picks its stale policy, Then an explicit --stale wins, a signed plan is refused whole by default and any other skips', () => {
+    expect(stalePolicyOf(undefined, true)).toBe('refuse')
+    expect(stalePolicyOf(undefined, false)).toBe('skip')
+    expect(stalePolicyOf('skip', true)).toBe('skip')
+    expect(stalePolicyOf('refuse', false)).toBe('refuse')
+    expect(() => stalePolicyOf('maybe', true)).toThrow(/--stale maybe: not a policy/)
   })
 })

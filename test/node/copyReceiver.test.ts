@@ -11,7 +11,7 @@ import {NodeRequestError} from '../../src/node/nodeRequestError.js'
 import {NodeThrottles} from '../../src/node/nodeThrottles.js'
 import {encodeRecords} from '../../src/node/recordCodec.js'
 import {transferableCopyOf} from '../../src/node/transferableBatch.js'
-import {CopyShardMap, settledPull} from '../support/copyShard.js'
+import {CopyShardMap, expectPullPacedByReceiveThrottle, settledPull} from '../support/copyShard.js'
 import {type InProcessNode, startInProcessNode} from '../support/inProcessNode.js'
 
 const TOKEN = 'unit-test-token-0123456789'
@@ -146,18 +146,7 @@ describe('CopyReceiver: copy streams received in the copy receive thread', {time
   })
 
   it('Given a receive throttle, When a copy runs through the thread, Then it runs no faster than the rate (the thread stops reading while the puller waits)', async () => {
-    expect(await dst.client.setThrottle({receive: 512 * 1024})).toEqual({send: null, receive: 512 * 1024})
-    try {
-      const t0 = performance.now()
-      await dst.client.pull(1, {moveId: 'm1t', epoch: 5, sources: [sourceAt(src.client.address)], rate: null, frameBytes: 64 * 1024})
-      const s = await settledPull(dst.client)
-      const secs = (performance.now() - t0) / 1000
-      expect(s.state).toBe('done')
-      // The bucket starts empty after a rate change, so the whole copy is paid at the rate.
-      expect(secs).toBeGreaterThanOrEqual((s.bytes / (512 * 1024)) * 0.95)
-    } finally {
-      await dst.client.setThrottle({receive: null})
-    }
+    await expectPullPacedByReceiveThrottle(dst.client, 512 * 1024, () => dst.client.pull(1, {moveId: 'm1t', epoch: 5, sources: [sourceAt(src.client.address)], rate: null, frameBytes: 64 * 1024}))
   })
 
   it('Given a source at a newer epoch, When the stream is opened, Then the refusal is a NodeRequestError STALE_EPOCH with its nodeEpoch, and the copy fails naming the source', async () => {

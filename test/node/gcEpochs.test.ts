@@ -1,10 +1,9 @@
 import {afterEach, describe, expect, it} from 'vitest'
 import {HASH_SPACE} from '../../src/model/hash.js'
 import {formatHlc} from '../../src/model/hlc.js'
-import {type ReplicaRole, type Shard} from '../../src/model/shard.js'
-import {type HeldShard, type ShardView} from '../../src/node/shardMapFollower.js'
 import {type InProcessNode, startInProcessNode} from '../support/inProcessNode.js'
 import {codeOf, keyIn} from '../support/nodeTestData.js'
+import {EditableShardMap} from '../support/staticShardMap.js'
 
 /**
  * A tombstone purge is decided by anti-entropy on the shard as it read it (epoch E, every
@@ -19,38 +18,6 @@ const HOUR = 3_600_000
 const half = HASH_SPACE / 2
 const at = (wallMs: number) => formatHlc({wall: Math.floor(wallMs), counter: 0, writer: 'g'})
 
-/** EditableMap is the node's shard map; `etcd` is what a refresh reads (the node re-reads on a newer epoch). */
-class EditableMap implements ShardView {
-  readonly local = new Map<number, Shard>()
-  readonly etcd = new Map<number, Shard>()
-  get(id: number) {
-    return this.local.get(id)
-  }
-  async refresh(id: number) {
-    const s = this.etcd.get(id)
-    if (s) this.local.set(id, s)
-    else this.local.delete(id)
-    return this.local.get(id)
-  }
-  roleOf(shard: Shard): ReplicaRole | undefined {
-    return shard.replicas.find((r) => r.node === 'me')?.role
-  }
-  held(): HeldShard[] {
-    return [...this.local.values()].flatMap((s) => (this.roleOf(s) ? [{shard: s, role: this.roleOf(s)!}] : []))
-  }
-  all() {
-    return [...this.local.values()]
-  }
-  mapRevision() {
-    return 1n
-  }
-  /** set writes `s` to etcd and (unless the node lags) to the node's map. */
-  set(s: Shard, {lagging = false} = {}) {
-    this.etcd.set(s.id, s)
-    if (!lagging) this.local.set(s.id, s)
-  }
-}
-
 const nodes: InProcessNode[] = []
 afterEach(async () => {
   for (const n of nodes.splice(0)) await n.close()
@@ -58,7 +25,8 @@ afterEach(async () => {
 
 /** Given a node voter of shard 0 over the whole hash space at epoch 1, holding an old tombstone in each half and fenced at `cutoff`. */
 async function fencedWhole() {
-  const map = new EditableMap()
+  // Its refresh also drops a shard etcd no longer has, as the node's follower does.
+  const map = new EditableShardMap({forgetsRemoved: true})
   map.set({id: 0, range: {lo: 0, hi: HASH_SPACE}, epoch: 1, replicas: [{node: 'me', role: 'voter'}]})
   const node = await startInProcessNode({map, token: TOKEN, tombstoneGraceMs: HOUR, timeoutMs: 5000, dirPrefix: 'shardctl-gc-epochs-'})
   nodes.push(node)

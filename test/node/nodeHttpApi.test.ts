@@ -4,54 +4,19 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {freePort} from '../../src/localEtcd/freePort.js'
 import {HASH_SPACE} from '../../src/model/hash.js'
 import {formatHlc} from '../../src/model/hlc.js'
-import {type ReplicaRole, type Shard} from '../../src/model/shard.js'
 import {LoadMeter} from '../../src/node/loadMeter.js'
 import {RangeWriteGate} from '../../src/node/orphanSweeper.js'
 import {NodeClient} from '../../src/node/nodeClient.js'
 import {NodeClients} from '../../src/node/nodeClients.js'
 import {isNodeRequestError} from '../../src/node/nodeRequestError.js'
 import {TOKEN_HEADER} from '../../src/node/protocol.js'
-import {type HeldShard, type ShardView} from '../../src/node/shardMapFollower.js'
 import {type InProcessNode, startInProcessNode} from '../support/inProcessNode.js'
 import {codeOf, keyIn} from '../support/nodeTestData.js'
+import {EditableShardMap} from '../support/staticShardMap.js'
 
 const TOKEN = 'unit-test-token-0123456789'
 
-/** FakeMap is the node's shard map with an "etcd" behind it that tests edit. */
-class FakeMap implements ShardView {
-  readonly local = new Map<number, Shard>()
-  readonly etcd = new Map<number, Shard>()
-  refreshes = 0
-  etcdDown = false
-  get(id: number) {
-    return this.local.get(id)
-  }
-  async refresh(id: number) {
-    this.refreshes++
-    if (this.etcdDown) throw new Error('etcd at http://127.0.0.1:1 is unreachable')
-    const s = this.etcd.get(id)
-    if (s) this.local.set(id, s)
-    return this.local.get(id)
-  }
-  roleOf(shard: Shard): ReplicaRole | undefined {
-    return shard.replicas.find((r) => r.node === 'me')?.role
-  }
-  held(): HeldShard[] {
-    return [...this.local.values()].flatMap((s) => (this.roleOf(s) ? [{shard: s, role: this.roleOf(s)!}] : []))
-  }
-  all() {
-    return [...this.local.values()]
-  }
-  mapRevision() {
-    return 1n
-  }
-  set(s: Shard, {localToo = true} = {}) {
-    this.etcd.set(s.id, s)
-    if (localToo) this.local.set(s.id, s)
-  }
-}
-
-const map = new FakeMap()
+const map = new EditableShardMap()
 let node: InProcessNode
 let client: NodeClient
 let serving = true
@@ -86,7 +51,7 @@ describe('NodeHttpApi through NodeClient', {timeout: 30_000}, () => {
   })
 
   it('given a newer epoch than the node knows, when requesting, then the node re-reads the shard first and serves', async () => {
-    map.set({id: 0, range: {lo: 0, hi: half}, epoch: 4, replicas: [{node: 'me', role: 'voter'}]}, {localToo: false})
+    map.set({id: 0, range: {lo: 0, hi: half}, epoch: 4, replicas: [{node: 'me', role: 'voter'}]}, {lagging: true})
     const before = map.refreshes
     expect(await codeOf(client.digest(0, 4))).toBe('ok')
     expect(map.refreshes).toBe(before + 1)
@@ -96,8 +61,8 @@ describe('NodeHttpApi through NodeClient', {timeout: 30_000}, () => {
   it('given a split the node saw only the child of, when a stale router writes the parent at its old epoch, then the node confirms the parent and answers STALE_EPOCH', async () => {
     const quarter = half / 2
     // etcd: shard 0 split at `quarter` (epoch 5, lower half) and child 9 (epoch 5, upper half).
-    map.set({id: 0, range: {lo: 0, hi: quarter}, epoch: 5, replicas: [{node: 'me', role: 'voter'}]}, {localToo: false})
-    map.set({id: 9, range: {lo: quarter, hi: half}, epoch: 5, replicas: [{node: 'me', role: 'voter'}]}, {localToo: false})
+    map.set({id: 0, range: {lo: 0, hi: quarter}, epoch: 5, replicas: [{node: 'me', role: 'voter'}]}, {lagging: true})
+    map.set({id: 9, range: {lo: quarter, hi: half}, epoch: 5, replicas: [{node: 'me', role: 'voter'}]}, {lagging: true})
     // The node learns of the child (e.g. a barrier's accept for a move of it) but still holds the parent at epoch 4.
     await client.accept(9, 5)
     expect(map.get(0)!.epoch).toBe(4)
@@ -245,7 +210,7 @@ describe('NodeHttpApi tombstone gc', {timeout: 30_000}, () => {
 })
 
 describe('NodeHttpApi replays (hinted handoff, replay=1)', {timeout: 30_000}, () => {
-  const replayMap = new FakeMap()
+  const replayMap = new EditableShardMap()
   // The meter's clock is the test's: a tick at +1 s closes one window.
   const meter = new LoadMeter(0, 10_000)
   let replayNode: InProcessNode
@@ -312,7 +277,7 @@ describe('NodeHttpApi replays (hinted handoff, replay=1)', {timeout: 30_000}, ()
         return r
       })
       await new Promise((r) => setTimeout(r, 200)) // the write is past its fences, held at the gate
-      map.set({id: 20, range, epoch: 2, replicas: [{node: 'me', role: 'voter'}, {node: 'other', role: 'joining'}]}, {localToo: false})
+      map.set({id: 20, range, epoch: 2, replicas: [{node: 'me', role: 'voter'}, {node: 'other', role: 'joining'}]}, {lagging: true})
       // Held past the bound: accept says so, retriably, and does not claim the epoch.
       const early = await held.client.accept(20, 2).then(
         () => 'answered',
@@ -384,8 +349,8 @@ describe('NodeHttpApi replays (hinted handoff, replay=1)', {timeout: 30_000}, ()
       })
       await new Promise((r) => setTimeout(r, 200)) // the write is past its fences, held at the gate
       // The split (no barrier: a metadata change), then a move of the upper half begins.
-      map.set({id: 30, range: {lo: 0, hi: q}, epoch: 2, replicas: [{node: 'me', role: 'voter'}]}, {localToo: false})
-      map.set({id: 31, range: {lo: q, hi: half}, epoch: 3, replicas: [{node: 'me', role: 'voter'}, {node: 'other', role: 'joining'}]}, {localToo: false})
+      map.set({id: 30, range: {lo: 0, hi: q}, epoch: 2, replicas: [{node: 'me', role: 'voter'}]}, {lagging: true})
+      map.set({id: 31, range: {lo: q, hi: half}, epoch: 3, replicas: [{node: 'me', role: 'voter'}, {node: 'other', role: 'joining'}]}, {lagging: true})
       const early = await held.client.accept(31, 3).then(
         () => 'answered',
         (err) => (isNodeRequestError(err) ? `${err.code} ${err.retriable}` : String(err)),

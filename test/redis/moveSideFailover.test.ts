@@ -1,7 +1,8 @@
 import {describe, expect, it} from 'vitest'
-import {parseClusterNodes, shortNodeId} from '../../src/redis/clusterNodes.js'
+import {shortNodeId} from '../../src/redis/clusterNodes.js'
 import {bystanderDownText, downBystander, failoverHandOff, moveSideFailover, type MoveFailoverInput} from '../../src/redis/moveSideFailover.js'
 import {type NodeView} from '../../src/redis/redisTrouble.js'
+import {A, A2, addr, B, B2, C, C2, type Entry, view} from './fixtures/clusterNodesViews.js'
 
 /**
  * moveSideFailover on CLUSTER NODES views of a 3 + 3 cluster as Redis 7.0 prints them while a
@@ -9,22 +10,6 @@ import {type NodeView} from '../../src/redis/redisTrouble.js'
  * the target killed and failed over to its replica, a source that rejoined as a replica, and
  * a side down with its failover not done.
  */
-
-const A = 'a'.repeat(40)
-const B = 'b'.repeat(40)
-const C = 'c'.repeat(40)
-const A2 = 'd'.repeat(40)
-const B2 = 'e'.repeat(40)
-const C2 = 'f'.repeat(40)
-const PORT: Record<string, number> = {[A]: 7000, [B]: 7001, [C]: 7002, [A2]: 7003, [B2]: 7004, [C2]: 7005}
-const addr = (id: string) => `127.0.0.1:${PORT[id]}`
-
-interface Entry {
-  flags: string
-  master?: string
-  epoch: number
-  slots?: string[]
-}
 
 /** during: A has given B slots 100-103 and is migrating 104 to it. */
 function during(): Record<string, Entry> {
@@ -36,13 +21,6 @@ function during(): Record<string, Entry> {
     [B2]: {flags: 'slave', master: B, epoch: 8},
     [C2]: {flags: 'slave', master: C, epoch: 3},
   }
-}
-
-function view(me: string, entries: Record<string, Entry>): NodeView {
-  const text = Object.entries(entries)
-    .map(([id, e]) => `${id} ${addr(id)}@${PORT[id]! + 10000} ${id === me ? `myself,${e.flags}` : e.flags} ${e.master ?? '-'} 0 0 ${e.epoch} connected ${(e.slots ?? []).join(' ')}`.trim())
-    .join('\n')
-  return {address: addr(me), nodes: parseClusterNodes(text)}
 }
 
 const side = (id: string) => ({node: shortNodeId(id), address: addr(id)})

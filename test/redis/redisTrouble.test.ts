@@ -1,7 +1,8 @@
 import {describe, expect, it} from 'vitest'
-import {parseClusterNodes, shortNodeId} from '../../src/redis/clusterNodes.js'
+import {shortNodeId} from '../../src/redis/clusterNodes.js'
 import {type NodeView, redisTrouble, type RedisTroubleInput} from '../../src/redis/redisTrouble.js'
 import {redisTroubleLines} from '../../src/redis/redisTroubleText.js'
+import {A, A2, addr, B, B2, C, C2, type Entry, view} from './fixtures/clusterNodesViews.js'
 
 /**
  * redisTrouble on parsed CLUSTER NODES views of a 3 + 3 cluster, as Redis 7.0 prints them
@@ -10,23 +11,7 @@ import {redisTroubleLines} from '../../src/redis/redisTroubleText.js'
  * masters claiming a slot, and records etcd keeps of a layout Redis no longer serves.
  */
 
-const A = 'a'.repeat(40)
-const B = 'b'.repeat(40)
-const C = 'c'.repeat(40)
-const A2 = 'd'.repeat(40) // A's replica
-const B2 = 'e'.repeat(40) // B's replica
-const C2 = 'f'.repeat(40) // C's replica
-const PORT: Record<string, number> = {[A]: 7000, [B]: 7001, [C]: 7002, [A2]: 7003, [B2]: 7004, [C2]: 7005}
-const addr = (id: string) => `127.0.0.1:${PORT[id]}`
 const short = shortNodeId
-
-/** Entry is one node as a viewer lists it. */
-interface Entry {
-  flags: string
-  master?: string
-  epoch: number
-  slots?: string[]
-}
 
 function healthy(): Record<string, Entry> {
   return {
@@ -37,14 +22,6 @@ function healthy(): Record<string, Entry> {
     [B2]: {flags: 'slave', master: B, epoch: 2},
     [C2]: {flags: 'slave', master: C, epoch: 3},
   }
-}
-
-/** view renders `entries` as `me` prints CLUSTER NODES (its own line flagged myself) and parses it. */
-function view(me: string, entries: Record<string, Entry>): NodeView {
-  const text = Object.entries(entries)
-    .map(([id, e]) => `${id} ${addr(id)}@${PORT[id]! + 10000} ${id === me ? `myself,${e.flags}` : e.flags} ${e.master ?? '-'} 0 0 ${e.epoch} connected ${(e.slots ?? []).join(' ')}`.trim())
-    .join('\n')
-  return {address: addr(me), nodes: parseClusterNodes(text)}
 }
 
 const recordedNodes = [A, B, C].map((id) => ({id: short(id), address: addr(id)}))

@@ -1,4 +1,4 @@
-import {afterEach, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 import {formatHlc} from '../../src/model/hlc.js'
 import {type Shard} from '../../src/model/shard.js'
 import {compareRecords} from '../../src/node/lwwMerge.js'
@@ -6,7 +6,7 @@ import {type NodeRecord} from '../../src/node/protocol.js'
 import {repairShards} from '../../src/repair/repairService.js'
 import {settledPull} from '../support/copyShard.js'
 import {keyIn} from '../support/nodeTestData.js'
-import {copyNodeWorld} from '../support/copyNodeWorld.js'
+import {closedAfterEach, copyNodeWorld} from '../support/copyNodeWorld.js'
 import {oneShardCluster} from '../support/oneShardCluster.js'
 
 /**
@@ -32,11 +32,7 @@ const LONG_GRACE_MS = 3_600_000
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-let closing: (() => Promise<void>)[] = []
-afterEach(async () => {
-  for (const c of closing.reverse()) await c()
-  closing = []
-})
+const closing = closedAfterEach()
 
 /** story runs the history above; `thread` receives the destination's copy in the copy receive thread (as a served node does). */
 async function story(thread: boolean) {

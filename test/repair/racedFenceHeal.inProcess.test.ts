@@ -1,4 +1,4 @@
-import {afterEach, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 import {formatHlc} from '../../src/model/hlc.js'
 import {type Shard} from '../../src/model/shard.js'
 import {isNodeRequestError} from '../../src/node/nodeRequestError.js'
@@ -8,7 +8,7 @@ import {repairShards} from '../../src/repair/repairService.js'
 import {syncReplicas} from '../../src/executor/replicaSync.js'
 import {settledPull} from '../support/copyShard.js'
 import {keyIn} from '../support/nodeTestData.js'
-import {copyNodeWorld} from '../support/copyNodeWorld.js'
+import {closedAfterEach, copyNodeWorld} from '../support/copyNodeWorld.js'
 import {oneShardCluster} from '../support/oneShardCluster.js'
 
 /**
@@ -43,11 +43,7 @@ const OFFSET_MS = 20
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-let closing: (() => Promise<void>)[] = []
-afterEach(async () => {
-  for (const c of closing.reverse()) await c()
-  closing = []
-})
+const closing = closedAfterEach()
 
 /**
  * holdApplies makes `engine` hold every apply of a batch holding `key` until the next gc

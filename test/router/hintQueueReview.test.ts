@@ -1,17 +1,17 @@
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {HASH_SPACE} from '../../src/model/hash.js'
 import {formatHlc} from '../../src/model/hlc.js'
-import {type ReplicaRole, type Shard} from '../../src/model/shard.js'
+import {type Shard} from '../../src/model/shard.js'
 import {NodeClient} from '../../src/node/nodeClient.js'
 import {MAX_BATCH_BYTES, type NodeRecord} from '../../src/node/protocol.js'
 import {encodeRecords} from '../../src/node/recordCodec.js'
 import {MAX_VALUE_BYTES} from '../../src/node/recordLimits.js'
-import {type HeldShard, type ShardView} from '../../src/node/shardMapFollower.js'
 import {type StorageEngine} from '../../src/node/storageEngine.js'
 import {hintDelivery} from '../../src/router/hintDelivery.js'
 import {HINT_DEFAULTS, type HintBatch, type HintEvent, HintQueue, placeHint} from '../../src/router/hintQueue.js'
 import {RoutingTable} from '../../src/router/routingTable.js'
 import {type InProcessNode, startInProcessNode} from '../support/inProcessNode.js'
+import {EditableShardMap, StaticShardMap} from '../support/staticShardMap.js'
 import {shardOf} from './fixtures.js'
 
 /*
@@ -25,35 +25,13 @@ const TOKEN = 'review-hint-token-0123456789'
 const GRACE_MS = 30_000
 const EPOCH = 3
 
-/** OneShardMap: the node ('me') is the only voter of shard 0, the whole hash space, at EPOCH. */
-class OneShardMap implements ShardView {
-  private readonly shard: Shard = {id: 0, range: {lo: 0, hi: HASH_SPACE}, epoch: EPOCH, replicas: [{node: 'me', role: 'voter'}]}
-  get(id: number) {
-    return id === 0 ? this.shard : undefined
-  }
-  async refresh(id: number) {
-    return this.get(id)
-  }
-  roleOf(shard: Shard): ReplicaRole | undefined {
-    return shard.replicas.find((r) => r.node === 'me')?.role
-  }
-  held(): HeldShard[] {
-    return [{shard: this.shard, role: 'voter'}]
-  }
-  all() {
-    return [this.shard]
-  }
-  mapRevision() {
-    return 1n
-  }
-}
-
 let node: InProcessNode
 let engine: StorageEngine
 let client: NodeClient
 
 beforeAll(async () => {
-  node = await startInProcessNode({map: new OneShardMap(), token: TOKEN, tombstoneGraceMs: GRACE_MS, timeoutMs: 5000, dirPrefix: 'shardctl-hint-review-'})
+  // The node ('me') is the only voter of shard 0, the whole hash space, at EPOCH.
+  node = await startInProcessNode({map: new StaticShardMap('me', [{id: 0, range: {lo: 0, hi: HASH_SPACE}, epoch: EPOCH, replicas: [{node: 'me', role: 'voter'}]}]), token: TOKEN, tombstoneGraceMs: GRACE_MS, timeoutMs: 5000, dirPrefix: 'shardctl-hint-review-'})
   ;({engine, client} = node)
 })
 
@@ -158,40 +136,13 @@ describe('hint queue memory bound', () => {
 })
 
 describe('hinted handoff to a node the shard moved away from (real node API, router map lagging)', {timeout: 60_000}, () => {
-  /** MovingMap: the node's own map ('local', what its follower has applied) and etcd's, edited by the test. */
-  class MovingMap implements ShardView {
-    readonly local = new Map<number, Shard>()
-    readonly etcd = new Map<number, Shard>()
-    get(id: number) {
-      return this.local.get(id)
-    }
-    async refresh(id: number) {
-      const s = this.etcd.get(id)
-      if (s) this.local.set(id, s)
-      return this.local.get(id)
-    }
-    roleOf(shard: Shard): ReplicaRole | undefined {
-      return shard.replicas.find((r) => r.node === 'me')?.role
-    }
-    held(): HeldShard[] {
-      return [...this.local.values()].flatMap((s) => {
-        const role = this.roleOf(s)
-        return role ? [{shard: s, role}] : []
-      })
-    }
-    all() {
-      return [...this.local.values()]
-    }
-    mapRevision() {
-      return 1n
-    }
-  }
   const at = (epoch: number, spec: string): Shard => shardOf(0, spec, {epoch})
 
   let mNode: InProcessNode
   let mEngine: StorageEngine
   let mClient: NodeClient
-  const nodeMap = new MovingMap()
+  // The node's own map ('local', what its follower has applied) and etcd's, edited by the test.
+  const nodeMap = new EditableShardMap()
 
   beforeAll(async () => {
     mNode = await startInProcessNode({map: nodeMap, token: TOKEN, tombstoneGraceMs: 3_600_000, timeoutMs: 5000, dirPrefix: 'shardctl-hint-move-'})

@@ -1,3 +1,4 @@
+import {afterEach} from 'vitest'
 import {type CopySourceAddress} from '../../src/node/copyPuller.js'
 import {CopyReceiver} from '../../src/node/copyReceiver.js'
 import {NodeClient} from '../../src/node/nodeClient.js'
@@ -5,6 +6,19 @@ import {NodeThrottles} from '../../src/node/nodeThrottles.js'
 import {type InProcessNode, startInProcessNode} from './inProcessNode.js'
 import {type oneShardCluster} from './oneShardCluster.js'
 import {StaticShardMap} from './staticShardMap.js'
+
+/**
+ * closedAfterEach registers an afterEach that runs, newest first, every close pushed onto the
+ * list it returns (what a copyNodeWorld starts, what the test opens itself), and empties the
+ * list for the next test. Call it once, at the top of a test file.
+ */
+export function closedAfterEach(): (() => Promise<void>)[] {
+  const closing: (() => Promise<void>)[] = []
+  afterEach(async () => {
+    for (const c of closing.splice(0).reverse()) await c()
+  })
+  return closing
+}
 
 /** CopyNodeWorldOptions: the one-shard cluster the nodes serve, and how they copy. */
 export interface CopyNodeWorldOptions {

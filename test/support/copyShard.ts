@@ -1,3 +1,4 @@
+import {expect} from 'vitest'
 import {HASH_SPACE} from '../../src/model/hash.js'
 import {type Shard} from '../../src/model/shard.js'
 import {type NodeClient} from '../../src/node/nodeClient.js'
@@ -28,4 +29,24 @@ export async function settledPull(c: NodeClient, shard = 1, timeoutMs = 10_000):
     await new Promise((r) => setTimeout(r, 10))
   }
   throw new Error(`copy of shard ${shard} did not settle in ${timeoutMs / 1000} s`)
+}
+
+/**
+ * expectPullPacedByReceiveThrottle sets a node receive throttle of `rate` on destination `dst`,
+ * runs `startPull` (a pull of shard 1 into it) and checks the copy finishes no faster than the
+ * rate; the throttle is cleared after, pass or fail.
+ */
+export async function expectPullPacedByReceiveThrottle(dst: NodeClient, rate: number, startPull: () => Promise<unknown>): Promise<void> {
+  expect(await dst.setThrottle({receive: rate})).toEqual({send: null, receive: rate})
+  try {
+    const t0 = performance.now()
+    await startPull()
+    const s = await settledPull(dst)
+    const secs = (performance.now() - t0) / 1000
+    expect(s.state).toBe('done')
+    // The bucket starts empty after a rate change, so the whole copy is paid at the rate.
+    expect(secs).toBeGreaterThanOrEqual((s.bytes / rate) * 0.95)
+  } finally {
+    await dst.setThrottle({receive: null})
+  }
 }

@@ -3,26 +3,20 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {setTimeout as sleepFor} from 'node:timers/promises'
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
-import {listShards} from '../../../src/cluster/clusterRepo.js'
-import {initCluster} from '../../../src/cluster/initCluster.js'
 import {setNodeState} from '../../../src/cluster/nodeService.js'
-import {parseNodeSpecs} from '../../../src/cluster/nodeSpec.js'
-import {makeServiceContext, type ServiceContext} from '../../../src/cluster/serviceContext.js'
+import {type ServiceContext} from '../../../src/cluster/serviceContext.js'
 import {readSnapshot} from '../../../src/cluster/snapshotService.js'
 import {setThrottle} from '../../../src/executor/controlService.js'
 import {executePlan} from '../../../src/executor/executePlan.js'
 import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent} from '../../../src/executor/executorEnv.js'
-import {freePort} from '../../../src/localEtcd/freePort.js'
-import {keyHash} from '../../../src/model/hash.js'
-import {formatHlc} from '../../../src/model/hlc.js'
 import {MIN_RATE_BYTES_PER_SEC} from '../../../src/model/units.js'
 import {loadClusterToken} from '../../../src/node/clusterToken.js'
 import {NodeClient} from '../../../src/node/nodeClient.js'
-import {type NodeRecord} from '../../../src/node/protocol.js'
 import {planRebalance} from '../../../src/planner/planRebalance.js'
 import {ExecutorsOfTest} from '../../support/executorAbort.js'
-import {StoreSet, uniqueCluster} from '../../support/testStore.js'
 import {type NodeProcess, startNodeProcess} from '../node/nodeProcess.js'
+import {fillShards} from '../node/shardRecords.js'
+import {registerCluster, type RegisteredCluster} from '../node/twoNodeCluster.js'
 
 /**
  * Real etcd and real nodes: four moves into one node under a cluster throttle of 48KiB/s, cut
@@ -31,7 +25,7 @@ import {type NodeProcess, startNodeProcess} from '../node/nodeProcess.js'
  * destination's idle timeout). Watched at the destination: every pull runs at 16KiB/s or more,
  * no more run at once than the rate carries, and every move finishes (none aborts).
  */
-const stores = new StoreSet()
+let cluster: RegisteredCluster
 const procs: NodeProcess[] = []
 const clients = new Map<string, NodeClient>()
 const NODE_IDS = ['n1', 'n2', 'n3']
@@ -40,7 +34,7 @@ const KiB = 1024
 let dir: string
 let ctx: ServiceContext
 let token: string
-const ports: Record<string, number> = {}
+let ports: Record<string, number> = {}
 
 function client(id: string): NodeClient {
   let c = clients.get(id)
@@ -49,32 +43,20 @@ function client(id: string): NodeClient {
 }
 
 beforeAll(async () => {
-  const endpoint = inject('etcdEndpoint')
-  const cluster = uniqueCluster('copyfloor')
-  ctx = makeServiceContext(stores.open(endpoint, cluster), {cluster})
+  cluster = await registerCluster(inject('etcdEndpoint'), 'copyfloor', {shards: 6, rf: 1, nodes: NODE_IDS})
+  ctx = cluster.ctx
+  ports = cluster.ports
   dir = mkdtempSync(join(tmpdir(), 'shardctl-copyfloor-'))
-  for (const id of NODE_IDS) ports[id] = await freePort()
-  await initCluster(ctx, {shards: 6, rf: 1, nodes: parseNodeSpecs(NODE_IDS.map((id) => `${id}=127.0.0.1:${ports[id]}`).join(',')), force: false})
-  for (const id of NODE_IDS) procs.push(await startNodeProcess({endpoint, cluster, id, port: ports[id]!, dataDir: join(dir, id)}))
+  for (const id of NODE_IDS) procs.push(await startNodeProcess({...cluster.connection, id, port: ports[id]!, dataDir: join(dir, id)}))
   token = await loadClusterToken(ctx, {create: false})
-  let n = 0
-  for (const {value: shard} of (await listShards(ctx)).shards) {
-    const records: NodeRecord[] = []
-    for (let i = 0; records.length < KEYS_PER_SHARD && i < 1_000_000; i++) {
-      const key = `k-${shard.id}-${i}`
-      const h = keyHash(key)
-      if (h < shard.range.lo || h >= shard.range.hi) continue
-      records.push({key: Buffer.from(key), value: Buffer.from(`v-${key}-${'x'.repeat(200)}`), version: formatHlc({wall: Date.now(), counter: n++, writer: 'test'})})
-    }
-    await client(shard.replicas[0]!.node).apply(shard.id, shard.epoch, records, 'write')
-  }
+  await fillShards(ctx, client, KEYS_PER_SHARD)
 }, 120_000)
 
 afterAll(async () => {
   for (const c of clients.values()) await c.destroy()
   await Promise.all(procs.map((p) => p.kill()))
-  stores.closeAll()
-  rmSync(dir, {recursive: true, force: true})
+  cluster?.close()
+  if (dir) rmSync(dir, {recursive: true, force: true})
 })
 
 const executors = new ExecutorsOfTest()

@@ -7,17 +7,14 @@ import {countShards} from '../../../src/cluster/censusCounts.js'
 import {recountClusterCensus} from '../../../src/cluster/censusService.js'
 import {listShards} from '../../../src/cluster/clusterRepo.js'
 import {readCensus} from '../../../src/cluster/shardCensus.js'
-import {initCluster} from '../../../src/cluster/initCluster.js'
 import {setNodeState} from '../../../src/cluster/nodeService.js'
-import {parseNodeSpecs} from '../../../src/cluster/nodeSpec.js'
-import {makeServiceContext, type ServiceContext} from '../../../src/cluster/serviceContext.js'
+import {type ServiceContext} from '../../../src/cluster/serviceContext.js'
 import {readSnapshot} from '../../../src/cluster/snapshotService.js'
 import {isUserError} from '../../../src/errors/errors.js'
 import {acquireLock} from '../../../src/etcd/leaseLock.js'
 import {type ApplyInput, executePlan, type ApplyResult} from '../../../src/executor/executePlan.js'
 import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent} from '../../../src/executor/executorEnv.js'
 import {listMoves, requestCancel, requestRollback} from '../../../src/executor/moveStore.js'
-import {freePort} from '../../../src/localEtcd/freePort.js'
 import {keyHash} from '../../../src/model/hash.js'
 import {isTerminal} from '../../../src/model/move.js'
 import {formatHlc} from '../../../src/model/hlc.js'
@@ -29,24 +26,23 @@ import {StorageEngine} from '../../../src/node/storageEngine.js'
 import {type NodeRecord} from '../../../src/node/protocol.js'
 import {planRebalance} from '../../../src/planner/planRebalance.js'
 import {ExecutorsOfTest} from '../../support/executorAbort.js'
-import {StoreSet, uniqueCluster} from '../../support/testStore.js'
 import {type NodeProcess, startNodeProcess} from '../node/nodeProcess.js'
+import {fillShards, type FilledRecords} from '../node/shardRecords.js'
+import {registerCluster, type RegisteredCluster} from '../node/twoNodeCluster.js'
 
-const stores = new StoreSet()
+let cluster: RegisteredCluster
 const procs: NodeProcess[] = []
 const procOf: Record<string, NodeProcess> = {}
 const clients = new Map<string, NodeClient>()
 let dir: string
 let ctx: ServiceContext
-let endpoint: string
-let cluster: string
 let token: string
-const ports: Record<string, number> = {}
+let ports: Record<string, number> = {}
 const NODE_IDS = ['n1', 'n2', 'n3']
 const KEYS_PER_SHARD = 200
 
 async function startNode(id: string): Promise<void> {
-  const p = await startNodeProcess({endpoint, cluster, id, port: ports[id]!, dataDir: join(dir, id)})
+  const p = await startNodeProcess({...cluster.connection, id, port: ports[id]!, dataDir: join(dir, id)})
   procs.push(p)
   procOf[id] = p
 }
@@ -96,40 +92,24 @@ async function drainPlan(node: string, id: string): Promise<Plan> {
   return planRebalance(await readSnapshot(ctx), {drainOnly: true}, {id, createdAt: new Date().toISOString()})
 }
 
-let written: Map<string, {shard: number; value: string}>
+let written: FilledRecords
 
 beforeAll(async () => {
-  endpoint = inject('etcdEndpoint')
-  cluster = uniqueCluster('apply')
-  ctx = makeServiceContext(stores.open(endpoint, cluster), {cluster})
+  cluster = await registerCluster(inject('etcdEndpoint'), 'apply', {shards: 6, rf: 1, nodes: NODE_IDS})
+  ctx = cluster.ctx
+  ports = cluster.ports
   dir = mkdtempSync(join(tmpdir(), 'shardctl-apply-'))
-  for (const id of NODE_IDS) ports[id] = await freePort()
-  await initCluster(ctx, {shards: 6, rf: 1, nodes: parseNodeSpecs(NODE_IDS.map((id) => `${id}=127.0.0.1:${ports[id]}`).join(',')), force: false})
   for (const id of NODE_IDS) await startNode(id)
   token = await loadClusterToken(ctx, {create: false})
   // Write KEYS_PER_SHARD records into every shard on its (only) replica.
-  written = new Map()
-  const {shards} = await listShards(ctx)
-  let n = 0
-  for (const {value: shard} of shards) {
-    const records: NodeRecord[] = []
-    for (let i = 0; records.length < KEYS_PER_SHARD && i < 1_000_000; i++) {
-      const key = `k-${shard.id}-${i}`
-      const h = keyHash(key)
-      if (h < shard.range.lo || h >= shard.range.hi) continue
-      const value = `v-${key}-${'x'.repeat(200)}`
-      records.push({key: Buffer.from(key), value: Buffer.from(value), version: formatHlc({wall: Date.now(), counter: n++, writer: 'test'})})
-      written.set(key, {shard: shard.id, value})
-    }
-    await client(shard.replicas[0]!.node).apply(shard.id, shard.epoch, records, 'write')
-  }
+  written = await fillShards(ctx, client, KEYS_PER_SHARD)
 }, 120_000)
 
 afterAll(async () => {
   for (const c of clients.values()) await c.destroy()
   await Promise.all(procs.map((p) => p.kill()))
-  stores.closeAll()
-  rmSync(dir, {recursive: true, force: true})
+  cluster?.close()
+  if (dir) rmSync(dir, {recursive: true, force: true})
 })
 
 describe('apply on real etcd and real nodes', () => {

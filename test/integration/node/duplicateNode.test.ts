@@ -2,21 +2,19 @@ import {existsSync, mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, afterEach, beforeAll, describe, expect, inject, it} from 'vitest'
-import {initCluster} from '../../../src/cluster/initCluster.js'
-import {parseNodeSpecs} from '../../../src/cluster/nodeSpec.js'
-import {makeServiceContext, type ServiceContext} from '../../../src/cluster/serviceContext.js'
+import {type ServiceContext} from '../../../src/cluster/serviceContext.js'
 import {freePort} from '../../../src/localEtcd/freePort.js'
 import {keyHash} from '../../../src/model/hash.js'
 import {formatHlc} from '../../../src/model/hlc.js'
 import {NodeSchema} from '../../../src/model/node.js'
-import {type Shard, ShardSchema} from '../../../src/model/shard.js'
+import {type Shard} from '../../../src/model/shard.js'
 import {loadClusterToken} from '../../../src/node/clusterToken.js'
 import {NodeClient} from '../../../src/node/nodeClient.js'
-import {type CliChild, spawnCli} from '../../support/cliChild.js'
+import {type CliChild} from '../../support/cliChild.js'
 import {exitedWithin, listening} from '../../support/daemonProbe.js'
-import {StoreSet, uniqueCluster} from '../../support/testStore.js'
 import {waitFor} from '../router/dataPlane.js'
-import {type NodeProcess, startNodeProcess} from './nodeProcess.js'
+import {type NodeProcess, spawnNodeProcess, startNodeProcess} from './nodeProcess.js'
+import {registerCluster, type RegisteredCluster} from './twoNodeCluster.js'
 
 /**
  * One node id, one process. An outside tester started a second `node serve --id n1` (another
@@ -27,12 +25,10 @@ import {type NodeProcess, startNodeProcess} from './nodeProcess.js'
  * at once, not wait out its dead predecessor's lease.
  */
 
-const stores = new StoreSet()
 const children: CliChild[] = []
 const dirs: string[] = []
+let cluster: RegisteredCluster
 let ctx: ServiceContext
-let endpoint: string
-let cluster: string
 let port: number
 let dataDir: string
 let n1: NodeProcess
@@ -49,7 +45,7 @@ function newDir(name: string): string {
 }
 
 async function startN1(): Promise<NodeProcess> {
-  const p = await startNodeProcess({endpoint, cluster, id: 'n1', port, dataDir, leaseTtl: LEASE_TTL})
+  const p = await startNodeProcess({...cluster.connection, id: 'n1', port, dataDir, leaseTtl: LEASE_TTL})
   children.push(p)
   return p
 }
@@ -58,7 +54,7 @@ async function startN1(): Promise<NodeProcess> {
 async function secondN1(): Promise<{child: CliChild; port: number; dir: string}> {
   const p2 = await freePort()
   const dir = newDir('second')
-  const child = spawnCli(['node', 'serve', '--endpoints', endpoint, '--cluster', cluster, '--id', 'n1', '--listen', `127.0.0.1:${p2}`, '--data-dir', dir, '--lease-ttl', '3s'])
+  const child = spawnNodeProcess({...cluster.connection, id: 'n1', port: p2, dataDir: dir, leaseTtl: '3s', statsInterval: null})
   children.push(child)
   return {child, port: p2, dir}
 }
@@ -80,14 +76,12 @@ async function expectKeysReadable(): Promise<void> {
 }
 
 beforeAll(async () => {
-  endpoint = inject('etcdEndpoint')
-  cluster = uniqueCluster('dupnode')
-  ctx = makeServiceContext(stores.open(endpoint, cluster), {cluster})
-  port = await freePort()
+  cluster = await registerCluster(inject('etcdEndpoint'), 'dupnode', {shards: 2, rf: 1, nodes: ['n1']})
+  ctx = cluster.ctx
+  shards = cluster.shards
+  port = cluster.ports.n1!
   dataDir = mkdtempSync(join(tmpdir(), 'shardctl-dupnode-n1-'))
   dirs.push(dataDir)
-  await initCluster(ctx, {shards: 2, rf: 1, nodes: parseNodeSpecs(`n1=127.0.0.1:${port}`), force: false})
-  shards = (await ctx.store.listTyped(ctx.keys.shardsPrefix, ShardSchema)).items.map((i) => i.value)
   n1 = await startN1()
   const token = await loadClusterToken(ctx, {create: false})
   const c = new NodeClient({node: 'n1', address: `127.0.0.1:${port}`, token, timeoutMs: 10_000})
@@ -109,7 +103,7 @@ afterEach(() => {
 
 afterAll(async () => {
   await Promise.all(children.map((c) => c.kill()))
-  stores.closeAll()
+  cluster?.close()
   for (const d of dirs) rmSync(d, {recursive: true, force: true})
 })
 
@@ -118,7 +112,7 @@ describe('two node serve for one id started at once', () => {
     await ctx.store.create(ctx.keys.node('n2'), JSON.stringify(NodeSchema.parse({id: 'n2', address: '127.0.0.1:1', createdAt: new Date().toISOString()})))
     const ports = [await freePort(), await freePort()]
     const racers = ports.map((p, i) => {
-      const child = spawnCli(['node', 'serve', '--endpoints', endpoint, '--cluster', cluster, '--id', 'n2', '--listen', `127.0.0.1:${p}`, '--data-dir', newDir(`race${i}`), '--lease-ttl', '3s'])
+      const child = spawnNodeProcess({...cluster.connection, id: 'n2', port: p, dataDir: newDir(`race${i}`), leaseTtl: '3s', statsInterval: null})
       children.push(child)
       return {child, address: `127.0.0.1:${p}`}
     })
@@ -146,7 +140,7 @@ describe('a second node serve for a running node id', () => {
     expect(await exitedWithin(second.child, 30_000), second.child.logs()).toBe(8)
     const lines = second.child.logs().trim().split('\n')
     expect(lines, second.child.logs()).toHaveLength(1)
-    expect(lines[0]).toMatch(new RegExp(`^Error: node n1 is already running in cluster "${cluster}": pid ${n1.pid} at 127\\.0\\.0\\.1:${port} \\(registered [^)]+\\) holds alive/n1 and answers as it; this process changed nothing — stop that process first`))
+    expect(lines[0]).toMatch(new RegExp(`^Error: node n1 is already running in cluster "${cluster.name}": pid ${n1.pid} at 127\\.0\\.0\\.1:${port} \\(registered [^)]+\\) holds alive/n1 and answers as it; this process changed nothing — stop that process first`))
     expect(await registration()).toEqual(before)
     expect(existsSync(second.dir)).toBe(false)
     expect(await listening(second.port)).toBe(false)

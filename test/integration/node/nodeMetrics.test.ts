@@ -2,17 +2,12 @@ import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
-import {listShards} from '../../../src/cluster/clusterRepo.js'
-import {initCluster} from '../../../src/cluster/initCluster.js'
-import {parseNodeSpecs} from '../../../src/cluster/nodeSpec.js'
-import {makeServiceContext} from '../../../src/cluster/serviceContext.js'
-import {freePort} from '../../../src/localEtcd/freePort.js'
 import {keyHash} from '../../../src/model/hash.js'
 import {formatHlc} from '../../../src/model/hlc.js'
 import {loadClusterToken} from '../../../src/node/clusterToken.js'
 import {NodeClient} from '../../../src/node/nodeClient.js'
-import {StoreSet, uniqueCluster} from '../../support/testStore.js'
 import {type NodeProcess, startNodeProcess} from './nodeProcess.js'
+import {registerCluster, type RegisteredCluster} from './twoNodeCluster.js'
 
 /**
  * A real `node serve` scraped on /metrics after real traffic: requests by operation with
@@ -21,23 +16,18 @@ import {type NodeProcess, startNodeProcess} from './nodeProcess.js'
  * lines are JSON with time, level and msg.
  */
 
-const stores = new StoreSet()
-const cluster = uniqueCluster('nmetrics')
+let cluster: RegisteredCluster
 let dir: string
 let proc: NodeProcess
 let client: NodeClient
 
 beforeAll(async () => {
-  const endpoint = inject('etcdEndpoint')
   dir = mkdtempSync(join(tmpdir(), 'shardctl-nmetrics-'))
-  const port = await freePort()
-  const ctx = makeServiceContext(stores.open(endpoint, cluster), {cluster})
-  await initCluster(ctx, {shards: 2, rf: 1, nodes: parseNodeSpecs(`n1=127.0.0.1:${port}`), force: false})
-  const token = await loadClusterToken(ctx, {create: true})
-  proc = await startNodeProcess({endpoint, cluster, id: 'n1', port, dataDir: join(dir, 'n1')})
+  cluster = await registerCluster(inject('etcdEndpoint'), 'nmetrics', {shards: 2, rf: 1, nodes: ['n1']})
+  const token = await loadClusterToken(cluster.ctx, {create: true})
+  proc = await startNodeProcess({...cluster.connection, id: 'n1', port: cluster.ports.n1!, dataDir: join(dir, 'n1')})
   client = new NodeClient({node: 'n1', address: proc.address, token, timeoutMs: 10_000})
-  const {shards} = await listShards(ctx)
-  const shard = shards[0]!.value
+  const shard = cluster.shards[0]!
   const records = []
   for (let i = 0; records.length < 20 && i < 100_000; i++) {
     const key = Buffer.from(`k${i}`)
@@ -58,8 +48,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await client?.close()
   await proc?.kill()
-  stores.closeAll()
-  rmSync(dir, {recursive: true, force: true})
+  cluster?.close()
+  if (dir) rmSync(dir, {recursive: true, force: true})
 })
 
 describe('storage node /metrics', () => {

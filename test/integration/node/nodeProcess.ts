@@ -25,10 +25,18 @@ export interface NodeProcessOptions {
   env?: Record<string, string>
   /** tls: the node serves mutual TLS (its flags are in `extra` or `env`); readiness is probed with this client material. */
   tls?: TlsMaterial
-  /** statsInterval is the node's --stats-interval (default 300ms: tests wait little for stats). */
-  statsInterval?: string
-  /** leaseTtl is the node's --lease-ttl (default 3s: a lost lease is noticed quickly). */
-  leaseTtl?: string
+  /**
+   * statsInterval is the node's --stats-interval (default 300ms: tests wait little for stats);
+   * null passes no flag, so the node runs on its own default (a test of a refused start passes only the flags it is about).
+   */
+  statsInterval?: string | null
+  /** leaseTtl is the node's --lease-ttl (default 3s: a lost lease is noticed quickly); null passes no flag, as for statsInterval. */
+  leaseTtl?: string | null
+}
+
+/** tuningFlag is `[flag, value]` (`value` undefined: `[flag, testDefault]`), or no flag at all when `value` is null. */
+function tuningFlag(flag: string, value: string | null | undefined, testDefault: string): string[] {
+  return value === null ? [] : [flag, value ?? testDefault]
 }
 
 /** NodeProcess is a running `shardctl node serve` child. */
@@ -44,7 +52,7 @@ export function spawnNodeProcess(opts: NodeProcessOptions): NodeProcess {
     'node', 'serve',
     '--endpoints', opts.endpoint, '--cluster', opts.cluster,
     '--id', opts.id, '--listen', `${opts.host ?? '127.0.0.1'}:${opts.port}`, '--data-dir', opts.dataDir,
-    '--stats-interval', opts.statsInterval ?? '300ms', '--lease-ttl', opts.leaseTtl ?? '3s',
+    ...tuningFlag('--stats-interval', opts.statsInterval, '300ms'), ...tuningFlag('--lease-ttl', opts.leaseTtl, '3s'),
     ...(opts.extra ?? []),
   ]
   return {...spawnCli(args, opts.env), address: `${opts.host ?? '127.0.0.1'}:${opts.port}`}

@@ -2,17 +2,12 @@ import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
-import {listShards} from '../../../src/cluster/clusterRepo.js'
-import {initCluster} from '../../../src/cluster/initCluster.js'
-import {parseNodeSpecs} from '../../../src/cluster/nodeSpec.js'
-import {makeServiceContext} from '../../../src/cluster/serviceContext.js'
-import {freePort} from '../../../src/localEtcd/freePort.js'
 import {type Shard} from '../../../src/model/shard.js'
 import {loadClusterToken} from '../../../src/node/clusterToken.js'
 import {MAX_BATCH_BYTES, MAX_JSON_BODY_BYTES, RECORDS_CONTENT_TYPE, TOKEN_HEADER} from '../../../src/node/protocol.js'
 import {streamingUpload, type UploadOutcome} from '../../support/streamingUpload.js'
-import {StoreSet, uniqueCluster} from '../../support/testStore.js'
 import {type NodeProcess, startNodeProcess} from './nodeProcess.js'
+import {registerCluster, type RegisteredCluster} from './twoNodeCluster.js'
 
 /**
  * A body over a storage node's limit is answered 413 TOO_LARGE, and the client reads that
@@ -22,8 +17,7 @@ import {type NodeProcess, startNodeProcess} from './nodeProcess.js'
  * (the router's fix of the same fault is 8275d8f; both now read a bounded rest first).
  */
 
-const stores = new StoreSet()
-const cluster = uniqueCluster('oversize')
+let cluster: RegisteredCluster
 let dir: string
 let proc: NodeProcess
 let port: number
@@ -40,19 +34,17 @@ function upload(path: string, bytes: number, opts: {chunked: boolean; contentTyp
 }
 
 beforeAll(async () => {
-  const endpoint = inject('etcdEndpoint')
   dir = mkdtempSync(join(tmpdir(), 'shardctl-oversize-'))
-  port = await freePort()
-  const ctx = makeServiceContext(stores.open(endpoint, cluster), {cluster})
-  await initCluster(ctx, {shards: 2, rf: 1, nodes: parseNodeSpecs(`n1=127.0.0.1:${port}`), force: false})
-  token = await loadClusterToken(ctx, {create: true})
-  proc = await startNodeProcess({endpoint, cluster, id: 'n1', port, dataDir: join(dir, 'n1')})
-  shard = (await listShards(ctx)).shards[0]!.value
+  cluster = await registerCluster(inject('etcdEndpoint'), 'oversize', {shards: 2, rf: 1, nodes: ['n1']})
+  port = cluster.ports.n1!
+  token = await loadClusterToken(cluster.ctx, {create: true})
+  proc = await startNodeProcess({...cluster.connection, id: 'n1', port, dataDir: join(dir, 'n1')})
+  shard = cluster.shards[0]!
 }, 90_000)
 
 afterAll(async () => {
   await proc?.kill()
-  stores.closeAll()
+  cluster?.close()
   if (dir) rmSync(dir, {recursive: true, force: true})
 })
 

@@ -3,14 +3,11 @@ import {createServer} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, afterEach, beforeAll, describe, expect, inject, it} from 'vitest'
-import {initCluster} from '../../../src/cluster/initCluster.js'
-import {parseNodeSpecs} from '../../../src/cluster/nodeSpec.js'
-import {makeServiceContext, type ServiceContext} from '../../../src/cluster/serviceContext.js'
 import {freePort} from '../../../src/localEtcd/freePort.js'
-import {type CliChild, spawnCli} from '../../support/cliChild.js'
+import {type CliChild} from '../../support/cliChild.js'
 import {exitedWithin} from '../../support/daemonProbe.js'
-import {StoreSet, uniqueCluster} from '../../support/testStore.js'
-import {assertNodeDistFresh} from './nodeProcess.js'
+import {type NodeProcessOptions, spawnNodeProcess} from './nodeProcess.js'
+import {registerCluster, type RegisteredCluster} from './twoNodeCluster.js'
 
 /**
  * What `node serve` refuses at start, as an operator meets it: one line, a documented exit
@@ -21,21 +18,21 @@ import {assertNodeDistFresh} from './nodeProcess.js'
  * at once with one line naming the data dir and why, exit 2 (BAD_INPUT), registering nothing.
  */
 
-const stores = new StoreSet()
 const children: CliChild[] = []
 const dirs: string[] = []
-let ctx: ServiceContext
-let endpoint: string
-let cluster: string
+let cluster: RegisteredCluster
 let port: number
 
+/** serveRefused spawns a `node serve` that is to refuse its start: only the flags the test names, none of the test tuning. */
+function serveRefused(opts: Omit<NodeProcessOptions, 'endpoint' | 'cluster' | 'statsInterval' | 'leaseTtl'>): CliChild {
+  const child = spawnNodeProcess({...cluster.connection, ...opts, statsInterval: null, leaseTtl: null})
+  children.push(child)
+  return child
+}
+
 beforeAll(async () => {
-  assertNodeDistFresh()
-  endpoint = inject('etcdEndpoint')
-  cluster = uniqueCluster('serverefuse')
-  ctx = makeServiceContext(stores.open(endpoint, cluster), {cluster})
-  port = await freePort()
-  await initCluster(ctx, {shards: 4, rf: 1, nodes: parseNodeSpecs(`n1=127.0.0.1:${port}`), force: false})
+  cluster = await registerCluster(inject('etcdEndpoint'), 'serverefuse', {shards: 4, rf: 1, nodes: ['n1']})
+  port = cluster.ports.n1!
 })
 
 afterEach(async () => {
@@ -43,17 +40,16 @@ afterEach(async () => {
 })
 
 afterAll(() => {
-  stores.closeAll()
+  cluster?.close()
   for (const d of dirs) rmSync(d, {recursive: true, force: true})
 })
 
 describe('node serve: an unusable --data-dir', () => {
   it.skipIf(!existsSync('/proc/self'))('a data dir under /proc: exits 2 within seconds with one line naming the dir and why, and leaves nothing registered', async () => {
-    const child = spawnCli(['node', 'serve', '--endpoints', endpoint, '--cluster', cluster, '--id', 'n1', '--listen', `127.0.0.1:${port}`, '--data-dir', '/proc/nope/n1'])
-    children.push(child)
+    const child = serveRefused({id: 'n1', port, dataDir: '/proc/nope/n1'})
     expect(await exitedWithin(child, 20_000), child.logs()).toBe(2)
     expect(child.logs().trim().split('\n')).toEqual([expect.stringMatching(/^Error: cannot open data dir \/proc\/nope\/n1: ENOENT: no such file or directory, mkdir '\/proc\/nope' — /)])
-    expect(await ctx.store.get(ctx.keys.alive('n1'))).toBeUndefined()
+    expect(await cluster.ctx.store.get(cluster.ctx.keys.alive('n1'))).toBeUndefined()
   }, 30_000)
 })
 
@@ -62,11 +58,10 @@ describe('node serve: an id the cluster does not have', () => {
     const dir = join(tmpdir(), `shardctl-unknown-id-${process.pid}`)
     dirs.push(dir)
     const n9 = await freePort()
-    const child = spawnCli(['node', 'serve', '--endpoints', endpoint, '--cluster', cluster, '--id', 'n9', '--listen', `127.0.0.1:${n9}`, '--zone', 'b', '--data-dir', dir])
-    children.push(child)
+    const child = serveRefused({id: 'n9', port: n9, dataDir: dir, extra: ['--zone', 'b']})
     expect(await exitedWithin(child, 20_000), child.logs()).toBe(1)
-    expect(child.logs().trim().split('\n')).toEqual([`Error: node n9 is not in cluster "${cluster}": node serve runs a node the cluster already has (a typo in --id, or a removed node?) — add it first with \`shardctl node add n9 --address 127.0.0.1:${n9} --zone b\`, or see \`shardctl node list\``])
-    expect(await ctx.store.get(ctx.keys.node('n9'))).toBeUndefined()
+    expect(child.logs().trim().split('\n')).toEqual([`Error: node n9 is not in cluster "${cluster.name}": node serve runs a node the cluster already has (a typo in --id, or a removed node?) — add it first with \`shardctl node add n9 --address 127.0.0.1:${n9} --zone b\`, or see \`shardctl node list\``])
+    expect(await cluster.ctx.store.get(cluster.ctx.keys.node('n9'))).toBeUndefined()
     expect(existsSync(dir)).toBe(false)
   }, 30_000)
 })
@@ -75,8 +70,7 @@ describe('node serve: a bad --disk-reserve', () => {
   it('a value that is not auto or a size: exits 2 with one line naming the value and the forms, and creates no data dir', async () => {
     const dataDir = join(tmpdir(), `shardctl-serverefuse-reserve-${process.pid}`)
     dirs.push(dataDir)
-    const child = spawnCli(['node', 'serve', '--endpoints', endpoint, '--cluster', cluster, '--id', 'n1', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--disk-reserve', 'lots'])
-    children.push(child)
+    const child = serveRefused({id: 'n1', port, dataDir, extra: ['--disk-reserve', 'lots']})
     expect(await exitedWithin(child, 20_000), child.logs()).toBe(2)
     const lines = child.logs().trim().split('\n')
     expect(lines, child.logs()).toHaveLength(1)
@@ -94,12 +88,11 @@ describe('node serve: a taken --listen port', () => {
     const taken = (squatter.address() as {port: number}).port
     try {
       // Its record points at the taken port, so the refusal is the listen, not a probe of a holder.
-      const child = spawnCli(['node', 'serve', '--endpoints', endpoint, '--cluster', cluster, '--id', 'n1', '--listen', `127.0.0.1:${taken}`, '--data-dir', dataDir])
-      children.push(child)
+      const child = serveRefused({id: 'n1', port: taken, dataDir})
       expect(await exitedWithin(child, 20_000), child.logs()).toBe(2)
       expect(child.logs().trim().split('\n')).toEqual([`Error: cannot listen on 127.0.0.1:${taken}: EADDRINUSE — pick a free --listen HOST:PORT`])
       expect(existsSync(dataDir)).toBe(false)
-      expect(await ctx.store.get(ctx.keys.alive('n1'))).toBeUndefined()
+      expect(await cluster.ctx.store.get(cluster.ctx.keys.alive('n1'))).toBeUndefined()
     } finally {
       await new Promise((r) => squatter.close(r))
     }

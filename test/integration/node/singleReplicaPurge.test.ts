@@ -2,18 +2,13 @@ import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
-import {listShards} from '../../../src/cluster/clusterRepo.js'
-import {initCluster} from '../../../src/cluster/initCluster.js'
-import {parseNodeSpecs} from '../../../src/cluster/nodeSpec.js'
-import {makeServiceContext} from '../../../src/cluster/serviceContext.js'
-import {freePort} from '../../../src/localEtcd/freePort.js'
 import {keyHash} from '../../../src/model/hash.js'
 import {formatHlc} from '../../../src/model/hlc.js'
 import {loadClusterToken} from '../../../src/node/clusterToken.js'
 import {NodeClient} from '../../../src/node/nodeClient.js'
 import type {Shard} from '../../../src/model/shard.js'
-import {StoreSet, uniqueCluster} from '../../support/testStore.js'
 import {type NodeProcess, startNodeProcess} from './nodeProcess.js'
+import {registerCluster, type RegisteredCluster} from './twoNodeCluster.js'
 
 /**
  * At rf 1 the one replica is the whole shard: anti-entropy has nothing to compare, but it
@@ -24,8 +19,7 @@ import {type NodeProcess, startNodeProcess} from './nodeProcess.js'
  * values again the way repair would.
  */
 
-const stores = new StoreSet()
-const cluster = uniqueCluster('rf1purge')
+let cluster: RegisteredCluster
 let dir: string
 let proc: NodeProcess
 let client: NodeClient
@@ -39,15 +33,12 @@ async function metric(name: string): Promise<number> {
 }
 
 beforeAll(async () => {
-  const endpoint = inject('etcdEndpoint')
   dir = mkdtempSync(join(tmpdir(), 'shardctl-rf1purge-'))
-  const port = await freePort()
-  const ctx = makeServiceContext(stores.open(endpoint, cluster), {cluster})
-  await initCluster(ctx, {shards: 1, rf: 1, nodes: parseNodeSpecs(`n1=127.0.0.1:${port}`), force: false})
-  const token = await loadClusterToken(ctx, {create: true})
-  proc = await startNodeProcess({endpoint, cluster, id: 'n1', port, dataDir: join(dir, 'n1'), extra: ['--tombstone-grace', '2s', '--max-clock-offset', '50ms']})
+  cluster = await registerCluster(inject('etcdEndpoint'), 'rf1purge', {shards: 1, rf: 1, nodes: ['n1']})
+  const token = await loadClusterToken(cluster.ctx, {create: true})
+  proc = await startNodeProcess({...cluster.connection, id: 'n1', port: cluster.ports.n1!, dataDir: join(dir, 'n1'), extra: ['--tombstone-grace', '2s', '--max-clock-offset', '50ms']})
   client = new NodeClient({node: 'n1', address: proc.address, token, timeoutMs: 10_000})
-  shard = (await listShards(ctx)).shards[0]!.value
+  shard = cluster.shards[0]!
   const wall = Date.now()
   const values = []
   for (let i = 0; values.length < 6 && i < 100_000; i++) {
@@ -65,8 +56,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await client?.close()
   await proc?.kill()
-  stores.closeAll()
-  rmSync(dir, {recursive: true, force: true})
+  cluster?.close()
+  if (dir) rmSync(dir, {recursive: true, force: true})
 })
 
 describe('anti-entropy at rf 1', () => {

@@ -3,22 +3,18 @@ import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
-import {initCluster} from '../../../src/cluster/initCluster.js'
-import {parseNodeSpecs} from '../../../src/cluster/nodeSpec.js'
-import {makeServiceContext, type ServiceContext} from '../../../src/cluster/serviceContext.js'
-import {freePort} from '../../../src/localEtcd/freePort.js'
 import {keyHash} from '../../../src/model/hash.js'
 import {formatHlc} from '../../../src/model/hlc.js'
-import {type Shard, ShardSchema} from '../../../src/model/shard.js'
+import {type Shard} from '../../../src/model/shard.js'
 import {loadClusterToken} from '../../../src/node/clusterToken.js'
 import {NodeClient} from '../../../src/node/nodeClient.js'
 import {RECORDS_CONTENT_TYPE, TOKEN_HEADER} from '../../../src/node/protocol.js'
 import {encodeRecords} from '../../../src/node/recordCodec.js'
-import {type CliChild, spawnCli} from '../../support/cliChild.js'
+import {type CliChild} from '../../support/cliChild.js'
 import {exitedWithin} from '../../support/daemonProbe.js'
-import {StoreSet, uniqueCluster} from '../../support/testStore.js'
 import {waitFor} from '../router/dataPlane.js'
-import {assertNodeDistFresh} from './nodeProcess.js'
+import {assertNodeDistFresh, spawnNodeProcess} from './nodeProcess.js'
+import {registerCluster, type RegisteredCluster} from './twoNodeCluster.js'
 
 /**
  * A SIGTERM drain holds the node id until its lease is revoked. The node used to close its
@@ -29,35 +25,29 @@ import {assertNodeDistFresh} from './nodeProcess.js'
  * to go before it claims, listens (same port, same data dir: an operator's restart) and serves.
  */
 
-const stores = new StoreSet()
 const children: CliChild[] = []
-let ctx: ServiceContext
-let endpoint: string
-let cluster: string
+let cluster: RegisteredCluster
 let port: number
 let dataDir: string
 let shard: Shard
 
 beforeAll(async () => {
   assertNodeDistFresh()
-  endpoint = inject('etcdEndpoint')
-  cluster = uniqueCluster('stopnode')
-  ctx = makeServiceContext(stores.open(endpoint, cluster), {cluster})
-  port = await freePort()
+  cluster = await registerCluster(inject('etcdEndpoint'), 'stopnode', {shards: 1, rf: 1, nodes: ['n1']})
+  port = cluster.ports.n1!
+  shard = cluster.shards[0]!
   dataDir = mkdtempSync(join(tmpdir(), 'shardctl-stopnode-n1-'))
-  await initCluster(ctx, {shards: 1, rf: 1, nodes: parseNodeSpecs(`n1=127.0.0.1:${port}`), force: false})
-  shard = (await ctx.store.listTyped(ctx.keys.shardsPrefix, ShardSchema)).items[0]!.value
 })
 
 afterAll(async () => {
   await Promise.all(children.map((c) => c.kill()))
-  stores.closeAll()
-  rmSync(dataDir, {recursive: true, force: true})
+  cluster?.close()
+  if (dataDir) rmSync(dataDir, {recursive: true, force: true})
 })
 
 function serveN1(): CliChild {
   // A 20 s lease: the starter waits up to 30 s for a stopping holder's key; the drain gets 60 s.
-  const child = spawnCli(['node', 'serve', '--endpoints', endpoint, '--cluster', cluster, '--id', 'n1', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--lease-ttl', '20s', '--shutdown-timeout', '60s', '--stats-interval', '300ms'])
+  const child = spawnNodeProcess({...cluster.connection, id: 'n1', port, dataDir, leaseTtl: '20s', statsInterval: '300ms', extra: ['--shutdown-timeout', '60s']})
   children.push(child)
   return child
 }
@@ -69,11 +59,6 @@ async function health(): Promise<{serving: boolean; instance?: string; stopping?
   } catch {
     return undefined
   }
-}
-
-async function alivePid(): Promise<number | undefined> {
-  const kv = await ctx.store.get(ctx.keys.alive('n1'))
-  return kv ? (JSON.parse(kv.value) as {pid: number}).pid : undefined
 }
 
 /** slowApply sends an apply whose body arrives in two parts: the node lets it in on its headers and waits for the rest. */
@@ -97,9 +82,9 @@ describe('node serve for an id whose process is draining after SIGTERM', () => {
     const first = serveN1()
     await waitFor(async () => ((await health())?.serving ? true : undefined), 'n1 to serve', 45_000)
     const firstPid = first.pid
-    expect(await alivePid()).toBe(firstPid)
+    expect(await cluster.alivePid('n1')).toBe(firstPid)
 
-    const token = await loadClusterToken(ctx, {create: false})
+    const token = await loadClusterToken(cluster.ctx, {create: false})
     let key = Buffer.alloc(0)
     for (let i = 0; ; i++) {
       key = Buffer.from(`stop-${i}`)
@@ -115,10 +100,10 @@ describe('node serve for an id whose process is draining after SIGTERM', () => {
     await waitFor(async () => (/shutting down/.test(first.logs()) ? true : undefined), 'n1 to start shutting down', 20_000)
     const second = serveN1()
     // Let the second process probe and decide: it must wait, not take over.
-    await waitFor(async () => (/which is shutting down: waiting up to \d+ ms/.test(second.logs()) || (await alivePid()) !== firstPid || second.gone() ? true : undefined), 'the second process to judge n1', 30_000)
+    await waitFor(async () => (/which is shutting down: waiting up to \d+ ms/.test(second.logs()) || (await cluster.alivePid('n1')) !== firstPid || second.gone() ? true : undefined), 'the second process to judge n1', 30_000)
     await new Promise((r) => setTimeout(r, 1500))
     expect(first.gone(), first.logs()).toBe(false)
-    expect(await alivePid(), second.logs()).toBe(firstPid)
+    expect(await cluster.alivePid('n1'), second.logs()).toBe(firstPid)
     expect(second.gone(), second.logs()).toBe(false)
     expect(second.logs()).not.toMatch(/taking it over/)
     expect(await health()).toMatchObject({serving: false, stopping: true})
@@ -130,7 +115,7 @@ describe('node serve for an id whose process is draining after SIGTERM', () => {
     expect(await exitedWithin(first, 30_000), first.logs()).toBe(0)
 
     await waitFor(async () => ((await health())?.serving ? true : undefined), 'the second process to serve', 45_000)
-    expect(await alivePid()).toBe(second.pid)
+    expect(await cluster.alivePid('n1')).toBe(second.pid)
     expect(second.logs()).not.toMatch(/cannot listen/)
     const c = new NodeClient({node: 'n1', address: `127.0.0.1:${port}`, token, timeoutMs: 10_000})
     try {

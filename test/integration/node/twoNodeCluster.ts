@@ -11,6 +11,61 @@ import {NodeClient} from '../../../src/node/nodeClient.js'
 import {StoreSet, uniqueCluster} from '../../support/testStore.js'
 import {type NodeProcess, startNodeProcess} from './nodeProcess.js'
 
+/** ClusterLayout is what {@link registerCluster} writes to etcd: the shards and the node records. */
+export interface ClusterLayout {
+  shards: number
+  rf: number
+  /** nodes are the node ids to register, each at its own free port. */
+  nodes: string[]
+  /** zones, when given, are the nodes' zones in the same order. */
+  zones?: string[]
+  /** host is the host of the addresses the node records name (default 127.0.0.1). */
+  host?: string
+}
+
+/**
+ * RegisteredCluster is a cluster created in etcd, its nodes registered and none of them started:
+ * where a test of `node serve` itself begins (it starts, refuses, freezes and restarts the processes).
+ */
+export interface RegisteredCluster {
+  /** name is the cluster's unique name (its etcd namespace); endpoint is etcd's. */
+  name: string
+  endpoint: string
+  /** connection is the `--endpoints` and `--cluster` of a node process of this cluster, to spread into its options. */
+  connection: {endpoint: string; cluster: string}
+  ctx: ServiceContext
+  /** ports are the ports the node records name, by node id. */
+  ports: Record<string, number>
+  /** shards are the cluster's shards as created. */
+  shards: Shard[]
+  /** alivePid is the pid that node `id`'s alive key names, undefined while there is no key. */
+  alivePid(id: string): Promise<number | undefined>
+  /** close closes the etcd store (the test kills its own processes). */
+  close(): void
+}
+
+/** registerCluster creates a cluster laid out as `layout` on etcd at `endpoint`; `label` prefixes its unique name. */
+export async function registerCluster(endpoint: string, label: string, layout: ClusterLayout): Promise<RegisteredCluster> {
+  const stores = new StoreSet()
+  const name = uniqueCluster(label)
+  const ctx = makeServiceContext(stores.open(endpoint, name), {cluster: name})
+  try {
+    const ports: Record<string, number> = {}
+    for (const id of layout.nodes) ports[id] = await freePort()
+    const specs = layout.nodes.map((id, i) => `${id}=${layout.host ?? '127.0.0.1'}:${ports[id]}${layout.zones ? `@${layout.zones[i]}` : ''}`)
+    await initCluster(ctx, {shards: layout.shards, rf: layout.rf, nodes: parseNodeSpecs(specs.join(',')), force: false})
+    const shards = (await ctx.store.listTyped(ctx.keys.shardsPrefix, ShardSchema)).items.map((i) => i.value)
+    const alivePid = async (id: string) => {
+      const kv = await ctx.store.get(ctx.keys.alive(id))
+      return kv ? (JSON.parse(kv.value) as {pid: number}).pid : undefined
+    }
+    return {name, endpoint, connection: {endpoint, cluster: name}, ctx, ports, shards, alivePid, close: () => stores.closeAll()}
+  } catch (err) {
+    stores.closeAll()
+    throw err
+  }
+}
+
 /** TwoNodeCluster is a 2-shard, rf 2 cluster on two real node processes `n1` and `n2`, both replicas of `shard`. */
 export interface TwoNodeCluster {
   ctx: ServiceContext
@@ -27,34 +82,27 @@ export interface TwoNodeCluster {
 
 /** startTwoNodeCluster creates the cluster (`name` prefixes its etcd namespace and data dirs) on etcd at `endpoint` and starts both nodes. */
 export async function startTwoNodeCluster(endpoint: string, name: string): Promise<TwoNodeCluster> {
-  const stores = new StoreSet()
+  const registered = await registerCluster(endpoint, name, {shards: 2, rf: 2, nodes: ['n1', 'n2'], zones: ['a', 'b']})
+  const {ctx, ports} = registered
   const procs: NodeProcess[] = []
   const clients: NodeClient[] = []
   const dirs: string[] = []
-  const ports: Record<string, number> = {}
-  const cluster = uniqueCluster(name)
-  const ctx = makeServiceContext(stores.open(endpoint, cluster), {cluster})
   const close = async () => {
     await Promise.all(clients.map((c) => c.destroy()))
     await Promise.all(procs.map((p) => p.kill()))
-    stores.closeAll()
+    registered.close()
     for (const d of dirs) rmSync(d, {recursive: true, force: true})
   }
   try {
-    for (const id of ['n1', 'n2']) {
-      ports[id] = await freePort()
-      dirs.push(mkdtempSync(join(tmpdir(), `shardctl-${name}-${id}-`)))
-    }
-    await initCluster(ctx, {shards: 2, rf: 2, nodes: parseNodeSpecs(`n1=127.0.0.1:${ports.n1}@a,n2=127.0.0.1:${ports.n2}@b`), force: false})
-    const shard = (await ctx.store.listTyped(ctx.keys.shardsPrefix, ShardSchema)).items.map((i) => i.value)[0]!
-    for (const [i, id] of ['n1', 'n2'].entries()) procs.push(await startNodeProcess({endpoint, cluster, id, port: ports[id]!, dataDir: dirs[i]!}))
+    for (const id of ['n1', 'n2']) dirs.push(mkdtempSync(join(tmpdir(), `shardctl-${name}-${id}-`)))
+    for (const [i, id] of ['n1', 'n2'].entries()) procs.push(await startNodeProcess({...registered.connection, id, port: ports[id]!, dataDir: dirs[i]!}))
     const token = await loadClusterToken(ctx, {create: false})
     const client = (id: 'n1' | 'n2', Kind: typeof NodeClient = NodeClient) => {
       const c = new Kind({node: id, address: `127.0.0.1:${ports[id]}`, token, timeoutMs: 20_000})
       clients.push(c)
       return c
     }
-    return {ctx, shard, ports: {n1: ports.n1!, n2: ports.n2!}, token, client, close}
+    return {ctx, shard: registered.shards[0]!, ports: {n1: ports.n1!, n2: ports.n2!}, token, client, close}
   } catch (err) {
     await close()
     throw err
