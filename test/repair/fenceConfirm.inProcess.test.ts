@@ -1,9 +1,9 @@
-import {afterEach, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 import {formatHlc} from '../../src/model/hlc.js'
 import {compareRecords} from '../../src/node/lwwMerge.js'
 import {type NodeRecord} from '../../src/node/protocol.js'
 import {repairShards} from '../../src/repair/repairService.js'
-import {copyNodeWorld} from '../support/copyNodeWorld.js'
+import {closedAfterEach, copyNodeWorld} from '../support/copyNodeWorld.js'
 import {keyIn} from '../support/nodeTestData.js'
 import {oneShardCluster} from '../support/oneShardCluster.js'
 
@@ -28,11 +28,7 @@ const OFFSET_MS = 20
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-let closing: (() => Promise<void>)[] = []
-afterEach(async () => {
-  for (const c of closing.reverse()) await c()
-  closing = []
-})
+const closing = closedAfterEach()
 
 async function story() {
   const cluster = await oneShardCluster('fence-confirm', 3, 3, TOKEN)
