@@ -30,6 +30,7 @@ import {type NodeLog} from './nodeLog.js'
 import {NodeShardView} from './shardMapFollower.js'
 import {ForeignClusterError, hasDatabase, StorageEngine} from './storageEngine.js'
 import {type DataDirGuardOptions, guardDataDir, judgeDataDir, readRecordedDataDir} from './dataDirGuard.js'
+import {type DataDirLock, lockDataDir} from './dataDirLock.js'
 import {type StorageFullError} from './storageFull.js'
 import {DiskReserve} from './diskReserve.js'
 import {type DiskReserveSetting, fullRetry} from './diskReservePolicy.js'
@@ -151,6 +152,8 @@ export class StorageNode {
   /** startAbort (the start-up's signal, set by boot) and stopAbort (aborted by stop) end a wait of the identity check in publishAlive. */
   private startAbort?: AbortSignal
   private readonly stopAbort = new AbortController()
+  /** dirLock is the data dir's lock (dataDirLock.ts), released once stop has closed the storage. */
+  private dirLock?: DataDirLock
 
   private constructor(
     private readonly ctx: ServiceContext,
@@ -176,6 +179,11 @@ export class StorageNode {
    * the one the node record names while the node holds replicas: see dataDirClaim.ts; nothing
    * was changed), ETCD_* (etcd trouble).
    * The checks that need no disk come first: a refused start creates no data dir.
+   * Order on disk: the identity check (etcd), the new-dir guard (a dir without a database:
+   * etcd), the listener, then the data dir's lock (dataDirLock.ts: refused at once, LOCK_HELD,
+   * when another process holds the dir, a frozen one included; it makes the dir if missing),
+   * and only then the database. The lock is held until {@link stop} has closed the storage
+   * (or the process exits).
    * `abort` is checked between the steps up to the lease: once it is aborted, start undoes
    * what it did (lease revoked, listener and storage closed) and throws {@link StartAborted};
    * aborted later, it returns the node without its first stats publish (the caller stops it).
@@ -207,7 +215,15 @@ export class StorageNode {
     )
     const advertised = await listen(server, opts, holderStopped ? PORT_RELEASE_WAIT_MS : 0)
     try {
-      return await StorageNode.open(ctx, opts, abort, {meta, instance, judged, server, advertised, newDir, serve: (h) => (handler = h)})
+      throwIfAborted(abort)
+      // Before anything in the dir is made or opened, after the checks that may refuse a new
+      // dir (so a refused start on a mistyped --data-dir still leaves no dir behind). A holder
+      // that was shutting down releases the lock as it exits, just after its listener closes.
+      const dirLock = await lockDataDir(opts.dataDir, holderStopped ? PORT_RELEASE_WAIT_MS : 0)
+      // Judged again under the lock: a process that held the dir meanwhile may have made its database.
+      const stillNew = newDir && !hasDatabase(opts.dataDir)
+      // open releases the lock when it fails, once the storage is closed.
+      return await StorageNode.open(ctx, opts, abort, {meta, instance, judged, server, advertised, newDir: stillNew, dirLock, serve: (h) => (handler = h)})
     } catch (err) {
       server.close()
       server.closeAllConnections()
@@ -216,7 +232,7 @@ export class StorageNode {
   }
 
   /** open is {@link start} once the node id is its to claim and its listener is open. */
-  private static async open(ctx: ServiceContext, opts: StorageNodeOptions, abort: AbortSignal | undefined, started: {meta: Awaited<ReturnType<typeof getMeta>>; instance: string; judged: bigint; server: Server; advertised: string; newDir: boolean; serve: (h: (req: IncomingMessage, res: ServerResponse) => void) => void}): Promise<StorageNode> {
+  private static async open(ctx: ServiceContext, opts: StorageNodeOptions, abort: AbortSignal | undefined, started: {meta: Awaited<ReturnType<typeof getMeta>>; instance: string; judged: bigint; server: Server; advertised: string; newDir: boolean; dirLock: DataDirLock; serve: (h: (req: IncomingMessage, res: ServerResponse) => void) => void}): Promise<StorageNode> {
     const {meta, instance, server} = started
     let engine: StorageEngine
     // Made below, once the API it reads shard figures from exists; commits before that are not timed.
@@ -230,6 +246,7 @@ export class StorageNode {
         metrics?.committed(kind, seconds)
       }, onWalSync: (file, seconds) => metrics?.backgroundSynced(file, seconds), onWalWait: (outcome, seconds) => metrics?.walWaited(outcome, seconds)})
     } catch (err) {
+      started.dirLock.release()
       if (err instanceof ForeignClusterError) throw new UserError('BAD_INPUT', err.message, `empty ${opts.dataDir} (its data must not merge into the new cluster) or pass another --data-dir`, {cause: err})
       throw new UserError('BAD_INPUT', `cannot open data dir ${opts.dataDir}: ${errorMessage(err)}`, 'pass a writable --data-dir that belongs to this node id', {cause: err})
     }
@@ -282,11 +299,13 @@ export class StorageNode {
       node.copyPeers = copyPeers
       node.copyReceiver = copyReceiver
       node.reserve = diskReserve
+      node.dirLock = started.dirLock
       await node.boot(abort)
       if (opts.tls) node.followTlsFiles(opts.tls)
       return node
     } catch (err) {
       await engine.close()
+      started.dirLock.release()
       throw err
     }
   }
@@ -683,6 +702,9 @@ export class StorageNode {
       const closed = new Promise<void>((resolve) => this.server.close(() => resolve()))
       this.server.closeAllConnections()
       await closed
+      // Last: no work of this node touches the dir any more (the engine closed above). A stop
+      // that failed before here keeps the lock until the process exits.
+      this.dirLock?.release()
       this.opts.log.info('stopped', {reason, abandoned})
       return {node: this.opts.id, address: this.advertised, reason, abandoned}
     })()
