@@ -1,4 +1,4 @@
-import {readFileSync, renameSync, writeFileSync} from 'node:fs'
+import {readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs'
 import {hostname} from 'node:os'
 import {join} from 'node:path'
 import Database from 'better-sqlite3'
@@ -64,7 +64,8 @@ export class DataDirLock {
   /**
    * acquire takes `dir`'s lock at once or throws {@link DataDirLockHeld}, having changed
    * nothing (the lock file exists: its holder made it). Otherwise it makes `dir` (and its
-   * parents) if missing, the lock file if missing, and writes the holder file. Throws the
+   * parents) if missing, the lock file if missing, and writes the holder file (or, on a full
+   * disk, removes the old one). Throws the
    * file system's or SQLite's error when the dir is unusable.
    */
   static acquire(dir: string): DataDirLock {
@@ -81,11 +82,14 @@ export class DataDirLock {
       if ((err as {code?: string}).code === 'SQLITE_BUSY') throw new DataDirLockHeld(dir, readLockHolder(dir))
       throw err
     }
+    // Best effort: the lock is what protects the dir. A node must restart on a full disk (to serve
+    // reads and free space), where the holder file cannot be written; the previous holder's file
+    // is removed instead (unlinking needs no space), so a refusal says the holder is unknown
+    // rather than naming a pid that is gone.
     try {
       writeHolder(dir, {pid: process.pid, host: hostname(), since: new Date().toISOString()})
-    } catch (err) {
-      db.close()
-      throw err
+    } catch {
+      forgetHolder(dir)
     }
     return new DataDirLock(dir, db)
   }
@@ -112,6 +116,18 @@ function writeHolder(dir: string, holder: LockHolder): void {
   const tmp = `${file}.${process.pid}.tmp`
   writeFileSync(tmp, `${JSON.stringify(holder)}\n`)
   renameSync(tmp, file)
+}
+
+/** forgetHolder removes the holder file and a temporary one left by a failed write, ignoring errors: a refusal then names no holder. */
+function forgetHolder(dir: string): void {
+  const file = join(dir, SERVE_LOCK_HOLDER_FILE)
+  for (const f of [`${file}.${process.pid}.tmp`, file]) {
+    try {
+      rmSync(f, {force: true})
+    } catch {
+      // Not removable either: a refusal may then name the previous holder.
+    }
+  }
 }
 
 /** readLockHolder reads who holds `dir`'s lock (undefined: no holder file, or not one this build wrote). */

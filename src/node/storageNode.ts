@@ -219,7 +219,10 @@ export class StorageNode {
       // Before anything in the dir is made or opened, after the checks that may refuse a new
       // dir (so a refused start on a mistyped --data-dir still leaves no dir behind). A holder
       // that was shutting down releases the lock as it exits, just after its listener closes.
-      const dirLock = await lockDataDir(opts.dataDir, holderStopped ? PORT_RELEASE_WAIT_MS : 0)
+      // Always tried for a while: a holder that stopped releases the lock last, a moment after its
+      // alive/<id> is gone, so a starter that found the id free (not waiting for it) may still meet
+      // the lock; a frozen holder keeps it past the wait and is refused.
+      const dirLock = await lockDataDir(opts.dataDir, DIR_LOCK_WAIT_MS)
       // Judged again under the lock: a process that held the dir meanwhile may have made its database.
       const stillNew = newDir && !hasDatabase(opts.dataDir)
       // open releases the lock when it fails, once the storage is closed.
@@ -739,6 +742,9 @@ export class StartAborted extends Error {
 
 /** PORT_RELEASE_WAIT_MS: how long a taken --listen port is tried again after the holder of this node id stopped (it closes its listener just after). */
 const PORT_RELEASE_WAIT_MS = 3000
+
+/** DIR_LOCK_WAIT_MS: how long the data dir's lock is tried before a start is refused (LOCK_HELD): a stopping holder releases it as it exits. */
+const DIR_LOCK_WAIT_MS = 3000
 
 /**
  * listen opens `server` on --listen and returns the advertised address (BAD_INPUT when the

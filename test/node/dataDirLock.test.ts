@@ -1,5 +1,5 @@
 import {type ChildProcess, spawn} from 'node:child_process'
-import {existsSync, mkdtempSync, readFileSync, rmSync, statSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {createInterface} from 'node:readline'
@@ -120,6 +120,14 @@ describe('DataDirLock', {timeout: 60_000}, () => {
     mine.release()
     const again = await lockInChild(dir)
     expect(again.report.held).toBe(true)
+  })
+
+  it('given the holder file cannot be written (a full disk: here a directory stands in its way), when acquired, then the lock is still taken and a second acquire is refused naming no stale holder', () => {
+    const dir = newDir()
+    mkdirSync(join(dir, 'serve.lock.holder', 'in-the-way'), {recursive: true})
+    const lock = acquire(dir)
+    expect(lock.held()).toBe(true)
+    expect(refusal(dir).holder).toBeUndefined()
   })
 
   it('lockHeldError is LOCK_HELD naming the dir, the holder pid (and its host when another), and that a frozen holder must be killed', () => {
