@@ -605,13 +605,16 @@ export class StorageEngine {
     if (this.closed) return Promise.reject(new Error('storage engine is closed'))
     const bad = badVersion(records)
     if (bad) return Promise.reject(bad)
+    // The records as they came, values included: the key copies below carry none, and a copy value older than a pending fence must drop it (dropBrokenFences).
+    const received = records
     // The writer reads the keys in flight after the batch is gone: records decoded from the batch itself (a copy frame handed over whole) give it copies of their keys.
     if (encoded && records.some((r) => r.key.buffer === encoded.buffer)) records = keyCopies(records)
     // The batch goes to the writer thread by transfer: a copy of 2 MiB per slice, twice over, was a measurable share of a destination's CPU.
     const batch = encoded ? transferableCopyOf(encoded) : encodeRecords(records, allocTransferable)
     const bytes = batch.length
     const write = () => {
-      this.dropBrokenFences(records)
+      // Still readable here: a batch handed over by transfer is detached only once the writer posts it, after this turn.
+      this.dropBrokenFences(received)
       return this.writer.run<ApplyResult>({op: 'copy', batch, name, state, durable}, 'copy', records.length, {transfer: [batch.buffer as ArrayBuffer], keys: records})
     }
     // The WAL check is synchronous when there is room, so a copy commit is queued at once as before.
