@@ -1204,10 +1204,15 @@ export class StorageEngine {
   /** dropBrokenFences removes every pending fence that `records` bring a value older than (called in the turn they are queued). */
   private dropBrokenFences(records: readonly NodeRecord[]): void {
     if (this.pending.length === 0) return
+    // Client writes are fresh and cutoffs a grace old: one comparison per record, not one per pending fence. Rounds
+    // that gave up leave their fences held (up to MAX_PENDING_FENCES a range), so a node of many shards may hold thousands.
+    let newest = -Infinity
+    for (const f of this.pending) newest = Math.max(newest, f.before)
     for (const r of records) {
       if (r.value === null) continue
-      const h = keyHash(r.key)
       const wall = versionWall(r.version)
+      if (wall >= newest) continue
+      const h = keyHash(r.key)
       if (this.pending.some((f) => h >= f.lo && h < f.hi && wall < f.before)) this.pending = this.pending.filter((f) => !(h >= f.lo && h < f.hi && wall < f.before))
       if (this.pending.length === 0) return
     }
