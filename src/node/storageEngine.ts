@@ -605,13 +605,16 @@ export class StorageEngine {
     if (this.closed) return Promise.reject(new Error('storage engine is closed'))
     const bad = badVersion(records)
     if (bad) return Promise.reject(bad)
+    // The records as they came, values included: the key copies below carry none, and a copy value older than a pending fence must drop it (dropBrokenFences).
+    const received = records
     // The writer reads the keys in flight after the batch is gone: records decoded from the batch itself (a copy frame handed over whole) give it copies of their keys.
     if (encoded && records.some((r) => r.key.buffer === encoded.buffer)) records = keyCopies(records)
     // The batch goes to the writer thread by transfer: a copy of 2 MiB per slice, twice over, was a measurable share of a destination's CPU.
     const batch = encoded ? transferableCopyOf(encoded) : encodeRecords(records, allocTransferable)
     const bytes = batch.length
     const write = () => {
-      this.dropBrokenFences(records)
+      // Still readable here: a batch handed over by transfer is detached only once the writer posts it, after this turn.
+      this.dropBrokenFences(received)
       return this.writer.run<ApplyResult>({op: 'copy', batch, name, state, durable}, 'copy', records.length, {transfer: [batch.buffer as ArrayBuffer], keys: records})
     }
     // The WAL check is synchronous when there is room, so a copy commit is queued at once as before.
@@ -1201,10 +1204,15 @@ export class StorageEngine {
   /** dropBrokenFences removes every pending fence that `records` bring a value older than (called in the turn they are queued). */
   private dropBrokenFences(records: readonly NodeRecord[]): void {
     if (this.pending.length === 0) return
+    // Client writes are fresh and cutoffs a grace old: one comparison per record, not one per pending fence. Rounds
+    // that gave up leave their fences held (up to MAX_PENDING_FENCES a range), so a node of many shards may hold thousands.
+    let newest = -Infinity
+    for (const f of this.pending) newest = Math.max(newest, f.before)
     for (const r of records) {
       if (r.value === null) continue
-      const h = keyHash(r.key)
       const wall = versionWall(r.version)
+      if (wall >= newest) continue
+      const h = keyHash(r.key)
       if (this.pending.some((f) => h >= f.lo && h < f.hi && wall < f.before)) this.pending = this.pending.filter((f) => !(h >= f.lo && h < f.hi && wall < f.before))
       if (this.pending.length === 0) return
     }

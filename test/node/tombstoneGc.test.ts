@@ -6,7 +6,8 @@ import {HASH_SPACE, keyHash} from '../../src/model/hash.js'
 import {type HashRange, splitRange} from '../../src/model/range.js'
 import {type NodeRecord} from '../../src/node/protocol.js'
 import {digestLayout, fineOf} from '../../src/node/digestLayout.js'
-import {decodeRecords} from '../../src/node/recordCodec.js'
+import {decodeRecords, encodeRecords} from '../../src/node/recordCodec.js'
+import {allocTransferable} from '../../src/node/transferableBatch.js'
 import {INLINE_VALUE_MAX, RECORD_HASH_FORMAT, type RecordHashFormat, recordHashAt} from '../../src/node/recordHash.js'
 import {StorageEngine} from '../../src/node/storageEngine.js'
 import {differingBuckets, planRepair} from '../../src/repair/repairPlan.js'
@@ -211,6 +212,22 @@ describe('tombstone gc', {timeout: 60_000}, () => {
     // The confirmed floor survived the restart, and screens (an old dir's floors are floors: there is no other kind on disk).
     expect(again.fenceOf(left)).toBe(8000)
     expect(again.withoutFenced([old])).toEqual([])
+  })
+
+  it('given a pending fence, when a copy frame handed over whole (its records decoded from the frame, as CopyPuller.applyFrame passes them) brings a value older than the cutoff, then the fence is dropped and its confirm refused', async () => {
+    const now = 10_000
+    const {engine} = open({clock: () => now})
+    const [, right] = splitRange(ALL, HASH_SPACE / 2)
+    const key = Array.from({length: 200}, (_, i) => `cf${i}`).find((k) => keyHash(Buffer.from(k)) >= right.lo && keyHash(Buffer.from(k)) < right.hi)!
+    const {fence} = await engine.fencePending(right, 8000)
+    // The frame as received: its records view its bytes (applyCopyBatch then keeps only copies of their keys for the writer).
+    const frame = encodeRecords([rec(key, v(7400), 'copied below the cutoff')], allocTransferable)
+    await engine.applyCopyBatch(decodeRecords(frame), 'copy-state', 'cursor', frame)
+    expect(engine.get(Buffer.from(key))?.value?.toString()).toBe('copied below the cutoff')
+    // Held, the fence's digest (taken before the frame) would not cover a value the replica now holds below it.
+    expect(engine.pendingFencesOf(right)).toEqual([])
+    await expect(engine.confirmFence(right, 8000, fence)).rejects.toThrow(/no held fence/)
+    await engine.close()
   })
 
   it("given a copy source's floors, when adopted, then a floor above this node's own cutoff limit is taken, none is lowered, only the range's parts count, and values below it go only when asked (tombstones stay, digest cells exact)", async () => {
