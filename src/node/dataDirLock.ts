@@ -4,6 +4,7 @@ import {join} from 'node:path'
 import Database from 'better-sqlite3'
 import {UserError, errorMessage} from '../errors/errors.js'
 import {makeDirectories} from '../fs/makeDirectories.js'
+import {retryFor} from '../clock/retryFor.js'
 
 /**
  * SERVE_LOCK_FILE is the data dir's lock: a small SQLite file (not the database) that the
@@ -149,21 +150,17 @@ export function describeLockHolder(holder: LockHolder | undefined, localHost = h
 
 /**
  * lockDataDir takes `dir`'s lock for `node serve` (see {@link DataDirLock.acquire}). A held
- * lock is tried again for up to `heldWaitMs` (0: refused at once; a restart after its
- * predecessor gave up the node id waits for it to exit), then refused: UserError LOCK_HELD
+ * lock is tried again for up to `heldWaitMs` (0: refused at once; `node serve` waits 3 s for
+ * a holder that is exiting), then refused: UserError LOCK_HELD
  * (exit 8), one line naming the dir and the holder, having changed nothing. An unusable dir
  * is BAD_INPUT.
  */
 export async function lockDataDir(dir: string, heldWaitMs = 0): Promise<DataDirLock> {
-  const until = Date.now() + heldWaitMs
-  for (;;) {
-    try {
-      return DataDirLock.acquire(dir)
-    } catch (err) {
-      if (!(err instanceof DataDirLockHeld)) throw new UserError('BAD_INPUT', `cannot open data dir ${dir}: ${errorMessage(err)}`, 'pass a writable --data-dir that belongs to this node id', {cause: err})
-      if (Date.now() >= until) throw lockHeldError(err)
-      await new Promise((r) => setTimeout(r, 100))
-    }
+  try {
+    return await retryFor(() => DataDirLock.acquire(dir), (err) => err instanceof DataDirLockHeld, heldWaitMs)
+  } catch (err) {
+    if (err instanceof DataDirLockHeld) throw lockHeldError(err)
+    throw new UserError('BAD_INPUT', `cannot open data dir ${dir}: ${errorMessage(err)}`, 'pass a writable --data-dir that belongs to this node id', {cause: err})
   }
 }
 

@@ -11,6 +11,7 @@ import {type Alive, AliveSchema, NodeClaimSchema, NodeSchema} from '../model/nod
 import {type Watch} from '../store/store.js'
 import {type Capacity} from '../model/resources.js'
 import {ClockMonitor} from '../clock/clockMonitor.js'
+import {retryFor} from '../clock/retryFor.js'
 import {DEFAULT_MAX_CLOCK_OFFSET_MS} from '../clock/clockOffsetTracker.js'
 import {type NodeStats} from '../model/stats.js'
 import {putNodeStats} from '../stats/statsPublish.js'
@@ -180,8 +181,8 @@ export class StorageNode {
    * was changed), ETCD_* (etcd trouble).
    * The checks that need no disk come first: a refused start creates no data dir.
    * Order on disk: the identity check (etcd), the new-dir guard (a dir without a database:
-   * etcd), the listener, then the data dir's lock (dataDirLock.ts: refused at once, LOCK_HELD,
-   * when another process holds the dir, a frozen one included; it makes the dir if missing),
+   * etcd), the listener, then the data dir's lock (dataDirLock.ts: LOCK_HELD when another
+   * process still holds the dir after 3 s, a frozen one included; it makes the dir if missing),
    * and only then the database. The lock is held until {@link stop} has closed the storage
    * (or the process exits).
    * `abort` is checked between the steps up to the lease: once it is aborted, start undoes
@@ -217,11 +218,10 @@ export class StorageNode {
     try {
       throwIfAborted(abort)
       // Before anything in the dir is made or opened, after the checks that may refuse a new
-      // dir (so a refused start on a mistyped --data-dir still leaves no dir behind). A holder
-      // that was shutting down releases the lock as it exits, just after its listener closes.
-      // Always tried for a while: a holder that stopped releases the lock last, a moment after its
-      // alive/<id> is gone, so a starter that found the id free (not waiting for it) may still meet
-      // the lock; a frozen holder keeps it past the wait and is refused.
+      // dir (so a refused start on a mistyped --data-dir still leaves no dir behind). Always
+      // tried for a while: a holder that stopped releases the lock last, a moment after its
+      // alive/<id> is gone, so a starter that found the id free may still meet it; a frozen
+      // holder keeps it past the wait and is refused.
       const dirLock = await lockDataDir(opts.dataDir, DIR_LOCK_WAIT_MS)
       // Judged again under the lock: a process that held the dir meanwhile may have made its database.
       const stillNew = newDir && !hasDatabase(opts.dataDir)
@@ -751,15 +751,7 @@ const DIR_LOCK_WAIT_MS = 3000
  * address is taken or unusable). A taken address is tried again for up to `inUseWaitMs`.
  */
 async function listen(server: Server, opts: Pick<StorageNodeOptions, 'listenHost' | 'listenPort' | 'advertise'>, inUseWaitMs = 0): Promise<string> {
-  const until = Date.now() + inUseWaitMs
-  for (;;) {
-    try {
-      return await listenOnce(server, opts)
-    } catch (err) {
-      if (!(isUserError(err, 'BAD_INPUT') && (err.cause as NodeJS.ErrnoException | undefined)?.code === 'EADDRINUSE' && Date.now() < until)) throw err
-      await new Promise((r) => setTimeout(r, 100))
-    }
-  }
+  return retryFor(() => listenOnce(server, opts), (err) => isUserError(err, 'BAD_INPUT') && (err.cause as NodeJS.ErrnoException | undefined)?.code === 'EADDRINUSE', inUseWaitMs)
 }
 
 async function listenOnce(server: Server, opts: Pick<StorageNodeOptions, 'listenHost' | 'listenPort' | 'advertise'>): Promise<string> {
