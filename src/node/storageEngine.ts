@@ -1128,14 +1128,24 @@ export class StorageEngine {
    * to newer writes. Rejects with RangeError when `before` is newer than {@link cutoffLimit}.
    */
   async fenceBelow(range: HashRange, before: number, format: RecordHashFormat = RECORD_HASH_FORMAT): Promise<RangeDigest> {
+    this.refuseNewCutoff(before)
+    // Persisting the floors also waits for every apply queued before this call.
+    await this.raiseFloor(range, before)
+    return this.oldValuesDigest(range, before, format)
+  }
+
+  /** refuseNewCutoff throws RangeError when `before` is newer than {@link cutoffLimit}: no fence may be set there. */
+  private refuseNewCutoff(before: number): void {
     const limit = this.cutoffLimit()
     if (before > limit) throw new RangeError(`cutoff ${before} is newer than this node's clock minus its tombstone grace and twice the clock offset bound (${limit})`)
+  }
+
+  /** raiseFloor raises the gc floor of exactly `range` to `before` (never lowering it) and resolves once the floors are persisted. */
+  private async raiseFloor(range: HashRange, before: number): Promise<void> {
     const current = this.floors.find((f) => f.lo === range.lo && f.hi === range.hi)
     if (!current) this.floors.push({lo: range.lo, hi: range.hi, floor: before})
     else if (current.floor < before) current.floor = before
-    // Persisting the floors also waits for every apply queued before this call.
     await this.writer.run<void>({op: 'floors', floors: this.floors.map((f) => ({...f}))})
-    return this.oldValuesDigest(range, before, format)
   }
 
   /**
@@ -1165,8 +1175,7 @@ export class StorageEngine {
    * than {@link cutoffLimit}.
    */
   async fencePending(range: HashRange, before: number, format: RecordHashFormat = RECORD_HASH_FORMAT): Promise<{fence: number; digest: RangeDigest}> {
-    const limit = this.cutoffLimit()
-    if (before > limit) throw new RangeError(`cutoff ${before} is newer than this node's clock minus its tombstone grace and twice the clock bound (${limit})`)
+    this.refuseNewCutoff(before)
     // Random: an id handed out before a restart never names a fence set after it.
     const fence: PendingFence = {id: randomInt(2 ** 47), lo: range.lo, hi: range.hi, before}
     this.pending.push(fence)
@@ -1190,10 +1199,7 @@ export class StorageEngine {
     const held = this.pending.find((f) => f.id === fence && f.lo === range.lo && f.hi === range.hi && f.before === before)
     if (!held) throw new RangeError(`no held fence ${fence} at ${before}: the node took a value older than the cutoff since its fence (a write raced the fence), restarted, or dropped the range`)
     this.pending = this.pending.filter((f) => f !== held)
-    const current = this.floors.find((f) => f.lo === range.lo && f.hi === range.hi)
-    if (!current) this.floors.push({lo: range.lo, hi: range.hi, floor: before})
-    else if (current.floor < before) current.floor = before
-    await this.writer.run<void>({op: 'floors', floors: this.floors.map((f) => ({...f}))})
+    await this.raiseFloor(range, before)
   }
 
   /** pendingFencesOf lists the cutoffs of the held pending fences of exactly `range` (oldest first). */
