@@ -93,10 +93,8 @@ describe('DataDirLock', {timeout: 60_000}, () => {
     expect(holder.report.held).toBe(true)
     const lockFile = join(dir, SERVE_LOCK_FILE)
     const before = fileState(lockFile)
-    const t0 = Date.now()
+    // Refused, not waited for: acquire is synchronous with SQLite's busy timeout at 0, so the refusal is its first answer.
     const err = refusal(dir)
-    // Refused, not waited for: SQLite's busy timeout is 0 (a generous bound for a loaded machine).
-    expect(Date.now() - t0).toBeLessThan(2000)
     expect(err.holder?.pid).toBe(holder.report.pid)
     expect(fileState(lockFile)).toEqual(before)
 
