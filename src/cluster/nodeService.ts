@@ -142,8 +142,8 @@ export async function removeNode(ctx: ServiceContext, id: string): Promise<{id: 
   if (held.length > 0) {
     throw new UserError('PRECONDITION', `node "${id}" still holds ${held.length} replica(s) (shards ${held.slice(0, 5).map((s) => s.id).join(', ')}${held.length > 5 ? ', …' : ''})`, `move them off first: \`shardctl node drain ${id}\``)
   }
-  // claims/<id> goes with the record: an id added again later is a new node, any dir its first.
-  const removed = await ctx.store.commit({compares: [{key: ctx.keys.node(id), modRevision: node.modRevision}], deletes: [ctx.keys.node(id), ctx.keys.claim(id)]})
+  // claims/<id> and marks/<id> go with the record: an id added again later is a new node, any dir its first.
+  const removed = await ctx.store.commit({compares: [{key: ctx.keys.node(id), modRevision: node.modRevision}], deletes: [ctx.keys.node(id), ctx.keys.claim(id), ctx.keys.mark(id)]})
   if (removed === undefined) throw new UserError('CONFLICT', `node "${id}" changed while it was being removed`, 'retry the command')
   // An empty node may still run: nothing else would tell the operator its process is now idle for good.
   // Best effort: the record is gone already, and an unreadable alive entry must not turn that into a failure.

@@ -19,6 +19,8 @@ export function keysOf(cluster: string) {
     node: (id: string) => `${p}nodes/${id}`,
     /** claim is `claims/<id>`: the last process that registered node `<id>` from start-up and its data dir (see NodeClaimSchema; outside nodes/, whose every key is a node record). */
     claim: (id: string) => `${p}claims/${id}`,
+    /** mark is `marks/<id>`: the write mark node `<id>` last made durable in its data dir and then published (see NodeMarkSchema; a dir that starts behind it was restored or lost writes). */
+    mark: (id: string) => `${p}marks/${id}`,
     alivePrefix: `${p}alive/`,
     alive: (id: string) => `${p}alive/${id}`,
     shardsPrefix: `${p}shards/`,

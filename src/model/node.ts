@@ -58,6 +58,26 @@ export const NodeClaimSchema = z.object({
 /** NodeClaim is a validated `claims/<id>` value. */
 export type NodeClaim = z.infer<typeof NodeClaimSchema>
 
+/**
+ * NodeMarkSchema: a `marks/<id>` value, the write mark of data dir `dataDirId` as node `<id>`
+ * last published it (never leased). A serving node raises the mark in its dir (meta
+ * `writeMark`, committed and fsync'd) and only then publishes it, once per stats interval in
+ * which it committed anything, so the dir's own mark is never below the published one. A dir
+ * that starts below it is older than what the node already served: restored from a backup or
+ * a snapshot, or its disk lost writes it had reported durable. It lacks writes the node may
+ * have acknowledged, and is refused while the node holds replicas (src/node/dataDirClaim.ts).
+ */
+export const NodeMarkSchema = z.object({
+  node: NodeIdSchema,
+  dataDirId: z.string().min(1).max(64),
+  mark: z.number().int().nonnegative(),
+  /** at: when it was published (the node's clock, ISO 8601), for the refusal's message. */
+  at: z.string(),
+})
+
+/** NodeMark is a validated `marks/<id>` value. */
+export type NodeMark = z.infer<typeof NodeMarkSchema>
+
 /** ClusterNode is a validated node record. */
 export type ClusterNode = z.infer<typeof NodeSchema>
 

@@ -22,14 +22,30 @@ import {type ReplicaRole} from '../model/shard.js'
  * DirMatch compares the dir id the node record names (`recorded`) with this dir's (`local`,
  * undefined: the dir does not exist yet, so it is new): `same`, `unrecorded` (the record names
  * none: the node never registered, or only builds before dir ids did, so there is nothing to
- * hold it to and the record gets this one), or `other`.
+ * hold it to and the record gets this one), `other`, or `behind`: the same dir id, but the
+ * dir's write mark is below the one the node published for it (see {@link DirMarks}).
  */
-export type DirMatch = 'same' | 'unrecorded' | 'other'
+export type DirMatch = 'same' | 'unrecorded' | 'other' | 'behind'
 
-/** matchDataDir: see {@link DirMatch}. */
-export function matchDataDir(recorded: string | undefined, local: string | undefined): DirMatch {
+/**
+ * DirMarks are the write marks {@link matchDataDir} compares: `local`, this dir's own (0 when
+ * none was ever raised in it), and `published`, the last `marks/<id>` (undefined: none, or a
+ * build before marks), with the dir id it was published for. A serving node raises its dir's
+ * mark (committed and fsync'd) before it publishes it, so an intact dir is never behind; one
+ * that is was copied back from before the node served its later writes (a backup, a VM or
+ * volume snapshot) or lost writes its disk had reported durable.
+ */
+export interface DirMarks {
+  local: number
+  published: {dataDirId: string; mark: number; at: string} | undefined
+}
+
+/** matchDataDir: see {@link DirMatch}. A mark published for another dir id says nothing of this one. */
+export function matchDataDir(recorded: string | undefined, local: string | undefined, marks?: DirMarks): DirMatch {
   if (recorded === undefined) return 'unrecorded'
-  return recorded === local ? 'same' : 'other'
+  if (recorded !== local) return 'other'
+  const published = marks?.published
+  return published && published.dataDirId === local && marks.local < published.mark ? 'behind' : 'same'
 }
 
 /** HeldReplicas counts the shards the shard map places a replica of on the node, by role. */
@@ -55,6 +71,8 @@ export interface DataDirInput {
   held: HeldReplicas
   /** acceptEmpty: the operator's --accept-empty-data (serve anyway; see its help). */
   acceptEmpty?: boolean
+  /** marks: for a `behind` match, the marks compared (for the message). */
+  marks?: DirMarks
 }
 
 /** DataDirStep: `accept` (the claim records this dir's id in the node record), `accept-empty` (refused but overridden: warn), or `refuse`. */
@@ -72,9 +90,10 @@ export type DataDirStep = {kind: 'accept'} | {kind: 'accept-empty'; warning: str
  * on it); a `leaving` source can come back by `moves rollback`. A drain moves them all off.
  */
 export function decideDataDir(input: DataDirInput): DataDirStep {
-  if (input.match !== 'other') return {kind: 'accept'}
+  if (input.match !== 'other' && input.match !== 'behind') return {kind: 'accept'}
   if (input.held.shards === 0) return {kind: 'accept'}
   const held = describeHeld(input.held)
+  if (input.match === 'behind') return decideBehind(input, held)
   if (input.acceptEmpty) {
     return {kind: 'accept-empty', warning: `serving node ${input.node} from data dir ${input.dir}, which is not the dir its record names, although it holds replicas of ${held} (--accept-empty-data): reads may miss acknowledged writes until \`shardctl repair\` has copied them back from the other replicas (at rf 1 there are none: they are lost)`}
   }
@@ -82,6 +101,25 @@ export function decideDataDir(input: DataDirInput): DataDirStep {
     kind: 'refuse',
     message: `data dir ${input.dir} is not the one node ${input.node} last served from (a new or other dir: a replaced disk, a mistyped --data-dir, a lost volume?) and node ${input.node} holds replicas of ${held}: serving them without their data would lose acknowledged writes; nothing was changed`,
     hint: `point --data-dir at node ${input.node}'s previous data dir; if that dir is lost, move its replicas off from their surviving copies with \`shardctl node drain ${input.node}\`, then start it on the new dir and \`shardctl node uncordon ${input.node}\` (or \`shardctl node remove ${input.node}\` and add the new dir's node under a new id)`,
+  }
+}
+
+/**
+ * decideBehind: the node's own dir, older than what the node published of it, while it holds
+ * replicas. Serving it is what serving an empty dir is, for the writes made since the copy:
+ * quorum reads may miss them, and at rf 1 they are gone.
+ */
+function decideBehind(input: DataDirInput, held: string): DataDirStep {
+  const local = input.marks?.local ?? 0
+  const published = input.marks?.published
+  const behind = `its write mark is ${local} and node ${input.node} published ${published?.mark ?? '?'} for it at ${published?.at ?? '?'}`
+  if (input.acceptEmpty) {
+    return {kind: 'accept-empty', warning: `serving node ${input.node} from data dir ${input.dir}, which is older than what the node served (${behind}), although it holds replicas of ${held} (--accept-empty-data): reads may miss acknowledged writes until \`shardctl repair\` has copied them back from the other replicas (at rf 1 there are none: they are lost)`}
+  }
+  return {
+    kind: 'refuse',
+    message: `data dir ${input.dir} is older than what node ${input.node} already served from it (${behind}: restored from a backup or snapshot, or its disk lost writes it had reported durable) and node ${input.node} holds replicas of ${held}: serving it would lose acknowledged writes; nothing was changed`,
+    hint: `point --data-dir at node ${input.node}'s current dir if it still exists; else move its replicas off from their other copies with \`shardctl node drain ${input.node}\`, then start it and \`shardctl node uncordon ${input.node}\` (or serve this dir anyway with --accept-empty-data and run \`shardctl repair\`)`,
   }
 }
 

@@ -2,8 +2,8 @@ import {getMeta, getNode} from '../cluster/clusterRepo.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {replicaCensus} from '../cluster/shardScan.js'
 import {UserError} from '../errors/errors.js'
-import {type ClusterNode, NodeClaimSchema} from '../model/node.js'
-import {countHeld, decideDataDir, matchDataDir} from './dataDirClaim.js'
+import {type ClusterNode, NodeClaimSchema, type NodeMark, NodeMarkSchema} from '../model/node.js'
+import {countHeld, decideDataDir, type DirMarks, matchDataDir} from './dataDirClaim.js'
 
 /** DataDirGuardOptions configure {@link judgeDataDir}. */
 export interface DataDirGuardOptions {
@@ -13,6 +13,8 @@ export interface DataDirGuardOptions {
   local: string | undefined
   /** acceptEmpty is --accept-empty-data. */
   acceptEmpty?: boolean
+  /** localMark is this dir's write mark (StorageEngine.writeMark; undefined: a new dir). */
+  localMark?: number
 }
 
 /**
@@ -32,21 +34,24 @@ export interface DataDirGuardOptions {
  * proves is this one. A map change between this read and the claim therefore cannot make the
  * new dir lack an acknowledged write, and the claim needs no compare on the map.
  */
-export async function judgeDataDir(ctx: ServiceContext, opts: DataDirGuardOptions, recorded: string | undefined): Promise<DataDirVerdict> {
-  const match = matchDataDir(recorded, opts.local)
-  if (match !== 'other') return {kind: match}
+export async function judgeDataDir(ctx: ServiceContext, opts: DataDirGuardOptions, recorded: string | undefined, published?: NodeMark): Promise<DataDirVerdict> {
+  const marks: DirMarks = {local: opts.localMark ?? 0, published}
+  const match = matchDataDir(recorded, opts.local, marks)
+  if (match !== 'other' && match !== 'behind') return {kind: match}
   const census = await replicaCensus(ctx, (await getMeta(ctx)).value.rf, opts.node)
-  const step = decideDataDir({node: opts.node, dir: opts.dir, match, held: countHeld(census.heldBy), acceptEmpty: opts.acceptEmpty})
+  const step = decideDataDir({node: opts.node, dir: opts.dir, match, held: countHeld(census.heldBy), acceptEmpty: opts.acceptEmpty, marks})
   if (step.kind === 'refuse') throw new UserError('BAD_INPUT', step.message, step.hint)
-  return step.kind === 'accept-empty' ? {kind: 'accept-empty', warning: step.warning} : {kind: 'new'}
+  if (step.kind === 'accept-empty') return {kind: 'accept-empty', warning: step.warning}
+  return match === 'behind' ? {kind: 'behind'} : {kind: 'new'}
 }
 
 /**
  * DataDirVerdict is how {@link judgeDataDir} let the dir serve: the record names it (`same`)
- * or none (`unrecorded`), it is a new dir and the node holds no replicas (`new`), or
- * --accept-empty-data overrode a refusal (`accept-empty`, with the warning to log).
+ * or none (`unrecorded`), it is a new dir and the node holds no replicas (`new`), it is the
+ * node's dir but older than the node's published write mark and the node holds no replicas
+ * (`behind`), or --accept-empty-data overrode a refusal (`accept-empty`, with the warning to log).
  */
-export type DataDirVerdict = {kind: 'same' | 'unrecorded' | 'new'} | {kind: 'accept-empty'; warning: string}
+export type DataDirVerdict = {kind: 'same' | 'unrecorded' | 'new' | 'behind'} | {kind: 'accept-empty'; warning: string}
 
 /**
  * RecordedDataDir is the data dir node `node` last registered with, as read for a claim: the
@@ -58,6 +63,8 @@ export interface RecordedDataDir {
   claimModRevision: bigint
   /** recorded: the record's dataDirId, else the one claims/<id> names (undefined: neither names one). */
   recorded: string | undefined
+  /** published: the node's last published write mark, `marks/<id>` (undefined: none). */
+  published: NodeMark | undefined
 }
 
 /**
@@ -70,11 +77,12 @@ export interface RecordedDataDir {
  * empty one too, while the node held replicas.
  */
 export async function readRecordedDataDir(ctx: ServiceContext, node: string): Promise<RecordedDataDir> {
-  const [record, claim] = await Promise.all([getNode(ctx, node), ctx.store.getTyped(ctx.keys.claim(node), NodeClaimSchema)])
-  return {record: record.value, recordModRevision: record.modRevision, claimModRevision: claim?.modRevision ?? 0n, recorded: record.value.dataDirId ?? claim?.value.dataDirId}
+  const [record, claim, mark] = await Promise.all([getNode(ctx, node), ctx.store.getTyped(ctx.keys.claim(node), NodeClaimSchema), ctx.store.getTyped(ctx.keys.mark(node), NodeMarkSchema)])
+  return {record: record.value, recordModRevision: record.modRevision, claimModRevision: claim?.modRevision ?? 0n, recorded: record.value.dataDirId ?? claim?.value.dataDirId, published: mark?.value}
 }
 
 /** guardDataDir is {@link judgeDataDir} against the node record as it is now: start-up's check before the claim, so that a refused start makes nothing. */
 export async function guardDataDir(ctx: ServiceContext, opts: DataDirGuardOptions): Promise<DataDirVerdict> {
-  return judgeDataDir(ctx, opts, (await readRecordedDataDir(ctx, opts.node)).recorded)
+  const read = await readRecordedDataDir(ctx, opts.node)
+  return judgeDataDir(ctx, opts, read.recorded, read.published)
 }

@@ -31,6 +31,8 @@ export type {CommitKind} from './storageWriter.js'
 
 /** DATA_DIR_ID is the meta row holding the data dir's id (see {@link StorageEngine.dataDirId}). */
 const DATA_DIR_ID = 'dataDir'
+/** WRITE_MARK: the meta row of the dir's write mark (see NodeMarkSchema in src/model/node.ts). */
+const WRITE_MARK = 'writeMark'
 
 /**
  * hasDatabase: `dir` holds a database already (its dir id can be read once it is opened).
@@ -624,6 +626,23 @@ export class StorageEngine {
   /** dataDirId is the data dir's random id (meta `dataDir`, made when the dir was first opened by a build that has it). */
   dataDirId(): string {
     return this.stmts.metaGet.get(DATA_DIR_ID)!.value
+  }
+
+  /** writeMark is the dir's write mark (meta `writeMark`; 0: never raised): see NodeMarkSchema. */
+  writeMark(): number {
+    return Number(this.stmts.metaGet.get(WRITE_MARK)?.value ?? 0)
+  }
+
+  /**
+   * raiseWriteMark commits the write mark one higher and resolves with it once the commit is
+   * durable as every write is (fsync'd at synchronous FULL): only then may the node publish it,
+   * or a crash in between would leave the dir below its own published mark. Calls must not
+   * overlap (the node makes one at a time).
+   */
+  async raiseWriteMark(): Promise<number> {
+    const next = this.writeMark() + 1
+    await this.setMetaValue(WRITE_MARK, String(next))
+    return next
   }
 
   /** metaValue returns the value stored under meta `name` (copy state, see {@link applyCopyBatch}), or undefined. */

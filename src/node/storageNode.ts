@@ -7,7 +7,7 @@ import {UserError, errorMessage, isUserError} from '../errors/errors.js'
 import {LeasedMembership} from '../store/leasedMembership.js'
 import {grantLease, type LeaseHandle} from '../etcd/leaseHandle.js'
 import {warnOnEtcdBugs} from '../etcd/etcdVersionCheck.js'
-import {type Alive, AliveSchema, NodeClaimSchema, NodeSchema} from '../model/node.js'
+import {type Alive, AliveSchema, NodeClaimSchema, type NodeMark, NodeSchema} from '../model/node.js'
 import {type Watch} from '../store/store.js'
 import {type Capacity} from '../model/resources.js'
 import {ClockMonitor} from '../clock/clockMonitor.js'
@@ -30,6 +30,7 @@ import {OrphanSweeper, RangeWriteGate} from './orphanSweeper.js'
 import {type NodeLog} from './nodeLog.js'
 import {NodeShardView} from './shardMapFollower.js'
 import {ForeignClusterError, hasDatabase, StorageEngine} from './storageEngine.js'
+import {WriteMarkPublisher} from './writeMarkPublisher.js'
 import {type DataDirGuardOptions, guardDataDir, judgeDataDir, readRecordedDataDir} from './dataDirGuard.js'
 import {type DataDirLock, lockDataDir} from './dataDirLock.js'
 import {type StorageFullError} from './storageFull.js'
@@ -110,6 +111,10 @@ export class StorageNode {
   private membership?: LeasedMembership
   /** claimedAt is the revision of this process's latest claim of alive/<id>; aliveWatch follows the key from the first one. */
   private claimedAt = 0n
+  /** ownClaimRevision is claims/<id>'s mod revision as this process wrote it or found it its own (undefined: not registered); write marks compare on it. */
+  private ownClaimRevision: bigint | undefined
+  /** marks publishes the data dir's write mark (see WriteMarkPublisher). */
+  private marks?: WriteMarkPublisher
   private aliveWatch?: Watch
   private registered = false
   private stopping = false
@@ -206,7 +211,7 @@ export class StorageNode {
     // on a mistyped --data-dir leaves no dir behind). A dir that exists is judged once it is
     // open (its id is in it), and either is judged again by the claim (publishAlive).
     const newDir = !hasDatabase(opts.dataDir)
-    if (newDir) await guardDataDir(ctx, dataDirGuard(opts, undefined))
+    if (newDir) await guardDataDir(ctx, dataDirGuard(opts))
     // The listener opens before the data dir: a taken --listen port creates nothing on disk.
     // Until the API exists it answers as a starting node (startingHandler).
     let handler: (req: IncomingMessage, res: ServerResponse) => void = startingHandler(opts.id, instance)
@@ -244,9 +249,12 @@ export class StorageNode {
     const storageFailed = new StorageFailure()
     // Made once the engine has made the data dir; the engine asks it when a drop finds no room.
     let reserve: DiskReserve | undefined
+    // Made once the engine is open; counts the commits that call for a new write mark.
+    let marks: WriteMarkPublisher | undefined
     try {
       engine = StorageEngine.open({dir: opts.dataDir, nodeId: opts.id, clusterUid: meta.value.uid, tombstoneGraceMs: opts.tombstoneGraceMs, maxClockOffsetMs: opts.maxClockOffsetMs, synchronous: opts.synchronous, onWriterFailed: (err) => storageFailed.report(err), onStorageFull: (err) => logStorageFull(opts.log, err), onFreeingFull: (what, checkpointed) => (reserve ? reserve.freeingFull(what, checkpointed) : Promise.resolve(fullRetry(0, checkpointed))), onCommit: (kind, seconds) => {
         metrics?.committed(kind, seconds)
+        marks?.committed()
       }, onWalSync: (file, seconds) => metrics?.backgroundSynced(file, seconds), onWalWait: (outcome, seconds) => metrics?.walWaited(outcome, seconds)})
     } catch (err) {
       started.dirLock.release()
@@ -254,7 +262,7 @@ export class StorageNode {
       throw new UserError('BAD_INPUT', `cannot open data dir ${opts.dataDir}: ${errorMessage(err)}`, 'pass a writable --data-dir that belongs to this node id', {cause: err})
     }
     try {
-      if (!started.newDir) await guardDataDir(ctx, dataDirGuard(opts, engine.dataDirId()))
+      if (!started.newDir) await guardDataDir(ctx, dataDirGuard(opts, engine))
       const diskReserve = (reserve = new DiskReserve({dir: opts.dataDir, setting: opts.diskReserve ?? 'auto', log: opts.log, spending: () => engine.spendingReserve()}))
       await diskReserve.start()
       const token = await resolveToken(ctx, opts.token)
@@ -303,6 +311,7 @@ export class StorageNode {
       node.copyReceiver = copyReceiver
       node.reserve = diskReserve
       node.dirLock = started.dirLock
+      node.marks = marks = new WriteMarkPublisher({ctx, node: opts.id, engine, claimRevision: () => node?.ownClaimRevision})
       await node.boot(abort)
       if (opts.tls) node.followTlsFiles(opts.tls)
       return node
@@ -324,6 +333,8 @@ export class StorageNode {
       this.aliveWatch = await this.watchOwnAlive()
       throwIfAborted(abort)
       this.registered = true
+      // At once, not at the first tick: a dir accepted below its published mark (--accept-empty-data) sets it down to its own.
+      void this.marks?.publish(true).catch((err) => this.opts.log.warn('write mark publish failed', {error: errorMessage(err)}))
       this.startTimers()
       this.clock.start()
       // /healthz says serving from here on. The first stats publish (sizing every held
@@ -403,14 +414,14 @@ export class StorageNode {
    * else claims/<id>'s), and the claims/<id> of this process (always new: its instance is).
    * Throws NOT_FOUND when the node was removed meanwhile.
    */
-  private async recordUpdate(): Promise<{modRevision: bigint; claimModRevision: bigint; recordedDataDir: string | undefined; next: string | undefined; claim: string}> {
+  private async recordUpdate(): Promise<{modRevision: bigint; claimModRevision: bigint; recordedDataDir: string | undefined; published: NodeMark | undefined; next: string | undefined; claim: string}> {
     const {ctx, opts} = this
     const read = await readRecordedDataDir(ctx, opts.id)
     const n = read.record
     const dataDirId = this.engine.dataDirId()
     const next = NodeSchema.parse({...n, address: this.advertised, zone: opts.zone ?? n.zone, capacity: opts.capacity ? {...n.capacity, ...opts.capacity} : n.capacity, dataDirId})
     const claim = JSON.stringify(NodeClaimSchema.parse({node: opts.id, dataDirId, instance: this.instance}))
-    return {modRevision: read.recordModRevision, claimModRevision: read.claimModRevision, recordedDataDir: read.recorded, next: JSON.stringify(next) === JSON.stringify(n) ? undefined : JSON.stringify(next), claim}
+    return {modRevision: read.recordModRevision, claimModRevision: read.claimModRevision, recordedDataDir: read.recorded, published: read.published, next: JSON.stringify(next) === JSON.stringify(n) ? undefined : JSON.stringify(next), claim}
   }
 
   /**
@@ -532,9 +543,10 @@ export class StorageNode {
       // The data dir, judged against the record read just now, after the id was judged free
       // (judgeDataDir says why the map needs no compare of its own): start() judged it
       // before, but another process may have registered the id with another dir since.
-      const verdict = record ? await judgeDataDir(ctx, dataDirGuard(opts, this.engine.dataDirId()), record.recordedDataDir) : undefined
+      const verdict = record ? await judgeDataDir(ctx, dataDirGuard(opts, this.engine), record.recordedDataDir, record.published) : undefined
       if (verdict?.kind === 'accept-empty') opts.log.warn(verdict.warning, {dataDir: opts.dataDir})
       if (verdict?.kind === 'new') opts.log.info('serving from a new data dir: the node holds no replicas', {dataDir: opts.dataDir})
+      if (verdict?.kind === 'behind') opts.log.info('serving from a data dir older than the write mark the node published for it: the node holds no replicas', {dataDir: opts.dataDir})
       const done = await ctx.store.commit({
         // claims/<id> is compared on either way: a claim by another process meanwhile fails the put, and is judged on the next attempt.
         compares: [{key, modRevision: expected}, {key: ctx.keys.claim(opts.id), modRevision: claimedAt}, ...(record ? [{key: ctx.keys.node(opts.id), modRevision: record.modRevision}] : [])],
@@ -542,6 +554,9 @@ export class StorageNode {
       })
       if (done === undefined) continue
       this.claimedAt = done
+      // At start-up the transaction wrote claims/<id>; re-registering, claimedSince found it this process's (0n: absent, the node was removed: no marks).
+      const ownClaim = record ? done : claimedAt
+      this.ownClaimRevision = ownClaim === 0n ? undefined : ownClaim
       if (record?.next) opts.log.info('updated node record', {address: this.advertised})
       return
     }
@@ -571,6 +586,10 @@ export class StorageNode {
       if (this.serving()) await this.sweeper?.sweep()
     })
     every(this.opts.statsIntervalMs, () => this.publishStats())
+    // The write mark follows the stats: a dir copied back from before the last publish is refused at its next start.
+    every(this.opts.statsIntervalMs, async () => {
+      if (this.serving()) await this.marks?.publish()
+    })
     // statfs is cheap: the reserve comes back within seconds of there being room for it.
     every(Math.min(RESERVE_CHECK_MS, this.opts.statsIntervalMs), () => this.reserve?.maintain())
     every(antiEntropyIntervalMs(this.opts.tombstoneGraceMs), () => this.antiEntropy())
@@ -727,9 +746,9 @@ async function requireNodeRecord(ctx: ServiceContext, opts: Pick<StorageNodeOpti
   throw new UserError('NOT_FOUND', `node ${opts.id} is not in cluster "${ctx.cluster}": node serve runs a node the cluster already has (a typo in --id, or a removed node?)`, `add it first with \`shardctl node add ${opts.id} --address ${address}${opts.zone ? ` --zone ${opts.zone}` : ''}\`, or see \`shardctl node list\``)
 }
 
-/** dataDirGuard: the options of judgeDataDir for this node and a dir of id `local` (undefined: new). */
-function dataDirGuard(opts: Pick<StorageNodeOptions, 'id' | 'dataDir' | 'acceptEmptyData'>, local: string | undefined): DataDirGuardOptions {
-  return {node: opts.id, dir: opts.dataDir, local, acceptEmpty: opts.acceptEmptyData}
+/** dataDirGuard: the options of judgeDataDir for this node and the dir `engine` has open (none: a new dir). */
+function dataDirGuard(opts: Pick<StorageNodeOptions, 'id' | 'dataDir' | 'acceptEmptyData'>, engine?: Pick<StorageEngine, 'dataDirId' | 'writeMark'>): DataDirGuardOptions {
+  return {node: opts.id, dir: opts.dataDir, local: engine?.dataDirId(), localMark: engine?.writeMark(), acceptEmpty: opts.acceptEmptyData}
 }
 
 /** StartAborted: {@link StorageNode.start} gave up because its abort signal fired; it left nothing registered. */

@@ -33,10 +33,12 @@ describe('node remove of a node whose process still runs', () => {
     expect((await removeNode(ctx, 'n3')).message).toBe('node n3 removed')
   })
 
-  it('Given n3 served once (its claim in claims/n3), Then the key goes with the record: an n3 added again is a new node', async () => {
+  it('Given n3 served once (its claim in claims/n3), Then the key (and marks/n3) goes with the record: an n3 added again is a new node', async () => {
     const ctx = await clusterWithEmptyN3()
     await ctx.store.put(ctx.keys.claim('n3'), JSON.stringify({node: 'n3', dataDirId: 'dir-1', instance: 'i-1'}))
+    await ctx.store.put(ctx.keys.mark('n3'), JSON.stringify({node: 'n3', dataDirId: 'dir-1', mark: 4, at: '2026-12-04T18:00:00Z'}))
     expect((await removeNode(ctx, 'n3')).changed).toBe(true)
     expect(await ctx.store.get(ctx.keys.claim('n3'))).toBeUndefined()
+    expect(await ctx.store.get(ctx.keys.mark('n3'))).toBeUndefined()
   })
 })

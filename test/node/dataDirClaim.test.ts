@@ -12,6 +12,17 @@ describe('matchDataDir', () => {
     expect(matchDataDir('a', 'b')).toBe('other')
     expect(matchDataDir('a', undefined)).toBe('other')
   })
+
+  it('the recorded dir below the mark published for it: behind; at or above it, a mark of another dir or none: same', () => {
+    const published = (mark: number, dataDirId = 'a') => ({dataDirId, mark, at: '2026-12-04T18:00:00Z'})
+    expect(matchDataDir('a', 'a', {local: 4, published: published(5)})).toBe('behind')
+    expect(matchDataDir('a', 'a', {local: 0, published: published(1)})).toBe('behind')
+    expect(matchDataDir('a', 'a', {local: 5, published: published(5)})).toBe('same')
+    expect(matchDataDir('a', 'a', {local: 6, published: published(5)})).toBe('same')
+    expect(matchDataDir('a', 'a', {local: 0, published: published(9, 'b')})).toBe('same')
+    expect(matchDataDir('a', 'a', {local: 0, published: undefined})).toBe('same')
+    expect(matchDataDir('a', 'b', {local: 0, published: published(9, 'b')})).toBe('other')
+  })
 })
 
 describe('decideDataDir', () => {
@@ -45,6 +56,26 @@ describe('decideDataDir', () => {
     const step = decideDataDir(input({acceptEmpty: true}))
     expect(step).toMatchObject({kind: 'accept-empty', warning: expect.stringContaining('`shardctl repair`')})
     expect(decideDataDir(input({acceptEmpty: true, held: none}))).toEqual({kind: 'accept'})
+  })
+})
+
+describe('decideDataDir of a dir behind its published mark', () => {
+  const marks = {local: 3, published: {dataDirId: 'a', mark: 7, at: '2026-12-04T18:00:00Z'}}
+  it('refuses while the node holds replicas, in one line naming the dir, both marks, the replicas and the fix', () => {
+    const step = decideDataDir(input({match: 'behind', marks}))
+    if (step.kind !== 'refuse') throw new Error(`refusal expected, got ${step.kind}`)
+    expect(step.message).toContain('data dir /srv/n1 is older than what node n1 already served from it (its write mark is 3 and node n1 published 7 for it at 2026-12-04T18:00:00Z')
+    expect(step.message).toContain('restored from a backup or snapshot')
+    expect(step.message).toContain('node n1 holds replicas of 2 shards (2 as voter)')
+    expect(step.message).toContain('nothing was changed')
+    expect(step.hint).toContain('`shardctl node drain n1`')
+    expect(step.hint).toContain('--accept-empty-data')
+    expect(`${step.message} — ${step.hint}`).not.toContain('\n')
+  })
+
+  it('serves it when the node holds no replica, and with --accept-empty-data warns', () => {
+    expect(decideDataDir(input({match: 'behind', marks, held: none}))).toEqual({kind: 'accept'})
+    expect(decideDataDir(input({match: 'behind', marks, acceptEmpty: true}))).toMatchObject({kind: 'accept-empty', warning: expect.stringContaining('which is older than what the node served (its write mark is 3')})
   })
 })
 

@@ -1,0 +1,68 @@
+import {type ServiceContext} from '../cluster/serviceContext.js'
+import {type NodeMark} from '../model/node.js'
+import {type StorageEngine} from './storageEngine.js'
+
+/** WriteMarkPublisherOptions configure a {@link WriteMarkPublisher}. */
+export interface WriteMarkPublisherOptions {
+  ctx: Pick<ServiceContext, 'store' | 'keys' | 'clock'>
+  node: string
+  engine: Pick<StorageEngine, 'dataDirId' | 'raiseWriteMark'>
+  /**
+   * claimRevision is the mod revision of claims/<id> as this process wrote it (start-up) or
+   * found it its own (re-registration); undefined before the first registration. The publish
+   * compares on it: a process that lost the id (frozen past its lease while another started,
+   * or removed) publishes nothing over the process that holds it now.
+   */
+  claimRevision: () => bigint | undefined
+}
+
+/**
+ * WriteMarkPublisher keeps `marks/<id>` (NodeMarkSchema) at or below the data dir's own write
+ * mark, so that a start on a copy of the dir from before its later writes is told apart
+ * (dataDirClaim.ts, `behind`). Each publish first raises the dir's mark (a durable commit),
+ * then writes it to etcd: never the other way round, or a crash between the two would leave an
+ * intact dir below its published mark and refused. It publishes only after the node committed
+ * something since the last publish (an idle node writes nothing to etcd), or when forced (once
+ * at registration: a dir accepted below its mark with --accept-empty-data sets the mark down to
+ * its own). A backup older than the last publish is refused; one taken after it is not told
+ * apart (the writes it lacks are at most one stats interval's).
+ */
+export class WriteMarkPublisher {
+  private commits = 0
+  private commitsAtPublish = -1
+  private running: Promise<NodeMark | undefined> | undefined
+
+  constructor(private readonly opts: WriteMarkPublisherOptions) {}
+
+  /** committed counts one commit of the node's storage (any kind). */
+  committed(): void {
+    this.commits++
+  }
+
+  /**
+   * publish raises and publishes the mark when there were commits since the last publish (or
+   * `force`); resolves with what it published (undefined: nothing to publish, or the claim
+   * is no longer this process's). A call while one runs waits for it and does not run again.
+   * Rejects with the storage's or etcd's error; the next call tries again.
+   */
+  publish(force = false): Promise<NodeMark | undefined> {
+    this.running ??= this.run(force).finally(() => (this.running = undefined))
+    return this.running
+  }
+
+  private async run(force: boolean): Promise<NodeMark | undefined> {
+    const claimRevision = this.opts.claimRevision()
+    if (claimRevision === undefined) return undefined
+    if (!force && this.commits === this.commitsAtPublish) return undefined
+    const {ctx, node, engine} = this.opts
+    // Read before the raise: a commit made while it runs calls for the next publish. (The raise
+    // itself is a meta commit, which the node does not count: it calls for none.)
+    const seen = this.commits
+    const mark = await engine.raiseWriteMark()
+    const value: NodeMark = {node, dataDirId: engine.dataDirId(), mark, at: ctx.clock().toISOString()}
+    const done = await ctx.store.commit({compares: [{key: ctx.keys.claim(node), modRevision: claimRevision}], puts: [{key: ctx.keys.mark(node), value: JSON.stringify(value)}]})
+    if (done === undefined) return undefined
+    this.commitsAtPublish = seen
+    return value
+  }
+}

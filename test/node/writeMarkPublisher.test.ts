@@ -1,0 +1,70 @@
+import {describe, expect, it} from 'vitest'
+import {makeServiceContext} from '../../src/cluster/serviceContext.js'
+import {NodeMarkSchema} from '../../src/model/node.js'
+import {WriteMarkPublisher} from '../../src/node/writeMarkPublisher.js'
+import {MemoryStore} from '../../src/store/memoryStore.js'
+import {engineFixture, rec, v} from './engineFixture.js'
+
+const open = engineFixture('writemark', {})
+
+/** setUp: a real engine, a memory store holding this process's claims/n1, and a publisher comparing on its revision. */
+async function setUp() {
+  const {engine, dir} = open()
+  const ctx = makeServiceContext(new MemoryStore(), {cluster: 'marks'}, () => new Date('2026-12-04T18:00:00Z'))
+  const claimed = await ctx.store.put(ctx.keys.claim('n1'), JSON.stringify({node: 'n1', dataDirId: engine.dataDirId(), instance: 'me'}))
+  let claimRevision: bigint | undefined = claimed
+  const marks = new WriteMarkPublisher({ctx, node: 'n1', engine, claimRevision: () => claimRevision})
+  const published = async () => (await ctx.store.getTyped(ctx.keys.mark('n1'), NodeMarkSchema))?.value
+  const write = async (key: string) => {
+    await engine.apply([rec(key, v(1), 'x')])
+    marks.committed()
+  }
+  return {engine, dir, ctx, marks, published, write, setClaimRevision: (r: bigint | undefined) => (claimRevision = r)}
+}
+
+describe('WriteMarkPublisher', () => {
+  it('publishes only after commits (or when forced), each time one above the last, the dir holding the mark before etcd does', async () => {
+    const {engine, marks, published, write} = await setUp()
+    expect(await marks.publish()).toMatchObject({mark: 1}) // the first publish: nothing published yet counts as a change
+    expect(await marks.publish()).toBeUndefined() // idle: nothing written to etcd
+    await write('a')
+    const second = await marks.publish()
+    expect(second).toEqual({node: 'n1', dataDirId: engine.dataDirId(), mark: 2, at: '2026-12-04T18:00:00.000Z'})
+    expect(await published()).toEqual(second)
+    expect(engine.writeMark()).toBe(2)
+    expect(await marks.publish(true)).toMatchObject({mark: 3})
+    expect(engine.writeMark()).toBeGreaterThanOrEqual((await published())!.mark)
+  })
+
+  it('overlapping calls make one publish', async () => {
+    const {engine, marks, write} = await setUp()
+    await write('a')
+    const [a, b] = await Promise.all([marks.publish(), marks.publish()])
+    expect(a).toEqual(b)
+    expect(engine.writeMark()).toBe(1)
+  })
+
+  it('publishes nothing once claims/<id> is another process\'s (or before this one registered)', async () => {
+    const {ctx, marks, published, write, setClaimRevision} = await setUp()
+    setClaimRevision(undefined)
+    await write('a')
+    expect(await marks.publish()).toBeUndefined()
+    setClaimRevision(await ctx.store.put(ctx.keys.claim('n1'), JSON.stringify({node: 'n1', dataDirId: 'd', instance: 'me'})))
+    // Nothing was raised while unregistered: the first publish is mark 1.
+    expect(await marks.publish()).toMatchObject({mark: 1})
+    // Another process claims the id: its claims/n1 has a new revision this one's compare fails on.
+    await ctx.store.put(ctx.keys.claim('n1'), JSON.stringify({node: 'n1', dataDirId: 'd', instance: 'other'}))
+    await write('b')
+    expect(await marks.publish()).toBeUndefined()
+    expect((await published())!.mark).toBe(1)
+  })
+
+  it('the dir keeps its mark across a reopen', async () => {
+    const {engine, dir, marks, write} = await setUp()
+    await write('a')
+    await marks.publish()
+    await marks.publish(true)
+    await engine.close()
+    expect(open({}, dir).engine.writeMark()).toBe(2)
+  })
+})
