@@ -76,7 +76,7 @@ export interface HintQueueOptions {
   deliver(batch: HintBatch): Promise<DeliveryOutcome>
   /** refresh asks for shard `id` to be re-read from etcd after a fenced delivery (fire and forget). */
   refresh(id: number): void
-  /** now reads a clock in ms (Date.now in production). */
+  /** now reads a monotonic clock in ms (performance.now in production): it times backoffs and the age bound, durations only. */
   now(): number
   /** startTimer runs `fn` after `ms` and returns its cancel (an unref'd setTimeout in production). */
   startTimer(fn: () => void, ms: number): () => void

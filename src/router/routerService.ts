@@ -286,8 +286,13 @@ async function startRouterParts(ctx: ServiceContext, id: string, opts: RouterSer
  * (kind `write`, the same version, marked a replay so the node does not count them as
  * client load) to that replica at the epoch of the router's current map, only while the
  * replica still holds the key's shard there.
+ *
+ * The queue times its backoffs and its 30 s age bound on the monotonic clock: they are
+ * durations, and nothing in it is compared with a record's version. On the wall clock an
+ * NTP step of the router's clock expired every pending hint at once (a step forward past
+ * the age bound) or held every retry back by as long as the step (a step back).
  */
-function routerHints(nodeTimeoutMs: number, p: Pick<RouterParts, 'view' | 'metrics'>, nodeClient: NodeClientLookup): HintQueue {
+export function routerHints(nodeTimeoutMs: number, p: Pick<RouterParts, 'view' | 'metrics'>, nodeClient: NodeClientLookup): HintQueue {
   const queue: HintQueue = new HintQueue({
     ...HINT_DEFAULTS,
     place: (node, key) => placeHint(p.view.table(), node, key),
@@ -296,7 +301,7 @@ function routerHints(nodeTimeoutMs: number, p: Pick<RouterParts, 'view' | 'metri
       timeoutMs: nodeTimeoutMs,
     }),
     refresh: (shard) => void p.view.refresh(shard).catch(() => {}),
-    now: Date.now,
+    now: () => performance.now(),
     startTimer: (fn, ms) => {
       const t = setTimeout(fn, ms)
       t.unref()

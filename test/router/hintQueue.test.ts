@@ -241,4 +241,20 @@ describe('placeHint', () => {
     expect(placeHint(table, 'n2', keyIn(half, 2 ** 32))).toBeUndefined()
     expect(placeHint(RoutingTable.of([]), 'n1', keyIn(0, half))).toBeUndefined()
   })
+
+  it('refuses a learning destination: a node that left the shard and is being copied back gets no hint queued while it was a voter (the copy and the verification bring what it lacks)', async () => {
+    const back = RoutingTable.of([shardOf(1, 'n1 n2 n5 n3:learning', {lo: 0, hi: 2 ** 32, epoch: 12})])
+    expect(placeHint(back, 'n3', keyIn(0, half))).toBeUndefined()
+    expect(placeHint(back, 'n5', keyIn(0, half))).toEqual({shard: 1, epoch: 12})
+    // Through the queue: queued for n3 while it was a voter (epoch 7), it is obsolete once n3 is only learning, never sent.
+    const h = new Harness()
+    let table = RoutingTable.of([shardOf(1, 'n1 n2 n3', {epoch: 7})])
+    h.place = (node, key) => placeHint(table, node, key)
+    h.answer = () => 'fenced'
+    h.q.add({shard: 1, epoch: 7, node: 'n3', record: rec('k', 'v1')})
+    table = back
+    await h.advance(30_000)
+    expect(h.deliveries).toEqual([])
+    expect(h.events).toEqual({queued: 1, obsolete: 1})
+  })
 })

@@ -51,13 +51,20 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
  * committed but not yet answered become hints of writes it holds, and the deletes it missed
  * must reach it through anti-entropy before their tombstones are purged elsewhere.
  */
-const CASES: {name: string; skews: Record<string, number>; fault: 'freeze' | 'kill'}[] = [
+/**
+ * And with the router's clock 250 ms behind the nodes' and n1's another 200 ms ahead (450 ms
+ * apart, in bounds): every version the router stamps, and so every hint it replays, is that
+ * much older on the replicas' clocks, nearer their stale floors and purge cutoffs (which n1
+ * takes 450 ms later than the versions' clock).
+ */
+const CASES: {name: string; skews: Record<string, number>; routerSkew?: number; fault: 'freeze' | 'kill'}[] = [
   {name: 'frozen, clocks in step', skews: {}, fault: 'freeze'},
   {name: 'frozen, n1 200 ms ahead, n2 200 ms behind', skews: {n1: 200, n2: -200}, fault: 'freeze'},
   {name: 'SIGKILLed twice, clocks in step', skews: {}, fault: 'kill'},
+  {name: 'frozen, router 250 ms behind, n1 200 ms ahead', skews: {n1: 200}, routerSkew: -250, fault: 'freeze'},
 ]
 
-describe.each(CASES)('a replica down past the tombstone grace and its lease, under writes, deletes and purges ($name)', ({skews, fault}) => {
+describe.each(CASES)('a replica down past the tombstone grace and its lease, under writes, deletes and purges ($name)', ({skews, routerSkew, fault}) => {
   let dp: DataPlane
   let router: RouterProcess
   let shards: Shard[]
@@ -69,10 +76,11 @@ describe.each(CASES)('a replica down past the tombstone grace and its lease, und
     dp.childEnv = (id) => (skews[id] === undefined ? {} : skewedClock(skews[id]))
     await dp.init(3, 2, 3)
     shards = await dp.shards()
-    router = await dp.startRouter('r1', ['--node-timeout', '500ms', '--lease-ttl', '10'])
-    // The skews are in effect: each node's clock is off by its offset and its monitor says in bounds.
-    for (const [id, offsetMs] of Object.entries(skews)) {
-      const address = dp.nodes[id]!.address!
+    router = await dp.startRouter('r1', ['--node-timeout', '500ms', '--lease-ttl', '10'], undefined, routerSkew === undefined ? undefined : skewedClock(routerSkew))
+    // The skews are in effect: each skewed node's (and the router's) clock is off by its offset and its monitor says in bounds.
+    const skewed = Object.entries(skews).map(([id, offsetMs]) => ({id, offsetMs, address: dp.nodes[id]!.address!}))
+    if (routerSkew !== undefined) skewed.push({id: 'r1', offsetMs: routerSkew, address: router.address})
+    for (const {id, offsetMs, address} of skewed) {
       await waitFor(async () => {
         const sentAt = Date.now()
         const health = (await (await dataPlaneFetch(address, '/healthz', {signal: AbortSignal.timeout(5000)})).json()) as MemberHealth
