@@ -2,7 +2,9 @@ import {cpSync, mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
+import Database from 'better-sqlite3'
 import {NodeMarkSchema} from '../../../src/model/node.js'
+import {DB_FILE} from '../../../src/node/lwwSql.js'
 import {exitedWithin} from '../../support/daemonProbe.js'
 import {DataPlane, keyFor, kv, waitFor} from '../router/dataPlane.js'
 import {type NodeProcess, spawnNodeProcess, startNodeProcess} from './nodeProcess.js'
@@ -27,6 +29,15 @@ const tmp = () => {
 const published = async () => (await dp.ctx.store.getTyped(dp.ctx.keys.mark('n1'), NodeMarkSchema))?.value
 const aliveGone = () => waitFor(async () => ((await dp.ctx.store.get(dp.ctx.keys.alive('n1'))) ? undefined : true), 'alive/n1 to lapse', 20_000)
 const markAbove = (mark: number) => waitFor(async () => ((await published())?.mark ?? 0) > mark || undefined, `marks/n1 above ${mark}`, 20_000)
+/** dirMark reads a stopped node's dir's own write mark (meta writeMark; 0: never raised). */
+const dirMark = (dir: string) => {
+  const db = new Database(join(dir, DB_FILE), {readonly: true})
+  try {
+    return Number((db.prepare("SELECT value FROM meta WHERE name = 'writeMark'").get() as {value: string} | undefined)?.value ?? 0)
+  } finally {
+    db.close()
+  }
+}
 const etcdState = async () => Promise.all(['node', 'claim', 'mark', 'alive'].map(async (k) => (await dp.ctx.store.get((dp.ctx.keys[k as 'node' | 'claim' | 'mark' | 'alive'] as (id: string) => string)('n1')))?.value))
 
 beforeAll(async () => {
@@ -60,7 +71,8 @@ describe("a node started on a copy of its own data dir from before its later wri
     await dp.startNode('n1')
     const lateKey = keyFor(shard, 'after')
     expect((await kv(router.address, 'PUT', lateKey, 'acknowledged after the backup')).status).toBe(204)
-    await markAbove(backedUp)
+    // A publish begun after the write was acknowledged (the one at start-up may have come before it).
+    await markAbove((await published())?.mark ?? backedUp)
     await dp.nodes.n1!.kill()
     await aliveGone()
 
@@ -68,7 +80,8 @@ describe("a node started on a copy of its own data dir from before its later wri
     rmSync(dp.dataDirs.n1!, {recursive: true, force: true})
     cpSync(backup, dp.dataDirs.n1!, {recursive: true})
     const before = await etcdState()
-    const highest = (await published())!.mark
+    const restoredMark = dirMark(dp.dataDirs.n1!)
+    expect(restoredMark).toBeLessThan((await published())!.mark)
     const restored = spawnNodeProcess({endpoint: dp.endpoint, cluster: dp.cluster, id: 'n1', port: dp.ports.n1!, dataDir: dp.dataDirs.n1!})
     children.push(restored)
     const outcome = await exitedWithin(restored, 30_000)
@@ -88,7 +101,8 @@ describe("a node started on a copy of its own data dir from before its later wri
     children.push(accepted)
     expect(accepted.logs()).toMatch(/which is older than what the node served .*--accept-empty-data/)
     expect((await kv(router.address, 'GET', keyFor(shard, 'before'))).status).toBe(200)
-    await waitFor(async () => ((await published())?.mark ?? Infinity) < highest || undefined, 'marks/n1 set down to the restored dir', 20_000)
+    // Its start-up publish raised the restored dir's own mark by one (nothing is written meanwhile, so no later one).
+    await waitFor(async () => (await published())?.mark === restoredMark + 1 || undefined, 'marks/n1 set down to the restored dir', 20_000)
     await accepted.kill()
     await aliveGone()
     const again = await startNodeProcess({endpoint: dp.endpoint, cluster: dp.cluster, id: 'n1', port: dp.ports.n1!, dataDir: dp.dataDirs.n1!})
@@ -100,6 +114,11 @@ describe("a node started on a copy of its own data dir from before its later wri
 
   it('an intact dir killed at any moment under writes is never taken for a restored one', async () => {
     const shard = (await dp.shards()).find((s) => s.replicas[0]!.node === 'n1')!
+    // On its own, whatever the test before left running.
+    await Promise.all(children.map((c) => c.kill()))
+    await dp.nodes.n1!.kill()
+    await aliveGone()
+    await dp.startNode('n1')
     const router = await dp.startRouter('r2')
     // Bounded: 4 kills, each after a few hundred writes at most or 3 s.
     for (let round = 0; round < 4; round++) {
