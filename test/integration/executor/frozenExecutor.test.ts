@@ -191,4 +191,66 @@ describe('a kv executor frozen past its lease mid-copy, taken over, then woken',
     await expectWorkloadIntact(router, report, 200)
     console.info(`frozen executor woken during the takeover: ${report.writesAcked} writes acknowledged, ${report.reads} reads`)
   })
+  it('frozen while it retried an unreachable destination, woken while the takeover holds the copy paused: it sends the destination no pull, so nothing copies while paused', async () => {
+    // Interleaving: the destination is killed mid-copy, so the frozen executor spends its time
+    // sleeping between refused requests; it is frozen there, the destination comes back, the
+    // operator pauses (`moves pause`) and the takeover holds the copy (no pull). On waking, the
+    // ended sleep runs before the lease deadline's timer stops the run: without the lease gate
+    // the woken one pushed its node rates and asked the destination to pull, at its own rate,
+    // and the destination copied on while the operator's pause held (the takeover, paused,
+    // never cancels again). Timing-dependent on a build without the gate (the freeze must land
+    // in one of those sleeps): it failed 1 of 2 runs there, the destination copying at the woken
+    // one's 48 KiB/s for as long as the test looked; test/executor/leaseGate.memoryStore.test.ts
+    // fails every time.
+    const shard = (await dp.shards())[2]!
+    const to = ['n1', 'n2', 'n3'].find((n) => n !== shard.replicas[0]!.node)!
+    await fill(shard, 'frozen-c')
+    await recordMove('frozen-c', shard, to)
+    // No client load here: the destination's restart would fail the requests of the other shards it holds.
+    const frozen = spawnCli(['apply', '--resume', '--yes', '--throttle', '48KiB/s', '--chunk-size', '16KiB', ...conn()])
+    let takeover: CliChild | undefined
+    try {
+      await waitFor(async () => {
+        const m = await moveOf('frozen-c')
+        return m?.phase === 'copying' && m.progress.bytes > 0 ? m : undefined
+      }, 'the move copying', 60_000)
+      await dp.nodes[to]!.kill()
+      // A few refused rounds (every 250 ms), then the freeze lands in one of its sleeps.
+      await sleepFor(1500)
+      frozen.signal('SIGSTOP')
+      await dp.startNode(to)
+      const paused = await cli(['moves', 'pause'])
+      expect(paused.code, paused.stderr).toBe(0)
+      await waitFor(async () => ((await dp.ctx.store.get(dp.ctx.keys.executorLock)) ? undefined : true), "the frozen executor's lock to lapse", 30_000)
+      takeover = spawnCli(['apply', '--resume', '--yes', '--throttle', '48KiB/s', '--chunk-size', '16KiB', ...conn()])
+      await waitFor(async () => ((await dp.ctx.store.get(dp.ctx.keys.executorLock)) ? true : undefined), 'the takeover to hold the lock', 30_000)
+      // The takeover reached the copy and holds it (a restarted destination runs no pull of its own).
+      await sleepFor(3000)
+      const held = await dp.client(to).pullStatus(shard.id)
+      expect(held.state, JSON.stringify(held)).not.toBe('running')
+
+      const woken = await wake(frozen)
+      expect(woken.code, woken.out).not.toBe('still running')
+      expect(woken.code, woken.out).not.toBe(0)
+      // Paused: nothing may copy into the destination now.
+      const seen: string[] = []
+      for (let i = 0; i < 12; i++) {
+        const st = await dp.client(to).pullStatus(shard.id)
+        seen.push(`${st.state}:${st.bytes}`)
+        await sleepFor(250)
+      }
+      console.info(`destination's pull after the woken executor exited (state:bytes every 250 ms): ${seen.join(' ')}`)
+      expect(seen.filter((s) => s.startsWith('running')), `destination pull while paused: ${seen.join(' ')}\n${woken.out.slice(-1500)}`).toEqual([])
+
+      const resumed = await cli(['moves', 'resume'])
+      expect(resumed.code, resumed.stderr).toBe(0)
+      const code = await Promise.race([takeover.exited, sleepFor(90_000).then(() => 'still running')])
+      expect(code, takeover.logs()).toBe(0)
+      expect((await moveOf('frozen-c'))?.phase).toBe('done')
+    } finally {
+      await frozen.kill()
+      await takeover?.kill()
+      await cli(['moves', 'resume']).catch(() => undefined)
+    }
+  })
 })
