@@ -1,6 +1,7 @@
 import {listAlive} from '../cluster/clusterRepo.js'
 import {type Move, PHASE_TABLE} from '../model/move.js'
 import {type ExecutorEnv} from './executorEnv.js'
+import {assertLeaseHeld} from './leaseGate.js'
 import {type MoveEffects, nodeMoveEffects} from './moveEffects.js'
 import {copyShard} from './nodeCopy.js'
 import {decideMove, type MoveDecision, type MoveEffect, type MoveObservation, ROLLBACK_PHASES} from './moveMachine.js'
@@ -152,6 +153,8 @@ async function commitDecision(env: ExecutorEnv, m: FencedMove, d: Extract<MoveDe
 
 async function runEffect(env: ExecutorEnv, effects: MoveEffects, m: FencedMove, e: MoveEffect, run: RunState): Promise<FencedMove> {
   const move = m.value
+  // A woken executor whose lease deadline passed runs no effect (leaseGate.ts): its commits are fenced, node requests are not.
+  assertLeaseHeld(env, `move ${move.id}'s ${e.type} step`)
   switch (e.type) {
     case 'copy': {
       const next = await effects.copy(env, m)

@@ -7,6 +7,7 @@ import {type CopyAdmission, type HoldNote, holdNoteDue, holdReason, isThrottleHo
 import {CopyMeter, stallThreshold, throttleShare} from './copyProgress.js'
 import {expectedCopyBytes} from './copyTarget.js'
 import {type ExecutorEnv} from './executorEnv.js'
+import {assertLeaseHeld} from './leaseGate.js'
 import {liveCopySources} from './liveCopySources.js'
 import {nodeRetryMs} from './moveEffects.js'
 import {commitMoveTransition, type FencedMove, getMove, readShard} from './moveStore.js'
@@ -99,6 +100,7 @@ export async function copyShard(env: ExecutorEnv, m: FencedMove): Promise<Fenced
         if (!status || status.state === 'idle' || status.state === 'cancelled' || status.state === 'failed' || rate !== askedRate || status.moveId !== move.id) {
           const addressed = await Promise.all(sources.map(async (id) => ({node: id, address: (await env.client(id)).address})))
           const share = shareOf(env, sources[0]!, move.to)
+          assertLeaseHeld(env, `the pull of shard ${move.shard} into ${move.to}`)
           status = await dst.pull(move.shard, {moveId: move.id, epoch: move.epoch, sources: addressed, rate, frameBytes: frameBytesFor(share, env.options.chunkBytes)})
           askedRate = rate
           asked = true
@@ -276,7 +278,9 @@ async function pushNodeRates(env: ExecutorEnv, sources: readonly string[], desti
     const last = pushed.get(node)
     if (last && last.rates === key && env.now() - last.at < THROTTLE_REFRESH_MS) continue
     try {
-      await (await env.client(node)).setThrottle(rates)
+      const client = await env.client(node)
+      assertLeaseHeld(env, `the copy rates of ${node}`)
+      await client.setThrottle(rates)
       pushed.set(node, {rates: key, at: env.now()})
     } catch (err) {
       if (node === destination || !isNodeRequestError(err) || !err.retriable) throw err
