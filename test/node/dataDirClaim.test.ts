@@ -1,7 +1,15 @@
 import {describe, expect, it} from 'vitest'
-import {countHeld, type DataDirInput, decideDataDir, describeHeld, matchDataDir} from '../../src/node/dataDirClaim.js'
+import {countHeld, type DataDirInput, type DataDirStep, decideDataDir, describeHeld, matchDataDir} from '../../src/node/dataDirClaim.js'
 
 const none = countHeld([])
+
+/** expectRefusal: `step` refuses, in one line, with every `message` and `hint` part, and says nothing was changed. */
+function expectRefusal(step: DataDirStep, parts: {message: string[]; hint: string[]}): void {
+  if (step.kind !== 'refuse') throw new Error(`refusal expected, got ${step.kind}`)
+  for (const part of [...parts.message, 'nothing was changed']) expect(step.message).toContain(part)
+  for (const part of parts.hint) expect(step.hint).toContain(part)
+  expect(`${step.message} — ${step.hint}`).not.toContain('\n')
+}
 const input = (over: Partial<DataDirInput> = {}): DataDirInput => ({node: 'n1', dir: '/srv/n1', match: 'other', held: countHeld([{role: 'voter'}, {role: 'voter'}]), ...over})
 
 describe('matchDataDir', () => {
@@ -40,16 +48,10 @@ describe('decideDataDir', () => {
       const step = decideDataDir(input({held: countHeld([{role}])}))
       expect(step, role).toMatchObject({kind: 'refuse'})
     }
-    const step = decideDataDir(input({held: countHeld([{role: 'voter'}, {role: 'voter'}, {role: 'learning'}])}))
-    if (step.kind !== 'refuse') throw new Error(`refusal expected, got ${step.kind}`)
-    expect(step.message).toContain('data dir /srv/n1 is not the one node n1 last served from')
-    expect(step.message).toContain('node n1 holds replicas of 3 shards (2 as voter, 1 as learning)')
-    expect(step.message).toContain('nothing was changed')
-    expect(step.hint).toContain("point --data-dir at node n1's previous data dir")
-    expect(step.hint).toContain('`shardctl node drain n1`')
-    expect(step.hint).toContain('`shardctl node uncordon n1`')
-    expect(step.hint).toContain('`shardctl node remove n1`')
-    expect(`${step.message} — ${step.hint}`).not.toContain('\n')
+    expectRefusal(decideDataDir(input({held: countHeld([{role: 'voter'}, {role: 'voter'}, {role: 'learning'}])})), {
+      message: ['data dir /srv/n1 is not the one node n1 last served from', 'node n1 holds replicas of 3 shards (2 as voter, 1 as learning)'],
+      hint: ["point --data-dir at node n1's previous data dir", '`shardctl node drain n1`', '`shardctl node uncordon n1`', '`shardctl node remove n1`'],
+    })
   })
 
   it('with --accept-empty-data serves it anyway, with a warning naming the risk and the repair', () => {
@@ -62,15 +64,10 @@ describe('decideDataDir', () => {
 describe('decideDataDir of a dir behind its published mark', () => {
   const marks = {local: 3, published: {dataDirId: 'a', mark: 7, at: '2026-12-04T18:00:00Z'}}
   it('refuses while the node holds replicas, in one line naming the dir, both marks, the replicas and the fix', () => {
-    const step = decideDataDir(input({match: 'behind', marks}))
-    if (step.kind !== 'refuse') throw new Error(`refusal expected, got ${step.kind}`)
-    expect(step.message).toContain('data dir /srv/n1 is older than what node n1 already served from it (its write mark is 3 and node n1 published 7 for it at 2026-12-04T18:00:00Z')
-    expect(step.message).toContain('restored from a backup or snapshot')
-    expect(step.message).toContain('node n1 holds replicas of 2 shards (2 as voter)')
-    expect(step.message).toContain('nothing was changed')
-    expect(step.hint).toContain('`shardctl node drain n1`')
-    expect(step.hint).toContain('--accept-empty-data')
-    expect(`${step.message} — ${step.hint}`).not.toContain('\n')
+    expectRefusal(decideDataDir(input({match: 'behind', marks})), {
+      message: ['data dir /srv/n1 is older than what node n1 already served from it (its write mark is 3 and node n1 published 7 for it at 2026-12-04T18:00:00Z', 'restored from a backup or snapshot', 'node n1 holds replicas of 2 shards (2 as voter)'],
+      hint: ['`shardctl node drain n1`', '--accept-empty-data'],
+    })
   })
 
   it('serves it when the node holds no replica, and with --accept-empty-data warns', () => {
