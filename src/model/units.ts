@@ -86,9 +86,19 @@ export function parseKeyValueList<K extends string>(input: string, allowed: read
   return out
 }
 
-/** parseNonNegativeNumber reads a finite number >= 0; throws RangeError otherwise. */
+/**
+ * parseDecimal reads a plain decimal number (`5000`, `1.5`, `.5`, `-2`), surrounding blanks
+ * allowed, and returns NaN for anything else. Number() alone also takes `0x10` (16), `0b11`,
+ * `0o7`, `1e3`, `Infinity` and `''` (0): a typo such as reads=0x10 was stored as 16 and
+ * planned on without a word. Sizes and durations take no exponent either.
+ */
+export function parseDecimal(raw: string): number {
+  return /^\s*-?(\d+(\.\d*)?|\.\d+)\s*$/.test(raw) ? Number(raw) : Number.NaN
+}
+
+/** parseNonNegativeNumber reads a finite decimal number >= 0; throws RangeError otherwise. */
 export function parseNonNegativeNumber(raw: string, what: string): number {
-  const v = raw.trim() === '' ? NaN : Number(raw)
+  const v = parseDecimal(raw)
   if (!Number.isFinite(v) || v < 0) throw new RangeError(`${what} must be a finite number >= 0, got "${raw}"`)
   return v
 }
