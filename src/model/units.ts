@@ -44,9 +44,12 @@ export const MIN_RATE_BYTES_PER_SEC = 16 * 1024
  */
 export function parseRate(input: string): number {
   let bytes: number
+  const size = input.replace(/\/s\s*$/i, '')
   try {
-    bytes = parseBytes(input.replace(/\/s\s*$/i, ''))
-  } catch {
+    bytes = parseBytes(size)
+  } catch (e) {
+    // A well-formed rate past what a number holds is too large, not malformed ("is not a rate" sent the operator hunting for a typo).
+    if (e instanceof RangeError && e.message === `"${size}" is too large`) throw new RangeError(`"${input}" is too large a rate; use bytes per second such as 1GiB/s`)
     throw new RangeError(`"${input}" is not a rate; use bytes per second such as 50MiB/s, 64KiB/s or 1048576`)
   }
   if (bytes < MIN_RATE_BYTES_PER_SEC) throw new RangeError(`"${input}" is not a usable rate: a copy sends frames of 16 KiB, and below 16KiB/s a destination waiting on one takes its source for dead (0 never finishes); use at least 16KiB/s, e.g. 64KiB/s`)

@@ -26,6 +26,10 @@ describe('parseBytes', () => {
     expect(parseRate('64KiB/s')).toBe(64 * 1024)
   })
 
+  it('names a well-formed rate too large for a number as too large, not as malformed', () => {
+    for (const big of ['99999999999999999999999', '99999999999TiB/s']) expect(() => parseRate(big), big).toThrow(new RangeError(`"${big}" is too large a rate; use bytes per second such as 1GiB/s`))
+  })
+
   it('keeps the slowest rate at one smallest copy frame a second (a slower one holds a frame past the destination\'s patience)', () => {
     expect(MIN_RATE_BYTES_PER_SEC).toBeGreaterThanOrEqual(MIN_FRAME_BYTES)
   })
