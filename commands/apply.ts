@@ -36,6 +36,8 @@ export default class Apply extends EtcdCommand {
   async run(): Promise<ApplyResult> {
     const {args, flags} = await this.parse(Apply)
     if (!args.plan && !flags.resume) throw new UserError('BAD_INPUT', 'apply needs a plan file, or --resume', 'e.g. shardctl apply plans/default-….json, or shardctl apply --resume')
+    // Both given, --resume was silently dropped: the plan ran, and the other plans' unfinished moves the operator asked to continue did not.
+    if (args.plan && flags.resume) throw new UserError('BAD_INPUT', 'apply takes a plan file or --resume, not both: a plan file runs that plan (and continues its own recorded moves), --resume continues every unfinished move', 'run `shardctl apply --resume` first, then `shardctl apply PLAN`; or drop one')
     const plan = args.plan ? readPlanFile(args.plan) : undefined
     if (flags['require-signature'] !== undefined) requirePlanSignature(plan, flags['require-signature'])
     if (!plan && (flags.stale !== undefined || flags['max-plan-age'] !== undefined)) throw new UserError('BAD_INPUT', `${flags.stale === undefined ? '--max-plan-age' : '--stale'} judges a plan file, and apply --resume has none`, 'pass the plan file instead (`shardctl apply PLAN`, which continues its recorded moves), or drop the flag')

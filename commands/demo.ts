@@ -104,6 +104,11 @@ export default class Demo extends BaseCommand {
       if (!json) for (const line of summaryLines(summary, `${LOCAL_DIR}/demo/${process.pid}`, this.config.bin)) this.log(line)
       if (!summary.ok) process.exitCode = 1
       return summary
+    } catch (err) {
+      // Ctrl-C reaches the whole process group: etcd and the nodes stop as the demo does, and
+      // whatever step was running failed on them first ("etcd unreachable", exit 3): it was the interrupt (130).
+      if (abort.signal.aborted) throw new UserError('INTERRUPTED', 'demo interrupted', 'nothing was left running')
+      throw err
     } finally {
       await session?.stop()
       process.off('SIGINT', onSignal)

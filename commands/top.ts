@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 import {EtcdCommand} from '../src/cli/baseCommand.js'
 import {getMeta} from '../src/cluster/clusterRepo.js'
 import {isUserError, UserError} from '../src/errors/errors.js'
+import {parseDecimal} from '../src/model/units.js'
 import {DEFAULT_PLAN_OPTIONS} from '../src/planner/options.js'
 import {readTopSnapshot, type TopSnapshot} from '../src/tui/topSnapshot.js'
 import {startLiveFeed} from '../src/tui/liveFeed.js'
@@ -18,8 +19,8 @@ export default class Top extends EtcdCommand {
 
   async run(): Promise<TopSnapshot | void> {
     const {flags} = await this.parse(Top)
-    const target = Number(flags.target)
-    if (!(target >= 1)) throw new UserError('BAD_INPUT', `--target must be a number >= 1, got "${flags.target}"`, 'e.g. --target 1.1')
+    const target = parseDecimal(flags.target)
+    if (!(target >= 1 && Number.isFinite(target))) throw new UserError('BAD_INPUT', `--target must be a number >= 1, got "${flags.target}"`, 'e.g. --target 1.1')
     const ctx = await this.services(flags)
     if (this.jsonEnabled()) return readTopSnapshot(ctx, target, Date.now())
     if (!process.stdout.isTTY || !process.stdin.isTTY) throw new UserError('BAD_INPUT', '`shardctl top` needs an interactive terminal', 'use `shardctl top --json` or `shardctl moves list` in scripts')

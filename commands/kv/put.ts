@@ -5,6 +5,7 @@ import {DATA_PLANE_TLS_FLAGS, ROUTER_CREDENTIAL_FLAGS, routerAddressFlag, tlsPat
 import {loadRouterCredentials} from '../../src/security/clientCredentials.js'
 import {UserError} from '../../src/errors/errors.js'
 import {type KvWriteOutput, kvPut} from '../../src/router/kvService.js'
+import {readFailure} from '../../src/fs/readFailure.js'
 
 export default class KvPut extends EtcdCommand {
   static override summary = 'Write a key through a router (value from the argument, --file or stdin).'
@@ -32,8 +33,7 @@ function readFile(path: string): Buffer {
   try {
     return readFileSync(path)
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code
-    throw new UserError('BAD_INPUT', `cannot read --file ${path}: ${code === 'ENOENT' ? 'no such file' : (code ?? String(err))}; nothing was written`, 'check the path, or pass the value as an argument or on stdin')
+    throw new UserError('BAD_INPUT', `cannot read --file ${path}: ${readFailure(err)}; nothing was written`, 'check the path, or pass the value as an argument or on stdin')
   }
 }
 

@@ -1,4 +1,5 @@
 import {UserError} from '../errors/errors.js'
+import {parseDecimal} from '../model/units.js'
 import {DEFAULT_PLAN_OPTIONS} from '../planner/options.js'
 import {planOptionsFromFlags, type PlanFlagValues} from '../plans/planService.js'
 import {type AutopilotPolicy} from './decide.js'
@@ -20,8 +21,8 @@ export interface PolicyFlagValues extends Pick<PlanFlagValues, 'maxImbalance' | 
  */
 export function policyFromFlags(f: PolicyFlagValues): AutopilotPolicy {
   const planOptions = planOptionsFromFlags({maxImbalance: f.maxImbalance, maxMoves: f.maxMoves, minImprovement: f.minImprovement, weights: f.weights}, 'autopilot')
-  const above = Number(f.rebalanceAbove)
-  if (f.rebalanceAbove.trim() === '' || !Number.isFinite(above) || above <= 1) throw new UserError('BAD_INPUT', `--rebalance-above: must be a ratio above 1 (largest node utilisation over the mean), got "${f.rebalanceAbove}"`, 'e.g. --rebalance-above 1.2')
+  const above = parseDecimal(f.rebalanceAbove)
+  if (!Number.isFinite(above) || above <= 1) throw new UserError('BAD_INPUT', `--rebalance-above: must be a ratio above 1 (largest node utilisation over the mean), got "${f.rebalanceAbove}"`, 'e.g. --rebalance-above 1.2')
   const target = planOptions.maxImbalance ?? DEFAULT_PLAN_OPTIONS.maxImbalance
   if (above <= target) throw new UserError('BAD_INPUT', `--rebalance-above ${above} must be above the planner's target --max-imbalance ${target}: otherwise every plan stops at or above its own trigger and the autopilot flaps`, `e.g. --rebalance-above ${(target + 0.1).toFixed(2)}`)
   if (f.deadAfterMs <= 0) throw new UserError('BAD_INPUT', '--dead-after must be above 0', 'e.g. --dead-after 5m')

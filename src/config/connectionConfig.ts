@@ -6,6 +6,7 @@ import {z} from 'zod'
 import {UserError} from '../errors/errors.js'
 import {ClusterNameSchema} from '../model/ids.js'
 import {formatZodIssue} from '../model/zodIssues.js'
+import {readFailure} from '../fs/readFailure.js'
 
 /** ConnectionConfig is how to reach etcd and which cluster to manage, fully resolved. */
 export interface ConnectionConfig {
@@ -87,15 +88,6 @@ export function readConfigFile(path: string): ConnectionInput {
   const file = parsed.data
   const abs = (p?: string) => (p === undefined ? undefined : resolve(dir, p))
   return {...file, cacert: abs(file.cacert), cert: abs(file.cert), key: abs(file.key)}
-}
-
-/** readFailure says in a few words why a file could not be read. */
-function readFailure(err: unknown): string {
-  const code = (err as {code?: string}).code
-  if (code === 'ENOENT') return 'no such file'
-  if (code === 'EISDIR') return 'it is a directory'
-  if (code === 'EACCES') return 'permission denied'
-  return code ?? (err as Error).message
 }
 
 /** envInput reads etcdctl's environment variables (ETCDCTL_*) and SHARDCTL_CLUSTER. */

@@ -216,7 +216,7 @@ export function keptDemoOf(c: {dir: string; endpoint: string; router: string; sp
 }
 
 function interrupted(signal: AbortSignal): void {
-  if (signal.aborted) throw new UserError('PRECONDITION', 'demo interrupted', 'nothing was left running')
+  if (signal.aborted) throw new UserError('INTERRUPTED', 'demo interrupted', 'nothing was left running')
 }
 
 /** waitServing waits (bounded: 90 s) until `url` (a /healthz) answers 200 and does not say it is not serving yet. */
@@ -233,5 +233,5 @@ async function waitServing(child: DemoChild, url: string, tls: TlsMaterial | und
     }
     await new Promise((r) => setTimeout(r, 150))
   }
-  throw new UserError(signal.aborted ? 'PRECONDITION' : 'INTERNAL', signal.aborted ? 'demo interrupted' : `${child.name} did not serve within 90 s: ${child.output().slice(-600)}`)
+  throw new UserError(signal.aborted ? 'INTERRUPTED' : 'INTERNAL', signal.aborted ? 'demo interrupted' : `${child.name} did not serve within 90 s: ${child.output().slice(-600)}`)
 }

@@ -109,12 +109,12 @@ export interface DemoSummary {
  * re-plans a rebalance until balanced or `maxRounds` / `durationMs` run out. Everything is
  * stopped and removed at the end, also when a step fails or `signal` fires (Ctrl-C).
  * Throws MISSING_DEPENDENCY without etcd; INTERNAL when a process does not come up;
- * PRECONDITION when interrupted.
+ * INTERRUPTED (exit 130, as every command stopped by Ctrl-C or SIGTERM) when interrupted.
  */
 export async function runDemo(opts: DemoOptions, report: (r: DemoReport) => void, signal: AbortSignal): Promise<DemoSummary> {
   const started = Date.now()
   const check = () => {
-    if (signal.aborted) throw new UserError('PRECONDITION', 'demo interrupted', 'nothing was left running')
+    if (signal.aborted) throw new UserError('INTERRUPTED', 'demo interrupted', 'nothing was left running')
   }
   const sleep = (ms: number) => abortableSleep(ms, signal)
   let cluster: DemoCluster | undefined

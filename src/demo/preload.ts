@@ -33,7 +33,7 @@ export async function preloadData(opts: PreloadOptions, signal: AbortSignal, pro
   let reported = 0
   const worker = async () => {
     while (next < keys) {
-      if (signal.aborted) throw new UserError('PRECONDITION', 'demo interrupted', 'nothing was left running')
+      if (signal.aborted) throw new UserError('INTERRUPTED', 'demo interrupted', 'nothing was left running')
       if (Date.now() - started > opts.maxMs) throw new UserError('INTERNAL', `loading the demo's data took over ${Math.round(opts.maxMs / 1000)} s (${written} of ${opts.bytes} bytes)`, 'the machine is too busy; try --preload with less data')
       const i = next++
       // A PUT is idempotent: retry a few times, since freshly started processes on a busy

@@ -99,7 +99,7 @@ export async function runRedisDemo(opts: RedisDemoOptions, report: (r: DemoRepor
   await requireRedisBinaries()
   const started = Date.now()
   const check = () => {
-    if (signal.aborted) throw new UserError('PRECONDITION', 'demo interrupted', 'nothing was left running')
+    if (signal.aborted) throw new UserError('INTERRUPTED', 'demo interrupted', 'nothing was left running')
   }
   const sleep = (ms: number) => abortableSleep(ms, signal)
   const dataDir = resolve(opts.cwd, LOCAL_DIR, 'demo', String(process.pid))

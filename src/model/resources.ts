@@ -1,4 +1,4 @@
-import {parseBytes, parseKeyValueList, parseNonNegativeNumber} from './units.js'
+import {parseBytes, parseDecimal, parseKeyValueList, parseNonNegativeNumber} from './units.js'
 
 /**
  * RESOURCES are the load dimensions shardctl balances. Per replica: read and write ops/s
@@ -19,7 +19,7 @@ export type Capacity = Partial<Record<Resource, number>>
 export function parseCapacity(input: string): Capacity {
   return parseKeyValueList(input, RESOURCES, (key, raw) => {
     // One rule in one message: a refusal of -5 that said ">= 0" sent the operator to try 0, refused next.
-    const v = key === 'bytes' ? parseBytes(raw) : raw.trim() === '' ? NaN : Number(raw)
+    const v = key === 'bytes' ? parseBytes(raw) : parseDecimal(raw)
     if (!Number.isFinite(v) || v <= 0) throw new RangeError(`capacity ${key} must be a number > 0, got "${raw}"`)
     return v
   })

@@ -44,9 +44,12 @@ export const MIN_RATE_BYTES_PER_SEC = 16 * 1024
  */
 export function parseRate(input: string): number {
   let bytes: number
+  const size = input.replace(/\/s\s*$/i, '')
   try {
-    bytes = parseBytes(input.replace(/\/s\s*$/i, ''))
-  } catch {
+    bytes = parseBytes(size)
+  } catch (e) {
+    // A well-formed rate past what a number holds is too large, not malformed ("is not a rate" sent the operator hunting for a typo).
+    if (e instanceof RangeError && e.message === `"${size}" is too large`) throw new RangeError(`"${input}" is too large a rate; use bytes per second such as 1GiB/s`)
     throw new RangeError(`"${input}" is not a rate; use bytes per second such as 50MiB/s, 64KiB/s or 1048576`)
   }
   if (bytes < MIN_RATE_BYTES_PER_SEC) throw new RangeError(`"${input}" is not a usable rate: a copy sends frames of 16 KiB, and below 16KiB/s a destination waiting on one takes its source for dead (0 never finishes); use at least 16KiB/s, e.g. 64KiB/s`)
@@ -86,9 +89,19 @@ export function parseKeyValueList<K extends string>(input: string, allowed: read
   return out
 }
 
-/** parseNonNegativeNumber reads a finite number >= 0; throws RangeError otherwise. */
+/**
+ * parseDecimal reads a plain decimal number (`5000`, `1.5`, `.5`, `-2`), surrounding blanks
+ * allowed, and returns NaN for anything else. Number() alone also takes `0x10` (16), `0b11`,
+ * `0o7`, `1e3`, `Infinity` and `''` (0): a typo such as reads=0x10 was stored as 16 and
+ * planned on without a word. Sizes and durations take no exponent either.
+ */
+export function parseDecimal(raw: string): number {
+  return /^\s*-?(\d+(\.\d*)?|\.\d+)\s*$/.test(raw) ? Number(raw) : Number.NaN
+}
+
+/** parseNonNegativeNumber reads a finite decimal number >= 0; throws RangeError otherwise. */
 export function parseNonNegativeNumber(raw: string, what: string): number {
-  const v = raw.trim() === '' ? NaN : Number(raw)
+  const v = parseDecimal(raw)
   if (!Number.isFinite(v) || v < 0) throw new RangeError(`${what} must be a finite number >= 0, got "${raw}"`)
   return v
 }

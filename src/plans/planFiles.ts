@@ -8,6 +8,7 @@ import {type ClusterSnapshot, ClusterSnapshotSchema, shardMapFingerprint} from '
 import {formatZodIssue} from '../model/zodIssues.js'
 import {firstDuplicateKey} from './duplicateKeys.js'
 import {readStdinTextSync} from './stdinText.js'
+import {readFailure} from '../fs/readFailure.js'
 
 /** PLANS_DIR is where plans (and exported snapshots) are written when no --out is given, relative to the working directory. */
 export const PLANS_DIR = 'plans'
@@ -21,12 +22,13 @@ export const STDIO_PATH = '-'
  * Infinity are not JSON), or repeats a key within one object.
  */
 export function readJsonFile(path: string, what: string): unknown {
+  // readFileSync('') fails ENOENT, which read as `plan : cannot read it (no such file)`.
+  if (path.trim() === '') throw new UserError('BAD_INPUT', `the ${what} file path is empty`, `pass the path of the ${what} file, or - for standard input`)
   let text: string
   try {
     text = path === STDIO_PATH ? readStdinTextSync() : readFileSync(path, 'utf8')
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code
-    throw new UserError('BAD_INPUT', `${what} ${path}: cannot read it (${code === 'ENOENT' ? 'no such file' : (code ?? 'error')})`, 'check the path')
+    throw new UserError('BAD_INPUT', `${what} ${path}: cannot read it (${readFailure(e)})`, 'check the path')
   }
   let value: unknown
   try {
@@ -138,6 +140,8 @@ const WRITE_FAILURES: Record<string, string> = {
 }
 
 function writeJsonFile(value: unknown, path: string): void {
+  // An empty --out (a variable left unset) failed renaming the temporary file to '', in errno words.
+  if (path.trim() === '') throw new UserError('BAD_INPUT', 'cannot write to an empty path; nothing was written', 'give a file path, e.g. --out plan.json, or leave --out out for the default under plans/')
   const text = `${JSON.stringify(value, null, 2)}\n`
   // A device or pipe (/dev/stdout, /dev/null, a FIFO) is written in place: renaming over it
   // would replace the device node with a regular file.

@@ -6,7 +6,7 @@ import {conflictsWithUnfinished, drainingIn, type MoveConflict, refuseConflicts,
 import {type Plan, PLAN_STRATEGIES, type PlanStrategy, shortStopOf, type ShortStop} from '../model/plan.js'
 import {parseWeights} from '../model/resources.js'
 import {type ClusterSnapshot} from '../model/snapshot.js'
-import {formatBytes, parseBytes} from '../model/units.js'
+import {formatBytes, parseBytes, parseDecimal} from '../model/units.js'
 import {type PlanOptionsInput} from '../planner/options.js'
 import {planRebalance} from '../planner/planRebalance.js'
 import {boundText, ratioText} from '../planner/ratioText.js'
@@ -50,8 +50,8 @@ export function planOptionsFromFlags(flags: PlanFlagValues, command = 'plan'): P
   }
   // The bounds of PlanOptionsSchema, checked here so the error names the flag, not the option field.
   const number = (what: string, min: number, why: string) => (raw: string) => {
-    const v = Number(raw)
-    if (raw.trim() === '' || !Number.isFinite(v)) throw new RangeError(`${what} must be a number, got "${raw}"`)
+    const v = parseDecimal(raw)
+    if (!Number.isFinite(v)) throw new RangeError(`${what} must be a number, got "${raw}"`)
     if (v < min) throw new RangeError(`${what} must be at least ${min} (${why}), got "${raw}"`)
     return v
   }

@@ -2,6 +2,7 @@ import {createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type
 import {readFileSync} from 'node:fs'
 import {UserError} from '../errors/errors.js'
 import {hashPlan, type Plan} from '../model/plan.js'
+import {readFailure} from '../fs/readFailure.js'
 
 /**
  * Plan signing: what CI reviewed is what runs. A signature is Ed25519 (node:crypto) over
@@ -52,7 +53,7 @@ export function readKeyFile(path: string, kind: 'private' | 'public'): KeyObject
   try {
     text = readFileSync(path)
   } catch (e) {
-    throw new UserError('BAD_INPUT', `${kind} key ${path}: cannot read it (${(e as NodeJS.ErrnoException).code ?? 'error'})`, 'check the path; create a key pair with `shardctl plan keygen`')
+    throw new UserError('BAD_INPUT', `${kind} key ${path}: cannot read it (${readFailure(e)})`, 'check the path; create a key pair with `shardctl plan keygen`')
   }
   // node:crypto reads the first PEM block and ignores the rest: a file of several keys (an old and a
   // new one during a rotation) would trust only the first while its owner believes it trusts them all.

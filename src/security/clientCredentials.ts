@@ -2,6 +2,7 @@ import {readFileSync} from 'node:fs'
 import {UserError} from '../errors/errors.js'
 import {type RouterCredentials} from '../router/routerClient.js'
 import {loadTlsMaterial, type TlsPaths} from '../transport/tlsMaterial.js'
+import {readFailure} from '../fs/readFailure.js'
 
 /**
  * loadRouterCredentials turns a client's flags into {@link RouterCredentials}: TLS needs
@@ -16,7 +17,7 @@ export function loadRouterCredentials(tls: TlsPaths, tokenFile: string | undefin
     try {
       text = readFileSync(tokenFile, 'utf8').trim()
     } catch (err) {
-      throw new UserError('BAD_INPUT', `--auth-token-file: cannot read ${tokenFile} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, 'pass the file `shardctl user add --token-file` wrote')
+      throw new UserError('BAD_INPUT', `--auth-token-file: cannot read ${tokenFile} (${readFailure(err)})`, 'pass the file `shardctl user add --token-file` wrote')
     }
     if (text === '' || /\s/.test(text)) throw new UserError('BAD_INPUT', `--auth-token-file: ${tokenFile} does not hold one token`, 'pass the file `shardctl user add --token-file` wrote')
     creds.token = text

@@ -1,6 +1,7 @@
 import {readFileSync} from 'node:fs'
 import {createSecureContext} from 'node:tls'
 import {UserError} from '../errors/errors.js'
+import {readFailure} from '../fs/readFailure.js'
 
 /** TlsPaths are the PEM files a data-plane process was given (flags or SHARDCTL_TLS_* env). */
 export interface TlsPaths {
@@ -65,7 +66,7 @@ function readPem(file: string, flag: string, kind: 'CERTIFICATE' | 'PRIVATE KEY'
   try {
     buf = readFileSync(file)
   } catch (err) {
-    throw new UserError('BAD_INPUT', `${flag}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, 'check the path and its permissions')
+    throw new UserError('BAD_INPUT', `${flag}: cannot read ${file} (${readFailure(err)})`, 'check the path and its permissions')
   }
   // "PRIVATE KEY" also matches "EC PRIVATE KEY" and "RSA PRIVATE KEY" headers.
   if (!new RegExp(`-----BEGIN [A-Z ]*${kind}-----`).test(buf.toString('latin1'))) {

@@ -13,4 +13,11 @@ describe('policyFromFlags', () => {
       expect((err as {hint?: string}).hint, JSON.stringify(bad)).toBe('see `shardctl autopilot --help`')
     }
   })
+
+  it('refuses a ratio written other than as a decimal (0x10 was read as 16, Infinity as a trigger never reached)', () => {
+    for (const bad of [{rebalanceAbove: '0x10'}, {rebalanceAbove: 'Infinity'}, {rebalanceAbove: '1e1'}, {maxImbalance: '0x10'}, {minImprovement: '0b1'}, {weights: 'reads=0x2'}]) {
+      const err = errorOf(() => policyFromFlags({...FLAGS, ...bad}))
+      expect(isUserError(err, 'BAD_INPUT'), JSON.stringify(bad)).toBe(true)
+    }
+  })
 })

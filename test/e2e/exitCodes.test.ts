@@ -1,5 +1,5 @@
 import {spawn} from 'node:child_process'
-import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
@@ -13,7 +13,7 @@ import {getClusterSecurity, setClusterSecurity} from '../../src/security/cluster
 import {trackPid, untrackPid} from '../support/processReaper.js'
 import {answerInPty, HAS_SCRIPT as hasScript} from '../support/pty.js'
 import {CLI_BIN, runCli} from '../support/runCli.js'
-import {StoreSet, uniqueCluster} from '../support/testStore.js'
+import {etcdAdminClient, StoreSet, uniqueCluster} from '../support/testStore.js'
 
 /**
  * Exit codes of commands that change the cluster, run as a user runs them: the real binary
@@ -193,4 +193,55 @@ describe('cluster security', () => {
       await setClusterSecurity(ctx, {authRequired: false})
     }
   }, 150_000)
+})
+
+/** clusterKeys is every key and value of this file's cluster, to show a refused command wrote nothing. */
+async function clusterKeys(): Promise<Record<string, string>> {
+  const client = etcdAdminClient(endpoint)
+  try {
+    return await client.getAll().prefix(`/shardctl/${cluster}/`).strings()
+  } finally {
+    client.close()
+  }
+}
+
+describe('a number written in another notation than decimal', () => {
+  // Number() read them: reads=0x10 was stored as capacity 16, --max-imbalance 0x10 planned to a band of 16x, exit 0.
+  it('is refused with exit 2 and one line naming the flag, and nothing is written', async () => {
+    const before = await clusterKeys()
+    const out = join(cwd, 'hex-plan.json')
+    const cases: [string[], RegExp][] = [
+      [['node', 'add', 'n9', '--address', '127.0.0.1:7109', '--capacity', 'reads=0x10'], /--capacity: capacity reads must be a number > 0, got "0x10"/],
+      [['node', 'set', 'n1', '--capacity', 'writes=1e3'], /--capacity: capacity writes must be a number > 0, got "1e3"/],
+      [['plan', '--max-imbalance', '0x10', '--out', out], /--max-imbalance: max imbalance must be a number, got "0x10"/],
+      [['plan', '--weights', 'reads=0b1', '--out', out], /--weights: weight reads must be a finite number >= 0, got "0b1"/],
+      [['top', '--target', '0x10', '--json'], /--target must be a number >= 1, got "0x10"/],
+      [['top', '--target', 'Infinity', '--json'], /--target must be a number >= 1, got "Infinity"/],
+    ]
+    for (const [args, message] of cases) {
+      const r = await runCli([...args, ...conn()], {cwd, timeoutMs: 90_000})
+      const body = JSON.parse(r.stdout || '{}') as {error?: {message?: string; exitCode?: number}}
+      const text = args.includes('--json') ? (body.error?.message ?? '') : r.stderr
+      expect(r.code, `${args.join(' ')}: ${r.stderr}${r.stdout}`).toBe(2)
+      expect(text, args.join(' ')).toMatch(message)
+      if (!args.includes('--json')) expect(r.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1)
+    }
+    expect(existsSync(out)).toBe(false)
+    expect(await clusterKeys()).toEqual(before)
+  }, 240_000)
+})
+
+describe('apply given both a plan file and --resume', () => {
+  // --resume was dropped without a word: the plan ran, the other plans' unfinished moves did not.
+  it('refuses with exit 2 and one line saying to take one at a time, recording nothing', async () => {
+    const planFile = join(cwd, 'both.json')
+    expect((await runCli(['plan', '--out', planFile, ...conn()], {cwd, timeoutMs: 90_000})).code).toBe(0)
+    const before = await clusterKeys()
+    const r = await runCli(['apply', planFile, '--resume', '--yes', ...conn()], {cwd, timeoutMs: 90_000})
+    expect(r.code, r.stderr + r.stdout).toBe(2)
+    expect(r.stderr.trim().split('\n')).toHaveLength(1)
+    expect(r.stderr).toMatch(/^Error: apply takes a plan file or --resume, not both: .* — run `shardctl apply --resume` first, then `shardctl apply PLAN`/)
+    // Unchanged keys: no move recorded (earlier tests of this file leave moves of their own).
+    expect(await clusterKeys()).toEqual(before)
+  }, 180_000)
 })

@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import {parseCapacity, parseWeights} from '../../src/model/resources.js'
 import {MIN_FRAME_BYTES} from '../../src/node/copyFrames.js'
-import {formatBytes, MIN_RATE_BYTES_PER_SEC, parseBytes, parseRate} from '../../src/model/units.js'
+import {formatBytes, MIN_RATE_BYTES_PER_SEC, parseBytes, parseDecimal, parseRate} from '../../src/model/units.js'
 
 describe('parseBytes', () => {
   it('reads binary and decimal units', () => {
@@ -24,6 +24,10 @@ describe('parseBytes', () => {
     expect(parseRate('16KiB/s')).toBe(16 * 1024)
     expect(parseRate('16384')).toBe(16384)
     expect(parseRate('64KiB/s')).toBe(64 * 1024)
+  })
+
+  it('names a well-formed rate too large for a number as too large, not as malformed', () => {
+    for (const big of ['99999999999999999999999', '99999999999TiB/s']) expect(() => parseRate(big), big).toThrow(new RangeError(`"${big}" is too large a rate; use bytes per second such as 1GiB/s`))
   })
 
   it('keeps the slowest rate at one smallest copy frame a second (a slower one holds a frame past the destination\'s patience)', () => {
@@ -67,5 +71,24 @@ describe('parseCapacity / parseWeights', () => {
       expect(() => parseCapacity(bad)).toThrow(/must be a number > 0/)
       expect(() => parseCapacity(bad)).not.toThrow(/>= 0/)
     }
+  })
+})
+
+// Number() took reads=0x10 as 16 and --max-imbalance 0x10 as 16: a typo stored or planned on without a word.
+describe('parseDecimal', () => {
+  it('reads plain decimal numbers, blanks around them allowed', () => {
+    expect(parseDecimal('5000')).toBe(5000)
+    expect(parseDecimal(' 1.5 ')).toBe(1.5)
+    expect(parseDecimal('.5')).toBe(0.5)
+    expect(parseDecimal('-2')).toBe(-2)
+  })
+
+  it('reads no other notation Number() takes: hex, binary, octal, exponents, Infinity, nothing', () => {
+    for (const bad of ['0x10', '0X10', '0b11', '0o7', '1e3', 'Infinity', '-Infinity', 'NaN', '', ' ', '1_000', '+-1', '1.2.3']) expect(parseDecimal(bad), bad).toBeNaN()
+  })
+
+  it('is what capacities and weights read: reads=0x10 is refused, not stored as 16', () => {
+    for (const bad of ['reads=0x10', 'writes=0b11', 'reads=1e3']) expect(() => parseCapacity(bad), bad).toThrow(/must be a number > 0/)
+    for (const bad of ['reads=0x10', 'bytes=0o7']) expect(() => parseWeights(bad), bad).toThrow(/must be a finite number >= 0/)
   })
 })

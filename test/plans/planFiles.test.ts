@@ -62,6 +62,25 @@ describe('plan files', () => {
     expect(readFileSync(file, 'utf8')).toBe('{}')
   })
 
+  it('given an empty path (a variable left unset), when read or written, then BAD_INPUT says the path is empty (it said `plan : cannot read it` and, writing, rename \'.PID.tmp\' -> \'\')', () => {
+    const {plan} = computePlan(snap, {}, {now, cwd: dir, write: false})
+    const written = errorOf(() => writePlanFile(plan, ''))
+    expect(isUserError(written, 'BAD_INPUT')).toBe(true)
+    expect(written.message).toBe('cannot write to an empty path; nothing was written')
+    for (const read of [() => readPlanFile(''), () => readSnapshotFile(' ')]) {
+      const err = errorOf(read)
+      expect(isUserError(err, 'BAD_INPUT')).toBe(true)
+      expect(err.message).toMatch(/^the (plan|snapshot) file path is empty$/)
+    }
+  })
+
+  it('given a path it cannot read, when read, then the reason is in words, not an errno code (it said "cannot read it (EISDIR)")', () => {
+    expect(errorOf(() => readPlanFile(dir)).message).toBe(`plan ${dir}: cannot read it (it is a directory)`)
+    const file = write('plain.json', '{}')
+    expect(errorOf(() => readSnapshotFile(join(file, 'x.json'))).message).toBe(`snapshot ${join(file, 'x.json')}: cannot read it (a parent of it is a file)`)
+    expect(errorOf(() => readPlanFile(join(dir, 'missing.json'))).message).toBe(`plan ${join(dir, 'missing.json')}: cannot read it (no such file)`)
+  })
+
   it('given a snapshot, when planned with defaults, then the plan lands in plans/<cluster>-<timestamp>.json and reads back verified', () => {
     const {plan, file} = computePlan(snap, {}, {now, cwd: dir, write: true})
     expect(file).toBe(join(dir, 'plans', 'test-20260102T030405678Z.json'))

@@ -37,7 +37,7 @@ describe('loadTlsMaterial', () => {
   })
 
   it('names an unreadable file, a file without PEM, and a key of another certificate, never their contents', () => {
-    expect(() => loadTlsMaterial({ca: p('absent')}, 'ca-only')).toThrow(`--tls-ca: cannot read ${p('absent')} (ENOENT)`)
+    expect(() => loadTlsMaterial({ca: p('absent')}, 'ca-only')).toThrow(`--tls-ca: cannot read ${p('absent')} (no such file)`)
     expect(() => loadTlsMaterial({ca: p('junk')}, 'ca-only')).toThrow(`--tls-ca: ${p('junk')} holds no PEM CERTIFICATE`)
     let message = ''
     try {
