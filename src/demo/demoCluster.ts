@@ -82,7 +82,7 @@ export function demoNodes(ports: number[], first = 1): NodeSpec[] {
  * process's node clients speak mutual TLS. With `keep` the children start detached, so
  * `keep()` can hand them over to the operator. On failure or `signal` everything started
  * so far is stopped and removed. Throws MISSING_DEPENDENCY without etcd; INTERNAL when a
- * process does not come up (with its output); PRECONDITION when interrupted.
+ * process does not come up (with its output); INTERRUPTED (exit 130) when interrupted.
  */
 export async function startDemoCluster(opts: DemoClusterOptions, report: (r: DemoLine) => void, signal: AbortSignal): Promise<DemoCluster> {
   const dataDir = resolve(opts.cwd, LOCAL_DIR, 'demo', String(process.pid))

@@ -93,7 +93,7 @@ export interface RedisDemoSummary {
  * stopped and removed at the end, also when a step fails or `signal` fires (an orphan guard
  * kills the servers even if this process is SIGKILLed).
  * Throws MISSING_DEPENDENCY without redis-server/redis-cli or etcd; INTERNAL when a process
- * does not come up; PRECONDITION when interrupted.
+ * does not come up; INTERRUPTED (exit 130) when interrupted.
  */
 export async function runRedisDemo(opts: RedisDemoOptions, report: (r: DemoReport) => void, signal: AbortSignal): Promise<RedisDemoSummary> {
   await requireRedisBinaries()
