@@ -1,4 +1,5 @@
 import {join} from 'node:path'
+import Database from 'better-sqlite3'
 import {describe, expect, it} from 'vitest'
 import {DigestCells} from '../../src/node/digestCells.js'
 import {DB_FILE, LwwWriter, openConnection} from '../../src/node/lwwSql.js'
@@ -40,5 +41,26 @@ describe('a durable meta commit on a NORMAL connection', () => {
     } finally {
       db.close()
     }
+  })
+})
+
+describe('StorageEngine.raiseWriteMark at synchronous NORMAL', () => {
+  it('commits the mark at FULL (the writer in this thread: its pragma calls are seen here)', async () => {
+    const {engine} = open()
+    const calls: string[] = []
+    const pragma = Database.prototype.pragma
+    Database.prototype.pragma = function (this: Database.Database, src: string, opts?: {simple?: boolean}) {
+      calls.push(src)
+      return pragma.call(this, src, opts)
+    } as typeof pragma
+    try {
+      await engine.setMetaValue('copy/1', '{}')
+      expect(calls.filter((c) => c.startsWith('synchronous ='))).toEqual([])
+      expect(await engine.raiseWriteMark()).toBe(1)
+      expect(calls.filter((c) => c.startsWith('synchronous ='))).toEqual(['synchronous = FULL', 'synchronous = NORMAL'])
+    } finally {
+      Database.prototype.pragma = pragma
+    }
+    expect(engine.writeMark()).toBe(1)
   })
 })
