@@ -33,7 +33,7 @@ export interface WriteMarkPublisherOptions {
  * something since the last publish (an idle node writes nothing to etcd), or when forced (once
  * at registration: a dir accepted below its mark with --accept-empty-data raises its own above
  * the published one, never sets the published one down). A backup older than the last publish is refused; one taken after it is not told
- * apart (the writes it lacks are at most one stats interval's).
+ * apart (the writes it lacks are one stats interval's, more while publishes fail: README).
  */
 export class WriteMarkPublisher {
   private commits = 0
