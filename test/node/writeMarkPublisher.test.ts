@@ -47,6 +47,17 @@ describe('WriteMarkPublisher', () => {
     expect((await published())!.mark).toBe(12)
   })
 
+  it('a dir accepted below the published mark whose forced publish fails is above that mark anyway (its next start is not refused)', async () => {
+    const {ctx, engine, marks, published, setPublishedAtClaim} = await setUp()
+    await ctx.store.put(ctx.keys.mark('n1'), JSON.stringify({node: 'n1', dataDirId: engine.dataDirId(), mark: 10, at: '2026-12-04T17:00:00.000Z'}))
+    setPublishedAtClaim(10)
+    // The publish's transaction fails (here: its claim compare; an unreachable etcd alike): the raise stays.
+    await ctx.store.put(ctx.keys.claim('n1'), JSON.stringify({node: 'n1', dataDirId: engine.dataDirId(), instance: 'me'}))
+    expect(await marks.publish(true)).toBeUndefined()
+    expect((await published())!.mark).toBe(10)
+    expect(engine.writeMark()).toBeGreaterThan(10)
+  })
+
   it('overlapping calls make one publish', async () => {
     const {engine, marks, write} = await setUp()
     await write('a')
