@@ -316,12 +316,22 @@ export class LwwWriter {
     return {result: {freePages}, changes: new Float64Array(0), seconds: (performance.now() - started) / 1000}
   }
 
-  /** setMeta stores (`value` given) or deletes (null) meta `name`. */
-  setMeta(name: string, value: string | null): Committed<void> {
-    return this.inTransaction(() => {
-      if (value === null) this.stmts.metaDel.run(name)
-      else this.stmts.metaSet.run(name, value)
-    })
+  /**
+   * setMeta stores (`value` given) or deletes (null) meta `name`. `durable`: the commit fsyncs
+   * the WAL even on a NORMAL connection (synchronous FULL for this one transaction): what the
+   * node tells etcd it holds (the write mark) must be on disk first, whatever --fsync says.
+   */
+  setMeta(name: string, value: string | null, durable = false): Committed<void> {
+    const strict = durable && !this.synchronousFull()
+    if (strict) this.db.pragma('synchronous = FULL')
+    try {
+      return this.inTransaction(() => {
+        if (value === null) this.stmts.metaDel.run(name)
+        else this.stmts.metaSet.run(name, value)
+      })
+    } finally {
+      if (strict) this.db.pragma('synchronous = NORMAL')
+    }
   }
 
   /**

@@ -635,13 +635,18 @@ export class StorageEngine {
 
   /**
    * raiseWriteMark commits the write mark one higher and resolves with it once the commit is
-   * durable as every write is (fsync'd at synchronous FULL): only then may the node publish it,
+   * durable (fsync'd, at synchronous NORMAL too): only then may the node publish it,
    * or a crash in between would leave the dir below its own published mark. Calls must not
-   * overlap (the node makes one at a time).
+   * overlap (the node makes one at a time). The new mark is also above `atLeast` (the mark
+   * published before this process registered), so that a copy of the dir served after all
+   * (--accept-empty-data, or while the node held nothing) leaves every older copy behind it.
    */
-  async raiseWriteMark(): Promise<number> {
-    const next = this.writeMark() + 1
-    await this.setMetaValue(WRITE_MARK, String(next))
+  async raiseWriteMark(atLeast = 0): Promise<number> {
+    const next = Math.max(this.writeMark(), atLeast) + 1
+    if (this.closed) throw new Error('storage engine is closed')
+    // durable: fsync'd at --fsync normal too, or a power loss after the publish would leave an
+    // intact dir below its mark and refused (test/node/writeMarkDurability.test.ts).
+    await this.writer.run<void>({op: 'meta', name: WRITE_MARK, value: String(next), durable: true})
     return next
   }
 

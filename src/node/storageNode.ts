@@ -113,6 +113,8 @@ export class StorageNode {
   private claimedAt = 0n
   /** ownClaimRevision is claims/<id>'s mod revision as this process wrote it or found it its own (undefined: not registered); write marks compare on it. */
   private ownClaimRevision: bigint | undefined
+  /** markPublishedAtClaim is marks/<id>'s mark as read for this process's claim (0: none); every raise goes above it (see WriteMarkPublisherOptions.published). */
+  private markPublishedAtClaim = 0
   /** marks publishes the data dir's write mark (see WriteMarkPublisher). */
   private marks?: WriteMarkPublisher
   private aliveWatch?: Watch
@@ -311,7 +313,7 @@ export class StorageNode {
       node.copyReceiver = copyReceiver
       node.reserve = diskReserve
       node.dirLock = started.dirLock
-      node.marks = marks = new WriteMarkPublisher({ctx, node: opts.id, engine, claimRevision: () => node?.ownClaimRevision})
+      node.marks = marks = new WriteMarkPublisher({ctx, node: opts.id, engine, claimRevision: () => node?.ownClaimRevision, published: () => node?.markPublishedAtClaim ?? 0})
       await node.boot(abort)
       if (opts.tls) node.followTlsFiles(opts.tls)
       return node
@@ -333,7 +335,7 @@ export class StorageNode {
       this.aliveWatch = await this.watchOwnAlive()
       throwIfAborted(abort)
       this.registered = true
-      // At once, not at the first tick: a dir accepted below its published mark (--accept-empty-data) sets it down to its own.
+      // At once, not at the first tick: a dir accepted below its published mark (--accept-empty-data) raises its own above it.
       void this.marks?.publish(true).catch((err) => this.opts.log.warn('write mark publish failed', {error: errorMessage(err)}))
       this.startTimers()
       this.clock.start()
@@ -557,6 +559,7 @@ export class StorageNode {
       // At start-up the transaction wrote claims/<id>; re-registering, claimedSince found it this process's (0n: absent, the node was removed: no marks).
       const ownClaim = record ? done : claimedAt
       this.ownClaimRevision = ownClaim === 0n ? undefined : ownClaim
+      if (record?.published) this.markPublishedAtClaim = Math.max(this.markPublishedAtClaim, record.published.mark)
       if (record?.next) opts.log.info('updated node record', {address: this.advertised})
       return
     }

@@ -41,7 +41,7 @@ export function openWriterCore(data: WriterData): WriterCore {
         return {...done, result: {...done.result, seconds: done.seconds}}
       }
       case 'meta':
-        return writer.setMeta(req.name, req.value)
+        return writer.setMeta(req.name, req.value, req.durable)
       case 'returnFreePages':
         return writer.returnFreePages(req.pages)
       case 'floors':

@@ -27,7 +27,7 @@ export type WriterOp =
   | {op: 'deleteSlice'; range: HashRange; from: number; sliceMs: number}
   | {op: 'rangeRowIds'; range: HashRange; from: number; maxRows: number}
   | {op: 'deleteRows'; range: HashRange; ids: Float64Array; sliceMs: number; minIds: number}
-  | {op: 'meta'; name: string; value: string | null}
+  | {op: 'meta'; name: string; value: string | null; durable?: boolean}
   /** Gives up to `pages` free pages of the database file back to the file system (LwwWriter.returnFreePages). */
   | {op: 'returnFreePages'; pages: number}
   /** A PASSIVE WAL checkpoint on the writing connection: copies the frames left once background checkpoints did the bulk, so the next commit restarts the WAL (StorageEngine.walRoom). */

@@ -8,6 +8,14 @@ export interface WriteMarkPublisherOptions {
   node: string
   engine: Pick<StorageEngine, 'dataDirId' | 'raiseWriteMark'>
   /**
+   * published is the mark `marks/<id>` held when this process registered (0: none). Each raise
+   * goes above it: a dir accepted below it (a restored copy, with --accept-empty-data or while
+   * the node held nothing) must not set the mark down to its own, or the dir it replaced, still
+   * at or above that lower mark, would be taken back later although it lacks every write the
+   * copy acknowledged since (test/integration/node/restoredDataDir.test.ts).
+   */
+  published: () => number
+  /**
    * claimRevision is the mod revision of claims/<id> as this process wrote it (start-up) or
    * found it its own (re-registration); undefined before the first registration. The publish
    * compares on it: a process that lost the id (frozen past its lease while another started,
@@ -23,9 +31,9 @@ export interface WriteMarkPublisherOptions {
  * then writes it to etcd: never the other way round, or a crash between the two would leave an
  * intact dir below its published mark and refused. It publishes only after the node committed
  * something since the last publish (an idle node writes nothing to etcd), or when forced (once
- * at registration: a dir accepted below its mark with --accept-empty-data sets the mark down to
- * its own). A backup older than the last publish is refused; one taken after it is not told
- * apart (the writes it lacks are at most one stats interval's).
+ * at registration: a dir accepted below its mark with --accept-empty-data raises its own above
+ * the published one, never sets the published one down). A backup older than the last publish is refused; one taken after it is not told
+ * apart (the writes it lacks are one stats interval's, more while publishes fail: README).
  */
 export class WriteMarkPublisher {
   private commits = 0
@@ -58,7 +66,7 @@ export class WriteMarkPublisher {
     // Read before the raise: a commit made while it runs calls for the next publish. (The raise
     // itself is a meta commit, which the node does not count: it calls for none.)
     const seen = this.commits
-    const mark = await engine.raiseWriteMark()
+    const mark = await engine.raiseWriteMark(this.opts.published())
     const value: NodeMark = {node, dataDirId: engine.dataDirId(), mark, at: ctx.clock().toISOString()}
     const done = await ctx.store.commit({compares: [{key: ctx.keys.claim(node), modRevision: claimRevision}], puts: [{key: ctx.keys.mark(node), value: JSON.stringify(value)}]})
     if (done === undefined) return undefined

@@ -13,13 +13,14 @@ async function setUp() {
   const ctx = makeServiceContext(new MemoryStore(), {cluster: 'marks'}, () => new Date('2026-12-04T18:00:00Z'))
   const claimed = await ctx.store.put(ctx.keys.claim('n1'), JSON.stringify({node: 'n1', dataDirId: engine.dataDirId(), instance: 'me'}))
   let claimRevision: bigint | undefined = claimed
-  const marks = new WriteMarkPublisher({ctx, node: 'n1', engine, claimRevision: () => claimRevision})
+  let publishedAtClaim = 0
+  const marks = new WriteMarkPublisher({ctx, node: 'n1', engine, claimRevision: () => claimRevision, published: () => publishedAtClaim})
   const published = async () => (await ctx.store.getTyped(ctx.keys.mark('n1'), NodeMarkSchema))?.value
   const write = async (key: string) => {
     await engine.apply([rec(key, v(1), 'x')])
     marks.committed()
   }
-  return {engine, dir, ctx, marks, published, write, setClaimRevision: (r: bigint | undefined) => (claimRevision = r)}
+  return {engine, dir, ctx, marks, published, write, setClaimRevision: (r: bigint | undefined) => (claimRevision = r), setPublishedAtClaim: (m: number) => (publishedAtClaim = m)}
 }
 
 describe('WriteMarkPublisher', () => {
@@ -34,6 +35,27 @@ describe('WriteMarkPublisher', () => {
     expect(engine.writeMark()).toBe(2)
     expect(await marks.publish(true)).toMatchObject({mark: 3})
     expect(engine.writeMark()).toBeGreaterThanOrEqual((await published())!.mark)
+  })
+
+  it('a dir below the mark published before it registered raises its own above it (never sets the published mark down)', async () => {
+    const {engine, marks, published, write, setPublishedAtClaim} = await setUp()
+    setPublishedAtClaim(10)
+    expect(await marks.publish(true)).toMatchObject({mark: 11})
+    expect(engine.writeMark()).toBe(11)
+    await write('a')
+    expect(await marks.publish()).toMatchObject({mark: 12})
+    expect((await published())!.mark).toBe(12)
+  })
+
+  it('a dir accepted below the published mark whose forced publish fails is above that mark anyway (its next start is not refused)', async () => {
+    const {ctx, engine, marks, published, setPublishedAtClaim} = await setUp()
+    await ctx.store.put(ctx.keys.mark('n1'), JSON.stringify({node: 'n1', dataDirId: engine.dataDirId(), mark: 10, at: '2026-12-04T17:00:00.000Z'}))
+    setPublishedAtClaim(10)
+    // The publish's transaction fails (here: its claim compare; an unreachable etcd alike): the raise stays.
+    await ctx.store.put(ctx.keys.claim('n1'), JSON.stringify({node: 'n1', dataDirId: engine.dataDirId(), instance: 'me'}))
+    expect(await marks.publish(true)).toBeUndefined()
+    expect((await published())!.mark).toBe(10)
+    expect(engine.writeMark()).toBeGreaterThan(10)
   })
 
   it('overlapping calls make one publish', async () => {

@@ -80,8 +80,8 @@ describe("a node started on a copy of its own data dir from before its later wri
     rmSync(dp.dataDirs.n1!, {recursive: true, force: true})
     cpSync(backup, dp.dataDirs.n1!, {recursive: true})
     const before = await etcdState()
-    const restoredMark = dirMark(dp.dataDirs.n1!)
-    expect(restoredMark).toBeLessThan((await published())!.mark)
+    const highest = (await published())!.mark
+    expect(dirMark(dp.dataDirs.n1!)).toBeLessThan(highest)
     const restored = spawnNodeProcess({endpoint: dp.endpoint, cluster: dp.cluster, id: 'n1', port: dp.ports.n1!, dataDir: dp.dataDirs.n1!})
     children.push(restored)
     const outcome = await exitedWithin(restored, 30_000)
@@ -96,13 +96,13 @@ describe("a node started on a copy of its own data dir from before its later wri
     expect(errors[0]).toMatch(/shardctl node drain n1/)
     expect(await etcdState()).toEqual(before)
 
-    // The override: it serves, warns, and its mark is set down to the dir's own, so it starts again without the flag.
+    // The override: it serves, warns, and raises its mark above the published one (never sets that down: see the next test), so it starts again without the flag.
     const accepted = await startNodeProcess({endpoint: dp.endpoint, cluster: dp.cluster, id: 'n1', port: dp.ports.n1!, dataDir: dp.dataDirs.n1!, extra: ['--accept-empty-data']})
     children.push(accepted)
     expect(accepted.logs()).toMatch(/which is older than what the node served .*--accept-empty-data/)
     expect((await kv(router.address, 'GET', keyFor(shard, 'before'))).status).toBe(200)
-    // Its start-up publish raised the restored dir's own mark by one (nothing is written meanwhile, so no later one).
-    await waitFor(async () => (await published())?.mark === restoredMark + 1 || undefined, 'marks/n1 set down to the restored dir', 20_000)
+    // Its start-up publish raised the restored dir's own mark past the highest published one, never set it down (an older copy would then pass).
+    await markAbove(highest)
     await accepted.kill()
     await aliveGone()
     const again = await startNodeProcess({endpoint: dp.endpoint, cluster: dp.cluster, id: 'n1', port: dp.ports.n1!, dataDir: dp.dataDirs.n1!})
@@ -110,6 +110,60 @@ describe("a node started on a copy of its own data dir from before its later wri
     await again.kill()
     await aliveGone()
     await dp.startNode('n1')
+  }, 240_000)
+
+  it('the dir left behind after a restored copy served (--accept-empty-data) is refused in turn: the copy\'s mark is raised past the published one, not set down', async () => {
+    const shard = (await dp.shards()).find((s) => s.replicas[0]!.node === 'n1')!
+    const router = await dp.startRouter('r3')
+    expect((await kv(router.address, 'PUT', keyFor(shard, 'fork-before'), 'in the copy')).status).toBe(204)
+    await markAbove(0)
+    await dp.nodes.n1!.kill()
+    await aliveGone()
+    const original = dp.dataDirs.n1!
+    const copy = join(tmp(), 'copy')
+    cpSync(original, copy, {recursive: true})
+
+    // The original dir serves on: several intervals of writes, so its own mark climbs well past the copy's.
+    await dp.startNode('n1')
+    for (let i = 0; i < 4; i++) {
+      const mark = (await published())!.mark
+      expect((await kv(router.address, 'PUT', keyFor(shard, `fork-original-${i}`), 'v')).status).toBe(204)
+      await markAbove(mark)
+    }
+    await dp.nodes.n1!.kill()
+    await aliveGone()
+    const highest = (await published())!.mark
+
+    // The copy is served instead (the operator overrides the refusal) and acknowledges a write the original lacks.
+    const onCopy = await startNodeProcess({endpoint: dp.endpoint, cluster: dp.cluster, id: 'n1', port: dp.ports.n1!, dataDir: copy, extra: ['--accept-empty-data']})
+    children.push(onCopy)
+    const forced = await waitFor(async () => {
+      const m = await published()
+      return m && m.mark !== highest ? m.mark : undefined
+    }, 'the copy\'s forced publish', 20_000)
+    const forkKey = keyFor(shard, 'fork-acknowledged-on-the-copy')
+    expect((await kv(router.address, 'PUT', forkKey, 'only in the copy')).status).toBe(204)
+    await markAbove(forced)
+    await onCopy.kill()
+    await aliveGone()
+
+    // Back to the original dir, without the flag: it lacks the write the copy acknowledged.
+    const back = spawnNodeProcess({endpoint: dp.endpoint, cluster: dp.cluster, id: 'n1', port: dp.ports.n1!, dataDir: original})
+    children.push(back)
+    const outcome = await exitedWithin(back, 30_000)
+    if (outcome === 'still running') {
+      const got = await kv(router.address, 'GET', forkKey)
+      await back.kill()
+      await aliveGone()
+      expect.fail(`n1 served its earlier dir again after a copy of it had served (published mark ${(await published())?.mark}, the earlier dir's ${highest} or more); the write the copy acknowledged then read ${got.status}`)
+    }
+    expect(outcome, back.logs()).toBe(2)
+    expect(back.logs()).toMatch(/is older than what node n1 already served from it/)
+    // The copy is n1's dir now; it starts without the flag.
+    rmSync(original, {recursive: true, force: true})
+    cpSync(copy, original, {recursive: true})
+    await dp.startNode('n1')
+    expect((await kv(router.address, 'GET', forkKey)).status).toBe(200)
   }, 240_000)
 
   it('an intact dir killed at any moment under writes is never taken for a restored one', async () => {
