@@ -199,16 +199,25 @@ export class LwwWriter {
    * either way (the OS holds the written pages).
    */
   applyCopy(records: readonly NodeRecord[], name: string, state: string, durable = true): Committed<ApplyResult> {
-    const relax = !durable && this.synchronousFull()
-    if (relax) this.db.pragma('synchronous = NORMAL')
+    return this.inTransactionAt(durable ? undefined : 'NORMAL', (stage) => {
+      const result = this.merge(records, stage)
+      this.stmts.metaSet.run(name, state)
+      return result
+    })
+  }
+
+  /**
+   * inTransactionAt runs {@link inTransaction} with its commit at synchronous `level` for this
+   * one transaction (undefined: the connection's own), the connection's level restored after.
+   */
+  private inTransactionAt<T>(level: 'FULL' | 'NORMAL' | undefined, fn: (stage: CellStage) => T): Committed<T> {
+    const own = this.synchronousFull() ? 'FULL' : 'NORMAL'
+    const switched = level !== undefined && level !== own
+    if (switched) this.db.pragma(`synchronous = ${level}`)
     try {
-      return this.inTransaction((stage) => {
-        const result = this.merge(records, stage)
-        this.stmts.metaSet.run(name, state)
-        return result
-      })
+      return this.inTransaction(fn)
     } finally {
-      if (relax) this.db.pragma('synchronous = FULL')
+      if (switched) this.db.pragma(`synchronous = ${own}`)
     }
   }
 
@@ -322,16 +331,10 @@ export class LwwWriter {
    * node tells etcd it holds (the write mark) must be on disk first, whatever --fsync says.
    */
   setMeta(name: string, value: string | null, durable = false): Committed<void> {
-    const strict = durable && !this.synchronousFull()
-    if (strict) this.db.pragma('synchronous = FULL')
-    try {
-      return this.inTransaction(() => {
-        if (value === null) this.stmts.metaDel.run(name)
-        else this.stmts.metaSet.run(name, value)
-      })
-    } finally {
-      if (strict) this.db.pragma('synchronous = NORMAL')
-    }
+    return this.inTransactionAt(durable ? 'FULL' : undefined, () => {
+      if (value === null) this.stmts.metaDel.run(name)
+      else this.stmts.metaSet.run(name, value)
+    })
   }
 
   /**

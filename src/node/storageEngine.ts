@@ -643,10 +643,9 @@ export class StorageEngine {
    */
   async raiseWriteMark(atLeast = 0): Promise<number> {
     const next = Math.max(this.writeMark(), atLeast) + 1
-    if (this.closed) throw new Error('storage engine is closed')
     // durable: fsync'd at --fsync normal too, or a power loss after the publish would leave an
     // intact dir below its mark and refused (test/node/writeMarkDurability.test.ts).
-    await this.writer.run<void>({op: 'meta', name: WRITE_MARK, value: String(next), durable: true})
+    await this.setMetaValue(WRITE_MARK, String(next), true)
     return next
   }
 
@@ -655,12 +654,12 @@ export class StorageEngine {
     return this.stmts.metaGet.get(name)?.value
   }
 
-  /** setMetaValue stores (`value` given) or deletes (null) meta `name`; resolves once committed. */
-  setMetaValue(name: string, value: string | null): Promise<void> {
+  /** setMetaValue stores (`value` given) or deletes (null) meta `name`; resolves once committed (`durable`: fsync'd, at synchronous NORMAL too). */
+  setMetaValue(name: string, value: string | null, durable = false): Promise<void> {
     if (this.closed) return Promise.reject(new Error('storage engine is closed'))
     // Removing a value (a dropped copy's state, before its data goes) frees space: it must pass on a full disk too.
-    if (value === null) return this.freeing('a copy state removal', (txn) => txn(() => this.writer.run<void>({op: 'meta', name, value})))
-    return this.writer.run<void>({op: 'meta', name, value})
+    if (value === null) return this.freeing('a copy state removal', (txn) => txn(() => this.writer.run<void>({op: 'meta', name, value, durable})))
+    return this.writer.run<void>({op: 'meta', name, value, durable})
   }
 
   /** get returns the record stored for `key` (value or tombstone), or undefined. */

@@ -49,6 +49,14 @@ afterAll(() => {
 describe('a kv executor frozen past its lease mid-copy, taken over, then woken', {timeout: 300_000}, () => {
   let dp: DataPlane
   let router: string
+  /** expectLoadIntact awaits the client load, lets the router's hints drain, and checks the replicas agree and every acknowledged write reads back. */
+  async function expectLoadIntact(load: ReturnType<typeof runWorkload>, label: string): Promise<void> {
+    const report = await load
+    await waitForHintsDrained(router)
+    await expectDigestsAgree(dp, await dp.shards())
+    await expectWorkloadIntact(router, report, 200)
+    console.info(`${label}: ${report.writesAcked} writes acknowledged, ${report.reads} reads`)
+  }
   const conn = () => ['--endpoints', inject('etcdEndpoint'), '--cluster', dp.cluster]
   const cli = (args: string[], timeoutMs = 120_000) => runCli([...args, ...conn()], {cwd, timeoutMs})
 
@@ -148,11 +156,7 @@ describe('a kv executor frozen past its lease mid-copy, taken over, then woken',
       await frozen?.kill()
       stop.abort()
     }
-    const report = await load
-    await waitForHintsDrained(router)
-    await expectDigestsAgree(dp, await dp.shards())
-    await expectWorkloadIntact(router, report, 200)
-    console.info(`frozen executor woken after the takeover: ${report.writesAcked} writes acknowledged, ${report.reads} reads`)
+    await expectLoadIntact(load, 'frozen executor woken after the takeover')
   })
 
   it('woken while the takeover still copies the same move: it stops, the takeover finishes, and every acknowledged write reads back', async () => {
@@ -185,11 +189,7 @@ describe('a kv executor frozen past its lease mid-copy, taken over, then woken',
       await takeover?.kill()
       stop.abort()
     }
-    const report = await load
-    await waitForHintsDrained(router)
-    await expectDigestsAgree(dp, await dp.shards())
-    await expectWorkloadIntact(router, report, 200)
-    console.info(`frozen executor woken during the takeover: ${report.writesAcked} writes acknowledged, ${report.reads} reads`)
+    await expectLoadIntact(load, 'frozen executor woken during the takeover')
   })
   it('frozen while it retried an unreachable destination, woken while the takeover holds the copy paused: it sends the destination no pull, so nothing copies while paused', async () => {
     // Interleaving: the destination is killed mid-copy, so the frozen executor spends its time

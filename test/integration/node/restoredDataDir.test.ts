@@ -38,6 +38,22 @@ const dirMark = (dir: string) => {
     db.close()
   }
 }
+/**
+ * copyOfN1 writes `key` to n1's shard through a new router `routerId`, waits for a published
+ * mark, SIGKILLs n1 and copies its dir (a snapshot of a crashed machine is what it holds):
+ * the backup a test later restores.
+ */
+async function copyOfN1(routerId: string, key: string) {
+  const shard = (await dp.shards()).find((s) => s.replicas[0]!.node === 'n1')!
+  const router = await dp.startRouter(routerId)
+  expect((await kv(router.address, 'PUT', keyFor(shard, key), 'in the copy')).status).toBe(204)
+  await markAbove(0)
+  await dp.nodes.n1!.kill()
+  await aliveGone()
+  const copy = join(tmp(), 'copy')
+  cpSync(dp.dataDirs.n1!, copy, {recursive: true})
+  return {shard, router, copy}
+}
 const etcdState = async () => Promise.all(['node', 'claim', 'mark', 'alive'].map(async (k) => (await dp.ctx.store.get((dp.ctx.keys[k as 'node' | 'claim' | 'mark' | 'alive'] as (id: string) => string)('n1')))?.value))
 
 beforeAll(async () => {
@@ -54,18 +70,9 @@ afterAll(async () => {
 
 describe("a node started on a copy of its own data dir from before its later writes", () => {
   it('is refused (exit 2, one line naming both marks and the fix), changes nothing, and --accept-empty-data serves it with a warning', async () => {
-    const shard = (await dp.shards()).find((s) => s.replicas[0]!.node === 'n1')!
-    const router = await dp.startRouter('r1')
-    expect((await kv(router.address, 'PUT', keyFor(shard, 'before'), 'in the backup')).status).toBe(204)
-    await markAbove(0)
-
-    // The backup: the dir as it is once n1 stopped (SIGKILL: a snapshot of a crashed machine is what it holds).
-    await dp.nodes.n1!.kill()
-    await aliveGone()
+    const {shard, router, copy: backup} = await copyOfN1('r1', 'before')
     // Read once n1 is gone: any mark above it was published by the process that served after the backup.
     const backedUp = (await published())!.mark
-    const backup = join(tmp(), 'backup')
-    cpSync(dp.dataDirs.n1!, backup, {recursive: true})
 
     // n1 serves again and acknowledges a write the backup lacks; its mark is published past the backup's.
     await dp.startNode('n1')
@@ -113,15 +120,8 @@ describe("a node started on a copy of its own data dir from before its later wri
   }, 240_000)
 
   it('the dir left behind after a restored copy served (--accept-empty-data) is refused in turn: the copy\'s mark is raised past the published one, not set down', async () => {
-    const shard = (await dp.shards()).find((s) => s.replicas[0]!.node === 'n1')!
-    const router = await dp.startRouter('r3')
-    expect((await kv(router.address, 'PUT', keyFor(shard, 'fork-before'), 'in the copy')).status).toBe(204)
-    await markAbove(0)
-    await dp.nodes.n1!.kill()
-    await aliveGone()
+    const {shard, router, copy} = await copyOfN1('r3', 'fork-before')
     const original = dp.dataDirs.n1!
-    const copy = join(tmp(), 'copy')
-    cpSync(original, copy, {recursive: true})
 
     // The original dir serves on: several intervals of writes, so its own mark climbs well past the copy's.
     await dp.startNode('n1')
