@@ -2,7 +2,7 @@ import {Args} from '@oclif/core'
 import {EtcdCommand} from '../../src/cli/baseCommand.js'
 import {keysRateOrUnsetFlag} from '../../src/cli/flags.js'
 import {UserError} from '../../src/errors/errors.js'
-import {setKeysThrottle, setThrottle} from '../../src/executor/controlService.js'
+import {refuseKeysRateOnKv, setKeysThrottle, setThrottle} from '../../src/executor/controlService.js'
 import {type Control} from '../../src/model/control.js'
 import {parseRate} from '../../src/model/units.js'
 
@@ -27,6 +27,8 @@ export default class ThrottleSet extends EtcdCommand {
       }
     } else if (args.rate === 'unset') rate = null
     const ctx = await this.services(flags)
+    // Before either is written: a refused --keys-per-sec leaves the byte rate unchanged too.
+    if (typeof keys === 'number') await refuseKeysRateOnKv(ctx)
     let result: {control: Control; changed: boolean; message: string} | undefined
     const messages: string[] = []
     if (rate !== undefined) messages.push((result = await setThrottle(ctx, rate)).message)

@@ -37,14 +37,24 @@ export const EXECUTOR_FLAGS = {
  */
 export const REDIS_MOVE_FLAGS = {
   'allow-big-keys': Flags.boolean({description: 'redis engine: migrate keys above --big-key-limit too (MIGRATE blocks both masters while it copies one)'}),
-  'big-key-limit': bytesFlag({description: 'redis engine: a move whose slots hold a key above this is refused before anything changes', default: 8 * 1024 * 1024}),
+  // No oclif defaults here: only flags given reach the options, so a kv cluster can refuse them (defaults: DEFAULT_REDIS_MOVE_OPTIONS).
+  'big-key-limit': bytesFlag({description: 'redis engine: a move whose slots hold a key above this is refused before anything changes (default 8MiB)'}),
   'keys-per-sec': Flags.integer({description: 'redis engine: most keys one move migrates per second (the byte rate is --throttle)', min: 1}),
-  'batch-keys': Flags.integer({description: 'redis engine: most keys per MIGRATE', default: 100, min: 1, max: 10_000}),
+  'batch-keys': Flags.integer({description: 'redis engine: most keys per MIGRATE (default 100)', min: 1, max: 10_000}),
 }
 
-/** redisMoveOptions turns {@link REDIS_MOVE_FLAGS} into the executor's redis options. */
+/**
+ * redisMoveOptions turns the {@link REDIS_MOVE_FLAGS} given into the executor's redis options;
+ * flags not given are absent (the runner's defaults apply), so the executor can refuse them on
+ * a kv cluster (refuseEngineOnlyOptions) instead of ignoring them silently.
+ */
 export function redisMoveOptions(flags: Interfaces.InferredFlags<typeof REDIS_MOVE_FLAGS>): Partial<RedisMoveOptions> {
-  return {allowBigKeys: flags['allow-big-keys'] === true, bigKeyBytes: flags['big-key-limit'], keysPerSec: flags['keys-per-sec'] ?? null, keysPerBatch: flags['batch-keys']}
+  const given: Partial<RedisMoveOptions> = {}
+  if (flags['allow-big-keys'] === true) given.allowBigKeys = true
+  if (flags['big-key-limit'] !== undefined) given.bigKeyBytes = flags['big-key-limit']
+  if (flags['keys-per-sec'] !== undefined) given.keysPerSec = flags['keys-per-sec']
+  if (flags['batch-keys'] !== undefined) given.keysPerBatch = flags['batch-keys']
+  return given
 }
 
 type ExecutorFlagValues = Interfaces.InferredFlags<typeof EXECUTOR_FLAGS>

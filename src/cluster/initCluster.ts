@@ -38,7 +38,7 @@ export function planInitialLayout(input: Omit<InitClusterInput, 'force'>, now: s
   const {shards: count, rf, nodes: specs} = input
   if (!Number.isInteger(count) || count < 1 || count > 2 ** 20) throw new UserError('BAD_INPUT', `--shards must be an integer in 1..${2 ** 20}, got ${count}`, 'e.g. --shards 64')
   if (!Number.isInteger(rf) || rf < 1 || rf > 7) throw new UserError('BAD_INPUT', `--rf must be an integer in 1..7, got ${rf}`, 'e.g. --rf 3')
-  if (specs.length < rf) throw new UserError('BAD_INPUT', `--rf ${rf} needs at least ${rf} nodes; --nodes gives ${specs.length}`, 'add nodes with --nodes id=host:port,... or lower --rf')
+  if (specs.length < rf) throw new UserError('BAD_INPUT', `--rf ${rf} needs at least ${rf} node${rf === 1 ? '' : 's'}; --nodes gives ${specs.length}`, 'add nodes with --nodes id=host:port,... or lower --rf')
   const nodes: ClusterNode[] = specs.map((s) => ({id: s.id, address: s.address, zone: s.zone, capacity: {}, state: 'active', createdAt: now}))
   const ring = new PlacementRing(nodes.map((n) => ({id: n.id, zone: n.zone})))
   const shards: Shard[] = evenRanges(count).map((range, id) => ({

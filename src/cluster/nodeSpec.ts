@@ -18,6 +18,8 @@ export function parseNodeSpecs(input: string): NodeSpec[] {
     .map((s) => s.trim())
     .filter(Boolean)
     .map(parseNodeSpec)
+  // An empty --nodes (a variable left unset) read as zero nodes and was refused by --rf's count as "needs at least 1 nodes".
+  if (specs.length === 0) throw new UserError('BAD_INPUT', `--nodes is empty${input.trim() === '' ? '' : ` ("${input}")`}`, 'list the nodes as id=host:port[@zone], comma-separated, e.g. --nodes n1=127.0.0.1:7001@a,n2=127.0.0.1:7002@b')
   const ids = new Set<string>()
   const addrs = new Set<string>()
   for (const s of specs) {

@@ -3,6 +3,7 @@ import {getMeta} from '../cluster/clusterRepo.js'
 import {UserError, isUserError} from '../errors/errors.js'
 import {type Control, ControlSchema} from '../model/control.js'
 import {formatBytes} from '../model/units.js'
+import {engineOf} from '../model/cluster.js'
 
 /**
  * updateControl re-reads the `control` key, applies `mutate` and writes it back with CAS
@@ -49,12 +50,21 @@ function describeRate(bytesPerSec: number, exact: boolean): string {
 }
 
 /**
+ * refuseKeysRateOnKv throws BAD_INPUT on a kv cluster: keys/s limits only redis slot
+ * migration, and a kv cluster used to take it and do nothing with it.
+ */
+export async function refuseKeysRateOnKv(ctx: ServiceContext): Promise<void> {
+  if (engineOf((await getMeta(ctx)).value) === 'kv') throw new UserError('BAD_INPUT', `--keys-per-sec applies to redis-engine clusters only, and cluster "${ctx.cluster}" is kv; nothing was changed`, 'limit a kv copy by bytes: shardctl throttle set 50MiB/s')
+}
+
+/**
  * setKeysThrottle sets the redis engine's keys per second per move (null: back to the
  * executor's --keys-per-sec); a running executor follows within a second. Throws
  * UserError(BAD_INPUT) for a rate that is not a positive integer.
  */
 export async function setKeysThrottle(ctx: ServiceContext, keysPerSec: number | null): Promise<{control: Control; changed: boolean; message: string}> {
   if (keysPerSec !== null && !(Number.isInteger(keysPerSec) && keysPerSec > 0)) throw new UserError('BAD_INPUT', `--keys-per-sec ${keysPerSec} is not a positive whole number`, 'e.g. shardctl throttle set --keys-per-sec 5000, or --keys-per-sec unset')
+  if (keysPerSec !== null) await refuseKeysRateOnKv(ctx)
   const r = await updateControl(ctx, (c) => ({...c, throttleKeysPerSec: keysPerSec}))
   return {...r, message: r.changed ? `keys/s set to ${keysPerSec === null ? "the executor's --keys-per-sec" : `${keysPerSec} keys/s`}` : 'keys/s already set to that'}
 }

@@ -1,5 +1,6 @@
 import {getMeta, getNode, listShards} from '../cluster/clusterRepo.js'
 import {engineOf} from '../model/cluster.js'
+import {refuseEngineOnlyOptions} from './engineMoveRunner.js'
 import {isTerminal} from '../model/move.js'
 import {setNodeState} from '../cluster/nodeService.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
@@ -34,6 +35,8 @@ export interface DrainResult {
  */
 export async function drainNode(ctx: ServiceContext, id: string, input: Omit<ApplyInput, 'plan'>, deps: ApplyDeps, signal: AbortSignal): Promise<DrainResult> {
   const before = (await getNode(ctx, id)).value.state
+  // Before the node is marked draining: a refusal changes nothing.
+  await refuseEngineOnlyOptions(ctx, input.redis)
   await setNodeState(ctx, id, 'draining')
   let confirmed = false
   // Best effort: the error that stopped the drain matters more than a failed restore.

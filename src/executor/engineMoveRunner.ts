@@ -1,6 +1,7 @@
 import {getMeta} from '../cluster/clusterRepo.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
-import {engineOf} from '../model/cluster.js'
+import {type Engine, engineOf} from '../model/cluster.js'
+import {UserError} from '../errors/errors.js'
 import {DEFAULT_REDIS_MOVE_OPTIONS, type RedisMoveOptions, runRedisMove} from '../redis/redisMoveRunner.js'
 import {type Move, type MovePhase} from '../model/move.js'
 import {type Shard} from '../model/shard.js'
@@ -34,6 +35,34 @@ export type MoveRunnerFn = ((env: ExecutorEnv, move: FencedMove) => Promise<Fenc
   copySlots?: boolean
   giveUpWayOut?: string
   resumeFailed?: (move: Move, shard: Shard | undefined, busyShards: ReadonlySet<number>) => MovePhase | undefined
+}
+
+/** REDIS_OPTION_FLAGS names each redis move option by the flag that sets it, for refusals. */
+const REDIS_OPTION_FLAGS: Record<keyof RedisMoveOptions, string> = {
+  allowBigKeys: '--allow-big-keys',
+  bigKeyBytes: '--big-key-limit',
+  keysPerSec: '--keys-per-sec',
+  keysPerBatch: '--batch-keys',
+  migrateTimeoutMs: 'the MIGRATE timeout',
+}
+
+/**
+ * engineOnlyOptionsError is the refusal of redis move options given for a cluster whose
+ * engine is kv (they used to be ignored silently: an operator who set --keys-per-sec believed
+ * the copy was limited by it), or undefined when there is none to refuse. Pure.
+ */
+export function engineOnlyOptionsError(engine: Engine, cluster: string, redis: Partial<RedisMoveOptions> | undefined): UserError | undefined {
+  if (engine === 'redis' || redis === undefined) return undefined
+  const flags = (Object.keys(redis) as (keyof RedisMoveOptions)[]).filter((k) => redis[k] !== undefined).map((k) => REDIS_OPTION_FLAGS[k])
+  if (flags.length === 0) return undefined
+  return new UserError('BAD_INPUT', `${flags.join(', ')} ${flags.length === 1 ? 'applies' : 'apply'} to redis-engine clusters only, and cluster "${cluster}" is kv; nothing was changed`, 'drop it; a kv copy is limited by --throttle and --node-throttle (bytes/s)')
+}
+
+/** refuseEngineOnlyOptions throws {@link engineOnlyOptionsError} for the cluster's engine, before anything changes. */
+export async function refuseEngineOnlyOptions(ctx: ServiceContext, redis: Partial<RedisMoveOptions> | undefined): Promise<void> {
+  if (redis === undefined || Object.keys(redis).length === 0) return
+  const err = engineOnlyOptionsError(engineOf((await getMeta(ctx)).value), ctx.cluster, redis)
+  if (err) throw err
 }
 
 /**

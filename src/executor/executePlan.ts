@@ -16,7 +16,7 @@ import {type MoveEffects} from './moveEffects.js'
 import {completeRecordings, readRecordings, recordPlanMoves, unfinishedMoves, unrecordedMovesOf} from './moveRecording.js'
 import {commitMoveTransition, getMove, listMoves, type FencedMove, LockLostError} from './moveStore.js'
 import {NodeDirectory} from './nodeDirectory.js'
-import {engineLimits, type LatencySignal, latencySignalFor, moveRunnerFor, type MoveRunnerFn} from './engineMoveRunner.js'
+import {engineLimits, type LatencySignal, latencySignalFor, moveRunnerFor, type MoveRunnerFn, refuseEngineOnlyOptions} from './engineMoveRunner.js'
 import {type RedisMoveOptions} from '../redis/redisMoveRunner.js'
 import {checkPlanIntegrity, preflightPlan, type Preflight, refuseOtherIncarnation, refuseUnknownNodes} from './planPreflight.js'
 import {adoptedMoves, conflictsWithUnfinished, drainingIn, refuseConflicts, supersededMoves} from './unfinishedConflicts.js'
@@ -111,6 +111,7 @@ export interface ApplyDeps {
 export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: ApplyDeps, signal: AbortSignal): Promise<ApplyResult> {
   const started = deps.now()
   if (input.plan) checkPlanIntegrity(input.plan, ctx.cluster)
+  await refuseEngineOnlyOptions(ctx, input.redis)
   // The lock says what this run runs, so `moves cancel --plan` can tell whether it aborts a plan's marked moves.
   const lock = await acquireLock(ctx.store, ctx.keys.executorLock, input.holder, undefined, undefined, {plan: input.plan?.id ?? null})
   const stop = new AbortController()

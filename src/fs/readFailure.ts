@@ -4,8 +4,21 @@
  * "cannot read it (EISDIR)" left the operator to decode errno; the path is named by the caller.
  */
 export function readFailure(err: unknown): string {
+  return inWords(err, READ_FAILURES)
+}
+
+/**
+ * writeFailure is readFailure for a file or directory a command creates (plans, snapshots,
+ * certificates, signing keys, a node's data dir): "cannot create --certs-dir x (ENOTDIR)"
+ * named errno where the operator needs the reason.
+ */
+export function writeFailure(err: unknown): string {
+  return inWords(err, WRITE_FAILURES)
+}
+
+function inWords(err: unknown, table: Record<string, string>): string {
   const code = (err as {code?: string} | undefined)?.code
-  const words = code === undefined ? undefined : READ_FAILURES[code]
+  const words = code === undefined ? undefined : table[code]
   return words ?? code ?? (err instanceof Error ? err.message.split('\n')[0]! : String(err))
 }
 
@@ -17,4 +30,15 @@ const READ_FAILURES: Record<string, string> = {
   EPERM: 'permission denied',
   ELOOP: 'too many symbolic links',
   ENAMETOOLONG: 'the name is too long',
+}
+
+const WRITE_FAILURES: Record<string, string> = {
+  ...READ_FAILURES,
+  // mkdir -p through a file says EEXIST or ENOTDIR; makeDirectories says ENOTDIR for a file at the path itself.
+  EEXIST: 'it or a parent of it is a file',
+  ENOENT: 'a parent directory does not exist',
+  ENOTDIR: 'it or a parent of it is a file',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
 }

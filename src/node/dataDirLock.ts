@@ -2,8 +2,9 @@ import {readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs'
 import {hostname} from 'node:os'
 import {join} from 'node:path'
 import Database from 'better-sqlite3'
-import {UserError, errorMessage} from '../errors/errors.js'
+import {UserError} from '../errors/errors.js'
 import {makeDirectories} from '../fs/makeDirectories.js'
+import {writeFailure} from '../fs/readFailure.js'
 import {retryFor} from '../clock/retryFor.js'
 
 /**
@@ -160,7 +161,7 @@ export async function lockDataDir(dir: string, heldWaitMs = 0): Promise<DataDirL
     return await retryFor(() => DataDirLock.acquire(dir), (err) => err instanceof DataDirLockHeld, heldWaitMs)
   } catch (err) {
     if (err instanceof DataDirLockHeld) throw lockHeldError(err)
-    throw new UserError('BAD_INPUT', `cannot open data dir ${dir}: ${errorMessage(err)}`, 'pass a writable --data-dir that belongs to this node id', {cause: err})
+    throw new UserError('BAD_INPUT', `cannot open data dir ${dir}: ${writeFailure(err)}`, 'pass a writable --data-dir that belongs to this node id', {cause: err})
   }
 }
 

@@ -1,14 +1,14 @@
 import {readFileSync, renameSync, rmSync, type Stats, statSync, writeFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {type z} from 'zod'
-import {errorMessage, UserError} from '../errors/errors.js'
+import {UserError} from '../errors/errors.js'
 import {makeDirectories} from '../fs/makeDirectories.js'
 import {hashPlan, type Plan, PlanSchema, verifyPlanHash} from '../model/plan.js'
 import {type ClusterSnapshot, ClusterSnapshotSchema, shardMapFingerprint} from '../model/snapshot.js'
 import {formatZodIssue} from '../model/zodIssues.js'
 import {firstDuplicateKey} from './duplicateKeys.js'
 import {readStdinTextSync} from './stdinText.js'
-import {readFailure} from '../fs/readFailure.js'
+import {readFailure, writeFailure} from '../fs/readFailure.js'
 
 /** PLANS_DIR is where plans (and exported snapshots) are written when no --out is given, relative to the working directory. */
 export const PLANS_DIR = 'plans'
@@ -108,7 +108,7 @@ export function defaultPlanPath(plan: Pick<Plan, 'id'>, cwd: string): string {
  * Throws UserError BAD_INPUT naming the path when it cannot be written.
  */
 export function writePlanFile(plan: Plan, path: string): void {
-  writeJsonFile(plan, path)
+  writeJsonFile(plan, path, 'plan.json')
 }
 
 /** snapshotIdFor names an exported snapshot after its cluster and the export time: `<cluster>-snapshot-<YYYYMMDDTHHMMSSmmmZ>`. */
@@ -126,27 +126,18 @@ export function defaultSnapshotPath(cluster: string, now: Date, cwd: string): st
  * {@link writePlanFile}); {@link readSnapshotFile} reads it back unchanged.
  */
 export function writeSnapshotFile(snapshot: ClusterSnapshot, path: string): void {
-  writeJsonFile(snapshot, path)
+  writeJsonFile(snapshot, path, 'snapshot.json')
 }
 
-// What the usual write failures mean, in words (mkdir -p of a path through a file says EEXIST).
-const WRITE_FAILURES: Record<string, string> = {
-  EEXIST: 'a parent of it is a file',
-  ENOTDIR: 'a parent of it is a file',
-  EACCES: 'permission denied',
-  EPERM: 'permission denied',
-  EROFS: 'read-only file system',
-  ENOSPC: 'no space left on the device',
-}
-
-function writeJsonFile(value: unknown, path: string): void {
+/** writeJsonFile writes `value` whole or not at all; `example` is the file name the hints suggest (plan.json, snapshot.json). */
+function writeJsonFile(value: unknown, path: string, example: string): void {
   // An empty --out (a variable left unset) failed renaming the temporary file to '', in errno words.
-  if (path.trim() === '') throw new UserError('BAD_INPUT', 'cannot write to an empty path; nothing was written', 'give a file path, e.g. --out plan.json, or leave --out out for the default under plans/')
+  if (path.trim() === '') throw new UserError('BAD_INPUT', 'cannot write to an empty path; nothing was written', `give a file path, e.g. --out ${example}, or leave --out out for the default under plans/`)
   const text = `${JSON.stringify(value, null, 2)}\n`
   // A device or pipe (/dev/stdout, /dev/null, a FIFO) is written in place: renaming over it
   // would replace the device node with a regular file.
   const existing = statIfExists(path)
-  if (existing?.isDirectory()) throw new UserError('BAD_INPUT', `cannot write ${path}: it is a directory; nothing was written`, `give a file path, e.g. --out ${join(path, 'plan.json')}`)
+  if (existing?.isDirectory()) throw new UserError('BAD_INPUT', `cannot write ${path}: it is a directory; nothing was written`, `give a file path, e.g. --out ${join(path, example)}`)
   if (existing && !existing.isFile()) {
     try {
       writeFileSync(path, text)
@@ -172,9 +163,7 @@ function writeJsonFile(value: unknown, path: string): void {
 
 /** cannotWrite is the user's error for a path the process cannot write (a parent that is a file, no permission, a read-only or full disk): theirs to fix, not a bug. */
 function cannotWrite(path: string, err: unknown): UserError {
-  const code = (err as NodeJS.ErrnoException).code
-  const why = code === undefined ? errorMessage(err) : (WRITE_FAILURES[code] ?? errorMessage(err))
-  return new UserError('BAD_INPUT', `cannot write ${path}: ${why}; nothing was written`, 'pass a path in a writable directory (--out)', {cause: err})
+  return new UserError('BAD_INPUT', `cannot write ${path}: ${writeFailure(err)}; nothing was written`, 'pass a path in a writable directory (--out)', {cause: err})
 }
 
 function statIfExists(path: string): Stats | undefined {

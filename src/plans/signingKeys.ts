@@ -1,5 +1,6 @@
 import {existsSync, writeFileSync} from 'node:fs'
 import {UserError} from '../errors/errors.js'
+import {writeFailure} from '../fs/readFailure.js'
 import {generateSigningKeyPair} from './signing.js'
 
 /** KeygenResult is `plan keygen`'s --json output: the key id and the two files (never the key). */
@@ -25,7 +26,7 @@ export function writeSigningKeyPair(prefix: string): KeygenResult {
     writeFileSync(privateKeyFile, pair.privateKeyPem, {mode: 0o600, flag: 'wx'})
     writeFileSync(publicKeyFile, pair.publicKeyPem, {mode: 0o644, flag: 'wx'})
   } catch (e) {
-    throw new UserError('BAD_INPUT', `cannot write the key pair at ${prefix}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`, 'check that the directory exists and is writable')
+    throw new UserError('BAD_INPUT', `cannot write the key pair at ${prefix}: ${writeFailure(e)}`, 'check that the directory exists and is writable')
   }
   return {keyId: pair.keyId, privateKeyFile, publicKeyFile}
 }

@@ -5,6 +5,7 @@ import {NAME_PATTERN} from './accessControl.js'
 import {certHostProblem} from './certHost.js'
 import {createCa, issueCertificate, type LeafKind, type PemPair} from '../transport/certificateAuthority.js'
 import {makeDirectories} from '../fs/makeDirectories.js'
+import {writeFailure} from '../fs/readFailure.js'
 
 /** CertFilesResult says which files were written (never their contents). */
 export interface CertFilesResult {
@@ -78,12 +79,17 @@ function write(files: {cert: string; key: string}, pair: PemPair, opts: CertOpti
     makeDirectories(opts.dir, 0o700)
   } catch (err) {
     // A --certs-dir through a file or without permission is the user's to fix, not a bug; nothing is written yet.
-    const code = (err as NodeJS.ErrnoException).code
-    if (code === undefined) throw err
-    throw new UserError('BAD_INPUT', `cannot create --certs-dir ${opts.dir} (${code}); nothing was written`, 'give a directory path you can write')
+    if ((err as NodeJS.ErrnoException).code === undefined) throw err
+    throw new UserError('BAD_INPUT', `cannot create --certs-dir ${opts.dir}: ${writeFailure(err)}; nothing was written`, 'give a directory path you can write')
   }
-  // The key first and 0600 from its creation: there is no moment it is readable by others.
-  writeFileSync(files.key, pair.keyPem, {mode: 0o600})
-  writeFileSync(files.cert, pair.certPem, {mode: 0o644})
+  try {
+    // The key first and 0600 from its creation: there is no moment it is readable by others.
+    writeFileSync(files.key, pair.keyPem, {mode: 0o600})
+    writeFileSync(files.cert, pair.certPem, {mode: 0o644})
+  } catch (err) {
+    // A --certs-dir that exists but is not writable (another user's, read-only) was a bug's exit 1.
+    if ((err as NodeJS.ErrnoException).code === undefined) throw err
+    throw new UserError('BAD_INPUT', `cannot write the certificate into --certs-dir ${opts.dir}: ${writeFailure(err)}`, 'give a directory path you can write')
+  }
   return {...files, commonName, notAfter: new Date(opts.now.getTime() + opts.days * 86_400_000).toISOString()}
 }

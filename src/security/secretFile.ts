@@ -1,5 +1,6 @@
 import {closeSync, openSync, unlinkSync, writeSync} from 'node:fs'
 import {UserError} from '../errors/errors.js'
+import {writeFailure} from '../fs/readFailure.js'
 
 /** SecretFile is a new, empty 0600 file reserved for a secret not minted yet. */
 export interface SecretFile {
@@ -24,7 +25,7 @@ export function reserveSecretFile(path: string, flag: string): SecretFile {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
     if (code === 'EEXIST') throw new UserError('ALREADY_EXISTS', `${flag} ${path} already exists; nothing was changed`, 'pick a new file; the secret is shown nowhere else')
-    throw new UserError('BAD_INPUT', `${flag}: cannot write ${path} (${code ?? 'error'}); nothing was changed`, 'pick a writable path')
+    throw new UserError('BAD_INPUT', `${flag}: cannot write ${path}: ${writeFailure(err)}; nothing was changed`, 'pick a writable path')
   }
   return {
     write(secret) {

@@ -20,6 +20,9 @@ describe('parseNodeSpecs', () => {
     ['n1=127.0.0.1:1@bad zone', /zone "bad zone"/],
     ['n1=127.0.0.1:1,n1=127.0.0.1:2', /lists node "n1" twice/],
     ['n1=127.0.0.1:1,n2=127.0.0.1:1', /lists address 127.0.0.1:1 twice/],
+    // An unset variable (--nodes "$NODES") read as no nodes, refused as "--rf 1 needs at least 1 nodes".
+    ['', /^--nodes is empty$/],
+    [' , ', /^--nodes is empty \(" , "\)$/],
   ])('refuses %s with a BAD_INPUT naming the problem', (input, message) => {
     let caught: unknown
     try {

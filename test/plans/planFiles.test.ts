@@ -58,7 +58,7 @@ describe('plan files', () => {
     const file = write('plain.json', '{}')
     const underFile = errorOf(() => writeSnapshotFile(snap, join(file, 'snap.json')))
     expect(isUserError(underFile, 'BAD_INPUT')).toBe(true)
-    expect(underFile.message).toBe(`cannot write ${join(file, 'snap.json')}: a parent of it is a file; nothing was written`)
+    expect(underFile.message).toBe(`cannot write ${join(file, 'snap.json')}: it or a parent of it is a file; nothing was written`)
     expect(readFileSync(file, 'utf8')).toBe('{}')
   })
 
@@ -67,6 +67,9 @@ describe('plan files', () => {
     const written = errorOf(() => writePlanFile(plan, ''))
     expect(isUserError(written, 'BAD_INPUT')).toBe(true)
     expect(written.message).toBe('cannot write to an empty path; nothing was written')
+    // Each file kind's hint names its own kind of file (snapshot export's said plan.json).
+    expect((written as UserError).hint).toContain('--out plan.json')
+    expect((errorOf(() => writeSnapshotFile(snap, '')) as UserError).hint).toContain('--out snapshot.json')
     for (const read of [() => readPlanFile(''), () => readSnapshotFile(' ')]) {
       const err = errorOf(read)
       expect(isUserError(err, 'BAD_INPUT')).toBe(true)
@@ -100,7 +103,7 @@ describe('plan files', () => {
     for (const out of outs) {
       const err = errorOf(() => computePlan(snap, {}, {now, cwd: dir, out, write: true}))
       expect(isUserError(err, 'BAD_INPUT'), err.message).toBe(true)
-      expect(err.message).toMatch(new RegExp(`^cannot write ${out}: (a parent of it is a file|ENOENT\\b.*); nothing was written$`))
+      expect(err.message).toMatch(new RegExp(`^cannot write ${out}: (it or a parent of it is a file|a parent directory does not exist|ENOENT\\b.*); nothing was written$`))
     }
     expect(readdirSync(dir)).toEqual(['a-file'])
   })

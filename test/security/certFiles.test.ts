@@ -1,4 +1,4 @@
-import {existsSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
@@ -41,6 +41,17 @@ describe('cert create-node --host', () => {
     let err: unknown
     await createCaFiles({dir: join(file, 'certs'), days: 30, force: false, now, commonName: 'test-ca'}).catch((e: unknown) => (err = e))
     expect(isUserError(err, 'BAD_INPUT')).toBe(true)
-    expect((err as Error).message).toMatch(/^cannot create --certs-dir .*plain\/certs \((ENOTDIR|EEXIST)\); nothing was written$/)
+    expect((err as Error).message).toMatch(/^cannot create --certs-dir .*plain\/certs: it or a parent of it is a file; nothing was written$/)
+  })
+
+  it('given --force over a certificate path that is a directory, when a CA is created, then BAD_INPUT says why in words (it was "unexpected failure … this is a bug")', async () => {
+    const certsDir = join(dir, 'forced')
+    const first = await createCaFiles({dir: certsDir, days: 30, force: false, now, commonName: 'test-ca'})
+    rmSync(first.key)
+    mkdirSync(first.key)
+    let err: unknown
+    await createCaFiles({dir: certsDir, days: 30, force: true, now, commonName: 'test-ca'}).catch((e: unknown) => (err = e))
+    expect(isUserError(err, 'BAD_INPUT')).toBe(true)
+    expect((err as Error).message).toBe(`cannot write the certificate into --certs-dir ${certsDir}: it is a directory`)
   })
 })

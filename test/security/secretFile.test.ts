@@ -28,7 +28,7 @@ describe('reserveSecretFile', () => {
     expect(errorOf(() => reserveSecretFile(dir, '--token-file')).message).toMatch(/already exists; nothing was changed$/)
     const under = errorOf(() => reserveSecretFile(join(existing, 't'), '--token-file'))
     expect(isUserError(under, 'BAD_INPUT')).toBe(true)
-    expect(under.message).toBe(`--token-file: cannot write ${join(existing, 't')} (ENOTDIR); nothing was changed`)
+    expect(under.message).toBe(`--token-file: cannot write ${join(existing, 't')}: it or a parent of it is a file; nothing was changed`)
   })
 
   it('abandon deletes the reserved file when the secret was never created', () => {
