@@ -202,7 +202,10 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
     const final = await runAll(ctx, lock, mine, {...input, limits}, deps, clients, stop.signal, runMove)
     const ids = new Set(mine.map((m) => m.value.id))
     const report = (await listMoves(ctx)).filter((m) => ids.has(m.value.id) || (input.plan && m.value.plan === input.plan.id))
-    return {...summarise(input.plan?.id ?? null, report.map((m) => final.get(m.value.id) ?? m.value), splits, started, deps.now(), stop.signal.aborted), leaseLost}
+    // After a lost lease, etcd's record is the truth: the executor that took over may have
+    // finished (or aborted) a move this one last saw copying, and `moves show` says so.
+    const latest = (m: (typeof report)[number]) => (leaseLost ? m.value : (final.get(m.value.id) ?? m.value))
+    return {...summarise(input.plan?.id ?? null, report.map(latest), splits, started, deps.now(), stop.signal.aborted), leaseLost}
   } finally {
     signal.removeEventListener('abort', onAbort)
     await clients.close()
