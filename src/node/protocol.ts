@@ -96,8 +96,14 @@ export function recordsDataBytes(records: readonly NodeRecord[]): number {
   return n
 }
 
-/** APPLY_KINDS says why records are applied; only `write` counts as client write load in stats (see {@link countsAsClientWrite}). */
-export const APPLY_KINDS = ['write', 'repair', 'copy'] as const
+/**
+ * APPLY_KINDS says why records are applied; only `write` counts as client write load in stats
+ * (see {@link countsAsClientWrite}). A move's copy is not one of them: the destination pulls it
+ * from the source (CopyPuller), screened by the source's gc floors it adopts first. The old
+ * `copy` kind (an executor relaying the copy, before session 4) took records past every
+ * screen from any holder of the cluster token, with nothing in this build sending it.
+ */
+export const APPLY_KINDS = ['write', 'repair'] as const
 
 /** ApplyKind is one of {@link APPLY_KINDS}. */
 export type ApplyKind = (typeof APPLY_KINDS)[number]

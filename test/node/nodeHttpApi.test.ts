@@ -5,6 +5,7 @@ import {freePort} from '../../src/localEtcd/freePort.js'
 import {HASH_SPACE} from '../../src/model/hash.js'
 import {formatHlc} from '../../src/model/hlc.js'
 import {LoadMeter} from '../../src/node/loadMeter.js'
+import {encodeRecords} from '../../src/node/recordCodec.js'
 import {RangeWriteGate} from '../../src/node/orphanSweeper.js'
 import {NodeClient} from '../../src/node/nodeClient.js'
 import {NodeClients} from '../../src/node/nodeClients.js'
@@ -259,6 +260,15 @@ describe('NodeHttpApi replays (hinted handoff, replay=1)', {timeout: 30_000}, ()
     const res = await fetch(`http://127.0.0.1:${replayNode.port}/v1/shards/0/apply?epoch=2&kind=write&replay=yes`, {method: 'POST', headers: {[TOKEN_HEADER]: TOKEN}, body: Buffer.alloc(4)})
     expect(res.status).toBe(400)
     expect(await res.json()).toMatchObject({code: 'BAD_INPUT', message: 'query parameter replay must be 0 or 1'})
+  })
+
+  it('given kind=copy (records past every screen, which nothing in this build sends: a move\'s destination pulls its copy), then BAD_INPUT and nothing is applied', async () => {
+    const key = keyIn(0, half, 'copy-kind')
+    const body = encodeRecords([{key, version: formatHlc({wall: 1, counter: 0, writer: 'x'}), value: Buffer.from('ancient')}])
+    const res = await fetch(`http://127.0.0.1:${replayNode.port}/v1/shards/0/apply?epoch=2&kind=copy`, {method: 'POST', headers: {[TOKEN_HEADER]: TOKEN}, body})
+    expect(res.status).toBe(400)
+    expect(await res.json()).toMatchObject({code: 'BAD_INPUT', message: 'kind must be one of write, repair'})
+    expect((await replayNode.client.get(0, 2, key)).record).toBeUndefined()
   })
 
   it('given a write let in at an epoch and still queued, when a barrier accepts the next epoch, then accept answers only after that write finished (NOT_SERVING, retriable, past its bound)', {timeout: 30_000}, async () => {

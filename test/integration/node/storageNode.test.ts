@@ -223,7 +223,7 @@ describe('storage node process', () => {
     await ctx.store.update(ctx.keys.shard(other.id), JSON.stringify(joined), cur.modRevision)
     shards = shards.map((s) => (s.id === other.id ? joined : s))
     const key = keyFor(other, 'join')
-    expect(await c.apply(joined.id, joined.epoch, [{key, version: ver(20), value: Buffer.from('j')}], 'copy')).toMatchObject({applied: 1})
+    expect(await c.apply(joined.id, joined.epoch, [{key, version: ver(20), value: Buffer.from('j')}], 'repair')).toMatchObject({applied: 1})
     await expectRefusal(c.get(joined.id, joined.epoch, key), 'NOT_OWNER')
     expect(await c.accept(joined.id, joined.epoch)).toMatchObject({epoch: joined.epoch, role: 'joining'})
     // Dropping is refused while n1 is still a (joining) replica.
@@ -245,7 +245,7 @@ describe('storage node process', () => {
     let chunks = 0
     for (; chunks < 1000; chunks++) {
       const chunk = await a.snapshotChunk(s.id, s.epoch, {cursor, maxBytes: 4096})
-      if (chunk.records.length > 0) await b.apply(s.id, s.epoch, chunk.records, 'copy')
+      if (chunk.records.length > 0) await b.apply(s.id, s.epoch, chunk.records, 'repair')
       cursor = chunk.cursor
       if (!cursor) break
     }
