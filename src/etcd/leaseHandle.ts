@@ -24,8 +24,8 @@ export function grantLease(store: Pick<Store, 'grantLease'>, ttlSeconds: number)
  */
 export async function grantEtcdLease(client: etcd.Etcd3, wrap: <T>(fn: () => Promise<T>) => Promise<T>, ttlSeconds: number, now: () => number = () => performance.now()): Promise<LeaseHandle> {
   const deadline = new LeaseDeadline(now(), ttlSeconds)
-  const pool = poolOf(client)
   const lease = client.lease(ttlSeconds, {autoKeepAlive: true})
+  const pool = poolOf(lease)
   // Before the grant's answer starts the keepalive loop: every keepalive stream is timed and paced.
   timeKeepalives(lease, (sentAt, ttl) => deadline.renewed(sentAt, ttl), now, keepaliveIntervalMs(ttlSeconds))
   const id = await wrap(() => lease.grant())
@@ -34,7 +34,7 @@ export async function grantEtcdLease(client: etcd.Etcd3, wrap: <T>(fn: () => Pro
   // A member frozen under etcd3's one keepalive stream answers nothing: keepalives go to every member too (keepaliveHedge.ts).
   let hedging: Promise<void> | undefined
   const hedger = setInterval(() => {
-    if (lost || hedging || !hedgeDue(now(), deadline.expiresAt(), ttlSeconds)) return
+    if (!pool || lost || hedging || !hedgeDue(now(), deadline.expiresAt(), ttlSeconds)) return
     hedging = hedgeKeepalive(pool, id, keepaliveIntervalMs(ttlSeconds) * 3, now, (sentAt, ttl) => {
       if (lost || lease.revoked()) return
       deadline.renewed(sentAt, ttl)

@@ -17,7 +17,7 @@ let store: EtcdStore
 
 beforeAll(async () => {
   cluster = await EtcdCluster.start(3)
-  store = new EtcdStore({endpoints: cluster.endpoints.split(','), source: 'test'})
+  store = new EtcdStore({endpoints: cluster.endpoints.split(','), source: 'test', cluster: 'frozen-member'})
 }, 120_000)
 
 afterAll(async () => {
