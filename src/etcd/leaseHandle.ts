@@ -2,6 +2,7 @@ import type * as etcd from 'etcd3'
 import {BugError} from '../errors/errors.js'
 import {type LeaseHandle, type Store} from '../store/store.js'
 import {keepaliveIntervalMs, LEASE_TRUSTED_SHARE, LeaseDeadline} from './leaseDeadline.js'
+import {hedgeDue, hedgeKeepalive, poolOf} from './keepaliveHedge.js'
 
 export type {LeaseHandle} from '../store/store.js'
 
@@ -24,16 +25,29 @@ export function grantLease(store: Pick<Store, 'grantLease'>, ttlSeconds: number)
 export async function grantEtcdLease(client: etcd.Etcd3, wrap: <T>(fn: () => Promise<T>) => Promise<T>, ttlSeconds: number, now: () => number = () => performance.now()): Promise<LeaseHandle> {
   const deadline = new LeaseDeadline(now(), ttlSeconds)
   const lease = client.lease(ttlSeconds, {autoKeepAlive: true})
+  const pool = poolOf(lease)
   // Before the grant's answer starts the keepalive loop: every keepalive stream is timed and paced.
   timeKeepalives(lease, (sentAt, ttl) => deadline.renewed(sentAt, ttl), now, keepaliveIntervalMs(ttlSeconds))
   const id = await wrap(() => lease.grant())
   let lost = false
   let timer: NodeJS.Timeout | undefined
+  // A member frozen under etcd3's one keepalive stream answers nothing: keepalives go to every member too (keepaliveHedge.ts).
+  let hedging: Promise<void> | undefined
+  const hedger = setInterval(() => {
+    if (!pool || lost || hedging || !hedgeDue(now(), deadline.expiresAt(), ttlSeconds)) return
+    hedging = hedgeKeepalive(pool, id, keepaliveIntervalMs(ttlSeconds) * 3, now, (sentAt, ttl) => {
+      if (lost || lease.revoked()) return
+      deadline.renewed(sentAt, ttl)
+      // etcd3 gives a lease up once its own stream went 2×TTL unanswered; an answer here renewed it as much.
+      if (ttl > 0) (lease as unknown as {lastKeepAlive?: number}).lastKeepAlive = Date.now()
+    }).finally(() => (hedging = undefined))
+  }, keepaliveIntervalMs(ttlSeconds)).unref()
   const callbacks: ((err: Error) => void)[] = []
   const declareLost = (err: Error) => {
     if (lost) return
     lost = true
     clearTimeout(timer)
+    clearInterval(hedger)
     for (const cb of callbacks) cb(err)
   }
   lease.on('lost', (err) => declareLost(err))
@@ -59,6 +73,7 @@ export async function grantEtcdLease(client: etcd.Etcd3, wrap: <T>(fn: () => Pro
     msLeft: () => deadline.expiresAt() - now(),
     async revoke() {
       clearTimeout(timer)
+      clearInterval(hedger)
       if (lease.revoked()) return
       await lease.revoke().catch(() => lease.release())
     },

@@ -1,11 +1,39 @@
 import {listAlive} from '../cluster/clusterRepo.js'
 import {lastSegment} from '../etcd/keys.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
+import {NODE_STATES, type NodeState} from '../model/node.js'
+import {type StoredValue} from '../store/store.js'
 
-/** NodeView is what a move runner's observation needs about the nodes: which are registered and which are alive. */
+/** NodeView is what a move runner's observation needs about the nodes: which are registered, their states, and which are alive. */
 export interface NodeView {
   registered: ReadonlySet<string>
+  /** states: each registered node's state (a move not begun onto a cordoned or draining node is skipped). */
+  states: ReadonlyMap<string, NodeState>
   alive: ReadonlySet<string>
+}
+
+/**
+ * nodeViewOf (pure) builds a {@link NodeView} from the `nodes/` records and the alive set. A
+ * record whose state cannot be read is left out of `states` (taken as active, as before states
+ * were read here): the moves' other steps do not read node records, and one unreadable record
+ * must not stop every move; `node list` and the planner report it.
+ */
+export function nodeViewOf(nodes: readonly StoredValue[], alive: ReadonlySet<string>): NodeView {
+  const states = new Map<string, NodeState>()
+  for (const n of nodes) {
+    const state = stateOf(n.value)
+    if (state) states.set(lastSegment(n.key), state)
+  }
+  return {registered: new Set(nodes.map((n) => lastSegment(n.key))), states, alive}
+}
+
+function stateOf(raw: string): NodeState | undefined {
+  try {
+    const state = (JSON.parse(raw) as {state?: unknown} | null)?.state ?? 'active'
+    return NODE_STATES.find((s) => s === state)
+  } catch {
+    return undefined
+  }
 }
 
 /** NODE_VIEW_MAX_AGE_MS bounds how old a shared node view may be when a runner observes. */
@@ -30,7 +58,7 @@ export function sharedNodeView(ctx: ServiceContext, now: () => number, maxAgeMs 
       const started = now()
       try {
         const [nodes, alive] = await Promise.all([ctx.store.list(ctx.keys.nodesPrefix), listAlive(ctx)])
-        const view: NodeView = {registered: new Set(nodes.items.map((n) => lastSegment(n.key))), alive}
+        const view = nodeViewOf(nodes.items, alive)
         // Aged from when the read started: it says nothing newer than that.
         cached = {at: started, view}
         return view

@@ -288,7 +288,7 @@ export class PlanChangedError extends UserError {
 async function preflightNow(ctx: ServiceContext, plan: Plan): Promise<Preflight> {
   const [{shards}, nodes, meta, moves] = await Promise.all([listShards(ctx), listNodes(ctx), getMeta(ctx), listMoves(ctx)])
   const unfinished = moves.map((m) => m.value).filter((m) => !isTerminal(m.phase))
-  return preflightPlan(plan, shards.map((s) => s.value), new Set(nodes.map((n) => n.value.id)), EPOCH_STEPS, {nextShardId: meta.value.nextShardId, unfinished})
+  return preflightPlan(plan, shards.map((s) => s.value), new Set(nodes.map((n) => n.value.id)), EPOCH_STEPS, {nextShardId: meta.value.nextShardId, unfinished, nodeStates: new Map(nodes.map((n) => [n.value.id, n.value.state]))})
 }
 
 /**

@@ -1,5 +1,7 @@
 import {BugError} from '../errors/errors.js'
+import {closedDestination} from '../model/closedDestination.js'
 import {type Move, type MovePhase, PHASE_TABLE, phasesWhere} from '../model/move.js'
+import {type NodeState} from '../model/node.js'
 import {readReplicas, type Replica, type Shard, writeReplicas} from '../model/shard.js'
 import {abortable, type Failure, judgeFailure, RETRY_POLICY} from './retryPolicy.js'
 
@@ -65,13 +67,16 @@ function roleOf(shard: Shard, node: string): Replica['role'] | undefined {
 
 /**
  * checkMove validates a pending move against the current shard: same epoch as planned,
- * `from` a voter, `to` not yet a replica. Returns `checked`, or `skipped` with the reason
- * (the plan is stale for this shard).
+ * `from` a voter, `to` not yet a replica and (by `stateOf`) neither cordoned nor draining.
+ * Returns `checked`, or `skipped` with the reason (the plan is stale for this shard, or its
+ * destination was closed since: closedDestination.ts).
  */
-export function checkMove(move: Move, shard: Shard | undefined, nodeExists: (id: string) => boolean): Transition {
+export function checkMove(move: Move, shard: Shard | undefined, nodeExists: (id: string) => boolean, stateOf: (id: string) => NodeState | undefined = () => undefined): Transition {
   if (!shard) return {phase: 'skipped', reason: `shard ${move.shard} no longer exists`}
   if (shard.epoch !== move.baseEpoch) return {phase: 'skipped', reason: `shard ${move.shard} changed since the plan (epoch ${shard.epoch}, plan expected ${move.baseEpoch})`}
   if (!nodeExists(move.to)) return {phase: 'skipped', reason: `destination node "${move.to}" does not exist`}
+  const closed = closedDestination(move.to, stateOf(move.to))
+  if (closed) return {phase: 'skipped', reason: closed}
   if (roleOf(shard, move.from) !== 'voter') return {phase: 'skipped', reason: `node "${move.from}" is not a voter of shard ${move.shard}`}
   if (roleOf(shard, move.to) !== undefined) return {phase: 'skipped', reason: `node "${move.to}" already holds shard ${move.shard}`}
   if (shard.replicas.some((r) => r.role !== 'voter')) return {phase: 'skipped', reason: `shard ${move.shard} is in the middle of another change`}
@@ -212,6 +217,8 @@ export interface MoveObservation {
   move: Move
   shard?: {value: Shard; revision: bigint}
   registered: ReadonlySet<string>
+  /** states: the registered nodes' states (a move not begun onto a cordoned or draining one is skipped); absent, or a node missing: active. */
+  states?: ReadonlyMap<string, NodeState>
   alive: ReadonlySet<string>
   control: {paused: boolean; inWindow: boolean}
   now: number
@@ -338,12 +345,12 @@ function holdForControl(o: MoveObservation): MoveDecision | undefined {
  * (see {@link decideMove}).
  */
 export const PHASE_STEPS = {
-  pending: (o) => holdForControl(o) ?? commitOf(checkMove(o.move, o.shard?.value, (id) => o.registered.has(id))),
+  pending: (o) => holdForControl(o) ?? commitOf(checkMove(o.move, o.shard?.value, (id) => o.registered.has(id), (id) => o.states?.get(id))),
   checked(o) {
     const held = holdForControl(o)
     if (held) return held
     // Re-validate on every (re)start: the shard may have changed while no executor ran.
-    const still = checkMove(o.move, o.shard?.value, (id) => o.registered.has(id))
+    const still = checkMove(o.move, o.shard?.value, (id) => o.registered.has(id), (id) => o.states?.get(id))
     if (still.phase !== 'checked' || !o.shard) return commitOf({phase: 'skipped', reason: `no longer valid when resumed: ${still.reason ?? 'shard gone'}`})
     // Nothing has changed yet, so a down destination is retried (it may be restarting); repeated failure aborts.
     if (!o.alive.has(o.move.to)) return onFailure(o, {kind: 'retriable', message: `destination node "${o.move.to}" is not up (no alive/${o.move.to} lease)`})

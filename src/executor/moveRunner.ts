@@ -1,5 +1,6 @@
 import {listAlive} from '../cluster/clusterRepo.js'
 import {type Move, PHASE_TABLE} from '../model/move.js'
+import {nodeViewOf} from './clusterView.js'
 import {type ExecutorEnv} from './executorEnv.js'
 import {assertLeaseHeld} from './leaseGate.js'
 import {type MoveEffects, nodeMoveEffects} from './moveEffects.js'
@@ -77,7 +78,7 @@ function resetRun(run: RunState, phase: Move['phase']): void {
 async function observe(env: ExecutorEnv, id: string, shardId: number, run: RunState): Promise<MoveObservation & {fenced: FencedMove}> {
   const nodeView = env.nodeView ?? (async () => {
     const [nodes, alive] = await Promise.all([env.ctx.store.list(env.ctx.keys.nodesPrefix), listAlive(env.ctx)])
-    return {registered: new Set(nodes.items.map((n) => n.key.slice(n.key.lastIndexOf('/') + 1))), alive}
+    return nodeViewOf(nodes.items, alive)
   })
   const [fenced, shard, view] = await Promise.all([getMove(env.ctx, id), readShard(env.ctx, shardId), nodeView()])
   return {
@@ -85,6 +86,7 @@ async function observe(env: ExecutorEnv, id: string, shardId: number, run: RunSt
     move: fenced.value,
     shard: shard && {value: shard.value, revision: shard.modRevision},
     registered: view.registered,
+    states: view.states,
     alive: view.alive,
     control: {paused: env.control.paused, inWindow: env.control.inWindow()},
     now: env.now(),

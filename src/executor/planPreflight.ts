@@ -1,9 +1,11 @@
 import {UserError} from '../errors/errors.js'
 import {type Move, type MovePhase} from '../model/move.js'
+import {type NodeState} from '../model/node.js'
 import {type Plan, type PlanAction, verifyPlanHash} from '../model/plan.js'
 import {type Shard} from '../model/shard.js'
 import {shardMapFingerprint} from '../model/snapshot.js'
 import {splitMade} from './splitShard.js'
+import {closedDestination} from '../model/closedDestination.js'
 
 /** ActionVerdict says whether one plan action can still run, and why not. */
 export interface ActionVerdict {
@@ -131,6 +133,11 @@ export interface PreflightContext {
    * next drain of the node).
    */
   unfinished?: readonly Pick<Move, 'id' | 'plan' | 'shard' | 'phase'>[]
+  /**
+   * nodeStates are the nodes' states now: a move onto a node cordoned or draining since the plan
+   * was made is stale (closedDestination.ts). Absent: every node taken as active.
+   */
+  nodeStates?: ReadonlyMap<string, NodeState>
 }
 
 /** UNSTARTED are the phases in which a move has not changed its shard yet. */
@@ -141,7 +148,7 @@ const UNSTARTED: ReadonlySet<MovePhase> = new Set(['pending', 'checked'])
  * epochs the plan expects (earlier actions of the same plan on a shard raise it by their
  * steps), replicas still in place, nodes known, a split's new id still the next free one
  * and its shard not mid-move (as applySplit will check), no move of another plan under way
- * on the shard. Stale actions are reported, not run. `apply` calls it with a map read
+ * on the shard, a move's destination not cordoned or draining (`context.nodeStates`). Stale actions are reported, not run. `apply` calls it with a map read
  * while it holds the executor lock, so the verdicts it shows are the ones that run.
  */
 export function preflightPlan(plan: Plan, shards: readonly Shard[], nodeIds: ReadonlySet<string>, epochSteps: {move: number; split: number}, context: PreflightContext = {}): Preflight {
@@ -195,6 +202,7 @@ export function preflightPlan(plan: Plan, shards: readonly Shard[], nodeIds: Rea
     else if (busyReason) verdict = ok(busyReason)
     else if (!nodeIds.has(action.to)) verdict = ok(`destination node "${action.to}" does not exist`)
     else if (!nodeIds.has(action.from)) verdict = ok(`source node "${action.from}" does not exist`)
+    else if (closedDestination(action.to, context.nodeStates?.get(action.to))) verdict = ok(closedDestination(action.to, context.nodeStates?.get(action.to)))
     else if (!shard && plannedBase === undefined) verdict = ok(`shard ${action.shard} does not exist`)
     else if (shard && plannedBase === undefined && shard.epoch !== action.epoch) verdict = ok(`shard ${action.shard} is at epoch ${shard.epoch}, the plan expected ${action.epoch}`)
     else if (shard && plannedBase === undefined && !shard.replicas.some((r) => r.node === action.from && r.role === 'voter')) verdict = ok(`node "${action.from}" no longer holds shard ${action.shard}`)

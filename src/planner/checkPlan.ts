@@ -1,5 +1,6 @@
 import {EPOCH_STEPS, type Plan} from '../model/plan.js'
 import {type ClusterSnapshot} from '../model/snapshot.js'
+import {closedDestination} from '../model/closedDestination.js'
 
 /** ActionCheck says whether one plan action can still run against the current cluster, and if not why. */
 export interface ActionCheck {
@@ -14,12 +15,12 @@ export interface ActionCheck {
  * checkPlanActions replays `plan`'s actions against `current` (the cluster now) the way the
  * executor's `checked` phase would: an action is valid when its shard exists at the epoch the
  * plan expects, the move's source still holds a replica and its target holds none (and is
- * still a node). Valid actions are applied before checking the next; once an action of a
+ * still a node, neither cordoned nor draining: closedDestination.ts). Valid actions are applied before checking the next; once an action of a
  * shard is stale, later actions of that shard are stale too. Pure.
  */
 export function checkPlanActions(current: ClusterSnapshot, plan: Pick<Plan, 'actions'>): ActionCheck[] {
   const shards = new Map(current.shards.map((s) => [s.id, {epoch: s.epoch, nodes: s.replicas.map((r) => r.node)}]))
-  const nodes = new Set(current.nodes.map((n) => n.id))
+  const nodes = new Map(current.nodes.map((n) => [n.id, n.state]))
   const stale = new Set<number>()
   return plan.actions.map((a, index) => {
     const result = (reason?: string): ActionCheck => {
@@ -34,6 +35,8 @@ export function checkPlanActions(current: ClusterSnapshot, plan: Pick<Plan, 'act
       if (!shard.nodes.includes(a.from)) return result(`node ${a.from} no longer holds a replica`)
       if (shard.nodes.includes(a.to)) return result(`node ${a.to} already holds a replica`)
       if (!nodes.has(a.to)) return result(`node ${a.to} is no longer in the cluster`)
+      const closed = closedDestination(a.to, nodes.get(a.to))
+      if (closed) return result(closed)
       shard.nodes = shard.nodes.map((n) => (n === a.from ? a.to : n))
       shard.epoch += EPOCH_STEPS.move
       return result()

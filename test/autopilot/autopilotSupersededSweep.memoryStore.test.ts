@@ -1,6 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import {listShards} from '../../src/cluster/clusterRepo.js'
 import {getMove} from '../../src/executor/moveStore.js'
+import {setNodeState} from '../../src/cluster/nodeService.js'
 import {moveOf} from '../executor/fixtures.js'
 import {cleanOneCheckDirs, drainingN3Cluster, runOneAutopilotCheck} from './oneAutopilotCheck.js'
 
@@ -16,6 +17,8 @@ cleanOneCheckDirs()
 describe('autopilot: a resume check after a human\'s apply was killed between recording its moves and skipping the ones they supersede', () => {
   it('Given Q\'s pending move of s n1 -> n2 and P\'s pending moves recorded after it, When the autopilot resumes, Then Q\'s move is skipped as superseded, and s and u end where P put them', async () => {
     const {clock, store, ctx} = await drainingN3Cluster('ap-sweep', 12)
+    // P's move of s fills n3: since session 35 a move onto a draining node is skipped (src/model/closedDestination.ts), so n3 takes replicas here.
+    await setNodeState(ctx, 'n3', 'active')
     const [s, u] = (await listShards(ctx)).shards.map((x) => x.value).filter((x) => x.replicas[0]!.node === 'n1')
     if (!s || !u) throw new Error('the cluster needs two shards on n1')
     const put = (m: ReturnType<typeof moveOf>) => store.put(ctx.keys.move(m.id), JSON.stringify(m))

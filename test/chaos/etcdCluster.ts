@@ -119,6 +119,19 @@ export class EtcdCluster {
     m.child = undefined
   }
 
+  /**
+   * freeze SIGSTOPs member `i`: its process stays, its TCP connections stay open, and it answers
+   * nothing (a stalled disk or VM) until {@link EtcdCluster.thaw}. dispose() kills it frozen too.
+   */
+  freeze(i: number): void {
+    this.members[i]!.child?.kill('SIGSTOP')
+  }
+
+  /** thaw SIGCONTs member `i` after {@link EtcdCluster.freeze}. */
+  thaw(i: number): void {
+    this.members[i]!.child?.kill('SIGCONT')
+  }
+
   /** restart starts a killed member again on its ports and data; with `wait`, until the cluster reports it healthy. */
   async restart(i: number, wait = true): Promise<void> {
     if (this.members[i]!.child) return
