@@ -16,6 +16,12 @@ import {type ReplicaRole, type Shard} from '../model/shard.js'
  * delete's cutoff; the older ones are forgotten (StorageEngine.forgetValuesBefore) and the
  * live ones among them come back by repair from the replicas that hold them.
  *
+ * A shard the node is `learning` (a move's destination being copied) is left to its copy:
+ * one that starts afresh deletes the values below its source's gc floors before its first
+ * frame (CopyPuller.adoptSourceFloors), one that resumes at a cursor this dir holds resumes a
+ * copy this dir took after the move dropped the range, and forgetting values of that prefix
+ * would leave it short of them (the floors the stream brings again drop their repair).
+ *
  * A shard with no other voter or outgoing replica (rf 1, or rf 1 in a move before cutover,
  * whose destination may hold only part of the copy) is left alone: this dir is all there is
  * of it, and restoring an old copy at rf 1 brings back what was deleted since, as any
@@ -23,7 +29,8 @@ import {type ReplicaRole, type Shard} from '../model/shard.js'
  */
 export function restoredDirRanges(nodeId: string, held: readonly {shard: Shard; role: ReplicaRole}[]): HashRange[] {
   const out: HashRange[] = []
-  for (const {shard} of held) {
+  for (const {shard, role} of held) {
+    if (role === 'learning') continue
     const others = shard.replicas.some((r) => r.node !== nodeId && (r.role === 'voter' || r.role === 'outgoing'))
     if (others) out.push({lo: shard.range.lo, hi: shard.range.hi})
   }

@@ -8,7 +8,7 @@ const shard = (id: number, lo: number, hi: number, replicas: [string, ReplicaRol
 })
 
 describe('restoredDirRanges', () => {
-  it('Given held shards, When some have another voter or outgoing replica, Then only their ranges are named (a lone copy, or one whose only peer is a move destination mid-copy, is all there is)', () => {
+  it('Given held shards, When some have another voter or outgoing replica, Then only their ranges are named (a lone copy, or one whose only peer is a move destination mid-copy, is all there is; a learning one is left to its copy)', () => {
     const held = [
       shard(1, 0, 10, [['me', 'voter'], ['a', 'voter'], ['b', 'voter']]),
       shard(2, 10, 20, [['me', 'voter']]),
@@ -17,11 +17,14 @@ describe('restoredDirRanges', () => {
       shard(5, 40, 50, [['me', 'outgoing'], ['a', 'voter']]),
       shard(6, 50, 60, [['me', 'joining'], ['a', 'outgoing'], ['b', 'leaving']]),
       shard(7, 60, 70, [['me', 'voter'], ['b', 'leaving']]),
+      shard(8, 70, 80, [['me', 'learning'], ['a', 'voter'], ['b', 'voter']]),
+      shard(9, 80, 90, [['me', 'leaving'], ['a', 'voter']]),
     ]
     expect(restoredDirRanges('me', held)).toEqual([
       {lo: 0, hi: 10},
       {lo: 40, hi: 50},
       {lo: 50, hi: 60},
+      {lo: 80, hi: 90},
     ])
   })
 })
