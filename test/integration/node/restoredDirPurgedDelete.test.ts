@@ -54,7 +54,9 @@ describe('a node served from a copy of its dir older than a purged delete (--acc
     expect((await kv(router.address, 'PUT', deletedKey, 'deleted value')).status).toBe(204)
     expect((await kv(router.address, 'PUT', liveKey, 'live value')).status).toBe(204)
 
-    // The copy: n3 killed once its mark covering both writes is published, its dir copied.
+    // The copy: n3 killed once it holds both writes (a write quorum is two of three) and a mark covering them is published, its dir copied.
+    const n3 = dp.client('n3')
+    for (const key of [deletedKey, liveKey]) await waitFor(async () => ((await n3.get(shard.id, shard.epoch, Buffer.from(key))).record ? true : undefined), `n3 to hold ${key}`, 20_000)
     await markAbove('n3', 0)
     const beforeCopy = (await published('n3'))!.mark
     await markAbove('n3', beforeCopy)
@@ -86,8 +88,7 @@ describe('a node served from a copy of its dir older than a purged delete (--acc
     for (let i = 0; i < 6; i++) reads.push((await kv(router.address, 'GET', deletedKey)).status)
     expect(reads).toEqual([404, 404, 404, 404, 404, 404])
     for (let i = 0; i < 6; i++) expect((await kv(router.address, 'GET', liveKey)).body.toString()).toBe('live value')
-    // Anti-entropy (n1 leads the shard) copies the live value back onto n3.
-    const n3 = dp.client('n3')
+    // Anti-entropy copies the live value back onto n3.
     await waitFor(async () => ((await n3.get(shard.id, shard.epoch, Buffer.from(liveKey))).record?.value?.toString() === 'live value' ? true : undefined), 'the live value repaired onto n3', 30_000)
     expect((await n3.get(shard.id, shard.epoch, Buffer.from(deletedKey))).record).toBeUndefined()
   }, 180_000)
