@@ -1338,16 +1338,30 @@ export class StorageEngine {
     return records.filter((r) => r.value === null || versionWall(r.version) >= this.floorOf(keyHash(r.key)))
   }
 
+  /**
+   * forgetValuesBefore deletes, in one transaction, the values (never tombstones) of each of
+   * `ranges` whose version's wall clock is older than `before`, and removes the gc floors
+   * over those ranges (keeping the parts outside them), so that repair can bring back the
+   * live ones the other replicas hold (a floor would drop them as older than it). Resolves
+   * to how many values were deleted. For a dir served under --accept-empty-data while the
+   * node holds replicas (see restoredDirRanges.ts): such a dir may hold values whose deletes
+   * the other replicas purged since, and nothing here tells them apart from live ones.
+   * Client writes stay screened by {@link staleFloor}, which is at least `before` when
+   * `before` is taken from it.
+   */
+  async forgetValuesBefore(ranges: readonly HashRange[], before: number): Promise<number> {
+    if (this.closed) throw new Error('storage engine is closed')
+    if (ranges.length === 0) return 0
+    let floors = this.floors
+    for (const r of ranges) floors = floorsOutside(floors, r)
+    this.floors = floors
+    this.pending = this.pending.filter((f) => ranges.every((r) => f.hi <= r.lo || f.lo >= r.hi))
+    return this.writer.run<number>({op: 'floors', floors: this.floors.map((f) => ({...f})), dropValuesBelow: ranges.map((r) => ({lo: r.lo, hi: r.hi, floor: before}))})
+  }
+
   /** clearFloors removes the gc floors over `range` (its data is being dropped; a later copy starts afresh), keeping those parts outside it. */
   private async clearFloors(range: HashRange, txn: <R>(run: () => Promise<R>) => Promise<R>): Promise<void> {
-    const next: GcFloor[] = []
-    for (const f of this.floors) {
-      if (f.hi <= range.lo || f.lo >= range.hi) next.push(f)
-      else {
-        if (f.lo < range.lo) next.push({lo: f.lo, hi: range.lo, floor: f.floor})
-        if (f.hi > range.hi) next.push({lo: range.hi, hi: f.hi, floor: f.floor})
-      }
-    }
+    const next = floorsOutside(this.floors, range)
     // A pending fence over the range is forgotten: the range's data goes, and so does what its digest covered.
     this.pending = this.pending.filter((f) => f.hi <= range.lo || f.lo >= range.hi)
     if (next.length === this.floors.length && next.every((f, i) => f === this.floors[i])) return
@@ -1456,4 +1470,17 @@ function hex32(n: number): string {
 /** keyCopies returns `records` with each key copied into a buffer of its own (version kept; values left out: only keys and versions are read from them). */
 function keyCopies(records: readonly NodeRecord[]): NodeRecord[] {
   return records.map((r) => ({key: Buffer.from(r.key), version: r.version, value: null}))
+}
+
+/** floorsOutside is `floors` minus their parts inside `range` (untouched floors are the same objects). */
+function floorsOutside(floors: readonly GcFloor[], range: HashRange): GcFloor[] {
+  const next: GcFloor[] = []
+  for (const f of floors) {
+    if (f.hi <= range.lo || f.lo >= range.hi) next.push(f)
+    else {
+      if (f.lo < range.lo) next.push({lo: f.lo, hi: range.lo, floor: f.floor})
+      if (f.hi > range.hi) next.push({lo: range.hi, hi: f.hi, floor: f.floor})
+    }
+  }
+  return next
 }

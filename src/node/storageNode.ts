@@ -27,6 +27,7 @@ import {COPY_RECEIVE_THREAD_NICE} from './threadPriority.js'
 import {NodeClients} from './nodeClients.js'
 import {NodeThrottles} from './nodeThrottles.js'
 import {OrphanSweeper, RangeWriteGate} from './orphanSweeper.js'
+import {restoredDirRanges} from './restoredDirRanges.js'
 import {type NodeLog} from './nodeLog.js'
 import {NodeShardView} from './shardMapFollower.js'
 import {ForeignClusterError, hasDatabase, StorageEngine} from './storageEngine.js'
@@ -119,6 +120,8 @@ export class StorageNode {
   private marks?: WriteMarkPublisher
   private aliveWatch?: Watch
   private registered = false
+  /** acceptedEmpty: this process registered on a dir --accept-empty-data let it serve while it held replicas (see restoredDirRanges.ts). */
+  private acceptedEmpty = false
   private stopping = false
   private stopped?: Promise<StopSummary>
   private readonly timers: NodeJS.Timeout[] = []
@@ -333,6 +336,9 @@ export class StorageNode {
       this.membership = this.newMembership()
       await this.membership.start()
       this.aliveWatch = await this.watchOwnAlive()
+      throwIfAborted(abort)
+      // Before the node serves anything: such a dir may hold values whose deletes were purged since.
+      if (this.acceptedEmpty) await this.forgetRestoredValues()
       throwIfAborted(abort)
       this.registered = true
       // At once, not at the first tick: a dir accepted below its published mark (--accept-empty-data) raises its own above it.
@@ -556,6 +562,7 @@ export class StorageNode {
       })
       if (done === undefined) continue
       this.claimedAt = done
+      if (verdict?.kind === 'accept-empty') this.acceptedEmpty = true
       // At start-up the transaction wrote claims/<id>; re-registering, claimedSince found it this process's (0n: absent, the node was removed: no marks).
       const ownClaim = record ? done : claimedAt
       this.ownClaimRevision = ownClaim === 0n ? undefined : ownClaim
@@ -564,6 +571,19 @@ export class StorageNode {
       return
     }
     throw new UserError('CONFLICT', `alive/${opts.id} or the record of node ${opts.id} kept changing while this process registered; gave up after 10 attempts`, 'check that only one process runs this --id, then start it again')
+  }
+
+  /**
+   * forgetRestoredValues deletes the values older than the node's clock minus its grace in the
+   * ranges of its held shards that other replicas hold too (restoredDirRanges.ts says why),
+   * and their gc floors, so that repair brings the live ones back; logs what it deleted.
+   */
+  private async forgetRestoredValues(): Promise<void> {
+    const ranges = restoredDirRanges(this.opts.id, this.map.held())
+    if (ranges.length === 0) return
+    const before = this.engine.staleFloor()
+    const deleted = await this.engine.forgetValuesBefore(ranges, before)
+    this.opts.log.warn(`forgot ${deleted} value(s) older than the tombstone grace in ${ranges.length} shard range(s) this dir was accepted for (--accept-empty-data): deletes purged since the dir was current must not come back; \`shardctl repair\` copies the live ones back from the other replicas`, {dataDir: this.opts.dataDir, deleted, before})
   }
 
   private sleep(ms: number): Promise<void> {
