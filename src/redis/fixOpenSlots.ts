@@ -7,7 +7,7 @@ import {planOpenSlot} from './openSlotDecision.js'
 import {clusterCommand, connectRedisNode, readClusterNodes} from './redisConnection.js'
 import {awaitEpochOrder, type EpochWaitOptions} from './epochOrderWait.js'
 import {type LeaseGuards} from './leaseGuards.js'
-import {assignSlot, countKeys, isBusyKey, keysInSlot, type MasterConn, migrateKeys, openSlot, stableSlot} from './slotOps.js'
+import {assignSlot, countKeys, isBusyKey, keysInSlot, keysOnBothSides, type MasterConn, migrateKeys, openSlot, stableSlot} from './slotOps.js'
 
 /** OpenSlotFix is one slot found open and what closing it does (or did). */
 export interface OpenSlotFix {
@@ -88,17 +88,17 @@ export async function fixOpenSlots(seed: string, dryRun: boolean, opts: FixOptio
       const plan = planOpenSlot({slot, ends, masters: slotViews, views})
       const source = masters.get(plan.source)!
       const target = plan.target === null ? undefined : masters.get(plan.target)!
-      // After a failover the source is not authoritative for keys the target holds (see keysOnBothSides): list them, and MIGRATE without REPLACE.
+      // The source is not known to be authoritative for keys the target holds too (see OpenSlotPlan.listBothSides): list them, and MIGRATE without REPLACE.
       const both = plan.listBothSides && target ? await keysOnBothSides(source, target, slot) : []
       const fix: OpenSlotFix = {slot, source: source.node, target: target?.node ?? shortNodeId(ends.target ?? '?'), sourceKeys: plan.sourceKeys, targetKeys: plan.targetKeys, action: plan.action, keysMoved: 0, failed: plan.failed === null ? null : shortNodeId(plan.failed), keysOnBothSides: both}
       if (!dryRun) {
-        if (both.length > 0 && !opts.replace) throw bothSidesRefusal(slot, source, target!, both)
+        if (both.length > 0 && !opts.replace) throw bothSidesRefusal(slot, source, target!, both, plan.afterFailover)
         // The target's view of the slot is frozen on the failed source by its IMPORTING mark, which leaves the target CLUSTERDOWN (it refuses the MIGRATE): point it at the new owner first.
         if (target && plan.repointTarget) {
           guards.beforeSend(`SETSLOT ${slot} NODE ${shortNodeId(source.redisId)} on ${target.node}`)
           await clusterCommand(target.conn, 'SETSLOT', slot, 'NODE', source.redisId)
         }
-        const closed = await closeSlot(guards, source, target, live.filter((m) => m !== source && m !== target), slot, plan.action, !plan.afterFailover || opts.replace === true, plan.failedSource ?? undefined)
+        const closed = await closeSlot(guards, source, target, live.filter((m) => m !== source && m !== target), slot, plan.action, opts.replace === true, plan.afterFailover, plan.failedSource ?? undefined)
         fix.keysMoved = closed.moved
         // A rollback that met keys written to the target after the count finished instead: say so.
         fix.action = closed.action
@@ -127,7 +127,7 @@ export async function fixOpenSlots(seed: string, dryRun: boolean, opts: FixOptio
  * acknowledged write unreachable). Once its mark is cleared the target answers MOVED instead,
  * so the recount is final: with keys there the slot is opened again and finished instead.
  */
-async function closeSlot(guards: LeaseGuards, source: MasterConn, target: MasterConn | undefined, others: MasterConn[], slot: number, action: 'finish' | 'rollback', replace: boolean, failedSource?: string): Promise<{action: 'finish' | 'rollback'; moved: number; targetKeys?: number}> {
+async function closeSlot(guards: LeaseGuards, source: MasterConn, target: MasterConn | undefined, others: MasterConn[], slot: number, action: 'finish' | 'rollback', replace: boolean, afterFailover: boolean, failedSource?: string): Promise<{action: 'finish' | 'rollback'; moved: number; targetKeys?: number}> {
   if (action === 'rollback' || !target) {
     if (!target) {
       await stableSlot(source, slot, guards.beforeSend)
@@ -140,13 +140,13 @@ async function closeSlot(guards: LeaseGuards, source: MasterConn, target: Master
       return {action: 'rollback', moved: 0, targetKeys: 0}
     }
     // Finishing opens the slot again (IMPORTING on the target first): the late keys stay where they are.
-    return {action: 'finish', moved: await finishSlot(guards, source, target, others, slot, replace, failedSource), targetKeys: late}
+    return {action: 'finish', moved: await finishSlot(guards, source, target, others, slot, replace, afterFailover, failedSource), targetKeys: late}
   }
-  return {action: 'finish', moved: await finishSlot(guards, source, target, others, slot, replace, failedSource)}
+  return {action: 'finish', moved: await finishSlot(guards, source, target, others, slot, replace, afterFailover, failedSource)}
 }
 
 /** finishSlot is closeSlot's `finish`: the keys left on the source go to the target, which is then assigned the slot everywhere. Returns how many keys moved. */
-async function finishSlot(guards: LeaseGuards, source: MasterConn, target: MasterConn, others: MasterConn[], slot: number, replace: boolean, failedSource?: string): Promise<number> {
+async function finishSlot(guards: LeaseGuards, source: MasterConn, target: MasterConn, others: MasterConn[], slot: number, replace: boolean, afterFailover: boolean, failedSource?: string): Promise<number> {
   let moved = 0
   const sourceOwns = await owns(source.conn, slot)
   if (sourceOwns) {
@@ -162,7 +162,7 @@ async function finishSlot(guards: LeaseGuards, source: MasterConn, target: Maste
           guards.beforeSend(`SETSLOT ${slot} IMPORTING on ${target.node}`)
           await clusterCommand(target.conn, 'SETSLOT', slot, 'IMPORTING', failedSource).catch(() => undefined)
         }
-        throw bothSidesRefusal(slot, source, target, both)
+        throw bothSidesRefusal(slot, source, target, both, afterFailover)
       }
       moved += keys.length
     }
@@ -172,17 +172,12 @@ async function finishSlot(guards: LeaseGuards, source: MasterConn, target: Maste
   return moved
 }
 
-/** keysOnBothSides lists the keys of `slot` that `source` and `target` both hold (CLUSTER GETKEYSINSLOT answers on either, whoever serves the slot). */
-async function keysOnBothSides(source: MasterConn, target: MasterConn, slot: number): Promise<string[]> {
-  const onTarget = new Set(await keysInSlot(target, slot, (await countKeys(target, slot)) + 1000))
-  return (await keysInSlot(source, slot, (await countKeys(source, slot)) + 1000)).filter((k) => onTarget.has(k)).sort()
-}
-
-function bothSidesRefusal(slot: number, source: MasterConn, target: MasterConn, keys: readonly string[]): UserError {
+function bothSidesRefusal(slot: number, source: MasterConn, target: MasterConn, keys: readonly string[], afterFailover: boolean): UserError {
   const shown = keys.slice(0, 10).join(', ') + (keys.length > 10 ? ` and ${keys.length - 10} more` : '')
+  const why = afterFailover ? 'which took over the slot after a failover and served it without ASK' : 'which serves the slot: its copy is the newer after a MIGRATE that timed out, an older one if it restarted from a snapshot taken before the migration'
   return new UserError(
     'PRECONDITION',
-    `slot ${slot}: ${keys.length} key(s) exist on both ${source.node} (which took over the slot after a failover and served it without ASK) and ${target.node} (which holds what was migrated before): ${shown}. Each copy may hold acknowledged writes the other lacks`,
+    `slot ${slot}: ${keys.length} key(s) exist on both ${source.node} (${why}) and ${target.node} (which holds what was migrated before): ${shown}. Each copy may hold acknowledged writes the other lacks`,
     `merge each key by hand and delete one copy (on ${target.node}, send ASKING first), or run \`redis fix --yes --replace\` to keep ${source.node}'s copies; the dry run (--json) lists them in keysOnBothSides`,
   )
 }

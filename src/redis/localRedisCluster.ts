@@ -98,14 +98,22 @@ export async function startLocalRedisCluster(opts: LocalRedisClusterOptions = {}
   }
 }
 
+/**
+ * redisServerArgs is the command line of one server of a local cluster on `port` with its files
+ * in `dir` (nodes.conf, redis.log, and any dump.rdb), `extra` last (the later flag wins): the
+ * same line restarts a server with its cluster identity and whatever it persisted.
+ */
+export function redisServerArgs(port: number, dir: string, extra: readonly string[] = []): string[] {
+  return ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', '5000', '--dir', dir, '--save', '', '--appendonly', 'no', '--repl-diskless-sync-delay', '0', '--daemonize', 'no', '--logfile', join(dir, 'redis.log'), '--protected-mode', 'no', ...extra]
+}
+
 async function startServer(opts: LocalRedisClusterOptions): Promise<LocalRedisServer> {
   for (let attempt = 0; ; attempt++) {
     const port = await freePort()
     // The cluster bus listens on port + 10000: pick a port whose bus port exists.
     if (port > 55_000) continue
     const dir = mkdtempSync(join(opts.parentDir ?? tmpdir(), 'shardctl-redis-'))
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', '5000', '--dir', dir, '--save', '', '--appendonly', 'no', '--repl-diskless-sync-delay', '0', '--daemonize', 'no', '--logfile', join(dir, 'redis.log'), '--protected-mode', 'no', ...(opts.serverArgs ?? [])]
-    const child = spawn('redis-server', args, {stdio: 'ignore'})
+    const child = spawn('redis-server', redisServerArgs(port, dir, opts.serverArgs), {stdio: 'ignore'})
     child.on('error', () => {}) // a missing binary shows as a server that never answers
     if (child.pid !== undefined) opts.onSpawn?.(child.pid)
     const server = {port, address: `127.0.0.1:${port}`, child, dir}
@@ -138,6 +146,27 @@ async function meetEveryOther(servers: LocalRedisServer[]): Promise<void> {
       }
     }),
   )
+}
+
+/**
+ * killAndRestartServer SIGKILLs `s` (a crash: nothing saved on the way out), waits for it to
+ * exit, then starts it again on the same port with the same files (its nodes.conf: same id,
+ * slots and MIGRATING/IMPORTING marks; and whatever data it had persisted, none by default)
+ * and waits until it answers PING (10 s bound). `s.child` is the new process afterwards.
+ * Throws UserError(INTERNAL) when it does not come back.
+ */
+export async function killAndRestartServer(s: LocalRedisServer, opts: Pick<LocalRedisClusterOptions, 'serverArgs' | 'onSpawn' | 'onExit'> = {}): Promise<void> {
+  if (s.child.exitCode === null && s.child.signalCode === null) {
+    const exited = new Promise<void>((res) => s.child.once('exit', () => res()))
+    s.child.kill('SIGKILL')
+    await exited
+  }
+  if (s.child.pid !== undefined) opts.onExit?.(s.child.pid)
+  const child = spawn('redis-server', redisServerArgs(s.port, s.dir, opts.serverArgs), {stdio: 'ignore'})
+  child.on('error', () => {})
+  if (child.pid !== undefined) opts.onSpawn?.(child.pid)
+  s.child = child
+  if (!(await answersPing(s.port, child, 10_000))) throw new UserError('INTERNAL', `redis-server did not come back on ${s.address}`, `see ${s.dir}/redis.log`)
 }
 
 async function answersPing(port: number, child: ChildProcess, timeoutMs: number): Promise<boolean> {

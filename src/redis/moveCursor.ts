@@ -8,11 +8,17 @@ import {z} from 'zod'
  * - `next` is the slot being (or next to be) moved.
  * - `open` says a migration of `next` may have begun in Redis (IMPORTING/MIGRATING set, some
  *   keys moved, maybe even assigned): a resumed executor finishes that slot first.
+ * - `srcRun` is the `run_id` (INFO server) of the master the slots leave (the source going
+ *   `fwd`, the target going `back`) when the cursor was written. Another run_id on resume means
+ *   that master restarted since, and may have reloaded, from a snapshot older than the
+ *   migration, keys it had already migrated (see sourceRestart.ts). Absent in records written
+ *   before it existed (nothing is checked then).
  */
 export const RedisMoveCursorSchema = z.object({
   dir: z.enum(['fwd', 'back']),
   next: z.number().int().min(-1).max(16384),
   open: z.boolean(),
+  srcRun: z.string().optional(),
 })
 
 /** RedisMoveCursor is a validated cursor. */

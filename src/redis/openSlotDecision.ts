@@ -46,7 +46,13 @@ export interface OpenSlotPlan {
    * REPLACE unless the operator asks for it.
    */
   afterFailover: boolean
-  /** listBothSides: a slot to finish after a failover with keys on each side: the keys both hold are listed (and refused) before anything moves. */
+  /**
+   * listBothSides: a slot to finish with keys on each side: the keys both hold are listed (and
+   * refused) before anything moves. After a failover (the successor served the slot without
+   * ASK), and without one too: the source's copy is the newer after a MIGRATE that timed out,
+   * but an older one when the source restarted from a snapshot taken before the migration
+   * (sourceRestart.ts), and `redis fix` cannot tell which.
+   */
   listBothSides: boolean
   /** repointTarget: the target's IMPORTING mark names another node than `source` (the failed source): the target is pointed at `source` first, or it refuses the MIGRATE (CLUSTERDOWN). */
   repointTarget: boolean
@@ -82,7 +88,7 @@ export function planOpenSlot(f: OpenSlotFacts): OpenSlotPlan {
     targetKeys,
     action,
     afterFailover,
-    listBothSides: afterFailover && sides.target !== null && action === 'finish' && sourceKeys > 0 && targetKeys > 0,
+    listBothSides: sides.target !== null && action === 'finish' && sourceKeys > 0 && targetKeys > 0,
     repointTarget: sides.target !== null && ends.source !== sides.source,
     failedSource: ends.source !== undefined && ends.source !== sides.source ? ends.source : null,
   }

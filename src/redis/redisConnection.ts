@@ -10,7 +10,8 @@ export const REDIS_COMMAND_TIMEOUT_MS = 10_000
  * connectRedisNode opens a plain (not cluster-aware) connection to one Redis node, for admin
  * commands addressed to that node. No offline queue, no reconnect loop: a node that does not
  * answer fails fast with UserError(NODE_UNREACHABLE) naming it. The caller disconnects.
- * Throws UserError(BAD_INPUT) for an address that is not host:port.
+ * Throws UserError(BAD_INPUT) for an address that is not host:port, and for a node that wants
+ * a password (NOAUTH/WRONGPASS: shardctl has no way to give one).
  */
 export async function connectRedisNode(address: string): Promise<Redis> {
   const parsed = AddressSchema.safeParse(address)
@@ -18,12 +19,18 @@ export async function connectRedisNode(address: string): Promise<Redis> {
   const i = address.lastIndexOf(':')
   const host = address.slice(0, i).replace(/^\[|\]$/g, '')
   const r = new Redis({host, port: Number(address.slice(i + 1)), lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 5000, commandTimeout: REDIS_COMMAND_TIMEOUT_MS})
-  r.on('error', () => {}) // failures surface on the command that hits them
+  // Failures surface on the command that hits them; the last one is kept, since a refused ready
+  // check (NOAUTH) rejects connect() only with "Connection is closed".
+  let lastError: Error | undefined
+  r.on('error', (e: Error) => (lastError = e))
   try {
     await r.connect()
   } catch (err) {
     r.disconnect()
-    throw new UserError('NODE_UNREACHABLE', `redis node ${address} did not answer: ${(err as Error).message}`, 'check the address and that redis-server runs in cluster mode there')
+    const message = /\b(NOAUTH|WRONGPASS)\b/.test(String(lastError?.message)) ? lastError!.message : (err as Error).message
+    // It did answer: the ready check (INFO) was refused for want of a password, which a restart in cluster mode would not fix.
+    if (/\b(NOAUTH|WRONGPASS)\b/.test(message)) throw new UserError('BAD_INPUT', `redis node ${address} wants a password (${message})`, 'shardctl does not authenticate to Redis (it has no password or ACL user option): drive a cluster whose default user needs no password, reachable only where shardctl runs')
+    throw new UserError('NODE_UNREACHABLE', `redis node ${address} did not answer: ${message}`, 'check the address and that redis-server runs in cluster mode there')
   }
   return r
 }

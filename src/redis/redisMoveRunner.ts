@@ -11,7 +11,8 @@ import {formatMoveCursor, parseMoveCursor} from './moveCursor.js'
 import {connectRedisNode} from './redisConnection.js'
 import {awaitEpochOrder, type EpochWaitOptions} from './epochOrderWait.js'
 import {leaseGuards, type LeaseGuards} from './leaseGuards.js'
-import {assignSlot, assignSlots, type BeforeSend, connectMasters, countKeys, countKeysMany, keepMaster, keySizes, keysInSlot, type MasterConn, migrateKeys, openSlot, openSlots, ownSlots, slotsNotOwned, slotsStaying, slotView} from './slotOps.js'
+import {assignSlot, assignSlots, type BeforeSend, connectMasters, countKeys, countKeysMany, keepMaster, keySizes, keysInSlot, keysOnBothSides, type MasterConn, migrateKeys, openSlot, openSlots, ownSlots, runId, slotsNotOwned, slotsStaying, slotView} from './slotOps.js'
+import {sourceRestartedSince, staleCopiesRefusal} from './sourceRestart.js'
 import {slotsOfRange} from './slotMap.js'
 import {readClusterViews} from './clusterViews.js'
 import {bystanderDownText, downBystander, failoverHandOff, moveSideFailover} from './moveSideFailover.js'
@@ -173,10 +174,17 @@ async function driveRedisMove(env: ExecutorEnv, initial: FencedMove, opts: Redis
     if (!from || !to) throw new UserError('NOT_FOUND', `move ${m.value.id} names a node that is not recorded (${m.value.from} -> ${m.value.to})`)
     for (const side of [from, to]) await requireMaster(side)
     const others = [...masters.values()].filter((x) => x !== from && x !== to)
+    // Each cursor written names the run_id of the side the slots leave; a resume that finds
+    // another one there knows that master restarted since, maybe from an older snapshot (sourceRestart.ts).
+    const runs = new Map([[from, await runId(from)], [to, await runId(to)]])
+    const recorded = parseMoveCursor(m.value.progress.cursor)
+    const restarted: StaleCheck | undefined = recorded !== undefined && sourceRestartedSince(recorded.srcRun, runs.get(recorded.dir === 'fwd' ? from : to)!) ? {move: m.value.id, dir: recorded.dir, srcRun: recorded.srcRun!, pending: true} : undefined
+    // The recorded run_id is kept in the cursors this run writes until the slot left open was checked: a run that stops before would hide the restart from the next.
+    const leavingRun = (dir: 'fwd' | 'back'): string => (restarted?.pending && restarted.dir === dir ? restarted.srcRun : runs.get(dir === 'fwd' ? from : to)!)
     if (notStarted(m.value.phase)) {
       const big = opts.allowBigKeys ? undefined : await findBigKey(from, first, end, opts.bigKeyBytes)
       if (big) return await save({phase: 'aborted', reason: `slot ${big.slot} holds key "${big.key}" of ${formatBytes(big.bytes)}, above the ${formatBytes(opts.bigKeyBytes)} limit (MIGRATE would block both masters): nothing was moved; pass --allow-big-keys to move it anyway`})
-      const start = (): Promise<FencedMove> => commitMoveTransition(env.ctx, env.fence, m, {phase: 'copying', reason: null, copyStartedAt: env.now(), progress: {...m.value.progress, cursor: formatMoveCursor({dir: 'fwd', next: first, open: false})}})
+      const start = (): Promise<FencedMove> => commitMoveTransition(env.ctx, env.fence, m, {phase: 'copying', reason: null, copyStartedAt: env.now(), progress: {...m.value.progress, cursor: formatMoveCursor({dir: 'fwd', next: first, open: false, srcRun: leavingRun('fwd')})}})
       // Not `save`, which writes its patch again over a concurrent write: the commit compares the
       // record read before the big-key scan (which takes seconds on a big shard), so a cancel
       // written meanwhile fails it and is honoured here, before the first slot is opened.
@@ -221,7 +229,7 @@ async function driveRedisMove(env: ExecutorEnv, initial: FencedMove, opts: Redis
           if (++verifyPasses > MAX_VERIFY_PASSES) throw new UserError('PRECONDITION', `move ${m.value.id}: ${stray.length} slot(s) of shard ${m.value.shard} (first ${stray[0]}) keep leaving ${landed.node} after being moved there`, 'check the cluster with `redis-cli --cluster check`; `apply --resume` retries')
           const next = forward ? (stray[0] ?? first) : (stray[stray.length - 1] ?? end - 1)
           env.emit({type: 'info', message: `move ${m.value.id}: slot(s) ${stray.slice(0, 5).join(', ')}${stray.length > 5 ? ', …' : ''} of shard ${m.value.shard} are not on ${landed.node} after the pass: moving them again`, at: new Date(env.now()).toISOString()})
-          await save({progress: {...m.value.progress, bytes: progress.bytes, keys: progress.keys, cursor: formatMoveCursor({dir: cur.dir, next, open: true})}})
+          await save({progress: {...m.value.progress, bytes: progress.bytes, keys: progress.keys, cursor: formatMoveCursor({dir: cur.dir, next, open: true, srcRun: leavingRun(cur.dir)})}})
           lastRecorded = env.now()
           continue
         }
@@ -244,7 +252,7 @@ async function driveRedisMove(env: ExecutorEnv, initial: FencedMove, opts: Redis
       if (cancelDue) lastCancelCheck = env.now()
       if (cancelDue && (await getMove(env.ctx, m.value.id)).value.cancelRequested) {
         m = await getMove(env.ctx, m.value.id)
-        await save({phase: 'aborting', reason: 'cancelled by operator', progress: {...m.value.progress, bytes: progress.bytes, keys: progress.keys, cursor: formatMoveCursor({dir: 'back', next: cur.next - 1, open: true})}})
+        await save({phase: 'aborting', reason: 'cancelled by operator', progress: {...m.value.progress, bytes: progress.bytes, keys: progress.keys, cursor: formatMoveCursor({dir: 'back', next: cur.next - 1, open: true, srcRun: leavingRun('back')})}})
         emitPhase(env, m.value)
         continue
       }
@@ -252,7 +260,7 @@ async function driveRedisMove(env: ExecutorEnv, initial: FencedMove, opts: Redis
       const empty = await emptySlotsFrom(src, cur.next, forward ? end : first - 1)
       if (empty.length > 1) {
         // Record first: the cursor at the run's first slot, so a resume walks every slot the run may leave open.
-        await save({progress: {...m.value.progress, bytes: progress.bytes, keys: progress.keys, cursor: formatMoveCursor({...cur, open: true})}})
+        await save({progress: {...m.value.progress, bytes: progress.bytes, keys: progress.keys, cursor: formatMoveCursor({...cur, open: true, srcRun: leavingRun(cur.dir)})}})
         lastRecorded = env.now()
         if (!(await migrateEmptySlots(env, opts, keyBucket, src, dst, others, empty, onBatch))) break
         const last = empty[empty.length - 1] ?? cur.next
@@ -260,10 +268,10 @@ async function driveRedisMove(env: ExecutorEnv, initial: FencedMove, opts: Redis
         continue
       }
       if (due || (await countKeys(src, cur.next)) > 0) {
-        await save({progress: {...m.value.progress, bytes: progress.bytes, keys: progress.keys, cursor: formatMoveCursor({...cur, open: true})}})
+        await save({progress: {...m.value.progress, bytes: progress.bytes, keys: progress.keys, cursor: formatMoveCursor({...cur, open: true, srcRun: leavingRun(cur.dir)})}})
         lastRecorded = env.now()
       }
-      const closed = await migrateSlot(env, opts, keyBucket, src, dst, others, cur.next, onBatch)
+      const closed = await migrateSlot(env, opts, keyBucket, src, dst, others, cur.next, onBatch, restarted?.pending && restarted.dir === cur.dir ? restarted : undefined)
       if (!closed) break // stopped mid-slot: the cursor is at or before it; a resume finishes it
       // Held in memory: the next slot's record (or the final one) moves the cursor on in etcd.
       m = {...m, value: {...m.value, progress: {...m.value.progress, cursor: formatMoveCursor({dir: cur.dir, next: forward ? cur.next + 1 : cur.next - 1, open: true})}}}
@@ -278,14 +286,23 @@ async function driveRedisMove(env: ExecutorEnv, initial: FencedMove, opts: Redis
  * migrateSlot moves one slot from `src` to `dst` and assigns it to `dst` everywhere; each
  * step is idempotent, so it also finishes a slot a killed executor left open (or one already
  * assigned to `dst` on some masters). Returns false when the executor stopped with the slot
- * still open. Throws PRECONDITION when neither side owns the slot (changed outside shardctl).
+ * still open. Throws PRECONDITION when neither side owns the slot (changed outside shardctl),
+ * and, with `restarted` pending (the source restarted since the cursor was written), when the
+ * slot, found open, has keys on both sides (staleCopiesRefusal), before migrating any; found
+ * open without, it marks the check done.
  */
-async function migrateSlot(env: ExecutorEnv, opts: RedisMoveOptions, keyBucket: TokenBucket, src: MasterConn, dst: MasterConn, others: readonly MasterConn[], slot: number, onBatch: (keys: number, bytes: number) => void): Promise<boolean> {
+async function migrateSlot(env: ExecutorEnv, opts: RedisMoveOptions, keyBucket: TokenBucket, src: MasterConn, dst: MasterConn, others: readonly MasterConn[], slot: number, onBatch: (keys: number, bytes: number) => void, restarted?: StaleCheck): Promise<boolean> {
   const guard = sendGuard(env)
   const dstView = await slotView(dst, slot)
   if (!dstView.owns) {
     const srcView = await slotView(src, slot)
     if (!srcView.owns) throw new UserError('PRECONDITION', `slot ${slot} is owned by neither ${src.node} nor ${dst.node}`, 'the cluster changed outside shardctl: check it with `redis-cli --cluster check`')
+    // The source restarted since the cursor was written: a key both hold may be a snapshot's old copy of one migrated before.
+    if (restarted && srcView.migratingTo !== null) {
+      const refusal = staleCopiesRefusal({move: restarted.move, slot, source: src, target: dst, both: await keysOnBothSides(src, dst, slot)})
+      if (refusal) throw refusal
+      restarted.pending = false
+    }
     await openSlot(src, dst, slot, guard)
     // Counted after opening, and with the slots other moves are taking (MIGRATING) as gone: two
     // moves out of one master (a drain) each saw the other's last slot still there and neither
@@ -300,6 +317,15 @@ async function migrateSlot(env: ExecutorEnv, opts: RedisMoveOptions, keyBucket: 
   const missed = await assignSlot(dst, src, others, slot, guard)
   if (missed.length > 0) env.emit({type: 'info', message: `slot ${slot}: ${missed.join(', ')} did not take SETSLOT NODE; gossip will tell them`, at: new Date(env.now()).toISOString()})
   return true
+}
+
+/** StaleCheck is a run's note that the side its slots leave restarted since the cursor was written (sourceRestart.ts): `pending` until the slot it left open is checked. */
+interface StaleCheck {
+  move: string
+  dir: 'fwd' | 'back'
+  /** srcRun is the run_id the cursor recorded. */
+  srcRun: string
+  pending: boolean
 }
 
 /**

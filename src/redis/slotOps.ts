@@ -179,6 +179,23 @@ export async function keySizes(m: MasterConn, keys: readonly string[]): Promise<
   return ((await p.exec()) ?? []).map(([err, v]) => (err || v === null ? 0 : Number(v)))
 }
 
+/**
+ * keysOnBothSides lists the keys of `slot` that `source` and `target` both hold, sorted
+ * (CLUSTER GETKEYSINSLOT answers on either, whoever serves the slot).
+ */
+export async function keysOnBothSides(source: MasterConn, target: MasterConn, slot: number): Promise<string[]> {
+  const onTarget = new Set(await keysInSlot(target, slot, (await countKeys(target, slot)) + 1000))
+  return (await keysInSlot(source, slot, (await countKeys(source, slot)) + 1000)).filter((k) => onTarget.has(k)).sort()
+}
+
+/** runId is `m`'s `run_id` (INFO server): a new one each time its redis-server process starts. */
+export async function runId(m: MasterConn): Promise<string> {
+  const info = String(await m.conn.call('INFO', 'server'))
+  const id = /^run_id:(\w+)/m.exec(info)?.[1]
+  if (!id) throw new UserError('PRECONDITION', `redis node ${m.address} did not report its run_id in INFO server`, 'check that it is a Redis or Valkey server')
+  return id
+}
+
 /** keysInSlot is CLUSTER GETKEYSINSLOT slot count on `m`. */
 export async function keysInSlot(m: MasterConn, slot: number, count: number): Promise<string[]> {
   return (await clusterCommand(m.conn, 'GETKEYSINSLOT', slot, count)) as string[]

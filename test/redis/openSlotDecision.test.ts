@@ -28,10 +28,11 @@ function view(failed: string, opts: {replicaOf?: string; slots?: string; epoch?:
 }
 
 describe('planOpenSlot', () => {
-  it('both sides live, keys on the target: finish with REPLACE, nothing to list or repoint', () => {
+  it('both sides live, keys on each side: finish, listing the keys both hold first (a source restarted from an older snapshot holds stale copies), nothing to repoint', () => {
     expect(planOpenSlot(facts({masters: [{id: S, owns: true, keys: 5}, {id: T, owns: false, keys: 3}, {id: U, owns: false, keys: 0}]}))).toEqual({
-      source: S, target: T, failed: null, sourceKeys: 5, targetKeys: 3, action: 'finish', afterFailover: false, listBothSides: false, repointTarget: false, failedSource: null,
+      source: S, target: T, failed: null, sourceKeys: 5, targetKeys: 3, action: 'finish', afterFailover: false, listBothSides: true, repointTarget: false, failedSource: null,
     })
+    expect(planOpenSlot(facts({masters: [{id: S, owns: true, keys: 0}, {id: T, owns: false, keys: 3}]}))).toMatchObject({action: 'finish', listBothSides: false})
   })
 
   it('both sides live, every key still on the source: roll back', () => {

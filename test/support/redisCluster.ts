@@ -1,6 +1,6 @@
 import {myself, parseClusterNodes, type RedisClusterNode} from '../../src/redis/clusterNodes.js'
 import {keySlot} from '../../src/redis/keySlot.js'
-import {type LocalRedisCluster, type LocalRedisServer, redisBinariesAvailable, startLocalRedisCluster} from '../../src/redis/localRedisCluster.js'
+import {killAndRestartServer, type LocalRedisCluster, type LocalRedisServer, redisBinariesAvailable, startLocalRedisCluster} from '../../src/redis/localRedisCluster.js'
 import {withRedisNode} from '../../src/redis/redisConnection.js'
 import {trackPid, untrackPid} from './processReaper.js'
 
@@ -111,5 +111,22 @@ export async function moveSlotByHand(masters: readonly RedisMaster[], slot: numb
   })
   for (const m of [dst, src, ...masters.filter((x) => x !== src && x !== dst)]) {
     await withRedisNode(m.address, (r) => r.call('CLUSTER', 'SETSLOT', String(slot), 'NODE', dst.redisId))
+  }
+}
+
+/**
+ * crashAndRestart SIGKILLs the server at `address` of `cluster` and starts it again with the same
+ * files (killAndRestartServer), tracked by the process reaper; `serverArgs` as the cluster was
+ * started with. Returns once it reports `cluster_state:ok` again (a master that rejoins refuses
+ * queries for a moment: CLUSTERDOWN), 20 s bound.
+ */
+export async function crashAndRestart(cluster: RealRedisCluster, address: string, serverArgs?: readonly string[]): Promise<void> {
+  const s = cluster.servers.find((x) => x.address === address)
+  if (!s) throw new Error(`no server at ${address} in the test cluster`)
+  await killAndRestartServer(s, {serverArgs, onSpawn: trackPid, onExit: untrackPid})
+  const deadline = Date.now() + 20_000
+  while (!String(await withRedisNode(address, (r) => r.call('CLUSTER', 'INFO')).catch(() => '')).includes('cluster_state:ok')) {
+    if (Date.now() > deadline) throw new Error(`${address} did not report cluster_state:ok within 20 s of its restart`)
+    await new Promise((res) => setTimeout(res, 100))
   }
 }

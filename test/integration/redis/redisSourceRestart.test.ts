@@ -1,0 +1,96 @@
+import {describe, expect, it} from 'vitest'
+import {fixOpenSlots} from '../../../src/redis/fixOpenSlots.js'
+import {withRedisNode} from '../../../src/redis/redisConnection.js'
+import {crashAndRestart, redisAvailable, tagsInSlots} from '../../support/redisCluster.js'
+import {inProcessApplyOf, useRedisCluster} from '../../support/redisTestFile.js'
+import {countAt, openSlotByHand, poll, slotServedBy, writeTagged} from '../../support/redisFailover.js'
+
+/**
+ * Hunt (s35, redis): a source redis-server that crashes while one of its slots is open
+ * (MIGRATING, some keys already migrated) and restarts from an RDB snapshot taken before the
+ * migration. Its nodes.conf brings it back owning the slot, still MIGRATING; the snapshot brings
+ * back the keys it had already migrated, as they were before. Losing what it had not saved is
+ * Redis's own behaviour; but the migrated keys live on the target, which never crashed, and
+ * clients kept writing them there (ASK). Finishing the slot with `MIGRATE ... REPLACE` (the
+ * runner, and `redis fix` when no failover happened) overwrote those acknowledged writes with
+ * the snapshot's older copies: shardctl turning one node's crash into a loss on a healthy one.
+ * Real redis-server processes; the snapshot is an explicit SAVE, the crash a SIGKILL.
+ */
+
+const available = await redisAvailable()
+const file = useRedisCluster('redis-source-restart', available, {masters: 3, replicasPerMaster: 0, slotsPerShard: 128})
+const apply = inProcessApplyOf(file)
+
+/** save snapshots `address`'s data to its dump.rdb (loaded again when it restarts). */
+const save = (address: string) => withRedisNode(address, (r) => r.call('SAVE'))
+
+/** keysAt lists the keys of `slot` the node at `address` holds. */
+const keysAt = (address: string, slot: number) => withRedisNode(address, async (r) => (await r.call('CLUSTER', 'GETKEYSINSLOT', String(slot), '1000')) as string[])
+
+/** copiesOn reads `keys` on the node at `address` itself (ASKING first: it may import their slot), null for a key it does not hold. */
+const copiesOn = (address: string, keys: readonly string[]) =>
+  withRedisNode(address, async (r) => {
+    const out: (string | null)[] = []
+    for (const k of keys) {
+      await r.call('ASKING')
+      out.push(await r.get(k))
+    }
+    return out
+  })
+
+/** restartSource crashes the master at `address` and waits until it holds the `keys` keys of `slot` its snapshot had. */
+async function restartSource(address: string, slot: number, keys: number): Promise<void> {
+  await crashAndRestart(file.redis, address)
+  await poll(`${address} to hold its snapshot's keys of slot ${slot}`, async () => ((await countAt(address, slot)) === keys ? true : undefined), 20_000)
+}
+
+describe.skipIf(!available)('a source restarted from an older snapshot while its slot is open', () => {
+  it('redis fix does not overwrite the target\'s newer copies with the snapshot\'s', async () => {
+    // Not the first master: the second test moves one of its shards.
+    const [src, dst] = [file.masters[2]!, file.masters[1]!]
+    const {tag, slot} = await slotServedBy(src, 'fx')
+    const keys = await writeTagged(file.client, tag, 20)
+    await save(src.address)
+    await openSlotByHand(src, dst, slot, 10)
+    const migrated = await keysAt(dst.address, slot)
+    expect(migrated).toHaveLength(10)
+    for (const k of migrated) expect(await file.client.set(k, `${k}=2`)).toBe('OK') // through ASK, on the target
+    await restartSource(src.address, slot, 20)
+
+    const refused = await fixOpenSlots(src.address, false).catch((err: Error) => err)
+    // The target's copies (the only ones with the later writes) are intact: refused, naming them.
+    expect(await copiesOn(dst.address, migrated)).toEqual(migrated.map((k) => `${k}=2`))
+    expect(refused).toBeInstanceOf(Error)
+    expect((refused as Error).message).toMatch(new RegExp(`slot ${slot}: 10 key\\(s\\) exist on both .*snapshot`))
+    // The way out the refusal names: delete the source's copies, run it again.
+    await withRedisNode(src.address, (r) => r.call('DEL', ...migrated))
+    await fixOpenSlots(src.address, false)
+    for (const k of keys) expect(await file.client.get(k)).toBe(migrated.includes(k) ? `${k}=2` : `${k}=1`)
+  }, 60_000)
+
+  it('the executor, retrying the move after the crash, does not migrate the snapshot\'s copies over the target\'s', async () => {
+    const {shard, from: src, to: dst, first, end} = await file.shardToMove(1)
+    const {tag, slot} = tagsInSlots(first, end, 1, 'rn')[0]!
+    const keys = await writeTagged(file.client, tag, 20)
+    await save(src.address)
+    await file.recordPendingMove('restart-1', shard, src, dst)
+    // 4 keys a second, 2 a batch: the source crashes with the slot open and some of its keys on the target.
+    const run = apply({redis: {keysPerBatch: 2, keysPerSec: 4}, sleepCapMs: 200})
+    await poll('some keys migrated', async () => ((await countAt(dst.address, slot)) >= 6 ? true : undefined), 30_000)
+    const migrated = await keysAt(dst.address, slot)
+    for (const k of migrated) expect(await file.client.set(k, `${k}=2`)).toBe('OK') // through ASK, on the target
+    await crashAndRestart(file.redis, src.address)
+    const result = await run // the executor retries the failed run, which resumes the open slot
+    // The target's copies (the only ones with the later writes) are intact; the move stopped, naming the keys.
+    expect(await copiesOn(dst.address, migrated)).toEqual(migrated.map((k) => `${k}=2`))
+    const move = result.moves.find((m) => m.id === 'restart-1')!
+    expect(move.phase).toBe('failed')
+    // The listing above may have been one batch behind the crash: every key the target holds is on both sides.
+    const onTarget = await keysAt(dst.address, slot)
+    expect(move.reason).toMatch(new RegExp(`restarted while slot ${slot} was open and holds ${onTarget.length} key\\(s\\)`))
+    // The way out it names: delete the source's copies, resume.
+    await withRedisNode(src.address, (r) => r.call('DEL', ...onTarget))
+    expect((await apply({redis: {keysPerBatch: 100}})).moves.find((m) => m.id === 'restart-1')?.phase).toBe('done')
+    for (const k of keys) expect(await file.client.get(k), k).toBe(migrated.includes(k) ? `${k}=2` : `${k}=1`)
+  }, 90_000)
+})
