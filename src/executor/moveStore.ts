@@ -5,6 +5,7 @@ import {type Move, MoveSchema, PHASE_TABLE} from '../model/move.js'
 import {type Shard, ShardSchema} from '../model/shard.js'
 import {shardWritePuts} from '../cluster/shardCensus.js'
 import {type Transition} from './moveMachine.js'
+import {phaseFaultAt} from './phaseFault.js'
 
 /** FencedMove is a move as read from etcd, with the revision a fenced write compares. */
 export type FencedMove = Typed<Move>
@@ -60,7 +61,9 @@ export async function commitMoveTransition(ctx: ServiceContext, fence: Compare, 
     compares.push({key: ctx.keys.shard(shard.value.id), modRevision: shard.expected})
     puts.push(...shardWritePuts(ctx, [{before: shard.before, after: shard.value}]))
   }
+  phaseFaultAt('before', current.value.phase, patch.phase)
   const rev = await ctx.store.commit({compares, puts})
+  if (rev !== undefined) phaseFaultAt('after', current.value.phase, patch.phase)
   if (rev === undefined) {
     const lock = await ctx.store.get(fence.key)
     if (!lock || ('createRevision' in fence && lock.createRevision !== fence.createRevision)) throw new LockLostError(fence.key)
