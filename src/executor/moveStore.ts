@@ -50,7 +50,8 @@ export interface FencedShardWrite {
  * it) in one transaction that compares the executor lock's create revision (fencing), the
  * move's mod revision and, when the shard changes, the shard's mod revision. Returns the
  * move as stored. Throws LockLostError when fenced out, UserError(CONFLICT) when the move
- * or shard changed concurrently (the caller re-reads and decides again).
+ * or shard changed concurrently (the caller re-reads and decides again). Every phase
+ * change of a move passes here, so a test's phase fault (phaseFault.ts) fires here too.
  */
 export async function commitMoveTransition(ctx: ServiceContext, fence: Compare, current: FencedMove, patch: Partial<Move>, shard?: FencedShardWrite): Promise<FencedMove> {
   const next: Move = MoveSchema.parse({...current.value, ...patch, updatedAt: ctx.clock().toISOString()})

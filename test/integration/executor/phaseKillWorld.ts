@@ -160,18 +160,24 @@ export class PhaseKillWorld {
    * and every node serves exactly what the shard map in etcd says (shard, epoch and role).
    */
   async expectIntact(load: {stop: AbortController; history: Promise<ChaosHistory>}, label: string): Promise<void> {
+    const t0 = Date.now()
     load.stop.abort()
     const history = await load.history
+    const t1 = Date.now()
     for (const r of this.routers.filter((x) => !x.gone())) await waitForHintsDrained(r.address)
+    const t2 = Date.now()
     const keys = new Set(history.ops.map((o) => o.key))
     const finals = await readFinal(this.routers[0]!.address, keys)
+    const t3 = Date.now()
     const report = checkHistory(history.ops, finals)
     const anomalies = [...report.lostWrites, ...report.staleReads, ...report.phantomReads]
     expect(anomalies, `${label}: ${JSON.stringify(anomalies.slice(0, 5))}`).toEqual([])
     expect(report.writesAcked, `${label}: too few acknowledged writes`).toBeGreaterThan(20)
     const shards = await this.dp.shards()
     await expectDigestsAgree(this.dp, shards)
+    const t4 = Date.now()
     await this.expectNodesServeMap(shards)
+    console.info(`TIMING ${label}: load end ${t1 - t0} hints ${t2 - t1} finals ${t3 - t2} digests ${t4 - t3} map ${Date.now() - t4}`)
     console.info(`${label}: ${report.operations} ops, ${report.writesAcked} writes acked, ${report.writesUnknown} unknown, ${report.readsOk} reads ok, ${report.readsFailed} failed`)
   }
 
@@ -231,13 +237,17 @@ export async function killExecutorAround(w: PhaseKillWorld, phase: MovePhase, n:
   try {
     const move = await w.recordMove(id, shard, to)
     for (const when of ['before', 'after'] as const) {
+      const t0 = Date.now()
       const killed = w.apply(faultEnv({when, phase}, 'kill'))
       const code = await killed.exited
       expect(code, `killed ${when} ${phase}: ${(killed.stdout() + killed.logs()).slice(-2000)}`).toBe('SIGKILL')
       expect((await w.moveOf(id))?.phase, `killed ${when} ${phase}`).toBe(storedPhaseAt({when, phase}))
       await expireDeadExecutorLock(w.dp.ctx)
+      console.info(`TIMING kill ${when} ${phase}: ${Date.now() - t0}`)
     }
+    const t1 = Date.now()
     await w.finish(id)
+    console.info(`TIMING finish ${phase}: ${Date.now() - t1}`)
     await w.expectMoveEnded(move, ['done'])
   } finally {
     load.stop.abort()
