@@ -74,11 +74,45 @@ export class PhaseKillWorld {
     this.routers = [await this.dp.startRouter('r1'), await this.dp.startRouter('r2')]
     for (const s of await this.dp.shards()) {
       const keys = Array.from({length: perShard}, (_, i) => keyFor(s, `fill-${s.id}-${i}`))
-      for (let i = 0; i < keys.length; i += 50) {
-        const rs = await Promise.all(keys.slice(i, i + 50).map((k) => kv(this.routers[0]!.address, 'PUT', k, VALUE)))
-        expect(rs.every((r) => r.status >= 200 && r.status < 300)).toBe(true)
-      }
+      const deleted = new Set(keys.filter((_, i) => i % 5 === 0))
+      for (let i = 0; i < keys.length; i += 50) await Promise.all(keys.slice(i, i + 50).map((k) => this.acknowledged('PUT', k, `${VALUE}-${k}`)))
+      // Every fifth one deleted again: a move must carry the tombstone, never bring the value back.
+      await Promise.all([...deleted].map((k) => this.acknowledged('DELETE', k)))
+      for (const k of keys) this.filled.set(k, deleted.has(k) ? null : `${VALUE}-${k}`)
     }
+  }
+
+  /** acknowledged writes (or deletes) `key` through the first router until acknowledged (bounded: a router just started on a loaded machine may time out a few). */
+  private async acknowledged(method: 'PUT' | 'DELETE', key: string, value?: string): Promise<void> {
+    let last = ''
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const r = await kv(this.routers[0]!.address, method, key, value).catch((err: Error) => ({status: 0, body: Buffer.from(err.message)}))
+      if (r.status >= 200 && r.status < 300) return
+      last = `${r.status} ${r.body.toString().slice(0, 200)}`
+      await sleepFor(200)
+    }
+    throw new Error(`preloading: ${method} ${key} was not acknowledged in 5 attempts: ${last}`)
+  }
+
+  /**
+   * filled is what start() wrote and deleted before any move (null: deleted), never written
+   * again: the client load rewrites its own keys so often that a destination missing what
+   * the source held before the move would go unseen without these.
+   */
+  readonly filled = new Map<string, string | null>()
+
+  /** expectFillIntact reads every key start() wrote back through a router: its value, or 404 for a deleted one. */
+  async expectFillIntact(label: string): Promise<void> {
+    const keys = [...this.filled.keys()]
+    const wrong: string[] = []
+    for (let i = 0; i < keys.length; i += 50) {
+      await Promise.all(keys.slice(i, i + 50).map(async (k) => {
+        const r = await kv(this.routers.find((x) => !x.gone())!.address, 'GET', k)
+        const want = this.filled.get(k)
+        if (want === null ? r.status !== 404 : r.status !== 200 || r.body.toString() !== want) wrong.push(`${k}: ${r.status} ${r.body.toString().slice(0, 40)} (want ${want === null ? 'deleted' : 'its value'})`)
+      }))
+    }
+    expect(wrong, `${label}: ${wrong.length} of ${keys.length} preloaded keys read back wrong: ${wrong.slice(0, 5).join('; ')}`).toEqual([])
   }
 
   /** teardown kills every child this world started, then the cluster's processes. */
@@ -157,27 +191,23 @@ export class PhaseKillWorld {
    * expectIntact ends a case: the load stopped, the routers' hints drained, every key of the
    * history read back through a router and checked (no acknowledged write lost, no stale or
    * phantom read, real-time order, no deleted key back), the replicas of every shard agree,
-   * and every node serves exactly what the shard map in etcd says (shard, epoch and role).
+   * the keys written (and deleted) before any move read back as they were left, and every
+   * node serves exactly what the shard map in etcd says (shard, epoch and role).
    */
   async expectIntact(load: {stop: AbortController; history: Promise<ChaosHistory>}, label: string): Promise<void> {
-    const t0 = Date.now()
     load.stop.abort()
     const history = await load.history
-    const t1 = Date.now()
     for (const r of this.routers.filter((x) => !x.gone())) await waitForHintsDrained(r.address)
-    const t2 = Date.now()
     const keys = new Set(history.ops.map((o) => o.key))
     const finals = await readFinal(this.routers[0]!.address, keys)
-    const t3 = Date.now()
     const report = checkHistory(history.ops, finals)
     const anomalies = [...report.lostWrites, ...report.staleReads, ...report.phantomReads]
     expect(anomalies, `${label}: ${JSON.stringify(anomalies.slice(0, 5))}`).toEqual([])
     expect(report.writesAcked, `${label}: too few acknowledged writes`).toBeGreaterThan(20)
     const shards = await this.dp.shards()
     await expectDigestsAgree(this.dp, shards)
-    const t4 = Date.now()
+    await this.expectFillIntact(label)
     await this.expectNodesServeMap(shards)
-    console.info(`TIMING ${label}: load end ${t1 - t0} hints ${t2 - t1} finals ${t3 - t2} digests ${t4 - t3} map ${Date.now() - t4}`)
     console.info(`${label}: ${report.operations} ops, ${report.writesAcked} writes acked, ${report.writesUnknown} unknown, ${report.readsOk} reads ok, ${report.readsFailed} failed`)
   }
 
@@ -237,17 +267,13 @@ export async function killExecutorAround(w: PhaseKillWorld, phase: MovePhase, n:
   try {
     const move = await w.recordMove(id, shard, to)
     for (const when of ['before', 'after'] as const) {
-      const t0 = Date.now()
       const killed = w.apply(faultEnv({when, phase}, 'kill'))
       const code = await killed.exited
       expect(code, `killed ${when} ${phase}: ${(killed.stdout() + killed.logs()).slice(-2000)}`).toBe('SIGKILL')
       expect((await w.moveOf(id))?.phase, `killed ${when} ${phase}`).toBe(storedPhaseAt({when, phase}))
       await expireDeadExecutorLock(w.dp.ctx)
-      console.info(`TIMING kill ${when} ${phase}: ${Date.now() - t0}`)
     }
-    const t1 = Date.now()
     await w.finish(id)
-    console.info(`TIMING finish ${phase}: ${Date.now() - t1}`)
     await w.expectMoveEnded(move, ['done'])
   } finally {
     load.stop.abort()
