@@ -82,16 +82,16 @@ export class PhaseKillWorld {
     }
   }
 
-  /** acknowledged writes (or deletes) `key` through the first router until acknowledged (bounded: a router just started on a loaded machine may time out a few). */
+  /** acknowledged writes (or deletes) `key` through the first router until acknowledged (bounded: a router just started, or re-reading the shard map, on a loaded machine answers 503 for a while). */
   private async acknowledged(method: 'PUT' | 'DELETE', key: string, value?: string): Promise<void> {
     let last = ''
-    for (let attempt = 0; attempt < 5; attempt++) {
+    for (let attempt = 0; attempt < 20; attempt++) {
       const r = await kv(this.routers[0]!.address, method, key, value).catch((err: Error) => ({status: 0, body: Buffer.from(err.message)}))
       if (r.status >= 200 && r.status < 300) return
       last = `${r.status} ${r.body.toString().slice(0, 200)}`
-      await sleepFor(200)
+      await sleepFor(500)
     }
-    throw new Error(`preloading: ${method} ${key} was not acknowledged in 5 attempts: ${last}`)
+    throw new Error(`preloading: ${method} ${key} was not acknowledged in 20 attempts: ${last}`)
   }
 
   /**
@@ -101,13 +101,29 @@ export class PhaseKillWorld {
    */
   readonly filled = new Map<string, string | null>()
 
+  /**
+   * answered reads `key` until a router answers with data (200 or 404), bounded: a router
+   * re-reading the shard map answers 503 NOT_SERVING for a while on a loaded machine, which
+   * is no answer about the key. Returns the last response.
+   */
+  private async answered(key: string): Promise<{status: number; body: Buffer}> {
+    let r: {status: number; body: Buffer} = {status: 0, body: Buffer.from('no attempt')}
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const live = this.routers.filter((x) => !x.gone())
+      r = await kv(live[attempt % live.length]!.address, 'GET', key).catch((err: Error) => ({status: 0, body: Buffer.from(err.message)}))
+      if (r.status === 200 || r.status === 404) return r
+      await sleepFor(500)
+    }
+    return r
+  }
+
   /** expectFillIntact reads every key start() wrote back through a router: its value, or 404 for a deleted one. */
   async expectFillIntact(label: string): Promise<void> {
     const keys = [...this.filled.keys()]
     const wrong: string[] = []
     for (let i = 0; i < keys.length; i += 50) {
       await Promise.all(keys.slice(i, i + 50).map(async (k) => {
-        const r = await kv(this.routers.find((x) => !x.gone())!.address, 'GET', k)
+        const r = await this.answered(k)
         const want = this.filled.get(k)
         if (want === null ? r.status !== 404 : r.status !== 200 || r.body.toString() !== want) wrong.push(`${k}: ${r.status} ${r.body.toString().slice(0, 40)} (want ${want === null ? 'deleted' : 'its value'})`)
       }))
