@@ -5,6 +5,7 @@ import {type Move, MoveSchema, PHASE_TABLE} from '../model/move.js'
 import {type Shard, ShardSchema} from '../model/shard.js'
 import {shardWritePuts} from '../cluster/shardCensus.js'
 import {type Transition} from './moveMachine.js'
+import {phaseFaultAt} from './phaseFault.js'
 
 /** FencedMove is a move as read from etcd, with the revision a fenced write compares. */
 export type FencedMove = Typed<Move>
@@ -49,7 +50,8 @@ export interface FencedShardWrite {
  * it) in one transaction that compares the executor lock's create revision (fencing), the
  * move's mod revision and, when the shard changes, the shard's mod revision. Returns the
  * move as stored. Throws LockLostError when fenced out, UserError(CONFLICT) when the move
- * or shard changed concurrently (the caller re-reads and decides again).
+ * or shard changed concurrently (the caller re-reads and decides again). Every phase
+ * change of a move passes here, so a test's phase fault (phaseFault.ts) fires here too.
  */
 export async function commitMoveTransition(ctx: ServiceContext, fence: Compare, current: FencedMove, patch: Partial<Move>, shard?: FencedShardWrite): Promise<FencedMove> {
   const next: Move = MoveSchema.parse({...current.value, ...patch, updatedAt: ctx.clock().toISOString()})
@@ -60,7 +62,9 @@ export async function commitMoveTransition(ctx: ServiceContext, fence: Compare, 
     compares.push({key: ctx.keys.shard(shard.value.id), modRevision: shard.expected})
     puts.push(...shardWritePuts(ctx, [{before: shard.before, after: shard.value}]))
   }
+  phaseFaultAt('before', current.value.phase, patch.phase)
   const rev = await ctx.store.commit({compares, puts})
+  if (rev !== undefined) phaseFaultAt('after', current.value.phase, patch.phase)
   if (rev === undefined) {
     const lock = await ctx.store.get(fence.key)
     if (!lock || ('createRevision' in fence && lock.createRevision !== fence.createRevision)) throw new LockLostError(fence.key)

@@ -47,6 +47,8 @@ export interface ChaosWorkloadOptions {
    * the rest of the run and keep being read back.
    */
   pattern?: 'registers' | 'delete-churn'
+  /** keyPrefix goes before every key (default none): workloads run one after another on one cluster keep their histories apart. */
+  keyPrefix?: string
 }
 
 /** ChaosHistory is what a workload recorded: every operation, in completion order. */
@@ -78,7 +80,8 @@ export async function runHistoryWorkload(opts: ChaosWorkloadOptions): Promise<Ch
       const routers = opts.routers()
       const router = routers[routerIdx % routers.length]!
       const step = churnStep(opts.pattern === 'delete-churn', w, seq, opts.keysPerWorker, opts.deleteEvery)
-      const {key, kind} = step
+      const {kind} = step
+      const key = (opts.keyPrefix ?? '') + step.key
       seq++
       // A seeded draw, not a rotation: with keys and routers both cycling, one key would always meet the same router.
       if (opts.routerPerOp) routerIdx = Math.floor((rng = (rng * 48271) % 2147483647) / 2147483647 * 1_000_000)
