@@ -34,6 +34,8 @@ export async function grantEtcdLease(client: etcd.Etcd3, wrap: <T>(fn: () => Pro
   // A member frozen under etcd3's one keepalive stream answers nothing: keepalives go to every member too (keepaliveHedge.ts).
   let hedging: Promise<void> | undefined
   const hedger = setInterval(() => {
+    // A lease etcd3 gave up on (revoked, or released when its client closed) is never hedged again.
+    if (lease.revoked()) return clearInterval(hedger)
     if (!pool || lost || hedging || !hedgeDue(now(), deadline.expiresAt(), ttlSeconds)) return
     hedging = hedgeKeepalive(pool, id, keepaliveIntervalMs(ttlSeconds) * 3, now, (sentAt, ttl) => {
       if (lost || lease.revoked()) return
