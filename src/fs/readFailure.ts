@@ -36,7 +36,8 @@ const WRITE_FAILURES: Record<string, string> = {
   ...READ_FAILURES,
   // mkdir -p through a file says EEXIST or ENOTDIR; makeDirectories says ENOTDIR for a file at the path itself.
   EEXIST: 'it or a parent of it is a file',
-  ENOENT: 'a parent directory does not exist',
+  // makeDirectories creates missing parents itself: an ENOENT left is a file system that takes no new entries there (/proc).
+  ENOENT: 'no such file or directory',
   ENOTDIR: 'it or a parent of it is a file',
   EROFS: 'read-only file system',
   ENOSPC: 'no space left on the device',

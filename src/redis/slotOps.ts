@@ -1,5 +1,5 @@
 import {type Redis} from 'ioredis'
-import {UserError} from '../errors/errors.js'
+import {errorMessage, UserError} from '../errors/errors.js'
 import {myself} from './clusterNodes.js'
 import {clusterCommand, readClusterNodes} from './redisConnection.js'
 
@@ -185,7 +185,25 @@ export async function keySizes(m: MasterConn, keys: readonly string[]): Promise<
  */
 export async function keysOnBothSides(source: MasterConn, target: MasterConn, slot: number): Promise<string[]> {
   const onTarget = new Set(await keysInSlot(target, slot, (await countKeys(target, slot)) + 1000))
-  return (await keysInSlot(source, slot, (await countKeys(source, slot)) + 1000)).filter((k) => onTarget.has(k)).sort()
+  const both = (await keysInSlot(source, slot, (await countKeys(source, slot)) + 1000)).filter((k) => onTarget.has(k)).sort()
+  const live: string[] = []
+  for (const k of both) if (await liveOnSource(source, k)) live.push(k)
+  return live
+}
+
+/**
+ * liveOnSource tells whether `key`, listed by GETKEYSINSLOT on `m`, is live there. A key that
+ * expired but was not reclaimed yet is still listed, and MIGRATE skips it, so it is no copy to
+ * refuse over (test/integration/redis/redisExpiredReplace.test.ts: a client wrote the key anew
+ * on the target through ASK). PTTL -2, or ASK from a MIGRATING slot, means missing; any other
+ * answer or error (MOVED: the slot is not served there) counts as live, the careful side.
+ */
+async function liveOnSource(m: MasterConn, key: string): Promise<boolean> {
+  try {
+    return Number(await m.conn.call('PTTL', key)) !== -2
+  } catch (err) {
+    return !/^ASK /.test(errorMessage(err))
+  }
 }
 
 /** runId is `m`'s `run_id` (INFO server): a new one each time its redis-server process starts. */

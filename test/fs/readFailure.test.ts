@@ -29,7 +29,7 @@ describe('readFailure', () => {
     try {
       writeFileSync(join(dir, 'file'), 'x')
       expect(writeFailure(errorOf(() => writeFileSync(join(dir, 'file', 'under'), 'y')))).toBe('it or a parent of it is a file')
-      expect(writeFailure(errorOf(() => writeFileSync(join(dir, 'missing', 'f'), 'y')))).toBe('a parent directory does not exist')
+      expect(writeFailure(errorOf(() => writeFileSync(join(dir, 'missing', 'f'), 'y')))).toBe('no such file or directory')
       expect(writeFailure(errorOf(() => writeFileSync(dir, 'y')))).toBe('it is a directory')
       expect(writeFailure(Object.assign(new Error('x'), {code: 'EROFS'}))).toBe('read-only file system')
       expect(writeFailure(Object.assign(new Error('x'), {code: 'ENOSPC'}))).toBe('no space left on the device')

@@ -9,8 +9,6 @@ describe('countsAsClientWrite', () => {
       ['write', true, false],
       ['repair', false, false],
       ['repair', true, false],
-      ['copy', false, false],
-      ['copy', true, false],
     ])
   })
 })

@@ -7,4 +7,4 @@
 export const UNIT_INCLUDE = ['test/**/*.test.{ts,tsx}']
 export const UNIT_EXCLUDE = ['test/integration/**', 'test/e2e/**', 'test/fuzz/live/**', '**/node_modules/**']
 /** MOCKING_UNIT_FILES are the unit files that call vi.mock or vi.doMock (paths from the repository root). */
-export const MOCKING_UNIT_FILES = ['test/executor/engineRetryLockLost.memoryStore.test.ts', 'test/executor/engineRetryReread.memoryStore.test.ts']
+export const MOCKING_UNIT_FILES = ['test/executor/engineRetryLockLost.memoryStore.test.ts', 'test/executor/engineRetryReread.memoryStore.test.ts', 'test/executor/leaseLostSummary.memoryStore.test.ts']

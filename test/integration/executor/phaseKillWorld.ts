@@ -319,7 +319,8 @@ export async function killPartyAt(w: PhaseKillWorld, party: Party, phase: MovePh
     else await w.routers[0]!.kill()
     exec.signal('SIGCONT')
     if (victim) await w.dp.startNode(victim)
-    else w.routers[0] = await w.dp.startRouter('r1')
+    // Under a new id: the killed r1's registration lives until its lease expires, and a router refuses an id another live one holds.
+    else w.routers[0] = await w.dp.startRouter(`r1-${phase}`)
     const code = await Promise.race([exec.exited, sleepFor(60_000).then(() => 'still running')])
     if (code !== 0) console.info(`executor after ${party} killed after ${phase} exited ${code}: ${(exec.stdout() + exec.logs()).slice(-1500)}`)
     await w.finish(id)
