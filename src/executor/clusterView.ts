@@ -36,6 +36,12 @@ function stateOf(raw: string): NodeState | undefined {
   }
 }
 
+/** readNodeView reads the `nodes/` records and the alive leases (two etcd reads) into a {@link NodeView}. */
+export async function readNodeView(ctx: ServiceContext): Promise<NodeView> {
+  const [nodes, alive] = await Promise.all([ctx.store.list(ctx.keys.nodesPrefix), listAlive(ctx)])
+  return nodeViewOf(nodes.items, alive)
+}
+
 /** NODE_VIEW_MAX_AGE_MS bounds how old a shared node view may be when a runner observes. */
 export const NODE_VIEW_MAX_AGE_MS = 250
 
@@ -57,8 +63,7 @@ export function sharedNodeView(ctx: ServiceContext, now: () => number, maxAgeMs 
     inFlight ??= (async () => {
       const started = now()
       try {
-        const [nodes, alive] = await Promise.all([ctx.store.list(ctx.keys.nodesPrefix), listAlive(ctx)])
-        const view = nodeViewOf(nodes.items, alive)
+        const view = await readNodeView(ctx)
         // Aged from when the read started: it says nothing newer than that.
         cached = {at: started, view}
         return view

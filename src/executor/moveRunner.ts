@@ -1,6 +1,5 @@
-import {listAlive} from '../cluster/clusterRepo.js'
 import {type Move, PHASE_TABLE} from '../model/move.js'
-import {nodeViewOf} from './clusterView.js'
+import {readNodeView} from './clusterView.js'
 import {type ExecutorEnv} from './executorEnv.js'
 import {assertLeaseHeld} from './leaseGate.js'
 import {type MoveEffects, nodeMoveEffects} from './moveEffects.js'
@@ -76,10 +75,7 @@ function resetRun(run: RunState, phase: Move['phase']): void {
  * other's latest write; a stale pair would only fail the next commit's compare.
  */
 async function observe(env: ExecutorEnv, id: string, shardId: number, run: RunState): Promise<MoveObservation & {fenced: FencedMove}> {
-  const nodeView = env.nodeView ?? (async () => {
-    const [nodes, alive] = await Promise.all([env.ctx.store.list(env.ctx.keys.nodesPrefix), listAlive(env.ctx)])
-    return nodeViewOf(nodes.items, alive)
-  })
+  const nodeView = env.nodeView ?? (() => readNodeView(env.ctx))
   const [fenced, shard, view] = await Promise.all([getMove(env.ctx, id), readShard(env.ctx, shardId), nodeView()])
   return {
     fenced,

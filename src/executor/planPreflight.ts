@@ -198,11 +198,12 @@ export function preflightPlan(plan: Plan, shards: readonly Shard[], nodeIds: Rea
       } else unmade.set(upper, action.shard)
       return verdict
     }
+    const closed = closedDestination(action.to, context.nodeStates?.get(action.to))
     if (parent !== undefined) verdict = ok(unmadeReason)
     else if (busyReason) verdict = ok(busyReason)
     else if (!nodeIds.has(action.to)) verdict = ok(`destination node "${action.to}" does not exist`)
     else if (!nodeIds.has(action.from)) verdict = ok(`source node "${action.from}" does not exist`)
-    else if (closedDestination(action.to, context.nodeStates?.get(action.to))) verdict = ok(closedDestination(action.to, context.nodeStates?.get(action.to)))
+    else if (closed) verdict = ok(closed)
     else if (!shard && plannedBase === undefined) verdict = ok(`shard ${action.shard} does not exist`)
     else if (shard && plannedBase === undefined && shard.epoch !== action.epoch) verdict = ok(`shard ${action.shard} is at epoch ${shard.epoch}, the plan expected ${action.epoch}`)
     else if (shard && plannedBase === undefined && !shard.replicas.some((r) => r.node === action.from && r.role === 'voter')) verdict = ok(`node "${action.from}" no longer holds shard ${action.shard}`)
