@@ -4,6 +4,7 @@ import {type AddressInfo} from 'node:net'
 import {getMeta} from '../cluster/clusterRepo.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {UserError, errorMessage, isUserError} from '../errors/errors.js'
+import {FailureStreak} from '../log/failureStreak.js'
 import {LeasedMembership} from '../store/leasedMembership.js'
 import {grantLease, type LeaseHandle} from '../etcd/leaseHandle.js'
 import {warnOnEtcdBugs} from '../etcd/etcdVersionCheck.js'
@@ -594,28 +595,41 @@ export class StorageNode {
   }
 
   private startTimers(): void {
-    const every = (ms: number, fn: () => Promise<void> | void) => {
+    // A task failing every interval for one cause (a full disk, etcd out of reach) logs its
+    // first failure, a changed reason, a reminder a minute, and its recovery (FailureStreak).
+    const every = (task: string, ms: number, fn: () => Promise<void> | void) => {
+      const streak = new FailureStreak()
       const t = setInterval(() => {
         void Promise.resolve()
           .then(fn)
-          .catch((err) => this.opts.log.warn('periodic task failed', {error: errorMessage(err)}))
+          .then(
+            () => {
+              const line = streak.succeeded()
+              if (line) this.opts.log.info(`periodic task ${task} works again`, {task, failures: line.failures})
+            },
+            (err) => {
+              const error = errorMessage(err)
+              const line = streak.failed(error, Date.now())
+              if (line) this.opts.log.warn(`periodic task ${task} failed`, {task, error, failures: line.failures, ...(line.suppressed > 0 ? {notLogged: line.suppressed} : {})})
+            },
+          )
       }, ms)
       t.unref()
       this.timers.push(t)
     }
-    every(1000, () => this.meter.tick(Date.now()))
+    every('load meter', 1000, () => this.meter.tick(Date.now()))
     // Orphaned ranges: sweep a few times per grace (only while serving: the map is current then).
-    every(Math.max(500, Math.min(30_000, (this.opts.orphanGraceMs ?? 600_000) / 4)), async () => {
+    every('orphan sweep', Math.max(500, Math.min(30_000, (this.opts.orphanGraceMs ?? 600_000) / 4)), async () => {
       if (this.serving()) await this.sweeper?.sweep()
     })
-    every(this.opts.statsIntervalMs, () => this.publishStats())
+    every('stats publish', this.opts.statsIntervalMs, () => this.publishStats())
     // The write mark follows the stats: a dir copied back from before the last publish is refused at its next start.
-    every(this.opts.statsIntervalMs, async () => {
+    every('write mark publish', this.opts.statsIntervalMs, async () => {
       if (this.serving()) await this.marks?.publish()
     })
     // statfs is cheap: the reserve comes back within seconds of there being room for it.
-    every(Math.min(RESERVE_CHECK_MS, this.opts.statsIntervalMs), () => this.reserve?.maintain())
-    every(antiEntropyIntervalMs(this.opts.tombstoneGraceMs), () => this.antiEntropy())
+    every('disk reserve', Math.min(RESERVE_CHECK_MS, this.opts.statsIntervalMs), () => this.reserve?.maintain())
+    every('anti-entropy', antiEntropyIntervalMs(this.opts.tombstoneGraceMs), () => this.antiEntropy())
   }
 
   /**
