@@ -62,7 +62,8 @@ export type NodeClaim = z.infer<typeof NodeClaimSchema>
  * NodeMarkSchema: a `marks/<id>` value, the write mark of data dir `dataDirId` as node `<id>`
  * last published it (never leased). A serving node raises the mark in its dir (meta
  * `writeMark`, committed and fsync'd) and only then publishes it, once per stats interval in
- * which it committed anything, so the dir's own mark is never below the published one. A dir
+ * which it committed anything and before it answers a gc fence (so no tombstone is purged
+ * while a copy of a replica's dir lacking it would be taken as current), so the dir's own mark is never below the published one. A dir
  * that starts below it is older than what the node already served: restored from a backup or
  * a snapshot, or its disk lost writes it had reported durable. It lacks writes the node may
  * have acknowledged, and is refused while the node holds replicas (src/node/dataDirClaim.ts).

@@ -91,6 +91,13 @@ export interface NodeApiDeps {
    * (see applyFenced). Absent: always held.
    */
   leaseHeld?: () => boolean
+  /**
+   * coverWrites resolves once the node published a write mark covering every commit it holds
+   * (WriteMarkPublisher.cover); a gc fence is answered only after it, so no replica purges a
+   * tombstone that a copy of some replica's dir, judged current, could lack. Absent: fences
+   * are answered without (unit tests with no etcd).
+   */
+  coverWrites?: () => Promise<void>
   /** rangeGate holds applies to a range while an orphan sweep removes it (see orphanSweeper.ts). */
   rangeGate?: RangeWriteGate
   /** acceptWaitMs bounds how long `accept` waits for writes let in at an older epoch (default ACCEPT_WAIT_MS). */
@@ -486,6 +493,10 @@ export class NodeHttpApi {
         if (err instanceof RangeError) throw new HttpError('PRECONDITION', `shard ${id}: ${err.message}; pick an older cutoff`, shard.epoch)
         throw err
       }
+      // After the fence (which waited for every apply queued before it, so every record its
+      // digest covers is counted as committed): a dir copied before a delete this round may
+      // purge would otherwise still match the published mark and serve the deleted value.
+      await this.coverWrites(id, shard.epoch)
       sendJson(res, 200, {shard: id, epoch: shard.epoch, range: shard.range, ...d, tombstonesBefore: body.before, ...(fence === undefined ? {} : {fence})})
       return
     }
@@ -513,6 +524,16 @@ export class NodeHttpApi {
     this.deps.metrics?.purged(purged)
     if (purged > 0) this.deps.log.info('purged tombstones', {shard: id, epoch: shard.epoch, before: body.before, purged})
     sendJson(res, 200, {shard: id, epoch: shard.epoch, purged})
+  }
+
+  /** coverWrites is {@link NodeApiDeps.coverWrites}, its failure a PRECONDITION refusal of the fence (the round purges nothing). */
+  private async coverWrites(id: number, epoch: number): Promise<void> {
+    if (!this.deps.coverWrites) return
+    try {
+      await this.deps.coverWrites()
+    } catch (err) {
+      throw new HttpError('PRECONDITION', `shard ${id}: this node could not publish a write mark covering its commits (${errorMessage(err)}), so no tombstone may be purged yet; next run`, epoch)
+    }
   }
 
   private async buckets(req: IncomingMessage, res: ServerResponse, m: RegExpExecArray, url: URL): Promise<void> {

@@ -300,6 +300,7 @@ export class StorageNode {
         meter,
         log: opts.log,
         serving: () => node?.serving() ?? false,
+        coverWrites: () => (node?.marks ? node.marks.cover() : Promise.reject(new Error('the node is not registered yet'))),
         draining: () => node?.stopping ?? false,
         leaseHeld: () => node?.leaseHeld() ?? false,
         // Read at scrape time from the node's own status (held shards with their sizes).

@@ -6,7 +6,7 @@ import {type StorageEngine} from './storageEngine.js'
 export interface WriteMarkPublisherOptions {
   ctx: Pick<ServiceContext, 'store' | 'keys' | 'clock'>
   node: string
-  engine: Pick<StorageEngine, 'dataDirId' | 'raiseWriteMark'>
+  engine: Pick<StorageEngine, 'dataDirId' | 'raiseWriteMark' | 'writesQueuedBefore'>
   /**
    * published is the mark `marks/<id>` held when this process registered (0: none). Each raise
    * goes above it: a dir accepted below it (a restored copy, with --accept-empty-data or while
@@ -32,8 +32,11 @@ export interface WriteMarkPublisherOptions {
  * intact dir below its published mark and refused. It publishes only after the node committed
  * something since the last publish (an idle node writes nothing to etcd), or when forced (once
  * at registration: a dir accepted below its mark with --accept-empty-data raises its own above
- * the published one, never sets the published one down). A backup older than the last publish is refused; one taken after it is not told
- * apart (the writes it lacks are one stats interval's, more while publishes fail: README).
+ * the published one, never sets the published one down), and before a gc fence is answered
+ * ({@link cover}: no tombstone is purged until every replica published a mark above any copy
+ * of its dir that lacks it). A backup older than the last publish is refused; one taken after
+ * it is not told apart (the writes it lacks are one stats interval's, more while publishes
+ * fail: README; never a purged delete's tombstone).
  */
 export class WriteMarkPublisher {
   private commits = 0
@@ -56,6 +59,28 @@ export class WriteMarkPublisher {
   publish(force = false): Promise<NodeMark | undefined> {
     this.running ??= this.run(force).finally(() => (this.running = undefined))
     return this.running
+  }
+
+  /**
+   * cover resolves once this process has published a mark raised after every commit counted
+   * so far ({@link committed}), so that any copy of the dir lacking one of them starts below
+   * the published mark and is judged `behind`. A tombstone purge relies on it: a replica
+   * answers a gc fence only after this, so a copy of its dir taken before it held a purged
+   * delete is refused, never served as current with the deleted value
+   * (test/integration/node/restoredDirUnpublishedPurge.test.ts). Publishes only when some
+   * commit is not covered yet (concurrent calls share one publish).
+   * Rejects with the storage's or etcd's error, or when the claim is no longer this
+   * process's (nothing was published: a purge must not go on).
+   */
+  async cover(): Promise<void> {
+    // Every write queued before the call has committed and been counted once this resolves
+    // (replies come back in queue order): one that committed in the writer thread but whose
+    // count had not come back yet would otherwise be taken as covered by an older raise.
+    await this.opts.engine.writesQueuedBefore()
+    const target = this.commits
+    // A publish already running may have read its count before `target`: then one more.
+    for (let attempt = 0; attempt < 3 && this.commitsAtPublish < target; attempt++) await this.publish()
+    if (this.commitsAtPublish < target) throw new Error(`the write mark of node ${this.opts.node} was not published (its claim is no longer this process's)`)
   }
 
   private async run(force: boolean): Promise<NodeMark | undefined> {

@@ -81,6 +81,30 @@ describe('WriteMarkPublisher', () => {
     expect((await published())!.mark).toBe(1)
   })
 
+  it('cover publishes a mark above every counted commit, once per uncovered commit (none when all are covered), and rejects when nothing could be published', async () => {
+    const {ctx, engine, marks, published, write} = await setUp()
+    // A new process has published nothing: its dir may hold commits of an earlier one.
+    await marks.cover()
+    expect((await published())!.mark).toBe(1)
+    await marks.cover()
+    expect((await published())!.mark).toBe(1)
+    await write('a')
+    await Promise.all([marks.cover(), marks.cover()])
+    expect((await published())!.mark).toBe(2)
+    expect(engine.writeMark()).toBe(2)
+    // A publish running since before a commit does not cover it: cover waits for it and publishes again.
+    await write('b')
+    const running = marks.publish()
+    await write('c')
+    await marks.cover()
+    await running
+    expect((await published())!.mark).toBe(4)
+    // Another process took the id: nothing published, so cover rejects (a purge must not go on).
+    await ctx.store.put(ctx.keys.claim('n1'), JSON.stringify({node: 'n1', dataDirId: engine.dataDirId(), instance: 'other'}))
+    await write('d')
+    await expect(marks.cover()).rejects.toThrow(/was not published/)
+  })
+
   it('the dir keeps its mark across a reopen', async () => {
     const {engine, dir, marks, write} = await setUp()
     await write('a')

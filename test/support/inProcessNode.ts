@@ -46,6 +46,8 @@ export interface InProcessNodeOptions {
   /** rangeGate and acceptWaitMs are the node API's (NodeApiDeps), for tests that hold applies. */
   rangeGate?: NodeApiDeps['rangeGate']
   acceptWaitMs?: number
+  /** coverWrites is the node API's (NodeApiDeps; default none: fences answered without a write mark). */
+  coverWrites?: NodeApiDeps['coverWrites']
 }
 
 /**
@@ -71,6 +73,7 @@ export async function startInProcessNode(opts: InProcessNodeOptions): Promise<In
     metrics: opts.metrics,
     rangeGate: opts.rangeGate,
     acceptWaitMs: opts.acceptWaitMs,
+    coverWrites: opts.coverWrites,
   })
   const server = createServer(api.handle)
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))

@@ -51,15 +51,18 @@ describe('a node served from a copy of its dir older than a purged delete (--acc
     const router = await dp.startRouter('r1')
     const deletedKey = keyFor(shard, 'deleted-after-the-copy')
     const liveKey = keyFor(shard, 'live-in-the-copy')
+    // Read before the writes: n3 publishes again after committing them. (Read after, a publish
+    // that already covered them was the last one, and the wait below never ended: an idle node
+    // publishes nothing.)
+    await markAbove('n3', 0)
+    const beforeWrites = (await published('n3'))!.mark
     expect((await kv(router.address, 'PUT', deletedKey, 'deleted value')).status).toBe(204)
     expect((await kv(router.address, 'PUT', liveKey, 'live value')).status).toBe(204)
 
     // The copy: n3 killed once it holds both writes (a write quorum is two of three) and a mark covering them is published, its dir copied.
     const n3 = dp.client('n3')
     for (const key of [deletedKey, liveKey]) await waitFor(async () => ((await n3.get(shard.id, shard.epoch, Buffer.from(key))).record ? true : undefined), `n3 to hold ${key}`, 20_000)
-    await markAbove('n3', 0)
-    const beforeCopy = (await published('n3'))!.mark
-    await markAbove('n3', beforeCopy)
+    await markAbove('n3', beforeWrites)
     await dp.nodes.n3!.kill()
     await aliveGone('n3')
     const copy = join(mkdtempSync(join(tmpdir(), 'shardctl-restored-purged-')), 'copy')
