@@ -1,10 +1,9 @@
 import {afterAll, beforeAll, describe, expect, inject, it, vi} from 'vitest'
 import {type EtcdStore} from '../../../src/etcd/etcdStore.js'
-import {type Store} from '../../../src/store/store.js'
 import {keysOf} from '../../../src/etcd/keys.js'
 import {acquireLock, type HeldLock} from '../../../src/etcd/leaseLock.js'
 import {loseAnswer, startTcpProxy, type TcpProxy} from '../../support/tcpProxy.js'
-import {StoreSet, uniqueCluster} from '../../support/testStore.js'
+import {commitsThrough, StoreSet, uniqueCluster} from '../../support/testStore.js'
 
 // etcd3 sends a failed call again (up to 3 times), commits included. A commit that landed but
 // whose answer was lost then fails its own compare on the resend: these tests lose the answer
@@ -34,16 +33,7 @@ async function warm(): Promise<void> {
   await vi.waitFor(() => store.revision(), {timeout: 10_000, interval: 100})
 }
 
-/** leasesDirect is `store` with its lease grants (and their keepalives) bypassing the proxy, so only the commit's answer is held back. */
-function leasesDirect(s: EtcdStore): Store {
-  return new Proxy(s, {
-    get: (target, prop) => {
-      if (prop === 'grantLease') return (ttl: number) => direct.grantLease(ttl)
-      const v = Reflect.get(target, prop) as unknown
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v
-    },
-  })
-}
+
 
 describe('a commit whose answer was lost', () => {
   it('Given a create (compare: absent) that landed, When its answer is lost, Then commit returns the revision it landed at, not a conflict', async () => {
@@ -81,7 +71,7 @@ describe('a commit whose answer was lost', () => {
     const key = keys.executorLock
     await warm()
 
-    const lock = await loseAnswer(proxy, () => acquireLock(leasesDirect(store), key, 'me', 5), async () => (await direct.get(key)) !== undefined)
+    const lock = await loseAnswer(proxy, () => acquireLock(commitsThrough(direct, store), key, 'me', 5), async () => (await direct.get(key)) !== undefined)
     locks.push(lock)
 
     const now = await direct.get(key)
