@@ -6,10 +6,13 @@ import {makeServiceContext, type ServiceContext} from '../../../src/cluster/serv
 import {type EtcdStore} from '../../../src/etcd/etcdStore.js'
 import {acquireLock, type HeldLock} from '../../../src/etcd/leaseLock.js'
 import {setThrottle} from '../../../src/executor/controlService.js'
+import {recordPlanMoves} from '../../../src/executor/moveRecording.js'
+import {listMoves} from '../../../src/executor/moveStore.js'
 import {applySplit} from '../../../src/executor/splitShard.js'
 import {type SplitAction} from '../../../src/model/plan.js'
 import {ShardSchema} from '../../../src/model/shard.js'
 import {loseAnswer, startTcpProxy, type TcpProxy} from '../../support/tcpProxy.js'
+import {moveOf} from '../../executor/fixtures.js'
 import {commitsThrough, StoreSet, uniqueCluster} from '../../support/testStore.js'
 
 // The executor's and the operator's writes when etcd3 resends a commit whose answer was lost
@@ -70,5 +73,16 @@ describe('executor and control writes whose answer was lost', () => {
     const out = await loseAnswer(proxy, () => applySplit(proxied, lock.fence, action), async () => (await direct.store.getTyped(direct.keys.shard(next), ShardSchema)) !== undefined)
 
     expect(out).toEqual({status: 'done'})
+  })
+
+  it('Given an apply recording its plan\'s moves whose transaction landed, When its answer is lost, Then recording succeeds instead of CONFLICT (exit 7, "recorded concurrently")', async () => {
+    const lock = locks[0] ?? (await acquireLock(direct.store, direct.keys.executorLock, 'recorder', 10))
+    if (!locks.includes(lock)) locks.push(lock)
+    const moves = [0, 1].map((i) => moveOf({id: `rec-${i}`, plan: 'rec', index: i, shard: i, from: 'n1', to: 'n2'}))
+    await warm()
+
+    await loseAnswer(proxy, () => recordPlanMoves(proxied, lock, 'rec', moves), async () => (await listMoves(direct)).some((m) => m.value.id === 'rec-0'))
+
+    expect((await listMoves(direct)).map((m) => m.value.id).filter((id) => id.startsWith('rec-'))).toEqual(['rec-0', 'rec-1'])
   })
 })
