@@ -70,14 +70,19 @@ export async function findOwnCommit(txn: Txn, reads: OwnCommitReads): Promise<bi
     for (const p of prefixes) if (await reads.anyUnder(p, at)) return undefined
     return at
   }
-  const now = new Map<string, KeyRead>()
-  for (const p of puts) now.set(p.key, (await reads.getAt(p.key)).kv)
+  // Every put key at one revision (the first read's), so a write racing the reads cannot mix two states.
+  const first = await reads.getAt(puts[0]!.key)
+  const now = new Map<string, KeyRead>([[puts[0]!.key, first.kv]])
+  await Promise.all(puts.slice(1).map(async (p) => now.set(p.key, (await reads.getAt(p.key, first.revision)).kv)))
   const at = putsLandedAt(txn, (k) => now.get(k))
   if (at === undefined) return undefined
   try {
-    for (const k of deletes) if ((await reads.getAt(k, at)).kv !== undefined) return undefined
-    for (const p of prefixes) if (await reads.anyUnder(p, at)) return undefined
-    for (const c of txn.compares) if (!compareHolds(c, (await reads.getAt(c.key, at - 1n)).kv)) return undefined
+    const [deleted, emptied, held] = await Promise.all([
+      Promise.all(deletes.map(async (k) => (await reads.getAt(k, at)).kv === undefined)),
+      Promise.all(prefixes.map(async (p) => !(await reads.anyUnder(p, at)))),
+      Promise.all(txn.compares.map(async (c) => compareHolds(c, (await reads.getAt(c.key, at - 1n)).kv))),
+    ])
+    if (![...deleted, ...emptied, ...held].every(Boolean)) return undefined
   } catch (err) {
     // The state at or before X was compacted: nothing proves the write ours.
     if (isCompactedError(err)) return undefined
