@@ -5,7 +5,9 @@ import {isUserError, UserError} from '../errors/errors.js'
 import {prefixEnd} from '../store/keyRange.js'
 import {type Compare, type LeaseHandle, type Page, type PageQuery, type StoredValue, type Txn, type Watch, type WatchOptions} from '../store/store.js'
 import {StoreBase, checkTxnSize, compactedError, futureRevisionError, isCompactedError} from '../store/storeBase.js'
+import {etcdFaultHandling, trackResends} from './commitResend.js'
 import {toEtcdUserError} from './etcdErrors.js'
+import {findOwnCommit} from './ownCommit.js'
 import {rawRange, rawRangeAvailable} from './rawRange.js'
 import {grantEtcdLease} from './leaseHandle.js'
 import {watchEtcdPrefix} from './resumableWatch.js'
@@ -37,6 +39,8 @@ export function etcdClientOptions(conn: ConnectionConfig): etcd.IOptions {
       'grpc.max_receive_message_length': 64 * 1024 * 1024,
     },
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : {deadline: Date.now() + UNARY_TIMEOUT_MS}),
+    // etcd3's own resends, which also tell a commit it was resent (see commit).
+    faultHandling: etcdFaultHandling(),
   }
   if (conn.cacert || conn.cert || conn.endpoints.some((e) => e.startsWith('https:'))) {
     if (!conn.cacert) throw new UserError('BAD_INPUT', 'an https:// etcd endpoint needs the CA certificate that signed its server certificate', 'pass --cacert FILE (or ETCDCTL_CACERT)')
@@ -105,7 +109,13 @@ export class EtcdStore extends StoreBase {
     return {items: res.kvs.map(toStored), more: res.more, revision: query.revision ?? BigInt(res.header.revision)}
   }
 
-  /** commit: see {@link Store.commit}. */
+  /**
+   * commit: see {@link Store.commit}. etcd3 sends a transaction again when an attempt fails on
+   * the connection (a leader killed, a reset); when that attempt had landed and only its answer
+   * was lost, the resend fails its own compares. So a failed compare after a resend looks for
+   * the earlier attempt's write (ownCommit.ts) and returns the revision it landed at: a caller
+   * sees a conflict only when someone else's change made the compares fail.
+   */
   async commit(txn: Txn): Promise<bigint | undefined> {
     checkTxnSize(txn)
     const b = txn.compares[0] ? this.#client.if(txn.compares[0].key, ...compareArgs(txn.compares[0])) : this.#client.if(...alwaysTrue(txn))
@@ -118,8 +128,14 @@ export class EtcdStore extends StoreBase {
     }
     for (const d of txn.deletes ?? []) thenOps.push(this.#client.delete().key(d))
     for (const d of txn.deletePrefixes ?? []) thenOps.push(this.#client.delete().prefix(d))
-    const res = await this.wrap(() => b.then(...thenOps).commit())
-    return res.succeeded ? BigInt(res.header.revision) : undefined
+    const {value: res, resent} = await this.wrap(() => trackResends(() => b.then(...thenOps).commit()))
+    if (res.succeeded) return BigInt(res.header.revision)
+    if (!resent || txn.compares.length === 0) return undefined
+    return findOwnCommit(txn, {
+      revision: () => this.revision(),
+      getAt: (key, revision) => this.getAt(key, revision),
+      anyUnder: async (prefix, revision) => (await this.listPage(prefix, {limit: 1, revision})).items.length > 0,
+    })
   }
 
   /** grantLease: see {@link Store.grantLease}. */

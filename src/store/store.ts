@@ -213,6 +213,12 @@ export interface Store {
    * undefined when one failed (nothing was written). A put to a lease that does not exist
    * throws NOT_FOUND and writes nothing; a txn over {@link MAX_TXN_OPS} operations throws
    * RangeError (the caller's bug).
+   *
+   * On retry: an attempt whose answer was lost (a connection reset, a leader killed) is sent
+   * again; when it had landed, commit still returns the revision it landed at, not undefined
+   * (EtcdStore: ownCommit.ts). A transaction without compares may land twice (same writes,
+   * two revisions). When no attempt got through, the store's error (ETCD_UNREACHABLE) leaves
+   * the outcome unknown: read before acting on it.
    */
   commit(txn: Txn): Promise<bigint | undefined>
 

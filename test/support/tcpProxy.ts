@@ -109,3 +109,31 @@ export async function startTcpProxy(targetEndpoint: string): Promise<TcpProxy> {
     },
   }
 }
+
+/**
+ * loseAnswer runs `op` (a client call through `proxy`) so that its request reaches etcd but
+ * the answer never reaches the client, as when a leader dies or the connection resets right
+ * after a commit: replies are held back, `landed` is polled (on a client that bypasses the
+ * proxy) until etcd shows the write, then every proxied connection is cut before the held
+ * answer goes out. The client sees a dropped connection and, like etcd3, may send the call
+ * again on a new one. Returns what `op` returns (or throws). The proxy's connections must be
+ * open already (do one read through it first), or the connection set-up is held back too.
+ */
+export async function loseAnswer<T>(proxy: TcpProxy, op: () => Promise<T>, landed: () => Promise<boolean>, timeoutMs = 10_000): Promise<T> {
+  proxy.lagReplies(20_000)
+  const running = op()
+  running.catch(() => undefined)
+  try {
+    const until = Date.now() + timeoutMs
+    while (!(await landed())) {
+      if (Date.now() > until) throw new Error(`loseAnswer: the write did not land within ${timeoutMs} ms`)
+      await new Promise((r) => setTimeout(r, 20))
+    }
+  } finally {
+    // Cut first: the held answer is dropped with its connection (its timer finds it destroyed).
+    proxy.block()
+    proxy.lagReplies(0)
+    proxy.unblock()
+  }
+  return running
+}

@@ -2,6 +2,8 @@ import {randomBytes} from 'node:crypto'
 import {resolveConnection, type ConnectionInput} from '../../src/config/connectionConfig.js'
 import {Etcd3} from 'etcd3'
 import {EtcdStore, etcdClientOptions} from '../../src/etcd/etcdStore.js'
+import {type Store, type Txn} from '../../src/store/store.js'
+import {StoreBase} from '../../src/store/storeBase.js'
 
 /**
  * uniqueCluster returns a cluster name no other test file (or earlier run against the same
@@ -43,4 +45,23 @@ export class StoreSet {
  */
 export function etcdAdminClient(endpoint: string, extra: Omit<ConnectionInput, 'endpoints' | 'cluster'> = {}): Etcd3 {
   return new Etcd3(etcdClientOptions(resolveConnection({flags: {...extra, endpoints: endpoint, cluster: 'admin'}, env: {}})))
+}
+
+/** WRITES_OVER_COMMIT are the Store methods StoreBase derives from commit. */
+const WRITES_OVER_COMMIT = new Set<PropertyKey>(['create', 'update', 'put', 'delete'])
+
+/**
+ * commitsThrough is `reads` (every read, lease and watch) with its transactions (commit, and
+ * the create/update/put/delete built on it) sent through `commits` instead: a test can then
+ * disturb one client's transactions (through a proxy) and nothing else.
+ */
+export function commitsThrough(reads: EtcdStore, commits: EtcdStore): Store {
+  return new Proxy(reads, {
+    get(target, prop, receiver) {
+      if (prop === 'commit') return (txn: Txn) => commits.commit(txn)
+      if (WRITES_OVER_COMMIT.has(prop)) return (Reflect.get(StoreBase.prototype, prop) as (...a: unknown[]) => unknown).bind(receiver)
+      const v = Reflect.get(target, prop) as unknown
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v
+    },
+  })
 }

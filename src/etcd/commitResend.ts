@@ -1,0 +1,58 @@
+import {AsyncLocalStorage} from 'node:async_hooks'
+import * as etcd from 'etcd3'
+
+/** RESENDS is how often a call that failed recoverably is sent again: etcd3's default global policy (cockatiel `retry(handleWhen(isRecoverableError), {maxAttempts: 3})`). */
+const RESENDS = 3
+
+/** Resends is what one tracked call learns about its attempts. */
+interface Resends {
+  /** resent is true once an attempt failed on the connection and the call was sent again: that attempt may have landed. */
+  resent: boolean
+}
+
+const tracked = new AsyncLocalStorage<Resends>()
+
+/**
+ * resendPolicy is the global fault policy EtcdStore gives etcd3 (`faultHandling.global`): what
+ * etcd3 does by default — send a call that failed with a recoverable error (unavailable,
+ * deadline exceeded, connection reset…) again, up to 3 more times, at once — and in addition
+ * tell a call run under {@link trackResends} that it was resent. A transaction's resend is
+ * blind: when the first attempt landed and only its answer was lost, the resend fails its own
+ * compares (the first attempt changed the keys they guard) and looks like a conflict; the
+ * commit needs to know to look for its own write (ownCommit.ts).
+ *
+ * etcd3 only calls `execute` on the policy (etcd3 1.1 connection-pool.js, and rawRange.ts).
+ */
+export const resendPolicy = {
+  async execute<T>(fn: (ctx: {attempt: number; signal: AbortSignal}) => PromiseLike<T> | T, signal: AbortSignal = new AbortController().signal): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn({attempt, signal})
+      } catch (err) {
+        if (attempt >= RESENDS || signal.aborted || !isRecoverable(err)) throw err
+        const call = tracked.getStore()
+        if (call) call.resent = true
+        await new Promise((resolve) => setTimeout(resolve, 0))
+      }
+    }
+  },
+}
+
+/** etcdFaultHandling is etcd3's `faultHandling` option carrying {@link resendPolicy} (etcd3 types it with cockatiel's IPolicy, of which it uses only `execute`). */
+export function etcdFaultHandling(): etcd.IOptions['faultHandling'] {
+  return {global: resendPolicy as unknown as NonNullable<etcd.IOptions['faultHandling']>['global']}
+}
+
+/**
+ * trackResends runs `call` (one etcd3 call through a client built with {@link etcdFaultHandling})
+ * and returns its result with whether any attempt of it was resent after a connection failure.
+ */
+export async function trackResends<T>(call: () => Promise<T>): Promise<{value: T; resent: boolean}> {
+  const resends: Resends = {resent: false}
+  const value = await tracked.run(resends, call)
+  return {value, resent: resends.resent}
+}
+
+function isRecoverable(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && etcd.isRecoverableError(err as Error)
+}
