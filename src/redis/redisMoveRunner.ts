@@ -14,6 +14,8 @@ import {leaseGuards, type LeaseGuards} from './leaseGuards.js'
 import {assignSlot, assignSlots, type BeforeSend, connectMasters, countKeys, countKeysMany, keepMaster, keySizes, keysInSlot, keysOnBothSides, type MasterConn, migrateKeys, openSlot, openSlots, ownSlots, runId, slotsNotOwned, slotsStaying, slotView} from './slotOps.js'
 import {sourceRestartedSince, staleCopiesRefusal} from './sourceRestart.js'
 import {slotsOfRange} from './slotMap.js'
+import {staleAtStart} from './moveStartCheck.js'
+import {readNodeView} from '../executor/clusterView.js'
 import {readClusterViews} from './clusterViews.js'
 import {bystanderDownText, downBystander, failoverHandOff, moveSideFailover} from './moveSideFailover.js'
 
@@ -154,9 +156,15 @@ async function driveRedisMove(env: ExecutorEnv, initial: FencedMove, opts: Redis
     if (m.value.cancelRequested && notStarted(m.value.phase)) return cancelBeforeStart()
   }
   const shardRec = await readShard(env.ctx, m.value.shard)
+  // Not begun: the shard and the destination are checked now, when the move's turn comes, not
+  // only by apply's preflight when apply started (a master cordoned or drained since must not
+  // receive slots; moveStartCheck.ts).
+  const staleNow = async (): Promise<string | undefined> => {
+    const view = await readNodeView(env.ctx)
+    return staleAtStart(m.value, (await readShard(env.ctx, m.value.shard))?.value, view.registered, view.states)
+  }
   if (notStarted(m.value.phase)) {
-    const s = shardRec?.value
-    const stale = !s ? `shard ${m.value.shard} no longer exists` : s.epoch !== m.value.baseEpoch ? `shard ${s.id} changed since the plan (epoch ${s.epoch}, plan expected ${m.value.baseEpoch})` : s.replicas[0]?.node !== m.value.from ? `shard ${s.id} is on ${s.replicas[0]?.node}, not ${m.value.from}` : undefined
+    const stale = await staleNow()
     if (stale) return save({phase: 'skipped', reason: stale})
   }
   if (!shardRec) throw new UserError('NOT_FOUND', `shard ${m.value.shard} of move ${m.value.id} does not exist`)
@@ -184,6 +192,9 @@ async function driveRedisMove(env: ExecutorEnv, initial: FencedMove, opts: Redis
     if (notStarted(m.value.phase)) {
       const big = opts.allowBigKeys ? undefined : await findBigKey(from, first, end, opts.bigKeyBytes)
       if (big) return await save({phase: 'aborted', reason: `slot ${big.slot} holds key "${big.key}" of ${formatBytes(big.bytes)}, above the ${formatBytes(opts.bigKeyBytes)} limit (MIGRATE would block both masters): nothing was moved; pass --allow-big-keys to move it anyway`})
+      // Once more after the scan (seconds on a big shard): the last look before the first slot opens.
+      const stale = await staleNow()
+      if (stale) return await save({phase: 'skipped', reason: stale})
       const start = (): Promise<FencedMove> => commitMoveTransition(env.ctx, env.fence, m, {phase: 'copying', reason: null, copyStartedAt: env.now(), progress: {...m.value.progress, cursor: formatMoveCursor({dir: 'fwd', next: first, open: false, srcRun: leavingRun('fwd')})}})
       // Not `save`, which writes its patch again over a concurrent write: the commit compares the
       // record read before the big-key scan (which takes seconds on a big shard), so a cancel
