@@ -8,6 +8,8 @@ import {type Cluster} from 'ioredis'
  */
 export class RedisWorkload {
   readonly last = new Map<string, string>()
+  /** maybe holds, per key, the values of SETs that failed since its last acknowledged one: a SET that errored (a timeout, a connection lost) may still have been applied. */
+  readonly maybe = new Map<string, string[]>()
   readonly errors: string[] = []
   ops = 0
   #stopped = false
@@ -22,9 +24,11 @@ export class RedisWorkload {
           try {
             await client.set(key, value)
             this.last.set(key, value)
+            this.maybe.delete(key)
             this.ops++
           } catch (err) {
             this.errors.push(`${key}: ${(err as Error).message}`)
+            this.maybe.set(key, [...(this.maybe.get(key) ?? []), value])
           }
           await sleepFor(2)
         }
@@ -34,5 +38,18 @@ export class RedisWorkload {
   async stop(): Promise<void> {
     this.#stopped = true
     await this.#done
+  }
+  /**
+   * lost reads every key written back through `client` and lists, as "key: read X, acknowledged
+   * Y", each that reads neither its last acknowledged value nor a value of a SET that failed
+   * since (which may have been applied): an acknowledged write lost, or an older one resurrected.
+   */
+  async lost(client: Cluster): Promise<string[]> {
+    const out: string[] = []
+    for (const [key, value] of this.last) {
+      const read = await client.get(key)
+      if (read !== value && !(read !== null && this.maybe.get(key)?.includes(read))) out.push(`${key}: read ${read}, acknowledged ${value}`)
+    }
+    return out
   }
 }
