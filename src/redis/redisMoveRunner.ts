@@ -6,7 +6,7 @@ import {reserveAll, TokenBucket} from '../throttle/tokenBucket.js'
 import {isTerminal, type Move, type MovePhase} from '../model/move.js'
 import {EPOCH_STEPS} from '../model/plan.js'
 import {formatBytes} from '../model/units.js'
-import {migrateBatchKeys, tightestRate} from './migrateBatch.js'
+import {batchByteBudget, keysWithinBytes, migrateBatchKeys, tightestRate} from './migrateBatch.js'
 import {formatMoveCursor, parseMoveCursor} from './moveCursor.js'
 import {connectRedisNode} from './redisConnection.js'
 import {awaitEpochOrder, type EpochWaitOptions} from './epochOrderWait.js'
@@ -353,9 +353,14 @@ async function migrateSlotKeys(env: ExecutorEnv, opts: RedisMoveOptions, keyBuck
     const keyRate = env.control.keysPerSec ?? opts.keysPerSec
     if (keyRate !== keyBucket.currentRate()) keyBucket.setRate(keyRate)
     const byteRate = tightestRate([env.throttles.global, env.throttles.node(src.node), env.throttles.node(dst.node)].map((b) => b.currentRate()))
-    const keys = await keysInSlot(src, slot, migrateBatchKeys(opts.keysPerBatch, byteRate, keyRate, seen.keys > 0 ? seen.bytes / seen.keys : null))
-    if (keys.length === 0) break
-    const sizes = await keySizes(src, keys)
+    const listed = await keysInSlot(src, slot, migrateBatchKeys(opts.keysPerBatch, byteRate, keyRate, seen.keys > 0 ? seen.bytes / seen.keys : null))
+    if (listed.length === 0) break
+    const listedSizes = await keySizes(src, listed)
+    // Cut to the keys' measured sizes: the count above is a guess at the mean (none yet for the
+    // slot's first batch); the keys left out are listed again next round.
+    const take = keysWithinBytes(listedSizes, batchByteBudget(byteRate, opts.bigKeyBytes))
+    const keys = listed.slice(0, take)
+    const sizes = listedSizes.slice(0, take)
     const bytes = sizes.reduce((a, b) => a + b, 0)
     seen.keys += keys.length
     seen.bytes += bytes

@@ -14,13 +14,14 @@ export class RedisWorkload {
   ops = 0
   #stopped = false
   readonly #done: Promise<void[]>
-  constructor(client: Cluster, keys: readonly string[], workers: number, maxOps: number) {
+  /** `pad` is appended to every value written (big values: keys that stay big while they are migrated). */
+  constructor(client: Cluster, keys: readonly string[], workers: number, maxOps: number, pad = '') {
     this.#done = Promise.all(
       Array.from({length: workers}, async (_, w) => {
         const mine = keys.filter((_, i) => i % workers === w)
         for (let n = 1; !this.#stopped && this.ops < maxOps; n++) {
           const key = mine[n % mine.length]!
-          const value = `${key}=${n}`
+          const value = `${key}=${n}${pad}`
           try {
             await client.set(key, value)
             this.last.set(key, value)
