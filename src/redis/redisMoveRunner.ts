@@ -14,6 +14,7 @@ import {leaseGuards, type LeaseGuards} from './leaseGuards.js'
 import {assignSlot, assignSlots, type BeforeSend, connectMasters, countKeys, countKeysMany, keepMaster, keySizes, keysInSlot, keysOnBothSides, type MasterConn, migrateKeys, openSlot, openSlots, ownSlots, runId, slotsNotOwned, slotsStaying, slotView} from './slotOps.js'
 import {sourceRestartedSince, staleCopiesRefusal} from './sourceRestart.js'
 import {slotsOfRange} from './slotMap.js'
+import {DEFAULT_BIG_KEY_BYTES} from './redisSampler.js'
 import {staleAtStart} from './moveStartCheck.js'
 import {readNodeView} from '../executor/clusterView.js'
 import {readClusterViews} from './clusterViews.js'
@@ -49,7 +50,7 @@ const MAX_VERIFY_PASSES = 3
 const EMPTY_SLOT_BATCH = 256
 
 /** DEFAULT_REDIS_MOVE_OPTIONS: 100-key batches, 8 MiB big-key limit, 5 s MIGRATE timeout. */
-export const DEFAULT_REDIS_MOVE_OPTIONS: RedisMoveOptions = {keysPerBatch: 100, keysPerSec: null, bigKeyBytes: 8 * 1024 * 1024, allowBigKeys: false, migrateTimeoutMs: 5000}
+export const DEFAULT_REDIS_MOVE_OPTIONS: RedisMoveOptions = {keysPerBatch: 100, keysPerSec: null, bigKeyBytes: DEFAULT_BIG_KEY_BYTES, allowBigKeys: false, migrateTimeoutMs: 5000}
 
 /**
  * runRedisMove drives one move of a redis-engine cluster: the shard's slots go one by one

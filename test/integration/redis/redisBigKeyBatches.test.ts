@@ -1,5 +1,8 @@
 import {describe, expect, it} from 'vitest'
 import {type ExecutorEvent} from '../../../src/executor/executorEnv.js'
+import {fixOpenSlots} from '../../../src/redis/fixOpenSlots.js'
+import {withRedisNode} from '../../../src/redis/redisConnection.js'
+import {changingCommandsSent, sentSince} from '../../support/redisCommandStats.js'
 import {openSlotMarks, redisAvailable, servedSlots, tagsInSlots} from '../../support/redisCluster.js'
 import {RedisWorkload} from '../../support/redisWorkload.js'
 import {inProcessApplyOf, useRedisCluster} from '../../support/redisTestFile.js'
@@ -57,5 +60,28 @@ describe.skipIf(!available)('big keys migrated under client writes', () => {
     expect(await smallWork.lost(file.client)).toEqual([])
     for (const k of nearKeys.slice(12).filter((k) => !bigWork.last.has(k))) expect(await file.client.get(k)).toBe(`${k}=0${big}`)
     expect((await file.client.get(overKey))?.length).toBe(`${overKey}=0`.length + 600 * 1024)
+  }, 60_000)
+
+  it('redis fix finishing a slot of big keys sends at most 8 MiB (the default big-key limit) per MIGRATE, unless one key', async () => {
+    // Shard 2, another master's: the first test moved shard 1's slots to its target.
+    const {from, to, first, end} = await file.shardToMove(2)
+    const {tag, slot} = tagsInSlots(first, end, 1, 'fixbig')[0]!
+    const value = 'f'.repeat(400 * 1024)
+    const keys = Array.from({length: 30}, (_, j) => `{${tag}}:${j}`) // 12 MiB in all
+    for (const k of keys) await file.client.set(k, `${k}=${value}`)
+    // Left open by hand with nothing migrated yet, keys on the source only: fix finishes it (the source owns it, IMPORTING on the target).
+    await withRedisNode(to.address, (r) => r.call('CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', from.redisId))
+    await withRedisNode(from.address, (r) => r.call('CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', to.redisId))
+    await withRedisNode(from.address, (r) => r.call('MIGRATE', to.address.split(':')[0]!, to.address.split(':')[1]!, '', '0', '5000', 'KEYS', keys[0]!))
+    const before = await changingCommandsSent([from.address])
+
+    const result = await fixOpenSlots(file.redis.seed, false)
+
+    expect(result.slots.find((x) => x.slot === slot)?.action).toBe('finish')
+    const migrates = sentSince(before, await changingCommandsSent([from.address])).find((l) => l.includes(' migrate '))
+    // 29 keys of 400 KiB left: at most 20 per 8 MiB MIGRATE, so 2 batches (before: 1 of 11.6 MiB).
+    expect(Number(migrates?.split('+')[1])).toBeGreaterThanOrEqual(2)
+    expect(await openSlotMarks(file.masters)).toEqual([])
+    for (const k of keys) expect(await file.client.get(k)).toBe(`${k}=${value}`)
   }, 60_000)
 })
