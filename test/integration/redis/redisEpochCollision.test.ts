@@ -54,7 +54,6 @@ describe.skipIf(!available)('config-epoch collisions from failovers during a mov
       await work.stop()
     }
     expect(takeovers).toBeGreaterThan(1)
-    console.log(`takeovers ${takeovers}; epochs ${(await configEpochs(to.address)).join(" ")}`)
     // Gossip settles: every master agrees the target serves every slot of the shard.
     const served = await servedSlots(to)
     expect(Array.from({length: end - first}, (_, i) => first + i).filter((s) => !served.has(s))).toEqual([])
