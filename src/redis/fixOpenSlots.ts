@@ -71,7 +71,7 @@ export async function fixOpenSlots(seed: string, dryRun: boolean, opts: FixOptio
   const masters = new Map<string, MasterConn>()
   try {
     for (const n of topo.masters) masters.set(n.id, {node: shortNodeId(n.id), redisId: n.id, address: n.address, conn: await connectRedisNode(n.address)})
-    const open = new Map<number, {source?: string; target?: string}>()
+    const open = new Map<number, {source?: string; target?: string; sourceMigrating?: boolean}>()
     const served = new Map<string, Set<number>>()
     const views: RedisClusterNode[][] = []
     for (const m of masters.values()) {
@@ -80,8 +80,8 @@ export async function fixOpenSlots(seed: string, dryRun: boolean, opts: FixOptio
       if (!me || !isLiveMaster(me)) continue
       served.set(m.redisId, new Set(me.slots))
       views.push(view)
-      for (const [slot, to] of me.migrating) open.set(slot, {...open.get(slot), source: m.redisId, target: open.get(slot)?.target ?? to})
-      for (const [slot, from] of me.importing) open.set(slot, {...open.get(slot), target: m.redisId, source: open.get(slot)?.source ?? from})
+      for (const [slot, to] of me.migrating) open.set(slot, {...open.get(slot), source: m.redisId, target: open.get(slot)?.target ?? to, sourceMigrating: true})
+      for (const [slot, from] of me.importing) open.set(slot, {...open.get(slot), target: m.redisId, source: open.get(slot)?.source ?? from, sourceMigrating: open.get(slot)?.sourceMigrating ?? false})
     }
     const live = [...masters.values()].filter((m) => served.has(m.redisId))
     const slots: OpenSlotFix[] = []
