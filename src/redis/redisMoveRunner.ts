@@ -11,8 +11,9 @@ import {formatMoveCursor, parseMoveCursor} from './moveCursor.js'
 import {connectRedisNode} from './redisConnection.js'
 import {awaitEpochOrder, type EpochWaitOptions} from './epochOrderWait.js'
 import {leaseGuards, type LeaseGuards} from './leaseGuards.js'
-import {assignSlot, assignSlots, type BeforeSend, connectMasters, countKeys, countKeysMany, keepMaster, keySizes, keysInSlot, keysOnBothSides, type MasterConn, migrateKeys, openSlot, openSlots, ownSlots, runId, slotsNotOwned, slotsStaying, slotView} from './slotOps.js'
+import {assignSlot, assignSlots, type BeforeSend, connectMasters, countKeys, countKeysMany, keepMaster, keySizes, keysInSlot, keysOnBothSides, type MasterConn, migrateKeys, openSlot, openSlots, ownMarks, ownSlots, runId, slotsNotOwned, slotsStaying, slotView} from './slotOps.js'
 import {sourceRestartedSince, staleCopiesRefusal} from './sourceRestart.js'
+import {strayKeysRefusal} from './targetStrayKeys.js'
 import {slotsOfRange} from './slotMap.js'
 import {DEFAULT_BIG_KEY_BYTES} from './redisSampler.js'
 import {staleAtStart} from './moveStartCheck.js'
@@ -274,7 +275,7 @@ async function driveRedisMove(env: ExecutorEnv, initial: FencedMove, opts: Redis
         // Record first: the cursor at the run's first slot, so a resume walks every slot the run may leave open.
         await save({progress: {...m.value.progress, bytes: progress.bytes, keys: progress.keys, cursor: formatMoveCursor({...cur, open: true, srcRun: leavingRun(cur.dir)})}})
         lastRecorded = env.now()
-        if (!(await migrateEmptySlots(env, opts, keyBucket, src, dst, others, empty, onBatch))) break
+        if (!(await migrateEmptySlots(env, opts, keyBucket, src, dst, others, empty, onBatch, m.value.id))) break
         const last = empty[empty.length - 1] ?? cur.next
         m = {...m, value: {...m.value, progress: {...m.value.progress, cursor: formatMoveCursor({dir: cur.dir, next: forward ? last + 1 : last - 1, open: true})}}}
         continue
@@ -283,7 +284,7 @@ async function driveRedisMove(env: ExecutorEnv, initial: FencedMove, opts: Redis
         await save({progress: {...m.value.progress, bytes: progress.bytes, keys: progress.keys, cursor: formatMoveCursor({...cur, open: true, srcRun: leavingRun(cur.dir)})}})
         lastRecorded = env.now()
       }
-      const closed = await migrateSlot(env, opts, keyBucket, src, dst, others, cur.next, onBatch, restarted?.pending && restarted.dir === cur.dir ? restarted : undefined)
+      const closed = await migrateSlot(env, opts, keyBucket, src, dst, others, cur.next, onBatch, m.value.id, restarted?.pending && restarted.dir === cur.dir ? restarted : undefined)
       if (!closed) break // stopped mid-slot: the cursor is at or before it; a resume finishes it
       // Held in memory: the next slot's record (or the final one) moves the cursor on in etcd.
       m = {...m, value: {...m.value, progress: {...m.value.progress, cursor: formatMoveCursor({dir: cur.dir, next: forward ? cur.next + 1 : cur.next - 1, open: true})}}}
@@ -303,12 +304,17 @@ async function driveRedisMove(env: ExecutorEnv, initial: FencedMove, opts: Redis
  * slot, found open, has keys on both sides (staleCopiesRefusal), before migrating any; found
  * open without, it marks the check done.
  */
-async function migrateSlot(env: ExecutorEnv, opts: RedisMoveOptions, keyBucket: TokenBucket, src: MasterConn, dst: MasterConn, others: readonly MasterConn[], slot: number, onBatch: (keys: number, bytes: number) => void, restarted?: StaleCheck): Promise<boolean> {
+async function migrateSlot(env: ExecutorEnv, opts: RedisMoveOptions, keyBucket: TokenBucket, src: MasterConn, dst: MasterConn, others: readonly MasterConn[], slot: number, onBatch: (keys: number, bytes: number) => void, moveId: string, restarted?: StaleCheck): Promise<boolean> {
   const guard = sendGuard(env)
   const dstView = await slotView(dst, slot)
   if (!dstView.owns) {
     const srcView = await slotView(src, slot)
     if (!srcView.owns) throw new UserError('PRECONDITION', `slot ${slot} is owned by neither ${src.node} nor ${dst.node}`, 'the cluster changed outside shardctl: check it with `redis-cli --cluster check`')
+    // Keys on the target before the source marks the slot MIGRATING are not this move's (targetStrayKeys.ts).
+    if (srcView.migratingTo === null) {
+      const stray = strayKeysRefusal({move: moveId, slot, source: src, target: dst, targetKeys: await countKeys(dst, slot), sourceMigrating: false})
+      if (stray) throw stray
+    }
     // The source restarted since the cursor was written: a key both hold may be a snapshot's old copy of one migrated before.
     if (restarted && srcView.migratingTo !== null) {
       const refusal = staleCopiesRefusal({move: restarted.move, slot, source: src, target: dst, both: await keysOnBothSides(src, dst, slot)})
@@ -397,13 +403,19 @@ async function emptySlotsFrom(src: MasterConn, next: number, stop: number): Prom
  * whatever a crash left. Returns false when the executor stopped with slots still open.
  * Throws PRECONDITION when neither side owns one of the slots.
  */
-async function migrateEmptySlots(env: ExecutorEnv, opts: RedisMoveOptions, keyBucket: TokenBucket, src: MasterConn, dst: MasterConn, others: readonly MasterConn[], slots: readonly number[], onBatch: (keys: number, bytes: number) => void): Promise<boolean> {
+async function migrateEmptySlots(env: ExecutorEnv, opts: RedisMoveOptions, keyBucket: TokenBucket, src: MasterConn, dst: MasterConn, others: readonly MasterConn[], slots: readonly number[], onBatch: (keys: number, bytes: number) => void, moveId: string): Promise<boolean> {
   while ((env.control.paused || !env.control.inWindow()) && !env.stopped()) await env.sleep(200)
   if (env.stopped()) return false
-  const [dstOwns, srcOwns] = await Promise.all([ownSlots(dst), ownSlots(src)])
+  const [dstOwns, srcMarks] = await Promise.all([ownSlots(dst), ownMarks(src)])
   const toOpen = slots.filter((slot) => !dstOwns.has(slot))
-  const orphan = toOpen.find((slot) => !srcOwns.has(slot))
+  const orphan = toOpen.find((slot) => !srcMarks.slots.has(slot))
   if (orphan !== undefined) throw new UserError('PRECONDITION', `slot ${orphan} is owned by neither ${src.node} nor ${dst.node}`, 'the cluster changed outside shardctl: check it with `redis-cli --cluster check`')
+  // Keys on the target of a slot its source is not migrating are not this move's (targetStrayKeys.ts): empty on the source, such a slot would be assigned with them.
+  const dstCounts = await countKeysMany(dst, toOpen)
+  for (const [i, slot] of toOpen.entries()) {
+    const stray = strayKeysRefusal({move: moveId, slot, source: src, target: dst, targetKeys: dstCounts[i] ?? 0, sourceMigrating: srcMarks.migrating.has(slot)})
+    if (stray) throw stray
+  }
   const guard = sendGuard(env)
   await openSlots(src, dst, toOpen, guard)
   // After opening, other moves' MIGRATING slots counted as gone (see migrateSlot).

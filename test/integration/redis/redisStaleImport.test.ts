@@ -1,4 +1,5 @@
 import {describe, expect, it} from 'vitest'
+import {listShards} from '../../../src/cluster/clusterRepo.js'
 import {fixOpenSlots} from '../../../src/redis/fixOpenSlots.js'
 import {withRedisNode} from '../../../src/redis/redisConnection.js'
 import {crashAndRestart, openSlotMarks, ownerOf, redisAvailable, tagsInSlots} from '../../support/redisCluster.js'
@@ -65,4 +66,43 @@ describe.skipIf(!available)('a master restarted from a snapshot older than a mov
     expect(await openSlotMarks(file.masters)).toEqual([])
     await check()
   }, 60_000)
+
+  it('a move back onto the restarted master refuses the slots whose snapshot keys it holds, instead of resurrecting them', async () => {
+    // Shard 2: the first test moved shard 1 and cleaned up after itself.
+    const {shard, from, to, first, end} = await file.shardToMove(2)
+    // One slot where the owner keeps some keys (migrated slot by slot), one where it deletes all (moved in a run of empty slots).
+    const [a, b] = tagsInSlots(first, end, 2, 'sb')
+    const keysA = Array.from({length: 10}, (_, j) => `{${a!.tag}}:${j}`)
+    const keysB = Array.from({length: 6}, (_, j) => `{${b!.tag}}:${j}`)
+    for (const k of [...keysA, ...keysB]) expect(await file.client.set(k, `${k}=1`)).toBe('OK')
+    await withRedisNode(from.address, (r) => r.call('SAVE'))
+    await file.recordPendingMove('stale-out', shard, from, to)
+    expect((await apply()).moves.find((m) => m.id === 'stale-out')?.phase).toBe('done')
+    expect(await file.client.del(...keysA.slice(0, 5))).toBe(5)
+    for (const k of keysB) expect(await file.client.del(k)).toBe(1)
+    await crashAndRestart(file.redis, from.address)
+    await poll('the restarted master to hold its snapshot\'s keys', async () => ((await countAt(from.address, a!.slot)) === 10 && (await countAt(from.address, b!.slot)) === 6 ? true : undefined), 20_000)
+    // A later plan moves the shard back (plan checks only who serves each slot, which did not change).
+    const moved = (await listShards(file.ctx)).shards.find((x) => x.value.id === shard.id)!.value
+    await file.recordPendingMove('stale-back', moved, to, from)
+
+    const result = await apply({sleepCapMs: 100})
+
+    const back = result.moves.find((m) => m.id === 'stale-back')!
+    expect(back.phase).toBe('failed')
+    expect(back.reason).toMatch(new RegExp(`${from.node} holds \\d+ key\\(s\\) of slot (${a!.slot}|${b!.slot}), which ${to.node} serves and is not migrating`))
+    // Nothing deleted came back, nothing was lost.
+    for (const [j, k] of keysA.entries()) expect(await file.client.get(k), k).toBe(j < 5 ? null : `${k}=1`)
+    for (const k of keysB) expect(await file.client.get(k), k).toBeNull()
+    // Clean up for the file: the snapshot's copies deleted, marks cleared.
+    for (const slot of [a!.slot, b!.slot]) {
+      await withRedisNode(from.address, async (r) => {
+        for (const k of (await r.call('CLUSTER', 'GETKEYSINSLOT', String(slot), '1000')) as string[]) {
+          await r.call('ASKING')
+          await r.del(k)
+        }
+        await r.call('CLUSTER', 'SETSLOT', String(slot), 'STABLE')
+      })
+    }
+  }, 90_000)
 })
