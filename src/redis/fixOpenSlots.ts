@@ -7,7 +7,9 @@ import {planOpenSlot} from './openSlotDecision.js'
 import {clusterCommand, connectRedisNode, readClusterNodes} from './redisConnection.js'
 import {awaitEpochOrder, type EpochWaitOptions} from './epochOrderWait.js'
 import {type LeaseGuards} from './leaseGuards.js'
-import {assignSlot, countKeys, isBusyKey, keysInSlot, keysOnBothSides, type MasterConn, migrateKeys, openSlot, stableSlot} from './slotOps.js'
+import {keysWithinBytes} from './migrateBatch.js'
+import {DEFAULT_BIG_KEY_BYTES} from './redisSampler.js'
+import {assignSlot, countKeys, isBusyKey, keySizes, keysInSlot, keysOnBothSides, type MasterConn, migrateKeys, openSlot, stableSlot} from './slotOps.js'
 
 /** OpenSlotFix is one slot found open and what closing it does (or did). */
 export interface OpenSlotFix {
@@ -69,7 +71,7 @@ export async function fixOpenSlots(seed: string, dryRun: boolean, opts: FixOptio
   const masters = new Map<string, MasterConn>()
   try {
     for (const n of topo.masters) masters.set(n.id, {node: shortNodeId(n.id), redisId: n.id, address: n.address, conn: await connectRedisNode(n.address)})
-    const open = new Map<number, {source?: string; target?: string}>()
+    const open = new Map<number, {source?: string; target?: string; sourceMigrating?: boolean}>()
     const served = new Map<string, Set<number>>()
     const views: RedisClusterNode[][] = []
     for (const m of masters.values()) {
@@ -78,8 +80,8 @@ export async function fixOpenSlots(seed: string, dryRun: boolean, opts: FixOptio
       if (!me || !isLiveMaster(me)) continue
       served.set(m.redisId, new Set(me.slots))
       views.push(view)
-      for (const [slot, to] of me.migrating) open.set(slot, {...open.get(slot), source: m.redisId, target: open.get(slot)?.target ?? to})
-      for (const [slot, from] of me.importing) open.set(slot, {...open.get(slot), target: m.redisId, source: open.get(slot)?.source ?? from})
+      for (const [slot, to] of me.migrating) open.set(slot, {...open.get(slot), source: m.redisId, target: open.get(slot)?.target ?? to, sourceMigrating: true})
+      for (const [slot, from] of me.importing) open.set(slot, {...open.get(slot), target: m.redisId, source: open.get(slot)?.source ?? from, sourceMigrating: open.get(slot)?.sourceMigrating ?? false})
     }
     const live = [...masters.values()].filter((m) => served.has(m.redisId))
     const slots: OpenSlotFix[] = []
@@ -151,7 +153,11 @@ async function finishSlot(guards: LeaseGuards, source: MasterConn, target: Maste
   const sourceOwns = await owns(source.conn, slot)
   if (sourceOwns) {
     await openSlot(source, target, slot, guards.beforeSend)
-    for (let keys = await keysInSlot(source, slot, 100); keys.length > 0; keys = await keysInSlot(source, slot, 100)) {
+    for (let listed = await keysInSlot(source, slot, 100); listed.length > 0; listed = await keysInSlot(source, slot, 100)) {
+      // At most the default big-key limit per MIGRATE (one key above it alone), as the runner
+      // does: 100 keys near 8 MiB in one MIGRATE outlast its timeout on every run of fix, the
+      // way out named for a slot left open.
+      const keys = listed.slice(0, keysWithinBytes(await keySizes(source, listed), DEFAULT_BIG_KEY_BYTES))
       try {
         await migrateKeys(source, target, keys, 5000, {replace, within: guards.migrate})
       } catch (err) {

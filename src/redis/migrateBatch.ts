@@ -24,3 +24,29 @@ export function tightestRate(rates: readonly (number | null)[]): number | null {
   const set = rates.filter((r): r is number => r !== null)
   return set.length === 0 ? null : Math.min(...set)
 }
+
+/**
+ * batchByteBudget is the most bytes one MIGRATE carries: BATCH_SECONDS of the byte rate
+ * (`bytesPerSec`, null unlimited) and never more than the big-key limit (`bigKeyBytes`), the
+ * most the operator lets one key cost in a MIGRATE's stall. migrateBatchKeys sizes a batch at
+ * the slot's mean key size so far, which a slot's first batch does not know: without this, up
+ * to --batch-keys keys just under the limit went in one MIGRATE (100 × 8 MiB blocks both
+ * masters past MIGRATE's timeout, and the retry sends the same batch). Pure.
+ */
+export function batchByteBudget(bytesPerSec: number | null, bigKeyBytes: number): number {
+  return bytesPerSec === null ? bigKeyBytes : Math.min(bigKeyBytes, bytesPerSec * BATCH_SECONDS)
+}
+
+/**
+ * keysWithinBytes returns how many of the listed keys (their sizes in order) one MIGRATE takes:
+ * the longest prefix whose sizes add up to at most `budget`, and never fewer than one (a key
+ * above the budget goes alone). Pure.
+ */
+export function keysWithinBytes(sizes: readonly number[], budget: number): number {
+  let total = 0
+  for (const [i, size] of sizes.entries()) {
+    total += size
+    if (total > budget) return Math.max(1, i)
+  }
+  return sizes.length
+}

@@ -21,8 +21,12 @@ export function decideOpenSlot(input: {sourceKeys: number; targetKeys: number; t
 /** OpenSlotFacts is what the live masters say about one slot left open: what `redis fix` reads before deciding. */
 export interface OpenSlotFacts {
   slot: number
-  /** ends are the ids the marks name: `source` the MIGRATING side, `target` the IMPORTING side (either may be a failed node). */
-  ends: {source?: string; target?: string}
+  /**
+   * ends are the ids the marks name: `source` the MIGRATING side, `target` the IMPORTING side
+   * (either may be a failed node); `sourceMigrating` false when no live master marks the slot
+   * MIGRATING (only the target's IMPORTING mark names the source; undefined: not known).
+   */
+  ends: {source?: string; target?: string; sourceMigrating?: boolean}
   /** masters are the live masters, each with whether it serves the slot by its own view and how many keys of it it holds. */
   masters: readonly {id: string; owns: boolean; keys: number}[]
   /** views are the live masters' CLUSTER NODES views (they tell whether a failed target was replaced). */
@@ -78,6 +82,8 @@ export function planOpenSlot(f: OpenSlotFacts): OpenSlotPlan {
   const sourceKeys = at(sides.source).keys
   const targetKeys = sides.target === null ? 0 : at(sides.target).keys
   const targetOwns = sides.target === null ? false : at(sides.target).owns
+  // A live owner that marks no MIGRATING, and keys on the importing side: no migration put them there (staleImportRefusal).
+  if (sides.target !== null && ends.sourceMigrating === false && sides.source === ends.source && at(sides.source).owns && targetKeys > 0) throw staleImportRefusal(f.slot, sides.source, sides.target, targetKeys)
   const action = sides.target === null ? 'rollback' : decideOpenSlot({sourceKeys, targetKeys, targetOwns, preferFinish: false})
   const afterFailover = failed !== null
   return {
@@ -106,4 +112,24 @@ function openSlotRefusal(slot: number, ends: {source?: string; target?: string},
   if (sourceLive && !targetLive && !targetReplaced)
     return new UserError('PRECONDITION', `slot ${slot} is open towards ${named(ends.target)}, which is down but not replaced (no replica took over yet): it may hold the keys already migrated, which rolling the slot back would leave unreachable once it returns`, `bring ${named(ends.target)} back, or wait for Redis to fail it over to a replica, then run \`redis fix\` again`)
   return new UserError('PRECONDITION', `slot ${slot} is open towards a node that is not a live master (${marked}), and no single live master took its place`, 'bring that node back, or close the slot by hand with CLUSTER SETSLOT')
+}
+
+/**
+ * staleImportRefusal is `redis fix`'s refusal of a slot only the target marks (IMPORTING from
+ * `source`, a live master that serves the slot and marks no MIGRATING) while the target holds
+ * keys of it. No client reaches those keys (the owner answers without ASK), and the usual way
+ * there is Redis itself: a master restarted from a snapshot taken while it still owned the slot
+ * loads the snapshot's keys and marks the slot IMPORTING from its new owner
+ * (verifyClusterConfigWithData). Finishing such a slot gave the restarted master the slot and
+ * brought back the snapshot's copies, deleted or rewritten on the owner since, and took the slot
+ * off the master the records name. The other way there (keys migrated, then the owner's
+ * MIGRATING mark cleared by hand) cannot be told apart, so the operator says which.
+ */
+function staleImportRefusal(slot: number, source: string, target: string, targetKeys: number): UserError {
+  const [s, t] = [shortNodeId(source), shortNodeId(target)]
+  return new UserError(
+    'PRECONDITION',
+    `slot ${slot}: ${t} imports it from ${s}, which is not migrating it (no MIGRATING mark) and serves it, while ${t} holds ${targetKeys} key(s) of it no client reaches: most likely copies ${t} loaded from a snapshot after the slot left it (Redis marks such a slot IMPORTING when it starts), which finishing would bring back over ${s}'s and give ${t} the slot; nothing was changed`,
+    `if ${t} restarted from an older snapshot: on ${t}, DEL each of its keys of the slot (CLUSTER GETKEYSINSLOT ${slot} 1000; ASKING before each DEL) and run CLUSTER SETSLOT ${slot} STABLE; if they are keys migrated to ${t} whose migration lost ${s}'s mark: CLUSTER SETSLOT ${slot} MIGRATING ${target} on ${s}, then \`shardctl redis fix --yes\``,
+  )
 }

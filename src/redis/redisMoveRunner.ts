@@ -6,14 +6,18 @@ import {reserveAll, TokenBucket} from '../throttle/tokenBucket.js'
 import {isTerminal, type Move, type MovePhase} from '../model/move.js'
 import {EPOCH_STEPS} from '../model/plan.js'
 import {formatBytes} from '../model/units.js'
-import {migrateBatchKeys, tightestRate} from './migrateBatch.js'
+import {batchByteBudget, keysWithinBytes, migrateBatchKeys, tightestRate} from './migrateBatch.js'
 import {formatMoveCursor, parseMoveCursor} from './moveCursor.js'
 import {connectRedisNode} from './redisConnection.js'
 import {awaitEpochOrder, type EpochWaitOptions} from './epochOrderWait.js'
 import {leaseGuards, type LeaseGuards} from './leaseGuards.js'
-import {assignSlot, assignSlots, type BeforeSend, connectMasters, countKeys, countKeysMany, keepMaster, keySizes, keysInSlot, keysOnBothSides, type MasterConn, migrateKeys, openSlot, openSlots, ownSlots, runId, slotsNotOwned, slotsStaying, slotView} from './slotOps.js'
+import {assignSlot, assignSlots, type BeforeSend, connectMasters, countKeys, countKeysMany, keepMaster, keySizes, keysInSlot, keysOnBothSides, type MasterConn, migrateKeys, openSlot, openSlots, ownMarks, ownSlots, runId, slotsNotOwned, slotsStaying, slotView} from './slotOps.js'
 import {sourceRestartedSince, staleCopiesRefusal} from './sourceRestart.js'
+import {strayKeysRefusal} from './targetStrayKeys.js'
 import {slotsOfRange} from './slotMap.js'
+import {DEFAULT_BIG_KEY_BYTES} from './redisSampler.js'
+import {staleAtStart} from './moveStartCheck.js'
+import {readNodeView} from '../executor/clusterView.js'
 import {readClusterViews} from './clusterViews.js'
 import {bystanderDownText, downBystander, failoverHandOff, moveSideFailover} from './moveSideFailover.js'
 
@@ -47,7 +51,7 @@ const MAX_VERIFY_PASSES = 3
 const EMPTY_SLOT_BATCH = 256
 
 /** DEFAULT_REDIS_MOVE_OPTIONS: 100-key batches, 8 MiB big-key limit, 5 s MIGRATE timeout. */
-export const DEFAULT_REDIS_MOVE_OPTIONS: RedisMoveOptions = {keysPerBatch: 100, keysPerSec: null, bigKeyBytes: 8 * 1024 * 1024, allowBigKeys: false, migrateTimeoutMs: 5000}
+export const DEFAULT_REDIS_MOVE_OPTIONS: RedisMoveOptions = {keysPerBatch: 100, keysPerSec: null, bigKeyBytes: DEFAULT_BIG_KEY_BYTES, allowBigKeys: false, migrateTimeoutMs: 5000}
 
 /**
  * runRedisMove drives one move of a redis-engine cluster: the shard's slots go one by one
@@ -154,9 +158,15 @@ async function driveRedisMove(env: ExecutorEnv, initial: FencedMove, opts: Redis
     if (m.value.cancelRequested && notStarted(m.value.phase)) return cancelBeforeStart()
   }
   const shardRec = await readShard(env.ctx, m.value.shard)
+  // Not begun: the shard and the destination are checked now, when the move's turn comes, not
+  // only by apply's preflight when apply started (a master cordoned or drained since must not
+  // receive slots; moveStartCheck.ts).
+  const staleNow = async (): Promise<string | undefined> => {
+    const view = await readNodeView(env.ctx)
+    return staleAtStart(m.value, (await readShard(env.ctx, m.value.shard))?.value, view.registered, view.states)
+  }
   if (notStarted(m.value.phase)) {
-    const s = shardRec?.value
-    const stale = !s ? `shard ${m.value.shard} no longer exists` : s.epoch !== m.value.baseEpoch ? `shard ${s.id} changed since the plan (epoch ${s.epoch}, plan expected ${m.value.baseEpoch})` : s.replicas[0]?.node !== m.value.from ? `shard ${s.id} is on ${s.replicas[0]?.node}, not ${m.value.from}` : undefined
+    const stale = await staleNow()
     if (stale) return save({phase: 'skipped', reason: stale})
   }
   if (!shardRec) throw new UserError('NOT_FOUND', `shard ${m.value.shard} of move ${m.value.id} does not exist`)
@@ -184,6 +194,9 @@ async function driveRedisMove(env: ExecutorEnv, initial: FencedMove, opts: Redis
     if (notStarted(m.value.phase)) {
       const big = opts.allowBigKeys ? undefined : await findBigKey(from, first, end, opts.bigKeyBytes)
       if (big) return await save({phase: 'aborted', reason: `slot ${big.slot} holds key "${big.key}" of ${formatBytes(big.bytes)}, above the ${formatBytes(opts.bigKeyBytes)} limit (MIGRATE would block both masters): nothing was moved; pass --allow-big-keys to move it anyway`})
+      // Once more after the scan (seconds on a big shard): the last look before the first slot opens.
+      const stale = await staleNow()
+      if (stale) return await save({phase: 'skipped', reason: stale})
       const start = (): Promise<FencedMove> => commitMoveTransition(env.ctx, env.fence, m, {phase: 'copying', reason: null, copyStartedAt: env.now(), progress: {...m.value.progress, cursor: formatMoveCursor({dir: 'fwd', next: first, open: false, srcRun: leavingRun('fwd')})}})
       // Not `save`, which writes its patch again over a concurrent write: the commit compares the
       // record read before the big-key scan (which takes seconds on a big shard), so a cancel
@@ -262,7 +275,7 @@ async function driveRedisMove(env: ExecutorEnv, initial: FencedMove, opts: Redis
         // Record first: the cursor at the run's first slot, so a resume walks every slot the run may leave open.
         await save({progress: {...m.value.progress, bytes: progress.bytes, keys: progress.keys, cursor: formatMoveCursor({...cur, open: true, srcRun: leavingRun(cur.dir)})}})
         lastRecorded = env.now()
-        if (!(await migrateEmptySlots(env, opts, keyBucket, src, dst, others, empty, onBatch))) break
+        if (!(await migrateEmptySlots(env, opts, keyBucket, src, dst, others, empty, onBatch, m.value.id))) break
         const last = empty[empty.length - 1] ?? cur.next
         m = {...m, value: {...m.value, progress: {...m.value.progress, cursor: formatMoveCursor({dir: cur.dir, next: forward ? last + 1 : last - 1, open: true})}}}
         continue
@@ -271,7 +284,7 @@ async function driveRedisMove(env: ExecutorEnv, initial: FencedMove, opts: Redis
         await save({progress: {...m.value.progress, bytes: progress.bytes, keys: progress.keys, cursor: formatMoveCursor({...cur, open: true, srcRun: leavingRun(cur.dir)})}})
         lastRecorded = env.now()
       }
-      const closed = await migrateSlot(env, opts, keyBucket, src, dst, others, cur.next, onBatch, restarted?.pending && restarted.dir === cur.dir ? restarted : undefined)
+      const closed = await migrateSlot(env, opts, keyBucket, src, dst, others, cur.next, onBatch, m.value.id, restarted?.pending && restarted.dir === cur.dir ? restarted : undefined)
       if (!closed) break // stopped mid-slot: the cursor is at or before it; a resume finishes it
       // Held in memory: the next slot's record (or the final one) moves the cursor on in etcd.
       m = {...m, value: {...m.value, progress: {...m.value.progress, cursor: formatMoveCursor({dir: cur.dir, next: forward ? cur.next + 1 : cur.next - 1, open: true})}}}
@@ -291,12 +304,17 @@ async function driveRedisMove(env: ExecutorEnv, initial: FencedMove, opts: Redis
  * slot, found open, has keys on both sides (staleCopiesRefusal), before migrating any; found
  * open without, it marks the check done.
  */
-async function migrateSlot(env: ExecutorEnv, opts: RedisMoveOptions, keyBucket: TokenBucket, src: MasterConn, dst: MasterConn, others: readonly MasterConn[], slot: number, onBatch: (keys: number, bytes: number) => void, restarted?: StaleCheck): Promise<boolean> {
+async function migrateSlot(env: ExecutorEnv, opts: RedisMoveOptions, keyBucket: TokenBucket, src: MasterConn, dst: MasterConn, others: readonly MasterConn[], slot: number, onBatch: (keys: number, bytes: number) => void, moveId: string, restarted?: StaleCheck): Promise<boolean> {
   const guard = sendGuard(env)
   const dstView = await slotView(dst, slot)
   if (!dstView.owns) {
     const srcView = await slotView(src, slot)
     if (!srcView.owns) throw new UserError('PRECONDITION', `slot ${slot} is owned by neither ${src.node} nor ${dst.node}`, 'the cluster changed outside shardctl: check it with `redis-cli --cluster check`')
+    // Keys on the target before the source marks the slot MIGRATING are not this move's (targetStrayKeys.ts).
+    if (srcView.migratingTo === null) {
+      const stray = strayKeysRefusal({move: moveId, slot, source: src, target: dst, targetKeys: await countKeys(dst, slot), sourceMigrating: false})
+      if (stray) throw stray
+    }
     // The source restarted since the cursor was written: a key both hold may be a snapshot's old copy of one migrated before.
     if (restarted && srcView.migratingTo !== null) {
       const refusal = staleCopiesRefusal({move: restarted.move, slot, source: src, target: dst, both: await keysOnBothSides(src, dst, slot)})
@@ -342,9 +360,14 @@ async function migrateSlotKeys(env: ExecutorEnv, opts: RedisMoveOptions, keyBuck
     const keyRate = env.control.keysPerSec ?? opts.keysPerSec
     if (keyRate !== keyBucket.currentRate()) keyBucket.setRate(keyRate)
     const byteRate = tightestRate([env.throttles.global, env.throttles.node(src.node), env.throttles.node(dst.node)].map((b) => b.currentRate()))
-    const keys = await keysInSlot(src, slot, migrateBatchKeys(opts.keysPerBatch, byteRate, keyRate, seen.keys > 0 ? seen.bytes / seen.keys : null))
-    if (keys.length === 0) break
-    const sizes = await keySizes(src, keys)
+    const listed = await keysInSlot(src, slot, migrateBatchKeys(opts.keysPerBatch, byteRate, keyRate, seen.keys > 0 ? seen.bytes / seen.keys : null))
+    if (listed.length === 0) break
+    const listedSizes = await keySizes(src, listed)
+    // Cut to the keys' measured sizes: the count above is a guess at the mean (none yet for the
+    // slot's first batch); the keys left out are listed again next round.
+    const take = keysWithinBytes(listedSizes, batchByteBudget(byteRate, opts.bigKeyBytes))
+    const keys = listed.slice(0, take)
+    const sizes = listedSizes.slice(0, take)
     const bytes = sizes.reduce((a, b) => a + b, 0)
     seen.keys += keys.length
     seen.bytes += bytes
@@ -380,13 +403,19 @@ async function emptySlotsFrom(src: MasterConn, next: number, stop: number): Prom
  * whatever a crash left. Returns false when the executor stopped with slots still open.
  * Throws PRECONDITION when neither side owns one of the slots.
  */
-async function migrateEmptySlots(env: ExecutorEnv, opts: RedisMoveOptions, keyBucket: TokenBucket, src: MasterConn, dst: MasterConn, others: readonly MasterConn[], slots: readonly number[], onBatch: (keys: number, bytes: number) => void): Promise<boolean> {
+async function migrateEmptySlots(env: ExecutorEnv, opts: RedisMoveOptions, keyBucket: TokenBucket, src: MasterConn, dst: MasterConn, others: readonly MasterConn[], slots: readonly number[], onBatch: (keys: number, bytes: number) => void, moveId: string): Promise<boolean> {
   while ((env.control.paused || !env.control.inWindow()) && !env.stopped()) await env.sleep(200)
   if (env.stopped()) return false
-  const [dstOwns, srcOwns] = await Promise.all([ownSlots(dst), ownSlots(src)])
+  const [dstOwns, srcMarks] = await Promise.all([ownSlots(dst), ownMarks(src)])
   const toOpen = slots.filter((slot) => !dstOwns.has(slot))
-  const orphan = toOpen.find((slot) => !srcOwns.has(slot))
+  const orphan = toOpen.find((slot) => !srcMarks.slots.has(slot))
   if (orphan !== undefined) throw new UserError('PRECONDITION', `slot ${orphan} is owned by neither ${src.node} nor ${dst.node}`, 'the cluster changed outside shardctl: check it with `redis-cli --cluster check`')
+  // Keys on the target of a slot its source is not migrating are not this move's (targetStrayKeys.ts): empty on the source, such a slot would be assigned with them.
+  const dstCounts = await countKeysMany(dst, toOpen)
+  for (const [i, slot] of toOpen.entries()) {
+    const stray = strayKeysRefusal({move: moveId, slot, source: src, target: dst, targetKeys: dstCounts[i] ?? 0, sourceMigrating: srcMarks.migrating.has(slot)})
+    if (stray) throw stray
+  }
   const guard = sendGuard(env)
   await openSlots(src, dst, toOpen, guard)
   // After opening, other moves' MIGRATING slots counted as gone (see migrateSlot).

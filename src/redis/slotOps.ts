@@ -258,9 +258,14 @@ export async function countKeysMany(m: MasterConn, slots: readonly number[]): Pr
 
 /** ownView is what `m` says of itself in `CLUSTER NODES`: the slots it serves. */
 export async function ownSlots(m: MasterConn): Promise<Set<number>> {
+  return (await ownMarks(m)).slots
+}
+
+/** ownMarks is what `m` says of itself in `CLUSTER NODES`: the slots it serves and those it marks MIGRATING. */
+export async function ownMarks(m: MasterConn): Promise<{slots: Set<number>; migrating: ReadonlySet<number>}> {
   const me = myself(await readClusterNodes(m.conn))
   if (!me) throw new UserError('PRECONDITION', `redis node ${m.address} did not report itself in CLUSTER NODES`, 'check that it runs in cluster mode')
-  return new Set(me.slots)
+  return {slots: new Set(me.slots), migrating: new Set(me.migrating.keys())}
 }
 
 /**

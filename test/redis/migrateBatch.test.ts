@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {migrateBatchKeys, tightestRate} from '../../src/redis/migrateBatch.js'
+import {batchByteBudget, keysWithinBytes, migrateBatchKeys, tightestRate} from '../../src/redis/migrateBatch.js'
 import {mastersOfRunningMoves} from '../../src/redis/moveLatency.js'
 
 describe('migrateBatchKeys', () => {
@@ -24,6 +24,23 @@ describe('migrateBatchKeys', () => {
   it('never goes below one key, however slow the rate or big the keys', () => {
     expect(migrateBatchKeys(100, 1, 1, 1024 * 1024)).toBe(1)
     expect(migrateBatchKeys(100, 1024, null, 16 * 1024 * 1024)).toBe(1)
+  })
+})
+
+describe('batchByteBudget and keysWithinBytes: a batch cut to its keys\' measured sizes', () => {
+  it('is a tenth of a second of the byte rate, never above the big-key limit', () => {
+    expect(batchByteBudget(null, 8 << 20)).toBe(8 << 20)
+    expect(batchByteBudget(1 << 20, 8 << 20)).toBe((1 << 20) / 10)
+    expect(batchByteBudget(1 << 30, 8 << 20)).toBe(8 << 20)
+  })
+
+  it('takes the longest prefix within the budget, at least one key', () => {
+    expect(keysWithinBytes([100, 100, 100], 1000)).toBe(3)
+    expect(keysWithinBytes([100, 100, 100], 250)).toBe(2)
+    expect(keysWithinBytes([100, 100, 100], 200)).toBe(2)
+    expect(keysWithinBytes([5000, 100], 1000)).toBe(1) // a key above the budget goes alone
+    expect(keysWithinBytes([100, 5000, 100], 1000)).toBe(1) // and next batch
+    expect(keysWithinBytes([], 1000)).toBe(0)
   })
 })
 

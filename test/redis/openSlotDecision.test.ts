@@ -35,6 +35,17 @@ describe('planOpenSlot', () => {
     expect(planOpenSlot(facts({masters: [{id: S, owns: true, keys: 0}, {id: T, owns: false, keys: 3}]}))).toMatchObject({action: 'finish', listBothSides: false})
   })
 
+  it('only the target marks the slot (IMPORTING from a live owner that marks no MIGRATING) and it holds keys: refused, nothing planned (a master restarted from a snapshot older than the move that took the slot)', () => {
+    const stale = {slot: 42, ends: {source: S, target: T, sourceMigrating: false}, views: []}
+    for (const sKeys of [0, 5]) {
+      expect(() => planOpenSlot({...stale, masters: [{id: S, owns: true, keys: sKeys}, {id: T, owns: false, keys: 3}]})).toThrow(/^slot 42: bbbbbbbbbbbb imports it from aaaaaaaaaaaa, which is not migrating it .* holds 3 key\(s\) of it no client reaches/)
+    }
+    // No key on the target: nothing to bring back, the mark is rolled back as before.
+    expect(planOpenSlot({...stale, masters: [{id: S, owns: true, keys: 5}, {id: T, owns: false, keys: 0}]})).toMatchObject({action: 'rollback'})
+    // The source marked MIGRATING (or unknown): finished as before.
+    expect(planOpenSlot(facts({ends: {source: S, target: T, sourceMigrating: true}, masters: [{id: S, owns: true, keys: 0}, {id: T, owns: false, keys: 3}]}))).toMatchObject({action: 'finish'})
+  })
+
   it('both sides live, every key still on the source: roll back', () => {
     expect(planOpenSlot(facts({masters: [{id: S, owns: true, keys: 5}, {id: T, owns: false, keys: 0}]}))).toMatchObject({source: S, target: T, action: 'rollback', afterFailover: false})
   })
