@@ -126,7 +126,7 @@ async function checkOwnership(conns: Map<string, Redis>, shards: readonly Shard[
     served.set(id, {slots: new Set(me.slots), open: [...me.migrating.keys(), ...me.importing.keys()]})
   }
   for (const [id, s] of served) {
-    if (s.open.length > 0) throw new UserError('PRECONDITION', `redis node ${id} has slot ${s.open[0]} open mid-migration`, 'finish it with `shardctl apply --resume`, or close it with `shardctl redis fix --yes`')
+    if (s.open.length > 0) throw new UserError('PRECONDITION', `redis node ${id} has slot ${s.open[0]} open mid-migration`, 'finish it with `shardctl apply --resume`, or see how `shardctl redis fix` (a dry run) would close it, then run it with --yes')
   }
   for (const shard of shards) {
     const owner = shardOwner(shard)
