@@ -6,7 +6,7 @@ import {z} from 'zod'
 import {UserError} from '../errors/errors.js'
 import {ClusterNameSchema} from '../model/ids.js'
 import {formatZodIssue} from '../model/zodIssues.js'
-import {readFailure} from '../fs/readFailure.js'
+import {readFailure} from '../fs/fileFailure.js'
 
 /** ConnectionConfig is how to reach etcd and which cluster to manage, fully resolved. */
 export interface ConnectionConfig {

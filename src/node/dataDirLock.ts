@@ -4,7 +4,7 @@ import {join} from 'node:path'
 import Database from 'better-sqlite3'
 import {UserError} from '../errors/errors.js'
 import {makeDirectories} from '../fs/makeDirectories.js'
-import {writeFailure} from '../fs/readFailure.js'
+import {writeFailure} from '../fs/fileFailure.js'
 import {retryFor} from '../clock/retryFor.js'
 
 /**

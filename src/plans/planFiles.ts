@@ -8,7 +8,7 @@ import {type ClusterSnapshot, ClusterSnapshotSchema, shardMapFingerprint} from '
 import {formatZodIssue} from '../model/zodIssues.js'
 import {firstDuplicateKey} from './duplicateKeys.js'
 import {readStdinTextSync} from './stdinText.js'
-import {readFailure, writeFailure} from '../fs/readFailure.js'
+import {readFailure, writeFailure} from '../fs/fileFailure.js'
 
 /** PLANS_DIR is where plans (and exported snapshots) are written when no --out is given, relative to the working directory. */
 export const PLANS_DIR = 'plans'

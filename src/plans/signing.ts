@@ -2,7 +2,7 @@ import {createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type
 import {readFileSync} from 'node:fs'
 import {UserError} from '../errors/errors.js'
 import {hashPlan, type Plan} from '../model/plan.js'
-import {readFailure} from '../fs/readFailure.js'
+import {readFailure} from '../fs/fileFailure.js'
 
 /**
  * Plan signing: what CI reviewed is what runs. A signature is Ed25519 (node:crypto) over

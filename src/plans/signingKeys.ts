@@ -1,6 +1,6 @@
 import {existsSync, writeFileSync} from 'node:fs'
 import {UserError} from '../errors/errors.js'
-import {writeFailure} from '../fs/readFailure.js'
+import {writeFailure} from '../fs/fileFailure.js'
 import {generateSigningKeyPair} from './signing.js'
 
 /** KeygenResult is `plan keygen`'s --json output: the key id and the two files (never the key). */

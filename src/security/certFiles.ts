@@ -5,7 +5,7 @@ import {NAME_PATTERN} from './accessControl.js'
 import {certHostProblem} from './certHost.js'
 import {createCa, issueCertificate, type LeafKind, type PemPair} from '../transport/certificateAuthority.js'
 import {makeDirectories} from '../fs/makeDirectories.js'
-import {writeFailure} from '../fs/readFailure.js'
+import {writeFailure} from '../fs/fileFailure.js'
 
 /** CertFilesResult says which files were written (never their contents). */
 export interface CertFilesResult {

@@ -2,7 +2,7 @@ import {readFileSync} from 'node:fs'
 import {UserError} from '../errors/errors.js'
 import {type RouterCredentials} from '../router/routerClient.js'
 import {loadTlsMaterial, type TlsPaths} from '../transport/tlsMaterial.js'
-import {readFailure} from '../fs/readFailure.js'
+import {readFailure} from '../fs/fileFailure.js'
 
 /**
  * loadRouterCredentials turns a client's flags into {@link RouterCredentials}: TLS needs

@@ -1,6 +1,6 @@
 import {closeSync, openSync, unlinkSync, writeSync} from 'node:fs'
 import {UserError} from '../errors/errors.js'
-import {writeFailure} from '../fs/readFailure.js'
+import {writeFailure} from '../fs/fileFailure.js'
 
 /** SecretFile is a new, empty 0600 file reserved for a secret not minted yet. */
 export interface SecretFile {

@@ -1,7 +1,7 @@
 import {readFileSync} from 'node:fs'
 import {createSecureContext} from 'node:tls'
 import {UserError} from '../errors/errors.js'
-import {readFailure} from '../fs/readFailure.js'
+import {readFailure} from '../fs/fileFailure.js'
 
 /** TlsPaths are the PEM files a data-plane process was given (flags or SHARDCTL_TLS_* env). */
 export interface TlsPaths {

@@ -1,3 +1,5 @@
+// Why a file could not be read (readFailure) or written (writeFailure), in words.
+
 /**
  * readFailure says in a few words why a file could not be read, for the one-line errors of
  * every file a command reads (plans, snapshots, keys, certificates, tokens, values, config):

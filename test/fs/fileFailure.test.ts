@@ -2,7 +2,7 @@ import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
-import {readFailure, writeFailure} from '../../src/fs/readFailure.js'
+import {readFailure, writeFailure} from '../../src/fs/fileFailure.js'
 import {readKeyFile} from '../../src/plans/signing.js'
 import {errorOf} from '../support/errorOf.js'
 
