@@ -75,11 +75,10 @@ export class LapsedServing {
     return this.lapsed && this.reread && !this.refused && this.opts.now() < this.vouchedUntil
   }
 
-  /** stop ends the confirmations; serving() is false from now on. Resolves once the loop ended. */
-  async stop(): Promise<void> {
+  /** stop ends the confirmations; serving() is false from now on (the loop ends at its next wake-up, doing nothing more). */
+  stop(): void {
     this.stopped = true
     this.reset(false)
-    while (this.running) await this.running
   }
 
   private reset(lapsed: boolean): void {
@@ -92,10 +91,11 @@ export class LapsedServing {
 
   private start(): void {
     if (this.running) return
-    this.running = this.run(this.generation).finally(() => {
+    const generation = this.generation
+    this.running = this.run(generation).finally(() => {
       this.running = undefined
       // A new lapse began while the old loop was winding down: it needs a loop of its own.
-      if (this.lapsed && !this.stopped) this.start()
+      if (this.generation !== generation && this.lapsed && !this.stopped) this.start()
     })
   }
 

@@ -168,7 +168,7 @@ export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions)
     await membership.start()
   } catch (err) {
     await http.drain(0)
-    await lapsed.stop()
+    lapsed.stop()
     await view.close()
     await auth.stop()
     await clients.close()
@@ -201,7 +201,7 @@ export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions)
       const drained = await http.drain(drainTimeoutMs)
       drainEnded = true
       const left = drained ? 0 : Math.max(0, http.inflight() || atDeadline)
-      await lapsed.stop()
+      lapsed.stop()
       await closeRouter(parts, registration, membership, auth)
       return {drained, inflightAtDeadline: left}
     },
