@@ -70,6 +70,16 @@ export class LapsedServing {
     this.reset(false)
   }
 
+  /**
+   * nudge sends a confirmation now (the router's map changed): a `cluster init --force` under a
+   * lapsed router shows first as map changes, and is then noticed one etcd round trip later,
+   * as a registered router notices it when its registration update fails its fence.
+   */
+  nudge(): void {
+    if (!this.lapsed || !this.reread || this.refused || this.stopped) return
+    void this.confirmOnce(this.generation)
+  }
+
   /** serving is true while the router is lapsed, has re-read the map since, and a confirmation still vouches. */
   serving(): boolean {
     return this.lapsed && this.reread && !this.refused && this.opts.now() < this.vouchedUntil

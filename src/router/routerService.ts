@@ -128,9 +128,15 @@ export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions)
   let lastP99: number | null = null
   /** fence: what the newest registration was fenced on (the write floor covering this router), for a lapsed router's confirmations. */
   let fence: readonly Compare[] | undefined
-  const parts = await startRouterParts(ctx, id, opts, token, log, () => registration?.update())
+  /** nudgeLapsed: a map change asks a lapsed router for a confirmation at once (LapsedServing.nudge); set once it exists. */
+  let nudgeLapsed = (): void => {}
+  const parts = await startRouterParts(ctx, id, opts, token, log, () => {
+    registration?.update()
+    nudgeLapsed()
+  })
   const {latency, clients, clockMonitor, view} = parts
   const lapsed = lapsedServing(ctx, opts, log, view, () => fence)
+  nudgeLapsed = () => lapsed.nudge()
   const latencyPublisher = new LatencyPublisher(ctx, id)
 
   const http = routerHttp(id, opts, parts, auth, log, () => serving())

@@ -192,3 +192,34 @@ describe('LapsedServing across lapses', () => {
     expect(w.lapsed.serving()).toBe(false)
   })
 })
+
+describe('LapsedServing.nudge', () => {
+  it('Given a serving lapsed router, When its map changes (nudge) and that confirmation finds the fence gone, Then it stops serving one answer later, not a validity later', async () => {
+    const w = world(3000, 300)
+    w.lapsed.lost()
+    await w.clock.advance(0)
+    w.rereads[0]!.resolve()
+    await w.clock.advance(0)
+    w.confirms[0]!.resolve(true)
+    await w.clock.advance(100)
+    expect(w.lapsed.serving()).toBe(true)
+    const before = w.confirms.length
+    w.lapsed.nudge()
+    expect(w.confirms).toHaveLength(before + 1)
+    w.confirms.at(-1)!.resolve(false)
+    await w.clock.advance(0)
+    expect(w.lapsed.serving()).toBe(false)
+    w.lapsed.stop()
+  })
+
+  it('Given a router not lapsed, or lapsed but not re-read yet, Then nudge sends nothing', async () => {
+    const w = world()
+    w.lapsed.nudge()
+    expect(w.confirms).toHaveLength(0)
+    w.lapsed.lost()
+    await w.clock.advance(0)
+    w.lapsed.nudge()
+    expect(w.confirms).toHaveLength(0)
+    w.lapsed.stop()
+  })
+})
