@@ -20,8 +20,8 @@ export interface LapsedServingOptions {
   sleep: (ms: number) => Promise<void>
   /** onServing reports the router serving again on its re-read map, its lease still lapsed. */
   onServing?: () => void
-  /** onFailure reports a failed re-read or confirmation (the router stays out of service). */
-  onFailure?: (err: unknown) => void
+  /** onFailure reports a failed re-read or confirmation, the `nth` of this lapse (the router serves only while a confirmation vouches). */
+  onFailure?: (err: unknown, nth: number) => void
 }
 
 /**
@@ -53,6 +53,8 @@ export class LapsedServing {
   private vouchedUntil = -Infinity
   /** generation changes at every lapse and recovery, so a late answer never vouches for another lapse. */
   private generation = 0
+  /** failures counts this lapse's failed re-reads and confirmations (for onFailure). */
+  private failures = 0
   private running?: Promise<void>
   private stopped = false
 
@@ -97,6 +99,7 @@ export class LapsedServing {
     this.reread = false
     this.refused = false
     this.vouchedUntil = -Infinity
+    this.failures = 0
   }
 
   private start(): void {
@@ -119,7 +122,7 @@ export class LapsedServing {
         await this.opts.reread()
         if (this.current(generation)) this.reread = true
       } catch (err) {
-        this.opts.onFailure?.(err)
+        if (this.current(generation)) this.opts.onFailure?.(err, ++this.failures)
         await this.opts.sleep(this.opts.pauseMs)
       }
     }
@@ -142,7 +145,7 @@ export class LapsedServing {
     try {
       holds = await this.opts.confirm()
     } catch (err) {
-      if (this.current(generation)) this.opts.onFailure?.(err)
+      if (this.current(generation)) this.opts.onFailure?.(err, ++this.failures)
       return
     }
     if (!this.current(generation)) return

@@ -368,8 +368,9 @@ function routerCoordinator(id: string, opts: RouterServeOptions, nodeTimeoutMs: 
 /**
  * routerMembership keeps the router registered under a lease: `register` runs with each new
  * lease, after the map was re-read when recovering from a lost one. Registration lives and
- * dies with the lease: when it lapses the router stops serving (503 NOT_SERVING) until it
- * has re-read the map and registered under a new lease.
+ * dies with the lease: when it lapses the router stops serving (503 NOT_SERVING) until
+ * `lapsed` lets it serve again (map re-read, floor confirmed) or it has re-read the map and
+ * registered under a new lease.
  */
 function routerMembership(ctx: ServiceContext, opts: RouterServeOptions, log: (line: string) => void, view: ShardMapView, register: (lease: Awaited<ReturnType<typeof grantLease>>) => Promise<void>, lapsed: LapsedServing): LeasedMembership {
   return new LeasedMembership({
@@ -392,14 +393,13 @@ function routerMembership(ctx: ServiceContext, opts: RouterServeOptions, log: (l
 
 /**
  * lapsedServing builds the router's {@link LapsedServing}: after a lapse it re-reads the map
- * and confirms, a tenth of the lease TTL after the previous answer, that the write floor its
- * newest registration was fenced on (`fence()`) still stands; each confirmation vouches for
- * one TTL from its send (so a `cluster init --force` is noticed within a TTL, and an etcd
- * answering within 0.9 TTL keeps the router serving, as it keeps a live lease).
+ * and confirms, every tenth of the lease TTL (and at each map change), that the write floor
+ * its newest registration was fenced on (`fence()`) still stands; each confirmation vouches
+ * for one TTL from its send, so an etcd answering within 0.9 TTL keeps the router serving, as
+ * it would keep a live lease.
  */
 function lapsedServing(ctx: ServiceContext, opts: RouterServeOptions, log: (line: string) => void, view: ShardMapView, fence: () => readonly Compare[] | undefined): LapsedServing {
   const ttlMs = (opts.leaseTtlSeconds ?? 10) * 1000
-  let failures = 0
   return new LapsedServing({
     reread: () => view.resync(),
     confirm: async () => {
@@ -413,12 +413,9 @@ function lapsedServing(ctx: ServiceContext, opts: RouterServeOptions, log: (line
     pauseMs: ttlMs / 10,
     now: () => performance.now(),
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms).unref()),
-    onServing: () => {
-      failures = 0
-      log('serving again on the re-read shard map (write floor confirmed); the lease is still being renewed')
-    },
+    onServing: () => log('serving again on the re-read shard map (write floor confirmed); re-registering under a new lease continues'),
     // One line per lapse is enough: the membership logs each failed re-registration.
-    onFailure: (err) => failures++ === 0 && log(`re-reading the shard map after the lapse failed: ${errorMessage(err)}`),
+    onFailure: (err, nth) => nth === 1 && log(`re-reading the shard map or confirming the write floor after the lapse failed: ${errorMessage(err)}`),
   })
 }
 
