@@ -15,9 +15,10 @@ import {FloorFenceError} from './writeFloorRecord.js'
  *   shard: `epochs[S] >= E`).
  * - `p99Ms`: client request p99 (ms) over the last reporting window, for an adaptive throttle.
  *
- * The key is attached to the router's lease: a dead router's entry vanishes after its TTL,
- * and a router whose lease lapsed stops serving until it has re-read the map and
- * registered again, so a barrier needs to count only the routers listed.
+ * The key is attached to the router's lease: a dead router's entry vanishes after its TTL.
+ * A router whose lease lapsed stops serving until it has re-read the map (and confirmed its
+ * write floor: LapsedServing), and a barrier needs to count only the routers listed because
+ * live replicas refuse every request carrying an older epoch than theirs.
  */
 export const RouterRecordSchema = z.object({
   id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),

@@ -28,6 +28,7 @@ import {RouterMetrics} from './routerMetrics.js'
 import {RouterRegistration} from './routerRegistration.js'
 import {FloorFenceError, recordWriteQuorum, registrationGaveUp} from './writeFloorRecord.js'
 import {nodeClientLookup, type NodeClientLookup} from './nodeClientLookup.js'
+import {fenceHolds, LapsedServing} from './lapsedServing.js'
 import {ShardMapView} from './shardMapView.js'
 import {authorize} from '../security/accessControl.js'
 import {AuthFollower} from '../security/authFollower.js'
@@ -102,7 +103,9 @@ export function defaultRouterId(): string {
  * While serving it follows the map by watch (registration updated after each change, and
  * every `heartbeatMs` with the client p99 and request/error totals), drains the pools of nodes that left the map,
  * and, when its lease lapses, stops serving (503 NOT_SERVING) until it has re-read the map
- * and registered again — so an executor's barrier may ignore routers without a lease.
+ * and confirmed that the write floor it registered under still stands (LapsedServing), while
+ * it registers again under a new lease. An executor's barrier may ignore routers without a
+ * lease: every request carries the shard's epoch and live replicas refuse older ones.
  *
  * Throws UserError: NOT_FOUND (no such cluster), BAD_INPUT (listen address), ALREADY_EXISTS
  * (router id in use), ETCD_UNREACHABLE (also when the write floor cannot be lowered to its
@@ -123,8 +126,17 @@ export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions)
   let drainEnded = false
   let registration: RouterRegistration | undefined
   let lastP99: number | null = null
-  const parts = await startRouterParts(ctx, id, opts, token, log, () => registration?.update())
+  /** fence: what the newest registration was fenced on (the write floor covering this router), for a lapsed router's confirmations. */
+  let fence: readonly Compare[] | undefined
+  /** nudgeLapsed: a map change asks a lapsed router for a confirmation at once (LapsedServing.nudge); set once it exists. */
+  let nudgeLapsed = (): void => {}
+  const parts = await startRouterParts(ctx, id, opts, token, log, () => {
+    registration?.update()
+    nudgeLapsed()
+  })
   const {latency, clients, clockMonitor, view} = parts
+  const lapsed = lapsedServing(ctx, opts, log, view, () => fence)
+  nudgeLapsed = () => lapsed.nudge()
   const latencyPublisher = new LatencyPublisher(ctx, id)
 
   const http = routerHttp(id, opts, parts, auth, log, () => serving())
@@ -134,7 +146,8 @@ export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions)
   })
 
   // Registration lives and dies with the lease: when it lapses the router stops serving
-  // (503 NOT_SERVING) until it has re-read the map and registered under a new lease.
+  // (503 NOT_SERVING) until it has re-read the map and confirmed the write floor below
+  // (LapsedServing), and re-registers under a new lease meanwhile.
   // Before each registration (and so before any client write it acknowledges), the cluster's
   // write floor covers this router's --w: a move whose source is down counts it even after
   // this router has gone (src/router/writeFloorRecord.ts).
@@ -142,9 +155,10 @@ export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions)
     // The registration is fenced on the floor as lowered (and the cluster it was lowered in):
     // if either changed meanwhile (cluster init --force), lower it again.
     for (let attempt = 1; ; attempt++) {
-      const fence = await recordWriteQuorum(ctx, {id, w: opts.w ?? null})
+      const lowered = await recordWriteQuorum(ctx, {id, w: opts.w ?? null})
       try {
-        registration = await registerRouter(ctx, {id, address, w: opts.w, parts, p99: () => lastP99, onLost: (l, err) => membership.lose(l, err)}, lease, fence)
+        registration = await registerRouter(ctx, {id, address, w: opts.w, parts, p99: () => lastP99, onLost: (l, err) => membership.lose(l, err)}, lease, lowered)
+        fence = lowered
         break
       } catch (err) {
         if (!(err instanceof FloorFenceError)) throw err
@@ -152,13 +166,15 @@ export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions)
       }
     }
     latencyPublisher.attach(lease)
-  })
-  serving = () => !drainEnded && membership.held()
+  }, lapsed)
+  // A lapsed router serves again on its re-read map before it has a new lease (LapsedServing: nodes fence every request by epoch).
+  serving = () => !drainEnded && (membership.held() || lapsed.serving())
 
   try {
     await membership.start()
   } catch (err) {
     await http.drain(0)
+    lapsed.stop()
     await view.close()
     await auth.stop()
     await clients.close()
@@ -191,6 +207,7 @@ export async function startRouter(ctx: ServiceContext, opts: RouterServeOptions)
       const drained = await http.drain(drainTimeoutMs)
       drainEnded = true
       const left = drained ? 0 : Math.max(0, http.inflight() || atDeadline)
+      lapsed.stop()
       await closeRouter(parts, registration, membership, auth)
       return {drained, inflightAtDeadline: left}
     },
@@ -351,19 +368,54 @@ function routerCoordinator(id: string, opts: RouterServeOptions, nodeTimeoutMs: 
 /**
  * routerMembership keeps the router registered under a lease: `register` runs with each new
  * lease, after the map was re-read when recovering from a lost one. Registration lives and
- * dies with the lease: when it lapses the router stops serving (503 NOT_SERVING) until it
- * has re-read the map and registered under a new lease.
+ * dies with the lease: when it lapses the router stops serving (503 NOT_SERVING) until
+ * `lapsed` lets it serve again (map re-read, floor confirmed) or it has re-read the map and
+ * registered under a new lease.
  */
-function routerMembership(ctx: ServiceContext, opts: RouterServeOptions, log: (line: string) => void, view: ShardMapView, register: (lease: Awaited<ReturnType<typeof grantLease>>) => Promise<void>): LeasedMembership {
+function routerMembership(ctx: ServiceContext, opts: RouterServeOptions, log: (line: string) => void, view: ShardMapView, register: (lease: Awaited<ReturnType<typeof grantLease>>) => Promise<void>, lapsed: LapsedServing): LeasedMembership {
   return new LeasedMembership({
     grant: () => grantLease(ctx.store, opts.leaseTtlSeconds ?? 10),
     register: async (lease, recovering) => {
       if (recovering) await view.resync()
       await register(lease)
     },
-    onLost: (err) => log(`lease lost (${errorMessage(err)}): not serving until the map is re-read and the router re-registered`),
-    onRecovered: () => log('re-registered; serving again'),
+    onLost: (err) => {
+      log(`lease lost (${errorMessage(err)}): not serving until the map is re-read and the write floor confirmed, re-registering meanwhile`)
+      lapsed.lost()
+    },
+    onRecovered: () => {
+      lapsed.recovered()
+      log('re-registered; serving again')
+    },
     onRetry: (err) => log(`re-registration failed: ${errorMessage(err)}`),
+  })
+}
+
+/**
+ * lapsedServing builds the router's {@link LapsedServing}: after a lapse it re-reads the map
+ * and confirms, every tenth of the lease TTL (and at each map change), that the write floor
+ * its newest registration was fenced on (`fence()`) still stands; each confirmation vouches
+ * for one TTL from its send, so an etcd answering within 0.9 TTL keeps the router serving, as
+ * it would keep a live lease.
+ */
+function lapsedServing(ctx: ServiceContext, opts: RouterServeOptions, log: (line: string) => void, view: ShardMapView, fence: () => readonly Compare[] | undefined): LapsedServing {
+  const ttlMs = (opts.leaseTtlSeconds ?? 10) * 1000
+  return new LapsedServing({
+    reread: () => view.resync(),
+    confirm: async () => {
+      const f = fence()
+      if (!f) return false
+      const keys = [...new Set(f.map((c) => c.key))]
+      const kvs = await Promise.all(keys.map((k) => ctx.store.get(k)))
+      return fenceHolds(f, new Map(keys.map((k, i) => [k, kvs[i]])))
+    },
+    validMs: ttlMs,
+    pauseMs: ttlMs / 10,
+    now: () => performance.now(),
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms).unref()),
+    onServing: () => log('serving again on the re-read shard map (write floor confirmed); re-registering under a new lease continues'),
+    // One line per lapse is enough: the membership logs each failed re-registration.
+    onFailure: (err, nth) => nth === 1 && log(`re-reading the shard map or confirming the write floor after the lapse failed: ${errorMessage(err)}`),
   })
 }
 

@@ -10,7 +10,8 @@ const FLOOR_CAS_ATTEMPTS = 20
  * recordWriteQuorum lowers the cluster's write floor (`write-floor`, src/model/writeFloor.ts)
  * to cover a router about to run with quorum `w` (a `--w` count, or null for a majority).
  * The router calls it before every registration, so before it acknowledges any client write
- * (it serves only while registered): whatever write a router ever acknowledged, the floor
+ * (it serves only while registered, or after a lapse while the floor it registered under still
+ * stands: LapsedServing): whatever write a router ever acknowledged, the floor
  * already said its quorum could be that small, and a move whose source is down reads it
  * (src/executor/liveCopySources.ts), whether the router is still running or not.
  *
