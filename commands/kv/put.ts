@@ -5,7 +5,7 @@ import {DATA_PLANE_TLS_FLAGS, ROUTER_CREDENTIAL_FLAGS, routerAddressFlag, tlsPat
 import {loadRouterCredentials} from '../../src/security/clientCredentials.js'
 import {UserError} from '../../src/errors/errors.js'
 import {type KvWriteOutput, kvPut} from '../../src/router/kvService.js'
-import {readFailure} from '../../src/fs/readFailure.js'
+import {readFailure} from '../../src/fs/fileFailure.js'
 
 export default class KvPut extends EtcdCommand {
   static override summary = 'Write a key through a router (value from the argument, --file or stdin).'
