@@ -46,6 +46,15 @@ function world(validMs = 3000, pauseMs = 300) {
   return {clock, rereads, confirms, lines, lapsed}
 }
 
+/** lapseAndConfirm lapses `w`'s router, answers its re-read, then its first confirmation with `held`. */
+async function lapseAndConfirm(w: ReturnType<typeof world>, held: boolean): Promise<void> {
+  w.lapsed.lost()
+  await w.clock.advance(0)
+  w.rereads[0]!.resolve()
+  await w.clock.advance(0)
+  w.confirms[0]!.resolve(held)
+}
+
 describe('LapsedServing', () => {
   it('Given a lapse, When the map was re-read and the floor confirmed, Then the router serves; not before either', async () => {
     const w = world()
@@ -85,11 +94,7 @@ describe('LapsedServing', () => {
 
   it('Given confirmations that stop being answered, Then serving ends validMs after the last answered one was sent', async () => {
     const w = world(3000, 300)
-    w.lapsed.lost()
-    await w.clock.advance(0)
-    w.rereads[0]!.resolve()
-    await w.clock.advance(0)
-    w.confirms[0]!.resolve(true)
+    await lapseAndConfirm(w, true)
     await w.clock.advance(2900)
     expect(w.lapsed.serving()).toBe(true)
     await w.clock.advance(100)
@@ -173,11 +178,7 @@ describe('fenceHolds', () => {
 describe('LapsedServing across lapses', () => {
   it('Given a lapse whose fence was refused, When the router re-registers and lapses again, Then it re-reads and confirms afresh', async () => {
     const w = world()
-    w.lapsed.lost()
-    await w.clock.advance(0)
-    w.rereads[0]!.resolve()
-    await w.clock.advance(0)
-    w.confirms[0]!.resolve(false)
+    await lapseAndConfirm(w, false)
     await w.clock.advance(600)
     w.lapsed.recovered()
     w.lapsed.lost()
@@ -196,11 +197,7 @@ describe('LapsedServing across lapses', () => {
 describe('LapsedServing.nudge', () => {
   it('Given a serving lapsed router, When its map changes (nudge) and that confirmation finds the fence gone, Then it stops serving one answer later, not a validity later', async () => {
     const w = world(3000, 300)
-    w.lapsed.lost()
-    await w.clock.advance(0)
-    w.rereads[0]!.resolve()
-    await w.clock.advance(0)
-    w.confirms[0]!.resolve(true)
+    await lapseAndConfirm(w, true)
     await w.clock.advance(100)
     expect(w.lapsed.serving()).toBe(true)
     const before = w.confirms.length
