@@ -9,11 +9,9 @@ import {faultEnv, PhaseKillWorld} from '../executor/phaseKillWorld.js'
  * after the move verified it and before its cutover. dataDirClaim.ts relies on verification's
  * repair for what such a replica lacks, but verification already passed: the executor cuts
  * over to the destination without re-verifying, and at cleanup deletes the source's copy, at
- * rf 1 the only other one. KNOWN DEFECT (session 36, found by `resurrect`, not fixed: the fix
- * belongs in the executor, e.g. cutover and cleanup compare the destination's claims/<id> or
- * data dir id with the one verified, and verify again when it changed). Skipped so the suite
- * stays green; without `.skip` it fails: 48 of 60 preloaded keys read back 404 (every live one)
- * while the move ends `done`.
+ * rf 1 the only other one: until session 36 48 of 60 preloaded keys read back 404 (every live
+ * one) while the move ended `done`. Now verification is keyed on both nodes' claims/<id>, so
+ * the restarted destination is verified again before the cutover (src/executor/verifiedDirs.ts).
  */
 
 let w: PhaseKillWorld
