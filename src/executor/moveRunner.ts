@@ -9,7 +9,7 @@ import {commitMoveTransition, type FencedMove, getMove, readShard, transitionPat
 import {backoffMs, classifyError, type Failure} from './retryPolicy.js'
 import {isUserError} from '../errors/errors.js'
 import {NodeClaimSchema} from '../model/node.js'
-import {dirToken, type ObservedClaim} from './verifiedDirs.js'
+import {claimsMatter, dirToken, type ObservedClaim} from './verifiedDirs.js'
 
 /**
  * RunState is what the runner remembers between observations of one phase: the effects
@@ -40,7 +40,7 @@ export async function runMove(env: ExecutorEnv, initial: FencedMove): Promise<Fe
   while (!env.stopped()) {
     let observation: Awaited<ReturnType<typeof observe>>
     try {
-      observation = await observe(env, m.value.id, m.value.shard, run)
+      observation = await observe(env, m.value, run)
     } catch (err) {
       await unobservable(env, m, run, err)
       continue
@@ -77,10 +77,15 @@ function resetRun(run: RunState, phase: Move['phase']): void {
  * fenced transaction and finish before the next observation), so neither read can miss the
  * other's latest write; a stale pair would only fail the next commit's compare.
  */
-async function observe(env: ExecutorEnv, id: string, shardId: number, run: RunState): Promise<MoveObservation & {fenced: FencedMove}> {
+async function observe(env: ExecutorEnv, known: Pick<Move, 'id' | 'shard' | 'from' | 'to'>, run: RunState): Promise<MoveObservation & {fenced: FencedMove}> {
   const nodeView = env.nodeView ?? (() => readNodeView(env.ctx))
-  const [fenced, shard, view] = await Promise.all([getMove(env.ctx, id), readShard(env.ctx, shardId), nodeView()])
-  const claims = await readClaims(env, [fenced.value.from, fenced.value.to])
+  // A move's id, shard and nodes never change; the claims are read in the phases that decide on them (by the last phase seen).
+  const [fenced, shard, view, claims] = await Promise.all([
+    getMove(env.ctx, known.id),
+    readShard(env.ctx, known.shard),
+    nodeView(),
+    claimsMatter(run.phase) ? readClaims(env, [known.from, known.to]) : undefined,
+  ])
   return {
     fenced,
     move: fenced.value,
@@ -94,14 +99,13 @@ async function observe(env: ExecutorEnv, id: string, shardId: number, run: RunSt
     ...(run.failure ? {failure: run.failure} : {}),
     failures: run.failures,
     tries: run.tries,
-    claims,
+    ...(claims ? {claims} : {}),
   }
 }
 
 /**
  * readClaims reads the `claims/<id>` of the move's nodes (one read each, concurrent): which
- * process and data dir serve them now, for verifiedDirs.ts. Read after the move: the move
- * gives the node ids. An unreadable claim (a value no build writes) is left out, not judged.
+ * process and data dir serve them now, for verifiedDirs.ts. An unreadable claim (a value no build writes) is left out, not judged.
  */
 async function readClaims(env: ExecutorEnv, nodes: readonly string[]): Promise<ReadonlyMap<string, ObservedClaim>> {
   const read = await Promise.all(

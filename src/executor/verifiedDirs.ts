@@ -1,3 +1,4 @@
+import {type MovePhase, PHASE_TABLE} from '../model/move.js'
 import {type NodeClaim} from '../model/node.js'
 
 /**
@@ -32,6 +33,16 @@ export interface ObservedClaim {
 /** dirToken is the {@link DirToken} of a claim (undefined: none, a node never started by a build that writes claims). */
 export function dirToken(claim: Pick<NodeClaim, 'dataDirId' | 'instance'> | undefined): DirToken | undefined {
   return claim ? `${claim.dataDirId}/${claim.instance}` : undefined
+}
+
+/**
+ * claimsMatter tells whether a move in `phase` (as last seen) decides on its nodes' claims:
+ * from `promoting` (its next observation may be `verifying`'s first) through cutover and
+ * rollback, until terminal. The runner reads them only then: two etcd reads per observation.
+ */
+export function claimsMatter(phase: MovePhase): boolean {
+  const info = PHASE_TABLE[phase]
+  return !info.terminal && (info.cutOver || phase === 'promoting' || phase === 'verifying')
 }
 
 /** VerifiedDirs maps node id → the {@link DirToken} its copy was compared under. */
