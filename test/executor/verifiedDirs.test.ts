@@ -50,6 +50,8 @@ describe('verifiedDirs: the pure helpers', () => {
     expect(changedSince(VERIFIED, 'd', BEFORE)).toBe(false)
     expect(changedSince(VERIFIED, 'd', D_EMPTY)).toBe(true)
     expect(changedSince(VERIFIED, 'd', new Map([['d', {token: undefined, modRevision: 0n}]]))).toBe(true) // removed since
+    // The same dir id under a new process: a restored older copy accepted with --accept-empty-data keeps the dir id.
+    expect(changedSince(VERIFIED, 'd', new Map([['d', {token: dirToken({dataDirId: 'D', instance: 'i-D-restarted'}), modRevision: 30n}]]))).toBe(true)
     expect(changedSince(undefined, 'd', D_EMPTY)).toBe(false) // cut over by a build before the check
     expect(changedSince(VERIFIED, 'd', undefined)).toBe(false) // claims not read
     expect(verifiedKey('verify', ['d', 'a'], BEFORE)).not.toBe(verifiedKey('verify', ['d', 'a'], D_EMPTY))
