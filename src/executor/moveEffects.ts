@@ -8,7 +8,7 @@ import {type ExecutorEnv} from './executorEnv.js'
 import {liveCopySources} from './liveCopySources.js'
 import {type FencedMove, getMove} from './moveStore.js'
 import {syncReplicas} from './replicaSync.js'
-import {MoveFailure} from './retryPolicy.js'
+import {MoveFailure, WaitingForNode} from './retryPolicy.js'
 
 /**
  * MoveEffects are the side effects the move machine asks for, injected into the runner so
@@ -25,8 +25,11 @@ export interface MoveEffects {
   barrier(shard: Shard, mapRevision: bigint, nodes: readonly string[], interrupted?: () => Promise<string | undefined>): Promise<void>
   /** copy copies the move's range to its destination, committing progress and finally `promoting` (or returns early on cancel or stop); returns the move as stored. */
   copy(env: ExecutorEnv, m: FencedMove): Promise<FencedMove>
-  /** verify compares digests of the destination and the source (or, when the source is down, the old voters a copy may read from: see liveCopySources) and repairs, bounded rounds. */
-  verify(move: Move, shard: Shard): Promise<void>
+  /**
+   * verify compares digests of the destination and the source (or, when the source is down, the old voters a copy may read from: see liveCopySources) and repairs, bounded rounds.
+   * With `refill` (after cutover, the destination restarted since verification: verifiedDirs.ts) it repairs only the destination, from the source alone, and waits for a source that is down.
+   */
+  verify(move: Move, shard: Shard, opts?: {refill?: boolean}): Promise<void>
   /** drain waits for the source's in-flight requests (bounded), then the cleanup grace, returning early on a rollback request. */
   drain(move: Move): Promise<void>
   /** drop makes `node` drop its copy of `shard`'s range, fenced on the shard's epoch; returns the records deleted. */
@@ -40,7 +43,7 @@ export function nodeMoveEffects(env: ExecutorEnv, copy: MoveEffects['copy']): Mo
   return {
     barrier: (shard, mapRevision, nodes, interrupted) => awaitBarrier(env, shard, mapRevision, nodes, interrupted),
     copy,
-    verify: (move, shard) => verify(env, move, shard),
+    verify: (move, shard, opts) => (opts?.refill ? refill(env, move, shard) : verify(env, move, shard)),
     drain: (move) => drainSource(env, move),
     async drop(node, shard) {
       return (await (await env.client(node)).drop(shard.id, shard.epoch, shard.range)).deleted
@@ -102,6 +105,25 @@ async function verify(env: ExecutorEnv, move: Move, shard: Shard): Promise<void>
     }
     if (!ok) throw new UserError('PRECONDITION', `replicas of shard ${move.shard} on ${peer} and ${move.to} still differ after ${env.options.verifyRounds} repair rounds`, 'the executor retries verification')
   }
+}
+
+/**
+ * refill copies into a cut-over destination what the source has and it lacks, until a round
+ * finds it lacks nothing (bounded rounds). The source is the one copy the move is about to
+ * drop, so only it will do: a source that is down is waited for (WaitingForNode), never
+ * passed over. One way: a leaving source takes no writes, and what only the destination
+ * holds (written since) is not the source's to have.
+ */
+async function refill(env: ExecutorEnv, move: Move, shard: Shard): Promise<void> {
+  if (!(await listAlive(env.ctx)).has(move.from)) {
+    throw new WaitingForNode('NODE_UNREACHABLE', `node ${move.to} restarted under another data dir or process since move ${move.id} verified it; its source ${move.from} is down and holds the copy to refill it from`, `restart node ${move.from}; the move waits for it (or roll it back: \`shardctl moves rollback ${move.id}\`)`)
+  }
+  const [src, dst] = await Promise.all([env.client(move.from), env.client(move.to)])
+  for (let round = 0; round < env.options.verifyRounds; round++) {
+    const res = await syncReplicas(src, dst, move.shard, shard.epoch, move.copyStartedAt ?? 0, undefined, {into: 'b'})
+    if (res.equal) return
+  }
+  throw new UserError('PRECONDITION', `node ${move.to} still lacks records of shard ${move.shard} that ${move.from} holds after ${env.options.verifyRounds} repair rounds`, 'the executor retries the refill')
 }
 
 async function drainSource(env: ExecutorEnv, move: Move): Promise<void> {

@@ -4,6 +4,7 @@ import {type Move, type MovePhase, PHASE_TABLE, phasesWhere} from '../model/move
 import {type NodeState} from '../model/node.js'
 import {readReplicas, type Replica, type Shard, writeReplicas} from '../model/shard.js'
 import {abortable, type Failure, judgeFailure, RETRY_POLICY} from './retryPolicy.js'
+import {changedSince, claimFences, type ObservedClaim, verifiedKey, verifiedNow} from './verifiedDirs.js'
 
 /**
  * The move state machine (pure). Each function decides, from the move record and the
@@ -170,8 +171,12 @@ export const ROLLBACK_PHASES: ReadonlySet<MovePhase> = new Set(phasesWhere((i) =
  * source missed writes, so it first re-joins the write set (`rb-joining`, epoch +1) and is
  * caught up by digest repair before the flip.
  */
-export function beginRollback(move: Move, shard: Shard): Transition {
+export function beginRollback(move: Move, shard: Shard, sourceChanged = false): Transition {
   const src = roleOf(shard, move.from)
+  // An outgoing source restarted since verification (on an empty or older dir, served with
+  // --accept-empty-data) lacks what was verified: it re-joins and is caught up like a leaving
+  // one before reads flip back to it and the destination's copy is dropped (verifiedDirs.ts).
+  if (src === 'outgoing' && sourceChanged) return {phase: 'rb-joining', shard: withReplicas(shard, shard.replicas.map((r) => (r.node === move.from ? {node: r.node, role: 'joining' as const} : r)))}
   if (src === 'outgoing' || src === 'joining') return rollbackCutover(move, shard)
   if (src === 'leaving') return {phase: 'rb-joining', shard: withReplicas(shard, shard.replicas.map((r) => (r.node === move.from ? {node: r.node, role: 'joining' as const} : r)))}
   throw new BugError(`cannot roll back move ${move.id}: ${move.from} is ${src ?? 'no longer a replica'} of shard ${move.shard}`)
@@ -228,6 +233,8 @@ export interface MoveObservation {
   failures: number
   /** tries: retries of the current phase in this run, counted or not. */
   tries: number
+  /** claims: the `claims/<id>` of the move's source and destination as read now (absent: not read; see verifiedDirs.ts). */
+  claims?: ReadonlyMap<string, ObservedClaim>
 }
 
 /**
@@ -237,6 +244,8 @@ export interface MoveObservation {
  * - `barrier`: every live router at `mapRevision`, every live node of `nodes` at `shard.epoch`;
  * - `copy`: copy the range to the destination (commits its own progress and `promoting`);
  * - `verify`: digest-compare the destination with the source (or the old set) and repair;
+ *   `refill`: after cutover, copy only into the destination what the source has and it lacks
+ *   (the destination restarted since verification: verifiedDirs.ts);
  * - `drain`: wait for the source's in-flight requests, then the cleanup grace;
  * - `drop`: `node` drops its copy of `shard`'s range (fenced on the shard's epoch);
  * - `catch-up`: repair the source from the destination (rollback after release).
@@ -244,7 +253,7 @@ export interface MoveObservation {
 export type MoveEffect =
   | {type: 'barrier'; key: string; shard: Shard; mapRevision: bigint; nodes: string[]}
   | {type: 'copy'; key: string}
-  | {type: 'verify'; key: string; shard: Shard}
+  | {type: 'verify'; key: string; shard: Shard; refill?: boolean}
   | {type: 'drain'; key: string}
   | {type: 'drop'; key: string; node: string; shard: Shard}
   | {type: 'catch-up'; key: string; epoch: number}
@@ -258,7 +267,9 @@ export interface Retried {
 /**
  * MoveDecision is the machine's answer to one observation:
  * - `commit`: write `transition` (and `patch`) in one fenced transaction; a shard change is
- *   fenced on `shardRevision` (the value then was `shardBefore`, for the census). `note` is worth telling the operator;
+ *   fenced on `shardRevision` (the value then was `shardBefore`, for the census), and a
+ *   transition recording `verifiedDirs` on the `claimFences` (claims/<id> mod revisions) it
+ *   records, so no node restarts between its comparison and the commit. `note` is worth telling the operator;
  * - `effect`: run the side effect, then observe again;
  * - `wait`: sleep `ms`, then observe again (`retried` when a failure caused it);
  * - `reread`: observe again now (the record changed under a write);
@@ -266,7 +277,7 @@ export interface Retried {
  * - `terminal`: the move has finished.
  */
 export type MoveDecision =
-  | {kind: 'commit'; transition: Transition; shardRevision?: bigint; shardBefore?: Shard; patch?: Partial<Move>; note?: string; retried?: Retried}
+  | {kind: 'commit'; transition: Transition; shardRevision?: bigint; shardBefore?: Shard; patch?: Partial<Move>; note?: string; retried?: Retried; claimFences?: {node: string; modRevision: bigint}[]}
   | {kind: 'effect'; effect: MoveEffect}
   | {kind: 'wait'; ms: number; reason: string; retried?: Retried}
   | {kind: 'reread'}
@@ -340,6 +351,24 @@ function holdForControl(o: MoveObservation): MoveDecision | undefined {
 }
 
 /**
+ * recheck compares `node`, which serves under another claim than the one the move recorded
+ * (verifiedDirs.ts), with the other copy again: the destination after cutover is refilled
+ * from the source (one way: a leaving source takes no writes), a rolled-back source is caught
+ * up from the destination. Then the claim compared is recorded (phase unchanged, fenced on it).
+ */
+function recheck(o: MoveObservation, shard: Observed, node: string): MoveDecision {
+  const {move} = o
+  const effect: MoveEffect =
+    node === move.to
+      ? {type: 'verify', key: verifiedKey('refill', [node], o.claims), shard: shard.value, refill: true}
+      : {type: 'catch-up', key: verifiedKey(`catch-up@${shard.value.epoch}`, [node], o.claims), epoch: shard.value.epoch}
+  const verifiedDirs = {...move.verifiedDirs, ...verifiedNow([node], o.claims)}
+  return once(o, effect, () =>
+    commitOf({phase: move.phase}, undefined, {patch: {verifiedDirs, cutoverAt: move.cutoverAt}, claimFences: claimFences([node], o.claims), note: `move ${move.id}: node ${node} restarted under another data dir or process since its copy was verified; compared it with the other copy again`}),
+  )
+}
+
+/**
  * PHASE_STEPS is the protocol: for every phase, what to do next. Exhaustive: a phase
  * without a step does not compile. Cancel, rollback and failures are decided before these
  * (see {@link decideMove}).
@@ -378,7 +407,15 @@ export const PHASE_STEPS = {
       // The barrier again on the shard as it is: a record promoted by session 28's build (which
       // promoted within `verifying`) may not have passed it; when it did, every router and
       // replica is there already and it returns at once.
-      return barrier(o, s, writeReplicas(s.value), () => once(o, {type: 'verify', key: 'verify', shard: s.value}, () => commitOf(beginCutover(o.move, s.value), s)))
+      // Keyed on both nodes' claims: a node restarted since this run verified (on an empty dir
+      // accepted with --accept-empty-data, say) is verified again before the cutover, which
+      // records the claims verified and is fenced on them (verifiedDirs.ts).
+      const pair = [o.move.to, o.move.from]
+      return barrier(o, s, writeReplicas(s.value), () =>
+        once(o, {type: 'verify', key: verifiedKey('verify', pair, o.claims), shard: s.value}, () =>
+          commitOf(beginCutover(o.move, s.value), s, {patch: {verifiedDirs: verifiedNow(pair, o.claims)}, claimFences: claimFences(pair, o.claims)}),
+        ),
+      )
     }),
   cutover: (o) => withShard(o, (s) => barrier(o, s, writeReplicas(s.value), () => commitOf(beginRelease(o.move, s.value), s))),
   release: (o) => withShard(o, (s) => barrier(o, s, [...readReplicas(s.value), o.move.from], () => commitOf({phase: 'draining'}))),
@@ -395,10 +432,20 @@ export const PHASE_STEPS = {
   aborting: (o) => dropThenCommit(o, abortMove(o.move, o.shard?.value, o.move.reason ?? 'aborted'), o.shard),
   // The source re-joined the write set; once every router writes to it, catch it up from the
   // destination (only differing digest buckets travel), then flip reads back.
+  // Keyed on both nodes' claims like verification: the flip back records them, fenced on them.
   'rb-joining': (o) =>
-    withShard(o, (s) => barrier(o, s, writeReplicas(s.value), () => once(o, {type: 'catch-up', key: `catch-up@${s.value.epoch}`, epoch: s.value.epoch}, () => commitOf(rollbackCutover(o.move, s.value), s)))),
+    withShard(o, (s) => {
+      const pair = [o.move.to, o.move.from]
+      return barrier(o, s, writeReplicas(s.value), () =>
+        once(o, {type: 'catch-up', key: verifiedKey(`catch-up@${s.value.epoch}`, pair, o.claims), epoch: s.value.epoch}, () =>
+          commitOf(rollbackCutover(o.move, s.value), s, {patch: {verifiedDirs: verifiedNow(pair, o.claims)}, claimFences: claimFences(pair, o.claims)}),
+        ),
+      )
+    }),
   'rb-cutover': (o) =>
     withShard(o, (s) => {
+      // The source restarted since its catch-up while the destination is still listed: catch it up again first.
+      if (changedSince(o.move.verifiedDirs, o.move.from, o.claims) && roleOf(s.value, o.move.to) !== undefined) return recheck(o, s, o.move.from)
       const t = finishRollback(o.move, s.value)
       return t.shard ? barrier(o, s, writeReplicas(s.value), () => commitOf(t, s)) : dropThenCommit(o, t, s)
     }),
@@ -423,7 +470,10 @@ export function decideMove(o: MoveObservation): MoveDecision {
     if (PHASE_TABLE[move.phase].terminal) return {kind: 'terminal'}
     if (o.failure) return onFailure(o, o.failure)
     if (move.cancelRequested && PHASE_TABLE[move.phase].cancel === 'accept') return commitOf({phase: 'aborting', reason: 'cancelled by operator'})
-    if (move.rollbackRequested && ROLLBACK_PHASES.has(move.phase)) return withShard(o, (s) => commitOf(beginRollback(move, s.value), s))
+    if (move.rollbackRequested && ROLLBACK_PHASES.has(move.phase)) return withShard(o, (s) => commitOf(beginRollback(move, s.value, changedSince(move.verifiedDirs, move.from, o.claims)), s))
+    // Cut over: a destination serving under another claim than the one verified lacks what
+    // was verified; it is refilled from the source before the move goes on (verifiedDirs.ts).
+    if (PHASE_TABLE[move.phase].cutOver && PHASE_TABLE[move.phase].track === 'forward' && changedSince(move.verifiedDirs, move.to, o.claims)) return withShard(o, (s) => recheck(o, s, move.to))
     return (PHASE_STEPS[move.phase] as PhaseStep)(o)
   } catch (err) {
     if (!(err instanceof BugError)) throw err

@@ -7,6 +7,9 @@ import {copyShard} from './nodeCopy.js'
 import {decideMove, type MoveDecision, type MoveEffect, type MoveObservation, ROLLBACK_PHASES} from './moveMachine.js'
 import {commitMoveTransition, type FencedMove, getMove, readShard, transitionPatch} from './moveStore.js'
 import {backoffMs, classifyError, type Failure} from './retryPolicy.js'
+import {isUserError} from '../errors/errors.js'
+import {NodeClaimSchema} from '../model/node.js'
+import {claimsMatter, dirToken, type ObservedClaim} from './verifiedDirs.js'
 
 /**
  * RunState is what the runner remembers between observations of one phase: the effects
@@ -37,7 +40,7 @@ export async function runMove(env: ExecutorEnv, initial: FencedMove): Promise<Fe
   while (!env.stopped()) {
     let observation: Awaited<ReturnType<typeof observe>>
     try {
-      observation = await observe(env, m.value.id, m.value.shard, run)
+      observation = await observe(env, m.value, run)
     } catch (err) {
       await unobservable(env, m, run, err)
       continue
@@ -74,9 +77,15 @@ function resetRun(run: RunState, phase: Move['phase']): void {
  * fenced transaction and finish before the next observation), so neither read can miss the
  * other's latest write; a stale pair would only fail the next commit's compare.
  */
-async function observe(env: ExecutorEnv, id: string, shardId: number, run: RunState): Promise<MoveObservation & {fenced: FencedMove}> {
+async function observe(env: ExecutorEnv, known: Pick<Move, 'id' | 'shard' | 'from' | 'to'>, run: RunState): Promise<MoveObservation & {fenced: FencedMove}> {
   const nodeView = env.nodeView ?? (() => readNodeView(env.ctx))
-  const [fenced, shard, view] = await Promise.all([getMove(env.ctx, id), readShard(env.ctx, shardId), nodeView()])
+  // A move's id, shard and nodes never change; the claims are read in the phases that decide on them (by the last phase seen).
+  const [fenced, shard, view, claims] = await Promise.all([
+    getMove(env.ctx, known.id),
+    readShard(env.ctx, known.shard),
+    nodeView(),
+    claimsMatter(run.phase) ? readClaims(env, [known.from, known.to]) : undefined,
+  ])
   return {
     fenced,
     move: fenced.value,
@@ -90,7 +99,28 @@ async function observe(env: ExecutorEnv, id: string, shardId: number, run: RunSt
     ...(run.failure ? {failure: run.failure} : {}),
     failures: run.failures,
     tries: run.tries,
+    ...(claims ? {claims} : {}),
   }
+}
+
+/**
+ * readClaims reads the `claims/<id>` of the move's nodes (one read each, concurrent): which
+ * process and data dir serve them now, for verifiedDirs.ts. An unreadable claim (a value no build writes) is left out, not judged.
+ */
+async function readClaims(env: ExecutorEnv, nodes: readonly string[]): Promise<ReadonlyMap<string, ObservedClaim>> {
+  const read = await Promise.all(
+    nodes.map(async (n): Promise<[string, ObservedClaim] | undefined> => {
+      try {
+        const c = await env.ctx.store.getTyped(env.ctx.keys.claim(n), NodeClaimSchema)
+        return [n, {token: dirToken(c?.value), modRevision: c?.modRevision ?? 0n}]
+      } catch (err) {
+        // Only a value that does not parse; an unreachable store fails the observation (retried).
+        if (!isUserError(err, 'CORRUPT_VALUE')) throw err
+        return undefined
+      }
+    }),
+  )
+  return new Map(read.filter((e) => e !== undefined))
 }
 
 /**
@@ -144,7 +174,8 @@ async function commitDecision(env: ExecutorEnv, m: FencedMove, d: Extract<MoveDe
   if (d.note) env.emit({type: 'info', message: d.note, at: new Date(env.now()).toISOString()})
   const patch = {...transitionPatch(d.transition, new Date(env.now())), ...d.patch}
   const shard = d.transition.shard && d.shardRevision !== undefined && d.shardBefore ? {value: d.transition.shard, expected: d.shardRevision, before: d.shardBefore} : undefined
-  const next = await commitMoveTransition(env.ctx, env.fence, m, patch, shard)
+  const claims = (d.claimFences ?? []).map((c) => ({key: env.ctx.keys.claim(c.node), modRevision: c.modRevision}))
+  const next = await commitMoveTransition(env.ctx, env.fence, m, patch, shard, claims)
   if (next.value.phase !== m.value.phase) emitPhase(env, next.value)
   return next
 }
@@ -163,7 +194,7 @@ async function runEffect(env: ExecutorEnv, effects: MoveEffects, m: FencedMove, 
       await effects.barrier(e.shard, e.mapRevision, e.nodes, () => operatorRequest(env, move.id))
       break
     case 'verify':
-      await effects.verify(move, e.shard)
+      await effects.verify(move, e.shard, e.refill ? {refill: true} : undefined)
       break
     case 'drain':
       await effects.drain(move)

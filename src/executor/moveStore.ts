@@ -48,14 +48,15 @@ export interface FencedShardWrite {
 /**
  * commitMoveTransition writes the move's next phase (and the shard change that goes with
  * it) in one transaction that compares the executor lock's create revision (fencing), the
- * move's mod revision and, when the shard changes, the shard's mod revision. Returns the
+ * move's mod revision, when the shard changes, the shard's mod revision, and `also` (the
+ * claims a transition recording `verifiedDirs` compares on: verifiedDirs.ts). Returns the
  * move as stored. Throws LockLostError when fenced out, UserError(CONFLICT) when the move
  * or shard changed concurrently (the caller re-reads and decides again). Every phase
  * change of a move passes here, so a test's phase fault (phaseFault.ts) fires here too.
  */
-export async function commitMoveTransition(ctx: ServiceContext, fence: Compare, current: FencedMove, patch: Partial<Move>, shard?: FencedShardWrite): Promise<FencedMove> {
+export async function commitMoveTransition(ctx: ServiceContext, fence: Compare, current: FencedMove, patch: Partial<Move>, shard?: FencedShardWrite, also: readonly Compare[] = []): Promise<FencedMove> {
   const next: Move = MoveSchema.parse({...current.value, ...patch, updatedAt: ctx.clock().toISOString()})
-  const compares: Compare[] = [fence, {key: current.key, modRevision: current.modRevision}]
+  const compares: Compare[] = [fence, {key: current.key, modRevision: current.modRevision}, ...also]
   const puts = [{key: current.key, value: JSON.stringify(next)}]
   if (shard) {
     // The census delta is exact because the shard's revision is compared: `before` is what is stored.

@@ -12,6 +12,12 @@ const BUCKET_BATCH = 256
 export interface SyncOptions {
   /** listingBytes bounds one bucket listing's answer at whole buckets (default BUCKET_LISTING_BYTES). */
   listingBytes?: number
+  /**
+   * into: repair only this side (`b`): what `a` has that `b` lacks. For a destination refilled
+   * from a source that no longer takes writes (after cutover: verifiedDirs.ts), whose newer
+   * records are not the source's to have. `equal` then means `b` lacked nothing.
+   */
+  into?: 'b'
 }
 
 /** SyncResult says what comparing two replicas found and fixed. */
@@ -94,12 +100,13 @@ export async function syncReplicas(a: NodeClient, b: NodeClient, shard: number, 
   const replicas = new Map([['a', a], ['b', b]])
   for await (const step of listBucketsOnAll(replicas, shard, epoch, bounds, differing, {bucketsPerRequest: BUCKET_BATCH, maxBytes: opts.listingBytes ?? BUCKET_LISTING_BYTES})) {
     const fixes = planRepair(step.listings, cutoff)
-    const forA = fixes.get('a') ?? []
+    const forA = opts.into === 'b' ? [] : (fixes.get('a') ?? [])
     const forB = fixes.get('b') ?? []
     olderThan += [...forA, ...forB].filter((r) => versionWall(r.version) < since).length
     if (forA.length) await a.apply(shard, epoch, forA, 'repair')
     if (forB.length) await b.apply(shard, epoch, forB, 'repair')
     repaired += forA.length + forB.length
   }
-  return {equal: false, differingBuckets: differing.length, repaired, olderThan}
+  // One way, buckets differ by what only `b` holds as well: `b` is whole once it lacked nothing.
+  return {equal: opts.into === 'b' && repaired === 0, differingBuckets: differing.length, repaired, olderThan}
 }

@@ -174,6 +174,13 @@ export const MoveSchema = z.object({
    * read, and still counted by the fallback from a down source (writeQuorumsEver).
    */
   writeQuorumFloor: z.number().int().min(1).optional(),
+  /**
+   * verifiedDirs: the `claims/<id>` of the source and the destination (`<dataDirId>/<instance>`)
+   * the verification that cut the move over compared (a rollback's catch-up records them again).
+   * A node serving under another claim since is compared again before the move goes on or drops
+   * the other copy (src/executor/verifiedDirs.ts). Absent: cut over by a build before session 36.
+   */
+  verifiedDirs: z.record(z.string(), z.string()).optional(),
 })
 
 /** Move is a validated move record. */
