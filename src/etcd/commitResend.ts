@@ -17,6 +17,8 @@ const BLOCKED_POLL_MS = 100
 interface Resends {
   /** resent is true once an attempt failed on the connection and the call was sent again: that attempt may have landed. */
   resent: boolean
+  /** mayHaveLanded is true once an attempt failed after it may have reached etcd (not a connection that was never made). */
+  mayHaveLanded?: boolean
 }
 
 const tracked = new AsyncLocalStorage<Resends>()
@@ -46,14 +48,18 @@ export const resendPolicy = {
         // at once, so without the wait a commit whose first attempt landed reported etcd
         // unreachable (its outcome unknown) instead of finding its own write
         // (test/integration/etcd/lostCommitAnswer.test.ts, concurrent commits). Only tracked
-        // resent calls wait: others (reads, the keepalive hedge) fail over as etcd3 intends.
-        if (call?.resent && !signal.aborted && isBrokenCircuit(err) && Date.now() - (blockedSince ??= Date.now()) < BLOCKED_WAIT_MS) {
+        // resent calls whose earlier attempt may have landed wait: others (reads, the keepalive
+        // hedge, a commit to an etcd never reached) fail at once, as etcd3 intends.
+        if (call?.mayHaveLanded && !signal.aborted && isBrokenCircuit(err) && Date.now() - (blockedSince ??= Date.now()) < BLOCKED_WAIT_MS) {
           await new Promise((resolve) => setTimeout(resolve, BLOCKED_POLL_MS))
           continue
         }
         if (attempt >= RESENDS || signal.aborted || !isRecoverable(err)) throw err
         attempt++
-        if (call) call.resent = true
+        if (call) {
+          call.resent = true
+          if (!neverConnected(err)) call.mayHaveLanded = true
+        }
         await new Promise((resolve) => setTimeout(resolve, 0))
       }
     }
@@ -78,6 +84,11 @@ export async function trackResends<T>(call: () => Promise<T>): Promise<{value: T
 /** isBrokenCircuit: the call was refused by an open circuit breaker (cockatiel's BrokenCircuitError) without being sent. */
 function isBrokenCircuit(err: unknown): boolean {
   return err instanceof Error && 'isBrokenCircuitError' in err
+}
+
+/** neverConnected: the attempt failed because no connection could be made (gRPC's "No connection established", a refused connect), so it was never sent. */
+function neverConnected(err: unknown): boolean {
+  return err instanceof Error && /No connection established|ECONNREFUSED/i.test(err.message)
 }
 
 function isRecoverable(err: unknown): boolean {
