@@ -4,10 +4,21 @@ import * as etcd from 'etcd3'
 /** RESENDS is how often a call that failed recoverably is sent again: etcd3's default global policy (cockatiel `retry(handleWhen(isRecoverableError), {maxAttempts: 3})`). */
 const RESENDS = 3
 
+/**
+ * BLOCKED_WAIT_MS bounds how long a resent tracked call waits while etcd3's per-host circuit
+ * breaker keeps its resend from going out: the breaker (etcd3's default, ConsecutiveBreaker(3))
+ * opens after 3 failures in a row and half-opens after 5 s, so a little more than that.
+ */
+const BLOCKED_WAIT_MS = 6_000
+/** BLOCKED_POLL_MS is how often such a call tries again meanwhile (a half-open breaker lets one call through). */
+const BLOCKED_POLL_MS = 100
+
 /** Resends is what one tracked call learns about its attempts. */
 interface Resends {
   /** resent is true once an attempt failed on the connection and the call was sent again: that attempt may have landed. */
   resent: boolean
+  /** mayHaveLanded is true once an attempt failed after it may have reached etcd (not a connection that was never made). */
+  mayHaveLanded?: boolean
 }
 
 const tracked = new AsyncLocalStorage<Resends>()
@@ -25,13 +36,30 @@ const tracked = new AsyncLocalStorage<Resends>()
  */
 export const resendPolicy = {
   async execute<T>(fn: (ctx: {attempt: number; signal: AbortSignal}) => PromiseLike<T> | T, signal: AbortSignal = new AbortController().signal): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
+    let blockedSince: number | undefined
+    for (let attempt = 0; ; ) {
       try {
         return await fn({attempt, signal})
       } catch (err) {
-        if (attempt >= RESENDS || signal.aborted || !isRecoverable(err)) throw err
         const call = tracked.getStore()
-        if (call) call.resent = true
+        // A resend the host's open circuit breaker kept from going out never reached etcd:
+        // waiting for the breaker to half-open and sending it then is safe. A connection cut
+        // under 3 or more calls in flight opens the breaker for 5 s with every resend refused
+        // at once, so without the wait a commit whose first attempt landed reported etcd
+        // unreachable (its outcome unknown) instead of finding its own write
+        // (test/integration/etcd/lostCommitAnswer.test.ts, concurrent commits). Only tracked
+        // resent calls whose earlier attempt may have landed wait: others (reads, the keepalive
+        // hedge, a commit to an etcd never reached) fail at once, as etcd3 intends.
+        if (call?.mayHaveLanded && !signal.aborted && isBrokenCircuit(err) && Date.now() - (blockedSince ??= Date.now()) < BLOCKED_WAIT_MS) {
+          await new Promise((resolve) => setTimeout(resolve, BLOCKED_POLL_MS))
+          continue
+        }
+        if (attempt >= RESENDS || signal.aborted || !isRecoverable(err)) throw err
+        attempt++
+        if (call) {
+          call.resent = true
+          if (!neverConnected(err)) call.mayHaveLanded = true
+        }
         await new Promise((resolve) => setTimeout(resolve, 0))
       }
     }
@@ -51,6 +79,16 @@ export async function trackResends<T>(call: () => Promise<T>): Promise<{value: T
   const resends: Resends = {resent: false}
   const value = await tracked.run(resends, call)
   return {value, resent: resends.resent}
+}
+
+/** isBrokenCircuit: the call was refused by an open circuit breaker (cockatiel's BrokenCircuitError) without being sent. */
+function isBrokenCircuit(err: unknown): boolean {
+  return err instanceof Error && 'isBrokenCircuitError' in err
+}
+
+/** neverConnected: the attempt failed because no connection could be made (gRPC's "No connection established", a refused connect), so it was never sent. */
+function neverConnected(err: unknown): boolean {
+  return err instanceof Error && /No connection established|ECONNREFUSED/i.test(err.message)
 }
 
 function isRecoverable(err: unknown): boolean {

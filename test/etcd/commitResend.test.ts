@@ -41,6 +41,37 @@ describe('resendPolicy: etcd3\'s resends, told to the commit', () => {
     expect(call.calls).toBe(1)
   })
 
+  it('Given a resent call whose next attempts an open circuit breaker refuses unsent, When the breaker lets it through, Then it is sent and answers (not reported unreachable)', async () => {
+    const broken = () => Object.assign(new Error('Execution prevented because the circuit breaker is open'), {isBrokenCircuitError: true})
+    let calls = 0
+    const call = async () => {
+      calls++
+      if (calls === 1) throw new etcd.GRPCUnavailableError('Connection dropped')
+      if (calls <= 4) throw broken()
+      return 'ok'
+    }
+
+    expect(await trackResends(() => resendPolicy.execute(call))).toEqual({value: 'ok', resent: true})
+    expect(calls).toBe(5)
+  })
+
+  it('Given a call not resent (or not tracked) refused by an open breaker, Then it fails at once, as etcd3 intends (reads and the keepalive hedge fail over)', async () => {
+    const broken = flaky(10, () => Object.assign(new Error('circuit breaker is open'), {isBrokenCircuitError: true}))
+    await expect(trackResends(() => resendPolicy.execute(broken))).rejects.toThrow(/circuit breaker/)
+    expect(broken.calls).toBe(1)
+  })
+
+  it('Given a tracked call whose attempts never connected (an etcd never reached), When the breaker opens, Then it fails at once (nothing of it can have landed)', async () => {
+    let calls = 0
+    const call = async () => {
+      calls++
+      if (calls === 1) throw new etcd.GRPCUnavailableError('14 UNAVAILABLE: No connection established. Last error: connect ECONNREFUSED 127.0.0.1:9')
+      throw Object.assign(new Error('circuit breaker is open'), {isBrokenCircuitError: true})
+    }
+    await expect(trackResends(() => resendPolicy.execute(call))).rejects.toThrow(/circuit breaker/)
+    expect(calls).toBe(2)
+  })
+
   it('Given two calls at once, one resent, Then only that one says so', async () => {
     const [a, b] = await Promise.all([trackResends(() => resendPolicy.execute(flaky(1, () => new etcd.GRPCUnavailableError('x')))), trackResends(() => resendPolicy.execute(flaky(0, () => new Error())))])
 

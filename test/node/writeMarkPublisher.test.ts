@@ -105,6 +105,28 @@ describe('WriteMarkPublisher', () => {
     await expect(marks.cover()).rejects.toThrow(/was not published/)
   })
 
+  it('cover counts a commit still on its way back from the writer (counted as the node counts: on the writer\'s reply), so a fence answered right after a write covers it', async () => {
+    // Wired as the node wires it (storageNode.ts): the engine's onCommit counts, on the writer's reply.
+    let marks!: WriteMarkPublisher
+    const {engine} = open({onCommit: () => marks.committed()})
+    const ctx = makeServiceContext(new MemoryStore(), {cluster: 'marks'}, () => new Date('2026-12-04T18:00:00Z'))
+    const claimRevision = await ctx.store.put(ctx.keys.claim('n1'), JSON.stringify({node: 'n1', dataDirId: engine.dataDirId(), instance: 'me'}))
+    marks = new WriteMarkPublisher({ctx, node: 'n1', engine, claimRevision: () => claimRevision, published: () => 0})
+    const published = async () => (await ctx.store.getTyped(ctx.keys.mark('n1'), NodeMarkSchema))?.value?.mark
+    await marks.cover()
+    expect(await published()).toBe(1)
+
+    // A delete queued (as a fence's digest already waited for it) but not yet answered: its count is not in yet.
+    const write = engine.apply([rec('gone', v(1), null)])
+    await marks.cover()
+
+    // The raise came after the delete's commit: a copy of the dir lacking it is below the published mark.
+    expect(await published()).toBe(2)
+    await write
+    await marks.cover()
+    expect(await published()).toBe(2)
+  })
+
   it('the dir keeps its mark across a reopen', async () => {
     const {engine, dir, marks, write} = await setUp()
     await write('a')

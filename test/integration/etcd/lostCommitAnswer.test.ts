@@ -90,4 +90,35 @@ describe('a commit whose answer was lost', () => {
 
     expect(rev).toBeUndefined()
   })
+
+  it('Given concurrent commits whose answers are all lost, some landed and some genuine conflicts, and a conflict on another client meanwhile, Then each learns its own outcome (resends are told per call)', async () => {
+    const fresh = [0, 1, 2].map((i) => keys.node(`many-fresh-${i}`))
+    const taken = [0, 1, 2].map((i) => keys.node(`many-taken-${i}`))
+    const same = keys.node('many-same')
+    for (const k of taken) await direct.create(k, '"theirs"')
+    const sameRev = await direct.create(same, '"same"')
+    await warm()
+
+    const proxied = () =>
+      Promise.all([
+        ...fresh.map((key) => store.commit({compares: [{key, createRevision: 0n}], puts: [{key, value: '"mine"'}]})),
+        ...taken.map((key) => store.commit({compares: [{key, createRevision: 0n}], puts: [{key, value: '"mine"'}]})),
+      ])
+    // While the proxied commits are held and resent: a conflict on the direct client whose
+    // puts match the store exactly. It was never resent, so it must stay a conflict (were the
+    // resend of another call told to it, its identical value would pass as its own write).
+    let other: Promise<bigint | undefined> | undefined
+    const revs = await loseAnswer(proxy, proxied, async () => {
+      other ??= direct.commit({compares: [{key: same, createRevision: 0n}], puts: [{key: same, value: '"same"'}]})
+      return (await Promise.all(fresh.map((k) => direct.get(k)))).every((kv) => kv !== undefined)
+    })
+
+    for (const [i, key] of fresh.entries()) expect(revs[i], key).toBe((await direct.get(key))?.modRevision)
+    for (const [i, key] of taken.entries()) {
+      expect(revs[fresh.length + i], key).toBeUndefined()
+      expect((await direct.get(key))?.value).toBe('"theirs"')
+    }
+    expect(await other).toBeUndefined()
+    expect((await direct.get(same))?.modRevision).toBe(sameRev)
+  })
 })
