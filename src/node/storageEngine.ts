@@ -641,11 +641,15 @@ export class StorageEngine {
    * published before this process registered), so that a copy of the dir served after all
    * (--accept-empty-data, or while the node held nothing) leaves every older copy behind it.
    */
-  async raiseWriteMark(atLeast = 0): Promise<number> {
+  async raiseWriteMark(atLeast = 0, forPurge = false): Promise<number> {
     const next = Math.max(this.writeMark(), atLeast) + 1
     // durable: fsync'd at --fsync normal too, or a power loss after the publish would leave an
     // intact dir below its mark and refused (test/node/writeMarkDurability.test.ts).
-    await this.setMetaValue(WRITE_MARK, String(next), true)
+    const raise = () => this.writer.run<void>({op: 'meta', name: WRITE_MARK, value: String(next), durable: true})
+    if (this.closed) throw new Error('storage engine is closed')
+    // A raise a purge waits for (WriteMarkPublisher.cover) is part of freeing space: it may
+    // spend the reserve on a full disk, as the purge after it does.
+    await (forPurge ? this.freeing('a write mark raise before a tombstone purge', (txn) => txn(raise)) : raise())
     return next
   }
 
@@ -1153,7 +1157,7 @@ export class StorageEngine {
   async fenceBelow(range: HashRange, before: number, format: RecordHashFormat = RECORD_HASH_FORMAT): Promise<RangeDigest> {
     this.refuseNewCutoff(before)
     // Persisting the floors also waits for every apply queued before this call.
-    await this.raiseFloor(range, before)
+    await this.raiseFloor(range, before, true)
     return this.oldValuesDigest(range, before, format)
   }
 
@@ -1163,12 +1167,18 @@ export class StorageEngine {
     if (before > limit) throw new RangeError(`cutoff ${before} is newer than this node's clock minus its tombstone grace and twice the clock offset bound (${limit})`)
   }
 
-  /** raiseFloor raises the gc floor of exactly `range` to `before` (never lowering it) and resolves once the floors are persisted. */
-  private async raiseFloor(range: HashRange, before: number): Promise<void> {
+  /**
+   * raiseFloor raises the gc floor of exactly `range` to `before` (never lowering it) and
+   * resolves once the floors are persisted. `forPurge`: a gc fence's floor, which a tombstone
+   * purge waits for; it may spend the reserve on a full disk ({@link freeing}), or no purge
+   * could ever free one.
+   */
+  private async raiseFloor(range: HashRange, before: number, forPurge = false): Promise<void> {
     const current = this.floors.find((f) => f.lo === range.lo && f.hi === range.hi)
     if (!current) this.floors.push({lo: range.lo, hi: range.hi, floor: before})
     else if (current.floor < before) current.floor = before
-    await this.writer.run<void>({op: 'floors', floors: this.floors.map((f) => ({...f}))})
+    const persist = () => this.writer.run<void>({op: 'floors', floors: this.floors.map((f) => ({...f}))})
+    await (forPurge ? this.freeing('a gc fence before a tombstone purge', (txn) => txn(persist)) : persist())
   }
 
   /**
@@ -1222,7 +1232,7 @@ export class StorageEngine {
     const held = this.pending.find((f) => f.id === fence && f.lo === range.lo && f.hi === range.hi && f.before === before)
     if (!held) throw new RangeError(`no held fence ${fence} at ${before}: the node took a value older than the cutoff since its fence (a write raced the fence), restarted, or dropped the range`)
     this.pending = this.pending.filter((f) => f !== held)
-    await this.raiseFloor(range, before)
+    await this.raiseFloor(range, before, true)
   }
 
   /** pendingFencesOf lists the cutoffs of the held pending fences of exactly `range` (oldest first). */

@@ -56,8 +56,8 @@ export class WriteMarkPublisher {
    * is no longer this process's). A call while one runs waits for it and does not run again.
    * Rejects with the storage's or etcd's error; the next call tries again.
    */
-  publish(force = false): Promise<NodeMark | undefined> {
-    this.running ??= this.run(force).finally(() => (this.running = undefined))
+  publish(force = false, forPurge = false): Promise<NodeMark | undefined> {
+    this.running ??= this.run(force, forPurge).finally(() => (this.running = undefined))
     return this.running
   }
 
@@ -79,11 +79,12 @@ export class WriteMarkPublisher {
     await this.opts.engine.writesQueuedBefore()
     const target = this.commits
     // A publish already running may have read its count before `target`: then one more.
-    for (let attempt = 0; attempt < 3 && this.commitsAtPublish < target; attempt++) await this.publish()
+    // forPurge: the raise may spend the disk reserve, as the purge this cover is for does.
+    for (let attempt = 0; attempt < 3 && this.commitsAtPublish < target; attempt++) await this.publish(false, true)
     if (this.commitsAtPublish < target) throw new Error(`the write mark of node ${this.opts.node} was not published (its claim is no longer this process's)`)
   }
 
-  private async run(force: boolean): Promise<NodeMark | undefined> {
+  private async run(force: boolean, forPurge: boolean): Promise<NodeMark | undefined> {
     const claimRevision = this.opts.claimRevision()
     if (claimRevision === undefined) return undefined
     if (!force && this.commits === this.commitsAtPublish) return undefined
@@ -91,7 +92,7 @@ export class WriteMarkPublisher {
     // Read before the raise: a commit made while it runs calls for the next publish. (The raise
     // itself is a meta commit, which the node does not count: it calls for none.)
     const seen = this.commits
-    const mark = await engine.raiseWriteMark(this.opts.published())
+    const mark = await engine.raiseWriteMark(this.opts.published(), forPurge)
     const value: NodeMark = {node, dataDirId: engine.dataDirId(), mark, at: ctx.clock().toISOString()}
     const done = await ctx.store.commit({compares: [{key: ctx.keys.claim(node), modRevision: claimRevision}], puts: [{key: ctx.keys.mark(node), value: JSON.stringify(value)}]})
     if (done === undefined) return undefined

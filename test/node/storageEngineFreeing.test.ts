@@ -120,4 +120,35 @@ describe('StorageEngine freeing operations on a full disk', () => {
     const {engine: again} = open({clock: () => 10_000_000}, dir)
     expect([again.fenceOf(a), again.fenceOf(b), again.fenceOf(c)]).toEqual([0, 0, 6000])
   })
+
+  it('given a full disk, when a purge round confirms its gc fence and raises the write mark (both small writes refused for want of room), then each spends the reserve and lands: the purge after them can free the disk', async () => {
+    const asked: string[] = []
+    const {engine} = open({clock: () => 10_000_000, onFreeingFull: async (what) => (asked.push(what), 'release')})
+    await engine.apply([rec('gone', v(1), null)])
+    const writer = (engine as unknown as {writer: {run: (op: {op: string}, ...rest: unknown[]) => Promise<unknown>}}).writer
+    const run = writer.run.bind(writer)
+    const refuse = new Set(['floors', 'meta'])
+    writer.run = async (op, ...rest) => {
+      if (refuse.delete(op.op)) throw new StorageFullError('/data')
+      return run(op, ...rest)
+    }
+    const {fence} = await engine.fencePending(ALL, 5000)
+    await engine.confirmFence(ALL, 5000, fence)
+    expect(await engine.raiseWriteMark(0, true)).toBe(1)
+    expect(asked).toEqual(['a gc fence before a tombstone purge', 'a write mark raise before a tombstone purge'])
+    expect(engine.fenceOf(ALL)).toBe(5000)
+    expect(engine.writeMark()).toBe(1)
+    expect(engine.spendingReserve()).toBe(false)
+  })
+
+  it('given a full disk, when the periodic write mark publish raises the mark (not for a purge), then it fails with the full-disk error without touching the reserve', async () => {
+    const asked: string[] = []
+    const {engine} = open({onFreeingFull: async (what) => (asked.push(what), 'release')})
+    const writer = (engine as unknown as {writer: {run: (op: {op: string}, ...rest: unknown[]) => Promise<unknown>}}).writer
+    const run = writer.run.bind(writer)
+    writer.run = async (op, ...rest) => (op.op === 'meta' ? Promise.reject(new StorageFullError('/data')) : run(op, ...rest))
+    await expect(engine.raiseWriteMark()).rejects.toBeInstanceOf(StorageFullError)
+    expect(asked).toEqual([])
+    expect(engine.writeMark()).toBe(0)
+  })
 })

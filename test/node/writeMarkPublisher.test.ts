@@ -135,4 +135,16 @@ describe('WriteMarkPublisher', () => {
     await engine.close()
     expect(open({}, dir).engine.writeMark()).toBe(2)
   })
+
+  it('cover raises the mark as part of a purge (it may spend the disk reserve); the periodic publish does not', async () => {
+    const {engine, marks, write} = await setUp()
+    const purposes: boolean[] = []
+    const raise = engine.raiseWriteMark.bind(engine)
+    engine.raiseWriteMark = (atLeast?: number, forPurge?: boolean) => (purposes.push(forPurge ?? false), raise(atLeast, forPurge))
+    await write('a')
+    await marks.publish()
+    await write('b')
+    await marks.cover()
+    expect(purposes).toEqual([false, true])
+  })
 })
