@@ -1,5 +1,5 @@
 import {listAlive} from '../cluster/clusterRepo.js'
-import {UserError, errorMessage} from '../errors/errors.js'
+import {UserError, errorMessage, isUserError} from '../errors/errors.js'
 import {type Move} from '../model/move.js'
 import {readReplicas, type Shard} from '../model/shard.js'
 import {isNodeRequestError} from '../node/nodeRequestError.js'
@@ -27,7 +27,7 @@ export interface MoveEffects {
   copy(env: ExecutorEnv, m: FencedMove): Promise<FencedMove>
   /**
    * verify compares digests of the destination and the source (or, when the source is down, the old voters a copy may read from: see liveCopySources) and repairs, bounded rounds.
-   * With `refill` (after cutover, the destination restarted since verification: verifiedDirs.ts) it repairs only the destination, from the source alone, and waits for a source that is down.
+   * With `refill` (after cutover, the destination restarted since verification: verifiedDirs.ts) it repairs only the destination: from the source, or with the source down from the staying voters liveCopySources allows, else it waits for the source.
    */
   verify(move: Move, shard: Shard, opts?: {refill?: boolean}): Promise<void>
   /** drain waits for the source's in-flight requests (bounded), then the cleanup grace, returning early on a rollback request. */
@@ -109,21 +109,39 @@ async function verify(env: ExecutorEnv, move: Move, shard: Shard): Promise<void>
 
 /**
  * refill copies into a cut-over destination what the source has and it lacks, until a round
- * finds it lacks nothing (bounded rounds). The source is the one copy the move is about to
- * drop, so only it will do: a source that is down is waited for (WaitingForNode), never
- * passed over. One way: a leaving source takes no writes, and what only the destination
- * holds (written since) is not the source's to have.
+ * finds it lacks nothing (bounded rounds). One way: what only the destination holds (written
+ * since) is not the others' to have, and LWW on the destination keeps the newest version.
+ * From the source when it is up (the one copy the move is about to drop). When it is down (a
+ * heal of a dead node, or a source that died after cutover), from the staying voters under
+ * the rule verification compared the destination with (liveCopySources: enough of them that
+ * no write quorum fits outside), which hold every write acknowledged before cutover and since;
+ * only when that rule allows none (w = 1, rf 1) is the source waited for (WaitingForNode).
+ * Waiting for it alone kept a heal whose destination merely restarted after cutover waiting
+ * for a dead node for ever, in `cleanup` with no rollback or cancel accepted
+ * (test/executor/refillSourceDown.memoryStore.test.ts).
  */
 async function refill(env: ExecutorEnv, move: Move, shard: Shard): Promise<void> {
-  if (!(await listAlive(env.ctx)).has(move.from)) {
-    throw new WaitingForNode('NODE_UNREACHABLE', `node ${move.to} restarted under another data dir or process since move ${move.id} verified it; its source ${move.from} is down and holds the copy to refill it from`, `restart node ${move.from}; the move waits for it (or roll it back: \`shardctl moves rollback ${move.id}\`)`)
+  const peers = await refillSources(env, move)
+  const dst = await env.client(move.to)
+  for (const peer of peers) {
+    const src = await env.client(peer)
+    let ok = false
+    for (let round = 0; round < env.options.verifyRounds && !ok; round++) {
+      ok = (await syncReplicas(src, dst, move.shard, shard.epoch, move.copyStartedAt ?? 0, undefined, {into: 'b'})).equal
+    }
+    if (!ok) throw new UserError('PRECONDITION', `node ${move.to} still lacks records of shard ${move.shard} that ${peer} holds after ${env.options.verifyRounds} repair rounds`, 'the executor retries the refill')
   }
-  const [src, dst] = await Promise.all([env.client(move.from), env.client(move.to)])
-  for (let round = 0; round < env.options.verifyRounds; round++) {
-    const res = await syncReplicas(src, dst, move.shard, shard.epoch, move.copyStartedAt ?? 0, undefined, {into: 'b'})
-    if (res.equal) return
+}
+
+/** refillSources: the source when up, else the staying voters liveCopySources allows; a wait it asks for is a wait for a node (not a counted failure). */
+async function refillSources(env: ExecutorEnv, move: Move): Promise<string[]> {
+  if ((await listAlive(env.ctx)).has(move.from)) return [move.from]
+  try {
+    return await liveCopySources(env, move, 'verifying')
+  } catch (err) {
+    if (!isUserError(err, 'PRECONDITION')) throw err
+    throw new WaitingForNode('NODE_UNREACHABLE', `node ${move.to} restarted under another data dir or process since move ${move.id} verified it, and no copy it could be refilled from is up: ${errorMessage(err)}`, `restart node ${move.from}; the move waits for it`)
   }
-  throw new UserError('PRECONDITION', `node ${move.to} still lacks records of shard ${move.shard} that ${move.from} holds after ${env.options.verifyRounds} repair rounds`, 'the executor retries the refill')
 }
 
 async function drainSource(env: ExecutorEnv, move: Move): Promise<void> {
