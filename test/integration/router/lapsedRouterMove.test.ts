@@ -10,7 +10,7 @@ import {planRebalance} from '../../../src/planner/planRebalance.js'
 import {ExecutorsOfTest} from '../../support/executorAbort.js'
 import {startTcpProxy, type TcpProxy} from '../../support/tcpProxy.js'
 import {expectDigestsAgree, routerMetric} from '../../support/workloadChecks.js'
-import {DataPlane, kv, waitFor} from './dataPlane.js'
+import {DataPlane, keyFor, kv, waitFor} from './dataPlane.js'
 import {type RouterProcess} from './routerProcess.js'
 
 /**
@@ -22,9 +22,10 @@ import {type RouterProcess} from './routerProcess.js'
  * fragile: an acknowledged write lives on one replica), a drain of the busiest node moving
  * its shards through every phase from joining to cleanup, under clients that write through
  * one router and read through the other (the registered one, `rf`, on a fast etcd; the
- * lapsed one, `rs`, behind an etcd proxy that answers 1.5 s late, so its map trails the
- * executor by at least that). Every client owns its keys and is sequential, so a read
- * returning anything but the key's last acknowledged value is a stale read or a lost write.
+ * lapsed one, `rs`, behind an etcd proxy that answers 2 s late, so its map trails the
+ * executor by at least that, longer than the moves' phases take). Every client owns its keys and is sequential, so a read
+ * returning anything but the key's last acknowledged value (or a later write that failed: it
+ * may have landed) is a stale read or a lost write.
  *
  * Can fail: a phase change that nodes did not fence (no epoch bump, or a replica the barrier
  * skipped) lets `rs` write to the source after the copy read past the key, or read the
@@ -33,13 +34,15 @@ import {type RouterProcess} from './routerProcess.js'
  * `rs` refused for stale epochs (it did route on an older map).
  */
 
-const TTL_S = 3
+/** TTL_S: rs's lease TTL; LAG_MS: how late its etcd answers once it serves again (within 0.9 TTL less a confirmation pause, so it keeps serving; a new lease cannot be proven that slowly). */
+const TTL_S = 4
+const LAG_MS = TTL_S * 1000 * 0.5
 const executors = new ExecutorsOfTest()
 
 function input(plan: Plan): ApplyInput {
   return {
     plan,
-    limits: {maxConcurrent: 2, perNode: 2},
+    limits: {maxConcurrent: 1, perNode: 1},
     throttle: null,
     nodeThrottle: null,
     options: {...DEFAULT_EXECUTOR_OPTIONS, drainTimeoutMs: 1000, barrierTimeoutMs: 20_000, cleanupGraceMs: 300},
@@ -53,35 +56,47 @@ interface CrossReport {
   reads: number
   stale: string[]
   failed: number
-  lastAcked: Map<string, string>
+  /**
+   * allowed is, per key, what a read may return now: the last acknowledged value, plus the
+   * value of every write since that failed (a failed write may still have landed, or land by a
+   * hint; the next acknowledged write's newer version wins over it). undefined: nothing yet.
+   */
+  allowed: Map<string, (string | undefined)[]>
 }
 
 /**
- * crossWorkload: `workers` sequential clients, each on its own keys, write through one router
- * and read the key back through the other (alternating which), until `stop` or the bounds.
+ * crossWorkload: `workers` sequential clients, each on its own keys (`keys[w]`), write through
+ * one router and read the key back through the other (`a` writes and `b` reads three times in
+ * four: a write `a` routed on an old map that only the old replicas took is what a read on the
+ * new map misses), until `stop` or the bounds.
  * A read that does not return the last acknowledged value of its key is recorded as stale
  * (a failed request counts as failed, not stale: only acknowledged answers are judged).
  */
-function crossWorkload(a: string, b: string, opts: {workers: number; keys: number; maxOps: number; maxMs: number; stop: AbortSignal}): Promise<CrossReport> {
-  const report: CrossReport = {acked: 0, reads: 0, stale: [], failed: 0, lastAcked: new Map()}
+function crossWorkload(a: string, b: string, keys: readonly string[][], opts: {maxOps: number; maxMs: number; stop: AbortSignal}): Promise<CrossReport> {
+  const report: CrossReport = {acked: 0, reads: 0, stale: [], failed: 0, allowed: new Map()}
   const deadline = Date.now() + opts.maxMs
   let ops = 0
   const worker = async (w: number): Promise<void> => {
     for (let seq = 0; !opts.stop.aborted && Date.now() < deadline && ops < opts.maxOps; seq++) {
       ops += 2
-      const key = `lw${w}-k${seq % opts.keys}`
-      const [writeVia, readVia] = seq % 2 === 0 ? [a, b] : [b, a]
+      const mine = keys[w]!
+      const key = mine[seq % mine.length]!
+      const [writeVia, readVia] = seq % 4 !== 3 ? [a, b] : [b, a]
       const value = `lw${w}-s${seq}`
+      const failed = () => {
+        report.failed++
+        report.allowed.set(key, [...(report.allowed.get(key) ?? [undefined]), value])
+      }
       try {
         const put = await kv(writeVia, 'PUT', key, value)
         if (put.status === 204 || put.status === 200) {
           report.acked++
-          report.lastAcked.set(key, value)
-        } else report.failed++
+          report.allowed.set(key, [value])
+        } else failed()
       } catch {
-        report.failed++
+        failed()
       }
-      const expected = report.lastAcked.get(key)
+      const allowed = report.allowed.get(key) ?? [undefined]
       try {
         const got = await kv(readVia, 'GET', key)
         if (got.status !== 200 && got.status !== 404) {
@@ -90,13 +105,13 @@ function crossWorkload(a: string, b: string, opts: {workers: number; keys: numbe
         }
         report.reads++
         const seen = got.status === 200 ? got.body.toString() : undefined
-        if (seen !== expected) report.stale.push(`${key} via ${readVia === a ? 'first' : 'second'}: read ${seen ?? 'nothing'}, last acknowledged ${expected ?? 'nothing'}`)
+        if (!allowed.includes(seen)) report.stale.push(`${key} via ${readVia === a ? 'the first router' : 'the second'}: read ${seen ?? 'nothing'}, expected one of ${allowed.map((v) => v ?? 'nothing').join(', ')}`)
       } catch {
         report.failed++
       }
     }
   }
-  return Promise.all(Array.from({length: opts.workers}, (_, w) => worker(w))).then(() => report)
+  return Promise.all(keys.map((_, w) => worker(w))).then(() => report)
 }
 
 describe('a lapsed router serving unregistered through a drain', () => {
@@ -107,7 +122,7 @@ describe('a lapsed router serving unregistered through a drain', () => {
 
   beforeAll(async () => {
     dp = new DataPlane(inject('etcdEndpoint'), 'lapsedmove')
-    await dp.init(3, 3, 1)
+    await dp.init(3, 6, 1)
     proxy = await startTcpProxy(dp.endpoint)
     rs = await dp.startRouter('rs', ['--lease-ttl', String(TTL_S)], proxy.endpoint)
     rf = await dp.startRouter('rf')
@@ -118,13 +133,16 @@ describe('a lapsed router serving unregistered through a drain', () => {
     await dp?.teardown()
   })
 
-  it('Given a router serving on its re-read map with its lease lapsed (not in routers/, so barriers pass without it) and a watch 1.5 s behind, When a drain moves shards through every phase while clients write through one router and read through the other, Then no read is stale, every last acknowledged value reads back and the replicas agree', {timeout: 150_000}, async () => {
-    // Lapse rs's lease (answers later than 0.9 TTL), then let it serve again unregistered
-    // (answers in half the TTL: a new lease cannot be proven in time, so it stays unregistered).
+  it('Given a router serving on its re-read map with its lease lapsed (not in routers/, so barriers pass without it) and a watch 2 s behind, When a drain moves shards through every phase while clients write through one router and read through the other, Then no read is stale, every last acknowledged value reads back and the replicas agree', {timeout: 150_000}, async () => {
+    // Lapse rs's lease (answers later than 0.9 TTL; under etcd3's 5 s per call), then let it
+    // serve again unregistered (answers in half the TTL: a new lease cannot be proven in time).
     proxy.lagReplies(TTL_S * 1000 * 1.15)
     await waitFor(async () => ((await kv(rs.address, 'GET', 'probe')).status === 503 ? true : undefined), 'rs to stop serving after its lease lapsed', 40_000)
-    proxy.lagReplies(TTL_S * 1000 * 0.5)
-    await waitFor(async () => ((await kv(rs.address, 'GET', 'probe')).status === 404 ? true : undefined), 'rs to serve again, unregistered', 45_000)
+    proxy.lagReplies(LAG_MS)
+    await waitFor(async () => ((await kv(rs.address, 'GET', 'probe')).status === 404 ? true : undefined), 'rs to serve again, unregistered', 45_000).catch((err) => {
+      console.log(rs.logs())
+      throw err
+    })
     expect(await dp.ctx.store.get(dp.ctx.keys.router('rs'))).toBeUndefined()
     const staleBefore = await routerMetric(rs.address, 'shardctl_router_stale_epoch_retries_total')
 
@@ -135,8 +153,11 @@ describe('a lapsed router serving unregistered through a drain', () => {
     const plan = planRebalance(await readSnapshot(dp.ctx), {drainOnly: true}, {id: 'lapsed-move', createdAt: new Date().toISOString()})
     expect(plan.actions.filter((a) => a.kind === 'move').length).toBeGreaterThan(0)
 
+    // Keys of the shards that move only (a write elsewhere cannot meet a phase change): 6 workers, 4 keys each.
+    const moving = initial.filter((s) => s.replicas.some((r) => r.node === drained))
+    const keys = Array.from({length: 6}, (_, w) => Array.from({length: 4}, (_, k) => keyFor(moving[(w + k) % moving.length]!, `lw${w}-k${k}`)))
     const stop = new AbortController()
-    const load = crossWorkload(rs.address, rf.address, {workers: 4, keys: 8, maxOps: 20_000, maxMs: 90_000, stop: stop.signal})
+    const load = crossWorkload(rs.address, rf.address, keys, {maxOps: 20_000, maxMs: 90_000, stop: stop.signal})
     // rs must stay unregistered while the moves run, or the barriers waited for it.
     let registeredSeen = 0
     const watchReg = (async () => {
@@ -159,12 +180,12 @@ describe('a lapsed router serving unregistered through a drain', () => {
     expect(await routerMetric(rs.address, 'shardctl_router_stale_epoch_retries_total'), 'rs never routed on an older map').toBeGreaterThan(staleBefore)
     console.info(`lapsed router through a drain: ${report.acked} writes acknowledged, ${report.reads} reads, ${report.failed} failed requests, ${result.moves.length} moves`)
     expect(report.stale.slice(0, 5)).toEqual([])
-    expect(report.acked).toBeGreaterThan(50)
-    for (const [key, value] of report.lastAcked) {
+    expect(report.acked).toBeGreaterThan(20)
+    for (const [key, allowed] of report.allowed) {
       for (const via of [rf.address, rs.address]) {
         const r = await kv(via, 'GET', key)
-        expect(r.status, key).toBe(200)
-        expect(r.body.toString(), key).toBe(value)
+        expect([200, 404], key).toContain(r.status)
+        expect(allowed, key).toContain(r.status === 200 ? r.body.toString() : undefined)
       }
     }
     await expectDigestsAgree(dp, (await dp.shards()) as Shard[])
