@@ -27,11 +27,16 @@ import {type RouterProcess} from './routerProcess.js'
  * returning anything but the key's last acknowledged value (or a later write that failed: it
  * may have landed) is a stale read or a lost write.
  *
- * Can fail: a phase change that nodes did not fence (no epoch bump, or a replica the barrier
- * skipped) lets `rs` write to the source after the copy read past the key, or read the
- * source after cutover: a stale read, a wrong read-back or differing digests. The test also
- * checks it exercised the case: routers/rs absent whenever it looked during the moves, and
- * `rs` refused for stale epochs (it did route on an older map).
+ * Can fail: a lapsed router that served on a map it had not re-read, or a phase change a
+ * replica accepted below its epoch *and* its role (a write at the old epoch taken by the source
+ * after verification, a read of it after cutover) shows as a stale read, a wrong read-back or
+ * differing digests. Sensitivity measured: with the nodes' STALE_EPOCH check removed
+ * (src/node/nodeHttpApi.ts fence) it still passed 3 runs out of 3: a map 2 s behind is at
+ * joining or later during each move's verify-to-release window, where the learner's writes and
+ * the role checks (outgoing and leaving replicas serve no reads, leaving ones no writes) cover
+ * it; a lag long enough to reach that window (etcd3 gives every call 5 s) could not be had. The
+ * test checks it exercised the case: routers/rs absent whenever it looked during the moves,
+ * and `rs` refused for stale epochs (it routed on an older map after barriers passed without it).
  */
 
 /** TTL_S: rs's lease TTL; LAG_MS: how late its etcd answers once it serves again (within 0.9 TTL less a confirmation pause, so it keeps serving; a new lease cannot be proven that slowly). */
