@@ -23,15 +23,14 @@ import {type RouterProcess} from './routerProcess.js'
  * its shards through every phase from joining to cleanup, under clients that write through
  * one router and read through the other (the registered one, `rf`, on a fast etcd; the
  * lapsed one, `rs`, behind an etcd proxy that answers 2 s late, so its map trails the
- * executor by at least that, longer than the moves' phases take). Every client owns its keys and is sequential, so a read
- * returning anything but the key's last acknowledged value (or a later write that failed: it
+ * executor by at least that). Every client owns its keys and is sequential, so a read returning anything but the key's last acknowledged value (or a later write that failed: it
  * may have landed) is a stale read or a lost write.
  *
  * Can fail: a lapsed router that served on a map it had not re-read, or a phase change a
  * replica accepted below its epoch *and* its role (a write at the old epoch taken by the source
  * after verification, a read of it after cutover) shows as a stale read, a wrong read-back or
  * differing digests. Sensitivity measured: with the nodes' STALE_EPOCH check removed
- * (src/node/nodeHttpApi.ts fence) it still passed 3 runs out of 3: a map 2 s behind is at
+ * (src/node/nodeHttpApi.ts fence) it still passed (3 runs, the last in this form): a map 2 s behind is at
  * joining or later during each move's verify-to-release window, where the learner's writes and
  * the role checks (outgoing and leaving replicas serve no reads, leaving ones no writes) cover
  * it; a lag long enough to reach that window (etcd3 gives every call 5 s) could not be had. The
