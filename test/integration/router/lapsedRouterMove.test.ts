@@ -23,7 +23,8 @@ import {type RouterProcess} from './routerProcess.js'
  * its shards through every phase from joining to cleanup, under clients that write through
  * one router and read through the other (the registered one, `rf`, on a fast etcd; the
  * lapsed one, `rs`, behind an etcd proxy that answers 2 s late, so its map trails the
- * executor by at least that). Every client owns its keys and is sequential, so a read returning anything but the key's last acknowledged value (or a later write that failed: it
+ * executor by at least that). Every client owns its keys and is sequential, so a read
+ * returning anything but the key's last acknowledged value (or a later write that failed: it
  * may have landed) is a stale read or a lost write.
  *
  * Can fail: a lapsed router that served on a map it had not re-read, or a phase change a
