@@ -169,3 +169,15 @@ export function fenceHolds(fence: readonly Compare[], current: ReadonlyMap<strin
     return (kv?.modRevision ?? 0n) === c.modRevision
   })
 }
+
+/**
+ * fenceNamesAbsentFloor tells whether `fence` was taken while the cluster had no write floor
+ * (its compare on `floorKey` names create revision 0: a cluster made before the floor). Such
+ * a router does not serve lapsed: `cluster write-floor adopt` sets the floor from the routers
+ * registered at that moment, which a lapsed router is not, so it could go on acknowledging at
+ * its own `--w` below the adopted floor until a confirmation saw the new key; registering again
+ * lowers the adopted floor first (recordWriteQuorum), as any router does.
+ */
+export function fenceNamesAbsentFloor(fence: readonly Compare[], floorKey: string): boolean {
+  return fence.some((c) => c.key === floorKey && 'createRevision' in c && c.createRevision === 0n)
+}

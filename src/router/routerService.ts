@@ -28,7 +28,7 @@ import {RouterMetrics} from './routerMetrics.js'
 import {RouterRegistration} from './routerRegistration.js'
 import {FloorFenceError, recordWriteQuorum, registrationGaveUp} from './writeFloorRecord.js'
 import {nodeClientLookup, type NodeClientLookup} from './nodeClientLookup.js'
-import {fenceHolds, LapsedServing} from './lapsedServing.js'
+import {fenceHolds, fenceNamesAbsentFloor, LapsedServing} from './lapsedServing.js'
 import {ShardMapView} from './shardMapView.js'
 import {authorize} from '../security/accessControl.js'
 import {AuthFollower} from '../security/authFollower.js'
@@ -404,7 +404,7 @@ function lapsedServing(ctx: ServiceContext, opts: RouterServeOptions, log: (line
     reread: () => view.resync(),
     confirm: async () => {
       const f = fence()
-      if (!f) return false
+      if (!f || fenceNamesAbsentFloor(f, ctx.keys.writeFloor)) return false
       const keys = [...new Set(f.map((c) => c.key))]
       const kvs = await Promise.all(keys.map((k) => ctx.store.get(k)))
       return fenceHolds(f, new Map(keys.map((k, i) => [k, kvs[i]])))

@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {fenceHolds, LapsedServing} from '../../src/router/lapsedServing.js'
+import {fenceHolds, fenceNamesAbsentFloor, LapsedServing} from '../../src/router/lapsedServing.js'
 import {ManualClock} from '../support/manualClock.js'
 
 /** Deferred is one pending answer a test settles by hand. */
@@ -218,5 +218,13 @@ describe('LapsedServing.nudge', () => {
     w.lapsed.nudge()
     expect(w.confirms).toHaveLength(0)
     w.lapsed.stop()
+  })
+})
+
+describe('fenceNamesAbsentFloor', () => {
+  it('Given a fence taken while the cluster had no write floor, Then the lapsed router does not serve on it (adopt counts only registered routers); a fence on a present floor it may', () => {
+    expect(fenceNamesAbsentFloor([{key: 'meta', createRevision: 5n}, {key: 'floor', createRevision: 0n}], 'floor')).toBe(true)
+    expect(fenceNamesAbsentFloor([{key: 'meta', createRevision: 5n}, {key: 'floor', createRevision: 7n}], 'floor')).toBe(false)
+    expect(fenceNamesAbsentFloor([{key: 'meta', createRevision: 0n}], 'floor')).toBe(false)
   })
 })
