@@ -5,10 +5,13 @@ import {makeServiceContext, type ServiceContext} from '../../src/cluster/service
 import {type Compare} from '../../src/etcd/etcdStore.js'
 import {type ApplyDeps, type ApplyInput, type ApplyResult, executePlan} from '../../src/executor/executePlan.js'
 import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEnv, type ExecutorEvent} from '../../src/executor/executorEnv.js'
-import {type MoveEffects} from '../../src/executor/moveEffects.js'
+import {type MoveEffects, nodeMoveEffects} from '../../src/executor/moveEffects.js'
 import {commitMoveTransition} from '../../src/executor/moveStore.js'
 import {type Move} from '../../src/model/move.js'
 import {type Shard} from '../../src/model/shard.js'
+import {type NodeClient} from '../../src/node/nodeClient.js'
+import {type DigestResponse} from '../../src/node/protocol.js'
+import {RECORD_HASH_FORMAT} from '../../src/node/recordHash.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
 import {TokenBucket} from '../../src/throttle/tokenBucket.js'
 
@@ -146,4 +149,57 @@ export function fakeClockApply(ctx: ServiceContext, clock: FakeClock, run: FakeC
   const {effects = copyOnlyEffects, emit = () => {}, signal = new AbortController().signal, onSleep, ...input} = run
   const applyInput: ApplyInput = {throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test', ...input}
   return executePlan(ctx, applyInput, {...fakeClockDeps(clock, onSleep), emit, effects}, signal)
+}
+
+/** SourceDownWorld is {@link sourceDownWorld}'s result: the move's effects, the nodes whose digests were asked for, and the roles. */
+export interface SourceDownWorld {
+  effects: MoveEffects
+  move: Move
+  shard: Shard
+  asked: string[]
+  from: string
+  to: string
+  others: string[]
+}
+
+/**
+ * sourceDownWorld is one shard at `rf` on a memory store, moved from its first replica to a
+ * spare node and reshaped by `at` (the shard as the phase under test sees it: promoted, or
+ * cut over), with the nodes `opts.alive` names marked alive and routers registered at the
+ * `opts.routerW` quorums; every node answers digests with an empty range and is recorded in
+ * `asked`. For the effects' choice of replicas when the source is down (verification, the
+ * refill of a restarted destination).
+ */
+export async function sourceDownWorld(
+  rf: number,
+  phase: Move['phase'],
+  at: (initial: Shard, from: string, to: string) => Shard,
+  opts: {alive: (roles: {from: string; to: string; others: string[]}) => string[]; routerW?: (number | null)[]},
+): Promise<SourceDownWorld> {
+  const store = new MemoryStore()
+  const clock = fakeClock()
+  const ctx = makeServiceContext(store, {cluster: 'source-down'}, () => new Date(clock.now))
+  const nodes = ['n1', 'n2', 'n3', 'n4'].slice(0, rf + 1)
+  await initCluster(ctx, {shards: 1, rf, nodes: parseNodeSpecs(nodes.map((n, i) => `${n}=127.0.0.1:${7101 + i}@z${i}`).join(',')), force: false})
+  const initial = (await listShards(ctx)).shards[0]!.value
+  const from = initial.replicas[0]!.node
+  const to = nodes.find((n) => !initial.replicas.some((r) => r.node === n))!
+  const shard = at(initial, from, to)
+  await store.put(ctx.keys.shard(shard.id), JSON.stringify(shard))
+  const others = initial.replicas.map((r) => r.node).filter((n) => n !== from)
+  await markNodesAlive(ctx, opts.alive({from, to, others}))
+  for (const [i, w] of (opts.routerW ?? []).entries()) {
+    await store.put(`${ctx.keys.routersPrefix}r${i}`, JSON.stringify({id: `r${i}`, address: '127.0.0.1:1', pid: 1, startedAt: 't', updatedAt: 't', mapRevision: '1', epochs: {}, p99Ms: null, w}))
+  }
+  const asked: string[] = []
+  const client = (node: string) =>
+    ({
+      digest: async (_shard: number, epoch: number, o: {tombstonesBefore?: number; format?: number}): Promise<DigestResponse> => {
+        asked.push(node)
+        return {shard: shard.id, epoch, range: shard.range, bounds: [shard.range.lo, shard.range.hi], buckets: ['0'.repeat(16)], counts: [0], tombstonesBefore: o.tombstonesBefore, format: o.format ?? RECORD_HASH_FORMAT}
+      },
+    }) as unknown as NodeClient
+  const env: ExecutorEnv = {ctx, fence: {key: 'lock', createRevision: 1n}, client: async (node) => client(node), ...fakeClockEnv(clock), stopped: () => false, emit: () => {}}
+  const move: Move = moveOf({shard: shard.id, from, to, baseEpoch: initial.epoch, epoch: shard.epoch, phase})
+  return {effects: nodeMoveEffects(env, async (_e, m) => m), move, shard, asked, from, to, others}
 }
