@@ -1,16 +1,8 @@
 import {isCompactedError} from '../store/storeBase.js'
-import {type Compare, type StoredValue, type Txn} from '../store/store.js'
+import {compareHolds, type StoredValue, type Txn} from '../store/store.js'
 
 /** KeyRead is one key of a state as read (undefined: absent). */
 export type KeyRead = StoredValue | undefined
-
-/**
- * compareHolds tells whether compare `c` holds for `kv` as read (an absent key has mod and
- * create revision 0), exactly as etcd evaluates it.
- */
-export function compareHolds(c: Compare, kv: KeyRead): boolean {
-  return 'modRevision' in c ? (kv?.modRevision ?? 0n) === c.modRevision : (kv?.createRevision ?? 0n) === c.createRevision
-}
 
 /**
  * putsLandedAt returns the revision X at which every put of `txn` is found exactly as `txn`

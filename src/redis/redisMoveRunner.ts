@@ -2,6 +2,7 @@ import {listNodes} from '../cluster/clusterRepo.js'
 import {UserError, isUserError} from '../errors/errors.js'
 import {type ExecutorEnv} from '../executor/executorEnv.js'
 import {commitMoveTransition, type FencedMove, getMove, LockLostError, readShard} from '../executor/moveStore.js'
+import {type Shard} from '../model/shard.js'
 import {reserveAll, TokenBucket} from '../throttle/tokenBucket.js'
 import {isTerminal, type Move, type MovePhase} from '../model/move.js'
 import {EPOCH_STEPS} from '../model/plan.js'
@@ -161,12 +162,13 @@ async function driveRedisMove(env: ExecutorEnv, initial: FencedMove, opts: Redis
   // Not begun: the shard and the destination are checked now, when the move's turn comes, not
   // only by apply's preflight when apply started (a master cordoned or drained since must not
   // receive slots; moveStartCheck.ts).
-  const staleNow = async (): Promise<string | undefined> => {
-    const view = await readNodeView(env.ctx)
-    return staleAtStart(m.value, (await readShard(env.ctx, m.value.shard))?.value, view.registered, view.states)
+  const staleNow = async (shard?: Shard): Promise<string | undefined> => {
+    const [view, current] = await Promise.all([readNodeView(env.ctx), shard ? {value: shard} : readShard(env.ctx, m.value.shard)])
+    return staleAtStart(m.value, current?.value, view.registered, view.states)
   }
   if (notStarted(m.value.phase)) {
-    const stale = await staleNow()
+    // The shard as just read (a record absent: no shard to reuse, read again).
+    const stale = await staleNow(shardRec?.value)
     if (stale) return save({phase: 'skipped', reason: stale})
   }
   if (!shardRec) throw new UserError('NOT_FOUND', `shard ${m.value.shard} of move ${m.value.id} does not exist`)

@@ -1,4 +1,4 @@
-import {type Compare, type StoredValue} from '../store/store.js'
+import {type Compare, compareHolds, type StoredValue} from '../store/store.js'
 
 /** LapsedServingOptions: the I/O and timing a {@link LapsedServing} runs on (injected, so tests control them). */
 export interface LapsedServingOptions {
@@ -163,11 +163,7 @@ export class LapsedServing {
  * keys as read now (undefined: absent).
  */
 export function fenceHolds(fence: readonly Compare[], current: ReadonlyMap<string, Pick<StoredValue, 'createRevision' | 'modRevision'> | undefined>): boolean {
-  return fence.every((c) => {
-    const kv = current.get(c.key)
-    if ('createRevision' in c) return (kv?.createRevision ?? 0n) === c.createRevision
-    return (kv?.modRevision ?? 0n) === c.modRevision
-  })
+  return fence.every((c) => compareHolds(c, current.get(c.key)))
 }
 
 /**

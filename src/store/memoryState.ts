@@ -1,6 +1,6 @@
 import {UserError} from '../errors/errors.js'
 import {compareKeys} from './keyRange.js'
-import {type StoredValue, type Txn} from './store.js'
+import {compareHolds, type StoredValue, type Txn} from './store.js'
 import {compactedError, futureRevisionError} from './storeBase.js'
 
 /** KeyRecord is one version of a key in the memory store's history; `kv` undefined marks a delete. */
@@ -72,12 +72,7 @@ export class MemoryState {
 
   /** apply runs `txn` atomically: undefined when a compare fails; else the revision after it. Throws NOT_FOUND for a put to a missing lease, RangeError for a key written twice. */
   apply(txn: Txn): bigint | undefined {
-    for (const c of txn.compares) {
-      const kv = this.read(c.key)
-      const actual = 'modRevision' in c ? (kv?.modRevision ?? 0n) : (kv?.createRevision ?? 0n)
-      const expected = 'modRevision' in c ? c.modRevision : c.createRevision
-      if (actual !== expected) return undefined
-    }
+    if (!txn.compares.every((c) => compareHolds(c, this.read(c.key)))) return undefined
     const written = new Set<string>()
     for (const k of [...(txn.puts ?? []).map((p) => p.key), ...(txn.deletes ?? [])]) {
       if (written.has(k)) throw new RangeError(`transaction writes ${k} twice; etcd refuses duplicate keys`)

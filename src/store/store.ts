@@ -22,6 +22,14 @@ export interface Typed<T> extends Omit<StoredValue, 'value'> {
 /** Compare is one guard of a transaction: a key's mod revision equals a value (0n = absent), or its create revision does. */
 export type Compare = {key: string; modRevision: bigint} | {key: string; createRevision: bigint}
 
+/**
+ * compareHolds tells whether compare `c` holds for `kv` as read (undefined: absent, whose mod
+ * and create revisions are 0), exactly as etcd evaluates it. Pure.
+ */
+export function compareHolds(c: Compare, kv: Pick<StoredValue, 'modRevision' | 'createRevision'> | undefined): boolean {
+  return 'modRevision' in c ? (kv?.modRevision ?? 0n) === c.modRevision : (kv?.createRevision ?? 0n) === c.createRevision
+}
+
 /** Txn is an all-or-nothing change: when every compare holds, every put and delete happens, at one new revision. */
 export interface Txn {
   compares: Compare[]
