@@ -28,7 +28,8 @@ import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {cpus, loadavg, tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
-import {Cluster, type Redis} from 'ioredis'
+import {type Cluster, type Redis} from 'ioredis'
+import {openClusterClient} from '../src/redis/clusterClient.js'
 import {startEtcd} from '../src/localEtcd/etcdProcess.js'
 import {isLiveMaster, myself, parseClusterNodes, type RedisClusterNode} from '../src/redis/clusterNodes.js'
 import {parseCommandStats} from '../src/redis/commandStats.js'
@@ -174,7 +175,7 @@ async function main(): Promise<void> {
 async function runContender(tool: 'redis-cli' | 'shardctl', endpoint: string, dir: string): Promise<Row> {
   process.stderr.write(`[${tool}] starting 3 redis-server masters\n`)
   const redis = await startRedisCluster({masters: 3, replicasPerMaster: 0, serverArgs: ['--maxmemory-policy', 'allkeys-lfu']})
-  const client = new Cluster([{host: '127.0.0.1', port: redis.servers[0]?.port ?? 0}], {scaleReads: 'master'})
+  const client = openClusterClient([{host: '127.0.0.1', port: redis.servers[0]?.port ?? 0}], {scaleReads: 'master'})
   const admin = new Map<string, Redis>()
   let load: SkewedLoad | undefined
   try {

@@ -14,7 +14,7 @@ import {mkdtempSync, rmSync} from 'node:fs'
 import {loadavg, tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
-import {Cluster} from 'ioredis'
+import {openClusterClient} from '../src/redis/clusterClient.js'
 import {listShards} from '../src/cluster/clusterRepo.js'
 import {makeServiceContext} from '../src/cluster/serviceContext.js'
 import {resolveConnection} from '../src/config/connectionConfig.js'
@@ -37,7 +37,7 @@ async function main(): Promise<void> {
   const redis = await startRedisCluster({masters: 3, replicasPerMaster: 1})
   const conn = resolveConnection({flags: {endpoints: etcd.endpoint, cluster: 'slots'}, env: {}})
   const store = new EtcdStore(conn)
-  const client = new Cluster([{host: '127.0.0.1', port: redis.servers[0]?.port ?? 0}])
+  const client = openClusterClient([{host: '127.0.0.1', port: redis.servers[0]?.port ?? 0}])
   try {
     for (let i = 0; i < KEYS; i += 100) await Promise.all(Array.from({length: Math.min(100, KEYS - i)}, (_, j) => client.set(`k:${i + j}`, 'v')))
     const ctx = makeServiceContext(store, conn)

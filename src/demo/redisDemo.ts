@@ -1,6 +1,7 @@
 import {rmSync} from 'node:fs'
 import {join, resolve} from 'node:path'
-import {Cluster} from 'ioredis'
+import {type Cluster} from 'ioredis'
+import {openClusterClient} from '../redis/clusterClient.js'
 import {abortableSleep} from '../clock/abortableSleep.js'
 import {makeServiceContext} from '../cluster/serviceContext.js'
 import {readSnapshot} from '../cluster/snapshotService.js'
@@ -126,7 +127,7 @@ export async function runRedisDemo(opts: RedisDemoOptions, report: (r: DemoRepor
     if (!first || !last) throw new UserError('INTERNAL', 'the new Redis Cluster reports no master')
     const skew = skewedKeys(first.slots, last.slots, opts)
     const {hotSlots, bigFirst, keys, hot, valueBytes} = skew
-    client = new Cluster([{host: '127.0.0.1', port: Number(redis.seed.split(':')[1])}], {enableOfflineQueue: true})
+    client = openClusterClient([{host: '127.0.0.1', port: Number(redis.seed.split(':')[1])}], {enableOfflineQueue: true})
     client.on('error', () => {})
     report({type: 'step', text: `loading ${opts.keys} keys`})
     const expected = await writeKeys(client, keys, valueBytes, check)

@@ -1,7 +1,8 @@
 import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {Cluster, type Redis} from 'ioredis'
+import {type Cluster, type Redis} from 'ioredis'
+import {openClusterClient} from '../../src/redis/clusterClient.js'
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
 import {listShards} from '../../src/cluster/clusterRepo.js'
 import {makeServiceContext, type ServiceContext} from '../../src/cluster/serviceContext.js'
@@ -158,7 +159,7 @@ describe.skipIf(!available)('redis engine end to end on real redis-server proces
 
   it('plans a skewed cluster by load and applies it under live client load, surviving a SIGKILL mid-slot', async () => {
     // No auto-pipelining: ioredis cannot re-route an auto-pipelined batch after MOVED.
-    client = new Cluster([{host: '127.0.0.1', port: redis.servers[0]!.port}])
+    client = openClusterClient([{host: '127.0.0.1', port: redis.servers[0]!.port}])
     // Skew: 12,000 keys of 300-byte values in 12 hash tags whose slots the first master owns, 300 more spread over all slots.
     const topo = await discoverTopology(redis.seed)
     const hot = topo.masters.filter(isLiveMaster)[0]!

@@ -1,5 +1,6 @@
 import {setTimeout as sleepFor} from 'node:timers/promises'
-import {Cluster} from 'ioredis'
+import {type Cluster} from 'ioredis'
+import {openClusterClient} from '../../src/redis/clusterClient.js'
 import {afterAll, beforeAll, inject} from 'vitest'
 import {listShards} from '../../src/cluster/clusterRepo.js'
 import {makeServiceContext, type ServiceContext} from '../../src/cluster/serviceContext.js'
@@ -72,7 +73,7 @@ export class RedisTestFile {
   }
   async start(opts: Parameters<typeof startRedisCluster>[0], slotsPerShard?: number): Promise<void> {
     this.#redis = await startRedisCluster(opts)
-    this.#client = new Cluster([{host: '127.0.0.1', port: this.#redis.servers[0]?.port ?? 0}])
+    this.#client = openClusterClient([{host: '127.0.0.1', port: this.#redis.servers[0]?.port ?? 0}])
     this.#masters = (await discoverTopology(this.#redis.seed)).masters.filter(isLiveMaster).map((m) => ({node: shortNodeId(m.id), redisId: m.id, address: m.address}))
     await this.freshNamespace(slotsPerShard)
   }
