@@ -8,10 +8,10 @@ import {registerCluster, type RegisteredCluster} from './twoNodeCluster.js'
 
 /**
  * A request whose target is no URL relative to the node (`GET //`, an absolute `http://[x`,
- * a port out of range): node:http hands it to the handler as
- * is, and `new URL` of it throws. The node answered 500, and then its metrics hook, run on
- * the response's 'finish' event, parsed the target again outside any handler: an uncaught
- * exception, which ends a Node 20 process. One mistyped probe took a storage node down.
+ * a port out of range): node:http hands it to the handler as is, and `new URL` of it throws.
+ * The node answered 500, and then its metrics hook, run on the response's 'finish' event,
+ * parsed the target again outside any handler: an uncaught exception, which ends a Node 20
+ * process. One mistyped probe took a storage node down.
  */
 
 let cluster: RegisteredCluster
