@@ -16,8 +16,12 @@ const {Config, flush, handle, run} = bundled ? await import('../dist/cli/core/oc
 // is the one line every command prints, not oclif's error lines and usage; any other error
 // is oclif's to print. The command list is loaded only for the unknown-command line.
 const argv = process.argv.slice(2)
+// flush() waits for stdout to drain. One whose reader went away (a daemon's log pipe closed:
+// src/daemon/lostLogReader.ts) never drains: each write fails with EPIPE and the stream emits
+// 'close' instead, and flush's unref'd bound let the process end with exit 13 (an unsettled
+// top-level await) instead of the command's own code.
 await run(argv, import.meta.url)
-  .then(() => flush())
+  .then(() => Promise.race([flush(), new Promise((resolve) => process.stdout.once('close', resolve))]))
   .catch(async (err) => {
     const usage = await import('../dist/src/cli/topLevelUsageError.js')
       .then(({topLevelError}) => topLevelError(err, argv, () => Config.load(import.meta.url)))

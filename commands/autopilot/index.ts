@@ -11,6 +11,7 @@ import {UserError} from '../../src/errors/errors.js'
 import {DEFAULT_EXECUTOR_OPTIONS, MIN_CHUNK_BYTES} from '../../src/executor/executorEnv.js'
 import {parseWindow} from '../../src/executor/window.js'
 import {StopSignals} from '../../src/daemon/stopSignals.js'
+import {surviveLostLogReader} from '../../src/daemon/lostLogReader.js'
 import {jsonLog} from '../../src/log/jsonLog.js'
 import {parseBytes, parseDuration} from '../../src/model/units.js'
 import {PLANS_DIR} from '../../src/plans/planFiles.js'
@@ -57,6 +58,8 @@ Every --interval it reads the cluster and decides, in order: defer while paused 
     // Listened for from here, as `node serve` and `router serve` do: a SIGTERM while the
     // autopilot connects stops it cleanly instead of Node's default death; a second one exits 1.
     const signals = new StopSignals()
+    // A log reader that goes away must not take the autopilot down (its lines are lost instead).
+    surviveLostLogReader()
     const policy = policyFromFlags({
       deadAfterMs: flags['dead-after'],
       rebalanceAbove: flags['rebalance-above'],

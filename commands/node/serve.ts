@@ -6,6 +6,7 @@ import {parseDuration} from '../../src/model/units.js'
 import {jsonLineLog} from '../../src/node/nodeLog.js'
 import {serveOptions} from '../../src/node/serveOptions.js'
 import {serveNode, type StopSummary} from '../../src/node/storageNode.js'
+import {surviveLostLogReader} from '../../src/daemon/lostLogReader.js'
 
 export default class NodeServe extends EtcdCommand {
   static override summary = 'Run a storage node: serve its shards over HTTP until SIGTERM.'
@@ -41,6 +42,8 @@ export default class NodeServe extends EtcdCommand {
 
   async run(): Promise<StopSummary> {
     const {flags} = await this.parse(NodeServe)
+    // A log reader that goes away must not take the node down (its lines are lost instead).
+    surviveLostLogReader()
     const opts = serveOptions(flags, jsonLineLog({node: flags.id}))
     const summary = await serveNode(await this.services(flags), opts)
     this.log(`node ${summary.node} stopped (${summary.reason})${summary.abandoned ? `; ${summary.abandoned} request(s) cut at the deadline` : ''}`)

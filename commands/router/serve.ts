@@ -7,6 +7,7 @@ import {formatListen, parseDuration, parseListen} from '../../src/model/units.js
 import {jsonLog} from '../../src/log/jsonLog.js'
 import {defaultRouterId, startRouter} from '../../src/router/routerService.js'
 import {StopSignals} from '../../src/daemon/stopSignals.js'
+import {surviveLostLogReader} from '../../src/daemon/lostLogReader.js'
 
 export default class RouterServe extends EtcdCommand {
   static override summary = 'Run a router: the quorum read/write proxy clients talk to.'
@@ -47,6 +48,8 @@ export default class RouterServe extends EtcdCommand {
     // map or registers must not kill it with routers/<id> left for its lease's TTL; it stops
     // once started. A second signal exits 1 at once.
     const signals = new StopSignals()
+    // A log reader that goes away must not take the router down (its lines are lost instead).
+    surviveLostLogReader()
     const router = await startRouter(ctx, {
       id,
       listen: formatListen(flags.listen),

@@ -8,6 +8,7 @@ import {HASH_SPACE, keyHash as keyHashOf} from '../model/hash.js'
 import {type ReplicaRole, type Shard} from '../model/shard.js'
 import {type ClockVerdict, versionTooFarAhead, type WriteGate} from '../clock/clockOffsetTracker.js'
 import {readRequestBody, settleUnreadBody} from '../transport/requestBody.js'
+import {requestTargetUrl} from '../transport/requestTarget.js'
 import {tokensEqual} from './clusterToken.js'
 import {type LoadMeter} from './loadMeter.js'
 import {meteredCopyEngine} from './meteredCopyEngine.js'
@@ -219,26 +220,28 @@ export class NodeHttpApi {
   handle = (req: IncomingMessage, res: ServerResponse): void => {
     this.active++
     res.once('close', () => this.active--)
-    if (this.deps.metrics) this.measure(req, res, this.deps.metrics)
+    const url = requestTargetUrl(req.url)
+    if (this.deps.metrics) this.measure(url, req, res, this.deps.metrics)
     if (this.deps.draining()) res.setHeader('connection', 'close')
-    void this.dispatch(req, res).catch((err) => this.fail(req, res, err))
+    void this.dispatch(url, req, res).catch((err) => this.fail(req, res, err))
   }
 
   /** measure records the request's operation, status, latency and (apply, snapshot) bytes when it finishes. */
-  private measure(req: IncomingMessage, res: ServerResponse, metrics: NodeMetrics): void {
+  private measure(url: URL | undefined, req: IncomingMessage, res: ServerResponse, metrics: NodeMetrics): void {
     const started = performance.now()
     res.once('finish', () => {
-      const url = new URL(req.url ?? '/', 'http://node')
-      const op = /^\/v1\/shards\/\d+\/([a-z]+)/.exec(url.pathname)?.[1]?.replace(/^records$/, 'get') ?? (/^\/(v1\/stats|healthz|metrics)$/.test(url.pathname) ? url.pathname.split('/').pop()! : 'other')
+      // A target that is no URL was answered 400 (dispatch): counted as not a route.
+      const path = url?.pathname ?? ''
+      const op = /^\/v1\/shards\/\d+\/([a-z]+)/.exec(path)?.[1]?.replace(/^records$/, 'get') ?? (/^\/(v1\/stats|healthz|metrics)$/.test(path) ? path.split('/').pop()! : 'other')
       metrics.request(op, res.statusCode, (performance.now() - started) / 1000)
-      if (res.statusCode >= 300) return
+      if (!url || res.statusCode >= 300) return
       if (op === 'apply') metrics.applied(applyLabel(url), Number(req.headers['content-length'] ?? 0))
       if (op === 'snapshot') metrics.copiedOut(Number(res.getHeader('content-length') ?? 0))
     })
   }
 
-  private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://node')
+  private async dispatch(url: URL | undefined, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!url) throw new HttpError('BAD_INPUT', `the request target ${JSON.stringify((req.url ?? '').slice(0, 100))} is not a path on this node`)
     if (url.pathname === '/healthz' && req.method === 'GET') {
       const v = this.deps.clock?.verdict()
       // `clock` lets peers measure their offset from this node (see ClockMonitor). `stopping`

@@ -34,6 +34,12 @@ export interface CliChild {
   gone(): boolean
   /** signal sends `sig` to the child (no-op once gone). */
   signal(sig: NodeJS.Signals): void
+  /**
+   * closeOutput closes this side of the child's stdout and stderr pipes, as a log reader that
+   * dies does (a `| tee`, a log shipper): the child's next write fails with EPIPE. What it
+   * writes from then on is not in {@link logs}.
+   */
+  closeOutput(): void
   /** kill SIGKILLs the child and waits for it (idempotent). */
   kill(): Promise<void>
 }
@@ -67,6 +73,10 @@ export function spawnCli(args: readonly string[], env: Record<string, string> = 
     gone: () => gone,
     signal: (sig) => {
       if (!gone) child.kill(sig)
+    },
+    closeOutput: () => {
+      child.stdout!.destroy()
+      child.stderr!.destroy()
     },
     kill: async () => {
       if (!gone) child.kill('SIGKILL')
