@@ -39,6 +39,7 @@ export function encodeRecords(records: readonly NodeRecord[], alloc: (size: numb
   let size = HEADER
   for (const r of records) size += encodedRecordSize(r)
   const out = alloc(size)
+  const shared = out.buffer instanceof SharedArrayBuffer
   out.writeUInt32LE(records.length, 0)
   let o = HEADER
   for (const r of records) {
@@ -51,11 +52,35 @@ export function encodeRecords(records: readonly NodeRecord[], alloc: (size: numb
     out.writeUInt8(r.version.length, o + 3)
     out.writeUInt32LE(vlen, o + 4)
     o += RECORD_HEADER
-    o += r.key.copy(out, o)
+    o = putBytes(out, r.key, o, shared)
     o += out.write(r.version, o, 'latin1')
-    if (r.value) o += r.value.copy(out, o)
+    if (r.value) o = putBytes(out, r.value, o, shared)
   }
   return out
+}
+
+/**
+ * NATIVE_FILL_MIN_BYTES: from this length on, bytes headed into shared memory are copied by
+ * {@link putBytes}'s native fill; a shorter copy costs less through `copy` than one native call.
+ */
+const NATIVE_FILL_MIN_BYTES = 256
+
+/**
+ * putBytes copies `src` into `out` at `at` and returns the offset after it. Into a Buffer over
+ * a SharedArrayBuffer (a copy page written into its slab, copyPageSlabs.ts) `copy` is
+ * TypedArray.prototype.set, which V8 does with a relaxed-atomic copy that goes byte by byte
+ * unless source and target sit at the same offset modulo 8: a value after a record's header,
+ * key and version almost never does, and copying 64 KiB values that way took about 0.5 CPU ms
+ * per MiB, a quarter of a source's whole copy cost (perf, session 37). `fill` with a value as
+ * long as the range copies it once with a plain native memcpy (0.03 to 0.06 ms per MiB). Both
+ * write the same bytes; nothing else touches a slab while its page is being encoded.
+ */
+function putBytes(out: Buffer, src: Buffer, at: number, shared: boolean): number {
+  if (shared && src.length >= NATIVE_FILL_MIN_BYTES) {
+    out.fill(src, at, at + src.length)
+    return at + src.length
+  }
+  return at + src.copy(out, at)
 }
 
 /**

@@ -26,6 +26,34 @@ describe('record batch codec', {timeout: 30_000}, () => {
     )
   })
 
+  it('given records with values on both sides of the native-copy threshold, when encoded into a shared slab, then the bytes are those of a plain buffer and nothing past the batch is written', () => {
+    // Values as views at odd offsets of a larger buffer (as decoded from a batch), keys of every small length so values start at every alignment.
+    const valueArb = fc.oneof(fc.integer({min: 0, max: 300}), fc.integer({min: 60_000, max: 70_000})).chain((n) =>
+      fc.integer({min: 0, max: 7}).map((skew) => {
+        const under = Buffer.allocUnsafe(n + skew)
+        for (let i = 0; i < under.length; i++) under[i] = (i * 131 + n) & 0xff
+        return under.subarray(skew)
+      }),
+    )
+    const bigRecordArb: fc.Arbitrary<NodeRecord> = fc.record({
+      key: fc.uint8Array({minLength: 1, maxLength: 13}).map((a) => Buffer.from(a)),
+      version: fc.stringMatching(/^[0-9]{15}\.[0-9]{6}\.[a-z]{1,8}$/),
+      value: fc.option(valueArb, {nil: null, freq: 5}),
+    })
+    fc.assert(
+      fc.property(fc.array(bigRecordArb, {minLength: 1, maxLength: 6}), (records) => {
+        const plain = encodeRecords(records)
+        const slab = new SharedArrayBuffer(plain.length + 64)
+        new Uint8Array(slab).fill(0xee)
+        const shared = encodeRecords(records, (size) => Buffer.from(slab, 0, size))
+        expect(shared.buffer).toBe(slab)
+        expect(Buffer.compare(shared, plain)).toBe(0)
+        expect([...new Uint8Array(slab, plain.length)].every((b) => b === 0xee)).toBe(true)
+      }),
+      {numRuns: 60},
+    )
+  })
+
   it('given a truncated or padded batch, when decoded, then it is refused', () => {
     const buf = encodeRecords([{key: Buffer.from('a'), version: '000000000000001.000000.w', value: Buffer.from('xyz')}])
     for (let cut = 0; cut < buf.length; cut++) expect(() => decodeRecords(buf.subarray(0, cut))).toThrow(RecordCodecError)
