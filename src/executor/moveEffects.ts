@@ -138,7 +138,7 @@ async function refill(env: ExecutorEnv, move: Move, shard: Shard, from?: readonl
 async function refillSources(env: ExecutorEnv, move: Move): Promise<string[]> {
   if ((await listAlive(env.ctx)).has(move.from)) return [move.from]
   try {
-    return await liveCopySources(env, move, 'verifying')
+    return await liveCopySources(env, move, 'refilling')
   } catch (err) {
     if (!isUserError(err, 'PRECONDITION')) throw err
     throw new WaitingForNode(

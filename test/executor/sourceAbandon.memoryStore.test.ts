@@ -110,6 +110,8 @@ describe('a cut-over move waiting for a source gone for good', () => {
     expect((await readShard(s.ctx, m.shard))!.value.replicas.map((r) => r.node)).toContain(s.from)
     expect(retries(s).length).toBeGreaterThan(10)
     expect(retries(s).at(-1)).toContain(`shardctl moves abandon-source ${s.move.id} --accept-data-loss`)
+    // A cut-over move cannot abort: the wait must not say it will (until session 37 it said "the move aborts if it stays down").
+    expect(retries(s).at(-1)).not.toContain('abort')
     // The dead source cannot be removed; the refusal names the way out.
     const err = await removeNode(s.ctx, s.from).then(() => undefined, (e: unknown) => e)
     expect(err).toBeInstanceOf(UserError)
