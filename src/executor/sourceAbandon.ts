@@ -1,5 +1,7 @@
+import {getMeta} from '../cluster/clusterRepo.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {UserError, isUserError} from '../errors/errors.js'
+import {type Engine, engineOf} from '../model/cluster.js'
 import {type Move, PHASE_TABLE} from '../model/move.js'
 import {AliveSchema} from '../model/node.js'
 import {markedMoveNext} from './markedMoveRunner.js'
@@ -35,15 +37,17 @@ export const ACCEPT_DATA_LOSS_FLAG = '--accept-data-loss'
 /**
  * judgeSourceAbandon decides a `moves abandon-source` request (pure): `move` as stored, who
  * holds the source's `alive/<id>` (undefined: no lease, the node is not serving), and whether the
- * operator passed {@link ACCEPT_DATA_LOSS_FLAG}. In order: a finished move or a repeated
- * request is "already"; a move not cut over, or being rolled back, is refused (PRECONDITION:
+ * operator passed {@link ACCEPT_DATA_LOSS_FLAG}, on a cluster of `engine`. In order: a redis
+ * cluster's move is refused (a slot migration has no refill); a finished move or a repeated
+ * request is "already"; a move not cut over, or being (or to be) rolled back, is refused (PRECONDITION:
  * its source is still needed, and it has other ways out); a source that is up is refused
  * (PRECONDITION: the move reads it); without the flag it is refused (BAD_INPUT, naming the
  * flag and the loss); else mark.
  */
-export function judgeSourceAbandon(move: Move, sourceLease: string | undefined, acceptDataLoss: boolean): SourceAbandonVerdict {
+export function judgeSourceAbandon(move: Move, sourceLease: string | undefined, acceptDataLoss: boolean, engine: Engine = 'kv'): SourceAbandonVerdict {
   const {id, from, to, phase} = move
   const info = PHASE_TABLE[phase]
+  if (engine !== 'kv') return {kind: 'refuse', error: new UserError('PRECONDITION', `move ${id} is a ${engine} slot migration, which never refills a destination from its source; nothing was abandoned`, `see \`shardctl moves show ${id}\` for what it waits for`)}
   if (info.terminal) return {kind: 'already', message: `move ${id} already finished (${phase})${move.sourceAbandoned ? ` without its source ${from}` : ''}: nothing to abandon`}
   if (move.abandonSourceRequested !== undefined) return {kind: 'already', message: `move ${id}'s source ${from} is already abandoned (requested at ${move.abandonSourceRequested})`}
   if (!info.cutOver) {
@@ -52,8 +56,8 @@ export function judgeSourceAbandon(move: Move, sourceLease: string | undefined, 
       error: new UserError('PRECONDITION', `move ${id} has not cut over (phase ${phase}): its source ${from} is still read, and nothing was abandoned`, `cancel it instead (\`shardctl moves cancel ${id}\`): it aborts back to its old replicas, as it does by itself after its retries while ${from} stays down`),
     }
   }
-  if (info.track !== 'forward') {
-    return {kind: 'refuse', error: new UserError('PRECONDITION', `move ${id} is being rolled back to its source ${from} (phase ${phase}); nothing was abandoned`, `wait for the rollback: \`shardctl moves show ${id}\``)}
+  if (info.track !== 'forward' || move.rollbackRequested) {
+    return {kind: 'refuse', error: new UserError('PRECONDITION', `move ${id} is ${info.track === 'forward' ? 'to be' : 'being'} rolled back to its source ${from} (phase ${phase}); nothing was abandoned`, `wait for the rollback: \`shardctl moves show ${id}\``)}
   }
   if (sourceLease !== undefined) {
     return {
@@ -97,7 +101,7 @@ export async function requestSourceAbandon(ctx: ServiceContext, id: string, opts
   for (let attempt = 0; attempt < 10; attempt++) {
     const m = await getMove(ctx, id)
     const aliveKey = ctx.keys.alive(m.value.from)
-    const verdict = judgeSourceAbandon(m.value, await leaseHolder(ctx, aliveKey), opts.acceptDataLoss)
+    const verdict = judgeSourceAbandon(m.value, await leaseHolder(ctx, aliveKey), opts.acceptDataLoss, engineOf((await getMeta(ctx)).value))
     if (verdict.kind === 'refuse') throw verdict.error
     if (verdict.kind === 'already') return {id, source: m.value.from, changed: false, message: verdict.message}
     const now = ctx.clock().toISOString()

@@ -38,6 +38,11 @@ describe('judgeSourceAbandon', () => {
     for (const p of ['rb-joining', 'rb-cutover'] as const) expect(refusal(judgeSourceAbandon(move(p), undefined, true))?.message).toContain('being rolled back')
   })
 
+  it('refuses a move whose rollback was requested (it would roll back to the source) and any move of a redis cluster', () => {
+    expect(refusal(judgeSourceAbandon(move('draining', {rollbackRequested: true}), undefined, true))?.message).toContain('is to be rolled back to its source n1')
+    expect(refusal(judgeSourceAbandon(move('cleanup'), undefined, true, 'redis'))?.message).toContain('redis slot migration')
+  })
+
   it('answers "already" for a finished move and a repeated request, changing nothing', () => {
     for (const p of ['done', 'aborted', 'skipped', 'failed', 'rolledback'] as const) expect(judgeSourceAbandon(move(p), undefined, true).kind).toBe('already')
     expect(judgeSourceAbandon(move('cleanup', {abandonSourceRequested: 'T'}), undefined, true)).toEqual({kind: 'already', message: "move m1's source n1 is already abandoned (requested at T)"})
