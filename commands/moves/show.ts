@@ -2,6 +2,7 @@ import {Args} from '@oclif/core'
 import {EtcdCommand} from '../../src/cli/baseCommand.js'
 import {describeCopyProgress} from '../../src/executor/copyProgressText.js'
 import {type MoveView, showMove} from '../../src/executor/moveViews.js'
+import {sourceAbandonText} from '../../src/executor/sourceAbandonText.js'
 
 export default class MovesShow extends EtcdCommand {
   static override summary = 'Show one move: phase, epochs, progress and reason.'
@@ -17,6 +18,8 @@ export default class MovesShow extends EtcdCommand {
     // The executor writes no progress while paused: the rate above is the last one written.
     if (m.paused) this.log(`paused: the executor copies nothing until \`shardctl moves resume\` (the rate above is from ${m.updatedAt})`)
     if (m.reason) this.log(`reason: ${m.reason}`)
+    const abandoned = sourceAbandonText(m)
+    if (abandoned) this.log(abandoned)
     this.log(`updated ${m.updatedAt}`)
     return m
   }

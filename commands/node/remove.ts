@@ -4,6 +4,8 @@ import {removeNode} from '../../src/cluster/nodeService.js'
 
 export default class NodeRemove extends EtcdCommand {
   static override summary = 'Remove a node record; only an empty node (no replicas) can be removed.'
+  static override description =
+    'A node that still holds replicas is refused (exit 1, nothing changed) with how to move them off (`node drain`). When what it still holds is the outgoing copy of moves that have cut over away from it, the refusal names them: they drop that copy as they finish (`apply --resume`); a node gone for good that such a move waits for (to refill a destination restarted since verification, at rf 1 or with a w = 1 write floor) is released by `moves abandon-source ID --accept-data-loss`, at the cost of what only its copy held.'
   static override examples = ['<%= config.bin %> node remove n4']
   static override args = {id: Args.string({description: 'node id', required: true})}
 

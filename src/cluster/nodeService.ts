@@ -1,5 +1,6 @@
 import {UserError} from '../errors/errors.js'
 import {type Capacity} from '../model/resources.js'
+import {MoveSchema, PHASE_TABLE} from '../model/move.js'
 import {AliveSchema, type ClusterNode, NodeSchema, type NodeState} from '../model/node.js'
 import {getMeta, getNode, getStatsSummary, listAlive, listNodes, updateNode} from './clusterRepo.js'
 import {listLiveNodes} from './engineLiveness.js'
@@ -127,6 +128,26 @@ export async function showNode(ctx: ServiceContext, id: string, limit = NODE_SHO
 }
 
 /**
+ * cutOverMovesFrom lists the unfinished moves that have cut over away from `node` (its copy is
+ * the outgoing one; they drop it and finish), for `node remove`'s hint. Best effort: an
+ * unreadable move list leaves the hint as it was.
+ */
+async function cutOverMovesFrom(ctx: ServiceContext, node: string): Promise<string[]> {
+  try {
+    const moves = (await ctx.store.listTyped(ctx.keys.movesPrefix, MoveSchema)).items.map((m) => m.value)
+    return moves.filter((m) => m.from === node && PHASE_TABLE[m.phase].cutOver && PHASE_TABLE[m.phase].track === 'forward' && !PHASE_TABLE[m.phase].terminal).map((m) => m.id)
+  } catch {
+    return []
+  }
+}
+
+/** leavingHint is `node remove`'s way on for a node whose copies are the outgoing ones of cut-over moves: let them finish, or end a wait for a node gone for good. */
+function leavingHint(node: string, moves: readonly string[]): string {
+  const first = moves[0]!
+  return `cut-over move(s) ${moves.slice(0, 3).join(', ')}${moves.length > 3 ? ', …' : ''} still hold its outgoing copy: let \`shardctl apply --resume\` finish them, then remove it; if ${node} is gone for good and one waits for it to refill its destination, \`shardctl moves abandon-source ${first} --accept-data-loss\` ends that wait (what only its copy holds is lost)`
+}
+
+/**
  * removeNode deletes a node record; only an empty node may go (PRECONDITION otherwise,
  * naming how many replicas it still holds). Removing an absent node succeeds, changing
  * nothing, and says the node is not in the cluster.
@@ -140,7 +161,8 @@ export async function removeNode(ctx: ServiceContext, id: string): Promise<{id: 
   }
   const held = (await replicaCensus(ctx, (await getMeta(ctx)).value.rf, id)).heldBy
   if (held.length > 0) {
-    throw new UserError('PRECONDITION', `node "${id}" still holds ${held.length} replica(s) (shards ${held.slice(0, 5).map((s) => s.id).join(', ')}${held.length > 5 ? ', …' : ''})`, `move them off first: \`shardctl node drain ${id}\``)
+    const leaving = await cutOverMovesFrom(ctx, id)
+    throw new UserError('PRECONDITION', `node "${id}" still holds ${held.length} replica(s) (shards ${held.slice(0, 5).map((s) => s.id).join(', ')}${held.length > 5 ? ', …' : ''})`, leaving.length > 0 ? leavingHint(id, leaving) : `move them off first: \`shardctl node drain ${id}\``)
   }
   // claims/<id> and marks/<id> go with the record: an id added again later is a new node, any dir its first.
   const removed = await ctx.store.commit({compares: [{key: ctx.keys.node(id), modRevision: node.modRevision}], deletes: [ctx.keys.node(id), ctx.keys.claim(id), ctx.keys.mark(id)]})

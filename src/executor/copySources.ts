@@ -61,7 +61,7 @@ export function chooseCopySources(input: CopySourceInput): CopySourceDecision {
   if (alive.has(from)) return {kind: 'copy', sources: [from]}
   const w = effectiveWriteQuorum(oldSet.length, input.routerW)
   if (w <= 1) {
-    return {kind: 'wait', reason: `source ${from} of shard ${shard} is down and writes may be acknowledged with w = 1: only ${from} is sure to hold every acknowledged write; waiting for it (the move aborts if it stays down)`}
+    return {kind: 'wait', reason: `source ${from} of shard ${shard} is down and writes may be acknowledged with w = 1: only ${from} is sure to hold every acknowledged write; waiting for it`}
   }
   const others = oldSet.filter((n) => n !== from && n !== to)
   const live = others.filter((n) => alive.has(n))

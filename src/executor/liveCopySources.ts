@@ -10,7 +10,7 @@ import {writeQuorumsEver} from './writeQuorumFloor.js'
 
 /**
  * liveCopySources picks, from etcd as it is now, the replicas a move's destination may be
- * filled from (`copying`) or compared with (`verifying`): the move's source when it is up
+ * filled from (`copying`), compared with (`verifying`) or, after cutover, refilled from (`refilling`, verifiedDirs.ts): the move's source when it is up
  * (every write acknowledged before the barrier is on it or on every other old voter);
  * otherwise the other voters of the old set that chooseCopySources allows under the
  * smallest write quorum any router may have acknowledged a write with: the registered
@@ -22,7 +22,7 @@ import {writeQuorumsEver} from './writeQuorumFloor.js'
  * UserError(PRECONDITION) when it must wait for the source (retried; the move aborts after
  * its retries, which is safe: the old set still holds everything).
  */
-export async function liveCopySources(env: ExecutorEnv, move: Move, step: 'copying' | 'verifying'): Promise<string[]> {
+export async function liveCopySources(env: ExecutorEnv, move: Move, step: 'copying' | 'verifying' | 'refilling'): Promise<string[]> {
   const alive = await listAlive(env.ctx)
   if (alive.has(move.from)) return [move.from]
   const shard = await readShard(env.ctx, move.shard)
@@ -30,7 +30,8 @@ export async function liveCopySources(env: ExecutorEnv, move: Move, step: 'copyi
   // Every router that ever ran counts, registered now or gone: a write it acknowledged may be on the source alone.
   const routerW = await writeQuorumsEver(env, move)
   const d = chooseCopySources({shard: move.shard, from: move.from, to: move.to, oldSet: readReplicas(shard.value), alive, routerW})
-  if (d.kind === 'wait') throw new UserError('PRECONDITION', d.reason, 'restart the source node; the move resumes, or aborts after its retries (w counts every router that ever ran: the cluster\'s write floor, docs/moves.md "The write floor")')
-  env.emit({type: 'info', message: `move ${move.id}: source ${move.from} is down; ${step === 'copying' ? 'copying from' : 'verifying against'} ${d.sources.join(', ')}`, at: new Date(env.now()).toISOString()})
+  // Before cutover the wait is a counted retry: the move aborts back to its old set if the source stays down. A refill after cutover cannot abort (refillSources says what ends it).
+  if (d.kind === 'wait') throw new UserError('PRECONDITION', step === 'refilling' ? d.reason : `${d.reason} (the move aborts if it stays down)`, 'restart the source node; the move resumes, or aborts after its retries (w counts every router that ever ran: the cluster\'s write floor, docs/moves.md "The write floor")')
+  env.emit({type: 'info', message: `move ${move.id}: source ${move.from} is down; ${step === 'copying' ? 'copying from' : step === 'verifying' ? 'verifying against' : `refilling ${move.to} from`} ${d.sources.join(', ')}`, at: new Date(env.now()).toISOString()})
   return d.sources
 }

@@ -27,9 +27,10 @@ export interface MoveEffects {
   copy(env: ExecutorEnv, m: FencedMove): Promise<FencedMove>
   /**
    * verify compares digests of the destination and the source (or, when the source is down, the old voters a copy may read from: see liveCopySources) and repairs, bounded rounds.
-   * With `refill` (after cutover, the destination restarted since verification: verifiedDirs.ts) it repairs only the destination: from the source, or with the source down from the staying voters liveCopySources allows, else it waits for the source.
+   * With `refill` (after cutover, the destination restarted since verification: verifiedDirs.ts) it repairs only the destination: from the source, or with the source down from the staying voters liveCopySources allows, else it waits for the source;
+   * with `from` too, from exactly those nodes (none: nothing to do), whoever is up (the machine chose them: a source abandoned by the operator, sourceAbandon.ts).
    */
-  verify(move: Move, shard: Shard, opts?: {refill?: boolean}): Promise<void>
+  verify(move: Move, shard: Shard, opts?: {refill?: boolean; from?: readonly string[]}): Promise<void>
   /** drain waits for the source's in-flight requests (bounded), then the cleanup grace, returning early on a rollback request. */
   drain(move: Move): Promise<void>
   /** drop makes `node` drop its copy of `shard`'s range, fenced on the shard's epoch; returns the records deleted. */
@@ -43,7 +44,7 @@ export function nodeMoveEffects(env: ExecutorEnv, copy: MoveEffects['copy']): Mo
   return {
     barrier: (shard, mapRevision, nodes, interrupted) => awaitBarrier(env, shard, mapRevision, nodes, interrupted),
     copy,
-    verify: (move, shard, opts) => (opts?.refill ? refill(env, move, shard) : verify(env, move, shard)),
+    verify: (move, shard, opts) => (opts?.refill ? refill(env, move, shard, opts.from) : verify(env, move, shard)),
     drain: (move) => drainSource(env, move),
     async drop(node, shard) {
       return (await (await env.client(node)).drop(shard.id, shard.epoch, shard.range)).deleted
@@ -120,8 +121,8 @@ async function verify(env: ExecutorEnv, move: Move, shard: Shard): Promise<void>
  * for a dead node for ever, in `cleanup` with no rollback or cancel accepted
  * (test/executor/refillSourceDown.memoryStore.test.ts).
  */
-async function refill(env: ExecutorEnv, move: Move, shard: Shard): Promise<void> {
-  const peers = await refillSources(env, move)
+async function refill(env: ExecutorEnv, move: Move, shard: Shard, from?: readonly string[]): Promise<void> {
+  const peers = from ?? (await refillSources(env, move))
   const dst = await env.client(move.to)
   for (const peer of peers) {
     const src = await env.client(peer)
@@ -137,10 +138,14 @@ async function refill(env: ExecutorEnv, move: Move, shard: Shard): Promise<void>
 async function refillSources(env: ExecutorEnv, move: Move): Promise<string[]> {
   if ((await listAlive(env.ctx)).has(move.from)) return [move.from]
   try {
-    return await liveCopySources(env, move, 'verifying')
+    return await liveCopySources(env, move, 'refilling')
   } catch (err) {
     if (!isUserError(err, 'PRECONDITION')) throw err
-    throw new WaitingForNode('NODE_UNREACHABLE', `node ${move.to} restarted under another data dir or process since move ${move.id} verified it, and no copy it could be refilled from is up: ${errorMessage(err)}`, `restart node ${move.from}; the move waits for it`)
+    throw new WaitingForNode(
+      'NODE_UNREACHABLE',
+      `node ${move.to} restarted under another data dir or process since move ${move.id} verified it, and no copy it could be refilled from is up: ${errorMessage(err)}; if ${move.from} is gone for good, \`shardctl moves abandon-source ${move.id} --accept-data-loss\` ends the wait (what only its copy holds is lost)`,
+      `restart node ${move.from}; the move waits for it`,
+    )
   }
 }
 

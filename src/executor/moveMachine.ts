@@ -245,7 +245,8 @@ export interface MoveObservation {
  * - `copy`: copy the range to the destination (commits its own progress and `promoting`);
  * - `verify`: digest-compare the destination with the source (or the old set) and repair;
  *   `refill`: after cutover, copy only into the destination what the source has and it lacks
- *   (the destination restarted since verification: verifiedDirs.ts);
+ *   (the destination restarted since verification: verifiedDirs.ts); with `from`, from exactly
+ *   those nodes (a source abandoned by the operator: sourceAbandon.ts);
  * - `drain`: wait for the source's in-flight requests, then the cleanup grace;
  * - `drop`: `node` drops its copy of `shard`'s range (fenced on the shard's epoch);
  * - `catch-up`: repair the source from the destination (rollback after release).
@@ -253,7 +254,7 @@ export interface MoveObservation {
 export type MoveEffect =
   | {type: 'barrier'; key: string; shard: Shard; mapRevision: bigint; nodes: string[]}
   | {type: 'copy'; key: string}
-  | {type: 'verify'; key: string; shard: Shard; refill?: boolean}
+  | {type: 'verify'; key: string; shard: Shard; refill?: boolean; from?: string[]}
   | {type: 'drain'; key: string}
   | {type: 'drop'; key: string; node: string; shard: Shard}
   | {type: 'catch-up'; key: string; epoch: number}
@@ -269,7 +270,8 @@ export interface Retried {
  * - `commit`: write `transition` (and `patch`) in one fenced transaction; a shard change is
  *   fenced on `shardRevision` (the value then was `shardBefore`, for the census), and a
  *   transition recording `verifiedDirs` on the `claimFences` (claims/<id> mod revisions) it
- *   records, so no node restarts between its comparison and the commit. `note` is worth telling the operator;
+ *   records, so no node restarts between its comparison and the commit, and on `aliveAbsent`'s
+ *   `alive/<id>` keys being absent (a source abandoned only while it holds no lease). `note` is worth telling the operator;
  * - `effect`: run the side effect, then observe again;
  * - `wait`: sleep `ms`, then observe again (`retried` when a failure caused it);
  * - `reread`: observe again now (the record changed under a write);
@@ -277,7 +279,7 @@ export interface Retried {
  * - `terminal`: the move has finished.
  */
 export type MoveDecision =
-  | {kind: 'commit'; transition: Transition; shardRevision?: bigint; shardBefore?: Shard; patch?: Partial<Move>; note?: string; retried?: Retried; claimFences?: {node: string; modRevision: bigint}[]}
+  | {kind: 'commit'; transition: Transition; shardRevision?: bigint; shardBefore?: Shard; patch?: Partial<Move>; note?: string; retried?: Retried; claimFences?: {node: string; modRevision: bigint}[]; aliveAbsent?: string[]}
   | {kind: 'effect'; effect: MoveEffect}
   | {kind: 'wait'; ms: number; reason: string; retried?: Retried}
   | {kind: 'reread'}
@@ -365,6 +367,66 @@ function recheck(o: MoveObservation, shard: Observed, node: string): MoveDecisio
   const verifiedDirs = {...move.verifiedDirs, ...verifiedNow([node], o.claims)}
   return once(o, effect, () =>
     commitOf({phase: move.phase}, undefined, {patch: {verifiedDirs, cutoverAt: move.cutoverAt}, claimFences: claimFences([node], o.claims), note: `move ${move.id}: node ${node} restarted under another data dir or process since its copy was verified; compared it with the other copy again`}),
+  )
+}
+
+/**
+ * abandonsSource tells whether a refill may go on without the move's source: the operator
+ * marked it gone for good (`moves abandon-source --accept-data-loss`) and it holds no
+ * `alive/<id>` lease now. A source that is up is always read: the mark never skips it.
+ */
+function abandonsSource(o: MoveObservation): boolean {
+  return o.move.abandonSourceRequested !== undefined && !o.alive.has(o.move.from)
+}
+
+/**
+ * refillWithoutSource ends the refill of a restarted destination without the abandoned source
+ * (sourceAbandon.ts): it is refilled from every staying voter that is up (all of them hold what
+ * they hold on; none at rf 1), then its claim is recorded with the fact (`sourceAbandoned`, the
+ * reason), fenced on its claim and on the source's `alive/<id>` still being absent, so a source
+ * that registers meanwhile fails the commit and is read instead. What only the source's copy
+ * held is lost: the operator accepted that.
+ */
+function refillWithoutSource(o: MoveObservation, shard: Observed): MoveDecision {
+  const {move} = o
+  const peers = readReplicas(shard.value)
+    .filter((n) => n !== move.to && o.alive.has(n))
+    .sort()
+  const effect: MoveEffect = {type: 'verify', key: verifiedKey(`refill-without-source[${peers.join('+')}]`, [move.to], o.claims), shard: shard.value, refill: true, from: peers}
+  const at = new Date(o.now).toISOString()
+  const from = peers.length > 0 ? `refilled from ${peers.join(', ')}` : 'no other copy to refill it from'
+  const reason = `source ${move.from} abandoned (moves abandon-source --accept-data-loss): ${move.to} restarted since it was verified and went on with what it held (${from}); records only ${move.from}'s copy held are lost`
+  return once(o, effect, () =>
+    commitOf({phase: move.phase}, undefined, {
+      patch: {verifiedDirs: {...move.verifiedDirs, ...verifiedNow([move.to], o.claims)}, cutoverAt: move.cutoverAt, reason, sourceAbandoned: {at, destinationDir: o.claims?.get(move.to)?.token ?? null, refilledFrom: peers}},
+      claimFences: claimFences([move.to], o.claims),
+      aliveAbsent: [move.from],
+      note: `move ${move.id}: ${reason}`,
+    }),
+  )
+}
+
+/** sourceCameBack: the move went on without its abandoned source, which is up again before the move finished (its copy not dropped yet). */
+function sourceCameBack(o: MoveObservation): boolean {
+  const abandoned = o.move.sourceAbandoned
+  return abandoned !== undefined && abandoned.sourceRefillAt === undefined && o.alive.has(o.move.from)
+}
+
+/**
+ * refillFromReturnedSource refills the destination from the abandoned source that came back
+ * (from it alone: a refill from others would say nothing of it), before the move drops its
+ * copy, and records that it did. Should it go down again meanwhile, the refill fails and is
+ * retried while it stays up; once it is down the move goes on as abandoned.
+ */
+function refillFromReturnedSource(o: MoveObservation, shard: Observed): MoveDecision {
+  const {move} = o
+  const abandoned = move.sourceAbandoned!
+  const effect: MoveEffect = {type: 'verify', key: verifiedKey('refill-returned-source', [move.from, move.to], o.claims), shard: shard.value, refill: true, from: [move.from]}
+  return once(o, effect, () =>
+    commitOf({phase: move.phase}, undefined, {
+      patch: {cutoverAt: move.cutoverAt, sourceAbandoned: {...abandoned, sourceRefillAt: new Date(o.now).toISOString()}, reason: `${move.reason ?? ''}; ${move.from} came back before its copy was dropped and ${move.to} was refilled from it`},
+      note: `move ${move.id}: abandoned source ${move.from} is up again; refilled ${move.to} from it before dropping its copy`,
+    }),
   )
 }
 
@@ -471,9 +533,14 @@ export function decideMove(o: MoveObservation): MoveDecision {
     if (o.failure) return onFailure(o, o.failure)
     if (move.cancelRequested && PHASE_TABLE[move.phase].cancel === 'accept') return commitOf({phase: 'aborting', reason: 'cancelled by operator'})
     if (move.rollbackRequested && ROLLBACK_PHASES.has(move.phase)) return withShard(o, (s) => commitOf(beginRollback(move, s.value, changedSince(move.verifiedDirs, move.from, o.claims)), s))
-    // Cut over: a destination serving under another claim than the one verified lacks what
-    // was verified; it is refilled from the source before the move goes on (verifiedDirs.ts).
-    if (PHASE_TABLE[move.phase].cutOver && PHASE_TABLE[move.phase].track === 'forward' && changedSince(move.verifiedDirs, move.to, o.claims)) return withShard(o, (s) => recheck(o, s, move.to))
+    if (PHASE_TABLE[move.phase].cutOver && PHASE_TABLE[move.phase].track === 'forward') {
+      // Cut over: a destination serving under another claim than the one verified lacks what
+      // was verified; it is refilled from the source before the move goes on (verifiedDirs.ts),
+      // or, the source abandoned by the operator and holding no lease, from what is left.
+      if (changedSince(move.verifiedDirs, move.to, o.claims)) return withShard(o, (s) => (abandonsSource(o) ? refillWithoutSource(o, s) : recheck(o, s, move.to)))
+      // An abandoned source that came back before its copy was dropped is read after all.
+      if (sourceCameBack(o)) return withShard(o, (s) => refillFromReturnedSource(o, s))
+    }
     return (PHASE_STEPS[move.phase] as PhaseStep)(o)
   } catch (err) {
     if (!(err instanceof BugError)) throw err

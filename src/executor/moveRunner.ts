@@ -175,7 +175,9 @@ async function commitDecision(env: ExecutorEnv, m: FencedMove, d: Extract<MoveDe
   const patch = {...transitionPatch(d.transition, new Date(env.now())), ...d.patch}
   const shard = d.transition.shard && d.shardRevision !== undefined && d.shardBefore ? {value: d.transition.shard, expected: d.shardRevision, before: d.shardBefore} : undefined
   const claims = (d.claimFences ?? []).map((c) => ({key: env.ctx.keys.claim(c.node), modRevision: c.modRevision}))
-  const next = await commitMoveTransition(env.ctx, env.fence, m, patch, shard, claims)
+  // modRevision 0: the key is absent (no lease holds it), as etcd compares an absent key.
+  const absent = (d.aliveAbsent ?? []).map((node) => ({key: env.ctx.keys.alive(node), modRevision: 0n}))
+  const next = await commitMoveTransition(env.ctx, env.fence, m, patch, shard, [...claims, ...absent])
   if (next.value.phase !== m.value.phase) emitPhase(env, next.value)
   return next
 }
@@ -194,7 +196,7 @@ async function runEffect(env: ExecutorEnv, effects: MoveEffects, m: FencedMove, 
       await effects.barrier(e.shard, e.mapRevision, e.nodes, () => operatorRequest(env, move.id))
       break
     case 'verify':
-      await effects.verify(move, e.shard, e.refill ? {refill: true} : undefined)
+      await effects.verify(move, e.shard, e.refill ? {refill: true, ...(e.from ? {from: e.from} : {})} : undefined)
       break
     case 'drain':
       await effects.drain(move)

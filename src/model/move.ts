@@ -139,6 +139,25 @@ export function copyGoalBytes(p: {totalBytes: number; expectedBytes?: number | u
   return p.expectedBytes !== undefined && p.expectedBytes > 0 ? p.expectedBytes : p.totalBytes
 }
 
+/**
+ * SourceAbandonedSchema records that a cut-over move's destination, restarted since it was
+ * verified, was accepted without being refilled from the move's source (gone for good, the
+ * operator's `moves abandon-source --accept-data-loss`): what only the source's copy held is
+ * lost. `refilledFrom` are the live staying voters it was refilled from instead (none at rf 1).
+ */
+export const SourceAbandonedSchema = z.object({
+  /** at: when the executor accepted the destination without the source (ISO time). */
+  at: z.string(),
+  /** destinationDir: the destination's `<dataDirId>/<instance>` accepted (verifiedDirs.ts); null: it had no claim. */
+  destinationDir: z.string().nullable(),
+  refilledFrom: z.array(NodeIdSchema),
+  /** sourceRefillAt: the source came back before its copy was dropped, and the destination was refilled from it after all (ISO time). */
+  sourceRefillAt: z.string().optional(),
+})
+
+/** SourceAbandoned is a validated {@link SourceAbandonedSchema}. */
+export type SourceAbandoned = z.infer<typeof SourceAbandonedSchema>
+
 /** MoveSchema: a `moves/<id>` value: one replica replacement, its phase, epochs and progress. */
 export const MoveSchema = z.object({
   id: z.string().regex(/^[A-Za-z0-9_.-]{1,160}$/),
@@ -181,6 +200,15 @@ export const MoveSchema = z.object({
    * the other copy (src/executor/verifiedDirs.ts). Absent: cut over by a build before session 36.
    */
   verifiedDirs: z.record(z.string(), z.string()).optional(),
+  /**
+   * abandonSourceRequested: when `moves abandon-source --accept-data-loss` marked the move (ISO
+   * time): its source is gone for good, so a refill of the destination that has no other copy
+   * to read (rf 1, or a `w = 1` write floor) may end without it (src/executor/sourceAbandon.ts).
+   * Honoured only while the source holds no `alive/<id>` lease. Absent: not requested.
+   */
+  abandonSourceRequested: z.string().optional(),
+  /** sourceAbandoned: the executor ended a refill without the source, as requested (see {@link SourceAbandonedSchema}). */
+  sourceAbandoned: SourceAbandonedSchema.optional(),
 })
 
 /** Move is a validated move record. */

@@ -334,12 +334,16 @@ function moveLines(before: Move | undefined, m: Move, at: number, lines: LogLine
     const bad = m.phase === 'failed' || m.phase === 'aborted' || m.phase === 'aborting' || m.phase === 'skipped'
     const detail = m.phase === 'done' ? ` — ${formatBytes(m.progress.bytes)} copied` : bad && m.reason ? ` — ${m.reason}` : ''
     lines.push({at, level: m.phase === 'failed' ? 'error' : bad ? 'warn' : 'info', text: `${what}: ${milestone}${detail}`})
+  } else if (m.sourceAbandoned && (!before?.sourceAbandoned || m.sourceAbandoned.sourceRefillAt !== before.sourceAbandoned.sourceRefillAt)) {
+    // The operator's way out of a wait for a source gone for good (sourceAbandon.ts): data lost, not a retry.
+    lines.push({at, level: 'warn', text: `${what}: ${m.reason ?? `went on without source ${m.from}`}`})
   } else if (before && before.phase === m.phase && !isTerminal(m.phase) && m.reason && m.reason !== before.reason) {
     // A copy held by the throttle is waiting its turn, not failing.
     lines.push(isThrottleHold(m.reason) ? {at, level: 'info', text: `${what}: ${m.reason}`} : {at, level: 'warn', text: `${what}: retrying: ${m.reason}`})
   }
   if (m.progress.stalled && !before?.progress.stalled) lines.push({at, level: 'warn', text: `${what}: copy stalled`})
   if (m.cancelRequested && !before?.cancelRequested) lines.push({at, level: 'warn', text: `${what}: cancel requested`})
+  if (m.abandonSourceRequested && !before?.abandonSourceRequested) lines.push({at, level: 'warn', text: `${what}: source ${m.from} abandoned by the operator (--accept-data-loss)`})
 }
 
 /**

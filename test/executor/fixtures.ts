@@ -157,9 +157,16 @@ export interface SourceDownWorld {
   move: Move
   shard: Shard
   asked: string[]
+  /** applied: the nodes repair records were applied to. */
+  applied: string[]
   from: string
   to: string
   others: string[]
+  store: MemoryStore
+  ctx: ServiceContext
+  clock: FakeClock
+  /** env: the effects' env (its fence names no lock: a runMove test holds one and sets its own). */
+  env: ExecutorEnv
 }
 
 /**
@@ -192,14 +199,19 @@ export async function sourceDownWorld(
     await store.put(`${ctx.keys.routersPrefix}r${i}`, JSON.stringify({id: `r${i}`, address: '127.0.0.1:1', pid: 1, startedAt: 't', updatedAt: 't', mapRevision: '1', epochs: {}, p99Ms: null, w}))
   }
   const asked: string[] = []
+  const applied: string[] = []
   const client = (node: string) =>
     ({
       digest: async (_shard: number, epoch: number, o: {tombstonesBefore?: number; format?: number}): Promise<DigestResponse> => {
         asked.push(node)
         return {shard: shard.id, epoch, range: shard.range, bounds: [shard.range.lo, shard.range.hi], buckets: ['0'.repeat(16)], counts: [0], tombstonesBefore: o.tombstonesBefore, format: o.format ?? RECORD_HASH_FORMAT}
       },
+      apply: async () => {
+        applied.push(node)
+        return {}
+      },
     }) as unknown as NodeClient
   const env: ExecutorEnv = {ctx, fence: {key: 'lock', createRevision: 1n}, client: async (node) => client(node), ...fakeClockEnv(clock), stopped: () => false, emit: () => {}}
   const move: Move = moveOf({shard: shard.id, from, to, baseEpoch: initial.epoch, epoch: shard.epoch, phase})
-  return {effects: nodeMoveEffects(env, async (_e, m) => m), move, shard, asked, from, to, others}
+  return {effects: nodeMoveEffects(env, async (_e, m) => m), move, shard, asked, applied, from, to, others, store, ctx, clock, env}
 }

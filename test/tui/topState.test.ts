@@ -38,6 +38,21 @@ describe('topReducer', () => {
     expect(s.log.at(-1)).toMatchObject({level: 'warn', text: 'shard 1 n1 → n4: retrying: STALE_EPOCH from n2'})
   })
 
+  it('Given a cut-over move, When its source is abandoned and the executor goes on without it, Then both are logged as warnings, the second with what was lost, not as a retry', () => {
+    const reason = "source n1 abandoned (moves abandon-source --accept-data-loss): n4 restarted since it was verified and went on with what it held (no other copy to refill it from); records only n1's copy held are lost"
+    const s = reduce(
+      [
+        {type: 'kv', at: T0 + 1, item: move('m1', {shard: 1, phase: 'cleanup', abandonSourceRequested: 'T'})},
+        {type: 'kv', at: T0 + 2, item: move('m1', {shard: 1, phase: 'cleanup', abandonSourceRequested: 'T', reason, sourceAbandoned: {at: 'T', destinationDir: 'd/i', refilledFrom: []}})},
+      ],
+      seeded(busyCluster()),
+    )
+    expect(s.log.slice(-2)).toMatchObject([
+      {level: 'warn', text: 'shard 1 n1 → n4: source n1 abandoned by the operator (--accept-data-loss)'},
+      {level: 'warn', text: `shard 1 n1 → n4: ${reason}`},
+    ])
+  })
+
   it('Given a running move, When the throttle holds its copy, Then the log says so as news, not as a retry', () => {
     const reason = holdReason({limit: 'cluster', rate: 32 * 1024, slots: 2})
     const s = reduce([{type: 'kv', at: T0 + 1, item: move('m1', {shard: 1, phase: 'copying', reason})}], seeded(busyCluster()))

@@ -1,0 +1,19 @@
+import {type Move} from '../model/move.js'
+
+/**
+ * sourceAbandonText is what `moves show` says of a source abandoned with `moves abandon-source
+ * --accept-data-loss` (sourceAbandon.ts), one line, or undefined when it was not: requested
+ * and not needed yet (the destination needs no refill, or the source is up again), or done,
+ * naming what the destination was refilled from and what was lost, and whether the source came
+ * back before its copy was dropped.
+ */
+export function sourceAbandonText(m: Pick<Move, 'from' | 'to' | 'abandonSourceRequested' | 'sourceAbandoned'>): string | undefined {
+  const done = m.sourceAbandoned
+  if (done) {
+    const refilled = done.refilledFrom.length > 0 ? `refilled from ${done.refilledFrom.join(', ')}` : 'no other copy to refill it from'
+    const back = done.sourceRefillAt ? `; ${m.from} came back before its copy was dropped and ${m.to} was refilled from it at ${done.sourceRefillAt}` : `; records only ${m.from}'s copy held are lost`
+    return `source abandoned: went on without ${m.from} at ${done.at}: ${m.to} (dir ${done.destinationDir ?? 'unknown'}) kept what it held (${refilled})${back}`
+  }
+  if (m.abandonSourceRequested) return `source abandoned by the operator at ${m.abandonSourceRequested} (--accept-data-loss): a refill of ${m.to} goes on without ${m.from} while ${m.from} holds no lease; not needed so far`
+  return undefined
+}

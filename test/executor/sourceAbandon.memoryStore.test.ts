@@ -1,0 +1,215 @@
+import {describe, expect, it} from 'vitest'
+import {removeNode} from '../../src/cluster/nodeService.js'
+import {UserError} from '../../src/errors/errors.js'
+import {type ExecutorEnv, type ExecutorEvent} from '../../src/executor/executorEnv.js'
+import {type MoveEffects, nodeMoveEffects} from '../../src/executor/moveEffects.js'
+import {runMove} from '../../src/executor/moveRunner.js'
+import {getMove, readShard} from '../../src/executor/moveStore.js'
+import {requestSourceAbandon} from '../../src/executor/sourceAbandon.js'
+import {type Move} from '../../src/model/move.js'
+import {type NodeClient} from '../../src/node/nodeClient.js'
+import {markNodesAlive, sourceDownWorld} from './fixtures.js'
+
+/**
+ * A cut-over move whose destination restarted since it was verified (another data dir or
+ * process: verifiedDirs.ts) is refilled from its source before it goes on; with the source
+ * down and no other copy enough (rf 1, or a router that ran with w = 1), it waits for the
+ * source, for ever: in `cleanup` no rollback or cancel is accepted, and `node remove` refuses
+ * the source while it is a replica. `moves abandon-source --accept-data-loss` is the way out
+ * for a source gone for good (sourceAbandon.ts). The real runMove, move machine and node
+ * effects on the memory store; the nodes answer digests with an empty, equal range.
+ */
+
+const STOP_AFTER_SLEEPS = 60
+/** STOP_AFTER_STEPS bounds a run that never sleeps (a commit retried at once on every conflict) so it fails instead of hanging. */
+const STOP_AFTER_STEPS = 2000
+
+interface Stuck {
+  ctx: Awaited<ReturnType<typeof sourceDownWorld>>['ctx']
+  store: Awaited<ReturnType<typeof sourceDownWorld>>['store']
+  move: Move
+  from: string
+  to: string
+  others: string[]
+  asked: string[]
+  dropped: string[]
+  events: ExecutorEvent[]
+  /** run drives the move with runMove until it is terminal, or stops it after STOP_AFTER_SLEEPS sleeps; returns the move as stored. */
+  run(opts?: {effects?: (base: MoveEffects) => MoveEffects; onDigest?: (node: string) => Promise<void>}): Promise<Move>
+}
+
+/**
+ * stuckMove: one shard at `rf`, its move cut over (destination voter, source outgoing) and in
+ * `phase`, verified with the destination under claim `dir-old/i1`; the destination now serves
+ * under `dir-new/i2` (restarted on another dir); the source down (no lease), every other node up.
+ */
+async function stuckMove(rf: number, phase: Move['phase'], routerW: (number | null)[] = []): Promise<Stuck> {
+  const w = await sourceDownWorld(rf, phase, (initial, from, to) => ({...initial, epoch: initial.epoch + 3, replicas: [...initial.replicas.map((r) => (r.node === from ? {node: from, role: 'outgoing' as const} : r)), {node: to, role: 'voter'}]}), {alive: ({to, others}) => [to, ...others], routerW})
+  const {store, ctx} = w
+  await store.put(ctx.keys.claim(w.to), JSON.stringify({node: w.to, dataDirId: 'dir-new', instance: 'i2'}))
+  await store.put(ctx.keys.claim(w.from), JSON.stringify({node: w.from, dataDirId: 'dir-src', instance: 'i1'}))
+  const move: Move = {...w.move, id: 'm1', cutoverAt: new Date(w.clock.now).toISOString(), copyStartedAt: 1, verifiedDirs: {[w.to]: 'dir-old/i1', [w.from]: 'dir-src/i1'}}
+  await store.put(ctx.keys.move(move.id), JSON.stringify(move))
+  await store.put(ctx.keys.executorLock, JSON.stringify({holder: 'test'}))
+  const fence = {key: ctx.keys.executorLock, createRevision: (await store.get(ctx.keys.executorLock))!.createRevision}
+  const events: ExecutorEvent[] = []
+  const dropped: string[] = []
+  return {
+    ctx,
+    store,
+    move,
+    from: w.from,
+    to: w.to,
+    others: w.others,
+    asked: w.asked,
+    dropped,
+    events,
+    async run(opts = {}) {
+      let sleeps = 0
+      let steps = 0
+      const env: ExecutorEnv = {
+        ...w.env,
+        fence,
+        emit: (ev) => events.push(ev),
+        sleep: async (ms) => {
+          w.clock.now += ms
+          sleeps++
+        },
+        stopped: () => sleeps >= STOP_AFTER_SLEEPS || ++steps > STOP_AFTER_STEPS,
+        client: async (node) => {
+          const base = await w.env.client(node)
+          return {
+            ...base,
+            digest: async (...args: Parameters<NodeClient['digest']>) => {
+              await opts.onDigest?.(node)
+              return base.digest(...args)
+            },
+            drop: async () => {
+              dropped.push(node)
+              return {deleted: 0}
+            },
+          } as unknown as NodeClient
+        },
+      }
+      const base = nodeMoveEffects(env, async (_e, m) => m)
+      env.effects = opts.effects ? opts.effects(base) : base
+      return (await runMove(env, await getMove(ctx, move.id))).value
+    },
+  }
+}
+
+const stored = async (s: Stuck) => (await getMove(s.ctx, s.move.id)).value
+const retries = (s: Stuck) => s.events.flatMap((e) => (e.type === 'retry' ? [e.error] : []))
+const infos = (s: Stuck) => s.events.flatMap((e) => (e.type === 'info' ? [e.message] : []))
+
+describe('a cut-over move waiting for a source gone for good', () => {
+  it('at rf 1 waits for the source without end, and says how to end the wait', async () => {
+    const s = await stuckMove(1, 'cleanup')
+    const m = await s.run()
+    expect(m.phase).toBe('cleanup')
+    expect((await readShard(s.ctx, m.shard))!.value.replicas.map((r) => r.node)).toContain(s.from)
+    expect(retries(s).length).toBeGreaterThan(10)
+    expect(retries(s).at(-1)).toContain(`shardctl moves abandon-source ${s.move.id} --accept-data-loss`)
+    // A cut-over move cannot abort: the wait must not say it will (until session 37 it said "the move aborts if it stays down").
+    expect(retries(s).at(-1)).not.toContain('abort')
+    // The dead source cannot be removed; the refusal names the way out.
+    const err = await removeNode(s.ctx, s.from).then(() => undefined, (e: unknown) => e)
+    expect(err).toBeInstanceOf(UserError)
+    expect((err as UserError).hint).toContain(`shardctl moves abandon-source ${s.move.id} --accept-data-loss`)
+  })
+
+  it('refuses without --accept-data-loss, in one line naming the flag (BAD_INPUT, exit 2), changing nothing', async () => {
+    const s = await stuckMove(1, 'cleanup')
+    const before = await s.store.get(s.ctx.keys.move(s.move.id))
+    const err = await requestSourceAbandon(s.ctx, s.move.id, {acceptDataLoss: false}).then(() => undefined, (e: unknown) => e)
+    expect(err).toBeInstanceOf(UserError)
+    expect((err as UserError).code).toBe('BAD_INPUT')
+    expect((err as UserError).message).toContain('--accept-data-loss')
+    expect((err as UserError).message).not.toContain('\n')
+    expect((await s.store.get(s.ctx.keys.move(s.move.id)))!.modRevision).toBe(before!.modRevision)
+  })
+
+  it('refuses while the source holds its lease (merely down but not expired, or up), changing nothing', async () => {
+    const s = await stuckMove(1, 'cleanup')
+    await markNodesAlive(s.ctx, [s.from])
+    const before = await s.store.get(s.ctx.keys.move(s.move.id))
+    const err = await requestSourceAbandon(s.ctx, s.move.id, {acceptDataLoss: true}).then(() => undefined, (e: unknown) => e)
+    expect((err as UserError).code).toBe('PRECONDITION')
+    expect((err as UserError).message).toContain(`node ${s.from} is up`)
+    expect((await s.store.get(s.ctx.keys.move(s.move.id)))!.modRevision).toBe(before!.modRevision)
+  })
+
+  it('with --accept-data-loss at rf 1 finishes the move with what the destination holds, records it, and lets the node be removed', async () => {
+    const s = await stuckMove(1, 'cleanup')
+    const res = await requestSourceAbandon(s.ctx, s.move.id, {acceptDataLoss: true})
+    expect(res.changed).toBe(true)
+    expect((await requestSourceAbandon(s.ctx, s.move.id, {acceptDataLoss: true})).changed).toBe(false)
+    const m = await s.run()
+    expect(m.phase).toBe('done')
+    expect((await readShard(s.ctx, m.shard))!.value.replicas).toEqual([{node: s.to, role: 'voter'}])
+    expect(m.sourceAbandoned).toMatchObject({destinationDir: 'dir-new/i2', refilledFrom: []})
+    expect(m.reason).toContain(`records only ${s.from}'s copy held are lost`)
+    expect(infos(s).some((i) => i.includes(`source ${s.from} abandoned`))).toBe(true)
+    // Nothing read from or dropped on the dead source.
+    expect(s.asked).not.toContain(s.from)
+    expect(s.dropped).toEqual([])
+    expect((await removeNode(s.ctx, s.from)).changed).toBe(true)
+  })
+
+  it('at rf 3 with a w = 1 router refills from every staying voter that is up before going on without the source', async () => {
+    const s = await stuckMove(3, 'cleanup', [null, 1])
+    // Unmarked, it waits (a write acknowledged by the source alone may be nowhere else).
+    expect((await s.run()).phase).toBe('cleanup')
+    await requestSourceAbandon(s.ctx, s.move.id, {acceptDataLoss: true})
+    s.asked.length = 0
+    const m = await s.run()
+    expect(m.phase).toBe('done')
+    expect(m.sourceAbandoned?.refilledFrom).toEqual([...s.others].sort())
+    expect(new Set(s.asked)).toEqual(new Set([...s.others, s.to]))
+  })
+
+  it('never skips a source that is up: marked, then registered again, it is read and nothing is abandoned', async () => {
+    const s = await stuckMove(1, 'cleanup')
+    await requestSourceAbandon(s.ctx, s.move.id, {acceptDataLoss: true})
+    await markNodesAlive(s.ctx, [s.from])
+    const m = await s.run()
+    expect(m.phase).toBe('done')
+    expect(m.sourceAbandoned).toBeUndefined()
+    expect(s.asked).toContain(s.from)
+    expect(s.dropped).toEqual([s.from])
+  })
+
+  it('a source that registers after the decision to go on without it fails that commit (fenced on its lease) and is read instead', async () => {
+    const s = await stuckMove(3, 'cleanup', [null, 1])
+    await requestSourceAbandon(s.ctx, s.move.id, {acceptDataLoss: true})
+    // The first commit of the move is the one recording the abandonment: the source registers while it is on its way.
+    const gate = s.store.faults.hold({op: 'txn', key: s.ctx.keys.move(s.move.id)})
+    const running = s.run()
+    await gate.reached
+    await markNodesAlive(s.ctx, [s.from])
+    gate.release()
+    const m = await running
+    expect(m.phase).toBe('done')
+    expect(m.sourceAbandoned).toBeUndefined()
+    expect(s.asked).toContain(s.from)
+    expect(s.dropped).toEqual([s.from])
+  })
+
+  it('a source that comes back after it was abandoned, before its copy is dropped, is read after all', async () => {
+    const s = await stuckMove(1, 'draining')
+    await requestSourceAbandon(s.ctx, s.move.id, {acceptDataLoss: true})
+    const m = await s.run({
+      effects: (base) => ({
+        ...base,
+        // The cleanup grace passes with the source back up.
+        drain: async () => markNodesAlive(s.ctx, [s.from]),
+      }),
+    })
+    expect(m.phase).toBe('done')
+    expect(m.sourceAbandoned?.sourceRefillAt).toBeDefined()
+    expect(m.reason).toContain(`${s.from} came back before its copy was dropped`)
+    expect(s.asked).toContain(s.from)
+    expect(s.dropped).toEqual([s.from])
+    expect((await stored(s)).phase).toBe('done')
+  })
+})
