@@ -317,7 +317,7 @@ export class Coordinator {
               fenced = true
               if (succeeded) void this.deps.map.refresh(shard.id).catch(() => {}) // acknowledged anyway: still catch up
             }
-            if (isRetriableRefusal(f.code)) refused = true
+            if (isRetriableRefusal(err)) refused = true
             failed.add(node)
             failures.push(f)
             missed.push(node)
@@ -386,7 +386,7 @@ export class Coordinator {
               inflight--
               const f = failureOf(node, err)
               if (FENCING.has(f.code)) fenced = true
-              if (isRetriableRefusal(f.code)) refused = true
+              if (isRetriableRefusal(err)) refused = true
               failures.push(f)
               launch()
               finish()

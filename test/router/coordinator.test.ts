@@ -202,6 +202,15 @@ describe('Coordinator, a replica refusing NOT_SERVING (re-registering, or no epo
     expect((read as QuorumError).code).toBe('QUORUM_FAILED')
   })
 
+  it('Given the only replica refusing for want of disk space (it lasts), When a client writes, Then it is answered QUORUM_FAILED at once, not after the whole deadline', async () => {
+    const {coordinator, nodes, state} = setup('a')
+    nodes.get('a')!.refuseNext = Infinity
+    nodes.get('a')!.storageFull = true
+    await expect(coordinator.write(k('x'), Buffer.from('1'))).rejects.toBeInstanceOf(QuorumError)
+    expect(state.sleeps).toEqual([])
+    expect(nodes.get('a')!.refusals).toBe(1)
+  })
+
   it('Given a replica that does not answer (connection refused), Then it is not asked again within the request: only refusals are retried', async () => {
     const {coordinator, nodes, state} = setup('a')
     nodes.get('a')!.down = true

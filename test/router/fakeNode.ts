@@ -26,6 +26,8 @@ export class FakeNode implements NodeDataApi {
   refuseNext = 0
   /** refusals counts the requests refused NOT_SERVING. */
   refusals = 0
+  /** storageFull: the NOT_SERVING refusals are for want of disk space (the body's `storageFull`). */
+  storageFull = false
 
   constructor(readonly id: string) {}
 
@@ -65,7 +67,7 @@ export class FakeNode implements NodeDataApi {
     if (this.refuseNext > 0) {
       this.refuseNext--
       this.refusals++
-      throw new NodeRequestError('NOT_SERVING', `node ${this.id}: node is not serving (starting, or re-registering after a lost etcd lease)`, this.id, 503)
+      throw new NodeRequestError('NOT_SERVING', `node ${this.id}: node is not serving (starting, or re-registering after a lost etcd lease)`, this.id, 503, undefined, {storageFull: this.storageFull})
     }
     if (epoch < this.epoch) throw new NodeRequestError('STALE_EPOCH', `node ${this.id}: stale epoch ${epoch} < ${this.epoch}`, this.id, 409, this.epoch)
   }

@@ -1,4 +1,6 @@
 import {describe, expect, it} from 'vitest'
+import {type ErrorCode} from '../../src/errors/codes.js'
+import {NodeRequestError} from '../../src/node/nodeRequestError.js'
 import {isRetriableRefusal, REFUSAL_RETRY_MAX_MS, refusalRetryDelayMs} from '../../src/router/refusalRetry.js'
 
 describe('refusalRetryDelayMs', () => {
@@ -15,8 +17,11 @@ describe('refusalRetryDelayMs', () => {
 })
 
 describe('isRetriableRefusal', () => {
-  it('retries NOT_SERVING only: fencing refusals refresh the map, unreachable nodes are not asked again', () => {
-    expect(isRetriableRefusal('NOT_SERVING')).toBe(true)
-    for (const code of ['STALE_EPOCH', 'NOT_OWNER', 'NODE_UNREACHABLE', 'BAD_INPUT', 'CLOCK_OFFSET', 'INTERNAL'] as const) expect(isRetriableRefusal(code)).toBe(false)
+  it('retries NOT_SERVING only, and not for want of disk space: fencing refusals refresh the map, unreachable nodes are not asked again', () => {
+    const refusal = (code: ErrorCode, storageFull = false) => new NodeRequestError(code, `node n1: ${code}`, 'n1', 503, undefined, {storageFull})
+    expect(isRetriableRefusal(refusal('NOT_SERVING'))).toBe(true)
+    expect(isRetriableRefusal(refusal('NOT_SERVING', true))).toBe(false)
+    for (const code of ['STALE_EPOCH', 'NOT_OWNER', 'NODE_UNREACHABLE', 'BAD_INPUT', 'CLOCK_OFFSET', 'INTERNAL'] as const) expect(isRetriableRefusal(refusal(code))).toBe(false)
+    expect(isRetriableRefusal(new Error('NOT_SERVING'))).toBe(false)
   })
 })
