@@ -1,4 +1,4 @@
-import type * as etcd from 'etcd3'
+import * as etcd from 'etcd3'
 import {BugError} from '../errors/errors.js'
 import {type LeaseHandle, type Store} from '../store/store.js'
 import {keepaliveIntervalMs, LEASE_TRUSTED_SHARE, LeaseDeadline} from './leaseDeadline.js'
@@ -21,14 +21,31 @@ export function grantLease(store: Pick<Store, 'grantLease'>, ttlSeconds: number)
  * or expired), and otherwise as soon as etcd may have expired it: {@link LeaseDeadline}
  * after the newest answered keepalive's send time (etcd3 alone waits 2×TTL, during which a
  * barrier already skips the member). `now` is a monotonic clock in ms (injected for tests).
+ *
+ * It resolves only once etcd answered a keepalive of the new lease (see {@link firstRenewal}):
+ * the handle's deadline then runs from that keepalive's send, as a live lease's does, instead
+ * of from the grant's. Throws the store's coded errors (a grant or first keepalive etcd did not
+ * answer in time: ETCD_UNREACHABLE); the lease is revoked then.
  */
 export async function grantEtcdLease(client: etcd.Etcd3, wrap: <T>(fn: () => Promise<T>) => Promise<T>, ttlSeconds: number, now: () => number = () => performance.now()): Promise<LeaseHandle> {
   const deadline = new LeaseDeadline(now(), ttlSeconds)
   const lease = client.lease(ttlSeconds, {autoKeepAlive: true})
   const pool = poolOf(lease)
+  const first = firstRenewal(lease, ttlSeconds)
   // Before the grant's answer starts the keepalive loop: every keepalive stream is timed and paced.
-  timeKeepalives(lease, (sentAt, ttl) => deadline.renewed(sentAt, ttl), now, keepaliveIntervalMs(ttlSeconds))
-  const id = await wrap(() => lease.grant())
+  timeKeepalives(
+    lease,
+    (sentAt, ttl) => {
+      deadline.renewed(sentAt, ttl)
+      if (ttl > 0) first.renewed()
+    },
+    now,
+    keepaliveIntervalMs(ttlSeconds),
+  )
+  const id = await wrap(() => lease.grant()).catch((err: unknown) => {
+    first.cancel()
+    throw err
+  })
   let lost = false
   let timer: NodeJS.Timeout | undefined
   // A member frozen under etcd3's one keepalive stream answers nothing: keepalives go to every member too (keepaliveHedge.ts).
@@ -40,6 +57,7 @@ export async function grantEtcdLease(client: etcd.Etcd3, wrap: <T>(fn: () => Pro
     hedging = hedgeKeepalive(pool, id, keepaliveIntervalMs(ttlSeconds) * 3, now, (sentAt, ttl) => {
       if (lost || lease.revoked()) return
       deadline.renewed(sentAt, ttl)
+      if (ttl > 0) first.renewed()
       // etcd3 gives a lease up once its own stream went 2×TTL unanswered; an answer here renewed it as much.
       if (ttl > 0) (lease as unknown as {lastKeepAlive?: number}).lastKeepAlive = Date.now()
     }).finally(() => (hedging = undefined))
@@ -53,6 +71,18 @@ export async function grantEtcdLease(client: etcd.Etcd3, wrap: <T>(fn: () => Pro
     for (const cb of callbacks) cb(err)
   }
   lease.on('lost', (err) => declareLost(err))
+  // No one holds the lease before this: its deadline is watched from the first answered keepalive on.
+  try {
+    first.start()
+    await wrap(() => first.answered)
+    // Answered, but later than the share of the TTL it vouches for: etcd may have expired the lease since.
+    if (deadline.expired(now())) await wrap(() => Promise.reject(new etcd.GRPCDeadlineExceededError(`etcd answered the first keepalive of lease ${id} more than ${Math.round(ttlSeconds * 1000 * LEASE_TRUSTED_SHARE)} ms after it was sent (of its ${ttlSeconds} s TTL): etcd may have expired it`)))
+  } catch (err) {
+    lost = true
+    clearInterval(hedger)
+    await lease.revoke().catch(() => lease.release())
+    throw err
+  }
   const watchDeadline = () => {
     const left = deadline.expiresAt() - now()
     if (!deadline.expired(now())) {
@@ -148,5 +178,68 @@ function timeKeepalives(lease: etcd.Lease, answered: (sentAt: number, ttlSeconds
       if (at !== undefined) answered(at, Number(res.TTL ?? 0))
     })
     return stream
+  }
+}
+
+/** FirstRenewal is {@link firstRenewal}'s promise and the calls that settle it. */
+interface FirstRenewal {
+  /** answered resolves at the first keepalive etcd answered with TTL > 0, rejects when the lease is lost first or none came in time. */
+  answered: Promise<void>
+  /** renewed reports a keepalive answered with TTL > 0. */
+  renewed(): void
+  /** start begins the wait's bound (call it when the grant is answered: keepalives start then). */
+  start(): void
+  /** cancel settles it as failed (the grant failed), so nothing is left pending. */
+  cancel(): void
+}
+
+/**
+ * firstRenewal is the wait of a new lease for its first answered keepalive, bounded by one TTL
+ * from the grant's answer, or until etcd3 reports the lease lost (a TTL 0 answer: etcd expired
+ * it meanwhile).
+ *
+ * Why a new lease waits for it: the grant vouches for 0.9×TTL from its own send
+ * (leaseDeadline.ts), but the first keepalive can be sent only once the grant is answered (it
+ * carries the id etcd chose), so its answer comes two round trips after the grant was sent.
+ * With etcd answering in 0.45 to 0.8 of the TTL, a live lease keeps up (one round trip per
+ * renewal) but every new one passed its deadline before any keepalive was answered, and a
+ * member whose lease lapsed never got one back (test/integration/node/nodeSlowEtcd). A
+ * keepalive answered with TTL > 0 proves the lease existed, unexpired, when etcd read it (etcd
+ * renews no expired lease: it answers TTL 0 once it is revoked), and alive for a TTL from then;
+ * nothing was attached to the lease and no one acted under it before, so a stretch before the
+ * answer in which the holder could not have proven it alive cost nothing. The handle then
+ * counts on 0.9×TTL from that keepalive's send, exactly as it would for a live lease.
+ */
+function firstRenewal(lease: etcd.Lease, ttlSeconds: number): FirstRenewal {
+  let resolve!: () => void
+  let reject!: (err: Error) => void
+  const answered = new Promise<void>((res, rej) => {
+    resolve = res
+    reject = rej
+  })
+  // Settled before anyone awaits it when the grant fails: not an unhandled rejection.
+  answered.catch(() => undefined)
+  let timer: NodeJS.Timeout | undefined
+  let settled = false
+  const settle = (err?: Error) => {
+    if (settled) return
+    settled = true
+    clearTimeout(timer)
+    lease.off('lost', onLost)
+    if (err) reject(err)
+    else resolve()
+  }
+  const onLost = (err: Error) => settle(err)
+  lease.on('lost', onLost)
+  return {
+    answered,
+    renewed: () => settle(),
+    start() {
+      if (settled) return
+      // A member that cannot get a keepalive answered within a TTL could not keep a lease (renewals need 0.8×TTL).
+      timer = setTimeout(() => settle(new etcd.GRPCDeadlineExceededError(`no keepalive of the new lease was answered within its ${ttlSeconds} s TTL of the grant's answer`)), ttlSeconds * 1000)
+      timer.unref()
+    },
+    cancel: () => settle(new Error('the lease was not granted')),
   }
 }

@@ -433,7 +433,7 @@ export class NodeClient {
     }
     const epochHeader = headers[EPOCH_HEADER]
     const nodeEpoch = parsed?.epoch ?? (typeof epochHeader === 'string' ? Number(epochHeader) : undefined)
-    if (parsed) return new NodeRequestError(parsed.code, `node ${this.node}: ${parsed.message}`, this.node, status, nodeEpoch)
+    if (parsed) return new NodeRequestError(parsed.code, `node ${this.node}: ${parsed.message}`, this.node, status, nodeEpoch, parsed.storageFull ? {storageFull: true} : undefined)
     const code: ErrorCode = status === 401 ? 'UNAUTHORIZED' : status === 503 ? 'NOT_SERVING' : status === 413 ? 'TOO_LARGE' : status === 404 ? 'NOT_FOUND' : 'INTERNAL'
     return new NodeRequestError(ERROR_CODES.includes(code) ? code : 'INTERNAL', `node ${this.node} answered HTTP ${status}`, this.node, status, nodeEpoch)
   }

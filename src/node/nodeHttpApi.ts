@@ -3,6 +3,7 @@ import {type z} from 'zod'
 import {type ErrorCode} from '../errors/codes.js'
 import {UserError, errorMessage} from '../errors/errors.js'
 import {HTTP_STATUS} from '../errors/httpStatus.js'
+import {StorageFullError} from './storageFull.js'
 import {type HashRange, rangesOverlap} from '../model/range.js'
 import {HASH_SPACE, keyHash as keyHashOf} from '../model/hash.js'
 import {type ReplicaRole, type Shard} from '../model/shard.js'
@@ -723,7 +724,7 @@ export class NodeHttpApi {
     let status: number
     if (err instanceof UserError) {
       status = HTTP_STATUS[err.code]
-      body = {code: err.code, message: err.message, ...(err instanceof HttpError && err.epoch !== undefined ? {epoch: err.epoch} : {})}
+      body = {code: err.code, message: err.message, ...(err instanceof HttpError && err.epoch !== undefined ? {epoch: err.epoch} : {}), ...(err instanceof StorageFullError ? {storageFull: true as const} : {})}
       if (err instanceof HttpError && err.epoch !== undefined && !res.headersSent) res.setHeader(EPOCH_HEADER, String(err.epoch))
     } else {
       status = 500

@@ -14,6 +14,7 @@ export interface NodeRequestErrorWire {
   status: number
   nodeEpoch: number | undefined
   timedOut: boolean
+  storageFull: boolean
   hint: string | undefined
 }
 
@@ -32,6 +33,8 @@ const RETRIABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['STALE_EPOCH', 'NO
  */
 export class NodeRequestError extends UserError {
   readonly timedOut: boolean
+  /** storageFull is true for a NOT_SERVING the node answered for want of disk space (its body's `storageFull`): it lasts, unlike the other NOT_SERVING refusals. */
+  readonly storageFull: boolean
 
   constructor(
     code: ErrorCode,
@@ -39,11 +42,12 @@ export class NodeRequestError extends UserError {
     readonly node: string,
     readonly status: number,
     readonly nodeEpoch?: number,
-    options?: {cause?: unknown; timedOut?: boolean; hint?: string},
+    options?: {cause?: unknown; timedOut?: boolean; storageFull?: boolean; hint?: string},
   ) {
     super(code, message, options?.hint, options)
     this.name = 'NodeRequestError'
     this.timedOut = options?.timedOut ?? false
+    this.storageFull = options?.storageFull ?? false
   }
 
   /** retriable is true when the same request may succeed later or elsewhere (after a map refresh for STALE_EPOCH). */
@@ -53,12 +57,12 @@ export class NodeRequestError extends UserError {
 
   /** toWire is this error as {@link NodeRequestErrorWire}; {@link NodeRequestError.fromWire} rebuilds it. */
   toWire(): NodeRequestErrorWire {
-    return {code: this.code, message: this.message, node: this.node, status: this.status, nodeEpoch: this.nodeEpoch, timedOut: this.timedOut, hint: this.hint}
+    return {code: this.code, message: this.message, node: this.node, status: this.status, nodeEpoch: this.nodeEpoch, timedOut: this.timedOut, storageFull: this.storageFull, hint: this.hint}
   }
 
   /** fromWire rebuilds the error {@link NodeRequestError.toWire} described: same class and fields, without its cause. */
   static fromWire(w: NodeRequestErrorWire): NodeRequestError {
-    return new NodeRequestError(w.code, w.message, w.node, w.status, w.nodeEpoch, {timedOut: w.timedOut, hint: w.hint})
+    return new NodeRequestError(w.code, w.message, w.node, w.status, w.nodeEpoch, {timedOut: w.timedOut, storageFull: w.storageFull, hint: w.hint})
   }
 }
 

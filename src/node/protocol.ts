@@ -130,11 +130,17 @@ export function countsAsClientWrite(kind: ApplyKind, replay: boolean): boolean {
 
 const epoch = z.number().int().min(1)
 
-/** ErrorBodySchema: every error response. `epoch` is the node's epoch for the shard (STALE_EPOCH and NOT_OWNER). */
+/**
+ * ErrorBodySchema: every error response. `epoch` is the node's epoch for the shard (STALE_EPOCH
+ * and NOT_OWNER). `storageFull` marks a NOT_SERVING for want of disk space (storageFull.ts):
+ * unlike the other NOT_SERVING refusals it does not pass in a moment, so a router answers it
+ * at once instead of retrying it until the request's deadline (src/router/refusalRetry.ts).
+ */
 export const ErrorBodySchema = z.object({
   code: z.enum(ERROR_CODES),
   message: z.string(),
   epoch: z.number().int().nonnegative().optional(),
+  storageFull: z.literal(true).optional(),
 })
 
 /** ErrorBody is a validated error response. */

@@ -11,6 +11,7 @@ import {type ReplicaAnswer, resolveRead} from './readResolution.js'
 import {type Hint} from './hintQueue.js'
 import {type RepairTask} from './readRepairQueue.js'
 import {RetryBudget} from './retryBudget.js'
+import {isRetriableRefusal, refusalRetryDelayMs} from './refusalRetry.js'
 import {type RoutingTable} from './routingTable.js'
 import {DeleteReports} from './deleteOutcome.js'
 
@@ -51,6 +52,8 @@ export interface CoordinatorHooks {
    * a learning, joining or outgoing replica (a learner's failures are counted too). Answers that are no ack (a newer version kept) are not failures.
    */
   replicaApplyFailed?(reason: string, duringMove: boolean): void
+  /** refusalRetry: a round a replica refused NOT_SERVING is retried after a pause (refusalRetry.ts). */
+  refusalRetry?(op: 'read' | 'write', shard: number): void
 }
 
 /**
@@ -67,6 +70,8 @@ export interface CoordinatorDeps {
   node(id: string): NodeDataApi | undefined
   clock: HybridClock
   now(): number
+  /** sleep waits `ms` (the pause before retrying a refused round); default a timer. */
+  sleep?(ms: number): Promise<void>
   /** repair schedules a background read repair; returns false when it was dropped. */
   repair?(task: RepairTask): boolean
   /**
@@ -106,7 +111,7 @@ export interface WriteResult {
  * version that beat it (`newer`), if any, and whether a replica found its tombstone
  * already expired (`expired`): both call for a fresh version, not a re-send.
  */
-type Attempt<T> = {ok: true; value: T} | {ok: false; failures: ReplicaFailure[]; fenced: boolean; needed: string; newer?: string; expired?: boolean}
+type Attempt<T> = {ok: true; value: T} | {ok: false; failures: ReplicaFailure[]; fenced: boolean; refused: boolean; needed: string; newer?: string; expired?: boolean}
 
 /**
  * WriteRound is what a write round tells its caller: the replicas that acknowledged it so
@@ -133,6 +138,10 @@ const FENCING = new Set(['STALE_EPOCH', 'NOT_OWNER'])
  * A fencing refusal (STALE_EPOCH, NOT_OWNER) that costs the quorum makes the coordinator
  * refresh the shard from etcd and retry against the new map, within a bounded budget
  * (`staleRetries`, `requestTimeoutMs`), so a routine epoch change is invisible to clients.
+ * A round that failed because replicas answered NOT_SERVING (a node re-registering after a
+ * lapsed lease, or unable to confirm a new epoch with etcd at a move's cutover) is retried
+ * after a short, growing pause until the request's deadline (refusalRetry.ts says why that
+ * is safe); a refusal that outlasts it is answered 503 as before.
  * Retrying a write re-sends the same version: applies are LWW merges, so a replica that
  * already has it ignores the duplicate.
  *
@@ -157,11 +166,13 @@ export class Coordinator {
   /** read returns the newest record for `key`. Throws QuorumError, or UserError(NOT_SERVING) when no shard covers the key. */
   async read(key: Buffer): Promise<ReadResult> {
     const budget = this.budget()
+    let refusals = 0
     for (;;) {
       const shard = this.route(key)
       const attempt = await this.readOnce(shard, key, budget)
       if (attempt.ok) return attempt.value
       if (attempt.fenced && (await this.refreshForRetry(shard, budget))) continue
+      if (attempt.refused && (await this.pauseForRefusal('read', shard, budget, refusals++))) continue
       this.deps.hooks?.quorumFailure?.('read', shard.id)
       throw new QuorumError('read', shard.id, shard.epoch, attempt.needed, attempt.failures)
     }
@@ -174,6 +185,7 @@ export class Coordinator {
     let record: NodeRecord = {key, version: formatHlc(this.deps.clock.now()), value}
     const budget = this.budget()
     let reissues = 0
+    let refusals = 0
     // What this call's tombstones replaced, over every round: the key's state before the delete.
     const reports = value === null ? new DeleteReports() : undefined
     for (;;) {
@@ -194,6 +206,8 @@ export class Coordinator {
         continue
       }
       if (attempt.fenced && (await this.refreshForRetry(shard, budget))) continue
+      // The same record again (a re-send, not a re-issue): see isRetriableRefusal.
+      if (attempt.refused && (await this.pauseForRefusal('write', shard, budget, refusals++))) continue
       this.deps.hooks?.quorumFailure?.('write', shard.id)
       throw new QuorumError('write', shard.id, shard.epoch, attempt.needed, attempt.failures)
     }
@@ -220,6 +234,15 @@ export class Coordinator {
     return true
   }
 
+  /** pauseForRefusal waits before retry number `retry` of a refused round; false (no wait) when the request's deadline leaves no room for it. */
+  private async pauseForRefusal(op: 'read' | 'write', shard: Shard, budget: RetryBudget, retry: number): Promise<boolean> {
+    const delayMs = refusalRetryDelayMs(retry, budget.remainingMs())
+    if (delayMs === undefined) return false
+    this.deps.hooks?.refusalRetry?.(op, shard.id)
+    await (this.deps.sleep ?? timerSleep)(delayMs)
+    return true
+  }
+
   private timeout(budget: RetryBudget): number {
     return Math.max(1, Math.min(this.deps.options.nodeTimeoutMs, budget.remainingMs()))
   }
@@ -235,6 +258,7 @@ export class Coordinator {
     const failed = new Set<string>()
     const failures: ReplicaFailure[] = []
     let fenced = false
+    let refused = false
     let newer: string | undefined
     let expired = false
     const timeoutMs = this.timeout(budget)
@@ -259,7 +283,7 @@ export class Coordinator {
           resolve({ok: true, value: undefined})
         } else if (!writeStillPossible(q, failed)) {
           done = true
-          resolve({ok: false, failures, fenced, needed, ...(newer === undefined ? {} : {newer}), ...(expired ? {expired} : {})})
+          resolve({ok: false, failures, fenced, refused, needed, ...(newer === undefined ? {} : {newer}), ...(expired ? {expired} : {})})
         }
       }
       for (const node of q.targets) {
@@ -293,6 +317,7 @@ export class Coordinator {
               fenced = true
               if (succeeded) void this.deps.map.refresh(shard.id).catch(() => {}) // acknowledged anyway: still catch up
             }
+            if (isRetriableRefusal(err)) refused = true
             failed.add(node)
             failures.push(f)
             missed.push(node)
@@ -326,6 +351,7 @@ export class Coordinator {
     const answers: ReplicaAnswer[] = []
     const failures: ReplicaFailure[] = []
     let fenced = false
+    let refused = false
     let next = 0
     let inflight = 0
     const timeoutMs = this.timeout(budget)
@@ -338,7 +364,7 @@ export class Coordinator {
           resolve({ok: true, value: this.resolved(shard, answers)})
         } else if (answers.length + inflight + (plan.order.length - next) < plan.r) {
           done = true
-          resolve({ok: false, failures, fenced, needed})
+          resolve({ok: false, failures, fenced, refused, needed})
         }
       }
       const launch = () => {
@@ -360,6 +386,7 @@ export class Coordinator {
               inflight--
               const f = failureOf(node, err)
               if (FENCING.has(f.code)) fenced = true
+              if (isRetriableRefusal(err)) refused = true
               failures.push(f)
               launch()
               finish()
@@ -408,4 +435,8 @@ function failureReason(f: ReplicaFailure): string {
 function failureOf(node: string, err: unknown): ReplicaFailure {
   if (isNodeRequestError(err)) return {node, code: err.code, message: err.message, ...(err.timedOut ? {timedOut: true} : {})}
   return {node, code: 'INTERNAL', message: err instanceof Error ? err.message : String(err)}
+}
+
+function timerSleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
 }

@@ -17,6 +17,7 @@ export class RouterMetrics {
   private readonly latency: Histogram<'route' | 'method' | 'status'>
   private readonly quorumFailures: Counter<'op'>
   private readonly staleRetries: Counter
+  private readonly refusalRetries: Counter<'op'>
   private readonly reissues: Counter
   private readonly repairs: Counter<'outcome'>
   private readonly hints: Counter<'event'>
@@ -42,6 +43,7 @@ export class RouterMetrics {
     })
     this.quorumFailures = new Counter({name: 'shardctl_router_quorum_failures_total', help: 'Reads and writes that did not reach their quorum.', labelNames: ['op'], registers})
     this.staleRetries = new Counter({name: 'shardctl_router_stale_epoch_retries_total', help: 'Map refreshes and retries after a node refused a stale epoch.', registers})
+    this.refusalRetries = new Counter({name: 'shardctl_router_refusal_retries_total', help: 'Reads and writes retried after a short pause because replicas answered NOT_SERVING (re-registering, or no epoch confirmed with etcd).', labelNames: ['op'], registers})
     this.reissues = new Counter({name: 'shardctl_router_write_reissues_total', help: 'Writes re-issued above a newer version a replica kept (a write is never acknowledged having lost).', registers})
     this.repairs = new Counter({name: 'shardctl_router_read_repairs_total', help: 'Read repairs by outcome (applied, failed, dropped when the queue was full).', labelNames: ['outcome'], registers})
     this.hints = new Counter({name: 'shardctl_router_hints_total', help: 'Hinted handoff: records a replica missed, by event (queued, delivered, dropped when the queue was full, expired undelivered, obsolete when the node no longer holds the shard, rejected).', labelNames: ['event'], registers})
@@ -88,6 +90,11 @@ export class RouterMetrics {
   /** staleEpochRetry counts one refresh-and-retry after a fencing refusal. */
   staleEpochRetry(): void {
     this.staleRetries.inc()
+  }
+
+  /** refusalRetry counts one pause-and-retry of a read or write round that replicas refused NOT_SERVING. */
+  refusalRetry(op: 'read' | 'write'): void {
+    this.refusalRetries.inc({op})
   }
 
   /** writeReissued counts one write re-issued above a newer version a replica reported. */

@@ -361,7 +361,7 @@ function routerCoordinator(id: string, opts: RouterServeOptions, nodeTimeoutMs: 
       requestTimeoutMs: opts.requestTimeoutMs ?? 5000,
       staleRetries: opts.staleRetries ?? 3,
     },
-    hooks: {staleEpochRetry: () => p.metrics.staleEpochRetry(), quorumFailure: (op) => p.metrics.quorumFailure(op), writeReissued: () => p.metrics.writeReissued(), replicaApplyFailed: (reason, duringMove) => p.metrics.replicaApplyFailed(reason, duringMove)},
+    hooks: {staleEpochRetry: () => p.metrics.staleEpochRetry(), quorumFailure: (op) => p.metrics.quorumFailure(op), writeReissued: () => p.metrics.writeReissued(), refusalRetry: (op) => p.metrics.refusalRetry(op), replicaApplyFailed: (reason, duringMove) => p.metrics.replicaApplyFailed(reason, duringMove)},
   })
 }
 

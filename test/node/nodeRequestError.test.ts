@@ -3,7 +3,7 @@ import {NodeRequestError} from '../../src/node/nodeRequestError.js'
 
 /** full is a NodeRequestError with every field set to a value that is not its default. */
 function full(): NodeRequestError {
-  return new NodeRequestError('STALE_EPOCH', 'node n2: shard 4 is at epoch 9', 'n2', 409, 9, {timedOut: true, hint: 'refresh the shard map', cause: new Error('the socket')})
+  return new NodeRequestError('STALE_EPOCH', 'node n2: shard 4 is at epoch 9', 'n2', 409, 9, {timedOut: true, storageFull: true, hint: 'refresh the shard map', cause: new Error('the socket')})
 }
 
 describe('NodeRequestError: toWire / fromWire', () => {

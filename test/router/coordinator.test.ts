@@ -22,7 +22,7 @@ function setup(spec: string, opts: Partial<CoordinatorOptions> = {}) {
     nodes.set(id, new FakeNode(id))
   }
   let current: Shard = shardOf(0, spec)
-  const state = {etcdShard: current, refreshes: 0, repairs: [] as RepairTask[], hints: [] as Hint[], applyFailures: [] as string[]}
+  const state = {etcdShard: current, refreshes: 0, repairs: [] as RepairTask[], hints: [] as Hint[], applyFailures: [] as string[], now: 0, sleeps: [] as number[]}
   let wall = 1000
   const coordinator = new Coordinator({
     map: {
@@ -34,7 +34,12 @@ function setup(spec: string, opts: Partial<CoordinatorOptions> = {}) {
     },
     node: (id) => nodes.get(id),
     clock: new HybridClock('r1', () => wall++),
-    now: () => 0,
+    now: () => state.now,
+    // Pauses pass at once, moving the request's clock on.
+    sleep: async (ms) => {
+      state.sleeps.push(ms)
+      state.now += ms
+    },
     repair: (t) => {
       state.repairs.push(t)
       return true
@@ -153,6 +158,64 @@ describe('Coordinator writes', () => {
     const v1 = (await coordinator.write(k('x'), Buffer.from('1'))).version
     const v2 = (await coordinator.write(k('x'), null)).version
     expect(v2 > v1).toBe(true)
+  })
+})
+
+describe('Coordinator, a replica refusing NOT_SERVING (re-registering, or no epoch confirmed with etcd)', () => {
+  it('Given rf 1 and the only replica refusing three times (a cutover on a slow etcd), When a client writes and then reads, Then both succeed after short pauses (issue 12: zero client errors at cutover)', async () => {
+    const {coordinator, nodes, state} = setup('a')
+    const a = nodes.get('a')!
+    a.refuseNext = 3
+    const res = await coordinator.write(k('x'), Buffer.from('1'))
+    expect(a.records.get(k('x').toString('hex'))?.version).toBe(res.version)
+    expect(a.refusals).toBe(3)
+    a.refuseNext = 2
+    expect((await coordinator.read(k('x'))).record?.value?.toString()).toBe('1')
+    expect(state.sleeps).toEqual([20, 40, 80, 20, 40])
+  })
+
+  it('Given rf 3 (w = r = 2) and two replicas refusing at once, When a client writes and reads, Then both succeed, the write re-sent with the same version', async () => {
+    const {coordinator, nodes} = setup('a b c')
+    nodes.get('b')!.refuseNext = 2
+    nodes.get('c')!.refuseNext = 2
+    const res = await coordinator.write(k('x'), Buffer.from('1'))
+    await new Promise((r) => setImmediate(r))
+    for (const n of nodes.values()) expect(n.records.get(k('x').toString('hex'))?.version).toBe(res.version)
+    expect(new Set(nodes.get('a')!.applied.map((x) => x.record.version))).toEqual(new Set([res.version]))
+    nodes.get('a')!.refuseNext = 3
+    nodes.get('b')!.refuseNext = 3
+    nodes.get('c')!.refuseNext = 3
+    expect((await coordinator.read(k('x'))).record?.version).toBe(res.version)
+  })
+
+  it('Given a refusal that outlasts the request deadline, When a client writes, Then it fails with QUORUM_FAILED (503) naming NOT_SERVING, nothing applied, the pauses bounded by the deadline', async () => {
+    const {coordinator, nodes, state} = setup('a', {requestTimeoutMs: 1000})
+    nodes.get('a')!.refuseNext = Infinity
+    const err = await coordinator.write(k('x'), Buffer.from('1')).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(QuorumError)
+    expect((err as QuorumError).failed.map((f) => f.code)).toEqual(['NOT_SERVING'])
+    expect(nodes.get('a')!.applied).toHaveLength(0)
+    expect(state.now).toBeLessThan(1000)
+    expect(state.sleeps.length).toBeGreaterThan(3)
+    expect(Math.max(...state.sleeps)).toBeLessThanOrEqual(250)
+    const read = await coordinator.read(k('x')).catch((e: unknown) => e)
+    expect((read as QuorumError).code).toBe('QUORUM_FAILED')
+  })
+
+  it('Given the only replica refusing for want of disk space (it lasts), When a client writes, Then it is answered QUORUM_FAILED at once, not after the whole deadline', async () => {
+    const {coordinator, nodes, state} = setup('a')
+    nodes.get('a')!.refuseNext = Infinity
+    nodes.get('a')!.storageFull = true
+    await expect(coordinator.write(k('x'), Buffer.from('1'))).rejects.toBeInstanceOf(QuorumError)
+    expect(state.sleeps).toEqual([])
+    expect(nodes.get('a')!.refusals).toBe(1)
+  })
+
+  it('Given a replica that does not answer (connection refused), Then it is not asked again within the request: only refusals are retried', async () => {
+    const {coordinator, nodes, state} = setup('a')
+    nodes.get('a')!.down = true
+    await expect(coordinator.write(k('x'), Buffer.from('1'))).rejects.toBeInstanceOf(QuorumError)
+    expect(state.sleeps).toEqual([])
   })
 })
 

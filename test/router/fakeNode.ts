@@ -22,6 +22,12 @@ export class FakeNode implements NodeDataApi {
   expiredSeen = 0
   /** stalled, while set, holds every apply until it resolves (a node busy or frozen). */
   stalled?: Promise<unknown>
+  /** refuseNext: how many next requests are refused NOT_SERVING before anything is read or applied (a node re-registering, or unable to confirm an epoch with etcd); Infinity: all. */
+  refuseNext = 0
+  /** refusals counts the requests refused NOT_SERVING. */
+  refusals = 0
+  /** storageFull: the NOT_SERVING refusals are for want of disk space (the body's `storageFull`). */
+  storageFull = false
 
   constructor(readonly id: string) {}
 
@@ -58,6 +64,11 @@ export class FakeNode implements NodeDataApi {
 
   private check(epoch: number): void {
     if (this.down) throw new NodeRequestError('NODE_UNREACHABLE', `node ${this.id}: ECONNREFUSED`, this.id, 0)
+    if (this.refuseNext > 0) {
+      this.refuseNext--
+      this.refusals++
+      throw new NodeRequestError('NOT_SERVING', `node ${this.id}: node is not serving (starting, or re-registering after a lost etcd lease)`, this.id, 503, undefined, {storageFull: this.storageFull})
+    }
     if (epoch < this.epoch) throw new NodeRequestError('STALE_EPOCH', `node ${this.id}: stale epoch ${epoch} < ${this.epoch}`, this.id, 409, this.epoch)
   }
 }

@@ -41,6 +41,10 @@ export class DataPlane {
   readyTimeoutMs = 45_000
   /** childEnv: extra environment of process `id`'s child. */
   childEnv: (id: string) => Record<string, string> = () => ({})
+  /** nodeLeaseTtl: every node's --lease-ttl (set before init; default: startNodeProcess's). */
+  nodeLeaseTtl?: string
+  /** nodeEndpoint: the etcd endpoint node `id` talks to (default the shared one; a test's TCP proxy to slow or cut it). */
+  nodeEndpoint: (id: string) => string = () => this.endpoint
 
   constructor(
     readonly endpoint: string,
@@ -64,7 +68,7 @@ export class DataPlane {
 
   /** startNode (re)starts node `id` on its port and data dir. */
   async startNode(id: string, env?: Record<string, string>, extra: string[] = []): Promise<NodeProcess> {
-    const p = await startNodeProcess({endpoint: this.endpoint, cluster: this.cluster, id, port: this.ports[id]!, dataDir: this.dataDirs[id]!, host: this.host(id), env: {...this.childEnv(id), ...env}, extra: [...this.nodeArgs, ...extra], statsInterval: this.statsInterval, tls: defaultClientTls()}, this.readyTimeoutMs)
+    const p = await startNodeProcess({endpoint: this.nodeEndpoint(id), cluster: this.cluster, id, port: this.ports[id]!, dataDir: this.dataDirs[id]!, host: this.host(id), env: {...this.childEnv(id), ...env}, extra: [...this.nodeArgs, ...extra], statsInterval: this.statsInterval, leaseTtl: this.nodeLeaseTtl, tls: defaultClientTls()}, this.readyTimeoutMs)
     this.procs.push(p)
     this.nodes[id] = p
     return p
