@@ -17,6 +17,7 @@ export default class MovesShow extends EtcdCommand {
     // The executor writes no progress while paused: the rate above is the last one written.
     if (m.paused) this.log(`paused: the executor copies nothing until \`shardctl moves resume\` (the rate above is from ${m.updatedAt})`)
     if (m.reason) this.log(`reason: ${m.reason}`)
+    for (const w of m.warnings ?? []) this.log(`warning (${w.at}): ${w.text}`)
     this.log(`updated ${m.updatedAt}`)
     return m
   }

@@ -4,17 +4,18 @@ import {type ExecutorEnv} from '../executor/executorEnv.js'
 import {commitMoveTransition, type FencedMove, getMove, LockLostError, readShard} from '../executor/moveStore.js'
 import {type Shard} from '../model/shard.js'
 import {reserveAll, TokenBucket} from '../throttle/tokenBucket.js'
-import {isTerminal, type Move, type MovePhase} from '../model/move.js'
+import {isTerminal, type Move, type MovePhase, withWarnings} from '../model/move.js'
 import {EPOCH_STEPS} from '../model/plan.js'
 import {formatBytes} from '../model/units.js'
 import {batchByteBudget, keysWithinBytes, migrateBatchKeys, tightestRate} from './migrateBatch.js'
-import {formatMoveCursor, parseMoveCursor} from './moveCursor.js'
+import {formatMoveCursor, parseMoveCursor, type RedisMoveCursor} from './moveCursor.js'
 import {connectRedisNode} from './redisConnection.js'
 import {awaitEpochOrder, type EpochWaitOptions} from './epochOrderWait.js'
 import {leaseGuards, type LeaseGuards} from './leaseGuards.js'
-import {assignSlot, assignSlots, type BeforeSend, connectMasters, countKeys, countKeysMany, keepMaster, keySizes, keysInSlot, keysOnBothSides, type MasterConn, migrateKeys, openSlot, openSlots, ownMarks, ownSlots, runId, slotsNotOwned, slotsStaying, slotView} from './slotOps.js'
+import {assignSlot, assignSlots, type BeforeSend, connectMasters, countKeys, countKeysMany, keepMaster, keySizes, keysInSlot, keysOnBothSides, type MasterConn, migrateKeys, openSlot, openSlots, ownMarks, ownSlots, persistenceOf, runId, slotsNotOwned, slotsStaying, slotView} from './slotOps.js'
 import {sourceRestartedSince, staleCopiesRefusal} from './sourceRestart.js'
 import {strayKeysRefusal} from './targetStrayKeys.js'
+import {restartedSides, restartWarning} from './moveSideRestart.js'
 import {slotsOfRange} from './slotMap.js'
 import {DEFAULT_BIG_KEY_BYTES} from './redisSampler.js'
 import {staleAtStart} from './moveStartCheck.js'
@@ -193,13 +194,18 @@ async function driveRedisMove(env: ExecutorEnv, initial: FencedMove, opts: Redis
     const restarted: StaleCheck | undefined = recorded !== undefined && sourceRestartedSince(recorded.srcRun, runs.get(recorded.dir === 'fwd' ? from : to)!) ? {move: m.value.id, dir: recorded.dir, srcRun: recorded.srcRun!, pending: true} : undefined
     // The recorded run_id is kept in the cursors this run writes until the slot left open was checked: a run that stops before would hide the restart from the next.
     const leavingRun = (dir: 'fwd' | 'back'): string => (restarted?.pending && restarted.dir === dir ? restarted.srcRun : runs.get(dir === 'fwd' ? from : to)!)
+    // The run_ids every cursor written records: of the side the slots leave and of the side they go to.
+    const runsOf = (dir: 'fwd' | 'back') => ({srcRun: leavingRun(dir), dstRun: runs.get(dir === 'fwd' ? to : from)!})
+    // A side restarted since the cursor was written lost what it had not persisted: recorded on
+    // the move, before any cursor names its new run_id, and told (moveSideRestart.ts).
+    if (recorded !== undefined) await noteRestarts(env, m.value.id, recorded, from, to, runs, first, end, save)
     if (notStarted(m.value.phase)) {
       const big = opts.allowBigKeys ? undefined : await findBigKey(from, first, end, opts.bigKeyBytes)
       if (big) return await save({phase: 'aborted', reason: `slot ${big.slot} holds key "${big.key}" of ${formatBytes(big.bytes)}, above the ${formatBytes(opts.bigKeyBytes)} limit (MIGRATE would block both masters): nothing was moved; pass --allow-big-keys to move it anyway`})
       // Once more after the scan (seconds on a big shard): the last look before the first slot opens.
       const stale = await staleNow()
       if (stale) return await save({phase: 'skipped', reason: stale})
-      const start = (): Promise<FencedMove> => commitMoveTransition(env.ctx, env.fence, m, {phase: 'copying', reason: null, copyStartedAt: env.now(), progress: {...m.value.progress, cursor: formatMoveCursor({dir: 'fwd', next: first, open: false, srcRun: leavingRun('fwd')})}})
+      const start = (): Promise<FencedMove> => commitMoveTransition(env.ctx, env.fence, m, {phase: 'copying', reason: null, copyStartedAt: env.now(), progress: {...m.value.progress, cursor: formatMoveCursor({dir: 'fwd', next: first, open: false, ...runsOf('fwd')})}})
       // Not `save`, which writes its patch again over a concurrent write: the commit compares the
       // record read before the big-key scan (which takes seconds on a big shard), so a cancel
       // written meanwhile fails it and is honoured here, before the first slot is opened.
@@ -244,7 +250,7 @@ async function driveRedisMove(env: ExecutorEnv, initial: FencedMove, opts: Redis
           if (++verifyPasses > MAX_VERIFY_PASSES) throw new UserError('PRECONDITION', `move ${m.value.id}: ${stray.length} slot(s) of shard ${m.value.shard} (first ${stray[0]}) keep leaving ${landed.node} after being moved there`, 'check the cluster with `redis-cli --cluster check`; `apply --resume` retries')
           const next = forward ? (stray[0] ?? first) : (stray[stray.length - 1] ?? end - 1)
           env.emit({type: 'info', message: `move ${m.value.id}: slot(s) ${stray.slice(0, 5).join(', ')}${stray.length > 5 ? ', …' : ''} of shard ${m.value.shard} are not on ${landed.node} after the pass: moving them again`, at: new Date(env.now()).toISOString()})
-          await save({progress: {...m.value.progress, bytes: progress.bytes, keys: progress.keys, cursor: formatMoveCursor({dir: cur.dir, next, open: true, srcRun: leavingRun(cur.dir)})}})
+          await save({progress: {...m.value.progress, bytes: progress.bytes, keys: progress.keys, cursor: formatMoveCursor({dir: cur.dir, next, open: true, ...runsOf(cur.dir)})}})
           lastRecorded = env.now()
           continue
         }
@@ -267,7 +273,7 @@ async function driveRedisMove(env: ExecutorEnv, initial: FencedMove, opts: Redis
       if (cancelDue) lastCancelCheck = env.now()
       if (cancelDue && (await getMove(env.ctx, m.value.id)).value.cancelRequested) {
         m = await getMove(env.ctx, m.value.id)
-        await save({phase: 'aborting', reason: 'cancelled by operator', progress: {...m.value.progress, bytes: progress.bytes, keys: progress.keys, cursor: formatMoveCursor({dir: 'back', next: cur.next - 1, open: true, srcRun: leavingRun('back')})}})
+        await save({phase: 'aborting', reason: 'cancelled by operator', progress: {...m.value.progress, bytes: progress.bytes, keys: progress.keys, cursor: formatMoveCursor({dir: 'back', next: cur.next - 1, open: true, ...runsOf('back')})}})
         emitPhase(env, m.value)
         continue
       }
@@ -275,7 +281,7 @@ async function driveRedisMove(env: ExecutorEnv, initial: FencedMove, opts: Redis
       const empty = await emptySlotsFrom(src, cur.next, forward ? end : first - 1)
       if (empty.length > 1) {
         // Record first: the cursor at the run's first slot, so a resume walks every slot the run may leave open.
-        await save({progress: {...m.value.progress, bytes: progress.bytes, keys: progress.keys, cursor: formatMoveCursor({...cur, open: true, srcRun: leavingRun(cur.dir)})}})
+        await save({progress: {...m.value.progress, bytes: progress.bytes, keys: progress.keys, cursor: formatMoveCursor({...cur, open: true, ...runsOf(cur.dir)})}})
         lastRecorded = env.now()
         if (!(await migrateEmptySlots(env, opts, keyBucket, src, dst, others, empty, onBatch, m.value.id))) break
         const last = empty[empty.length - 1] ?? cur.next
@@ -283,7 +289,7 @@ async function driveRedisMove(env: ExecutorEnv, initial: FencedMove, opts: Redis
         continue
       }
       if (due || (await countKeys(src, cur.next)) > 0) {
-        await save({progress: {...m.value.progress, bytes: progress.bytes, keys: progress.keys, cursor: formatMoveCursor({...cur, open: true, srcRun: leavingRun(cur.dir)})}})
+        await save({progress: {...m.value.progress, bytes: progress.bytes, keys: progress.keys, cursor: formatMoveCursor({...cur, open: true, ...runsOf(cur.dir)})}})
         lastRecorded = env.now()
       }
       const closed = await migrateSlot(env, opts, keyBucket, src, dst, others, cur.next, onBatch, m.value.id, restarted?.pending && restarted.dir === cur.dir ? restarted : undefined)
@@ -337,6 +343,29 @@ async function migrateSlot(env: ExecutorEnv, opts: RedisMoveOptions, keyBucket: 
   const missed = await assignSlot(dst, src, others, slot, guard)
   if (missed.length > 0) env.emit({type: 'info', message: `slot ${slot}: ${missed.join(', ')} did not take SETSLOT NODE; gossip will tell them`, at: new Date(env.now()).toISOString()})
   return true
+}
+
+/**
+ * noteRestarts compares the run_ids `recorded` (the cursor as the run found it) names with the
+ * ones the move's masters report now (`runs`), and for each side restarted since records a
+ * warning on the move (restartWarning: fenced, through `save`; one a restart, however many
+ * runs find it) and emits it. Reads INFO persistence of a restarted side only.
+ */
+async function noteRestarts(env: ExecutorEnv, id: string, recorded: RedisMoveCursor, from: MasterConn, to: MasterConn, runs: ReadonlyMap<MasterConn, string>, first: number, end: number, save: (patch: Partial<Move>) => Promise<FencedMove>): Promise<void> {
+  const side = (x: MasterConn, role: 'source' | 'target') => ({node: x.node, address: x.address, role, run: runs.get(x)!})
+  const sides = restartedSides(recorded, side(from, 'source'), side(to, 'target'))
+  if (sides.length === 0) return
+  const at = new Date(env.now()).toISOString()
+  const warnings = []
+  for (const s of sides) {
+    const conn = s.role === 'source' ? from : to
+    warnings.push(restartWarning({move: id, side: s, persistence: await persistenceOf(conn), cursor: recorded, first, end, other: s.role === 'source' ? to : from, at}))
+  }
+  const current = (await getMove(env.ctx, id)).value.warnings
+  const merged = withWarnings(current, warnings)
+  if ((merged?.length ?? 0) === (current?.length ?? 0)) return
+  await save({warnings: merged})
+  for (const w of warnings.filter((w) => !(current ?? []).some((c) => c.key === w.key))) env.emit({type: 'info', message: `warning: ${w.text}`, at})
 }
 
 /** StaleCheck is a run's note that the side its slots leave restarted since the cursor was written (sourceRestart.ts): `pending` until the slot it left open is checked. */
