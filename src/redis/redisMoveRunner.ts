@@ -29,7 +29,7 @@ export interface RedisMoveOptions {
   keysPerBatch: number
   /** keysPerSec limits keys migrated per second per move (null: no key limit; bytes/s is the executor's live throttle). */
   keysPerSec: number | null
-  /** bigKeyBytes: a move whose shard holds a key larger than this is refused before anything changes, unless allowBigKeys. */
+  /** bigKeyBytes: a move whose shard holds a key larger than this is refused before anything changes, unless allowBigKeys; one met later (written since) stops the move, `failed`, before its MIGRATE (going forward). */
   bigKeyBytes: number
   allowBigKeys: boolean
   /** migrateTimeoutMs is MIGRATE's own timeout (how long it may block both nodes). */
@@ -64,7 +64,8 @@ export const DEFAULT_REDIS_MOVE_OPTIONS: RedisMoveOptions = {keysPerBatch: 100, 
  * second in between), so it never passes a slot that is not closed: a successor executor
  * (`apply --resume`) restarts from it, re-assigns the slots it finds already moved (each step
  * is idempotent and reads Redis's own state), finishes the open one and carries on. Pause holds
- * between batches; a cancel finishes the open slot, then returns the slots already moved and
+ * between batches and during a batch's throttle wait (awaitThrottle); a key above the big-key
+ * limit met going forward ends the move `failed` before its MIGRATE (failOnBigKey); a cancel finishes the open slot, then returns the slots already moved and
  * ends `aborted`; a cancel asked before the first slot (the move still `pending`, or during
  * its big-key scan) ends it `aborted` at once: no slot opened, nothing sent that changes Redis.
  * The shard record changes owner (epoch + EPOCH_STEPS.move) only when every slot is on the target. Returns when the move is terminal or the executor stops; throws
@@ -77,6 +78,8 @@ export async function runRedisMove(env: ExecutorEnv, initial: FencedMove, opts: 
     return await driveRedisMove(env, initial, opts)
   } catch (err) {
     if (err instanceof LockLostError || env.stopped()) throw err
+    // A key above the limit written since the scan: every retry would stop at it again; the operator decides.
+    if (err instanceof BigKeyMidMove) return await failOnBigKey(env, initial.value.id, err)
     // A side Redis failed over never comes back as the master the records name: hand over instead of retrying.
     const handed = await handOffAfterFailover(env, initial.value.id).catch(() => undefined)
     if (handed) return handed
@@ -84,6 +87,36 @@ export async function runRedisMove(env: ExecutorEnv, initial: FencedMove, opts: 
     const bystander = isUserError(err, 'NODE_UNREACHABLE') ? await bystanderError(env, initial.value.id, err).catch(() => undefined) : undefined
     throw bystander ?? err
   }
+}
+
+/**
+ * BigKeyMidMove is thrown by migrateSlotKeys, going forward without --allow-big-keys, when a
+ * batch it listed holds a key above the big-key limit: a key written after the move's scan
+ * (which looks before the first slot only), or in a move resumed without that scan. Nothing of
+ * that batch was migrated; the slot stays open (it serves through ASK).
+ */
+class BigKeyMidMove extends Error {
+  constructor(
+    readonly slot: number,
+    readonly key: string,
+    readonly bytes: number,
+    readonly limit: number,
+  ) {
+    super(`slot ${slot} holds key "${key}" of ${formatBytes(bytes)}, above the ${formatBytes(limit)} limit`)
+  }
+}
+
+/**
+ * failOnBigKey records move `id` failed (fenced) for `big`, with the way out: the executor's
+ * retries would stop at the same key. `apply --resume --allow-big-keys` takes it up again
+ * (failedMoveResume.ts) and moves the key; so does `apply --resume` once the key is smaller.
+ */
+async function failOnBigKey(env: ExecutorEnv, id: string, big: BigKeyMidMove): Promise<FencedMove> {
+  const m = await getMove(env.ctx, id)
+  const reason = `${big.message}, written since the move began (MIGRATE would block both masters while it copies it): the move stopped before migrating it, with slot ${big.slot} open (it serves through ASK); \`shardctl apply --resume --allow-big-keys\` moves it anyway, or shrink or delete the key, then \`shardctl apply --resume\``
+  const failed = await commitMoveTransition(env.ctx, env.fence, m, {phase: 'failed', reason})
+  emitPhase(env, failed.value)
+  return failed
 }
 
 /**
@@ -278,12 +311,14 @@ async function driveRedisMove(env: ExecutorEnv, initial: FencedMove, opts: Redis
         continue
       }
       const [src, dst] = forward ? [from, to] : [to, from]
+      // Going back (a cancel), every key returns, big or not: refusing one would leave the shard split.
+      const slotOpts = forward ? opts : {...opts, allowBigKeys: true}
       const empty = await emptySlotsFrom(src, cur.next, forward ? end : first - 1)
       if (empty.length > 1) {
         // Record first: the cursor at the run's first slot, so a resume walks every slot the run may leave open.
         await save({progress: {...m.value.progress, bytes: progress.bytes, keys: progress.keys, cursor: formatMoveCursor({...cur, open: true, ...runsOf(cur.dir)})}})
         lastRecorded = env.now()
-        if (!(await migrateEmptySlots(env, opts, keyBucket, src, dst, others, empty, onBatch, m.value.id))) break
+        if (!(await migrateEmptySlots(env, slotOpts, keyBucket, src, dst, others, empty, onBatch, m.value.id))) break
         const last = empty[empty.length - 1] ?? cur.next
         m = {...m, value: {...m.value, progress: {...m.value.progress, cursor: formatMoveCursor({dir: cur.dir, next: forward ? last + 1 : last - 1, open: true})}}}
         continue
@@ -292,7 +327,7 @@ async function driveRedisMove(env: ExecutorEnv, initial: FencedMove, opts: Redis
         await save({progress: {...m.value.progress, bytes: progress.bytes, keys: progress.keys, cursor: formatMoveCursor({...cur, open: true, ...runsOf(cur.dir)})}})
         lastRecorded = env.now()
       }
-      const closed = await migrateSlot(env, opts, keyBucket, src, dst, others, cur.next, onBatch, m.value.id, restarted?.pending && restarted.dir === cur.dir ? restarted : undefined)
+      const closed = await migrateSlot(env, slotOpts, keyBucket, src, dst, others, cur.next, onBatch, m.value.id, restarted?.pending && restarted.dir === cur.dir ? restarted : undefined)
       if (!closed) break // stopped mid-slot: the cursor is at or before it; a resume finishes it
       // Held in memory: the next slot's record (or the final one) moves the cursor on in etcd.
       m = {...m, value: {...m.value, progress: {...m.value.progress, cursor: formatMoveCursor({dir: cur.dir, next: forward ? cur.next + 1 : cur.next - 1, open: true})}}}
@@ -387,13 +422,15 @@ async function migrateSlotKeys(env: ExecutorEnv, opts: RedisMoveOptions, keyBuck
   for (;;) {
     while ((env.control.paused || !env.control.inWindow()) && !env.stopped()) await env.sleep(200)
     if (env.stopped()) return false
-    // The operator's live keys/s (throttle set --keys-per-sec) wins over the move's own option.
-    const keyRate = env.control.keysPerSec ?? opts.keysPerSec
-    if (keyRate !== keyBucket.currentRate()) keyBucket.setRate(keyRate)
-    const byteRate = tightestRate([env.throttles.global, env.throttles.node(src.node), env.throttles.node(dst.node)].map((b) => b.currentRate()))
+    const keyRate = followKeyRate(env, opts, keyBucket)
+    const buckets = [env.throttles.global, env.throttles.node(src.node), env.throttles.node(dst.node)]
+    const byteRate = tightestRate(buckets.map((b) => b.currentRate()))
     const listed = await keysInSlot(src, slot, migrateBatchKeys(opts.keysPerBatch, byteRate, keyRate, seen.keys > 0 ? seen.bytes / seen.keys : null))
     if (listed.length === 0) break
     const listedSizes = await keySizes(src, listed)
+    // The scan before the first slot does not see keys written since (nor does a resumed move scan): every batch is checked.
+    const big = opts.allowBigKeys ? -1 : listedSizes.findIndex((b) => b > opts.bigKeyBytes)
+    if (big >= 0) throw new BigKeyMidMove(slot, listed[big]!, listedSizes[big]!, opts.bigKeyBytes)
     // Cut to the keys' measured sizes: the count above is a guess at the mean (none yet for the
     // slot's first batch); the keys left out are listed again next round.
     const take = keysWithinBytes(listedSizes, batchByteBudget(byteRate, opts.bigKeyBytes))
@@ -402,13 +439,44 @@ async function migrateSlotKeys(env: ExecutorEnv, opts: RedisMoveOptions, keyBuck
     const bytes = sizes.reduce((a, b) => a + b, 0)
     seen.keys += keys.length
     seen.bytes += bytes
-    const wait = Math.max(reserveAll([env.throttles.global, env.throttles.node(src.node), env.throttles.node(dst.node)], bytes), keyBucket.take(keys.length))
-    if (wait > 0) await env.sleep(wait)
-    if (env.stopped()) return false
+    const wait = Math.max(reserveAll(buckets, bytes), keyBucket.take(keys.length))
+    if (!(await awaitThrottle(env, opts, keyBucket, buckets, wait))) return false
     await migrateKeys(src, dst, keys, opts.migrateTimeoutMs, {within: runnerGuards(env).migrate})
     onBatch(keys.length, bytes)
   }
   return true
+}
+
+/** followKeyRate sets `keyBucket` to the operator's live keys/s (`throttle set --keys-per-sec`), which wins over the move's own option, and returns it. */
+function followKeyRate(env: ExecutorEnv, opts: RedisMoveOptions, keyBucket: TokenBucket): number | null {
+  const keyRate = env.control.keysPerSec ?? opts.keysPerSec
+  if (keyRate !== keyBucket.currentRate()) keyBucket.setRate(keyRate)
+  return keyRate
+}
+
+/** THROTTLE_WAIT_SLICE_MS: a batch's throttle wait looks at pause and the live rates this often. */
+const THROTTLE_WAIT_SLICE_MS = 200
+
+/**
+ * awaitThrottle waits out a batch's reservation (`wait` ms, as reserved on `buckets` and
+ * `keyBucket`) before its MIGRATE, in slices: a rate raised meanwhile (`throttle set`) ends it
+ * as soon as the buckets' debt is paid at the new rate (never later than first reserved), and
+ * `moves pause` (or leaving the window) holds the MIGRATE until resumed, however long the wait
+ * was. Before, one sleep of the whole wait (a big key at a low rate: minutes) sent the MIGRATE
+ * at its end whatever had changed. Returns false when the executor stopped first.
+ */
+async function awaitThrottle(env: ExecutorEnv, opts: RedisMoveOptions, keyBucket: TokenBucket, buckets: readonly TokenBucket[], wait: number): Promise<boolean> {
+  let until = env.now() + wait
+  for (;;) {
+    if (env.stopped()) return false
+    const held = env.control.paused || !env.control.inWindow()
+    const left = until - env.now()
+    if (!held && left <= 0) return true
+    await env.sleep(held ? THROTTLE_WAIT_SLICE_MS : Math.min(left, THROTTLE_WAIT_SLICE_MS))
+    followKeyRate(env, opts, keyBucket)
+    // What the buckets still owe at their rates now: shorter after a raise; it counts later reservations too, hence the min.
+    until = Math.min(until, env.now() + Math.max(reserveAll(buckets, 0), keyBucket.take(0)))
+  }
 }
 
 /**
