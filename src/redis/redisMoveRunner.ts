@@ -12,7 +12,7 @@ import {formatMoveCursor, parseMoveCursor, type RedisMoveCursor} from './moveCur
 import {connectRedisNode} from './redisConnection.js'
 import {awaitEpochOrder, type EpochWaitOptions} from './epochOrderWait.js'
 import {leaseGuards, type LeaseGuards} from './leaseGuards.js'
-import {assignSlot, assignSlots, type BeforeSend, connectMasters, countKeys, countKeysMany, keepMaster, keySizes, keysInSlot, keysOnBothSides, type MasterConn, migrateKeys, openSlot, openSlots, ownMarks, ownSlots, persistenceOf, runId, slotsNotOwned, slotsStaying, slotView} from './slotOps.js'
+import {assignSlot, assignSlots, type BeforeSend, connectMasters, countKeys, countKeysMany, keepMaster, keySizes, keysInSlot, keysOnBothSides, type MasterConn, migrateKeys, openSlot, openSlots, ownMarks, ownSlots, persistenceOf, runId, slotsNotOwned, slotsStaying, slotView, stableSlot} from './slotOps.js'
 import {sourceRestartedSince, staleCopiesRefusal} from './sourceRestart.js'
 import {strayKeysRefusal} from './targetStrayKeys.js'
 import {restartedSides, restartWarning} from './moveSideRestart.js'
@@ -65,7 +65,9 @@ export const DEFAULT_REDIS_MOVE_OPTIONS: RedisMoveOptions = {keysPerBatch: 100, 
  * (`apply --resume`) restarts from it, re-assigns the slots it finds already moved (each step
  * is idempotent and reads Redis's own state), finishes the open one and carries on. Pause holds
  * between batches and during a batch's throttle wait (awaitThrottle); a key above the big-key
- * limit met going forward ends the move `failed` before its MIGRATE (failOnBigKey); a cancel finishes the open slot, then returns the slots already moved and
+ * limit met going forward ends the move `failed` before its MIGRATE (failOnBigKey); a cancel seen
+ * before a slot's first batch moved closes that slot back on the source (rollBackUntouchedSlot),
+ * else finishes the open slot; either way it then returns the slots already moved and
  * ends `aborted`; a cancel asked before the first slot (the move still `pending`, or during
  * its big-key scan) ends it `aborted` at once: no slot opened, nothing sent that changes Redis.
  * The shard record changes owner (epoch + EPOCH_STEPS.move) only when every slot is on the target. Returns when the move is terminal or the executor stops; throws
@@ -260,6 +262,12 @@ async function driveRedisMove(env: ExecutorEnv, initial: FencedMove, opts: Redis
     // Not before the first slot of a run: a resumed run's first slot may be open, and is finished first.
     let lastCancelCheck = env.now()
     let verifyPasses = 0
+    // A cancel seen inside a slot's first throttle wait (at most one etcd read a second, as between slots).
+    const cancelLook: CancelLook = async () => {
+      if (env.now() - lastCancelCheck < CURSOR_INTERVAL_MS) return false
+      lastCancelCheck = env.now()
+      return (await getMove(env.ctx, m.value.id)).value.cancelRequested
+    }
     const onBatch = (keys: number, bytes: number): void => {
       progress.keys += keys
       progress.bytes += bytes
@@ -327,8 +335,16 @@ async function driveRedisMove(env: ExecutorEnv, initial: FencedMove, opts: Redis
         await save({progress: {...m.value.progress, bytes: progress.bytes, keys: progress.keys, cursor: formatMoveCursor({...cur, open: true, ...runsOf(cur.dir)})}})
         lastRecorded = env.now()
       }
-      const closed = await migrateSlot(env, slotOpts, keyBucket, src, dst, others, cur.next, onBatch, m.value.id, restarted?.pending && restarted.dir === cur.dir ? restarted : undefined)
-      if (!closed) break // stopped mid-slot: the cursor is at or before it; a resume finishes it
+      const closed = await migrateSlot(env, slotOpts, keyBucket, src, dst, others, cur.next, onBatch, m.value.id, restarted?.pending && restarted.dir === cur.dir ? restarted : undefined, forward ? cancelLook : undefined)
+      if (closed === 'stopped') break // stopped mid-slot: the cursor is at or before it; a resume finishes it
+      if (closed === 'rolled-back') {
+        // Cancelled before any key of the slot moved, and the slot closed back on the source: return the slots before it.
+        lastCancelCheck = env.now()
+        m = await getMove(env.ctx, m.value.id)
+        await save({phase: 'aborting', reason: 'cancelled by operator', progress: {...m.value.progress, bytes: progress.bytes, keys: progress.keys, cursor: formatMoveCursor({dir: 'back', next: cur.next - 1, open: true, ...runsOf('back')})}})
+        emitPhase(env, m.value)
+        continue
+      }
       // Held in memory: the next slot's record (or the final one) moves the cursor on in etcd.
       m = {...m, value: {...m.value, progress: {...m.value.progress, cursor: formatMoveCursor({dir: cur.dir, next: forward ? cur.next + 1 : cur.next - 1, open: true})}}}
     }
@@ -347,7 +363,7 @@ async function driveRedisMove(env: ExecutorEnv, initial: FencedMove, opts: Redis
  * slot, found open, has keys on both sides (staleCopiesRefusal), before migrating any; found
  * open without, it marks the check done.
  */
-async function migrateSlot(env: ExecutorEnv, opts: RedisMoveOptions, keyBucket: TokenBucket, src: MasterConn, dst: MasterConn, others: readonly MasterConn[], slot: number, onBatch: (keys: number, bytes: number) => void, moveId: string, restarted?: StaleCheck): Promise<boolean> {
+async function migrateSlot(env: ExecutorEnv, opts: RedisMoveOptions, keyBucket: TokenBucket, src: MasterConn, dst: MasterConn, others: readonly MasterConn[], slot: number, onBatch: (keys: number, bytes: number) => void, moveId: string, restarted?: StaleCheck, cancelled?: CancelLook): Promise<'closed' | 'stopped' | 'rolled-back'> {
   const guard = sendGuard(env)
   const dstView = await slotView(dst, slot)
   if (!dstView.owns) {
@@ -372,12 +388,37 @@ async function migrateSlot(env: ExecutorEnv, opts: RedisMoveOptions, keyBucket: 
       const kept = await keepMaster(src, guard)
       env.emit({type: 'info', message: kept ? `slot ${slot} is the last slot of ${src.node}: set cluster-allow-replica-migration no there, so it stays a master with no slots` : `slot ${slot} is the last slot of ${src.node}, which refused CONFIG SET cluster-allow-replica-migration no: Redis may turn it into a replica`, at: new Date(env.now()).toISOString()})
     }
-    if (!(await migrateSlotKeys(env, opts, keyBucket, src, dst, slot, onBatch))) return false
+    let keys = await migrateSlotKeys(env, opts, keyBucket, src, dst, slot, onBatch, cancelled)
+    if (keys === 'cancelled') {
+      if (await rollBackUntouchedSlot(src, dst, slot, guard)) return 'rolled-back'
+      keys = await migrateSlotKeys(env, opts, keyBucket, src, dst, slot, onBatch)
+    }
+    if (keys === 'stopped') return 'stopped'
   }
-  if (!(await awaitEpochOrder(src, dst, slot, runnerEpochWait(env)))) return false
+  if (!(await awaitEpochOrder(src, dst, slot, runnerEpochWait(env)))) return 'stopped'
   const missed = await assignSlot(dst, src, others, slot, guard)
   if (missed.length > 0) env.emit({type: 'info', message: `slot ${slot}: ${missed.join(', ')} did not take SETSLOT NODE; gossip will tell them`, at: new Date(env.now()).toISOString()})
-  return true
+  return 'closed'
+}
+
+/**
+ * rollBackUntouchedSlot closes open `slot` back onto `src` when `dst` holds none of its keys
+ * (no batch migrated yet: a cancel seen during the first batch's throttle wait, a big key's
+ * minute at a low rate): the target's IMPORTING mark is cleared first, so no client creates a
+ * key there through ASK any more, its keys are counted again, and only with none the source's
+ * MIGRATING mark is cleared (as `redis fix` rolls back). Returns false, the slot open again,
+ * when the target holds keys of it: those can only be finished forward (Redis has no way to
+ * give a slot's migrated keys back while the source still owns it).
+ */
+async function rollBackUntouchedSlot(src: MasterConn, dst: MasterConn, slot: number, guard: BeforeSend): Promise<boolean> {
+  if ((await countKeys(dst, slot)) > 0) return false
+  await stableSlot(dst, slot, guard)
+  if ((await countKeys(dst, slot)) === 0) {
+    await stableSlot(src, slot, guard)
+    return true
+  }
+  await openSlot(src, dst, slot, guard)
+  return false
 }
 
 /**
@@ -417,16 +458,19 @@ interface StaleCheck {
  * GETKEYSINSLOT + MIGRATE batches under the byte and key throttles, holding while paused or
  * outside the window. Returns false when the executor stopped first (the slot stays open).
  */
-async function migrateSlotKeys(env: ExecutorEnv, opts: RedisMoveOptions, keyBucket: TokenBucket, src: MasterConn, dst: MasterConn, slot: number, onBatch: (keys: number, bytes: number) => void): Promise<boolean> {
+async function migrateSlotKeys(env: ExecutorEnv, opts: RedisMoveOptions, keyBucket: TokenBucket, src: MasterConn, dst: MasterConn, slot: number, onBatch: (keys: number, bytes: number) => void, cancelled?: CancelLook): Promise<'done' | 'stopped' | 'cancelled'> {
   const seen = {keys: 0, bytes: 0}
   for (;;) {
     while ((env.control.paused || !env.control.inWindow()) && !env.stopped()) await env.sleep(200)
-    if (env.stopped()) return false
+    if (env.stopped()) return 'stopped'
+    // Only before this run's first MIGRATE of the slot: after it, the slot can only be finished (see migrateSlot).
+    const look = seen.keys === 0 ? cancelled : undefined
+    if (look && (await look())) return 'cancelled'
     const keyRate = followKeyRate(env, opts, keyBucket)
     const buckets = [env.throttles.global, env.throttles.node(src.node), env.throttles.node(dst.node)]
     const byteRate = tightestRate(buckets.map((b) => b.currentRate()))
     const listed = await keysInSlot(src, slot, migrateBatchKeys(opts.keysPerBatch, byteRate, keyRate, seen.keys > 0 ? seen.bytes / seen.keys : null))
-    if (listed.length === 0) break
+    if (listed.length === 0) return 'done'
     const listedSizes = await keySizes(src, listed)
     // The scan before the first slot does not see keys written since (nor does a resumed move scan): every batch is checked.
     const big = opts.allowBigKeys ? -1 : listedSizes.findIndex((b) => b > opts.bigKeyBytes)
@@ -440,12 +484,15 @@ async function migrateSlotKeys(env: ExecutorEnv, opts: RedisMoveOptions, keyBuck
     seen.keys += keys.length
     seen.bytes += bytes
     const wait = Math.max(reserveAll(buckets, bytes), keyBucket.take(keys.length))
-    if (!(await awaitThrottle(env, opts, keyBucket, buckets, wait))) return false
+    const waited = await awaitThrottle(env, opts, keyBucket, buckets, wait, look)
+    if (waited !== 'go') return waited
     await migrateKeys(src, dst, keys, opts.migrateTimeoutMs, {within: runnerGuards(env).migrate})
     onBatch(keys.length, bytes)
   }
-  return true
 }
+
+/** CancelLook tells whether a `moves cancel` is recorded for the move (it reads etcd at most about once a second, false in between). */
+type CancelLook = () => Promise<boolean>
 
 /** followKeyRate sets `keyBucket` to the operator's live keys/s (`throttle set --keys-per-sec`), which wins over the move's own option, and returns it. */
 function followKeyRate(env: ExecutorEnv, opts: RedisMoveOptions, keyBucket: TokenBucket): number | null {
@@ -463,15 +510,17 @@ const THROTTLE_WAIT_SLICE_MS = 200
  * as soon as the buckets' debt is paid at the new rate (never later than first reserved), and
  * `moves pause` (or leaving the window) holds the MIGRATE until resumed, however long the wait
  * was. Before, one sleep of the whole wait (a big key at a low rate: minutes) sent the MIGRATE
- * at its end whatever had changed. Returns false when the executor stopped first.
+ * at its end whatever had changed. With `cancelled`, a cancel seen during the wait ends it
+ * ('cancelled'); 'stopped' when the executor stopped first.
  */
-async function awaitThrottle(env: ExecutorEnv, opts: RedisMoveOptions, keyBucket: TokenBucket, buckets: readonly TokenBucket[], wait: number): Promise<boolean> {
+async function awaitThrottle(env: ExecutorEnv, opts: RedisMoveOptions, keyBucket: TokenBucket, buckets: readonly TokenBucket[], wait: number, cancelled?: CancelLook): Promise<'go' | 'stopped' | 'cancelled'> {
   let until = env.now() + wait
   for (;;) {
-    if (env.stopped()) return false
+    if (env.stopped()) return 'stopped'
     const held = env.control.paused || !env.control.inWindow()
     const left = until - env.now()
-    if (!held && left <= 0) return true
+    if (!held && left <= 0) return 'go'
+    if (cancelled && (await cancelled())) return 'cancelled'
     await env.sleep(held ? THROTTLE_WAIT_SLICE_MS : Math.min(left, THROTTLE_WAIT_SLICE_MS))
     followKeyRate(env, opts, keyBucket)
     // What the buckets still owe at their rates now: shorter after a raise; it counts later reservations too, hence the min.
@@ -524,7 +573,7 @@ async function migrateEmptySlots(env: ExecutorEnv, opts: RedisMoveOptions, keyBu
   }
   const counts = await countKeysMany(src, toOpen)
   for (const [i, slot] of toOpen.entries()) {
-    if ((counts[i] ?? 0) > 0 && !(await migrateSlotKeys(env, opts, keyBucket, src, dst, slot, onBatch))) return false
+    if ((counts[i] ?? 0) > 0 && (await migrateSlotKeys(env, opts, keyBucket, src, dst, slot, onBatch)) === 'stopped') return false
   }
   if (!(await awaitEpochOrder(src, dst, slots[0] ?? -1, runnerEpochWait(env)))) return false
   const missed = await assignSlots(dst, src, others, slots, guard)

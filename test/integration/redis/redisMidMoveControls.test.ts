@@ -1,7 +1,8 @@
 import {describe, expect, it} from 'vitest'
 import {setPaused, setThrottle} from '../../../src/executor/controlService.js'
+import {getMove, requestCancel} from '../../../src/executor/moveStore.js'
 import {withRedisNode} from '../../../src/redis/redisConnection.js'
-import {openSlotMarks, redisAvailable, tagsInSlots} from '../../support/redisCluster.js'
+import {openSlotMarks, redisAvailable, servedSlots, tagsInSlots} from '../../support/redisCluster.js'
 import {countAt, poll} from '../../support/redisFailover.js'
 import {inProcessApplyOf, useRedisCluster} from '../../support/redisTestFile.js'
 
@@ -81,6 +82,31 @@ describe.skipIf(!available)('checks a redis move makes between batches', () => {
       expect(await countAt(from.address, slot)).toBe(0)
     } finally {
       await setPaused(file.ctx, false)
+      await setThrottle(file.ctx, null)
+    }
+  }, 90_000)
+
+  it('a cancel during a slot\'s first throttle wait closes the slot back on the source, no key moved, and the move ends aborted', async () => {
+    const {shard, from, to, first, end} = await file.shardToMove(5)
+    const {tag, slot} = tagsInSlots(first, end, 1, 'bc')[0]!
+    const key = `{${tag}}:big`
+    await file.client.set(key, 'C'.repeat(4 * 1024 * 1024))
+    await setThrottle(file.ctx, 64 * 1024) // 4 MiB at 64 KiB/s: a wait of about a minute
+    try {
+      await file.recordPendingMove('cancel-wait', shard, from, to)
+      const run = apply({redis: {allowBigKeys: true}})
+      await poll('the big key\'s slot open', async () => ((await openSlotMarks([from])).some((m) => m.slot === slot) ? true : undefined), 30_000)
+      await requestCancel(file.ctx, 'cancel-wait')
+      // Well within the minute the wait asked for.
+      await poll('the move aborted', async () => ((await getMove(file.ctx, 'cancel-wait')).value.phase === 'aborted' ? true : undefined), 20_000)
+      expect((await run).moves.find((m) => m.id === 'cancel-wait')?.phase).toBe('aborted')
+      expect(await countAt(from.address, slot)).toBe(1)
+      expect(await countAt(to.address, slot)).toBe(0)
+      expect(await openSlotMarks(file.masters)).toEqual([])
+      const served = await servedSlots(from)
+      expect(Array.from({length: end - first}, (_, i) => first + i).filter((s) => !served.has(s))).toEqual([])
+      expect(await file.client.get(key)).toHaveLength(4 * 1024 * 1024)
+    } finally {
       await setThrottle(file.ctx, null)
     }
   }, 90_000)
