@@ -98,5 +98,7 @@ export default class Apply extends EtcdCommand {
       .join(', ')
     this.log(`${r.stopped ? 'Stopped' : 'Finished'}: ${counts || 'no moves'}; copied ${formatBytes(r.bytesCopied)} in ${(r.durationMs / 1000).toFixed(1)} s`)
     for (const m of r.moves.filter((m) => m.phase !== 'done')) this.log(`  ${describeEvent({type: 'phase', move: m.id, shard: m.shard, from: m.from, to: m.to, phase: m.phase, reason: m.reason, at: ''})}`)
+    // A `done` move can carry one too (a master restarted meanwhile): the phase alone would read as success.
+    for (const m of r.moves) for (const w of m.warnings) this.log(`  warning: ${w.text}`)
   }
 }

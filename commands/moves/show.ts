@@ -20,6 +20,7 @@ export default class MovesShow extends EtcdCommand {
     if (m.reason) this.log(`reason: ${m.reason}`)
     const abandoned = sourceAbandonText(m)
     if (abandoned) this.log(abandoned)
+    for (const w of m.warnings ?? []) this.log(`warning (${w.at}): ${w.text}`)
     this.log(`updated ${m.updatedAt}`)
     return m
   }

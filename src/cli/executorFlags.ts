@@ -38,7 +38,7 @@ export const EXECUTOR_FLAGS = {
 export const REDIS_MOVE_FLAGS = {
   'allow-big-keys': Flags.boolean({description: 'redis engine: migrate keys above --big-key-limit too (MIGRATE blocks both masters while it copies one)'}),
   // No oclif defaults here: only flags given reach the options, so a kv cluster can refuse them (defaults: DEFAULT_REDIS_MOVE_OPTIONS).
-  'big-key-limit': bytesFlag({description: 'redis engine: a move whose slots hold a key above this is refused before anything changes (default 8MiB)'}),
+  'big-key-limit': bytesFlag({description: 'redis engine: a move whose slots hold a key above this is refused before anything changes; one written since stops the move (failed) before its MIGRATE (default 8MiB)'}),
   'keys-per-sec': Flags.integer({description: 'redis engine: most keys one move migrates per second (the byte rate is --throttle)', min: 1}),
   'batch-keys': Flags.integer({description: 'redis engine: most keys per MIGRATE (default 100)', min: 1, max: 10_000}),
 }

@@ -1,7 +1,7 @@
 import {type ErrorCode} from '../errors/codes.js'
 import {isUserError, UserError} from '../errors/errors.js'
 import {type ApplyResult} from '../executor/executePlan.js'
-import {isTerminal, type MovePhase, phasesWhere} from '../model/move.js'
+import {isTerminal, mayHaveLostData, type MovePhase, phasesWhere} from '../model/move.js'
 
 /**
  * RunOutcome is how a run that changed the cluster ended, as the exit status sees it:
@@ -13,13 +13,19 @@ export interface RunOutcome {
   line: string | null
 }
 
+/** RunSummary is what the outcome of a run is judged on: ApplyResult's counts, stop and moves (their phases and warnings). */
+export type RunSummary = Pick<ApplyResult, 'counts' | 'stopped'> & {moves: readonly {phase: string; warnings?: ApplyResult['moves'][number]['warnings']}[]}
+
 /**
  * applyOutcome judges an executor run. Stopped early (Ctrl-C, SIGTERM, `q` in the
  * dashboard, a lost executor lease) is INTERRUPTED, and the line says whether anything is
  * left to resume (and, for a lost lease, that it was lost: nobody asked it to stop): "Resume with apply --resume" only when an unfinished move is recorded.
+ * Finished with a move warned of possible data loss (a redis master restarted without persistence
+ * while it ran: MoveWarning) is POSSIBLE_DATA_LOSS, even when every move ended `done`: the
+ * layout is as planned, but keys may be gone, and a script must not read that as success.
  * Finished with a move aborted or failed is INCOMPLETE. Otherwise success.
  */
-export function applyOutcome(r: Pick<ApplyResult, 'moves' | 'counts' | 'stopped'> & Partial<Pick<ApplyResult, 'leaseLost'>>): RunOutcome {
+export function applyOutcome(r: RunSummary & Partial<Pick<ApplyResult, 'leaseLost'>>): RunOutcome {
   if (r.stopped) {
     const unfinished = r.moves.filter((m) => !isTerminal(m.phase as MovePhase)).length
     // No one pressed Ctrl-C when the lease was lost: say why it stopped, and that the lock may be someone else's now.
@@ -32,18 +38,20 @@ export function applyOutcome(r: Pick<ApplyResult, 'moves' | 'counts' | 'stopped'
           : `${why}: no recorded move is left unfinished; nothing to resume.`,
     }
   }
+  const lossy = r.moves.filter((m) => mayHaveLostData(m)).length
+  if (lossy > 0) return {code: 'POSSIBLE_DATA_LOSS', line: `${lossy} move(s) ran while a master they used restarted without persistence: acknowledged keys may be lost; \`shardctl moves show <id>\` names the master and the slots.`}
   if (phasesWhere((i) => i.outcome === 'unsuccessful').some((p) => (r.counts[p] ?? 0) > 0)) return {code: 'INCOMPLETE', line: null}
   return {code: null, line: null}
 }
 
 /**
  * drainOutcome judges `node drain`: success only when the node holds no replica any more.
- * An interrupted run is INTERRUPTED (as {@link applyOutcome}); one that ran to its end with
+ * An interrupted run is INTERRUPTED, one warned of possible data loss POSSIBLE_DATA_LOSS (as {@link applyOutcome}); one that ran to its end with
  * replicas left on the node is INCOMPLETE.
  */
-export function drainOutcome(d: {remaining: number; result: Pick<ApplyResult, 'moves' | 'counts' | 'stopped'> | null}): RunOutcome {
+export function drainOutcome(d: {remaining: number; result: RunSummary | null}): RunOutcome {
   const run = d.result ? applyOutcome(d.result) : {code: null, line: null}
-  if (run.code === 'INTERRUPTED') return run
+  if (run.code === 'INTERRUPTED' || run.code === 'POSSIBLE_DATA_LOSS') return run
   return {code: d.remaining > 0 ? 'INCOMPLETE' : null, line: null}
 }
 

@@ -26,6 +26,7 @@ export const ERROR_CODES = [
   'CLOCK_OFFSET', // data plane: a version too far ahead of the receiver's clock, or this member's clock is off from its peers by more than --max-clock-offset (retriable once clocks agree)
   'DECLINED', // the operator answered "no" to a confirmation question: nothing was recorded or changed
   'INTERRUPTED', // stopped by Ctrl-C / SIGTERM before it finished; what was recorded resumes with `apply --resume`
+  'POSSIBLE_DATA_LOSS', // a move ran, but a master it used restarted without persistence meanwhile: acknowledged keys may be lost (the move's warnings say which master and slots)
   'INCOMPLETE', // ran to its end without reaching its goal (a move aborted or failed, a drained node still holds replicas)
   'FORBIDDEN', // router: the credentials are valid but no role of the user allows this operation on this key
   'TLS_REQUIRED', // data plane: a plaintext peer reached a TLS-only port or cluster
@@ -65,6 +66,7 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   TLS_REQUIRED: 22,
   // 1, as `apply` always exited when a move aborted: scripts already read it as "did not finish".
   INCOMPLETE: 1,
+  POSSIBLE_DATA_LOSS: 23,
   DECLINED: 19,
   // 128 + SIGINT, what shells report for a Ctrl-C'd program.
   INTERRUPTED: 130,

@@ -26,6 +26,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   FORBIDDEN: 403,
   // nginx's answer to plain HTTP on an HTTPS port, so proxies and people recognise it.
   TLS_REQUIRED: 400,
+  POSSIBLE_DATA_LOSS: 500,
   NOT_SERVING: 503,
   TOO_LARGE: 413,
   NODE_UNREACHABLE: 503,

@@ -4,7 +4,7 @@ import {foldCensus, foldCensusIfDue} from '../cluster/shardCensus.js'
 import {sharedNodeView} from './clusterView.js'
 import {BugError, UserError, errorMessage, isUserError} from '../errors/errors.js'
 import {acquireLock, type HeldLock} from '../etcd/leaseLock.js'
-import {isTerminal, type Move, type MovePhase} from '../model/move.js'
+import {isTerminal, type Move, type MovePhase, type MoveWarning} from '../model/move.js'
 import {EPOCH_STEPS, type Plan} from '../model/plan.js'
 import {loadClusterToken} from '../node/clusterToken.js'
 import {NodeClients} from '../node/nodeClients.js'
@@ -63,7 +63,8 @@ export interface ApplyInput {
 /** ApplyResult summarises a run (its --json output). */
 export interface ApplyResult {
   plan: string | null
-  moves: {id: string; shard: number; from: string; to: string; phase: MovePhase; reason: string | null; bytes: number}[]
+  /** moves: each move of the run as it ended; `warnings` what the operator must know beyond its phase (MoveWarning: a master restarted meanwhile). */
+  moves: {id: string; shard: number; from: string; to: string; phase: MovePhase; reason: string | null; bytes: number; warnings: MoveWarning[]}[]
   splits: {shard: number; status: string; reason?: string}[]
   counts: Partial<Record<MovePhase, number>>
   /** bytesCopied sums the moves' key and value bytes copied (progress.bytes), not the copy streams' framing; a copy merged from several replicas counts each it read. */
@@ -744,7 +745,7 @@ function summarise(plan: string | null, moves: Move[], splits: ApplyResult['spli
   for (const m of moves) counts[m.phase] = (counts[m.phase] ?? 0) + 1
   return {
     plan,
-    moves: moves.map((m) => ({id: m.id, shard: m.shard, from: m.from, to: m.to, phase: m.phase, reason: m.reason, bytes: m.progress.bytes})),
+    moves: moves.map((m) => ({id: m.id, shard: m.shard, from: m.from, to: m.to, phase: m.phase, reason: m.reason, bytes: m.progress.bytes, warnings: m.warnings ?? []})),
     splits,
     counts,
     bytesCopied: moves.reduce((a, m) => a + m.progress.bytes, 0),

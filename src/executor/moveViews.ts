@@ -1,6 +1,6 @@
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {getControl, getMeta} from '../cluster/clusterRepo.js'
-import {copyGoalBytes, isTerminal, type Move} from '../model/move.js'
+import {copyGoalBytes, isTerminal, mayHaveLostData, type Move} from '../model/move.js'
 import {readRecordings, type Recording} from './moveRecording.js'
 import {getMove, listMoves} from './moveStore.js'
 
@@ -21,10 +21,12 @@ function viewOf(m: Move, paused: boolean): MoveView {
   return {...m, etaSeconds: held ? null : etaSeconds(m), paused: held}
 }
 
-/** moveNote is the NOTE column of `moves list`: paused, else stalled, else the move's reason. */
+/** moveNote is the NOTE column of `moves list`: paused, else stalled, else the move's reason, else a warning of possible data loss (`moves show` has its text). */
 export function moveNote(m: MoveView): string {
   if (m.paused) return 'paused (moves resume)'
-  return m.progress.stalled ? 'STALLED' : (m.reason ?? '')
+  if (m.progress.stalled) return 'STALLED'
+  if (m.reason) return m.reason
+  return mayHaveLostData(m) ? 'DATA MAY BE LOST: a master restarted (moves show)' : ''
 }
 
 /**

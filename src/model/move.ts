@@ -158,6 +158,23 @@ export const SourceAbandonedSchema = z.object({
 /** SourceAbandoned is a validated {@link SourceAbandonedSchema}. */
 export type SourceAbandoned = z.infer<typeof SourceAbandonedSchema>
 
+/**
+ * MoveWarningSchema: something that happened to a move that its phase does not say, kept for
+ * the operator (`moves show`, `apply`'s summary and exit status): a redis master the move used
+ * restarted while it ran (src/redis/moveSideRestart.ts). `key` identifies the happening, so a
+ * run that finds it again does not add it twice; `mayHaveLostData` marks acknowledged keys
+ * possibly lost (`apply` then exits POSSIBLE_DATA_LOSS even when the move ended `done`).
+ */
+export const MoveWarningSchema = z.object({
+  key: z.string(),
+  at: z.string(),
+  text: z.string(),
+  mayHaveLostData: z.boolean(),
+})
+
+/** MoveWarning is one validated {@link MoveWarningSchema} entry. */
+export type MoveWarning = z.infer<typeof MoveWarningSchema>
+
 /** MoveSchema: a `moves/<id>` value: one replica replacement, its phase, epochs and progress. */
 export const MoveSchema = z.object({
   id: z.string().regex(/^[A-Za-z0-9_.-]{1,160}$/),
@@ -209,7 +226,21 @@ export const MoveSchema = z.object({
   abandonSourceRequested: z.string().optional(),
   /** sourceAbandoned: the executor ended a refill without the source, as requested (see {@link SourceAbandonedSchema}). */
   sourceAbandoned: SourceAbandonedSchema.optional(),
+  /** warnings: what the operator must know of a move beyond its phase (MoveWarningSchema), oldest first. Absent: none. */
+  warnings: z.array(MoveWarningSchema).optional(),
 })
 
 /** Move is a validated move record. */
 export type Move = z.infer<typeof MoveSchema>
+
+/** mayHaveLostData tells whether a move carries a warning that acknowledged data may be lost (MoveWarning.mayHaveLostData). */
+export function mayHaveLostData(m: Pick<Move, 'warnings'>): boolean {
+  return (m.warnings ?? []).some((w) => w.mayHaveLostData)
+}
+
+/** withWarnings is `current` plus those of `added` whose key it does not hold yet, in order; `current` itself when none is new. */
+export function withWarnings(current: readonly MoveWarning[] | undefined, added: readonly MoveWarning[]): MoveWarning[] | undefined {
+  const have = new Set((current ?? []).map((w) => w.key))
+  const fresh = added.filter((w) => !have.has(w.key))
+  return fresh.length === 0 ? current?.slice() : [...(current ?? []), ...fresh]
+}

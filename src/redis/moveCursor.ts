@@ -13,12 +13,16 @@ import {z} from 'zod'
  *   that master restarted since, and may have reloaded, from a snapshot older than the
  *   migration, keys it had already migrated (see sourceRestart.ts). Absent in records written
  *   before it existed (nothing is checked then).
+ * - `dstRun` is the `run_id` of the master the slots go to (the target going `fwd`). Another
+ *   one on resume means that master restarted while the move had slots on it, losing the keys
+ *   migrated to it that it had not persisted (moveSideRestart.ts). Absent in older records.
  */
 export const RedisMoveCursorSchema = z.object({
   dir: z.enum(['fwd', 'back']),
   next: z.number().int().min(-1).max(16384),
   open: z.boolean(),
   srcRun: z.string().optional(),
+  dstRun: z.string().optional(),
 })
 
 /** RedisMoveCursor is a validated cursor. */

@@ -4,17 +4,18 @@ import {type ExecutorEnv} from '../executor/executorEnv.js'
 import {commitMoveTransition, type FencedMove, getMove, LockLostError, readShard} from '../executor/moveStore.js'
 import {type Shard} from '../model/shard.js'
 import {reserveAll, TokenBucket} from '../throttle/tokenBucket.js'
-import {isTerminal, type Move, type MovePhase} from '../model/move.js'
+import {isTerminal, type Move, type MovePhase, withWarnings} from '../model/move.js'
 import {EPOCH_STEPS} from '../model/plan.js'
 import {formatBytes} from '../model/units.js'
 import {batchByteBudget, keysWithinBytes, migrateBatchKeys, tightestRate} from './migrateBatch.js'
-import {formatMoveCursor, parseMoveCursor} from './moveCursor.js'
+import {formatMoveCursor, parseMoveCursor, type RedisMoveCursor} from './moveCursor.js'
 import {connectRedisNode} from './redisConnection.js'
 import {awaitEpochOrder, type EpochWaitOptions} from './epochOrderWait.js'
 import {leaseGuards, type LeaseGuards} from './leaseGuards.js'
-import {assignSlot, assignSlots, type BeforeSend, connectMasters, countKeys, countKeysMany, keepMaster, keySizes, keysInSlot, keysOnBothSides, type MasterConn, migrateKeys, openSlot, openSlots, ownMarks, ownSlots, runId, slotsNotOwned, slotsStaying, slotView} from './slotOps.js'
+import {assignSlot, assignSlots, type BeforeSend, connectMasters, countKeys, countKeysMany, keepMaster, keySizes, keysInSlot, keysOnBothSides, type MasterConn, migrateKeys, openSlot, openSlots, ownMarks, ownSlots, persistenceOf, runId, slotsNotOwned, slotsStaying, slotView, stableSlot} from './slotOps.js'
 import {sourceRestartedSince, staleCopiesRefusal} from './sourceRestart.js'
 import {strayKeysRefusal} from './targetStrayKeys.js'
+import {restartedSides, restartWarning} from './moveSideRestart.js'
 import {slotsOfRange} from './slotMap.js'
 import {DEFAULT_BIG_KEY_BYTES} from './redisSampler.js'
 import {staleAtStart} from './moveStartCheck.js'
@@ -28,7 +29,7 @@ export interface RedisMoveOptions {
   keysPerBatch: number
   /** keysPerSec limits keys migrated per second per move (null: no key limit; bytes/s is the executor's live throttle). */
   keysPerSec: number | null
-  /** bigKeyBytes: a move whose shard holds a key larger than this is refused before anything changes, unless allowBigKeys. */
+  /** bigKeyBytes: a move whose shard holds a key larger than this is refused before anything changes, unless allowBigKeys; one met later (written since) stops the move, `failed`, before its MIGRATE (going forward). */
   bigKeyBytes: number
   allowBigKeys: boolean
   /** migrateTimeoutMs is MIGRATE's own timeout (how long it may block both nodes). */
@@ -63,7 +64,10 @@ export const DEFAULT_REDIS_MOVE_OPTIONS: RedisMoveOptions = {keysPerBatch: 100, 
  * second in between), so it never passes a slot that is not closed: a successor executor
  * (`apply --resume`) restarts from it, re-assigns the slots it finds already moved (each step
  * is idempotent and reads Redis's own state), finishes the open one and carries on. Pause holds
- * between batches; a cancel finishes the open slot, then returns the slots already moved and
+ * between batches and during a batch's throttle wait (awaitThrottle); a key above the big-key
+ * limit met going forward ends the move `failed` before its MIGRATE (failOnBigKey); a cancel seen
+ * before a slot's first batch moved closes that slot back on the source (rollBackUntouchedSlot),
+ * else finishes the open slot; either way it then returns the slots already moved and
  * ends `aborted`; a cancel asked before the first slot (the move still `pending`, or during
  * its big-key scan) ends it `aborted` at once: no slot opened, nothing sent that changes Redis.
  * The shard record changes owner (epoch + EPOCH_STEPS.move) only when every slot is on the target. Returns when the move is terminal or the executor stops; throws
@@ -76,6 +80,8 @@ export async function runRedisMove(env: ExecutorEnv, initial: FencedMove, opts: 
     return await driveRedisMove(env, initial, opts)
   } catch (err) {
     if (err instanceof LockLostError || env.stopped()) throw err
+    // A key above the limit written since the scan: every retry would stop at it again; the operator decides.
+    if (err instanceof BigKeyMidMove) return await failOnBigKey(env, initial.value.id, err)
     // A side Redis failed over never comes back as the master the records name: hand over instead of retrying.
     const handed = await handOffAfterFailover(env, initial.value.id).catch(() => undefined)
     if (handed) return handed
@@ -83,6 +89,36 @@ export async function runRedisMove(env: ExecutorEnv, initial: FencedMove, opts: 
     const bystander = isUserError(err, 'NODE_UNREACHABLE') ? await bystanderError(env, initial.value.id, err).catch(() => undefined) : undefined
     throw bystander ?? err
   }
+}
+
+/**
+ * BigKeyMidMove is thrown by migrateSlotKeys, going forward without --allow-big-keys, when a
+ * batch it listed holds a key above the big-key limit: a key written after the move's scan
+ * (which looks before the first slot only), or in a move resumed without that scan. Nothing of
+ * that batch was migrated; the slot stays open (it serves through ASK).
+ */
+class BigKeyMidMove extends Error {
+  constructor(
+    readonly slot: number,
+    readonly key: string,
+    readonly bytes: number,
+    readonly limit: number,
+  ) {
+    super(`slot ${slot} holds key "${key}" of ${formatBytes(bytes)}, above the ${formatBytes(limit)} limit`)
+  }
+}
+
+/**
+ * failOnBigKey records move `id` failed (fenced) for `big`, with the way out: the executor's
+ * retries would stop at the same key. `apply --resume --allow-big-keys` takes it up again
+ * (failedMoveResume.ts) and moves the key; so does `apply --resume` once the key is smaller.
+ */
+async function failOnBigKey(env: ExecutorEnv, id: string, big: BigKeyMidMove): Promise<FencedMove> {
+  const m = await getMove(env.ctx, id)
+  const reason = `${big.message}, written since the move began (MIGRATE would block both masters while it copies it): the move stopped before migrating it, with slot ${big.slot} open (it serves through ASK); \`shardctl apply --resume --allow-big-keys\` moves it anyway, or shrink or delete the key, then \`shardctl apply --resume\``
+  const failed = await commitMoveTransition(env.ctx, env.fence, m, {phase: 'failed', reason})
+  emitPhase(env, failed.value)
+  return failed
 }
 
 /**
@@ -193,13 +229,18 @@ async function driveRedisMove(env: ExecutorEnv, initial: FencedMove, opts: Redis
     const restarted: StaleCheck | undefined = recorded !== undefined && sourceRestartedSince(recorded.srcRun, runs.get(recorded.dir === 'fwd' ? from : to)!) ? {move: m.value.id, dir: recorded.dir, srcRun: recorded.srcRun!, pending: true} : undefined
     // The recorded run_id is kept in the cursors this run writes until the slot left open was checked: a run that stops before would hide the restart from the next.
     const leavingRun = (dir: 'fwd' | 'back'): string => (restarted?.pending && restarted.dir === dir ? restarted.srcRun : runs.get(dir === 'fwd' ? from : to)!)
+    // The run_ids every cursor written records: of the side the slots leave and of the side they go to.
+    const runsOf = (dir: 'fwd' | 'back') => ({srcRun: leavingRun(dir), dstRun: runs.get(dir === 'fwd' ? to : from)!})
+    // A side restarted since the cursor was written lost what it had not persisted: recorded on
+    // the move, before any cursor names its new run_id, and told (moveSideRestart.ts).
+    if (recorded !== undefined) await noteRestarts(env, m.value.id, recorded, from, to, runs, first, end, save)
     if (notStarted(m.value.phase)) {
       const big = opts.allowBigKeys ? undefined : await findBigKey(from, first, end, opts.bigKeyBytes)
       if (big) return await save({phase: 'aborted', reason: `slot ${big.slot} holds key "${big.key}" of ${formatBytes(big.bytes)}, above the ${formatBytes(opts.bigKeyBytes)} limit (MIGRATE would block both masters): nothing was moved; pass --allow-big-keys to move it anyway`})
       // Once more after the scan (seconds on a big shard): the last look before the first slot opens.
       const stale = await staleNow()
       if (stale) return await save({phase: 'skipped', reason: stale})
-      const start = (): Promise<FencedMove> => commitMoveTransition(env.ctx, env.fence, m, {phase: 'copying', reason: null, copyStartedAt: env.now(), progress: {...m.value.progress, cursor: formatMoveCursor({dir: 'fwd', next: first, open: false, srcRun: leavingRun('fwd')})}})
+      const start = (): Promise<FencedMove> => commitMoveTransition(env.ctx, env.fence, m, {phase: 'copying', reason: null, copyStartedAt: env.now(), progress: {...m.value.progress, cursor: formatMoveCursor({dir: 'fwd', next: first, open: false, ...runsOf('fwd')})}})
       // Not `save`, which writes its patch again over a concurrent write: the commit compares the
       // record read before the big-key scan (which takes seconds on a big shard), so a cancel
       // written meanwhile fails it and is honoured here, before the first slot is opened.
@@ -221,6 +262,12 @@ async function driveRedisMove(env: ExecutorEnv, initial: FencedMove, opts: Redis
     // Not before the first slot of a run: a resumed run's first slot may be open, and is finished first.
     let lastCancelCheck = env.now()
     let verifyPasses = 0
+    // A cancel seen inside a slot's first throttle wait (at most one etcd read a second, as between slots).
+    const cancelLook: CancelLook = async () => {
+      if (env.now() - lastCancelCheck < CURSOR_INTERVAL_MS) return false
+      lastCancelCheck = env.now()
+      return (await getMove(env.ctx, m.value.id)).value.cancelRequested
+    }
     const onBatch = (keys: number, bytes: number): void => {
       progress.keys += keys
       progress.bytes += bytes
@@ -244,7 +291,7 @@ async function driveRedisMove(env: ExecutorEnv, initial: FencedMove, opts: Redis
           if (++verifyPasses > MAX_VERIFY_PASSES) throw new UserError('PRECONDITION', `move ${m.value.id}: ${stray.length} slot(s) of shard ${m.value.shard} (first ${stray[0]}) keep leaving ${landed.node} after being moved there`, 'check the cluster with `redis-cli --cluster check`; `apply --resume` retries')
           const next = forward ? (stray[0] ?? first) : (stray[stray.length - 1] ?? end - 1)
           env.emit({type: 'info', message: `move ${m.value.id}: slot(s) ${stray.slice(0, 5).join(', ')}${stray.length > 5 ? ', …' : ''} of shard ${m.value.shard} are not on ${landed.node} after the pass: moving them again`, at: new Date(env.now()).toISOString()})
-          await save({progress: {...m.value.progress, bytes: progress.bytes, keys: progress.keys, cursor: formatMoveCursor({dir: cur.dir, next, open: true, srcRun: leavingRun(cur.dir)})}})
+          await save({progress: {...m.value.progress, bytes: progress.bytes, keys: progress.keys, cursor: formatMoveCursor({dir: cur.dir, next, open: true, ...runsOf(cur.dir)})}})
           lastRecorded = env.now()
           continue
         }
@@ -267,27 +314,37 @@ async function driveRedisMove(env: ExecutorEnv, initial: FencedMove, opts: Redis
       if (cancelDue) lastCancelCheck = env.now()
       if (cancelDue && (await getMove(env.ctx, m.value.id)).value.cancelRequested) {
         m = await getMove(env.ctx, m.value.id)
-        await save({phase: 'aborting', reason: 'cancelled by operator', progress: {...m.value.progress, bytes: progress.bytes, keys: progress.keys, cursor: formatMoveCursor({dir: 'back', next: cur.next - 1, open: true, srcRun: leavingRun('back')})}})
+        await save({phase: 'aborting', reason: 'cancelled by operator', progress: {...m.value.progress, bytes: progress.bytes, keys: progress.keys, cursor: formatMoveCursor({dir: 'back', next: cur.next - 1, open: true, ...runsOf('back')})}})
         emitPhase(env, m.value)
         continue
       }
       const [src, dst] = forward ? [from, to] : [to, from]
+      // Going back (a cancel), every key returns, big or not: refusing one would leave the shard split.
+      const slotOpts = forward ? opts : {...opts, allowBigKeys: true}
       const empty = await emptySlotsFrom(src, cur.next, forward ? end : first - 1)
       if (empty.length > 1) {
         // Record first: the cursor at the run's first slot, so a resume walks every slot the run may leave open.
-        await save({progress: {...m.value.progress, bytes: progress.bytes, keys: progress.keys, cursor: formatMoveCursor({...cur, open: true, srcRun: leavingRun(cur.dir)})}})
+        await save({progress: {...m.value.progress, bytes: progress.bytes, keys: progress.keys, cursor: formatMoveCursor({...cur, open: true, ...runsOf(cur.dir)})}})
         lastRecorded = env.now()
-        if (!(await migrateEmptySlots(env, opts, keyBucket, src, dst, others, empty, onBatch, m.value.id))) break
+        if (!(await migrateEmptySlots(env, slotOpts, keyBucket, src, dst, others, empty, onBatch, m.value.id))) break
         const last = empty[empty.length - 1] ?? cur.next
         m = {...m, value: {...m.value, progress: {...m.value.progress, cursor: formatMoveCursor({dir: cur.dir, next: forward ? last + 1 : last - 1, open: true})}}}
         continue
       }
       if (due || (await countKeys(src, cur.next)) > 0) {
-        await save({progress: {...m.value.progress, bytes: progress.bytes, keys: progress.keys, cursor: formatMoveCursor({...cur, open: true, srcRun: leavingRun(cur.dir)})}})
+        await save({progress: {...m.value.progress, bytes: progress.bytes, keys: progress.keys, cursor: formatMoveCursor({...cur, open: true, ...runsOf(cur.dir)})}})
         lastRecorded = env.now()
       }
-      const closed = await migrateSlot(env, opts, keyBucket, src, dst, others, cur.next, onBatch, m.value.id, restarted?.pending && restarted.dir === cur.dir ? restarted : undefined)
-      if (!closed) break // stopped mid-slot: the cursor is at or before it; a resume finishes it
+      const closed = await migrateSlot(env, slotOpts, keyBucket, src, dst, others, cur.next, onBatch, m.value.id, restarted?.pending && restarted.dir === cur.dir ? restarted : undefined, forward ? cancelLook : undefined)
+      if (closed === 'stopped') break // stopped mid-slot: the cursor is at or before it; a resume finishes it
+      if (closed === 'rolled-back') {
+        // Cancelled before any key of the slot moved, and the slot closed back on the source: return the slots before it.
+        lastCancelCheck = env.now()
+        m = await getMove(env.ctx, m.value.id)
+        await save({phase: 'aborting', reason: 'cancelled by operator', progress: {...m.value.progress, bytes: progress.bytes, keys: progress.keys, cursor: formatMoveCursor({dir: 'back', next: cur.next - 1, open: true, ...runsOf('back')})}})
+        emitPhase(env, m.value)
+        continue
+      }
       // Held in memory: the next slot's record (or the final one) moves the cursor on in etcd.
       m = {...m, value: {...m.value, progress: {...m.value.progress, cursor: formatMoveCursor({dir: cur.dir, next: forward ? cur.next + 1 : cur.next - 1, open: true})}}}
     }
@@ -306,7 +363,7 @@ async function driveRedisMove(env: ExecutorEnv, initial: FencedMove, opts: Redis
  * slot, found open, has keys on both sides (staleCopiesRefusal), before migrating any; found
  * open without, it marks the check done.
  */
-async function migrateSlot(env: ExecutorEnv, opts: RedisMoveOptions, keyBucket: TokenBucket, src: MasterConn, dst: MasterConn, others: readonly MasterConn[], slot: number, onBatch: (keys: number, bytes: number) => void, moveId: string, restarted?: StaleCheck): Promise<boolean> {
+async function migrateSlot(env: ExecutorEnv, opts: RedisMoveOptions, keyBucket: TokenBucket, src: MasterConn, dst: MasterConn, others: readonly MasterConn[], slot: number, onBatch: (keys: number, bytes: number) => void, moveId: string, restarted?: StaleCheck, cancelled?: CancelLook): Promise<'closed' | 'stopped' | 'rolled-back'> {
   const guard = sendGuard(env)
   const dstView = await slotView(dst, slot)
   if (!dstView.owns) {
@@ -331,12 +388,60 @@ async function migrateSlot(env: ExecutorEnv, opts: RedisMoveOptions, keyBucket: 
       const kept = await keepMaster(src, guard)
       env.emit({type: 'info', message: kept ? `slot ${slot} is the last slot of ${src.node}: set cluster-allow-replica-migration no there, so it stays a master with no slots` : `slot ${slot} is the last slot of ${src.node}, which refused CONFIG SET cluster-allow-replica-migration no: Redis may turn it into a replica`, at: new Date(env.now()).toISOString()})
     }
-    if (!(await migrateSlotKeys(env, opts, keyBucket, src, dst, slot, onBatch))) return false
+    let keys = await migrateSlotKeys(env, opts, keyBucket, src, dst, slot, onBatch, cancelled)
+    if (keys === 'cancelled') {
+      if (await rollBackUntouchedSlot(src, dst, slot, guard)) return 'rolled-back'
+      keys = await migrateSlotKeys(env, opts, keyBucket, src, dst, slot, onBatch)
+    }
+    if (keys === 'stopped') return 'stopped'
   }
-  if (!(await awaitEpochOrder(src, dst, slot, runnerEpochWait(env)))) return false
+  if (!(await awaitEpochOrder(src, dst, slot, runnerEpochWait(env)))) return 'stopped'
   const missed = await assignSlot(dst, src, others, slot, guard)
   if (missed.length > 0) env.emit({type: 'info', message: `slot ${slot}: ${missed.join(', ')} did not take SETSLOT NODE; gossip will tell them`, at: new Date(env.now()).toISOString()})
-  return true
+  return 'closed'
+}
+
+/**
+ * rollBackUntouchedSlot closes open `slot` back onto `src` when `dst` holds none of its keys
+ * (no batch migrated yet: a cancel seen during the first batch's throttle wait, a big key's
+ * minute at a low rate): the target's IMPORTING mark is cleared first, so no client creates a
+ * key there through ASK any more, its keys are counted again, and only with none the source's
+ * MIGRATING mark is cleared (as `redis fix` rolls back). Returns false, the slot open again,
+ * when the target holds keys of it: those can only be finished forward (Redis has no way to
+ * give a slot's migrated keys back while the source still owns it).
+ */
+async function rollBackUntouchedSlot(src: MasterConn, dst: MasterConn, slot: number, guard: BeforeSend): Promise<boolean> {
+  if ((await countKeys(dst, slot)) > 0) return false
+  await stableSlot(dst, slot, guard)
+  if ((await countKeys(dst, slot)) === 0) {
+    await stableSlot(src, slot, guard)
+    return true
+  }
+  await openSlot(src, dst, slot, guard)
+  return false
+}
+
+/**
+ * noteRestarts compares the run_ids `recorded` (the cursor as the run found it) names with the
+ * ones the move's masters report now (`runs`), and for each side restarted since records a
+ * warning on the move (restartWarning: fenced, through `save`; one a restart, however many
+ * runs find it) and emits it. Reads INFO persistence of a restarted side only.
+ */
+async function noteRestarts(env: ExecutorEnv, id: string, recorded: RedisMoveCursor, from: MasterConn, to: MasterConn, runs: ReadonlyMap<MasterConn, string>, first: number, end: number, save: (patch: Partial<Move>) => Promise<FencedMove>): Promise<void> {
+  const side = (x: MasterConn, role: 'source' | 'target') => ({node: x.node, address: x.address, role, run: runs.get(x)!})
+  const sides = restartedSides(recorded, side(from, 'source'), side(to, 'target'))
+  if (sides.length === 0) return
+  const at = new Date(env.now()).toISOString()
+  const warnings = []
+  for (const s of sides) {
+    const conn = s.role === 'source' ? from : to
+    warnings.push(restartWarning({move: id, side: s, persistence: await persistenceOf(conn), cursor: recorded, first, end, other: s.role === 'source' ? to : from, at}))
+  }
+  const current = (await getMove(env.ctx, id)).value.warnings
+  const merged = withWarnings(current, warnings)
+  if ((merged?.length ?? 0) === (current?.length ?? 0)) return
+  await save({warnings: merged})
+  for (const w of warnings.filter((w) => !(current ?? []).some((c) => c.key === w.key))) env.emit({type: 'info', message: `warning: ${w.text}`, at})
 }
 
 /** StaleCheck is a run's note that the side its slots leave restarted since the cursor was written (sourceRestart.ts): `pending` until the slot it left open is checked. */
@@ -353,18 +458,23 @@ interface StaleCheck {
  * GETKEYSINSLOT + MIGRATE batches under the byte and key throttles, holding while paused or
  * outside the window. Returns false when the executor stopped first (the slot stays open).
  */
-async function migrateSlotKeys(env: ExecutorEnv, opts: RedisMoveOptions, keyBucket: TokenBucket, src: MasterConn, dst: MasterConn, slot: number, onBatch: (keys: number, bytes: number) => void): Promise<boolean> {
+async function migrateSlotKeys(env: ExecutorEnv, opts: RedisMoveOptions, keyBucket: TokenBucket, src: MasterConn, dst: MasterConn, slot: number, onBatch: (keys: number, bytes: number) => void, cancelled?: CancelLook): Promise<'done' | 'stopped' | 'cancelled'> {
   const seen = {keys: 0, bytes: 0}
   for (;;) {
     while ((env.control.paused || !env.control.inWindow()) && !env.stopped()) await env.sleep(200)
-    if (env.stopped()) return false
-    // The operator's live keys/s (throttle set --keys-per-sec) wins over the move's own option.
-    const keyRate = env.control.keysPerSec ?? opts.keysPerSec
-    if (keyRate !== keyBucket.currentRate()) keyBucket.setRate(keyRate)
-    const byteRate = tightestRate([env.throttles.global, env.throttles.node(src.node), env.throttles.node(dst.node)].map((b) => b.currentRate()))
+    if (env.stopped()) return 'stopped'
+    // Only before this run's first MIGRATE of the slot: after it, the slot can only be finished (see migrateSlot).
+    const look = seen.keys === 0 ? cancelled : undefined
+    if (look && (await look())) return 'cancelled'
+    const keyRate = followKeyRate(env, opts, keyBucket)
+    const buckets = [env.throttles.global, env.throttles.node(src.node), env.throttles.node(dst.node)]
+    const byteRate = tightestRate(buckets.map((b) => b.currentRate()))
     const listed = await keysInSlot(src, slot, migrateBatchKeys(opts.keysPerBatch, byteRate, keyRate, seen.keys > 0 ? seen.bytes / seen.keys : null))
-    if (listed.length === 0) break
+    if (listed.length === 0) return 'done'
     const listedSizes = await keySizes(src, listed)
+    // The scan before the first slot does not see keys written since (nor does a resumed move scan): every batch is checked.
+    const big = opts.allowBigKeys ? -1 : listedSizes.findIndex((b) => b > opts.bigKeyBytes)
+    if (big >= 0) throw new BigKeyMidMove(slot, listed[big]!, listedSizes[big]!, opts.bigKeyBytes)
     // Cut to the keys' measured sizes: the count above is a guess at the mean (none yet for the
     // slot's first batch); the keys left out are listed again next round.
     const take = keysWithinBytes(listedSizes, batchByteBudget(byteRate, opts.bigKeyBytes))
@@ -373,13 +483,49 @@ async function migrateSlotKeys(env: ExecutorEnv, opts: RedisMoveOptions, keyBuck
     const bytes = sizes.reduce((a, b) => a + b, 0)
     seen.keys += keys.length
     seen.bytes += bytes
-    const wait = Math.max(reserveAll([env.throttles.global, env.throttles.node(src.node), env.throttles.node(dst.node)], bytes), keyBucket.take(keys.length))
-    if (wait > 0) await env.sleep(wait)
-    if (env.stopped()) return false
+    const wait = Math.max(reserveAll(buckets, bytes), keyBucket.take(keys.length))
+    const waited = await awaitThrottle(env, opts, keyBucket, buckets, wait, look)
+    if (waited !== 'go') return waited
     await migrateKeys(src, dst, keys, opts.migrateTimeoutMs, {within: runnerGuards(env).migrate})
     onBatch(keys.length, bytes)
   }
-  return true
+}
+
+/** CancelLook tells whether a `moves cancel` is recorded for the move (it reads etcd at most about once a second, false in between). */
+type CancelLook = () => Promise<boolean>
+
+/** followKeyRate sets `keyBucket` to the operator's live keys/s (`throttle set --keys-per-sec`), which wins over the move's own option, and returns it. */
+function followKeyRate(env: ExecutorEnv, opts: RedisMoveOptions, keyBucket: TokenBucket): number | null {
+  const keyRate = env.control.keysPerSec ?? opts.keysPerSec
+  if (keyRate !== keyBucket.currentRate()) keyBucket.setRate(keyRate)
+  return keyRate
+}
+
+/** THROTTLE_WAIT_SLICE_MS: a batch's throttle wait looks at pause and the live rates this often. */
+const THROTTLE_WAIT_SLICE_MS = 200
+
+/**
+ * awaitThrottle waits out a batch's reservation (`wait` ms, as reserved on `buckets` and
+ * `keyBucket`) before its MIGRATE, in slices: a rate raised meanwhile (`throttle set`) ends it
+ * as soon as the buckets' debt is paid at the new rate (never later than first reserved), and
+ * `moves pause` (or leaving the window) holds the MIGRATE until resumed, however long the wait
+ * was. Before, one sleep of the whole wait (a big key at a low rate: minutes) sent the MIGRATE
+ * at its end whatever had changed. With `cancelled`, a cancel seen during the wait ends it
+ * ('cancelled'); 'stopped' when the executor stopped first.
+ */
+async function awaitThrottle(env: ExecutorEnv, opts: RedisMoveOptions, keyBucket: TokenBucket, buckets: readonly TokenBucket[], wait: number, cancelled?: CancelLook): Promise<'go' | 'stopped' | 'cancelled'> {
+  let until = env.now() + wait
+  for (;;) {
+    if (env.stopped()) return 'stopped'
+    const held = env.control.paused || !env.control.inWindow()
+    const left = until - env.now()
+    if (!held && left <= 0) return 'go'
+    if (cancelled && (await cancelled())) return 'cancelled'
+    await env.sleep(held ? THROTTLE_WAIT_SLICE_MS : Math.min(left, THROTTLE_WAIT_SLICE_MS))
+    followKeyRate(env, opts, keyBucket)
+    // What the buckets still owe at their rates now: shorter after a raise; it counts later reservations too, hence the min.
+    until = Math.min(until, env.now() + Math.max(reserveAll(buckets, 0), keyBucket.take(0)))
+  }
 }
 
 /**
@@ -427,7 +573,7 @@ async function migrateEmptySlots(env: ExecutorEnv, opts: RedisMoveOptions, keyBu
   }
   const counts = await countKeysMany(src, toOpen)
   for (const [i, slot] of toOpen.entries()) {
-    if ((counts[i] ?? 0) > 0 && !(await migrateSlotKeys(env, opts, keyBucket, src, dst, slot, onBatch))) return false
+    if ((counts[i] ?? 0) > 0 && (await migrateSlotKeys(env, opts, keyBucket, src, dst, slot, onBatch)) === 'stopped') return false
   }
   if (!(await awaitEpochOrder(src, dst, slots[0] ?? -1, runnerEpochWait(env)))) return false
   const missed = await assignSlots(dst, src, others, slots, guard)

@@ -2,6 +2,7 @@ import {type Redis} from 'ioredis'
 import {errorMessage, UserError} from '../errors/errors.js'
 import {myself} from './clusterNodes.js'
 import {clusterCommand, readClusterNodes} from './redisConnection.js'
+import {parsePersistence, type Persistence} from './moveSideRestart.js'
 
 /** MasterConn is an open admin connection to one master, with its full Redis id and address. */
 export interface MasterConn {
@@ -212,6 +213,11 @@ export async function runId(m: MasterConn): Promise<string> {
   const id = /^run_id:(\w+)/m.exec(info)?.[1]
   if (!id) throw new UserError('PRECONDITION', `redis node ${m.address} did not report its run_id in INFO server`, 'check that it is a Redis or Valkey server')
   return id
+}
+
+/** persistenceOf reads how `m` persists its data (INFO persistence: appendonly, keys loaded at start; moveSideRestart.ts). */
+export async function persistenceOf(m: MasterConn): Promise<Persistence> {
+  return parsePersistence(String(await m.conn.call('INFO', 'persistence')))
 }
 
 /** keysInSlot is CLUSTER GETKEYSINSLOT slot count on `m`. */

@@ -88,6 +88,8 @@ describe.skipIf(!available)('a source restarted from an older snapshot while its
     // The listing above may have been one batch behind the crash: every key the target holds is on both sides.
     const onTarget = await keysAt(dst.address, slot)
     expect(move.reason).toMatch(new RegExp(`restarted while slot ${slot} was open and holds ${onTarget.length} key\\(s\\)`))
+    // And the restart itself is on the record: without appendonly, what the source had not saved is lost (moveSideRestart.ts).
+    expect(move.warnings.map((w) => [w.mayHaveLostData, w.text])).toEqual([[true, expect.stringMatching(new RegExp(`^move restart-1: ${src.node} \\(its source, ${src.address}\\) restarted while the move ran .* without appendonly`))]])
     // The way out it names: delete the source's copies, resume.
     await withRedisNode(src.address, (r) => r.call('DEL', ...onTarget))
     expect((await apply({redis: {keysPerBatch: 100}})).moves.find((m) => m.id === 'restart-1')?.phase).toBe('done')

@@ -1,0 +1,100 @@
+import {type MoveWarning} from '../model/move.js'
+import {type RedisMoveCursor} from './moveCursor.js'
+
+/**
+ * A master restarted while a move had slots in flight on it comes back from its nodes.conf
+ * with its slots and MIGRATING/IMPORTING marks, and with only the data it had persisted:
+ * without an append-only file, its last RDB snapshot or nothing. A target restarted so has
+ * lost the keys migrated to it (slots already closed there, and the part of the open slot
+ * that had moved); a source, the keys of the slots it had not given away yet. That loss is
+ * Redis's own, and the move itself goes on (every key still on the other side is migrated as
+ * usual); but it used to end `done` with nothing said, and the operator learnt of the loss from
+ * clients. The runner compares the run_ids its cursor recorded (srcRun, dstRun) with the ones
+ * the masters report when a run starts (a restart breaks the runner's connections, so the run
+ * fails and the next one starts), and records what restartWarning returns on the move.
+ * Pure; the runner reads the run_ids and the persistence.
+ */
+
+/** MoveSide is one master of a move as the runner sees it now: which end it is, and its run_id. */
+export interface MoveSide {
+  node: string
+  address: string
+  /** role: `source` is the move's `from`, `target` its `to` (whichever way the slots go now). */
+  role: 'source' | 'target'
+  run: string
+}
+
+/** Persistence is what a restarted master reports of how it came back (INFO persistence). */
+export interface Persistence {
+  /** aof: appendonly is on, so it reloaded its log: a process restart loses nothing it acknowledged. */
+  aof: boolean
+  /** keysLoaded: keys it loaded at start (rdb_last_load_keys_loaded), null when the server does not say. */
+  keysLoaded: number | null
+}
+
+/** RestartedSide is a side whose run_id is not the one the cursor recorded: `before` is the recorded one. */
+export interface RestartedSide extends MoveSide {
+  before: string
+}
+
+/**
+ * restartedSides returns the sides of a move whose run_id differs from the one `cursor`
+ * recorded for them: `srcRun` names the side the slots leave (the source going `fwd`, the
+ * target going `back`), `dstRun` the side they go to. A run_id the cursor lacks (a record
+ * written before it was kept) is not compared.
+ */
+export function restartedSides(cursor: RedisMoveCursor, source: MoveSide, target: MoveSide): RestartedSide[] {
+  const fwd = cursor.dir === 'fwd'
+  const recorded: [MoveSide, string | undefined][] = [
+    [source, fwd ? cursor.srcRun : cursor.dstRun],
+    [target, fwd ? cursor.dstRun : cursor.srcRun],
+  ]
+  return recorded.filter(([side, before]) => before !== undefined && before !== side.run).map(([side, before]) => ({...side, before: before!}))
+}
+
+/**
+ * slotsHeld names the slots of [first, end) that `role` held of the move when `cursor` was
+ * written: the target, those already moved to it (and the open one); the source, the rest
+ * (and the open one). `a…b`, or one slot, or null when none.
+ */
+export function slotsHeld(cursor: RedisMoveCursor, role: 'source' | 'target', first: number, end: number): string | null {
+  // Going `fwd`, slots below `next` are on the target; going `back`, slots above `next` are back on the source.
+  const [lo, hi] =
+    cursor.dir === 'fwd'
+      ? role === 'target'
+        ? [first, cursor.open ? cursor.next : cursor.next - 1]
+        : [cursor.next, end - 1]
+      : role === 'target'
+        ? [first, cursor.next]
+        : [cursor.open ? cursor.next : cursor.next + 1, end - 1]
+  const a = Math.max(lo, first)
+  const b = Math.min(hi, end - 1)
+  if (a > b) return null
+  return a === b ? `slot ${a}` : `slots ${a}…${b}`
+}
+
+/**
+ * restartWarning is the MoveWarning recorded on move `move` for `side`, found restarted since
+ * `cursor` was written: which master, its run_ids, the slots it held of the move, and what its
+ * persistence says was lost. Without appendonly it may have lost acknowledged keys
+ * (mayHaveLostData: `apply` exits POSSIBLE_DATA_LOSS); with it, a process restart lost none.
+ * Keyed by the master and its new run_id, so a later run finding the same restart adds nothing.
+ */
+export function restartWarning(input: {move: string; side: RestartedSide; persistence: Persistence; cursor: RedisMoveCursor; first: number; end: number; other: {node: string}; at: string}): MoveWarning {
+  const {side, persistence, cursor, other} = input
+  const held = slotsHeld(cursor, side.role, input.first, input.end)
+  const loaded = persistence.keysLoaded === null ? '' : `, ${persistence.keysLoaded} key(s) loaded`
+  const head = `move ${input.move}: ${side.node} (its ${side.role}, ${side.address}) restarted while the move ran (run_id ${side.before.slice(0, 8)} -> ${side.run.slice(0, 8)}${loaded})`
+  const what = held ? `the keys of ${held} it held` : 'the keys it held'
+  const text = persistence.aof
+    ? `${head}; it runs with appendonly, so it reloaded its log: a process restart loses no write it acknowledged (a machine crash may lose what appendfsync had not synced)`
+    : `${head} without appendonly: it came back with its last RDB snapshot or empty, so ${what} that the snapshot did not (every one without a snapshot) are lost, Redis's own loss, which the move cannot undo; the move went on with the keys still on ${other.node}. Check the lost keys against your source of truth`
+  return {key: `restart:${side.node}:${side.run}`, at: input.at, text, mayHaveLostData: !persistence.aof}
+}
+
+/** parsePersistence reads {@link Persistence} from the text of `INFO persistence`. */
+export function parsePersistence(info: string): Persistence {
+  const aof = /^aof_enabled:(\d+)/m.exec(info)?.[1]
+  const loaded = /^rdb_last_load_keys_loaded:(\d+)/m.exec(info)?.[1]
+  return {aof: aof === '1', keysLoaded: loaded === undefined ? null : Number(loaded)}
+}

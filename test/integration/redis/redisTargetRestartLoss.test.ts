@@ -1,0 +1,55 @@
+import {describe, expect, it} from 'vitest'
+import {applyOutcome} from '../../../src/cli/runOutcome.js'
+import {type ExecutorEvent} from '../../../src/executor/executorEnv.js'
+import {showMove} from '../../../src/executor/moveViews.js'
+import {crashAndRestart, openSlotMarks, redisAvailable, servedSlots, tagsInSlots} from '../../support/redisCluster.js'
+import {countAt, poll} from '../../support/redisFailover.js'
+import {inProcessApplyOf, useRedisCluster} from '../../support/redisTestFile.js'
+
+/**
+ * The target of a move SIGKILLed mid-slot and restarted WITHOUT persistence (the test clusters'
+ * `--save "" --appendonly no`): its nodes.conf brings it back owning the slots already moved and
+ * IMPORTING the open one, but empty. The keys migrated to it are lost: Redis's own loss, which
+ * shardctl cannot undo. Before, the executor's retried run finished the move and recorded it
+ * `done` with nothing said (the cursor named only the source's run_id): the operator learnt of
+ * the loss from clients. Now the move carries a warning naming the target, the run_ids and the
+ * slots it held, `moves show` prints it, an event tells it, and apply's outcome is
+ * POSSIBLE_DATA_LOSS; the keys still on the source at the crash are all moved, none dropped.
+ */
+
+const available = await redisAvailable()
+const file = useRedisCluster('redis-target-restart-loss', available, {masters: 3, replicasPerMaster: 0, slotsPerShard: 128})
+const apply = inProcessApplyOf(file)
+
+describe.skipIf(!available)('the target restarted without persistence mid-move', () => {
+  it('the move says the target restarted and may have lost keys, and moves every key still on the source', async () => {
+    const {shard, from, to, first, end} = await file.shardToMove(1)
+    const tags = tagsInSlots(first, end, 10, 'tl')
+    const keysOf = (tag: string) => Array.from({length: 10}, (_, j) => `{${tag}}:${j}`)
+    await Promise.all(tags.flatMap(({tag}) => keysOf(tag)).map((k) => file.client.set(k, `${k}=0`)))
+    await file.recordPendingMove('target-loss', shard, from, to)
+    const events: ExecutorEvent[] = []
+    // 10 keys a second, 2 a batch: about a second a slot, so the crash lands with slot 2 of 10 open and later slots untouched.
+    const run = apply({redis: {keysPerBatch: 2, keysPerSec: 10}, sleepCapMs: 200, emit: (e) => events.push(e)})
+    const mid = tags[2]!.slot
+    await poll('a slot half-migrated', async () => ((await countAt(to.address, mid)) > 0 ? true : undefined), 30_000)
+    await crashAndRestart(file.redis, to.address)
+    const result = await run
+    const move = result.moves.find((m) => m.id === 'target-loss')!
+    // The layout is as planned: the move ran to its end.
+    expect(move.phase, JSON.stringify(events.filter((e) => e.type === 'retry' || e.type === 'phase'))).toBe('done')
+    expect(await openSlotMarks(file.masters)).toEqual([])
+    const served = await servedSlots(to)
+    expect(Array.from({length: end - first}, (_, i) => first + i).filter((s) => !served.has(s))).toEqual([])
+    // ... but not silently: the record, `moves show`, the events and the exit status say the target restarted without persistence.
+    expect(move.warnings).toHaveLength(1)
+    expect(move.warnings[0]).toMatchObject({mayHaveLostData: true})
+    expect(move.warnings[0]!.text).toMatch(new RegExp(`${to.node} \\(its target, ${to.address}\\) restarted while the move ran .* without appendonly`))
+    expect(move.warnings[0]!.text).toMatch(new RegExp(`slots ${first}…\\d+`))
+    expect((await showMove(file.ctx, 'target-loss')).warnings?.map((w) => w.text)).toEqual([move.warnings[0]!.text])
+    expect(events.some((e) => e.type === 'info' && e.message === `warning: ${move.warnings[0]!.text}`)).toBe(true)
+    expect(applyOutcome(result).code).toBe('POSSIBLE_DATA_LOSS')
+    // Every key still on the source at the crash (the slots after the open one) was moved, none dropped.
+    for (const {tag} of tags.slice(4)) for (const k of keysOf(tag)) expect(await file.client.get(k), k).toBe(`${k}=0`)
+  }, 90_000)
+})
