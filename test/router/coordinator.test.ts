@@ -217,6 +217,49 @@ describe('Coordinator, a replica refusing NOT_SERVING (re-registering, or no epo
     await expect(coordinator.write(k('x'), Buffer.from('1'))).rejects.toBeInstanceOf(QuorumError)
     expect(state.sleeps).toEqual([])
   })
+
+  it('Given rf 3 and a first round whose apply on a is held while b and c refuse, When the retry is acknowledged and the client then writes again, Then the held apply of the first version landing last keeps the newer write, on a and in a read', async () => {
+    const {coordinator, nodes} = setup('a b c')
+    const a = nodes.get('a')!
+    const apply = a.apply.bind(a)
+    let release!: () => void
+    const held = new Promise<void>((r) => (release = r))
+    let calls = 0
+    const landed: Promise<unknown>[] = []
+    a.apply = (...args) => {
+      const p = calls++ === 0 ? held.then(() => apply(...args)) : apply(...args)
+      landed.push(p.catch(() => undefined))
+      return p
+    }
+    nodes.get('b')!.refuseNext = 1
+    nodes.get('c')!.refuseNext = 1
+    const first = await coordinator.write(k('x'), Buffer.from('1'))
+    const second = await coordinator.write(k('x'), Buffer.from('2'))
+    expect(second.version > first.version).toBe(true)
+    release()
+    await Promise.all(landed)
+    expect(a.records.get(k('x').toString('hex'))?.version).toBe(second.version)
+    expect((await coordinator.read(k('x'))).record?.value?.toString()).toBe('2')
+  })
+
+  it('Given b and c refusing a round while the shard moves from a b c (epoch 1) to a b d (epoch 2), Then the retry is refused STALE_EPOCH, re-reads the map and lands on a b d with the version of the first round', async () => {
+    const {coordinator, nodes, state} = setup('a b c')
+    nodes.set('d', new FakeNode('d'))
+    const c = nodes.get('c')!
+    const refuse = c.apply.bind(c)
+    c.apply = () => {
+      for (const n of nodes.values()) n.epoch = 2
+      state.etcdShard = shardOf(0, 'a b d', {epoch: 2})
+      c.apply = refuse
+      return Promise.reject(new NodeRequestError('NOT_SERVING', 'node c: cannot confirm shard 0\'s epoch with etcd', 'c', 503))
+    }
+    nodes.get('b')!.refuseNext = 1
+    const res = await coordinator.write(k('x'), Buffer.from('1'))
+    expect(res.epoch).toBe(2)
+    expect(state.refreshes).toBe(1)
+    for (const id of ['a', 'b', 'd']) expect(nodes.get(id)!.records.get(k('x').toString('hex'))?.version).toBe(res.version)
+    expect(new Set(nodes.get('a')!.applied.map((x) => x.record.version))).toEqual(new Set([res.version]))
+  })
 })
 
 describe('Coordinator reads', () => {
