@@ -86,6 +86,32 @@ describe.skipIf(!available)('checks a redis move makes between batches', () => {
     }
   }, 90_000)
 
+  it('a move cancelled, then failed at a big key before any key of its open slot moved, ends aborted on apply --resume: the slot closed back, the big key not migrated', async () => {
+    // The cancel came while the move copied, the big key (written since the scan) was met first:
+    // the move failed with the slot open and the cancel recorded. Every resume without
+    // --allow-big-keys stopped at the key again, within its first second, before it looked at
+    // the cancel: the operator could only move the key forward (blocking both masters, what the
+    // limit is for) for the cancel to move it back.
+    const {shard, from, to, first} = await file.shardToMove(6)
+    const {tag} = tagsInSlots(first, first + 1, 1, 'bf')[0]!
+    const bigKey = `{${tag}}:big`
+    const big = 'F'.repeat(200 * 1024)
+    await file.client.set(bigKey, big)
+    await file.client.set(`{${tag}}:small`, 'small')
+    const move = await file.recordPendingMove('cancel-big-failed', shard, from, to)
+    // As the runner leaves it: the slot open on both sides, the cursor at it, the move failed with the cancel recorded.
+    await withRedisNode(to.address, (r) => r.call('CLUSTER', 'SETSLOT', first, 'IMPORTING', from.redisId))
+    await withRedisNode(from.address, (r) => r.call('CLUSTER', 'SETSLOT', first, 'MIGRATING', to.redisId))
+    const failed = {...move, phase: 'failed', cancelRequested: true, reason: `slot ${first} holds key "${bigKey}" of 200 KiB, above the 64 KiB limit, written since the move began`, progress: {...move.progress, cursor: JSON.stringify({dir: 'fwd', next: first, open: true})}}
+    await file.ctx.store.put(file.ctx.keys.move(move.id), JSON.stringify(failed))
+    const after = (await apply({redis: {bigKeyBytes: 64 * 1024}, sleepCapMs: 200})).moves.find((m) => m.id === 'cancel-big-failed')
+    expect([after?.phase, after?.reason]).toEqual(['aborted', 'cancelled by operator'])
+    expect(await onSource(from.address, bigKey)).toBe(true)
+    expect(await countAt(to.address, first)).toBe(0)
+    expect(await openSlotMarks(file.masters)).toEqual([])
+    expect(await file.client.get(bigKey)).toBe(big)
+  }, 90_000)
+
   it('a cancel during a slot\'s first throttle wait closes the slot back on the source, no key moved, and the move ends aborted', async () => {
     const {shard, from, to, first, end} = await file.shardToMove(5)
     const {tag, slot} = tagsInSlots(first, end, 1, 'bc')[0]!
