@@ -17,40 +17,50 @@ export interface RunOutcome {
 export type RunSummary = Pick<ApplyResult, 'counts' | 'stopped'> & {moves: readonly {phase: string; warnings?: ApplyResult['moves'][number]['warnings']}[]}
 
 /**
- * applyOutcome judges an executor run. Stopped early (Ctrl-C, SIGTERM, `q` in the
- * dashboard, a lost executor lease) is INTERRUPTED, and the line says whether anything is
- * left to resume (and, for a lost lease, that it was lost: nobody asked it to stop): "Resume with apply --resume" only when an unfinished move is recorded.
- * Finished with a move warned of possible data loss (a redis master restarted without persistence
- * while it ran: MoveWarning) is POSSIBLE_DATA_LOSS, even when every move ended `done`: the
- * layout is as planned, but keys may be gone, and a script must not read that as success.
- * Finished with a move aborted or failed is INCOMPLETE. Otherwise success.
+ * applyOutcome judges an executor run. Finished or stopped with a move warned of possible data
+ * loss (a redis master restarted without persistence while it ran: MoveWarning) is
+ * POSSIBLE_DATA_LOSS, even when every move ended `done`: the layout is as planned, but keys may
+ * be gone, and a script must not read that as success. It wins over the codes below, and its
+ * line says what they would have (unfinished moves to resume, moves aborted or failed): a move
+ * that ended `done` in a run stopped later is not run (nor judged) by the `apply --resume` that
+ * follows, so 130 there was the only exit status that run ever got, and the loss went unsaid.
+ * Otherwise, stopped early (Ctrl-C, SIGTERM, `q` in the dashboard, a lost executor lease) is
+ * INTERRUPTED, and the line says whether anything is left to resume (and, for a lost lease,
+ * that it was lost: nobody asked it to stop): "Resume with apply --resume" only when an
+ * unfinished move is recorded. Finished with a move aborted or failed is INCOMPLETE. Otherwise success.
  */
 export function applyOutcome(r: RunSummary & Partial<Pick<ApplyResult, 'leaseLost'>>): RunOutcome {
-  if (r.stopped) {
-    const unfinished = r.moves.filter((m) => !isTerminal(m.phase as MovePhase)).length
-    // No one pressed Ctrl-C when the lease was lost: say why it stopped, and that the lock may be someone else's now.
-    const why = r.leaseLost ? 'Interrupted: the executor lost its lease on the executor lock (etcd unreachable for longer than the lease), so it stopped; another executor may hold the lock now' : 'Interrupted'
-    return {
-      code: 'INTERRUPTED',
-      line:
-        unfinished > 0
-          ? `${why}: ${unfinished} recorded move(s) unfinished; each continues from its last persisted phase with \`shardctl apply --resume\`${r.leaseLost ? ' once the executor lock is free' : ''}.`
-          : `${why}: no recorded move is left unfinished; nothing to resume.`,
-    }
-  }
   const lossy = r.moves.filter((m) => mayHaveLostData(m)).length
-  if (lossy > 0) return {code: 'POSSIBLE_DATA_LOSS', line: `${lossy} move(s) ran while a master they used restarted without persistence: acknowledged keys may be lost; \`shardctl moves show <id>\` names the master and the slots.`}
-  if (phasesWhere((i) => i.outcome === 'unsuccessful').some((p) => (r.counts[p] ?? 0) > 0)) return {code: 'INCOMPLETE', line: null}
+  const loss = `${lossy} move(s) ran while a master they used restarted without persistence: acknowledged keys may be lost; \`shardctl moves show <id>\` names the master and the slots.`
+  if (r.stopped) {
+    const line = interruptedLine(r)
+    return lossy > 0 ? {code: 'POSSIBLE_DATA_LOSS', line: `${loss} ${line}`} : {code: 'INTERRUPTED', line}
+  }
+  const unsuccessful = phasesWhere((i) => i.outcome === 'unsuccessful').reduce((a, p) => a + (r.counts[p] ?? 0), 0)
+  if (lossy > 0) return {code: 'POSSIBLE_DATA_LOSS', line: unsuccessful > 0 ? `${loss} Besides, ${unsuccessful} move(s) ended aborted or failed (\`shardctl moves list\`).` : loss}
+  if (unsuccessful > 0) return {code: 'INCOMPLETE', line: null}
   return {code: null, line: null}
+}
+
+/** interruptedLine is what a stopped run tells: why it stopped, and whether `apply --resume` has anything to continue. */
+function interruptedLine(r: RunSummary & Partial<Pick<ApplyResult, 'leaseLost'>>): string {
+  const unfinished = r.moves.filter((m) => !isTerminal(m.phase as MovePhase)).length
+  // No one pressed Ctrl-C when the lease was lost: say why it stopped, and that the lock may be someone else's now.
+  const why = r.leaseLost ? 'Interrupted: the executor lost its lease on the executor lock (etcd unreachable for longer than the lease), so it stopped; another executor may hold the lock now' : 'Interrupted'
+  return unfinished > 0
+    ? `${why}: ${unfinished} recorded move(s) unfinished; each continues from its last persisted phase with \`shardctl apply --resume\`${r.leaseLost ? ' once the executor lock is free' : ''}.`
+    : `${why}: no recorded move is left unfinished; nothing to resume.`
 }
 
 /**
  * drainOutcome judges `node drain`: success only when the node holds no replica any more.
- * An interrupted run is INTERRUPTED, one warned of possible data loss POSSIBLE_DATA_LOSS (as {@link applyOutcome}); one that ran to its end with
- * replicas left on the node is INCOMPLETE.
+ * An interrupted run is INTERRUPTED, one warned of possible data loss POSSIBLE_DATA_LOSS (as
+ * {@link applyOutcome}; its line then also says how many replicas the node still holds); one
+ * that ran to its end with replicas left on the node is INCOMPLETE.
  */
 export function drainOutcome(d: {remaining: number; result: RunSummary | null}): RunOutcome {
   const run = d.result ? applyOutcome(d.result) : {code: null, line: null}
+  if (run.code === 'POSSIBLE_DATA_LOSS' && d.remaining > 0) return {...run, line: `${run.line} The node still holds ${d.remaining} replica(s): it is not drained.`}
   if (run.code === 'INTERRUPTED' || run.code === 'POSSIBLE_DATA_LOSS') return run
   return {code: d.remaining > 0 ? 'INCOMPLETE' : null, line: null}
 }

@@ -263,8 +263,8 @@ async function driveRedisMove(env: ExecutorEnv, initial: FencedMove, opts: Redis
     let lastCancelCheck = env.now()
     let verifyPasses = 0
     // A cancel seen inside a slot's first throttle wait (at most one etcd read a second, as between slots).
-    const cancelLook: CancelLook = async () => {
-      if (env.now() - lastCancelCheck < CURSOR_INTERVAL_MS) return false
+    const cancelLook: CancelLook = async (now) => {
+      if (!now && env.now() - lastCancelCheck < CURSOR_INTERVAL_MS) return false
       lastCancelCheck = env.now()
       return (await getMove(env.ctx, m.value.id)).value.cancelRequested
     }
@@ -474,6 +474,10 @@ async function migrateSlotKeys(env: ExecutorEnv, opts: RedisMoveOptions, keyBuck
     const listedSizes = await keySizes(src, listed)
     // The scan before the first slot does not see keys written since (nor does a resumed move scan): every batch is checked.
     const big = opts.allowBigKeys ? -1 : listedSizes.findIndex((b) => b > opts.bigKeyBytes)
+    // A cancel recorded before the key stopped the move (or since) can still close the untouched
+    // slot back, the key unmoved; looked up now, not at most once a second: a resumed run meets
+    // the key within its first second, and failed at it again on every resume.
+    if (big >= 0 && look && (await look(true))) return 'cancelled'
     if (big >= 0) throw new BigKeyMidMove(slot, listed[big]!, listedSizes[big]!, opts.bigKeyBytes)
     // Cut to the keys' measured sizes: the count above is a guess at the mean (none yet for the
     // slot's first batch); the keys left out are listed again next round.
@@ -491,8 +495,8 @@ async function migrateSlotKeys(env: ExecutorEnv, opts: RedisMoveOptions, keyBuck
   }
 }
 
-/** CancelLook tells whether a `moves cancel` is recorded for the move (it reads etcd at most about once a second, false in between). */
-type CancelLook = () => Promise<boolean>
+/** CancelLook tells whether a `moves cancel` is recorded for the move (it reads etcd at most about once a second, false in between; `now`: reads it regardless). */
+type CancelLook = (now?: boolean) => Promise<boolean>
 
 /** followKeyRate sets `keyBucket` to the operator's live keys/s (`throttle set --keys-per-sec`), which wins over the move's own option, and returns it. */
 function followKeyRate(env: ExecutorEnv, opts: RedisMoveOptions, keyBucket: TokenBucket): number | null {

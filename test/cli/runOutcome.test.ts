@@ -59,6 +59,44 @@ describe('drainOutcome', () => {
   })
 })
 
+describe('a run warned of possible data loss (exit 23) and also interrupted or incomplete', () => {
+  // A master restarted without persistence during a move that then ended `done`, and the run
+  // was stopped later (another move unfinished): 130 hid the loss, and the `apply --resume` that
+  // followed runs only the unfinished moves, so no exit status ever said it (0 at the end).
+  const lossy = (phases: MovePhase[], stopped: boolean, lossAt = 0) => {
+    const r = run(phases, stopped)
+    return {...r, moves: r.moves.map((m, i) => ({...m, warnings: i === lossAt ? [{key: 'restart:n2:r2', at: 't', text: 'lost', mayHaveLostData: true}] : []}))}
+  }
+
+  it('Given a done move warned of loss in an interrupted run, Then the exit is POSSIBLE_DATA_LOSS and the line still says what to resume', () => {
+    const o = applyOutcome(lossy(['done', 'copying'], true))
+    expect(o.code).toBe('POSSIBLE_DATA_LOSS')
+    expect(o.line).toMatch(/acknowledged keys may be lost.*interrupted: 1 recorded move\(s\) unfinished.*apply --resume/i)
+  })
+
+  it('Given a lost lease, Then the line says the lease was lost besides the loss', () => {
+    const o = applyOutcome({...lossy(['done', 'copying'], true), leaseLost: true})
+    expect(o.code).toBe('POSSIBLE_DATA_LOSS')
+    expect(o.line).toMatch(/acknowledged keys may be lost.*lost its lease.*1 recorded move\(s\) unfinished/)
+  })
+
+  it('Given a lossy move and an aborted one, Then POSSIBLE_DATA_LOSS wins over INCOMPLETE and the line names the aborted or failed moves', () => {
+    const o = applyOutcome(lossy(['done', 'aborted', 'failed'], false))
+    expect(o.code).toBe('POSSIBLE_DATA_LOSS')
+    expect(o.line).toMatch(/2 move\(s\) ended aborted or failed/)
+  })
+
+  it('Given a drain that left replicas and a lossy move, Then POSSIBLE_DATA_LOSS, and the line says the node still holds them', () => {
+    const o = drainOutcome({remaining: 2, result: lossy(['done'], false)})
+    expect(o.code).toBe('POSSIBLE_DATA_LOSS')
+    expect(o.line).toMatch(/still holds 2 replica\(s\)/)
+  })
+
+  it('Given only a loss, Then the line is the loss alone', () => {
+    expect(applyOutcome(lossy(['done'], false)).line).toBe('1 move(s) ran while a master they used restarted without persistence: acknowledged keys may be lost; `shardctl moves show <id>` names the master and the slots.')
+  })
+})
+
 describe('afterConfirmedError', () => {
   // etcd stopped mid-apply: the run exited 3 with "start a local one with `shardctl etcd start`"
   // and nothing about the moves it had recorded, which only `apply --resume` continues.

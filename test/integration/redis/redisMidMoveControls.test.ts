@@ -1,10 +1,14 @@
-import {describe, expect, it} from 'vitest'
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
 import {setPaused, setThrottle} from '../../../src/executor/controlService.js'
 import {getMove, requestCancel} from '../../../src/executor/moveStore.js'
 import {withRedisNode} from '../../../src/redis/redisConnection.js'
 import {openSlotMarks, redisAvailable, servedSlots, tagsInSlots} from '../../support/redisCluster.js'
 import {countAt, poll} from '../../support/redisFailover.js'
 import {inProcessApplyOf, useRedisCluster} from '../../support/redisTestFile.js'
+import {runCli} from '../../support/runCli.js'
 
 /**
  * What a redis move used to look at only between slots or before its first: the big-key limit
@@ -20,6 +24,15 @@ const apply = inProcessApplyOf(file)
 
 /** onSource tells whether the master at `address` holds `key` itself (it owns the key's slot, maybe MIGRATING). */
 const onSource = (address: string, key: string) => withRedisNode(address, async (r) => (await r.call('EXISTS', key)) === 1)
+
+let cwd: string
+beforeAll(() => {
+  cwd = mkdtempSync(join(tmpdir(), 'shardctl-redis-mid-move-'))
+})
+afterAll(() => {
+  if (cwd) rmSync(cwd, {recursive: true, force: true})
+})
+const cli = (args: string[]) => runCli([...args, '--endpoints', inject('etcdEndpoint'), '--cluster', file.ctx.cluster], {cwd, timeoutMs: 60_000})
 
 describe.skipIf(!available)('checks a redis move makes between batches', () => {
   it('a key above the big-key limit written after the scan is not migrated: the move fails naming it, and resumes with --allow-big-keys', async () => {
@@ -85,6 +98,54 @@ describe.skipIf(!available)('checks a redis move makes between batches', () => {
       await setThrottle(file.ctx, null)
     }
   }, 90_000)
+
+  it('a move cancelled, then failed at a big key before any key of its open slot moved, ends aborted on apply --resume: the slot closed back, the big key not migrated', async () => {
+    // The cancel came while the move copied, the big key (written since the scan) was met first:
+    // the move failed with the slot open and the cancel recorded. Every resume without
+    // --allow-big-keys stopped at the key again, within its first second, before it looked at
+    // the cancel: the operator could only move the key forward (blocking both masters, what the
+    // limit is for) for the cancel to move it back.
+    const {shard, from, to, first} = await file.shardToMove(6)
+    const {tag} = tagsInSlots(first, first + 1, 1, 'bf')[0]!
+    const bigKey = `{${tag}}:big`
+    const big = 'F'.repeat(200 * 1024)
+    await file.client.set(bigKey, big)
+    await file.client.set(`{${tag}}:small`, 'small')
+    const move = await file.recordPendingMove('cancel-big-failed', shard, from, to)
+    // As the runner leaves it: the slot open on both sides, the cursor at it, the move failed with the cancel recorded.
+    await withRedisNode(to.address, (r) => r.call('CLUSTER', 'SETSLOT', first, 'IMPORTING', from.redisId))
+    await withRedisNode(from.address, (r) => r.call('CLUSTER', 'SETSLOT', first, 'MIGRATING', to.redisId))
+    const failed = {...move, phase: 'failed', cancelRequested: true, reason: `slot ${first} holds key "${bigKey}" of 200 KiB, above the 64 KiB limit, written since the move began`, progress: {...move.progress, cursor: JSON.stringify({dir: 'fwd', next: first, open: true})}}
+    await file.ctx.store.put(file.ctx.keys.move(move.id), JSON.stringify(failed))
+    const after = (await apply({redis: {bigKeyBytes: 64 * 1024}, sleepCapMs: 200})).moves.find((m) => m.id === 'cancel-big-failed')
+    expect([after?.phase, after?.reason]).toEqual(['aborted', 'cancelled by operator'])
+    expect(await onSource(from.address, bigKey)).toBe(true)
+    expect(await countAt(to.address, first)).toBe(0)
+    expect(await openSlotMarks(file.masters)).toEqual([])
+    expect(await file.client.get(bigKey)).toBe(big)
+  }, 90_000)
+
+  it('the way out a big-key failure names works through the real binary: apply --resume refuses again (exit 1), apply --resume --allow-big-keys moves the key', async () => {
+    const {shard, from, to, first} = await file.shardToMove(7)
+    const {tag} = tagsInSlots(first, first + 1, 1, 'bw')[0]!
+    const bigKey = `{${tag}}:big`
+    const big = 'W'.repeat(200 * 1024)
+    await file.client.set(bigKey, big)
+    const move = await file.recordPendingMove('big-way-out', shard, from, to)
+    // As failOnBigKey leaves it: the slot open on both sides, the cursor at it, the move failed.
+    await withRedisNode(to.address, (r) => r.call('CLUSTER', 'SETSLOT', first, 'IMPORTING', from.redisId))
+    await withRedisNode(from.address, (r) => r.call('CLUSTER', 'SETSLOT', first, 'MIGRATING', to.redisId))
+    const failed = {...move, phase: 'failed', reason: 'big key', progress: {...move.progress, cursor: JSON.stringify({dir: 'fwd', next: first, open: true})}}
+    await file.ctx.store.put(file.ctx.keys.move(move.id), JSON.stringify(failed))
+    const again = await cli(['apply', '--resume', '--yes', '--big-key-limit', '64KiB'])
+    expect([again.code, (await getMove(file.ctx, move.id)).value.phase]).toEqual([1, 'failed'])
+    expect(again.stdout).toMatch(/--allow-big-keys/)
+    const out = await cli(['apply', '--resume', '--yes', '--big-key-limit', '64KiB', '--allow-big-keys'])
+    expect([out.code, (await getMove(file.ctx, move.id)).value.phase]).toEqual([0, 'done'])
+    expect(await onSource(to.address, bigKey)).toBe(true)
+    expect(await openSlotMarks(file.masters)).toEqual([])
+    expect(await file.client.get(bigKey)).toBe(big)
+  }, 120_000)
 
   it('a cancel during a slot\'s first throttle wait closes the slot back on the source, no key moved, and the move ends aborted', async () => {
     const {shard, from, to, first, end} = await file.shardToMove(5)
