@@ -389,9 +389,14 @@ function abandonsSource(o: MoveObservation): boolean {
  */
 function refillWithoutSource(o: MoveObservation, shard: Observed): MoveDecision {
   const {move} = o
-  const peers = readReplicas(shard.value)
-    .filter((n) => n !== move.to && o.alive.has(n))
-    .sort()
+  const staying = readReplicas(shard.value).filter((n) => n !== move.to && n !== move.from)
+  // Only the source is abandoned. A write acknowledged by it and a staying voter that is down
+  // (w = 2 at rf 3) is on that voter alone now: refilling from the others and recording the
+  // destination verified would leave it out of the new read set's copies for good. So with a
+  // staying voter down this is the ordinary refill, which goes on from the up voters when the
+  // write floor makes them enough and waits for the down ones otherwise (liveCopySources).
+  if (staying.some((n) => !o.alive.has(n))) return recheck(o, shard, move.to)
+  const peers = [...staying].sort()
   const effect: MoveEffect = {type: 'verify', key: verifiedKey(`refill-without-source[${peers.join('+')}]`, [move.to], o.claims), shard: shard.value, refill: true, from: peers}
   const at = new Date(o.now).toISOString()
   const from = peers.length > 0 ? `refilled from ${peers.join(', ')}` : 'no other copy to refill it from'
@@ -406,10 +411,14 @@ function refillWithoutSource(o: MoveObservation, shard: Observed): MoveDecision 
   )
 }
 
+/** wentOnWithoutSource: the destination was accepted without reading the abandoned source, and the source has not been read since. */
+function wentOnWithoutSource(move: Move): boolean {
+  return move.sourceAbandoned !== undefined && move.sourceAbandoned.sourceRefillAt === undefined
+}
+
 /** sourceCameBack: the move went on without its abandoned source, which is up again before the move finished (its copy not dropped yet). */
 function sourceCameBack(o: MoveObservation): boolean {
-  const abandoned = o.move.sourceAbandoned
-  return abandoned !== undefined && abandoned.sourceRefillAt === undefined && o.alive.has(o.move.from)
+  return wentOnWithoutSource(o.move) && o.alive.has(o.move.from)
 }
 
 /**
@@ -486,7 +495,9 @@ export const PHASE_STEPS = {
     withShard(o, (s) => {
       const t = finishCleanup(o.move, s.value)
       // Best effort: a source that is down keeps its copy on disk until dropped (its orphan sweep is the backstop).
-      if (!o.alive.has(o.move.from)) return commitOf(t, s, {note: `node ${o.move.from} is down: its copy of shard ${o.move.shard} stays on disk until dropped`})
+      // A move that went on without its abandoned source (its copy never read) fences this on the source's lease still
+      // being absent: a source registering meanwhile fails the commit and is read before its copy is dropped (sourceCameBack).
+      if (!o.alive.has(o.move.from)) return commitOf(t, s, {note: `node ${o.move.from} is down: its copy of shard ${o.move.shard} stays on disk until dropped`, ...(wentOnWithoutSource(o.move) ? {aliveAbsent: [o.move.from]} : {})})
       return once(o, {type: 'drop', key: `drop:${o.move.from}@${s.revision}`, node: o.move.from, shard: s.value}, () => commitOf(t, s))
     }),
   // Two steps: the destination leaves the shard (writes resume on the old set), then its

@@ -212,4 +212,38 @@ describe('a cut-over move waiting for a source gone for good', () => {
     expect(s.dropped).toEqual([s.from])
     expect((await stored(s)).phase).toBe('done')
   })
+  it('at rf 3 with a w = 2 floor and a staying voter down too, waits for that voter: a write acknowledged by the source and it is on it alone now', async () => {
+    const s = await stuckMove(3, 'cleanup', [2])
+    const [up, down] = [...s.others].sort() as [string, string]
+    await s.store.delete(s.ctx.keys.alive(down))
+    await requestSourceAbandon(s.ctx, s.move.id, {acceptDataLoss: true})
+    // Before the fix: refilled from the up voter alone and done, the writes on {source, down voter} missing from the destination.
+    const waiting = await s.run()
+    expect(waiting.phase).toBe('cleanup')
+    expect(waiting.sourceAbandoned).toBeUndefined()
+    expect(retries(s).at(-1)).toContain(down)
+    await markNodesAlive(s.ctx, [down])
+    const m = await s.run()
+    expect(m.phase).toBe('done')
+    expect(m.sourceAbandoned?.refilledFrom).toEqual([up, down])
+  })
+
+  it('a source that registers while the cleanup without it commits fails that commit (fenced on its lease) and is read before its copy is dropped', async () => {
+    const s = await stuckMove(1, 'cleanup')
+    await requestSourceAbandon(s.ctx, s.move.id, {acceptDataLoss: true})
+    // The first move commit records the abandonment; the second is the cleanup leaving the down source's copy on its disk.
+    const first = s.store.faults.hold({op: 'txn', key: s.ctx.keys.move(s.move.id)})
+    const running = s.run()
+    await first.reached
+    const second = s.store.faults.hold({op: 'txn', key: s.ctx.keys.move(s.move.id)})
+    first.release()
+    await second.reached
+    await markNodesAlive(s.ctx, [s.from])
+    second.release()
+    const m = await running
+    expect(m.phase).toBe('done')
+    expect(m.sourceAbandoned?.sourceRefillAt).toBeDefined()
+    expect(s.asked).toContain(s.from)
+    expect(s.dropped).toEqual([s.from])
+  })
 })
