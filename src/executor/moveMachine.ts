@@ -422,9 +422,29 @@ function sourceCameBack(o: MoveObservation): boolean {
 }
 
 /**
+ * markOutlived: the source the operator marked gone for good holds its lease again. The mark
+ * was a judgement that it would not come back, and it did: its copy may hold what no other
+ * does, so the mark must not be honoured at a later refill (a second restart of the
+ * destination while the source is down again), which would go on without a copy that is
+ * there to be read. The operator may mark it again.
+ */
+function markOutlived(o: MoveObservation): boolean {
+  return o.move.abandonSourceRequested !== undefined && o.alive.has(o.move.from)
+}
+
+/** withdrawMark clears an outlived mark (phase unchanged), telling the operator. */
+function withdrawMark(o: MoveObservation): MoveDecision {
+  const {move} = o
+  return commitOf({phase: move.phase}, undefined, {
+    patch: {cutoverAt: move.cutoverAt, abandonSourceRequested: undefined},
+    note: `move ${move.id}: source ${move.from} marked abandoned is up again; the mark is withdrawn (a later refill reads it or waits for it; \`moves abandon-source\` marks it again)`,
+  })
+}
+
+/**
  * refillFromReturnedSource refills the destination from the abandoned source that came back
  * (from it alone: a refill from others would say nothing of it), before the move drops its
- * copy, and records that it did. Should it go down again meanwhile, the refill fails and is
+ * copy, and records that it did, withdrawing the mark (markOutlived). Should it go down again meanwhile, the refill fails and is
  * retried while it stays up; once it is down the move goes on as abandoned.
  */
 function refillFromReturnedSource(o: MoveObservation, shard: Observed): MoveDecision {
@@ -433,7 +453,7 @@ function refillFromReturnedSource(o: MoveObservation, shard: Observed): MoveDeci
   const effect: MoveEffect = {type: 'verify', key: verifiedKey('refill-returned-source', [move.from, move.to], o.claims), shard: shard.value, refill: true, from: [move.from]}
   return once(o, effect, () =>
     commitOf({phase: move.phase}, undefined, {
-      patch: {cutoverAt: move.cutoverAt, sourceAbandoned: {...abandoned, sourceRefillAt: new Date(o.now).toISOString()}, reason: `${move.reason ?? ''}; ${move.from} came back before its copy was dropped and ${move.to} was refilled from it`},
+      patch: {cutoverAt: move.cutoverAt, abandonSourceRequested: undefined, sourceAbandoned: {...abandoned, sourceRefillAt: new Date(o.now).toISOString()}, reason: `${move.reason ?? ''}; ${move.from} came back before its copy was dropped and ${move.to} was refilled from it`},
       note: `move ${move.id}: abandoned source ${move.from} is up again; refilled ${move.to} from it before dropping its copy`,
     }),
   )
@@ -551,6 +571,7 @@ export function decideMove(o: MoveObservation): MoveDecision {
       if (changedSince(move.verifiedDirs, move.to, o.claims)) return withShard(o, (s) => (abandonsSource(o) ? refillWithoutSource(o, s) : recheck(o, s, move.to)))
       // An abandoned source that came back before its copy was dropped is read after all.
       if (sourceCameBack(o)) return withShard(o, (s) => refillFromReturnedSource(o, s))
+      if (markOutlived(o)) return withdrawMark(o)
     }
     return (PHASE_STEPS[move.phase] as PhaseStep)(o)
   } catch (err) {
