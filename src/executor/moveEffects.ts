@@ -141,6 +141,14 @@ async function refillSources(env: ExecutorEnv, move: Move): Promise<string[]> {
     return await liveCopySources(env, move, 'refilling')
   } catch (err) {
     if (!isUserError(err, 'PRECONDITION')) throw err
+    // Abandoned already: what the move waits for is a staying voter that is down (moveMachine.ts refillWithoutSource), not the source.
+    if (move.abandonSourceRequested !== undefined) {
+      throw new WaitingForNode(
+        'NODE_UNREACHABLE',
+        `node ${move.to} restarted under another data dir or process since move ${move.id} verified it, and its source ${move.from} is abandoned, but a staying voter is down too: a write acknowledged by ${move.from} and it may be on it alone (${errorMessage(err)})`,
+        `restart the staying voters that are down (\`shardctl node list\`); the move waits for them`,
+      )
+    }
     throw new WaitingForNode(
       'NODE_UNREACHABLE',
       `node ${move.to} restarted under another data dir or process since move ${move.id} verified it, and no copy it could be refilled from is up: ${errorMessage(err)}; if ${move.from} is gone for good, \`shardctl moves abandon-source ${move.id} --accept-data-loss\` ends the wait (what only its copy holds is lost)`,

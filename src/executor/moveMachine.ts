@@ -389,9 +389,14 @@ function abandonsSource(o: MoveObservation): boolean {
  */
 function refillWithoutSource(o: MoveObservation, shard: Observed): MoveDecision {
   const {move} = o
-  const peers = readReplicas(shard.value)
-    .filter((n) => n !== move.to && o.alive.has(n))
-    .sort()
+  const staying = readReplicas(shard.value).filter((n) => n !== move.to && n !== move.from)
+  // Only the source is abandoned. A write acknowledged by it and a staying voter that is down
+  // (w = 2 at rf 3) is on that voter alone now: refilling from the others and recording the
+  // destination verified would leave it out of the new read set's copies for good. So with a
+  // staying voter down this is the ordinary refill, which goes on from the up voters when the
+  // write floor makes them enough and waits for the down ones otherwise (liveCopySources).
+  if (staying.some((n) => !o.alive.has(n))) return recheck(o, shard, move.to)
+  const peers = [...staying].sort()
   const effect: MoveEffect = {type: 'verify', key: verifiedKey(`refill-without-source[${peers.join('+')}]`, [move.to], o.claims), shard: shard.value, refill: true, from: peers}
   const at = new Date(o.now).toISOString()
   const from = peers.length > 0 ? `refilled from ${peers.join(', ')}` : 'no other copy to refill it from'
@@ -406,16 +411,40 @@ function refillWithoutSource(o: MoveObservation, shard: Observed): MoveDecision 
   )
 }
 
+/** wentOnWithoutSource: the destination was accepted without reading the abandoned source, and the source has not been read since. */
+function wentOnWithoutSource(move: Move): boolean {
+  return move.sourceAbandoned !== undefined && move.sourceAbandoned.sourceRefillAt === undefined
+}
+
 /** sourceCameBack: the move went on without its abandoned source, which is up again before the move finished (its copy not dropped yet). */
 function sourceCameBack(o: MoveObservation): boolean {
-  const abandoned = o.move.sourceAbandoned
-  return abandoned !== undefined && abandoned.sourceRefillAt === undefined && o.alive.has(o.move.from)
+  return wentOnWithoutSource(o.move) && o.alive.has(o.move.from)
+}
+
+/**
+ * markOutlived: the source the operator marked gone for good holds its lease again. The mark
+ * was a judgement that it would not come back, and it did: its copy may hold what no other
+ * does, so the mark must not be honoured at a later refill (a second restart of the
+ * destination while the source is down again), which would go on without a copy that is
+ * there to be read. The operator may mark it again.
+ */
+function markOutlived(o: MoveObservation): boolean {
+  return o.move.abandonSourceRequested !== undefined && o.alive.has(o.move.from)
+}
+
+/** withdrawMark clears an outlived mark (phase unchanged), telling the operator. */
+function withdrawMark(o: MoveObservation): MoveDecision {
+  const {move} = o
+  return commitOf({phase: move.phase}, undefined, {
+    patch: {cutoverAt: move.cutoverAt, abandonSourceRequested: undefined},
+    note: `move ${move.id}: source ${move.from} marked abandoned is up again; the mark is withdrawn (a later refill reads it or waits for it; \`moves abandon-source\` marks it again)`,
+  })
 }
 
 /**
  * refillFromReturnedSource refills the destination from the abandoned source that came back
  * (from it alone: a refill from others would say nothing of it), before the move drops its
- * copy, and records that it did. Should it go down again meanwhile, the refill fails and is
+ * copy, and records that it did, withdrawing the mark (markOutlived). Should it go down again meanwhile, the refill fails and is
  * retried while it stays up; once it is down the move goes on as abandoned.
  */
 function refillFromReturnedSource(o: MoveObservation, shard: Observed): MoveDecision {
@@ -424,7 +453,7 @@ function refillFromReturnedSource(o: MoveObservation, shard: Observed): MoveDeci
   const effect: MoveEffect = {type: 'verify', key: verifiedKey('refill-returned-source', [move.from, move.to], o.claims), shard: shard.value, refill: true, from: [move.from]}
   return once(o, effect, () =>
     commitOf({phase: move.phase}, undefined, {
-      patch: {cutoverAt: move.cutoverAt, sourceAbandoned: {...abandoned, sourceRefillAt: new Date(o.now).toISOString()}, reason: `${move.reason ?? ''}; ${move.from} came back before its copy was dropped and ${move.to} was refilled from it`},
+      patch: {cutoverAt: move.cutoverAt, abandonSourceRequested: undefined, sourceAbandoned: {...abandoned, sourceRefillAt: new Date(o.now).toISOString()}, reason: `${move.reason ?? ''}; ${move.from} came back before its copy was dropped and ${move.to} was refilled from it`},
       note: `move ${move.id}: abandoned source ${move.from} is up again; refilled ${move.to} from it before dropping its copy`,
     }),
   )
@@ -486,7 +515,9 @@ export const PHASE_STEPS = {
     withShard(o, (s) => {
       const t = finishCleanup(o.move, s.value)
       // Best effort: a source that is down keeps its copy on disk until dropped (its orphan sweep is the backstop).
-      if (!o.alive.has(o.move.from)) return commitOf(t, s, {note: `node ${o.move.from} is down: its copy of shard ${o.move.shard} stays on disk until dropped`})
+      // A move that went on without its abandoned source (its copy never read) fences this on the source's lease still
+      // being absent: a source registering meanwhile fails the commit and is read before its copy is dropped (sourceCameBack).
+      if (!o.alive.has(o.move.from)) return commitOf(t, s, {note: `node ${o.move.from} is down: its copy of shard ${o.move.shard} stays on disk until dropped`, ...(wentOnWithoutSource(o.move) ? {aliveAbsent: [o.move.from]} : {})})
       return once(o, {type: 'drop', key: `drop:${o.move.from}@${s.revision}`, node: o.move.from, shard: s.value}, () => commitOf(t, s))
     }),
   // Two steps: the destination leaves the shard (writes resume on the old set), then its
@@ -540,6 +571,7 @@ export function decideMove(o: MoveObservation): MoveDecision {
       if (changedSince(move.verifiedDirs, move.to, o.claims)) return withShard(o, (s) => (abandonsSource(o) ? refillWithoutSource(o, s) : recheck(o, s, move.to)))
       // An abandoned source that came back before its copy was dropped is read after all.
       if (sourceCameBack(o)) return withShard(o, (s) => refillFromReturnedSource(o, s))
+      if (markOutlived(o)) return withdrawMark(o)
     }
     return (PHASE_STEPS[move.phase] as PhaseStep)(o)
   } catch (err) {

@@ -19,7 +19,7 @@ import {getMove} from './moveStore.js'
  * `moves abandon-source ID --accept-data-loss` is the operator saying the source is gone for
  * good and accepting that loss. It only marks the move (`abandonSourceRequested`); the
  * executor honours it in the move machine (moveMachine.ts `refillWithoutSource`): the
- * destination is refilled from every staying voter that is up and then accepted as it is,
+ * destination is refilled from every staying voter (a down one waited for unless the write floor makes the others enough) and then accepted as it is,
  * the fact recorded in the move (`sourceAbandoned`, the reason) and told as an event, and the
  * move goes on to `done` (the down source's copy left on its disk, as any cleanup of a down
  * source does), after which `node remove` accepts the node. A source that is up is never

@@ -212,4 +212,66 @@ describe('a cut-over move waiting for a source gone for good', () => {
     expect(s.dropped).toEqual([s.from])
     expect((await stored(s)).phase).toBe('done')
   })
+  it('at rf 3 with a w = 2 floor and a staying voter down too, waits for that voter: a write acknowledged by the source and it is on it alone now', async () => {
+    const s = await stuckMove(3, 'cleanup', [2])
+    const [up, down] = [...s.others].sort() as [string, string]
+    await s.store.delete(s.ctx.keys.alive(down))
+    await requestSourceAbandon(s.ctx, s.move.id, {acceptDataLoss: true})
+    // Before the fix: refilled from the up voter alone and done, the writes on {source, down voter} missing from the destination.
+    const waiting = await s.run()
+    expect(waiting.phase).toBe('cleanup')
+    expect(waiting.sourceAbandoned).toBeUndefined()
+    expect(retries(s).at(-1)).toContain(down)
+    await markNodesAlive(s.ctx, [down])
+    const m = await s.run()
+    expect(m.phase).toBe('done')
+    expect(m.sourceAbandoned?.refilledFrom).toEqual([up, down])
+  })
+
+  it('a source that registers while the cleanup without it commits fails that commit (fenced on its lease) and is read before its copy is dropped', async () => {
+    const s = await stuckMove(1, 'cleanup')
+    await requestSourceAbandon(s.ctx, s.move.id, {acceptDataLoss: true})
+    // The first move commit records the abandonment; the second is the cleanup leaving the down source's copy on its disk.
+    const first = s.store.faults.hold({op: 'txn', key: s.ctx.keys.move(s.move.id)})
+    const running = s.run()
+    await first.reached
+    const second = s.store.faults.hold({op: 'txn', key: s.ctx.keys.move(s.move.id)})
+    first.release()
+    await second.reached
+    await markNodesAlive(s.ctx, [s.from])
+    second.release()
+    const m = await running
+    expect(m.phase).toBe('done')
+    expect(m.sourceAbandoned?.sourceRefillAt).toBeDefined()
+    expect(s.asked).toContain(s.from)
+    expect(s.dropped).toEqual([s.from])
+  })
+  it('a source that came back after it was abandoned is no longer abandoned: a later restart of the destination waits for it again', async () => {
+    const s = await stuckMove(1, 'draining')
+    await requestSourceAbandon(s.ctx, s.move.id, {acceptDataLoss: true})
+    let restarted = false
+    const m = await s.run({
+      effects: (base) => ({
+        ...base,
+        // The source comes back during the cleanup grace (and the destination is refilled from it) ...
+        drain: async () => markNodesAlive(s.ctx, [s.from]),
+        // ... then, before its copy is dropped, it goes down again and the destination restarts on another dir.
+        drop: async (node, shard) => {
+          if (restarted) return base.drop(node, shard)
+          restarted = true
+          await s.store.delete(s.ctx.keys.alive(s.from))
+          await s.store.put(s.ctx.keys.claim(s.to), JSON.stringify({node: s.to, dataDirId: 'dir-new2', instance: 'i3'}))
+          throw new UserError('NODE_UNREACHABLE', `node ${node} went away`, 'retry')
+        },
+      }),
+    })
+    // Before the fix the mark, made when the source seemed gone for good, was honoured again: the destination went on
+    // empty and the source's copy, read once and holding every record, was left behind unread.
+    expect(m.phase).toBe('cleanup')
+    expect(m.abandonSourceRequested).toBeUndefined()
+    expect(retries(s).at(-1)).toContain(`shardctl moves abandon-source ${s.move.id} --accept-data-loss`)
+    // The operator may abandon it again, and then it goes on without it.
+    expect((await requestSourceAbandon(s.ctx, s.move.id, {acceptDataLoss: true})).changed).toBe(true)
+    expect((await s.run()).phase).toBe('done')
+  })
 })
