@@ -6,6 +6,7 @@ import {afterAll, describe, expect, inject, it} from 'vitest'
 import {freePort} from '../../../src/localEtcd/freePort.js'
 import {keyHash} from '../../../src/model/hash.js'
 import {formatHlc} from '../../../src/model/hlc.js'
+import {NodeMarkSchema} from '../../../src/model/node.js'
 import {type Shard} from '../../../src/model/shard.js'
 import {loadClusterToken} from '../../../src/node/clusterToken.js'
 import {NodeClient} from '../../../src/node/nodeClient.js'
@@ -159,7 +160,11 @@ describe('a running node whose alive key another process takes over', () => {
     const dir1 = await newDir('first3')
     const first = await startNodeProcess({...cluster3.connection, id: 'n1', port: port1, dataDir: dir1, leaseTtl: '3s', extra: ['--advertise', `127.0.0.2:${port1}`]})
     children.push(first)
-    // Copied while it runs idle (it has written nothing since it registered).
+    // Copied while it runs idle (it has written nothing since it registered), once its
+    // registration's write mark is published: that publish runs after the node serves, and a
+    // copy taken before its raise is rightly refused as older than the published mark (a CI run
+    // on a loaded machine copied first).
+    await waitFor(async () => ((await cluster3.ctx.store.getTyped(cluster3.ctx.keys.mark('n1'), NodeMarkSchema))?.value.mark ?? 0) > 0 || undefined, 'n1 to publish its registration mark', 20_000)
     const second = await startNodeProcess({...cluster3.connection, id: 'n1', port: port2, dataDir: await replicaOf(dir1, 'second3'), leaseTtl: '3s'})
     children.push(second)
     expect(second.logs()).toMatch(/alive\/n1 is left by a process that is gone: taking it over/)
