@@ -25,21 +25,40 @@ afterAll(async () => {
   await cluster?.dispose()
 })
 
+/** etcdRevoked: the loss etcd3 reports when etcd answers a keepalive with TTL 0 (etcd no longer holds the lease), as against the holder's own deadline (leaseHandle.ts). */
+const etcdRevoked = (message: string) => /^Lease \d+ is expired or revoked$/.test(message)
+
 describe('a lease while one etcd member of three is frozen', () => {
-  it('Given a 5 s lease with a key on it, When each member in turn is frozen for 6 s (longer than the TTL) and thawed, Then the lease is never declared lost and its key stays', async () => {
-    const lease = await store.grantLease(5)
-    const lostAt: string[] = []
-    lease.onLost((err) => lostAt.push(err.message))
-    await store.put('/shardctl/frozen-member/k', 'v', lease.id)
+  it('Given a 5 s lease with a key on it, When each member in turn is frozen for 6 s (longer than the TTL) and thawed, Then the holder never counts the lease lost while etcd holds it, and its key stays', async () => {
+    const key = '/shardctl/frozen-member/k'
+    const grant = async () => {
+      const lease = await store.grantLease(5)
+      const lostAt: string[] = []
+      lease.onLost((err) => lostAt.push(err.message))
+      await store.put(key, 'v', lease.id)
+      return {lease, lostAt}
+    }
+    let held = await grant()
     for (let i = 0; i < 3; i++) {
+      const before = await cluster.leader()
+      const wasLeader = typeof before !== 'string' && before.leader.index === i
       cluster.freeze(i)
       await sleep(6000)
       cluster.thaw(i)
       await sleep(1500)
-      expect(lostAt, `after m${i + 1} was frozen`).toEqual([])
+      // etcd-io/etcd#15247 (Debian's etcd 3.4.23 has it; src/etcd/etcdKnownBugs.ts): a leader
+      // stalled past an election revokes leases once it resumes. That loss is etcd's (the key
+      // is gone from etcd too), not the holder misjudging a lease etcd still holds; the holder
+      // must then have heard it from etcd itself. Grant again and go on with the next member.
+      if (wasLeader && held.lostAt.length > 0 && held.lostAt.every(etcdRevoked) && (await store.get(key)) === undefined) {
+        console.info(`m${i + 1}, the leader, revoked the lease once thawed (etcd-io/etcd#15247): granted again`)
+        held = await grant()
+        continue
+      }
+      expect(held.lostAt, `after m${i + 1} was frozen${wasLeader ? ' (the leader)' : ''}`).toEqual([])
     }
-    expect(lease.lost).toBe(false)
-    expect((await store.get('/shardctl/frozen-member/k'))?.value).toBe('v')
-    await lease.revoke()
+    expect(held.lease.lost).toBe(false)
+    expect((await store.get(key))?.value).toBe('v')
+    await held.lease.revoke()
   }, 120_000)
 })
