@@ -336,8 +336,7 @@ export class StorageNode {
     this.startAbort = abort
     try {
       throwIfAborted(abort)
-      await this.map.start()
-      throwIfAborted(abort)
+      // The registration lists the map too, after it has published alive/<id> (newMembership says why).
       this.membership = this.newMembership()
       await this.membership.start()
       this.aliveWatch = await this.watchOwnAlive()
@@ -397,9 +396,14 @@ export class StorageNode {
     return this.membership?.held() ?? false
   }
 
-  /** serving is true when the node answers data requests (registered, lease held, not stopping, storage writer alive). */
+  /**
+   * serving is true when the node answers data requests (registered, lease held, not stopping,
+   * storage writer alive) on a map that reflects every shard change up to its alive/<id>
+   * publish (the order of newMembership's registration makes it so; checked here as well, so
+   * that no reordering can let the node serve on a map older than a barrier that skipped it).
+   */
   serving(): boolean {
-    return this.registered && !this.stopping && !this.storageFailed.error && !this.superseded.error && (this.membership?.held() ?? false)
+    return this.registered && !this.stopping && !this.storageFailed.error && !this.superseded.error && (this.membership?.held() ?? false) && this.map.mapRevision() >= this.claimedAt
   }
 
   /**
@@ -456,9 +460,19 @@ export class StorageNode {
   }
 
   /**
-   * newMembership: the node's lease lifecycle. Registering publishes the leased alive/<id>;
-   * after a lapsed lease it first re-reads the shard map (changes may have been missed), and
-   * the node serves again only once both are done under a live lease.
+   * newMembership: the node's lease lifecycle. Registering (at start-up, and again after a
+   * lapsed lease) publishes the leased alive/<id> and only then lists the shard map, and the
+   * node serves only once both are done under a live lease (see {@link serving}).
+   *
+   * Why in that order: a barrier skips a node without alive/<id> (docs/moves.md), so one that
+   * looked before the publish passed without this node, and its shard change committed before
+   * it looked. A map listed before the publish may lack that change: with the watch behind (the
+   * etcd trouble that cost the lease, a watch not attached yet) the node then served at an epoch
+   * the move counted every live replica past, and a router also behind read from it (at rf 1, a
+   * released source answered a read with a value its destination had since overwritten:
+   * test/integration/node/leaseRejoinBarrier.test.ts). Listed after the publish, the map holds
+   * every change such a barrier went by; a barrier that looks later finds alive/<id> and waits
+   * for the node (NOT_SERVING until it serves, then its accept).
    */
   private newMembership(): LeasedMembership {
     const log = this.opts.log
@@ -467,12 +481,9 @@ export class StorageNode {
       register: async (lease, recovering) => {
         // Superseded is final: a later attempt could find the other process dead and take the id back.
         if (this.superseded.error) throw this.superseded.error
-        if (recovering) {
-          await this.map.start()
-          // Barriers skipped this node while it had no lease (alive/<id> gone): a write it let in
-          // before and still commits must land before a copy can read from it again.
-          if (!(await this.api.writesSettled(RECOVERY_WRITES_WAIT_MS))) throw new Error(`writes let in before the lease was lost are still committing after ${RECOVERY_WRITES_WAIT_MS} ms`)
-        }
+        // Barriers skipped this node while it had no lease (alive/<id> gone): a write it let in
+        // before and still commits must land before a copy can read from it again.
+        if (recovering && !(await this.api.writesSettled(RECOVERY_WRITES_WAIT_MS))) throw new Error(`writes let in before the lease was lost are still committing after ${RECOVERY_WRITES_WAIT_MS} ms`)
         try {
           await this.publishAlive(lease, recovering)
         } catch (err) {
@@ -482,6 +493,8 @@ export class StorageNode {
           }
           throw err
         }
+        // Lists at a revision at or above the publish, and (re)starts the watch from there.
+        await this.map.start()
       },
       onLost: (err) => {
         if (!this.stopping) log.warn('etcd lease lost; not serving until re-registered', {error: errorMessage(err)})

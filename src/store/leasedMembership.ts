@@ -12,9 +12,10 @@ export interface LeasedMembershipOptions {
   grant: () => Promise<LeaseHandle>
   /**
    * register publishes the member under `lease` (its leased keys) and, when `recovering`,
-   * re-reads whatever it may have missed while it was not a member (the shard map). It may
-   * throw: the lease is then revoked and the attempt retried after a backoff (a failure of
-   * the first registration is thrown by {@link LeasedMembership.start} instead).
+   * re-reads whatever it may have missed while it was not a member (the shard map; a storage
+   * node reads it after its publish, at start-up too: src/node/storageNode.ts newMembership
+   * says why). It may throw: the lease is then revoked and the attempt retried after a
+   * backoff (a failure of the first registration is thrown by {@link LeasedMembership.start} instead).
    */
   register: (lease: LeaseHandle, recovering: boolean) => Promise<void>
   /** onLost: the lease lapsed; the member is fenced (not {@link LeasedMembership.held}) until it recovers. */
