@@ -29,7 +29,8 @@ export interface LapsedServingOptions {
  * lease and registration. Why it may: every request a router sends carries the shard's epoch
  * and every live replica refuses an older one (STALE_EPOCH, and the router re-reads the shard),
  * and a barrier waits for every live replica to take the new epoch; a replica without a lease
- * serves nothing. So a router's map, even an old one, cannot make it read or write past a
+ * serves nothing, and one registering again serves only on a map listed after its alive/<id>
+ * (so past any barrier that skipped it: src/node/storageNode.ts newMembership). So a router's map, even an old one, cannot make it read or write past a
  * move's phase: the router's own barrier entry only saves it the refusals. What the lease
  * adds is that the router's map is not arbitrarily old, and that the cluster's write floor
  * covers its `--w`.
