@@ -37,7 +37,9 @@ import {MemoryStore} from '../../../src/store/memoryStore.js'
  * executor's own (awaitBarrier) over real node clients.
  *
  * Can fail: before the fix (a node publishing `alive/<id>` after its map listing, and serving
- * on that listing) both cases read back the old value at the old epoch.
+ * on that listing) both cases read back the old value at the old epoch ("read v1 at epoch 2").
+ * With the shard watches left up, that build passed both: its watch delivered the changes
+ * before the held publish was answered, so the hole needs a watch behind, as here.
  */
 
 const dirs: string[] = []
