@@ -162,6 +162,11 @@ export function describe(shard: Shard): string {
   return shard.replicas.map((r) => `${r.node}:${r.role}`).join(' ')
 }
 
+/** rollbackWaitMessage says why a requested rollback has not begun: its source is down; and how the wait ends. */
+function rollbackWaitMessage(move: Move): string {
+  return `move ${move.id} is to be rolled back to its source ${move.from}, which is down (no alive/${move.from} lease): the rollback waits for it and the move holds where it is; start ${move.from}, or if it is gone for good \`shardctl moves abandon-source ${move.id} --accept-data-loss\` withdraws the rollback and lets the move finish`
+}
+
 /** ROLLBACK_PHASES are the phases in which a rollback request is honoured: cut over, source copy still there. */
 export const ROLLBACK_PHASES: ReadonlySet<MovePhase> = new Set(phasesWhere((i) => i.rollback === 'accept'))
 
@@ -563,7 +568,13 @@ export function decideMove(o: MoveObservation): MoveDecision {
     if (PHASE_TABLE[move.phase].terminal) return {kind: 'terminal'}
     if (o.failure) return onFailure(o, o.failure)
     if (move.cancelRequested && PHASE_TABLE[move.phase].cancel === 'accept') return commitOf({phase: 'aborting', reason: 'cancelled by operator'})
-    if (move.rollbackRequested && ROLLBACK_PHASES.has(move.phase)) return withShard(o, (s) => commitOf(beginRollback(move, s.value, changedSince(move.verifiedDirs, move.from, o.claims)), s))
+    if (move.rollbackRequested && ROLLBACK_PHASES.has(move.phase)) {
+      // A rollback reads the source and flips reads back to it: never begun while it is down (it
+      // died after the request was accepted). Waited for, not a failed attempt; the way out for a
+      // source gone for good is abandoning it, which withdraws the request (sourceAbandon.ts).
+      if (!o.alive.has(move.from)) return onFailure(o, {kind: 'waiting-for-node', message: rollbackWaitMessage(move)})
+      return withShard(o, (s) => commitOf(beginRollback(move, s.value, changedSince(move.verifiedDirs, move.from, o.claims)), s))
+    }
     if (PHASE_TABLE[move.phase].cutOver && PHASE_TABLE[move.phase].track === 'forward') {
       // Cut over: a destination serving under another claim than the one verified lacks what
       // was verified; it is refilled from the source before the move goes on (verifiedDirs.ts),

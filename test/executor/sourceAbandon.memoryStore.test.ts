@@ -4,7 +4,7 @@ import {UserError} from '../../src/errors/errors.js'
 import {type ExecutorEnv, type ExecutorEvent} from '../../src/executor/executorEnv.js'
 import {type MoveEffects, nodeMoveEffects} from '../../src/executor/moveEffects.js'
 import {runMove} from '../../src/executor/moveRunner.js'
-import {getMove, readShard} from '../../src/executor/moveStore.js'
+import {getMove, readShard, requestRollback} from '../../src/executor/moveStore.js'
 import {requestSourceAbandon} from '../../src/executor/sourceAbandon.js'
 import {type Move} from '../../src/model/move.js'
 import {type NodeClient} from '../../src/node/nodeClient.js'
@@ -88,6 +88,8 @@ async function stuckMove(rf: number, phase: Move['phase'], routerW: (number | nu
               dropped.push(node)
               return {deleted: 0}
             },
+            // Every node up takes the shard's epoch at once (a barrier of a move in `cutover` or `release`).
+            accept: async (_shard: number, epoch: number) => ({epoch}),
           } as unknown as NodeClient
         },
       }
@@ -273,5 +275,54 @@ describe('a cut-over move waiting for a source gone for good', () => {
     // The operator may abandon it again, and then it goes on without it.
     expect((await requestSourceAbandon(s.ctx, s.move.id, {acceptDataLoss: true})).changed).toBe(true)
     expect((await s.run()).phase).toBe('done')
+  })
+})
+
+describe('a rollback of a move whose source is down or abandoned', () => {
+  it('is refused while the source holds no lease, in one line (PRECONDITION, exit 1), changing nothing', async () => {
+    const s = await stuckMove(1, 'cutover')
+    const before = await s.store.get(s.ctx.keys.move(s.move.id))
+    // Before: accepted, and the executor flipped reads back to the dead source and dropped the destination's copy.
+    const err = await requestRollback(s.ctx, s.move.id).then(() => undefined, (e: unknown) => e)
+    expect(err).toBeInstanceOf(UserError)
+    expect((err as UserError).code).toBe('PRECONDITION')
+    expect((err as UserError).message).toContain(`${s.from}, the source of move ${s.move.id}, is down`)
+    expect((err as UserError).message).not.toContain('\n')
+    expect((err as UserError).hint).toContain(`start ${s.from}`)
+    expect((await s.store.get(s.ctx.keys.move(s.move.id)))!.modRevision).toBe(before!.modRevision)
+  })
+
+  it('is refused once the source is marked abandoned, even with its lease back (the executor withdraws the mark first)', async () => {
+    const s = await stuckMove(1, 'cutover')
+    await requestSourceAbandon(s.ctx, s.move.id, {acceptDataLoss: true})
+    await markNodesAlive(s.ctx, [s.from])
+    const before = await s.store.get(s.ctx.keys.move(s.move.id))
+    const err = await requestRollback(s.ctx, s.move.id).then(() => undefined, (e: unknown) => e)
+    expect((err as UserError).code).toBe('PRECONDITION')
+    expect((err as UserError).message).toContain(`source ${s.from} is marked abandoned`)
+    expect((await s.store.get(s.ctx.keys.move(s.move.id)))!.modRevision).toBe(before!.modRevision)
+  })
+
+  it('requested while the source was up, then the source dies: waits for it without flipping reads to it, and abandon-source withdraws the rollback and lets the move finish', async () => {
+    const s = await stuckMove(1, 'cutover')
+    await markNodesAlive(s.ctx, [s.from])
+    expect((await requestRollback(s.ctx, s.move.id)).changed).toBe(true)
+    await s.store.delete(s.ctx.keys.alive(s.from))
+    const shardBefore = (await readShard(s.ctx, s.move.shard))!.value
+    // Before: the rollback flipped reads back to the dead source and dropped the destination's copy (at rf 1 the only one up).
+    const waiting = await s.run()
+    expect(waiting.phase).toBe('cutover')
+    expect(waiting.rollbackRequested).toBe(true)
+    expect((await readShard(s.ctx, s.move.shard))!.value).toEqual(shardBefore)
+    expect(s.dropped).toEqual([])
+    expect(retries(s).at(-1)).toContain(`shardctl moves abandon-source ${s.move.id} --accept-data-loss`)
+    const res = await requestSourceAbandon(s.ctx, s.move.id, {acceptDataLoss: true})
+    expect(res.changed).toBe(true)
+    expect(res.message).toContain('rollback')
+    expect((await stored(s)).rollbackRequested).toBe(false)
+    const m = await s.run()
+    expect(m.phase).toBe('done')
+    expect(m.sourceAbandoned).toBeDefined()
+    expect(s.asked).not.toContain(s.from)
   })
 })

@@ -38,8 +38,10 @@ describe('judgeSourceAbandon', () => {
     for (const p of ['rb-joining', 'rb-cutover'] as const) expect(refusal(judgeSourceAbandon(move(p), undefined, true))?.message).toContain('being rolled back')
   })
 
-  it('refuses a move whose rollback was requested (it would roll back to the source) and any move of a redis cluster', () => {
-    expect(refusal(judgeSourceAbandon(move('draining', {rollbackRequested: true}), undefined, true))?.message).toContain('is to be rolled back to its source n1')
+  it('marks a move whose rollback was requested but not begun, withdrawing it (it waits for the down source), and refuses any move of a redis cluster', () => {
+    // Until session 38 refused: the rollback waited for a source gone for good, with no way out.
+    expect(judgeSourceAbandon(move('draining', {rollbackRequested: true}), undefined, true)).toEqual({kind: 'mark', withdrawsRollback: true})
+    expect(refusal(judgeSourceAbandon(move('draining', {rollbackRequested: true}), 'pid 7 at a, started T', true))?.message).toContain('node n1 is up')
     expect(refusal(judgeSourceAbandon(move('cleanup'), undefined, true, 'redis'))?.message).toContain('redis slot migration')
   })
 
