@@ -1,10 +1,10 @@
 import {BugError} from '../errors/errors.js'
 import {closedDestination} from '../model/closedDestination.js'
-import {type Move, type MovePhase, PHASE_TABLE, phasesWhere} from '../model/move.js'
+import {type Move, type MovePhase, PHASE_TABLE, phasesWhere, type SourceAbandoned} from '../model/move.js'
 import {type NodeState} from '../model/node.js'
 import {readReplicas, type Replica, type Shard, writeReplicas} from '../model/shard.js'
 import {abortable, type Failure, judgeFailure, RETRY_POLICY} from './retryPolicy.js'
-import {changedSince, claimFences, type ObservedClaim, verifiedKey, verifiedNow} from './verifiedDirs.js'
+import {changedSince, claimFences, dataDirOf, type ObservedClaim, verifiedKey, verifiedNow} from './verifiedDirs.js'
 
 /**
  * The move state machine (pure). Each function decides, from the move record and the
@@ -402,18 +402,33 @@ function refillWithoutSource(o: MoveObservation, shard: Observed): MoveDecision 
   // write floor makes them enough and waits for the down ones otherwise (liveCopySources).
   if (staying.some((n) => !o.alive.has(n))) return recheck(o, shard, move.to)
   const peers = [...staying].sort()
-  const effect: MoveEffect = {type: 'verify', key: verifiedKey(`refill-without-source[${peers.join('+')}]`, [move.to], o.claims), shard: shard.value, refill: true, from: peers}
+  // Keyed and fenced on the staying voters' claims too (the runner reads them while the mark is
+  // set): a voter that restarted (on a replaced dir, say) between this decision and the commit no
+  // longer holds what the refill read from it, so the commit fails and the refill runs again.
+  const read = [move.to, ...peers]
+  const effect: MoveEffect = {type: 'verify', key: verifiedKey('refill-without-source', read, o.claims), shard: shard.value, refill: true, from: peers}
   const at = new Date(o.now).toISOString()
   const from = peers.length > 0 ? `refilled from ${peers.join(', ')}` : 'no other copy to refill it from'
   const reason = `source ${move.from} abandoned (moves abandon-source --accept-data-loss): ${move.to} restarted since it was verified and went on with what it held (${from}); records only ${move.from}'s copy held are lost`
   return once(o, effect, () =>
     commitOf({phase: move.phase}, undefined, {
-      patch: {verifiedDirs: {...move.verifiedDirs, ...verifiedNow([move.to], o.claims)}, cutoverAt: move.cutoverAt, reason, sourceAbandoned: {at, destinationDir: o.claims?.get(move.to)?.token ?? null, refilledFrom: peers}},
-      claimFences: claimFences([move.to], o.claims),
+      patch: {verifiedDirs: {...move.verifiedDirs, ...verifiedNow([move.to], o.claims)}, cutoverAt: move.cutoverAt, reason, sourceAbandoned: abandonedAgain(move.sourceAbandoned, {at, destinationDir: o.claims?.get(move.to)?.token ?? null, refilledFrom: peers})},
+      claimFences: claimFences(read, o.claims),
       aliveAbsent: [move.from],
       note: `move ${move.id}: ${reason}`,
     }),
   )
+}
+
+/**
+ * abandonedAgain is the record of a refill without the source: `now`, keeping an earlier one
+ * (the destination restarted again while the source stayed down) in `earlier`, so when data
+ * was first lost is never overwritten.
+ */
+function abandonedAgain(prev: SourceAbandoned | undefined, now: Omit<SourceAbandoned, 'earlier'>): SourceAbandoned {
+  if (!prev) return now
+  const {earlier, ...last} = prev
+  return {...now, earlier: [...(earlier ?? []), last]}
 }
 
 /** wentOnWithoutSource: the destination was accepted without reading the abandoned source, and the source has not been read since. */
@@ -456,10 +471,24 @@ function refillFromReturnedSource(o: MoveObservation, shard: Observed): MoveDeci
   const {move} = o
   const abandoned = move.sourceAbandoned!
   const effect: MoveEffect = {type: 'verify', key: verifiedKey('refill-returned-source', [move.from, move.to], o.claims), shard: shard.value, refill: true, from: [move.from]}
+  // Back on another data dir than the one verified (a replaced disk served with
+  // --accept-empty-data): its old copy is not there to read, and what only it held stays lost.
+  // (The same dir id may still be an older copy restored: as everywhere, not told apart.)
+  const token = o.claims?.get(move.from)?.token
+  const verified = move.verifiedDirs?.[move.from]
+  const replaced = token !== undefined && verified !== undefined && dataDirOf(token) !== dataDirOf(verified)
+  const said = replaced
+    ? `${move.from} came back on another data dir (${token}) before its copy was dropped, without that copy: ${move.to} was read against it all the same, and records only its old copy held are lost`
+    : `${move.from} came back before its copy was dropped and ${move.to} was refilled from it`
   return once(o, effect, () =>
     commitOf({phase: move.phase}, undefined, {
-      patch: {cutoverAt: move.cutoverAt, abandonSourceRequested: undefined, sourceAbandoned: {...abandoned, sourceRefillAt: new Date(o.now).toISOString()}, reason: `${move.reason ?? ''}; ${move.from} came back before its copy was dropped and ${move.to} was refilled from it`},
-      note: `move ${move.id}: abandoned source ${move.from} is up again; refilled ${move.to} from it before dropping its copy`,
+      patch: {
+        cutoverAt: move.cutoverAt,
+        abandonSourceRequested: undefined,
+        sourceAbandoned: {...abandoned, sourceRefillAt: new Date(o.now).toISOString(), sourceRefillDir: token ?? null, ...(replaced ? {sourceDirReplaced: true} : {})},
+        reason: `${move.reason ?? ''}; ${said}`,
+      },
+      note: `move ${move.id}: abandoned source ${move.from} is up again; ${said}`,
     }),
   )
 }

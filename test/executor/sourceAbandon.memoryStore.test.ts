@@ -6,6 +6,7 @@ import {type MoveEffects, nodeMoveEffects} from '../../src/executor/moveEffects.
 import {runMove} from '../../src/executor/moveRunner.js'
 import {getMove, readShard, requestRollback} from '../../src/executor/moveStore.js'
 import {requestSourceAbandon} from '../../src/executor/sourceAbandon.js'
+import {sourceAbandonText} from '../../src/executor/sourceAbandonText.js'
 import {type Move} from '../../src/model/move.js'
 import {type NodeClient} from '../../src/node/nodeClient.js'
 import {markNodesAlive, sourceDownWorld} from './fixtures.js'
@@ -324,5 +325,73 @@ describe('a rollback of a move whose source is down or abandoned', () => {
     expect(m.phase).toBe('done')
     expect(m.sourceAbandoned).toBeDefined()
     expect(s.asked).not.toContain(s.from)
+  })
+})
+
+describe('the record of a move that went on without its source', () => {
+  it('keeps the first abandonment when the destination restarts again and is refilled without the source once more', async () => {
+    const s = await stuckMove(1, 'draining')
+    await requestSourceAbandon(s.ctx, s.move.id, {acceptDataLoss: true})
+    let restarted = false
+    const m = await s.run({
+      effects: (base) => ({
+        ...base,
+        // After the first refill without the source, the destination restarts on another dir again.
+        drain: async (move) => {
+          if (!restarted) {
+            restarted = true
+            await s.store.put(s.ctx.keys.claim(s.to), JSON.stringify({node: s.to, dataDirId: 'dir-new2', instance: 'i3'}))
+          }
+          return base.drain(move)
+        },
+      }),
+    })
+    expect(m.phase).toBe('done')
+    // Before: the second refill replaced the record, and the first loss (when, which dir) was gone.
+    expect(m.sourceAbandoned).toMatchObject({destinationDir: 'dir-new2/i3', earlier: [{destinationDir: 'dir-new/i2', refilledFrom: []}]})
+    const text = sourceAbandonText(m)!
+    expect(text).toContain(`first at ${m.sourceAbandoned!.earlier![0]!.at}`)
+    expect(text).toContain(`records only ${s.from}'s copy held are lost`)
+  })
+
+  it('still tells the loss when the abandoned source comes back on another data dir (it no longer holds its copy)', async () => {
+    const s = await stuckMove(1, 'draining')
+    await requestSourceAbandon(s.ctx, s.move.id, {acceptDataLoss: true})
+    const m = await s.run({
+      effects: (base) => ({
+        ...base,
+        // The source comes back during the cleanup grace, on a replaced disk (served with --accept-empty-data).
+        drain: async () => {
+          await s.store.put(s.ctx.keys.claim(s.from), JSON.stringify({node: s.from, dataDirId: 'dir-src-new', instance: 'i9'}))
+          await markNodesAlive(s.ctx, [s.from])
+        },
+      }),
+    })
+    expect(m.phase).toBe('done')
+    // Before: "came back before its copy was dropped and n1 was refilled from it", the loss no longer told.
+    expect(m.sourceAbandoned).toMatchObject({sourceRefillDir: 'dir-src-new/i9', sourceDirReplaced: true})
+    const text = sourceAbandonText(m)!
+    expect(text).toContain(`records only ${s.from}'s copy held are lost`)
+    expect(text).toContain('another data dir')
+    expect(m.reason).not.toContain('was refilled from it')
+  })
+
+  it('a staying voter that restarts between the refill without the source and its commit fails that commit, and is read again', async () => {
+    const s = await stuckMove(3, 'cleanup', [null, 1])
+    for (const n of s.others) await s.store.put(s.ctx.keys.claim(n), JSON.stringify({node: n, dataDirId: `dir-${n}`, instance: 'i1'}))
+    await requestSourceAbandon(s.ctx, s.move.id, {acceptDataLoss: true})
+    const [peer] = [...s.others].sort() as [string]
+    // The first commit of the move is the one recording the abandonment: the staying voter restarts while it is on its way.
+    const gate = s.store.faults.hold({op: 'txn', key: s.ctx.keys.move(s.move.id)})
+    const running = s.run()
+    await gate.reached
+    await s.store.put(s.ctx.keys.claim(peer), JSON.stringify({node: peer, dataDirId: `dir-${peer}-new`, instance: 'i2'}))
+    const askedBefore = s.asked.length
+    gate.release()
+    const m = await running
+    expect(m.phase).toBe('done')
+    // Before: the commit went through on the strength of a refill from the voter's old process and dir.
+    expect(s.asked.slice(askedBefore)).toContain(peer)
+    expect(m.sourceAbandoned?.refilledFrom).toEqual([...s.others].sort())
   })
 })
