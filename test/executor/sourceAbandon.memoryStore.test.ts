@@ -9,6 +9,8 @@ import {requestSourceAbandon} from '../../src/executor/sourceAbandon.js'
 import {sourceAbandonText} from '../../src/executor/sourceAbandonText.js'
 import {type Move} from '../../src/model/move.js'
 import {type NodeClient} from '../../src/node/nodeClient.js'
+import {formatHlc} from '../../src/model/hlc.js'
+import {RECORD_HASH_FORMAT} from '../../src/node/recordHash.js'
 import {markNodesAlive, sourceDownWorld} from './fixtures.js'
 
 /**
@@ -36,7 +38,7 @@ interface Stuck {
   dropped: string[]
   events: ExecutorEvent[]
   /** run drives the move with runMove until it is terminal, or stops it after STOP_AFTER_SLEEPS sleeps; returns the move as stored. */
-  run(opts?: {effects?: (base: MoveEffects) => MoveEffects; onDigest?: (node: string) => Promise<void>}): Promise<Move>
+  run(opts?: {effects?: (base: MoveEffects) => MoveEffects; onDigest?: (node: string) => Promise<void>; client?: (node: string, base: NodeClient) => NodeClient}): Promise<Move>
 }
 
 /**
@@ -79,7 +81,7 @@ async function stuckMove(rf: number, phase: Move['phase'], routerW: (number | nu
         stopped: () => sleeps >= STOP_AFTER_SLEEPS || ++steps > STOP_AFTER_STEPS,
         client: async (node) => {
           const base = await w.env.client(node)
-          return {
+          const c = {
             ...base,
             digest: async (...args: Parameters<NodeClient['digest']>) => {
               await opts.onDigest?.(node)
@@ -91,7 +93,10 @@ async function stuckMove(rf: number, phase: Move['phase'], routerW: (number | nu
             },
             // Every node up takes the shard's epoch at once (a barrier of a move in `cutover` or `release`).
             accept: async (_shard: number, epoch: number) => ({epoch}),
+            // A source that is up has nothing in flight (the drain of a move going on with it).
+            inflight: async () => ({inflight: 0}),
           } as unknown as NodeClient
+          return opts.client ? opts.client(node, c) : c
         },
       }
       const base = nodeMoveEffects(env, async (_e, m) => m)
@@ -393,5 +398,66 @@ describe('the record of a move that went on without its source', () => {
     // Before: the commit went through on the strength of a refill from the voter's old process and dir.
     expect(s.asked.slice(askedBefore)).toContain(peer)
     expect(m.sourceAbandoned?.refilledFrom).toEqual([...s.others].sort())
+  })
+})
+
+/**
+ * sustainedWrites: node clients for `s`'s source and destination under sustained writes: every
+ * look differs in one bucket, and every listing of the source finds a write newer than the last
+ * (in flight to the destination while the round lists it: a joint-quorum write the source
+ * committed first); the first listing also an old record the restarted destination lost, and
+ * with `oldEveryRound` every listing one (a repair that never sticks). Records applied to the
+ * destination are pushed to `applied`.
+ */
+function sustainedWrites(s: Stuck, applied: string[], oldEveryRound = false): (node: string, base: NodeClient) => NodeClient {
+  const now = () => (s.ctx.clock as () => Date)().getTime()
+  let listings = 0
+  return (node, base) =>
+    node !== s.from && node !== s.to
+      ? base
+      : ({
+          ...base,
+          digest: async (shard: number, epoch: number, o: {tombstonesBefore?: number; format?: number}) => ({
+            shard,
+            epoch,
+            range: {lo: 0, hi: 100},
+            bounds: [0, 100],
+            buckets: [node === s.from ? 'a'.repeat(16) : '0'.repeat(16)],
+            counts: [1],
+            tombstonesBefore: o.tombstonesBefore,
+            format: o.format ?? RECORD_HASH_FORMAT,
+          }),
+          bucketRecords: async (_shard: number, _epoch: number, buckets: number[]) => {
+            if (node !== s.from) return {records: [], answered: [...buckets]}
+            const fresh = {key: Buffer.from(`fresh-${listings}`), version: formatHlc({wall: now(), counter: listings, writer: 'r1'}), value: Buffer.from('v')}
+            const old = listings === 0 || oldEveryRound ? [{key: Buffer.from('old'), version: formatHlc({wall: 1, counter: 0, writer: 'r1'}), value: Buffer.from('v')}] : []
+            listings++
+            return {records: [...old, fresh], answered: [...buckets]}
+          },
+          apply: async (_shard: number, epoch: number, records: {key: Buffer}[]) => {
+            applied.push(...records.map((r) => r.key.toString()))
+            return {epoch, applied: records.length, ignored: 0}
+          },
+        }) as unknown as NodeClient
+}
+
+describe('the refill of a destination restarted after cutover, under sustained writes', () => {
+  it('ends once its last round repaired only writes newer than the refill (as verification does), instead of retrying for ever', async () => {
+    const s = await stuckMove(1, 'cutover')
+    await markNodesAlive(s.ctx, [s.from])
+    const applied: string[] = []
+    const m = await s.run({client: sustainedWrites(s, applied)})
+    // Before: every round repaired one fresh write, so none was "equal" and the refill threw after
+    // its rounds, retried without bound (past cutover): the move stayed in cutover.
+    expect(m.phase).toBe('done')
+    expect(applied).toContain('old')
+  })
+
+  it('still never ends while older records keep differing on its last round', async () => {
+    const s = await stuckMove(1, 'cutover')
+    await markNodesAlive(s.ctx, [s.from])
+    const m = await s.run({client: sustainedWrites(s, [], true)})
+    expect(m.phase).toBe('cutover')
+    expect(retries(s).at(-1)).toContain(`still lacks records of shard ${m.shard}`)
   })
 })
