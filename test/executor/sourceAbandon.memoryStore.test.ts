@@ -461,3 +461,30 @@ describe('the refill of a destination restarted after cutover, under sustained w
     expect(retries(s).at(-1)).toContain(`still lacks records of shard ${m.shard}`)
   })
 })
+
+describe('a destination that restarts after the source dropped its copy, before the move is done', () => {
+  it('is refilled from the source as it now is (nothing) and the move finishes: what the move held lives on the destination', async () => {
+    const s = await stuckMove(1, 'cleanup')
+    // Verified as it serves now; the source up: the cleanup drops the source's copy.
+    await s.store.put(s.ctx.keys.claim(s.to), JSON.stringify({node: s.to, dataDirId: 'dir-old', instance: 'i1'}))
+    await markNodesAlive(s.ctx, [s.from])
+    let restarted = false
+    const m = await s.run({
+      effects: (base) => ({
+        ...base,
+        drop: async (node, shard) => {
+          const n = await base.drop(node, shard)
+          if (!restarted) {
+            restarted = true
+            await s.store.put(s.ctx.keys.claim(s.to), JSON.stringify({node: s.to, dataDirId: 'dir-old', instance: 'i2'}))
+          }
+          return n
+        },
+      }),
+    })
+    expect(m.phase).toBe('done')
+    expect(m.verifiedDirs?.[s.to]).toBe('dir-old/i2')
+    expect(s.asked).toContain(s.from)
+    expect((await readShard(s.ctx, m.shard))!.value.replicas).toEqual([{node: s.to, role: 'voter'}])
+  })
+})
