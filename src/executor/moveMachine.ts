@@ -494,6 +494,42 @@ function refillFromReturnedSource(o: MoveObservation, shard: Observed): MoveDeci
 }
 
 /**
+ * rollbackSourceDown answers a rollback in flight whose source is down while the destination is
+ * still listed. Going on would catch up a node that does not answer (`rb-joining`, retried for
+ * ever) or remove the destination and drop its copy (`rb-cutover`): at rf 1 the only copy up,
+ * for a rollback onto a node that may never come back. So it waits for the source (not a failed
+ * attempt), naming the way out; once the operator abandons the source (`moves abandon-source`,
+ * which is judged, and committed, while it holds no lease), the move turns forward again
+ * ({@link turnForward}), fenced on the source's lease still being absent, and finishes on the
+ * destination, which holds every acknowledged write: the new set was the read set (`rb-joining`),
+ * or the destination was written by the joint quorum since reads flipped back (`rb-cutover`).
+ */
+function rollbackSourceDown(o: MoveObservation, shard: Observed): MoveDecision {
+  const {move} = o
+  if (move.abandonSourceRequested === undefined) {
+    return onFailure(o, {
+      kind: 'waiting-for-node',
+      message: `move ${move.id} is rolling back (${move.phase}) to its source ${move.from}, which is down (no alive/${move.from} lease): the rollback waits for it, keeping ${move.to}'s copy; start ${move.from}, or if it is gone for good \`shardctl moves abandon-source ${move.id} --accept-data-loss\` turns the move forward again to finish on ${move.to}`,
+    })
+  }
+  const t = turnForward(move, shard.value)
+  return commitOf(t, shard, {
+    patch: {rollbackRequested: false},
+    aliveAbsent: [move.from],
+    note: `move ${move.id}: source ${move.from} abandoned while rolling back (${move.phase}); turned forward again (${t.phase}): ${move.to} keeps the shard`,
+  })
+}
+
+/** turnForward undoes a rollback's flip (epoch +1): from `rb-joining` the source leaves the write set again (`release`); from `rb-cutover` reads flip back to the destination (`cutover`). */
+export function turnForward(move: Move, shard: Shard): Transition {
+  if (move.phase === 'rb-joining') return {phase: 'release', shard: withReplicas(shard, shard.replicas.map((r) => (r.node === move.from ? {node: r.node, role: 'leaving' as const} : r)))}
+  if (move.phase === 'rb-cutover' && roleOf(shard, move.to) === 'joining') {
+    return {phase: 'cutover', shard: withReplicas(shard, shard.replicas.map((r) => (r.node === move.to ? {node: r.node, role: 'voter' as const} : r.node === move.from ? {node: r.node, role: 'outgoing' as const} : r)))}
+  }
+  throw new BugError(`cannot turn move ${move.id} forward from ${move.phase} (roles ${describe(shard)})`)
+}
+
+/**
  * PHASE_STEPS is the protocol: for every phase, what to do next. Exhaustive: a phase
  * without a step does not compile. Cancel, rollback and failures are decided before these
  * (see {@link decideMove}).
@@ -562,6 +598,7 @@ export const PHASE_STEPS = {
   // Keyed on both nodes' claims like verification: the flip back records them, fenced on them.
   'rb-joining': (o) =>
     withShard(o, (s) => {
+      if (!o.alive.has(o.move.from)) return rollbackSourceDown(o, s)
       const pair = [o.move.to, o.move.from]
       return barrier(o, s, writeReplicas(s.value), () =>
         once(o, {type: 'catch-up', key: verifiedKey(`catch-up@${s.value.epoch}`, pair, o.claims), epoch: s.value.epoch}, () =>
@@ -572,6 +609,8 @@ export const PHASE_STEPS = {
   'rb-cutover': (o) =>
     withShard(o, (s) => {
       // The source restarted since its catch-up while the destination is still listed: catch it up again first.
+      // The source down while the destination is still listed: its copy is the one kept (see rollbackSourceDown).
+      if (!o.alive.has(o.move.from) && roleOf(s.value, o.move.to) !== undefined) return rollbackSourceDown(o, s)
       if (changedSince(o.move.verifiedDirs, o.move.from, o.claims) && roleOf(s.value, o.move.to) !== undefined) return recheck(o, s, o.move.from)
       const t = finishRollback(o.move, s.value)
       return t.shard ? barrier(o, s, writeReplicas(s.value), () => commitOf(t, s)) : dropThenCommit(o, t, s)

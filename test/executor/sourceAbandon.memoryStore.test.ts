@@ -8,6 +8,7 @@ import {getMove, readShard, requestRollback} from '../../src/executor/moveStore.
 import {requestSourceAbandon} from '../../src/executor/sourceAbandon.js'
 import {sourceAbandonText} from '../../src/executor/sourceAbandonText.js'
 import {type Move} from '../../src/model/move.js'
+import {type Replica} from '../../src/model/shard.js'
 import {type NodeClient} from '../../src/node/nodeClient.js'
 import {formatHlc} from '../../src/model/hlc.js'
 import {RECORD_HASH_FORMAT} from '../../src/node/recordHash.js'
@@ -46,8 +47,8 @@ interface Stuck {
  * `phase`, verified with the destination under claim `dir-old/i1`; the destination now serves
  * under `dir-new/i2` (restarted on another dir); the source down (no lease), every other node up.
  */
-async function stuckMove(rf: number, phase: Move['phase'], routerW: (number | null)[] = []): Promise<Stuck> {
-  const w = await sourceDownWorld(rf, phase, (initial, from, to) => ({...initial, epoch: initial.epoch + 3, replicas: [...initial.replicas.map((r) => (r.node === from ? {node: from, role: 'outgoing' as const} : r)), {node: to, role: 'voter'}]}), {alive: ({to, others}) => [to, ...others], routerW})
+async function stuckMove(rf: number, phase: Move['phase'], routerW: (number | null)[] = [], roles: {from: Replica['role']; to: Replica['role']} = {from: 'outgoing', to: 'voter'}): Promise<Stuck> {
+  const w = await sourceDownWorld(rf, phase, (initial, from, to) => ({...initial, epoch: initial.epoch + 3, replicas: [...initial.replicas.map((r) => (r.node === from ? {node: from, role: roles.from} : r)), {node: to, role: roles.to}]}), {alive: ({to, others}) => [to, ...others], routerW})
   const {store, ctx} = w
   await store.put(ctx.keys.claim(w.to), JSON.stringify({node: w.to, dataDirId: 'dir-new', instance: 'i2'}))
   await store.put(ctx.keys.claim(w.from), JSON.stringify({node: w.from, dataDirId: 'dir-src', instance: 'i1'}))
@@ -331,6 +332,33 @@ describe('a rollback of a move whose source is down or abandoned', () => {
     expect(m.sourceAbandoned).toBeDefined()
     expect(s.asked).not.toContain(s.from)
   })
+})
+
+describe('a rollback in flight whose source dies', () => {
+  for (const [phase, roles, back] of [
+    ['rb-joining', {from: 'joining', to: 'voter'}, 'release'],
+    ['rb-cutover', {from: 'voter', to: 'joining'}, 'cutover'],
+  ] as const) {
+    it(`in ${phase} waits for the source without dropping the destination's copy, and abandon-source turns the move forward again (${back}) to finish`, async () => {
+      const s = await stuckMove(1, phase, [], roles)
+      const shardBefore = (await readShard(s.ctx, s.move.shard))!.value
+      // Before: the rollback went on against the dead source (in rb-cutover at once), removed the destination and dropped its
+      // copy, the only one up: rolledback onto a node that may never come back.
+      const waiting = await s.run()
+      expect(waiting.phase).toBe(phase)
+      expect((await readShard(s.ctx, s.move.shard))!.value).toEqual(shardBefore)
+      expect(s.dropped).toEqual([])
+      expect(retries(s).at(-1)).toContain(`shardctl moves abandon-source ${s.move.id} --accept-data-loss`)
+      const res = await requestSourceAbandon(s.ctx, s.move.id, {acceptDataLoss: true})
+      expect(res.changed).toBe(true)
+      const m = await s.run()
+      expect(m.phase).toBe('done')
+      expect(m.rollbackRequested).toBe(false)
+      expect(infos(s).some((i) => i.includes(`turned forward again (${back})`))).toBe(true)
+      expect((await readShard(s.ctx, m.shard))!.value.replicas).toEqual([{node: s.to, role: 'voter'}])
+      expect(s.asked).not.toContain(s.from)
+    })
+  }
 })
 
 describe('the record of a move that went on without its source', () => {
