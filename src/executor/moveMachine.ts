@@ -608,9 +608,9 @@ export const PHASE_STEPS = {
     }),
   'rb-cutover': (o) =>
     withShard(o, (s) => {
-      // The source restarted since its catch-up while the destination is still listed: catch it up again first.
       // The source down while the destination is still listed: its copy is the one kept (see rollbackSourceDown).
       if (!o.alive.has(o.move.from) && roleOf(s.value, o.move.to) !== undefined) return rollbackSourceDown(o, s)
+      // The source restarted since its catch-up while the destination is still listed: catch it up again first.
       if (changedSince(o.move.verifiedDirs, o.move.from, o.claims) && roleOf(s.value, o.move.to) !== undefined) return recheck(o, s, o.move.from)
       const t = finishRollback(o.move, s.value)
       return t.shard ? barrier(o, s, writeReplicas(s.value), () => commitOf(t, s)) : dropThenCommit(o, t, s)
