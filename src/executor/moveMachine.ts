@@ -1,10 +1,10 @@
 import {BugError} from '../errors/errors.js'
 import {closedDestination} from '../model/closedDestination.js'
-import {type Move, type MovePhase, PHASE_TABLE, phasesWhere} from '../model/move.js'
+import {type Move, type MovePhase, PHASE_TABLE, phasesWhere, type SourceAbandoned} from '../model/move.js'
 import {type NodeState} from '../model/node.js'
 import {readReplicas, type Replica, type Shard, writeReplicas} from '../model/shard.js'
 import {abortable, type Failure, judgeFailure, RETRY_POLICY} from './retryPolicy.js'
-import {changedSince, claimFences, type ObservedClaim, verifiedKey, verifiedNow} from './verifiedDirs.js'
+import {changedSince, claimFences, dataDirOf, type ObservedClaim, verifiedKey, verifiedNow} from './verifiedDirs.js'
 
 /**
  * The move state machine (pure). Each function decides, from the move record and the
@@ -160,6 +160,11 @@ export function canAbort(phase: MovePhase): boolean {
 /** describe renders a shard's replica roles for messages, e.g. `n1:voter n4:joining`. */
 export function describe(shard: Shard): string {
   return shard.replicas.map((r) => `${r.node}:${r.role}`).join(' ')
+}
+
+/** rollbackWaitMessage says why a requested rollback has not begun: its source is down; and how the wait ends. */
+function rollbackWaitMessage(move: Move): string {
+  return `move ${move.id} is to be rolled back to its source ${move.from}, which is down (no alive/${move.from} lease): the rollback waits for it and the move holds where it is; start ${move.from}, or if it is gone for good \`shardctl moves abandon-source ${move.id} --accept-data-loss\` withdraws the rollback and lets the move finish`
 }
 
 /** ROLLBACK_PHASES are the phases in which a rollback request is honoured: cut over, source copy still there. */
@@ -397,18 +402,33 @@ function refillWithoutSource(o: MoveObservation, shard: Observed): MoveDecision 
   // write floor makes them enough and waits for the down ones otherwise (liveCopySources).
   if (staying.some((n) => !o.alive.has(n))) return recheck(o, shard, move.to)
   const peers = [...staying].sort()
-  const effect: MoveEffect = {type: 'verify', key: verifiedKey(`refill-without-source[${peers.join('+')}]`, [move.to], o.claims), shard: shard.value, refill: true, from: peers}
+  // Keyed and fenced on the staying voters' claims too (the runner reads them while the mark is
+  // set): a voter that restarted (on a replaced dir, say) between this decision and the commit no
+  // longer holds what the refill read from it, so the commit fails and the refill runs again.
+  const read = [move.to, ...peers]
+  const effect: MoveEffect = {type: 'verify', key: verifiedKey('refill-without-source', read, o.claims), shard: shard.value, refill: true, from: peers}
   const at = new Date(o.now).toISOString()
   const from = peers.length > 0 ? `refilled from ${peers.join(', ')}` : 'no other copy to refill it from'
   const reason = `source ${move.from} abandoned (moves abandon-source --accept-data-loss): ${move.to} restarted since it was verified and went on with what it held (${from}); records only ${move.from}'s copy held are lost`
   return once(o, effect, () =>
     commitOf({phase: move.phase}, undefined, {
-      patch: {verifiedDirs: {...move.verifiedDirs, ...verifiedNow([move.to], o.claims)}, cutoverAt: move.cutoverAt, reason, sourceAbandoned: {at, destinationDir: o.claims?.get(move.to)?.token ?? null, refilledFrom: peers}},
-      claimFences: claimFences([move.to], o.claims),
+      patch: {verifiedDirs: {...move.verifiedDirs, ...verifiedNow([move.to], o.claims)}, cutoverAt: move.cutoverAt, reason, sourceAbandoned: abandonedAgain(move.sourceAbandoned, {at, destinationDir: o.claims?.get(move.to)?.token ?? null, refilledFrom: peers})},
+      claimFences: claimFences(read, o.claims),
       aliveAbsent: [move.from],
       note: `move ${move.id}: ${reason}`,
     }),
   )
+}
+
+/**
+ * abandonedAgain is the record of a refill without the source: `now`, keeping an earlier one
+ * (the destination restarted again while the source stayed down) in `earlier`, so when data
+ * was first lost is never overwritten.
+ */
+function abandonedAgain(prev: SourceAbandoned | undefined, now: Omit<SourceAbandoned, 'earlier'>): SourceAbandoned {
+  if (!prev) return now
+  const {earlier, ...last} = prev
+  return {...now, earlier: [...(earlier ?? []), last]}
 }
 
 /** wentOnWithoutSource: the destination was accepted without reading the abandoned source, and the source has not been read since. */
@@ -451,12 +471,62 @@ function refillFromReturnedSource(o: MoveObservation, shard: Observed): MoveDeci
   const {move} = o
   const abandoned = move.sourceAbandoned!
   const effect: MoveEffect = {type: 'verify', key: verifiedKey('refill-returned-source', [move.from, move.to], o.claims), shard: shard.value, refill: true, from: [move.from]}
+  // Back on another data dir than the one verified (a replaced disk served with
+  // --accept-empty-data): its old copy is not there to read, and what only it held stays lost.
+  // (The same dir id may still be an older copy restored: as everywhere, not told apart.)
+  const token = o.claims?.get(move.from)?.token
+  const verified = move.verifiedDirs?.[move.from]
+  const replaced = token !== undefined && verified !== undefined && dataDirOf(token) !== dataDirOf(verified)
+  const said = replaced
+    ? `${move.from} came back on another data dir (${token}) before its copy was dropped, without that copy: ${move.to} was read against it all the same, and records only its old copy held are lost`
+    : `${move.from} came back before its copy was dropped and ${move.to} was refilled from it`
   return once(o, effect, () =>
     commitOf({phase: move.phase}, undefined, {
-      patch: {cutoverAt: move.cutoverAt, abandonSourceRequested: undefined, sourceAbandoned: {...abandoned, sourceRefillAt: new Date(o.now).toISOString()}, reason: `${move.reason ?? ''}; ${move.from} came back before its copy was dropped and ${move.to} was refilled from it`},
-      note: `move ${move.id}: abandoned source ${move.from} is up again; refilled ${move.to} from it before dropping its copy`,
+      patch: {
+        cutoverAt: move.cutoverAt,
+        abandonSourceRequested: undefined,
+        sourceAbandoned: {...abandoned, sourceRefillAt: new Date(o.now).toISOString(), sourceRefillDir: token ?? null, ...(replaced ? {sourceDirReplaced: true} : {})},
+        reason: `${move.reason ?? ''}; ${said}`,
+      },
+      note: `move ${move.id}: abandoned source ${move.from} is up again; ${said}`,
     }),
   )
+}
+
+/**
+ * rollbackSourceDown answers a rollback in flight whose source is down while the destination is
+ * still listed. Going on would catch up a node that does not answer (`rb-joining`, retried for
+ * ever) or remove the destination and drop its copy (`rb-cutover`): at rf 1 the only copy up,
+ * for a rollback onto a node that may never come back. So it waits for the source (not a failed
+ * attempt), naming the way out; once the operator abandons the source (`moves abandon-source`,
+ * which is judged, and committed, while it holds no lease), the move turns forward again
+ * ({@link turnForward}), fenced on the source's lease still being absent, and finishes on the
+ * destination, which holds every acknowledged write: the new set was the read set (`rb-joining`),
+ * or the destination was written by the joint quorum since reads flipped back (`rb-cutover`).
+ */
+function rollbackSourceDown(o: MoveObservation, shard: Observed): MoveDecision {
+  const {move} = o
+  if (move.abandonSourceRequested === undefined) {
+    return onFailure(o, {
+      kind: 'waiting-for-node',
+      message: `move ${move.id} is rolling back (${move.phase}) to its source ${move.from}, which is down (no alive/${move.from} lease): the rollback waits for it, keeping ${move.to}'s copy; start ${move.from}, or if it is gone for good \`shardctl moves abandon-source ${move.id} --accept-data-loss\` turns the move forward again to finish on ${move.to}`,
+    })
+  }
+  const t = turnForward(move, shard.value)
+  return commitOf(t, shard, {
+    patch: {rollbackRequested: false},
+    aliveAbsent: [move.from],
+    note: `move ${move.id}: source ${move.from} abandoned while rolling back (${move.phase}); turned forward again (${t.phase}): ${move.to} keeps the shard`,
+  })
+}
+
+/** turnForward undoes a rollback's flip (epoch +1): from `rb-joining` the source leaves the write set again (`release`); from `rb-cutover` reads flip back to the destination (`cutover`). */
+export function turnForward(move: Move, shard: Shard): Transition {
+  if (move.phase === 'rb-joining') return {phase: 'release', shard: withReplicas(shard, shard.replicas.map((r) => (r.node === move.from ? {node: r.node, role: 'leaving' as const} : r)))}
+  if (move.phase === 'rb-cutover' && roleOf(shard, move.to) === 'joining') {
+    return {phase: 'cutover', shard: withReplicas(shard, shard.replicas.map((r) => (r.node === move.to ? {node: r.node, role: 'voter' as const} : r.node === move.from ? {node: r.node, role: 'outgoing' as const} : r)))}
+  }
+  throw new BugError(`cannot turn move ${move.id} forward from ${move.phase} (roles ${describe(shard)})`)
 }
 
 /**
@@ -528,6 +598,7 @@ export const PHASE_STEPS = {
   // Keyed on both nodes' claims like verification: the flip back records them, fenced on them.
   'rb-joining': (o) =>
     withShard(o, (s) => {
+      if (!o.alive.has(o.move.from)) return rollbackSourceDown(o, s)
       const pair = [o.move.to, o.move.from]
       return barrier(o, s, writeReplicas(s.value), () =>
         once(o, {type: 'catch-up', key: verifiedKey(`catch-up@${s.value.epoch}`, pair, o.claims), epoch: s.value.epoch}, () =>
@@ -537,6 +608,8 @@ export const PHASE_STEPS = {
     }),
   'rb-cutover': (o) =>
     withShard(o, (s) => {
+      // The source down while the destination is still listed: its copy is the one kept (see rollbackSourceDown).
+      if (!o.alive.has(o.move.from) && roleOf(s.value, o.move.to) !== undefined) return rollbackSourceDown(o, s)
       // The source restarted since its catch-up while the destination is still listed: catch it up again first.
       if (changedSince(o.move.verifiedDirs, o.move.from, o.claims) && roleOf(s.value, o.move.to) !== undefined) return recheck(o, s, o.move.from)
       const t = finishRollback(o.move, s.value)
@@ -563,7 +636,13 @@ export function decideMove(o: MoveObservation): MoveDecision {
     if (PHASE_TABLE[move.phase].terminal) return {kind: 'terminal'}
     if (o.failure) return onFailure(o, o.failure)
     if (move.cancelRequested && PHASE_TABLE[move.phase].cancel === 'accept') return commitOf({phase: 'aborting', reason: 'cancelled by operator'})
-    if (move.rollbackRequested && ROLLBACK_PHASES.has(move.phase)) return withShard(o, (s) => commitOf(beginRollback(move, s.value, changedSince(move.verifiedDirs, move.from, o.claims)), s))
+    if (move.rollbackRequested && ROLLBACK_PHASES.has(move.phase)) {
+      // A rollback reads the source and flips reads back to it: never begun while it is down (it
+      // died after the request was accepted). Waited for, not a failed attempt; the way out for a
+      // source gone for good is abandoning it, which withdraws the request (sourceAbandon.ts).
+      if (!o.alive.has(move.from)) return onFailure(o, {kind: 'waiting-for-node', message: rollbackWaitMessage(move)})
+      return withShard(o, (s) => commitOf(beginRollback(move, s.value, changedSince(move.verifiedDirs, move.from, o.claims)), s))
+    }
     if (PHASE_TABLE[move.phase].cutOver && PHASE_TABLE[move.phase].track === 'forward') {
       // Cut over: a destination serving under another claim than the one verified lacks what
       // was verified; it is refilled from the source before the move goes on (verifiedDirs.ts),

@@ -9,6 +9,7 @@ import {commitMoveTransition, type FencedMove, getMove, readShard, transitionPat
 import {backoffMs, classifyError, type Failure} from './retryPolicy.js'
 import {isUserError} from '../errors/errors.js'
 import {NodeClaimSchema} from '../model/node.js'
+import {readReplicas} from '../model/shard.js'
 import {claimsMatter, dirToken, type ObservedClaim} from './verifiedDirs.js'
 
 /**
@@ -80,12 +81,17 @@ function resetRun(run: RunState, phase: Move['phase']): void {
 async function observe(env: ExecutorEnv, known: Pick<Move, 'id' | 'shard' | 'from' | 'to'>, run: RunState): Promise<MoveObservation & {fenced: FencedMove}> {
   const nodeView = env.nodeView ?? (() => readNodeView(env.ctx))
   // A move's id, shard and nodes never change; the claims are read in the phases that decide on them (by the last phase seen).
-  const [fenced, shard, view, claims] = await Promise.all([
+  const [fenced, shard, view, pairClaims] = await Promise.all([
     getMove(env.ctx, known.id),
     readShard(env.ctx, known.shard),
     nodeView(),
     claimsMatter(run.phase) ? readClaims(env, [known.from, known.to]) : undefined,
   ])
+  // A move whose source is marked abandoned may be refilled from its staying voters: their
+  // claims key and fence that refill like the destination's (moveMachine.ts refillWithoutSource).
+  // Read only then, after the shard: the ordinary path pays nothing for it.
+  const staying = pairClaims && fenced.value.abandonSourceRequested !== undefined && shard ? readReplicas(shard.value).filter((n) => n !== known.from && n !== known.to) : []
+  const claims = pairClaims && staying.length > 0 ? new Map([...pairClaims, ...(await readClaims(env, staying))]) : pairClaims
   return {
     fenced,
     move: fenced.value,

@@ -6,6 +6,7 @@ import {type Shard, ShardSchema} from '../model/shard.js'
 import {shardWritePuts} from '../cluster/shardCensus.js'
 import {type Transition} from './moveMachine.js'
 import {phaseFaultAt} from './phaseFault.js'
+import {rollbackRefusal} from './rollbackRefusal.js'
 
 /** FencedMove is a move as read from etcd, with the revision a fenced write compares. */
 export type FencedMove = Typed<Move>
@@ -126,6 +127,10 @@ export async function requestCancel(ctx: ServiceContext, id: string): Promise<{c
  * retried). Honoured after cutover while the source still has its copy (cutover,
  * release, draining — the cleanup grace); refused (PRECONDITION) before cutover (cancel
  * instead) and after cleanup (the copy is gone: plan a move back). Repeats say "already".
+ * Also refused (rollbackRefusal) while the source holds no `alive/<id>` lease or is marked
+ * abandoned: a rollback reads the source and flips reads back to it, so it would wait for a
+ * source that is down, for ever if it is gone. The request compares `alive/<source>` as read,
+ * so a source that goes down meanwhile is judged again.
  */
 export async function requestRollback(ctx: ServiceContext, id: string): Promise<{changed: boolean; message: string}> {
   for (let attempt = 0; attempt < 10; attempt++) {
@@ -135,13 +140,13 @@ export async function requestRollback(ctx: ServiceContext, id: string): Promise<
     if (answer === 'already' || m.value.rollbackRequested) return {changed: false, message: `move ${id} is already ${phase === 'rolledback' ? 'rolled back' : 'being rolled back'}`}
     if (answer === 'refuse-source-gone') throw new UserError('PRECONDITION', `move ${id} has finished and its source copy is gone`, `plan a move back instead (e.g. constraints, or apply a plan moving shard ${m.value.shard} to ${m.value.from}); keep copies longer with \`apply --cleanup-grace 10m\``)
     if (answer === 'refuse-not-cut-over') throw new UserError('PRECONDITION', `move ${id} has not cut over (phase ${phase})`, `cancel it instead: \`shardctl moves cancel ${id}\``)
+    const aliveKey = ctx.keys.alive(m.value.from)
+    const alive = await ctx.store.get(aliveKey)
+    const refused = rollbackRefusal(m.value, alive !== undefined)
+    if (refused) throw refused
     const next = {...m.value, rollbackRequested: true, updatedAt: ctx.clock().toISOString()}
-    try {
-      await ctx.store.update(m.key, JSON.stringify(next), m.modRevision)
-      return {changed: true, message: `move ${id} marked for rollback`}
-    } catch (err) {
-      if (!isUserError(err, 'CONFLICT')) throw err
-    }
+    const rev = await ctx.store.commit({compares: [{key: m.key, modRevision: m.modRevision}, {key: aliveKey, modRevision: alive!.modRevision}], puts: [{key: m.key, value: JSON.stringify(next)}]})
+    if (rev !== undefined) return {changed: true, message: `move ${id} marked for rollback`}
   }
   throw new UserError('CONFLICT', `move ${id} kept changing; try again`)
 }

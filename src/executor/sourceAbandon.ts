@@ -29,7 +29,7 @@ import {getMove} from './moveStore.js'
  */
 
 /** SourceAbandonVerdict is {@link judgeSourceAbandon}'s answer: mark the move, say it is so already, or refuse (nothing changed). */
-export type SourceAbandonVerdict = {kind: 'mark'} | {kind: 'already'; message: string} | {kind: 'refuse'; error: UserError}
+export type SourceAbandonVerdict = {kind: 'mark'; withdrawsRollback?: boolean} | {kind: 'already'; message: string} | {kind: 'refuse'; error: UserError}
 
 /** ACCEPT_DATA_LOSS_FLAG is the flag that makes `moves abandon-source` act (named in its refusal). */
 export const ACCEPT_DATA_LOSS_FLAG = '--accept-data-loss'
@@ -39,10 +39,11 @@ export const ACCEPT_DATA_LOSS_FLAG = '--accept-data-loss'
  * holds the source's `alive/<id>` (undefined: no lease, the node is not serving), and whether the
  * operator passed {@link ACCEPT_DATA_LOSS_FLAG}, on a cluster of `engine`. In order: a redis
  * cluster's move is refused (a slot migration has no refill); a finished move or a repeated
- * request is "already"; a move not cut over, or being (or to be) rolled back, is refused (PRECONDITION:
- * its source is still needed, and it has other ways out); a source that is up is refused
- * (PRECONDITION: the move reads it); without the flag it is refused (BAD_INPUT, naming the
- * flag and the loss); else mark.
+ * request is "already"; a move not cut over is refused (PRECONDITION: its source is still
+ * needed, and it has other ways out); a source that is up is refused (PRECONDITION: the move
+ * reads it); without the flag it is refused (BAD_INPUT, naming the flag and the loss); else
+ * mark, withdrawing a rollback requested or in flight (it waits for the down source:
+ * moveMachine.ts, and could end no other way; one in flight turns forward again).
  */
 export function judgeSourceAbandon(move: Move, sourceLease: string | undefined, acceptDataLoss: boolean, engine: Engine = 'kv'): SourceAbandonVerdict {
   const {id, from, to, phase} = move
@@ -56,8 +57,8 @@ export function judgeSourceAbandon(move: Move, sourceLease: string | undefined, 
       error: new UserError('PRECONDITION', `move ${id} has not cut over (phase ${phase}): its source ${from} is still read, and nothing was abandoned`, `cancel it instead (\`shardctl moves cancel ${id}\`): it aborts back to its old replicas, as it does by itself after its retries while ${from} stays down`),
     }
   }
-  if (info.track !== 'forward' || move.rollbackRequested) {
-    return {kind: 'refuse', error: new UserError('PRECONDITION', `move ${id} is ${info.track === 'forward' ? 'to be' : 'being'} rolled back to its source ${from} (phase ${phase}); nothing was abandoned`, `wait for the rollback: \`shardctl moves show ${id}\``)}
+  if (info.track !== 'forward' && info.track !== 'rollback') {
+    return {kind: 'refuse', error: new UserError('PRECONDITION', `move ${id} is not going forward or rolling back (phase ${phase}); nothing was abandoned`, `see \`shardctl moves show ${id}\``)}
   }
   if (sourceLease !== undefined) {
     return {
@@ -79,7 +80,10 @@ export function judgeSourceAbandon(move: Move, sourceLease: string | undefined, 
       ),
     }
   }
-  return {kind: 'mark'}
+  // A rollback requested but not begun waits for the down source (moveMachine.ts): abandoning
+  // the source withdraws it, since it could only end by the source coming back.
+  // A rollback in flight waits for it too, keeping the destination's copy: the mark turns the move forward again.
+  return move.rollbackRequested || info.track === 'rollback' ? {kind: 'mark', withdrawsRollback: true} : {kind: 'mark'}
 }
 
 /** SourceAbandonResult is `moves abandon-source`'s result (its `--json` output). */
@@ -105,7 +109,7 @@ export async function requestSourceAbandon(ctx: ServiceContext, id: string, opts
     if (verdict.kind === 'refuse') throw verdict.error
     if (verdict.kind === 'already') return {id, source: m.value.from, changed: false, message: verdict.message}
     const now = ctx.clock().toISOString()
-    const next: Move = {...m.value, abandonSourceRequested: now, updatedAt: now}
+    const next: Move = {...m.value, abandonSourceRequested: now, updatedAt: now, ...(verdict.withdrawsRollback ? {rollbackRequested: false} : {})}
     const rev = await ctx.store.commit({compares: [{key: m.key, modRevision: m.modRevision}, {key: aliveKey, modRevision: 0n}], puts: [{key: m.key, value: JSON.stringify(next)}]})
     if (rev === undefined) continue
     const who = await markedMoveNext(ctx, id, 'the abandonment', 'within a few seconds')
@@ -113,7 +117,7 @@ export async function requestSourceAbandon(ctx: ServiceContext, id: string, opts
       id,
       source: m.value.from,
       changed: true,
-      message: `move ${id}: source ${m.value.from} marked abandoned (${ACCEPT_DATA_LOSS_FLAG}); while it holds no lease, a refill of ${m.value.to} goes on without it, recording it in the move: ${who}`,
+      message: `move ${id}: source ${m.value.from} marked abandoned (${ACCEPT_DATA_LOSS_FLAG})${verdict.withdrawsRollback ? `; the rollback to it, which waited for ${m.value.from}, is withdrawn and the move finishes on ${m.value.to} (a rollback that already removed ${m.value.to} from the shard finishes rolled back instead)` : ''}; while it holds no lease, a refill of ${m.value.to} goes on without it, recording it in the move: ${who}`,
     }
   }
   throw new UserError('CONFLICT', `move ${id} or its source's lease kept changing; nothing was abandoned`, 'try again')

@@ -11,8 +11,16 @@ export function sourceAbandonText(m: Pick<Move, 'from' | 'to' | 'abandonSourceRe
   const done = m.sourceAbandoned
   if (done) {
     const refilled = done.refilledFrom.length > 0 ? `refilled from ${done.refilledFrom.join(', ')}` : 'no other copy to refill it from'
-    const back = done.sourceRefillAt ? `; ${m.from} came back before its copy was dropped and ${m.to} was refilled from it at ${done.sourceRefillAt}` : `; records only ${m.from}'s copy held are lost`
-    return `source abandoned: went on without ${m.from} at ${done.at}: ${m.to} (dir ${done.destinationDir ?? 'unknown'}) kept what it held (${refilled})${back}`
+    const lost = `; records only ${m.from}'s copy held are lost`
+    const back = !done.sourceRefillAt
+      ? lost
+      : done.sourceDirReplaced
+        ? `; ${m.from} came back at ${done.sourceRefillAt} on another data dir (${done.sourceRefillDir ?? 'unknown'}), without its copy${lost}`
+        : `; ${m.from} came back before its copy was dropped and ${m.to} was refilled from it at ${done.sourceRefillAt}`
+    // Told from the first time: a later refill without the source (the destination restarted again) never hides it.
+    const earlier = done.earlier ?? []
+    const first = earlier.length > 0 ? ` (first at ${earlier[0]!.at}, ${earlier.length + 1} times in all)` : ''
+    return `source abandoned: went on without ${m.from} at ${done.at}${first}: ${m.to} (dir ${done.destinationDir ?? 'unknown'}) kept what it held (${refilled})${back}`
   }
   if (m.abandonSourceRequested) return `source abandoned by the operator at ${m.abandonSourceRequested} (--accept-data-loss): a refill of ${m.to} goes on without ${m.from} while ${m.from} holds no lease; not needed so far`
   return undefined

@@ -45,6 +45,11 @@ export function claimsMatter(phase: MovePhase): boolean {
   return !info.terminal && (info.cutOver || phase === 'promoting' || phase === 'verifying')
 }
 
+/** dataDirOf is the data dir id of a {@link DirToken} (its process instance left out); undefined for none. */
+export function dataDirOf(token: DirToken | undefined): string | undefined {
+  return token === undefined ? undefined : token.slice(0, token.lastIndexOf('/'))
+}
+
 /** VerifiedDirs maps node id → the {@link DirToken} its copy was compared under. */
 export type VerifiedDirs = Readonly<Record<string, DirToken>>
 

@@ -145,7 +145,7 @@ export function copyGoalBytes(p: {totalBytes: number; expectedBytes?: number | u
  * operator's `moves abandon-source --accept-data-loss`): what only the source's copy held is
  * lost. `refilledFrom` are the live staying voters it was refilled from instead (none at rf 1).
  */
-export const SourceAbandonedSchema = z.object({
+const SourceAbandonedEntrySchema = z.object({
   /** at: when the executor accepted the destination without the source (ISO time). */
   at: z.string(),
   /** destinationDir: the destination's `<dataDirId>/<instance>` accepted (verifiedDirs.ts); null: it had no claim. */
@@ -153,6 +153,23 @@ export const SourceAbandonedSchema = z.object({
   refilledFrom: z.array(NodeIdSchema),
   /** sourceRefillAt: the source came back before its copy was dropped, and the destination was refilled from it after all (ISO time). */
   sourceRefillAt: z.string().optional(),
+  /** sourceRefillDir: the `<dataDirId>/<instance>` the source served under when it was read then; null: it had no claim. */
+  sourceRefillDir: z.string().nullable().optional(),
+  /**
+   * sourceDirReplaced: it came back on another data dir than the one verified (a replaced disk
+   * served with --accept-empty-data): reading it gave back nothing of its old copy, so what only
+   * that copy held is still lost.
+   */
+  sourceDirReplaced: z.boolean().optional(),
+})
+
+export const SourceAbandonedSchema = SourceAbandonedEntrySchema.extend({
+  /**
+   * earlier: the move's earlier refills without the source, oldest first (the destination
+   * restarted again, with the source still down): a later one never erases when data was
+   * first lost. Absent: this is the first.
+   */
+  earlier: z.array(SourceAbandonedEntrySchema).optional(),
 })
 
 /** SourceAbandoned is a validated {@link SourceAbandonedSchema}. */

@@ -334,7 +334,8 @@ function moveLines(before: Move | undefined, m: Move, at: number, lines: LogLine
     const bad = m.phase === 'failed' || m.phase === 'aborted' || m.phase === 'aborting' || m.phase === 'skipped'
     const detail = m.phase === 'done' ? ` — ${formatBytes(m.progress.bytes)} copied` : bad && m.reason ? ` — ${m.reason}` : ''
     lines.push({at, level: m.phase === 'failed' ? 'error' : bad ? 'warn' : 'info', text: `${what}: ${milestone}${detail}`})
-  } else if (m.sourceAbandoned && (!before?.sourceAbandoned || m.sourceAbandoned.sourceRefillAt !== before.sourceAbandoned.sourceRefillAt)) {
+  } else if (m.sourceAbandoned && (!before?.sourceAbandoned || m.sourceAbandoned.at !== before.sourceAbandoned.at || m.sourceAbandoned.sourceRefillAt !== before.sourceAbandoned.sourceRefillAt)) {
+    // A second refill without the source (the destination restarted again: `at` changes) is a loss as well.
     // The operator's way out of a wait for a source gone for good (sourceAbandon.ts): data lost, not a retry.
     lines.push({at, level: 'warn', text: `${what}: ${m.reason ?? `went on without source ${m.from}`}`})
   } else if (before && before.phase === m.phase && !isTerminal(m.phase) && m.reason && m.reason !== before.reason) {

@@ -4,10 +4,14 @@ import {UserError} from '../../src/errors/errors.js'
 import {type ExecutorEnv, type ExecutorEvent} from '../../src/executor/executorEnv.js'
 import {type MoveEffects, nodeMoveEffects} from '../../src/executor/moveEffects.js'
 import {runMove} from '../../src/executor/moveRunner.js'
-import {getMove, readShard} from '../../src/executor/moveStore.js'
+import {getMove, readShard, requestRollback} from '../../src/executor/moveStore.js'
 import {requestSourceAbandon} from '../../src/executor/sourceAbandon.js'
+import {sourceAbandonText} from '../../src/executor/sourceAbandonText.js'
 import {type Move} from '../../src/model/move.js'
+import {type Replica} from '../../src/model/shard.js'
 import {type NodeClient} from '../../src/node/nodeClient.js'
+import {formatHlc} from '../../src/model/hlc.js'
+import {RECORD_HASH_FORMAT} from '../../src/node/recordHash.js'
 import {markNodesAlive, sourceDownWorld} from './fixtures.js'
 
 /**
@@ -35,7 +39,7 @@ interface Stuck {
   dropped: string[]
   events: ExecutorEvent[]
   /** run drives the move with runMove until it is terminal, or stops it after STOP_AFTER_SLEEPS sleeps; returns the move as stored. */
-  run(opts?: {effects?: (base: MoveEffects) => MoveEffects; onDigest?: (node: string) => Promise<void>}): Promise<Move>
+  run(opts?: {effects?: (base: MoveEffects) => MoveEffects; onDigest?: (node: string) => Promise<void>; client?: (node: string, base: NodeClient) => NodeClient}): Promise<Move>
 }
 
 /**
@@ -43,8 +47,8 @@ interface Stuck {
  * `phase`, verified with the destination under claim `dir-old/i1`; the destination now serves
  * under `dir-new/i2` (restarted on another dir); the source down (no lease), every other node up.
  */
-async function stuckMove(rf: number, phase: Move['phase'], routerW: (number | null)[] = []): Promise<Stuck> {
-  const w = await sourceDownWorld(rf, phase, (initial, from, to) => ({...initial, epoch: initial.epoch + 3, replicas: [...initial.replicas.map((r) => (r.node === from ? {node: from, role: 'outgoing' as const} : r)), {node: to, role: 'voter'}]}), {alive: ({to, others}) => [to, ...others], routerW})
+async function stuckMove(rf: number, phase: Move['phase'], routerW: (number | null)[] = [], roles: {from: Replica['role']; to: Replica['role']} = {from: 'outgoing', to: 'voter'}): Promise<Stuck> {
+  const w = await sourceDownWorld(rf, phase, (initial, from, to) => ({...initial, epoch: initial.epoch + 3, replicas: [...initial.replicas.map((r) => (r.node === from ? {node: from, role: roles.from} : r)), {node: to, role: roles.to}]}), {alive: ({to, others}) => [to, ...others], routerW})
   const {store, ctx} = w
   await store.put(ctx.keys.claim(w.to), JSON.stringify({node: w.to, dataDirId: 'dir-new', instance: 'i2'}))
   await store.put(ctx.keys.claim(w.from), JSON.stringify({node: w.from, dataDirId: 'dir-src', instance: 'i1'}))
@@ -78,7 +82,7 @@ async function stuckMove(rf: number, phase: Move['phase'], routerW: (number | nu
         stopped: () => sleeps >= STOP_AFTER_SLEEPS || ++steps > STOP_AFTER_STEPS,
         client: async (node) => {
           const base = await w.env.client(node)
-          return {
+          const c = {
             ...base,
             digest: async (...args: Parameters<NodeClient['digest']>) => {
               await opts.onDigest?.(node)
@@ -88,7 +92,12 @@ async function stuckMove(rf: number, phase: Move['phase'], routerW: (number | nu
               dropped.push(node)
               return {deleted: 0}
             },
+            // Every node up takes the shard's epoch at once (a barrier of a move in `cutover` or `release`).
+            accept: async (_shard: number, epoch: number) => ({epoch}),
+            // A source that is up has nothing in flight (the drain of a move going on with it).
+            inflight: async () => ({inflight: 0}),
           } as unknown as NodeClient
+          return opts.client ? opts.client(node, c) : c
         },
       }
       const base = nodeMoveEffects(env, async (_e, m) => m)
@@ -273,5 +282,237 @@ describe('a cut-over move waiting for a source gone for good', () => {
     // The operator may abandon it again, and then it goes on without it.
     expect((await requestSourceAbandon(s.ctx, s.move.id, {acceptDataLoss: true})).changed).toBe(true)
     expect((await s.run()).phase).toBe('done')
+  })
+})
+
+describe('a rollback of a move whose source is down or abandoned', () => {
+  it('is refused while the source holds no lease, in one line (PRECONDITION, exit 1), changing nothing', async () => {
+    const s = await stuckMove(1, 'cutover')
+    const before = await s.store.get(s.ctx.keys.move(s.move.id))
+    // Before: accepted, and the executor flipped reads back to the dead source and dropped the destination's copy.
+    const err = await requestRollback(s.ctx, s.move.id).then(() => undefined, (e: unknown) => e)
+    expect(err).toBeInstanceOf(UserError)
+    expect((err as UserError).code).toBe('PRECONDITION')
+    expect((err as UserError).message).toContain(`${s.from}, the source of move ${s.move.id}, is down`)
+    expect((err as UserError).message).not.toContain('\n')
+    expect((err as UserError).hint).toContain(`start ${s.from}`)
+    expect((await s.store.get(s.ctx.keys.move(s.move.id)))!.modRevision).toBe(before!.modRevision)
+  })
+
+  it('is refused once the source is marked abandoned, even with its lease back (the executor withdraws the mark first)', async () => {
+    const s = await stuckMove(1, 'cutover')
+    await requestSourceAbandon(s.ctx, s.move.id, {acceptDataLoss: true})
+    await markNodesAlive(s.ctx, [s.from])
+    const before = await s.store.get(s.ctx.keys.move(s.move.id))
+    const err = await requestRollback(s.ctx, s.move.id).then(() => undefined, (e: unknown) => e)
+    expect((err as UserError).code).toBe('PRECONDITION')
+    expect((err as UserError).message).toContain(`source ${s.from} is marked abandoned`)
+    expect((await s.store.get(s.ctx.keys.move(s.move.id)))!.modRevision).toBe(before!.modRevision)
+  })
+
+  it('requested while the source was up, then the source dies: waits for it without flipping reads to it, and abandon-source withdraws the rollback and lets the move finish', async () => {
+    const s = await stuckMove(1, 'cutover')
+    await markNodesAlive(s.ctx, [s.from])
+    expect((await requestRollback(s.ctx, s.move.id)).changed).toBe(true)
+    await s.store.delete(s.ctx.keys.alive(s.from))
+    const shardBefore = (await readShard(s.ctx, s.move.shard))!.value
+    // Before: the rollback flipped reads back to the dead source and dropped the destination's copy (at rf 1 the only one up).
+    const waiting = await s.run()
+    expect(waiting.phase).toBe('cutover')
+    expect(waiting.rollbackRequested).toBe(true)
+    expect((await readShard(s.ctx, s.move.shard))!.value).toEqual(shardBefore)
+    expect(s.dropped).toEqual([])
+    expect(retries(s).at(-1)).toContain(`shardctl moves abandon-source ${s.move.id} --accept-data-loss`)
+    const res = await requestSourceAbandon(s.ctx, s.move.id, {acceptDataLoss: true})
+    expect(res.changed).toBe(true)
+    expect(res.message).toContain('rollback')
+    expect((await stored(s)).rollbackRequested).toBe(false)
+    const m = await s.run()
+    expect(m.phase).toBe('done')
+    expect(m.sourceAbandoned).toBeDefined()
+    expect(s.asked).not.toContain(s.from)
+  })
+})
+
+describe('a rollback in flight whose source dies', () => {
+  for (const [phase, roles, back] of [
+    ['rb-joining', {from: 'joining', to: 'voter'}, 'release'],
+    ['rb-cutover', {from: 'voter', to: 'joining'}, 'cutover'],
+  ] as const) {
+    it(`in ${phase} waits for the source without dropping the destination's copy, and abandon-source turns the move forward again (${back}) to finish`, async () => {
+      const s = await stuckMove(1, phase, [], roles)
+      const shardBefore = (await readShard(s.ctx, s.move.shard))!.value
+      // Before: the rollback went on against the dead source (in rb-cutover at once), removed the destination and dropped its
+      // copy, the only one up: rolledback onto a node that may never come back.
+      const waiting = await s.run()
+      expect(waiting.phase).toBe(phase)
+      expect((await readShard(s.ctx, s.move.shard))!.value).toEqual(shardBefore)
+      expect(s.dropped).toEqual([])
+      expect(retries(s).at(-1)).toContain(`shardctl moves abandon-source ${s.move.id} --accept-data-loss`)
+      const res = await requestSourceAbandon(s.ctx, s.move.id, {acceptDataLoss: true})
+      expect(res.changed).toBe(true)
+      const m = await s.run()
+      expect(m.phase).toBe('done')
+      expect(m.rollbackRequested).toBe(false)
+      expect(infos(s).some((i) => i.includes(`turned forward again (${back})`))).toBe(true)
+      expect((await readShard(s.ctx, m.shard))!.value.replicas).toEqual([{node: s.to, role: 'voter'}])
+      expect(s.asked).not.toContain(s.from)
+    })
+  }
+})
+
+describe('the record of a move that went on without its source', () => {
+  it('keeps the first abandonment when the destination restarts again and is refilled without the source once more', async () => {
+    const s = await stuckMove(1, 'draining')
+    await requestSourceAbandon(s.ctx, s.move.id, {acceptDataLoss: true})
+    let restarted = false
+    const m = await s.run({
+      effects: (base) => ({
+        ...base,
+        // After the first refill without the source, the destination restarts on another dir again.
+        drain: async (move) => {
+          if (!restarted) {
+            restarted = true
+            await s.store.put(s.ctx.keys.claim(s.to), JSON.stringify({node: s.to, dataDirId: 'dir-new2', instance: 'i3'}))
+          }
+          return base.drain(move)
+        },
+      }),
+    })
+    expect(m.phase).toBe('done')
+    // Before: the second refill replaced the record, and the first loss (when, which dir) was gone.
+    expect(m.sourceAbandoned).toMatchObject({destinationDir: 'dir-new2/i3', earlier: [{destinationDir: 'dir-new/i2', refilledFrom: []}]})
+    const text = sourceAbandonText(m)!
+    expect(text).toContain(`first at ${m.sourceAbandoned!.earlier![0]!.at}`)
+    expect(text).toContain(`records only ${s.from}'s copy held are lost`)
+  })
+
+  it('still tells the loss when the abandoned source comes back on another data dir (it no longer holds its copy)', async () => {
+    const s = await stuckMove(1, 'draining')
+    await requestSourceAbandon(s.ctx, s.move.id, {acceptDataLoss: true})
+    const m = await s.run({
+      effects: (base) => ({
+        ...base,
+        // The source comes back during the cleanup grace, on a replaced disk (served with --accept-empty-data).
+        drain: async () => {
+          await s.store.put(s.ctx.keys.claim(s.from), JSON.stringify({node: s.from, dataDirId: 'dir-src-new', instance: 'i9'}))
+          await markNodesAlive(s.ctx, [s.from])
+        },
+      }),
+    })
+    expect(m.phase).toBe('done')
+    // Before: "came back before its copy was dropped and n1 was refilled from it", the loss no longer told.
+    expect(m.sourceAbandoned).toMatchObject({sourceRefillDir: 'dir-src-new/i9', sourceDirReplaced: true})
+    const text = sourceAbandonText(m)!
+    expect(text).toContain(`records only ${s.from}'s copy held are lost`)
+    expect(text).toContain('another data dir')
+    expect(m.reason).not.toContain('was refilled from it')
+  })
+
+  it('a staying voter that restarts between the refill without the source and its commit fails that commit, and is read again', async () => {
+    const s = await stuckMove(3, 'cleanup', [null, 1])
+    for (const n of s.others) await s.store.put(s.ctx.keys.claim(n), JSON.stringify({node: n, dataDirId: `dir-${n}`, instance: 'i1'}))
+    await requestSourceAbandon(s.ctx, s.move.id, {acceptDataLoss: true})
+    const [peer] = [...s.others].sort() as [string]
+    // The first commit of the move is the one recording the abandonment: the staying voter restarts while it is on its way.
+    const gate = s.store.faults.hold({op: 'txn', key: s.ctx.keys.move(s.move.id)})
+    const running = s.run()
+    await gate.reached
+    await s.store.put(s.ctx.keys.claim(peer), JSON.stringify({node: peer, dataDirId: `dir-${peer}-new`, instance: 'i2'}))
+    const askedBefore = s.asked.length
+    gate.release()
+    const m = await running
+    expect(m.phase).toBe('done')
+    // Before: the commit went through on the strength of a refill from the voter's old process and dir.
+    expect(s.asked.slice(askedBefore)).toContain(peer)
+    expect(m.sourceAbandoned?.refilledFrom).toEqual([...s.others].sort())
+  })
+})
+
+/**
+ * sustainedWrites: node clients for `s`'s source and destination under sustained writes: every
+ * look differs in one bucket, and every listing of the source finds a write newer than the last
+ * (in flight to the destination while the round lists it: a joint-quorum write the source
+ * committed first); the first listing also an old record the restarted destination lost, and
+ * with `oldEveryRound` every listing one (a repair that never sticks). Records applied to the
+ * destination are pushed to `applied`.
+ */
+function sustainedWrites(s: Stuck, applied: string[], oldEveryRound = false): (node: string, base: NodeClient) => NodeClient {
+  const now = () => (s.ctx.clock as () => Date)().getTime()
+  let listings = 0
+  return (node, base) =>
+    node !== s.from && node !== s.to
+      ? base
+      : ({
+          ...base,
+          digest: async (shard: number, epoch: number, o: {tombstonesBefore?: number; format?: number}) => ({
+            shard,
+            epoch,
+            range: {lo: 0, hi: 100},
+            bounds: [0, 100],
+            buckets: [node === s.from ? 'a'.repeat(16) : '0'.repeat(16)],
+            counts: [1],
+            tombstonesBefore: o.tombstonesBefore,
+            format: o.format ?? RECORD_HASH_FORMAT,
+          }),
+          bucketRecords: async (_shard: number, _epoch: number, buckets: number[]) => {
+            if (node !== s.from) return {records: [], answered: [...buckets]}
+            const fresh = {key: Buffer.from(`fresh-${listings}`), version: formatHlc({wall: now(), counter: listings, writer: 'r1'}), value: Buffer.from('v')}
+            const old = listings === 0 || oldEveryRound ? [{key: Buffer.from('old'), version: formatHlc({wall: 1, counter: 0, writer: 'r1'}), value: Buffer.from('v')}] : []
+            listings++
+            return {records: [...old, fresh], answered: [...buckets]}
+          },
+          apply: async (_shard: number, epoch: number, records: {key: Buffer}[]) => {
+            applied.push(...records.map((r) => r.key.toString()))
+            return {epoch, applied: records.length, ignored: 0}
+          },
+        }) as unknown as NodeClient
+}
+
+describe('the refill of a destination restarted after cutover, under sustained writes', () => {
+  it('ends once its last round repaired only writes newer than the refill (as verification does), instead of retrying for ever', async () => {
+    const s = await stuckMove(1, 'cutover')
+    await markNodesAlive(s.ctx, [s.from])
+    const applied: string[] = []
+    const m = await s.run({client: sustainedWrites(s, applied)})
+    // Before: every round repaired one fresh write, so none was "equal" and the refill threw after
+    // its rounds, retried without bound (past cutover): the move stayed in cutover.
+    expect(m.phase).toBe('done')
+    expect(applied).toContain('old')
+  })
+
+  it('still never ends while older records keep differing on its last round', async () => {
+    const s = await stuckMove(1, 'cutover')
+    await markNodesAlive(s.ctx, [s.from])
+    const m = await s.run({client: sustainedWrites(s, [], true)})
+    expect(m.phase).toBe('cutover')
+    expect(retries(s).at(-1)).toContain(`still lacks records of shard ${m.shard}`)
+  })
+})
+
+describe('a destination that restarts after the source dropped its copy, before the move is done', () => {
+  it('is refilled from the source as it now is (nothing) and the move finishes: what the move held lives on the destination', async () => {
+    const s = await stuckMove(1, 'cleanup')
+    // Verified as it serves now; the source up: the cleanup drops the source's copy.
+    await s.store.put(s.ctx.keys.claim(s.to), JSON.stringify({node: s.to, dataDirId: 'dir-old', instance: 'i1'}))
+    await markNodesAlive(s.ctx, [s.from])
+    let restarted = false
+    const m = await s.run({
+      effects: (base) => ({
+        ...base,
+        drop: async (node, shard) => {
+          const n = await base.drop(node, shard)
+          if (!restarted) {
+            restarted = true
+            await s.store.put(s.ctx.keys.claim(s.to), JSON.stringify({node: s.to, dataDirId: 'dir-old', instance: 'i2'}))
+          }
+          return n
+        },
+      }),
+    })
+    expect(m.phase).toBe('done')
+    expect(m.verifiedDirs?.[s.to]).toBe('dir-old/i2')
+    expect(s.asked).toContain(s.from)
+    expect((await readShard(s.ctx, m.shard))!.value.replicas).toEqual([{node: s.to, role: 'voter'}])
   })
 })

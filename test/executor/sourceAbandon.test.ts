@@ -7,9 +7,9 @@ const move = (phase: (typeof MOVE_PHASES)[number], over = {}) => moveOf({id: 'm1
 const refusal = (v: ReturnType<typeof judgeSourceAbandon>) => (v.kind === 'refuse' ? {code: v.error.code, message: v.error.message} : undefined)
 
 describe('judgeSourceAbandon', () => {
-  it('marks only a cut-over move on the forward track whose source holds no lease, with the flag', () => {
+  it('marks only a cut-over move going forward or rolling back whose source holds no lease, with the flag', () => {
     const marked = MOVE_PHASES.filter((p) => judgeSourceAbandon(move(p), undefined, true).kind === 'mark')
-    expect(marked).toEqual(['cutover', 'release', 'draining', 'cleanup'])
+    expect(marked).toEqual(['cutover', 'release', 'draining', 'cleanup', 'rb-joining', 'rb-cutover'])
     expect(marked.every((p) => PHASE_TABLE[p].cutOver && !PHASE_TABLE[p].terminal)).toBe(true)
   })
 
@@ -29,17 +29,20 @@ describe('judgeSourceAbandon', () => {
     }
   })
 
-  it('refuses before cutover (cancel instead) and while rolling back', () => {
+  it('refuses before cutover (cancel instead), and marks a move rolling back, withdrawing the rollback (it waits for the down source)', () => {
     for (const p of ['pending', 'copying', 'verifying', 'aborting'] as const) {
       const v = judgeSourceAbandon(move(p), undefined, true)
       expect(v.kind).toBe('refuse')
       if (v.kind === 'refuse') expect(p === 'aborting' ? v.error.message : v.error.hint).toMatch(p === 'aborting' ? /has not cut over/ : /moves cancel m1/)
     }
-    for (const p of ['rb-joining', 'rb-cutover'] as const) expect(refusal(judgeSourceAbandon(move(p), undefined, true))?.message).toContain('being rolled back')
+    // Until session 38 refused: a rollback in flight waited for a source gone for good, with no way out.
+    for (const p of ['rb-joining', 'rb-cutover'] as const) expect(judgeSourceAbandon(move(p), undefined, true)).toEqual({kind: 'mark', withdrawsRollback: true})
   })
 
-  it('refuses a move whose rollback was requested (it would roll back to the source) and any move of a redis cluster', () => {
-    expect(refusal(judgeSourceAbandon(move('draining', {rollbackRequested: true}), undefined, true))?.message).toContain('is to be rolled back to its source n1')
+  it('marks a move whose rollback was requested but not begun, withdrawing it (it waits for the down source), and refuses any move of a redis cluster', () => {
+    // Until session 38 refused: the rollback waited for a source gone for good, with no way out.
+    expect(judgeSourceAbandon(move('draining', {rollbackRequested: true}), undefined, true)).toEqual({kind: 'mark', withdrawsRollback: true})
+    expect(refusal(judgeSourceAbandon(move('draining', {rollbackRequested: true}), 'pid 7 at a, started T', true))?.message).toContain('node n1 is up')
     expect(refusal(judgeSourceAbandon(move('cleanup'), undefined, true, 'redis'))?.message).toContain('redis slot migration')
   })
 

@@ -53,6 +53,20 @@ describe('topReducer', () => {
     ])
   })
 
+  it('Given a move that went on without its source, When the destination restarts again and it goes on without it once more, Then that is logged as a loss too, not as a retry', () => {
+    const first = {at: 'T1', destinationDir: 'd/i', refilledFrom: []}
+    const reason = "source n1 abandoned (moves abandon-source --accept-data-loss): n4 restarted since it was verified and went on with what it held (no other copy to refill it from); records only n1's copy held are lost"
+    const s = reduce(
+      [
+        {type: 'kv', at: T0 + 1, item: move('m1', {shard: 1, phase: 'cleanup', abandonSourceRequested: 'T', reason, sourceAbandoned: first})},
+        {type: 'kv', at: T0 + 2, item: move('m1', {shard: 1, phase: 'cleanup', abandonSourceRequested: 'T', reason: `${reason} `, sourceAbandoned: {at: 'T2', destinationDir: 'd2/i', refilledFrom: [], earlier: [first]}})},
+      ],
+      seeded(busyCluster()),
+    )
+    // Before: the second was logged as "retrying: source n1 abandoned ...".
+    expect(s.log.at(-1)).toMatchObject({level: 'warn', text: `shard 1 n1 → n4: ${reason} `})
+  })
+
   it('Given a running move, When the throttle holds its copy, Then the log says so as news, not as a retry', () => {
     const reason = holdReason({limit: 'cluster', rate: 32 * 1024, slots: 2})
     const s = reduce([{type: 'kv', at: T0 + 1, item: move('m1', {shard: 1, phase: 'copying', reason})}], seeded(busyCluster()))
