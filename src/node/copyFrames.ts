@@ -1,4 +1,5 @@
 import {type GcFloor} from './lwwSql.js'
+import {type FrameSlabs} from './copyFrameSlabs.js'
 import {allocTransferable} from './transferableBatch.js'
 
 /**
@@ -31,6 +32,25 @@ export interface CopyFrame {
    * applies the frame (CopyPuller). Absent on later frames and from a source that predates them.
    */
   gcFloors?: GcFloor[]
+  /**
+   * slab is the frame slab the batch lies in (copyFrameSlabs.ts: the reader took it from
+   * its FrameSlabs), absent for a batch in a buffer of its own.
+   */
+  slab?: number
+  /**
+   * release frees the batch's slab: its holder calls it once nothing reads the batch any more
+   * (the puller: once the frame's commit was answered, or the frame was dropped unapplied).
+   * Absent for a batch in a buffer of its own (garbage collected as usual).
+   */
+  release?: () => void
+}
+
+/**
+ * releaseFrames frees the slabs of `frames` (frames taken and never to be used: a stream
+ * closed with frames still queued).
+ */
+export function releaseFrames(frames: Iterable<CopyFrame>): void {
+  for (const f of frames) f.release?.()
 }
 
 /** CopyFrameError: the stream is malformed (the reader must drop it and resume from its last applied cursor). */
@@ -72,7 +92,10 @@ export function encodeFrameHead(batchLength: number, cursor: string | undefined,
  * (transferableBatch.ts), as its bytes arrive: every byte received is copied once, and a
  * frame applied whole is handed to the storage writer thread without another copy. (It
  * used to concatenate the chunks and cut slices from them, two copies into fresh memory:
- * a tenth of a destination's main thread in a 64 KiB-value copy's profile.)
+ * a tenth of a destination's main thread in a 64 KiB-value copy's profile.) Given `slabs`,
+ * a batch that fits goes into a free frame slab instead (CopyFrame.slab and release): memory
+ * filled before, so it does not page-fault; {@link dispose} frees the slab of a frame still
+ * being filled when its stream stops.
  */
 export class FrameReader {
   /** head holds the bytes of the next frame's header and cursor until they are all here. */
@@ -82,32 +105,57 @@ export class FrameReader {
   private batch: {frame: CopyFrame; headBytes: number; filled: number} | undefined
   private ended = false
 
-  /** push appends `chunk` and returns every frame it completed, in order. */
+  constructor(private readonly slabs?: FrameSlabs) {}
+
+  /**
+   * push appends `chunk` and returns every frame it completed, in order. When it throws, the
+   * slabs of the frames it had completed and of the one being filled are freed (the stream is
+   * dropped: none of them will be applied).
+   */
   push(chunk: Buffer): CopyFrame[] {
     if (this.ended && chunk.length > 0) throw new CopyFrameError('bytes after the last frame')
     const out: CopyFrame[] = []
+    try {
+      this.cut(chunk, out)
+    } catch (err) {
+      releaseFrames(out)
+      this.dispose()
+      throw err
+    }
+    return out
+  }
+
+  /** cut moves `chunk`'s bytes into frames, appending every frame completed to `out`. */
+  private cut(chunk: Buffer, out: CopyFrame[]): void {
     let at = 0
     while (at < chunk.length || (this.batch && this.batch.filled === this.batch.frame.batch.length)) {
       if (this.batch) {
         const b = this.batch
         const n = Math.min(chunk.length - at, b.frame.batch.length - b.filled)
-        chunk.copy(b.frame.batch, b.filled, at, at + n)
+        // Into a slab (shared memory) `copy` would go byte by byte (see putBytes in recordCodec.ts); `fill` is one memcpy.
+        if (b.frame.slab !== undefined && n >= 256) b.frame.batch.fill(chunk.subarray(at, at + n), b.filled, b.filled + n)
+        else chunk.copy(b.frame.batch, b.filled, at, at + n)
         b.filled += n
         at += n
-        if (b.filled < b.frame.batch.length) return out
+        if (b.filled < b.frame.batch.length) return
         this.batch = undefined
         out.push(b.frame)
         if (b.frame.last) {
           this.ended = true
           if (at < chunk.length) throw new CopyFrameError('bytes after the last frame')
-          return out
+          return
         }
         continue
       }
       at = this.takeHead(chunk, at)
-      if (!this.batch) return out
+      if (!this.batch) return
     }
-    return out
+  }
+
+  /** dispose frees the slab of the frame being filled, if any (its stream stopped: those bytes will never be a frame). */
+  dispose(): void {
+    this.batch?.frame.release?.()
+    this.batch = undefined
   }
 
   /** pending is the number of bytes held that do not yet make a whole frame. */
@@ -137,9 +185,15 @@ export class FrameReader {
     const cursor = head.toString('latin1', FRAME_HEADER, FRAME_HEADER + cursorLen)
     this.head = []
     this.headBytes = 0
+    const frame: CopyFrame = {batch: Buffer.alloc(0), cursor: cursor === '' ? undefined : cursor, last: (flags & FLAG_LAST) !== 0}
     // A zero-length batch gets a plain empty buffer: there is nothing to hand over.
-    const batch = batchLen > 0 ? allocTransferable(batchLen) : Buffer.alloc(0)
-    this.batch = {frame: {batch, cursor: cursor === '' ? undefined : cursor, last: (flags & FLAG_LAST) !== 0}, headBytes: want, filled: 0}
+    const taken = batchLen > 0 ? this.slabs?.take(batchLen) : undefined
+    if (taken) {
+      frame.batch = taken.batch
+      frame.slab = taken.slab
+      frame.release = this.slabs!.releaser(taken.slab)
+    } else if (batchLen > 0) frame.batch = allocTransferable(batchLen)
+    this.batch = {frame, headBytes: want, filled: 0}
     return at
   }
 

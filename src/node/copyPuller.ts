@@ -3,7 +3,8 @@ import {type HashRange} from '../model/range.js'
 import {keyHash} from '../model/hash.js'
 import {errorMessage} from '../errors/errors.js'
 import {TokenBucket} from '../throttle/tokenBucket.js'
-import {type CopyFrame, CopyFrameError, FrameReader, MIN_FRAME_BYTES} from './copyFrames.js'
+import {type FrameSlabs} from './copyFrameSlabs.js'
+import {type CopyFrame, CopyFrameError, FrameReader, MIN_FRAME_BYTES, releaseFrames} from './copyFrames.js'
 import {CopyReceiveThreadError} from './copyReceiveProtocol.js'
 import {type NodeLog} from './nodeLog.js'
 import {spend} from './nodeThrottles.js'
@@ -113,6 +114,12 @@ export interface CopyPullerDeps {
     setMetaValue(name: string, value: string | null): Promise<void>
     /** adoptFloors takes a source's gc floors over `range` as the node's own, deleting values older than them when asked (StorageEngine.adoptFloors). */
     adoptFloors(range: HashRange, floors: readonly GcFloor[], dropValuesBelow?: boolean): Promise<number>
+    /**
+     * copyFrameSlabs, when given, are the frame slabs frames cut here are received into
+     * (StorageEngine.copyFrameSlabs; undefined: none): applyCopyBatch hands a batch in one to
+     * the writer thread as its slab index.
+     */
+    copyFrameSlabs?(): FrameSlabs | undefined
   }
   /**
    * openStream asks `source` for its copy stream of `shard` at `epoch` from `cursor` and
@@ -369,14 +376,26 @@ export class CopyPuller {
       yield* this.deps.openFrames(source, shard, epoch, cursor, frameBytes, signal, pace)
       return
     }
-    const reader = new FrameReader()
+    const reader = new FrameReader(this.deps.engine.copyFrameSlabs?.())
     let floors: GcFloor[] | undefined
     let first = true
-    for await (const chunk of this.deps.openStream(source, shard, epoch, cursor, frameBytes, signal, pace, (f) => void (floors = f))) {
-      for (const frame of reader.push(chunk)) {
-        yield first && floors ? {...frame, gcFloors: floors} : frame
-        first = false
+    try {
+      for await (const chunk of this.deps.openStream(source, shard, epoch, cursor, frameBytes, signal, pace, (f) => void (floors = f))) {
+        const frames = reader.push(chunk)
+        let next = 0
+        try {
+          while (next < frames.length) {
+            const frame = frames[next++]!
+            yield first && floors ? {...frame, gcFloors: floors} : frame
+            first = false
+          }
+        } finally {
+          // Frames not yet yielded when the consumer stops are freed here; a yielded one is the consumer's to free.
+          releaseFrames(frames.slice(next))
+        }
       }
+    } finally {
+      reader.dispose()
     }
   }
 
@@ -506,39 +525,48 @@ export class CopyPuller {
         const frameBytes = Math.max(MIN_FRAME_BYTES, Math.min(spec.frameBytes, this.sliceBytes()))
         const streamCursor = p.cursor ?? undefined
         for await (const frame of this.frames(job, source, streamCursor, frameBytes)) {
-          if (job.abort.signal.aborted) return
-          this.keepSourceInStep(job)
-          const records = decodeRecords(frame.batch)
-          sourceFault = false
-          const range = await this.deps.fence(spec.shard, spec.epoch)
-          for (const r of records) {
-            const h = keyHash(r.key)
-            if (h < range.lo || h >= range.hi) throw Object.assign(new CopyFrameError(`source ${source.node} sent a key hashing to ${h}, outside shard ${spec.shard}'s range`), {code: 'INTERNAL'})
+          // The frame's slab (if any) is freed once its commit was answered, or here if it is dropped before that.
+          let handed = false
+          try {
+            if (job.abort.signal.aborted) return
+            this.keepSourceInStep(job)
+            const records = decodeRecords(frame.batch)
+            sourceFault = false
+            const range = await this.deps.fence(spec.shard, spec.epoch)
+            for (const r of records) {
+              const h = keyHash(r.key)
+              if (h < range.lo || h >= range.hi) throw Object.assign(new CopyFrameError(`source ${source.node} sent a key hashing to ${h}, outside shard ${spec.shard}'s range`), {code: 'INTERNAL'})
+            }
+            // Only a stream's first frame carries them: nothing of this stream is applied yet, and an earlier stream's frames all committed.
+            // The deletion runs only before the copy's first frame (see adoptSourceFloors): a later
+            // stream from the beginning (the next source of a merged copy, or new sources after a
+            // failover) adopts the floors alone, so it never deletes what an earlier stream brought.
+            if (frame.gcFloors?.length) await this.adoptSourceFloors(range, frame.gcFloors, streamCursor === undefined && p.bytes === 0, job, source)
+            if (!(await spend([job.bucket, this.deps.receive], frame.batch.length, this.deps.sleep, job.abort.signal))) return
+            await committed()
+            // Fenced again after waiting: the throttle and the previous commit may have held the frame across an epoch change.
+            await this.deps.fence(spec.shard, spec.epoch)
+            if (job.abort.signal.aborted) return
+            const before = queued
+            const next: PersistedPull = {...queued, bytes: queued.bytes + frame.batch.length, dataBytes: (queued.dataBytes ?? 0) + recordsDataBytes(records), keys: queued.keys + records.length}
+            if (frame.last) {
+              next.sourceIndex = queued.sourceIndex + 1
+              next.cursor = next.startCursor
+              next.done = next.sourceIndex >= spec.sources.length
+              sawLast = true
+            } else next.cursor = frame.cursor ?? null
+            queued = next
+            applying = this.applyFrame(job, records, frame.batch, before, next)
+              .finally(() => frame.release?.())
+              .then(
+                () => void Object.assign(p, next),
+                (err: unknown) => err ?? new Error('copy frame apply failed'),
+              )
+            handed = true
+            sourceFault = true
+          } finally {
+            if (!handed) frame.release?.()
           }
-          // Only a stream's first frame carries them: nothing of this stream is applied yet, and an earlier stream's frames all committed.
-          // The deletion runs only before the copy's first frame (see adoptSourceFloors): a later
-          // stream from the beginning (the next source of a merged copy, or new sources after a
-          // failover) adopts the floors alone, so it never deletes what an earlier stream brought.
-          if (frame.gcFloors?.length) await this.adoptSourceFloors(range, frame.gcFloors, streamCursor === undefined && p.bytes === 0, job, source)
-          if (!(await spend([job.bucket, this.deps.receive], frame.batch.length, this.deps.sleep, job.abort.signal))) return
-          await committed()
-          // Fenced again after waiting: the throttle and the previous commit may have held the frame across an epoch change.
-          await this.deps.fence(spec.shard, spec.epoch)
-          if (job.abort.signal.aborted) return
-          const before = queued
-          const next: PersistedPull = {...queued, bytes: queued.bytes + frame.batch.length, dataBytes: (queued.dataBytes ?? 0) + recordsDataBytes(records), keys: queued.keys + records.length}
-          if (frame.last) {
-            next.sourceIndex = queued.sourceIndex + 1
-            next.cursor = next.startCursor
-            next.done = next.sourceIndex >= spec.sources.length
-            sawLast = true
-          } else next.cursor = frame.cursor ?? null
-          queued = next
-          applying = this.applyFrame(job, records, frame.batch, before, next).then(
-            () => void Object.assign(p, next),
-            (err: unknown) => err ?? new Error('copy frame apply failed'),
-          )
-          sourceFault = true
         }
         await committed()
         if (job.abort.signal.aborted) return

@@ -3,6 +3,7 @@ import {type TlsMaterial} from '../transport/tlsMaterial.js'
 import {type CopySourceAddress} from './copyPuller.js'
 import {type NodeRequestErrorWire} from './nodeRequestError.js'
 import {type GcFloor} from './lwwSql.js'
+import {type SharedFrameSlabs} from './copyFrameSlabs.js'
 
 /**
  * COPY_RECEIVE_CREDIT is how many frames of one stream the copy receive thread may have
@@ -15,6 +16,8 @@ export const COPY_RECEIVE_CREDIT = 2
 /** CopyReceiveData is what the copy receive thread is started with: how much to lower its own priority (0: not at all; see lowerThisThreadPriority). */
 export interface CopyReceiveData {
   nice: number
+  /** slabs are the node's frame slabs the thread receives batches into (absent: a buffer of its own per frame). */
+  slabs?: SharedFrameSlabs
 }
 
 /** CopyPeerSettings are what the thread's clients dial a source with: the main thread's copy peer pools' (NodeClients) token, timeout and TLS. */
@@ -69,12 +72,14 @@ export type CopyReceiveErrorData =
 
 /**
  * CopyReceiveReply is a message from the thread about stream `id`: a frame (its batch's
- * ArrayBuffer transferred, never copied; the stream's first one carries the source's gc
- * floors, CopyFrame.gcFloors), the stream's end, or its failure. A stream's
+ * ArrayBuffer transferred, never copied, or the first `length` bytes of frame slab `slab`,
+ * which the receiver of the message must free; the stream's first one carries the source's
+ * gc floors, CopyFrame.gcFloors), the stream's end, or its failure. A stream's
  * messages arrive in the order they were posted (one port), so frames keep stream order.
  */
 export type CopyReceiveReply =
   | {id: number; type: 'frame'; batch: Uint8Array; cursor: string | undefined; last: boolean; gcFloors?: GcFloor[]}
+  | {id: number; type: 'frame'; slab: number; length: number; cursor: string | undefined; last: boolean; gcFloors?: GcFloor[]}
   | {id: number; type: 'end'}
   | {id: number; type: 'error'; error: CopyReceiveErrorData}
 

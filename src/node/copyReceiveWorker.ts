@@ -8,7 +8,8 @@
  * thread's, which serves clients. Started by copyReceiver.ts only.
  */
 import {parentPort, workerData} from 'node:worker_threads'
-import {type CopyFrame, FrameReader} from './copyFrames.js'
+import {FrameSlabs} from './copyFrameSlabs.js'
+import {type CopyFrame, FrameReader, releaseFrames} from './copyFrames.js'
 import {type GcFloor} from './lwwSql.js'
 import {NodeClients} from './nodeClients.js'
 import {NodeRequestError} from './nodeRequestError.js'
@@ -21,6 +22,9 @@ const out = port
 // Where the OS does not allow it the thread runs at normal priority (correct, only harder on clients).
 const nice = (workerData as CopyReceiveData | undefined)?.nice ?? 0
 if (nice > 0) lowerThisThreadPriority(nice)
+/** slabs are the node's frame slabs (copyFrameSlabs.ts), shared once at the thread's start; absent: every frame in a buffer of its own. */
+const shared = (workerData as CopyReceiveData | undefined)?.slabs
+const slabs = shared ? FrameSlabs.attach(shared) : undefined
 
 interface Stream {
   abort: AbortController
@@ -67,9 +71,10 @@ async function receive(req: CopyReceiveOpen): Promise<void> {
   const s: Stream = {abort: new AbortController(), credit: COPY_RECEIVE_CREDIT, wake: undefined}
   streams.set(req.id, s)
   const open = () => streams.get(req.id) === s
+  let reader: FrameReader | undefined
   try {
     const client = clientsFor(req).client({id: req.source.node, address: req.source.address})
-    const reader = new FrameReader()
+    reader = new FrameReader(slabs)
     // The source's gc floors ride on the stream's first frame (CopyFrame.gcFloors).
     let floors: GcFloor[] | undefined
     let first = true
@@ -77,11 +82,16 @@ async function receive(req: CopyReceiveOpen): Promise<void> {
     for await (const chunk of client.copyStream(req.shard, req.epoch, {cursor: req.cursor, frameBytes: req.frameBytes, signal: s.abort.signal, idleMs: req.idleMs, pace: req.pace, onGcFloors})) {
       // The next chunk is read only once every frame of this one is posted: while the main
       // thread holds its credit's worth, the socket is left unread and the source waits.
-      for (const frame of reader.push(chunk)) {
+      const frames = reader.push(chunk)
+      for (let i = 0; i < frames.length; i++) {
         while (s.credit === 0 && open()) await new Promise<void>((r) => (s.wake = r))
-        if (!open()) return
+        if (!open()) {
+          // Never posted: nobody else will free their slabs.
+          releaseFrames(frames.slice(i))
+          return
+        }
         s.credit--
-        post(req.id, first && floors ? {...frame, gcFloors: floors} : frame)
+        post(req.id, first && floors ? {...frames[i]!, gcFloors: floors} : frames[i]!)
         first = false
       }
     }
@@ -89,12 +99,22 @@ async function receive(req: CopyReceiveOpen): Promise<void> {
   } catch (err) {
     if (open()) out.postMessage({id: req.id, type: 'error', error: errorData(err)} satisfies CopyReceiveReply)
   } finally {
+    // A frame half received when the stream stopped or broke will never be posted.
+    reader?.dispose()
     if (open()) streams.delete(req.id)
   }
 }
 
-/** post sends `frame`, moving its batch's memory (a buffer of its own from FrameReader) instead of copying it. */
+/**
+ * post sends `frame`: a batch in a frame slab as the slab's index (the main thread frees the
+ * slab from then on), any other moving its batch's memory (a buffer of its own from
+ * FrameReader) instead of copying it.
+ */
 function post(id: number, frame: CopyFrame): void {
+  if (frame.slab !== undefined) {
+    out.postMessage({id, type: 'frame', slab: frame.slab, length: frame.batch.length, cursor: frame.cursor, last: frame.last, ...(frame.gcFloors ? {gcFloors: frame.gcFloors} : {})} satisfies CopyReceiveReply)
+    return
+  }
   const b = frame.batch
   const own = b.byteOffset === 0 && b.buffer.byteLength === b.length && b.length > 0
   const reply: CopyReceiveReply = {id, type: 'frame', batch: b, cursor: frame.cursor, last: frame.last, ...(frame.gcFloors ? {gcFloors: frame.gcFloors} : {})}

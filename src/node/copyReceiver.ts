@@ -1,5 +1,6 @@
 import {type Worker} from 'node:worker_threads'
-import {type CopyFrame, CopyFrameError} from './copyFrames.js'
+import {type FrameSlabs} from './copyFrameSlabs.js'
+import {type CopyFrame, CopyFrameError, releaseFrames} from './copyFrames.js'
 import {type CopySourceAddress} from './copyPuller.js'
 import {type CopyPeerSettings, type CopyReceiveData, type CopyReceiveErrorData, type CopyReceiveReply, type CopyReceiveRequest, CopyReceiveThreadError} from './copyReceiveProtocol.js'
 import {NodeRequestError} from './nodeRequestError.js'
@@ -14,6 +15,12 @@ export interface CopyReceiverOptions {
   idleMs?: number
   /** nice lowers the thread's priority by this much (default 0: left alone; see COPY_RECEIVE_THREAD_NICE). */
   nice?: number
+  /**
+   * slabs returns the node's frame slabs (StorageEngine.copyFrameSlabs), shared with the
+   * thread when it starts: frames that fit are received into them (undefined: every frame in
+   * a buffer of its own).
+   */
+  slabs?: () => FrameSlabs | undefined
 }
 
 interface OpenStream {
@@ -54,7 +61,9 @@ export class CopyReceiver {
   /**
    * openFrames asks `source` for its copy stream of `shard` at `epoch` from `cursor` and
    * yields its frames in stream order, each batch a buffer of its own (transferable again,
-   * see transferableBatch.ts). It throws what NodeClient.copyStream and FrameReader throw,
+   * see transferableBatch.ts) or a view of a frame slab with its `release`, which the caller
+   * must call once nothing reads the batch any more (frames left untaken when the stream
+   * stops are freed here). It throws what NodeClient.copyStream and FrameReader throw,
    * rebuilt with the same class and fields (NodeRequestError.fromWire): NodeRequestError
    * for a refusal or an unreachable, broken or idle source, CopyFrameError for a malformed
    * stream; CopyReceiveThreadError when the thread fails. It ends without a frame with
@@ -89,6 +98,7 @@ export class CopyReceiver {
       }
     } finally {
       signal.removeEventListener('abort', onAbort)
+      releaseFrames(s.frames.splice(0))
       if (this.streams.delete(id)) {
         if (s.outcome === undefined) this.post({op: 'close', id})
         if (this.streams.size === 0) this.worker?.unref()
@@ -128,24 +138,34 @@ export class CopyReceiver {
 
   private started(): Worker {
     if (this.worker) return this.worker
-    const worker = startModuleWorker(import.meta.url, 'copyReceiveWorker', {nice: this.opts.nice ?? 0} satisfies CopyReceiveData)
+    // A slab the thread was filling when it died is never freed (it costs that slab, not correctness).
+    const slabs = this.opts.slabs?.()
+    const worker = startModuleWorker(import.meta.url, 'copyReceiveWorker', {nice: this.opts.nice ?? 0, ...(slabs ? {slabs: slabs.shared} : {})} satisfies CopyReceiveData)
     worker.unref()
     // A new thread has no settings yet: the next open sends them.
     this.sent = undefined
-    worker.on('message', (reply: CopyReceiveReply) => this.answer(reply))
+    worker.on('message', (reply: CopyReceiveReply) => this.answer(slabs, reply))
     worker.on('error', (err) => this.lost(worker, new CopyReceiveThreadError(`copy receive thread failed: ${err.message}`, {cause: err})))
     worker.once('exit', (code) => this.lost(worker, new CopyReceiveThreadError(`copy receive thread exited (code ${code})`)))
     this.worker = worker
     return worker
   }
 
-  private answer(reply: CopyReceiveReply): void {
+  private answer(slabs: FrameSlabs | undefined, reply: CopyReceiveReply): void {
     const s = this.streams.get(reply.id)
-    if (!s || s.outcome !== undefined) return
+    // A frame in a slab is this thread's to free from here on, taken or not.
+    const release = reply.type === 'frame' && 'slab' in reply ? slabs?.releaser(reply.slab) : undefined
+    if (!s || s.outcome !== undefined) return release?.()
     if (reply.type === 'frame') {
-      const b = reply.batch
-      // Moved here whole: the puller hands it on to the writer thread without a copy, as a frame cut on this thread.
-      s.frames.push({batch: adoptTransferable(Buffer.from(b.buffer, b.byteOffset, b.byteLength)), cursor: reply.cursor, last: reply.last, ...(reply.gcFloors ? {gcFloors: reply.gcFloors} : {})})
+      const floors = reply.gcFloors ? {gcFloors: reply.gcFloors} : {}
+      if ('slab' in reply) {
+        // Received into a slab: the puller hands its slab index on to the writer thread, and frees it once that committed.
+        s.frames.push({batch: slabs!.view(reply.slab, reply.length), slab: reply.slab, release, cursor: reply.cursor, last: reply.last, ...floors})
+      } else {
+        const b = reply.batch
+        // Moved here whole: the puller hands it on to the writer thread without a copy, as a frame cut on this thread.
+        s.frames.push({batch: adoptTransferable(Buffer.from(b.buffer, b.byteOffset, b.byteLength)), cursor: reply.cursor, last: reply.last, ...floors})
+      }
     } else s.outcome = reply.type === 'end' ? null : rebuild(reply.error)
     this.wake(s)
   }

@@ -23,5 +23,6 @@ export function meteredCopyEngine(engine: CopyEngine, metrics: Pick<NodeMetrics,
     metaValue: (name) => engine.metaValue(name),
     setMetaValue: (name, value) => engine.setMetaValue(name, value),
     adoptFloors: (range, floors, dropValuesBelow) => engine.adoptFloors(range, floors, dropValuesBelow),
+    copyFrameSlabs: () => engine.copyFrameSlabs?.(),
   }
 }

@@ -16,6 +16,7 @@ import {type CopyPage, type CopyPageStatements, prepareCopyPageStatements, readC
 import {CopyReader, type WalCheckpoint} from './copyReader.js'
 import {type BucketListing, readBucketListing} from './bucketListing.js'
 import {allocTransferable, transferableCopyOf} from './transferableBatch.js'
+import {COPY_FRAME_SLAB_BYTES, COPY_FRAME_SLABS, FrameSlabs} from './copyFrameSlabs.js'
 import {StorageFullError} from './storageFull.js'
 import {type FullRetry} from './diskReservePolicy.js'
 import {type CommitKind, StorageWriter} from './storageWriter.js'
@@ -335,6 +336,8 @@ export class StorageEngine {
   /** givingBack is the running {@link returnFreeSpace}; giveBackAgain: a drop ended during it. */
   private givingBack: Promise<void> | undefined
   private giveBackAgain = false
+  /** frameSlabs are the slabs copy frames are received into (made at the first copy, see {@link copyFrameSlabs}); null: the node makes none. */
+  private frameSlabs: FrameSlabs | null | undefined
   /** strained counts freeing operations running since one of their transactions found no room (see {@link freeing}). */
   private strained = 0
 
@@ -599,7 +602,10 @@ export class StorageEngine {
    * (the caller must not read it again, nor records viewing it), any other is copied
    * first. `records` may be decoded from `encoded` itself (a frame handed over whole): the
    * writer, which reads their keys while the batch is in flight (the digest cells it may
-   * change), is then given copies of the keys. Rejects with RangeError
+   * change), is then given copies of the keys. A batch lying at the start of one of this
+   * engine's frame slabs ({@link copyFrameSlabs}) is handed over as the slab's index, neither
+   * copied nor moved: the caller must keep the slab until the returned promise settles (the
+   * writer reads it until then), and may free it from then on. Rejects with RangeError
    * (nothing written) for a record whose version is not a formatHlc string, or SQLite's
    * error on I/O failure.
    */
@@ -611,16 +617,34 @@ export class StorageEngine {
     const received = records
     // The writer reads the keys in flight after the batch is gone: records decoded from the batch itself (a copy frame handed over whole) give it copies of their keys.
     if (encoded && records.some((r) => r.key.buffer === encoded.buffer)) records = keyCopies(records)
+    const slab = encoded && encoded.byteOffset === 0 && this.frameSlabs ? this.frameSlabs.indexOf(encoded) : -1
     // The batch goes to the writer thread by transfer: a copy of 2 MiB per slice, twice over, was a measurable share of a destination's CPU.
-    const batch = encoded ? transferableCopyOf(encoded) : encodeRecords(records, allocTransferable)
+    const batch = slab >= 0 ? encoded! : encoded ? transferableCopyOf(encoded) : encodeRecords(records, allocTransferable)
     const bytes = batch.length
     const write = () => {
       // Still readable here: a batch handed over by transfer is detached only once the writer posts it, after this turn.
       this.dropBrokenFences(received)
+      // In a frame slab the writer already shares: only its index crosses.
+      if (slab >= 0) return this.writer.run<ApplyResult>({op: 'copy', batch: {slab, length: bytes}, name, state, durable}, 'copy', records.length, {transfer: [], keys: records})
       return this.writer.run<ApplyResult>({op: 'copy', batch, name, state, durable}, 'copy', records.length, {transfer: [batch.buffer as ArrayBuffer], keys: records})
     }
     // The WAL check is synchronous when there is room, so a copy commit is queued at once as before.
     return this.wrote(this.walBook.mustWait() ? this.walRoom().then(write) : write(), bytes, durable && this.synchronousFull)
+  }
+
+  /**
+   * copyFrameSlabs returns the slabs copy frames are received into (copyFrameSlabs.ts), made
+   * at the first call and shared with the writer thread then (queued before any copy batch
+   * that names one), or undefined when the node makes none (SHARDCTL_COPY_FRAME_SLABS=0,
+   * `count` 0) or the engine is closed. `count` and `bytes` apply only to the first call (tests).
+   */
+  copyFrameSlabs(count = COPY_FRAME_SLABS, bytes = COPY_FRAME_SLAB_BYTES): FrameSlabs | undefined {
+    if (this.frameSlabs === undefined && !this.closed) {
+      this.frameSlabs = count > 0 ? FrameSlabs.create(count, bytes) : null
+      // A writer that fails here fails every later write too: nothing to do with the error.
+      if (this.frameSlabs) this.writer.run<void>({op: 'slabs', slabs: this.frameSlabs.shared.slabs}).catch(() => undefined)
+    }
+    return this.frameSlabs ?? undefined
   }
 
   /** dataDirId is the data dir's random id (meta `dataDir`, made when the dir was first opened by a build that has it). */

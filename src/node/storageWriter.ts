@@ -8,7 +8,7 @@ import {type NodeRecord} from './protocol.js'
 import {decodeRecords, encodeRecords} from './recordCodec.js'
 import {isStorageFullCode, StorageFullError} from './storageFull.js'
 import {openWriterCore} from './storageWriterCore.js'
-import {type WriterData, type WriterOp, type WriterReply, type WriterRequest} from './storageWriterProtocol.js'
+import {type SlabBatch, type WriterData, type WriterOp, type WriterReply, type WriterRequest} from './storageWriterProtocol.js'
 import {startModuleWorker} from './workerModule.js'
 
 /** CommitKind names what a committed transaction carried: `group` (client, repair and relayed applies), `copy` (a copy frame), `purge` (tombstones, range drops). */
@@ -173,7 +173,7 @@ export class StorageWriter {
         continue
       }
       const op = item.op
-      if (op.op === 'copy') for (const r of item.keys ?? decodeRecords(Buffer.from(op.batch.buffer, op.batch.byteOffset, op.batch.byteLength))) cells.add(fineOf(keyHash(r.key)))
+      if (op.op === 'copy') for (const r of item.keys ?? copyBatchRecords(op.batch)) cells.add(fineOf(keyHash(r.key)))
       else if (op.op === 'purge') addRange(op.range.lo, op.range.hi)
       else if (op.op === 'deleteSlice') addRange(Math.max(op.range.lo, op.from * FINE_WIDTH), op.range.hi)
       else if (op.op === 'deleteRows') addRange(op.range.lo, op.range.hi)
@@ -295,6 +295,12 @@ export class StorageWriter {
     this.inFlight = undefined
     for (const item of items) item.reject(this.failure)
   }
+}
+
+/** copyBatchRecords decodes a copy op's batch still held here; one in a frame slab is always sent with its keys (StorageEngine.applyCopyBatch). */
+function copyBatchRecords(batch: Uint8Array | SlabBatch): NodeRecord[] {
+  if (!(batch instanceof Uint8Array)) throw new Error('a copy op in a frame slab was queued without its keys')
+  return decodeRecords(Buffer.from(batch.buffer, batch.byteOffset, batch.byteLength))
 }
 
 /**

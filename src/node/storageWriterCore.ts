@@ -1,7 +1,7 @@
 import {DigestCells} from './digestCells.js'
 import {committedChangesOf, LwwWriter, openConnection, passiveCheckpoint} from './lwwSql.js'
 import {decodeRecords} from './recordCodec.js'
-import {type WriterData, type WriterReply, type WriterRequest} from './storageWriterProtocol.js'
+import {type SlabBatch, type WriterData, type WriterReply, type WriterRequest} from './storageWriterProtocol.js'
 
 /** WriterCore answers writer requests one at a time (see {@link openWriterCore}). */
 export type WriterCore = (req: WriterRequest) => WriterReply
@@ -20,8 +20,18 @@ export function openWriterCore(data: WriterData): WriterCore {
   cells.load(db.prepare<[], {f: number; xhi: number; xlo: number; n: number; bytes: number}>('SELECT f, xhi, xlo, n, bytes FROM fine').all())
   const writer = new LwwWriter(db, cells)
 
-  /** records decodes a batch that crossed a thread boundary (it may arrive as a plain Uint8Array). */
-  const records = (batch: Uint8Array) => decodeRecords(Buffer.from(batch.buffer, batch.byteOffset, batch.byteLength))
+  /** slabs are the node's frame slabs, once shared (op `slabs`): a copy op may name its batch by slab. */
+  let slabs: SharedArrayBuffer[] = []
+
+  /** records decodes a batch that crossed a thread boundary (it may arrive as a plain Uint8Array, or as a slab and a length). */
+  const records = (batch: Uint8Array | SlabBatch) => {
+    if (!(batch instanceof Uint8Array)) {
+      const slab = slabs[batch.slab]
+      if (!slab) throw new Error(`copy batch names frame slab ${batch.slab}, which the writer was not given`)
+      return decodeRecords(Buffer.from(slab, 0, batch.length))
+    }
+    return decodeRecords(Buffer.from(batch.buffer, batch.byteOffset, batch.byteLength))
+  }
 
   const run = (req: WriterRequest) => {
     switch (req.op) {
@@ -29,6 +39,9 @@ export function openWriterCore(data: WriterData): WriterCore {
         return writer.applyGroup(req.calls.map((c) => ({records: records(c.batch), opts: {clientWrite: c.clientWrite}})))
       case 'copy':
         return writer.applyCopy(records(req.batch), req.name, req.state, req.durable)
+      case 'slabs':
+        slabs = req.slabs
+        return {result: undefined, changes: new Float64Array(0), seconds: 0}
       case 'purge':
         return writer.purge(req.range, req.before, req.limit)
       case 'deleteSlice':

@@ -22,7 +22,10 @@ export interface WriterData {
 /** WriterOp is one request to the writer thread, without its id (see LwwWriter for each operation's contract). */
 export type WriterOp =
   | {op: 'apply'; calls: {batch: Uint8Array; clientWrite: boolean}[]}
-  | {op: 'copy'; batch: Uint8Array; name: string; state: string; durable: boolean}
+  /** A copy frame's records: `batch` their encoding, or a {@link SlabBatch} in the frame slabs shared before (op `slabs`). */
+  | {op: 'copy'; batch: Uint8Array | SlabBatch; name: string; state: string; durable: boolean}
+  /** Shares the node's frame slabs (copyFrameSlabs.ts) with the writer, once, before any copy op names one. */
+  | {op: 'slabs'; slabs: SharedArrayBuffer[]}
   | {op: 'purge'; range: HashRange; before: number; limit: number}
   | {op: 'deleteSlice'; range: HashRange; from: number; sliceMs: number}
   | {op: 'rangeRowIds'; range: HashRange; from: number; maxRows: number}
@@ -37,6 +40,12 @@ export type WriterOp =
   /** Writes nothing: answered once every request queued before it was (StorageEngine.writesQueuedBefore). */
   | {op: 'barrier'}
   | {op: 'close'}
+
+/** SlabBatch is a record batch lying in the first `length` bytes of frame slab `slab`; the sender keeps the slab until the op is answered. */
+export interface SlabBatch {
+  slab: number
+  length: number
+}
 
 /** WriterRequest is a {@link WriterOp} with the id its reply carries. */
 export type WriterRequest = WriterOp & {id: number}

@@ -1,0 +1,122 @@
+import {MAX_KEY_BYTES, MAX_VALUE_BYTES} from './recordLimits.js'
+
+/**
+ * Why a destination receives copy frames into shared slabs: every frame's batch used to be
+ * a fresh 2 MiB buffer (allocTransferable), filled as its bytes arrived, moved to the main
+ * thread and on to the writer thread, and freed there. Fresh memory page-faults on its first
+ * touch: in the destination's profile (perf, session 37) the faults on those buffers were a
+ * tenth of the copy receive thread, and every move of a buffer to another thread is a new
+ * backing store V8 counts as external memory (GC pressure on the main isolate, which serves
+ * clients). A few SharedArrayBuffers made once and shared once with the receive thread and
+ * the writer thread are filled over and over: no new memory, no fault after the first
+ * fill, and a frame crosses a thread as a slab index.
+ *
+ * Who may write a slab: only the thread that took it (FrameSlabs.take), until it hands the
+ * frame on. Who frees it: whoever holds the frame last, once nothing reads its bytes any more
+ * (for the puller: once the writer thread answered the frame's commit). A release that never
+ * comes costs one slab (frames then get buffers of their own, as before), never correctness;
+ * a release that came early would let the next frame overwrite records still being committed.
+ */
+
+/**
+ * COPY_FRAME_SLABS is how many frame slabs a node makes (at its first copy): a stream holds up
+ * to five at once (one filling, COPY_RECEIVE_CREDIT waiting for the main thread, one waiting
+ * for its commit, one committing), so two incoming streams at once mostly find one free.
+ * SHARDCTL_COPY_FRAME_SLABS overrides it (0: every frame in a buffer of its own, as before).
+ */
+export const COPY_FRAME_SLABS = frameSlabCount(process.env.SHARDCTL_COPY_FRAME_SLABS)
+
+/** frameSlabCount reads SHARDCTL_COPY_FRAME_SLABS: a whole number from 0 to 64, else the default 10. */
+export function frameSlabCount(raw: string | undefined): number {
+  const n = Number(raw?.trim() || NaN)
+  return Number.isInteger(n) && n >= 0 && n <= 64 ? n : 10
+}
+
+/**
+ * COPY_FRAME_SLAB_BYTES holds one frame of the size a puller asks for, one copy slice
+ * (COPY_SLICE_BYTES in copyPuller.ts, 2 MiB: not imported, so the receive thread's bundle
+ * stays small; a test checks they agree): a source cuts a page after the record that crossed
+ * its size, so it may run over by one whole record. A larger frame gets a buffer of its own.
+ */
+export const COPY_FRAME_SLAB_BYTES = 2 * 1024 * 1024 + MAX_VALUE_BYTES + MAX_KEY_BYTES + 64 * 1024
+
+const FREE = 0
+const TAKEN = 1
+
+/** SharedFrameSlabs is what crosses to another thread, once: the slabs and their states. */
+export interface SharedFrameSlabs {
+  slabs: SharedArrayBuffer[]
+  /** states holds one Int32 per slab: 0 free, 1 taken. */
+  states: SharedArrayBuffer
+}
+
+/** TakenSlab is a slab taken for a frame's batch: its index and a view of its first `size` bytes. */
+export interface TakenSlab {
+  slab: number
+  batch: Buffer
+}
+
+/**
+ * FrameSlabs is one set of frame slabs as one thread sees it: the node's (made by
+ * StorageEngine.copyFrameSlabs) or the same memory in another thread ({@link FrameSlabs.attach}).
+ * Slabs are taken and freed with atomic operations on the shared states, so any thread may
+ * take one (the receive thread does, when a frame begins) and any may free it (the main
+ * thread does, once the frame committed), without a message in between.
+ */
+export class FrameSlabs {
+  private readonly states: Int32Array
+
+  private constructor(readonly shared: SharedFrameSlabs) {
+    this.states = new Int32Array(shared.states)
+  }
+
+  /** create makes `count` slabs of `bytes` each, all free. */
+  static create(count = COPY_FRAME_SLABS, bytes = COPY_FRAME_SLAB_BYTES): FrameSlabs {
+    return new FrameSlabs({slabs: Array.from({length: count}, () => new SharedArrayBuffer(bytes)), states: new SharedArrayBuffer(4 * Math.max(1, count))})
+  }
+
+  /** attach sees the slabs another thread shared (its {@link shared}). */
+  static attach(shared: SharedFrameSlabs): FrameSlabs {
+    return new FrameSlabs(shared)
+  }
+
+  /** take claims a free slab for a batch of `size` bytes, or returns undefined (none free, or `size` does not fit: the caller allocates). */
+  take(size: number): TakenSlab | undefined {
+    const slabs = this.shared.slabs
+    if (size <= 0 || slabs.length === 0 || size > slabs[0]!.byteLength) return undefined
+    for (let i = 0; i < slabs.length; i++) {
+      if (Atomics.compareExchange(this.states, i, FREE, TAKEN) === FREE) return {slab: i, batch: Buffer.from(slabs[i]!, 0, size)}
+    }
+    return undefined
+  }
+
+  /** view is the first `length` bytes of slab `slab` (a frame another thread filled and handed here). */
+  view(slab: number, length: number): Buffer {
+    return Buffer.from(this.shared.slabs[slab]!, 0, length)
+  }
+
+  /**
+   * releaser returns the function that frees slab `slab`: once, however often it is called,
+   * so a late second call never frees the slab after another frame took it.
+   */
+  releaser(slab: number): () => void {
+    let out = true
+    return () => {
+      if (!out) return
+      out = false
+      Atomics.store(this.states, slab, FREE)
+    }
+  }
+
+  /** indexOf is the slab `buf` lies in (a view this thread made of it), or -1. */
+  indexOf(buf: Buffer): number {
+    return buf.buffer instanceof SharedArrayBuffer ? this.shared.slabs.indexOf(buf.buffer) : -1
+  }
+
+  /** available is how many slabs are free now (for tests). */
+  available(): number {
+    let n = 0
+    for (let i = 0; i < this.shared.slabs.length; i++) if (Atomics.load(this.states, i) === FREE) n++
+    return n
+  }
+}
