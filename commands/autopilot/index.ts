@@ -12,6 +12,9 @@ import {DEFAULT_EXECUTOR_OPTIONS, MIN_CHUNK_BYTES} from '../../src/executor/exec
 import {parseWindow} from '../../src/executor/window.js'
 import {StopSignals} from '../../src/daemon/stopSignals.js'
 import {surviveLostLogReader} from '../../src/daemon/lostLogReader.js'
+import {exitAfterStop} from '../../src/daemon/exitAfterStop.js'
+import {AUTOPILOT_STOP_WAIT_MS} from '../../src/autopilot/autopilotOptions.js'
+import {stopWithin} from '../../src/daemon/stopWithin.js'
 import {jsonLog} from '../../src/log/jsonLog.js'
 import {parseBytes, parseDuration} from '../../src/model/units.js'
 import {PLANS_DIR} from '../../src/plans/planFiles.js'
@@ -21,7 +24,7 @@ export default class Autopilot extends EtcdCommand {
   static override summary = 'Run the autopilot: heal dead and draining nodes, rebalance with hysteresis, inside guard rails.'
   static override description = `A long-running reconcile loop. Run one or several: exactly one leads (a leased lock in etcd; every write it makes is fenced on it), the others stand by and take over within --lease-ttl of its death, resuming the moves it left.
 
-Every --interval it reads the cluster and decides, in order: defer while paused (\`autopilot pause\`) or while anyone holds the executor lock (a human \`apply\`); finish recorded moves nobody runs; re-create the replicas of nodes down longer than --dead-after (marked draining) and empty draining nodes, shards with the fewest live replicas first, at --heal-throttle; and when the imbalance has stayed above --rebalance-above for --for, apply a normal plan that stops at --max-imbalance, never moving a shard it moved within --cool-down. Plans are written under plans/ like \`shardctl plan\` (signed with --sign). --window, --max-concurrent and --max-bytes-per-hour bound what it does; --dry-run only writes the plans. Decisions: \`autopilot status\`, JSON lines on stderr, Prometheus on --metrics-listen.`
+Every --interval it reads the cluster and decides, in order: defer while paused (\`autopilot pause\`) or while anyone holds the executor lock (a human \`apply\`); finish recorded moves nobody runs; re-create the replicas of nodes down longer than --dead-after (marked draining) and empty draining nodes, shards with the fewest live replicas first, at --heal-throttle; and when the imbalance has stayed above --rebalance-above for --for, apply a normal plan that stops at --max-imbalance, never moving a shard it moved within --cool-down. Plans are written under plans/ like \`shardctl plan\` (signed with --sign). --window, --max-concurrent and --max-bytes-per-hour bound what it does; --dry-run only writes the plans. Decisions: \`autopilot status\`, JSON lines on stderr, Prometheus on --metrics-listen. SIGTERM stops it (exit 0) within 11 s, even when etcd does not answer (its lock then expires with its lease; recorded moves resume).`
   static override examples = [
     '<%= config.bin %> autopilot --dead-after 5m --rebalance-above 1.2 --for 10m --window 01:00-05:00 --max-bytes-per-hour 50GiB',
     '<%= config.bin %> autopilot --dry-run --interval 30s',
@@ -90,7 +93,7 @@ Every --interval it reads the cluster and decides, in order: defer while paused 
     const address = server?.address()
     this.log(`autopilot ${id} for cluster ${ctx.cluster}${flags['dry-run'] ? ' (dry run)' : ''}${address && typeof address === 'object' ? `; metrics on ${address.address}:${address.port}` : ''}`)
     try {
-      await runAutopilot(
+      const loop = runAutopilot(
         ctx,
         {
           id,
@@ -111,11 +114,13 @@ Every --interval it reads the cluster and decides, in order: defer while paused 
         {now: () => Date.now(), sleep: abortableSleep, report: (ev) => logEvent(log, ev)},
         signals.abort,
       )
+      await stopWithin(loop, stopped, AUTOPILOT_STOP_WAIT_MS, () => log.warn(`stopping without waiting longer for the current step and the lock's release (etcd did not answer within ${AUTOPILOT_STOP_WAIT_MS} ms): the lock expires with its lease, and recorded moves resume`))
     } finally {
       server?.close()
     }
     const signal = await stopped
     signals.dispose()
+    exitAfterStop()
     return {id, signal}
   }
 }

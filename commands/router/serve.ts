@@ -7,11 +7,12 @@ import {formatListen, parseDuration, parseListen} from '../../src/model/units.js
 import {jsonLog} from '../../src/log/jsonLog.js'
 import {defaultRouterId, startRouter} from '../../src/router/routerService.js'
 import {StopSignals} from '../../src/daemon/stopSignals.js'
+import {exitAfterStop} from '../../src/daemon/exitAfterStop.js'
 import {surviveLostLogReader} from '../../src/daemon/lostLogReader.js'
 
 export default class RouterServe extends EtcdCommand {
   static override summary = 'Run a router: the quorum read/write proxy clients talk to.'
-  static override description = `Serves PUT/GET/DELETE /kv/{key}, /healthz and /metrics over HTTP/1.1 keep-alive. Follows the shard map in etcd, writes to every write replica and acknowledges at w (joint quorum during moves), reads r voters and read-repairs stale ones, and retries transparently after a node's stale-epoch refusal. Registers under the leased routers/<id> with the map revision and epochs it has applied; before that, lowers the cluster's write floor to its --w (never raised: one --w 1 router makes every later move with a down source wait for the source; see docs/moves.md) and does not start if it cannot. SIGTERM stops accepting, finishes in-flight requests (bounded by --drain-timeout) and exits; a SIGTERM during start-up stops it as soon as it has started (a second one exits at once).`
+  static override description = `Serves PUT/GET/DELETE /kv/{key}, /healthz and /metrics over HTTP/1.1 keep-alive. Follows the shard map in etcd, writes to every write replica and acknowledges at w (joint quorum during moves), reads r voters and read-repairs stale ones, and retries transparently after a node's stale-epoch refusal. Registers under the leased routers/<id> with the map revision and epochs it has applied; before that, lowers the cluster's write floor to its --w (never raised: one --w 1 router makes every later move with a down source wait for the source; see docs/moves.md) and does not start if it cannot. SIGTERM stops accepting, finishes in-flight requests (bounded by --drain-timeout) and exits 0 at most about 5 s later, even when etcd does not answer (its lease then expires by its TTL); a SIGTERM during start-up stops it as soon as it has started (a second one exits at once).`
   static override examples = [
     '<%= config.bin %> router serve --listen 127.0.0.1:7000',
     '<%= config.bin %> router serve --listen 127.0.0.1:0 --id r1 --w 2 --r 2',
@@ -69,6 +70,7 @@ export default class RouterServe extends EtcdCommand {
     const {drained, inflightAtDeadline} = await router.stop(drainMs)
     if (drained) log('drained; exiting')
     else logger.warn(`drain deadline passed with ${inflightAtDeadline} requests in flight; exiting`)
+    exitAfterStop()
     return {id: router.id, address: router.address, signal, drained}
   }
 }

@@ -29,3 +29,10 @@ export function policyFromFlags(f: PolicyFlagValues): AutopilotPolicy {
   if (f.maxBytesPerHour !== undefined && f.maxBytesPerHour <= 0) throw new UserError('BAD_INPUT', '--max-bytes-per-hour must be above 0', 'e.g. --max-bytes-per-hour 50GiB, or leave it out for no budget')
   return {deadAfterMs: f.deadAfterMs, rebalanceAbove: above, forMs: f.forMs, coolDownMs: f.coolDownMs, maxBytesPerHour: f.maxBytesPerHour ?? null, planOptions}
 }
+
+/**
+ * AUTOPILOT_STOP_WAIT_MS bounds how long a stopping autopilot (SIGTERM) waits for its loop to
+ * wind down (the step in flight, the lock's release) before it exits anyway (0, as for any
+ * stop): an etcd that does not answer holds each call for its deadline and etcd3's resends.
+ */
+export const AUTOPILOT_STOP_WAIT_MS = 10_000

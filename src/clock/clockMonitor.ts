@@ -2,7 +2,11 @@ import {request} from 'undici'
 import {dataPlaneUrl, defaultClientTls, sharedDispatcher} from '../transport/clientTls.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {lastSegment} from '../etcd/keys.js'
+import {boundedWait} from './boundedWait.js'
 import {type ClockVerdict, ClockOffsetTracker, type WriteGate} from './clockOffsetTracker.js'
+
+/** STOP_ROUND_WAIT_MS bounds how long {@link ClockMonitor.stop} waits for the probe round in flight. */
+const STOP_ROUND_WAIT_MS = 1000
 
 /** ClockPeer is another member whose `/healthz` answers with its wall clock (`clock`, ms). */
 export interface ClockPeer {
@@ -66,11 +70,15 @@ export class ClockMonitor {
     this.timer.unref()
   }
 
-  /** stop ends probing and waits for a round in progress. */
+  /**
+   * stop ends probing and waits for a round in progress, at most {@link STOP_ROUND_WAIT_MS}: a
+   * round re-lists its peers from etcd every few rounds, and an etcd that does not answer held
+   * a node's graceful stop 8 s on that read (its result changes nothing any more).
+   */
   async stop(): Promise<void> {
     clearInterval(this.timer)
     this.timer = undefined
-    await this.running
+    if (this.running) await boundedWait(this.running, STOP_ROUND_WAIT_MS)
   }
 
   /** verdict is the latest judgement of this member's clock. */

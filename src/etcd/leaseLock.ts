@@ -1,6 +1,7 @@
 import {hostname} from 'node:os'
 import {z} from 'zod'
-import {LeasedMembership} from '../store/leasedMembership.js'
+import {boundedWait} from '../clock/boundedWait.js'
+import {LeasedMembership, REVOKE_WAIT_MS} from '../store/leasedMembership.js'
 import {UserError} from '../errors/errors.js'
 import {type Compare, type LeaseHandle, type Store} from '../store/store.js'
 
@@ -98,8 +99,9 @@ export async function acquireLock(store: Store, key: string, holder: string, ttl
     held: () => membership.held(),
     release() {
       released ??= (async () => {
-        // Delete only our own key: after a lapse someone else may hold the lock now.
-        await store.commit({compares: [{key, createRevision: rev}], deletes: [key]}).catch(() => undefined)
+        // Delete only our own key: after a lapse someone else may hold the lock now. Bounded:
+        // the revoke deletes it too, and a lease etcd does not hear revoked expires by its TTL.
+        await boundedWait(store.commit({compares: [{key, createRevision: rev}], deletes: [key]}).catch(() => undefined), REVOKE_WAIT_MS)
         await membership.stop()
       })()
       return released

@@ -1,6 +1,7 @@
 import type * as etcd from 'etcd3'
 import {prefixEnd} from '../store/keyRange.js'
 import {type Store, type Watch, type WatchOptions} from '../store/store.js'
+import {boundedWait} from '../clock/boundedWait.js'
 
 const RECONNECT_BASE_MS = 100
 const RECONNECT_MAX_MS = 5000
@@ -9,6 +10,9 @@ export type {WatchEvent, WatchStatus} from '../store/store.js'
 
 /** ResumableWatchOptions configures {@link watchPrefix} (the store's {@link WatchOptions}). */
 export type ResumableWatchOptions = WatchOptions
+
+/** WATCH_CANCEL_WAIT_MS bounds how long {@link Watch.close} waits for etcd to confirm the cancel. */
+export const WATCH_CANCEL_WAIT_MS = 1000
 
 /** ResumableWatch is a running watch; close() stops it and releases its stream. */
 export type ResumableWatch = Watch
@@ -117,7 +121,10 @@ export function watchEtcdPrefix(client: Pick<etcd.Etcd3, 'watch'>, prefix: strin
     async close() {
       closed = true
       if (retryTimer) clearTimeout(retryTimer)
-      await watcher?.cancel().catch(() => {})
+      // etcd3's cancel waits for etcd's answer (or for the stream to break and come back): a
+      // frozen etcd held a graceful stop for as long as gRPC took to drop the connection. A
+      // cancel still unanswered ends with the client's close.
+      if (watcher) await boundedWait(watcher.cancel().catch(() => {}), WATCH_CANCEL_WAIT_MS)
     },
     lastRevision: () => last,
   }

@@ -1,3 +1,4 @@
+import {boundedWait} from '../clock/boundedWait.js'
 import {type WriteGate} from '../clock/clockOffsetTracker.js'
 import {UserError} from '../errors/errors.js'
 import {formatHlc, type HybridClock, parseHlc} from '../model/hlc.js'
@@ -223,15 +224,21 @@ export class Coordinator {
     return shard
   }
 
+  /**
+   * refreshForRetry re-reads `shard` after a fencing refusal; false (answer the refusal) when
+   * the budget is spent, etcd cannot be read, or the request's deadline passes first: an etcd
+   * that does not answer (frozen, a cut network) costs a read up to its own unary deadline and
+   * etcd3's resends, which is no bound on a client request (a 2 s request answered its 503 after
+   * 6 s). The read goes on; the next request's refresh queues behind it (FreshReads).
+   */
   private async refreshForRetry(shard: Shard, budget: RetryBudget): Promise<boolean> {
     if (!budget.take()) return false
     this.deps.hooks?.staleEpochRetry?.(shard.id)
     try {
-      await this.deps.map.refresh(shard.id)
+      return (await boundedWait(this.deps.map.refresh(shard.id), budget.remainingMs())).done
     } catch {
       return false
     }
-    return true
   }
 
   /** pauseForRefusal waits before retry number `retry` of a refused round; false (no wait) when the request's deadline leaves no room for it. */

@@ -1,7 +1,9 @@
 import {z} from 'zod'
+import {boundedWait} from '../clock/boundedWait.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {UserError} from '../errors/errors.js'
 import {type LeaseHandle} from '../etcd/leaseHandle.js'
+import {REVOKE_WAIT_MS} from '../store/leasedMembership.js'
 import {type Compare} from '../store/store.js'
 import {FloorFenceError} from './writeFloorRecord.js'
 
@@ -136,11 +138,20 @@ export class RouterRegistration {
     for (let i = 0; i < 100 && this.writing; i++) await this.writing
   }
 
-  /** deregister deletes the entry by revoking the lease. Idempotent. */
+  /**
+   * deregister deletes the entry by revoking the lease, after the update in flight: waiting
+   * at most {@link REVOKE_WAIT_MS} in all (best effort: a lease etcd does not hear revoked
+   * expires by its TTL, and a router's stop must end while etcd is frozen). Idempotent.
+   */
   async deregister(): Promise<void> {
     this.stopped = true
-    await this.settled()
-    await this.lease?.revoke().catch(() => {})
+    await boundedWait(
+      (async () => {
+        await this.settled()
+        await this.lease?.revoke().catch(() => {})
+      })(),
+      REVOKE_WAIT_MS,
+    )
   }
 
   /**

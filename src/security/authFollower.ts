@@ -1,9 +1,13 @@
+import {boundedWait} from '../clock/boundedWait.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {decodeStored} from '../etcd/etcdStore.js'
 import {lastSegment} from '../etcd/keys.js'
 import {type AuthDirectory, type Role, RoleSchema, type User, UserSchema} from './accessControl.js'
 import {getClusterSecurity} from './clusterSecurity.js'
 import {securityKeys} from './securityKeys.js'
+
+/** STOP_READ_WAIT_MS bounds how long {@link AuthFollower.stop} waits for a read in flight. */
+const STOP_READ_WAIT_MS = 1000
 
 /** AuthFollowerOptions: how often to re-read, and where to say that a value was skipped. */
 export interface AuthFollowerOptions {
@@ -52,10 +56,14 @@ export class AuthFollower {
     return this.dir
   }
 
-  /** stop ends the polling. Idempotent. */
+  /**
+   * stop ends the polling, waiting at most {@link STOP_READ_WAIT_MS} for a read in flight (its
+   * result changes nothing any more; an etcd that does not answer held a router's stop for
+   * the read's whole deadline and resends). Idempotent.
+   */
   async stop(): Promise<void> {
     clearInterval(this.timer)
-    await this.refreshing
+    if (this.refreshing) await boundedWait(this.refreshing, STOP_READ_WAIT_MS)
   }
 
   private async refresh(): Promise<void> {

@@ -1,4 +1,12 @@
+import {boundedWait} from '../clock/boundedWait.js'
 import {type LeaseHandle} from './store.js'
+
+/**
+ * REVOKE_WAIT_MS bounds each etcd step of a graceful stop (a lease's revoke, a lock's or a
+ * registration's removal): etcd's part of a goodbye is best effort (a lease etcd does not
+ * hear revoked expires by its TTL), and a stop must end while etcd is frozen or cut off.
+ */
+export const REVOKE_WAIT_MS = 3000
 
 /** MembershipBackoff bounds the delay between recovery attempts: base · 2^attempt, capped at max. */
 export interface MembershipBackoff {
@@ -95,11 +103,16 @@ export class LeasedMembership {
     while (this.recovering) await this.recovering
   }
 
-  /** stop ends recovery and revokes the current lease (deleting its keys). Idempotent. */
+  /**
+   * stop ends recovery and revokes the current lease (deleting its keys), waiting at most
+   * {@link REVOKE_WAIT_MS} for etcd: best effort, since a lease etcd does not hear revoked
+   * expires by its TTL, and a graceful stop must end while etcd is frozen or cut off.
+   * Idempotent.
+   */
   async stop(): Promise<void> {
     this.stopped = true
     this.registered = false
-    await this.current?.revoke().catch(() => {})
+    if (this.current) await boundedWait(this.current.revoke().catch(() => {}), REVOKE_WAIT_MS)
   }
 
   private async attempt(recovering: boolean): Promise<void> {

@@ -118,6 +118,7 @@ export interface WatchOptions {
 
 /** Watch is a running watch; close() stops it and releases its stream. */
 export interface Watch {
+  /** close stops the watch; it waits at most about a second for etcd to confirm, so a stop is never held by an etcd that does not answer. */
   close(): Promise<void>
   /** lastRevision is the revision of the last event delivered (or the start revision, or the last resync's). */
   lastRevision(): bigint

@@ -1,4 +1,4 @@
-import {describe, expect, it} from 'vitest'
+import {describe, expect, it, vi} from 'vitest'
 import {ClockMonitor} from '../../src/clock/clockMonitor.js'
 import {type ClockVerdict} from '../../src/clock/clockOffsetTracker.js'
 
@@ -22,6 +22,20 @@ function monitor(skew: () => number, peerIds = ['node:a', 'node:b', 'router:r', 
 }
 
 describe('ClockMonitor', () => {
+  it('Given a round stuck on etcd (listing its peers, etcd frozen), When stopped, Then stop() resolves within a second instead of waiting for etcd', async () => {
+    vi.useFakeTimers()
+    try {
+      const m = new ClockMonitor(undefined, {self: 'node:self', maxOffsetMs: 500, peers: () => new Promise(() => {}), probe: async () => 0})
+      m.start()
+      let stopped = false
+      void m.stop().then(() => (stopped = true))
+      await vi.advanceTimersByTimeAsync(1000)
+      expect(stopped).toBe(true)
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
   it('closes the write gate while our clock is 2 s ahead of every peer, and reopens it when the clock is fixed', async () => {
     let skew = 2000
     const {m, changes} = monitor(() => skew)

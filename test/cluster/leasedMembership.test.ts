@@ -1,5 +1,5 @@
-import {describe, expect, it} from 'vitest'
-import {LeasedMembership, type LeasedMembershipOptions} from '../../src/store/leasedMembership.js'
+import {describe, expect, it, vi} from 'vitest'
+import {LeasedMembership, type LeasedMembershipOptions, REVOKE_WAIT_MS} from '../../src/store/leasedMembership.js'
 import {type LeaseHandle} from '../../src/etcd/leaseHandle.js'
 
 /** FakeLease is a lease the test loses on demand; onLost fires once, for callbacks attached by then (like grantLease). */
@@ -52,6 +52,22 @@ function harness(register: (lease: FakeLease, recovering: boolean, call: number)
 }
 
 describe('LeasedMembership', () => {
+  it('Given etcd that never answers the revoke (frozen), When stopped, Then stop() resolves within REVOKE_WAIT_MS (the lease expires by its TTL)', async () => {
+    vi.useFakeTimers()
+    try {
+      const {m, leases} = harness()
+      await m.start()
+      leases[0]!.revoke = () => new Promise<void>(() => {})
+      let stopped = false
+      void m.stop().then(() => (stopped = true))
+      await vi.advanceTimersByTimeAsync(REVOKE_WAIT_MS)
+      expect(stopped).toBe(true)
+      expect(m.held()).toBe(false)
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
   it('Given its registration was deleted under a live lease, When lose() reports it, Then it is fenced at once and registers again under a new lease (the old one revoked); a late report about a replaced lease changes nothing', async () => {
     const recovering: boolean[] = []
     const {m, leases, events} = harness(async (_, r) => void recovering.push(r))

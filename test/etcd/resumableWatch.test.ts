@@ -1,6 +1,6 @@
 import {EventEmitter} from 'node:events'
 import {afterEach, describe, expect, it, vi} from 'vitest'
-import {type WatchEvent, watchEtcdPrefix} from '../../src/etcd/resumableWatch.js'
+import {WATCH_CANCEL_WAIT_MS, type WatchEvent, watchEtcdPrefix} from '../../src/etcd/resumableWatch.js'
 
 /** FakeWatcher stands in for an etcd3 Watcher: the test emits what etcd3 would. */
 class FakeWatcher extends EventEmitter {
@@ -45,6 +45,18 @@ afterEach(() => {
 })
 
 describe('watchEtcdPrefix', () => {
+  it('Given etcd that never confirms the cancel (frozen), When closed, Then close() resolves within WATCH_CANCEL_WAIT_MS', async () => {
+    vi.useFakeTimers()
+    const {watchers, client} = fakeClient()
+    const events: WatchEvent[] = []
+    const watch = watchEtcdPrefix(client, '/p/', {fromRevision: 10n, onEvent: (e) => events.push(e), resync: () => Promise.resolve(0n)})
+    watchers[0]!.cancel = () => new Promise<void>(() => {})
+    let closed = false
+    void watch.close().then(() => (closed = true))
+    await vi.advanceTimersByTimeAsync(WATCH_CANCEL_WAIT_MS)
+    expect(closed).toBe(true)
+  })
+
   it('Given a dropped stream, When it resumes, Then it starts after the last delivered event, not after the last header etcd3 saw', async () => {
     vi.useFakeTimers()
     const {watchers, client} = fakeClient()

@@ -153,6 +153,30 @@ describe('Coordinator writes', () => {
     expect((err as QuorumError).failed[0]?.code).toBe('STALE_EPOCH')
   })
 
+  it('Given etcd that does not answer the map refresh a STALE_EPOCH asks for (frozen), When a client reads or writes, Then the refusal is answered by the request deadline, not when etcd answers', async () => {
+    const nodes = new Map([['a', new FakeNode('a')]])
+    nodes.get('a')!.epoch = 2 // the map says 1, etcd cannot be read
+    const pending: Promise<void>[] = []
+    const coordinator = new Coordinator({
+      map: {table: () => RoutingTable.of([shardOf(0, 'a')]), refresh: () => new Promise<void>(() => {})},
+      node: (id) => nodes.get(id),
+      clock: new HybridClock('r1', () => 1000),
+      now: () => 0,
+      options: {...OPTS, requestTimeoutMs: 30},
+    })
+    for (const op of [() => coordinator.write(k('x'), Buffer.from('1')), () => coordinator.read(k('x'))]) {
+      const outcome = op().then(
+        () => 'answered',
+        (err: unknown) => (err instanceof QuorumError ? `refused ${err.failed[0]?.code}` : String(err)),
+      )
+      pending.push(outcome.then(() => {}))
+      // Far above the 30 ms deadline (a real timer), far below for ever.
+      const bound = new Promise<string>((r) => setTimeout(() => r('still waiting'), 5000))
+      expect(await Promise.race([outcome, bound])).toBe('refused STALE_EPOCH')
+    }
+    await Promise.all(pending)
+  })
+
   it('issues increasing versions for successive writes', async () => {
     const {coordinator} = setup('a')
     const v1 = (await coordinator.write(k('x'), Buffer.from('1'))).version

@@ -1,0 +1,29 @@
+import {describe, expect, it} from 'vitest'
+import {boundedWait} from '../../src/clock/boundedWait.js'
+
+describe('boundedWait', () => {
+  it('Given work that settles in time, Then its value, or its error', async () => {
+    expect(await boundedWait(Promise.resolve(7), 1000)).toEqual({done: true, value: 7})
+    await expect(boundedWait(Promise.reject(new Error('etcd down')), 1000)).rejects.toThrow('etcd down')
+  })
+
+  it('Given work that never settles, Then not done once the time passes', async () => {
+    expect(await boundedWait(new Promise(() => {}), 5)).toEqual({done: false})
+  })
+
+  it('Given work that rejects after the time passed, Then the rejection is handled (no unhandled rejection)', async () => {
+    let fail: (e: Error) => void = () => {}
+    const work = new Promise<void>((_, reject) => (fail = reject))
+    expect(await boundedWait(work, 1)).toEqual({done: false})
+    const unhandled: unknown[] = []
+    const onUnhandled = (e: unknown) => unhandled.push(e)
+    process.on('unhandledRejection', onUnhandled)
+    try {
+      fail(new Error('late'))
+      await new Promise((r) => setTimeout(r, 20))
+    } finally {
+      process.off('unhandledRejection', onUnhandled)
+    }
+    expect(unhandled).toEqual([])
+  })
+})
