@@ -170,6 +170,10 @@ export const MoveWarningSchema = z.object({
   at: z.string(),
   text: z.string(),
   mayHaveLostData: z.boolean(),
+  /** node: the master the warning is about (the one that restarted). Absent in warnings written before session 38. */
+  node: z.string().optional(),
+  /** acknowledgedAt: when an operator acknowledged it (`moves ack`), having checked the keys; absent until then. */
+  acknowledgedAt: z.string().optional(),
 })
 
 /** MoveWarning is one validated {@link MoveWarningSchema} entry. */

@@ -12,7 +12,7 @@ import {formatMoveCursor, parseMoveCursor, type RedisMoveCursor} from './moveCur
 import {connectRedisNode} from './redisConnection.js'
 import {awaitEpochOrder, type EpochWaitOptions} from './epochOrderWait.js'
 import {leaseGuards, type LeaseGuards} from './leaseGuards.js'
-import {assignSlot, assignSlots, type BeforeSend, connectMasters, countKeys, countKeysMany, keepMaster, keySizes, keysInSlot, keysOnBothSides, type MasterConn, migrateKeys, openSlot, openSlots, ownMarks, ownSlots, persistenceOf, runId, slotsNotOwned, slotsStaying, slotView, stableSlot} from './slotOps.js'
+import {assignSlot, assignSlots, type BeforeSend, connectMasters, countKeys, countKeysMany, keepMaster, keySizes, keysInSlot, keysOnBothSides, type MasterConn, migrateKeys, openSlot, openSlots, ownMarks, ownSlots, ownView, persistenceOf, runId, slotsNotOwned, slotsStaying, slotView, stableSlot} from './slotOps.js'
 import {sourceRestartedSince, staleCopiesRefusal} from './sourceRestart.js'
 import {strayKeysRefusal} from './targetStrayKeys.js'
 import {restartedSides, restartWarning} from './moveSideRestart.js'
@@ -425,7 +425,8 @@ async function rollBackUntouchedSlot(src: MasterConn, dst: MasterConn, slot: num
  * noteRestarts compares the run_ids `recorded` (the cursor as the run found it) names with the
  * ones the move's masters report now (`runs`), and for each side restarted since records a
  * warning on the move (restartWarning: fenced, through `save`; one a restart, however many
- * runs find it) and emits it. Reads INFO persistence of a restarted side only.
+ * runs find it) and emits it. Reads INFO persistence and CLUSTER NODES (the slots it held:
+ * slotsAtRisk) of a restarted side only.
  */
 async function noteRestarts(env: ExecutorEnv, id: string, recorded: RedisMoveCursor, from: MasterConn, to: MasterConn, runs: ReadonlyMap<MasterConn, string>, first: number, end: number, save: (patch: Partial<Move>) => Promise<FencedMove>): Promise<void> {
   const side = (x: MasterConn, role: 'source' | 'target') => ({node: x.node, address: x.address, role, run: runs.get(x)!})
@@ -435,7 +436,9 @@ async function noteRestarts(env: ExecutorEnv, id: string, recorded: RedisMoveCur
   const warnings = []
   for (const s of sides) {
     const conn = s.role === 'source' ? from : to
-    warnings.push(restartWarning({move: id, side: s, persistence: await persistenceOf(conn), cursor: recorded, first, end, other: s.role === 'source' ? to : from, at}))
+    // Its own view after the restart names the slots it held when it went down; unreadable, the cursor's.
+    const view = await ownView(conn).catch(() => null)
+    warnings.push(restartWarning({move: id, side: s, persistence: await persistenceOf(conn), cursor: recorded, first, end, view, other: s.role === 'source' ? to : from, at}))
   }
   const current = (await getMove(env.ctx, id)).value.warnings
   const merged = withWarnings(current, warnings)

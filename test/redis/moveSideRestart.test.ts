@@ -2,7 +2,7 @@ import {describe, expect, it} from 'vitest'
 import {applyOutcome} from '../../src/cli/runOutcome.js'
 import {withWarnings} from '../../src/model/move.js'
 import {type RedisMoveCursor} from '../../src/redis/moveCursor.js'
-import {parsePersistence, restartedSides, restartWarning, slotsHeld} from '../../src/redis/moveSideRestart.js'
+import {MAX_RANGES_NAMED, parsePersistence, restartedSides, restartWarning, slotList, slotsAtRisk, slotsHeld} from '../../src/redis/moveSideRestart.js'
 
 const source = {node: 'aaaa', address: '127.0.0.1:7000', role: 'source' as const, run: 'src-run-2'}
 const target = {node: 'bbbb', address: '127.0.0.1:7001', role: 'target' as const, run: 'dst-run-2'}
@@ -29,25 +29,51 @@ describe('restartedSides', () => {
 
 describe('slotsHeld', () => {
   it('names the slots moved to the target (with the open one) and those left on the source', () => {
-    expect(slotsHeld(fwd(), 'target', 100, 228)).toBe('slots 100…105')
-    expect(slotsHeld(fwd({open: false}), 'target', 100, 228)).toBe('slots 100…104')
-    expect(slotsHeld(fwd({next: 100, open: false}), 'target', 100, 228)).toBeNull()
-    expect(slotsHeld(fwd({next: 100}), 'target', 100, 228)).toBe('slot 100')
-    expect(slotsHeld(fwd(), 'source', 100, 228)).toBe('slots 105…227')
-    expect(slotsHeld({dir: 'back', next: 103, open: true}, 'source', 100, 228)).toBe('slots 103…227')
+    const held = (...a: Parameters<typeof slotsHeld>) => slotList(slotsHeld(...a))
+    expect(held(fwd(), 'target', 100, 228)).toBe('slots 100-105')
+    expect(held(fwd({open: false}), 'target', 100, 228)).toBe('slots 100-104')
+    expect(held(fwd({next: 100, open: false}), 'target', 100, 228)).toBeNull()
+    expect(held(fwd({next: 100}), 'target', 100, 228)).toBe('slot 100')
+    expect(held(fwd(), 'source', 100, 228)).toBe('slots 105-227')
+    expect(held({dir: 'back', next: 103, open: true}, 'source', 100, 228)).toBe('slots 103-227')
+  })
+})
+
+describe('slotsAtRisk', () => {
+  it('Given the restarted master\'s own view, Then every slot of the move it serves or has open is named, not only those the lagging cursor names', () => {
+    // The cursor was written at the first slot of a batch of empty slots (100); the target took 100-160 before it went down.
+    const view = {slots: [0, 1, ...Array.from({length: 61}, (_, i) => 100 + i)], marked: [161, 500]}
+    expect(slotsAtRisk(fwd({next: 100}), 'target', 100, 228, view)).toEqual(Array.from({length: 62}, (_, i) => 100 + i))
+  })
+  it('Given the cursor\'s open slot not in the view, Then it is named too; Given no view, Then the cursor\'s slots', () => {
+    expect(slotsAtRisk(fwd({next: 105}), 'target', 100, 228, {slots: [100, 101], marked: []})).toEqual([100, 101, 105])
+    expect(slotsAtRisk(fwd({next: 102}), 'target', 100, 228, null)).toEqual([100, 101, 102])
+  })
+})
+
+describe('slotList', () => {
+  it('names runs of slots, one slot alone, and none as null', () => {
+    expect(slotList([...Array.from({length: 512}, (_, i) => i), 700])).toBe('slots 0-511, 700')
+    expect(slotList([7])).toBe('slot 7')
+    expect(slotList([])).toBeNull()
+  })
+  it('Given more runs than it names, Then the text is bounded and says how many more and how many slots', () => {
+    const every2nd = Array.from({length: 8192}, (_, i) => 2 * i)
+    const text = slotList(every2nd)!
+    expect(text).toBe(`slots 0, 2, 4, 6, 8, 10, 12, 14, … and ${8192 - MAX_RANGES_NAMED} more run(s), 8192 slots in all`)
   })
 })
 
 describe('restartWarning', () => {
   const side = {...target, before: 'dst-run-1'}
   it('Given a restarted target without appendonly, Then data may be lost and the slots it held are named', () => {
-    const w = restartWarning({move: 'm1', side, persistence: {aof: false, keysLoaded: 0}, cursor: fwd(), first: 100, end: 228, other: source, at: 't'})
+    const w = restartWarning({move: 'm1', side, persistence: {aof: false, keysLoaded: 0}, cursor: fwd(), first: 100, end: 228, view: null, other: source, at: 't'})
     expect(w.mayHaveLostData).toBe(true)
     expect(w.key).toBe('restart:bbbb:dst-run-2')
-    expect(w.text).toMatch(/^move m1: bbbb \(its target, 127\.0\.0\.1:7001\) restarted while the move ran \(run_id dst-run- -> dst-run-, 0 key\(s\) loaded\) without appendonly: .*the keys of slots 100…105 it held .* are lost.*keys still on aaaa/)
+    expect(w.text).toMatch(/^move m1: bbbb \(its target, 127\.0\.0\.1:7001\) restarted while the move ran \(run_id dst-run- -> dst-run-, 0 key\(s\) loaded\) without appendonly: .*the keys of slots 100-105 it held .* are lost.*keys still on aaaa/)
   })
   it('Given appendonly, Then nothing acknowledged is lost to a process restart', () => {
-    const w = restartWarning({move: 'm1', side, persistence: {aof: true, keysLoaded: null}, cursor: fwd(), first: 100, end: 228, other: source, at: 't'})
+    const w = restartWarning({move: 'm1', side, persistence: {aof: true, keysLoaded: null}, cursor: fwd(), first: 100, end: 228, view: null, other: source, at: 't'})
     expect(w.mayHaveLostData).toBe(false)
     expect(w.text).toMatch(/runs with appendonly, so it reloaded its log/)
   })

@@ -2,7 +2,8 @@ import {describe, expect, it} from 'vitest'
 import {applyOutcome} from '../../../src/cli/runOutcome.js'
 import {type ExecutorEvent} from '../../../src/executor/executorEnv.js'
 import {showMove} from '../../../src/executor/moveViews.js'
-import {crashAndRestart, openSlotMarks, redisAvailable, servedSlots, tagsInSlots} from '../../support/redisCluster.js'
+import {withRedisNode} from '../../../src/redis/redisConnection.js'
+import {crashAndRestart, moveSlotByHand, openSlotMarks, redisAvailable, servedSlots, tagsInSlots} from '../../support/redisCluster.js'
 import {countAt, poll} from '../../support/redisFailover.js'
 import {inProcessApplyOf, useRedisCluster} from '../../support/redisTestFile.js'
 
@@ -45,11 +46,34 @@ describe.skipIf(!available)('the target restarted without persistence mid-move',
     expect(move.warnings).toHaveLength(1)
     expect(move.warnings[0]).toMatchObject({mayHaveLostData: true})
     expect(move.warnings[0]!.text).toMatch(new RegExp(`${to.node} \\(its target, ${to.address}\\) restarted while the move ran .* without appendonly`))
-    expect(move.warnings[0]!.text).toMatch(new RegExp(`slots ${first}…\\d+`))
+    expect(move.warnings[0]!.text).toMatch(new RegExp(`slots ${first}-\\d+`))
     expect((await showMove(file.ctx, 'target-loss')).warnings?.map((w) => w.text)).toEqual([move.warnings[0]!.text])
     expect(events.some((e) => e.type === 'info' && e.message === `warning: ${move.warnings[0]!.text}`)).toBe(true)
     expect(applyOutcome(result).code).toBe('POSSIBLE_DATA_LOSS')
     // Every key still on the source at the crash (the slots after the open one) was moved, none dropped.
     for (const {tag} of tags.slice(4)) for (const k of keysOf(tag)) expect(await file.client.get(k), k).toBe(`${k}=0`)
+  }, 90_000)
+
+  it('a cursor behind the slots the target took (empty slots pass without a record each) does not narrow the warning: every slot of the move the target served is named', async () => {
+    const {shard, from, to, first, end} = await file.shardToMove(2)
+    // As a run leaves it mid-batch: the cursor recorded at the batch's first slot (open), while
+    // the target took the batch's first 6 slots (empty when moved; clients wrote to them since).
+    for (let slot = first; slot < first + 6; slot++) await moveSlotByHand(file.masters, slot, from, to)
+    const written = tagsInSlots(first, first + 6, 6, 'lag')
+    await Promise.all(written.map(({tag}) => file.client.set(`{${tag}}:k`, 'v')))
+    const run = (address: string) => withRedisNode(address, async (r) => /^run_id:(\w+)/m.exec(String(await r.call('INFO', 'server')))![1]!)
+    const recorded = await file.recordPendingMove('target-loss-lag', shard, from, to)
+    const cursor = JSON.stringify({dir: 'fwd', next: first, open: true, srcRun: await run(from.address), dstRun: await run(to.address)})
+    await file.ctx.store.put(file.ctx.keys.move(recorded.id), JSON.stringify({...recorded, phase: 'copying', copyStartedAt: Date.now(), progress: {...recorded.progress, cursor}}))
+    await crashAndRestart(file.redis, to.address)
+    const result = await apply({sleepCapMs: 200})
+    const move = result.moves.find((m) => m.id === 'target-loss-lag')!
+    expect(move.phase).toBe('done')
+    expect(move.warnings).toHaveLength(1)
+    expect(move.warnings[0]).toMatchObject({mayHaveLostData: true, node: to.node})
+    // Before: `the keys of slot ${first} it held` (the cursor's slot only).
+    expect(move.warnings[0]!.text).toContain(`the keys of slots ${first}-${first + 5} it held`)
+    expect(applyOutcome(result).code).toBe('POSSIBLE_DATA_LOSS')
+    expect([...(await servedSlots(to))].filter((s) => s >= first && s < end)).toHaveLength(end - first)
   }, 90_000)
 })
