@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import {applyOutcome} from '../../src/cli/runOutcome.js'
-import {withWarnings} from '../../src/model/move.js'
+import {lossWarnings, warningNode, withWarnings} from '../../src/model/move.js'
 import {type RedisMoveCursor} from '../../src/redis/moveCursor.js'
 import {MAX_RANGES_NAMED, parsePersistence, restartedSides, restartWarning, slotList, slotsAtRisk, slotsHeld} from '../../src/redis/moveSideRestart.js'
 
@@ -96,4 +96,16 @@ describe('withWarnings and applyOutcome', () => {
     expect(applyOutcome({moves: [{phase: 'done', warnings: [w]}], counts: {done: 1}, stopped: false}).code).toBe('POSSIBLE_DATA_LOSS')
     expect(applyOutcome({moves: [{phase: 'done', warnings: [{...w, mayHaveLostData: false}]}], counts: {done: 1}, stopped: false}).code).toBeNull()
   })
+
+  it('Given the warning acknowledged (`moves ack`), Then it no longer counts: apply exits as the phases say', () => {
+    const acked = {...w, acknowledgedAt: 't2'}
+    expect(lossWarnings({warnings: [acked, w]})).toEqual([w])
+    expect(applyOutcome({moves: [{phase: 'done', warnings: [acked]}], counts: {done: 1}, stopped: false}).code).toBeNull()
+  })
+  it('names the master of a warning, from its key when written before `node` was kept', () => {
+    expect(warningNode({...w, node: 'cccc'})).toBe('cccc')
+    expect(warningNode(w)).toBe('bbbb')
+    expect(warningNode({...w, key: 'other'})).toBeNull()
+  })
 })
+

@@ -1,4 +1,8 @@
-import {describe, expect, it} from 'vitest'
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
+import {clusterStatus} from '../../../src/cluster/clusterStatus.js'
 import {applyOutcome} from '../../../src/cli/runOutcome.js'
 import {type ExecutorEvent} from '../../../src/executor/executorEnv.js'
 import {showMove} from '../../../src/executor/moveViews.js'
@@ -6,6 +10,7 @@ import {withRedisNode} from '../../../src/redis/redisConnection.js'
 import {crashAndRestart, moveSlotByHand, openSlotMarks, redisAvailable, servedSlots, tagsInSlots} from '../../support/redisCluster.js'
 import {countAt, poll} from '../../support/redisFailover.js'
 import {inProcessApplyOf, useRedisCluster} from '../../support/redisTestFile.js'
+import {runCli} from '../../support/runCli.js'
 
 /**
  * The target of a move SIGKILLed mid-slot and restarted WITHOUT persistence (the test clusters'
@@ -21,6 +26,14 @@ import {inProcessApplyOf, useRedisCluster} from '../../support/redisTestFile.js'
 const available = await redisAvailable()
 const file = useRedisCluster('redis-target-restart-loss', available, {masters: 3, replicasPerMaster: 0, slotsPerShard: 128})
 const apply = inProcessApplyOf(file)
+let cwd: string
+beforeAll(() => {
+  cwd = mkdtempSync(join(tmpdir(), 'shardctl-target-loss-'))
+})
+afterAll(() => {
+  if (cwd) rmSync(cwd, {recursive: true, force: true})
+})
+const cli = (args: string[]) => runCli([...args, '--endpoints', inject('etcdEndpoint'), '--cluster', file.ctx.cluster], {cwd, timeoutMs: 60_000})
 
 describe.skipIf(!available)('the target restarted without persistence mid-move', () => {
   it('the move says the target restarted and may have lost keys, and moves every key still on the source', async () => {
@@ -75,5 +88,28 @@ describe.skipIf(!available)('the target restarted without persistence mid-move',
     expect(move.warnings[0]!.text).toContain(`the keys of slots ${first}-${first + 5} it held`)
     expect(applyOutcome(result).code).toBe('POSSIBLE_DATA_LOSS')
     expect([...(await servedSlots(to))].filter((s) => s >= first && s < end)).toHaveLength(end - first)
+  }, 90_000)
+
+  it('`cluster status` lists each warned move as trouble (the moves ended `done`) until `moves ack`, which `moves show` then tells', async () => {
+    // The moves the tests above ended `done` with a warning of possible data loss.
+    const warned = ['target-loss', 'target-loss-lag']
+    const status = await clusterStatus(file.ctx)
+    expect(status.redis?.trouble).toBe(true)
+    expect(status.redis?.dataLossWarnings.map((w) => [w.move, w.phase])).toEqual(warned.map((m) => [m, 'done']))
+    const text = await cli(['cluster', 'status'])
+    expect(text.code, text.stderr).toBe(0)
+    for (const m of warned) expect(text.stdout).toMatch(new RegExp(`move ${m}: .* restarted while the move ran .*Way out: check the keys it names against your source of truth, then \`shardctl moves ack ${m}\``))
+    const ack = await cli(['moves', 'ack', 'target-loss'])
+    expect(ack.code, ack.stderr).toBe(0)
+    expect(ack.stdout).toMatch(/move target-loss: 1 warning\(s\) of possible data loss acknowledged/)
+    expect((await clusterStatus(file.ctx)).redis?.dataLossWarnings.map((w) => w.move)).toEqual(['target-loss-lag'])
+    expect((await cli(['moves', 'show', 'target-loss'])).stdout).toMatch(/warning \([^)]*, acknowledged [^)]*\): move target-loss: /)
+    // Again: nothing left, nothing written, exit 0; an unknown move is refused.
+    expect((await cli(['moves', 'ack', 'target-loss'])).stdout).toMatch(/move target-loss has no unacknowledged warning/)
+    expect((await cli(['moves', 'ack', 'no-such-move'])).code).toBe(1)
+    expect((await cli(['moves', 'ack', 'target-loss-lag'])).code).toBe(0)
+    const after = await clusterStatus(file.ctx)
+    expect(after.redis?.dataLossWarnings).toEqual([])
+    expect(after.redis?.trouble).toBe(false)
   }, 90_000)
 })
