@@ -22,6 +22,8 @@ export interface MoveSide {
   /** role: `source` is the move's `from`, `target` its `to` (whichever way the slots go now). */
   role: 'source' | 'target'
   run: string
+  /** uptimeSec is how long its redis-server process has run (INFO server uptime_in_seconds); absent when not read. */
+  uptimeSec?: number
 }
 
 /** Persistence is what a restarted master reports of how it came back (INFO persistence). */
@@ -32,7 +34,7 @@ export interface Persistence {
   keysLoaded: number | null
 }
 
-/** RestartedSide is a side whose run_id is not the one the cursor recorded: `before` is the recorded one. */
+/** RestartedSide is a side whose run_id is not the one the cursor recorded: `before` is the recorded one ('' when the cursor recorded none and its uptime showed the restart: unrecordedSides). */
 export interface RestartedSide extends MoveSide {
   before: string
 }
@@ -44,12 +46,50 @@ export interface RestartedSide extends MoveSide {
  * written before it was kept) is not compared.
  */
 export function restartedSides(cursor: RedisMoveCursor, source: MoveSide, target: MoveSide): RestartedSide[] {
+  return recordedRuns(cursor, source, target)
+    .filter(([side, before]) => before !== undefined && before !== side.run)
+    .map(([side, before]) => ({...side, before: before!}))
+}
+
+/** recordedRuns pairs each side with the run_id `cursor` recorded for it (`srcRun` is the side the slots leave). */
+function recordedRuns(cursor: RedisMoveCursor, source: MoveSide, target: MoveSide): [MoveSide, string | undefined][] {
   const fwd = cursor.dir === 'fwd'
-  const recorded: [MoveSide, string | undefined][] = [
+  return [
     [source, fwd ? cursor.srcRun : cursor.dstRun],
     [target, fwd ? cursor.dstRun : cursor.srcRun],
   ]
-  return recorded.filter(([side, before]) => before !== undefined && before !== side.run).map(([side, before]) => ({...side, before: before!}))
+}
+
+/**
+ * unrecordedSides judges the sides whose run_id `cursor` lacks (a record written by a build
+ * before it kept that side's: `dstRun` is newer than `srcRun`), which restartedSides cannot
+ * compare. A side's process start (now less its uptime) after the move's copy began
+ * (`copyStartedAt`, the executor's clock) means it restarted while the move ran: `restarted`,
+ * with `before` ''. One started before has not restarted since: nothing to say. Without its
+ * uptime or the copy's start the window is `unchecked`. The uptime counts whole seconds, so the
+ * start is taken half a second before the reading allows (a restart within a second of the
+ * move's start, before anything could have moved, may go either way).
+ */
+export function unrecordedSides(cursor: RedisMoveCursor, source: MoveSide, target: MoveSide, at: {copyStartedAt: number | null; now: number}): {restarted: RestartedSide[]; unchecked: MoveSide[]} {
+  const out = {restarted: [] as RestartedSide[], unchecked: [] as MoveSide[]}
+  for (const [side, before] of recordedRuns(cursor, source, target)) {
+    if (before !== undefined) continue
+    if (side.uptimeSec === undefined || at.copyStartedAt === null) out.unchecked.push(side)
+    else if (at.now - side.uptimeSec * 1000 - 500 > at.copyStartedAt) out.restarted.push({...side, before: ''})
+  }
+  return out
+}
+
+/**
+ * uncheckedWarning is the MoveWarning recorded on move `move` for a side whose restart cannot be
+ * told (unrecordedSides' `unchecked`): the run resumed a record without its run_id and without
+ * the time the copy began. Not a loss (mayHaveLostData false): the operator learns which window
+ * nobody checked. From this run on the cursor records its run_id, so later restarts are told.
+ */
+export function uncheckedWarning(input: {move: string; side: MoveSide; at: string}): MoveWarning {
+  const {side} = input
+  const text = `move ${input.move}: resumed from a record written before shardctl kept the run_id of ${side.node} (its ${side.role}, ${side.address}), so whether it restarted between the move's start and ${input.at} cannot be told; if it did, without appendonly, keys of the move it held may be lost. Restarts from now on are told (run_id ${side.run.slice(0, 8)} recorded)`
+  return {key: `unchecked:${side.node}:${side.run}`, at: input.at, text, mayHaveLostData: false, node: side.node}
 }
 
 /**
@@ -130,7 +170,9 @@ export function restartWarning(input: {move: string; side: RestartedSide; persis
   const {side, persistence, cursor, other} = input
   const held = slotList(slotsAtRisk(cursor, side.role, input.first, input.end, input.view))
   const loaded = persistence.keysLoaded === null ? '' : `, ${persistence.keysLoaded} key(s) loaded`
-  const head = `move ${input.move}: ${side.node} (its ${side.role}, ${side.address}) restarted while the move ran (run_id ${side.before.slice(0, 8)} -> ${side.run.slice(0, 8)}${loaded})`
+  // A record without its run_id: the process's uptime showed the restart (unrecordedSides).
+  const runs = side.before === '' ? `started ${side.uptimeSec ?? '?'} s ago, after the move began, by its uptime: the record predates run_id tracking; run_id now ${side.run.slice(0, 8)}` : `run_id ${side.before.slice(0, 8)} -> ${side.run.slice(0, 8)}`
+  const head = `move ${input.move}: ${side.node} (its ${side.role}, ${side.address}) restarted while the move ran (${runs}${loaded})`
   const what = held ? `the keys of ${held} it held` : 'the keys it held'
   const text = persistence.aof
     ? `${head}; it runs with appendonly, so it reloaded its log: a process restart loses no write it acknowledged (a machine crash may lose what appendfsync had not synced)`

@@ -215,6 +215,12 @@ export async function runId(m: MasterConn): Promise<string> {
   return id
 }
 
+/** uptimeSec is `m`'s uptime_in_seconds (INFO server): how long its redis-server process has run; undefined when it does not say. */
+export async function uptimeSec(m: MasterConn): Promise<number | undefined> {
+  const v = /^uptime_in_seconds:(\d+)/m.exec(String(await m.conn.call('INFO', 'server')))?.[1]
+  return v === undefined ? undefined : Number(v)
+}
+
 /** persistenceOf reads how `m` persists its data (INFO persistence: appendonly, keys loaded at start; moveSideRestart.ts). */
 export async function persistenceOf(m: MasterConn): Promise<Persistence> {
   return parsePersistence(String(await m.conn.call('INFO', 'persistence')))

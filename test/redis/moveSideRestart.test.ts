@@ -2,7 +2,7 @@ import {describe, expect, it} from 'vitest'
 import {applyOutcome} from '../../src/cli/runOutcome.js'
 import {lossWarnings, warningNode, withWarnings} from '../../src/model/move.js'
 import {type RedisMoveCursor} from '../../src/redis/moveCursor.js'
-import {MAX_RANGES_NAMED, parsePersistence, restartedSides, restartWarning, slotList, slotsAtRisk, slotsHeld} from '../../src/redis/moveSideRestart.js'
+import {MAX_RANGES_NAMED, parsePersistence, restartedSides, restartWarning, slotList, slotsAtRisk, slotsHeld, uncheckedWarning, unrecordedSides} from '../../src/redis/moveSideRestart.js'
 
 const source = {node: 'aaaa', address: '127.0.0.1:7000', role: 'source' as const, run: 'src-run-2'}
 const target = {node: 'bbbb', address: '127.0.0.1:7001', role: 'target' as const, run: 'dst-run-2'}
@@ -24,6 +24,30 @@ describe('restartedSides', () => {
   })
   it('Given the same run_ids, Then no side restarted', () => {
     expect(restartedSides(fwd({dstRun: 'dst-run-2'}), source, target)).toEqual([])
+  })
+})
+
+describe('unrecordedSides (a record of a build before dstRun)', () => {
+  const old = fwd({dstRun: undefined})
+  const at = {copyStartedAt: 1_000_000, now: 1_100_000} // the copy began 100 s ago
+  it('Given the target started after the copy began by its uptime, Then it restarted while the move ran', () => {
+    expect(unrecordedSides(old, source, {...target, uptimeSec: 40}, at)).toEqual({restarted: [{...target, uptimeSec: 40, before: ''}], unchecked: []})
+  })
+  it('Given the target started before the copy began, Then nothing is said: it has not restarted since', () => {
+    expect(unrecordedSides(old, source, {...target, uptimeSec: 500}, at)).toEqual({restarted: [], unchecked: []})
+  })
+  it('Given no uptime or no copy start, Then the window is unchecked; a recorded run_id is never judged here', () => {
+    expect(unrecordedSides(old, source, target, at).unchecked).toEqual([target])
+    expect(unrecordedSides(old, source, {...target, uptimeSec: 40}, {...at, copyStartedAt: null}).unchecked).toHaveLength(1)
+    expect(unrecordedSides(fwd(), {...source, uptimeSec: 1}, {...target, uptimeSec: 1}, at)).toEqual({restarted: [], unchecked: []})
+  })
+  it('words both: a restart found by uptime may have lost data; an unchecked window is told, not counted as a loss', () => {
+    const w = restartWarning({move: 'm1', side: {...target, uptimeSec: 40, before: ''}, persistence: {aof: false, keysLoaded: 0}, cursor: old, first: 100, end: 228, view: null, other: source, at: 't'})
+    expect(w).toMatchObject({mayHaveLostData: true, key: 'restart:bbbb:dst-run-2'})
+    expect(w.text).toMatch(/restarted while the move ran \(started 40 s ago, after the move began, by its uptime: the record predates run_id tracking; run_id now dst-run-, 0 key\(s\) loaded\)/)
+    const u = uncheckedWarning({move: 'm1', side: target, at: 't'})
+    expect(u).toMatchObject({mayHaveLostData: false, node: 'bbbb', key: 'unchecked:bbbb:dst-run-2'})
+    expect(u.text).toMatch(/^move m1: resumed from a record written before shardctl kept the run_id of bbbb \(its target, 127\.0\.0\.1:7001\), so whether it restarted between the move's start and t cannot be told/)
   })
 })
 

@@ -112,4 +112,27 @@ describe.skipIf(!available)('the target restarted without persistence mid-move',
     expect(after.redis?.dataLossWarnings).toEqual([])
     expect(after.redis?.trouble).toBe(false)
   }, 90_000)
+
+  it('a move resumed from a record of an older build (no dstRun) still tells a target restart since the move began, by the target\'s uptime', async () => {
+    const {shard, from, to, first} = await file.shardToMove(3)
+    const copyStartedAt = Date.now()
+    for (let slot = first; slot < first + 3; slot++) await moveSlotByHand(file.masters, slot, from, to)
+    await Promise.all(tagsInSlots(first, first + 3, 3, 'old').map(({tag}) => file.client.set(`{${tag}}:k`, 'v')))
+    const run = (address: string) => withRedisNode(address, async (r) => /^run_id:(\w+)/m.exec(String(await r.call('INFO', 'server')))![1]!)
+    const recorded = await file.recordPendingMove('target-loss-old-record', shard, from, to)
+    // As a build before dstRun wrote it: the source's run_id only.
+    const cursor = JSON.stringify({dir: 'fwd', next: first, open: true, srcRun: await run(from.address)})
+    await file.ctx.store.put(file.ctx.keys.move(recorded.id), JSON.stringify({...recorded, phase: 'copying', copyStartedAt, progress: {...recorded.progress, cursor}}))
+    // The restart must start over a second after the copy began (uptime counts whole seconds).
+    await new Promise((r) => setTimeout(r, 1000))
+    await crashAndRestart(file.redis, to.address)
+    const result = await apply({sleepCapMs: 200})
+    const move = result.moves.find((m) => m.id === 'target-loss-old-record')!
+    expect(move.phase).toBe('done')
+    // Before: no warning at all (a cursor without dstRun compared nothing), and apply exited 0.
+    expect(move.warnings).toHaveLength(1)
+    expect(move.warnings[0]).toMatchObject({mayHaveLostData: true, node: to.node})
+    expect(move.warnings[0]!.text).toMatch(new RegExp(`${to.node} \\(its target, ${to.address}\\) restarted while the move ran \\(started \\d+ s ago, after the move began, by its uptime: the record predates run_id tracking.* the keys of slots ${first}-${first + 2} it held`))
+    expect(applyOutcome(result).code).toBe('POSSIBLE_DATA_LOSS')
+  }, 90_000)
 })
