@@ -20,7 +20,7 @@ export default class MovesShow extends EtcdCommand {
     if (m.reason) this.log(`reason: ${m.reason}`)
     const abandoned = sourceAbandonText(m)
     if (abandoned) this.log(abandoned)
-    for (const w of m.warnings ?? []) this.log(`warning (${w.at}): ${w.text}`)
+    for (const w of m.warnings ?? []) this.log(`warning (${w.at}${w.acknowledgedAt ? `, acknowledged ${w.acknowledgedAt}` : ''}): ${w.text}${w.mayHaveLostData && !w.acknowledgedAt ? ` (once checked: \`shardctl moves ack ${m.id}\`)` : ''}`)
     this.log(`updated ${m.updatedAt}`)
     return m
   }

@@ -15,7 +15,7 @@ import {type ConcurrencyLimits} from '../executor/scheduler.js'
 import {UnknownNodeError} from '../executor/planPreflight.js'
 import {UnfinishedConflictError} from '../executor/unfinishedConflicts.js'
 import {inWindow, type MaintenanceWindow} from '../executor/window.js'
-import {isTerminal} from '../model/move.js'
+import {isTerminal, lossWarnings, warningNode} from '../model/move.js'
 import {NodeSchema} from '../model/node.js'
 import {type Plan} from '../model/plan.js'
 import {writePlanFile} from '../plans/planFiles.js'
@@ -291,6 +291,11 @@ async function observe(ctx: ServiceContext, input: AutopilotInput, now: number):
     executorHolder: holder,
     paused: control.paused,
     inWindow: input.window ? inWindow(input.window, new Date(now)) : true,
+    // Masters a move warned may have lost keys: no plan moves onto or off them until `moves ack` (decide.ts).
+    heldMasters: moves.flatMap((m) => lossWarnings(m.value).flatMap((w) => {
+      const node = warningNode(w)
+      return node === null ? [] : [{node, move: m.value.id}]
+    })),
   }
 }
 

@@ -38,6 +38,12 @@ export interface Observation {
   paused: boolean
   /** inWindow is false outside `--window`. */
   inWindow: boolean
+  /**
+   * heldMasters are the nodes a move's warning of possible data loss names that no operator has
+   * acknowledged yet (a redis master restarted without appendonly mid-move: model/move.ts
+   * lossWarnings), each with the move that names it. Absent: none.
+   */
+  heldMasters?: readonly {node: string; move: string}[]
 }
 
 /** Decision is what one reconcile step chose, with a reason an operator can read. */
@@ -75,11 +81,18 @@ export interface Step {
  *    a normal plan (down to the normal target: hysteresis) with every shard moved within
  *    `coolDownMs` pinned where it is → `rebalance`.
  *
+ * A node named by an unacknowledged warning of possible data loss (`heldMasters`: a redis master
+ * that restarted without persistence while a move used it) takes part in neither heal nor
+ * rebalance until `shardctl moves ack`: no move is planned onto it (cordoned in the planner's
+ * snapshot) nor off it (its replicas pinned), and every reason from step 4 on says so. An
+ * operator checking which keys it lost must not have them shuffled away meanwhile, nor more
+ * data put on a master that loses what it holds on a restart.
+ *
  * Never throws for cluster state (the planner's unplaceable replicas, or no node left to hold
  * data, become reasons); throws only what the planner throws for invalid options.
  */
 export function decide(obs: Observation, before: AutopilotHistory, policy: AutopilotPolicy): Step {
-  const {now, snapshot} = obs
+  const {snapshot} = obs
   const history = remember(obs, before, policy)
   const alive = new Set(snapshot.nodes.filter((n) => n.alive).map((n) => n.id))
   const holding = replicaCounts(snapshot)
@@ -93,10 +106,17 @@ export function decide(obs: Observation, before: AutopilotHistory, policy: Autop
     return step({kind: 'resume', reason: `${obs.unfinishedMoves} recorded move(s) unfinished and no executor runs them: resuming`})
   }
   if (!obs.inWindow) return step({kind: 'wait', reason: 'outside the maintenance window'})
+  return planOrIdle(obs, history, policy, holding, alive, underReplicated, (decision, h, imbalance) => step({...decision, reason: withHeldNote(decision.reason, obs, snapshot)}, h, imbalance))
+}
 
+/** planOrIdle is decide's steps 4 to 6 (heal, wait for a node down, rebalance), with nodes named by a data-loss warning held out of every plan (holdBack). */
+function planOrIdle(obs: Observation, history: AutopilotHistory, policy: AutopilotPolicy, holding: ReadonlyMap<string, number>, alive: ReadonlySet<string>, underReplicated: number, step: (decision: Decision, h?: AutopilotHistory, imbalance?: number | null) => Step): Step {
+  const now = obs.now
+  const heldBack = heldNodes(obs)
+  const snapshot = holdBack(obs.snapshot, heldBack)
   const budget = remainingBudget(history, policy, now)
-  const dead = snapshot.nodes.filter((n) => !n.alive && (holding.get(n.id) ?? 0) > 0 && now - (history.downSince[n.id] ?? now) >= policy.deadAfterMs)
-  const draining = snapshot.nodes.filter((n) => n.state === 'draining' && (holding.get(n.id) ?? 0) > 0)
+  const dead = snapshot.nodes.filter((n) => !heldBack.has(n.id) && !n.alive && (holding.get(n.id) ?? 0) > 0 && now - (history.downSince[n.id] ?? now) >= policy.deadAfterMs)
+  const draining = snapshot.nodes.filter((n) => !heldBack.has(n.id) && n.state === 'draining' && (holding.get(n.id) ?? 0) > 0)
   if (dead.length > 0 || draining.length > 0) {
     if (budget !== null && budget <= 0) return step({kind: 'wait', reason: `nodes to empty, but the --max-bytes-per-hour budget is spent (${spentInHour(history, now)} bytes in the last hour)`})
     const markDraining = dead.filter((n) => n.state !== 'draining').map((n) => n.id)
@@ -150,6 +170,33 @@ export function decide(obs: Observation, before: AutopilotHistory, policy: Autop
   }
   const next = {...history, aboveSince: null, spent: [...history.spent, {at: now, bytes: plan.summary.bytesToMove}], movedAt: {...history.movedAt, ...movedShards(plan, now)}}
   return step({kind: 'rebalance', reason: `${figure} above ${mark}x for ${seconds(now - aboveSince)}: ${plan.summary.moves} move(s) to ${ratioText(plan.summary.imbalanceAfter, [plan.summary.target])}x (target ${boundText(plan.summary.target)}x)`, plan}, next, imbalance)
+}
+
+/** heldNodes are the nodes of `obs.heldMasters` (see Observation), each with the first move naming it. */
+function heldNodes(obs: Observation): Map<string, string> {
+  const out = new Map<string, string>()
+  for (const h of obs.heldMasters ?? []) if (!out.has(h.node)) out.set(h.node, h.move)
+  return out
+}
+
+/**
+ * holdBack is `snapshot` as the planner must see it while `held` nodes wait for an operator:
+ * each one cordoned (nothing is placed on it; a draining one stays draining) and every replica
+ * on it pinned there (nothing leaves it).
+ */
+export function holdBack(snapshot: ClusterSnapshot, held: ReadonlyMap<string, string>): ClusterSnapshot {
+  if (held.size === 0) return snapshot
+  const pins = snapshot.shards.flatMap((s) => s.replicas.filter((r) => held.has(r.node)).map((r) => ({kind: 'pin' as const, shard: s.id, node: r.node})))
+  return {...snapshot, nodes: snapshot.nodes.map((n) => (held.has(n.id) && n.state === 'active' ? {...n, state: 'cordoned' as const} : n)), constraints: [...snapshot.constraints, ...pins]}
+}
+
+/** withHeldNote is `reason` followed by the nodes held out of planning by a data-loss warning and the way out, when any is in the cluster. */
+function withHeldNote(reason: string, obs: Observation, snapshot: ClusterSnapshot): string {
+  const known = new Set(snapshot.nodes.map((n) => n.id))
+  const held = [...heldNodes(obs)].filter(([node]) => known.has(node))
+  if (held.length === 0) return reason
+  const named = held.map(([node, move]) => `${node} (move ${move})`).join(', ')
+  return `${reason}; no move onto or off ${named}: a warning says it restarted without persistence and may have lost keys; check them, then \`shardctl moves ack ${held[0]![1]}\``
 }
 
 /** remember updates the history with what was observed: down-since times, expired cool-downs and budget entries. */

@@ -57,7 +57,7 @@ export interface RedisDemoMaster {
   usedMemory: {before: number; after: number}
 }
 
-/** RedisDemoSummary is the Redis demo's result (its --json output). `ok` is false when a client request failed, a key lost its value or a move failed. */
+/** RedisDemoSummary is the Redis demo's result (its --json output). `ok` is false when a client request failed, a key lost its value, a move failed or was warned of possible data loss. */
 export interface RedisDemoSummary {
   ok: boolean
   engine: 'redis'
@@ -80,6 +80,8 @@ export interface RedisDemoSummary {
   requests: RedisLoadCounters & {duringRebalance: number; errorsDuringRebalance: number}
   /** verified: every key the load wrote read back with the value it last wrote. */
   verified: {checked: number; mismatched: number; examples: string[]}
+  /** warnings are the moves' warnings (a master restarted mid-move: model/move.ts MoveWarning); one of possible data loss makes `ok` false. */
+  warnings: {move: string; text: string; mayHaveLostData: boolean}[]
 }
 
 /**
@@ -175,7 +177,8 @@ export async function runRedisDemo(opts: RedisDemoOptions, report: (r: DemoRepor
     const verified = await verifyValues(client, expected)
     const mastersAfter = (await discoverTopology(redis.seed)).masters
     const keysMoved = (await listMoves(ctx)).reduce((a, m) => a + m.value.progress.keys, 0)
-    const summary = summarise({masters, mastersAfter, before, after, opts, hotSlots, plan, moves, keysMoved, bytesMoved: result.bytesCopied, rebalanceMs, started, final, atRebalance, atEnd, verified})
+    const warnings = result.moves.flatMap((m) => m.warnings.map((w) => ({move: m.id, text: w.text, mayHaveLostData: w.mayHaveLostData})))
+    const summary = summarise({masters, mastersAfter, before, after, opts, hotSlots, plan, moves, keysMoved, bytesMoved: result.bytesCopied, rebalanceMs, started, final, atRebalance, atEnd, verified, warnings})
     report({type: 'step', text: 'stopping everything'})
     return summary
   } finally {
@@ -248,10 +251,11 @@ function summarise(r: {
   atRebalance: RedisLoadCounters
   atEnd: RedisLoadCounters
   verified: RedisDemoSummary['verified']
+  warnings: RedisDemoSummary['warnings']
 }): RedisDemoSummary {
-  const {masters, before, after, final, moves, verified} = r
+  const {masters, before, after, final, moves, verified, warnings} = r
   return {
-    ok: final.errors === 0 && verified.mismatched === 0 && moves.failed === 0 && moves.aborted === 0,
+    ok: final.errors === 0 && verified.mismatched === 0 && moves.failed === 0 && moves.aborted === 0 && !warnings.some((w) => w.mayHaveLostData),
     engine: 'redis',
     masters: masters.map((m, i) => ({
       node: shortNodeId(m.id),
@@ -273,6 +277,7 @@ function summarise(r: {
     totalMs: Date.now() - r.started,
     requests: {...final, duringRebalance: r.atEnd.requests - r.atRebalance.requests, errorsDuringRebalance: r.atEnd.errors - r.atRebalance.errors},
     verified,
+    warnings,
   }
 }
 

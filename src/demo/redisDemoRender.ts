@@ -5,7 +5,8 @@ import {type RedisDemoSummary} from './redisDemo.js'
  * redisSummaryLines renders the Redis demo's summary for a terminal or a log: outcome,
  * per-master slots, measured ops/s and used memory before → after, the worst master over the
  * mean by ops and by memory, what the plan predicted, what moved, what the clients saw and
- * whether every key read back its last written value.
+ * whether every key read back its last written value, and every warning a move carries (a
+ * master restarted mid-move: keys may be lost), each with `moves ack` as the way out.
  */
 export function redisSummaryLines(s: RedisDemoSummary, dataDir: string): string[] {
   const fig = (v: number | null) => (v === null ? 'n/a' : `${v.toFixed(2)}x`)
@@ -21,6 +22,7 @@ export function redisSummaryLines(s: RedisDemoSummary, dataDir: string): string[
     ...s.requests.firstErrors.map((e) => `             error: ${e}`),
     `  values     ${s.verified.checked} keys read back, ${s.verified.mismatched} without their last written value`,
     ...s.verified.examples.map((e) => `             ${e}`),
+    ...(s.warnings.length === 0 ? [] : [`  warnings   ${s.warnings.length} (the demo's cluster is gone: in yours, check the keys named, then \`shardctl moves ack <move>\`)`, ...s.warnings.map((w) => `             ${w.text}`)]),
     `  cleanup    stopped etcd and ${s.masters.length * (1 + s.replicasPerMaster)} redis-server processes; removed ${dataDir}`,
   ]
 }

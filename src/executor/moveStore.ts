@@ -1,7 +1,7 @@
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {UserError, isUserError} from '../errors/errors.js'
 import {type Compare, type Typed} from '../etcd/etcdStore.js'
-import {type Move, MoveSchema, PHASE_TABLE} from '../model/move.js'
+import {lossWarnings, type Move, MoveSchema, PHASE_TABLE, warningNode} from '../model/move.js'
 import {type Shard, ShardSchema} from '../model/shard.js'
 import {shardWritePuts} from '../cluster/shardCensus.js'
 import {type Transition} from './moveMachine.js'
@@ -150,3 +150,29 @@ export async function requestRollback(ctx: ServiceContext, id: string): Promise<
   }
   throw new UserError('CONFLICT', `move ${id} kept changing; try again`)
 }
+
+/**
+ * acknowledgeWarnings marks every warning of move `id` of possible data loss that is not
+ * acknowledged yet (lossWarnings) acknowledged at the clock's time (CAS on the move's revision,
+ * retried, so an executor's write meanwhile is kept): the operator has checked the keys the
+ * warning names. `cluster status` stops listing them and the autopilot plans moves onto and off
+ * their masters again; `moves show` still prints them, with the time. Returns how many it marked
+ * (0: none was left; nothing written). NOT_FOUND for an unknown move.
+ */
+export async function acknowledgeWarnings(ctx: ServiceContext, id: string): Promise<{acknowledged: number; message: string}> {
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const m = await getMove(ctx, id)
+    const open = lossWarnings(m.value)
+    if (open.length === 0) return {acknowledged: 0, message: `move ${id} has no unacknowledged warning of possible data loss${(m.value.warnings ?? []).length > 0 ? ' (`moves show` prints its warnings)' : ''}`}
+    const at = ctx.clock().toISOString()
+    const warnings = (m.value.warnings ?? []).map((w) => (open.includes(w) ? {...w, acknowledgedAt: at} : w))
+    try {
+      await ctx.store.update(m.key, JSON.stringify({...m.value, warnings, updatedAt: at}), m.modRevision)
+      return {acknowledged: open.length, message: `move ${id}: ${open.length} warning(s) of possible data loss acknowledged; \`cluster status\` no longer lists them and the autopilot plans moves onto and off ${[...new Set(open.map((w) => warningNode(w) ?? '?'))].join(', ')} again`}
+    } catch (err) {
+      if (!isUserError(err, 'CONFLICT')) throw err
+    }
+  }
+  throw new UserError('CONFLICT', `move ${id} kept changing; try again`)
+}
+

@@ -187,6 +187,10 @@ export const MoveWarningSchema = z.object({
   at: z.string(),
   text: z.string(),
   mayHaveLostData: z.boolean(),
+  /** node: the master the warning is about (the one that restarted). Absent in warnings written before session 38. */
+  node: z.string().optional(),
+  /** acknowledgedAt: when an operator acknowledged it (`moves ack`), having checked the keys; absent until then. */
+  acknowledgedAt: z.string().optional(),
 })
 
 /** MoveWarning is one validated {@link MoveWarningSchema} entry. */
@@ -250,9 +254,23 @@ export const MoveSchema = z.object({
 /** Move is a validated move record. */
 export type Move = z.infer<typeof MoveSchema>
 
-/** mayHaveLostData tells whether a move carries a warning that acknowledged data may be lost (MoveWarning.mayHaveLostData). */
+/**
+ * lossWarnings are a move's warnings that acknowledged data may be lost (MoveWarning.mayHaveLostData)
+ * that no operator has acknowledged yet (`moves ack`): what `cluster status` lists, what holds the
+ * autopilot off their master, and what `apply` exits POSSIBLE_DATA_LOSS for.
+ */
+export function lossWarnings(m: Pick<Move, 'warnings'>): MoveWarning[] {
+  return (m.warnings ?? []).filter((w) => w.mayHaveLostData && w.acknowledgedAt === undefined)
+}
+
+/** mayHaveLostData tells whether a move carries a warning of possible data loss not acknowledged yet ({@link lossWarnings}). */
 export function mayHaveLostData(m: Pick<Move, 'warnings'>): boolean {
-  return (m.warnings ?? []).some((w) => w.mayHaveLostData)
+  return lossWarnings(m).length > 0
+}
+
+/** warningNode is the master a warning is about: its `node`, or for a warning written before that field, the node its `restart:<node>:<run_id>` key names; null otherwise. */
+export function warningNode(w: MoveWarning): string | null {
+  return w.node ?? /^restart:([^:]+):/.exec(w.key)?.[1] ?? null
 }
 
 /** withWarnings is `current` plus those of `added` whose key it does not hold yet, in order; `current` itself when none is new. */

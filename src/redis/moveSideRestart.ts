@@ -22,6 +22,8 @@ export interface MoveSide {
   /** role: `source` is the move's `from`, `target` its `to` (whichever way the slots go now). */
   role: 'source' | 'target'
   run: string
+  /** uptimeSec is how long its redis-server process has run (INFO server uptime_in_seconds); absent when not read. */
+  uptimeSec?: number
 }
 
 /** Persistence is what a restarted master reports of how it came back (INFO persistence). */
@@ -32,7 +34,7 @@ export interface Persistence {
   keysLoaded: number | null
 }
 
-/** RestartedSide is a side whose run_id is not the one the cursor recorded: `before` is the recorded one. */
+/** RestartedSide is a side whose run_id is not the one the cursor recorded: `before` is the recorded one ('' when the cursor recorded none and its uptime showed the restart: unrecordedSides). */
 export interface RestartedSide extends MoveSide {
   before: string
 }
@@ -44,20 +46,58 @@ export interface RestartedSide extends MoveSide {
  * written before it was kept) is not compared.
  */
 export function restartedSides(cursor: RedisMoveCursor, source: MoveSide, target: MoveSide): RestartedSide[] {
+  return recordedRuns(cursor, source, target)
+    .filter(([side, before]) => before !== undefined && before !== side.run)
+    .map(([side, before]) => ({...side, before: before!}))
+}
+
+/** recordedRuns pairs each side with the run_id `cursor` recorded for it (`srcRun` is the side the slots leave). */
+function recordedRuns(cursor: RedisMoveCursor, source: MoveSide, target: MoveSide): [MoveSide, string | undefined][] {
   const fwd = cursor.dir === 'fwd'
-  const recorded: [MoveSide, string | undefined][] = [
+  return [
     [source, fwd ? cursor.srcRun : cursor.dstRun],
     [target, fwd ? cursor.dstRun : cursor.srcRun],
   ]
-  return recorded.filter(([side, before]) => before !== undefined && before !== side.run).map(([side, before]) => ({...side, before: before!}))
 }
 
 /**
- * slotsHeld names the slots of [first, end) that `role` held of the move when `cursor` was
- * written: the target, those already moved to it (and the open one); the source, the rest
- * (and the open one). `a…b`, or one slot, or null when none.
+ * unrecordedSides judges the sides whose run_id `cursor` lacks (a record written by a build
+ * before it kept that side's: `dstRun` is newer than `srcRun`), which restartedSides cannot
+ * compare. A side's process start (now less its uptime) after the move's copy began
+ * (`copyStartedAt`, the executor's clock) means it restarted while the move ran: `restarted`,
+ * with `before` ''. One started before has not restarted since: nothing to say. Without its
+ * uptime or the copy's start the window is `unchecked`. The uptime counts whole seconds, so the
+ * start is taken half a second before the reading allows (a restart within a second of the
+ * move's start, before anything could have moved, may go either way).
  */
-export function slotsHeld(cursor: RedisMoveCursor, role: 'source' | 'target', first: number, end: number): string | null {
+export function unrecordedSides(cursor: RedisMoveCursor, source: MoveSide, target: MoveSide, at: {copyStartedAt: number | null; now: number}): {restarted: RestartedSide[]; unchecked: MoveSide[]} {
+  const out = {restarted: [] as RestartedSide[], unchecked: [] as MoveSide[]}
+  for (const [side, before] of recordedRuns(cursor, source, target)) {
+    if (before !== undefined) continue
+    if (side.uptimeSec === undefined || at.copyStartedAt === null) out.unchecked.push(side)
+    else if (at.now - side.uptimeSec * 1000 - 500 > at.copyStartedAt) out.restarted.push({...side, before: ''})
+  }
+  return out
+}
+
+/**
+ * uncheckedWarning is the MoveWarning recorded on move `move` for a side whose restart cannot be
+ * told (unrecordedSides' `unchecked`): the run resumed a record without its run_id and without
+ * the time the copy began. Not a loss (mayHaveLostData false): the operator learns which window
+ * nobody checked. From this run on the cursor records its run_id, so later restarts are told.
+ */
+export function uncheckedWarning(input: {move: string; side: MoveSide; at: string}): MoveWarning {
+  const {side} = input
+  const text = `move ${input.move}: resumed from a record written before shardctl kept the run_id of ${side.node} (its ${side.role}, ${side.address}), so whether it restarted between the move's start and ${input.at} cannot be told; if it did, without appendonly, keys of the move it held may be lost. Restarts from now on are told (run_id ${side.run.slice(0, 8)} recorded)`
+  return {key: `unchecked:${side.node}:${side.run}`, at: input.at, text, mayHaveLostData: false, node: side.node}
+}
+
+/**
+ * slotsHeld lists the slots of [first, end) that `role` held of the move when `cursor` was
+ * written: the target, those already moved to it (and the open one); the source, the rest
+ * (and the open one). Ascending.
+ */
+export function slotsHeld(cursor: RedisMoveCursor, role: 'source' | 'target', first: number, end: number): number[] {
   // Going `fwd`, slots below `next` are on the target; going `back`, slots above `next` are back on the source.
   const [lo, hi] =
     cursor.dir === 'fwd'
@@ -67,29 +107,77 @@ export function slotsHeld(cursor: RedisMoveCursor, role: 'source' | 'target', fi
       : role === 'target'
         ? [first, cursor.next]
         : [cursor.open ? cursor.next : cursor.next + 1, end - 1]
-  const a = Math.max(lo, first)
-  const b = Math.min(hi, end - 1)
-  if (a > b) return null
-  return a === b ? `slot ${a}` : `slots ${a}…${b}`
+  const out: number[] = []
+  for (let slot = Math.max(lo, first); slot <= Math.min(hi, end - 1); slot++) out.push(slot)
+  return out
+}
+
+/** OwnView is what a master says of itself in CLUSTER NODES: the slots it serves and those it marks MIGRATING or IMPORTING. */
+export interface OwnView {
+  slots: Iterable<number>
+  marked: Iterable<number>
+}
+
+/**
+ * slotsAtRisk lists the slots of [first, end) whose keys a restarted master may have lost:
+ * every one it serves, or has open, by its own CLUSTER NODES view after the restart (`view`),
+ * and the one the cursor left open. The view, not the cursor, is the measure: the cursor is
+ * written before each slot holding keys and at most once a second otherwise, so while empty
+ * slots pass (up to EMPTY_SLOT_BATCH of them opened and assigned together) it names a slot well
+ * behind the last one the target took, and clients write to every slot a master serves. A
+ * master keeps its slots and marks in nodes.conf (saved on each change), so its view after the
+ * restart is what it held when it went down; nothing of the move changed since (the restart
+ * broke the run's connections, and this run looks before sending anything). Without a view
+ * (unreadable), the cursor's slotsHeld. Ascending.
+ */
+export function slotsAtRisk(cursor: RedisMoveCursor, role: 'source' | 'target', first: number, end: number, view: OwnView | null): number[] {
+  if (view === null) return slotsHeld(cursor, role, first, end)
+  const at = new Set<number>()
+  for (const slot of [...view.slots, ...view.marked]) if (slot >= first && slot < end) at.add(slot)
+  if (cursor.open && cursor.next >= first && cursor.next < end) at.add(cursor.next)
+  return [...at].sort((a, b) => a - b)
+}
+
+/** MAX_RANGES_NAMED bounds how many runs of slots a warning spells out: a shard of 16,384 alternating slots must not make a record of 80 KB. */
+export const MAX_RANGES_NAMED = 8
+
+/**
+ * slotList names ascending `slots` as runs, `slots 0-511, 700` (one slot: `slot 700`), at most
+ * `max` runs, then how many more (`… and 3 more runs, 1,030 slots in all`); null when empty.
+ */
+export function slotList(slots: readonly number[], max = MAX_RANGES_NAMED): string | null {
+  if (slots.length === 0) return null
+  const runs: [number, number][] = []
+  for (const slot of slots) {
+    const last = runs[runs.length - 1]
+    if (last && slot === last[1] + 1) last[1] = slot
+    else if (!last || slot > last[1]) runs.push([slot, slot])
+  }
+  const named = runs.slice(0, max).map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`))
+  const more = runs.length > max ? `, … and ${runs.length - max} more run(s), ${slots.length} slots in all` : ''
+  return `${slots.length === 1 ? 'slot' : 'slots'} ${named.join(', ')}${more}`
 }
 
 /**
  * restartWarning is the MoveWarning recorded on move `move` for `side`, found restarted since
- * `cursor` was written: which master, its run_ids, the slots it held of the move, and what its
+ * `cursor` was written: which master, its run_ids, the slots of the move it held (slotsAtRisk,
+ * from its own `view` after the restart; slotList bounds the text), and what its
  * persistence says was lost. Without appendonly it may have lost acknowledged keys
  * (mayHaveLostData: `apply` exits POSSIBLE_DATA_LOSS); with it, a process restart lost none.
  * Keyed by the master and its new run_id, so a later run finding the same restart adds nothing.
  */
-export function restartWarning(input: {move: string; side: RestartedSide; persistence: Persistence; cursor: RedisMoveCursor; first: number; end: number; other: {node: string}; at: string}): MoveWarning {
+export function restartWarning(input: {move: string; side: RestartedSide; persistence: Persistence; cursor: RedisMoveCursor; first: number; end: number; view: OwnView | null; other: {node: string}; at: string}): MoveWarning {
   const {side, persistence, cursor, other} = input
-  const held = slotsHeld(cursor, side.role, input.first, input.end)
+  const held = slotList(slotsAtRisk(cursor, side.role, input.first, input.end, input.view))
   const loaded = persistence.keysLoaded === null ? '' : `, ${persistence.keysLoaded} key(s) loaded`
-  const head = `move ${input.move}: ${side.node} (its ${side.role}, ${side.address}) restarted while the move ran (run_id ${side.before.slice(0, 8)} -> ${side.run.slice(0, 8)}${loaded})`
+  // A record without its run_id: the process's uptime showed the restart (unrecordedSides).
+  const runs = side.before === '' ? `started ${side.uptimeSec ?? '?'} s ago, after the move began, by its uptime: the record predates run_id tracking; run_id now ${side.run.slice(0, 8)}` : `run_id ${side.before.slice(0, 8)} -> ${side.run.slice(0, 8)}`
+  const head = `move ${input.move}: ${side.node} (its ${side.role}, ${side.address}) restarted while the move ran (${runs}${loaded})`
   const what = held ? `the keys of ${held} it held` : 'the keys it held'
   const text = persistence.aof
     ? `${head}; it runs with appendonly, so it reloaded its log: a process restart loses no write it acknowledged (a machine crash may lose what appendfsync had not synced)`
     : `${head} without appendonly: it came back with its last RDB snapshot or empty, so ${what} that the snapshot did not (every one without a snapshot) are lost, Redis's own loss, which the move cannot undo; the move went on with the keys still on ${other.node}. Check the lost keys against your source of truth`
-  return {key: `restart:${side.node}:${side.run}`, at: input.at, text, mayHaveLostData: !persistence.aof}
+  return {key: `restart:${side.node}:${side.run}`, at: input.at, text, mayHaveLostData: !persistence.aof, node: side.node}
 }
 
 /** parsePersistence reads {@link Persistence} from the text of `INFO persistence`. */

@@ -12,10 +12,10 @@ import {formatMoveCursor, parseMoveCursor, type RedisMoveCursor} from './moveCur
 import {connectRedisNode} from './redisConnection.js'
 import {awaitEpochOrder, type EpochWaitOptions} from './epochOrderWait.js'
 import {leaseGuards, type LeaseGuards} from './leaseGuards.js'
-import {assignSlot, assignSlots, type BeforeSend, connectMasters, countKeys, countKeysMany, keepMaster, keySizes, keysInSlot, keysOnBothSides, type MasterConn, migrateKeys, openSlot, openSlots, ownMarks, ownSlots, persistenceOf, runId, slotsNotOwned, slotsStaying, slotView, stableSlot} from './slotOps.js'
+import {assignSlot, assignSlots, type BeforeSend, connectMasters, countKeys, countKeysMany, keepMaster, keySizes, keysInSlot, keysOnBothSides, type MasterConn, migrateKeys, openSlot, openSlots, ownMarks, ownSlots, ownView, persistenceOf, runId, uptimeSec, slotsNotOwned, slotsStaying, slotView, stableSlot} from './slotOps.js'
 import {sourceRestartedSince, staleCopiesRefusal} from './sourceRestart.js'
 import {strayKeysRefusal} from './targetStrayKeys.js'
-import {restartedSides, restartWarning} from './moveSideRestart.js'
+import {restartedSides, restartWarning, uncheckedWarning, unrecordedSides} from './moveSideRestart.js'
 import {slotsOfRange} from './slotMap.js'
 import {DEFAULT_BIG_KEY_BYTES} from './redisSampler.js'
 import {staleAtStart} from './moveStartCheck.js'
@@ -233,7 +233,10 @@ async function driveRedisMove(env: ExecutorEnv, initial: FencedMove, opts: Redis
     const runsOf = (dir: 'fwd' | 'back') => ({srcRun: leavingRun(dir), dstRun: runs.get(dir === 'fwd' ? to : from)!})
     // A side restarted since the cursor was written lost what it had not persisted: recorded on
     // the move, before any cursor names its new run_id, and told (moveSideRestart.ts).
-    if (recorded !== undefined) await noteRestarts(env, m.value.id, recorded, from, to, runs, first, end, save)
+    if (recorded !== undefined) await noteRestarts(env, m.value, recorded, from, to, runs, first, end, save)
+    // A record of an older build lacks a run_id: recorded at once, not at the run's first cursor
+    // write, so a restart from now on is told even if this run stops before writing one.
+    if (recorded !== undefined && (recorded.srcRun === undefined || recorded.dstRun === undefined)) await save({progress: {...m.value.progress, cursor: formatMoveCursor({...recorded, ...runsOf(recorded.dir)})}})
     if (notStarted(m.value.phase)) {
       const big = opts.allowBigKeys ? undefined : await findBigKey(from, first, end, opts.bigKeyBytes)
       if (big) return await save({phase: 'aborted', reason: `slot ${big.slot} holds key "${big.key}" of ${formatBytes(big.bytes)}, above the ${formatBytes(opts.bigKeyBytes)} limit (MIGRATE would block both masters): nothing was moved; pass --allow-big-keys to move it anyway`})
@@ -425,18 +428,28 @@ async function rollBackUntouchedSlot(src: MasterConn, dst: MasterConn, slot: num
  * noteRestarts compares the run_ids `recorded` (the cursor as the run found it) names with the
  * ones the move's masters report now (`runs`), and for each side restarted since records a
  * warning on the move (restartWarning: fenced, through `save`; one a restart, however many
- * runs find it) and emits it. Reads INFO persistence of a restarted side only.
+ * runs find it) and emits it. Reads INFO persistence and CLUSTER NODES (the slots it held:
+ * slotsAtRisk) of a restarted side only. A side whose run_id the cursor lacks (a record of an
+ * older build) is judged by its uptime against the copy's start (unrecordedSides): restarted
+ * since, the same warning; not knowable, a warning that the window went unchecked.
  */
-async function noteRestarts(env: ExecutorEnv, id: string, recorded: RedisMoveCursor, from: MasterConn, to: MasterConn, runs: ReadonlyMap<MasterConn, string>, first: number, end: number, save: (patch: Partial<Move>) => Promise<FencedMove>): Promise<void> {
-  const side = (x: MasterConn, role: 'source' | 'target') => ({node: x.node, address: x.address, role, run: runs.get(x)!})
-  const sides = restartedSides(recorded, side(from, 'source'), side(to, 'target'))
-  if (sides.length === 0) return
+async function noteRestarts(env: ExecutorEnv, m: Move, recorded: RedisMoveCursor, from: MasterConn, to: MasterConn, runs: ReadonlyMap<MasterConn, string>, first: number, end: number, save: (patch: Partial<Move>) => Promise<FencedMove>): Promise<void> {
+  const id = m.id
+  const lacks = recorded.srcRun === undefined || recorded.dstRun === undefined
+  const side = async (x: MasterConn, role: 'source' | 'target') => ({node: x.node, address: x.address, role, run: runs.get(x)!, ...(lacks ? {uptimeSec: await uptimeSec(x)} : {})})
+  const [source, target] = [await side(from, 'source'), await side(to, 'target')]
+  const unrecorded = lacks ? unrecordedSides(recorded, source, target, {copyStartedAt: m.copyStartedAt, now: env.now()}) : {restarted: [], unchecked: []}
+  const sides = [...restartedSides(recorded, source, target), ...unrecorded.restarted]
+  if (sides.length === 0 && unrecorded.unchecked.length === 0) return
   const at = new Date(env.now()).toISOString()
   const warnings = []
   for (const s of sides) {
     const conn = s.role === 'source' ? from : to
-    warnings.push(restartWarning({move: id, side: s, persistence: await persistenceOf(conn), cursor: recorded, first, end, other: s.role === 'source' ? to : from, at}))
+    // Its own view after the restart names the slots it held when it went down; unreadable, the cursor's.
+    const view = await ownView(conn).catch(() => null)
+    warnings.push(restartWarning({move: id, side: s, persistence: await persistenceOf(conn), cursor: recorded, first, end, view, other: s.role === 'source' ? to : from, at}))
   }
+  for (const s of unrecorded.unchecked) warnings.push(uncheckedWarning({move: id, side: s, at}))
   const current = (await getMove(env.ctx, id)).value.warnings
   const merged = withWarnings(current, warnings)
   if ((merged?.length ?? 0) === (current?.length ?? 0)) return

@@ -28,6 +28,8 @@ export interface RedisTroubleInput {
   executorRunning: boolean
   /** seed is the recorded seed, named in the ways out when it is a live master. */
   seed?: string
+  /** lossWarnings are the moves' warnings of possible data loss no operator acknowledged yet (model/move.ts lossWarnings), any phase, `done` included. */
+  lossWarnings?: readonly {move: string; shard: number; phase: string; node: string | null; at: string; text: string}[]
 }
 
 /** SlotSpan is slots [from, to] (both included). */
@@ -115,6 +117,22 @@ export interface UnreplicatedMaster {
   wayOut: string
 }
 
+/**
+ * DataLossWarning is a move's warning that a master it used restarted without persistence
+ * while it ran (src/redis/moveSideRestart.ts), not acknowledged yet: keys may be lost, whatever
+ * the move's phase (it ran on, usually to `done`), so status lists it until `moves ack`.
+ */
+export interface DataLossWarning {
+  move: string
+  shard: number
+  phase: string
+  /** node is the master that restarted (null: a warning that does not say). */
+  node: string | null
+  at: string
+  text: string
+  wayOut: string
+}
+
 /** RedisTrouble is the Redis part of `cluster status` (its `redis` field in --json). */
 export interface RedisTrouble {
   /** seed is the live master the ways out name (the recorded seed when it is one); null when no master answered. */
@@ -128,6 +146,8 @@ export interface RedisTrouble {
   recordMismatches: RecordMismatch[]
   /** unreplicatedMasters: live masters serving slots with no live replica (see UnreplicatedMaster). */
   unreplicatedMasters: UnreplicatedMaster[]
+  /** dataLossWarnings: moves warned that a master they used may have lost keys, not acknowledged (see DataLossWarning). */
+  dataLossWarnings: DataLossWarning[]
   /** trouble: something above needs the operator (open slots and records a running executor is changing do not count). */
   trouble: boolean
 }
@@ -145,7 +165,9 @@ const NO_SEED = '<live node>'
  * - slots no live master serves, and slots more than one serves (each by its own view);
  * - recorded shards whose slots the recorded master does not serve;
  * - live masters serving slots with no live replica, in a cluster meant to have them (another
- *   master has one, or a master was failed over): what a failover leaves.
+ *   master has one, or a master was failed over): what a failover leaves;
+ * - moves warned that a master they used restarted without persistence (keys may be lost),
+ *   until an operator acknowledges them with `moves ack`.
  * Each item names its way out, with a live master as `--seed`. A slot open between two live
  * masters while an executor runs, and the record of a shard it is moving, are its own work in
  * flight; a failed master no record names and that serves no slot is settled: listed, but
@@ -204,8 +226,10 @@ export function redisTrouble(input: RedisTroubleInput): RedisTrouble {
 
   const unreplicatedMasters = unreplicated(input.views, live)
 
-  const trouble = openSlots.some((o) => !o.inFlight) || failedMasters.some((f) => !f.settled) || unservedSlots.length > 0 || contestedSlots.length > 0 || recordMismatches.some((r) => !r.inFlight) || unreplicatedMasters.length > 0 || live.length === 0
-  return {seed, mastersAnswering: live.length, openSlots, failedMasters, unservedSlots, contestedSlots, recordMismatches, unreplicatedMasters, trouble}
+  const dataLossWarnings = (input.lossWarnings ?? []).map((w) => ({...w, wayOut: `check the keys it names against your source of truth, then \`shardctl moves ack ${w.move}\``}))
+
+  const trouble = dataLossWarnings.length > 0 || openSlots.some((o) => !o.inFlight) || failedMasters.some((f) => !f.settled) || unservedSlots.length > 0 || contestedSlots.length > 0 || recordMismatches.some((r) => !r.inFlight) || unreplicatedMasters.length > 0 || live.length === 0
+  return {seed, mastersAnswering: live.length, openSlots, failedMasters, unservedSlots, contestedSlots, recordMismatches, unreplicatedMasters, dataLossWarnings, trouble}
 }
 
 /** LiveMaster is a node that answered and calls itself a master, not failed: its own entry and view. */

@@ -2,7 +2,7 @@ import {type Redis} from 'ioredis'
 import {errorMessage, UserError} from '../errors/errors.js'
 import {myself} from './clusterNodes.js'
 import {clusterCommand, readClusterNodes} from './redisConnection.js'
-import {parsePersistence, type Persistence} from './moveSideRestart.js'
+import {type OwnView, parsePersistence, type Persistence} from './moveSideRestart.js'
 
 /** MasterConn is an open admin connection to one master, with its full Redis id and address. */
 export interface MasterConn {
@@ -215,6 +215,12 @@ export async function runId(m: MasterConn): Promise<string> {
   return id
 }
 
+/** uptimeSec is `m`'s uptime_in_seconds (INFO server): how long its redis-server process has run; undefined when it does not say. */
+export async function uptimeSec(m: MasterConn): Promise<number | undefined> {
+  const v = /^uptime_in_seconds:(\d+)/m.exec(String(await m.conn.call('INFO', 'server')))?.[1]
+  return v === undefined ? undefined : Number(v)
+}
+
 /** persistenceOf reads how `m` persists its data (INFO persistence: appendonly, keys loaded at start; moveSideRestart.ts). */
 export async function persistenceOf(m: MasterConn): Promise<Persistence> {
   return parsePersistence(String(await m.conn.call('INFO', 'persistence')))
@@ -272,6 +278,13 @@ export async function ownMarks(m: MasterConn): Promise<{slots: Set<number>; migr
   const me = myself(await readClusterNodes(m.conn))
   if (!me) throw new UserError('PRECONDITION', `redis node ${m.address} did not report itself in CLUSTER NODES`, 'check that it runs in cluster mode')
   return {slots: new Set(me.slots), migrating: new Set(me.migrating.keys())}
+}
+
+/** ownView is what `m` says of itself in `CLUSTER NODES` (moveSideRestart.ts' OwnView): the slots it serves and those it marks MIGRATING or IMPORTING. */
+export async function ownView(m: MasterConn): Promise<OwnView> {
+  const me = myself(await readClusterNodes(m.conn))
+  if (!me) throw new UserError('PRECONDITION', `redis node ${m.address} did not report itself in CLUSTER NODES`, 'check that it runs in cluster mode')
+  return {slots: me.slots, marked: [...me.migrating.keys(), ...me.importing.keys()]}
 }
 
 /**

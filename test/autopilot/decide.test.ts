@@ -220,6 +220,27 @@ describe('decide: balance with hysteresis', () => {
     expect(Object.keys(cooled.history.movedAt).sort()).toEqual(cooled.decision.plan.actions.map((a) => String(a.shard)).sort())
   })
 
+  it('given a master named by an unacknowledged data-loss warning, then no move is planned onto or off it, and every reason says why and the way out', () => {
+    const snap = skewed(300) // n1 and n2 hot: a plan moves load off them onto n3 and n4.
+    const free = decide(observe(snap, T0), {...EMPTY_HISTORY, aboveSince: T0 - 20_000}, reads)
+    expect(free.decision.kind).toBe('rebalance')
+    if (free.decision.kind !== 'rebalance') return
+    const touching = (node: string) => free.decision.kind === 'rebalance' && free.decision.plan.actions.some((a) => JSON.stringify(a).includes(`"${node}"`))
+    expect(touching('n1') || touching('n3')).toBe(true)
+    for (const node of ['n1', 'n3']) {
+      const s = decide(observe(snap, T0, {heldMasters: [{node, move: 'm7'}]}), {...EMPTY_HISTORY, aboveSince: T0 - 20_000}, reads)
+      expect(s.decision.reason).toMatch(new RegExp(`no move onto or off ${node} \\(move m7\\): a warning says it restarted without persistence and may have lost keys; check them, then \`shardctl moves ack m7\`$`))
+      if (s.decision.kind === 'rebalance') for (const a of s.decision.plan.actions) expect(JSON.stringify(a)).not.toContain(`"${node}"`)
+    }
+    // Every node held: nothing can move, and it says so.
+    const all = decide(observe(snap, T0, {heldMasters: ['n1', 'n2', 'n3', 'n4'].map((node) => ({node, move: 'm7'}))}), {...EMPTY_HISTORY, aboveSince: T0 - 20_000}, reads)
+    expect(all.decision.kind).toBe('idle')
+    // A held node that is draining is not drained either.
+    const draining = snapshotOf({rf: 1, nodes: [{id: 'n1', state: 'draining'}, {id: 'n2'}], shards: [{replicas: ['n1']}, {replicas: ['n2']}]})
+    expect(decide(observe(draining, T0), EMPTY_HISTORY, policy).decision.kind).toBe('heal')
+    expect(decide(observe(draining, T0, {heldMasters: [{node: 'n1', move: 'm7'}]}), EMPTY_HISTORY, policy).decision.kind).not.toBe('heal')
+  })
+
   it('given a node down (not yet dead), then no rebalance is planned on its missing load', () => {
     const ids = ['n1', 'n2', 'n3', 'n4']
     const snap = snapshotOf({rf: 1, nodes: ids.map((id) => ({id, alive: id !== 'n4'})), shards: Array.from({length: 8}, (_, i) => ({replicas: [ids[i % 4]!], reads: i < 2 ? 300 : 100}))})

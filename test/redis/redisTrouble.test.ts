@@ -49,8 +49,17 @@ describe('redisTrouble', () => {
   it('reports nothing on a healthy cluster that agrees with its records', () => {
     const h = healthy()
     const t = redisTrouble(input([view(A, h), view(B, h), view(C, h), view(A2, h)]))
-    expect(t).toEqual({seed: addr(A), mastersAnswering: 3, openSlots: [], failedMasters: [], unservedSlots: [], contestedSlots: [], recordMismatches: [], unreplicatedMasters: [], trouble: false})
+    expect(t).toEqual({seed: addr(A), mastersAnswering: 3, openSlots: [], failedMasters: [], unservedSlots: [], contestedSlots: [], recordMismatches: [], unreplicatedMasters: [], dataLossWarnings: [], trouble: false})
     expect(redisTroubleLines(t)).toEqual([])
+  })
+
+  it('Given a healthy cluster and a move that ended `done` warned of possible data loss, Then it is trouble until acknowledged, listed with the warning and `moves ack` as the way out', () => {
+    const h = healthy()
+    const warned = {move: 'm7', shard: 3, phase: 'done', node: short(B), at: '2026-12-05T06:00:00.000Z', text: `move m7: ${short(B)} (its target, ${addr(B)}) restarted while the move ran (run_id 1 -> 2) without appendonly: ... the keys of slots 384-511 it held ... are lost`}
+    const t = redisTrouble(input([view(A, h), view(B, h), view(C, h)], {lossWarnings: [warned]}))
+    expect(t.trouble).toBe(true)
+    expect(t.dataLossWarnings).toEqual([{...warned, wayOut: 'check the keys it names against your source of truth, then `shardctl moves ack m7`'}])
+    expect(redisTroubleLines(t)).toEqual([`Redis cluster trouble (ways out name ${addr(A)}, a live master):`, `  ${warned.text} (warned ${warned.at}; move now done). Way out: check the keys it names against your source of truth, then \`shardctl moves ack m7\``])
   })
 
   it('reports slots left open between two live masters, grouped, with `redis fix` as the way out', () => {

@@ -1,10 +1,16 @@
-import {describe, expect, it} from 'vitest'
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
+import {clusterStatus} from '../../../src/cluster/clusterStatus.js'
 import {applyOutcome} from '../../../src/cli/runOutcome.js'
 import {type ExecutorEvent} from '../../../src/executor/executorEnv.js'
 import {showMove} from '../../../src/executor/moveViews.js'
-import {crashAndRestart, openSlotMarks, redisAvailable, servedSlots, tagsInSlots} from '../../support/redisCluster.js'
+import {withRedisNode} from '../../../src/redis/redisConnection.js'
+import {crashAndRestart, moveSlotByHand, openSlotMarks, redisAvailable, servedSlots, tagsInSlots} from '../../support/redisCluster.js'
 import {countAt, poll} from '../../support/redisFailover.js'
 import {inProcessApplyOf, useRedisCluster} from '../../support/redisTestFile.js'
+import {runCli} from '../../support/runCli.js'
 
 /**
  * The target of a move SIGKILLed mid-slot and restarted WITHOUT persistence (the test clusters'
@@ -20,6 +26,14 @@ import {inProcessApplyOf, useRedisCluster} from '../../support/redisTestFile.js'
 const available = await redisAvailable()
 const file = useRedisCluster('redis-target-restart-loss', available, {masters: 3, replicasPerMaster: 0, slotsPerShard: 128})
 const apply = inProcessApplyOf(file)
+let cwd: string
+beforeAll(() => {
+  cwd = mkdtempSync(join(tmpdir(), 'shardctl-target-loss-'))
+})
+afterAll(() => {
+  if (cwd) rmSync(cwd, {recursive: true, force: true})
+})
+const cli = (args: string[]) => runCli([...args, '--endpoints', inject('etcdEndpoint'), '--cluster', file.ctx.cluster], {cwd, timeoutMs: 60_000})
 
 describe.skipIf(!available)('the target restarted without persistence mid-move', () => {
   it('the move says the target restarted and may have lost keys, and moves every key still on the source', async () => {
@@ -45,11 +59,80 @@ describe.skipIf(!available)('the target restarted without persistence mid-move',
     expect(move.warnings).toHaveLength(1)
     expect(move.warnings[0]).toMatchObject({mayHaveLostData: true})
     expect(move.warnings[0]!.text).toMatch(new RegExp(`${to.node} \\(its target, ${to.address}\\) restarted while the move ran .* without appendonly`))
-    expect(move.warnings[0]!.text).toMatch(new RegExp(`slots ${first}…\\d+`))
+    expect(move.warnings[0]!.text).toMatch(new RegExp(`slots ${first}-\\d+`))
     expect((await showMove(file.ctx, 'target-loss')).warnings?.map((w) => w.text)).toEqual([move.warnings[0]!.text])
     expect(events.some((e) => e.type === 'info' && e.message === `warning: ${move.warnings[0]!.text}`)).toBe(true)
     expect(applyOutcome(result).code).toBe('POSSIBLE_DATA_LOSS')
     // Every key still on the source at the crash (the slots after the open one) was moved, none dropped.
     for (const {tag} of tags.slice(4)) for (const k of keysOf(tag)) expect(await file.client.get(k), k).toBe(`${k}=0`)
+  }, 90_000)
+
+  it('a cursor behind the slots the target took (empty slots pass without a record each) does not narrow the warning: every slot of the move the target served is named', async () => {
+    const {shard, from, to, first, end} = await file.shardToMove(2)
+    // As a run leaves it mid-batch: the cursor recorded at the batch's first slot (open), while
+    // the target took the batch's first 6 slots (empty when moved; clients wrote to them since).
+    for (let slot = first; slot < first + 6; slot++) await moveSlotByHand(file.masters, slot, from, to)
+    const written = tagsInSlots(first, first + 6, 6, 'lag')
+    await Promise.all(written.map(({tag}) => file.client.set(`{${tag}}:k`, 'v')))
+    const run = (address: string) => withRedisNode(address, async (r) => /^run_id:(\w+)/m.exec(String(await r.call('INFO', 'server')))![1]!)
+    const recorded = await file.recordPendingMove('target-loss-lag', shard, from, to)
+    const cursor = JSON.stringify({dir: 'fwd', next: first, open: true, srcRun: await run(from.address), dstRun: await run(to.address)})
+    await file.ctx.store.put(file.ctx.keys.move(recorded.id), JSON.stringify({...recorded, phase: 'copying', copyStartedAt: Date.now(), progress: {...recorded.progress, cursor}}))
+    await crashAndRestart(file.redis, to.address)
+    const result = await apply({sleepCapMs: 200})
+    const move = result.moves.find((m) => m.id === 'target-loss-lag')!
+    expect(move.phase).toBe('done')
+    expect(move.warnings).toHaveLength(1)
+    expect(move.warnings[0]).toMatchObject({mayHaveLostData: true, node: to.node})
+    // Before: `the keys of slot ${first} it held` (the cursor's slot only).
+    expect(move.warnings[0]!.text).toContain(`the keys of slots ${first}-${first + 5} it held`)
+    expect(applyOutcome(result).code).toBe('POSSIBLE_DATA_LOSS')
+    expect([...(await servedSlots(to))].filter((s) => s >= first && s < end)).toHaveLength(end - first)
+  }, 90_000)
+
+  it('`cluster status` lists each warned move as trouble (the moves ended `done`) until `moves ack`, which `moves show` then tells', async () => {
+    // The moves the tests above ended `done` with a warning of possible data loss.
+    const warned = ['target-loss', 'target-loss-lag']
+    const status = await clusterStatus(file.ctx)
+    expect(status.redis?.trouble).toBe(true)
+    expect(status.redis?.dataLossWarnings.map((w) => [w.move, w.phase])).toEqual(warned.map((m) => [m, 'done']))
+    const text = await cli(['cluster', 'status'])
+    expect(text.code, text.stderr).toBe(0)
+    for (const m of warned) expect(text.stdout).toMatch(new RegExp(`move ${m}: .* restarted while the move ran .*Way out: check the keys it names against your source of truth, then \`shardctl moves ack ${m}\``))
+    const ack = await cli(['moves', 'ack', 'target-loss'])
+    expect(ack.code, ack.stderr).toBe(0)
+    expect(ack.stdout).toMatch(/move target-loss: 1 warning\(s\) of possible data loss acknowledged/)
+    expect((await clusterStatus(file.ctx)).redis?.dataLossWarnings.map((w) => w.move)).toEqual(['target-loss-lag'])
+    expect((await cli(['moves', 'show', 'target-loss'])).stdout).toMatch(/warning \([^)]*, acknowledged [^)]*\): move target-loss: /)
+    // Again: nothing left, nothing written, exit 0; an unknown move is refused.
+    expect((await cli(['moves', 'ack', 'target-loss'])).stdout).toMatch(/move target-loss has no unacknowledged warning/)
+    expect((await cli(['moves', 'ack', 'no-such-move'])).code).toBe(1)
+    expect((await cli(['moves', 'ack', 'target-loss-lag'])).code).toBe(0)
+    const after = await clusterStatus(file.ctx)
+    expect(after.redis?.dataLossWarnings).toEqual([])
+    expect(after.redis?.trouble).toBe(false)
+  }, 90_000)
+
+  it('a move resumed from a record of an older build (no dstRun) still tells a target restart since the move began, by the target\'s uptime', async () => {
+    const {shard, from, to, first} = await file.shardToMove(3)
+    const copyStartedAt = Date.now()
+    for (let slot = first; slot < first + 3; slot++) await moveSlotByHand(file.masters, slot, from, to)
+    await Promise.all(tagsInSlots(first, first + 3, 3, 'old').map(({tag}) => file.client.set(`{${tag}}:k`, 'v')))
+    const run = (address: string) => withRedisNode(address, async (r) => /^run_id:(\w+)/m.exec(String(await r.call('INFO', 'server')))![1]!)
+    const recorded = await file.recordPendingMove('target-loss-old-record', shard, from, to)
+    // As a build before dstRun wrote it: the source's run_id only.
+    const cursor = JSON.stringify({dir: 'fwd', next: first, open: true, srcRun: await run(from.address)})
+    await file.ctx.store.put(file.ctx.keys.move(recorded.id), JSON.stringify({...recorded, phase: 'copying', copyStartedAt, progress: {...recorded.progress, cursor}}))
+    // The restart must start over a second after the copy began (uptime counts whole seconds).
+    await new Promise((r) => setTimeout(r, 1000))
+    await crashAndRestart(file.redis, to.address)
+    const result = await apply({sleepCapMs: 200})
+    const move = result.moves.find((m) => m.id === 'target-loss-old-record')!
+    expect(move.phase).toBe('done')
+    // Before: no warning at all (a cursor without dstRun compared nothing), and apply exited 0.
+    expect(move.warnings).toHaveLength(1)
+    expect(move.warnings[0]).toMatchObject({mayHaveLostData: true, node: to.node})
+    expect(move.warnings[0]!.text).toMatch(new RegExp(`${to.node} \\(its target, ${to.address}\\) restarted while the move ran \\(started \\d+ s ago, after the move began, by its uptime: the record predates run_id tracking.* the keys of slots ${first}-${first + 2} it held`))
+    expect(applyOutcome(result).code).toBe('POSSIBLE_DATA_LOSS')
   }, 90_000)
 })

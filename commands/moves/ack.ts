@@ -1,0 +1,18 @@
+import {Args} from '@oclif/core'
+import {EtcdCommand} from '../../src/cli/baseCommand.js'
+import {acknowledgeWarnings} from '../../src/executor/moveStore.js'
+
+export default class MovesAck extends EtcdCommand {
+  static override summary = 'Acknowledge a move\'s warnings of possible data loss, once you have checked the keys they name.'
+  static override description =
+    'A redis master a move used that restarted without appendonly while the move ran may have lost acknowledged keys: the move carries a warning naming the master and the slots (`moves show`), `cluster status` lists it as trouble, and the autopilot plans no move onto or off that master. Check those keys against your source of truth first; then this marks every such warning of the move acknowledged (with the time): `cluster status` stops listing them and the autopilot plans for that master again. `moves show` still prints them. A move with none left to acknowledge changes nothing (exit 0); an unknown move is refused (exit 1), changing nothing.'
+  static override examples = ['<%= config.bin %> moves ack default-20261129-0003']
+  static override args = {id: Args.string({description: 'move id', required: true})}
+
+  async run(): Promise<{acknowledged: number; message: string}> {
+    const {args, flags} = await this.parse(MovesAck)
+    const result = await acknowledgeWarnings(await this.services(flags), args.id)
+    this.log(result.message)
+    return result
+  }
+}
