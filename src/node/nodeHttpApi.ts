@@ -361,6 +361,18 @@ export class NodeHttpApi {
 
   /** applyFenced is an apply request's part after its body: the last fence check, the checks of its records, and the commit. */
   private async applyFenced(res: ServerResponse, id: number, epoch: number, kind: ApplyKind, replay: boolean, records: NodeRecord[], admitted: AdmittedWrite): Promise<void> {
+    // Checked at admission too, not only at the request's headers and after the commit: a write
+    // whose body came in while the node re-registered after a lapsed lease was admitted after
+    // the registration waited for the writes let in before, and fenced on the map the node had
+    // (its watch behind, missing a change a barrier passed without it). Committed once the node
+    // served again, it was acknowledged at the old epoch with the lease held: at rf 1, past a
+    // move's promotion on the source alone, after the verification had compared it
+    // (test/integration/node/leaseRejoinBarrier.test.ts). Admitted with the lease held, its
+    // fence check below runs on a map listed after the node's alive/<id> (storageNode.ts
+    // newMembership), and a lapse before its commit is caught after it.
+    if (!(this.deps.leaseHeld?.() ?? true)) {
+      throw new HttpError('NOT_SERVING', `node ${this.deps.nodeId} lost its etcd lease while this write to shard ${id} was coming in: not applied; retry`)
+    }
     const {shard} = await this.fence(id, epoch, WRITE_ROLES, 'take writes')
     admitted.fencedTo(shard.range)
     if (kind === 'write') this.checkClock(records)

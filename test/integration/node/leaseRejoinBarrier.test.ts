@@ -1,12 +1,17 @@
 import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import {request} from 'node:http'
 import {afterEach, describe, expect, it} from 'vitest'
+import {encodeRecords} from '../../../src/node/recordCodec.js'
+import {RECORDS_CONTENT_TYPE, TOKEN_HEADER} from '../../../src/node/protocol.js'
+import {type RangeWriteGate} from '../../../src/node/orphanSweeper.js'
 import {listShards} from '../../../src/cluster/clusterRepo.js'
 import {initCluster} from '../../../src/cluster/initCluster.js'
 import {parseNodeSpecs} from '../../../src/cluster/nodeSpec.js'
 import {makeServiceContext} from '../../../src/cluster/serviceContext.js'
 import {awaitBarrier} from '../../../src/executor/barrier.js'
+import {syncReplicas} from '../../../src/executor/replicaSync.js'
 import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEnv} from '../../../src/executor/executorEnv.js'
 import {freePort} from '../../../src/localEtcd/freePort.js'
 import {keyHash} from '../../../src/model/hash.js'
@@ -111,7 +116,7 @@ async function world() {
   /** watchesDown: the shard watches go silent (a half-open stream, one reconnecting with backoff) until the end of the test. */
   const watchesDown = () => shared.dropWatches({prefix: ctx.keys.shardsPrefix, stayDown: true})
   const write = (c: NodeClient, shard: Shard, key: Buffer, value: string) => c.apply(shard.id, shard.epoch, [{key, version: formatHlc({wall: Date.now(), counter: 0, writer: 'test'}), value: Buffer.from(value)}])
-  return {shared, ctx, first, start, n1, n2, commit, step, holdAlive, watchesDown, write}
+  return {shared, ctx, first, start, n1, n2, commit, step, holdAlive, watchesDown, write, ports, token}
 }
 
 /** moveToPromoting puts the shard where a move n1 → n2 is after its copy: n1 the only voter (reads go to it), n2 joining (joint writes). */
@@ -199,5 +204,93 @@ describe('a node registering while a move passes its barriers without it', () =>
     const n1 = await starting
     expect(n1.serving()).toBe(true)
     expect(await readAtOldEpoch(w, promoting, key)).toBe('STALE_EPOCH')
+  }, 40_000)
+})
+
+/**
+ * sendSlowly sends an apply of `records` to node `port` at `epoch` whose body stops after its
+ * first byte (a large batch on a slow link): the node checks `serving` and the epoch when the
+ * headers come in, and admits the write once the body is in. `finish` sends the rest; the
+ * answer is 'acknowledged' or the refusal's code.
+ */
+function sendSlowly(port: number, token: string, shard: Shard, key: Buffer, value: string): {finish: () => void; answer: Promise<string>} {
+  const body = encodeRecords([{key, version: formatHlc({wall: Date.now(), counter: 0, writer: 'test'}), value: Buffer.from(value)}])
+  let finish!: () => void
+  const answer = new Promise<string>((resolve, reject) => {
+    const req = request({host: '127.0.0.1', port, method: 'POST', path: `/v1/shards/${shard.id}/apply?epoch=${shard.epoch}&kind=write`, headers: {[TOKEN_HEADER]: token, 'content-type': RECORDS_CONTENT_TYPE, 'content-length': body.length}}, (res) => {
+      let text = ''
+      res.on('data', (c: Buffer) => (text += c.toString()))
+      res.on('end', () => resolve(res.statusCode === 200 ? 'acknowledged' : ((JSON.parse(text) as {code?: string}).code ?? `status ${res.statusCode}`)))
+    })
+    req.on('error', reject)
+    req.write(body.subarray(0, 1))
+    finish = () => req.end(body.subarray(1))
+  })
+  return {finish, answer}
+}
+
+async function until(what: string, done: () => boolean): Promise<void> {
+  for (const end = Date.now() + 20_000; !done(); await new Promise((r) => setTimeout(r, 10))) {
+    if (Date.now() > end) throw new Error(`${what}: not within 20 s`)
+  }
+}
+
+/**
+ * A write's checks on its headers (serving, epoch) run before its body is read, and the
+ * registration after a lapsed lease waits only for the writes admitted by then (before its
+ * alive/<id>). A write whose body came in during the re-registration was admitted after that
+ * wait and fenced on the map the node had, its watch behind a change a barrier passed
+ * without it; held before its commit (an orphan sweep's range gate: nothing a digest waits
+ * for) it committed once the node served again, lease held, and was acknowledged at the old
+ * epoch. Can fail: before the fix (session 38, huntr) the write below was acknowledged at the
+ * joining epoch after the verification found both sides equal, and the destination lacked it
+ * after the cutover ("acknowledged; verification equal: true; destination holds nothing"),
+ * with the registration's order of c5410a9 and with the one before it alike.
+ */
+describe('a write a node takes in while it re-registers', () => {
+  it('Given the source of a move (rf 1) at the joining epoch, a write to it past its checks on the headers and still receiving its body when its lease lapses, When the promotion passes its barrier without it, the body arrives during its re-registration (its shard watch down) and the write waits before its commit (an orphan sweep\'s range gate), and the verification compares the source with the destination once the source serves again, Then the source does not acknowledge that write (else it is on the source alone after the verification passed: lost at cleanup)', async () => {
+    const w = await world()
+    const n1 = await w.start('n1')
+    await w.start('n2')
+    // joining: n1 the only voter, n2 learning (a write is acknowledged by n1 alone).
+    const joining = (await w.step([{node: 'n1', role: 'voter'}, {node: 'n2', role: 'learning'}])).shard
+    const key = keyIn(joining, 'slow-body')
+    const since = Date.now()
+    const internals = n1 as unknown as {api: {inflightFor(id: number): number; deps: {rangeGate: RangeWriteGate}; writes: {open: Set<{range?: unknown}>}}}
+    const api = internals.api
+    let openGate!: () => void
+    const sweep = api.deps.rangeGate.during(joining.range, () => new Promise<void>((r) => (openGate = r)))
+
+    const write = sendSlowly(w.ports.n1, w.token, joining, key, 'w')
+    await until('the write passed its checks on the headers', () => api.inflightFor(joining.id) === 1)
+
+    // n1 loses its lease; its re-registration is held at its alive/n1 transaction, after it waited for the writes it had let in (none yet).
+    const held = w.holdAlive()
+    const alive = (await w.shared.get(w.ctx.keys.alive('n1')))!
+    w.shared.expireLease(alive.lease)
+    await held.reached
+    w.watchesDown()
+    // The promotion (E+2: from here a write needs the destination too) passes its barrier without n1.
+    const promoted = await w.step([{node: 'n1', role: 'voter'}, {node: 'n2', role: 'joining'}])
+    expect(promoted.n1Alive).toBe(false)
+
+    // The body arrives: the write is admitted on the map n1 had (joining), or refused.
+    let answered: string | undefined
+    void write.answer.then((a) => (answered = a))
+    write.finish()
+    await until('the write was fenced or answered', () => answered !== undefined || [...api.writes.open].some((e) => e.range !== undefined))
+    held.release()
+    await waitServing(n1)
+
+    // The verification (after the E+2 barrier): the destination compared with the source.
+    const verified = await syncReplicas(w.n2, w.n1, joining.id, promoted.shard.epoch, since)
+    openGate()
+    await sweep
+    const outcome = await write.answer
+    // The cutover: reads go to the destination alone.
+    const cutover = (await w.step([{node: 'n2', role: 'voter'}, {node: 'n1', role: 'outgoing'}])).shard
+    const onDestination = (await w.n2.get(cutover.id, cutover.epoch, key)).record?.value?.toString()
+    expect(`${outcome}; verification equal: ${verified.equal}; destination holds ${onDestination ?? 'nothing'}`).not.toBe('acknowledged; verification equal: true; destination holds nothing')
+    expect(outcome).toBe('NOT_SERVING')
   }, 40_000)
 })
