@@ -1,4 +1,4 @@
-import {createServer} from 'node:http'
+import {createServer, request} from 'node:http'
 import {type AddressInfo} from 'node:net'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {freePort} from '../../src/localEtcd/freePort.js'
@@ -336,6 +336,36 @@ describe('NodeHttpApi replays (hinted handoff, replay=1)', {timeout: 30_000}, ()
       leaseHeld = true
       // It did commit (a copy would read it), but nobody was told it did.
       expect((await held.client.get(40, 1, key)).record?.value?.toString()).toBe('late')
+    } finally {
+      await held.close()
+    }
+  })
+
+  it('given a write past its checks on the headers whose body is still coming in, when the lease lapses before the body is in, then it is answered NOT_SERVING and not applied (it would be fenced on the map the node had while it re-registered)', {timeout: 30_000}, async () => {
+    const range = {lo: 0, hi: half}
+    map.set({id: 41, range, epoch: 1, replicas: [{node: 'me', role: 'voter'}]})
+    let leaseHeld = true
+    const held = await startInProcessNode({map, token: TOKEN, tombstoneGraceMs: 3_600_000, timeoutMs: 10_000, dirPrefix: 'shardctl-lease-admit-', leaseHeld: () => leaseHeld})
+    try {
+      const key = keyIn(0, half, 'slow-body')
+      const body = encodeRecords([{key, version: v(0), value: Buffer.from('late')}])
+      let finish!: () => void
+      const answer = new Promise<string>((resolve, reject) => {
+        const req = request({host: '127.0.0.1', port: held.port, method: 'POST', path: '/v1/shards/41/apply?epoch=1&kind=write', headers: {[TOKEN_HEADER]: TOKEN, 'content-length': body.length}}, (res) => {
+          let text = ''
+          res.on('data', (c: Buffer) => (text += c.toString()))
+          res.on('end', () => resolve(res.statusCode === 200 ? 'acknowledged' : ((JSON.parse(text) as {code?: string}).code ?? String(res.statusCode))))
+        })
+        req.on('error', reject)
+        req.write(body.subarray(0, 1))
+        finish = () => req.end(body.subarray(1))
+      })
+      for (let i = 0; held.api.inflightFor(41) === 0 && i < 1000; i++) await new Promise((r) => setTimeout(r, 10))
+      leaseHeld = false
+      finish()
+      expect(await answer).toBe('NOT_SERVING')
+      leaseHeld = true
+      expect((await held.client.get(41, 1, key)).record).toBeUndefined()
     } finally {
       await held.close()
     }
