@@ -359,6 +359,31 @@ describe('a rollback in flight whose source dies', () => {
       expect(s.asked).not.toContain(s.from)
     })
   }
+  // The executor resumed (after a SIGKILL, say) in rb-cutover's second half: the destination was removed from the shard
+  // while the source still held its lease, then the source died. At rf 1 the rolled-back shard's one replica is down,
+  // and the destination's copy holds every write acknowledged until its removal (both acked each one). Until this
+  // test, the move dropped that copy at once, the only one up, and ended `rolledback` on a node that may never come back;
+  // marked abandoned, that loses every record, where the mark promised only what the source alone held.
+  it("in rb-cutover with the destination already removed and no read voter of the shard up, keeps the destination's copy and waits for the source", async () => {
+    const s = await stuckMove(1, 'rb-cutover', [], {from: 'voter', to: 'joining'})
+    const listed = (await readShard(s.ctx, s.move.shard))!.value
+    const removed = {...listed, epoch: listed.epoch + 1, replicas: listed.replicas.filter((r) => r.node !== s.to)}
+    await s.store.put(s.ctx.keys.shard(removed.id), JSON.stringify(removed))
+    const waiting = await s.run()
+    expect(s.dropped).toEqual([])
+    expect(waiting.phase).toBe('rb-cutover')
+    expect(retries(s).at(-1)).toContain(`${s.to}'s copy`)
+    // Abandoning the source does not drop the last copy up either.
+    await requestSourceAbandon(s.ctx, s.move.id, {acceptDataLoss: true})
+    const still = await s.run()
+    expect(s.dropped).toEqual([])
+    expect(still.phase).toBe('rb-cutover')
+    // The source back: the rollback ends, dropping the destination's copy (the source holds every write).
+    await markNodesAlive(s.ctx, [s.from])
+    const m = await s.run()
+    expect(m.phase).toBe('rolledback')
+    expect(s.dropped).toEqual([s.to])
+  })
 })
 
 describe('the record of a move that went on without its source', () => {
