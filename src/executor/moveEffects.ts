@@ -124,13 +124,18 @@ async function verify(env: ExecutorEnv, move: Move, shard: Shard): Promise<void>
 async function refill(env: ExecutorEnv, move: Move, shard: Shard, from?: readonly string[]): Promise<void> {
   const peers = from ?? (await refillSources(env, move))
   const dst = await env.client(move.to)
-  // What is "fresh" on the last round: written since the refill began, so in flight to the
-  // destination by the writes themselves (in `cutover` the outgoing source is still written by the
-  // joint quorum, the destination with it; from `release` on the staying voters and the
-  // destination are the write set). Under sustained writes a round almost always repairs a few of
-  // those, so without verification's tolerance for them on the last round (verify above,
-  // catchUpSource) no round was ever "equal" and the refill was retried for ever.
-  const since = env.now()
+  // What is "fresh" on the last round: written since the cutover (as catchUpSource counts), so
+  // reaching the destination by the writes themselves (in `cutover` the outgoing source is still
+  // written by the joint quorum, the destination with it; from `release` on the staying voters and
+  // the destination are the write set). Under sustained writes a round almost always repairs a few
+  // writes in flight, so without verification's tolerance for them on the last round (verify above,
+  // catchUpSource) no round was ever "equal" and the refill was retried for ever. Counted from the
+  // cutover, not from the refill's start: a version's time is the writer's (a router's) clock, the
+  // start the executor's, so with the routers' clocks behind by more than the rounds take every
+  // write in flight counted as older and the refill was retried for ever all the same. What the
+  // last round repaired it applied; a round that repaired anything older than the cutover is still
+  // not enough.
+  const since = Date.parse(move.cutoverAt ?? '') || env.now()
   for (const peer of peers) {
     const src = await env.client(peer)
     let ok = false

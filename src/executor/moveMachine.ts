@@ -520,6 +520,25 @@ function rollbackSourceDown(o: MoveObservation, shard: Observed): MoveDecision {
   })
 }
 
+/**
+ * rollbackLastCopyUp waits, keeping the destination's copy, in `rb-cutover` once the destination
+ * left the shard while no read voter of the shard is up. Dropping it then (what the rollback's
+ * last step does) would drop the only copy up of every write acknowledged until its removal (at
+ * rf 1: the source and it acked each one) and end `rolledback` onto nodes that may never come
+ * back; marked abandoned, that lost every record where the mark told of losing only what the
+ * source alone held. The move cannot turn forward (writes acknowledged after the removal are on
+ * the old set alone), so it waits for a read voter, naming the copy kept. Waited for, not a
+ * failed attempt.
+ */
+function rollbackLastCopyUp(o: MoveObservation, shard: Shard): MoveDecision {
+  const {move} = o
+  const voters = readReplicas(shard)
+  return onFailure(o, {
+    kind: 'waiting-for-node',
+    message: `move ${move.id} is rolled back onto ${voters.join(', ')}, none of which is up (no alive/<id> lease): ${move.to}'s copy of shard ${move.shard}, which may be the only one up of what it held, is kept until one is back; start ${move.from}`,
+  })
+}
+
 /** turnForward undoes a rollback's flip (epoch +1): from `rb-joining` the source leaves the write set again (`release`); from `rb-cutover` reads flip back to the destination (`cutover`). */
 export function turnForward(move: Move, shard: Shard): Transition {
   if (move.phase === 'rb-joining') return {phase: 'release', shard: withReplicas(shard, shard.replicas.map((r) => (r.node === move.from ? {node: r.node, role: 'leaving' as const} : r)))}
@@ -612,6 +631,10 @@ export const PHASE_STEPS = {
       if (!o.alive.has(o.move.from) && roleOf(s.value, o.move.to) !== undefined) return rollbackSourceDown(o, s)
       // The source restarted since its catch-up while the destination is still listed: catch it up again first.
       if (changedSince(o.move.verifiedDirs, o.move.from, o.claims) && roleOf(s.value, o.move.to) !== undefined) return recheck(o, s, o.move.from)
+      // The destination already removed (the source died after that commit, or while no executor ran) and no read voter of
+      // the shard up: the destination's copy may be the only one up of what the shard held until its removal (at rf 1 it
+      // and the source acked every write), so it is kept until one is back (see rollbackLastCopyUp).
+      if (roleOf(s.value, o.move.to) === undefined && o.registered.has(o.move.to) && !readReplicas(s.value).some((n) => o.alive.has(n))) return rollbackLastCopyUp(o, s.value)
       const t = finishRollback(o.move, s.value)
       return t.shard ? barrier(o, s, writeReplicas(s.value), () => commitOf(t, s)) : dropThenCommit(o, t, s)
     }),

@@ -117,7 +117,7 @@ export async function requestSourceAbandon(ctx: ServiceContext, id: string, opts
       id,
       source: m.value.from,
       changed: true,
-      message: `move ${id}: source ${m.value.from} marked abandoned (${ACCEPT_DATA_LOSS_FLAG})${verdict.withdrawsRollback ? `; the rollback to it, which waited for ${m.value.from}, is withdrawn and the move finishes on ${m.value.to} (a rollback that already removed ${m.value.to} from the shard finishes rolled back instead)` : ''}; while it holds no lease, a refill of ${m.value.to} goes on without it, recording it in the move: ${who}`,
+      message: `move ${id}: source ${m.value.from} marked abandoned (${ACCEPT_DATA_LOSS_FLAG})${verdict.withdrawsRollback ? `; the rollback to it, which waited for ${m.value.from}, is withdrawn and the move finishes on ${m.value.to} (a rollback that already removed ${m.value.to} from the shard finishes rolled back instead, keeping ${m.value.to}'s copy until a replica of the shard is up)` : ''}; while it holds no lease, a refill of ${m.value.to} goes on without it, recording it in the move: ${who}`,
     }
   }
   throw new UserError('CONFLICT', `move ${id} or its source's lease kept changing; nothing was abandoned`, 'try again')

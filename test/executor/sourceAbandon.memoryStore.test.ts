@@ -359,6 +359,31 @@ describe('a rollback in flight whose source dies', () => {
       expect(s.asked).not.toContain(s.from)
     })
   }
+  // The executor resumed (after a SIGKILL, say) in rb-cutover's second half: the destination was removed from the shard
+  // while the source still held its lease, then the source died. At rf 1 the rolled-back shard's one replica is down,
+  // and the destination's copy holds every write acknowledged until its removal (both acked each one). Until this
+  // test, the move dropped that copy at once, the only one up, and ended `rolledback` on a node that may never come back;
+  // marked abandoned, that loses every record, where the mark promised only what the source alone held.
+  it("in rb-cutover with the destination already removed and no read voter of the shard up, keeps the destination's copy and waits for the source", async () => {
+    const s = await stuckMove(1, 'rb-cutover', [], {from: 'voter', to: 'joining'})
+    const listed = (await readShard(s.ctx, s.move.shard))!.value
+    const removed = {...listed, epoch: listed.epoch + 1, replicas: listed.replicas.filter((r) => r.node !== s.to)}
+    await s.store.put(s.ctx.keys.shard(removed.id), JSON.stringify(removed))
+    const waiting = await s.run()
+    expect(s.dropped).toEqual([])
+    expect(waiting.phase).toBe('rb-cutover')
+    expect(retries(s).at(-1)).toContain(`${s.to}'s copy`)
+    // Abandoning the source does not drop the last copy up either.
+    await requestSourceAbandon(s.ctx, s.move.id, {acceptDataLoss: true})
+    const still = await s.run()
+    expect(s.dropped).toEqual([])
+    expect(still.phase).toBe('rb-cutover')
+    // The source back: the rollback ends, dropping the destination's copy (the source holds every write).
+    await markNodesAlive(s.ctx, [s.from])
+    const m = await s.run()
+    expect(m.phase).toBe('rolledback')
+    expect(s.dropped).toEqual([s.to])
+  })
 })
 
 describe('the record of a move that went on without its source', () => {
@@ -437,8 +462,9 @@ describe('the record of a move that went on without its source', () => {
  * with `oldEveryRound` every listing one (a repair that never sticks). Records applied to the
  * destination are pushed to `applied`.
  */
-function sustainedWrites(s: Stuck, applied: string[], oldEveryRound = false): (node: string, base: NodeClient) => NodeClient {
-  const now = () => (s.ctx.clock as () => Date)().getTime()
+function sustainedWrites(s: Stuck, applied: string[], oldEveryRound = false, writerBehindMs = 0): (node: string, base: NodeClient) => NodeClient {
+  // The writers' (routers') clock, `writerBehindMs` behind the executor's.
+  const now = () => (s.ctx.clock as () => Date)().getTime() - writerBehindMs
   let listings = 0
   return (node, base) =>
     node !== s.from && node !== s.to
@@ -477,6 +503,22 @@ describe('the refill of a destination restarted after cutover, under sustained w
     const m = await s.run({client: sustainedWrites(s, applied)})
     // Before: every round repaired one fresh write, so none was "equal" and the refill threw after
     // its rounds, retried without bound (past cutover): the move stayed in cutover.
+    expect(m.phase).toBe('done')
+    expect(applied).toContain('old')
+  })
+
+  // The writes' versions come from the routers' clocks, the refill's start from the executor's. Until this test the refill's
+  // "fresh" began at its own start by the executor's clock, so with the routers' clocks a few seconds behind (more than
+  // the refill's rounds take) every write in flight counted as older than the refill, and under sustained writes in
+  // `cutover` it was retried for ever again; verification and the rollback's catch-up count from the copy's start and
+  // the cutover, long before, and do not depend on the clocks agreeing to within a round.
+  it('ends too when the writers\' clocks are behind the executor\'s by more than its rounds take', async () => {
+    const s = await stuckMove(1, 'cutover')
+    await markNodesAlive(s.ctx, [s.from])
+    // Cut over a minute before the destination restarted and was refilled.
+    await s.store.put(s.ctx.keys.move(s.move.id), JSON.stringify({...(await stored(s)), cutoverAt: new Date(Date.parse(s.move.cutoverAt!) - 60_000).toISOString()}))
+    const applied: string[] = []
+    const m = await s.run({client: sustainedWrites(s, applied, false, 3_000)})
     expect(m.phase).toBe('done')
     expect(applied).toContain('old')
   })
