@@ -46,6 +46,9 @@ export function watchEtcdPrefix(client: Pick<etcd.Etcd3, 'watch'>, prefix: strin
   let reconnects = 0
 
   const deliver = (type: 'put' | 'delete', kv: etcd.IKeyValue) => {
+    // etcd3 routes events to a watcher until etcd confirms its cancel, and close() stops
+    // waiting for that after WATCH_CANCEL_WAIT_MS: nothing is delivered once close was called.
+    if (closed) return
     const rev = BigInt(kv.mod_revision)
     const key = kv.key.toString()
     if (rev < last || (rev === last && seenAtLast.has(key))) return // a resumed stream may replay what we already saw

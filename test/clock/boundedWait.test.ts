@@ -26,4 +26,10 @@ describe('boundedWait', () => {
     }
     expect(unhandled).toEqual([])
   })
+
+  it('Given a bound longer than a Node timer can wait (2^31 ms and more), When the work settles a few ms later, Then it is done (the bound does not fire after 1 ms)', async () => {
+    const work = new Promise<string>((r) => setTimeout(() => r('read'), 20))
+    expect(await boundedWait(work, 2 ** 31)).toEqual({done: true, value: 'read'})
+    expect(await boundedWait(new Promise<number>((r) => setTimeout(() => r(1), 20)), 30 * 24 * 3600 * 1000)).toEqual({done: true, value: 1})
+  })
 })

@@ -57,6 +57,20 @@ describe('watchEtcdPrefix', () => {
     expect(closed).toBe(true)
   })
 
+  it('Given a close whose cancel etcd has not confirmed when close() gave up waiting, When etcd then delivers an event on that watcher, Then onEvent is not called (no callback after close)', async () => {
+    vi.useFakeTimers()
+    const {watchers, client} = fakeClient()
+    const events: WatchEvent[] = []
+    const watch = watchEtcdPrefix(client, '/p/', {fromRevision: 10n, onEvent: (e) => events.push(e), resync: () => Promise.resolve(0n)})
+    watchers[0]!.cancel = () => new Promise<void>(() => {})
+    const closed = watch.close()
+    await vi.advanceTimersByTimeAsync(WATCH_CANCEL_WAIT_MS)
+    await closed
+    // etcd answers again: etcd3 routes events to the watcher until its cancel is confirmed.
+    watchers[0]!.put('/p/a', 11)
+    expect(events).toEqual([])
+  })
+
   it('Given a dropped stream, When it resumes, Then it starts after the last delivered event, not after the last header etcd3 saw', async () => {
     vi.useFakeTimers()
     const {watchers, client} = fakeClient()

@@ -177,6 +177,24 @@ describe('Coordinator writes', () => {
     await Promise.all(pending)
   })
 
+  it('Given a --request-timeout longer than a Node timer can wait (over 24.8 days), When a STALE_EPOCH asks for a map refresh that takes a few ms, Then the write is retried on the new map, not refused at once', async () => {
+    const nodes = new Map([['a', new FakeNode('a')]])
+    nodes.get('a')!.epoch = 2
+    let current = shardOf(0, 'a')
+    const coordinator = new Coordinator({
+      map: {
+        table: () => RoutingTable.of([current]),
+        // As an etcd read: answered after a few ms, not in the same tick.
+        refresh: () => new Promise<void>((r) => setTimeout(() => ((current = {...current, epoch: 2}), r()), 20)),
+      },
+      node: (id) => nodes.get(id),
+      clock: new HybridClock('r1', () => 1000),
+      now: () => 0,
+      options: {...OPTS, requestTimeoutMs: 30 * 24 * 3600 * 1000},
+    })
+    await expect(coordinator.write(k('x'), Buffer.from('1'))).resolves.toMatchObject({epoch: 2})
+  })
+
   it('issues increasing versions for successive writes', async () => {
     const {coordinator} = setup('a')
     const v1 = (await coordinator.write(k('x'), Buffer.from('1'))).version
