@@ -66,9 +66,10 @@ function recordedRuns(cursor: RedisMoveCursor, source: MoveSide, target: MoveSid
  * compare. A side's process start (now less its uptime) after the move's copy began
  * (`copyStartedAt`, the executor's clock) means it restarted while the move ran: `restarted`,
  * with `before` ''. One started before has not restarted since: nothing to say. Without its
- * uptime or the copy's start the window is `unchecked`. The uptime counts whole seconds, so the
- * start is taken half a second before the reading allows (a restart within a second of the
- * move's start, before anything could have moved, may go either way).
+ * uptime or the copy's start the window is `unchecked`. The uptime is the difference of two
+ * whole-second clocks (up to a second more than the time since the start), and the start is
+ * taken half a second earlier still, so a restart within about 1.5 s after the move's start (or
+ * 0.5 s before it), before much could have moved, may go either way.
  */
 export function unrecordedSides(cursor: RedisMoveCursor, source: MoveSide, target: MoveSide, at: {copyStartedAt: number | null; now: number}): {restarted: RestartedSide[]; unchecked: MoveSide[]} {
   const out = {restarted: [] as RestartedSide[], unchecked: [] as MoveSide[]}
