@@ -1,3 +1,4 @@
+import {boundedWait} from '../clock/boundedWait.js'
 import {type HashRange, rangesOverlap} from '../model/range.js'
 
 /**
@@ -101,13 +102,7 @@ interface Admitted {
 /** raceTimeout resolves true once all of `waits` resolved, or false after `waitMs`. */
 async function raceTimeout(waits: Promise<void>[], waitMs: number): Promise<boolean> {
   if (waits.length === 0) return true
-  let timer: NodeJS.Timeout | undefined
-  const timedOut = new Promise<false>((r) => (timer = setTimeout(() => r(false), waitMs)))
-  try {
-    return await Promise.race([Promise.all(waits).then(() => true as const), timedOut])
-  } finally {
-    clearTimeout(timer)
-  }
+  return (await boundedWait(Promise.all(waits), waitMs)).done
 }
 
 function holdsBack(e: Admitted, shard: number, epoch: number, range: HashRange): boolean {

@@ -1,4 +1,5 @@
 import {type IncomingMessage, type Server, type ServerResponse} from 'node:http'
+import {boundedWait} from '../clock/boundedWait.js'
 import {type ErrorCode} from '../errors/codes.js'
 import {UserError} from '../errors/errors.js'
 import {HTTP_STATUS} from '../errors/httpStatus.js'
@@ -154,10 +155,8 @@ export function createRouterHttp(opts: RouterHttpOptions): RouterHttp {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()))
       server.closeIdleConnections()
       const idle = inflight === 0 ? Promise.resolve() : new Promise<void>((resolve) => (idleWaiter = resolve))
-      let timer: NodeJS.Timeout | undefined
-      const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), deadlineMs)))
-      const clean = await Promise.race([idle.then(() => true), timedOut])
-      clearTimeout(timer)
+      // boundedWait: a --drain-timeout past a Node timer's longest delay (24.8 days) is waited, not cut after 1 ms.
+      const clean = (await boundedWait(idle, deadlineMs)).done
       server.closeAllConnections()
       await Promise.race([closed, new Promise((r) => setTimeout(r, 1000).unref())])
       return clean
