@@ -41,5 +41,7 @@ export function destinationCopyKeep(input: DestinationCopyInput): string | undef
     w <= 1
       ? `writes of it may have been acknowledged with w = 1 (the cluster's write floor): one acknowledged by ${move.from} alone, or by ${move.from} and ${move.to} alone, is on no other voter`
       : `with w = ${w}, the voters up (${live.length > 0 ? live.join(', ') : 'none'}) could miss a write acknowledged while ${down.join(', ')} took it`
-  return `${move.to}'s copy of shard ${move.shard} is kept: it may be the only one up of an acknowledged write, since ${move.from} (the source of move ${move.id}) is down${down.length > 1 ? ` with ${down.filter((n) => n !== move.from).join(', ')}` : ''} and ${why}; it is dropped once ${move.from} is back (start it)`
+  // At w = 1 only the source ends the wait; with w >= 2 the source, or enough of the other voters down, back up.
+  const until = w <= 1 ? `${move.from} is back (start it)` : `${move.from} is back, or enough of ${down.join(', ')} that fewer than ${w} of the old set are down (start them)`
+  return `${move.to}'s copy of shard ${move.shard} is kept: it may be the only one up of an acknowledged write, since ${move.from} (the source of move ${move.id}) is down${down.length > 1 ? ` with ${down.filter((n) => n !== move.from).join(', ')}` : ''} and ${why}; it is dropped once ${until}`
 }
