@@ -4,6 +4,7 @@ import {type Move, type MovePhase, PHASE_TABLE, phasesWhere, type SourceAbandone
 import {type NodeState} from '../model/node.js'
 import {readReplicas, type Replica, type Shard, writeReplicas} from '../model/shard.js'
 import {abortable, type Failure, judgeFailure, RETRY_POLICY} from './retryPolicy.js'
+import {destinationCopyKeep} from './destinationCopyKeep.js'
 import {changedSince, claimFences, dataDirOf, type ObservedClaim, verifiedKey, verifiedNow} from './verifiedDirs.js'
 
 /**
@@ -240,6 +241,12 @@ export interface MoveObservation {
   tries: number
   /** claims: the `claims/<id>` of the move's source and destination as read now (absent: not read; see verifiedDirs.ts). */
   claims?: ReadonlyMap<string, ObservedClaim>
+  /**
+   * writeQuorums: every write quorum a write of the shard may have been acknowledged with (the registered routers' and the
+   * write floor's: writeQuorumsEver), read where the destination's copy is to be dropped with the source down (`aborting`,
+   * `rb-cutover`: destinationCopyKeep.ts). Absent: not read, counted as unknown (w = 1).
+   */
+  writeQuorums?: readonly (number | null | undefined)[]
 }
 
 /**
@@ -521,22 +528,21 @@ function rollbackSourceDown(o: MoveObservation, shard: Observed): MoveDecision {
 }
 
 /**
- * rollbackLastCopyUp waits, keeping the destination's copy, in `rb-cutover` once the destination
- * left the shard while no read voter of the shard is up. Dropping it then (what the rollback's
- * last step does) would drop the only copy up of every write acknowledged until its removal (at
- * rf 1: the source and it acked each one) and end `rolledback` onto nodes that may never come
- * back; marked abandoned, that lost every record where the mark told of losing only what the
- * source alone held. The move cannot turn forward (writes acknowledged after the removal are on
- * the old set alone), so it waits for a read voter, naming the copy kept. Waited for, not a
- * failed attempt.
+ * keepDestinationCopy waits, keeping the destination's copy, once the destination has left the
+ * shard (an abort, or a rollback's removal of it) while its copy may be the only one up of an
+ * acknowledged write: the source is down and the write floor says the voters up may miss one
+ * (destinationCopyKeep.ts; at rf 1, no read voter up at all: session 38's wait in `rb-cutover`).
+ * Dropping it then (what the last step does) leaves that write on a node that may never come
+ * back. The move cannot turn forward (writes acknowledged since the removal are on the old set
+ * alone), and marked abandoned it still waits: that mark gives up what only the source's copy
+ * held, not what the destination holds too. Waited for, not a failed attempt. Undefined: drop.
  */
-function rollbackLastCopyUp(o: MoveObservation, shard: Shard): MoveDecision {
+function keepDestinationCopy(o: MoveObservation, shard: Shard): MoveDecision | undefined {
   const {move} = o
-  const voters = readReplicas(shard)
-  return onFailure(o, {
-    kind: 'waiting-for-node',
-    message: `move ${move.id} is rolled back onto ${voters.join(', ')}, none of which is up (no alive/<id> lease): ${move.to}'s copy of shard ${move.shard}, which may be the only one up of what it held, is kept until one is back; start ${move.from}`,
-  })
+  // Not in the shard's map (a destination listed keeps its copy anyway), and registered (else it has nothing to drop).
+  if (roleOf(shard, move.to) !== undefined || !o.registered.has(move.to)) return undefined
+  const kept = destinationCopyKeep({move, voters: readReplicas(shard), alive: o.alive, writeQuorums: o.writeQuorums})
+  return kept === undefined ? undefined : onFailure(o, {kind: 'waiting-for-node', message: `move ${move.id}: ${kept}`})
 }
 
 /** turnForward undoes a rollback's flip (epoch +1): from `rb-joining` the source leaves the write set again (`release`); from `rb-cutover` reads flip back to the destination (`cutover`). */
@@ -611,7 +617,11 @@ export const PHASE_STEPS = {
     }),
   // Two steps: the destination leaves the shard (writes resume on the old set), then its
   // partial copy is dropped; only then is the move terminal.
-  aborting: (o) => dropThenCommit(o, abortMove(o.move, o.shard?.value, o.move.reason ?? 'aborted'), o.shard),
+  // The copy is kept while it may be the only one up of an acknowledged write (keepDestinationCopy).
+  aborting: (o) => {
+    const t = abortMove(o.move, o.shard?.value, o.move.reason ?? 'aborted')
+    return (t.dropFirst && o.shard && keepDestinationCopy(o, o.shard.value)) || dropThenCommit(o, t, o.shard)
+  },
   // The source re-joined the write set; once every router writes to it, catch it up from the
   // destination (only differing digest buckets travel), then flip reads back.
   // Keyed on both nodes' claims like verification: the flip back records them, fenced on them.
@@ -631,10 +641,11 @@ export const PHASE_STEPS = {
       if (!o.alive.has(o.move.from) && roleOf(s.value, o.move.to) !== undefined) return rollbackSourceDown(o, s)
       // The source restarted since its catch-up while the destination is still listed: catch it up again first.
       if (changedSince(o.move.verifiedDirs, o.move.from, o.claims) && roleOf(s.value, o.move.to) !== undefined) return recheck(o, s, o.move.from)
-      // The destination already removed (the source died after that commit, or while no executor ran) and no read voter of
-      // the shard up: the destination's copy may be the only one up of what the shard held until its removal (at rf 1 it
-      // and the source acked every write), so it is kept until one is back (see rollbackLastCopyUp).
-      if (roleOf(s.value, o.move.to) === undefined && o.registered.has(o.move.to) && !readReplicas(s.value).some((n) => o.alive.has(n))) return rollbackLastCopyUp(o, s.value)
+      // The destination already removed (the source died after that commit, or while no executor ran): its copy may be the
+      // only one up of an acknowledged write (at rf 1 it and the source acked every one; at w = 1 a write acked by the source
+      // and it alone is on no other voter), so it is kept until the source is back (see keepDestinationCopy).
+      const kept = keepDestinationCopy(o, s.value)
+      if (kept) return kept
       const t = finishRollback(o.move, s.value)
       return t.shard ? barrier(o, s, writeReplicas(s.value), () => commitOf(t, s)) : dropThenCommit(o, t, s)
     }),

@@ -11,6 +11,7 @@ import {isUserError} from '../errors/errors.js'
 import {NodeClaimSchema} from '../model/node.js'
 import {readReplicas} from '../model/shard.js'
 import {claimsMatter, dirToken, type ObservedClaim} from './verifiedDirs.js'
+import {writeQuorumsEver} from './writeQuorumFloor.js'
 
 /**
  * RunState is what the runner remembers between observations of one phase: the effects
@@ -92,6 +93,9 @@ async function observe(env: ExecutorEnv, known: Pick<Move, 'id' | 'shard' | 'fro
   // Read only then, after the shard: the ordinary path pays nothing for it.
   const staying = pairClaims && fenced.value.abandonSourceRequested !== undefined && shard ? readReplicas(shard.value).filter((n) => n !== known.from && n !== known.to) : []
   const claims = pairClaims && staying.length > 0 ? new Map([...pairClaims, ...(await readClaims(env, staying))]) : pairClaims
+  // Where the destination's copy is to be dropped with the source down, whether the other voters hold every acknowledged
+  // write depends on the smallest write quorum any router ran with (moveMachine.ts keepDestinationCopy): read only then.
+  const writeQuorums = DROPS_DESTINATION.has(fenced.value.phase) && !view.alive.has(known.from) ? await writeQuorumsEver(env, fenced.value) : undefined
   return {
     fenced,
     move: fenced.value,
@@ -106,8 +110,12 @@ async function observe(env: ExecutorEnv, known: Pick<Move, 'id' | 'shard' | 'fro
     failures: run.failures,
     tries: run.tries,
     ...(claims ? {claims} : {}),
+    ...(writeQuorums ? {writeQuorums} : {}),
   }
 }
+
+/** DROPS_DESTINATION are the phases whose last step drops the destination's copy (an abort, a rollback). */
+const DROPS_DESTINATION: ReadonlySet<Move['phase']> = new Set(['aborting', 'rb-cutover'])
 
 /**
  * readClaims reads the `claims/<id>` of the move's nodes (one read each, concurrent): which

@@ -12,6 +12,7 @@ import {type Replica} from '../../src/model/shard.js'
 import {type NodeClient} from '../../src/node/nodeClient.js'
 import {formatHlc} from '../../src/model/hlc.js'
 import {RECORD_HASH_FORMAT} from '../../src/node/recordHash.js'
+import {recordWriteQuorum} from '../../src/router/writeFloorRecord.js'
 import {markNodesAlive, sourceDownWorld} from './fixtures.js'
 
 /**
@@ -382,6 +383,81 @@ describe('a rollback in flight whose source dies', () => {
     await markNodesAlive(s.ctx, [s.from])
     const m = await s.run()
     expect(m.phase).toBe('rolledback')
+    expect(s.dropped).toEqual([s.to])
+  })
+})
+
+/**
+ * A destination that has left the shard (an abort, or the rollback's removal of it) drops its copy of the range. With
+ * the source down and a write floor at w = 1 (a `--w 1` router ran on the cluster, here one gone since: only the floor
+ * says so), that copy may be the only one up of an acknowledged write: the joint quorum at w = 1 acknowledges a write
+ * on the source and the destination alone (rf 3: 1 of the old set, 1 of the new), and a learner is sent every write
+ * a source acknowledges alone. The other voters, up, never had it. Until session 39 the copy was dropped, leaving the
+ * write on the dead source alone (for good if its machine is gone); only at rf 1, with no read voter up at all, did
+ * `rb-cutover` keep it (session 38). Now the drop follows the rule a move whose source is down copies by
+ * (chooseCopySources): at w = 1 it waits for the source; with w >= 2 the other voters up suffice.
+ */
+describe("a destination's copy, once it left the shard, with the source down", () => {
+  const removeDestination = async (s: Stuck) => {
+    const listed = (await readShard(s.ctx, s.move.shard))!.value
+    await s.store.put(s.ctx.keys.shard(listed.id), JSON.stringify({...listed, epoch: listed.epoch + 1, replicas: listed.replicas.filter((r) => r.node !== s.to)}))
+  }
+
+  it('in rb-cutover at rf 3 after a --w 1 router ran, is kept until the source is back (a write acked by the source and the destination alone is on no other voter)', async () => {
+    const s = await stuckMove(3, 'rb-cutover', [], {from: 'voter', to: 'joining'})
+    await recordWriteQuorum(s.ctx, {id: 'r-gone', w: 1})
+    // The executor removed the destination while the source was up; then the source died.
+    await removeDestination(s)
+    const waiting = await s.run()
+    expect(s.dropped).toEqual([])
+    expect(waiting.phase).toBe('rb-cutover')
+    expect(retries(s).at(-1)).toContain(`${s.to}'s copy`)
+    expect(retries(s).at(-1)).toContain('w = 1')
+    await markNodesAlive(s.ctx, [s.from])
+    const m = await s.run()
+    expect(m.phase).toBe('rolledback')
+    expect(s.dropped).toEqual([s.to])
+  })
+
+  it('in rb-cutover at rf 3 with only majority routers ever, is dropped at once: the other voters up hold every acknowledged write', async () => {
+    const s = await stuckMove(3, 'rb-cutover', [], {from: 'voter', to: 'joining'})
+    await recordWriteQuorum(s.ctx, {id: 'r-majority', w: null})
+    await removeDestination(s)
+    const m = await s.run()
+    expect(m.phase).toBe('rolledback')
+    expect(s.dropped).toEqual([s.to])
+  })
+
+  for (const [phase, role] of [
+    ['joining', 'learning'],
+    ['copying', 'learning'],
+    ['promoting', 'joining'],
+    ['verifying', 'joining'],
+  ] as const) {
+    it(`cancelled in ${phase} at rf 3 after a --w 1 router ran: the shard goes back to its old set at once, and the copy is kept until the source is back`, async () => {
+      const s = await stuckMove(3, phase, [], {from: 'voter', to: role})
+      await recordWriteQuorum(s.ctx, {id: 'r-gone', w: 1})
+      const {cutoverAt: _c, verifiedDirs: _v, ...before} = s.move
+      await s.store.put(s.ctx.keys.move(s.move.id), JSON.stringify({...before, cutoverAt: null, cancelRequested: true}))
+      const waiting = await s.run()
+      expect(waiting.phase).toBe('aborting')
+      expect((await readShard(s.ctx, s.move.shard))!.value.replicas.map((r) => r.node)).not.toContain(s.to)
+      expect(s.dropped).toEqual([])
+      expect(retries(s).at(-1)).toContain(`${s.to}'s copy`)
+      await markNodesAlive(s.ctx, [s.from])
+      const m = await s.run()
+      expect(m.phase).toBe('aborted')
+      expect(s.dropped).toEqual([s.to])
+    })
+  }
+
+  it('cancelled at rf 3 with only majority routers ever, is dropped at once', async () => {
+    const s = await stuckMove(3, 'verifying', [], {from: 'voter', to: 'joining'})
+    await recordWriteQuorum(s.ctx, {id: 'r-majority', w: null})
+    const {cutoverAt: _c, verifiedDirs: _v, ...before} = s.move
+    await s.store.put(s.ctx.keys.move(s.move.id), JSON.stringify({...before, cutoverAt: null, cancelRequested: true}))
+    const m = await s.run()
+    expect(m.phase).toBe('aborted')
     expect(s.dropped).toEqual([s.to])
   })
 })

@@ -1,0 +1,47 @@
+import {type Move} from '../model/move.js'
+import {chooseCopySources, effectiveWriteQuorum} from './copySources.js'
+
+/** DestinationCopyInput is what {@link destinationCopyKeep} looks at: the move, and the shard and cluster as observed now. */
+export interface DestinationCopyInput {
+  move: Pick<Move, 'id' | 'shard' | 'from' | 'to'>
+  /** voters are the shard's read voters now, the destination gone from the shard (the old set O: the source and the staying voters). */
+  voters: readonly string[]
+  alive: ReadonlySet<string>
+  /** writeQuorums: every write quorum a write of the shard may have been acknowledged with (writeQuorumsEver); undefined when not read: unknown, counted as w = 1. */
+  writeQuorums: readonly (number | null | undefined)[] | undefined
+}
+
+/**
+ * destinationCopyKeep (pure) judges whether a move's destination, once it has left the shard
+ * (an abort, or a rollback's last step), may drop its copy of the range: undefined when it
+ * may, else the reason it is kept (the move waits, keeping it).
+ *
+ * Why: the destination is sent every write of the shard from `joining` on, and from its
+ * promotion (or a rollback's flip back) its answer counts in the joint quorum. A write acknowledged
+ * by the source alone (w = 1: a learner's apply is never awaited) or by the source and the
+ * destination alone (the joint quorum at w = 1: one of the old set, one of the new) may be on
+ * those two copies and no other voter. With the source down the destination's copy is then the
+ * only one up of it, and dropping it leaves the write on a node that may never come back.
+ *
+ * The rule is the one a move whose source is down copies by ({@link chooseCopySources}): the
+ * source up, or, with it down, w >= 2 and the voters up leaving fewer than w of the old set
+ * out, so every acknowledged write is on one of them; otherwise the copy is kept until the
+ * source (or enough voters) is back. At rf 1 (no read voter up at all) this is the wait session
+ * 38 added to `rb-cutover` alone (`rollbackLastCopyUp`, which it replaces).
+ */
+export function destinationCopyKeep(input: DestinationCopyInput): string | undefined {
+  const {move, voters, alive} = input
+  const routerW = input.writeQuorums ?? [undefined]
+  const d = chooseCopySources({shard: move.shard, from: move.from, to: move.to, oldSet: voters, alive, routerW})
+  if (d.kind === 'copy') return undefined
+  const w = effectiveWriteQuorum(voters.length, routerW)
+  const down = voters.filter((n) => !alive.has(n))
+  const live = voters.filter((n) => alive.has(n))
+  const why =
+    w <= 1
+      ? `writes of it may have been acknowledged with w = 1 (the cluster's write floor): one acknowledged by ${move.from} alone, or by ${move.from} and ${move.to} alone, is on no other voter`
+      : `with w = ${w}, the voters up (${live.length > 0 ? live.join(', ') : 'none'}) could miss a write acknowledged while ${down.join(', ')} took it`
+  // At w = 1 only the source ends the wait; with w >= 2 the source, or enough of the other voters down, back up.
+  const until = w <= 1 ? `${move.from} is back (start it)` : `${move.from} is back, or enough of ${down.join(', ')} that fewer than ${w} of the old set are down (start them)`
+  return `${move.to}'s copy of shard ${move.shard} is kept: it may be the only one up of an acknowledged write, since ${move.from} (the source of move ${move.id}) is down${down.length > 1 ? ` with ${down.filter((n) => n !== move.from).join(', ')}` : ''} and ${why}; it is dropped once ${until}`
+}
