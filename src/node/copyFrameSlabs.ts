@@ -18,18 +18,36 @@ import {MAX_KEY_BYTES, MAX_VALUE_BYTES} from './recordLimits.js'
  * a release that came early would let the next frame overwrite records still being committed.
  */
 
+/** DEFAULT_FRAME_SLABS and MAX_FRAME_SLABS: SHARDCTL_COPY_FRAME_SLABS unset, and its largest value. */
+export const DEFAULT_FRAME_SLABS = 10
+export const MAX_FRAME_SLABS = 64
+
 /**
  * COPY_FRAME_SLABS is how many frame slabs a node makes (at its first copy): a stream holds up
  * to five at once (one filling, COPY_RECEIVE_CREDIT waiting for the main thread, one waiting
  * for its commit, one committing), so two incoming streams at once mostly find one free.
  * SHARDCTL_COPY_FRAME_SLABS overrides it (0: every frame in a buffer of its own, as before).
  */
-export const COPY_FRAME_SLABS = frameSlabCount(process.env.SHARDCTL_COPY_FRAME_SLABS)
+export const COPY_FRAME_SLABS = frameSlabCount(process.env.SHARDCTL_COPY_FRAME_SLABS) ?? DEFAULT_FRAME_SLABS
 
-/** frameSlabCount reads SHARDCTL_COPY_FRAME_SLABS: a whole number from 0 to 64, else the default 10. */
-export function frameSlabCount(raw: string | undefined): number {
-  const n = Number(raw?.trim() || NaN)
-  return Number.isInteger(n) && n >= 0 && n <= 64 ? n : 10
+/**
+ * frameSlabCount reads SHARDCTL_COPY_FRAME_SLABS: unset or blank is the default
+ * ({@link DEFAULT_FRAME_SLABS}), a whole number from 0 to {@link MAX_FRAME_SLABS} is itself,
+ * anything else undefined. A bad value does not throw here (this module loads in the copy
+ * receive and writer threads too): `node serve` refuses it before it starts
+ * (frameSlabsEnvProblem, in serveOptions.ts); until session 39 it silently meant 10.
+ */
+export function frameSlabCount(raw: string | undefined): number | undefined {
+  if (raw === undefined || raw.trim() === '') return DEFAULT_FRAME_SLABS
+  const n = /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : NaN
+  return Number.isInteger(n) && n >= 0 && n <= MAX_FRAME_SLABS ? n : undefined
+}
+
+/** frameSlabsEnvProblem is the one-line refusal of a bad SHARDCTL_COPY_FRAME_SLABS in `env` (undefined: it is fine or unset). */
+export function frameSlabsEnvProblem(env: Record<string, string | undefined>): string | undefined {
+  const raw = env.SHARDCTL_COPY_FRAME_SLABS
+  if (frameSlabCount(raw) !== undefined) return undefined
+  return `SHARDCTL_COPY_FRAME_SLABS: "${raw}" is not a whole number from 0 to ${MAX_FRAME_SLABS}`
 }
 
 /**
