@@ -18,6 +18,8 @@ export interface CopyReceiveData {
   nice: number
   /** slabs are the node's frame slabs the thread receives batches into (absent: a buffer of its own per frame). */
   slabs?: SharedFrameSlabs
+  /** slabOwner is the tag the thread takes slabs under (FrameSlabs.attach), so the main thread can free them if it dies. */
+  slabOwner?: number
 }
 
 /** CopyPeerSettings are what the thread's clients dial a source with: the main thread's copy peer pools' (NodeClients) token, timeout and TLS. */

@@ -24,7 +24,7 @@ const nice = (workerData as CopyReceiveData | undefined)?.nice ?? 0
 if (nice > 0) lowerThisThreadPriority(nice)
 /** slabs are the node's frame slabs (copyFrameSlabs.ts), shared once at the thread's start; absent: every frame in a buffer of its own. */
 const shared = (workerData as CopyReceiveData | undefined)?.slabs
-const slabs = shared ? FrameSlabs.attach(shared) : undefined
+const slabs = shared ? FrameSlabs.attach(shared, (workerData as CopyReceiveData).slabOwner) : undefined
 
 interface Stream {
   abort: AbortController

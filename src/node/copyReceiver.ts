@@ -1,5 +1,5 @@
 import {type Worker} from 'node:worker_threads'
-import {type FrameSlabs} from './copyFrameSlabs.js'
+import {FIRST_THREAD_OWNER, type FrameSlabs} from './copyFrameSlabs.js'
 import {type CopyFrame, CopyFrameError, releaseFrames} from './copyFrames.js'
 import {type CopySourceAddress} from './copyPuller.js'
 import {type CopyPeerSettings, type CopyReceiveData, type CopyReceiveErrorData, type CopyReceiveReply, type CopyReceiveRequest, CopyReceiveThreadError} from './copyReceiveProtocol.js'
@@ -52,6 +52,8 @@ export class CopyReceiver {
   private worker: Worker | undefined
   private readonly streams = new Map<number, OpenStream>()
   private nextId = 1
+  /** nextOwner is the slab tag of the next thread started (FrameSlabs.attach). */
+  private nextOwner = FIRST_THREAD_OWNER
   private closed = false
   /** sent are the settings the thread has, and their generation (bumped when they change). */
   private sent: {generation: number; settings: CopyPeerSettings} | undefined
@@ -138,21 +140,35 @@ export class CopyReceiver {
 
   private started(): Worker {
     if (this.worker) return this.worker
-    // A slab the thread was filling when it died is never freed (it costs that slab, not correctness).
     const slabs = this.opts.slabs?.()
-    const worker = startModuleWorker(import.meta.url, 'copyReceiveWorker', {nice: this.opts.nice ?? 0, ...(slabs ? {slabs: slabs.shared} : {})} satisfies CopyReceiveData)
+    const owner = this.nextOwner++
+    const worker = startModuleWorker(import.meta.url, 'copyReceiveWorker', {nice: this.opts.nice ?? 0, ...(slabs ? {slabs: slabs.shared, slabOwner: owner} : {})} satisfies CopyReceiveData)
     worker.unref()
     // A new thread has no settings yet: the next open sends them.
     this.sent = undefined
-    worker.on('message', (reply: CopyReceiveReply) => this.answer(slabs, reply))
+    worker.on('message', (reply: CopyReceiveReply) => this.answer(slabs, owner, reply))
     worker.on('error', (err) => this.lost(worker, new CopyReceiveThreadError(`copy receive thread failed: ${err.message}`, {cause: err})))
-    worker.once('exit', (code) => this.lost(worker, new CopyReceiveThreadError(`copy receive thread exited (code ${code})`)))
+    worker.once('exit', (code) => {
+      this.lost(worker, new CopyReceiveThreadError(`copy receive thread exited (code ${code})`))
+      // The slabs it was filling, or held for frames it had no credit to post, would stay taken
+      // for the node's life (until session 39: each a slab fewer for every later copy); it no
+      // longer writes them. One it posted and is not delivered yet is dropped on arrival (answer).
+      slabs?.freeOwnedBy(owner)
+    })
     this.worker = worker
     return worker
   }
 
-  private answer(slabs: FrameSlabs | undefined, reply: CopyReceiveReply): void {
+  private answer(slabs: FrameSlabs | undefined, owner: number, reply: CopyReceiveReply): void {
     const s = this.streams.get(reply.id)
+    if (reply.type === 'frame' && 'slab' in reply && !slabs?.adopt(reply.slab, owner)) {
+      // Freed at the thread's exit (this message came after it): the slab may hold another frame by now.
+      if (s && s.outcome === undefined) {
+        s.outcome = new CopyReceiveThreadError(`copy receive thread exited before its frame in slab ${reply.slab} was taken`)
+        this.wake(s)
+      }
+      return
+    }
     // A frame in a slab is this thread's to free from here on, taken or not.
     const release = reply.type === 'frame' && 'slab' in reply ? slabs?.releaser(reply.slab) : undefined
     if (!s || s.outcome !== undefined) return release?.()

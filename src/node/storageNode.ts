@@ -116,6 +116,8 @@ export class StorageNode {
   private membership?: LeasedMembership
   /** claimedAt is the revision of this process's latest claim of alive/<id>; aliveWatch follows the key from the first one. */
   private claimedAt = 0n
+  /** aliveDeletedAt is the revision of the latest delete of alive/<id> the watch saw (0n: none); one past claimedAt removed this process's registration. */
+  private aliveDeletedAt = 0n
   /** ownClaimRevision is claims/<id>'s mod revision as this process wrote it or found it its own (undefined: not registered); write marks compare on it. */
   private ownClaimRevision: bigint | undefined
   /** markPublishedAtClaim is marks/<id>'s mark as read for this process's claim (0: none); every raise goes above it (see WriteMarkPublisherOptions.published). */
@@ -495,9 +497,11 @@ export class StorageNode {
         }
         // Lists at a revision at or above the publish, and (re)starts the watch from there.
         await this.map.start()
+        // Deleted while the map was listed: membership.lose ignores a registration not complete yet, so fail this one (retried).
+        if (aliveDeletedSince(this.aliveDeletedAt, this.claimedAt)) throw new Error(`alive/${this.opts.id} was deleted while this process registered`)
       },
       onLost: (err) => {
-        if (!this.stopping) log.warn('etcd lease lost; not serving until re-registered', {error: errorMessage(err)})
+        if (!this.stopping) log.warn('etcd lease lost or alive key deleted; not serving until re-registered', {error: errorMessage(err)})
       },
       onRecovered: (attempts) => log.info('re-registered after lease loss', {attempts, mapRevision: this.map.mapRevision().toString()}),
       onRetry: (err, delayMs) => log.warn('re-registration failed; retrying', {error: errorMessage(err), delayMs}),
@@ -511,6 +515,15 @@ export class StorageNode {
    * name mapped to 127.0.1.1 in /etc/hosts does). Nothing else would tell it: its lease is still
    * held, so it would go on accepting writes while routers, barriers and copies go to the other
    * one. It stops as superseded instead (see {@link runUntilStopped}).
+   *
+   * A delete of the key after this process's latest claim, under a lease the node still holds
+   * (`etcdctl del alive/<id>`, a cleanup script), loses the registration: barriers skip a node
+   * without alive/<id> (docs/moves.md), so one serving on would take writes and answer reads at
+   * an epoch a move counted every live replica past (at rf 1 a write acknowledged on a source
+   * after the verification compared it, lost at cleanup: test/integration/node/aliveDeleted.test.ts).
+   * Until session 39 only a put counted. The node stops serving at once (a write committing
+   * from then on is answered NOT_SERVING) and registers again as after a lapsed lease
+   * (LeasedMembership.lose: wait for the writes let in before, publish, list the map after).
    */
   private async watchOwnAlive(): Promise<Watch> {
     const {ctx, opts} = this
@@ -528,17 +541,28 @@ export class StorageNode {
       opts.log.error(`${err.message}; stopping`)
       this.superseded.report(err)
     }
+    const deleted = (revision: bigint) => {
+      if (revision > this.aliveDeletedAt) this.aliveDeletedAt = revision
+      if (!aliveDeletedSince(revision, this.claimedAt) || this.superseded.error || this.stopping) return
+      const lease = this.membership?.lease()
+      // Ignored unless that lease's registration is complete and not lost (a lapse's own delete, one in progress: checked in register).
+      if (lease) this.membership?.lose(lease, new Error(`alive/${opts.id} was deleted (revision ${revision}) under this process's live lease: barriers skip the node from then on`))
+    }
     const reread = async () => {
       const {items, revision} = await ctx.store.list(key)
       const own = items.find((kv) => kv.key === key)
       if (own) judge(own.value, own.modRevision)
+      // Absent at a listing past the latest claim: deleted meanwhile (its event compacted away).
+      else deleted(revision)
       return revision
     }
     return ctx.store.watch(key, {
       fromRevision: this.claimedAt,
-      // The prefix also covers alive/<id>0...: only this key counts; a delete is the lease's lapse (LeasedMembership's business).
+      // The prefix also covers alive/<id>0...: only this key counts.
       onEvent: (ev) => {
-        if (ev.key === key && ev.type === 'put') judge(ev.value, ev.modRevision)
+        if (ev.key !== key) return
+        if (ev.type === 'put') judge(ev.value, ev.modRevision)
+        else deleted(ev.modRevision)
       },
       resync: reread,
     })
@@ -975,4 +999,13 @@ class StorageFailure {
 function logStorageFull(log: NodeLog, err: StorageFullError | undefined): void {
   if (err) log.warn(`storage full: ${err.message}`, {dataDir: err.dataDir})
   else log.info('storage has room again: writes commit')
+}
+
+/**
+ * aliveDeletedSince: a delete of alive/<id> at `deletedAt` removed the claim made at
+ * `claimedAt` (a delete at or before it removed an earlier claim's key, which this claim
+ * replaced; 0n: no delete seen).
+ */
+function aliveDeletedSince(deletedAt: bigint, claimedAt: bigint): boolean {
+  return claimedAt > 0n && deletedAt > claimedAt
 }

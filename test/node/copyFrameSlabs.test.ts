@@ -40,7 +40,9 @@ function wireOf(records: ReturnType<typeof recordsOf>, perFrame: number): Buffer
 describe('FrameSlabs and FrameReader: frames received into reused slabs', () => {
   it('holds one frame of the size a puller asks for, with the record that may overrun it', () => {
     expect(COPY_FRAME_SLAB_BYTES).toBeGreaterThanOrEqual(COPY_SLICE_BYTES + MAX_VALUE_BYTES + MAX_KEY_BYTES)
-    expect([frameSlabCount(undefined), frameSlabCount('0'), frameSlabCount('3'), frameSlabCount('x'), frameSlabCount('65')]).toEqual([10, 0, 3, 10, 10])
+    expect([frameSlabCount(undefined), frameSlabCount(' '), frameSlabCount('0'), frameSlabCount('3'), frameSlabCount('64')]).toEqual([10, 10, 0, 3, 64])
+    // Bad values are no count (node serve refuses them: frameSlabsEnvProblem), not silently the default.
+    expect(['x', '65', '-1', '2.5', '1e1', '0x10'].map(frameSlabCount)).toEqual([undefined, undefined, undefined, undefined, undefined, undefined])
   })
 
   it('Given a pool of one, When a slab is taken, Then no other frame gets it until it is freed, and a late second free of the old frame frees nothing', () => {

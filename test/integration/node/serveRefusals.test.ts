@@ -79,6 +79,18 @@ describe('node serve: a bad --disk-reserve', () => {
   }, 30_000)
 })
 
+describe('node serve: a bad SHARDCTL_COPY_FRAME_SLABS', () => {
+  it('a value that is not a whole number from 0 to 64: exits 2 with one line naming the variable, the value and the range, creating no data dir and registering nothing (until session 39 it silently meant 10)', async () => {
+    const dataDir = join(tmpdir(), `shardctl-serverefuse-slabs-${process.pid}`)
+    dirs.push(dataDir)
+    const child = serveRefused({id: 'n1', port, dataDir, env: {SHARDCTL_COPY_FRAME_SLABS: '100'}})
+    expect(await exitedWithin(child, 20_000), child.logs()).toBe(2)
+    expect(child.logs().trim().split('\n')).toEqual(['Error: SHARDCTL_COPY_FRAME_SLABS: "100" is not a whole number from 0 to 64 — unset it for the default 10, or set 0 for none'])
+    expect(existsSync(dataDir)).toBe(false)
+    expect(await cluster.ctx.store.get(cluster.ctx.keys.alive('n1'))).toBeUndefined()
+  }, 30_000)
+})
+
 describe('node serve: a taken --listen port', () => {
   it('exits 2 with one line naming the address, creating no data dir and no disk reserve (it listens before it opens the data dir)', async () => {
     const dataDir = join(tmpdir(), `shardctl-serverefuse-taken-${process.pid}`)
