@@ -6,6 +6,7 @@ import {type PlanOptionsInput} from '../planner/options.js'
 import {planRebalance} from '../planner/planRebalance.js'
 import {boundText, ratioText} from '../planner/ratioText.js'
 import {type AutopilotHistory} from './autopilotState.js'
+import {heldNodes, heldNote} from './heldMasters.js'
 
 /** HOUR_MS is the span of the `--max-bytes-per-hour` budget. */
 export const HOUR_MS = 3_600_000
@@ -112,7 +113,7 @@ export function decide(obs: Observation, before: AutopilotHistory, policy: Autop
 /** planOrIdle is decide's steps 4 to 6 (heal, wait for a node down, rebalance), with nodes named by a data-loss warning held out of every plan (holdBack). */
 function planOrIdle(obs: Observation, history: AutopilotHistory, policy: AutopilotPolicy, holding: ReadonlyMap<string, number>, alive: ReadonlySet<string>, underReplicated: number, step: (decision: Decision, h?: AutopilotHistory, imbalance?: number | null) => Step): Step {
   const now = obs.now
-  const heldBack = heldNodes(obs)
+  const heldBack = heldNodes(obs.heldMasters ?? [])
   const snapshot = holdBack(obs.snapshot, heldBack)
   const budget = remainingBudget(history, policy, now)
   const dead = snapshot.nodes.filter((n) => !heldBack.has(n.id) && !n.alive && (holding.get(n.id) ?? 0) > 0 && now - (history.downSince[n.id] ?? now) >= policy.deadAfterMs)
@@ -172,31 +173,21 @@ function planOrIdle(obs: Observation, history: AutopilotHistory, policy: Autopil
   return step({kind: 'rebalance', reason: `${figure} above ${mark}x for ${seconds(now - aboveSince)}: ${plan.summary.moves} move(s) to ${ratioText(plan.summary.imbalanceAfter, [plan.summary.target])}x (target ${boundText(plan.summary.target)}x)`, plan}, next, imbalance)
 }
 
-/** heldNodes are the nodes of `obs.heldMasters` (see Observation), each with the first move naming it. */
-function heldNodes(obs: Observation): Map<string, string> {
-  const out = new Map<string, string>()
-  for (const h of obs.heldMasters ?? []) if (!out.has(h.node)) out.set(h.node, h.move)
-  return out
-}
-
 /**
  * holdBack is `snapshot` as the planner must see it while `held` nodes wait for an operator:
  * each one cordoned (nothing is placed on it; a draining one stays draining) and every replica
  * on it pinned there (nothing leaves it).
  */
-export function holdBack(snapshot: ClusterSnapshot, held: ReadonlyMap<string, string>): ClusterSnapshot {
+export function holdBack(snapshot: ClusterSnapshot, held: ReadonlyMap<string, unknown>): ClusterSnapshot {
   if (held.size === 0) return snapshot
   const pins = snapshot.shards.flatMap((s) => s.replicas.filter((r) => held.has(r.node)).map((r) => ({kind: 'pin' as const, shard: s.id, node: r.node})))
   return {...snapshot, nodes: snapshot.nodes.map((n) => (held.has(n.id) && n.state === 'active' ? {...n, state: 'cordoned' as const} : n)), constraints: [...snapshot.constraints, ...pins]}
 }
 
-/** withHeldNote is `reason` followed by the nodes held out of planning by a data-loss warning and the way out, when any is in the cluster. */
+/** withHeldNote is `reason` followed by the nodes held out of planning by a data-loss warning and the way out (heldMasters.ts heldNote), when any is in the cluster. */
 function withHeldNote(reason: string, obs: Observation, snapshot: ClusterSnapshot): string {
-  const known = new Set(snapshot.nodes.map((n) => n.id))
-  const held = [...heldNodes(obs)].filter(([node]) => known.has(node))
-  if (held.length === 0) return reason
-  const named = held.map(([node, move]) => `${node} (move ${move})`).join(', ')
-  return `${reason}; no move onto or off ${named}: a warning says it restarted without persistence and may have lost keys; check them, then \`shardctl moves ack ${held[0]![1]}\``
+  const note = heldNote(heldNodes(obs.heldMasters ?? []), new Set(snapshot.nodes.map((n) => n.id)))
+  return note === null ? reason : `${reason}; ${note}`
 }
 
 /** remember updates the history with what was observed: down-since times, expired cool-downs and budget entries. */

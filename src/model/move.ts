@@ -268,6 +268,11 @@ export function mayHaveLostData(m: Pick<Move, 'warnings'>): boolean {
   return lossWarnings(m).length > 0
 }
 
+/** lossWayOut is the way out of move `id`'s unacknowledged warnings of possible data loss, as `cluster status` and `top` state it. */
+export function lossWayOut(id: string): string {
+  return `check the keys it names against your source of truth, then \`shardctl moves ack ${id}\``
+}
+
 /** warningNode is the master a warning is about: its `node`, or for a warning written before that field, the node its `restart:<node>:<run_id>` key names; null otherwise. */
 export function warningNode(w: MoveWarning): string | null {
   return w.node ?? /^restart:([^:]+):/.exec(w.key)?.[1] ?? null

@@ -12,7 +12,9 @@ import {z} from 'zod'
  *   `fwd`, the target going `back`) when the cursor was written. Another run_id on resume means
  *   that master restarted since, and may have reloaded, from a snapshot older than the
  *   migration, keys it had already migrated (see sourceRestart.ts). Absent in records written
- *   before it existed (nothing is checked then).
+ *   before it existed (judged by uptime then: moveSideRestart.ts unrecordedSides). '' while a
+ *   restart found by uptime awaits the check of the slot left open (redisMoveRunner.ts): never a
+ *   run_id, so the next run makes the same check.
  * - `dstRun` is the `run_id` of the master the slots go to (the target going `fwd`). Another
  *   one on resume means that master restarted while the move had slots on it, losing the keys
  *   migrated to it that it had not persisted (moveSideRestart.ts). Absent in older records.

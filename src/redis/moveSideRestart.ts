@@ -34,10 +34,34 @@ export interface Persistence {
   keysLoaded: number | null
 }
 
-/** RestartedSide is a side whose run_id is not the one the cursor recorded: `before` is the recorded one ('' when the cursor recorded none and its uptime showed the restart: unrecordedSides). */
+/**
+ * RestartedSide is a side whose run_id is not the one the cursor recorded: `before` is the
+ * recorded one ('' when the cursor recorded none and its uptime showed the restart:
+ * unrecordedSides, which also gives `startedAfterSec`, how long after the copy's start it
+ * started by the two executors' clocks it compared).
+ */
 export interface RestartedSide extends MoveSide {
   before: string
+  startedAfterSec?: number
 }
+
+/**
+ * UncheckedSide is a side whose restart while the move ran cannot be told (unrecordedSides):
+ * without `startedBeforeSec`, its uptime or the copy's start is unknown; with it, it started that
+ * many seconds before the copy began only as this executor's clock compares with the clock of
+ * the executor that began the copy, which a skew between their hosts of as much could reverse.
+ */
+export interface UncheckedSide extends MoveSide {
+  startedBeforeSec?: number
+}
+
+/**
+ * CLOCK_GAP_TRUSTED_MS is how far apart the clocks of two executor hosts are assumed never to
+ * be: a side that started more than this before the copy began (by this executor's clock
+ * against the starting executor's) is taken as not restarted since, without a word. Hosts
+ * without any time sync are not covered; NTP keeps hosts within milliseconds.
+ */
+export const CLOCK_GAP_TRUSTED_MS = 5 * 60_000
 
 /**
  * restartedSides returns the sides of a move whose run_id differs from the one `cursor`
@@ -63,34 +87,51 @@ function recordedRuns(cursor: RedisMoveCursor, source: MoveSide, target: MoveSid
 /**
  * unrecordedSides judges the sides whose run_id `cursor` lacks (a record written by a build
  * before it kept that side's: `dstRun` is newer than `srcRun`), which restartedSides cannot
- * compare. A side's process start (now less its uptime) after the move's copy began
- * (`copyStartedAt`, the executor's clock) means it restarted while the move ran: `restarted`,
- * with `before` ''. One started before has not restarted since: nothing to say. Without its
- * uptime or the copy's start the window is `unchecked`. The uptime is the difference of two
- * whole-second clocks (up to a second more than the time since the start), and the start is
- * taken half a second earlier still, so a restart within about 1.5 s after the move's start (or
- * 0.5 s before it), before much could have moved, may go either way.
+ * compare. Only clocks are left: the side's process start is `now` (this executor's clock) less
+ * its uptime (Redis's own measure of a duration), and the copy's start (`copyStartedAt`) is the
+ * clock of the executor that began the copy, maybe on another host. A start after the copy's
+ * (by over half a second: the uptime is the difference of two whole-second clocks, up to a
+ * second more than the time since the start) means it restarted while the move ran:
+ * `restarted`, with `before` '' and the gap. One that started before is taken as not restarted
+ * only when it started more than CLOCK_GAP_TRUSTED_MS before; nearer, the two clocks would only
+ * need to be that far apart to hide a restart (this executor's clock behind the starter's makes
+ * a restart look older), so it is `unchecked` with the gap, told rather than judged. Before, any
+ * start before the copy's was silence: with this executor's clock 2 minutes behind, a target
+ * restarted 10 s into the copy, keys lost, went unsaid. Without its uptime or the copy's start
+ * the window is `unchecked` too. A restart within about 1.5 s after the copy's start (or 0.5 s
+ * before it), before much could have moved, may go either way.
  */
-export function unrecordedSides(cursor: RedisMoveCursor, source: MoveSide, target: MoveSide, at: {copyStartedAt: number | null; now: number}): {restarted: RestartedSide[]; unchecked: MoveSide[]} {
-  const out = {restarted: [] as RestartedSide[], unchecked: [] as MoveSide[]}
+export function unrecordedSides(cursor: RedisMoveCursor, source: MoveSide, target: MoveSide, at: {copyStartedAt: number | null; now: number}): {restarted: RestartedSide[]; unchecked: UncheckedSide[]} {
+  const out = {restarted: [] as RestartedSide[], unchecked: [] as UncheckedSide[]}
   for (const [side, before] of recordedRuns(cursor, source, target)) {
     if (before !== undefined) continue
-    if (side.uptimeSec === undefined || at.copyStartedAt === null) out.unchecked.push(side)
-    else if (at.now - side.uptimeSec * 1000 - 500 > at.copyStartedAt) out.restarted.push({...side, before: ''})
+    if (side.uptimeSec === undefined || at.copyStartedAt === null) {
+      out.unchecked.push(side)
+      continue
+    }
+    const gapMs = at.now - side.uptimeSec * 1000 - at.copyStartedAt
+    if (gapMs - 500 > 0) out.restarted.push({...side, before: '', startedAfterSec: Math.round(gapMs / 1000)})
+    else if (-gapMs <= CLOCK_GAP_TRUSTED_MS) out.unchecked.push({...side, startedBeforeSec: Math.max(0, Math.round(-gapMs / 1000))})
   }
   return out
 }
 
 /**
  * uncheckedWarning is the MoveWarning recorded on move `move` for a side whose restart cannot be
- * told (unrecordedSides' `unchecked`): the run resumed a record without its run_id and without
- * the time the copy began. Not a loss (mayHaveLostData false): the operator learns which window
- * nobody checked. From this run on the cursor records its run_id, so later restarts are told.
+ * told (unrecordedSides' `unchecked`): the run resumed a record without its run_id, and either
+ * without the time the copy began (or its uptime), or with a start before the copy's that only
+ * the two executors' clocks tell apart (`startedBeforeSec`: the gap they would have to be apart
+ * to hide a restart). Not a loss (mayHaveLostData false): the operator learns which window
+ * nobody could check. From this run on the cursor records its run_id, so later restarts are told.
  */
-export function uncheckedWarning(input: {move: string; side: MoveSide; at: string}): MoveWarning {
+export function uncheckedWarning(input: {move: string; side: UncheckedSide; at: string}): MoveWarning {
   const {side} = input
-  const text = `move ${input.move}: resumed from a record written before shardctl kept the run_id of ${side.node} (its ${side.role}, ${side.address}), so whether it restarted between the move's start and ${input.at} cannot be told; if it did, without appendonly, keys of the move it held may be lost. Restarts from now on are told (run_id ${side.run.slice(0, 8)} recorded)`
-  return {key: `unchecked:${side.node}:${side.run}`, at: input.at, text, mayHaveLostData: false, node: side.node}
+  const head = `move ${input.move}: resumed from a record written before shardctl kept the run_id of ${side.node} (its ${side.role}, ${side.address}), so whether it restarted between the move's start and ${input.at} cannot be told`
+  const why =
+    side.startedBeforeSec === undefined
+      ? `; if it did, without appendonly, keys of the move it held may be lost`
+      : ` for sure: by its uptime it started ${side.startedBeforeSec} s before the move's copy began, comparing this executor's clock with the one of the executor that began the copy (maybe another host): if that clock ran more than ${side.startedBeforeSec} s ahead of this one, it restarted while the move ran and, without appendonly, keys of the move it held may be lost`
+  return {key: `unchecked:${side.node}:${side.run}`, at: input.at, text: `${head}${why}. Restarts from now on are told (run_id ${side.run.slice(0, 8)} recorded)`, mayHaveLostData: false, node: side.node}
 }
 
 /**
@@ -172,7 +213,9 @@ export function restartWarning(input: {move: string; side: RestartedSide; persis
   const held = slotList(slotsAtRisk(cursor, side.role, input.first, input.end, input.view))
   const loaded = persistence.keysLoaded === null ? '' : `, ${persistence.keysLoaded} key(s) loaded`
   // A record without its run_id: the process's uptime showed the restart (unrecordedSides).
-  const runs = side.before === '' ? `started ${side.uptimeSec ?? '?'} s ago, after the move began, by its uptime: the record predates run_id tracking; run_id now ${side.run.slice(0, 8)}` : `run_id ${side.before.slice(0, 8)} -> ${side.run.slice(0, 8)}`
+  // The gap compares two executors' clocks, maybe of two hosts: say so, and how far apart they would have to be to make it wrong.
+  const gap = side.startedAfterSec === undefined ? '' : `; ${side.startedAfterSec} s after the copy's start by this executor's clock against the one of the executor that began it (wrong only if those clocks are more than ${side.startedAfterSec} s apart)`
+  const runs = side.before === '' ? `started ${side.uptimeSec ?? '?'} s ago, after the move began, by its uptime: the record predates run_id tracking${gap}; run_id now ${side.run.slice(0, 8)}` : `run_id ${side.before.slice(0, 8)} -> ${side.run.slice(0, 8)}`
   const head = `move ${input.move}: ${side.node} (its ${side.role}, ${side.address}) restarted while the move ran (${runs}${loaded})`
   const what = held ? `the keys of ${held} it held` : 'the keys it held'
   const text = persistence.aof

@@ -226,14 +226,22 @@ async function driveRedisMove(env: ExecutorEnv, initial: FencedMove, opts: Redis
     // another one there knows that master restarted since, maybe from an older snapshot (sourceRestart.ts).
     const runs = new Map([[from, await runId(from)], [to, await runId(to)]])
     const recorded = parseMoveCursor(m.value.progress.cursor)
-    const restarted: StaleCheck | undefined = recorded !== undefined && sourceRestartedSince(recorded.srcRun, runs.get(recorded.dir === 'fwd' ? from : to)!) ? {move: m.value.id, dir: recorded.dir, srcRun: recorded.srcRun!, pending: true} : undefined
+    // A record of an older build lacks a side's run_id: that side is judged by its uptime (unrecordedSides), once, here.
+    const unrecorded = recorded === undefined ? undefined : await judgeUnrecorded(env, m.value, recorded, from, to, runs)
+    const leaving = recorded?.dir === 'fwd' ? from : to
+    // The side the slots leave restarted since: by its recorded run_id, or, in a record without one, by its uptime
+    // (recorded as '' in the cursors while pending: a run that stops before the check leaves the next one the same check).
+    const restarted: StaleCheck | undefined =
+      recorded !== undefined && (sourceRestartedSince(recorded.srcRun, runs.get(leaving)!) || unrecorded!.restarted.some((x) => x.node === leaving.node))
+        ? {move: m.value.id, dir: recorded.dir, srcRun: recorded.srcRun ?? '', pending: true}
+        : undefined
     // The recorded run_id is kept in the cursors this run writes until the slot left open was checked: a run that stops before would hide the restart from the next.
     const leavingRun = (dir: 'fwd' | 'back'): string => (restarted?.pending && restarted.dir === dir ? restarted.srcRun : runs.get(dir === 'fwd' ? from : to)!)
     // The run_ids every cursor written records: of the side the slots leave and of the side they go to.
     const runsOf = (dir: 'fwd' | 'back') => ({srcRun: leavingRun(dir), dstRun: runs.get(dir === 'fwd' ? to : from)!})
     // A side restarted since the cursor was written lost what it had not persisted: recorded on
     // the move, before any cursor names its new run_id, and told (moveSideRestart.ts).
-    if (recorded !== undefined) await noteRestarts(env, m.value, recorded, from, to, runs, first, end, save)
+    if (recorded !== undefined) await noteRestarts(env, m.value, recorded, from, to, runs, unrecorded!, first, end, save)
     // A record of an older build lacks a run_id: recorded at once, not at the run's first cursor
     // write, so a restart from now on is told even if this run stops before writing one.
     if (recorded !== undefined && (recorded.srcRun === undefined || recorded.dstRun === undefined)) await save({progress: {...m.value.progress, cursor: formatMoveCursor({...recorded, ...runsOf(recorded.dir)})}})
@@ -425,20 +433,29 @@ async function rollBackUntouchedSlot(src: MasterConn, dst: MasterConn, slot: num
 }
 
 /**
+ * judgeUnrecorded judges, by uptime against the copy's start (unrecordedSides), the sides whose
+ * run_id `recorded` lacks (a record of an older build); reads INFO server only then, nothing to
+ * judge otherwise.
+ */
+async function judgeUnrecorded(env: ExecutorEnv, m: Move, recorded: RedisMoveCursor, from: MasterConn, to: MasterConn, runs: ReadonlyMap<MasterConn, string>): Promise<ReturnType<typeof unrecordedSides>> {
+  if (recorded.srcRun !== undefined && recorded.dstRun !== undefined) return {restarted: [], unchecked: []}
+  const side = async (x: MasterConn, role: 'source' | 'target') => ({node: x.node, address: x.address, role, run: runs.get(x)!, uptimeSec: await uptimeSec(x)})
+  return unrecordedSides(recorded, await side(from, 'source'), await side(to, 'target'), {copyStartedAt: m.copyStartedAt, now: env.now()})
+}
+
+/**
  * noteRestarts compares the run_ids `recorded` (the cursor as the run found it) names with the
  * ones the move's masters report now (`runs`), and for each side restarted since records a
  * warning on the move (restartWarning: fenced, through `save`; one a restart, however many
  * runs find it) and emits it. Reads INFO persistence and CLUSTER NODES (the slots it held:
  * slotsAtRisk) of a restarted side only. A side whose run_id the cursor lacks (a record of an
- * older build) is judged by its uptime against the copy's start (unrecordedSides): restarted
- * since, the same warning; not knowable, a warning that the window went unchecked.
+ * older build) was judged by its uptime against the copy's start (`unrecorded`, judgeUnrecorded):
+ * restarted since, the same warning; not knowable, a warning that the window went unchecked.
  */
-async function noteRestarts(env: ExecutorEnv, m: Move, recorded: RedisMoveCursor, from: MasterConn, to: MasterConn, runs: ReadonlyMap<MasterConn, string>, first: number, end: number, save: (patch: Partial<Move>) => Promise<FencedMove>): Promise<void> {
+async function noteRestarts(env: ExecutorEnv, m: Move, recorded: RedisMoveCursor, from: MasterConn, to: MasterConn, runs: ReadonlyMap<MasterConn, string>, unrecorded: ReturnType<typeof unrecordedSides>, first: number, end: number, save: (patch: Partial<Move>) => Promise<FencedMove>): Promise<void> {
   const id = m.id
-  const lacks = recorded.srcRun === undefined || recorded.dstRun === undefined
-  const side = async (x: MasterConn, role: 'source' | 'target') => ({node: x.node, address: x.address, role, run: runs.get(x)!, ...(lacks ? {uptimeSec: await uptimeSec(x)} : {})})
-  const [source, target] = [await side(from, 'source'), await side(to, 'target')]
-  const unrecorded = lacks ? unrecordedSides(recorded, source, target, {copyStartedAt: m.copyStartedAt, now: env.now()}) : {restarted: [], unchecked: []}
+  const side = (x: MasterConn, role: 'source' | 'target') => ({node: x.node, address: x.address, role, run: runs.get(x)!})
+  const [source, target] = [side(from, 'source'), side(to, 'target')]
   const sides = [...restartedSides(recorded, source, target), ...unrecorded.restarted]
   if (sides.length === 0 && unrecorded.unchecked.length === 0) return
   const at = new Date(env.now()).toISOString()

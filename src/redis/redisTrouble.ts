@@ -1,3 +1,4 @@
+import {lossWayOut} from '../model/move.js'
 import {myself, type RedisClusterNode, shortNodeId} from './clusterNodes.js'
 import {failedTargetReplaced} from './openSlotSides.js'
 import {SLOT_COUNT} from './slotMap.js'
@@ -226,7 +227,7 @@ export function redisTrouble(input: RedisTroubleInput): RedisTrouble {
 
   const unreplicatedMasters = unreplicated(input.views, live)
 
-  const dataLossWarnings = (input.lossWarnings ?? []).map((w) => ({...w, wayOut: `check the keys it names against your source of truth, then \`shardctl moves ack ${w.move}\``}))
+  const dataLossWarnings = (input.lossWarnings ?? []).map((w) => ({...w, wayOut: lossWayOut(w.move)}))
 
   const trouble = dataLossWarnings.length > 0 || openSlots.some((o) => !o.inFlight) || failedMasters.some((f) => !f.settled) || unservedSlots.length > 0 || contestedSlots.length > 0 || recordMismatches.some((r) => !r.inFlight) || unreplicatedMasters.length > 0 || live.length === 0
   return {seed, mastersAnswering: live.length, openSlots, failedMasters, unservedSlots, contestedSlots, recordMismatches, unreplicatedMasters, dataLossWarnings, trouble}

@@ -6,7 +6,7 @@ import {type ExecutorEvent} from '../executor/executorEnv.js'
 import {describeThrottleStep, isRateChange} from '../executor/throttleStepText.js'
 import {type ClusterMeta, ClusterMetaSchema} from '../model/cluster.js'
 import {type Control, ControlSchema} from '../model/control.js'
-import {isTerminal, type Move, MoveSchema} from '../model/move.js'
+import {isTerminal, lossWayOut, type Move, MoveSchema} from '../model/move.js'
 import {type ClusterNode, NodeSchema} from '../model/node.js'
 import {NodeStatsSummarySchema} from '../model/stats.js'
 import {formatBytes} from '../model/units.js'
@@ -345,6 +345,21 @@ function moveLines(before: Move | undefined, m: Move, at: number, lines: LogLine
   if (m.progress.stalled && !before?.progress.stalled) lines.push({at, level: 'warn', text: `${what}: copy stalled`})
   if (m.cancelRequested && !before?.cancelRequested) lines.push({at, level: 'warn', text: `${what}: cancel requested`})
   if (m.abandonSourceRequested && !before?.abandonSourceRequested) lines.push({at, level: 'warn', text: `${what}: source ${m.from} abandoned by the operator (--accept-data-loss)`})
+  warningLines(before, m, what, at, lines)
+}
+
+/**
+ * warningLines logs each warning a move record gained since `before` (keys are unique per
+ * happening: a rewrite of the record adds no line), an error with its way out when it may have
+ * lost acknowledged keys. Not on the first read: the trouble panel lists those still open.
+ */
+function warningLines(before: Move | undefined, m: Move, what: string, at: number, lines: LogLine[]): void {
+  if (!before) return
+  const seen = new Set((before.warnings ?? []).map((w) => w.key))
+  for (const w of m.warnings ?? []) {
+    if (seen.has(w.key) || w.acknowledgedAt !== undefined) continue
+    lines.push(w.mayHaveLostData ? {at, level: 'error', text: `${what}: warning: ${w.text} (way out: ${lossWayOut(m.id)})`} : {at, level: 'warn', text: `${what}: warning: ${w.text}`})
+  }
 }
 
 /**

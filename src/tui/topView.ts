@@ -1,7 +1,7 @@
 import {etaSeconds} from '../executor/moveViews.js'
 import {underReplicatedLive, underReplicatedOf} from '../cluster/censusCounts.js'
 import {loadPredatesMap} from '../cluster/loadStaleness.js'
-import {copyGoalBytes, isTerminal, type MovePhase} from '../model/move.js'
+import {copyGoalBytes, isTerminal, lossWarnings, lossWayOut, type Move, type MovePhase} from '../model/move.js'
 import {type NodeState} from '../model/node.js'
 import {liveFigures} from './liveFigures.js'
 import {censusCountsOrEmpty} from './topCensus.js'
@@ -83,6 +83,28 @@ export interface MoveRowView {
   cancelRequested: boolean
   stalled: boolean
   selected: boolean
+  /**
+   * warning marks a move that carries warnings (`moves show` prints them): `data-loss` while
+   * one of possible data loss is not acknowledged (`moves ack`; `moves list` notes DATA MAY BE
+   * LOST), `warned` for any other (one that reports no loss, or acknowledged); null for none.
+   */
+  warning: 'data-loss' | 'warned' | null
+}
+
+/**
+ * TroubleView is one warning of possible data loss no operator acknowledged (model/move.ts
+ * lossWarnings: a redis master a move used restarted without appendonly), any phase: what
+ * `cluster status` lists as trouble, with the same way out.
+ */
+export interface TroubleView {
+  move: string
+  shard: number
+  /** phase is the move's phase now (such a move usually ended `done`). */
+  phase: MovePhase
+  /** at is when the warning was written (ISO). */
+  at: string
+  text: string
+  wayOut: string
 }
 
 /**
@@ -105,6 +127,8 @@ export interface TopView {
   clients: ClientsView
   nodes: NodeRowView[]
   moves: MoveRowView[]
+  /** trouble: unacknowledged warnings of possible data loss, oldest first (see TroubleView). */
+  trouble: TroubleView[]
   log: readonly LogLine[]
   ui: TopState['ui']
   confirm: MoveRowView | null
@@ -145,6 +169,7 @@ export function deriveTopView(state: TopState, target: number): TopView {
     cancelRequested: m.cancelRequested,
     stalled: m.progress.stalled,
     selected: m.id === state.ui.selected,
+    warning: warningMark(m),
   }))
   const liveUnderReplicated = state.meta ? underReplicatedLive(counts, state.meta.rf, state.alive) : undefined
   const header: HeaderView = {
@@ -177,5 +202,17 @@ export function deriveTopView(state: TopState, target: number): TopView {
     throttle: state.control?.throttleBytesPerSec ?? null,
     series: state.series,
   }
-  return {header, clients, nodes, moves, log: state.log, ui: state.ui, confirm: moves.find((m) => m.id === state.ui.confirmCancel) ?? null}
+  return {header, clients, nodes, moves, trouble: troubleOf(state.moves.values()), log: state.log, ui: state.ui, confirm: moves.find((m) => m.id === state.ui.confirmCancel) ?? null}
+}
+
+/** warningMark is a move row's MoveRowView.warning. */
+function warningMark(m: Move): MoveRowView['warning'] {
+  if (lossWarnings(m).length > 0) return 'data-loss'
+  return (m.warnings ?? []).length > 0 ? 'warned' : null
+}
+
+/** troubleOf lists every move's unacknowledged warnings of possible data loss, oldest first (then by move id), as `cluster status` does. */
+export function troubleOf(moves: Iterable<Move>): TroubleView[] {
+  const out = [...moves].flatMap((m) => lossWarnings(m).map((w) => ({move: m.id, shard: m.shard, phase: m.phase, at: w.at, text: w.text, wayOut: lossWayOut(m.id)})))
+  return out.sort((a, b) => (a.at === b.at ? (a.move < b.move ? -1 : a.move > b.move ? 1 : 0) : a.at < b.at ? -1 : 1))
 }

@@ -241,6 +241,17 @@ describe('decide: balance with hysteresis', () => {
     expect(decide(observe(draining, T0, {heldMasters: [{node: 'n1', move: 'm7'}]}), EMPTY_HISTORY, policy).decision.kind).not.toBe('heal')
   })
 
+  it('given several moves whose warnings hold masters, then the reason names every `moves ack` needed (the first 5, then how many more), each move once', () => {
+    const snap = skewed(300)
+    const hist = {...EMPTY_HISTORY, aboveSince: T0 - 20_000}
+    // n1 held by m7 and m8 (m7 twice: two restarts), n3 by m9: three acks are needed, not only m7's.
+    const three = decide(observe(snap, T0, {heldMasters: [{node: 'n1', move: 'm7'}, {node: 'n1', move: 'm8'}, {node: 'n1', move: 'm7'}, {node: 'n3', move: 'm9'}]}), hist, reads)
+    expect(three.decision.reason).toMatch(/no move onto or off n1 \(moves m7, m8\), n3 \(move m9\): a warning says it restarted without persistence and may have lost keys; check them, then `shardctl moves ack m7`, `shardctl moves ack m8`, `shardctl moves ack m9`$/)
+    // Eight moves on one master: the first 5 commands, then the count left and where the rest are listed.
+    const eight = decide(observe(snap, T0, {heldMasters: Array.from({length: 8}, (_, i) => ({node: 'n1', move: `m${i + 1}`}))}), hist, reads)
+    expect(eight.decision.reason).toMatch(/no move onto or off n1 \(moves m1, m2, m3, m4, m5 and 3 more\): .*; check them, then `shardctl moves ack m1`, `shardctl moves ack m2`, `shardctl moves ack m3`, `shardctl moves ack m4`, `shardctl moves ack m5` and 3 more \(`cluster status` lists every one\)$/)
+  })
+
   it('given a node down (not yet dead), then no rebalance is planned on its missing load', () => {
     const ids = ['n1', 'n2', 'n3', 'n4']
     const snap = snapshotOf({rf: 1, nodes: ids.map((id) => ({id, alive: id !== 'n4'})), shards: Array.from({length: 8}, (_, i) => ({replicas: [ids[i % 4]!], reads: i < 2 ? 300 : 100}))})

@@ -31,7 +31,7 @@ describe('unrecordedSides (a record of a build before dstRun)', () => {
   const old = fwd({dstRun: undefined})
   const at = {copyStartedAt: 1_000_000, now: 1_100_000} // the copy began 100 s ago
   it('Given the target started after the copy began by its uptime, Then it restarted while the move ran', () => {
-    expect(unrecordedSides(old, source, {...target, uptimeSec: 40}, at)).toEqual({restarted: [{...target, uptimeSec: 40, before: ''}], unchecked: []})
+    expect(unrecordedSides(old, source, {...target, uptimeSec: 40}, at)).toEqual({restarted: [{...target, uptimeSec: 40, before: '', startedAfterSec: 60}], unchecked: []})
   })
   it('Given the target started before the copy began, Then nothing is said: it has not restarted since', () => {
     expect(unrecordedSides(old, source, {...target, uptimeSec: 500}, at)).toEqual({restarted: [], unchecked: []})
@@ -40,6 +40,30 @@ describe('unrecordedSides (a record of a build before dstRun)', () => {
     expect(unrecordedSides(old, source, target, at).unchecked).toEqual([target])
     expect(unrecordedSides(old, source, {...target, uptimeSec: 40}, {...at, copyStartedAt: null}).unchecked).toHaveLength(1)
     expect(unrecordedSides(fwd(), {...source, uptimeSec: 1}, {...target, uptimeSec: 1}, at)).toEqual({restarted: [], unchecked: []})
+  })
+  // The copy's start is the clock of the executor that began it; `now` is this executor's, maybe
+  // on another host. T is the copy's start by the first; the true time now is T + 100 s.
+  const T = 1_000_000
+  it('Given this executor\'s clock 120 s behind the one that began the copy and the target restarted 10 s into the copy, Then it is not taken as started before: the window is told, with the gap the clocks would need', () => {
+    const skewed = {copyStartedAt: T, now: T + 100_000 - 120_000}
+    // Up 90 s (restarted at T + 10 s): by this clock it started 110 s before the copy began.
+    const judged = unrecordedSides(old, source, {...target, uptimeSec: 90}, skewed)
+    expect(judged.restarted).toEqual([])
+    expect(judged.unchecked).toEqual([{...target, uptimeSec: 90, startedBeforeSec: 110}])
+    const u = uncheckedWarning({move: 'm1', side: judged.unchecked[0]!, at: 't'})
+    expect(u).toMatchObject({mayHaveLostData: false, key: 'unchecked:bbbb:dst-run-2'})
+    expect(u.text).toMatch(/by its uptime it started 110 s before the move's copy began, comparing this executor's clock with the one of the executor that began the copy \(maybe another host\): if that clock ran more than 110 s ahead of this one, it restarted while the move ran/)
+  })
+  it('Given a side started long before the copy by any plausible clock gap (over 5 minutes), Then nothing is said', () => {
+    expect(unrecordedSides(old, source, {...target, uptimeSec: 100 + 301}, {copyStartedAt: T, now: T + 100_000})).toEqual({restarted: [], unchecked: []})
+    expect(unrecordedSides(old, source, {...target, uptimeSec: 100 + 299}, {copyStartedAt: T, now: T + 100_000}).unchecked).toHaveLength(1)
+  })
+  it('Given this executor\'s clock ahead, When a side looks started after the copy began, Then the restart warning says which clocks it compared and how far apart they must be for it to be wrong', () => {
+    // Up 130 s, so it started 30 s before the copy; this clock 120 s ahead makes it look 90 s after.
+    const judged = unrecordedSides(old, source, {...target, uptimeSec: 130}, {copyStartedAt: T, now: T + 100_000 + 120_000})
+    expect(judged.restarted).toHaveLength(1)
+    const w = restartWarning({move: 'm1', side: judged.restarted[0]!, persistence: {aof: false, keysLoaded: 0}, cursor: old, first: 100, end: 228, view: null, other: source, at: 't'})
+    expect(w.text).toMatch(/started 130 s ago, after the move began, by its uptime: the record predates run_id tracking; 90 s after the copy's start by this executor's clock against the one of the executor that began it \(wrong only if those clocks are more than 90 s apart\); run_id now dst-run-/)
   })
   it('words both: a restart found by uptime may have lost data; an unchecked window is told, not counted as a loss', () => {
     const w = restartWarning({move: 'm1', side: {...target, uptimeSec: 40, before: ''}, persistence: {aof: false, keysLoaded: 0}, cursor: old, first: 100, end: 228, view: null, other: source, at: 't'})

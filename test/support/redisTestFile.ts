@@ -116,16 +116,17 @@ export {abortExecutorAfterEach, type RunningExecutor} from './executorAbort.js'
  * and registers the afterEach that aborts and awaits each test's run: shared because every
  * redis move test that drives the executor itself needs both.
  */
-export function inProcessApplyOf(file: RedisTestFile): (opts?: {redis?: Partial<RedisMoveOptions>; emit?: (e: ExecutorEvent) => void; ctx?: ServiceContext; sleepCapMs?: number}) => Promise<ApplyResult> {
+export function inProcessApplyOf(file: RedisTestFile): (opts?: {redis?: Partial<RedisMoveOptions>; emit?: (e: ExecutorEvent) => void; ctx?: ServiceContext; sleepCapMs?: number; clockSkewMs?: number}) => Promise<ApplyResult> {
   let running: RunningExecutor | undefined
   abortExecutorAfterEach(() => {
     const r = running
     running = undefined
     return r
   })
-  return ({redis, emit = () => {}, ctx = file.ctx, sleepCapMs = Number.POSITIVE_INFINITY} = {}) => {
+  // clockSkewMs: the executor's clock that far from this process's (an executor on another host).
+  return ({redis, emit = () => {}, ctx = file.ctx, sleepCapMs = Number.POSITIVE_INFINITY, clockSkewMs = 0} = {}) => {
     const abort = new AbortController()
-    const done = executePlan(ctx, {limits: {maxConcurrent: 1, perNode: 1}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test', redis}, {now: () => Date.now(), sleep: (ms, s) => sleepFor(Math.min(ms, sleepCapMs), undefined, {signal: s}).catch(() => {}), emit}, abort.signal)
+    const done = executePlan(ctx, {limits: {maxConcurrent: 1, perNode: 1}, throttle: null, nodeThrottle: null, options: DEFAULT_EXECUTOR_OPTIONS, confirm: async () => true, holder: 'test', redis}, {now: () => Date.now() + clockSkewMs, sleep: (ms, s) => sleepFor(Math.min(ms, sleepCapMs), undefined, {signal: s}).catch(() => {}), emit}, abort.signal)
     running = {abort, done: done.catch(() => {})}
     return done
   }

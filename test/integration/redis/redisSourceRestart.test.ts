@@ -95,4 +95,33 @@ describe.skipIf(!available)('a source restarted from an older snapshot while its
     expect((await apply({redis: {keysPerBatch: 100}})).moves.find((m) => m.id === 'restart-1')?.phase).toBe('done')
     for (const k of keys) expect(await file.client.get(k), k).toBe(migrated.includes(k) ? `${k}=2` : `${k}=1`)
   }, 90_000)
+
+  it('a record of a build before run_ids were kept, its source restarted from an older snapshot since the copy began (by its uptime): the snapshot\'s copies are not migrated over the target\'s either', async () => {
+    const {shard, from: src, to: dst, first} = await file.shardToMove(2)
+    const {tag, slot} = tagsInSlots(first, first + 1, 1, 'or')[0]!
+    const keys = await writeTagged(file.client, tag, 20)
+    await save(src.address)
+    const copyStartedAt = Date.now()
+    await openSlotByHand(src, dst, slot, 10)
+    const migrated = await keysAt(dst.address, slot)
+    for (const k of migrated) expect(await file.client.set(k, `${k}=2`)).toBe('OK') // through ASK, on the target
+    // As the oldest builds wrote it: no run_id at all.
+    const recorded = await file.recordPendingMove('restart-old-record', shard, src, dst)
+    await file.ctx.store.put(file.ctx.keys.move(recorded.id), JSON.stringify({...recorded, phase: 'copying', copyStartedAt, progress: {...recorded.progress, cursor: JSON.stringify({dir: 'fwd', next: slot, open: true})}}))
+    // Well after the copy's start (its uptime is in whole seconds: see unrecordedSides).
+    await new Promise((r) => setTimeout(r, Math.max(0, copyStartedAt + 2500 - Date.now())))
+    await restartSource(src.address, slot, 20)
+    const result = await apply({sleepCapMs: 200})
+    // Before: the restart was told by uptime, but the slot was finished with REPLACE: the target's copies were the snapshot's (=1).
+    expect(await copiesOn(dst.address, migrated)).toEqual(migrated.map((k) => `${k}=2`))
+    const move = result.moves.find((m) => m.id === 'restart-old-record')!
+    expect(move.phase).toBe('failed')
+    expect(move.reason).toMatch(new RegExp(`restarted while slot ${slot} was open and holds ${migrated.length} key\\(s\\)`))
+    expect(move.warnings.filter((w) => w.mayHaveLostData).map((w) => [w.node, w.text])).toEqual([[src.node, expect.stringMatching(/restarted while the move ran \(started \d+ s ago, after the move began, by its uptime/)]])
+    // The target (no run_id either, up since the cluster started, maybe within minutes of the copy's start) is at most told as a window.
+    for (const w of move.warnings.filter((w) => !w.mayHaveLostData)) expect(w).toMatchObject({node: dst.node, key: expect.stringMatching(/^unchecked:/)})
+    await withRedisNode(src.address, (r) => r.call('DEL', ...migrated))
+    expect((await apply({redis: {keysPerBatch: 100}})).moves.find((m) => m.id === 'restart-old-record')?.phase).toBe('done')
+    for (const k of keys) expect(await file.client.get(k), k).toBe(migrated.includes(k) ? `${k}=2` : `${k}=1`)
+  }, 90_000)
 })

@@ -90,6 +90,26 @@ describe.skipIf(!available)('the target restarted without persistence mid-move',
     expect([...(await servedSlots(to))].filter((s) => s >= first && s < end)).toHaveLength(end - first)
   }, 90_000)
 
+  it('an older record resumed by an executor whose clock is 2 minutes behind the one that began the copy does not take a target restarted since for one started before: the window is told', async () => {
+    const {shard, from, to, first} = await file.shardToMove(4)
+    const copyStartedAt = Date.now()
+    for (let slot = first; slot < first + 2; slot++) await moveSlotByHand(file.masters, slot, from, to)
+    const run = (address: string) => withRedisNode(address, async (r) => /^run_id:(\w+)/m.exec(String(await r.call('INFO', 'server')))![1]!)
+    const recorded = await file.recordPendingMove('target-loss-skewed', shard, from, to)
+    const cursor = JSON.stringify({dir: 'fwd', next: first, open: true, srcRun: await run(from.address)})
+    await file.ctx.store.put(file.ctx.keys.move(recorded.id), JSON.stringify({...recorded, phase: 'copying', copyStartedAt, progress: {...recorded.progress, cursor}}))
+    await new Promise((r) => setTimeout(r, 2500))
+    await crashAndRestart(file.redis, to.address)
+    // The executor that resumes runs on a host whose clock is 120 s behind the first's.
+    const result = await apply({sleepCapMs: 200, clockSkewMs: -120_000})
+    const move = result.moves.find((m) => m.id === 'target-loss-skewed')!
+    expect(move.phase).toBe('done')
+    // Before: no warning (by the skewed clock the target started about 117 s before the copy began).
+    expect(move.warnings).toHaveLength(1)
+    expect(move.warnings[0]).toMatchObject({mayHaveLostData: false, node: to.node})
+    expect(move.warnings[0]!.text).toMatch(new RegExp(`run_id of ${to.node} \\(its target, ${to.address}\\), so whether it restarted .* cannot be told for sure: by its uptime it started 11\\d s before the move's copy began, comparing this executor's clock with the one of the executor that began the copy .*: if that clock ran more than 11\\d s ahead of this one, it restarted while the move ran`))
+  }, 90_000)
+
   it('`cluster status` lists each warned move as trouble (the moves ended `done`) until `moves ack`, which `moves show` then tells', async () => {
     // The moves the tests above ended `done` with a warning of possible data loss.
     const warned = ['target-loss', 'target-loss-lag']

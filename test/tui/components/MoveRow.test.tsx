@@ -4,7 +4,7 @@ import {formatEta, MoveRow} from '../../../src/tui/components/MoveRow.js'
 import {type MoveRowView} from '../../../src/tui/topView.js'
 import {plain} from './frame.js'
 
-const copying: MoveRowView = {id: 'm1', shard: 7, from: 'n1', to: 'n4', phase: 'copying', terminal: false, fraction: 0.5, bytes: 512 * 1024, dataRateBytesPerSec: 256 * 1024, etaSeconds: 2, reason: null, cancelRequested: false, stalled: false, selected: false}
+const copying: MoveRowView = {id: 'm1', shard: 7, from: 'n1', to: 'n4', phase: 'copying', terminal: false, fraction: 0.5, bytes: 512 * 1024, dataRateBytesPerSec: 256 * 1024, etaSeconds: 2, reason: null, cancelRequested: false, stalled: false, selected: false, warning: null}
 
 describe('MoveRow', () => {
   it('Given a copying move, When rendered, Then it shows shard, route, phase, a progress bar, percent, rate and ETA', () => {
@@ -25,6 +25,12 @@ describe('MoveRow', () => {
   it('Given a finished move, When rendered, Then it shows how much was copied', () => {
     const {lastFrame} = render(<MoveRow move={{...copying, phase: 'done', terminal: true, fraction: 1}} width={80} />)
     expect(plain(lastFrame())).toMatch(/done +✓ 512 KiB copied$/)
+  })
+
+  it('Given a move warned of possible data loss, When rendered running or done, Then the row says DATA MAY BE LOST; a warning without loss says warned', () => {
+    expect(plain(render(<MoveRow move={{...copying, warning: 'data-loss'}} width={100} />).lastFrame())).toMatch(/ETA 2s +DATA MAY BE LOST \(moves show\)$/)
+    expect(plain(render(<MoveRow move={{...copying, phase: 'done', terminal: true, fraction: 1, warning: 'data-loss'}} width={80} />).lastFrame())).toMatch(/done +✓ 512 KiB copied · DATA MAY BE LOST \(moves show\)$/)
+    expect(plain(render(<MoveRow move={{...copying, phase: 'done', terminal: true, fraction: 1, warning: 'warned'}} width={80} />).lastFrame())).toMatch(/done +✓ 512 KiB copied · warned \(moves show\)$/)
   })
 
   it('Given durations, When formatted as ETA, Then seconds, minutes and hours read naturally', () => {

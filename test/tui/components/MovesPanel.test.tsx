@@ -4,7 +4,7 @@ import {MovesPanel} from '../../../src/tui/components/MovesPanel.js'
 import {type MoveRowView} from '../../../src/tui/topView.js'
 import {lines} from './frame.js'
 
-const move = (i: number, patch: Partial<MoveRowView> = {}): MoveRowView => ({id: `m${i}`, shard: i, from: 'n1', to: 'n2', phase: 'copying', terminal: false, fraction: 0.1, bytes: 0, dataRateBytesPerSec: 0, etaSeconds: null, reason: null, cancelRequested: false, stalled: false, selected: false, ...patch})
+const move = (i: number, patch: Partial<MoveRowView> = {}): MoveRowView => ({id: `m${i}`, shard: i, from: 'n1', to: 'n2', phase: 'copying', terminal: false, fraction: 0.1, bytes: 0, dataRateBytesPerSec: 0, etaSeconds: null, reason: null, cancelRequested: false, stalled: false, selected: false, warning: null, ...patch})
 
 describe('MovesPanel', () => {
   it('Given no moves, When rendered, Then it says the cluster is not being rebalanced', () => {

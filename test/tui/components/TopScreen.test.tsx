@@ -2,7 +2,7 @@ import {render} from 'ink-testing-library'
 import {describe, expect, it} from 'vitest'
 import {screenRows, TopScreen} from '../../../src/tui/components/TopScreen.js'
 import {deriveTopView} from '../../../src/tui/topView.js'
-import {busyCluster, meta, node, reduce, seeded, shard, T0} from '../fixtures.js'
+import {busyCluster, meta, move, node, reduce, seeded, shard, T0} from '../fixtures.js'
 import {lines} from './frame.js'
 
 function frame(state: ReturnType<typeof seeded>, width: number, height: number): string[] {
@@ -57,10 +57,26 @@ describe('TopScreen', () => {
     expect(out).not.toContain('EVENTS')
   })
 
+  it('Given a done move warned of possible data loss, When rendered at 80×24, Then a TROUBLE line names its way out, its row is marked and everything fits', () => {
+    const warning = {key: 'restart:n4:r2', at: '2026-11-29T08:59:00.000Z', text: 'move m0: n4 (its target, 127.0.0.1:7103) restarted while the move ran without appendonly: keys lost', mayHaveLostData: true, node: 'n4'}
+    const out = frame(seeded([...busyCluster(), move('m0', {shard: 0, phase: 'done', warnings: [warning]})]), 80, 24)
+    fits(out, 80, 24)
+    expect(out).toContain('TROUBLE 1 warning(s) of possible data loss not acknowledged (as cluster status)')
+    expect(out.some((l) => l.startsWith('⚠ move m0 (shard 0, done): check the keys, then `shardctl moves ack m0`'))).toBe(true)
+    expect(out.find((l) => / done /.test(l))).toMatch(/DATA MAY BE LOST/)
+  })
+
   it('Given sizes, When rows are shared, Then header, titles, footer and panels use height - 1 rows', () => {
     for (const [h, n, m] of [[24, 4, 2], [24, 40, 40], [50, 4, 0], [12, 3, 3]] as const) {
       const r = screenRows(h, n, m)
       expect(9 + r.nodes + r.moves + r.log).toBe(Math.max(h - 1, 12))
+      expect(r.trouble).toBe(0)
+    }
+    // Warnings take a title and up to 3 lines from the rest.
+    for (const [h, t, rows] of [[24, 1, 2], [24, 7, 4], [40, 2, 3]] as const) {
+      const r = screenRows(h, 4, 2, t)
+      expect(r.trouble).toBe(rows)
+      expect(9 + r.trouble + r.nodes + r.moves + r.log).toBe(h - 1)
     }
   })
 })
