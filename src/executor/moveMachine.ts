@@ -1,6 +1,7 @@
 import {BugError} from '../errors/errors.js'
 import {closedDestination} from '../model/closedDestination.js'
-import {type Move, type MovePhase, PHASE_TABLE, phasesWhere, type SourceAbandoned} from '../model/move.js'
+import {type Move, type MovePhase, PHASE_TABLE, phasesWhere, type SourceAbandoned, withWarnings} from '../model/move.js'
+import {sourceAbandonedWarning, sourceReturnedWarnings} from '../model/moveLossWarning.js'
 import {type NodeState} from '../model/node.js'
 import {readReplicas, type Replica, type Shard, writeReplicas} from '../model/shard.js'
 import {abortable, type Failure, judgeFailure, RETRY_POLICY} from './retryPolicy.js'
@@ -416,10 +417,19 @@ function refillWithoutSource(o: MoveObservation, shard: Observed): MoveDecision 
   const effect: MoveEffect = {type: 'verify', key: verifiedKey('refill-without-source', read, o.claims), shard: shard.value, refill: true, from: peers}
   const at = new Date(o.now).toISOString()
   const from = peers.length > 0 ? `refilled from ${peers.join(', ')}` : 'no other copy to refill it from'
+  const destinationDir = o.claims?.get(move.to)?.token ?? null
   const reason = `source ${move.from} abandoned (moves abandon-source --accept-data-loss): ${move.to} restarted since it was verified and went on with what it held (${from}); records only ${move.from}'s copy held are lost`
   return once(o, effect, () =>
     commitOf({phase: move.phase}, undefined, {
-      patch: {verifiedDirs: {...move.verifiedDirs, ...verifiedNow([move.to], o.claims)}, cutoverAt: move.cutoverAt, reason, sourceAbandoned: abandonedAgain(move.sourceAbandoned, {at, destinationDir: o.claims?.get(move.to)?.token ?? null, refilledFrom: peers})},
+      patch: {
+        verifiedDirs: {...move.verifiedDirs, ...verifiedNow([move.to], o.claims)},
+        cutoverAt: move.cutoverAt,
+        reason,
+        sourceAbandoned: abandonedAgain(move.sourceAbandoned, {at, destinationDir, refilledFrom: peers}),
+        // A warning of possible data loss, as a redis master's restart is: `apply` exits 23 and
+        // `cluster status` lists it until `moves ack` (the mark accepted a loss nobody checked yet).
+        warnings: withWarnings(move.warnings, [sourceAbandonedWarning(move, at, peers, destinationDir)]),
+      },
       claimFences: claimFences(read, o.claims),
       aliveAbsent: [move.from],
       note: `move ${move.id}: ${reason}`,
@@ -494,6 +504,8 @@ function refillFromReturnedSource(o: MoveObservation, shard: Observed): MoveDeci
         abandonSourceRequested: undefined,
         sourceAbandoned: {...abandoned, sourceRefillAt: new Date(o.now).toISOString(), sourceRefillDir: token ?? null, ...(replaced ? {sourceDirReplaced: true} : {})},
         reason: `${move.reason ?? ''}; ${said}`,
+        // Back on its verified dir, its copy was read after all: the loss warned of did not happen.
+        ...(replaced ? {} : {warnings: sourceReturnedWarnings(move.warnings, said)}),
       },
       note: `move ${move.id}: abandoned source ${move.from} is up again; ${said}`,
     }),
