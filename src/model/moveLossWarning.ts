@@ -48,20 +48,30 @@ export function sourceReturnedWarnings(warnings: readonly MoveWarning[] | undefi
 }
 
 /**
- * droppedSourceWarning is the warning a move records when its destination restarted (another
- * data dir or process than the one verified) after the source was asked to drop its copy: the
- * refill has no whole copy of the source's to read, so what the destination lacks and no staying
- * voter holds is lost. `refilledFrom`: the staying voters it was refilled from (none at rf 1);
- * `enough`: they are enough that every acknowledged write is on one of them (the write-floor
- * rule of a heal: liveCopySources), so nothing is lost: the warning then only tells what
- * happened (mayHaveLostData false).
+ * DroppedSourceVerdict is how a destination restarted after its source's drop came out:
+ * `refilled` from staying voters that hold every acknowledged write (nothing lost); on the
+ * `same-dir` it was verified on (a new process: it kept its copy, unless that dir is an older
+ * copy restored, which nothing can tell apart); or `lost`: another data dir, and no other copy
+ * sure to hold what it lacked.
  */
-export function droppedSourceWarning(move: Pick<Move, 'id' | 'from' | 'to'>, at: string, destinationDir: string | null, refilledFrom: readonly string[], enough: boolean): MoveWarning {
-  const what = `${move.to} restarted (dir ${destinationDir ?? 'unknown'}) after ${move.from} was asked to drop its copy at cleanup`
-  const text = enough
-    ? `${what}; refilled from ${refilledFrom.join(', ')}, which hold every acknowledged write (read repair and anti-entropy keep them converging)`
-    : `${what}; ${refilledFrom.length > 0 ? `refilled from ${refilledFrom.join(', ')} and` : 'no other voter holds the shard:'} what remained of ${move.from}'s copy, but acknowledged records ${move.to} lost and no other copy held are lost`
-  return {key: `${DROPPED_SOURCE_KEY}${move.to}:${destinationDir ?? 'unknown'}`, at, text, mayHaveLostData: !enough}
+export type DroppedSourceVerdict = 'refilled' | 'same-dir' | 'lost'
+
+/**
+ * droppedSourceWarning is the warning a move records when its destination serves under another
+ * claim (data dir or process) than the one verified while the move is in `cleanup`: the source
+ * may have dropped its copy already, so the refill had no whole copy of the source's to read.
+ * `refilledFrom`: the staying voters it was refilled from besides what remained of the source's
+ * copy (none at rf 1). Of possible data loss only for `lost`; the others tell what happened.
+ * Keyed on the destination's claim: another restart is a warning of its own.
+ */
+export function droppedSourceWarning(move: Pick<Move, 'id' | 'from' | 'to'>, at: string, destinationDir: string | null, refilledFrom: readonly string[], verdict: DroppedSourceVerdict): MoveWarning {
+  const what = `${move.to} restarted (dir ${destinationDir ?? 'unknown'}) in cleanup, when ${move.from} may have dropped its copy already; refilled from what remained of it${refilledFrom.length > 0 ? ` and from ${refilledFrom.join(', ')}` : ''}`
+  const text = {
+    refilled: `${what}, which hold every acknowledged write`,
+    'same-dir': `${what}; on the data dir it was verified on, so it kept its copy, unless that dir is an older copy restored (then what it lacked and no other copy held is lost)`,
+    lost: `${what}; on another data dir than the one verified: acknowledged records ${move.to} lost that no other copy held are lost`,
+  }[verdict]
+  return {key: `${DROPPED_SOURCE_KEY}${move.to}:${destinationDir ?? 'unknown'}`, at, text, mayHaveLostData: verdict === 'lost'}
 }
 
 /** LossKind names what a loss warning is about, for the one line `apply` ends with. */
