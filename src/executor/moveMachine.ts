@@ -750,6 +750,11 @@ export function decideMove(o: MoveObservation): MoveDecision {
       if (sourceCameBack(o)) return withShard(o, (s) => refillFromReturnedSource(o, s))
       if (markOutlived(o)) return withdrawMark(o)
     }
+    // A rollback in flight the mark withdrew, whose source came back before the move turned
+    // forward: the rollback goes on onto the source (it is up), so the mark is outlived here too.
+    // Until session 39 it stayed set while the move rolled back onto that very source, and
+    // `moves show` said the source was abandoned.
+    if (PHASE_TABLE[move.phase].track === 'rollback' && markOutlived(o)) return withdrawMark(o)
     return (PHASE_STEPS[move.phase] as PhaseStep)(o)
   } catch (err) {
     if (!(err instanceof BugError)) throw err

@@ -364,6 +364,18 @@ describe('a rollback in flight whose source dies', () => {
       expect(s.asked).not.toContain(s.from)
     })
   }
+  it('in rb-joining, marked abandoned, then back before the move turned forward: the rollback goes on onto it and the mark is withdrawn (session 39)', async () => {
+    const s = await stuckMove(1, 'rb-joining', [], {from: 'joining', to: 'voter'})
+    await s.store.put(s.ctx.keys.claim(s.to), JSON.stringify({node: s.to, dataDirId: 'dir-old', instance: 'i1'}))
+    expect((await requestSourceAbandon(s.ctx, s.move.id, {acceptDataLoss: true})).changed).toBe(true)
+    await markNodesAlive(s.ctx, [s.from])
+    const m = await s.run()
+    expect(m.phase).toBe('rolledback')
+    // Before: still marked abandoned while rolled back onto that source (`moves show`: "source abandoned by the operator").
+    expect(m.abandonSourceRequested).toBeUndefined()
+    expect(sourceAbandonText(m)).toBeUndefined()
+    expect(infos(s).some((i) => i.includes('the mark is withdrawn'))).toBe(true)
+  })
   // The executor resumed (after a SIGKILL, say) in rb-cutover's second half: the destination was removed from the shard
   // while the source still held its lease, then the source died. At rf 1 the rolled-back shard's one replica is down,
   // and the destination's copy holds every write acknowledged until its removal (both acked each one). Until this
