@@ -459,7 +459,7 @@ function refillAfterDrop(o: MoveObservation, shard: Observed): MoveDecision {
   const staying = readReplicas(shard.value).filter((n) => n !== move.to && n !== move.from)
   const up = staying.filter((n) => o.alive.has(n))
   const withoutSource = new Set([...o.alive].filter((n) => n !== move.from))
-  const d = chooseCopySources({shard: move.shard, from: move.from, to: move.to, oldSet: [move.from, ...staying], alive: withoutSource, routerW: o.writeQuorums ?? []})
+  const d = chooseCopySources({shard: move.shard, from: move.from, to: move.to, oldSet: [move.from, ...staying], alive: withoutSource, routerW: o.writeQuorums ?? [undefined]})
   const enough = d.kind === 'copy'
   // A staying voter down may hold writes the others lack (acknowledged by it and the destination): wait for it.
   if (!enough && up.length < staying.length) {
