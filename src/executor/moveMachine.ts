@@ -480,7 +480,9 @@ function refillAfterDrop(o: MoveObservation, shard: Observed): MoveDecision {
   return once(o, effect, () =>
     commitOf({phase: move.phase}, undefined, {
       patch: {verifiedDirs: {...move.verifiedDirs, ...verifiedNow([move.to], o.claims)}, cutoverAt: move.cutoverAt, warnings: withWarnings(move.warnings, [warning])},
-      claimFences: claimFences(read, o.claims),
+      // Fenced on the destination's claim and the staying voters' (a voter restarted since the refill
+      // no longer holds what it gave); not on the source's, whose copy is read only for what remains.
+      claimFences: claimFences([move.to, ...up], o.claims),
       note: `move ${move.id}: ${warning.text}`,
     }),
   )
