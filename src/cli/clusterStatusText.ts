@@ -1,4 +1,4 @@
-import {type MemberClock, type NodeStatus} from '../cluster/clusterStatus.js'
+import {type ClusterStatus, type MemberClock, type NodeStatus} from '../cluster/clusterStatus.js'
 import {STALE_MARK} from '../cluster/loadStaleness.js'
 import {effectiveWriteQuorum, fallbackVoters} from '../executor/copySources.js'
 import {floorLimitsText, floorQuorums, type WriteFloor} from '../model/writeFloor.js'
@@ -59,4 +59,16 @@ export function adoptionEffect(floor: WriteFloor, rf: number): string {
   if (v === undefined) return `write floor ${limits}: w = 1 at every shard size, so moves with a down source still wait for it (adopting changes nothing they do)`
   const atRf = effectiveWriteQuorum(rf, floorQuorums(floor))
   return `write floor ${limits}: moves with a down source may then copy from, and verify against, the other voters of shards with >= ${v} voters (w = ${atRf} at rf ${rf}); a write acknowledged with a smaller quorum than that by a router that has stopped could be lost`
+}
+
+/**
+ * kvLossLines is `cluster status`'s trouble section on kv: one line per move warning of possible
+ * data loss no operator acknowledged yet, with its way out; nothing when there is none.
+ */
+export function kvLossLines(warnings: ClusterStatus['lossWarnings']): string[] {
+  if (warnings.length === 0) return []
+  return [
+    'Data loss warnings (acknowledged writes may be lost):',
+    ...warnings.map((w) => `  move ${w.move} (shard ${w.shard}, ${w.phase}) at ${w.at}: ${w.text}; check the keys against your source of truth, then \`shardctl moves ack ${w.move}\``),
+  ]
 }

@@ -1,7 +1,8 @@
 import {type ErrorCode} from '../errors/codes.js'
 import {isUserError, UserError} from '../errors/errors.js'
 import {type ApplyResult} from '../executor/executePlan.js'
-import {isTerminal, mayHaveLostData, type MovePhase, phasesWhere} from '../model/move.js'
+import {isTerminal, lossWarnings, mayHaveLostData, type MovePhase, phasesWhere} from '../model/move.js'
+import {type LossKind, lossKindOf} from '../model/moveLossWarning.js'
 
 /**
  * RunOutcome is how a run that changed the cluster ended, as the exit status sees it:
@@ -18,7 +19,8 @@ export type RunSummary = Pick<ApplyResult, 'counts' | 'stopped'> & {moves: reado
 
 /**
  * applyOutcome judges an executor run. Finished or stopped with a move warned of possible data
- * loss (a redis master restarted without persistence while it ran: MoveWarning) is
+ * loss not acknowledged (a redis master restarted without persistence while it ran, a kv move
+ * that went on without its abandoned source: MoveWarning, src/model/moveLossWarning.ts) is
  * POSSIBLE_DATA_LOSS, even when every move ended `done`: the layout is as planned, but keys may
  * be gone, and a script must not read that as success. It wins over the codes below, and its
  * line says what they would have (unfinished moves to resume, moves aborted or failed): a move
@@ -31,7 +33,7 @@ export type RunSummary = Pick<ApplyResult, 'counts' | 'stopped'> & {moves: reado
  */
 export function applyOutcome(r: RunSummary & Partial<Pick<ApplyResult, 'leaseLost'>>): RunOutcome {
   const lossy = r.moves.filter((m) => mayHaveLostData(m)).length
-  const loss = `${lossy} move(s) ran while a master they used restarted without persistence: acknowledged keys may be lost; \`shardctl moves show <id>\` names the master and the slots.`
+  const loss = lossLine(r.moves)
   if (r.stopped) {
     const line = interruptedLine(r)
     return lossy > 0 ? {code: 'POSSIBLE_DATA_LOSS', line: `${loss} ${line}`} : {code: 'INTERRUPTED', line}
@@ -40,6 +42,23 @@ export function applyOutcome(r: RunSummary & Partial<Pick<ApplyResult, 'leaseLos
   if (lossy > 0) return {code: 'POSSIBLE_DATA_LOSS', line: unsuccessful > 0 ? `${loss} Besides, ${unsuccessful} move(s) ended aborted or failed (\`shardctl moves list\`).` : loss}
   if (unsuccessful > 0) return {code: 'INCOMPLETE', line: null}
   return {code: null, line: null}
+}
+
+/**
+ * lossLine is the sentence a run warned of possible data loss ends with: how many moves, and
+ * what happened to them (a redis master restarted without persistence; a kv move went on without
+ * its abandoned source, or its destination restarted after the source dropped its copy).
+ */
+function lossLine(moves: RunSummary['moves']): string {
+  const lossy = moves.filter((m) => mayHaveLostData(m))
+  const kinds = new Set<LossKind>(lossy.flatMap((m) => lossWarnings(m).map(lossKindOf)))
+  if (kinds.size === 1 && kinds.has('master-restart')) return `${lossy.length} move(s) ran while a master they used restarted without persistence: acknowledged keys may be lost; \`shardctl moves show <id>\` names the master and the slots.`
+  const why: Record<LossKind, string> = {
+    'master-restart': 'a master they used restarted without persistence',
+    'source-abandoned': 'went on without a source abandoned with --accept-data-loss',
+    'destination-lost': 'a destination restarted without its copy after the source dropped its own',
+  }
+  return `${lossy.length} move(s) may have lost acknowledged data (${[...kinds].map((k) => why[k]).join('; ')}); \`shardctl moves show <id>\` says what, and \`shardctl moves ack <id>\` acknowledges it once checked.`
 }
 
 /** interruptedLine is what a stopped run tells: why it stopped, and whether `apply --resume` has anything to continue. */

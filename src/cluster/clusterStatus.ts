@@ -3,6 +3,8 @@ import {parseLockHolder} from '../etcd/leaseLock.js'
 import {type ClusterMeta, engineOf} from '../model/cluster.js'
 import {type RedisTrouble} from '../redis/redisTrouble.js'
 import {type Control} from '../model/control.js'
+import {lossWarnings} from '../model/move.js'
+import {listMoves} from '../executor/moveStore.js'
 import {type WriteFloor} from '../model/writeFloor.js'
 import {readWriteFloorKey} from './writeFloorRead.js'
 import {listRouters} from '../router/routerRegistration.js'
@@ -90,6 +92,13 @@ export interface ClusterStatus {
    * too): not a cluster that predates the floor, and `adopt` refuses it until it is deleted.
    */
   writeFloorUnreadable: boolean
+  /**
+   * lossWarnings (kv) are the moves' warnings of possible data loss no operator acknowledged
+   * yet (model/move.ts lossWarnings; a move that went on without its abandoned source, say:
+   * src/model/moveLossWarning.ts), any phase, `done` included; empty on redis, whose `redis`
+   * trouble lists its own. Each stays until `moves ack`.
+   */
+  lossWarnings: {move: string; shard: number; phase: string; at: string; text: string}[]
 }
 
 /**
@@ -104,11 +113,14 @@ export interface ClusterStatus {
  * when it predates the map's latest change for the node (NodeStatusLoad.stale).
  * When more than CENSUS_FOLD_THRESHOLD census deltas are pending it folds them (best effort).
  * On a redis cluster it also reports the cluster's trouble (`redis`, see redisClusterTrouble),
- * which reads every shard and move record and each master's CLUSTER NODES (2 s bound per node).
+ * which reads every shard and move record and each master's CLUSTER NODES (2 s bound per node);
+ * on kv it reads every move record for their unacknowledged warnings of possible data loss.
  */
 export async function clusterStatus(ctx: ServiceContext): Promise<ClusterStatus> {
   const meta = await getMeta(ctx)
   const [nodes, alive, census, stats, control, lock, routers, etcd, redis, floor] = await Promise.all([listNodes(ctx), listLiveNodes(ctx, meta.value), shardCounts(ctx, meta.value.rf), listStatsSummaries(ctx), getControl(ctx), ctx.store.get(ctx.keys.executorLock), listRouters(ctx), etcdVersionReport(ctx.store).catch(() => undefined), redisTroubleOf(ctx, meta.value), readWriteFloorKey(ctx)])
+  // A redis cluster's trouble lists its moves' loss warnings already (redisStatus.ts).
+  const losses = engineOf(meta.value) === 'redis' ? [] : kvLossWarnings(await listMoves(ctx))
   const {replicasByNode: replicas, moving, revision} = census
   const statsByNode = new Map(stats.map((st) => [st.node, st]))
   const clockByNode = new Map(stats.map((st) => [st.node, st.clockOk === undefined ? null : {offsetMs: st.clockOffsetMs ?? null, ok: st.clockOk}]))
@@ -149,7 +161,13 @@ export async function clusterStatus(ctx: ServiceContext): Promise<ClusterStatus>
     redis,
     writeFloor: floor.floor,
     writeFloorUnreadable: floor.unreadable,
+    lossWarnings: losses,
   }
+}
+
+/** kvLossWarnings flattens the unacknowledged loss warnings of `moves` for ClusterStatus.lossWarnings. */
+function kvLossWarnings(moves: Awaited<ReturnType<typeof listMoves>>): ClusterStatus['lossWarnings'] {
+  return moves.flatMap((m) => lossWarnings(m.value).map((w) => ({move: m.value.id, shard: m.value.shard, phase: m.value.phase, at: w.at, text: w.text})))
 }
 
 /** redisTroubleOf is redisClusterTrouble for a redis cluster (imported only then: a kv status must not load ioredis), null for kv. */

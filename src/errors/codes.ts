@@ -26,7 +26,7 @@ export const ERROR_CODES = [
   'CLOCK_OFFSET', // data plane: a version too far ahead of the receiver's clock, or this member's clock is off from its peers by more than --max-clock-offset (retriable once clocks agree)
   'DECLINED', // the operator answered "no" to a confirmation question: nothing was recorded or changed
   'INTERRUPTED', // stopped by Ctrl-C / SIGTERM before it finished; what was recorded resumes with `apply --resume`
-  'POSSIBLE_DATA_LOSS', // a move ran, but a master it used restarted without persistence meanwhile: acknowledged keys may be lost (the move's warnings say which master and slots)
+  'POSSIBLE_DATA_LOSS', // a move ran, but carries a warning that acknowledged data may be lost: a master it used restarted without persistence, or (kv) it went on without an abandoned source or its destination lost its copy after the source dropped its own (the move's warnings say what)
   'INCOMPLETE', // ran to its end without reaching its goal (a move aborted or failed, a drained node still holds replicas)
   'FORBIDDEN', // router: the credentials are valid but no role of the user allows this operation on this key
   'TLS_REQUIRED', // data plane: a plaintext peer reached a TLS-only port or cluster

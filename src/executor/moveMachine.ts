@@ -1,6 +1,8 @@
 import {BugError} from '../errors/errors.js'
 import {closedDestination} from '../model/closedDestination.js'
-import {type Move, type MovePhase, PHASE_TABLE, phasesWhere, type SourceAbandoned} from '../model/move.js'
+import {type Move, type MovePhase, PHASE_TABLE, phasesWhere, type SourceAbandoned, withWarnings} from '../model/move.js'
+import {droppedSourceWarning, sourceAbandonedWarning, sourceReturnedWarnings} from '../model/moveLossWarning.js'
+import {chooseCopySources} from './copySources.js'
 import {type NodeState} from '../model/node.js'
 import {readReplicas, type Replica, type Shard, writeReplicas} from '../model/shard.js'
 import {abortable, type Failure, judgeFailure, RETRY_POLICY} from './retryPolicy.js'
@@ -244,7 +246,8 @@ export interface MoveObservation {
   /**
    * writeQuorums: every write quorum a write of the shard may have been acknowledged with (the registered routers' and the
    * write floor's: writeQuorumsEver), read where the destination's copy is to be dropped with the source down (`aborting`,
-   * `rb-cutover`: destinationCopyKeep.ts). Absent: not read, counted as unknown (w = 1).
+   * `rb-cutover`: destinationCopyKeep.ts), and for a destination restarted in `cleanup` (refillAfterDrop). Absent: not
+   * read, counted as unknown (w = 1).
    */
   writeQuorums?: readonly (number | null | undefined)[]
 }
@@ -416,13 +419,71 @@ function refillWithoutSource(o: MoveObservation, shard: Observed): MoveDecision 
   const effect: MoveEffect = {type: 'verify', key: verifiedKey('refill-without-source', read, o.claims), shard: shard.value, refill: true, from: peers}
   const at = new Date(o.now).toISOString()
   const from = peers.length > 0 ? `refilled from ${peers.join(', ')}` : 'no other copy to refill it from'
+  const destinationDir = o.claims?.get(move.to)?.token ?? null
   const reason = `source ${move.from} abandoned (moves abandon-source --accept-data-loss): ${move.to} restarted since it was verified and went on with what it held (${from}); records only ${move.from}'s copy held are lost`
   return once(o, effect, () =>
     commitOf({phase: move.phase}, undefined, {
-      patch: {verifiedDirs: {...move.verifiedDirs, ...verifiedNow([move.to], o.claims)}, cutoverAt: move.cutoverAt, reason, sourceAbandoned: abandonedAgain(move.sourceAbandoned, {at, destinationDir: o.claims?.get(move.to)?.token ?? null, refilledFrom: peers})},
+      patch: {
+        verifiedDirs: {...move.verifiedDirs, ...verifiedNow([move.to], o.claims)},
+        cutoverAt: move.cutoverAt,
+        reason,
+        sourceAbandoned: abandonedAgain(move.sourceAbandoned, {at, destinationDir, refilledFrom: peers}),
+        // A warning of possible data loss, as a redis master's restart is: `apply` exits 23 and
+        // `cluster status` lists it until `moves ack` (the mark accepted a loss nobody checked yet).
+        warnings: withWarnings(move.warnings, [sourceAbandonedWarning(move, at, peers, destinationDir)]),
+      },
       claimFences: claimFences(read, o.claims),
       aliveAbsent: [move.from],
       note: `move ${move.id}: ${reason}`,
+    }),
+  )
+}
+
+/**
+ * refillAfterDrop answers a destination that serves under another claim than the one verified
+ * while the move is in `cleanup` with its source up: the source may have dropped its copy
+ * already (this run or an executor before it sent the drop; a drop is not recorded before it
+ * is sent). Until session 39 this was the ordinary refill from the source, which found nothing
+ * left to give and let the move end `done` without a word: at rf 1, a destination back on an
+ * empty dir had lost every value of the shard. Now the destination is refilled from what is
+ * left of the source's copy and from every staying voter (a down one is waited for when the
+ * up ones are not enough: chooseCopySources's rule, as if the source were down), its claim
+ * recorded (fenced on it and on the staying voters'), and the move carries a warning
+ * (droppedSourceWarning): of possible data loss (`apply` exits 23) when it came back on another
+ * data dir and the staying voters up are not enough to hold every acknowledged write (rf 1, a
+ * w = 1 write floor); otherwise it says what happened (the same dir, plain restart or a restored
+ * older copy, which no one can tell apart; or refilled from voters that hold everything).
+ */
+function refillAfterDrop(o: MoveObservation, shard: Observed): MoveDecision {
+  const {move} = o
+  const staying = readReplicas(shard.value).filter((n) => n !== move.to && n !== move.from)
+  const up = staying.filter((n) => o.alive.has(n))
+  const withoutSource = new Set([...o.alive].filter((n) => n !== move.from))
+  const d = chooseCopySources({shard: move.shard, from: move.from, to: move.to, oldSet: [move.from, ...staying], alive: withoutSource, routerW: o.writeQuorums ?? [undefined]})
+  const enough = d.kind === 'copy'
+  // A staying voter down may hold writes the others lack (acknowledged by it and the destination): wait for it.
+  if (!enough && up.length < staying.length) {
+    return onFailure(o, {
+      kind: 'waiting-for-node',
+      message: `node ${move.to} restarted since move ${move.id} verified it, after ${move.from} may have dropped its copy; ${staying.filter((n) => !o.alive.has(n)).join(', ')} may hold what it lost: waiting for them`,
+    })
+  }
+  const peers = [move.from, ...up.sort()]
+  const read = [move.to, ...peers]
+  const effect: MoveEffect = {type: 'verify', key: verifiedKey('refill-after-drop', read, o.claims), shard: shard.value, refill: true, from: peers}
+  const at = new Date(o.now).toISOString()
+  const now = o.claims?.get(move.to)?.token
+  const verified = move.verifiedDirs?.[move.to]
+  // The same data dir (a new process) kept its copy, unless it is an older copy restored: not told apart, so told, not counted.
+  const sameDir = now !== undefined && verified !== undefined && dataDirOf(now) === dataDirOf(verified)
+  const warning = droppedSourceWarning(move, at, now ?? null, up, enough ? 'refilled' : sameDir ? 'same-dir' : 'lost')
+  return once(o, effect, () =>
+    commitOf({phase: move.phase}, undefined, {
+      patch: {verifiedDirs: {...move.verifiedDirs, ...verifiedNow([move.to], o.claims)}, cutoverAt: move.cutoverAt, warnings: withWarnings(move.warnings, [warning])},
+      // Fenced on the destination's claim and the staying voters' (a voter restarted since the refill
+      // no longer holds what it gave); not on the source's, whose copy is read only for what remains.
+      claimFences: claimFences([move.to, ...up], o.claims),
+      note: `move ${move.id}: ${warning.text}`,
     }),
   )
 }
@@ -494,6 +555,8 @@ function refillFromReturnedSource(o: MoveObservation, shard: Observed): MoveDeci
         abandonSourceRequested: undefined,
         sourceAbandoned: {...abandoned, sourceRefillAt: new Date(o.now).toISOString(), sourceRefillDir: token ?? null, ...(replaced ? {sourceDirReplaced: true} : {})},
         reason: `${move.reason ?? ''}; ${said}`,
+        // Back on its verified dir, its copy was read after all: the loss warned of did not happen.
+        ...(replaced ? {} : {warnings: sourceReturnedWarnings(move.warnings, said)}),
       },
       note: `move ${move.id}: abandoned source ${move.from} is up again; ${said}`,
     }),
@@ -681,11 +744,19 @@ export function decideMove(o: MoveObservation): MoveDecision {
       // Cut over: a destination serving under another claim than the one verified lacks what
       // was verified; it is refilled from the source before the move goes on (verifiedDirs.ts),
       // or, the source abandoned by the operator and holding no lease, from what is left.
-      if (changedSince(move.verifiedDirs, move.to, o.claims)) return withShard(o, (s) => (abandonsSource(o) ? refillWithoutSource(o, s) : recheck(o, s, move.to)))
+      // In `cleanup` with the source up, its copy may be dropped already: refilled from it and the staying voters, and told.
+      if (changedSince(move.verifiedDirs, move.to, o.claims)) {
+        return withShard(o, (s) => (abandonsSource(o) ? refillWithoutSource(o, s) : move.phase === 'cleanup' && o.alive.has(move.from) ? refillAfterDrop(o, s) : recheck(o, s, move.to)))
+      }
       // An abandoned source that came back before its copy was dropped is read after all.
       if (sourceCameBack(o)) return withShard(o, (s) => refillFromReturnedSource(o, s))
       if (markOutlived(o)) return withdrawMark(o)
     }
+    // A rollback in flight the mark withdrew, whose source came back before the move turned
+    // forward: the rollback goes on onto the source (it is up), so the mark is outlived here too.
+    // Until session 39 it stayed set while the move rolled back onto that very source, and
+    // `moves show` said the source was abandoned.
+    if (PHASE_TABLE[move.phase].track === 'rollback' && markOutlived(o)) return withdrawMark(o)
     return (PHASE_STEPS[move.phase] as PhaseStep)(o)
   } catch (err) {
     if (!(err instanceof BugError)) throw err

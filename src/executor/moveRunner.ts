@@ -10,7 +10,7 @@ import {backoffMs, classifyError, type Failure} from './retryPolicy.js'
 import {isUserError} from '../errors/errors.js'
 import {NodeClaimSchema} from '../model/node.js'
 import {readReplicas} from '../model/shard.js'
-import {claimsMatter, dirToken, type ObservedClaim} from './verifiedDirs.js'
+import {changedSince, claimsMatter, dirToken, type ObservedClaim} from './verifiedDirs.js'
 import {writeQuorumsEver} from './writeQuorumFloor.js'
 
 /**
@@ -91,11 +91,15 @@ async function observe(env: ExecutorEnv, known: Pick<Move, 'id' | 'shard' | 'fro
   // A move whose source is marked abandoned may be refilled from its staying voters: their
   // claims key and fence that refill like the destination's (moveMachine.ts refillWithoutSource).
   // Read only then, after the shard: the ordinary path pays nothing for it.
-  const staying = pairClaims && fenced.value.abandonSourceRequested !== undefined && shard ? readReplicas(shard.value).filter((n) => n !== known.from && n !== known.to) : []
-  const claims = pairClaims && staying.length > 0 ? new Map([...pairClaims, ...(await readClaims(env, staying))]) : pairClaims
+  // So may a destination restarted in `cleanup`, where the source's copy may be dropped already
+  // (moveMachine.ts refillAfterDrop), which also weighs the write quorums routers ever used.
+  const afterDrop = pairClaims !== undefined && fenced.value.phase === 'cleanup' && changedSince(fenced.value.verifiedDirs, known.to, pairClaims)
+  const staying = pairClaims && (fenced.value.abandonSourceRequested !== undefined || afterDrop) && shard ? readReplicas(shard.value).filter((n) => n !== known.from && n !== known.to) : []
   // Where the destination's copy is to be dropped with the source down, whether the other voters hold every acknowledged
   // write depends on the smallest write quorum any router ran with (moveMachine.ts keepDestinationCopy): read only then.
-  const writeQuorums = DROPS_DESTINATION.has(fenced.value.phase) && !view.alive.has(known.from) ? await writeQuorumsEver(env, fenced.value) : undefined
+  const quorumsMatter = afterDrop || (DROPS_DESTINATION.has(fenced.value.phase) && !view.alive.has(known.from))
+  const [stayingClaims, writeQuorums] = await Promise.all([staying.length > 0 ? readClaims(env, staying) : undefined, quorumsMatter ? writeQuorumsEver(env, fenced.value) : undefined])
+  const claims = pairClaims && stayingClaims ? new Map([...pairClaims, ...stayingClaims]) : pairClaims
   return {
     fenced,
     move: fenced.value,

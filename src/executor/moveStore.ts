@@ -155,8 +155,8 @@ export async function requestRollback(ctx: ServiceContext, id: string): Promise<
  * acknowledgeWarnings marks every warning of move `id` of possible data loss that is not
  * acknowledged yet (lossWarnings) acknowledged at the clock's time (CAS on the move's revision,
  * retried, so an executor's write meanwhile is kept): the operator has checked the keys the
- * warning names. `cluster status` stops listing them and the autopilot plans moves onto and off
- * their masters again; `moves show` still prints them, with the time. Returns how many it marked
+ * warning names. `cluster status` stops listing them, `apply` no longer exits POSSIBLE_DATA_LOSS for
+ * them, and the autopilot plans moves onto and off their masters (redis) again; `moves show` still prints them, with the time. Returns how many it marked
  * (0: none was left; nothing written). NOT_FOUND for an unknown move.
  */
 export async function acknowledgeWarnings(ctx: ServiceContext, id: string): Promise<{acknowledged: number; message: string}> {
@@ -168,7 +168,9 @@ export async function acknowledgeWarnings(ctx: ServiceContext, id: string): Prom
     const warnings = (m.value.warnings ?? []).map((w) => (open.includes(w) ? {...w, acknowledgedAt: at} : w))
     try {
       await ctx.store.update(m.key, JSON.stringify({...m.value, warnings, updatedAt: at}), m.modRevision)
-      return {acknowledged: open.length, message: `move ${id}: ${open.length} warning(s) of possible data loss acknowledged; \`cluster status\` no longer lists them and the autopilot plans moves onto and off ${[...new Set(open.map((w) => warningNode(w) ?? '?'))].join(', ')} again`}
+      // Only a redis master's warning names a node the autopilot held off (a kv loss warning names none: moveLossWarning.ts).
+      const held = [...new Set(open.flatMap((w) => warningNode(w) ?? []))]
+      return {acknowledged: open.length, message: `move ${id}: ${open.length} warning(s) of possible data loss acknowledged; \`cluster status\` no longer lists them${held.length > 0 ? ` and the autopilot plans moves onto and off ${held.join(', ')} again` : ''}`}
     } catch (err) {
       if (!isUserError(err, 'CONFLICT')) throw err
     }

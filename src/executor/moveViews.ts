@@ -1,6 +1,7 @@
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {getControl, getMeta} from '../cluster/clusterRepo.js'
-import {copyGoalBytes, isTerminal, mayHaveLostData, type Move} from '../model/move.js'
+import {copyGoalBytes, isTerminal, lossWarnings, mayHaveLostData, type Move} from '../model/move.js'
+import {lossKindOf} from '../model/moveLossWarning.js'
 import {readRecordings, type Recording} from './moveRecording.js'
 import {getMove, listMoves} from './moveStore.js'
 
@@ -26,7 +27,8 @@ export function moveNote(m: MoveView): string {
   if (m.paused) return 'paused (moves resume)'
   if (m.progress.stalled) return 'STALLED'
   if (m.reason) return m.reason
-  return mayHaveLostData(m) ? 'DATA MAY BE LOST: a master restarted (moves show)' : ''
+  if (!mayHaveLostData(m)) return ''
+  return lossWarnings(m).every((w) => lossKindOf(w) === 'master-restart') ? 'DATA MAY BE LOST: a master restarted (moves show)' : 'DATA MAY BE LOST (moves show)'
 }
 
 /**

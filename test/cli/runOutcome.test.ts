@@ -92,6 +92,17 @@ describe('a run warned of possible data loss (exit 23) and also interrupted or i
     expect(o.line).toMatch(/still holds 2 replica\(s\)/)
   })
 
+  it('Given kv loss warnings (a source abandoned, a destination lost after the drop) beside a master restart, Then the line names each kind and moves ack; acknowledged ones do not count', () => {
+    const r = run(['done', 'done', 'done'], false)
+    const warned = (key: string, acknowledgedAt?: string) => [{key, at: 't', text: 'lost', mayHaveLostData: true, ...(acknowledgedAt ? {acknowledgedAt} : {})}]
+    const moves = [warned('source-abandoned:n1:t'), warned('dropped-source:n2:d/i'), warned('restart:n3:r')]
+    const o = applyOutcome({...r, moves: r.moves.map((m, i) => ({...m, warnings: moves[i]!}))})
+    expect(o.code).toBe('POSSIBLE_DATA_LOSS')
+    expect(o.line).toBe('3 move(s) may have lost acknowledged data (went on without a source abandoned with --accept-data-loss; a destination restarted without its copy after the source dropped its own; a master they used restarted without persistence); `shardctl moves show <id>` says what, and `shardctl moves ack <id>` acknowledges it once checked.')
+    const acked = applyOutcome({...r, moves: r.moves.map((m) => ({...m, warnings: warned('source-abandoned:n1:t', 't2')}))})
+    expect(acked.code).toBeNull()
+  })
+
   it('Given only a loss, Then the line is the loss alone', () => {
     expect(applyOutcome(lossy(['done'], false)).line).toBe('1 move(s) ran while a master they used restarted without persistence: acknowledged keys may be lost; `shardctl moves show <id>` names the master and the slots.')
   })

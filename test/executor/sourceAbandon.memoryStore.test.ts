@@ -7,6 +7,10 @@ import {runMove} from '../../src/executor/moveRunner.js'
 import {getMove, readShard, requestRollback} from '../../src/executor/moveStore.js'
 import {requestSourceAbandon} from '../../src/executor/sourceAbandon.js'
 import {sourceAbandonText} from '../../src/executor/sourceAbandonText.js'
+import {applyOutcome} from '../../src/cli/runOutcome.js'
+import {acknowledgeWarnings} from '../../src/executor/moveStore.js'
+import {clusterStatus} from '../../src/cluster/clusterStatus.js'
+import {lossWarnings} from '../../src/model/move.js'
 import {type Move} from '../../src/model/move.js'
 import {type Replica} from '../../src/model/shard.js'
 import {type NodeClient} from '../../src/node/nodeClient.js'
@@ -360,6 +364,18 @@ describe('a rollback in flight whose source dies', () => {
       expect(s.asked).not.toContain(s.from)
     })
   }
+  it('in rb-joining, marked abandoned, then back before the move turned forward: the rollback goes on onto it and the mark is withdrawn (session 39)', async () => {
+    const s = await stuckMove(1, 'rb-joining', [], {from: 'joining', to: 'voter'})
+    await s.store.put(s.ctx.keys.claim(s.to), JSON.stringify({node: s.to, dataDirId: 'dir-old', instance: 'i1'}))
+    expect((await requestSourceAbandon(s.ctx, s.move.id, {acceptDataLoss: true})).changed).toBe(true)
+    await markNodesAlive(s.ctx, [s.from])
+    const m = await s.run()
+    expect(m.phase).toBe('rolledback')
+    // Before: still marked abandoned while rolled back onto that source (`moves show`: "source abandoned by the operator").
+    expect(m.abandonSourceRequested).toBeUndefined()
+    expect(sourceAbandonText(m)).toBeUndefined()
+    expect(infos(s).some((i) => i.includes('the mark is withdrawn'))).toBe(true)
+  })
   // The executor resumed (after a SIGKILL, say) in rb-cutover's second half: the destination was removed from the shard
   // while the source still held its lease, then the source died. At rf 1 the rolled-back shard's one replica is down,
   // and the destination's copy holds every write acknowledged until its removal (both acked each one). Until this
@@ -632,5 +648,123 @@ describe('a destination that restarts after the source dropped its copy, before 
     expect(m.verifiedDirs?.[s.to]).toBe('dir-old/i2')
     expect(s.asked).toContain(s.from)
     expect((await readShard(s.ctx, m.shard))!.value.replicas).toEqual([{node: s.to, role: 'voter'}])
+  })
+})
+
+/** outcomeOf is how `apply` would end for a run whose only move ended as `m` (src/cli/runOutcome.ts). */
+const outcomeOf = (m: Move) => applyOutcome({counts: {[m.phase]: 1}, stopped: false, moves: [{phase: m.phase, warnings: m.warnings ?? []}]})
+
+describe('the outcome of a move that went on without its source (session 39)', () => {
+  // Until session 39 the move ended `done` with the loss in `sourceAbandoned` and its reason only:
+  // `apply` exited 0, and a pipeline gating on it read the accepted, unchecked loss as success.
+  it('is a warning of possible data loss: apply exits POSSIBLE_DATA_LOSS, cluster status lists it, moves ack acknowledges it', async () => {
+    const s = await stuckMove(1, 'cleanup')
+    await requestSourceAbandon(s.ctx, s.move.id, {acceptDataLoss: true})
+    const m = await s.run()
+    expect(m.phase).toBe('done')
+    expect(lossWarnings(m)).toHaveLength(1)
+    expect(lossWarnings(m)[0]!.text).toContain(`went on without its source ${s.from}`)
+    // No node named: the autopilot must not hold the dead source off (it would stop healing its other shards).
+    expect(lossWarnings(m)[0]!.node).toBeUndefined()
+    const o = outcomeOf(m)
+    expect(o.code).toBe('POSSIBLE_DATA_LOSS')
+    expect(o.line).toContain('went on without a source abandoned with --accept-data-loss')
+    expect(o.line).toContain('moves ack')
+    expect((await clusterStatus(s.ctx)).lossWarnings).toEqual([expect.objectContaining({move: s.move.id, phase: 'done'})])
+    const ack = await acknowledgeWarnings(s.ctx, s.move.id)
+    expect(ack.acknowledged).toBe(1)
+    expect(ack.message).not.toContain('autopilot')
+    const after = await stored(s)
+    expect(outcomeOf(after).code).toBeNull()
+    expect((await clusterStatus(s.ctx)).lossWarnings).toEqual([])
+  })
+
+  it('is withdrawn when the source comes back on its verified dir before its copy is dropped and is read after all', async () => {
+    const s = await stuckMove(1, 'draining')
+    await requestSourceAbandon(s.ctx, s.move.id, {acceptDataLoss: true})
+    const m = await s.run({effects: (base) => ({...base, drain: async () => markNodesAlive(s.ctx, [s.from])})})
+    expect(m.phase).toBe('done')
+    expect(m.sourceAbandoned?.sourceRefillAt).toBeDefined()
+    expect(m.warnings?.[0]?.text).toContain('withdrawn')
+    expect(lossWarnings(m)).toEqual([])
+    expect(outcomeOf(m).code).toBeNull()
+  })
+
+  it('stays a loss when the source comes back on another data dir', async () => {
+    const s = await stuckMove(1, 'draining')
+    await requestSourceAbandon(s.ctx, s.move.id, {acceptDataLoss: true})
+    const m = await s.run({
+      effects: (base) => ({
+        ...base,
+        drain: async () => {
+          await s.store.put(s.ctx.keys.claim(s.from), JSON.stringify({node: s.from, dataDirId: 'dir-src-new', instance: 'i9'}))
+          await markNodesAlive(s.ctx, [s.from])
+        },
+      }),
+    })
+    expect(m.sourceAbandoned?.sourceDirReplaced).toBe(true)
+    expect(outcomeOf(m).code).toBe('POSSIBLE_DATA_LOSS')
+  })
+})
+
+describe('a destination that restarts on another data dir after the source dropped its copy (session 39)', () => {
+  /** restartAtDrop runs a cleanup whose source is up: when the source drops its copy, the destination comes back under `dir`. */
+  async function restartAtDrop(s: Stuck, dir: {dataDirId: string; instance: string}): Promise<Move> {
+    await s.store.put(s.ctx.keys.claim(s.to), JSON.stringify({node: s.to, dataDirId: 'dir-old', instance: 'i1'}))
+    await markNodesAlive(s.ctx, [s.from])
+    let restarted = false
+    return s.run({
+      effects: (base) => ({
+        ...base,
+        drop: async (node, shard) => {
+          const n = await base.drop(node, shard)
+          if (!restarted && node === s.from) {
+            restarted = true
+            await s.store.put(s.ctx.keys.claim(s.to), JSON.stringify({node: s.to, ...dir}))
+          }
+          return n
+        },
+      }),
+    })
+  }
+
+  // Until session 39: refilled from the source's (dropped) copy, nothing found, `done` with no mention; apply exited 0.
+  it('at rf 1 ends done with a warning of possible data loss: apply exits POSSIBLE_DATA_LOSS and cluster status lists it', async () => {
+    const s = await stuckMove(1, 'cleanup')
+    const m = await restartAtDrop(s, {dataDirId: 'dir-empty', instance: 'i2'})
+    expect(m.phase).toBe('done')
+    expect(m.verifiedDirs?.[s.to]).toBe('dir-empty/i2')
+    expect(lossWarnings(m)).toHaveLength(1)
+    expect(lossWarnings(m)[0]!.text).toContain('on another data dir than the one verified')
+    const o = outcomeOf(m)
+    expect(o.code).toBe('POSSIBLE_DATA_LOSS')
+    expect(o.line).toContain('a destination restarted without its copy after the source dropped its own')
+    expect((await clusterStatus(s.ctx)).lossWarnings).toHaveLength(1)
+  })
+
+  it('at rf 3 with a majority write floor is refilled from the staying voters, says so, and is no loss', async () => {
+    const s = await stuckMove(3, 'cleanup', [null])
+    s.asked.length = 0
+    const m = await restartAtDrop(s, {dataDirId: 'dir-empty', instance: 'i2'})
+    expect(m.phase).toBe('done')
+    for (const n of s.others) expect(s.asked).toContain(n)
+    expect(m.warnings?.[0]?.text).toContain(`and from ${[...s.others].sort().join(', ')}, which hold every acknowledged write`)
+    expect(lossWarnings(m)).toEqual([])
+    expect(outcomeOf(m).code).toBeNull()
+  })
+
+  it('at rf 3 with a w = 1 router is a loss all the same (a write acknowledged by the source alone lived on the destination alone)', async () => {
+    const s = await stuckMove(3, 'cleanup', [null, 1])
+    const m = await restartAtDrop(s, {dataDirId: 'dir-empty', instance: 'i2'})
+    expect(m.phase).toBe('done')
+    expect(outcomeOf(m).code).toBe('POSSIBLE_DATA_LOSS')
+  })
+
+  it('on the same data dir (a new process) is told, not counted as a loss', async () => {
+    const s = await stuckMove(1, 'cleanup')
+    const m = await restartAtDrop(s, {dataDirId: 'dir-old', instance: 'i2'})
+    expect(m.phase).toBe('done')
+    expect(m.warnings?.[0]?.text).toContain('on the data dir it was verified on')
+    expect(outcomeOf(m).code).toBeNull()
   })
 })

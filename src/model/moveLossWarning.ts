@@ -1,0 +1,85 @@
+import {type Move, type MoveWarning} from './move.js'
+
+/**
+ * The warnings of possible data loss a kv move records itself (pure). A move that ends `done`
+ * after losing acknowledged records must not read as success: `apply` exits POSSIBLE_DATA_LOSS
+ * (23) for a move with an unacknowledged loss warning (src/cli/runOutcome.ts), `moves show` and
+ * `apply` print it, `cluster status` lists it until `moves ack`. Until session 39 a move that
+ * went on without its source (`moves abandon-source --accept-data-loss`) recorded the fact only
+ * in `sourceAbandoned` and its reason, and `apply` exited 0: a CI pipeline gating on the exit
+ * status read a loss the operator had accepted, but nobody had checked, as a clean rebalance.
+ *
+ * The warnings carry no `node`: the autopilot holds the node a warning names (a redis master
+ * that restarted) off its plans until `moves ack`, and holding a dead kv source off would stop
+ * the heal of its other shards.
+ */
+
+/** SOURCE_ABANDONED_KEY prefixes the key of {@link sourceAbandonedWarning}. */
+export const SOURCE_ABANDONED_KEY = 'source-abandoned:'
+
+/** DROPPED_SOURCE_KEY prefixes the key of {@link droppedSourceWarning}. */
+export const DROPPED_SOURCE_KEY = 'dropped-source:'
+
+/**
+ * sourceAbandonedWarning is the warning a move records when it accepts its restarted destination
+ * without its abandoned source: what only the source's copy held is lost (at rf 1, everything the
+ * destination's new dir lacks). Keyed on the source and the time, so a second refill without it
+ * (the destination restarted again) is a warning of its own.
+ */
+export function sourceAbandonedWarning(move: Pick<Move, 'id' | 'from' | 'to'>, at: string, refilledFrom: readonly string[], destinationDir: string | null): MoveWarning {
+  const refilled = refilledFrom.length > 0 ? `refilled from ${refilledFrom.join(', ')}` : 'no other copy to refill it from'
+  return {
+    key: `${SOURCE_ABANDONED_KEY}${move.from}:${at}`,
+    at,
+    text: `went on without its source ${move.from} (moves abandon-source --accept-data-loss): ${move.to} restarted since it was verified (dir ${destinationDir ?? 'unknown'}) and kept what it held (${refilled}); acknowledged records only ${move.from}'s copy held are lost`,
+    mayHaveLostData: true,
+  }
+}
+
+/**
+ * sourceReturnedWarnings is `warnings` once the abandoned source came back on its verified dir
+ * before its copy was dropped and the destination was refilled from it: the loss a
+ * {@link sourceAbandonedWarning} not yet acknowledged told of did not happen, so it is no longer
+ * one of possible data loss (its text says why; `moves show` still prints it).
+ */
+export function sourceReturnedWarnings(warnings: readonly MoveWarning[] | undefined, said: string): MoveWarning[] | undefined {
+  if (!warnings) return undefined
+  return warnings.map((w) => (w.key.startsWith(SOURCE_ABANDONED_KEY) && w.mayHaveLostData && w.acknowledgedAt === undefined ? {...w, mayHaveLostData: false, text: `${w.text} (withdrawn: ${said})`} : w))
+}
+
+/**
+ * DroppedSourceVerdict is how a destination restarted after its source's drop came out:
+ * `refilled` from staying voters that hold every acknowledged write (nothing lost); on the
+ * `same-dir` it was verified on (a new process: it kept its copy, unless that dir is an older
+ * copy restored, which nothing can tell apart); or `lost`: another data dir, and no other copy
+ * sure to hold what it lacked.
+ */
+export type DroppedSourceVerdict = 'refilled' | 'same-dir' | 'lost'
+
+/**
+ * droppedSourceWarning is the warning a move records when its destination serves under another
+ * claim (data dir or process) than the one verified while the move is in `cleanup`: the source
+ * may have dropped its copy already, so the refill had no whole copy of the source's to read.
+ * `refilledFrom`: the staying voters it was refilled from besides what remained of the source's
+ * copy (none at rf 1). Of possible data loss only for `lost`; the others tell what happened.
+ * Keyed on the destination's claim: another restart is a warning of its own.
+ */
+export function droppedSourceWarning(move: Pick<Move, 'id' | 'from' | 'to'>, at: string, destinationDir: string | null, refilledFrom: readonly string[], verdict: DroppedSourceVerdict): MoveWarning {
+  const what = `${move.to} restarted (dir ${destinationDir ?? 'unknown'}) in cleanup, when ${move.from} may have dropped its copy already; refilled from what remained of it${refilledFrom.length > 0 ? ` and from ${refilledFrom.join(', ')}` : ''}`
+  const text = {
+    refilled: `${what}, which hold every acknowledged write`,
+    'same-dir': `${what}; on the data dir it was verified on, so it kept its copy, unless that dir is an older copy restored (then what it lacked and no other copy held is lost)`,
+    lost: `${what}; on another data dir than the one verified: acknowledged records ${move.to} lost that no other copy held are lost`,
+  }[verdict]
+  return {key: `${DROPPED_SOURCE_KEY}${move.to}:${destinationDir ?? 'unknown'}`, at, text, mayHaveLostData: verdict === 'lost'}
+}
+
+/** LossKind names what a loss warning is about, for the one line `apply` ends with. */
+export type LossKind = 'master-restart' | 'source-abandoned' | 'destination-lost'
+
+/** lossKindOf classifies a warning by its key (a redis master's `restart:<node>:<run>`, or the kv ones above). */
+export function lossKindOf(w: Pick<MoveWarning, 'key'>): LossKind {
+  if (w.key.startsWith(SOURCE_ABANDONED_KEY)) return 'source-abandoned'
+  if (w.key.startsWith(DROPPED_SOURCE_KEY)) return 'destination-lost'
+  return 'master-restart'
+}
