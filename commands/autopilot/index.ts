@@ -126,7 +126,9 @@ Every --interval it reads the cluster and decides, in order: defer while paused 
       server?.close()
     }
     const signal = await stopped
-    signals.dispose()
+    log.info(`${signal}: stopped`)
+    // Kept, not disposed: a signal in the exit linger from here on exits 0 (before, Node's default killed it).
+    signals.stopped()
     exitAfterStop()
     return {id, signal}
   }

@@ -7,12 +7,13 @@ import {jsonLineLog} from '../../src/node/nodeLog.js'
 import {serveOptions} from '../../src/node/serveOptions.js'
 import {serveNode, type StopSummary} from '../../src/node/storageNode.js'
 import {exitAfterStop} from '../../src/daemon/exitAfterStop.js'
+import {StopSignals} from '../../src/daemon/stopSignals.js'
 import {surviveLostLogReader} from '../../src/daemon/lostLogReader.js'
 
 export default class NodeServe extends EtcdCommand {
   static override summary = 'Run a storage node: serve its shards over HTTP until SIGTERM.'
   static override description =
-    'Runs a node the cluster already has (from `cluster init` or `node add`: an --id it does not have is refused with exit 1 and the `node add` to run first; an --id another process already serves, with exit 8 naming that process, changing nothing (one that is stopping is waited for, up to 1.5 × its lease TTL); a --data-dir other than the one the id last served from while the id still holds replicas (a replaced disk, a mistyped path), with exit 2 and the fix, changing nothing; a --data-dir another process holds open (its serve.lock: a frozen process keeps it and must be killed), with exit 8 naming that pid after 3 s, changing nothing). Updates its record nodes/<id> (address, zone, capacity), registers leased alive/<id>, follows the shard map, serves the shards it holds a replica of and publishes load stats under leased keys (per-replica load in pages loads/<id>/<page>, totals in stats/<id>). Logs are JSON lines on stderr. SIGTERM (or SIGINT) refuses new requests (503, /healthz says stopping), drains in-flight ones and exits 0 within --shutdown-timeout plus at most 7 s for etcd (final write mark, lease revoke: best effort, so an etcd that does not answer cannot hold the stop; the lease then expires by its TTL), closing its port only after its lease is revoked; one during start-up stops the node too, revoking its lease if it took one; a second signal exits at once with code 1.'
+    'Runs a node the cluster already has (from `cluster init` or `node add`: an --id it does not have is refused with exit 1 and the `node add` to run first; an --id another process already serves, with exit 8 naming that process, changing nothing (one that is stopping is waited for, up to 1.5 × its lease TTL); a --data-dir other than the one the id last served from while the id still holds replicas (a replaced disk, a mistyped path), with exit 2 and the fix, changing nothing; a --data-dir another process holds open (its serve.lock: a frozen process keeps it and must be killed), with exit 8 naming that pid after 3 s, changing nothing). Updates its record nodes/<id> (address, zone, capacity), registers leased alive/<id>, follows the shard map, serves the shards it holds a replica of and publishes load stats under leased keys (per-replica load in pages loads/<id>/<page>, totals in stats/<id>). Logs are JSON lines on stderr. SIGTERM (or SIGINT) refuses new requests (503, /healthz says stopping), drains in-flight ones and exits 0 within --shutdown-timeout plus at most 7 s for etcd (final write mark, lease revoke: best effort, so an etcd that does not answer cannot hold the stop; the lease then expires by its TTL), closing its port only after its lease is revoked; one during start-up stops the node too, revoking its lease if it took one; a second signal exits at once with code 1 (0 once the stop is done: it only cuts the last second of waiting for etcd calls).'
   static override examples = [
     '<%= config.bin %> node serve --id n1 --listen 127.0.0.1:7001 --data-dir ./data/n1 --zone a',
     '<%= config.bin %> node serve --id n2 --listen 0.0.0.0:7002 --advertise 10.0.0.2:7002 --data-dir /var/lib/shardctl --stats-interval 2s',
@@ -46,8 +47,11 @@ export default class NodeServe extends EtcdCommand {
     // A log reader that goes away must not take the node down (its lines are lost instead).
     surviveLostLogReader()
     const opts = serveOptions(flags, jsonLineLog({node: flags.id}))
-    const summary = await serveNode(await this.services(flags), opts)
+    // Watched from here to the process's end: a second signal while the stop runs exits 1, one in the exit linger after it 0.
+    const signals = new StopSignals()
+    const summary = await serveNode(await this.services(flags), opts, signals)
     this.log(`node ${summary.node} stopped (${summary.reason})${summary.abandoned ? `; ${summary.abandoned} request(s) cut at the deadline` : ''}`)
+    signals.stopped()
     exitAfterStop()
     return summary
   }

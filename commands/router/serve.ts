@@ -12,7 +12,7 @@ import {surviveLostLogReader} from '../../src/daemon/lostLogReader.js'
 
 export default class RouterServe extends EtcdCommand {
   static override summary = 'Run a router: the quorum read/write proxy clients talk to.'
-  static override description = `Serves PUT/GET/DELETE /kv/{key}, /healthz and /metrics over HTTP/1.1 keep-alive. Follows the shard map in etcd, writes to every write replica and acknowledges at w (joint quorum during moves), reads r voters and read-repairs stale ones, and retries transparently after a node's stale-epoch refusal. Registers under the leased routers/<id> with the map revision and epochs it has applied; before that, lowers the cluster's write floor to its --w (never raised: one --w 1 router makes every later move with a down source wait for the source; see docs/moves.md) and does not start if it cannot. SIGTERM stops accepting, finishes in-flight requests (bounded by --drain-timeout) and exits 0 at most about 5 s later, even when etcd does not answer (its lease then expires by its TTL); a SIGTERM during start-up stops it as soon as it has started (a second one exits at once).`
+  static override description = `Serves PUT/GET/DELETE /kv/{key}, /healthz and /metrics over HTTP/1.1 keep-alive. Follows the shard map in etcd, writes to every write replica and acknowledges at w (joint quorum during moves), reads r voters and read-repairs stale ones, and retries transparently after a node's stale-epoch refusal. Registers under the leased routers/<id> with the map revision and epochs it has applied; before that, lowers the cluster's write floor to its --w (never raised: one --w 1 router makes every later move with a down source wait for the source; see docs/moves.md) and does not start if it cannot. SIGTERM stops accepting, finishes in-flight requests (bounded by --drain-timeout) and exits 0 at most about 5 s later, even when etcd does not answer (its lease then expires by its TTL); a SIGTERM during start-up stops it as soon as it has started (a second one exits at once: 1 while it stops, 0 once it has stopped).`
   static override examples = [
     '<%= config.bin %> router serve --listen 127.0.0.1:7000',
     '<%= config.bin %> router serve --listen 127.0.0.1:0 --id r1 --w 2 --r 2',
@@ -70,6 +70,8 @@ export default class RouterServe extends EtcdCommand {
     const {drained, inflightAtDeadline} = await router.stop(drainMs)
     if (drained) log('drained; exiting')
     else logger.warn(`drain deadline passed with ${inflightAtDeadline} requests in flight; exiting`)
+    // A signal in the exit linger from here on exits 0: the stop is done.
+    signals.stopped()
     exitAfterStop()
     return {id: router.id, address: router.address, signal, drained}
   }
