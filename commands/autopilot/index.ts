@@ -7,6 +7,7 @@ import {abortableSleep} from '../../src/clock/abortableSleep.js'
 import {AutopilotMetrics, serveMetrics} from '../../src/autopilot/autopilotMetrics.js'
 import {type AutopilotEvent, runAutopilot} from '../../src/autopilot/autopilotLoop.js'
 import {policyFromFlags} from '../../src/autopilot/autopilotOptions.js'
+import {checkAutopilotStart} from '../../src/autopilot/autopilotService.js'
 import {UserError} from '../../src/errors/errors.js'
 import {DEFAULT_EXECUTOR_OPTIONS, MIN_CHUNK_BYTES} from '../../src/executor/executorEnv.js'
 import {parseWindow} from '../../src/executor/window.js'
@@ -25,7 +26,7 @@ export default class Autopilot extends EtcdCommand {
   static override summary = 'Run the autopilot: heal dead and draining nodes, rebalance with hysteresis, inside guard rails.'
   static override description = `A long-running reconcile loop. Run one or several: exactly one leads (a leased lock in etcd; every write it makes is fenced on it), the others stand by and take over within --lease-ttl of its death, resuming the moves it left.
 
-Every --interval it reads the cluster and decides, in order: defer while paused (\`autopilot pause\`) or while anyone holds the executor lock (a human \`apply\`); finish recorded moves nobody runs; re-create the replicas of nodes down longer than --dead-after (marked draining) and empty draining nodes, shards with the fewest live replicas first, at --heal-throttle; and when the imbalance has stayed above --rebalance-above for --for, apply a normal plan that stops at --max-imbalance, never moving a shard it moved within --cool-down. Plans are written under plans/ like \`shardctl plan\` (signed with --sign). --window, --max-concurrent and --max-bytes-per-hour bound what it does; --dry-run only writes the plans. Decisions: \`autopilot status\`, JSON lines on stderr, Prometheus on --metrics-listen. SIGTERM stops it (exit 0) within 11 s, even when etcd or a node does not answer: a step still running after 8 s is left (recorded moves resume) and its locks released on the way out, so \`apply --resume\` or a standby takes over at once (with etcd frozen they expire with their leases).`
+Every --interval it reads the cluster and decides, in order: defer while paused (\`autopilot pause\`) or while anyone holds the executor lock (a human \`apply\`); finish recorded moves nobody runs; re-create the replicas of nodes down longer than --dead-after (marked draining) and empty draining nodes, shards with the fewest live replicas first, at --heal-throttle; and when the imbalance has stayed above --rebalance-above for --for, apply a normal plan that stops at --max-imbalance, never moving a shard it moved within --cool-down. Plans are written under plans/ like \`shardctl plan\` (signed with --sign). --window, --max-concurrent and --max-bytes-per-hour bound what it does; --dry-run only writes the plans. Decisions: \`autopilot status\`, JSON lines on stderr, Prometheus on --metrics-listen. At start it reads the cluster once: etcd not answering exits 3 (within about 15 s), an unknown --cluster exits 1; once running, etcd trouble is retried every interval. SIGTERM stops it (exit 0) within 11 s, even when etcd or a node does not answer: a step still running after 8 s is left (recorded moves resume) and its locks released on the way out, so \`apply --resume\` or a standby takes over at once (with etcd frozen they expire with their leases).`
   static override examples = [
     '<%= config.bin %> autopilot --dead-after 5m --rebalance-above 1.2 --for 10m --window 01:00-05:00 --max-bytes-per-hour 50GiB',
     '<%= config.bin %> autopilot --dry-run --interval 30s',
@@ -84,6 +85,8 @@ Every --interval it reads the cluster and decides, in order: defer while paused 
     const signKey = flags.sign === undefined ? undefined : readKeyFile(flags.sign, 'private')
     const id = flags.id ?? `${hostname()}-${process.pid}`
     const ctx = await this.services(flags)
+    // Fails (exit 3 naming etcd, or 1 for an unknown cluster) rather than campaigning for ever against an etcd that never answered.
+    await checkAutopilotStart(ctx, signals.signalled)
     const metrics = new AutopilotMetrics()
     const server = flags['metrics-listen'] ? await serveMetrics(metrics, flags['metrics-listen']) : undefined
     const log = jsonLog({autopilot: id})
