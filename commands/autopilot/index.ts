@@ -2,18 +2,20 @@ import {hostname} from 'node:os'
 import {resolve} from 'node:path'
 import {Flags} from '@oclif/core'
 import {EtcdCommand} from '../../src/cli/baseCommand.js'
-import {bytesFlag, durationFlag, listenFlag, rateFlag, withDefault} from '../../src/cli/flags.js'
+import {bytesFlag, durationFlag, listenFlag, rateFlag, withDefault, TIMER_FLAG_MAX_MS} from '../../src/cli/flags.js'
 import {abortableSleep} from '../../src/clock/abortableSleep.js'
 import {AutopilotMetrics, serveMetrics} from '../../src/autopilot/autopilotMetrics.js'
 import {type AutopilotEvent, runAutopilot} from '../../src/autopilot/autopilotLoop.js'
 import {policyFromFlags} from '../../src/autopilot/autopilotOptions.js'
+import {checkAutopilotStart} from '../../src/autopilot/autopilotService.js'
 import {UserError} from '../../src/errors/errors.js'
 import {DEFAULT_EXECUTOR_OPTIONS, MIN_CHUNK_BYTES} from '../../src/executor/executorEnv.js'
 import {parseWindow} from '../../src/executor/window.js'
 import {StopSignals} from '../../src/daemon/stopSignals.js'
 import {surviveLostLogReader} from '../../src/daemon/lostLogReader.js'
 import {exitAfterStop} from '../../src/daemon/exitAfterStop.js'
-import {AUTOPILOT_STOP_WAIT_MS} from '../../src/autopilot/autopilotOptions.js'
+import {AUTOPILOT_RELEASE_WAIT_MS, AUTOPILOT_STOP_WAIT_MS} from '../../src/autopilot/autopilotOptions.js'
+import {HeldLocks} from '../../src/etcd/heldLocks.js'
 import {stopWithin} from '../../src/daemon/stopWithin.js'
 import {jsonLog} from '../../src/log/jsonLog.js'
 import {parseBytes, parseDuration} from '../../src/model/units.js'
@@ -24,7 +26,7 @@ export default class Autopilot extends EtcdCommand {
   static override summary = 'Run the autopilot: heal dead and draining nodes, rebalance with hysteresis, inside guard rails.'
   static override description = `A long-running reconcile loop. Run one or several: exactly one leads (a leased lock in etcd; every write it makes is fenced on it), the others stand by and take over within --lease-ttl of its death, resuming the moves it left.
 
-Every --interval it reads the cluster and decides, in order: defer while paused (\`autopilot pause\`) or while anyone holds the executor lock (a human \`apply\`); finish recorded moves nobody runs; re-create the replicas of nodes down longer than --dead-after (marked draining) and empty draining nodes, shards with the fewest live replicas first, at --heal-throttle; and when the imbalance has stayed above --rebalance-above for --for, apply a normal plan that stops at --max-imbalance, never moving a shard it moved within --cool-down. Plans are written under plans/ like \`shardctl plan\` (signed with --sign). --window, --max-concurrent and --max-bytes-per-hour bound what it does; --dry-run only writes the plans. Decisions: \`autopilot status\`, JSON lines on stderr, Prometheus on --metrics-listen. SIGTERM stops it (exit 0) within 11 s, even when etcd does not answer (its lock then expires with its lease; recorded moves resume).`
+Every --interval it reads the cluster and decides, in order: defer while paused (\`autopilot pause\`) or while anyone holds the executor lock (a human \`apply\`); finish recorded moves nobody runs; re-create the replicas of nodes down longer than --dead-after (marked draining) and empty draining nodes, shards with the fewest live replicas first, at --heal-throttle; and when the imbalance has stayed above --rebalance-above for --for, apply a normal plan that stops at --max-imbalance, never moving a shard it moved within --cool-down. Plans are written under plans/ like \`shardctl plan\` (signed with --sign). --window, --max-concurrent and --max-bytes-per-hour bound what it does; --dry-run only writes the plans. Decisions: \`autopilot status\`, JSON lines on stderr, Prometheus on --metrics-listen. At start it reads the cluster once: etcd not answering exits 3 (within about 15 s), an unknown --cluster exits 1; once running, etcd trouble is retried every interval. SIGTERM stops it (exit 0) within 11 s, even when etcd or a node does not answer: a step still running after 8 s is left (recorded moves resume) and its locks released on the way out, so \`apply --resume\` or a standby takes over at once (with etcd frozen they expire with their leases).`
   static override examples = [
     '<%= config.bin %> autopilot --dead-after 5m --rebalance-above 1.2 --for 10m --window 01:00-05:00 --max-bytes-per-hour 50GiB',
     '<%= config.bin %> autopilot --dry-run --interval 30s',
@@ -49,8 +51,8 @@ Every --interval it reads the cluster and decides, in order: defer while paused 
     'chunk-size': bytesFlag({description: 'copy chunk size (at least 4KiB)', min: MIN_CHUNK_BYTES, ...withDefault('256KiB', parseBytes)}),
     window: Flags.string({description: 'maintenance window HH:MM-HH:MM (local time): it acts only inside it'}),
     'dry-run': Flags.boolean({description: 'only write the plans it would apply; change nothing'}),
-    interval: durationFlag({description: 'time between two checks', min: 100, ...withDefault('10s', parseDuration)}),
-    'lease-ttl': durationFlag({description: 'TTL of the leadership lease: a dead leader is replaced within it (whole seconds)', min: 2000, ...withDefault('10s', parseDuration)}),
+    interval: durationFlag({description: 'time between two checks', min: 100, max: TIMER_FLAG_MAX_MS, ...withDefault('10s', parseDuration)}),
+    'lease-ttl': durationFlag({description: 'TTL of the leadership lease: a dead leader is replaced within it (whole seconds)', min: 2000, max: TIMER_FLAG_MAX_MS, ...withDefault('10s', parseDuration)}),
     'metrics-listen': listenFlag({description: 'serve Prometheus /metrics on host:port (port 0 picks one)'}),
     'plans-dir': Flags.string({description: 'where plans are written', default: PLANS_DIR}),
     sign: Flags.string({description: 'sign every plan with this Ed25519 private key (PEM, from `plan keygen`)'}),
@@ -83,9 +85,13 @@ Every --interval it reads the cluster and decides, in order: defer while paused 
     const signKey = flags.sign === undefined ? undefined : readKeyFile(flags.sign, 'private')
     const id = flags.id ?? `${hostname()}-${process.pid}`
     const ctx = await this.services(flags)
+    // Fails (exit 3 naming etcd, or 1 for an unknown cluster) rather than campaigning for ever against an etcd that never answered.
+    await checkAutopilotStart(ctx, signals.signalled)
     const metrics = new AutopilotMetrics()
     const server = flags['metrics-listen'] ? await serveMetrics(metrics, flags['metrics-listen']) : undefined
     const log = jsonLog({autopilot: id})
+    // The locks the loop holds, released on the way out if the stop gives up waiting for it.
+    const heldLocks = new HeldLocks()
     const stopped = signals.signalled.then((s) => {
       log.info(`${s}: stopping`)
       return s
@@ -111,15 +117,21 @@ Every --interval it reads the cluster and decides, in order: defer while paused 
           signKey,
           metrics,
         },
-        {now: () => Date.now(), sleep: abortableSleep, report: (ev) => logEvent(log, ev)},
+        {now: () => Date.now(), sleep: abortableSleep, report: (ev) => logEvent(log, ev), heldLocks},
         signals.abort,
       )
-      await stopWithin(loop, stopped, AUTOPILOT_STOP_WAIT_MS, () => log.warn(`stopping without waiting longer for the current step and the lock's release (etcd did not answer within ${AUTOPILOT_STOP_WAIT_MS} ms): the lock expires with its lease, and recorded moves resume`))
+      await stopWithin(loop, stopped, AUTOPILOT_STOP_WAIT_MS, async () => {
+        const locks = heldLocks.size
+        log.warn(`stopping without waiting longer for the current step (it did not end within ${AUTOPILOT_STOP_WAIT_MS} ms: etcd or a node not answering); releasing the ${locks} lock(s) it holds (at most ${AUTOPILOT_RELEASE_WAIT_MS} ms; a lock etcd does not hear released expires with its lease); recorded moves resume`)
+        await heldLocks.releaseAll(AUTOPILOT_RELEASE_WAIT_MS)
+      })
     } finally {
       server?.close()
     }
     const signal = await stopped
-    signals.dispose()
+    log.info(`${signal}: stopped`)
+    // Kept, not disposed: a signal in the exit linger from here on exits 0 (before, Node's default killed it).
+    signals.stopped()
     exitAfterStop()
     return {id, signal}
   }

@@ -1,18 +1,19 @@
 import {Flags} from '@oclif/core'
 import {EtcdCommand} from '../../src/cli/baseCommand.js'
-import {DATA_PLANE_TLS_FLAGS, capacityFlag, diskReserveFlag, durationFlag, listenFlag, withDefault} from '../../src/cli/flags.js'
+import {DATA_PLANE_TLS_FLAGS, capacityFlag, diskReserveFlag, durationFlag, listenFlag, withDefault, TIMER_FLAG_MAX_MS} from '../../src/cli/flags.js'
 import {parseDiskReserve} from '../../src/node/diskReservePolicy.js'
 import {parseDuration} from '../../src/model/units.js'
 import {jsonLineLog} from '../../src/node/nodeLog.js'
 import {serveOptions} from '../../src/node/serveOptions.js'
 import {serveNode, type StopSummary} from '../../src/node/storageNode.js'
 import {exitAfterStop} from '../../src/daemon/exitAfterStop.js'
+import {StopSignals} from '../../src/daemon/stopSignals.js'
 import {surviveLostLogReader} from '../../src/daemon/lostLogReader.js'
 
 export default class NodeServe extends EtcdCommand {
   static override summary = 'Run a storage node: serve its shards over HTTP until SIGTERM.'
   static override description =
-    'Runs a node the cluster already has (from `cluster init` or `node add`: an --id it does not have is refused with exit 1 and the `node add` to run first; an --id another process already serves, with exit 8 naming that process, changing nothing (one that is stopping is waited for, up to 1.5 × its lease TTL); a --data-dir other than the one the id last served from while the id still holds replicas (a replaced disk, a mistyped path), with exit 2 and the fix, changing nothing; a --data-dir another process holds open (its serve.lock: a frozen process keeps it and must be killed), with exit 8 naming that pid after 3 s, changing nothing). Updates its record nodes/<id> (address, zone, capacity), registers leased alive/<id>, follows the shard map, serves the shards it holds a replica of and publishes load stats under leased keys (per-replica load in pages loads/<id>/<page>, totals in stats/<id>). Logs are JSON lines on stderr. SIGTERM (or SIGINT) refuses new requests (503, /healthz says stopping), drains in-flight ones and exits 0 within --shutdown-timeout plus at most 7 s for etcd (final write mark, lease revoke: best effort, so an etcd that does not answer cannot hold the stop; the lease then expires by its TTL), closing its port only after its lease is revoked; one during start-up stops the node too, revoking its lease if it took one; a second signal exits at once with code 1.'
+    'Runs a node the cluster already has (from `cluster init` or `node add`: an --id it does not have is refused with exit 1 and the `node add` to run first; an --id another process already serves, with exit 8 naming that process, changing nothing (one that is stopping is waited for, up to 1.5 × its lease TTL); a --data-dir other than the one the id last served from while the id still holds replicas (a replaced disk, a mistyped path), with exit 2 and the fix, changing nothing; a --data-dir another process holds open (its serve.lock: a frozen process keeps it and must be killed), with exit 8 naming that pid after 3 s, changing nothing). Updates its record nodes/<id> (address, zone, capacity), registers leased alive/<id>, follows the shard map, serves the shards it holds a replica of and publishes load stats under leased keys (per-replica load in pages loads/<id>/<page>, totals in stats/<id>). Logs are JSON lines on stderr. SIGTERM (or SIGINT) refuses new requests (503, /healthz says stopping), drains in-flight ones and exits 0 within --shutdown-timeout plus at most 7 s for etcd (final write mark, lease revoke: best effort, so an etcd that does not answer cannot hold the stop; the lease then expires by its TTL), closing its port only after its lease is revoked; one during start-up stops the node too, revoking its lease if it took one; a second signal exits at once with code 1 (0 once the stop is done: it only cuts the last second of waiting for etcd calls).'
   static override examples = [
     '<%= config.bin %> node serve --id n1 --listen 127.0.0.1:7001 --data-dir ./data/n1 --zone a',
     '<%= config.bin %> node serve --id n2 --listen 0.0.0.0:7002 --advertise 10.0.0.2:7002 --data-dir /var/lib/shardctl --stats-interval 2s',
@@ -27,8 +28,8 @@ export default class NodeServe extends EtcdCommand {
     zone: Flags.string({description: 'failure zone (recorded in the node record)', env: 'SHARDCTL_NODE_ZONE'}),
     capacity: capacityFlag({description: 'per-resource capacity, e.g. reads=5000,writes=2000,bytes=100GiB', env: 'SHARDCTL_NODE_CAPACITY'}),
     token: Flags.string({description: 'cluster token (default: the one in etcd, created if absent)', env: 'SHARDCTL_TOKEN'}),
-    'stats-interval': durationFlag({description: 'how often to publish load stats (a change of the replicas the node holds is published at once)', min: 100, env: 'SHARDCTL_NODE_STATS_INTERVAL', ...withDefault('5s', parseDuration)}),
-    'lease-ttl': durationFlag({description: 'TTL of the alive/stats lease (whole seconds)', min: 2000, env: 'SHARDCTL_NODE_LEASE_TTL', ...withDefault('10s', parseDuration)}),
+    'stats-interval': durationFlag({description: 'how often to publish load stats (a change of the replicas the node holds is published at once)', min: 100, env: 'SHARDCTL_NODE_STATS_INTERVAL', max: TIMER_FLAG_MAX_MS, ...withDefault('5s', parseDuration)}),
+    'lease-ttl': durationFlag({description: 'TTL of the alive/stats lease (whole seconds)', min: 2000, env: 'SHARDCTL_NODE_LEASE_TTL', max: TIMER_FLAG_MAX_MS, ...withDefault('10s', parseDuration)}),
     'tombstone-grace': durationFlag({description: 'stale-write window: client writes older than this are refused, and tombstones older than this may be purged once anti-entropy has confirmed every replica (run every grace/4); give every node the same one: while alive nodes publish different graces, no tombstone is purged', env: 'SHARDCTL_NODE_TOMBSTONE_GRACE', ...withDefault('1h', parseDuration)}),
     'shutdown-timeout': durationFlag({description: 'deadline for draining in-flight requests on SIGTERM', env: 'SHARDCTL_NODE_SHUTDOWN_TIMEOUT', ...withDefault('10s', parseDuration)}),
     'orphan-grace': durationFlag({description: 'how long data of a range this node holds no role for is kept before it is removed (leftovers of moves whose drop never reached the node)', min: 1000, env: 'SHARDCTL_NODE_ORPHAN_GRACE', ...withDefault('10m', parseDuration)}),
@@ -46,8 +47,11 @@ export default class NodeServe extends EtcdCommand {
     // A log reader that goes away must not take the node down (its lines are lost instead).
     surviveLostLogReader()
     const opts = serveOptions(flags, jsonLineLog({node: flags.id}))
-    const summary = await serveNode(await this.services(flags), opts)
+    // Watched from here to the process's end: a second signal while the stop runs exits 1, one in the exit linger after it 0.
+    const signals = new StopSignals()
+    const summary = await serveNode(await this.services(flags), opts, signals)
     this.log(`node ${summary.node} stopped (${summary.reason})${summary.abandoned ? `; ${summary.abandoned} request(s) cut at the deadline` : ''}`)
+    signals.stopped()
     exitAfterStop()
     return summary
   }

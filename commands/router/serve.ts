@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 import {EtcdCommand} from '../../src/cli/baseCommand.js'
-import {DATA_PLANE_TLS_FLAGS, durationFlag, listenFlag, tlsPathsOf, withDefault} from '../../src/cli/flags.js'
+import {DATA_PLANE_TLS_FLAGS, durationFlag, listenFlag, tlsPathsOf, withDefault, TIMER_FLAG_MAX_MS} from '../../src/cli/flags.js'
 import {setDefaultClientTls} from '../../src/transport/clientTls.js'
 import {loadTlsMaterial} from '../../src/transport/tlsMaterial.js'
 import {formatListen, parseDuration, parseListen} from '../../src/model/units.js'
@@ -12,7 +12,7 @@ import {surviveLostLogReader} from '../../src/daemon/lostLogReader.js'
 
 export default class RouterServe extends EtcdCommand {
   static override summary = 'Run a router: the quorum read/write proxy clients talk to.'
-  static override description = `Serves PUT/GET/DELETE /kv/{key}, /healthz and /metrics over HTTP/1.1 keep-alive. Follows the shard map in etcd, writes to every write replica and acknowledges at w (joint quorum during moves), reads r voters and read-repairs stale ones, and retries transparently after a node's stale-epoch refusal. Registers under the leased routers/<id> with the map revision and epochs it has applied; before that, lowers the cluster's write floor to its --w (never raised: one --w 1 router makes every later move with a down source wait for the source; see docs/moves.md) and does not start if it cannot. SIGTERM stops accepting, finishes in-flight requests (bounded by --drain-timeout) and exits 0 at most about 5 s later, even when etcd does not answer (its lease then expires by its TTL); a SIGTERM during start-up stops it as soon as it has started (a second one exits at once).`
+  static override description = `Serves PUT/GET/DELETE /kv/{key}, /healthz and /metrics over HTTP/1.1 keep-alive. Follows the shard map in etcd, writes to every write replica and acknowledges at w (joint quorum during moves), reads r voters and read-repairs stale ones, and retries transparently after a node's stale-epoch refusal. Registers under the leased routers/<id> with the map revision and epochs it has applied; before that, lowers the cluster's write floor to its --w (never raised: one --w 1 router makes every later move with a down source wait for the source; see docs/moves.md) and does not start if it cannot. SIGTERM stops accepting, finishes in-flight requests (bounded by --drain-timeout) and exits 0 at most about 5 s later, even when etcd does not answer (its lease then expires by its TTL); a SIGTERM during start-up stops it as soon as it has started (a second one exits at once: 1 while it stops, 0 once it has stopped).`
   static override examples = [
     '<%= config.bin %> router serve --listen 127.0.0.1:7000',
     '<%= config.bin %> router serve --listen 127.0.0.1:0 --id r1 --w 2 --r 2',
@@ -24,11 +24,11 @@ export default class RouterServe extends EtcdCommand {
     id: Flags.string({description: 'router id in etcd and in write versions (default: <host>-<pid>)', env: 'SHARDCTL_ROUTER_ID'}),
     w: Flags.integer({description: 'write quorum (default: a majority of the voters: 2 of 3, 1 of 1; a larger value than a shard has voters means all of them)', min: 1, env: 'SHARDCTL_ROUTER_W'}),
     r: Flags.integer({description: 'read quorum (default: a majority of the voters; a larger value than a shard has voters means all of them)', min: 1, env: 'SHARDCTL_ROUTER_R'}),
-    'node-timeout': durationFlag({description: 'timeout of one request to one node', min: 1, env: 'SHARDCTL_ROUTER_NODE_TIMEOUT', ...withDefault('2s', parseDuration)}),
+    'node-timeout': durationFlag({description: 'timeout of one request to one node', min: 1, env: 'SHARDCTL_ROUTER_NODE_TIMEOUT', max: TIMER_FLAG_MAX_MS, ...withDefault('2s', parseDuration)}),
     'request-timeout': durationFlag({description: 'end-to-end bound of one client request, retries included', min: 1, env: 'SHARDCTL_ROUTER_REQUEST_TIMEOUT', ...withDefault('5s', parseDuration)}),
     'drain-timeout': durationFlag({description: 'on SIGTERM, how long in-flight requests may take before connections are closed', env: 'SHARDCTL_ROUTER_DRAIN_TIMEOUT', ...withDefault('10s', parseDuration)}),
-    'lease-ttl': durationFlag({description: "TTL of the router's etcd lease (whole seconds; a bare number is seconds)", min: 2000, env: 'SHARDCTL_ROUTER_LEASE_TTL', ...withDefault('10s', parseDuration)}),
-    'report-interval': durationFlag({description: 'how often the router publishes its client figures (p99, request and error totals) in its etcd registration', min: 500, env: 'SHARDCTL_ROUTER_REPORT_INTERVAL', ...withDefault('5s', parseDuration)}),
+    'lease-ttl': durationFlag({description: "TTL of the router's etcd lease (whole seconds; a bare number is seconds)", min: 2000, env: 'SHARDCTL_ROUTER_LEASE_TTL', max: TIMER_FLAG_MAX_MS, ...withDefault('10s', parseDuration)}),
+    'report-interval': durationFlag({description: 'how often the router publishes its client figures (p99, request and error totals) in its etcd registration', min: 500, env: 'SHARDCTL_ROUTER_REPORT_INTERVAL', max: TIMER_FLAG_MAX_MS, ...withDefault('5s', parseDuration)}),
     'max-clock-offset': durationFlag({description: "the cluster's bound on clock offset between members: the router refuses writes (CLOCK_OFFSET) while its clock is off its peers by more", min: 1, env: 'SHARDCTL_MAX_CLOCK_OFFSET', ...withDefault('500ms', parseDuration)}),
     // With them the router serves HTTPS and dials nodes over mutual TLS (a `cert create-node` certificate).
     ...DATA_PLANE_TLS_FLAGS,
@@ -70,6 +70,8 @@ export default class RouterServe extends EtcdCommand {
     const {drained, inflightAtDeadline} = await router.stop(drainMs)
     if (drained) log('drained; exiting')
     else logger.warn(`drain deadline passed with ${inflightAtDeadline} requests in flight; exiting`)
+    // A signal in the exit linger from here on exits 0: the stop is done.
+    signals.stopped()
     exitAfterStop()
     return {id: router.id, address: router.address, signal, drained}
   }

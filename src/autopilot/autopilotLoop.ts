@@ -5,6 +5,7 @@ import {type ServiceContext} from '../cluster/serviceContext.js'
 import {foldCensusIfDue} from '../cluster/shardCensus.js'
 import {readSnapshot} from '../cluster/snapshotService.js'
 import {errorMessage, isUserError, UserError} from '../errors/errors.js'
+import {type HeldLocks} from '../etcd/heldLocks.js'
 import {acquireLock, type HeldLock, LockHeldError, LockLapsedError, parseLockHolder} from '../etcd/leaseLock.js'
 import {type ApplyDeps, type ApplyInput, type ApplyResult, executePlan, PlanChangedError} from '../executor/executePlan.js'
 import {type ExecutorEvent, type ExecutorOptions} from '../executor/executorEnv.js'
@@ -67,6 +68,8 @@ export interface AutopilotDeps {
   report: (ev: AutopilotEvent) => void
   /** effects replaces the moves' side effects on nodes (tests, as {@link ApplyDeps.effects}); default: real nodes. */
   effects?: MoveEffects
+  /** heldLocks tracks the leadership lock and its executor's lock while held, so a stop that gives up waiting for the loop can release them (the command does). */
+  heldLocks?: HeldLocks
 }
 
 /**
@@ -146,7 +149,9 @@ export async function runAutopilot(ctx: ServiceContext, input: AutopilotInput, d
       continue
     }
     lastStandby = undefined
+    const untrack = deps.heldLocks?.track(lock)
     await lead(ctx, input, deps, signal, lock)
+    untrack?.()
     input.metrics?.leader.set(0)
   }
 }
@@ -301,7 +306,7 @@ async function observe(ctx: ServiceContext, input: AutopilotInput, now: number):
 
 /** act carries out a heal, rebalance or resume decision and says how it went, in one line. */
 async function act(ctx: ServiceContext, input: AutopilotInput, deps: AutopilotDeps, lock: HeldLock, d: Exclude<Decision, {kind: 'idle' | 'wait'}>, signal: AbortSignal): Promise<string> {
-  const applyDeps: ApplyDeps = {now: deps.now, sleep: deps.sleep, emit: (event) => deps.report({type: 'executor', event}), ...(deps.effects ? {effects: deps.effects} : {})}
+  const applyDeps: ApplyDeps = {now: deps.now, sleep: deps.sleep, emit: (event) => deps.report({type: 'executor', event}), ...(deps.effects ? {effects: deps.effects} : {}), ...(deps.heldLocks ? {heldLocks: deps.heldLocks} : {})}
   // The executor's CONFLICTs are not the autopilot's own (its lost leadership). Only a refusal
   // (PlanChangedError, UnknownNodeError, UnfinishedConflictError) changed nothing and is looked at
   // again at once; any other came after the apply may have split or recorded moves (its lease lapsed while

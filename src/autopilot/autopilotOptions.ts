@@ -33,6 +33,17 @@ export function policyFromFlags(f: PolicyFlagValues): AutopilotPolicy {
 /**
  * AUTOPILOT_STOP_WAIT_MS bounds how long a stopping autopilot (SIGTERM) waits for its loop to
  * wind down (the step in flight, the lock's release) before it exits anyway (0, as for any
- * stop): an etcd that does not answer holds each call for its deadline and etcd3's resends.
+ * stop): an etcd that does not answer holds each call for its deadline and etcd3's resends,
+ * and an executor step may wait on a node that does not answer. With
+ * {@link AUTOPILOT_RELEASE_WAIT_MS} and the 1 s exit linger, a stop ends within 11 s.
  */
-export const AUTOPILOT_STOP_WAIT_MS = 10_000
+export const AUTOPILOT_STOP_WAIT_MS = 8_000
+
+/**
+ * AUTOPILOT_RELEASE_WAIT_MS bounds how long an autopilot that gave up waiting for its loop
+ * releases the locks the loop still holds (its leadership, its executor's lock: heldLocks.ts)
+ * on its way out: with a healthy etcd this takes milliseconds and the next `apply --resume` or
+ * standby takes the lock at once instead of after its lease's TTL; with etcd frozen it is given
+ * up (the locks expire with their leases).
+ */
+export const AUTOPILOT_RELEASE_WAIT_MS = 2_000

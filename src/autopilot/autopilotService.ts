@@ -34,6 +34,25 @@ export async function setAutopilotPaused(ctx: ServiceContext, paused: boolean): 
   throw new UserError('CONFLICT', 'the autopilot control record kept changing; try again')
 }
 
+/**
+ * checkAutopilotStart is the autopilot's start-up read: the cluster's meta, before it campaigns.
+ * Resolves when the cluster exists; throws UserError ETCD_UNREACHABLE (exit 3) when etcd does not
+ * answer (refused, frozen, cut off: within the etcd client's deadline and its resends, 15 s by
+ * default), naming etcd's endpoints, and NOT_FOUND (exit 1) for a cluster that does not exist;
+ * resolves undefined without reading further when `stop` (a SIGTERM) comes first.
+ *
+ * Why: the loop retries every etcd failure for ever (right for an etcd that goes away while it
+ * runs: level-based, nothing is lost), so an autopilot started against an etcd that never
+ * answered, or a mistyped --cluster, logged one warning per interval and never ended, where
+ * `node serve` and `router serve` fail with exit 3 (or 1) and one line.
+ */
+export async function checkAutopilotStart(ctx: ServiceContext, stop: Promise<unknown>): Promise<void> {
+  const read = getMeta(ctx).then(() => undefined)
+  // A stop during the read ends the wait; the read's late failure is not an unhandled rejection.
+  read.catch(() => {})
+  await Promise.race([read, stop.then(() => undefined)])
+}
+
 /** AutopilotStatus is what `autopilot status` reports (its --json output). */
 export interface AutopilotStatus {
   cluster: string

@@ -15,6 +15,18 @@ import {type DiskReserveSetting, parseDiskReserve} from '../node/diskReservePoli
  * so help shows `[default: 30s]` and the value goes through the same parser.
  */
 
+/**
+ * TIMER_FLAG_MAX_MS is the `max` of every duration flag whose value one timer waits (an
+ * interval, a lease TTL, a request timeout): 24 days. Node waits at most 2^31-1 ms (24.8 days)
+ * in one timer and fires a longer one after 1 ms (a TimeoutOverflowWarning only): an
+ * `--interval 30d` turned the autopilot's check loop into a busy loop, a `--node-timeout 30d`
+ * timed every node request out at once. Flags whose value is only compared with clocks
+ * (`--dead-after`, `--cool-down`, `--max-plan-age`), clamped before a timer (`--tombstone-grace`,
+ * `--orphan-grace`) or waited in steps (`--drain-timeout`, `--request-timeout`: boundedWait.ts,
+ * `--shutdown-timeout`) keep no such bound.
+ */
+export const TIMER_FLAG_MAX_MS = 24 * 86_400_000
+
 /** DurationOptions bound a duration flag: `min` and `max` in milliseconds. */
 type DurationOptions = {
   min?: number
@@ -136,7 +148,8 @@ export function withDefault<T>(text: string, parse: (s: string) => T): {default:
 }
 
 function formatMs(ms: number): string {
-  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`
+  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) if (ms % size === 0) return `${ms / size}${unit}`
+  return `${ms}ms`
 }
 
 // formatSize writes a minimum as the user would type it (4KiB, not 4.0 KiB).

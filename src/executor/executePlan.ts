@@ -3,6 +3,7 @@ import {type ServiceContext} from '../cluster/serviceContext.js'
 import {foldCensus, foldCensusIfDue} from '../cluster/shardCensus.js'
 import {sharedNodeView} from './clusterView.js'
 import {BugError, UserError, errorMessage, isUserError} from '../errors/errors.js'
+import {type HeldLocks} from '../etcd/heldLocks.js'
 import {acquireLock, type HeldLock} from '../etcd/leaseLock.js'
 import {isTerminal, type Move, type MovePhase, type MoveWarning} from '../model/move.js'
 import {EPOCH_STEPS, type Plan} from '../model/plan.js'
@@ -92,6 +93,8 @@ export interface ApplyDeps {
   emit: (ev: ExecutorEvent) => void
   /** effects replaces the moves' side effects on nodes (tests); default: real nodes. */
   effects?: MoveEffects
+  /** heldLocks tracks the executor lock while this run holds it, for a daemon's stop that gives up waiting for the run (the autopilot releases it on its way out). */
+  heldLocks?: HeldLocks
 }
 
 /**
@@ -115,6 +118,7 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
   await refuseEngineOnlyOptions(ctx, input.redis)
   // The lock says what this run runs, so `moves cancel --plan` can tell whether it aborts a plan's marked moves.
   const lock = await acquireLock(ctx.store, ctx.keys.executorLock, input.holder, undefined, undefined, {plan: input.plan?.id ?? null})
+  const untrack = deps.heldLocks?.track(lock)
   const stop = new AbortController()
   const onAbort = () => stop.abort()
   signal.addEventListener('abort', onAbort)
@@ -211,6 +215,7 @@ export async function executePlan(ctx: ServiceContext, input: ApplyInput, deps: 
     signal.removeEventListener('abort', onAbort)
     await clients.close()
     await lock.release()
+    untrack?.()
   }
 }
 

@@ -911,11 +911,13 @@ async function resolveToken(ctx: ServiceContext, given: string | undefined): Pro
  * arrives while the node starts aborts the start (nothing stays registered: a lease already
  * granted is revoked) or, once the node is registered, stops it as soon as start returns;
  * either way the summary names the signal (exit 0). A second signal exits at once (code 1).
+ * `given` is the caller's watch (`node serve` keeps it through its exit linger); without it
+ * one is installed here and removed when the node has stopped.
  */
-export async function serveNode(ctx: ServiceContext, opts: StorageNodeOptions): Promise<StopSummary> {
+export async function serveNode(ctx: ServiceContext, opts: StorageNodeOptions, given?: StopSignals): Promise<StopSummary> {
   // Anti-entropy and clock probes dial peers: with this node's certificate when it has one.
   setDefaultClientTls(opts.tls)
-  const signals = new StopSignals()
+  const signals = given ?? new StopSignals()
   try {
     let node: StorageNode
     try {
@@ -928,7 +930,8 @@ export async function serveNode(ctx: ServiceContext, opts: StorageNodeOptions): 
     }
     return await runUntilStopped(node, opts, signals)
   } finally {
-    signals.dispose()
+    // `given` is the caller's: it keeps them through its exit linger (StopSignals.stopped).
+    if (!given) signals.dispose()
   }
 }
 

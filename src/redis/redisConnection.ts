@@ -1,3 +1,4 @@
+import {boundedWait} from '../clock/boundedWait.js'
 import {Redis} from 'ioredis'
 import {UserError} from '../errors/errors.js'
 import {AddressSchema} from '../model/ids.js'
@@ -54,14 +55,6 @@ export async function withRedisNode<T>(address: string, fn: (r: Redis) => Promis
 export async function withRedisNodeWithin<T>(address: string, timeoutMs: number, fn: (r: Redis) => Promise<T>): Promise<T | undefined> {
   let conn: Redis | undefined
   let expired = false
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => {
-      expired = true
-      conn?.disconnect()
-      resolve(undefined)
-    }, timeoutMs)
-  })
   const run = (async () => {
     try {
       conn = await connectRedisNode(address)
@@ -73,11 +66,11 @@ export async function withRedisNodeWithin<T>(address: string, timeoutMs: number,
       conn?.disconnect()
     }
   })()
-  try {
-    return await Promise.race([run, timeout])
-  } finally {
-    clearTimeout(timer)
-  }
+  const out = await boundedWait(run, timeoutMs)
+  if (out.done) return out.value
+  expired = true
+  conn?.disconnect()
+  return undefined
 }
 
 /** readClusterNodes is the parsed `CLUSTER NODES` view of the node `r` is connected to. */

@@ -1,3 +1,4 @@
+import {boundedWait} from '../clock/boundedWait.js'
 import {type Redis} from 'ioredis'
 import {errorMessage, UserError} from '../errors/errors.js'
 import {myself} from './clusterNodes.js'
@@ -115,14 +116,12 @@ export async function migrateKeys(from: MasterConn, to: MasterConn, keys: readon
  * dropped: the caller stops and whoever runs next reads Redis's own state.
  */
 async function answerWithin<T>(call: Promise<T>, wait: () => number | null): Promise<T> {
-  const answered = call.then((v) => ({v}))
-  answered.catch(() => undefined) // answered (or failed) after waiting stopped: nobody listens any more
+  // boundedWait handles a failure that comes after waiting stopped (nobody listens any more).
   for (;;) {
     const ms = wait()
-    if (ms === null) return (await answered).v
-    let timer: NodeJS.Timeout | undefined
-    const got = await Promise.race([answered, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)))]).finally(() => clearTimeout(timer))
-    if (got) return got.v
+    if (ms === null) return await call
+    const got = await boundedWait(call, ms)
+    if (got.done) return got.value
   }
 }
 

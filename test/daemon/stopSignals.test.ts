@@ -34,6 +34,14 @@ describe('StopSignals', () => {
     expect(signals.abort.aborted).toBe(false)
   })
 
+  it('once the stop is done (stopped), a signal exits 0 at once: it only cuts the exit linger', () => {
+    const {source, exits, signals} = watched()
+    source.emit('SIGTERM', 'SIGTERM')
+    signals.stopped()
+    source.emit('SIGINT', 'SIGINT')
+    expect(exits).toEqual([0])
+  })
+
   it('dispose removes its handlers from every stop signal, and twice is harmless', () => {
     const {source, exits, signals} = watched()
     for (const s of STOP_SIGNALS) expect(source.listenerCount(s)).toBe(1)

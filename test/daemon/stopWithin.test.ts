@@ -32,6 +32,18 @@ describe('stopWithin', () => {
     expect(gaveUp).toHaveBeenCalledOnce()
   })
 
+  it('Given a loop that does not end, When it gives up, Then it resolves only once the give-up (a bounded release of the locks) is done', async () => {
+    vi.useFakeTimers()
+    let released: () => void = () => {}
+    let stopped = false
+    void stopWithin(new Promise<void>(() => {}), Promise.resolve(), 1000, () => new Promise<void>((r) => (released = r))).then(() => (stopped = true))
+    await vi.advanceTimersByTimeAsync(5000)
+    expect(stopped).toBe(false)
+    released()
+    await vi.advanceTimersByTimeAsync(0)
+    expect(stopped).toBe(true)
+  })
+
   it('Given a loop that fails before any signal, Then its error', async () => {
     await expect(stopWithin(Promise.reject(new Error('etcd refused')), new Promise(() => {}), 1000, () => {})).rejects.toThrow('etcd refused')
   })

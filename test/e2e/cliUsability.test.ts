@@ -120,6 +120,27 @@ describe('daemon flags and their environment variables', () => {
     expect(node.stderr).toMatch(/^Error: --listen: "localhost" is not HOST:PORT/)
   }, 60_000)
 
+  it('refuses a duration past what one timer waits (24d) with exit 2 naming the flag, on every flag one timer waits, before connecting anywhere', async () => {
+    const etcd = ['--endpoints', 'http://127.0.0.1:1']
+    const node = ['node', 'serve', '--id', 'n1', '--listen', '127.0.0.1:0', '--data-dir', cwd, ...etcd]
+    const router = ['router', 'serve', '--listen', '127.0.0.1:0', ...etcd]
+    const autopilot = ['autopilot', ...etcd]
+    const cases: [string[], string][] = [
+      [node, '--stats-interval'], [node, '--lease-ttl'],
+      [router, '--node-timeout'], [router, '--lease-ttl'], [router, '--report-interval'],
+      [autopilot, '--interval'], [autopilot, '--lease-ttl'],
+      [['stats', '--watch', ...etcd], '--interval'], [['stats', '--watch', ...etcd], '--for'],
+      [['demo'], '--duration'],
+    ]
+    const results = await Promise.all(cases.map(async ([args, flag]) => ({flag, args: args.slice(0, 2).join(' '), r: await cli([...args, flag, '25d'])})))
+    for (const {flag, args, r} of results) {
+      const lines = r.stderr.trim().split('\n')
+      expect({args, flag, code: r.code, lines: lines.length, refusal: lines[0]!.startsWith(`Error: ${flag}: "25d" is longer than the maximum 24d`)}).toEqual({args, flag, code: 2, lines: 1, refusal: true})
+    }
+    // 24d itself is a value one timer still waits: parsed, then etcd (unreachable here) is what fails.
+    expect((await cli(['stats', '--watch', ...etcd, '--interval', '24d'])).code).toBe(3)
+  }, 60_000)
+
   it('refuses a bad router --id with exit 2, one line saying what an id may hold and how to fix it, before connecting anywhere', async () => {
     const r = await cli(['router', 'serve', '--listen', '127.0.0.1:0', '--id', 'bad id', '--endpoints', 'http://127.0.0.1:1'])
     expect(r.code).toBe(2)
