@@ -192,7 +192,9 @@ async function awaitIdleSource(env: ExecutorEnv, move: Move): Promise<void> {
       (r) => r.inflight,
       () => 0, // a source that stopped answering has nothing in flight for us to wait on
     )
-    if (inflight === 0) return
+    // Stopped: out after one look (a stopped executor's sleep returns at once, so this polled the source in a tight loop
+    // until the deadline). The runner commits nothing after a stop; the next executor drains again.
+    if (inflight === 0 || env.stopped()) return
     if (env.now() > deadline) {
       env.emit({type: 'info', message: `move ${move.id}: ${inflight} request(s) still in flight on ${move.from} at the drain deadline; continuing`, at: new Date(env.now()).toISOString()})
       return
