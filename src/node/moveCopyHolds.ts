@@ -36,14 +36,24 @@ function isKnownTerminal(phase: string): boolean {
 }
 
 /**
+ * OUTSIDE_MAP_PHASES are the phases in which a move may keep a copy on a node its shard no
+ * longer lists: the destination removed from the shard, its drop still to come (`aborting`,
+ * `rb-cutover`; kept while the source is down: src/executor/destinationCopyKeep.ts).
+ */
+const OUTSIDE_MAP_PHASES: ReadonlySet<string> = new Set(['aborting', 'rb-cutover'])
+
+/**
  * moveHolding (pure) is the first of `moves` (unfinished, naming this node: {@link unfinishedMovesOf})
  * that may need this node's data of shard `shard`'s range: a move of that shard, or of a shard
- * whose range (as `shardOf` knows it) overlaps it, or of a shard `shardOf` does not know (its
- * range cannot be told, so it keeps every range). Undefined: none.
+ * whose range (as `shardOf` knows it) overlaps it, or of a shard `shardOf` does not know. A
+ * move in {@link OUTSIDE_MAP_PHASES}, or in a phase this build does not know, holds every
+ * range: once the destination left the shard, all its replicas are voters again and a split
+ * may give the upper part of the range a new id, the move's own shard no longer covering it.
+ * Undefined: none.
  */
 export function moveHolding(shard: {id: number; range: HashRange}, moves: readonly MoveSide[], shardOf: (id: number) => Shard | undefined): MoveSide | undefined {
   return moves.find((m) => {
-    if (m.shard === shard.id) return true
+    if (m.shard === shard.id || OUTSIDE_MAP_PHASES.has(m.phase) || !(MOVE_PHASES as readonly string[]).includes(m.phase)) return true
     const moved = shardOf(m.shard)
     return moved === undefined || rangesOverlap(moved.range, shard.range)
   })

@@ -115,13 +115,15 @@ export interface OrphanSweeperDeps {
 export class OrphanSweeper {
   private readonly tracker: OrphanTracker
   private running = false
-  /** keptFor: the shards a move was last seen keeping, with that move's id (logged once, when it starts). */
-  private keptFor = new Map<number, string>()
+  /** keptClock: since when a move has kept each range (a range kept past the grace is logged, once per move: keptLogged). */
+  private readonly keptClock: OrphanTracker
+  private readonly keptLogged = new Map<number, string>()
   /** movesUnread: the last pass could not read the moves (warned once per streak). */
   private movesUnread = false
 
   constructor(private readonly deps: OrphanSweeperDeps) {
     this.tracker = new OrphanTracker(deps.graceMs)
+    this.keptClock = new OrphanTracker(deps.graceMs)
   }
 
   /** sweep runs one pass; returns the records removed. Skips (0) when a pass is already running. */
@@ -165,10 +167,16 @@ export class OrphanSweeper {
       const m = moveHolding(s, moves, (id) => this.deps.map.get(id))
       if (m) kept.set(s.id, m)
     }
-    for (const [id, m] of kept) {
-      if (this.keptFor.get(id) !== m.id) this.deps.log.info('orphan sweep: keeping data of a range an unfinished move may need', {shard: id, move: m.id, phase: m.phase, from: m.from, to: m.to})
+    // Logged once a range would have been removed (kept a whole grace), once per move: a node an
+    // unfinished move keeps data on says why its disk is not freed.
+    const due = this.keptClock.observe(this.deps.now(), candidates.map((s) => ({id: s.id, epoch: s.epoch, orphaned: kept.has(s.id)})))
+    for (const id of due) {
+      const m = kept.get(id)!
+      if (this.keptLogged.get(id) === m.id) continue
+      this.keptLogged.set(id, m.id)
+      this.deps.log.info('orphan sweep: keeping data of a range past --orphan-grace: an unfinished move may need it', {shard: id, move: m.id, phase: m.phase, from: m.from, to: m.to, graceMs: this.deps.graceMs})
     }
-    this.keptFor = new Map([...kept].map(([id, m]) => [id, m.id]))
+    for (const id of [...this.keptLogged.keys()]) if (!kept.has(id)) this.keptLogged.delete(id)
     return kept
   }
 
