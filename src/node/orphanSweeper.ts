@@ -1,6 +1,7 @@
 import {errorMessage} from '../errors/errors.js'
 import {type HashRange, rangesOverlap} from '../model/range.js'
 import {type Shard} from '../model/shard.js'
+import {moveHolding, type MoveSide} from './moveCopyHolds.js'
 import {type NodeLog} from './nodeLog.js'
 import {type ShardView} from './shardMapFollower.js'
 
@@ -89,6 +90,12 @@ export interface OrphanSweeperDeps {
   log: NodeLog
   graceMs: number
   now: () => number
+  /**
+   * moves reads, from etcd (linearizable), the unfinished moves naming this node as a side
+   * (unfinishedMovesOf); throws when it cannot. Asked once per pass that finds data of a
+   * range the node holds no role for (rare), never otherwise.
+   */
+  moves: () => Promise<readonly MoveSide[]>
 }
 
 /**
@@ -97,13 +104,26 @@ export interface OrphanSweeperDeps {
  * older executor dropped best effort). Before deleting it re-reads the shard from etcd
  * (linearizable) with writes to the range held at the gate, so a node that just joined
  * never loses what it was sent.
+ *
+ * A range an unfinished move names this node a side of is not an orphan: the executor keeps
+ * a copy outside the node's map role on purpose (an aborted or rolled-back move's destination
+ * while the source is down: it may be the only copy up of an acknowledged write;
+ * docs/moves.md "A destination's copy with the source down"). Its grace starts once a pass
+ * sees the move finished. A pass that cannot read the moves removes nothing and restarts every
+ * grace (fail safe: a move it could not see may have kept a copy meanwhile).
  */
 export class OrphanSweeper {
   private readonly tracker: OrphanTracker
   private running = false
+  /** keptClock: since when a move has kept each range (a range kept past the grace is logged, once per move: keptLogged). */
+  private readonly keptClock: OrphanTracker
+  private readonly keptLogged = new Map<number, string>()
+  /** movesUnread: the last pass could not read the moves (warned once per streak). */
+  private movesUnread = false
 
   constructor(private readonly deps: OrphanSweeperDeps) {
     this.tracker = new OrphanTracker(deps.graceMs)
+    this.keptClock = new OrphanTracker(deps.graceMs)
   }
 
   /** sweep runs one pass; returns the records removed. Skips (0) when a pass is already running. */
@@ -112,16 +132,55 @@ export class OrphanSweeper {
     this.running = true
     try {
       const {map, storage} = this.deps
-      const obs = map.all().map((s) => ({id: s.id, epoch: s.epoch, orphaned: map.roleOf(s) === undefined && storage.rangeTotals(s.range).keys > 0}))
+      const candidates = map.all().filter((s) => map.roleOf(s) === undefined && storage.rangeTotals(s.range).keys > 0)
+      const kept = candidates.length === 0 ? new Map<number, MoveSide>() : await this.keptByMoves(candidates)
+      if (kept === undefined) {
+        this.tracker.observe(this.deps.now(), [])
+        return 0
+      }
+      const obs = candidates.map((s) => ({id: s.id, epoch: s.epoch, orphaned: !kept.has(s.id)}))
+      const epochs = new Map(obs.map((o) => [o.id, o.epoch]))
       let removed = 0
-      for (const id of this.tracker.observe(this.deps.now(), obs)) removed += await this.removeIfStillOrphaned(id)
+      for (const id of this.tracker.observe(this.deps.now(), obs)) removed += await this.removeIfStillOrphaned(id, epochs.get(id)!)
       return removed
     } finally {
       this.running = false
     }
   }
 
-  private async removeIfStillOrphaned(id: number): Promise<number> {
+  /**
+   * keptByMoves reads the unfinished moves naming this node and returns which of `candidates`
+   * one of them may need (by shard id, with the move); undefined when the moves cannot be read.
+   */
+  private async keptByMoves(candidates: readonly Shard[]): Promise<Map<number, MoveSide> | undefined> {
+    let moves: readonly MoveSide[]
+    try {
+      moves = await this.deps.moves()
+    } catch (err) {
+      if (!this.movesUnread) this.deps.log.warn('orphan sweep: cannot read the moves from etcd; removing nothing until it can', {error: errorMessage(err)})
+      this.movesUnread = true
+      return undefined
+    }
+    this.movesUnread = false
+    const kept = new Map<number, MoveSide>()
+    for (const s of candidates) {
+      const m = moveHolding(s, moves, (id) => this.deps.map.get(id))
+      if (m) kept.set(s.id, m)
+    }
+    // Logged once a range would have been removed (kept a whole grace), once per move: a node an
+    // unfinished move keeps data on says why its disk is not freed.
+    const due = this.keptClock.observe(this.deps.now(), candidates.map((s) => ({id: s.id, epoch: s.epoch, orphaned: kept.has(s.id)})))
+    for (const id of due) {
+      const m = kept.get(id)!
+      if (this.keptLogged.get(id) === m.id) continue
+      this.keptLogged.set(id, m.id)
+      this.deps.log.info('orphan sweep: keeping data of a range past --orphan-grace: an unfinished move may need it', {shard: id, move: m.id, phase: m.phase, from: m.from, to: m.to, graceMs: this.deps.graceMs})
+    }
+    for (const id of [...this.keptLogged.keys()]) if (!kept.has(id)) this.keptLogged.delete(id)
+    return kept
+  }
+
+  private async removeIfStillOrphaned(id: number, observedEpoch: number): Promise<number> {
     const known = this.deps.map.get(id)
     if (!known) return 0
     return this.deps.gate.during(known.range, async () => {
@@ -133,6 +192,9 @@ export class OrphanSweeper {
         return 0
       }
       if (!fresh || this.deps.map.roleOf(fresh) !== undefined) return 0
+      // The shard changed since this pass looked (a move may have given the node a role and
+      // taken it back, with the moves read before): the next pass restarts its grace.
+      if (fresh.epoch !== observedEpoch) return 0
       const range = fresh.range
       if (range.lo < known.range.lo || range.hi > known.range.hi) return 0 // the gate covers only the range it closed on; the next pass retries
       const holder = this.deps.map.all().find((s) => s.range.lo < range.hi && range.lo < s.range.hi && this.deps.map.roleOf(s) !== undefined)

@@ -27,6 +27,7 @@ import {CopyReceiver} from './copyReceiver.js'
 import {COPY_RECEIVE_THREAD_NICE} from './threadPriority.js'
 import {NodeClients} from './nodeClients.js'
 import {NodeThrottles} from './nodeThrottles.js'
+import {MoveSideSchema, unfinishedMovesOf} from './moveCopyHolds.js'
 import {OrphanSweeper, RangeWriteGate} from './orphanSweeper.js'
 import {restoredDirRanges} from './restoredDirRanges.js'
 import {type NodeLog} from './nodeLog.js'
@@ -288,7 +289,9 @@ export class StorageNode {
         onChange: (v) => (v.ok ? opts.log.info('clock back within bounds: taking writes again', {clockOffsetMs: v.offsetMs}) : opts.log.warn('clock out of bounds: refusing writes', {reason: v.reason, clockOffsetMs: v.offsetMs})),
       })
       const rangeGate = new RangeWriteGate()
-      const sweeper = new OrphanSweeper({nodeId: opts.id, map, storage: engine, gate: rangeGate, log: opts.log, graceMs: opts.orphanGraceMs ?? 600_000, now: Date.now})
+      // The sweep reads the moves (a list, only in a pass that found data of a range the node holds no role for): one naming this node may need its copy.
+      const moves = async () => unfinishedMovesOf((await ctx.store.listTyped(ctx.keys.movesPrefix, MoveSideSchema)).items.map((m) => m.value), opts.id)
+      const sweeper = new OrphanSweeper({nodeId: opts.id, map, storage: engine, gate: rangeGate, log: opts.log, graceMs: opts.orphanGraceMs ?? 600_000, now: Date.now, moves})
       // Copies pull from peers with the cluster token, over their own pools (not the router's).
       const copyPeers = new NodeClients({token, timeoutMs: 10_000})
       // Their streams are received in the copy receive thread, unless SHARDCTL_COPY_RECEIVE_THREAD=0 (measuring both ways).

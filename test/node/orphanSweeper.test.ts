@@ -1,6 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import {type HashRange} from '../../src/model/range.js'
 import {type ReplicaRole, type Shard} from '../../src/model/shard.js'
+import {type MoveSide, unfinishedMovesOf} from '../../src/node/moveCopyHolds.js'
 import {OrphanSweeper, OrphanTracker, RangeWriteGate} from '../../src/node/orphanSweeper.js'
 import {type HeldShard, type ShardView} from '../../src/node/shardMapFollower.js'
 
@@ -70,12 +71,26 @@ class FakeStorage {
 const shard = (id: number, lo: number, hi: number, epoch: number, replicas: [string, ReplicaRole][]): Shard => ({id, range: {lo, hi}, epoch, replicas: replicas.map(([node, role]) => ({node, role}))})
 const log = {info() {}, warn() {}, error() {}}
 
+/** FakeMoves is etcd's `moves/` as the sweep reads it: the records, or a failure to read them. */
+class FakeMoves {
+  records: MoveSide[] = []
+  down = false
+  reads = 0
+  async read(): Promise<MoveSide[]> {
+    this.reads++
+    if (this.down) throw new Error('etcd unreachable')
+    return unfinishedMovesOf(this.records, 'me')
+  }
+}
+
 function world() {
   const map = new FakeMap()
   const storage = new FakeStorage()
+  const moves = new FakeMoves()
   let now = 0
-  const sweeper = new OrphanSweeper({nodeId: 'me', map, storage, gate: new RangeWriteGate(), log, graceMs: 1000, now: () => now})
-  return {map, storage, sweeper, at: (t: number) => (now = t)}
+  const logged: string[] = []
+  const sweeper = new OrphanSweeper({nodeId: 'me', map, storage, gate: new RangeWriteGate(), log: {...log, info: (m: string) => logged.push(m), warn: (m: string) => logged.push(m)}, graceMs: 1000, now: () => now, moves: () => moves.read()})
+  return {map, storage, moves, sweeper, logged, at: (t: number) => (now = t)}
 }
 
 describe('OrphanSweeper', () => {
@@ -107,7 +122,7 @@ describe('OrphanSweeper', () => {
     const storage = new FakeStorage()
     const gate = new RangeWriteGate()
     let now = 0
-    const sweeper = new OrphanSweeper({nodeId: 'me', map, storage, gate, log, graceMs: 1000, now: () => now})
+    const sweeper = new OrphanSweeper({nodeId: 'me', map, storage, gate, log, graceMs: 1000, now: () => now, moves: async () => []})
     map.set(shard(1, 0, 100, 2, [['a', 'voter']]))
     storage.hashes.push(5)
     await sweeper.sweep()
@@ -126,6 +141,123 @@ describe('OrphanSweeper', () => {
     await writeDone
     expect(order).toEqual(['other-range', 'write'])
     expect(storage.hashes).toEqual([55])
+  })
+})
+
+describe('OrphanSweeper and the moves', () => {
+  const side = (phase: string, over: Partial<MoveSide> = {}): MoveSide => ({id: 'm1', shard: 1, from: 'a', to: 'me', phase, ...over})
+
+  it('keeps a range an unfinished move names this node a side of (its copy kept outside its role), for as long as the move runs', async () => {
+    for (const move of [side('aborting'), side('rb-cutover'), side('aborting', {from: 'me', to: 'b'}), side('a-phase-of-a-newer-build')]) {
+      const {map, storage, moves, sweeper, logged, at} = world()
+      map.set(shard(1, 0, 100, 3, [['a', 'voter']])) // the destination already removed (one more epoch)
+      storage.hashes.push(5, 6)
+      moves.records = [move]
+      for (const t of [0, 1000, 5000, 60_000]) {
+        at(t)
+        expect(await sweeper.sweep()).toBe(0)
+      }
+      expect(storage.hashes).toEqual([5, 6])
+      expect(logged.filter((m) => /keeping data of a range past --orphan-grace: an unfinished move may need it/.test(m))).toHaveLength(1)
+    }
+  })
+
+  it('applies the whole grace again from the first pass that sees the move finished', async () => {
+    const {map, storage, moves, sweeper, at} = world()
+    map.set(shard(1, 0, 100, 3, [['a', 'voter']]))
+    storage.hashes.push(5)
+    moves.records = [side('aborting')]
+    await sweeper.sweep()
+    at(5000)
+    await sweeper.sweep()
+    moves.records = [side('aborted')]
+    at(5500)
+    expect(await sweeper.sweep()).toBe(0) // the grace starts here
+    at(6000)
+    expect(await sweeper.sweep()).toBe(0)
+    at(6500)
+    expect(await sweeper.sweep()).toBe(1)
+    expect(storage.hashes).toEqual([])
+  })
+
+  it('ignores finished moves, moves of other nodes and moves of ranges apart; keeps a range a move of an overlapping or unknown shard names', async () => {
+    const {map, storage, moves, sweeper, at} = world()
+    map.set(shard(1, 0, 100, 3, [['a', 'voter']]))
+    map.set(shard(2, 100, 200, 3, [['a', 'voter']]))
+    map.set(shard(3, 200, 300, 3, [['a', 'voter']]))
+    map.set(shard(7, 250, 260, 3, [['a', 'voter'], ['me', 'learning']])) // overlaps shard 3 (a stale entry beside a split)
+    storage.hashes.push(5, 150, 255)
+    moves.records = [side('done'), side('aborting', {id: 'm2', shard: 2, from: 'a', to: 'b'}), side('rolledback', {id: 'm3', shard: 2}), side('copying', {id: 'm4', shard: 7})]
+    await sweeper.sweep()
+    at(1000)
+    expect(await sweeper.sweep()).toBe(2)
+    expect(storage.hashes).toEqual([255])
+    moves.records = [side('copying', {id: 'm5', shard: 99})] // a shard this node does not know: its range cannot be told
+    storage.hashes.push(5)
+    at(2000)
+    await sweeper.sweep()
+    at(9000)
+    expect(await sweeper.sweep()).toBe(0)
+    expect(storage.hashes).toEqual([255, 5])
+  })
+
+  it('keeps every range while a move naming it keeps a copy outside the map: a split may have given part of its range another id', async () => {
+    const {map, storage, moves, sweeper, at} = world()
+    // Shard 1 was [0, 200) when this node's copy was kept (aborting, destination removed); split since, [100, 200) is shard 9.
+    map.set(shard(1, 0, 100, 4, [['a', 'voter']]))
+    map.set(shard(9, 100, 200, 4, [['a', 'voter']]))
+    storage.hashes.push(5, 150)
+    moves.records = [side('aborting')]
+    await sweeper.sweep()
+    at(5000)
+    expect(await sweeper.sweep()).toBe(0)
+    expect(storage.hashes).toEqual([5, 150])
+    moves.records = [side('aborted')]
+    at(6000)
+    await sweeper.sweep()
+    at(7000)
+    expect(await sweeper.sweep()).toBe(2)
+  })
+
+  it('removes nothing while it cannot read the moves, and restarts the grace once it can', async () => {
+    const {map, storage, moves, sweeper, logged, at} = world()
+    map.set(shard(1, 0, 100, 3, [['a', 'voter']]))
+    storage.hashes.push(5)
+    await sweeper.sweep()
+    moves.down = true
+    for (const t of [1000, 2000, 3000]) {
+      at(t)
+      expect(await sweeper.sweep()).toBe(0)
+    }
+    expect(logged.filter((m) => /cannot read the moves/.test(m))).toHaveLength(1)
+    moves.down = false
+    at(3500)
+    expect(await sweeper.sweep()).toBe(0)
+    at(4500)
+    expect(await sweeper.sweep()).toBe(1)
+  })
+
+  it('reads the moves only in a pass that finds data of a range the node holds no role for', async () => {
+    const {map, storage, moves, sweeper} = world()
+    map.set(shard(1, 0, 100, 3, [['me', 'voter']]))
+    storage.hashes.push(5)
+    await sweeper.sweep()
+    expect(moves.reads).toBe(0)
+  })
+
+  it('does not remove a range whose shard etcd has at another epoch than the pass observed (its grace restarts)', async () => {
+    const {map, storage, sweeper, at} = world()
+    map.set(shard(1, 0, 100, 3, [['a', 'voter']]))
+    storage.hashes.push(5)
+    await sweeper.sweep()
+    // Meanwhile a move made this node a learner and aborted it again (epochs 4, 5), unseen by the local view.
+    map.etcd.set(1, shard(1, 0, 100, 5, [['a', 'voter']]))
+    at(1000)
+    expect(await sweeper.sweep()).toBe(0)
+    at(1500)
+    expect(await sweeper.sweep()).toBe(0)
+    at(2500)
+    expect(await sweeper.sweep()).toBe(1)
   })
 })
 

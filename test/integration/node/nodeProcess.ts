@@ -4,7 +4,7 @@ import {type TlsMaterial} from '../../../src/transport/tlsMaterial.js'
 import {assertDistFresh, type CliChild, spawnCli} from '../../support/cliChild.js'
 
 /** Sources the spawned `node serve` runs from dist/; each must be built from the current source. */
-const BUILT = ['commands/node/serve', 'src/node/storageNode', 'src/node/identityGuard', 'src/node/identityClaim', 'src/node/nodeHttpApi', 'src/node/nodeMetrics', 'src/node/storageEngine', 'src/node/shardMapFollower', 'src/node/orphanSweeper', 'src/node/diskReserve', 'src/node/storageWriter', 'src/node/dataDirLock']
+const BUILT = ['commands/node/serve', 'src/node/storageNode', 'src/node/identityGuard', 'src/node/identityClaim', 'src/node/nodeHttpApi', 'src/node/nodeMetrics', 'src/node/storageEngine', 'src/node/shardMapFollower', 'src/node/orphanSweeper', 'src/node/moveCopyHolds', 'src/node/diskReserve', 'src/node/storageWriter', 'src/node/dataDirLock']
 
 /** assertNodeDistFresh fails clearly when dist/ is older than the node sources (`npm test` builds first). */
 export function assertNodeDistFresh(): void {
