@@ -9,6 +9,12 @@ export interface DestinationCopyInput {
   alive: ReadonlySet<string>
   /** writeQuorums: every write quorum a write of the shard may have been acknowledged with (writeQuorumsEver); undefined when not read: unknown, counted as w = 1. */
   writeQuorums: readonly (number | null | undefined)[] | undefined
+  /**
+   * sourceDirReplaced: the source is up, but under another data dir than the one its copy was last compared under
+   * (verifiedDirs.ts; a replaced disk served with --accept-empty-data). It holds none of what was compared, so it counts
+   * as down here: up, it ends no wait.
+   */
+  sourceDirReplaced?: boolean
 }
 
 /**
@@ -30,7 +36,10 @@ export interface DestinationCopyInput {
  * 38 added to `rb-cutover` alone (`rollbackLastCopyUp`, which it replaces).
  */
 export function destinationCopyKeep(input: DestinationCopyInput): string | undefined {
-  const {move, voters, alive} = input
+  const {move, voters} = input
+  // A source back on a replaced dir lacks every write it acknowledged before: for the rule it is down (session 39).
+  const replaced = input.sourceDirReplaced === true && input.alive.has(move.from)
+  const alive = replaced ? new Set([...input.alive].filter((n) => n !== move.from)) : input.alive
   const routerW = input.writeQuorums ?? [undefined]
   const d = chooseCopySources({shard: move.shard, from: move.from, to: move.to, oldSet: voters, alive, routerW})
   if (d.kind === 'copy') return undefined
@@ -42,6 +51,8 @@ export function destinationCopyKeep(input: DestinationCopyInput): string | undef
       ? `writes of it may have been acknowledged with w = 1 (the cluster's write floor): one acknowledged by ${move.from} alone, or by ${move.from} and ${move.to} alone, is on no other voter`
       : `with w = ${w}, the voters up (${live.length > 0 ? live.join(', ') : 'none'}) could miss a write acknowledged while ${down.join(', ')} took it`
   // At w = 1 only the source ends the wait; with w >= 2 the source, or enough of the other voters down, back up.
-  const until = w <= 1 ? `${move.from} is back (start it)` : `${move.from} is back, or enough of ${down.join(', ')} that fewer than ${w} of the old set are down (start them)`
-  return `${move.to}'s copy of shard ${move.shard} is kept: it may be the only one up of an acknowledged write, since ${move.from} (the source of move ${move.id}) is down${down.length > 1 ? ` with ${down.filter((n) => n !== move.from).join(', ')}` : ''} and ${why}; it is dropped once ${until}`
+  const back = replaced ? `${move.from} is back on the data dir its copy was compared under` : `${move.from} is back`
+  const until = w <= 1 ? `${back} (start it)` : `${back}, or enough of ${down.join(', ')} that fewer than ${w} of the old set are down (start them)`
+  const state = replaced ? 'serves another data dir than the one its copy was compared under (it lacks what it acknowledged before)' : 'is down'
+  return `${move.to}'s copy of shard ${move.shard} is kept: it may be the only one up of an acknowledged write, since ${move.from} (the source of move ${move.id}) ${state}${down.length > 1 ? ` with ${down.filter((n) => n !== move.from).join(', ')}` : ''} and ${why}; it is dropped once ${until}`
 }

@@ -593,8 +593,11 @@ function rollbackSourceDown(o: MoveObservation, shard: Observed): MoveDecision {
 /**
  * keepDestinationCopy waits, keeping the destination's copy, once the destination has left the
  * shard (an abort, or a rollback's removal of it) while its copy may be the only one up of an
- * acknowledged write: the source is down and the write floor says the voters up may miss one
- * (destinationCopyKeep.ts; at rf 1, no read voter up at all: session 38's wait in `rb-cutover`).
+ * acknowledged write: the source is down, or up on another data dir than its copy was compared
+ * under (it lacks what it acknowledged: {@link sourceDirReplaced}; until session 39 the copy was
+ * dropped then, a write acked by the source and the destination alone lost), and the write floor
+ * says the voters up may miss one (destinationCopyKeep.ts; at rf 1, no read voter up at all:
+ * session 38's wait in `rb-cutover`).
  * Dropping it then (what the last step does) leaves that write on a node that may never come
  * back. The move cannot turn forward (writes acknowledged since the removal are on the old set
  * alone), and marked abandoned it still waits: that mark gives up what only the source's copy
@@ -604,8 +607,22 @@ function keepDestinationCopy(o: MoveObservation, shard: Shard): MoveDecision | u
   const {move} = o
   // Not in the shard's map (a destination listed keeps its copy anyway), and registered (else it has nothing to drop).
   if (roleOf(shard, move.to) !== undefined || !o.registered.has(move.to)) return undefined
-  const kept = destinationCopyKeep({move, voters: readReplicas(shard), alive: o.alive, writeQuorums: o.writeQuorums})
+  const kept = destinationCopyKeep({move, voters: readReplicas(shard), alive: o.alive, writeQuorums: o.writeQuorums, sourceDirReplaced: sourceDirReplaced(o)})
   return kept === undefined ? undefined : onFailure(o, {kind: 'waiting-for-node', message: `move ${move.id}: ${kept}`})
+}
+
+/**
+ * sourceDirReplaced tells whether the move's source now serves another data dir than the one its copy was last compared
+ * under (verifiedDirs: recorded at cutover and at a rollback's catch-up; none before cutover, so `aborting` never judges it).
+ * Compared by data dir, not process instance: a plain restart on the same dir still holds what it acknowledged, and
+ * counting it as replaced would keep the destination's copy for ever at w = 1 (nothing would end the wait). A restored
+ * older backup keeps the dir id and is not told apart here (see docs/moves.md).
+ */
+function sourceDirReplaced(o: MoveObservation): boolean {
+  const verified = o.move.verifiedDirs?.[o.move.from]
+  const now = o.claims?.get(o.move.from)
+  if (verified === undefined || now === undefined) return false
+  return dataDirOf(now.token) !== dataDirOf(verified)
 }
 
 /** turnForward undoes a rollback's flip (epoch +1): from `rb-joining` the source leaves the write set again (`release`); from `rb-cutover` reads flip back to the destination (`cutover`). */

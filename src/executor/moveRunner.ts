@@ -97,7 +97,9 @@ async function observe(env: ExecutorEnv, known: Pick<Move, 'id' | 'shard' | 'fro
   const staying = pairClaims && (fenced.value.abandonSourceRequested !== undefined || afterDrop) && shard ? readReplicas(shard.value).filter((n) => n !== known.from && n !== known.to) : []
   // Where the destination's copy is to be dropped with the source down, whether the other voters hold every acknowledged
   // write depends on the smallest write quorum any router ran with (moveMachine.ts keepDestinationCopy): read only then.
-  const quorumsMatter = afterDrop || (DROPS_DESTINATION.has(fenced.value.phase) && !view.alive.has(known.from))
+  // So it does with the source up on another data dir than its copy was compared under (it counts as down there): read
+  // whenever its claim changed at all (a superset of a replaced dir; the machine compares the dir).
+  const quorumsMatter = afterDrop || (DROPS_DESTINATION.has(fenced.value.phase) && (!view.alive.has(known.from) || changedSince(fenced.value.verifiedDirs, known.from, pairClaims)))
   const [stayingClaims, writeQuorums] = await Promise.all([staying.length > 0 ? readClaims(env, staying) : undefined, quorumsMatter ? writeQuorumsEver(env, fenced.value) : undefined])
   const claims = pairClaims && stayingClaims ? new Map([...pairClaims, ...stayingClaims]) : pairClaims
   return {

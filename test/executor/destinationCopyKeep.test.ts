@@ -35,4 +35,16 @@ describe('destinationCopyKeep', () => {
     expect(why).toContain('with w = 2')
     expect(why).toContain('down with n2')
   })
+
+  it('counts a source up on a replaced data dir as down: kept at w = 1 (or quorums unknown), dropped when the floor makes the other voters up enough', () => {
+    const replaced = (voters: string[], alive: string[], writeQuorums: (number | null | undefined)[] | undefined) =>
+      destinationCopyKeep({move, voters, alive: new Set(alive), writeQuorums, sourceDirReplaced: true})
+    const why = replaced(['n1', 'n2', 'n3'], ['n1', 'n2', 'n3', 'n4'], [1])
+    expect(why).toContain("n4's copy of shard 0 is kept")
+    expect(why).toContain('serves another data dir')
+    expect(why).toContain('n1 is back on the data dir its copy was compared under')
+    expect(replaced(['n1', 'n2', 'n3'], ['n1', 'n2', 'n3', 'n4'], undefined)).toContain('w = 1')
+    expect(replaced(['n1'], ['n1', 'n4'], [null])).toContain("n4's copy of shard 0 is kept")
+    expect(replaced(['n1', 'n2', 'n3'], ['n1', 'n2', 'n3', 'n4'], [null])).toBeUndefined()
+  })
 })

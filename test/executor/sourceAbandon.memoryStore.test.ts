@@ -436,16 +436,14 @@ describe("a destination's copy, once it left the shard, with the source down", (
   })
 
   /**
-   * KNOWN GAP (session 39, huntalive; `it.fails` until fixed, then make it a plain `it`): the source back, but on
-   * another data dir (a replaced disk served with --accept-empty-data) after the destination left the shard in
-   * `rb-cutover`. A write acknowledged at w = 1 by the source and the destination alone (the joint quorum) is then on
-   * the destination's copy alone: the source's new dir never had it and the other voters never did. The rule drops the
-   * copy because the source is up (destinationCopyKeep.ts looks at its lease only), and the check of the source's
-   * claim (changedSince) runs only while the destination is still listed (moveMachine.ts rb-cutover), since the
-   * catch-up reads the destination as a listed replica. The same holds in `aborting`, where no claim of the source is
-   * recorded at all before cutover (verifiedDirs is written at cutover).
+   * Session 39 (found by huntalive, recorded as an `it.fails`): the source back, but on another data dir (a replaced
+   * disk served with --accept-empty-data) after the destination left the shard in `rb-cutover`. A write acknowledged at
+   * w = 1 by the source and the destination alone (the joint quorum) is then on the destination's copy alone: the
+   * source's new dir never had it and the other voters never did. The rule dropped the copy because the source was up
+   * (destinationCopyKeep.ts looked at its lease only). Now a source whose claim names another data dir than the one its
+   * copy was compared under (verifiedDirs) counts as down there: the copy is kept.
    */
-  it.fails('in rb-cutover at w = 1, a source back on another data dir after the destination left the shard is caught up from its copy (or the copy kept) before it is dropped', async () => {
+  it('in rb-cutover at w = 1, a source back on another data dir after the destination left the shard does not get the copy dropped: it is kept', async () => {
     const s = await stuckMove(3, 'rb-cutover', [], {from: 'voter', to: 'joining'})
     await recordWriteQuorum(s.ctx, {id: 'r-gone', w: 1})
     await removeDestination(s)
@@ -453,9 +451,29 @@ describe("a destination's copy, once it left the shard, with the source down", (
     await s.store.put(s.ctx.keys.claim(s.from), JSON.stringify({node: s.from, dataDirId: 'dir-replaced', instance: 'i9'}))
     await markNodesAlive(s.ctx, [s.from])
     const digested: string[] = []
-    await s.run({onDigest: async (node) => void digested.push(node)})
+    const m = await s.run({onDigest: async (node) => void digested.push(node)})
     // Dropped only after the source was compared with the destination's copy (a catch-up), or not at all.
     if (s.dropped.includes(s.to)) expect(digested).toContain(s.from)
+    expect(s.dropped).toEqual([])
+    expect(m.phase).toBe('rb-cutover')
+    expect(retries(s).at(-1)).toContain(`${s.to}'s copy`)
+    expect(retries(s).at(-1)).toContain('another data dir')
+    // Back on the dir its copy was compared under (a plain restart there: another process instance), the copy is dropped.
+    await s.store.put(s.ctx.keys.claim(s.from), JSON.stringify({node: s.from, dataDirId: 'dir-src', instance: 'i10'}))
+    const done = await s.run()
+    expect(done.phase).toBe('rolledback')
+    expect(s.dropped).toEqual([s.to])
+  })
+
+  it('in rb-cutover with only majority routers ever, a source back on another data dir after the destination left the shard does not hold the copy: the other voters up hold every acknowledged write', async () => {
+    const s = await stuckMove(3, 'rb-cutover', [], {from: 'voter', to: 'joining'})
+    await recordWriteQuorum(s.ctx, {id: 'r-majority', w: null})
+    await removeDestination(s)
+    await s.store.put(s.ctx.keys.claim(s.from), JSON.stringify({node: s.from, dataDirId: 'dir-replaced', instance: 'i9'}))
+    await markNodesAlive(s.ctx, [s.from])
+    const m = await s.run()
+    expect(m.phase).toBe('rolledback')
+    expect(s.dropped).toEqual([s.to])
   })
 
   it('in rb-cutover at rf 3 with only majority routers ever, is dropped at once: the other voters up hold every acknowledged write', async () => {
