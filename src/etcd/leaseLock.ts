@@ -31,7 +31,7 @@ export interface HeldLock {
   createRevision: bigint
   /** fence is the compare that makes a transaction fail if this lock was lost and taken by someone else. */
   fence: Compare
-  /** held is false once the lease was lost or the lock released (a hint for stopping early; safety comes from {@link fence}). */
+  /** held is false once the lease was lost or the lock's release begun (a hint for stopping early, and the executor's gate on node requests; safety in etcd comes from {@link fence}). */
   held(): boolean
   /** release deletes the lock key (only if it is still this holder's) and revokes the lease. Idempotent. */
   release(): Promise<void>
@@ -91,13 +91,20 @@ export async function acquireLock(store: Store, key: string, holder: string, ttl
   const lease = membership.lease()!
   const rev = createRevision!
   let released: Promise<void> | undefined
+  let releasing = false
   return {
     key,
     lease,
     createRevision: rev,
     fence: {key, createRevision: rev},
-    held: () => membership.held(),
+    // Not held from the moment release() is called: etcd may apply the key's delete, and another
+    // process take the lock, before its answer comes back (up to REVOKE_WAIT_MS). Until session 39
+    // held() stayed true over that gap, so a step of the releasing process that woke in it passed
+    // the executor's lease gate (leaseGate.ts) and sent a node request under a lock another held.
+    held: () => !releasing && membership.held(),
     release() {
+      // Set before the delete is sent (the async body below runs up to its first await at once).
+      releasing = true
       released ??= (async () => {
         // Delete only our own key: after a lapse someone else may hold the lock now. Bounded:
         // the revoke deletes it too, and a lease etcd does not hear revoked expires by its TTL.

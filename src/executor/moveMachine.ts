@@ -689,11 +689,15 @@ export const PHASE_STEPS = {
   cleanup: (o) =>
     withShard(o, (s) => {
       const t = finishCleanup(o.move, s.value)
+      // Fenced on the destination's claim as observed (verified: decideMove refills it first otherwise): one that
+      // restarts between this look and the commit, after the source's drop, fails the commit and is refilled and
+      // told of (refillAfterDrop). Until session 39 nothing fenced it, and the move ended `done` without a word.
+      const destination = claimFences([o.move.to], o.claims)
       // Best effort: a source that is down keeps its copy on disk until dropped (its orphan sweep is the backstop).
       // A move that went on without its abandoned source (its copy never read) fences this on the source's lease still
       // being absent: a source registering meanwhile fails the commit and is read before its copy is dropped (sourceCameBack).
-      if (!o.alive.has(o.move.from)) return commitOf(t, s, {note: `node ${o.move.from} is down: its copy of shard ${o.move.shard} stays on disk until dropped`, ...(wentOnWithoutSource(o.move) ? {aliveAbsent: [o.move.from]} : {})})
-      return once(o, {type: 'drop', key: `drop:${o.move.from}@${s.revision}`, node: o.move.from, shard: s.value}, () => commitOf(t, s))
+      if (!o.alive.has(o.move.from)) return commitOf(t, s, {note: `node ${o.move.from} is down: its copy of shard ${o.move.shard} stays on disk until dropped`, claimFences: destination, ...(wentOnWithoutSource(o.move) ? {aliveAbsent: [o.move.from]} : {})})
+      return once(o, {type: 'drop', key: `drop:${o.move.from}@${s.revision}`, node: o.move.from, shard: s.value}, () => commitOf(t, s, {claimFences: destination}))
     }),
   // Two steps: the destination leaves the shard (writes resume on the old set), then its
   // partial copy is dropped; only then is the move terminal.

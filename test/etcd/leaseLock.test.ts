@@ -64,6 +64,28 @@ describe('acquireLock on the memory store', () => {
     expect(store.leaseIds()).toEqual([])
   })
 
+  it('Given a release whose delete etcd applied but has not answered yet, When another process takes the lock meanwhile, Then the old holder already says it no longer holds it', async () => {
+    // Why: the executor gates every node request on held() (leaseGate.ts); the autopilot's stop
+    // releases the executor lock while its step may still run (heldLocks.ts). Were held() true
+    // until the delete's answer came back, a step waking in that gap would send a node request
+    // after the next executor took the lock: a window that lease expiry does not open (the lease
+    // deadline ends before etcd may expire the lease).
+    const store = new MemoryStore()
+    const other = store.connect()
+    const a = await acquireLock(store, KEY, 'a')
+    const gate = store.faults.hold({op: 'txn', key: KEY, when: 'after'})
+    const releasing = a.release()
+    await gate.reached
+    const b = await acquireLock(other, KEY, 'b')
+
+    expect(a.held()).toBe(false)
+
+    gate.release()
+    await releasing
+    expect(a.held()).toBe(false)
+    expect(await store.get(KEY)).toMatchObject({createRevision: b.createRevision})
+  })
+
   it('Given a released lock, When released again, Then nothing more happens and the next holder gets it', async () => {
     const store = new MemoryStore()
     const a = await acquireLock(store, KEY, 'a')

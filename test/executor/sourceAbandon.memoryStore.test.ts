@@ -801,6 +801,39 @@ describe('a destination that restarts on another data dir after the source dropp
     expect(outcomeOf(m).code).toBe('POSSIBLE_DATA_LOSS')
   })
 
+  // Until session 39 the commit to `done` after the drop was fenced on nothing of the destination:
+  // one that restarted on an empty dir between the run's last look at its claim and that commit
+  // (its copy the only one, the source's just dropped) left the move `done` with no word of it.
+  it('at rf 1, restarted on another data dir between the last look and the commit to done, fails that commit and is told as a loss', async () => {
+    const s = await stuckMove(1, 'cleanup')
+    await s.store.put(s.ctx.keys.claim(s.to), JSON.stringify({node: s.to, dataDirId: 'dir-old', instance: 'i1'}))
+    await markNodesAlive(s.ctx, [s.from])
+    let dropped = false
+    let gate: ReturnType<typeof s.store.faults.hold> | undefined
+    const running = s.run({
+      effects: (base) => ({
+        ...base,
+        drop: async (node, shard) => {
+          const n = await base.drop(node, shard)
+          // The next commit of the move after the drop is the one to `done`: held until the destination restarted.
+          if (node === s.from && !dropped) {
+            dropped = true
+            gate = s.store.faults.hold({op: 'txn', key: s.ctx.keys.move(s.move.id)})
+          }
+          return n
+        },
+      }),
+    })
+    while (!gate) await new Promise((r) => setImmediate(r))
+    await gate.reached
+    await s.store.put(s.ctx.keys.claim(s.to), JSON.stringify({node: s.to, dataDirId: 'dir-empty', instance: 'i2'}))
+    gate.release()
+    const m = await running
+    expect(m.phase).toBe('done')
+    expect(m.verifiedDirs?.[s.to]).toBe('dir-empty/i2')
+    expect(outcomeOf(m).code).toBe('POSSIBLE_DATA_LOSS')
+  })
+
   it('on the same data dir (a new process) is told, not counted as a loss', async () => {
     const s = await stuckMove(1, 'cleanup')
     const m = await restartAtDrop(s, {dataDirId: 'dir-old', instance: 'i2'})
