@@ -1,6 +1,7 @@
 import {type ClusterStatus, type MemberClock, type NodeStatus} from '../cluster/clusterStatus.js'
 import {STALE_MARK} from '../cluster/loadStaleness.js'
 import {effectiveWriteQuorum, fallbackVoters} from '../executor/copySources.js'
+import {lossWayOut} from '../model/move.js'
 import {floorLimitsText, floorQuorums, type WriteFloor} from '../model/writeFloor.js'
 import {unreadableFloorHint} from '../model/writeFloorAdoption.js'
 import {formatBytes} from '../model/units.js'
@@ -69,6 +70,6 @@ export function kvLossLines(warnings: ClusterStatus['lossWarnings']): string[] {
   if (warnings.length === 0) return []
   return [
     'Data loss warnings (acknowledged writes may be lost):',
-    ...warnings.map((w) => `  move ${w.move} (shard ${w.shard}, ${w.phase}) at ${w.at}: ${w.text}; check the keys against your source of truth, then \`shardctl moves ack ${w.move}\``),
+    ...warnings.map((w) => `  move ${w.move} (shard ${w.shard}, ${w.phase}) at ${w.at}: ${w.text}; ${lossWayOut(w.move)}`),
   ]
 }

@@ -268,7 +268,7 @@ export function mayHaveLostData(m: Pick<Move, 'warnings'>): boolean {
   return lossWarnings(m).length > 0
 }
 
-/** lossWayOut is the way out of move `id`'s unacknowledged warnings of possible data loss, as `cluster status` and `top` state it. */
+/** lossWayOut is the way out of move `id`'s unacknowledged warnings of possible data loss, as `cluster status` (kv and redis) and `top` state it. */
 export function lossWayOut(id: string): string {
   return `check the keys it names against your source of truth, then \`shardctl moves ack ${id}\``
 }
