@@ -3,7 +3,7 @@ import {loadTlsMaterial} from '../transport/tlsMaterial.js'
 import {AddressSchema, NodeIdSchema} from '../model/ids.js'
 import {type Capacity} from '../model/resources.js'
 import {formatListen, type ListenAddress} from '../model/units.js'
-import {DEFAULT_FRAME_SLABS, frameSlabsEnvProblem} from './copyFrameSlabs.js'
+import {tuningEnvProblem} from './tuningEnv.js'
 import {type DiskReserveSetting} from './diskReservePolicy.js'
 import {type NodeLog} from './nodeLog.js'
 import {type StorageNodeOptions} from './storageNode.js'
@@ -50,8 +50,8 @@ function orphanGrace(ms: number | undefined): number {
  * the flag or variable.
  */
 export function serveOptions(flags: ServeFlags, log: NodeLog, env: Record<string, string | undefined> = process.env): StorageNodeOptions {
-  const slabs = frameSlabsEnvProblem(env)
-  if (slabs) throw new UserError('BAD_INPUT', slabs, `unset it for the default ${DEFAULT_FRAME_SLABS}, or set 0 for none`)
+  const tuning = tuningEnvProblem(env)
+  if (tuning) throw new UserError('BAD_INPUT', tuning.message, tuning.fix)
   if (!NodeIdSchema.safeParse(flags.id).success) throw new UserError('BAD_INPUT', `--id: "${flags.id}" is not a valid node id`, 'use 1-63 letters, digits, "_", "." or "-"')
   const listen = flags.listen
   if (flags.advertise !== undefined && !AddressSchema.safeParse(flags.advertise).success) throw new UserError('BAD_INPUT', `--advertise: "${flags.advertise}" is not HOST:PORT`)

@@ -160,7 +160,8 @@ interface Row {
   v: Buffer | null
 }
 
-const PAGE_SIZE = Number(process.env.SHARDCTL_SQLITE_PAGE_SIZE ?? 16384)
+// Blank is the default, as node serve judges it (tuningEnv.ts refuses any other value that is not a SQLite page size).
+const PAGE_SIZE = Number(process.env.SHARDCTL_SQLITE_PAGE_SIZE?.trim() || 16384)
 /**
  * TOMBSTONES_BEFORE_SQL lists the tombstones older than a cutoff (wall ms) inside a hash
  * range [lo, hi), through the partial index on wall. The index is named because SQLite's

@@ -79,13 +79,23 @@ describe('node serve: a bad --disk-reserve', () => {
   }, 30_000)
 })
 
-describe('node serve: a bad SHARDCTL_COPY_FRAME_SLABS', () => {
+describe('node serve: a bad SHARDCTL_COPY_FRAME_SLABS (and the other tuning variables)', () => {
   it('a value that is not a whole number from 0 to 64: exits 2 with one line naming the variable, the value and the range, creating no data dir and registering nothing (until session 39 it silently meant 10)', async () => {
     const dataDir = join(tmpdir(), `shardctl-serverefuse-slabs-${process.pid}`)
     dirs.push(dataDir)
     const child = serveRefused({id: 'n1', port, dataDir, env: {SHARDCTL_COPY_FRAME_SLABS: '100'}})
     expect(await exitedWithin(child, 20_000), child.logs()).toBe(2)
     expect(child.logs().trim().split('\n')).toEqual(['Error: SHARDCTL_COPY_FRAME_SLABS: "100" is not a whole number from 0 to 64 — unset it for the default 10, or set 0 for none'])
+    expect(existsSync(dataDir)).toBe(false)
+    expect(await cluster.ctx.store.get(cluster.ctx.keys.alive('n1'))).toBeUndefined()
+  }, 30_000)
+
+  it('the other tuning variables too: a SHARDCTL_SQLITE_PAGE_SIZE that is no SQLite page size exits 2 with one line, changing nothing (until session 39 SQLite ignored it while the WAL bookkeeping counted pages of that size)', async () => {
+    const dataDir = join(tmpdir(), `shardctl-serverefuse-page-${process.pid}`)
+    dirs.push(dataDir)
+    const child = serveRefused({id: 'n1', port, dataDir, env: {SHARDCTL_SQLITE_PAGE_SIZE: '16000'}})
+    expect(await exitedWithin(child, 20_000), child.logs()).toBe(2)
+    expect(child.logs().trim().split('\n')).toEqual(['Error: SHARDCTL_SQLITE_PAGE_SIZE: "16000" is not a power of two from 512 to 65536 — unset it for the default 16384 (it applies to a new data dir only)'])
     expect(existsSync(dataDir)).toBe(false)
     expect(await cluster.ctx.store.get(cluster.ctx.keys.alive('n1'))).toBeUndefined()
   }, 30_000)
