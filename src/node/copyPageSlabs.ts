@@ -21,7 +21,7 @@ import {MAX_KEY_BYTES, MAX_VALUE_BYTES} from './recordLimits.js'
  */
 export const COPY_PAGE_SLABS = slabCount(process.env.SHARDCTL_COPY_PAGE_SLABS)
 
-/** slabCount reads SHARDCTL_COPY_PAGE_SLABS: a whole number from 0 to 64, else the default 8. */
+/** slabCount reads SHARDCTL_COPY_PAGE_SLABS: a whole number from 0 to 64, else the default 8 (`node serve` refuses any other value before it starts: tuningEnv.ts). */
 export function slabCount(raw: string | undefined): number {
   const n = Number(raw?.trim() || NaN)
   return Number.isInteger(n) && n >= 0 && n <= 64 ? n : 8

@@ -8,14 +8,15 @@ import {getPriority, setPriority} from 'node:os'
  * weighs about a tenth of a nice-0 one), so client latency holds during a copy; with idle
  * cores the copy still runs at full speed, since nice only orders threads that compete.
  * SHARDCTL_COPY_THREAD_NICE (an integer 0..39; 0 turns it off) overrides it, for measuring
- * both ways on one machine; a value that is not such an integer leaves the priority alone.
+ * both ways on one machine; `node serve` refuses any other value (tuningEnv.ts).
  */
 export const COPY_THREAD_NICE = copyThreadNice(process.env.SHARDCTL_COPY_THREAD_NICE)
 
 /**
  * COPY_RECEIVE_THREAD_NICE is how much the copy receive thread (copyReceiveWorker.ts)
  * raises its nice value: SHARDCTL_COPY_RECEIVE_NICE (an integer 0..39), 0 (its priority
- * left alone) when unset, for measuring both ways (see copyReceiver.ts for what was measured).
+ * left alone) when unset, for measuring both ways (see copyReceiver.ts for what was measured);
+ * `node serve` refuses any other value (tuningEnv.ts).
  */
 export const COPY_RECEIVE_THREAD_NICE = process.env.SHARDCTL_COPY_RECEIVE_NICE?.trim() ? Number(process.env.SHARDCTL_COPY_RECEIVE_NICE) : 0
 
