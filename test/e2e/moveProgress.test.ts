@@ -31,10 +31,14 @@ async function moves(): Promise<Move[]> {
   return (await dp.ctx.store.listTyped(dp.ctx.keys.movesPrefix, MoveSchema)).items.map((i) => i.value)
 }
 
-/** clusterState is every key of the cluster but the ones nodes rewrite on their own (stats, load pages, liveness). */
+/**
+ * clusterState is every key of the cluster but the ones nodes rewrite on their own (stats, load
+ * pages, liveness, write marks: a node raises marks/<id> as it commits, so a CI run saw n2's go
+ * from 2 to 3 while the refused commands ran, the only key that changed).
+ */
 async function clusterState(): Promise<string> {
   const {items} = await dp.ctx.store.list(dp.ctx.keys.prefix)
-  return JSON.stringify(items.filter((kv) => !/\/(stats|loads|alive)\//.test(kv.key)).map((kv) => [kv.key, kv.value]))
+  return JSON.stringify(items.filter((kv) => !/\/(stats|loads|alive|marks)\//.test(kv.key)).map((kv) => [kv.key, kv.value]))
 }
 
 function json<T>(r: CliResult): T {
