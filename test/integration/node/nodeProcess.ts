@@ -70,8 +70,13 @@ export async function startNodeProcess(opts: NodeProcessOptions, readyTimeoutMs 
     try {
       // A TLS handshake on a loaded machine can take more than a second.
       const res = await request(dataPlaneUrl(proc.address!, opts.tls, '/healthz'), {dispatcher: sharedDispatcher(opts.tls), signal: AbortSignal.timeout(opts.tls ? 5000 : 1000)})
-      if (res.statusCode === 200 && ((await res.body.json()) as {serving: boolean}).serving) return proc
-      await res.body.dump()
+      // Only the node itself counts, not a squatter: freePort's port is released before the node binds it, and a CI run
+      // saw another test's server on n2's port taken for n2 (which had exited on the taken port): "no route POST
+      // /v1/shards/0/apply". Now the child's exit is seen above, with its log.
+      if (res.statusCode === 200) {
+        const health = (await res.body.json()) as {serving?: boolean; node?: string}
+        if (health.serving && health.node === opts.id) return proc
+      } else await res.body.dump()
     } catch {
       // not listening yet
     }
