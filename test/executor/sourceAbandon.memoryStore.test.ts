@@ -15,6 +15,7 @@ import {lossWarnings} from '../../src/model/move.js'
 import {type Move} from '../../src/model/move.js'
 import {type Replica} from '../../src/model/shard.js'
 import {type NodeClient} from '../../src/node/nodeClient.js'
+import {NodeRequestError} from '../../src/node/nodeRequestError.js'
 import {formatHlc} from '../../src/model/hlc.js'
 import {RECORD_HASH_FORMAT} from '../../src/node/recordHash.js'
 import {recordWriteQuorum} from '../../src/router/writeFloorRecord.js'
@@ -974,5 +975,33 @@ describe('a refill after the source drop that waits for a staying voter that is 
     expect((e2 as UserError).code).toBe('PRECONDITION')
     expect(String(e2)).toContain('nothing to abandon')
     expect((await stored(s)).abandonVotersRequested).toBeUndefined()
+  })
+})
+
+describe('a source that dies as its drop is sent in cleanup (session 40: checked, nothing lost)', () => {
+  it('the unanswered drop is retried, and once its lease is gone the move ends done with its copy left on its disk, the drop recorded', async () => {
+    const s = await stuckMove(3, 'draining', [null])
+    await s.store.put(s.ctx.keys.claim(s.to), JSON.stringify({node: s.to, dataDirId: 'dir-old', instance: 'i1'}))
+    await markNodesAlive(s.ctx, [s.from])
+    let tries = 0
+    const m = await s.run({
+      client: (node, base) =>
+        node !== s.from
+          ? base
+          : ({
+              ...base,
+              drop: async () => {
+                // It died after the executor's look: no answer; its lease lapses on the second try.
+                if (++tries === 2) await s.store.delete(s.ctx.keys.alive(s.from))
+                throw new NodeRequestError('NODE_UNREACHABLE', `node ${s.from} at 127.0.0.1:1: connection refused`, s.from, 0)
+              },
+            }) as unknown as NodeClient,
+    })
+    expect(m.phase).toBe('done')
+    expect(tries).toBe(2)
+    expect(m.sourceDropSentAt).toEqual(expect.any(String))
+    expect(m.warnings ?? []).toEqual([])
+    expect(infos(s).some((i) => i.includes(`node ${s.from} is down: its copy of shard ${m.shard} stays on disk`))).toBe(true)
+    expect((await readShard(s.ctx, m.shard))!.value.replicas.map((r) => r.node)).not.toContain(s.from)
   })
 })
