@@ -3,7 +3,7 @@ import {parseLockHolder} from '../etcd/leaseLock.js'
 import {type ClusterMeta, engineOf} from '../model/cluster.js'
 import {type RedisTrouble} from '../redis/redisTrouble.js'
 import {type Control} from '../model/control.js'
-import {lossWarnings} from '../model/move.js'
+import {lossWarnings, PHASE_TABLE} from '../model/move.js'
 import {listMoves} from '../executor/moveStore.js'
 import {type WriteFloor} from '../model/writeFloor.js'
 import {readWriteFloorKey} from './writeFloorRead.js'
@@ -99,6 +99,11 @@ export interface ClusterStatus {
    * trouble lists its own. Each stays until `moves ack`.
    */
   lossWarnings: {move: string; shard: number; phase: string; at: string; text: string}[]
+  /**
+   * waitingMoves (kv) are the unfinished moves that wait for a node that is down, as the executor last recorded it
+   * (Move.waitingFor: what it waits for and the command that ends the wait), since when; empty on redis.
+   */
+  waitingMoves: {move: string; shard: number; phase: string; since: string; text: string}[]
 }
 
 /**
@@ -120,7 +125,8 @@ export async function clusterStatus(ctx: ServiceContext): Promise<ClusterStatus>
   const meta = await getMeta(ctx)
   const [nodes, alive, census, stats, control, lock, routers, etcd, redis, floor] = await Promise.all([listNodes(ctx), listLiveNodes(ctx, meta.value), shardCounts(ctx, meta.value.rf), listStatsSummaries(ctx), getControl(ctx), ctx.store.get(ctx.keys.executorLock), listRouters(ctx), etcdVersionReport(ctx.store).catch(() => undefined), redisTroubleOf(ctx, meta.value), readWriteFloorKey(ctx)])
   // A redis cluster's trouble lists its moves' loss warnings already (redisStatus.ts).
-  const losses = engineOf(meta.value) === 'redis' ? [] : kvLossWarnings(await listMoves(ctx))
+  const kvMoves = engineOf(meta.value) === 'redis' ? [] : await listMoves(ctx)
+  const losses = kvLossWarnings(kvMoves)
   const {replicasByNode: replicas, moving, revision} = census
   const statsByNode = new Map(stats.map((st) => [st.node, st]))
   const clockByNode = new Map(stats.map((st) => [st.node, st.clockOk === undefined ? null : {offsetMs: st.clockOffsetMs ?? null, ok: st.clockOk}]))
@@ -162,6 +168,7 @@ export async function clusterStatus(ctx: ServiceContext): Promise<ClusterStatus>
     writeFloor: floor.floor,
     writeFloorUnreadable: floor.unreadable,
     lossWarnings: losses,
+    waitingMoves: kvMoves.flatMap((m) => (m.value.waitingFor && !PHASE_TABLE[m.value.phase].terminal ? [{move: m.value.id, shard: m.value.shard, phase: m.value.phase, ...m.value.waitingFor}] : [])),
   }
 }
 

@@ -1,6 +1,6 @@
 import {BugError} from '../errors/errors.js'
 import {closedDestination} from '../model/closedDestination.js'
-import {type Move, type MovePhase, PHASE_TABLE, phasesWhere, type SourceAbandoned, withWarnings} from '../model/move.js'
+import {type Move, type MovePhase, type MoveWarning, PHASE_TABLE, phasesWhere, type SourceAbandoned, withWarnings} from '../model/move.js'
 import {droppedSourceWarning, sourceAbandonedWarning, sourceReturnedWarnings} from '../model/moveLossWarning.js'
 import {chooseCopySources} from './copySources.js'
 import {type NodeState} from '../model/node.js'
@@ -395,6 +395,44 @@ function abandonsSource(o: MoveObservation): boolean {
 }
 
 /**
+ * RefillRecord is what {@link refillThenRecord} reads and records: `step` names the refill (its effect key, with the
+ * claims of `read`), `from` the nodes refilled from, `read` every node whose claim keys and fences the commit (the
+ * destination first), `patch` what the commit records besides the destination's claim verified, `aliveAbsent` the
+ * leases that must still be absent, `warning` the one the move records (its text the note, unless `note` says more).
+ */
+interface RefillRecord {
+  step: string
+  from: string[]
+  read: string[]
+  /** fenced: the nodes whose claims fence the commit, when not all of `read`. */
+  fenced?: string[]
+  patch?: Partial<Move>
+  aliveAbsent?: string[]
+  warning: MoveWarning
+  note?: string
+}
+
+/**
+ * refillThenRecord is the step refillWithoutSource and refillAfterDrop share: refill the destination from exactly `from`
+ * (keyed on the claims of `r.read`, so a node restarted since runs it again), then commit, phase unchanged, the
+ * destination's claim verified with `r.patch` and the warning, fenced on the claims of `r.read` (a node restarted between
+ * the refill and the commit no longer holds what it gave: the commit fails and the refill runs again) and on
+ * `r.aliveAbsent`'s leases being absent.
+ */
+function refillThenRecord(o: MoveObservation, shard: Observed, r: RefillRecord): MoveDecision {
+  const {move} = o
+  const effect: MoveEffect = {type: 'verify', key: verifiedKey(r.step, r.read, o.claims), shard: shard.value, refill: true, from: r.from}
+  return once(o, effect, () =>
+    commitOf({phase: move.phase}, undefined, {
+      patch: {...r.patch, verifiedDirs: {...move.verifiedDirs, ...verifiedNow([move.to], o.claims)}, cutoverAt: move.cutoverAt, warnings: withWarnings(move.warnings, [r.warning])},
+      claimFences: claimFences(r.fenced ?? r.read, o.claims),
+      ...(r.aliveAbsent ? {aliveAbsent: r.aliveAbsent} : {}),
+      note: `move ${move.id}: ${r.note ?? r.warning.text}`,
+    }),
+  )
+}
+
+/**
  * refillWithoutSource ends the refill of a restarted destination without the abandoned source
  * (sourceAbandon.ts): it is refilled from every staying voter that is up (all of them hold what
  * they hold on; none at rf 1), then its claim is recorded with the fact (`sourceAbandoned`, the
@@ -412,80 +450,89 @@ function refillWithoutSource(o: MoveObservation, shard: Observed): MoveDecision 
   // write floor makes them enough and waits for the down ones otherwise (liveCopySources).
   if (staying.some((n) => !o.alive.has(n))) return recheck(o, shard, move.to)
   const peers = [...staying].sort()
-  // Keyed and fenced on the staying voters' claims too (the runner reads them while the mark is
-  // set): a voter that restarted (on a replaced dir, say) between this decision and the commit no
-  // longer holds what the refill read from it, so the commit fails and the refill runs again.
-  const read = [move.to, ...peers]
-  const effect: MoveEffect = {type: 'verify', key: verifiedKey('refill-without-source', read, o.claims), shard: shard.value, refill: true, from: peers}
   const at = new Date(o.now).toISOString()
   const from = peers.length > 0 ? `refilled from ${peers.join(', ')}` : 'no other copy to refill it from'
   const destinationDir = o.claims?.get(move.to)?.token ?? null
   const reason = `source ${move.from} abandoned (moves abandon-source --accept-data-loss): ${move.to} restarted since it was verified and went on with what it held (${from}); records only ${move.from}'s copy held are lost`
-  return once(o, effect, () =>
-    commitOf({phase: move.phase}, undefined, {
-      patch: {
-        verifiedDirs: {...move.verifiedDirs, ...verifiedNow([move.to], o.claims)},
-        cutoverAt: move.cutoverAt,
-        reason,
-        sourceAbandoned: abandonedAgain(move.sourceAbandoned, {at, destinationDir, refilledFrom: peers}),
-        // A warning of possible data loss, as a redis master's restart is: `apply` exits 23 and
-        // `cluster status` lists it until `moves ack` (the mark accepted a loss nobody checked yet).
-        warnings: withWarnings(move.warnings, [sourceAbandonedWarning(move, at, peers, destinationDir)]),
-      },
-      claimFences: claimFences(read, o.claims),
-      aliveAbsent: [move.from],
-      note: `move ${move.id}: ${reason}`,
-    }),
-  )
+  // Keyed and fenced on the staying voters' claims too (the runner reads them while the mark is set).
+  return refillThenRecord(o, shard, {
+    step: 'refill-without-source',
+    from: peers,
+    read: [move.to, ...peers],
+    patch: {reason, sourceAbandoned: abandonedAgain(move.sourceAbandoned, {at, destinationDir, refilledFrom: peers})},
+    // Fenced on the source's lease still being absent: a source that registers meanwhile fails the commit and is read instead.
+    aliveAbsent: [move.from],
+    // A warning of possible data loss, as a redis master's restart is: `apply` exits 23 and
+    // `cluster status` lists it until `moves ack` (the mark accepted a loss nobody checked yet).
+    warning: sourceAbandonedWarning(move, at, peers, destinationDir),
+    note: reason,
+  })
+}
+
+/**
+ * sourceDropMaySent tells whether a move in `cleanup` may have had its source drop its copy: the executor recorded, fenced,
+ * that it sends the drop (`sourceDropSentAt` a time), or the record is from a build that did not say (absent). Null: the
+ * drop was not sent, and the source's copy is whole. Past `cleanup` the drop is done or the source was down.
+ */
+export function sourceDropMaySent(move: Pick<Move, 'phase' | 'sourceDropSentAt'>): boolean {
+  return move.phase === 'cleanup' && move.sourceDropSentAt !== null
 }
 
 /**
  * refillAfterDrop answers a destination that serves under another claim than the one verified
- * while the move is in `cleanup` with its source up: the source may have dropped its copy
- * already (this run or an executor before it sent the drop; a drop is not recorded before it
- * is sent). Until session 39 this was the ordinary refill from the source, which found nothing
- * left to give and let the move end `done` without a word: at rf 1, a destination back on an
- * empty dir had lost every value of the shard. Now the destination is refilled from what is
- * left of the source's copy and from every staying voter (a down one is waited for when the
- * up ones are not enough: chooseCopySources's rule, as if the source were down), its claim
- * recorded (fenced on it and on the staying voters'), and the move carries a warning
- * (droppedSourceWarning): of possible data loss (`apply` exits 23) when it came back on another
- * data dir and the staying voters up are not enough to hold every acknowledged write (rf 1, a
- * w = 1 write floor); otherwise it says what happened (the same dir, plain restart or a restored
- * older copy, which no one can tell apart; or refilled from voters that hold everything).
+ * while the move is in `cleanup` with its source up, after the source's drop was recorded
+ * ({@link sourceDropMaySent}): the source may have dropped its copy already. Until session 39
+ * this was the ordinary refill from the source, which found nothing left to give and let the
+ * move end `done` without a word: at rf 1, a destination back on an empty dir had lost every
+ * value of the shard. Now the destination is refilled from what is left of the source's copy
+ * and from every staying voter, its claim recorded (fenced on it and on the staying voters'),
+ * and the move carries a warning (droppedSourceWarning): of possible data loss (`apply` exits
+ * 23) when it came back on another data dir and the staying voters up are not enough to hold
+ * every acknowledged write (rf 1, a w = 1 write floor); otherwise it says what happened (the
+ * same dir, plain restart or a restored older copy, which no one can tell apart; or refilled
+ * from voters that hold everything).
+ *
+ * A staying voter that is down is waited for when the up ones are not enough (chooseCopySources's rule, as if the source
+ * were down) and the destination came back on another data dir: it may hold writes acknowledged by it and the destination
+ * alone. On the same dir the destination kept those, so nothing is waited for (until session 40 it waited all the same).
+ * The wait's way out, for voters gone for good, is `moves abandon-voters ID --accept-data-loss` (votersAbandon.ts): the
+ * refill then goes on from what is up, fenced on the down voters' leases still being absent, recording the loss.
  */
 function refillAfterDrop(o: MoveObservation, shard: Observed): MoveDecision {
   const {move} = o
   const staying = readReplicas(shard.value).filter((n) => n !== move.to && n !== move.from)
-  const up = staying.filter((n) => o.alive.has(n))
+  const up = staying.filter((n) => o.alive.has(n)).sort()
+  const down = staying.filter((n) => !o.alive.has(n)).sort()
   const withoutSource = new Set([...o.alive].filter((n) => n !== move.from))
   const d = chooseCopySources({shard: move.shard, from: move.from, to: move.to, oldSet: [move.from, ...staying], alive: withoutSource, routerW: o.writeQuorums ?? [undefined]})
   const enough = d.kind === 'copy'
-  // A staying voter down may hold writes the others lack (acknowledged by it and the destination): wait for it.
-  if (!enough && up.length < staying.length) {
-    return onFailure(o, {
-      kind: 'waiting-for-node',
-      message: `node ${move.to} restarted since move ${move.id} verified it, after ${move.from} may have dropped its copy; ${staying.filter((n) => !o.alive.has(n)).join(', ')} may hold what it lost: waiting for them`,
-    })
-  }
-  const peers = [move.from, ...up.sort()]
-  const read = [move.to, ...peers]
-  const effect: MoveEffect = {type: 'verify', key: verifiedKey('refill-after-drop', read, o.claims), shard: shard.value, refill: true, from: peers}
-  const at = new Date(o.now).toISOString()
   const now = o.claims?.get(move.to)?.token
   const verified = move.verifiedDirs?.[move.to]
   // The same data dir (a new process) kept its copy, unless it is an older copy restored: not told apart, so told, not counted.
   const sameDir = now !== undefined && verified !== undefined && dataDirOf(now) === dataDirOf(verified)
-  const warning = droppedSourceWarning(move, at, now ?? null, up, enough ? 'refilled' : sameDir ? 'same-dir' : 'lost')
-  return once(o, effect, () =>
-    commitOf({phase: move.phase}, undefined, {
-      patch: {verifiedDirs: {...move.verifiedDirs, ...verifiedNow([move.to], o.claims)}, cutoverAt: move.cutoverAt, warnings: withWarnings(move.warnings, [warning])},
-      // Fenced on the destination's claim and the staying voters' (a voter restarted since the refill
-      // no longer holds what it gave); not on the source's, whose copy is read only for what remains.
-      claimFences: claimFences([move.to, ...up], o.claims),
-      note: `move ${move.id}: ${warning.text}`,
-    }),
-  )
+  const abandoning = !enough && !sameDir && down.length > 0
+  if (abandoning && move.abandonVotersRequested === undefined) return onFailure(o, {kind: 'waiting-for-node', message: refillWaitMessage(move, down)})
+  const at = new Date(o.now).toISOString()
+  const warning = droppedSourceWarning(move, at, now ?? null, up, enough ? 'refilled' : sameDir ? 'same-dir' : 'lost', abandoning ? down : [])
+  const peers = [move.from, ...up]
+  return refillThenRecord(o, shard, {
+    step: 'refill-after-drop',
+    from: peers,
+    // Keyed and fenced on the destination's claim and the staying voters' (a voter restarted since the refill
+    // no longer holds what it gave); not on the source's, whose copy is read only for what remains.
+    read: [move.to, ...peers],
+    fenced: [move.to, ...up],
+    // The mark answers this refill: consumed by its commit (a later one, down voters and all, is judged again).
+    patch: {abandonVotersRequested: undefined},
+    // The voters abandoned must still hold no lease: one that registers meanwhile fails the commit and is read.
+    ...(abandoning ? {aliveAbsent: down} : {}),
+    warning,
+  })
+}
+
+/** refillWaitMessage says what a refill after the source's drop waits for (the down staying voters) and the two ways it ends. */
+export function refillWaitMessage(move: Pick<Move, 'id' | 'from' | 'to'>, down: readonly string[]): string {
+  return `move ${move.id}: ${move.to} restarted on another data dir in cleanup, after ${move.from} may have dropped its copy; ${down.join(', ')} (down) may hold acknowledged writes it lost: waiting for them; start them, or if they are gone for good \`shardctl moves abandon-voters ${move.id} --accept-data-loss\` refills ${move.to} from what is up and records the loss`
 }
 
 /**
@@ -685,7 +732,8 @@ export const PHASE_STEPS = {
     }),
   cutover: (o) => withShard(o, (s) => barrier(o, s, writeReplicas(s.value), () => commitOf(beginRelease(o.move, s.value), s))),
   release: (o) => withShard(o, (s) => barrier(o, s, [...readReplicas(s.value), o.move.from], () => commitOf({phase: 'draining'}))),
-  draining: (o) => once(o, {type: 'drain', key: 'drain'}, () => commitOf({phase: 'cleanup'})),
+  // Entering `cleanup` records that the source's drop is not sent yet (sourceDropSentAt null): see the cleanup step.
+  draining: (o) => once(o, {type: 'drain', key: 'drain'}, () => commitOf({phase: 'cleanup'}, undefined, {patch: {sourceDropSentAt: null}})),
   cleanup: (o) =>
     withShard(o, (s) => {
       const t = finishCleanup(o.move, s.value)
@@ -697,6 +745,13 @@ export const PHASE_STEPS = {
       // A move that went on without its abandoned source (its copy never read) fences this on the source's lease still
       // being absent: a source registering meanwhile fails the commit and is read before its copy is dropped (sourceCameBack).
       if (!o.alive.has(o.move.from)) return commitOf(t, s, {note: `node ${o.move.from} is down: its copy of shard ${o.move.shard} stays on disk until dropped`, claimFences: destination, ...(wentOnWithoutSource(o.move) ? {aliveAbsent: [o.move.from]} : {})})
+      // The drop is recorded before it is sent, fenced on the destination's claim: a destination that restarts before
+      // this commit is refilled from the source's whole copy (nothing lost, nothing to tell), one that restarts after it
+      // from what remains of it (refillAfterDrop). Until session 40 the drop was not recorded, and a restart before it was
+      // told as a possible loss.
+      if (o.move.sourceDropSentAt === null) {
+        return commitOf({phase: 'cleanup'}, undefined, {patch: {sourceDropSentAt: new Date(o.now).toISOString()}, claimFences: destination})
+      }
       return once(o, {type: 'drop', key: `drop:${o.move.from}@${s.revision}`, node: o.move.from, shard: s.value}, () => commitOf(t, s, {claimFences: destination}))
     }),
   // Two steps: the destination leaves the shard (writes resume on the old set), then its
@@ -765,9 +820,10 @@ export function decideMove(o: MoveObservation): MoveDecision {
       // Cut over: a destination serving under another claim than the one verified lacks what
       // was verified; it is refilled from the source before the move goes on (verifiedDirs.ts),
       // or, the source abandoned by the operator and holding no lease, from what is left.
-      // In `cleanup` with the source up, its copy may be dropped already: refilled from it and the staying voters, and told.
+      // In `cleanup` with the source up, once its drop was recorded (sourceDropMaySent) its copy may be dropped already:
+      // refilled from it and the staying voters, and told.
       if (changedSince(move.verifiedDirs, move.to, o.claims)) {
-        return withShard(o, (s) => (abandonsSource(o) ? refillWithoutSource(o, s) : move.phase === 'cleanup' && o.alive.has(move.from) ? refillAfterDrop(o, s) : recheck(o, s, move.to)))
+        return withShard(o, (s) => (abandonsSource(o) ? refillWithoutSource(o, s) : sourceDropMaySent(move) && o.alive.has(move.from) ? refillAfterDrop(o, s) : recheck(o, s, move.to)))
       }
       // An abandoned source that came back before its copy was dropped is read after all.
       if (sourceCameBack(o)) return withShard(o, (s) => refillFromReturnedSource(o, s))

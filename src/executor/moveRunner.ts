@@ -4,7 +4,7 @@ import {type ExecutorEnv} from './executorEnv.js'
 import {assertLeaseHeld} from './leaseGate.js'
 import {type MoveEffects, nodeMoveEffects} from './moveEffects.js'
 import {copyShard} from './nodeCopy.js'
-import {decideMove, type MoveDecision, type MoveEffect, type MoveObservation, ROLLBACK_PHASES} from './moveMachine.js'
+import {decideMove, type MoveDecision, type MoveEffect, type MoveObservation, ROLLBACK_PHASES, sourceDropMaySent} from './moveMachine.js'
 import {commitMoveTransition, type FencedMove, getMove, readShard, transitionPatch} from './moveStore.js'
 import {backoffMs, classifyError, type Failure} from './retryPolicy.js'
 import {isUserError} from '../errors/errors.js'
@@ -93,7 +93,7 @@ async function observe(env: ExecutorEnv, known: Pick<Move, 'id' | 'shard' | 'fro
   // Read only then, after the shard: the ordinary path pays nothing for it.
   // So may a destination restarted in `cleanup`, where the source's copy may be dropped already
   // (moveMachine.ts refillAfterDrop), which also weighs the write quorums routers ever used.
-  const afterDrop = pairClaims !== undefined && fenced.value.phase === 'cleanup' && changedSince(fenced.value.verifiedDirs, known.to, pairClaims)
+  const afterDrop = pairClaims !== undefined && sourceDropMaySent(fenced.value) && changedSince(fenced.value.verifiedDirs, known.to, pairClaims)
   const staying = pairClaims && (fenced.value.abandonSourceRequested !== undefined || afterDrop) && shard ? readReplicas(shard.value).filter((n) => n !== known.from && n !== known.to) : []
   // Where the destination's copy is to be dropped with the source down, whether the other voters hold every acknowledged
   // write depends on the smallest write quorum any router ran with (moveMachine.ts keepDestinationCopy): read only then.
@@ -176,10 +176,38 @@ async function perform(env: ExecutorEnv, effects: MoveEffects, m: FencedMove, d:
 async function countRetry(env: ExecutorEnv, m: FencedMove, retried: {message: string; counted: boolean}, run: RunState): Promise<FencedMove> {
   run.tries++
   env.emit({type: 'retry', move: m.value.id, what: m.value.phase, error: retried.message, at: new Date(env.now()).toISOString()})
-  if (!retried.counted) return m
+  if (!retried.counted) return recordWaiting(env, m, retried.message)
   run.failures++
   try {
     return await commitMoveTransition(env.ctx, env.fence, m, {attempts: m.value.attempts + 1})
+  } catch (err) {
+    if (classifyError(err).kind === 'lock-lost') throw err
+    return m
+  }
+}
+
+/**
+ * recordWaiting records in the move what it waits for (a node that is down, with the way out the message names), so
+ * `moves show` and `cluster status` can say it: until session 40 only `apply`'s log did, and a move waiting in `cleanup`
+ * for a voter that never came back said nothing anywhere else. Written once per distinct wait (the same text is not
+ * written again), best effort: a failed write is tried again at the next retry. Cleared by the move's next commit or
+ * finished step ({@link clearWaiting}).
+ */
+async function recordWaiting(env: ExecutorEnv, m: FencedMove, text: string): Promise<FencedMove> {
+  if (m.value.waitingFor?.text === text) return m
+  try {
+    return await commitMoveTransition(env.ctx, env.fence, m, {waitingFor: {since: new Date(env.now()).toISOString(), text}})
+  } catch (err) {
+    if (classifyError(err).kind === 'lock-lost') throw err
+    return m
+  }
+}
+
+/** clearWaiting removes a recorded wait once a step after it succeeded (best effort, as {@link recordWaiting}). */
+async function clearWaiting(env: ExecutorEnv, m: FencedMove): Promise<FencedMove> {
+  if (m.value.waitingFor === undefined) return m
+  try {
+    return await commitMoveTransition(env.ctx, env.fence, m, {waitingFor: undefined})
   } catch (err) {
     if (classifyError(err).kind === 'lock-lost') throw err
     return m
@@ -192,7 +220,8 @@ async function commitDecision(env: ExecutorEnv, m: FencedMove, d: Extract<MoveDe
     env.emit({type: 'retry', move: m.value.id, what: m.value.phase, error: d.retried.message, at: new Date(env.now()).toISOString()})
   }
   if (d.note) env.emit({type: 'info', message: d.note, at: new Date(env.now()).toISOString()})
-  const patch = {...transitionPatch(d.transition, new Date(env.now())), ...d.patch}
+  // A commit ends any wait recorded (recordWaiting).
+  const patch = {...transitionPatch(d.transition, new Date(env.now())), waitingFor: undefined, ...d.patch}
   const shard = d.transition.shard && d.shardRevision !== undefined && d.shardBefore ? {value: d.transition.shard, expected: d.shardRevision, before: d.shardBefore} : undefined
   const claims = (d.claimFences ?? []).map((c) => ({key: env.ctx.keys.claim(c.node), modRevision: c.modRevision}))
   // modRevision 0: the key is absent (no lease holds it), as etcd compares an absent key.
@@ -231,7 +260,7 @@ async function runEffect(env: ExecutorEnv, effects: MoveEffects, m: FencedMove, 
     }
   }
   run.done.add(e.key)
-  return m
+  return clearWaiting(env, m)
 }
 
 /**

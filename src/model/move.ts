@@ -247,6 +247,27 @@ export const MoveSchema = z.object({
   abandonSourceRequested: z.string().optional(),
   /** sourceAbandoned: the executor ended a refill without the source, as requested (see {@link SourceAbandonedSchema}). */
   sourceAbandoned: SourceAbandonedSchema.optional(),
+  /**
+   * sourceDropSentAt: in `cleanup`, whether the source may have dropped its copy: null once the move entered `cleanup`
+   * (this build records it so), an ISO time once the executor recorded, fenced, that it is about to send the drop (the
+   * record comes first, so a drop is never sent unrecorded). Absent: a record from before session 40, which did not say:
+   * counted as sent. A destination restarted in `cleanup` before it is recorded is refilled from the source's whole copy
+   * (no loss to tell); after, from what remains of it and the staying voters (moveMachine.ts refillAfterDrop).
+   */
+  sourceDropSentAt: z.string().nullable().optional(),
+  /**
+   * abandonVotersRequested: when `moves abandon-voters --accept-data-loss` marked the move (ISO time): the staying voters
+   * that are down, which a destination restarted in `cleanup` after the source's drop waits for, are gone for good; the
+   * refill goes on from what is up, recording a warning of possible data loss (src/executor/votersAbandon.ts). Consumed
+   * by that refill's commit. Absent: not requested.
+   */
+  abandonVotersRequested: z.string().optional(),
+  /**
+   * waitingFor: what the executor waits for, not counted as a failed attempt (a node that is down), with its way out, as
+   * it last said (`moves show` and `cluster status` print it); since: when that wait began. Cleared by the move's next
+   * commit or finished step. Absent: not waiting (or a record from before session 40).
+   */
+  waitingFor: z.object({since: z.string(), text: z.string()}).optional(),
   /** warnings: what the operator must know of a move beyond its phase (MoveWarningSchema), oldest first. Absent: none. */
   warnings: z.array(MoveWarningSchema).optional(),
 })

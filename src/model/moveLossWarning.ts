@@ -61,15 +61,16 @@ export type DroppedSourceVerdict = 'refilled' | 'same-dir' | 'lost'
  * claim (data dir or process) than the one verified while the move is in `cleanup`: the source
  * may have dropped its copy already, so the refill had no whole copy of the source's to read.
  * `refilledFrom`: the staying voters it was refilled from besides what remained of the source's
- * copy (none at rf 1). Of possible data loss only for `lost`; the others tell what happened.
+ * copy (none at rf 1); `abandoned`: the staying voters down that the operator gave up on (`moves abandon-voters`), named
+ * in a `lost` warning. Of possible data loss only for `lost`; the others tell what happened.
  * Keyed on the destination's claim: another restart is a warning of its own.
  */
-export function droppedSourceWarning(move: Pick<Move, 'id' | 'from' | 'to'>, at: string, destinationDir: string | null, refilledFrom: readonly string[], verdict: DroppedSourceVerdict): MoveWarning {
+export function droppedSourceWarning(move: Pick<Move, 'id' | 'from' | 'to'>, at: string, destinationDir: string | null, refilledFrom: readonly string[], verdict: DroppedSourceVerdict, abandoned: readonly string[] = []): MoveWarning {
   const what = `${move.to} restarted (dir ${destinationDir ?? 'unknown'}) in cleanup, when ${move.from} may have dropped its copy already; refilled from what remained of it${refilledFrom.length > 0 ? ` and from ${refilledFrom.join(', ')}` : ''}`
   const text = {
     refilled: `${what}, which hold every acknowledged write`,
     'same-dir': `${what}; on the data dir it was verified on, so it kept its copy, unless that dir is an older copy restored (then what it lacked and no other copy held is lost)`,
-    lost: `${what}; on another data dir than the one verified: acknowledged records ${move.to} lost that no other copy held are lost`,
+    lost: `${what}; on another data dir than the one verified: acknowledged records ${move.to} lost that no other copy held are lost${abandoned.length > 0 ? `, with what only ${abandoned.join(', ')} (down, abandoned by the operator: moves abandon-voters --accept-data-loss) held` : ''}`,
   }[verdict]
   return {key: `${DROPPED_SOURCE_KEY}${move.to}:${destinationDir ?? 'unknown'}`, at, text, mayHaveLostData: verdict === 'lost'}
 }

@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {adoptionEffect, formatClock, nodeStatusTable, STALE_NOTE, writeFloorLine} from '../../src/cli/clusterStatusText.js'
+import {adoptionEffect, formatClock, kvWaitingLines, nodeStatusTable, STALE_NOTE, writeFloorLine} from '../../src/cli/clusterStatusText.js'
 import {type NodeStatus} from '../../src/cluster/clusterStatus.js'
 
 const row = (id: string, replicas: number, load: NodeStatus['load']): NodeStatus => ({id, address: '127.0.0.1:7101', zone: 'z1', state: 'active', alive: true, replicas, load, clock: {offsetMs: 3, ok: true}})
@@ -65,5 +65,13 @@ describe('write-floor adopt: what the floor will allow', () => {
   it('names the shard sizes whose moves with a down source may then copy from the other voters, or says nothing changes', () => {
     expect(adoptionEffect(floor(2, false), 3)).toMatch(/^write floor --w 2: moves with a down source may then copy from, and verify against, the other voters of shards with >= 2 voters \(w = 2 at rf 3\)/)
     expect(adoptionEffect(floor(1, true), 3)).toMatch(/^write floor --w 1 and majority: w = 1 at every shard size, so moves with a down source still wait for it/)
+  })
+})
+
+describe('cluster status: moves waiting for a node', () => {
+  it('says nothing while no move waits, else one line a move with since when and the executor\'s text (its way out)', () => {
+    expect(kvWaitingLines([])).toEqual([])
+    const text = 'move m1: n4 restarted on another data dir in cleanup ...; start them, or if they are gone for good `shardctl moves abandon-voters m1 --accept-data-loss` refills n4 from what is up and records the loss'
+    expect(kvWaitingLines([{move: 'm1', shard: 3, phase: 'cleanup', since: '2026-12-05T13:00:00.000Z', text}])).toEqual(['Moves waiting for a node:', `  move m1 (shard 3, cleanup) since 2026-12-05T13:00:00.000Z: ${text}`])
   })
 })

@@ -96,7 +96,8 @@ describe('the move machine, driven through its pure decision function', () => {
     // A verifying record was promoted and passed the barrier, which runs again (cheap) before the verification.
     if (phase === 'verifying') expect(first).toMatchObject({kind: 'effect', effect: {type: 'barrier', shard: {epoch: 7}}})
     if (phase === 'draining') expect(first).toMatchObject({kind: 'effect', effect: {type: 'drain'}})
-    if (phase === 'cleanup') expect(first).toMatchObject({kind: 'effect', effect: {type: 'drop', node: 'a'}})
+    // A cleanup entered by this build records, fenced, that the source's drop is sent before it sends it (session 40).
+    if (phase === 'cleanup') expect(first).toMatchObject({kind: 'commit', transition: {phase: 'cleanup'}, patch: {sourceDropSentAt: expect.any(String)}})
     runWorld(w)
     expect(w.move.phase).toBe('done')
     expect(voters(w.shard)).toEqual(MOVED)

@@ -6,6 +6,7 @@ import {type MoveEffects, nodeMoveEffects} from '../../src/executor/moveEffects.
 import {runMove} from '../../src/executor/moveRunner.js'
 import {getMove, readShard, requestRollback} from '../../src/executor/moveStore.js'
 import {requestSourceAbandon} from '../../src/executor/sourceAbandon.js'
+import {requestVotersAbandon} from '../../src/executor/votersAbandon.js'
 import {sourceAbandonText} from '../../src/executor/sourceAbandonText.js'
 import {applyOutcome} from '../../src/cli/runOutcome.js'
 import {acknowledgeWarnings} from '../../src/executor/moveStore.js'
@@ -14,6 +15,7 @@ import {lossWarnings} from '../../src/model/move.js'
 import {type Move} from '../../src/model/move.js'
 import {type Replica} from '../../src/model/shard.js'
 import {type NodeClient} from '../../src/node/nodeClient.js'
+import {NodeRequestError} from '../../src/node/nodeRequestError.js'
 import {formatHlc} from '../../src/model/hlc.js'
 import {RECORD_HASH_FORMAT} from '../../src/node/recordHash.js'
 import {recordWriteQuorum} from '../../src/router/writeFloorRecord.js'
@@ -840,5 +842,166 @@ describe('a destination that restarts on another data dir after the source dropp
     expect(m.phase).toBe('done')
     expect(m.warnings?.[0]?.text).toContain('on the data dir it was verified on')
     expect(outcomeOf(m).code).toBeNull()
+  })
+})
+
+describe('a destination restarted in cleanup before the source drop was sent (session 40)', () => {
+  // Until session 40 the drop was not recorded before it was sent, so any restart in `cleanup` was told as a possible
+  // loss: at rf 1 on another dir `apply` exited 23 though the source still held every record and the refill read them.
+  it('at rf 1, restarted on another data dir right after the move entered cleanup, is refilled from the source\'s whole copy and told as no loss', async () => {
+    const s = await stuckMove(1, 'draining')
+    await s.store.put(s.ctx.keys.claim(s.to), JSON.stringify({node: s.to, dataDirId: 'dir-old', instance: 'i1'}))
+    await markNodesAlive(s.ctx, [s.from])
+    // The commit to `cleanup` lands, and its answer is held until the destination restarted: no drop was sent yet.
+    const gate = s.store.faults.hold({op: 'txn', key: s.ctx.keys.move(s.move.id), when: 'after'})
+    const running = s.run()
+    await gate.reached
+    expect((await stored(s)).phase).toBe('cleanup')
+    expect(s.dropped).toEqual([])
+    await s.store.put(s.ctx.keys.claim(s.to), JSON.stringify({node: s.to, dataDirId: 'dir-empty', instance: 'i2'}))
+    gate.release()
+    const m = await running
+    expect(m.phase).toBe('done')
+    expect(m.verifiedDirs?.[s.to]).toBe('dir-empty/i2')
+    expect(s.asked).toContain(s.from)
+    expect(lossWarnings(m)).toEqual([])
+    expect(m.warnings ?? []).toEqual([])
+    expect(outcomeOf(m).code).toBeNull()
+    expect(s.dropped).toEqual([s.from])
+  })
+
+  it('restarted after the drop was recorded (about to be sent) is still told as a loss at rf 1', async () => {
+    const s = await stuckMove(1, 'draining')
+    await s.store.put(s.ctx.keys.claim(s.to), JSON.stringify({node: s.to, dataDirId: 'dir-old', instance: 'i1'}))
+    await markNodesAlive(s.ctx, [s.from])
+    let sent = false
+    const m = await s.run({
+      effects: (base) => ({
+        ...base,
+        drop: async (node, shard) => {
+          // The drop's record is committed before the request: the destination restarts as it is sent.
+          if (!sent && node === s.from) {
+            sent = true
+            expect((await stored(s)).sourceDropSentAt).toEqual(expect.any(String))
+            await s.store.put(s.ctx.keys.claim(s.to), JSON.stringify({node: s.to, dataDirId: 'dir-empty', instance: 'i2'}))
+          }
+          return base.drop(node, shard)
+        },
+      }),
+    })
+    expect(m.phase).toBe('done')
+    expect(outcomeOf(m).code).toBe('POSSIBLE_DATA_LOSS')
+  })
+})
+
+describe('a refill after the source drop that waits for a staying voter that is down (session 40)', () => {
+  /** downVoterAfterDrop: rf 3 with a w = 1 router, in cleanup after the drop (a record that does not say: counted as sent), the source up, one staying voter down, the destination back under `dir`. */
+  async function downVoterAfterDrop(dir: {dataDirId: string; instance: string}) {
+    const s = await stuckMove(3, 'cleanup', [null, 1])
+    await markNodesAlive(s.ctx, [s.from])
+    const down = [...s.others].sort()[0]!
+    await s.store.delete(s.ctx.keys.alive(down))
+    await s.store.put(s.ctx.keys.claim(s.to), JSON.stringify({node: s.to, ...dir}))
+    return {s, down}
+  }
+
+  // Until session 40 it waited for ever with nothing but apply's log to say so, and no command ended the wait.
+  it('on another data dir waits, says so in moves show and cluster status with the command that ends it, and abandon-voters ends it with a loss warning', async () => {
+    const {s, down} = await downVoterAfterDrop({dataDirId: 'dir-empty', instance: 'i2'})
+    const waited = await s.run()
+    expect(waited.phase).toBe('cleanup')
+    expect(waited.waitingFor?.text).toContain(`${down} (down) may hold acknowledged writes it lost`)
+    expect(waited.waitingFor?.text).toContain(`shardctl moves abandon-voters ${s.move.id} --accept-data-loss`)
+    const status = await clusterStatus(s.ctx)
+    expect(status.waitingMoves).toEqual([expect.objectContaining({move: s.move.id, phase: 'cleanup', text: waited.waitingFor!.text})])
+    // Without the flag: refused, one line naming it, nothing changed.
+    const refused = await requestVotersAbandon(s.ctx, s.move.id, {acceptDataLoss: false}).then(() => undefined, (e: unknown) => e)
+    expect(refused).toBeInstanceOf(UserError)
+    expect((refused as UserError).code).toBe('BAD_INPUT')
+    expect((refused as UserError).message).toContain('--accept-data-loss')
+    expect((await stored(s)).abandonVotersRequested).toBeUndefined()
+    const marked = await requestVotersAbandon(s.ctx, s.move.id, {acceptDataLoss: true})
+    expect(marked).toMatchObject({changed: true, voters: [down]})
+    expect((await requestVotersAbandon(s.ctx, s.move.id, {acceptDataLoss: true})).changed).toBe(false)
+    const m = await s.run()
+    expect(m.phase).toBe('done')
+    expect(m.abandonVotersRequested).toBeUndefined()
+    expect(m.waitingFor).toBeUndefined()
+    expect(s.asked).not.toContain(down)
+    expect(lossWarnings(m)).toHaveLength(1)
+    expect(lossWarnings(m)[0]!.text).toContain(`what only ${down} (down, abandoned by the operator`)
+    expect(outcomeOf(m).code).toBe('POSSIBLE_DATA_LOSS')
+    expect((await clusterStatus(s.ctx)).waitingMoves).toEqual([])
+  })
+
+  it('a voter abandoned that registers before the refill commits fails that commit (fenced on its lease) and is read', async () => {
+    const {s, down} = await downVoterAfterDrop({dataDirId: 'dir-empty', instance: 'i2'})
+    await requestVotersAbandon(s.ctx, s.move.id, {acceptDataLoss: true})
+    let back = false
+    const m = await s.run({
+      effects: (base) => ({
+        ...base,
+        verify: async (...args: Parameters<MoveEffects['verify']>) => {
+          await base.verify(...args)
+          if (!back) {
+            back = true
+            await markNodesAlive(s.ctx, [down])
+          }
+        },
+      }),
+    })
+    expect(m.phase).toBe('done')
+    expect(s.asked).toContain(down)
+    expect(m.warnings?.[0]?.text).not.toContain('abandoned by the operator')
+  })
+
+  // Until session 40 it waited for the down voter here too, though the destination kept its copy on that dir.
+  it('on the same data dir goes on from what is up without waiting, and is told, not counted as a loss', async () => {
+    const {s, down} = await downVoterAfterDrop({dataDirId: 'dir-old', instance: 'i2'})
+    const m = await s.run()
+    expect(m.phase).toBe('done')
+    expect(s.asked).not.toContain(down)
+    expect(m.warnings?.[0]?.text).toContain('on the data dir it was verified on')
+    expect(outcomeOf(m).code).toBeNull()
+  })
+
+  it('abandon-voters is refused while nothing waits for voters (no restart, or every staying voter up), changing nothing', async () => {
+    const {s} = await downVoterAfterDrop({dataDirId: 'dir-old', instance: 'i1'})
+    const e1 = await requestVotersAbandon(s.ctx, s.move.id, {acceptDataLoss: true}).then(() => undefined, (e: unknown) => e)
+    expect((e1 as UserError).code).toBe('PRECONDITION')
+    await s.store.put(s.ctx.keys.claim(s.to), JSON.stringify({node: s.to, dataDirId: 'dir-empty', instance: 'i2'}))
+    await markNodesAlive(s.ctx, s.others)
+    const e2 = await requestVotersAbandon(s.ctx, s.move.id, {acceptDataLoss: true}).then(() => undefined, (e: unknown) => e)
+    expect((e2 as UserError).code).toBe('PRECONDITION')
+    expect(String(e2)).toContain('nothing to abandon')
+    expect((await stored(s)).abandonVotersRequested).toBeUndefined()
+  })
+})
+
+describe('a source that dies as its drop is sent in cleanup (session 40: checked, nothing lost)', () => {
+  it('the unanswered drop is retried, and once its lease is gone the move ends done with its copy left on its disk, the drop recorded', async () => {
+    const s = await stuckMove(3, 'draining', [null])
+    await s.store.put(s.ctx.keys.claim(s.to), JSON.stringify({node: s.to, dataDirId: 'dir-old', instance: 'i1'}))
+    await markNodesAlive(s.ctx, [s.from])
+    let tries = 0
+    const m = await s.run({
+      client: (node, base) =>
+        node !== s.from
+          ? base
+          : ({
+              ...base,
+              drop: async () => {
+                // It died after the executor's look: no answer; its lease lapses on the second try.
+                if (++tries === 2) await s.store.delete(s.ctx.keys.alive(s.from))
+                throw new NodeRequestError('NODE_UNREACHABLE', `node ${s.from} at 127.0.0.1:1: connection refused`, s.from, 0)
+              },
+            }) as unknown as NodeClient,
+    })
+    expect(m.phase).toBe('done')
+    expect(tries).toBe(2)
+    expect(m.sourceDropSentAt).toEqual(expect.any(String))
+    expect(m.warnings ?? []).toEqual([])
+    expect(infos(s).some((i) => i.includes(`node ${s.from} is down: its copy of shard ${m.shard} stays on disk`))).toBe(true)
+    expect((await readShard(s.ctx, m.shard))!.value.replicas.map((r) => r.node)).not.toContain(s.from)
   })
 })

@@ -1,0 +1,21 @@
+import {Args, Flags} from '@oclif/core'
+import {EtcdCommand} from '../../src/cli/baseCommand.js'
+import {requestVotersAbandon, type VotersAbandonResult} from '../../src/executor/votersAbandon.js'
+
+export default class MovesAbandonVoters extends EtcdCommand {
+  static override summary = "End a cleanup's wait for staying voters that are gone for good, losing what only they held."
+  static override description =
+    "For a move in `cleanup` whose destination restarted on another data dir after its source's drop was sent, and whose refill waits for staying voters of the shard that are down: when the cluster's write floor says the voters up may miss an acknowledged write (a router ran with w = 1), a voter that is down may hold one the destination lost, so `apply --resume` waits for it; no rollback or cancel is accepted in `cleanup`, and the source is up, so `moves abandon-source` does not apply. With --accept-data-loss the move is marked: while those voters hold no lease (alive/<id>), the executor refills the destination from what is up (what remains of the source's copy and the voters up) and finishes the move, recording a warning of possible data loss naming them (`moves show` prints it, `apply` exits 23 for it, `cluster status` lists it until `moves ack`). A voter that registers first is read instead. Refused without --accept-data-loss (exit 2); refused (exit 1) for a move not in `cleanup`, whose destination did not restart, with every staying voter up, or on a redis cluster; nothing changes when refused."
+  static override examples = ['<%= config.bin %> moves abandon-voters default-20261129-0003 --accept-data-loss']
+  static override args = {id: Args.string({description: 'move id', required: true})}
+  static override flags = {
+    'accept-data-loss': Flags.boolean({description: 'required: accept that acknowledged records only the down voters held are lost', default: false}),
+  }
+
+  async run(): Promise<VotersAbandonResult> {
+    const {args, flags} = await this.parse(MovesAbandonVoters)
+    const result = await requestVotersAbandon(await this.services(flags), args.id, {acceptDataLoss: flags['accept-data-loss']})
+    this.log(result.message)
+    return result
+  }
+}

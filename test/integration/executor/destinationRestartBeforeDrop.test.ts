@@ -1,0 +1,59 @@
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
+import {expireDeadExecutorLock} from '../../support/deadExecutorLock.js'
+import {faultEnv, PhaseKillWorld} from './phaseKillWorld.js'
+
+/**
+ * A destination that restarts on an empty dir in `cleanup` BEFORE the source's drop was sent, on
+ * real processes (docs/moves.md, "A destination restarted in `cleanup`"). The source still holds
+ * every record, so the refill reads them all. Until session 40 the drop was not recorded before it
+ * was sent, so the executor could not tell this from a restart after it: `apply` exited 23
+ * (POSSIBLE_DATA_LOSS) for a move that lost nothing. Now the drop is recorded (fenced) first.
+ */
+
+let w: PhaseKillWorld
+const extraDirs: string[] = []
+
+beforeAll(async () => {
+  w = new PhaseKillWorld(inject('etcdEndpoint'), 'restart-before-drop')
+  await w.start(2, 1, 1, 30)
+}, 90_000)
+
+afterAll(async () => {
+  await w?.teardown()
+  for (const d of extraDirs) rmSync(d, {recursive: true, force: true})
+})
+
+describe('a destination restarted empty in cleanup before the source dropped its copy, on real processes', {timeout: 150_000}, () => {
+  it('Given rf 1 and a move stopped right after it entered cleanup, When the destination restarts on an empty dir, Then apply --resume refills it from the source, ends the move done with no warning, exits 0, and every value reads back', async () => {
+    const {shard, to} = await w.moveTarget(0)
+    const move = await w.recordMove('restart-before-drop', shard, to)
+    // Stopped right after etcd acknowledged `cleanup`: no drop sent or recorded yet.
+    const stopped = w.apply(faultEnv({when: 'after', phase: 'cleanup'}, 'stop'))
+    await w.waitStopped(stopped, 'after cleanup')
+    await stopped.kill()
+    const m0 = (await w.moveOf(move.id))!
+    expect(m0.phase).toBe('cleanup')
+    expect(m0.sourceDropSentAt).toBeNull()
+    await w.dp.nodes[to]!.kill()
+    const empty = mkdtempSync(join(tmpdir(), 'shardctl-restart-before-drop-'))
+    extraDirs.push(empty)
+    w.dp.dataDirs[to] = empty
+    await w.dp.startNode(to, undefined, ['--accept-empty-data'])
+    await expireDeadExecutorLock(w.dp.ctx)
+
+    const exec = w.apply()
+    try {
+      const code = await Promise.race([exec.exited, new Promise((r) => setTimeout(() => r('still running'), 60_000))])
+      expect(code, (exec.stdout() + exec.logs()).slice(-2000)).toBe(0)
+      const m = (await w.moveOf(move.id))!
+      expect(m.phase).toBe('done')
+      expect(m.warnings ?? []).toEqual([])
+      await w.expectFillIntact('after the refill from the source before its drop')
+    } finally {
+      await exec.kill()
+    }
+  })
+})
