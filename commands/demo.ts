@@ -7,7 +7,7 @@ import {type RedisDemoSummary, runRedisDemo} from '../src/demo/redisDemo.js'
 import {redisSummaryLines} from '../src/demo/redisDemoRender.js'
 import {LOCAL_DIR} from '../src/localEtcd/localEtcdService.js'
 import {parseBytes, parseDuration, parseRate} from '../src/model/units.js'
-import {bytesFlag, durationFlag, rateFlag, withDefault, TIMER_FLAG_MAX_MS} from '../src/cli/flags.js'
+import {bytesFlag, durationFlag, rateFlag, withDefault, timerBound} from '../src/cli/flags.js'
 import {DEFAULT_PLAN_OPTIONS} from '../src/planner/options.js'
 import {startTopSession, type TopSession} from '../src/tui/topSession.js'
 
@@ -23,7 +23,7 @@ export default class Demo extends BaseCommand {
     rf: Flags.integer({description: 'replication factor', default: 3, min: 1, max: 7}),
     fast: Flags.boolean({description: 'the short story for tests: no data load, rebalance rounds only, inside --duration'}),
     shards: Flags.integer({description: 'shards (default: 36; 16 with --fast)', min: 2, max: 1024}),
-    duration: durationFlag({description: 'how long the client load runs at most (with --fast the rebalance happens inside it)', max: TIMER_FLAG_MAX_MS, ...withDefault('45s', parseDuration)}),
+    duration: durationFlag({...timerBound('how long the client load runs at most (with --fast the rebalance happens inside it)'), ...withDefault('45s', parseDuration)}),
     throttle: rateFlag({description: 'copy throttle of the rebalance (default: 64KiB/s, copies take tens of seconds; 256KiB/s with --engine redis)'}),
     'drain-throttle': rateFlag({description: 'copy throttle of the drain act', ...withDefault('2MiB/s', parseRate)}),
     preload: bytesFlag({description: 'data loaded before the story starts (each replica stores it)', ...withDefault('8MiB', parseBytes)}),

@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 import {EtcdCommand} from '../src/cli/baseCommand.js'
-import {durationFlag, withDefault, TIMER_FLAG_MAX_MS} from '../src/cli/flags.js'
+import {durationFlag, withDefault, timerBound} from '../src/cli/flags.js'
 import {renderLoadReport as render} from '../src/cli/statsText.js'
 import {UserError} from '../src/errors/errors.js'
 import {parseDuration} from '../src/model/units.js'
@@ -13,8 +13,8 @@ export default class Stats extends EtcdCommand {
   static override examples = ['<%= config.bin %> stats', '<%= config.bin %> stats --json', '<%= config.bin %> stats --watch --interval 2s --for 1m']
   static override flags = {
     watch: Flags.boolean({description: 're-render on every change until interrupted'}),
-    interval: durationFlag({description: 'with --watch: at most one render per interval', max: TIMER_FLAG_MAX_MS, ...withDefault('1s', parseDuration)}),
-    for: durationFlag({description: 'with --watch: stop after this long (default: until Ctrl-C)', max: TIMER_FLAG_MAX_MS, dependsOn: ['watch']}),
+    interval: durationFlag({...timerBound('with --watch: at most one render per interval'), ...withDefault('1s', parseDuration)}),
+    for: durationFlag({...timerBound('with --watch: stop after this long (default: until Ctrl-C)'), dependsOn: ['watch']}),
     count: Flags.integer({description: 'with --watch: stop after this many renders', min: 1, dependsOn: ['watch']}),
   }
 

@@ -2,7 +2,7 @@ import {hostname} from 'node:os'
 import {resolve} from 'node:path'
 import {Flags} from '@oclif/core'
 import {EtcdCommand} from '../../src/cli/baseCommand.js'
-import {bytesFlag, durationFlag, listenFlag, rateFlag, withDefault, TIMER_FLAG_MAX_MS} from '../../src/cli/flags.js'
+import {bytesFlag, durationFlag, listenFlag, rateFlag, withDefault, timerBound} from '../../src/cli/flags.js'
 import {abortableSleep} from '../../src/clock/abortableSleep.js'
 import {AutopilotMetrics, serveMetrics} from '../../src/autopilot/autopilotMetrics.js'
 import {type AutopilotEvent, runAutopilot} from '../../src/autopilot/autopilotLoop.js'
@@ -51,8 +51,8 @@ Every --interval it reads the cluster and decides, in order: defer while paused 
     'chunk-size': bytesFlag({description: 'copy chunk size (at least 4KiB)', min: MIN_CHUNK_BYTES, ...withDefault('256KiB', parseBytes)}),
     window: Flags.string({description: 'maintenance window HH:MM-HH:MM (local time): it acts only inside it'}),
     'dry-run': Flags.boolean({description: 'only write the plans it would apply; change nothing'}),
-    interval: durationFlag({description: 'time between two checks', min: 100, max: TIMER_FLAG_MAX_MS, ...withDefault('10s', parseDuration)}),
-    'lease-ttl': durationFlag({description: 'TTL of the leadership lease: a dead leader is replaced within it (whole seconds)', min: 2000, max: TIMER_FLAG_MAX_MS, ...withDefault('10s', parseDuration)}),
+    interval: durationFlag({...timerBound('time between two checks'), min: 100, ...withDefault('10s', parseDuration)}),
+    'lease-ttl': durationFlag({...timerBound('TTL of the leadership lease: a dead leader is replaced within it (whole seconds)'), min: 2000, ...withDefault('10s', parseDuration)}),
     'metrics-listen': listenFlag({description: 'serve Prometheus /metrics on host:port (port 0 picks one)'}),
     'plans-dir': Flags.string({description: 'where plans are written', default: PLANS_DIR}),
     sign: Flags.string({description: 'sign every plan with this Ed25519 private key (PEM, from `plan keygen`)'}),

@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 import {EtcdCommand} from '../../src/cli/baseCommand.js'
-import {DATA_PLANE_TLS_FLAGS, capacityFlag, diskReserveFlag, durationFlag, listenFlag, withDefault, TIMER_FLAG_MAX_MS} from '../../src/cli/flags.js'
+import {DATA_PLANE_TLS_FLAGS, capacityFlag, diskReserveFlag, durationFlag, listenFlag, withDefault, timerBound} from '../../src/cli/flags.js'
 import {parseDiskReserve} from '../../src/node/diskReservePolicy.js'
 import {parseDuration} from '../../src/model/units.js'
 import {jsonLineLog} from '../../src/node/nodeLog.js'
@@ -28,8 +28,8 @@ export default class NodeServe extends EtcdCommand {
     zone: Flags.string({description: 'failure zone (recorded in the node record)', env: 'SHARDCTL_NODE_ZONE'}),
     capacity: capacityFlag({description: 'per-resource capacity, e.g. reads=5000,writes=2000,bytes=100GiB', env: 'SHARDCTL_NODE_CAPACITY'}),
     token: Flags.string({description: 'cluster token (default: the one in etcd, created if absent)', env: 'SHARDCTL_TOKEN'}),
-    'stats-interval': durationFlag({description: 'how often to publish load stats (a change of the replicas the node holds is published at once)', min: 100, env: 'SHARDCTL_NODE_STATS_INTERVAL', max: TIMER_FLAG_MAX_MS, ...withDefault('5s', parseDuration)}),
-    'lease-ttl': durationFlag({description: 'TTL of the alive/stats lease (whole seconds)', min: 2000, env: 'SHARDCTL_NODE_LEASE_TTL', max: TIMER_FLAG_MAX_MS, ...withDefault('10s', parseDuration)}),
+    'stats-interval': durationFlag({...timerBound('how often to publish load stats (a change of the replicas the node holds is published at once)'), min: 100, env: 'SHARDCTL_NODE_STATS_INTERVAL', ...withDefault('5s', parseDuration)}),
+    'lease-ttl': durationFlag({...timerBound('TTL of the alive/stats lease (whole seconds)'), min: 2000, env: 'SHARDCTL_NODE_LEASE_TTL', ...withDefault('10s', parseDuration)}),
     'tombstone-grace': durationFlag({description: 'stale-write window: client writes older than this are refused, and tombstones older than this may be purged once anti-entropy has confirmed every replica (run every grace/4); give every node the same one: while alive nodes publish different graces, no tombstone is purged', env: 'SHARDCTL_NODE_TOMBSTONE_GRACE', ...withDefault('1h', parseDuration)}),
     'shutdown-timeout': durationFlag({description: 'deadline for draining in-flight requests on SIGTERM', env: 'SHARDCTL_NODE_SHUTDOWN_TIMEOUT', ...withDefault('10s', parseDuration)}),
     'orphan-grace': durationFlag({description: 'how long data of a range this node holds no role for is kept before it is removed (leftovers of moves whose drop never reached the node); never a range an unfinished move naming this node as its source or destination may need (an aborted or rolled-back move keeps the destination\'s copy while its source is down), the grace counting from when the move ended; nothing is removed while the moves cannot be read from etcd', min: 1000, env: 'SHARDCTL_NODE_ORPHAN_GRACE', ...withDefault('10m', parseDuration)}),

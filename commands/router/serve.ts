@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 import {EtcdCommand} from '../../src/cli/baseCommand.js'
-import {DATA_PLANE_TLS_FLAGS, durationFlag, listenFlag, tlsPathsOf, withDefault, TIMER_FLAG_MAX_MS} from '../../src/cli/flags.js'
+import {DATA_PLANE_TLS_FLAGS, durationFlag, listenFlag, tlsPathsOf, withDefault, timerBound} from '../../src/cli/flags.js'
 import {setDefaultClientTls} from '../../src/transport/clientTls.js'
 import {loadTlsMaterial} from '../../src/transport/tlsMaterial.js'
 import {formatListen, parseDuration, parseListen} from '../../src/model/units.js'
@@ -24,11 +24,11 @@ export default class RouterServe extends EtcdCommand {
     id: Flags.string({description: 'router id in etcd and in write versions (default: <host>-<pid>)', env: 'SHARDCTL_ROUTER_ID'}),
     w: Flags.integer({description: 'write quorum (default: a majority of the voters: 2 of 3, 1 of 1; a larger value than a shard has voters means all of them)', min: 1, env: 'SHARDCTL_ROUTER_W'}),
     r: Flags.integer({description: 'read quorum (default: a majority of the voters; a larger value than a shard has voters means all of them)', min: 1, env: 'SHARDCTL_ROUTER_R'}),
-    'node-timeout': durationFlag({description: 'timeout of one request to one node', min: 1, env: 'SHARDCTL_ROUTER_NODE_TIMEOUT', max: TIMER_FLAG_MAX_MS, ...withDefault('2s', parseDuration)}),
+    'node-timeout': durationFlag({...timerBound('timeout of one request to one node'), min: 1, env: 'SHARDCTL_ROUTER_NODE_TIMEOUT', ...withDefault('2s', parseDuration)}),
     'request-timeout': durationFlag({description: 'end-to-end bound of one client request, retries included', min: 1, env: 'SHARDCTL_ROUTER_REQUEST_TIMEOUT', ...withDefault('5s', parseDuration)}),
     'drain-timeout': durationFlag({description: 'on SIGTERM, how long in-flight requests may take before connections are closed', env: 'SHARDCTL_ROUTER_DRAIN_TIMEOUT', ...withDefault('10s', parseDuration)}),
-    'lease-ttl': durationFlag({description: "TTL of the router's etcd lease (whole seconds; a bare number is seconds)", min: 2000, env: 'SHARDCTL_ROUTER_LEASE_TTL', max: TIMER_FLAG_MAX_MS, ...withDefault('10s', parseDuration)}),
-    'report-interval': durationFlag({description: 'how often the router publishes its client figures (p99, request and error totals) in its etcd registration', min: 500, env: 'SHARDCTL_ROUTER_REPORT_INTERVAL', max: TIMER_FLAG_MAX_MS, ...withDefault('5s', parseDuration)}),
+    'lease-ttl': durationFlag({...timerBound("TTL of the router's etcd lease (whole seconds; a bare number is seconds)"), min: 2000, env: 'SHARDCTL_ROUTER_LEASE_TTL', ...withDefault('10s', parseDuration)}),
+    'report-interval': durationFlag({...timerBound('how often the router publishes its client figures (p99, request and error totals) in its etcd registration'), min: 500, env: 'SHARDCTL_ROUTER_REPORT_INTERVAL', ...withDefault('5s', parseDuration)}),
     'max-clock-offset': durationFlag({description: "the cluster's bound on clock offset between members: the router refuses writes (CLOCK_OFFSET) while its clock is off its peers by more", min: 1, env: 'SHARDCTL_MAX_CLOCK_OFFSET', ...withDefault('500ms', parseDuration)}),
     // With them the router serves HTTPS and dials nodes over mutual TLS (a `cert create-node` certificate).
     ...DATA_PLANE_TLS_FLAGS,

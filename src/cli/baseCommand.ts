@@ -2,6 +2,7 @@ import {Command, Flags, type Interfaces} from '@oclif/core'
 import {type ConnectionConfig, configFileCandidates, envInput, readConfigFile, resolveConnection} from '../config/connectionConfig.js'
 import {makeServiceContext, type ServiceContext} from '../cluster/serviceContext.js'
 import {EtcdStore} from '../etcd/etcdStore.js'
+import {etcdTimeoutMs} from '../etcd/etcdTimeout.js'
 import {readLocalEtcdState} from '../localEtcd/localEtcdService.js'
 import {renderError} from './renderError.js'
 import {EXIT_CODES, type ErrorCode} from '../errors/codes.js'
@@ -79,9 +80,11 @@ type EtcdFlagValues = Interfaces.InferredFlags<typeof ETCD_FLAGS>
 
 /**
  * resolveCommandConnection merges the connection flags with env, config file and the local
- * dev etcd. Throws UserError(BAD_INPUT) for unusable settings.
+ * dev etcd. Throws UserError(BAD_INPUT) for unusable settings (SHARDCTL_ETCD_TIMEOUT_MS too).
  */
 export function resolveCommandConnection(flags: Partial<EtcdFlagValues>, cwd = process.cwd(), env = process.env, configDir?: string): ConnectionConfig {
+  // Refused here, before the command does anything, as well as where the client is made.
+  etcdTimeoutMs(env)
   let file: {path: string; input: ReturnType<typeof readConfigFile>} | undefined
   if (flags.config) file = {path: flags.config, input: readConfigFile(flags.config)}
   else {

@@ -27,6 +27,15 @@ import {type DiskReserveSetting, parseDiskReserve} from '../node/diskReservePoli
  */
 export const TIMER_FLAG_MAX_MS = 24 * 86_400_000
 
+/**
+ * timerBound is the description and `max` of a duration flag whose value one timer waits
+ * ({@link TIMER_FLAG_MAX_MS}), the maximum stated in its help: the limit that refuses a value
+ * (exit 2) is the one the help shows, written once.
+ */
+export function timerBound(description: string): {description: string; max: number} {
+  return {description: `${description}; at most ${formatMs(TIMER_FLAG_MAX_MS)}`, max: TIMER_FLAG_MAX_MS}
+}
+
 /** DurationOptions bound a duration flag: `min` and `max` in milliseconds. */
 type DurationOptions = {
   min?: number

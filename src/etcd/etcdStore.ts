@@ -11,24 +11,26 @@ import {findOwnCommit} from './ownCommit.js'
 import {rawRange, rawRangeAvailable} from './rawRange.js'
 import {grantEtcdLease} from './leaseHandle.js'
 import {watchEtcdPrefix} from './resumableWatch.js'
+import {etcdTimeoutMs} from './etcdTimeout.js'
 
 export {LIST_PAGE_SIZE, MAX_TXN_OPS} from '../store/store.js'
 export type {Compare, StoredValue, Txn, Typed} from '../store/store.js'
 export {decodeStored} from '../store/decodeStored.js'
 export {prefixEnd} from '../store/keyRange.js'
 
-const UNARY_TIMEOUT_MS = Number(process.env.SHARDCTL_ETCD_TIMEOUT_MS ?? 5000)
-
 /**
  * etcdClientOptions builds etcd3 options from a resolved connection: TLS material, auth,
  * gRPC keepalive while calls are open (so silent half-open watch streams are detected
  * within about 15 s) and a
- * deadline on every unary call, so an unreachable etcd fails fast instead of hanging.
+ * deadline on every unary call (SHARDCTL_ETCD_TIMEOUT_MS in `env`, 5 s by default), so an
+ * unreachable etcd fails fast instead of hanging. Throws UserError(BAD_INPUT) for a bad
+ * timeout or a missing CA.
  */
-export function etcdClientOptions(conn: ConnectionConfig): etcd.IOptions {
+export function etcdClientOptions(conn: ConnectionConfig, env: Record<string, string | undefined> = process.env): etcd.IOptions {
+  const timeoutMs = etcdTimeoutMs(env)
   const opts: etcd.IOptions = {
     hosts: conn.endpoints,
-    dialTimeout: UNARY_TIMEOUT_MS,
+    dialTimeout: timeoutMs,
     // etcd's server allows a ping at most every 5 s (--grpc-keepalive-min-time) and none
     // while no call is open: pinging an idle connection, or at exactly 5 s with jitter, earns
     // a GOAWAY "too_many_pings" that drops the connection and every watch on it.
@@ -38,7 +40,7 @@ export function etcdClientOptions(conn: ConnectionConfig): etcd.IOptions {
       'grpc.keepalive_permit_without_calls': 0,
       'grpc.max_receive_message_length': 64 * 1024 * 1024,
     },
-    defaultCallOptions: (ctx) => (ctx.isStream ? {} : {deadline: Date.now() + UNARY_TIMEOUT_MS}),
+    defaultCallOptions: (ctx) => (ctx.isStream ? {} : {deadline: Date.now() + timeoutMs}),
     // etcd3's own resends, which also tell a commit it was resent (see commit).
     faultHandling: etcdFaultHandling(),
   }
@@ -60,10 +62,14 @@ export function etcdClientOptions(conn: ConnectionConfig): etcd.IOptions {
  */
 export class EtcdStore extends StoreBase {
   readonly #client: etcd.Etcd3
+  /** #timeoutMs is the unary deadline the client was made with, for the raw range calls that bypass etcd3. */
+  readonly #timeoutMs: number
 
   constructor(readonly conn: ConnectionConfig) {
     super()
-    this.#client = new etcd.Etcd3(etcdClientOptions(conn))
+    const opts = etcdClientOptions(conn)
+    this.#timeoutMs = etcdTimeoutMs(process.env)
+    this.#client = new etcd.Etcd3(opts)
   }
 
   /** close releases the client's connections; pending watches end. */
@@ -100,7 +106,7 @@ export class EtcdStore extends StoreBase {
     const end = query.end ?? prefixEnd(prefix)
     // Decoded by hand (rawRange): etcd3's decode was about a second of CPU per 100k keys at a node's start-up.
     if (rawRangeAvailable(this.#client)) {
-      const res = await this.wrap(() => rawRange(this.#client, {key: start, rangeEnd: end, limit: query.limit, revision: query.revision}, UNARY_TIMEOUT_MS), query.revision)
+      const res = await this.wrap(() => rawRange(this.#client, {key: start, rangeEnd: end, limit: query.limit, revision: query.revision}, this.#timeoutMs), query.revision)
       return {items: res.kvs, more: res.more, revision: query.revision ?? res.revision}
     }
     const builder = this.#client.getAll().inRange({start, end}).limit(query.limit)

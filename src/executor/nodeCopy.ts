@@ -12,6 +12,7 @@ import {liveCopySources} from './liveCopySources.js'
 import {nodeRetryMs} from './moveEffects.js'
 import {commitMoveTransition, type FencedMove, getMove, readShard} from './moveStore.js'
 import {MoveFailure} from './retryPolicy.js'
+import {answerUnlessCancelled, CANCEL_LOOK_MS} from './moveCancelLook.js'
 
 /** POLL_MS is how often the executor asks the destination for progress, as a long poll (and re-checks the throttle: `throttle set` acts within a second). */
 const POLL_MS = 250
@@ -64,6 +65,8 @@ export async function copyShard(env: ExecutorEnv, m: FencedMove): Promise<Fenced
   let lastDataBytes: number | undefined
   let askedRate: number | null | undefined
   let troubleSince: number | undefined
+  /** lastLook: when the trouble branch last re-read the move (for a `moves cancel`). */
+  let lastLook = env.now()
   let status: PullStatusResponse | undefined
   try {
     for (;;) {
@@ -96,25 +99,41 @@ export async function copyShard(env: ExecutorEnv, m: FencedMove): Promise<Fenced
       const polledAt = env.now()
       let asked = false
       try {
-        await pushNodeRates(env, sources, move.to, pushed)
-        if (!status || status.state === 'idle' || status.state === 'cancelled' || status.state === 'failed' || rate !== askedRate || status.moveId !== move.id) {
-          const addressed = await Promise.all(sources.map(async (id) => ({node: id, address: (await env.client(id)).address})))
-          const share = shareOf(env, sources[0]!, move.to)
-          assertLeaseHeld(env, `the pull of shard ${move.shard} into ${move.to}`)
-          status = await dst.pull(move.shard, {moveId: move.id, epoch: move.epoch, sources: addressed, rate, frameBytes: frameBytesFor(share, env.options.chunkBytes)})
-          askedRate = rate
-          asked = true
-        } else {
+        // A node that does not answer holds a request for the client timeout: a cancel or a stop is looked for meanwhile.
+        const looked = await answerUnlessCancelled(env, move.id, async (signal) => {
+          await pushNodeRates(env, sources, move.to, pushed, signal)
+          if (!status || status.state === 'idle' || status.state === 'cancelled' || status.state === 'failed' || rate !== askedRate || status.moveId !== move.id) {
+            const addressed = await Promise.all(sources.map(async (id) => ({node: id, address: (await env.client(id)).address})))
+            const share = shareOf(env, sources[0]!, move.to)
+            assertLeaseHeld(env, `the pull of shard ${move.shard} into ${move.to}`)
+            const pulled = await dst.pull(move.shard, {moveId: move.id, epoch: move.epoch, sources: addressed, rate, frameBytes: frameBytesFor(share, env.options.chunkBytes)}, {signal})
+            askedRate = rate
+            asked = true
+            return pulled
+          }
           // A long poll: the destination answers the moment the copy ends (or after POLL_MS),
           // so a small move's copy is seen done in milliseconds, not at the next poll.
-          status = await dst.pullStatus(move.shard, {waitMs: POLL_MS})
+          return dst.pullStatus(move.shard, {waitMs: POLL_MS, signal})
+        })
+        if (looked.ended === 'stopped') return current
+        if (looked.ended === 'cancelled') {
+          // The loop's top answers the cancel (the move as read carries it).
+          current = looked.move
+          status = undefined
+          continue
         }
+        status = looked.value
       } catch (err) {
         if (!isNodeRequestError(err) || !err.retriable) throw err
         troubleSince ??= env.now()
         if (env.now() - troubleSince > retryMs) throw new CopyGaveUp(`destination ${move.to} unreachable while copying shard ${move.shard}: ${errorMessage(err)} (for ${Math.round((env.now() - troubleSince) / 1000)} s)`)
         status = undefined
         await env.sleep(POLL_MS)
+        // A node that refuses at once (down, not frozen) fails each request fast: the move is re-read here so a cancel is seen in the trouble window too.
+        if (env.now() - lastLook >= CANCEL_LOOK_MS) {
+          lastLook = env.now()
+          current = (await getMove(env.ctx, move.id).catch(() => undefined)) ?? current
+        }
         continue
       }
       if (status.state === 'failed') {
@@ -269,7 +288,7 @@ function shareOf(env: ExecutorEnv, source: string, destination: string): number 
  * {@link THROTTLE_REFRESH_MS} (a restarted node starts unthrottled). A source that cannot
  * be reached is skipped: the copy reports it.
  */
-async function pushNodeRates(env: ExecutorEnv, sources: readonly string[], destination: string, pushed: Map<string, {rates: string; at: number}>): Promise<void> {
+async function pushNodeRates(env: ExecutorEnv, sources: readonly string[], destination: string, pushed: Map<string, {rates: string; at: number}>, signal?: AbortSignal): Promise<void> {
   const wanted = new Map<string, {send?: number | null; receive?: number | null}>()
   for (const s of sources) wanted.set(s, {send: env.throttles.node(s).currentRate()})
   wanted.set(destination, {...wanted.get(destination), receive: env.throttles.node(destination).currentRate()})
@@ -280,7 +299,7 @@ async function pushNodeRates(env: ExecutorEnv, sources: readonly string[], desti
     try {
       const client = await env.client(node)
       assertLeaseHeld(env, `the copy rates of ${node}`)
-      await client.setThrottle(rates)
+      await client.setThrottle(rates, {signal})
       pushed.set(node, {rates: key, at: env.now()})
     } catch (err) {
       if (node === destination || !isNodeRequestError(err) || !err.retriable) throw err

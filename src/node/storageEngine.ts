@@ -160,7 +160,12 @@ interface Row {
   v: Buffer | null
 }
 
-// Blank is the default, as node serve judges it (tuningEnv.ts refuses any other value that is not a SQLite page size).
+/**
+ * PAGE_SIZE is the page size a new data dir is created with (SHARDCTL_SQLITE_PAGE_SIZE; blank
+ * is the default, as node serve judges it: tuningEnv.ts refuses any other value that is not a
+ * SQLite page size). An existing file keeps the size it was made with: what counts WAL frames
+ * in bytes is the engine's {@link StorageEngine.pageSize}, read from the file.
+ */
 const PAGE_SIZE = Number(process.env.SHARDCTL_SQLITE_PAGE_SIZE?.trim() || 16384)
 /**
  * TOMBSTONES_BEFORE_SQL lists the tombstones older than a cutoff (wall ms) inside a hash
@@ -342,8 +347,17 @@ export class StorageEngine {
   /** strained counts freeing operations running since one of their transactions found no room (see {@link freeing}). */
   private strained = 0
 
+  /**
+   * pageSize is the database file's own page size (`PRAGMA page_size`), in which SQLite counts
+   * WAL frames and free pages: a data dir keeps the size it was created with, whatever
+   * SHARDCTL_SQLITE_PAGE_SIZE says now. Until session 40 the WAL bookkeeping counted in
+   * PAGE_SIZE, so a dir made under another value was estimated 4x off (4096 against 16384).
+   */
+  readonly pageSize: number
+
   private constructor(db: Database.Database, file: string, opts: StorageEngineOptions) {
     this.db = db
+    this.pageSize = Number(db.pragma('page_size', {simple: true}))
     this.clock = opts.clock ?? Date.now
     this.graceMs = opts.tombstoneGraceMs
     this.maxOffsetMs = opts.maxClockOffsetMs ?? 500
@@ -356,17 +370,17 @@ export class StorageEngine {
     this.onWalSync = opts.onWalSync
     this.onWalWait = opts.onWalWait
     this.onFreeingFull = opts.onFreeingFull
-    this.walBook = new WalRestartBook({restartBytes: opts.walRestartBytes ?? WAL_RESTART_BYTES, pageSize: PAGE_SIZE})
+    this.walBook = new WalRestartBook({restartBytes: opts.walRestartBytes ?? WAL_RESTART_BYTES, pageSize: this.pageSize})
     this.floors = this.db.prepare<[], GcFloor>('SELECT lo, hi, floor FROM gc_floor').all()
     const threads = opts.writerThread ?? true
     // The writer thread opens its connection after the schema and cells above are in place.
     this.writer = new StorageWriter({
       file,
       synchronous: opts.synchronous ?? 'FULL',
-      pageSize: PAGE_SIZE,
+      pageSize: this.pageSize,
       busyTimeoutMs: opts.writerBusyTimeoutMs,
       // With a copy reader thread to checkpoint in the background, the writer's own autocheckpoint is only a backstop.
-      autocheckpointPages: threads ? Math.ceil(WRITER_AUTOCHECKPOINT_BYTES / PAGE_SIZE) : undefined,
+      autocheckpointPages: threads ? Math.ceil(WRITER_AUTOCHECKPOINT_BYTES / this.pageSize) : undefined,
       maxTxnBytes: opts.maxTxnBytes ?? 8 * 1024 * 1024,
       committed: (changes) => {
         this.cells.commit(changes)
@@ -380,7 +394,7 @@ export class StorageEngine {
       refuseWrites: () => this.strained > 0,
       thread: threads,
     })
-    this.copyReader = threads ? new CopyReader({file, pageSize: PAGE_SIZE}) : undefined
+    this.copyReader = threads ? new CopyReader({file, pageSize: this.pageSize}) : undefined
   }
 
   /**
@@ -555,7 +569,7 @@ export class StorageEngine {
       const c = await own.catch(() => undefined)
       if (!c || c.log < 0 || c.checkpointed === copiedBefore) break
       copiedBefore = c.checkpointed
-      if ((c.log - c.checkpointed) * PAGE_SIZE > WAL_RESTART_SLACK_BYTES) continue
+      if ((c.log - c.checkpointed) * this.pageSize > WAL_RESTART_SLACK_BYTES) continue
       const last = await this.writer.run<WalCheckpoint>({op: 'checkpoint'}).catch(() => undefined)
       if (!last || last.log < 0 || last.checkpointed < last.log) break
       // Everything in the database file: the next commit restarts the WAL.
@@ -1098,7 +1112,7 @@ export class StorageEngine {
   private async returnFreePages(): Promise<void> {
     let left = Infinity
     while (!this.closed) {
-      const r = await this.wrote(this.writer.run<{freePages: number}>({op: 'returnFreePages', pages: FREE_PAGES_PER_TXN}), FREE_PAGES_PER_TXN * PAGE_SIZE, this.synchronousFull)
+      const r = await this.wrote(this.writer.run<{freePages: number}>({op: 'returnFreePages', pages: FREE_PAGES_PER_TXN}), FREE_PAGES_PER_TXN * this.pageSize, this.synchronousFull)
       if (r.freePages === 0 || r.freePages >= left) break
       left = r.freePages
     }

@@ -45,6 +45,8 @@ import {requireTransportAllowed} from '../security/clusterSecurity.js'
 import {setDefaultClientTls} from '../transport/clientTls.js'
 import {createDataPlaneServer, reloadServerTls} from '../transport/dataPlaneServer.js'
 import {TlsReloader} from '../transport/tlsReloader.js'
+import {wholeNumberEnvValue} from '../config/wholeNumberEnv.js'
+import {COPY_RECEIVE_THREAD_VARIABLE} from './tuningEnv.js'
 import {type TlsMaterial} from '../transport/tlsMaterial.js'
 
 /**
@@ -295,7 +297,7 @@ export class StorageNode {
       // Copies pull from peers with the cluster token, over their own pools (not the router's).
       const copyPeers = new NodeClients({token, timeoutMs: 10_000})
       // Their streams are received in the copy receive thread, unless SHARDCTL_COPY_RECEIVE_THREAD=0 (measuring both ways).
-      const copyReceiver = process.env.SHARDCTL_COPY_RECEIVE_THREAD === '0' ? undefined : new CopyReceiver({peers: () => copyPeers.peerSettings(), nice: COPY_RECEIVE_THREAD_NICE, slabs: () => engine.copyFrameSlabs()})
+      const copyReceiver = wholeNumberEnvValue(process.env, COPY_RECEIVE_THREAD_VARIABLE) === 0 ? undefined : new CopyReceiver({peers: () => copyPeers.peerSettings(), nice: COPY_RECEIVE_THREAD_NICE, slabs: () => engine.copyFrameSlabs()})
       const api: NodeHttpApi = new NodeHttpApi({
         rangeGate,
         copy: {peer: (s) => copyPeers.client({id: s.node, address: s.address}), frames: copyReceiver, throttles: new NodeThrottles(Date.now)},

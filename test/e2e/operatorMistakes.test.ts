@@ -35,3 +35,29 @@ describe('a --cluster that does not exist', () => {
     expect(r.code).toBe(1)
   })
 })
+
+describe('a bad SHARDCTL_ETCD_TIMEOUT_MS', () => {
+  // Every command that talks to etcd read it with Number(): "5s" or "abc" made a NaN deadline
+  // on every call, taken without a word (session 40).
+  it.each([
+    ['5s', ['shard', 'list']],
+    ['abc', ['cluster', 'status']],
+    ['0', ['moves', 'list']],
+    ['-1', ['cluster', 'init', '--shards', '4', '--rf', '1', '--nodes', 'n1=127.0.0.1:1']],
+  ])('Given SHARDCTL_ETCD_TIMEOUT_MS=%s for %j, Then exit 2 with one line naming it and a valid value, and nothing is created', async (value, args) => {
+    const cluster = uniqueCluster('timeout')
+    const r = await runCli([...args, '--endpoints', endpoint, '--cluster', cluster], {cwd, env: {SHARDCTL_ETCD_TIMEOUT_MS: value}})
+    expect(r.stdout).toBe('')
+    expect(r.stderr.trim().split('\n')).toEqual([`Error: SHARDCTL_ETCD_TIMEOUT_MS: "${value}" is not a whole number from 100 to 2147483647 — set milliseconds, e.g. SHARDCTL_ETCD_TIMEOUT_MS=5000, or unset it for the default`])
+    expect(r.code).toBe(2)
+    const after = await runCli(['shard', 'list', '--endpoints', endpoint, '--cluster', cluster], {cwd})
+    expect(after.stderr).toMatch(/does not exist in etcd/)
+  })
+
+  it('Given a valid value or a blank one, Then the command runs', async () => {
+    for (const value of ['60000', ' ']) {
+      const r = await runCli(['shard', 'list', '--endpoints', endpoint, '--cluster', uniqueCluster('timeout')], {cwd, env: {SHARDCTL_ETCD_TIMEOUT_MS: value}})
+      expect(r.stderr).toMatch(/does not exist in etcd/)
+    }
+  })
+})

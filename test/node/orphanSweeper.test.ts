@@ -245,6 +245,17 @@ describe('OrphanSweeper and the moves', () => {
     expect(moves.reads).toBe(0)
   })
 
+  it('lists the moves once per pass, however many shards are candidates or due in it (session 39 noted one list per due shard: it is one per pass)', async () => {
+    const {map, storage, moves, sweeper, at} = world()
+    for (let id = 0; id < 5; id++) map.set(shard(id, id * 100, id * 100 + 100, 1, [['a', 'voter']]))
+    storage.hashes.push(5, 105, 205, 305, 405)
+    await sweeper.sweep()
+    expect(moves.reads).toBe(1)
+    at(1000)
+    expect(await sweeper.sweep()).toBe(5) // all five due in this pass
+    expect(moves.reads).toBe(2)
+  })
+
   it('does not remove a range whose shard etcd has at another epoch than the pass observed (its grace restarts)', async () => {
     const {map, storage, sweeper, at} = world()
     map.set(shard(1, 0, 100, 3, [['a', 'voter']]))

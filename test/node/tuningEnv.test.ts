@@ -7,6 +7,8 @@ describe('tuningEnvProblem: the tuning variables node serve refuses', () => {
     expect(tuningEnvProblem({SHARDCTL_COPY_PAGE_SLABS: ' ', SHARDCTL_COPY_THREAD_NICE: '', SHARDCTL_SQLITE_PAGE_SIZE: ''})).toBeUndefined()
     expect(tuningEnvProblem({SHARDCTL_COPY_FRAME_SLABS: '0', SHARDCTL_COPY_PAGE_SLABS: '64', SHARDCTL_COPY_THREAD_NICE: '39', SHARDCTL_COPY_RECEIVE_NICE: '0', SHARDCTL_SQLITE_PAGE_SIZE: '65536'})).toBeUndefined()
     expect(tuningEnvProblem({SHARDCTL_SQLITE_PAGE_SIZE: '512'})).toBeUndefined()
+    expect(tuningEnvProblem({SHARDCTL_COPY_RECEIVE_THREAD: '0'})).toBeUndefined()
+    expect(tuningEnvProblem({SHARDCTL_COPY_RECEIVE_THREAD: '1'})).toBeUndefined()
   })
 
   it.each([
@@ -16,6 +18,9 @@ describe('tuningEnvProblem: the tuning variables node serve refuses', () => {
     ['SHARDCTL_COPY_THREAD_NICE', '2.5', 'is not a whole number from 0 to 39'],
     ['SHARDCTL_COPY_RECEIVE_NICE', '40', 'is not a whole number from 0 to 39'],
     ['SHARDCTL_COPY_RECEIVE_NICE', '1e1', 'is not a whole number from 0 to 39'],
+    ['SHARDCTL_COPY_RECEIVE_THREAD', 'off', 'is not a whole number from 0 to 1'],
+    ['SHARDCTL_COPY_RECEIVE_THREAD', 'false', 'is not a whole number from 0 to 1'],
+    ['SHARDCTL_COPY_RECEIVE_THREAD', '2', 'is not a whole number from 0 to 1'],
     ['SHARDCTL_SQLITE_PAGE_SIZE', '16000', 'is not a power of two from 512 to 65536'],
     ['SHARDCTL_SQLITE_PAGE_SIZE', '131072', 'is not a power of two from 512 to 65536'],
     ['SHARDCTL_SQLITE_PAGE_SIZE', 'big', 'is not a power of two from 512 to 65536'],
