@@ -38,7 +38,7 @@ function isKnownTerminal(phase: string): boolean {
 /**
  * OUTSIDE_MAP_PHASES are the phases in which a move may keep a copy on a node its shard no
  * longer lists: the destination removed from the shard, its drop still to come (`aborting`,
- * `rb-cutover`; kept while the source is down: src/executor/destinationCopyKeep.ts).
+ * `rb-cutover`; kept while the source is down, until the voters up are repaired from it: src/executor/destinationCopyKeep.ts, keptCopyRepair.ts).
  */
 const OUTSIDE_MAP_PHASES: ReadonlySet<string> = new Set(['aborting', 'rb-cutover'])
 
