@@ -31,8 +31,9 @@ export interface DestinationCopyInput {
  *
  * The rule is the one a move whose source is down copies by ({@link chooseCopySources}): the
  * source up, or, with it down, w >= 2 and the voters up leaving fewer than w of the old set
- * out, so every acknowledged write is on one of them; otherwise the copy is kept until the
- * source (or enough voters) is back. At rf 1 (no read voter up at all) this is the wait session
+ * out, so every acknowledged write is on one of them; otherwise the copy is kept, and the move
+ * repairs the voters up from it before dropping it (moveMachine.ts dropKeptCopy, keptCopyRepair.ts;
+ * until session 40 it waited for the source, or enough voters, to be back). At rf 1 (no read voter up at all) this is the wait session
  * 38 added to `rb-cutover` alone (`rollbackLastCopyUp`, which it replaces).
  */
 export function destinationCopyKeep(input: DestinationCopyInput): string | undefined {

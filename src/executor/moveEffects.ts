@@ -5,6 +5,7 @@ import {readReplicas, type Shard} from '../model/shard.js'
 import {isNodeRequestError} from '../node/nodeRequestError.js'
 import {awaitBarrier} from './barrier.js'
 import {type ExecutorEnv} from './executorEnv.js'
+import {repairFromKeptCopy} from './keptCopyRepair.js'
 import {liveCopySources} from './liveCopySources.js'
 import {type FencedMove, getMove} from './moveStore.js'
 import {syncReplicas} from './replicaSync.js'
@@ -37,6 +38,11 @@ export interface MoveEffects {
   drop(node: string, shard: Shard): Promise<number>
   /** catchUp repairs the source from the destination until they agree (rollback after release). */
   catchUp(move: Move, epoch: number): Promise<void>
+  /**
+   * repairFromCopy repairs `voters` from the copy the move's destination keeps outside the shard's map with the source
+   * down (keptCopyRepair.ts); returns the records repaired. Absent (a test's effects): the runner uses repairFromKeptCopy through its env.
+   */
+  repairFromCopy?(move: Move, shard: Shard, voters: readonly string[]): Promise<number>
 }
 
 /** nodeMoveEffects performs the effects on real nodes through `env`; `copy` is the copy path (kept apart: it is being replaced). */
@@ -50,6 +56,7 @@ export function nodeMoveEffects(env: ExecutorEnv, copy: MoveEffects['copy']): Mo
       return (await (await env.client(node)).drop(shard.id, shard.epoch, shard.range)).deleted
     },
     catchUp: (move, epoch) => catchUpSource(env, move, epoch),
+    repairFromCopy: (move, shard, voters) => repairFromKeptCopy(env, move, shard, voters),
   }
 }
 

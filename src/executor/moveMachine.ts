@@ -264,7 +264,9 @@ export interface MoveObservation {
  *   those nodes (a source abandoned by the operator: sourceAbandon.ts);
  * - `drain`: wait for the source's in-flight requests, then the cleanup grace;
  * - `drop`: `node` drops its copy of `shard`'s range (fenced on the shard's epoch);
- * - `catch-up`: repair the source from the destination (rollback after release).
+ * - `catch-up`: repair the source from the destination (rollback after release);
+ * - `repair-from-copy`: repair `voters` from the copy the destination keeps outside the shard's map with the source down
+ *   (keptCopyRepair.ts), before that copy is dropped.
  */
 export type MoveEffect =
   | {type: 'barrier'; key: string; shard: Shard; mapRevision: bigint; nodes: string[]}
@@ -273,6 +275,7 @@ export type MoveEffect =
   | {type: 'drain'; key: string}
   | {type: 'drop'; key: string; node: string; shard: Shard}
   | {type: 'catch-up'; key: string; epoch: number}
+  | {type: 'repair-from-copy'; key: string; shard: Shard; voters: string[]}
 
 /** Retried names a failure the decision answers: the runner reports it, and persists `attempts + 1` when it is `counted`. */
 export interface Retried {
@@ -351,14 +354,14 @@ function withShard(o: MoveObservation, next: (shard: Observed) => MoveDecision):
  * no longer registered has nothing to drop; a registered node that is down is waited for
  * (not a failed attempt: nothing is wrong but its absence).
  */
-function dropThenCommit(o: MoveObservation, t: Transition, shard: Observed | undefined): MoveDecision {
+function dropThenCommit(o: MoveObservation, t: Transition, shard: Observed | undefined, extra: Parameters<typeof commitOf>[2] = {}): MoveDecision {
   const node = t.dropFirst
-  if (!node || !shard) return commitOf(t, shard)
+  if (!node || !shard) return commitOf(t, shard, extra)
   if (!o.registered.has(node)) return commitOf(t, shard, {note: `move ${o.move.id}: node ${node} is no longer registered; nothing to drop`})
   if (!o.alive.has(node)) {
     return onFailure(o, {kind: 'waiting-for-node', message: `node ${node} is down: its copy of shard ${shard.value.id}'s range must be dropped before move ${o.move.id} can go on`})
   }
-  return once(o, {type: 'drop', key: `drop:${node}@${shard.revision}`, node, shard: shard.value}, () => commitOf(t, shard))
+  return once(o, {type: 'drop', key: `drop:${node}@${shard.revision}`, node, shard: shard.value}, () => commitOf(t, shard, extra))
 }
 
 function holdForControl(o: MoveObservation): MoveDecision | undefined {
@@ -638,24 +641,46 @@ function rollbackSourceDown(o: MoveObservation, shard: Observed): MoveDecision {
 }
 
 /**
- * keepDestinationCopy waits, keeping the destination's copy, once the destination has left the
- * shard (an abort, or a rollback's removal of it) while its copy may be the only one up of an
- * acknowledged write: the source is down, or up on another data dir than its copy was compared
- * under (it lacks what it acknowledged: {@link sourceDirReplaced}; until session 39 the copy was
- * dropped then, a write acked by the source and the destination alone lost), and the write floor
- * says the voters up may miss one (destinationCopyKeep.ts; at rf 1, no read voter up at all:
- * session 38's wait in `rb-cutover`).
- * Dropping it then (what the last step does) leaves that write on a node that may never come
- * back. The move cannot turn forward (writes acknowledged since the removal are on the old set
- * alone), and marked abandoned it still waits: that mark gives up what only the source's copy
- * held, not what the destination holds too. Waited for, not a failed attempt. Undefined: drop.
+ * dropKeptCopy drops the destination's copy once it has left the shard (an abort, or a rollback's
+ * removal of it) and commits `t` (`aborted`, `rolledback`: `t.dropFirst` names the destination).
+ * The copy may be the only one up of an acknowledged write: the source is down, or up on another
+ * data dir than its copy was compared under (it lacks what it acknowledged: {@link sourceDirReplaced};
+ * until session 39 the copy was dropped then, a write acked by the source and the destination alone
+ * lost), and the write floor says the voters up may miss one (destinationCopyKeep.ts). Dropping it
+ * then leaves that write on a node that may never come back.
+ *
+ * So the copy is first repaired into the shard's read voters that are up (keptCopyRepair.ts: what
+ * it has that they lack or hold older, LWW, tombstones too; the destination's node answers the
+ * reads only as this move's kept copy), and only then dropped. Until session 40 the move waited
+ * instead, for ever at w = 1 with the source gone for good (`moves abandon-source` refuses a move
+ * not cut over, and gives up only what the source alone held): an operator had no way out.
+ * Automatic, not an operator's command: it gives up nothing (every record of the copy ends on a
+ * voter, LWW keeps the newest, a voter's gc floor drops a value whose delete it purged), so there
+ * is nothing to accept, and waiting for a source that may never come back helps no one.
+ *
+ * Fenced on claims: the repair is keyed on the destination's claim and the voters' (verifiedKey),
+ * so a node restarted since it ran (another process or data dir) is repaired again before the
+ * drop, and the commit is fenced on the same claims. Waited for, not a failed attempt: the
+ * destination down (its copy is read), or no read voter up to repair (rf 1: the source is the one
+ * voter, so only its return ends the wait).
+ * The move cannot turn forward (writes acknowledged since the removal are on the old set alone).
  */
-function keepDestinationCopy(o: MoveObservation, shard: Shard): MoveDecision | undefined {
+function dropKeptCopy(o: MoveObservation, t: Transition, shard: Observed): MoveDecision {
   const {move} = o
-  // Not in the shard's map (a destination listed keeps its copy anyway), and registered (else it has nothing to drop).
-  if (roleOf(shard, move.to) !== undefined || !o.registered.has(move.to)) return undefined
-  const kept = destinationCopyKeep({move, voters: readReplicas(shard), alive: o.alive, writeQuorums: o.writeQuorums, sourceDirReplaced: sourceDirReplaced(o)})
-  return kept === undefined ? undefined : onFailure(o, {kind: 'waiting-for-node', message: `move ${move.id}: ${kept}`})
+  // Registered (else it has nothing to drop, dropThenCommit says so); the shape asked for (the destination out of the map).
+  if (t.dropFirst !== move.to || roleOf(shard.value, move.to) !== undefined || !o.registered.has(move.to)) return dropThenCommit(o, t, shard)
+  const kept = destinationCopyKeep({move, voters: readReplicas(shard.value), alive: o.alive, writeQuorums: o.writeQuorums, sourceDirReplaced: sourceDirReplaced(o)})
+  if (kept === undefined) return dropThenCommit(o, t, shard)
+  // Every read voter up, a source back on a replaced dir included (it serves, and lacks what the copy holds).
+  const voters = readReplicas(shard.value).filter((n) => o.alive.has(n)).sort()
+  if (voters.length === 0) return onFailure(o, {kind: 'waiting-for-node', message: `move ${move.id}: ${kept}, or once a voter of the shard is up to repair from the copy`})
+  if (!o.alive.has(move.to)) {
+    return onFailure(o, {kind: 'waiting-for-node', message: `move ${move.id}: ${kept}, or once ${move.to} is up again: the voters up (${voters.join(', ')}) are repaired from its copy before it is dropped (start ${move.to})`})
+  }
+  const read = [move.to, ...voters]
+  const effect: MoveEffect = {type: 'repair-from-copy', key: verifiedKey(`repair-from-copy@${shard.revision}`, read, o.claims), shard: shard.value, voters}
+  const said = `${move.to}'s copy of shard ${move.shard} was kept (${move.from} down at the write floor) and repaired into ${voters.join(', ')} before it was dropped`
+  return once(o, effect, () => dropThenCommit(o, {...t, reason: `${t.reason ?? move.reason ?? ''}; ${said}`}, shard, {claimFences: claimFences(read, o.claims), note: `move ${move.id}: ${said}`}))
 }
 
 /**
@@ -756,10 +781,10 @@ export const PHASE_STEPS = {
     }),
   // Two steps: the destination leaves the shard (writes resume on the old set), then its
   // partial copy is dropped; only then is the move terminal.
-  // The copy is kept while it may be the only one up of an acknowledged write (keepDestinationCopy).
+  // While the copy may be the only one up of an acknowledged write, the voters are repaired from it first (dropKeptCopy).
   aborting: (o) => {
     const t = abortMove(o.move, o.shard?.value, o.move.reason ?? 'aborted')
-    return (t.dropFirst && o.shard && keepDestinationCopy(o, o.shard.value)) || dropThenCommit(o, t, o.shard)
+    return t.dropFirst && o.shard ? dropKeptCopy(o, t, o.shard) : dropThenCommit(o, t, o.shard)
   },
   // The source re-joined the write set; once every router writes to it, catch it up from the
   // destination (only differing digest buckets travel), then flip reads back.
@@ -782,11 +807,9 @@ export const PHASE_STEPS = {
       if (changedSince(o.move.verifiedDirs, o.move.from, o.claims) && roleOf(s.value, o.move.to) !== undefined) return recheck(o, s, o.move.from)
       // The destination already removed (the source died after that commit, or while no executor ran): its copy may be the
       // only one up of an acknowledged write (at rf 1 it and the source acked every one; at w = 1 a write acked by the source
-      // and it alone is on no other voter), so it is kept until the source is back (see keepDestinationCopy).
-      const kept = keepDestinationCopy(o, s.value)
-      if (kept) return kept
+      // and it alone is on no other voter), so the voters up are repaired from it before it is dropped (see dropKeptCopy).
       const t = finishRollback(o.move, s.value)
-      return t.shard ? barrier(o, s, writeReplicas(s.value), () => commitOf(t, s)) : dropThenCommit(o, t, s)
+      return t.shard ? barrier(o, s, writeReplicas(s.value), () => commitOf(t, s)) : dropKeptCopy(o, t, s)
     }),
   done: () => ({kind: 'terminal'}),
   aborted: () => ({kind: 'terminal'}),

@@ -12,6 +12,7 @@ import {NodeClaimSchema} from '../model/node.js'
 import {readReplicas} from '../model/shard.js'
 import {changedSince, claimsMatter, dirToken, type ObservedClaim} from './verifiedDirs.js'
 import {writeQuorumsEver} from './writeQuorumFloor.js'
+import {repairFromKeptCopy} from './keptCopyRepair.js'
 
 /**
  * RunState is what the runner remembers between observations of one phase: the effects
@@ -99,9 +100,19 @@ async function observe(env: ExecutorEnv, known: Pick<Move, 'id' | 'shard' | 'fro
   // write depends on the smallest write quorum any router ran with (moveMachine.ts keepDestinationCopy): read only then.
   // So it does with the source up on another data dir than its copy was compared under (it counts as down there): read
   // whenever its claim changed at all (a superset of a replaced dir; the machine compares the dir).
-  const quorumsMatter = afterDrop || (DROPS_DESTINATION.has(fenced.value.phase) && (!view.alive.has(known.from) || changedSince(fenced.value.verifiedDirs, known.from, pairClaims)))
-  const [stayingClaims, writeQuorums] = await Promise.all([staying.length > 0 ? readClaims(env, staying) : undefined, quorumsMatter ? writeQuorumsEver(env, fenced.value) : undefined])
-  const claims = pairClaims && stayingClaims ? new Map([...pairClaims, ...stayingClaims]) : pairClaims
+  const keeps = DROPS_DESTINATION.has(fenced.value.phase) && (!view.alive.has(known.from) || changedSince(fenced.value.verifiedDirs, known.from, pairClaims))
+  const quorumsMatter = afterDrop || keeps
+  // A copy kept there is repaired into the shard's voters before it is dropped (moveMachine.ts dropKeptCopy): that repair is
+  // keyed, and the drop's commit fenced, on the destination's claim and the voters' (one restarted since no longer holds
+  // what the repair gave it, or is no longer the copy read). Read only then; `aborting` reads no claims otherwise.
+  const keptNodes = keeps && shard ? [known.to, ...readReplicas(shard.value)].filter((n) => !pairClaims?.has(n) && !staying.includes(n)) : []
+  const [stayingClaims, writeQuorums, keptClaims] = await Promise.all([
+    staying.length > 0 ? readClaims(env, staying) : undefined,
+    quorumsMatter ? writeQuorumsEver(env, fenced.value) : undefined,
+    keptNodes.length > 0 ? readClaims(env, keptNodes) : undefined,
+  ])
+  const read = [pairClaims, stayingClaims, keptClaims].filter((m) => m !== undefined)
+  const claims = read.length > 0 ? new Map(read.flatMap((m) => [...m])) : undefined
   return {
     fenced,
     move: fenced.value,
@@ -253,6 +264,11 @@ async function runEffect(env: ExecutorEnv, effects: MoveEffects, m: FencedMove, 
     case 'catch-up':
       await effects.catchUp(move, e.epoch)
       break
+    case 'repair-from-copy': {
+      const repaired = await (effects.repairFromCopy ? effects.repairFromCopy(move, e.shard, e.voters) : repairFromKeptCopy(env, move, e.shard, e.voters))
+      env.emit({type: 'info', message: `move ${move.id}: repaired ${e.voters.join(', ')} from ${move.to}'s kept copy of shard ${e.shard.id} (${repaired} record(s) they lacked or held older)`, at: new Date(env.now()).toISOString()})
+      break
+    }
     case 'drop': {
       const deleted = await effects.drop(e.node, e.shard)
       if (deleted > 0) env.emit({type: 'info', message: `move ${move.id}: dropped ${deleted} record(s) of shard ${e.shard.id}'s range on ${e.node}`, at: new Date(env.now()).toISOString()})

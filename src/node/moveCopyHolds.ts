@@ -38,7 +38,7 @@ function isKnownTerminal(phase: string): boolean {
 /**
  * OUTSIDE_MAP_PHASES are the phases in which a move may keep a copy on a node its shard no
  * longer lists: the destination removed from the shard, its drop still to come (`aborting`,
- * `rb-cutover`; kept while the source is down: src/executor/destinationCopyKeep.ts).
+ * `rb-cutover`; kept while the source is down, until the voters up are repaired from it: src/executor/destinationCopyKeep.ts, keptCopyRepair.ts).
  */
 const OUTSIDE_MAP_PHASES: ReadonlySet<string> = new Set(['aborting', 'rb-cutover'])
 
@@ -57,4 +57,22 @@ export function moveHolding(shard: {id: number; range: HashRange}, moves: readon
     const moved = shardOf(m.shard)
     return moved === undefined || rangesOverlap(moved.range, shard.range)
   })
+}
+
+/**
+ * keptCopyRefusal (pure) judges a read of this node's kept copy of shard `shard` named by move
+ * `moveId` (protocol.ts KEPT_FOR_PARAM), the move record as read from etcd now: undefined when
+ * the read may be answered, else why not. Answered only while the move, unfinished, keeps this
+ * node's copy outside the shard's map: it names this node its destination and that shard, and
+ * is in `aborting` or `rb-cutover` ({@link OUTSIDE_MAP_PHASES}). The caller has checked that the
+ * node holds no role in the shard at the request's epoch. Why so narrow: a node with no role
+ * refuses reads of a range (its data there is stray, or being dropped); the one copy worth
+ * reading is the one a move keeps because it may be the only one up of an acknowledged write,
+ * and only the executor running that move asks (to repair the shard's voters from it).
+ */
+export function keptCopyRefusal(move: MoveSide | undefined, moveId: string, node: string, shard: number): string | undefined {
+  if (!move) return `no move ${moveId} keeps a copy here (no such move record)`
+  if (move.to !== node || move.shard !== shard) return `move ${moveId} moves shard ${move.shard} to ${move.to}, not shard ${shard} to ${node}`
+  if (!OUTSIDE_MAP_PHASES.has(move.phase)) return `move ${moveId} is ${move.phase}, not keeping ${node}'s copy outside the shard's map (aborting or rb-cutover)`
+  return undefined
 }

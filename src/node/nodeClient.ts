@@ -38,6 +38,7 @@ import {
   RECORD_HEADER,
   RECORDS_CONTENT_TYPE,
   REPLAY_PARAM,
+  KEPT_FOR_PARAM,
   type SnapshotChunk,
   TOKEN_HEADER,
   VERSION_HEADER,
@@ -93,8 +94,18 @@ export interface RequestOptions {
   signal?: AbortSignal
 }
 
+/**
+ * KeptCopyOptions name the move whose kept copy a read is of ({@link KEPT_FOR_PARAM}): the
+ * destination's copy of a range it no longer holds a role in, kept while the move's source is
+ * down (src/executor/keptCopyRepair.ts). The node answers only while that move record says
+ * so (moveCopyHolds.ts keptCopyRefusal); without it, a node with no role answers NOT_OWNER.
+ */
+export interface KeptCopyOptions {
+  keptFor?: string
+}
+
 /** BucketRecordsOptions are a bucket listing's per-call overrides. */
-export interface BucketRecordsOptions extends RequestOptions {
+export interface BucketRecordsOptions extends RequestOptions, KeptCopyOptions {
   /** maxBytes bounds the answer at whole buckets (see BucketsRequestSchema; e.g. BUCKET_LISTING_BYTES). */
   maxBytes?: number
 }
@@ -214,10 +225,10 @@ export class NodeClient {
    * hash format to compute at (default this build's {@link RECORD_HASH_FORMAT}; a node
    * of an older build answers at its own: check digestFormatOf before comparing).
    */
-  async digest(shard: number, epoch: number, opts: RequestOptions & {tombstonesBefore?: number; format?: number} = {}): Promise<DigestResponse> {
+  async digest(shard: number, epoch: number, opts: RequestOptions & KeptCopyOptions & {tombstonesBefore?: number; format?: number} = {}): Promise<DigestResponse> {
     const cutoff = opts.tombstonesBefore === undefined ? '' : `&tombstonesBefore=${Math.floor(opts.tombstonesBefore)}`
     const format = `&format=${opts.format ?? RECORD_HASH_FORMAT}`
-    return this.parse(await this.request('GET', `/v1/shards/${shard}/digest?epoch=${epoch}${cutoff}${format}`, undefined, opts), DigestResponseSchema)
+    return this.parse(await this.request('GET', `/v1/shards/${shard}/digest?epoch=${epoch}${cutoff}${format}${keptForParam(opts)}`, undefined, opts), DigestResponseSchema)
   }
 
   /**
@@ -250,7 +261,7 @@ export class NodeClient {
    */
   async bucketRecords(shard: number, epoch: number, buckets: readonly number[], opts: BucketRecordsOptions = {}): Promise<BucketRecords> {
     const body = opts.maxBytes === undefined ? {buckets} : {buckets, maxBytes: opts.maxBytes}
-    const res = await this.request('POST', `/v1/shards/${shard}/buckets?epoch=${epoch}`, json(body), opts)
+    const res = await this.request('POST', `/v1/shards/${shard}/buckets?epoch=${epoch}${keptForParam(opts)}`, json(body), opts)
     const order = bucketAnswerOrder(buckets)
     const header = res.headers[BUCKETS_ANSWERED_HEADER]
     const answered = header === undefined ? order.length : Number(header)
@@ -491,4 +502,9 @@ function operationOf(path: string): string {
   if (m) return m[1] === 'records' ? 'get' : m[1]!
   if (path.startsWith('/v1/throttle')) return 'throttle'
   return path.startsWith('/v1/stats') ? 'stats' : path.startsWith('/healthz') ? 'healthz' : 'other'
+}
+
+/** keptForParam is the query suffix naming a kept copy's move ({@link KeptCopyOptions}), or nothing. */
+function keptForParam(opts: KeptCopyOptions): string {
+  return opts.keptFor === undefined ? '' : `&${KEPT_FOR_PARAM}=${encodeURIComponent(opts.keptFor)}`
 }

@@ -38,6 +38,8 @@ import {
   RECORD_HEADER,
   RECORDS_CONTENT_TYPE,
   REPLAY_PARAM,
+  KEPT_FOR_PARAM,
+  KEPT_FOR_PATTERN,
   PullRequestSchema,
   StreamRateRequestSchema,
   ThrottleRequestSchema,
@@ -59,6 +61,7 @@ import {writeCopyStream} from './copyStreamSource.js'
 import {onResponseGone} from './responseGone.js'
 import {type NodeThrottles} from './nodeThrottles.js'
 import {type StreamPace, StreamPaces} from './streamPaces.js'
+import {keptCopyRefusal, type MoveSide} from './moveCopyHolds.js'
 
 /** READ_ROLES may serve gets: a learning or joining replica is still being filled, a leaving one is stale. */
 const READ_ROLES: ReadonlySet<ReplicaRole> = new Set(['voter', 'outgoing'])
@@ -100,6 +103,12 @@ export interface NodeApiDeps {
    * are answered without (unit tests with no etcd).
    */
   coverWrites?: () => Promise<void>
+  /**
+   * keptCopy reads move `id`'s record from etcd (its shard, sides and phase) for a read of a
+   * copy it keeps on this node outside the shard's map (KEPT_FOR_PARAM; undefined: no such
+   * move). Absent: such reads are refused (NOT_OWNER).
+   */
+  keptCopy?: (id: string) => Promise<MoveSide | undefined>
   /** rangeGate holds applies to a range while an orphan sweep removes it (see orphanSweeper.ts). */
   rangeGate?: RangeWriteGate
   /** acceptWaitMs bounds how long `accept` waits for writes let in at an older epoch (default ACCEPT_WAIT_MS). */
@@ -268,6 +277,14 @@ export class NodeHttpApi {
 
   /** fence checks the request's epoch for `shardId` against the node's map (see class doc) and the role against `roles`. */
   private async fence(shardId: number, epoch: number, roles: ReadonlySet<ReplicaRole>, op: string): Promise<{shard: Shard; role: ReplicaRole}> {
+    const shard = await this.atEpoch(shardId, epoch)
+    const role = this.deps.map.roleOf(shard)
+    if (!role || !roles.has(role)) throw new HttpError('NOT_OWNER', `node ${this.deps.nodeId} ${role ? `is ${role} for shard ${shardId}, which does not ${op}` : `holds no replica of shard ${shardId}`} at epoch ${shard.epoch}`, shard.epoch)
+    return {shard, role}
+  }
+
+  /** atEpoch is the shard as the node knows it, checked against the request's epoch (see class doc). */
+  private async atEpoch(shardId: number, epoch: number): Promise<Shard> {
     let shard = this.deps.map.get(shardId)
     // Shards partition the hash space, so an entry overlapping another one is stale (a
     // split's parent the node has not seen shrink): confirm it with etcd, so a router still
@@ -276,9 +293,34 @@ export class NodeHttpApi {
     if (!shard) throw new HttpError('NOT_OWNER', `shard ${shardId} does not exist`, 0)
     if (shard.epoch > epoch) throw new HttpError('STALE_EPOCH', `shard ${shardId} is at epoch ${shard.epoch}; the request carried ${epoch}`, shard.epoch)
     if (shard.epoch < epoch) throw new HttpError('BAD_INPUT', `shard ${shardId}: epoch ${epoch} is newer than etcd's ${shard.epoch}`, shard.epoch)
+    return shard
+  }
+
+  /**
+   * readFence fences a read-only admin request (digest, bucket listing): as {@link fence} with
+   * ADMIN_ROLES, unless it names a move (KEPT_FOR_PARAM): then it is a read of the copy that move
+   * keeps on this node outside the shard's map, answered only while the node holds no role in
+   * the shard at the request's epoch and the move record, read from etcd now, keeps this node's
+   * copy of it (moveCopyHolds.ts keptCopyRefusal); else NOT_OWNER. An etcd that cannot be read
+   * is NOT_SERVING (retriable), never an answer.
+   */
+  private async readFence(shardId: number, epoch: number, url: URL, op: string): Promise<{shard: Shard}> {
+    const keptFor = url.searchParams.get(KEPT_FOR_PARAM)
+    if (keptFor === null) return this.fence(shardId, epoch, ADMIN_ROLES, op)
+    if (!KEPT_FOR_PATTERN.test(keptFor)) throw new HttpError('BAD_INPUT', `${KEPT_FOR_PARAM} must be a move id (letters, digits, '_', '.', '-', up to 160), not ${JSON.stringify(keptFor.slice(0, 40))}`)
+    const shard = await this.atEpoch(shardId, epoch)
     const role = this.deps.map.roleOf(shard)
-    if (!role || !roles.has(role)) throw new HttpError('NOT_OWNER', `node ${this.deps.nodeId} ${role ? `is ${role} for shard ${shardId}, which does not ${op}` : `holds no replica of shard ${shardId}`} at epoch ${shard.epoch}`, shard.epoch)
-    return {shard, role}
+    if (role) throw new HttpError('NOT_OWNER', `node ${this.deps.nodeId} is ${role} for shard ${shardId} at epoch ${shard.epoch}: it holds no kept copy of it (read it without ${KEPT_FOR_PARAM})`, shard.epoch)
+    if (!this.deps.keptCopy) throw new HttpError('NOT_OWNER', `node ${this.deps.nodeId} holds no replica of shard ${shardId} at epoch ${shard.epoch} and cannot look up move ${keptFor}`, shard.epoch)
+    let move
+    try {
+      move = await this.deps.keptCopy(keptFor)
+    } catch (err) {
+      throw new HttpError('NOT_SERVING', `cannot read move ${keptFor} from etcd to ${op} of a kept copy: ${errorMessage(err)}`)
+    }
+    const refused = keptCopyRefusal(move, keptFor, this.deps.nodeId, shardId)
+    if (refused) throw new HttpError('NOT_OWNER', `node ${this.deps.nodeId} holds no replica of shard ${shardId} at epoch ${shard.epoch}, and ${refused}`, shard.epoch)
+    return {shard}
   }
 
   /** overlapsAnother tells whether another shard the node knows overlaps `shard`'s range (one of the two entries is stale). */
@@ -449,7 +491,7 @@ export class NodeHttpApi {
 
   private async digest(_req: IncomingMessage, res: ServerResponse, m: RegExpExecArray, url: URL): Promise<void> {
     const id = Number(m[1])
-    const {shard} = await this.fence(id, epochParam(url), ADMIN_ROLES, 'serve digests')
+    const {shard} = await this.readFence(id, epochParam(url), url, 'serve digests')
     // A cutoff newer than the node's limit would cover tombstones a late client write could still shadow.
     const cutoff = url.searchParams.has('tombstonesBefore') ? Math.min(intParam(url, 'tombstonesBefore', 0, 0, Number.MAX_SAFE_INTEGER), this.deps.engine.cutoffLimit()) : undefined
     // At a cutoff, the digest waits for every write screened before this line (each is queued
@@ -556,7 +598,7 @@ export class NodeHttpApi {
     const id = Number(m[1])
     const epoch = epochParam(url)
     const body = parseJson(await readRequestBody(req, res, MAX_JSON_BODY_BYTES, 'request body'), BucketsRequestSchema)
-    const {shard} = await this.fence(id, epoch, ADMIN_ROLES, 'list buckets')
+    const {shard} = await this.readFence(id, epoch, url, 'list buckets')
     // Read and encoded in the copy reader thread: a listing can be most of a shard, and this event loop serves clients.
     const listing = await this.deps.engine.listBuckets(shard.range, body.buckets, body.maxBytes)
     res.setHeader(EPOCH_HEADER, String(shard.epoch))

@@ -118,6 +118,19 @@ export type ApplyKind = (typeof APPLY_KINDS)[number]
 export const REPLAY_PARAM = 'replay'
 
 /**
+ * KEPT_FOR_PARAM names, on a digest or bucket listing, the move whose destination's kept copy
+ * is read: a node that holds no role in the shard answers it only while that move (unfinished,
+ * in `aborting` or `rb-cutover`) names it the destination of that shard (moveCopyHolds.ts
+ * keptCopyRefusal), so the executor can repair the shard's voters from the copy before dropping
+ * it (src/executor/keptCopyRepair.ts). Read-only: no write route takes it. A node built before
+ * it ignores the parameter and answers NOT_OWNER as before (the executor waits).
+ */
+export const KEPT_FOR_PARAM = 'keptFor'
+
+/** KEPT_FOR_PATTERN is what a {@link KEPT_FOR_PARAM} value must look like: a move id (model/move.ts). */
+export const KEPT_FOR_PATTERN = /^[A-Za-z0-9_.-]{1,160}$/
+
+/**
  * countsAsClientWrite tells whether an apply counts as client write load in the node's
  * stats (writes/s, the key sample): a `write` that is not a replay. Repairs and copies are
  * not client load; neither is a replay, whose client write was made once, when the other

@@ -313,6 +313,8 @@ export class StorageNode {
         coverWrites: () => (node?.marks ? node.marks.cover() : Promise.reject(new Error('the node is not registered yet'))),
         draining: () => node?.stopping ?? false,
         leaseHeld: () => node?.leaseHeld() ?? false,
+        // A read of a copy a move keeps here outside the shard's map names the move: read its record (moveCopyHolds.ts keptCopyRefusal).
+        keptCopy: async (id) => (await ctx.store.getTyped(ctx.keys.move(id), MoveSideSchema))?.value,
         // Read at scrape time from the node's own status (held shards with their sizes).
         reserve: () => ({held: diskReserve.held(), target: diskReserve.target()}),
         metrics: (metrics = new NodeMetrics((): ShardFigure[] => api.status().shards, {tombstones: () => engine.tombstoneCount(), diskReserve: () => diskReserve.held()})),

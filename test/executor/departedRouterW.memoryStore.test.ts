@@ -48,8 +48,12 @@ interface World {
   start(id: string, w: number | null): Promise<void>
   stop(id: string): Promise<void>
   /** run drives the move; `duringCopy` runs inside the copy step, after which the source's lease lapses. */
-  /** run's result: the phases entered, the last one, the shard's nodes then and the nodes asked to drop the range once the move was aborting. */
-  run(duringCopy: () => Promise<void>): Promise<{phases: string[]; final: string; replicas: string[]; dropped: string[]}>
+  /**
+   * run's result: the phases entered, the last one, the shard's nodes then, the nodes asked to drop the range once the move
+   * was aborting, and what the abort asked in order (`kept:<node>`: a digest of a node's kept copy, read as the move's;
+   * `digest:<node>`: a digest of a node's replica; `drop:<node>`).
+   */
+  run(duringCopy: () => Promise<void>): Promise<{phases: string[]; final: string; replicas: string[]; dropped: string[]; aborting: string[]}>
 }
 
 async function world(opts: {floor?: 'absent'} = {}): Promise<World> {
@@ -99,13 +103,20 @@ async function world(opts: {floor?: 'absent'} = {}): Promise<World> {
       format: o.format ?? RECORD_HASH_FORMAT,
     })
     const dropped: string[] = []
+    const aborting: string[] = []
     const client = async (node: string) =>
       ({
         accept: async (_s: number, epoch: number) => ({epoch}),
-        digest,
+        digest: async (s: number, epoch: number, o: {tombstonesBefore?: number; format?: number; keptFor?: string}) => {
+          if (phases.includes('aborting')) aborting.push(o.keptFor === move.id ? `kept:${node}` : `digest:${node}`)
+          return digest(s, epoch, o)
+        },
         drop: async () => {
           // Only the abort's drops: the destination drops leftovers of the range before it joins too.
-          if (phases.includes('aborting')) dropped.push(node)
+          if (phases.includes('aborting')) {
+            dropped.push(node)
+            aborting.push(`drop:${node}`)
+          }
           return {deleted: 0}
         },
       }) as unknown as NodeClient
@@ -143,22 +154,30 @@ async function world(opts: {floor?: 'absent'} = {}): Promise<World> {
       },
     }
     await runMove(env, await getMove(ctx, move.id))
-    return {phases, final: (await getMove(ctx, move.id)).value.phase, replicas: (await readShard(ctx, shard0.id))!.value.replicas.map((r) => r.node), dropped}
+    return {phases, final: (await getMove(ctx, move.id)).value.phase, replicas: (await readShard(ctx, shard0.id))!.value.replicas.map((r) => r.node), dropped, aborting}
   }
   return {ctx, store, from, to, start, stop, run}
 }
 
 /** mustNotCutOver: the write lives only on the source; cutting over (reads from n2, n3 and the destination) loses it. */
-function mustNotCutOver(r: {phases: string[]; final: string; replicas: string[]; dropped: string[]}, old: {from: string; to: string}): void {
+function mustNotCutOver(r: {phases: string[]; final: string; replicas: string[]; dropped: string[]; aborting: string[]}, old: {from: string; to: string}): void {
   expect(r.phases).not.toContain('cutover')
   // The source stays down past the retries: the move aborts back to its old set (which still holds the write, on the
-  // source). Since session 39 the destination's copy is kept while the source is down (at w = 1 it may be the only copy
-  // up of a write the source acknowledged alone: its learner was sent it), so the move stays `aborting` until the source
-  // is back; until then it ended `aborted`, the copy dropped.
-  expect(r.final).toBe('aborting')
+  // source). At w = 1 the destination's copy may be the only copy up of a write the source acknowledged alone (its
+  // learner was sent it), so it is not simply dropped: session 39 kept it, the move `aborting` until the source was back
+  // (for ever for a source gone for good); since session 40 the old set's voters up are repaired from it first (read as
+  // the move's kept copy), and only then is it dropped and the move `aborted`.
+  expect(r.final).toBe('aborted')
   expect(r.replicas).toContain(old.from)
   expect(r.replicas).not.toContain(old.to)
-  expect(r.dropped).not.toContain(old.to)
+  expect(r.dropped).toContain(old.to)
+  const drop = r.aborting.indexOf(`drop:${old.to}`)
+  const voters = r.replicas.filter((n) => n !== old.from)
+  expect(voters.length).toBeGreaterThan(0)
+  for (const v of voters) expect(r.aborting.indexOf(`digest:${v}`)).toBeGreaterThanOrEqual(0)
+  for (const v of voters) expect(r.aborting.indexOf(`digest:${v}`)).toBeLessThan(drop)
+  expect(r.aborting.indexOf(`kept:${old.to}`)).toBeGreaterThanOrEqual(0)
+  expect(r.aborting.indexOf(`kept:${old.to}`)).toBeLessThan(drop)
 }
 
 describe('verification with the source down, after a --w 1 router that acknowledged a write on the source alone has left', () => {

@@ -118,6 +118,45 @@ const stored = async (s: Stuck) => (await getMove(s.ctx, s.move.id)).value
 const retries = (s: Stuck) => s.events.flatMap((e) => (e.type === 'retry' ? [e.error] : []))
 const infos = (s: Stuck) => s.events.flatMap((e) => (e.type === 'info' ? [e.message] : []))
 
+/**
+ * traced records, in order, the digests asked (`kept:<node>`: of the node's copy kept outside the shard's map, read as
+ * the move's; `digest:<node>`: of its replica) and the drops (`drop:<node>`); pass `opts` to Stuck.run.
+ */
+function traced(s: Stuck): {seen: string[]; opts: {client: (node: string, base: NodeClient) => NodeClient}} {
+  const seen: string[] = []
+  return {
+    seen,
+    opts: {
+      client: (node, base) =>
+        ({
+          ...base,
+          digest: async (...a: Parameters<NodeClient['digest']>) => {
+            const r = await base.digest(...a)
+            seen.push(a[2]?.keptFor === s.move.id ? `kept:${node}` : `digest:${node}`)
+            return r
+          },
+          drop: async (...a: Parameters<NodeClient['drop']>) => {
+            seen.push(`drop:${node}`)
+            return base.drop(...a)
+          },
+        }) as unknown as NodeClient,
+    },
+  }
+}
+
+/** expectRepairedBeforeDrop: `copy`'s kept copy was read and each of `voters` compared with it before `copy` dropped its range. */
+function expectRepairedBeforeDrop(seen: readonly string[], copy: string, voters: readonly string[]): void {
+  const drop = seen.lastIndexOf(`drop:${copy}`)
+  expect(drop).toBeGreaterThan(0)
+  const kept = seen.indexOf(`kept:${copy}`)
+  expect(kept).toBeGreaterThanOrEqual(0)
+  expect(kept).toBeLessThan(drop)
+  for (const v of voters) {
+    const at = seen.lastIndexOf(`digest:${v}`, drop)
+    expect(at, `${v} compared with ${copy}'s kept copy before the drop (${seen.join(' ')})`).toBeGreaterThanOrEqual(0)
+  }
+}
+
 describe('a cut-over move waiting for a source gone for good', () => {
   it('at rf 1 waits for the source without end, and says how to end the wait', async () => {
     const s = await stuckMove(1, 'cleanup')
@@ -412,8 +451,10 @@ describe('a rollback in flight whose source dies', () => {
  * on the source and the destination alone (rf 3: 1 of the old set, 1 of the new), and a learner is sent every write
  * a source acknowledges alone. The other voters, up, never had it. Until session 39 the copy was dropped, leaving the
  * write on the dead source alone (for good if its machine is gone); only at rf 1, with no read voter up at all, did
- * `rb-cutover` keep it (session 38). Now the drop follows the rule a move whose source is down copies by
- * (chooseCopySources): at w = 1 it waits for the source; with w >= 2 the other voters up suffice.
+ * `rb-cutover` keep it (session 38). Session 39 made the drop follow the rule a move whose source is down copies by
+ * (chooseCopySources): at w = 1 it waited for the source (for ever, for one gone for good); with w >= 2 the other
+ * voters up suffice. Since session 40 the copy is kept until the voters up are repaired from it (read as the move's kept
+ * copy: `kept:<node>` below), then dropped: the move ends without the source.
  */
 describe("a destination's copy, once it left the shard, with the source down", () => {
   const removeDestination = async (s: Stuck) => {
@@ -421,20 +462,26 @@ describe("a destination's copy, once it left the shard, with the source down", (
     await s.store.put(s.ctx.keys.shard(listed.id), JSON.stringify({...listed, epoch: listed.epoch + 1, replicas: listed.replicas.filter((r) => r.node !== s.to)}))
   }
 
-  it('in rb-cutover at rf 3 after a --w 1 router ran, is kept until the source is back (a write acked by the source and the destination alone is on no other voter)', async () => {
+  it('in rb-cutover at rf 3 after a --w 1 router ran, is kept until the voters up are repaired from it (a write acked by the source and the destination alone is on no other voter)', async () => {
     const s = await stuckMove(3, 'rb-cutover', [], {from: 'voter', to: 'joining'})
     await recordWriteQuorum(s.ctx, {id: 'r-gone', w: 1})
     // The executor removed the destination while the source was up; then the source died.
     await removeDestination(s)
-    const waiting = await s.run()
+    // The voters cannot be repaired yet (they do not answer): the copy is kept, the move waits.
+    const t = traced(s)
+    const waiting = await s.run({...t.opts, onDigest: async (node) => {
+      if (s.others.includes(node)) throw new Error(`${node} does not answer`)
+    }})
     expect(s.dropped).toEqual([])
     expect(waiting.phase).toBe('rb-cutover')
-    expect(retries(s).at(-1)).toContain(`${s.to}'s copy`)
-    expect(retries(s).at(-1)).toContain('w = 1')
-    await markNodesAlive(s.ctx, [s.from])
-    const m = await s.run()
+    expect(retries(s).at(-1)).toContain(`from ${s.to}'s kept copy`)
+    expect(retries(s).at(-1)).toContain('does not answer')
+    // They answer: repaired from the copy, then the copy is dropped, the source still down.
+    const m = await s.run(t.opts)
     expect(m.phase).toBe('rolledback')
     expect(s.dropped).toEqual([s.to])
+    expectRepairedBeforeDrop(t.seen, s.to, s.others)
+    expect(m.reason).toContain(`repaired into ${[...s.others].sort().join(', ')}`)
   })
 
   /**
@@ -445,26 +492,26 @@ describe("a destination's copy, once it left the shard, with the source down", (
    * (destinationCopyKeep.ts looked at its lease only). Now a source whose claim names another data dir than the one its
    * copy was compared under (verifiedDirs) counts as down there: the copy is kept.
    */
-  it('in rb-cutover at w = 1, a source back on another data dir after the destination left the shard does not get the copy dropped: it is kept', async () => {
+  it('in rb-cutover at w = 1, a source back on another data dir after the destination left the shard does not get the copy dropped until it and the other voters are repaired from it', async () => {
     const s = await stuckMove(3, 'rb-cutover', [], {from: 'voter', to: 'joining'})
     await recordWriteQuorum(s.ctx, {id: 'r-gone', w: 1})
     await removeDestination(s)
     // The source comes back on a replaced, empty dir (claims/<id> names another data dir than the one verified).
     await s.store.put(s.ctx.keys.claim(s.from), JSON.stringify({node: s.from, dataDirId: 'dir-replaced', instance: 'i9'}))
     await markNodesAlive(s.ctx, [s.from])
-    const digested: string[] = []
-    const m = await s.run({onDigest: async (node) => void digested.push(node)})
-    // Dropped only after the source was compared with the destination's copy (a catch-up), or not at all.
-    if (s.dropped.includes(s.to)) expect(digested).toContain(s.from)
+    // The copy's node refuses its reads for now (say, a build without kept-copy reads): kept, waiting.
+    const t = traced(s)
+    const waiting = await s.run({...t.opts, onDigest: async (node) => {
+      if (node === s.to) throw new Error(`${node} refuses`)
+    }})
     expect(s.dropped).toEqual([])
-    expect(m.phase).toBe('rb-cutover')
-    expect(retries(s).at(-1)).toContain(`${s.to}'s copy`)
-    expect(retries(s).at(-1)).toContain('another data dir')
-    // Back on the dir its copy was compared under (a plain restart there: another process instance), the copy is dropped.
-    await s.store.put(s.ctx.keys.claim(s.from), JSON.stringify({node: s.from, dataDirId: 'dir-src', instance: 'i10'}))
-    const done = await s.run()
-    expect(done.phase).toBe('rolledback')
+    expect(waiting.phase).toBe('rb-cutover')
+    expect(retries(s).at(-1)).toContain(`${s.to}'s kept copy`)
+    // Answering, it repairs every voter up, the source on its new dir included, before it is dropped.
+    const m = await s.run(t.opts)
+    expect(m.phase).toBe('rolledback')
     expect(s.dropped).toEqual([s.to])
+    expectRepairedBeforeDrop(t.seen, s.to, [s.from, ...s.others])
   })
 
   it('in rb-cutover with only majority routers ever, a source back on another data dir after the destination left the shard does not hold the copy: the other voters up hold every acknowledged write', async () => {
@@ -493,20 +540,26 @@ describe("a destination's copy, once it left the shard, with the source down", (
     ['promoting', 'joining'],
     ['verifying', 'joining'],
   ] as const) {
-    it(`cancelled in ${phase} at rf 3 after a --w 1 router ran: the shard goes back to its old set at once, and the copy is kept until the source is back`, async () => {
+    it(`cancelled in ${phase} at rf 3 after a --w 1 router ran: the shard goes back to its old set at once, and the copy is kept until the voters up are repaired from it`, async () => {
       const s = await stuckMove(3, phase, [], {from: 'voter', to: role})
       await recordWriteQuorum(s.ctx, {id: 'r-gone', w: 1})
       const {cutoverAt: _c, verifiedDirs: _v, ...before} = s.move
       await s.store.put(s.ctx.keys.move(s.move.id), JSON.stringify({...before, cutoverAt: null, cancelRequested: true}))
-      const waiting = await s.run()
+      // The destination is down once it left the shard: its copy cannot be read, so it is kept and the move waits.
+      const t = traced(s)
+      await s.store.delete(s.ctx.keys.alive(s.to))
+      const waiting = await s.run(t.opts)
       expect(waiting.phase).toBe('aborting')
       expect((await readShard(s.ctx, s.move.shard))!.value.replicas.map((r) => r.node)).not.toContain(s.to)
       expect(s.dropped).toEqual([])
       expect(retries(s).at(-1)).toContain(`${s.to}'s copy`)
-      await markNodesAlive(s.ctx, [s.from])
-      const m = await s.run()
+      expect(retries(s).at(-1)).toContain(`once ${s.to} is up again`)
+      // Back up (the source still down): the voters are repaired from its copy, then it is dropped.
+      await markNodesAlive(s.ctx, [s.to])
+      const m = await s.run(t.opts)
       expect(m.phase).toBe('aborted')
       expect(s.dropped).toEqual([s.to])
+      expectRepairedBeforeDrop(t.seen, s.to, s.others)
     })
   }
 
@@ -518,6 +571,78 @@ describe("a destination's copy, once it left the shard, with the source down", (
     const m = await s.run()
     expect(m.phase).toBe('aborted')
     expect(s.dropped).toEqual([s.to])
+  })
+})
+
+/**
+ * Session 40: at w = 1 a move whose source is gone for good waited in `aborting` (or `rb-cutover`) for ever, keeping the
+ * destination's copy (it may be the only one up of a write acknowledged by the source and the destination alone), and
+ * `moves abandon-source` refuses a move not cut over: no way out. Now the executor repairs the shard's voters up from
+ * the kept copy (read as the move's: the node holds no role in the shard) and only then drops it and ends the move.
+ */
+describe('a move whose source is gone for good at w = 1 (session 40)', () => {
+  const cancelled = async (s: Stuck) => {
+    const {cutoverAt: _c, verifiedDirs: _v, ...before} = s.move
+    await s.store.put(s.ctx.keys.move(s.move.id), JSON.stringify({...before, cutoverAt: null, cancelRequested: true}))
+  }
+
+  it('cancelled before cutover, ends aborted without the source: the voters up are repaired from the destination\'s copy before it is dropped', async () => {
+    const s = await stuckMove(3, 'verifying', [], {from: 'voter', to: 'joining'})
+    await recordWriteQuorum(s.ctx, {id: 'r-gone', w: 1})
+    await cancelled(s)
+    const t = traced(s)
+    const m = await s.run(t.opts)
+    expect(m.phase).toBe('aborted')
+    expect((await readShard(s.ctx, s.move.shard))!.value.replicas.map((r) => r.node).sort()).toEqual([s.from, ...s.others].sort())
+    expect(s.dropped).toEqual([s.to])
+    expectRepairedBeforeDrop(t.seen, s.to, s.others)
+    expect(infos(s).some((i) => i.includes(`repaired ${[...s.others].sort().join(', ')} from ${s.to}'s kept copy`))).toBe(true)
+  })
+
+  it('a voter that restarts after the repair, before the drop, is repaired again first (the repair is keyed on the claims, the commit fenced on them)', async () => {
+    const s = await stuckMove(3, 'verifying', [], {from: 'voter', to: 'joining'})
+    await recordWriteQuorum(s.ctx, {id: 'r-gone', w: 1})
+    await cancelled(s)
+    const voter = s.others[0]!
+    const repairs: string[][] = []
+    const m = await s.run({
+      effects: (base) => ({
+        ...base,
+        async repairFromCopy(move, shard, voters) {
+          repairs.push([...voters])
+          const n = await base.repairFromCopy!(move, shard, voters)
+          // The voter comes back on a replaced dir right after it was repaired: what the repair gave it is gone.
+          if (repairs.length === 1) await s.store.put(s.ctx.keys.claim(voter), JSON.stringify({node: voter, dataDirId: 'dir-replaced', instance: 'i7'}))
+          return n
+        },
+      }),
+    })
+    expect(m.phase).toBe('aborted')
+    expect(repairs.length).toBe(2)
+    expect(repairs[1]).toContain(voter)
+    expect(s.dropped).toEqual([s.to])
+  })
+
+  it('trouble reading the kept copy never fails the move (failed would end it, and the orphan sweep would remove the copy): it waits', async () => {
+    const s = await stuckMove(3, 'verifying', [], {from: 'voter', to: 'joining'})
+    await recordWriteQuorum(s.ctx, {id: 'r-gone', w: 1})
+    await cancelled(s)
+    const m = await s.run({onDigest: async (node) => {
+      if (node === s.to) throw new Error('NOT_OWNER (a build without kept-copy reads)')
+    }})
+    expect(m.phase).toBe('aborting')
+    expect(m.attempts).toBe(0)
+    expect(s.dropped).toEqual([])
+    expect(retries(s).at(-1)).toContain(`${s.to}'s kept copy`)
+  })
+
+  it('at rf 1 (no voter but the source) still waits for the source: there is no voter to repair', async () => {
+    const s = await stuckMove(1, 'verifying', [], {from: 'voter', to: 'joining'})
+    await cancelled(s)
+    const m = await s.run()
+    expect(m.phase).toBe('aborting')
+    expect(s.dropped).toEqual([])
+    expect(retries(s).at(-1)).toContain('once a voter of the shard is up')
   })
 })
 

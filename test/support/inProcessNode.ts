@@ -48,6 +48,8 @@ export interface InProcessNodeOptions {
   acceptWaitMs?: number
   /** coverWrites is the node API's (NodeApiDeps; default none: fences answered without a write mark). */
   coverWrites?: NodeApiDeps['coverWrites']
+  /** keptCopy is the node API's (NodeApiDeps; default none: reads of a kept copy refused). */
+  keptCopy?: NodeApiDeps['keptCopy']
 }
 
 /**
@@ -74,6 +76,7 @@ export async function startInProcessNode(opts: InProcessNodeOptions): Promise<In
     rangeGate: opts.rangeGate,
     acceptWaitMs: opts.acceptWaitMs,
     coverWrites: opts.coverWrites,
+    keptCopy: opts.keptCopy,
   })
   const server = createServer(api.handle)
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
