@@ -296,6 +296,11 @@ export function lossWayOut(id: string): string {
   return `check the keys it names against your source of truth, then \`shardctl moves ack ${id}\``
 }
 
+/** checkWayOut is the way out of move `id`'s unacknowledged warnings that report no loss but wait for a check ({@link checkWarnings}), as `top` states it. */
+export function checkWayOut(id: string): string {
+  return `not a loss: check what it names (its text says what acknowledging does), then \`shardctl moves ack ${id}\``
+}
+
 /** warningNode is the master a warning is about: its `node`, or for a warning written before that field, the node its `restart:<node>:<run_id>` key names; null otherwise. */
 export function warningNode(w: MoveWarning): string | null {
   return w.node ?? /^restart:([^:]+):/.exec(w.key)?.[1] ?? null
