@@ -1,7 +1,7 @@
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {UserError, isUserError} from '../errors/errors.js'
 import {type Compare, type Typed} from '../etcd/etcdStore.js'
-import {lossWarnings, type Move, MoveSchema, PHASE_TABLE, warningNode} from '../model/move.js'
+import {type Move, MoveSchema, openWarnings, PHASE_TABLE, warningNode} from '../model/move.js'
 import {type Shard, ShardSchema} from '../model/shard.js'
 import {shardWritePuts} from '../cluster/shardCensus.js'
 import {type Transition} from './moveMachine.js'
@@ -152,25 +152,32 @@ export async function requestRollback(ctx: ServiceContext, id: string): Promise<
 }
 
 /**
- * acknowledgeWarnings marks every warning of move `id` of possible data loss that is not
- * acknowledged yet (lossWarnings) acknowledged at the clock's time (CAS on the move's revision,
- * retried, so an executor's write meanwhile is kept): the operator has checked the keys the
- * warning names. `cluster status` stops listing them, `apply` no longer exits POSSIBLE_DATA_LOSS for
- * them, and the autopilot plans moves onto and off their masters (redis) again; `moves show` still prints them, with the time. Returns how many it marked
- * (0: none was left; nothing written). NOT_FOUND for an unknown move.
+ * acknowledgeWarnings marks every warning of move `id` that waits for an operator and is not
+ * acknowledged yet (openWarnings: of possible data loss, and those that report no loss but wait
+ * for a check, a redis slot held open or a restart window nobody could judge) acknowledged at
+ * the clock's time (CAS on the move's revision, retried, so an executor's write meanwhile is
+ * kept): the operator has checked the keys the warning names. `cluster status` and `top` stop
+ * listing them, `apply` no longer exits POSSIBLE_DATA_LOSS for them, the autopilot plans moves
+ * onto and off their masters (redis) again, and a redis slot held open (sourceRestart.ts
+ * uncheckedHold) is finished with the source's copies by the next run; `moves show` still
+ * prints them, with the time. Returns how many it marked (0: none was left; nothing written).
+ * NOT_FOUND for an unknown move.
  */
 export async function acknowledgeWarnings(ctx: ServiceContext, id: string): Promise<{acknowledged: number; message: string}> {
   for (let attempt = 0; attempt < 10; attempt++) {
     const m = await getMove(ctx, id)
-    const open = lossWarnings(m.value)
-    if (open.length === 0) return {acknowledged: 0, message: `move ${id} has no unacknowledged warning of possible data loss${(m.value.warnings ?? []).length > 0 ? ' (`moves show` prints its warnings)' : ''}`}
+    const open = openWarnings(m.value)
+    if (open.length === 0) return {acknowledged: 0, message: `move ${id} has no unacknowledged warning of possible data loss or waiting for a check${(m.value.warnings ?? []).length > 0 ? ' (`moves show` prints its warnings)' : ''}`}
     const at = ctx.clock().toISOString()
     const warnings = (m.value.warnings ?? []).map((w) => (open.includes(w) ? {...w, acknowledgedAt: at} : w))
     try {
       await ctx.store.update(m.key, JSON.stringify({...m.value, warnings, updatedAt: at}), m.modRevision)
-      // Only a redis master's warning names a node the autopilot held off (a kv loss warning names none: moveLossWarning.ts).
-      const held = [...new Set(open.flatMap((w) => warningNode(w) ?? []))]
-      return {acknowledged: open.length, message: `move ${id}: ${open.length} warning(s) of possible data loss acknowledged; \`cluster status\` no longer lists them${held.length > 0 ? ` and the autopilot plans moves onto and off ${held.join(', ')} again` : ''}`}
+      const losses = open.filter((w) => w.mayHaveLostData)
+      // Only a redis master's loss warning names a node the autopilot held off (a kv loss warning names none: moveLossWarning.ts).
+      const held = [...new Set(losses.flatMap((w) => warningNode(w) ?? []))]
+      const checks = open.length - losses.length
+      const what = [losses.length > 0 ? `${losses.length} warning(s) of possible data loss` : '', checks > 0 ? `${checks} warning(s) that waited for a check (no loss)` : ''].filter((x) => x !== '').join(' and ')
+      return {acknowledged: open.length, message: `move ${id}: ${what} acknowledged; they are no longer listed as trouble (\`cluster status\`, \`top\`)${held.length > 0 ? ` and the autopilot plans moves onto and off ${held.join(', ')} again` : ''}`}
     } catch (err) {
       if (!isUserError(err, 'CONFLICT')) throw err
     }

@@ -284,6 +284,29 @@ export function lossWarnings(m: Pick<Move, 'warnings'>): MoveWarning[] {
   return (m.warnings ?? []).filter((w) => w.mayHaveLostData && w.acknowledgedAt === undefined)
 }
 
+/** HELD_WARNING_KEY prefixes the key of a warning that holds a redis move's open slot until an operator decides (src/redis/sourceRestart.ts uncheckedHold). */
+export const HELD_WARNING_KEY = 'held:'
+
+/** UNCHECKED_WARNING_KEY prefixes the key of a warning that a redis master's restart while the move ran could not be judged (src/redis/moveSideRestart.ts uncheckedWarning). */
+export const UNCHECKED_WARNING_KEY = 'unchecked:'
+
+/**
+ * checkWarnings are a move's warnings that report no loss but wait for an operator's check
+ * (a slot held open, a restart window nobody could judge: HELD_WARNING_KEY,
+ * UNCHECKED_WARNING_KEY) that no operator has acknowledged yet (`moves ack`): `top`'s TROUBLE
+ * panel lists them beside the loss warnings, marked as not a loss, so none waits unseen. Other
+ * warnings that report no loss (a loss withdrawn, a destination refilled) need nobody.
+ */
+export function checkWarnings(m: Pick<Move, 'warnings'>): MoveWarning[] {
+  return (m.warnings ?? []).filter((w) => !w.mayHaveLostData && w.acknowledgedAt === undefined && (w.key.startsWith(HELD_WARNING_KEY) || w.key.startsWith(UNCHECKED_WARNING_KEY)))
+}
+
+/** openWarnings are a move's warnings that wait for an operator: {@link lossWarnings} and {@link checkWarnings}, in the order recorded. What `moves ack` acknowledges. */
+export function openWarnings(m: Pick<Move, 'warnings'>): MoveWarning[] {
+  const open = new Set([...lossWarnings(m), ...checkWarnings(m)])
+  return (m.warnings ?? []).filter((w) => open.has(w))
+}
+
 /** mayHaveLostData tells whether a move carries a warning of possible data loss not acknowledged yet ({@link lossWarnings}). */
 export function mayHaveLostData(m: Pick<Move, 'warnings'>): boolean {
   return lossWarnings(m).length > 0
@@ -292,6 +315,11 @@ export function mayHaveLostData(m: Pick<Move, 'warnings'>): boolean {
 /** lossWayOut is the way out of move `id`'s unacknowledged warnings of possible data loss, as `cluster status` (kv and redis) and `top` state it. */
 export function lossWayOut(id: string): string {
   return `check the keys it names against your source of truth, then \`shardctl moves ack ${id}\``
+}
+
+/** checkWayOut is the way out of move `id`'s unacknowledged warnings that report no loss but wait for a check ({@link checkWarnings}), as `top` states it. */
+export function checkWayOut(id: string): string {
+  return `not a loss: check what it names (its text says what acknowledging does), then \`shardctl moves ack ${id}\``
 }
 
 /** warningNode is the master a warning is about: its `node`, or for a warning written before that field, the node its `restart:<node>:<run_id>` key names; null otherwise. */

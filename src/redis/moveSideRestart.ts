@@ -1,4 +1,4 @@
-import {type MoveWarning} from '../model/move.js'
+import {type MoveWarning, UNCHECKED_WARNING_KEY} from '../model/move.js'
 import {type RedisMoveCursor} from './moveCursor.js'
 
 /**
@@ -131,7 +131,7 @@ export function uncheckedWarning(input: {move: string; side: UncheckedSide; at: 
     side.startedBeforeSec === undefined
       ? `; if it did, without appendonly, keys of the move it held may be lost`
       : ` for sure: by its uptime it started ${side.startedBeforeSec} s before the move's copy began, comparing this executor's clock with the one of the executor that began the copy (maybe another host): if that clock ran more than ${side.startedBeforeSec} s ahead of this one, it restarted while the move ran and, without appendonly, keys of the move it held may be lost`
-  return {key: `unchecked:${side.node}:${side.run}`, at: input.at, text: `${head}${why}. Restarts from now on are told (run_id ${side.run.slice(0, 8)} recorded)`, mayHaveLostData: false, node: side.node}
+  return {key: `${UNCHECKED_WARNING_KEY}${side.node}:${side.run}`, at: input.at, text: `${head}${why}. Restarts from now on are told (run_id ${side.run.slice(0, 8)} recorded)`, mayHaveLostData: false, node: side.node}
 }
 
 /**

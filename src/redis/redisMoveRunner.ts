@@ -4,7 +4,7 @@ import {type ExecutorEnv} from '../executor/executorEnv.js'
 import {commitMoveTransition, type FencedMove, getMove, LockLostError, readShard} from '../executor/moveStore.js'
 import {type Shard} from '../model/shard.js'
 import {reserveAll, TokenBucket} from '../throttle/tokenBucket.js'
-import {isTerminal, type Move, type MovePhase, withWarnings} from '../model/move.js'
+import {isTerminal, type Move, type MovePhase, type MoveWarning, withWarnings} from '../model/move.js'
 import {EPOCH_STEPS} from '../model/plan.js'
 import {formatBytes} from '../model/units.js'
 import {batchByteBudget, keysWithinBytes, migrateBatchKeys, tightestRate} from './migrateBatch.js'
@@ -13,7 +13,7 @@ import {connectRedisNode} from './redisConnection.js'
 import {awaitEpochOrder, type EpochWaitOptions} from './epochOrderWait.js'
 import {leaseGuards, type LeaseGuards} from './leaseGuards.js'
 import {assignSlot, assignSlots, type BeforeSend, connectMasters, countKeys, countKeysMany, keepMaster, keySizes, keysInSlot, keysOnBothSides, type MasterConn, migrateKeys, openSlot, openSlots, ownMarks, ownSlots, ownView, persistenceOf, runId, uptimeSec, slotsNotOwned, slotsStaying, slotView, stableSlot} from './slotOps.js'
-import {sourceRestartedSince, staleCopiesRefusal} from './sourceRestart.js'
+import {heldKey, sourceRestartedSince, staleCopiesRefusal, uncheckedHold} from './sourceRestart.js'
 import {strayKeysRefusal} from './targetStrayKeys.js'
 import {restartedSides, restartWarning, uncheckedWarning, unrecordedSides} from './moveSideRestart.js'
 import {slotsOfRange} from './slotMap.js'
@@ -231,12 +231,17 @@ async function driveRedisMove(env: ExecutorEnv, initial: FencedMove, opts: Redis
     const leaving = recorded?.dir === 'fwd' ? from : to
     // The side the slots leave restarted since: by its recorded run_id, or, in a record without one, by its uptime
     // (recorded as '' in the cursors while pending: a run that stops before the check leaves the next one the same check).
+    // Neither told nor ruled out by its uptime (`unchecked`): keys on both sides of the slot left open are held, not replaced (uncheckedHold).
     const restarted: StaleCheck | undefined =
-      recorded !== undefined && (sourceRestartedSince(recorded.srcRun, runs.get(leaving)!) || unrecorded!.restarted.some((x) => x.node === leaving.node))
-        ? {move: m.value.id, dir: recorded.dir, srcRun: recorded.srcRun ?? '', pending: true}
-        : undefined
-    // The recorded run_id is kept in the cursors this run writes until the slot left open was checked: a run that stops before would hide the restart from the next.
-    const leavingRun = (dir: 'fwd' | 'back'): string => (restarted?.pending && restarted.dir === dir ? restarted.srcRun : runs.get(dir === 'fwd' ? from : to)!)
+      recorded === undefined
+        ? undefined
+        : sourceRestartedSince(recorded.srcRun, runs.get(leaving)!) || unrecorded!.restarted.some((x) => x.node === leaving.node)
+          ? {kind: 'restarted', move: m.value.id, dir: recorded.dir, srcRun: recorded.srcRun ?? '', pending: true}
+          : unrecorded!.unchecked.some((x) => x.node === leaving.node)
+            ? {kind: 'unchecked', move: m.value.id, dir: recorded.dir, srcRun: undefined, pending: true, acknowledged: (key) => (m.value.warnings ?? []).some((w) => w.key === key && w.acknowledgedAt !== undefined), hold: (w) => recordWarnings(env, m.value.id, [w], save)}
+            : undefined
+    // The recorded run_id (none, for `unchecked`) is kept in the cursors this run writes until the slot left open was checked: a run that stops before would hide the restart (or the unjudged window) from the next.
+    const leavingRun = (dir: 'fwd' | 'back'): string | undefined => (restarted?.pending && restarted.dir === dir ? restarted.srcRun : runs.get(dir === 'fwd' ? from : to)!)
     // The run_ids every cursor written records: of the side the slots leave and of the side they go to.
     const runsOf = (dir: 'fwd' | 'back') => ({srcRun: leavingRun(dir), dstRun: runs.get(dir === 'fwd' ? to : from)!})
     // A side restarted since the cursor was written lost what it had not persisted: recorded on
@@ -386,11 +391,22 @@ async function migrateSlot(env: ExecutorEnv, opts: RedisMoveOptions, keyBucket: 
       if (stray) throw stray
     }
     // The source restarted since the cursor was written: a key both hold may be a snapshot's old copy of one migrated before.
-    if (restarted && srcView.migratingTo !== null) {
+    if (restarted?.kind === 'restarted' && srcView.migratingTo !== null) {
       const refusal = staleCopiesRefusal({move: restarted.move, slot, source: src, target: dst, both: await keysOnBothSides(src, dst, slot)})
       if (refusal) throw refusal
       restarted.pending = false
     }
+    // Whether it restarted cannot be told: a key both hold is held, neither copy migrated over the other, until the operator decides (uncheckedHold).
+    if (restarted?.kind === 'unchecked' && srcView.migratingTo !== null) {
+      const verdict = uncheckedHold({move: restarted.move, slot, source: src, target: dst, both: await keysOnBothSides(src, dst, slot), acknowledged: restarted.acknowledged(heldKey(src.node, slot)), at: new Date(env.now()).toISOString()})
+      if (verdict.kind === 'hold') {
+        await restarted.hold(verdict.warning)
+        throw verdict.error
+      }
+      restarted.pending = false
+    }
+    // Not open on the source: nothing of it migrated before this run, so nothing of it to hold.
+    if (restarted?.kind === 'unchecked' && srcView.migratingTo === null) restarted.pending = false
     await openSlot(src, dst, slot, guard)
     // Counted after opening, and with the slots other moves are taking (MIGRATING) as gone: two
     // moves out of one master (a drain) each saw the other's last slot still there and neither
@@ -467,21 +483,44 @@ async function noteRestarts(env: ExecutorEnv, m: Move, recorded: RedisMoveCursor
     warnings.push(restartWarning({move: id, side: s, persistence: await persistenceOf(conn), cursor: recorded, first, end, view, other: s.role === 'source' ? to : from, at}))
   }
   for (const s of unrecorded.unchecked) warnings.push(uncheckedWarning({move: id, side: s, at}))
+  await recordWarnings(env, id, warnings, save)
+}
+
+/** recordWarnings adds to move `id` (fenced, through `save`) those of `warnings` whose key it does not hold yet, and emits each added. */
+async function recordWarnings(env: ExecutorEnv, id: string, warnings: readonly MoveWarning[], save: (patch: Partial<Move>) => Promise<FencedMove>): Promise<void> {
   const current = (await getMove(env.ctx, id)).value.warnings
   const merged = withWarnings(current, warnings)
   if ((merged?.length ?? 0) === (current?.length ?? 0)) return
   await save({warnings: merged})
-  for (const w of warnings.filter((w) => !(current ?? []).some((c) => c.key === w.key))) env.emit({type: 'info', message: `warning: ${w.text}`, at})
+  for (const w of warnings.filter((w) => !(current ?? []).some((c) => c.key === w.key))) env.emit({type: 'info', message: `warning: ${w.text}`, at: w.at})
 }
 
-/** StaleCheck is a run's note that the side its slots leave restarted since the cursor was written (sourceRestart.ts): `pending` until the slot it left open is checked. */
-interface StaleCheck {
-  move: string
-  dir: 'fwd' | 'back'
-  /** srcRun is the run_id the cursor recorded. */
-  srcRun: string
-  pending: boolean
-}
+/**
+ * StaleCheck is a run's note that the side its slots leave restarted since the cursor was
+ * written (`restarted`, sourceRestart.ts staleCopiesRefusal), or that whether it did cannot be
+ * told (`unchecked`: uncheckedHold): `pending` until the slot it left open is checked.
+ */
+type StaleCheck =
+  | {
+      kind: 'restarted'
+      move: string
+      dir: 'fwd' | 'back'
+      /** srcRun is the run_id the cursor recorded ('' when its uptime told the restart). */
+      srcRun: string
+      pending: boolean
+    }
+  | {
+      kind: 'unchecked'
+      move: string
+      dir: 'fwd' | 'back'
+      /** srcRun: none recorded, and none written while pending, so the next run judges the window again. */
+      srcRun: undefined
+      pending: boolean
+      /** acknowledged tells whether the move's warning of `key` was acknowledged (`moves ack`) when the run began. */
+      acknowledged: (key: string) => boolean
+      /** hold records the warning of a slot held (fenced). */
+      hold: (w: MoveWarning) => Promise<void>
+    }
 
 /**
  * migrateSlotKeys moves every key of `slot`, open on both sides, from `src` to `dst` in

@@ -1,7 +1,7 @@
 import {etaSeconds} from '../executor/moveViews.js'
 import {underReplicatedLive, underReplicatedOf} from '../cluster/censusCounts.js'
 import {loadPredatesMap} from '../cluster/loadStaleness.js'
-import {copyGoalBytes, isTerminal, lossWarnings, lossWayOut, type Move, type MovePhase} from '../model/move.js'
+import {checkWarnings, checkWayOut, copyGoalBytes, isTerminal, lossWarnings, lossWayOut, type Move, type MovePhase} from '../model/move.js'
 import {type NodeState} from '../model/node.js'
 import {liveFigures} from './liveFigures.js'
 import {censusCountsOrEmpty} from './topCensus.js'
@@ -92,11 +92,15 @@ export interface MoveRowView {
 }
 
 /**
- * TroubleView is one warning of possible data loss no operator acknowledged (model/move.ts
- * lossWarnings: a redis master a move used restarted without appendonly), any phase: what
- * `cluster status` lists as trouble, with the same way out.
+ * TroubleView is one warning no operator acknowledged that waits for one, any phase: of
+ * possible data loss (model/move.ts lossWarnings: a redis master a move used restarted without
+ * appendonly; what `cluster status` lists as trouble, with the same way out), or one that
+ * reports no loss but waits for a check (checkWarnings: a redis slot held open, a restart window
+ * nobody could judge), `loss` false, so none waits unseen.
  */
 export interface TroubleView {
+  /** loss: a warning of possible data loss; false for one that reports none but waits for a check. */
+  loss: boolean
   move: string
   shard: number
   /** phase is the move's phase now (such a move usually ended `done`). */
@@ -211,8 +215,14 @@ function warningMark(m: Move): MoveRowView['warning'] {
   return (m.warnings ?? []).length > 0 ? 'warned' : null
 }
 
-/** troubleOf lists every move's unacknowledged warnings of possible data loss, oldest first (then by move id), as `cluster status` does. */
+/**
+ * troubleOf lists every move's unacknowledged warnings of possible data loss, oldest first (then
+ * by move id), as `cluster status` does, then those that report no loss but wait for a check
+ * (checkWarnings), in the same order: a panel cut short shows the losses first.
+ */
 export function troubleOf(moves: Iterable<Move>): TroubleView[] {
-  const out = [...moves].flatMap((m) => lossWarnings(m).map((w) => ({move: m.id, shard: m.shard, phase: m.phase, at: w.at, text: w.text, wayOut: lossWayOut(m.id)})))
-  return out.sort((a, b) => (a.at === b.at ? (a.move < b.move ? -1 : a.move > b.move ? 1 : 0) : a.at < b.at ? -1 : 1))
+  const all = [...moves]
+  const of = (loss: boolean) => (m: Move) => (loss ? lossWarnings(m) : checkWarnings(m)).map((w) => ({loss, move: m.id, shard: m.shard, phase: m.phase, at: w.at, text: w.text, wayOut: loss ? lossWayOut(m.id) : checkWayOut(m.id)}))
+  const order = (a: TroubleView, b: TroubleView) => (a.at === b.at ? (a.move < b.move ? -1 : a.move > b.move ? 1 : 0) : a.at < b.at ? -1 : 1)
+  return [...all.flatMap(of(true)).sort(order), ...all.flatMap(of(false)).sort(order)]
 }

@@ -18,7 +18,7 @@ describe('top: move warnings', () => {
   it('Given a done move warned of possible data loss, When derived, Then it is trouble with the way out and its row is marked; once acknowledged it is not', () => {
     const warned = seeded([...busyCluster(), move('m0', {shard: 0, phase: 'done', warnings: [LOSS]})])
     const view = deriveTopView(warned, 1.1)
-    expect(view.trouble).toEqual([{move: 'm0', shard: 0, phase: 'done', at: LOSS.at, text: LOSS.text, wayOut: 'check the keys it names against your source of truth, then `shardctl moves ack m0`'}])
+    expect(view.trouble).toEqual([{loss: true, move: 'm0', shard: 0, phase: 'done', at: LOSS.at, text: LOSS.text, wayOut: 'check the keys it names against your source of truth, then `shardctl moves ack m0`'}])
     expect(view.moves.find((m) => m.id === 'm0')!.warning).toBe('data-loss')
     expect(view.moves.find((m) => m.id === 'm1')!.warning).toBeNull()
     const acked = reduce([{type: 'kv', at: T0 + 1, item: move('m0', {shard: 0, phase: 'done', warnings: [{...LOSS, acknowledgedAt: '2026-11-29T09:00:01.000Z'}]})}], warned)
@@ -50,5 +50,22 @@ describe('top: move warnings', () => {
     for (const i of [...busyCluster(), move('m0', {shard: 0, phase: 'done', warnings: [LOSS]})]) await ctx.store.put(i.key, i.value!)
     const snap = await readTopSnapshot(ctx, 1.1, T0)
     expect(snap.trouble.map((t) => [t.move, t.wayOut])).toEqual([['m0', 'check the keys it names against your source of truth, then `shardctl moves ack m0`']])
+  })
+
+  it('Given warnings that report no loss but wait for a check (a slot held open, a restart window nobody could judge), When derived, Then they are trouble marked not a loss, after the losses, until acknowledged', () => {
+    const HELD = {key: 'held:n1:208', at: '2026-11-29T08:58:00.000Z', text: 'move m1: slot 208 is held open: n1 (its source, 127.0.0.1:7101) and n4 both hold 3 key(s) of it', mayHaveLostData: false, node: 'n1'}
+    const UNCHECKED = {key: 'unchecked:n4:run9', at: '2026-11-29T08:58:30.000Z', text: 'move m1: resumed from a record written before shardctl kept the run_id of n4', mayHaveLostData: false, node: 'n4'}
+    const warned = seeded([...busyCluster(), move('m0', {shard: 0, phase: 'done', warnings: [LOSS]}), move('m1', {shard: 1, phase: 'failed', warnings: [SAFE, HELD, UNCHECKED]})])
+    const view = deriveTopView(warned, 1.1)
+    const wayOut = 'not a loss: check what it names (its text says what acknowledging does), then `shardctl moves ack m1`'
+    expect(view.trouble).toEqual([
+      {loss: true, move: 'm0', shard: 0, phase: 'done', at: LOSS.at, text: LOSS.text, wayOut: 'check the keys it names against your source of truth, then `shardctl moves ack m0`'},
+      {loss: false, move: 'm1', shard: 1, phase: 'failed', at: HELD.at, text: HELD.text, wayOut},
+      {loss: false, move: 'm1', shard: 1, phase: 'failed', at: UNCHECKED.at, text: UNCHECKED.text, wayOut},
+    ])
+    // Before: only the loss was trouble; the held slot and the unjudged window waited unseen.
+    const at = '2026-11-29T09:00:01.000Z'
+    const acked = reduce([{type: 'kv', at: T0 + 1, item: move('m1', {shard: 1, phase: 'failed', warnings: [SAFE, {...HELD, acknowledgedAt: at}, {...UNCHECKED, acknowledgedAt: at}]})}], warned)
+    expect(deriveTopView(acked, 1.1).trouble.map((t) => [t.move, t.loss])).toEqual([['m0', true]])
   })
 })

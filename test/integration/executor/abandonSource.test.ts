@@ -1,11 +1,7 @@
-import {mkdtempSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
-import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 import {expireDeadExecutorLock} from '../../support/deadExecutorLock.js'
-import {runCli} from '../../support/runCli.js'
 import {kv, waitFor} from '../router/dataPlane.js'
-import {faultEnv, PhaseKillWorld} from './phaseKillWorld.js'
+import {faultEnv, phaseKillSuite} from './phaseKillWorld.js'
 
 /**
  * A source gone for good after cutover, on real processes (docs/moves.md, "A source gone for
@@ -16,31 +12,19 @@ import {faultEnv, PhaseKillWorld} from './phaseKillWorld.js'
  * the source holds its lease and without the flag.
  */
 
-let w: PhaseKillWorld
-const extraDirs: string[] = []
-
-beforeAll(async () => {
-  w = new PhaseKillWorld(inject('etcdEndpoint'), 'abandon-source')
-  await w.start(2, 1, 1, 30)
-}, 90_000)
-
-afterAll(async () => {
-  await w?.teardown()
-  for (const d of extraDirs) rmSync(d, {recursive: true, force: true})
-})
-
-const cli = (args: string[]) => runCli([...args, ...w.conn()], {cwd: w.cwd, timeoutMs: 30_000})
+const suite = phaseKillSuite('abandon-source')
+const {cli} = suite
 
 describe('moves abandon-source on real processes', {timeout: 150_000}, () => {
   it('Given a cut-over move at rf 1 whose destination restarted empty, When its source is gone for good, Then apply --resume waits until abandon-source --accept-data-loss ends the move, and the node can be removed', async () => {
+    const w = suite.world
     const {shard, to} = await w.moveTarget(0)
     const move = await w.recordMove('abandon', shard, to)
     const stopped = w.apply(faultEnv({when: 'after', phase: 'cutover'}, 'stop'))
     await w.waitStopped(stopped, 'after cutover')
     await stopped.kill()
     await w.dp.nodes[to]!.kill()
-    const empty = mkdtempSync(join(tmpdir(), 'shardctl-abandon-empty-'))
-    extraDirs.push(empty)
+    const empty = suite.emptyDir('shardctl-abandon-empty-')
     w.dp.dataDirs[to] = empty
     await w.dp.startNode(to, undefined, ['--accept-empty-data'])
 

@@ -1,11 +1,7 @@
-import {mkdtempSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
-import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 import {expireDeadExecutorLock} from '../../support/deadExecutorLock.js'
-import {runCli} from '../../support/runCli.js'
 import {lossWarnings} from '../../../src/model/move.js'
-import {faultEnv, PhaseKillWorld} from './phaseKillWorld.js'
+import {faultEnv, phaseKillSuite} from './phaseKillWorld.js'
 
 /**
  * A destination that restarts on an empty dir in `cleanup`, after the source dropped its copy,
@@ -16,23 +12,12 @@ import {faultEnv, PhaseKillWorld} from './phaseKillWorld.js'
  * loss and `apply` exits 23 (POSSIBLE_DATA_LOSS).
  */
 
-let w: PhaseKillWorld
-const extraDirs: string[] = []
-
-beforeAll(async () => {
-  w = new PhaseKillWorld(inject('etcdEndpoint'), 'lost-after-drop')
-  await w.start(2, 1, 1, 30)
-}, 90_000)
-
-afterAll(async () => {
-  await w?.teardown()
-  for (const d of extraDirs) rmSync(d, {recursive: true, force: true})
-})
-
-const cli = (args: string[]) => runCli([...args, ...w.conn()], {cwd: w.cwd, timeoutMs: 30_000})
+const suite = phaseKillSuite('lost-after-drop')
+const {cli} = suite
 
 describe('a destination restarted empty after the source dropped its copy, on real processes', {timeout: 150_000}, () => {
   it('Given rf 1 and a move stopped right before done (the source dropped), When the destination restarts on an empty dir, Then apply --resume ends the move done with a loss warning and exits 23', async () => {
+    const w = suite.world
     const {shard, to} = await w.moveTarget(0)
     const move = await w.recordMove('lost-after-drop', shard, to)
     // Stopped right before `done` is committed: the cleanup already had the source drop its copy.
@@ -41,8 +26,7 @@ describe('a destination restarted empty after the source dropped its copy, on re
     await stopped.kill()
     expect((await w.moveOf(move.id))?.phase).toBe('cleanup')
     await w.dp.nodes[to]!.kill()
-    const empty = mkdtempSync(join(tmpdir(), 'shardctl-lost-after-drop-'))
-    extraDirs.push(empty)
+    const empty = suite.emptyDir('shardctl-lost-after-drop-')
     w.dp.dataDirs[to] = empty
     await w.dp.startNode(to, undefined, ['--accept-empty-data'])
     await expireDeadExecutorLock(w.dp.ctx)

@@ -2,14 +2,14 @@ import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {setTimeout as sleepFor} from 'node:timers/promises'
-import {expect} from 'vitest'
+import {afterAll, beforeAll, expect, inject} from 'vitest'
 import {type Move, MoveSchema, type MovePhase} from '../../../src/model/move.js'
 import {readReplicas, type Shard} from '../../../src/model/shard.js'
 import {checkHistory} from '../../chaos/checker.js'
 import {type ChaosHistory, readFinal, runHistoryWorkload} from '../../chaos/history.js'
 import {type CliChild, spawnCli} from '../../support/cliChild.js'
 import {expireDeadExecutorLock} from '../../support/deadExecutorLock.js'
-import {runCli} from '../../support/runCli.js'
+import {type CliResult, runCli} from '../../support/runCli.js'
 import {expectDigestsAgree, waitForHintsDrained} from '../../support/workloadChecks.js'
 import {DataPlane, keyFor, kv, waitFor} from '../router/dataPlane.js'
 import {type RouterProcess} from '../router/routerProcess.js'
@@ -331,4 +331,51 @@ export async function killPartyAt(w: PhaseKillWorld, party: Party, phase: MovePh
     load.stop.abort()
   }
   await w.expectIntact(load, `${party} killed after ${phase}`)
+}
+
+/**
+ * PhaseKillSuite is what phaseKillSuite gives a test file: its world (started before its first
+ * case), the CLI run against it, and data dirs of its own that teardown removes.
+ */
+export interface PhaseKillSuite {
+  /** world is the file's PhaseKillWorld; read it inside a case (it is made in beforeAll). */
+  readonly world: PhaseKillWorld
+  /** cli runs `shardctl` with the world's connection flags, in its cwd, bounded to 30 s. */
+  cli(args: string[]): Promise<CliResult>
+  /** emptyDir makes an empty data dir (named after `prefix`) that the file's afterAll removes. */
+  emptyDir(prefix: string): string
+}
+
+/**
+ * phaseKillSuite registers the beforeAll that starts test file `name`'s PhaseKillWorld (2 nodes,
+ * 1 shard, rf 1, 30 values: a move whose only other copy is its source) and the afterAll that
+ * tears it down and removes the dirs made with emptyDir: the set-up the files on a lone source
+ * (abandonSource, destinationLostAfterDrop) had each written out.
+ */
+export function phaseKillSuite(name: string): PhaseKillSuite {
+  let w: PhaseKillWorld | undefined
+  const dirs: string[] = []
+  beforeAll(async () => {
+    w = new PhaseKillWorld(inject('etcdEndpoint'), name)
+    await w.start(2, 1, 1, 30)
+  }, 90_000)
+  afterAll(async () => {
+    await w?.teardown()
+    for (const d of dirs) rmSync(d, {recursive: true, force: true})
+  })
+  const world = (): PhaseKillWorld => {
+    if (!w) throw new Error(`phase-kill world ${name} is not started (read it inside a case)`)
+    return w
+  }
+  return {
+    get world() {
+      return world()
+    },
+    cli: (args) => runCli([...args, ...world().conn()], {cwd: world().cwd, timeoutMs: 30_000}),
+    emptyDir: (prefix) => {
+      const d = mkdtempSync(join(tmpdir(), prefix))
+      dirs.push(d)
+      return d
+    },
+  }
 }

@@ -1,23 +1,9 @@
-import {mkdtempSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
-import {afterAll, afterEach, describe, expect, inject, it} from 'vitest'
-import {listShards} from '../../../src/cluster/clusterRepo.js'
-import {initCluster} from '../../../src/cluster/initCluster.js'
-import {parseNodeSpecs} from '../../../src/cluster/nodeSpec.js'
+import {afterAll, describe, expect, inject, it} from 'vitest'
 import {makeServiceContext} from '../../../src/cluster/serviceContext.js'
-import {awaitBarrier} from '../../../src/executor/barrier.js'
 import {syncReplicas} from '../../../src/executor/replicaSync.js'
-import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEnv} from '../../../src/executor/executorEnv.js'
-import {freePort} from '../../../src/localEtcd/freePort.js'
-import {keyHash} from '../../../src/model/hash.js'
 import {formatHlc} from '../../../src/model/hlc.js'
-import {type Replica, type Shard} from '../../../src/model/shard.js'
-import {loadClusterToken} from '../../../src/node/clusterToken.js'
-import {NodeClient} from '../../../src/node/nodeClient.js'
-import {type NodeLog} from '../../../src/node/nodeLog.js'
 import {type RangeWriteGate} from '../../../src/node/orphanSweeper.js'
-import {StorageNode, type StorageNodeOptions} from '../../../src/node/storageNode.js'
+import {keyInShard, useStorageNodePairs} from '../../support/storageNodePair.js'
 import {StoreSet, uniqueCluster} from '../../support/testStore.js'
 
 /**
@@ -40,31 +26,8 @@ import {StoreSet, uniqueCluster} from '../../support/testStore.js'
  */
 
 const stores = new StoreSet()
-const dirs: string[] = []
-const nodes: StorageNode[] = []
-const clients: NodeClient[] = []
-const quiet: NodeLog = {info: () => {}, warn: () => {}, error: () => {}}
-
-afterEach(async () => {
-  await Promise.all(nodes.splice(0).map((n) => n.stop('test').catch(() => {})))
-  await Promise.all(clients.splice(0).map((c) => c.close().catch(() => {})))
-  for (const d of dirs.splice(0)) rmSync(d, {recursive: true, force: true})
-})
+const pair = useStorageNodePairs()
 afterAll(() => stores.closeAll())
-
-function newDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'shardctl-alive-del-'))
-  dirs.push(d)
-  return d
-}
-
-function keyIn(shard: Shard, prefix: string): Buffer {
-  for (let i = 0; ; i++) {
-    const key = Buffer.from(`${prefix}-${i}`)
-    const h = keyHash(key)
-    if (h >= shard.range.lo && h < shard.range.hi) return key
-  }
-}
 
 /** until polls `done` every 10 ms for at most `ms`: whether it came true (`what` names it for the reader). */
 async function until(_what: string, done: () => boolean, ms = 20_000): Promise<boolean> {
@@ -74,37 +37,12 @@ async function until(_what: string, done: () => boolean, ms = 20_000): Promise<b
   return true
 }
 
-/** World: a 2-node cluster of one shard at rf 1 on real etcd, moving from n1 to n2, with the executor's steps as plain functions. */
+/** World: a 2-node cluster of one shard at rf 1 on real etcd, moving from n1 to n2 (test/support/storageNodePair.ts), each node its own etcd client. */
 async function world() {
   const endpoint = inject('etcdEndpoint')
   const cluster = uniqueCluster('alive-del')
   const ctx = makeServiceContext(stores.open(endpoint, cluster), {cluster})
-  const ports = {n1: await freePort(), n2: await freePort()}
-  await initCluster(ctx, {shards: 1, rf: 1, nodes: parseNodeSpecs(`n1=127.0.0.1:${ports.n1},n2=127.0.0.1:${ports.n2}`), force: false})
-  const options = (id: 'n1' | 'n2'): StorageNodeOptions => ({id, listenHost: '127.0.0.1', listenPort: ports[id], dataDir: newDir(), statsIntervalMs: 60_000, leaseTtlSeconds: 5, tombstoneGraceMs: 60_000, shutdownTimeoutMs: 1000, synchronous: 'NORMAL', log: quiet})
-  const start = async (id: 'n1' | 'n2'): Promise<StorageNode> => {
-    const node = await StorageNode.start(makeServiceContext(stores.open(endpoint, cluster), {cluster}), options(id))
-    nodes.push(node)
-    return node
-  }
-  const token = await loadClusterToken(ctx)
-  const client = (id: 'n1' | 'n2') => {
-    const c = new NodeClient({node: id, address: `127.0.0.1:${ports[id]}`, token, timeoutMs: 10_000})
-    clients.push(c)
-    return c
-  }
-  const n1 = client('n1')
-  const n2 = client('n2')
-  const env = {ctx, client: async (id: string) => (id === 'n1' ? n1 : n2), options: {...DEFAULT_EXECUTOR_OPTIONS, barrierTimeoutMs: 10_000}, now: Date.now, sleep: (ms: number) => new Promise((r) => setTimeout(r, ms)), stopped: () => false} as unknown as ExecutorEnv
-  /** step commits the shard at the next epoch with `replicas` and passes its barrier, as the executor does; returns the shard and whether n1 was alive after. */
-  const step = async (replicas: Replica[]): Promise<{shard: Shard; n1Alive: boolean}> => {
-    const cur = (await listShards(ctx)).shards[0]!
-    const shard: Shard = {...cur.value, epoch: cur.value.epoch + 1, replicas}
-    const revision = await ctx.store.update(ctx.keys.shard(shard.id), JSON.stringify(shard), cur.modRevision)
-    await awaitBarrier(env, shard, revision, ['n1', 'n2'])
-    return {shard, n1Alive: (await ctx.store.get(ctx.keys.alive('n1'))) !== undefined}
-  }
-  return {ctx, start, n1, n2, step}
+  return pair({ctx, nodeCtx: () => makeServiceContext(stores.open(endpoint, cluster), {cluster}), dirPrefix: 'shardctl-alive-del-', clientTimeoutMs: 10_000})
 }
 
 describe('a node whose alive/<id> is deleted under its live lease', () => {
@@ -113,7 +51,7 @@ describe('a node whose alive/<id> is deleted under its live lease', () => {
     const n1 = await w.start('n1')
     await w.start('n2')
     const joining = (await w.step([{node: 'n1', role: 'voter'}, {node: 'n2', role: 'learning'}])).shard
-    const key = keyIn(joining, 'alive-del')
+    const key = keyInShard(joining, 'alive-del')
     const since = Date.now()
     const api = (n1 as unknown as {api: {deps: {rangeGate: RangeWriteGate}; writes: {open: Set<{range?: unknown}>}}}).api
     let openGate!: () => void

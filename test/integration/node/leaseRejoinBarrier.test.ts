@@ -1,28 +1,17 @@
-import {mkdtempSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
 import {request} from 'node:http'
-import {afterEach, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 import {encodeRecords} from '../../../src/node/recordCodec.js'
 import {RECORDS_CONTENT_TYPE, TOKEN_HEADER} from '../../../src/node/protocol.js'
 import {type RangeWriteGate} from '../../../src/node/orphanSweeper.js'
-import {listShards} from '../../../src/cluster/clusterRepo.js'
-import {initCluster} from '../../../src/cluster/initCluster.js'
-import {parseNodeSpecs} from '../../../src/cluster/nodeSpec.js'
 import {makeServiceContext} from '../../../src/cluster/serviceContext.js'
-import {awaitBarrier} from '../../../src/executor/barrier.js'
 import {syncReplicas} from '../../../src/executor/replicaSync.js'
-import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEnv} from '../../../src/executor/executorEnv.js'
-import {freePort} from '../../../src/localEtcd/freePort.js'
-import {keyHash} from '../../../src/model/hash.js'
 import {formatHlc} from '../../../src/model/hlc.js'
-import {type Replica, type Shard} from '../../../src/model/shard.js'
-import {loadClusterToken} from '../../../src/node/clusterToken.js'
 import {NodeClient} from '../../../src/node/nodeClient.js'
-import {type NodeLog} from '../../../src/node/nodeLog.js'
-import {StorageNode, type StorageNodeOptions} from '../../../src/node/storageNode.js'
 import {type Gate} from '../../../src/store/memoryFaults.js'
 import {MemoryStore} from '../../../src/store/memoryStore.js'
+import {type Shard} from '../../../src/model/shard.js'
+import {type StorageNode} from '../../../src/node/storageNode.js'
+import {keyInShard, useStorageNodePairs} from '../../support/storageNodePair.js'
 
 /**
  * A node that (re-)registers serves on the shard map it listed; the executor's barrier skips a
@@ -47,76 +36,19 @@ import {MemoryStore} from '../../../src/store/memoryStore.js'
  * before the held publish was answered, so the hole needs a watch behind, as here.
  */
 
-const dirs: string[] = []
-const nodes: StorageNode[] = []
-const clients: NodeClient[] = []
-const quiet: NodeLog = {info: () => {}, warn: () => {}, error: () => {}}
+const pair = useStorageNodePairs()
 
-afterEach(async () => {
-  await Promise.all(nodes.splice(0).map((n) => n.stop('test').catch(() => {})))
-  await Promise.all(clients.splice(0).map((c) => c.close().catch(() => {})))
-  for (const d of dirs.splice(0)) rmSync(d, {recursive: true, force: true})
-})
-
-function newDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'shardctl-rejoin-'))
-  dirs.push(d)
-  return d
-}
-
-function keyIn(shard: Shard, prefix: string): Buffer {
-  for (let i = 0; ; i++) {
-    const key = Buffer.from(`${prefix}-${i}`)
-    const h = keyHash(key)
-    if (h >= shard.range.lo && h < shard.range.hi) return key
-  }
-}
-
-/** World: a 2-node cluster of one shard at rf 1, moving from n1 to n2, with the executor's steps as plain functions. */
+/** World: a 2-node cluster of one shard at rf 1, moving from n1 to n2 (test/support/storageNodePair.ts), on one MemoryStore state, with what these cases add. */
 async function world() {
   const shared = new MemoryStore()
   const ctx = makeServiceContext(shared, {cluster: 'rejoin'})
-  const ports = {n1: await freePort(), n2: await freePort()}
-  await initCluster(ctx, {shards: 1, rf: 1, nodes: parseNodeSpecs(`n1=127.0.0.1:${ports.n1},n2=127.0.0.1:${ports.n2}`), force: false})
-  const first = (await listShards(ctx)).shards[0]!.value
-  const dataDirs = {n1: newDir(), n2: newDir()}
-  const options = (id: 'n1' | 'n2'): StorageNodeOptions => ({id, listenHost: '127.0.0.1', listenPort: ports[id], dataDir: dataDirs[id], statsIntervalMs: 60_000, leaseTtlSeconds: 5, tombstoneGraceMs: 60_000, shutdownTimeoutMs: 1000, synchronous: 'NORMAL', log: quiet})
-  /** start runs node `id` on a client of its own (a process of its own on the same etcd). */
-  const start = async (id: 'n1' | 'n2'): Promise<StorageNode> => {
-    const node = await StorageNode.start(makeServiceContext(shared.connect(), {cluster: 'rejoin'}), options(id))
-    nodes.push(node)
-    return node
-  }
-  const token = await loadClusterToken(ctx)
-  const client = (id: string) => {
-    const c = new NodeClient({node: id, address: `127.0.0.1:${ports[id as 'n1' | 'n2']}`, token, timeoutMs: 5000})
-    clients.push(c)
-    return c
-  }
-  const n1 = client('n1')
-  const n2 = client('n2')
-
-  /** commit writes the shard at the next epoch with `replicas` (the executor's phase commit) and returns it with the commit's revision. */
-  const commit = async (replicas: Replica[]): Promise<{shard: Shard; revision: bigint}> => {
-    const cur = (await listShards(ctx)).shards[0]!
-    const shard: Shard = {...cur.value, epoch: cur.value.epoch + 1, replicas}
-    const revision = await ctx.store.update(ctx.keys.shard(shard.id), JSON.stringify(shard), cur.modRevision)
-    return {shard, revision}
-  }
-  // The executor's barrier, as it runs it (nodes asked over their clients, alive/ and routers/ read from etcd).
-  const env = {ctx, client: async (id: string) => (id === 'n1' ? n1 : n2), options: {...DEFAULT_EXECUTOR_OPTIONS, barrierTimeoutMs: 10_000}, now: Date.now, sleep: (ms: number) => new Promise((r) => setTimeout(r, ms)), stopped: () => false} as unknown as ExecutorEnv
-  /** step commits a phase and passes its barrier, as the executor does; returns the shard and whether n1 was alive when it passed. */
-  const step = async (replicas: Replica[]): Promise<{shard: Shard; n1Alive: boolean}> => {
-    const {shard, revision} = await commit(replicas)
-    await awaitBarrier(env, shard, revision, ['n1', 'n2'])
-    return {shard, n1Alive: (await shared.get(ctx.keys.alive('n1'))) !== undefined}
-  }
+  const p = await pair({ctx, nodeCtx: () => makeServiceContext(shared.connect(), {cluster: 'rejoin'}), dirPrefix: 'shardctl-rejoin-', clientTimeoutMs: 5000})
   /** holdAlive holds n1's next `alive/n1` transaction (its registration) until released. */
   const holdAlive = (): Gate => shared.faults.hold({op: 'txn', key: ctx.keys.alive('n1')})
   /** watchesDown: the shard watches go silent (a half-open stream, one reconnecting with backoff) until the end of the test. */
   const watchesDown = () => shared.dropWatches({prefix: ctx.keys.shardsPrefix, stayDown: true})
   const write = (c: NodeClient, shard: Shard, key: Buffer, value: string) => c.apply(shard.id, shard.epoch, [{key, version: formatHlc({wall: Date.now(), counter: 0, writer: 'test'}), value: Buffer.from(value)}])
-  return {shared, ctx, first, start, n1, n2, commit, step, holdAlive, watchesDown, write, ports, token}
+  return {...p, shared, holdAlive, watchesDown, write}
 }
 
 /** moveToPromoting puts the shard where a move n1 → n2 is after its copy: n1 the only voter (reads go to it), n2 joining (joint writes). */
@@ -156,7 +88,7 @@ describe('a node registering while a move passes its barriers without it', () =>
     const n1 = await w.start('n1')
     await w.start('n2')
     const promoting = await moveToPromoting(w)
-    const key = keyIn(promoting, 'rejoin')
+    const key = keyInShard(promoting, 'rejoin')
     // Acknowledged at the joint quorum of `promoting`: on both.
     await w.write(w.n1, promoting, key, 'v1')
     await w.write(w.n2, promoting, key, 'v1')
@@ -185,7 +117,7 @@ describe('a node registering while a move passes its barriers without it', () =>
     const before = await w.start('n1')
     await w.start('n2')
     const promoting = await moveToPromoting(w)
-    const key = keyIn(promoting, 'restart')
+    const key = keyInShard(promoting, 'restart')
     await w.write(w.n1, promoting, key, 'v1')
     await w.write(w.n2, promoting, key, 'v1')
     await before.stop('restart')
@@ -254,7 +186,7 @@ describe('a write a node takes in while it re-registers', () => {
     await w.start('n2')
     // joining: n1 the only voter, n2 learning (a write is acknowledged by n1 alone).
     const joining = (await w.step([{node: 'n1', role: 'voter'}, {node: 'n2', role: 'learning'}])).shard
-    const key = keyIn(joining, 'slow-body')
+    const key = keyInShard(joining, 'slow-body')
     const since = Date.now()
     const internals = n1 as unknown as {api: {inflightFor(id: number): number; deps: {rangeGate: RangeWriteGate}; writes: {open: Set<{range?: unknown}>}}}
     const api = internals.api

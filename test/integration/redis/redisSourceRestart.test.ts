@@ -1,5 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import {fixOpenSlots} from '../../../src/redis/fixOpenSlots.js'
+import {acknowledgeWarnings} from '../../../src/executor/moveStore.js'
 import {withRedisNode} from '../../../src/redis/redisConnection.js'
 import {crashAndRestart, redisAvailable, tagsInSlots} from '../../support/redisCluster.js'
 import {inProcessApplyOf, useRedisCluster} from '../../support/redisTestFile.js'
@@ -123,5 +124,37 @@ describe.skipIf(!available)('a source restarted from an older snapshot while its
     await withRedisNode(src.address, (r) => r.call('DEL', ...migrated))
     expect((await apply({redis: {keysPerBatch: 100}})).moves.find((m) => m.id === 'restart-old-record')?.phase).toBe('done')
     for (const k of keys) expect(await file.client.get(k), k).toBe(migrated.includes(k) ? `${k}=2` : `${k}=1`)
+  }, 90_000)
+
+  it('a record of a build before run_ids were kept and without the copy\'s start, its source restart unjudgeable: the slot is held, not finished with REPLACE, until the operator decides', async () => {
+    const {shard, from: src, to: dst, first} = await file.shardToMove(3)
+    const {tag, slot} = tagsInSlots(first, first + 1, 1, 'un')[0]!
+    const keys = await writeTagged(file.client, tag, 20)
+    await save(src.address)
+    await openSlotByHand(src, dst, slot, 10)
+    const migrated = await keysAt(dst.address, slot)
+    for (const k of migrated) expect(await file.client.set(k, `${k}=2`)).toBe('OK') // through ASK, on the target
+    // As the oldest builds wrote it: no run_id, no copy start; so whether the source restarted since cannot be judged (unchecked).
+    const recorded = await file.recordPendingMove('restart-unchecked', shard, src, dst)
+    await file.ctx.store.put(file.ctx.keys.move(recorded.id), JSON.stringify({...recorded, phase: 'copying', copyStartedAt: null, progress: {...recorded.progress, cursor: JSON.stringify({dir: 'fwd', next: slot, open: true})}}))
+    await restartSource(src.address, slot, 20)
+    const result = await apply({sleepCapMs: 200})
+    // Before: the slot was finished with REPLACE, the target's newer copies overwritten with the snapshot's (=1).
+    expect(await copiesOn(dst.address, migrated)).toEqual(migrated.map((k) => `${k}=2`))
+    expect(await countAt(src.address, slot)).toBe(20) // nothing of the slot migrated: held open
+    const move = result.moves.find((m) => m.id === 'restart-unchecked')!
+    expect(move.phase).toBe('failed')
+    expect(move.reason).toMatch(new RegExp(`slot ${slot} is held open: .* both hold ${migrated.length} key\\(s\\)`))
+    // Held with a warning that reports no loss and names both ways out, `moves ack` among them.
+    const held = move.warnings.filter((w) => w.key.startsWith('held:'))
+    expect(held.map((w) => [w.node, w.mayHaveLostData])).toEqual([[src.node, false]])
+    expect(held[0]!.text).toMatch(/DEL each listed key on .*`shardctl moves ack restart-unchecked`/)
+    // A run again holds it again: the hold does not lapse once the run recorded the run_ids.
+    expect((await apply({sleepCapMs: 200})).moves.find((m) => m.id === 'restart-unchecked')?.phase).toBe('failed')
+    expect(await copiesOn(dst.address, migrated)).toEqual(migrated.map((k) => `${k}=2`))
+    // The operator checked and keeps the source's copies: acknowledged, the next run finishes the slot with REPLACE.
+    expect((await acknowledgeWarnings(file.ctx, 'restart-unchecked')).acknowledged).toBeGreaterThan(0)
+    expect((await apply({redis: {keysPerBatch: 100}})).moves.find((m) => m.id === 'restart-unchecked')?.phase).toBe('done')
+    for (const k of keys) expect(await file.client.get(k), k).toBe(`${k}=1`)
   }, 90_000)
 })
