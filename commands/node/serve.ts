@@ -49,7 +49,9 @@ export default class NodeServe extends EtcdCommand {
     const opts = serveOptions(flags, jsonLineLog({node: flags.id}))
     // Watched from here to the process's end: a second signal while the stop runs exits 1, one in the exit linger after it 0.
     const signals = new StopSignals()
-    const summary = await serveNode(await this.services(flags), opts, signals)
+    const ctx = await this.services(flags)
+    // The ready line (stdout, one line): the address the node registered, its bound port when --listen asked for port 0.
+    const summary = await serveNode(ctx, opts, signals, (address) => this.log(`node ${flags.id} serving cluster ${ctx.cluster} on ${address}`))
     this.log(`node ${summary.node} stopped (${summary.reason})${summary.abandoned ? `; ${summary.abandoned} request(s) cut at the deadline` : ''}`)
     signals.stopped()
     exitAfterStop()
