@@ -6,6 +6,7 @@ import {join} from 'node:path'
 import {UserError} from '../errors/errors.js'
 import {findEtcdBinary} from './etcdBinary.js'
 import {freePort} from './freePort.js'
+import {portHeldBy} from './portOwner.js'
 import {makeDirectories} from '../fs/makeDirectories.js'
 
 /** EtcdTls is the server-side TLS material for a local etcd. */
@@ -102,7 +103,10 @@ async function launch(bin: string, opts: StartEtcdOptions & {clientPort: number;
     exited = true
   })
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 20_000)
-  while (!(await healthy(clientUrl, opts.tls))) {
+  // Healthy and ours: another etcd (another test's, a dev's) may answer /health on a port that
+  // was free when it was chosen, while this child exits on "address already in use" (and the
+  // start is tried again on other ports). Undefined (no /proc to tell): its health is taken.
+  while (!(await healthy(clientUrl, opts.tls)) || portHeldBy(child.pid!, opts.clientPort) === false) {
     if (exited || Date.now() > deadline) {
       if (!exited) child.kill('SIGKILL')
       throw new UserError('INTERNAL', `etcd did not become healthy on ${clientUrl}: ${logTail(logFile)}`, `see ${logFile}`)

@@ -41,6 +41,7 @@ import {
   KEPT_FOR_PARAM,
   type SnapshotChunk,
   TOKEN_HEADER,
+  NODE_HEADER,
   VERSION_HEADER,
 } from './protocol.js'
 import {bucketAnswerOrder} from './bucketListing.js'
@@ -309,7 +310,7 @@ export class NodeClient {
     const idleMs = opts.idleMs ?? 30_000
     let res
     try {
-      res = await this.pool.request({method: 'GET', path: `/v1/shards/${shard}/stream?${q}`, headers: {[TOKEN_HEADER]: this.token}, signal: opts.signal, headersTimeout: idleMs, bodyTimeout: idleMs})
+      res = await this.pool.request({method: 'GET', path: `/v1/shards/${shard}/stream?${q}`, headers: {[TOKEN_HEADER]: this.token, [NODE_HEADER]: this.node}, signal: opts.signal, headersTimeout: idleMs, bodyTimeout: idleMs})
     } catch (err) {
       throw new NodeRequestError('NODE_UNREACHABLE', `node ${this.node} at ${this.address}: ${describeNetworkError(err, idleMs, this.tls !== undefined)}`, this.node, 0, undefined, {cause: err, timedOut: isOwnTimeout(err)})
     }
@@ -417,7 +418,7 @@ export class NodeClient {
       const res = await this.pool.request({
         method,
         path,
-        headers: {[TOKEN_HEADER]: this.token, ...(body ? {'content-type': body.type} : {})},
+        headers: {[TOKEN_HEADER]: this.token, [NODE_HEADER]: this.node, ...(body ? {'content-type': body.type} : {})},
         body: body?.body,
         signal,
         headersTimeout: timeoutMs,

@@ -44,6 +44,7 @@ import {
   StreamRateRequestSchema,
   ThrottleRequestSchema,
   TOKEN_HEADER,
+  NODE_HEADER,
   VERSION_HEADER,
 } from './protocol.js'
 import {decodeRecords, RecordCodecError} from './recordCodec.js'
@@ -267,6 +268,9 @@ export class NodeHttpApi {
     }
     const presented = req.headers[TOKEN_HEADER]
     if (!tokensEqual(typeof presented === 'string' ? presented : undefined, this.deps.token)) throw new HttpError('UNAUTHORIZED', `missing or wrong ${TOKEN_HEADER}`)
+    // After the token (a stranger learns no node id): a sender that dialled a stale address must not be answered by this node in another's name.
+    const meant = req.headers[NODE_HEADER]
+    if (typeof meant === 'string' && meant !== this.deps.nodeId) throw new HttpError('NOT_SERVING', `this is node ${this.deps.nodeId}, not ${meant.slice(0, 63)}: the address dialled is stale (node ${meant.slice(0, 63)} serves elsewhere now, or is down)`)
     const route = this.routes.find((r) => r.method === req.method && r.pattern.test(url.pathname)) ?? this.routes.find((r) => r.pattern.test(url.pathname))
     const match = route?.pattern.exec(url.pathname)
     if (!route || !match) throw new HttpError('NOT_FOUND', `no route ${req.method} ${url.pathname}`)

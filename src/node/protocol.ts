@@ -35,6 +35,14 @@ import {LEGACY_RECORD_HASH_FORMAT} from './recordHash.js'
 
 /** TOKEN_HEADER carries the cluster token on every request. */
 export const TOKEN_HEADER = 'x-shardctl-token'
+/**
+ * NODE_HEADER names the node id a request is meant for. Addresses are not identities: a node
+ * restarted on `--listen HOST:0` may bind the port a stopped node's record still names, and a
+ * sender dialling that node there would otherwise have the other node answer (and ack) for it.
+ * A node refuses a request naming another id (503 NOT_SERVING: the node meant is not there);
+ * a request without the header (curl, a test) is served.
+ */
+export const NODE_HEADER = 'x-shardctl-node'
 /** EPOCH_HEADER carries the node's epoch for the request's shard on every shard-scoped response. */
 export const EPOCH_HEADER = 'x-shardctl-epoch'
 /** VERSION_HEADER carries a record's HLC version (formatHlc) on a GET response. */

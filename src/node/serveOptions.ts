@@ -55,8 +55,12 @@ export function serveOptions(flags: ServeFlags, log: NodeLog, env: Record<string
   if (!NodeIdSchema.safeParse(flags.id).success) throw new UserError('BAD_INPUT', `--id: "${flags.id}" is not a valid node id`, 'use 1-63 letters, digits, "_", "." or "-"')
   const listen = flags.listen
   if (flags.advertise !== undefined && !AddressSchema.safeParse(flags.advertise).success) throw new UserError('BAD_INPUT', `--advertise: "${flags.advertise}" is not HOST:PORT`)
+  // Port 0 binds a port only known once listening: a fixed --advertise port would name another one, and peers would dial a port the node is not on.
+  if (flags.advertise !== undefined && listen.port === 0) {
+    throw new UserError('BAD_INPUT', `--listen ${formatListen(listen)} picks any free port, which --advertise ${flags.advertise} cannot name`, `pass --listen with the port --advertise names, or drop --advertise (the node then advertises the --listen host with its bound port)`)
+  }
   if (flags.advertise === undefined && ['0.0.0.0', '::'].includes(listen.host)) {
-    throw new UserError('BAD_INPUT', `--listen ${formatListen(listen)} is a wildcard address others cannot dial`, 'pass --advertise HOST:PORT')
+    throw new UserError('BAD_INPUT', `--listen ${formatListen(listen)} is a wildcard address others cannot dial`, listen.port === 0 ? 'listen on the address others dial (e.g. --listen 10.0.0.2:0), or on a fixed port with --advertise HOST:PORT' : 'pass --advertise HOST:PORT')
   }
   const statsIntervalMs = flags['stats-interval']
   if (statsIntervalMs < 100) throw new UserError('BAD_INPUT', '--stats-interval must be at least 100ms')

@@ -48,6 +48,7 @@ import {TlsReloader} from '../transport/tlsReloader.js'
 import {wholeNumberEnvValue} from '../config/wholeNumberEnv.js'
 import {COPY_RECEIVE_THREAD_VARIABLE} from './tuningEnv.js'
 import {type TlsMaterial} from '../transport/tlsMaterial.js'
+import {formatListen} from '../model/units.js'
 
 /**
  * RECOVERY_WRITES_WAIT_MS bounds how long re-registering after a lost lease waits for the writes
@@ -847,7 +848,8 @@ export class StorageNode {
  */
 async function requireNodeRecord(ctx: ServiceContext, opts: Pick<StorageNodeOptions, 'id' | 'advertise' | 'listenHost' | 'listenPort' | 'zone'>): Promise<void> {
   if (await ctx.store.get(ctx.keys.node(opts.id))) return
-  const address = opts.advertise ?? `${opts.listenHost}:${opts.listenPort}`
+  // Port 0 (any free port) is no address a record can hold: the hint asks for the one the node is reached at.
+  const address = opts.advertise ?? (opts.listenPort === 0 ? 'HOST:PORT' : formatListen({host: opts.listenHost, port: opts.listenPort}))
   throw new UserError('NOT_FOUND', `node ${opts.id} is not in cluster "${ctx.cluster}": node serve runs a node the cluster already has (a typo in --id, or a removed node?)`, `add it first with \`shardctl node add ${opts.id} --address ${address}${opts.zone ? ` --zone ${opts.zone}` : ''}\`, or see \`shardctl node list\``)
 }
 
@@ -919,9 +921,11 @@ async function resolveToken(ctx: ServiceContext, given: string | undefined): Pro
  * granted is revoked) or, once the node is registered, stops it as soon as start returns;
  * either way the summary names the signal (exit 0). A second signal exits at once (code 1).
  * `given` is the caller's watch (`node serve` keeps it through its exit linger); without it
- * one is installed here and removed when the node has stopped.
+ * one is installed here and removed when the node has stopped. `onServing` runs once the node
+ * serves, with the address it registered (the bound port when --listen asked for port 0), so
+ * `node serve` can print its ready line.
  */
-export async function serveNode(ctx: ServiceContext, opts: StorageNodeOptions, given?: StopSignals): Promise<StopSummary> {
+export async function serveNode(ctx: ServiceContext, opts: StorageNodeOptions, given?: StopSignals, onServing?: (address: string) => void): Promise<StopSummary> {
   // Anti-entropy and clock probes dial peers: with this node's certificate when it has one.
   setDefaultClientTls(opts.tls)
   const signals = given ?? new StopSignals()
@@ -935,6 +939,7 @@ export async function serveNode(ctx: ServiceContext, opts: StorageNodeOptions, g
       opts.log.info('stopped during start-up', {reason})
       return {node: opts.id, address: '', reason, abandoned: 0}
     }
+    onServing?.(node.address())
     return await runUntilStopped(node, opts, signals)
   } finally {
     // `given` is the caller's: it keeps them through its exit linger (StopSignals.stopped).

@@ -6,6 +6,7 @@ import {promisify} from 'node:util'
 import {Redis} from 'ioredis'
 import {UserError} from '../errors/errors.js'
 import {freePort} from '../localEtcd/freePort.js'
+import {portHeldBy} from '../localEtcd/portOwner.js'
 
 const run = promisify(execFile)
 
@@ -169,14 +170,21 @@ export async function killAndRestartServer(s: LocalRedisServer, opts: Pick<Local
   if (!(await answersPing(s.port, child, 10_000))) throw new UserError('INTERNAL', `redis-server did not come back on ${s.address}`, `see ${s.dir}/redis.log`)
 }
 
-async function answersPing(port: number, child: ChildProcess, timeoutMs: number): Promise<boolean> {
+/**
+ * answersPing tells whether `child` answers PING on `port` within `timeoutMs` (false once it
+ * exited). Only the child counts: a port chosen free may be taken by another redis-server
+ * (another test's) while the child exits on "address already in use" (the start is then tried
+ * on another port), so an answer from a port the child does not hold is not its answer.
+ * Exported for tests.
+ */
+export async function answersPing(port: number, child: ChildProcess, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline && child.exitCode === null) {
     const r = new Redis({host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false})
     r.on('error', () => {})
     try {
       await r.connect()
-      if ((await r.ping()) === 'PONG') return true
+      if ((await r.ping()) === 'PONG' && portHeldBy(child.pid ?? -1, port) !== false) return true
     } catch {
       // not listening yet
     } finally {

@@ -99,6 +99,21 @@ describe('NodeHttpApi through NodeClient', {timeout: 30_000}, () => {
     }
   })
 
+  it('given a sender that dialled this node at an address its records give another node (a port 0 restart took a stopped node\'s port), when it writes, then NOT_SERVING answers and nothing is written', async () => {
+    const misdirected = new NodeClient({node: 'other', address: `127.0.0.1:${node.port}`, token: TOKEN, timeoutMs: 3000})
+    try {
+      const key = keyIn(0, half, 'misdirected')
+      const err = await misdirected.apply(0, 4, [{key, version: v(1), value: Buffer.from('for other')}]).catch((e: unknown) => e)
+      expect(isNodeRequestError(err, 'NOT_SERVING')).toBe(true)
+      expect((err as Error).message).toMatch(/this is node me, not other/)
+      expect((await client.get(0, 4, key)).record).toBeUndefined()
+      // Its health probe (no token, names the node) still answers: identity checks read it.
+      expect((await misdirected.health()).node).toBe('me')
+    } finally {
+      await misdirected.destroy()
+    }
+  })
+
   it('given etcd unreachable, when a request needs the node to confirm a newer epoch, then NOT_SERVING (retriable) answers', async () => {
     map.etcdDown = true
     try {

@@ -16,6 +16,11 @@ export interface NodeProcessOptions {
   endpoint: string
   cluster: string
   id: string
+  /**
+   * port to listen on; 0: any free port, read from the node's ready line (no other process can
+   * take it between choosing and binding, as one could take a port freePort chose). A fixed port
+   * (a restart on the node's own port) is tried again while the child exits on EADDRINUSE.
+   */
   port: number
   dataDir: string
   extra?: string[]
@@ -55,18 +60,63 @@ export function spawnNodeProcess(opts: NodeProcessOptions): NodeProcess {
     ...tuningFlag('--stats-interval', opts.statsInterval, '300ms'), ...tuningFlag('--lease-ttl', opts.leaseTtl, '3s'),
     ...(opts.extra ?? []),
   ]
-  return {...spawnCli(args, opts.env), address: `${opts.host ?? '127.0.0.1'}:${opts.port}`}
+  // With port 0 the address is known once the node prints its ready line (readyAddress).
+  return {...spawnCli(args, opts.env), address: opts.port === 0 ? '' : `${opts.host ?? '127.0.0.1'}:${opts.port}`}
+}
+
+/** READY_LINE is `node serve`'s ready line on stdout: `node <id> serving cluster <name> on <host:port>` (the address it registered). */
+const READY_LINE = /^node (\S+) serving cluster \S+ on (\S+)$/m
+
+/** readyAddress is the address node `id` printed on its ready line, or undefined before it printed one. */
+export function readyAddress(stdout: string, id: string): string | undefined {
+  const m = READY_LINE.exec(stdout)
+  return m && m[1] === id ? m[2] : undefined
+}
+
+/** BIND_RETRIES bounds the respawns of a node whose fixed port was taken (by a client's ephemeral port, or a process that is going away). */
+const BIND_RETRIES = 5
+
+/** lostBind tells whether a child that exited failed to bind its fixed port (node serve's one-line BAD_INPUT, exit 2). */
+function lostBind(logs: string): boolean {
+  return /cannot listen on \S+: EADDRINUSE/.test(logs)
 }
 
 /**
- * startNodeProcess spawns `node bin/run.js node serve ...` and resolves once /healthz says
- * it serves (bounded: rejects after `readyTimeoutMs`, killing the child, with its stderr).
+ * startNodeProcess spawns `node bin/run.js node serve ...` and resolves once the child printed
+ * its ready line and /healthz says it serves (bounded: rejects after `readyTimeoutMs`, killing
+ * the child, with its stderr). With port 0 the process's `address` is the one it printed.
  */
 export async function startNodeProcess(opts: NodeProcessOptions, readyTimeoutMs = 45_000): Promise<NodeProcess> {
-  const proc = spawnNodeProcess(opts)
   const deadline = Date.now() + readyTimeoutMs
+  for (let attempt = 0; ; attempt++) {
+    const proc = await untilServing(spawnNodeProcess(opts), opts, deadline, readyTimeoutMs)
+    if (typeof proc !== 'string') return proc
+    if (opts.port === 0 || attempt >= BIND_RETRIES || Date.now() > deadline - 1000) throw new Error(proc)
+    // Another process holds the port for now: a restart on the node's own port waits for it.
+    await new Promise((r) => setTimeout(r, 300 * (attempt + 1)))
+  }
+}
+
+/**
+ * untilServing waits until `proc` serves as node `opts.id` and returns it, or returns why it
+ * exited when it lost its fixed port's bind (to spawn again); throws for any other exit, or
+ * at `deadline` (killing it).
+ */
+async function untilServing(proc: NodeProcess, opts: NodeProcessOptions, deadline: number, readyTimeoutMs: number): Promise<NodeProcess | string> {
   while (Date.now() < deadline) {
-    if (proc.gone()) throw new Error(`node ${opts.id} exited before serving (${await proc.exited}): ${proc.logs().slice(-2000)}`)
+    if (proc.gone()) {
+      const why = `node ${opts.id} exited before serving (${await proc.exited}): ${proc.logs().slice(-2000)}`
+      if (opts.port !== 0 && lostBind(proc.logs())) return why
+      throw new Error(why)
+    }
+    // The child's own ready line, not whatever answers on its port: a port freePort chose may
+    // have been taken by another test's process before the child bound it.
+    const ready = readyAddress(proc.stdout(), opts.id)
+    if (!ready) {
+      await new Promise((r) => setTimeout(r, 100))
+      continue
+    }
+    if (!proc.address) proc.address = ready
     try {
       // A TLS handshake on a loaded machine can take more than a second.
       const res = await request(dataPlaneUrl(proc.address!, opts.tls, '/healthz'), {dispatcher: sharedDispatcher(opts.tls), signal: AbortSignal.timeout(opts.tls ? 5000 : 1000)})

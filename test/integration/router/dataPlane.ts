@@ -4,7 +4,6 @@ import {join} from 'node:path'
 import {initCluster} from '../../../src/cluster/initCluster.js'
 import {parseNodeSpecs} from '../../../src/cluster/nodeSpec.js'
 import {makeServiceContext, type ServiceContext} from '../../../src/cluster/serviceContext.js'
-import {freePort} from '../../../src/localEtcd/freePort.js'
 import {keyHash} from '../../../src/model/hash.js'
 import {type Shard, ShardSchema} from '../../../src/model/shard.js'
 import {loadClusterToken} from '../../../src/node/clusterToken.js'
@@ -24,6 +23,7 @@ export class DataPlane {
   readonly stores = new StoreSet()
   readonly ctx: ServiceContext
   readonly cluster: string
+  /** ports: node id → the port it listens on (known once it started: see startNode). */
   readonly ports: Record<string, number> = {}
   readonly dataDirs: Record<string, string> = {}
   readonly nodes: Record<string, NodeProcess> = {}
@@ -57,20 +57,25 @@ export class DataPlane {
   /** init creates the cluster (ids n1..nN), starts every node and loads the token. */
   async init(nodeCount: number, shards: number, rf: number): Promise<void> {
     const ids = Array.from({length: nodeCount}, (_, i) => `n${i + 1}`)
-    for (const id of ids) {
-      this.ports[id] = await freePort()
-      this.dataDirs[id] = mkdtempSync(join(tmpdir(), `shardctl-rt-${id}-`))
-    }
-    await initCluster(this.ctx, {shards, rf, nodes: parseNodeSpecs(ids.map((id) => `${id}=${this.host(id)}:${this.ports[id]}`).join(',')), force: false})
+    for (const id of ids) this.dataDirs[id] = mkdtempSync(join(tmpdir(), `shardctl-rt-${id}-`))
+    // The records name placeholder ports (1, 2, ...: nothing listens there) until each node
+    // registers the port it bound: nodes start on port 0, so no other process can take a node's
+    // port between choosing and binding it, as one could a port freePort chose.
+    await initCluster(this.ctx, {shards, rf, nodes: parseNodeSpecs(ids.map((id, i) => `${id}=${this.host(id)}:${i + 1}`).join(',')), force: false})
     await Promise.all(ids.map((id) => this.startNode(id)))
     this.token = await loadClusterToken(this.ctx, {create: false})
   }
 
-  /** startNode (re)starts node `id` on its port and data dir. */
+  /**
+   * startNode (re)starts node `id` on its data dir: the first start on any free port (port 0,
+   * recorded in {@link ports} from its ready line), a restart on that same port (tests and
+   * clients keep its address; taken for a moment, it is tried again).
+   */
   async startNode(id: string, env?: Record<string, string>, extra: string[] = []): Promise<NodeProcess> {
-    const p = await startNodeProcess({endpoint: this.nodeEndpoint(id), cluster: this.cluster, id, port: this.ports[id]!, dataDir: this.dataDirs[id]!, host: this.host(id), env: {...this.childEnv(id), ...env}, extra: [...this.nodeArgs, ...extra], statsInterval: this.statsInterval, leaseTtl: this.nodeLeaseTtl, tls: defaultClientTls()}, this.readyTimeoutMs)
+    const p = await startNodeProcess({endpoint: this.nodeEndpoint(id), cluster: this.cluster, id, port: this.ports[id] ?? 0, dataDir: this.dataDirs[id]!, host: this.host(id), env: {...this.childEnv(id), ...env}, extra: [...this.nodeArgs, ...extra], statsInterval: this.statsInterval, leaseTtl: this.nodeLeaseTtl, tls: defaultClientTls()}, this.readyTimeoutMs)
     this.procs.push(p)
     this.nodes[id] = p
+    this.ports[id] = Number(p.address.slice(p.address.lastIndexOf(':') + 1))
     return p
   }
 
