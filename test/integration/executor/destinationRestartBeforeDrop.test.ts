@@ -1,9 +1,6 @@
-import {mkdtempSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
-import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 import {expireDeadExecutorLock} from '../../support/deadExecutorLock.js'
-import {faultEnv, PhaseKillWorld} from './phaseKillWorld.js'
+import {faultEnv, phaseKillSuite} from './phaseKillWorld.js'
 
 /**
  * A destination that restarts on an empty dir in `cleanup` BEFORE the source's drop was sent, on
@@ -13,21 +10,11 @@ import {faultEnv, PhaseKillWorld} from './phaseKillWorld.js'
  * (POSSIBLE_DATA_LOSS) for a move that lost nothing. Now the drop is recorded (fenced) first.
  */
 
-let w: PhaseKillWorld
-const extraDirs: string[] = []
-
-beforeAll(async () => {
-  w = new PhaseKillWorld(inject('etcdEndpoint'), 'restart-before-drop')
-  await w.start(2, 1, 1, 30)
-}, 90_000)
-
-afterAll(async () => {
-  await w?.teardown()
-  for (const d of extraDirs) rmSync(d, {recursive: true, force: true})
-})
+const suite = phaseKillSuite('restart-before-drop')
 
 describe('a destination restarted empty in cleanup before the source dropped its copy, on real processes', {timeout: 150_000}, () => {
   it('Given rf 1 and a move stopped right after it entered cleanup, When the destination restarts on an empty dir, Then apply --resume refills it from the source, ends the move done with no warning, exits 0, and every value reads back', async () => {
+    const w = suite.world
     const {shard, to} = await w.moveTarget(0)
     const move = await w.recordMove('restart-before-drop', shard, to)
     // Stopped right after etcd acknowledged `cleanup`: no drop sent or recorded yet.
@@ -38,8 +25,7 @@ describe('a destination restarted empty in cleanup before the source dropped its
     expect(m0.phase).toBe('cleanup')
     expect(m0.sourceDropSentAt).toBeNull()
     await w.dp.nodes[to]!.kill()
-    const empty = mkdtempSync(join(tmpdir(), 'shardctl-restart-before-drop-'))
-    extraDirs.push(empty)
+    const empty = suite.emptyDir('shardctl-restart-before-drop-')
     w.dp.dataDirs[to] = empty
     await w.dp.startNode(to, undefined, ['--accept-empty-data'])
     await expireDeadExecutorLock(w.dp.ctx)
