@@ -976,6 +976,33 @@ describe('a refill after the source drop that waits for a staying voter that is 
     expect(String(e2)).toContain('nothing to abandon')
     expect((await stored(s)).abandonVotersRequested).toBeUndefined()
   })
+
+  // Until session 40's hunt the request was judged on the destination's whole claim alone: a destination restarted before
+  // the drop was recorded (refilled from the source's whole copy: no voter waited for), or on the data dir it was verified
+  // on (a new process: it kept its copy, nothing waited for), was marked all the same, and the command said the refill
+  // would go on without the voters and record a loss. A mark nothing honoured then stayed on the move, to be honoured at a
+  // later restart after the drop without anyone judging those voters again.
+  it('abandon-voters is refused while no refill waits for voters: the drop not recorded yet, or the destination back on its verified dir, changing nothing', async () => {
+    const {s, down} = await downVoterAfterDrop({dataDirId: 'dir-empty', instance: 'i2'})
+    await s.store.put(s.ctx.keys.move(s.move.id), JSON.stringify({...(await stored(s)), sourceDropSentAt: null}))
+    const e1 = await requestVotersAbandon(s.ctx, s.move.id, {acceptDataLoss: true}).then(() => undefined, (e: unknown) => e)
+    expect(e1).toBeInstanceOf(UserError)
+    expect((e1 as UserError).code).toBe('PRECONDITION')
+    expect(String(e1)).toContain('drop')
+    expect((await stored(s)).abandonVotersRequested).toBeUndefined()
+    // The executor indeed waits for no voter there: the destination is refilled from the source's whole copy, no loss told.
+    const m = await s.run()
+    expect(m.phase).toBe('done')
+    expect(s.asked).toContain(s.from)
+    expect(s.asked).not.toContain(down)
+    expect(lossWarnings(m)).toEqual([])
+
+    const same = await downVoterAfterDrop({dataDirId: 'dir-old', instance: 'i2'})
+    const e2 = await requestVotersAbandon(same.s.ctx, same.s.move.id, {acceptDataLoss: true}).then(() => undefined, (e: unknown) => e)
+    expect(e2).toBeInstanceOf(UserError)
+    expect((e2 as UserError).code).toBe('PRECONDITION')
+    expect((await stored(same.s)).abandonVotersRequested).toBeUndefined()
+  })
 })
 
 describe('a source that dies as its drop is sent in cleanup (session 40: checked, nothing lost)', () => {
