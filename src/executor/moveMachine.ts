@@ -592,18 +592,25 @@ function refillFromReturnedSource(o: MoveObservation, shard: Observed): MoveDeci
   const token = o.claims?.get(move.from)?.token
   const verified = move.verifiedDirs?.[move.from]
   const replaced = token !== undefined && verified !== undefined && dataDirOf(token) !== dataDirOf(verified)
+  // In `cleanup` after the drop was recorded, the source may have dropped its copy before it went down (the drop
+  // answered, the executor stopped before `done`): reading it gives back what remains, and the loss stands. Until
+  // session 40's hunt the warning was withdrawn here, and at rf 1 a destination back on an empty dir ended `done`
+  // with every value lost and `apply` exit 0.
+  const dropped = !replaced && sourceDropMaySent(move)
   const said = replaced
     ? `${move.from} came back on another data dir (${token}) before its copy was dropped, without that copy: ${move.to} was read against it all the same, and records only its old copy held are lost`
-    : `${move.from} came back before its copy was dropped and ${move.to} was refilled from it`
+    : dropped
+      ? `${move.from} came back after its drop may have been sent (cleanup): ${move.to} was refilled from what remained of its copy, and records only its dropped copy held are lost`
+      : `${move.from} came back before its copy was dropped and ${move.to} was refilled from it`
   return once(o, effect, () =>
     commitOf({phase: move.phase}, undefined, {
       patch: {
         cutoverAt: move.cutoverAt,
         abandonSourceRequested: undefined,
-        sourceAbandoned: {...abandoned, sourceRefillAt: new Date(o.now).toISOString(), sourceRefillDir: token ?? null, ...(replaced ? {sourceDirReplaced: true} : {})},
+        sourceAbandoned: {...abandoned, sourceRefillAt: new Date(o.now).toISOString(), sourceRefillDir: token ?? null, ...(replaced ? {sourceDirReplaced: true} : {}), ...(dropped ? {sourceDropMaySent: true} : {})},
         reason: `${move.reason ?? ''}; ${said}`,
-        // Back on its verified dir, its copy was read after all: the loss warned of did not happen.
-        ...(replaced ? {} : {warnings: sourceReturnedWarnings(move.warnings, said)}),
+        // Back on its verified dir with its drop not sent, its copy was read after all: the loss warned of did not happen.
+        ...(replaced || dropped ? {} : {warnings: sourceReturnedWarnings(move.warnings, said)}),
       },
       note: `move ${move.id}: abandoned source ${move.from} is up again; ${said}`,
     }),

@@ -733,6 +733,39 @@ describe('the outcome of a move that went on without its source (session 39)', (
     expect(outcomeOf(m).code).toBeNull()
   })
 
+  // Until session 40's hunt the warning was withdrawn whenever the source came back on its verified dir, though in
+  // `cleanup` its drop may have been sent before it died (recorded in sourceDropSentAt): the refill from it then read what
+  // remained of a dropped copy, and at rf 1 a destination back on an empty dir ended `done`, apply exit 0, every value lost.
+  it('stays a loss when the source comes back on its verified dir after its drop was recorded in cleanup (its copy may be dropped)', async () => {
+    const s = await stuckMove(1, 'cleanup')
+    // The executor recorded the drop and sent it; the source dropped its copy and died before the commit to `done`.
+    await s.store.put(s.ctx.keys.move(s.move.id), JSON.stringify({...(await stored(s)), sourceDropSentAt: new Date(0).toISOString()}))
+    await requestSourceAbandon(s.ctx, s.move.id, {acceptDataLoss: true})
+    let gate: ReturnType<typeof s.store.faults.hold> | undefined
+    const running = s.run({
+      effects: (base) => ({
+        ...base,
+        verify: async (...args: Parameters<MoveEffects['verify']>) => {
+          await base.verify(...args)
+          // The refill without the source is done: its commit lands, and the source comes back before the move goes on.
+          if (!gate) gate = s.store.faults.hold({op: 'txn', key: s.ctx.keys.move(s.move.id), when: 'after'})
+        },
+      }),
+    })
+    while (!gate) await new Promise((r) => setImmediate(r))
+    await gate.reached
+    expect((await stored(s)).sourceAbandoned).toBeDefined()
+    await markNodesAlive(s.ctx, [s.from])
+    gate.release()
+    const m = await running
+    expect(m.phase).toBe('done')
+    expect(s.asked).toContain(s.from)
+    expect(lossWarnings(m)).toHaveLength(1)
+    expect(outcomeOf(m).code).toBe('POSSIBLE_DATA_LOSS')
+    expect(m.sourceAbandoned?.sourceDropMaySent).toBe(true)
+    expect(sourceAbandonText(m)).toContain(`after its drop may have been sent, and ${s.to} was refilled from what remained of its copy; records only ${s.from}'s copy held are lost`)
+  })
+
   it('stays a loss when the source comes back on another data dir', async () => {
     const s = await stuckMove(1, 'draining')
     await requestSourceAbandon(s.ctx, s.move.id, {acceptDataLoss: true})
