@@ -269,7 +269,7 @@ export interface MoveObservation {
 export type MoveEffect =
   | {type: 'barrier'; key: string; shard: Shard; mapRevision: bigint; nodes: string[]}
   | {type: 'copy'; key: string}
-  | {type: 'verify'; key: string; shard: Shard; refill?: boolean; from?: string[]}
+  | {type: 'verify'; key: string; shard: Shard; refill?: boolean; from?: string[]; withoutSource?: boolean}
   | {type: 'drain'; key: string}
   | {type: 'drop'; key: string; node: string; shard: Shard}
   | {type: 'catch-up'; key: string; epoch: number}
@@ -375,9 +375,14 @@ function holdForControl(o: MoveObservation): MoveDecision | undefined {
  */
 function recheck(o: MoveObservation, shard: Observed, node: string): MoveDecision {
   const {move} = o
+  // Decided with the source down after its drop was recorded: the refill must not read it should it be up when the refill
+  // runs (it would read a copy it may have dropped as whole), and is keyed apart from one that may have. Until session
+  // 40's hunt the refill picked the source if up then, and a source up for that refill and down again at the next look
+  // had it committed: at rf 1 a destination back on an empty dir ended `done` with every value lost, and no warning.
+  const withoutSource = node === move.to && sourceDropMaySent(move) && !o.alive.has(move.from)
   const effect: MoveEffect =
     node === move.to
-      ? {type: 'verify', key: verifiedKey('refill', [node], o.claims), shard: shard.value, refill: true}
+      ? {type: 'verify', key: verifiedKey(withoutSource ? 'refill-without-dropped-source' : 'refill', [node], o.claims), shard: shard.value, refill: true, ...(withoutSource ? {withoutSource} : {})}
       : {type: 'catch-up', key: verifiedKey(`catch-up@${shard.value.epoch}`, [node], o.claims), epoch: shard.value.epoch}
   const verifiedDirs = {...move.verifiedDirs, ...verifiedNow([node], o.claims)}
   return once(o, effect, () =>

@@ -245,7 +245,7 @@ async function runEffect(env: ExecutorEnv, effects: MoveEffects, m: FencedMove, 
       await effects.barrier(e.shard, e.mapRevision, e.nodes, () => operatorRequest(env, move.id))
       break
     case 'verify':
-      await effects.verify(move, e.shard, e.refill ? {refill: true, ...(e.from ? {from: e.from} : {})} : undefined)
+      await effects.verify(move, e.shard, e.refill ? {refill: true, ...(e.from ? {from: e.from} : {}), ...(e.withoutSource ? {withoutSource: true} : {})} : undefined)
       break
     case 'drain':
       await effects.drain(move)

@@ -869,6 +869,43 @@ describe('a destination that restarts on another data dir after the source dropp
     expect(outcomeOf(m).code).toBe('POSSIBLE_DATA_LOSS')
   })
 
+  // Until session 40's hunt the refill decided with the source down was the ordinary one, which picks its peers itself
+  // when it runs: a source up by then was read alone, as a whole copy, though its drop was recorded (sent before it went
+  // down); down again at the next look, the move committed that refill, and at rf 1 a destination back on an empty dir
+  // ended `done` with every value lost, apply exit 0.
+  it('at rf 1, with the source down when the refill is decided, up while it runs and down again after, after the drop was recorded, is still told as a loss', async () => {
+    const s = await stuckMove(1, 'cleanup')
+    await s.store.put(s.ctx.keys.move(s.move.id), JSON.stringify({...(await stored(s)), sourceDropSentAt: new Date(0).toISOString()}))
+    let back = false
+    const m = await s.run({
+      effects: (base) => ({
+        ...base,
+        verify: async (...args: Parameters<MoveEffects['verify']>) => {
+          // The source registers between the executor's look (down) and the refill's choice of peers.
+          if (back) return base.verify(...args)
+          back = true
+          await markNodesAlive(s.ctx, [s.from])
+          try {
+            await base.verify(...args)
+          } finally {
+            // It goes down again right after (a restart loop).
+            await s.store.delete(s.ctx.keys.alive(s.from))
+          }
+        },
+      }),
+    })
+    expect(back).toBe(true)
+    // At rf 1 with the source down there is nothing to refill from: the move waits for it (main committed the refill here).
+    expect(m.phase).toBe('cleanup')
+    expect(m.verifiedDirs?.[s.to]).toBe('dir-old/i1')
+    // Back for good: refilled from what remains of its copy, and told.
+    await markNodesAlive(s.ctx, [s.from])
+    const done = await s.run()
+    expect(done.phase).toBe('done')
+    expect(lossWarnings(done)).toHaveLength(1)
+    expect(outcomeOf(done).code).toBe('POSSIBLE_DATA_LOSS')
+  })
+
   it('on the same data dir (a new process) is told, not counted as a loss', async () => {
     const s = await stuckMove(1, 'cleanup')
     const m = await restartAtDrop(s, {dataDirId: 'dir-old', instance: 'i2'})
