@@ -508,9 +508,7 @@ function refillAfterDrop(o: MoveObservation, shard: Observed): MoveDecision {
   const staying = readReplicas(shard.value).filter((n) => n !== move.to && n !== move.from)
   const up = staying.filter((n) => o.alive.has(n)).sort()
   const down = staying.filter((n) => !o.alive.has(n)).sort()
-  const withoutSource = new Set([...o.alive].filter((n) => n !== move.from))
-  const d = chooseCopySources({shard: move.shard, from: move.from, to: move.to, oldSet: [move.from, ...staying], alive: withoutSource, routerW: o.writeQuorums ?? [undefined]})
-  const enough = d.kind === 'copy'
+  const enough = stayingVotersEnough(o, shard.value)
   const now = o.claims?.get(move.to)?.token
   const verified = move.verifiedDirs?.[move.to]
   // The same data dir (a new process) kept its copy, unless it is an older copy restored: not told apart, so told, not counted.
@@ -533,6 +531,23 @@ function refillAfterDrop(o: MoveObservation, shard: Observed): MoveDecision {
     ...(abandoning ? {aliveAbsent: down} : {}),
     warning,
   })
+}
+
+/**
+ * stayingVotersEnough tells whether the staying voters up hold every acknowledged write without the move's source and
+ * destination: chooseCopySources's rule, as for a copy with its source down, under every write quorum a router may have
+ * used (`o.writeQuorums`; not read: unknown, counted as w = 1). Never at rf 1.
+ */
+function stayingVotersEnough(o: MoveObservation, shard: Shard): boolean {
+  const {move} = o
+  const staying = readReplicas(shard).filter((n) => n !== move.to && n !== move.from)
+  const withoutSource = new Set([...o.alive].filter((n) => n !== move.from))
+  return chooseCopySources({shard: move.shard, from: move.from, to: move.to, oldSet: [move.from, ...staying], alive: withoutSource, routerW: o.writeQuorums ?? [undefined]}).kind === 'copy'
+}
+
+/** destinationDownMessage says why `cleanup` keeps the source's copy while the destination is down, and what ends the wait. */
+export function destinationDownMessage(move: Pick<Move, 'id' | 'from' | 'to'>): string {
+  return `move ${move.id}: destination ${move.to} is down in cleanup, and the staying voters up may not hold every acknowledged write (rf 1, or a w = 1 write floor): ${move.from}'s copy is kept, not dropped, until ${move.to} is back; start ${move.to} (if its disk is lost, on a new data dir with --accept-empty-data: it is refilled from ${move.from}'s whole copy)`
 }
 
 /** refillWaitMessage says what a refill after the source's drop waits for (the down staying voters) and the two ways it ends. */
@@ -761,10 +776,18 @@ export const PHASE_STEPS = {
       // this commit is refilled from the source's whole copy (nothing lost, nothing to tell), one that restarts after it
       // from what remains of it (refillAfterDrop). Until session 40 the drop was not recorded, and a restart before it was
       // told as a possible loss.
+      const drop = `drop:${o.move.from}@${s.revision}`
+      // A destination that is down may be so for good (a dead disk): while the staying voters up do not hold every
+      // acknowledged write (rf 1, w = 1), the source's copy is the only whole one besides it, so it is kept until the
+      // destination is back (on a new dir it is then refilled from it, losing nothing). Until session 40's hunt it was
+      // dropped, the move ended `done`, and at rf 1 a destination back on a new disk held nothing, with no move to tell it.
+      if (!o.done.has(drop) && !o.alive.has(o.move.to) && !stayingVotersEnough(o, s.value)) {
+        return onFailure(o, {kind: 'waiting-for-node', message: destinationDownMessage(o.move)})
+      }
       if (o.move.sourceDropSentAt === null) {
         return commitOf({phase: 'cleanup'}, undefined, {patch: {sourceDropSentAt: new Date(o.now).toISOString()}, claimFences: destination})
       }
-      return once(o, {type: 'drop', key: `drop:${o.move.from}@${s.revision}`, node: o.move.from, shard: s.value}, () => commitOf(t, s, {claimFences: destination}))
+      return once(o, {type: 'drop', key: drop, node: o.move.from, shard: s.value}, () => commitOf(t, s, {claimFences: destination}))
     }),
   // Two steps: the destination leaves the shard (writes resume on the old set), then its
   // partial copy is dropped; only then is the move terminal.

@@ -99,7 +99,9 @@ async function observe(env: ExecutorEnv, known: Pick<Move, 'id' | 'shard' | 'fro
   // write depends on the smallest write quorum any router ran with (moveMachine.ts keepDestinationCopy): read only then.
   // So it does with the source up on another data dir than its copy was compared under (it counts as down there): read
   // whenever its claim changed at all (a superset of a replaced dir; the machine compares the dir).
-  const quorumsMatter = afterDrop || (DROPS_DESTINATION.has(fenced.value.phase) && (!view.alive.has(known.from) || changedSince(fenced.value.verifiedDirs, known.from, pairClaims)))
+  // So it does in `cleanup` with the destination down (moveMachine.ts keeps the source's copy while the voters up are not enough).
+  const quorumsMatter =
+    afterDrop || (fenced.value.phase === 'cleanup' && !view.alive.has(known.to)) || (DROPS_DESTINATION.has(fenced.value.phase) && (!view.alive.has(known.from) || changedSince(fenced.value.verifiedDirs, known.from, pairClaims)))
   const [stayingClaims, writeQuorums] = await Promise.all([staying.length > 0 ? readClaims(env, staying) : undefined, quorumsMatter ? writeQuorumsEver(env, fenced.value) : undefined])
   const claims = pairClaims && stayingClaims ? new Map([...pairClaims, ...stayingClaims]) : pairClaims
   return {

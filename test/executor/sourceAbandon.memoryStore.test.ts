@@ -964,6 +964,44 @@ describe('a destination restarted in cleanup before the source drop was sent (se
   })
 })
 
+describe('a destination that is down in cleanup before the source drop was sent (session 40 hunt)', () => {
+  /** downDestination: `cleanup` with the drop not recorded, the destination down on the claim it was verified under, the source up. */
+  async function downDestination(rf: number, routerW: (number | null)[] = []) {
+    const s = await stuckMove(rf, 'cleanup', routerW)
+    await s.store.put(s.ctx.keys.move(s.move.id), JSON.stringify({...(await stored(s)), sourceDropSentAt: null}))
+    await s.store.put(s.ctx.keys.claim(s.to), JSON.stringify({node: s.to, dataDirId: 'dir-old', instance: 'i1'}))
+    await s.store.delete(s.ctx.keys.alive(s.to))
+    await markNodesAlive(s.ctx, [s.from])
+    return s
+  }
+
+  // Until session 40's hunt the drop was sent with the destination down: at rf 1 the source's copy, the only other one, was
+  // dropped, the move ended `done` (apply exit 0), and a destination that came back on a new disk (its old one dead) held
+  // nothing, with no move left to tell it. Waiting keeps the source's whole copy for the refill of such a destination.
+  it('at rf 1 keeps the source copy and waits for the destination; back on a new dir it is refilled from the whole copy, no loss', async () => {
+    const s = await downDestination(1)
+    const waited = await s.run()
+    expect(waited.phase).toBe('cleanup')
+    expect(s.dropped).toEqual([])
+    expect(waited.sourceDropSentAt).toBeNull()
+    expect(waited.waitingFor?.text).toContain(`${s.to} is down`)
+    await s.store.put(s.ctx.keys.claim(s.to), JSON.stringify({node: s.to, dataDirId: 'dir-empty', instance: 'i2'}))
+    await markNodesAlive(s.ctx, [s.to])
+    const m = await s.run()
+    expect(m.phase).toBe('done')
+    expect(s.asked).toContain(s.from)
+    expect(s.dropped).toEqual([s.from])
+    expect(lossWarnings(m)).toEqual([])
+  })
+
+  it('at rf 3 with only majority routers ever does not wait: the staying voters up hold every acknowledged write', async () => {
+    const s = await downDestination(3, [null])
+    const m = await s.run()
+    expect(m.phase).toBe('done')
+    expect(s.dropped).toEqual([s.from])
+  })
+})
+
 describe('a refill after the source drop that waits for a staying voter that is down (session 40)', () => {
   /** downVoterAfterDrop: rf 3 with a w = 1 router, in cleanup after the drop (a record that does not say: counted as sent), the source up, one staying voter down, the destination back under `dir`. */
   async function downVoterAfterDrop(dir: {dataDirId: string; instance: string}) {
