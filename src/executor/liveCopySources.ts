@@ -20,11 +20,15 @@ import {writeQuorumsEver} from './writeQuorumFloor.js'
  * learning destination missed, so comparing it with too few replicas (none at all, at rf 1)
  * would let a write acknowledged by the source alone be lost at cutover. Throws
  * UserError(PRECONDITION) when it must wait for the source (retried; the move aborts after
- * its retries, which is safe: the old set still holds everything).
+ * its retries, which is safe: the old set still holds everything). With `withoutSource` the source
+ * is never chosen, up or not (its copy may be dropped).
  */
-export async function liveCopySources(env: ExecutorEnv, move: Move, step: 'copying' | 'verifying' | 'refilling'): Promise<string[]> {
-  const alive = await listAlive(env.ctx)
-  if (alive.has(move.from)) return [move.from]
+export async function liveCopySources(env: ExecutorEnv, move: Move, step: 'copying' | 'verifying' | 'refilling', opts: {withoutSource?: boolean} = {}): Promise<string[]> {
+  const up = await listAlive(env.ctx)
+  if (!opts.withoutSource && up.has(move.from)) return [move.from]
+  // withoutSource: the source's copy may be dropped (a refill in `cleanup` after its drop was recorded, decided with it
+  // down): never read, even if it is up by now, as the rule stands with it down.
+  const alive = opts.withoutSource ? new Set([...up].filter((n) => n !== move.from)) : up
   const shard = await readShard(env.ctx, move.shard)
   if (!shard) throw new MoveFailure(`shard ${move.shard} disappeared`)
   // Every router that ever ran counts, registered now or gone: a write it acknowledged may be on the source alone.

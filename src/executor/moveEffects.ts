@@ -29,9 +29,10 @@ export interface MoveEffects {
   /**
    * verify compares digests of the destination and the source (or, when the source is down, the old voters a copy may read from: see liveCopySources) and repairs, bounded rounds.
    * With `refill` (after cutover, the destination restarted since verification: verifiedDirs.ts) it repairs only the destination: from the source, or with the source down from the staying voters liveCopySources allows, else it waits for the source;
-   * with `from` too, from exactly those nodes (none: nothing to do), whoever is up (the machine chose them: a source abandoned by the operator, sourceAbandon.ts).
+   * with `from` too, from exactly those nodes (none: nothing to do), whoever is up (the machine chose them: a source abandoned by the operator, sourceAbandon.ts);
+   * with `withoutSource`, never from the source, even if it is up when the refill runs (its copy may be dropped: moveMachine.ts recheck).
    */
-  verify(move: Move, shard: Shard, opts?: {refill?: boolean; from?: readonly string[]}): Promise<void>
+  verify(move: Move, shard: Shard, opts?: {refill?: boolean; from?: readonly string[]; withoutSource?: boolean}): Promise<void>
   /** drain waits for the source's in-flight requests (bounded), then the cleanup grace, returning early on a rollback request. */
   drain(move: Move): Promise<void>
   /** drop makes `node` drop its copy of `shard`'s range, fenced on the shard's epoch; returns the records deleted. */
@@ -50,7 +51,7 @@ export function nodeMoveEffects(env: ExecutorEnv, copy: MoveEffects['copy']): Mo
   return {
     barrier: (shard, mapRevision, nodes, interrupted) => awaitBarrier(env, shard, mapRevision, nodes, interrupted),
     copy,
-    verify: (move, shard, opts) => (opts?.refill ? refill(env, move, shard, opts.from) : verify(env, move, shard)),
+    verify: (move, shard, opts) => (opts?.refill ? refill(env, move, shard, opts.from, opts.withoutSource) : verify(env, move, shard)),
     drain: (move) => drainSource(env, move),
     async drop(node, shard) {
       return (await (await env.client(node)).drop(shard.id, shard.epoch, shard.range)).deleted
@@ -128,8 +129,8 @@ async function verify(env: ExecutorEnv, move: Move, shard: Shard): Promise<void>
  * for a dead node for ever, in `cleanup` with no rollback or cancel accepted
  * (test/executor/refillSourceDown.memoryStore.test.ts).
  */
-async function refill(env: ExecutorEnv, move: Move, shard: Shard, from?: readonly string[]): Promise<void> {
-  const peers = from ?? (await refillSources(env, move))
+async function refill(env: ExecutorEnv, move: Move, shard: Shard, from?: readonly string[], withoutSource = false): Promise<void> {
+  const peers = from ?? (await refillSources(env, move, withoutSource))
   const dst = await env.client(move.to)
   // What is "fresh" on the last round: written since the cutover (as catchUpSource counts), so
   // reaching the destination by the writes themselves (in `cutover` the outgoing source is still
@@ -156,11 +157,15 @@ async function refill(env: ExecutorEnv, move: Move, shard: Shard, from?: readonl
   }
 }
 
-/** refillSources: the source when up, else the staying voters liveCopySources allows; a wait it asks for is a wait for a node (not a counted failure). */
-async function refillSources(env: ExecutorEnv, move: Move): Promise<string[]> {
-  if ((await listAlive(env.ctx)).has(move.from)) return [move.from]
+/**
+ * refillSources: the source when up, else the staying voters liveCopySources allows; a wait it asks for is a wait for a node (not a counted failure).
+ * `withoutSource`: never the source, up or not (the machine decided the refill with it down, after its drop was recorded: read alone, a copy it
+ * dropped would pass for whole).
+ */
+async function refillSources(env: ExecutorEnv, move: Move, withoutSource = false): Promise<string[]> {
+  if (!withoutSource && (await listAlive(env.ctx)).has(move.from)) return [move.from]
   try {
-    return await liveCopySources(env, move, 'refilling')
+    return await liveCopySources(env, move, 'refilling', {withoutSource})
   } catch (err) {
     if (!isUserError(err, 'PRECONDITION')) throw err
     // Abandoned already: what the move waits for is a staying voter that is down (moveMachine.ts refillWithoutSource), not the source.

@@ -271,7 +271,7 @@ export interface MoveObservation {
 export type MoveEffect =
   | {type: 'barrier'; key: string; shard: Shard; mapRevision: bigint; nodes: string[]}
   | {type: 'copy'; key: string}
-  | {type: 'verify'; key: string; shard: Shard; refill?: boolean; from?: string[]}
+  | {type: 'verify'; key: string; shard: Shard; refill?: boolean; from?: string[]; withoutSource?: boolean}
   | {type: 'drain'; key: string}
   | {type: 'drop'; key: string; node: string; shard: Shard}
   | {type: 'catch-up'; key: string; epoch: number}
@@ -378,9 +378,14 @@ function holdForControl(o: MoveObservation): MoveDecision | undefined {
  */
 function recheck(o: MoveObservation, shard: Observed, node: string): MoveDecision {
   const {move} = o
+  // Decided with the source down after its drop was recorded: the refill must not read it should it be up when the refill
+  // runs (it would read a copy it may have dropped as whole), and is keyed apart from one that may have. Until session
+  // 40's hunt the refill picked the source if up then, and a source up for that refill and down again at the next look
+  // had it committed: at rf 1 a destination back on an empty dir ended `done` with every value lost, and no warning.
+  const withoutSource = node === move.to && sourceDropMaySent(move) && !o.alive.has(move.from)
   const effect: MoveEffect =
     node === move.to
-      ? {type: 'verify', key: verifiedKey('refill', [node], o.claims), shard: shard.value, refill: true}
+      ? {type: 'verify', key: verifiedKey(withoutSource ? 'refill-without-dropped-source' : 'refill', [node], o.claims), shard: shard.value, refill: true, ...(withoutSource ? {withoutSource} : {})}
       : {type: 'catch-up', key: verifiedKey(`catch-up@${shard.value.epoch}`, [node], o.claims), epoch: shard.value.epoch}
   const verifiedDirs = {...move.verifiedDirs, ...verifiedNow([node], o.claims)}
   return once(o, effect, () =>
@@ -506,9 +511,7 @@ function refillAfterDrop(o: MoveObservation, shard: Observed): MoveDecision {
   const staying = readReplicas(shard.value).filter((n) => n !== move.to && n !== move.from)
   const up = staying.filter((n) => o.alive.has(n)).sort()
   const down = staying.filter((n) => !o.alive.has(n)).sort()
-  const withoutSource = new Set([...o.alive].filter((n) => n !== move.from))
-  const d = chooseCopySources({shard: move.shard, from: move.from, to: move.to, oldSet: [move.from, ...staying], alive: withoutSource, routerW: o.writeQuorums ?? [undefined]})
-  const enough = d.kind === 'copy'
+  const enough = stayingVotersEnough(o, shard.value)
   const now = o.claims?.get(move.to)?.token
   const verified = move.verifiedDirs?.[move.to]
   // The same data dir (a new process) kept its copy, unless it is an older copy restored: not told apart, so told, not counted.
@@ -531,6 +534,23 @@ function refillAfterDrop(o: MoveObservation, shard: Observed): MoveDecision {
     ...(abandoning ? {aliveAbsent: down} : {}),
     warning,
   })
+}
+
+/**
+ * stayingVotersEnough tells whether the staying voters up hold every acknowledged write without the move's source and
+ * destination: chooseCopySources's rule, as for a copy with its source down, under every write quorum a router may have
+ * used (`o.writeQuorums`; not read: unknown, counted as w = 1). Never at rf 1.
+ */
+function stayingVotersEnough(o: MoveObservation, shard: Shard): boolean {
+  const {move} = o
+  const staying = readReplicas(shard).filter((n) => n !== move.to && n !== move.from)
+  const withoutSource = new Set([...o.alive].filter((n) => n !== move.from))
+  return chooseCopySources({shard: move.shard, from: move.from, to: move.to, oldSet: [move.from, ...staying], alive: withoutSource, routerW: o.writeQuorums ?? [undefined]}).kind === 'copy'
+}
+
+/** destinationDownMessage says why `cleanup` keeps the source's copy while the destination is down, and what ends the wait. */
+export function destinationDownMessage(move: Pick<Move, 'id' | 'from' | 'to'>): string {
+  return `move ${move.id}: destination ${move.to} is down in cleanup, and the staying voters up may not hold every acknowledged write (rf 1, or a w = 1 write floor): ${move.from}'s copy is kept, not dropped, until ${move.to} is back; start ${move.to} (if its disk is lost, on a new data dir with --accept-empty-data: it is refilled from ${move.from}'s whole copy)`
 }
 
 /** refillWaitMessage says what a refill after the source's drop waits for (the down staying voters) and the two ways it ends. */
@@ -595,18 +615,25 @@ function refillFromReturnedSource(o: MoveObservation, shard: Observed): MoveDeci
   const token = o.claims?.get(move.from)?.token
   const verified = move.verifiedDirs?.[move.from]
   const replaced = token !== undefined && verified !== undefined && dataDirOf(token) !== dataDirOf(verified)
+  // In `cleanup` after the drop was recorded, the source may have dropped its copy before it went down (the drop
+  // answered, the executor stopped before `done`): reading it gives back what remains, and the loss stands. Until
+  // session 40's hunt the warning was withdrawn here, and at rf 1 a destination back on an empty dir ended `done`
+  // with every value lost and `apply` exit 0.
+  const dropped = !replaced && sourceDropMaySent(move)
   const said = replaced
     ? `${move.from} came back on another data dir (${token}) before its copy was dropped, without that copy: ${move.to} was read against it all the same, and records only its old copy held are lost`
-    : `${move.from} came back before its copy was dropped and ${move.to} was refilled from it`
+    : dropped
+      ? `${move.from} came back after its drop may have been sent (cleanup): ${move.to} was refilled from what remained of its copy, and records only its dropped copy held are lost`
+      : `${move.from} came back before its copy was dropped and ${move.to} was refilled from it`
   return once(o, effect, () =>
     commitOf({phase: move.phase}, undefined, {
       patch: {
         cutoverAt: move.cutoverAt,
         abandonSourceRequested: undefined,
-        sourceAbandoned: {...abandoned, sourceRefillAt: new Date(o.now).toISOString(), sourceRefillDir: token ?? null, ...(replaced ? {sourceDirReplaced: true} : {})},
+        sourceAbandoned: {...abandoned, sourceRefillAt: new Date(o.now).toISOString(), sourceRefillDir: token ?? null, ...(replaced ? {sourceDirReplaced: true} : {}), ...(dropped ? {sourceDropMaySent: true} : {})},
         reason: `${move.reason ?? ''}; ${said}`,
-        // Back on its verified dir, its copy was read after all: the loss warned of did not happen.
-        ...(replaced ? {} : {warnings: sourceReturnedWarnings(move.warnings, said)}),
+        // Back on its verified dir with its drop not sent, its copy was read after all: the loss warned of did not happen.
+        ...(replaced || dropped ? {} : {warnings: sourceReturnedWarnings(move.warnings, said)}),
       },
       note: `move ${move.id}: abandoned source ${move.from} is up again; ${said}`,
     }),
@@ -774,10 +801,18 @@ export const PHASE_STEPS = {
       // this commit is refilled from the source's whole copy (nothing lost, nothing to tell), one that restarts after it
       // from what remains of it (refillAfterDrop). Until session 40 the drop was not recorded, and a restart before it was
       // told as a possible loss.
+      const drop = `drop:${o.move.from}@${s.revision}`
+      // A destination that is down may be so for good (a dead disk): while the staying voters up do not hold every
+      // acknowledged write (rf 1, w = 1), the source's copy is the only whole one besides it, so it is kept until the
+      // destination is back (on a new dir it is then refilled from it, losing nothing). Until session 40's hunt it was
+      // dropped, the move ended `done`, and at rf 1 a destination back on a new disk held nothing, with no move to tell it.
+      if (!o.done.has(drop) && !o.alive.has(o.move.to) && !stayingVotersEnough(o, s.value)) {
+        return onFailure(o, {kind: 'waiting-for-node', message: destinationDownMessage(o.move)})
+      }
       if (o.move.sourceDropSentAt === null) {
         return commitOf({phase: 'cleanup'}, undefined, {patch: {sourceDropSentAt: new Date(o.now).toISOString()}, claimFences: destination})
       }
-      return once(o, {type: 'drop', key: `drop:${o.move.from}@${s.revision}`, node: o.move.from, shard: s.value}, () => commitOf(t, s, {claimFences: destination}))
+      return once(o, {type: 'drop', key: drop, node: o.move.from, shard: s.value}, () => commitOf(t, s, {claimFences: destination}))
     }),
   // Two steps: the destination leaves the shard (writes resume on the old set), then its
   // partial copy is dropped; only then is the move terminal.

@@ -101,7 +101,8 @@ async function observe(env: ExecutorEnv, known: Pick<Move, 'id' | 'shard' | 'fro
   // So it does with the source up on another data dir than its copy was compared under (it counts as down there): read
   // whenever its claim changed at all (a superset of a replaced dir; the machine compares the dir).
   const keeps = DROPS_DESTINATION.has(fenced.value.phase) && (!view.alive.has(known.from) || changedSince(fenced.value.verifiedDirs, known.from, pairClaims))
-  const quorumsMatter = afterDrop || keeps
+  // So it does in `cleanup` with the destination down (moveMachine.ts keeps the source's copy while the voters up are not enough).
+  const quorumsMatter = afterDrop || keeps || (fenced.value.phase === 'cleanup' && !view.alive.has(known.to))
   // A copy kept there is repaired into the shard's voters before it is dropped (moveMachine.ts dropKeptCopy): that repair is
   // keyed, and the drop's commit fenced, on the destination's claim and the voters' (one restarted since no longer holds
   // what the repair gave it, or is no longer the copy read). Read only then; `aborting` reads no claims otherwise.
@@ -256,7 +257,7 @@ async function runEffect(env: ExecutorEnv, effects: MoveEffects, m: FencedMove, 
       await effects.barrier(e.shard, e.mapRevision, e.nodes, () => operatorRequest(env, move.id))
       break
     case 'verify':
-      await effects.verify(move, e.shard, e.refill ? {refill: true, ...(e.from ? {from: e.from} : {})} : undefined)
+      await effects.verify(move, e.shard, e.refill ? {refill: true, ...(e.from ? {from: e.from} : {}), ...(e.withoutSource ? {withoutSource: true} : {})} : undefined)
       break
     case 'drain':
       await effects.drain(move)

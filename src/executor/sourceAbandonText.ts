@@ -16,7 +16,9 @@ export function sourceAbandonText(m: Pick<Move, 'from' | 'to' | 'abandonSourceRe
       ? lost
       : done.sourceDirReplaced
         ? `; ${m.from} came back at ${done.sourceRefillAt} on another data dir (${done.sourceRefillDir ?? 'unknown'}), without its copy${lost}`
-        : `; ${m.from} came back before its copy was dropped and ${m.to} was refilled from it at ${done.sourceRefillAt}`
+        : done.sourceDropMaySent
+          ? `; ${m.from} came back at ${done.sourceRefillAt}, after its drop may have been sent, and ${m.to} was refilled from what remained of its copy${lost}`
+          : `; ${m.from} came back before its copy was dropped and ${m.to} was refilled from it at ${done.sourceRefillAt}`
     // Told from the first time: a later refill without the source (the destination restarted again) never hides it.
     const earlier = done.earlier ?? []
     const first = earlier.length > 0 ? ` (first at ${earlier[0]!.at}, ${earlier.length + 1} times in all)` : ''

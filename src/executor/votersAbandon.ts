@@ -8,7 +8,7 @@ import {readReplicas, type Shard} from '../model/shard.js'
 import {markedMoveNext} from './markedMoveRunner.js'
 import {getMove, readShard} from './moveStore.js'
 import {ACCEPT_DATA_LOSS_FLAG} from './sourceAbandon.js'
-import {dirToken} from './verifiedDirs.js'
+import {dataDirOf, dirToken} from './verifiedDirs.js'
 
 /**
  * The way out of a move in `cleanup` that waits for staying voters that are down. A destination
@@ -45,7 +45,9 @@ export interface VotersAbandonFacts {
  * refused (no refill); a finished move is "already"; a repeated request is "already"; a move not in
  * `cleanup` is refused (PRECONDITION: only there does a refill wait for staying voters after the
  * source's drop); a destination on the claim it was verified under is refused (PRECONDITION: no
- * refill waits); no staying voter down is refused (PRECONDITION: nothing to abandon); without the
+ * refill waits), as are a drop not recorded yet (`sourceDropSentAt` null: the refill reads the source's whole copy) and a
+ * destination back on its verified data dir (it kept its copy): no refill waits for voters there either; no staying voter
+ * down is refused (PRECONDITION: nothing to abandon); without the
  * flag it is refused (BAD_INPUT, naming the flag and the loss); else mark, naming the voters down.
  */
 export function judgeVotersAbandon(move: Move, f: VotersAbandonFacts): VotersAbandonVerdict {
@@ -58,6 +60,15 @@ export function judgeVotersAbandon(move: Move, f: VotersAbandonFacts): VotersAba
   const verified = move.verifiedDirs?.[to]
   if (verified === undefined || f.destinationClaim === undefined || f.destinationClaim === verified) {
     return refuse(`move ${id}'s destination ${to} serves the data dir and process it was verified under: no refill waits, and nothing was abandoned`, `see \`shardctl moves show ${id}\` for what it waits for`)
+  }
+  // Only a refill after the drop was recorded (moveMachine.ts sourceDropMaySent) waits for voters, and only with the
+  // destination on another data dir: before the record it is refilled from the source's whole copy, and on its verified
+  // dir it kept its copy. A mark nothing honours would stay on the move and be honoured at a later restart, unjudged.
+  if (move.sourceDropSentAt === null) {
+    return refuse(`move ${id}'s source ${from} was not sent its drop yet: ${to} is refilled from ${from}'s whole copy and waits for no staying voter; nothing was abandoned`, `see \`shardctl moves show ${id}\` for what it waits for`)
+  }
+  if (dataDirOf(f.destinationClaim) === dataDirOf(verified)) {
+    return refuse(`move ${id}'s destination ${to} is back on the data dir it was verified on (a new process): it kept its copy, and its refill waits for no staying voter; nothing was abandoned`, `see \`shardctl moves show ${id}\` for what it waits for`)
   }
   const staying = f.shard ? readReplicas(f.shard).filter((n) => n !== from && n !== to) : []
   const down = staying.filter((n) => !f.alive.has(n)).sort()

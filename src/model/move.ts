@@ -161,6 +161,11 @@ const SourceAbandonedEntrySchema = z.object({
    * that copy held is still lost.
    */
   sourceDirReplaced: z.boolean().optional(),
+  /**
+   * sourceDropMaySent: it came back in `cleanup` after its drop was recorded (sourceDropSentAt): its copy may have been
+   * dropped before it went down, so reading it may have given back nothing, and what only that copy held may still be lost.
+   */
+  sourceDropMaySent: z.boolean().optional(),
 })
 
 export const SourceAbandonedSchema = SourceAbandonedEntrySchema.extend({

@@ -858,6 +858,39 @@ describe('the outcome of a move that went on without its source (session 39)', (
     expect(outcomeOf(m).code).toBeNull()
   })
 
+  // Until session 40's hunt the warning was withdrawn whenever the source came back on its verified dir, though in
+  // `cleanup` its drop may have been sent before it died (recorded in sourceDropSentAt): the refill from it then read what
+  // remained of a dropped copy, and at rf 1 a destination back on an empty dir ended `done`, apply exit 0, every value lost.
+  it('stays a loss when the source comes back on its verified dir after its drop was recorded in cleanup (its copy may be dropped)', async () => {
+    const s = await stuckMove(1, 'cleanup')
+    // The executor recorded the drop and sent it; the source dropped its copy and died before the commit to `done`.
+    await s.store.put(s.ctx.keys.move(s.move.id), JSON.stringify({...(await stored(s)), sourceDropSentAt: new Date(0).toISOString()}))
+    await requestSourceAbandon(s.ctx, s.move.id, {acceptDataLoss: true})
+    let gate: ReturnType<typeof s.store.faults.hold> | undefined
+    const running = s.run({
+      effects: (base) => ({
+        ...base,
+        verify: async (...args: Parameters<MoveEffects['verify']>) => {
+          await base.verify(...args)
+          // The refill without the source is done: its commit lands, and the source comes back before the move goes on.
+          if (!gate) gate = s.store.faults.hold({op: 'txn', key: s.ctx.keys.move(s.move.id), when: 'after'})
+        },
+      }),
+    })
+    while (!gate) await new Promise((r) => setImmediate(r))
+    await gate.reached
+    expect((await stored(s)).sourceAbandoned).toBeDefined()
+    await markNodesAlive(s.ctx, [s.from])
+    gate.release()
+    const m = await running
+    expect(m.phase).toBe('done')
+    expect(s.asked).toContain(s.from)
+    expect(lossWarnings(m)).toHaveLength(1)
+    expect(outcomeOf(m).code).toBe('POSSIBLE_DATA_LOSS')
+    expect(m.sourceAbandoned?.sourceDropMaySent).toBe(true)
+    expect(sourceAbandonText(m)).toContain(`after its drop may have been sent, and ${s.to} was refilled from what remained of its copy; records only ${s.from}'s copy held are lost`)
+  })
+
   it('stays a loss when the source comes back on another data dir', async () => {
     const s = await stuckMove(1, 'draining')
     await requestSourceAbandon(s.ctx, s.move.id, {acceptDataLoss: true})
@@ -961,6 +994,43 @@ describe('a destination that restarts on another data dir after the source dropp
     expect(outcomeOf(m).code).toBe('POSSIBLE_DATA_LOSS')
   })
 
+  // Until session 40's hunt the refill decided with the source down was the ordinary one, which picks its peers itself
+  // when it runs: a source up by then was read alone, as a whole copy, though its drop was recorded (sent before it went
+  // down); down again at the next look, the move committed that refill, and at rf 1 a destination back on an empty dir
+  // ended `done` with every value lost, apply exit 0.
+  it('at rf 1, with the source down when the refill is decided, up while it runs and down again after, after the drop was recorded, is still told as a loss', async () => {
+    const s = await stuckMove(1, 'cleanup')
+    await s.store.put(s.ctx.keys.move(s.move.id), JSON.stringify({...(await stored(s)), sourceDropSentAt: new Date(0).toISOString()}))
+    let back = false
+    const m = await s.run({
+      effects: (base) => ({
+        ...base,
+        verify: async (...args: Parameters<MoveEffects['verify']>) => {
+          // The source registers between the executor's look (down) and the refill's choice of peers.
+          if (back) return base.verify(...args)
+          back = true
+          await markNodesAlive(s.ctx, [s.from])
+          try {
+            await base.verify(...args)
+          } finally {
+            // It goes down again right after (a restart loop).
+            await s.store.delete(s.ctx.keys.alive(s.from))
+          }
+        },
+      }),
+    })
+    expect(back).toBe(true)
+    // At rf 1 with the source down there is nothing to refill from: the move waits for it (main committed the refill here).
+    expect(m.phase).toBe('cleanup')
+    expect(m.verifiedDirs?.[s.to]).toBe('dir-old/i1')
+    // Back for good: refilled from what remains of its copy, and told.
+    await markNodesAlive(s.ctx, [s.from])
+    const done = await s.run()
+    expect(done.phase).toBe('done')
+    expect(lossWarnings(done)).toHaveLength(1)
+    expect(outcomeOf(done).code).toBe('POSSIBLE_DATA_LOSS')
+  })
+
   it('on the same data dir (a new process) is told, not counted as a loss', async () => {
     const s = await stuckMove(1, 'cleanup')
     const m = await restartAtDrop(s, {dataDirId: 'dir-old', instance: 'i2'})
@@ -1016,6 +1086,44 @@ describe('a destination restarted in cleanup before the source drop was sent (se
     })
     expect(m.phase).toBe('done')
     expect(outcomeOf(m).code).toBe('POSSIBLE_DATA_LOSS')
+  })
+})
+
+describe('a destination that is down in cleanup before the source drop was sent (session 40 hunt)', () => {
+  /** downDestination: `cleanup` with the drop not recorded, the destination down on the claim it was verified under, the source up. */
+  async function downDestination(rf: number, routerW: (number | null)[] = []) {
+    const s = await stuckMove(rf, 'cleanup', routerW)
+    await s.store.put(s.ctx.keys.move(s.move.id), JSON.stringify({...(await stored(s)), sourceDropSentAt: null}))
+    await s.store.put(s.ctx.keys.claim(s.to), JSON.stringify({node: s.to, dataDirId: 'dir-old', instance: 'i1'}))
+    await s.store.delete(s.ctx.keys.alive(s.to))
+    await markNodesAlive(s.ctx, [s.from])
+    return s
+  }
+
+  // Until session 40's hunt the drop was sent with the destination down: at rf 1 the source's copy, the only other one, was
+  // dropped, the move ended `done` (apply exit 0), and a destination that came back on a new disk (its old one dead) held
+  // nothing, with no move left to tell it. Waiting keeps the source's whole copy for the refill of such a destination.
+  it('at rf 1 keeps the source copy and waits for the destination; back on a new dir it is refilled from the whole copy, no loss', async () => {
+    const s = await downDestination(1)
+    const waited = await s.run()
+    expect(waited.phase).toBe('cleanup')
+    expect(s.dropped).toEqual([])
+    expect(waited.sourceDropSentAt).toBeNull()
+    expect(waited.waitingFor?.text).toContain(`${s.to} is down`)
+    await s.store.put(s.ctx.keys.claim(s.to), JSON.stringify({node: s.to, dataDirId: 'dir-empty', instance: 'i2'}))
+    await markNodesAlive(s.ctx, [s.to])
+    const m = await s.run()
+    expect(m.phase).toBe('done')
+    expect(s.asked).toContain(s.from)
+    expect(s.dropped).toEqual([s.from])
+    expect(lossWarnings(m)).toEqual([])
+  })
+
+  it('at rf 3 with only majority routers ever does not wait: the staying voters up hold every acknowledged write', async () => {
+    const s = await downDestination(3, [null])
+    const m = await s.run()
+    expect(m.phase).toBe('done')
+    expect(s.dropped).toEqual([s.from])
   })
 })
 
@@ -1100,6 +1208,33 @@ describe('a refill after the source drop that waits for a staying voter that is 
     expect((e2 as UserError).code).toBe('PRECONDITION')
     expect(String(e2)).toContain('nothing to abandon')
     expect((await stored(s)).abandonVotersRequested).toBeUndefined()
+  })
+
+  // Until session 40's hunt the request was judged on the destination's whole claim alone: a destination restarted before
+  // the drop was recorded (refilled from the source's whole copy: no voter waited for), or on the data dir it was verified
+  // on (a new process: it kept its copy, nothing waited for), was marked all the same, and the command said the refill
+  // would go on without the voters and record a loss. A mark nothing honoured then stayed on the move, to be honoured at a
+  // later restart after the drop without anyone judging those voters again.
+  it('abandon-voters is refused while no refill waits for voters: the drop not recorded yet, or the destination back on its verified dir, changing nothing', async () => {
+    const {s, down} = await downVoterAfterDrop({dataDirId: 'dir-empty', instance: 'i2'})
+    await s.store.put(s.ctx.keys.move(s.move.id), JSON.stringify({...(await stored(s)), sourceDropSentAt: null}))
+    const e1 = await requestVotersAbandon(s.ctx, s.move.id, {acceptDataLoss: true}).then(() => undefined, (e: unknown) => e)
+    expect(e1).toBeInstanceOf(UserError)
+    expect((e1 as UserError).code).toBe('PRECONDITION')
+    expect(String(e1)).toContain('drop')
+    expect((await stored(s)).abandonVotersRequested).toBeUndefined()
+    // The executor indeed waits for no voter there: the destination is refilled from the source's whole copy, no loss told.
+    const m = await s.run()
+    expect(m.phase).toBe('done')
+    expect(s.asked).toContain(s.from)
+    expect(s.asked).not.toContain(down)
+    expect(lossWarnings(m)).toEqual([])
+
+    const same = await downVoterAfterDrop({dataDirId: 'dir-old', instance: 'i2'})
+    const e2 = await requestVotersAbandon(same.s.ctx, same.s.move.id, {acceptDataLoss: true}).then(() => undefined, (e: unknown) => e)
+    expect(e2).toBeInstanceOf(UserError)
+    expect((e2 as UserError).code).toBe('PRECONDITION')
+    expect((await stored(same.s)).abandonVotersRequested).toBeUndefined()
   })
 })
 
