@@ -130,7 +130,7 @@ async function verify(env: ExecutorEnv, move: Move, shard: Shard): Promise<void>
  * (test/executor/refillSourceDown.memoryStore.test.ts).
  */
 async function refill(env: ExecutorEnv, move: Move, shard: Shard, from?: readonly string[], withoutSource = false): Promise<void> {
-  const peers = from ?? (await refillSources(env, move, withoutSource))
+  const peers = from ?? (await refillSources(env, move, shard, withoutSource))
   const dst = await env.client(move.to)
   // What is "fresh" on the last round: written since the cutover (as catchUpSource counts), so
   // reaching the destination by the writes themselves (in `cutover` the outgoing source is still
@@ -162,8 +162,12 @@ async function refill(env: ExecutorEnv, move: Move, shard: Shard, from?: readonl
  * `withoutSource`: never the source, up or not (the machine decided the refill with it down, after its drop was recorded: read alone, a copy it
  * dropped would pass for whole).
  */
-async function refillSources(env: ExecutorEnv, move: Move, withoutSource = false): Promise<string[]> {
-  if (!withoutSource && (await listAlive(env.ctx)).has(move.from)) return [move.from]
+async function refillSources(env: ExecutorEnv, move: Move, shard: Shard, withoutSource = false): Promise<string[]> {
+  const alive = await listAlive(env.ctx)
+  // With the source up, the staying voters up too: from `release` on the source takes no writes, so a write acknowledged since
+  // by the destination and staying voters is on them, not on it. Read alone, the source left a destination restarted on an empty
+  // dir a voter without that write (a stale read at a quorum of it and a voter the write missed; lost should that voter die).
+  if (!withoutSource && alive.has(move.from)) return [move.from, ...readReplicas(shard).filter((n) => n !== move.from && n !== move.to && alive.has(n))]
   try {
     return await liveCopySources(env, move, 'refilling', {withoutSource})
   } catch (err) {

@@ -25,10 +25,16 @@ describe('refill of a restarted cut-over destination with the move source down',
     expect(w.asked).not.toContain(w.from)
   })
 
-  it('with the source up refills from it alone', async () => {
+  it('with the source up refills from it and from the staying voters up (from release on, writes reach them, not the leaving source)', async () => {
     const w = await refillWorld(3, {alive: ({from, to, others}) => [from, to, ...others], routerW: [2]})
     await w.refill()
-    expect(new Set(w.asked)).toEqual(new Set([w.from, w.to]))
+    expect(new Set(w.asked)).toEqual(new Set([w.from, w.to, ...w.others]))
+  })
+
+  it('with the source up and a staying voter down refills from the source and the voters up, without waiting for the one down', async () => {
+    const w = await refillWorld(3, {alive: ({from, to, others}) => [from, to, others[0]!], routerW: [2]})
+    await w.refill()
+    expect(new Set(w.asked)).toEqual(new Set([w.from, w.to, w.others[0]!]))
   })
 
   it('at rf 1 waits for the source (not a counted failure): only it holds what the destination may lack', async () => {

@@ -1065,6 +1065,25 @@ describe('a destination restarted in cleanup before the source drop was sent (se
     expect(s.dropped).toEqual([s.from])
   })
 
+  it('at rf 3, restarted on another data dir before the drop, is refilled from the source and from the staying voters up (writes since release are on them, not on the leaving source)', async () => {
+    const s = await stuckMove(3, 'draining')
+    await s.store.put(s.ctx.keys.claim(s.to), JSON.stringify({node: s.to, dataDirId: 'dir-old', instance: 'i1'}))
+    await markNodesAlive(s.ctx, [s.from])
+    const gate = s.store.faults.hold({op: 'txn', key: s.ctx.keys.move(s.move.id), when: 'after'})
+    const running = s.run()
+    await gate.reached
+    expect((await stored(s)).phase).toBe('cleanup')
+    await s.store.put(s.ctx.keys.claim(s.to), JSON.stringify({node: s.to, dataDirId: 'dir-empty', instance: 'i2'}))
+    gate.release()
+    const m = await running
+    expect(m.phase).toBe('done')
+    expect(m.verifiedDirs?.[s.to]).toBe('dir-empty/i2')
+    // Until session 40's review the source alone was read: a write acknowledged since release by the destination and one
+    // staying voter was left off the refilled destination (a stale read at a quorum of it and the other staying voter).
+    for (const n of [s.from, ...s.others]) expect(s.asked).toContain(n)
+    expect(lossWarnings(m)).toEqual([])
+  })
+
   it('restarted after the drop was recorded (about to be sent) is still told as a loss at rf 1', async () => {
     const s = await stuckMove(1, 'draining')
     await s.store.put(s.ctx.keys.claim(s.to), JSON.stringify({node: s.to, dataDirId: 'dir-old', instance: 'i1'}))
