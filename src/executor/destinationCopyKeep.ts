@@ -15,6 +15,12 @@ export interface DestinationCopyInput {
    * as down here: up, it ends no wait.
    */
   sourceDirReplaced?: boolean
+  /**
+   * sourceDirUnknown: the source is up, but nothing recorded the data dir its copy was compared under (`aborting`:
+   * verifiedDirs is written at cutover), so a replaced, empty dir cannot be told from its own. It counts as down here
+   * like a replaced one: at w = 1 the voters up, it included, are repaired from the copy before it is dropped.
+   */
+  sourceDirUnknown?: boolean
 }
 
 /**
@@ -40,7 +46,9 @@ export function destinationCopyKeep(input: DestinationCopyInput): string | undef
   const {move, voters} = input
   // A source back on a replaced dir lacks every write it acknowledged before: for the rule it is down (session 39).
   const replaced = input.sourceDirReplaced === true && input.alive.has(move.from)
-  const alive = replaced ? new Set([...input.alive].filter((n) => n !== move.from)) : input.alive
+  // Before cutover its dir was never recorded: a replaced one cannot be told apart, so it may lack what it acknowledged.
+  const unknown = !replaced && input.sourceDirUnknown === true && input.alive.has(move.from)
+  const alive = replaced || unknown ? new Set([...input.alive].filter((n) => n !== move.from)) : input.alive
   const routerW = input.writeQuorums ?? [undefined]
   const d = chooseCopySources({shard: move.shard, from: move.from, to: move.to, oldSet: voters, alive, routerW})
   if (d.kind === 'copy') return undefined
@@ -52,8 +60,12 @@ export function destinationCopyKeep(input: DestinationCopyInput): string | undef
       ? `writes of it may have been acknowledged with w = 1 (the cluster's write floor): one acknowledged by ${move.from} alone, or by ${move.from} and ${move.to} alone, is on no other voter`
       : `with w = ${w}, the voters up (${live.length > 0 ? live.join(', ') : 'none'}) could miss a write acknowledged while ${down.join(', ')} took it`
   // At w = 1 only the source ends the wait; with w >= 2 the source, or enough of the other voters down, back up.
-  const back = replaced ? `${move.from} is back on the data dir its copy was compared under` : `${move.from} is back`
+  const back = replaced ? `${move.from} is back on the data dir its copy was compared under` : unknown ? `${move.from}'s copy is compared again` : `${move.from} is back`
   const until = w <= 1 ? `${back} (start it)` : `${back}, or enough of ${down.join(', ')} that fewer than ${w} of the old set are down (start them)`
-  const state = replaced ? 'serves another data dir than the one its copy was compared under (it lacks what it acknowledged before)' : 'is down'
+  const state = replaced
+    ? 'serves another data dir than the one its copy was compared under (it lacks what it acknowledged before)'
+    : unknown
+      ? 'is up on a data dir no comparison recorded (before cutover none is: a replaced, empty one lacks what it acknowledged)'
+      : 'is down'
   return `${move.to}'s copy of shard ${move.shard} is kept: it may be the only one up of an acknowledged write, since ${move.from} (the source of move ${move.id}) ${state}${down.length > 1 ? ` with ${down.filter((n) => n !== move.from).join(', ')}` : ''} and ${why}; it is dropped once ${until}`
 }

@@ -696,7 +696,10 @@ function dropKeptCopy(o: MoveObservation, t: Transition, shard: Observed): MoveD
   const {move} = o
   // Registered (else it has nothing to drop, dropThenCommit says so); the shape asked for (the destination out of the map).
   if (t.dropFirst !== move.to || roleOf(shard.value, move.to) !== undefined || !o.registered.has(move.to)) return dropThenCommit(o, t, shard)
-  const kept = destinationCopyKeep({move, voters: readReplicas(shard.value), alive: o.alive, writeQuorums: o.writeQuorums, sourceDirReplaced: sourceDirReplaced(o)})
+  // In `aborting` no comparison recorded the source's dir (verifiedDirs is written at cutover): up, it may be back on a
+  // replaced, empty one, and counts as such (session 40). A source with no claim (a build that writes none) is not judged.
+  const unknown = move.phase === 'aborting' && move.verifiedDirs?.[move.from] === undefined && o.claims?.get(move.from)?.token !== undefined
+  const kept = destinationCopyKeep({move, voters: readReplicas(shard.value), alive: o.alive, writeQuorums: o.writeQuorums, sourceDirReplaced: sourceDirReplaced(o), sourceDirUnknown: unknown})
   if (kept === undefined) return dropThenCommit(o, t, shard)
   // Every read voter up, a source back on a replaced dir included (it serves, and lacks what the copy holds).
   const voters = readReplicas(shard.value).filter((n) => o.alive.has(n)).sort()
@@ -706,7 +709,8 @@ function dropKeptCopy(o: MoveObservation, t: Transition, shard: Observed): MoveD
   }
   const read = [move.to, ...voters]
   const effect: MoveEffect = {type: 'repair-from-copy', key: verifiedKey(`repair-from-copy@${shard.revision}`, read, o.claims), shard: shard.value, voters}
-  const said = `${move.to}'s copy of shard ${move.shard} was kept (${move.from} down at the write floor) and repaired into ${voters.join(', ')} before it was dropped`
+  const why = o.alive.has(move.from) ? `${move.from} up on ${unknown ? 'a data dir no comparison recorded' : 'a replaced data dir'}` : `${move.from} down`
+  const said = `${move.to}'s copy of shard ${move.shard} was kept (${why} at the write floor) and repaired into ${voters.join(', ')} before it was dropped`
   return once(o, effect, () => dropThenCommit(o, {...t, reason: `${t.reason ?? move.reason ?? ''}; ${said}`}, shard, {claimFences: claimFences(read, o.claims), note: `move ${move.id}: ${said}`}))
 }
 

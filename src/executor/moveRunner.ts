@@ -100,7 +100,9 @@ async function observe(env: ExecutorEnv, known: Pick<Move, 'id' | 'shard' | 'fro
   // write depends on the smallest write quorum any router ran with (moveMachine.ts keepDestinationCopy): read only then.
   // So it does with the source up on another data dir than its copy was compared under (it counts as down there): read
   // whenever its claim changed at all (a superset of a replaced dir; the machine compares the dir).
-  const keeps = DROPS_DESTINATION.has(fenced.value.phase) && (!view.alive.has(known.from) || changedSince(fenced.value.verifiedDirs, known.from, pairClaims))
+  // So it does in `aborting` with the source up: no comparison recorded its dir, it may be a replaced one (moveMachine.ts dropKeptCopy).
+  const unjudged = fenced.value.phase === 'aborting' && fenced.value.verifiedDirs?.[known.from] === undefined
+  const keeps = DROPS_DESTINATION.has(fenced.value.phase) && (!view.alive.has(known.from) || unjudged || changedSince(fenced.value.verifiedDirs, known.from, pairClaims))
   // So it does in `cleanup` with the destination down (moveMachine.ts keeps the source's copy while the voters up are not enough).
   const quorumsMatter = afterDrop || keeps || (fenced.value.phase === 'cleanup' && !view.alive.has(known.to))
   // A copy kept there is repaired into the shard's voters before it is dropped (moveMachine.ts dropKeptCopy): that repair is

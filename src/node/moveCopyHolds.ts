@@ -60,6 +60,18 @@ export function moveHolding(shard: {id: number; range: HashRange}, moves: readon
 }
 
 /**
+ * copyKeptOutside (pure) is the first of `moves` that may keep a copy of shard `shard` outside its map: a move of that
+ * shard in {@link OUTSIDE_MAP_PHASES}, or in a phase this build does not know (a newer build's). Undefined: none.
+ * Anti-entropy purges no tombstone of such a shard (repairService.ts purgeShard): its voters are all voters again, but
+ * the move will repair them from the copy it keeps (src/executor/keptCopyRepair.ts), and a purge's fence raises their gc
+ * floors above the version of a write only that copy holds (acked at w = 1 by the source and the destination alone), so
+ * the repair's apply would drop it as a value whose delete was purged, and the copy be dropped next: the write lost.
+ */
+export function copyKeptOutside(moves: readonly MoveSide[], shard: number): MoveSide | undefined {
+  return moves.find((m) => m.shard === shard && (OUTSIDE_MAP_PHASES.has(m.phase) || !(MOVE_PHASES as readonly string[]).includes(m.phase)))
+}
+
+/**
  * keptCopyRefusal (pure) judges a read of this node's kept copy of shard `shard` named by move
  * `moveId` (protocol.ts KEPT_FOR_PARAM), the move record as read from etcd now: undefined when
  * the read may be answered, else why not. Answered only while the move, unfinished, keeps this

@@ -8,6 +8,7 @@ import {loadClusterToken} from '../node/clusterToken.js'
 import {type NodeClient} from '../node/nodeClient.js'
 import {NodeClients} from '../node/nodeClients.js'
 import {isNodeRequestError} from '../node/nodeRequestError.js'
+import {copyKeptOutside, type MoveSide, MoveSideSchema} from '../node/moveCopyHolds.js'
 import {BUCKET_LISTING_BYTES, digestFormatOf, type DigestResponse, MAX_BATCH_BYTES, type NodeRecord} from '../node/protocol.js'
 import {RECORD_HASH_FORMAT} from '../node/recordHash.js'
 import {encodedRecordSize} from '../node/recordCodec.js'
@@ -101,9 +102,12 @@ export async function repairShards(ctx: ServiceContext, opts: RepairOptions = {}
     const address = addresses.get(node)
     return address ? clients.client({id: node, address}) : undefined
   }
+  // Read once per run, and only by a shard about to purge (purgeShard): a move keeping a copy outside a shard's map stops it.
+  let moves: Promise<MoveSide[]> | undefined
+  const purging: PurgeContext = {graces, moves: () => (moves ??= ctx.store.listTyped(ctx.keys.movesPrefix, MoveSideSchema).then((l) => l.items.map((i) => i.value)))}
   try {
     const out: ShardRepair[] = []
-    for (const shard of shards) out.push(await repairShardWithRetry(ctx, shard, client, graces, opts))
+    for (const shard of shards) out.push(await repairShardWithRetry(ctx, shard, client, purging, opts))
     return {cluster: ctx.cluster, shards: out, recordsFixed: out.reduce((n, s) => n + Object.values(s.fixed).reduce((a, b) => a + b, 0), 0), converged: out.every((s) => s.converged)}
   } finally {
     await clients.close()
@@ -130,11 +134,17 @@ async function nodeAddresses(ctx: ServiceContext): Promise<{addresses: Map<strin
   return {addresses: out, graces}
 }
 
-async function repairShardWithRetry(ctx: ServiceContext, initial: Shard, client: (node: string) => NodeClient | undefined, graces: ReadonlyMap<string, number | undefined>, opts: RepairOptions): Promise<ShardRepair> {
+/** PurgeContext is what purgeShard judges besides the shard: the graces the alive nodes publish, and the moves (read once). */
+interface PurgeContext {
+  graces: ReadonlyMap<string, number | undefined>
+  moves: () => Promise<MoveSide[]>
+}
+
+async function repairShardWithRetry(ctx: ServiceContext, initial: Shard, client: (node: string) => NodeClient | undefined, purging: PurgeContext, opts: RepairOptions): Promise<ShardRepair> {
   let shard = initial
   for (let attempt = 0; ; attempt++) {
     try {
-      return await repairShard(shard, client, graces, opts)
+      return await repairShard(shard, client, purging, opts)
     } catch (err) {
       if (attempt < 3 && (isNodeRequestError(err, 'STALE_EPOCH') || err instanceof RangeError)) {
         shard = (await getShard(ctx, shard.id)).value
@@ -150,7 +160,7 @@ function comparedReplicas(shard: Shard): string[] {
 }
 
 /** repairShard throws STALE_EPOCH NodeRequestErrors and RangeError (bounds differ) for the caller to retry on a fresh shard. */
-async function repairShard(shard: Shard, client: (node: string) => NodeClient | undefined, graces: ReadonlyMap<string, number | undefined>, opts: RepairOptions): Promise<ShardRepair> {
+async function repairShard(shard: Shard, client: (node: string) => NodeClient | undefined, purging: PurgeContext, opts: RepairOptions): Promise<ShardRepair> {
   const replicas = comparedReplicas(shard)
   const report: ShardRepair = {shard: shard.id, epoch: shard.epoch, replicas, unreachable: [], buckets: 0, differingBuckets: 0, fixed: Object.fromEntries(replicas.map((n) => [n, 0])), rounds: 0, converged: false, purged: 0}
   const maxRounds = opts.rounds ?? 3
@@ -169,7 +179,7 @@ async function repairShard(shard: Shard, client: (node: string) => NodeClient | 
     // Fence (a scan of the shard) only when some replica holds tombstones to purge.
     const purgeIfExpired = async (): Promise<void> => {
       const expired = [...digests.values()].some((d) => (d.tombstonesExcluded ?? 1) > 0)
-      if (report.converged && expired && (opts.purge ?? true)) await purgeShard(shard, client, graces, cutoff, format, report)
+      if (report.converged && expired && (opts.purge ?? true)) await purgeShard(shard, client, purging, cutoff, format, report)
     }
     if (live.length < 2) {
       report.converged = live.length === replicas.length
@@ -219,11 +229,25 @@ async function repairShard(shard: Shard, client: (node: string) => NodeClient | 
  * node and every replica publish the same tombstone grace (graceRefusal: a node that
  * joins the shard later must refuse the late writes the replicas refuse).
  */
-async function purgeShard(shard: Shard, client: (node: string) => NodeClient | undefined, graces: ReadonlyMap<string, number | undefined>, cutoff: number, format: number, report: ShardRepair): Promise<void> {
+async function purgeShard(shard: Shard, client: (node: string) => NodeClient | undefined, purging: PurgeContext, cutoff: number, format: number, report: ShardRepair): Promise<void> {
   if (!shard.replicas.every((r) => r.role === 'voter')) {
     report.gc = 'a move is running on the shard'
     return
   }
+  // Every replica a voter, but a move may keep its destination's copy outside the map, to repair them from (moveCopyHolds.ts
+  // copyKeptOutside): a fence now would make them drop what that copy alone holds. Moves that cannot be read: no purge.
+  let kept: MoveSide | undefined
+  try {
+    kept = copyKeptOutside(await purging.moves(), shard.id)
+  } catch (err) {
+    report.gc = `cannot read the moves to see whether one keeps a copy of the shard outside its map: ${errorMessage(err)}; next run`
+    return
+  }
+  if (kept) {
+    report.gc = `move ${kept.id} (${kept.phase}) keeps ${kept.to}'s copy of the shard outside its map, to repair its voters from; purged once it is finished`
+    return
+  }
+  const graces = purging.graces
   // Every node that may hold the shard later counts, not only its replicas; a replica with no alive record publishes no grace.
   const refusal = graceRefusal(new Map([...graces, ...shard.replicas.filter((r) => !graces.has(r.node)).map((r) => [r.node, undefined] as const)]))
   if (refusal) {

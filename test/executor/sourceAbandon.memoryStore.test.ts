@@ -1284,3 +1284,62 @@ describe('a source that dies as its drop is sent in cleanup (session 40: checked
     expect((await readShard(s.ctx, m.shard))!.value.replicas.map((r) => r.node)).not.toContain(s.from)
   })
 })
+
+/**
+ * Session 40 (huntkeep): before cutover nothing records the source's data dir (verifiedDirs is written at cutover), so
+ * `aborting` cannot tell a source back on a replaced, empty dir (served with --accept-empty-data) from one back on its
+ * own. Cancelled in `promoting` or `verifying` at w = 1, a write acknowledged by the source and the destination alone
+ * (the joint quorum: one of the old set, one of the new) is then on the destination's copy alone: the source's new dir
+ * never had it, the other voters never did. The copy was dropped at once because the source held its lease. Now a
+ * source whose dir cannot be judged counts as possibly replaced: at the write floor's w = 1 the voters up, the source
+ * included, are repaired from the copy before it is dropped; with a majority floor the other voters decide as before.
+ */
+describe("a destination's copy in aborting with the source up (its data dir not recorded before cutover)", () => {
+  const cancelled = async (s: Stuck) => {
+    const {cutoverAt: _c, verifiedDirs: _v, ...before} = s.move
+    await s.store.put(s.ctx.keys.move(s.move.id), JSON.stringify({...before, cutoverAt: null, cancelRequested: true}))
+  }
+
+  it('at w = 1, a source back on a replaced dir does not get the copy dropped until it and the other voters are repaired from it', async () => {
+    const s = await stuckMove(3, 'verifying', [], {from: 'voter', to: 'joining'})
+    await recordWriteQuorum(s.ctx, {id: 'r-gone', w: 1})
+    await cancelled(s)
+    await s.store.put(s.ctx.keys.claim(s.from), JSON.stringify({node: s.from, dataDirId: 'dir-replaced', instance: 'i9'}))
+    await markNodesAlive(s.ctx, [s.from])
+    const t = traced(s)
+    const m = await s.run(t.opts)
+    expect(m.phase).toBe('aborted')
+    expect(s.dropped).toEqual([s.to])
+    expectRepairedBeforeDrop(t.seen, s.to, [s.from, ...s.others])
+  })
+
+  it('at w = 1, a source that refuses nothing but whose dir cannot be judged is repaired too, and a kept copy it cannot read is waited for, not dropped', async () => {
+    const s = await stuckMove(3, 'promoting', [], {from: 'voter', to: 'joining'})
+    await recordWriteQuorum(s.ctx, {id: 'r-gone', w: 1})
+    await cancelled(s)
+    await markNodesAlive(s.ctx, [s.from])
+    const waiting = await s.run({onDigest: async (node) => {
+      if (node === s.to) throw new Error(`${node} refuses`)
+    }})
+    expect(waiting.phase).toBe('aborting')
+    expect(s.dropped).toEqual([])
+    expect(retries(s).at(-1)).toContain(`${s.to}'s kept copy`)
+    const t = traced(s)
+    const m = await s.run(t.opts)
+    expect(m.phase).toBe('aborted')
+    expectRepairedBeforeDrop(t.seen, s.to, [s.from, ...s.others])
+  })
+
+  it('with only majority routers ever, is dropped at once with the source up (the other voters hold every acknowledged write)', async () => {
+    const s = await stuckMove(3, 'verifying', [], {from: 'voter', to: 'joining'})
+    await recordWriteQuorum(s.ctx, {id: 'r-majority', w: null})
+    await cancelled(s)
+    await s.store.put(s.ctx.keys.claim(s.from), JSON.stringify({node: s.from, dataDirId: 'dir-replaced', instance: 'i9'}))
+    await markNodesAlive(s.ctx, [s.from])
+    const t = traced(s)
+    const m = await s.run(t.opts)
+    expect(m.phase).toBe('aborted')
+    expect(s.dropped).toEqual([s.to])
+    expect(t.seen.some((x) => x.startsWith('kept:'))).toBe(false)
+  })
+})
