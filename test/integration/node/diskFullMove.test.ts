@@ -113,8 +113,14 @@ async function fillWalSlack(mc: MoveCluster): Promise<number> {
 }
 
 
-/** expectEveryRecord checks that `held` is exactly the records the cluster was filled with. */
-function expectEveryRecord(held: Map<string, Buffer | null>): void {
+/**
+ * expectEveryRecord checks that `held` is exactly the records the cluster was filled with, beside the `slack-` writes
+ * fillWalSlack had the destination acknowledge: since session 40 an abort with the source up on a dir no comparison
+ * recorded repairs the source from the destination's copy before dropping it (moveMachine.ts dropKeptCopy), so at rf 1
+ * the source takes those too (the node acknowledged them; it cannot tell them from a client's).
+ */
+function expectEveryRecord(all: Map<string, Buffer | null>): void {
+  const held = new Map([...all].filter(([k]) => !k.startsWith('slack-')))
   expect(held.size).toBe(BATCHES * 32)
   for (let n = 0; n < BATCHES * 32; n++) expect(held.get(`k${n}`)?.equals(valueOf(n)), `k${n}`).toBe(true)
 }

@@ -169,7 +169,9 @@ describe.skipIf(refusal !== undefined)(`the disk reserve of a node whose disk is
       expect(result.moves[0]).toMatchObject({phase: 'aborted'})
       const now = (await listShards(rc.ctx)).shards[0]!.value
       expect(now.replicas).toEqual([{node: rc.src, role: 'voter'}])
-      const kept = await shardRecords(source, now)
+      // Beside the `slack-` writes the destination acknowledged: since session 40 an abort with the source up on a dir no
+      // comparison recorded repairs the source from the destination's copy before dropping it (moveMachine.ts dropKeptCopy).
+      const kept = new Map([...(await shardRecords(source, now))].filter(([k]) => !k.startsWith('slack-')))
       expect(kept.size).toBe(16 * 32)
       for (let n = 0; n < 16 * 32; n++) expect(kept.get(`k${n}`)?.equals(valueOf(n)), `k${n}`).toBe(true)
       // The disk is still full, and the partial copy is gone.
