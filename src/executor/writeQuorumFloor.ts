@@ -21,8 +21,12 @@ import {type ExecutorEnv} from './executorEnv.js'
  * registrations: a router that registers in between lowered it first.
  */
 export async function writeQuorumsEver(env: Pick<ExecutorEnv, 'ctx'>, move: Move): Promise<(number | null | undefined)[]> {
-  const registered = (await listRouterQuorums(env.ctx)).map((r) => r.w)
-  const kv = await env.ctx.store.get(env.ctx.keys.writeFloor)
-  const floor = floorQuorums(kv && parseWriteFloor(kv.value))
-  return [...registered, ...floor, ...(move.writeQuorumFloor === undefined ? [] : [move.writeQuorumFloor])]
+  return [...(await clusterWriteQuorums(env.ctx)), ...(move.writeQuorumFloor === undefined ? [] : [move.writeQuorumFloor])]
+}
+
+/** clusterWriteQuorums lists the write quorums of the routers registered now and the cluster's write floor (see {@link writeQuorumsEver}). */
+export async function clusterWriteQuorums(ctx: ExecutorEnv['ctx']): Promise<(number | null | undefined)[]> {
+  const registered = (await listRouterQuorums(ctx)).map((r) => r.w)
+  const kv = await ctx.store.get(ctx.keys.writeFloor)
+  return [...registered, ...floorQuorums(kv && parseWriteFloor(kv.value))]
 }

@@ -9,6 +9,8 @@ import {type NodeClient} from '../node/nodeClient.js'
 import {NodeClients} from '../node/nodeClients.js'
 import {isNodeRequestError} from '../node/nodeRequestError.js'
 import {copyKeptOutside, type MoveSide, MoveSideSchema} from '../node/moveCopyHolds.js'
+import {effectiveWriteQuorum} from '../executor/copySources.js'
+import {clusterWriteQuorums} from '../executor/writeQuorumFloor.js'
 import {BUCKET_LISTING_BYTES, digestFormatOf, type DigestResponse, MAX_BATCH_BYTES, type NodeRecord} from '../node/protocol.js'
 import {RECORD_HASH_FORMAT} from '../node/recordHash.js'
 import {encodedRecordSize} from '../node/recordCodec.js'
@@ -104,7 +106,12 @@ export async function repairShards(ctx: ServiceContext, opts: RepairOptions = {}
   }
   // Read once per run, and only by a shard about to purge (purgeShard): a move keeping a copy outside a shard's map stops it.
   let moves: Promise<MoveSide[]> | undefined
-  const purging: PurgeContext = {graces, moves: () => (moves ??= ctx.store.listTyped(ctx.keys.movesPrefix, MoveSideSchema).then((l) => l.items.map((i) => i.value)))}
+  let quorums: Promise<(number | null | undefined)[]> | undefined
+  const purging: PurgeContext = {
+    graces,
+    moves: () => (moves ??= ctx.store.listTyped(ctx.keys.movesPrefix, MoveSideSchema).then((l) => l.items.map((i) => i.value))),
+    quorums: () => (quorums ??= clusterWriteQuorums(ctx)),
+  }
   try {
     const out: ShardRepair[] = []
     for (const shard of shards) out.push(await repairShardWithRetry(ctx, shard, client, purging, opts))
@@ -138,6 +145,8 @@ async function nodeAddresses(ctx: ServiceContext): Promise<{addresses: Map<strin
 interface PurgeContext {
   graces: ReadonlyMap<string, number | undefined>
   moves: () => Promise<MoveSide[]>
+  /** quorums: the write quorums any router may have acknowledged with (registered routers and the write floor; read once). */
+  quorums: () => Promise<(number | null | undefined)[]>
 }
 
 async function repairShardWithRetry(ctx: ServiceContext, initial: Shard, client: (node: string) => NodeClient | undefined, purging: PurgeContext, opts: RepairOptions): Promise<ShardRepair> {
@@ -236,11 +245,15 @@ async function purgeShard(shard: Shard, client: (node: string) => NodeClient | u
   }
   // Every replica a voter, but a move may keep its destination's copy outside the map, to repair them from (moveCopyHolds.ts
   // copyKeptOutside): a fence now would make them drop what that copy alone holds. Moves that cannot be read: no purge.
+  // Only where a write quorum of 1 may have been used: with w >= 2 a write the source took is on another voter too, so the
+  // copy is never repaired from (destinationCopyKeep.ts), and the purge goes on (a move waiting in `aborting` for its
+  // destination to come back and drop its partial copy must not hold the shard's tombstones for ever).
   let kept: MoveSide | undefined
   try {
     kept = copyKeptOutside(await purging.moves(), shard.id)
+    if (kept && effectiveWriteQuorum(shard.replicas.length, await purging.quorums()) >= 2) kept = undefined
   } catch (err) {
-    report.gc = `cannot read the moves to see whether one keeps a copy of the shard outside its map: ${errorMessage(err)}; next run`
+    report.gc = `cannot read the moves or the write quorums to see whether one keeps a copy of the shard outside its map: ${errorMessage(err)}; next run`
     return
   }
   if (kept) {

@@ -1,5 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import {formatHlc} from '../../src/model/hlc.js'
+import {lowerWriteFloor, newWriteFloor} from '../../src/model/writeFloor.js'
 import {type NodeRecord} from '../../src/node/protocol.js'
 import {repairShards} from '../../src/repair/repairService.js'
 import {keyIn} from '../support/nodeTestData.js'
@@ -31,6 +32,9 @@ describe("anti-entropy on a shard whose destination's copy a move keeps outside 
       const world = copyNodeWorld({cluster, token: TOKEN, thread: false, maxClockOffsetMs: OFFSET_MS, dirPrefix: 'shardctl-kept-purge-', closing})
       // n1 is the source, back on a replaced, empty dir; n2 and n3 the staying voters; n4 the destination that left the shard.
       for (const id of ['n1', 'n2', 'n3']) await world.start(id, GRACE_MS)
+      // A router ran with --w 1 (it lowered the cluster's write floor): a write may be on the source and the destination alone.
+      const now = new Date().toISOString()
+      await store.put(ctx.keys.writeFloor, JSON.stringify(lowerWriteFloor(newWriteFloor(now), 1, 'r1', now)))
       const wall = Date.now()
       // Sent as repairs: a loaded machine may take longer than the 1 s grace between the version and a write apply. A delete every voter holds (so a purge has something to do), and the write acked by n1 and n4 alone (w = 1).
       const deleted: NodeRecord = {key: keyIn(shard.range.lo, shard.range.hi, 'kp-d-'), version: formatHlc({wall, counter: 0, writer: 'router'}), value: null}
@@ -47,6 +51,24 @@ describe("anti-entropy on a shard whose destination's copy a move keeps outside 
       for (const id of ['n1', 'n2', 'n3']) expect(world.node(id).engine.get(acked.key)?.value?.toString(), id).toBe('acked by n1 and n4 alone')
     })
   }
+
+  it('purges as before while the move waits in aborting when no router ever wrote with a quorum of 1 (every write the source took is on another voter: the copy is never repaired from)', async () => {
+    const cluster = await oneShardCluster('kept-purge-majority', 3, 3, TOKEN)
+    const {store, ctx, shard} = cluster
+    const world = copyNodeWorld({cluster, token: TOKEN, thread: false, maxClockOffsetMs: OFFSET_MS, dirPrefix: 'shardctl-kept-purge-', closing})
+    for (const id of ['n1', 'n2', 'n3']) await world.start(id, GRACE_MS)
+    const now = new Date().toISOString()
+    await store.put(ctx.keys.writeFloor, JSON.stringify(lowerWriteFloor(newWriteFloor(now), null, 'r1', now)))
+    const deleted: NodeRecord = {key: keyIn(shard.range.lo, shard.range.hi, 'kp-d-'), version: formatHlc({wall: Date.now(), counter: 0, writer: 'router'}), value: null}
+    for (const id of ['n1', 'n2', 'n3']) await world.node(id).client.apply(shard.id, shard.epoch, [deleted], 'repair')
+    // A move whose destination went down mid-copy waits in aborting to drop its partial copy (the chaos suite's
+    // "aborted move leftovers" scenario): until the purge looked at the write quorums, its tombstones were held for ever.
+    await store.put(ctx.keys.move('m1'), JSON.stringify({id: 'm1', shard: shard.id, from: 'n1', to: 'n4', phase: 'aborting'}))
+    await sleep(GRACE_MS + 4 * OFFSET_MS + 60)
+    const report = (await repairShards(ctx, {shard: shard.id, rounds: 2, purge: true, maxClockOffsetMs: OFFSET_MS, timeoutMs: 10_000})).shards[0]!
+    expect(report.gc).toBeUndefined()
+    expect(report.purged).toBe(3)
+  })
 
   it('purges as before once the move is finished', async () => {
     const cluster = await oneShardCluster('kept-purge-done', 3, 3, TOKEN)
