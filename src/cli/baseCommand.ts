@@ -3,6 +3,7 @@ import {type ConnectionConfig, configFileCandidates, envInput, readConfigFile, r
 import {makeServiceContext, type ServiceContext} from '../cluster/serviceContext.js'
 import {EtcdStore} from '../etcd/etcdStore.js'
 import {etcdTimeoutMs} from '../etcd/etcdTimeout.js'
+import {PHASE_FAULT_VARIABLE, parsePhaseFault} from '../executor/phaseFault.js'
 import {readLocalEtcdState} from '../localEtcd/localEtcdService.js'
 import {renderError} from './renderError.js'
 import {EXIT_CODES, type ErrorCode} from '../errors/codes.js'
@@ -80,11 +81,13 @@ type EtcdFlagValues = Interfaces.InferredFlags<typeof ETCD_FLAGS>
 
 /**
  * resolveCommandConnection merges the connection flags with env, config file and the local
- * dev etcd. Throws UserError(BAD_INPUT) for unusable settings (SHARDCTL_ETCD_TIMEOUT_MS too).
+ * dev etcd. Throws UserError(BAD_INPUT) for unusable settings (SHARDCTL_ETCD_TIMEOUT_MS and
+ * the test-only SHARDCTL_TEST_PHASE_FAULT too).
  */
 export function resolveCommandConnection(flags: Partial<EtcdFlagValues>, cwd = process.cwd(), env = process.env, configDir?: string): ConnectionConfig {
   // Refused here, before the command does anything, as well as where the client is made.
   etcdTimeoutMs(env)
+  parsePhaseFault(env[PHASE_FAULT_VARIABLE])
   let file: {path: string; input: ReturnType<typeof readConfigFile>} | undefined
   if (flags.config) file = {path: flags.config, input: readConfigFile(flags.config)}
   else {

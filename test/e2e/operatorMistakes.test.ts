@@ -61,3 +61,14 @@ describe('a bad SHARDCTL_ETCD_TIMEOUT_MS', () => {
     }
   })
 })
+
+describe('a malformed SHARDCTL_TEST_PHASE_FAULT', () => {
+  // It threw a plain Error while the executor's modules loaded: oclif printed a wrapped block with
+  // exit 1 (session 41); every other refused SHARDCTL_* variable is one line with exit 2.
+  it('Given after:promotin:kill for moves list, Then exit 2 with one line naming it and a valid value', async () => {
+    const r = await runCli(['moves', 'list', '--endpoints', endpoint, '--cluster', uniqueCluster('phasefault')], {cwd, env: {SHARDCTL_TEST_PHASE_FAULT: 'after:promotin:kill'}})
+    expect(r.stdout).toBe('')
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^Error: SHARDCTL_TEST_PHASE_FAULT: "after:promotin:kill" is not <before\|after>:<phase>:<kill\|stop> \(phases: .*\) — set e\.g\. SHARDCTL_TEST_PHASE_FAULT=after:copying:kill, or unset it \(it is for tests only\)$/)])
+    expect(r.code).toBe(2)
+  })
+})
