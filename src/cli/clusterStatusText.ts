@@ -62,16 +62,16 @@ export function adoptionEffect(floor: WriteFloor, rf: number): string {
   return `write floor ${limits}: moves with a down source may then copy from, and verify against, the other voters of shards with >= ${v} voters (w = ${atRf} at rf ${rf}); a write acknowledged with a smaller quorum than that by a router that has stopped could be lost`
 }
 
-/**
- * kvLossLines is `cluster status`'s trouble section on kv: one line per move warning of possible
- * data loss no operator acknowledged yet, with its way out; nothing when there is none.
- */
 /** kvWaitingLines are `cluster status`'s lines for moves that wait for a node that is down (none: no lines), each with the way out the executor named. */
 export function kvWaitingLines(waiting: ClusterStatus['waitingMoves']): string[] {
   if (waiting.length === 0) return []
   return ['Moves waiting for a node:', ...waiting.map((w) => `  move ${w.move} (shard ${w.shard}, ${w.phase}) since ${w.since}: ${w.text}`)]
 }
 
+/**
+ * kvLossLines is `cluster status`'s trouble section on kv: one line per move warning of possible
+ * data loss no operator acknowledged yet, with its way out; nothing when there is none.
+ */
 export function kvLossLines(warnings: ClusterStatus['lossWarnings']): string[] {
   if (warnings.length === 0) return []
   return [

@@ -2,14 +2,14 @@ import {listNodes, listShards} from '../cluster/clusterRepo.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {listMoves} from '../executor/moveStore.js'
 import {type ClusterMeta} from '../model/cluster.js'
-import {isTerminal, lossWarnings, warningNode} from '../model/move.js'
+import {checkWarnings, isTerminal, lossWarnings, type Move, type MoveWarning, warningNode} from '../model/move.js'
 import {readClusterViews} from './clusterViews.js'
 import {redisTrouble, type RedisTrouble} from './redisTrouble.js'
 import {slotsOfRange} from './slotMap.js'
 
 /**
  * redisClusterTrouble is the Redis part of `cluster status`: it reads etcd's records (masters,
- * shards, moves not terminal, every move's unacknowledged warnings of data loss, the executor lock) and the `CLUSTER NODES` view of every recorded
+ * shards, moves not terminal, every move's unacknowledged warnings of data loss and those that wait for a check, the executor lock) and the `CLUSTER NODES` view of every recorded
  * master, the recorded seed and every master their views name (see readClusterViews), and
  * hands them to the pure {@link redisTrouble}. Bounded in time (each node by VIEW_TIMEOUT_MS);
  * throws only what reading etcd throws.
@@ -25,6 +25,12 @@ export async function redisClusterTrouble(ctx: ServiceContext, meta: ClusterMeta
     movingShards: new Set(moves.filter((m) => !isTerminal(m.value.phase)).map((m) => m.value.shard)),
     executorRunning: lock !== undefined,
     seed: meta.redisSeed,
-    lossWarnings: moves.flatMap((m) => lossWarnings(m.value).map((w) => ({move: m.value.id, shard: m.value.shard, phase: m.value.phase, node: warningNode(w), at: w.at, text: w.text}))),
+    lossWarnings: moves.flatMap((m) => lossWarnings(m.value).map(warningItem(m.value))),
+    checkWarnings: moves.flatMap((m) => checkWarnings(m.value).map(warningItem(m.value))),
   })
+}
+
+/** warningItem is a warning of move `m` as RedisTroubleInput lists it. */
+function warningItem(m: Move): (w: MoveWarning) => {move: string; shard: number; phase: string; node: string | null; at: string; text: string} {
+  return (w) => ({move: m.id, shard: m.shard, phase: m.phase, node: warningNode(w), at: w.at, text: w.text})
 }

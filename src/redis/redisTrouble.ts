@@ -1,4 +1,4 @@
-import {lossWayOut} from '../model/move.js'
+import {checkWayOut, lossWayOut} from '../model/move.js'
 import {myself, type RedisClusterNode, shortNodeId} from './clusterNodes.js'
 import {failedTargetReplaced} from './openSlotSides.js'
 import {SLOT_COUNT} from './slotMap.js'
@@ -31,6 +31,8 @@ export interface RedisTroubleInput {
   seed?: string
   /** lossWarnings are the moves' warnings of possible data loss no operator acknowledged yet (model/move.ts lossWarnings), any phase, `done` included. */
   lossWarnings?: readonly {move: string; shard: number; phase: string; node: string | null; at: string; text: string}[]
+  /** checkWarnings are the moves' warnings that report no loss but wait for an operator's check, not acknowledged yet (model/move.ts checkWarnings: a slot held open, a restart nobody could judge). */
+  checkWarnings?: readonly {move: string; shard: number; phase: string; node: string | null; at: string; text: string}[]
 }
 
 /** SlotSpan is slots [from, to] (both included). */
@@ -134,6 +136,14 @@ export interface DataLossWarning {
   wayOut: string
 }
 
+/**
+ * CheckWarning is a move's warning that reports no loss but waits for an operator's check (a
+ * slot held open with keys on both sides, a master's restart while the move ran that nobody
+ * could judge: model/move.ts checkWarnings), not acknowledged yet. `top`'s TROUBLE panel showed
+ * them; until session 41 `cluster status` did not, so one could wait unseen there.
+ */
+export type CheckWarning = DataLossWarning
+
 /** RedisTrouble is the Redis part of `cluster status` (its `redis` field in --json). */
 export interface RedisTrouble {
   /** seed is the live master the ways out name (the recorded seed when it is one); null when no master answered. */
@@ -149,6 +159,8 @@ export interface RedisTrouble {
   unreplicatedMasters: UnreplicatedMaster[]
   /** dataLossWarnings: moves warned that a master they used may have lost keys, not acknowledged (see DataLossWarning). */
   dataLossWarnings: DataLossWarning[]
+  /** checkWarnings: moves' warnings that are not a loss but wait for a check, not acknowledged (see CheckWarning); each way out says `not a loss`. */
+  checkWarnings: CheckWarning[]
   /** trouble: something above needs the operator (open slots and records a running executor is changing do not count). */
   trouble: boolean
 }
@@ -228,9 +240,10 @@ export function redisTrouble(input: RedisTroubleInput): RedisTrouble {
   const unreplicatedMasters = unreplicated(input.views, live)
 
   const dataLossWarnings = (input.lossWarnings ?? []).map((w) => ({...w, wayOut: lossWayOut(w.move)}))
+  const checkWarnings = (input.checkWarnings ?? []).map((w) => ({...w, wayOut: checkWayOut(w.move)}))
 
-  const trouble = dataLossWarnings.length > 0 || openSlots.some((o) => !o.inFlight) || failedMasters.some((f) => !f.settled) || unservedSlots.length > 0 || contestedSlots.length > 0 || recordMismatches.some((r) => !r.inFlight) || unreplicatedMasters.length > 0 || live.length === 0
-  return {seed, mastersAnswering: live.length, openSlots, failedMasters, unservedSlots, contestedSlots, recordMismatches, unreplicatedMasters, dataLossWarnings, trouble}
+  const trouble = dataLossWarnings.length > 0 || checkWarnings.length > 0 || openSlots.some((o) => !o.inFlight) || failedMasters.some((f) => !f.settled) || unservedSlots.length > 0 || contestedSlots.length > 0 || recordMismatches.some((r) => !r.inFlight) || unreplicatedMasters.length > 0 || live.length === 0
+  return {seed, mastersAnswering: live.length, openSlots, failedMasters, unservedSlots, contestedSlots, recordMismatches, unreplicatedMasters, dataLossWarnings, checkWarnings, trouble}
 }
 
 /** LiveMaster is a node that answered and calls itself a master, not failed: its own entry and view. */

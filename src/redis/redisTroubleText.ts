@@ -28,6 +28,7 @@ export function redisTroubleLines(t: RedisTrouble): string[] {
     item(`etcd records ${r.shards.length} shard(s) (${r.slots} slots, first shard ${r.shards[0]}) on ${r.recordedOn}, but those slots are ${by}`, r.wayOut)
   }
   for (const w of t.dataLossWarnings) item(`${w.text} (warned ${w.at}; move now ${w.phase})`, w.wayOut)
+  for (const w of t.checkWarnings) item(`not a loss, waiting for a check: ${w.text} (warned ${w.at}; move now ${w.phase})`, w.wayOut)
   for (const u of t.unreplicatedMasters) item(`master ${u.node} at ${u.address} serves ${u.slots} slots with no live replica${u.failedReplicas.length > 0 ? ` (${u.failedReplicas.join(', ')} failed)` : ''}`, u.wayOut)
   return lines
 }

@@ -49,7 +49,7 @@ describe('redisTrouble', () => {
   it('reports nothing on a healthy cluster that agrees with its records', () => {
     const h = healthy()
     const t = redisTrouble(input([view(A, h), view(B, h), view(C, h), view(A2, h)]))
-    expect(t).toEqual({seed: addr(A), mastersAnswering: 3, openSlots: [], failedMasters: [], unservedSlots: [], contestedSlots: [], recordMismatches: [], unreplicatedMasters: [], dataLossWarnings: [], trouble: false})
+    expect(t).toEqual({seed: addr(A), mastersAnswering: 3, openSlots: [], failedMasters: [], unservedSlots: [], contestedSlots: [], recordMismatches: [], unreplicatedMasters: [], dataLossWarnings: [], checkWarnings: [], trouble: false})
     expect(redisTroubleLines(t)).toEqual([])
   })
 
@@ -60,6 +60,18 @@ describe('redisTrouble', () => {
     expect(t.trouble).toBe(true)
     expect(t.dataLossWarnings).toEqual([{...warned, wayOut: 'check the keys it names against your source of truth, then `shardctl moves ack m7`'}])
     expect(redisTroubleLines(t)).toEqual([`Redis cluster trouble (ways out name ${addr(A)}, a live master):`, `  ${warned.text} (warned ${warned.at}; move now done). Way out: check the keys it names against your source of truth, then \`shardctl moves ack m7\``])
+  })
+
+  it('Given a healthy cluster and a move whose slot is held (not a loss) waiting for a check, Then it is trouble until acknowledged, listed in --json and text as not a loss with `moves ack` as the way out', () => {
+    // `top`'s TROUBLE panel listed held/unchecked warnings; `cluster status` listed losses only (session 41).
+    const h = healthy()
+    const held = {move: 'm8', shard: 4, phase: 'copying', node: short(A), at: '2026-12-05T07:00:00.000Z', text: `move m8: slot 200 is held open: 3 keys are on both ${short(A)} and ${short(B)}`}
+    const t = redisTrouble(input([view(A, h), view(B, h), view(C, h)], {checkWarnings: [held]}))
+    expect(t.trouble).toBe(true)
+    expect(t.dataLossWarnings).toEqual([])
+    expect(t.checkWarnings).toEqual([{...held, wayOut: 'not a loss: check what it names (its text says what acknowledging does), then `shardctl moves ack m8`'}])
+    expect(JSON.parse(JSON.stringify(t)).checkWarnings).toEqual([{...held, wayOut: expect.stringMatching(/^not a loss: .*`shardctl moves ack m8`$/)}])
+    expect(redisTroubleLines(t)).toEqual([`Redis cluster trouble (ways out name ${addr(A)}, a live master):`, `  not a loss, waiting for a check: ${held.text} (warned ${held.at}; move now copying). Way out: not a loss: check what it names (its text says what acknowledging does), then \`shardctl moves ack m8\``])
   })
 
   it('reports slots left open between two live masters, grouped, with `redis fix` as the way out', () => {

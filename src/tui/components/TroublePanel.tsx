@@ -24,8 +24,8 @@ export function TroublePanel({trouble, width, maxRows}: TroublePanelProps) {
   const checks = trouble.length - losses
   const title = [losses > 0 ? `${losses} warning(s) of possible data loss` : '', checks > 0 ? `${checks} waiting for a check (not a loss)` : ''].filter((x) => x !== '').join(', ')
   const hidden = trouble.slice(shown.length)
-  // `cluster status` lists the losses only; `top --json` every one.
-  const where = hidden.every((t) => t.loss) ? '`shardctl cluster status`' : '`shardctl top --json`'
+  // `cluster status` lists both kinds (those waiting for a check since session 41: redis's `checkWarnings`).
+  const where = '`shardctl cluster status`'
   return (
     <Box flexDirection="column" width={width}>
       <Text bold color={losses > 0 ? 'red' : 'yellow'} wrap="truncate-end">

@@ -36,11 +36,11 @@ describe('TroublePanel', () => {
     expect(out).toHaveLength(3)
   })
 
-  it('Given only warnings waiting for a check, more than fit, When rendered, Then the title says no loss and the rest are found in `top --json` (cluster status lists losses only)', () => {
+  it('Given only warnings waiting for a check, more than fit, When rendered, Then the title says no loss and the rest are found in `cluster status` (which lists them too since session 41)', () => {
     const check = (i: number): TroubleView => ({...item(i), loss: false, text: `move m${i}: resumed from a record written before shardctl kept the run_id of n${i}`})
     const out = lines(render(<TroublePanel trouble={[1, 2, 3].map(check)} width={100} maxRows={2} />).lastFrame())
     expect(out[0]).toBe('TROUBLE 3 waiting for a check (not a loss) not acknowledged')
     expect(out[1]).toMatch(/^⚠ move m1 \(shard 1, done\): not a loss, check it/)
-    expect(out[2]).toBe('… 2 more: `shardctl top --json` lists every one')
+    expect(out[2]).toBe('… 2 more: `shardctl cluster status` lists every one')
   })
 })
