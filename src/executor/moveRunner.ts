@@ -26,6 +26,13 @@ interface RunState {
   error?: unknown
   failures: number
   tries: number
+  /** failedEffect: the key of the effect whose failure is `failure` (undefined: the machine's own decision failed or waited). */
+  failedEffect?: string
+  /**
+   * waitEffect: the key of the effect whose failure made the wait recorded in the move (`waitingFor`), undefined when the
+   * machine decided the wait (or another executor recorded it). Running any other effect means that wait is over.
+   */
+  waitEffect?: string
 }
 
 /**
@@ -55,11 +62,13 @@ export async function runMove(env: ExecutorEnv, initial: FencedMove): Promise<Fe
     if (decision.kind === 'terminal') break
     // Fenced out: stop at once (outside the try below, which would only classify it again).
     if (decision.kind === 'stop') throw run.error
+    run.failedEffect = undefined
     try {
       m = await perform(env, effects, m, decision, run)
     } catch (err) {
       run.failure = classifyError(err)
       run.error = err
+      if (decision.kind === 'effect') run.failedEffect = decision.effect.key
     }
   }
   return m
@@ -70,6 +79,7 @@ function resetRun(run: RunState, phase: Move['phase']): void {
   run.done.clear()
   run.failures = 0
   run.tries = 0
+  run.waitEffect = undefined
 }
 
 /**
@@ -190,10 +200,14 @@ async function perform(env: ExecutorEnv, effects: MoveEffects, m: FencedMove, d:
 async function countRetry(env: ExecutorEnv, m: FencedMove, retried: {message: string; counted: boolean}, run: RunState): Promise<FencedMove> {
   run.tries++
   env.emit({type: 'retry', move: m.value.id, what: m.value.phase, error: retried.message, at: new Date(env.now()).toISOString()})
-  if (!retried.counted) return recordWaiting(env, m, retried.message)
+  if (!retried.counted) {
+    run.waitEffect = run.failedEffect
+    return recordWaiting(env, m, retried.message)
+  }
   run.failures++
   try {
-    return await commitMoveTransition(env.ctx, env.fence, m, {attempts: m.value.attempts + 1})
+    // A failure that is not a wait for a node: any wait recorded before is over (the node it named answered), cleared with the count.
+    return await commitMoveTransition(env.ctx, env.fence, m, {attempts: m.value.attempts + 1, ...(m.value.waitingFor ? {waitingFor: undefined} : {})})
   } catch (err) {
     if (classifyError(err).kind === 'lock-lost') throw err
     return m
@@ -204,8 +218,10 @@ async function countRetry(env: ExecutorEnv, m: FencedMove, retried: {message: st
  * recordWaiting records in the move what it waits for (a node that is down, with the way out the message names), so
  * `moves show` and `cluster status` can say it: until session 40 only `apply`'s log did, and a move waiting in `cleanup`
  * for a voter that never came back said nothing anywhere else. Written once per distinct wait (the same text is not
- * written again), best effort: a failed write is tried again at the next retry. Cleared by the move's next commit or
- * finished step ({@link clearWaiting}).
+ * written again), best effort: a failed write is tried again at the next retry. Cleared by the move's next commit, by a
+ * counted failure, and before any step the wait did not come from ({@link clearWaiting}): until session 41 it was cleared
+ * only once a step finished, so a long step run after the wait ended (a refill, a barrier) left `moves show` and
+ * `cluster status` naming a wait that was over for as long as it ran.
  */
 async function recordWaiting(env: ExecutorEnv, m: FencedMove, text: string): Promise<FencedMove> {
   if (m.value.waitingFor?.text === text) return m
@@ -249,6 +265,10 @@ async function runEffect(env: ExecutorEnv, effects: MoveEffects, m: FencedMove, 
   const move = m.value
   // A woken executor whose lease deadline passed runs no effect (leaseGate.ts): its commits are fenced, node requests are not.
   assertLeaseHeld(env, `move ${move.id}'s ${e.type} step`)
+  // The machine decided this step: a wait it decided before (or another step's) is over, so it is cleared before the step
+  // runs, not after (a copy or refill may run for long). A wait this very step failed into stays until it succeeds: cleared
+  // and recorded again on every retry, its `since` would never tell how long it has lasted.
+  if (m.value.waitingFor !== undefined && run.waitEffect !== e.key) m = await clearWaiting(env, m)
   switch (e.type) {
     case 'copy': {
       const next = await effects.copy(env, m)

@@ -1343,3 +1343,34 @@ describe("a destination's copy in aborting with the source up (its data dir not 
     expect(t.seen.some((x) => x.startsWith('kept:'))).toBe(false)
   })
 })
+
+describe('a recorded wait is cleared when it ends, not when the next step finishes (session 41)', () => {
+  // Until session 41 `waitingFor` was cleared only after the step that followed the wait finished: a long refill (or barrier,
+  // or copy) run once the node was back left `moves show` and `cluster status` naming a wait that was over.
+  it('Given a move in cleanup that waited for its down destination, When the destination is back and its refill runs, Then no wait is recorded while it runs', async () => {
+    const s = await stuckMove(1, 'cleanup')
+    await s.store.put(s.ctx.keys.move(s.move.id), JSON.stringify({...(await stored(s)), sourceDropSentAt: null}))
+    await s.store.put(s.ctx.keys.claim(s.to), JSON.stringify({node: s.to, dataDirId: 'dir-old', instance: 'i1'}))
+    await s.store.delete(s.ctx.keys.alive(s.to))
+    await markNodesAlive(s.ctx, [s.from])
+    const waited = await s.run()
+    expect(waited.waitingFor?.text).toContain(`${s.to} is down`)
+    await s.store.put(s.ctx.keys.claim(s.to), JSON.stringify({node: s.to, dataDirId: 'dir-empty', instance: 'i2'}))
+    await markNodesAlive(s.ctx, [s.to])
+    const during: (Move['waitingFor'] | null)[] = []
+    const m = await s.run({
+      effects: (base) => ({
+        ...base,
+        verify: async (...args: Parameters<MoveEffects['verify']>) => {
+          const now = await stored(s)
+          during.push(now.waitingFor ?? null)
+          expect((await clusterStatus(s.ctx)).waitingMoves).toEqual([])
+          return base.verify(...args)
+        },
+      }),
+    })
+    expect(m.phase).toBe('done')
+    expect(during.length).toBeGreaterThan(0)
+    expect(during).toEqual(during.map(() => null))
+  })
+})
