@@ -173,12 +173,10 @@ async function refillSources(env: ExecutorEnv, move: Move, shard: Shard, without
   } catch (err) {
     if (!isUserError(err, 'PRECONDITION')) throw err
     // Abandoned already: what the move waits for is a staying voter that is down (moveMachine.ts refillWithoutSource), not the source.
+    // Its way out, for voters gone for good, is `moves abandon-voters` (session 41: before, nothing ended this wait).
     if (move.abandonSourceRequested !== undefined) {
-      throw new WaitingForNode(
-        'NODE_UNREACHABLE',
-        `node ${move.to} restarted under another data dir or process since move ${move.id} verified it, and its source ${move.from} is abandoned, but a staying voter is down too: a write acknowledged by ${move.from} and it may be on it alone (${errorMessage(err)})`,
-        `restart the staying voters that are down (\`shardctl node list\`); the move waits for them`,
-      )
+      const down = readReplicas(shard).filter((n) => n !== move.from && n !== move.to && !alive.has(n)).sort()
+      throw new WaitingForNode('NODE_UNREACHABLE', abandonedSourceVotersWaitMessage(move, down, errorMessage(err)), `restart the staying voters that are down (\`shardctl node list\`); the move waits for them`)
     }
     throw new WaitingForNode(
       'NODE_UNREACHABLE',
@@ -228,4 +226,14 @@ async function catchUpSource(env: ExecutorEnv, move: Move, epoch: number): Promi
     if (res.equal || (round === env.options.verifyRounds - 1 && res.olderThan === 0)) return
   }
   throw new UserError('PRECONDITION', `source ${move.from} of shard ${move.shard} still differs from ${move.to} after ${env.options.verifyRounds} repair rounds`, 'the executor retries the rollback')
+}
+
+/**
+ * abandonedSourceVotersWaitMessage says what a refill without an abandoned source waits for (the staying voters `down`,
+ * which may hold a write acknowledged with the source alone: `why`) and the two ways it ends, the second
+ * `moves abandon-voters` (votersAbandon.ts; moveMachine.ts refillWithoutSource honours it).
+ */
+export function abandonedSourceVotersWaitMessage(move: Pick<Move, 'id' | 'from' | 'to'>, down: readonly string[], why: string): string {
+  const who = down.length > 0 ? down.join(', ') : 'a staying voter'
+  return `node ${move.to} restarted under another data dir or process since move ${move.id} verified it, and its source ${move.from} is abandoned, but ${who} (down) too: a write acknowledged by ${move.from} and ${down.length > 1 ? 'them' : 'it'} may be on ${down.length > 1 ? 'them' : 'it'} alone (${why}); waiting for ${down.length > 1 ? 'them' : 'it'}; start ${down.length > 1 ? 'them' : 'it'}, or if gone for good \`shardctl moves abandon-voters ${move.id} --accept-data-loss\` refills ${move.to} from what is up and records the loss`
 }

@@ -389,7 +389,9 @@ function recheck(o: MoveObservation, shard: Observed, node: string): MoveDecisio
       : {type: 'catch-up', key: verifiedKey(`catch-up@${shard.value.epoch}`, [node], o.claims), epoch: shard.value.epoch}
   const verifiedDirs = {...move.verifiedDirs, ...verifiedNow([node], o.claims)}
   return once(o, effect, () =>
-    commitOf({phase: move.phase}, undefined, {patch: {verifiedDirs, cutoverAt: move.cutoverAt}, claimFences: claimFences([node], o.claims), note: `move ${move.id}: node ${node} restarted under another data dir or process since its copy was verified; compared it with the other copy again`}),
+    // A voters' mark answered this refill's wait, which is over (the voters up were enough, or are back): consumed, so it is
+    // not honoured at a later refill nobody judged.
+    commitOf({phase: move.phase}, undefined, {patch: {verifiedDirs, cutoverAt: move.cutoverAt, ...(node === move.to && move.abandonVotersRequested !== undefined ? {abandonVotersRequested: undefined, abandonVotersDirs: undefined} : {})}, claimFences: claimFences([node], o.claims), note: `move ${move.id}: node ${node} restarted under another data dir or process since its copy was verified; compared it with the other copy again`}),
   )
 }
 
@@ -451,29 +453,78 @@ function refillThenRecord(o: MoveObservation, shard: Observed, r: RefillRecord):
 function refillWithoutSource(o: MoveObservation, shard: Observed): MoveDecision {
   const {move} = o
   const staying = readReplicas(shard.value).filter((n) => n !== move.to && n !== move.from)
+  const down = staying.filter((n) => !o.alive.has(n)).sort()
   // Only the source is abandoned. A write acknowledged by it and a staying voter that is down
   // (w = 2 at rf 3) is on that voter alone now: refilling from the others and recording the
   // destination verified would leave it out of the new read set's copies for good. So with a
   // staying voter down this is the ordinary refill, which goes on from the up voters when the
-  // write floor makes them enough and waits for the down ones otherwise (liveCopySources).
-  if (staying.some((n) => !o.alive.has(n))) return recheck(o, shard, move.to)
-  const peers = [...staying].sort()
+  // write floor makes them enough and waits for the down ones otherwise (liveCopySources; its wait
+  // names `moves abandon-voters`). Once the operator abandoned those voters too (the mark names
+  // every one down) and the up ones are not enough, it goes on from what is up, recording the loss.
+  // Until session 41 the mark was not honoured here: at w = 1 such a move waited for ever.
+  if (down.length > 0 && (stayingVotersEnough(o, shard.value) || !votersMarkCovers(move, down))) return recheck(o, shard, move.to)
+  const peers = staying.filter((n) => o.alive.has(n)).sort()
   const at = new Date(o.now).toISOString()
   const from = peers.length > 0 ? `refilled from ${peers.join(', ')}` : 'no other copy to refill it from'
   const destinationDir = o.claims?.get(move.to)?.token ?? null
-  const reason = `source ${move.from} abandoned (moves abandon-source --accept-data-loss): ${move.to} restarted since it was verified and went on with what it held (${from}); records only ${move.from}'s copy held are lost`
+  const voters = down.length > 0 ? `, with what only ${down.join(', ')} (down, abandoned by the operator: moves abandon-voters --accept-data-loss) held` : ''
+  const reason = `source ${move.from} abandoned (moves abandon-source --accept-data-loss): ${move.to} restarted since it was verified and went on with what it held (${from}); records only ${move.from}'s copy held are lost${voters}`
   // Keyed and fenced on the staying voters' claims too (the runner reads them while the mark is set).
   return refillThenRecord(o, shard, {
     step: 'refill-without-source',
     from: peers,
     read: [move.to, ...peers],
-    patch: {reason, sourceAbandoned: abandonedAgain(move.sourceAbandoned, {at, destinationDir, refilledFrom: peers})},
-    // Fenced on the source's lease still being absent: a source that registers meanwhile fails the commit and is read instead.
-    aliveAbsent: [move.from],
+    // The voters' mark answers this refill: consumed by its commit, as refillAfterDrop's is.
+    patch: {reason, sourceAbandoned: abandonedAgain(move.sourceAbandoned, {at, destinationDir, refilledFrom: peers}), ...(move.abandonVotersRequested !== undefined ? {abandonVotersRequested: undefined, abandonVotersDirs: undefined} : {})},
+    // Fenced on the source's lease still being absent, and the abandoned voters': one that registers meanwhile fails the
+    // commit and is read instead.
+    aliveAbsent: [move.from, ...down],
     // A warning of possible data loss, as a redis master's restart is: `apply` exits 23 and
     // `cluster status` lists it until `moves ack` (the mark accepted a loss nobody checked yet).
-    warning: sourceAbandonedWarning(move, at, peers, destinationDir),
+    warning: sourceAbandonedWarning(move, at, peers, destinationDir, down),
     note: reason,
+  })
+}
+
+/**
+ * votersMarkCovers tells whether the operator's `moves abandon-voters` mark is set and names every voter of `down` (a
+ * mark from before session 41 names none: it covers them all). A voter down that it does not name (one that went down
+ * after the mark) was judged gone by nobody: the refill waits for it.
+ */
+function votersMarkCovers(move: Move, down: readonly string[]): boolean {
+  if (move.abandonVotersRequested === undefined) return false
+  const named = move.abandonVotersDirs
+  return named === undefined || down.every((n) => n in named)
+}
+
+/**
+ * votersMarkOutlived: every staying voter the `moves abandon-voters` mark named is up again, each on the data dir it last
+ * registered under (its claim's dir, read while a refill may honour the mark), before a refill honoured the mark. The
+ * mark judged them gone, and they are not: their copies may hold what no other does, so they count again (a refill
+ * reads them) and the mark is withdrawn, as an abandoned source's is when it comes back (markOutlived). One back on
+ * another dir (a replaced disk) lost its copy: the mark stands for it. The operator may mark again.
+ */
+function votersMarkOutlived(o: MoveObservation): boolean {
+  const named = o.move.abandonVotersDirs
+  if (o.move.abandonVotersRequested === undefined || named === undefined) return false
+  const nodes = Object.keys(named)
+  return (
+    nodes.length > 0 &&
+    nodes.every((n) => {
+      const was = named[n]
+      const now = o.claims?.get(n)?.token
+      return o.alive.has(n) && was !== null && was !== undefined && now !== undefined && dataDirOf(now) === dataDirOf(was)
+    })
+  )
+}
+
+/** withdrawVotersMark clears an outlived voters' mark (phase unchanged), telling the operator. */
+function withdrawVotersMark(o: MoveObservation): MoveDecision {
+  const {move} = o
+  const nodes = Object.keys(move.abandonVotersDirs ?? {}).sort()
+  return commitOf({phase: move.phase}, undefined, {
+    patch: {cutoverAt: move.cutoverAt, abandonVotersRequested: undefined, abandonVotersDirs: undefined},
+    note: `move ${move.id}: staying voter(s) ${nodes.join(', ')} marked abandoned are up again on their data dirs; the mark is withdrawn and they are read (\`moves abandon-voters\` marks them again)`,
   })
 }
 
@@ -517,7 +568,8 @@ function refillAfterDrop(o: MoveObservation, shard: Observed): MoveDecision {
   // The same data dir (a new process) kept its copy, unless it is an older copy restored: not told apart, so told, not counted.
   const sameDir = now !== undefined && verified !== undefined && dataDirOf(now) === dataDirOf(verified)
   const abandoning = !enough && !sameDir && down.length > 0
-  if (abandoning && move.abandonVotersRequested === undefined) return onFailure(o, {kind: 'waiting-for-node', message: refillWaitMessage(move, down)})
+  // The mark is honoured only for the voters it named: one down since was judged gone by nobody (session 41).
+  if (abandoning && !votersMarkCovers(move, down)) return onFailure(o, {kind: 'waiting-for-node', message: refillWaitMessage(move, down)})
   const at = new Date(o.now).toISOString()
   const warning = droppedSourceWarning(move, at, now ?? null, up, enough ? 'refilled' : sameDir ? 'same-dir' : 'lost', abandoning ? down : [])
   const peers = [move.from, ...up]
@@ -529,7 +581,7 @@ function refillAfterDrop(o: MoveObservation, shard: Observed): MoveDecision {
     read: [move.to, ...peers],
     fenced: [move.to, ...up],
     // The mark answers this refill: consumed by its commit (a later one, down voters and all, is judged again).
-    patch: {abandonVotersRequested: undefined},
+    patch: {abandonVotersRequested: undefined, abandonVotersDirs: undefined},
     // The voters abandoned must still hold no lease: one that registers meanwhile fails the commit and is read.
     ...(abandoning ? {aliveAbsent: down} : {}),
     warning,
@@ -884,6 +936,8 @@ export function decideMove(o: MoveObservation): MoveDecision {
       // or, the source abandoned by the operator and holding no lease, from what is left.
       // In `cleanup` with the source up, once its drop was recorded (sourceDropMaySent) its copy may be dropped already:
       // refilled from it and the staying voters, and told.
+      // Abandoned voters back on their data dirs before a refill honoured the mark count again.
+      if (votersMarkOutlived(o)) return withdrawVotersMark(o)
       if (changedSince(move.verifiedDirs, move.to, o.claims)) {
         return withShard(o, (s) => (abandonsSource(o) ? refillWithoutSource(o, s) : sourceDropMaySent(move) && o.alive.has(move.from) ? refillAfterDrop(o, s) : recheck(o, s, move.to)))
       }

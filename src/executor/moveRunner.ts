@@ -114,7 +114,10 @@ async function observe(env: ExecutorEnv, known: Pick<Move, 'id' | 'shard' | 'fro
   const unjudged = fenced.value.phase === 'aborting' && fenced.value.verifiedDirs?.[known.from] === undefined
   const keeps = DROPS_DESTINATION.has(fenced.value.phase) && (!view.alive.has(known.from) || unjudged || changedSince(fenced.value.verifiedDirs, known.from, pairClaims))
   // So it does in `cleanup` with the destination down (moveMachine.ts keeps the source's copy while the voters up are not enough).
-  const quorumsMatter = afterDrop || keeps || (fenced.value.phase === 'cleanup' && !view.alive.has(known.to))
+  // So it does for a refill without an abandoned source with a staying voter down (moveMachine.ts refillWithoutSource
+  // honours a `moves abandon-voters` mark only where the voters up are not enough).
+  const withoutSource = pairClaims !== undefined && fenced.value.abandonSourceRequested !== undefined && !view.alive.has(known.from) && changedSince(fenced.value.verifiedDirs, known.to, pairClaims)
+  const quorumsMatter = afterDrop || keeps || withoutSource || (fenced.value.phase === 'cleanup' && !view.alive.has(known.to))
   // A copy kept there is repaired into the shard's voters before it is dropped (moveMachine.ts dropKeptCopy): that repair is
   // keyed, and the drop's commit fenced, on the destination's claim and the voters' (one restarted since no longer holds
   // what the repair gave it, or is no longer the copy read). Read only then; `aborting` reads no claims otherwise.

@@ -22,9 +22,15 @@ import {dataDirOf, dirToken} from './verifiedDirs.js'
  *
  * `moves abandon-voters ID --accept-data-loss` is the operator saying those voters are gone for
  * good and accepting that what only they held with the destination's lost dir is lost. It only
- * marks the move (`abandonVotersRequested`); the executor honours it while those voters hold no
- * lease (the commit is fenced on it), refills the destination from what is up and records a
- * warning of possible data loss naming them, consuming the mark.
+ * marks the move (`abandonVotersRequested`, with the voters and their last claims in
+ * `abandonVotersDirs`); the executor honours it for those voters only while they hold no lease (the
+ * commit is fenced on it), refills the destination from what is up and records a warning of possible
+ * data loss naming them, consuming the mark. Every one back up on its data dir before that withdraws
+ * the mark (they are read: moveMachine.ts votersMarkOutlived); a refill that ends without it consumes it.
+ *
+ * A refill without an abandoned source (`moves abandon-source`, moveMachine.ts refillWithoutSource)
+ * waits for staying voters down the same way, in any phase after cutover: at w = 1 it waited for ever
+ * until session 41, which made this mark apply there too.
  */
 
 /** VotersAbandonVerdict is {@link judgeVotersAbandon}'s answer: mark the move, say it is so already, or refuse (nothing changed). */
@@ -38,13 +44,18 @@ export interface VotersAbandonFacts {
   destinationClaim: string | undefined
   acceptDataLoss: boolean
   engine?: Engine
+  /** sourceAlive: the move's source holds its `alive/<id>` lease (an abandoned source that is up is read, not gone without). */
+  sourceAlive?: boolean
 }
 
 /**
  * judgeVotersAbandon decides a `moves abandon-voters` request (pure). In order: a redis move is
  * refused (no refill); a finished move is "already"; a repeated request is "already"; a move not in
  * `cleanup` is refused (PRECONDITION: only there does a refill wait for staying voters after the
- * source's drop); a destination on the claim it was verified under is refused (PRECONDITION: no
+ * source's drop), unless its source is abandoned (`moves abandon-source`) and down, where any phase
+ * cut over and going forward is judged (a refill without the source waits for voters down there,
+ * whatever the drop and whichever data dir the destination came back on: the next two checks do not
+ * apply); a destination on the claim it was verified under is refused (PRECONDITION: no
  * refill waits), as are a drop not recorded yet (`sourceDropSentAt` null: the refill reads the source's whole copy) and a
  * destination back on its verified data dir (it kept its copy): no refill waits for voters there either; no staying voter
  * down is refused (PRECONDITION: nothing to abandon); without the
@@ -56,7 +67,13 @@ export function judgeVotersAbandon(move: Move, f: VotersAbandonFacts): VotersAba
   if ((f.engine ?? 'kv') !== 'kv') return refuse(`move ${id} is a ${f.engine} slot migration, which never refills a destination; nothing was abandoned`, `see \`shardctl moves show ${id}\` for what it waits for`)
   if (PHASE_TABLE[phase].terminal) return {kind: 'already', message: `move ${id} already finished (${phase}): nothing to abandon`}
   if (move.abandonVotersRequested !== undefined) return {kind: 'already', message: `move ${id}'s down staying voters are already abandoned (requested at ${move.abandonVotersRequested})`}
-  if (phase !== 'cleanup') return refuse(`move ${id} is in ${phase}, not cleanup: no refill of it waits for staying voters after its source's drop, and nothing was abandoned`, `see \`shardctl moves show ${id}\` for what it waits for`)
+  // A refill without an abandoned source (down) waits for staying voters down in any phase after cutover going forward
+  // (moveMachine.ts refillWithoutSource); one after the drop only in `cleanup`. Until session 41 only the latter was judged.
+  const withoutSource = move.abandonSourceRequested !== undefined && f.sourceAlive !== true
+  const info = PHASE_TABLE[phase]
+  if (withoutSource ? !(info.cutOver && info.track === 'forward') : phase !== 'cleanup') {
+    return refuse(`move ${id} is in ${phase}, not ${withoutSource ? 'cut over and going forward' : 'cleanup'}: no refill of it waits for staying voters${withoutSource ? '' : " after its source's drop"}, and nothing was abandoned`, `see \`shardctl moves show ${id}\` for what it waits for`)
+  }
   const verified = move.verifiedDirs?.[to]
   if (verified === undefined || f.destinationClaim === undefined || f.destinationClaim === verified) {
     return refuse(`move ${id}'s destination ${to} serves the data dir and process it was verified under: no refill waits, and nothing was abandoned`, `see \`shardctl moves show ${id}\` for what it waits for`)
@@ -64,10 +81,11 @@ export function judgeVotersAbandon(move: Move, f: VotersAbandonFacts): VotersAba
   // Only a refill after the drop was recorded (moveMachine.ts sourceDropMaySent) waits for voters, and only with the
   // destination on another data dir: before the record it is refilled from the source's whole copy, and on its verified
   // dir it kept its copy. A mark nothing honours would stay on the move and be honoured at a later restart, unjudged.
-  if (move.sourceDropSentAt === null) {
+  if (!withoutSource && move.sourceDropSentAt === null) {
     return refuse(`move ${id}'s source ${from} was not sent its drop yet: ${to} is refilled from ${from}'s whole copy and waits for no staying voter; nothing was abandoned`, `see \`shardctl moves show ${id}\` for what it waits for`)
   }
-  if (dataDirOf(f.destinationClaim) === dataDirOf(verified)) {
+  // Without the source the refill waits for the voters down on the same dir too (it reads no copy of the source's).
+  if (!withoutSource && dataDirOf(f.destinationClaim) === dataDirOf(verified)) {
     return refuse(`move ${id}'s destination ${to} is back on the data dir it was verified on (a new process): it kept its copy, and its refill waits for no staying voter; nothing was abandoned`, `see \`shardctl moves show ${id}\` for what it waits for`)
   }
   const staying = f.shard ? readReplicas(f.shard).filter((n) => n !== from && n !== to) : []
@@ -106,11 +124,14 @@ export async function requestVotersAbandon(ctx: ServiceContext, id: string, opts
     const staying = shard ? readReplicas(shard.value).filter((n) => n !== m.value.from && n !== m.value.to) : []
     const held = await Promise.all(staying.map(async (n) => ((await ctx.store.get(ctx.keys.alive(n))) ? n : undefined)))
     const alive = new Set(held.filter((n) => n !== undefined))
-    const verdict = judgeVotersAbandon(m.value, {shard: shard?.value, alive, destinationClaim: dirToken(claim?.value), acceptDataLoss: opts.acceptDataLoss, engine: engineOf(meta.value)})
+    const sourceAlive = (await ctx.store.get(ctx.keys.alive(m.value.from))) !== undefined
+    const verdict = judgeVotersAbandon(m.value, {shard: shard?.value, alive, destinationClaim: dirToken(claim?.value), acceptDataLoss: opts.acceptDataLoss, engine: engineOf(meta.value), sourceAlive})
     if (verdict.kind === 'refuse') throw verdict.error
     if (verdict.kind === 'already') return {id, voters: [], changed: false, message: verdict.message}
     const now = ctx.clock().toISOString()
-    const next: Move = {...m.value, abandonVotersRequested: now, updatedAt: now}
+    // Each voter's last claim: one back on that data dir before the refill honoured the mark counts again (moveMachine.ts).
+    const dirs = await Promise.all(verdict.down.map(async (n) => [n, dirToken((await ctx.store.getTyped(ctx.keys.claim(n), NodeClaimSchema).catch(() => undefined))?.value) ?? null] as const))
+    const next: Move = {...m.value, abandonVotersRequested: now, abandonVotersDirs: Object.fromEntries(dirs), updatedAt: now}
     const absent = verdict.down.map((n) => ({key: ctx.keys.alive(n), modRevision: 0n}))
     const rev = await ctx.store.commit({compares: [{key: m.key, modRevision: m.modRevision}, ...absent], puts: [{key: m.key, value: JSON.stringify(next)}]})
     if (rev === undefined) continue

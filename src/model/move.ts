@@ -263,14 +263,24 @@ export const MoveSchema = z.object({
   /**
    * abandonVotersRequested: when `moves abandon-voters --accept-data-loss` marked the move (ISO time): the staying voters
    * that are down, which a destination restarted in `cleanup` after the source's drop waits for, are gone for good; the
-   * refill goes on from what is up, recording a warning of possible data loss (src/executor/votersAbandon.ts). Consumed
-   * by that refill's commit. Absent: not requested.
+   * refill goes on from what is up, recording a warning of possible data loss (src/executor/votersAbandon.ts). So may a
+   * refill without an abandoned source (moveMachine.ts refillWithoutSource). Consumed by that refill's commit; withdrawn
+   * when every voter it named is up again before (they are read). Absent: not requested.
    */
   abandonVotersRequested: z.string().optional(),
   /**
+   * abandonVotersDirs: the staying voters the operator abandoned with {@link abandonVotersRequested} (those down then),
+   * each with the claim (`<dataDirId>/<instance>`) it last registered under, null when none was readable. The mark is
+   * honoured only for them: a refill that finds another voter down waits for it (nobody judged it gone). Once every one
+   * is up again on the data dir it had, before a refill honoured the mark, the mark is withdrawn and they are read (they
+   * count again, as an abandoned source that comes back does). Absent with the mark set: a record from before session
+   * 41, honoured for every voter down.
+   */
+  abandonVotersDirs: z.record(z.string(), z.string().nullable()).optional(),
+  /**
    * waitingFor: what the executor waits for, not counted as a failed attempt (a node that is down), with its way out, as
    * it last said (`moves show` and `cluster status` print it); since: when that wait began. Cleared by the move's next
-   * commit or finished step. Absent: not waiting (or a record from before session 40).
+   * commit, a counted failure, or before a step the wait did not come from (moveRunner.ts recordWaiting). Absent: not waiting (or a record from before session 40).
    */
   waitingFor: z.object({since: z.string(), text: z.string()}).optional(),
   /** warnings: what the operator must know of a move beyond its phase (MoveWarningSchema), oldest first. Absent: none. */

@@ -23,15 +23,17 @@ export const DROPPED_SOURCE_KEY = 'dropped-source:'
 /**
  * sourceAbandonedWarning is the warning a move records when it accepts its restarted destination
  * without its abandoned source: what only the source's copy held is lost (at rf 1, everything the
- * destination's new dir lacks). Keyed on the source and the time, so a second refill without it
+ * destination's new dir lacks), with what only the staying voters the operator abandoned too held
+ * (`abandonedVoters`: moves abandon-voters). Keyed on the source and the time, so a second refill without it
  * (the destination restarted again) is a warning of its own.
  */
-export function sourceAbandonedWarning(move: Pick<Move, 'id' | 'from' | 'to'>, at: string, refilledFrom: readonly string[], destinationDir: string | null): MoveWarning {
+export function sourceAbandonedWarning(move: Pick<Move, 'id' | 'from' | 'to'>, at: string, refilledFrom: readonly string[], destinationDir: string | null, abandonedVoters: readonly string[] = []): MoveWarning {
   const refilled = refilledFrom.length > 0 ? `refilled from ${refilledFrom.join(', ')}` : 'no other copy to refill it from'
+  const voters = abandonedVoters.length > 0 ? `, with what only ${abandonedVoters.join(', ')} (down, abandoned by the operator: moves abandon-voters --accept-data-loss) held` : ''
   return {
     key: `${SOURCE_ABANDONED_KEY}${move.from}:${at}`,
     at,
-    text: `went on without its source ${move.from} (moves abandon-source --accept-data-loss): ${move.to} restarted since it was verified (dir ${destinationDir ?? 'unknown'}) and kept what it held (${refilled}); acknowledged records only ${move.from}'s copy held are lost`,
+    text: `went on without its source ${move.from} (moves abandon-source --accept-data-loss): ${move.to} restarted since it was verified (dir ${destinationDir ?? 'unknown'}) and kept what it held (${refilled}); acknowledged records only ${move.from}'s copy held are lost${voters}`,
     mayHaveLostData: true,
   }
 }

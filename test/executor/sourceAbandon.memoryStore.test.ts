@@ -1374,3 +1374,105 @@ describe('a recorded wait is cleared when it ends, not when the next step finish
     expect(during).toEqual(during.map(() => null))
   })
 })
+
+describe('an abandoned source plus a staying voter that is down, at w = 1 (session 41)', () => {
+  /** abandonedWithVoterDown: rf 3 with a w = 1 router, in `phase`, the destination restarted on another dir, the source down and abandoned, one staying voter down (its claim `dir-v/i1`). */
+  async function abandonedWithVoterDown(phase: Move['phase']) {
+    const s = await stuckMove(3, phase, [null, 1])
+    await requestSourceAbandon(s.ctx, s.move.id, {acceptDataLoss: true})
+    const down = [...s.others].sort()[0]!
+    const up = s.others.filter((n) => n !== down)
+    await s.store.delete(s.ctx.keys.alive(down))
+    await s.store.put(s.ctx.keys.claim(down), JSON.stringify({node: down, dataDirId: 'dir-v', instance: 'i1'}))
+    return {s, down, up}
+  }
+
+  // Until session 41 it waited for ever: the refill without the source ignored `abandon-voters` (refused outside cleanup,
+  // marked but not honoured in it), and its wait did not name that way out.
+  it.each(['release', 'cleanup'] as const)('in %s waits naming abandon-voters, which ends the wait with a loss warning naming the source and the voter, fenced on both leases', async (phase) => {
+    const {s, down, up} = await abandonedWithVoterDown(phase)
+    const waited = await s.run()
+    expect(waited.phase).toBe(phase)
+    expect(waited.waitingFor?.text).toContain(`${down} (down)`)
+    expect(waited.waitingFor?.text).toContain(`shardctl moves abandon-voters ${s.move.id} --accept-data-loss`)
+    expect((await clusterStatus(s.ctx)).waitingMoves).toEqual([expect.objectContaining({move: s.move.id, text: waited.waitingFor!.text})])
+    const refused = await requestVotersAbandon(s.ctx, s.move.id, {acceptDataLoss: false}).then(() => undefined, (e: unknown) => e)
+    expect((refused as UserError).code).toBe('BAD_INPUT')
+    const marked = await requestVotersAbandon(s.ctx, s.move.id, {acceptDataLoss: true})
+    expect(marked).toMatchObject({changed: true, voters: [down]})
+    expect((await stored(s)).abandonVotersDirs).toEqual({[down]: 'dir-v/i1'})
+    s.asked.length = 0
+    const m = await s.run()
+    expect(m.phase).toBe('done')
+    expect(m.abandonVotersRequested).toBeUndefined()
+    expect(m.abandonVotersDirs).toBeUndefined()
+    expect(m.waitingFor).toBeUndefined()
+    expect(s.asked).not.toContain(down)
+    expect(s.asked).not.toContain(s.from)
+    for (const n of up) expect(s.asked).toContain(n)
+    expect(m.sourceAbandoned?.refilledFrom).toEqual(up)
+    expect(lossWarnings(m)).toHaveLength(1)
+    expect(lossWarnings(m)[0]!.text).toContain(`only ${s.from}'s copy held are lost, with what only ${down} (down, abandoned by the operator`)
+    expect(outcomeOf(m).code).toBe('POSSIBLE_DATA_LOSS')
+  })
+
+  it('a voter abandoned that registers before the refill commits fails that commit (fenced on its lease) and is read', async () => {
+    const {s, down} = await abandonedWithVoterDown('cleanup')
+    await requestVotersAbandon(s.ctx, s.move.id, {acceptDataLoss: true})
+    let back = false
+    const m = await s.run({
+      effects: (base) => ({
+        ...base,
+        verify: async (...args: Parameters<MoveEffects['verify']>) => {
+          await base.verify(...args)
+          if (!back) {
+            back = true
+            await markNodesAlive(s.ctx, [down])
+          }
+        },
+      }),
+    })
+    expect(m.phase).toBe('done')
+    expect(s.asked).toContain(down)
+    expect(m.abandonVotersRequested).toBeUndefined()
+    expect(m.warnings?.map((w) => w.text).join(' ')).not.toContain('abandoned by the operator: moves abandon-voters')
+  })
+})
+
+describe('an abandon-voters mark is withdrawn, or not honoured, for voters nobody judged gone (session 41)', () => {
+  async function markedAfterDrop() {
+    const s = await stuckMove(3, 'cleanup', [null, 1])
+    await markNodesAlive(s.ctx, [s.from])
+    const [down, other] = [...s.others].sort() as [string, string]
+    await s.store.delete(s.ctx.keys.alive(down))
+    await s.store.put(s.ctx.keys.claim(down), JSON.stringify({node: down, dataDirId: 'dir-v', instance: 'i1'}))
+    await s.store.put(s.ctx.keys.claim(s.to), JSON.stringify({node: s.to, dataDirId: 'dir-empty', instance: 'i2'}))
+    await requestVotersAbandon(s.ctx, s.move.id, {acceptDataLoss: true})
+    return {s, down, other}
+  }
+
+  // Until session 41 the mark stayed and was honoured whatever came back: a voter back on its data dir before the refill
+  // read it only by luck of the lease fence, and the mark outlived it on the move.
+  it('Given the abandoned voter back on its data dir before the refill, Then the mark is withdrawn (told) and it is read: no loss counted for it', async () => {
+    const {s, down} = await markedAfterDrop()
+    await s.store.put(s.ctx.keys.claim(down), JSON.stringify({node: down, dataDirId: 'dir-v', instance: 'i2'}))
+    await markNodesAlive(s.ctx, [down])
+    const m = await s.run()
+    expect(m.phase).toBe('done')
+    expect(m.abandonVotersRequested).toBeUndefined()
+    expect(infos(s).some((i) => i.includes(`${down} marked abandoned are up again on their data dirs; the mark is withdrawn`))).toBe(true)
+    expect(s.asked).toContain(down)
+    expect(m.warnings?.map((w) => w.text).join(' ')).not.toContain('abandoned by the operator: moves abandon-voters')
+  })
+
+  // A mark names the voters down when it was set: another voter that goes down later was judged gone by nobody.
+  it('Given another staying voter down since the mark, Then the refill waits for it (the mark does not cover it) and says so', async () => {
+    const {s, down, other} = await markedAfterDrop()
+    await s.store.delete(s.ctx.keys.alive(other))
+    const m = await s.run()
+    expect(m.phase).toBe('cleanup')
+    expect(m.abandonVotersRequested).toEqual(expect.any(String))
+    expect(m.waitingFor?.text).toContain(`${[down, other].sort().join(', ')} (down)`)
+    expect(s.asked).not.toContain(s.to)
+  })
+})
