@@ -694,6 +694,12 @@ function rollbackSourceDown(o: MoveObservation, shard: Observed): MoveDecision {
  * destination down (its copy is read), or no read voter up to repair (rf 1: the source is the one
  * voter, so only its return ends the wait).
  * The move cannot turn forward (writes acknowledged since the removal are on the old set alone).
+ *
+ * Session 41: in `rb-cutover` at w = 1 the copy is repaired from with the source up too (it may die for good between
+ * this look and the drop). The repair is recorded (`keptCopyRepair`, fenced on the claims it read) before the drop is
+ * sent, and the move ends with a warning of possible data loss when the destination served another data dir at the
+ * repair than its copy's (keptCopyVerdict.ts copyReplaced) or every repaired voter serves another data dir since the
+ * record (repairedVotersLost): the drop may have been sent, so no repair can give them back.
  */
 function dropKeptCopy(o: MoveObservation, t: Transition, shard: Observed): MoveDecision {
   const {move} = o
