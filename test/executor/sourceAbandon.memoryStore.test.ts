@@ -4,7 +4,7 @@ import {UserError} from '../../src/errors/errors.js'
 import {type ExecutorEnv, type ExecutorEvent} from '../../src/executor/executorEnv.js'
 import {type MoveEffects, nodeMoveEffects} from '../../src/executor/moveEffects.js'
 import {runMove} from '../../src/executor/moveRunner.js'
-import {getMove, readShard, requestRollback} from '../../src/executor/moveStore.js'
+import {commitMoveTransition, getMove, readShard, requestRollback} from '../../src/executor/moveStore.js'
 import {requestSourceAbandon} from '../../src/executor/sourceAbandon.js'
 import {requestVotersAbandon} from '../../src/executor/votersAbandon.js'
 import {sourceAbandonText} from '../../src/executor/sourceAbandonText.js'
@@ -1472,5 +1472,15 @@ describe("a destination's kept copy: the windows around its drop (session 41)", 
     const m = await s.run(onDrop(t, s.to, () => claim(s, s.others[0]!, 'dir-replaced', 'i8').then(() => undefined)))
     expect(m.phase).toBe('aborted')
     expect(m.warnings ?? []).toEqual([])
+  })
+})
+
+describe('the promotion after a copy records the destination\'s claim (session 41)', () => {
+  it('the copy commits promoting itself; the runner reads the claims for that first observation, so the promotion records promotedDir', async () => {
+    const s = await stuckMove(3, 'copying', [], {from: 'voter', to: 'learning'})
+    const {cutoverAt: _c, verifiedDirs: _v, ...before} = s.move
+    await s.store.put(s.ctx.keys.move(s.move.id), JSON.stringify({...before, cutoverAt: null}))
+    const m = await s.run({effects: (base) => ({...base, copy: async (env, fm) => commitMoveTransition(env.ctx, env.fence, fm, {phase: 'promoting'})})})
+    expect(m.promotedDir).toBe('dir-new/i2')
   })
 })
