@@ -3,6 +3,7 @@ import {EtcdCommand} from '../../src/cli/baseCommand.js'
 import {describeCopyProgress} from '../../src/executor/copyProgressText.js'
 import {type MoveView, showMove} from '../../src/executor/moveViews.js'
 import {sourceAbandonText} from '../../src/executor/sourceAbandonText.js'
+import {keptCopyRepairText} from '../../src/executor/keptCopyRepairText.js'
 import {isTerminal} from '../../src/model/move.js'
 
 export default class MovesShow extends EtcdCommand {
@@ -21,6 +22,9 @@ export default class MovesShow extends EtcdCommand {
     if (m.reason) this.log(`reason: ${m.reason}`)
     const abandoned = sourceAbandonText(m)
     if (abandoned) this.log(abandoned)
+    // The repair of the voters from the destination's copy an abort or a rollback kept outside the map (keptCopyRepair in --json).
+    const repair = keptCopyRepairText(m)
+    if (repair) this.log(repair)
     // What the executor waits for (a node that is down) and the command that ends it, as it last recorded it.
     if (m.waitingFor && !isTerminal(m.phase)) this.log(`waiting since ${m.waitingFor.since}: ${m.waitingFor.text}`)
     if (m.abandonVotersRequested && !isTerminal(m.phase)) this.log(`down staying voters abandoned by the operator at ${m.abandonVotersRequested} (--accept-data-loss): the refill of ${m.to} goes on from what is up while they hold no lease`)

@@ -57,6 +57,7 @@ function lossLine(moves: RunSummary['moves']): string {
     'master-restart': 'a master they used restarted without persistence',
     'source-abandoned': 'went on without a source abandoned with --accept-data-loss',
     'destination-lost': 'a destination restarted without its copy after the source dropped its own',
+    'kept-copy-lost': "an abort or rollback dropped a destination's kept copy that had lost, or whose repaired voters lost, what only it held",
   }
   return `${lossy.length} move(s) may have lost acknowledged data (${[...kinds].map((k) => why[k]).join('; ')}); \`shardctl moves show <id>\` says what, and \`shardctl moves ack <id>\` acknowledges it once checked.`
 }

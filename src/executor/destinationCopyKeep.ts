@@ -21,6 +21,13 @@ export interface DestinationCopyInput {
    * like a replaced one: at w = 1 the voters up, it included, are repaired from the copy before it is dropped.
    */
   sourceDirUnknown?: boolean
+  /**
+   * sourceMayDie: `rb-cutover`, the source up on the dir its copy was compared under. At w = 1 it may die for good between
+   * this look and the drop (the drop is a node request, not fenced on its lease), taking the only other copy of a write
+   * acknowledged by it and the destination alone; so at w = 1 the voters up are repaired from the copy before every drop
+   * (session 41; `aborting` does so through sourceDirUnknown). With w >= 2 it changes nothing.
+   */
+  sourceMayDie?: boolean
 }
 
 /**
@@ -51,8 +58,11 @@ export function destinationCopyKeep(input: DestinationCopyInput): string | undef
   const alive = replaced || unknown ? new Set([...input.alive].filter((n) => n !== move.from)) : input.alive
   const routerW = input.writeQuorums ?? [undefined]
   const d = chooseCopySources({shard: move.shard, from: move.from, to: move.to, oldSet: voters, alive, routerW})
-  if (d.kind === 'copy') return undefined
   const w = effectiveWriteQuorum(voters.length, routerW)
+  if (d.kind === 'copy') {
+    if (input.sourceMayDie !== true || w > 1 || !alive.has(move.from)) return undefined
+    return `${move.to}'s copy of shard ${move.shard} is kept until the voters up are repaired from it: ${move.from} (the source of move ${move.id}) is up, but writes of it may have been acknowledged with w = 1 (the cluster's write floor), one by ${move.from} and ${move.to} alone is on no other voter, and ${move.from} may die for good before the drop`
+  }
   const down = voters.filter((n) => !alive.has(n))
   const live = voters.filter((n) => alive.has(n))
   const why =

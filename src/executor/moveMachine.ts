@@ -1,7 +1,8 @@
 import {BugError} from '../errors/errors.js'
 import {closedDestination} from '../model/closedDestination.js'
-import {type Move, type MovePhase, type MoveWarning, PHASE_TABLE, phasesWhere, type SourceAbandoned, withWarnings} from '../model/move.js'
-import {droppedSourceWarning, sourceAbandonedWarning, sourceReturnedWarnings} from '../model/moveLossWarning.js'
+import {type KeptCopyRepair, type Move, type MovePhase, type MoveWarning, PHASE_TABLE, phasesWhere, type SourceAbandoned, withWarnings} from '../model/move.js'
+import {droppedSourceWarning, keptCopyLostWarning, sourceAbandonedWarning, sourceReturnedWarnings} from '../model/moveLossWarning.js'
+import {copyDirOf, copyReplaced, repairedVotersLost} from './keptCopyVerdict.js'
 import {chooseCopySources} from './copySources.js'
 import {type NodeState} from '../model/node.js'
 import {readReplicas, type Replica, type Shard, writeReplicas} from '../model/shard.js'
@@ -250,6 +251,8 @@ export interface MoveObservation {
    * read, counted as unknown (w = 1).
    */
   writeQuorums?: readonly (number | null | undefined)[]
+  /** repairedRecords: for each `repair-from-copy` effect in {@link done}, the records it repaired (what `moves show` reports). */
+  repairedRecords?: ReadonlyMap<string, number>
 }
 
 /**
@@ -743,6 +746,12 @@ function rollbackSourceDown(o: MoveObservation, shard: Observed): MoveDecision {
  * destination down (its copy is read), or no read voter up to repair (rf 1: the source is the one
  * voter, so only its return ends the wait).
  * The move cannot turn forward (writes acknowledged since the removal are on the old set alone).
+ *
+ * Session 41: in `rb-cutover` at w = 1 the copy is repaired from with the source up too (it may die for good between
+ * this look and the drop). The repair is recorded (`keptCopyRepair`, fenced on the claims it read) before the drop is
+ * sent, and the move ends with a warning of possible data loss when the destination served another data dir at the
+ * repair than its copy's (keptCopyVerdict.ts copyReplaced) or every repaired voter serves another data dir since the
+ * record (repairedVotersLost): the drop may have been sent, so no repair can give them back.
  */
 function dropKeptCopy(o: MoveObservation, t: Transition, shard: Observed): MoveDecision {
   const {move} = o
@@ -751,7 +760,12 @@ function dropKeptCopy(o: MoveObservation, t: Transition, shard: Observed): MoveD
   // In `aborting` no comparison recorded the source's dir (verifiedDirs is written at cutover): up, it may be back on a
   // replaced, empty one, and counts as such (session 40). A source with no claim (a build that writes none) is not judged.
   const unknown = move.phase === 'aborting' && move.verifiedDirs?.[move.from] === undefined && o.claims?.get(move.from)?.token !== undefined
-  const kept = destinationCopyKeep({move, voters: readReplicas(shard.value), alive: o.alive, writeQuorums: o.writeQuorums, sourceDirReplaced: sourceDirReplaced(o), sourceDirUnknown: unknown})
+  const replaced = sourceDirReplaced(o)
+  // In `rb-cutover` a source up on its compared dir may die for good between this look and the drop: at w = 1 the copy is
+  // repaired from before every drop (session 41; until then it was dropped at once, and a source dying right after took
+  // the only other copy of a write acknowledged by it and the destination alone).
+  const mayDie = move.phase === 'rb-cutover' && o.alive.has(move.from) && !replaced
+  const kept = destinationCopyKeep({move, voters: readReplicas(shard.value), alive: o.alive, writeQuorums: o.writeQuorums, sourceDirReplaced: replaced, sourceDirUnknown: unknown, sourceMayDie: mayDie})
   if (kept === undefined) return dropThenCommit(o, t, shard)
   // Every read voter up, a source back on a replaced dir included (it serves, and lacks what the copy holds).
   const voters = readReplicas(shard.value).filter((n) => o.alive.has(n)).sort()
@@ -761,9 +775,30 @@ function dropKeptCopy(o: MoveObservation, t: Transition, shard: Observed): MoveD
   }
   const read = [move.to, ...voters]
   const effect: MoveEffect = {type: 'repair-from-copy', key: verifiedKey(`repair-from-copy@${shard.revision}`, read, o.claims), shard: shard.value, voters}
-  const why = o.alive.has(move.from) ? `${move.from} up on ${unknown ? 'a data dir no comparison recorded' : 'a replaced data dir'}` : `${move.from} down`
-  const said = `${move.to}'s copy of shard ${move.shard} was kept (${why} at the write floor) and repaired into ${voters.join(', ')} before it was dropped`
-  return once(o, effect, () => dropThenCommit(o, {...t, reason: `${t.reason ?? move.reason ?? ''}; ${said}`}, shard, {claimFences: claimFences(read, o.claims), note: `move ${move.id}: ${said}`}))
+  const why = !o.alive.has(move.from) ? `${move.from} down` : unknown ? `${move.from} up on a data dir no comparison recorded` : replaced ? `${move.from} up on a replaced data dir` : `${move.from} up, but it may die for good before the drop`
+  return once(o, effect, () => {
+    const records = o.repairedRecords?.get(effect.key) ?? 0
+    // Recorded, fenced on the claims the repair read and wrote, before the drop is sent: from then on the copy may be
+    // gone, so a voter restarted on a replaced dir after it is judged against these claims, not repaired from the copy
+    // again as if it were whole (session 41; until then the commit failed, the repair ran again from nothing, and the
+    // move ended without a word). A record already there (the drop may be sent) is kept as it is.
+    if (move.keptCopyRepair === undefined) {
+      const copyDir = copyDirOf(move) ?? null
+      const record: KeptCopyRepair = {state: 'repaired', at: new Date(o.now).toISOString(), voters, records, dirs: verifiedNow(read, o.claims), copyDir, copyReplaced: copyReplaced(move, o.claims)}
+      return commitOf({phase: move.phase}, undefined, {patch: {keptCopyRepair: record}, claimFences: claimFences(read, o.claims)})
+    }
+    const rec = move.keptCopyRepair
+    const at = new Date(o.now).toISOString()
+    const added: MoveWarning[] = []
+    if (rec.copyReplaced) added.push(keptCopyLostWarning(move, at, 'copy', rec.copyDir, rec.dirs[move.to] ?? null, rec.voters))
+    const votersLost = repairedVotersLost(rec, o.claims)
+    if (votersLost.all) added.push(keptCopyLostWarning(move, at, 'voters', rec.copyDir, rec.dirs[move.to] ?? null, rec.voters))
+    const lost = added.length > 0 ? ', with a warning of possible data loss (moves show)' : ''
+    const said = `${move.to}'s copy of shard ${move.shard} was kept (${why} at the write floor) and repaired into ${rec.voters.join(', ')} (${rec.records} record(s)) before it was dropped${lost}`
+    const warnings = withWarnings(move.warnings, added)
+    const patch: Partial<Move> = {keptCopyRepair: {...rec, state: 'dropped'}, ...(added.length > 0 ? {warnings} : {})}
+    return dropThenCommit(o, {...t, reason: `${t.reason ?? move.reason ?? ''}; ${said}`}, shard, {claimFences: claimFences(read, o.claims), note: `move ${move.id}: ${said}`, patch})
+  })
 }
 
 /**
@@ -816,6 +851,10 @@ export const PHASE_STEPS = {
   promoting: (o) =>
     withShard(o, (s) => {
       const promoted = promoteDestination(o.move, s.value)
+      // The promotion records the destination's claim (fenced on it): from here its answer counts, so its copy may hold a
+      // write acknowledged by it and the source alone, and an abort compares its dir at the repair with this (dropKeptCopy).
+      const dir = o.claims?.get(o.move.to)?.token
+      if (promoted.shard && promoted.phase === 'promoting' && dir !== undefined) return commitOf(promoted, s, {patch: {promotedDir: dir}, claimFences: claimFences([o.move.to], o.claims)})
       if (promoted.shard || promoted.phase !== 'promoting') return commitOf(promoted, s)
       return barrier(o, s, writeReplicas(s.value), () => commitOf({phase: 'verifying'}))
     }),

@@ -33,6 +33,8 @@ interface RunState {
    * machine decided the wait (or another executor recorded it). Running any other effect means that wait is over.
    */
   waitEffect?: string
+  /** repairedRecords: the records each `repair-from-copy` effect of this phase repaired, by its key (the machine records it). */
+  repairedRecords?: Map<string, number>
 }
 
 /**
@@ -77,6 +79,7 @@ export async function runMove(env: ExecutorEnv, initial: FencedMove): Promise<Fe
 function resetRun(run: RunState, phase: Move['phase']): void {
   run.phase = phase
   run.done.clear()
+  run.repairedRecords = undefined
   run.failures = 0
   run.tries = 0
   run.waitEffect = undefined
@@ -90,14 +93,15 @@ function resetRun(run: RunState, phase: Move['phase']): void {
  * fenced transaction and finish before the next observation), so neither read can miss the
  * other's latest write; a stale pair would only fail the next commit's compare.
  */
-async function observe(env: ExecutorEnv, known: Pick<Move, 'id' | 'shard' | 'from' | 'to'>, run: RunState): Promise<MoveObservation & {fenced: FencedMove}> {
+async function observe(env: ExecutorEnv, known: Pick<Move, 'id' | 'shard' | 'from' | 'to' | 'phase'>, run: RunState): Promise<MoveObservation & {fenced: FencedMove}> {
   const nodeView = env.nodeView ?? (() => readNodeView(env.ctx))
   // A move's id, shard and nodes never change; the claims are read in the phases that decide on them (by the last phase seen).
   const [fenced, shard, view, pairClaims] = await Promise.all([
     getMove(env.ctx, known.id),
     readShard(env.ctx, known.shard),
     nodeView(),
-    claimsMatter(run.phase) ? readClaims(env, [known.from, known.to]) : undefined,
+    // By the move as this run last wrote it too: a copy commits `promoting` itself, whose first step records the claim.
+    claimsMatter(run.phase) || claimsMatter(known.phase) ? readClaims(env, [known.from, known.to]) : undefined,
   ])
   // A move whose source is marked abandoned may be refilled from its staying voters: their
   // claims key and fence that refill like the destination's (moveMachine.ts refillWithoutSource).
@@ -112,7 +116,9 @@ async function observe(env: ExecutorEnv, known: Pick<Move, 'id' | 'shard' | 'fro
   // whenever its claim changed at all (a superset of a replaced dir; the machine compares the dir).
   // So it does in `aborting` with the source up: no comparison recorded its dir, it may be a replaced one (moveMachine.ts dropKeptCopy).
   const unjudged = fenced.value.phase === 'aborting' && fenced.value.verifiedDirs?.[known.from] === undefined
-  const keeps = DROPS_DESTINATION.has(fenced.value.phase) && (!view.alive.has(known.from) || unjudged || changedSince(fenced.value.verifiedDirs, known.from, pairClaims))
+  // So it does in `rb-cutover` with the source up on its compared dir: at w = 1 the copy is repaired from before every drop,
+  // since the source may die for good before the drop (moveMachine.ts dropKeptCopy, session 41).
+  const keeps = DROPS_DESTINATION.has(fenced.value.phase) && (fenced.value.phase === 'rb-cutover' || !view.alive.has(known.from) || unjudged || changedSince(fenced.value.verifiedDirs, known.from, pairClaims))
   // So it does in `cleanup` with the destination down (moveMachine.ts keeps the source's copy while the voters up are not enough).
   // So it does for a refill without an abandoned source with a staying voter down (moveMachine.ts refillWithoutSource
   // honours a `moves abandon-voters` mark only where the voters up are not enough).
@@ -144,6 +150,7 @@ async function observe(env: ExecutorEnv, known: Pick<Move, 'id' | 'shard' | 'fro
     tries: run.tries,
     ...(claims ? {claims} : {}),
     ...(writeQuorums ? {writeQuorums} : {}),
+    ...(run.repairedRecords ? {repairedRecords: run.repairedRecords} : {}),
   }
 }
 
@@ -292,6 +299,8 @@ async function runEffect(env: ExecutorEnv, effects: MoveEffects, m: FencedMove, 
       break
     case 'repair-from-copy': {
       const repaired = await (effects.repairFromCopy ? effects.repairFromCopy(move, e.shard, e.voters) : repairFromKeptCopy(env, move, e.shard, e.voters))
+      run.repairedRecords ??= new Map()
+      run.repairedRecords.set(e.key, repaired)
       env.emit({type: 'info', message: `move ${move.id}: repaired ${e.voters.join(', ')} from ${move.to}'s kept copy of shard ${e.shard.id} (${repaired} record(s) they lacked or held older)`, at: new Date(env.now()).toISOString()})
       break
     }

@@ -201,6 +201,29 @@ export const MoveWarningSchema = z.object({
 /** MoveWarning is one validated {@link MoveWarningSchema} entry. */
 export type MoveWarning = z.infer<typeof MoveWarningSchema>
 
+/**
+ * KeptCopyRepairSchema: the repair of the shard's read voters up from the destination's copy a move keeps outside the
+ * map before dropping it (src/executor/keptCopyRepair.ts, moveMachine.ts dropKeptCopy). Recorded, fenced on the claims
+ * it names, once the repair completed and before the drop is sent (`repaired`: from then on the copy may be dropped),
+ * and `dropped` with the commit that ends the move. `dirs`: the `claims/<id>` tokens of the copy's node and the voters
+ * the repair read and wrote (a voter on another data dir since no longer holds what it was given); `copyDir`: the
+ * destination's token its copy was last known under (verifiedDirs in `rb-cutover`, promotedDir in `aborting`; null: none
+ * recorded); `copyReplaced`: the destination served another data dir than that at the repair (the copy read was not
+ * the one that took the writes).
+ */
+export const KeptCopyRepairSchema = z.object({
+  state: z.enum(['repaired', 'dropped']),
+  at: z.string(),
+  voters: z.array(z.string()),
+  records: z.number().int().nonnegative(),
+  dirs: z.record(z.string(), z.string()),
+  copyDir: z.string().nullable(),
+  copyReplaced: z.boolean(),
+})
+
+/** KeptCopyRepair is one validated {@link KeptCopyRepairSchema} value. */
+export type KeptCopyRepair = z.infer<typeof KeptCopyRepairSchema>
+
 /** MoveSchema: a `moves/<id>` value: one replica replacement, its phase, epochs and progress. */
 export const MoveSchema = z.object({
   id: z.string().regex(/^[A-Za-z0-9_.-]{1,160}$/),
@@ -283,6 +306,15 @@ export const MoveSchema = z.object({
    * commit, a counted failure, or before a step the wait did not come from (moveRunner.ts recordWaiting). Absent: not waiting (or a record from before session 40).
    */
   waitingFor: z.object({since: z.string(), text: z.string()}).optional(),
+  /**
+   * promotedDir: the destination's `claims/<id>` token (`<dataDirId>/<instance>`) when it was promoted (its answer counts
+   * in the joint quorum from then on, so its copy may hold a write acknowledged by it and the source alone). An abort
+   * compares it with the destination's claim at the repair from its kept copy (moveMachine.ts dropKeptCopy): a copy on
+   * another data dir since lost what only it held. Absent: promoted by a build before session 41, or no claim.
+   */
+  promotedDir: z.string().optional(),
+  /** keptCopyRepair: the repair from the destination's copy kept outside the map (see {@link KeptCopyRepairSchema}). Absent: none ran. */
+  keptCopyRepair: KeptCopyRepairSchema.optional(),
   /** warnings: what the operator must know of a move beyond its phase (MoveWarningSchema), oldest first. Absent: none. */
   warnings: z.array(MoveWarningSchema).optional(),
 })

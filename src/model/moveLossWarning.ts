@@ -77,12 +77,32 @@ export function droppedSourceWarning(move: Pick<Move, 'id' | 'from' | 'to'>, at:
   return {key: `${DROPPED_SOURCE_KEY}${move.to}:${destinationDir ?? 'unknown'}`, at, text, mayHaveLostData: verdict === 'lost'}
 }
 
+/** KEPT_COPY_KEY prefixes the key of {@link keptCopyLostWarning}. */
+export const KEPT_COPY_KEY = 'kept-copy:'
+
+/**
+ * keptCopyLostWarning is the warning an abort or a rollback records when the destination's copy it kept outside the map
+ * (the source down or unjudged at w = 1: destinationCopyKeep.ts) may not have held what it was kept for by the time it
+ * was dropped: `copy` the destination served another data dir at the repair than the one its copy was last known under
+ * (a replaced disk served with --accept-empty-data: the repair read what the new dir held, not the writes only the old
+ * copy had); `voters` every voter repaired from it serves another data dir since the repair was recorded (the drop may
+ * have been sent, so nothing is left to repair them from again). Keyed on the destination and its dir at the repair.
+ */
+export function keptCopyLostWarning(move: Pick<Move, 'id' | 'from' | 'to'>, at: string, why: 'copy' | 'voters', copyDir: string | null, dirNow: string | null, voters: readonly string[]): MoveWarning {
+  const text =
+    why === 'copy'
+      ? `${move.to}'s copy was kept outside the map to repair the voters from (${move.from} down or its dir unjudged, at a write quorum of 1), but ${move.to} served another data dir at the repair (${dirNow ?? 'unknown'}) than the one its copy was last known under (${copyDir ?? 'unknown'}): acknowledged records only its old copy held are lost`
+      : `${move.to}'s copy was repaired into ${voters.join(', ')} before it was dropped, but every one of them serves another data dir since the repair was recorded (the drop may have been sent): acknowledged records only ${move.to}'s copy held are lost`
+  return {key: `${KEPT_COPY_KEY}${move.to}:${why}:${dirNow ?? 'unknown'}`, at, text, mayHaveLostData: true}
+}
+
 /** LossKind names what a loss warning is about, for the one line `apply` ends with. */
-export type LossKind = 'master-restart' | 'source-abandoned' | 'destination-lost'
+export type LossKind = 'master-restart' | 'source-abandoned' | 'destination-lost' | 'kept-copy-lost'
 
 /** lossKindOf classifies a warning by its key (a redis master's `restart:<node>:<run>`, or the kv ones above). */
 export function lossKindOf(w: Pick<MoveWarning, 'key'>): LossKind {
   if (w.key.startsWith(SOURCE_ABANDONED_KEY)) return 'source-abandoned'
   if (w.key.startsWith(DROPPED_SOURCE_KEY)) return 'destination-lost'
+  if (w.key.startsWith(KEPT_COPY_KEY)) return 'kept-copy-lost'
   return 'master-restart'
 }

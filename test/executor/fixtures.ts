@@ -47,7 +47,7 @@ export function moveOf(over: Partial<Move> & Pick<Move, 'shard' | 'from' | 'to'>
  * `promoting`, as the real copy's end does (on the memory store or real etcd), so a run exercises the executor's records,
  * fencing, lock and map transitions alone.
  */
-export const copyOnlyEffects: MoveEffects = {barrier: async () => {}, copy: async (env, m) => commitMoveTransition(env.ctx, env.fence, m, {phase: 'promoting'}), verify: async () => {}, drain: async () => {}, drop: async () => 0, catchUp: async () => {}}
+export const copyOnlyEffects: MoveEffects = {barrier: async () => {}, copy: async (env, m) => commitMoveTransition(env.ctx, env.fence, m, {phase: 'promoting'}), verify: async () => {}, drain: async () => {}, drop: async () => 0, catchUp: async () => {}, repairFromCopy: async () => 0}
 
 /** markNodesAlive writes an alive key for each node (no process behind it), as the executor's preflight asks of a move's nodes. */
 export async function markNodesAlive(ctx: ServiceContext, ids: readonly string[]): Promise<void> {

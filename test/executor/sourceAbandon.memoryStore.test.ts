@@ -4,7 +4,7 @@ import {UserError} from '../../src/errors/errors.js'
 import {type ExecutorEnv, type ExecutorEvent} from '../../src/executor/executorEnv.js'
 import {type MoveEffects, nodeMoveEffects} from '../../src/executor/moveEffects.js'
 import {runMove} from '../../src/executor/moveRunner.js'
-import {getMove, readShard, requestRollback} from '../../src/executor/moveStore.js'
+import {commitMoveTransition, getMove, readShard, requestRollback} from '../../src/executor/moveStore.js'
 import {requestSourceAbandon} from '../../src/executor/sourceAbandon.js'
 import {requestVotersAbandon} from '../../src/executor/votersAbandon.js'
 import {sourceAbandonText} from '../../src/executor/sourceAbandonText.js'
@@ -1474,5 +1474,146 @@ describe('an abandon-voters mark is withdrawn, or not honoured, for voters nobod
     expect(m.abandonVotersRequested).toEqual(expect.any(String))
     expect(m.waitingFor?.text).toContain(`${[down, other].sort().join(', ')} (down)`)
     expect(s.asked).not.toContain(s.to)
+  })
+})
+
+/**
+ * Session 41: the gaps session 40 left open around the destination's kept copy (docs/moves.md, "A destination's copy
+ * with the source down"). At w = 1 a write acknowledged by the source and the destination alone (the joint quorum) may
+ * be on those two copies and no other voter.
+ */
+describe("a destination's kept copy: the windows around its drop (session 41)", () => {
+  const removeDestination = async (s: Stuck) => {
+    const listed = (await readShard(s.ctx, s.move.shard))!.value
+    await s.store.put(s.ctx.keys.shard(listed.id), JSON.stringify({...listed, epoch: listed.epoch + 1, replicas: listed.replicas.filter((r) => r.node !== s.to)}))
+  }
+  const claim = (s: Stuck, node: string, dataDirId: string, instance: string) => s.store.put(s.ctx.keys.claim(node), JSON.stringify({node, dataDirId, instance}))
+  /** onDrop wraps `traced`'s client so `then` runs as `node` is asked to drop its range (after the request is on its way). */
+  const onDrop = (t: ReturnType<typeof traced>, node: string, then: () => Promise<void>) => ({
+    client: (n: string, base: NodeClient) => {
+      const c = t.opts.client(n, base)
+      return n !== node
+        ? c
+        : ({
+            ...c,
+            drop: async (...a: Parameters<NodeClient['drop']>) => {
+              const r = await c.drop(...a)
+              await then()
+              return r
+            },
+          } as unknown as NodeClient)
+    },
+  })
+  const cancelled = async (s: Stuck, extra: Partial<Move> = {}) => {
+    const {cutoverAt: _c, verifiedDirs: _v, ...before} = s.move
+    await s.store.put(s.ctx.keys.move(s.move.id), JSON.stringify({...before, cutoverAt: null, cancelRequested: true, ...extra}))
+  }
+
+  it('in rb-cutover at w = 1 with the source up on its compared dir, the voters up are repaired from the copy before the drop: the source may die for good right after the look', async () => {
+    const s = await stuckMove(3, 'rb-cutover', [], {from: 'voter', to: 'joining'})
+    await recordWriteQuorum(s.ctx, {id: 'r-gone', w: 1})
+    await claim(s, s.to, 'dir-old', 'i1')
+    await markNodesAlive(s.ctx, [s.from])
+    const t = traced(s)
+    // The source dies for good as the drop is sent (its lease gone): only the voters hold what the copy alone held.
+    const m = await s.run(onDrop(t, s.to, () => s.store.delete(s.ctx.keys.alive(s.from)).then(() => undefined)))
+    expect(m.phase).toBe('rolledback')
+    expect(s.dropped).toEqual([s.to])
+    expectRepairedBeforeDrop(t.seen, s.to, [s.from, ...s.others])
+    expect(m.keptCopyRepair).toMatchObject({state: 'dropped', voters: [s.from, ...s.others].sort(), copyReplaced: false})
+    expect(lossWarnings(m)).toEqual([])
+  })
+
+  it('in rb-cutover with only majority routers ever and the source up, drops the copy at once as before (w >= 2 unchanged)', async () => {
+    const s = await stuckMove(3, 'rb-cutover', [], {from: 'voter', to: 'joining'})
+    await recordWriteQuorum(s.ctx, {id: 'r-majority', w: null})
+    await claim(s, s.to, 'dir-old', 'i1')
+    await markNodesAlive(s.ctx, [s.from])
+    const t = traced(s)
+    const m = await s.run(t.opts)
+    expect(m.phase).toBe('rolledback')
+    expect(t.seen.some((x) => x.startsWith('kept:'))).toBe(false)
+    expect(t.seen).toContain(`drop:${s.to}`)
+    expect(m.keptCopyRepair).toBeUndefined()
+  })
+
+  it('in rb-cutover at w = 1, a destination on another data dir than its copy was compared under at the repair ends with a warning of possible data loss', async () => {
+    // stuckMove: the destination serves dir-new/i2, compared under dir-old/i1.
+    const s = await stuckMove(3, 'rb-cutover', [], {from: 'voter', to: 'joining'})
+    await recordWriteQuorum(s.ctx, {id: 'r-gone', w: 1})
+    await removeDestination(s)
+    const m = await s.run()
+    expect(m.phase).toBe('rolledback')
+    expect(lossWarnings(m).map((w) => w.key)).toEqual([`kept-copy:${s.to}:copy:dir-new/i2`])
+    expect(m.keptCopyRepair).toMatchObject({state: 'dropped', copyDir: 'dir-old/i1', copyReplaced: true})
+    expect(outcomeOf(m).code).toBe('POSSIBLE_DATA_LOSS')
+  })
+
+  it('in rb-cutover at w = 1, a destination restarted on the same data dir (a new process) kept its copy: no warning', async () => {
+    const s = await stuckMove(3, 'rb-cutover', [], {from: 'voter', to: 'joining'})
+    await recordWriteQuorum(s.ctx, {id: 'r-gone', w: 1})
+    await removeDestination(s)
+    await claim(s, s.to, 'dir-old', 'i5')
+    const m = await s.run()
+    expect(m.phase).toBe('rolledback')
+    expect(m.warnings ?? []).toEqual([])
+    expect(m.keptCopyRepair?.copyReplaced).toBe(false)
+  })
+
+  it('in aborting at w = 1, a destination back on another data dir than it was promoted under ends with a warning of possible data loss (the repair read an empty copy)', async () => {
+    const s = await stuckMove(3, 'verifying', [], {from: 'voter', to: 'joining'})
+    await recordWriteQuorum(s.ctx, {id: 'r-gone', w: 1})
+    await cancelled(s, {promotedDir: 'dir-old/i1'})
+    const m = await s.run()
+    expect(m.phase).toBe('aborted')
+    expect(s.dropped).toEqual([s.to])
+    expect(lossWarnings(m).map((w) => w.key)).toEqual([`kept-copy:${s.to}:copy:dir-new/i2`])
+    expect(m.keptCopyRepair).toMatchObject({state: 'dropped', copyDir: 'dir-old/i1', copyReplaced: true})
+  })
+
+  it('in aborting at w = 1, a destination on the dir it was promoted under ends without a warning', async () => {
+    const s = await stuckMove(3, 'verifying', [], {from: 'voter', to: 'joining'})
+    await recordWriteQuorum(s.ctx, {id: 'r-gone', w: 1})
+    await cancelled(s, {promotedDir: 'dir-new/i1'})
+    const m = await s.run()
+    expect(m.phase).toBe('aborted')
+    expect(m.warnings ?? []).toEqual([])
+  })
+
+  it('every voter repaired restarting on a replaced dir as the drop is sent (after the last look) ends with a warning of possible data loss', async () => {
+    const s = await stuckMove(3, 'verifying', [], {from: 'voter', to: 'joining'})
+    await recordWriteQuorum(s.ctx, {id: 'r-gone', w: 1})
+    await cancelled(s)
+    for (const v of s.others) await claim(s, v, `dir-${v}`, 'i1')
+    const t = traced(s)
+    let restarted = false
+    const m = await s.run(onDrop(t, s.to, async () => {
+      if (restarted) return
+      restarted = true
+      for (const v of s.others) await claim(s, v, `dir-replaced-${v}`, 'i8')
+    }))
+    expect(m.phase).toBe('aborted')
+    expect(lossWarnings(m).map((w) => w.key)).toEqual([`kept-copy:${s.to}:voters:dir-new/i2`])
+  })
+
+  it('one voter of two restarting on a replaced dir as the drop is sent is no loss: the other holds what the copy gave them', async () => {
+    const s = await stuckMove(3, 'verifying', [], {from: 'voter', to: 'joining'})
+    await recordWriteQuorum(s.ctx, {id: 'r-gone', w: 1})
+    await cancelled(s)
+    for (const v of s.others) await claim(s, v, `dir-${v}`, 'i1')
+    const t = traced(s)
+    const m = await s.run(onDrop(t, s.to, () => claim(s, s.others[0]!, 'dir-replaced', 'i8').then(() => undefined)))
+    expect(m.phase).toBe('aborted')
+    expect(m.warnings ?? []).toEqual([])
+  })
+})
+
+describe('the promotion after a copy records the destination\'s claim (session 41)', () => {
+  it('the copy commits promoting itself; the runner reads the claims for that first observation, so the promotion records promotedDir', async () => {
+    const s = await stuckMove(3, 'copying', [], {from: 'voter', to: 'learning'})
+    const {cutoverAt: _c, verifiedDirs: _v, ...before} = s.move
+    await s.store.put(s.ctx.keys.move(s.move.id), JSON.stringify({...before, cutoverAt: null}))
+    const m = await s.run({effects: (base) => ({...base, copy: async (env, fm) => commitMoveTransition(env.ctx, env.fence, fm, {phase: 'promoting'})})})
+    expect(m.promotedDir).toBe('dir-new/i2')
   })
 })
