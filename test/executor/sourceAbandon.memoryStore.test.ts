@@ -1038,11 +1038,15 @@ describe('a destination that restarts on another data dir after the source dropp
 describe('a destination restarted in cleanup before the source drop was sent (session 40)', () => {
   // Until session 40 the drop was not recorded before it was sent, so any restart in `cleanup` was told as a possible
   // loss: at rf 1 on another dir `apply` exited 23 though the source still held every record and the refill read them.
-  it('at rf 1, restarted on another data dir right after the move entered cleanup, is refilled from the source\'s whole copy and told as no loss', async () => {
-    const s = await stuckMove(1, 'draining')
+  /**
+   * restartedEnteringCleanup: a move at `rf` in `draining`, the source up and the destination on the dir it was verified
+   * on, runs until its commit to `cleanup` lands; that commit's answer is held until the destination restarted on another
+   * dir (no drop was sent yet), then the move runs on. Returns it (as the run ends) with the stuck move.
+   */
+  async function restartedEnteringCleanup(rf: number): Promise<{s: Stuck; m: Move}> {
+    const s = await stuckMove(rf, 'draining')
     await s.store.put(s.ctx.keys.claim(s.to), JSON.stringify({node: s.to, dataDirId: 'dir-old', instance: 'i1'}))
     await markNodesAlive(s.ctx, [s.from])
-    // The commit to `cleanup` lands, and its answer is held until the destination restarted: no drop was sent yet.
     const gate = s.store.faults.hold({op: 'txn', key: s.ctx.keys.move(s.move.id), when: 'after'})
     const running = s.run()
     await gate.reached
@@ -1050,7 +1054,11 @@ describe('a destination restarted in cleanup before the source drop was sent (se
     expect(s.dropped).toEqual([])
     await s.store.put(s.ctx.keys.claim(s.to), JSON.stringify({node: s.to, dataDirId: 'dir-empty', instance: 'i2'}))
     gate.release()
-    const m = await running
+    return {s, m: await running}
+  }
+
+  it('at rf 1, restarted on another data dir right after the move entered cleanup, is refilled from the source\'s whole copy and told as no loss', async () => {
+    const {s, m} = await restartedEnteringCleanup(1)
     expect(m.phase).toBe('done')
     expect(m.verifiedDirs?.[s.to]).toBe('dir-empty/i2')
     expect(s.asked).toContain(s.from)
@@ -1061,16 +1069,7 @@ describe('a destination restarted in cleanup before the source drop was sent (se
   })
 
   it('at rf 3, restarted on another data dir before the drop, is refilled from the source and from the staying voters up (writes since release are on them, not on the leaving source)', async () => {
-    const s = await stuckMove(3, 'draining')
-    await s.store.put(s.ctx.keys.claim(s.to), JSON.stringify({node: s.to, dataDirId: 'dir-old', instance: 'i1'}))
-    await markNodesAlive(s.ctx, [s.from])
-    const gate = s.store.faults.hold({op: 'txn', key: s.ctx.keys.move(s.move.id), when: 'after'})
-    const running = s.run()
-    await gate.reached
-    expect((await stored(s)).phase).toBe('cleanup')
-    await s.store.put(s.ctx.keys.claim(s.to), JSON.stringify({node: s.to, dataDirId: 'dir-empty', instance: 'i2'}))
-    gate.release()
-    const m = await running
+    const {s, m} = await restartedEnteringCleanup(3)
     expect(m.phase).toBe('done')
     expect(m.verifiedDirs?.[s.to]).toBe('dir-empty/i2')
     // Until session 40's review the source alone was read: a write acknowledged since release by the destination and one
