@@ -28,10 +28,10 @@ export const MOVES_VIEW_MAX_AGE_MS = 2_000
  * revision no lower than that, reading anew (one read shared by every reader waiting) otherwise.
  *
  * Why that is as safe as each reader's own read: a move keeps a node's data outside the shard map
- * only after it took the node's role away, and the executor writes the move's phase in the same
- * transaction as the shard-map change (or earlier: the phase is set before a later step removes the
- * replica), so a view at a revision no lower than the shard state the reader judges holds that
- * move in that phase or a later one. What a view may miss are moves written since without a
+ * only after it took the node's role away, and the executor writes the move record in the same
+ * transaction as every shard change it makes (src/executor/moveStore.ts commitMoveTransition), so a
+ * view at a revision no lower than the shard state the reader judges holds that move in the phase
+ * that change left it in, or a later one. What a view may miss are moves written since without a
  * shard-map change (a move just recorded, a step that leaves the map as it is), for at most
  * `maxAgeMs`: such a move has put no data of that shard state on the node (a node is sent a
  * shard's data only with a role, which changes the map). A read that fails is not kept: the next
