@@ -1,5 +1,4 @@
-import {floorQuorums, type WriteFloor} from '../model/writeFloor.js'
-import {majority} from '../router/quorum.js'
+import {effectiveWriteQuorum, floorQuorums, type WriteFloor} from '../model/writeFloor.js'
 
 /** CopySourceInput is what the copy-source choice looks at, read just before copying. */
 export interface CopySourceInput {
@@ -20,17 +19,6 @@ export interface CopySourceInput {
 
 /** CopySourceDecision: copy from `sources` (merged by LWW on the destination), or wait for the reason given. */
 export type CopySourceDecision = {kind: 'copy'; sources: string[]} | {kind: 'wait'; reason: string}
-
-/**
- * effectiveWriteQuorum is the smallest write quorum any router may have acknowledged a
- * write of a shard with `voters` voters under: the minimum over routers (undefined counts
- * as 1, a router that does not say may run with `--w 1`), clamped to the voter count;
- * a majority when no router is registered.
- */
-export function effectiveWriteQuorum(voters: number, routerW: readonly (number | null | undefined)[]): number {
-  const each = routerW.map((w) => (w === undefined ? 1 : w === null ? majority(voters) : Math.min(w, voters)))
-  return Math.max(1, each.length === 0 ? majority(voters) : Math.min(...each))
-}
 
 /** MAX_VOTERS bounds the voter counts {@link fallbackVoters} looks at (the largest rf `cluster init` takes). */
 const MAX_VOTERS = 7

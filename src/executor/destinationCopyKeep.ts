@@ -1,5 +1,6 @@
 import {type Move} from '../model/move.js'
-import {chooseCopySources, effectiveWriteQuorum} from './copySources.js'
+import {effectiveWriteQuorum} from '../model/writeFloor.js'
+import {chooseCopySources} from './copySources.js'
 
 /** DestinationCopyInput is what {@link destinationCopyKeep} looks at: the move, and the shard and cluster as observed now. */
 export interface DestinationCopyInput {

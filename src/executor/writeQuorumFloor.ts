@@ -1,13 +1,12 @@
 import {type Move} from '../model/move.js'
-import {floorQuorums, parseWriteFloor} from '../model/writeFloor.js'
-import {listRouterQuorums} from '../router/routerRegistration.js'
+import {clusterWriteQuorums} from '../router/clusterWriteQuorums.js'
 import {type ExecutorEnv} from './executorEnv.js'
 
 /**
  * writeQuorumsEver lists every write quorum a write of `move`'s shard may have been
  * acknowledged with, for the copy's and the verification's fallback from a down source
- * (liveCopySources): the routers registered now, the cluster's write floor (the smallest
- * quorum any router ever ran with; an absent one counts as w = 1, see src/model/writeFloor.ts)
+ * (liveCopySources): the routers registered now and the cluster's write floor (the smallest
+ * quorum any router ever ran with; an absent one counts as w = 1: clusterWriteQuorums)
  * and, on a move recorded by an earlier build, the smallest quorum that build sampled
  * (`writeQuorumFloor`).
  *
@@ -22,11 +21,4 @@ import {type ExecutorEnv} from './executorEnv.js'
  */
 export async function writeQuorumsEver(env: Pick<ExecutorEnv, 'ctx'>, move: Move): Promise<(number | null | undefined)[]> {
   return [...(await clusterWriteQuorums(env.ctx)), ...(move.writeQuorumFloor === undefined ? [] : [move.writeQuorumFloor])]
-}
-
-/** clusterWriteQuorums lists the write quorums of the routers registered now and the cluster's write floor (see {@link writeQuorumsEver}). */
-export async function clusterWriteQuorums(ctx: ExecutorEnv['ctx']): Promise<(number | null | undefined)[]> {
-  const registered = (await listRouterQuorums(ctx)).map((r) => r.w)
-  const kv = await ctx.store.get(ctx.keys.writeFloor)
-  return [...registered, ...floorQuorums(kv && parseWriteFloor(kv.value))]
 }

@@ -1,4 +1,5 @@
 import {z} from 'zod'
+import {majority} from './majority.js'
 
 /**
  * WriteFloorSchema: the cluster's write floor (`write-floor`, not leased): the smallest write
@@ -59,6 +60,17 @@ export function lowerWriteFloor(floor: WriteFloor, w: number | null, by: string,
 export function floorQuorums(floor: WriteFloor | undefined): (number | null | undefined)[] {
   if (!floor) return [undefined]
   return [...(floor.w === null ? [] : [floor.w]), ...(floor.majority ? [null] : [])]
+}
+
+/**
+ * effectiveWriteQuorum (pure) is the smallest write quorum any router may have acknowledged a
+ * write of a shard with `voters` voters under: the minimum over routers (undefined counts
+ * as 1, a router that does not say may run with `--w 1`), clamped to the voter count;
+ * a majority when no router is registered.
+ */
+export function effectiveWriteQuorum(voters: number, routerW: readonly (number | null | undefined)[]): number {
+  const each = routerW.map((w) => (w === undefined ? 1 : w === null ? majority(voters) : Math.min(w, voters)))
+  return Math.max(1, each.length === 0 ? majority(voters) : Math.min(...each))
 }
 
 /**

@@ -105,11 +105,13 @@ export interface NodeApiDeps {
    */
   coverWrites?: () => Promise<void>
   /**
-   * keptCopy reads move `id`'s record from etcd (its shard, sides and phase) for a read of a
-   * copy it keeps on this node outside the shard's map (KEPT_FOR_PARAM; undefined: no such
-   * move). Absent: such reads are refused (NOT_OWNER).
+   * keptCopy reads move `id`'s record (its shard, sides and phase) for a read of a copy it keeps
+   * on this node outside the shard's map (KEPT_FOR_PARAM; undefined: no such move), as of etcd
+   * revision `atLeast` or later: the node's map revision once it knows the shard at the request's
+   * epoch, so the record is at least as new as the shard change that took this node's role away
+   * (the node's moves view, movesView.ts, for its staleness bound). Absent: such reads are refused (NOT_OWNER).
    */
-  keptCopy?: (id: string) => Promise<MoveSide | undefined>
+  keptCopy?: (id: string, atLeast: bigint) => Promise<MoveSide | undefined>
   /** rangeGate holds applies to a range while an orphan sweep removes it (see orphanSweeper.ts). */
   rangeGate?: RangeWriteGate
   /** acceptWaitMs bounds how long `accept` waits for writes let in at an older epoch (default ACCEPT_WAIT_MS). */
@@ -304,7 +306,7 @@ export class NodeHttpApi {
    * readFence fences a read-only admin request (digest, bucket listing): as {@link fence} with
    * ADMIN_ROLES, unless it names a move (KEPT_FOR_PARAM): then it is a read of the copy that move
    * keeps on this node outside the shard's map, answered only while the node holds no role in
-   * the shard at the request's epoch and the move record, read from etcd now, keeps this node's
+   * the shard at the request's epoch and the move record, read from etcd (no older than the node's map at that epoch: keptCopy), keeps this node's
    * copy of it (moveCopyHolds.ts keptCopyRefusal); else NOT_OWNER. An etcd that cannot be read
    * is NOT_SERVING (retriable), never an answer.
    */
@@ -318,7 +320,7 @@ export class NodeHttpApi {
     if (!this.deps.keptCopy) throw new HttpError('NOT_OWNER', `node ${this.deps.nodeId} holds no replica of shard ${shardId} at epoch ${shard.epoch} and cannot look up move ${keptFor}`, shard.epoch)
     let move
     try {
-      move = await this.deps.keptCopy(keptFor)
+      move = await this.deps.keptCopy(keptFor, this.deps.map.mapRevision())
     } catch (err) {
       throw new HttpError('NOT_SERVING', `cannot read move ${keptFor} from etcd to ${op} of a kept copy: ${errorMessage(err)}`)
     }

@@ -91,11 +91,14 @@ export interface OrphanSweeperDeps {
   graceMs: number
   now: () => number
   /**
-   * moves reads, from etcd (linearizable), the unfinished moves naming this node as a side
-   * (unfinishedMovesOf); throws when it cannot. Asked once per pass that finds data of a
-   * range the node holds no role for (rare), never otherwise.
+   * moves gives the unfinished moves naming this node as a side (unfinishedMovesOf), from the
+   * node's moves view (movesView.ts): read at etcd revision `atLeast` or later (the pass passes
+   * the map revision its candidates were found at) and started at most `maxAgeMs` ago (the pass
+   * passes half the grace, so the pass that removes a range reads moves written after the range
+   * was first seen orphaned). Throws when they cannot be read. Asked once per pass that finds data
+   * of a range the node holds no role for (rare), never otherwise.
    */
-  moves: () => Promise<readonly MoveSide[]>
+  moves: (atLeast: bigint, maxAgeMs: number) => Promise<readonly MoveSide[]>
 }
 
 /**
@@ -132,8 +135,9 @@ export class OrphanSweeper {
     this.running = true
     try {
       const {map, storage} = this.deps
+      const atRevision = map.mapRevision()
       const candidates = map.all().filter((s) => map.roleOf(s) === undefined && storage.rangeTotals(s.range).keys > 0)
-      const kept = candidates.length === 0 ? new Map<number, MoveSide>() : await this.keptByMoves(candidates)
+      const kept = candidates.length === 0 ? new Map<number, MoveSide>() : await this.keptByMoves(candidates, atRevision)
       if (kept === undefined) {
         this.tracker.observe(this.deps.now(), [])
         return 0
@@ -149,13 +153,13 @@ export class OrphanSweeper {
   }
 
   /**
-   * keptByMoves reads the unfinished moves naming this node and returns which of `candidates`
+   * keptByMoves reads the unfinished moves naming this node (as of the map at `atRevision` or later) and returns which of `candidates`
    * one of them may need (by shard id, with the move); undefined when the moves cannot be read.
    */
-  private async keptByMoves(candidates: readonly Shard[]): Promise<Map<number, MoveSide> | undefined> {
+  private async keptByMoves(candidates: readonly Shard[], atRevision: bigint): Promise<Map<number, MoveSide> | undefined> {
     let moves: readonly MoveSide[]
     try {
-      moves = await this.deps.moves()
+      moves = await this.deps.moves(atRevision, this.deps.graceMs / 2)
     } catch (err) {
       if (!this.movesUnread) this.deps.log.warn('orphan sweep: cannot read the moves from etcd; removing nothing until it can', {error: errorMessage(err)})
       this.movesUnread = true

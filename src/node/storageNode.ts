@@ -27,7 +27,8 @@ import {CopyReceiver} from './copyReceiver.js'
 import {COPY_RECEIVE_THREAD_NICE} from './threadPriority.js'
 import {NodeClients} from './nodeClients.js'
 import {NodeThrottles} from './nodeThrottles.js'
-import {MoveSideSchema, unfinishedMovesOf} from './moveCopyHolds.js'
+import {unfinishedMovesOf} from './moveCopyHolds.js'
+import {MOVES_VIEW_MAX_AGE_MS, MovesView, readMoves} from './movesView.js'
 import {OrphanSweeper, RangeWriteGate} from './orphanSweeper.js'
 import {restoredDirRanges} from './restoredDirRanges.js'
 import {type NodeLog} from './nodeLog.js'
@@ -137,6 +138,8 @@ export class StorageNode {
   private readonly timers: NodeJS.Timeout[] = []
   private advertised = ''
   private sweeper?: OrphanSweeper
+  /** movesView: the moves as the node's readers share them (set once opened; anti-entropy's purge hold reads it). */
+  private movesView?: MovesView
   /** copyPeers are the pools this node pulls copies over (closed at shutdown). */
   private copyPeers?: NodeClients
   /** copyReceiver receives the copy streams this node pulls in its own thread (closed at shutdown; absent with SHARDCTL_COPY_RECEIVE_THREAD=0). */
@@ -292,8 +295,11 @@ export class StorageNode {
         onChange: (v) => (v.ok ? opts.log.info('clock back within bounds: taking writes again', {clockOffsetMs: v.offsetMs}) : opts.log.warn('clock out of bounds: refusing writes', {reason: v.reason, clockOffsetMs: v.offsetMs})),
       })
       const rangeGate = new RangeWriteGate()
-      // The sweep reads the moves (a list, only in a pass that found data of a range the node holds no role for): one naming this node may need its copy.
-      const moves = async () => unfinishedMovesOf((await ctx.store.listTyped(ctx.keys.movesPrefix, MoveSideSchema)).items.map((m) => m.value), opts.id)
+      // One view of the moves for the node's three readers (movesView.ts: its freshness rule): the sweep (a pass that found
+      // data of a range the node holds no role for: a move naming this node may need its copy), anti-entropy's purge hold,
+      // and the reads of a copy a move keeps here outside the shard's map (moveCopyHolds.ts keptCopyRefusal).
+      const movesView = new MovesView({read: () => readMoves(ctx), now: Date.now, maxAgeMs: MOVES_VIEW_MAX_AGE_MS})
+      const moves = async (atLeast: bigint, maxAgeMs: number) => unfinishedMovesOf(await movesView.moves(atLeast, Math.min(maxAgeMs, MOVES_VIEW_MAX_AGE_MS)), opts.id)
       const sweeper = new OrphanSweeper({nodeId: opts.id, map, storage: engine, gate: rangeGate, log: opts.log, graceMs: opts.orphanGraceMs ?? 600_000, now: Date.now, moves})
       // Copies pull from peers with the cluster token, over their own pools (not the router's).
       const copyPeers = new NodeClients({token, timeoutMs: 10_000})
@@ -314,8 +320,7 @@ export class StorageNode {
         coverWrites: () => (node?.marks ? node.marks.cover() : Promise.reject(new Error('the node is not registered yet'))),
         draining: () => node?.stopping ?? false,
         leaseHeld: () => node?.leaseHeld() ?? false,
-        // A read of a copy a move keeps here outside the shard's map names the move: read its record (moveCopyHolds.ts keptCopyRefusal).
-        keptCopy: async (id) => (await ctx.store.getTyped(ctx.keys.move(id), MoveSideSchema))?.value,
+        keptCopy: (id, atLeast) => movesView.move(id, atLeast),
         // Read at scrape time from the node's own status (held shards with their sizes).
         reserve: () => ({held: diskReserve.held(), target: diskReserve.target()}),
         metrics: (metrics = new NodeMetrics((): ShardFigure[] => api.status().shards, {tombstones: () => engine.tombstoneCount(), diskReserve: () => diskReserve.held()})),
@@ -327,6 +332,7 @@ export class StorageNode {
       node.storageFailed = storageFailed
       storageFailed.promise.then((err) => opts.log.error(`storage writer failed: ${errorMessage(err)}; not serving (every write would fail), exiting for a restart`, {error: errorMessage(err)}))
       node.sweeper = sweeper
+      node.movesView = movesView
       node.copyPeers = copyPeers
       node.copyReceiver = copyReceiver
       node.reserve = diskReserve
@@ -698,7 +704,7 @@ export class StorageNode {
     if (led.length === 0) return
     this.antiEntropyRunning = true
     try {
-      const report = await repairShards(this.ctx, {shards: led, rounds: 2, purge: true, maxClockOffsetMs: this.opts.maxClockOffsetMs, timeoutMs: 5000})
+      const report = await repairShards(this.ctx, {shards: led, rounds: 2, purge: true, maxClockOffsetMs: this.opts.maxClockOffsetMs, timeoutMs: 5000, moves: this.movesView})
       const purged = report.shards.reduce((n, s) => n + s.purged, 0)
       if (report.recordsFixed > 0 || purged > 0) this.opts.log.info('anti-entropy', {shards: led.length, repaired: report.recordsFixed, purgedTombstones: purged})
       // Nodes with different (or unpublished) graces keep every tombstone: say so, once per change, since only the operator can fix it.

@@ -2,18 +2,19 @@ import {getShard, listNodes} from '../cluster/clusterRepo.js'
 import {type ServiceContext} from '../cluster/serviceContext.js'
 import {errorMessage} from '../errors/errors.js'
 import {AliveSchema} from '../model/node.js'
+import {effectiveWriteQuorum} from '../model/writeFloor.js'
 import {type Shard, ShardSchema} from '../model/shard.js'
 import {lastSegment} from '../etcd/keys.js'
 import {loadClusterToken} from '../node/clusterToken.js'
 import {type NodeClient} from '../node/nodeClient.js'
 import {NodeClients} from '../node/nodeClients.js'
 import {isNodeRequestError} from '../node/nodeRequestError.js'
-import {copyKeptOutside, type MoveSide, MoveSideSchema} from '../node/moveCopyHolds.js'
-import {effectiveWriteQuorum} from '../executor/copySources.js'
-import {clusterWriteQuorums} from '../executor/writeQuorumFloor.js'
+import {copyKeptOutside, type MoveSide} from '../node/moveCopyHolds.js'
+import {MOVES_VIEW_MAX_AGE_MS, MovesView, readMoves} from '../node/movesView.js'
 import {BUCKET_LISTING_BYTES, digestFormatOf, type DigestResponse, MAX_BATCH_BYTES, type NodeRecord} from '../node/protocol.js'
 import {RECORD_HASH_FORMAT} from '../node/recordHash.js'
 import {encodedRecordSize} from '../node/recordCodec.js'
+import {clusterWriteQuorums} from '../router/clusterWriteQuorums.js'
 import {agreedDigests, initialCutoff} from './agreedCutoff.js'
 import {listBucketsOnAll} from './bucketListings.js'
 import {graceRefusal} from './graceCheck.js'
@@ -43,6 +44,11 @@ export interface RepairOptions {
   maxClockOffsetMs?: number
   /** now returns wall ms (injected in tests). */
   now?: () => number
+  /**
+   * moves is the view of the move records a purge judges (a node's own, shared with its other
+   * readers: src/node/movesView.ts); absent, the run keeps one of its own.
+   */
+  moves?: Pick<MovesView, 'moves'>
 }
 
 /** ShardRepair is what anti-entropy did to one shard. */
@@ -94,22 +100,27 @@ export interface RepairReport {
 export async function repairShards(ctx: ServiceContext, opts: RepairOptions = {}): Promise<RepairReport> {
   const token = await loadClusterToken(ctx, {create: false})
   const wanted = opts.shards ? new Set(opts.shards) : undefined
-  const shards =
+  const read =
     opts.shard !== undefined
-      ? [(await getShard(ctx, opts.shard)).value]
-      : (await ctx.store.listTyped(ctx.keys.shardsPrefix, ShardSchema)).items.map((i) => i.value).filter((s) => !wanted || wanted.has(s.id))
+      ? [await getShard(ctx, opts.shard)]
+      : (await ctx.store.listTyped(ctx.keys.shardsPrefix, ShardSchema)).items.filter((i) => !wanted || wanted.has(i.value.id))
+  const shards = read.map((i) => i.value)
+  // The revision each shard was read at (its last change): the moves a purge judges it by are at least as new.
+  const shardRevisions = new Map(read.map((i) => [i.value.id, i.modRevision]))
   const {addresses, graces} = await nodeAddresses(ctx)
   const clients = new NodeClients({token, timeoutMs: opts.timeoutMs ?? 10_000})
   const client = (node: string): NodeClient | undefined => {
     const address = addresses.get(node)
     return address ? clients.client({id: node, address}) : undefined
   }
-  // Read once per run, and only by a shard about to purge (purgeShard): a move keeping a copy outside a shard's map stops it.
-  let moves: Promise<MoveSide[]> | undefined
+  // Read only by a shard about to purge (purgeShard): a move keeping a copy outside a shard's map stops it. The moves come
+  // from a view at least as new as the shard read (movesView.ts: why that is enough), the quorums once per run.
+  const view = opts.moves ?? new MovesView({read: () => readMoves(ctx), now: Date.now, maxAgeMs: MOVES_VIEW_MAX_AGE_MS})
   let quorums: Promise<(number | null | undefined)[]> | undefined
   const purging: PurgeContext = {
     graces,
-    moves: () => (moves ??= ctx.store.listTyped(ctx.keys.movesPrefix, MoveSideSchema).then((l) => l.items.map((i) => i.value))),
+    shardRevisions,
+    moves: (atLeast) => view.moves(atLeast),
     quorums: () => (quorums ??= clusterWriteQuorums(ctx)),
   }
   try {
@@ -141,10 +152,13 @@ async function nodeAddresses(ctx: ServiceContext): Promise<{addresses: Map<strin
   return {addresses: out, graces}
 }
 
-/** PurgeContext is what purgeShard judges besides the shard: the graces the alive nodes publish, and the moves (read once). */
+/** PurgeContext is what purgeShard judges besides the shard: the graces the alive nodes publish, and the moves. */
 interface PurgeContext {
   graces: ReadonlyMap<string, number | undefined>
-  moves: () => Promise<MoveSide[]>
+  /** shardRevisions: the mod revision of each shard as last read (updated when a retry re-reads it). */
+  shardRevisions: Map<number, bigint>
+  /** moves: every move record, as of etcd revision `atLeast` or later (MovesView.moves). */
+  moves: (atLeast: bigint) => Promise<readonly MoveSide[]>
   /** quorums: the write quorums any router may have acknowledged with (registered routers and the write floor; read once). */
   quorums: () => Promise<(number | null | undefined)[]>
 }
@@ -156,7 +170,9 @@ async function repairShardWithRetry(ctx: ServiceContext, initial: Shard, client:
       return await repairShard(shard, client, purging, opts)
     } catch (err) {
       if (attempt < 3 && (isNodeRequestError(err, 'STALE_EPOCH') || err instanceof RangeError)) {
-        shard = (await getShard(ctx, shard.id)).value
+        const fresh = await getShard(ctx, shard.id)
+        shard = fresh.value
+        purging.shardRevisions.set(shard.id, fresh.modRevision)
         continue
       }
       return {shard: shard.id, epoch: shard.epoch, replicas: comparedReplicas(shard), unreachable: [], buckets: 0, differingBuckets: 0, fixed: {}, rounds: 0, converged: false, purged: 0, error: errorMessage(err)}
@@ -250,7 +266,8 @@ async function purgeShard(shard: Shard, client: (node: string) => NodeClient | u
   // destination to come back and drop its partial copy must not hold the shard's tombstones for ever).
   let kept: MoveSide | undefined
   try {
-    kept = copyKeptOutside(await purging.moves(), shard.id)
+    // A shard whose read revision is not known asks for a read newer than any (fail safe: a fresh read).
+    kept = copyKeptOutside(await purging.moves(purging.shardRevisions.get(shard.id) ?? BigInt(Number.MAX_SAFE_INTEGER)), shard.id)
     if (kept && effectiveWriteQuorum(shard.replicas.length, await purging.quorums()) >= 2) kept = undefined
   } catch (err) {
     report.gc = `cannot read the moves or the write quorums to see whether one keeps a copy of the shard outside its map: ${errorMessage(err)}; next run`

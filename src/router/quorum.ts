@@ -1,3 +1,4 @@
+import {majority} from '../model/majority.js'
 import {type Shard} from '../model/shard.js'
 
 /**
@@ -8,11 +9,6 @@ import {type Shard} from '../model/shard.js'
 export interface QuorumSettings {
   w?: number
   r?: number
-}
-
-/** majority is the smallest count that is more than half of `n` (at least 1). */
-export function majority(n: number): number {
-  return Math.max(1, Math.floor(n / 2) + 1)
 }
 
 /**

@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {chooseCopySources, effectiveWriteQuorum, fallbackVoters} from '../../src/executor/copySources.js'
+import {chooseCopySources, fallbackVoters} from '../../src/executor/copySources.js'
 import {type WriteFloor} from '../../src/model/writeFloor.js'
 
 const base = {shard: 3, from: 'a', to: 'd', oldSet: ['a', 'b', 'c']}
@@ -38,16 +38,6 @@ describe('chooseCopySources', () => {
   it('never offers the destination as a source', () => {
     const d = chooseCopySources({...base, oldSet: ['a', 'b', 'c', 'd'], alive: new Set(['b', 'c', 'd']), routerW: [3]})
     expect(d).toEqual({kind: 'copy', sources: ['b', 'c']})
-  })
-})
-
-describe('effectiveWriteQuorum', () => {
-  it('is the smallest w any router uses, a majority by default, clamped to the voters', () => {
-    expect(effectiveWriteQuorum(3, [])).toBe(2)
-    expect(effectiveWriteQuorum(3, [null, null])).toBe(2)
-    expect(effectiveWriteQuorum(3, [null, 1])).toBe(1)
-    expect(effectiveWriteQuorum(3, [5])).toBe(3)
-    expect(effectiveWriteQuorum(1, [null])).toBe(1)
   })
 })
 

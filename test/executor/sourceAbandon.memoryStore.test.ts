@@ -114,6 +114,23 @@ async function stuckMove(rf: number, phase: Move['phase'], routerW: (number | nu
   }
 }
 
+/**
+ * keptCopyMove: {@link stuckMove} at `rf` (3 unless given) in `phase` before cutover or in a rollback's, the source a
+ * voter and the destination `to` (joining unless given); a router that ran with write quorum `w` recorded in the
+ * cluster's write floor (1: `r-gone`, null: `r-majority`; undefined: none); and, unless the phase is a rollback's
+ * (`rb-…`), the move cancelled as `moves cancel` asks it (not cut over yet). The set-up of every case on a destination's
+ * copy that an aborted or rolled-back move keeps.
+ */
+async function keptCopyMove(phase: Move['phase'], w: number | null | undefined, opts: {rf?: number; to?: Replica['role']} = {}): Promise<Stuck> {
+  const s = await stuckMove(opts.rf ?? 3, phase, [], {from: 'voter', to: opts.to ?? 'joining'})
+  if (w !== undefined) await recordWriteQuorum(s.ctx, {id: w === null ? 'r-majority' : 'r-gone', w})
+  if (!phase.startsWith('rb-')) {
+    const {cutoverAt: _c, verifiedDirs: _v, ...before} = s.move
+    await s.store.put(s.ctx.keys.move(s.move.id), JSON.stringify({...before, cutoverAt: null, cancelRequested: true}))
+  }
+  return s
+}
+
 const stored = async (s: Stuck) => (await getMove(s.ctx, s.move.id)).value
 const retries = (s: Stuck) => s.events.flatMap((e) => (e.type === 'retry' ? [e.error] : []))
 const infos = (s: Stuck) => s.events.flatMap((e) => (e.type === 'info' ? [e.message] : []))
@@ -423,7 +440,7 @@ describe('a rollback in flight whose source dies', () => {
   // test, the move dropped that copy at once, the only one up, and ended `rolledback` on a node that may never come back;
   // marked abandoned, that loses every record, where the mark promised only what the source alone held.
   it("in rb-cutover with the destination already removed and no read voter of the shard up, keeps the destination's copy and waits for the source", async () => {
-    const s = await stuckMove(1, 'rb-cutover', [], {from: 'voter', to: 'joining'})
+    const s = await keptCopyMove('rb-cutover', undefined, {rf: 1})
     const listed = (await readShard(s.ctx, s.move.shard))!.value
     const removed = {...listed, epoch: listed.epoch + 1, replicas: listed.replicas.filter((r) => r.node !== s.to)}
     await s.store.put(s.ctx.keys.shard(removed.id), JSON.stringify(removed))
@@ -463,8 +480,7 @@ describe("a destination's copy, once it left the shard, with the source down", (
   }
 
   it('in rb-cutover at rf 3 after a --w 1 router ran, is kept until the voters up are repaired from it (a write acked by the source and the destination alone is on no other voter)', async () => {
-    const s = await stuckMove(3, 'rb-cutover', [], {from: 'voter', to: 'joining'})
-    await recordWriteQuorum(s.ctx, {id: 'r-gone', w: 1})
+    const s = await keptCopyMove('rb-cutover', 1)
     // The executor removed the destination while the source was up; then the source died.
     await removeDestination(s)
     // The voters cannot be repaired yet (they do not answer): the copy is kept, the move waits.
@@ -493,8 +509,7 @@ describe("a destination's copy, once it left the shard, with the source down", (
    * copy was compared under (verifiedDirs) counts as down there: the copy is kept.
    */
   it('in rb-cutover at w = 1, a source back on another data dir after the destination left the shard does not get the copy dropped until it and the other voters are repaired from it', async () => {
-    const s = await stuckMove(3, 'rb-cutover', [], {from: 'voter', to: 'joining'})
-    await recordWriteQuorum(s.ctx, {id: 'r-gone', w: 1})
+    const s = await keptCopyMove('rb-cutover', 1)
     await removeDestination(s)
     // The source comes back on a replaced, empty dir (claims/<id> names another data dir than the one verified).
     await s.store.put(s.ctx.keys.claim(s.from), JSON.stringify({node: s.from, dataDirId: 'dir-replaced', instance: 'i9'}))
@@ -515,8 +530,7 @@ describe("a destination's copy, once it left the shard, with the source down", (
   })
 
   it('in rb-cutover with only majority routers ever, a source back on another data dir after the destination left the shard does not hold the copy: the other voters up hold every acknowledged write', async () => {
-    const s = await stuckMove(3, 'rb-cutover', [], {from: 'voter', to: 'joining'})
-    await recordWriteQuorum(s.ctx, {id: 'r-majority', w: null})
+    const s = await keptCopyMove('rb-cutover', null)
     await removeDestination(s)
     await s.store.put(s.ctx.keys.claim(s.from), JSON.stringify({node: s.from, dataDirId: 'dir-replaced', instance: 'i9'}))
     await markNodesAlive(s.ctx, [s.from])
@@ -526,8 +540,7 @@ describe("a destination's copy, once it left the shard, with the source down", (
   })
 
   it('in rb-cutover at rf 3 with only majority routers ever, is dropped at once: the other voters up hold every acknowledged write', async () => {
-    const s = await stuckMove(3, 'rb-cutover', [], {from: 'voter', to: 'joining'})
-    await recordWriteQuorum(s.ctx, {id: 'r-majority', w: null})
+    const s = await keptCopyMove('rb-cutover', null)
     await removeDestination(s)
     const m = await s.run()
     expect(m.phase).toBe('rolledback')
@@ -541,10 +554,7 @@ describe("a destination's copy, once it left the shard, with the source down", (
     ['verifying', 'joining'],
   ] as const) {
     it(`cancelled in ${phase} at rf 3 after a --w 1 router ran: the shard goes back to its old set at once, and the copy is kept until the voters up are repaired from it`, async () => {
-      const s = await stuckMove(3, phase, [], {from: 'voter', to: role})
-      await recordWriteQuorum(s.ctx, {id: 'r-gone', w: 1})
-      const {cutoverAt: _c, verifiedDirs: _v, ...before} = s.move
-      await s.store.put(s.ctx.keys.move(s.move.id), JSON.stringify({...before, cutoverAt: null, cancelRequested: true}))
+      const s = await keptCopyMove(phase, 1, {to: role})
       // The destination is down once it left the shard: its copy cannot be read, so it is kept and the move waits.
       const t = traced(s)
       await s.store.delete(s.ctx.keys.alive(s.to))
@@ -564,10 +574,7 @@ describe("a destination's copy, once it left the shard, with the source down", (
   }
 
   it('cancelled at rf 3 with only majority routers ever, is dropped at once', async () => {
-    const s = await stuckMove(3, 'verifying', [], {from: 'voter', to: 'joining'})
-    await recordWriteQuorum(s.ctx, {id: 'r-majority', w: null})
-    const {cutoverAt: _c, verifiedDirs: _v, ...before} = s.move
-    await s.store.put(s.ctx.keys.move(s.move.id), JSON.stringify({...before, cutoverAt: null, cancelRequested: true}))
+    const s = await keptCopyMove('verifying', null)
     const m = await s.run()
     expect(m.phase).toBe('aborted')
     expect(s.dropped).toEqual([s.to])
@@ -581,15 +588,8 @@ describe("a destination's copy, once it left the shard, with the source down", (
  * the kept copy (read as the move's: the node holds no role in the shard) and only then drops it and ends the move.
  */
 describe('a move whose source is gone for good at w = 1 (session 40)', () => {
-  const cancelled = async (s: Stuck) => {
-    const {cutoverAt: _c, verifiedDirs: _v, ...before} = s.move
-    await s.store.put(s.ctx.keys.move(s.move.id), JSON.stringify({...before, cutoverAt: null, cancelRequested: true}))
-  }
-
   it('cancelled before cutover, ends aborted without the source: the voters up are repaired from the destination\'s copy before it is dropped', async () => {
-    const s = await stuckMove(3, 'verifying', [], {from: 'voter', to: 'joining'})
-    await recordWriteQuorum(s.ctx, {id: 'r-gone', w: 1})
-    await cancelled(s)
+    const s = await keptCopyMove('verifying', 1)
     const t = traced(s)
     const m = await s.run(t.opts)
     expect(m.phase).toBe('aborted')
@@ -600,9 +600,7 @@ describe('a move whose source is gone for good at w = 1 (session 40)', () => {
   })
 
   it('a voter that restarts after the repair, before the drop, is repaired again first (the repair is keyed on the claims, the commit fenced on them)', async () => {
-    const s = await stuckMove(3, 'verifying', [], {from: 'voter', to: 'joining'})
-    await recordWriteQuorum(s.ctx, {id: 'r-gone', w: 1})
-    await cancelled(s)
+    const s = await keptCopyMove('verifying', 1)
     const voter = s.others[0]!
     const repairs: string[][] = []
     const m = await s.run({
@@ -624,9 +622,7 @@ describe('a move whose source is gone for good at w = 1 (session 40)', () => {
   })
 
   it('trouble reading the kept copy never fails the move (failed would end it, and the orphan sweep would remove the copy): it waits', async () => {
-    const s = await stuckMove(3, 'verifying', [], {from: 'voter', to: 'joining'})
-    await recordWriteQuorum(s.ctx, {id: 'r-gone', w: 1})
-    await cancelled(s)
+    const s = await keptCopyMove('verifying', 1)
     const m = await s.run({onDigest: async (node) => {
       if (node === s.to) throw new Error('NOT_OWNER (a build without kept-copy reads)')
     }})
@@ -637,8 +633,7 @@ describe('a move whose source is gone for good at w = 1 (session 40)', () => {
   })
 
   it('at rf 1 (no voter but the source) still waits for the source: there is no voter to repair', async () => {
-    const s = await stuckMove(1, 'verifying', [], {from: 'voter', to: 'joining'})
-    await cancelled(s)
+    const s = await keptCopyMove('verifying', undefined, {rf: 1})
     const m = await s.run()
     expect(m.phase).toBe('aborting')
     expect(s.dropped).toEqual([])
@@ -1043,11 +1038,15 @@ describe('a destination that restarts on another data dir after the source dropp
 describe('a destination restarted in cleanup before the source drop was sent (session 40)', () => {
   // Until session 40 the drop was not recorded before it was sent, so any restart in `cleanup` was told as a possible
   // loss: at rf 1 on another dir `apply` exited 23 though the source still held every record and the refill read them.
-  it('at rf 1, restarted on another data dir right after the move entered cleanup, is refilled from the source\'s whole copy and told as no loss', async () => {
-    const s = await stuckMove(1, 'draining')
+  /**
+   * restartedEnteringCleanup: a move at `rf` in `draining`, the source up and the destination on the dir it was verified
+   * on, runs until its commit to `cleanup` lands; that commit's answer is held until the destination restarted on another
+   * dir (no drop was sent yet), then the move runs on. Returns it (as the run ends) with the stuck move.
+   */
+  async function restartedEnteringCleanup(rf: number): Promise<{s: Stuck; m: Move}> {
+    const s = await stuckMove(rf, 'draining')
     await s.store.put(s.ctx.keys.claim(s.to), JSON.stringify({node: s.to, dataDirId: 'dir-old', instance: 'i1'}))
     await markNodesAlive(s.ctx, [s.from])
-    // The commit to `cleanup` lands, and its answer is held until the destination restarted: no drop was sent yet.
     const gate = s.store.faults.hold({op: 'txn', key: s.ctx.keys.move(s.move.id), when: 'after'})
     const running = s.run()
     await gate.reached
@@ -1055,7 +1054,11 @@ describe('a destination restarted in cleanup before the source drop was sent (se
     expect(s.dropped).toEqual([])
     await s.store.put(s.ctx.keys.claim(s.to), JSON.stringify({node: s.to, dataDirId: 'dir-empty', instance: 'i2'}))
     gate.release()
-    const m = await running
+    return {s, m: await running}
+  }
+
+  it('at rf 1, restarted on another data dir right after the move entered cleanup, is refilled from the source\'s whole copy and told as no loss', async () => {
+    const {s, m} = await restartedEnteringCleanup(1)
     expect(m.phase).toBe('done')
     expect(m.verifiedDirs?.[s.to]).toBe('dir-empty/i2')
     expect(s.asked).toContain(s.from)
@@ -1066,16 +1069,7 @@ describe('a destination restarted in cleanup before the source drop was sent (se
   })
 
   it('at rf 3, restarted on another data dir before the drop, is refilled from the source and from the staying voters up (writes since release are on them, not on the leaving source)', async () => {
-    const s = await stuckMove(3, 'draining')
-    await s.store.put(s.ctx.keys.claim(s.to), JSON.stringify({node: s.to, dataDirId: 'dir-old', instance: 'i1'}))
-    await markNodesAlive(s.ctx, [s.from])
-    const gate = s.store.faults.hold({op: 'txn', key: s.ctx.keys.move(s.move.id), when: 'after'})
-    const running = s.run()
-    await gate.reached
-    expect((await stored(s)).phase).toBe('cleanup')
-    await s.store.put(s.ctx.keys.claim(s.to), JSON.stringify({node: s.to, dataDirId: 'dir-empty', instance: 'i2'}))
-    gate.release()
-    const m = await running
+    const {s, m} = await restartedEnteringCleanup(3)
     expect(m.phase).toBe('done')
     expect(m.verifiedDirs?.[s.to]).toBe('dir-empty/i2')
     // Until session 40's review the source alone was read: a write acknowledged since release by the destination and one
@@ -1295,15 +1289,8 @@ describe('a source that dies as its drop is sent in cleanup (session 40: checked
  * included, are repaired from the copy before it is dropped; with a majority floor the other voters decide as before.
  */
 describe("a destination's copy in aborting with the source up (its data dir not recorded before cutover)", () => {
-  const cancelled = async (s: Stuck) => {
-    const {cutoverAt: _c, verifiedDirs: _v, ...before} = s.move
-    await s.store.put(s.ctx.keys.move(s.move.id), JSON.stringify({...before, cutoverAt: null, cancelRequested: true}))
-  }
-
   it('at w = 1, a source back on a replaced dir does not get the copy dropped until it and the other voters are repaired from it', async () => {
-    const s = await stuckMove(3, 'verifying', [], {from: 'voter', to: 'joining'})
-    await recordWriteQuorum(s.ctx, {id: 'r-gone', w: 1})
-    await cancelled(s)
+    const s = await keptCopyMove('verifying', 1)
     await s.store.put(s.ctx.keys.claim(s.from), JSON.stringify({node: s.from, dataDirId: 'dir-replaced', instance: 'i9'}))
     await markNodesAlive(s.ctx, [s.from])
     const t = traced(s)
@@ -1314,9 +1301,7 @@ describe("a destination's copy in aborting with the source up (its data dir not 
   })
 
   it('at w = 1, a source that refuses nothing but whose dir cannot be judged is repaired too, and a kept copy it cannot read is waited for, not dropped', async () => {
-    const s = await stuckMove(3, 'promoting', [], {from: 'voter', to: 'joining'})
-    await recordWriteQuorum(s.ctx, {id: 'r-gone', w: 1})
-    await cancelled(s)
+    const s = await keptCopyMove('promoting', 1)
     await markNodesAlive(s.ctx, [s.from])
     const waiting = await s.run({onDigest: async (node) => {
       if (node === s.to) throw new Error(`${node} refuses`)
@@ -1331,9 +1316,7 @@ describe("a destination's copy in aborting with the source up (its data dir not 
   })
 
   it('with only majority routers ever, is dropped at once with the source up (the other voters hold every acknowledged write)', async () => {
-    const s = await stuckMove(3, 'verifying', [], {from: 'voter', to: 'joining'})
-    await recordWriteQuorum(s.ctx, {id: 'r-majority', w: null})
-    await cancelled(s)
+    const s = await keptCopyMove('verifying', null)
     await s.store.put(s.ctx.keys.claim(s.from), JSON.stringify({node: s.from, dataDirId: 'dir-replaced', instance: 'i9'}))
     await markNodesAlive(s.ctx, [s.from])
     const t = traced(s)

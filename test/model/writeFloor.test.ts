@@ -1,7 +1,6 @@
 import {describe, expect, it} from 'vitest'
-import {effectiveWriteQuorum} from '../../src/executor/copySources.js'
-import {floorLimitsText, floorQuorums, lowerWriteFloor, newWriteFloor, parseWriteFloor, type WriteFloor} from '../../src/model/writeFloor.js'
-import {majority} from '../../src/router/quorum.js'
+import {effectiveWriteQuorum, floorLimitsText, floorQuorums, lowerWriteFloor, newWriteFloor, parseWriteFloor, type WriteFloor} from '../../src/model/writeFloor.js'
+import {majority} from '../../src/model/majority.js'
 
 const NOW = '2026-12-03T21:00:00.000Z'
 const empty = newWriteFloor(NOW)
@@ -68,5 +67,15 @@ describe('the write floor in words (pure)', () => {
     expect(floorLimitsText(after(empty, null))).toBe('majority')
     expect(floorLimitsText(after(empty, null, 3))).toBe('--w 3 and majority')
     expect(floorLimitsText(empty)).toBe('')
+  })
+})
+
+describe('effectiveWriteQuorum', () => {
+  it('is the smallest w any router uses, a majority by default, clamped to the voters', () => {
+    expect(effectiveWriteQuorum(3, [])).toBe(2)
+    expect(effectiveWriteQuorum(3, [null, null])).toBe(2)
+    expect(effectiveWriteQuorum(3, [null, 1])).toBe(1)
+    expect(effectiveWriteQuorum(3, [5])).toBe(3)
+    expect(effectiveWriteQuorum(1, [null])).toBe(1)
   })
 })

@@ -24,25 +24,43 @@ const OFFSET_MS = 20
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const closing = closedAfterEach()
 
+/** Floor is the cluster's write floor a case sets: the quorum of a router that ran (1, or null for a majority); undefined leaves a new cluster's floor. */
+type Floor = number | null | undefined
+
+/**
+ * purgeWorld starts a one-shard rf 3 cluster `name` with its three voters up (n1 the move's source, n2 and n3 the staying
+ * voters; n4, the move's destination, never started), sets the write floor, and has every voter hold `deleted`: a
+ * delete a purge has something to do with. Returns the world, the delete and `moveThenRepair`, which records move m1
+ * of the shard from n1 to n4 in `phase`, waits out the tombstone grace and runs one repair with purge, reporting the shard.
+ */
+async function purgeWorld(name: string, floor: Floor) {
+  const cluster = await oneShardCluster(name, 3, 3, TOKEN)
+  const {store, ctx, shard} = cluster
+  const world = copyNodeWorld({cluster, token: TOKEN, thread: false, maxClockOffsetMs: OFFSET_MS, dirPrefix: 'shardctl-kept-purge-', closing})
+  for (const id of ['n1', 'n2', 'n3']) await world.start(id, GRACE_MS)
+  const now = new Date().toISOString()
+  if (floor !== undefined) await store.put(ctx.keys.writeFloor, JSON.stringify(lowerWriteFloor(newWriteFloor(now), floor, 'r1', now)))
+  const wall = Date.now()
+  // Sent as repairs: a loaded machine may take longer than the 1 s grace between the version and a write apply.
+  const deleted: NodeRecord = {key: keyIn(shard.range.lo, shard.range.hi, 'kp-d-'), version: formatHlc({wall, counter: 0, writer: 'router'}), value: null}
+  for (const id of ['n1', 'n2', 'n3']) await world.node(id).client.apply(shard.id, shard.epoch, [deleted], 'repair')
+  const moveThenRepair = async (phase: string) => {
+    await store.put(ctx.keys.move('m1'), JSON.stringify({id: 'm1', shard: shard.id, from: 'n1', to: 'n4', phase}))
+    await sleep(GRACE_MS + 4 * OFFSET_MS + 60)
+    return (await repairShards(ctx, {shard: shard.id, rounds: 2, purge: true, maxClockOffsetMs: OFFSET_MS, timeoutMs: 10_000})).shards[0]!
+  }
+  return {shard, world, wall, moveThenRepair}
+}
+
 describe("anti-entropy on a shard whose destination's copy a move keeps outside its map", {timeout: 30_000}, () => {
   for (const phase of ['aborting', 'rb-cutover'] as const) {
     it(`(${phase}) purges nothing, so the voters take what the kept copy gives them however old`, async () => {
-      const cluster = await oneShardCluster(`kept-purge-${phase}`, 3, 3, TOKEN)
-      const {store, ctx, shard} = cluster
-      const world = copyNodeWorld({cluster, token: TOKEN, thread: false, maxClockOffsetMs: OFFSET_MS, dirPrefix: 'shardctl-kept-purge-', closing})
       // n1 is the source, back on a replaced, empty dir; n2 and n3 the staying voters; n4 the destination that left the shard.
-      for (const id of ['n1', 'n2', 'n3']) await world.start(id, GRACE_MS)
       // A router ran with --w 1 (it lowered the cluster's write floor): a write may be on the source and the destination alone.
-      const now = new Date().toISOString()
-      await store.put(ctx.keys.writeFloor, JSON.stringify(lowerWriteFloor(newWriteFloor(now), 1, 'r1', now)))
-      const wall = Date.now()
-      // Sent as repairs: a loaded machine may take longer than the 1 s grace between the version and a write apply. A delete every voter holds (so a purge has something to do), and the write acked by n1 and n4 alone (w = 1).
-      const deleted: NodeRecord = {key: keyIn(shard.range.lo, shard.range.hi, 'kp-d-'), version: formatHlc({wall, counter: 0, writer: 'router'}), value: null}
+      const {shard, world, wall, moveThenRepair} = await purgeWorld(`kept-purge-${phase}`, 1)
+      // The write acked by n1 and n4 alone (w = 1).
       const acked: NodeRecord = {key: keyIn(shard.range.lo, shard.range.hi, 'kp-w-'), version: formatHlc({wall, counter: 1, writer: 'router'}), value: Buffer.from('acked by n1 and n4 alone')}
-      for (const id of ['n1', 'n2', 'n3']) await world.node(id).client.apply(shard.id, shard.epoch, [deleted], 'repair')
-      await store.put(ctx.keys.move('m1'), JSON.stringify({id: 'm1', shard: shard.id, from: 'n1', to: 'n4', phase}))
-      await sleep(GRACE_MS + 4 * OFFSET_MS + 60)
-      const report = (await repairShards(ctx, {shard: shard.id, rounds: 2, purge: true, maxClockOffsetMs: OFFSET_MS, timeoutMs: 10_000})).shards[0]!
+      const report = await moveThenRepair(phase)
       expect(report.converged).toBe(true)
       expect(report.purged).toBe(0)
       expect(report.gc).toContain('m1')
@@ -53,33 +71,15 @@ describe("anti-entropy on a shard whose destination's copy a move keeps outside 
   }
 
   it('purges as before while the move waits in aborting when no router ever wrote with a quorum of 1 (every write the source took is on another voter: the copy is never repaired from)', async () => {
-    const cluster = await oneShardCluster('kept-purge-majority', 3, 3, TOKEN)
-    const {store, ctx, shard} = cluster
-    const world = copyNodeWorld({cluster, token: TOKEN, thread: false, maxClockOffsetMs: OFFSET_MS, dirPrefix: 'shardctl-kept-purge-', closing})
-    for (const id of ['n1', 'n2', 'n3']) await world.start(id, GRACE_MS)
-    const now = new Date().toISOString()
-    await store.put(ctx.keys.writeFloor, JSON.stringify(lowerWriteFloor(newWriteFloor(now), null, 'r1', now)))
-    const deleted: NodeRecord = {key: keyIn(shard.range.lo, shard.range.hi, 'kp-d-'), version: formatHlc({wall: Date.now(), counter: 0, writer: 'router'}), value: null}
-    for (const id of ['n1', 'n2', 'n3']) await world.node(id).client.apply(shard.id, shard.epoch, [deleted], 'repair')
     // A move whose destination went down mid-copy waits in aborting to drop its partial copy (the chaos suite's
     // "aborted move leftovers" scenario): until the purge looked at the write quorums, its tombstones were held for ever.
-    await store.put(ctx.keys.move('m1'), JSON.stringify({id: 'm1', shard: shard.id, from: 'n1', to: 'n4', phase: 'aborting'}))
-    await sleep(GRACE_MS + 4 * OFFSET_MS + 60)
-    const report = (await repairShards(ctx, {shard: shard.id, rounds: 2, purge: true, maxClockOffsetMs: OFFSET_MS, timeoutMs: 10_000})).shards[0]!
+    const report = await (await purgeWorld('kept-purge-majority', null)).moveThenRepair('aborting')
     expect(report.gc).toBeUndefined()
     expect(report.purged).toBe(3)
   })
 
   it('purges as before once the move is finished', async () => {
-    const cluster = await oneShardCluster('kept-purge-done', 3, 3, TOKEN)
-    const {store, ctx, shard} = cluster
-    const world = copyNodeWorld({cluster, token: TOKEN, thread: false, maxClockOffsetMs: OFFSET_MS, dirPrefix: 'shardctl-kept-purge-', closing})
-    for (const id of ['n1', 'n2', 'n3']) await world.start(id, GRACE_MS)
-    const deleted: NodeRecord = {key: keyIn(shard.range.lo, shard.range.hi, 'kp-d-'), version: formatHlc({wall: Date.now(), counter: 0, writer: 'router'}), value: null}
-    for (const id of ['n1', 'n2', 'n3']) await world.node(id).client.apply(shard.id, shard.epoch, [deleted], 'repair')
-    await store.put(ctx.keys.move('m1'), JSON.stringify({id: 'm1', shard: shard.id, from: 'n1', to: 'n4', phase: 'aborted'}))
-    await sleep(GRACE_MS + 4 * OFFSET_MS + 60)
-    const report = (await repairShards(ctx, {shard: shard.id, rounds: 2, purge: true, maxClockOffsetMs: OFFSET_MS, timeoutMs: 10_000})).shards[0]!
+    const report = await (await purgeWorld('kept-purge-done', undefined)).moveThenRepair('aborted')
     expect(report.gc).toBeUndefined()
     expect(report.purged).toBe(3)
   })

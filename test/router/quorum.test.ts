@@ -1,6 +1,7 @@
 import fc from 'fast-check'
 import {describe, expect, it} from 'vitest'
-import {majority, readPlan, writeQuorum, writeSatisfied, writeStillPossible} from '../../src/router/quorum.js'
+import {majority} from '../../src/model/majority.js'
+import {readPlan, writeQuorum, writeSatisfied, writeStillPossible} from '../../src/router/quorum.js'
 import {shardOf} from './fixtures.js'
 
 const set = (s: string) => new Set(s.split(/\s+/).filter(Boolean))

@@ -1,7 +1,6 @@
 import {describe, expect, it} from 'vitest'
-import {expireDeadExecutorLock} from '../../support/deadExecutorLock.js'
 import {lossWarnings} from '../../../src/model/move.js'
-import {faultEnv, phaseKillSuite} from './phaseKillWorld.js'
+import {phaseKillSuite} from './phaseKillWorld.js'
 
 /**
  * A destination that restarts on an empty dir in `cleanup`, after the source dropped its copy,
@@ -18,18 +17,8 @@ const {cli} = suite
 describe('a destination restarted empty after the source dropped its copy, on real processes', {timeout: 150_000}, () => {
   it('Given rf 1 and a move stopped right before done (the source dropped), When the destination restarts on an empty dir, Then apply --resume ends the move done with a loss warning and exits 23', async () => {
     const w = suite.world
-    const {shard, to} = await w.moveTarget(0)
-    const move = await w.recordMove('lost-after-drop', shard, to)
     // Stopped right before `done` is committed: the cleanup already had the source drop its copy.
-    const stopped = w.apply(faultEnv({when: 'before', phase: 'done'}, 'stop'))
-    await w.waitStopped(stopped, 'before done')
-    await stopped.kill()
-    expect((await w.moveOf(move.id))?.phase).toBe('cleanup')
-    await w.dp.nodes[to]!.kill()
-    const empty = suite.emptyDir('shardctl-lost-after-drop-')
-    w.dp.dataDirs[to] = empty
-    await w.dp.startNode(to, undefined, ['--accept-empty-data'])
-    await expireDeadExecutorLock(w.dp.ctx)
+    const move = await suite.stopThenRestartEmpty('lost-after-drop', {when: 'before', phase: 'done'}, (m0) => expect(m0.phase).toBe('cleanup'))
 
     const exec = w.apply()
     try {

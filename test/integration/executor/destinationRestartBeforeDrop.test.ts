@@ -1,6 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {expireDeadExecutorLock} from '../../support/deadExecutorLock.js'
-import {faultEnv, phaseKillSuite} from './phaseKillWorld.js'
+import {phaseKillSuite} from './phaseKillWorld.js'
 
 /**
  * A destination that restarts on an empty dir in `cleanup` BEFORE the source's drop was sent, on
@@ -15,20 +14,11 @@ const suite = phaseKillSuite('restart-before-drop')
 describe('a destination restarted empty in cleanup before the source dropped its copy, on real processes', {timeout: 150_000}, () => {
   it('Given rf 1 and a move stopped right after it entered cleanup, When the destination restarts on an empty dir, Then apply --resume refills it from the source, ends the move done with no warning, exits 0, and every value reads back', async () => {
     const w = suite.world
-    const {shard, to} = await w.moveTarget(0)
-    const move = await w.recordMove('restart-before-drop', shard, to)
     // Stopped right after etcd acknowledged `cleanup`: no drop sent or recorded yet.
-    const stopped = w.apply(faultEnv({when: 'after', phase: 'cleanup'}, 'stop'))
-    await w.waitStopped(stopped, 'after cleanup')
-    await stopped.kill()
-    const m0 = (await w.moveOf(move.id))!
-    expect(m0.phase).toBe('cleanup')
-    expect(m0.sourceDropSentAt).toBeNull()
-    await w.dp.nodes[to]!.kill()
-    const empty = suite.emptyDir('shardctl-restart-before-drop-')
-    w.dp.dataDirs[to] = empty
-    await w.dp.startNode(to, undefined, ['--accept-empty-data'])
-    await expireDeadExecutorLock(w.dp.ctx)
+    const move = await suite.stopThenRestartEmpty('restart-before-drop', {when: 'after', phase: 'cleanup'}, (m0) => {
+      expect(m0.phase).toBe('cleanup')
+      expect(m0.sourceDropSentAt).toBeNull()
+    })
 
     const exec = w.apply()
     try {

@@ -344,6 +344,14 @@ export interface PhaseKillSuite {
   cli(args: string[]): Promise<CliResult>
   /** emptyDir makes an empty data dir (named after `prefix`) that the file's afterAll removes. */
   emptyDir(prefix: string): string
+  /**
+   * stopThenRestartEmpty records move `id` of the world's shard to its free node, runs `apply
+   * --resume` until it stops itself at `at` (its phase fault with `stop`), kills it, hands the
+   * move as it is stored then to `whileStopped` (the case's checks of where it stopped), restarts
+   * the destination on an empty dir (`--accept-empty-data`) and expires the dead executor's lock:
+   * the start of every case on a destination restarted empty mid-move. Returns the move recorded.
+   */
+  stopThenRestartEmpty(id: string, at: PhaseBoundary, whileStopped: (stored: Move) => void): Promise<Move>
 }
 
 /**
@@ -363,6 +371,11 @@ export function phaseKillSuite(name: string): PhaseKillSuite {
     await w?.teardown()
     for (const d of dirs) rmSync(d, {recursive: true, force: true})
   })
+  const emptyDir = (prefix: string): string => {
+    const d = mkdtempSync(join(tmpdir(), prefix))
+    dirs.push(d)
+    return d
+  }
   const world = (): PhaseKillWorld => {
     if (!w) throw new Error(`phase-kill world ${name} is not started (read it inside a case)`)
     return w
@@ -372,10 +385,20 @@ export function phaseKillSuite(name: string): PhaseKillSuite {
       return world()
     },
     cli: (args) => runCli([...args, ...world().conn()], {cwd: world().cwd, timeoutMs: 30_000}),
-    emptyDir: (prefix) => {
-      const d = mkdtempSync(join(tmpdir(), prefix))
-      dirs.push(d)
-      return d
+    emptyDir,
+    stopThenRestartEmpty: async (id, at, whileStopped) => {
+      const w = world()
+      const {shard, to} = await w.moveTarget(0)
+      const move = await w.recordMove(id, shard, to)
+      const stopped = w.apply(faultEnv(at, 'stop'))
+      await w.waitStopped(stopped, `${at.when} ${at.phase}`)
+      await stopped.kill()
+      whileStopped((await w.moveOf(move.id))!)
+      await w.dp.nodes[to]!.kill()
+      w.dp.dataDirs[to] = emptyDir(`shardctl-${id}-`)
+      await w.dp.startNode(to, undefined, ['--accept-empty-data'])
+      await expireDeadExecutorLock(w.dp.ctx)
+      return move
     },
   }
 }
