@@ -1476,3 +1476,29 @@ describe('an abandon-voters mark is withdrawn, or not honoured, for voters nobod
     expect(s.asked).not.toContain(s.to)
   })
 })
+
+describe('huntwaits: a wait a step failed into stays recorded, with its since, while that step is retried (session 41)', () => {
+  // moveRunner.ts clears `waitingFor` before a step other than the one whose failure caused it (runEffect): a refill that
+  // fails into a wait for a down voter, retried, must not clear and record it again each time (its `since` would restart).
+  it('Given a refill without the abandoned source waiting for a staying voter down, When it is retried, Then waitingFor keeps the since of its first record and is never cleared in between', async () => {
+    const s = await stuckMove(3, 'cleanup', [null, 1])
+    await requestSourceAbandon(s.ctx, s.move.id, {acceptDataLoss: true})
+    const down = [...s.others].sort()[0]!
+    await s.store.delete(s.ctx.keys.alive(down))
+    const seen: (Move['waitingFor'] | null)[] = []
+    const m = await s.run({
+      effects: (base) => ({
+        ...base,
+        verify: async (...args: Parameters<MoveEffects['verify']>) => {
+          seen.push((await stored(s)).waitingFor ?? null)
+          return base.verify(...args)
+        },
+      }),
+    })
+    expect(m.phase).toBe('cleanup')
+    expect(m.waitingFor?.text).toContain(`${down} (down)`)
+    // The first try ran before any wait; every retry after it sees the wait of the first failure, unchanged.
+    expect(seen.length).toBeGreaterThan(3)
+    expect(seen.slice(1)).toEqual(seen.slice(1).map(() => m.waitingFor))
+  })
+})
