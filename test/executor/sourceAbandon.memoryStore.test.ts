@@ -1502,3 +1502,38 @@ describe('huntwaits: a wait a step failed into stays recorded, with its since, w
     expect(seen.slice(1)).toEqual(seen.slice(1).map(() => m.waitingFor))
   })
 })
+
+describe('huntwaits: the abandoned source coming back does not withdraw the loss of the voters abandoned with it (session 41)', () => {
+  // A refill without the abandoned source that honoured `moves abandon-voters` records one warning naming both the source
+  // and the voters (sourceAbandonedWarning). The source back on its verified dir before its drop gives back only what its
+  // copy held: a write acknowledged at w = 1 by an abandoned staying voter alone since `release` (the source takes no
+  // writes from then on) is on that voter alone, so the possible loss the warning told of stands.
+  it('Given the refill went on without the source and a staying voter (both marked), When the source is back on its dir before its drop, Then the move still ends with a possible-loss warning naming the voter', async () => {
+    const s = await stuckMove(3, 'release', [null, 1])
+    await requestSourceAbandon(s.ctx, s.move.id, {acceptDataLoss: true})
+    const down = [...s.others].sort()[0]!
+    await s.store.delete(s.ctx.keys.alive(down))
+    await s.store.put(s.ctx.keys.claim(down), JSON.stringify({node: down, dataDirId: 'dir-v', instance: 'i1'}))
+    await requestVotersAbandon(s.ctx, s.move.id, {acceptDataLoss: true})
+    let back = false
+    const m = await s.run({
+      effects: (base) => ({
+        ...base,
+        drain: async (...args: Parameters<MoveEffects['drain']>) => {
+          if (!back) {
+            back = true
+            await markNodesAlive(s.ctx, [s.from])
+          }
+          return base.drain(...args)
+        },
+      }),
+    })
+    expect(back).toBe(true)
+    expect(m.phase).toBe('done')
+    expect(m.sourceAbandoned?.sourceRefillAt).toEqual(expect.any(String))
+    expect(lossWarnings(m).map((w) => w.text).join(' ')).toContain(down)
+    expect(outcomeOf(m).code).toBe('POSSIBLE_DATA_LOSS')
+    expect(m.sourceAbandoned?.abandonedVoters).toEqual([down])
+    expect(sourceAbandonText(m)).toContain(`records only ${down} (staying voters abandoned with it) held are lost`)
+  })
+})
