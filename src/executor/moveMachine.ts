@@ -494,7 +494,9 @@ function refillWithoutSource(o: MoveObservation, shard: Observed): MoveDecision 
 function votersMarkCovers(move: Move, down: readonly string[]): boolean {
   if (move.abandonVotersRequested === undefined) return false
   const named = move.abandonVotersDirs
-  return named === undefined || down.every((n) => n in named)
+  // Own keys only: `in` also finds Object.prototype's, and "constructor" or "toString" is a valid node id (a voter down
+  // with such an id passed for named, and the refill went on without it, judged gone by nobody).
+  return named === undefined || down.every((n) => Object.hasOwn(named, n))
 }
 
 /**
