@@ -1,7 +1,7 @@
 import {BugError} from '../errors/errors.js'
 import {closedDestination} from '../model/closedDestination.js'
 import {type KeptCopyRepair, type Move, type MovePhase, type MoveWarning, PHASE_TABLE, phasesWhere, type SourceAbandoned, withWarnings} from '../model/move.js'
-import {droppedSourceWarning, keptCopyLostWarning, sourceAbandonedWarning, sourceReturnedWarnings} from '../model/moveLossWarning.js'
+import {droppedSourceWarning, keptCopyLostWarning, sourceAbandonedWarning, sourceAbandonedWarningKey, sourceReturnedWarnings} from '../model/moveLossWarning.js'
 import {copyDirOf, copyReplaced, repairedVotersLost} from './keptCopyVerdict.js'
 import {chooseCopySources} from './copySources.js'
 import {type NodeState} from '../model/node.js'
@@ -478,7 +478,7 @@ function refillWithoutSource(o: MoveObservation, shard: Observed): MoveDecision 
     from: peers,
     read: [move.to, ...peers],
     // The voters' mark answers this refill: consumed by its commit, as refillAfterDrop's is.
-    patch: {reason, sourceAbandoned: abandonedAgain(move.sourceAbandoned, {at, destinationDir, refilledFrom: peers}), ...(move.abandonVotersRequested !== undefined ? {abandonVotersRequested: undefined, abandonVotersDirs: undefined} : {})},
+    patch: {reason, sourceAbandoned: abandonedAgain(move.sourceAbandoned, {at, destinationDir, refilledFrom: peers, ...(down.length > 0 ? {abandonedVoters: down} : {})}), ...(move.abandonVotersRequested !== undefined ? {abandonVotersRequested: undefined, abandonVotersDirs: undefined} : {})},
     // Fenced on the source's lease still being absent, and the abandoned voters': one that registers meanwhile fails the
     // commit and is read instead.
     aliveAbsent: [move.from, ...down],
@@ -497,7 +497,9 @@ function refillWithoutSource(o: MoveObservation, shard: Observed): MoveDecision 
 function votersMarkCovers(move: Move, down: readonly string[]): boolean {
   if (move.abandonVotersRequested === undefined) return false
   const named = move.abandonVotersDirs
-  return named === undefined || down.every((n) => n in named)
+  // Own keys only: `in` also finds Object.prototype's, and "constructor" or "toString" is a valid node id (a voter down
+  // with such an id passed for named, and the refill went on without it, judged gone by nobody).
+  return named === undefined || down.every((n) => Object.hasOwn(named, n))
 }
 
 /**
@@ -655,6 +657,16 @@ function withdrawMark(o: MoveObservation): MoveDecision {
 }
 
 /**
+ * votersLossStands: the keys of the warnings of refills without the source that went on without abandoned staying voters
+ * too (`abandonedVoters`): the source's copy does not hold what only they held, so its return does not withdraw them.
+ */
+function votersLossStands(move: Move): ReadonlySet<string> {
+  const a = move.sourceAbandoned
+  const entries = a ? [...(a.earlier ?? []), a] : []
+  return new Set(entries.filter((e) => (e.abandonedVoters ?? []).length > 0).map((e) => sourceAbandonedWarningKey(move.from, e.at)))
+}
+
+/**
  * refillFromReturnedSource refills the destination from the abandoned source that came back
  * (from it alone: a refill from others would say nothing of it), before the move drops its
  * copy, and records that it did, withdrawing the mark (markOutlived). Should it go down again meanwhile, the refill fails and is
@@ -687,8 +699,9 @@ function refillFromReturnedSource(o: MoveObservation, shard: Observed): MoveDeci
         abandonSourceRequested: undefined,
         sourceAbandoned: {...abandoned, sourceRefillAt: new Date(o.now).toISOString(), sourceRefillDir: token ?? null, ...(replaced ? {sourceDirReplaced: true} : {}), ...(dropped ? {sourceDropMaySent: true} : {})},
         reason: `${move.reason ?? ''}; ${said}`,
-        // Back on its verified dir with its drop not sent, its copy was read after all: the loss warned of did not happen.
-        ...(replaced || dropped ? {} : {warnings: sourceReturnedWarnings(move.warnings, said)}),
+        // Back on its verified dir with its drop not sent, its copy was read after all: the loss warned of did not happen,
+        // except what only the staying voters abandoned with it held (votersLossStands).
+        ...(replaced || dropped ? {} : {warnings: sourceReturnedWarnings(move.warnings, said, votersLossStands(move))}),
       },
       note: `move ${move.id}: abandoned source ${move.from} is up again; ${said}`,
     }),

@@ -64,13 +64,16 @@ export async function runMove(env: ExecutorEnv, initial: FencedMove): Promise<Fe
     if (decision.kind === 'terminal') break
     // Fenced out: stop at once (outside the try below, which would only classify it again).
     if (decision.kind === 'stop') throw run.error
-    run.failedEffect = undefined
     try {
       m = await perform(env, effects, m, decision, run)
+      // Reset only after the decision answering a failure ran: that is the wait (countRetry) which must know the step it
+      // came from. Reset before it, as until session 41's hunt, every wait was taken for the machine's own, and the step
+      // retried cleared it first and recorded it again (its `since` restarting at every retry).
+      run.failedEffect = undefined
     } catch (err) {
       run.failure = classifyError(err)
       run.error = err
-      if (decision.kind === 'effect') run.failedEffect = decision.effect.key
+      run.failedEffect = decision.kind === 'effect' ? decision.effect.key : undefined
     }
   }
   return m

@@ -22,7 +22,10 @@ export function sourceAbandonText(m: Pick<Move, 'from' | 'to' | 'abandonSourceRe
     // Told from the first time: a later refill without the source (the destination restarted again) never hides it.
     const earlier = done.earlier ?? []
     const first = earlier.length > 0 ? ` (first at ${earlier[0]!.at}, ${earlier.length + 1} times in all)` : ''
-    return `source abandoned: went on without ${m.from} at ${done.at}${first}: ${m.to} (dir ${done.destinationDir ?? 'unknown'}) kept what it held (${refilled})${back}`
+    // Staying voters abandoned with it (`moves abandon-voters`): the source's return gives back none of what only they held.
+    const voters = [...new Set([...earlier, done].flatMap((e) => e.abandonedVoters ?? []))].sort()
+    const gone = voters.length > 0 ? `; records only ${voters.join(', ')} (staying voters abandoned with it) held are lost` : ''
+    return `source abandoned: went on without ${m.from} at ${done.at}${first}: ${m.to} (dir ${done.destinationDir ?? 'unknown'}) kept what it held (${refilled})${back}${gone}`
   }
   if (m.abandonSourceRequested) return `source abandoned by the operator at ${m.abandonSourceRequested} (--accept-data-loss): a refill of ${m.to} goes on without ${m.from} while ${m.from} holds no lease; not needed so far`
   return undefined

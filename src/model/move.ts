@@ -166,6 +166,12 @@ const SourceAbandonedEntrySchema = z.object({
    * dropped before it went down, so reading it may have given back nothing, and what only that copy held may still be lost.
    */
   sourceDropMaySent: z.boolean().optional(),
+  /**
+   * abandonedVoters: the staying voters down that this refill went on without too (`moves abandon-voters`), whose loss its
+   * warning names with the source's. The source coming back gives back only its own copy: that warning stays one of
+   * possible data loss (moveLossWarning.ts sourceReturnedWarnings). Absent: none (or a record from before session 41).
+   */
+  abandonedVoters: z.array(NodeIdSchema).optional(),
 })
 
 export const SourceAbandonedSchema = SourceAbandonedEntrySchema.extend({

@@ -31,7 +31,7 @@ export function sourceAbandonedWarning(move: Pick<Move, 'id' | 'from' | 'to'>, a
   const refilled = refilledFrom.length > 0 ? `refilled from ${refilledFrom.join(', ')}` : 'no other copy to refill it from'
   const voters = abandonedVoters.length > 0 ? `, with what only ${abandonedVoters.join(', ')} (down, abandoned by the operator: moves abandon-voters --accept-data-loss) held` : ''
   return {
-    key: `${SOURCE_ABANDONED_KEY}${move.from}:${at}`,
+    key: sourceAbandonedWarningKey(move.from, at),
     at,
     text: `went on without its source ${move.from} (moves abandon-source --accept-data-loss): ${move.to} restarted since it was verified (dir ${destinationDir ?? 'unknown'}) and kept what it held (${refilled}); acknowledged records only ${move.from}'s copy held are lost${voters}`,
     mayHaveLostData: true,
@@ -42,11 +42,23 @@ export function sourceAbandonedWarning(move: Pick<Move, 'id' | 'from' | 'to'>, a
  * sourceReturnedWarnings is `warnings` once the abandoned source came back on its verified dir
  * before its copy was dropped and the destination was refilled from it: the loss a
  * {@link sourceAbandonedWarning} not yet acknowledged told of did not happen, so it is no longer
- * one of possible data loss (its text says why; `moves show` still prints it).
+ * one of possible data loss (its text says why; `moves show` still prints it). Except those whose keys are in `stands`:
+ * a refill that went on without abandoned staying voters too (`moves abandon-voters`) warned of what only they held, which
+ * the source's copy does not give back (from `release` on the source takes no writes); until session 41's hunt that loss
+ * was withdrawn with the source's, and the move ended `done` with no warning.
  */
-export function sourceReturnedWarnings(warnings: readonly MoveWarning[] | undefined, said: string): MoveWarning[] | undefined {
+export function sourceReturnedWarnings(warnings: readonly MoveWarning[] | undefined, said: string, stands: ReadonlySet<string> = new Set()): MoveWarning[] | undefined {
   if (!warnings) return undefined
-  return warnings.map((w) => (w.key.startsWith(SOURCE_ABANDONED_KEY) && w.mayHaveLostData && w.acknowledgedAt === undefined ? {...w, mayHaveLostData: false, text: `${w.text} (withdrawn: ${said})`} : w))
+  return warnings.map((w) => {
+    if (!w.key.startsWith(SOURCE_ABANDONED_KEY) || !w.mayHaveLostData || w.acknowledgedAt !== undefined) return w
+    if (stands.has(w.key)) return {...w, text: `${w.text} (${said}; what only the abandoned voters held stays lost)`}
+    return {...w, mayHaveLostData: false, text: `${w.text} (withdrawn: ${said})`}
+  })
+}
+
+/** sourceAbandonedWarningKey is the key {@link sourceAbandonedWarning} gives the refill without `from` recorded at `at`. */
+export function sourceAbandonedWarningKey(from: string, at: string): string {
+  return `${SOURCE_ABANDONED_KEY}${from}:${at}`
 }
 
 /**

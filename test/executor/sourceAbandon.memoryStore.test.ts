@@ -1600,3 +1600,64 @@ describe('the promotion after a copy records the destination\'s claim (session 4
     expect(m.promotedDir).toBe('dir-new/i2')
   })
 })
+
+describe('huntwaits: a wait a step failed into stays recorded, with its since, while that step is retried (session 41)', () => {
+  // moveRunner.ts clears `waitingFor` before a step other than the one whose failure caused it (runEffect): a refill that
+  // fails into a wait for a down voter, retried, must not clear and record it again each time (its `since` would restart).
+  it('Given a refill without the abandoned source waiting for a staying voter down, When it is retried, Then waitingFor keeps the since of its first record and is never cleared in between', async () => {
+    const s = await stuckMove(3, 'cleanup', [null, 1])
+    await requestSourceAbandon(s.ctx, s.move.id, {acceptDataLoss: true})
+    const down = [...s.others].sort()[0]!
+    await s.store.delete(s.ctx.keys.alive(down))
+    const seen: (Move['waitingFor'] | null)[] = []
+    const m = await s.run({
+      effects: (base) => ({
+        ...base,
+        verify: async (...args: Parameters<MoveEffects['verify']>) => {
+          seen.push((await stored(s)).waitingFor ?? null)
+          return base.verify(...args)
+        },
+      }),
+    })
+    expect(m.phase).toBe('cleanup')
+    expect(m.waitingFor?.text).toContain(`${down} (down)`)
+    // The first try ran before any wait; every retry after it sees the wait of the first failure, unchanged.
+    expect(seen.length).toBeGreaterThan(3)
+    expect(seen.slice(1)).toEqual(seen.slice(1).map(() => m.waitingFor))
+  })
+})
+
+describe('huntwaits: the abandoned source coming back does not withdraw the loss of the voters abandoned with it (session 41)', () => {
+  // A refill without the abandoned source that honoured `moves abandon-voters` records one warning naming both the source
+  // and the voters (sourceAbandonedWarning). The source back on its verified dir before its drop gives back only what its
+  // copy held: a write acknowledged at w = 1 by an abandoned staying voter alone since `release` (the source takes no
+  // writes from then on) is on that voter alone, so the possible loss the warning told of stands.
+  it('Given the refill went on without the source and a staying voter (both marked), When the source is back on its dir before its drop, Then the move still ends with a possible-loss warning naming the voter', async () => {
+    const s = await stuckMove(3, 'release', [null, 1])
+    await requestSourceAbandon(s.ctx, s.move.id, {acceptDataLoss: true})
+    const down = [...s.others].sort()[0]!
+    await s.store.delete(s.ctx.keys.alive(down))
+    await s.store.put(s.ctx.keys.claim(down), JSON.stringify({node: down, dataDirId: 'dir-v', instance: 'i1'}))
+    await requestVotersAbandon(s.ctx, s.move.id, {acceptDataLoss: true})
+    let back = false
+    const m = await s.run({
+      effects: (base) => ({
+        ...base,
+        drain: async (...args: Parameters<MoveEffects['drain']>) => {
+          if (!back) {
+            back = true
+            await markNodesAlive(s.ctx, [s.from])
+          }
+          return base.drain(...args)
+        },
+      }),
+    })
+    expect(back).toBe(true)
+    expect(m.phase).toBe('done')
+    expect(m.sourceAbandoned?.sourceRefillAt).toEqual(expect.any(String))
+    expect(lossWarnings(m).map((w) => w.text).join(' ')).toContain(down)
+    expect(outcomeOf(m).code).toBe('POSSIBLE_DATA_LOSS')
+    expect(m.sourceAbandoned?.abandonedVoters).toEqual([down])
+    expect(sourceAbandonText(m)).toContain(`records only ${down} (staying voters abandoned with it) held are lost`)
+  })
+})

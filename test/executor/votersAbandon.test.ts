@@ -1,5 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import {judgeVotersAbandon} from '../../src/executor/votersAbandon.js'
+import {decideMove, type MoveObservation} from '../../src/executor/moveMachine.js'
+import {type ObservedClaim} from '../../src/executor/verifiedDirs.js'
 import {type Move} from '../../src/model/move.js'
 import {type Shard} from '../../src/model/shard.js'
 import {moveOf} from './fixtures.js'
@@ -22,5 +24,32 @@ describe('judgeVotersAbandon with the source abandoned', () => {
 
   it('Given a move not cut over, or rolling back, Then refused, nothing to abandon', () => {
     for (const phase of ['verifying', 'rb-joining'] as const) expect(judgeVotersAbandon(move(phase), facts).kind).toBe('refuse')
+  })
+})
+
+/**
+ * The mark's named voters (`abandonVotersDirs`) are a record parsed from JSON: a voter down that it does not name must not
+ * pass for named because its id is an Object.prototype property name ("constructor", "toString": valid node ids).
+ */
+describe('abandon-voters mark: only the voters it names are covered (huntwaits)', () => {
+  const claim = (dir: string, rev: bigint): ObservedClaim => ({token: `${dir}/i-${dir}`, modRevision: rev})
+  const shard: Shard = {id: 1, range: {lo: '0', hi: '100'}, epoch: 9, replicas: [{node: 'a', role: 'outgoing'}, {node: 'b', role: 'voter'}, {node: 'constructor', role: 'voter'}, {node: 'd', role: 'voter'}]} as unknown as Shard
+  it('Given a mark naming b (back on another dir) and "constructor" down since, unnamed, Then the refill waits for it: no refill without it', () => {
+    const o: MoveObservation = {
+      move: moveOf({shard: 1, from: 'a', to: 'd', phase: 'cleanup', epoch: 9, cutoverAt: '2026-12-05T00:00:00.000Z', verifiedDirs: {d: 'D/i-D', a: 'A/i-A'}, abandonSourceRequested: 't0', abandonVotersRequested: 't1', abandonVotersDirs: {b: 'B/i-B'}}),
+      shard: {value: shard, revision: 100n},
+      registered: new Set(['a', 'b', 'constructor', 'd']),
+      alive: new Set(['b', 'd']),
+      control: {paused: false, inWindow: true},
+      now: 1_000_000,
+      done: new Set(),
+      failures: 0,
+      tries: 0,
+      claims: new Map([['a', claim('A', 10n)], ['d', claim('D2', 20n)], ['b', claim('B2', 21n)], ['constructor', claim('C', 12n)]]),
+      writeQuorums: [1],
+    }
+    const d = decideMove(o)
+    expect(d.kind).toBe('effect')
+    expect(d.kind === 'effect' && d.effect.key.startsWith('refill-without-source')).toBe(false)
   })
 })
