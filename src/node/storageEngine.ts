@@ -26,6 +26,8 @@ import {WalRestartBook} from './walRestartBook.js'
 import {nextDropBudget} from './dropBudget.js'
 import {floorsOver} from './gcFloorsHeader.js'
 import {makeDirectories} from '../fs/makeDirectories.js'
+import {MAIN_SCHEMA_SQL} from './storeSchema.js'
+import {RangeStores} from './rangeStores.js'
 
 export type {ApplyOptions, ApplyResult, DeletePrior, Superseded} from './lwwSql.js'
 export type {CommitKind} from './storageWriter.js'
@@ -303,6 +305,14 @@ export class RangeDropStoppedError extends Error {
  */
 export class StorageEngine {
   private readonly db: Database.Database
+  /**
+   * stores are the node's range store files and the span table saying which hashes they serve
+   * (issue 12 stage 1, src/node/README.md "A file per large range"). Built so far: opened,
+   * checked and swept of orphans at open, closed at close; nothing creates one yet, and every
+   * read and write below still goes to the main file, which serves every hash while the table
+   * is empty (always, in production).
+   */
+  private readonly stores: RangeStores
   private readonly clock: () => number
   private readonly graceMs: number
   private readonly maxOffsetMs: number
@@ -355,8 +365,9 @@ export class StorageEngine {
    */
   readonly pageSize: number
 
-  private constructor(db: Database.Database, file: string, opts: StorageEngineOptions) {
+  private constructor(db: Database.Database, file: string, opts: StorageEngineOptions, stores: RangeStores) {
     this.db = db
+    this.stores = stores
     this.pageSize = Number(db.pragma('page_size', {simple: true}))
     this.clock = opts.clock ?? Date.now
     this.graceMs = opts.tombstoneGraceMs
@@ -406,22 +417,9 @@ export class StorageEngine {
     makeDirectories(opts.dir)
     const file = join(opts.dir, DB_FILE)
     const db = openConnection(file, opts.synchronous ?? 'FULL', PAGE_SIZE)
+    let stores: RangeStores | undefined
     try {
-      db.exec(`
-        CREATE TABLE IF NOT EXISTS kv (
-          id INTEGER PRIMARY KEY,
-          h INTEGER NOT NULL,
-          k BLOB NOT NULL,
-          ver TEXT NOT NULL,
-          v BLOB,
-          wall INTEGER
-        );
-        CREATE UNIQUE INDEX IF NOT EXISTS kv_hash_key ON kv (h, k);
-        CREATE INDEX IF NOT EXISTS kv_tombstones ON kv (wall) WHERE v IS NULL;
-        CREATE TABLE IF NOT EXISTS fine (f INTEGER PRIMARY KEY, xhi INTEGER NOT NULL, xlo INTEGER NOT NULL, n INTEGER NOT NULL, bytes INTEGER NOT NULL);
-        CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-        CREATE TABLE IF NOT EXISTS gc_floor (lo INTEGER NOT NULL, hi INTEGER NOT NULL, floor INTEGER NOT NULL, PRIMARY KEY (lo, hi));
-      `)
+      db.exec(MAIN_SCHEMA_SQL)
       migrateDigestFormat(db)
       if (opts.nodeId !== undefined) {
         const row = db.prepare('SELECT value FROM meta WHERE name = ?').get('node') as {value: string} | undefined
@@ -437,8 +435,13 @@ export class StorageEngine {
       // existed): the node publishes it in its record, so a start on another dir (a replaced
       // disk, a mistyped --data-dir) can be told from a restart (src/node/dataDirClaim.ts).
       if (!db.prepare('SELECT value FROM meta WHERE name = ?').get(DATA_DIR_ID)) db.prepare('INSERT INTO meta (name, value) VALUES (?, ?)').run(DATA_DIR_ID, randomUUID())
-      return new StorageEngine(db, file, opts)
+      // The range store files (issue 12 stage 1): none on every node until something splits a
+      // range out, and then only the orphan sweep and the checks run here.
+      const dataDirId = (db.prepare('SELECT value FROM meta WHERE name = ?').get(DATA_DIR_ID) as {value: string}).value
+      stores = RangeStores.open({dataDir: opts.dir, main: db, dataDirId, pageSize: Number(db.pragma('page_size', {simple: true})), synchronous: opts.synchronous ?? 'FULL'})
+      return new StorageEngine(db, file, opts, stores)
     } catch (err) {
+      stores?.close()
       db.close()
       throw err
     }
@@ -1431,6 +1434,7 @@ export class StorageEngine {
     await this.copyReader?.close()
     await this.writer.close()
     this.db.close()
+    this.stores.close()
     // Only now: closing a descriptor of the database file drops the process's POSIX locks on it (FileSyncer).
     this.walSyncer.close()
     this.dbSyncer.close()
