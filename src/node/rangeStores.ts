@@ -1,7 +1,32 @@
 import type Database from 'better-sqlite3'
 import {openConnection} from './lwwSql.js'
 import {checkRangeStoreFile, rangeStorePath, readSpanTable, requireRangeStoreFiles, sweepOrphanRangeStores} from './rangeStoreFiles.js'
+import {type CopyPageStatements, prepareCopyPageStatements} from './copyPageReader.js'
+import {DigestCells} from './digestCells.js'
+import {migrateDigestFormat} from './digestFormatMigration.js'
 import {SpanTable} from './spanTable.js'
+import {prepareStoreReads, type StoreReads} from './storeReads.js'
+
+/**
+ * RangeStore is one open range store: its read connection, the reads every store answers,
+ * and its digest cells, loaded at open. (Nothing writes a range store yet: see RangeStores.)
+ */
+export class RangeStore {
+  readonly reads: StoreReads
+  readonly cells = new DigestCells()
+  private pageStmts: CopyPageStatements | undefined
+
+  constructor(readonly db: Database.Database) {
+    this.reads = prepareStoreReads(db)
+    this.cells.load(this.reads.fineAll.all())
+  }
+
+  /** pages are the range scans of scan and copy pages on this connection, prepared on first use. */
+  pages(): CopyPageStatements {
+    this.pageStmts ??= prepareCopyPageStatements(this.db)
+    return this.pageStmts
+  }
+}
 
 /** RangeStoresOptions: what {@link RangeStores.open} needs of the engine opening it. */
 export interface RangeStoresOptions {
@@ -29,7 +54,7 @@ export class RangeStores {
   private constructor(
     /** table says which store serves which hash; every hash outside its spans is the main file's. */
     readonly table: SpanTable,
-    private readonly readers: Map<string, Database.Database>,
+    private readonly opened: Map<string, RangeStore>,
     /** swept names the orphan stores whose files this open deleted. */
     readonly swept: readonly string[],
   ) {}
@@ -44,31 +69,40 @@ export class RangeStores {
   static open(opts: RangeStoresOptions): RangeStores {
     const table = readSpanTable(opts.main, opts.dataDir)
     requireRangeStoreFiles(opts.dataDir, table)
-    const readers = new Map<string, Database.Database>()
+    const dbs: Database.Database[] = []
     try {
+      const opened = new Map<string, RangeStore>()
       for (const span of table.spans()) {
         const db = openConnection(rangeStorePath(opts.dataDir, span.store), opts.synchronous, opts.pageSize)
-        readers.set(span.store, db)
+        dbs.push(db)
         checkRangeStoreFile(db, opts.dataDir, span, opts.dataDirId)
+        // Cells at another format than this build's (a store written by another build) are recomputed, as the main file's are.
+        migrateDigestFormat(db)
+        opened.set(span.store, new RangeStore(db))
       }
       // Only once every recorded store checked out: a refused dir keeps its files as they were.
-      return new RangeStores(table, readers, sweepOrphanRangeStores(opts.dataDir, table))
+      return new RangeStores(table, opened, sweepOrphanRangeStores(opts.dataDir, table))
     } catch (err) {
-      for (const db of readers.values()) db.close()
+      for (const db of dbs) db.close()
       throw err
     }
   }
 
-  /** reader is the read connection of range store `store`; throws RangeError for a store the set does not hold. */
-  reader(store: string): Database.Database {
-    const db = this.readers.get(store)
-    if (!db) throw new RangeError(`no range store ${store} is open`)
-    return db
+  /** store is open range store `store`; throws RangeError for a store the set does not hold. */
+  store(store: string): RangeStore {
+    const s = this.opened.get(store)
+    if (!s) throw new RangeError(`no range store ${store} is open`)
+    return s
+  }
+
+  /** all lists the open range stores. */
+  all(): IterableIterator<RangeStore> {
+    return this.opened.values()
   }
 
   /** close closes every store's connection. Idempotent. */
   close(): void {
-    for (const db of this.readers.values()) db.close()
-    this.readers.clear()
+    for (const s of this.opened.values()) s.db.close()
+    this.opened.clear()
   }
 }

@@ -63,8 +63,8 @@ describe('RangeStores', () => {
     try {
       expect(stores.swept).toEqual([ORPHAN])
       expect(stores.table.storeOf(150)).toBe(A)
-      expect(stores.reader(A).prepare('SELECT count(*) AS n FROM kv').get()).toEqual({n: 0})
-      expect(() => stores.reader(B)).toThrow(RangeError)
+      expect(stores.store(A).db.prepare('SELECT count(*) AS n FROM kv').get()).toEqual({n: 0})
+      expect(() => stores.store(B)).toThrow(RangeError)
       expect(readdirSync(join(dir, RANGES_DIR)).filter((n) => n.startsWith(ORPHAN))).toEqual([])
       expect(existsSync(join(dir, RANGES_DIR, 'notes.txt'))).toBe(true)
       expect(existsSync(rangeStorePath(dir, A))).toBe(true)
