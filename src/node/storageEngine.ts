@@ -28,6 +28,7 @@ import {floorsOver} from './gcFloorsHeader.js'
 import {makeDirectories} from '../fs/makeDirectories.js'
 import {MAIN_SCHEMA_SQL} from './storeSchema.js'
 import {RangeStores} from './rangeStores.js'
+import {RangeStoreError} from './rangeStoreFiles.js'
 import {prepareStoreReads, type StoreReads} from './storeReads.js'
 import {scanParts} from './spanScan.js'
 import {type SpanPart} from './spanTable.js'
@@ -138,6 +139,13 @@ export interface StorageEngineOptions {
    * (BUSY_TIMEOUT_MS). Tests that hold the lock on purpose set it short.
    */
   writerBusyTimeoutMs?: number
+  /**
+   * readRangeStores opens a data dir whose main file names range stores (issue 12 stage 1),
+   * reading each span from its store. Off (the default: node serve), such a dir is refused
+   * with RangeStoreError: this build routes reads by span but not yet writes, so serving one
+   * would answer reads without the writes it acknowledged. For the tests of what is built.
+   */
+  readRangeStores?: boolean
 }
 
 export type {ScanPage} from './copyPageReader.js'
@@ -306,9 +314,9 @@ export class StorageEngine {
   /**
    * stores are the node's range store files and the span table saying which hashes they serve
    * (issue 12 stage 1, src/node/README.md "A file per large range"). Built so far: opened,
-   * checked and swept of orphans at open, closed at close; nothing creates one yet, and every
-   * read and write below still goes to the main file, which serves every hash while the table
-   * is empty (always, in production).
+   * checked and swept of orphans at open, closed at close, and reads route by span (each
+   * read's single-file path runs unchanged while the table is empty: always, in production,
+   * since nothing creates a store yet). Every write still goes to the main file.
    */
   private readonly stores: RangeStores
   private readonly clock: () => number
@@ -437,6 +445,7 @@ export class StorageEngine {
       // range out, and then only the orphan sweep and the checks run here.
       const dataDirId = (db.prepare('SELECT value FROM meta WHERE name = ?').get(DATA_DIR_ID) as {value: string}).value
       stores = RangeStores.open({dataDir: opts.dir, main: db, dataDirId, pageSize: Number(db.pragma('page_size', {simple: true})), synchronous: opts.synchronous ?? 'FULL'})
+      if (!stores.table.isEmpty && !opts.readRangeStores) throw new RangeStoreError(`data dir ${opts.dir} holds ${stores.table.spans().length} range store file(s) (ranges/), which this build reads but cannot write yet; serve it with a build that writes range stores`)
       return new StorageEngine(db, file, opts, stores)
     } catch (err) {
       stores?.close()

@@ -11,7 +11,7 @@ import {createRangeStoreFile} from '../../src/node/rangeStoreFiles.js'
 import {type StorageEngine} from '../../src/node/storageEngine.js'
 import {ALL, engineFixture, rec, v} from './engineFixture.js'
 
-const open = engineFixture('rangereads', {writerThread: false})
+const open = engineFixture('rangereads', {writerThread: false, readRangeStores: true})
 
 const S1 = '00000000-0000-4000-8000-0000000000a1'
 const S2 = '00000000-0000-4000-8000-0000000000a2'

@@ -71,8 +71,10 @@ describe('RangeStores', () => {
     } finally {
       stores.close()
     }
-    // The engine opens on it too (and closes its store connections at close: the fixture's afterEach).
-    const {engine} = open({}, dir)
+    // Until writes route (stage 1, next), the engine refuses such a dir unless told to read it.
+    expect(() => open({}, dir)).toThrow(/holds 1 range store file\(s\) \(ranges\/\), which this build reads but cannot write yet/)
+    // Read (and its store connections closed at close: the fixture's afterEach).
+    const {engine} = open({readRangeStores: true}, dir)
     expect(engine.rangeTotals(ALL).keys).toBe(1)
   })
 
@@ -80,7 +82,7 @@ describe('RangeStores', () => {
     const {dir, dataDirId} = await madeDir()
     plant(dir, dataDirId, ORPHAN, 300, 400, false)
     mainSql(dir, (db) => db.prepare('INSERT INTO range_store (store, lo, hi) VALUES (?, ?, ?)').run(A, 0, 10))
-    expect(() => open({}, dir)).toThrow(RangeStoreError)
+    expect(() => open({readRangeStores: true}, dir)).toThrow(RangeStoreError)
     expect(() => storesOf(dir, dataDirId)).toThrow(new RegExp(`range store ${A} serving hashes \\[0, 10\\) has no file`))
     expect(existsSync(rangeStorePath(dir, ORPHAN))).toBe(true)
   })
@@ -96,7 +98,7 @@ describe('RangeStores', () => {
     const other = await madeDir()
     plant(other.dir, 'another-dir-id', B, 0, 50)
     expect(() => storesOf(other.dir, other.dataDirId)).toThrow(/belongs to data dir another-dir-id/)
-    expect(() => open({}, other.dir)).toThrow(RangeStoreError)
+    expect(() => open({readRangeStores: true}, other.dir)).toThrow(/belongs to data dir another-dir-id/)
   })
 
   it('given overlapping rows in the table, when opened, then it is refused as not valid', async () => {
