@@ -745,8 +745,14 @@ export class StorageEngine {
   }
 
   /** headsOver iterates the rows of `range` from the stores serving it (in hash order of the parts; each part's rows unordered). */
-  private *headsOver(range: HashRange): Generator<Row & {len: number}> {
-    for (const p of this.partsOf(range)) yield* this.readsOf(p.store).heads.iterate(p.lo, p.hi)
+  private headsOver(range: HashRange): Iterable<Row & {len: number}> {
+    const parts = this.partsOf(range)
+    // One store (always, with no range store): its scan itself, as before.
+    if (parts.length === 1) return this.readsOf(parts[0]!.store).heads.iterate(range.lo, range.hi)
+    const reads = (p: SpanPart) => this.readsOf(p.store)
+    return (function* () {
+      for (const p of parts) yield* reads(p).heads.iterate(p.lo, p.hi)
+    })()
   }
 
   /**
