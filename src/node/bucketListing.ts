@@ -1,6 +1,5 @@
 import type Database from 'better-sqlite3'
 import {type HashRange} from '../model/range.js'
-import {type CopyPageStatements} from './copyPageReader.js'
 import {digestLayout} from './digestLayout.js'
 import {type NodeRecord} from './protocol.js'
 import {encodedRecordSize, encodeRecords, RECORD_BATCH_HEADER} from './recordCodec.js'
@@ -14,6 +13,11 @@ export interface BucketListing {
   records: number
   /** answered is how many of the asked buckets, in {@link bucketAnswerOrder}, the batch holds completely (never cut). */
   answered: number
+}
+
+/** RangeRows reads the rows of [lo, hi) as raw `[h, k, ver, v]` arrays (prepareCopyPageStatements' `from` scan, or one over several stores). */
+export interface RangeRows {
+  iterate(lo: number, hi: number): IterableIterator<[number, Buffer, string, Buffer | null]>
 }
 
 /**
@@ -32,11 +36,12 @@ export function bucketAnswerOrder(buckets: readonly number[]): number[] {
  * `alloc`. With `maxBytes` it stops after the bucket during which the encoded answer
  * reached `maxBytes`: a bucket is never cut, and at least one is answered, so an answer
  * exceeds the bound by at most one bucket. Without it every asked bucket is answered.
- * `scan` must be prepared on `db` (prepareCopyPageStatements: its `from` range scan).
+ * `scan` must read `db` (prepareCopyPageStatements' `from` range scan on it), or, for a
+ * range some of whose rows are in range stores, each part's store (StorageEngine.listBuckets).
  */
 export function readBucketListing(
   db: Database.Database,
-  scan: CopyPageStatements['from'],
+  scan: RangeRows,
   range: HashRange,
   buckets: readonly number[],
   maxBytes: number | undefined,

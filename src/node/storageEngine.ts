@@ -2,19 +2,19 @@ import {randomInt, randomUUID} from 'node:crypto'
 import {existsSync} from 'node:fs'
 import {join} from 'node:path'
 import type Database from 'better-sqlite3'
-import {keyHash} from '../model/hash.js'
+import {HASH_SPACE, keyHash} from '../model/hash.js'
 import {parseHlc} from '../model/hlc.js'
 import {type HashRange} from '../model/range.js'
 import {DigestCells, type FineCell} from './digestCells.js'
 import {digestLayout, FINE_COUNT, fineOf} from './digestLayout.js'
-import {type ApplyOptions, type ApplyResult, DB_FILE, type GcFloor, openConnection, VALUES_BEFORE_WHERE} from './lwwSql.js'
+import {type ApplyOptions, type ApplyResult, DB_FILE, type GcFloor, openConnection} from './lwwSql.js'
 import {versionWall} from './lwwMerge.js'
 import {type NodeRecord, recordsDataBytes} from './protocol.js'
 import {encodeRecords} from './recordCodec.js'
 import {RECORD_HASH_FORMAT, type RecordHashFormat, recordHash, recordHashAt} from './recordHash.js'
 import {type CopyPage, type CopyPageStatements, prepareCopyPageStatements, readCopyPage, type ScanPage, scanPage} from './copyPageReader.js'
 import {CopyReader, type WalCheckpoint} from './copyReader.js'
-import {type BucketListing, readBucketListing} from './bucketListing.js'
+import {type BucketListing, type RangeRows, readBucketListing} from './bucketListing.js'
 import {allocTransferable, transferableCopyOf} from './transferableBatch.js'
 import {COPY_FRAME_SLAB_BYTES, COPY_FRAME_SLABS, FrameSlabs} from './copyFrameSlabs.js'
 import {StorageFullError} from './storageFull.js'
@@ -26,6 +26,13 @@ import {WalRestartBook} from './walRestartBook.js'
 import {nextDropBudget} from './dropBudget.js'
 import {floorsOver} from './gcFloorsHeader.js'
 import {makeDirectories} from '../fs/makeDirectories.js'
+import {MAIN_SCHEMA_SQL} from './storeSchema.js'
+import {RangeStores} from './rangeStores.js'
+import {RangeStoreError} from './rangeStoreFiles.js'
+import {prepareStoreReads, type StoreReads} from './storeReads.js'
+import {scanParts} from './spanScan.js'
+import {type SpanPart} from './spanTable.js'
+import {migrateDigestFormat} from './digestFormatMigration.js'
 
 export type {ApplyOptions, ApplyResult, DeletePrior, Superseded} from './lwwSql.js'
 export type {CommitKind} from './storageWriter.js'
@@ -132,6 +139,13 @@ export interface StorageEngineOptions {
    * (BUSY_TIMEOUT_MS). Tests that hold the lock on purpose set it short.
    */
   writerBusyTimeoutMs?: number
+  /**
+   * readRangeStores opens a data dir whose main file names range stores (issue 12 stage 1),
+   * reading each span from its store. Off (the default: node serve), such a dir is refused
+   * with RangeStoreError: this build routes reads by span but not yet writes, so serving one
+   * would answer reads without the writes it acknowledged. For the tests of what is built.
+   */
+  readRangeStores?: boolean
 }
 
 export type {ScanPage} from './copyPageReader.js'
@@ -167,14 +181,8 @@ interface Row {
  * in bytes is the engine's {@link StorageEngine.pageSize}, read from the file.
  */
 const PAGE_SIZE = Number(process.env.SHARDCTL_SQLITE_PAGE_SIZE?.trim() || 16384)
-/**
- * TOMBSTONES_BEFORE_SQL lists the tombstones older than a cutoff (wall ms) inside a hash
- * range [lo, hi), through the partial index on wall. The index is named because SQLite's
- * planner (no ANALYZE stats) otherwise picks kv_hash_key for the h range and reads every
- * row of the shard to find the few tombstones: 1.2 s for a 300k-key shard, on every digest
- * a verify asks for.
- */
-export const TOMBSTONES_BEFORE_SQL = 'SELECT h, k, ver FROM kv INDEXED BY kv_tombstones WHERE v IS NULL AND wall < ? AND h >= ? AND h < ?'
+/** TOMBSTONES_BEFORE_SQL: see storeReads.ts (exported here too, where it was first). */
+export {TOMBSTONES_BEFORE_SQL} from './storeReads.js'
 
 /**
  * BACKGROUND_CHECKPOINT_BYTES: after about this many bytes of writes committed, the copy
@@ -303,6 +311,14 @@ export class RangeDropStoppedError extends Error {
  */
 export class StorageEngine {
   private readonly db: Database.Database
+  /**
+   * stores are the node's range store files and the span table saying which hashes they serve
+   * (issue 12 stage 1, src/node/README.md "A file per large range"). Built so far: opened,
+   * checked and swept of orphans at open, closed at close, and reads route by span (each
+   * read's single-file path runs unchanged while the table is empty: always, in production,
+   * since nothing creates a store yet). Every write still goes to the main file.
+   */
+  private readonly stores: RangeStores
   private readonly clock: () => number
   private readonly graceMs: number
   private readonly maxOffsetMs: number
@@ -355,8 +371,9 @@ export class StorageEngine {
    */
   readonly pageSize: number
 
-  private constructor(db: Database.Database, file: string, opts: StorageEngineOptions) {
+  private constructor(db: Database.Database, file: string, opts: StorageEngineOptions, stores: RangeStores) {
     this.db = db
+    this.stores = stores
     this.pageSize = Number(db.pragma('page_size', {simple: true}))
     this.clock = opts.clock ?? Date.now
     this.graceMs = opts.tombstoneGraceMs
@@ -406,22 +423,9 @@ export class StorageEngine {
     makeDirectories(opts.dir)
     const file = join(opts.dir, DB_FILE)
     const db = openConnection(file, opts.synchronous ?? 'FULL', PAGE_SIZE)
+    let stores: RangeStores | undefined
     try {
-      db.exec(`
-        CREATE TABLE IF NOT EXISTS kv (
-          id INTEGER PRIMARY KEY,
-          h INTEGER NOT NULL,
-          k BLOB NOT NULL,
-          ver TEXT NOT NULL,
-          v BLOB,
-          wall INTEGER
-        );
-        CREATE UNIQUE INDEX IF NOT EXISTS kv_hash_key ON kv (h, k);
-        CREATE INDEX IF NOT EXISTS kv_tombstones ON kv (wall) WHERE v IS NULL;
-        CREATE TABLE IF NOT EXISTS fine (f INTEGER PRIMARY KEY, xhi INTEGER NOT NULL, xlo INTEGER NOT NULL, n INTEGER NOT NULL, bytes INTEGER NOT NULL);
-        CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-        CREATE TABLE IF NOT EXISTS gc_floor (lo INTEGER NOT NULL, hi INTEGER NOT NULL, floor INTEGER NOT NULL, PRIMARY KEY (lo, hi));
-      `)
+      db.exec(MAIN_SCHEMA_SQL)
       migrateDigestFormat(db)
       if (opts.nodeId !== undefined) {
         const row = db.prepare('SELECT value FROM meta WHERE name = ?').get('node') as {value: string} | undefined
@@ -437,8 +441,14 @@ export class StorageEngine {
       // existed): the node publishes it in its record, so a start on another dir (a replaced
       // disk, a mistyped --data-dir) can be told from a restart (src/node/dataDirClaim.ts).
       if (!db.prepare('SELECT value FROM meta WHERE name = ?').get(DATA_DIR_ID)) db.prepare('INSERT INTO meta (name, value) VALUES (?, ?)').run(DATA_DIR_ID, randomUUID())
-      return new StorageEngine(db, file, opts)
+      // The range store files (issue 12 stage 1): none on every node until something splits a
+      // range out, and then only the orphan sweep and the checks run here.
+      const dataDirId = (db.prepare('SELECT value FROM meta WHERE name = ?').get(DATA_DIR_ID) as {value: string}).value
+      stores = RangeStores.open({dataDir: opts.dir, main: db, dataDirId, pageSize: Number(db.pragma('page_size', {simple: true})), synchronous: opts.synchronous ?? 'FULL'})
+      if (!stores.table.isEmpty && !opts.readRangeStores) throw new RangeStoreError(`data dir ${opts.dir} holds ${stores.table.spans().length} range store file(s) (ranges/), which this build reads but cannot write yet; serve it with a build that writes range stores`)
+      return new StorageEngine(db, file, opts, stores)
     } catch (err) {
+      stores?.close()
       db.close()
       throw err
     }
@@ -448,15 +458,7 @@ export class StorageEngine {
   private prepare() {
     const db = this.db
     return {
-      get: db.prepare<[number, Buffer], Row>('SELECT h, k, ver, v FROM kv WHERE h = ? AND k = ?'),
-      // Raw (array) rows for the copy path: no per-row object with named fields.
-      heads: db.prepare<[number, number], {h: number; k: Buffer; ver: string; v: Buffer | null; len: number}>('SELECT h, k, ver, v, length(k) + coalesce(length(v), 0) AS len FROM kv WHERE h >= ? AND h < ?'),
-      totals: db.prepare<[number, number], {n: number; bytes: number | null}>('SELECT count(*) AS n, sum(length(k) + coalesce(length(v), 0)) AS bytes FROM kv WHERE h >= ? AND h < ?'),
-      // Values older than a cutoff (the version's first 15 digits are its wall ms), by a range scan.
-      oldValues: db.prepare<[number, number, number], {h: number; k: Buffer; ver: string; v: Buffer}>(`SELECT h, k, ver, v FROM kv WHERE ${VALUES_BEFORE_WHERE}`),
-      tombstonesBefore: db.prepare<[number, number, number], {h: number; k: Buffer; ver: string}>(TOMBSTONES_BEFORE_SQL),
-      tombstoneCount: db.prepare<[], {n: number}>('SELECT count(*) AS n FROM kv WHERE v IS NULL'),
-      fineAll: db.prepare<[], {f: number; xhi: number; xlo: number; n: number; bytes: number}>('SELECT f, xhi, xlo, n, bytes FROM fine'),
+      ...prepareStoreReads(db),
       metaGet: db.prepare<[string], {value: string}>('SELECT value FROM meta WHERE name = ?'),
       snapshot: db.prepare<[], {one: number}>('SELECT 1 AS one FROM meta LIMIT 1'),
       // Prepared once: db.pragma() compiles the statement on every call, and this runs after every commit.
@@ -602,7 +604,10 @@ export class StorageEngine {
 
   /** tombstoneCount is how many tombstones the node stores (all shards; the partial index makes it cheap). */
   tombstoneCount(): number {
-    return this.stmts.tombstoneCount.get()?.n ?? 0
+    let n = this.stmts.tombstoneCount.get()?.n ?? 0
+    // A range store holds rows of its span only, and the main file none there.
+    for (const s of this.stores.all()) n += s.reads.tombstoneCount.get()?.n ?? 0
+    return n
   }
 
   /**
@@ -707,8 +712,66 @@ export class StorageEngine {
 
   /** get returns the record stored for `key` (value or tombstone), or undefined. */
   get(key: Buffer): NodeRecord | undefined {
-    const row = this.stmts.get.get(keyHash(key), key)
+    const h = keyHash(key)
+    const table = this.stores.table
+    // No range store (every node today): the main file, as before; else the store serving h.
+    const row = (table.isEmpty ? this.stmts : this.readsOf(table.storeOf(h))).get.get(h, key)
     return row ? toRecord(row) : undefined
+  }
+
+  /** readsOf is the reads of range store `store`, or of the main file (this connection) when undefined. */
+  private readsOf(store: string | undefined): StoreReads {
+    return store === undefined ? this.stmts : this.stores.store(store).reads
+  }
+
+  /** cellsOf is the digest cells of range store `store`, or the main file's (this thread's cache) when undefined. */
+  private cellsOf(store: string | undefined): DigestCells {
+    return store === undefined ? this.cells : this.stores.store(store).cells
+  }
+
+  /**
+   * partsOf cuts `range` into the parts each store serves (SpanTable.parts): one main part,
+   * the whole range, while the node has no range store, so every read below then runs
+   * exactly as it did on one file.
+   */
+  private partsOf(range: HashRange): SpanPart[] {
+    const table = this.stores.table
+    return table.isEmpty ? [{lo: range.lo, hi: range.hi}] : table.parts(range)
+  }
+
+  /** rowsOver iterates the rows of `range` as raw arrays in (hash, key) order, each part from the store serving it. */
+  private *rowsOver(range: HashRange): Generator<[number, Buffer, string, Buffer | null]> {
+    for (const p of this.partsOf(range)) yield* (p.store === undefined ? this.pageStatements() : this.stores.store(p.store).pages()).from.iterate(p.lo, p.hi)
+  }
+
+  /** headsOver iterates the rows of `range` from the stores serving it (in hash order of the parts; each part's rows unordered). */
+  private headsOver(range: HashRange): Iterable<Row & {len: number}> {
+    const parts = this.partsOf(range)
+    // One store (always, with no range store): its scan itself, as before.
+    if (parts.length === 1) return this.readsOf(parts[0]!.store).heads.iterate(range.lo, range.hi)
+    const reads = (p: SpanPart) => this.readsOf(p.store)
+    return (function* () {
+      for (const p of parts) yield* reads(p).heads.iterate(p.lo, p.hi)
+    })()
+  }
+
+  /**
+   * xorOver XORs the digest cells wholly inside [lo, hi) into `acc`, part by part from the
+   * cells of the store serving each part, and calls `sliver` with that store's reads for the
+   * slivers its cells cannot answer (DigestCells.xorWhole). The cells are XOR and sum cells,
+   * so a range served by several stores aggregates as one. `stale` (cells lagging the rows)
+   * concerns only the main file: nothing else commits through the writer yet.
+   */
+  private xorOver(lo: number, hi: number, acc: FineCell, sliver: (reads: StoreReads, from: number, to: number, cells: DigestCells) => void, stale?: ReadonlySet<number>): void {
+    if (this.stores.table.isEmpty) {
+      this.cells.xorWhole(lo, hi, acc, (from, to) => sliver(this.stmts, from, to, this.cells), stale)
+      return
+    }
+    for (const p of this.stores.table.parts({lo, hi})) {
+      const reads = this.readsOf(p.store)
+      const cells = this.cellsOf(p.store)
+      cells.xorWhole(p.lo, p.hi, acc, (from, to) => sliver(reads, from, to, cells), p.store === undefined ? stale : undefined)
+    }
   }
 
   /**
@@ -717,7 +780,9 @@ export class StorageEngine {
    * RangeError for a malformed cursor or one outside `range`.
    */
   scan(range: HashRange, cursor: string | undefined, maxBytes: number): ScanPage {
-    return scanPage(this.pageStatements(), range, cursor, maxBytes)
+    const table = this.stores.table
+    if (table.isEmpty) return scanPage(this.pageStatements(), range, cursor, maxBytes)
+    return scanParts(table.parts(range), (p) => (p.store === undefined ? this.pageStatements() : this.stores.store(p.store).pages()), range, cursor, maxBytes)
   }
 
   private pageStatements(): CopyPageStatements {
@@ -733,6 +798,14 @@ export class StorageEngine {
    * a malformed cursor or one outside `range`.
    */
   readCopyPage(range: HashRange, cursor: string | undefined, maxBytes: number): Promise<CopyPage> {
+    if (!this.stores.table.isEmpty) {
+      // Range stores (issue 12 stage 1, built so far): the copy reader thread reads the main
+      // file only, so such a page is read here, across the stores (never in production yet).
+      return this.onLoop(() => {
+        const page = this.scan(range, cursor, maxBytes)
+        return {batch: encodeRecords(page.records), records: page.records.length, cursor: page.cursor}
+      })
+    }
     return this.offLoop(
       (reader) => reader.read(range, cursor, maxBytes),
       () => readCopyPage(this.pageStatements(), range, cursor, maxBytes),
@@ -749,6 +822,16 @@ export class StorageEngine {
     try {
       // Either may throw before it has a promise to give (a reader thread that cannot start): still a rejection.
       return this.copyReader ? threaded(this.copyReader) : Promise.resolve(here())
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+
+  /** onLoop runs a read on this thread as {@link offLoop} does without threads: a rejection (never a throw), and once closed. */
+  private onLoop<T>(here: () => T): Promise<T> {
+    if (this.closed) return Promise.reject(new Error('storage engine is closed'))
+    try {
+      return Promise.resolve(here())
     } catch (err) {
       return Promise.reject(err)
     }
@@ -776,7 +859,7 @@ export class StorageEngine {
   /** digestFromRows computes {@link digest} at `format` from every row of `range` (inside a read transaction), no cell used. */
   private digestFromRows(range: HashRange, format: RecordHashFormat, tombstonesBefore?: number): RangeDigest {
     const {bounds} = digestLayout(range)
-    const heads = this.stmts.heads.iterate(range.lo, range.hi)
+    const heads = this.headsOver(range)
     if (tombstonesBefore === undefined) return {format, bounds, ...digestOfRows(bounds, heads, format)}
     let tombstonesExcluded = 0
     // Counted as they stream past, so the range is still scanned once.
@@ -812,8 +895,8 @@ export class StorageEngine {
     const counts: number[] = []
     for (let b = 0; b + 1 < layout.bounds.length; b++) {
       const acc: FineCell = {xhi: 0, xlo: 0, n: 0, bytes: 0}
-      this.cells.xorWhole(layout.bounds[b] ?? 0, layout.bounds[b + 1] ?? 0, acc, (from, to) => {
-        for (const row of this.stmts.heads.iterate(from, to)) {
+      this.xorOver(layout.bounds[b] ?? 0, layout.bounds[b + 1] ?? 0, acc, (reads, from, to) => {
+        for (const row of reads.heads.iterate(from, to)) {
           const [a, c] = recordHash(row.k, row.ver, row.v)
           acc.xhi = (acc.xhi ^ a) >>> 0
           acc.xlo = (acc.xlo ^ c) >>> 0
@@ -835,7 +918,7 @@ export class StorageEngine {
     const hi = buckets.map((b) => Number.parseInt(b.slice(0, 8), 16))
     const lo = buckets.map((b) => Number.parseInt(b.slice(8), 16))
     let excluded = 0
-    for (const row of this.stmts.tombstonesBefore.iterate(before, range.lo, range.hi)) {
+    for (const p of this.partsOf(range)) for (const row of this.readsOf(p.store).tombstonesBefore.iterate(before, p.lo, p.hi)) {
       const b = bucketOf(bounds, row.h)
       const [a, c] = recordHash(row.k, row.ver, null)
       hi[b] = (hi[b]! ^ a) >>> 0
@@ -885,6 +968,11 @@ export class StorageEngine {
    * Error once the engine is closed.
    */
   listBuckets(range: HashRange, buckets: readonly number[], maxBytes?: number): Promise<BucketListing> {
+    if (!this.stores.table.isEmpty) {
+      // As readCopyPage: with range stores, read here, each part from the store serving it.
+      const rows: RangeRows = {iterate: (lo, hi) => this.rowsOver({lo, hi})}
+      return this.onLoop(() => readBucketListing(this.db, rows, range, buckets, maxBytes))
+    }
     return this.offLoop(
       (reader) => reader.listBuckets(range, buckets, maxBytes),
       () => readBucketListing(this.db, this.pageStatements().from, range, buckets, maxBytes),
@@ -906,8 +994,8 @@ export class StorageEngine {
       const stale = this.staleCells()
       return ranges.map((range) => {
         const acc: FineCell = {xhi: 0, xlo: 0, n: 0, bytes: 0}
-        this.cells.xorWhole(range.lo, range.hi, acc, (from, to) => {
-          const t = this.stmts.totals.get(from, to)
+        this.xorOver(range.lo, range.hi, acc, (reads, from, to) => {
+          const t = reads.totals.get(from, to)
           acc.n += t?.n ?? 0
           acc.bytes += t?.bytes ?? 0
         }, stale)
@@ -929,13 +1017,13 @@ export class StorageEngine {
   ackedRangeTotalsMany(ranges: readonly HashRange[]): RangeTotals[] {
     return ranges.map((range) => {
       const acc: FineCell = {xhi: 0, xlo: 0, n: 0, bytes: 0}
-      this.cells.xorWhole(range.lo, range.hi, acc, (from, to) => {
+      this.xorOver(range.lo, range.hi, acc, (reads, from, to, cells) => {
         // A sliver lies inside one cell: when that cell held no acknowledged record, neither
         // does the sliver, as of the acknowledged writes. Skipping the scan matters at scale:
         // with 100k shards most ranges are narrower than a cell, so a node's first stats
         // publish ran a query per held shard (about 0.3 s of CPU at 25k held, empty or not).
-        if (this.cells.count(fineOf(from)) === 0) return
-        const t = this.stmts.totals.get(from, to)
+        if (cells.count(fineOf(from)) === 0) return
+        const t = reads.totals.get(from, to)
         acc.n += t?.n ?? 0
         acc.bytes += t?.bytes ?? 0
       })
@@ -945,7 +1033,9 @@ export class StorageEngine {
 
   /** totals counts every record and byte stored. */
   totals(): RangeTotals {
-    return this.cells.totals(0, FINE_COUNT - 1)
+    if (this.stores.table.isEmpty) return this.cells.totals(0, FINE_COUNT - 1)
+    // Each store counted over the hashes it serves only.
+    return this.ackedRangeTotalsMany([{lo: 0, hi: HASH_SPACE}])[0]!
   }
 
   /**
@@ -1304,7 +1394,9 @@ export class StorageEngine {
    */
   oldValuesDigest(range: HashRange, before: number, format: RecordHashFormat = RECORD_HASH_FORMAT): RangeDigest {
     const {bounds} = digestLayout(range)
-    return {format, bounds, ...digestOfRows(bounds, this.stmts.oldValues.iterate(range.lo, range.hi, before), format)}
+    const parts = this.partsOf(range)
+    const rows = parts.length === 1 ? this.readsOf(parts[0]!.store).oldValues.iterate(range.lo, range.hi, before) : parts.flatMap((p) => this.readsOf(p.store).oldValues.all(p.lo, p.hi, before))
+    return {format, bounds, ...digestOfRows(bounds, rows, format)}
   }
 
   /**
@@ -1431,6 +1523,7 @@ export class StorageEngine {
     await this.copyReader?.close()
     await this.writer.close()
     this.db.close()
+    this.stores.close()
     // Only now: closing a descriptor of the database file drops the process's POSIX locks on it (FileSyncer).
     this.walSyncer.close()
     this.dbSyncer.close()
@@ -1475,37 +1568,6 @@ function bucketOf(bounds: readonly number[], h: number): number {
     else hi = mid - 1
   }
   return lo
-}
-
-/**
- * migrateDigestFormat brings a data dir's digest cells to {@link RECORD_HASH_FORMAT}: when
- * the meta table records another format (older, or newer: a dir a later build wrote and
- * this one rolled back to) or none (a dir from before formats were recorded, or a new
- * one), every fine cell is recomputed from the rows and the format is recorded, in one
- * transaction — a crash midway leaves the old cells and format, and the next open starts
- * over. Cells at a format other than the one new records are hashed at would mix two
- * formats in one XOR, which no replica could ever match.
- */
-function migrateDigestFormat(db: Database.Database): void {
-  const row = db.prepare('SELECT value FROM meta WHERE name = ?').get('format') as {value: string} | undefined
-  if (row && Number(row.value) === RECORD_HASH_FORMAT) return
-  db.transaction(() => {
-    const cells = new Map<number, FineCell>()
-    for (const r of db.prepare('SELECT h, k, ver, v FROM kv').iterate() as IterableIterator<Row>) {
-      const f = fineOf(r.h)
-      let c = cells.get(f)
-      if (!c) cells.set(f, (c = {xhi: 0, xlo: 0, n: 0, bytes: 0}))
-      const [a, b] = recordHash(r.k, r.ver, r.v)
-      c.xhi = (c.xhi ^ a) >>> 0
-      c.xlo = (c.xlo ^ b) >>> 0
-      c.n++
-      c.bytes += r.k.length + (r.v?.length ?? 0)
-    }
-    db.prepare('DELETE FROM fine').run()
-    const put = db.prepare('INSERT INTO fine (f, xhi, xlo, n, bytes) VALUES (?, ?, ?, ?, ?)')
-    for (const [f, c] of cells) put.run(f, c.xhi, c.xlo, c.n, c.bytes)
-    db.prepare('INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value').run('format', String(RECORD_HASH_FORMAT))
-  })()
 }
 
 function toRecord(row: Row): NodeRecord {
