@@ -1606,6 +1606,64 @@ describe("a destination's kept copy: the windows around its drop (session 41)", 
     expect(m.phase).toBe('aborted')
     expect(m.warnings ?? []).toEqual([])
   })
+
+  /**
+   * settledFirst wraps the destination's client: a write acknowledged by the source and the destination at the epoch before
+   * the destination's removal may still be committing behind its storage writer (let in at that epoch, before the node
+   * learnt of the removal); it is in the destination's copy only once the node was asked to accept an epoch at or past
+   * `removedAt` (a node's accept waits for every write it let in at an older epoch: nodeHttpApi.ts accept, fencedWrites.ts).
+   * `early` lists each read of the kept copy made before that.
+   */
+  const settledFirst = (s: Stuck, removedAt: () => number) => {
+    let settled = false
+    const early: string[] = []
+    return {
+      early,
+      opts: {
+        client: (n: string, base: NodeClient) =>
+          n !== s.to
+            ? base
+            : ({
+                ...base,
+                accept: async (shard: number, epoch: number, ...rest: unknown[]) => {
+                  if (epoch >= removedAt()) settled = true
+                  return (base.accept as (...a: unknown[]) => Promise<unknown>)(shard, epoch, ...rest)
+                },
+                digest: async (...a: Parameters<NodeClient['digest']>) => {
+                  if (a[2]?.keptFor === s.move.id && !settled) early.push(`kept digest at epoch ${a[1]}`)
+                  return base.digest(...a)
+                },
+              }) as unknown as NodeClient,
+      },
+    }
+  }
+
+  it('in rb-cutover at w = 1 with the source up, the kept copy is read only once the destination settled the writes it let in before its removal (one acked by the source and it alone, landing after the look, would be on the source alone once the copy is dropped)', async () => {
+    const s = await stuckMove(3, 'rb-cutover', [], {from: 'voter', to: 'joining'})
+    await recordWriteQuorum(s.ctx, {id: 'r-gone', w: 1})
+    await claim(s, s.to, 'dir-old', 'i1')
+    await markNodesAlive(s.ctx, [s.from])
+    await removeDestination(s)
+    const removed = (await readShard(s.ctx, s.move.shard))!.value.epoch
+    const d = settledFirst(s, () => removed)
+    const m = await s.run(d.opts)
+    expect(m.phase).toBe('rolledback')
+    expect(s.dropped).toEqual([s.to])
+    expect(d.early).toEqual([])
+  })
+
+  it('in aborting at w = 1 with the source up, the kept copy is read only once the destination settled the writes it let in before its removal', async () => {
+    const s = await stuckMove(3, 'verifying', [], {from: 'voter', to: 'joining'})
+    await recordWriteQuorum(s.ctx, {id: 'r-gone', w: 1})
+    await cancelled(s, {promotedDir: 'dir-new/i2'})
+    await markNodesAlive(s.ctx, [s.from])
+    const before = (await readShard(s.ctx, s.move.shard))!.value.epoch
+    const d = settledFirst(s, () => before + 1)
+    const m = await s.run(d.opts)
+    expect(m.phase).toBe('aborted')
+    expect(s.dropped).toEqual([s.to])
+    expect(d.early).toEqual([])
+  })
 })
 
 describe('the promotion after a copy records the destination\'s claim (session 41)', () => {
