@@ -766,6 +766,11 @@ function dropKeptCopy(o: MoveObservation, t: Transition, shard: Observed): MoveD
   // the only other copy of a write acknowledged by it and the destination alone).
   const mayDie = move.phase === 'rb-cutover' && o.alive.has(move.from) && !replaced
   const kept = destinationCopyKeep({move, voters: readReplicas(shard.value), alive: o.alive, writeQuorums: o.writeQuorums, sourceDirReplaced: replaced, sourceDirUnknown: unknown, sourceMayDie: mayDie})
+  // A repair recorded before (at w = 1) whose copy is no longer kept: the write floor rose since (`cluster write-floor adopt`
+  // on a cluster whose absent floor counted as w = 1: the operator's word that the voters hold every acknowledged write).
+  // Ended like any other drop after it, its record marked dropped: until session 41's hunt it stayed `repaired` on the
+  // finished move, and `moves show` said the copy was about to be dropped.
+  if (kept === undefined && move.keptCopyRepair !== undefined) return dropThenCommit(o, t, shard, {patch: {keptCopyRepair: {...move.keptCopyRepair, state: 'dropped'}}})
   if (kept === undefined) return dropThenCommit(o, t, shard)
   // Every read voter up, a source back on a replaced dir included (it serves, and lacks what the copy holds).
   const voters = readReplicas(shard.value).filter((n) => o.alive.has(n)).sort()

@@ -8,6 +8,7 @@ import {commitMoveTransition, getMove, readShard, requestRollback} from '../../s
 import {requestSourceAbandon} from '../../src/executor/sourceAbandon.js'
 import {requestVotersAbandon} from '../../src/executor/votersAbandon.js'
 import {sourceAbandonText} from '../../src/executor/sourceAbandonText.js'
+import {keptCopyRepairText} from '../../src/executor/keptCopyRepairText.js'
 import {applyOutcome} from '../../src/cli/runOutcome.js'
 import {acknowledgeWarnings} from '../../src/executor/moveStore.js'
 import {clusterStatus} from '../../src/cluster/clusterStatus.js'
@@ -1650,6 +1651,21 @@ describe("a destination's kept copy: the windows around its drop (session 41)", 
     expect(m.phase).toBe('rolledback')
     expect(s.dropped).toEqual([s.to])
     expect(d.early).toEqual([])
+  })
+
+  it('a repair recorded at w = 1 whose copy is no longer kept (the floor adopted as majority since) ends with its record marked dropped, not about to be', async () => {
+    const s = await stuckMove(3, 'rb-cutover', [], {from: 'voter', to: 'joining'})
+    await recordWriteQuorum(s.ctx, {id: 'r-majority', w: null})
+    await claim(s, s.to, 'dir-old', 'i1')
+    await markNodesAlive(s.ctx, [s.from])
+    await removeDestination(s)
+    const repaired = {state: 'repaired' as const, at: new Date(0).toISOString(), voters: [s.from, ...s.others].sort(), records: 2, dirs: {[s.to]: 'dir-old/i1'}, copyDir: 'dir-old/i1', copyReplaced: false}
+    await s.store.put(s.ctx.keys.move(s.move.id), JSON.stringify({...(await stored(s)), keptCopyRepair: repaired}))
+    const m = await s.run()
+    expect(m.phase).toBe('rolledback')
+    expect(s.dropped).toEqual([s.to])
+    expect(m.keptCopyRepair).toEqual({...repaired, state: 'dropped'})
+    expect(keptCopyRepairText(m)).toContain('copy dropped')
   })
 
   it('in aborting at w = 1 with the source up, the kept copy is read only once the destination settled the writes it let in before its removal', async () => {
