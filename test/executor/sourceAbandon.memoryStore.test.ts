@@ -1668,6 +1668,20 @@ describe("a destination's kept copy: the windows around its drop (session 41)", 
     expect(keptCopyRepairText(m)).toContain('copy dropped')
   })
 
+  it('a repair recorded as reading a replaced copy still ends with its loss warning when the destination is removed (node remove) before the drop', async () => {
+    const s = await stuckMove(3, 'rb-cutover', [], {from: 'voter', to: 'joining'})
+    await recordWriteQuorum(s.ctx, {id: 'r-gone', w: 1})
+    await markNodesAlive(s.ctx, [s.from])
+    await removeDestination(s)
+    const repaired = {state: 'repaired' as const, at: new Date(0).toISOString(), voters: [s.from, ...s.others].sort(), records: 0, dirs: {[s.to]: 'dir-new/i2'}, copyDir: 'dir-old/i1', copyReplaced: true}
+    await s.store.put(s.ctx.keys.move(s.move.id), JSON.stringify({...(await stored(s)), keptCopyRepair: repaired}))
+    await removeNode(s.ctx, s.to)
+    const m = await s.run()
+    expect(m.phase).toBe('rolledback')
+    expect(lossWarnings(m).map((w) => w.key)).toEqual([`kept-copy:${s.to}:copy:dir-new/i2`])
+    expect(m.keptCopyRepair?.state).toBe('dropped')
+  })
+
   it('in aborting at w = 1 with the source up, the kept copy is read only once the destination settled the writes it let in before its removal', async () => {
     const s = await stuckMove(3, 'verifying', [], {from: 'voter', to: 'joining'})
     await recordWriteQuorum(s.ctx, {id: 'r-gone', w: 1})
