@@ -6,6 +6,9 @@ import {type ExecutorEnv} from './executorEnv.js'
 import {syncReplicas} from './replicaSync.js'
 import {WaitingForNode} from './retryPolicy.js'
 
+/** ACCEPT_TIMEOUT_MS bounds the copy's node's accept (it waits up to 1.5 s for its older writes, then answers NOT_SERVING: retried). */
+const ACCEPT_TIMEOUT_MS = 2000
+
 /** KeptCopyReader is the part of a node client a repair reads a kept copy through (syncReplicas' side `a`, one way). */
 type KeptCopyReader = Pick<NodeClient, 'digest' | 'bucketRecords' | 'apply'>
 
@@ -44,6 +47,9 @@ export function keptCopyReader(client: KeptCopyReader, moveId: string): KeptCopy
  * from it, so nothing older of that key is pushed either: the copy never offers a record it does
  * not hold.
  *
+ * Before any read the copy's node accepts the shard's epoch, so no write it let in before it left the map is still
+ * committing there (see the first step below).
+ *
  * Any trouble (a node unreachable, the copy's node refusing: down, a build without kept-copy
  * reads, the move record moved on) is a wait for a node, never a counted failure: an `aborting`
  * move that fails is `failed`, finished, and its node's orphan sweep would then remove the copy.
@@ -51,7 +57,15 @@ export function keptCopyReader(client: KeptCopyReader, moveId: string): KeptCopy
 export async function repairFromKeptCopy(env: ExecutorEnv, move: Move, shard: Shard, voters: readonly string[]): Promise<number> {
   let repaired = 0
   try {
-    const copy = keptCopyReader(await env.client(move.to), move.id)
+    const node = await env.client(move.to)
+    // First the copy's node accepts the shard's epoch (the map without it): a node answers only once every write it let in
+    // at an older epoch has finished (nodeHttpApi.ts accept, fencedWrites.ts), and refuses them from then on. A write of a
+    // router still on the map with the destination (no barrier follows its removal), acknowledged by the source and the
+    // destination alone at w = 1, may still be committing there when the copy is read: it would land after the repair's
+    // look and be on the source alone once the copy is dropped, lost should the source then die for good (the case the
+    // repair with the source up is for). Until session 41's hunt the copy was read at once.
+    await node.accept(shard.id, shard.epoch, {timeoutMs: ACCEPT_TIMEOUT_MS})
+    const copy = keptCopyReader(node, move.id)
     for (const voter of voters) {
       const into = await env.client(voter)
       // `since` only sorts what was repaired into fresh and older (unused here): 0.

@@ -768,8 +768,16 @@ function rollbackSourceDown(o: MoveObservation, shard: Observed): MoveDecision {
  */
 function dropKeptCopy(o: MoveObservation, t: Transition, shard: Observed): MoveDecision {
   const {move} = o
-  // Registered (else it has nothing to drop, dropThenCommit says so); the shape asked for (the destination out of the map).
-  if (t.dropFirst !== move.to || roleOf(shard.value, move.to) !== undefined || !o.registered.has(move.to)) return dropThenCommit(o, t, shard)
+  // The shape asked for (the destination out of the map).
+  if (t.dropFirst !== move.to || roleOf(shard.value, move.to) !== undefined) return dropThenCommit(o, t, shard)
+  // Registered, else it has nothing to drop (dropThenCommit says so). A repair recorded before it was removed (`node remove`
+  // takes a node that holds no replica) still owes its verdict: until session 41's hunt the move ended without the loss
+  // warning the record called for (a copy read on a replaced dir), its record left `repaired`.
+  if (!o.registered.has(move.to)) {
+    if (move.keptCopyRepair === undefined) return dropThenCommit(o, t, shard)
+    const end = keptCopyEnd(o, move.keptCopyRepair)
+    return commitOf(t, shard, {patch: end.patch, note: `move ${move.id}: node ${move.to} is no longer registered; nothing to drop${end.lost}`})
+  }
   // In `aborting` no comparison recorded the source's dir (verifiedDirs is written at cutover): up, it may be back on a
   // replaced, empty one, and counts as such (session 40). A source with no claim (a build that writes none) is not judged.
   const unknown = move.phase === 'aborting' && move.verifiedDirs?.[move.from] === undefined && o.claims?.get(move.from)?.token !== undefined
@@ -779,6 +787,11 @@ function dropKeptCopy(o: MoveObservation, t: Transition, shard: Observed): MoveD
   // the only other copy of a write acknowledged by it and the destination alone).
   const mayDie = move.phase === 'rb-cutover' && o.alive.has(move.from) && !replaced
   const kept = destinationCopyKeep({move, voters: readReplicas(shard.value), alive: o.alive, writeQuorums: o.writeQuorums, sourceDirReplaced: replaced, sourceDirUnknown: unknown, sourceMayDie: mayDie})
+  // A repair recorded before (at w = 1) whose copy is no longer kept: the write floor rose since (`cluster write-floor adopt`
+  // on a cluster whose absent floor counted as w = 1: the operator's word that the voters hold every acknowledged write).
+  // Ended like any other drop after it, its record marked dropped: until session 41's hunt it stayed `repaired` on the
+  // finished move, and `moves show` said the copy was about to be dropped.
+  if (kept === undefined && move.keptCopyRepair !== undefined) return dropThenCommit(o, t, shard, {patch: {keptCopyRepair: {...move.keptCopyRepair, state: 'dropped'}}})
   if (kept === undefined) return dropThenCommit(o, t, shard)
   // Every read voter up, a source back on a replaced dir included (it serves, and lacks what the copy holds).
   const voters = readReplicas(shard.value).filter((n) => o.alive.has(n)).sort()
@@ -801,17 +814,25 @@ function dropKeptCopy(o: MoveObservation, t: Transition, shard: Observed): MoveD
       return commitOf({phase: move.phase}, undefined, {patch: {keptCopyRepair: record}, claimFences: claimFences(read, o.claims)})
     }
     const rec = move.keptCopyRepair
-    const at = new Date(o.now).toISOString()
-    const added: MoveWarning[] = []
-    if (rec.copyReplaced) added.push(keptCopyLostWarning(move, at, 'copy', rec.copyDir, rec.dirs[move.to] ?? null, rec.voters))
-    const votersLost = repairedVotersLost(rec, o.claims)
-    if (votersLost.all) added.push(keptCopyLostWarning(move, at, 'voters', rec.copyDir, rec.dirs[move.to] ?? null, rec.voters))
-    const lost = added.length > 0 ? ', with a warning of possible data loss (moves show)' : ''
+    const {patch, lost} = keptCopyEnd(o, rec)
     const said = `${move.to}'s copy of shard ${move.shard} was kept (${why} at the write floor) and repaired into ${rec.voters.join(', ')} (${rec.records} record(s)) before it was dropped${lost}`
-    const warnings = withWarnings(move.warnings, added)
-    const patch: Partial<Move> = {keptCopyRepair: {...rec, state: 'dropped'}, ...(added.length > 0 ? {warnings} : {})}
     return dropThenCommit(o, {...t, reason: `${t.reason ?? move.reason ?? ''}; ${said}`}, shard, {claimFences: claimFences(read, o.claims), note: `move ${move.id}: ${said}`, patch})
   })
+}
+
+/**
+ * keptCopyEnd is what the commit ending a move with a recorded kept-copy repair writes (pure): the record marked dropped,
+ * and a warning of possible data loss when the copy read was on another data dir than its copy's (recorded at the repair)
+ * or every repaired voter serves another data dir since (keptCopyVerdict.ts); `lost` the words the note adds for them.
+ */
+function keptCopyEnd(o: MoveObservation, rec: KeptCopyRepair): {patch: Partial<Move>; lost: string} {
+  const {move} = o
+  const at = new Date(o.now).toISOString()
+  const added: MoveWarning[] = []
+  if (rec.copyReplaced) added.push(keptCopyLostWarning(move, at, 'copy', rec.copyDir, rec.dirs[move.to] ?? null, rec.voters))
+  if (repairedVotersLost(rec, o.claims).all) added.push(keptCopyLostWarning(move, at, 'voters', rec.copyDir, rec.dirs[move.to] ?? null, rec.voters))
+  const lost = added.length > 0 ? ', with a warning of possible data loss (moves show)' : ''
+  return {patch: {keptCopyRepair: {...rec, state: 'dropped'}, ...(added.length > 0 ? {warnings: withWarnings(move.warnings, added)} : {})}, lost}
 }
 
 /**

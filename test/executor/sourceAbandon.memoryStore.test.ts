@@ -8,6 +8,7 @@ import {commitMoveTransition, getMove, readShard, requestRollback} from '../../s
 import {requestSourceAbandon} from '../../src/executor/sourceAbandon.js'
 import {requestVotersAbandon} from '../../src/executor/votersAbandon.js'
 import {sourceAbandonText} from '../../src/executor/sourceAbandonText.js'
+import {keptCopyRepairText} from '../../src/executor/keptCopyRepairText.js'
 import {applyOutcome} from '../../src/cli/runOutcome.js'
 import {acknowledgeWarnings} from '../../src/executor/moveStore.js'
 import {clusterStatus} from '../../src/cluster/clusterStatus.js'
@@ -1588,6 +1589,93 @@ describe("a destination's kept copy: the windows around its drop (session 41)", 
     const m = await s.run(onDrop(t, s.to, () => claim(s, s.others[0]!, 'dir-replaced', 'i8').then(() => undefined)))
     expect(m.phase).toBe('aborted')
     expect(m.warnings ?? []).toEqual([])
+  })
+
+  /**
+   * settledFirst wraps the destination's client: a write acknowledged by the source and the destination at the epoch before
+   * the destination's removal may still be committing behind its storage writer (let in at that epoch, before the node
+   * learnt of the removal); it is in the destination's copy only once the node was asked to accept an epoch at or past
+   * `removedAt` (a node's accept waits for every write it let in at an older epoch: nodeHttpApi.ts accept, fencedWrites.ts).
+   * `early` lists each read of the kept copy made before that.
+   */
+  const settledFirst = (s: Stuck, removedAt: () => number) => {
+    let settled = false
+    const early: string[] = []
+    return {
+      early,
+      opts: {
+        client: (n: string, base: NodeClient) =>
+          n !== s.to
+            ? base
+            : ({
+                ...base,
+                accept: async (shard: number, epoch: number, ...rest: unknown[]) => {
+                  if (epoch >= removedAt()) settled = true
+                  return (base.accept as (...a: unknown[]) => Promise<unknown>)(shard, epoch, ...rest)
+                },
+                digest: async (...a: Parameters<NodeClient['digest']>) => {
+                  if (a[2]?.keptFor === s.move.id && !settled) early.push(`kept digest at epoch ${a[1]}`)
+                  return base.digest(...a)
+                },
+              }) as unknown as NodeClient,
+      },
+    }
+  }
+
+  it('in rb-cutover at w = 1 with the source up, the kept copy is read only once the destination settled the writes it let in before its removal (one acked by the source and it alone, landing after the look, would be on the source alone once the copy is dropped)', async () => {
+    const s = await stuckMove(3, 'rb-cutover', [], {from: 'voter', to: 'joining'})
+    await recordWriteQuorum(s.ctx, {id: 'r-gone', w: 1})
+    await claim(s, s.to, 'dir-old', 'i1')
+    await markNodesAlive(s.ctx, [s.from])
+    await removeDestination(s)
+    const removed = (await readShard(s.ctx, s.move.shard))!.value.epoch
+    const d = settledFirst(s, () => removed)
+    const m = await s.run(d.opts)
+    expect(m.phase).toBe('rolledback')
+    expect(s.dropped).toEqual([s.to])
+    expect(d.early).toEqual([])
+  })
+
+  it('a repair recorded at w = 1 whose copy is no longer kept (the floor adopted as majority since) ends with its record marked dropped, not about to be', async () => {
+    const s = await stuckMove(3, 'rb-cutover', [], {from: 'voter', to: 'joining'})
+    await recordWriteQuorum(s.ctx, {id: 'r-majority', w: null})
+    await claim(s, s.to, 'dir-old', 'i1')
+    await markNodesAlive(s.ctx, [s.from])
+    await removeDestination(s)
+    const repaired = {state: 'repaired' as const, at: new Date(0).toISOString(), voters: [s.from, ...s.others].sort(), records: 2, dirs: {[s.to]: 'dir-old/i1'}, copyDir: 'dir-old/i1', copyReplaced: false}
+    await s.store.put(s.ctx.keys.move(s.move.id), JSON.stringify({...(await stored(s)), keptCopyRepair: repaired}))
+    const m = await s.run()
+    expect(m.phase).toBe('rolledback')
+    expect(s.dropped).toEqual([s.to])
+    expect(m.keptCopyRepair).toEqual({...repaired, state: 'dropped'})
+    expect(keptCopyRepairText(m)).toContain('copy dropped')
+  })
+
+  it('a repair recorded as reading a replaced copy still ends with its loss warning when the destination is removed (node remove) before the drop', async () => {
+    const s = await stuckMove(3, 'rb-cutover', [], {from: 'voter', to: 'joining'})
+    await recordWriteQuorum(s.ctx, {id: 'r-gone', w: 1})
+    await markNodesAlive(s.ctx, [s.from])
+    await removeDestination(s)
+    const repaired = {state: 'repaired' as const, at: new Date(0).toISOString(), voters: [s.from, ...s.others].sort(), records: 0, dirs: {[s.to]: 'dir-new/i2'}, copyDir: 'dir-old/i1', copyReplaced: true}
+    await s.store.put(s.ctx.keys.move(s.move.id), JSON.stringify({...(await stored(s)), keptCopyRepair: repaired}))
+    await removeNode(s.ctx, s.to)
+    const m = await s.run()
+    expect(m.phase).toBe('rolledback')
+    expect(lossWarnings(m).map((w) => w.key)).toEqual([`kept-copy:${s.to}:copy:dir-new/i2`])
+    expect(m.keptCopyRepair?.state).toBe('dropped')
+  })
+
+  it('in aborting at w = 1 with the source up, the kept copy is read only once the destination settled the writes it let in before its removal', async () => {
+    const s = await stuckMove(3, 'verifying', [], {from: 'voter', to: 'joining'})
+    await recordWriteQuorum(s.ctx, {id: 'r-gone', w: 1})
+    await cancelled(s, {promotedDir: 'dir-new/i2'})
+    await markNodesAlive(s.ctx, [s.from])
+    const before = (await readShard(s.ctx, s.move.shard))!.value.epoch
+    const d = settledFirst(s, () => before + 1)
+    const m = await s.run(d.opts)
+    expect(m.phase).toBe('aborted')
+    expect(s.dropped).toEqual([s.to])
+    expect(d.early).toEqual([])
   })
 })
 
