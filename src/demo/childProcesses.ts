@@ -1,5 +1,5 @@
 import {type ChildProcess, spawn} from 'node:child_process'
-import {closeSync, openSync, readSync, fstatSync} from 'node:fs'
+import {closeSync, openSync, readFileSync, readSync, fstatSync} from 'node:fs'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {UserError} from '../errors/errors.js'
@@ -17,6 +17,8 @@ export interface DemoChild {
   logFile: string
   /** output is the tail of what it printed (stdout and stderr), for error messages. */
   output(): string
+  /** printed is everything it printed so far, from the start (its ready line: demoReady.ts). */
+  printed(): string
   /** exited is true once the process is gone. */
   exited(): boolean
 }
@@ -78,7 +80,7 @@ export class ChildSet {
     if (this.opts.detached) child.unref()
     let gone = false
     const exit = new Promise<void>((resolve) => child.once('exit', () => ((gone = true), resolve())))
-    const info: DemoChild = {name, pid: child.pid, logFile, output: () => tailOf(logFile, 4096), exited: () => gone}
+    const info: DemoChild = {name, pid: child.pid, logFile, output: () => tailOf(logFile, 4096), printed: () => wholeOf(logFile), exited: () => gone}
     this.children.push({child, info, gone: exit})
     this.guard(child.pid)
     return info
@@ -127,5 +129,14 @@ function tailOf(file: string, bytes: number): string {
     return ''
   } finally {
     if (fd !== undefined) closeSync(fd)
+  }
+}
+
+/** wholeOf is `file`'s text ('' when it cannot be read). */
+function wholeOf(file: string): string {
+  try {
+    return readFileSync(file, 'utf8')
+  } catch {
+    return ''
   }
 }

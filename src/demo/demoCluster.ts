@@ -1,6 +1,5 @@
 import {rmSync} from 'node:fs'
 import {join, resolve} from 'node:path'
-import {request} from 'undici'
 import {addNode} from '../cluster/nodeService.js'
 import {initCluster} from '../cluster/initCluster.js'
 import {type NodeSpec} from '../cluster/nodeSpec.js'
@@ -9,13 +8,13 @@ import {resolveConnection} from '../config/connectionConfig.js'
 import {BugError, UserError} from '../errors/errors.js'
 import {EtcdStore} from '../etcd/etcdStore.js'
 import {type EtcdProcess, startEtcd} from '../localEtcd/etcdProcess.js'
-import {freePort} from '../localEtcd/freePort.js'
 import {LOCAL_DIR} from '../localEtcd/localEtcdService.js'
 import {type RouterCredentials} from '../router/routerClient.js'
-import {dataPlaneUrl, setDefaultClientTls, sharedDispatcher} from '../transport/clientTls.js'
+import {setDefaultClientTls} from '../transport/clientTls.js'
 import {type TlsMaterial} from '../transport/tlsMaterial.js'
 import {ChildSet, type DemoChild} from './childProcesses.js'
 import {createDemoPki, DEMO_USER, type DemoPki, type DemoSecurity, issueServerCertificate, secureDemoCluster} from './demoSecurity.js'
+import {waitServing} from './demoReady.js'
 import {type KeptDemo, writeKeptDemo} from './keptDemo.js'
 import {makeDirectories} from '../fs/makeDirectories.js'
 
@@ -67,7 +66,11 @@ export interface DemoCluster {
 /** STATS_INTERVAL_MS is how often the demo's nodes publish load stats: often, so the story waits little for them to show a change. */
 export const STATS_INTERVAL_MS = 500
 
-/** demoNodes names `n` nodes, one zone each, on the given loopback ports. */
+/**
+ * demoNodes names `n` nodes, one zone each, on the given loopback ports. The demo passes
+ * placeholders (nothing listens on ports 1, 2, …): its nodes listen on port 0 and register the
+ * port they bound, which replaces the placeholder in their record before anyone dials them.
+ */
 export function demoNodes(ports: number[], first = 1): NodeSpec[] {
   return ports.map((port, i) => ({id: `n${first + i}`, address: `127.0.0.1:${port}`, zone: `zone-${String.fromCharCode(97 + ((first - 1 + i) % 26))}`}))
 }
@@ -114,8 +117,10 @@ export async function startDemoCluster(opts: DemoClusterOptions, report: (r: Dem
     const conn = resolveConnection({flags: {endpoints: etcd.endpoint, cluster: DEMO_CLUSTER}, env: {}})
     store = new EtcdStore(conn)
     const ctx = makeServiceContext(store, conn)
-    const ports = await Promise.all(Array.from({length: opts.nodes}, () => freePort()))
-    const specs = demoNodes(ports)
+    // Placeholder ports: every node and the router bind port 0 and print the port they bound, so no
+    // other process can take one between choosing it and binding it (as one could a port chosen free
+    // and released: a start then failed, or took that process's answer for the child's).
+    const specs = demoNodes(Array.from({length: opts.nodes}, (_, i) => i + 1))
     const init = await initCluster(ctx, {shards: opts.shards, rf: opts.rf, nodes: specs, force: true})
     report({type: 'line', text: `created cluster "${DEMO_CLUSTER}": ${init.shards} shards, rf ${init.rf}, nodes ${init.nodes.map((n) => `${n.id} (${n.replicas} replicas)`).join(', ')}`})
     let pki: DemoPki | undefined
@@ -136,11 +141,14 @@ export async function startDemoCluster(opts: DemoClusterOptions, report: (r: Dem
       makeDirectories(dir)
       return children.shardctl(`node-${s.id}`, [...demoNodeArgs(s, endpoint, dir), ...(await tlsFlags(s.id))])
     }
+    /** serving waits for node `s`'s own ready line and health, and takes the address it bound into its spec. */
+    const serving = async (s: NodeSpec, child: DemoChild, sig: AbortSignal) => {
+      s.address = await waitServing(child, {role: 'node', id: s.id, tls: nodeTls}, sig)
+    }
     const nodes = await Promise.all(specs.map(async (s) => ({spec: s, child: await startNode(s)})))
-    const routerAddress = `127.0.0.1:${await freePort()}`
-    const router = children.shardctl('router', [...demoRouterArgs(DEMO_ROUTER_ID, routerAddress, endpoint), ...(await tlsFlags(DEMO_ROUTER_ID))])
-    await Promise.all(nodes.map((n) => waitServing(n.child, dataPlaneUrl(n.spec.address, nodeTls, '/healthz'), nodeTls, signal)))
-    await waitServing(router, dataPlaneUrl(routerAddress, security?.routerCredentials.tls, '/healthz'), security?.routerCredentials.tls, signal)
+    const router = children.shardctl('router', [...demoRouterArgs(DEMO_ROUTER_ID, DEMO_LISTEN, endpoint), ...(await tlsFlags(DEMO_ROUTER_ID))])
+    await Promise.all(nodes.map((n) => serving(n.spec, n.child, signal)))
+    const routerAddress = await waitServing(router, {role: 'router', id: DEMO_ROUTER_ID, tls: security?.routerCredentials.tls}, signal)
     report({type: 'line', text: `${opts.nodes} storage nodes serving (${specs.map((s) => `${s.id} ${s.address}`).join(', ')}); router at ${routerAddress}`})
     return {
       ctx,
@@ -151,11 +159,12 @@ export async function startDemoCluster(opts: DemoClusterOptions, report: (r: Dem
       security,
       credentials: security?.routerCredentials ?? {},
       async addNode(sig) {
-        const [spec] = demoNodes([await freePort()], specs.length + 1)
+        // A placeholder port no other node's record names, until the node registers the one it bound.
+        const [spec] = demoNodes([specs.length + 1], specs.length + 1)
         if (!spec) throw new BugError('demoNodes named no node')
         await addNode(ctx, spec, undefined)
         specs.push(spec)
-        await waitServing(await startNode(spec), dataPlaneUrl(spec.address, nodeTls, '/healthz'), nodeTls, sig)
+        await serving(spec, await startNode(spec), sig)
         return spec
       },
       stop,
@@ -180,10 +189,13 @@ export async function startDemoCluster(opts: DemoClusterOptions, report: (r: Dem
 /** DEMO_ROUTER_ID is the demo router's id (its `routers/<id>` entry, its certificate's name). */
 const DEMO_ROUTER_ID = 'demo-router'
 
-/** demoNodeArgs is the `shardctl` command line of demo node `spec` (TLS flags apart): fast stats, a short lease and shutdown, fsync normal. */
+/** DEMO_LISTEN is where every demo node and the router listen: any free loopback port, read back from their ready lines. */
+const DEMO_LISTEN = '127.0.0.1:0'
+
+/** demoNodeArgs is the `shardctl` command line of demo node `spec` (TLS flags apart): port 0, fast stats, a short lease and shutdown, fsync normal. */
 export function demoNodeArgs(spec: NodeSpec, endpoint: string, dataDir: string): string[] {
   return [
-    ...['node', 'serve', '--endpoints', endpoint, '--cluster', DEMO_CLUSTER, '--id', spec.id, '--listen', spec.address, '--data-dir', dataDir, '--zone', spec.zone],
+    ...['node', 'serve', '--endpoints', endpoint, '--cluster', DEMO_CLUSTER, '--id', spec.id, '--listen', DEMO_LISTEN, '--data-dir', dataDir, '--zone', spec.zone],
     ...['--stats-interval', `${STATS_INTERVAL_MS}ms`, '--lease-ttl', '5s', '--fsync', 'normal', '--shutdown-timeout', '3s'],
   ]
 }
@@ -217,21 +229,4 @@ export function keptDemoOf(c: {dir: string; endpoint: string; router: string; sp
 
 function interrupted(signal: AbortSignal): void {
   if (signal.aborted) throw new UserError('INTERRUPTED', 'demo interrupted', 'nothing was left running')
-}
-
-/** waitServing waits (bounded: 90 s) until `url` (a /healthz) answers 200 and does not say it is not serving yet. */
-async function waitServing(child: DemoChild, url: string, tls: TlsMaterial | undefined, signal: AbortSignal): Promise<void> {
-  const deadline = Date.now() + 90_000
-  while (Date.now() < deadline && !signal.aborted) {
-    if (child.exited()) throw new UserError('INTERNAL', `${child.name} exited while starting: ${child.output().slice(-600)}`)
-    try {
-      const res = await request(url, {dispatcher: sharedDispatcher(tls), signal: AbortSignal.timeout(1000)})
-      const body = (await res.body.json().catch(() => ({}))) as {serving?: boolean}
-      if (res.statusCode === 200 && body.serving !== false) return
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 150))
-  }
-  throw new UserError(signal.aborted ? 'INTERRUPTED' : 'INTERNAL', signal.aborted ? 'demo interrupted' : `${child.name} did not serve within 90 s: ${child.output().slice(-600)}`)
 }

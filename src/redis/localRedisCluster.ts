@@ -183,8 +183,14 @@ export async function answersPing(port: number, child: ChildProcess, timeoutMs: 
     const r = new Redis({host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false})
     r.on('error', () => {})
     try {
-      await r.connect()
-      if ((await r.ping()) === 'PONG' && portHeldBy(child.pid ?? -1, port) !== false) return true
+      // Each attempt is bounded: a frozen server (SIGSTOP, a stalled disk) has its connection
+      // accepted by the kernel and then never answers, and an unbounded await hung the caller
+      // past its deadline for ever. Disconnecting in finally ends the attempt left behind.
+      const pong = await withinMs(Math.max(1, Math.min(PING_ATTEMPT_MS, deadline - Date.now())), async () => {
+        await r.connect()
+        return r.ping()
+      })
+      if (pong === 'PONG' && portHeldBy(child.pid ?? -1, port) !== false) return true
     } catch {
       // not listening yet
     } finally {
@@ -193,6 +199,23 @@ export async function answersPing(port: number, child: ChildProcess, timeoutMs: 
     await new Promise((res) => setTimeout(res, 100))
   }
   return false
+}
+
+/** PING_ATTEMPT_MS bounds one connect-and-PING attempt of answersPing (a loaded machine answers a live server well within it). */
+const PING_ATTEMPT_MS = 2000
+
+/** withinMs is `fn()`'s result, or undefined once `ms` passed first (the work left running is the caller's to end). */
+async function withinMs<T>(ms: number, fn: () => Promise<T>): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<undefined>((res) => (timer = setTimeout(() => res(undefined), ms)))
+  const work = fn()
+  // A rejection after the timer won is the abandoned attempt's (its disconnect): not unhandled.
+  work.catch(() => {})
+  try {
+    return await Promise.race([work, late])
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 async function waitClusterOk(servers: LocalRedisServer[], masters: number, timeoutMs: number): Promise<void> {

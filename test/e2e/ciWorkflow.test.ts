@@ -5,7 +5,6 @@ import {join, resolve} from 'node:path'
 import {Config} from '@oclif/core'
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
 import {parse as parseYaml} from 'yaml'
-import {freePort} from '../../src/localEtcd/freePort.js'
 import {trackPid, untrackPid} from '../support/processReaper.js'
 import {CLI_BIN} from '../support/runCli.js'
 import {DataPlane, kv} from '../integration/router/dataPlane.js'
@@ -91,10 +90,10 @@ describe('rebalance.sh against a local cluster (snapshot export, plan, sign, app
     const router = await dp.startRouter('r1')
     for (let i = 0; i < 200; i++) await kv(router.address, 'PUT', `k${i}`, 'x'.repeat(512))
     // A new, empty node: the cluster is now out of balance.
-    dp.ports.n3 = await freePort()
+    // A placeholder address (nothing listens on port 3): n3 starts on port 0 and registers the port it bound.
     dp.dataDirs.n3 = mkdtempSync(join(tmpdir(), 'shardctl-ci-n3-'))
     env = {ETCDCTL_ENDPOINTS: dp.endpoint, SHARDCTL_CLUSTER: dp.cluster, SHARDCTL_PLAN_KEY_FILE: join(cwd, 'ci-plan.key'), SHARDCTL_PLAN_PUB_FILE: join(cwd, 'ci-plan.pub')}
-    const add = await runShardctl(['node', 'add', 'n3', '--address', `127.0.0.1:${dp.ports.n3}`], env, cwd)
+    const add = await runShardctl(['node', 'add', 'n3', '--address', '127.0.0.1:3'], env, cwd)
     expect(add.code, add.stderr).toBe(0)
     await dp.startNode('n3')
     const keygen = await runShardctl(['plan', 'keygen', '--out', join(cwd, 'ci-plan')], env, cwd)

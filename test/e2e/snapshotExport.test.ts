@@ -4,7 +4,6 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
 import {readSnapshot} from '../../src/cluster/snapshotService.js'
-import {freePort} from '../../src/localEtcd/freePort.js'
 import {readSnapshotFile} from '../../src/plans/planFiles.js'
 import {DataPlane, kv, waitFor} from '../integration/router/dataPlane.js'
 import {CLI_BIN, type CliResult, runCli} from '../support/runCli.js'
@@ -68,9 +67,9 @@ describe('snapshot export -> plan --snapshot (no etcd) -> apply, on a live clust
       return snap.load.length === 6 && snap.load.every((l) => l.bytes > 0) ? snap : undefined
     }, 'every replica to publish its load', 30_000)
     // A fourth node joins empty: the plan has something to fill.
-    dp.ports.n4 = await freePort()
+    // A placeholder address (nothing listens on port 4): n4 starts on port 0 and registers the port it bound.
     dp.dataDirs.n4 = mkdtempSync(join(tmpdir(), 'shardctl-rt-n4-'))
-    const add = await runCli(['node', 'add', 'n4', '--address', `127.0.0.1:${dp.ports.n4}`, '--endpoints', dp.endpoint, '--cluster', dp.cluster], {cwd})
+    const add = await runCli(['node', 'add', 'n4', '--address', '127.0.0.1:4', '--endpoints', dp.endpoint, '--cluster', dp.cluster], {cwd})
     expect(add.code, add.stderr).toBe(0)
     await dp.startNode('n4')
   }, 120_000)

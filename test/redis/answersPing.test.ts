@@ -1,7 +1,12 @@
 import {spawn} from 'node:child_process'
+import {mkdtempSync, rmSync} from 'node:fs'
 import {createServer} from 'node:net'
-import {describe, expect, it} from 'vitest'
-import {answersPing} from '../../src/redis/localRedisCluster.js'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {describe, expect, it, onTestFinished} from 'vitest'
+import {freePort} from '../../src/localEtcd/freePort.js'
+import {answersPing, redisServerArgs} from '../../src/redis/localRedisCluster.js'
+import {trackPid, untrackPid} from '../support/processReaper.js'
 
 describe.runIf(process.platform === 'linux')('answersPing (a local redis-server child starting)', () => {
   it('Given another server answering PONG on the child\'s port (the child lost the port to it), When the start waits for the child, Then that answer is not taken for the child\'s', async () => {
@@ -18,4 +23,36 @@ describe.runIf(process.platform === 'linux')('answersPing (a local redis-server 
       squatter.close()
     }
   })
+
+  it('Given a redis-server that answers and is then frozen (SIGSTOP: the kernel still accepts connections, nothing answers), When a start waits for it, Then each attempt is bounded and the wait ends false at its deadline instead of hanging', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'shardctl-redis-frozen-'))
+    let child: ReturnType<typeof spawn> | undefined
+    // Cleanup runs even when the test times out (as it did before the bound): resume, kill, remove.
+    onTestFinished(async () => {
+      if (child && child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise<void>((r) => child!.once('exit', () => r()))
+        child.kill('SIGCONT')
+        child.kill('SIGKILL')
+        await exited
+      }
+      untrackPid(child?.pid)
+      rmSync(dir, {recursive: true, force: true})
+    })
+    // A real server, found answering first (a port taken meanwhile: another port).
+    let port = 0
+    for (let attempt = 0; attempt < 5 && !child; attempt++) {
+      port = await freePort()
+      const c = spawn('redis-server', redisServerArgs(port, dir), {stdio: 'ignore'})
+      trackPid(c.pid)
+      if (await answersPing(port, c, 10_000)) child = c
+      else {
+        c.kill('SIGKILL')
+        untrackPid(c.pid)
+      }
+    }
+    if (!child) throw new Error('no redis-server answered')
+    child.kill('SIGSTOP')
+    // Before the bound an attempt awaited the frozen server's answer for ever (the test's own timeout failed it).
+    expect(await answersPing(port, child, 1500)).toBe(false)
+  }, 20_000)
 })

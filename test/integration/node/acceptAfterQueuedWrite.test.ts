@@ -6,7 +6,6 @@ import {getShard} from '../../../src/cluster/clusterRepo.js'
 import {initCluster} from '../../../src/cluster/initCluster.js'
 import {parseNodeSpecs} from '../../../src/cluster/nodeSpec.js'
 import {makeServiceContext, type ServiceContext} from '../../../src/cluster/serviceContext.js'
-import {freePort} from '../../../src/localEtcd/freePort.js'
 import {keyHash} from '../../../src/model/hash.js'
 import {formatHlc} from '../../../src/model/hlc.js'
 import {ClusterMetaSchema} from '../../../src/model/cluster.js'
@@ -64,12 +63,13 @@ interface Source {
 async function startSource(name: string): Promise<Source> {
   const cluster = uniqueCluster(name)
   const ctx = makeServiceContext(stores.open(inject('etcdEndpoint'), cluster), {cluster})
-  const ports = {n1: await freePort(), n2: await freePort()}
-  await initCluster(ctx, {shards: 2, rf: 1, nodes: parseNodeSpecs(`n1=127.0.0.1:${ports.n1},n2=127.0.0.1:${ports.n2}`), force: false})
+  // Placeholder ports in the records: the source starts on port 0 and registers the port it bound (dst never runs).
+  await initCluster(ctx, {shards: 2, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:1,n2=127.0.0.1:2'), force: false})
   const shard = (await ctx.store.listTyped(ctx.keys.shardsPrefix, ShardSchema)).items[0]!.value
   const src = shard.replicas[0]!.node as 'n1' | 'n2'
-  procs.push(await startNodeProcess({endpoint: inject('etcdEndpoint'), cluster, id: src, port: ports[src], dataDir: join(dir, `${name}-${src}`)}))
-  const client = new NodeClient({node: src, address: `127.0.0.1:${ports[src]}`, token: await loadClusterToken(ctx, {create: false}), timeoutMs: 20_000})
+  const proc = await startNodeProcess({endpoint: inject('etcdEndpoint'), cluster, id: src, port: 0, dataDir: join(dir, `${name}-${src}`)})
+  procs.push(proc)
+  const client = new NodeClient({node: src, address: proc.address, token: await loadClusterToken(ctx, {create: false}), timeoutMs: 20_000})
   clients.push(client)
   return {ctx, shard, dst: src === 'n1' ? 'n2' : 'n1', client}
 }

@@ -6,7 +6,6 @@ import {listShards} from '../../../src/cluster/clusterRepo.js'
 import {initCluster} from '../../../src/cluster/initCluster.js'
 import {parseNodeSpecs} from '../../../src/cluster/nodeSpec.js'
 import {makeServiceContext} from '../../../src/cluster/serviceContext.js'
-import {freePort} from '../../../src/localEtcd/freePort.js'
 import {keyHash} from '../../../src/model/hash.js'
 import {formatHlc} from '../../../src/model/hlc.js'
 import {type Shard} from '../../../src/model/shard.js'
@@ -41,12 +40,12 @@ let shard: Shard
 beforeAll(async () => {
   const endpoint = inject('etcdEndpoint')
   dir = mkdtempSync(join(tmpdir(), 'shardctl-bucket-bound-'))
-  const ports = [await freePort(), await freePort()]
   const ctx = makeServiceContext(stores.open(endpoint, cluster), {cluster})
-  await initCluster(ctx, {shards: 1, rf: 2, nodes: parseNodeSpecs(`n1=127.0.0.1:${ports[0]},n2=127.0.0.1:${ports[1]}`), force: false})
+  // Placeholder ports in the records: each node starts on port 0 and registers the port it bound.
+  await initCluster(ctx, {shards: 1, rf: 2, nodes: parseNodeSpecs('n1=127.0.0.1:1,n2=127.0.0.1:2'), force: false})
   const token = await loadClusterToken(ctx, {create: true})
-  for (const [i, port] of ports.entries()) {
-    const proc = await startNodeProcess({endpoint, cluster, id: `n${i + 1}`, port, dataDir: join(dir, `n${i + 1}`)})
+  for (const i of [0, 1]) {
+    const proc = await startNodeProcess({endpoint, cluster, id: `n${i + 1}`, port: 0, dataDir: join(dir, `n${i + 1}`)})
     procs.push(proc)
     clients.push(new NodeClient({node: `n${i + 1}`, address: proc.address, token, timeoutMs: 60_000}))
   }

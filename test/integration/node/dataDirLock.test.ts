@@ -4,7 +4,6 @@ import {mkdtemp} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, describe, expect, inject, it} from 'vitest'
-import {freePort} from '../../../src/localEtcd/freePort.js'
 import {readLockHolder} from '../../../src/node/dataDirLock.js'
 import {type CliChild} from '../../support/cliChild.js'
 import {exitedWithin} from '../../support/daemonProbe.js'
@@ -55,7 +54,7 @@ describe('node serve: a data dir another process holds', () => {
     await waitFor(async () => ((await cluster!.alivePid('n1')) === undefined ? true : undefined), 'the frozen node lease to lapse', 20_000)
 
     // Another port: the frozen process still has its listener.
-    const second = spawnNodeProcess({...cluster.connection, id: 'n1', port: await freePort(), dataDir: dir, leaseTtl: '2s', statsInterval: null})
+    const second = spawnNodeProcess({...cluster.connection, id: 'n1', port: 0, dataDir: dir, leaseTtl: '2s', statsInterval: null})
     children.push(second)
     expect(await exitedWithin(second, 30_000), second.logs()).toBe(8)
     const lines = second.logs().trim().split('\n')
@@ -67,7 +66,7 @@ describe('node serve: a data dir another process holds', () => {
 
     frozen.signal('SIGKILL')
     await frozen.exited
-    const replacement = await startNodeProcess({...cluster.connection, id: 'n1', port: await freePort(), dataDir: dir, leaseTtl: '2s'})
+    const replacement = await startNodeProcess({...cluster.connection, id: 'n1', port: 0, dataDir: dir, leaseTtl: '2s'})
     children.push(replacement)
     expect(await cluster.alivePid('n1')).toBe(replacement.pid)
     expect(readLockHolder(dir)?.pid).toBe(replacement.pid)

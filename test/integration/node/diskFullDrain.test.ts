@@ -21,7 +21,6 @@ import {makeServiceContext, type ServiceContext} from '../../../src/cluster/serv
 import {readSnapshot} from '../../../src/cluster/snapshotService.js'
 import {type ApplyInput, executePlan} from '../../../src/executor/executePlan.js'
 import {DEFAULT_EXECUTOR_OPTIONS, type ExecutorEvent} from '../../../src/executor/executorEnv.js'
-import {freePort} from '../../../src/localEtcd/freePort.js'
 import {formatHlc} from '../../../src/model/hlc.js'
 import {type Shard} from '../../../src/model/shard.js'
 import {loadClusterToken} from '../../../src/node/clusterToken.js'
@@ -66,15 +65,19 @@ beforeAll(async () => {
   const cluster = uniqueCluster('diskfulldrain')
   ctx = makeServiceContext(stores.open(endpoint, cluster), {cluster})
   dir = mkdtempSync(join(tmpdir(), 'shardctl-diskfulldrain-'))
-  ports.n1 = await freePort()
-  ports.n2 = await freePort()
-  await initCluster(ctx, {shards: 1, rf: 1, nodes: parseNodeSpecs(`n1=127.0.0.1:${ports.n1},n2=127.0.0.1:${ports.n2}`), force: false})
+  // Placeholder ports in the records: each node starts on port 0 and registers the port it bound (recorded in ports).
+  await initCluster(ctx, {shards: 1, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:1,n2=127.0.0.1:2'), force: false})
   shard = (await listShards(ctx)).shards[0]!.value
   src = shard.replicas[0]!.node
   dst = src === 'n1' ? 'n2' : 'n1'
   // Without a disk reserve: what a full node does when it has none to give up (with one, test/integration/node/diskReserve.test.ts).
-  procs.push(await startNodeProcess({endpoint, cluster, id: src, port: ports[src]!, dataDir: disk.dataDir, extra: ['--disk-reserve', '0']}))
-  procs.push(await startNodeProcess({endpoint, cluster, id: dst, port: ports[dst]!, dataDir: join(dir, dst)}))
+  const started = async (id: string, dataDir: string, extra: string[] = []) => {
+    const p = await startNodeProcess({endpoint, cluster, id, port: 0, dataDir, extra})
+    procs.push(p)
+    ports[id] = Number(p.address.slice(p.address.lastIndexOf(':') + 1))
+  }
+  await started(src, disk.dataDir, ['--disk-reserve', '0'])
+  await started(dst, join(dir, dst))
   token = await loadClusterToken(ctx, {create: false})
   const source = client(src)
   for (let n = 0; n < KEYS; ) {

@@ -14,7 +14,6 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
 import {initCluster} from '../../../src/cluster/initCluster.js'
 import {parseNodeSpecs} from '../../../src/cluster/nodeSpec.js'
-import {freePort} from '../../../src/localEtcd/freePort.js'
 import {formatHlc} from '../../../src/model/hlc.js'
 import {type Shard} from '../../../src/model/shard.js'
 import {loadClusterToken} from '../../../src/node/clusterToken.js'
@@ -34,9 +33,9 @@ let shard: Shard
 beforeAll(async () => {
   if (!disk) return
   dp = new DataPlane(inject('etcdEndpoint'), 'diskfullwal')
-  dp.ports.n1 = await freePort()
   dp.dataDirs.n1 = disk.dataDir
-  await initCluster(dp.ctx, {shards: 1, rf: 1, nodes: parseNodeSpecs(`n1=127.0.0.1:${dp.ports.n1}`), force: false})
+  await initCluster(dp.ctx, {shards: 1, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:1'), force: false})
+  // A placeholder port in the record: the node starts on port 0 and registers the port it bound (dp.ports).
   await dp.startNode('n1')
   dp.token = await loadClusterToken(dp.ctx, {create: false})
   shard = (await dp.shards())[0]!

@@ -11,7 +11,6 @@
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
 import {initCluster} from '../../../src/cluster/initCluster.js'
 import {parseNodeSpecs} from '../../../src/cluster/nodeSpec.js'
-import {freePort} from '../../../src/localEtcd/freePort.js'
 import {loadClusterToken} from '../../../src/node/clusterToken.js'
 import {DataPlane, kv, waitFor} from '../router/dataPlane.js'
 import {type RouterProcess} from '../router/routerProcess.js'
@@ -27,9 +26,9 @@ let router: RouterProcess
 beforeAll(async () => {
   if (!disk) return
   dp = new DataPlane(inject('etcdEndpoint'), 'diskfull')
-  dp.ports.n1 = await freePort()
   dp.dataDirs.n1 = disk.dataDir
-  await initCluster(dp.ctx, {shards: 2, rf: 1, nodes: parseNodeSpecs(`n1=127.0.0.1:${dp.ports.n1}`), force: false})
+  await initCluster(dp.ctx, {shards: 2, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:1'), force: false})
+  // A placeholder port in the record: the node starts on port 0 and registers the port it bound (dp.ports).
   await dp.startNode('n1')
   dp.token = await loadClusterToken(dp.ctx, {create: false})
   router = await dp.startRouter('r1')

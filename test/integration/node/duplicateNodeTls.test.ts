@@ -2,7 +2,6 @@ import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
-import {freePort} from '../../../src/localEtcd/freePort.js'
 import {setClusterSecurity} from '../../../src/security/clusterSecurity.js'
 import {loadTlsMaterial, type TlsMaterial} from '../../../src/transport/tlsMaterial.js'
 import {type CliChild} from '../../support/cliChild.js'
@@ -49,7 +48,7 @@ describe('one process per node id over mutual TLS', () => {
     // A 20 s lease: a probe that failed over TLS would show as a wait of 30 s, far past the bounds below.
     let n1 = await startNodeProcess({...cluster.connection, id: 'n1', port, dataDir: join(dir, 'n1'), env, tls: clientTls, leaseTtl: '20s'})
     children.push(n1)
-    const second = spawnNodeProcess({...cluster.connection, id: 'n1', port: await freePort(), dataDir: join(dir, 'second'), leaseTtl: '20s', statsInterval: null, env})
+    const second = spawnNodeProcess({...cluster.connection, id: 'n1', port: 0, dataDir: join(dir, 'second'), leaseTtl: '20s', statsInterval: null, env})
     children.push(second)
     expect(await exitedWithin(second, 15_000), second.logs()).toBe(8)
     expect(second.logs()).toMatch(/node n1 is already running/)

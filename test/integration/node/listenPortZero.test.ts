@@ -3,7 +3,7 @@ import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
 import {freePort} from '../../../src/localEtcd/freePort.js'
 import {type CliChild} from '../../support/cliChild.js'
 import {DataPlane, kv, waitFor} from '../router/dataPlane.js'
-import {type RouterProcess} from '../router/routerProcess.js'
+import {type RouterProcess, startRouterProcess} from '../router/routerProcess.js'
 import {startNodeProcess} from './nodeProcess.js'
 
 /**
@@ -94,5 +94,38 @@ describe('startNodeProcess on a fixed port', {timeout: 90_000}, () => {
       squatter?.close()
       await d.teardown()
     }
+  })
+})
+
+describe('node serve --json and router serve --json on port 0', {timeout: 90_000}, () => {
+  /** jsonLines parses every line of a child's stdout (each must be JSON). */
+  const jsonLines = (out: string) => out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
+
+  it('Given a node and a router started with --json on port 0, When they serve, Then each prints one JSON ready event with its bound address (no text line), and on SIGTERM one result line', async () => {
+    // Whichever n1 runs (the first, or the earlier test's restart) stops first: one process serves an id.
+    for (const p of [dp.nodes.n1!, ...extra]) p.signal('SIGTERM')
+    await Promise.all([dp.nodes.n1!, ...extra].map((p) => p.exited))
+    // startNodeProcess reads the address from the ready event: before it, --json printed nothing until the stop.
+    const node = await startNodeProcess({endpoint: dp.endpoint, cluster: dp.cluster, id: 'n1', port: 0, dataDir: dp.dataDirs.n1!, extra: ['--json']}, 30_000)
+    extra.push(node)
+    const r2 = await startRouterProcess({endpoint: dp.endpoint, cluster: dp.cluster, id: 'r2', extra: ['--json']}, 30_000)
+    extra.push(r2)
+    expect(jsonLines(node.stdout())).toEqual([{type: 'ready', role: 'node', id: 'n1', cluster: dp.cluster, address: node.address}])
+    expect(node.address).toMatch(/^127\.0\.0\.1:[1-9]\d*$/)
+    expect(await registered('n1')).toEqual([node.address, node.address])
+    expect(jsonLines(r2.stdout())).toEqual([{type: 'ready', role: 'router', id: 'r2', cluster: dp.cluster, address: r2.address}])
+    expect(r2.address).toMatch(/^127\.0\.0\.1:[1-9]\d*$/)
+    const put = await waitFor(async () => ((await kv(r2.address, 'PUT', 'k3', 'v3')).status === 204 ? true : undefined), 'a write through the --json router', 20_000)
+    expect(put).toBe(true)
+    node.signal('SIGTERM')
+    r2.signal('SIGTERM')
+    expect(await node.exited).toBe(0)
+    expect(await r2.exited).toBe(0)
+    const nodeOut = jsonLines(node.stdout())
+    expect(nodeOut).toHaveLength(2)
+    expect(nodeOut[1]).toMatchObject({type: 'result', node: 'n1'})
+    const routerOut = jsonLines(r2.stdout())
+    expect(routerOut).toHaveLength(2)
+    expect(routerOut[1]).toMatchObject({type: 'result', id: 'r2', address: r2.address, drained: true})
   })
 })

@@ -1,10 +1,11 @@
 import {request} from 'undici'
+import {readyAddress as daemonReadyAddress} from '../../../src/daemon/readyLine.js'
 import {dataPlaneUrl, sharedDispatcher} from '../../../src/transport/clientTls.js'
 import {type TlsMaterial} from '../../../src/transport/tlsMaterial.js'
 import {assertDistFresh, type CliChild, spawnCli} from '../../support/cliChild.js'
 
 /** Sources the spawned `node serve` runs from dist/; each must be built from the current source. */
-const BUILT = ['commands/node/serve', 'src/node/storageNode', 'src/node/identityGuard', 'src/node/identityClaim', 'src/node/nodeHttpApi', 'src/node/nodeMetrics', 'src/node/storageEngine', 'src/node/shardMapFollower', 'src/node/orphanSweeper', 'src/node/moveCopyHolds', 'src/node/diskReserve', 'src/node/storageWriter', 'src/node/dataDirLock']
+const BUILT = ['commands/node/serve', 'src/daemon/readyLine', 'src/node/storageNode', 'src/node/identityGuard', 'src/node/identityClaim', 'src/node/nodeHttpApi', 'src/node/nodeMetrics', 'src/node/storageEngine', 'src/node/shardMapFollower', 'src/node/orphanSweeper', 'src/node/moveCopyHolds', 'src/node/diskReserve', 'src/node/storageWriter', 'src/node/dataDirLock']
 
 /** assertNodeDistFresh fails clearly when dist/ is older than the node sources (`npm test` builds first). */
 export function assertNodeDistFresh(): void {
@@ -64,13 +65,12 @@ export function spawnNodeProcess(opts: NodeProcessOptions): NodeProcess {
   return {...spawnCli(args, opts.env), address: opts.port === 0 ? '' : `${opts.host ?? '127.0.0.1'}:${opts.port}`}
 }
 
-/** READY_LINE is `node serve`'s ready line on stdout: `node <id> serving cluster <name> on <host:port>` (the address it registered). */
-const READY_LINE = /^node (\S+) serving cluster \S+ on (\S+)$/m
-
-/** readyAddress is the address node `id` printed on its ready line, or undefined before it printed one. */
+/**
+ * readyAddress is the address node `id` printed on its ready line (text, or the --json event),
+ * or undefined before it printed one.
+ */
 export function readyAddress(stdout: string, id: string): string | undefined {
-  const m = READY_LINE.exec(stdout)
-  return m && m[1] === id ? m[2] : undefined
+  return daemonReadyAddress(stdout, 'node', id)
 }
 
 /** BIND_RETRIES bounds the respawns of a node whose fixed port was taken (by a client's ephemeral port, or a process that is going away). */

@@ -7,7 +7,6 @@ import {initCluster} from '../../../src/cluster/initCluster.js'
 import {parseNodeSpecs} from '../../../src/cluster/nodeSpec.js'
 import {makeServiceContext, type ServiceContext} from '../../../src/cluster/serviceContext.js'
 import {type Move} from '../../../src/model/move.js'
-import {freePort} from '../../../src/localEtcd/freePort.js'
 import {keyHash} from '../../../src/model/hash.js'
 import {formatHlc} from '../../../src/model/hlc.js'
 import {type Shard} from '../../../src/model/shard.js'
@@ -49,12 +48,11 @@ describe('a node removes data of ranges it holds no role for', () => {
     const endpoint = inject('etcdEndpoint')
     const cluster = uniqueCluster('orphan')
     ctx = makeServiceContext(stores.open(endpoint, cluster), {cluster})
-    const ports = {n1: await freePort(), n2: await freePort(), n3: await freePort()}
-    await initCluster(ctx, {shards: 12, rf: 1, nodes: parseNodeSpecs(`n1=127.0.0.1:${ports.n1},n2=127.0.0.1:${ports.n2},n3=127.0.0.1:${ports.n3}`), force: false})
+    // Placeholder ports in the records: the node under test starts on port 0 and registers the port it bound.
+    await initCluster(ctx, {shards: 12, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:1,n2=127.0.0.1:2,n3=127.0.0.1:3'), force: false})
     const {shards} = await listShards(ctx)
     // The node under test: the one holding shard 0 (rf 1 over 3 nodes: others hold the rest).
     const id = shards[0]!.value.replicas[0]!.node as 'n1' | 'n2' | 'n3'
-    const port = ports[id]
     const mine = shards.map((s) => s.value).filter((s) => s.replicas.some((r) => r.node === id))
     const others = shards.map((s) => s.value).filter((s) => !s.replicas.some((r) => r.node === id))
     expect(mine.length).toBeGreaterThan(0)
@@ -66,9 +64,9 @@ describe('a node removes data of ranges it holds no role for', () => {
     const own = [0, 1].map((i) => keyIn(mine[0]!, `own-${i}`))
     await engine.apply([...leftovers, ...own].map((k) => ({key: Buffer.from(k), value: Buffer.from('x'), version: v})))
     await engine.close()
-    const proc = await startNodeProcess({endpoint, cluster, id, port, dataDir: join(dir, id), extra: ['--orphan-grace', '1s']})
+    const proc = await startNodeProcess({endpoint, cluster, id, port: 0, dataDir: join(dir, id), extra: ['--orphan-grace', '1s']})
     procs.push(proc)
-    const client = new NodeClient({node: id, address: `127.0.0.1:${port}`, token: await loadClusterToken(ctx, {create: false}), timeoutMs: 5000})
+    const client = new NodeClient({node: id, address: proc.address, token: await loadClusterToken(ctx, {create: false}), timeoutMs: 5000})
     clients.push(client)
     expect((await client.stats()).storage.keys).toBe(5) // nothing removed before the grace
     // The node logs the removal once its (yielding) range delete is over.
@@ -84,8 +82,8 @@ describe('a node keeps a copy an unfinished move may need, though it holds no ro
     const endpoint = inject('etcdEndpoint')
     const cluster = uniqueCluster('orphan-move')
     const mctx = makeServiceContext(stores.open(endpoint, cluster), {cluster})
-    const ports = {n1: await freePort(), n2: await freePort(), n3: await freePort()}
-    await initCluster(mctx, {shards: 12, rf: 1, nodes: parseNodeSpecs(`n1=127.0.0.1:${ports.n1},n2=127.0.0.1:${ports.n2},n3=127.0.0.1:${ports.n3}`), force: false})
+    // Placeholder ports in the records: the node under test starts on port 0 and registers the port it bound.
+    await initCluster(mctx, {shards: 12, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:1,n2=127.0.0.1:2,n3=127.0.0.1:3'), force: false})
     const {shards} = await listShards(mctx)
     const id = shards[0]!.value.replicas[0]!.node as 'n1' | 'n2' | 'n3'
     const others = shards.map((s) => s.value).filter((s) => !s.replicas.some((r) => r.node === id)).sort((a, b) => a.id - b.id)
@@ -104,9 +102,9 @@ describe('a node keeps a copy an unfinished move may need, though it holds no ro
     const controlKeys = [0, 1, 2].map((i) => keyIn(control, `control-${i}`))
     await engine.apply([...keptKeys, ...controlKeys].map((k) => ({key: Buffer.from(k), value: Buffer.from('acked'), version: v})))
     await engine.close()
-    const proc = await startNodeProcess({endpoint, cluster, id, port: ports[id], dataDir: join(dir, `move-${id}`), extra: ['--orphan-grace', '1s']})
+    const proc = await startNodeProcess({endpoint, cluster, id, port: 0, dataDir: join(dir, `move-${id}`), extra: ['--orphan-grace', '1s']})
     procs.push(proc)
-    const client = new NodeClient({node: id, address: `127.0.0.1:${ports[id]}`, token: await loadClusterToken(mctx, {create: false}), timeoutMs: 5000})
+    const client = new NodeClient({node: id, address: proc.address, token: await loadClusterToken(mctx, {create: false}), timeoutMs: 5000})
     clients.push(client)
     // The shards whose data the node logged removing (JSON lines; other output skipped).
     const removedShards = () =>

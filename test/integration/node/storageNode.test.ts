@@ -7,7 +7,6 @@ import {getShard, readNodeStats} from '../../../src/cluster/clusterRepo.js'
 import {initCluster} from '../../../src/cluster/initCluster.js'
 import {parseNodeSpecs} from '../../../src/cluster/nodeSpec.js'
 import {makeServiceContext, type ServiceContext} from '../../../src/cluster/serviceContext.js'
-import {freePort} from '../../../src/localEtcd/freePort.js'
 import {keyHash} from '../../../src/model/hash.js'
 import {formatHlc} from '../../../src/model/hlc.js'
 import {AliveSchema, NodeSchema} from '../../../src/model/node.js'
@@ -40,7 +39,9 @@ const T0 = Date.now()
 const ver = (n: number, writer = 'test') => formatHlc({wall: T0 + n, counter: 0, writer})
 
 async function start(id: string, extra?: string[]): Promise<NodeProcess> {
-  const p = await startNodeProcess({endpoint, cluster, id, port: ports[id]!, dataDir: dataDirs[id]!, extra})
+  // The first start on port 0 (the port it bound is recorded), a restart on that same port (clients keep the address).
+  const p = await startNodeProcess({endpoint, cluster, id, port: ports[id] ?? 0, dataDir: dataDirs[id]!, extra})
+  ports[id] = Number(p.address.slice(p.address.lastIndexOf(':') + 1))
   procs.push(p)
   procOf[id] = p
   return p
@@ -106,12 +107,12 @@ beforeAll(async () => {
   cluster = uniqueCluster('node')
   ctx = makeServiceContext(stores.open(endpoint, cluster), {cluster})
   for (const id of ['n1', 'n2', 'n3']) {
-    ports[id] = await freePort()
     dataDirs[id] = mkdtempSync(join(tmpdir(), `shardctl-node-${id}-`))
     dirs.push(dataDirs[id]!)
   }
-  await initCluster(ctx, {shards: 6, rf: 2, nodes: parseNodeSpecs(`n1=127.0.0.1:${ports.n1}@a,n2=127.0.0.1:${ports.n2}@b,n3=127.0.0.1:${ports.n3}@c`), force: false})
+  await initCluster(ctx, {shards: 6, rf: 2, nodes: parseNodeSpecs('n1=127.0.0.1:1@a,n2=127.0.0.1:2@b,n3=127.0.0.1:3@c'), force: false})
   shards = (await ctx.store.listTyped(ctx.keys.shardsPrefix, ShardSchema)).items.map((i) => i.value)
+  // Placeholder ports in the records until each node registers the port it bound.
   await Promise.all(['n1', 'n2', 'n3'].map((id) => start(id)))
   token = await loadClusterToken(ctx, {create: false})
 })

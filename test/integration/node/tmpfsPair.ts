@@ -6,7 +6,6 @@ import {listShards} from '../../../src/cluster/clusterRepo.js'
 import {initCluster} from '../../../src/cluster/initCluster.js'
 import {parseNodeSpecs} from '../../../src/cluster/nodeSpec.js'
 import {makeServiceContext, type ServiceContext} from '../../../src/cluster/serviceContext.js'
-import {freePort} from '../../../src/localEtcd/freePort.js'
 import {loadClusterToken} from '../../../src/node/clusterToken.js'
 import {NodeClient} from '../../../src/node/nodeClient.js'
 import {StoreSet, uniqueCluster} from '../../support/testStore.js'
@@ -55,17 +54,18 @@ export async function startTmpfsPair(label: string, onDisk: 'src' | 'dst', fullE
     const endpoint = inject('etcdEndpoint')
     const cluster = uniqueCluster(label)
     const ctx = makeServiceContext(stores.open(endpoint, cluster), {cluster})
-    const ports: Record<string, number> = {n1: await freePort(), n2: await freePort()}
-    await initCluster(ctx, {shards: 1, rf: 1, nodes: parseNodeSpecs(`n1=127.0.0.1:${ports.n1},n2=127.0.0.1:${ports.n2}`), force: false})
+    // Placeholder ports in the records (nothing listens on 1, 2): the nodes start on port 0 and register the port they bound,
+    // so no other test's process can take a node's port between choosing and binding it.
+    await initCluster(ctx, {shards: 1, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:1,n2=127.0.0.1:2'), force: false})
     const src = (await listShards(ctx)).shards[0]!.value.replicas[0]!.node
     const dst = src === 'n1' ? 'n2' : 'n1'
     const full = onDisk === 'src' ? src : dst
     for (const id of [src, dst]) {
-      procs[id] = await startNodeProcess({endpoint, cluster, id, port: ports[id]!, dataDir: id === full ? disk.dataDir : join(dir, id), extra: id === full ? [...fullExtra] : []})
+      procs[id] = await startNodeProcess({endpoint, cluster, id, port: 0, dataDir: id === full ? disk.dataDir : join(dir, id), extra: id === full ? [...fullExtra] : []})
     }
     const token = await loadClusterToken(ctx, {create: false})
     const client = (id: string) => {
-      const c = new NodeClient({node: id, address: `127.0.0.1:${ports[id]}`, token, timeoutMs: 10_000})
+      const c = new NodeClient({node: id, address: procs[id]!.address, token, timeoutMs: 10_000})
       clients.push(c)
       return c
     }

@@ -21,6 +21,13 @@ export interface ClusterLayout {
   zones?: string[]
   /** host is the host of the addresses the node records name (default 127.0.0.1). */
   host?: string
+  /**
+   * portZero: the records name placeholder ports (1, 2, …: nothing listens there) and `ports`
+   * starts empty; the nodes start on port 0 and register the port they bound, which the test
+   * records in `ports` (no other process can take a node's port between choosing and binding
+   * it, as one could a port freePort chose). Without it every node gets a freePort port.
+   */
+  portZero?: boolean
 }
 
 /**
@@ -34,7 +41,7 @@ export interface RegisteredCluster {
   /** connection is the `--endpoints` and `--cluster` of a node process of this cluster, to spread into its options. */
   connection: {endpoint: string; cluster: string}
   ctx: ServiceContext
-  /** ports are the ports the node records name, by node id. */
+  /** ports are the ports the node records name, by node id (with `portZero`: what the test recorded once each node bound one). */
   ports: Record<string, number>
   /** shards are the cluster's shards as created. */
   shards: Shard[]
@@ -51,8 +58,8 @@ export async function registerCluster(endpoint: string, label: string, layout: C
   const ctx = makeServiceContext(stores.open(endpoint, name), {cluster: name})
   try {
     const ports: Record<string, number> = {}
-    for (const id of layout.nodes) ports[id] = await freePort()
-    const specs = layout.nodes.map((id, i) => `${id}=${layout.host ?? '127.0.0.1'}:${ports[id]}${layout.zones ? `@${layout.zones[i]}` : ''}`)
+    if (!layout.portZero) for (const id of layout.nodes) ports[id] = await freePort()
+    const specs = layout.nodes.map((id, i) => `${id}=${layout.host ?? '127.0.0.1'}:${ports[id] ?? i + 1}${layout.zones ? `@${layout.zones[i]}` : ''}`)
     await initCluster(ctx, {shards: layout.shards, rf: layout.rf, nodes: parseNodeSpecs(specs.join(',')), force: false})
     const shards = (await ctx.store.listTyped(ctx.keys.shardsPrefix, ShardSchema)).items.map((i) => i.value)
     const alivePid = async (id: string) => {
@@ -82,7 +89,7 @@ export interface TwoNodeCluster {
 
 /** startTwoNodeCluster creates the cluster (`name` prefixes its etcd namespace and data dirs) on etcd at `endpoint` and starts both nodes. */
 export async function startTwoNodeCluster(endpoint: string, name: string): Promise<TwoNodeCluster> {
-  const registered = await registerCluster(endpoint, name, {shards: 2, rf: 2, nodes: ['n1', 'n2'], zones: ['a', 'b']})
+  const registered = await registerCluster(endpoint, name, {shards: 2, rf: 2, nodes: ['n1', 'n2'], zones: ['a', 'b'], portZero: true})
   const {ctx, ports} = registered
   const procs: NodeProcess[] = []
   const clients: NodeClient[] = []
@@ -95,7 +102,12 @@ export async function startTwoNodeCluster(endpoint: string, name: string): Promi
   }
   try {
     for (const id of ['n1', 'n2']) dirs.push(mkdtempSync(join(tmpdir(), `shardctl-${name}-${id}-`)))
-    for (const [i, id] of ['n1', 'n2'].entries()) procs.push(await startNodeProcess({...registered.connection, id, port: ports[id]!, dataDir: dirs[i]!}))
+    for (const [i, id] of ['n1', 'n2'].entries()) {
+      // Port 0: the node's own ready line names the port it bound (and registered).
+      const p = await startNodeProcess({...registered.connection, id, port: 0, dataDir: dirs[i]!})
+      procs.push(p)
+      ports[id] = boundPort(p)
+    }
     const token = await loadClusterToken(ctx, {create: false})
     const client = (id: 'n1' | 'n2', Kind: typeof NodeClient = NodeClient) => {
       const c = new Kind({node: id, address: `127.0.0.1:${ports[id]}`, token, timeoutMs: 20_000})
@@ -107,4 +119,9 @@ export async function startTwoNodeCluster(endpoint: string, name: string): Promi
     await close()
     throw err
   }
+}
+
+/** boundPort is the port node process `p` listens on (from the address its ready line named). */
+export function boundPort(p: NodeProcess): number {
+  return Number(p.address.slice(p.address.lastIndexOf(':') + 1))
 }

@@ -1,9 +1,10 @@
 import {request} from 'undici'
+import {readyAddress} from '../../../src/daemon/readyLine.js'
 import {dataPlaneUrl, sharedDispatcher} from '../../../src/transport/clientTls.js'
 import {type TlsMaterial} from '../../../src/transport/tlsMaterial.js'
 import {assertDistFresh, type CliChild, spawnCli} from '../../support/cliChild.js'
 
-const BUILT = ['commands/router/serve', 'src/router/routerService', 'src/router/coordinator', 'src/router/routerHttp', 'src/router/shardMapView', 'src/repair/repairService', 'commands/repair']
+const BUILT = ['commands/router/serve', 'src/daemon/readyLine', 'src/router/routerService', 'src/router/coordinator', 'src/router/routerHttp', 'src/router/shardMapView', 'src/repair/repairService', 'commands/repair']
 
 /** assertRouterDistFresh fails clearly when dist/ is older than the router sources (`npm test` builds first). */
 export function assertRouterDistFresh(): void {
@@ -24,14 +25,15 @@ export async function startRouterProcess(opts: {endpoint: string; cluster: strin
   const deadline = Date.now() + readyTimeoutMs
   while (Date.now() < deadline) {
     if (proc.gone()) throw new Error(`router ${opts.id} exited before serving (${await proc.exited}): ${proc.logs().slice(-2000)}`)
-    const m = / on (127\.\d+\.\d+\.\d+:\d+)/.exec(proc.stdout())
-    if (m) {
-      proc.address = m[1]!
+    // Its own ready line (text, or the --json event), and then /healthz naming it: not whatever answers there.
+    const address = readyAddress(proc.stdout(), 'router', opts.id)
+    if (address) {
+      proc.address = address
       try {
         // A TLS handshake on a loaded machine can take more than a second.
         const res = await request(dataPlaneUrl(proc.address, opts.tls, '/healthz'), {dispatcher: sharedDispatcher(opts.tls), signal: AbortSignal.timeout(opts.tls ? 5000 : 1000)})
-        await res.body.dump()
-        if (res.statusCode === 200) return proc
+        const health = (await res.body.json().catch(() => ({}))) as {router?: string}
+        if (res.statusCode === 200 && health.router === opts.id) return proc
       } catch {
         // not ready yet
       }

@@ -12,7 +12,6 @@ import {makeServiceContext, type ServiceContext} from '../../../src/cluster/serv
 import {readSnapshot} from '../../../src/cluster/snapshotService.js'
 import {executePlan} from '../../../src/executor/executePlan.js'
 import {DEFAULT_EXECUTOR_OPTIONS} from '../../../src/executor/executorEnv.js'
-import {freePort} from '../../../src/localEtcd/freePort.js'
 import {loadClusterToken} from '../../../src/node/clusterToken.js'
 import {NodeClient} from '../../../src/node/nodeClient.js'
 import {planRebalance} from '../../../src/planner/planRebalance.js'
@@ -53,15 +52,16 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'shardctl-tls-'))
   pki = await DataPlanePki.create()
   other = await DataPlanePki.create('another-ca')
-  for (const id of NODE_IDS) ports[id] = await freePort()
-  await initCluster(ctx, {shards: 4, rf: 2, nodes: parseNodeSpecs(NODE_IDS.map((id) => `${id}=127.0.0.1:${ports[id]}`).join(',')), force: false})
+  await initCluster(ctx, {shards: 4, rf: 2, nodes: parseNodeSpecs(NODE_IDS.map((id, i) => `${id}=127.0.0.1:${i + 1}`).join(',')), force: false})
   await setClusterSecurity(ctx, {tlsOnly: true})
   executorTls = loadTlsMaterial(await pki.issue('executor', 'client'), 'certificate')!
   userTls = loadTlsMaterial(await pki.issue('carol', 'client'), 'certificate')!
   caOnly = loadTlsMaterial({ca: pki.caFile}, 'ca-only')!
   for (const id of NODE_IDS) {
     const files = await pki.issue(id, 'node')
-    const p = await startNodeProcess({endpoint, cluster, id, port: ports[id]!, dataDir: join(dir, id), env: tlsEnvOf(files), tls: executorTls})
+    // Port 0 (the records name placeholder ports until each node registers the one it bound).
+    const p = await startNodeProcess({endpoint, cluster, id, port: 0, dataDir: join(dir, id), env: tlsEnvOf(files), tls: executorTls})
+    ports[id] = Number(p.address.slice(p.address.lastIndexOf(':') + 1))
     procs.push(p)
   }
   router = await startRouterProcess({endpoint, cluster, id: 'r1', env: tlsEnvOf(await pki.issue('r1', 'node')), tls: caOnly}, 45_000)

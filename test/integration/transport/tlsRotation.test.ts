@@ -13,7 +13,6 @@ import {makeServiceContext, type ServiceContext} from '../../../src/cluster/serv
 import {readSnapshot} from '../../../src/cluster/snapshotService.js'
 import {executePlan} from '../../../src/executor/executePlan.js'
 import {DEFAULT_EXECUTOR_OPTIONS} from '../../../src/executor/executorEnv.js'
-import {freePort} from '../../../src/localEtcd/freePort.js'
 import {loadClusterToken} from '../../../src/node/clusterToken.js'
 import {NodeClient} from '../../../src/node/nodeClient.js'
 import {planRebalance} from '../../../src/planner/planRebalance.js'
@@ -106,10 +105,14 @@ beforeAll(async () => {
     copyFileSync(issued.key, live[id].key)
     copyFileSync(issued.cert, live[id].cert)
   }
-  for (const id of NODE_IDS) ports[id] = await freePort()
-  await initCluster(ctx, {shards: 4, rf: 2, nodes: parseNodeSpecs(NODE_IDS.map((id) => `${id}=127.0.0.1:${ports[id]}`).join(',')), force: false})
+  await initCluster(ctx, {shards: 4, rf: 2, nodes: parseNodeSpecs(NODE_IDS.map((id, i) => `${id}=127.0.0.1:${i + 1}`).join(',')), force: false})
   await setClusterSecurity(ctx, {tlsOnly: true})
-  for (const id of NODE_IDS) procs.push(await startNodeProcess({endpoint, cluster, id, port: ports[id]!, dataDir: join(dir, id), env: tlsEnvOf(live[id]!), tls: exec1}, 60_000))
+  for (const id of NODE_IDS) {
+    // Port 0 (the records name placeholder ports until each node registers the one it bound).
+    const p = await startNodeProcess({endpoint, cluster, id, port: 0, dataDir: join(dir, id), env: tlsEnvOf(live[id]!), tls: exec1}, 60_000)
+    ports[id] = Number(p.address.slice(p.address.lastIndexOf(':') + 1))
+    procs.push(p)
+  }
   router = await startRouterProcess({endpoint, cluster, id: 'r1', env: tlsEnvOf(live.r1!), tls: {...exec1, cert: undefined, key: undefined}}, 60_000)
   procs.push(router)
 }, 240_000)
