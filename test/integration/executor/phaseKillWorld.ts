@@ -3,6 +3,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {setTimeout as sleepFor} from 'node:timers/promises'
 import {afterAll, beforeAll, expect, inject} from 'vitest'
+import {formatHlc} from '../../../src/model/hlc.js'
 import {type Move, MoveSchema, type MovePhase} from '../../../src/model/move.js'
 import {readReplicas, type Shard} from '../../../src/model/shard.js'
 import {checkHistory} from '../../chaos/checker.js'
@@ -258,6 +259,33 @@ export class PhaseKillWorld {
     if (m.phase === 'done') expect(nodes.includes(move.to) && !nodes.includes(move.from), JSON.stringify(shard.replicas)).toBe(true)
     else expect(nodes.includes(move.from) && !nodes.includes(move.to), JSON.stringify(shard.replicas)).toBe(true)
     return m
+  }
+
+  /**
+   * writeOnSourceAndDestination puts one record (key named by `label`) on `from` and `to` alone at `shard`'s epoch, as a
+   * `--w 1` router's joint quorum of one old and one new replica would acknowledge it, and checks no other voter has it.
+   * Returns its key and those other voters.
+   */
+  async writeOnSourceAndDestination(shard: Shard, from: string, to: string, label: string, value: string): Promise<{key: string; others: string[]}> {
+    const key = keyFor(shard, label)
+    const record = {key: Buffer.from(key), version: formatHlc({wall: Date.now(), counter: 0, writer: `${label}-test`}), value: Buffer.from(value)}
+    for (const n of [from, to]) await this.dp.client(n).apply(shard.id, shard.epoch, [record])
+    const others = shard.replicas.filter((r) => r.role === 'voter' && r.node !== from).map((r) => r.node)
+    for (const n of others) expect((await this.dp.client(n).get(shard.id, shard.epoch, key)).record).toBeUndefined()
+    return {key, others}
+  }
+
+  /** killForGood SIGKILLs node `id`, removes its data dir (it never comes back) and waits for its lease to expire. */
+  async killForGood(id: string): Promise<void> {
+    this.dp.nodes[id]!.signal('SIGKILL')
+    await this.dp.nodes[id]!.exited
+    rmSync(this.dp.dataDirs[id]!, {recursive: true, force: true})
+    await this.leaseGone(id)
+  }
+
+  /** leaseGone waits (bounded) until node `id`'s `alive/<id>` lease key is gone. */
+  async leaseGone(id: string): Promise<void> {
+    await waitFor(async () => ((await this.dp.ctx.store.get(this.dp.ctx.keys.alive(id))) ? undefined : true), `${id}'s lease to expire`, 30_000)
   }
 
   /** restartRouter SIGKILLs router `i` and starts a new one in its place (a new address: the load follows `routers`). */

@@ -1,9 +1,7 @@
-import {rmSync} from 'node:fs'
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
-import {formatHlc} from '../../../src/model/hlc.js'
 import {expireDeadExecutorLock} from '../../support/deadExecutorLock.js'
 import {runCli} from '../../support/runCli.js'
-import {keyFor, kv, waitFor} from '../router/dataPlane.js'
+import {kv, waitFor} from '../router/dataPlane.js'
 import {type RouterProcess} from '../router/routerProcess.js'
 import {faultEnv, PhaseKillWorld} from './phaseKillWorld.js'
 
@@ -31,7 +29,6 @@ afterAll(async () => {
 })
 
 const cli = (args: string[]) => runCli([...args, ...w.conn()], {cwd: w.cwd, timeoutMs: 30_000})
-const leaseGone = (node: string) => waitFor(async () => ((await w.dp.ctx.store.get(w.dp.ctx.keys.alive(node))) ? undefined : true), `${node}'s lease to expire`, 30_000)
 
 describe('a rollback whose source is gone for good at w = 1, on real processes', {timeout: 240_000}, () => {
   it('Given rf 3, a --w 1 router and a write acknowledged by the source and the destination alone after reads flipped back, When the source is killed for good once the destination left the shard, Then the move ends rolledback and every acknowledged write reads back through every router', async () => {
@@ -53,11 +50,7 @@ describe('a rollback whose source is gone for good at w = 1, on real processes',
     expect(now.replicas.find((r) => r.node === to)?.role).toBe('joining')
 
     // The write: on the source and the destination, on no other voter.
-    const key = keyFor(now, 'rb-w1-acked-by-src-and-dst')
-    const record = {key: Buffer.from(key), version: formatHlc({wall: Date.now(), counter: 0, writer: 'rb-w1-test'}), value: Buffer.from('acked-by-src-and-dst')}
-    for (const n of [from, to]) await w.dp.client(n).apply(now.id, now.epoch, [record])
-    const others = now.replicas.filter((r) => r.role === 'voter' && r.node !== from).map((r) => r.node)
-    for (const n of others) expect((await w.dp.client(n).get(now.id, now.epoch, key)).record).toBeUndefined()
+    const {key, others} = await w.writeOnSourceAndDestination(now, from, to, 'rb-w1-acked-by-src-and-dst', 'acked-by-src-and-dst')
 
     // The destination frozen: the executor removes it from the shard (the barrier skips a node without a lease), then
     // waits for it to read or drop its copy.
@@ -70,7 +63,7 @@ describe('a rollback whose source is gone for good at w = 1, on real processes',
     await expireDeadExecutorLock(w.dp.ctx)
     const exec = w.apply()
     try {
-      await leaseGone(to)
+      await w.leaseGone(to)
       await waitFor(async () => {
         const s = (await w.dp.shards()).find((x) => x.id === shard.id)!
         return s.replicas.some((r) => r.node === to) ? undefined : true
@@ -78,10 +71,7 @@ describe('a rollback whose source is gone for good at w = 1, on real processes',
       expect((await w.moveOf(move.id))?.phase).toBe('rb-cutover')
 
       // The source dies for good: SIGKILL, its data dir gone; its lease expires. Then the destination thaws.
-      w.dp.nodes[from]!.signal('SIGKILL')
-      await w.dp.nodes[from]!.exited
-      rmSync(w.dp.dataDirs[from]!, {recursive: true, force: true})
-      await leaseGone(from)
+      await w.killForGood(from)
       thaw()
 
       const ended = await waitFor(async () => {

@@ -1,9 +1,7 @@
-import {rmSync} from 'node:fs'
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
-import {formatHlc} from '../../../src/model/hlc.js'
 import {expireDeadExecutorLock} from '../../support/deadExecutorLock.js'
 import {runCli} from '../../support/runCli.js'
-import {keyFor, kv, waitFor} from '../router/dataPlane.js'
+import {kv, waitFor} from '../router/dataPlane.js'
 import {type RouterProcess} from '../router/routerProcess.js'
 import {faultEnv, PhaseKillWorld} from './phaseKillWorld.js'
 
@@ -46,17 +44,10 @@ describe('a move whose source is gone for good at w = 1, on real processes', {ti
     expect(now.replicas.find((r) => r.node === to)?.role).toBe('joining')
 
     // The write: on the source and the destination, on no other voter.
-    const key = keyFor(now, 'w1-acked-by-src-and-dst')
-    const record = {key: Buffer.from(key), version: formatHlc({wall: Date.now(), counter: 0, writer: 'w1-test'}), value: Buffer.from('acked-by-src-and-dst')}
-    for (const n of [from, to]) await w.dp.client(n).apply(now.id, now.epoch, [record])
-    const others = now.replicas.filter((r) => r.role === 'voter' && r.node !== from).map((r) => r.node)
-    for (const n of others) expect((await w.dp.client(n).get(now.id, now.epoch, key)).record).toBeUndefined()
+    const {key, others} = await w.writeOnSourceAndDestination(now, from, to, 'w1-acked-by-src-and-dst', 'acked-by-src-and-dst')
 
     // The source dies for good: SIGKILL, its data dir gone; its lease expires.
-    w.dp.nodes[from]!.signal('SIGKILL')
-    await w.dp.nodes[from]!.exited
-    rmSync(w.dp.dataDirs[from]!, {recursive: true, force: true})
-    await waitFor(async () => ((await w.dp.ctx.store.get(w.dp.ctx.keys.alive(from))) ? undefined : true), `${from}'s lease to expire`, 30_000)
+    await w.killForGood(from)
 
     const cancel = await cli(['moves', 'cancel', move.id])
     expect(cancel.code, cancel.stderr).toBe(0)
