@@ -55,6 +55,27 @@ interface Stuck {
  * `phase`, verified with the destination under claim `dir-old/i1`; the destination now serves
  * under `dir-new/i2` (restarted on another dir); the source down (no lease), every other node up.
  */
+/**
+ * abandonVotersThenBackAtVerify marks the move's down staying voters abandoned, then runs it with `down` registering again
+ * right after its first verify (before the refill commits, which is fenced on its lease staying absent).
+ */
+async function abandonVotersThenBackAtVerify(s: Stuck, down: string): Promise<Move> {
+  await requestVotersAbandon(s.ctx, s.move.id, {acceptDataLoss: true})
+  let back = false
+  return s.run({
+    effects: (base) => ({
+      ...base,
+      verify: async (...args: Parameters<MoveEffects['verify']>) => {
+        await base.verify(...args)
+        if (!back) {
+          back = true
+          await markNodesAlive(s.ctx, [down])
+        }
+      },
+    }),
+  })
+}
+
 async function stuckMove(rf: number, phase: Move['phase'], routerW: (number | null)[] = [], roles: {from: Replica['role']; to: Replica['role']} = {from: 'outgoing', to: 'voter'}): Promise<Stuck> {
   const w = await sourceDownWorld(rf, phase, (initial, from, to) => ({...initial, epoch: initial.epoch + 3, replicas: [...initial.replicas.map((r) => (r.node === from ? {node: from, role: roles.from} : r)), {node: to, role: roles.to}]}), {alive: ({to, others}) => [to, ...others], routerW})
   const {store, ctx} = w
@@ -1183,20 +1204,7 @@ describe('a refill after the source drop that waits for a staying voter that is 
 
   it('a voter abandoned that registers before the refill commits fails that commit (fenced on its lease) and is read', async () => {
     const {s, down} = await downVoterAfterDrop({dataDirId: 'dir-empty', instance: 'i2'})
-    await requestVotersAbandon(s.ctx, s.move.id, {acceptDataLoss: true})
-    let back = false
-    const m = await s.run({
-      effects: (base) => ({
-        ...base,
-        verify: async (...args: Parameters<MoveEffects['verify']>) => {
-          await base.verify(...args)
-          if (!back) {
-            back = true
-            await markNodesAlive(s.ctx, [down])
-          }
-        },
-      }),
-    })
+    const m = await abandonVotersThenBackAtVerify(s, down)
     expect(m.phase).toBe('done')
     expect(s.asked).toContain(down)
     expect(m.warnings?.[0]?.text).not.toContain('abandoned by the operator')
@@ -1402,20 +1410,7 @@ describe('an abandoned source plus a staying voter that is down, at w = 1 (sessi
 
   it('a voter abandoned that registers before the refill commits fails that commit (fenced on its lease) and is read', async () => {
     const {s, down} = await abandonedWithVoterDown('cleanup')
-    await requestVotersAbandon(s.ctx, s.move.id, {acceptDataLoss: true})
-    let back = false
-    const m = await s.run({
-      effects: (base) => ({
-        ...base,
-        verify: async (...args: Parameters<MoveEffects['verify']>) => {
-          await base.verify(...args)
-          if (!back) {
-            back = true
-            await markNodesAlive(s.ctx, [down])
-          }
-        },
-      }),
-    })
+    const m = await abandonVotersThenBackAtVerify(s, down)
     expect(m.phase).toBe('done')
     expect(s.asked).toContain(down)
     expect(m.abandonVotersRequested).toBeUndefined()
