@@ -128,8 +128,16 @@ describe.skipIf(!available)('the target restarted without persistence mid-move',
     expect((await cli(['moves', 'ack', 'target-loss'])).stdout).toMatch(/move target-loss has no unacknowledged warning/)
     expect((await cli(['moves', 'ack', 'no-such-move'])).code).toBe(1)
     expect((await cli(['moves', 'ack', 'target-loss-lag'])).code).toBe(0)
+    const lossesAcked = await clusterStatus(file.ctx)
+    expect(lossesAcked.redis?.dataLossWarnings).toEqual([])
+    // The skewed move's warning reports no loss but waits for a check (whether its target restarted cannot be told): still
+    // trouble, listed apart (session 41), until it is acknowledged too.
+    expect(lossesAcked.redis?.checkWarnings?.map((w) => w.move)).toEqual(['target-loss-skewed'])
+    expect(lossesAcked.redis?.trouble).toBe(true)
+    expect((await cli(['cluster', 'status'])).stdout).toMatch(/not a loss, waiting for a check: .*run_id of /)
+    expect((await cli(['moves', 'ack', 'target-loss-skewed'])).code).toBe(0)
     const after = await clusterStatus(file.ctx)
-    expect(after.redis?.dataLossWarnings).toEqual([])
+    expect(after.redis?.checkWarnings).toEqual([])
     expect(after.redis?.trouble).toBe(false)
   }, 90_000)
 

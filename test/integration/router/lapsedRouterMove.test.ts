@@ -140,7 +140,11 @@ describe('a lapsed router serving unregistered through a drain', () => {
     dp = new DataPlane(inject('etcdEndpoint'), 'lapsedmove')
     await dp.init(3, 6, 1)
     proxy = await startTcpProxy(dp.endpoint)
-    rs = await dp.startRouter('rs', ['--lease-ttl', String(TTL_S)], proxy.endpoint)
+    // rs's etcd calls get 12 s, not 5: once its gRPC channel is reset (etcd3 closes it after a failed call; a keepalive
+    // ping answered past its 5 s timeout drops it), a new connection costs two lagged answers (the HTTP/2 handshake, then
+    // the call's), 7.4 s at LAG_MS, so with 5 s every call failed, reset the channel again, and rs never served again (CI
+    // of 37865e7: "Deadline exceeded after 5.000s ... LB pick: 3.685s", then the host breaker open for the rest of the test).
+    rs = await dp.startRouter('rs', ['--lease-ttl', String(TTL_S)], proxy.endpoint, {SHARDCTL_ETCD_TIMEOUT_MS: '12000'})
     rf = await dp.startRouter('rf')
   }, 90_000)
 
@@ -150,9 +154,9 @@ describe('a lapsed router serving unregistered through a drain', () => {
   })
 
   it('Given a router serving on its re-read map with its lease lapsed (not in routers/, so barriers pass without it) and a watch 3.7 s behind, When a drain moves shards through every phase while clients write through one router and read through the other, Then no read is stale, every last acknowledged value reads back and the replicas agree', {timeout: 150_000}, async () => {
-    // Lapse rs's lease (answers later than 0.9 TTL; under etcd3's 5 s per call), then let it
+    // Lapse rs's lease (answers a whole TTL late: past 0.9 TTL; 1 s under gRPC's 5 s keepalive timeout), then let it
     // serve again unregistered (answers in 0.92 TTL: a new lease cannot be proven in time).
-    proxy.lagReplies(TTL_S * 1000 * 1.15)
+    proxy.lagReplies(TTL_S * 1000)
     await waitFor(async () => ((await kv(rs.address, 'GET', 'probe')).status === 503 ? true : undefined), 'rs to stop serving after its lease lapsed', 40_000)
     proxy.lagReplies(LAG_MS)
     await waitFor(async () => ((await kv(rs.address, 'GET', 'probe')).status === 404 ? true : undefined), 'rs to serve again, unregistered', 45_000).catch((err) => {
