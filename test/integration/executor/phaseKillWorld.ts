@@ -430,3 +430,41 @@ export function phaseKillSuite(name: string): PhaseKillSuite {
     },
   }
 }
+
+/** W1Suite is a file's w = 1 world: rf 3 over 4 nodes, one shard of 30 keys, and a `--w 1` router beside the world's own. */
+export interface W1Suite {
+  readonly world: PhaseKillWorld
+  /** w1 is the `--w 1` router (it sets the cluster's write floor to 1). */
+  readonly w1: RouterProcess
+  cli(args: string[]): Promise<CliResult>
+}
+
+/**
+ * w1Suite registers the file's beforeAll/afterAll for a {@link W1Suite} named `name` (the real-process tests of a move
+ * whose source is gone for good at w = 1: sourceGoneAtW1, rollbackSourceGoneAtW1).
+ */
+export function w1Suite(name: string): W1Suite {
+  let w: PhaseKillWorld | undefined
+  let router: RouterProcess | undefined
+  beforeAll(async () => {
+    w = new PhaseKillWorld(inject('etcdEndpoint'), name)
+    await w.start(4, 1, 3, 30)
+    router = await w.dp.startRouter('rw1', ['--w', '1'])
+  }, 120_000)
+  afterAll(async () => {
+    await w?.teardown()
+  })
+  const started = <T>(v: T | undefined): T => {
+    if (v === undefined) throw new Error(`w = 1 world ${name} is not started (read it inside a case)`)
+    return v
+  }
+  return {
+    get world() {
+      return started(w)
+    },
+    get w1() {
+      return started(router)
+    },
+    cli: (args) => runCli([...args, ...started(w).conn()], {cwd: started(w).cwd, timeoutMs: 30_000}),
+  }
+}

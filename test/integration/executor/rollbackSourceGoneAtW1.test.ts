@@ -1,9 +1,7 @@
-import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 import {expireDeadExecutorLock} from '../../support/deadExecutorLock.js'
-import {runCli} from '../../support/runCli.js'
 import {kv, waitFor} from '../router/dataPlane.js'
-import {type RouterProcess} from '../router/routerProcess.js'
-import {faultEnv, PhaseKillWorld} from './phaseKillWorld.js'
+import {faultEnv, w1Suite} from './phaseKillWorld.js'
 
 /**
  * A rollback whose source dies for good once the destination left the shard, at w = 1, on real processes (docs/moves.md,
@@ -15,23 +13,13 @@ import {faultEnv, PhaseKillWorld} from './phaseKillWorld.js'
  * move `rolledback`: the write, and every value of the fill, reads back through every router.
  */
 
-let w: PhaseKillWorld
-let w1: RouterProcess
-
-beforeAll(async () => {
-  w = new PhaseKillWorld(inject('etcdEndpoint'), 'rb-w1')
-  await w.start(4, 1, 3, 30)
-  w1 = await w.dp.startRouter('rw1', ['--w', '1'])
-}, 120_000)
-
-afterAll(async () => {
-  await w?.teardown()
-})
-
-const cli = (args: string[]) => runCli([...args, ...w.conn()], {cwd: w.cwd, timeoutMs: 30_000})
+const suite = w1Suite('rb-w1')
+const cli = (args: string[]) => suite.cli(args)
 
 describe('a rollback whose source is gone for good at w = 1, on real processes', {timeout: 240_000}, () => {
   it('Given rf 3, a --w 1 router and a write acknowledged by the source and the destination alone after reads flipped back, When the source is killed for good once the destination left the shard, Then the move ends rolledback and every acknowledged write reads back through every router', async () => {
+    const w = suite.world
+    const w1 = suite.w1
     const {shard, to} = await w.moveTarget(0)
     const from = shard.replicas[0]!.node
     const move = await w.recordMove('rb-w1', shard, to)

@@ -1,9 +1,7 @@
-import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 import {expireDeadExecutorLock} from '../../support/deadExecutorLock.js'
-import {runCli} from '../../support/runCli.js'
 import {kv, waitFor} from '../router/dataPlane.js'
-import {type RouterProcess} from '../router/routerProcess.js'
-import {faultEnv, PhaseKillWorld} from './phaseKillWorld.js'
+import {faultEnv, w1Suite} from './phaseKillWorld.js'
 
 /**
  * A move whose source is gone for good, at w = 1, on real processes (docs/moves.md, "A destination's copy with the source
@@ -15,23 +13,13 @@ import {faultEnv, PhaseKillWorld} from './phaseKillWorld.js'
  * the kept copy, drops it and ends the move `aborted`; the write is read back through the routers.
  */
 
-let w: PhaseKillWorld
-let w1: RouterProcess
-
-beforeAll(async () => {
-  w = new PhaseKillWorld(inject('etcdEndpoint'), 'w1-way')
-  await w.start(4, 1, 3, 30)
-  w1 = await w.dp.startRouter('rw1', ['--w', '1'])
-}, 120_000)
-
-afterAll(async () => {
-  await w?.teardown()
-})
-
-const cli = (args: string[]) => runCli([...args, ...w.conn()], {cwd: w.cwd, timeoutMs: 30_000})
+const suite = w1Suite('w1-way')
+const cli = (args: string[]) => suite.cli(args)
 
 describe('a move whose source is gone for good at w = 1, on real processes', {timeout: 180_000}, () => {
   it('Given rf 3, a --w 1 router and a write acknowledged by the source and the destination alone, When the source is killed for good and the move cancelled, Then the move ends aborted and the write is read back', async () => {
+    const w = suite.world
+    const w1 = suite.w1
     const {shard, to} = await w.moveTarget(0)
     const from = shard.replicas[0]!.node
     const move = await w.recordMove('w1-way', shard, to)
