@@ -36,7 +36,7 @@ function fakeChannel(initial: number) {
 /** FakeCall records what reaches the real call. */
 class FakeCall {
   log: string[] = []
-  start() {
+  start(_metadata?: unknown, _listener?: unknown) {
     this.log.push('start')
   }
   sendMessageWithContext(_c: unknown, m: unknown) {
@@ -51,8 +51,8 @@ class FakeCall {
   halfClose() {
     this.log.push('halfClose')
   }
-  cancelWithStatus(code: number) {
-    this.log.push(`cancel ${code}`)
+  cancelWithStatus(code: number, details?: string) {
+    this.log.push(`cancel ${code} ${details ?? ''}`)
   }
   getPeer() {
     return 'peer'
