@@ -773,15 +773,24 @@ function dropKeptCopy(o: MoveObservation, t: Transition, shard: Observed): MoveD
   // Registered, else it has nothing to drop (dropThenCommit says so). A repair recorded before it was removed (`node remove`
   // takes a node that holds no replica) still owes its verdict: until session 41's hunt the move ended without the loss
   // warning the record called for (a copy read on a replaced dir), its record left `repaired`.
-  if (!o.registered.has(move.to)) {
-    if (move.keptCopyRepair === undefined) return dropThenCommit(o, t, shard)
-    const end = keptCopyEnd(o, move.keptCopyRepair)
-    return commitOf(t, shard, {patch: end.patch, note: `move ${move.id}: node ${move.to} is no longer registered; nothing to drop${end.lost}`})
-  }
   // In `aborting` no comparison recorded the source's dir (verifiedDirs is written at cutover): up, it may be back on a
   // replaced, empty one, and counts as such (session 40). A source with no claim (a build that writes none) is not judged.
   const unknown = move.phase === 'aborting' && move.verifiedDirs?.[move.from] === undefined && o.claims?.get(move.from)?.token !== undefined
   const replaced = sourceDirReplaced(o)
+  if (!o.registered.has(move.to)) {
+    if (move.keptCopyRepair !== undefined) {
+      const end = keptCopyEnd(o, move.keptCopyRepair)
+      return commitOf(t, shard, {patch: end.patch, note: `move ${move.id}: node ${move.to} is no longer registered; nothing to drop${end.lost}`})
+    }
+    // Removed with its copy kept and no repair recorded (`node remove --accept-data-loss`: refused without it, session 42;
+    // until then it went unrefused and the move ended without a word). The copy can be neither read nor dropped now. A
+    // source up on its compared dir holds every write the copy was kept for (it may die later, but nothing is lost yet).
+    const removedKept = destinationCopyKeep({move, voters: readReplicas(shard.value), alive: o.alive, writeQuorums: o.writeQuorums, sourceDirReplaced: replaced, sourceDirUnknown: unknown})
+    if (removedKept === undefined) return dropThenCommit(o, t, shard)
+    const warning = keptCopyLostWarning(move, new Date(o.now).toISOString(), 'removed', copyDirOf(move) ?? null, copyDirOf(move) ?? null, [])
+    const said = `node ${move.to} was removed while its copy of shard ${move.shard} was kept, before any repair from it, with a warning of possible data loss (moves show)`
+    return commitOf(t, shard, {patch: {warnings: withWarnings(move.warnings, [warning])}, note: `move ${move.id}: ${said}`})
+  }
   // In `rb-cutover` a source up on its compared dir may die for good between this look and the drop: at w = 1 the copy is
   // repaired from before every drop (session 41; until then it was dropped at once, and a source dying right after took
   // the only other copy of a write acknowledged by it and the destination alone).
