@@ -91,16 +91,11 @@ describe("node remove of a destination whose copy an unfinished move keeps (sess
     expect(s.dropped).toEqual([])
   })
 
-  it('Given a rollback with only majority routers ever (the copy is not kept), When the destination is removed with --accept-data-loss, Then the move ends without a warning', async () => {
-    const s = await rolledBackWithoutDestination(null, false)
-    await removeNode(s.ctx, s.to, {acceptDataLoss: true})
-    const m = await s.run()
-    expect(m.phase).toBe('rolledback')
-    expect(m.warnings ?? []).toEqual([])
-  })
-
-  it('Given a rollback at w = 1 with the source up on its compared dir (it holds every write the copy was kept for), When the destination is removed with --accept-data-loss, Then the move ends without a warning', async () => {
-    const s = await rolledBackWithoutDestination(1, true)
+  it.each([
+    {given: 'only majority routers ever (the copy is not kept)', w: null, sourceUp: false},
+    {given: 'w = 1 with the source up on its compared dir (it holds every write the copy was kept for)', w: 1, sourceUp: true},
+  ])('Given a rollback with $given, When the destination is removed with --accept-data-loss, Then the move ends without a warning', async ({w, sourceUp}) => {
+    const s = await rolledBackWithoutDestination(w, sourceUp)
     await removeNode(s.ctx, s.to, {acceptDataLoss: true})
     const m = await s.run()
     expect(m.phase).toBe('rolledback')
