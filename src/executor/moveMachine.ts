@@ -815,7 +815,7 @@ function dropKeptCopy(o: MoveObservation, t: Transition, shard: Observed): MoveD
   const voters = readReplicas(shard.value).filter((n) => o.alive.has(n)).sort()
   if (voters.length === 0) return onFailure(o, {kind: 'waiting-for-node', message: `move ${move.id}: ${kept}, or once a voter of the shard is up to repair from the copy`})
   if (!o.alive.has(move.to)) {
-    return onFailure(o, {kind: 'waiting-for-node', message: `move ${move.id}: ${kept}, or once ${move.to} is up again: the voters up (${voters.join(', ')}) are repaired from its copy before it is dropped (start ${move.to})`})
+    return onFailure(o, {kind: 'waiting-for-node', message: `move ${move.id}: ${kept}, or once ${move.to} is up again: the voters up (${voters.join(', ')}) are repaired from its copy before it is dropped (start ${move.to}; gone for good, \`shardctl node remove ${move.to} --accept-data-loss\` ends the move without it, warned)`})
   }
   const read = [move.to, ...voters]
   const effect: MoveEffect = {type: 'repair-from-copy', key: verifiedKey(`repair-from-copy@${shard.revision}`, read, o.claims), shard: shard.value, voters}

@@ -80,6 +80,14 @@ describe("node remove of a destination whose copy an unfinished move keeps (sess
     expect((await s.store.get(s.ctx.keys.node(s.to)))!.modRevision).toBe(before!.modRevision)
   })
 
+  it('Given the same with the destination down, Then the move waits for it and its recorded wait names the way out for a destination gone for good', async () => {
+    const s = await rolledBackWithoutDestination(1, false)
+    await s.store.delete(s.ctx.keys.alive(s.to))
+    const m = await s.run()
+    expect(m.phase).toBe('rb-cutover')
+    expect(m.waitingFor?.text).toContain(`shardctl node remove ${s.to} --accept-data-loss`)
+  })
+
   it('Given the same, When it is removed with --accept-data-loss, Then the move ends rolled back with a kept-copy loss warning', async () => {
     const s = await rolledBackWithoutDestination(1, false)
     const r = await removeNode(s.ctx, s.to, {acceptDataLoss: true})
