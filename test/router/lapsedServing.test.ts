@@ -102,6 +102,30 @@ describe('LapsedServing', () => {
     w.lapsed.stop()
   })
 
+  it('Given a confirmation answered late (held while its etcd connection came up, then sent with a whole deadline: up to twice SHARDCTL_ETCD_TIMEOUT_MS, src/etcd/connectFirst.ts), Then it vouches validMs from when it was sent, not from its answer, and an answer later than validMs vouches for nothing', async () => {
+    const w = world(3000, 300)
+    w.lapsed.lost()
+    await w.clock.advance(0)
+    w.rereads[0]!.resolve()
+    // confirms[0] was sent at 0; the later ones (one every pause) stay unanswered.
+    await w.clock.advance(2500)
+    w.confirms[0]!.resolve(true)
+    await w.clock.advance(0)
+    expect(w.lapsed.serving()).toBe(true)
+    await w.clock.advance(499)
+    expect(w.lapsed.serving(), 'at 2999 ms').toBe(true)
+    await w.clock.advance(1)
+    // Counted from the answer (2500 ms) it would serve until 5500 ms: etcd read the floor at most 3000 ms ago only from the send.
+    expect(w.lapsed.serving(), 'at 3000 ms, validMs after the send').toBe(false)
+    // confirms[1] (sent at 300 ms) answered at 3400 ms: past its own validity on arrival, so no serving again.
+    await w.clock.advance(400)
+    w.confirms[1]!.resolve(true)
+    await w.clock.advance(0)
+    expect(w.lapsed.serving(), 'an answer more than validMs after its send').toBe(false)
+    expect(w.lines).toEqual(['serving'])
+    w.lapsed.stop()
+  })
+
   it('Given a confirmation finds the fence gone (cluster re-created), Then serving ends for the rest of the lapse, even if an older confirmation answers later', async () => {
     const w = world()
     w.lapsed.lost()

@@ -35,7 +35,7 @@ describe('node on a slow etcd', () => {
   it('Given a node whose lease lapsed when etcd answered late, When etcd answers within half the TTL (a live lease survives that), Then the node gets a new lease, serves again, and every acknowledged write reads back', {timeout: 120_000}, async () => {
     expect((await kv(router.address, 'PUT', 'a', '1')).status).toBe(204)
     // Later than 0.9 TTL: no keepalive answer arrives in time and the lease lapses.
-    // (Not much later: etcd3 gives every call 5 s, connecting included.)
+    // (Not much later: every etcd call gets 5 s once its connection is up, src/etcd/connectFirst.ts.)
     proxy.lagReplies(TTL_MS * 1.15)
     await waitFor(async () => ((await serving()) === false ? true : undefined), 'the node to stop serving after its lease lapsed', 40_000)
     // Half the TTL: a live lease's keepalives (one every 0.1 TTL) are answered in time, but a

@@ -26,7 +26,7 @@ describe('router on a slow etcd', () => {
   it('Given a router whose lease lapsed when etcd answered late, When etcd answers within half the TTL (a live lease survives that, a new one cannot be proven in time), Then the router serves again on its re-read map, and re-registers once etcd is fast', {timeout: 120_000}, async () => {
     expect((await kv(router.address, 'PUT', 'a', '1')).status).toBe(204)
     // Answers later than 0.9 TTL: no keepalive answer arrives in time and the lease lapses.
-    // (Not much later: etcd3 gives every call 5 s, connecting included.)
+    // (Not much later: every etcd call gets 5 s once its connection is up, src/etcd/connectFirst.ts.)
     proxy.lagReplies(TTL_S * 1000 * 1.15)
     await waitFor(async () => ((await kv(router.address, 'GET', 'a')).status === 503 ? true : undefined), 'the router to stop serving after its lease lapsed', 40_000)
     // Half the TTL: a live lease's keepalives are answered in time, but a new lease's first
