@@ -1,10 +1,9 @@
 import {Args, Flags} from '@oclif/core'
-import {EtcdCommand} from '../src/cli/baseCommand.js'
+import {JsonLinesCommand} from '../src/cli/baseCommand.js'
 import {askYesNo} from '../src/cli/confirmation.js'
 import {describeEvent, makeProgressSink, progressMode} from '../src/cli/executorProgress.js'
 import {describePreflight, EXECUTOR_FLAGS, executorInput, realDeps, REDIS_MOVE_FLAGS, redisMoveOptions, withSignals} from '../src/cli/executorFlags.js'
 import {afterConfirmedError, applyOutcome} from '../src/cli/runOutcome.js'
-import {writeJsonResultLine} from '../src/cli/jsonResultLine.js'
 import {UserError} from '../src/errors/errors.js'
 import {durationFlag, tlsPathsOf} from '../src/cli/flags.js'
 import {useDataPlaneTls} from '../src/security/processTls.js'
@@ -17,7 +16,7 @@ import {formatBytes} from '../src/model/units.js'
 import {DEFAULT_PLAN_OPTIONS} from '../src/planner/options.js'
 import {startTopSession, type TopSession} from '../src/tui/topSession.js'
 
-export default class Apply extends EtcdCommand {
+export default class Apply extends JsonLinesCommand {
   static override summary = "Run a plan's moves and splits: throttled, resumable, with a no-freeze cutover."
   static override description = 'Verifies the plan\'s hash, takes the executor lock (exit 8 at once while another executor holds it), then checks every action against the shard map as it is under the lock: a stale action (its shard changed, a split\'s new id already taken, a shard another plan\'s unfinished move is changing, a move onto a node cordoned or draining since the plan was made) is skipped with a reason (`--stale skip`, the default), or the whole plan is refused (`--stale refuse`, the default with --require-signature: exit 7, nothing recorded). A plan none of whose actions can still run is refused (exit 7, nothing recorded), and so is one made longer ago than --max-plan-age. A plan that moves a replica to or from a node that another plan\'s unfinished moves (recorded, not yet done) also change is refused (exit 7, nothing changed): those would still run after it, on load it did not count; finish them (`apply --resume`) or cancel them, then plan again. Another plan\'s unfinished move that this plan makes too (same shard, source and destination) is no conflict, and this run runs it unless it is aborting or rolling back; another plan\'s unstarted move of a shard this plan moves first is recorded skipped, unless it takes the shard off a draining node (a heal of a dead node, or a drain) and this plan\'s action does not: that plan is refused (exit 7, nothing changed), since the shard would keep its replica on that node. A plan whose id is already recorded for other moves (another plan under the same id) is refused (exit 2, nothing changed), and so is a plan made from another incarnation of the cluster (`cluster init --force` since, or another cluster of that name: exit 2), and a plan naming a node the cluster does not have (exit 7). It shows that, asks for confirmation unless --yes, and runs exactly what it showed, as concurrently as the limits allow; if the map changed before the answer, or a node was marked draining meanwhile so that the plan now conflicts with another plan\'s unfinished moves, it refuses (exit 7, nothing changed): run it again to see the new check. Kill it at any point and run it again (or `apply --resume`): every move continues from its last persisted phase.'
   static override examples = ['<%= config.bin %> apply plans/default-20261129T0900.json', '<%= config.bin %> apply plan.json --yes --throttle 50MiB/s --max-concurrent 4 --per-node 1', '<%= config.bin %> apply --resume --yes --json', '<%= config.bin %> apply plan.json --require-signature ci-plan.pub --max-plan-age 2h']
@@ -85,11 +84,6 @@ export default class Apply extends EtcdCommand {
       await session?.stop()
       sink.stop()
     }
-  }
-
-  /** logJson prints the final result as one line, so --json output is one JSON value per line. */
-  override logJson(json: unknown): void {
-    writeJsonResultLine(json)
   }
 
   private renderResult(r: ApplyResult): void {

@@ -1,16 +1,15 @@
 import {Args} from '@oclif/core'
-import {EtcdCommand} from '../../src/cli/baseCommand.js'
+import {JsonLinesCommand} from '../../src/cli/baseCommand.js'
 import {askYesNo} from '../../src/cli/confirmation.js'
 import {makeProgressSink, progressMode} from '../../src/cli/executorProgress.js'
 import {describePreflight, EXECUTOR_FLAGS, executorInput, realDeps, REDIS_MOVE_FLAGS, redisMoveOptions, withSignals} from '../../src/cli/executorFlags.js'
 import {afterConfirmedError, drainOutcome} from '../../src/cli/runOutcome.js'
-import {writeJsonResultLine} from '../../src/cli/jsonResultLine.js'
 import {UserError} from '../../src/errors/errors.js'
 import {tlsPathsOf} from '../../src/cli/flags.js'
 import {useDataPlaneTls} from '../../src/security/processTls.js'
 import {type DrainResult, drainNode} from '../../src/executor/drainNode.js'
 
-export default class NodeDrain extends EtcdCommand {
+export default class NodeDrain extends JsonLinesCommand {
   static override summary = 'Empty a node: mark it draining, plan the moves of all its replicas, run them.'
   static override description = 'Takes the executor lock like `apply`; resumable with `apply --resume`. Routers drain their connection pools to the node once it leaves the shard map; then `node remove` succeeds.'
   static override examples = ['<%= config.bin %> node drain n3 --yes --throttle 20MiB/s']
@@ -44,10 +43,5 @@ export default class NodeDrain extends EtcdCommand {
     } finally {
       sink.stop()
     }
-  }
-
-  /** logJson prints the result (or error) as one line after the JSON-lines events, as `apply` does. */
-  override logJson(json: unknown): void {
-    writeJsonResultLine(json)
   }
 }

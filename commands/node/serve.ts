@@ -1,5 +1,5 @@
 import {Flags} from '@oclif/core'
-import {EtcdCommand} from '../../src/cli/baseCommand.js'
+import {JsonLinesCommand} from '../../src/cli/baseCommand.js'
 import {DATA_PLANE_TLS_FLAGS, capacityFlag, diskReserveFlag, durationFlag, listenFlag, withDefault, timerBound} from '../../src/cli/flags.js'
 import {parseDiskReserve} from '../../src/node/diskReservePolicy.js'
 import {parseDuration} from '../../src/model/units.js'
@@ -9,10 +9,9 @@ import {serveNode, type StopSummary} from '../../src/node/storageNode.js'
 import {exitAfterStop} from '../../src/daemon/exitAfterStop.js'
 import {StopSignals} from '../../src/daemon/stopSignals.js'
 import {surviveLostLogReader} from '../../src/daemon/lostLogReader.js'
-import {readyLine} from '../../src/daemon/readyLine.js'
-import {writeJsonResultLine} from '../../src/cli/jsonResultLine.js'
+import {announceReady} from '../../src/daemon/readyLine.js'
 
-export default class NodeServe extends EtcdCommand {
+export default class NodeServe extends JsonLinesCommand {
   static override summary = 'Run a storage node: serve its shards over HTTP until SIGTERM.'
   static override description =
     'Runs a node the cluster already has (from `cluster init` or `node add`: an --id it does not have is refused with exit 1 and the `node add` to run first; an --id another process already serves, with exit 8 naming that process, changing nothing (one that is stopping is waited for, up to 1.5 × its lease TTL); a --data-dir other than the one the id last served from while the id still holds replicas (a replaced disk, a mistyped path), with exit 2 and the fix, changing nothing; a --data-dir another process holds open (its serve.lock: a frozen process keeps it and must be killed), with exit 8 naming that pid after 3 s, changing nothing). Updates its record nodes/<id> (address, zone, capacity), registers leased alive/<id>, follows the shard map, serves the shards it holds a replica of and publishes load stats under leased keys (per-replica load in pages loads/<id>/<page>, totals in stats/<id>). Once it serves it prints one line on stdout, `node <id> serving cluster <name> on <host:port>`, naming the address it registered: with --listen HOST:0 (any free port) the port it bound (port 0 with --advertise, or on a wildcard host, is refused with exit 2). With --json stdout is JSON lines: that line is `{"type":"ready","role":"node","id":…,"cluster":…,"address":"host:port"}`, and the stop summary (or error) is one last line with `"type":"result"`. Logs are JSON lines on stderr. SIGTERM (or SIGINT) refuses new requests (503, /healthz says stopping), drains in-flight ones and exits 0 within --shutdown-timeout plus at most 7 s for etcd (final write mark, lease revoke: best effort, so an etcd that does not answer cannot hold the stop; the lease then expires by its TTL), closing its port only after its lease is revoked; one during start-up stops the node too, revoking its lease if it took one; a second signal exits at once with code 1 (0 once the stop is done: it only cuts the last second of waiting for etcd calls).'
@@ -53,23 +52,12 @@ export default class NodeServe extends EtcdCommand {
     // Watched from here to the process's end: a second signal while the stop runs exits 1, one in the exit linger after it 0.
     const signals = new StopSignals()
     const ctx = await this.services(flags)
-    // The ready line (stdout, one line): the address the node registered, its bound port when --listen asked for port 0.
-    // With --json it is a JSON event (oclif silences this.log): a script on port 0 needs the port all the same.
-    const json = this.jsonEnabled()
-    const ready = (address: string) => {
-      const line = readyLine({role: 'node', id: flags.id, cluster: ctx.cluster, address}, json)
-      if (json) process.stdout.write(`${line}\n`)
-      else this.log(line)
-    }
+    // The ready line: the address the node registered, its bound port when --listen asked for port 0.
+    const ready = (address: string) => announceReady({role: 'node', id: flags.id, cluster: ctx.cluster, address}, this.jsonEnabled())
     const summary = await serveNode(ctx, opts, signals, ready)
     this.log(`node ${summary.node} stopped (${summary.reason})${summary.abandoned ? `; ${summary.abandoned} request(s) cut at the deadline` : ''}`)
     signals.stopped()
     exitAfterStop()
     return summary
-  }
-
-  /** logJson prints the result (or error) as one line after the ready event, so --json output is one JSON value per line. */
-  override logJson(json: unknown): void {
-    writeJsonResultLine(json)
   }
 }

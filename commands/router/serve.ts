@@ -1,5 +1,5 @@
 import {Flags} from '@oclif/core'
-import {EtcdCommand} from '../../src/cli/baseCommand.js'
+import {JsonLinesCommand} from '../../src/cli/baseCommand.js'
 import {DATA_PLANE_TLS_FLAGS, durationFlag, listenFlag, tlsPathsOf, withDefault, timerBound} from '../../src/cli/flags.js'
 import {setDefaultClientTls} from '../../src/transport/clientTls.js'
 import {loadTlsMaterial} from '../../src/transport/tlsMaterial.js'
@@ -9,10 +9,9 @@ import {defaultRouterId, startRouter} from '../../src/router/routerService.js'
 import {StopSignals} from '../../src/daemon/stopSignals.js'
 import {exitAfterStop} from '../../src/daemon/exitAfterStop.js'
 import {surviveLostLogReader} from '../../src/daemon/lostLogReader.js'
-import {readyLine} from '../../src/daemon/readyLine.js'
-import {writeJsonResultLine} from '../../src/cli/jsonResultLine.js'
+import {announceReady} from '../../src/daemon/readyLine.js'
 
-export default class RouterServe extends EtcdCommand {
+export default class RouterServe extends JsonLinesCommand {
   static override summary = 'Run a router: the quorum read/write proxy clients talk to.'
   static override description = `Serves PUT/GET/DELETE /kv/{key}, /healthz and /metrics over HTTP/1.1 keep-alive. Follows the shard map in etcd, writes to every write replica and acknowledges at w (joint quorum during moves), reads r voters and read-repairs stale ones, and retries transparently after a node's stale-epoch refusal. Registers under the leased routers/<id> with the map revision and epochs it has applied; before that, lowers the cluster's write floor to its --w (never raised: one --w 1 router makes every later move with a down source wait for the source; see docs/moves.md) and does not start if it cannot. Once it serves it prints one line on stdout, \`router <id> serving cluster <name> on <host:port>\`, naming the address it registered (with --listen HOST:0 the port it bound); with --json stdout is JSON lines: that line is \`{"type":"ready","role":"router","id":…,"cluster":…,"address":"host:port"}\`, and the stop summary (or error) is one last line with \`"type":"result"\`. SIGTERM stops accepting, finishes in-flight requests (bounded by --drain-timeout) and exits 0 at most about 5 s later, even when etcd does not answer (its lease then expires by its TTL); a SIGTERM during start-up stops it as soon as it has started (a second one exits at once: 1 while it stops, 0 once it has stopped).`
   static override examples = [
@@ -66,11 +65,8 @@ export default class RouterServe extends EtcdCommand {
       log,
       tls,
     })
-    // The ready line (stdout, one line): the address it registered, its bound port with --listen HOST:0; with --json a
-    // JSON event (oclif silences this.log), so a script on port 0 learns the port all the same.
-    const line = readyLine({role: 'router', id: router.id, cluster: router.cluster, address: router.address}, this.jsonEnabled())
-    if (this.jsonEnabled()) process.stdout.write(`${line}\n`)
-    else this.log(line)
+    // The ready line: the address it registered, its bound port with --listen HOST:0.
+    announceReady({role: 'router', id: router.id, cluster: router.cluster, address: router.address}, this.jsonEnabled())
     const signal = await signals.signalled
     log(`${signal}: draining (up to ${drainMs} ms)`)
     const {drained, inflightAtDeadline} = await router.stop(drainMs)
@@ -80,10 +76,5 @@ export default class RouterServe extends EtcdCommand {
     signals.stopped()
     exitAfterStop()
     return {id: router.id, address: router.address, signal, drained}
-  }
-
-  /** logJson prints the result (or error) as one line after the ready event, so --json output is one JSON value per line. */
-  override logJson(json: unknown): void {
-    writeJsonResultLine(json)
   }
 }

@@ -8,6 +8,7 @@ import {readLocalEtcdState} from '../localEtcd/localEtcdService.js'
 import {renderError} from './renderError.js'
 import {EXIT_CODES, type ErrorCode} from '../errors/codes.js'
 import {existsSync} from 'node:fs'
+import {writeJsonResultLine} from './jsonResultLine.js'
 
 /** ParsedValues is oclif's FlagOutput and ArgOutput (not exported by @oclif/core): parsed flags or args by name. */
 type ParsedValues = {[name: string]: unknown}
@@ -120,5 +121,18 @@ export abstract class EtcdCommand extends BaseCommand {
   override async finally(err: Error | undefined): Promise<unknown> {
     this.store?.close()
     return super.finally(err)
+  }
+}
+
+/**
+ * JsonLinesCommand is an EtcdCommand whose `--json` output is JSON lines: it may print events
+ * (a daemon's ready line, `apply`'s and `node drain`'s progress) before its result, so the
+ * result, or the error body, is one last line tagged `"type": "result"` (writeJsonResultLine)
+ * rather than oclif's pretty-printed value over many lines. Every line parses on its own.
+ */
+export abstract class JsonLinesCommand extends EtcdCommand {
+  /** logJson prints the result (or error) as one line after the events, so --json output is one JSON value per line. */
+  override logJson(json: unknown): void {
+    writeJsonResultLine(json)
   }
 }

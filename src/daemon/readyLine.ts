@@ -21,6 +21,16 @@ export function readyLine(r: Ready, json: boolean): string {
   return `${r.role} ${r.id} serving cluster ${r.cluster} on ${r.address}`
 }
 
+/**
+ * announceReady prints `r`'s ready line once a daemon serves: the text line, or with `json` the
+ * JSON event (oclif silences `this.log` under --json, and a script listening on port 0 needs the
+ * bound port all the same), each ending in a newline. `write` is stdout unless a test injects one.
+ * Both `node serve` and `router serve` call it, so the two lines cannot drift apart.
+ */
+export function announceReady(r: Ready, json: boolean, write: (line: string) => void = (line) => process.stdout.write(line)): void {
+  write(`${readyLine(r, json)}\n`)
+}
+
 const TEXT = /^(node|router) (\S+) serving cluster (\S+) on (\S+)$/
 
 /**

@@ -4,6 +4,12 @@ import {type DaemonRole, readyAddress} from '../daemon/readyLine.js'
 import {dataPlaneUrl, sharedDispatcher} from '../transport/clientTls.js'
 import {type TlsMaterial} from '../transport/tlsMaterial.js'
 
+/**
+ * DEMO_SERVE_TIMEOUT_MS is how long the demo waits for one child (a node, the router) to serve
+ * before it gives up, its children starting on a loaded machine; the failure message states it.
+ */
+export const DEMO_SERVE_TIMEOUT_MS = 90_000
+
 /** ReadyChild is what waitServing reads of a demo child: its name, whether it exited, and what it printed. */
 export interface ReadyChild {
   name: string
@@ -19,7 +25,7 @@ export interface WaitServingOptions {
   role: DaemonRole
   id: string
   tls: TlsMaterial | undefined
-  /** timeoutMs bounds the wait (the demo: 90 s; its children start on a loaded machine). */
+  /** timeoutMs bounds the wait: DEMO_SERVE_TIMEOUT_MS unless a test sets it. */
   timeoutMs?: number
 }
 
@@ -41,25 +47,32 @@ export function healthzNames(role: DaemonRole, id: string, status: number, body:
  * and returns that address. The child's own line, not a port chosen beforehand: a port chosen
  * free and released can be taken by another process before the child binds it, and an answer
  * from that process was taken for the child. Throws UserError INTERNAL when the child exits or
- * does not serve within the bound (with its output), INTERRUPTED once `signal` aborts.
+ * does not serve within the bound (with its output, and the bound in the message), INTERRUPTED
+ * once `signal` aborts. The bound is kept: a /healthz probe or pause never runs past it.
  */
 export async function waitServing(child: ReadyChild, opts: WaitServingOptions, signal: AbortSignal): Promise<string> {
-  const timeoutMs = opts.timeoutMs ?? 90_000
+  const timeoutMs = opts.timeoutMs ?? DEMO_SERVE_TIMEOUT_MS
   const deadline = Date.now() + timeoutMs
+  // Never past the deadline, so the bound the message states is the time the wait took.
+  const left = () => Math.max(1, deadline - Date.now())
   while (Date.now() < deadline && !signal.aborted) {
     if (child.exited()) throw new UserError('INTERNAL', `${child.name} exited while starting: ${child.output().slice(-600)}`)
     const address = readyAddress(child.printed(), opts.role, opts.id)
     if (address) {
       try {
-        const res = await request(dataPlaneUrl(address, opts.tls, '/healthz'), {dispatcher: sharedDispatcher(opts.tls), signal: AbortSignal.timeout(opts.tls ? 5000 : 1000)})
+        const res = await request(dataPlaneUrl(address, opts.tls, '/healthz'), {dispatcher: sharedDispatcher(opts.tls), signal: AbortSignal.timeout(Math.min(opts.tls ? 5000 : 1000, left()))})
         const body = await res.body.json().catch(() => undefined)
         if (healthzNames(opts.role, opts.id, res.statusCode, body)) return address
       } catch {
         // not answering yet
       }
     }
-    await new Promise((r) => setTimeout(r, 150))
+    await new Promise((r) => setTimeout(r, Math.min(150, left())))
   }
-  const seconds = Math.round(timeoutMs / 1000)
-  throw new UserError(signal.aborted ? 'INTERRUPTED' : 'INTERNAL', signal.aborted ? 'demo interrupted' : `${child.name} did not serve within ${seconds} s: ${child.output().slice(-600)}`)
+  throw new UserError(signal.aborted ? 'INTERRUPTED' : 'INTERNAL', signal.aborted ? 'demo interrupted' : `${child.name} did not serve within ${secondsText(timeoutMs)}: ${child.output().slice(-600)}`)
+}
+
+/** secondsText is `ms` in seconds for a message, to a tenth and rounded down (`90 s`, `1.2 s`): never a bound longer than the wait. */
+function secondsText(ms: number): string {
+  return `${Math.floor(ms / 100) / 10} s`
 }

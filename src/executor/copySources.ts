@@ -1,4 +1,4 @@
-import {effectiveWriteQuorum, floorQuorums, type WriteFloor} from '../model/writeFloor.js'
+import {effectiveWriteQuorum} from '../model/writeFloor.js'
 
 /** CopySourceInput is what the copy-source choice looks at, read just before copying. */
 export interface CopySourceInput {
@@ -19,21 +19,6 @@ export interface CopySourceInput {
 
 /** CopySourceDecision: copy from `sources` (merged by LWW on the destination), or wait for the reason given. */
 export type CopySourceDecision = {kind: 'copy'; sources: string[]} | {kind: 'wait'; reason: string}
-
-/** MAX_VOTERS bounds the voter counts {@link fallbackVoters} looks at (the largest rf `cluster init` takes). */
-const MAX_VOTERS = 7
-
-/**
- * fallbackVoters (pure) is the smallest voter count at which `floor` lets a move whose source
- * is down copy from the other voters (its write quorum there is at least 2, so a write cannot
- * live on the source alone: {@link chooseCopySources} does not wait), or undefined when it
- * lets none (w = 1 at every count up to 7). The quorum only grows with the voter count, so
- * every larger shard may too. For the operator, before `cluster write-floor adopt`.
- */
-export function fallbackVoters(floor: WriteFloor): number | undefined {
-  for (let v = 1; v <= MAX_VOTERS; v++) if (effectiveWriteQuorum(v, floorQuorums(floor)) >= 2) return v
-  return undefined
-}
 
 /**
  * chooseCopySources (pure) picks the replicas a move's copy reads from so that it cannot

@@ -1,4 +1,4 @@
-import {MAX_KEY_BYTES} from '../node/recordLimits.js'
+import {MAX_KEY_BYTES} from './recordLimits.js'
 
 /**
  * kvKeyProblem (pure) says what makes `key` one no replica will store (empty, or longer

@@ -73,6 +73,22 @@ export function effectiveWriteQuorum(voters: number, routerW: readonly (number |
   return Math.max(1, each.length === 0 ? majority(voters) : Math.min(...each))
 }
 
+/** MAX_VOTERS bounds the voter counts {@link fallbackVoters} looks at (the largest rf `cluster init` takes). */
+const MAX_VOTERS = 7
+
+/**
+ * fallbackVoters (pure) is the smallest voter count at which `floor` lets a move whose source
+ * is down copy from the other voters (its write quorum there is at least 2, so a write cannot
+ * live on the source alone: the executor's copy-source choice, src/executor/copySources.ts,
+ * does not wait), or undefined when it lets none (w = 1 at every count up to 7). The quorum
+ * only grows with the voter count, so every larger shard may too. For the operator, before
+ * `cluster write-floor adopt` (`cluster status` says it too).
+ */
+export function fallbackVoters(floor: WriteFloor): number | undefined {
+  for (let v = 1; v <= MAX_VOTERS; v++) if (effectiveWriteQuorum(v, floorQuorums(floor)) >= 2) return v
+  return undefined
+}
+
 /**
  * floorLimitsText (pure) is the floor's limits in words, as `cluster status`, `cluster
  * write-floor adopt` and its errors print them: `--w 2`, `majority`, `--w 2 and majority`;

@@ -1,4 +1,4 @@
-import {MAX_KEY_BYTES, MAX_VALUE_BYTES} from './recordLimits.js'
+import {MAX_KEY_BYTES, MAX_VALUE_BYTES} from '../model/recordLimits.js'
 
 /**
  * Why a destination receives copy frames into shared slabs: every frame's batch used to be

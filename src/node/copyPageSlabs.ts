@@ -1,4 +1,4 @@
-import {MAX_KEY_BYTES, MAX_VALUE_BYTES} from './recordLimits.js'
+import {MAX_KEY_BYTES, MAX_VALUE_BYTES} from '../model/recordLimits.js'
 
 /**
  * Why copy pages travel in shared slabs: a page read in the copy reader thread used to

@@ -74,7 +74,7 @@ export const BUCKET_LISTING_BYTES = 32 * 1024 * 1024
 export const RECORDS_CONTENT_TYPE = 'application/x-shardctl-records'
 
 // The record size limits live apart, so the storage threads need not load the schemas here.
-export {MAX_KEY_BYTES, MAX_VALUE_BYTES} from './recordLimits.js'
+export {MAX_KEY_BYTES, MAX_VALUE_BYTES} from '../model/recordLimits.js'
 /** MAX_BATCH_BYTES bounds one apply body (many records: copy chunks and batched writes). */
 export const MAX_BATCH_BYTES = 32 * 1024 * 1024
 /** DEFAULT_CHUNK_BYTES is the snapshot chunk size when the caller names none. */

@@ -1,5 +1,5 @@
 import {type NodeRecord} from './protocol.js'
-import {MAX_KEY_BYTES, MAX_VALUE_BYTES} from './recordLimits.js'
+import {MAX_KEY_BYTES, MAX_VALUE_BYTES} from '../model/recordLimits.js'
 
 /**
  * The binary record batch (`application/x-shardctl-records`): values are up to 1 MiB and

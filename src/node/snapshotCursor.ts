@@ -1,5 +1,5 @@
 import {HASH_SPACE} from '../model/hash.js'
-import {MAX_KEY_BYTES} from './recordLimits.js'
+import {MAX_KEY_BYTES} from '../model/recordLimits.js'
 
 /**
  * encodeCursor makes the opaque snapshot cursor "resume after (hash, key)": the hash in

@@ -1,5 +1,5 @@
 import {type ErrorCode} from '../errors/codes.js'
-import {MAX_KEY_BYTES, MAX_VALUE_BYTES} from '../node/recordLimits.js'
+import {MAX_KEY_BYTES, MAX_VALUE_BYTES} from '../model/recordLimits.js'
 
 /**
  * routerRefusalHint says how to fix what a router refused, by the refusal's code. The

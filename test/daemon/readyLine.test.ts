@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {parseReadyLine, readyAddress, readyLine} from '../../src/daemon/readyLine.js'
+import {announceReady, parseReadyLine, readyAddress, readyLine} from '../../src/daemon/readyLine.js'
 
 describe('readyLine', () => {
   const r = {role: 'node' as const, id: 'n1', cluster: 'c1', address: '127.0.0.1:40001'}
@@ -28,5 +28,14 @@ describe('readyLine', () => {
     expect(readyAddress(out, 'node', 'n3')).toBeUndefined()
     // A line still being written (no newline yet) is not read: its port could be cut short.
     expect(readyAddress('node n1 serving cluster c1 on 127.0.0.1:4', 'node', 'n1')).toBeUndefined()
+  })
+
+  it('Given a daemon serving, When it announces, Then it writes its ready line in the form asked for, once, ending in a newline', () => {
+    for (const json of [false, true]) {
+      const out: string[] = []
+      announceReady(r, json, (line) => out.push(line))
+      expect(out).toEqual([`${readyLine(r, json)}\n`])
+      expect(readyAddress(out.join(''), 'node', 'n1')).toBe('127.0.0.1:40001')
+    }
   })
 })

@@ -26,7 +26,7 @@ describe('demo waitServing (a child started on port 0)', () => {
     servers.push(sq.server)
     // Before, the demo chose the port, dialed it and took any 200 there for its child.
     const w = waitServing(child(() => '{"level":"info","msg":"starting"}\n'), {role: 'node', id: 'n1', tls: undefined, timeoutMs: 1200}, AbortSignal.timeout(60_000))
-    await expect(w).rejects.toThrow(/node-n1 did not serve within 1 s/)
+    await expect(w).rejects.toThrow(/node-n1 did not serve within 1\.2 s/)
   })
 
   it('Given the child printed its ready line but another process answers there for another id, When it waits, Then that is not the child; once the answer names the child, the address is returned', async () => {

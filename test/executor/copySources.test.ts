@@ -1,6 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {chooseCopySources, fallbackVoters} from '../../src/executor/copySources.js'
-import {type WriteFloor} from '../../src/model/writeFloor.js'
+import {chooseCopySources} from '../../src/executor/copySources.js'
 
 const base = {shard: 3, from: 'a', to: 'd', oldSet: ['a', 'b', 'c']}
 
@@ -38,21 +37,5 @@ describe('chooseCopySources', () => {
   it('never offers the destination as a source', () => {
     const d = chooseCopySources({...base, oldSet: ['a', 'b', 'c', 'd'], alive: new Set(['b', 'c', 'd']), routerW: [3]})
     expect(d).toEqual({kind: 'copy', sources: ['b', 'c']})
-  })
-})
-
-describe('fallbackVoters (from which shard size a write floor lets a move with a down source copy from the other voters)', () => {
-  const floor = (w: number | null, majority: boolean): WriteFloor => ({version: 1, w, majority, updatedAt: '2026-12-04T03:00:00.000Z', by: null})
-  it('is the smallest voter count whose quorum under the floor is >= 2', () => {
-    expect(fallbackVoters(floor(2, false))).toBe(2)
-    expect(fallbackVoters(floor(null, true))).toBe(2)
-    expect(fallbackVoters(floor(3, true))).toBe(2)
-    // A floor no router has lowered: a majority, as with no router registered.
-    expect(fallbackVoters(floor(null, false))).toBe(2)
-  })
-
-  it('is undefined when --w 1 is in the floor: w = 1 at every shard size', () => {
-    expect(fallbackVoters(floor(1, true))).toBeUndefined()
-    expect(fallbackVoters(floor(1, false))).toBeUndefined()
   })
 })

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import {kvKeyProblem} from '../../src/model/kvKey.js'
-import {MAX_KEY_BYTES} from '../../src/node/recordLimits.js'
+import {MAX_KEY_BYTES} from '../../src/model/recordLimits.js'
 
 describe('kvKeyProblem', () => {
   it('given keys up to the limit in UTF-8 bytes, then none is refused', () => {

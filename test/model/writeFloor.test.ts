@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {effectiveWriteQuorum, floorLimitsText, floorQuorums, lowerWriteFloor, newWriteFloor, parseWriteFloor, type WriteFloor} from '../../src/model/writeFloor.js'
+import {effectiveWriteQuorum, fallbackVoters, floorLimitsText, floorQuorums, lowerWriteFloor, newWriteFloor, parseWriteFloor, type WriteFloor} from '../../src/model/writeFloor.js'
 import {majority} from '../../src/model/majority.js'
 
 const NOW = '2026-12-03T21:00:00.000Z'
@@ -77,5 +77,21 @@ describe('effectiveWriteQuorum', () => {
     expect(effectiveWriteQuorum(3, [null, 1])).toBe(1)
     expect(effectiveWriteQuorum(3, [5])).toBe(3)
     expect(effectiveWriteQuorum(1, [null])).toBe(1)
+  })
+})
+
+describe('fallbackVoters (from which shard size a write floor lets a move with a down source copy from the other voters)', () => {
+  const floor = (w: number | null, majority: boolean): WriteFloor => ({version: 1, w, majority, updatedAt: '2026-12-04T03:00:00.000Z', by: null})
+  it('is the smallest voter count whose quorum under the floor is >= 2', () => {
+    expect(fallbackVoters(floor(2, false))).toBe(2)
+    expect(fallbackVoters(floor(null, true))).toBe(2)
+    expect(fallbackVoters(floor(3, true))).toBe(2)
+    // A floor no router has lowered: a majority, as with no router registered.
+    expect(fallbackVoters(floor(null, false))).toBe(2)
+  })
+
+  it('is undefined when --w 1 is in the floor: w = 1 at every shard size', () => {
+    expect(fallbackVoters(floor(1, true))).toBeUndefined()
+    expect(fallbackVoters(floor(1, false))).toBeUndefined()
   })
 })

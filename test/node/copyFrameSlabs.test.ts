@@ -7,7 +7,7 @@ import {COPY_SLICE_BYTES} from '../../src/node/copyPuller.js'
 import {CopyReceiver} from '../../src/node/copyReceiver.js'
 import {NodeThrottles} from '../../src/node/nodeThrottles.js'
 import {encodeRecords} from '../../src/node/recordCodec.js'
-import {MAX_KEY_BYTES, MAX_VALUE_BYTES} from '../../src/node/recordLimits.js'
+import {MAX_KEY_BYTES, MAX_VALUE_BYTES} from '../../src/model/recordLimits.js'
 import {CopyShardMap, settledPull} from '../support/copyShard.js'
 import {type InProcessNode, startInProcessNode} from '../support/inProcessNode.js'
 

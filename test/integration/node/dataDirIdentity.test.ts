@@ -6,7 +6,6 @@ import {getMeta, getNode, listShards} from '../../../src/cluster/clusterRepo.js'
 import {initCluster} from '../../../src/cluster/initCluster.js'
 import {parseNodeSpecs} from '../../../src/cluster/nodeSpec.js'
 import {makeServiceContext, type ServiceContext} from '../../../src/cluster/serviceContext.js'
-import {freePort} from '../../../src/localEtcd/freePort.js'
 import {keyHash} from '../../../src/model/hash.js'
 import {formatHlc} from '../../../src/model/hlc.js'
 import {NodeSchema} from '../../../src/model/node.js'
@@ -20,12 +19,12 @@ const stores = new StoreSet()
 const dirs: string[] = []
 const quiet: NodeLog = {info: () => {}, warn: () => {}, error: () => {}}
 let ctx: ServiceContext
-let port: number
 
 const options = (dataDir: string): StorageNodeOptions => ({
   id: 'n1',
   listenHost: '127.0.0.1',
-  listenPort: port,
+  // Port 0: each start binds a free port and registers it (the record names a placeholder until then).
+  listenPort: 0,
   dataDir,
   statsIntervalMs: 60_000,
   leaseTtlSeconds: 5,
@@ -34,7 +33,7 @@ const options = (dataDir: string): StorageNodeOptions => ({
   synchronous: 'NORMAL',
   log: quiet,
 })
-const init = (force: boolean) => initCluster(ctx, {shards: 2, rf: 1, nodes: parseNodeSpecs(`n1=127.0.0.1:${port}`), force})
+const init = (force: boolean) => initCluster(ctx, {shards: 2, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:1'), force})
 const newDir = () => {
   const d = mkdtempSync(join(tmpdir(), 'shardctl-identity-'))
   dirs.push(d)
@@ -44,7 +43,6 @@ const newDir = () => {
 beforeAll(async () => {
   const cluster = uniqueCluster('identity')
   ctx = makeServiceContext(stores.open(inject('etcdEndpoint'), cluster), {cluster})
-  port = await freePort()
   await init(false)
 })
 afterAll(() => {
@@ -116,7 +114,7 @@ describe('a node record rewritten by a build that predates dir ids', () => {
       const h = keyHash(key)
       if (h >= shard.range.lo && h < shard.range.hi) break
     }
-    const client = new NodeClient({node: 'n1', address: `127.0.0.1:${port}`, token: await loadClusterToken(ctx, {create: false}), timeoutMs: 10_000})
+    const client = new NodeClient({node: 'n1', address: a.address(), token: await loadClusterToken(ctx, {create: false}), timeoutMs: 10_000})
     try {
       expect(await client.apply(shard.id, shard.epoch, [{key, version: formatHlc({wall: Date.now(), counter: 0, writer: 'test'}), value: Buffer.from('acknowledged')}])).toMatchObject({applied: 1})
     } finally {
@@ -138,7 +136,7 @@ describe('a node record rewritten by a build that predates dir ids', () => {
     )
     if (started instanceof StorageNode) {
       // What serving it costs: the only replica of the shard answers without the acknowledged write.
-      const reader = new NodeClient({node: 'n1', address: `127.0.0.1:${port}`, token: await loadClusterToken(ctx, {create: false}), timeoutMs: 10_000})
+      const reader = new NodeClient({node: 'n1', address: started.address(), token: await loadClusterToken(ctx, {create: false}), timeoutMs: 10_000})
       const got = await reader.get(shard.id, shard.epoch, key).finally(() => reader.close())
       await started.stop('test')
       expect.fail(`n1 served a new data dir while it holds replicas, its record's dataDirId dropped by an older build; the acknowledged write read back as ${got.record ? 'present' : 'absent'}`)

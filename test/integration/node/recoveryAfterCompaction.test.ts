@@ -6,7 +6,6 @@ import {listShards} from '../../../src/cluster/clusterRepo.js'
 import {initCluster} from '../../../src/cluster/initCluster.js'
 import {parseNodeSpecs} from '../../../src/cluster/nodeSpec.js'
 import {makeServiceContext} from '../../../src/cluster/serviceContext.js'
-import {freePort} from '../../../src/localEtcd/freePort.js'
 import {keyHash} from '../../../src/model/hash.js'
 import {formatHlc} from '../../../src/model/hlc.js'
 import {type Shard} from '../../../src/model/shard.js'
@@ -55,12 +54,12 @@ describe('a node that reaches etcd again after another process served its id and
     const shared = new MemoryStore()
     const ctxA = makeServiceContext(shared, {cluster: 'recovery'})
     const ctxB = makeServiceContext(shared.connect(), {cluster: 'recovery'})
-    const [portA, portB] = [await freePort(), await freePort()]
-    await initCluster(ctxA, {shards: 1, rf: 1, nodes: parseNodeSpecs(`n1=127.0.0.1:${portA}`), force: false})
+    // A placeholder port: A and B listen on port 0, each registering the port it bound.
+    await initCluster(ctxA, {shards: 1, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:1'), force: false})
     const shard = (await listShards(ctxA)).shards[0]!.value
     const options = (port: number, dataDir: string, extra: Partial<StorageNodeOptions> = {}): StorageNodeOptions => ({id: 'n1', listenHost: '127.0.0.1', listenPort: port, dataDir, statsIntervalMs: 60_000, leaseTtlSeconds: 5, tombstoneGraceMs: 60_000, shutdownTimeoutMs: 1000, synchronous: 'NORMAL', log: quiet, ...extra})
 
-    const a = await StorageNode.start(ctxA, options(portA, newDir()))
+    const a = await StorageNode.start(ctxA, options(0, newDir()))
     nodes.push(a)
     expect(a.serving()).toBe(true)
     const token = await loadClusterToken(ctxA, {create: false})
@@ -75,10 +74,10 @@ describe('a node that reaches etcd again after another process served its id and
     expect(a.serving()).toBe(false)
 
     // B serves n1 from another dir (the operator's override: A's host was unreachable) and acknowledges W.
-    const b = await StorageNode.start(ctxB, options(portB, newDir(), {acceptEmptyData: true}))
+    const b = await StorageNode.start(ctxB, options(0, newDir(), {acceptEmptyData: true}))
     nodes.push(b)
     const key = keyIn(shard, 'acked-by-b')
-    const cb = new NodeClient({node: 'n1', address: `127.0.0.1:${portB}`, token, timeoutMs: 5000})
+    const cb = new NodeClient({node: 'n1', address: b.address(), token, timeoutMs: 5000})
     expect(await cb.apply(shard.id, shard.epoch, [{key, version: formatHlc({wall: Date.now(), counter: 0, writer: 'test'}), value: Buffer.from('W')}]).finally(() => cb.close())).toMatchObject({applied: 1})
     await b.stop('test')
 
@@ -97,7 +96,7 @@ describe('a node that reaches etcd again after another process served its id and
     })()
     const outcome = await Promise.race([a.supersededBy(), servedAgain]).finally(() => (decided = true))
     if (outcome === 'served again') {
-      const ca = new NodeClient({node: 'n1', address: `127.0.0.1:${portA}`, token, timeoutMs: 5000})
+      const ca = new NodeClient({node: 'n1', address: a.address(), token, timeoutMs: 5000})
       const got = await ca.get(shard.id, shard.epoch, key).finally(() => ca.close())
       expect.fail(`A took n1 back after B served it and stopped; the write B acknowledged read back ${got.record ? 'present' : 'absent'}`)
     }

@@ -11,7 +11,6 @@ import {initCluster} from '../../../src/cluster/initCluster.js'
 import {parseNodeSpecs} from '../../../src/cluster/nodeSpec.js'
 import {makeServiceContext, type ServiceContext} from '../../../src/cluster/serviceContext.js'
 import {EXIT_CODES} from '../../../src/errors/codes.js'
-import {freePort} from '../../../src/localEtcd/freePort.js'
 import {type NodeLog} from '../../../src/node/nodeLog.js'
 import {runUntilStopped, StorageNode, type StorageNodeOptions} from '../../../src/node/storageNode.js'
 import {StoreSet, uniqueCluster} from '../../support/testStore.js'
@@ -19,13 +18,14 @@ import {StoreSet, uniqueCluster} from '../../support/testStore.js'
 const stores = new StoreSet()
 const dirs: string[] = []
 let ctx: ServiceContext
-let port: number
+/** address is where the node under test serves (it listens on port 0: the port it bound). */
+let address: string
 
 beforeAll(async () => {
   const cluster = uniqueCluster('writerdeath')
   ctx = makeServiceContext(stores.open(inject('etcdEndpoint'), cluster), {cluster})
-  port = await freePort()
-  await initCluster(ctx, {shards: 2, rf: 1, nodes: parseNodeSpecs(`n1=127.0.0.1:${port}`), force: false})
+  // A placeholder port: the node listens on port 0 and registers the port it bound.
+  await initCluster(ctx, {shards: 2, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:1'), force: false})
 })
 afterAll(() => {
   stores.closeAll()
@@ -33,7 +33,7 @@ afterAll(() => {
 })
 
 async function health(): Promise<{serving: boolean}> {
-  const res = await fetch(`http://127.0.0.1:${port}/healthz`, {signal: AbortSignal.timeout(5000)})
+  const res = await fetch(`http://${address}/healthz`, {signal: AbortSignal.timeout(5000)})
   return (await res.json()) as {serving: boolean}
 }
 
@@ -43,8 +43,9 @@ describe('a node whose storage writer thread dies', {timeout: 60_000}, () => {
     dirs.push(dataDir)
     const errors: string[] = []
     const log: NodeLog = {info: () => {}, warn: () => {}, error: (msg) => errors.push(msg)}
-    const opts: StorageNodeOptions = {id: 'n1', listenHost: '127.0.0.1', listenPort: port, dataDir, statsIntervalMs: 60_000, leaseTtlSeconds: 5, tombstoneGraceMs: 60_000, shutdownTimeoutMs: 1000, synchronous: 'NORMAL', log}
+    const opts: StorageNodeOptions = {id: 'n1', listenHost: '127.0.0.1', listenPort: 0, dataDir, statsIntervalMs: 60_000, leaseTtlSeconds: 5, tombstoneGraceMs: 60_000, shutdownTimeoutMs: 1000, synchronous: 'NORMAL', log}
     const node = await StorageNode.start(ctx, opts)
+    address = node.address()
     let run: Promise<unknown> | undefined
     try {
       expect(await health()).toMatchObject({serving: true})

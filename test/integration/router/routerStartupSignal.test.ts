@@ -28,8 +28,8 @@ beforeAll(async () => {
   endpoint = inject('etcdEndpoint')
   cluster = uniqueCluster('routersignal')
   ctx = makeServiceContext(stores.open(endpoint, cluster), {cluster})
-  const [p1, p2] = [await freePort(), await freePort()]
-  await initCluster(ctx, {shards: SHARDS, rf: 1, nodes: parseNodeSpecs(`n1=127.0.0.1:${p1}@a,n2=127.0.0.1:${p2}@b`), force: false})
+  // Placeholder ports: no node runs here (the router only needs a map to load).
+  await initCluster(ctx, {shards: SHARDS, rf: 1, nodes: parseNodeSpecs('n1=127.0.0.1:1@a,n2=127.0.0.1:2@b'), force: false})
 })
 
 afterEach(async () => {
@@ -38,6 +38,7 @@ afterEach(async () => {
 
 afterAll(() => stores.closeAll())
 
+/** serve starts router `id` on `port` (0: any free port). */
 function serve(id: string, port: number): CliChild {
   const child = spawnCli(['router', 'serve', '--endpoints', endpoint, '--cluster', cluster, '--id', id, '--listen', `127.0.0.1:${port}`, '--lease-ttl', '60', '--drain-timeout', '1s'])
   children.push(child)
@@ -46,6 +47,8 @@ function serve(id: string, port: number): CliChild {
 
 describe('router serve: SIGTERM during start-up', () => {
   it('SIGTERM once its listener accepts, before it has registered: exits 0 and leaves no routers/<id>', async () => {
+    // A chosen port: the test must find the listener before the router registers, and a port-0
+    // router names its port only on its ready line, printed after it registered.
     const port = await freePort()
     const child = serve('rs1', port)
     await pollUntil(child, 'its listener to accept', () => listening(port))
@@ -55,8 +58,7 @@ describe('router serve: SIGTERM during start-up', () => {
   })
 
   it('SIGTERM as soon as routers/<id> appears: exits 0 and routers/<id> is revoked, not left to the TTL', async () => {
-    const port = await freePort()
-    const child = serve('rs2', port)
+    const child = serve('rs2', 0)
     await pollUntil(child, 'routers/rs2 to appear', async () => (await ctx.store.get(ctx.keys.router('rs2'))) !== undefined)
     child.signal('SIGTERM')
     expect(await exitedWithin(child, 20_000)).toBe(0)
