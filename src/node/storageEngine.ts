@@ -28,6 +28,7 @@ import {floorsOver} from './gcFloorsHeader.js'
 import {makeDirectories} from '../fs/makeDirectories.js'
 import {MAIN_SCHEMA_SQL} from './storeSchema.js'
 import {RangeStores} from './rangeStores.js'
+import {nodeRowValue, recordedNode, syncRangeStoreMark} from './rangeStoreMark.js'
 import {RangeStoreError} from './rangeStoreFiles.js'
 import {prepareStoreReads, type StoreReads} from './storeReads.js'
 import {rowsAcross, scanStores, type StorePages} from './spanScan.js'
@@ -429,8 +430,10 @@ export class StorageEngine {
       migrateDigestFormat(db)
       if (opts.nodeId !== undefined) {
         const row = db.prepare('SELECT value FROM meta WHERE name = ?').get('node') as {value: string} | undefined
-        if (row && row.value !== opts.nodeId) throw new Error(`data dir ${opts.dir} belongs to node "${row.value}", not "${opts.nodeId}"`)
-        if (!row) db.prepare('INSERT INTO meta (name, value) VALUES (?, ?)').run('node', opts.nodeId)
+        // The row may carry the range store mark (rangeStoreMark.ts): the node is what precedes it.
+        const node = row ? recordedNode(row.value) : ''
+        if (node !== '' && node !== opts.nodeId) throw new Error(`data dir ${opts.dir} belongs to node "${node}", not "${opts.nodeId}"`)
+        if (node === '') db.prepare('INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value').run('node', nodeRowValue(opts.nodeId, row !== undefined && row.value !== node))
       }
       if (opts.clusterUid !== undefined) {
         const row = db.prepare('SELECT value FROM meta WHERE name = ?').get('cluster') as {value: string} | undefined
@@ -446,6 +449,8 @@ export class StorageEngine {
       const dataDirId = (db.prepare('SELECT value FROM meta WHERE name = ?').get(DATA_DIR_ID) as {value: string}).value
       stores = RangeStores.open({dataDir: opts.dir, main: db, dataDirId, pageSize: Number(db.pragma('page_size', {simple: true})), synchronous: opts.synchronous ?? 'FULL'})
       if (!stores.table.isEmpty && !opts.readRangeStores) throw new RangeStoreError(`data dir ${opts.dir} holds ${stores.table.spans().length} range store file(s) (ranges/), which this build reads but cannot write yet; serve it with a build that writes range stores`)
+      // Builds before range stores must refuse a dir whose table names one: the mark follows the table.
+      syncRangeStoreMark(db)
       return new StorageEngine(db, file, opts, stores)
     } catch (err) {
       stores?.close()

@@ -47,7 +47,7 @@ describe('CopyReaderStores', () => {
     }
   })
 
-  it('given the store removed from the table, when read again, then the main file serves the span and the removed store's file is never opened again', async () => {
+  it('given the store removed from the table, when read again, then the main file serves the span and the removed store file is never opened again', async () => {
     const {stores, dir} = await planted()
     try {
       expect(stores.read((table) => table.spans().map((s) => s.store))).toEqual([S1])
