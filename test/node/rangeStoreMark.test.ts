@@ -1,11 +1,9 @@
-import {join} from 'node:path'
-import Database from 'better-sqlite3'
+import type Database from 'better-sqlite3'
 import {describe, expect, it} from 'vitest'
 import {HASH_SPACE} from '../../src/model/hash.js'
-import {DB_FILE} from '../../src/node/lwwSql.js'
 import {createRangeStoreFile} from '../../src/node/rangeStoreFiles.js'
 import {RANGE_STORE_MARK, syncRangeStoreMark} from '../../src/node/rangeStoreMark.js'
-import {engineFixture} from './engineFixture.js'
+import {engineFixture, mainSql} from './engineFixture.js'
 
 const open = engineFixture('storemark', {writerThread: false, readRangeStores: true})
 const S1 = '00000000-0000-4000-8000-0000000000c1'
@@ -19,15 +17,6 @@ const SPAN = {lo: Math.floor(HASH_SPACE / 4), hi: Math.floor(HASH_SPACE / 2)}
 function previousBuildOpens(db: Database.Database, nodeId: string, dir: string): void {
   const row = db.prepare('SELECT value FROM meta WHERE name = ?').get('node') as {value: string} | undefined
   if (row && row.value !== nodeId) throw new Error(`data dir ${dir} belongs to node "${row.value}", not "${nodeId}"`)
-}
-
-function mainSql<T>(dir: string, run: (db: Database.Database) => T): T {
-  const db = new Database(join(dir, DB_FILE))
-  try {
-    return run(db)
-  } finally {
-    db.close()
-  }
 }
 
 /** addStore makes S1's file and, in one main-file transaction, records it and syncs the mark (as a split-out's commit will). */

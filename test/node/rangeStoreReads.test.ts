@@ -10,7 +10,7 @@ import {type NodeRecord} from '../../src/node/protocol.js'
 import {createRangeStoreFile} from '../../src/node/rangeStoreFiles.js'
 import {decodeCursor} from '../../src/node/snapshotCursor.js'
 import {type StorageEngine} from '../../src/node/storageEngine.js'
-import {ALL, engineFixture, rec, v} from './engineFixture.js'
+import {ALL, engineFixture, mainSql, rec, v} from './engineFixture.js'
 
 const open = engineFixture('rangereads', {writerThread: false, readRangeStores: true})
 
@@ -63,19 +63,25 @@ async function routed(records: readonly NodeRecord[], writerThread = false): Pro
   return open({writerThread}, dir)
 }
 
+/** expectSameCopy reads the copy pages of `range` of 3000 bytes from `one` after cursor `a` and from `two` after `b` to the end, expects the same batches and cursors, and returns how many pages. */
+async function expectSameCopy(one: StorageEngine, two: StorageEngine, range: HashRange, a: string | undefined, b: string | undefined): Promise<number> {
+  let pages = 0
+  do {
+    const pa = await one.readCopyPage(range, a, 3000)
+    const pb = await two.readCopyPage(range, b, 3000)
+    expect(pb.batch.equals(pa.batch)).toBe(true)
+    expect(pb.cursor).toEqual(pa.cursor)
+    a = pa.cursor
+    b = pb.cursor
+    pages++
+  } while (a !== undefined)
+  return pages
+}
+
 /** expectSamePagesAndListings: `two`'s copy pages (paged across the stores' edges) and bucket listings equal the one-file `one`'s, batch for batch, over every range of RANGES. */
 async function expectSamePagesAndListings(one: StorageEngine, two: StorageEngine): Promise<void> {
   for (const range of RANGES) {
-    let a: string | undefined
-    let b: string | undefined
-    do {
-      const pa = await one.readCopyPage(range, a, 3000)
-      const pb = await two.readCopyPage(range, b, 3000)
-      expect(pb.batch.equals(pa.batch)).toBe(true)
-      expect(pb.cursor).toEqual(pa.cursor)
-      a = pa.cursor
-      b = pb.cursor
-    } while (a !== undefined)
+    await expectSameCopy(one, two, range, undefined, undefined)
     const asked = [0, 3, 50, 51, 52, 100, 200, 255]
     for (const maxBytes of [undefined, 2000]) {
       const la = await one.listBuckets(range, asked, maxBytes)
@@ -83,16 +89,6 @@ async function expectSamePagesAndListings(one: StorageEngine, two: StorageEngine
       expect(lb.answered).toBe(la.answered)
       expect(lb.batch.equals(la.batch)).toBe(true)
     }
-  }
-}
-
-/** mainSql runs `run` on a connection of its own to the main file of data dir `dir`. */
-function mainSql<T>(dir: string, run: (db: Database.Database) => T): T {
-  const db = new Database(join(dir, DB_FILE))
-  try {
-    return run(db)
-  } finally {
-    db.close()
   }
 }
 
@@ -183,19 +179,7 @@ describe('range store reads', () => {
     const inS3 = records.find(inside(SPAN3))!
     writeStore(mainFile, [{key: inS3.key, version: v(777_777), value: Buffer.from('poison left in the main file')}])
 
-    let a = oracleFirst.cursor
-    let b = first.cursor
-    let pages = 1
-    while (a !== undefined) {
-      const pa = await one.readCopyPage(ALL, a, 3000)
-      const pb = await two.readCopyPage(ALL, b, 3000)
-      expect(pb.batch.equals(pa.batch)).toBe(true)
-      expect(pb.cursor).toEqual(pa.cursor)
-      a = pa.cursor
-      b = pb.cursor
-      pages++
-    }
-    expect(pages).toBeGreaterThan(5)
+    expect(await expectSameCopy(one, two, ALL, oracleFirst.cursor, first.cursor)).toBeGreaterThan(5)
     const asked = [0, 3, 50, 51, 52, 100, 200, 255]
     for (const range of [ALL, SPAN2, SPAN3]) expect((await two.listBuckets(range, asked)).batch.equals((await one.listBuckets(range, asked)).batch)).toBe(true)
   })
