@@ -19,13 +19,21 @@ function previousBuildOpens(db: Database.Database, nodeId: string, dir: string):
   if (row && row.value !== nodeId) throw new Error(`data dir ${dir} belongs to node "${row.value}", not "${nodeId}"`)
 }
 
-/** addStore makes S1's file and, in one main-file transaction, records it and syncs the mark (as a split-out's commit will). */
-function addStore(dir: string, dataDirId: string): void {
+/** madeDir opens and closes an engine (as node `nodeId`, or none) on a new dir; returns the dir and its id. */
+async function madeDir(nodeId?: string): Promise<{dir: string; id: string}> {
+  const {engine, dir} = open(nodeId === undefined ? {} : {nodeId})
+  const id = engine.dataDirId()
+  await engine.close()
+  return {dir, id}
+}
+
+/** addStore makes S1's file and, in one main-file transaction, records it and (with `mark`) syncs the mark, as a split-out's commit will. */
+function addStore(dir: string, dataDirId: string, mark = true): void {
   createRangeStoreFile(dir, S1, SPAN, dataDirId, {pageSize: 4096, synchronous: 'NORMAL'}).close()
   mainSql(dir, (db) =>
     db.transaction(() => {
       db.prepare('INSERT INTO range_store (store, lo, hi) VALUES (?, ?, ?)').run(S1, SPAN.lo, SPAN.hi)
-      syncRangeStoreMark(db)
+      if (mark) syncRangeStoreMark(db)
     })(),
   )
 }
@@ -44,9 +52,7 @@ const nodeRow = (dir: string) => mainSql(dir, (db) => (db.prepare('SELECT value 
 
 describe('the range store mark', () => {
   it('given the first range store recorded, then builds before this one refuse the dir with their one-line node error and this build opens it; once the last is removed, both open it', async () => {
-    const {engine, dir} = open({nodeId: 'n1'})
-    const id = engine.dataDirId()
-    await engine.close()
+    const {dir, id} = await madeDir('n1')
     expect(nodeRow(dir)).toBe('n1')
 
     addStore(dir, id)
@@ -65,9 +71,7 @@ describe('the range store mark', () => {
   })
 
   it('given a dir with no node row, when a range store is recorded, then the row holds only the mark (refused by earlier builds), this build records its node before it, and removing the store leaves the node alone', async () => {
-    const {engine, dir} = open()
-    const id = engine.dataDirId()
-    await engine.close()
+    const {dir, id} = await madeDir()
     expect(nodeRow(dir)).toBeUndefined()
 
     addStore(dir, id)
@@ -80,22 +84,16 @@ describe('the range store mark', () => {
   })
 
   it('given a dir whose table names a store but whose node row lacks the mark (recorded by hand or by session 41 tests), when this build opens it, then the mark is set', async () => {
-    const {engine, dir} = open({nodeId: 'n1'})
-    const id = engine.dataDirId()
-    await engine.close()
-    createRangeStoreFile(dir, S1, SPAN, id, {pageSize: 4096, synchronous: 'NORMAL'}).close()
-    mainSql(dir, (db) => db.prepare('INSERT INTO range_store (store, lo, hi) VALUES (?, ?, ?)').run(S1, SPAN.lo, SPAN.hi))
+    const {dir, id} = await madeDir('n1')
+    addStore(dir, id, false)
     expect(nodeRow(dir)).toBe('n1')
     await open({nodeId: 'n1'}, dir).engine.close()
     expect(nodeRow(dir)).toBe(`n1${RANGE_STORE_MARK}`)
   })
 
   it('given a dir refused for its range stores (readRangeStores off), then the open changes nothing, the mark included', async () => {
-    const {engine, dir} = open({nodeId: 'n1'})
-    const id = engine.dataDirId()
-    await engine.close()
-    createRangeStoreFile(dir, S1, SPAN, id, {pageSize: 4096, synchronous: 'NORMAL'}).close()
-    mainSql(dir, (db) => db.prepare('INSERT INTO range_store (store, lo, hi) VALUES (?, ?, ?)').run(S1, SPAN.lo, SPAN.hi))
+    const {dir, id} = await madeDir('n1')
+    addStore(dir, id, false)
     expect(() => open({nodeId: 'n1', readRangeStores: false}, dir)).toThrow(/cannot write yet/)
     expect(nodeRow(dir)).toBe('n1')
   })
