@@ -78,6 +78,10 @@ export function scanPage(stmts: CopyPageStatements, range: HashRange, cursor: st
 
 /** readCopyPage is {@link scanPage} with the records encoded as one batch (recordCodec.ts), as a copy stream sends them, into a buffer from `alloc`. */
 export function readCopyPage(stmts: CopyPageStatements, range: HashRange, cursor: string | undefined, maxBytes: number, alloc?: (size: number) => Buffer): CopyPage {
-  const page = scanPage(stmts, range, cursor, maxBytes)
+  return copyPageOf(scanPage(stmts, range, cursor, maxBytes), alloc)
+}
+
+/** copyPageOf is scan page `page` as a copy stream sends it: its records encoded as one batch (recordCodec.ts) into a buffer from `alloc`. */
+export function copyPageOf(page: ScanPage, alloc?: (size: number) => Buffer): CopyPage {
   return {batch: encodeRecords(page.records, alloc), records: page.records.length, cursor: page.cursor}
 }

@@ -1,9 +1,14 @@
 import {type HashRange} from '../model/range.js'
 
-/** CopyReaderData is what the copy reader thread is started with: the database file it reads. */
+/**
+ * CopyReaderData is what the copy reader thread is started with: the main database file it
+ * reads, and the data dir and its id, to open and check the range stores the file's table names.
+ */
 export interface CopyReaderData {
   file: string
   pageSize: number
+  dataDir: string
+  dataDirId: string
 }
 
 /** SlabsMessage shares the slabs pages are written into (copyPageSlabs.ts) with the thread: sent once, before its first read into one; no answer. */

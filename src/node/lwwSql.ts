@@ -84,10 +84,12 @@ export const BUSY_TIMEOUT_MS = 5000
  * openConnection opens a connection to the node's database with the pragmas both the
  * reader (main thread) and the writer (worker thread) use. `synchronous` only matters
  * for the writer: it is the connection whose commits fsync. `busyTimeoutMs` replaces
- * {@link BUSY_TIMEOUT_MS} (tests that hold the write lock on purpose).
+ * {@link BUSY_TIMEOUT_MS} (tests that hold the write lock on purpose). With `fileMustExist`
+ * a missing file is SQLite's error (SQLITE_CANTOPEN) instead of a new empty database: a
+ * reader that opens a store named by a table it read must never read a deleted one as empty.
  */
-export function openConnection(file: string, synchronous: 'FULL' | 'NORMAL', pageSize: number, busyTimeoutMs = BUSY_TIMEOUT_MS): Database.Database {
-  const db = new Database(file)
+export function openConnection(file: string, synchronous: 'FULL' | 'NORMAL', pageSize: number, busyTimeoutMs = BUSY_TIMEOUT_MS, fileMustExist = false): Database.Database {
+  const db = new Database(file, {fileMustExist})
   try {
     db.pragma(`page_size = ${pageSize}`) // effective on a new file only
     // Chosen for a new file only (before its first table): pages a drop frees can then be given

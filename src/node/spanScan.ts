@@ -3,7 +3,27 @@ import {type HashRange} from '../model/range.js'
 import {type CopyPageStatements, type ScanPage, scanPage} from './copyPageReader.js'
 import {type NodeRecord} from './protocol.js'
 import {decodeCursor, encodeCursor} from './snapshotCursor.js'
-import {type SpanPart} from './spanTable.js'
+import {type SpanPart, type SpanTable} from './spanTable.js'
+
+/** StorePages gives the range scans of the store `store` names (undefined: the main file), on whichever connection the caller reads it. */
+export type StorePages = (store: string | undefined) => CopyPageStatements
+
+/**
+ * scanStores is {@link scanPage} over the stores `table` routes `range` to: with an empty
+ * table exactly the main file's single scan, else {@link scanParts} over its parts. The one
+ * routing both the engine's reads on its own thread and the copy reader thread use.
+ * Throws RangeError for a malformed cursor or one outside `range`.
+ */
+export function scanStores(table: SpanTable, pages: StorePages, range: HashRange, cursor: string | undefined, maxBytes: number): ScanPage {
+  if (table.isEmpty) return scanPage(pages(undefined), range, cursor, maxBytes)
+  return scanParts(table.parts(range), (p) => pages(p.store), range, cursor, maxBytes)
+}
+
+/** rowsAcross iterates the rows of `range` as raw arrays in (hash, key) order, each part read from the store `table` routes it to. */
+export function* rowsAcross(table: SpanTable, pages: StorePages, range: HashRange): Generator<[number, Buffer, string, Buffer | null]> {
+  const parts: SpanPart[] = table.isEmpty ? [{lo: range.lo, hi: range.hi}] : table.parts(range)
+  for (const p of parts) yield* pages(p.store).from.iterate(p.lo, p.hi)
+}
 
 /**
  * scanParts is {@link scanPage} over a range that several stores serve: `parts` cut the

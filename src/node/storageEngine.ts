@@ -12,9 +12,9 @@ import {versionWall} from './lwwMerge.js'
 import {type NodeRecord, recordsDataBytes} from './protocol.js'
 import {encodeRecords} from './recordCodec.js'
 import {RECORD_HASH_FORMAT, type RecordHashFormat, recordHash, recordHashAt} from './recordHash.js'
-import {type CopyPage, type CopyPageStatements, prepareCopyPageStatements, readCopyPage, type ScanPage, scanPage} from './copyPageReader.js'
+import {type CopyPage, type CopyPageStatements, copyPageOf, prepareCopyPageStatements, type ScanPage} from './copyPageReader.js'
 import {CopyReader, type WalCheckpoint} from './copyReader.js'
-import {type BucketListing, type RangeRows, readBucketListing} from './bucketListing.js'
+import {type BucketListing, readBucketListing} from './bucketListing.js'
 import {allocTransferable, transferableCopyOf} from './transferableBatch.js'
 import {COPY_FRAME_SLAB_BYTES, COPY_FRAME_SLABS, FrameSlabs} from './copyFrameSlabs.js'
 import {StorageFullError} from './storageFull.js'
@@ -28,9 +28,10 @@ import {floorsOver} from './gcFloorsHeader.js'
 import {makeDirectories} from '../fs/makeDirectories.js'
 import {MAIN_SCHEMA_SQL} from './storeSchema.js'
 import {RangeStores} from './rangeStores.js'
+import {nodeRowValue, recordedNode, syncRangeStoreMark} from './rangeStoreMark.js'
 import {RangeStoreError} from './rangeStoreFiles.js'
 import {prepareStoreReads, type StoreReads} from './storeReads.js'
-import {scanParts} from './spanScan.js'
+import {rowsAcross, scanStores, type StorePages} from './spanScan.js'
 import {type SpanPart} from './spanTable.js'
 import {migrateDigestFormat} from './digestFormatMigration.js'
 
@@ -411,7 +412,7 @@ export class StorageEngine {
       refuseWrites: () => this.strained > 0,
       thread: threads,
     })
-    this.copyReader = threads ? new CopyReader({file, pageSize: this.pageSize}) : undefined
+    this.copyReader = threads ? new CopyReader({file, pageSize: this.pageSize, dataDir: opts.dir, dataDirId: this.dataDirId()}) : undefined
   }
 
   /**
@@ -429,8 +430,10 @@ export class StorageEngine {
       migrateDigestFormat(db)
       if (opts.nodeId !== undefined) {
         const row = db.prepare('SELECT value FROM meta WHERE name = ?').get('node') as {value: string} | undefined
-        if (row && row.value !== opts.nodeId) throw new Error(`data dir ${opts.dir} belongs to node "${row.value}", not "${opts.nodeId}"`)
-        if (!row) db.prepare('INSERT INTO meta (name, value) VALUES (?, ?)').run('node', opts.nodeId)
+        // The row may carry the range store mark (rangeStoreMark.ts): the node is what precedes it.
+        const node = row ? recordedNode(row.value) : ''
+        if (node !== '' && node !== opts.nodeId) throw new Error(`data dir ${opts.dir} belongs to node "${node}", not "${opts.nodeId}"`)
+        if (node === '') db.prepare('INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value').run('node', nodeRowValue(opts.nodeId, row !== undefined && row.value !== node))
       }
       if (opts.clusterUid !== undefined) {
         const row = db.prepare('SELECT value FROM meta WHERE name = ?').get('cluster') as {value: string} | undefined
@@ -446,6 +449,8 @@ export class StorageEngine {
       const dataDirId = (db.prepare('SELECT value FROM meta WHERE name = ?').get(DATA_DIR_ID) as {value: string}).value
       stores = RangeStores.open({dataDir: opts.dir, main: db, dataDirId, pageSize: Number(db.pragma('page_size', {simple: true})), synchronous: opts.synchronous ?? 'FULL'})
       if (!stores.table.isEmpty && !opts.readRangeStores) throw new RangeStoreError(`data dir ${opts.dir} holds ${stores.table.spans().length} range store file(s) (ranges/), which this build reads but cannot write yet; serve it with a build that writes range stores`)
+      // Builds before range stores must refuse a dir whose table names one: the mark follows the table.
+      syncRangeStoreMark(db)
       return new StorageEngine(db, file, opts, stores)
     } catch (err) {
       stores?.close()
@@ -740,8 +745,8 @@ export class StorageEngine {
   }
 
   /** rowsOver iterates the rows of `range` as raw arrays in (hash, key) order, each part from the store serving it. */
-  private *rowsOver(range: HashRange): Generator<[number, Buffer, string, Buffer | null]> {
-    for (const p of this.partsOf(range)) yield* (p.store === undefined ? this.pageStatements() : this.stores.store(p.store).pages()).from.iterate(p.lo, p.hi)
+  private rowsOver(range: HashRange): Generator<[number, Buffer, string, Buffer | null]> {
+    return rowsAcross(this.stores.table, this.storePages, range)
   }
 
   /** headsOver iterates the rows of `range` from the stores serving it (in hash order of the parts; each part's rows unordered). */
@@ -780,10 +785,11 @@ export class StorageEngine {
    * RangeError for a malformed cursor or one outside `range`.
    */
   scan(range: HashRange, cursor: string | undefined, maxBytes: number): ScanPage {
-    const table = this.stores.table
-    if (table.isEmpty) return scanPage(this.pageStatements(), range, cursor, maxBytes)
-    return scanParts(table.parts(range), (p) => (p.store === undefined ? this.pageStatements() : this.stores.store(p.store).pages()), range, cursor, maxBytes)
+    return scanStores(this.stores.table, this.storePages, range, cursor, maxBytes)
   }
+
+  /** storePages gives the range scans of a store on this thread: the main file's (undefined) or a range store's. */
+  private readonly storePages: StorePages = (store) => (store === undefined ? this.pageStatements() : this.stores.store(store).pages())
 
   private pageStatements(): CopyPageStatements {
     this.pageStmts ??= prepareCopyPageStatements(this.db)
@@ -794,21 +800,14 @@ export class StorageEngine {
    * readCopyPage reads the page of `range` after `cursor` of about `maxBytes` that a copy
    * stream sends next, encoded as one record batch (see readCopyPage in copyPageReader.ts),
    * in the copy reader thread, so serving a copy never holds this thread's event loop for a
-   * page's scan and encoding (with `writerThread: false`, here). Rejects with RangeError for
-   * a malformed cursor or one outside `range`.
+   * page's scan and encoding (with `writerThread: false`, here). With range stores, each part
+   * is read from the store serving it (the thread follows the main file's table: copyReaderStores.ts).
+   * Rejects with RangeError for a malformed cursor or one outside `range`.
    */
   readCopyPage(range: HashRange, cursor: string | undefined, maxBytes: number): Promise<CopyPage> {
-    if (!this.stores.table.isEmpty) {
-      // Range stores (issue 12 stage 1, built so far): the copy reader thread reads the main
-      // file only, so such a page is read here, across the stores (never in production yet).
-      return this.onLoop(() => {
-        const page = this.scan(range, cursor, maxBytes)
-        return {batch: encodeRecords(page.records), records: page.records.length, cursor: page.cursor}
-      })
-    }
     return this.offLoop(
       (reader) => reader.read(range, cursor, maxBytes),
-      () => readCopyPage(this.pageStatements(), range, cursor, maxBytes),
+      () => copyPageOf(this.scan(range, cursor, maxBytes)),
     )
   }
 
@@ -822,16 +821,6 @@ export class StorageEngine {
     try {
       // Either may throw before it has a promise to give (a reader thread that cannot start): still a rejection.
       return this.copyReader ? threaded(this.copyReader) : Promise.resolve(here())
-    } catch (err) {
-      return Promise.reject(err)
-    }
-  }
-
-  /** onLoop runs a read on this thread as {@link offLoop} does without threads: a rejection (never a throw), and once closed. */
-  private onLoop<T>(here: () => T): Promise<T> {
-    if (this.closed) return Promise.reject(new Error('storage engine is closed'))
-    try {
-      return Promise.resolve(here())
     } catch (err) {
       return Promise.reject(err)
     }
@@ -968,14 +957,9 @@ export class StorageEngine {
    * Error once the engine is closed.
    */
   listBuckets(range: HashRange, buckets: readonly number[], maxBytes?: number): Promise<BucketListing> {
-    if (!this.stores.table.isEmpty) {
-      // As readCopyPage: with range stores, read here, each part from the store serving it.
-      const rows: RangeRows = {iterate: (lo, hi) => this.rowsOver({lo, hi})}
-      return this.onLoop(() => readBucketListing(this.db, rows, range, buckets, maxBytes))
-    }
     return this.offLoop(
       (reader) => reader.listBuckets(range, buckets, maxBytes),
-      () => readBucketListing(this.db, this.pageStatements().from, range, buckets, maxBytes),
+      () => readBucketListing(this.db, {iterate: (lo, hi) => this.rowsOver({lo, hi})}, range, buckets, maxBytes),
     )
   }
 

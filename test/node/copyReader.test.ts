@@ -78,7 +78,7 @@ describe('CopyReader and its slabs (copyPageSlabs.ts)', {timeout: 60_000}, () =>
     const records = Array.from({length: 64}, (_, i) => rec(`dies-${String(i).padStart(2, '0')}`, v(10 + i), `${i}-`.repeat(500)))
     await engine.apply(records)
     const lender = new SlabLender(2, 256 * 1024)
-    const reader = new CopyReader({file: `${dir}/${DB_FILE}`, pageSize: 16384}, () => lender)
+    const reader = new CopyReader({file: `${dir}/${DB_FILE}`, pageSize: 16384, dataDir: dir, dataDirId: engine.dataDirId()}, () => lender)
     try {
       const first = await reader.read(ALL, undefined, 1 << 20)
       expect(first.release).toBeDefined()

@@ -42,7 +42,7 @@ describe('writeCopyStream over a real socket, pages in two reused slabs', {timeo
     expect(want).toHaveLength(records.length)
 
     const lender = new SlabLender(2, 128 * 1024)
-    const reader = new CopyReader({file: `${dir}/${DB_FILE}`, pageSize: 16384}, () => lender)
+    const reader = new CopyReader({file: `${dir}/${DB_FILE}`, pageSize: 16384, dataDir: dir, dataDirId: engine.dataDirId()}, () => lender)
     readers.push(reader)
     let outcome: string | undefined
     const server = createServer((_req, res) => {
@@ -89,7 +89,7 @@ describe('writeCopyStream over a real socket, a response closed before the strea
     const records = Array.from({length: 64}, (_, i) => rec(`gone-${String(i).padStart(3, '0')}`, v(100 + i), String(i % 10).repeat(16 * 1024)))
     await engine.apply(records)
     const lender = new SlabLender(2, 512 * 1024)
-    const reader = new CopyReader({file: `${dir}/${DB_FILE}`, pageSize: 16384}, () => lender)
+    const reader = new CopyReader({file: `${dir}/${DB_FILE}`, pageSize: 16384, dataDir: dir, dataDirId: engine.dataDirId()}, () => lender)
     readers.push(reader)
     let outcome: string | undefined
     let sawClose!: () => void
@@ -133,7 +133,7 @@ describe('writeCopyStream over real sockets (plain and TLS), many streams sharin
       .records.map((r) => lineOf(r.key, r.version, r.value))
       .sort()
     const lender = new SlabLender(3, 160 * 1024)
-    const reader = new CopyReader({file: `${dir}/${DB_FILE}`, pageSize: 16384}, () => lender)
+    const reader = new CopyReader({file: `${dir}/${DB_FILE}`, pageSize: 16384, dataDir: dir, dataDirId: engine.dataDirId()}, () => lender)
     readers.push(reader)
     let pagesInSlabs = 0
     const outcomes = new Map<string, string>()
@@ -247,7 +247,7 @@ describe('writeCopyStream over a real socket, a stream queued behind another on 
     const {engine, dir} = open()
     await engine.apply(Array.from({length: 1024}, (_, i) => rec(`piped-${String(i).padStart(4, '0')}`, v(100 + i), String(i % 10).repeat(16 * 1024))))
     const lender = new SlabLender(4, 160 * 1024)
-    const reader = new CopyReader({file: `${dir}/${DB_FILE}`, pageSize: 16384}, () => lender)
+    const reader = new CopyReader({file: `${dir}/${DB_FILE}`, pageSize: 16384, dataDir: dir, dataDirId: engine.dataDirId()}, () => lender)
     readers.push(reader)
     const outcomes = new Map<string, string>()
     const server = createServer((req, res) => {

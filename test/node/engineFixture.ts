@@ -1,9 +1,11 @@
 import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import Database from 'better-sqlite3'
 import {afterEach} from 'vitest'
 import {HASH_SPACE} from '../../src/model/hash.js'
 import {formatHlc} from '../../src/model/hlc.js'
+import {DB_FILE} from '../../src/node/lwwSql.js'
 import {type NodeRecord} from '../../src/node/protocol.js'
 import {StorageEngine, type StorageEngineOptions} from '../../src/node/storageEngine.js'
 
@@ -36,3 +38,13 @@ export const v = (wall: number, counter = 0, writer = 'w'): string => formatHlc(
 export const rec = (key: string, version: string, value: string | null): NodeRecord => ({key: Buffer.from(key), version, value: value === null ? null : Buffer.from(value)})
 /** ALL is the whole hash space. */
 export const ALL = {lo: 0, hi: HASH_SPACE}
+
+/** mainSql runs `run` on a connection of its own to the main file of data dir `dir` (closed after), and returns what it returns. */
+export function mainSql<T>(dir: string, run: (db: Database.Database) => T): T {
+  const db = new Database(join(dir, DB_FILE))
+  try {
+    return run(db)
+  } finally {
+    db.close()
+  }
+}

@@ -1,11 +1,9 @@
 import {existsSync, readdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import Database from 'better-sqlite3'
 import {describe, expect, it} from 'vitest'
-import {DB_FILE} from '../../src/node/lwwSql.js'
 import {createRangeStoreFile, RANGES_DIR, RangeStoreError, rangeStorePath} from '../../src/node/rangeStoreFiles.js'
 import {RangeStores} from '../../src/node/rangeStores.js'
-import {ALL, engineFixture, rec, v} from './engineFixture.js'
+import {ALL, engineFixture, mainSql, rec, v} from './engineFixture.js'
 
 const open = engineFixture('rangestores', {writerThread: false})
 
@@ -26,15 +24,6 @@ async function madeDir(): Promise<{dir: string; dataDirId: string}> {
 function plant(dir: string, dataDirId: string, store: string, lo: number, hi: number, record = true): void {
   createRangeStoreFile(dir, store, {lo, hi}, dataDirId, {pageSize: 4096, synchronous: 'NORMAL'}).close()
   if (record) mainSql(dir, (db) => db.prepare('INSERT INTO range_store (store, lo, hi) VALUES (?, ?, ?)').run(store, lo, hi))
-}
-
-function mainSql<T>(dir: string, run: (db: Database.Database) => T): T {
-  const db = new Database(join(dir, DB_FILE))
-  try {
-    return run(db)
-  } finally {
-    db.close()
-  }
 }
 
 function storesOf(dir: string, dataDirId: string): RangeStores {
