@@ -1,23 +1,16 @@
 import {join} from 'node:path'
 import Database from 'better-sqlite3'
 import {describe, expect, it} from 'vitest'
-import {HASH_SPACE, keyHash} from '../../src/model/hash.js'
-import {type HashRange} from '../../src/model/range.js'
 import {DigestCells} from '../../src/node/digestCells.js'
-import {FINE_WIDTH} from '../../src/node/digestLayout.js'
 import {DB_FILE, LwwWriter} from '../../src/node/lwwSql.js'
 import {type NodeRecord} from '../../src/node/protocol.js'
 import {createRangeStoreFile} from '../../src/node/rangeStoreFiles.js'
 import {type StorageEngine} from '../../src/node/storageEngine.js'
 import {ALL, engineFixture, rec, v} from './engineFixture.js'
+import {inside, RANGES, S1, S2, SPAN1, SPAN2} from './rangeStoreFixture.js'
 
 const open = engineFixture('rangereads', {writerThread: false, readRangeStores: true})
 
-const S1 = '00000000-0000-4000-8000-0000000000a1'
-const S2 = '00000000-0000-4000-8000-0000000000a2'
-/** Two spans, neither on a fine cell boundary, so every read meets slivers at their edges. */
-const SPAN1 = {lo: Math.floor(HASH_SPACE * 0.2) + 17, hi: Math.floor(HASH_SPACE * 0.45) + 5}
-const SPAN2 = {lo: Math.floor(HASH_SPACE * 0.45) + 5, hi: Math.floor(HASH_SPACE * 0.7) - 3}
 
 /** dataset: 600 records over the whole hash space, a fifth of them tombstones, versions at walls 1000..; values of both hash formats' sizes. */
 function dataset(): NodeRecord[] {
@@ -36,7 +29,6 @@ function writeStore(file: string, records: readonly NodeRecord[]): void {
   }
 }
 
-const inside = (r: HashRange) => (x: NodeRecord) => keyHash(x.key) >= r.lo && keyHash(x.key) < r.hi
 
 /**
  * routed makes a data dir whose main file holds the records outside SPAN1 and SPAN2 (plus a
@@ -60,17 +52,6 @@ async function routed(records: readonly NodeRecord[], writerThread = false): Pro
   main.close()
   return open({writerThread}, dir).engine
 }
-
-/** RANGES: the whole space, each span, ranges crossing one or both span edges, unaligned and aligned, one inside a span. */
-const RANGES: HashRange[] = [
-  ALL,
-  SPAN1,
-  SPAN2,
-  {lo: SPAN1.lo - 12_345_678, hi: SPAN1.lo + 9_876_543},
-  {lo: SPAN1.lo + 1000, hi: SPAN2.hi + 1000},
-  {lo: FINE_WIDTH * 10_000, hi: FINE_WIDTH * 50_000},
-  {lo: SPAN2.lo + 77, hi: SPAN2.lo + 200_000_000},
-]
 
 describe('range store reads', () => {
   it('given records split between the main file and two range stores, when read, then every read answers as one store holding them all', async () => {
