@@ -434,9 +434,10 @@ export class LwwWriter {
 /**
  * PartlyCommitted is an error thrown by a writer request that committed some transactions
  * before one failed: `committedChanges` are the cell changes of those that committed (in
- * order), which the caller's digest cache must take before it reports the failure. Every
- * request runs in one transaction today (a range drop's slice included), so none throws
- * one; the reply path keeps carrying them for a request that ever commits in steps.
+ * order), which the caller's digest cache must take before it reports the failure. A request
+ * on one store runs in one transaction (a range drop's slice included), so none throws one;
+ * a request routed over range stores commits store by store and throws its PartlyRouted
+ * (storeWriters.ts) when a later store's commit fails.
  */
 export interface PartlyCommitted {
   committedChanges: CellChanges

@@ -1,5 +1,6 @@
 import {join} from 'node:path'
 import Database from 'better-sqlite3'
+import {expect} from 'vitest'
 import {HASH_SPACE, keyHash} from '../../src/model/hash.js'
 import {FINE_WIDTH} from '../../src/node/digestLayout.js'
 import {ALL} from './engineFixture.js'
@@ -7,6 +8,7 @@ import {type HashRange} from '../../src/model/range.js'
 import {DB_FILE} from '../../src/node/lwwSql.js'
 import {createRangeStoreFile, rangeStorePath} from '../../src/node/rangeStoreFiles.js'
 import {type NodeRecord} from '../../src/node/protocol.js'
+import {type StorageEngine} from '../../src/node/storageEngine.js'
 
 /** S1 and S2 are the two range stores of a split test dir. */
 export const S1 = '00000000-0000-4000-8000-0000000000a1'
@@ -77,3 +79,37 @@ export const RANGES: HashRange[] = [
   {lo: FINE_WIDTH * 10_000, hi: FINE_WIDTH * 50_000},
   {lo: SPAN2.lo + 77, hi: SPAN2.lo + 200_000_000},
 ]
+
+/**
+ * expectSameReads expects every read of `two` (a split dir) to answer as the one-file twin
+ * `one`: each of `keys`, totals, tombstone count, and per range of RANGES the digests (with and
+ * without a tombstone cutoff, at both formats), old values' digest, totals, and scans paged at
+ * each of `scanBytes` with the same records and cursors.
+ */
+export function expectSameReads(one: StorageEngine, two: StorageEngine, keys: readonly Buffer[], scanBytes: readonly number[]): void {
+  for (const k of keys) expect(two.get(k)).toEqual(one.get(k))
+  expect(two.totals()).toEqual(one.totals())
+  expect(two.tombstoneCount()).toBe(one.tombstoneCount())
+  for (const range of RANGES) {
+    expect(two.digest(range)).toEqual(one.digest(range))
+    expect(two.digest(range, 1300)).toEqual(one.digest(range, 1300))
+    expect(two.digest(range, undefined, 2)).toEqual(one.digest(range, undefined, 2))
+    expect(two.digest(range, 1300, 2)).toEqual(one.digest(range, 1300, 2))
+    expect(two.oldValuesDigest(range, 1400)).toEqual(one.oldValuesDigest(range, 1400))
+    expect(two.rangeTotals(range)).toEqual(one.rangeTotals(range))
+    expect(two.ackedRangeTotalsMany([range])).toEqual(one.ackedRangeTotalsMany([range]))
+    // Scans page across the stores' edges with the same records and cursors as one file.
+    for (const maxBytes of scanBytes) {
+      let a: string | undefined
+      let b: string | undefined
+      do {
+        const pa = one.scan(range, a, maxBytes)
+        const pb = two.scan(range, b, maxBytes)
+        expect(pb.records).toEqual(pa.records)
+        expect(pb.cursor).toEqual(pa.cursor)
+        a = pa.cursor
+        b = pb.cursor
+      } while (a !== undefined)
+    }
+  }
+}

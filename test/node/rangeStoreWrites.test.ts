@@ -1,10 +1,11 @@
 import {describe, expect, it, vi} from 'vitest'
-import {HASH_SPACE, keyHash} from '../../src/model/hash.js'
+import {seededRandom} from '../../bench/seededRandom.js'
+import {keyHash} from '../../src/model/hash.js'
 import {LwwWriter} from '../../src/node/lwwSql.js'
 import {type NodeRecord} from '../../src/node/protocol.js'
 import {type StorageEngine} from '../../src/node/storageEngine.js'
 import {ALL, engineFixture, rec, v} from './engineFixture.js'
-import {addRangeStores, inside, keysIn, RANGES, S1, S2, SPAN1, SPAN2, storeHashes, storeMeta} from './rangeStoreFixture.js'
+import {addRangeStores, expectSameReads as sameReads, keysIn, S1, S2, SPAN1, SPAN2, storeHashes, storeMeta} from './rangeStoreFixture.js'
 
 const open = engineFixture('rangewrites', {writerThread: false, readRangeStores: true})
 
@@ -17,40 +18,14 @@ async function split(writerThread = false): Promise<{engine: StorageEngine; dir:
   return open({writerThread}, dir)
 }
 
-/** mulberry32 is a seeded generator of floats in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-/** expectSameReads compares every read of `two` with the one-file twin `one` (as rangeStoreReads does): keys, totals, digests, scans. */
+/** expectSameReads compares every read of `two` with the one-file twin `one` (rangeStoreFixture's comparison, scans paged at 3000 bytes). */
 function expectSameReads(one: StorageEngine, two: StorageEngine, keys: readonly string[]): void {
-  for (const k of keys) expect(two.get(Buffer.from(k))).toEqual(one.get(Buffer.from(k)))
-  expect(two.totals()).toEqual(one.totals())
-  expect(two.tombstoneCount()).toBe(one.tombstoneCount())
-  for (const range of RANGES) {
-    expect(two.digest(range)).toEqual(one.digest(range))
-    expect(two.digest(range, 1300)).toEqual(one.digest(range, 1300))
-    expect(two.digest(range, undefined, 2)).toEqual(one.digest(range, undefined, 2))
-    expect(two.rangeTotals(range)).toEqual(one.rangeTotals(range))
-    expect(two.ackedRangeTotalsMany([range])).toEqual(one.ackedRangeTotalsMany([range]))
-    let a: string | undefined
-    let b: string | undefined
-    do {
-      const pa = one.scan(range, a, 3000)
-      const pb = two.scan(range, b, 3000)
-      expect(pb.records).toEqual(pa.records)
-      expect(pb.cursor).toEqual(pa.cursor)
-      a = pa.cursor
-      b = pb.cursor
-    } while (a !== undefined)
-  }
+  sameReads(
+    one,
+    two,
+    keys.map((k) => Buffer.from(k)),
+    [3000],
+  )
 }
 
 /** expectRowsWhereServed checks every row of the split dir lies in the file serving its hash. */
@@ -64,7 +39,7 @@ function expectRowsWhereServed(dir: string): void {
 describe('range store writes (issue 12 stage 1 step 4)', () => {
   it('given a dir split over the main file and two unaligned range stores, when random writes, deletes, copy frames and learner writes run (seeded), then every record lands in the store serving its h and every read, digest and apply result equals a one-file twin', {timeout: 120_000}, async () => {
     for (const seed of [1, 2, 3]) {
-      const rnd = mulberry32(seed)
+      const rnd = seededRandom(seed)
       const {engine: one} = open()
       const {engine: two, dir} = await split()
       const keys = Array.from({length: 240}, (_, i) => `key-${seed}-${i}`)
