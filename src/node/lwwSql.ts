@@ -209,6 +209,20 @@ export class LwwWriter {
   }
 
   /**
+   * applyRecords merges `records` (LWW) in one transaction with no meta change; `durable`
+   * fsyncs the commit even on a NORMAL connection (a routed copy frame's parts before the one
+   * carrying its cursor, which must not outlive them: StoreWriters.applyCopy).
+   */
+  applyRecords(records: readonly NodeRecord[], durable = false): Committed<ApplyResult> {
+    return this.inTransactionAt(durable ? 'FULL' : undefined, (stage) => this.merge(records, stage))
+  }
+
+  /** hasMeta tells whether meta `name` is stored (a read on the writing connection, outside any transaction). */
+  hasMeta(name: string): boolean {
+    return this.stmts.metaHas.get(name) !== undefined
+  }
+
+  /**
    * inTransactionAt runs {@link inTransaction} with its commit at synchronous `level` for this
    * one transaction (undefined: the connection's own), the connection's level restored after.
    */
@@ -422,9 +436,10 @@ export class LwwWriter {
 /**
  * PartlyCommitted is an error thrown by a writer request that committed some transactions
  * before one failed: `committedChanges` are the cell changes of those that committed (in
- * order), which the caller's digest cache must take before it reports the failure. Every
- * request runs in one transaction today (a range drop's slice included), so none throws
- * one; the reply path keeps carrying them for a request that ever commits in steps.
+ * order), which the caller's digest cache must take before it reports the failure. A request
+ * on one store runs in one transaction (a range drop's slice included), so none throws one;
+ * a request routed over range stores commits store by store and throws its PartlyRouted
+ * (storeWriters.ts) when a later store's commit fails.
  */
 export interface PartlyCommitted {
   committedChanges: CellChanges
@@ -465,6 +480,7 @@ function prepareWrites(db: Database.Database) {
     expired: db.prepare<[number, number, number, number], {h: number; k: Buffer; ver: string; len: number}>(EXPIRED_TOMBSTONES_SQL),
     metaSet: db.prepare('INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value'),
     metaDel: db.prepare('DELETE FROM meta WHERE name = ?'),
+    metaHas: db.prepare<[string], {one: number}>('SELECT 1 AS one FROM meta WHERE name = ?'),
     fineSet: db.prepare('INSERT INTO fine (f, xhi, xlo, n, bytes) VALUES (?, ?, ?, ?, ?) ON CONFLICT (f) DO UPDATE SET xhi = excluded.xhi, xlo = excluded.xlo, n = excluded.n, bytes = excluded.bytes'),
     floorsClear: db.prepare('DELETE FROM gc_floor'),
     valuesBelow: db.prepare<[number, number, number], {h: number; k: Buffer; ver: string; v: Buffer; len: number}>(`SELECT h, k, ver, v, length(k) + length(v) AS len FROM kv WHERE ${VALUES_BEFORE_WHERE}`),

@@ -9,16 +9,34 @@ import {prepareStoreReads, type StoreReads} from './storeReads.js'
 
 /**
  * RangeStore is one open range store: its read connection, the reads every store answers,
- * and its digest cells, loaded at open. (Nothing writes a range store yet: see RangeStores.)
+ * and its digest cells, loaded at open and then kept by the writer thread's replies (its
+ * StoreWriters writes the store: StorageEngine applies each reply's cell changes here).
  */
 export class RangeStore {
   readonly reads: StoreReads
   readonly cells = new DigestCells()
+  /** syncedVersion is this connection's `data_version` when the cells last matched the rows (StorageEngine's stale-cells check, per store). */
+  syncedVersion: number
   private pageStmts: CopyPageStatements | undefined
+  private readonly versionStmt: Database.Statement<[], number>
+  private readonly snapshotStmt: Database.Statement<[], unknown>
 
   constructor(readonly db: Database.Database) {
     this.reads = prepareStoreReads(db)
     this.cells.load(this.reads.fineAll.all())
+    this.versionStmt = db.prepare<[], number>('PRAGMA data_version').pluck()
+    this.snapshotStmt = db.prepare<[], unknown>('SELECT 1 FROM meta LIMIT 1')
+    this.syncedVersion = this.dataVersion()
+  }
+
+  /** dataVersion is the connection's `PRAGMA data_version`: it changes when another connection (the writer) committed to the file. */
+  dataVersion(): number {
+    return Number(this.versionStmt.get())
+  }
+
+  /** snapshot starts the read transaction's snapshot on this connection (inside a transaction begun on it). */
+  snapshot(): void {
+    this.snapshotStmt.get()
   }
 
   /** pages are the range scans of scan and copy pages on this connection, prepared on first use. */

@@ -27,10 +27,11 @@ import {nextDropBudget} from './dropBudget.js'
 import {floorsOver} from './gcFloorsHeader.js'
 import {makeDirectories} from '../fs/makeDirectories.js'
 import {MAIN_SCHEMA_SQL} from './storeSchema.js'
-import {RangeStores} from './rangeStores.js'
+import {type RangeStore, RangeStores} from './rangeStores.js'
 import {nodeRowValue, recordedNode, syncRangeStoreMark} from './rangeStoreMark.js'
 import {RangeStoreError} from './rangeStoreFiles.js'
 import {prepareStoreReads, type StoreReads} from './storeReads.js'
+import {type StoreChanges} from './storeWriters.js'
 import {rowsAcross, scanStores, type StorePages} from './spanScan.js'
 import {type SpanPart} from './spanTable.js'
 import {migrateDigestFormat} from './digestFormatMigration.js'
@@ -143,8 +144,9 @@ export interface StorageEngineOptions {
   /**
    * readRangeStores opens a data dir whose main file names range stores (issue 12 stage 1),
    * reading each span from its store. Off (the default: node serve), such a dir is refused
-   * with RangeStoreError: this build routes reads by span but not yet writes, so serving one
-   * would answer reads without the writes it acknowledged. For the tests of what is built.
+   * with RangeStoreError: this build routes reads, client writes and copy frames by span but
+   * not yet purges, drops and floors, so serving one would purge or drop only the main file's
+   * part of a range. For the tests of what is built.
    */
   readRangeStores?: boolean
 }
@@ -287,6 +289,13 @@ export class RangeDropStoppedError extends Error {
 }
 
 /**
+ * StaleCells names the cached digest cells that may lag a read transaction's snapshot
+ * (StorageEngine.staleCells): a set (or undefined: none) for the main file while the node has
+ * no range store; with range stores, a set per store that lags (undefined key: the main file).
+ */
+type StaleCells = ReadonlySet<number> | ReadonlyMap<string | undefined, ReadonlySet<number>> | undefined
+
+/**
  * StorageEngine is a storage node's durable record store on SQLite (better-sqlite3, WAL).
  * Rows are keyed by (hash, key) through a unique index, so a shard is an index range scan
  * and a split rewrites nothing. The rows themselves live in a rowid table in arrival
@@ -317,7 +326,9 @@ export class StorageEngine {
    * (issue 12 stage 1, src/node/README.md "A file per large range"). Built so far: opened,
    * checked and swept of orphans at open, closed at close, and reads route by span (each
    * read's single-file path runs unchanged while the table is empty: always, in production,
-   * since nothing creates a store yet). Every write still goes to the main file.
+   * since nothing creates a store yet). Client writes, copy frames and meta deletions route
+   * by span in the writer thread (StoreWriters); purges, drops and floors still run on the
+   * main file only, which is why open refuses such a dir unless readRangeStores.
    */
   private readonly stores: RangeStores
   private readonly clock: () => number
@@ -400,10 +411,11 @@ export class StorageEngine {
       // With a copy reader thread to checkpoint in the background, the writer's own autocheckpoint is only a backstop.
       autocheckpointPages: threads ? Math.ceil(WRITER_AUTOCHECKPOINT_BYTES / this.pageSize) : undefined,
       maxTxnBytes: opts.maxTxnBytes ?? 8 * 1024 * 1024,
-      committed: (changes) => {
+      committed: (changes, stores) => {
         this.cells.commit(changes)
         // Nothing else is in flight now (the queue posts the next request after this), so the rows match the cells.
         this.syncedVersion = this.dataVersion()
+        if (!this.stores.table.isEmpty) this.storesCommitted(stores)
       },
       onCommit: opts.onCommit,
       failed: opts.onWriterFailed,
@@ -413,6 +425,12 @@ export class StorageEngine {
       thread: threads,
     })
     this.copyReader = threads ? new CopyReader({file, pageSize: this.pageSize, dataDir: opts.dir, dataDirId: this.dataDirId()}) : undefined
+  }
+
+  /** storesCommitted takes a writer reply's range store cell changes into each store's cache; every store's rows then match its cells. */
+  private storesCommitted(changes: readonly StoreChanges[] | undefined): void {
+    for (const c of changes ?? []) this.stores.store(c.store).cells.commit(c.changes)
+    for (const s of this.stores.all()) s.syncedVersion = s.dataVersion()
   }
 
   /**
@@ -448,7 +466,7 @@ export class StorageEngine {
       // range out, and then only the orphan sweep and the checks run here.
       const dataDirId = (db.prepare('SELECT value FROM meta WHERE name = ?').get(DATA_DIR_ID) as {value: string}).value
       stores = RangeStores.open({dataDir: opts.dir, main: db, dataDirId, pageSize: Number(db.pragma('page_size', {simple: true})), synchronous: opts.synchronous ?? 'FULL'})
-      if (!stores.table.isEmpty && !opts.readRangeStores) throw new RangeStoreError(`data dir ${opts.dir} holds ${stores.table.spans().length} range store file(s) (ranges/), which this build reads but cannot write yet; serve it with a build that writes range stores`)
+      if (!stores.table.isEmpty && !opts.readRangeStores) throw new RangeStoreError(`data dir ${opts.dir} holds ${stores.table.spans().length} range store file(s) (ranges/), whose purges and drops this build does not route yet; serve it with a build that does`)
       // Builds before range stores must refuse a dir whose table names one: the mark follows the table.
       syncRangeStoreMark(db)
       return new StorageEngine(db, file, opts, stores)
@@ -464,7 +482,6 @@ export class StorageEngine {
     const db = this.db
     return {
       ...prepareStoreReads(db),
-      metaGet: db.prepare<[string], {value: string}>('SELECT value FROM meta WHERE name = ?'),
       snapshot: db.prepare<[], {one: number}>('SELECT 1 AS one FROM meta LIMIT 1'),
       // Prepared once: db.pragma() compiles the statement on every call, and this runs after every commit.
       dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
@@ -704,7 +721,14 @@ export class StorageEngine {
 
   /** metaValue returns the value stored under meta `name` (copy state, see {@link applyCopyBatch}), or undefined. */
   metaValue(name: string): string | undefined {
-    return this.stmts.metaGet.get(name)?.value
+    const value = this.stmts.metaGet.get(name)?.value
+    if (value !== undefined || this.stores.table.isEmpty) return value
+    // A copy's state lives in the store of its last frame (StoreWriters.applyCopy): at most one holds it.
+    for (const s of this.stores.all()) {
+      const v = s.reads.metaGet.get(name)?.value
+      if (v !== undefined) return v
+    }
+    return undefined
   }
 
   /** setMetaValue stores (`value` given) or deletes (null) meta `name`; resolves once committed (`durable`: fsync'd, at synchronous NORMAL too). */
@@ -764,18 +788,19 @@ export class StorageEngine {
    * xorOver XORs the digest cells wholly inside [lo, hi) into `acc`, part by part from the
    * cells of the store serving each part, and calls `sliver` with that store's reads for the
    * slivers its cells cannot answer (DigestCells.xorWhole). The cells are XOR and sum cells,
-   * so a range served by several stores aggregates as one. `stale` (cells lagging the rows)
-   * concerns only the main file: nothing else commits through the writer yet.
+   * so a range served by several stores aggregates as one. `stale` names the cells lagging
+   * the rows (staleCells): a set for the main file alone, or per store with range stores.
    */
-  private xorOver(lo: number, hi: number, acc: FineCell, sliver: (reads: StoreReads, from: number, to: number, cells: DigestCells) => void, stale?: ReadonlySet<number>): void {
+  private xorOver(lo: number, hi: number, acc: FineCell, sliver: (reads: StoreReads, from: number, to: number, cells: DigestCells) => void, stale?: StaleCells): void {
     if (this.stores.table.isEmpty) {
-      this.cells.xorWhole(lo, hi, acc, (from, to) => sliver(this.stmts, from, to, this.cells), stale)
+      this.cells.xorWhole(lo, hi, acc, (from, to) => sliver(this.stmts, from, to, this.cells), stale as ReadonlySet<number> | undefined)
       return
     }
+    const byStore = stale instanceof Map ? stale : undefined
     for (const p of this.stores.table.parts({lo, hi})) {
       const reads = this.readsOf(p.store)
       const cells = this.cellsOf(p.store)
-      cells.xorWhole(p.lo, p.hi, acc, (from, to) => sliver(reads, from, to, cells), p.store === undefined ? stale : undefined)
+      cells.xorWhole(p.lo, p.hi, acc, (from, to) => sliver(reads, from, to, cells), byStore?.get(p.store))
     }
   }
 
@@ -841,8 +866,23 @@ export class StorageEngine {
    */
   digest(range: HashRange, tombstonesBefore?: number, format: RecordHashFormat = RECORD_HASH_FORMAT): RangeDigest {
     // One read transaction: every scan below sees one snapshot, and staleCells says which cached cells lag it.
-    if (format !== RECORD_HASH_FORMAT) return this.db.transaction(() => this.digestFromRows(range, format, tombstonesBefore))()
-    return this.db.transaction(() => this.digestIn(range, this.staleCells(), tombstonesBefore))()
+    if (format !== RECORD_HASH_FORMAT) return this.inReadTransaction(() => this.digestFromRows(range, format, tombstonesBefore))
+    return this.inReadTransaction(() => this.digestIn(range, this.staleCells(), tombstonesBefore))
+  }
+
+  /**
+   * inReadTransaction runs `fn` in one read transaction on this connection and, with range
+   * stores, one on each store's connection too (nested), so every read of `fn` sees one
+   * snapshot of each file and staleCells judges each store's cells against its own.
+   */
+  private inReadTransaction<T>(fn: () => T): T {
+    if (this.stores.table.isEmpty) return this.db.transaction(fn)()
+    let run = fn
+    for (const s of this.stores.all()) {
+      const inner = run
+      run = () => s.db.transaction(inner)()
+    }
+    return this.db.transaction(run)()
   }
 
   /** digestFromRows computes {@link digest} at `format` from every row of `range` (inside a read transaction), no cell used. */
@@ -868,17 +908,35 @@ export class StorageEngine {
    * as soon as it lands, but the cells take its changes only when its reply is handled, on
    * a later turn. When the snapshot is the one the cells were last synced with, none.
    */
-  private staleCells(): ReadonlySet<number> | undefined {
+  private staleCells(): StaleCells {
     this.stmts.snapshot.get() // starts the read transaction's snapshot
-    if (this.dataVersion() === this.syncedVersion) return undefined
-    return this.writer.inFlightCells()
+    if (this.stores.table.isEmpty) {
+      if (this.dataVersion() === this.syncedVersion) return undefined
+      return this.writer.inFlightCells()
+    }
+    // Per store (each read transaction begun by inReadTransaction): the cells of the request in
+    // flight, in every store that has a commit the caches have not taken yet.
+    const stale = new Map<string | undefined, ReadonlySet<number>>()
+    let inFlight: ReadonlySet<number> | undefined
+    const cellsInFlight = () => (inFlight ??= this.writer.inFlightCells())
+    if (this.dataVersion() !== this.syncedVersion) stale.set(undefined, cellsInFlight())
+    for (const [store, s] of this.storeEntries()) {
+      s.snapshot()
+      if (s.dataVersion() !== s.syncedVersion) stale.set(store, cellsInFlight())
+    }
+    return stale
+  }
+
+  /** storeEntries lists the open range stores by id. */
+  private *storeEntries(): Generator<[string, RangeStore]> {
+    for (const span of this.stores.table.spans()) yield [span.store, this.stores.store(span.store)]
   }
 
   private dataVersion(): number {
     return Number(this.stmts.dataVersion.get())
   }
 
-  private digestIn(range: HashRange, stale: ReadonlySet<number> | undefined, tombstonesBefore?: number): RangeDigest {
+  private digestIn(range: HashRange, stale: StaleCells, tombstonesBefore?: number): RangeDigest {
     const layout = digestLayout(range)
     const buckets: string[] = []
     const counts: number[] = []
@@ -974,7 +1032,7 @@ export class StorageEngine {
    * every replica it holds (25k at 100k shards): one transaction each cost about 1 s of CPU.
    */
   rangeTotalsMany(ranges: readonly HashRange[]): RangeTotals[] {
-    return this.db.transaction(() => {
+    return this.inReadTransaction(() => {
       const stale = this.staleCells()
       return ranges.map((range) => {
         const acc: FineCell = {xhi: 0, xlo: 0, n: 0, bytes: 0}
@@ -985,7 +1043,7 @@ export class StorageEngine {
         }, stale)
         return {keys: acc.n, bytes: acc.bytes}
       })
-    })()
+    })
   }
 
   /**

@@ -8,6 +8,7 @@ import {type NodeRecord} from './protocol.js'
 import {decodeRecords, encodeRecords} from './recordCodec.js'
 import {isStorageFullCode, StorageFullError} from './storageFull.js'
 import {openWriterCore} from './storageWriterCore.js'
+import {type StoreChanges} from './storeWriters.js'
 import {type SlabBatch, type WriterData, type WriterOp, type WriterReply, type WriterRequest} from './storageWriterProtocol.js'
 import {startModuleWorker} from './workerModule.js'
 
@@ -18,8 +19,8 @@ export type CommitKind = 'group' | 'copy' | 'purge'
 export interface StorageWriterOptions extends WriterData {
   /** maxTxnBytes bounds one group-commit transaction (one call is never split). */
   maxTxnBytes: number
-  /** committed hears every committed transaction's cell changes before its callers are answered. */
-  committed: (changes: CellChanges) => void
+  /** committed hears every committed transaction's cell changes (the main file's, and each range store's in `stores`) before its callers are answered. */
+  committed: (changes: CellChanges, stores?: readonly StoreChanges[]) => void
   /**
    * failed hears, once, that the writer thread died or could not start (e.g. it could not
    * open the database): from then on every write rejects, so the owner should stop serving.
@@ -251,11 +252,11 @@ export class StorageWriter {
     if (!flight || flight.id !== reply.id) return
     this.inFlight = undefined
     if (reply.ok) {
-      if (this.full && reply.changes.length > 0) {
+      if (this.full && (reply.changes.length > 0 || reply.stores !== undefined)) {
         this.full = false
         this.opts.storageFull?.(undefined)
       }
-      this.opts.committed(reply.changes)
+      this.opts.committed(reply.changes, reply.stores)
       if (flight.commitKind) this.opts.onCommit?.(flight.commitKind, reply.seconds, flight.records)
       const results = reply.result
       flight.items.forEach((item, i) => {
@@ -264,7 +265,7 @@ export class StorageWriter {
       })
     } else {
       // What the request committed before it failed is in the rows: the cache must match them.
-      if (reply.changes.length > 0) this.opts.committed(reply.changes)
+      if (reply.changes.length > 0 || reply.stores) this.opts.committed(reply.changes, reply.stores)
       const err = this.replyError(reply.error)
       for (const item of flight.items) item.reject(err)
     }

@@ -1,6 +1,7 @@
 import {DigestCells} from './digestCells.js'
 import {committedChangesOf, LwwWriter, openConnection, passiveCheckpoint} from './lwwSql.js'
 import {decodeRecords} from './recordCodec.js'
+import {committedStoreChangesOf, type StoreChanges, StoreWriters} from './storeWriters.js'
 import {type SlabBatch, type WriterData, type WriterReply, type WriterRequest} from './storageWriterProtocol.js'
 
 /** WriterCore answers writer requests one at a time (see {@link openWriterCore}). */
@@ -11,7 +12,9 @@ export type WriterCore = (req: WriterRequest) => WriterReply
  * runs one {@link WriterRequest} on it and answers it: the result and changed digest cells,
  * or the error (the transaction rolled back). The storage writer thread runs it for every
  * message; an engine opened with `writerThread: false` runs it on the main thread.
- * After a `close` request the connection is closed.
+ * Client writes, copy frames and meta deletions route by span to the range stores the main
+ * file's table names (StoreWriters); with none, every request runs on the main file as before.
+ * After a `close` request the connections are closed.
  */
 export function openWriterCore(data: WriterData): WriterCore {
   const db = openConnection(data.file, data.synchronous, data.pageSize, data.busyTimeoutMs)
@@ -19,6 +22,15 @@ export function openWriterCore(data: WriterData): WriterCore {
   const cells = new DigestCells()
   cells.load(db.prepare<[], {f: number; xhi: number; xlo: number; n: number; bytes: number}>('SELECT f, xhi, xlo, n, bytes FROM fine').all())
   const writer = new LwwWriter(db, cells)
+  // The range stores the main file's table names (none on every node until something splits a
+  // range out): client writes, copy frames and meta deletions route to them by span at commit.
+  let routed: StoreWriters
+  try {
+    routed = StoreWriters.open(db, writer, data.file, {synchronous: data.synchronous, pageSize: data.pageSize, busyTimeoutMs: data.busyTimeoutMs, autocheckpointPages: data.autocheckpointPages})
+  } catch (err) {
+    db.close()
+    throw err
+  }
 
   /** slabs are the node's frame slabs, once shared (op `slabs`): a copy op may name its batch by slab. */
   let slabs: SharedArrayBuffer[] = []
@@ -36,9 +48,9 @@ export function openWriterCore(data: WriterData): WriterCore {
   const run = (req: WriterRequest) => {
     switch (req.op) {
       case 'apply':
-        return writer.applyGroup(req.calls.map((c) => ({records: records(c.batch), opts: {clientWrite: c.clientWrite}})))
+        return routed.applyGroup(req.calls.map((c) => ({records: records(c.batch), opts: {clientWrite: c.clientWrite}})))
       case 'copy':
-        return writer.applyCopy(records(req.batch), req.name, req.state, req.durable)
+        return routed.applyCopy(records(req.batch), req.name, req.state, req.durable)
       case 'slabs':
         slabs = req.slabs
         return {result: undefined, changes: new Float64Array(0), seconds: 0}
@@ -54,7 +66,7 @@ export function openWriterCore(data: WriterData): WriterCore {
         return {...done, result: {...done.result, seconds: done.seconds}}
       }
       case 'meta':
-        return writer.setMeta(req.name, req.value, req.durable)
+        return routed.setMeta(req.name, req.value, req.durable)
       case 'returnFreePages':
         return writer.returnFreePages(req.pages)
       case 'floors':
@@ -67,6 +79,7 @@ export function openWriterCore(data: WriterData): WriterCore {
       case 'barrier':
         return {result: undefined, changes: new Float64Array(0), seconds: 0}
       case 'close':
+        routed.close()
         if (db.open) db.close()
         return {result: undefined, changes: new Float64Array(0), seconds: 0}
     }
@@ -74,11 +87,14 @@ export function openWriterCore(data: WriterData): WriterCore {
 
   return (req) => {
     try {
-      const done = run(req)
+      const done: {result: unknown; changes: Float64Array; seconds: number; stores?: StoreChanges[]} = run(req)
+      // Range stores' cell changes only when some were made: the single-store reply is as before.
+      if (done.stores && done.stores.length > 0) return {id: req.id, ok: true, result: done.result, changes: done.changes, seconds: done.seconds, stores: done.stores}
       return {id: req.id, ok: true, result: done.result, changes: done.changes, seconds: done.seconds}
     } catch (err) {
       const e = err as {name?: string; message?: string; code?: unknown}
-      return {id: req.id, ok: false, error: {name: e.name ?? 'Error', message: e.message ?? String(err), code: typeof e.code === 'string' ? e.code : undefined}, changes: committedChangesOf(err)}
+      const stores = committedStoreChangesOf(err)
+      return {id: req.id, ok: false, error: {name: e.name ?? 'Error', message: e.message ?? String(err), code: typeof e.code === 'string' ? e.code : undefined}, changes: committedChangesOf(err), ...(stores.length > 0 ? {stores} : {})}
     }
   }
 }

@@ -1,5 +1,6 @@
 import {type HashRange} from '../model/range.js'
 import {type GcFloor} from './lwwSql.js'
+import {type StoreChanges} from './storeWriters.js'
 
 /** WriterData is what the storage writer thread is started with. */
 export interface WriterData {
@@ -54,7 +55,9 @@ export type WriterRequest = WriterOp & {id: number}
  * WriterReply answers one request: its result and the digest cells it changed, or the
  * error it threw. A failed request's `changes` are the cells of transactions it committed
  * before the one that failed (a range drop commits one per fine bucket); usually empty.
+ * `changes` are the main file's cells; `stores` (present only when some were changed) each
+ * range store's, which the main thread's cache of that store takes.
  */
 export type WriterReply =
-  | {id: number; ok: true; result: unknown; changes: Float64Array; seconds: number}
-  | {id: number; ok: false; error: {name: string; message: string; code: string | undefined}; changes: Float64Array}
+  | {id: number; ok: true; result: unknown; changes: Float64Array; seconds: number; stores?: StoreChanges[]}
+  | {id: number; ok: false; error: {name: string; message: string; code: string | undefined}; changes: Float64Array; stores?: StoreChanges[]}

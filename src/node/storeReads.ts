@@ -21,7 +21,7 @@ export interface StoreRow {
 /**
  * prepareStoreReads prepares the reads every store of a node answers (the main file and each
  * range store: STORE_SCHEMA_SQL), on `db`: a key's head, a range's rows, totals, old values
- * and old tombstones, the tombstone count, and the digest cells.
+ * and old tombstones, the tombstone count, a meta value, and the digest cells.
  */
 export function prepareStoreReads(db: Database.Database) {
   return {
@@ -32,6 +32,7 @@ export function prepareStoreReads(db: Database.Database) {
     oldValues: db.prepare<[number, number, number], {h: number; k: Buffer; ver: string; v: Buffer}>(`SELECT h, k, ver, v FROM kv WHERE ${VALUES_BEFORE_WHERE}`),
     tombstonesBefore: db.prepare<[number, number, number], {h: number; k: Buffer; ver: string}>(TOMBSTONES_BEFORE_SQL),
     tombstoneCount: db.prepare<[], {n: number}>('SELECT count(*) AS n FROM kv WHERE v IS NULL'),
+    metaGet: db.prepare<[string], {value: string}>('SELECT value FROM meta WHERE name = ?'),
     fineAll: db.prepare<[], {f: number; xhi: number; xlo: number; n: number; bytes: number}>('SELECT f, xhi, xlo, n, bytes FROM fine'),
   }
 }

@@ -94,7 +94,7 @@ describe('the range store mark', () => {
   it('given a dir refused for its range stores (readRangeStores off), then the open changes nothing, the mark included', async () => {
     const {dir, id} = await madeDir('n1')
     addStore(dir, id, false)
-    expect(() => open({nodeId: 'n1', readRangeStores: false}, dir)).toThrow(/cannot write yet/)
+    expect(() => open({nodeId: 'n1', readRangeStores: false}, dir)).toThrow(/does not route yet/)
     expect(nodeRow(dir)).toBe('n1')
   })
 })

@@ -1,24 +1,19 @@
 import {join} from 'node:path'
 import Database from 'better-sqlite3'
 import {describe, expect, it} from 'vitest'
-import {HASH_SPACE, keyHash} from '../../src/model/hash.js'
+import {HASH_SPACE} from '../../src/model/hash.js'
 import {type HashRange} from '../../src/model/range.js'
 import {DigestCells} from '../../src/node/digestCells.js'
-import {FINE_WIDTH} from '../../src/node/digestLayout.js'
 import {DB_FILE, LwwWriter} from '../../src/node/lwwSql.js'
 import {type NodeRecord} from '../../src/node/protocol.js'
 import {createRangeStoreFile} from '../../src/node/rangeStoreFiles.js'
 import {decodeCursor} from '../../src/node/snapshotCursor.js'
 import {type StorageEngine} from '../../src/node/storageEngine.js'
 import {ALL, engineFixture, mainSql, rec, v} from './engineFixture.js'
+import {expectSameReads, inside, RANGES, S1, S2, SPAN1, SPAN2} from './rangeStoreFixture.js'
 
 const open = engineFixture('rangereads', {writerThread: false, readRangeStores: true})
 
-const S1 = '00000000-0000-4000-8000-0000000000a1'
-const S2 = '00000000-0000-4000-8000-0000000000a2'
-/** Two spans, neither on a fine cell boundary, so every read meets slivers at their edges. */
-const SPAN1 = {lo: Math.floor(HASH_SPACE * 0.2) + 17, hi: Math.floor(HASH_SPACE * 0.45) + 5}
-const SPAN2 = {lo: Math.floor(HASH_SPACE * 0.45) + 5, hi: Math.floor(HASH_SPACE * 0.7) - 3}
 const S3 = '00000000-0000-4000-8000-0000000000a3'
 /** A span of the main file that a table change splits out between two pages of a copy. */
 const SPAN3 = {lo: Math.floor(HASH_SPACE * 0.75) + 9, hi: Math.floor(HASH_SPACE * 0.9) + 1}
@@ -40,7 +35,6 @@ function writeStore(file: string, records: readonly NodeRecord[]): void {
   }
 }
 
-const inside = (r: HashRange) => (x: NodeRecord) => keyHash(x.key) >= r.lo && keyHash(x.key) < r.hi
 
 /**
  * routed makes a data dir whose main file holds the records outside SPAN1 and SPAN2 (plus a
@@ -92,16 +86,6 @@ async function expectSamePagesAndListings(one: StorageEngine, two: StorageEngine
   }
 }
 
-/** RANGES: the whole space, each span, ranges crossing one or both span edges, unaligned and aligned, one inside a span. */
-const RANGES: HashRange[] = [
-  ALL,
-  SPAN1,
-  SPAN2,
-  {lo: SPAN1.lo - 12_345_678, hi: SPAN1.lo + 9_876_543},
-  {lo: SPAN1.lo + 1000, hi: SPAN2.hi + 1000},
-  {lo: FINE_WIDTH * 10_000, hi: FINE_WIDTH * 50_000},
-  {lo: SPAN2.lo + 77, hi: SPAN2.lo + 200_000_000},
-]
 
 describe('range store reads', () => {
   it('given records split between the main file and two range stores, when read, then every read answers as one store holding them all', async () => {
@@ -111,32 +95,13 @@ describe('range store reads', () => {
     await one.apply(records)
     const {engine: two} = await routed(records)
 
-    for (const r of records) expect(two.get(r.key)).toEqual(one.get(r.key))
+    expectSameReads(
+      one,
+      two,
+      records.map((r) => r.key),
+      [1, 700, 5000, 1 << 20],
+    )
     expect(two.get(Buffer.from('never written'))).toBeUndefined()
-    expect(two.totals()).toEqual(one.totals())
-    expect(two.tombstoneCount()).toBe(one.tombstoneCount())
-    for (const range of RANGES) {
-      expect(two.digest(range)).toEqual(one.digest(range))
-      expect(two.digest(range, 1300)).toEqual(one.digest(range, 1300))
-      expect(two.digest(range, undefined, 2)).toEqual(one.digest(range, undefined, 2))
-      expect(two.digest(range, 1300, 2)).toEqual(one.digest(range, 1300, 2))
-      expect(two.oldValuesDigest(range, 1400)).toEqual(one.oldValuesDigest(range, 1400))
-      expect(two.rangeTotals(range)).toEqual(one.rangeTotals(range))
-      expect(two.ackedRangeTotalsMany([range])).toEqual(one.ackedRangeTotalsMany([range]))
-      // Scans page across the stores' edges with the same records and cursors as one file.
-      for (const maxBytes of [1, 700, 5000, 1 << 20]) {
-        let a: string | undefined
-        let b: string | undefined
-        do {
-          const pa = one.scan(range, a, maxBytes)
-          const pb = two.scan(range, b, maxBytes)
-          expect(pb.records).toEqual(pa.records)
-          expect(pb.cursor).toEqual(pa.cursor)
-          a = pa.cursor
-          b = pb.cursor
-        } while (a !== undefined)
-      }
-    }
     // Copy pages and bucket listings: the same batches (read on this thread: no copy reader thread).
     await expectSamePagesAndListings(one, two)
     // A cursor outside the range is refused as before.
