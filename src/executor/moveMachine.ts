@@ -8,7 +8,8 @@ import {type NodeState} from '../model/node.js'
 import {readReplicas, type Replica, type Shard, writeReplicas} from '../model/shard.js'
 import {abortable, type Failure, judgeFailure, RETRY_POLICY} from './retryPolicy.js'
 import {destinationCopyKeep} from './destinationCopyKeep.js'
-import {changedSince, claimFences, dataDirOf, type ObservedClaim, verifiedKey, verifiedNow} from './verifiedDirs.js'
+import {changedSince, claimFences, dataDirChanged, dataDirOf, type ObservedClaim, verifiedKey, verifiedNow} from './verifiedDirs.js'
+import {hasOwnKey, ownValue} from '../model/ownKey.js'
 
 /**
  * The move state machine (pure). Each function decides, from the move record and the
@@ -455,7 +456,7 @@ function refillThenRecord(o: MoveObservation, shard: Observed, r: RefillRecord):
  */
 function refillWithoutSource(o: MoveObservation, shard: Observed): MoveDecision {
   const {move} = o
-  const staying = readReplicas(shard.value).filter((n) => n !== move.to && n !== move.from)
+  const staying = stayingVoters(move, shard.value)
   const down = staying.filter((n) => !o.alive.has(n)).sort()
   // Only the source is abandoned. A write acknowledged by it and a staying voter that is down
   // (w = 2 at rf 3) is on that voter alone now: refilling from the others and recording the
@@ -471,7 +472,10 @@ function refillWithoutSource(o: MoveObservation, shard: Observed): MoveDecision 
   const from = peers.length > 0 ? `refilled from ${peers.join(', ')}` : 'no other copy to refill it from'
   const destinationDir = o.claims?.get(move.to)?.token ?? null
   const voters = down.length > 0 ? `, with what only ${down.join(', ')} (down, abandoned by the operator: moves abandon-voters --accept-data-loss) held` : ''
-  const reason = `source ${move.from} abandoned (moves abandon-source --accept-data-loss): ${move.to} restarted since it was verified and went on with what it held (${from}); records only ${move.from}'s copy held are lost${voters}`
+  // A voter up on a replaced data dir is read (it gives what it holds now), but its old copy is gone: told, not waited for.
+  const replaced = replacedStayingVoters(o, shard.value)
+  const lostDirs = replaced.length > 0 ? `, and what only ${replaced.join(', ')} held on the data dir ${replaced.length === 1 ? 'it' : 'they'} served at cutover (replaced since)` : ''
+  const reason = `source ${move.from} abandoned (moves abandon-source --accept-data-loss): ${move.to} restarted since it was verified and went on with what it held (${from}); records only ${move.from}'s copy held are lost${voters}${lostDirs}`
   // Keyed and fenced on the staying voters' claims too (the runner reads them while the mark is set).
   return refillThenRecord(o, shard, {
     step: 'refill-without-source',
@@ -499,7 +503,7 @@ function votersMarkCovers(move: Move, down: readonly string[]): boolean {
   const named = move.abandonVotersDirs
   // Own keys only: `in` also finds Object.prototype's, and "constructor" or "toString" is a valid node id (a voter down
   // with such an id passed for named, and the refill went on without it, judged gone by nobody).
-  return named === undefined || down.every((n) => Object.hasOwn(named, n))
+  return named === undefined || down.every((n) => hasOwnKey(named, n))
 }
 
 /**
@@ -516,7 +520,7 @@ function votersMarkOutlived(o: MoveObservation): boolean {
   return (
     nodes.length > 0 &&
     nodes.every((n) => {
-      const was = named[n]
+      const was = ownValue(named, n)
       const now = o.claims?.get(n)?.token
       return o.alive.has(n) && was !== null && was !== undefined && now !== undefined && dataDirOf(now) === dataDirOf(was)
     })
@@ -564,12 +568,12 @@ export function sourceDropMaySent(move: Pick<Move, 'phase' | 'sourceDropSentAt'>
  */
 function refillAfterDrop(o: MoveObservation, shard: Observed): MoveDecision {
   const {move} = o
-  const staying = readReplicas(shard.value).filter((n) => n !== move.to && n !== move.from)
+  const staying = stayingVoters(move, shard.value)
   const up = staying.filter((n) => o.alive.has(n)).sort()
   const down = staying.filter((n) => !o.alive.has(n)).sort()
   const enough = stayingVotersEnough(o, shard.value)
   const now = o.claims?.get(move.to)?.token
-  const verified = move.verifiedDirs?.[move.to]
+  const verified = ownValue(move.verifiedDirs, move.to)
   // The same data dir (a new process) kept its copy, unless it is an older copy restored: not told apart, so told, not counted.
   const sameDir = now !== undefined && verified !== undefined && dataDirOf(now) === dataDirOf(verified)
   const abandoning = !enough && !sameDir && down.length > 0
@@ -600,9 +604,26 @@ function refillAfterDrop(o: MoveObservation, shard: Observed): MoveDecision {
  */
 function stayingVotersEnough(o: MoveObservation, shard: Shard): boolean {
   const {move} = o
-  const staying = readReplicas(shard).filter((n) => n !== move.to && n !== move.from)
-  const withoutSource = new Set([...o.alive].filter((n) => n !== move.from))
+  const staying = stayingVoters(move, shard)
+  // A voter up on another data dir than at cutover lost what it acknowledged: not a holder (session 42; until then it
+  // counted, and with the destination down in cleanup the source's copy, the last other one of a write acknowledged by
+  // the source, that voter and the destination at w = 2, was dropped).
+  const replaced = new Set(replacedStayingVoters(o, shard))
+  const withoutSource = new Set([...o.alive].filter((n) => n !== move.from && !replaced.has(n)))
   return chooseCopySources({shard: move.shard, from: move.from, to: move.to, oldSet: [move.from, ...staying], alive: withoutSource, routerW: o.writeQuorums ?? [undefined]}).kind === 'copy'
+}
+
+/** stayingVoters are the shard's read voters but the move's source and destination (sorted as the shard lists them). */
+function stayingVoters(move: Move, shard: Shard): string[] {
+  return readReplicas(shard).filter((n) => n !== move.to && n !== move.from)
+}
+
+/**
+ * replacedStayingVoters lists the staying voters that serve another data dir than when the move cut over (`stayingDirs`;
+ * verifiedDirs.ts dataDirChanged): they lost what they acknowledged. Not recorded or not read: not judged.
+ */
+function replacedStayingVoters(o: MoveObservation, shard: Shard): string[] {
+  return stayingVoters(o.move, shard).filter((n) => dataDirChanged(o.move.stayingDirs, n, o.claims))
 }
 
 /** destinationDownMessage says why `cleanup` keeps the source's copy while the destination is down, and what ends the wait. */
@@ -680,7 +701,7 @@ function refillFromReturnedSource(o: MoveObservation, shard: Observed): MoveDeci
   // --accept-empty-data): its old copy is not there to read, and what only it held stays lost.
   // (The same dir id may still be an older copy restored: as everywhere, not told apart.)
   const token = o.claims?.get(move.from)?.token
-  const verified = move.verifiedDirs?.[move.from]
+  const verified = ownValue(move.verifiedDirs, move.from)
   const replaced = token !== undefined && verified !== undefined && dataDirOf(token) !== dataDirOf(verified)
   // In `cleanup` after the drop was recorded, the source may have dropped its copy before it went down (the drop
   // answered, the executor stopped before `done`): reading it gives back what remains, and the loss stands. Until
@@ -780,7 +801,7 @@ function dropKeptCopy(o: MoveObservation, t: Transition, shard: Observed): MoveD
   }
   // In `aborting` no comparison recorded the source's dir (verifiedDirs is written at cutover): up, it may be back on a
   // replaced, empty one, and counts as such (session 40). A source with no claim (a build that writes none) is not judged.
-  const unknown = move.phase === 'aborting' && move.verifiedDirs?.[move.from] === undefined && o.claims?.get(move.from)?.token !== undefined
+  const unknown = move.phase === 'aborting' && ownValue(move.verifiedDirs, move.from) === undefined && o.claims?.get(move.from)?.token !== undefined
   const replaced = sourceDirReplaced(o)
   // In `rb-cutover` a source up on its compared dir may die for good between this look and the drop: at w = 1 the copy is
   // repaired from before every drop (session 41; until then it was dropped at once, and a source dying right after took
@@ -829,8 +850,8 @@ function keptCopyEnd(o: MoveObservation, rec: KeptCopyRepair): {patch: Partial<M
   const {move} = o
   const at = new Date(o.now).toISOString()
   const added: MoveWarning[] = []
-  if (rec.copyReplaced) added.push(keptCopyLostWarning(move, at, 'copy', rec.copyDir, rec.dirs[move.to] ?? null, rec.voters))
-  if (repairedVotersLost(rec, o.claims).all) added.push(keptCopyLostWarning(move, at, 'voters', rec.copyDir, rec.dirs[move.to] ?? null, rec.voters))
+  if (rec.copyReplaced) added.push(keptCopyLostWarning(move, at, 'copy', rec.copyDir, ownValue(rec.dirs, move.to) ?? null, rec.voters))
+  if (repairedVotersLost(rec, o.claims).all) added.push(keptCopyLostWarning(move, at, 'voters', rec.copyDir, ownValue(rec.dirs, move.to) ?? null, rec.voters))
   const lost = added.length > 0 ? ', with a warning of possible data loss (moves show)' : ''
   return {patch: {keptCopyRepair: {...rec, state: 'dropped'}, ...(added.length > 0 ? {warnings: withWarnings(move.warnings, added)} : {})}, lost}
 }
@@ -843,7 +864,7 @@ function keptCopyEnd(o: MoveObservation, rec: KeptCopyRepair): {patch: Partial<M
  * older backup keeps the dir id and is not told apart here (see docs/moves.md).
  */
 function sourceDirReplaced(o: MoveObservation): boolean {
-  const verified = o.move.verifiedDirs?.[o.move.from]
+  const verified = ownValue(o.move.verifiedDirs, o.move.from)
   const now = o.claims?.get(o.move.from)
   if (verified === undefined || now === undefined) return false
   return dataDirOf(now.token) !== dataDirOf(verified)
@@ -905,9 +926,12 @@ export const PHASE_STEPS = {
       // accepted with --accept-empty-data, say) is verified again before the cutover, which
       // records the claims verified and is fenced on them (verifiedDirs.ts).
       const pair = [o.move.to, o.move.from]
+      // The staying voters' claims too (stayingVotersEnough judges them by it after cutover). Not fenced: one that restarts
+      // before the commit is recorded under its old claim, and so judged on a replaced dir later, the cautious side.
+      const stayingDirs = verifiedNow(stayingVoters(o.move, s.value), o.claims)
       return barrier(o, s, writeReplicas(s.value), () =>
         once(o, {type: 'verify', key: verifiedKey('verify', pair, o.claims), shard: s.value}, () =>
-          commitOf(beginCutover(o.move, s.value), s, {patch: {verifiedDirs: verifiedNow(pair, o.claims)}, claimFences: claimFences(pair, o.claims)}),
+          commitOf(beginCutover(o.move, s.value), s, {patch: {verifiedDirs: verifiedNow(pair, o.claims), ...(Object.keys(stayingDirs).length > 0 ? {stayingDirs} : {})}, claimFences: claimFences(pair, o.claims)}),
         ),
       )
     }),

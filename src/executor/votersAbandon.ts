@@ -4,6 +4,7 @@ import {UserError} from '../errors/errors.js'
 import {type Engine, engineOf} from '../model/cluster.js'
 import {type Move, PHASE_TABLE} from '../model/move.js'
 import {NodeClaimSchema} from '../model/node.js'
+import {ownValue} from '../model/ownKey.js'
 import {readReplicas, type Shard} from '../model/shard.js'
 import {markedMoveNext} from './markedMoveRunner.js'
 import {getMove, readShard} from './moveStore.js'
@@ -74,7 +75,7 @@ export function judgeVotersAbandon(move: Move, f: VotersAbandonFacts): VotersAba
   if (withoutSource ? !(info.cutOver && info.track === 'forward') : phase !== 'cleanup') {
     return refuse(`move ${id} is in ${phase}, not ${withoutSource ? 'cut over and going forward' : 'cleanup'}: no refill of it waits for staying voters${withoutSource ? '' : " after its source's drop"}, and nothing was abandoned`, `see \`shardctl moves show ${id}\` for what it waits for`)
   }
-  const verified = move.verifiedDirs?.[to]
+  const verified = ownValue(move.verifiedDirs, to)
   if (verified === undefined || f.destinationClaim === undefined || f.destinationClaim === verified) {
     return refuse(`move ${id}'s destination ${to} serves the data dir and process it was verified under: no refill waits, and nothing was abandoned`, `see \`shardctl moves show ${id}\` for what it waits for`)
   }
