@@ -613,6 +613,21 @@ function stayingVotersEnough(o: MoveObservation, shard: Shard): boolean {
   return chooseCopySources({shard: move.shard, from: move.from, to: move.to, oldSet: [move.from, ...staying], alive: withoutSource, routerW: o.writeQuorums ?? [undefined]}).kind === 'copy'
 }
 
+/**
+ * promotedDirMoved answers a verification just completed (in `verifying`) with the destination on another data dir than
+ * the one recorded at its promotion (`promotedDir`: it restarted on a replaced dir since, and was verified again under
+ * this claim, so this dir now holds what the joint quorum gave the old one): the claim is recorded as `promotedDir`
+ * (phase unchanged, fenced on it) before the cutover. Until session 42 the old one stayed, and an abort before the cutover
+ * (a cancel, a failure) repairing from the destination's kept copy judged it replaced: a false `kept-copy:` loss warning.
+ * Undefined: nothing to record (the same data dir, nothing recorded, or no claim read), the cutover goes on.
+ */
+function promotedDirMoved(o: MoveObservation): MoveDecision | undefined {
+  const {move} = o
+  const now = o.claims?.get(move.to)?.token
+  if (move.promotedDir === undefined || now === undefined || dataDirOf(now) === dataDirOf(move.promotedDir)) return undefined
+  return commitOf({phase: move.phase}, undefined, {patch: {promotedDir: now}, claimFences: claimFences([move.to], o.claims), note: `move ${move.id}: ${move.to} was verified again on another data dir than the one it was promoted on (${now}); recorded before the cutover`})
+}
+
 /** stayingVoters are the shard's read voters but the move's source and destination (sorted as the shard lists them). */
 function stayingVoters(move: Move, shard: Shard): string[] {
   return readReplicas(shard).filter((n) => n !== move.to && n !== move.from)
@@ -931,6 +946,7 @@ export const PHASE_STEPS = {
       const stayingDirs = verifiedNow(stayingVoters(o.move, s.value), o.claims)
       return barrier(o, s, writeReplicas(s.value), () =>
         once(o, {type: 'verify', key: verifiedKey('verify', pair, o.claims), shard: s.value}, () =>
+          promotedDirMoved(o) ??
           commitOf(beginCutover(o.move, s.value), s, {patch: {verifiedDirs: verifiedNow(pair, o.claims), ...(Object.keys(stayingDirs).length > 0 ? {stayingDirs} : {})}, claimFences: claimFences(pair, o.claims)}),
         ),
       )
