@@ -8,8 +8,9 @@ import {type NodeState} from '../model/node.js'
 import {readReplicas, type Replica, type Shard, writeReplicas} from '../model/shard.js'
 import {abortable, type Failure, judgeFailure, RETRY_POLICY} from './retryPolicy.js'
 import {destinationCopyKeep} from './destinationCopyKeep.js'
+import {votersMarkCovers, votersMarkOutlived, votersMarkWithdrawal} from './votersMark.js'
 import {changedSince, claimFences, dataDirChanged, dataDirOf, type ObservedClaim, verifiedKey, verifiedNow} from './verifiedDirs.js'
-import {hasOwnKey, ownValue} from '../model/ownKey.js'
+import {ownValue} from '../model/ownKey.js'
 
 /**
  * The move state machine (pure). Each function decides, from the move record and the
@@ -481,6 +482,9 @@ function refillWithoutSource(o: MoveObservation, shard: Observed): MoveDecision 
     step: 'refill-without-source',
     from: peers,
     read: [move.to, ...peers],
+    // And on the abandoned voters' claims: one that registers again and goes down between this look and the commit (its
+    // lease absent again) came back, and its copy is read (votersMark.ts votersMarkOutlived), not gone without.
+    fenced: [move.to, ...peers, ...down],
     // The voters' mark answers this refill: consumed by its commit, as refillAfterDrop's is.
     patch: {reason, sourceAbandoned: abandonedAgain(move.sourceAbandoned, {at, destinationDir, refilledFrom: peers, ...(down.length > 0 ? {abandonedVoters: down} : {})}), ...(move.abandonVotersRequested !== undefined ? {abandonVotersRequested: undefined, abandonVotersDirs: undefined} : {})},
     // Fenced on the source's lease still being absent, and the abandoned voters': one that registers meanwhile fails the
@@ -493,48 +497,10 @@ function refillWithoutSource(o: MoveObservation, shard: Observed): MoveDecision 
   })
 }
 
-/**
- * votersMarkCovers tells whether the operator's `moves abandon-voters` mark is set and names every voter of `down` (a
- * mark from before session 41 names none: it covers them all). A voter down that it does not name (one that went down
- * after the mark) was judged gone by nobody: the refill waits for it.
- */
-function votersMarkCovers(move: Move, down: readonly string[]): boolean {
-  if (move.abandonVotersRequested === undefined) return false
-  const named = move.abandonVotersDirs
-  // Own keys only: `in` also finds Object.prototype's, and "constructor" or "toString" is a valid node id (a voter down
-  // with such an id passed for named, and the refill went on without it, judged gone by nobody).
-  return named === undefined || down.every((n) => hasOwnKey(named, n))
-}
-
-/**
- * votersMarkOutlived: every staying voter the `moves abandon-voters` mark named is up again, each on the data dir it last
- * registered under (its claim's dir, read while a refill may honour the mark), before a refill honoured the mark. The
- * mark judged them gone, and they are not: their copies may hold what no other does, so they count again (a refill
- * reads them) and the mark is withdrawn, as an abandoned source's is when it comes back (markOutlived). One back on
- * another dir (a replaced disk) lost its copy: the mark stands for it. The operator may mark again.
- */
-function votersMarkOutlived(o: MoveObservation): boolean {
-  const named = o.move.abandonVotersDirs
-  if (o.move.abandonVotersRequested === undefined || named === undefined) return false
-  const nodes = Object.keys(named)
-  return (
-    nodes.length > 0 &&
-    nodes.every((n) => {
-      const was = ownValue(named, n)
-      const now = o.claims?.get(n)?.token
-      return o.alive.has(n) && was !== null && was !== undefined && now !== undefined && dataDirOf(now) === dataDirOf(was)
-    })
-  )
-}
-
-/** withdrawVotersMark clears an outlived voters' mark (phase unchanged), telling the operator. */
-function withdrawVotersMark(o: MoveObservation): MoveDecision {
-  const {move} = o
-  const nodes = Object.keys(move.abandonVotersDirs ?? {}).sort()
-  return commitOf({phase: move.phase}, undefined, {
-    patch: {cutoverAt: move.cutoverAt, abandonVotersRequested: undefined, abandonVotersDirs: undefined},
-    note: `move ${move.id}: staying voter(s) ${nodes.join(', ')} marked abandoned are up again on their data dirs; the mark is withdrawn and they are read (\`moves abandon-voters\` marks them again)`,
-  })
+/** withdrawVotersMark clears an outlived voters' mark (phase unchanged; votersMark.ts), telling the operator. */
+function withdrawVotersMark(o: MoveObservation, outlived: readonly string[]): MoveDecision {
+  const {patch, note} = votersMarkWithdrawal(o.move, outlived, o.alive)
+  return commitOf({phase: o.move.phase}, undefined, {patch: {...patch, cutoverAt: o.move.cutoverAt}, note})
 }
 
 /**
@@ -588,7 +554,7 @@ function refillAfterDrop(o: MoveObservation, shard: Observed): MoveDecision {
     // Keyed and fenced on the destination's claim and the staying voters' (a voter restarted since the refill
     // no longer holds what it gave); not on the source's, whose copy is read only for what remains.
     read: [move.to, ...peers],
-    fenced: [move.to, ...up],
+    fenced: [move.to, ...up, ...(abandoning ? down : [])],
     // The mark answers this refill: consumed by its commit (a later one, down voters and all, is judged again).
     patch: {abandonVotersRequested: undefined, abandonVotersDirs: undefined},
     // The voters abandoned must still hold no lease: one that registers meanwhile fails the commit and is read.
@@ -1050,7 +1016,8 @@ export function decideMove(o: MoveObservation): MoveDecision {
       // In `cleanup` with the source up, once its drop was recorded (sourceDropMaySent) its copy may be dropped already:
       // refilled from it and the staying voters, and told.
       // Abandoned voters back on their data dirs before a refill honoured the mark count again.
-      if (votersMarkOutlived(o)) return withdrawVotersMark(o)
+      const outlived = votersMarkOutlived(move, o.alive, o.claims)
+      if (outlived) return withdrawVotersMark(o, outlived)
       if (changedSince(move.verifiedDirs, move.to, o.claims)) {
         return withShard(o, (s) => (abandonsSource(o) ? refillWithoutSource(o, s) : sourceDropMaySent(move) && o.alive.has(move.from) ? refillAfterDrop(o, s) : recheck(o, s, move.to)))
       }

@@ -27,7 +27,7 @@ import {dataDirOf, dirToken} from './verifiedDirs.js'
  * `abandonVotersDirs`); the executor honours it for those voters only while they hold no lease (the
  * commit is fenced on it), refills the destination from what is up and records a warning of possible
  * data loss naming them, consuming the mark. Every one back up on its data dir before that withdraws
- * the mark (they are read: moveMachine.ts votersMarkOutlived); a refill that ends without it consumes it.
+ * the mark (they are read: votersMark.ts votersMarkOutlived; so does one back on its data dir and down again); a refill that ends without it consumes it.
  *
  * A refill without an abandoned source (`moves abandon-source`, moveMachine.ts refillWithoutSource)
  * waits for staying voters down the same way, in any phase after cutover: at w = 1 it waited for ever
