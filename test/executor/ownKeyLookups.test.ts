@@ -1,12 +1,13 @@
 import {describe, expect, it} from 'vitest'
 import {copyReplaced, repairedVotersLost} from '../../src/executor/keptCopyVerdict.js'
-import {decideMove, type MoveObservation} from '../../src/executor/moveMachine.js'
+import {decideMove} from '../../src/executor/moveMachine.js'
 import {changedSince, dataDirChanged, type ObservedClaim} from '../../src/executor/verifiedDirs.js'
 import {judgeVotersAbandon} from '../../src/executor/votersAbandon.js'
 import {NodeIdSchema} from '../../src/model/ids.js'
 import {hasOwnKey, ownValue} from '../../src/model/ownKey.js'
 import {type Shard} from '../../src/model/shard.js'
 import {moveOf, shardOf} from './fixtures.js'
+import {machineObservation} from './machineObservation.js'
 
 /**
  * Records keyed by node id (verifiedDirs, a kept-copy repair's dirs, abandonVotersDirs) are plain objects parsed from JSON.
@@ -61,38 +62,16 @@ describe('own-key lookups of records keyed by node id', () => {
   it('an abort whose source "constructor" is up with no comparison recorded keeps and repairs from the destination\'s copy at w = 1 (was: dropped at once)', () => {
     const shard: Shard = shardOf(1, ['constructor', 'b', 'c'], 8)
     const move = moveOf({shard: 1, from: 'constructor', to: 'd', phase: 'aborting', epoch: 8, reason: 'cancelled', verifiedDirs: {d: 'dir-d/i1'}})
-    const o: MoveObservation = {
-      move,
-      shard: {value: shard, revision: 60n},
-      registered: new Set(['constructor', 'b', 'c', 'd']),
-      alive: new Set(['constructor', 'b', 'c', 'd']),
-      control: {paused: false, inWindow: true},
-      now: 0,
-      done: new Set(),
-      failures: 0,
-      tries: 0,
-      writeQuorums: [1],
-      claims: new Map([['constructor', claim('dir-s/i1')], ['d', claim('dir-d/i1')], ['b', claim('dir-b/i1')], ['c', claim('dir-c/i1')]]),
-    }
+    const nodes = new Set(['constructor', 'b', 'c', 'd'])
+    const o = machineObservation(move, shard, {registered: nodes, alive: nodes, writeQuorums: [1], claims: new Map([['constructor', claim('dir-s/i1')], ['d', claim('dir-d/i1')], ['b', claim('dir-b/i1')], ['c', claim('dir-c/i1')]])}, 60n)
     expect(decideMove(o)).toMatchObject({kind: 'effect', effect: {type: 'repair-from-copy'}})
   })
 
   it('a rollback\'s end with a source "constructor" and no verified dir for it does not throw', () => {
     const shard: Shard = shardOf(1, ['constructor', 'b', 'c'], 8)
     const move = moveOf({shard: 1, from: 'constructor', to: 'd', phase: 'rb-cutover', epoch: 8, cutoverAt: 't', verifiedDirs: {d: 'dir-d/i1'}})
-    const o: MoveObservation = {
-      move,
-      shard: {value: shard, revision: 60n},
-      registered: new Set(['constructor', 'b', 'c', 'd']),
-      alive: new Set(['constructor', 'b', 'c', 'd']),
-      control: {paused: false, inWindow: true},
-      now: 0,
-      done: new Set(),
-      failures: 0,
-      tries: 0,
-      writeQuorums: [2],
-      claims: new Map([['constructor', claim('dir-s/i1')], ['d', claim('dir-d/i1')]]),
-    }
+    const nodes = new Set(['constructor', 'b', 'c', 'd'])
+    const o = machineObservation(move, shard, {registered: nodes, alive: nodes, writeQuorums: [2], claims: new Map([['constructor', claim('dir-s/i1')], ['d', claim('dir-d/i1')]])}, 60n)
     expect(() => decideMove(o)).not.toThrow()
     expect(decideMove(o)).toMatchObject({kind: 'effect', effect: {type: 'drop', node: 'd'}})
   })

@@ -2,6 +2,7 @@ import {describe, expect, it} from 'vitest'
 import {decideMove, type MoveObservation} from '../../src/executor/moveMachine.js'
 import {copyReplaced} from '../../src/executor/keptCopyVerdict.js'
 import {moveOf, shardOf} from './fixtures.js'
+import {machineObservation} from './machineObservation.js'
 
 /**
  * The promotion records the destination's claim (`promotedDir`), fenced on it: from then on its answer counts in the
@@ -13,18 +14,7 @@ describe('the promotion of a move\'s destination', () => {
   const move = moveOf({shard: 1, from: 'a', to: 'd', phase: 'promoting', epoch: 6})
   const base = shardOf(1, ['a', 'b', 'c'], 6)
   const shard = {...base, replicas: [...base.replicas, {node: 'd', role: 'learning' as const}]}
-  const observation = (claims?: MoveObservation['claims']): MoveObservation => ({
-    move,
-    shard: {value: shard, revision: 42n},
-    registered: new Set(['a', 'b', 'c', 'd']),
-    alive: new Set(['a', 'b', 'c', 'd']),
-    control: {paused: false, inWindow: true},
-    now: 0,
-    done: new Set(),
-    failures: 0,
-    tries: 0,
-    ...(claims ? {claims} : {}),
-  })
+  const observation = (claims?: MoveObservation['claims']): MoveObservation => machineObservation(move, shard, claims ? {claims} : {}, 42n)
 
   it('records the claim the destination serves under, fenced on it', () => {
     const d = decideMove(observation(new Map([['d', {token: 'dir-d/i1', modRevision: 7n}]])))
@@ -48,18 +38,7 @@ describe('a destination restarted on another data dir during verifying', () => {
   const base = shardOf(1, ['a', 'b', 'c'], 7)
   const shard = {...base, replicas: [...base.replicas, {node: 'd', role: 'joining' as const}]}
   const claims = new Map([['a', {token: 'dir-a/i1', modRevision: 3n}], ['d', {token: 'dir-d2/i2', modRevision: 9n}]])
-  const observation = (move: ReturnType<typeof moveOf>, done: string[]): MoveObservation => ({
-    move,
-    shard: {value: shard, revision: 50n},
-    registered: new Set(['a', 'b', 'c', 'd']),
-    alive: new Set(['a', 'b', 'c', 'd']),
-    control: {paused: false, inWindow: true},
-    now: 0,
-    done: new Set(done),
-    failures: 0,
-    tries: 0,
-    claims,
-  })
+  const observation = (move: ReturnType<typeof moveOf>, done: string[]): MoveObservation => machineObservation(move, shard, {done: new Set(done), claims})
   const verified = ['barrier@50', 'verify@d=dir-d2/i2,a=dir-a/i1']
 
   it('records the new claim as promotedDir, fenced on it, once verified under it, before the cutover', () => {

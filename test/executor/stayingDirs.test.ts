@@ -3,6 +3,7 @@ import {decideMove, type MoveObservation} from '../../src/executor/moveMachine.j
 import {type Move} from '../../src/model/move.js'
 import {type Shard} from '../../src/model/shard.js'
 import {moveOf, shardOf} from './fixtures.js'
+import {machineObservation} from './machineObservation.js'
 
 /**
  * A staying voter (b, c: the shard's voters the move neither leaves nor joins) restarted on a replaced data dir (served
@@ -21,19 +22,7 @@ function cleanupShard(): Shard {
 }
 
 function observation(move: Move, shard: Shard, over: Partial<MoveObservation>): MoveObservation {
-  return {
-    move,
-    shard: {value: shard, revision: 50n},
-    registered: new Set(['a', 'b', 'c', 'd']),
-    alive: new Set(['a', 'b', 'c', 'd']),
-    control: {paused: false, inWindow: true},
-    now: 1_000,
-    done: new Set(),
-    failures: 0,
-    tries: 0,
-    writeQuorums: [2],
-    ...over,
-  }
+  return machineObservation(move, shard, {now: 1_000, writeQuorums: [2], ...over})
 }
 
 describe('staying voters judged by the data dir they served at cutover', () => {

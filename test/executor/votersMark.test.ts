@@ -4,6 +4,7 @@ import {type ObservedClaim} from '../../src/executor/verifiedDirs.js'
 import {votersMarkCovers, votersMarkOutlived, votersMarkWithdrawal} from '../../src/executor/votersMark.js'
 import {type Shard} from '../../src/model/shard.js'
 import {moveOf, shardOf} from './fixtures.js'
+import {machineObservation} from './machineObservation.js'
 
 /**
  * The `moves abandon-voters` mark judged its voters gone for good. A named voter that registered again on its data dir
@@ -57,19 +58,7 @@ describe('the move machine with a voters\' mark whose voter came back and is dow
   const s = shardOf(1, ['b', 'c', 'd'], 9)
   const shard: Shard = {...s, replicas: [...s.replicas, {node: 'a', role: 'leaving' as const}]}
   const move = moveOf({shard: 1, from: 'a', to: 'd', phase: 'cleanup', epoch: 9, cutoverAt: 't', sourceDropSentAt: 't', verifiedDirs: {a: 'dir-a/i1', d: 'dir-d/i1'}, ...mark})
-  const observation = (claims: Map<string, ObservedClaim>): MoveObservation => ({
-    move,
-    shard: {value: shard, revision: 50n},
-    registered: new Set(['a', 'b', 'c', 'd']),
-    alive: new Set(['a', 'd']),
-    control: {paused: false, inWindow: true},
-    now: 0,
-    done: new Set(),
-    failures: 0,
-    tries: 0,
-    writeQuorums: [1],
-    claims,
-  })
+  const observation = (claims: Map<string, ObservedClaim>): MoveObservation => machineObservation(move, shard, {alive: new Set(['a', 'd']), writeQuorums: [1], claims})
 
   it('withdraws the mark instead of refilling without b', () => {
     const d = decideMove(observation(new Map([['a', claim('dir-a/i1')], ['d', claim('dir-d2/i2')], ['b', claim('dir-b/i2')], ['c', claim('dir-c/i1')]])))

@@ -1,12 +1,8 @@
-import {mkdtempSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
-import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 import {formatHlc} from '../../../src/model/hlc.js'
 import {expireDeadExecutorLock} from '../../support/deadExecutorLock.js'
-import {runCli} from '../../support/runCli.js'
 import {keyFor, kv, waitFor} from '../router/dataPlane.js'
-import {faultEnv, PhaseKillWorld} from './phaseKillWorld.js'
+import {faultEnv, phaseKillSuite} from './phaseKillWorld.js'
 
 /**
  * A staying voter restarted on a replaced data dir no longer holds what it acknowledged (moveMachine.ts
@@ -19,25 +15,12 @@ import {faultEnv, PhaseKillWorld} from './phaseKillWorld.js'
  * refilled from it: the write is read back.
  */
 
-let w: PhaseKillWorld | undefined
-const dirs: string[] = []
-beforeAll(async () => {
-  w = new PhaseKillWorld(inject('etcdEndpoint'), 'staying-replaced')
-  await w.start(4, 1, 3, 30)
-}, 120_000)
-afterAll(async () => {
-  await w?.teardown()
-  for (const d of dirs) rmSync(d, {recursive: true, force: true})
-})
-const emptyDir = (prefix: string): string => {
-  const d = mkdtempSync(join(tmpdir(), prefix))
-  dirs.push(d)
-  return d
-}
+const suite = phaseKillSuite('staying-replaced', {nodes: 4, rf: 3})
+const emptyDir = (prefix: string) => suite.emptyDir(prefix)
 
 describe('a staying voter on a replaced data dir, on real processes', {timeout: 240_000}, () => {
   it('Given a write acked by the source, a staying voter and the destination at w = 2, When that voter restarts empty and the destination is down in cleanup, Then the source\'s copy is kept and the write survives the destination back on an empty dir', async () => {
-    const world = w!
+    const world = suite.world
     const {shard, to} = await world.moveTarget(0)
     const from = shard.replicas[0]!.node
     const [b, c] = shard.replicas.filter((r) => r.node !== from).map((r) => r.node) as [string, string]
@@ -95,7 +78,7 @@ describe('a staying voter on a replaced data dir, on real processes', {timeout: 
     const after = (await world.dp.shards()).find((s) => s.id === shard.id)!
     expect((await world.dp.client(to).get(after.id, after.epoch, key)).record?.value?.toString()).toBe('acked')
     // b (empty) and c never held it: a quorum read of two may ask just them until anti-entropy gives it back from d.
-    const repaired = await runCli(['repair', '--shard', String(after.id), ...world.conn()], {cwd: world.cwd, timeoutMs: 60_000})
+    const repaired = await suite.cli(['repair', '--shard', String(after.id)])
     expect(repaired.code, repaired.stderr).toBe(0)
     for (const r of world.routers) {
       const got = await waitFor(async () => {
