@@ -1,6 +1,6 @@
 import {UserError} from '../errors/errors.js'
 import {type Capacity} from '../model/resources.js'
-import {MoveSchema, PHASE_TABLE} from '../model/move.js'
+import {type Move, MoveSchema, PHASE_TABLE} from '../model/move.js'
 import {AliveSchema, type ClusterNode, NodeSchema, type NodeState} from '../model/node.js'
 import {getMeta, getNode, getStatsSummary, listAlive, listNodes, updateNode} from './clusterRepo.js'
 import {listLiveNodes} from './engineLiveness.js'
@@ -148,11 +148,31 @@ function leavingHint(node: string, moves: readonly string[]): string {
 }
 
 /**
+ * keptCopyMovesTo lists the unfinished moves that abort or roll back away from `node` with no
+ * repair from its copy recorded: once the destination has left the shard, that copy (kept
+ * outside the map) may be the only one up of a write acknowledged at w = 1, and the move
+ * repairs the voters from it before dropping it (src/executor/moveMachine.ts dropKeptCopy).
+ * Not best effort: an unreadable move list throws, and nothing is removed.
+ */
+async function keptCopyMovesTo(ctx: ServiceContext, node: string): Promise<Move[]> {
+  const moves = (await ctx.store.listTyped(ctx.keys.movesPrefix, MoveSchema)).items.map((m) => m.value)
+  return moves.filter((m) => m.to === node && !PHASE_TABLE[m.phase].terminal && PHASE_TABLE[m.phase].track !== 'forward' && m.keptCopyRepair === undefined)
+}
+
+/** RemoveNodeOptions: `acceptDataLoss` removes a destination whose copy unfinished moves keep (their loss warning says what is lost). */
+export interface RemoveNodeOptions {
+  acceptDataLoss?: boolean
+}
+
+/**
  * removeNode deletes a node record; only an empty node may go (PRECONDITION otherwise,
- * naming how many replicas it still holds). Removing an absent node succeeds, changing
+ * naming how many replicas it still holds), and not the destination of an abort or rollback
+ * that has not repaired the voters from its copy yet (PRECONDITION, naming the move) unless
+ * `acceptDataLoss`: that move then ends with a `kept-copy:` loss warning if the copy may have
+ * held an acknowledged write no voter up holds. Removing an absent node succeeds, changing
  * nothing, and says the node is not in the cluster.
  */
-export async function removeNode(ctx: ServiceContext, id: string): Promise<{id: string; changed: boolean; message: string}> {
+export async function removeNode(ctx: ServiceContext, id: string, opts: RemoveNodeOptions = {}): Promise<{id: string; changed: boolean; message: string}> {
   const node = await ctx.store.get(ctx.keys.node(id))
   if (!node) {
     await getMeta(ctx)
@@ -164,6 +184,17 @@ export async function removeNode(ctx: ServiceContext, id: string): Promise<{id: 
     const leaving = await cutOverMovesFrom(ctx, id)
     throw new UserError('PRECONDITION', `node "${id}" still holds ${held.length} replica(s) (shards ${held.slice(0, 5).map((s) => s.id).join(', ')}${held.length > 5 ? ', …' : ''})`, leaving.length > 0 ? leavingHint(id, leaving) : `move them off first: \`shardctl node drain ${id}\``)
   }
+  // Read after the shard map: a move's destination leaves the map in the same transaction that records its abort (or
+  // rollback), so a destination the census found out of the map is seen here in that move's phase.
+  const keeping = await keptCopyMovesTo(ctx, id)
+  if (keeping.length > 0 && opts.acceptDataLoss !== true) {
+    const m = keeping[0]!
+    throw new UserError(
+      'PRECONDITION',
+      `node "${id}" is the destination of move ${m.id} (${m.phase}, shard ${m.shard}), whose copy it still holds${keeping.length > 1 ? ` (and ${keeping.length - 1} more move(s))` : ''}: at w = 1 that copy may be the only one of an acknowledged write until the move repairs the voters from it`,
+      `let \`shardctl apply --resume\` finish the move (start ${id} if it is down), then remove it; if ${id} is gone for good, \`shardctl node remove ${id} --accept-data-loss\` lets the move end without it (with a warning of possible data loss when its copy may have held a write no voter up holds)`,
+    )
+  }
   // claims/<id> and marks/<id> go with the record: an id added again later is a new node, any dir its first.
   const removed = await ctx.store.commit({compares: [{key: ctx.keys.node(id), modRevision: node.modRevision}], deletes: [ctx.keys.node(id), ctx.keys.claim(id), ctx.keys.mark(id)]})
   if (removed === undefined) throw new UserError('CONFLICT', `node "${id}" changed while it was being removed`, 'retry the command')
@@ -171,5 +202,6 @@ export async function removeNode(ctx: ServiceContext, id: string): Promise<{id: 
   // Best effort: the record is gone already, and an unreadable alive entry must not turn that into a failure.
   const alive = await ctx.store.getTyped(ctx.keys.alive(id), AliveSchema).catch(() => undefined)
   const running = alive ? `; its \`shardctl node serve\` (pid ${alive.value.pid} at ${alive.value.address}) is still running: stop it, as no shard will be placed on it` : ''
-  return {id, changed: true, message: `node ${id} removed${running}`}
+  const forced = keeping.length > 0 ? `; move(s) ${keeping.map((m) => m.id).join(', ')} kept its copy: they end without it, with a warning of possible data loss when it may have held a write no voter up holds (moves show)` : ''
+  return {id, changed: true, message: `node ${id} removed${forced}${running}`}
 }

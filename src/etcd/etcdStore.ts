@@ -12,6 +12,7 @@ import {rawRange, rawRangeAvailable} from './rawRange.js'
 import {grantEtcdLease} from './leaseHandle.js'
 import {watchEtcdPrefix} from './resumableWatch.js'
 import {etcdTimeoutMs} from './etcdTimeout.js'
+import {connectFirstTransformer} from './connectFirst.js'
 
 export {LIST_PAGE_SIZE, MAX_TXN_OPS} from '../store/store.js'
 export type {Compare, StoredValue, Txn, Typed} from '../store/store.js'
@@ -23,7 +24,8 @@ export {prefixEnd} from '../store/keyRange.js'
  * gRPC keepalive while calls are open (so silent half-open watch streams are detected
  * within about 15 s) and a
  * deadline on every unary call (SHARDCTL_ETCD_TIMEOUT_MS in `env`, 5 s by default), so an
- * unreachable etcd fails fast instead of hanging. Throws UserError(BAD_INPUT) for a bad
+ * unreachable etcd fails fast instead of hanging. A call that finds its channel connecting
+ * first waits for it, at most that long too, and then gets the whole deadline (connectFirst.ts). Throws UserError(BAD_INPUT) for a bad
  * timeout or a missing CA.
  */
 export function etcdClientOptions(conn: ConnectionConfig, env: Record<string, string | undefined> = process.env): etcd.IOptions {
@@ -39,6 +41,10 @@ export function etcdClientOptions(conn: ConnectionConfig, env: Record<string, st
       'grpc.keepalive_timeout_ms': 5000,
       'grpc.keepalive_permit_without_calls': 0,
       'grpc.max_receive_message_length': 64 * 1024 * 1024,
+      // A unary call's deadline starts once its channel is connected (connectFirst.ts): etcd3
+      // makes a new channel after every failed call, and on a slow link the connection ate the
+      // deadline, so every first call failed and closed the channel again.
+      callInvocationTransformer: connectFirstTransformer(),
     },
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : {deadline: Date.now() + timeoutMs}),
     // etcd3's own resends, which also tell a commit it was resent (see commit).

@@ -312,7 +312,10 @@ export type MoveDecision =
 type Observed = NonNullable<MoveObservation['shard']>
 type PhaseStep = (o: MoveObservation) => MoveDecision
 
-const commitOf = (transition: Transition, shard?: Observed, extra: Omit<Extract<MoveDecision, {kind: 'commit'}>, 'kind' | 'transition' | 'shardRevision' | 'shardBefore'> = {}): MoveDecision => ({
+/** CommitExtra is what a commit decision carries besides its transition and the shard's revision: the move's patch, fences, note. */
+export type CommitExtra = Omit<Extract<MoveDecision, {kind: 'commit'}>, 'kind' | 'transition' | 'shardRevision' | 'shardBefore'>
+
+const commitOf = (transition: Transition, shard?: Observed, extra: CommitExtra = {}): MoveDecision => ({
   kind: 'commit',
   transition,
   // shardBefore is the value at shardRevision: the census delta of the write is computed from it.
@@ -355,14 +358,20 @@ function withShard(o: MoveObservation, next: (shard: Observed) => MoveDecision):
 }
 
 /**
- * dropThenCommit commits `t`, first making `t.dropFirst` drop its copy of the range. A node
- * no longer registered has nothing to drop; a registered node that is down is waited for
- * (not a failed attempt: nothing is wrong but its absence).
+ * dropThenCommit (pure) commits `t` with `extra` (the move's patch, the claims it is fenced on, its note), first making
+ * `t.dropFirst` drop its copy of the range. A node no longer registered has nothing to drop: `t` commits at once, with
+ * `extra` whole and the note saying so. A registered node that is down is waited for (not a failed attempt: nothing is
+ * wrong but its absence). Exported for its tests.
  */
-function dropThenCommit(o: MoveObservation, t: Transition, shard: Observed | undefined, extra: Parameters<typeof commitOf>[2] = {}): MoveDecision {
+export function dropThenCommit(o: MoveObservation, t: Transition, shard: MoveObservation['shard'], extra: CommitExtra = {}): MoveDecision {
   const node = t.dropFirst
   if (!node || !shard) return commitOf(t, shard, extra)
-  if (!o.registered.has(node)) return commitOf(t, shard, {note: `move ${o.move.id}: node ${node} is no longer registered; nothing to drop`})
+  if (!o.registered.has(node)) {
+    // `extra` goes with it: until session 42 it was thrown away here, the patch (a loss warning, the kept-copy record
+    // marked dropped) and the claim fences with it.
+    const unregistered = `node ${node} is no longer registered; nothing to drop`
+    return commitOf(t, shard, {...extra, note: extra.note !== undefined ? `${extra.note}; ${unregistered}` : `move ${o.move.id}: ${unregistered}`})
+  }
   if (!o.alive.has(node)) {
     return onFailure(o, {kind: 'waiting-for-node', message: `node ${node} is down: its copy of shard ${shard.value.id}'s range must be dropped before move ${o.move.id} can go on`})
   }
@@ -775,15 +784,24 @@ function dropKeptCopy(o: MoveObservation, t: Transition, shard: Observed): MoveD
   // Registered, else it has nothing to drop (dropThenCommit says so). A repair recorded before it was removed (`node remove`
   // takes a node that holds no replica) still owes its verdict: until session 41's hunt the move ended without the loss
   // warning the record called for (a copy read on a replaced dir), its record left `repaired`.
-  if (!o.registered.has(move.to)) {
-    if (move.keptCopyRepair === undefined) return dropThenCommit(o, t, shard)
-    const end = keptCopyEnd(o, move.keptCopyRepair)
-    return commitOf(t, shard, {patch: end.patch, note: `move ${move.id}: node ${move.to} is no longer registered; nothing to drop${end.lost}`})
-  }
   // In `aborting` no comparison recorded the source's dir (verifiedDirs is written at cutover): up, it may be back on a
   // replaced, empty one, and counts as such (session 40). A source with no claim (a build that writes none) is not judged.
   const unknown = move.phase === 'aborting' && ownValue(move.verifiedDirs, move.from) === undefined && o.claims?.get(move.from)?.token !== undefined
   const replaced = sourceDirReplaced(o)
+  if (!o.registered.has(move.to)) {
+    if (move.keptCopyRepair !== undefined) {
+      const end = keptCopyEnd(o, move.keptCopyRepair)
+      return dropThenCommit(o, t, shard, {patch: end.patch, ...(end.lost !== '' ? {note: `move ${move.id}: the recorded repair from ${move.to}'s copy ends${end.lost}`} : {})})
+    }
+    // Removed with its copy kept and no repair recorded (`node remove --accept-data-loss`: refused without it, session 42;
+    // until then it went unrefused and the move ended without a word). The copy can be neither read nor dropped now. A
+    // source up on its compared dir holds every write the copy was kept for (it may die later, but nothing is lost yet).
+    const removedKept = destinationCopyKeep({move, voters: readReplicas(shard.value), alive: o.alive, writeQuorums: o.writeQuorums, sourceDirReplaced: replaced, sourceDirUnknown: unknown})
+    if (removedKept === undefined) return dropThenCommit(o, t, shard)
+    const warning = keptCopyLostWarning(move, new Date(o.now).toISOString(), 'removed', copyDirOf(move) ?? null, copyDirOf(move) ?? null, [])
+    const said = `node ${move.to} was removed while its copy of shard ${move.shard} was kept, before any repair from it, with a warning of possible data loss (moves show)`
+    return dropThenCommit(o, t, shard, {patch: {warnings: withWarnings(move.warnings, [warning])}, note: `move ${move.id}: ${said}`})
+  }
   // In `rb-cutover` a source up on its compared dir may die for good between this look and the drop: at w = 1 the copy is
   // repaired from before every drop (session 41; until then it was dropped at once, and a source dying right after took
   // the only other copy of a write acknowledged by it and the destination alone).
@@ -799,7 +817,7 @@ function dropKeptCopy(o: MoveObservation, t: Transition, shard: Observed): MoveD
   const voters = readReplicas(shard.value).filter((n) => o.alive.has(n)).sort()
   if (voters.length === 0) return onFailure(o, {kind: 'waiting-for-node', message: `move ${move.id}: ${kept}, or once a voter of the shard is up to repair from the copy`})
   if (!o.alive.has(move.to)) {
-    return onFailure(o, {kind: 'waiting-for-node', message: `move ${move.id}: ${kept}, or once ${move.to} is up again: the voters up (${voters.join(', ')}) are repaired from its copy before it is dropped (start ${move.to})`})
+    return onFailure(o, {kind: 'waiting-for-node', message: `move ${move.id}: ${kept}, or once ${move.to} is up again: the voters up (${voters.join(', ')}) are repaired from its copy before it is dropped (start ${move.to}; gone for good, \`shardctl node remove ${move.to} --accept-data-loss\` ends the move without it, warned)`})
   }
   const read = [move.to, ...voters]
   const effect: MoveEffect = {type: 'repair-from-copy', key: verifiedKey(`repair-from-copy@${shard.revision}`, read, o.claims), shard: shard.value, voters}

@@ -18,7 +18,8 @@ import {repairFromKeptCopy} from './keptCopyRepair.js'
 /**
  * RunState is what the runner remembers between observations of one phase: the effects
  * that succeeded, the last failure (answered by the next decision) and the failure counts.
- * It is reset whenever the move's phase changes, and starts empty after a restart.
+ * It is reset whenever the move's phase changes, and starts empty after a restart (but for
+ * the wait the move recorded: `inherited`).
  */
 interface RunState {
   phase: Move['phase']
@@ -36,6 +37,13 @@ interface RunState {
   waitEffect?: string
   /** repairedRecords: the records each `repair-from-copy` effect of this phase repaired, by its key (the machine records it). */
   repairedRecords?: Map<string, number>
+  /**
+   * inherited: the wait the move recorded when this run started (an executor before this one, or this one's earlier run),
+   * until the move commits, counts a failure or changes phase. A wait recorded again with its text keeps its `since`: the
+   * restarted executor re-runs the step (its done set starts empty), clears the wait before it and records it again when
+   * it fails the same way; until session 42 `moves show` and the TUI then said "waiting since" the restart.
+   */
+  inherited?: NonNullable<Move['waitingFor']>
 }
 
 /**
@@ -49,7 +57,7 @@ interface RunState {
 export async function runMove(env: ExecutorEnv, initial: FencedMove): Promise<FencedMove> {
   const effects = env.effects ?? nodeMoveEffects(env, copyShard)
   let m = initial
-  const run: RunState = {phase: m.value.phase, done: new Set(), failures: 0, tries: 0}
+  const run: RunState = {phase: m.value.phase, done: new Set(), failures: 0, tries: 0, ...(m.value.waitingFor ? {inherited: m.value.waitingFor} : {})}
   while (!env.stopped()) {
     let observation: Awaited<ReturnType<typeof observe>>
     try {
@@ -87,6 +95,7 @@ function resetRun(run: RunState, phase: Move['phase']): void {
   run.failures = 0
   run.tries = 0
   run.waitEffect = undefined
+  run.inherited = undefined
 }
 
 /**
@@ -220,9 +229,10 @@ async function countRetry(env: ExecutorEnv, m: FencedMove, retried: {message: st
   env.emit({type: 'retry', move: m.value.id, what: m.value.phase, error: retried.message, at: new Date(env.now()).toISOString()})
   if (!retried.counted) {
     run.waitEffect = run.failedEffect
-    return recordWaiting(env, m, retried.message)
+    return recordWaiting(env, m, retried.message, run)
   }
   run.failures++
+  run.inherited = undefined
   try {
     // A failure that is not a wait for a node: any wait recorded before is over (the node it named answered), cleared with the count.
     return await commitMoveTransition(env.ctx, env.fence, m, {attempts: m.value.attempts + 1, ...(m.value.waitingFor ? {waitingFor: undefined} : {})})
@@ -241,10 +251,11 @@ async function countRetry(env: ExecutorEnv, m: FencedMove, retried: {message: st
  * only once a step finished, so a long step run after the wait ended (a refill, a barrier) left `moves show` and
  * `cluster status` naming a wait that was over for as long as it ran.
  */
-async function recordWaiting(env: ExecutorEnv, m: FencedMove, text: string): Promise<FencedMove> {
+async function recordWaiting(env: ExecutorEnv, m: FencedMove, text: string, run: RunState): Promise<FencedMove> {
   if (m.value.waitingFor?.text === text) return m
+  const since = run.inherited?.text === text ? run.inherited.since : new Date(env.now()).toISOString()
   try {
-    return await commitMoveTransition(env.ctx, env.fence, m, {waitingFor: {since: new Date(env.now()).toISOString(), text}})
+    return await commitMoveTransition(env.ctx, env.fence, m, {waitingFor: {since, text}})
   } catch (err) {
     if (classifyError(err).kind === 'lock-lost') throw err
     return m
@@ -268,7 +279,8 @@ async function commitDecision(env: ExecutorEnv, m: FencedMove, d: Extract<MoveDe
     env.emit({type: 'retry', move: m.value.id, what: m.value.phase, error: d.retried.message, at: new Date(env.now()).toISOString()})
   }
   if (d.note) env.emit({type: 'info', message: d.note, at: new Date(env.now()).toISOString()})
-  // A commit ends any wait recorded (recordWaiting).
+  // A commit ends any wait recorded (recordWaiting), an inherited one too.
+  run.inherited = undefined
   const patch = {...transitionPatch(d.transition, new Date(env.now())), waitingFor: undefined, ...d.patch}
   const shard = d.transition.shard && d.shardRevision !== undefined && d.shardBefore ? {value: d.transition.shard, expected: d.shardRevision, before: d.shardBefore} : undefined
   const claims = (d.claimFences ?? []).map((c) => ({key: env.ctx.keys.claim(c.node), modRevision: c.modRevision}))

@@ -98,13 +98,17 @@ export const KEPT_COPY_KEY = 'kept-copy:'
  * was dropped: `copy` the destination served another data dir at the repair than the one its copy was last known under
  * (a replaced disk served with --accept-empty-data: the repair read what the new dir held, not the writes only the old
  * copy had); `voters` every voter repaired from it serves another data dir since the repair was recorded (the drop may
- * have been sent, so nothing is left to repair them from again). Keyed on the destination and its dir at the repair.
+ * have been sent, so nothing is left to repair them from again); `removed` the destination was removed from the cluster
+ * (`node remove --accept-data-loss`) while its copy was kept and before any repair from it was recorded, so the move
+ * could neither read nor drop it (`dirNow` is then its dir last known, `voters` empty). Keyed on the destination and its
+ * dir at the repair (or last known).
  */
-export function keptCopyLostWarning(move: Pick<Move, 'id' | 'from' | 'to'>, at: string, why: 'copy' | 'voters', copyDir: string | null, dirNow: string | null, voters: readonly string[]): MoveWarning {
-  const text =
-    why === 'copy'
-      ? `${move.to}'s copy was kept outside the map to repair the voters from (${move.from} down or its dir unjudged, at a write quorum of 1), but ${move.to} served another data dir at the repair (${dirNow ?? 'unknown'}) than the one its copy was last known under (${copyDir ?? 'unknown'}): acknowledged records only its old copy held are lost`
-      : `${move.to}'s copy was repaired into ${voters.join(', ')} before it was dropped, but every one of them serves another data dir since the repair was recorded (the drop may have been sent): acknowledged records only ${move.to}'s copy held are lost`
+export function keptCopyLostWarning(move: Pick<Move, 'id' | 'from' | 'to'>, at: string, why: 'copy' | 'voters' | 'removed', copyDir: string | null, dirNow: string | null, voters: readonly string[]): MoveWarning {
+  const text = {
+    copy: `${move.to}'s copy was kept outside the map to repair the voters from (${move.from} down or its dir unjudged, at a write quorum of 1), but ${move.to} served another data dir at the repair (${dirNow ?? 'unknown'}) than the one its copy was last known under (${copyDir ?? 'unknown'}): acknowledged records only its old copy held are lost`,
+    voters: `${move.to}'s copy was repaired into ${voters.join(', ')} before it was dropped, but every one of them serves another data dir since the repair was recorded (the drop may have been sent): acknowledged records only ${move.to}'s copy held are lost`,
+    removed: `${move.to} was removed from the cluster (node remove --accept-data-loss) while its copy was kept outside the map to repair the voters from (${move.from} down or its dir unjudged, at a write quorum of 1), before any repair from it: acknowledged records only that copy held are lost, unless ${move.from} comes back on the data dir its copy was compared under`,
+  }[why]
   return {key: `${KEPT_COPY_KEY}${move.to}:${why}:${dirNow ?? 'unknown'}`, at, text, mayHaveLostData: true}
 }
 

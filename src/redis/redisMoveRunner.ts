@@ -377,7 +377,8 @@ async function driveRedisMove(env: ExecutorEnv, initial: FencedMove, opts: Redis
  * still open. Throws PRECONDITION when neither side owns the slot (changed outside shardctl),
  * and, with `restarted` pending (the source restarted since the cursor was written), when the
  * slot, found open, has keys on both sides (staleCopiesRefusal), before migrating any; found
- * open without, it marks the check done.
+ * open without, or not open on the source at all (nothing of it migrated before), it marks the
+ * check done.
  */
 async function migrateSlot(env: ExecutorEnv, opts: RedisMoveOptions, keyBucket: TokenBucket, src: MasterConn, dst: MasterConn, others: readonly MasterConn[], slot: number, onBatch: (keys: number, bytes: number) => void, moveId: string, restarted?: StaleCheck, cancelled?: CancelLook): Promise<'closed' | 'stopped' | 'rolled-back'> {
   const guard = sendGuard(env)
@@ -405,8 +406,11 @@ async function migrateSlot(env: ExecutorEnv, opts: RedisMoveOptions, keyBucket: 
       }
       restarted.pending = false
     }
-    // Not open on the source: nothing of it migrated before this run, so nothing of it to hold.
-    if (restarted?.kind === 'unchecked' && srcView.migratingTo === null) restarted.pending = false
+    // Not open on the source (and, past the stray check above, none of its keys on the target): nothing of it migrated
+    // before this run, so no copy of it is stale and nothing to hold; the check is done for a source restarted too. Until
+    // session 42 a `restarted` one stayed pending: every cursor this run wrote kept the old run_id, so each later resume
+    // took the source for restarted again and checked a slot this very run had opened after the restart.
+    if (restarted !== undefined && srcView.migratingTo === null) restarted.pending = false
     await openSlot(src, dst, slot, guard)
     // Counted after opening, and with the slots other moves are taking (MIGRATING) as gone: two
     // moves out of one master (a drain) each saw the other's last slot still there and neither

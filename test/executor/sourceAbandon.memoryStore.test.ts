@@ -1708,6 +1708,20 @@ describe('huntwaits: a wait a step failed into stays recorded, with its since, w
     expect(seen.length).toBeGreaterThan(3)
     expect(seen.slice(1)).toEqual(seen.slice(1).map(() => m.waitingFor))
   })
+
+  // Session 42: a restarted executor re-runs the refill (its done set starts empty), which cleared the recorded wait before
+  // it and recorded it again at its failure, with a new since: `moves show` and the TUI's "waiting for X since" restarted.
+  it('Given the same wait recorded, When the executor restarts (a new run) and the refill fails the same way, Then waitingFor keeps the since recorded before the restart', async () => {
+    const s = await stuckMove(3, 'cleanup', [null, 1])
+    await requestSourceAbandon(s.ctx, s.move.id, {acceptDataLoss: true})
+    const down = [...s.others].sort()[0]!
+    await s.store.delete(s.ctx.keys.alive(down))
+    const first = await s.run()
+    expect(first.waitingFor?.text).toContain(`${down} (down)`)
+    const second = await s.run()
+    expect(second.phase).toBe('cleanup')
+    expect(second.waitingFor).toEqual(first.waitingFor)
+  })
 })
 
 describe('huntwaits: the abandoned source coming back does not withdraw the loss of the voters abandoned with it (session 41)', () => {

@@ -1,7 +1,8 @@
 import {describe, expect, it} from 'vitest'
 import {fixOpenSlots} from '../../../src/redis/fixOpenSlots.js'
-import {acknowledgeWarnings} from '../../../src/executor/moveStore.js'
+import {acknowledgeWarnings, getMove} from '../../../src/executor/moveStore.js'
 import {withRedisNode} from '../../../src/redis/redisConnection.js'
+import {formatMoveCursor, parseMoveCursor} from '../../../src/redis/moveCursor.js'
 import {crashAndRestart, redisAvailable, tagsInSlots} from '../../support/redisCluster.js'
 import {inProcessApplyOf, useRedisCluster} from '../../support/redisTestFile.js'
 import {countAt, openSlotByHand, poll, slotServedBy, writeTagged} from '../../support/redisFailover.js'
@@ -39,6 +40,9 @@ const copiesOn = (address: string, keys: readonly string[]) =>
     return out
   })
 
+/** runIdAt is the run_id (INFO server) of the redis-server at `address`. */
+const runIdAt = (address: string) => withRedisNode(address, async (r) => /^run_id:(\w+)/m.exec(String(await r.call('INFO', 'server')))![1]!)
+
 /** restartSource crashes the master at `address` and waits until it holds the `keys` keys of `slot` its snapshot had. */
 async function restartSource(address: string, slot: number, keys: number): Promise<void> {
   await crashAndRestart(file.redis, address)
@@ -46,6 +50,38 @@ async function restartSource(address: string, slot: number, keys: number): Promi
 }
 
 describe.skipIf(!available)('a source restarted from an older snapshot while its slot is open', () => {
+  // Session 42: the restart was judged (no slot open on the source: nothing of it migrated before, so no stale copies), but
+  // the check stayed pending, so every cursor the run wrote kept the old run_id: a later resume took the source for
+  // restarted again, and re-judged a restart already judged (and `unchecked` and `restarted` differed for no reason).
+  it('a source restarted between two slots (none open on it): the check ends at the first slot, and the cursors name its new run_id from then on', async () => {
+    const {shard, from: src, to: dst, first, end} = await file.shardToMove(4)
+    // Keys in the first slot and in one later: the first goes through the check, the later one's cursor is recorded first.
+    const tags = tagsInSlots(first, end, 12, 'bt')
+    for (const t of [tags[0]!, tags.at(-1)!]) await writeTagged(file.client, t.tag, 20)
+    const recorded = await file.recordPendingMove('restart-between', shard, src, dst)
+    const cursor = formatMoveCursor({dir: 'fwd', next: first, open: false, srcRun: 'f'.repeat(40), dstRun: await runIdAt(dst.address)})
+    await file.ctx.store.put(file.ctx.keys.move(recorded.id), JSON.stringify({...recorded, phase: 'copying', copyStartedAt: Date.now(), progress: {...recorded.progress, cursor}}))
+    // The cursors the run records, read as it runs.
+    const seen: {next: number; srcRun?: string}[] = []
+    let running = true
+    const watcher = (async () => {
+      while (running) {
+        const c = parseMoveCursor((await getMove(file.ctx, 'restart-between')).value.progress.cursor)
+        // Past the first keyed slot (checked there; the cursor recorded before it still names the old run_id, as it should)
+        // and naming a run_id (the one left at `done` is the cursor as held in memory, which names none).
+        if (c && c.next > tags[0]!.slot && c.srcRun !== undefined) seen.push({next: c.next, srcRun: c.srcRun})
+        await new Promise((r) => setTimeout(r, 25))
+      }
+    })()
+    // 20 keys a second, 2 a batch: the later slot's keys take about a second, its cursor recorded before.
+    const result = await apply({redis: {keysPerBatch: 2, keysPerSec: 20}, sleepCapMs: 200}).finally(() => (running = false))
+    await watcher
+    expect(result.moves.find((m) => m.id === 'restart-between')?.phase).toBe('done')
+    const srcRun = await runIdAt(src.address)
+    expect(seen.length).toBeGreaterThan(0)
+    expect(seen.filter((c) => c.srcRun !== srcRun)).toEqual([])
+  }, 90_000)
+
   it('redis fix does not overwrite the target\'s newer copies with the snapshot\'s', async () => {
     // Not the first master: the second test moves one of its shards.
     const [src, dst] = [file.masters[2]!, file.masters[1]!]
