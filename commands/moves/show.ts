@@ -4,6 +4,7 @@ import {describeCopyProgress} from '../../src/executor/copyProgressText.js'
 import {type MoveView, showMove} from '../../src/executor/moveViews.js'
 import {sourceAbandonText} from '../../src/executor/sourceAbandonText.js'
 import {keptCopyRepairText} from '../../src/executor/keptCopyRepairText.js'
+import {votersAbandonText} from '../../src/executor/votersAbandonText.js'
 import {isTerminal} from '../../src/model/move.js'
 
 export default class MovesShow extends EtcdCommand {
@@ -27,7 +28,9 @@ export default class MovesShow extends EtcdCommand {
     if (repair) this.log(repair)
     // What the executor waits for (a node that is down) and the command that ends it, as it last recorded it.
     if (m.waitingFor && !isTerminal(m.phase)) this.log(`waiting since ${m.waitingFor.since}: ${m.waitingFor.text}`)
-    if (m.abandonVotersRequested && !isTerminal(m.phase)) this.log(`down staying voters abandoned by the operator at ${m.abandonVotersRequested} (--accept-data-loss): the refill of ${m.to} goes on from what is up while they hold no lease`)
+    // The `moves abandon-voters` mark, the voters it names and their last data dirs (abandonVotersDirs in --json).
+    const voters = votersAbandonText(m)
+    if (voters) this.log(voters)
     for (const w of m.warnings ?? []) this.log(`warning (${w.at}${w.acknowledgedAt ? `, acknowledged ${w.acknowledgedAt}` : ''}): ${w.text}${w.mayHaveLostData && !w.acknowledgedAt ? ` (once checked: \`shardctl moves ack ${m.id}\`)` : ''}`)
     this.log(`updated ${m.updatedAt}`)
     return m

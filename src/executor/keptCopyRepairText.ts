@@ -1,4 +1,5 @@
 import {type Move} from '../model/move.js'
+import {ownValue} from '../model/ownKey.js'
 
 /**
  * keptCopyRepairText is what `moves show` says of the repair from the destination's copy kept outside the map
@@ -11,6 +12,6 @@ export function keptCopyRepairText(m: Pick<Move, 'to' | 'keptCopyRepair'>): stri
   if (!r) return undefined
   const state = r.state === 'repaired' ? `repaired at ${r.at}, ${m.to}'s copy about to be dropped` : `repaired at ${r.at}, ${m.to}'s copy dropped`
   const voters = r.voters.length > 0 ? r.voters.join(', ') : 'none'
-  const replaced = r.copyReplaced ? `; ${m.to} served another data dir (${r.dirs[m.to] ?? 'unknown'}) than its copy's (${r.copyDir ?? 'unknown'}): what only the old copy held is lost` : ''
+  const replaced = r.copyReplaced ? `; ${m.to} served another data dir (${ownValue(r.dirs, m.to) ?? 'unknown'}) than its copy's (${r.copyDir ?? 'unknown'}): what only the old copy held is lost` : ''
   return `kept copy repair: ${state}; voters repaired: ${voters}; records sent: ${r.records}${replaced}`
 }

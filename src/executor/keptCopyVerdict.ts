@@ -1,5 +1,6 @@
 import {type KeptCopyRepair, type Move} from '../model/move.js'
-import {dataDirOf, type DirToken, type ObservedClaim} from './verifiedDirs.js'
+import {ownValue} from '../model/ownKey.js'
+import {dataDirChanged, dataDirOf, type DirToken, type ObservedClaim} from './verifiedDirs.js'
 
 /**
  * copyDirOf is the destination's claim its copy was last known under, for a move that keeps that copy outside the map
@@ -8,7 +9,7 @@ import {dataDirOf, type DirToken, type ObservedClaim} from './verifiedDirs.js'
  * quorum). Undefined: none recorded (a move recorded by an older build, a node without a claim): not judged.
  */
 export function copyDirOf(move: Pick<Move, 'phase' | 'to' | 'verifiedDirs' | 'promotedDir'>): DirToken | undefined {
-  return move.phase === 'rb-cutover' ? move.verifiedDirs?.[move.to] : move.promotedDir
+  return move.phase === 'rb-cutover' ? ownValue(move.verifiedDirs, move.to) : move.promotedDir
 }
 
 /**
@@ -32,10 +33,7 @@ export function copyReplaced(move: Pick<Move, 'phase' | 'to' | 'verifiedDirs' | 
  * A voter whose claim was not read is not judged (counted as holding its dir).
  */
 export function repairedVotersLost(record: Pick<KeptCopyRepair, 'voters' | 'dirs'>, claims: ReadonlyMap<string, ObservedClaim> | undefined): {lost: string[]; all: boolean} {
-  const judged = record.voters.filter((v) => record.dirs[v] !== undefined)
-  const lost = judged.filter((v) => {
-    const now = claims?.get(v)?.token
-    return now !== undefined && dataDirOf(now) !== dataDirOf(record.dirs[v])
-  })
+  const judged = record.voters.filter((v) => ownValue(record.dirs, v) !== undefined)
+  const lost = judged.filter((v) => dataDirChanged(record.dirs, v, claims))
   return {lost, all: judged.length > 0 && lost.length === judged.length}
 }

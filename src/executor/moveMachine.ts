@@ -8,7 +8,9 @@ import {type NodeState} from '../model/node.js'
 import {readReplicas, type Replica, type Shard, writeReplicas} from '../model/shard.js'
 import {abortable, type Failure, judgeFailure, RETRY_POLICY} from './retryPolicy.js'
 import {destinationCopyKeep} from './destinationCopyKeep.js'
-import {changedSince, claimFences, dataDirOf, type ObservedClaim, verifiedKey, verifiedNow} from './verifiedDirs.js'
+import {votersMarkCovers, votersMarkOutlived, votersMarkWithdrawal} from './votersMark.js'
+import {changedSince, claimFences, dataDirChanged, dataDirOf, type ObservedClaim, verifiedKey, verifiedNow} from './verifiedDirs.js'
+import {ownValue} from '../model/ownKey.js'
 
 /**
  * The move state machine (pure). Each function decides, from the move record and the
@@ -464,7 +466,7 @@ function refillThenRecord(o: MoveObservation, shard: Observed, r: RefillRecord):
  */
 function refillWithoutSource(o: MoveObservation, shard: Observed): MoveDecision {
   const {move} = o
-  const staying = readReplicas(shard.value).filter((n) => n !== move.to && n !== move.from)
+  const staying = stayingVoters(move, shard.value)
   const down = staying.filter((n) => !o.alive.has(n)).sort()
   // Only the source is abandoned. A write acknowledged by it and a staying voter that is down
   // (w = 2 at rf 3) is on that voter alone now: refilling from the others and recording the
@@ -480,12 +482,18 @@ function refillWithoutSource(o: MoveObservation, shard: Observed): MoveDecision 
   const from = peers.length > 0 ? `refilled from ${peers.join(', ')}` : 'no other copy to refill it from'
   const destinationDir = o.claims?.get(move.to)?.token ?? null
   const voters = down.length > 0 ? `, with what only ${down.join(', ')} (down, abandoned by the operator: moves abandon-voters --accept-data-loss) held` : ''
-  const reason = `source ${move.from} abandoned (moves abandon-source --accept-data-loss): ${move.to} restarted since it was verified and went on with what it held (${from}); records only ${move.from}'s copy held are lost${voters}`
+  // A voter up on a replaced data dir is read (it gives what it holds now), but its old copy is gone: told, not waited for.
+  const replaced = replacedStayingVoters(o, shard.value)
+  const lostDirs = replaced.length > 0 ? `, and what only ${replaced.join(', ')} held on the data dir ${replaced.length === 1 ? 'it' : 'they'} served at cutover (replaced since)` : ''
+  const reason = `source ${move.from} abandoned (moves abandon-source --accept-data-loss): ${move.to} restarted since it was verified and went on with what it held (${from}); records only ${move.from}'s copy held are lost${voters}${lostDirs}`
   // Keyed and fenced on the staying voters' claims too (the runner reads them while the mark is set).
   return refillThenRecord(o, shard, {
     step: 'refill-without-source',
     from: peers,
     read: [move.to, ...peers],
+    // And on the abandoned voters' claims: one that registers again and goes down between this look and the commit (its
+    // lease absent again) came back, and its copy is read (votersMark.ts votersMarkOutlived), not gone without.
+    fenced: [move.to, ...peers, ...down],
     // The voters' mark answers this refill: consumed by its commit, as refillAfterDrop's is.
     patch: {reason, sourceAbandoned: abandonedAgain(move.sourceAbandoned, {at, destinationDir, refilledFrom: peers, ...(down.length > 0 ? {abandonedVoters: down} : {})}), ...(move.abandonVotersRequested !== undefined ? {abandonVotersRequested: undefined, abandonVotersDirs: undefined} : {})},
     // Fenced on the source's lease still being absent, and the abandoned voters': one that registers meanwhile fails the
@@ -498,48 +506,10 @@ function refillWithoutSource(o: MoveObservation, shard: Observed): MoveDecision 
   })
 }
 
-/**
- * votersMarkCovers tells whether the operator's `moves abandon-voters` mark is set and names every voter of `down` (a
- * mark from before session 41 names none: it covers them all). A voter down that it does not name (one that went down
- * after the mark) was judged gone by nobody: the refill waits for it.
- */
-function votersMarkCovers(move: Move, down: readonly string[]): boolean {
-  if (move.abandonVotersRequested === undefined) return false
-  const named = move.abandonVotersDirs
-  // Own keys only: `in` also finds Object.prototype's, and "constructor" or "toString" is a valid node id (a voter down
-  // with such an id passed for named, and the refill went on without it, judged gone by nobody).
-  return named === undefined || down.every((n) => Object.hasOwn(named, n))
-}
-
-/**
- * votersMarkOutlived: every staying voter the `moves abandon-voters` mark named is up again, each on the data dir it last
- * registered under (its claim's dir, read while a refill may honour the mark), before a refill honoured the mark. The
- * mark judged them gone, and they are not: their copies may hold what no other does, so they count again (a refill
- * reads them) and the mark is withdrawn, as an abandoned source's is when it comes back (markOutlived). One back on
- * another dir (a replaced disk) lost its copy: the mark stands for it. The operator may mark again.
- */
-function votersMarkOutlived(o: MoveObservation): boolean {
-  const named = o.move.abandonVotersDirs
-  if (o.move.abandonVotersRequested === undefined || named === undefined) return false
-  const nodes = Object.keys(named)
-  return (
-    nodes.length > 0 &&
-    nodes.every((n) => {
-      const was = named[n]
-      const now = o.claims?.get(n)?.token
-      return o.alive.has(n) && was !== null && was !== undefined && now !== undefined && dataDirOf(now) === dataDirOf(was)
-    })
-  )
-}
-
-/** withdrawVotersMark clears an outlived voters' mark (phase unchanged), telling the operator. */
-function withdrawVotersMark(o: MoveObservation): MoveDecision {
-  const {move} = o
-  const nodes = Object.keys(move.abandonVotersDirs ?? {}).sort()
-  return commitOf({phase: move.phase}, undefined, {
-    patch: {cutoverAt: move.cutoverAt, abandonVotersRequested: undefined, abandonVotersDirs: undefined},
-    note: `move ${move.id}: staying voter(s) ${nodes.join(', ')} marked abandoned are up again on their data dirs; the mark is withdrawn and they are read (\`moves abandon-voters\` marks them again)`,
-  })
+/** withdrawVotersMark clears an outlived voters' mark (phase unchanged; votersMark.ts), telling the operator. */
+function withdrawVotersMark(o: MoveObservation, outlived: readonly string[]): MoveDecision {
+  const {patch, note} = votersMarkWithdrawal(o.move, outlived, o.alive)
+  return commitOf({phase: o.move.phase}, undefined, {patch: {...patch, cutoverAt: o.move.cutoverAt}, note})
 }
 
 /**
@@ -573,12 +543,12 @@ export function sourceDropMaySent(move: Pick<Move, 'phase' | 'sourceDropSentAt'>
  */
 function refillAfterDrop(o: MoveObservation, shard: Observed): MoveDecision {
   const {move} = o
-  const staying = readReplicas(shard.value).filter((n) => n !== move.to && n !== move.from)
+  const staying = stayingVoters(move, shard.value)
   const up = staying.filter((n) => o.alive.has(n)).sort()
   const down = staying.filter((n) => !o.alive.has(n)).sort()
   const enough = stayingVotersEnough(o, shard.value)
   const now = o.claims?.get(move.to)?.token
-  const verified = move.verifiedDirs?.[move.to]
+  const verified = ownValue(move.verifiedDirs, move.to)
   // The same data dir (a new process) kept its copy, unless it is an older copy restored: not told apart, so told, not counted.
   const sameDir = now !== undefined && verified !== undefined && dataDirOf(now) === dataDirOf(verified)
   const abandoning = !enough && !sameDir && down.length > 0
@@ -593,7 +563,7 @@ function refillAfterDrop(o: MoveObservation, shard: Observed): MoveDecision {
     // Keyed and fenced on the destination's claim and the staying voters' (a voter restarted since the refill
     // no longer holds what it gave); not on the source's, whose copy is read only for what remains.
     read: [move.to, ...peers],
-    fenced: [move.to, ...up],
+    fenced: [move.to, ...up, ...(abandoning ? down : [])],
     // The mark answers this refill: consumed by its commit (a later one, down voters and all, is judged again).
     patch: {abandonVotersRequested: undefined, abandonVotersDirs: undefined},
     // The voters abandoned must still hold no lease: one that registers meanwhile fails the commit and is read.
@@ -609,9 +579,41 @@ function refillAfterDrop(o: MoveObservation, shard: Observed): MoveDecision {
  */
 function stayingVotersEnough(o: MoveObservation, shard: Shard): boolean {
   const {move} = o
-  const staying = readReplicas(shard).filter((n) => n !== move.to && n !== move.from)
-  const withoutSource = new Set([...o.alive].filter((n) => n !== move.from))
+  const staying = stayingVoters(move, shard)
+  // A voter up on another data dir than at cutover lost what it acknowledged: not a holder (session 42; until then it
+  // counted, and with the destination down in cleanup the source's copy, the last other one of a write acknowledged by
+  // the source, that voter and the destination at w = 2, was dropped).
+  const replaced = new Set(replacedStayingVoters(o, shard))
+  const withoutSource = new Set([...o.alive].filter((n) => n !== move.from && !replaced.has(n)))
   return chooseCopySources({shard: move.shard, from: move.from, to: move.to, oldSet: [move.from, ...staying], alive: withoutSource, routerW: o.writeQuorums ?? [undefined]}).kind === 'copy'
+}
+
+/**
+ * promotedDirMoved answers a verification just completed (in `verifying`) with the destination on another data dir than
+ * the one recorded at its promotion (`promotedDir`: it restarted on a replaced dir since, and was verified again under
+ * this claim, so this dir now holds what the joint quorum gave the old one): the claim is recorded as `promotedDir`
+ * (phase unchanged, fenced on it) before the cutover. Until session 42 the old one stayed, and an abort before the cutover
+ * (a cancel, a failure) repairing from the destination's kept copy judged it replaced: a false `kept-copy:` loss warning.
+ * Undefined: nothing to record (the same data dir, nothing recorded, or no claim read), the cutover goes on.
+ */
+function promotedDirMoved(o: MoveObservation): MoveDecision | undefined {
+  const {move} = o
+  const now = o.claims?.get(move.to)?.token
+  if (move.promotedDir === undefined || now === undefined || dataDirOf(now) === dataDirOf(move.promotedDir)) return undefined
+  return commitOf({phase: move.phase}, undefined, {patch: {promotedDir: now}, claimFences: claimFences([move.to], o.claims), note: `move ${move.id}: ${move.to} was verified again on another data dir than the one it was promoted on (${now}); recorded before the cutover`})
+}
+
+/** stayingVoters are the shard's read voters but the move's source and destination (sorted as the shard lists them). */
+function stayingVoters(move: Move, shard: Shard): string[] {
+  return readReplicas(shard).filter((n) => n !== move.to && n !== move.from)
+}
+
+/**
+ * replacedStayingVoters lists the staying voters that serve another data dir than when the move cut over (`stayingDirs`;
+ * verifiedDirs.ts dataDirChanged): they lost what they acknowledged. Not recorded or not read: not judged.
+ */
+function replacedStayingVoters(o: MoveObservation, shard: Shard): string[] {
+  return stayingVoters(o.move, shard).filter((n) => dataDirChanged(o.move.stayingDirs, n, o.claims))
 }
 
 /** destinationDownMessage says why `cleanup` keeps the source's copy while the destination is down, and what ends the wait. */
@@ -689,7 +691,7 @@ function refillFromReturnedSource(o: MoveObservation, shard: Observed): MoveDeci
   // --accept-empty-data): its old copy is not there to read, and what only it held stays lost.
   // (The same dir id may still be an older copy restored: as everywhere, not told apart.)
   const token = o.claims?.get(move.from)?.token
-  const verified = move.verifiedDirs?.[move.from]
+  const verified = ownValue(move.verifiedDirs, move.from)
   const replaced = token !== undefined && verified !== undefined && dataDirOf(token) !== dataDirOf(verified)
   // In `cleanup` after the drop was recorded, the source may have dropped its copy before it went down (the drop
   // answered, the executor stopped before `done`): reading it gives back what remains, and the loss stands. Until
@@ -784,7 +786,7 @@ function dropKeptCopy(o: MoveObservation, t: Transition, shard: Observed): MoveD
   // warning the record called for (a copy read on a replaced dir), its record left `repaired`.
   // In `aborting` no comparison recorded the source's dir (verifiedDirs is written at cutover): up, it may be back on a
   // replaced, empty one, and counts as such (session 40). A source with no claim (a build that writes none) is not judged.
-  const unknown = move.phase === 'aborting' && move.verifiedDirs?.[move.from] === undefined && o.claims?.get(move.from)?.token !== undefined
+  const unknown = move.phase === 'aborting' && ownValue(move.verifiedDirs, move.from) === undefined && o.claims?.get(move.from)?.token !== undefined
   const replaced = sourceDirReplaced(o)
   if (!o.registered.has(move.to)) {
     if (move.keptCopyRepair !== undefined) {
@@ -847,8 +849,8 @@ function keptCopyEnd(o: MoveObservation, rec: KeptCopyRepair): {patch: Partial<M
   const {move} = o
   const at = new Date(o.now).toISOString()
   const added: MoveWarning[] = []
-  if (rec.copyReplaced) added.push(keptCopyLostWarning(move, at, 'copy', rec.copyDir, rec.dirs[move.to] ?? null, rec.voters))
-  if (repairedVotersLost(rec, o.claims).all) added.push(keptCopyLostWarning(move, at, 'voters', rec.copyDir, rec.dirs[move.to] ?? null, rec.voters))
+  if (rec.copyReplaced) added.push(keptCopyLostWarning(move, at, 'copy', rec.copyDir, ownValue(rec.dirs, move.to) ?? null, rec.voters))
+  if (repairedVotersLost(rec, o.claims).all) added.push(keptCopyLostWarning(move, at, 'voters', rec.copyDir, ownValue(rec.dirs, move.to) ?? null, rec.voters))
   const lost = added.length > 0 ? ', with a warning of possible data loss (moves show)' : ''
   return {patch: {keptCopyRepair: {...rec, state: 'dropped'}, ...(added.length > 0 ? {warnings: withWarnings(move.warnings, added)} : {})}, lost}
 }
@@ -861,7 +863,7 @@ function keptCopyEnd(o: MoveObservation, rec: KeptCopyRepair): {patch: Partial<M
  * older backup keeps the dir id and is not told apart here (see docs/moves.md).
  */
 function sourceDirReplaced(o: MoveObservation): boolean {
-  const verified = o.move.verifiedDirs?.[o.move.from]
+  const verified = ownValue(o.move.verifiedDirs, o.move.from)
   const now = o.claims?.get(o.move.from)
   if (verified === undefined || now === undefined) return false
   return dataDirOf(now.token) !== dataDirOf(verified)
@@ -923,9 +925,13 @@ export const PHASE_STEPS = {
       // accepted with --accept-empty-data, say) is verified again before the cutover, which
       // records the claims verified and is fenced on them (verifiedDirs.ts).
       const pair = [o.move.to, o.move.from]
+      // The staying voters' claims too (stayingVotersEnough judges them by it after cutover). Not fenced: one that restarts
+      // before the commit is recorded under its old claim, and so judged on a replaced dir later, the cautious side.
+      const stayingDirs = verifiedNow(stayingVoters(o.move, s.value), o.claims)
       return barrier(o, s, writeReplicas(s.value), () =>
         once(o, {type: 'verify', key: verifiedKey('verify', pair, o.claims), shard: s.value}, () =>
-          commitOf(beginCutover(o.move, s.value), s, {patch: {verifiedDirs: verifiedNow(pair, o.claims)}, claimFences: claimFences(pair, o.claims)}),
+          promotedDirMoved(o) ??
+          commitOf(beginCutover(o.move, s.value), s, {patch: {verifiedDirs: verifiedNow(pair, o.claims), ...(Object.keys(stayingDirs).length > 0 ? {stayingDirs} : {})}, claimFences: claimFences(pair, o.claims)}),
         ),
       )
     }),
@@ -1028,7 +1034,8 @@ export function decideMove(o: MoveObservation): MoveDecision {
       // In `cleanup` with the source up, once its drop was recorded (sourceDropMaySent) its copy may be dropped already:
       // refilled from it and the staying voters, and told.
       // Abandoned voters back on their data dirs before a refill honoured the mark count again.
-      if (votersMarkOutlived(o)) return withdrawVotersMark(o)
+      const outlived = votersMarkOutlived(move, o.alive, o.claims)
+      if (outlived) return withdrawVotersMark(o, outlived)
       if (changedSince(move.verifiedDirs, move.to, o.claims)) {
         return withShard(o, (s) => (abandonsSource(o) ? refillWithoutSource(o, s) : sourceDropMaySent(move) && o.alive.has(move.from) ? refillAfterDrop(o, s) : recheck(o, s, move.to)))
       }

@@ -11,6 +11,7 @@ import {isUserError} from '../errors/errors.js'
 import {NodeClaimSchema} from '../model/node.js'
 import {readReplicas} from '../model/shard.js'
 import {changedSince, claimsMatter, dirToken, type ObservedClaim} from './verifiedDirs.js'
+import {ownValue} from '../model/ownKey.js'
 import {writeQuorumsEver} from './writeQuorumFloor.js'
 import {repairFromKeptCopy} from './keptCopyRepair.js'
 
@@ -121,13 +122,17 @@ async function observe(env: ExecutorEnv, known: Pick<Move, 'id' | 'shard' | 'fro
   // So may a destination restarted in `cleanup`, where the source's copy may be dropped already
   // (moveMachine.ts refillAfterDrop), which also weighs the write quorums routers ever used.
   const afterDrop = pairClaims !== undefined && sourceDropMaySent(fenced.value) && changedSince(fenced.value.verifiedDirs, known.to, pairClaims)
-  const staying = pairClaims && (fenced.value.abandonSourceRequested !== undefined || afterDrop) && shard ? readReplicas(shard.value).filter((n) => n !== known.from && n !== known.to) : []
+  // So do the cutover (it records them: moveMachine.ts stayingDirs) and `cleanup` with the destination down (the source's
+  // copy is kept while the staying voters up, a replaced one not counted, are not enough: moveMachine.ts stayingVotersEnough).
+  // So does a `moves abandon-voters` mark, whose named voters' claims say whether they came back (votersMark.ts).
+  const stayingJudged = fenced.value.phase === 'verifying' || (fenced.value.phase === 'cleanup' && !view.alive.has(known.to))
+  const staying = pairClaims && (fenced.value.abandonSourceRequested !== undefined || fenced.value.abandonVotersRequested !== undefined || afterDrop || stayingJudged) && shard ? readReplicas(shard.value).filter((n) => n !== known.from && n !== known.to) : []
   // Where the destination's copy is to be dropped with the source down, whether the other voters hold every acknowledged
   // write depends on the smallest write quorum any router ran with (moveMachine.ts keepDestinationCopy): read only then.
   // So it does with the source up on another data dir than its copy was compared under (it counts as down there): read
   // whenever its claim changed at all (a superset of a replaced dir; the machine compares the dir).
   // So it does in `aborting` with the source up: no comparison recorded its dir, it may be a replaced one (moveMachine.ts dropKeptCopy).
-  const unjudged = fenced.value.phase === 'aborting' && fenced.value.verifiedDirs?.[known.from] === undefined
+  const unjudged = fenced.value.phase === 'aborting' && ownValue(fenced.value.verifiedDirs, known.from) === undefined
   // So it does in `rb-cutover` with the source up on its compared dir: at w = 1 the copy is repaired from before every drop,
   // since the source may die for good before the drop (moveMachine.ts dropKeptCopy, session 41).
   const keeps = DROPS_DESTINATION.has(fenced.value.phase) && (fenced.value.phase === 'rb-cutover' || !view.alive.has(known.from) || unjudged || changedSince(fenced.value.verifiedDirs, known.from, pairClaims))

@@ -1,5 +1,6 @@
 import {type MovePhase, PHASE_TABLE} from '../model/move.js'
 import {type NodeClaim} from '../model/node.js'
+import {ownValue} from '../model/ownKey.js'
 
 /**
  * Which data dir a move's verification saw (pure). A move drops one side's copy of the
@@ -78,7 +79,7 @@ export function verifiedNow(nodes: readonly string[], claims: ReadonlyMap<string
  * claim then) or a claim that could not be read is not judged: false.
  */
 export function changedSince(verified: VerifiedDirs | undefined, node: string, claims: ReadonlyMap<string, ObservedClaim> | undefined): boolean {
-  const recorded = verified?.[node]
+  const recorded = ownValue(verified, node)
   const current = claims?.get(node)
   if (recorded === undefined || current === undefined) return false
   return current.token !== recorded
@@ -92,4 +93,16 @@ export function claimFences(nodes: readonly string[], claims: ReadonlyMap<string
     if (c) out.push({node: n, modRevision: c.modRevision})
   }
   return out
+}
+
+/**
+ * dataDirChanged is true when `node` has a token recorded in `recorded` and its claim now names another data dir (by data
+ * dir, not process: a plain restart keeps its copy; absent counts as another). A node with nothing recorded, or whose
+ * claim was not read, is not judged: false. Own keys only (ownKey.ts).
+ */
+export function dataDirChanged(recorded: Readonly<Record<string, DirToken | null>> | undefined, node: string, claims: ReadonlyMap<string, ObservedClaim> | undefined): boolean {
+  const was = ownValue(recorded, node)
+  const current = claims?.get(node)
+  if (was === undefined || was === null || current === undefined) return false
+  return dataDirOf(current.token) !== dataDirOf(was)
 }

@@ -4,6 +4,7 @@ import {UserError} from '../errors/errors.js'
 import {type Engine, engineOf} from '../model/cluster.js'
 import {type Move, PHASE_TABLE} from '../model/move.js'
 import {NodeClaimSchema} from '../model/node.js'
+import {ownValue} from '../model/ownKey.js'
 import {readReplicas, type Shard} from '../model/shard.js'
 import {markedMoveNext} from './markedMoveRunner.js'
 import {getMove, readShard} from './moveStore.js'
@@ -26,7 +27,7 @@ import {dataDirOf, dirToken} from './verifiedDirs.js'
  * `abandonVotersDirs`); the executor honours it for those voters only while they hold no lease (the
  * commit is fenced on it), refills the destination from what is up and records a warning of possible
  * data loss naming them, consuming the mark. Every one back up on its data dir before that withdraws
- * the mark (they are read: moveMachine.ts votersMarkOutlived); a refill that ends without it consumes it.
+ * the mark (they are read: votersMark.ts votersMarkOutlived; so does one back on its data dir and down again); a refill that ends without it consumes it.
  *
  * A refill without an abandoned source (`moves abandon-source`, moveMachine.ts refillWithoutSource)
  * waits for staying voters down the same way, in any phase after cutover: at w = 1 it waited for ever
@@ -74,7 +75,7 @@ export function judgeVotersAbandon(move: Move, f: VotersAbandonFacts): VotersAba
   if (withoutSource ? !(info.cutOver && info.track === 'forward') : phase !== 'cleanup') {
     return refuse(`move ${id} is in ${phase}, not ${withoutSource ? 'cut over and going forward' : 'cleanup'}: no refill of it waits for staying voters${withoutSource ? '' : " after its source's drop"}, and nothing was abandoned`, `see \`shardctl moves show ${id}\` for what it waits for`)
   }
-  const verified = move.verifiedDirs?.[to]
+  const verified = ownValue(move.verifiedDirs, to)
   if (verified === undefined || f.destinationClaim === undefined || f.destinationClaim === verified) {
     return refuse(`move ${id}'s destination ${to} serves the data dir and process it was verified under: no refill waits, and nothing was abandoned`, `see \`shardctl moves show ${id}\` for what it waits for`)
   }

@@ -18,6 +18,7 @@ import {clusterWriteQuorums} from '../router/clusterWriteQuorums.js'
 import {agreedDigests, initialCutoff} from './agreedCutoff.js'
 import {listBucketsOnAll} from './bucketListings.js'
 import {graceRefusal} from './graceCheck.js'
+import {ownValue} from '../model/ownKey.js'
 import {differingBuckets, planRepair} from './repairPlan.js'
 
 /** RepairOptions select what to repair and bound the work. */
@@ -229,7 +230,7 @@ async function repairShard(shard: Shard, client: (node: string) => NodeClient | 
       await Promise.all(
         [...fixes].map(async ([node, records]) => {
           for (const chunk of chunksOf(records, MAX_BATCH_BYTES / 4)) await client(node)!.apply(shard.id, shard.epoch, chunk, 'repair')
-          report.fixed[node] = (report.fixed[node] ?? 0) + records.length
+          report.fixed[node] = (ownValue(report.fixed, node) ?? 0) + records.length
         }),
       )
     }

@@ -384,17 +384,17 @@ export interface PhaseKillSuite {
 
 /**
  * phaseKillSuite registers the beforeAll that starts test file `name`'s PhaseKillWorld (2 nodes,
- * 1 shard, rf 1, 30 values: a move whose only other copy is its source) and the afterAll that
+ * 1 shard, rf 1, 30 values: a move whose only other copy is its source; `size` sets other node counts and rf) and the afterAll that
  * tears it down and removes the dirs made with emptyDir: the set-up the files on a lone source
  * (abandonSource, destinationLostAfterDrop) had each written out.
  */
-export function phaseKillSuite(name: string): PhaseKillSuite {
+export function phaseKillSuite(name: string, size: {nodes: number; rf: number} = {nodes: 2, rf: 1}): PhaseKillSuite {
   let w: PhaseKillWorld | undefined
   const dirs: string[] = []
   beforeAll(async () => {
     w = new PhaseKillWorld(inject('etcdEndpoint'), name)
-    await w.start(2, 1, 1, 30)
-  }, 90_000)
+    await w.start(size.nodes, 1, size.rf, 30)
+  }, 120_000)
   afterAll(async () => {
     await w?.teardown()
     for (const d of dirs) rmSync(d, {recursive: true, force: true})
