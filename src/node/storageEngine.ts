@@ -723,7 +723,8 @@ export class StorageEngine {
   metaValue(name: string): string | undefined {
     const value = this.stmts.metaGet.get(name)?.value
     if (value !== undefined || this.stores.table.isEmpty) return value
-    // A copy's state lives in the store of its last frame (StoreWriters.applyCopy): at most one holds it.
+    // A copy's state lives in the store of its last frame (StoreWriters.applyCopy); after a crash
+    // while it moved, two may hold it, each a valid resume point of the copy (the older re-copies a frame).
     for (const s of this.stores.all()) {
       const v = s.reads.metaGet.get(name)?.value
       if (v !== undefined) return v

@@ -136,20 +136,22 @@ export class StoreWriters {
    * the same transaction as the frame's last part (the store of its highest hash), so a
    * crash never leaves a cursor ahead of rows in its own file. Parts before it commit durably
    * (fsync'd) first: a power loss then cannot keep the cursor's commit while losing theirs. A
-   * copy of the state in another store (the copy crossed into this one) is deleted first,
-   * durably, so at most one store holds it: a crash in between loses the cursor, and the copy
-   * restarts from the beginning (LWW makes a re-copy safe). A durable frame first fsyncs
-   * every store holding copy commits not fsync'd yet, so it makes every frame before it
-   * durable with it, as on one file.
+   * copy of the state in another store (the copy crossed into this one) is deleted only
+   * after the new state committed, fsync'd, so a crash or a failed commit in between leaves
+   * two states, the one before the frame and the one after it, each a valid resume point
+   * (resuming at the older re-applies the frame: LWW), never none. No state would resume the
+   * copy as a fresh one, whose floor adoption deletes, below its source's floor, what the
+   * earlier frames brought (CopyPuller.adoptSourceFloors allows that only before a copy's
+   * first frame). A durable frame first fsyncs every store holding copy commits not fsync'd
+   * yet, so it makes every frame before it durable with it, as on one file.
    */
   applyCopy(records: readonly NodeRecord[], name: string, state: string, durable = true): Routed<ApplyResult> {
     if (this.table.isEmpty) return this.main.applyCopy(records, name, state, durable)
     const parts = splitByStore([records], this.table)
     const cursorStore = parts.length > 0 ? parts[parts.length - 1]!.store : this.holderOf(name)
+    // The stores whose copy of the state the new one replaces: deleted once it is on disk.
+    const stale = this.storeKeys().filter((store) => store !== cursorStore && this.writerOf(store).hasMeta(name))
     const done = new Steps()
-    for (const store of this.storeKeys()) {
-      if (store !== cursorStore && this.writerOf(store).hasMeta(name)) done.commit(store, () => this.writerOf(store).setMeta(name, null, true))
-    }
     if (durable && this.synchronousFull) this.syncOthers(cursorStore)
     const results: {result: ApplyResult; indexes: number[]}[] = []
     parts.forEach((part, p) => {
@@ -160,6 +162,11 @@ export class StoreWriters {
       else this.unsynced.add(part.store)
     })
     if (parts.length === 0) done.commit(cursorStore, () => this.writerOf(cursorStore).applyCopy([], name, state, durable))
+    if (stale.length > 0) {
+      // Whatever the frame's durability: a deletion must never reach the disk without the state replacing it.
+      this.syncWal(cursorStore)
+      for (const store of stale) done.commit(store, () => this.writerOf(store).setMeta(name, null))
+    }
     return done.routed(joinApplyResults(results))
   }
 
@@ -201,12 +208,14 @@ export class StoreWriters {
 
   /** syncOthers fdatasyncs the WAL of every store but `except` holding commits not fsync'd yet. */
   private syncOthers(except: string | undefined): void {
-    for (const store of this.unsynced) {
-      if (store === except) continue
-      const wal = store === undefined ? this.mainWal : this.stores.get(store)?.wal
-      if (wal && existsSync(wal)) syncFile(wal)
-      this.unsynced.delete(store)
-    }
+    for (const store of this.unsynced) if (store !== except) this.syncWal(store)
+  }
+
+  /** syncWal fdatasyncs the WAL of `store` (undefined: the main file): every commit it holds is then durable. */
+  private syncWal(store: string | undefined): void {
+    const wal = store === undefined ? this.mainWal : this.stores.get(store)?.wal
+    if (wal && existsSync(wal)) syncFile(wal)
+    this.unsynced.delete(store)
   }
 }
 

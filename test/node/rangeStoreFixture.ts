@@ -27,13 +27,15 @@ export const inside = (r: HashRange) => (x: NodeRecord) => keyHash(x.key) >= r.l
 
 /**
  * addRangeStores makes the files of S1 and S2 (empty) in the closed data dir `dir` and names
- * them in its main file's range_store table, so the next open serves SPAN1 and SPAN2 from them.
+ * them in its main file's range_store table, so the next open serves SPAN1 and SPAN2 from them
+ * (or the spans `spans` gives S1 and S2).
  */
-export function addRangeStores(dir: string, dataDirId: string): void {
-  for (const [store, span] of SPANS) createRangeStoreFile(dir, store, span, dataDirId, {pageSize: 4096, synchronous: 'NORMAL'}).close()
+export function addRangeStores(dir: string, dataDirId: string, spans: readonly (readonly [string, HashRange])[] = SPANS): void {
+  for (const [store, span] of spans) createRangeStoreFile(dir, store, span, dataDirId, {pageSize: 4096, synchronous: 'NORMAL'}).close()
   const main = new Database(join(dir, DB_FILE))
   try {
-    main.prepare('INSERT INTO range_store (store, lo, hi) VALUES (?, ?, ?), (?, ?, ?)').run(S1, SPAN1.lo, SPAN1.hi, S2, SPAN2.lo, SPAN2.hi)
+    const insert = main.prepare('INSERT INTO range_store (store, lo, hi) VALUES (?, ?, ?)')
+    for (const [store, span] of spans) insert.run(store, span.lo, span.hi)
   } finally {
     main.close()
   }
@@ -82,15 +84,15 @@ export const RANGES: HashRange[] = [
 
 /**
  * expectSameReads expects every read of `two` (a split dir) to answer as the one-file twin
- * `one`: each of `keys`, totals, tombstone count, and per range of RANGES the digests (with and
- * without a tombstone cutoff, at both formats), old values' digest, totals, and scans paged at
- * each of `scanBytes` with the same records and cursors.
+ * `one`: each of `keys`, totals, tombstone count, and per range of `ranges` (RANGES unless
+ * given) the digests (with and without a tombstone cutoff, at both formats), old values'
+ * digest, totals, and scans paged at each of `scanBytes` with the same records and cursors.
  */
-export function expectSameReads(one: StorageEngine, two: StorageEngine, keys: readonly Buffer[], scanBytes: readonly number[]): void {
+export function expectSameReads(one: StorageEngine, two: StorageEngine, keys: readonly Buffer[], scanBytes: readonly number[], ranges: readonly HashRange[] = RANGES): void {
   for (const k of keys) expect(two.get(k)).toEqual(one.get(k))
   expect(two.totals()).toEqual(one.totals())
   expect(two.tombstoneCount()).toBe(one.tombstoneCount())
-  for (const range of RANGES) {
+  for (const range of ranges) {
     expect(two.digest(range)).toEqual(one.digest(range))
     expect(two.digest(range, 1300)).toEqual(one.digest(range, 1300))
     expect(two.digest(range, undefined, 2)).toEqual(one.digest(range, undefined, 2))

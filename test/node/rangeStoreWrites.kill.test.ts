@@ -9,9 +9,11 @@ import {DB_FILE} from '../../src/node/lwwSql.js'
 import {rangeStorePath} from '../../src/node/rangeStoreFiles.js'
 import {trackPid, untrackPid} from '../support/processReaper.js'
 import {ALL, engineFixture} from './engineFixture.js'
-import {addRangeStores, keysIn, RANGES, S1, S2, SPAN1, SPAN2} from './rangeStoreFixture.js'
+import {keyHash} from '../../src/model/hash.js'
+import {addRangeStores, keysIn, RANGES, S1, S2, SPAN1, SPAN2, storeMeta} from './rangeStoreFixture.js'
 
 const child = fileURLToPath(new URL('../support/children/routedGroupKill.mjs', import.meta.url))
+const copyChild = fileURLToPath(new URL('../support/children/routedCopyKill.mjs', import.meta.url))
 const root = fileURLToPath(new URL('../../', import.meta.url))
 const open = engineFixture('rangekill', {writerThread: false, readRangeStores: true})
 
@@ -74,6 +76,33 @@ describe('a group spanning range stores across a SIGKILL', {timeout: 120_000}, (
           db.close()
         }
       }
+    })
+  }
+})
+
+describe('a copy frame moving its resume state into a range store across a SIGKILL', {timeout: 120_000}, () => {
+  for (const afterCommits of [1, 2, 3]) {
+    it(`given a copy's state in the main file, when the process is SIGKILLed after ${afterCommits} of the 3 commits of a frame that ends in a range store, then after reopening a state is stored (the one before the frame or after it), never none`, async () => {
+      distFresh()
+      const {engine: made, dir} = open()
+      const id = made.dataDirId()
+      await made.close()
+      addRangeStores(dir, id)
+      const byHash = (ks: string[]) => ks.sort((a, b) => keyHash(Buffer.from(a)) - keyHash(Buffer.from(b)))
+      const main = byHash(keysIn({lo: 0, hi: SPAN1.lo}, 3, 'm'))
+      const second = byHash([...main, ...keysIn(SPAN1, 3, 's')])
+      const proc = spawn(process.execPath, [copyChild, dir, JSON.stringify(main), JSON.stringify(second), String(afterCommits)], {stdio: ['ignore', 'pipe', 'inherit']})
+      trackPid(proc.pid)
+      const lines: string[] = []
+      createInterface({input: proc.stdout!}).on('line', (line) => lines.push(line))
+      const signal = await new Promise<NodeJS.Signals | null>((resolve) => proc.once('exit', (_code, sig) => resolve(sig)))
+      untrackPid(proc.pid)
+      expect(signal).toBe('SIGKILL')
+      expect(lines).toEqual(['first'])
+      const engine = open({}, dir).engine
+      expect(['one', 'two']).toContain(engine.metaValue('copy/1'))
+      const held = [undefined, S1, S2].map((s) => storeMeta(dir, s, 'copy/1')).filter((x) => x !== undefined)
+      expect(held.length).toBeGreaterThan(0)
     })
   }
 })

@@ -103,6 +103,38 @@ describe('range store writes (issue 12 stage 1 step 4)', () => {
     for (const s of [undefined, S1, S2]) expect(storeMeta(dir, s, 'copy/1')).toBeUndefined()
   })
 
+  it('given a copy\'s resume state in the main file, when the frame that carries it into a range store stops before any one of its commits (a disk error, or a crash there), then a resume state is still stored, the one before the frame or after it, never none (a lost state restarts the copy as a fresh one, whose floor adoption deletes below the source\'s floor what earlier frames brought)', async () => {
+    const main = keysIn({lo: 0, hi: SPAN1.lo}, 3, 'm')
+    const first = keysIn(SPAN1, 3, 's')
+    const frame = (ks: string[], wall: number) => ks.map((k) => rec(k, v(wall), 'x')).sort((a, b) => keyHash(a.key) - keyHash(b.key))
+    const original = LwwWriter.prototype.inTransaction
+    // The frame commits a few transactions (its parts, the state, a deletion): stop before each in turn.
+    for (let stopAt = 1; stopAt <= 3; stopAt++) {
+      const {engine, dir} = await split()
+      await engine.applyCopyBatch(frame(main, 1), 'copy/1', 'one', undefined, false)
+      expect(storeMeta(dir, undefined, 'copy/1')).toBe('one')
+      let n = 0
+      const spy = vi.spyOn(LwwWriter.prototype, 'inTransaction').mockImplementation(function (this: LwwWriter, body) {
+        if (++n === stopAt) throw new Error('disk gone')
+        return original.call(this, body)
+      })
+      try {
+        await engine.applyCopyBatch(frame([...main, ...first], 2), 'copy/1', 'two', undefined, false).catch(() => undefined)
+      } finally {
+        spy.mockRestore()
+      }
+      expect(['one', 'two']).toContain(engine.metaValue('copy/1'))
+      await engine.close()
+      // On disk too: reopened, as after a crash at that point.
+      const again = open({}, dir).engine
+      expect(['one', 'two']).toContain(again.metaValue('copy/1'))
+      // The next frame leaves the state in one file only.
+      await again.applyCopyBatch(frame(first, 3), 'copy/1', 'three', undefined, false)
+      expect(again.metaValue('copy/1')).toBe('three')
+      expect([undefined, S1, S2].map((s) => storeMeta(dir, s, 'copy/1'))).toEqual([undefined, 'three', undefined])
+    }
+  })
+
   it('given a group of writes spanning three stores, when it commits, then it is acknowledged only after the last store committed; when a later store fails, then it is rejected and the cells of the stores that committed match their rows', async () => {
     const {engine: one} = open()
     const {engine: two} = await split()
