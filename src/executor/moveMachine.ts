@@ -788,6 +788,10 @@ function dropKeptCopy(o: MoveObservation, t: Transition, shard: Observed): MoveD
   // replaced, empty one, and counts as such (session 40). A source with no claim (a build that writes none) is not judged.
   const unknown = move.phase === 'aborting' && ownValue(move.verifiedDirs, move.from) === undefined && o.claims?.get(move.from)?.token !== undefined
   const replaced = sourceDirReplaced(o)
+  // A staying voter on another data dir than at cutover (`stayingDirs`, recorded by a cutover: a rollback's) lost what it
+  // acknowledged: not a holder. Until session 42's hunt it counted, and at w = 2 a write acknowledged by the source, it and
+  // the destination lived on the source alone once the copy was dropped.
+  const replacedVoters = replacedStayingVoters(o, shard.value)
   if (!o.registered.has(move.to)) {
     if (move.keptCopyRepair !== undefined) {
       const end = keptCopyEnd(o, move.keptCopyRepair)
@@ -796,7 +800,7 @@ function dropKeptCopy(o: MoveObservation, t: Transition, shard: Observed): MoveD
     // Removed with its copy kept and no repair recorded (`node remove --accept-data-loss`: refused without it, session 42;
     // until then it went unrefused and the move ended without a word). The copy can be neither read nor dropped now. A
     // source up on its compared dir holds every write the copy was kept for (it may die later, but nothing is lost yet).
-    const removedKept = destinationCopyKeep({move, voters: readReplicas(shard.value), alive: o.alive, writeQuorums: o.writeQuorums, sourceDirReplaced: replaced, sourceDirUnknown: unknown})
+    const removedKept = destinationCopyKeep({move, voters: readReplicas(shard.value), alive: o.alive, writeQuorums: o.writeQuorums, sourceDirReplaced: replaced, sourceDirUnknown: unknown, replacedVoters})
     if (removedKept === undefined) return dropThenCommit(o, t, shard)
     const warning = keptCopyLostWarning(move, new Date(o.now).toISOString(), 'removed', copyDirOf(move) ?? null, copyDirOf(move) ?? null, [])
     const said = `node ${move.to} was removed while its copy of shard ${move.shard} was kept, before any repair from it, with a warning of possible data loss (moves show)`
@@ -806,7 +810,7 @@ function dropKeptCopy(o: MoveObservation, t: Transition, shard: Observed): MoveD
   // repaired from before every drop (session 41; until then it was dropped at once, and a source dying right after took
   // the only other copy of a write acknowledged by it and the destination alone).
   const mayDie = move.phase === 'rb-cutover' && o.alive.has(move.from) && !replaced
-  const kept = destinationCopyKeep({move, voters: readReplicas(shard.value), alive: o.alive, writeQuorums: o.writeQuorums, sourceDirReplaced: replaced, sourceDirUnknown: unknown, sourceMayDie: mayDie})
+  const kept = destinationCopyKeep({move, voters: readReplicas(shard.value), alive: o.alive, writeQuorums: o.writeQuorums, sourceDirReplaced: replaced, sourceDirUnknown: unknown, sourceMayDie: mayDie, replacedVoters})
   // A repair recorded before (at w = 1) whose copy is no longer kept: the write floor rose since (`cluster write-floor adopt`
   // on a cluster whose absent floor counted as w = 1: the operator's word that the voters hold every acknowledged write).
   // Ended like any other drop after it, its record marked dropped: until session 41's hunt it stayed `repaired` on the
