@@ -603,6 +603,17 @@ function promotedDirMoved(o: MoveObservation): MoveDecision | undefined {
   return commitOf({phase: move.phase}, undefined, {patch: {promotedDir: now}, claimFences: claimFences([move.to], o.claims), note: `move ${move.id}: ${move.to} was verified again on another data dir than the one it was promoted on (${now}); recorded before the cutover`})
 }
 
+/**
+ * stayingDirsAtCutover is what the cutover records as `stayingDirs`: the claims read now, except for a voter the promotion
+ * recorded (session 42's hunt), whose claim then is kept. One replaced between the promotion and the cutover lost writes it
+ * acknowledged with the destination in the joint quorum; recorded under its new dir, it counted as a holder after cutover
+ * (stayingVotersEnough), and with the destination down in cleanup the source's copy, the last other one, was dropped.
+ */
+function stayingDirsAtCutover(move: Move, now: Record<string, string>): Record<string, string> {
+  // Own entries, defined (not assigned): a node id like "__proto__" stays a key.
+  return Object.fromEntries([...Object.entries(now), ...Object.entries(move.stayingDirs ?? {})])
+}
+
 /** stayingVoters are the shard's read voters but the move's source and destination (sorted as the shard lists them). */
 function stayingVoters(move: Move, shard: Shard): string[] {
   return readReplicas(shard).filter((n) => n !== move.to && n !== move.from)
@@ -912,7 +923,11 @@ export const PHASE_STEPS = {
       // The promotion records the destination's claim (fenced on it): from here its answer counts, so its copy may hold a
       // write acknowledged by it and the source alone, and an abort compares its dir at the repair with this (dropKeptCopy).
       const dir = o.claims?.get(o.move.to)?.token
-      if (promoted.shard && promoted.phase === 'promoting' && dir !== undefined) return commitOf(promoted, s, {patch: {promotedDir: dir}, claimFences: claimFences([o.move.to], o.claims)})
+      // The staying voters' claims too: from here their acknowledgements count with the destination's, so one replaced
+      // before the cutover lost writes the joint quorum put on it (the cutover keeps these: stayingDirsAtCutover).
+      const staying = verifiedNow(stayingVoters(o.move, s.value), o.claims)
+      const stayingDirs = Object.keys(staying).length > 0 ? {stayingDirs: staying} : {}
+      if (promoted.shard && promoted.phase === 'promoting' && dir !== undefined) return commitOf(promoted, s, {patch: {promotedDir: dir, ...stayingDirs}, claimFences: claimFences([o.move.to], o.claims)})
       if (promoted.shard || promoted.phase !== 'promoting') return commitOf(promoted, s)
       return barrier(o, s, writeReplicas(s.value), () => commitOf({phase: 'verifying'}))
     }),
@@ -931,7 +946,7 @@ export const PHASE_STEPS = {
       const pair = [o.move.to, o.move.from]
       // The staying voters' claims too (stayingVotersEnough judges them by it after cutover). Not fenced: one that restarts
       // before the commit is recorded under its old claim, and so judged on a replaced dir later, the cautious side.
-      const stayingDirs = verifiedNow(stayingVoters(o.move, s.value), o.claims)
+      const stayingDirs = stayingDirsAtCutover(o.move, verifiedNow(stayingVoters(o.move, s.value), o.claims))
       return barrier(o, s, writeReplicas(s.value), () =>
         once(o, {type: 'verify', key: verifiedKey('verify', pair, o.claims), shard: s.value}, () =>
           promotedDirMoved(o) ??

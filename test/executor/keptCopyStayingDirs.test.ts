@@ -59,3 +59,40 @@ describe('a rollback\'s drop of the destination\'s copy judges the staying voter
     expect(warnings).toEqual([expect.objectContaining({key: expect.stringContaining('kept-copy:d:removed'), mayHaveLostData: true})])
   })
 })
+
+/**
+ * A staying voter replaced (--accept-empty-data) after the promotion but before the cutover's look lost what it
+ * acknowledged in the joint quorum (at rf 3, w = 2: a write acknowledged by a and b of the old set, d and b of the new is
+ * on a, b and d alone; with b replaced, on a and d). Until session 42's hunt the cutover recorded b's replaced dir as the
+ * one it served (stayingDirs), so b counted as a holder: with d down in cleanup, a's copy was dropped and the write lived
+ * on d alone (lost with it, the move `done` without a word). The promotion now records the staying voters' claims, and the
+ * cutover keeps the ones recorded there.
+ */
+describe('the staying voters\' dirs are recorded at the promotion, and the cutover keeps them', () => {
+  const base = shardOf(1, ['a', 'b', 'c'], 6)
+  const atPromotion = new Map([['a', claim('dir-a/i1')], ['d', claim('dir-d/i1', 7n)], ['b', claim('dir-b/i1')], ['c', claim('dir-c/i1')]])
+  const bReplaced = new Map([...atPromotion, ['b', claim('dir-b2/i2')]])
+
+  it('a staying voter replaced between the promotion and the cutover is not counted in cleanup: the source\'s copy is kept while the destination is down', () => {
+    // promoting: d learning → joining, recording its claim and the staying voters'.
+    let move = moveOf({shard: 1, from: 'a', to: 'd', phase: 'promoting', epoch: 6})
+    const promoting = decideMove(machineObservation(move, {...base, replicas: [...base.replicas, {node: 'd', role: 'learning' as const}]}, {claims: atPromotion}))
+    expect(promoting).toMatchObject({kind: 'commit', transition: {phase: 'promoting'}, patch: {promotedDir: 'dir-d/i1', stayingDirs: CUT_OVER}})
+    move = {...move, ...(promoting.kind === 'commit' ? promoting.patch : {}), phase: 'verifying', epoch: 7}
+    // verifying, b replaced since: the cutover keeps b's dir at the promotion.
+    const joint = {...base, epoch: 7, replicas: [...base.replicas, {node: 'd', role: 'joining' as const}]}
+    const cut = decideMove(machineObservation(move, joint, {claims: bReplaced, done: new Set(['barrier@50', 'verify@d=dir-d/i1,a=dir-a/i1'])}))
+    expect(cut).toMatchObject({kind: 'commit', transition: {phase: 'cutover'}, patch: {stayingDirs: CUT_OVER}})
+    move = {...move, ...(cut.kind === 'commit' ? cut.patch : {}), phase: 'cleanup', epoch: 9, cutoverAt: 't', sourceDropSentAt: null}
+    // cleanup with d down (w = 2): b on its replaced dir is no holder, so a's copy is kept.
+    const s = shardOf(1, ['b', 'c', 'd'], 9)
+    const cleanup = decideMove(machineObservation(move, {...s, replicas: [...s.replicas, {node: 'a', role: 'leaving' as const}]}, {now: 1_000, writeQuorums: [2], alive: new Set(['a', 'b', 'c']), claims: bReplaced}))
+    expect(cleanup).toMatchObject({kind: 'wait', retried: {message: expect.stringContaining("a's copy is kept, not dropped")}})
+  })
+
+  it('an abort after the promotion judges them too: a staying voter replaced since is repaired from the destination\'s kept copy before it is dropped', () => {
+    const move = moveOf({shard: 1, from: 'a', to: 'd', phase: 'aborting', epoch: 8, promotedDir: 'dir-d/i1', stayingDirs: CUT_OVER})
+    const d = decideMove(machineObservation(move, shardOf(1, ['a', 'b', 'c'], 8), {now: 1_000, writeQuorums: [2], alive: new Set(['b', 'c', 'd']), claims: bReplaced}))
+    expect(d).toMatchObject({kind: 'effect', effect: {type: 'repair-from-copy', voters: ['b', 'c']}})
+  })
+})
