@@ -68,3 +68,21 @@ describe('a rollback whose destination was removed with --accept-data-loss, w = 
     expect(m.warnings ?? []).toEqual([])
   })
 })
+
+describe('the promotion on the real runner records the staying voters\' claims', () => {
+  it('Given a move in promoting with its destination learning, When the runner promotes it, Then the move records stayingDirs beside promotedDir', async () => {
+    const world = await sourceDownWorld(3, 'promoting', (initial, _from, to) => ({...initial, epoch: initial.epoch + 1, replicas: [...initial.replicas, {node: to, role: 'learning' as const}]}), {alive: ({from, to, others}) => [from, to, ...others]})
+    const {store, ctx, to, from, others} = world
+    for (const n of [to, from, ...others]) await store.put(ctx.keys.claim(n), JSON.stringify({node: n, dataDirId: `dir-${n}`, instance: 'i1'}))
+    await store.put(ctx.keys.move(world.move.id), JSON.stringify(world.move))
+    await store.put(ctx.keys.executorLock, JSON.stringify({holder: 'test'}))
+    const fence = {key: ctx.keys.executorLock, createRevision: (await store.get(ctx.keys.executorLock))!.createRevision}
+    let loops = 0
+    // One pass of the loop: observe, decide the promotion, commit it.
+    const env: ExecutorEnv = {...world.env, fence, stopped: () => loops++ >= 1}
+    env.effects = nodeMoveEffects(env, async (_e, m) => m)
+    const m = (await runMove(env, await getMove(ctx, world.move.id))).value
+    expect(m.promotedDir).toBe(`dir-${to}/i1`)
+    expect(m.stayingDirs).toEqual(Object.fromEntries(others.map((n) => [n, `dir-${n}/i1`])))
+  })
+})
