@@ -15,6 +15,16 @@ import {RECORD_HASH_FORMAT} from '../../src/node/recordHash.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
 import {TokenBucket} from '../../src/throttle/tokenBucket.js'
 
+/**
+ * storedMoveUnderLock stores `move` and takes the executor lock as holder "test": the fence a runMove test's env carries
+ * (its commits compare the lock's create revision).
+ */
+export async function storedMoveUnderLock(ctx: ServiceContext, move: Move): Promise<ExecutorEnv['fence']> {
+  await ctx.store.put(ctx.keys.move(move.id), JSON.stringify(move))
+  await ctx.store.put(ctx.keys.executorLock, JSON.stringify({holder: 'test'}))
+  return {key: ctx.keys.executorLock, createRevision: (await ctx.store.get(ctx.keys.executorLock))!.createRevision}
+}
+
 /** shardOf builds a stable shard with voters on `nodes`. */
 export function shardOf(id: number, nodes: string[], epoch = 5): Shard {
   return {id, range: {lo: id * 100, hi: id * 100 + 100}, epoch, replicas: nodes.map((node) => ({node, role: 'voter' as const}))}

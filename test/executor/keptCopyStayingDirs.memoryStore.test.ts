@@ -7,7 +7,7 @@ import {getMove} from '../../src/executor/moveStore.js'
 import {lossWarnings, type Move} from '../../src/model/move.js'
 import {type NodeClient} from '../../src/node/nodeClient.js'
 import {recordWriteQuorum} from '../../src/router/writeFloorRecord.js'
-import {sourceDownWorld} from './fixtures.js'
+import {sourceDownWorld, storedMoveUnderLock} from './fixtures.js'
 
 /**
  * Session 42's hunt, on the real runMove and move machine over the memory store: a rollback at rf 3 with w = 2 whose
@@ -36,9 +36,7 @@ async function rollbackWithReplacedVoter(replaced: boolean) {
     verifiedDirs: {[to]: 'dir-to/i1', [from]: 'dir-src/i1'},
     stayingDirs: {[b]: 'dir-b/i1', [c]: 'dir-c/i1'},
   }
-  await store.put(ctx.keys.move(move.id), JSON.stringify(move))
-  await store.put(ctx.keys.executorLock, JSON.stringify({holder: 'test'}))
-  const fence = {key: ctx.keys.executorLock, createRevision: (await store.get(ctx.keys.executorLock))!.createRevision}
+  const fence = await storedMoveUnderLock(ctx, move)
   let sleeps = 0
   const env: ExecutorEnv = {
     ...world.env,
@@ -74,9 +72,7 @@ describe('the promotion on the real runner records the staying voters\' claims',
     const world = await sourceDownWorld(3, 'promoting', (initial, _from, to) => ({...initial, epoch: initial.epoch + 1, replicas: [...initial.replicas, {node: to, role: 'learning' as const}]}), {alive: ({from, to, others}) => [from, to, ...others]})
     const {store, ctx, to, from, others} = world
     for (const n of [to, from, ...others]) await store.put(ctx.keys.claim(n), JSON.stringify({node: n, dataDirId: `dir-${n}`, instance: 'i1'}))
-    await store.put(ctx.keys.move(world.move.id), JSON.stringify(world.move))
-    await store.put(ctx.keys.executorLock, JSON.stringify({holder: 'test'}))
-    const fence = {key: ctx.keys.executorLock, createRevision: (await store.get(ctx.keys.executorLock))!.createRevision}
+    const fence = await storedMoveUnderLock(ctx, world.move)
     let loops = 0
     // One pass of the loop: observe, decide the promotion, commit it.
     const env: ExecutorEnv = {...world.env, fence, stopped: () => loops++ >= 1}
