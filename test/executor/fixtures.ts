@@ -25,6 +25,23 @@ export async function storedMoveUnderLock(ctx: ServiceContext, move: Move): Prom
   return {key: ctx.keys.executorLock, createRevision: (await ctx.store.get(ctx.keys.executorLock))!.createRevision}
 }
 
+/**
+ * sleepBoundedEnv is `base` with `fence`, its sleeps advancing `clock`, and stopped once it slept `maxSleeps` times: a
+ * runMove test that ends in a wait returns instead of sleeping for ever.
+ */
+export function sleepBoundedEnv(base: ExecutorEnv, clock: FakeClock, fence: ExecutorEnv['fence'], maxSleeps: number): ExecutorEnv {
+  let sleeps = 0
+  return {
+    ...base,
+    fence,
+    sleep: async (ms) => {
+      clock.now += ms
+      sleeps++
+    },
+    stopped: () => sleeps >= maxSleeps,
+  }
+}
+
 /** shardOf builds a stable shard with voters on `nodes`. */
 export function shardOf(id: number, nodes: string[], epoch = 5): Shard {
   return {id, range: {lo: id * 100, hi: id * 100 + 100}, epoch, replicas: nodes.map((node) => ({node, role: 'voter' as const}))}

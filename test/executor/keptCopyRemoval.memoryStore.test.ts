@@ -8,7 +8,7 @@ import {getMove, readShard} from '../../src/executor/moveStore.js'
 import {lossWarnings, type Move} from '../../src/model/move.js'
 import {type NodeClient} from '../../src/node/nodeClient.js'
 import {recordWriteQuorum} from '../../src/router/writeFloorRecord.js'
-import {markNodesAlive, sourceDownWorld, storedMoveUnderLock} from './fixtures.js'
+import {markNodesAlive, sleepBoundedEnv, sourceDownWorld, storedMoveUnderLock} from './fixtures.js'
 
 /**
  * Session 42: `node remove` of a move's destination whose copy the move keeps outside the map (an abort, or a rollback's
@@ -37,15 +37,8 @@ async function rolledBackWithoutDestination(w: number | null, sourceUp: boolean)
   const fence = await storedMoveUnderLock(ctx, move)
   const dropped: string[] = []
   const run = async (): Promise<Move> => {
-    let sleeps = 0
     const env: ExecutorEnv = {
-      ...world.env,
-      fence,
-      sleep: async (ms) => {
-        world.clock.now += ms
-        sleeps++
-      },
-      stopped: () => sleeps >= STOP_AFTER_SLEEPS,
+      ...sleepBoundedEnv(world.env, world.clock, fence, STOP_AFTER_SLEEPS),
       client: async (node) =>
         ({
           ...(await world.env.client(node)),

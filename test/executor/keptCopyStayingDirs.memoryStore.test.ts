@@ -7,7 +7,7 @@ import {getMove} from '../../src/executor/moveStore.js'
 import {lossWarnings, type Move} from '../../src/model/move.js'
 import {type NodeClient} from '../../src/node/nodeClient.js'
 import {recordWriteQuorum} from '../../src/router/writeFloorRecord.js'
-import {sourceDownWorld, storedMoveUnderLock} from './fixtures.js'
+import {sleepBoundedEnv, sourceDownWorld, storedMoveUnderLock} from './fixtures.js'
 
 /**
  * Session 42's hunt, on the real runMove and move machine over the memory store: a rollback at rf 3 with w = 2 whose
@@ -37,15 +37,8 @@ async function rollbackWithReplacedVoter(replaced: boolean) {
     stayingDirs: {[b]: 'dir-b/i1', [c]: 'dir-c/i1'},
   }
   const fence = await storedMoveUnderLock(ctx, move)
-  let sleeps = 0
   const env: ExecutorEnv = {
-    ...world.env,
-    fence,
-    sleep: async (ms) => {
-      world.clock.now += ms
-      sleeps++
-    },
-    stopped: () => sleeps >= 40,
+    ...sleepBoundedEnv(world.env, world.clock, fence, 40),
     client: async (node) => ({...(await world.env.client(node)), drop: async () => ({deleted: 0}), accept: async (_shard: number, epoch: number) => ({epoch})}) as unknown as NodeClient,
   }
   env.effects = nodeMoveEffects(env, async (_e, m) => m)
