@@ -29,6 +29,13 @@ export interface DestinationCopyInput {
    * (session 41; `aborting` does so through sourceDirUnknown). With w >= 2 it changes nothing.
    */
   sourceMayDie?: boolean
+  /**
+   * replacedVoters: staying voters (neither the source nor the destination) that serve another data dir than the one they
+   * served at cutover (`stayingDirs`; moveMachine.ts replacedStayingVoters): up or not, they lost what they acknowledged,
+   * so they count as down here, and with the source up at w >= 2 its death before the drop would leave a write on no
+   * other holder when too few of the rest are left (session 42's hunt; until then they counted as holders).
+   */
+  replacedVoters?: readonly string[]
 }
 
 /**
@@ -56,12 +63,20 @@ export function destinationCopyKeep(input: DestinationCopyInput): string | undef
   const replaced = input.sourceDirReplaced === true && input.alive.has(move.from)
   // Before cutover its dir was never recorded: a replaced one cannot be told apart, so it may lack what it acknowledged.
   const unknown = !replaced && input.sourceDirUnknown === true && input.alive.has(move.from)
-  const alive = replaced || unknown ? new Set([...input.alive].filter((n) => n !== move.from)) : input.alive
+  const lost = new Set(input.replacedVoters ?? [])
+  const alive = new Set([...input.alive].filter((n) => !lost.has(n) && !((replaced || unknown) && n === move.from)))
   const routerW = input.writeQuorums ?? [undefined]
   const d = chooseCopySources({shard: move.shard, from: move.from, to: move.to, oldSet: voters, alive, routerW})
   const w = effectiveWriteQuorum(voters.length, routerW)
   if (d.kind === 'copy') {
-    if (input.sourceMayDie !== true || w > 1 || !alive.has(move.from)) return undefined
+    if (input.sourceMayDie !== true || !alive.has(move.from)) return undefined
+    if (w > 1) {
+      // Every voter but the source and the replaced ones counted as holding (a down one keeps its copy on disk): at w >= 2
+      // they hold every acknowledged write unless a replaced voter left too few of them.
+      const holders = new Set(voters.filter((n) => n !== move.from && !lost.has(n)))
+      if (lost.size === 0 || chooseCopySources({shard: move.shard, from: move.from, to: move.to, oldSet: voters, alive: holders, routerW}).kind === 'copy') return undefined
+      return `${move.to}'s copy of shard ${move.shard} is kept until the voters up are repaired from it: ${move.from} (the source of move ${move.id}) is up, but ${[...lost].sort().join(', ')} ${lost.size === 1 ? 'serves' : 'serve'} another data dir than at cutover (what ${lost.size === 1 ? 'it' : 'they'} acknowledged is gone), so with w = ${w} a write acknowledged by ${move.from}, ${move.to} and ${lost.size === 1 ? 'it' : 'them'} is on no other voter, and ${move.from} may die for good before the drop`
+    }
     return `${move.to}'s copy of shard ${move.shard} is kept until the voters up are repaired from it: ${move.from} (the source of move ${move.id}) is up, but writes of it may have been acknowledged with w = 1 (the cluster's write floor), one by ${move.from} and ${move.to} alone is on no other voter, and ${move.from} may die for good before the drop`
   }
   const down = voters.filter((n) => !alive.has(n))
@@ -69,7 +84,7 @@ export function destinationCopyKeep(input: DestinationCopyInput): string | undef
   const why =
     w <= 1
       ? `writes of it may have been acknowledged with w = 1 (the cluster's write floor): one acknowledged by ${move.from} alone, or by ${move.from} and ${move.to} alone, is on no other voter`
-      : `with w = ${w}, the voters up (${live.length > 0 ? live.join(', ') : 'none'}) could miss a write acknowledged while ${down.join(', ')} took it`
+      : `with w = ${w}, the voters up (${live.length > 0 ? live.join(', ') : 'none'}) could miss a write acknowledged while ${down.join(', ')} took it${lost.size > 0 ? ` (${[...lost].sort().join(', ')} on another data dir than at cutover: what ${lost.size === 1 ? 'it' : 'they'} acknowledged is gone)` : ''}`
   // At w = 1 only the source ends the wait; with w >= 2 the source, or enough of the other voters down, back up.
   const back = replaced ? `${move.from} is back on the data dir its copy was compared under` : unknown ? `${move.from}'s copy is compared again` : `${move.from} is back`
   const until = w <= 1 ? `${back} (start it)` : `${back}, or enough of ${down.join(', ')} that fewer than ${w} of the old set are down (start them)`

@@ -603,6 +603,17 @@ function promotedDirMoved(o: MoveObservation): MoveDecision | undefined {
   return commitOf({phase: move.phase}, undefined, {patch: {promotedDir: now}, claimFences: claimFences([move.to], o.claims), note: `move ${move.id}: ${move.to} was verified again on another data dir than the one it was promoted on (${now}); recorded before the cutover`})
 }
 
+/**
+ * stayingDirsAtCutover is what the cutover records as `stayingDirs`: the claims read now, except for a voter the promotion
+ * recorded (session 42's hunt), whose claim then is kept. One replaced between the promotion and the cutover lost writes it
+ * acknowledged with the destination in the joint quorum; recorded under its new dir, it counted as a holder after cutover
+ * (stayingVotersEnough), and with the destination down in cleanup the source's copy, the last other one, was dropped.
+ */
+function stayingDirsAtCutover(move: Move, now: Record<string, string>): Record<string, string> {
+  // Own entries, defined (not assigned): a node id like "__proto__" stays a key.
+  return Object.fromEntries([...Object.entries(now), ...Object.entries(move.stayingDirs ?? {})])
+}
+
 /** stayingVoters are the shard's read voters but the move's source and destination (sorted as the shard lists them). */
 function stayingVoters(move: Move, shard: Shard): string[] {
   return readReplicas(shard).filter((n) => n !== move.to && n !== move.from)
@@ -788,6 +799,10 @@ function dropKeptCopy(o: MoveObservation, t: Transition, shard: Observed): MoveD
   // replaced, empty one, and counts as such (session 40). A source with no claim (a build that writes none) is not judged.
   const unknown = move.phase === 'aborting' && ownValue(move.verifiedDirs, move.from) === undefined && o.claims?.get(move.from)?.token !== undefined
   const replaced = sourceDirReplaced(o)
+  // A staying voter on another data dir than at cutover (`stayingDirs`, recorded by a cutover: a rollback's) lost what it
+  // acknowledged: not a holder. Until session 42's hunt it counted, and at w = 2 a write acknowledged by the source, it and
+  // the destination lived on the source alone once the copy was dropped.
+  const replacedVoters = replacedStayingVoters(o, shard.value)
   if (!o.registered.has(move.to)) {
     if (move.keptCopyRepair !== undefined) {
       const end = keptCopyEnd(o, move.keptCopyRepair)
@@ -796,7 +811,7 @@ function dropKeptCopy(o: MoveObservation, t: Transition, shard: Observed): MoveD
     // Removed with its copy kept and no repair recorded (`node remove --accept-data-loss`: refused without it, session 42;
     // until then it went unrefused and the move ended without a word). The copy can be neither read nor dropped now. A
     // source up on its compared dir holds every write the copy was kept for (it may die later, but nothing is lost yet).
-    const removedKept = destinationCopyKeep({move, voters: readReplicas(shard.value), alive: o.alive, writeQuorums: o.writeQuorums, sourceDirReplaced: replaced, sourceDirUnknown: unknown})
+    const removedKept = destinationCopyKeep({move, voters: readReplicas(shard.value), alive: o.alive, writeQuorums: o.writeQuorums, sourceDirReplaced: replaced, sourceDirUnknown: unknown, replacedVoters})
     if (removedKept === undefined) return dropThenCommit(o, t, shard)
     const warning = keptCopyLostWarning(move, new Date(o.now).toISOString(), 'removed', copyDirOf(move) ?? null, copyDirOf(move) ?? null, [])
     const said = `node ${move.to} was removed while its copy of shard ${move.shard} was kept, before any repair from it, with a warning of possible data loss (moves show)`
@@ -806,7 +821,7 @@ function dropKeptCopy(o: MoveObservation, t: Transition, shard: Observed): MoveD
   // repaired from before every drop (session 41; until then it was dropped at once, and a source dying right after took
   // the only other copy of a write acknowledged by it and the destination alone).
   const mayDie = move.phase === 'rb-cutover' && o.alive.has(move.from) && !replaced
-  const kept = destinationCopyKeep({move, voters: readReplicas(shard.value), alive: o.alive, writeQuorums: o.writeQuorums, sourceDirReplaced: replaced, sourceDirUnknown: unknown, sourceMayDie: mayDie})
+  const kept = destinationCopyKeep({move, voters: readReplicas(shard.value), alive: o.alive, writeQuorums: o.writeQuorums, sourceDirReplaced: replaced, sourceDirUnknown: unknown, sourceMayDie: mayDie, replacedVoters})
   // A repair recorded before (at w = 1) whose copy is no longer kept: the write floor rose since (`cluster write-floor adopt`
   // on a cluster whose absent floor counted as w = 1: the operator's word that the voters hold every acknowledged write).
   // Ended like any other drop after it, its record marked dropped: until session 41's hunt it stayed `repaired` on the
@@ -908,7 +923,11 @@ export const PHASE_STEPS = {
       // The promotion records the destination's claim (fenced on it): from here its answer counts, so its copy may hold a
       // write acknowledged by it and the source alone, and an abort compares its dir at the repair with this (dropKeptCopy).
       const dir = o.claims?.get(o.move.to)?.token
-      if (promoted.shard && promoted.phase === 'promoting' && dir !== undefined) return commitOf(promoted, s, {patch: {promotedDir: dir}, claimFences: claimFences([o.move.to], o.claims)})
+      // The staying voters' claims too: from here their acknowledgements count with the destination's, so one replaced
+      // before the cutover lost writes the joint quorum put on it (the cutover keeps these: stayingDirsAtCutover).
+      const staying = verifiedNow(stayingVoters(o.move, s.value), o.claims)
+      const stayingDirs = Object.keys(staying).length > 0 ? {stayingDirs: staying} : {}
+      if (promoted.shard && promoted.phase === 'promoting' && dir !== undefined) return commitOf(promoted, s, {patch: {promotedDir: dir, ...stayingDirs}, claimFences: claimFences([o.move.to], o.claims)})
       if (promoted.shard || promoted.phase !== 'promoting') return commitOf(promoted, s)
       return barrier(o, s, writeReplicas(s.value), () => commitOf({phase: 'verifying'}))
     }),
@@ -927,7 +946,7 @@ export const PHASE_STEPS = {
       const pair = [o.move.to, o.move.from]
       // The staying voters' claims too (stayingVotersEnough judges them by it after cutover). Not fenced: one that restarts
       // before the commit is recorded under its old claim, and so judged on a replaced dir later, the cautious side.
-      const stayingDirs = verifiedNow(stayingVoters(o.move, s.value), o.claims)
+      const stayingDirs = stayingDirsAtCutover(o.move, verifiedNow(stayingVoters(o.move, s.value), o.claims))
       return barrier(o, s, writeReplicas(s.value), () =>
         once(o, {type: 'verify', key: verifiedKey('verify', pair, o.claims), shard: s.value}, () =>
           promotedDirMoved(o) ??

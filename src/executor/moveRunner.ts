@@ -125,7 +125,8 @@ async function observe(env: ExecutorEnv, known: Pick<Move, 'id' | 'shard' | 'fro
   // So do the cutover (it records them: moveMachine.ts stayingDirs) and `cleanup` with the destination down (the source's
   // copy is kept while the staying voters up, a replaced one not counted, are not enough: moveMachine.ts stayingVotersEnough).
   // So does a `moves abandon-voters` mark, whose named voters' claims say whether they came back (votersMark.ts).
-  const stayingJudged = fenced.value.phase === 'verifying' || (fenced.value.phase === 'cleanup' && !view.alive.has(known.to))
+  // The promotion records them first (the cutover keeps those: a voter replaced in between lost what the joint quorum gave it).
+  const stayingJudged = fenced.value.phase === 'promoting' || fenced.value.phase === 'verifying' || (fenced.value.phase === 'cleanup' && !view.alive.has(known.to))
   const staying = pairClaims && (fenced.value.abandonSourceRequested !== undefined || fenced.value.abandonVotersRequested !== undefined || afterDrop || stayingJudged) && shard ? readReplicas(shard.value).filter((n) => n !== known.from && n !== known.to) : []
   // Where the destination's copy is to be dropped with the source down, whether the other voters hold every acknowledged
   // write depends on the smallest write quorum any router ran with (moveMachine.ts keepDestinationCopy): read only then.

@@ -321,10 +321,12 @@ export const MoveSchema = z.object({
   promotedDir: z.string().optional(),
   /**
    * stayingDirs: the `claims/<id>` tokens of the staying voters (the shard's voters but the source) as read when the move
-   * cut over. After cutover they are counted as holding every write acknowledged with them (a refill of the destination
-   * from them, the source's copy dropped while the destination is down); one on another data dir since (a replaced disk
-   * served with --accept-empty-data) lost those writes and is not counted (moveMachine.ts stayingVotersEnough). Absent:
-   * cut over by a build before session 42 (not judged); a voter missing: it had no claim then.
+   * promoted its destination (the cutover keeps those and adds any missing, as read then). They are counted as holding
+   * every write acknowledged with them (a refill of the destination from them, the source's copy dropped while the
+   * destination is down, the destination's kept copy dropped by an abort or a rollback); one on another data dir since (a
+   * replaced disk served with --accept-empty-data) lost those writes and is not counted (moveMachine.ts
+   * stayingVotersEnough, dropKeptCopy). Absent: promoted and cut over by a build before session 42 (not judged); a voter
+   * missing: it had no claim then.
    */
   stayingDirs: z.record(z.string(), z.string()).optional(),
   /** keptCopyRepair: the repair from the destination's copy kept outside the map (see {@link KeptCopyRepairSchema}). Absent: none ran. */

@@ -15,6 +15,33 @@ import {RECORD_HASH_FORMAT} from '../../src/node/recordHash.js'
 import {MemoryStore} from '../../src/store/memoryStore.js'
 import {TokenBucket} from '../../src/throttle/tokenBucket.js'
 
+/**
+ * storedMoveUnderLock stores `move` and takes the executor lock as holder "test": the fence a runMove test's env carries
+ * (its commits compare the lock's create revision).
+ */
+export async function storedMoveUnderLock(ctx: ServiceContext, move: Move): Promise<ExecutorEnv['fence']> {
+  await ctx.store.put(ctx.keys.move(move.id), JSON.stringify(move))
+  await ctx.store.put(ctx.keys.executorLock, JSON.stringify({holder: 'test'}))
+  return {key: ctx.keys.executorLock, createRevision: (await ctx.store.get(ctx.keys.executorLock))!.createRevision}
+}
+
+/**
+ * sleepBoundedEnv is `base` with `fence`, its sleeps advancing `clock`, and stopped once it slept `maxSleeps` times: a
+ * runMove test that ends in a wait returns instead of sleeping for ever.
+ */
+export function sleepBoundedEnv(base: ExecutorEnv, clock: FakeClock, fence: ExecutorEnv['fence'], maxSleeps: number): ExecutorEnv {
+  let sleeps = 0
+  return {
+    ...base,
+    fence,
+    sleep: async (ms) => {
+      clock.now += ms
+      sleeps++
+    },
+    stopped: () => sleeps >= maxSleeps,
+  }
+}
+
 /** shardOf builds a stable shard with voters on `nodes`. */
 export function shardOf(id: number, nodes: string[], epoch = 5): Shard {
   return {id, range: {lo: id * 100, hi: id * 100 + 100}, epoch, replicas: nodes.map((node) => ({node, role: 'voter' as const}))}

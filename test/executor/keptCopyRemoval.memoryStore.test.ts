@@ -8,7 +8,7 @@ import {getMove, readShard} from '../../src/executor/moveStore.js'
 import {lossWarnings, type Move} from '../../src/model/move.js'
 import {type NodeClient} from '../../src/node/nodeClient.js'
 import {recordWriteQuorum} from '../../src/router/writeFloorRecord.js'
-import {markNodesAlive, sourceDownWorld} from './fixtures.js'
+import {markNodesAlive, sleepBoundedEnv, sourceDownWorld, storedMoveUnderLock} from './fixtures.js'
 
 /**
  * Session 42: `node remove` of a move's destination whose copy the move keeps outside the map (an abort, or a rollback's
@@ -34,20 +34,11 @@ async function rolledBackWithoutDestination(w: number | null, sourceUp: boolean)
   await store.put(ctx.keys.claim(to), JSON.stringify({node: to, dataDirId: 'dir-to', instance: 'i1'}))
   await store.put(ctx.keys.claim(from), JSON.stringify({node: from, dataDirId: 'dir-src', instance: 'i1'}))
   const move: Move = {...world.move, id: 'm1', cutoverAt: new Date(world.clock.now).toISOString(), copyStartedAt: 1, verifiedDirs: {[to]: 'dir-to/i1', [from]: 'dir-src/i1'}}
-  await store.put(ctx.keys.move(move.id), JSON.stringify(move))
-  await store.put(ctx.keys.executorLock, JSON.stringify({holder: 'test'}))
-  const fence = {key: ctx.keys.executorLock, createRevision: (await store.get(ctx.keys.executorLock))!.createRevision}
+  const fence = await storedMoveUnderLock(ctx, move)
   const dropped: string[] = []
   const run = async (): Promise<Move> => {
-    let sleeps = 0
     const env: ExecutorEnv = {
-      ...world.env,
-      fence,
-      sleep: async (ms) => {
-        world.clock.now += ms
-        sleeps++
-      },
-      stopped: () => sleeps >= STOP_AFTER_SLEEPS,
+      ...sleepBoundedEnv(world.env, world.clock, fence, STOP_AFTER_SLEEPS),
       client: async (node) =>
         ({
           ...(await world.env.client(node)),
