@@ -1275,26 +1275,32 @@ export class StorageEngine {
       })
     stop(0)
     await this.clearFloors(range, step)
-    if (this.averageRowBytes(range) < BIG_ROW_BYTES) {
-      const parts: Float64Array[] = []
-      for (let from = fineOf(range.lo); from >= 0 && !this.closed; ) {
-        const page = await this.writer.run<{ids: Float64Array; next: number}>({op: 'rangeRowIds', range, from, maxRows: DROP_IDS_PER_READ})
-        parts.push(page.ids)
+    // The id pass runs per part in the store serving it (row ids are per file); with no range
+    // store, one part: the whole range in the main file, as before.
+    for (const part of this.partsOf(range)) {
+      if (this.averageRowBytes(part) >= BIG_ROW_BYTES) continue
+      const where = part.store === undefined ? {} : {store: part.store}
+      const of = {lo: part.lo, hi: part.hi}
+      const lists: Float64Array[] = []
+      for (let from = fineOf(of.lo); from >= 0 && !this.closed; ) {
+        const page = await this.writer.run<{ids: Float64Array; next: number}>({op: 'rangeRowIds', range: of, from, maxRows: DROP_IDS_PER_READ, ...where})
+        lists.push(page.ids)
         from = page.next
       }
-      const ids = new Float64Array(parts.reduce((n, p) => n + p.length, 0))
-      parts.reduce((at, p) => (ids.set(p, at), at + p.length), 0)
+      const ids = new Float64Array(lists.reduce((n, p) => n + p.length, 0))
+      lists.reduce((at, p) => (ids.set(p, at), at + p.length), 0)
       ids.sort()
       let budget = DROP_BUDGET.minRows
       for (let i = 0; i < ids.length && !this.closed; ) {
         // slice, not subarray: a posted view would copy its whole buffer to the writer thread.
         const chunk = ids.slice(i, i + budget)
-        const done = await step(() => this.writer.run<{deleted: number; used: number; seconds: number}>({op: 'deleteRows', range, ids: chunk, sliceMs: DROP_SLICE_MS, minIds: DROP_BUDGET.minRows}, 'purge', chunk.length))
+        const done = await step(() => this.writer.run<{deleted: number; used: number; seconds: number}>({op: 'deleteRows', range: of, ids: chunk, sliceMs: DROP_SLICE_MS, minIds: DROP_BUDGET.minRows, ...where}, 'purge', chunk.length))
         deleted += done.deleted
         i += Math.max(1, done.used)
         budget = nextDropBudget(DROP_BUDGET, budget, done.used, done.seconds)
       }
     }
+    // Then slices, routed by the writer's table, delete whatever is left (the rows of big-row parts, writes racing the id pass).
     for (let from = fineOf(range.lo); from >= 0 && !this.closed; ) {
       const slice = await step(() => this.writer.run<{deleted: number; next: number}>({op: 'deleteSlice', range, from, sliceMs: DELETE_SLICE_MS}, 'purge'))
       deleted += slice.deleted
@@ -1303,12 +1309,13 @@ export class StorageEngine {
     return deleted
   }
 
-  /** averageRowBytes is the mean size (key + value) of `range`'s records, from the digest cells of the fine buckets it touches (0: none). */
-  private averageRowBytes(range: HashRange): number {
+  /** averageRowBytes is the mean size (key + value) of the records of `part`, from the digest cells of the store serving it over the fine buckets it touches (0: none). */
+  private averageRowBytes(part: SpanPart): number {
+    const cells = this.cellsOf(part.store)
     let n = 0
     let bytes = 0
-    for (let f = fineOf(range.lo); f <= fineOf(range.hi - 1); f++) {
-      const c = this.cells.cell(f)
+    for (let f = fineOf(part.lo); f <= fineOf(part.hi - 1); f++) {
+      const c = cells.cell(f)
       n += c.n
       bytes += c.bytes
     }
