@@ -144,9 +144,10 @@ export interface StorageEngineOptions {
   /**
    * readRangeStores opens a data dir whose main file names range stores (issue 12 stage 1),
    * reading each span from its store. Off (the default: node serve), such a dir is refused
-   * with RangeStoreError: this build routes reads, client writes and copy frames by span but
-   * not yet purges, drops and floors, so serving one would purge or drop only the main file's
-   * part of a range. For the tests of what is built.
+   * with RangeStoreError: this build routes reads, client writes, copy frames, purges, drops
+   * and floors' value drops by span, but gives back free pages and checkpoints the main file's
+   * only, so a range store's file and WAL would keep what a drop freed. For the tests of what
+   * is built.
    */
   readRangeStores?: boolean
 }
@@ -327,8 +328,10 @@ export class StorageEngine {
    * checked and swept of orphans at open, closed at close, and reads route by span (each
    * read's single-file path runs unchanged while the table is empty: always, in production,
    * since nothing creates a store yet). Client writes, copy frames and meta deletions route
-   * by span in the writer thread (StoreWriters); purges, drops and floors still run on the
-   * main file only, which is why open refuses such a dir unless readRangeStores.
+   * by span in the writer thread (StoreWriters), and so do purges, drops and the values
+   * adopted floors drop (the floors stay in the main file); free pages are given back and
+   * checkpoints run on the main file only, which is why open refuses such a dir unless
+   * readRangeStores.
    */
   private readonly stores: RangeStores
   private readonly clock: () => number
@@ -466,7 +469,7 @@ export class StorageEngine {
       // range out, and then only the orphan sweep and the checks run here.
       const dataDirId = (db.prepare('SELECT value FROM meta WHERE name = ?').get(DATA_DIR_ID) as {value: string}).value
       stores = RangeStores.open({dataDir: opts.dir, main: db, dataDirId, pageSize: Number(db.pragma('page_size', {simple: true})), synchronous: opts.synchronous ?? 'FULL'})
-      if (!stores.table.isEmpty && !opts.readRangeStores) throw new RangeStoreError(`data dir ${opts.dir} holds ${stores.table.spans().length} range store file(s) (ranges/), whose purges and drops this build does not route yet; serve it with a build that does`)
+      if (!stores.table.isEmpty && !opts.readRangeStores) throw new RangeStoreError(`data dir ${opts.dir} holds ${stores.table.spans().length} range store file(s) (ranges/), whose free pages and checkpoints this build does not route yet; serve it with a build that does`)
       // Builds before range stores must refuse a dir whose table names one: the mark follows the table.
       syncRangeStoreMark(db)
       return new StorageEngine(db, file, opts, stores)

@@ -3,38 +3,14 @@ import {seededRandom} from '../../bench/seededRandom.js'
 import {type HashRange} from '../../src/model/range.js'
 import {FINE_WIDTH} from '../../src/node/digestLayout.js'
 import {type NodeRecord} from '../../src/node/protocol.js'
-import {type StorageEngine} from '../../src/node/storageEngine.js'
 import {ALL, engineFixture, rec, v} from './engineFixture.js'
-import {addRangeStores, expectSameReads as sameReads, keysIn, RANGES, S1, S2, SPAN1, SPAN2, storeHashes} from './rangeStoreFixture.js'
+import {expectRowsWhereServed, expectSameKeyReads as expectSameReads, keysIn, RANGES, S1, S2, SPAN1, SPAN2, splitDir, storeHashes} from './rangeStoreFixture.js'
 
 // The clock is far past the records' versions, so adopted floors (<= clock + bound) are taken.
 const open = engineFixture('rangepurges', {writerThread: false, readRangeStores: true, clock: () => 1_000_000})
 
 /** split opens an engine on a fresh dir split over the main file and the empty range stores S1 and S2. */
-async function split(writerThread = false): Promise<{engine: StorageEngine; dir: string}> {
-  const {engine: made, dir} = open()
-  const id = made.dataDirId()
-  await made.close()
-  addRangeStores(dir, id)
-  return open({writerThread}, dir)
-}
-
-function expectSameReads(one: StorageEngine, two: StorageEngine, keys: readonly string[]): void {
-  sameReads(
-    one,
-    two,
-    keys.map((k) => Buffer.from(k)),
-    [3000],
-  )
-}
-
-/** expectRowsWhereServed checks every row of the split dir lies in the file serving its hash. */
-function expectRowsWhereServed(dir: string): void {
-  const outside = (h: number) => !(h >= SPAN1.lo && h < SPAN1.hi) && !(h >= SPAN2.lo && h < SPAN2.hi)
-  expect(storeHashes(dir, undefined).filter((h) => !outside(h))).toEqual([])
-  expect(storeHashes(dir, S1).filter((h) => h < SPAN1.lo || h >= SPAN1.hi)).toEqual([])
-  expect(storeHashes(dir, S2).filter((h) => h < SPAN2.lo || h >= SPAN2.hi)).toEqual([])
-}
+const split = (writerThread = false) => splitDir(open, writerThread)
 
 /** EDGES are the span edges a random range crosses. */
 const EDGES = [SPAN1.lo, SPAN1.hi, SPAN2.hi]
