@@ -362,16 +362,30 @@ export class LwwWriter {
     return this.inTransaction((stage) => {
       this.stmts.floorsClear.run()
       for (const f of floors) this.stmts.floorPut.run(f.lo, f.hi, f.floor)
-      let dropped = 0
-      for (const f of dropValuesBelow) {
-        for (const row of this.stmts.valuesBelow.all(f.lo, f.hi, f.floor)) {
-          this.stmts.del.run(row.h, row.k)
-          stage.toggle(row.h, row.k, row.ver, row.v, row.len, -1)
-          dropped++
-        }
-      }
-      return dropped
+      return this.deleteValuesBelow(dropValuesBelow, stage)
     })
+  }
+
+  /**
+   * dropValuesBelow deletes, in one transaction, the values (tombstones stay) of each range of
+   * `below` whose version's wall clock is older than its floor, keeping the digest cells exact,
+   * and leaves the gc floors alone: a range store's share of a {@link setFloors} (the floors
+   * live in the main file only). Returns how many it deleted.
+   */
+  dropValuesBelow(below: readonly GcFloor[]): Committed<number> {
+    return this.inTransaction((stage) => this.deleteValuesBelow(below, stage))
+  }
+
+  private deleteValuesBelow(below: readonly GcFloor[], stage: CellStage): number {
+    let dropped = 0
+    for (const f of below) {
+      for (const row of this.stmts.valuesBelow.all(f.lo, f.hi, f.floor)) {
+        this.stmts.del.run(row.h, row.k)
+        stage.toggle(row.h, row.k, row.ver, row.v, row.len, -1)
+        dropped++
+      }
+    }
+    return dropped
   }
 
   private deleteFine(range: HashRange, f: number, stage: CellStage): number {

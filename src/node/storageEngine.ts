@@ -144,9 +144,10 @@ export interface StorageEngineOptions {
   /**
    * readRangeStores opens a data dir whose main file names range stores (issue 12 stage 1),
    * reading each span from its store. Off (the default: node serve), such a dir is refused
-   * with RangeStoreError: this build routes reads, client writes and copy frames by span but
-   * not yet purges, drops and floors, so serving one would purge or drop only the main file's
-   * part of a range. For the tests of what is built.
+   * with RangeStoreError: this build routes reads, client writes, copy frames, purges, drops
+   * and floors' value drops by span, but gives back free pages and checkpoints the main file's
+   * only, so a range store's file and WAL would keep what a drop freed. For the tests of what
+   * is built.
    */
   readRangeStores?: boolean
 }
@@ -327,8 +328,10 @@ export class StorageEngine {
    * checked and swept of orphans at open, closed at close, and reads route by span (each
    * read's single-file path runs unchanged while the table is empty: always, in production,
    * since nothing creates a store yet). Client writes, copy frames and meta deletions route
-   * by span in the writer thread (StoreWriters); purges, drops and floors still run on the
-   * main file only, which is why open refuses such a dir unless readRangeStores.
+   * by span in the writer thread (StoreWriters), and so do purges, drops and the values
+   * adopted floors drop (the floors stay in the main file); free pages are given back and
+   * checkpoints run on the main file only, which is why open refuses such a dir unless
+   * readRangeStores.
    */
   private readonly stores: RangeStores
   private readonly clock: () => number
@@ -466,7 +469,7 @@ export class StorageEngine {
       // range out, and then only the orphan sweep and the checks run here.
       const dataDirId = (db.prepare('SELECT value FROM meta WHERE name = ?').get(DATA_DIR_ID) as {value: string}).value
       stores = RangeStores.open({dataDir: opts.dir, main: db, dataDirId, pageSize: Number(db.pragma('page_size', {simple: true})), synchronous: opts.synchronous ?? 'FULL'})
-      if (!stores.table.isEmpty && !opts.readRangeStores) throw new RangeStoreError(`data dir ${opts.dir} holds ${stores.table.spans().length} range store file(s) (ranges/), whose purges and drops this build does not route yet; serve it with a build that does`)
+      if (!stores.table.isEmpty && !opts.readRangeStores) throw new RangeStoreError(`data dir ${opts.dir} holds ${stores.table.spans().length} range store file(s) (ranges/), whose free pages and checkpoints this build does not route yet; serve it with a build that does`)
       // Builds before range stores must refuse a dir whose table names one: the mark follows the table.
       syncRangeStoreMark(db)
       return new StorageEngine(db, file, opts, stores)
@@ -1276,26 +1279,32 @@ export class StorageEngine {
       })
     stop(0)
     await this.clearFloors(range, step)
-    if (this.averageRowBytes(range) < BIG_ROW_BYTES) {
-      const parts: Float64Array[] = []
-      for (let from = fineOf(range.lo); from >= 0 && !this.closed; ) {
-        const page = await this.writer.run<{ids: Float64Array; next: number}>({op: 'rangeRowIds', range, from, maxRows: DROP_IDS_PER_READ})
-        parts.push(page.ids)
+    // The id pass runs per part in the store serving it (row ids are per file); with no range
+    // store, one part: the whole range in the main file, as before.
+    for (const part of this.partsOf(range)) {
+      if (this.averageRowBytes(part) >= BIG_ROW_BYTES) continue
+      const where = part.store === undefined ? {} : {store: part.store}
+      const of = {lo: part.lo, hi: part.hi}
+      const lists: Float64Array[] = []
+      for (let from = fineOf(of.lo); from >= 0 && !this.closed; ) {
+        const page = await this.writer.run<{ids: Float64Array; next: number}>({op: 'rangeRowIds', range: of, from, maxRows: DROP_IDS_PER_READ, ...where})
+        lists.push(page.ids)
         from = page.next
       }
-      const ids = new Float64Array(parts.reduce((n, p) => n + p.length, 0))
-      parts.reduce((at, p) => (ids.set(p, at), at + p.length), 0)
+      const ids = new Float64Array(lists.reduce((n, p) => n + p.length, 0))
+      lists.reduce((at, p) => (ids.set(p, at), at + p.length), 0)
       ids.sort()
       let budget = DROP_BUDGET.minRows
       for (let i = 0; i < ids.length && !this.closed; ) {
         // slice, not subarray: a posted view would copy its whole buffer to the writer thread.
         const chunk = ids.slice(i, i + budget)
-        const done = await step(() => this.writer.run<{deleted: number; used: number; seconds: number}>({op: 'deleteRows', range, ids: chunk, sliceMs: DROP_SLICE_MS, minIds: DROP_BUDGET.minRows}, 'purge', chunk.length))
+        const done = await step(() => this.writer.run<{deleted: number; used: number; seconds: number}>({op: 'deleteRows', range: of, ids: chunk, sliceMs: DROP_SLICE_MS, minIds: DROP_BUDGET.minRows, ...where}, 'purge', chunk.length))
         deleted += done.deleted
         i += Math.max(1, done.used)
         budget = nextDropBudget(DROP_BUDGET, budget, done.used, done.seconds)
       }
     }
+    // Then slices, routed by the writer's table, delete whatever is left (the rows of big-row parts, writes racing the id pass).
     for (let from = fineOf(range.lo); from >= 0 && !this.closed; ) {
       const slice = await step(() => this.writer.run<{deleted: number; next: number}>({op: 'deleteSlice', range, from, sliceMs: DELETE_SLICE_MS}, 'purge'))
       deleted += slice.deleted
@@ -1304,12 +1313,13 @@ export class StorageEngine {
     return deleted
   }
 
-  /** averageRowBytes is the mean size (key + value) of `range`'s records, from the digest cells of the fine buckets it touches (0: none). */
-  private averageRowBytes(range: HashRange): number {
+  /** averageRowBytes is the mean size (key + value) of the records of `part`, from the digest cells of the store serving it over the fine buckets it touches (0: none). */
+  private averageRowBytes(part: SpanPart): number {
+    const cells = this.cellsOf(part.store)
     let n = 0
     let bytes = 0
-    for (let f = fineOf(range.lo); f <= fineOf(range.hi - 1); f++) {
-      const c = this.cells.cell(f)
+    for (let f = fineOf(part.lo); f <= fineOf(part.hi - 1); f++) {
+      const c = cells.cell(f)
       n += c.n
       bytes += c.bytes
     }

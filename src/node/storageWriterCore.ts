@@ -12,8 +12,9 @@ export type WriterCore = (req: WriterRequest) => WriterReply
  * runs one {@link WriterRequest} on it and answers it: the result and changed digest cells,
  * or the error (the transaction rolled back). The storage writer thread runs it for every
  * message; an engine opened with `writerThread: false` runs it on the main thread.
- * Client writes, copy frames and meta deletions route by span to the range stores the main
- * file's table names (StoreWriters); with none, every request runs on the main file as before.
+ * Client writes, copy frames, meta deletions, purges, range drops and the values adopted floors
+ * drop route by span to the range stores the main file's table names (StoreWriters); with none,
+ * every request runs on the main file as before.
  * After a `close` request the connections are closed.
  */
 export function openWriterCore(data: WriterData): WriterCore {
@@ -55,14 +56,14 @@ export function openWriterCore(data: WriterData): WriterCore {
         slabs = req.slabs
         return {result: undefined, changes: new Float64Array(0), seconds: 0}
       case 'purge':
-        return writer.purge(req.range, req.before, req.limit)
+        return routed.purge(req.range, req.before, req.limit)
       case 'deleteSlice':
-        return writer.deleteSlice(req.range, req.from, req.sliceMs)
+        return routed.deleteSlice(req.range, req.from, req.sliceMs)
       case 'rangeRowIds':
-        return {result: writer.rangeRowIds(req.range, req.from, req.maxRows), changes: new Float64Array(0), seconds: 0}
+        return {result: routed.rangeRowIds(req.range, req.from, req.maxRows, req.store), changes: new Float64Array(0), seconds: 0}
       case 'deleteRows': {
         // The caller sizes the next drop transaction from this one's time, commit included (see nextDropBudget).
-        const done = writer.deleteRows(req.range, req.ids, req.sliceMs, req.minIds)
+        const done = routed.deleteRows(req.range, req.ids, req.sliceMs, req.minIds, req.store)
         return {...done, result: {...done.result, seconds: done.seconds}}
       }
       case 'meta':
@@ -70,7 +71,7 @@ export function openWriterCore(data: WriterData): WriterCore {
       case 'returnFreePages':
         return writer.returnFreePages(req.pages)
       case 'floors':
-        return writer.setFloors(req.floors, req.dropValuesBelow)
+        return routed.setFloors(req.floors, req.dropValuesBelow)
       case 'checkpoint': {
         const started = performance.now()
         const result = passiveCheckpoint(db)

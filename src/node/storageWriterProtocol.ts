@@ -29,8 +29,10 @@ export type WriterOp =
   | {op: 'slabs'; slabs: SharedArrayBuffer[]}
   | {op: 'purge'; range: HashRange; before: number; limit: number}
   | {op: 'deleteSlice'; range: HashRange; from: number; sliceMs: number}
-  | {op: 'rangeRowIds'; range: HashRange; from: number; maxRows: number}
-  | {op: 'deleteRows'; range: HashRange; ids: Float64Array; sliceMs: number; minIds: number}
+  /** Lists row ids of `range` in store `store` (absent: the main file): `range` is one part the engine's span table gives that store. */
+  | {op: 'rangeRowIds'; range: HashRange; from: number; maxRows: number; store?: string}
+  /** Deletes rows by the ids a rangeRowIds of the same `store` and `range` listed. */
+  | {op: 'deleteRows'; range: HashRange; ids: Float64Array; sliceMs: number; minIds: number; store?: string}
   | {op: 'meta'; name: string; value: string | null; durable?: boolean}
   /** Gives up to `pages` free pages of the database file back to the file system (LwwWriter.returnFreePages). */
   | {op: 'returnFreePages'; pages: number}

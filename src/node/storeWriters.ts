@@ -2,7 +2,9 @@ import {closeSync, existsSync, fdatasyncSync, openSync} from 'node:fs'
 import {dirname} from 'node:path'
 import type Database from 'better-sqlite3'
 import {type CellChanges, DigestCells} from './digestCells.js'
-import {type ApplyOptions, type ApplyResult, type Committed, committedChangesOf, LwwWriter, openConnection} from './lwwSql.js'
+import {type HashRange} from '../model/range.js'
+import {fineOf} from './digestLayout.js'
+import {type ApplyOptions, type ApplyResult, type Committed, committedChangesOf, type GcFloor, LwwWriter, openConnection} from './lwwSql.js'
 import {type NodeRecord} from './protocol.js'
 import {rangeStorePath, readSpanTable} from './rangeStoreFiles.js'
 import {joinApplyResults, splitByStore} from './recordRouting.js'
@@ -62,8 +64,11 @@ interface OpenStore {
  * re-merges idempotently. With an empty table every request runs the main writer's code as
  * it did before range stores.
  *
- * Step 4 only: purges, drops, floors and row listings still run on the main file
- * (StorageEngine.open refuses a dir with range stores unless a test asks for it).
+ * Purges, range drops (slices, and the id pass's listings and deletions, which name the
+ * store the engine listed) and the values an adopted floor drops run per part in the store
+ * serving it (step 5); the gc floors themselves stay in the main file. Returning free pages
+ * and checkpoints still run on the main file only (StorageEngine.open refuses a dir with
+ * range stores unless a test asks for it).
  */
 export class StoreWriters {
   private readonly stores = new Map<string, OpenStore>()
@@ -183,6 +188,90 @@ export class StoreWriters {
     return done.routed(undefined)
   }
 
+  /** purge is LwwWriter.purge routed: each part's tombstones in the store serving it, one transaction per store, `limit` in all. */
+  purge(range: HashRange, before: number, limit: number): Routed<number> {
+    if (this.table.isEmpty) return this.main.purge(range, before, limit)
+    const done = new Steps()
+    let purged = 0
+    for (const p of this.table.parts(range)) {
+      if (purged >= limit) break
+      purged += done.commit(p.store, () => this.writerOf(p.store).purge(p, before, limit - purged))
+    }
+    return done.routed(purged)
+  }
+
+  /**
+   * deleteSlice is LwwWriter.deleteSlice routed: from fine bucket `from` on, each part in the
+   * store serving it (one transaction per store touched), until `sliceMs` passed; `next` is the
+   * bucket to resume from (-1: done). A bucket cut by a span edge is deleted part by part; the
+   * slice never stops between two parts sharing a bucket, so a resumed slice never redoes a
+   * finished part's bucket forever.
+   */
+  deleteSlice(range: HashRange, from: number, sliceMs: number): Routed<{deleted: number; next: number}> {
+    if (this.table.isEmpty) return this.main.deleteSlice(range, from, sliceMs)
+    const started = performance.now()
+    const done = new Steps()
+    const parts = this.table.parts(range)
+    let deleted = 0
+    for (let i = 0; i < parts.length; i++) {
+      const p = parts[i]!
+      const last = fineOf(p.hi - 1)
+      if (last < from) continue
+      const left = Math.max(0, sliceMs - (performance.now() - started))
+      const slice = done.commit(p.store, () => this.writerOf(p.store).deleteSlice(p, Math.max(from, fineOf(p.lo)), left))
+      deleted += slice.deleted
+      if (slice.next >= 0) return done.routed({deleted, next: slice.next})
+      const following = parts[i + 1]
+      if (following && fineOf(following.lo) > last && performance.now() - started >= sliceMs) return done.routed({deleted, next: fineOf(following.lo)})
+    }
+    return done.routed({deleted, next: -1})
+  }
+
+  /**
+   * rangeRowIds is LwwWriter.rangeRowIds in store `store` (undefined: the main file), whose
+   * row ids only its deleteRows may take. `range` is a part the engine's table gave that store;
+   * when this writer's table does not have `store` serving all of it (a table change since),
+   * it lists nothing: the drop's closing slices, routed by this table, delete the rows.
+   */
+  rangeRowIds(range: HashRange, from: number, maxRows: number, store: string | undefined): {ids: Float64Array; next: number} {
+    if (!this.serves(store, range)) return {ids: new Float64Array(0), next: -1}
+    return this.writerOf(store).rangeRowIds(range, from, maxRows)
+  }
+
+  /** deleteRows is LwwWriter.deleteRows in store `store` (the one that listed `ids`); skips them all when it no longer serves all of `range` (see {@link rangeRowIds}). */
+  deleteRows(range: HashRange, ids: Float64Array, sliceMs: number, minIds: number, store: string | undefined): Routed<{deleted: number; used: number}> {
+    if (!this.serves(store, range)) return {result: {deleted: 0, used: ids.length}, changes: new Float64Array(0), seconds: 0}
+    if (store === undefined) return this.main.deleteRows(range, ids, sliceMs, minIds)
+    const done = new Steps()
+    const result = done.commit(store, () => this.writerOf(store).deleteRows(range, ids, sliceMs, minIds))
+    return done.routed(result)
+  }
+
+  /**
+   * setFloors is LwwWriter.setFloors routed: the floors are stored in the main file only;
+   * the values each `dropValuesBelow` range holds below its floor are deleted per part in the
+   * store serving it. The range stores commit first and the main file (floors and its own
+   * part) last, so floors on disk mean their values are gone everywhere; a crash before the
+   * last commit leaves the old floors (a copy adopting them adopts again).
+   */
+  setFloors(floors: readonly GcFloor[], dropValuesBelow: readonly GcFloor[] = []): Routed<number> {
+    if (this.table.isEmpty) return this.main.setFloors(floors, dropValuesBelow)
+    const inMain: GcFloor[] = []
+    const byStore = new Map<string, GcFloor[]>()
+    for (const f of dropValuesBelow) {
+      for (const p of this.table.parts(f)) {
+        const part = {lo: p.lo, hi: p.hi, floor: f.floor}
+        if (p.store === undefined) inMain.push(part)
+        else byStore.set(p.store, [...(byStore.get(p.store) ?? []), part])
+      }
+    }
+    const done = new Steps()
+    let dropped = 0
+    for (const [store, below] of byStore) dropped += done.commit(store, () => this.writerOf(store).dropValuesBelow(below))
+    dropped += done.commit(undefined, () => this.main.setFloors(floors, inMain))
+    return done.routed(dropped)
+  }
+
   /** close closes every range store's writing connection (the main one is its owner's). Idempotent. */
   close(): void {
     for (const s of this.stores.values()) if (s.db.open) s.db.close()
@@ -193,6 +282,13 @@ export class StoreWriters {
   private holderOf(name: string): string | undefined {
     for (const [store, s] of this.stores) if (s.writer.hasMeta(name)) return store
     return undefined
+  }
+
+  /** serves tells whether this writer's table has `store` (undefined: the main file) serving every hash of `range`. */
+  private serves(store: string | undefined, range: HashRange): boolean {
+    if (this.table.isEmpty) return store === undefined
+    const parts = this.table.parts(range)
+    return parts.length === 1 && parts[0]!.store === store
   }
 
   private storeKeys(): (string | undefined)[] {

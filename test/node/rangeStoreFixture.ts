@@ -3,7 +3,7 @@ import Database from 'better-sqlite3'
 import {expect} from 'vitest'
 import {HASH_SPACE, keyHash} from '../../src/model/hash.js'
 import {FINE_WIDTH} from '../../src/node/digestLayout.js'
-import {ALL} from './engineFixture.js'
+import {ALL, type OpenEngine} from './engineFixture.js'
 import {type HashRange} from '../../src/model/range.js'
 import {DB_FILE} from '../../src/node/lwwSql.js'
 import {createRangeStoreFile, rangeStorePath} from '../../src/node/rangeStoreFiles.js'
@@ -39,6 +39,23 @@ export function addRangeStores(dir: string, dataDirId: string, spans: readonly (
   } finally {
     main.close()
   }
+}
+
+/** splitDir opens, with `open`, an engine on a fresh dir split over the main file and the empty range stores S1 and S2 (`open`'s defaults must read range stores). */
+export async function splitDir(open: OpenEngine, writerThread = false): Promise<{engine: StorageEngine; dir: string}> {
+  const {engine: made, dir} = open()
+  const id = made.dataDirId()
+  await made.close()
+  addRangeStores(dir, id)
+  return open({writerThread}, dir)
+}
+
+/** expectRowsWhereServed expects every row of a dir split by {@link addRangeStores} to lie in the file serving its hash. */
+export function expectRowsWhereServed(dir: string): void {
+  const outside = (h: number) => !(h >= SPAN1.lo && h < SPAN1.hi) && !(h >= SPAN2.lo && h < SPAN2.hi)
+  expect(storeHashes(dir, undefined).filter((h) => !outside(h))).toEqual([])
+  expect(storeHashes(dir, S1).filter((h) => h < SPAN1.lo || h >= SPAN1.hi)).toEqual([])
+  expect(storeHashes(dir, S2).filter((h) => h < SPAN2.lo || h >= SPAN2.hi)).toEqual([])
 }
 
 /** storeHashes lists the hashes of the rows the file of store `store` (undefined: the main file) holds, read with a connection of its own. */
@@ -114,4 +131,14 @@ export function expectSameReads(one: StorageEngine, two: StorageEngine, keys: re
       } while (a !== undefined)
     }
   }
+}
+
+/** expectSameKeyReads is {@link expectSameReads} of `keys` given as strings, scans paged at 3000 bytes. */
+export function expectSameKeyReads(one: StorageEngine, two: StorageEngine, keys: readonly string[]): void {
+  expectSameReads(
+    one,
+    two,
+    keys.map((k) => Buffer.from(k)),
+    [3000],
+  )
 }

@@ -3,38 +3,13 @@ import {seededRandom} from '../../bench/seededRandom.js'
 import {keyHash} from '../../src/model/hash.js'
 import {LwwWriter} from '../../src/node/lwwSql.js'
 import {type NodeRecord} from '../../src/node/protocol.js'
-import {type StorageEngine} from '../../src/node/storageEngine.js'
 import {ALL, engineFixture, rec, v} from './engineFixture.js'
-import {addRangeStores, expectSameReads as sameReads, keysIn, S1, S2, SPAN1, SPAN2, storeHashes, storeMeta} from './rangeStoreFixture.js'
+import {expectRowsWhereServed, expectSameKeyReads as expectSameReads, keysIn, S1, S2, SPAN1, SPAN2, splitDir, storeHashes, storeMeta} from './rangeStoreFixture.js'
 
 const open = engineFixture('rangewrites', {writerThread: false, readRangeStores: true})
 
 /** split opens an engine on a fresh dir split over the main file and the empty range stores S1 and S2. */
-async function split(writerThread = false): Promise<{engine: StorageEngine; dir: string}> {
-  const {engine: made, dir} = open()
-  const id = made.dataDirId()
-  await made.close()
-  addRangeStores(dir, id)
-  return open({writerThread}, dir)
-}
-
-/** expectSameReads compares every read of `two` with the one-file twin `one` (rangeStoreFixture's comparison, scans paged at 3000 bytes). */
-function expectSameReads(one: StorageEngine, two: StorageEngine, keys: readonly string[]): void {
-  sameReads(
-    one,
-    two,
-    keys.map((k) => Buffer.from(k)),
-    [3000],
-  )
-}
-
-/** expectRowsWhereServed checks every row of the split dir lies in the file serving its hash. */
-function expectRowsWhereServed(dir: string): void {
-  const outside = (h: number) => !(h >= SPAN1.lo && h < SPAN1.hi) && !(h >= SPAN2.lo && h < SPAN2.hi)
-  expect(storeHashes(dir, undefined).filter((h) => !outside(h))).toEqual([])
-  expect(storeHashes(dir, S1).filter((h) => h < SPAN1.lo || h >= SPAN1.hi)).toEqual([])
-  expect(storeHashes(dir, S2).filter((h) => h < SPAN2.lo || h >= SPAN2.hi)).toEqual([])
-}
+const split = (writerThread = false) => splitDir(open, writerThread)
 
 describe('range store writes (issue 12 stage 1 step 4)', () => {
   it('given a dir split over the main file and two unaligned range stores, when random writes, deletes, copy frames and learner writes run (seeded), then every record lands in the store serving its h and every read, digest and apply result equals a one-file twin', {timeout: 120_000}, async () => {

@@ -61,7 +61,7 @@ describe('RangeStores', () => {
       stores.close()
     }
     // Until writes route (stage 1, next), the engine refuses such a dir unless told to read it.
-    expect(() => open({}, dir)).toThrow(/holds 1 range store file\(s\) \(ranges\/\), whose purges and drops this build does not route yet/)
+    expect(() => open({}, dir)).toThrow(/holds 1 range store file\(s\) \(ranges\/\), whose free pages and checkpoints this build does not route yet/)
     // Read (and its store connections closed at close: the fixture's afterEach).
     const {engine} = open({readRangeStores: true}, dir)
     expect(engine.rangeTotals(ALL).keys).toBe(1)
