@@ -7,10 +7,9 @@ import {copyShard} from './nodeCopy.js'
 import {decideMove, type MoveDecision, type MoveEffect, type MoveObservation, ROLLBACK_PHASES, sourceDropMaySent} from './moveMachine.js'
 import {commitMoveTransition, type FencedMove, getMove, readShard, transitionPatch} from './moveStore.js'
 import {backoffMs, classifyError, type Failure} from './retryPolicy.js'
-import {isUserError} from '../errors/errors.js'
-import {NodeClaimSchema} from '../model/node.js'
 import {readReplicas} from '../model/shard.js'
-import {changedSince, claimsMatter, dirToken, type ObservedClaim} from './verifiedDirs.js'
+import {changedSince, claimsMatter} from './verifiedDirs.js'
+import {readClaims} from './claimReads.js'
 import {ownValue} from '../model/ownKey.js'
 import {writeQuorumsEver} from './writeQuorumFloor.js'
 import {repairFromKeptCopy} from './keptCopyRepair.js'
@@ -174,25 +173,6 @@ async function observe(env: ExecutorEnv, known: Pick<Move, 'id' | 'shard' | 'fro
 /** DROPS_DESTINATION are the phases whose last step drops the destination's copy (an abort, a rollback). */
 const DROPS_DESTINATION: ReadonlySet<Move['phase']> = new Set(['aborting', 'rb-cutover'])
 
-/**
- * readClaims reads the `claims/<id>` of the move's nodes (one read each, concurrent): which
- * process and data dir serve them now, for verifiedDirs.ts. An unreadable claim (a value no build writes) is left out, not judged.
- */
-async function readClaims(env: ExecutorEnv, nodes: readonly string[]): Promise<ReadonlyMap<string, ObservedClaim>> {
-  const read = await Promise.all(
-    nodes.map(async (n): Promise<[string, ObservedClaim] | undefined> => {
-      try {
-        const c = await env.ctx.store.getTyped(env.ctx.keys.claim(n), NodeClaimSchema)
-        return [n, {token: dirToken(c?.value), modRevision: c?.modRevision ?? 0n}]
-      } catch (err) {
-        // Only a value that does not parse; an unreachable store fails the observation (retried).
-        if (!isUserError(err, 'CORRUPT_VALUE')) throw err
-        return undefined
-      }
-    }),
-  )
-  return new Map(read.filter((e) => e !== undefined))
-}
 
 /**
  * unobservable handles a failed observation (etcd unreachable, a record unreadable): a
