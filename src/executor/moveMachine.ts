@@ -895,7 +895,16 @@ export const PHASE_STEPS = {
     if (!o.alive.has(o.move.to)) return onFailure(o, {kind: 'retriable', message: `destination node "${o.move.to}" is not up (no alive/${o.move.to} lease)`})
     return dropThenCommit(o, beginJoining(o.move, o.shard.value), o.shard)
   },
-  joining: (o) => withShard(o, (s) => barrier(o, s, writeReplicas(s.value), () => commitOf({phase: 'copying'}, s, {patch: {copyStartedAt: o.move.copyStartedAt ?? o.now}}))),
+  // The copy's start records the other old voters' claims (`copyDirs`): a copy or verification with the source down counts
+  // one only on that data dir (liveCopySources.ts). Not fenced, as stayingDirs: one that restarts before the commit is
+  // recorded under its old claim, and so judged on a replaced dir later, the cautious side.
+  joining: (o) =>
+    withShard(o, (s) =>
+      barrier(o, s, writeReplicas(s.value), () => {
+        const copyDirs = verifiedNow(stayingVoters(o.move, s.value), o.claims)
+        return commitOf({phase: 'copying'}, s, {patch: {copyStartedAt: o.move.copyStartedAt ?? o.now, ...(Object.keys(copyDirs).length > 0 ? {copyDirs} : {})}})
+      }),
+    ),
   copying: () => ({kind: 'effect', effect: {type: 'copy', key: 'copy'}}),
   // The destination's promotion (E+2), then the barrier on it; only then `verifying`:
   // verification must start only once every write reaches the destination through the joint

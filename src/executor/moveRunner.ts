@@ -125,7 +125,9 @@ async function observe(env: ExecutorEnv, known: Pick<Move, 'id' | 'shard' | 'fro
   // copy is kept while the staying voters up, a replaced one not counted, are not enough: moveMachine.ts stayingVotersEnough).
   // So does a `moves abandon-voters` mark, whose named voters' claims say whether they came back (votersMark.ts).
   const stayingJudged = fenced.value.phase === 'verifying' || (fenced.value.phase === 'cleanup' && !view.alive.has(known.to))
-  const staying = pairClaims && (fenced.value.abandonSourceRequested !== undefined || fenced.value.abandonVotersRequested !== undefined || afterDrop || stayingJudged) && shard ? readReplicas(shard.value).filter((n) => n !== known.from && n !== known.to) : []
+  // So does the copy's start, which records them (moveMachine.ts joining: copyDirs, judged by liveCopySources).
+  const copyBegins = fenced.value.phase === 'joining'
+  const staying = shard && (copyBegins || (pairClaims && (fenced.value.abandonSourceRequested !== undefined || fenced.value.abandonVotersRequested !== undefined || afterDrop || stayingJudged))) ? readReplicas(shard.value).filter((n) => n !== known.from && n !== known.to) : []
   // Where the destination's copy is to be dropped with the source down, whether the other voters hold every acknowledged
   // write depends on the smallest write quorum any router ran with (moveMachine.ts keepDestinationCopy): read only then.
   // So it does with the source up on another data dir than its copy was compared under (it counts as down there): read

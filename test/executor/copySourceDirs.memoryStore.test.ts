@@ -1,6 +1,8 @@
 import {describe, expect, it} from 'vitest'
+import {decideMove} from '../../src/executor/moveMachine.js'
 import {type Move} from '../../src/model/move.js'
-import {sourceDownWorld} from './fixtures.js'
+import {moveOf, shardOf, sourceDownWorld} from './fixtures.js'
+import {machineObservation} from './machineObservation.js'
 
 /**
  * A copy or verification with the move's source down reads the other old voters (liveCopySources.ts). One of them up on
@@ -27,6 +29,15 @@ async function world(b: [string, string | undefined], c: [string, string | undef
 }
 
 describe('copy sources judged by the data dir they served when the copy began', () => {
+  it('the copy\'s start (joining → copying) records the other old voters\' claims (copyDirs)', () => {
+    const s = shardOf(1, ['a', 'b', 'c'], 6)
+    const shard = {...s, replicas: [...s.replicas, {node: 'd', role: 'learning' as const}]}
+    const move = moveOf({shard: 1, from: 'a', to: 'd', phase: 'joining', epoch: 6})
+    const claims = new Map([['b', {token: 'dir-b/i1', modRevision: 1n}], ['c', {token: 'dir-c/i1', modRevision: 1n}]])
+    const d = decideMove(machineObservation(move, shard, {claims, done: new Set(['barrier@50'])}))
+    expect(d).toMatchObject({kind: 'commit', transition: {phase: 'copying'}, patch: {copyDirs: {b: 'dir-b/i1', c: 'dir-c/i1'}}})
+  })
+
   it('verification with the source down does not count a voter on another data dir since: it waits, naming it', async () => {
     const w = await world(['dir-b2/i2', 'dir-b/i1'], ['dir-c/i1', 'dir-c/i1'])
     await expect(w.verify()).rejects.toThrow(new RegExp(`${w.others[0]} serves another data dir than when the copy began`))
