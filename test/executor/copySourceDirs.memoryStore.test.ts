@@ -55,4 +55,17 @@ describe('copy sources judged by the data dir they served when the copy began', 
     await w.verify()
     expect(new Set(w.asked)).toEqual(new Set([...w.others, w.to]))
   })
+
+  it('a refill after cutover with the source down does not count a staying voter on another data dir than at the cutover (stayingDirs)', async () => {
+    const w = await sourceDownWorld(3, 'cleanup', (initial, from, to) => ({...initial, epoch: initial.epoch + 3, replicas: [...initial.replicas.filter((r) => r.node !== from), {node: to, role: 'voter'}, {node: from, role: 'leaving'}]}), {
+      alive: ({to, others}) => [to, ...others],
+      routerW: [2],
+    })
+    const [b, c] = [w.others[0]!, w.others[1]!]
+    await w.store.put(w.ctx.keys.claim(b), JSON.stringify({node: b, dataDirId: 'dir-b2', instance: 'i2'}))
+    await w.store.put(w.ctx.keys.claim(c), JSON.stringify({node: c, dataDirId: 'dir-c', instance: 'i1'}))
+    const move: Move = {...w.move, cutoverAt: new Date(0).toISOString(), stayingDirs: {[b]: 'dir-b/i1', [c]: 'dir-c/i1'}}
+    await expect(w.effects.verify(move, w.shard, {refill: true})).rejects.toThrow(new RegExp(`${b} serves another data dir than at the cutover.*abandon-source`))
+    expect(w.applied).toEqual([])
+  })
 })
