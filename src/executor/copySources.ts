@@ -15,6 +15,11 @@ export interface CopySourceInput {
    * of the shard's voters) or undefined (an older router that does not say: assumed 1).
    */
   routerW: readonly (number | null | undefined)[]
+  /**
+   * replaced lists old voters that are up on another data dir than when their copy was last known (`since` says when):
+   * they lost every write they acknowledged, so they are not counted as holders (named in a wait's reason). Absent: none.
+   */
+  replaced?: {nodes: readonly string[]; since: string}
 }
 
 /** CopySourceDecision: copy from `sources` (merged by LWW on the destination), or wait for the reason given. */
@@ -37,11 +42,14 @@ export function chooseCopySources(input: CopySourceInput): CopySourceDecision {
     return {kind: 'wait', reason: `source ${from} of shard ${shard} is down and writes may be acknowledged with w = 1: only ${from} is sure to hold every acknowledged write; waiting for it`}
   }
   const others = oldSet.filter((n) => n !== from && n !== to)
-  const live = others.filter((n) => alive.has(n))
+  const replaced = new Set(input.replaced?.nodes ?? [])
+  const live = others.filter((n) => alive.has(n) && !replaced.has(n))
   const outside = oldSet.length - live.length
   if (live.length === 0 || outside >= w) {
     const down = oldSet.filter((n) => !alive.has(n))
-    return {kind: 'wait', reason: `source ${from} of shard ${shard} is down and ${down.join(', ')} ${down.length === 1 ? 'is' : 'are'} down: with w = ${w}, copying from ${live.length ? live.join(', ') : 'no replica'} could miss an acknowledged write; waiting for them`}
+    const lost = others.filter((n) => alive.has(n) && replaced.has(n))
+    const lostText = lost.length === 0 ? '' : `, and ${lost.join(', ')} ${lost.length === 1 ? 'serves' : 'serve'} another data dir than ${input.replaced!.since} (replaced since: what ${lost.length === 1 ? 'it' : 'they'} acknowledged is gone, not counted)`
+    return {kind: 'wait', reason: `source ${from} of shard ${shard} is down${down.length > 1 ? ` and ${down.join(', ')} are down` : ''}${lostText}: with w = ${w}, copying from ${live.length ? live.join(', ') : 'no replica'} could miss an acknowledged write; waiting for ${lost.length > 0 && down.length === 1 ? from : 'them'}`}
   }
   return {kind: 'copy', sources: live}
 }

@@ -8,6 +8,8 @@ import {type NodeState} from '../model/node.js'
 import {readReplicas, type Replica, type Shard, writeReplicas} from '../model/shard.js'
 import {abortable, type Failure, judgeFailure, RETRY_POLICY} from './retryPolicy.js'
 import {destinationCopyKeep} from './destinationCopyKeep.js'
+import {type DestinationDownFacts, destinationDownMessage} from './destinationDownText.js'
+import {effectiveWriteQuorum} from '../model/writeFloor.js'
 import {votersMarkCovers, votersMarkOutlived, votersMarkWithdrawal} from './votersMark.js'
 import {changedSince, claimFences, dataDirChanged, dataDirOf, type ObservedClaim, verifiedKey, verifiedNow} from './verifiedDirs.js'
 import {ownValue} from '../model/ownKey.js'
@@ -619,17 +621,19 @@ function stayingVoters(move: Move, shard: Shard): string[] {
   return readReplicas(shard).filter((n) => n !== move.to && n !== move.from)
 }
 
+/** destinationDownFacts gathers what destinationDownMessage names: the staying voters, the write quorum, the replaced and the down ones. */
+function destinationDownFacts(o: MoveObservation, shard: Shard): DestinationDownFacts {
+  const staying = stayingVoters(o.move, shard)
+  const w = effectiveWriteQuorum(staying.length + 1, o.writeQuorums ?? [undefined])
+  return {staying, w, wKnown: o.writeQuorums !== undefined, replaced: replacedStayingVoters(o, shard), down: staying.filter((n) => !o.alive.has(n))}
+}
+
 /**
  * replacedStayingVoters lists the staying voters that serve another data dir than when the move cut over (`stayingDirs`;
  * verifiedDirs.ts dataDirChanged): they lost what they acknowledged. Not recorded or not read: not judged.
  */
 function replacedStayingVoters(o: MoveObservation, shard: Shard): string[] {
   return stayingVoters(o.move, shard).filter((n) => dataDirChanged(o.move.stayingDirs, n, o.claims))
-}
-
-/** destinationDownMessage says why `cleanup` keeps the source's copy while the destination is down, and what ends the wait. */
-export function destinationDownMessage(move: Pick<Move, 'id' | 'from' | 'to'>): string {
-  return `move ${move.id}: destination ${move.to} is down in cleanup, and the staying voters up may not hold every acknowledged write (rf 1, or a w = 1 write floor): ${move.from}'s copy is kept, not dropped, until ${move.to} is back; start ${move.to} (if its disk is lost, on a new data dir with --accept-empty-data: it is refilled from ${move.from}'s whole copy)`
 }
 
 /** refillWaitMessage says what a refill after the source's drop waits for (the down staying voters) and the two ways it ends. */
@@ -910,7 +914,16 @@ export const PHASE_STEPS = {
     if (!o.alive.has(o.move.to)) return onFailure(o, {kind: 'retriable', message: `destination node "${o.move.to}" is not up (no alive/${o.move.to} lease)`})
     return dropThenCommit(o, beginJoining(o.move, o.shard.value), o.shard)
   },
-  joining: (o) => withShard(o, (s) => barrier(o, s, writeReplicas(s.value), () => commitOf({phase: 'copying'}, s, {patch: {copyStartedAt: o.move.copyStartedAt ?? o.now}}))),
+  // The copy's start records the other old voters' claims (`copyDirs`): a copy or verification with the source down counts
+  // one only on that data dir (liveCopySources.ts). Not fenced, as stayingDirs: one that restarts before the commit is
+  // recorded under its old claim, and so judged on a replaced dir later, the cautious side.
+  joining: (o) =>
+    withShard(o, (s) =>
+      barrier(o, s, writeReplicas(s.value), () => {
+        const copyDirs = verifiedNow(stayingVoters(o.move, s.value), o.claims)
+        return commitOf({phase: 'copying'}, s, {patch: {copyStartedAt: o.move.copyStartedAt ?? o.now, ...(Object.keys(copyDirs).length > 0 ? {copyDirs} : {})}})
+      }),
+    ),
   copying: () => ({kind: 'effect', effect: {type: 'copy', key: 'copy'}}),
   // The destination's promotion (E+2), then the barrier on it; only then `verifying`:
   // verification must start only once every write reaches the destination through the joint
@@ -979,7 +992,7 @@ export const PHASE_STEPS = {
       // destination is back (on a new dir it is then refilled from it, losing nothing). Until session 40's hunt it was
       // dropped, the move ended `done`, and at rf 1 a destination back on a new disk held nothing, with no move to tell it.
       if (!o.done.has(drop) && !o.alive.has(o.move.to) && !stayingVotersEnough(o, s.value)) {
-        return onFailure(o, {kind: 'waiting-for-node', message: destinationDownMessage(o.move)})
+        return onFailure(o, {kind: 'waiting-for-node', message: destinationDownMessage(o.move, destinationDownFacts(o, s.value))})
       }
       if (o.move.sourceDropSentAt === null) {
         return commitOf({phase: 'cleanup'}, undefined, {patch: {sourceDropSentAt: new Date(o.now).toISOString()}, claimFences: destination})

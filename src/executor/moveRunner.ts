@@ -7,10 +7,9 @@ import {copyShard} from './nodeCopy.js'
 import {decideMove, type MoveDecision, type MoveEffect, type MoveObservation, ROLLBACK_PHASES, sourceDropMaySent} from './moveMachine.js'
 import {commitMoveTransition, type FencedMove, getMove, readShard, transitionPatch} from './moveStore.js'
 import {backoffMs, classifyError, type Failure} from './retryPolicy.js'
-import {isUserError} from '../errors/errors.js'
-import {NodeClaimSchema} from '../model/node.js'
 import {readReplicas} from '../model/shard.js'
-import {changedSince, claimsMatter, dirToken, type ObservedClaim} from './verifiedDirs.js'
+import {changedSince, claimsMatter} from './verifiedDirs.js'
+import {readClaims} from './claimReads.js'
 import {ownValue} from '../model/ownKey.js'
 import {writeQuorumsEver} from './writeQuorumFloor.js'
 import {repairFromKeptCopy} from './keptCopyRepair.js'
@@ -127,7 +126,9 @@ async function observe(env: ExecutorEnv, known: Pick<Move, 'id' | 'shard' | 'fro
   // So does a `moves abandon-voters` mark, whose named voters' claims say whether they came back (votersMark.ts).
   // The promotion records them first (the cutover keeps those: a voter replaced in between lost what the joint quorum gave it).
   const stayingJudged = fenced.value.phase === 'promoting' || fenced.value.phase === 'verifying' || (fenced.value.phase === 'cleanup' && !view.alive.has(known.to))
-  const staying = pairClaims && (fenced.value.abandonSourceRequested !== undefined || fenced.value.abandonVotersRequested !== undefined || afterDrop || stayingJudged) && shard ? readReplicas(shard.value).filter((n) => n !== known.from && n !== known.to) : []
+  // So does the copy's start, which records them (moveMachine.ts joining: copyDirs, judged by liveCopySources).
+  const copyBegins = fenced.value.phase === 'joining'
+  const staying = shard && (copyBegins || (pairClaims && (fenced.value.abandonSourceRequested !== undefined || fenced.value.abandonVotersRequested !== undefined || afterDrop || stayingJudged))) ? readReplicas(shard.value).filter((n) => n !== known.from && n !== known.to) : []
   // Where the destination's copy is to be dropped with the source down, whether the other voters hold every acknowledged
   // write depends on the smallest write quorum any router ran with (moveMachine.ts keepDestinationCopy): read only then.
   // So it does with the source up on another data dir than its copy was compared under (it counts as down there): read
@@ -175,25 +176,6 @@ async function observe(env: ExecutorEnv, known: Pick<Move, 'id' | 'shard' | 'fro
 /** DROPS_DESTINATION are the phases whose last step drops the destination's copy (an abort, a rollback). */
 const DROPS_DESTINATION: ReadonlySet<Move['phase']> = new Set(['aborting', 'rb-cutover'])
 
-/**
- * readClaims reads the `claims/<id>` of the move's nodes (one read each, concurrent): which
- * process and data dir serve them now, for verifiedDirs.ts. An unreadable claim (a value no build writes) is left out, not judged.
- */
-async function readClaims(env: ExecutorEnv, nodes: readonly string[]): Promise<ReadonlyMap<string, ObservedClaim>> {
-  const read = await Promise.all(
-    nodes.map(async (n): Promise<[string, ObservedClaim] | undefined> => {
-      try {
-        const c = await env.ctx.store.getTyped(env.ctx.keys.claim(n), NodeClaimSchema)
-        return [n, {token: dirToken(c?.value), modRevision: c?.modRevision ?? 0n}]
-      } catch (err) {
-        // Only a value that does not parse; an unreachable store fails the observation (retried).
-        if (!isUserError(err, 'CORRUPT_VALUE')) throw err
-        return undefined
-      }
-    }),
-  )
-  return new Map(read.filter((e) => e !== undefined))
-}
 
 /**
  * unobservable handles a failed observation (etcd unreachable, a record unreadable): a

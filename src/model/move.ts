@@ -329,6 +329,14 @@ export const MoveSchema = z.object({
    * missing: it had no claim then.
    */
   stayingDirs: z.record(z.string(), z.string()).optional(),
+  /**
+   * copyDirs: the `claims/<id>` tokens of the old voters but the source (and the destination) as read when the copy
+   * began (`joining` → `copying`). A copy or verification with the source down reads them as holders of every write
+   * acknowledged before the barrier; one on another data dir since (a replaced disk served with --accept-empty-data) lost
+   * those writes and is not counted (liveCopySources.ts). Absent: begun by a build before session 42 (not judged); a
+   * voter missing: it had no claim then.
+   */
+  copyDirs: z.record(z.string(), z.string()).optional(),
   /** keptCopyRepair: the repair from the destination's copy kept outside the map (see {@link KeptCopyRepairSchema}). Absent: none ran. */
   keptCopyRepair: KeptCopyRepairSchema.optional(),
   /** warnings: what the operator must know of a move beyond its phase (MoveWarningSchema), oldest first. Absent: none. */
