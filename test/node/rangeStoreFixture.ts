@@ -142,3 +142,21 @@ export function expectSameKeyReads(one: StorageEngine, two: StorageEngine, keys:
     [3000],
   )
 }
+
+/**
+ * expectSplitEndsLikeTwin closes a seeded run on the split dir `dir` served by `two`: every read
+ * of `keys` equals the one-file twin `one`, every row lies in the file serving it, both range
+ * stores hold rows (the run reached them), and the same reads hold after `two` is closed and the
+ * dir reopened with `open` (each store's cells were committed with its rows). Returns the
+ * reopened engine for checks of the caller's own.
+ */
+export async function expectSplitEndsLikeTwin(open: OpenEngine, one: StorageEngine, two: StorageEngine, dir: string, keys: readonly string[]): Promise<StorageEngine> {
+  expectSameKeyReads(one, two, keys)
+  expectRowsWhereServed(dir)
+  expect(storeHashes(dir, S1).length).toBeGreaterThan(0)
+  expect(storeHashes(dir, S2).length).toBeGreaterThan(0)
+  await two.close()
+  const again = open({}, dir).engine
+  expectSameKeyReads(one, again, keys)
+  return again
+}

@@ -3,24 +3,15 @@
 // a frame of `second` whose last key lies in a range store (the state moves there), through a
 // real StorageEngine from dist/ (writer core on this thread, so the commit hook below reaches
 // it); the process SIGKILLs itself right after the second frame's `afterCommits`-th commit.
-import {StorageEngine} from '../../../dist/src/node/storageEngine.js'
-import {LwwWriter} from '../../../dist/src/node/lwwSql.js'
 import {formatHlc} from '../../../dist/src/model/hlc.js'
+import {killAfterCommits, openSplitEngine} from './killAfterCommits.mjs'
 
 const [dir, firstJson, secondJson, afterCommitsArg] = process.argv.slice(2)
-const afterCommits = Number(afterCommitsArg)
-let armed = false
-let commits = 0
-const original = LwwWriter.prototype.inTransaction
-LwwWriter.prototype.inTransaction = function (body) {
-  const done = original.call(this, body)
-  if (armed && ++commits === afterCommits) process.kill(process.pid, 'SIGKILL')
-  return done
-}
-const engine = StorageEngine.open({dir, tombstoneGraceMs: 3_600_000, synchronous: 'FULL', writerThread: false, readRangeStores: true})
+const kill = killAfterCommits(Number(afterCommitsArg))
+const engine = openSplitEngine(dir)
 const frame = (keys, wall) => keys.map((k) => ({key: Buffer.from(k), version: formatHlc({wall, counter: 0, writer: 'w'}), value: Buffer.from('x')}))
 await engine.applyCopyBatch(frame(JSON.parse(firstJson), 1_000_000), 'copy/1', 'one', undefined, false)
 console.log('first')
-armed = true
+kill.arm(true)
 await engine.applyCopyBatch(frame(JSON.parse(secondJson), 1_000_001), 'copy/1', 'two', undefined, false)
 console.log('second')

@@ -1,28 +1,19 @@
 // A child for rangeStoreWrites.kill.test.ts: on a data dir split over the main file and range
 // stores, commits groups of client writes that span every store through a real StorageEngine
-// from dist/ (writer core on this thread, so the commit hook below reaches it), printing each
+// from dist/ (writer core on this thread, so the commit hook reaches it), printing each
 // group once acknowledged; group `killAt` SIGKILLs the process right after its `afterCommits`-th
 // per-store commit, before the group is acknowledged.
-import {StorageEngine} from '../../../dist/src/node/storageEngine.js'
-import {LwwWriter} from '../../../dist/src/node/lwwSql.js'
 import {formatHlc} from '../../../dist/src/model/hlc.js'
+import {killAfterCommits, openSplitEngine} from './killAfterCommits.mjs'
 
 const [dir, keysJson, killAtArg, afterCommitsArg] = process.argv.slice(2)
 /** groups[g] are group g's keys, one per store. */
 const groups = JSON.parse(keysJson)
 const killAt = Number(killAtArg)
-const afterCommits = Number(afterCommitsArg)
-let armed = false
-let commits = 0
-const original = LwwWriter.prototype.inTransaction
-LwwWriter.prototype.inTransaction = function (body) {
-  const done = original.call(this, body)
-  if (armed && ++commits === afterCommits) process.kill(process.pid, 'SIGKILL')
-  return done
-}
-const engine = StorageEngine.open({dir, tombstoneGraceMs: 3_600_000, synchronous: 'FULL', writerThread: false, readRangeStores: true})
+const kill = killAfterCommits(Number(afterCommitsArg))
+const engine = openSplitEngine(dir)
 for (let g = 0; g < groups.length; g++) {
-  armed = g === killAt
+  kill.arm(g === killAt)
   const version = formatHlc({wall: 1_000_000 + g, counter: 0, writer: 'w'})
   await engine.apply(groups[g].map((k) => ({key: Buffer.from(k), version, value: Buffer.from(`g${g}`)})), {clientWrite: true})
   console.log(`acked ${g}`)
