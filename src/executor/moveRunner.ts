@@ -121,14 +121,7 @@ async function observe(env: ExecutorEnv, known: Pick<Move, 'id' | 'shard' | 'fro
   // So may a destination restarted in `cleanup`, where the source's copy may be dropped already
   // (moveMachine.ts refillAfterDrop), which also weighs the write quorums routers ever used.
   const afterDrop = pairClaims !== undefined && sourceDropMaySent(fenced.value) && changedSince(fenced.value.verifiedDirs, known.to, pairClaims)
-  // So do the cutover (it records them: moveMachine.ts stayingDirs) and `cleanup` with the destination down (the source's
-  // copy is kept while the staying voters up, a replaced one not counted, are not enough: moveMachine.ts stayingVotersEnough).
-  // So does a `moves abandon-voters` mark, whose named voters' claims say whether they came back (votersMark.ts).
-  // The promotion records them first (the cutover keeps those: a voter replaced in between lost what the joint quorum gave it).
-  const stayingJudged = fenced.value.phase === 'promoting' || fenced.value.phase === 'verifying' || (fenced.value.phase === 'cleanup' && !view.alive.has(known.to))
-  // So does the copy's start, which records them (moveMachine.ts joining: copyDirs, judged by liveCopySources).
-  const copyBegins = fenced.value.phase === 'joining'
-  const staying = shard && (copyBegins || (pairClaims && (fenced.value.abandonSourceRequested !== undefined || fenced.value.abandonVotersRequested !== undefined || afterDrop || stayingJudged))) ? readReplicas(shard.value).filter((n) => n !== known.from && n !== known.to) : []
+  const staying = shard && readsStayingClaims(fenced.value, pairClaims !== undefined, view.alive.has(known.to), afterDrop) ? readReplicas(shard.value).filter((n) => n !== known.from && n !== known.to) : []
   // Where the destination's copy is to be dropped with the source down, whether the other voters hold every acknowledged
   // write depends on the smallest write quorum any router ran with (moveMachine.ts keepDestinationCopy): read only then.
   // So it does with the source up on another data dir than its copy was compared under (it counts as down there): read
@@ -171,6 +164,23 @@ async function observe(env: ExecutorEnv, known: Pick<Move, 'id' | 'shard' | 'fro
     ...(writeQuorums ? {writeQuorums} : {}),
     ...(run.repairedRecords ? {repairedRecords: run.repairedRecords} : {}),
   }
+}
+
+/**
+ * readsStayingClaims (pure) tells whether the observation reads the staying voters' claims (the shard's voters but the
+ * source and destination): where the machine judges them by the data dir they served. The copy's start records them
+ * (moveMachine.ts joining: copyDirs, judged by liveCopySources); the rest only where the pair's claims are read too: a
+ * refill without an abandoned source or after the source's drop (`afterDrop`) keys and fences on them, a `moves
+ * abandon-voters` mark's named voters' claims say whether they came back (votersMark.ts), the promotion records them
+ * first and the cutover keeps those (stayingDirs: a voter replaced in between lost what the joint quorum gave it), and
+ * `cleanup` with the destination down keeps the source's copy while the staying voters up, a replaced one not counted,
+ * are not enough (moveMachine.ts stayingVotersEnough).
+ */
+function readsStayingClaims(move: Move, pairRead: boolean, destinationUp: boolean, afterDrop: boolean): boolean {
+  if (move.phase === 'joining') return true
+  if (!pairRead) return false
+  if (move.abandonSourceRequested !== undefined || move.abandonVotersRequested !== undefined || afterDrop) return true
+  return move.phase === 'promoting' || move.phase === 'verifying' || (move.phase === 'cleanup' && !destinationUp)
 }
 
 /** DROPS_DESTINATION are the phases whose last step drops the destination's copy (an abort, a rollback). */
